@@ -1,0 +1,68 @@
+"""minigrad: a small, readable autograd framework with PyTorch's API, on numpy or cupy.
+
+    import minigrad as torch          # PyTorch tutorials run unchanged
+    x = torch.randn(1, 1, 28, 28)
+    conv = torch.nn.Conv2d(1, 20, 5)
+    conv(x).sum().backward()
+
+Where things live (each module uses only those above it):
+    backend.py      numpy on the CPU, cupy on CUDA: the only place that chooses
+    dtypes.py       float32, int64, ... and PyTorch's type promotion
+    autograd.py     Function (forward beside backward), the backward engine, no_grad
+    tensor.py       Tensor; _tensor_methods.py attaches the ops as methods
+    ops/            the math: elementwise, reduce, movement, matmul, conv, pool, loss
+    nn/             Module, layers, functional, init
+    optim/          SGD, Adam, AdamW, RMSprop, lr_scheduler
+    utils/data.py   Dataset, DataLoader
+    testing/        gradcheck, compare_with_torch, the op registry
+"""
+from . import backend, dtypes, autograd, cuda  # noqa: F401
+from .backend import Device as device  # noqa: F401  (minigrad.device('cuda:0'), like torch.device)
+from .dtypes import (  # noqa: F401
+    DType as dtype, float16, half, float32, float64, double, int8, int16, short, int32, int64,
+    long, uint8, bool_ as bool, get_default_dtype, set_default_dtype)
+from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
+from . import _tensor_methods  # noqa: F401  (x + y, x.sum(), ...)
+from ._tensor_methods import allclose, equal  # noqa: F401
+from .creation import (  # noqa: F401
+    zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint, randperm,
+    zeros_like, ones_like, full_like, empty_like, rand_like, randn_like, manual_seed, seed,
+    initial_seed, Generator, default_generator, get_rng_state, set_rng_state)
+from .ops.elementwise import (  # noqa: F401
+    add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
+    relu, clamp, maximum, minimum, where, square, sign, floor, ceil, round, isnan, isinf,
+    isfinite, eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_not)
+from .ops.elementwise import sub as subtract, mul as multiply, div as divide, clamp as clip  # noqa
+from .ops.reduce import (  # noqa: F401
+    sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, softmax,
+    log_softmax, all, any, count_nonzero)
+from .ops.movement import (  # noqa: F401
+    reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, cat, stack, split,
+    chunk, unbind, clone, flip)
+from .ops.movement import cat as concat, cat as concatenate, transpose as swapaxes  # noqa: F401
+from .ops.matmul import matmul  # noqa: F401
+from .ops.matmul import matmul as mm, matmul as bmm  # noqa: F401
+
+__version__ = "0.1.0"
+
+
+def is_floating_point(t) -> "bool":
+    return t.is_floating_point()
+
+
+def numel(t) -> "int":
+    return t.numel()
+
+
+def broadcast_to(t, shape):
+    return t.expand(*shape)
+
+
+from . import nn  # noqa: E402,F401
+try:  # TEMP-INTEGRATION
+    from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa
+    from .serialization import save, load  # noqa: E402,F401
+except ImportError:  # TEMP-INTEGRATION
+    pass

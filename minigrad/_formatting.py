@@ -1,0 +1,128 @@
+"""``repr`` of tensors, laid out like PyTorch's: ``tensor([[19., 25.],\\n        [37., 43.]])``.
+
+PyTorch picks one number format for the whole tensor: whole numbers print as ``19.``, other
+values with 4 decimals (``0.1685``), and scientific notation (``1.0000e-05``) when the values
+span more than three orders of magnitude or are very large or small.  Every element is padded
+to the widest one so that columns line up.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PRECISION = 4
+LINE_WIDTH = 80
+THRESHOLD = 1000    # tensors with more elements than this are summarised with '...'
+EDGE_ITEMS = 3
+
+
+class _Formatter:
+    def __init__(self, values: np.ndarray):
+        self.floating = values.dtype.kind == "f"
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        flat = values.reshape(-1)
+        if not self.floating:
+            if flat.size:
+                self.max_width = max(len(self._plain(v)) for v in flat)
+            return
+        finite = flat[np.isfinite(flat)].astype(np.float64)
+        nonzero = np.abs(finite[finite != 0])
+        if nonzero.size == 0:
+            self.max_width = max((len(self.format_plain(v)) for v in flat), default=1)
+            return
+        lo, hi = float(nonzero.min()), float(nonzero.max())
+        self.int_mode = bool(np.all(finite == np.ceil(finite)))
+        if self.int_mode:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
+        else:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
+        self.max_width = max(len(self.format_plain(v)) for v in flat)
+
+    def _plain(self, v):
+        if isinstance(v, (bool, np.bool_)):
+            return "True" if v else "False"
+        return str(v)
+
+    def format_plain(self, v):
+        if not self.floating:
+            return self._plain(v)
+        v = float(v)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if self.sci_mode:
+            return f"{v:.{PRECISION}e}"
+        if self.int_mode:
+            return f"{v:.0f}."
+        return f"{v:.{PRECISION}f}"
+
+    def format(self, v):
+        s = self.format_plain(v)
+        return " " * (self.max_width - len(s)) + s
+
+
+def _summarised_values(a: np.ndarray) -> np.ndarray:
+    """The elements that will be printed (edges only for big tensors), for choosing the format."""
+    if a.ndim == 0 or a.size <= THRESHOLD:
+        return a
+    for axis in range(a.ndim):
+        if a.shape[axis] > 2 * EDGE_ITEMS:
+            idx = list(range(EDGE_ITEMS)) + list(range(a.shape[axis] - EDGE_ITEMS, a.shape[axis]))
+            a = np.take(a, idx, axis=axis)
+    return a
+
+
+def _format_array(a, fmt, indent, summarise):
+    if a.ndim == 0:
+        return fmt.format(a.item())
+    if a.ndim == 1:
+        n = a.shape[0]
+        if summarise and n > 2 * EDGE_ITEMS:
+            items = [fmt.format(v) for v in a[:EDGE_ITEMS]] + ["..."] + \
+                    [fmt.format(v) for v in a[-EDGE_ITEMS:]]
+        else:
+            items = [fmt.format(v) for v in a]
+        # Wrap so that each line fits in LINE_WIDTH, as PyTorch does.
+        per_line = max(1, (LINE_WIDTH - indent) // (fmt.max_width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    n = a.shape[0]
+    if summarise and n > 2 * EDGE_ITEMS:
+        rows = [_format_array(a[i], fmt, indent + 1, summarise) for i in range(EDGE_ITEMS)]
+        rows.append("...")
+        rows += [_format_array(a[i], fmt, indent + 1, summarise) for i in range(n - EDGE_ITEMS, n)]
+    else:
+        rows = [_format_array(a[i], fmt, indent + 1, summarise) for i in range(n)]
+    separator = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
+    return "[" + separator.join(rows) + "]"
+
+
+def tensor_repr(tensor, prefix="tensor(") -> str:
+    from .dtypes import default_float, int64, bool_
+    a = tensor.numpy(force=True) if hasattr(tensor, "numpy") else np.asarray(tensor)
+    indent = len(prefix)
+    suffixes = []
+    if tensor.device.type != "cpu":
+        suffixes.append(f"device='{tensor.device}'")
+    if a.size == 0:
+        body = "[]"
+        if a.ndim != 1:
+            suffixes.insert(0, f"size={tuple(a.shape)}")
+    else:
+        summarise = a.size > THRESHOLD
+        fmt = _Formatter(_summarised_values(a))
+        body = _format_array(a, fmt, indent, summarise)
+    dtype = tensor.dtype
+    if dtype not in (default_float(), int64, bool_):
+        suffixes.append(f"dtype={dtype!r}")
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
+    elif tensor.requires_grad:
+        suffixes.append("requires_grad=True")
+    if suffixes:
+        body += ", " + ", ".join(suffixes)
+    return prefix + body + ")"

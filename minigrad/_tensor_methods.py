@@ -1,0 +1,86 @@
+"""Attach the ops to ``Tensor`` as methods and operators (``x + y``, ``x.sum()``, ``x[i]``...).
+
+Kept apart from tensor.py so the Tensor class stays short: here every method is one line that
+calls the function in ``minigrad/ops`` that does the work.
+"""
+from __future__ import annotations
+
+from .ops import elementwise as E, reduce as R, movement as M, inplace as I, matmul as MM
+from .tensor import Tensor
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+_METHODS = {
+    # arithmetic operators
+    "__add__": E.add, "__radd__": _reflected(E.add),
+    "__sub__": E.sub, "__rsub__": _reflected(E.sub),
+    "__mul__": E.mul, "__rmul__": _reflected(E.mul),
+    "__truediv__": E.div, "__rtruediv__": _reflected(E.div),
+    "__pow__": E.pow, "__rpow__": _reflected(E.pow),
+    "__matmul__": MM.matmul, "__rmatmul__": _reflected(MM.matmul),
+    "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
+    "__floordiv__": lambda a, b: E.div(a, b, rounding_mode="floor"),
+    # comparisons (no gradient)
+    "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt,
+    "__ge__": E.ge, "__and__": E.logical_and, "__or__": E.logical_or,
+    "__invert__": E.logical_not,
+    # in place
+    "__iadd__": I.add_, "__isub__": I.sub_, "__imul__": I.mul_, "__itruediv__": I.div_,
+    "add_": I.add_, "sub_": I.sub_, "mul_": I.mul_, "div_": I.div_, "pow_": I.pow_,
+    "clamp_": I.clamp_, "clip_": I.clamp_, "relu_": I.relu_, "zero_": I.zero_, "fill_": I.fill_,
+    "copy_": I.copy_,
+    # indexing
+    "__getitem__": M.getitem, "__setitem__": M.setitem,
+    # pointwise
+    "add": E.add, "sub": E.sub, "subtract": E.sub, "mul": E.mul, "multiply": E.mul,
+    "div": E.div, "divide": E.div, "true_divide": E.div, "pow": E.pow, "neg": E.neg,
+    "negative": E.neg, "exp": E.exp, "log": E.log, "log1p": E.log1p, "sqrt": E.sqrt,
+    "rsqrt": E.rsqrt, "abs": E.abs, "sin": E.sin, "cos": E.cos, "tanh": E.tanh,
+    "sigmoid": E.sigmoid, "relu": E.relu, "clamp": E.clamp, "clip": E.clamp,
+    "maximum": E.maximum, "minimum": E.minimum, "square": E.square, "sign": E.sign,
+    "floor": E.floor, "ceil": E.ceil, "round": E.round, "isnan": E.isnan, "isinf": E.isinf,
+    "isfinite": E.isfinite, "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt,
+    "ge": E.ge, "logical_and": E.logical_and, "logical_or": E.logical_or,
+    "logical_not": E.logical_not,
+    "where": lambda self, condition, other: E.where(condition, self, other),
+    # reductions
+    "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,
+    "amin": R.amin, "argmax": R.argmax, "argmin": R.argmin, "var": R.var, "std": R.std,
+    "logsumexp": R.logsumexp, "softmax": R.softmax, "log_softmax": R.log_softmax,
+    "all": R.all, "any": R.any, "count_nonzero": R.count_nonzero,
+    # movement
+    "reshape": M.reshape, "view": M.view, "flatten": M.flatten, "unflatten": M.unflatten,
+    "squeeze": M.squeeze, "unsqueeze": M.unsqueeze, "transpose": M.transpose,
+    "swapaxes": M.transpose, "permute": M.permute, "t": M.t, "expand": M.expand,
+    "expand_as": M.expand_as, "repeat": M.repeat, "split": M.split, "chunk": M.chunk,
+    "unbind": M.unbind, "clone": M.clone, "contiguous": M.contiguous, "flip": M.flip,
+    "matmul": MM.matmul, "mm": MM.matmul,
+    "view_as": lambda self, other: M.view(self, other.shape),
+    "reshape_as": lambda self, other: M.reshape(self, other.shape),
+    "type_as": lambda self, other: self.to(other.dtype),
+    "allclose": lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False:
+        allclose(self, other, rtol, atol, equal_nan),
+    "equal": lambda self, other: equal(self, other),
+}
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when |a - b| <= atol + rtol |b| everywhere (shapes broadcast)."""
+    from . import backend
+    xa, xb = a._array, (b._array if isinstance(b, Tensor) else b)
+    return bool(backend.xp_of(xa).allclose(xa, xb, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return tuple(a.shape) == tuple(b.shape) and bool((a._array == b._array).all())
+
+
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+Tensor.T = property(lambda self: M.permute(self, *reversed(range(self.ndim))))
+Tensor.mT = property(lambda self: M.transpose(self, -2, -1))

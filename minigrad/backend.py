@@ -1,0 +1,179 @@
+"""The one place that decides which array library runs: numpy on the CPU, cupy on CUDA.
+
+Every op asks this module for its array module (``xp``) instead of importing numpy or cupy
+itself, so one code path serves both devices.  cupy is imported lazily, only when a CUDA
+device is first asked for, so ``import minigrad`` needs numpy alone.
+
+The contract an array library must meet is small: numpy's API (``xp.matmul``, ``xp.einsum``,
+``xp.lib.stride_tricks.as_strided``...) plus the few helpers defined here (``index_add``,
+``to_device``, ``as_numpy``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Device", "device", "cpu", "xp_of", "device_of", "array_module", "to_device", "as_numpy",
+    "is_cuda_available", "cuda_device_count", "index_add", "sliding_window_view",
+]
+
+_cupy = None            # the cupy module once imported
+_cupy_error = None      # why importing cupy failed, for a clear message
+
+
+def _import_cupy():
+    """Import cupy on first use; return None (and remember why) when it is unusable."""
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy  # noqa: the only import of cupy in minigrad
+            cupy.cuda.runtime.getDeviceCount()  # raises when no driver or no GPU
+            _cupy = cupy
+        except Exception as exc:  # ImportError, CUDARuntimeError, ...
+            _cupy_error = f"{type(exc).__name__}: {exc}"
+    return _cupy
+
+
+def is_cuda_available() -> bool:
+    """True when cupy imports and sees at least one CUDA GPU."""
+    return _import_cupy() is not None
+
+
+def cuda_device_count() -> int:
+    cp = _import_cupy()
+    return 0 if cp is None else cp.cuda.runtime.getDeviceCount()
+
+
+def _require_cupy():
+    cp = _import_cupy()
+    if cp is None:
+        raise RuntimeError(
+            "CUDA was requested, but minigrad cannot use a GPU here: "
+            f"{_cupy_error}. Install cupy for your CUDA version (pip install 'minigrad[cuda]') "
+            "on a machine with an NVIDIA GPU, or use device='cpu'.")
+    return cp
+
+
+class Device:
+    """A device: ``Device('cpu')``, ``Device('cuda')`` (= cuda:0) or ``Device('cuda:1')``.
+
+    Compares equal to its string form, so ``t.device == 'cpu'`` works as in PyTorch.
+    """
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index=None):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+        kind, _, num = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {spec}")
+        if num:
+            if not num.isdigit():
+                raise RuntimeError(f"Invalid device string: '{spec}'")
+            index = int(num)
+        if kind == "cpu":
+            if index not in (None, 0):
+                raise RuntimeError(f"the cpu device has no index, got '{spec}'")
+            index = None
+        elif index is None:
+            index = 0
+        self.type, self.index = kind, index
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (RuntimeError, TypeError):
+                return False
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+cpu = Device("cpu")
+
+
+def device(spec) -> Device:
+    """Parse ``spec`` ('cpu', 'cuda', 'cuda:N' or a Device) and check that it can be used."""
+    dev = spec if isinstance(spec, Device) else Device(spec)
+    if dev.type == "cuda":
+        cp = _require_cupy()
+        count = cp.cuda.runtime.getDeviceCount()
+        if dev.index >= count:
+            raise RuntimeError(
+                f"CUDA error: invalid device ordinal: asked for {dev}, but only {count} "
+                f"CUDA device(s) are visible")
+    return dev
+
+
+def array_module(dev: Device):
+    """numpy for the CPU, cupy for a CUDA device."""
+    return np if dev.type == "cpu" else _require_cupy()
+
+
+def xp_of(array):
+    """The array module that owns ``array`` (numpy for numpy arrays and scalars)."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array) -> Device:
+    if isinstance(array, np.ndarray) or _cupy is None or not isinstance(array, _cupy.ndarray):
+        return cpu
+    return Device("cuda", array.device.id)
+
+
+def to_device(array, dev: Device):
+    """Copy ``array`` to ``dev`` (no copy when it is already there)."""
+    if dev.type == "cpu":
+        return as_numpy(array)
+    cp = _require_cupy()
+    if isinstance(array, cp.ndarray) and array.device.id == dev.index:
+        return array
+    with cp.cuda.Device(dev.index):
+        return cp.asarray(array)
+
+
+def as_numpy(array) -> np.ndarray:
+    """A numpy array with the data of ``array`` (a host copy for cupy arrays)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return array.get()
+    return np.asarray(array)
+
+
+def index_add(target, index, values):
+    """``target[index] += values`` where repeated indices add up (unbuffered scatter-add).
+
+    numpy's ``a[idx] += v`` keeps only the last write for repeated indices; this does not.
+    For indexing's backward, never for a convolution's hot path.
+    """
+    if isinstance(target, np.ndarray):
+        np.add.at(target, index, values)
+    else:
+        import cupyx  # noqa: ships with cupy
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+def sliding_window_view(array, window_shape, axis):
+    """A read-only strided view of every window of ``array`` (no copy); see numpy's docs."""
+    xp = xp_of(array)
+    return xp.lib.stride_tricks.sliding_window_view(array, window_shape, axis=axis)

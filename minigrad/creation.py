@@ -1,0 +1,217 @@
+"""Tensor factories: zeros, ones, full, arange, linspace, eye, rand, randn, randint, ..._like.
+
+Random numbers come from one seeded generator (``manual_seed``).  They are drawn on the CPU and
+moved to the device, so a seed gives the same numbers on every run and on every device.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import backend, dtypes
+from .tensor import Tensor
+
+__all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
+           "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
+           "rand_like", "randn_like", "manual_seed", "seed", "initial_seed", "Generator",
+           "default_generator", "get_rng_state", "set_rng_state"]
+
+
+class Generator:
+    """A seeded source of random numbers (numpy's PCG64 behind it)."""
+
+    def __init__(self, device="cpu"):
+        self._seed = 0
+        self.rng = np.random.Generator(np.random.PCG64(0))
+
+    def manual_seed(self, seed):
+        self._seed = int(seed)
+        self.rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self):
+        s = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Seed minigrad's random numbers: the same seed gives the same numbers on every run."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(state):
+    default_generator.set_state(state)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+            raise TypeError(f"size must be a sequence of ints, got {size!r}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _finish(array, dtype, device, requires_grad):
+    """Cast to dtype, move to device, wrap; the one exit of every factory."""
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if array.dtype != dt.np:
+        array = array.astype(dt.np)
+    if device is not None and backend.Device(device).type != "cpu":
+        array = backend.to_device(array, backend.device(device))
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _direct(fill, size, dtype, device, requires_grad):
+    """zeros/ones/empty: build on the target device directly (no host-to-device copy)."""
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    xp = backend.array_module(backend.device(device)) if device is not None else np
+    if device is not None and backend.Device(device).type == "cuda":
+        with xp.cuda.Device(backend.Device(device).index):
+            array = fill(xp, size, dt.np)
+    else:
+        array = fill(xp, size, dt.np)
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _direct(lambda xp, s, d: xp.ones(s, d), _size(size), dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _direct(lambda xp, s, d: xp.empty(s, d), _size(size), dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.result_type(fill_value)
+    return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
+                   requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from start (default 0) up to but excluding end, step apart."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if dtype is None:
+        dtype = dtypes.result_type(*(float(v) if isinstance(v, Tensor) else v
+                                     for v in (start, end, step)))
+    return _finish(np.arange(start, end, step), dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _finish(np.linspace(start, end, int(steps)), dtype, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m), dtype, device, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform random numbers in [0, 1)."""
+    rng = (generator or default_generator).rng
+    return _finish(rng.random(_size(size)), dtype, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal random numbers."""
+    rng = (generator or default_generator).rng
+    return _finish(rng.standard_normal(_size(size)), dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
+    if size is None:
+        if isinstance(high, (tuple, list)):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint() missing the size argument, e.g. randint(0, 10, (3,))")
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    rng = (generator or default_generator).rng
+    return _finish(rng.integers(low, high, _size((size,))), dtype or dtypes.int64, device,
+                   requires_grad)
+
+
+def randperm(n, generator=None, dtype=None, device=None):
+    rng = (generator or default_generator).rng
+    return _finish(rng.permutation(int(n)), dtype or dtypes.int64, device, False)
+
+
+def _like(t, dtype, device):
+    return (t.dtype if dtype is None else dtype), (t.device if device is None else device)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return zeros(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return ones(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return empty(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return full(tuple(t.shape), fill_value, dtype=dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return rand(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return randn(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)

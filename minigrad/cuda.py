@@ -1,0 +1,28 @@
+"""``minigrad.cuda``: is a GPU usable here?  (cupy behind it; see minigrad/backend.py.)"""
+from __future__ import annotations
+
+from . import backend
+
+
+def is_available() -> bool:
+    """True when cupy is installed and sees an NVIDIA GPU."""
+    return backend.is_cuda_available()
+
+
+def device_count() -> int:
+    return backend.cuda_device_count()
+
+
+def synchronize() -> None:
+    """Wait for every queued GPU kernel to finish (for honest timings)."""
+    if is_available():
+        backend.array_module(backend.Device("cuda")).cuda.Device().synchronize()
+
+
+def manual_seed(seed) -> None:
+    """Random numbers are drawn on the CPU and moved, so the CPU seed covers the GPU too."""
+    from .creation import manual_seed as _seed
+    _seed(seed)
+
+
+manual_seed_all = manual_seed

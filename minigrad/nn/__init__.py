@@ -1,0 +1,2 @@
+"""``minigrad.nn``: layers (Module, Conv2d, Linear, ...), ``functional`` and ``init``."""
+from . import functional  # noqa: F401

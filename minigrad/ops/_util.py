@@ -1,0 +1,82 @@
+"""Small helpers shared by the ops: broadcasting, dtype promotion, argument checks."""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend, dtypes
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the backward of NumPy/PyTorch broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1; the gradient
+    of a copy is the sum of the copies' gradients.
+    """
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def broadcast_shape(a_shape, b_shape, op="op"):
+    """The broadcast shape of two shapes, or PyTorch's error naming both sizes."""
+    if a_shape == b_shape:
+        return a_shape
+    n = max(len(a_shape), len(b_shape))
+    a = (1,) * (n - len(a_shape)) + tuple(a_shape)
+    b = (1,) * (n - len(b_shape)) + tuple(b_shape)
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i} (in {op}: shapes {list(a_shape)} and "
+                f"{list(b_shape)} cannot be broadcast together)")
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def to_tensor_like(value, like, dtype=None):
+    """A Python number (or array) as a 0-d/n-d Tensor on ``like``'s device."""
+    from ..tensor import Tensor
+    xp = backend.xp_of(like._array)
+    return Tensor._wrap(xp.asarray(value, dtype=dtype))
+
+
+def is_number(x) -> bool:
+    return isinstance(x, numbers.Number) and not hasattr(x, "shape")
+
+
+def normalize_dim(dim, ndim):
+    """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError."""
+    span = max(ndim, 1)
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
+    if not -span <= dim < span:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, "
+                         f"{span - 1}], but got {dim})")
+    return dim % span if ndim else 0
+
+
+def normalize_dims(dim, ndim):
+    """``dim`` as a sorted tuple of axes (None -> all axes)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(normalize_dim(d, ndim) for d in dim)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
+        return tuple(sorted(axes)) if ndim else ()
+    return (normalize_dim(dim, ndim),) if ndim else ()
+
+
+def result_dtype(*operands):
+    """The numpy dtype of an op on Tensors and Python numbers, by PyTorch's promotion rules."""
+    from ..tensor import Tensor
+    return dtypes.result_type(*(o._array if isinstance(o, Tensor) else o for o in operands))

@@ -1,0 +1,556 @@
+"""Pointwise ops: arithmetic, math functions, activations, comparisons.
+
+Each ``Function`` has its forward and, right below it, its backward: the local derivative
+times the incoming gradient ``g``.  Binary ops broadcast like NumPy; their backward sums the
+gradient back to each input's shape (``unbroadcast``).
+"""
+from __future__ import annotations
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary arithmetic
+# ----------------------------------------------------------------------------------------------
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        # d(a+b)/da = d(a+b)/db = 1
+        sa, sb = self.shapes
+        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
+                unbroadcast(g, sb) if self.needs_input_grad[1] else None)
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
+                unbroadcast(-g, sb) if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        # d(ab)/da = b, d(ab)/db = a
+        a, b = self.saved_tensors
+        return (unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None,
+                unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, g):
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        a, b = self.saved_tensors
+        return (unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None,
+                unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        out = a ** b
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, g):
+        # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
+        a, b, out = self.saved_tensors
+        xp = backend.xp_of(a)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            with _quiet(xp):  # a^(b-1) is inf at a = 0, b < 1; the b = 0 case is exactly 0
+                ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)), a.shape)
+        if self.needs_input_grad[1]:
+            with _quiet(xp):
+                log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), xp.nan)
+                gb = xp.where((a == 0) & (b >= 0), 0, g * out * log_a)
+            gb = unbroadcast(gb, b.shape)
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).maximum(a, b)
+
+    def backward(self, g):
+        # The larger input gets the gradient; ties split it in half (as PyTorch).
+        a, b = self.saved_tensors
+        share_a = (a > b) + 0.5 * (a == b)
+        return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
+                unbroadcast(g * (1 - share_a), b.shape) if self.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        share_a = (a < b) + 0.5 * (a == b)
+        return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
+                unbroadcast(g * (1 - share_a), b.shape) if self.needs_input_grad[1] else None)
+
+
+class Where(Function):
+    def forward(self, a, b, *, condition):
+        self.condition = condition
+        self.shapes = a.shape, b.shape
+        return backend.xp_of(a).where(condition, a, b)
+
+    def backward(self, g):
+        xp = backend.xp_of(g)
+        c = self.condition
+        return (unbroadcast(xp.where(c, g, 0), self.shapes[0]) if self.needs_input_grad[0] else None,
+                unbroadcast(xp.where(c, 0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
+
+
+class _quiet:
+    """Silence numpy's divide/invalid warnings where NaN/inf are the intended answer."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def __enter__(self):
+        if hasattr(self.xp, "errstate"):
+            self.state = self.xp.errstate(divide="ignore", invalid="ignore", over="ignore")
+            self.state.__enter__()
+
+    def __exit__(self, *exc):
+        if hasattr(self, "state"):
+            self.state.__exit__(*exc)
+
+
+# ----------------------------------------------------------------------------------------------
+# Unary math
+# ----------------------------------------------------------------------------------------------
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = backend.xp_of(a).exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # d(e^a)/da = e^a
+        return g * out
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).log(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors        # d(log a)/da = 1/a
+        return g / a
+
+
+class Log1p(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).log1p(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return g / (1 + a)
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        out = backend.xp_of(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # d(sqrt a)/da = 1 / (2 sqrt a)
+        return g / (2 * out)
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).abs(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors        # sign(a); 0 at 0, as PyTorch
+        return g * backend.xp_of(a).sign(a)
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).sin(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return g * backend.xp_of(a).cos(a)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).cos(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return -g * backend.xp_of(a).sin(a)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = backend.xp_of(a).tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # 1 - tanh^2
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        # Stable for large |a|: exp of a non-positive number only.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # s (1 - s)
+        return g * out * (1 - out)
+
+
+class Relu(Function):
+    def forward(self, a):
+        out = backend.xp_of(a).maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # 1 where the output is positive, else 0
+        return g * (out > 0)
+
+
+class LeakyRelu(Function):
+    def forward(self, a, *, negative_slope):
+        self.save_for_backward(a)
+        self.slope = negative_slope
+        return backend.xp_of(a).where(a > 0, a, a * negative_slope)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return backend.xp_of(a).where(a > 0, g, g * self.slope)
+
+
+class Clamp(Function):
+    def forward(self, a, *, min, max):
+        self.save_for_backward(a)
+        self.bounds = min, max
+        return backend.xp_of(a).clip(a, min, max)
+
+    def backward(self, g):
+        # The gradient passes where the input was inside [min, max] (bounds included).
+        a, = self.saved_tensors
+        lo, hi = self.bounds
+        mask = True
+        if lo is not None:
+            mask = mask & (a >= lo)
+        if hi is not None:
+            mask = mask & (a <= hi)
+        return g * mask
+
+
+class Cast(Function):
+    """Change the dtype; the gradient goes back in the input's dtype."""
+
+    def forward(self, a, *, dtype):
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor-level functions (what Tensor methods and minigrad.* call)
+# ----------------------------------------------------------------------------------------------
+def _binary(fn, a, b, name, true_divide=False):
+    """Apply a binary Function after PyTorch's type promotion and a clear broadcast check."""
+    from ..tensor import Tensor
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
+                            f"{type(b).__name__}")
+        a = _scalar_or_tensor(a, b, name)
+    elif not isinstance(b, Tensor):
+        b = _scalar_or_tensor(b, a, name)
+    dtype = dtypes.result_type(a._array, b._array)
+    if true_divide and dtype.kind in "biu":
+        dtype = dtypes.default_float().np
+    broadcast_shape(a._array.shape, b._array.shape, name)
+    return fn.apply(cast(a, dtype), cast(b, dtype))
+
+
+def _scalar_or_tensor(value, like, name):
+    from ..tensor import Tensor
+    if isinstance(value, (bool, int, float)):
+        return to_tensor_like(value, like, dtype=dtypes.result_type(like._array, value))
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
+        return Tensor._wrap(backend.to_device(value, like.device))
+    raise TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "
+                    "Tensor or a number")
+
+
+def cast(t, dtype):
+    """``t`` in ``dtype`` (a DType or numpy dtype); ``t`` itself when it already is."""
+    np_dtype = dtype.np if isinstance(dtype, dtypes.DType) else dtype
+    if t._array.dtype == np_dtype:
+        return t
+    if t.requires_grad and np_dtype.kind != "f":
+        return Cast.apply(t.detach(), dtype=np_dtype)
+    return Cast.apply(t, dtype=np_dtype)
+
+
+def add(a, b, *, alpha=1):
+    return _binary(Add, a, b if alpha == 1 else b * alpha, "add")
+
+
+def sub(a, b, *, alpha=1):
+    return _binary(Sub, a, b if alpha == 1 else b * alpha, "sub")
+
+
+def mul(a, b):
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a, b, *, rounding_mode=None):
+    if rounding_mode is None:
+        return _binary(Div, a, b, "div", true_divide=True)
+    out = _binary(Div, a, b, "div", true_divide=False)  # integer inputs stay integer
+    xp = backend.xp_of(out._array)
+    from ..tensor import Tensor
+    rounded = xp.floor(out._array) if rounding_mode == "floor" else xp.trunc(out._array)
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")
+    return Tensor._wrap(rounded.astype(out._array.dtype))
+
+
+def pow(a, b):
+    return _binary(Pow, a, b, "pow")
+
+
+def maximum(a, b):
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a, b):
+    return _binary(Minimum, a, b, "minimum")
+
+
+def where(condition, a, b):
+    """Elements of ``a`` where ``condition`` is True, else of ``b`` (all three broadcast)."""
+    from ..tensor import Tensor
+    cond = condition._array if isinstance(condition, Tensor) else condition
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(a, Tensor):
+        a = _scalar_or_tensor(a, like, "where")
+    if not isinstance(b, Tensor):
+        b = _scalar_or_tensor(b, like, "where")
+    if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
+        raise TypeError("where expected condition to be a boolean tensor")
+    dtype = dtypes.result_type(a._array, b._array)
+    broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
+    return Where.apply(cast(a, dtype), cast(b, dtype), condition=cond)
+
+
+def _unary(fn, a, floating=True, **params):
+    if floating and a._array.dtype.kind != "f":
+        a = cast(a, dtypes.default_float().np)
+    return fn.apply(a, **params)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def exp(a):
+    return _unary(Exp, a)
+
+
+def log(a):
+    return _unary(Log, a)
+
+
+def log1p(a):
+    return _unary(Log1p, a)
+
+
+def sqrt(a):
+    return _unary(Sqrt, a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def sin(a):
+    return _unary(Sin, a)
+
+
+def cos(a):
+    return _unary(Cos, a)
+
+
+def tanh(a):
+    return _unary(Tanh, a)
+
+
+def sigmoid(a):
+    return _unary(Sigmoid, a)
+
+
+def relu(a):
+    return Relu.apply(a)
+
+
+def leaky_relu(a, negative_slope=0.01):
+    return LeakyRelu.apply(a, negative_slope=negative_slope)
+
+
+def clamp(a, min=None, max=None):
+    """Limit every element to [min, max]; either bound may be None."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    from ..tensor import Tensor
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if a._array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+        a = cast(a, dtypes.default_float().np)
+    return Clamp.apply(a, min=min, max=max)
+
+
+def square(a):
+    return mul(a, a)
+
+
+def rsqrt(a):
+    return div(1.0, sqrt(a))
+
+
+# ----------------------------------------------------------------------------------------------
+# Non-differentiable pointwise ops: comparisons, rounding, sign.
+# ----------------------------------------------------------------------------------------------
+def _no_grad_binary(name, a, b, op):
+    from ..tensor import Tensor
+    like = a if isinstance(a, Tensor) else b
+    av = a._array if isinstance(a, Tensor) else a
+    bv = b._array if isinstance(b, Tensor) else b
+    if isinstance(bv, Tensor) or isinstance(av, Tensor):
+        raise TypeError(f"{name}: unsupported operands")
+    if hasattr(av, "shape") and hasattr(bv, "shape"):
+        broadcast_shape(av.shape, bv.shape, name)
+        if like is a and backend.device_of(bv) != like.device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                               f"least two devices, {like.device} and {backend.device_of(bv)}!")
+    return Tensor._wrap(op(av, bv))
+
+
+def eq(a, b):
+    return _no_grad_binary("eq", a, b, lambda x, y: x == y)
+
+
+def ne(a, b):
+    return _no_grad_binary("ne", a, b, lambda x, y: x != y)
+
+
+def lt(a, b):
+    return _no_grad_binary("lt", a, b, lambda x, y: x < y)
+
+
+def le(a, b):
+    return _no_grad_binary("le", a, b, lambda x, y: x <= y)
+
+
+def gt(a, b):
+    return _no_grad_binary("gt", a, b, lambda x, y: x > y)
+
+
+def ge(a, b):
+    return _no_grad_binary("ge", a, b, lambda x, y: x >= y)
+
+
+def logical_and(a, b):
+    return _no_grad_binary("logical_and", a, b, lambda x, y: backend.xp_of(x).logical_and(x, y))
+
+
+def logical_or(a, b):
+    return _no_grad_binary("logical_or", a, b, lambda x, y: backend.xp_of(x).logical_or(x, y))
+
+
+def logical_not(a):
+    from ..tensor import Tensor
+    return Tensor._wrap(backend.xp_of(a._array).logical_not(a._array))
+
+
+def _no_grad_unary(a, fn):
+    from ..tensor import Tensor
+    return Tensor._wrap(fn(backend.xp_of(a._array), a._array))
+
+
+def sign(a):
+    return _no_grad_unary(a, lambda xp, x: xp.sign(x))
+
+
+def floor(a):
+    return _no_grad_unary(a, lambda xp, x: xp.floor(x))
+
+
+def ceil(a):
+    return _no_grad_unary(a, lambda xp, x: xp.ceil(x))
+
+
+def round(a, decimals=0):
+    return _no_grad_unary(a, lambda xp, x: xp.round(x, decimals))
+
+
+def isnan(a):
+    return _no_grad_unary(a, lambda xp, x: xp.isnan(x))
+
+
+def isinf(a):
+    return _no_grad_unary(a, lambda xp, x: xp.isinf(x))
+
+
+def isfinite(a):
+    return _no_grad_unary(a, lambda xp, x: xp.isfinite(x))

@@ -1,0 +1,538 @@
+"""Ops that move elements without changing them: reshape, transpose, index, cat, pad...
+
+Their backward moves the gradient back the same way: reshape back, transpose back, scatter
+into the indexed positions, split the concatenation.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..autograd import Function, is_grad_enabled
+from ._util import normalize_dim, unbroadcast
+
+
+class Reshape(Function):
+    returns_view = True
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class View(Reshape):
+    """Like Reshape, but refuses (as PyTorch) when the result cannot share the input's memory."""
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        out = a.view()
+        try:
+            out.shape = shape            # numpy raises instead of copying
+        except AttributeError:
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (input shape "
+                f"{list(a.shape)}, asked for {list(shape)}): at least one dimension spans across "
+                "two contiguous subspaces. Use .reshape(...) instead.") from None
+        return out
+
+
+class Transpose(Function):
+    returns_view = True
+
+    def forward(self, a, *, axes):
+        self.axes = axes
+        return a.transpose(axes)
+
+    def backward(self, g):
+        inverse = [0] * len(self.axes)
+        for i, ax in enumerate(self.axes):
+            inverse[ax] = i
+        return g.transpose(inverse)
+
+
+class Expand(Function):
+    returns_view = True
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        return backend.xp_of(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        return unbroadcast(g, self.in_shape)
+
+
+class Repeat(Function):
+    def forward(self, a, *, repeats):
+        self.in_shape = a.shape
+        self.repeats = repeats
+        return backend.xp_of(a).tile(a, repeats)
+
+    def backward(self, g):
+        # Output axis i holds repeats[i] copies of input axis i: view it as (copies, size) and
+        # sum the copies.
+        shape = (1,) * (len(self.repeats) - len(self.in_shape)) + tuple(self.in_shape)
+        split = []
+        for r, s in zip(self.repeats, shape):
+            split += [r, s]
+        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return g.reshape(self.in_shape)
+
+
+class GetItem(Function):
+    def forward(self, a, *, index, basic):
+        self.in_shape, self.index, self.basic = a.shape, index, basic
+        self.dtype = a.dtype
+        return a[index]
+
+    def backward(self, g):
+        xp = backend.xp_of(g)
+        grad = xp.zeros(self.in_shape, dtype=g.dtype)
+        if self.basic:
+            grad[self.index] = g                             # each element picked at most once
+        else:
+            backend.index_add(grad, self.index, g)           # repeated indices add up
+        return grad
+
+
+class BasicGetItem(GetItem):
+    returns_view = True
+
+
+class SetItem(Function):
+    """``out = a`` with ``out[index] = value``: the out-of-place form of ``a[index] = value``."""
+
+    def forward(self, a, value, *, index):
+        self.index, self.value_shape = index, value.shape
+        out = a.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        ga = gv = None
+        if self.needs_input_grad[0]:
+            ga = g.copy()
+            ga[self.index] = 0                               # overwritten elements get nothing
+        if self.needs_input_grad[1]:
+            gv = unbroadcast(g[self.index], self.value_shape)
+        return ga, gv
+
+
+class Cat(Function):
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        self.sizes = [a.shape[dim] for a in arrays]
+        return backend.xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    def backward(self, g):
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_input_grad):
+            index = [slice(None)] * g.ndim
+            index[self.dim] = slice(start, start + size)
+            grads.append(g[tuple(index)] if needed else None)
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        return backend.xp_of(arrays[0]).stack(arrays, axis=dim)
+
+    def backward(self, g):
+        xp = backend.xp_of(g)
+        return tuple(xp.take(g, i, axis=self.dim) if needed else None
+                     for i, needed in enumerate(self.needs_input_grad))
+
+
+class Pad(Function):
+    def forward(self, a, *, widths, value):
+        self.widths = widths
+        return backend.xp_of(a).pad(a, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        index = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
+        return g[index]
+
+
+class Copy(Function):
+    """clone(): a copy whose gradient is passed straight through."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+class Contiguous(Function):
+    def forward(self, a):
+        return backend.xp_of(a).ascontiguousarray(a)
+
+    def backward(self, g):
+        return g
+
+
+class ToDevice(Function):
+    def forward(self, a, *, device):
+        self.source = backend.device_of(a)
+        return backend.to_device(a, device)
+
+    def backward(self, g):
+        return backend.to_device(g, self.source)
+
+
+class Flip(Function):
+    returns_view = True
+
+    def forward(self, a, *, axes):
+        self.axes = axes
+        return backend.xp_of(a).flip(a, axis=axes)
+
+    def backward(self, g):
+        return backend.xp_of(g).flip(g, axis=self.axes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor-level functions
+# ----------------------------------------------------------------------------------------------
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _infer_shape(numel, shape, in_shape):
+    """Resolve one -1 in ``shape``; PyTorch's error when the sizes do not match."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} "
+                               f"(input shape {list(in_shape)})")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} "
+                           f"(input shape {list(in_shape)})")
+    return shape
+
+
+def reshape(a, *shape):
+    shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
+    if shape == a._array.shape:
+        return a if not a.requires_grad else Reshape.apply(a, shape=shape)
+    return Reshape.apply(a, shape=shape)
+
+
+def view(a, *shape):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
+        return a.to(shape[0])      # view(dtype) is not supported beyond a plain cast
+    shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
+    return View.apply(a, shape=shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, 1)
+    start, end = normalize_dim(start_dim, a.ndim), normalize_dim(end_dim, a.ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim "
+                           f"(start_dim={start_dim}, end_dim={end_dim})")
+    shape = a.shape
+    n = 1
+    for s in shape[start:end + 1]:
+        n *= s
+    return reshape(a, tuple(shape[:start]) + (n,) + tuple(shape[end + 1:]))
+
+
+def unflatten(a, dim, sizes):
+    d = normalize_dim(dim, a.ndim)
+    shape = tuple(a.shape[:d]) + tuple(sizes) + tuple(a.shape[d + 1:])
+    return reshape(a, _infer_shape(a._array.size, shape, a.shape))
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        shape = tuple(s for s in a.shape if s != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {normalize_dim(d, a.ndim) for d in dims} if a.ndim else set()
+        shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
+    return Reshape.apply(a, shape=shape)
+
+
+def unsqueeze(a, dim):
+    d = normalize_dim(dim, a.ndim + 1)
+    shape = list(a.shape)
+    shape.insert(d, 1)
+    return Reshape.apply(a, shape=tuple(shape))
+
+
+def transpose(a, dim0, dim1):
+    if a.ndim == 0:
+        return a
+    d0, d1 = normalize_dim(dim0, a.ndim), normalize_dim(dim1, a.ndim)
+    axes = list(range(a.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return Transpose.apply(a, axes=tuple(axes))
+
+
+def permute(a, *dims):
+    dims = _shape_arg(dims) if dims else ()
+    if len(dims) != a.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {a.ndim} is not equal to len(dims) = {len(dims)}")
+    axes = tuple(normalize_dim(d, a.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
+    return Transpose.apply(a, axes=axes)
+
+
+def t(a):
+    if a.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
+    return transpose(a, 0, 1) if a.ndim == 2 else a
+
+
+def expand(a, *shape):
+    shape = _shape_arg(shape)
+    if len(shape) < a.ndim:
+        raise RuntimeError(f"expand(minigrad.{a.dtype.name}{{{list(a.shape)}}}, size={list(shape)}):"
+                           " the number of sizes provided must be greater or equal to the number "
+                           "of dimensions in the tensor")
+    lead = len(shape) - a.ndim
+    out = []
+    for i, s in enumerate(shape):
+        own = a.shape[i - lead] if i >= lead else None
+        if s == -1:
+            if own is None:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = own
+        elif own is not None and own != 1 and own != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
+                               f"size ({own}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{list(shape)}.  Tensor sizes: {list(a.shape)}")
+        out.append(s)
+    return Expand.apply(a, shape=tuple(out))
+
+
+def expand_as(a, other):
+    return expand(a, other.shape)
+
+
+def repeat(a, *repeats):
+    repeats = _shape_arg(repeats)
+    if len(repeats) < a.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "
+                           f"{list(a.shape)})")
+    return Repeat.apply(a, repeats=repeats)
+
+
+def _array_index(index, a):
+    """Turn Tensors and lists inside an index into arrays; report whether it is basic."""
+    from ..tensor import Tensor
+    items = index if isinstance(index, tuple) else (index,)
+    out, basic = [], True
+    for item in items:
+        if isinstance(item, Tensor):
+            if item._array.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            item = item._array
+            basic = False
+        elif isinstance(item, list):
+            item = backend.xp_of(a._array).asarray(item)
+            basic = False
+        elif hasattr(item, "shape") and hasattr(item, "dtype"):
+            basic = False
+        elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(item).__name__})")
+        if isinstance(item, slice) and item.step is not None and item.step <= 0:
+            raise ValueError("step must be greater than zero")
+        out.append(item)
+    bool_mask = not basic and all(getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
+                                  for i in out if hasattr(i, "dtype"))
+    return tuple(out), basic, bool_mask
+
+
+def getitem(a, index):
+    idx, basic, bool_mask = _array_index(index, a)
+    try:
+        if basic:
+            return BasicGetItem.apply(a, index=idx, basic=True)
+        return GetItem.apply(a, index=idx, basic=bool_mask and len(idx) == 1)
+    except IndexError as exc:
+        raise IndexError(_index_message(exc, a)) from None
+
+
+def _index_message(exc, a):
+    msg = str(exc).replace("axis", "dimension")
+    return f"{msg} (indexing a tensor of shape {list(a.shape)})"
+
+
+def setitem(a, index, value):
+    """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
+    from ..tensor import Tensor
+    from .elementwise import cast
+    from .inplace import apply_inplace
+    idx, _, _ = _array_index(index, a)
+    if not isinstance(value, Tensor):
+        value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
+    value = cast(value, a._array.dtype)
+    try:
+        if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):
+            if not a._array.flags.writeable:
+                raise RuntimeError("unsupported operation: more than one element of the "
+                                   "written-to tensor refers to a single memory location (it is "
+                                   "an expanded view). Please clone() the tensor first.")
+            if value.device != a.device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                                   f"least two devices, {a.device} and {value.device}!")
+            a._array[idx] = value._array          # nothing to record: write straight through
+            a._version.value += 1
+            return a
+        return apply_inplace(a, SetItem, value, index=idx)
+    except IndexError as exc:
+        raise IndexError(_index_message(exc, a)) from None
+    except ValueError as exc:
+        raise RuntimeError(f"cannot assign a tensor of shape {list(value.shape)} to "
+                           f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
+                           f"{exc}") from None
+
+
+def _describe_index(index):
+    return f"index {index!r}"
+
+
+def _same_device_check(tensors, name):
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                           f"devices, {' and '.join(sorted(map(str, devices)))}! (in {name})")
+
+
+def cat(tensors, dim=0):
+    from ..tensor import Tensor
+    from .elementwise import cast
+    from ._util import result_dtype
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    if not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("cat(): expected a sequence of Tensors, got "
+                        f"{[type(t).__name__ for t in tensors]}")
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ref = tensors[0]
+    d = normalize_dim(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
+                               f"{t.ndim} (tensor 0 has shape {list(ref.shape)}, tensor {i} has "
+                               f"shape {list(t.shape)})")
+        for ax in range(ref.ndim):
+            if ax != d and t.shape[ax] != ref.shape[ax]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected"
+                                   f" size {ref.shape[ax]} but got size {t.shape[ax]} for tensor "
+                                   f"number {i} in the list.")
+    _same_device_check(tensors, "cat")
+    dtype = result_dtype(*tensors)
+    return Cat.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def stack(tensors, dim=0):
+    from .elementwise import cast
+    from ._util import result_dtype
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                               f"entry {i}")
+    _same_device_check(tensors, "stack")
+    d = normalize_dim(dim, tensors[0].ndim + 1)
+    dtype = result_dtype(*tensors)
+    return Stack.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
+    d = normalize_dim(dim, a.ndim)
+    size = a.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
+        sizes = [min(step, size - i) for i in range(0, size, step)] if step else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * d + (slice(start, start + s),)
+        out.append(getitem(a, index))
+        start += s
+    return tuple(out)
+
+
+def chunk(a, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    size = a.shape[normalize_dim(dim, a.ndim)]
+    step = -(-size // chunks) if size else 1
+    return split(a, step, dim)
+
+
+def unbind(a, dim=0):
+    d = normalize_dim(dim, a.ndim)
+    return tuple(getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d]))
+
+
+def pad(a, pad, mode="constant", value=0.0):
+    """Pad with a constant. ``pad`` lists (left, right) pairs from the LAST dimension backwards."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode '{mode}' is not supported (only 'constant')")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > a.ndim:
+        raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the number "
+                           f"of dimensions of the input ({a.ndim}), got {len(pad)}")
+    if any(p < 0 for p in pad):
+        raise RuntimeError(f"pad: negative padding (cropping) is not supported, got {list(pad)}")
+    widths = [(0, 0)] * a.ndim
+    for i in range(len(pad) // 2):
+        widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad.apply(a, widths=tuple(widths), value=0 if value is None else value)
+
+
+def clone(a):
+    return Copy.apply(a)
+
+
+def contiguous(a):
+    return a if a.is_contiguous() else Contiguous.apply(a)
+
+
+def to_device(a, device):
+    if a.device == device:
+        return a
+    return ToDevice.apply(a, device=device)
+
+
+def flip(a, dims):
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    return Flip.apply(a, axes=tuple(normalize_dim(d, a.ndim) for d in dims))

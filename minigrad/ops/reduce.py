@@ -1,0 +1,388 @@
+"""Reductions along dimensions: sum, mean, prod, max/min, var/std, logsumexp, softmax.
+
+Backward of a reduction spreads the output gradient back over the reduced axes: reshape it
+with the reduced axes kept as size 1 (``_expand_back``), then broadcast.
+"""
+from __future__ import annotations
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ._util import normalize_dim, normalize_dims
+
+
+def _expand_back(g, in_shape, axes, keepdim):
+    """Reshape a reduced gradient so it broadcasts against the input (reduced axes -> 1)."""
+    if not keepdim:
+        shape = list(in_shape)
+        for ax in axes:
+            shape[ax] = 1
+        g = g.reshape(shape)
+    return g
+
+
+class Sum(Function):
+    def forward(self, a, *, axes, keepdim):
+        self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        # Every input element contributed once: it gets the output's gradient.
+        xp = backend.xp_of(g)
+        return xp.broadcast_to(_expand_back(g, self.in_shape, self.axes, self.keepdim),
+                               self.in_shape)
+
+
+class Mean(Function):
+    def forward(self, a, *, axes, keepdim):
+        self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        self.count = 1
+        for ax in axes:
+            self.count *= a.shape[ax]
+        return a.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        xp = backend.xp_of(g)
+        g = _expand_back(g, self.in_shape, self.axes, self.keepdim) / self.count
+        return xp.broadcast_to(g, self.in_shape)
+
+
+class Prod(Function):
+    def forward(self, a, *, axis, keepdim):
+        self.save_for_backward(a)
+        self.axis, self.keepdim = axis, keepdim
+        return a.prod(axis=axis, keepdims=keepdim)
+
+    def backward(self, g):
+        # d(prod)/da_i = product of all the other elements. Computed as (product of the elements
+        # before i) * (product of those after i), which stays exact when some a_j are zero.
+        a, = self.saved_tensors
+        xp = backend.xp_of(a)
+        axis = self.axis
+        flat = a.reshape(-1) if axis is None else a
+        ax = 0 if axis is None else axis
+        ones = xp.ones_like(xp.take(flat, [0], axis=ax))
+        before = xp.cumprod(xp.concatenate([ones, xp.take(flat, range(flat.shape[ax] - 1), axis=ax)],
+                                           axis=ax), axis=ax)
+        rev = xp.flip(flat, axis=ax)
+        after = xp.flip(xp.cumprod(xp.concatenate(
+            [ones, xp.take(rev, range(flat.shape[ax] - 1), axis=ax)], axis=ax), axis=ax), axis=ax)
+        others = (before * after).reshape(a.shape)
+        if axis is None:
+            return g * others
+        return _expand_back(g, a.shape, (axis,), self.keepdim) * others
+
+
+class MaxMin(Function):
+    """max / min over axes (values only); ties share the gradient evenly, as torch.amax."""
+
+    def forward(self, a, *, axes, keepdim, largest):
+        xp = backend.xp_of(a)
+        if a.size == 0:
+            raise IndexError("max(): Expected reduction dim to be specified for input.numel() == 0."
+                             " Specify the reduction dim with the 'dim' argument.")
+        out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
+        self.save_for_backward(a, out)
+        self.axes, self.keepdim = axes, keepdim
+        return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        hits = a == out
+        count = hits.sum(axis=self.axes, keepdims=True)
+        return _expand_back(g, a.shape, self.axes, self.keepdim) * hits / count
+
+
+class TakeAlongDim(Function):
+    """Pick one element along ``dim`` at ``indices`` (keepdim shape); the backward of max(dim)."""
+
+    def forward(self, a, *, indices, dim, keepdim):
+        self.indices, self.in_shape, self.dim, self.keepdim = indices, a.shape, dim, keepdim
+        out = backend.xp_of(a).take_along_axis(a, indices, axis=dim)
+        return out if keepdim else out.squeeze(dim)
+
+    def backward(self, g):
+        # Scatter g to the picked positions: a one-hot mask along dim, no scatter-add needed.
+        xp = backend.xp_of(g)
+        g = _expand_back(g, self.in_shape, (self.dim,), self.keepdim)
+        positions = xp.arange(self.in_shape[self.dim]).reshape(
+            [-1 if i == self.dim else 1 for i in range(len(self.in_shape))])
+        return (positions == self.indices) * g
+
+
+class Var(Function):
+    def forward(self, a, *, axes, correction, keepdim):
+        xp = backend.xp_of(a)
+        n = 1
+        for ax in axes:
+            n *= a.shape[ax]
+        mean = a.mean(axis=axes, keepdims=True)
+        centered = a - mean
+        with _quiet_divide(xp):
+            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / max(n - correction, 0)
+        self.save_for_backward(centered)
+        self.axes, self.keepdim, self.denominator = axes, keepdim, n - correction
+        return out
+
+    def backward(self, g):
+        # d var / d a_i = 2 (a_i - mean) / (N - correction)
+        centered, = self.saved_tensors
+        g = _expand_back(g, centered.shape, self.axes, self.keepdim)
+        return g * centered * (2.0 / self.denominator if self.denominator > 0 else float("nan"))
+
+
+class LogSumExp(Function):
+    def forward(self, a, *, axes, keepdim):
+        xp = backend.xp_of(a)
+        m = xp.amax(a, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
+        out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        self.save_for_backward(a, out)
+        self.axes, self.keepdim = axes, keepdim
+        return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+
+    def backward(self, g):
+        # d logsumexp / d a_i = softmax(a)_i = exp(a_i - logsumexp)
+        a, out = self.saved_tensors
+        xp = backend.xp_of(a)
+        return _expand_back(g, a.shape, self.axes, self.keepdim) * xp.exp(a - out)
+
+
+class Softmax(Function):
+    def forward(self, a, *, dim):
+        xp = backend.xp_of(a)
+        e = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
+        out = e / e.sum(axis=dim, keepdims=True)
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        # y = softmax(a): dL/da = y * (g - sum(g * y))
+        y, = self.saved_tensors
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, *, dim):
+        xp = backend.xp_of(a)
+        shifted = a - xp.amax(a, axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        # y = log_softmax(a): dL/da = g - softmax(a) * sum(g)
+        y, = self.saved_tensors
+        xp = backend.xp_of(y)
+        return g - xp.exp(y) * g.sum(axis=self.dim, keepdims=True)
+
+
+class _quiet_divide:
+    def __init__(self, xp):
+        self.ctx = xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else None
+
+    def __enter__(self):
+        if self.ctx:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx:
+            self.ctx.__exit__(*exc)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor-level functions
+# ----------------------------------------------------------------------------------------------
+def _float_input(a, dtype=None):
+    from .elementwise import cast
+    if dtype is not None:
+        return cast(a, dtypes.to_dtype(dtype))
+    return a
+
+
+def sum(a, dim=None, keepdim=False, *, dtype=None):
+    a = _float_input(a, dtype)
+    if dtype is None and a._array.dtype.kind in "bui":  # torch sums integers and bools as int64
+        from .elementwise import cast
+        a = cast(a, dtypes.int64)
+    return Sum.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False, *, dtype=None):
+    a = _float_input(a, dtype)
+    if a._array.dtype.kind != "f":
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {a.dtype.name.capitalize()}")
+    return Mean.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def prod(a, dim=None, keepdim=False, *, dtype=None):
+    a = _float_input(a, dtype)
+    axis = None if dim is None else normalize_dim(dim, a.ndim)
+    if a.ndim == 0:
+        axis = None
+    return Prod.apply(a, axis=axis, keepdim=keepdim)
+
+
+def amax(a, dim=(), keepdim=False):
+    return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
+                        keepdim=keepdim, largest=True)
+
+
+def amin(a, dim=(), keepdim=False):
+    return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
+                        keepdim=keepdim, largest=False)
+
+
+class MaxResult(tuple):
+    """``(values, indices)`` with names, as torch.return_types.max."""
+
+    def __new__(cls, values, indices, name="max"):
+        self = super().__new__(cls, (values, indices))
+        self.name = name
+        return self
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self):
+        return (f"minigrad.return_types.{self.name}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+def _max_min(a, dim, keepdim, other, largest):
+    from ..tensor import Tensor
+    from . import elementwise
+    if isinstance(dim, Tensor) or other is not None:      # max(a, b): elementwise
+        b = dim if isinstance(dim, Tensor) else other
+        return elementwise.maximum(a, b) if largest else elementwise.minimum(a, b)
+    if dim is None:
+        return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest)
+    d = normalize_dim(dim, a.ndim)
+    src = a if a.ndim else a.reshape(1)
+    if src.shape[d] == 0:
+        raise IndexError(f"{'max' if largest else 'min'}(): Expected reduction dim {dim} to "
+                         "have non-zero size.")
+    xp = backend.xp_of(src._array)
+    idx = xp.expand_dims((xp.argmax if largest else xp.argmin)(src._array, axis=d), d)
+    keep = keepdim or a.ndim == 0
+    values = TakeAlongDim.apply(src, indices=idx, dim=d, keepdim=keep)
+    indices = Tensor._wrap((idx if keep else idx.squeeze(d)).astype("int64"))
+    if a.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    return MaxResult(values, indices, "max" if largest else "min")
+
+
+def _indices_of(a, dim, keepdim, largest):
+    from ..tensor import Tensor
+    xp = backend.xp_of(a._array)
+    idx = (xp.argmax if largest else xp.argmin)(a._array, axis=dim)
+    if keepdim:
+        idx = xp.expand_dims(idx, dim)
+    return Tensor._wrap(idx.astype("int64"))
+
+
+def max(a, dim=None, keepdim=False, *, other=None):
+    """``max(a)`` -> largest value; ``max(a, dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
+    return _max_min(a, dim, keepdim, other, largest=True)
+
+
+def min(a, dim=None, keepdim=False, *, other=None):
+    return _max_min(a, dim, keepdim, other, largest=False)
+
+
+def argmax(a, dim=None, keepdim=False):
+    """Index of the largest value (of the flattened tensor when ``dim`` is None)."""
+    from ..tensor import Tensor
+    xp = backend.xp_of(a._array)
+    if a._array.size == 0:
+        raise RuntimeError("argmax(): Expected reduction dim to be specified for "
+                           "input.numel() == 0.")
+    if dim is None:
+        idx = xp.argmax(a._array.reshape(-1))
+        return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
+    return _indices_of(a, normalize_dim(dim, a.ndim) if a.ndim else None, keepdim and a.ndim > 0,
+                       True) if a.ndim else Tensor._wrap(xp.asarray(0, dtype="int64"))
+
+
+def argmin(a, dim=None, keepdim=False):
+    from ..tensor import Tensor
+    xp = backend.xp_of(a._array)
+    if dim is None:
+        idx = xp.argmin(a._array.reshape(-1))
+        return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
+    return _indices_of(a, normalize_dim(dim, a.ndim), keepdim, False)
+
+
+def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (divide by N - 1), as PyTorch."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
+        correction, dim = int(dim), None
+    return Var.apply(a, axes=normalize_dims(dim, a.ndim), correction=correction, keepdim=keepdim)
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    from .elementwise import sqrt
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(a, dim, keepdim=False):
+    """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
+    if a._array.dtype.kind != "f":
+        from .elementwise import cast
+        a = cast(a, dtypes.default_float())
+    return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def _softmax_dim(ndim):
+    """PyTorch's legacy choice when ``dim`` is not given (with a warning there)."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(a, dim=None, dtype=None):
+    """exp(a) / sum(exp(a)) along ``dim``; each slice along ``dim`` sums to 1."""
+    a = _float_input(a, dtype)
+    if a._array.dtype.kind != "f":
+        from .elementwise import cast
+        a = cast(a, dtypes.default_float())
+    dim = _softmax_dim(a.ndim) if dim is None else dim
+    return Softmax.apply(a, dim=normalize_dim(dim, a.ndim) if a.ndim else None)
+
+
+def log_softmax(a, dim=None, dtype=None):
+    """log(softmax(a)) along ``dim``, computed stably as a - max - log(sum(exp(a - max)))."""
+    a = _float_input(a, dtype)
+    if a._array.dtype.kind != "f":
+        from .elementwise import cast
+        a = cast(a, dtypes.default_float())
+    dim = _softmax_dim(a.ndim) if dim is None else dim
+    return LogSoftmax.apply(a, dim=normalize_dim(dim, a.ndim) if a.ndim else None)
+
+
+def all(a, dim=None, keepdim=False):
+    from ..tensor import Tensor
+    return Tensor._wrap(backend.xp_of(a._array).asarray(
+        a._array.astype(bool).all(axis=None if dim is None else normalize_dims(dim, a.ndim),
+                                  keepdims=keepdim)))
+
+
+def any(a, dim=None, keepdim=False):
+    from ..tensor import Tensor
+    return Tensor._wrap(backend.xp_of(a._array).asarray(
+        a._array.astype(bool).any(axis=None if dim is None else normalize_dims(dim, a.ndim),
+                                  keepdims=keepdim)))
+
+
+def count_nonzero(a, dim=None):
+    from ..tensor import Tensor
+    xp = backend.xp_of(a._array)
+    return Tensor._wrap(xp.asarray(xp.count_nonzero(
+        a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64"))

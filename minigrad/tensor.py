@@ -1,0 +1,464 @@
+"""``Tensor``: an n-dimensional array that remembers how it was computed.
+
+A Tensor wraps one numpy (CPU) or cupy (CUDA) array, ``_array``, and adds what autodiff needs:
+``requires_grad``, ``grad``, and ``grad_fn`` (the ``Function`` node that produced it).  The math
+lives in ``minigrad/ops/``; the methods here only forward to it, so that ``x.sum()`` and
+``minigrad.sum(x)`` run the same code.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import backend, dtypes
+from .autograd import VersionCounter, is_grad_enabled, retain_grad_of, run_backward
+
+__all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints as ``minigrad.Size([1, 2, 11])``."""
+
+    def __repr__(self):
+        return f"minigrad.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        out = tuple.__getitem__(self, item)
+        return Size(out) if isinstance(item, slice) else out
+
+
+def _to_array(data, dtype=None, device=None):
+    """Turn Python data, a numpy/cupy array or a Tensor into an array with PyTorch's dtype rules.
+
+    Python floats give float32 (the default dtype), Python ints int64, bools bool; a numpy
+    array keeps its dtype.
+    """
+    if isinstance(data, Tensor):
+        array = data._array
+    elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+        array = data
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
+            data = _nested_tensors_to_lists(data)
+        array = np.asarray(data)
+        if dtype is None:
+            kind = array.dtype.kind
+            if kind == "f":
+                array = array.astype(dtypes.default_float().np)
+            elif kind in "iu":
+                array = array.astype(np.int64)
+            elif kind not in "b":
+                raise TypeError(f"Could not infer dtype of {type(data).__name__} "
+                                f"(numpy made an array of type {array.dtype})")
+    if dtype is not None:
+        array = array.astype(dtypes.to_dtype(dtype).np, copy=False)
+    else:
+        dtypes.from_numpy_dtype(array.dtype)  # raises a clear error for unsupported dtypes
+    if device is not None:
+        array = backend.to_device(array, backend.device(device))
+    return array
+
+
+def _flatten(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flatten(x)
+        else:
+            yield x
+
+
+def _nested_tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_nested_tensors_to_lists(x) for x in data]
+    return data
+
+
+class Tensor:
+    """A multi-dimensional array with reverse-mode automatic differentiation.
+
+    Build one with ``minigrad.tensor(data)``, ``minigrad.zeros(...)``, ``minigrad.randn(...)``.
+    ``Tensor(data)`` itself, as ``torch.Tensor(data)``, always gives the default float dtype.
+    """
+    __slots__ = ("_array", "requires_grad", "grad", "grad_fn", "_version", "_base", "_hooks",
+                 "__weakref__", "__dict__")
+
+    # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
+    __array_priority__ = 1000
+
+    def __init__(self, data=(), *, requires_grad=False, dtype=None, device=None):
+        array = _to_array(data, dtype if dtype is not None else dtypes.default_float(), device)
+        self._init(array, requires_grad)
+
+    def _init(self, array, requires_grad=False):
+        self._array = array
+        self.grad = None
+        self.grad_fn = None
+        self._version = VersionCounter()
+        self._base = None
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array, requires_grad=False):
+        """Wrap an array without copying or converting it (the fast path ops use)."""
+        t = object.__new__(cls)
+        t._array = array
+        t.grad = None
+        t.grad_fn = None
+        t._version = VersionCounter()
+        t._base = None
+        t._hooks = None
+        t.requires_grad = requires_grad
+        return t
+
+    # ------------------------------------------------------------------------------------------
+    # Attributes
+    # ------------------------------------------------------------------------------------------
+    @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's memory, outside the graph; writes to it are not tracked."""
+        return Tensor._wrap(self._array)
+
+    @data.setter
+    def data(self, value):
+        value = value._array if isinstance(value, Tensor) else _to_array(value)
+        if tuple(value.shape) != tuple(self._array.shape) and self.grad_fn is not None:
+            raise RuntimeError("data set to a tensor of a different shape on a non-leaf tensor")
+        self._array = value
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._array.shape)
+
+    def size(self, dim=None):
+        """The shape as a ``minigrad.Size``, or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self._array.shape)
+        return self._array.shape[self._normalize_dim(dim)]
+
+    def _normalize_dim(self, dim, ndim=None):
+        ndim = self._array.ndim if ndim is None else ndim
+        span = max(ndim, 1)
+        if not isinstance(dim, numbers.Integral) or not -span <= dim < span:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, "
+                             f"{span - 1}], but got {dim})")
+        return dim % span if ndim else 0
+
+    @property
+    def ndim(self) -> int:
+        return self._array.ndim
+
+    def dim(self) -> int:
+        return self._array.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self._array.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return dtypes.from_numpy_dtype(self._array.dtype)
+
+    @property
+    def device(self) -> backend.Device:
+        return backend.device_of(self._array)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def itemsize(self) -> int:
+        return self._array.itemsize
+
+    def element_size(self) -> int:
+        return self._array.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._array.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self._array.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._array.itemsize for s in self._array.strides)
+        return strides if dim is None else strides[self._normalize_dim(dim)]
+
+    def data_ptr(self) -> int:
+        a = self._array
+        return a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
+
+    @property
+    def _version_value(self) -> int:
+        return self._version.value
+
+    # ------------------------------------------------------------------------------------------
+    # Autograd
+    # ------------------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True) -> "Tensor":
+        if requires_grad and self._array.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients "
+                               f"(this tensor is {self.dtype}; convert it with .float() first)")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
+                               "want to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` during ``backward``."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            retain_grad_of(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn._retained is not None
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this leaf's gradient is computed; it may return a new grad."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("minigrad supports hooks on leaf tensors only")
+        self._hooks = (self._hooks or []) + [hook]
+        return hook
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires grad.
+
+        ``gradient`` is d(something)/d(self); it defaults to 1 for a one-element tensor.
+        """
+        if create_graph:
+            raise NotImplementedError("minigrad does not support higher-order gradients "
+                                      "(create_graph=True)")
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        if gradient is None:
+            if self._array.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(this tensor has shape {tuple(self.shape)}; pass "
+                                   "gradient=... of that shape)")
+            grad = backend.xp_of(self._array).ones_like(self._array)
+        else:
+            grad = gradient._array if isinstance(gradient, Tensor) else _to_array(gradient)
+            if tuple(grad.shape) != tuple(self._array.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{Size(grad.shape)} and output[0] has a shape of "
+                                   f"{self.shape}.")
+            if backend.device_of(grad) != self.device:
+                raise RuntimeError(f"gradient is on {backend.device_of(grad)} but the tensor is "
+                                   f"on {self.device}")
+            grad = grad.astype(self._array.dtype, copy=False)
+        run_backward(self, grad, retain_graph=bool(retain_graph))
+
+    def detach(self) -> "Tensor":
+        """The same data (shared memory), cut out of the graph."""
+        t = Tensor._wrap(self._array)
+        t._version = self._version
+        return t
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------------------------------
+    # Conversion
+    # ------------------------------------------------------------------------------------------
+    def numpy(self, force=False) -> np.ndarray:
+        """The data as a numpy array (shared memory on the CPU)."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if self.device.type != "cpu" and not force:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
+        return backend.as_numpy(self._array)
+
+    def __array__(self, dtype=None, copy=None):
+        a = backend.as_numpy(self._array)
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        if self._array.size != 1:
+            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to "
+                               "Scalar")
+        return self._array.reshape(()).item()
+
+    def tolist(self):
+        return backend.as_numpy(self._array).tolist()
+
+    def __len__(self):
+        if self._array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._array.shape[0]
+
+    def __iter__(self):
+        if self._array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._array.shape[0]))
+
+    def __bool__(self):
+        if self._array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                               f"(it has {self._array.size} elements; use .any() or .all())")
+        return bool(self._array.reshape(()).item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __format__(self, spec):
+        if self._array.ndim == 0 or (spec and self._array.size == 1):
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __repr__(self):
+        from ._formatting import tensor_repr
+        return tensor_repr(self)
+
+    def __hash__(self):
+        return id(self)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("minigrad tensors are not pickled; save them with minigrad.save(...) "
+                        "(safetensors format)")
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
+                               "the deepcopy protocol at the moment")
+        new = type(self)._wrap(self._array.copy(), self.requires_grad)
+        if self.grad is not None:
+            new.grad = Tensor._wrap(self.grad._array.copy())
+        memo[id(self)] = new
+        return new
+
+    # ------------------------------------------------------------------------------------------
+    # Device and dtype
+    # ------------------------------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, backend.Device)):
+                device = arg
+            else:
+                dtype = arg
+        out = self
+        if dtype is not None:
+            out = ops.elementwise.cast(out, dtypes.to_dtype(dtype))
+        if device is not None:
+            out = ops.movement.to_device(out, backend.device(device))
+        return out
+
+    def cuda(self, device=None) -> "Tensor":
+        return self.to("cuda" if device is None else
+                       (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"minigrad.{self.dtype.name}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                      requires_grad=requires_grad)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Make a tensor from data (nested lists, numbers, numpy arrays), copying the data.
+
+    Python floats give float32, ints int64, bools bool; a numpy array keeps its dtype.
+    """
+    if isinstance(data, Tensor):
+        data = data.detach()._array
+    array = _to_array(data, dtype, device)
+    if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):
+        array = array.copy()
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
+    if isinstance(data, Tensor):
+        return data.to(*(a for a in (device, dtype) if a is not None))
+    return Tensor._wrap(_to_array(data, dtype, device))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with ``array``: writing to one changes the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dtypes.from_numpy_dtype(array.dtype)
+    return Tensor._wrap(array)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+# The math methods (x + y, x.sum(), x.conv...) are attached by minigrad/_tensor_methods.py,
+# which imports the ops; ``ops`` is bound here for .to() above.
+from . import ops  # noqa: E402
