@@ -248,6 +248,9 @@ class Function:
             if fn.saved_:
                 fn._record_versions(inputs, result)
             fn._shapes = None
+            # The output's (shape, dtype), for tools that draw the graph (minigrad.viz): the
+            # nodes keep no reference to their output, so this is all they know of it.
+            fn._out_meta = (result._array.shape, result._array.dtype)
             if _state.anomaly:
                 fn._trace = traceback.format_stack()[:-2]
                 fn._shapes = [tuple(a.shape) for a in arrays]
