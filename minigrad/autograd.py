@@ -10,6 +10,7 @@ gradients into the leaves' ``.grad``.
 """
 from __future__ import annotations
 
+import os
 import threading
 import traceback
 import weakref
@@ -17,7 +18,8 @@ import weakref
 from . import backend
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "grad", "detect_anomaly", "is_anomaly_enabled"]
+           "backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
+           "is_anomaly_check_nan_enabled"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -25,7 +27,8 @@ __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_en
 # ----------------------------------------------------------------------------------------------
 class _GradState(threading.local):
     enabled = True
-    anomaly = False
+    anomaly = False          # record each op's forward call site
+    anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf
 
 
 _state = _GradState()
@@ -104,28 +107,64 @@ def is_anomaly_enabled() -> bool:
     return _state.anomaly
 
 
-class detect_anomaly(_GradModeContext):
-    """Context manager: inside it, each op remembers where it was called in forward, and a
-    backward that produces a NaN or an inf raises an error naming the op, that call site and
-    the shapes involved (as ``torch.autograd.detect_anomaly``)."""
+def is_anomaly_check_nan_enabled() -> bool:
+    return _state.anomaly and _state.anomaly_check_nan
+
+
+class detect_anomaly:
+    """Context manager / decorator: inside it, each op remembers where it was called in forward,
+    and a backward that produces a NaN or an inf raises an error naming the op, the line of
+    user code that called it in forward and the shapes involved (as
+    ``torch.autograd.detect_anomaly``)::
+
+        with minigrad.autograd.detect_anomaly():
+            y = x.sqrt()            # x contains a 0
+            y.sum().backward()      # RuntimeError: Function 'SqrtBackward0' returned inf ...
+                                    # ... called in forward at test.py:2 ...
+
+    The graph must be built inside the context (that is when call sites are recorded); the
+    check runs for every backward started inside it. ``check_nan=False`` records call sites
+    without checking the gradients. It costs a stack walk per op: for debugging only.
+    """
 
     def __init__(self, check_nan: bool = True):
-        self.check_nan = check_nan
+        self.check_nan = bool(check_nan)
 
     def __enter__(self):
-        self.prev = _state.anomaly
-        _state.anomaly = self.check_nan
+        self.prev = (_state.anomaly, _state.anomaly_check_nan)
+        _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc):
-        _state.anomaly = self.prev
+        _state.anomaly, _state.anomaly_check_nan = self.prev
         return False
 
     def __call__(self, func):
+        check_nan = self.check_nan
+
         def wrapper(*args, **kwargs):
-            with detect_anomaly(self.check_nan):
+            with detect_anomaly(check_nan):
                 return func(*args, **kwargs)
+        wrapper.__name__ = getattr(func, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(func, "__doc__", None)
+        wrapper.__wrapped__ = func
         return wrapper
+
+
+class set_detect_anomaly:
+    """``set_detect_anomaly(True)`` turns anomaly mode on (and ``False`` off) from now on, or,
+    used as a context manager, for the block only (as PyTorch's)."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.prev = (_state.anomaly, _state.anomaly_check_nan)
+        _state.anomaly, _state.anomaly_check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly, _state.anomaly_check_nan = self.prev
+        return False
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,7 +291,7 @@ class Function:
             # nodes keep no reference to their output, so this is all they know of it.
             fn._out_meta = (result._array.shape, result._array.dtype)
             if _state.anomaly:
-                fn._trace = traceback.format_stack()[:-2]
+                fn._trace = traceback.extract_stack()[:-1]   # formatted only if needed
                 fn._shapes = [tuple(a.shape) for a in arrays]
             result.requires_grad = True
             result.grad_fn = fn
@@ -371,7 +410,7 @@ def run_backward(root_tensor, gradient, retain_graph=False):
     dependencies = _topological_order(root)
     pending = {root: gradient}
     ready = [root]
-    anomaly = _state.anomaly
+    anomaly = _state.anomaly and _state.anomaly_check_nan
     with no_grad():  # hooks and backward formulas that use Tensors must not record a graph
         while ready:
             node = ready.pop()
@@ -420,19 +459,44 @@ def retain_grad_of(tensor):
     tensor.grad_fn._retained = weakref.ref(tensor)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_frame(stack):
+    """The innermost frame of ``stack`` outside the minigrad package: the user's call."""
+    for frame in reversed(stack):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return frame
+    return None
+
+
 def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
-        if g is None:
+        if g is None or getattr(g, "dtype", None) is None or g.dtype.kind not in "fc":
             continue
         xp = backend.xp_of(g)
         if not bool(xp.isfinite(g).all()):
             bad = "nan" if bool(xp.isnan(g).any()) else "inf"
-            trace = "".join(getattr(node, "_trace", None) or ["  (no forward trace recorded)\n"])
+            stack = getattr(node, "_trace", None)
+            user = _user_frame(stack) if stack else None
+            if user is not None:
+                site = f"{user.filename}:{user.lineno}, in {user.name}"
+                if user.line:
+                    site += f"\n    {user.line}"
+            else:
+                site = ("unknown (the op was created outside detect_anomaly(): build the graph "
+                        "inside the context to record its call site)")
             shapes = getattr(node, "_shapes", None)
+            inputs = ", ".join(str(s) for s in shapes) if shapes else "unknown"
+            meta = getattr(node, "_out_meta", None)
+            output = str(tuple(meta[0])) if meta else "unknown"
+            trace = "".join(traceback.format_list(stack)) if stack else ""
             raise RuntimeError(
-                f"Function '{node.name()}' returned {bad} values in its {i}th output "
-                f"(the gradient for input {i}, shape {tuple(g.shape)}; the op's input shapes "
-                f"were {shapes}).\nThe op was called in forward at:\n{trace}")
+                f"Function '{node.name()}' returned {bad} values in its {i}th output.\n"
+                f"  it is the gradient for input {i}, of shape {tuple(g.shape)}; the op's input "
+                f"shapes: {inputs}; its output shape: {output}\n"
+                f"  the op was called in forward at {site}\n"
+                + (f"Traceback of forward call that caused the error:\n{trace}" if trace else ""))
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False):
