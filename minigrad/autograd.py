@@ -490,7 +490,7 @@ def _check_anomaly(node, grads):
             inputs = ", ".join(str(s) for s in shapes) if shapes else "unknown"
             meta = getattr(node, "_out_meta", None)
             output = str(tuple(meta[0])) if meta else "unknown"
-            trace = "".join(traceback.format_list(stack)) if stack else ""
+            trace = "".join(traceback.format_list(stack[-8:])) if stack else ""   # innermost
             raise RuntimeError(
                 f"Function '{node.name()}' returned {bad} values in its {i}th output.\n"
                 f"  it is the gradient for input {i}, of shape {tuple(g.shape)}; the op's input "
