@@ -137,6 +137,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
                          f"[0, {c - 1}] for an input with {c} classes")
     w = None
     if weight is not None:
+        _no_grad_argument(weight, "weight", name)
         if tuple(weight.shape) != (c,):
             raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
                                f"classes or no classes but got weight tensor of shape: "
@@ -190,6 +191,13 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
         return per_sample
     total = per_sample.sum()
     return total / (input._array.size // c) if reduction == "mean" else total
+
+
+def _no_grad_argument(t, arg, name):
+    """Class weights are constants here; PyTorch refuses to differentiate them, and so do we."""
+    if t.requires_grad:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument "
+                           f"'{arg}'. This input cannot have requires_grad True.")
 
 
 def _reduce(loss, reduction):
@@ -303,6 +311,7 @@ def _prepare_binary(input, target, weight, name):
     target = cast(target, dtype)
     w = None
     if weight is not None:
+        _no_grad_argument(weight, "weight", name)
         xp = backend.xp_of(input._array)
         w = xp.broadcast_to(weight._array.astype(dtype, copy=False), input._array.shape)
     return target, w
@@ -326,6 +335,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits")
     pw = None
     if pos_weight is not None:
+        _no_grad_argument(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
         pw = pos_weight._array.astype(input._array.dtype, copy=False)
     return _reduce(BCEWithLogits.apply(input, target, weight=w, pos_weight=pw), reduction)
 

@@ -5,6 +5,8 @@ with the reduced axes kept as size 1 (``_expand_back``), then broadcast.
 """
 from __future__ import annotations
 
+import builtins  # this module defines sum, max, min, all, any: the builtins stay reachable
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ._util import normalize_dim, normalize_dims
@@ -118,7 +120,7 @@ class Var(Function):
         mean = a.mean(axis=axes, keepdims=True)
         centered = a - mean
         with _quiet_divide(xp):
-            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / max(n - correction, 0)
+            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
         self.save_for_backward(centered)
         self.axes, self.keepdim, self.denominator = axes, keepdim, n - correction
         return out
