@@ -49,7 +49,17 @@ def _to_array(data, dtype=None, device=None):
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
             data = _nested_tensors_to_lists(data)
-        array = np.asarray(data)
+        try:
+            array = np.asarray(data)
+        except ValueError as exc:
+            if not isinstance(data, (list, tuple)):
+                raise
+            numpy_error = exc
+        else:
+            numpy_error = None
+        if numpy_error is not None:
+            _check_rectangular(data)     # raises PyTorch's message for ragged lists
+            raise numpy_error
         if dtype is None:
             kind = array.dtype.kind
             if kind == "f":
@@ -66,6 +76,25 @@ def _to_array(data, dtype=None, device=None):
     if device is not None:
         array = backend.to_device(array, backend.device(device))
     return array
+
+
+def _check_rectangular(data, dim=0):
+    """PyTorch's error for ragged nested lists (numpy's would talk about "inhomogeneous" arrays)."""
+    lengths = [len(x) if isinstance(x, (list, tuple)) else None for x in data]
+    if not lengths:
+        return
+    first = lengths[0]
+    for i, n in enumerate(lengths):
+        if n != first:
+            if first is None or n is None:
+                raise ValueError(f"expected a sequence of numbers or of sequences at dim {dim + 1}"
+                                 f", but element 0 is {type(data[0]).__name__} and element {i} "
+                                 f"is {type(data[i]).__name__} (ragged nested lists)")
+            raise ValueError(f"expected sequence of length {first} at dim {dim + 1} (got {n}) "
+                             "(ragged nested lists cannot make a tensor)")
+    if first is not None:
+        for x in data:
+            _check_rectangular(x, dim + 1)
 
 
 def _flatten(data):
