@@ -133,6 +133,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (arange("
+                           f"start={start}, end={end}, step={step}))")
     if dtype is None:
         dtype = dtypes.result_type(*(float(v) if isinstance(v, Tensor) else v
                                      for v in (start, end, step)))
