@@ -121,6 +121,11 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if not isinstance(fill_value, numbers.Number):
+        raise TypeError(f"full(): argument 'fill_value' must be a number, not "
+                        f"{type(fill_value).__name__} ({fill_value!r})")
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
@@ -143,10 +148,16 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if int(steps) < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
     return _finish(np.linspace(start, end, int(steps)), dtype, device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     return _finish(np.eye(n, m), dtype, device, requires_grad)
 
 
