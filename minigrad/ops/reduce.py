@@ -356,7 +356,8 @@ def softmax(a, dim=None, dtype=None):
         from .elementwise import cast
         a = cast(a, dtypes.default_float())
     dim = _softmax_dim(a.ndim) if dim is None else dim
-    return Softmax.apply(a, dim=normalize_dim(dim, a.ndim) if a.ndim else None)
+    dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
+    return Softmax.apply(a, dim=dim if a.ndim else None)
 
 
 def log_softmax(a, dim=None, dtype=None):
@@ -366,7 +367,8 @@ def log_softmax(a, dim=None, dtype=None):
         from .elementwise import cast
         a = cast(a, dtypes.default_float())
     dim = _softmax_dim(a.ndim) if dim is None else dim
-    return LogSoftmax.apply(a, dim=normalize_dim(dim, a.ndim) if a.ndim else None)
+    dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
+    return LogSoftmax.apply(a, dim=dim if a.ndim else None)
 
 
 def all(a, dim=None, keepdim=False):
