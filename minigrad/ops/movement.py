@@ -277,9 +277,9 @@ def unsqueeze(a, dim):
 
 
 def transpose(a, dim0, dim1):
+    d0, d1 = normalize_dim(dim0, a.ndim), normalize_dim(dim1, a.ndim)
     if a.ndim == 0:
         return a
-    d0, d1 = normalize_dim(dim0, a.ndim), normalize_dim(dim1, a.ndim)
     axes = list(range(a.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return Transpose.apply(a, axes=tuple(axes))
