@@ -31,7 +31,8 @@ _METHODS = {
     "__iadd__": I.add_, "__isub__": I.sub_, "__imul__": I.mul_, "__itruediv__": I.div_,
     "add_": I.add_, "sub_": I.sub_, "mul_": I.mul_, "div_": I.div_, "pow_": I.pow_,
     "clamp_": I.clamp_, "clip_": I.clamp_, "relu_": I.relu_, "zero_": I.zero_, "fill_": I.fill_,
-    "copy_": I.copy_,
+    "copy_": I.copy_, "resize_": I.resize_,
+    "resize_as_": lambda self, other, memory_format=None: I.resize_(self, other.shape),
     # indexing
     "__getitem__": M.getitem, "__setitem__": M.setitem,
     # pointwise

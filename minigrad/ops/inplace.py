@@ -137,3 +137,36 @@ def copy_(t, src):
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)
     return setitem(t, Ellipsis, src)
+
+
+def resize_(t, *sizes, memory_format=None):
+    """Give ``t`` the shape ``sizes`` in place, as ``torch.Tensor.resize_`` (seed 001's
+    ``img = x_train[0] / 255; img.resize_(28, 28)`` turns a 784-vector into a 28x28 image).
+
+    Same number of elements: a contiguous tensor keeps its memory (views of it still see the
+    writes).  Fewer: the first elements are kept.  More: the new elements are zeros (PyTorch
+    leaves them uninitialised).  A non-contiguous tensor is read in row-major order (PyTorch
+    reads its storage order).  Tensors that require grad cannot be resized, as in PyTorch.
+    """
+    from .. import backend
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = tuple(int(s) for s in sizes)
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
+    if t.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    n = 1
+    for s in sizes:
+        n *= s
+    a = t._array
+    if n == a.size and a.flags.c_contiguous:
+        t._array = a.reshape(sizes)
+    else:
+        xp = backend.xp_of(a)
+        flat = xp.zeros(n, dtype=a.dtype)
+        keep = min(n, a.size)
+        flat[:keep] = a.reshape(-1)[:keep]
+        t._array = flat.reshape(sizes)
+    t._version.value += 1
+    return t
