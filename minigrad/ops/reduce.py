@@ -77,11 +77,17 @@ class Prod(Function):
 class MaxMin(Function):
     """max / min over axes (values only); ties share the gradient evenly, as torch.amax."""
 
-    def forward(self, a, *, axes, keepdim, largest):
+    def forward(self, a, *, axes, keepdim, largest, name="max"):
         xp = backend.xp_of(a)
         if a.size == 0:
-            raise IndexError("max(): Expected reduction dim to be specified for input.numel() == 0."
-                             " Specify the reduction dim with the 'dim' argument.")
+            empty = [ax for ax in axes if a.shape[ax] == 0]
+            if len(axes) == a.ndim:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                                   f"input.numel() == 0 (input shape {list(a.shape)}). Specify "
+                                   "the reduction dim with the 'dim' argument.")
+            if empty:
+                raise IndexError(f"{name}(): Expected reduction dim {empty[0]} to have non-zero "
+                                 f"size (input shape {list(a.shape)}).")
         out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
@@ -229,12 +235,12 @@ def prod(a, dim=None, keepdim=False, *, dtype=None):
 
 def amax(a, dim=(), keepdim=False):
     return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
-                        keepdim=keepdim, largest=True)
+                        keepdim=keepdim, largest=True, name="amax")
 
 
 def amin(a, dim=(), keepdim=False):
     return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
-                        keepdim=keepdim, largest=False)
+                        keepdim=keepdim, largest=False, name="amin")
 
 
 class MaxResult(tuple):
@@ -265,7 +271,8 @@ def _max_min(a, dim, keepdim, other, largest):
         b = dim if isinstance(dim, Tensor) else other
         return elementwise.maximum(a, b) if largest else elementwise.minimum(a, b)
     if dim is None:
-        return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest)
+        return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest,
+                            name="max" if largest else "min")
     d = normalize_dim(dim, a.ndim)
     src = a if a.ndim else a.reshape(1)
     if src.shape[d] == 0:
@@ -299,13 +306,23 @@ def min(a, dim=None, keepdim=False, *, other=None):
     return _max_min(a, dim, keepdim, other, largest=False)
 
 
+def _check_arg_reducible(a, dim, name):
+    """argmax/argmin of an empty tensor: PyTorch's IndexError naming the input's shape."""
+    if a._array.size == 0:
+        if dim is None:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                             f"== 0 (input shape {list(a.shape)}).")
+        d = normalize_dim(dim, a.ndim)
+        if a.ndim and a.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input "
+                             f"shape {list(a.shape)}).")
+
+
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest value (of the flattened tensor when ``dim`` is None)."""
     from ..tensor import Tensor
     xp = backend.xp_of(a._array)
-    if a._array.size == 0:
-        raise RuntimeError("argmax(): Expected reduction dim to be specified for "
-                           "input.numel() == 0.")
+    _check_arg_reducible(a, dim, "argmax")
     if dim is None:
         idx = xp.argmax(a._array.reshape(-1))
         return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
@@ -316,6 +333,7 @@ def argmax(a, dim=None, keepdim=False):
 def argmin(a, dim=None, keepdim=False):
     from ..tensor import Tensor
     xp = backend.xp_of(a._array)
+    _check_arg_reducible(a, dim, "argmin")
     if dim is None:
         idx = xp.argmin(a._array.reshape(-1))
         return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
