@@ -1,0 +1,535 @@
+"""Convolutions: conv1d/2d/3d and conv_transpose1d/2d/3d, forward beside backward.
+
+One N-d implementation serves every spatial rank. The two kernels it is built from:
+
+  * ``_im2col``: a strided *view* of every window of the (padded) input, copied once into a
+    matrix ``cols`` of shape (G, C/G * kH * kW, OH * OW * N) -- then a convolution is one
+    batched matrix product ``w (G, O/G, C/G*kH*kW) @ cols``.
+  * ``_col2im``: the adjoint of ``_im2col``: each column's values are added back at the input
+    positions the window read them from (one slice-add per kernel offset, kH * kW of them).
+
+A convolution's input-gradient is a transposed convolution of the output-gradient and a
+transposed convolution's input-gradient is a convolution (as in DeZero): ``Conv.backward``
+calls ``_conv_transpose_t`` and ``ConvTranspose.backward`` calls ``_conv_t``.
+
+Inside, activations use the layout (C, *spatial, N): channels first, batch LAST. Then the
+windows' innermost runs are (OW * N) contiguous numbers for stride 1, so both the im2col
+copy and the col2im slice-adds stream through memory (4-5x faster than with N first), and
+the whole batch is one matrix product. The public layout stays PyTorch's (N, C, *spatial).
+
+``corr2d`` at the bottom of the helpers is the loop-based teaching version (one output
+pixel at a time); the tests check the fast path against it.
+"""
+from __future__ import annotations
+
+import itertools
+import numbers
+
+from .. import backend
+from ..autograd import Function
+
+__all__ = ["conv_output_size", "corr2d", "Conv", "ConvTranspose",
+           "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Sizes
+# ----------------------------------------------------------------------------------------------
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode=False):
+    """Length of a convolution's or pooling's output along one axis.
+
+    With input length M, kernel K, stride s, padding p on each side and dilation d::
+
+        out = floor((M + 2p - d(K-1) - 1) / s) + 1          (ceil instead of floor with ceil_mode)
+
+    ``padding`` may also be a (left, right) pair for asymmetric padding ('same' with an even
+    kernel). With ``ceil_mode`` (pooling only), as PyTorch, the last window must start inside
+    the input or the left padding: if ``(out-1)*s >= M + p_left`` the last window is dropped.
+
+    >>> conv_output_size(32, 5)                  # LeNet's first conv
+    28
+    >>> conv_output_size(4, 2, stride=3, padding=1)
+    2
+    """
+    pad_l, pad_r = (padding, padding) if isinstance(padding, numbers.Integral) else padding
+    span = size + pad_l + pad_r - dilation * (kernel_size - 1) - 1   # room the window slides in
+    if ceil_mode:
+        out = -(-span // stride) + 1                                 # ceil division
+        if (out - 1) * stride >= size + pad_l:
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def corr2d(X, K):
+    """2-D cross-correlation, the loop-based teaching version (``Y[i, j] = sum(X[i:i+h, j:j+w] * K)``).
+
+    X: (H, W) array, K: (h, w) array -> (H-h+1, W-w+1) array. One output pixel at a time, in
+    pure Python loops: slow, but it is the definition. ``conv2d`` computes the same numbers
+    with one matrix product; ``tests/test_conv.py`` checks that they agree.
+
+    >>> corr2d(np.array([[0., 1, 2], [3, 4, 5], [6, 7, 8]]), np.array([[0., 1], [2, 3]]))
+    array([[19., 25.],
+           [37., 43.]])
+    """
+    xp = backend.xp_of(X)
+    h, w = K.shape
+    Y = xp.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+
+
+# ----------------------------------------------------------------------------------------------
+# The two kernels, on the (C, *spatial, N) layout
+# ----------------------------------------------------------------------------------------------
+def _to_cfirst(x, pads=None, value=0):
+    """(N, C, *S) -> (C, *(S + pad_l + pad_r), N): one copy that pads and moves N last."""
+    xp = backend.xp_of(x)
+    nd = x.ndim - 2
+    moved = x.transpose(1, *range(2, nd + 2), 0)                       # (C, *S, N), a view
+    if pads is None or not any(l or r for l, r in pads):
+        return xp.ascontiguousarray(moved)
+    shape = (x.shape[1],) + tuple(s + l + r for s, (l, r) in zip(x.shape[2:], pads)) + (x.shape[0],)
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(slice(None),) + tuple(slice(l, l + s) for s, (l, _) in zip(x.shape[2:], pads))] = moved
+    return out
+
+
+def _from_cfirst(y_t, start=None, size=None, bias=None):
+    """(C, *S, N) -> (N, C, *size), cropping S to [start, start+size) and adding ``bias`` (C,)."""
+    xp = backend.xp_of(y_t)
+    nd = y_t.ndim - 2
+    if start is not None:
+        y_t = y_t[(slice(None),) + tuple(slice(a, a + n) for a, n in zip(start, size))]
+    moved = y_t.transpose(nd + 1, 0, *range(1, nd + 1))                 # (N, C, *size), a view
+    out = xp.empty(moved.shape, dtype=y_t.dtype)
+    if bias is None:
+        out[...] = moved
+    else:
+        xp.add(moved, bias.reshape((-1,) + (1,) * nd), out=out)
+    return out
+
+
+def _window_slices(offset, stride, dilation, out_size):
+    """For kernel offset (p, q, ...): the strided slices that pick, for every output position,
+    the input element that offset multiplies: rows p*d, p*d + s, ..., p*d + s*(OH-1)."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                 for o, s, d, n in zip(offset, stride, dilation, out_size))
+
+
+def _im2col(x_t, kernel, stride, dilation, out_size, groups):
+    """Every window of x_t, as the columns of a matrix.
+
+    x_t: (C, *Sp, N) padded input -> cols: (G, C/G * prod(kernel), prod(out_size) * N) with
+    cols[g, (c, p, q), (i, j, n)] = x_t[g*C/G + c, i*sH + p*dH, j*sW + q*dW, n].
+    The window view is free (strides only); the reshape makes the one copy.
+    """
+    nd = len(kernel)
+    C, N = x_t.shape[0], x_t.shape[-1]
+    spatial = tuple(range(1, nd + 1))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    win = backend.sliding_window_view(x_t, span, axis=spatial)     # (C, *positions, N, *span)
+    win = win[(slice(None),)
+              + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(stride, out_size))
+              + (slice(None),)
+              + tuple(slice(None, None, d) for d in dilation)]      # (C, *out, N, *kernel)
+    win = win.transpose(0, *range(nd + 2, 2 * nd + 2), *spatial, nd + 1)   # (C, *kernel, *out, N)
+    return win.reshape(groups, C // groups * _prod(kernel), _prod(out_size) * N)
+
+
+def _col2im(cols, channels, size, kernel, stride, dilation, out_size):
+    """The adjoint of ``_im2col``: add each column entry back where its window read it.
+
+    cols: (C, *kernel, *out, N) -> (C, *size, N). One strided slice-add per kernel offset
+    (never a loop over pixels or batch items); overlapping windows simply add up.
+    """
+    xp = backend.xp_of(cols)
+    N = cols.shape[-1]
+    out = xp.zeros((channels,) + tuple(size) + (N,), dtype=cols.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        dst = (slice(None),) + _window_slices(offset, stride, dilation, out_size)
+        out[dst] += cols[(slice(None),) + offset]                 # (C, *out, N) each
+    return out
+
+
+def _prod(values):
+    n = 1
+    for v in values:
+        n *= v
+    return n
+
+
+def _conv_t(x_t, w, stride, dilation, out_size, groups):
+    """Convolution on the inner layout: x_t (C, *Sp, N) padded, w (O, C/G, *k).
+
+    Returns y_t (O, *out, N) and cols (G, C/G*K, L*N), which the weight-gradient reuses.
+    """
+    O = w.shape[0]
+    cols = _im2col(x_t, w.shape[2:], stride, dilation, out_size, groups)
+    y_t = w.reshape(groups, O // groups, -1) @ cols                # (G, O/G, C/G*K) @ cols
+    return y_t.reshape((O,) + tuple(out_size) + (x_t.shape[-1],)), cols
+
+
+def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
+    """Transposed convolution on the inner layout: the adjoint of ``_conv_t`` in x.
+
+    g_t: (G, O/G, L*N) with L = prod(out_size) window positions, w: (O, C/G, *k)
+    -> (C, *size, N), ``size`` being the (padded) extent the windows live in.
+    """
+    O, Cg, *kernel = w.shape
+    N = g_t.shape[-1] // _prod(out_size)
+    gcols = w.reshape(groups, O // groups, -1).swapaxes(1, 2) @ g_t   # (G, C/G*K, L*N)
+    gcols = gcols.reshape((groups * Cg,) + tuple(kernel) + tuple(out_size) + (N,))
+    return _col2im(gcols, groups * Cg, size, kernel, stride, dilation, out_size)
+
+
+# ----------------------------------------------------------------------------------------------
+# Conv: y = x (*) w + b, and its backward
+# ----------------------------------------------------------------------------------------------
+class Conv(Function):
+    """N-d cross-correlation (PyTorch's conv1d/2d/3d).
+
+    x (N, C, *S), w (O, C/G, *k), b (O,) -> y (N, O, *out), out = conv_output_size(S, k, ...).
+    For output channel o of group g = o // (O/G), with xpad the zero-padded input::
+
+        y[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] * xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW]
+
+    Backward: dx = conv_transpose(dy, w) (col2im), dw[o, c, p, q] = sum_{n, i, j} dy[n, o, i, j]
+    * window[n, c, p, q at i, j] (one matrix product with the saved columns), db = dy summed
+    over every axis but O.
+    """
+
+    @classmethod
+    def name(cls):
+        return "ConvolutionBackward0"
+
+    def forward(self, x, w, b=None, *, stride, padding, dilation, groups, batched=True):
+        # padding: one (left, right) pair per spatial axis
+        if not batched:
+            x = x[None]                                            # (C, *S) -> (1, C, *S)
+        size = x.shape[2:]
+        out_size = tuple(conv_output_size(n, k, s, p, d)
+                         for n, k, s, p, d in zip(size, w.shape[2:], stride, padding, dilation))
+        x_t = _to_cfirst(x, padding)                               # (C, *Sp, N)
+        y_t, cols = _conv_t(x_t, w, stride, dilation, out_size, groups)   # (O, *out, N)
+        y = _from_cfirst(y_t, bias=b)                              # (N, O, *out)
+        self.save_for_backward(cols, w)                            # (G, C/G*K, L*N), (O, C/G, *k)
+        self.geometry = (stride, padding, dilation, groups, size, x_t.shape[1:-1], out_size)
+        self.batched, self.has_bias = batched, b is not None
+        return y if self.batched else y[0]
+
+    def backward(self, grad):                                      # grad: (N, O, *out)
+        cols, w = self.saved_tensors
+        stride, padding, dilation, groups, size, padded, out_size = self.geometry
+        if not self.batched:
+            grad = grad[None]
+        O = w.shape[0]
+        g_t = _to_cfirst(grad).reshape(groups, O // groups, -1)    # (G, O/G, L*N)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx_t = _conv_transpose_t(g_t, w, stride, dilation, padded, out_size, groups)  # (C, *Sp, N)
+            gx = _from_cfirst(gx_t, start=[l for l, _ in padding], size=size)    # (N, C, *S)
+            gx = gx if self.batched else gx[0]
+        if self.needs_input_grad[1]:
+            gw = (g_t @ cols.swapaxes(1, 2)).reshape(w.shape)       # (G, O/G, C/G*K)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = g_t.reshape(O, -1).sum(axis=1)                    # (O,)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+# ----------------------------------------------------------------------------------------------
+# ConvTranspose: the adjoint of Conv in its input, and its backward
+# ----------------------------------------------------------------------------------------------
+class ConvTranspose(Function):
+    """N-d transposed convolution (PyTorch's conv_transpose1d/2d/3d).
+
+    x (N, C_in, *S), w (C_in, C_out/G, *k), b (C_out,) -> y (N, C_out, *out) with::
+
+        out = (S - 1) * s - 2p + d(k - 1) + output_padding + 1
+
+    Every input pixel x[n, c, i, j] adds x[n, c, i, j] * w[c, :, :, :] into the output window
+    whose corner is (i*s - p, j*s - p): it is the input-gradient of ``Conv`` with the same w.
+    Backward: dx = conv(dy, w) (im2col + one matrix product), dw = x contracted with the
+    windows of dy, db = dy summed over every axis but C_out.
+    """
+
+    @classmethod
+    def name(cls):
+        return "ConvolutionBackward0"
+
+    def forward(self, x, w, b=None, *, stride, padding, output_padding, dilation, groups,
+                batched=True):
+        if not batched:
+            x = x[None]
+        Cin, _, *kernel = w.shape
+        size = x.shape[2:]
+        # the extent the windows scatter into, before cropping the padding off each side
+        natural = tuple((n - 1) * s + d * (k - 1) + 1
+                        for n, k, s, d in zip(size, kernel, stride, dilation))
+        out_size = tuple(m - 2 * p + op for m, p, op in zip(natural, padding, output_padding))
+        full = tuple(m + max(0, op - p) for m, p, op in zip(natural, padding, output_padding))
+        x_t = _to_cfirst(x).reshape(groups, Cin // groups, -1)      # (G, C_in/G, S*N)
+        y_t = _conv_transpose_t(x_t, w, stride, dilation, full, size, groups)  # (C_out, *full, N)
+        y = _from_cfirst(y_t, start=padding, size=out_size, bias=b)      # (N, C_out, *out)
+        self.save_for_backward(x_t, w)
+        self.geometry = (stride, padding, dilation, groups, size, full, out_size)
+        self.batched, self.has_bias = batched, b is not None
+        return y if batched else y[0]
+
+    def backward(self, grad):                                      # grad: (N, C_out, *out)
+        x_t, w = self.saved_tensors                                # (G, C_in/G, S*N), (C_in, C_out/G, *k)
+        stride, padding, dilation, groups, size, full, out_size = self.geometry
+        if not self.batched:
+            grad = grad[None]
+        Cin = w.shape[0]
+        # dy put back into the full extent the forward scattered into (zeros where cropped)
+        g_t = _to_cfirst(grad, [(p, f - p - n) for p, f, n in zip(padding, full, out_size)])
+        gcols = _im2col(g_t, w.shape[2:], stride, dilation, size, groups)   # (G, C_out/G*K, S*N)
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx_t = w.reshape(groups, Cin // groups, -1) @ gcols    # (G, C_in/G, S*N)
+            gx = _from_cfirst(gx_t.reshape((Cin,) + tuple(size) + (grad.shape[0],)))
+            gx = gx if self.batched else gx[0]
+        if self.needs_input_grad[1]:
+            gw = (x_t @ gcols.swapaxes(1, 2)).reshape(w.shape)     # (G, C_in/G, C_out/G*K)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))  # (C_out,)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks: PyTorch's messages, raised before any arithmetic
+# ----------------------------------------------------------------------------------------------
+_TORCH_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                     "int64": "long", "int32": "int", "int16": "short", "int8": "signed char",
+                     "uint8": "unsigned char", "bool": "bool"}
+
+
+def _type_name(array):
+    return _TORCH_TYPE_NAMES.get(array.dtype.name, array.dtype.name)
+
+
+def _int_tuple(value, n, name, op, conv=True):
+    """``value`` (an int or a sequence of ints) as a tuple of ``n`` ints, or PyTorch's error."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element "
+                            f"of type {type(v).__name__} ({name}={value!r})")
+    if len(items) == 1:
+        return tuple(int(items[0]) for _ in range(n))
+    if len(items) != n:
+        if conv:
+            raise RuntimeError(
+                f"expected {name} to be a single integer value or a list of {n} values to match "
+                f"the convolution dimensions, but got {name}={list(items)}")
+        raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {n} ints")
+    return tuple(int(v) for v in items)
+
+
+def _shape(array):
+    return list(array.shape)
+
+
+def _check_rank(op, nd, x, w):
+    if x.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, "
+                           f"but got input of size: {_shape(x)}")
+    if w.ndim != nd + 2:
+        raise RuntimeError(f"Expected {nd + 2}-dimensional weight for {op} (out_channels, "
+                           f"in_channels/groups, {', '.join('k' + a for a in 'DHW'[3 - nd:])}), "
+                           f"but got {w.ndim}-dimensional weight of size {_shape(w)}")
+
+
+def _check_dtypes(x, w, b):
+    if w.dtype != x.dtype:
+        raise RuntimeError(f"Input type ({_type_name(x)}) and weight type ({_type_name(w)}) "
+                           "should be the same")
+    if b is not None and b.dtype != x.dtype:
+        raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
+                           "should be the same")
+
+
+def _check_bias(w, b, out_channels, transposed):
+    if b is not None and (b.ndim != 1 or b.shape[0] != out_channels):
+        prefix = "Given transposed=1, weight" if transposed else "Given weight"
+        raise RuntimeError(f"{prefix} of size {_shape(w)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {_shape(b)} instead")
+
+
+def _check_groups(w, groups):
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if w.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size [{_shape(w)}] instead")
+
+
+def _sizes(values):
+    return " x ".join(str(v) for v in values)
+
+
+def _conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
+    """Check a convolution's arguments (arrays) and normalise them; padding -> (l, r) pairs."""
+    _check_rank(op, nd, x, w)
+    stride = _int_tuple(stride, nd, "stride", op)
+    dilation = _int_tuple(dilation, nd, "dilation", op)
+    kernel = w.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            # total d(k-1): half on the left, the odd one out on the right (as PyTorch)
+            pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                         for k, d in zip(kernel, dilation))
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        pads = tuple((p, p) for p in _int_tuple(padding, nd, "padding", op))
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(l < 0 for l, _ in pads):
+        raise RuntimeError("negative padding is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    _check_groups(w, groups)
+    channels = x.shape[-nd - 1]
+    if channels != w.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {_shape(w)}, expected input{_shape(x)} to have "
+            f"{w.shape[1] * groups} channels, but got {channels} channels instead")
+    _check_bias(w, b, w.shape[0], transposed=False)
+    padded = [n + l + r for n, (l, r) in zip(x.shape[-nd:], pads)]
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(s > p for s, p in zip(span, padded)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel "
+                           f"size: ({_sizes(span)}). Kernel size can't be greater than actual "
+                           "input size")
+    _check_dtypes(x, w, b)
+    return dict(stride=stride, padding=pads, dilation=dilation, groups=int(groups),
+                batched=x.ndim == nd + 2)
+
+
+def _conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups, dilation):
+    """Check a transposed convolution's arguments (arrays) and normalise them."""
+    _check_rank(op, nd, x, w)
+    if isinstance(padding, str):
+        raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    stride = _int_tuple(stride, nd, "stride", op)
+    padding = _int_tuple(padding, nd, "padding", op)
+    output_padding = _int_tuple(output_padding, nd, "output_padding", op)
+    dilation = _int_tuple(dilation, nd, "dilation", op)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    if any(op_ >= s and op_ >= d for op_, s, d in zip(output_padding, stride, dilation)):
+        axes = ("depth", "height", "width")[3 - nd:] if nd > 1 else ("",)
+        def named(what, values):
+            return " ".join(f"{what}{'_' + a if a else ''}: {v}" for a, v in zip(axes, values))
+        raise RuntimeError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"{named('output_padding', output_padding)} {named('stride', stride)} "
+            f"{named('dilation', dilation)}")
+    _check_groups(w, groups)
+    channels = x.shape[-nd - 1]
+    if channels != w.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {_shape(w)}, expected input{_shape(x)} to have "
+            f"{w.shape[0]} channels, but got {channels} channels instead")
+    _check_bias(w, b, w.shape[1] * groups, transposed=True)
+    size = x.shape[-nd:]
+    out = [(n - 1) * s - 2 * p + d * (k - 1) + op_ + 1 for n, k, s, p, d, op_
+           in zip(size, w.shape[2:], stride, padding, dilation, output_padding)]
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"Given input size per channel: ({_sizes(size)}). Calculated output "
+                           f"size per channel: ({_sizes(out)}). Output size is too small")
+    _check_dtypes(x, w, b)
+    return dict(stride=stride, padding=padding, output_padding=output_padding,
+                dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public functional API (re-exported from minigrad.nn.functional)
+# ----------------------------------------------------------------------------------------------
+def _apply(fn, op, nd, input, weight, bias, params):
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return fn.apply(*tensors, **params)
+
+
+def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    params = _conv_args(op, nd, input._array, weight._array,
+                        None if bias is None else bias._array,
+                        stride, padding, dilation, groups)
+    return _apply(Conv, op, nd, input, weight, bias, params)
+
+
+def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation):
+    params = _conv_transpose_args(op, nd, input._array, weight._array,
+                                  None if bias is None else bias._array,
+                                  stride, padding, output_padding, groups, dilation)
+    return _apply(ConvTranspose, op, nd, input, weight, bias, params)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation: input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, kL),
+    bias (C_out,) -> (N, C_out, L_out) with L_out = conv_output_size(L, kL, stride, padding,
+    dilation). ``padding`` is an int, a 1-tuple, 'valid' (0) or 'same' (stride 1 only)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, kH, kW); bias (C_out,)
+    -> (N, C_out, H_out, W_out), H_out = floor((H + 2p - d(kH-1) - 1)/s) + 1 (same for W).
+    stride, padding, dilation: an int or an (h, w) pair; padding may be 'valid' or 'same'
+    ('same' keeps H, W; an even kernel gets the extra padding row/column on the right/bottom).
+    groups: input and output channels split into that many independent groups.
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation: input (N, C_in, D, H, W) or unbatched, weight (C_out, C_in/groups,
+    kD, kH, kW) -> (N, C_out, D_out, H_out, W_out). The same code as conv2d."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution: input (N, C_in, L) or (C_in, L), weight (C_in,
+    C_out/groups, kL) -> (N, C_out, (L-1)s - 2p + d(kL-1) + output_padding + 1)."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_in, C_out/groups, kH, kW); bias (C_out,)
+    -> (N, C_out, H_out, W_out), H_out = (H-1)s - 2p + d(kH-1) + output_padding + 1.
+    It is the gradient of conv2d with respect to its input (and conv2d is its gradient).
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution: weight (C_in, C_out/groups, kD, kH, kW)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
