@@ -425,6 +425,10 @@ def cat(tensors, dim=0):
     from ..tensor import Tensor
     from .elementwise import cast
     from ._util import result_dtype
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors, not a "
+                        f"Tensor (got one tensor of shape {list(tensors.shape)}; write "
+                        "cat([a, b], dim))")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -450,11 +454,19 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
+    from ..tensor import Tensor
     from .elementwise import cast
     from ._util import result_dtype
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack(): argument 'tensors' must be a tuple or list of Tensors, not a "
+                        f"Tensor (got one tensor of shape {list(tensors.shape)})")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
