@@ -143,6 +143,10 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         """Wrap an array without copying or converting it (the fast path ops use)."""
+        if isinstance(array, np.generic):
+            # numpy ufuncs and reductions on 0-d arrays return scalars; a numpy float64 scalar
+            # is a Python float, which type promotion would then treat as a weak Python number.
+            array = np.asarray(array)
         t = object.__new__(cls)
         t._array = array
         t.grad = None
