@@ -313,6 +313,11 @@ def expand(a, *shape):
     out = []
     for i, s in enumerate(shape):
         own = a.shape[i - lead] if i >= lead else None
+        if s < -1:
+            raise RuntimeError(f"expand: the expanded size of the tensor ({s}) isn't allowed at "
+                               f"dimension {i} (sizes must be >= 0, or -1 to keep the existing "
+                               f"size). Target sizes: {list(shape)}.  Tensor sizes: "
+                               f"{list(a.shape)}")
         if s == -1:
             if own is None:
                 raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
@@ -331,6 +336,9 @@ def expand_as(a, other):
 
 def repeat(a, *repeats):
     repeats = _shape_arg(repeats)
+    if any(r < 0 for r in repeats):
+        raise RuntimeError(f"repeat: repeats can not be negative (got repeats {list(repeats)} for "
+                           f"a tensor of shape {list(a.shape)})")
     if len(repeats) < a.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "
