@@ -449,11 +449,13 @@ def clamp(a, min=None, max=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     from ..tensor import Tensor
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # As PyTorch: the input keeps the gradient where min <= a <= max (bounds included, so
+        # ties do not split it as maximum/minimum would); a bound gets it where it is applied.
         out = a
         if min is not None:
-            out = maximum(out, min)
+            out = where(out < min, min, out)
         if max is not None:
-            out = minimum(out, max)
+            out = where(out > max, max, out)
         return out
     if a._array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         a = cast(a, dtypes.default_float().np)
