@@ -60,6 +60,8 @@ class Prod(Function):
         a, = self.saved_tensors
         xp = backend.xp_of(a)
         axis = self.axis
+        if a.size == 0:              # nothing to differentiate (the product of nothing is 1)
+            return xp.zeros_like(a)
         flat = a.reshape(-1) if axis is None else a
         ax = 0 if axis is None else axis
         ones = xp.ones_like(xp.take(flat, [0], axis=ax))
