@@ -19,6 +19,9 @@ class MatMul(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         xp = backend.xp_of(g)
+        if a.ndim == 1 and b.ndim == 1:          # dot product: g is 0-d
+            return (g * b if self.needs_input_grad[0] else None,
+                    g * a if self.needs_input_grad[1] else None)
         # Work with matrices: a 1-D a is a row (1, k), a 1-D b a column (k, 1).
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
