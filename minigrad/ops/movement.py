@@ -6,6 +6,7 @@ into the indexed positions, split the concatenation.
 from __future__ import annotations
 
 import numbers
+import re
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
@@ -383,8 +384,30 @@ def getitem(a, index):
         raise IndexError(_index_message(exc, a)) from None
 
 
+_TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional, but (\d+) were "
+                       r"indexed")
+_MASK = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
+                   r"size of (?:axis|dimension) is (\d+) but size of corresponding boolean "
+                   r"(?:axis|dimension) is (\d+)")
+
+
 def _index_message(exc, a):
-    msg = str(exc).replace("axis", "dimension")
+    """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape."""
+    msg = str(exc)
+    too_many = _TOO_MANY.search(msg)
+    mask = _MASK.search(msg)
+    if too_many and a.ndim == 0:
+        msg = ("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to convert a "
+               "0-dim tensor to a number")
+    elif too_many:
+        msg = (f"too many indices for tensor of dimension {too_many[1]} (got {too_many[2]} "
+               "indices)")
+    elif mask:
+        dim, size, got = mask.groups()
+        msg = (f"The shape of the mask [{got}] at index {dim} does not match the shape of the "
+               f"indexed tensor [{size}] at index {dim}")
+    else:
+        msg = msg.replace("axis", "dimension")
     return f"{msg} (indexing a tensor of shape {list(a.shape)})"
 
 
@@ -412,14 +435,19 @@ def setitem(a, index, value):
         return apply_inplace(a, SetItem, value, index=idx)
     except IndexError as exc:
         raise IndexError(_index_message(exc, a)) from None
-    except ValueError as exc:
+    except ValueError:
+        try:
+            target = list(a._array[idx].shape)
+        except Exception:  # noqa: BLE001 -- only to word the message
+            target = "?"
         raise RuntimeError(f"cannot assign a tensor of shape {list(value.shape)} to "
                            f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
-                           f"{exc}") from None
+                           f"the value's shape {list(value.shape)} does not broadcast to the "
+                           f"indexed shape {target}") from None
 
 
 def _describe_index(index):
-    return f"index {index!r}"
+    return "every element (copy_/fill_)" if index is Ellipsis else f"index {index!r}"
 
 
 def _same_device_check(tensors, name):
