@@ -351,13 +351,13 @@ def mul(a, b):
 def div(a, b, *, rounding_mode=None):
     if rounding_mode is None:
         return _binary(Div, a, b, "div", true_divide=True)
+    if rounding_mode not in ("floor", "trunc"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
     out = _binary(Div, a, b, "div", true_divide=False)  # integer inputs stay integer
     xp = backend.xp_of(out._array)
     from ..tensor import Tensor
     rounded = xp.floor(out._array) if rounding_mode == "floor" else xp.trunc(out._array)
-    if rounding_mode not in ("floor", "trunc"):
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
-                         f"found '{rounding_mode}'")
     return Tensor._wrap(rounded.astype(out._array.dtype))
 
 
