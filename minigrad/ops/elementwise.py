@@ -362,7 +362,13 @@ def div(a, b, *, rounding_mode=None):
 
 
 def pow(a, b):
-    return _binary(Pow, a, b, "pow")
+    try:
+        return _binary(Pow, a, b, "pow")
+    except ValueError as exc:       # numpy: integer ** negative integer
+        if "negative integer powers" not in str(exc):
+            raise
+    raise RuntimeError("Integers to negative integer powers are not allowed (pow of integer "
+                       "tensors with a negative exponent; convert the base with .float())")
 
 
 def maximum(a, b):
