@@ -389,7 +389,10 @@ def where(condition, a, b):
     if not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, like, "where")
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
-        raise TypeError("where expected condition to be a boolean tensor")
+        got = (f"a tensor with dtype {dtypes.from_numpy_dtype(cond.dtype).name}"
+               if getattr(cond, "dtype", None) is not None else type(condition).__name__)
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
+                           "(compare first, e.g. where(x > 0, a, b))")
     dtype = dtypes.result_type(a._array, b._array)
     broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
     return Where.apply(cast(a, dtype), cast(b, dtype), condition=cond)
