@@ -1,0 +1,543 @@
+"""Registry entries for the core ops: arithmetic, math, reductions, movement, indexing.
+
+Each entry is ``register(name, f, samples)`` with ``f(lib, *inputs, **kwargs)`` written with
+PyTorch's API (``lib`` is minigrad or torch) and ``samples(gen)`` yielding ``Sample``s; see
+``registry.py``.  Tie semantics follow PyTorch: max()/amax/maximum/clamp-with-tensors split or
+route the gradient as torch does, so tie samples are compared with torch but not with finite
+differences (``fd=False``: the function has a kink there).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import Sample, register
+
+S = Sample
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary arithmetic: shapes covering broadcasting on both sides, 0-d and empty dims
+# ----------------------------------------------------------------------------------------------
+BINARY_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),          # both sides broadcast
+    ((4,), (2, 3, 4)),         # lhs gains leading dims
+    ((2, 3, 4), (3, 1)),       # rhs gains leading dims and expands a 1
+    ((), (2, 3)),              # 0-d lhs
+    ((2, 3), ()),              # 0-d rhs
+    ((), ()),
+    ((0, 3), (1, 3)),          # empty dim
+]
+
+
+def _binary_samples(make_a, make_b, scalars=(2.5, -1.5)):
+    def samples(g):
+        for sa, sb in BINARY_SHAPES:
+            yield S(make_a(g, sa), make_b(g, sb))
+        for c in scalars:                          # Python-number operands, either side
+            yield S(make_a(g, (3, 4)), c)
+            yield S(c, make_b(g, (3, 4)))
+        yield S(make_a(g, (2, 3)), make_b(g, (2, 3)), requires_grad=[True, False],
+                desc="only lhs requires grad")
+        yield S(make_a(g, (2, 3)), make_b(g, (2, 1)), requires_grad=[False, True],
+                desc="only rhs requires grad")
+    return samples
+
+
+def _randn(g, shape):
+    return g.randn(*shape)
+
+
+def _away(g, shape):
+    return g.away(*shape)
+
+
+def _pos(g, shape):
+    return g.pos(*shape)
+
+
+def _add(lib, a, b, alpha=None):
+    return a + b if alpha is None else lib.add(a, b, alpha=alpha)
+
+
+def _sub(lib, a, b, alpha=None):
+    return a - b if alpha is None else lib.sub(a, b, alpha=alpha)
+
+
+def _with_alpha(base):
+    def samples(g):
+        yield from base(g)
+        yield S(g.randn(3, 4), g.randn(4), kwargs={"alpha": 2.0}, desc="alpha=2")
+    return samples
+
+
+register("add", _add, _with_alpha(_binary_samples(_randn, _randn)))
+register("sub", _sub, _with_alpha(_binary_samples(_randn, _randn)))
+register("mul", lambda lib, a, b: a * b, _binary_samples(_randn, _randn))
+register("div", lambda lib, a, b: a / b, _binary_samples(_randn, _away))
+
+
+def _pow_samples(g):
+    for sa, sb in BINARY_SHAPES:
+        yield S(g.pos(*sa), g.randn(*sb))                    # positive base: both grads defined
+    for e in (2, 3, 0.5, -1.0, 0, 1):                        # tensor ** number
+        yield S(g.pos(3, 4), e)
+    yield S(g.randn(3, 4), 2, desc="negative base ** 2")
+    yield S(g.randn(3, 4), 3.0, desc="negative base ** 3.0")
+    yield S(np.array([0.0, 1.0, -2.0]), 2.0, desc="zero base ** 2")
+    yield S(2.0, g.randn(3, 4), desc="number ** tensor")
+    yield S(g.randn(3, 4), g.ties(3, 4, low=0, high=3), requires_grad=[True, False],
+            desc="negative base ** integral tensor")
+
+
+register("pow", lambda lib, a, b: a ** b, _pow_samples)
+
+
+def _tie_pair(g):
+    a, b = g.ties(3, 4), g.ties(3, 4)
+    return S(a, b, fd=False, desc="ties")
+
+
+def _max_min_samples(g):
+    for sa, sb in BINARY_SHAPES:
+        n = int(np.prod(sa)) + int(np.prod(sb))
+        vals = g.distinct(max(n, 1))                         # no ties: FD is meaningful
+        yield S(vals[:int(np.prod(sa))].reshape(sa), vals[n - int(np.prod(sb)):].reshape(sb))
+    yield _tie_pair(g)                                       # ties split the gradient in half
+    yield S(g.ties(3, 4), g.ties(4), fd=False, desc="ties, broadcast")
+
+
+register("maximum", lambda lib, a, b: lib.maximum(a, b), _max_min_samples)
+register("minimum", lambda lib, a, b: lib.minimum(a, b), _max_min_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Unary math and activations
+# ----------------------------------------------------------------------------------------------
+UNARY_SHAPES = [(3, 4), (), (0, 2), (2, 3, 2)]
+
+
+def _unary(make, extra=()):
+    def samples(g):
+        for shape in UNARY_SHAPES:
+            yield S(make(g, shape))
+        for s in extra:
+            yield s(g) if callable(s) else s
+    return samples
+
+
+def _kink_at_zero(g):
+    x = g.away(3, 4)
+    x[0, :2] = 0.0
+    x[2, 3] = 0.0
+    return S(x, fd=False, desc="exact zeros (kink)")
+
+
+register("neg", lambda lib, a: -a, _unary(_randn))
+register("exp", lambda lib, a: lib.exp(a), _unary(_randn))
+register("log", lambda lib, a: a.log(), _unary(_pos))
+register("log1p", lambda lib, a: lib.log1p(a), _unary(lambda g, s: g.uniform(*s, low=-0.5, high=2)))
+register("sqrt", lambda lib, a: lib.sqrt(a), _unary(_pos))
+register("rsqrt", lambda lib, a: lib.rsqrt(a), _unary(_pos))
+register("square", lambda lib, a: lib.square(a), _unary(_randn))
+register("abs", lambda lib, a: lib.abs(a), _unary(_away, [_kink_at_zero]))
+register("sin", lambda lib, a: lib.sin(a), _unary(_randn))
+register("cos", lambda lib, a: a.cos(), _unary(_randn))
+register("tanh", lambda lib, a: lib.tanh(a), _unary(_randn))
+register("sigmoid", lambda lib, a: lib.sigmoid(a), _unary(
+    lambda g, s: 3 * g.randn(*s),
+    [S(np.array([-40.0, -20.0, -1.0, 0.0, 1.0, 20.0, 40.0]), desc="saturated")]))
+register("relu", lambda lib, a: lib.nn.functional.relu(a), _unary(_away, [_kink_at_zero]))
+
+
+def _leaky_samples(g):
+    yield S(g.away(3, 4))
+    yield S(g.away(3, 4), kwargs={"negative_slope": 0.2})
+    yield S(g.away(), kwargs={"negative_slope": 0.1})
+    s = _kink_at_zero(g)
+    yield S(*s.inputs, kwargs={"negative_slope": 0.3}, fd=False, desc="exact zeros (kink)")
+
+
+register("leaky_relu", lambda lib, a, **kw: lib.nn.functional.leaky_relu(a, **kw), _leaky_samples)
+
+
+def _clamp(lib, a, *bounds, **kw):
+    return lib.clamp(a, *bounds, **kw)
+
+
+def _clamp_samples(g):
+    x = g.randn(3, 4)
+    yield S(x, kwargs={"min": -0.512, "max": 0.487})
+    yield S(g.randn(3, 4), kwargs={"min": -0.231})
+    yield S(g.randn(3, 4), kwargs={"max": 0.137})
+    yield S(g.randn(2, 3), -0.3, 0.3, desc="positional bounds")
+    yield S(g.randn(), kwargs={"min": 0.1, "max": 0.2})
+    yield S(g.ties(3, 4), kwargs={"min": -1.0, "max": 1.0}, fd=False,
+            desc="values on the bounds (grad passes, as torch)")
+    yield S(g.ties(3, 4), kwargs={"min": 0}, fd=False, desc="int bound, ties")
+    # Tensor bounds (broadcast); torch routes the gradient to the input where min <= x <= max.
+    yield S(g.distinct(3, 4), g.uniform(4, low=-0.6, high=-0.05) + 0.0123,
+            g.uniform(4, low=0.05, high=0.6) + 0.0071, desc="tensor bounds")
+    yield S(g.ties(3, 4), g.ties(4), g.ties(4, low=1, high=3), fd=False,
+            desc="tensor bounds, ties")
+
+
+register("clamp", _clamp, _clamp_samples)
+
+
+def _where(lib, cond, a, b):
+    return lib.where(cond, a, b)
+
+
+def _where_samples(g):
+    yield S(g.mask(3, 4), g.randn(3, 4), g.randn(3, 4))
+    yield S(g.mask(3, 1), g.randn(4), g.randn(3, 4), desc="broadcast")
+    yield S(g.mask(3, 4), g.randn(3, 4), 0.0, desc="scalar other")
+    yield S(g.mask(), g.randn(), g.randn(2), desc="0-d")
+
+
+register("where", _where, _where_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reductions
+# ----------------------------------------------------------------------------------------------
+def _method(name):
+    """``x.name(**kwargs)``: reductions are called as methods (torch.sum(x, dim=None) differs)."""
+    return lambda lib, x, *args, **kw: getattr(x, name)(*args, **kw)
+
+
+def _reduce_samples(make, empty_ok=True):
+    def samples(g):
+        yield S(make(g, (3, 4)))
+        yield S(make(g, (3, 4)), kwargs={"dim": 1})
+        yield S(make(g, (3, 4)), kwargs={"dim": -1, "keepdim": True})
+        yield S(make(g, (2, 3, 4)), kwargs={"dim": (0, 2)})
+        yield S(make(g, (2, 3, 4)), kwargs={"dim": (-1, 1), "keepdim": True})
+        yield S(make(g, (2, 3, 4)), 0, desc="positional dim 0")
+        yield S(make(g, ()))
+        yield S(make(g, ()), kwargs={"dim": 0})
+        yield S(make(g, (5,)), kwargs={"dim": 0})
+        yield S(make(g, (0, 3)), kwargs={"dim": 1}, desc="empty batch")
+        if empty_ok:
+            yield S(make(g, (0, 3)), kwargs={"dim": 0}, desc="reduce an empty dim")
+            yield S(make(g, (2, 0)), desc="reduce all of an empty tensor")
+    return samples
+
+
+register("sum", _method("sum"), _reduce_samples(_randn))
+register("sum_fn", lambda lib, x, **kw: lib.sum(x, **kw), lambda g: iter([
+    S(g.randn(3, 4), kwargs={"dim": 0}), S(g.randn(2, 3, 4), kwargs={"dim": (1, 2)})]))
+register("mean", _method("mean"), _reduce_samples(_randn, empty_ok=False))
+
+
+def _prod_samples(g):
+    yield S(g.randn(3, 4))
+    yield S(g.randn(3, 4), kwargs={"dim": 1})
+    yield S(g.randn(3, 4), kwargs={"dim": -2, "keepdim": True})
+    yield S(g.randn(), kwargs={})
+    yield S(g.randn(2, 3, 2), kwargs={"dim": 2})
+    x = g.randn(3, 4)
+    x[0, 1] = 0.0               # one zero in row 0
+    x[1, 0] = x[1, 2] = 0.0     # two zeros in row 1
+    yield S(x, kwargs={"dim": 1}, desc="zeros")
+    y = g.randn(2, 3)
+    y[1, 1] = 0.0
+    yield S(y, desc="a zero, full product")
+    yield S(g.randn(0, 3), kwargs={"dim": 0}, desc="empty dim -> ones")
+
+
+register("prod", _method("prod"), _prod_samples)
+
+
+def _var_samples(g):
+    yield S(g.randn(3, 4))
+    yield S(g.randn(3, 4), kwargs={"dim": 1})
+    yield S(g.randn(3, 4), kwargs={"dim": (0, 1), "keepdim": True})
+    yield S(g.randn(3, 4), kwargs={"correction": 0})
+    yield S(g.randn(3, 4), kwargs={"dim": 0, "unbiased": False})
+    yield S(g.randn(3, 4), kwargs={"dim": 1, "correction": 2})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": (-1, 0)})
+    yield S(g.randn(6), kwargs={"dim": 0, "keepdim": True})
+
+
+register("var", _method("var"), _var_samples)
+register("std", _method("std"), _var_samples)
+
+
+def _max_all_samples(g):
+    yield S(g.distinct(3, 4))
+    yield S(g.distinct(5))
+    yield S(g.distinct())
+    yield S(g.ties(3, 4, low=0, high=1), fd=False, desc="ties (gradient split evenly)")
+
+
+register("max", _method("max"), _max_all_samples)
+register("min", _method("min"), _max_all_samples)
+
+
+def _max_dim(name):
+    def f(lib, x, **kw):
+        values, indices = getattr(x, name)(**kw)
+        return values, indices
+    return f
+
+
+def _max_dim_samples(g):
+    yield S(g.distinct(3, 4), kwargs={"dim": 1})
+    yield S(g.distinct(3, 4), kwargs={"dim": -1, "keepdim": True})
+    yield S(g.distinct(2, 3, 4), kwargs={"dim": 0})
+    yield S(g.distinct(5), kwargs={"dim": 0})
+    yield S(g.distinct(), kwargs={"dim": 0})
+    yield S(g.distinct(0, 3), kwargs={"dim": 1}, desc="empty batch")
+    yield S(g.ties(3, 5, low=0, high=1), kwargs={"dim": 1}, fd=False,
+            desc="ties (first index wins, as torch)")
+
+
+register("max_dim", _max_dim("max"), _max_dim_samples)
+register("min_dim", _max_dim("min"), _max_dim_samples)
+
+
+def _amax_samples(g):
+    yield S(g.distinct(3, 4))
+    yield S(g.distinct(3, 4), kwargs={"dim": 1})
+    yield S(g.distinct(2, 3, 4), kwargs={"dim": (0, -1), "keepdim": True})
+    yield S(g.distinct(), kwargs={"dim": 0})
+    yield S(g.ties(3, 4, low=0, high=1), kwargs={"dim": 1}, fd=False, desc="ties (split evenly)")
+    yield S(g.ties(2, 3, 2, low=0, high=1), kwargs={"dim": (0, 2)}, fd=False, desc="ties, tuple")
+
+
+register("amax", lambda lib, x, **kw: lib.amax(x, **kw), _amax_samples)
+register("amin", lambda lib, x, **kw: lib.amin(x, **kw), _amax_samples)
+
+
+def _softmax_samples(g):
+    yield S(g.randn(3, 5), kwargs={"dim": 1})
+    yield S(g.randn(3, 5), kwargs={"dim": 0})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": -1})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": 1})
+    yield S(g.randn(5), kwargs={"dim": 0})
+    yield S(50 * g.randn(3, 4), kwargs={"dim": 1}, desc="large logits")
+    yield S(g.randn(0, 4), kwargs={"dim": 1}, desc="empty batch")
+
+
+register("softmax", lambda lib, x, **kw: lib.softmax(x, **kw), _softmax_samples)
+register("log_softmax", lambda lib, x, **kw: lib.nn.functional.log_softmax(x, **kw),
+         _softmax_samples)
+
+
+def _logsumexp_samples(g):
+    yield S(g.randn(3, 5), kwargs={"dim": 1})
+    yield S(g.randn(3, 5), kwargs={"dim": 0, "keepdim": True})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": (0, 2)})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": -1})
+    yield S(100 * g.randn(3, 4), kwargs={"dim": 1}, desc="large values")
+    yield S(g.randn(4), kwargs={"dim": 0})
+
+
+register("logsumexp", lambda lib, x, **kw: lib.logsumexp(x, **kw), _logsumexp_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Movement: reshape, view, transpose, expand, cat, split, pad...
+# ----------------------------------------------------------------------------------------------
+def _shape_samples(cases):
+    def samples(g):
+        for shape, args in cases:
+            yield S(g.randn(*shape), kwargs={"args": args}, desc=f"{shape}->{args}")
+    return samples
+
+
+def _call(name):
+    """``x.name(*args)`` with ``args`` from the sample's kwargs."""
+    return lambda lib, x, args=(): getattr(x, name)(*args)
+
+
+register("reshape", _call("reshape"), _shape_samples([
+    ((3, 4), (2, 6)), ((3, 4), (4, -1)), ((), (1,)), ((2, 3, 4), (-1,)), ((0, 3), (3, 0)),
+    ((6,), ((2, 3),)), ((1,), ((),))]))
+register("view", _call("view"), _shape_samples([
+    ((3, 4), (12,)), ((2, 3, 4), (6, -1)), ((4,), (2, 1, 2)), ((), (1, 1))]))
+register("flatten", _call("flatten"), _shape_samples([
+    ((2, 3, 4), ()), ((2, 3, 4), (1,)), ((2, 3, 4), (0, 1)), ((), ()), ((2, 3, 4, 2), (1, -2)),
+    ((0, 2, 3), (1,))]))
+register("squeeze", _call("squeeze"), _shape_samples([
+    ((1, 3, 1), ()), ((1, 3, 1), (0,)), ((1, 3, 1), (-1,)), ((1, 3, 1), (1,)), ((1,), ()),
+    ((1, 3, 1), ((0, 2),))]))
+register("unsqueeze", _call("unsqueeze"), _shape_samples([
+    ((3, 4), (0,)), ((3, 4), (-1,)), ((3, 4), (1,)), ((), (0,)), ((3, 4), (-3,))]))
+register("transpose", _call("transpose"), _shape_samples([
+    ((3, 4), (0, 1)), ((2, 3, 4), (-1, 0)), ((4,), (0, 0)), ((2, 3, 4), (1, 1))]))
+register("permute", _call("permute"), _shape_samples([
+    ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (-1, -3, -2)), ((2, 3, 4), ((1, 2, 0),)), ((3,), (0,))]))
+register("T", lambda lib, x: x.T, lambda g: iter([S(g.randn(3, 4)), S(g.randn(4)), S(g.randn())]))
+register("mT", lambda lib, x: x.mT, lambda g: iter([S(g.randn(2, 3, 4)), S(g.randn(3, 4))]))
+register("expand", _call("expand"), _shape_samples([
+    ((3, 1), (3, 4)), ((1, 4), (2, 3, 4)), ((3, 1), (-1, 5)), ((), (2, 3)), ((3, 1), ((2, 3, 2),))]))
+register("repeat", _call("repeat"), _shape_samples([
+    ((2, 3), (2, 1)), ((2, 3), (1, 2, 2)), ((3,), (2,)), ((2, 3), (1, 1)), ((), (3,))]))
+register("contiguous", lambda lib, x, op: (x.transpose(0, 1) if op == "t" else
+                                           x.expand(2, 3, 4)).contiguous(),
+         lambda g: iter([S(g.randn(3, 4), kwargs={"op": "t"}),
+                         S(g.randn(3, 1), kwargs={"op": "expand"})]))
+register("clone", lambda lib, x: x.clone(), _unary(_randn))
+
+
+def _cat(lib, *xs, **kw):
+    return lib.cat(xs, **kw)
+
+
+def _cat_samples(g):
+    yield S(g.randn(2, 3), g.randn(4, 3))
+    yield S(g.randn(2, 3), g.randn(2, 1), g.randn(2, 2), kwargs={"dim": 1})
+    yield S(g.randn(2, 3, 2), g.randn(2, 3, 1), kwargs={"dim": -1})
+    yield S(g.randn(2, 3), g.randn(0, 3), g.randn(1, 3), desc="with an empty tensor")
+    yield S(g.randn(3), g.randn(2))
+    yield S(g.randn(2, 3), g.randn(2, 3), requires_grad=[False, True], desc="rhs only")
+
+
+register("cat", _cat, _cat_samples)
+
+
+def _stack(lib, *xs, **kw):
+    return lib.stack(xs, **kw)
+
+
+def _stack_samples(g):
+    yield S(g.randn(2, 3), g.randn(2, 3))
+    yield S(g.randn(2, 3), g.randn(2, 3), g.randn(2, 3), kwargs={"dim": -1})
+    yield S(g.randn(2, 3), g.randn(2, 3), kwargs={"dim": 1})
+    yield S(g.randn(), g.randn(), g.randn(), desc="0-d")
+
+
+register("stack", _stack, _stack_samples)
+
+
+def _split_samples(g):
+    yield S(g.randn(5, 3), kwargs={"args": (2,)})
+    yield S(g.randn(5, 3), kwargs={"args": ([1, 4],)})
+    yield S(g.randn(2, 6), kwargs={"args": (3, 1)})
+    yield S(g.randn(2, 6), kwargs={"args": ([1, 0, 5], -1)}, desc="with an empty piece")
+
+
+def _chunk_samples(g):
+    yield S(g.randn(7, 2), kwargs={"args": (3,)})
+    yield S(g.randn(6, 2), kwargs={"args": (4,)})          # torch gives 3 chunks of 2
+    yield S(g.randn(2, 5), kwargs={"args": (2, -1)})
+    yield S(g.randn(2, 1), kwargs={"args": (3, 1)})
+
+
+register("split", lambda lib, x, args: tuple(x.split(*args)), _split_samples)
+register("chunk", lambda lib, x, args: tuple(x.chunk(*args)), _chunk_samples)
+register("unbind", lambda lib, x, dim=0: tuple(x.unbind(dim)),
+         lambda g: iter([S(g.randn(3, 2)), S(g.randn(2, 3), kwargs={"dim": 1})]))
+
+
+def _pad_samples(g):
+    yield S(g.randn(2, 3), kwargs={"pad": (1, 2)})
+    yield S(g.randn(2, 3, 4), kwargs={"pad": (1, 1, 2, 0)})
+    yield S(g.randn(2, 3), kwargs={"pad": (0, 0, 1, 1), "value": 1.5})
+    yield S(g.randn(1, 2, 3, 3), kwargs={"pad": (1, 1, 1, 1)})
+    yield S(g.randn(3), kwargs={"pad": (0, 0)})
+
+
+register("pad", lambda lib, x, **kw: lib.nn.functional.pad(x, **kw), _pad_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Indexing: x[index] and the out-of-place form of x[index] = v
+# ----------------------------------------------------------------------------------------------
+class Slot:
+    """In an index template, the place of the k-th index tensor (an input of the sample)."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __repr__(self):
+        return f"T{self.k}"
+
+
+def _fill(index, tensors):
+    if isinstance(index, Slot):
+        return tensors[index.k]
+    if isinstance(index, tuple):
+        return tuple(_fill(i, tensors) for i in index)
+    return index
+
+
+def _getitem(lib, x, *index_tensors, index):
+    return x[_fill(index, index_tensors)]
+
+
+_ALL = slice(None)
+
+
+def _getitem_samples(g):
+    x = lambda: g.randn(4, 5)  # noqa: E731
+    yield S(x(), kwargs={"index": 1})
+    yield S(x(), kwargs={"index": -1})
+    yield S(x(), kwargs={"index": (slice(1, 3), 2)})
+    yield S(x(), kwargs={"index": (slice(None, None, 2), slice(1, None))})
+    yield S(x(), kwargs={"index": (None, _ALL, 0)})
+    yield S(x(), kwargs={"index": (Ellipsis, 1)})
+    yield S(x(), kwargs={"index": (slice(2, 2),)}, desc="empty slice")
+    yield S(x(), kwargs={"index": (slice(-3, None), slice(None, -1))})
+    yield S(x(), g.mask(4, 5), kwargs={"index": Slot(0)}, desc="bool mask")
+    yield S(x(), g.mask(4), kwargs={"index": Slot(0)}, desc="bool mask on rows")
+    yield S(x(), np.array([0, 2, 0, 3, 0]), kwargs={"index": Slot(0)},
+            desc="int array with repeats")
+    yield S(x(), np.array([3, 1, 3]), kwargs={"index": (Slot(0), slice(1, 4))},
+            desc="int array and slice")
+    yield S(x(), np.array([0, 1, 1]), np.array([4, 4, 2]), kwargs={"index": (Slot(0), Slot(1))},
+            desc="two int arrays (repeated pair)")
+    yield S(x(), np.array([[0, 1], [1, 1]]), kwargs={"index": (_ALL, Slot(0))},
+            desc="2-d int array")
+    yield S(g.randn(2, 3, 4), np.array([2, 0, 2]), kwargs={"index": (_ALL, Slot(0), _ALL)})
+    yield S(g.randn(2, 3, 4), kwargs={"index": (Ellipsis, None, 1)})
+    yield S(g.randn(5), kwargs={"index": 3}, desc="to 0-d")
+    yield S(g.randn(), kwargs={"index": None}, desc="0-d[None]")
+    yield S(g.randn(), kwargs={"index": Ellipsis}, desc="0-d[...]")
+
+
+register("getitem", _getitem, _getitem_samples)
+
+
+def _setitem(lib, x, v, *index_tensors, index):
+    y = x.clone()
+    y[_fill(index, index_tensors)] = v
+    return y
+
+
+def _setitem_samples(g):
+    yield S(g.randn(4, 5), g.randn(4, 2), kwargs={"index": (_ALL, slice(2, 4))})
+    yield S(g.randn(4, 5), g.randn(5), kwargs={"index": 1})
+    yield S(g.randn(4, 5), g.randn(1), kwargs={"index": (slice(1, 3),)}, desc="broadcast value")
+    yield S(g.randn(4, 5), g.randn(), kwargs={"index": (Ellipsis, 0)}, desc="0-d value")
+    yield S(g.randn(4, 5), 0.0, kwargs={"index": (_ALL, slice(2, 6))}, desc="x[:, 2:6] = 0")
+    mask = g.mask(4, 5)
+    yield S(g.randn(4, 5), g.randn(int(mask.sum())), mask, kwargs={"index": Slot(0)},
+            desc="bool mask")
+    yield S(g.randn(4, 5), g.randn(3, 5), np.array([3, 0, 2]), kwargs={"index": Slot(0)},
+            desc="int array (no repeats)")
+    yield S(g.randn(4, 5), g.randn(2, 5), kwargs={"index": (slice(0, 4, 2),)},
+            requires_grad=[True, False], desc="value without grad")
+    yield S(g.randn(4, 5), g.randn(2, 5), kwargs={"index": (slice(0, 4, 2),)},
+            requires_grad=[False, True], desc="only the value requires grad")
+
+
+register("setitem", _setitem, _setitem_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Matrix product
+# ----------------------------------------------------------------------------------------------
+def _matmul_samples(g):
+    for sa, sb in [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 3)), ((3, 4), (4,)),
+                   ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
+                   ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((0, 4), (4, 2)), ((3, 0), (0, 2))]:
+        yield S(g.randn(*sa), g.randn(*sb))
+
+
+register("matmul", lambda lib, a, b: a @ b, _matmul_samples)
+register("matmul_fn", lambda lib, a, b: lib.matmul(a, b),
+         lambda g: iter([S(g.randn(2, 3), g.randn(3, 2))]))
