@@ -1,0 +1,479 @@
+"""minigrad vs PyTorch, same process, same numbers: ``python benchmarks/run.py``.
+
+For every workload in benchmarks/workloads.py this script
+
+  1. builds it on both sides from the same seeded numpy inputs and weights,
+  2. checks minigrad's outputs and gradients against PyTorch's (and, where minigrad's op
+     registry exists, runs its samples of the benchmarked ops): a wrong answer is reported
+     as WRONG, gets no timing, and makes the script exit with status 1,
+  3. warms both sides up, then times them interleaved -- repetition r runs minigrad first
+     when r is even and PyTorch first when r is odd -- and reports the median of each,
+  4. measures the memory of one step on each side (see --help for what exactly).
+
+Options: --only NAME[,NAME], --repeat N, --warmup N, --quick (tiny shapes, for the tests),
+--device cuda (minigrad on cupy vs torch on CUDA), --memory (per-process peak RSS from fresh
+subprocesses), --json (machine-readable), --profile (cProfile of minigrad's side).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:       # run from a checkout without installing
+    sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from workloads import WORKLOADS, Unavailable  # noqa: E402
+
+RTOL = 1e-3      # float32 on both sides, different summation orders: a relative error of 1e-3
+ATOL = 1e-4      # of the array's largest magnitude (plus 1e-4 of it absolute) is a real bug
+
+
+class WrongResult(Exception):
+    """minigrad's answer differs from PyTorch's: no timing may be reported for it."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Machine and libraries
+# ----------------------------------------------------------------------------------------------
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+        infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+                 for i in threadpool_info() if i.get("user_api") == "blas"]
+        return "; ".join(infos) or "unknown"
+    except Exception:  # threadpoolctl is optional
+        return "unknown (pip install threadpoolctl to see)"
+
+
+def machine_info(torch, device):
+    import minigrad
+    info = {
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "os": platform.platform(),
+        "python": platform.python_version(), "numpy": np.__version__,
+        "numpy_blas": _blas_info(), "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(), "minigrad": minigrad.__version__,
+        "device": device, "dtype": "float32",
+    }
+    if device == "cuda":
+        import cupy
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cupy"] = cupy.__version__
+    return info
+
+
+def require_device(device):
+    """Fail with a clear message when the requested device cannot be used by both sides."""
+    if device == "cpu":
+        return
+    import torch
+    import minigrad
+    problems = []
+    if not torch.cuda.is_available():
+        problems.append("PyTorch sees no CUDA GPU (torch.cuda.is_available() is False; this torch "
+                        f"is {torch.__version__})")
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        problems.append("cupy is not installed (pip install cupy-cuda12x, or minigrad[cuda])")
+    else:
+        if not minigrad.cuda.is_available():
+            problems.append("cupy is installed but sees no usable GPU "
+                            "(minigrad.cuda.is_available() is False)")
+    if problems:
+        raise SystemExit("benchmarks/run.py --device cuda: no GPU to benchmark on:\n  - "
+                         + "\n  - ".join(problems))
+
+
+def synchronizer(lib, device):
+    if device != "cuda":
+        return lambda: None
+    return lib.cuda.synchronize
+
+
+# ----------------------------------------------------------------------------------------------
+# Correctness pre-check
+# ----------------------------------------------------------------------------------------------
+def compare(name, mine, ref):
+    """Raise WrongResult unless every array of minigrad's results matches PyTorch's."""
+    problems = []
+    for key in ref:
+        if key not in mine:
+            problems.append(f"{key}: missing on minigrad's side")
+            continue
+        a, b = np.asarray(mine[key]), np.asarray(ref[key])
+        if a.shape != b.shape:
+            problems.append(f"{key}: shape {a.shape} != torch's {b.shape}")
+            continue
+        if a.dtype != b.dtype:
+            problems.append(f"{key}: dtype {a.dtype} != torch's {b.dtype}")
+            continue
+        if not np.all(np.isfinite(a)):
+            problems.append(f"{key}: minigrad's result has NaN/inf")
+            continue
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        err = float(np.max(np.abs(a.astype(np.float64) - b))) if b.size else 0.0
+        if err > ATOL * max(scale, 1.0) + RTOL * scale:
+            problems.append(f"{key}: max abs error {err:.3g} (torch's largest |value| is "
+                            f"{scale:.3g}; allowed {ATOL * max(scale, 1.0) + RTOL * scale:.3g})")
+    if problems:
+        raise WrongResult(f"{name}: minigrad's result differs from PyTorch's:\n    "
+                          + "\n    ".join(problems))
+
+
+def registry_precheck(workload, device):
+    """Run minigrad's op-registry samples of the benchmarked ops (forward and gradients against
+    torch, float32), when the registry exists. Returns a note; raises WrongResult on a mismatch."""
+    try:
+        from minigrad.testing import registry
+        from minigrad.testing.gradcheck import compare_with_torch
+        registry.names()
+    except ImportError as exc:
+        return f"skipped (op registry not available: {exc})"
+    checked, skipped, errors = 0, [], []
+    for op in workload.registry_ops:
+        try:
+            info = registry.get(op)
+        except KeyError:
+            skipped.append(f"{op}: not registered")
+            continue
+        reason = info.skip_reason()
+        if reason:
+            skipped.append(f"{op}: {reason}")
+            continue
+        dtype = np.float32 if info.float32 else np.float64
+        for sample in info.samples(dtype=dtype):
+            rtol = sample.rtol if sample.rtol is not None else info.rtol
+            atol = sample.atol if sample.atol is not None else info.atol
+            try:
+                compare_with_torch(functools.partial(info.fn, **sample.kwargs),
+                                   functools.partial(info.torch_fn, **sample.kwargs),
+                                   sample.inputs, rtol=rtol, atol=atol,
+                                   requires_grad=sample.requires_grad, device=device,
+                                   torch_device=device)
+            except AssertionError as exc:
+                raise WrongResult(f"{workload.name}: registry sample {op}({sample.desc}) "
+                                  f"disagrees with torch: {exc}") from None
+            except Exception as exc:  # the checker itself broke: say so, do not hide it
+                errors.append(f"{op}({sample.desc}): checker raised {type(exc).__name__}: {exc}")
+                continue
+            checked += 1
+    note = f"{checked} samples of {', '.join(workload.registry_ops)} match torch"
+    if skipped:
+        note += f" (skipped {'; '.join(skipped)})"
+    if errors:
+        note += f"; {len(errors)} samples could not be checked, first: {errors[0]}"
+    return note
+
+
+# ----------------------------------------------------------------------------------------------
+# Memory of one step
+# ----------------------------------------------------------------------------------------------
+def minigrad_step_peak(step):
+    """Peak bytes allocated and still live during one step, over what was live before (Python
+    objects and numpy array buffers, which numpy reports to tracemalloc)."""
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def torch_step_peak(step):
+    """Peak bytes of tensor memory allocated during one step, over what was live before, from
+    torch.profiler's memory records (summed in the order the ops started; an op's temporaries
+    that it frees before returning are not seen, so this is a lower bound)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    gc.collect()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    live = peak = 0
+    for e in events:
+        live += e.self_cpu_memory_usage
+        peak = max(peak, live)
+    del torch
+    return peak
+
+
+def _rss_mb(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(name, side, device, quick, steps=5):
+    """A fresh process that imports ONE library, builds ONE workload and runs it: its peak RSS
+    is what a program that only does this step needs."""
+    workload = next(w for w in WORKLOADS if w.name == name)
+    rss_start = _rss_mb("VmRSS")
+    if side == "minigrad":
+        import minigrad as lib
+    else:
+        import torch as lib
+    data = workload.data(quick)
+    case = workload.build(lib, data, device)
+    del data
+    gc.collect()
+    rss_setup = _rss_mb("VmRSS")
+    for _ in range(steps):
+        case.step()
+    sync = synchronizer(lib, device)
+    sync()
+    print(json.dumps({"rss_start_mb": rss_start, "rss_setup_mb": rss_setup,
+                      "peak_rss_mb": _rss_mb("VmHWM"), "torch_imported": "torch" in sys.modules}))
+
+
+def subprocess_memory(name, side, device, quick):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", name, side,
+           "--device", device] + (["--quick"] if quick else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"memory subprocess for {name}/{side} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+# ----------------------------------------------------------------------------------------------
+def time_interleaved(mg, th, sync_mg, sync_th, repeat, warmup):
+    for _ in range(warmup):
+        mg.step()
+        sync_mg()
+        th.step()
+        sync_th()
+    times = {"minigrad": [], "torch": []}
+    sides = [("minigrad", mg, sync_mg), ("torch", th, sync_th)]
+    for r in range(repeat):
+        for side, case, sync in (sides if r % 2 == 0 else sides[::-1]):
+            t0 = time.perf_counter()
+            case.step()
+            sync()
+            times[side].append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def run_workload(w, args, torch, minigrad):
+    row = {"name": w.name, "title": w.title, "target": w.target}
+    data = w.data(args.quick)
+    try:
+        mg = w.build(minigrad, data, args.device)
+    except Unavailable as exc:
+        row["status"] = f"n/a: {exc}"
+        return row
+    th = w.build(torch, data, args.device)
+    sync_mg, sync_th = synchronizer(minigrad, args.device), synchronizer(torch, args.device)
+
+    mg.step()
+    th.step()
+    compare(w.name, mg.results(), th.results())   # raises WrongResult
+    row["registry"] = registry_precheck(w, args.device)
+
+    times = time_interleaved(mg, th, sync_mg, sync_th, args.repeat, args.warmup)
+    for side in times:
+        row[f"{side}_ms"] = statistics.median(times[side])
+        row[f"{side}_min_ms"] = min(times[side])
+        row[f"{side}_times_ms"] = [round(t, 4) for t in times[side]]
+    row["ratio"] = row["minigrad_ms"] / row["torch_ms"]
+    row["status"] = "ok" if row["ratio"] <= w.target else "SLOWER THAN TARGET"
+
+    if args.profile:
+        row["profile"] = profile_minigrad(mg, args.profile_lines)
+    row["_cases"] = (mg, th)
+    return row
+
+
+def measure_memory(row, args):
+    """Phase 2, after every timing: torch.profiler leaves the process slower (150 ms for a
+    sub-millisecond op), so no torch step may be timed after it ran."""
+    mg, th = row.pop("_cases")
+    if args.device == "cpu":
+        row["minigrad_step_alloc_mb"] = minigrad_step_peak(mg.step) / 2**20
+        row["torch_step_alloc_mb"] = torch_step_peak(th.step) / 2**20
+    if args.memory:
+        for side in ("minigrad", "torch"):
+            m = subprocess_memory(row["name"], side, args.device, args.quick)
+            row[f"{side}_peak_rss_mb"] = m["peak_rss_mb"]
+            row[f"{side}_rss_increase_mb"] = m["peak_rss_mb"] - m["rss_setup_mb"]
+            row[f"{side}_rss_setup_mb"] = m["rss_setup_mb"]
+
+
+def profile_minigrad(case, lines):
+    import cProfile
+    import io
+    import pstats
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(10):
+        case.step()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(lines)
+    return out.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def format_table(rows, args):
+    head = ["workload", "minigrad ms", "torch ms", "ratio", "target", "mg alloc MB",
+            "torch alloc MB"]
+    if args.memory:
+        head += ["mg peak RSS MB", "torch peak RSS MB"]
+    head += ["status"]
+    body = []
+    for r in rows:
+        line = [r["name"], _fmt(r.get("minigrad_ms"), ".2f"), _fmt(r.get("torch_ms"), ".2f"),
+                _fmt(r.get("ratio"), ".2f") + ("x" if "ratio" in r else ""),
+                f"<= {r['target']}x", _fmt(r.get("minigrad_step_alloc_mb"), ".1f"),
+                _fmt(r.get("torch_step_alloc_mb"), ".1f")]
+        if args.memory:
+            line += [_fmt(r.get("minigrad_peak_rss_mb"), ".0f")
+                     + (f" (+{r['minigrad_rss_increase_mb']:.0f})"
+                        if "minigrad_rss_increase_mb" in r else ""),
+                     _fmt(r.get("torch_peak_rss_mb"), ".0f")
+                     + (f" (+{r['torch_rss_increase_mb']:.0f})"
+                        if "torch_rss_increase_mb" in r else "")]
+        line += [r["status"]]
+        body.append(line)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt_line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt_line(head), sep] + [fmt_line(b) for b in body])
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Memory columns: 'alloc MB' is the peak of memory allocated during one step over "
+               "what was live before it -- for minigrad from tracemalloc (numpy buffers and Python "
+               "objects), for torch from torch.profiler's memory records (a lower bound: an op's "
+               "internal temporaries are not seen). With --memory, 'peak RSS' is the whole "
+               "process's peak resident memory (VmHWM) of a fresh process that imports only that "
+               "library and runs 5 steps of that one workload, and (+N) its increase over the RSS "
+               "after setup (imports, data, weights).")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--only", action="append", default=[],
+                   help="workload name(s), comma-separated or repeated: "
+                        + ", ".join(w.name for w in WORKLOADS))
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed repetitions per side (default 21, 3 with --quick)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps per side (default 3)")
+    p.add_argument("--quick", action="store_true", help="tiny shapes and few repetitions")
+    p.add_argument("--memory", action="store_true",
+                   help="also measure per-process peak RSS in fresh subprocesses")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--profile", action="store_true",
+                   help="print a cProfile of 10 minigrad steps per workload")
+    p.add_argument("--profile-lines", type=int, default=25)
+    p.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 3 if args.quick else 21
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 3
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    names = [n for item in args.only for n in item.split(",") if n]
+    known = {w.name for w in WORKLOADS}
+    for n in names:
+        if n not in known:
+            p.error(f"unknown workload {n!r}; choose from {', '.join(sorted(known))}")
+    args.names = names
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args._child:
+        require_device(args.device)
+        child_main(args._child[0], args._child[1], args.device, args.quick)
+        return 0
+    require_device(args.device)
+
+    import torch
+    import minigrad
+    torch.set_default_dtype(torch.float32)
+    minigrad.set_default_dtype(minigrad.float32)
+    torch.manual_seed(0)
+    minigrad.manual_seed(0)
+
+    info = machine_info(torch, args.device)
+    workloads = [w for w in WORKLOADS if not args.names or w.name in args.names]
+    rows, failed = [], []
+    for w in workloads:
+        try:
+            rows.append(run_workload(w, args, torch, minigrad))
+        except WrongResult as exc:
+            print(f"\nWRONG RESULT -- {exc}\n", file=sys.stderr)
+            failed.append(w.name)
+            rows.append({"name": w.name, "title": w.title, "target": w.target,
+                         "status": "WRONG RESULT (not timed)", "error": str(exc)})
+    for row in rows:
+        if "_cases" in row:
+            measure_memory(row, args)
+
+    if args.json:
+        print(json.dumps({"machine": info, "repeat": args.repeat, "warmup": args.warmup,
+                          "quick": args.quick, "workloads": rows}, indent=2))
+    else:
+        print(f"minigrad {info['minigrad']} vs torch {info['torch']} on {args.device}: "
+              f"{info['cpu']}, {info['cores']} cores; torch threads {info['torch_threads']}, "
+              f"numpy BLAS {info['numpy_blas']}; float32; median of {args.repeat} interleaved "
+              f"runs after {args.warmup} warm-up runs per side.")
+        if "gpu" in info:
+            print(f"GPU: {info['gpu']}, cupy {info['cupy']}")
+        print(format_table(rows, args))
+        for r in rows:
+            if r.get("registry"):
+                print(f"  {r['name']}: registry pre-check {r['registry']}")
+            if r.get("profile"):
+                print(f"\n--- cProfile of 10 minigrad steps of {r['name']} ---\n{r['profile']}")
+    if failed:
+        print(f"FAILED: minigrad gave wrong results for {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

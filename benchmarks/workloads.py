@@ -1,0 +1,254 @@
+"""The benchmark workloads, each written ONCE against the PyTorch API.
+
+Every workload is a function ``build(lib, data, device)`` that runs unchanged with
+``lib = torch`` and with ``lib = minigrad`` (minigrad's API follows PyTorch's), so both sides do
+exactly the same work on exactly the same numbers: ``data`` holds the inputs and weights as
+numpy float32 arrays made from a fixed seed, and each side copies them in.
+
+``build`` returns a ``Case``: ``step()`` is what gets timed (forward + backward, plus the SGD
+update for the training step) and ``results()`` returns the outputs and gradients as numpy
+arrays, which run.py compares between the sides before timing anything.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Unavailable(Exception):
+    """minigrad (or this machine) lacks something the workload needs; the row is skipped."""
+
+
+class Case:
+    def __init__(self, step, results):
+        self.step = step
+        self.results = results
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+def _tensor(lib, array, device, requires_grad=False):
+    t = lib.tensor(array, device=device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _need(obj, *names):
+    for name in names:
+        if not hasattr(obj, name):
+            raise Unavailable(f"{getattr(obj, '__name__', obj)}.{name} does not exist yet")
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def _uniform(rng, shape, fan_in):
+    """PyTorch's default init range for conv/linear weights and biases: U(-1/sqrt(fan_in), ..)."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+def _normal(rng, shape):
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# (1) The MNIST net of seed 001: one full training step.
+# ----------------------------------------------------------------------------------------------
+def mnist_data(quick):
+    rng = _rng(1)
+    batch = 8 if quick else 64
+    return {
+        "x": rng.random((batch, 784), dtype=np.float32),
+        "y": rng.integers(0, 10, size=batch).astype(np.int64),
+        "conv1.weight": _uniform(rng, (20, 1, 5, 5), 25), "conv1.bias": _uniform(rng, (20,), 25),
+        "conv2.weight": _uniform(rng, (50, 20, 5, 5), 500), "conv2.bias": _uniform(rng, (50,), 500),
+        "fc1.weight": _uniform(rng, (500, 800), 800), "fc1.bias": _uniform(rng, (500,), 800),
+        "fc2.weight": _uniform(rng, (10, 500), 500), "fc2.bias": _uniform(rng, (10,), 500),
+    }
+
+
+def mnist_build(lib, d, device):
+    """Seed 001's net, as written there (nn.Module, F.relu, F.max_pool2d, view), batch 64,
+    cross-entropy, backward and an SGD step (lr 0.01, momentum 0.9)."""
+    nn, F = lib.nn, lib.nn.functional
+    _need(nn, "Module", "Conv2d", "Linear")
+    _need(F, "conv2d", "max_pool2d", "relu", "cross_entropy")
+    _need(lib, "optim")
+    _need(lib.optim, "SGD")
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 20, 5)
+            self.conv2 = nn.Conv2d(20, 50, 5)
+            self.fc1 = nn.Linear(4 * 4 * 50, 500)
+            self.fc2 = nn.Linear(500, 10)
+
+        def forward(self, x):
+            x = x.view(-1, 1, 28, 28)
+            x = F.relu(self.conv1(x))
+            x = F.max_pool2d(x, 2)
+            x = F.relu(self.conv2(x))
+            x = F.max_pool2d(x, 2)
+            x = x.view(x.size(0), -1)
+            x = F.relu(self.fc1(x))
+            x = self.fc2(x)
+            return x
+
+    model = M()
+    params = dict(model.named_parameters())
+    if sorted(params) != sorted(k for k in d if "." in k):
+        raise RuntimeError(f"unexpected parameter names {sorted(params)}")
+    for name, p in params.items():
+        p.data = _tensor(lib, d[name], device)
+    model.to(device)
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = _tensor(lib, d["x"], device)
+    y = _tensor(lib, d["y"], device)
+    last = {}
+
+    def step():
+        opt.zero_grad()
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        last["logits"], last["loss"] = out, loss
+
+    def results():
+        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
+        for name, p in model.named_parameters():
+            r[f"grad {name}"] = _np(p.grad)
+            r[f"updated {name}"] = _np(p)
+        return r
+
+    return Case(step, results)
+
+
+# ----------------------------------------------------------------------------------------------
+# (2) One conv2d layer, forward + backward.
+# ----------------------------------------------------------------------------------------------
+def conv2d_data(quick):
+    rng = _rng(2)
+    n, c, hw, o = (4, 8, 8, 8) if quick else (32, 64, 32, 64)
+    return {"x": _normal(rng, (n, c, hw, hw)), "w": _uniform(rng, (o, c, 3, 3), c * 9),
+            "b": _uniform(rng, (o,), c * 9), "g": _normal(rng, (n, o, hw, hw))}
+
+
+def _functional_case(lib, d, device, forward):
+    """Leaves x, w, b require grad; ``forward`` maps them to the output, which is backpropagated
+    with the fixed upstream gradient d['g'] (the same numbers on both sides)."""
+    x = _tensor(lib, d["x"], device, True)
+    w = _tensor(lib, d["w"], device, True)
+    b = _tensor(lib, d["b"], device, True) if "b" in d else None
+    g = _tensor(lib, d["g"], device)
+    leaves = {"x": x, "w": w, "b": b}
+    last = {}
+
+    def step():
+        for t in leaves.values():
+            if t is not None:
+                t.grad = None
+        out = forward(lib.nn.functional, x, w, b)
+        out.backward(g)
+        last["out"] = out
+
+    def results():
+        r = {"out": _np(last["out"])}
+        for name, t in leaves.items():
+            if t is not None:
+                r[f"grad {name}"] = _np(t.grad)
+        return r
+
+    return Case(step, results)
+
+
+def conv2d_build(lib, d, device):
+    _need(lib.nn.functional, "conv2d")
+    return _functional_case(lib, d, device, lambda F, x, w, b: F.conv2d(x, w, b, padding=1))
+
+
+# ----------------------------------------------------------------------------------------------
+# (3) Seed 000's text model: Conv1d over embeddings, relu, max_pool1d(2).
+# ----------------------------------------------------------------------------------------------
+def conv1d_data(quick):
+    rng = _rng(3)
+    n, c, length, k = (4, 8, 16, 5) if quick else (64, 128, 256, 5)
+    out_len = (length - k + 1) // 2
+    return {"x": _normal(rng, (n, c, length)), "w": _uniform(rng, (c, c, k), c * k),
+            "b": _uniform(rng, (c,), c * k), "g": _normal(rng, (n, c, out_len))}
+
+
+def conv1d_build(lib, d, device):
+    _need(lib.nn.functional, "conv1d", "max_pool1d", "relu")
+    return _functional_case(
+        lib, d, device, lambda F, x, w, b: F.max_pool1d(F.relu(F.conv1d(x, w, b)), 2))
+
+
+# ----------------------------------------------------------------------------------------------
+# (4) max_pool2d 2x2 alone.
+# ----------------------------------------------------------------------------------------------
+def maxpool_data(quick):
+    rng = _rng(4)
+    n, c, hw = (4, 8, 8) if quick else (32, 64, 32)
+    # A random permutation of distinct values: no ties inside a window, so where the gradient
+    # goes is unambiguous and both libraries must agree exactly.
+    x = (rng.permutation(n * c * hw * hw).astype(np.float32) / (n * c * hw * hw))
+    return {"x": x.reshape(n, c, hw, hw), "g": _normal(rng, (n, c, hw // 2, hw // 2))}
+
+
+def maxpool_build(lib, d, device):
+    _need(lib.nn.functional, "max_pool2d")
+    x = _tensor(lib, d["x"], device, True)
+    g = _tensor(lib, d["g"], device)
+    last = {}
+
+    def step():
+        x.grad = None
+        out = lib.nn.functional.max_pool2d(x, 2)
+        out.backward(g)
+        last["out"] = out
+
+    def results():
+        return {"out": _np(last["out"]), "grad x": _np(x.grad)}
+
+    return Case(step, results)
+
+
+# ----------------------------------------------------------------------------------------------
+# (5) Linear 4096 -> 4096 on a batch of 64.
+# ----------------------------------------------------------------------------------------------
+def linear_data(quick):
+    rng = _rng(5)
+    n, f = (8, 64) if quick else (64, 4096)
+    return {"x": _normal(rng, (n, f)), "w": _uniform(rng, (f, f), f), "b": _uniform(rng, (f,), f),
+            "g": _normal(rng, (n, f))}
+
+
+def linear_build(lib, d, device):
+    _need(lib.nn.functional, "linear")
+    return _functional_case(lib, d, device, lambda F, x, w, b: F.linear(x, w, b))
+
+
+class Workload:
+    def __init__(self, name, title, target, data, build, registry_ops):
+        self.name, self.title, self.target = name, title, target
+        self.data, self.build, self.registry_ops = data, build, registry_ops
+
+
+WORKLOADS = [
+    Workload("mnist_step", "MNIST net train step, batch 64 (seed 001)", 1.3, mnist_data,
+             mnist_build, ["conv2d", "relu", "max_pool2d", "linear", "cross_entropy"]),
+    Workload("conv2d", "conv2d 32x64x32x32, 64x64x3x3, pad 1, fwd+bwd", 2.5, conv2d_data,
+             conv2d_build, ["conv2d"]),
+    Workload("conv1d_text", "Conv1d text model 64x128x256, k5, relu, maxpool1d 2, fwd+bwd", 2.0,
+             conv1d_data, conv1d_build, ["conv1d", "relu", "max_pool1d"]),
+    Workload("maxpool2d", "max_pool2d 2x2 on 32x64x32x32, fwd+bwd", 2.0, maxpool_data,
+             maxpool_build, ["max_pool2d"]),
+    Workload("linear", "Linear 64x4096 -> 4096, fwd+bwd", 1.2, linear_data, linear_build,
+             ["linear"]),
+]

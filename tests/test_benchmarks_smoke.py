@@ -1,0 +1,119 @@
+"""benchmarks/run.py works, and its correctness pre-check rejects a wrong answer.
+
+The harness runs in a subprocess (it imports torch and runs torch.profiler, which would slow
+every later torch call in this test process). Nothing here looks at timings: speed is never
+asserted in tests.
+"""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+
+def _load_run_module():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(RUN.parent))
+    return module
+
+
+def _harness(*args, prelude=""):
+    """Run the harness in a fresh interpreter; ``prelude`` (Python) runs before it."""
+    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(RUN.parent)!r}]\n{prelude}\n"
+            f"import run\nsys.exit(run.main({list(args)!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(ROOT), timeout=600)
+
+
+def test_quick_run_checks_and_reports_every_workload():
+    out = _harness("--quick", "--json", "--repeat", "2", "--warmup", "1")
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    names = [w["name"] for w in report["workloads"]]
+    assert names == ["mnist_step", "conv2d", "conv1d_text", "maxpool2d", "linear"]
+    assert report["machine"]["torch_threads"] >= 1
+    for w in report["workloads"]:
+        if w["status"].startswith("n/a"):      # minigrad lacks a piece it needs (yet)
+            continue
+        assert w["status"] in ("ok", "SLOWER THAN TARGET"), w
+        assert len(w["minigrad_times_ms"]) == len(w["torch_times_ms"]) == 2
+        assert w["minigrad_ms"] > 0 and w["torch_ms"] > 0
+        assert w["minigrad_step_alloc_mb"] >= 0 and w["torch_step_alloc_mb"] >= 0
+    # the ops whose pieces exist now must not be skipped
+    by_name = {w["name"]: w for w in report["workloads"]}
+    assert not by_name["linear"]["status"].startswith("n/a")
+
+
+def test_table_output_and_only():
+    out = _harness("--quick", "--only", "linear", "--repeat", "1")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| linear" in out.stdout and "mnist_step" not in out.stdout
+    assert "torch threads" in out.stdout
+
+
+def test_memory_subprocess_mode():
+    out = _harness("--quick", "--only", "linear", "--repeat", "1", "--memory", "--json")
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = json.loads(out.stdout)["workloads"][0]
+    assert row["minigrad_peak_rss_mb"] > 0 and row["torch_peak_rss_mb"] > 0
+
+
+def test_a_wrong_gradient_is_rejected_and_not_timed():
+    # Break minigrad's Linear backward by 1% on the weight gradient.
+    prelude = (
+        "import minigrad.ops.matmul as m\n"
+        "_bw = m.Linear.backward\n"
+        "def wrong(self, g):\n"
+        "    gx, gw, *rest = _bw(self, g)\n"
+        "    return (gx, gw * 1.01, *rest)\n"
+        "m.Linear.backward = wrong\n")
+    out = _harness("--quick", "--only", "linear", "--json", prelude=prelude)
+    assert out.returncode == 1
+    row = json.loads(out.stdout)["workloads"][0]
+    assert row["status"].startswith("WRONG RESULT")
+    assert "minigrad_ms" not in row and "grad w" in row["error"]
+    assert "WRONG RESULT" in out.stderr
+
+
+def test_a_wrong_forward_is_rejected():
+    prelude = (
+        "import minigrad.ops.matmul as m\n"
+        "_fw = m.Linear.forward\n"
+        "m.Linear.forward = lambda self, *a: _fw(self, *a) + 1e-2\n")
+    out = _harness("--quick", "--only", "linear", prelude=prelude)
+    assert out.returncode == 1
+    assert "out: max abs error" in out.stderr
+
+
+def test_compare_rules():
+    run = _load_run_module()
+    a = np.linspace(-3, 3, 100, dtype=np.float32)
+    run.compare("same", {"a": a.copy()}, {"a": a})
+    run.compare("tiny float32 noise", {"a": a * (1 + 1e-6)}, {"a": a})
+    for bad in ({"a": a * 1.01}, {"a": a[:50]}, {"a": a.astype(np.float64)}, {},
+                {"a": np.where(a > 0, np.nan, a)}):
+        with pytest.raises(run.WrongResult):
+            run.compare("bad", bad, {"a": a})
+
+
+def test_cuda_without_a_gpu_fails_clearly():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    out = _harness("--device", "cuda", "--quick")
+    assert out.returncode != 0
+    assert "no GPU" in out.stderr
+    assert "Traceback" not in out.stderr
