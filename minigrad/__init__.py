@@ -66,3 +66,5 @@ try:  # TEMP-INTEGRATION
     from .serialization import save, load  # noqa: E402,F401
 except ImportError:  # TEMP-INTEGRATION
     pass
+from .summary import summary  # noqa: E402,F401
+from . import explain, viz  # noqa
