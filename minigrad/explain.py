@@ -184,8 +184,9 @@ def _size_formula(title, M, K, pads, s, d, out, ceil_mode=False, unit="positions
     padded = M + left + right
     used = (out - 1) * s + d * (K - 1) + 1 if out > 0 else 0
     if out > 0 and used < padded:
-        lines.append(f"      the windows reach index {used - 1} of the padded {padded}: the last "
-                     f"{padded - used} {unit} never enter a window")
+        lines.append(f"      the windows reach index {used - 1} of the {padded}"
+                     + (" (padded)" if left or right else "")
+                     + f": the last {padded - used} {unit} never enter a window")
     return "\n".join(lines)
 
 
