@@ -317,3 +317,24 @@ def test_fmt(value, text):
 def test_prints_to_stdout_by_default(capsys):
     explain.conv2d(torch.tensor(X), torch.tensor(K))
     assert "0x0+1x1+3x2+4x3=19" in capsys.readouterr().out
+
+
+def test_example_inside_convolution_runs(capsys):
+    """examples/inside_convolution.py walks through the seeds' questions; it must keep working."""
+    import importlib.util
+    import pathlib
+    import warnings
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "inside_convolution.py"
+    spec = importlib.util.spec_from_file_location("inside_convolution", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        module.main([])
+    out = capsys.readouterr().out
+    assert "0x0+1x1+3x2+4x3=19" in out                                   # seed 002
+    assert "0x1+0x0+1x(-1)+0x2+0x0+1x(-2)+0x1+0x0+1x(-1)=-4" in out      # seed 004's edge
+    assert "(4 - 2 + 0)/3 + 1 = 1.6667, rounded to 1" in out              # z4
+    assert "weight: (10, 5, 2, 2) -> 200" in out and "bias: (10,) -> 10" in out
+    assert "Total params: 431,080" in out                                 # seed 001's M
+    assert "ConvolutionBackward0" in out and "SqrtBackward0" in out
