@@ -121,18 +121,17 @@ def main(argv=None) -> int:
                   f"({backend._cupy_error or 'no CUDA device'}). Install cupy on a machine "
                   "with an NVIDIA GPU, or run with --device cpu.", file=sys.stderr)
             return 2
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("error: the checks compare with PyTorch, which is not installed: pip install torch "
-              "(or pip install 'minigrad[test]')", file=sys.stderr)
-        return 2
-
     names = args.op or registry.names()
     try:
         infos = [registry.get(n) for n in names]
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("error: the checks compare with PyTorch, which is not installed: pip install torch "
+              "(or pip install 'minigrad[test]')", file=sys.stderr)
         return 2
 
     torch_device = _torch_device(args.device)
