@@ -18,13 +18,10 @@ from ..ops.matmul import linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401
     cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits)
-try:  # TEMP-INTEGRATION
-    from ..ops.conv import (  # noqa: F401
-        conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_size)
-    from ..ops.pool import (  # noqa: F401
-        max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
-except ImportError:  # TEMP-INTEGRATION
-    pass
+from ..ops.conv import (  # noqa: F401
+    conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_size)
+from ..ops.pool import (  # noqa: F401
+    max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
 
 
 def relu6(input):
