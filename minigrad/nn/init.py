@@ -1,0 +1,195 @@
+"""``minigrad.nn.init``: fill a tensor in place with values from PyTorch's init distributions.
+
+Every function here writes into the tensor's array directly (no graph is recorded, as under
+``no_grad``) and returns the tensor.  Random values come from ``generator`` when given, else
+from ``minigrad.creation.default_generator``: they are drawn on the CPU in float64, cast to the
+tensor's dtype and copied to its device, so a seed gives the same weights on every device.
+
+Fans, for a weight of shape (out, in, *kernel): ``fan_in = in * prod(kernel)`` and
+``fan_out = out * prod(kernel)``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..creation import default_generator
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
+           "zeros_", "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+           "kaiming_normal_"]
+
+
+def _rng(generator):
+    return (generator or default_generator).rng
+
+
+def _write(tensor, values):
+    """Copy host ``values`` (broadcastable to tensor's shape) into ``tensor`` in place."""
+    a = tensor._array
+    values = np.asarray(values).astype(a.dtype, copy=False)
+    a[...] = backend.to_device(values, tensor.device) if tensor.device.type != "cpu" else values
+    tensor._version.value += 1
+    return tensor
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity (the factor that keeps activations' variance).
+
+    linear, conv*, sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);
+    leaky_relu: sqrt(2 / (1 + negative_slope^2)) (negative_slope = param, default 0.01);
+    selu: 3/4.
+    """
+    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                  "conv_transpose2d", "conv_transpose3d"]
+    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif (not isinstance(param, bool) and isinstance(param, numbers.Number)):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight shaped (out, in, *kernel): (in*k, out*k), k = prod(kernel)."""
+    if tensor.dim() < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 "
+                         "dimensions")
+    receptive_field = 1
+    for s in tensor.shape[2:]:
+        receptive_field *= s
+    return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
+
+
+def _calculate_correct_fan(tensor, mode):
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with values drawn from U(a, b)."""
+    return _write(tensor, _rng(generator).uniform(a, b, tuple(tensor.shape)))
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with values drawn from N(mean, std^2)."""
+    return _write(tensor, _rng(generator).normal(mean, std, tuple(tensor.shape)))
+
+
+def _norm_cdf(x):
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def _norm_ppf(p):
+    """Inverse of the standard normal CDF, vectorised (Acklam's rational approximation, relative
+    error < 1.2e-9, polished by one Halley step)."""
+    a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+    b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+         6.680131188771972e+01, -1.328068155288572e+01]
+    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+         3.754408661907416e+00]
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-300, 1 - 1e-16)
+    x = np.empty_like(p)
+    low, high = p < 0.02425, p > 1 - 0.02425
+    mid = ~(low | high)
+    q = p[mid] - 0.5
+    r = q * q
+    x[mid] = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+              (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1))
+    for mask, sign, tail in ((low, 1.0, p[low]), (high, -1.0, 1 - p[high])):
+        q = np.sqrt(-2 * np.log(tail))
+        x[mask] = sign * ((((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+                          ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1))
+    return x
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with N(mean, std^2) truncated to [a, b], by inverse-CDF sampling as PyTorch:
+    u ~ U(cdf(a'), cdf(b')) with a' = (a - mean)/std, b' likewise; x = mean + std * ppf(u)."""
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
+    lo, hi = _norm_cdf((a - mean) / std), _norm_cdf((b - mean) / std)
+    u = _rng(generator).uniform(lo, hi, tuple(tensor.shape))
+    return _write(tensor, np.clip(mean + std * _norm_ppf(u), a, b))
+
+
+def constant_(tensor, val):
+    """Fill with the value ``val``."""
+    return _write(tensor, val)
+
+
+def ones_(tensor):
+    return _write(tensor, 1)
+
+
+def zeros_(tensor):
+    return _write(tensor, 0)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity matrix."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _write(tensor, np.eye(*tensor.shape))
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015).
+
+    ``a`` is the leaky_relu negative slope; the layers' default ``a=sqrt(5)`` gives
+    bound = 1 / sqrt(fan_in).
+    """
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """N(0, std^2) with std = gain / sqrt(fan)."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)

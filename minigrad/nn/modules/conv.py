@@ -1,0 +1,243 @@
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``.
+
+The math is in ``minigrad/ops/conv.py`` (``F.conv2d`` ...); these classes hold the weight and
+bias, check the constructor arguments as PyTorch does and print like PyTorch:
+``Conv2d(1, 6, kernel_size=(3, 3), stride=(1, 1))``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import creation
+from .. import functional as F, init
+from ..parameter import Parameter
+from .module import Module
+from .utils import _pair, _single
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _pad_indices(n, left, right, mode):
+    """Source indices (along one axis of length n) of a padded axis of length n + left + right."""
+    pos = np.arange(-left, n + right)
+    if mode == "circular":
+        if left > n or right > n:
+            raise ValueError("Padding value causes wrapping around more than once.")
+        return pos % n
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1)
+    if left >= n or right >= n:  # reflect
+        raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
+                           f"input dimension, but got: padding ({left}, {right}) at dimension "
+                           f"of input of size {n}")
+    pos = np.abs(pos)
+    return np.where(pos > n - 1, 2 * (n - 1) - pos, pos)
+
+
+def _pad_by_mode(x, pads, mode):
+    """Pad the last len(pads) axes of x, by (left, right) pairs, by gathering indices
+    ('reflect', 'replicate', 'circular'); the gradient flows back through the gather (it sums
+    the copies)."""
+    nd = len(pads)
+    for i, (left, right) in enumerate(pads):
+        axis = x.ndim - nd + i
+        if left or right:
+            idx = _pad_indices(x.shape[axis], left, right, mode)
+            x = x[(slice(None),) * axis + (idx,)]
+    return x
+
+
+class _ConvNd(Module):
+    """What Conv1d/Conv2d/ConvTranspose share: arguments, weight/bias, init, repr."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 transposed, output_padding, groups, bias, padding_mode, device=None,
+                 dtype=None):
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                                 f"{{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {set(_PADDING_MODES)}, but got "
+                             f"padding_mode='{padding_mode}'")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.transposed = transposed
+        self.output_padding = output_padding
+        self.groups = groups
+        self.padding_mode = padding_mode
+        if transposed:
+            shape = (in_channels, out_channels // groups, *kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *kernel_size)
+        self.weight = Parameter(creation.empty(*shape, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform_, a=sqrt(5)), b likewise.
+
+        fan_in = weight.size(1) * prod(kernel_size): in_channels/groups for a convolution,
+        out_channels/groups for a transposed one (PyTorch's choice).
+        """
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * len(self.padding):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * len(self.dilation):
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * len(self.output_padding):
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+    def _conv_forward(self, input, conv):
+        if self.padding_mode == "zeros":
+            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+        if self.padding == "same":   # total d(k-1): half left, the odd one out right
+            pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                         for k, d in zip(self.kernel_size, self.dilation))
+        elif self.padding == "valid":
+            pads = ((0, 0),) * len(self.kernel_size)
+        else:
+            pads = tuple((p, p) for p in self.padding)
+        input = _pad_by_mode(input, pads, self.padding_mode)
+        return conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) -> (N, C_out, L_out).
+
+    L_out = floor((L + 2 padding - dilation (kernel_size - 1) - 1) / stride) + 1.
+    weight (out_channels, in_channels / groups, kernel_size), bias (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         padding if isinstance(padding, str) else _single(padding),
+                         _single(dilation), False, _single(0), groups, bias, padding_mode,
+                         device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, F.conv1d)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) -> (N, C_out, H_out, W_out).
+
+    H_out = floor((H + 2 padding[0] - dilation[0] (kernel_size[0] - 1) - 1) / stride[0]) + 1,
+    likewise W_out.  weight (out_channels, in_channels / groups, kH, kW), bias (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         padding if isinstance(padding, str) else _pair(padding),
+                         _pair(dilation), False, _pair(0), groups, bias, padding_mode,
+                         device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, F.conv2d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    def __init__(self, *args, padding_mode="zeros", **kwargs):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for '
+                             f"{type(self).__name__}")
+        super().__init__(*args, padding_mode=padding_mode, **kwargs)
+
+    def _output_padding(self, input, output_size, nd):
+        """The output_padding that makes the output ``output_size`` (PyTorch's rule)."""
+        if output_size is None:
+            return self.output_padding
+        output_size = list(output_size)
+        if len(output_size) == nd + 2 or (len(output_size) == nd + 1 and input.dim() == nd + 1):
+            output_size = output_size[-nd:]
+        if len(output_size) != nd:
+            raise ValueError(f"ConvTranspose{nd}D: for {input.dim()}D input, output_size must "
+                             f"have {nd} or {nd + 2} elements (got {len(output_size)})")
+        result = []
+        for d in range(nd):
+            size = input.shape[input.dim() - nd + d]
+            min_size = ((size - 1) * self.stride[d] - 2 * self.padding[d] +
+                        self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            max_size = min_size + self.stride[d] - 1
+            if not min_size <= output_size[d] <= max_size:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes "
+                                 f"range from {min_size} to {max_size} (for an input of "
+                                 f"{list(input.shape[-nd:])})")
+            result.append(output_size[d] - min_size)
+        return tuple(result)
+
+    def _transpose_forward(self, input, output_size, conv, nd):
+        output_padding = self._output_padding(input, output_size, nd)
+        return conv(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                    self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (the gradient of Conv1d w.r.t. its input): (N, C_in, L) ->
+    (N, C_out, L_out), L_out = (L - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    weight (in_channels, out_channels / groups, kernel_size)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         _single(padding), _single(dilation), True, _single(output_padding),
+                         groups, bias, padding_mode=padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transpose_forward(input, output_size, F.conv_transpose1d, 1)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution: (N, C_in, H, W) -> (N, C_out, H_out, W_out),
+    H_out = (H - 1) stride[0] - 2 padding[0] + dilation[0] (kH - 1) + output_padding[0] + 1.
+    weight (in_channels, out_channels / groups, kH, kW)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         _pair(padding), _pair(dilation), True, _pair(output_padding),
+                         groups, bias, padding_mode=padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transpose_forward(input, output_size, F.conv_transpose2d, 2)

@@ -1,0 +1,29 @@
+"""``Dropout``: in training, zero each element with probability p and scale the rest by
+1 / (1 - p), so the expected value is unchanged; in eval mode, the identity."""
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """Randomly zero elements (training mode only); draws from the default generator."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if p < 0 or p > 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input):
+        out = F.dropout(input, self.p, self.training)
+        if self.inplace and out is not input:
+            input[...] = out
+            return input
+        return out
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"

@@ -1,0 +1,603 @@
+"""``Module``: the base class of every layer and model.
+
+A Module keeps three ordered registries, filled by plain attribute assignment:
+    _parameters  name -> Parameter   (self.weight = Parameter(...))
+    _buffers     name -> Tensor      (self.register_buffer('running_mean', ...))
+    _modules     name -> Module      (self.conv1 = Conv2d(...))
+From them come ``parameters()``, ``state_dict()``, ``to(device)``, ``train()``/``eval()`` and
+the nested ``repr``, all laid out exactly as PyTorch's.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, namedtuple
+
+from ... import backend, dtypes
+from ...tensor import Tensor
+from ..parameter import Parameter
+
+__all__ = ["Module", "RemovableHandle"]
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_hook``: ``handle.remove()`` takes the hook out again."""
+    _next_id = itertools.count()
+
+    def __init__(self, hooks_dict):
+        self.hooks_dict = hooks_dict
+        self.id = next(RemovableHandle._next_id)
+
+    def remove(self):
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+def _addindent(s_, num_spaces):
+    lines = s_.split("\n")
+    if len(lines) == 1:
+        return s_
+    first = lines.pop(0)
+    return first + "\n" + "\n".join(num_spaces * " " + line for line in lines)
+
+
+_LEGACY_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _typename(value):
+    """'minigrad.FloatTensor' for a float32 tensor (PyTorch's legacy names), else the type."""
+    if isinstance(value, Tensor):
+        return f"minigrad.{_LEGACY_TYPE.get(value.dtype.name, value.dtype.name)}Tensor"
+    return type(value).__name__
+
+
+class Module:
+    """Base class for all neural network modules; subclass it and define ``forward``.
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+            def forward(self, x):
+                return self.fc(x)
+    """
+    training: bool
+    _version = 1
+
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected argument: "
+                            f"Module.__init__ takes none (got {len(args)} positional and "
+                            f"{sorted(kwargs)} keyword arguments)")
+        setattr_ = object.__setattr__
+        setattr_(self, "training", True)
+        setattr_(self, "_parameters", OrderedDict())
+        setattr_(self, "_buffers", OrderedDict())
+        setattr_(self, "_non_persistent_buffers_set", set())
+        setattr_(self, "_modules", OrderedDict())
+        setattr_(self, "_forward_hooks", OrderedDict())
+        setattr_(self, "_forward_hooks_with_kwargs", set())
+        setattr_(self, "_forward_pre_hooks", OrderedDict())
+        setattr_(self, "_forward_pre_hooks_with_kwargs", set())
+
+    def forward(self, *input):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
+                                  '"forward" function')
+
+    # ------------------------------------------------------------------------------------------
+    # Registration
+    # ------------------------------------------------------------------------------------------
+    def _check_name(self, name, kind):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+
+    def register_parameter(self, name, param):
+        """Add ``param`` (a Parameter, or None) as ``self.<name>``; it appears in parameters()."""
+        self._check_name(name, "parameter")
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is None:
+            self._parameters[name] = None
+            return
+        if not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
+                            "(minigrad.nn.Parameter or None required)")
+        if param.grad_fn is not None:
+            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model "
+                             f"parameters must be created explicitly. To express '{name}' as a "
+                             "function of another Tensor, compute the value in the forward() "
+                             "method.")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add a tensor that is state but not a parameter (BatchNorm's running_mean...).
+
+        Persistent buffers are saved in ``state_dict``; all buffers move with ``to()``.
+        """
+        self._check_name(name, "buffer")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(minigrad Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name, module):
+        """Add a child module as ``self.<name>``."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_name(name, "module")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self._remove_from(name, d, self._buffers, self._modules,
+                              self._non_persistent_buffers_set)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                                "(minigrad.nn.Parameter or None expected)")
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            if d.get("_modules") is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self._remove_from(name, d, self._parameters, self._buffers,
+                              self._non_persistent_buffers_set)
+            self._modules[name] = value
+        elif d.get("_modules") is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
+                                "(minigrad.nn.Module or None expected)")
+            self._modules[name] = value
+        elif d.get("_buffers") is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
+                                "(minigrad.Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    @staticmethod
+    def _remove_from(name, d, *registries):
+        for r in registries:
+            if name in r:
+                if isinstance(r, set):
+                    r.discard(name)
+                else:
+                    del r[name]
+        d.pop(name, None)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            r = d.get(registry)
+            if r is not None and name in r:
+                return r[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers_set.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = list(super().__dir__())
+        keys += list(self._parameters) + list(self._buffers) + list(self._modules)
+        return sorted(set(k for k in keys if not k[0].isdigit()))
+
+    # ------------------------------------------------------------------------------------------
+    # Iteration over parameters, buffers and sub-modules
+    # ------------------------------------------------------------------------------------------
+    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+        memo = set()
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
+        for module_prefix, module in modules:
+            for k, v in get_members(module):
+                if v is None or (remove_duplicate and id(v) in memo):
+                    continue
+                if remove_duplicate:
+                    memo.add(id(v))
+                yield (module_prefix + ("." if module_prefix else "") + k), v
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, Parameter) pairs, e.g. ('conv1.weight', ...); shared parameters once."""
+        yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse,
+                                       remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse,
+                                       remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def named_children(self):
+        memo = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in memo:
+                memo.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) for this module ('') and every descendant ('layer1.0.conv1'...)."""
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        if remove_duplicate:
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub_prefix = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, sub_prefix, remove_duplicate)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` ('' is self)."""
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if item not in mod._modules:
+                raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
+            mod = mod._modules[item]
+        return mod
+
+    def get_parameter(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
+        return mod._parameters[name]
+
+    def get_buffer(self, target):
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
+        return mod._buffers[name]
+
+    # ------------------------------------------------------------------------------------------
+    # Modes and gradients
+    # ------------------------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode (Dropout drops, BatchNorm uses batch statistics) recursively."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: same as ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's ``.grad`` (to None, or to zeros in place)."""
+        for p in self.parameters():
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad._array[...] = 0
+                    p.grad._version.value += 1
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module (children first) then on self; return self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------------------------------
+    # Device and dtype: converted in place, so Parameters keep their identity (optimizers made
+    # before .to() still hold the right objects).
+    # ------------------------------------------------------------------------------------------
+    def _apply(self, fn):
+        """Replace the array of every parameter, gradient and buffer by ``fn(array)``."""
+        for module in self.modules():
+            for registry in (module._parameters, module._buffers):
+                for t in registry.values():
+                    if t is None:
+                        continue
+                    t._array = fn(t._array)
+                    if t.grad is not None:
+                        t.grad._array = fn(t.grad._array)
+        return self
+
+    def to(self, *args, **kwargs):
+        """``module.to(device)``, ``.to(dtype)``, ``.to(device, dtype)`` or ``.to(tensor)``.
+
+        A dtype converts floating-point parameters and buffers only (integer buffers such as
+        BatchNorm's num_batches_tracked stay int64), as in PyTorch.
+        """
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, backend.Device)):
+                device = arg
+            elif arg is not None:
+                dtype = arg
+        if dtype is not None:
+            dtype = dtypes.to_dtype(dtype)
+            if not dtype.is_floating_point:
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
+                                f"desired dtype={dtype}")
+        dev = backend.device(device) if device is not None else None
+
+        def convert(array):
+            if dtype is not None and array.dtype.kind == "f" and array.dtype != dtype.np:
+                array = array.astype(dtype.np)
+            if dev is not None:
+                array = backend.to_device(array, dev)
+            return array
+        return self._apply(convert)
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else
+                       (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def type(self, dst_type):
+        return self.to(dst_type)
+
+    # ------------------------------------------------------------------------------------------
+    # Calling: pre-hooks, forward, hooks
+    # ------------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before forward; it may return new args (a tuple or one
+        value).  With ``with_kwargs=True``: ``hook(module, args, kwargs)`` -> (args, kwargs)."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after forward; a non-None return replaces the
+        output.  With ``with_kwargs=True``: ``hook(module, args, kwargs, output)``.
+
+        Returns a handle whose ``.remove()`` unregisters the hook.
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks):
+            return self.forward(*args, **kwargs)
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # ------------------------------------------------------------------------------------------
+    # state_dict / load_state_dict
+    # ------------------------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = buf if keep_vars else buf.detach()
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        """An OrderedDict name -> tensor of every parameter and persistent buffer.
+
+        The tensors share memory with the module's (writing into
+        ``conv.state_dict()['weight'][0][0]`` changes the layer), and are detached from the
+        graph unless ``keep_vars=True``.  Keys are PyTorch's: 'conv1.weight', 'bn.running_mean'.
+        """
+        if args:  # the positional form state_dict(destination, prefix, keep_vars), deprecated
+            destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][
+                len(args):])[:3]
+        if destination is None:
+            destination = OrderedDict()
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination=destination, prefix=prefix + name + ".",
+                                  keep_vars=keep_vars)
+        return destination
+
+    def _load_defaults(self, state_dict, prefix):
+        """Hook for subclasses: values to use for keys an older checkpoint lacks."""
+        return {}
+
+    def _plan_load(self, state_dict, prefix, plan, missing, unexpected, errors):
+        """Check this module's keys (no copy yet): collect (target, source) pairs and errors."""
+        defaults = self._load_defaults(state_dict, prefix)
+        local = OrderedDict((k, v) for k, v in self._parameters.items() if v is not None)
+        for k, v in self._buffers.items():
+            if v is not None and k not in self._non_persistent_buffers_set:
+                local[k] = v
+        for name, target in local.items():
+            key = prefix + name
+            if key not in state_dict and key not in defaults:
+                missing.append(key)
+                continue
+            source = state_dict[key] if key in state_dict else defaults[key]
+            if not isinstance(source, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected '
+                              "minigrad.Tensor or Tensor-like object from checkpoint but received "
+                              f"{type(source)}")
+                continue
+            if tuple(source.shape) != tuple(target.shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape "
+                              f"{source.shape} from checkpoint, the shape in current model is "
+                              f"{target.shape}.")
+                continue
+            plan.append((target, source))
+        for key in state_dict:
+            if key.startswith(prefix):
+                first = key[len(prefix):].split(".", 1)[0]
+                if first not in self._modules and first not in local:
+                    unexpected.append(key)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy parameters and buffers from ``state_dict`` (same keys as ``state_dict()``).
+
+        Every key is checked before anything is copied: missing keys, unexpected keys (when
+        ``strict``) and shape mismatches are all reported in one RuntimeError, as PyTorch
+        words it, and the module is left untouched.  Values are cast to each parameter's
+        dtype and device.  Returns ``_IncompatibleKeys(missing_keys, unexpected_keys)``.
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        if assign:
+            raise NotImplementedError("load_state_dict(assign=True) is not supported by "
+                                      "minigrad; the values are always copied in")
+        plan, missing, unexpected, errors = [], [], [], []
+
+        def visit(module, prefix):
+            module._plan_load(state_dict, prefix, plan, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    visit(child, prefix + name + ".")
+        visit(self, "")
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(self).__name__, "\n\t".join(errors)))
+        for target, source in plan:
+            array = source._array
+            if array.dtype != target._array.dtype:
+                array = array.astype(target._array.dtype)
+            if backend.device_of(array) != target.device:
+                array = backend.to_device(array, target.device)
+            if array is not target._array:
+                target._array[...] = array
+                target._version.value += 1
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------------------------------
+    # repr
+    # ------------------------------------------------------------------------------------------
+    def _get_name(self):
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr; layers override it."""
+        return ""
+
+    def __repr__(self):
+        extra_lines = []
+        extra = self.extra_repr()
+        if extra:
+            extra_lines = extra.split("\n")
+        child_lines = []
+        for key, module in self._modules.items():
+            child_lines.append("(" + key + "): " + _addindent(repr(module), 2))
+        lines = extra_lines + child_lines
+        main = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"

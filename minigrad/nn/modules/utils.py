@@ -1,0 +1,26 @@
+"""Argument helpers shared by the layers: ``_pair(3) == (3, 3)`` and friends."""
+from __future__ import annotations
+
+import collections.abc
+from itertools import repeat
+
+__all__ = ["_single", "_pair", "_triple", "_ntuple", "factory_kwargs"]
+
+
+def _ntuple(n, name="parse"):
+    def parse(x):
+        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return tuple(repeat(x, n))
+    parse.__name__ = name
+    return parse
+
+
+_single = _ntuple(1, "_single")
+_pair = _ntuple(2, "_pair")
+_triple = _ntuple(3, "_triple")
+
+
+def factory_kwargs(device, dtype):
+    """The ``device=``/``dtype=`` arguments every layer accepts, for ``minigrad.empty``."""
+    return {"device": device, "dtype": dtype}
