@@ -1,0 +1,245 @@
+"""``Optimizer``: the base class of SGD, Adam, AdamW and RMSprop.
+
+An optimizer holds ``param_groups``, a list of dicts, each with its ``'params'`` (a list of
+tensors) and its hyper-parameters ('lr', ...); and ``state``, a dict tensor -> dict of that
+tensor's buffers (momentum, moving averages).  ``step()`` updates every parameter that has a
+``.grad``, in place on the raw arrays: no graph is recorded and Parameters keep their identity.
+``state_dict()``/``load_state_dict()`` use PyTorch's layout:
+    {'state': {0: {'momentum_buffer': tensor}, ...},
+     'param_groups': [{'lr': 0.01, ..., 'params': [0, 1, ...]}]}
+where parameters are numbered in the order of the groups.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import defaultdict
+
+from .. import backend
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter without a default (it must be given)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _typename(obj):
+    return "minigrad.Tensor" if isinstance(obj, Tensor) else type(obj).__name__
+
+
+class Optimizer:
+    """Base class: ``Optimizer(params, defaults)``.
+
+    ``params``: an iterable of tensors, of (name, tensor) pairs, or of dicts (parameter
+    groups: ``{'params': [...], 'lr': 0.1}``; missing hyper-parameters come from
+    ``defaults``).
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {_typename(params)}")
+        self.state = defaultdict(dict)
+        self.param_groups = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        s = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            s += "\n" + f"Parameter Group {i}"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    s += "\n" + f"    {key}: {group[key]}"
+        return s + "\n)"
+
+    def __getstate__(self):
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters, e.g. layers to unfreeze: ``{'params': [...], 'lr': ...}``."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            params = list(params)
+        names = []
+        if params and isinstance(params[0], tuple):     # named parameters: (name, tensor)
+            names = [n for n, _ in params]
+            params = [p for _, p in params]
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + _typename(p))
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group = dict(param_group)
+        group["params"] = params
+        if names:
+            group["param_names"] = names
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            group.setdefault(name, default)
+        if len(set(map(id, params))) != len(params):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
+                          "future, this will cause an error", stacklevel=3)
+        seen = set()
+        for g in self.param_groups:
+            seen.update(map(id, g["params"]))
+        if not seen.isdisjoint(map(id, params)):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all optimized tensors (to None, or to zeros in place)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        p.grad._array[...] = 0
+                        p.grad._version.value += 1
+
+    def step(self, closure=None):
+        """One optimization step; ``closure`` (re-evaluates the model, returns the loss) is
+        called with gradients enabled and its loss returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p] if p in self.state else {}
+                self._update(p, p.grad._array, state, group)
+                if state:
+                    self.state[p] = state      # SGD without momentum keeps no state, as torch
+                p._version.value += 1
+        return loss
+
+    def _update(self, param, grad, state, group):
+        """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _zeros_like(param):
+        """A zero state buffer shaped like ``param``, on its device."""
+        return Tensor._wrap(backend.xp_of(param._array).zeros_like(param._array))
+
+    @staticmethod
+    def _step_tensor():
+        """The step counter, a 0-d float32 tensor on the CPU as in PyTorch's state_dict."""
+        import numpy as np
+        return Tensor._wrap(np.zeros((), dtype=np.float32))
+
+    @staticmethod
+    def _check_flags(name, fused=None, differentiable=False):
+        """PyTorch's implementation switches: accepted (foreach, capturable are no-ops here),
+        except the two that would change what minigrad computes."""
+        if differentiable:
+            raise NotImplementedError(f"{name}(differentiable=True) is not supported by minigrad")
+        if fused:
+            raise NotImplementedError(f"{name}(fused=True) is not supported by minigrad (its "
+                                      "updates are already vectorised over each tensor)")
+
+    # ------------------------------------------------------------------------------------------
+    # state_dict
+    # ------------------------------------------------------------------------------------------
+    def state_dict(self):
+        """{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}.
+
+        Parameters are numbered from 0 through all groups in order; the state tensors are the
+        optimizer's own (not copies), as in PyTorch.
+        """
+        index = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = list(range(start, start + len(group["params"])))
+            for i, p in zip(ids, group["params"]):
+                index.setdefault(id(p), i)
+            packed["params"] = ids
+            start += len(ids)
+            groups.append(packed)
+        state = {index[id(p)]: v for p, v in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a ``state_dict()`` (of an optimizer over parameters of the same shapes).
+
+        Floating-point state tensors are cast to their parameter's dtype and device ('step'
+        stays as it is); everything is checked before anything changes.
+        """
+        state_dict = copy.deepcopy(state_dict)
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        param_lens = (len(g["params"]) for g in groups)
+        saved_lens = (len(g["params"]) for g in saved_groups)
+        if any(p_len != s_len for p_len, s_len in zip(param_lens, saved_lens)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = {}
+        for g, sg in zip(groups, saved_groups):
+            for old_id, p in zip(sg["params"], g["params"]):
+                id_map[old_id] = p
+        state = defaultdict(dict)
+        for key, value in state_dict["state"].items():
+            if key not in id_map:
+                continue
+            param = id_map[key]
+            new = {}
+            for name, v in value.items():
+                if isinstance(v, Tensor):
+                    array = v._array
+                    if name != "step":
+                        if array.dtype.kind == "f" and param._array.dtype.kind == "f":
+                            array = array.astype(param._array.dtype, copy=False)
+                        array = backend.to_device(array, param.device)
+                        if tuple(array.shape) != tuple(param.shape):
+                            raise ValueError(
+                                f"loaded optimizer state '{name}' for parameter {key} has shape "
+                                f"{list(array.shape)}, but the parameter has shape "
+                                f"{list(param.shape)}")
+                    v = Tensor._wrap(array)
+                new[name] = v
+            state[param] = new
+        new_groups = []
+        for g, sg in zip(groups, saved_groups):
+            ng = dict(sg)
+            ng["params"] = g["params"]
+            if "param_names" in g and "param_names" not in sg:
+                ng["param_names"] = g["param_names"]
+            new_groups.append(ng)
+        self.state = state
+        self.param_groups = new_groups
