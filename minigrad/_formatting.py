@@ -29,17 +29,19 @@ class _Formatter:
                 self.max_width = max(len(self._plain(v)) for v in flat)
             return
         finite = flat[np.isfinite(flat)].astype(np.float64)
-        nonzero = np.abs(finite[finite != 0])
+        nonzero_vals = finite[finite != 0]
+        nonzero = np.abs(nonzero_vals)
         if nonzero.size == 0:
-            self.max_width = max((len(self.format_plain(v)) for v in flat), default=1)
-            return
+            return                       # as PyTorch: width 1, so nothing gets padded
         lo, hi = float(nonzero.min()), float(nonzero.max())
         self.int_mode = bool(np.all(finite == np.ceil(finite)))
         if self.int_mode:
             self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
         else:
             self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.max_width = max(len(self.format_plain(v)) for v in flat)
+        # As PyTorch, the column width comes from the nonzero finite values only: zeros, nan
+        # and inf do not widen it ("tensor([0., -0.])", "tensor([nan, 1.])").
+        self.max_width = max([1] + [len(self.format_plain(v)) for v in nonzero_vals])
 
     def _plain(self, v):
         if isinstance(v, (bool, np.bool_)):
@@ -82,7 +84,7 @@ def _format_array(a, fmt, indent, summarise):
     if a.ndim == 1:
         n = a.shape[0]
         if summarise and n > 2 * EDGE_ITEMS:
-            items = [fmt.format(v) for v in a[:EDGE_ITEMS]] + ["..."] + \
+            items = [fmt.format(v) for v in a[:EDGE_ITEMS]] + [" ..."] + \
                     [fmt.format(v) for v in a[-EDGE_ITEMS:]]
         else:
             items = [fmt.format(v) for v in a]
@@ -117,12 +119,32 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
         fmt = _Formatter(_summarised_values(a))
         body = _format_array(a, fmt, indent, summarise)
     dtype = tensor.dtype
-    if dtype not in (default_float(), int64, bool_):
+    # As PyTorch: int64 and bool go without saying, except for an empty tensor ("tensor([],
+    # dtype=torch.int64)"), where nothing else shows the dtype.
+    implied = (default_float(),) if a.size == 0 else (default_float(), int64, bool_)
+    if dtype not in implied:
         suffixes.append(f"dtype={dtype!r}")
     if tensor.grad_fn is not None:
         suffixes.append(f"grad_fn=<{tensor.grad_fn.name()}>")
     elif tensor.requires_grad:
         suffixes.append("requires_grad=True")
-    if suffixes:
-        body += ", " + ", ".join(suffixes)
-    return prefix + body + ")"
+    return _add_suffixes(prefix + body, suffixes, indent)
+
+
+def _add_suffixes(text, suffixes, indent):
+    """Append ", dtype=..., grad_fn=..." wrapping to a new line past LINE_WIDTH, as PyTorch.
+
+    A suffix is measured as PyTorch's would be ("torch.float64", 3 characters shorter than
+    "minigrad.float64"), so that lines break where they do in PyTorch's printouts.
+    """
+    parts = [text]
+    last_line_len = len(text) - text.rfind("\n") + 1      # PyTorch's count, quirks included
+    for suffix in suffixes:
+        length = len(suffix.replace("minigrad.", "torch."))
+        if last_line_len + length + 2 > LINE_WIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + length
+        else:
+            parts.append(", " + suffix)
+            last_line_len += length + 2
+    return "".join(parts) + ")"
