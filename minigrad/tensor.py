@@ -119,7 +119,7 @@ class Tensor:
     Build one with ``minigrad.tensor(data)``, ``minigrad.zeros(...)``, ``minigrad.randn(...)``.
     ``Tensor(data)`` itself, as ``torch.Tensor(data)``, always gives the default float dtype.
     """
-    __slots__ = ("_array", "requires_grad", "grad", "grad_fn", "_version", "_base", "_hooks",
+    __slots__ = ("_array", "requires_grad", "_grad", "grad_fn", "_version", "_base", "_hooks",
                  "__weakref__", "__dict__")
 
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
@@ -131,7 +131,7 @@ class Tensor:
 
     def _init(self, array, requires_grad=False):
         self._array = array
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._version = VersionCounter()
         self._base = None
@@ -149,7 +149,7 @@ class Tensor:
             array = np.asarray(array)
         t = object.__new__(cls)
         t._array = array
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._version = VersionCounter()
         t._base = None
@@ -171,6 +171,38 @@ class Tensor:
         if tuple(value.shape) != tuple(self._array.shape) and self.grad_fn is not None:
             raise RuntimeError("data set to a tensor of a different shape on a non-leaf tensor")
         self._array = value
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # A gradient of the wrong shape would broadcast silently in an optimizer's update.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if tuple(value._array.shape) != tuple(self._array.shape):
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient and "
+                                   "the tensor are the same size")
+            if value._array.dtype != self._array.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{value.dtype.name}' to a tensor with dtype "
+                                   f"'{self.dtype.name}'. Please ensure that the gradient and "
+                                   "the tensor have the same dtype")
+            if value.device != self.device:
+                raise RuntimeError(f"attempting to assign a gradient on device '{value.device}' "
+                                   f"to a tensor on device '{self.device}'. Please ensure that "
+                                   "the gradient and the tensor are on the same device")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
 
     @property
     def shape(self) -> Size:
