@@ -2,9 +2,9 @@
 
     >>> import minigrad as torch
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 20, 5), torch.nn.ReLU())
-    >>> s = torch.summary(net, (1, 1, 28, 28))      # prints the table
-    >>> s.total_params
-    520
+    >>> s = torch.summary(net, (1, 1, 28, 28), verbose=False)   # verbose=True prints the table
+    >>> s.total_params, s.rows[1].output_shape
+    (520, [1, 20, 24, 24])
 
 It answers seed 001's question ("how did we get from Conv2d(20, 50, 5) to Linear(4*4*50, 500)?")
 without adding ``print(x.size())`` lines to ``forward``: one forward pass, under ``no_grad``, on

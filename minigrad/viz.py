@@ -14,7 +14,7 @@
                 └── bias (2) float32
     >>> g.source                  # doctest: +ELLIPSIS
     'digraph autograd {...'
-    >>> g.render("graph", format="svg")     # doctest: +SKIP  (needs Graphviz's dot program)
+    >>> g.render("graph", format="svg")     # needs Graphviz's dot  # doctest: +SKIP
     'graph.svg'
 
 As torchviz's ``make_dot``: one box per op, named as PyTorch names the backward nodes
