@@ -69,6 +69,14 @@ class set_grad_enabled:
 class _GradModeContext:
     mode = True
 
+    def __new__(cls, *args, **kwargs):
+        # ``@no_grad`` without parentheses decorates the function directly, as in PyTorch.
+        self = super().__new__(cls)
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            self.__init__()
+            return self(args[0])
+        return self
+
     def __enter__(self):
         self.prev = _state.enabled
         _state.enabled = self.mode
