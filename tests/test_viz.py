@@ -199,3 +199,15 @@ def test_save(tmp_path):
     g = viz.draw_graph(loss)
     path = g.save(tmp_path / "graph.dot")
     assert open(path).read() == g.source
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_with_real_dot(tmp_path):
+    _, loss = small_net()
+    g = viz.draw_graph(loss)
+    out = g.render(tmp_path / "net", format="svg")
+    text = open(out).read()
+    assert "<svg" in text and "ConvolutionBackward0" in text
+    assert "<svg" in g._repr_svg_()
+    with pytest.raises(RuntimeError, match="not recognized"):
+        g.render(tmp_path / "net", format="no-such-format")
