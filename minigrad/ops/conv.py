@@ -364,7 +364,8 @@ def _check_groups(w, groups):
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
         raise TypeError(f"groups must be an int, got {groups!r}")
     if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
+        raise RuntimeError(f"non-positive groups is not supported (groups must be >= 1, got "
+                           f"groups={groups})")
     if w.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
                            f"dimension 0, but got weight of size [{_shape(w)}] instead")
@@ -385,7 +386,8 @@ def _conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
             pads = ((0, 0),) * nd
         elif padding == "same":
             if any(s != 1 for s in stride):
-                raise RuntimeError("padding='same' is not supported for strided convolutions")
+                raise RuntimeError("padding='same' is not supported for strided convolutions "
+                                   f"(stride must be 1, got stride={list(stride)})")
             # total d(k-1): half on the left, the odd one out on the right (as PyTorch)
             pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
                          for k, d in zip(kernel, dilation))
@@ -394,9 +396,11 @@ def _conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     else:
         pads = tuple((p, p) for p in _int_tuple(padding, nd, "padding", op))
     if any(s <= 0 for s in stride):
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"non-positive stride is not supported (stride must be >= 1, got "
+                           f"stride={list(stride)})")
     if any(l < 0 for l, _ in pads):
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"negative padding is not supported (padding must be >= 0, got "
+                           f"padding={[l for l, _ in pads]})")
     if any(d <= 0 for d in dilation):
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     _check_groups(w, groups)
@@ -427,11 +431,14 @@ def _conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, group
     output_padding = _int_tuple(output_padding, nd, "output_padding", op)
     dilation = _int_tuple(dilation, nd, "dilation", op)
     if any(s <= 0 for s in stride):
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"non-positive stride is not supported (stride must be >= 1, got "
+                           f"stride={list(stride)})")
     if any(p < 0 for p in padding):
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"negative padding is not supported (padding must be >= 0, got "
+                           f"padding={list(padding)})")
     if any(p < 0 for p in output_padding):
-        raise RuntimeError("negative output_padding is not supported")
+        raise RuntimeError(f"negative output_padding is not supported (got "
+                           f"output_padding={list(output_padding)})")
     if any(d <= 0 for d in dilation):
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     if any(op_ >= s and op_ >= d for op_, s, d in zip(output_padding, stride, dilation)):
