@@ -209,5 +209,5 @@ def test_render_with_real_dot(tmp_path):
     text = open(out).read()
     assert "<svg" in text and "ConvolutionBackward0" in text
     assert "<svg" in g._repr_svg_()
-    with pytest.raises(RuntimeError, match="not recognized"):
+    with pytest.raises(RuntimeError, match="dot -Tno-such-format failed"):
         g.render(tmp_path / "net", format="no-such-format")
