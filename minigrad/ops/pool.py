@@ -106,7 +106,7 @@ def _pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max
     pair = "one int" if nd == 1 else "a tuple of two ints"
     for name, value in (("kernel_size", kernel_size), ("stride", stride)):
         if value is not None and isinstance(value, (tuple, list)) and len(value) not in (1, nd):
-            omitted = "be omitted, " if name == "stride" else ""
+            omitted = "be omitted, " if name == "stride" else "be "
             raise RuntimeError(f"{op}: {name} must either {omitted}a single int, or {pair}")
     kernel = _int_tuple(kernel_size, nd, "kernel_size", op, conv=False)
     stride = kernel if stride is None or stride == [] or stride == () else \
@@ -118,7 +118,8 @@ def _pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max
         raise RuntimeError("kernel size should be greater than zero, but got "
                            + _named("k", letters, kernel))
     if any(s == 0 for s in stride):
-        raise RuntimeError("stride should not be zero")
+        raise RuntimeError("stride should not be zero (got " + _named("d", letters, stride)
+                           + ")")
     if any(s < 0 for s in stride):
         raise RuntimeError("stride should be greater than zero, but got "
                            + _named("d", letters, stride))

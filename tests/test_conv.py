@@ -1,0 +1,346 @@
+"""Convolutions against PyTorch (the oracle), finite differences and the tutorials' numbers.
+
+Every forward and every gradient (input, weight, bias) is compared with torch on the same
+numbers: float64 at rtol 1e-6, float32 at rtol 1e-4. Hypothesis sweeps batch, channels,
+sizes, kernels, strides, paddings (int, tuple, 'same', 'valid'), dilations, groups, bias and
+unbatched inputs, derandomized so that a CI run is reproducible.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings, strategies as st
+
+import minigrad
+import minigrad.nn.functional as F
+from minigrad.ops.conv import conv3d, conv_output_size, corr2d
+from minigrad.testing import gradcheck
+
+torch.set_num_threads(1)   # tiny problems: threads only add overhead (and stall on a busy machine)
+# torch warns that 'same' with an even kernel copies its input; minigrad always pads by copying
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+SWEEP = settings(max_examples=70, deadline=None, derandomize=True)
+TOL = {np.float64: dict(rtol=1e-6, atol=1e-8), np.float32: dict(rtol=1e-4, atol=1e-4)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers: run the same numbers through minigrad and torch, compare output and gradients
+# ----------------------------------------------------------------------------------------------
+def _compare(mg_fn, torch_fn, arrays, dtype, seed=0):
+    """mg_fn(*tensors) vs torch_fn(*tensors): outputs, then every input's gradient under one
+    random upstream gradient. ``arrays``: numpy inputs (None entries are passed as None)."""
+    mg_in = [None if a is None else minigrad.tensor(a, requires_grad=True) for a in arrays]
+    th_in = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = mg_fn(*mg_in), torch_fn(*th_in)
+    assert tuple(out.shape) == tuple(expected.shape)
+    assert out.dtype == getattr(minigrad, {np.float32: "float32", np.float64: "float64"}[dtype])
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), **TOL[dtype])
+    grad = np.random.default_rng(seed).standard_normal(tuple(expected.shape)).astype(dtype)
+    out.backward(minigrad.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    for i, (m, t) in enumerate(zip(mg_in, th_in)):
+        if m is not None:
+            assert m.grad is not None, f"input {i} got no gradient"
+            np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), **TOL[dtype],
+                                       err_msg=f"gradient of input {i}")
+
+
+@st.composite
+def conv_cases(draw, transposed=False):
+    """A valid convolution: shapes, hyper-parameters, dtype."""
+    nd = draw(st.sampled_from([1, 2]))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cin = groups * draw(st.integers(1, max(1, 8 // groups)))
+    cout = groups * draw(st.integers(1, max(1, 8 // groups)))
+    kernel = tuple(draw(st.integers(1, 5)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if transposed:
+        padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
+        output_padding = tuple(draw(st.integers(0, max(s, d) - 1))
+                               for s, d in zip(stride, dilation))
+        size = tuple(draw(st.integers(1 + (2 * p) // max(s, 1), 8))
+                     for p, s in zip(padding, stride))
+        extra = dict(padding=padding, output_padding=output_padding)
+    else:
+        kind = draw(st.sampled_from(["int", "tuple", "same", "valid"]))
+        if kind == "same":
+            stride = (1,) * nd
+        pads = {"int": (draw(st.integers(0, 2)),) * nd, "same": (0,) * nd, "valid": (0,) * nd,
+                "tuple": tuple(draw(st.integers(0, 2)) for _ in range(nd))}[kind]
+        padding = {"int": pads[0], "tuple": pads, "same": "same", "valid": "valid"}[kind]
+        size = tuple(draw(st.integers(max(1, s - 2 * p), max(1, s - 2 * p) + 12))
+                     for s, p in zip(span, pads))
+        extra = dict(padding=padding)
+    batch = draw(st.sampled_from([None, 1, 2, 3, 5]))             # None: unbatched input
+    in_shape = ((batch,) if batch else ()) + (cin,) + size
+    w_shape = ((cin, cout // groups) if transposed else (cout, cin // groups)) + kernel
+    return dict(nd=nd, in_shape=in_shape, w_shape=w_shape, bias=draw(st.booleans()),
+                dtype=draw(st.sampled_from([np.float32, np.float64])), stride=stride,
+                dilation=dilation, groups=groups, cout=cout, **extra)
+
+
+def _arrays(case, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(case["in_shape"]).astype(case["dtype"])
+    w = rng.standard_normal(case["w_shape"]).astype(case["dtype"])
+    b = rng.standard_normal(case["cout"]).astype(case["dtype"]) if case["bias"] else None
+    return x, w, b
+
+
+# ----------------------------------------------------------------------------------------------
+# Sweeps against torch
+# ----------------------------------------------------------------------------------------------
+@SWEEP
+@given(conv_cases())
+def test_conv_matches_torch(case):
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"])
+    name = f"conv{case['nd']}d"
+    mg_fn, th_fn = getattr(F, name), getattr(TF, name)
+    _compare(lambda x, w, b: mg_fn(x, w, b, **kw), lambda x, w, b: th_fn(x, w, b, **kw),
+             _arrays(case, len(str(case))), case["dtype"])
+
+
+@SWEEP
+@given(conv_cases(transposed=True))
+def test_conv_transpose_matches_torch(case):
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"], output_padding=case["output_padding"])
+    name = f"conv_transpose{case['nd']}d"
+    mg_fn, th_fn = getattr(F, name), getattr(TF, name)
+    _compare(lambda x, w, b: mg_fn(x, w, b, **kw), lambda x, w, b: th_fn(x, w, b, **kw),
+             _arrays(case, len(str(case))), case["dtype"])
+
+
+@pytest.mark.parametrize("kernel, dilation", [((2, 2), 1), ((4, 3), 1), ((2, 3), (3, 2))])
+def test_same_padding_even_kernel_pads_right_like_torch(kernel, dilation):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3) + kernel)
+    _compare(lambda x, w: F.conv2d(x, w, padding="same", dilation=dilation),
+             lambda x, w: TF.conv2d(x, w, padding="same", dilation=dilation), [x, w], np.float64)
+
+
+def test_stride_larger_than_kernel_skips_pixels():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 3, 11, 9)), rng.standard_normal((5, 3, 2, 2)), \
+        rng.standard_normal(5)
+    _compare(lambda x, w, b: F.conv2d(x, w, b, stride=(4, 3), padding=1),
+             lambda x, w, b: TF.conv2d(x, w, b, stride=(4, 3), padding=1), [x, w, b], np.float64)
+
+
+def test_depthwise_and_pointwise_conv_float32():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 6, 10, 10)).astype(np.float32)
+    wd = rng.standard_normal((12, 1, 3, 3)).astype(np.float32)     # depthwise, multiplier 2
+    wp = rng.standard_normal((5, 12, 1, 1)).astype(np.float32)     # pointwise
+    _compare(lambda x, wd, wp: F.conv2d(F.conv2d(x, wd, padding=1, groups=6), wp),
+             lambda x, wd, wp: TF.conv2d(TF.conv2d(x, wd, padding=1, groups=6), wp),
+             [x, wd, wp], np.float32)
+
+
+def test_conv3d_matches_torch():
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((2, 4, 5, 6, 7)), rng.standard_normal((6, 2, 2, 3, 2)), \
+        rng.standard_normal(6)
+    _compare(lambda x, w, b: conv3d(x, w, b, stride=(1, 2, 1), padding=1, groups=2),
+             lambda x, w, b: TF.conv3d(x, w, b, stride=(1, 2, 1), padding=1, groups=2),
+             [x, w, b], np.float64)
+
+
+def test_only_needed_gradients_are_computed():
+    rng = np.random.default_rng(7)
+    x = minigrad.tensor(rng.standard_normal((2, 3, 6, 6)))         # no grad: the first layer
+    w = minigrad.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    F.conv2d(x, w).sum().backward()
+    xt, wt = torch.tensor(x.numpy()), torch.tensor(w.detach().numpy(), requires_grad=True)
+    TF.conv2d(xt, wt).sum().backward()
+    assert x.grad is None
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-6)
+
+
+def test_grad_fn_and_no_grad():
+    x = minigrad.randn(1, 2, 5, 5, requires_grad=True)
+    w = minigrad.randn(3, 2, 3, 3, requires_grad=True)
+    assert F.conv2d(x, w).grad_fn.name() == "ConvolutionBackward0"
+    assert F.conv_transpose2d(x, minigrad.randn(2, 3, 3, 3)).grad_fn.name() == \
+        "ConvolutionBackward0"
+    with minigrad.no_grad():
+        y = F.conv2d(x, w)
+    assert y.grad_fn is None and not y.requires_grad
+
+
+# ----------------------------------------------------------------------------------------------
+# Finite differences (float64) on small samples
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn, shapes", [
+    (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2)),
+     [(2, 2, 6, 7), (3, 2, 3, 2), (3,)]),
+    (lambda x, w, b: F.conv2d(x, w, b, padding="same", groups=2), [(1, 4, 4, 5), (2, 2, 2, 3), (2,)]),
+    (lambda x, w, b: F.conv1d(x, w, b, stride=3, padding=2), [(3, 5), (2, 3, 4), (2,)]),
+    (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+     [(2, 3, 3, 4), (3, 2, 3, 3), (2,)]),
+    (lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, dilation=2, groups=2),
+     [(1, 4, 5), (4, 1, 3), (2,)]),
+])
+def test_gradients_match_finite_differences(fn, shapes):
+    rng = np.random.default_rng(8)
+    inputs = [minigrad.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradcheck(fn, inputs)
+
+
+# ----------------------------------------------------------------------------------------------
+# The tutorials' worked numbers (seeds 002 and 004)
+# ----------------------------------------------------------------------------------------------
+X3 = np.array([[0., 1, 2], [3, 4, 5], [6, 7, 8]])
+K2 = np.array([[0., 1], [2, 3]])
+
+
+def _conv2d_plane(X, K, **kw):
+    return F.conv2d(minigrad.tensor(X[None, None]), minigrad.tensor(K[None, None]), **kw).numpy()[0, 0]
+
+
+def test_corr2d_teaching_version():
+    np.testing.assert_array_equal(corr2d(X3, K2), [[19, 25], [37, 43]])
+
+
+def test_worked_numbers_seed_002():
+    np.testing.assert_array_equal(_conv2d_plane(X3, K2), [[19, 25], [37, 43]])
+    np.testing.assert_array_equal(_conv2d_plane(X3, K2, padding=1),
+                                  [[0, 3, 8, 4], [9, 19, 25, 10], [21, 37, 43, 16], [6, 7, 8, 0]])
+    np.testing.assert_array_equal(_conv2d_plane(X3, K2, padding=1, stride=(3, 2)), [[0, 8], [6, 8]])
+
+
+def test_worked_numbers_seed_004():
+    image = np.zeros((5, 5))
+    image[:, 2] = 1
+    sobel = np.array([[1., 0, -1], [2, 0, -2], [1, 0, -1]])
+    np.testing.assert_array_equal(_conv2d_plane(image, sobel), [[-4, 0, 4]] * 3)
+    ones4 = np.ones((4, 4))
+    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2))), np.full((3, 3), 4))
+    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=2), np.full((2, 2), 4))
+    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=3), [[4]])
+    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=3, padding=1),
+                                  [[1, 2], [2, 4]])                      # z5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_agrees_with_corr2d(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal(rng.integers(3, 9, 2))
+    K = rng.standard_normal(rng.integers(1, 4, 2))
+    np.testing.assert_allclose(_conv2d_plane(X, K), corr2d(X, K), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_output_size_formula():
+    assert conv_output_size(32, 5) == 28                        # LeNet
+    assert conv_output_size(4, 2, stride=3, padding=1) == 2     # seed 004's z5
+    assert conv_output_size(7, 3, stride=2, dilation=2) == 2
+    assert conv_output_size(5, 2, stride=2) == 2
+    assert conv_output_size(5, 2, stride=2, ceil_mode=True) == 3
+    assert conv_output_size(4, 3, stride=5, padding=1, ceil_mode=True) == 1   # last window dropped
+    assert conv_output_size(5, 2, padding=(0, 1)) == 5           # asymmetric ('same', even kernel)
+
+
+def test_dtypes_float32_and_float64_are_kept():
+    for dtype in (minigrad.float32, minigrad.float64):
+        x = minigrad.randn(1, 2, 5, 5, dtype=dtype)
+        w = minigrad.randn(3, 2, 3, 3, dtype=dtype)
+        assert F.conv2d(x, w, minigrad.zeros(3, dtype=dtype)).dtype == dtype
+        assert F.conv_transpose2d(x, minigrad.randn(2, 3, 3, 3, dtype=dtype)).dtype == dtype
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors: raised before any arithmetic, with PyTorch's messages
+# ----------------------------------------------------------------------------------------------
+def _t(*shape, dtype=minigrad.float32):
+    return minigrad.zeros(*shape, dtype=dtype)
+
+
+ERRORS = [
+    (lambda: F.conv2d(_t(1, 4, 5, 5), _t(6, 3, 3, 3)), RuntimeError,
+     r"Given groups=1, weight of size \[6, 3, 3, 3\], expected input\[1, 4, 5, 5\] to have 3 "
+     r"channels, but got 4 channels instead"),
+    (lambda: F.conv2d(_t(5, 5), _t(6, 3, 3, 3)), RuntimeError,
+     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[5, 5\]"),
+    (lambda: F.conv1d(_t(5), _t(6, 3, 3)), RuntimeError,
+     r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d, but got input of size: \[5\]"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3)), RuntimeError,
+     r"Expected 4-dimensional weight for conv2d .* but got 3-dimensional weight of size \[6, 3, 3\]"),
+    (lambda: F.conv2d(_t(1, 3, 2, 2), _t(6, 3, 3, 3)), RuntimeError,
+     r"Calculated padded input size per channel: \(2 x 2\)\. Kernel size: \(3 x 3\)\. Kernel size "
+     r"can't be greater than actual input size"),
+    (lambda: F.conv2d(_t(1, 3, 4, 4), _t(6, 3, 3, 3), dilation=(2, 1)), RuntimeError,
+     r"Calculated padded input size per channel: \(4 x 4\)\. Kernel size: \(5 x 3\)"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), stride=0), RuntimeError,
+     "non-positive stride is not supported"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), dilation=0), RuntimeError,
+     r"dilation should be greater than zero, but got \[0, 0\]"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), padding=-1), RuntimeError,
+     "negative padding is not supported"),
+    (lambda: F.conv2d(_t(1, 6, 5, 5), _t(6, 3, 3, 3), groups=4), RuntimeError,
+     r"Given groups=4, expected weight to be divisible by 4 at dimension 0, but got weight of "
+     r"size \[\[6, 3, 3, 3\]\] instead"),
+    (lambda: F.conv2d(_t(1, 6, 5, 5), _t(6, 3, 3, 3), groups=0), RuntimeError,
+     "non-positive groups is not supported"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), padding="same", stride=2), RuntimeError,
+     "padding='same' is not supported for strided convolutions"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), padding="full"), RuntimeError,
+     "Invalid padding string: 'full'"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), stride=(1, 2, 3)), RuntimeError,
+     r"expected stride to be a single integer value or a list of 2 values to match the "
+     r"convolution dimensions, but got stride=\[1, 2, 3\]"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), padding=1.5), TypeError,
+     "argument 'padding' must be tuple of ints"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(6, 3, 3, 3)), RuntimeError,
+     r"Input type \(double\) and weight type \(float\) should be the same"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), _t(6, dtype=minigrad.float64)),
+     RuntimeError, r"Input type \(float\) and bias type \(double\) should be the same"),
+    (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), _t(5)), RuntimeError,
+     r"Given weight of size \[6, 3, 3, 3\], expected bias to be 1-dimensional with 6 elements, "
+     r"but got bias of size \[5\] instead"),
+    (lambda: F.conv_transpose2d(_t(1, 4, 5, 5), _t(3, 6, 3, 3)), RuntimeError,
+     r"Given transposed=1, weight of size \[3, 6, 3, 3\], expected input\[1, 4, 5, 5\] to have "
+     r"3 channels, but got 4 channels instead"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 6, 3, 3), output_padding=1), RuntimeError,
+     r"output padding must be smaller than either stride or dilation, but got "
+     r"output_padding_height: 1 output_padding_width: 1 stride_height: 1 stride_width: 1 "
+     r"dilation_height: 1 dilation_width: 1"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 6, 3, 3), padding=5), RuntimeError,
+     r"Given input size per channel: \(5 x 5\)\. Calculated output size per channel: "
+     r"\(-3 x -3\)\. Output size is too small"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 6, 3, 3), _t(5)), RuntimeError,
+     r"Given transposed=1, weight of size \[3, 6, 3, 3\], expected bias to be 1-dimensional "
+     r"with 6 elements, but got bias of size \[5\] instead"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 6, 3, 3), padding="same"), TypeError,
+     "conv_transpose2d\\(\\): argument 'padding' must be tuple of ints, not str"),
+    (lambda: F.conv_transpose2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(3, 6, 3, 3)),
+     RuntimeError, r"Input type \(double\) and weight type \(float\) should be the same"),
+]
+
+
+@pytest.mark.parametrize("call, exc, message", ERRORS, ids=range(len(ERRORS)))
+def test_errors_like_torch(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+# ----------------------------------------------------------------------------------------------
+# GPU (cupy): the same code; skipped where no GPU is usable
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+def test_conv_on_cuda_matches_cpu():
+    rng = np.random.default_rng(9)
+    arrays = [rng.standard_normal(s).astype(np.float32)
+              for s in [(2, 4, 9, 9), (6, 2, 3, 3), (6,), (6, 3, 3, 3)]]
+    results = []
+    for device in ("cpu", "cuda"):
+        x, w, b, wt = [minigrad.tensor(a, device=device, requires_grad=True) for a in arrays]
+        y = F.conv_transpose2d(F.conv2d(x, w, b, stride=2, padding=1, groups=2), wt, stride=2)
+        y.sum().backward()
+        assert y.device == device
+        results.append([t.cpu().numpy() for t in (y, x.grad, w.grad, b.grad, wt.grad)])
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)

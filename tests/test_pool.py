@@ -1,0 +1,258 @@
+"""Pooling against PyTorch (the oracle): values, indices and gradients.
+
+Max-pool inputs are often integer-valued so that windows hold ties: the index (and the one
+element that gets the gradient) must be the one PyTorch picks. float64 at rtol 1e-6, float32
+at rtol 1e-4; derandomized hypothesis sweeps.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import assume, given, settings, strategies as st
+
+import minigrad
+import minigrad.nn.functional as F
+from minigrad.ops import pool
+from minigrad.testing import gradcheck
+
+torch.set_num_threads(1)   # tiny problems: threads only add overhead
+SWEEP = settings(max_examples=120, deadline=None, derandomize=True)
+TOL = {np.float64: dict(rtol=1e-6, atol=1e-8), np.float32: dict(rtol=1e-4, atol=1e-5)}
+
+
+def _compare(mg_fn, torch_fn, x, seed=0):
+    """Outputs (and indices when a pair is returned) and the input gradient must match torch."""
+    dtype = x.dtype.type
+    xm, xt = minigrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = mg_fn(xm), torch_fn(xt)
+    if isinstance(expected, tuple):
+        (out, idx), (expected, expected_idx) = out, expected
+        assert idx.dtype == minigrad.int64
+        np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy(), err_msg="indices")
+    assert tuple(out.shape) == tuple(expected.shape)
+    assert out.dtype == xm.dtype
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), **TOL[dtype])
+    grad = np.random.default_rng(seed).standard_normal(tuple(expected.shape)).astype(dtype)
+    out.backward(minigrad.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), **TOL[dtype],
+                               err_msg="input gradient")
+
+
+@st.composite
+def pool_cases(draw, max_pool):
+    nd = draw(st.sampled_from([1, 2]))
+    kernel = tuple(draw(st.integers(1, 5)) for _ in range(nd))
+    stride = draw(st.sampled_from([None, "int", "tuple"]))        # None: stride = kernel
+    stride = {None: None, "int": draw(st.integers(1, 4)),
+              "tuple": tuple(draw(st.integers(1, 4)) for _ in range(nd))}[stride]
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(nd)) if max_pool else (1,) * nd
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    size = tuple(draw(st.integers(max(1, s - 2 * p), max(1, s - 2 * p) + 12))
+                 for s, p in zip(span, padding))
+    batch = draw(st.sampled_from([None, 1, 2, 5]))
+    shape = ((batch,) if batch else ()) + (draw(st.integers(1, 4)),) + size
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    if draw(st.booleans()):
+        x = rng.integers(-2, 3, shape).astype(dtype)                # many ties
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    return dict(nd=nd, x=x, kernel_size=kernel if draw(st.booleans()) else kernel[0],
+                stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=draw(st.booleans()))
+
+
+def _valid(case):
+    """False when kernel_size=k[0] (an int) made the sizes drawn for the tuple invalid."""
+    try:
+        pool._pool_args("max_pool", case["nd"], case["x"], case["kernel_size"], case["stride"],
+                        case["padding"], case["dilation"], case["ceil_mode"], True)
+        return True
+    except RuntimeError:
+        return False
+
+
+# ----------------------------------------------------------------------------------------------
+# Sweeps against torch
+# ----------------------------------------------------------------------------------------------
+@SWEEP
+@given(pool_cases(max_pool=True), st.booleans())
+def test_max_pool_matches_torch(case, return_indices):
+    assume(_valid(case))
+    name = f"max_pool{case['nd']}d"
+    kw = dict(kernel_size=case["kernel_size"], stride=case["stride"], padding=case["padding"],
+              dilation=case["dilation"], ceil_mode=case["ceil_mode"],
+              return_indices=return_indices)
+    with torch.no_grad():   # torch's backward corrupts memory when a window is all padding
+        pooled = getattr(TF, name)(torch.tensor(case["x"]), **dict(kw, return_indices=False))
+    assume(not torch.isneginf(pooled).any())
+    _compare(lambda x: getattr(F, name)(x, **kw), lambda x: getattr(TF, name)(x, **kw), case["x"])
+
+
+@SWEEP
+@given(pool_cases(max_pool=False), st.booleans(), st.sampled_from([None, None, 1, 3]))
+def test_avg_pool_matches_torch(case, count_include_pad, divisor_override):
+    assume(_valid(case))
+    name = f"avg_pool{case['nd']}d"
+    kw = dict(kernel_size=case["kernel_size"], stride=case["stride"], padding=case["padding"],
+              ceil_mode=case["ceil_mode"], count_include_pad=count_include_pad)
+    if case["nd"] == 2:
+        kw["divisor_override"] = divisor_override
+    _compare(lambda x: getattr(F, name)(x, **kw), lambda x: getattr(TF, name)(x, **kw), case["x"])
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.sampled_from([1, 2]), st.data())
+def test_adaptive_pools_match_torch(nd, data):
+    size = tuple(data.draw(st.integers(1, 13)) for _ in range(nd))
+    out = tuple(data.draw(st.integers(1, 8)) for _ in range(nd))
+    batch = data.draw(st.sampled_from([(), (2,)]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    x = rng.integers(-2, 3, batch + (3,) + size).astype(dtype) if data.draw(st.booleans()) \
+        else rng.standard_normal(batch + (3,) + size).astype(dtype)
+    output_size = out if nd == 2 or data.draw(st.booleans()) else out[0]
+    avg, mx = f"adaptive_avg_pool{nd}d", f"adaptive_max_pool{nd}d"
+    _compare(lambda x: getattr(pool, avg)(x, output_size),
+             lambda x: getattr(TF, avg)(x, output_size), x)
+    _compare(lambda x: getattr(pool, mx)(x, output_size, return_indices=True),
+             lambda x: getattr(TF, mx)(x, output_size, return_indices=True), x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Specific behaviours
+# ----------------------------------------------------------------------------------------------
+def test_ties_send_the_gradient_to_the_first_max_like_torch():
+    x = np.array([[[[1., 1, 0, 2], [1, 1, 2, 2], [3, 0, 3, 3], [3, 3, 3, 3]]]])
+    _compare(lambda x: F.max_pool2d(x, 2, return_indices=True),
+             lambda x: TF.max_pool2d(x, 2, return_indices=True), x)
+    _compare(lambda x: F.max_pool2d(x, 3, stride=1, padding=1, return_indices=True),
+             lambda x: TF.max_pool2d(x, 3, stride=1, padding=1, return_indices=True), x)
+
+
+def test_nan_and_minus_inf_windows_like_torch():
+    nan, inf = np.nan, np.inf
+    x = np.array([[[1., nan, nan, 3.], [-inf, -inf, 5, 6], [nan, 2, -inf, -inf]]])
+    xm, xt = minigrad.tensor(x), torch.tensor(x)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+               dict(kernel_size=2, stride=1, padding=1, ceil_mode=True)):
+        out, idx = F.max_pool1d(xm, return_indices=True, **kw)
+        expected, expected_idx = TF.max_pool1d(xt, return_indices=True, **kw)
+        np.testing.assert_array_equal(out.numpy(), expected.numpy())     # NaN == NaN here
+        np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
+
+
+def test_2x2_pools_of_lenet_shapes_float32():
+    x = np.random.default_rng(1).standard_normal((8, 20, 28, 28)).astype(np.float32)
+    _compare(lambda x: F.max_pool2d(x, 2, 2), lambda x: TF.max_pool2d(x, 2, 2), x)
+    _compare(lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), x)
+    _compare(lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1), x)
+
+
+def test_adaptive_output_size_none_keeps_the_axis():
+    x = np.random.default_rng(2).standard_normal((2, 3, 7, 5))
+    _compare(lambda x: F.adaptive_avg_pool2d(x, (3, None)),
+             lambda x: TF.adaptive_avg_pool2d(x, (3, None)), x)
+
+
+def test_max_pool_of_integers_keeps_the_dtype():
+    x = np.arange(32).reshape(2, 4, 4) % 7
+    out, idx = F.max_pool2d(minigrad.tensor(x), 2, padding=1, return_indices=True)
+    expected, expected_idx = TF.max_pool2d(torch.tensor(x), 2, padding=1, return_indices=True)
+    assert out.dtype == minigrad.int64
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
+
+
+def test_grad_fn_names():
+    x = minigrad.randn(1, 2, 6, 6, requires_grad=True)
+    assert F.max_pool2d(x, 2).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    assert F.avg_pool2d(x, 2).grad_fn.name() == "AvgPool2DBackward0"
+    assert F.adaptive_avg_pool2d(x, 4).grad_fn.name() == "AdaptiveAvgPool2DBackward0"
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.max_pool2d(x, 3, stride=2, padding=1),                  # overlapping windows
+    lambda x: F.max_pool2d(x, (2, 3), stride=1, dilation=(2, 1), ceil_mode=True),
+    lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    lambda x: F.avg_pool1d(x.flatten(1), 4, stride=3, padding=2),
+    lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+    lambda x: pool.adaptive_max_pool2d(x, (4, 3)),
+])
+def test_gradients_match_finite_differences(fn):
+    x = np.random.default_rng(3).permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6) / 10.0  # no ties
+    assert gradcheck(fn, [minigrad.tensor(x, requires_grad=True)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors: PyTorch's messages
+# ----------------------------------------------------------------------------------------------
+def _t(*shape):
+    return minigrad.zeros(*shape)
+
+
+ERRORS = [
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, padding=2),
+     r"pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and "
+     r"dilation=1"),
+    (lambda: F.max_pool2d(_t(1, 3, 9, 9), (3, 1), padding=(2, 0), dilation=2),
+     r"pad should be smaller than or equal to half of kernel size, but got padW = 0, padH = 2, "
+     r"kW = 1, kH = 3"),
+    (lambda: F.avg_pool2d(_t(1, 3, 5, 5), 2, padding=2),
+     r"pad should be at most half of effective kernel size, but got pad=2, kernel_size=2 and "
+     r"dilation=1"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, stride=0), "stride should not be zero"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, stride=-1),
+     "stride should be greater than zero, but got dH: -1 dW: -1"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), -1),
+     "kernel size should be greater than zero, but got kH: -1 kW: -1"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, dilation=0),
+     "dilation should be greater than zero, but got dilationH: 0 dilationW: 0"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, padding=-1), "pad must be non-negative, but got pad: -1"),
+    (lambda: F.max_pool2d(_t(1, 3, 1, 1), 2),
+     r"Given input size: \(3x1x1\)\. Calculated output size: \(3x0x0\)\. Output size is too small"),
+    (lambda: F.max_pool2d(_t(5, 5), 2), "non-empty 3D or 4D \\(batch mode\\) tensor expected for input"),
+    (lambda: F.max_pool1d(_t(5), 2), "non-empty 2D or 3D \\(batch mode\\) tensor expected for input"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), (2, 2, 2)),
+     "max_pool2d: kernel_size must either be a single int, or a tuple of two ints"),
+    (lambda: F.avg_pool2d(_t(1, 3, 5, 5), 2, stride=(1, 2, 3)),
+     "avg_pool2d: stride must either be omitted, a single int, or a tuple of two ints"),
+    (lambda: F.avg_pool2d(_t(1, 3, 5, 5), 2, divisor_override=0), "divisor must be not zero"),
+    (lambda: F.adaptive_avg_pool2d(_t(5), 2),
+     r"adaptive_avg_pool2d\(\): Expected 3D or 4D tensor, but got \[5\]"),
+    (lambda: F.adaptive_avg_pool2d(_t(1, 3, 5, 5), (2, 3, 4)),
+     "adaptive_avg_pool2d: output_size must be 2"),
+    (lambda: F.adaptive_avg_pool2d(_t(1, 3, 5, 5), (1, -1)),
+     r"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+     r"received \{1, -1\}"),
+    (lambda: F.adaptive_avg_pool1d(_t(5), 2),
+     r"Expected 2 to 3 dimensions, but got 1-dimensional tensor for argument #1 'self' \(while "
+     r"checking arguments for adaptive_avg_pool1d\)"),
+]
+
+
+@pytest.mark.parametrize("call, message", ERRORS, ids=range(len(ERRORS)))
+def test_errors_like_torch(call, message):
+    with pytest.raises(RuntimeError, match=message):
+        call()
+
+
+# ----------------------------------------------------------------------------------------------
+# GPU (cupy)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs a CUDA GPU and cupy")
+def test_pools_on_cuda_match_cpu():
+    x = np.random.default_rng(4).integers(-3, 4, (2, 3, 9, 8)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        xm = minigrad.tensor(x, device=device, requires_grad=True)
+        out, idx = F.max_pool2d(xm, 3, stride=2, padding=1, return_indices=True)
+        y = out.sum() + F.avg_pool2d(xm, 2, ceil_mode=True).sum() \
+            + F.adaptive_avg_pool2d(xm, (4, 3)).sum()
+        y.backward()
+        results.append([t.cpu().numpy() for t in (out, idx, xm.grad)])
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5)
