@@ -1,0 +1,2 @@
+"""``minigrad.utils``: ``data`` (Dataset, DataLoader, random_split)."""
+from . import data  # noqa: F401
