@@ -60,10 +60,10 @@ def broadcast_to(t, shape):
     return t.expand(*shape)
 
 
-from . import nn  # noqa: E402,F401
+from . import nn, optim, utils  # noqa: E402,F401
+from .serialization import save, load  # noqa: E402,F401
 try:  # TEMP-INTEGRATION
     from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa
-    from .serialization import save, load  # noqa: E402,F401
 except ImportError:  # TEMP-INTEGRATION
     pass
 from .summary import summary  # noqa: E402,F401
