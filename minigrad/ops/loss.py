@@ -323,8 +323,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy")
     a = input._array
     if a.size and bool(((a < 0) | (a > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1 (binary_cross_entropy"
-                           " takes probabilities; for logits use binary_cross_entropy_with_logits)")
+        raise RuntimeError(f"all elements of input should be between 0 and 1 (got values in "
+                           f"[{float(a.min()):g}, {float(a.max()):g}]; binary_cross_entropy "
+                           "takes probabilities; for logits use binary_cross_entropy_with_logits)")
     return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction)
 
 
