@@ -114,6 +114,15 @@ def _category(np_dtype) -> int:
     return 0 if kind == "b" else (2 if kind == "f" else 1)
 
 
+def _promote(a, b):
+    """Promote two dtypes as PyTorch: across categories the higher category's dtype wins
+    (float32 with int64 is float32, where numpy says float64); within one, numpy's rule."""
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
 def result_type(*operands):
     """The numpy dtype PyTorch would give to an op on ``operands``.
 
@@ -133,7 +142,7 @@ def result_type(*operands):
             continue
         promoted = group[0]
         for d in group[1:]:
-            promoted = np.promote_types(promoted, d)
+            promoted = _promote(promoted, d)
         if result is None or _category(promoted) > _category(result):
             result = promoted
     for s in scalars:
