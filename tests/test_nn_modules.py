@@ -46,7 +46,8 @@ REPRS = [
     "nn.Conv2d(3, 8, (3, 5), stride=2, padding=1, dilation=2, bias=False)",
     "nn.Conv2d(4, 8, 3, groups=2, padding=1, padding_mode='reflect')",
     "nn.Conv2d(1, 1, 3, padding='same')", "nn.Conv2d(1, 1, 3, padding='valid')",
-    "nn.Conv2d(2, 2, 3, padding=(0, 1))", "nn.Conv2d(2, 2, 1, stride=(2, 1), padding_mode='circular')",
+    "nn.Conv2d(2, 2, 3, padding=(0, 1))",
+    "nn.Conv2d(2, 2, 1, stride=(2, 1), padding_mode='circular')",
     "nn.Conv1d(2, 4, 5, stride=2, padding=2)", "nn.Conv1d(2, 4, 5, dilation=3, groups=2)",
     "nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1)",
     "nn.ConvTranspose2d(4, 2, 3, padding=1, bias=False, dilation=2)",
@@ -614,7 +615,8 @@ def test_pool_layer_matches_torch(src, shape):
 
 @needs_conv
 def test_conv_transpose_output_size():
-    ours, theirs = nn.ConvTranspose2d(2, 2, 3, stride=2), torch.nn.ConvTranspose2d(2, 2, 3, stride=2)
+    ours = nn.ConvTranspose2d(2, 2, 3, stride=2)
+    theirs = torch.nn.ConvTranspose2d(2, 2, 3, stride=2)
     x = minigrad.randn(1, 2, 4, 4)
     assert ours(x, output_size=[10, 10]).shape == \
         theirs(torch.randn(1, 2, 4, 4), output_size=[10, 10]).shape

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ... import creation
+from ... import backend, creation
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -47,6 +47,8 @@ def _pad_by_mode(x, pads, mode):
         axis = x.ndim - nd + i
         if left or right:
             idx = _pad_indices(x.shape[axis], left, right, mode)
+            if x.device.type != "cpu":
+                idx = backend.to_device(idx, x.device)
             x = x[(slice(None),) * axis + (idx,)]
     return x
 

@@ -9,43 +9,15 @@ the nested ``repr``, all laid out exactly as PyTorch's.
 """
 from __future__ import annotations
 
-import itertools
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 
 from ... import backend, dtypes
 from ...tensor import Tensor
 from ..parameter import Parameter
+from .hooks import RemovableHandle
+from .state_dict import _IncompatibleKeys, load_state_dict  # noqa: F401
 
 __all__ = ["Module", "RemovableHandle"]
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``: ``handle.remove()`` takes the hook out again."""
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict):
-        self.hooks_dict = hooks_dict
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What ``load_state_dict`` returns: the keys it did not find and those it did not use."""
-
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
 
 
 def _addindent(s_, num_spaces):
@@ -503,36 +475,6 @@ class Module:
         """Hook for subclasses: values to use for keys an older checkpoint lacks."""
         return {}
 
-    def _plan_load(self, state_dict, prefix, plan, missing, unexpected, errors):
-        """Check this module's keys (no copy yet): collect (target, source) pairs and errors."""
-        defaults = self._load_defaults(state_dict, prefix)
-        local = OrderedDict((k, v) for k, v in self._parameters.items() if v is not None)
-        for k, v in self._buffers.items():
-            if v is not None and k not in self._non_persistent_buffers_set:
-                local[k] = v
-        for name, target in local.items():
-            key = prefix + name
-            if key not in state_dict and key not in defaults:
-                missing.append(key)
-                continue
-            source = state_dict[key] if key in state_dict else defaults[key]
-            if not isinstance(source, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected '
-                              "minigrad.Tensor or Tensor-like object from checkpoint but received "
-                              f"{type(source)}")
-                continue
-            if tuple(source.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{source.shape} from checkpoint, the shape in current model is "
-                              f"{target.shape}.")
-                continue
-            plan.append((target, source))
-        for key in state_dict:
-            if key.startswith(prefix):
-                first = key[len(prefix):].split(".", 1)[0]
-                if first not in self._modules and first not in local:
-                    unexpected.append(key)
-
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy parameters and buffers from ``state_dict`` (same keys as ``state_dict()``).
 
@@ -541,39 +483,7 @@ class Module:
         words it, and the module is left untouched.  Values are cast to each parameter's
         dtype and device.  Returns ``_IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        if assign:
-            raise NotImplementedError("load_state_dict(assign=True) is not supported by "
-                                      "minigrad; the values are always copied in")
-        plan, missing, unexpected, errors = [], [], [], []
-
-        def visit(module, prefix):
-            module._plan_load(state_dict, prefix, plan, missing, unexpected, errors)
-            for name, child in module._modules.items():
-                if child is not None:
-                    visit(child, prefix + name + ".")
-        visit(self, "")
-        if strict:
-            if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected)))
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing)))
-        if errors:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(self).__name__, "\n\t".join(errors)))
-        for target, source in plan:
-            array = source._array
-            if array.dtype != target._array.dtype:
-                array = array.astype(target._array.dtype)
-            if backend.device_of(array) != target.device:
-                array = backend.to_device(array, target.device)
-            if array is not target._array:
-                target._array[...] = array
-                target._version.value += 1
-        return _IncompatibleKeys(missing, unexpected)
+        return load_state_dict(self, state_dict, strict, assign)
 
     # ------------------------------------------------------------------------------------------
     # repr
