@@ -79,7 +79,10 @@ def default_tolerances(*dtypes_):
 def _num(x):
     """A readable number: 0.123456789 rather than np.float64(0.123456789)."""
     x = x.item() if hasattr(x, "item") else x
-    return f"{x:.10g}" if isinstance(x, float) else repr(x)
+    if not isinstance(x, float):
+        return repr(x)
+    text = f"{x:.10g}"
+    return text if any(c in text for c in ".ena") else text + ".0"     # 2.0, not 2
 
 
 def _fmt_index(flat_index, shape):
