@@ -29,7 +29,11 @@ def relu6(input):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0):
-    return hardtanh_clamp(input, min_val, max_val)
+    """clamp(input, min_val, max_val), but, as PyTorch, with a zero gradient ON the bounds
+    (hardtanh passes the gradient only strictly inside; clamp passes it on the bounds too)."""
+    from ..ops.elementwise import where
+    inside = (input > min_val) & (input < max_val)
+    return where(inside, input, hardtanh_clamp(input, min_val, max_val).detach())
 
 
 def silu(input):
