@@ -62,9 +62,6 @@ def broadcast_to(t, shape):
 
 from . import nn, optim, utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
-try:  # TEMP-INTEGRATION
-    from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa
-except ImportError:  # TEMP-INTEGRATION
-    pass
+from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from .summary import summary  # noqa: E402,F401
 from . import explain, viz  # noqa

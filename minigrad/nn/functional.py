@@ -20,6 +20,7 @@ from ..ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits)
 from ..ops.conv import (  # noqa: F401
     conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_size)
+from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
     max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
 
