@@ -541,3 +541,24 @@ def _matmul_samples(g):
 register("matmul", lambda lib, a, b: a @ b, _matmul_samples)
 register("matmul_fn", lambda lib, a, b: lib.matmul(a, b),
          lambda g: iter([S(g.randn(2, 3), g.randn(3, 2))]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Smaller ops: flip, unflatten, dtype casts
+# ----------------------------------------------------------------------------------------------
+register("flip", lambda lib, x, dims: x.flip(dims), lambda g: iter([
+    S(g.randn(3, 4), kwargs={"dims": (0,)}), S(g.randn(2, 3, 4), kwargs={"dims": (-1, 0)}),
+    S(g.randn(5), kwargs={"dims": 0})]))
+register("unflatten", lambda lib, x, dim, sizes: x.unflatten(dim, sizes), lambda g: iter([
+    S(g.randn(2, 6), kwargs={"dim": 1, "sizes": (2, 3)}),
+    S(g.randn(12), kwargs={"dim": -1, "sizes": (3, -1)})]))
+
+
+def _cast_samples(g):
+    yield S(g.randn(3, 4), kwargs={"dtype": "float64"})
+    yield S(g.randn(3, 4), kwargs={"dtype": "float32"}, fd=False,
+            desc="to float32 (too coarse for finite differences)")
+
+
+register("to_dtype", lambda lib, x, dtype: x.to(getattr(lib, dtype)), _cast_samples,
+         float32=False)

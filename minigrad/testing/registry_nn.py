@@ -322,3 +322,35 @@ def _batch_norm_samples(g):
 
 
 _nn("batch_norm", _F("batch_norm"), _batch_norm_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations and normalisation composed from core ops in nn.functional
+# ----------------------------------------------------------------------------------------------
+def _activation_samples(g):
+    yield S(2 * g.randn(3, 4))
+    yield S(g.randn())
+    yield S(g.randn(2, 0))
+
+
+def _softplus_samples(g):
+    yield S(2 * g.randn(3, 4))
+    yield S(g.randn(3, 4), kwargs={"beta": 2.0})
+    yield S(np.array([-30.0, -1.0, 0.5, 9.7, 10.3, 40.0]), kwargs={"beta": 2.0, "threshold": 20.0},
+            desc="on both sides of the threshold")
+
+
+def _hardtanh_samples(g):
+    yield S(2 * g.randn(3, 4))
+    yield S(2 * g.randn(3, 4), kwargs={"min_val": -0.5, "max_val": 1.5})
+    yield S(g.ties(3, 4), fd=False, desc="on the bounds")
+
+
+_nn("silu", _F("silu"), _activation_samples)
+_nn("softplus", _F("softplus"), _softplus_samples)
+_nn("hardtanh", _F("hardtanh"), _hardtanh_samples)
+_nn("relu6", _F("relu6"), lambda g: iter([S(4 * g.randn(3, 4)),
+                                          S(g.ties(3, 4, low=-1, high=7), fd=False, desc="ties")]))
+_nn("normalize", _F("normalize"), lambda g: iter([
+    S(g.randn(3, 4)), S(g.randn(3, 4), kwargs={"dim": 0}),
+    S(g.randn(2, 3, 4), kwargs={"p": 1.0, "dim": -1}), S(g.randn(4), kwargs={"dim": 0})]))
