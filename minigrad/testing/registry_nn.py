@@ -222,9 +222,26 @@ def _conv_transpose2d_samples(g):
 
 _nn("conv1d", _F("conv1d"), _conv1d_samples)
 _nn("conv2d", _F("conv2d"), _conv2d_samples)
-_nn("conv3d", _F("conv3d"),
+def _ops_conv(name):
+    """minigrad.ops.conv.<name> (3-d convolutions are not exported in nn.functional yet)."""
+    def f(lib, *inputs, **kw):
+        if lib.__name__ == "minigrad":
+            from ..ops import conv
+            return getattr(conv, name)(*inputs, **kw)
+        return getattr(lib.nn.functional, name)(*inputs, **kw)
+    return f
+
+
+_nn("conv3d", _ops_conv("conv3d"),
     lambda g: iter([S(g.randn(1, 2, 3, 4, 3), g.randn(2, 2, 2, 3, 2), g.randn(2),
-                      kwargs={"padding": (1, 0, 1)})]))
+                      kwargs={"padding": (1, 0, 1)}),
+                    S(g.randn(2, 4, 3, 3), g.randn(2, 2, 2, 2, 2), kwargs={"stride": 2},
+                      desc="batch-less, stride")]),
+    requires=(("minigrad.ops.conv", "conv3d"),))
+_nn("conv_transpose3d", _ops_conv("conv_transpose3d"),
+    lambda g: iter([S(g.randn(1, 2, 2, 3, 2), g.randn(2, 2, 2, 2, 2), g.randn(2),
+                      kwargs={"stride": 2, "padding": (1, 0, 0), "output_padding": (1, 0, 1)})]),
+    requires=(("minigrad.ops.conv", "conv_transpose3d"),))
 _nn("conv_transpose1d", _F("conv_transpose1d"), _conv_transpose1d_samples)
 _nn("conv_transpose2d", _F("conv_transpose2d"), _conv_transpose2d_samples)
 
@@ -242,6 +259,9 @@ def _max_pool1d_samples(g):
             desc="ties (first index in the window wins)")
     yield S(-g.pos(1, 1, 5), kwargs={"kernel_size": 2, "stride": 2, "padding": 1},
             desc="negative values next to padding")
+    yield S(g.ties(1, 2, 7, low=0, high=1), kwargs={"kernel_size": 3, "stride": 2,
+                                                    "return_indices": True},
+            fd=False, desc="return_indices, ties")
 
 
 def _max_pool2d_samples(g):
@@ -255,6 +275,8 @@ def _max_pool2d_samples(g):
     yield S(g.distinct(2, 5, 5), kwargs={"kernel_size": 3, "stride": 1}, desc="batch-less")
     yield S(g.ties(1, 2, 5, 5, low=0, high=1), kwargs={"kernel_size": 2, "stride": 1},
             fd=False, desc="ties")
+    yield S(g.distinct(1, 2, 6, 5), kwargs={"kernel_size": 3, "stride": 2, "padding": 1,
+                                            "return_indices": True}, desc="return_indices")
 
 
 def _avg_pool1d_samples(g):
@@ -277,6 +299,7 @@ def _avg_pool2d_samples(g):
     yield S(g.randn(1, 1, 8, 8), kwargs={"kernel_size": 3, "stride": 2, "padding": 1,
                                          "ceil_mode": True, "count_include_pad": False})
     yield S(g.randn(2, 5, 5), kwargs={"kernel_size": 3, "stride": 1}, desc="batch-less")
+    yield S(g.randn(1, 2, 5, 5), kwargs={"kernel_size": 2, "padding": 1, "divisor_override": 3})
 
 
 def _adaptive_samples(g):
@@ -321,7 +344,33 @@ def _batch_norm_samples(g):
             requires_grad=[True, False, False, True, True], desc="(N, C, H, W), eval")
 
 
-_nn("batch_norm", _F("batch_norm"), _batch_norm_samples)
+def _batch_norm_stats_samples(g):
+    """The running statistics after the call, compared with torch's (no finite differences:
+    every training-mode call moves them)."""
+    def stats(c):
+        return g.randn(c) * 0.1, g.pos(c)
+    rm, rv = stats(3)
+    yield S(g.randn(4, 3), rm, rv, g.pos(3), g.randn(3),
+            kwargs={"training": True, "momentum": 0.2, "return_stats": True}, fd=False,
+            requires_grad=[True, False, False, True, True], desc="running stats, training")
+    rm, rv = stats(2)
+    yield S(g.randn(2, 2, 3, 3), rm, rv, kwargs={"training": False, "return_stats": True},
+            fd=False, requires_grad=[True, False, False], desc="running stats, eval")
+    yield S(g.randn(5, 3), None, None, g.pos(3), g.randn(3), kwargs={"training": True},
+            desc="no running stats")
+
+
+def _batch_norm(lib, x, rm, rv, *affine, return_stats=False, **kw):
+    out = lib.nn.functional.batch_norm(x, rm, rv, *affine, **kw)
+    return (out, rm, rv) if return_stats else out
+
+
+def _all_batch_norm_samples(g):
+    yield from _batch_norm_samples(g)
+    yield from _batch_norm_stats_samples(g)
+
+
+_nn("batch_norm", _batch_norm, _all_batch_norm_samples)
 
 
 # ----------------------------------------------------------------------------------------------
