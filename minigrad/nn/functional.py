@@ -43,9 +43,11 @@ def silu(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, linear above ``threshold`` as PyTorch."""
-    from ..ops.elementwise import where, log1p, exp
+    from ..ops.elementwise import where, log1p, exp, maximum
     scaled = input * beta
-    soft = (relu(scaled) + log1p(exp(-scaled.abs()))) / beta
+    # max(x, 0) splits the gradient at a tie, so the derivative at 0 is 1/2 (= sigmoid(0)); with
+    # relu(x) + log1p(exp(-|x|)) both terms' derivatives are 0 there and softplus'(0) was 0
+    soft = (maximum(scaled, 0.0) + log1p(exp(-scaled.abs()))) / beta
     return where(scaled > threshold, input, soft)
 
 
