@@ -68,7 +68,9 @@ class ClassNLL(Function):
         m, c = logp.shape
         # Per-row scale of the incoming gradient.
         if self.reduction == "mean":
-            scale = (g / self.denominator) * xp.ones(m, dtype=logp.dtype)
+            # Every target ignored: the loss is 0/0 = nan, but, as PyTorch, the gradient is 0.
+            denominator = self.denominator if self.denominator != 0 else float("inf")
+            scale = (g / denominator) * xp.ones(m, dtype=logp.dtype)
         elif self.reduction == "sum":
             scale = g * xp.ones(m, dtype=logp.dtype)
         else:
