@@ -523,7 +523,7 @@ def split(a, split_size_or_sections, dim=0):
         if step <= 0 and size:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {size}")
-        sizes = [min(step, size - i) for i in range(0, size, step)] if step else [0]
+        sizes = ([min(step, size - i) for i in range(0, size, step)] if step else []) or [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != size:
