@@ -58,7 +58,7 @@ class Linear(Function):
 
     def backward(self, g):
         x2, w = self.saved_tensors
-        g2 = g.reshape(-1, w.shape[0])                   # (B, out)
+        g2 = g.reshape(x2.shape[0], w.shape[0])          # (B, out)
         gx = (g2 @ w).reshape(self.x_shape) if self.needs_input_grad[0] else None   # (B, in)
         gw = g2.T @ x2 if self.needs_input_grad[1] else None                         # (out, in)
         if len(self.needs_input_grad) == 2:
