@@ -354,11 +354,12 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
-    out = _binary(Div, a, b, "div", true_divide=False)  # integer inputs stay integer
+    out = _binary(Div, a, b, "div", true_divide=False)
     xp = backend.xp_of(out._array)
     from ..tensor import Tensor
     rounded = xp.floor(out._array) if rounding_mode == "floor" else xp.trunc(out._array)
-    return Tensor._wrap(rounded.astype(out._array.dtype))
+    # numpy's a / b is float64 even for integers: cast back, so integer inputs stay integer
+    return Tensor._wrap(rounded.astype(result_dtype(a, b)))
 
 
 def pow(a, b):
