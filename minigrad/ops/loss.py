@@ -50,7 +50,8 @@ class ClassNLL(Function):
             loss = loss + (label_smoothing / c) * smooth
         if reduction == "mean":
             denominator = w_t.sum()
-            out = loss.sum() / denominator
+            with _errstate(xp):                  # every target ignored: nan, as PyTorch
+                out = loss.sum() / denominator
         elif reduction == "sum":
             denominator = None
             out = loss.sum()
