@@ -79,6 +79,16 @@ def test_type_promotion_matches_torch(op):
     assert not mismatches, "\n".join(mismatches)
 
 
+@pytest.mark.parametrize("expr", ["a // 2", "a // -2", "a.div(2, rounding_mode='trunc')",
+                                  "f // 2", "a // f", "(a * 2.5).dtype", "a / 2", "a - 1"])
+def test_integer_division_matches_torch(expr):
+    results = []
+    for L in (minigrad, torch):
+        a, f = L.tensor([-7, 3, 4]), L.tensor([2.5, -1.5, 2.0])
+        results.append(repr(eval(expr)))
+    assert results[0] == results[1].replace("torch.", "minigrad.")
+
+
 def test_promotion_examples():
     f32 = minigrad.ones(3)
     assert (f32 * 2.5).dtype == minigrad.float32                     # python float: weak

@@ -360,7 +360,8 @@ def _flatten_outputs(out):
 
 
 def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad=True, *,
-                       requires_grad=None, device="cpu", torch_device="cpu", seed=0):
+                       requires_grad=None, device="cpu", torch_device="cpu", seed=0,
+                       equal_nan=True):
     """Run ``fn_minigrad`` and ``fn_torch`` on the same numbers; compare outputs and gradients.
 
     ``inputs`` is a sequence of numpy arrays (or minigrad tensors, taken as arrays); anything
@@ -371,7 +372,8 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
     one seeded random upstream gradient per floating output is sent back through both graphs
     and every input gradient is compared (a missing gradient counts as zeros).
 
-    ``rtol``/``atol`` default to torch.testing's per-dtype tolerances.  ``device`` runs minigrad
+    ``rtol``/``atol`` default to torch.testing's per-dtype tolerances; NaNs in the same places
+    agree (``equal_nan``), infinities must match in sign.  ``device`` runs minigrad
     there (e.g. "cuda"); ``torch_device`` is where torch runs.  Returns a ``Comparison`` with the
     worst errors; raises ``GradcheckError`` naming the output or input on a mismatch.
     """
@@ -420,7 +422,8 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
         if a.dtype != e.dtype:
             raise GradcheckError(f"output {k}: dtype differs: minigrad {a.dtype}, torch "
                                  f"{e.dtype} (shape {list(e.shape)})")
-        _check(a, e, rtol, atol, f"output {k} (shape {list(e.shape)}) differs from torch's")
+        _check(a, e, rtol, atol, f"output {k} (shape {list(e.shape)}) differs from torch's",
+               equal_nan)
         if a.dtype.kind == "f":
             cmp.add(f"output {k}", a, e, _atol_for(a, e, atol))
 
@@ -452,7 +455,7 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
             raise GradcheckError(f"gradient of input {i}: dtype differs: minigrad {a.dtype}, "
                                  f"torch {e.dtype}")
         _check(a, e, rtol, atol, f"gradient of input {i} (shape {list(e.shape)}) differs from "
-                                 f"torch's")
+                                 f"torch's", equal_nan)
         cmp.add(f"grad of input {i}", a, e, _atol_for(a, e, atol))
     return cmp
 
@@ -461,8 +464,8 @@ def _atol_for(actual, expected, atol):
     return default_tolerances(actual.dtype, expected.dtype)[1] if atol is None else atol
 
 
-def _check(actual, expected, rtol, atol, what):
+def _check(actual, expected, rtol, atol, what, equal_nan=False):
     try:
-        assert_close(actual, expected, rtol, atol)
+        assert_close(actual, expected, rtol, atol, equal_nan=equal_nan)
     except AssertionError as exc:
         raise GradcheckError(f"{what}:\n{exc}") from None

@@ -418,6 +418,7 @@ def _split_samples(g):
     yield S(g.randn(5, 3), kwargs={"args": ([1, 4],)})
     yield S(g.randn(2, 6), kwargs={"args": (3, 1)})
     yield S(g.randn(2, 6), kwargs={"args": ([1, 0, 5], -1)}, desc="with an empty piece")
+    yield S(g.randn(0, 3), kwargs={"args": (2,)}, desc="empty dimension: one empty piece")
 
 
 def _chunk_samples(g):

@@ -43,6 +43,7 @@ def _linear_samples(g):
     yield S(g.randn(4), g.randn(2, 4), g.randn(2), desc="batch-less input")
     yield S(g.randn(2, 3, 4), g.randn(5, 4), g.randn(5), desc="3-d input")
     yield S(g.randn(0, 4), g.randn(2, 4), g.randn(2), desc="empty batch")
+    yield S(g.randn(2, 4), g.randn(0, 4), g.randn(0), desc="no output features")
     yield S(g.randn(3, 4), g.randn(5, 4), g.randn(5), requires_grad=[False, True, True],
             desc="weights only")
 
@@ -110,6 +111,8 @@ def _ce_samples(g):
             desc="probabilities, K-dim, none")
     yield S(g.randn(5), g.probs(5), kwargs={"reduction": "sum"}, desc="probabilities, unbatched")
     yield S(30 * g.randn(3, 4), g.index(4, 3), desc="large logits")
+    yield S(g.randn(2, 3), np.array([-100, -100]), fd=False,
+            desc="every target ignored (nan loss, zero gradient)")
 
 
 _nn("cross_entropy", _F("cross_entropy", ("weight",)), _ce_samples)
