@@ -352,8 +352,12 @@ def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    from .elementwise import sqrt
-    return sqrt(var(a, dim, unbiased, keepdim, correction=correction))
+    """sqrt(var); where the variance is exactly 0 (a constant slice) the gradient is 0, as
+    PyTorch's, instead of the inf * 0 = nan that sqrt's derivative would give."""
+    from .elementwise import sqrt, where
+    v = var(a, dim, unbiased, keepdim, correction=correction)
+    nonzero = v != 0                     # nan variances (too few elements) stay nan
+    return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
 
 
 def logsumexp(a, dim, keepdim=False):
