@@ -261,8 +261,15 @@ def _var_samples(g):
     yield S(g.randn(6), kwargs={"dim": 0, "keepdim": True})
 
 
+def _std_samples(g):
+    yield from _var_samples(g)
+    x = g.randn(3, 4)
+    x[1] = 0.7                                  # a constant row: std 0, a kink (gradient 0)
+    yield S(x, kwargs={"dim": 1}, fd=False, desc="constant row")
+
+
 register("var", _method("var"), _var_samples)
-register("std", _method("std"), _var_samples)
+register("std", _method("std"), _std_samples)
 
 
 def _max_all_samples(g):
