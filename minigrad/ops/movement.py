@@ -374,8 +374,27 @@ def _array_index(index, a):
     return tuple(out), basic, bool_mask
 
 
+def _is_int(item):
+    return isinstance(item, numbers.Integral) and not isinstance(item, bool)
+
+
 def getitem(a, index):
     idx, basic, bool_mask = _array_index(index, a)
+    if not basic and any(_is_int(i) for i in idx):
+        # PyTorch applies integer indices first, as selections, then the index arrays; numpy
+        # counts an integer beside an array as one more index array, which can move the
+        # result's dimensions (x[0, :, [1, 2]] is (2, n) in numpy, (n, 2) in PyTorch).
+        first, second = [], []
+        for i in idx:
+            if hasattr(i, "shape"):                      # an index array or a bool mask
+                first += [slice(None)] * (i.ndim if i.dtype.kind == "b" else 1)
+                second.append(i)
+            elif _is_int(i):
+                first.append(i)
+            else:                                        # None, a slice, Ellipsis
+                first.append(i)
+                second.append(i if i is Ellipsis else slice(None))
+        return getitem(getitem(a, tuple(first)), tuple(second))
     try:
         if basic:
             return BasicGetItem.apply(a, index=idx, basic=True)
