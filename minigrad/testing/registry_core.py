@@ -502,6 +502,10 @@ def _getitem_samples(g):
             desc="2-d int array")
     yield S(g.randn(2, 3, 4), np.array([2, 0, 2]), kwargs={"index": (_ALL, Slot(0), _ALL)})
     yield S(g.randn(2, 3, 4), kwargs={"index": (Ellipsis, None, 1)})
+    yield S(g.randn(2, 4, 3), np.array([1, -3, 0]), kwargs={"index": (-2, slice(1, 3), Slot(0))},
+            desc="int, slice, int array (torch's dim order)")
+    yield S(g.randn(3, 4, 3), g.mask(4), kwargs={"index": (-1, None, Slot(0))},
+            desc="int, None, bool mask")
     yield S(g.randn(5), kwargs={"index": 3}, desc="to 0-d")
     yield S(g.randn(), kwargs={"index": None}, desc="0-d[None]")
     yield S(g.randn(), kwargs={"index": Ellipsis}, desc="0-d[...]")
