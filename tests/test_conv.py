@@ -177,7 +177,8 @@ def test_grad_fn_and_no_grad():
 @pytest.mark.parametrize("fn, shapes", [
     (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2)),
      [(2, 2, 6, 7), (3, 2, 3, 2), (3,)]),
-    (lambda x, w, b: F.conv2d(x, w, b, padding="same", groups=2), [(1, 4, 4, 5), (2, 2, 2, 3), (2,)]),
+    (lambda x, w, b: F.conv2d(x, w, b, padding="same", groups=2),
+     [(1, 4, 4, 5), (2, 2, 2, 3), (2,)]),
     (lambda x, w, b: F.conv1d(x, w, b, stride=3, padding=2), [(3, 5), (2, 3, 4), (2,)]),
     (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
      [(2, 3, 3, 4), (3, 2, 3, 3), (2,)]),
@@ -198,7 +199,8 @@ K2 = np.array([[0., 1], [2, 3]])
 
 
 def _conv2d_plane(X, K, **kw):
-    return F.conv2d(minigrad.tensor(X[None, None]), minigrad.tensor(K[None, None]), **kw).numpy()[0, 0]
+    y = F.conv2d(minigrad.tensor(X[None, None]), minigrad.tensor(K[None, None]), **kw)
+    return y.numpy()[0, 0]
 
 
 def test_corr2d_teaching_version():
@@ -219,7 +221,8 @@ def test_worked_numbers_seed_004():
     np.testing.assert_array_equal(_conv2d_plane(image, sobel), [[-4, 0, 4]] * 3)
     ones4 = np.ones((4, 4))
     np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2))), np.full((3, 3), 4))
-    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=2), np.full((2, 2), 4))
+    np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=2),
+                                  np.full((2, 2), 4))
     np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=3), [[4]])
     np.testing.assert_array_equal(_conv2d_plane(ones4, np.ones((2, 2)), stride=3, padding=1),
                                   [[1, 2], [2, 4]])                      # z5
@@ -263,11 +266,13 @@ ERRORS = [
      r"Given groups=1, weight of size \[6, 3, 3, 3\], expected input\[1, 4, 5, 5\] to have 3 "
      r"channels, but got 4 channels instead"),
     (lambda: F.conv2d(_t(5, 5), _t(6, 3, 3, 3)), RuntimeError,
-     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[5, 5\]"),
+     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: "
+     r"\[5, 5\]"),
     (lambda: F.conv1d(_t(5), _t(6, 3, 3)), RuntimeError,
      r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d, but got input of size: \[5\]"),
     (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3)), RuntimeError,
-     r"Expected 4-dimensional weight for conv2d .* but got 3-dimensional weight of size \[6, 3, 3\]"),
+     r"Expected 4-dimensional weight for conv2d .* but got 3-dimensional weight of size "
+     r"\[6, 3, 3\]"),
     (lambda: F.conv2d(_t(1, 3, 2, 2), _t(6, 3, 3, 3)), RuntimeError,
      r"Calculated padded input size per channel: \(2 x 2\)\. Kernel size: \(3 x 3\)\. Kernel size "
      r"can't be greater than actual input size"),
@@ -317,6 +322,8 @@ ERRORS = [
      "conv_transpose2d\\(\\): argument 'padding' must be tuple of ints, not str"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(3, 6, 3, 3)),
      RuntimeError, r"Input type \(double\) and weight type \(float\) should be the same"),
+    (lambda: F.conv2d(np.zeros((1, 3, 5, 5)), _t(6, 3, 3, 3)), TypeError,
+     r"conv2d\(\): argument 'input' \(position 1\) must be Tensor, not ndarray"),
 ]
 
 

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings, strategies as st
 import minigrad
 import minigrad.nn.functional as F
 from minigrad.ops import pool
+from minigrad.ops._window_checks import pool_args
 from minigrad.testing import gradcheck
 
 torch.set_num_threads(1)   # tiny problems: threads only add overhead
@@ -67,7 +68,7 @@ def pool_cases(draw, max_pool):
 def _valid(case):
     """False when kernel_size=k[0] (an int) made the sizes drawn for the tuple invalid."""
     try:
-        pool._pool_args("max_pool", case["nd"], case["x"], case["kernel_size"], case["stride"],
+        pool_args("max_pool", case["nd"], case["x"], case["kernel_size"], case["stride"],
                         case["padding"], case["dilation"], case["ceil_mode"], True)
         return True
     except RuntimeError:
@@ -210,11 +211,14 @@ ERRORS = [
      "kernel size should be greater than zero, but got kH: -1 kW: -1"),
     (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, dilation=0),
      "dilation should be greater than zero, but got dilationH: 0 dilationW: 0"),
-    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, padding=-1), "pad must be non-negative, but got pad: -1"),
+    (lambda: F.max_pool2d(_t(1, 3, 5, 5), 2, padding=-1),
+     "pad must be non-negative, but got pad: -1"),
     (lambda: F.max_pool2d(_t(1, 3, 1, 1), 2),
      r"Given input size: \(3x1x1\)\. Calculated output size: \(3x0x0\)\. Output size is too small"),
-    (lambda: F.max_pool2d(_t(5, 5), 2), "non-empty 3D or 4D \\(batch mode\\) tensor expected for input"),
-    (lambda: F.max_pool1d(_t(5), 2), "non-empty 2D or 3D \\(batch mode\\) tensor expected for input"),
+    (lambda: F.max_pool2d(_t(5, 5), 2),
+     r"non-empty 3D or 4D \(batch mode\) tensor expected for input"),
+    (lambda: F.max_pool1d(_t(5), 2),
+     r"non-empty 2D or 3D \(batch mode\) tensor expected for input"),
     (lambda: F.max_pool2d(_t(1, 3, 5, 5), (2, 2, 2)),
      "max_pool2d: kernel_size must either be a single int, or a tuple of two ints"),
     (lambda: F.avg_pool2d(_t(1, 3, 5, 5), 2, stride=(1, 2, 3)),
@@ -231,6 +235,18 @@ ERRORS = [
      r"Expected 2 to 3 dimensions, but got 1-dimensional tensor for argument #1 'self' \(while "
      r"checking arguments for adaptive_avg_pool1d\)"),
 ]
+
+
+def test_input_must_be_a_tensor():
+    with pytest.raises(TypeError, match=r"max_pool2d\(\): argument 'input' \(position 1\) "
+                                        r"must be Tensor, not ndarray"):
+        F.max_pool2d(np.zeros((1, 3, 4, 4)), 2)
+
+
+def test_input_must_be_a_tensor():
+    with pytest.raises(TypeError, match=r"max_pool2d\(\): argument 'input' \(position 1\) must "
+                                        r"be Tensor, not ndarray"):
+        F.max_pool2d(np.zeros((1, 3, 4, 4)), 2)
 
 
 @pytest.mark.parametrize("call, message", ERRORS, ids=range(len(ERRORS)))

@@ -1,0 +1,282 @@
+"""Argument checks for convolution and pooling, with PyTorch's error messages.
+
+Each ``*_args`` function looks at raw arrays (shapes, dtypes) and the Python arguments,
+raises the error PyTorch raises -- before any arithmetic -- and returns the normalised
+hyper-parameters (tuples of ints, padding as (left, right) pairs) that the ops take.
+"""
+from __future__ import annotations
+
+import numbers
+
+__all__ = ["conv_args", "conv_transpose_args", "pool_args", "adaptive_size", "int_tuple",
+           "tensor_arrays"]
+
+
+def tensor_arrays(op, **tensors):
+    """The raw arrays of the named Tensor arguments (None stays None), or PyTorch's TypeError."""
+    from ..tensor import Tensor
+    arrays = []
+    for position, (name, t) in enumerate(tensors.items(), 1):
+        if t is None and name == "bias":
+            arrays.append(None)
+        elif isinstance(t, Tensor):
+            arrays.append(t._array)
+        else:
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {type(t).__name__}")
+    return arrays
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolutions
+# ----------------------------------------------------------------------------------------------
+_TORCH_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                     "int64": "long", "int32": "int", "int16": "short", "int8": "signed char",
+                     "uint8": "unsigned char", "bool": "bool"}
+
+
+def _type_name(array):
+    return _TORCH_TYPE_NAMES.get(array.dtype.name, array.dtype.name)
+
+
+def int_tuple(value, n, name, op, conv=True):
+    """``value`` (an int or a sequence of ints) as a tuple of ``n`` ints, or PyTorch's error."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element "
+                            f"of type {type(v).__name__} ({name}={value!r})")
+    if len(items) == 1:
+        return tuple(int(items[0]) for _ in range(n))
+    if len(items) != n:
+        if conv:
+            raise RuntimeError(
+                f"expected {name} to be a single integer value or a list of {n} values to match "
+                f"the convolution dimensions, but got {name}={list(items)}")
+        raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {n} ints")
+    return tuple(int(v) for v in items)
+
+
+def _shape(array):
+    return list(array.shape)
+
+
+def _check_rank(op, nd, x, w):
+    if x.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, "
+                           f"but got input of size: {_shape(x)}")
+    if w.ndim != nd + 2:
+        raise RuntimeError(f"Expected {nd + 2}-dimensional weight for {op} (out_channels, "
+                           f"in_channels/groups, {', '.join('k' + a for a in 'DHW'[3 - nd:])}), "
+                           f"but got {w.ndim}-dimensional weight of size {_shape(w)}")
+
+
+def _check_dtypes(x, w, b):
+    if w.dtype != x.dtype:
+        raise RuntimeError(f"Input type ({_type_name(x)}) and weight type ({_type_name(w)}) "
+                           "should be the same")
+    if b is not None and b.dtype != x.dtype:
+        raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
+                           "should be the same")
+
+
+def _check_bias(w, b, out_channels, transposed):
+    if b is not None and (b.ndim != 1 or b.shape[0] != out_channels):
+        prefix = "Given transposed=1, weight" if transposed else "Given weight"
+        raise RuntimeError(f"{prefix} of size {_shape(w)}, expected bias to be 1-dimensional with "
+                           f"{out_channels} elements, but got bias of size {_shape(b)} instead")
+
+
+def _check_groups(w, groups):
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be an int, got {groups!r}")
+    if groups <= 0:
+        raise RuntimeError(f"non-positive groups is not supported (groups must be >= 1, got "
+                           f"groups={groups})")
+    if w.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size [{_shape(w)}] instead")
+
+
+def _sizes(values):
+    return " x ".join(str(v) for v in values)
+
+
+def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
+    """Check a convolution's arguments (arrays) and normalise them; padding -> (l, r) pairs."""
+    _check_rank(op, nd, x, w)
+    stride = int_tuple(stride, nd, "stride", op)
+    dilation = int_tuple(dilation, nd, "dilation", op)
+    kernel = w.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = ((0, 0),) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions "
+                                   f"(stride must be 1, got stride={list(stride)})")
+            # total d(k-1): half on the left, the odd one out on the right (as PyTorch)
+            pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                         for k, d in zip(kernel, dilation))
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        pads = tuple((p, p) for p in int_tuple(padding, nd, "padding", op))
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"non-positive stride is not supported (stride must be >= 1, got "
+                           f"stride={list(stride)})")
+    if any(l < 0 for l, _ in pads):
+        raise RuntimeError(f"negative padding is not supported (padding must be >= 0, got "
+                           f"padding={[l for l, _ in pads]})")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    _check_groups(w, groups)
+    channels = x.shape[-nd - 1]
+    if channels != w.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {_shape(w)}, expected input{_shape(x)} to have "
+            f"{w.shape[1] * groups} channels, but got {channels} channels instead")
+    _check_bias(w, b, w.shape[0], transposed=False)
+    padded = [n + l + r for n, (l, r) in zip(x.shape[-nd:], pads)]
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if any(s > p for s, p in zip(span, padded)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel "
+                           f"size: ({_sizes(span)}). Kernel size can't be greater than actual "
+                           "input size")
+    _check_dtypes(x, w, b)
+    return dict(stride=stride, padding=pads, dilation=dilation, groups=int(groups),
+                batched=x.ndim == nd + 2)
+
+
+def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups, dilation):
+    """Check a transposed convolution's arguments (arrays) and normalise them."""
+    _check_rank(op, nd, x, w)
+    if isinstance(padding, str):
+        raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    stride = int_tuple(stride, nd, "stride", op)
+    padding = int_tuple(padding, nd, "padding", op)
+    output_padding = int_tuple(output_padding, nd, "output_padding", op)
+    dilation = int_tuple(dilation, nd, "dilation", op)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"non-positive stride is not supported (stride must be >= 1, got "
+                           f"stride={list(stride)})")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"negative padding is not supported (padding must be >= 0, got "
+                           f"padding={list(padding)})")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError(f"negative output_padding is not supported (got "
+                           f"output_padding={list(output_padding)})")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    if any(op_ >= s and op_ >= d for op_, s, d in zip(output_padding, stride, dilation)):
+        axes = ("depth", "height", "width")[3 - nd:] if nd > 1 else ("",)
+        def named(what, values):
+            return " ".join(f"{what}{'_' + a if a else ''}: {v}" for a, v in zip(axes, values))
+        raise RuntimeError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"{named('output_padding', output_padding)} {named('stride', stride)} "
+            f"{named('dilation', dilation)}")
+    _check_groups(w, groups)
+    channels = x.shape[-nd - 1]
+    if channels != w.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {_shape(w)}, expected input{_shape(x)} to have "
+            f"{w.shape[0]} channels, but got {channels} channels instead")
+    _check_bias(w, b, w.shape[1] * groups, transposed=True)
+    size = x.shape[-nd:]
+    out = [(n - 1) * s - 2 * p + d * (k - 1) + op_ + 1 for n, k, s, p, d, op_
+           in zip(size, w.shape[2:], stride, padding, dilation, output_padding)]
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"Given input size per channel: ({_sizes(size)}). Calculated output "
+                           f"size per channel: ({_sizes(out)}). Output size is too small")
+    _check_dtypes(x, w, b)
+    return dict(stride=stride, padding=padding, output_padding=output_padding,
+                dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pooling
+# ----------------------------------------------------------------------------------------------
+def _shape_str(values):
+    return "x".join(str(v) for v in values)
+
+
+def _named(what, letters, values):
+    return " ".join(f"{what}{a}: {v}" for a, v in zip(letters, values))
+
+
+def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_pool):
+    """Check a pooling op's arguments; return kernel, stride, padding, dilation, out size and
+    the (left, right) padding per axis (the right side grows for ceil_mode's last window)."""
+    if x.ndim not in (nd + 1, nd + 2) or x.size == 0 and x.ndim == nd + 1:
+        raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for "
+                           f"input, but got input of size: {list(x.shape)}")
+    pair = "one int" if nd == 1 else "a tuple of two ints"
+    for name, value in (("kernel_size", kernel_size), ("stride", stride)):
+        if value is not None and isinstance(value, (tuple, list)) and len(value) not in (1, nd):
+            omitted = "be omitted, " if name == "stride" else "be "
+            raise RuntimeError(f"{op}: {name} must either {omitted}a single int, or {pair}")
+    kernel = int_tuple(kernel_size, nd, "kernel_size", op, conv=False)
+    stride = kernel if stride is None or stride == [] or stride == () else \
+        int_tuple(stride, nd, "stride", op, conv=False)
+    padding = int_tuple(padding, nd, "padding", op, conv=False)
+    dilation = int_tuple(dilation, nd, "dilation", op, conv=False)
+    letters = "HW" if nd == 2 else "W"
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError("kernel size should be greater than zero, but got "
+                           + _named("k", letters, kernel))
+    if any(s == 0 for s in stride):
+        raise RuntimeError("stride should not be zero (got " + _named("d", letters, stride)
+                           + ")")
+    if any(s < 0 for s in stride):
+        raise RuntimeError("stride should be greater than zero, but got "
+                           + _named("d", letters, stride))
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero, but got "
+                           + _named("dilation", letters, dilation))
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > (d * (k - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    if any(p > k // 2 for k, p in zip(kernel, padding)):               # PyTorch checks both
+        got = [f"pad{a} = {p}" for a, p in zip(letters[::-1], padding[::-1])]
+        got += [f"k{a} = {k}" for a, k in zip(letters[::-1], kernel[::-1])]
+        raise RuntimeError("pad should be smaller than or equal to half of kernel size, but got "
+                           + ", ".join(got))
+    from .conv import conv_output_size  # here, not at the top: conv.py imports this module
+    size = x.shape[-nd:]
+    out_size = tuple(conv_output_size(n, k, s, p, d, ceil_mode)
+                     for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
+    if any(o <= 0 for o in out_size):
+        planes = x.shape[-nd - 1] if x.ndim > nd else 1
+        raise RuntimeError(f"Given input size: ({_shape_str((planes, *size))}). Calculated output "
+                           f"size: ({_shape_str((planes, *out_size))}). Output size is too small")
+    if not max_pool and x.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point input, but got {x.dtype.name} "
+                           "(convert it with .float())")
+    # right padding: enough for the last window (ceil_mode may need more than `padding`)
+    pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+                 for n, k, s, p, d, o in zip(size, kernel, stride, padding, dilation, out_size))
+    return dict(kernel=kernel, stride=stride, padding=pads, dilation=dilation, out_size=out_size)
+
+
+def adaptive_size(op, nd, x, output_size):
+    """Check the input rank and output_size (int, tuple, None = keep the input's size)."""
+    if x.ndim not in (nd + 1, nd + 2):
+        if nd == 1:
+            raise RuntimeError(f"Expected 2 to 3 dimensions, but got {x.ndim}-dimensional tensor "
+                               f"for argument #1 'self' (while checking arguments for {op})")
+        raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got {list(x.shape)}")
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
+    if len(sizes) != nd:
+        raise RuntimeError(f"{op}: output_size must be {nd}")
+    sizes = tuple(n if o is None else o for o, n in zip(sizes, x.shape[-nd:]))
+    for o in sizes:
+        if isinstance(o, bool) or not isinstance(o, numbers.Integral):
+            raise TypeError(f"{op}(): output_size must be ints, got {output_size!r}")
+    if any(o < 0 for o in sizes):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {{{', '.join(str(o) for o in sizes)}}}")
+    return tuple(int(o) for o in sizes)
