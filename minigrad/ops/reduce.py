@@ -93,13 +93,20 @@ class MaxMin(Function):
         out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
+        # max()/min() of a whole tensor that holds NaN: PyTorch sends the gradient to the NaN
+        # elements (evenly); amax/amin leave it NaN (a NaN never equals the NaN result)
+        self.nan_to_nan = name in ("max", "min")
         return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
 
     def backward(self, g):
         a, out = self.saved_tensors
         hits = a == out
+        if self.nan_to_nan and a.dtype.kind == "f":
+            xp = backend.xp_of(a)
+            hits = xp.where(xp.isnan(out), xp.isnan(a), hits)
         count = hits.sum(axis=self.axes, keepdims=True)
-        return _expand_back(g, a.shape, self.axes, self.keepdim) * hits / count
+        with _quiet_divide(backend.xp_of(a)):      # 0 / 0 = NaN for a NaN slice, as PyTorch
+            return _expand_back(g, a.shape, self.axes, self.keepdim) * hits / count
 
 
 class TakeAlongDim(Function):
