@@ -249,6 +249,10 @@ def _gradcheck_details(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, allow_float32
         if g is not None and tuple(g.shape) != tuple(leaves[i].shape):
             return (f"gradcheck: the gradient of input {i} has shape {list(g.shape)} but the "
                     f"input has shape {list(leaves[i].shape)}", float("inf"), float("inf"))
+        if g is not None and g._array.dtype != leaves[i]._array.dtype:
+            return (f"gradcheck: the gradient of input {i} (shape {list(g.shape)}) has dtype "
+                    f"{g.dtype.name} but the input is {leaves[i].dtype.name}", float("inf"),
+                    float("inf"))
         analytic[i] = (np.zeros(tuple(leaves[i].shape)) if g is None
                        else backend.as_numpy(g._array).astype(np.float64))
         leaves[i].grad = None
