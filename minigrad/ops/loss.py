@@ -278,7 +278,10 @@ class BCEWithLogits(Function):
         xp = backend.xp_of(x)
         w = 1 if self.weight is None else self.weight
         pw = self.pos_weight
-        sig_neg = xp.exp(-x - softplus_neg)                   # sigmoid(-x), no overflow
+        # sigmoid(-x) from e = exp(-|x|) <= 1: no overflow, and exactly 1 (not exp(inf - inf)
+        # = NaN) at x = -inf
+        e = xp.exp(-xp.abs(x))
+        sig_neg = xp.where(x >= 0, e / (1 + e), 1 / (1 + e))
         scale = 1 if pw is None else 1 + (pw - 1) * y
         gx = gy = None
         if self.needs_input_grad[0]:
