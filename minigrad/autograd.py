@@ -15,7 +15,7 @@ import threading
 import traceback
 import weakref
 
-from . import backend
+from . import backend, dtypes
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
@@ -224,8 +224,11 @@ class Function:
     def saved_tensors(self):
         """The arrays given to ``save_for_backward``, after checking none was modified in place."""
         if self._versions:
-            for counter, expected, shape, dtype, what in self._versions:
+            for counter, expected, shape, np_dtype, index in self._versions:
                 if counter.value != expected:
+                    # formatted only here, on the error path: apply() stays cheap
+                    dtype = f"minigrad.{dtypes.from_numpy_dtype(np_dtype).name} "
+                    what = f"input {index}" if index >= 0 else "output 0"
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified "
                         f"by an inplace operation: [{dtype}{list(shape)}], which is {what} of "
@@ -267,7 +270,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run ``forward`` on the inputs' arrays; record the node when a gradient is needed."""
-        from .tensor import Tensor  # tensor.py builds on this module; imported at call time
+        Tensor = _tensor_class or _import_tensor()
 
         arrays = []
         requires_grad = False
@@ -311,14 +314,15 @@ class Function:
             if saved is None or not hasattr(saved, "shape"):
                 continue
             for i, t in enumerate(inputs):
-                if _is_same_memory(saved, t._array):
-                    versions.append((t._version, t._version.value, t.shape, _type_name(t),
-                                     f"input {i}"))
+                a = t._array
+                if _is_same_memory(saved, a):
+                    versions.append((t._version, t._version.value, a.shape, a.dtype, i))
                     break
             else:
-                if _is_same_memory(saved, result._array):
-                    versions.append((result._version, result._version.value, result.shape,
-                                     _type_name(result), "output 0"))
+                a = result._array
+                if _is_same_memory(saved, a):
+                    versions.append((result._version, result._version.value, a.shape, a.dtype,
+                                     -1))
         self._versions = versions
 
     def _release(self):
@@ -348,8 +352,16 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
-def _type_name(t):
-    return f"minigrad.{t.dtype.name} "
+_tensor_class = None
+
+
+def _import_tensor():
+    """tensor.py builds on this module, so Tensor is imported on first use, then kept (an
+    import statement in apply() cost about 1 us per op)."""
+    global _tensor_class
+    from .tensor import Tensor
+    _tensor_class = Tensor
+    return Tensor
 
 
 def _check_same_device(cls, inputs, arrays):
@@ -392,7 +404,7 @@ def _topological_order(root):
 
 
 def _accumulate_into_leaf(leaf, grad):
-    from .tensor import Tensor
+    Tensor = _tensor_class or _import_tensor()
     if grad.shape != leaf._array.shape:
         raise RuntimeError(f"gradient of shape {tuple(grad.shape)} cannot be accumulated into "
                            f"a leaf of shape {tuple(leaf.shape)}")

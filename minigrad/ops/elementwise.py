@@ -6,7 +6,7 @@ gradient back to each input's shape (``unbroadcast``).
 """
 from __future__ import annotations
 
-from .. import backend, dtypes
+from .. import autograd as _autograd, backend, dtypes
 from ..autograd import Function
 from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast
 
@@ -301,7 +301,7 @@ class Cast(Function):
 # ----------------------------------------------------------------------------------------------
 def _binary(fn, a, b, name, true_divide=False):
     """Apply a binary Function after PyTorch's type promotion and a clear broadcast check."""
-    from ..tensor import Tensor
+    Tensor = _autograd._tensor_class or _autograd._import_tensor()
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
@@ -309,6 +309,11 @@ def _binary(fn, a, b, name, true_divide=False):
         a = _scalar_or_tensor(a, b, name)
     elif not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, a, name)
+    aa, ba = a._array, b._array
+    if aa.dtype == ba.dtype and not (true_divide and aa.dtype.kind in "biu"):
+        # the common case: nothing to promote (two equal dtypes promote to themselves)
+        broadcast_shape(aa.shape, ba.shape, name)
+        return fn.apply(a, b)
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
         dtype = dtypes.default_float().np
