@@ -247,13 +247,16 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, a):
-        out = backend.xp_of(a).maximum(a, 0)
-        self.save_for_backward(out)
+        # Keep only a bool mask of where the gradient passes: a quarter of the output's
+        # memory, and the backward is one multiply (g * (out > 0) was a compare and a
+        # multiply: 2x slower). The mask is not the output, so relu_ or a later in-place
+        # write cannot spoil it. As PyTorch (grad where not input <= 0), NaN lets it through.
+        out = backend.xp_of(a).maximum(a, a.dtype.type(0))
+        self.mask = out != 0           # = not (a <= 0): a > 0, or a NaN (kept by maximum)
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors      # 1 where the output is positive, else 0
-        return g * (out > 0)
+        return g * self.mask           # 1 where the input is positive (or NaN), else 0
 
 
 class LeakyRelu(Function):
