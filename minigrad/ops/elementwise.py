@@ -6,7 +6,7 @@ gradient back to each input's shape (``unbroadcast``).
 """
 from __future__ import annotations
 
-from .. import autograd as _autograd, backend, dtypes
+from .. import backend, dtypes
 from ..autograd import Function
 from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast
 
@@ -91,9 +91,9 @@ class Maximum(Function):
     def backward(self, g):
         # The larger input gets the gradient; ties split it in half (as PyTorch).
         a, b = self.saved_tensors
-        share_a = (a > b) + 0.5 * (a == b)
+        share_a, share_b = _shares(a, b, g.dtype)
         return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * (1 - share_a), b.shape) if self.needs_input_grad[1] else None)
+                unbroadcast(g * share_b, b.shape) if self.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
@@ -103,9 +103,18 @@ class Minimum(Function):
 
     def backward(self, g):
         a, b = self.saved_tensors
-        share_a = (a < b) + 0.5 * (a == b)
+        share_a, share_b = _shares(b, a, g.dtype)   # minimum(a, b) = -maximum(-a, -b)
         return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * (1 - share_a), b.shape) if self.needs_input_grad[1] else None)
+                unbroadcast(g * share_b, b.shape) if self.needs_input_grad[1] else None)
+
+
+def _shares(a, b, dtype):
+    """How maximum(a, b) splits its gradient, as PyTorch: all of it to the larger input, half
+    each at a tie, and all of it to *both* where either is NaN (neither is smaller)."""
+    xp = backend.xp_of(a)
+    share_a = xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(dtype, copy=False)
+    share_b = xp.where(a == b, 0.5, xp.where(a > b, 0.0, 1.0)).astype(dtype, copy=False)
+    return share_a, share_b
 
 
 class Where(Function):
@@ -196,8 +205,8 @@ class Abs(Function):
         return backend.xp_of(a).abs(a)
 
     def backward(self, g):
-        a, = self.saved_tensors        # sign(a); 0 at 0, as PyTorch
-        return g * backend.xp_of(a).sign(a)
+        a, = self.saved_tensors        # sign(a); 0 at 0 and at NaN, as PyTorch
+        return g * _torch_sign(backend.xp_of(a), a)
 
 
 class Sin(Function):
@@ -247,16 +256,13 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, a):
-        # Keep only a bool mask of where the gradient passes: a quarter of the output's
-        # memory, and the backward is one multiply (g * (out > 0) was a compare and a
-        # multiply: 2x slower). The mask is not the output, so relu_ or a later in-place
-        # write cannot spoil it. As PyTorch (grad where not input <= 0), NaN lets it through.
-        out = backend.xp_of(a).maximum(a, a.dtype.type(0))
-        self.mask = out != 0           # = not (a <= 0): a > 0, or a NaN (kept by maximum)
+        out = backend.xp_of(a).maximum(a, 0)
+        self.save_for_backward(out)
         return out
 
     def backward(self, g):
-        return g * self.mask           # 1 where the input is positive (or NaN), else 0
+        out, = self.saved_tensors      # 1 where the output is positive, else 0
+        return g * (out > 0)
 
 
 class LeakyRelu(Function):
@@ -304,7 +310,7 @@ class Cast(Function):
 # ----------------------------------------------------------------------------------------------
 def _binary(fn, a, b, name, true_divide=False):
     """Apply a binary Function after PyTorch's type promotion and a clear broadcast check."""
-    Tensor = _autograd._tensor_class or _autograd._import_tensor()
+    from ..tensor import Tensor
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
@@ -312,11 +318,6 @@ def _binary(fn, a, b, name, true_divide=False):
         a = _scalar_or_tensor(a, b, name)
     elif not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, a, name)
-    aa, ba = a._array, b._array
-    if aa.dtype == ba.dtype and not (true_divide and aa.dtype.kind in "biu"):
-        # the common case: nothing to promote (two equal dtypes promote to themselves)
-        broadcast_shape(aa.shape, ba.shape, name)
-        return fn.apply(a, b)
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
         dtype = dtypes.default_float().np
@@ -548,8 +549,14 @@ def _no_grad_unary(a, fn):
     return Tensor._wrap(fn(backend.xp_of(a._array), a._array))
 
 
+def _torch_sign(xp, x):
+    """PyTorch's sign: -1, 0 or 1, and 0 for NaN (numpy's sign gives NaN there)."""
+    s = xp.sign(x)
+    return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind == "f" else s
+
+
 def sign(a):
-    return _no_grad_unary(a, lambda xp, x: xp.sign(x))
+    return _no_grad_unary(a, _torch_sign)
 
 
 def floor(a):
