@@ -74,7 +74,11 @@ class Pow(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             with _quiet(xp):  # a^(b-1) is inf at a = 0, b < 1; the b = 0 case is exactly 0
-                ga = unbroadcast(xp.where(b == 0, 0, g * b * a ** (b - 1)), a.shape)
+                ga = xp.where(b == 0, 0, g * b * a ** (b - 1))
+                # a NaN output has a NaN gradient, as PyTorch: numpy's (-inf)^(-1/2) is 0, so
+                # (-inf)^(1/2) = NaN would otherwise get a 0 gradient
+                ga = unbroadcast(xp.where(xp.isnan(out), xp.nan, ga).astype(ga.dtype, copy=False),
+                                 a.shape)
         if self.needs_input_grad[1]:
             with _quiet(xp):
                 log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), xp.nan)
