@@ -265,8 +265,10 @@ class Relu(Function):
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors      # 1 where the output is positive, else 0
-        return g * (out > 0)
+        # 0 where the output is <= 0, else g: as PyTorch's threshold_backward, a NaN input
+        # passes its gradient on (g * (out > 0) silently zeroed it)
+        out, = self.saved_tensors
+        return backend.xp_of(g).where(out <= 0, 0, g)
 
 
 class LeakyRelu(Function):
