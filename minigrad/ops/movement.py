@@ -378,23 +378,51 @@ def _is_int(item):
     return isinstance(item, numbers.Integral) and not isinstance(item, bool)
 
 
+def _ints_first(idx):
+    """Split an index mixing integers and index arrays into two, applied one after the other.
+
+    PyTorch applies integer indices first, as selections, then the index arrays; numpy counts
+    an integer beside an array as one more index array, which can move the result's
+    dimensions (x[0, :, [1, 2]] is (2, n) in numpy, (n, 2) in PyTorch).
+    """
+    first, second = [], []
+    for i in idx:
+        if hasattr(i, "shape"):                          # an index array or a bool mask
+            first += [slice(None)] * (i.ndim if i.dtype.kind == "b" else 1)
+            second.append(i)
+        elif _is_int(i):
+            first.append(i)
+        else:                                            # None, a slice, Ellipsis
+            first.append(i)
+            second.append(i if i is Ellipsis else slice(None))
+    return tuple(first), tuple(second)
+
+
+def _value_in_numpy_order(a, idx, value):
+    """``value`` laid out for numpy's ``a[idx] = value`` when PyTorch's layout of ``a[idx]``
+    differs (integers beside index arrays, see ``_ints_first``); else ``value`` itself."""
+    if value._array.size <= 1 or not any(_is_int(i) for i in idx) or \
+            all(not hasattr(i, "shape") for i in idx):
+        return value
+    xp = backend.xp_of(a._array)
+    positions = xp.arange(a._array.size).reshape(a._array.shape)
+    first, second = _ints_first(idx)
+    in_torch, in_numpy = positions[first][second], positions[idx]
+    if in_torch.shape == in_numpy.shape and bool((in_torch == in_numpy).all()):
+        return value
+    # For each element of numpy's layout, where it sits in PyTorch's (positions are unique).
+    order = xp.argsort(in_torch.reshape(-1))
+    where = order[xp.searchsorted(in_torch.reshape(-1)[order], in_numpy.reshape(-1))]
+    from ..tensor import Tensor
+    flat = reshape(expand(value, tuple(in_torch.shape)), -1)
+    return reshape(getitem(flat, Tensor._wrap(where)), tuple(in_numpy.shape))
+
+
 def getitem(a, index):
     idx, basic, bool_mask = _array_index(index, a)
     if not basic and any(_is_int(i) for i in idx):
-        # PyTorch applies integer indices first, as selections, then the index arrays; numpy
-        # counts an integer beside an array as one more index array, which can move the
-        # result's dimensions (x[0, :, [1, 2]] is (2, n) in numpy, (n, 2) in PyTorch).
-        first, second = [], []
-        for i in idx:
-            if hasattr(i, "shape"):                      # an index array or a bool mask
-                first += [slice(None)] * (i.ndim if i.dtype.kind == "b" else 1)
-                second.append(i)
-            elif _is_int(i):
-                first.append(i)
-            else:                                        # None, a slice, Ellipsis
-                first.append(i)
-                second.append(i if i is Ellipsis else slice(None))
-        return getitem(getitem(a, tuple(first)), tuple(second))
+        first, second = _ints_first(idx)
+        return getitem(getitem(a, first), second)
     try:
         if basic:
             return BasicGetItem.apply(a, index=idx, basic=True)
@@ -440,6 +468,7 @@ def setitem(a, index, value):
         value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
     value = cast(value, a._array.dtype)
     try:
+        value = _value_in_numpy_order(a, idx, value)
         if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):
             if not a._array.flags.writeable:
                 raise RuntimeError("unsupported operation: more than one element of the "
