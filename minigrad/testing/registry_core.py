@@ -531,6 +531,8 @@ def _setitem_samples(g):
             desc="bool mask")
     yield S(g.randn(4, 5), g.randn(3, 5), np.array([3, 0, 2]), kwargs={"index": Slot(0)},
             desc="int array (no repeats)")
+    yield S(g.randn(2, 3, 3), g.randn(3, 3), np.array([2, 0, 1]),
+            kwargs={"index": (1, _ALL, Slot(0))}, desc="int, slice, int array (torch's order)")
     yield S(g.randn(4, 5), g.randn(2, 5), kwargs={"index": (slice(0, 4, 2),)},
             requires_grad=[True, False], desc="value without grad")
     yield S(g.randn(4, 5), g.randn(2, 5), kwargs={"index": (slice(0, 4, 2),)},
