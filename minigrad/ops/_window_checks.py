@@ -87,6 +87,22 @@ def _check_bias(w, b, out_channels, transposed):
                            f"{out_channels} elements, but got bias of size {_shape(b)} instead")
 
 
+def _check_weight_not_empty(nd, w, transposed, groups):
+    """A kernel with a 0-sized axis, or no output channels, has no convolution (PyTorch)."""
+    if any(k <= 0 for k in w.shape[2:]):
+        names = ("depth", "height", "width")[3 - nd:]
+        raise RuntimeError("kernel size should be greater than zero, but got "
+                           + " ".join(f"kernel_{a}: {k}" for a, k in zip(names, w.shape[2:]))
+                           + f" (weight of size {_shape(w)})")
+    if w.size == 0:
+        if transposed:
+            raise RuntimeError(f"non-empty {nd + 2}D weight tensor expected, but got: "
+                               f"{_shape(w)}")
+        if w.shape[0] == 0:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be at least 1 at "
+                               f"dimension 0, but got weight of size {_shape(w)} instead")
+
+
 def _check_groups(w, groups):
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
         raise TypeError(f"groups must be an int, got {groups!r}")
@@ -105,6 +121,7 @@ def _sizes(values):
 def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     """Check a convolution's arguments (arrays) and normalise them; padding -> (l, r) pairs."""
     _check_rank(op, nd, x, w)
+    _check_weight_not_empty(nd, w, transposed=False, groups=groups)
     stride = int_tuple(stride, nd, "stride", op)
     dilation = int_tuple(dilation, nd, "dilation", op)
     kernel = w.shape[2:]
@@ -151,6 +168,7 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
 def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups, dilation):
     """Check a transposed convolution's arguments (arrays) and normalise them."""
     _check_rank(op, nd, x, w)
+    _check_weight_not_empty(nd, w, transposed=True, groups=groups)
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
     stride = int_tuple(stride, nd, "stride", op)
