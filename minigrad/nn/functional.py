@@ -19,7 +19,8 @@ from ..ops.loss import (  # noqa: F401
     cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
     binary_cross_entropy_with_logits)
 from ..ops.conv import (  # noqa: F401
-    conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_size)
+    conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+    conv_output_size)
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
     max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
