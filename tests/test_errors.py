@@ -32,7 +32,7 @@ NUMPY_PHRASES = [
     "operands could not be broadcast", r"is out of bounds for array", "for array: array is",
     "inhomogeneous", "could not broadcast input array", "negative dimensions are not allowed",
     "setting an array element with a sequence", "attempt to get arg", "object has no attribute",
-    r"numpy\.", "ndarray", r"axis -?\d+ is out of bounds", "zero-size array to reduction",
+    r"numpy\.", r"axis -?\d+ is out of bounds", "zero-size array to reduction",
     "cannot reshape array", "non-broadcastable output operand", "unsupported operand type(s)",
     "matmul: Input operand", "shape mismatch: objects cannot be broadcast",
 ]
@@ -234,6 +234,19 @@ CASES = [
                                                   T.ones(5)),
       RuntimeError, r"expected bias to be 1-dimensional with 4 elements, but got bias of size "
       r"\[5\]"),
+    C("conv2d-kernel-0", lambda T: F(T).conv2d(T.ones(1, 1, 5, 5), T.ones(1, 1, 0, 3)),
+      RuntimeError, r"kernel size should be greater than zero, but got kernel_height: 0 "
+      r"kernel_width: 3"),
+    C("conv1d-kernel-0", lambda T: F(T).conv1d(T.ones(1, 1, 5), T.ones(1, 1, 0)),
+      RuntimeError, r"kernel size should be greater than zero, but got kernel_width: 0"),
+    C("conv2d-no-out-channels", lambda T: F(T).conv2d(T.ones(1, 1, 4, 4), T.ones(0, 1, 1, 1)),
+      RuntimeError, r"expected weight to be at least 1 at dimension 0, but got weight of size "
+      r"\[0, 1, 1, 1\]"),
+    C("conv_transpose2d-empty-weight", lambda T: F(T).conv_transpose2d(T.ones(1, 1, 4, 4),
+                                                                       T.ones(1, 0, 3, 3)),
+      RuntimeError, r"non-empty 4D weight tensor expected, but got: \[1, 0, 3, 3\]"),
+    C("conv2d-numpy-input", lambda T: F(T).conv2d(np.ones((1, 1, 4, 4)), T.ones(1, 1, 3, 3)),
+      TypeError, r"argument 'input' \(position 1\) must be Tensor, not ndarray"),
     C("Conv2d-in_channels-vs-groups", lambda T: T.nn.Conv2d(3, 4, 3, groups=2), ValueError,
       r"in_channels must be divisible by groups"),
     C("Conv2d-padding-string", lambda T: T.nn.Conv2d(4, 4, 3, padding="foo"), ValueError,

@@ -87,7 +87,8 @@ def _check(mg_call, th_call, arrays, describe):
 # ----------------------------------------------------------------------------------------------
 CONV_MUTATIONS = ["stride=0", "stride<0", "padding<0", "dilation=0", "dilation<0", "groups=0",
                   "groups<0", "in-channels", "out-channels", "weight-channels", "bias", "rank",
-                  "weight-rank", "padding='full'", "padding='same'", "tuple-length", "big-kernel"]
+                  "weight-rank", "padding='full'", "padding='same'", "tuple-length", "big-kernel",
+                  "empty-kernel"]
 POOL_MUTATIONS = ["kernel=0", "kernel<0", "stride=0", "stride<0", "padding<0", "padding>half",
                   "dilation=0", "tuple-length", "divisor=0", "rank", "big-kernel"]
 
@@ -164,6 +165,8 @@ def conv_args(draw, nd):
         w_cin += 1
     if "big-kernel" in bad:
         kernel = tuple(k + s for k, s in zip(kernel, size))
+    if "empty-kernel" in bad:
+        kernel = _set_axis(draw, nd, 0, kernel) if nd > 1 else (0,)
     in_shape = ((n,) if batched else ()) + (cin,) + size
     if "rank" in bad:
         in_shape = in_shape + (2,) if draw(st.booleans()) else size
