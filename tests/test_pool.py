@@ -145,6 +145,23 @@ def test_nan_and_minus_inf_windows_like_torch():
         np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
 
 
+@SWEEP
+@given(st.data())
+def test_2d_windows_of_nan_and_minus_inf_like_torch(data):
+    k = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4)))
+    s = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    p = tuple(data.draw(st.integers(0, kk // 2)) for kk in k)
+    shape = (2, data.draw(st.integers(k[0], 8)), data.draw(st.integers(k[1], 8)))
+    values = data.draw(st.sampled_from([[-np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0, np.nan]]))
+    x = np.random.default_rng(data.draw(st.integers(0, 2 ** 16))).choice(values, size=shape)
+    ceil = data.draw(st.booleans())
+    out, idx = F.max_pool2d(minigrad.tensor(x), k, s, p, ceil_mode=ceil, return_indices=True)
+    expected, expected_idx = TF.max_pool2d(torch.tensor(x), k, s, p, ceil_mode=ceil,
+                                           return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
+
+
 def test_2x2_pools_of_lenet_shapes_float32():
     x = np.random.default_rng(1).standard_normal((8, 20, 28, 28)).astype(np.float32)
     _compare(lambda x: F.max_pool2d(x, 2, 2), lambda x: TF.max_pool2d(x, 2, 2), x)

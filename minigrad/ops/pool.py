@@ -132,6 +132,7 @@ class MaxPool(Function):
                 if any(padding[a]) and bool((y_new == low).any()):
                     # only -inf in the window: PyTorch names its first element inside the input
                     first = xp.clip(-((xp.arange(o) * s - padding[a][0]) // d), 0, k - 1)
+                    first = first.astype(arg_a.dtype)
                     arg_a = xp.where(y_new == low, first.reshape((-1,) + (1,) * (nd - 1 - a)),
                                      arg_a)
                 arg = arg_a if arg is None else self._combine(xp, arg, arg_a, pick, k,
