@@ -235,9 +235,33 @@ def reshape(a, *shape):
 
 def view(a, *shape):
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
-        return a.to(shape[0])      # view(dtype) is not supported beyond a plain cast
+        return _view_as_dtype(a, shape[0])
     shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
     return View.apply(a, shape=shape)
+
+
+def _view_as_dtype(a, dtype):
+    """``view(dtype)``: the same bytes read as another dtype, as PyTorch (not a cast: a float32
+    1.0 viewed as int32 is 1065353216). No copy and, as PyTorch, no gradient."""
+    from .. import dtypes
+    from ..tensor import Tensor
+    target = dtypes.to_dtype(dtype)
+    src = a._array
+    new, old = target.np.itemsize, src.itemsize
+    if new != old:
+        what = f"to view {a.dtype.name} as {target.name} (different element sizes)"
+        if src.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        if src.shape[-1] != 1 and src.strides[-1] != old:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got "
+                               f"{src.strides[-1] // old}")
+        if new > old and (src.shape[-1] * old) % new:
+            raise RuntimeError(f"self.size(-1) must be divisible by {new // old} {what}, but got "
+                               f"{src.shape[-1]}")
+    out = Tensor._wrap(src.view(target.np))
+    out._version = a._version
+    out._base = a if a._base is None else a._base
+    return out
 
 
 def flatten(a, start_dim=0, end_dim=-1):
