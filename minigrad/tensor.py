@@ -60,6 +60,11 @@ def _to_array(data, dtype=None, device=None):
         if numpy_error is not None:
             _check_rectangular(data)     # raises PyTorch's message for ragged lists
             raise numpy_error
+        if array.dtype.kind in "uO" and (dtype is None or
+                                         dtypes.to_dtype(dtype).np.kind != "f"):
+            # numpy holds Python ints >= 2**63 as uint64 (or objects): casting to int64 would
+            # wrap 2**63 to -2**63 without a word
+            _check_int64_range(data)
         if dtype is None:
             kind = array.dtype.kind
             if kind == "f":
@@ -76,6 +81,18 @@ def _to_array(data, dtype=None, device=None):
     if device is not None:
         array = backend.to_device(array, backend.device(device))
     return array
+
+
+_INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _check_int64_range(data):
+    """PyTorch's overflow error for a Python int outside int64, naming the value."""
+    items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
+    for x in items:
+        if isinstance(x, int) and not isinstance(x, bool) and not _INT64[0] <= x <= _INT64[1]:
+            raise ValueError(f"Overflow when unpacking long long: {x} does not fit in int64 "
+                             f"(the range is [{_INT64[0]}, {_INT64[1]}])")
 
 
 def _check_rectangular(data, dim=0):
