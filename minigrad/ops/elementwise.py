@@ -369,12 +369,34 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
+    from ..tensor import Tensor
+    dtype = result_dtype(a, b)
+    if dtype.kind in "iu":
+        return _integer_div(a, b, dtype, rounding_mode)
     out = _binary(Div, a, b, "div", true_divide=False)
     xp = backend.xp_of(out._array)
-    from ..tensor import Tensor
     rounded = xp.floor(out._array) if rounding_mode == "floor" else xp.trunc(out._array)
     # numpy's a / b is float64 even for integers: cast back, so integer inputs stay integer
     return Tensor._wrap(rounded.astype(result_dtype(a, b)))
+
+
+def _integer_div(a, b, dtype, rounding_mode):
+    """Integer floor/trunc division in integers: exact past 2**53 (a float64 detour rounds), and
+    PyTorch's ZeroDivisionError for a zero divisor (numpy returns 0 with a warning)."""
+    from ..tensor import Tensor
+    like = a if isinstance(a, Tensor) else b
+    xp = backend.xp_of(like._array)
+    av = a._array if isinstance(a, Tensor) else xp.asarray(a)
+    bv = b._array if isinstance(b, Tensor) else xp.asarray(b)
+    broadcast_shape(tuple(av.shape), tuple(bv.shape), "div")
+    av, bv = av.astype(dtype, copy=False), bv.astype(dtype, copy=False)
+    if bool((bv == 0).any()):
+        raise RuntimeError(f"ZeroDivisionError: integer division by zero (div with rounding_mode="
+                           f"'{rounding_mode}' of {dtype} values; the divisor holds a 0)")
+    q = xp.floor_divide(av, bv)
+    if rounding_mode == "trunc":       # floor is one below trunc for an inexact negative quotient
+        q = q + ((q * bv != av) & ((av < 0) != (bv < 0)))
+    return Tensor._wrap(xp.asarray(q, dtype=dtype))
 
 
 def pow(a, b):
