@@ -128,6 +128,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                         f"{type(fill_value).__name__} ({fill_value!r})")
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
+    dt = dtypes.to_dtype(dtype)
+    if dt.np.kind in "iu" and isinstance(fill_value, numbers.Integral):
+        info = np.iinfo(dt.np)
+        if not info.min <= int(fill_value) <= info.max:
+            raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: "
+                               f"fill_value={fill_value} is outside [{info.min}, {info.max}]")
     return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
                    requires_grad)
 
