@@ -60,10 +60,12 @@ def _to_array(data, dtype=None, device=None):
         if numpy_error is not None:
             _check_rectangular(data)     # raises PyTorch's message for ragged lists
             raise numpy_error
-        if array.dtype.kind in "uO" and (dtype is None or
-                                         dtypes.to_dtype(dtype).np.kind != "f"):
-            # numpy holds Python ints >= 2**63 as uint64 (or objects): casting to int64 would
-            # wrap 2**63 to -2**63 without a word
+        kind = array.dtype.kind
+        if (kind in "uO" or (kind == "f" and array.size and
+                             float(np.abs(array).max()) >= 2.0 ** 63)) and \
+                (dtype is None or dtypes.to_dtype(dtype).np.kind != "f"):
+            # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
+            # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
             _check_int64_range(data)
         if dtype is None:
             kind = array.dtype.kind
@@ -88,7 +90,9 @@ _INT64 = (-2 ** 63, 2 ** 63 - 1)
 
 def _check_int64_range(data):
     """PyTorch's overflow error for a Python int outside int64, naming the value."""
-    items = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
+    items = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
+    if any(isinstance(x, (float, complex)) for x in items):
+        return                     # a float among them: the tensor is floating point, as PyTorch
     for x in items:
         if isinstance(x, int) and not isinstance(x, bool) and not _INT64[0] <= x <= _INT64[1]:
             raise ValueError(f"Overflow when unpacking long long: {x} does not fit in int64 "
