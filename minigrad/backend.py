@@ -177,3 +177,36 @@ def sliding_window_view(array, window_shape, axis):
     """A read-only strided view of every window of ``array`` (no copy); see numpy's docs."""
     xp = xp_of(array)
     return xp.lib.stride_tricks.sliding_window_view(array, window_shape, axis=axis)
+
+
+# ----------------------------------------------------------------------------------------------
+# Host memory: keep freed array memory in the process for the next step.
+# ----------------------------------------------------------------------------------------------
+def _tune_host_allocator() -> bool:
+    """Raise glibc malloc's mmap and trim thresholds (Linux/glibc only; a no-op elsewhere).
+
+    A training step allocates and frees the same few-MB arrays every step. By default glibc
+    serves them with fresh ``mmap``s or trims them back to the OS when freed, so every step
+    page-faults its activations in again (1,650 page faults per MNIST step, a quarter of its
+    CPU time here). Arrays up to 32 MiB now come from the heap and up to 128 MiB of freed
+    heap stays mapped for reuse -- what PyTorch's allocator does with its own cache. The
+    process's peak memory is unchanged; only the return of freed memory to the OS waits.
+    Set ``MINIGRAD_MALLOC_TUNING=0`` before importing minigrad to leave malloc alone.
+    """
+    import os
+    import sys
+    if os.environ.get("MINIGRAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version      # glibc only: musl's mallopt does nothing
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    ok = mallopt(M_MMAP_THRESHOLD, 32 << 20)     # glibc's largest allowed value
+    return bool(ok and mallopt(M_TRIM_THRESHOLD, 128 << 20))
+
+
+host_allocator_tuned = _tune_host_allocator()
