@@ -55,6 +55,12 @@ def _along(ax, index):
     return (slice(None),) * ax + (index,)
 
 
+def _ranked(base):
+    """The 1-D and 2-D variants of a pooling Function: the same code, named as PyTorch names
+    the grad_fn (MaxPool2DWithIndicesBackward0, ...)."""
+    return tuple(type(f"{base.__name__}{n}d", (base,), {"nd": n}) for n in (1, 2))
+
+
 def _lowest(dtype):
     """The value padding takes in a max-pool: -inf, or the smallest integer."""
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
@@ -190,12 +196,7 @@ class MaxPool(Function):
         return flat
 
 
-class MaxPool1d(MaxPool):
-    nd = 1
-
-
-class MaxPool2d(MaxPool):
-    nd = 2
+MaxPool1d, MaxPool2d = _ranked(MaxPool)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,12 +289,7 @@ class AvgPool(Function):
         return xp.asarray(total.astype(dtype))
 
 
-class AvgPool1d(AvgPool):
-    nd = 1
-
-
-class AvgPool2d(AvgPool):
-    nd = 2
+AvgPool1d, AvgPool2d = _ranked(AvgPool)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,12 +354,7 @@ class AdaptiveAvgPool(Function):
         return xp.ascontiguousarray(g)
 
 
-class AdaptiveAvgPool1d(AdaptiveAvgPool):
-    nd = 1
-
-
-class AdaptiveAvgPool2d(AdaptiveAvgPool):
-    nd = 2
+AdaptiveAvgPool1d, AdaptiveAvgPool2d = _ranked(AdaptiveAvgPool)
 
 
 class AdaptiveMaxPool(Function):
@@ -419,12 +410,7 @@ class AdaptiveMaxPool(Function):
         return gx.reshape(self.in_shape)
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool):
-    nd = 1
-
-
-class AdaptiveMaxPool2d(AdaptiveMaxPool):
-    nd = 2
+AdaptiveMaxPool1d, AdaptiveMaxPool2d = _ranked(AdaptiveMaxPool)
 
 
 # ----------------------------------------------------------------------------------------------
