@@ -23,7 +23,8 @@ from ..ops.conv import (  # noqa: F401
     conv_output_size)
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
-    max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d)
+    max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
+    adaptive_max_pool1d, adaptive_max_pool2d)
 
 
 def relu6(input):
