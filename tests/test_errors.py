@@ -248,7 +248,11 @@ CASES = [
     C("conv2d-numpy-input", lambda T: F(T).conv2d(np.ones((1, 1, 4, 4)), T.ones(1, 1, 3, 3)),
       TypeError, r"argument 'input' \(position 1\) must be Tensor, not ndarray"),
     C("Conv2d-in_channels-vs-groups", lambda T: T.nn.Conv2d(3, 4, 3, groups=2), ValueError,
-      r"in_channels must be divisible by groups"),
+      r"in_channels must be divisible by groups \(got in_channels=3, groups=2\)"),
+    C("Conv2d-out_channels-vs-groups", lambda T: T.nn.Conv2d(4, 3, 3, groups=2), ValueError,
+      r"out_channels must be divisible by groups \(got out_channels=3, groups=2\)"),
+    C("Conv2d-same-strided", lambda T: T.nn.Conv2d(2, 2, 3, stride=2, padding="same"),
+      ValueError, r"padding='same' is not supported for strided .*got stride=\(2, 2\)"),
     C("Conv2d-padding-string", lambda T: T.nn.Conv2d(4, 4, 3, padding="foo"), ValueError,
       r"Invalid padding string 'foo', should be one of"),
 
