@@ -42,11 +42,12 @@ from workloads import WORKLOADS, Unavailable  # noqa: E402
 # The strict check runs every workload once in float64 on both sides: summation orders differ,
 # but an error above 1e-6 of an array's largest magnitude is a bug. In float32 the same
 # check would be flaky: a conv output that is +1e-7 on one side and -1e-7 on the other flips
-# relu's mask there, which moves a whole gradient contribution (2% of grad x in the Conv1d
-# model). So the float32 run (the one timed) is checked loosely: dtype, shapes, no NaN, and
-# within 2% of the largest magnitude -- the float64 run has already checked the arithmetic.
+# relu's mask there, which moves a whole gradient contribution (4% of max |grad x| in the
+# Conv1d model, in a few hundred of its 2 million entries). So the float32 run (the one timed)
+# is checked loosely: dtype, shapes, no NaN/inf, and a relative error in the 2-norm,
+# |mine - ref| / |ref|, below 1% -- the float64 run has already checked the arithmetic.
 STRICT = dict(rtol=1e-6, atol=1e-9)
-LOOSE = dict(rtol=2e-2, atol=1e-5)
+LOOSE = dict(rtol=1e-2, atol=1e-6, norm=True)
 
 
 class WrongResult(Exception):
@@ -138,9 +139,10 @@ def synchronizer(lib, device):
 # ----------------------------------------------------------------------------------------------
 # Correctness pre-check
 # ----------------------------------------------------------------------------------------------
-def compare(name, mine, ref, rtol=STRICT["rtol"], atol=STRICT["atol"]):
+def compare(name, mine, ref, rtol=STRICT["rtol"], atol=STRICT["atol"], norm=False):
     """Raise WrongResult unless every array of minigrad's results matches PyTorch's: same
-    shape and dtype, finite, and max|mine - ref| <= atol + rtol * max|ref|."""
+    shape and dtype, finite, and max|mine - ref| <= atol + rtol * max|ref| (with ``norm``:
+    the 2-norms, |mine - ref| <= atol + rtol * |ref|)."""
     problems = []
     for key in ref:
         if key not in mine:
@@ -156,12 +158,19 @@ def compare(name, mine, ref, rtol=STRICT["rtol"], atol=STRICT["atol"]):
         if not np.all(np.isfinite(a)):
             problems.append(f"{key}: minigrad's result has NaN/inf")
             continue
-        scale = float(np.max(np.abs(b))) if b.size else 0.0
-        err = float(np.max(np.abs(a.astype(np.float64) - b))) if b.size else 0.0
+        diff = a.astype(np.float64) - b
+        if norm:
+            scale = float(np.linalg.norm(b.ravel()))
+            err = float(np.linalg.norm(diff.ravel()))
+            what = "2-norm of the error", "torch's 2-norm"
+        else:
+            scale = float(np.max(np.abs(b))) if b.size else 0.0
+            err = float(np.max(np.abs(diff))) if b.size else 0.0
+            what = "max abs error", "torch's largest |value|"
         allowed = atol + rtol * scale
         if not err <= allowed:
-            problems.append(f"{key}: max abs error {err:.3g} (torch's largest |value| is "
-                            f"{scale:.3g}; allowed {allowed:.3g})")
+            problems.append(f"{key}: {what[0]} {err:.3g} ({what[1]} is {scale:.3g}; "
+                            f"allowed {allowed:.3g})")
     if problems:
         raise WrongResult(f"{name}: minigrad's result differs from PyTorch's:\n    "
                           + "\n    ".join(problems))
