@@ -23,6 +23,9 @@ _METHODS = {
     "__matmul__": MM.matmul, "__rmatmul__": _reflected(MM.matmul),
     "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
     "__floordiv__": lambda a, b: E.div(a, b, rounding_mode="floor"),
+    "__rfloordiv__": lambda a, b: E.div(b, a, rounding_mode="floor"),
+    "__mod__": lambda a, b: E.remainder(a, b), "__rmod__": lambda a, b: E.remainder(b, a),
+    "remainder": lambda a, b: E.remainder(a, b),
     # comparisons (no gradient)
     "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt,
     "__ge__": E.ge, "__and__": E.logical_and, "__or__": E.logical_or,

@@ -1,7 +1,10 @@
 """Small helpers shared by the ops: broadcasting, dtype promotion, argument checks."""
 from __future__ import annotations
 
+import functools
 import numbers
+
+import numpy as np
 
 from .. import backend, dtypes
 
@@ -80,3 +83,16 @@ def result_dtype(*operands):
     """The numpy dtype of an op on Tensors and Python numbers, by PyTorch's promotion rules."""
     from ..tensor import Tensor
     return dtypes.result_type(*(o._array if isinstance(o, Tensor) else o for o in operands))
+
+
+def ieee(method):
+    """Run a forward/backward with numpy's divide/invalid/overflow warnings off.
+
+    log(0) = -inf, 1/0 = inf and sqrt(-1) = nan are the IEEE answers PyTorch returns silently;
+    numpy would also print a RuntimeWarning for each.
+    """
+    @functools.wraps(method)
+    def quiet(*args, **kwargs):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return method(*args, **kwargs)
+    return quiet

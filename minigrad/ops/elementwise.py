@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import autograd as _autograd, backend, dtypes
 from ..autograd import Function
-from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast
+from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast, ieee
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,10 +50,12 @@ class Mul(Function):
 
 
 class Div(Function):
+    @ieee
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a / b
 
+    @ieee
     def backward(self, g):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a, b = self.saved_tensors
@@ -62,11 +64,13 @@ class Div(Function):
 
 
 class Pow(Function):
+    @ieee
     def forward(self, a, b):
         out = a ** b
         self.save_for_backward(a, b, out)
         return out
 
+    @ieee
     def backward(self, g):
         # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
         a, b, out = self.saved_tensors
@@ -173,31 +177,37 @@ class Exp(Function):
 
 
 class Log(Function):
+    @ieee
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).log(a)
 
+    @ieee
     def backward(self, g):
         a, = self.saved_tensors        # d(log a)/da = 1/a
         return g / a
 
 
 class Log1p(Function):
+    @ieee
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).log1p(a)
 
+    @ieee
     def backward(self, g):
         a, = self.saved_tensors
         return g / (1 + a)
 
 
 class Sqrt(Function):
+    @ieee
     def forward(self, a):
         out = backend.xp_of(a).sqrt(a)
         self.save_for_backward(out)
         return out
 
+    @ieee
     def backward(self, g):
         out, = self.saved_tensors      # d(sqrt a)/da = 1 / (2 sqrt a)
         return g / (2 * out)
@@ -615,3 +625,11 @@ def isinf(a):
 
 def isfinite(a):
     return _no_grad_unary(a, lambda xp, x: xp.isfinite(x))
+
+
+def remainder(a, b):
+    """a - floor(a / b) * b: Python's modulo, with the sign of the divisor (as torch.remainder).
+
+    Composed from differentiable ops: d/da = 1, d/db = -floor(a / b).
+    """
+    return sub(a, mul(div(a, b, rounding_mode="floor"), b))
