@@ -75,6 +75,7 @@ register("add", _add, _with_alpha(_binary_samples(_randn, _randn)))
 register("sub", _sub, _with_alpha(_binary_samples(_randn, _randn)))
 register("mul", lambda lib, a, b: a * b, _binary_samples(_randn, _randn))
 register("div", lambda lib, a, b: a / b, _binary_samples(_randn, _away))
+register("remainder", lambda lib, a, b: a % b, _binary_samples(_randn, _away))
 
 
 def _pow_samples(g):
