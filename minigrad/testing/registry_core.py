@@ -75,7 +75,18 @@ register("add", _add, _with_alpha(_binary_samples(_randn, _randn)))
 register("sub", _sub, _with_alpha(_binary_samples(_randn, _randn)))
 register("mul", lambda lib, a, b: a * b, _binary_samples(_randn, _randn))
 register("div", lambda lib, a, b: a / b, _binary_samples(_randn, _away))
-register("remainder", lambda lib, a, b: a % b, _binary_samples(_randn, _away))
+
+
+def _remainder_samples(g):
+    # torch has no derivative of remainder with respect to its divisor: compare forward only
+    # where a Python number is the dividend (the divisor is then the only tensor).
+    for s in _binary_samples(_randn, _away)(g):
+        if not isinstance(s.inputs[0], np.ndarray):
+            s = S(*s.inputs, requires_grad=[False, False], desc=s.desc)
+        yield s
+
+
+register("remainder", lambda lib, a, b: a % b, _remainder_samples)
 
 
 def _pow_samples(g):
