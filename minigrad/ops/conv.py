@@ -238,7 +238,10 @@ class Conv(Function):
             gx = _from_cfirst(gx_t, start=[l for l, _ in padding], size=size)    # (N, C, *S)
             gx = gx if self.batched else gx[0]
         if self.needs_input_grad[1]:
-            gw = (g_t @ cols.swapaxes(1, 2)).reshape(w.shape)       # (G, O/G, C/G*K)
+            # (G, C/G*K, L*N) @ (G, L*N, O/G): the long L*N axis is the contraction. With
+            # the small O/G axis last, OpenBLAS splits the work over threads well; the other
+            # order, dy @ cols^T, took 2-3x the CPU time on 2 threads (same numbers).
+            gw = (cols @ g_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(w.shape)   # (G, O/G, C/G*K)
         if self.has_bias and self.needs_input_grad[2]:
             gb = g_t.reshape(O, -1).sum(axis=1)                    # (O,)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
