@@ -301,7 +301,8 @@ class ConvTranspose(Function):
             gx = _from_cfirst(gx_t.reshape((Cin,) + tuple(size) + (grad.shape[0],)))
             gx = gx if self.batched else gx[0]
         if self.needs_input_grad[1]:
-            gw = (x_t @ gcols.swapaxes(1, 2)).reshape(w.shape)     # (G, C_in/G, C_out/G*K)
+            # (G, C_out/G*K, S*N) @ (G, S*N, C_in/G), then swapped: as in Conv.backward
+            gw = (gcols @ x_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(w.shape)  # (G, C_in/G, C_out/G*K)
         if self.has_bias and self.needs_input_grad[2]:
             gb = grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))  # (C_out,)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
