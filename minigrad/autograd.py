@@ -11,6 +11,7 @@ gradients into the leaves' ``.grad``.
 from __future__ import annotations
 
 import os
+import functools
 import threading
 import traceback
 import weakref
@@ -38,6 +39,15 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
+def _with_grad_mode(mode, func):
+    """``func`` wrapped so that it always runs with gradient recording set to ``mode``."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with set_grad_enabled(mode):
+            return func(*args, **kwargs)
+    return wrapper
+
+
 class set_grad_enabled:
     """Turn gradient recording on or off: a function call, a context manager or a decorator."""
 
@@ -54,16 +64,8 @@ class set_grad_enabled:
         return False
 
     def __call__(self, func):
-        mode = self.mode
         _state.enabled = self.prev   # used as a decorator: do not change the mode now
-
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
-        wrapper.__wrapped__ = func
-        return wrapper
+        return _with_grad_mode(self.mode, func)
 
 
 class _GradModeContext:
@@ -87,15 +89,7 @@ class _GradModeContext:
         return False
 
     def __call__(self, func):
-        mode = self.mode
-
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
-        wrapper.__wrapped__ = func
-        return wrapper
+        return _with_grad_mode(self.mode, func)
 
 
 class no_grad(_GradModeContext):

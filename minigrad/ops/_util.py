@@ -85,6 +85,14 @@ def result_dtype(*operands):
     return dtypes.result_type(*(o._array if isinstance(o, Tensor) else o for o in operands))
 
 
+def ieee_errors():
+    """A context in which numpy computes inf/nan silently, as PyTorch does (no RuntimeWarning).
+
+    A no-op for cupy arrays, which never warn.
+    """
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
 def ieee(method):
     """Run a forward/backward with numpy's divide/invalid/overflow warnings off.
 
@@ -93,6 +101,6 @@ def ieee(method):
     """
     @functools.wraps(method)
     def quiet(*args, **kwargs):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with ieee_errors():
             return method(*args, **kwargs)
     return quiet

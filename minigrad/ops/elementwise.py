@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import autograd as _autograd, backend, dtypes
 from ..autograd import Function
-from ._util import broadcast_shape, result_dtype, to_tensor_like, unbroadcast, ieee
+from ._util import broadcast_shape, ieee, ieee_errors, result_dtype, to_tensor_like, unbroadcast
 
 
 # ----------------------------------------------------------------------------------------------
@@ -77,14 +77,14 @@ class Pow(Function):
         xp = backend.xp_of(a)
         ga = gb = None
         if self.needs_input_grad[0]:
-            with _quiet(xp):  # a^(b-1) is inf at a = 0, b < 1; the b = 0 case is exactly 0
+            with ieee_errors():  # a^(b-1) is inf at a = 0, b < 1; the b = 0 case is exactly 0
                 ga = xp.where(b == 0, 0, g * b * a ** (b - 1))
                 # a NaN output has a NaN gradient, as PyTorch: numpy's (-inf)^(-1/2) is 0, so
                 # (-inf)^(1/2) = NaN would otherwise get a 0 gradient
                 ga = unbroadcast(xp.where(xp.isnan(out), xp.nan, ga).astype(ga.dtype, copy=False),
                                  a.shape)
         if self.needs_input_grad[1]:
-            with _quiet(xp):
+            with ieee_errors():
                 log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), xp.nan)
                 gb = xp.where((a == 0) & (b >= 0), 0, g * out * log_a)
             gb = unbroadcast(gb, b.shape)
@@ -136,22 +136,6 @@ class Where(Function):
         c = self.condition
         return (unbroadcast(xp.where(c, g, 0), self.shapes[0]) if self.needs_input_grad[0] else None,
                 unbroadcast(xp.where(c, 0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
-
-
-class _quiet:
-    """Silence numpy's divide/invalid warnings where NaN/inf are the intended answer."""
-
-    def __init__(self, xp):
-        self.xp = xp
-
-    def __enter__(self):
-        if hasattr(self.xp, "errstate"):
-            self.state = self.xp.errstate(divide="ignore", invalid="ignore", over="ignore")
-            self.state.__enter__()
-
-    def __exit__(self, *exc):
-        if hasattr(self, "state"):
-            self.state.__exit__(*exc)
 
 
 # ----------------------------------------------------------------------------------------------

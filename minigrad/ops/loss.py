@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
+from ._util import ieee_errors
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -50,7 +51,7 @@ class ClassNLL(Function):
             loss = loss + (label_smoothing / c) * smooth
         if reduction == "mean":
             denominator = w_t.sum()
-            with _errstate(xp):                  # every target ignored: nan, as PyTorch
+            with ieee_errors():                  # every target ignored: nan, as PyTorch
                 out = loss.sum() / denominator
         elif reduction == "sum":
             denominator = None
@@ -236,7 +237,7 @@ class BinaryCrossEntropy(Function):
 
     def forward(self, x, y, *, weight):
         xp = backend.xp_of(x)
-        with _errstate(xp):
+        with ieee_errors():
             log_x = xp.maximum(xp.log(x), -100)
             log_1mx = xp.maximum(xp.log(1 - x), -100)
         loss = -(y * log_x + (1 - y) * log_1mx)
@@ -289,19 +290,6 @@ class BCEWithLogits(Function):
         if self.needs_input_grad[1]:
             gy = g * w * (-x + (0 if pw is None else (pw - 1) * softplus_neg))
         return gx, gy
-
-
-class _errstate:
-    def __init__(self, xp):
-        self.ctx = xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else None
-
-    def __enter__(self):
-        if self.ctx:
-            self.ctx.__enter__()
-
-    def __exit__(self, *exc):
-        if self.ctx:
-            self.ctx.__exit__(*exc)
 
 
 def _prepare_binary(input, target, weight, name):

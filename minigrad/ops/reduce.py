@@ -9,7 +9,7 @@ import builtins  # this module defines sum, max, min, all, any: the builtins sta
 
 from .. import backend, dtypes
 from ..autograd import Function
-from ._util import normalize_dim, normalize_dims
+from ._util import ieee_errors, normalize_dim, normalize_dims
 
 
 def _expand_back(g, in_shape, axes, keepdim):
@@ -105,7 +105,7 @@ class MaxMin(Function):
             xp = backend.xp_of(a)
             hits = xp.where(xp.isnan(out), xp.isnan(a), hits)
         count = hits.sum(axis=self.axes, keepdims=True)
-        with _quiet_divide(backend.xp_of(a)):      # 0 / 0 = NaN for a NaN slice, as PyTorch
+        with ieee_errors():      # 0 / 0 = NaN for a NaN slice, as PyTorch
             return _expand_back(g, a.shape, self.axes, self.keepdim) * hits / count
 
 
@@ -128,14 +128,14 @@ class TakeAlongDim(Function):
 
 class Var(Function):
     def forward(self, a, *, axes, correction, keepdim):
-        xp = backend.xp_of(a)
         n = 1
         for ax in axes:
             n *= a.shape[ax]
         mean = a.mean(axis=axes, keepdims=True)
         centered = a - mean
-        with _quiet_divide(xp):
-            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
+        with ieee_errors():
+            squares = (centered * centered).sum(axis=axes, keepdims=keepdim)
+            out = squares / builtins.max(n - correction, 0)
         self.save_for_backward(centered)
         self.axes, self.keepdim, self.denominator = axes, keepdim, n - correction
         return out
@@ -193,19 +193,6 @@ class LogSoftmax(Function):
         y, = self.saved_tensors
         xp = backend.xp_of(y)
         return g - xp.exp(y) * g.sum(axis=self.dim, keepdims=True)
-
-
-class _quiet_divide:
-    def __init__(self, xp):
-        self.ctx = xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else None
-
-    def __enter__(self):
-        if self.ctx:
-            self.ctx.__enter__()
-
-    def __exit__(self, *exc):
-        if self.ctx:
-            self.ctx.__exit__(*exc)
 
 
 # ----------------------------------------------------------------------------------------------
