@@ -103,6 +103,16 @@ def parse_args(parser, argv=None):
     return args
 
 
+def set_defaults(parser, lr=None, weight_decay=None, **others):
+    """Change a parser's defaults (``lr``/``weight_decay``: per optimizer) before parsing."""
+    if lr:
+        parser.set_defaults(_lr_defaults={**parser.get_default("_lr_defaults"), **lr})
+    if weight_decay:
+        parser.set_defaults(_wd_defaults={**parser.get_default("_wd_defaults"),
+                                          **weight_decay})
+    parser.set_defaults(**others)
+
+
 def limit_blas_threads(n):
     """Cap numpy's BLAS at ``n`` threads for the rest of the process (``n`` 0: leave it)."""
     if not n:
@@ -185,7 +195,7 @@ def train_epoch(model, loader, optimizer, desc, progress=True, augment=None):
     from tqdm import tqdm
     model.train()
     total_loss, correct, seen, losses = 0.0, 0, 0, []
-    bar = tqdm(loader, desc=desc, leave=True, disable=not progress, dynamic_ncols=True,
+    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, dynamic_ncols=True,
                file=sys.stdout)
     for xb, yb in bar:
         if augment is not None:

@@ -176,7 +176,11 @@ def main(argv=None):
     p.add_argument("--idx", metavar="DIR", default=None,
                    help="train on MNIST from the IDX files in DIR (train-images-idx3-ubyte, "
                         "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                        "t10k-labels-idx1-ubyte; .gz too) instead of scikit-learn's digits")
+                        "t10k-labels-idx1-ubyte; .gz too) instead of scikit-learn's digits; "
+                        "then the defaults are 5 epochs, lr sgd 0.01 / adam 0.001 (0.05 "
+                        "diverges on 28x28)")
+    if p.parse_known_args(argv)[0].idx:
+        C.set_defaults(p, epochs=5, lr={"sgd": 0.01, "adam": 0.001})
     args = C.parse_args(p, argv)
     C.require("tqdm", "safetensors", *(() if args.idx else ("sklearn",)),
               *(() if args.no_plots else ("matplotlib",)))

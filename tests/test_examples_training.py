@@ -124,6 +124,7 @@ def test_digits_from_idx_files(digits, tmp_path, capsys):
                              "--no-plots"))
     out = capsys.readouterr().out
     assert "MNIST IDX 28x28, 300 train / 60 test images of 28x28" in out
+    assert "sgd lr 0.01, batch 32, 2 epochs" in out  # --idx's own default lr
     assert _learns(res["history"])
     from safetensors.numpy import load_file
     assert load_file(str(tmp_path / "run" / "digits.safetensors"))["conv1.weight"].shape == \
