@@ -115,6 +115,38 @@ def test_conv_transpose_matches_torch(case):
              _arrays(case, len(str(case))), case["dtype"])
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("nd, kernel, stride, dilation, groups", [
+    (2, (5, 3), (1, 2), (1, 1), 1), (2, (3, 2), (2, 1), (2, 1), 2), (1, (5,), (1,), (2,), 3)])
+def test_transposed_product_split_into_kernel_rows(monkeypatch, rows, transposed, nd, kernel,
+                                                   stride, dilation, groups):
+    """A w^T @ dy over _FRESH_MAP_BYTES is made a few kernel rows at a time; with the limit
+    lowered, the parts (uneven ones too: 5 rows as 2 + 2 + 1) give the same numbers."""
+    from minigrad.ops import conv as conv_module
+    N, size = 3, (9,) * nd
+    cin, cout = (6 * groups, 2 * groups) if transposed else (2 * groups, 4 * groups)
+    w_shape = ((cin, cout // groups) if transposed else (cout, cin // groups)) + kernel
+    # the bytes of the whole gcols: conv's backward (C_in x K x out), conv_transpose's forward
+    # (C_out x K x in), float64
+    spots = size if transposed else [conv_output_size(n, k, s, 0, d)
+                                     for n, k, s, d in zip(size, kernel, stride, dilation)]
+    nbytes = (cout if transposed else cin) * int(np.prod(kernel)) * int(np.prod(spots)) * N * 8
+    monkeypatch.setattr(conv_module, "_FRESH_MAP_BYTES", -(-nbytes * rows // kernel[0]))
+    starts = []
+    col2im = conv_module._col2im
+    monkeypatch.setattr(conv_module, "_col2im",
+                        lambda *a, row0=0: starts.append(row0) or col2im(*a, row0=row0))
+    name = f"conv_transpose{nd}d" if transposed else f"conv{nd}d"
+    kw = dict(stride=stride, dilation=dilation, groups=groups)
+    rng = np.random.default_rng(rows)
+    x, w = rng.standard_normal((N, cin) + size), rng.standard_normal(w_shape)
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), (x, w, rng.standard_normal(cout)),
+             np.float64)
+    assert starts == list(range(0, kernel[0], rows))
+
+
 @pytest.mark.parametrize("kernel, dilation", [((2, 2), 1), ((4, 3), 1), ((2, 3), (3, 2))])
 def test_same_padding_even_kernel_pads_right_like_torch(kernel, dilation):
     rng = np.random.default_rng(3)
