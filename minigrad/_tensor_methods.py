@@ -5,7 +5,8 @@ calls the function in ``minigrad/ops`` that does the work.
 """
 from __future__ import annotations
 
-from .ops import elementwise as E, reduce as R, movement as M, inplace as I, matmul as MM
+from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
+from .ops import matmul as MM
 from .tensor import Tensor
 
 
@@ -37,7 +38,7 @@ _METHODS = {
     "copy_": I.copy_, "resize_": I.resize_,
     "resize_as_": lambda self, other, memory_format=None: I.resize_(self, other.shape),
     # indexing
-    "__getitem__": M.getitem, "__setitem__": M.setitem,
+    "__getitem__": X.getitem, "__setitem__": X.setitem,
     # pointwise
     "add": E.add, "sub": E.sub, "subtract": E.sub, "mul": E.mul, "multiply": E.mul,
     "div": E.div, "divide": E.div, "true_divide": E.div, "pow": E.pow, "neg": E.neg,

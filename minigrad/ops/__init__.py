@@ -2,11 +2,12 @@
 
   elementwise  + - * / ** exp log tanh sigmoid relu clamp where, comparisons
   reduce       sum mean prod max min var std logsumexp softmax log_softmax argmax
-  movement     reshape view transpose permute expand repeat index cat stack pad
+  movement     reshape view transpose permute expand repeat cat stack pad
+  indexing     x[i, 1:3, None, mask, idx] and x[...] = v
   inplace      x += y, x[i] = v, add_ mul_ zero_ copy_ ...
   matmul       matmul, linear
   conv         conv1d conv2d conv_transpose1d conv_transpose2d (+ the teaching corr2d)
   pool         max_pool1d/2d avg_pool1d/2d adaptive_avg_pool2d
   loss         cross_entropy nll_loss mse_loss binary_cross_entropy(_with_logits)
 """
-from . import elementwise, reduce, movement, inplace, matmul, loss  # noqa: F401
+from . import elementwise, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401

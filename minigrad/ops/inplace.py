@@ -122,7 +122,7 @@ def relu_(t):
 
 
 def fill_(t, value):
-    from .movement import setitem
+    from .indexing import setitem
     return setitem(t, Ellipsis, value)
 
 
@@ -132,7 +132,8 @@ def zero_(t):
 
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``."""
-    from .movement import setitem, to_device
+    from .indexing import setitem
+    from .movement import to_device
     from ..tensor import Tensor
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)

@@ -1,16 +1,16 @@
-"""Ops that move elements without changing them: reshape, transpose, index, cat, pad...
+"""Ops that move elements without changing them: reshape, transpose, expand, cat, pad...
 
-Their backward moves the gradient back the same way: reshape back, transpose back, scatter
-into the indexed positions, split the concatenation.
+Their backward moves the gradient back the same way: reshape back, transpose back, sum the
+expanded copies, split the concatenation.  Indexing lives in ``indexing.py``.
 """
 from __future__ import annotations
 
 import numbers
-import re
 
 from .. import backend
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ._util import normalize_dim, unbroadcast
+from .indexing import getitem
 
 
 class Reshape(Function):
@@ -80,45 +80,6 @@ class Repeat(Function):
             split += [r, s]
         g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
         return g.reshape(self.in_shape)
-
-
-class GetItem(Function):
-    def forward(self, a, *, index, basic):
-        self.in_shape, self.index, self.basic = a.shape, index, basic
-        self.dtype = a.dtype
-        return a[index]
-
-    def backward(self, g):
-        xp = backend.xp_of(g)
-        grad = xp.zeros(self.in_shape, dtype=g.dtype)
-        if self.basic:
-            grad[self.index] = g                             # each element picked at most once
-        else:
-            backend.index_add(grad, self.index, g)           # repeated indices add up
-        return grad
-
-
-class BasicGetItem(GetItem):
-    returns_view = True
-
-
-class SetItem(Function):
-    """``out = a`` with ``out[index] = value``: the out-of-place form of ``a[index] = value``."""
-
-    def forward(self, a, value, *, index):
-        self.index, self.value_shape = index, value.shape
-        out = a.copy()
-        out[index] = value
-        return out
-
-    def backward(self, g):
-        ga = gv = None
-        if self.needs_input_grad[0]:
-            ga = g.copy()
-            ga[self.index] = 0                               # overwritten elements get nothing
-        if self.needs_input_grad[1]:
-            gv = unbroadcast(g[self.index], self.value_shape)
-        return ga, gv
 
 
 class Cat(Function):
@@ -369,157 +330,6 @@ def repeat(a, *repeats):
                            f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "
                            f"{list(a.shape)})")
     return Repeat.apply(a, repeats=repeats)
-
-
-def _array_index(index, a):
-    """Turn Tensors and lists inside an index into arrays; report whether it is basic."""
-    from ..tensor import Tensor
-    items = index if isinstance(index, tuple) else (index,)
-    out, basic = [], True
-    for item in items:
-        if isinstance(item, Tensor):
-            if item._array.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            item = item._array
-            basic = False
-        elif isinstance(item, list):
-            item = backend.xp_of(a._array).asarray(item)
-            basic = False
-        elif hasattr(item, "shape") and hasattr(item, "dtype"):
-            basic = False
-        elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
-            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
-                             f"byte Variables are valid indices (got {type(item).__name__})")
-        if isinstance(item, slice) and item.step is not None and item.step <= 0:
-            raise ValueError("step must be greater than zero")
-        out.append(item)
-    bool_mask = not basic and all(getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
-                                  for i in out if hasattr(i, "dtype"))
-    return tuple(out), basic, bool_mask
-
-
-def _is_int(item):
-    return isinstance(item, numbers.Integral) and not isinstance(item, bool)
-
-
-def _ints_first(idx):
-    """Split an index mixing integers and index arrays into two, applied one after the other.
-
-    PyTorch applies integer indices first, as selections, then the index arrays; numpy counts
-    an integer beside an array as one more index array, which can move the result's
-    dimensions (x[0, :, [1, 2]] is (2, n) in numpy, (n, 2) in PyTorch).
-    """
-    first, second = [], []
-    for i in idx:
-        if hasattr(i, "shape"):                          # an index array or a bool mask
-            first += [slice(None)] * (i.ndim if i.dtype.kind == "b" else 1)
-            second.append(i)
-        elif _is_int(i):
-            first.append(i)
-        else:                                            # None, a slice, Ellipsis
-            first.append(i)
-            second.append(i if i is Ellipsis else slice(None))
-    return tuple(first), tuple(second)
-
-
-def _value_in_numpy_order(a, idx, value):
-    """``value`` laid out for numpy's ``a[idx] = value`` when PyTorch's layout of ``a[idx]``
-    differs (integers beside index arrays, see ``_ints_first``); else ``value`` itself."""
-    if value._array.size <= 1 or not any(_is_int(i) for i in idx) or \
-            all(not hasattr(i, "shape") for i in idx):
-        return value
-    xp = backend.xp_of(a._array)
-    positions = xp.arange(a._array.size).reshape(a._array.shape)
-    first, second = _ints_first(idx)
-    in_torch, in_numpy = positions[first][second], positions[idx]
-    if in_torch.shape == in_numpy.shape and bool((in_torch == in_numpy).all()):
-        return value
-    # For each element of numpy's layout, where it sits in PyTorch's (positions are unique).
-    order = xp.argsort(in_torch.reshape(-1))
-    where = order[xp.searchsorted(in_torch.reshape(-1)[order], in_numpy.reshape(-1))]
-    from ..tensor import Tensor
-    flat = reshape(expand(value, tuple(in_torch.shape)), -1)
-    return reshape(getitem(flat, Tensor._wrap(where)), tuple(in_numpy.shape))
-
-
-def getitem(a, index):
-    idx, basic, bool_mask = _array_index(index, a)
-    if not basic and any(_is_int(i) for i in idx):
-        first, second = _ints_first(idx)
-        return getitem(getitem(a, first), second)
-    try:
-        if basic:
-            return BasicGetItem.apply(a, index=idx, basic=True)
-        return GetItem.apply(a, index=idx, basic=bool_mask and len(idx) == 1)
-    except IndexError as exc:
-        raise IndexError(_index_message(exc, a)) from None
-
-
-_TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional, but (\d+) were "
-                       r"indexed")
-_MASK = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
-                   r"size of (?:axis|dimension) is (\d+) but size of corresponding boolean "
-                   r"(?:axis|dimension) is (\d+)")
-
-
-def _index_message(exc, a):
-    """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape."""
-    msg = str(exc)
-    too_many = _TOO_MANY.search(msg)
-    mask = _MASK.search(msg)
-    if too_many and a.ndim == 0:
-        msg = ("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to convert a "
-               "0-dim tensor to a number")
-    elif too_many:
-        msg = (f"too many indices for tensor of dimension {too_many[1]} (got {too_many[2]} "
-               "indices)")
-    elif mask:
-        dim, size, got = mask.groups()
-        msg = (f"The shape of the mask [{got}] at index {dim} does not match the shape of the "
-               f"indexed tensor [{size}] at index {dim}")
-    else:
-        msg = msg.replace("axis", "dimension")
-    return f"{msg} (indexing a tensor of shape {list(a.shape)})"
-
-
-def setitem(a, index, value):
-    """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
-    from ..tensor import Tensor
-    from .elementwise import cast
-    from .inplace import apply_inplace
-    idx, _, _ = _array_index(index, a)
-    if not isinstance(value, Tensor):
-        value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
-    value = cast(value, a._array.dtype)
-    try:
-        value = _value_in_numpy_order(a, idx, value)
-        if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):
-            if not a._array.flags.writeable:
-                raise RuntimeError("unsupported operation: more than one element of the "
-                                   "written-to tensor refers to a single memory location (it is "
-                                   "an expanded view). Please clone() the tensor first.")
-            if value.device != a.device:
-                raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
-                                   f"least two devices, {a.device} and {value.device}!")
-            a._array[idx] = value._array          # nothing to record: write straight through
-            a._version.value += 1
-            return a
-        return apply_inplace(a, SetItem, value, index=idx)
-    except IndexError as exc:
-        raise IndexError(_index_message(exc, a)) from None
-    except ValueError:
-        try:
-            target = list(a._array[idx].shape)
-        except Exception:  # noqa: BLE001 -- only to word the message
-            target = "?"
-        raise RuntimeError(f"cannot assign a tensor of shape {list(value.shape)} to "
-                           f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
-                           f"the value's shape {list(value.shape)} does not broadcast to the "
-                           f"indexed shape {target}") from None
-
-
-def _describe_index(index):
-    return "every element (copy_/fill_)" if index is Ellipsis else f"index {index!r}"
 
 
 def _same_device_check(tensors, name):
