@@ -32,8 +32,10 @@ from .creation import (  # noqa: F401
     initial_seed, Generator, default_generator, get_rng_state, set_rng_state)
 from .ops.elementwise import (  # noqa: F401
     add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
-    relu, clamp, maximum, minimum, where, square, sign, floor, ceil, round, isnan, isinf,
-    isfinite, eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_not)
+    relu, clamp, maximum, minimum, where, square, remainder)
+from .ops.compare import (  # noqa: F401
+    sign, floor, ceil, round, isnan, isinf, isfinite, eq, ne, lt, le, gt, ge, logical_and,
+    logical_or, logical_not)
 from .ops.elementwise import sub as subtract, mul as multiply, div as divide, clamp as clip  # noqa
 from .ops.reduce import (  # noqa: F401
     sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, softmax,

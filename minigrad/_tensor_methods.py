@@ -6,7 +6,7 @@ calls the function in ``minigrad/ops`` that does the work.
 from __future__ import annotations
 
 from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
-from .ops import matmul as MM
+from .ops import matmul as MM, compare as C
 from .tensor import Tensor
 
 
@@ -28,9 +28,9 @@ _METHODS = {
     "__mod__": lambda a, b: E.remainder(a, b), "__rmod__": lambda a, b: E.remainder(b, a),
     "remainder": lambda a, b: E.remainder(a, b),
     # comparisons (no gradient)
-    "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt,
-    "__ge__": E.ge, "__and__": E.logical_and, "__or__": E.logical_or,
-    "__invert__": E.logical_not,
+    "__eq__": C.eq, "__ne__": C.ne, "__lt__": C.lt, "__le__": C.le, "__gt__": C.gt,
+    "__ge__": C.ge, "__and__": C.logical_and, "__or__": C.logical_or,
+    "__invert__": C.logical_not,
     # in place
     "__iadd__": I.add_, "__isub__": I.sub_, "__imul__": I.mul_, "__itruediv__": I.div_,
     "add_": I.add_, "sub_": I.sub_, "mul_": I.mul_, "div_": I.div_, "pow_": I.pow_,
@@ -45,11 +45,11 @@ _METHODS = {
     "negative": E.neg, "exp": E.exp, "log": E.log, "log1p": E.log1p, "sqrt": E.sqrt,
     "rsqrt": E.rsqrt, "abs": E.abs, "sin": E.sin, "cos": E.cos, "tanh": E.tanh,
     "sigmoid": E.sigmoid, "relu": E.relu, "clamp": E.clamp, "clip": E.clamp,
-    "maximum": E.maximum, "minimum": E.minimum, "square": E.square, "sign": E.sign,
-    "floor": E.floor, "ceil": E.ceil, "round": E.round, "isnan": E.isnan, "isinf": E.isinf,
-    "isfinite": E.isfinite, "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le, "gt": E.gt,
-    "ge": E.ge, "logical_and": E.logical_and, "logical_or": E.logical_or,
-    "logical_not": E.logical_not,
+    "maximum": E.maximum, "minimum": E.minimum, "square": E.square, "sign": C.sign,
+    "floor": C.floor, "ceil": C.ceil, "round": C.round, "isnan": C.isnan, "isinf": C.isinf,
+    "isfinite": C.isfinite, "eq": C.eq, "ne": C.ne, "lt": C.lt, "le": C.le, "gt": C.gt,
+    "ge": C.ge, "logical_and": C.logical_and, "logical_or": C.logical_or,
+    "logical_not": C.logical_not,
     "where": lambda self, condition, other: E.where(condition, self, other),
     # reductions
     "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,

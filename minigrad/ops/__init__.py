@@ -1,6 +1,7 @@
 """The differentiable ops, one module per family; each Function's forward sits beside its backward.
 
-  elementwise  + - * / ** exp log tanh sigmoid relu clamp where, comparisons
+  elementwise  + - * / ** exp log tanh sigmoid relu clamp where
+  compare      == < > logical ops, sign, floor, isnan...: no gradient
   reduce       sum mean prod max min var std logsumexp softmax log_softmax argmax
   movement     reshape view transpose permute expand repeat cat stack pad
   indexing     x[i, 1:3, None, mask, idx] and x[...] = v
@@ -10,4 +11,4 @@
   pool         max_pool1d/2d avg_pool1d/2d adaptive_avg_pool2d
   loss         cross_entropy nll_loss mse_loss binary_cross_entropy(_with_logits)
 """
-from . import elementwise, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401
+from . import elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401

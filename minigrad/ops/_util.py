@@ -104,3 +104,9 @@ def ieee(method):
         with ieee_errors():
             return method(*args, **kwargs)
     return quiet
+
+
+def torch_sign(xp, x):
+    """PyTorch's sign: -1, 0 or 1, and 0 for NaN (numpy's sign gives NaN there)."""
+    s = xp.sign(x)
+    return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind == "f" else s
