@@ -8,7 +8,7 @@ and the network grows to LeNet-5's 5x5 kernels.
     python examples/train_digits.py                       # ~97-99% test accuracy, < 1 min
     python examples/train_digits.py --optimizer adam --lr 0.002
     python examples/train_digits.py --idx ~/data/mnist --epochs 3
-    python examples/train_digits.py --epochs 1 --subset 200 --out /tmp/digits   # a smoke test
+    python examples/train_digits.py --epochs 1 --subset 200 --out runs/smoke   # a smoke test
 
 Writes into ``--out`` (default runs/digits): curves.png, kernels.png, feature_maps.png,
 confusion.png, digits.safetensors (the weights) and metrics.json.

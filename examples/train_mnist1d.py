@@ -7,7 +7,7 @@ are generated here by the ``mnist1d`` package's ``make_dataset`` with its defaul
 
     python examples/train_mnist1d.py                      # ~95-96% test accuracy
     python examples/train_mnist1d.py --optimizer sgd --lr 0.05
-    python examples/train_mnist1d.py --epochs 1 --subset 500 --out /tmp/m1d   # a smoke test
+    python examples/train_mnist1d.py --epochs 1 --subset 500 --out runs/smoke   # a smoke test
 
 Writes into ``--out`` (default runs/mnist1d): curves.png, signals.png, kernels.png,
 mnist1d.safetensors (the weights) and metrics.json.
