@@ -5,7 +5,7 @@ MNIST-1D (Greydanus & Steinbach, "Scaling down deep learning", 2020) turns the t
 are generated here by the ``mnist1d`` package's ``make_dataset`` with its default arguments
 (5,000 signals: 4,000 train, 1,000 test, seed 42), never downloaded.
 
-    python examples/train_mnist1d.py                      # ~95-96% test accuracy
+    python examples/train_mnist1d.py                      # 97-98% test accuracy, ~25 s
     python examples/train_mnist1d.py --optimizer sgd --lr 0.05
     python examples/train_mnist1d.py --epochs 1 --subset 500 --out runs/smoke   # a smoke test
 
