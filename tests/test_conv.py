@@ -236,6 +236,10 @@ def _conv2d_plane(X, K, **kw):
     return y.numpy()[0, 0]
 
 
+def _torch_plane(X, K):
+    return TF.conv2d(torch.tensor(X[None, None]), torch.tensor(K[None, None])).numpy()[0, 0]
+
+
 def test_corr2d_teaching_version():
     np.testing.assert_array_equal(corr2d(X3, K2), [[19, 25], [37, 43]])
 
@@ -262,11 +266,13 @@ def test_worked_numbers_seed_004():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_fast_path_agrees_with_corr2d(seed):
+def test_fast_path_and_corr2d_agree_with_torch(seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal(rng.integers(3, 9, 2))
     K = rng.standard_normal(rng.integers(1, 4, 2))
-    np.testing.assert_allclose(_conv2d_plane(X, K), corr2d(X, K), rtol=1e-12, atol=1e-12)
+    expected = _torch_plane(X, K)
+    np.testing.assert_allclose(_conv2d_plane(X, K), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(corr2d(X, K), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_output_size_formula():
@@ -371,16 +377,23 @@ def test_errors_like_torch(call, exc, message):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.cuda
 @pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs a CUDA GPU and cupy")
-def test_conv_on_cuda_matches_cpu():
+def test_conv_on_cuda_matches_torch():
+    _check_conv_against_torch("cuda")
+
+
+def _check_conv_against_torch(device):
+    """minigrad on ``device`` against torch on the CPU: outputs and every gradient."""
     rng = np.random.default_rng(9)
     arrays = [rng.standard_normal(s).astype(np.float32)
               for s in [(2, 4, 9, 9), (6, 2, 3, 3), (6,), (6, 3, 3, 3)]]
     results = []
-    for device in ("cpu", "cuda"):
-        x, w, b, wt = [minigrad.tensor(a, device=device, requires_grad=True) for a in arrays]
-        y = F.conv_transpose2d(F.conv2d(x, w, b, stride=2, padding=1, groups=2), wt, stride=2)
+    for lib, fn in ((minigrad, F), (torch, TF)):
+        dev = device if lib is minigrad else "cpu"
+        x, w, b, wt = [lib.tensor(a, device=dev, requires_grad=True) for a in arrays]
+        y = fn.conv_transpose2d(fn.conv2d(x, w, b, stride=2, padding=1, groups=2), wt, stride=2)
         y.sum().backward()
-        assert y.device == device
-        results.append([t.cpu().numpy() for t in (y, x.grad, w.grad, b.grad, wt.grad)])
-    for cpu, gpu in zip(*results):
-        np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-4)
+        if lib is minigrad:
+            assert y.device == device
+        results.append([t.detach().cpu().numpy() for t in (y, x.grad, w.grad, b.grad, wt.grad)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)

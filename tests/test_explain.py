@@ -107,6 +107,9 @@ def test_returns_exactly_what_F_conv2d_returns():
     assert type(y) is type(ref)
     assert y.shape == ref.shape and y.dtype == ref.dtype
     assert torch.equal(y.detach(), ref.detach())
+    expected = TF.conv2d(*(real_torch.tensor(t.detach().numpy()) for t in (x, w, b)),
+                         stride=2, padding=1)
+    np.testing.assert_allclose(y.detach().numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
     assert y.requires_grad and y.grad_fn.name() == "ConvolutionBackward0"   # still differentiable
 
 

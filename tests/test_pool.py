@@ -277,15 +277,20 @@ def test_errors_like_torch(call, message):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.cuda
 @pytest.mark.skipif(not minigrad.cuda.is_available(), reason="needs a CUDA GPU and cupy")
-def test_pools_on_cuda_match_cpu():
+def test_pools_on_cuda_match_torch():
+    _check_pools_against_torch("cuda")
+
+
+def _check_pools_against_torch(device):
+    """minigrad on ``device`` against torch on the CPU: outputs, indices and the gradient."""
     x = np.random.default_rng(4).integers(-3, 4, (2, 3, 9, 8)).astype(np.float32)
     results = []
-    for device in ("cpu", "cuda"):
-        xm = minigrad.tensor(x, device=device, requires_grad=True)
-        out, idx = F.max_pool2d(xm, 3, stride=2, padding=1, return_indices=True)
-        y = out.sum() + F.avg_pool2d(xm, 2, ceil_mode=True).sum() \
-            + F.adaptive_avg_pool2d(xm, (4, 3)).sum()
+    for lib, fn in ((minigrad, F), (torch, TF)):
+        xm = lib.tensor(x, device=device if lib is minigrad else "cpu", requires_grad=True)
+        out, idx = fn.max_pool2d(xm, 3, stride=2, padding=1, return_indices=True)
+        y = out.sum() + fn.avg_pool2d(xm, 2, ceil_mode=True).sum() \
+            + fn.adaptive_avg_pool2d(xm, (4, 3)).sum()
         y.backward()
-        results.append([t.cpu().numpy() for t in (out, idx, xm.grad)])
-    for cpu, gpu in zip(*results):
-        np.testing.assert_allclose(gpu, cpu, rtol=1e-5)
+        results.append([t.detach().cpu().numpy() for t in (out, idx, xm.grad)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5)
