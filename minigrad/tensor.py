@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import backend, dtypes
-from .autograd import VersionCounter, is_grad_enabled, retain_grad_of, run_backward
+from .autograd import VersionCounter, retain_grad_of, run_backward
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 

@@ -52,10 +52,6 @@ def to_tensor_like(value, like, dtype=None):
     return Tensor._wrap(xp.asarray(value, dtype=dtype))
 
 
-def is_number(x) -> bool:
-    return isinstance(x, numbers.Number) and not hasattr(x, "shape")
-
-
 def normalize_dim(dim, ndim):
     """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError."""
     span = max(ndim, 1)

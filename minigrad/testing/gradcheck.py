@@ -15,8 +15,6 @@ Both raise an error whose message says which input (index and shape) or output, 
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 __all__ = ["GradcheckError", "gradcheck", "assert_close", "compare_with_torch", "Comparison",

@@ -63,11 +63,6 @@ _nn("dropout", _F("dropout"), _dropout_samples, notes="only the deterministic ca
 # ----------------------------------------------------------------------------------------------
 # Losses
 # ----------------------------------------------------------------------------------------------
-def _reductions(make):
-    for reduction in ("mean", "sum", "none"):
-        yield make(reduction)
-
-
 def _class_loss_samples(logits):
     """Samples shared by cross_entropy (``logits``) and nll_loss (log-probabilities)."""
     def samples(g):
