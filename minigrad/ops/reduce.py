@@ -354,11 +354,17 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
 
 
-def logsumexp(a, dim, keepdim=False):
-    """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
+def _as_float(a):
+    """``a`` itself when floating point, else cast to the default float dtype (as PyTorch)."""
     if a._array.dtype.kind != "f":
         from .elementwise import cast
         a = cast(a, dtypes.default_float())
+    return a
+
+
+def logsumexp(a, dim, keepdim=False):
+    """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
+    a = _as_float(a)
     return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
 
 
@@ -369,24 +375,20 @@ def _softmax_dim(ndim):
 
 def softmax(a, dim=None, dtype=None):
     """exp(a) / sum(exp(a)) along ``dim``; each slice along ``dim`` sums to 1."""
-    a = _float_input(a, dtype)
-    if a._array.dtype.kind != "f":
-        from .elementwise import cast
-        a = cast(a, dtypes.default_float())
-    dim = _softmax_dim(a.ndim) if dim is None else dim
-    dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
-    return Softmax.apply(a, dim=dim if a.ndim else None)
+    return _softmax_apply(Softmax, a, dim, dtype)
 
 
 def log_softmax(a, dim=None, dtype=None):
     """log(softmax(a)) along ``dim``, computed stably as a - max - log(sum(exp(a - max)))."""
-    a = _float_input(a, dtype)
-    if a._array.dtype.kind != "f":
-        from .elementwise import cast
-        a = cast(a, dtypes.default_float())
+    return _softmax_apply(LogSoftmax, a, dim, dtype)
+
+
+def _softmax_apply(function, a, dim, dtype):
+    """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
+    a = _as_float(_float_input(a, dtype))
     dim = _softmax_dim(a.ndim) if dim is None else dim
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
-    return LogSoftmax.apply(a, dim=dim if a.ndim else None)
+    return function.apply(a, dim=dim if a.ndim else None)
 
 
 def all(a, dim=None, keepdim=False):
