@@ -456,18 +456,7 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Tensor":
         """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, (str, backend.Device)):
-                device = arg
-            else:
-                dtype = arg
+        device, dtype = _parse_to(args, kwargs, allow_copy=True)
         out = self
         if dtype is not None:
             out = ops.elementwise.cast(out, dtypes.to_dtype(dtype))
@@ -508,6 +497,39 @@ class Tensor:
     def new_tensor(self, data, dtype=None, requires_grad=False):
         return tensor(data, dtype=dtype or self.dtype, device=self.device,
                       requires_grad=requires_grad)
+
+
+def _parse_to(args, kwargs, allow_copy):
+    """The (device, dtype) that ``.to(*args, **kwargs)`` asks for (Tensor.to and Module.to).
+
+    Positional arguments: a Tensor (its device and dtype), a device (str or Device), a dtype.
+    ``non_blocking`` is accepted and ignored; ``copy`` too where ``allow_copy``.
+    """
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if allow_copy:
+        kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, (str, backend.Device)):
+            device = arg
+        elif arg is not None:
+            dtype = arg
+    return device, dtype
+
+
+def _zero_grads(params, set_to_none):
+    """Reset each tensor's ``.grad``: to None, or to zeros in place (a new version)."""
+    for p in params:
+        if p.grad is not None:
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad._array[...] = 0
+                p.grad._version.value += 1
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:

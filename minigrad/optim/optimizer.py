@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from .. import backend
 from ..autograd import enable_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, _zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -119,13 +119,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of all optimized tensors (to None, or to zeros in place)."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        p.grad._array[...] = 0
-                        p.grad._version.value += 1
+            _zero_grads(group["params"], set_to_none)
 
     def step(self, closure=None):
         """One optimization step; ``closure`` (re-evaluates the model, returns the loss) is

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ... import backend, dtypes
-from ...tensor import Tensor
+from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Parameter
 from .hooks import RemovableHandle
 from .state_dict import _IncompatibleKeys, load_state_dict  # noqa: F401
@@ -306,13 +306,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset every parameter's ``.grad`` (to None, or to zeros in place)."""
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad._array[...] = 0
-                    p.grad._version.value += 1
+        _zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         """Call ``fn(module)`` on every sub-module (children first) then on self; return self."""
@@ -343,17 +337,7 @@ class Module:
         A dtype converts floating-point parameters and buffers only (integer buffers such as
         BatchNorm's num_batches_tracked stay int64), as in PyTorch.
         """
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, (str, backend.Device)):
-                device = arg
-            elif arg is not None:
-                dtype = arg
+        device, dtype = _parse_to(args, kwargs, allow_copy=False)
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
             if not dtype.is_floating_point:
