@@ -18,6 +18,14 @@ def _index(idx, size):
     return idx % size
 
 
+def _renumber(container, modules):
+    """Make ``modules`` the container's children, keyed 0..n-1 (as PyTorch after a delete or
+    an insert)."""
+    container._modules.clear()
+    for i, module in enumerate(modules):
+        container._modules[str(i)] = module
+
+
 class Sequential(Module):
     """Run modules one after the other: ``Sequential(Conv2d(1, 6, 3), ReLU(), Flatten())``.
 
@@ -51,11 +59,7 @@ class Sequential(Module):
                 delattr(self, key)
         else:
             delattr(self, list(self._modules)[_index(idx, len(self))])
-        # keep the numbering 0..n-1, as PyTorch
-        items = list(self._modules.items())
-        self._modules.clear()
-        for i, (_, module) in enumerate(items):
-            self._modules[str(i)] = module
+        _renumber(self, list(self._modules.values()))             # 0..n-1, as PyTorch
 
     def __len__(self):
         return len(self._modules)
@@ -91,9 +95,7 @@ class Sequential(Module):
             index += n
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+        _renumber(self, modules)
         return self
 
     def pop(self, key):
@@ -132,10 +134,7 @@ class ModuleList(Module):
                 delattr(self, str(k))
         else:
             delattr(self, str(_index(idx, len(self))))
-        modules = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+        _renumber(self, list(self._modules.values()))
 
     def __len__(self):
         return len(self._modules)
