@@ -402,15 +402,17 @@ def _accumulate_into_leaf(leaf, grad):
     if grad.shape != leaf._array.shape:
         raise RuntimeError(f"gradient of shape {tuple(grad.shape)} cannot be accumulated into "
                            f"a leaf of shape {tuple(leaf.shape)}")
-    if grad.dtype != leaf._array.dtype:
+    cast = grad.dtype != leaf._array.dtype
+    if cast:
         grad = grad.astype(leaf._array.dtype)
+    owned = cast and not leaf._hooks        # a new array that no one else (no hook) has seen
     for hook in leaf._hooks or ():
         new = hook(Tensor._wrap(grad))
         if new is not None:
             grad = new._array
     if leaf.grad is None:
         # A copy: the same gradient array may be handed to several inputs (as in a + b).
-        leaf.grad = Tensor._wrap(grad.copy())
+        leaf.grad = Tensor._wrap(grad if owned else grad.copy())
     else:
         leaf.grad._array += grad
 

@@ -53,7 +53,10 @@ class BatchNorm(Function):
         x_hat = centered * invstd.reshape(shape)             # (N, C, *S)
         y = x_hat if weight is None else x_hat * weight.reshape(shape)
         if bias is not None:
-            y = y + bias.reshape(shape)
+            if y is not x_hat and y.dtype == xp.result_type(y, bias):
+                y += bias.reshape(shape)                    # y is a fresh product: in place
+            else:
+                y = y + bias.reshape(shape)                 # x_hat is saved for backward
         self.save_for_backward(x_hat, invstd, weight)   # weight: checked for in-place edits
         self.axes, self.shape, self.training, self.has_bias = axes, shape, training, has_bias
         return y

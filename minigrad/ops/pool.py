@@ -347,7 +347,8 @@ class AdaptiveAvgPool(Function):
             ax = g.ndim - nd + a
             n, o = self.size[a], g.shape[ax]
             if o and n % o == 0:
-                g = xp.repeat(g, n // o, axis=ax) / (n // o)
+                g = xp.repeat(g, n // o, axis=ax)
+                g /= n // o                                        # in place: g is a new array
             else:
                 A = _averaging_matrix(xp, n, o, grad.dtype)
                 g = xp.moveaxis(xp.tensordot(g, A, axes=([ax], [0])), -1, ax)

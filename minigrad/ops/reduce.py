@@ -167,8 +167,8 @@ class LogSumExp(Function):
 class Softmax(Function):
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
-        e = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
+        out = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
+        out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
         self.save_for_backward(out)
         self.dim = dim
         return out
@@ -176,14 +176,16 @@ class Softmax(Function):
     def backward(self, g):
         # y = softmax(a): dL/da = y * (g - sum(g * y))
         y, = self.saved_tensors
-        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+        ga = g - (g * y).sum(axis=self.dim, keepdims=True)
+        ga *= y
+        return ga
 
 
 class LogSoftmax(Function):
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
-        shifted = a - xp.amax(a, axis=dim, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        out = a - xp.amax(a, axis=dim, keepdims=True)
+        out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))   # in place: out is ours
         self.save_for_backward(out)
         self.dim = dim
         return out
