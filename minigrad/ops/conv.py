@@ -69,7 +69,7 @@ def corr2d(X, K):
 
     X: (H, W) array, K: (h, w) array -> (H-h+1, W-w+1) array. One output pixel at a time, in
     pure Python loops: slow, but it is the definition. ``conv2d`` computes the same numbers
-    with one matrix product; ``tests/test_conv.py`` checks that they agree.
+    with one matrix product; ``tests/test_conv.py`` checks both against PyTorch.
 
     >>> corr2d(numpy.array([[0., 1, 2], [3, 4, 5], [6, 7, 8]]), numpy.array([[0., 1], [2, 3]]))
     array([[19., 25.],
