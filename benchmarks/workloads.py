@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.testing.models import seed001_net
+
 
 class Unavailable(Exception):
     """minigrad (or this machine) lacks something the workload needs; the row is skipped."""
@@ -80,26 +82,7 @@ def mnist_build(lib, d, device):
     _need(lib, "optim")
     _need(lib.optim, "SGD")
 
-    class M(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 20, 5)
-            self.conv2 = nn.Conv2d(20, 50, 5)
-            self.fc1 = nn.Linear(4 * 4 * 50, 500)
-            self.fc2 = nn.Linear(500, 10)
-
-        def forward(self, x):
-            x = x.view(-1, 1, 28, 28)
-            x = F.relu(self.conv1(x))
-            x = F.max_pool2d(x, 2)
-            x = F.relu(self.conv2(x))
-            x = F.max_pool2d(x, 2)
-            x = x.view(x.size(0), -1)
-            x = F.relu(self.fc1(x))
-            x = self.fc2(x)
-            return x
-
-    model = M()
+    model = seed001_net(lib)
     params = dict(model.named_parameters())
     if sorted(params) != sorted(k for k in d if "." in k):
         raise RuntimeError(f"unexpected parameter names {sorted(params)}")

@@ -27,6 +27,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad import autograd, explain, viz
+from minigrad.testing.models import seed001_net
 
 
 def title(text):
@@ -89,26 +90,9 @@ def pool():
     assert tuple(res1.shape) == tuple(res2.shape) and not torch.allclose(res1, res2)
 
 
-class M(nn.Module):
-    """Seed 001's network for 28x28 MNIST digits."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5)
-        self.conv2 = nn.Conv2d(20, 50, 5)
-        self.fc1 = nn.Linear(4 * 4 * 50, 500)
-        self.fc2 = nn.Linear(500, 10)
-
-    def forward(self, x):
-        x = x.view(-1, 1, 28, 28)
-        x = F.relu(self.conv1(x))
-        x = F.max_pool2d(x, 2)
-        x = F.relu(self.conv2(x))
-        x = F.max_pool2d(x, 2)
-        x = x.view(x.size(0), -1)
-        x = F.relu(self.fc1(x))
-        x = self.fc2(x)
-        return x
+def M():
+    """Seed 001's network for 28x28 MNIST digits (see minigrad/testing/models.py)."""
+    return seed001_net(torch)
 
 
 def params():

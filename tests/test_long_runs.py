@@ -23,6 +23,7 @@ import pytest
 import minigrad
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from minigrad.testing.models import seed001_net
 
 
 # ----------------------------------------------------------------------------------------------
@@ -41,25 +42,8 @@ class SmallConvNet(nn.Module):
         return self.fc(x.view(x.size(0), -1))
 
 
-class Seed001Net(nn.Module):
-    """The MNIST net of seed 001 (examples/seeds/seed001_convolution_details.py)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5)
-        self.conv2 = nn.Conv2d(20, 50, 5)
-        self.fc1 = nn.Linear(4 * 4 * 50, 500)
-        self.fc2 = nn.Linear(500, 10)
-
-    def forward(self, x):
-        x = x.view(-1, 1, 28, 28)
-        x = F.relu(self.conv1(x))
-        x = F.max_pool2d(x, 2)
-        x = F.relu(self.conv2(x))
-        x = F.max_pool2d(x, 2)
-        x = x.view(x.size(0), -1)
-        x = F.relu(self.fc1(x))
-        return self.fc2(x)
+def Seed001Net():
+    return seed001_net(minigrad)
 
 
 def _fill_free_lists():

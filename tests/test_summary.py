@@ -1,6 +1,8 @@
 """minigrad.summary: output shapes and parameter counts per layer, hooks gone afterwards."""
 import io
 
+import importlib
+
 import pytest
 import torch as real_torch
 
@@ -8,6 +10,7 @@ import minigrad as torch
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.summary import ModelSummary
+from minigrad.testing.models import seed001_net
 
 
 def run(model, *args, **kwargs):
@@ -28,26 +31,8 @@ def torch_count(model):
 # The seeds' networks, written the same way in minigrad and in PyTorch
 # ----------------------------------------------------------------------------------------------
 def make_M(nn, F):
-    """Seed 001's net (MNIST, 28x28)."""
-    class M(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 20, 5)
-            self.conv2 = nn.Conv2d(20, 50, 5)
-            self.fc1 = nn.Linear(4 * 4 * 50, 500)
-            self.fc2 = nn.Linear(500, 10)
-
-        def forward(self, x):
-            x = x.view(-1, 1, 28, 28)
-            x = F.relu(self.conv1(x))
-            x = F.max_pool2d(x, 2)
-            x = F.relu(self.conv2(x))
-            x = F.max_pool2d(x, 2)
-            x = x.view(x.size(0), -1)
-            x = F.relu(self.fc1(x))
-            x = self.fc2(x)
-            return x
-    return M()
+    """Seed 001's net (MNIST, 28x28), built with the framework that ``nn`` belongs to."""
+    return seed001_net(importlib.import_module(nn.__name__.split(".")[0]))
 
 
 def make_LeNet5(nn, F, lib):
