@@ -142,7 +142,9 @@ def section(out, title):
 
 # ---- the listings are the documents' ----------------------------------------------------------
 def _seed_documents():
-    candidates = [os.environ.get("MINIGRAD_SEEDS_DIR"), ROOT / "shared" / "seeds"]
+    # The documents sit in shared/seeds beside the checkout (as in CI) or inside it.
+    candidates = [os.environ.get("MINIGRAD_SEEDS_DIR"), ROOT / "shared" / "seeds",
+                  ROOT.parent / "shared" / "seeds"]
     for folder in candidates:
         if folder and glob.glob(str(Path(folder) / "000_*.txt")):
             return {Path(p).name[:3]: Path(p).read_text()
