@@ -78,3 +78,18 @@ class Notebook:
         if value is not None and (self.display if display is None else display):
             print(repr(value))
         return value
+
+
+def run_listings(listings, lib: str = "minigrad", seed: int = 0) -> dict:
+    """Seed ``lib``, run ``listings`` in order and return the notebook's namespace.
+
+    Each entry is ``(title, source)`` or ``(title, source, omit)``, ``omit`` naming modules
+    (matplotlib, scipy) whose lines are left out.
+    """
+    import importlib
+    importlib.import_module(lib).manual_seed(seed)
+    nb = Notebook(lib)
+    for title, source, *omit in listings:
+        print(f"\n## {title}")
+        nb.run(source, omit=omit[0] if omit else ())
+    return nb.ns

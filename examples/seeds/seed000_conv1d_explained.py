@@ -8,9 +8,7 @@ equals the convolution's first output column, do not.
 
     python examples/seeds/seed000_conv1d_explained.py
 """
-import importlib
-
-from _listing import Notebook
+from _listing import run_listings
 
 # ---- the document's listings, verbatim --------------------------------------------------------
 IMPORT = """\
@@ -73,12 +71,7 @@ LISTINGS = [
 
 def main(lib="minigrad", seed=0):
     """Run the listings in order on ``lib``; return the notebook's namespace."""
-    importlib.import_module(lib).manual_seed(seed)
-    nb = Notebook(lib)
-    for title, source in LISTINGS:
-        print(f"\n## {title}")
-        nb.run(source)
-    ns = nb.ns
+    ns = run_listings(LISTINGS, lib, seed)
     # What the document concludes: the by-hand sum is the first column of conv(data).
     by_hand = ns["mul"].sum(dim=(1, 2)) + ns["params"][1]
     first_column = ns["cd"][0, :, 0]

@@ -14,9 +14,7 @@ The listings are the document's code, unchanged, run with ``import minigrad as t
 
     python examples/seeds/seed001_convolution_details.py
 """
-import importlib
-
-from _listing import Notebook
+from _listing import run_listings
 
 # ---- the document's listings, verbatim (indentation restored) ---------------------------------
 CONV1D = """\
@@ -164,12 +162,7 @@ LISTINGS = [
 
 def main(lib="minigrad", seed=0):
     """Run the listings in order on ``lib``; return the notebook's namespace."""
-    importlib.import_module(lib).manual_seed(seed)
-    nb = Notebook(lib)
-    for title, source, omit in LISTINGS:
-        print(f"\n## {title}")
-        nb.run(source, omit=omit)
-    ns = nb.ns
+    ns = run_listings(LISTINGS, lib, seed)
     print("\n## (the document's answers)")
     print("w:", ns["w"].shape, " b:", ns["b"].shape)
     same_shape = ns["res1"].shape == ns["res2"].shape

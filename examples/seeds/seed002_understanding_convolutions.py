@@ -9,9 +9,7 @@ random weights, so its losses differ a little from the document's; the learned k
 
     python examples/seeds/seed002_understanding_convolutions.py
 """
-import importlib
-
-from _listing import Notebook
+from _listing import run_listings
 
 # ---- the document's cells, verbatim -----------------------------------------------------------
 IN_10 = """\
@@ -163,12 +161,7 @@ LISTINGS = [
 
 def main(lib="minigrad", seed=0):
     """Run the cells in order on ``lib``; return the notebook's namespace."""
-    importlib.import_module(lib).manual_seed(seed)
-    nb = Notebook(lib)
-    for title, source in LISTINGS:
-        print(f"\n## {title}")
-        nb.run(source)
-    return nb.ns
+    return run_listings(LISTINGS, lib, seed)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ The script shows that, then runs what the author obviously meant (``return num_f
 
     python examples/seeds/seed003_what_is_convolution.py
 """
-import importlib
-
-from _listing import Notebook
+from _listing import run_listings
 
 # ---- the document's listings, line breaks restored --------------------------------------------
 NET = """\
@@ -90,12 +88,7 @@ LISTINGS = [
 
 def main(lib="minigrad", seed=0):
     """Run the listings in order on ``lib``; return the notebook's namespace."""
-    importlib.import_module(lib).manual_seed(seed)
-    nb = Notebook(lib)
-    for title, source in LISTINGS:
-        print(f"\n## {title}")
-        nb.run(source)
-    return nb.ns
+    return run_listings(LISTINGS, lib, seed)
 
 
 if __name__ == "__main__":

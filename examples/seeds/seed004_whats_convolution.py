@@ -7,9 +7,7 @@ the lab has a slip that is kept as written: In [13] prints ``z4.shape`` under th
 
     python examples/seeds/seed004_whats_convolution.py
 """
-import importlib
-
-from _listing import Notebook
+from _listing import run_listings
 
 # ---- the lab's cells, verbatim ----------------------------------------------------------------
 IN_1 = """\
@@ -152,12 +150,7 @@ LISTINGS = [
 
 def main(lib="minigrad", seed=0):
     """Run the cells in order on ``lib``; return the notebook's namespace."""
-    importlib.import_module(lib).manual_seed(seed)
-    nb = Notebook(lib)
-    for title, source, omit in LISTINGS:
-        print(f"\n## {title}")
-        nb.run(source, omit=omit)
-    return nb.ns
+    return run_listings(LISTINGS, lib, seed)
 
 
 if __name__ == "__main__":
