@@ -47,7 +47,7 @@ from .ops.movement import cat as concat, cat as concatenate, transpose as swapax
 from .ops.matmul import matmul  # noqa: F401
 from .ops.matmul import matmul as mm, matmul as bmm  # noqa: F401
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def is_floating_point(t) -> "bool":
