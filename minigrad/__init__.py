@@ -66,4 +66,5 @@ from . import nn, optim, utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from .summary import summary  # noqa: E402,F401
+from .profiler import profile  # noqa: E402,F401
 from . import explain, viz  # noqa
