@@ -16,7 +16,8 @@ value second, as in "0x0+1x1+3x2+4x3=19" (d2l.ai's cross-correlation section). I
 the padded input, the kernels, the output-size formula with the numbers plugged in, and the
 result. The result is what ``F.conv2d`` / ``F.max_pool2d`` return -- these functions call them
 and return their tensor; the printed products are computed here, from the same numbers, and
-checked to add up to that result.
+checked to add up to that result. ``html(op, ...)`` draws the same as an interactive web
+page (``python -m minigrad.explain conv2d --input-shape 1,1,5,5 --kernel 3 --html out.html``).
 
 Numbers print compactly: whole numbers without ".0", others with up to 4 decimals; negative
 numbers in parentheses, ``1x(-1)``. Printing is for small examples: inputs whose output has
@@ -32,7 +33,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "output_size", "fmt",
+__all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "html", "output_size", "fmt",
            "MAX_OUTPUTS", "MAX_TERMS", "MAX_INPUT"]
 
 MAX_OUTPUTS = 400     # output elements printed at most
@@ -132,7 +133,7 @@ def _tuple(value, nd, name, op):
 
 
 def _as_tensor(x):
-    from .tensor import Tensor, tensor
+    from ..tensor import Tensor, tensor
     if x is None or isinstance(x, Tensor):
         return x
     array = np.asarray(x)
@@ -143,7 +144,7 @@ def _as_tensor(x):
 
 def _numbers(t):
     """A tensor's values as a float64 numpy array (copied to the CPU when needed)."""
-    from . import backend
+    from .. import backend
     return np.asarray(backend.as_numpy(t._array), dtype=np.float64)
 
 
@@ -228,7 +229,7 @@ def _out(file):
 # ----------------------------------------------------------------------------------------------
 def _explain_conv(op, nd, input, weight, bias, stride, padding, dilation, groups, file,
                   max_outputs, max_terms):
-    from .nn import functional as F
+    from ..nn import functional as F
 
     input, weight, bias = _as_tensor(input), _as_tensor(weight), _as_tensor(bias)
     result = getattr(F, op)(input, weight, bias, stride=stride, padding=padding,
@@ -401,7 +402,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 # ----------------------------------------------------------------------------------------------
 def _explain_max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, file,
                       max_outputs, max_terms):
-    from .nn import functional as F
+    from ..nn import functional as F
 
     input = _as_tensor(input)
     result = getattr(F, op)(input, kernel_size, stride=stride, padding=padding,
@@ -503,3 +504,21 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """``F.max_pool1d`` that prints every output element as the max of its window."""
     return _explain_max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation,
                              ceil_mode, file, max_outputs, max_terms)
+
+
+# ----------------------------------------------------------------------------------------------
+# The web page
+# ----------------------------------------------------------------------------------------------
+def html(op, input, weight=None, bias=None, path="explain.html", **kwargs):
+    """Write ``op`` explained as one self-contained web page to ``path``; returns the path.
+
+    op: 'conv1d', 'conv2d', 'conv_transpose2d', 'max_pool1d', 'max_pool2d' or 'avg_pool2d';
+    input, weight, bias and the keyword arguments (stride, padding, dilation, groups,
+    kernel_size, ceil_mode, output_padding, ...) as ``F.<op>`` takes them. The page shows the
+    (padded) input, the kernel and the output with your numbers; stepping (buttons, arrow
+    keys) or playing moves the window and shows the sum of products of each output cell; a
+    backward mode shows where an output cell's gradient lands in the input and kernel
+    gradients, computed by minigrad's backward. Nothing is fetched from the network.
+    """
+    from ._html import write
+    return write(op, input, weight, bias, path=path, **kwargs)[0]
