@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
 from .ops import matmul as MM, compare as C
-from .tensor import Tensor
+from . import backend, dtypes
+from .autograd.engine import tensor_backward
+from .tensor import Tensor, _parse_to, tensor
 
 
 def _reflected(fn):
@@ -16,9 +18,9 @@ def _reflected(fn):
 
 _METHODS = {
     # arithmetic operators
-    "__add__": E.add, "__radd__": _reflected(E.add),
+    "__add__": E.add, "__radd__": E.add,     # commutative: the tensor stays input 0, as torch
     "__sub__": E.sub, "__rsub__": _reflected(E.sub),
-    "__mul__": E.mul, "__rmul__": _reflected(E.mul),
+    "__mul__": E.mul, "__rmul__": E.mul,
     "__truediv__": E.div, "__rtruediv__": _reflected(E.div),
     "__pow__": E.pow, "__rpow__": _reflected(E.pow),
     "__matmul__": MM.matmul, "__rmatmul__": _reflected(MM.matmul),
@@ -84,6 +86,66 @@ def equal(a, b) -> bool:
     return tuple(a.shape) == tuple(b.shape) and bool((a._array == b._array).all())
 
 
+# ----------------------------------------------------------------------------------------------
+# Device and dtype
+# ----------------------------------------------------------------------------------------------
+def _to(self, *args, **kwargs) -> "Tensor":
+    """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
+    device, dtype = _parse_to(args, kwargs, allow_copy=True)
+    out = self
+    if dtype is not None:
+        out = E.cast(out, dtypes.to_dtype(dtype))
+    if device is not None:
+        out = M.to_device(out, backend.device(device))
+    return out
+
+def _cuda(self, device=None) -> "Tensor":
+    return _to(self, "cuda" if device is None else
+                   (f"cuda:{device}" if isinstance(device, int) else device))
+
+def _cpu(self) -> "Tensor":
+    return _to(self, "cpu")
+
+def _type(self, dtype=None):
+    if dtype is None:
+        return f"minigrad.{self.dtype.name}"
+    return self.to(dtype)
+
+def _float(self):
+    return self.to(dtypes.float32)
+
+def _double(self):
+    return self.to(dtypes.float64)
+
+def _half(self):
+    return self.to(dtypes.float16)
+
+def _long(self):
+    return self.to(dtypes.int64)
+
+def _int(self):
+    return self.to(dtypes.int32)
+
+def _bool(self):
+    return self.to(dtypes.bool_)
+
+def _new_tensor(self, data, dtype=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                  requires_grad=requires_grad)
+
+
+Tensor.backward = tensor_backward
+Tensor.to = _to
+Tensor.cuda = _cuda
+Tensor.cpu = _cpu
+Tensor.type = _type
+Tensor.float = _float
+Tensor.double = _double
+Tensor.half = _half
+Tensor.long = _long
+Tensor.int = _int
+Tensor.bool = _bool
+Tensor.new_tensor = _new_tensor
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 

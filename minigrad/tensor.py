@@ -8,13 +8,23 @@ lives in ``minigrad/ops/``; the methods here only forward to it, so that ``x.sum
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
 from . import backend, dtypes
-from .autograd import VersionCounter, retain_grad_of, run_backward
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
+
+
+class VersionCounter:
+    """Shared by a tensor and its views; every in-place write bumps it, so that a backward
+    that needs a value overwritten since forward raises instead of computing a wrong
+    gradient."""
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
 
 
 class Size(tuple):
@@ -140,8 +150,8 @@ class Tensor:
     Build one with ``minigrad.tensor(data)``, ``minigrad.zeros(...)``, ``minigrad.randn(...)``.
     ``Tensor(data)`` itself, as ``torch.Tensor(data)``, always gives the default float dtype.
     """
-    __slots__ = ("_array", "requires_grad", "_grad", "grad_fn", "_version", "_base", "_hooks",
-                 "__weakref__", "__dict__")
+    __slots__ = ("_array", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version",
+                 "_base", "_hooks", "__weakref__", "__dict__")
 
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
     __array_priority__ = 1000
@@ -157,7 +167,8 @@ class Tensor:
         self._version = VersionCounter()
         self._base = None
         self._hooks = None
-        self.requires_grad = False
+        self._output_nr = 0
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -175,7 +186,8 @@ class Tensor:
         t._version = VersionCounter()
         t._base = None
         t._hooks = None
-        t.requires_grad = requires_grad
+        t._output_nr = 0
+        t._requires_grad = requires_grad
         return t
 
     # ------------------------------------------------------------------------------------------
@@ -301,65 +313,64 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
     # Autograd
     # ------------------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor (set it on leaves only)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
     def requires_grad_(self, requires_grad=True) -> "Tensor":
-        if requires_grad and self._array.dtype.kind != "f":
+        if not isinstance(requires_grad, (bool, int)) and not hasattr(requires_grad, "__bool__"):
+            raise TypeError(f"requires_grad_(): argument 'requires_grad' must be bool, not "
+                            f"{type(requires_grad).__name__}")
+        requires_grad = bool(requires_grad)
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                                   "you want to use a computed variable in a subgraph that doesn't "
+                                   "require differentiation use var_no_grad = var.detach().")
+            return self
+        if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(this tensor is {self.dtype}; convert it with .float() first)")
-        if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
-                               "want to use a computed variable in a subgraph that doesn't require "
-                               "differentiation use var_no_grad = var.detach().")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = requires_grad
         return self
 
     def retain_grad(self) -> None:
         """Keep this non-leaf tensor's gradient in ``.grad`` during ``backward``."""
-        if not self.requires_grad:
+        if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is not None:
-            retain_grad_of(self)
+        node = self.grad_fn
+        if node is not None:
+            if node._retained is None:
+                node._retained = {}
+            node._retained[self._output_nr] = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self.grad_fn._retained is not None
+        node = self.grad_fn
+        return node is not None and bool(node._retained) and self._output_nr in node._retained \
+            and node._retained[self._output_nr]() is self
 
     def register_hook(self, hook):
-        """Call ``hook(grad)`` when this leaf's gradient is computed; it may return a new grad."""
-        if not self.requires_grad:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a
+        replacement. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self.grad_fn is not None:
-            raise RuntimeError("minigrad supports hooks on leaf tensors only")
-        self._hooks = (self._hooks or []) + [hook]
-        return hook
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
-        """Compute the gradient of this tensor with respect to every leaf that requires grad.
-
-        ``gradient`` is d(something)/d(self); it defaults to 1 for a one-element tensor.
-        """
-        if create_graph:
-            raise NotImplementedError("minigrad does not support higher-order gradients "
-                                      "(create_graph=True)")
-        if not self.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                               "grad_fn")
-        if gradient is None:
-            if self._array.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs "
-                                   f"(this tensor has shape {tuple(self.shape)}; pass "
-                                   "gradient=... of that shape)")
-            grad = backend.xp_of(self._array).ones_like(self._array)
+        node = self.grad_fn
+        if node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
         else:
-            grad = gradient._array if isinstance(gradient, Tensor) else _to_array(gradient)
-            if tuple(grad.shape) != tuple(self._array.shape):
-                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
-                                   f"{Size(grad.shape)} and output[0] has a shape of "
-                                   f"{self.shape}.")
-            if backend.device_of(grad) != self.device:
-                raise RuntimeError(f"gradient is on {backend.device_of(grad)} but the tensor is "
-                                   f"on {self.device}")
-            grad = grad.astype(self._array.dtype, copy=False)
-        run_backward(self, grad, retain_graph=bool(retain_graph))
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            hooks = node._pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def detach(self) -> "Tensor":
         """The same data (shared memory), cut out of the graph."""
@@ -369,7 +380,7 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     # ------------------------------------------------------------------------------------------
@@ -451,53 +462,6 @@ class Tensor:
         memo[id(self)] = new
         return new
 
-    # ------------------------------------------------------------------------------------------
-    # Device and dtype
-    # ------------------------------------------------------------------------------------------
-    def to(self, *args, **kwargs) -> "Tensor":
-        """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
-        device, dtype = _parse_to(args, kwargs, allow_copy=True)
-        out = self
-        if dtype is not None:
-            out = ops.elementwise.cast(out, dtypes.to_dtype(dtype))
-        if device is not None:
-            out = ops.movement.to_device(out, backend.device(device))
-        return out
-
-    def cuda(self, device=None) -> "Tensor":
-        return self.to("cuda" if device is None else
-                       (f"cuda:{device}" if isinstance(device, int) else device))
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def type(self, dtype=None):
-        if dtype is None:
-            return f"minigrad.{self.dtype.name}"
-        return self.to(dtype)
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
-
-    def long(self):
-        return self.to(dtypes.int64)
-
-    def int(self):
-        return self.to(dtypes.int32)
-
-    def bool(self):
-        return self.to(dtypes.bool_)
-
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        return tensor(data, dtype=dtype or self.dtype, device=self.device,
-                      requires_grad=requires_grad)
-
 
 def _parse_to(args, kwargs, allow_copy):
     """The (device, dtype) that ``.to(*args, **kwargs)`` asks for (Tensor.to and Module.to).
@@ -567,6 +531,18 @@ def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
-# The math methods (x + y, x.sum(), x.conv...) are attached by minigrad/_tensor_methods.py,
-# which imports the ops; ``ops`` is bound here for .to() above.
-from . import ops  # noqa: E402
+
+class _HookHandle:
+    """What ``Tensor.register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+# The math methods (x + y, x.sum(), x.to(...), x.backward()...) are attached by
+# minigrad/_tensor_methods.py, which imports the ops and the backward engine: that module is
+# the one place where an earlier layer (Tensor) gets code from later ones.

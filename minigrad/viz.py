@@ -228,6 +228,7 @@ def draw_graph(tensor, show_shapes=True, params=None) -> Graph:
             return ids[key], False
         if isinstance(obj, Function):
             meta = getattr(obj, "_out_meta", None)
+            meta = meta[0] if meta else None           # the node's first output
             shape, dtype = ((tuple(meta[0]), _dtype_text(meta[1])) if meta else (None, None))
             node_id = new_node("op", obj.name(), shape, dtype)
         else:
@@ -255,6 +256,7 @@ def draw_graph(tensor, show_shapes=True, params=None) -> Graph:
             for edge in fn.next_functions_:
                 if edge is None:
                     continue
+                edge = edge[0]                       # (node or leaf, output number)
                 keep_alive.append(edge)
                 edge_id, fresh = node_for(edge)
                 inputs.append(edge_id)

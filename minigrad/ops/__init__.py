@@ -11,4 +11,4 @@
   pool         max_pool1d/2d avg_pool1d/2d adaptive_avg_pool2d
   loss         cross_entropy nll_loss mse_loss binary_cross_entropy(_with_logits)
 """
-from . import elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401
+from . import plumbing, elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401

@@ -1,21 +1,25 @@
 """Pointwise ops: arithmetic, math functions, activations, comparisons.
 
-Each ``Function`` has its forward and, right below it, its backward: the local derivative
-times the incoming gradient ``g``.  Binary ops broadcast like NumPy; their backward sums the
-gradient back to each input's shape (``unbroadcast``).
+Each ``Function`` has its forward (on arrays) and, right below it, its backward: the local
+derivative times the incoming gradient ``g``, written with these same Tensor ops, so that the
+gradient can itself be differentiated (``create_graph=True``).  Binary ops broadcast like
+NumPy; their backward sums the gradient back to each input's shape (``sum_to``).
 """
 from __future__ import annotations
 
-from .. import autograd as _autograd, backend, dtypes
+from .. import backend, dtypes
 from ..autograd import Function
-from ._util import (broadcast_shape, ieee, ieee_errors, result_dtype, to_tensor_like, torch_sign,
-                    unbroadcast)
+from ..tensor import Tensor
+from ._util import broadcast_shape, ieee, ieee_errors, result_dtype, to_tensor_like, torch_sign
+from .plumbing import Cast, cast_to, sum_to
 
 
 # ----------------------------------------------------------------------------------------------
 # Binary arithmetic
 # ----------------------------------------------------------------------------------------------
 class Add(Function):
+    first_order_only = False
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a + b
@@ -23,22 +27,26 @@ class Add(Function):
     def backward(self, g):
         # d(a+b)/da = d(a+b)/db = 1
         sa, sb = self.shapes
-        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
-                unbroadcast(g, sb) if self.needs_input_grad[1] else None)
+        return (sum_to(g, sa) if self.needs_input_grad[0] else None,
+                sum_to(g, sb) if self.needs_input_grad[1] else None)
 
 
 class Sub(Function):
+    first_order_only = False
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a - b
 
     def backward(self, g):
         sa, sb = self.shapes
-        return (unbroadcast(g, sa) if self.needs_input_grad[0] else None,
-                unbroadcast(-g, sb) if self.needs_input_grad[1] else None)
+        return (sum_to(g, sa) if self.needs_input_grad[0] else None,
+                sum_to(neg(g), sb) if self.needs_input_grad[1] else None)
 
 
 class Mul(Function):
+    first_order_only = False
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a * b
@@ -46,11 +54,13 @@ class Mul(Function):
     def backward(self, g):
         # d(ab)/da = b, d(ab)/db = a
         a, b = self.saved_tensors
-        return (unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None)
+        return (sum_to(mul(g, b), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(mul(g, a), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Div(Function):
+    first_order_only = False
+
     @ieee
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -60,11 +70,14 @@ class Div(Function):
     def backward(self, g):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a, b = self.saved_tensors
-        return (unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None)
+        return (sum_to(div(g, b), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(div(mul(neg(g), a), mul(b, b)), b.shape)
+                if self.needs_input_grad[1] else None)
 
 
 class Pow(Function):
+    first_order_only = False
+
     @ieee
     def forward(self, a, b):
         out = a ** b
@@ -75,24 +88,27 @@ class Pow(Function):
     def backward(self, g):
         # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
         a, b, out = self.saved_tensors
-        xp = backend.xp_of(a)
         ga = gb = None
         if self.needs_input_grad[0]:
-            with ieee_errors():  # a^(b-1) is inf at a = 0, b < 1; the b = 0 case is exactly 0
-                ga = xp.where(b == 0, 0, g * b * a ** (b - 1))
-                # a NaN output has a NaN gradient, as PyTorch: numpy's (-inf)^(-1/2) is 0, so
-                # (-inf)^(1/2) = NaN would otherwise get a 0 gradient
-                ga = unbroadcast(xp.where(xp.isnan(out), xp.nan, ga).astype(ga.dtype, copy=False),
-                                 a.shape)
+            # a^(b-1) is inf at a = 0, b < 1, but the b = 0 case is exactly 0; a NaN output
+            # has a NaN gradient, as PyTorch (numpy's (-inf)^(-1/2) is 0, so (-inf)^(1/2) = NaN
+            # would otherwise get a 0 gradient)
+            ga = where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1)))))
+            nan_out = backend.xp_of(out._array).isnan(out._array)
+            if nan_out.any():
+                ga = where(nan_out, float("nan"), ga)
+            ga = sum_to(ga, a.shape)
         if self.needs_input_grad[1]:
-            with ieee_errors():
-                log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), xp.nan)
-                gb = xp.where((a == 0) & (b >= 0), 0, g * out * log_a)
-            gb = unbroadcast(gb, b.shape)
+            positive = a._array > 0
+            log_a = where(positive, log(where(positive, a, 1.0)), float("nan"))
+            gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
+            gb = sum_to(gb, b.shape)
         return ga, gb
 
 
 class Maximum(Function):
+    first_order_only = False
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.xp_of(a).maximum(a, b)
@@ -100,21 +116,23 @@ class Maximum(Function):
     def backward(self, g):
         # The larger input gets the gradient; ties split it in half (as PyTorch).
         a, b = self.saved_tensors
-        share_a, share_b = _shares(a, b, g.dtype)
-        return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * share_b, b.shape) if self.needs_input_grad[1] else None)
+        share_a, share_b = _shares(a._array, b._array, g._array.dtype)
+        return (sum_to(mul(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(mul(g, share_b), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
+    first_order_only = False
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.xp_of(a).minimum(a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
-        share_a, share_b = _shares(b, a, g.dtype)   # minimum(a, b) = -maximum(-a, -b)
-        return (unbroadcast(g * share_a, a.shape) if self.needs_input_grad[0] else None,
-                unbroadcast(g * share_b, b.shape) if self.needs_input_grad[1] else None)
+        share_a, share_b = _shares(b._array, a._array, g._array.dtype)   # = -max(-a, -b)
+        return (sum_to(mul(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(mul(g, share_b), b.shape) if self.needs_input_grad[1] else None)
 
 
 def _shares(a, b, dtype):
@@ -123,45 +141,52 @@ def _shares(a, b, dtype):
     xp = backend.xp_of(a)
     share_a = xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(dtype, copy=False)
     share_b = xp.where(a == b, 0.5, xp.where(a > b, 0.0, 1.0)).astype(dtype, copy=False)
-    return share_a, share_b
+    return Tensor._wrap(share_a), Tensor._wrap(share_b)
 
 
 class Where(Function):
+    first_order_only = False
+
     def forward(self, a, b, *, condition):
         self.condition = condition
         self.shapes = a.shape, b.shape
         return backend.xp_of(a).where(condition, a, b)
 
     def backward(self, g):
-        xp = backend.xp_of(g)
         c = self.condition
-        return (unbroadcast(xp.where(c, g, 0), self.shapes[0]) if self.needs_input_grad[0] else None,
-                unbroadcast(xp.where(c, 0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
+        return (sum_to(where(c, g, 0.0), self.shapes[0]) if self.needs_input_grad[0] else None,
+                sum_to(where(c, 0.0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
 
 
 # ----------------------------------------------------------------------------------------------
 # Unary math
 # ----------------------------------------------------------------------------------------------
 class Neg(Function):
+    first_order_only = False
+
     def forward(self, a):
         return -a
 
     def backward(self, g):
-        return -g
+        return neg(g)
 
 
 class Exp(Function):
+    first_order_only = False
+
     def forward(self, a):
         out = backend.xp_of(a).exp(a)
         self.save_for_backward(out)
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors      # d(e^a)/da = e^a
-        return g * out
+        out, = self.saved_tensors      # d(e^a)/da = e^a: the output itself
+        return mul(g, out)
 
 
 class Log(Function):
+    first_order_only = False
+
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -170,10 +195,12 @@ class Log(Function):
     @ieee
     def backward(self, g):
         a, = self.saved_tensors        # d(log a)/da = 1/a
-        return g / a
+        return div(g, a)
 
 
 class Log1p(Function):
+    first_order_only = False
+
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -181,11 +208,13 @@ class Log1p(Function):
 
     @ieee
     def backward(self, g):
-        a, = self.saved_tensors
-        return g / (1 + a)
+        a, = self.saved_tensors        # 1 / (1 + a)
+        return div(g, add(a, 1))
 
 
 class Sqrt(Function):
+    first_order_only = False
+
     @ieee
     def forward(self, a):
         out = backend.xp_of(a).sqrt(a)
@@ -195,51 +224,61 @@ class Sqrt(Function):
     @ieee
     def backward(self, g):
         out, = self.saved_tensors      # d(sqrt a)/da = 1 / (2 sqrt a)
-        return g / (2 * out)
+        return div(g, mul(out, 2))
 
 
 class Abs(Function):
+    first_order_only = False
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).abs(a)
 
     def backward(self, g):
         a, = self.saved_tensors        # sign(a); 0 at 0 and at NaN, as PyTorch
-        return g * torch_sign(backend.xp_of(a), a)
+        return mul(g, Tensor._wrap(torch_sign(backend.xp_of(a._array), a._array)))
 
 
 class Sin(Function):
+    first_order_only = False
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).sin(a)
 
     def backward(self, g):
-        a, = self.saved_tensors
-        return g * backend.xp_of(a).cos(a)
+        a, = self.saved_tensors        # cos(a)
+        return mul(g, cos(a))
 
 
 class Cos(Function):
+    first_order_only = False
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).cos(a)
 
     def backward(self, g):
-        a, = self.saved_tensors
-        return -g * backend.xp_of(a).sin(a)
+        a, = self.saved_tensors        # -sin(a)
+        return mul(neg(g), sin(a))
 
 
 class Tanh(Function):
+    first_order_only = False
+
     def forward(self, a):
         out = backend.xp_of(a).tanh(a)
         self.save_for_backward(out)
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors      # 1 - tanh^2
-        return g * (1 - out * out)
+        out, = self.saved_tensors      # 1 - tanh^2, from the output
+        return mul(g, sub(1, mul(out, out)))
 
 
 class Sigmoid(Function):
+    first_order_only = False
+
     def forward(self, a):
         xp = backend.xp_of(a)
         # Stable for large |a|: exp of a non-positive number only.
@@ -249,11 +288,13 @@ class Sigmoid(Function):
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors      # s (1 - s)
-        return g * out * (1 - out)
+        out, = self.saved_tensors      # s (1 - s), from the output
+        return mul(g, mul(out, sub(1, out)))
 
 
 class Relu(Function):
+    first_order_only = False
+
     def forward(self, a):
         # Keep only a bool mask of where the gradient passes: a quarter of the output's
         # memory, and the backward is one multiply (g * (out > 0) was a compare and a
@@ -264,21 +305,25 @@ class Relu(Function):
         return out
 
     def backward(self, g):
-        return g * self.mask           # 1 where the input is positive (or NaN), else 0
+        # 1 where the input is positive (or NaN), else 0: a constant, so the second
+        # derivative is 0. Mul straight on the arrays: numpy makes float * bool a float.
+        return Mul.apply(g, Tensor._wrap(self.mask))
 
 
 class LeakyRelu(Function):
+    first_order_only = False
+
     def forward(self, a, *, negative_slope):
-        self.save_for_backward(a)
-        self.slope = negative_slope
-        return backend.xp_of(a).where(a > 0, a, a * negative_slope)
+        self.slope = backend.xp_of(a).where(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
+        return a * self.slope
 
     def backward(self, g):
-        a, = self.saved_tensors
-        return backend.xp_of(a).where(a > 0, g, g * self.slope)
+        return mul(g, Tensor._wrap(self.slope))   # 1 or the slope: a constant
 
 
 class Clamp(Function):
+    first_order_only = False
+
     def forward(self, a, *, min, max):
         self.save_for_backward(a)
         self.bounds = min, max
@@ -286,25 +331,16 @@ class Clamp(Function):
 
     def backward(self, g):
         # The gradient passes where the input was inside [min, max] (bounds included).
-        a, = self.saved_tensors
+        a = self.saved_tensors[0]._array
         lo, hi = self.bounds
         mask = True
         if lo is not None:
             mask = mask & (a >= lo)
         if hi is not None:
             mask = mask & (a <= hi)
-        return g * mask
-
-
-class Cast(Function):
-    """Change the dtype; the gradient goes back in the input's dtype."""
-
-    def forward(self, a, *, dtype):
-        self.in_dtype = a.dtype
-        return a.astype(dtype)
-
-    def backward(self, g):
-        return g.astype(self.in_dtype)
+        if mask is True:
+            return g
+        return Mul.apply(g, Tensor._wrap(mask))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +348,6 @@ class Cast(Function):
 # ----------------------------------------------------------------------------------------------
 def _binary(fn, a, b, name, true_divide=False):
     """Apply a binary Function after PyTorch's type promotion and a clear broadcast check."""
-    Tensor = _autograd._tensor_class or _autograd._import_tensor()
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
@@ -333,7 +368,6 @@ def _binary(fn, a, b, name, true_divide=False):
 
 
 def _scalar_or_tensor(value, like, name):
-    from ..tensor import Tensor
     if isinstance(value, (bool, int, float)):
         return to_tensor_like(value, like, dtype=dtypes.result_type(like._array, value))
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
@@ -370,7 +404,6 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
-    from ..tensor import Tensor
     dtype = result_dtype(a, b)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
@@ -384,7 +417,6 @@ def div(a, b, *, rounding_mode=None):
 def _integer_div(a, b, dtype, rounding_mode):
     """Integer floor/trunc division in integers: exact past 2**53 (a float64 detour rounds), and
     PyTorch's ZeroDivisionError for a zero divisor (numpy returns 0 with a warning)."""
-    from ..tensor import Tensor
     like = a if isinstance(a, Tensor) else b
     xp = backend.xp_of(like._array)
     av = a._array if isinstance(a, Tensor) else xp.asarray(a)
@@ -420,7 +452,6 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """Elements of ``a`` where ``condition`` is True, else of ``b`` (all three broadcast)."""
-    from ..tensor import Tensor
     cond = condition._array if isinstance(condition, Tensor) else condition
     like = a if isinstance(a, Tensor) else b
     if not isinstance(a, Tensor):
@@ -495,7 +526,6 @@ def clamp(a, min=None, max=None):
     """Limit every element to [min, max]; either bound may be None."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    from ..tensor import Tensor
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # As PyTorch: the input keeps the gradient where min <= a <= max (bounds included, so
         # ties do not split it as maximum/minimum would); a bound gets it where it is applied.

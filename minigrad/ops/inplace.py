@@ -34,7 +34,7 @@ def apply_inplace(target, function, *others, **params):
     _write(target, result._array)
     if recording:
         target.grad_fn = result.grad_fn
-        target.requires_grad = True
+        target._requires_grad = True
     target._version.value += 1
     return target
 

@@ -9,19 +9,9 @@ import numbers
 
 from .. import backend
 from ..autograd import Function
-from ._util import normalize_dim, unbroadcast
+from ._util import normalize_dim
+from .plumbing import Expand, Reshape
 from .indexing import getitem
-
-
-class Reshape(Function):
-    returns_view = True
-
-    def forward(self, a, *, shape):
-        self.in_shape = a.shape
-        return a.reshape(shape)
-
-    def backward(self, g):
-        return g.reshape(self.in_shape)
 
 
 class View(Reshape):
@@ -52,17 +42,6 @@ class Transpose(Function):
         for i, ax in enumerate(self.axes):
             inverse[ax] = i
         return g.transpose(inverse)
-
-
-class Expand(Function):
-    returns_view = True
-
-    def forward(self, a, *, shape):
-        self.in_shape = a.shape
-        return backend.xp_of(a).broadcast_to(a, shape)
-
-    def backward(self, g):
-        return unbroadcast(g, self.in_shape)
 
 
 class Repeat(Function):

@@ -10,6 +10,7 @@ import builtins  # this module defines sum, max, min, all, any: the builtins sta
 from .. import backend, dtypes
 from ..autograd import Function
 from ._util import ieee_errors, normalize_dim, normalize_dims
+from .plumbing import expand_to, reshape_to
 
 
 def _expand_back(g, in_shape, axes, keepdim):
@@ -22,19 +23,32 @@ def _expand_back(g, in_shape, axes, keepdim):
     return g
 
 
+def _spread(g, in_shape, axes, keepdim):
+    """The backward of a reduction, as Tensor ops: the reduced gradient (Tensor) reshaped with
+    the reduced axes kept as size 1, then broadcast over the input's shape."""
+    if not keepdim:
+        shape = list(in_shape)
+        for ax in axes:
+            shape[ax] = 1
+        g = reshape_to(g, shape)
+    return expand_to(g, in_shape)
+
+
 class Sum(Function):
+    first_order_only = False
+
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         return a.sum(axis=axes, keepdims=keepdim)
 
     def backward(self, g):
         # Every input element contributed once: it gets the output's gradient.
-        xp = backend.xp_of(g)
-        return xp.broadcast_to(_expand_back(g, self.in_shape, self.axes, self.keepdim),
-                               self.in_shape)
+        return _spread(g, self.in_shape, self.axes, self.keepdim)
 
 
 class Mean(Function):
+    first_order_only = False
+
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.count = 1
@@ -43,9 +57,8 @@ class Mean(Function):
         return a.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, g):
-        xp = backend.xp_of(g)
-        g = _expand_back(g, self.in_shape, self.axes, self.keepdim) / self.count
-        return xp.broadcast_to(g, self.in_shape)
+        # Every input element contributed 1/count of the mean.
+        return _spread(g / self.count, self.in_shape, self.axes, self.keepdim)
 
 
 class Prod(Function):

@@ -1,0 +1,20 @@
+"""Automatic differentiation: ``Function``, the backward engine, grad modes, and (imported by
+``minigrad/__init__`` once the ops exist) ``autograd.functional``.
+
+    grad_mode.py   no_grad, enable_grad, set_grad_enabled, inference_mode, detect_anomaly
+    function.py    Function: forward beside a differentiable backward; the graph node
+    engine.py      Tensor.backward, autograd.backward, autograd.grad (create_graph: any order)
+    functional.py  vjp, jvp, jacobian, hessian, hvp, vhp
+"""
+from .grad_mode import (  # noqa: F401
+    no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+    is_inference_mode_enabled, detect_anomaly, set_detect_anomaly, is_anomaly_enabled,
+    is_anomaly_check_nan_enabled)
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from .engine import backward, grad  # noqa: F401
+from ..tensor import Tensor as Variable  # noqa: F401  (old tutorials' name for a Tensor)
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad", "no_grad",
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Variable"]

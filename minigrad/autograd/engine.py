@@ -1,0 +1,433 @@
+"""The backward engine: ``Tensor.backward``, ``autograd.backward`` and ``autograd.grad``.
+
+How it works. The graph is made of ``Function`` nodes (``y.grad_fn``), each pointing at the
+nodes of its inputs (``next_functions``) and, for a leaf, at the leaf tensor itself. A
+backward pass
+
+1. counts, for every node reachable from the outputs, how many edges send it a gradient;
+2. (``autograd.grad`` and ``inputs=``) keeps only the nodes that lie on a path to an input;
+3. pops a node whose gradients have all arrived, calls its ``backward`` (a Tensor function,
+   so with ``create_graph=True`` this records a new graph: higher-order gradients), and adds
+   each result into the pending gradient of the node it goes to;
+4. delivers the leaves' summed gradients: into ``.grad`` (``backward``) or into the result
+   tuple (``grad``, which never touches any ``.grad``).
+
+Iterative throughout: a chain of 100,000 ops needs no recursion.
+"""
+from __future__ import annotations
+
+import os
+import traceback
+import weakref
+
+from .. import backend
+from ..dtypes import from_numpy_dtype
+from ..tensor import Size, Tensor, _to_array
+from .function import Function, mark_not_differentiable
+from .grad_mode import _state, set_grad_enabled
+
+__all__ = ["backward", "grad", "tensor_backward"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------
+def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+    ``gradient`` is d(something)/d(self) (default 1 for a one-element tensor);
+    ``create_graph=True`` records the backward itself, so the gradients can be differentiated
+    again; ``inputs`` restricts accumulation to those tensors (leaves or not).
+    """
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Backward from one tensor or several that may share a graph, in one pass."""
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    tensors = _as_list(tensors)
+    grads = _make_grads(tensors, _as_list(grad_tensors, len(tensors)), create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    targets = None
+    if inputs is not None:
+        targets = _as_list(inputs)
+        if not targets:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        for t in targets:
+            _check_input(t)
+    _run(tensors, grads, bool(retain_graph), bool(create_graph), targets, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    Nothing is accumulated into any ``.grad``. ``inputs`` may be leaves or intermediate
+    tensors. ``grad_outputs``: d(something)/d(output) for each output (default 1 for
+    one-element outputs). ``create_graph=True`` records the computation so the result can be
+    differentiated again. An input the outputs do not depend on raises, unless
+    ``allow_unused=True`` (then None) or ``materialize_grads=True`` (then zeros).
+    """
+    if is_grads_batched:
+        raise NotImplementedError("minigrad.autograd.grad: is_grads_batched=True is not "
+                                  "supported (loop over the batch of grad_outputs instead)")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
+                         "True, but got: allow_unused=False.")
+    allow_unused = bool(allow_unused) or materialize_grads
+    inputs = _as_list(inputs)
+    outputs = _as_list(outputs)
+    for t in inputs:
+        _check_input(t)
+    grads = _make_grads(outputs, _as_list(grad_outputs, len(outputs)), create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = _run(outputs, grads, bool(retain_graph), bool(create_graph), inputs,
+                  accumulate=False)
+    out = []
+    for t, g in zip(inputs, result):
+        if g is None:
+            if materialize_grads:
+                g = Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        out.append(g)
+    return tuple(out)
+
+
+def _as_list(value, n=None):
+    if value is None:
+        return [None] * (n or 0) if n is not None else []
+    if isinstance(value, Tensor) or not isinstance(value, (list, tuple)):
+        value = [value]
+    value = list(value)
+    if n is not None and len(value) != n:
+        raise RuntimeError(f"grad_tensors/grad_outputs has {len(value)} entries, but there are "
+                           f"{n} tensors to differentiate")
+    return value
+
+
+def _check_input(t):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError("One of the differentiated Tensors does not require grad")
+
+
+def _make_grads(outputs, grads, create_graph):
+    """Check each output against its gradient (PyTorch's errors); default 1 for scalars."""
+    made = []
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+        if g is None:
+            if out._array.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(this tensor has shape {tuple(out.shape)}; pass "
+                                   "gradient=... of that shape)")
+            g = Tensor._wrap(backend.xp_of(out._array).ones_like(out._array))
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor._wrap(_to_array(g))
+            if tuple(g._array.shape) != tuple(out._array.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{Size(g._array.shape)} and output[{i}] has a shape of "
+                                   f"{out.shape}.")
+            if backend.device_of(g._array) != out.device:
+                raise RuntimeError(f"gradient is on {backend.device_of(g._array)} but the tensor "
+                                   f"is on {out.device}")
+            if g._array.dtype != out._array.dtype:
+                if g._array.dtype.kind != out._array.dtype.kind and g._array.dtype.kind != "f":
+                    raise RuntimeError(f"For complex/floating Tensors, grad_output[{i}] must be "
+                                       f"floating point, got {g.dtype}")
+                g = g.to(out.dtype) if create_graph else Tensor._wrap(
+                    g._array.astype(out._array.dtype))
+        made.append(g)
+    return made
+
+
+# ----------------------------------------------------------------------------------------------
+# The engine
+# ----------------------------------------------------------------------------------------------
+def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
+    """One backward pass. ``targets``: None (every leaf) or the tensors whose gradients are
+    wanted; with ``accumulate`` they go into ``.grad``, else they are returned in order."""
+    pending = {}                 # node -> [grad of output 0, grad of output 1, ...]
+    leaf_grads = {}              # id(leaf) -> [leaf, summed grad]
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        if t.grad_fn is None:
+            _add_leaf(leaf_grads, t, g, create_graph)
+        else:
+            node = t.grad_fn
+            if node not in pending:
+                pending[node] = [None] * len(node._out_meta)
+                root_nodes.append(node)
+            slots = pending[node]
+            nr = t._output_nr
+            slots[nr] = g if slots[nr] is None else _add(slots[nr], g, create_graph)
+
+    deps, parents, leaf_parents = _dependencies(root_nodes, targets is not None)
+    target_leaves, target_nodes, execute = {}, {}, None
+    if targets is not None:
+        for i, t in enumerate(targets):
+            if t.grad_fn is None:
+                target_leaves.setdefault(id(t), []).append(i)
+            else:
+                target_nodes.setdefault(t.grad_fn, {}).setdefault(t._output_nr, []).append(i)
+        execute = _needed(parents, leaf_parents, target_leaves, target_nodes)
+    captured = [None] * (len(targets) if targets is not None else 0)
+
+    ready = [n for n in root_nodes if deps[n] == 0]
+    check_anomaly = _state.anomaly and _state.anomaly_check_nan
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            grads = pending.pop(node, None)
+            if grads is not None and (node._pre_hooks or node._retained):
+                grads = _tensor_hooks(node, grads, create_graph)
+            if node in target_nodes and grads is not None:
+                for nr, indices in target_nodes[node].items():
+                    for i in indices:
+                        captured[i] = grads[nr]
+            if execute is not None and node not in execute:
+                continue
+            results = None
+            if grads is not None and any(g is not None for g in grads):
+                results = _call(node, grads, create_graph, check_anomaly)
+                if not retain_graph:
+                    node._release()
+            edges = node.next_functions_
+            for i, edge in enumerate(edges):
+                if edge is None:
+                    continue
+                nxt = edge[0]
+                g = results[i] if results is not None else None
+                if isinstance(nxt, Function):
+                    if execute is not None and nxt not in execute and nxt not in target_nodes:
+                        continue
+                    if g is not None:
+                        slots = pending.get(nxt)
+                        if slots is None:
+                            slots = pending[nxt] = [None] * len(nxt._out_meta)
+                        nr = edge[1]
+                        slots[nr] = g if slots[nr] is None else _add(slots[nr], g, create_graph)
+                    deps[nxt] -= 1
+                    if deps[nxt] == 0:
+                        ready.append(nxt)
+                elif g is not None:
+                    if targets is not None and id(nxt) not in target_leaves:
+                        continue
+                    _add_leaf(leaf_grads, nxt, g, create_graph)
+
+        for leaf, g in leaf_grads.values():
+            if leaf._hooks:
+                for hook in list(leaf._hooks):
+                    new = hook(g)
+                    if new is not None:
+                        g = new
+            if targets is not None:
+                for i in target_leaves.get(id(leaf), ()):
+                    captured[i] = g
+            if accumulate:
+                _accumulate(leaf, g, create_graph)
+    if targets is not None and accumulate:
+        for t, g in zip(targets, captured):
+            if t.grad_fn is not None and g is not None:
+                _accumulate(t, g, create_graph)
+    return captured
+
+
+def _dependencies(root_nodes, want_parents):
+    """Count, for each node reachable from the roots, the edges that send it a gradient."""
+    deps = {n: 0 for n in root_nodes}
+    parents, leaf_parents = {}, {}
+    stack = list(root_nodes)
+    seen = set(root_nodes)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_functions_:
+            if edge is None:
+                continue
+            nxt = edge[0]
+            if isinstance(nxt, Function):
+                deps[nxt] = deps.get(nxt, 0) + 1
+                if want_parents:
+                    parents.setdefault(nxt, []).append(node)
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+            elif want_parents:
+                leaf_parents.setdefault(id(nxt), []).append(node)
+    return deps, parents, leaf_parents
+
+
+def _needed(parents, leaf_parents, target_leaves, target_nodes):
+    """The nodes whose backward must run: those with a path to a target."""
+    stack = []
+    for key in target_leaves:
+        stack.extend(leaf_parents.get(key, ()))
+    for node in target_nodes:
+        stack.extend(parents.get(node, ()))
+    needed = set()
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        stack.extend(parents.get(node, ()))
+    return needed
+
+
+def _add(a, b, create_graph):
+    """Two gradient contributions summed (recorded when create_graph)."""
+    if create_graph:
+        return a + b
+    return Tensor._wrap(a._array + b._array)
+
+
+def _add_leaf(leaf_grads, leaf, g, create_graph):
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, g]
+    else:
+        entry[1] = _add(entry[1], g, create_graph)
+
+
+def _call(node, grads, create_graph, check_anomaly):
+    """Run one node's backward and check what it returns against its inputs."""
+    hooks = node.__dict__.get("_node_pre_hooks") if node.__dict__ else None
+    if hooks:
+        for hook in hooks:
+            new = hook(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    if node.first_order_only and not node._ctx_style:
+        if node.saved_ is None:
+            node.saved_tensors     # raises "backward through the graph a second time"
+        arrays = node.backward(*(g._array if g is not None else None for g in grads))
+        arrays = arrays if isinstance(arrays, tuple) else (arrays,)
+        results = [None if a is None else Tensor._wrap(a) for a in arrays]
+        if create_graph:
+            results = [None if r is None else mark_not_differentiable(r, node, grads)
+                       for r in results]
+    else:
+        results = list(node._backward(grads))
+    edges = node.next_functions_
+    if len(results) != len(edges):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                           f"(expected {len(edges)}, got {len(results)})")
+    metas = node._in_meta
+    for i, g in enumerate(results):
+        if g is None or edges[i] is None:
+            results[i] = None
+            continue
+        if not isinstance(g, Tensor):
+            g = results[i] = Tensor._wrap(_to_array(g))
+        shape, dtype = metas[i]
+        if g._array.shape != shape:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                               f"{i} - got {list(g._array.shape)} but expected shape compatible "
+                               f"with {list(shape)}")
+        if g._array.dtype != dtype:
+            results[i] = g.to(from_numpy_dtype(dtype)) if create_graph else Tensor._wrap(
+                g._array.astype(dtype))
+    post = node.__dict__.get("_post_hooks") if node.__dict__ else None
+    if post:
+        for hook in post:
+            new = hook(tuple(results), tuple(grads))
+            if new is not None:
+                results = list(new)
+    if check_anomaly:
+        _check_anomaly(node, results)
+    return results
+
+
+def _tensor_hooks(node, grads, create_graph):
+    """Hooks registered on non-leaf tensors (``register_hook``), then ``retain_grad``."""
+    grads = list(grads)
+    for nr, hooks in (node._pre_hooks or {}).items():
+        if grads[nr] is None:
+            continue
+        for hook in list(hooks):
+            new = hook(grads[nr])
+            if new is not None:
+                grads[nr] = new
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                _accumulate(t, grads[nr], create_graph)
+    return grads
+
+
+def _accumulate(t, g, create_graph):
+    """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
+    ``create_graph``, as PyTorch."""
+    if g._array.dtype != t._array.dtype:
+        g = Tensor._wrap(g._array.astype(t._array.dtype))
+    if t._grad is None:
+        if create_graph:
+            t._grad = g if g.grad_fn is not None else Tensor._wrap(g._array.copy())
+        else:
+            # a copy: the same gradient array may be handed to several inputs (as in a + b)
+            t._grad = Tensor._wrap(g._array.copy())
+    elif create_graph or t._grad.requires_grad:
+        t._grad = t._grad + g
+    else:
+        t._grad._array += g._array
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomaly detection: name the op whose backward produced a NaN or an inf.
+# ----------------------------------------------------------------------------------------------
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_frame(stack):
+    """The innermost frame of ``stack`` outside the minigrad package: the user's call."""
+    for frame in reversed(stack):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return frame
+    return None
+
+
+def _check_anomaly(node, grads):
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        g = g._array
+        if getattr(g, "dtype", None) is None or g.dtype.kind not in "fc":
+            continue
+        xp = backend.xp_of(g)
+        if not bool(xp.isfinite(g).all()):
+            bad = "nan" if bool(xp.isnan(g).any()) else "inf"
+            stack = getattr(node, "_trace", None)
+            user = _user_frame(stack) if stack else None
+            if user is not None:
+                site = f"{user.filename}:{user.lineno}, in {user.name}"
+                if user.line:
+                    site += f"\n    {user.line}"
+            else:
+                site = ("unknown (the op was created outside detect_anomaly(): build the graph "
+                        "inside the context to record its call site)")
+            shapes = getattr(node, "_shapes", None)
+            inputs = ", ".join(str(s) for s in shapes) if shapes else "unknown"
+            meta = getattr(node, "_out_meta", None)
+            output = str(tuple(meta[0][0])) if meta else "unknown"
+            trace = "".join(traceback.format_list(stack[-8:])) if stack else ""   # innermost
+            raise RuntimeError(
+                f"Function '{node.name()}' returned {bad} values in its {i}th output.\n"
+                f"  it is the gradient for input {i}, of shape {tuple(g.shape)}; the op's input "
+                f"shapes: {inputs}; its output shape: {output}\n"
+                f"  the op was called in forward at {site}\n"
+                + (f"Traceback of forward call that caused the error:\n{trace}" if trace else ""))

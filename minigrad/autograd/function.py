@@ -1,0 +1,521 @@
+"""``Function``: one differentiable op, its forward beside its backward, and the graph node.
+
+The contract (the same for minigrad's own ops and for user-defined ones):
+
+* ``forward`` computes the result. minigrad's ops work on raw numpy/cupy arrays here (it
+  runs once per step and must be fast); a user-defined Function, PyTorch-style, gets Tensors.
+* ``backward`` gets the gradient of the output as a **Tensor** and returns one Tensor (or
+  None) per input, computed with minigrad's own ops. That is the whole trick behind higher-
+  order gradients: under ``backward(create_graph=True)`` those ops record a graph of their
+  own, which can be differentiated again, to any order. Under a plain ``backward()`` they run
+  in ``no_grad`` mode and record nothing.
+* ``save_for_backward(...)`` keeps what backward needs; ``saved_tensors`` gives it back as
+  Tensors. An input saved in forward comes back as *that input* (so a second derivative
+  flows into it), the output as a tensor produced by this very node, anything else as a
+  constant. Version counters catch a saved tensor modified in place before backward.
+
+Two ways to write one::
+
+    class Exp(Function):                      # minigrad's style: arrays in forward
+        def forward(self, a):
+            out = numpy.exp(a)
+            self.save_for_backward(out)
+            return out
+
+        def backward(self, g):
+            out, = self.saved_tensors         # a Tensor, differentiable
+            return g * out                    # d(e^a)/da = e^a
+
+    class Exp(Function):                      # PyTorch's style: tensors and a ctx
+        @staticmethod
+        def forward(ctx, x):
+            out = x.exp()
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            out, = ctx.saved_tensors
+            return g * out
+
+Both are called as ``Exp.apply(x)``.
+"""
+from __future__ import annotations
+
+import functools
+import traceback
+
+from .. import backend, dtypes
+from ..tensor import Tensor
+from .grad_mode import _state, no_grad
+
+__all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
+
+_INPUT, _OUTPUT, _CONST = 0, 1, 2
+
+
+def _is_same_memory(saved, array) -> bool:
+    """Is ``saved`` the array itself or a numpy/cupy view of the same buffer?"""
+    if saved is array:
+        return True
+    base = getattr(saved, "base", None)
+    return base is not None and (base is array or base is getattr(array, "base", None))
+
+
+class Function:
+    """Base class of every differentiable op (see the module docstring for the contract).
+
+    An instance is a node of the graph: ``y.grad_fn``. ``next_functions`` are the nodes its
+    gradients go to, in input order; ``needs_input_grad[i]`` says whether input i needs one.
+    """
+    # Set to True in ops whose output is a view of their first input (reshape, transpose...):
+    # the output then shares its version counter and base with that input.
+    returns_view = False
+    # A backward written with raw arrays (numpy in, numpy out) gives first-order gradients
+    # only: under create_graph its results are marked so that differentiating them raises an
+    # error naming the op, instead of a silently wrong (zero) higher-order derivative.
+    first_order_only = True
+    # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
+    _ctx_style = False
+
+    __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
+                 "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
+                 "__weakref__")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fwd = cls.__dict__.get("forward")
+        if isinstance(fwd, staticmethod) or "setup_context" in cls.__dict__:
+            cls._ctx_style = True
+
+    # -- what forward calls -----------------------------------------------------------------------
+    def save_for_backward(self, *values):
+        """Keep arrays (minigrad's ops) or tensors (ctx-style Functions) for backward."""
+        self.saved_ = values
+
+    def mark_non_differentiable(self, *tensors):
+        """ctx-style: these outputs get no gradient (integer indices, masks)."""
+        self._non_diff = {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors):
+        """ctx-style: these inputs were modified in place by forward (and are returned)."""
+        self._dirty = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool):
+        """ctx-style: with False, backward gets None (not zeros) for outputs without a gradient."""
+        self._materialize = bool(value)
+
+    # -- what backward calls ----------------------------------------------------------------------
+    @property
+    def saved_tensors(self):
+        """What forward saved, as Tensors: inputs as themselves, the output as this node's
+        output, the rest as constants. Raises if one was modified in place since, or freed."""
+        if self._versions:
+            self._check_versions()
+        saved = self.saved_
+        if saved is None:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+        if not getattr(self, "_packed", False):
+            return saved
+        if self.first_order_only and not self._ctx_style:
+            return tuple(v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
+                         for kind, v in saved)
+        return tuple(self._unpack(kind, value) for kind, value in saved)
+
+    def _unpack(self, kind, value):
+        if kind == _INPUT:
+            return value
+        if kind == _OUTPUT:
+            array, nr = value
+            t = Tensor._wrap(array, True)
+            t.grad_fn = self
+            t._output_nr = nr
+            return t
+        return value if value is None else Tensor._wrap(value)
+
+    def _check_versions(self):
+        for counter, expected, shape, np_dtype, index in self._versions:
+            if counter.value != expected:
+                # formatted only here, on the error path: apply() stays cheap
+                dtype = f"minigrad.{dtypes.from_numpy_dtype(np_dtype).name} "
+                what = f"input {index}" if index >= 0 else "output 0"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{dtype}{list(shape)}], which is {what} of "
+                    f"{self.name()}, is at version {counter.value}; expected version "
+                    f"{expected} instead. Hint: replace the in-place op (x += ..., x[...] = "
+                    "..., x.add_(...)) by its out-of-place form (x = x + ...).")
+
+    # -- what users see ---------------------------------------------------------------------------
+    @classmethod
+    def name(cls) -> str:
+        return f"{cls.__name__}Backward" if cls._ctx_style else f"{cls.__name__}Backward0"
+
+    @property
+    def next_functions(self):
+        """The nodes this one sends gradients to, in input order: (node, output_nr) pairs,
+        with ``AccumulateGrad`` for a leaf and ``(None, 0)`` for an input without gradient."""
+        out = []
+        for edge in self.next_functions_:
+            if edge is None:
+                out.append((None, 0))
+            elif isinstance(edge[0], Function):
+                out.append(edge)
+            else:
+                out.append((AccumulateGrad.of(edge[0]), 0))
+        return tuple(out)
+
+    @property
+    def metadata(self):
+        return self.__dict__.setdefault("_metadata", {})
+
+    def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` after this node's backward; may return new
+        grad_inputs. Returns a handle whose ``remove()`` takes it off."""
+        hooks = self.__dict__.setdefault("_post_hooks", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before this node's backward; may return new grad_outputs."""
+        hooks = self.__dict__.setdefault("_node_pre_hooks", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def __call__(self, *grads):
+        """Run this node's backward on output gradients (PyTorch's ``grad_fn(grad)``)."""
+        out = self._backward(list(grads))
+        return out[0] if len(out) == 1 else out
+
+    # -- the machinery ----------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run ``forward``; record this node as the output's ``grad_fn`` when a gradient is
+        needed (some input requires grad and grad mode is on)."""
+        if cls._ctx_style:
+            return _apply_ctx_style(cls, inputs, params)
+        arrays = []
+        requires_grad = False
+        for t in inputs:
+            arrays.append(t._array)
+            requires_grad = requires_grad or t._requires_grad
+        if len(arrays) > 1:
+            _check_same_device(cls, inputs, arrays)
+
+        fn = cls()
+        fn.saved_ = ()
+        fn._versions = None
+        fn._retained = None
+        fn._pre_hooks = None
+        out = fn.forward(*arrays, **params)
+        result = Tensor._wrap(out)
+        if cls.returns_view:
+            result._version = inputs[0]._version
+            result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+
+        if requires_grad and _state.enabled:
+            fn.needs_input_grad = tuple(t._requires_grad for t in inputs)
+            fn.next_functions_ = tuple(
+                (t.grad_fn, t._output_nr) if t.grad_fn is not None else
+                ((t, 0) if t._requires_grad else None) for t in inputs)
+            fn._in_meta = tuple((a.shape, a.dtype) for a in arrays)
+            if fn.saved_:
+                fn._pack(inputs, arrays, out, result)
+            fn._shapes = None
+            # the output's (shape, dtype): the node keeps no reference to its output tensor
+            fn._out_meta = ((result._array.shape, result._array.dtype),)
+            if _state.anomaly:
+                fn._trace = traceback.extract_stack()[:-1]   # formatted only if needed
+                fn._shapes = [tuple(a.shape) for a in arrays]
+            result._requires_grad = True
+            result.grad_fn = fn
+        return result
+
+    def _pack(self, inputs, arrays, out, result):
+        """Turn the saved values into (kind, value) pairs that ``saved_tensors`` unpacks, and
+        record the version of every saved array that shares memory with an input or output."""
+        packed = []
+        versions = []
+        outs = (out, result._array)
+        for value in self.saved_:
+            is_tensor = isinstance(value, Tensor)
+            v = value._array if is_tensor else value
+            for i, a in enumerate(arrays):
+                if value is inputs[i] or v is a:
+                    packed.append((_INPUT, inputs[i]))
+                    t = inputs[i]
+                    versions.append((t._version, t._version.value, a.shape, a.dtype, i))
+                    break
+            else:
+                if v is outs[0] or v is outs[1] or value is result:
+                    packed.append((_OUTPUT, (result._array, 0)))
+                    versions.append((result._version, result._version.value,
+                                     result._array.shape, result._array.dtype, -1))
+                elif v is None or not hasattr(v, "shape"):
+                    packed.append((_CONST, v))
+                else:
+                    packed.append((_CONST, v))
+                    for i, a in enumerate(arrays):
+                        if _is_same_memory(v, a):
+                            t = inputs[i]
+                            versions.append((t._version, t._version.value, a.shape, a.dtype, i))
+                            break
+        self.saved_ = tuple(packed)
+        self._packed = True
+        self._versions = versions
+
+    def _backward(self, grads):
+        """Call backward with output gradients (Tensors); return one gradient per input."""
+        if self.saved_ is None and not getattr(self, "_saves_nothing", False):
+            self.saved_tensors       # raises "backward through the graph a second time"
+        if self._ctx_style:
+            result = _backward_ctx_style(self, grads)
+        else:
+            result = self.backward(*grads)
+        return result if isinstance(result, tuple) else (result,)
+
+    def _release(self):
+        """Free what forward saved (after a backward without retain_graph).
+
+        Like PyTorch, a node that saved nothing (an addition, say) can be backpropagated
+        through again; one that did raises a clear error the second time.
+        """
+        freed = bool(self.saved_)
+        for key, value in list(self.__dict__.items()):
+            if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value,
+                                                                                      Tensor):
+                del self.__dict__[key]
+                freed = True
+        if not freed:
+            self._saves_nothing = True
+        self.saved_ = None if freed else ()
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class AccumulateGrad:
+    """The node that adds a gradient into a leaf tensor's ``.grad`` (seen in next_functions).
+    One per leaf, made on first use, so ``is`` comparisons work as in PyTorch."""
+    __slots__ = ("variable", "__weakref__")
+
+    @staticmethod
+    def of(leaf):
+        node = leaf.__dict__.get("_accumulate_node")
+        if node is None:
+            node = AccumulateGrad()
+            node.variable = leaf
+            leaf.__dict__["_accumulate_node"] = node
+        return node
+
+    def name(self):
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self):
+        return ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+FunctionCtx = Function   # PyTorch's name for the ``ctx`` object: here the node itself
+
+
+def _check_same_device(cls, inputs, arrays):
+    first = type(arrays[0])
+    if all(type(a) is first for a in arrays) and first.__module__ == "numpy":
+        return
+    devices = [backend.device_of(a) for a in arrays]
+    for i, d in enumerate(devices[1:], 1):
+        if d != devices[0]:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, "
+                f"{devices[0]} and {d}! (in {cls.__name__}: input 0 is on {devices[0]}, input {i} "
+                f"is on {d}; move them with .to(device))")
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch-style Functions: static forward(ctx, *args) / backward(ctx, *grads)
+# ----------------------------------------------------------------------------------------------
+def _apply_ctx_style(cls, args, kwargs):
+    ctx = cls()
+    ctx.saved_ = ()
+    ctx._versions = None
+    ctx._retained = None
+    ctx._pre_hooks = None
+    ctx._non_diff = set()
+    ctx._dirty = set()
+    ctx._materialize = True
+    tensors = [a if isinstance(a, Tensor) else None for a in args]
+    requires_grad = _state.enabled and any(t is not None and t._requires_grad for t in tensors)
+    ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
+    with no_grad():
+        if "setup_context" in _own_attrs(cls) and not _forward_takes_ctx(cls):
+            outputs = cls.forward(*args, **kwargs)
+            cls.setup_context(ctx, args, outputs)
+        else:
+            outputs = cls.forward(ctx, *args, **kwargs)
+    single = not isinstance(outputs, tuple)
+    outs = list((outputs,) if single else outputs)
+    ctx._n_outputs = len(outs)
+    if not requires_grad:
+        ctx.saved_ = ()
+        return outputs
+    ctx.next_functions_ = tuple(
+        None if t is None else (t.grad_fn, t._output_nr) if t.grad_fn is not None else
+        ((t, 0) if t._requires_grad else None) for t in tensors)
+    ctx._in_meta = tuple(None if t is None else (t._array.shape, t._array.dtype) for t in tensors)
+    input_ids = {id(t) for t in tensors if t is not None}
+    for j, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            continue
+        if id(o) in ctx._dirty:
+            if o.grad_fn is None and o._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                   "in-place operation.")
+            o._version.value += 1
+        elif id(o) in input_ids:
+            # an input returned unchanged: the output is a new tensor sharing its memory
+            alias = Tensor._wrap(o._array)
+            alias._version, alias._base = o._version, o._base if o._base is not None else o
+            outs[j] = o = alias
+        if id(o) in ctx._non_diff or o._array.dtype.kind not in "fc":
+            o._requires_grad = False
+            continue
+        o._requires_grad = True
+        o.grad_fn = ctx
+        o._output_nr = j
+    ctx._out_meta = tuple((o._array.shape, o._array.dtype) if isinstance(o, Tensor) else None
+                          for o in outs)
+    ctx._xp = backend.xp_of(next(o._array for o in outs if isinstance(o, Tensor)))
+    if ctx.saved_:
+        packed, versions = [], []
+        for value in ctx.saved_:
+            if value is None:
+                packed.append((_CONST, None))
+                continue
+            if not isinstance(value, Tensor):
+                raise TypeError("save_for_backward can only save tensors, but argument "
+                                f"{len(packed)} is of type {type(value).__name__}")
+            for j, o in enumerate(outs):
+                if value is o and o.grad_fn is ctx:
+                    packed.append((_OUTPUT, (o._array, j)))
+                    break
+            else:
+                packed.append((_INPUT, value))
+            versions.append((value._version, value._version.value, value._array.shape,
+                             value._array.dtype, len(packed) - 1))
+        ctx.saved_ = tuple(packed)
+        ctx._packed = True
+        ctx._versions = versions
+    if _state.anomaly:
+        ctx._trace = traceback.extract_stack()[:-2]
+        ctx._shapes = [tuple(t.shape) for t in tensors if t is not None]
+    return outs[0] if single else tuple(outs)
+
+
+def _own_attrs(cls):
+    attrs = set()
+    for klass in cls.__mro__:
+        if klass is Function:
+            break
+        attrs.update(klass.__dict__)
+    return attrs
+
+
+def _forward_takes_ctx(cls):
+    import inspect
+    try:
+        params = list(inspect.signature(cls.forward).parameters)
+    except (TypeError, ValueError):
+        return True
+    return bool(params) and params[0] == "ctx"
+
+
+def _backward_ctx_style(ctx, grads):
+    if ctx._materialize:
+        grads = [g if g is not None or meta is None else
+                 Tensor._wrap(ctx._xp.zeros(meta[0], dtype=meta[1]))
+                 for g, meta in zip(grads, ctx._out_meta)]
+    result = type(ctx).backward(ctx, *grads)
+    result = result if isinstance(result, tuple) else (result,)
+    n = len(ctx.next_functions_)
+    if len(result) != n:
+        if len(result) > n and all(r is None for r in result[n:]):
+            result = result[:n]
+        else:
+            raise RuntimeError(f"function {ctx.name()} returned an incorrect number of gradients "
+                               f"(expected {n}, got {len(result)})")
+    return tuple(result)
+
+
+def once_differentiable(backward):
+    """Decorate a ctx-style ``backward`` that is written with raw arrays or otherwise records
+    no graph: it runs in ``no_grad`` mode, and differentiating its result again raises."""
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            result = backward(ctx, *grads)
+        if not _state.enabled or not any(g is not None and g.requires_grad for g in grads):
+            return result
+        single = not isinstance(result, tuple)
+        out = tuple(mark_not_differentiable(r, ctx, grads, once=True) if isinstance(r, Tensor)
+                    else r for r in ((result,) if single else result))
+        return out[0] if single else out
+    return wrapper
+
+
+def mark_not_differentiable(value, node, grads, once=False):
+    """``value`` (a gradient computed by ``node``'s backward without recording a graph) made
+    into a tensor that depends on the output gradients and on node's inputs, through a
+    ``NotDifferentiable`` node: differentiating it again raises instead of giving zero."""
+    sources = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
+    for edge, meta in zip(node.next_functions_, node._in_meta):
+        if edge is None or meta is None:
+            continue
+        source, nr = edge
+        if isinstance(source, Function):      # a stand-in for that input: same node and slot
+            proxy = Tensor._wrap(backend.xp_of(value._array).broadcast_to(
+                value._array.dtype.type(0), meta[0]), True)
+            proxy.grad_fn, proxy._output_nr = source, nr
+            sources.append(proxy)
+        else:
+            sources.append(source)
+    if not sources:
+        return value
+    return NotDifferentiable.apply(*sources, value=value._array, what=node.name(), once=once)
+
+
+class NotDifferentiable(Function):
+    first_order_only = False
+
+    """Identity whose backward raises: marks a gradient whose own derivative is not defined
+    here (a backward written with raw arrays), so a second derivative is never silently 0."""
+
+    def forward(self, *sources, value, what, once=False):
+        self.what, self.once = what, once
+        return value
+
+    def backward(self, g):
+        if self.once:
+            raise RuntimeError(f"trying to differentiate twice a function that was marked with "
+                               f"@once_differentiable ({self.what})")
+        raise RuntimeError(f"the derivative of {self.what}'s backward is not implemented: "
+                           "minigrad cannot compute this higher-order gradient")

@@ -1,0 +1,192 @@
+"""Grad modes: whether ops record a graph (``no_grad``, ``enable_grad``, ``set_grad_enabled``,
+``inference_mode``) and anomaly detection (``detect_anomaly``).
+
+Every switch is per thread, so one thread's ``no_grad()`` does not disturb another's.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Grad mode: a per-thread switch, so one thread's no_grad() does not disturb another's.
+# ----------------------------------------------------------------------------------------------
+class _GradState(threading.local):
+    enabled = True
+    anomaly = False          # record each op's forward call site
+    anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf
+
+
+_state = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    return _state.enabled
+
+
+def _with_grad_mode(mode, func):
+    """``func`` wrapped so that it always runs with gradient recording set to ``mode``."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with set_grad_enabled(mode):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+class set_grad_enabled:
+    """Turn gradient recording on or off: a function call, a context manager or a decorator."""
+
+    def __init__(self, mode: bool):
+        self.prev = _state.enabled
+        self.mode = bool(mode)
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        _state.enabled = self.prev   # used as a decorator: do not change the mode now
+        return _with_grad_mode(self.mode, func)
+
+
+class _GradModeContext:
+    mode = True
+
+    def __new__(cls, *args, **kwargs):
+        # ``@no_grad`` without parentheses decorates the function directly, as in PyTorch.
+        self = super().__new__(cls)
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            self.__init__()
+            return self(args[0])
+        return self
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        return _with_grad_mode(self.mode, func)
+
+
+class no_grad(_GradModeContext):
+    """Context manager / decorator: ops inside record no graph (for evaluation, weight updates)."""
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager / decorator: record the graph again inside a ``no_grad`` block."""
+    mode = True
+
+
+class inference_mode(_GradModeContext):
+    """``inference_mode(mode=True)``: like ``no_grad`` (minigrad has no separate inference
+    tensors, so it is exactly that); ``inference_mode(False)`` changes nothing."""
+
+    def __init__(self, mode: bool = True):
+        self.enabled = bool(mode)
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        if self.enabled:
+            _state.enabled = False
+        _state.inference = getattr(_state, "inference", 0) + self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        _state.inference -= self.enabled
+        return False
+
+    def __call__(self, func):
+        enabled = self.enabled
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(enabled):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return bool(getattr(_state, "inference", 0))
+
+
+# ----------------------------------------------------------------------------------------------
+# Anomaly detection: name the op whose backward produced a NaN or an inf.
+# ----------------------------------------------------------------------------------------------
+def is_anomaly_enabled() -> bool:
+    return _state.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return _state.anomaly and _state.anomaly_check_nan
+
+
+class detect_anomaly:
+    """Context manager / decorator: inside it, each op remembers where it was called in forward,
+    and a backward that produces a NaN or an inf raises an error naming the op, the line of
+    user code that called it in forward and the shapes involved (as
+    ``torch.autograd.detect_anomaly``)::
+
+        with minigrad.autograd.detect_anomaly():
+            y = x.sqrt()            # x contains a 0
+            y.sum().backward()      # RuntimeError: Function 'SqrtBackward0' returned inf ...
+                                    # ... called in forward at test.py:2 ...
+
+    The graph must be built inside the context (that is when call sites are recorded); the
+    check runs for every backward started inside it. ``check_nan=False`` records call sites
+    without checking the gradients. It costs a stack walk per op: for debugging only.
+    """
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self):
+        self.prev = (_state.anomaly, _state.anomaly_check_nan)
+        _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly, _state.anomaly_check_nan = self.prev
+        return False
+
+    def __call__(self, func):
+        check_nan = self.check_nan
+
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(check_nan):
+                return func(*args, **kwargs)
+        wrapper.__name__ = getattr(func, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(func, "__doc__", None)
+        wrapper.__wrapped__ = func
+        return wrapper
+
+
+class set_detect_anomaly:
+    """``set_detect_anomaly(True)`` turns anomaly mode on (and ``False`` off) from now on, or,
+    used as a context manager, for the block only (as PyTorch's)."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.prev = (_state.anomaly, _state.anomaly_check_nan)
+        _state.anomaly, _state.anomaly_check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly, _state.anomaly_check_nan = self.prev
+        return False

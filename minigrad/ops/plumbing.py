@@ -1,0 +1,88 @@
+"""The shape and dtype plumbing that every backward uses: reshape, expand, sum_to, cast.
+
+Two pairs of adjoint ops, each the other's backward:
+
+  * ``Expand`` (broadcast (3, 1) -> (2, 3, 4), a view) and ``SumTo`` (sum (2, 3, 4) back down
+    to (3, 1)): a broadcast copies an element; the gradient of the copies is their sum.
+  * ``Reshape`` and ``Cast`` are their own adjoints: reshape back, cast back.
+
+Because these backwards are again ops of this module, a gradient built from them can be
+differentiated again, to any order.  The functions here take no user input (no argument
+checks): ops call them on shapes they computed themselves.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function
+from ._util import unbroadcast
+
+__all__ = ["Reshape", "Expand", "SumTo", "Cast", "reshape_to", "expand_to", "sum_to", "cast_to"]
+
+
+class Reshape(Function):
+    """(..) -> shape with the same number of elements; a view when numpy can make one."""
+    returns_view = True
+    first_order_only = False
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return reshape_to(g, self.in_shape)
+
+
+class Expand(Function):
+    """Broadcast ``a`` to ``shape`` (new leading axes, size-1 axes repeated): a view."""
+    returns_view = True
+    first_order_only = False
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        return backend.xp_of(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        return sum_to(g, self.in_shape)         # each copy's gradient, summed
+
+
+class SumTo(Function):
+    """Sum ``a`` down to ``shape``, the shape it was broadcast from: Expand's adjoint."""
+    first_order_only = False
+
+    def forward(self, a, *, shape):
+        self.in_shape = a.shape
+        return unbroadcast(a, shape)
+
+    def backward(self, g):
+        return expand_to(g, self.in_shape)      # every summed element got the same gradient
+
+
+class Cast(Function):
+    """Change the dtype; the gradient goes back in the input's dtype."""
+    first_order_only = False
+
+    def forward(self, a, *, dtype):
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return cast_to(g, self.in_dtype)
+
+
+def reshape_to(t, shape):
+    shape = tuple(shape)
+    return t if t._array.shape == shape else Reshape.apply(t, shape=shape)
+
+
+def expand_to(t, shape):
+    shape = tuple(shape)
+    return t if t._array.shape == shape else Expand.apply(t, shape=shape)
+
+
+def sum_to(t, shape):
+    shape = tuple(shape)
+    return t if t._array.shape == shape else SumTo.apply(t, shape=shape)
+
+
+def cast_to(t, np_dtype):
+    return t if t._array.dtype == np_dtype else Cast.apply(t, dtype=np_dtype)
