@@ -19,7 +19,7 @@ import minigrad as torch
 import minigrad.nn.functional as F
 from minigrad.utils.data import DataLoader, TensorDataset
 
-INSTALL_HINT = 'pip install -e ".[examples]"'
+INSTALL_HINT = 'pip install "minigrad[examples]"'
 
 
 def require(*modules):
@@ -32,7 +32,8 @@ def require(*modules):
         except ImportError:
             missing.append(name)
     if missing:
-        sys.exit(f"this example needs {', '.join(missing)}: {INSTALL_HINT}")
+        sys.exit(f"this example needs {', '.join(missing)}, which minigrad's examples extra "
+                 f"installs: {INSTALL_HINT}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def limit_blas_threads(n):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        print("note: --threads needs threadpoolctl (pip install threadpoolctl); set "
+        print(f"note: --threads needs threadpoolctl ({INSTALL_HINT}); set "
               f"OPENBLAS_NUM_THREADS={n} instead", file=sys.stderr)
         return
     threadpool_limits(limits=n, user_api="blas")
@@ -133,7 +134,7 @@ def setup(args):
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit("--device cuda: no CUDA device or no cupy here (pip install -e \".[cuda]\")")
+        sys.exit('--device cuda: no CUDA device or no cupy here (pip install "minigrad[cuda]")')
     os.makedirs(args.out, exist_ok=True)
     return device
 

@@ -8,6 +8,7 @@ error -- the document's loop, unchanged: lr 3e-2, 20 steps, ``weight.data[:] -= 
 
     python examples/learn_edge_kernel.py                 # Epoch 5, loss ... / learned kernel
     python examples/learn_edge_kernel.py --seed 3 --plot edge.png   # + X, Y, weights per step
+                                                  # (--plot needs matplotlib)
 
 Why it always works: the loss is quadratic in the kernel (w1, w2) with Hessian
 [[36, 24], [24, 36]] (eigenvalues 60 and 12), so each step multiplies the error along (1, 1)
@@ -104,6 +105,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="random seed of the initial kernel")
     parser.add_argument("--plot", metavar="OUT.png", help="save X, Y and the weights per step")
     args = parser.parse_args(argv)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            sys.exit('--plot needs matplotlib: pip install "minigrad[examples]"')
     kernel, weights, _ = train(seed=args.seed)
     print(f"learned kernel: [{kernel[0]:.4f}, {kernel[1]:.4f}]  (target [1, -1])")
     if args.plot:

@@ -104,5 +104,5 @@ def test_matplotlib_is_needed_only_for_plot(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     L.main(["--seed", "2"])
     assert len(capsys.readouterr().out.strip().splitlines()) == 5
-    with pytest.raises(ImportError):
+    with pytest.raises(SystemExit, match=r'--plot needs matplotlib: pip install "minigrad\[examples\]"'):
         L.main(["--seed", "2", "--plot", "unused.png"])
