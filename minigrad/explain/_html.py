@@ -99,6 +99,8 @@ def build(op, input, weight=None, bias=None, **kw):
     if op not in OPS:
         raise ValueError(f"explain.html: op must be one of {', '.join(OPS)}, got {op!r}")
     nd = 1 if op.endswith("1d") else 2
+    if op in _CONV and weight is None:
+        raise TypeError(f"explain.html: {op} needs a weight, got weight=None")
     input, weight, bias = _as_tensor(input), _as_tensor(weight), _as_tensor(bias)
     x = _numbers(input).astype(np.float32 if input.dtype.itemsize <= 4 else np.float64)
     w = None if weight is None else _numbers(weight).astype(x.dtype)

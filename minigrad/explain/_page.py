@@ -6,7 +6,8 @@ script builds the grids from the data, then shows one step at a time; it compute
 State lives in the URL's hash, which the page reads on load and on every change and writes
 back as you step: ``#step=5`` (steps count from 1), ``&mode=backward``, ``&cell=all`` (the
 upstream gradient is 1 everywhere instead of 1 at the current cell). Keys: left/right arrows
-step, space plays or pauses, b switches forward/backward, Home/End jump.
+step, space plays or pauses, b switches forward/backward, Home/End jump; ``&keys=RRB``
+presses keys once the page is up (R/L arrows, B b, P space, H Home, E End), for tests.
 """
 from __future__ import annotations
 
@@ -190,6 +191,9 @@ function play() {
     timer = null; render(); } else go(state.step + 1); }, 800);
   render();
 }
+// keys=RRLB in the address presses those keys once the page is up (R/L: right/left arrow,
+// B: b, P: space, H: Home, E: End): a test can drive the page as a user would.
+const pressed = new URLSearchParams(location.hash.slice(1)).get('keys') || '';
 build(); readHash(); render();
 window.addEventListener('hashchange', () => { readHash(); render(); });
 $('prev').onclick = () => go(state.step - 1); $('next').onclick = () => go(state.step + 1);
@@ -203,6 +207,9 @@ document.addEventListener('keydown', (e) => {
   else if (e.key === ' ') { e.preventDefault(); play(); }
   else if (e.key === 'b') $('modebtn').onclick(); else return;
 });
+const KEYS = {R: 'ArrowRight', L: 'ArrowLeft', B: 'b', P: ' ', H: 'Home', E: 'End'};
+for (const ch of pressed) if (KEYS[ch])
+  document.dispatchEvent(new KeyboardEvent('keydown', {key: KEYS[ch], cancelable: true}));
 })();
 """
 
