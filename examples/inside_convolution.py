@@ -2,7 +2,8 @@
 
     python examples/inside_convolution.py              # all sections
     python examples/inside_convolution.py --only size  # one of: kernel size stride pool params
-                                                       #         graph anomaly
+                                                       #         graph anomaly profile
+    python examples/inside_convolution.py --html runs/inside   # also write the web pages
 
 Tools used (all in minigrad, no extra dependency):
 
@@ -12,6 +13,10 @@ Tools used (all in minigrad, no extra dependency):
 * ``minigrad.summary(model, input_size)``: each layer's output shape and parameter count.
 * ``minigrad.viz.draw_graph(loss)``: the autograd graph (text tree, or DOT for Graphviz).
 * ``minigrad.autograd.detect_anomaly()``: which op's backward made a NaN/inf, and where.
+* ``minigrad.profile(model, input)``: each layer's FLOPs (counted as torch.utils.flop_counter
+  counts them), memory kept for backward, im2col bytes and time.
+* ``minigrad.explain.html(op, ...)`` (with ``--html DIR``): the explainer as web pages to
+  step through in a browser -- the window sliding, each sum of products, and backward.
 """
 from __future__ import annotations
 
@@ -138,17 +143,68 @@ def anomaly():
             print("\n".join(str(error).splitlines()[:4]))
 
 
+def profile():
+    title("8. What does each layer cost?  Seed 001's net, batch 64: FLOPs, memory, time")
+    print("FLOPs are counted as torch.utils.flop_counter counts them: 2 per multiply-add of the "
+          "convolutions\nand matrix products; conv2: 64 samples x 50 kernels x 20*5*5 weights x 8*8 "
+          "positions = 64*50*500*64*2 = 204.8M.\n")
+    torch.manual_seed(0)
+    p = torch.profile(M(), (64, 784), repeat=2)
+    conv2 = p.row("conv2")
+    assert conv2.flops == 64 * 50 * 20 * 5 * 5 * 8 * 8 * 2
+    print(f"\nconv2's im2col matrix: 20*5*5 rows x 8*8*64 columns of float32 = "
+          f"{conv2.workspace_bytes / 1e6:.2f} MB.")
+    return p
+
+
+def write_pages(folder):
+    """The explainer as web pages (and the profile as a chart, with matplotlib) in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    X = torch.arange(25.0).reshape(1, 1, 5, 5)
+    pages = {
+        "conv2d.html": ("conv2d", X, torch.arange(9.0).reshape(1, 1, 3, 3), None,
+                        dict(stride=2, padding=1)),
+        "conv2d_3_channels.html": ("conv2d", torch.arange(48.0).reshape(1, 3, 4, 4) % 5 - 2,
+                                   torch.tensor([[[[1.0, 0], [0, -1]], [[0.0, 1], [1, 0]],
+                                                  [[1.0, 1], [-1, -1]]]]), torch.tensor([0.5]),
+                                   {}),
+        "max_pool2d.html": ("max_pool2d", torch.tensor([[[[1.0, 3, 3, 0], [2, 3, 1, 1],
+                                                          [0, 0, 4, 4], [1, 2, 4, 0]]]]),
+                            None, None, dict(kernel_size=2)),
+        "conv_transpose2d.html": ("conv_transpose2d", torch.arange(4.0).reshape(1, 1, 2, 2),
+                                  torch.arange(9.0).reshape(1, 1, 3, 3), None,
+                                  dict(stride=2, padding=1, output_padding=1)),
+    }
+    for name, (op, x, w, b, kw) in pages.items():
+        print("wrote", explain.html(op, x, w, b, path=folder / name, **kw))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print('(the profile chart needs matplotlib: pip install "minigrad[examples]")')
+        return
+    torch.manual_seed(0)
+    p = torch.profile(M(), (64, 784), repeat=2, verbose=False)
+    p.plot(folder / "profile_seed001.png", title="minigrad.profile: seed 001's net, batch 64")
+    print("wrote", folder / "profile_seed001.png")
+
+
 SECTIONS = {"kernel": kernel, "size": size, "stride": stride, "pool": pool, "params": params,
-            "graph": graph, "anomaly": anomaly}
+            "graph": graph, "anomaly": anomaly, "profile": profile}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
+    parser.add_argument("--html", metavar="DIR", help="also write the explainer's web pages "
+                        "(and the profile chart) into DIR; open them in a browser")
     args = parser.parse_args(argv)
     for name, section in SECTIONS.items():
         if args.only in (None, name):
             section()
+    if args.html:
+        title(f"Web pages: step through the windows in a browser ({args.html})")
+        write_pages(args.html)
 
 
 if __name__ == "__main__":
