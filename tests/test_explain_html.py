@@ -373,3 +373,22 @@ def test_screenshot_is_small(pages, tmp_path):
                                       + "#step=4"], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 5_000 < shot.stat().st_size < 150_000
+
+
+def test_example_writes_the_pages(tmp_path, capsys):
+    """examples/inside_convolution.py --html DIR: the explainer's pages and the profile chart."""
+    import importlib.util
+    path = ROOT / "examples" / "inside_convolution.py"
+    spec = importlib.util.spec_from_file_location("inside_convolution_html", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--only", "size", "--html", str(tmp_path)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    for page in ("conv2d.html", "conv2d_3_channels.html", "max_pool2d.html",
+                 "conv_transpose2d.html"):
+        assert page in names and (tmp_path / page).stat().st_size > 5000, page
+    try:
+        import matplotlib  # noqa: F401
+        assert "profile_seed001.png" in names
+    except ImportError:
+        assert 'pip install "minigrad[examples]"' in capsys.readouterr().out
