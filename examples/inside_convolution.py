@@ -146,8 +146,8 @@ def anomaly():
 def profile():
     title("8. What does each layer cost?  Seed 001's net, batch 64: FLOPs, memory, time")
     print("FLOPs are counted as torch.utils.flop_counter counts them: 2 per multiply-add of the "
-          "convolutions\nand matrix products; conv2: 64 samples x 50 kernels x 20*5*5 weights x 8*8 "
-          "positions = 64*50*500*64*2 = 204.8M.\n")
+          "convolutions\nand matrix products. conv2: 64 samples x 50 kernels x 20*5*5 weights "
+          "x 8*8 positions x 2 = 204.8M.\n")
     torch.manual_seed(0)
     p = torch.profile(M(), (64, 784), repeat=2)
     conv2 = p.row("conv2")

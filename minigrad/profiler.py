@@ -84,7 +84,7 @@ class ProfileRow:
 
 
 class Profile:
-    """What ``profile`` returns: ``.rows`` and totals; ``str()`` is the table, ``.plot()`` a chart."""
+    """What ``profile`` returns: ``.rows`` and totals; str() is the table, .plot() a chart."""
 
     def __init__(self, model_name, rows, forward_ms, backward_ms, total_saved_bytes):
         self.model_name = model_name
@@ -235,18 +235,19 @@ def conv_backward_flops(x_shape, w_shape, out_shape, transposed, input_grad, wei
 
 def _layer_costs(module, inputs, output, input_grad):
     """(flops, backward_flops, other, workspace_bytes) of one leaf module call."""
+    from .nn.modules.conv import _ConvNd, _ConvTransposeNd
+    from .nn.modules.linear import Linear
     kind = type(module).__name__
     x = inputs[0] if inputs else None
     weight = getattr(module, "weight", None)
     bias = getattr(module, "bias", None)
     out_n = output.numel() if output is not None else 0
     weight_grad = weight is not None and weight.requires_grad
-    if kind.startswith("Conv") and x is not None and output is not None and \
-            weight is not None and weight.dim() >= 3:
+    if isinstance(module, _ConvNd) and x is not None and output is not None:
         xs, ws, ys = list(x.shape), list(weight.shape), list(output.shape)
         if len(xs) == len(ws) - 1:                        # unbatched: torch adds N = 1
             xs, ys = [1] + xs, [1] + ys
-        transposed = kind.startswith("ConvTranspose")
+        transposed = isinstance(module, _ConvTransposeNd)
         fwd = conv_flops(xs, ws, ys, transposed)
         bwd = conv_backward_flops(xs, ws, ys, transposed, input_grad, weight_grad)
         item = x.element_size()
@@ -256,7 +257,7 @@ def _layer_costs(module, inputs, output, input_grad):
             work = xs[1] * _prod(ws[2:]) * _prod(ys[2:]) * ys[0]
         other = out_n if bias is not None else 0
         return fwd, bwd, other, work * item
-    if kind == "Linear" and x is not None and weight is not None:
+    if isinstance(module, Linear) and x is not None:
         if x.dim() < 2:                                   # torch: a matrix-vector product,
             return 0, 0, (out_n if bias is not None else 0), 0   # which its counter skips
         rows = x.numel() // x.shape[-1]

@@ -272,6 +272,8 @@ def test_forward_step_shows_window_products_and_output(pages):
     for r in range(7):
         for q in range(7):
             assert ("win" in dom.classes(f"in-0-{r}-{q}")) == ((r, q) in window)
+    assert dom.text("where") == ("window: rows 2-4 (start = 1*2), cols 2-4 (start = 1*2) of "
+                                 "the padded input")
     assert "cur" in dom.classes("out-0-1-1") and "todo" in dom.classes("out-0-2-2")
     assert "todo" not in dom.classes("out-0-0-0")
     assert "hidden" in dom.classes("backbox")

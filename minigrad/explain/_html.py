@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from . import (MAX_INPUT, MAX_OUTPUTS, MAX_TERMS, _as_tensor, _numbers, _pads, _size_formula,
-               _term, _tuple, fmt, output_size)
+               _term, _tuple, fmt)
 
 OPS = ("conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool2d")
 _CONV = ("conv1d", "conv2d", "conv_transpose2d")
@@ -89,7 +89,7 @@ def _run(op, x, w, b, kw, grad_out=None):
                   else np.zeros(t.shape) for t in (xt, wt, bt)]
 
 
-def _sparse(array, limit=None):
+def _sparse(array):
     """Nonzero entries of an array as [*index, text] (the page fills the rest with 0)."""
     return [[int(i) for i in idx] + [fmt(array[idx])] for idx in zip(*np.nonzero(array))]
 
@@ -193,6 +193,7 @@ def build(op, input, weight=None, bias=None, **kw):
                 lines.append({"c": c, "text": " + ".join(prods) + f" = {fmt(part)}"})
         value = y4[0, o, i, j]
         step = {"o": o, "i": i, "j": j, "cells": cells, "kcells": kcells, "value": fmt(value),
+                "where": _where(nd, i, j, r0, q0, kernel, win_stride, dilation, transposed),
                 "index": ([0] if batched else []) + [o] + ([j] if nd == 1 else [i, j])}
         if conv:
             total = sum(parts) + (b[o] if b is not None else 0.0)
@@ -251,6 +252,19 @@ def build(op, input, weight=None, bias=None, **kw):
                                                      w.shape[:2] + (1,) + w.shape[2:]),
     }
     return data, y_real
+
+
+def _where(nd, i, j, r0, q0, kernel, stride, dilation, transposed):
+    """Where this step's window sits: 'rows 2-4 (1*2 + 0..2), cols 2-4 (1*2 + 0..2)'."""
+    def axis(name, out, start, k, s, d):
+        last = start + d * (k - 1)
+        cells = f"{start}-{last}" if d == 1 else ",".join(str(start + d * t) for t in range(k))
+        return f"{name} {cells} (start = {out}*{s}" + (f", dilation {d}" if d > 1 else "") + ")"
+    parts = [axis("cols" if nd == 2 else "positions", j, q0, kernel[1], stride[1], dilation[1])]
+    if nd == 2:
+        parts.insert(0, axis("rows", i, r0, kernel[0], stride[0], dilation[0]))
+    grid = "spread-out input" if transposed else "padded input"
+    return f"window: {', '.join(parts)} of the {grid}"
 
 
 def _agree(op, index, mine, theirs, terms):

@@ -26,6 +26,7 @@ button { font-size: 13px; padding: 3px 10px; border: 1px solid #999; border-radi
 #sumbox { background: #fff8ee; border: 1px solid #f0c890; border-radius: 6px; padding: 6px 10px;
           margin: 6px 0; min-height: 22px; }
 #lines div { color: #444; } #sum { font-weight: 700; font-size: 15px; } #why { color: #a33; }
+#where { color: #666; font-size: 12px; }
 #stage, #backbox { display: flex; gap: 22px; align-items: flex-start; flex-wrap: wrap; }
 .col { display: flex; flex-direction: column; align-items: flex-start; }
 .stack { display: flex; flex-direction: column; gap: 8px; }
@@ -107,7 +108,8 @@ function build() {
     table('gx-' + c, zeros(g.length, g[0].length)))));
   if (D.grad_w_shape) {
     const [a, b, h, w] = D.grad_w_shape, gw = $('gw');
-    for (let i = 0; i < a; i++) { const box = document.createElement('div'); box.className = 'stack';
+    for (let i = 0; i < a; i++) {
+      const box = document.createElement('div'); box.className = 'stack';
       for (let j = 0; j < b; j++) box.appendChild(plane('dL/dw[' + i + ', ' + j + ']',
         table('gw-' + i + '-' + j, zeros(h, w))));
       gw.appendChild(box); }
@@ -123,7 +125,8 @@ function build() {
 }
 function chanOf(o, ci) { return Math.floor(o / D.og) * D.cg + ci; }
 
-function clear(cls) { document.querySelectorAll('.' + cls).forEach((e) => e.classList.remove(cls)); }
+function clear(cls) {
+  document.querySelectorAll('.' + cls).forEach((e) => e.classList.remove(cls)); }
 function mark(id, cls) { const e = $(id); if (e) e.classList.add(cls); }
 
 function render() {
@@ -141,7 +144,8 @@ function render() {
     document.querySelectorAll('.ko, .po').forEach((e) => e.classList.add('hidden'));
     $('kbox-' + s.o).classList.remove('hidden'); $('pbox-' + s.o).classList.remove('hidden');
     s.kcells.forEach(([ci, p, q]) => mark('k-' + s.o + '-' + ci + '-' + p + '-' + q, 'kwin'));
-    D.partials[s.o].forEach((m, ci) => mark('part-' + s.o + '-' + ci + '-' + s.i + '-' + s.j, 'cur'));
+    D.partials[s.o].forEach((m, ci) =>
+      mark('part-' + s.o + '-' + ci + '-' + s.i + '-' + s.j, 'cur'));
     mark('pout-' + s.o + '-' + s.i + '-' + s.j, 'cur');
   }
   const used = new Set(s.cells.map((c) => c[0]));
@@ -151,6 +155,7 @@ function render() {
     d.id = 'line-' + l.c; d.textContent = 'channel ' + l.c + ':  ' + l.text; return d; }));
   $('sum').textContent = 'out[' + s.index.join(',') + '] = ' + s.total;
   $('why').textContent = s.why || '';
+  $('where').textContent = s.where;
   $('step-label').textContent = 'step ' + (state.step + 1) + ' of ' + S.length + ': out[' +
     s.index.join(',') + '] = ' + s.value;
   $('value').textContent = s.value;
@@ -202,7 +207,8 @@ $('modebtn').onclick = () => { state.mode = state.mode === 'forward' ? 'backward
   render(); };
 $('allbtn').onclick = () => { state.all = !state.all; state.mode = 'backward'; render(); };
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'ArrowRight') go(state.step + 1); else if (e.key === 'ArrowLeft') go(state.step - 1);
+  if (e.key === 'ArrowRight') go(state.step + 1);
+  else if (e.key === 'ArrowLeft') go(state.step - 1);
   else if (e.key === 'Home') go(0); else if (e.key === 'End') go(S.length - 1);
   else if (e.key === ' ') { e.preventDefault(); play(); }
   else if (e.key === 'b') $('modebtn').onclick(); else return;
@@ -230,7 +236,8 @@ _BODY = """<!DOCTYPE html>
   <span id="step-label"></span>
   <span class="hidden">mode: <span id="mode"></span>, value: <span id="value"></span></span>
 </div>
-<div id="sumbox"><div id="lines"></div><div id="sum"></div><div id="why"></div></div>
+<div id="sumbox"><div id="lines"></div><div id="sum"></div><div id="why"></div>
+  <div id="where"></div></div>
 <div id="stage">
   <div class="col"><h3>input{padded}</h3><div class="stack" id="grid"></div></div>
   <div class="col" id="kcol"><h3>kernel</h3><div id="kernels"></div></div>
