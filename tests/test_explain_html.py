@@ -394,3 +394,15 @@ def test_example_writes_the_pages(tmp_path, capsys):
         assert "profile_seed001.png" in names
     except ImportError:
         assert 'pip install "minigrad[examples]"' in capsys.readouterr().out
+
+
+def test_kernel_labels_name_the_weight_slice():
+    """With groups, output channel 1's kernels are weight[1, 0] and weight[1, 1], applied to
+    input channels 2 and 3; a transposed convolution's are weight[c, o % (C_out/G)], flipped."""
+    op, x, w, _, kw = CASES["conv2d_groups_dilation"]
+    data, _ = _html.build(op, x, w, **kw)
+    assert data["kernel_labels"][1] == ["w[1, 0]", "w[1, 1]"]
+    op, x, w, b, kw = CASES["conv_transpose2d"]
+    data, _ = _html.build(op, x, w, **kw)
+    assert data["kernel_labels"] == [["w[0, 0] flipped"], ["w[0, 1] flipped"],
+                                     ["w[1, 0] flipped"], ["w[1, 1] flipped"]]

@@ -240,7 +240,9 @@ def build(op, input, weight=None, bias=None, **kw):
         "input": [_grid_text(x_planes[c]) for c in range(C)],
         "kernels": None if kernels is None else
         [[_grid_text(kernels[o, ci]) for ci in range(Cg)] for o in range(O)],
-        "kernel_label": "w[c, o] flipped" if transposed else "w[o, c]",
+        "kernel_labels": None if kernels is None else
+        [[(f"w[{(o // Og) * Cg + ci}, {o % Og}] flipped" if transposed else f"w[{o}, {ci}]")
+          for ci in range(Cg)] for o in range(O)],
         "weight_shape": None if w is None else list(w.shape),
         "partials": None if not conv else
         [[_grid_text(partial_maps[(o, ci)]) for ci in range(Cg)] for o in range(O)],

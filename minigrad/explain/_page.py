@@ -74,23 +74,26 @@ function sign(text) { const s = document.createElement('span'); s.className = 'o
 function build() {
   $('title').textContent = D.title + (D.batch_note ? '  [' + D.batch_note + ']' : '');
   const grid = $('grid');
-  D.grid.forEach((g, c) => grid.appendChild(plane('input channel ' + c, table('in-' + c, g,
+  const grp = (k, per) => D.groups > 1 ? ' (group ' + Math.floor(k / per) + ')' : '';
+  D.grid.forEach((g, c) => grid.appendChild(plane('input channel ' + c +
+    grp(c, D.channels / D.groups), table('in-' + c, g,
     (r, q) => D.mark[r][q] === 1 ? 'pad' : D.mark[r][q] === 2 ? 'ins' : ''), 'chan-' + c)));
   const out = $('out');
-  D.output.forEach((g, o) => out.appendChild(plane((pool ? 'channel ' : 'output channel ') + o,
+  D.output.forEach((g, o) => out.appendChild(plane((pool ? 'channel ' : 'output channel ') + o +
+    grp(o, D.og),
     table('out-' + o, g, () => 'pick'))));
   if (conv) {
     const kc = $('kernels'), pc = $('partials');
     D.kernels.forEach((ks, o) => {
       const box = document.createElement('div'); box.className = 'stack ko'; box.id = 'kbox-' + o;
-      ks.forEach((k, ci) => box.appendChild(plane(D.kernel_label.replace('o', o).replace('c',
-        chanOf(o, ci)), table('k-' + o + '-' + ci, k))));
+      ks.forEach((k, ci) => box.appendChild(plane(D.kernel_labels[o][ci] + ' (channel ' +
+        chanOf(o, ci) + ')', table('k-' + o + '-' + ci, k))));
       kc.appendChild(box);
       const maps = document.createElement('div'); maps.className = 'maps po'; maps.id = 'pbox-' + o;
       D.partials[o].forEach((m, ci) => {
         if (ci) maps.appendChild(sign('+'));
-        maps.appendChild(plane('channel ' + chanOf(o, ci) + ' * ' + D.kernel_label.replace('o',
-          o).replace('c', chanOf(o, ci)), table('part-' + o + '-' + ci, m)));
+        maps.appendChild(plane('channel ' + chanOf(o, ci) + ' * ' + D.kernel_labels[o][ci],
+          table('part-' + o + '-' + ci, m)));
       });
       if (D.bias) { maps.appendChild(sign('+')); maps.appendChild(plane('bias[' + o + ']',
         table('bias-' + o, [[D.bias[o]]]))); }
