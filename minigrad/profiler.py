@@ -379,7 +379,7 @@ def profile(model, input_size=None, *, input_data=None, dtype=None, device=None,
                               else _model_device(model))
     else:
         raise ValueError("profile: give input_size (a shape including the batch axis, e.g. "
-                         "(1, 1, 28, 28)) or input_data")
+                         "(1, 1, 28, 28)) or input_data (a tensor); got neither")
     inputs = [t.detach().clone().requires_grad_(True) if input_requires_grad
               and t.dtype.is_floating_point else t.detach() for t in inputs]
 

@@ -229,6 +229,11 @@ def test_cli_writes_the_page(tmp_path):
                           "1,1,3,3", "--kernel", "2"], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert "0x0+1x1+3x2+4x3=19" in run.stdout, run.stdout
+    run = subprocess.run([sys.executable, "-m", "minigrad.explain", "conv1d", "--input-shape",
+                          "1,1,5,5", "--html", str(out)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)       # a 2-d shape for a 1-d op: one line, no trace
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "error: Expected 2D (unbatched) or 3D (batched) input to conv1d" in run.stderr
 
 
 # ----------------------------------------------------------------------------------------------

@@ -432,19 +432,20 @@ def main(argv=None):
         bias = numbers(a.out_channels) if a.bias else None
     else:
         kw["kernel_size"] = kernel
-        kw.pop("stride", None) if a.stride is None else None
         if a.op == "avg_pool2d":
             kw.pop("dilation")
         kw["ceil_mode"] = a.ceil_mode
-    if a.html:
-        path, _ = write(a.op, x, weight, bias, path=a.html, **kw)
-        print(f"wrote {path}: open it in a browser (arrow keys step, space plays, "
-              f"b switches to backward)")
-        return 0
-    if a.op in ("conv1d", "conv2d"):
-        getattr(terminal, a.op)(x, weight, bias, **kw)
-    elif a.op in ("max_pool1d", "max_pool2d"):
-        getattr(terminal, a.op)(x, **kw)
-    else:
+    if not a.html and a.op not in ("conv1d", "conv2d", "max_pool1d", "max_pool2d"):
         parser.error(f"{a.op} is explained in the browser only: add --html out.html")
+    try:
+        if a.html:
+            path, _ = write(a.op, x, weight, bias, path=a.html, **kw)
+            print(f"wrote {path}: open it in a browser (arrow keys step, space plays, "
+                  f"b switches to backward)")
+        elif a.op in ("conv1d", "conv2d"):
+            getattr(terminal, a.op)(x, weight, bias, **kw)
+        else:
+            getattr(terminal, a.op)(x, **kw)
+    except (ValueError, RuntimeError, TypeError) as error:   # bad sizes: say so, no traceback
+        parser.error(str(error))
     return 0
