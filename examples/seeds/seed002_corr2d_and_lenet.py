@@ -42,8 +42,8 @@ class LoopConv2d(nn.Module):
         self.weight = nn.Parameter(minigrad.rand(*kernel_size))
         self.bias = nn.Parameter(minigrad.zeros(1))
 
-    def forward(self, x):
-        return corr2d(x, self.weight) + self.bias
+    def forward(self, image):
+        return self.bias + corr2d(image, self.weight)
 
 
 X3 = [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]
