@@ -4,11 +4,16 @@
 2. gradients against torch under one shared random upstream gradient (float64, rtol 1e-6);
 3. gradients against central finite differences (``minigrad.testing.gradcheck``), except
    where a sample sits on a kink or a tie (``fd=False``);
+4. second derivatives against torch (``torch.autograd.grad(..., create_graph=True)`` twice)
+   and against finite differences of the first derivative (``gradgradcheck``); an op marked
+   ``second_order=False`` must instead raise a clear error when differentiated twice;
 
 plus a float32 forward-and-gradient comparison with torch (rtol 1e-4) on the first samples
 of every op.  The samples live in ``minigrad/testing/registry_core.py`` and
 ``registry_nn.py``; an entry whose function does not exist yet is skipped with the reason.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -19,6 +24,9 @@ from minigrad.testing import registry  # noqa: E402
 TORCH_RTOL, TORCH_ATOL = 1e-6, 1e-9
 F32_RTOL, F32_ATOL = 1e-4, 1e-5
 F32_SAMPLES_PER_OP = 3
+# finite differences of a first derivative cost two create_graph backward passes per input
+# element: the default run checks the first samples of each op, --runslow all of them
+SECOND_ORDER_FD_SAMPLES = None if os.environ.get("MINIGRAD_SLOW", "") not in ("", "0") else 4
 
 
 def _cases(dtype=np.float64, limit=None, fd_only=False):
@@ -54,6 +62,25 @@ def test_gradients_match_torch(info, sample):
 @pytest.mark.parametrize("info,sample", _cases(fd_only=True))
 def test_gradients_match_finite_differences(info, sample):
     report, _, _ = info.gradcheck(sample)
+    assert report is None, report
+
+
+@pytest.mark.parametrize("info,sample", _cases())
+def test_second_derivatives_match_torch(info, sample):
+    if not any(sample.requires_grad):
+        pytest.skip("no input requires grad in this sample")
+    if not info.second_order:
+        with pytest.raises(RuntimeError, match="not implemented|twice"):
+            info.compare_second_order(sample)
+        return
+    info.compare_second_order(sample, rtol=TORCH_RTOL, atol=TORCH_ATOL)
+
+
+@pytest.mark.parametrize("info,sample", _cases(fd_only=True, limit=SECOND_ORDER_FD_SAMPLES))
+def test_second_derivatives_match_finite_differences(info, sample):
+    if not info.second_order:
+        pytest.skip(f"{info.name} has first-order gradients only")
+    report = info.gradgradcheck(sample)
     assert report is None, report
 
 

@@ -105,8 +105,10 @@ class OpInfo:
     """
 
     def __init__(self, name, f, sample_fn, *, torch_f=None, family="core", fd=True,
-                 float32=True, requires=(), rtol=None, atol=None, notes=""):
+                 float32=True, requires=(), rtol=None, atol=None, notes="", second_order=True):
         self.name = name
+        # False: the op's backward is first-order only (differentiating it must raise)
+        self.second_order = second_order
         self.family = family
         self._f, self._torch_f = f, torch_f or f
         self.sample_fn = sample_fn
@@ -174,6 +176,34 @@ class OpInfo:
         return _gradcheck_details(lambda *args: fn(*args, **kwargs),
                                   sample.tensors(device=device), eps=eps, atol=atol, rtol=rtol,
                                   allow_float32=False)
+
+    def compare_second_order(self, sample, *, rtol=None, atol=None):
+        """First and second derivatives of one sample against torch's (float64)."""
+        import warnings
+        from .second_order import compare_second_order_with_torch
+        fn, torch_fn, kwargs = self.fn, self.torch_fn, sample.kwargs
+
+        def quiet_torch(*args):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch_fn(*args, **kwargs)
+        compare_second_order_with_torch(lambda *args: fn(*args, **kwargs), quiet_torch,
+                                        sample.inputs, sample.requires_grad,
+                                        rtol=_first(rtol, sample.rtol, self.rtol),
+                                        atol=_first(atol, sample.atol, self.atol))
+
+    def gradgradcheck(self, sample, *, eps=1e-6, atol=1e-5, rtol=1e-3):
+        """Second derivatives of one sample against finite differences of the first:
+        (report or None)."""
+        from .gradcheck import GradcheckError
+        from .second_order import gradgradcheck
+        fn, kwargs = self.fn, sample.kwargs
+        try:
+            gradgradcheck(lambda *args: fn(*args, **kwargs), sample.tensors(), eps=eps,
+                          atol=atol, rtol=rtol)
+        except GradcheckError as exc:
+            return str(exc)
+        return None
 
     def __repr__(self):
         return f"OpInfo({self.name!r}, family={self.family!r})"
