@@ -258,9 +258,7 @@ def _layer_costs(module, inputs, output, input_grad):
         other = out_n if bias is not None else 0
         return fwd, bwd, other, work * item
     if isinstance(module, Linear) and x is not None:
-        if x.dim() < 2:                                   # torch: a matrix-vector product,
-            return 0, 0, (out_n if bias is not None else 0), 0   # which its counter skips
-        rows = x.numel() // x.shape[-1]
+        rows = x.numel() // x.shape[-1]                   # 1 for a single vector
         fwd = 2 * rows * weight.shape[0] * weight.shape[1]
         bwd = fwd * (int(bool(input_grad)) + int(weight_grad))
         return fwd, bwd, (out_n if bias is not None else 0), 0

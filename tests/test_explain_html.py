@@ -30,7 +30,7 @@ needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-ge
 
 
 def chromium_args():
-    args = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars",
+    args = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars", "--disable-dev-shm-usage",
             "--no-first-run", "--disable-extensions"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:      # CI containers run as root
         args.append("--no-sandbox")

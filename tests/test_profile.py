@@ -61,11 +61,21 @@ def odd_convs(lib):
         nn.MaxPool2d(2), nn.Conv2d(6, 6, 1, bias=False))
 
 
+def odd_shapes(lib):
+    """Unbatched input (a Conv1d on (C, L)), grouped Conv1d, ConvTranspose1d, a Linear on a
+    3-d input without bias, then on single vectors."""
+    nn = lib.nn
+    return nn.Sequential(
+        nn.Conv1d(2, 4, 3, stride=2, groups=2), nn.ConvTranspose1d(4, 6, 3, stride=2),
+        nn.Linear(9, 5, bias=False), nn.Flatten(0), nn.Linear(30, 3))
+
+
 MODELS = {  # name: (builder, input shape)
     "lenet": (lenet, (4, 1, 28, 28)),
     "small_resnet": (small_resnet, (2, 3, 32, 32)),
     "seed001_net": (seed001_net, (8, 784)),
     "odd_convs": (odd_convs, (2, 4, 9, 9)),
+    "odd_shapes": (odd_shapes, (2, 9)),
 }
 
 
