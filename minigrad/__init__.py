@@ -62,6 +62,7 @@ def broadcast_to(t, shape):
     return t.expand(*shape)
 
 
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (vjp, hessian...)
 from . import nn, optim, utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401

@@ -8,35 +8,160 @@ backward that needs the overwritten value raises instead of computing a wrong gr
 """
 from __future__ import annotations
 
-from ..autograd import is_grad_enabled
+from .. import backend
+from ..autograd import Function, is_grad_enabled, no_grad
+from ..tensor import Tensor
 
 
 def apply_inplace(target, function, *others, **params):
-    """Run ``function`` on ``(target, *others)`` and store the result in ``target``."""
-    from ..tensor import Tensor
-    recording = is_grad_enabled() and (target.requires_grad or
-                                       any(o.requires_grad for o in others))
-    if recording:
-        if target.grad_fn is None and target.requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation. (Wrap the update in `with minigrad.no_grad():`, or "
-                               "write through .data.)")
-        if target._base is not None and (target._base.requires_grad or target.requires_grad):
-            raise RuntimeError("minigrad does not record in-place operations on a view of a "
-                               "tensor that requires grad; use the out-of-place op instead")
-        snapshot = Tensor._wrap(target._array.copy(), target.requires_grad)
-        snapshot.grad_fn = target.grad_fn
-        result = function.apply(snapshot, *others, **params)
-    else:
-        from ..autograd import no_grad
+    """Run ``function`` on ``(target, *others)`` and store the result in ``target``.
+
+    With a graph to record, three cases, as PyTorch:
+
+    * ``target`` owns its memory: it takes the op's node as its new ``grad_fn``;
+    * ``target`` is a view of ``base`` (``base[1:3]``, ``base.t()``...): the write changes
+      ``base`` too, so ``base`` gets a new history, ``ViewScatter(base_before, new_view)``,
+      and the view becomes ``ViewGather(base)`` of it (its "view history is rebased"): a
+      gradient through ``base`` later sees the new values;
+    * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
+      ``.grad`` would describe a value that no longer exists).
+    """
+    recording = is_grad_enabled() and (target._requires_grad or
+                                       any(o._requires_grad for o in others))
+    if not recording:
         with no_grad():
             result = function.apply(target, *others, **params)
+        _write(target, result._array)
+        target._version.value += 1
+        return target
+    base = _real_base(target)
+    if base is not None:
+        if base.grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        return _inplace_on_view(target, base, function, others, params)
+    if target.grad_fn is None and target._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation. (Wrap the update in `with minigrad.no_grad():`, or "
+                           "write through .data.)")
+    result = function.apply(_snapshot(target), *others, **params)
     _write(target, result._array)
-    if recording:
-        target.grad_fn = result.grad_fn
-        target._requires_grad = True
+    _take_history(target, result)
     target._version.value += 1
     return target
+
+
+def _snapshot(t):
+    """A copy of ``t``'s current value with ``t``'s history: the op may save its input, and
+    the write below must not change what it saved."""
+    snap = Tensor._wrap(t._array.copy(), t._requires_grad)
+    snap.grad_fn, snap._output_nr = t.grad_fn, t._output_nr
+    return snap
+
+
+def _take_history(target, result):
+    """``target`` becomes the op's output; a ``retain_grad()`` made before moves along with
+    it (as PyTorch: ``.grad`` then holds the gradient of the new value)."""
+    old = target.grad_fn
+    if old is not None and old._retained and target._output_nr in old._retained:
+        ref = old._retained.pop(target._output_nr)
+        node = result.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[0] = ref
+    target.grad_fn = result.grad_fn
+    target._output_nr = 0
+    target._requires_grad = True
+
+
+def _real_base(t):
+    """The tensor whose memory ``t`` views, or None (some "views", as a reshape that had to
+    copy, share nothing)."""
+    base = t._base
+    if base is None or base is t:
+        return None
+    a, b = t._array, base._array
+    if not backend.xp_of(a).may_share_memory(a, b):
+        return None
+    return base
+
+
+def _positions(view, base):
+    """Where each element of ``view`` sits in ``base`` (C order), as an int64 array shaped
+    like the view: computed from the arrays' byte offsets and strides."""
+    xp = backend.xp_of(base._array)
+    b, v = base._array, view._array
+    item = b.itemsize
+    if not b.flags.c_contiguous:
+        raise RuntimeError("minigrad records in-place writes into views of contiguous tensors "
+                           "only; call .contiguous() on the base first")
+    pos = xp.asarray((view.data_ptr() - base.data_ptr()) // item, dtype=xp.int64)
+    for axis, (n, stride) in enumerate(zip(v.shape, v.strides)):
+        shape = [1] * v.ndim
+        shape[axis] = n
+        pos = pos + (xp.arange(n, dtype=xp.int64) * (stride // item)).reshape(shape)
+    return xp.broadcast_to(pos, v.shape).copy()
+
+
+def _inplace_on_view(view, base, function, others, params):
+    index = _positions(view, base)
+    if base._requires_grad:
+        current = ViewGather.apply(base, index=index)      # the view, as a function of base
+    else:
+        current = Tensor._wrap(view._array.copy())
+    result = function.apply(current, *others, **params)
+    if result._array.shape != view._array.shape or not result._requires_grad:
+        _write(view, result._array)
+        view._version.value += 1
+        return view
+    new_base = ViewScatter.apply(_snapshot(base), result, index=index)
+    _write(view, result._array)                           # the real write, through the view
+    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+    rebased = ViewGather.apply(base, index=index)
+    _take_history(view, rebased)
+    view._version.value += 1
+    return view
+
+
+class ViewGather(Function):
+    """A view's elements read out of its base: ``base.reshape(-1)[index]`` (index: the
+    view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros."""
+    first_order_only = False
+
+    def forward(self, base, *, index):
+        self.shape, self.index = base.shape, index
+        return base.reshape(-1)[index]
+
+    def backward(self, g):
+        zeros = Tensor._wrap(backend.xp_of(g._array).zeros(self.shape, dtype=g._array.dtype))
+        return ViewScatter.apply(zeros, g, index=self.index)
+
+
+class ViewScatter(Function):
+    """``base`` with the view's elements replaced by ``value`` (out of place). Backward: the
+    base gets the gradient except where it was overwritten; the value gets the gradient read
+    at the view's positions (``ViewGather``)."""
+    first_order_only = False
+
+    @classmethod
+    def name(cls):
+        return "CopySlices"                  # PyTorch's name for a write through a view
+
+    def forward(self, base, value, *, index):
+        self.index = index
+        out = base.copy()
+        out.reshape(-1)[index] = value
+        return out
+
+    def backward(self, g):
+        gb = gv = None
+        if self.needs_input_grad[0]:
+            keep = backend.xp_of(g._array).ones(g._array.shape, dtype=g._array.dtype)
+            keep.reshape(-1)[self.index] = 0
+            gb = g * Tensor._wrap(keep)
+        if self.needs_input_grad[1]:
+            gv = ViewGather.apply(g, index=self.index)
+        return gb, gv
 
 
 def _write(target, array):
