@@ -210,7 +210,8 @@ def build(op, input, weight=None, bias=None, **kw):
             win = nan[0] if nan else int(np.argmax(values))   # the first max, in window order
             step["winner"] = cells[win]
             step["total"] = f"max({', '.join(fmt(v) for v in values)}) = {fmt(value)}"
-            step["why"] = (f"element {win + 1} of {len(values)} in window order (row by row) "
+            order = "row by row" if nd == 2 else "left to right"
+            step["why"] = (f"element {win + 1} of {len(values)} in window order ({order}) "
                            "wins" + ("; ties go to the first" if
                                      sum(v == values[win] for v in values) > 1 else ""))
         else:
