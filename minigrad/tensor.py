@@ -49,43 +49,26 @@ class Size(tuple):
 def _to_array(data, dtype=None, device=None):
     """Turn Python data, a numpy/cupy array or a Tensor into an array with PyTorch's dtype rules.
 
-    Python floats give float32 (the default dtype), Python ints int64, bools bool; a numpy
-    array keeps its dtype.
+    Inference (when ``dtype`` is None) follows ``torch.tensor``: Python floats give the default
+    float dtype, ints int64, bools bool; a numpy array or numpy scalar keeps its dtype; inside
+    a nested sequence a Tensor or numpy scalar counts as one number of its own dtype, and the
+    sequence's dtype is the promotion of all of them (``[tensor(1., dtype=float64)]`` is
+    float64).  Python numbers cast to an integer ``dtype`` must fit: PyTorch refuses 300 as
+    uint8 (arrays and tensors are cast with wrap-around, as PyTorch casts them).
     """
     if isinstance(data, Tensor):
         array = data._array
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
     else:
-        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flatten(data)):
-            data = _nested_tensors_to_lists(data)
-        try:
-            array = np.asarray(data)
-        except ValueError as exc:
-            if not isinstance(data, (list, tuple)):
-                raise
-            numpy_error = exc
+        if isinstance(data, (list, tuple)) and not _only_python_numbers(data):
+            array = _from_mixed_sequence(data)
         else:
-            numpy_error = None
-        if numpy_error is not None:
-            _check_rectangular(data)     # raises PyTorch's message for ragged lists
-            raise numpy_error
-        kind = array.dtype.kind
-        if (kind in "uO" or (kind == "f" and array.size and
-                             float(np.abs(array).max()) >= 2.0 ** 63)) and \
-                (dtype is None or dtypes.to_dtype(dtype).np.kind != "f"):
-            # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
-            # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
-            _check_int64_range(data)
-        if dtype is None:
-            kind = array.dtype.kind
-            if kind == "f":
-                array = array.astype(dtypes.default_float().np)
-            elif kind in "iu":
-                array = array.astype(np.int64)
-            elif kind not in "b":
-                raise TypeError(f"Could not infer dtype of {type(data).__name__} "
-                                f"(numpy made an array of type {array.dtype})")
+            array = _from_python_numbers(data, dtype)
+        if dtype is not None:
+            _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
         array = array.astype(dtypes.to_dtype(dtype).np, copy=False)
     else:
@@ -95,7 +78,139 @@ def _to_array(data, dtype=None, device=None):
     return array
 
 
+_PYTHON_NUMBERS = frozenset((int, float, bool))
+
+
+def _only_python_numbers(data) -> bool:
+    """Are all leaves of the nested lists/tuples ``data`` Python bools, ints or floats?"""
+    kinds = set(map(type, data))
+    if kinds <= _PYTHON_NUMBERS:
+        return True                   # the common case, at C speed: a flat list of numbers
+    return all(type(x) in _PYTHON_NUMBERS or
+               (isinstance(x, (list, tuple)) and _only_python_numbers(x)) for x in data)
+
+
+def _from_python_numbers(data, dtype):
+    """numpy's conversion, with PyTorch's inference: float -> default dtype, int -> int64."""
+    try:
+        array = np.asarray(data)
+    except ValueError as exc:
+        if not isinstance(data, (list, tuple)):
+            raise
+        numpy_error = exc
+    else:
+        numpy_error = None
+    if numpy_error is not None:
+        _check_rectangular(data)     # raises PyTorch's message for ragged lists
+        raise numpy_error
+    kind = array.dtype.kind
+    if (kind in "uO" or (kind == "f" and array.size and
+                         float(np.abs(array).max()) >= 2.0 ** 63)) and \
+            (dtype is None or dtypes.to_dtype(dtype).np.kind != "f"):
+        # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
+        # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
+        _check_int64_range(data)
+    if dtype is None:
+        if kind == "f":
+            array = array.astype(dtypes.default_float().np)
+        elif kind in "iu":
+            array = array.astype(np.int64)
+        elif kind not in "b":
+            if kind == "c":
+                raise TypeError(f"minigrad has no complex dtype (got {data!r})")
+            raise TypeError(f"Could not infer dtype of {type(data).__name__} "
+                            f"(numpy made an array of type {array.dtype})")
+    return array
+
+
+def _scalar_dtype(x):
+    """The dtype PyTorch gives one element of a nested sequence, and its value as a number."""
+    if isinstance(x, Tensor):
+        if x._array.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars "
+                             f"(an element of the sequence is a tensor of shape "
+                             f"{list(x.shape)})")
+        return x._array.dtype, backend.as_numpy(x._array).reshape(()).item()
+    if isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0:
+        return x.dtype, x.item()
+    if isinstance(x, bool):
+        return np.dtype(np.bool_), x
+    if isinstance(x, int):
+        _check_int64_range(x)
+        return np.dtype(np.int64), x
+    if isinstance(x, float):
+        return dtypes.default_float().np, x
+    raise TypeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
+                    f"is {x!r})")
+
+
+def _from_mixed_sequence(data):
+    """A nested sequence holding tensors, numpy scalars or arrays: each tensor is one number
+    (PyTorch calls .item() on it), and the dtype is the promotion of every element's dtype."""
+    found = []
+
+    def unpack(x):
+        if isinstance(x, (list, tuple)):
+            return [unpack(y) for y in x]
+        if isinstance(x, np.ndarray) and x.ndim:
+            found.append(x.dtype)
+            return x.tolist()
+        dt, value = _scalar_dtype(x)
+        found.append(dt)
+        return value
+
+    nested = unpack(data)
+    result = found[0] if found else dtypes.default_float().np
+    for dt in found[1:]:
+        result = dtypes._promote(result, dt)
+    try:
+        return np.array(nested, dtype=result)
+    except ValueError:
+        _check_rectangular(nested)
+        raise
+
+
+def _check_cast_range(array, target):
+    """PyTorch's overflow check when Python numbers are stored as an integer dtype.
+
+    A float must be finite and within the type's range; an int within it too, except that an
+    unsigned type also takes negatives down to -max (two's complement: -1 as uint8 is 255).
+    """
+    kind = target.np.kind
+    if kind not in "iu" or array.dtype.kind not in "iuf" or array.size == 0:
+        return
+    info = np.iinfo(target.np)
+    if array.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~((array >= info.min) & (array <= info.max))     # NaN and inf included
+    else:
+        low = -int(info.max) if kind == "u" else int(info.min)
+        bad = (array < low) | (array > info.max)
+    if bad.any():
+        value = array[bad].flat[0].item()
+        raise RuntimeError(f"value cannot be converted to type {target.name} without overflow "
+                           f"(got {value!r}; {target.name} holds [{info.min}, {info.max}])")
+
+
 _INT64 = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _legacy_sizes(sizes):
+    """The sizes of ``Tensor(2, 3)``, checked with PyTorch's words."""
+    for pos, s in enumerate(sizes, 1):
+        if not _is_int(s):
+            raise TypeError(f"new(): argument 'size' must be tuple of ints, but found element "
+                            f"of type {type(s).__name__} at pos {pos}")
+    sizes = tuple(int(s) for s in sizes)
+    for s in sizes:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(sizes)}")
+    return sizes
 
 
 def _check_int64_range(data):
@@ -136,19 +251,12 @@ def _flatten(data):
             yield x
 
 
-def _nested_tensors_to_lists(data):
-    if isinstance(data, Tensor):
-        return data.tolist()
-    if isinstance(data, (list, tuple)):
-        return [_nested_tensors_to_lists(x) for x in data]
-    return data
-
-
 class Tensor:
     """A multi-dimensional array with reverse-mode automatic differentiation.
 
     Build one with ``minigrad.tensor(data)``, ``minigrad.zeros(...)``, ``minigrad.randn(...)``.
-    ``Tensor(data)`` itself, as ``torch.Tensor(data)``, always gives the default float dtype.
+    ``Tensor(data)`` itself, as ``torch.Tensor(data)``, gives the default float dtype, and
+    ``Tensor(2, 3)`` (PyTorch's legacy constructor) a tensor of that size (zeros here).
     """
     __slots__ = ("_array", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version",
                  "_base", "_hooks", "__weakref__", "__dict__")
@@ -156,8 +264,23 @@ class Tensor:
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
     __array_priority__ = 1000
 
-    def __init__(self, data=(), *, requires_grad=False, dtype=None, device=None):
-        array = _to_array(data, dtype if dtype is not None else dtypes.default_float(), device)
+    def __init__(self, *args, requires_grad=False, dtype=None, device=None):
+        # PyTorch's legacy constructor: Tensor(2, 3) and Tensor(Size([2, 3])) are sizes,
+        # Tensor([2, 3]) and Tensor((2, 3)) data, Tensor(other) shares other's memory.
+        if args and (len(args) > 1 or isinstance(args[0], Size) or _is_int(args[0])):
+            sizes = tuple(args[0]) if isinstance(args[0], Size) else args
+            array = np.zeros(_legacy_sizes(sizes), dtypes.to_dtype(
+                dtype if dtype is not None else dtypes.default_float()).np)
+            if device is not None:
+                array = backend.to_device(array, backend.device(device))
+        elif args and isinstance(args[0], Tensor) and dtype is None and device is None:
+            array = args[0]._array
+        else:
+            data = args[0] if args else ()
+            if isinstance(data, (numbers.Number, np.generic)) or data is None:
+                raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+            array = _to_array(data, dtype if dtype is not None else dtypes.default_float(),
+                              device)
         self._init(array, requires_grad)
 
     def _init(self, array, requires_grad=False):
