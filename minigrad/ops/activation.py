@@ -1,0 +1,230 @@
+"""Activation functions beyond relu/sigmoid/tanh: gelu, elu, celu, selu, the "hard" family,
+softsign, softplus, logsigmoid, mish, silu, prelu, softmin.
+
+Almost every one is *composed* from the differentiable ops of ``elementwise`` and ``reduce``:
+its backward (and the backward of that backward, for ``create_graph=True``) comes from theirs,
+so there is nothing to get wrong twice.  The one new Function is ``Erf`` (exact GELU needs it):
+numpy has no erf, so its forward evaluates a series / continued fraction, and its backward is
+the Gaussian density ``2/sqrt(pi) exp(-x^2)``, itself written with ops.
+
+Two habits below keep the gradients finite where PyTorch's are:
+
+* a branch that would overflow on the side ``where`` discards (``exp(x)`` for large x in elu)
+  is fed ``min(x, 0)``: ``where`` zeroes the gradient of the unused branch, but 0 * inf = nan;
+* kinks use ``where(x > 0, ...)`` with PyTorch's choice of side at exactly 0.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend, dtypes
+from ..autograd import Function
+from .elementwise import (abs, add, cast, clamp, div, exp, log1p, maximum, minimum, mul, neg,
+                          sigmoid, sub, tanh, where)
+from .plumbing import reshape_to
+from .reduce import softmax
+
+__all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
+           "relu6", "softsign", "softplus", "logsigmoid", "mish", "silu", "prelu", "softmin",
+           "tanhshrink", "hardshrink", "softshrink"]
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+# SELU's fixed point constants (Klambauer et al., 2017), as PyTorch uses them
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _floating(a):
+    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+
+
+# ----------------------------------------------------------------------------------------------
+# erf: the one primitive
+# ----------------------------------------------------------------------------------------------
+def _erf_array(x):
+    """erf(x) to float64 precision, vectorised (no Python loop over elements).
+
+    |x| < 3: erf(x) = 2/sqrt(pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)); every term is
+    positive (no cancellation) and 80 terms reach 1e-17 relative at |x| = 3.
+    |x| >= 3: erfc(x) from its continued fraction, 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+    evaluated bottom-up at a fixed depth (converges fast that far out).
+    """
+    xp = backend.xp_of(x)
+    x64 = x.astype(xp.float64)
+    ax = xp.abs(x64)
+    small = xp.minimum(ax, 3.0)
+    term = small.copy()
+    total = small.copy()
+    sq = small * small
+    for n in range(1, 80):
+        term = term * (2.0 * sq / (2 * n + 1))
+        total = total + term
+    series = _TWO_OVER_SQRT_PI * xp.exp(-sq) * total
+    big = xp.maximum(ax, 3.0)
+    frac = big
+    for k in range(60, 0, -1):
+        frac = big + (k / 2.0) / frac
+    erfc_big = xp.exp(-big * big) / (math.sqrt(math.pi) * frac)
+    out = xp.where(ax < 3.0, series, 1.0 - erfc_big)
+    out = xp.where(xp.isnan(x64), xp.nan, out)
+    return (xp.sign(x64) * out).astype(x.dtype, copy=False)
+
+
+class Erf(Function):
+    """erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, elementwise; shape unchanged."""
+    first_order_only = False
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return _erf_array(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors        # d erf/dx = 2/sqrt(pi) e^(-x^2)
+        return mul(g, mul(exp(neg(mul(a, a))), _TWO_OVER_SQRT_PI))
+
+
+def erf(input):
+    return Erf.apply(_floating(input))
+
+
+# ----------------------------------------------------------------------------------------------
+# Smooth activations
+# ----------------------------------------------------------------------------------------------
+def gelu(input, approximate="none"):
+    """x * Phi(x) (``approximate='none'``: Phi(x) = (1 + erf(x / sqrt 2)) / 2), or PyTorch's
+    tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
+    if approximate == "none":
+        return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
+    if approximate == "tanh":
+        inner = mul(add(input, mul(mul(mul(input, input), input), 0.044715)),
+                    math.sqrt(2.0 / math.pi))
+        return mul(mul(input, 0.5), add(tanh(inner), 1.0))
+    raise RuntimeError(f"approximate argument must be either none or tanh. (got "
+                       f"approximate='{approximate}')")
+
+
+def _negative_exp(input, alpha, inner_scale=1.0):
+    """alpha (exp(x * inner_scale) - 1) on x <= 0, fed min(x, 0) so large x cannot overflow."""
+    return mul(sub(exp(mul(clamp(input, max=0.0), inner_scale)), 1.0), alpha)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    input = _floating(input)
+    return where(input > 0, input, _negative_exp(input, alpha))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
+    input = _floating(input)
+    return where(input > 0, input, _negative_exp(input, alpha, 1.0 / alpha))
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants (1.0507..., 1.6732...)."""
+    return mul(elu(input, _SELU_ALPHA), _SELU_SCALE)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return div(input, add(abs(input), 1.0))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+    input = _floating(input)
+    scaled = mul(input, beta)
+    # max(x, 0) splits its gradient at a tie, so softplus'(0) = 1/2 (= sigmoid(0)) as it should
+    soft = div(add(maximum(scaled, 0.0), log1p(exp(neg(abs(scaled))))), beta)
+    return where(scaled > threshold, input, soft)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = min(x, 0) - log(1 + e^(-|x|)), stable for large |x|."""
+    input = _floating(input)
+    return sub(minimum(input, 0.0), log1p(exp(neg(abs(input)))))
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return mul(input, sigmoid(_floating(input)))
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    return mul(input, tanh(softplus(input)))
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return sub(input, tanh(_floating(input)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Piecewise-linear activations
+# ----------------------------------------------------------------------------------------------
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
+    there): the gradient flows only strictly inside (min_val, max_val)."""
+    if min_val > max_val:
+        raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, "
+                         f"max_val={max_val})")
+    inside = (input > min_val) & (input < max_val)
+    return where(inside, input, clamp(input, min_val, max_val).detach())
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6)."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input, inplace=False):
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside)."""
+    input = _floating(input)
+    inside = (input > -3.0) & (input < 3.0)
+    return where(inside, add(div(input, 6.0), 0.5), (input >= 3.0)._array.astype(
+        input._array.dtype))
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6: 0 below -3, x above 3; derivative (2x + 3)/6 in between."""
+    input = _floating(input)
+    inside = (input > -3.0) & (input < 3.0)
+    middle = div(mul(input, add(input, 3.0)), 6.0)
+    return where(inside, middle, where(input >= 3.0, input, 0.0))
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 in between."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return where(input > lambd, sub(input, lambd), where(input < -lambd, add(input, lambd), 0.0))
+
+
+def prelu(input, weight):
+    """x for x > 0, w * x otherwise; ``weight`` has 1 element or one per channel (dim 1 of
+    the input, dim 0 of a 1-d input)."""
+    n = weight.numel()
+    channels = 1 if input.ndim == 0 else input.shape[1] if input.ndim >= 2 else input.shape[0]
+    if weight.ndim > 1 or (n != 1 and n != channels):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                           f"parameter numbers = {n} and channel size = {channels}.")
+    if n != 1:
+        shape = [1] * input.ndim
+        shape[1 if input.ndim >= 2 else 0] = n
+        weight = reshape_to(weight, shape)
+    elif weight.ndim == 1 and input.ndim == 0:
+        weight = weight.reshape(())
+    return where(input > 0, input, mul(weight, input))
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along ``dim``."""
+    return softmax(neg(input), dim, dtype)

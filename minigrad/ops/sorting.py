@@ -1,0 +1,154 @@
+"""Ordering and running totals: ``sort``, ``argsort``, ``topk``, ``cumsum``, ``cumprod``.
+
+``sort`` and ``topk`` find the order with numpy (no gradient: indices are integers) and take
+the values with ``gather`` at those indices, so their gradient is a scatter of ``g`` back to
+where each value came from, and its own derivative a gather: any order, for free.
+
+``cumsum`` is a Function whose backward is a *reversed* cumsum (the gradient of x_j collects
+g_i for every i >= j), itself a ``CumSum`` with ``reverse=True``: the pair is closed under
+differentiation.  ``cumprod`` with no zero in the input is ``CumProd`` (backward
+revcumsum(g * out) / x, written in ops); with a zero, that division is undefined, and it is
+computed as prod over the lower triangle (out_i = prod_j where(j <= i, x_j, 1)), which costs n
+times the memory but has exact derivatives through ``prod``.
+"""
+from __future__ import annotations
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .elementwise import cast, div, mul, where
+from .plumbing import expand_to, reshape_to
+from .shaping import movedim
+from .reduce import MaxResult, prod
+from .scatter_gather import gather
+
+__all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
+
+
+def _order(a, dim, descending, stable=True):
+    """argsort of the array ``a`` along ``dim``; NaN counts as the largest value (PyTorch)."""
+    xp = backend.xp_of(a)
+    if not descending:
+        return xp.argsort(a, axis=dim, kind="stable")        # numpy sorts NaN last too
+    if a.dtype.kind == "b":
+        a = a.astype(xp.int8)
+    if a.dtype.kind == "f":
+        # descending with NaN first: sort the negated values, NaN moved to -inf's place
+        key = xp.where(xp.isnan(a), -xp.inf, -a)
+    elif a.dtype.kind == "u":
+        key = a.max() - a if a.size else a
+    else:
+        key = -a.astype(xp.int64)
+    return xp.argsort(key, axis=dim, kind="stable")
+
+
+def _check_dim(a, dim):
+    return normalize_dim(dim, max(a.ndim, 1))
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
+    d = _check_dim(input, dim)
+    if input.ndim == 0:
+        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
+                         "sort")
+    idx = Tensor._wrap(_order(input._array, d, descending).astype("int64"))
+    return MaxResult(gather(input, d, idx), idx, "sort")
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The indices that sort ``input`` along ``dim``."""
+    d = _check_dim(input, dim)
+    if input.ndim == 0:
+        return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
+    return Tensor._wrap(_order(input._array, d, descending).astype("int64"))
+
+
+def msort(input):
+    return sort(input, 0)[0]
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
+    d = _check_dim(input, dim)
+    size = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"selected index k out of range (k={k}, dimension {d} has size "
+                           f"{size})")
+    if input.ndim == 0:
+        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
+                         "topk")
+    order = _order(input._array, d, descending=largest)
+    idx = Tensor._wrap(backend.xp_of(order).take(order, range(k), axis=d).astype("int64"))
+    return MaxResult(gather(input, d, idx), idx, "topk")
+
+
+# ----------------------------------------------------------------------------------------------
+# Running sums and products
+# ----------------------------------------------------------------------------------------------
+class CumSum(Function):
+    """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
+    first_order_only = False
+
+    def forward(self, a, *, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+        xp = backend.xp_of(a)
+        if not reverse:
+            return xp.cumsum(a, axis=dim, dtype=a.dtype)
+        return xp.flip(xp.cumsum(xp.flip(a, dim), axis=dim, dtype=a.dtype), dim)
+
+    def backward(self, g):
+        # a_j is in every out_i with i >= j (forward) or i <= j (reverse)
+        return CumSum.apply(g, dim=self.dim, reverse=not self.reverse)
+
+
+class CumProd(Function):
+    """out_i = prod_{j <= i} a_j along ``dim``, for an input without zeros."""
+    first_order_only = False
+
+    def forward(self, a, *, dim):
+        self.dim = dim
+        out = backend.xp_of(a).cumprod(a, axis=dim, dtype=a.dtype)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        # d out_i / d a_j = out_i / a_j for i >= j: a reversed cumsum of g * out, over a
+        a, out = self.saved_tensors
+        return div(CumSum.apply(mul(g, out), dim=self.dim, reverse=True), a)
+
+
+def _running(input, dim, dtype, name):
+    if dtype is not None:
+        input = cast(input, dtypes.to_dtype(dtype))
+    elif input._array.dtype.kind in "bui":        # integers and bools accumulate in int64
+        input = cast(input, dtypes.int64)
+    d = _check_dim(input, dim)
+    return input, d
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Running sum along ``dim``."""
+    input, d = _running(input, dim, dtype, "cumsum")
+    if input.ndim == 0:
+        return input * 1
+    return CumSum.apply(input, dim=d)
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Running product along ``dim`` (exact gradients with zeros in the input too)."""
+    input, d = _running(input, dim, dtype, "cumprod")
+    if input.ndim == 0:
+        return input * 1
+    if not bool((input._array == 0).any()) or not input.requires_grad:
+        return CumProd.apply(input, dim=d)
+    # out_i = prod_j where(j <= i, a_j, 1): an (..., n, n) triangle along ``dim``
+    xp = backend.xp_of(input._array)
+    n = input.shape[d]
+    moved = movedim(input, d, -1)
+    lead = tuple(moved.shape[:-1])
+    rows = expand_to(reshape_to(moved, lead + (1, n)), lead + (n, n))
+    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]       # [i, j]: j <= i
+    out = prod(where(lower, rows, 1.0), -1)
+    return movedim(out, -1, d)
