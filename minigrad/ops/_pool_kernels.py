@@ -1,0 +1,338 @@
+"""Array-level pooling kernels (numpy or cupy in, array out): the fast paths that the pooling
+Functions of ``pool.py`` run in their forwards.
+
+Every kernel works on the last ``nd`` axes; whatever comes before them (N, C or just C) is a
+batch of independent planes, so unbatched inputs need no special case.
+
+Windows are visited as *sub-grids*: for kernel offset (p, q), the strided view
+``xpad[..., p*d :: s, q*d :: s]`` (cut to the output size) holds, for every output pixel,
+the input element at that offset of its window. A max-pool is then kH*kW ``maximum`` calls
+on whole sub-grids (a 2x2/2 pool is 4 calls), never a loop over pixels or batch items.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np  # dtype limits and index bookkeeping; the data goes through backend.xp_of
+
+from .. import backend
+
+__all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offsets",
+           "window_sums", "spread_windows", "avg_divisor", "adaptive_bounds", "adaptive_mean",
+           "adaptive_spread", "adaptive_candidates", "running_max", "gather_flat",
+           "scatter_flat", "trunc_divide"]
+
+
+def prod(values):
+    n = 1
+    for v in values:
+        n *= v
+    return n
+
+
+def _window_slices(offset, stride, dilation, out_size):
+    """For kernel offset (p, q, ...): the strided slices that pick, for every output position,
+    the input element at that offset of its window: rows p*d, p*d + s, ..., p*d + s*(oH-1)."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                 for o, s, d, n in zip(offset, stride, dilation, out_size))
+
+
+def _along(ax, index):
+    """An index tuple that applies ``index`` to axis ``ax`` only."""
+    return (slice(None),) * ax + (index,)
+
+
+def pad(x, pads, value):
+    """Pad the last len(pads) axes of x with ``value``: pads = ((left, right), ...)."""
+    if not any(l or r for l, r in pads):
+        return x
+    xp = backend.xp_of(x)
+    nd = len(pads)
+    shape = x.shape[:-nd] + tuple(n + l + r for n, (l, r) in zip(x.shape[-nd:], pads))
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(Ellipsis,) + tuple(slice(l, l + n) for n, (l, _) in zip(x.shape[-nd:], pads))] = x
+    return out
+
+
+def crop(x, pads, size):
+    """Undo ``pad``: the interior of x, as a contiguous array."""
+    if not any(l or r for l, r in pads):
+        return x
+    xp = backend.xp_of(x)
+    return xp.ascontiguousarray(
+        x[(Ellipsis,) + tuple(slice(l, l + n) for n, (l, _) in zip(size, pads))])
+
+
+# ----------------------------------------------------------------------------------------------
+# Max over windows
+# ----------------------------------------------------------------------------------------------
+def lowest(dtype):
+    """The value padding takes in a max-pool: -inf, or the smallest integer."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _offset_dtype(count):
+    return np.int8 if count <= 127 else np.int16 if count <= 32767 else np.int32
+
+
+def running_max(candidate, count, xp, with_arg=True):
+    """Max over ``count`` candidates and the index of the one PyTorch picks.
+
+    candidate(k) -> the k-th candidate for every output position (a view, shape = out).
+    PyTorch scans a window in order and keeps ``val > max or isnan(val)``: the FIRST maximum,
+    but the LAST NaN. Here: a running ``maximum`` (NaN propagates) whose index moves only on a
+    strictly greater value, then, only if the result holds NaNs, the largest k that is NaN.
+    """
+    out = xp.array(candidate(0), copy=True)
+    arg = xp.zeros(out.shape, dtype=_offset_dtype(count)) if with_arg else None
+    for k in range(1, count):
+        c = candidate(k)
+        if with_arg:
+            arg += (c > out) * (k - arg)        # = k where c > out: arithmetic on small ints is
+        xp.maximum(out, c, out=out)             # ~30x faster than a masked copy (copyto/where)
+    if with_arg and out.dtype.kind == "f" and bool(xp.isnan(out).any()):
+        for k in range(count):
+            arg += xp.isnan(candidate(k)) * (k - arg)
+    return out, arg
+
+
+def max_windows(x, kernel, stride, padding, dilation, out_size, with_arg):
+    """y[..., i, j] = max_{p, q} xpad[..., i*sH + p*dH, j*sW + q*dW] and ``arg``, the row-major
+    kernel offset k = p*kW + q of the element PyTorch picks (its first maximum), or None.
+
+    The max is separable: along W first, then H. Taking the first max along W, then the first
+    row holding the max, is exactly PyTorch's first max in row-major window order.
+    """
+    xp = backend.xp_of(x)
+    nd = len(kernel)
+    low = lowest(x.dtype)
+    y, arg = pad(x, padding, low), None                            # (..., *Sp)
+    for a in range(nd - 1, -1, -1):                                # (..., Sp[:a], out[a:])
+        ax, k, s, d, o = y.ndim - nd + a, kernel[a], stride[a], dilation[a], out_size[a]
+
+        def pick(p):                                               # offset p of every window
+            return _along(ax, slice(p * d, p * d + s * (o - 1) + 1, s))
+
+        y_new, arg_a = running_max(lambda p: y[pick(p)], k, xp, with_arg)
+        if with_arg:
+            if any(padding[a]) and bool((y_new == low).any()):
+                # only -inf in the window: PyTorch names its first element inside the input
+                first = xp.clip(-((xp.arange(o) * s - padding[a][0]) // d), 0, k - 1)
+                first = first.astype(arg_a.dtype)
+                arg_a = xp.where(y_new == low, first.reshape((-1,) + (1,) * (nd - 1 - a)),
+                                 arg_a)
+            arg = arg_a if arg is None else _combine(xp, arg, arg_a, pick, k, prod(kernel[a + 1:]))
+        y = y_new
+    return y, arg
+
+
+def _combine(xp, arg, arg_a, pick, k, later):
+    """Row-major offset in the window: arg_a (offset along this axis) * prod(later kernel
+    sizes) + the offset along the later axes found at the chosen position."""
+    out = arg_a.astype(_offset_dtype(k * later))
+    out *= later
+    for p in range(k):
+        out += (arg_a == p) * arg[pick(p)]      # arithmetic select (see running_max)
+    return out
+
+
+def flat_indices(arg, size, out_size, kernel, stride, padding, dilation):
+    """PyTorch's indices: the position of each chosen element in its (unpadded) plane,
+    row-major, int64, from the kernel offsets ``arg`` (..., *out)."""
+    xp = backend.xp_of(arg)
+    nd = len(kernel)
+    rest, flat = arg.astype(np.int64), 0
+    for a in range(nd - 1, -1, -1):                                # last axis first
+        rest, p = xp.divmod(rest, kernel[a])
+        start = xp.arange(out_size[a]).reshape((-1,) + (1,) * (nd - 1 - a)) * stride[a] \
+            - padding[a][0]                                        # where window i starts
+        flat = flat + (start + p * dilation[a]) * prod(size[a + 1:])
+    return flat
+
+
+def scatter_offsets(g, arg, kernel, stride, padding, dilation, size):
+    """The adjoint of picking one element per window: dx[window(i, j) at offset arg[i, j]] +=
+    g[i, j]. One strided pass per kernel offset; plain writes when windows do not overlap."""
+    xp = backend.xp_of(g)
+    out_size = g.shape[g.ndim - len(kernel):]
+    padded = tuple(n + l + r for n, (l, r) in zip(size, padding))
+    gx = xp.zeros(g.shape[:g.ndim - len(kernel)] + padded, dtype=g.dtype)   # (..., *Sp)
+    disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+    for k, offset in enumerate(itertools.product(*(range(n) for n in kernel))):
+        view = gx[(Ellipsis,) + _window_slices(offset, stride, dilation, out_size)]
+        if disjoint:                    # each input element gets at most one write
+            xp.multiply(g, arg == k, out=view)
+        else:
+            view += g * (arg == k)
+    return crop(gx, padding, size)
+
+
+def gather_flat(x, indices, nd):
+    """out[..., i, j] = x[..., indices[..., i, j]], indices counting in each flattened (last
+    ``nd`` axes) plane of x; ``indices`` may have fewer leading axes (broadcast)."""
+    xp = backend.xp_of(x)
+    lead = x.shape[:x.ndim - nd]
+    out_size = indices.shape[indices.ndim - nd:]
+    planes = x.reshape(lead + (prod(x.shape[x.ndim - nd:]),))
+    idx = xp.broadcast_to(indices, lead + out_size).reshape(lead + (prod(out_size),))
+    return xp.take_along_axis(planes, idx, axis=-1).reshape(lead + out_size)
+
+
+def scatter_flat(g, indices, size):
+    """The adjoint of ``gather_flat``: out[..., indices[..., i, j]] += g[..., i, j] in each
+    plane of shape ``size``; repeated indices add up (one ``bincount`` over all planes)."""
+    xp = backend.xp_of(g)
+    nd = len(size)
+    lead = g.shape[:g.ndim - nd]
+    rows, plane = prod(lead), prod(size)
+    idx = xp.broadcast_to(indices, g.shape).reshape(rows, -1)
+    where = (xp.arange(rows)[:, None] * plane + idx).reshape(-1)
+    out = xp.bincount(where, weights=g.reshape(-1), minlength=rows * plane)
+    return out.astype(g.dtype, copy=False).reshape(lead + tuple(size))
+
+
+# ----------------------------------------------------------------------------------------------
+# Sums over windows (average pooling)
+# ----------------------------------------------------------------------------------------------
+def _sum_along(y, ax, kernel, stride, out):
+    """Window sums along one axis: z[.., i, ..] = sum_{p < kernel} y[.., i*stride + p, ..]."""
+    acc = None
+    for p in range(kernel):
+        part = y[_along(ax, slice(p, p + stride * (out - 1) + 1, stride))]
+        if acc is None:
+            acc = part.copy()
+        else:
+            acc += part
+    return acc
+
+
+def _spread_along(g, ax, kernel, stride, full):
+    """The adjoint of ``_sum_along``: each z[.., i, ..] goes back to its ``kernel`` inputs."""
+    xp = backend.xp_of(g)
+    out = g.shape[ax]
+    gx = xp.zeros(g.shape[:ax] + (full,) + g.shape[ax + 1:], dtype=g.dtype)
+    for p in range(kernel):
+        view = _along(ax, slice(p, p + stride * (out - 1) + 1, stride))
+        if stride >= kernel:           # disjoint windows: plain writes
+            gx[view] = g
+        else:
+            gx[view] += g
+    return gx
+
+
+def window_sums(x, kernel, stride, padding, out_size):
+    """Sum of every (zero-padded) window; separable: kH slice-adds along H, then kW along W."""
+    nd = len(kernel)
+    y = pad(x, padding, 0)                                         # (..., *Sp)
+    for a in range(nd):                                            # (..., out[:a+1], Sp[a+1:])
+        y = _sum_along(y, y.ndim - nd + a, kernel[a], stride[a], out_size[a])
+    return y
+
+
+def spread_windows(g, kernel, stride, padding, size):
+    """The adjoint of ``window_sums``: each g[..., i, j] added to every element of its window."""
+    nd = len(kernel)
+    for a in range(nd - 1, -1, -1):                                # undo the sums, last first
+        g = _spread_along(g, g.ndim - nd + a, kernel[a], stride[a],
+                          size[a] + padding[a][0] + padding[a][1])
+    return crop(g, padding, size)
+
+
+def avg_divisor(xp, size, out_size, kernel, stride, padding, count_include_pad,
+                divisor_override, dtype):
+    """PyTorch's divisor per output position (a number when it is the same everywhere).
+
+    kH*kW, or with count_include_pad=False the number of real (non-padding) elements, or
+    divisor_override; as PyTorch, ceil_mode's overhang past the right padding never counts.
+    """
+    if divisor_override is not None:
+        return divisor_override
+    nd = len(kernel)
+    total = 1
+    for a, (n, o, k, s, (l, _)) in enumerate(zip(size, out_size, kernel, stride, padding)):
+        start = np.arange(o) * s - l
+        end = np.minimum(start + k, n + l)                         # clipped at the padding
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        total = total * (end - start).reshape((-1,) + (1,) * (nd - 1 - a))
+    if (total == total.flat[0]).all():
+        return int(total.flat[0])
+    return xp.asarray(total.astype(dtype))
+
+
+def trunc_divide(s, d):
+    """Integer s / d rounded toward zero (C's integer division, which PyTorch's integer
+    average pool uses), where numpy's // rounds toward -inf."""
+    xp = backend.xp_of(s)
+    q = s // d
+    return q + ((q * d != s) & ((s < 0) != (xp.asarray(d) < 0)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Adaptive windows: window i of o over n elements is [floor(i*n/o), ceil((i+1)*n/o))
+# ----------------------------------------------------------------------------------------------
+def adaptive_bounds(n, o):
+    i = np.arange(o)
+    return i * n // o, -(-(i + 1) * n // o)
+
+
+def _averaging_matrix(xp, n, o, dtype):
+    """(o, n) matrix A with A[i, j] = 1/len(window i) for j in window i: y = A @ x averages."""
+    start, end = adaptive_bounds(n, o)
+    j = np.arange(n)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return xp.asarray((inside / (end - start)[:, None]).astype(dtype))
+
+
+def adaptive_mean(x, out_size):
+    """Average over adaptive windows, one axis at a time. Where n is a multiple of o the
+    windows are equal (k = n/o): a reshape and a mean; otherwise they differ in length (and
+    may overlap) and the average along that axis is a product with the (o, n) matrix A."""
+    xp = backend.xp_of(x)
+    nd = len(out_size)
+    y = x
+    for a, o in enumerate(out_size):
+        ax = y.ndim - nd + a
+        n = y.shape[ax]
+        if o and n % o == 0:
+            y = y.reshape(y.shape[:ax] + (o, n // o) + y.shape[ax + 1:]).mean(axis=ax + 1)
+        else:
+            A = _averaging_matrix(xp, n, o, x.dtype)               # (o, n)
+            y = xp.moveaxis(xp.tensordot(y, A, axes=([ax], [1])), -1, ax)
+    return xp.ascontiguousarray(y)
+
+
+def adaptive_spread(g, size):
+    """The adjoint of ``adaptive_mean``, axis by axis in reverse: a repeat / k, or A^T."""
+    xp = backend.xp_of(g)
+    nd = len(size)
+    for a in range(nd - 1, -1, -1):
+        ax = g.ndim - nd + a
+        n, o = size[a], g.shape[ax]
+        if o and n % o == 0:
+            g = xp.repeat(g, n // o, axis=ax)
+            g /= n // o                                            # in place: g is a new array
+        else:
+            A = _averaging_matrix(xp, n, o, g.dtype)
+            g = xp.moveaxis(xp.tensordot(g, A, axes=([ax], [0])), -1, ax)
+    return xp.ascontiguousarray(g)
+
+
+def adaptive_candidates(xp, size, out_size):
+    """Per window offset: the flat plane index of that offset of every window, (*out) ints.
+
+    Every window is padded to the longest by repeating its last element, which never changes
+    the max nor PyTorch's choice of index (a repeat is never strictly greater)."""
+    nd = len(out_size)
+    coords = []                                                    # per axis: (o, kmax) ints
+    for n, o in zip(size, out_size):
+        start, end = adaptive_bounds(n, o)
+        kmax = int((end - start).max()) if o else 1
+        coords.append(np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1))
+    flat = []
+    for offset in itertools.product(*(range(c.shape[1]) for c in coords)):
+        index = 0
+        for a, (c, p) in enumerate(zip(coords, offset)):
+            index = index * size[a] + c[:, p].reshape((-1,) + (1,) * (nd - 1 - a))
+        flat.append(xp.asarray(index))
+    return flat
