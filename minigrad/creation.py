@@ -167,14 +167,30 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m), dtype, device, requires_grad)
 
 
+_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                     "uint8": "Byte", "bool": "Bool"}
+
+
+def _require_float(dtype, kernel, op):
+    """rand/randn draw real numbers: PyTorch refuses an integer or bool dtype (casting the
+    draws would give zeros, without a word)."""
+    if dtype is not None and not dtypes.to_dtype(dtype).is_floating_point:
+        name = dtypes.to_dtype(dtype).name
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_TORCH_TYPE_NAMES.get(name, name)}' ({op}() draws "
+                                  f"floating-point numbers; dtype={name} was given)")
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform random numbers in [0, 1)."""
+    _require_float(dtype, "check_uniform_bounds", "rand")
     rng = (generator or default_generator).rng
     return _finish(rng.random(_size(size)), dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal random numbers."""
+    _require_float(dtype, "normal_kernel_cpu", "randn")
     rng = (generator or default_generator).rng
     return _finish(rng.standard_normal(_size(size)), dtype, device, requires_grad)
 

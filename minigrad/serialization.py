@@ -24,17 +24,20 @@ import json
 import os
 import struct
 import tempfile
+import warnings
 from collections import OrderedDict
 
 import numpy as np
 
 from . import backend
+from .nn.modules.module import Module
 from .tensor import Tensor
 
 __all__ = ["save", "load"]
 
 _TREE_KEY = "minigrad"
 _FORMAT_VERSION = 1
+_MAX_DEPTH = 200        # nesting levels a checkpoint's object may have (deeper is crafted)
 
 
 def _safetensors_numpy():
@@ -56,6 +59,9 @@ def _describe(path):
 
 def _encode(obj, path, tensors):
     """The JSON tree of ``obj``; its tensors go into ``tensors`` under dotted keys."""
+    if len(path) > _MAX_DEPTH:
+        raise ValueError(f"minigrad.save: the object is nested more than {_MAX_DEPTH} levels "
+                         f"deep at {_describe(path[:3])}... (a self-referencing list or dict?)")
     if isinstance(obj, Tensor):
         key = ".".join(str(p) for p in path) or "tensor"
         base, n = key, 1
@@ -80,7 +86,6 @@ def _encode(obj, path, tensors):
         return {"v": obj}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return {"v": obj.item()}
-    from .nn.modules.module import Module
     hint = (" (save its state_dict() instead: minigrad.save(model.state_dict(), path))"
             if isinstance(obj, Module) else
             " (save its state_dict() instead)" if hasattr(obj, "state_dict") else "")
@@ -89,17 +94,35 @@ def _encode(obj, path, tensors):
                     "lists, tuples and dicts around them (no pickle)")
 
 
-def _decode(tree, tensors):
+def _decode(tree, tensors, depth=0):
+    """The object of a JSON tree written by ``_encode``; a crafted tree gives a ValueError
+    (caught by ``load``), never a RecursionError."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"the object is nested more than {_MAX_DEPTH} levels deep")
+    if not isinstance(tree, dict):
+        raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'v': ...}}, got {str(tree)[:80]}")
     if "t" in tree:
         return tensors[tree["t"]]
     if "d" in tree:
-        items = [(k, _decode(v, tensors)) for k, v in tree["d"]]
+        items = [(k, _decode(v, tensors, depth + 1)) for k, v in tree["d"]]
         return OrderedDict(items) if tree.get("o") else dict(items)
     if "l" in tree:
-        return [_decode(v, tensors) for v in tree["l"]]
+        return [_decode(v, tensors, depth + 1) for v in tree["l"]]
     if "u" in tree:
-        return tuple(_decode(v, tensors) for v in tree["u"])
-    return tree["v"]
+        return tuple(_decode(v, tensors, depth + 1) for v in tree["u"])
+    value = tree["v"]
+    if not (value is None or isinstance(value, (bool, int, float, str))):
+        raise ValueError(f"a value node holds {type(value).__name__}, not a number or string")
+    return value
+
+
+def _parse_json(text):
+    """json.loads, with a ValueError for nesting deep enough to exhaust the parser's
+    recursion (a crafted '[[[[...' header), never a RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be a checkpoint's") from None
 
 
 def save(obj, f):
@@ -135,6 +158,97 @@ def save(obj, f):
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
+# safetensors dtype name -> the numpy dtype minigrad keeps it as.
+_NATIVE = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
+           "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64}
+# Dtypes torch can hold and minigrad cannot: widened exactly to one it has (with a warning).
+# name -> (bytes per element, what it becomes, how)
+_WIDENED = {"BF16": (2, "float32"), "U16": (2, "int32"), "U32": (4, "int64"),
+            "U64": (8, "int64"), "F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
+            "F8_E4M3FNUZ": (1, "float32"), "F8_E5M2FNUZ": (1, "float32")}
+_REFUSED = {"C64": "complex64", "C128": "complex128", "F8_E8M0": "float8_e8m0",
+            "F4": "float4", "F6_E2M3": "float6_e2m3", "F6_E3M2": "float6_e3m2"}
+
+
+def _float8_table(exponent_bits, bias, ieee):
+    """The 256 float32 values of an 8-bit float (1 sign bit, ``exponent_bits``, the rest
+    mantissa). ``ieee``: an all-ones exponent is inf/NaN (e5m2); else the OCP 'fn' rule (e4m3fn:
+    only S.1111.111 is NaN, no inf) or, for the 'fnuz' kinds (bias one more), 0x80 is NaN."""
+    mantissa_bits = 7 - exponent_bits
+    code = np.arange(256)
+    e = (code >> mantissa_bits) & ((1 << exponent_bits) - 1)
+    m = (code & ((1 << mantissa_bits) - 1)).astype(np.float64)
+    magnitude = np.where(e == 0, m * 2.0 ** (1 - bias - mantissa_bits),
+                         (1 + m / 2 ** mantissa_bits) * 2.0 ** (e - bias))
+    value = np.where(code >> 7, -magnitude, magnitude)
+    top = (1 << exponent_bits) - 1
+    if ieee:
+        value = np.where(e == top, np.where(m == 0, np.copysign(np.inf, value), np.nan), value)
+    elif bias in (8, 16):                       # fnuz: no negative zero, 0x80 is the NaN
+        value[0x80] = np.nan
+    else:
+        value[(e == top) & (m == (1 << mantissa_bits) - 1)] = np.nan
+    return value.astype(np.float32)
+
+
+def _widen(raw, kind, key, name):
+    """Convert the little-endian bytes of a dtype minigrad lacks to one it has, exactly."""
+    if kind == "BF16":      # bfloat16 is the top half of a float32
+        return (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+    if kind == "U16":
+        return raw.view("<u2").astype(np.int32)
+    if kind == "U32":
+        return raw.view("<u4").astype(np.int64)
+    if kind == "U64":
+        values = raw.view("<u8")
+        if values.size and values.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"minigrad.load: {name} holds '{key}' as uint64 with values up to "
+                             f"{values.max()}, beyond int64 (minigrad has no uint64 dtype)")
+        return values.astype(np.int64)
+    exponent_bits, bias, ieee = {"F8_E4M3": (4, 7, False), "F8_E5M2": (5, 15, True),
+                                 "F8_E4M3FNUZ": (4, 8, False), "F8_E5M2FNUZ": (5, 16, False)}[kind]
+    return _float8_table(exponent_bits, bias, ieee)[raw.view(np.uint8)]
+
+
+def _read_tensors(data, header, name):
+    """{key: numpy array} from the validated ``header``: each tensor's bytes, checked against
+    its dtype and shape; dtypes minigrad lacks are widened (with one warning) or refused."""
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    buffer = memoryview(data)
+    arrays, widened = {}, []
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        kind, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        if kind in _REFUSED or (kind not in _NATIVE and kind not in _WIDENED):
+            what = _REFUSED.get(kind, "an unknown dtype")
+            raise ValueError(f"minigrad.load: {name} holds '{key}' as {kind} ({what}), which "
+                             "minigrad cannot represent; it loads bool, uint8, int8, int16, "
+                             "int32, int64, float16, float32, float64, and widens bfloat16, "
+                             "float8, uint16, uint32 and uint64")
+        itemsize = np.dtype(_NATIVE[kind]).itemsize if kind in _NATIVE else _WIDENED[kind][0]
+        count = 1
+        for s in shape:
+            count *= s
+        if end - begin != count * itemsize:
+            raise ValueError(f"minigrad.load: {name} is damaged: '{key}' ({kind}, shape "
+                             f"{shape}) needs {count * itemsize} bytes but its data_offsets "
+                             f"[{begin}, {end}] span {end - begin}")
+        raw = np.frombuffer(buffer[start + begin:start + end], dtype=np.uint8)
+        if kind in _NATIVE:
+            array = raw.view(np.dtype(_NATIVE[kind]).newbyteorder("<")).astype(_NATIVE[kind])
+        else:
+            array = _widen(raw, kind, key, name)
+            widened.append(f"'{key}' {kind} as {_WIDENED[kind][1]}")
+        arrays[key] = array.reshape(shape)
+    if widened:
+        warnings.warn(f"minigrad.load: {name} holds dtypes minigrad does not have; converted "
+                      f"exactly: {', '.join(widened)}", stacklevel=3)
+    return arrays
+
+
+
+
 def _what_it_is(head):
     if head.startswith(b"PK\x03\x04"):
         return ("a zip archive: files written by torch.save are pickles inside a zip, which "
@@ -164,21 +278,31 @@ def _check_header(data, name):
                          f"bytes but the file has {len(data) - 8} after the length (was the "
                          "save interrupted?)")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = _parse_json(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:      # JSONDecodeError is a ValueError
         raise ValueError(f"minigrad.load: {name} is not a safetensors file (its header is not "
                          f"valid JSON: {exc}; {_what_it_is(data[:16])})") from None
     if not isinstance(header, dict):
         raise ValueError(f"minigrad.load: {name} is not a safetensors file (bad header)")
+    metadata = header.get("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"minigrad.load: {name} has a malformed __metadata__ (safetensors "
+                         "allows a dict of strings only)")
     end = 0
     for key, info in header.items():
         if key == "__metadata__":
             continue
         try:
-            end = max(end, int(info["data_offsets"][1]))
-        except (TypeError, KeyError, IndexError, ValueError):
+            kind, shape, (begin, stop) = info["dtype"], info["shape"], info["data_offsets"]
+            if not (isinstance(kind, str) and isinstance(shape, list) and
+                    all(type(x) is int and x >= 0 for x in shape + [begin, stop])
+                    and begin <= stop):
+                raise ValueError
+        except (TypeError, KeyError, ValueError):
             raise ValueError(f"minigrad.load: {name} has a malformed header entry for "
-                             f"'{key}'") from None
+                             f"'{key}': {str(info)[:200]} (expected dtype, shape and "
+                             "data_offsets [begin, end] of non-negative ints)") from None
+        end = max(end, stop)
     available = len(data) - 8 - n
     if end > available:
         raise ValueError(f"minigrad.load: {name} is truncated: its tensors need {end} bytes of "
@@ -209,9 +333,10 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     Tensors come back on the CPU, or on ``map_location`` ('cuda', 'cuda:1', a device).  A
     file without minigrad's metadata (written by ``safetensors.torch.save_file``...) gives an
     OrderedDict name -> tensor in file order.  ``weights_only`` is accepted for PyTorch
-    compatibility: minigrad never unpickles anything.
+    compatibility: minigrad never unpickles anything.  Reading needs no package: the format
+    is parsed here, so that dtypes minigrad lacks can be widened (bfloat16, float8, uint16/32/64,
+    with a warning) or refused by name.
     """
-    st = _safetensors_numpy()
     if hasattr(f, "read"):
         name, data = repr(getattr(f, "name", "<file object>")), f.read()
     else:
@@ -219,22 +344,18 @@ def load(f, map_location=None, weights_only=True, **kwargs):
         with open(f, "rb") as fh:
             data = fh.read()
     header = _check_header(data, name)
-    try:
-        arrays = st.load(data)
-    except Exception as exc:  # safetensors' own SafetensorError, dtype errors...
-        raise ValueError(f"minigrad.load: could not read {name} as safetensors: "
-                         f"{type(exc).__name__}: {exc}") from None
+    arrays = _read_tensors(data, header, name)
     device = _target_device(map_location)
     tensors = {k: Tensor._wrap(a if device.type == "cpu" else backend.to_device(a, device))
                for k, a in arrays.items()}
     metadata = header.get("__metadata__") or {}
     if _TREE_KEY in metadata:
         try:
-            tree = json.loads(metadata[_TREE_KEY])["tree"]
+            tree = _parse_json(metadata[_TREE_KEY])["tree"]
             return _decode(tree, tensors)
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:   # a crafted tree: never a traceback
             raise ValueError(f"minigrad.load: {name} has damaged minigrad metadata "
-                             f"({type(exc).__name__}: {exc})") from None
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
     order = sorted((k for k in header if k != "__metadata__"),
                    key=lambda k: header[k]["data_offsets"][0])
     return OrderedDict((k, tensors[k]) for k in order)

@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 
 from . import backend, dtypes
+from ._formatting import tensor_repr
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 
@@ -443,6 +444,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if self.grad_fn is not None:         # torch refuses the assignment on a non-leaf
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
@@ -565,7 +568,6 @@ class Tensor:
         return format(repr(self), spec)
 
     def __repr__(self):
-        from ._formatting import tensor_repr
         return tensor_repr(self)
 
     def __hash__(self):

@@ -15,6 +15,8 @@ import copy
 import warnings
 from collections import defaultdict
 
+import numpy as np
+
 from .. import backend
 from ..autograd import enable_grad
 from ..tensor import Tensor, _zero_grads
@@ -132,6 +134,12 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p._array.dtype.kind != "f":
+                    # numpy would say "Cannot cast ufunc 'subtract' output..." mid-update
+                    raise RuntimeError("For integral input tensors, argument alpha must not be "
+                                       f"a floating point number ({type(self).__name__} cannot "
+                                       f"update a {p.dtype.name} parameter of shape "
+                                       f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
                 self._update(p, p.grad._array, state, group)
                 if state:
@@ -151,7 +159,6 @@ class Optimizer:
     @staticmethod
     def _step_tensor():
         """The step counter, a 0-d float32 tensor on the CPU as in PyTorch's state_dict."""
-        import numpy as np
         return Tensor._wrap(np.zeros((), dtype=np.float32))
 
     @staticmethod

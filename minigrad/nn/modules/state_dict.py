@@ -58,8 +58,10 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
         plan.append((target, source))
     for key in state_dict:
         if key.startswith(prefix):
-            first = key[len(prefix):].split(".", 1)[0]
-            if first not in module._modules and first not in local:
+            # 'name' must be one of this module's own tensors, 'child.rest' must go through
+            # a child module ('weight.x' is unexpected even though 'weight' exists)
+            parts = key[len(prefix):].split(".", 1)
+            if (parts[0] not in module._modules) if len(parts) > 1 else (parts[0] not in local):
                 unexpected.append(key)
 
 
