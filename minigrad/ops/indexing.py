@@ -10,33 +10,74 @@ from __future__ import annotations
 import numbers
 import re
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, is_grad_enabled
-from ._util import unbroadcast
+from ..tensor import Tensor
+from ._util import apply_inplace
+from .elementwise import cast
+from .plumbing import expand_to, reshape_to, sum_to
 
 
 class GetItem(Function):
+    """Gather: ``out = a[index]`` with numpy's rules (``getitem`` below puts PyTorch's order
+    first). ``basic`` says every element is picked at most once (no integer arrays).
+
+    Backward: ``IndexScatter`` sends each output gradient back to the element it was read
+    from; that scatter's own backward is this gather again, so any order works.
+    """
+    first_order_only = False
+
     def forward(self, a, *, index, basic):
         self.in_shape, self.index, self.basic = a.shape, index, basic
-        self.dtype = a.dtype
         return a[index]
 
     def backward(self, g):
-        xp = backend.xp_of(g)
-        grad = xp.zeros(self.in_shape, dtype=g.dtype)
-        if self.basic:
-            grad[self.index] = g                             # each element picked at most once
-        else:
-            backend.index_add(grad, self.index, g)           # repeated indices add up
-        return grad
+        return IndexScatter.apply(g, shape=self.in_shape, index=self.index, basic=self.basic)
 
 
 class BasicGetItem(GetItem):
+    """Ints, slices, None and ...: the result is a view of the input."""
     returns_view = True
 
 
+class IndexScatter(Function):
+    """``out = zeros(shape); out[index] += g``: the adjoint of the gather ``a[index]``.
+
+    An element read twice (x[[0, 0]]) gets both gradients added (``index_add``, vectorised);
+    when no element repeats (``basic``), a plain assignment is enough and faster.
+    Backward: the gather at the same index.
+    """
+    first_order_only = False
+
+    def forward(self, g, *, shape, index, basic):
+        self.index, self.basic = index, basic
+        out = backend.xp_of(g).zeros(shape, dtype=g.dtype)
+        if basic:
+            out[index] = g
+        else:
+            backend.index_add(out, index, g)
+        return out
+
+    def backward(self, gg):
+        return GetItem.apply(gg, index=self.index, basic=self.basic)
+
+
+def _picks_each_once(index):
+    """True when ``a[index]`` reads no element twice: no integer index arrays (slices, ints,
+    None, ... and boolean masks never repeat an element)."""
+    return all(getattr(i, "dtype", None) is None or i.dtype.kind == "b" for i in index)
+
+
 class SetItem(Function):
-    """``out = a`` with ``out[index] = value``: the out-of-place form of ``a[index] = value``."""
+    """``out = a`` with ``out[index] = value``: the out-of-place form of ``a[index] = value``.
+
+    Backward: d out / d a is 1 except at the overwritten elements (0 there), so the gradient
+    of ``a`` is ``g`` with zeros written at ``index`` (this op again); ``value`` gets what
+    its elements were written to, ``g[index]``, summed over the broadcast copies.
+    """
+    first_order_only = False
 
     def forward(self, a, value, *, index):
         self.index, self.value_shape = index, value.shape
@@ -47,16 +88,16 @@ class SetItem(Function):
     def backward(self, g):
         ga = gv = None
         if self.needs_input_grad[0]:
-            ga = g.copy()
-            ga[self.index] = 0                               # overwritten elements get nothing
+            zero = Tensor._wrap(backend.xp_of(g._array).zeros((), dtype=g._array.dtype))
+            ga = SetItem.apply(g, zero, index=self.index)    # overwritten elements get nothing
         if self.needs_input_grad[1]:
-            gv = unbroadcast(g[self.index], self.value_shape)
+            picked = GetItem.apply(g, index=self.index, basic=_picks_each_once(self.index))
+            gv = sum_to(picked, self.value_shape)
         return ga, gv
 
 
 def _array_index(index, a):
     """Turn Tensors and lists inside an index into arrays; report whether it is basic."""
-    from ..tensor import Tensor
     items = index if isinstance(index, tuple) else (index,)
     out, basic = [], True
     for item in items:
@@ -67,7 +108,11 @@ def _array_index(index, a):
             basic = False
         elif isinstance(item, list):
             item = backend.xp_of(a._array).asarray(item)
+            if item.size == 0:
+                item = item.astype(np.int64)      # x[[]] selects nothing (numpy: float64)
             basic = False
+        elif isinstance(item, np.integer):
+            item = int(item)                      # a numpy integer is an integer, not an array
         elif hasattr(item, "shape") and hasattr(item, "dtype"):
             basic = False
         elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
@@ -120,10 +165,8 @@ def _value_in_numpy_order(a, idx, value):
     # For each element of numpy's layout, where it sits in PyTorch's (positions are unique).
     order = xp.argsort(in_torch.reshape(-1))
     where = order[xp.searchsorted(in_torch.reshape(-1)[order], in_numpy.reshape(-1))]
-    from ..tensor import Tensor
-    from .movement import expand, reshape   # movement imports this module: import late
-    flat = reshape(expand(value, tuple(in_torch.shape)), -1)
-    return reshape(getitem(flat, Tensor._wrap(where)), tuple(in_numpy.shape))
+    flat = reshape_to(expand_to(value, tuple(in_torch.shape)), (in_torch.size,))
+    return reshape_to(getitem(flat, Tensor._wrap(where)), tuple(in_numpy.shape))
 
 
 def getitem(a, index):
@@ -134,7 +177,7 @@ def getitem(a, index):
     try:
         if basic:
             return BasicGetItem.apply(a, index=idx, basic=True)
-        return GetItem.apply(a, index=idx, basic=bool_mask and len(idx) == 1)
+        return GetItem.apply(a, index=idx, basic=_picks_each_once(idx))
     except IndexError as exc:
         raise IndexError(_index_message(exc, a)) from None
 
@@ -168,9 +211,6 @@ def _index_message(exc, a):
 
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
-    from ..tensor import Tensor
-    from .elementwise import cast
-    from .inplace import apply_inplace
     idx, _, _ = _array_index(index, a)
     if not isinstance(value, Tensor):
         value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
