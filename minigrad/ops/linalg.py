@@ -1,0 +1,207 @@
+"""Products and norms: ``einsum``, ``norm`` / ``linalg.vector_norm`` / ``linalg.norm``,
+``var_mean``, ``std_mean``, ``dot``.
+
+``einsum`` is one Function: numpy's einsum forward, and a backward that is again an einsum:
+for ``out = einsum("ij,jk->ik", A, B)`` the gradient of A is ``einsum("ik,jk->ij", g, B)``
+(the output's letters and the other operands' letters, contracted to A's letters).  A letter
+only A has (summed away in the output, "ij->i") is missing from that product: the gradient
+is computed without it and broadcast back along it.  Since the backward calls ``einsum``
+itself, gradients of any order follow.
+
+The norms and the variance are compositions of differentiable ops (``sum``, ``mean``,
+``sqrt``, ``abs``, ``pow``); where sqrt's derivative is infinite (a zero vector) the
+gradient is 0, as PyTorch's subgradient.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd import Function
+from ._util import normalize_dims
+from .elementwise import abs, div, mul, pow, sqrt, sub, where
+from .plumbing import expand_to, reshape_to
+from .reduce import amax, amin, mean, sum
+
+__all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "var_mean",
+           "std_mean", "dot"]
+
+
+def _parse(equation, n_operands):
+    eq = equation.replace(" ", "")
+    if "." in eq:
+        raise NotImplementedError("einsum: '...' (ellipsis) is not supported by minigrad; "
+                                  "write every dimension's letter")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:                                   # implicit output: letters seen once, sorted
+        lhs = eq
+        letters = lhs.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    subs = lhs.split(",")
+    if len(subs) != n_operands:
+        raise ValueError(f"einsum(): more operands were provided than specified in the "
+                         f"equation (the equation has {len(subs)}, got {n_operands})"
+                         if n_operands > len(subs) else
+                         f"einsum(): fewer operands were provided than specified in the "
+                         f"equation (the equation has {len(subs)}, got {n_operands})")
+    for s in subs:
+        if len(set(s)) != len(s):
+            raise NotImplementedError(f"einsum: a letter repeated inside one operand ('{s}', "
+                                      "a diagonal) is not supported by minigrad")
+    return subs, out
+
+
+class Einsum(Function):
+    """Any product-and-sum written as subscripts; output letters ``out``."""
+    first_order_only = False
+
+    def forward(self, *operands, subs, out):
+        self.subs, self.out = subs, out
+        self.save_for_backward(*operands)
+        return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands)
+
+    def backward(self, g):
+        ops = self.saved_tensors
+        grads = []
+        for i, s in enumerate(self.subs):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(self.subs[j], ops[j]) for j in range(len(ops)) if j != i]
+            seen = set(self.out).union(*(set(t) for t, _ in others)) if others else set(self.out)
+            kept = "".join(c for c in s if c in seen)
+            eq = ",".join([self.out] + [t for t, _ in others]) + "->" + kept
+            grad = Einsum.apply(g, *(t for _, t in others), subs=eq.split("->")[0].split(","),
+                                out=kept)
+            if kept != s:     # letters only this operand had: broadcast the gradient along them
+                shape = tuple(ops[i].shape[k] if c in seen else 1 for k, c in enumerate(s))
+                grad = expand_to(reshape_to(grad, shape), tuple(ops[i].shape))
+            grads.append(grad)
+        return tuple(grads)
+
+
+def einsum(equation, *operands):
+    """``einsum("bij,bjk->bik", a, b)``: multiply operands along shared letters, sum the
+    letters missing from the output.  Operands may also be given as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    subs, out = _parse(equation, len(operands))
+    for s, t in zip(subs, operands):
+        if len(s) != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
+                               f"does not match the number of dimensions ({t.ndim}) for "
+                               f"operand {operands.index(t)} and no ellipsis was given")
+    sizes = {}
+    for s, t in zip(subs, operands):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
+                                   f"(original->remapped): subscript '{c}' has size {sizes[c]} "
+                                   f"and {n}")
+    return Einsum.apply(*operands, subs=subs, out=out)
+
+
+def dot(input, other):
+    """Inner product of two 1-d tensors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    return sum(mul(input, other))
+
+
+# ----------------------------------------------------------------------------------------------
+# Norms
+# ----------------------------------------------------------------------------------------------
+def _safe_sqrt(x):
+    """sqrt with gradient 0 (not inf * 0 = nan) where x is exactly 0."""
+    nonzero = x != 0
+    return where(nonzero, sqrt(where(nonzero, x, 1.0)), 0.0)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """(sum |x|^ord)^(1/ord) over ``dim`` (all elements by default); ord inf/-inf: max/min |x|,
+    ord 0: the number of non-zeros."""
+    if x._array.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {x.dtype.name.capitalize()}")
+    if dtype is not None:
+        x = x.to(dtype)
+    dims = None if dim is None else dim
+    if ord == 2:
+        return _safe_sqrt(sum(mul(x, x), dims, keepdim))
+    a = abs(x)
+    if ord == math.inf:
+        return amax(a, () if dims is None else dims, keepdim)
+    if ord == -math.inf:
+        return amin(a, () if dims is None else dims, keepdim)
+    if ord == 1:
+        return sum(a, dims, keepdim)
+    if ord == 0:
+        return sum((a != 0).to(x.dtype), dims, keepdim)
+    total = sum(pow(a, float(ord)), dims, keepdim)
+    nonzero = total != 0
+    return where(nonzero, pow(where(nonzero, total, 1.0), 1.0 / ord), 0.0)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    """Frobenius norm over the two dims ``dim`` (the other matrix norms are not here)."""
+    if ord != "fro":
+        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, "
+                                  "which minigrad does not compute; only 'fro' is supported")
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
+                           f"dimensions, but got {A.ndim} dimensions")
+    return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+
+
+def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """torch.linalg.norm: a vector norm of a 1-d input or over one dim; the Frobenius norm of a
+    matrix (ord None or 'fro'); ord None with dim None: the 2-norm of the flattened input."""
+    if ord is None:
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if isinstance(ord, str) or (dim is not None and not isinstance(dim, int) and len(dim) == 2) \
+            or (dim is None and A.ndim == 2):
+        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm / Tensor.norm: ``p`` 'fro' (the 2-norm of every element given), a number,
+    inf or -inf, over ``dim`` (all elements by default)."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise NotImplementedError("norm: p='nuc' needs singular values, which minigrad does "
+                                  "not compute")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Variance and mean together
+# ----------------------------------------------------------------------------------------------
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
+    if isinstance(dim, bool):               # var_mean(x, False): the old positional unbiased
+        unbiased, dim = dim, None
+    c = _correction(unbiased, correction)
+    axes = normalize_dims(dim, input.ndim)
+    n = 1
+    for k in (axes if axes is not None else range(input.ndim)):
+        n *= input.shape[k]
+    m = mean(input, dim, keepdim=True)
+    centred = sub(input, m)
+    v = div(sum(mul(centred, centred), dim, keepdim), max(n - c, 0))
+    return v, (m if keepdim else reshape_to(m, tuple(v.shape)))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(standard deviation, mean) over ``dim``."""
+    v, m = var_mean(input, dim, unbiased, keepdim, correction=correction)
+    return _safe_sqrt(v), m

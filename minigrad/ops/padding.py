@@ -1,0 +1,125 @@
+"""``F.pad`` in all of PyTorch's modes: ``constant``, ``reflect``, ``replicate``, ``circular``,
+with negative (cropping) pads.
+
+Every non-constant mode is the same operation: for each padded dimension, an integer map from
+output position to input position, and an ``IndexSelect`` with it.  For an input of size n
+and pads (lo, hi), output position p in [-lo, n + hi) reads input position
+
+    reflect     mirror at the edges without repeating them: -1 -> 1, n -> n - 2
+    replicate   clamp(p, 0, n - 1): the edge value repeated
+    circular    p mod n: wrap around (within the cropped input when a side is negative)
+
+(a negative ``lo`` or ``hi`` simply starts or ends that range inside the input: a crop).  The
+gradient of IndexSelect adds up what every copy received (an edge replicated 3 times gets 3
+gradients), and its own gradient is again an IndexSelect: any order.
+
+``constant`` places the (cropped) input into a zero tensor with ``IndexAdd`` and writes the
+fill value in the border: same structure, same derivatives.
+"""
+from __future__ import annotations
+
+from .. import backend
+from .elementwise import add
+from .scatter_gather import IndexAdd, IndexSelect
+
+__all__ = ["pad"]
+
+_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _source_positions(xp, n, lo, hi, mode):
+    p = xp.arange(-lo, n + hi)
+    if mode == "reflect":
+        period = 2 * (n - 1) if n > 1 else 1
+        p = xp.abs(p) % period
+        return xp.where(p >= n, period - p, p)
+    if mode == "replicate":
+        return xp.clip(p, 0, n - 1)
+    # circular, as PyTorch: crop the negative sides first, then wrap within what is left
+    start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+    return start + (xp.arange(-max(lo, 0), m + max(hi, 0)) % m)
+
+
+def _check(input, pad, mode):
+    if mode not in _MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the "
+                           f"input dimension but got padding length {len(pad)} and input of "
+                           f"dimension {input.ndim}")
+    if mode == "constant":
+        return
+    k = len(pad) // 2
+    if not (k <= 3 and input.ndim in (k + 1, k + 2)):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    shape = list(input.shape)
+    for i in range(k):
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        d = input.ndim - 1 - i
+        n = shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the "
+                               f"corresponding input dimension, but got: padding ({lo}, {hi}) "
+                               f"at dimension {d} of input {shape}")
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if mode == "circular" and (lo > kept or hi > kept):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if mode == "replicate" and n == 0 and (lo > 0 or hi > 0):
+            raise RuntimeError(f"padding size is expected to be 0 for an empty dimension, but "
+                               f"dimension {d} of input {shape} is empty")
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad (or crop, with negative values) the last ``len(pad) // 2`` dims of ``input``.
+
+    ``pad`` lists (left, right) pairs starting from the LAST dimension: (1, 2) pads the last
+    dim by 1 before and 2 after; (1, 1, 2, 2) also the one before it by 2 on each side.
+    """
+    pad = tuple(int(p) for p in pad)
+    _check(input, pad, mode)
+    if mode != "constant" and value not in (None, 0, 0.0):
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    xp = backend.xp_of(input._array)
+    out = input
+    if mode != "constant":
+        for i in range(len(pad) // 2):
+            lo, hi = pad[2 * i], pad[2 * i + 1]
+            if lo == hi == 0:
+                continue
+            d = input.ndim - 1 - i
+            out = IndexSelect.apply(out, index=_source_positions(xp, out.shape[d], lo, hi, mode),
+                                    dim=d)
+        return out
+    # constant: crop the negative sides, then place into zeros and fill the border
+    border = None
+    for i in range(len(pad) // 2):
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        if lo == hi == 0:
+            continue
+        d = input.ndim - 1 - i
+        n = out.shape[d]
+        if n + lo + hi < 0:
+            raise RuntimeError(f"narrow(): length must be non-negative. (pad {list(pad)} "
+                               f"crops dimension {d} of size {n} below 0)")
+        kept = xp.arange(max(-lo, 0), n - max(-hi, 0))
+        size = len(kept) + max(lo, 0) + max(hi, 0)
+        out = IndexAdd.apply(IndexSelect.apply(out, index=kept, dim=d) if len(kept) < n else out,
+                             index=xp.arange(len(kept)) + max(lo, 0), dim=d, size=size)
+        if value:
+            inside = xp.zeros(size, dtype=bool)
+            inside[max(lo, 0):max(lo, 0) + len(kept)] = True
+            view = [1] * input.ndim
+            view[d] = size
+            edge = ~inside.reshape(view)
+            border = edge if border is None else border | edge
+    if border is not None:
+        out = add(out, xp.where(border, out._array.dtype.type(value), 0).astype(
+            out._array.dtype))
+    return out
