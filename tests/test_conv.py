@@ -123,7 +123,7 @@ def test_transposed_product_split_into_kernel_rows(monkeypatch, rows, transposed
                                                    stride, dilation, groups):
     """A w^T @ dy over _FRESH_MAP_BYTES is made a few kernel rows at a time; with the limit
     lowered, the parts (uneven ones too: 5 rows as 2 + 2 + 1) give the same numbers."""
-    from minigrad.ops import conv as conv_module
+    from minigrad.ops import conv_kernels as conv_module
     N, size = 3, (9,) * nd
     cin, cout = (6 * groups, 2 * groups) if transposed else (2 * groups, 4 * groups)
     w_shape = ((cin, cout // groups) if transposed else (cout, cin // groups)) + kernel
@@ -397,3 +397,61 @@ def _check_conv_against_torch(device):
         results.append([t.detach().cpu().numpy() for t in (y, x.grad, w.grad, b.grad, wt.grad)])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# The reference definition, empty batches, derivatives of any order
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("nd, kw", [
+    (1, dict(stride=2, padding=1, dilation=2, groups=1)),
+    (2, dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    (3, dict(stride=1, padding=1, dilation=1, groups=1)),
+])
+def test_reference_definition_matches_torch(nd, kw):
+    from minigrad.ops.conv import conv_reference
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 4) + (6,) * nd)
+    w = rng.standard_normal((6, 4 // kw["groups"]) + (3,) * nd)
+    b = rng.standard_normal(6)
+    expected = getattr(TF, f"conv{nd}d")(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw)
+    np.testing.assert_allclose(conv_reference(x, w, b, **kw), expected.numpy(), rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_empty_batch_forward_and_backward_like_torch(transposed):
+    """N = 0: an empty output, zero weight and bias gradients (no division by zero)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((0, 3, 5, 5))
+    w = rng.standard_normal((3, 2, 3, 3) if transposed else (4, 3, 3, 3))
+    b = rng.standard_normal(2 if transposed else 4)
+    name = "conv_transpose2d" if transposed else "conv2d"
+    kw = dict(stride=2, padding=1)
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), [x, w, b], np.float64)
+
+
+@pytest.mark.parametrize("name, shapes, kw", [
+    ("conv2d", [(2, 2, 5, 5), (3, 2, 3, 3), (3,)], dict(stride=2, padding=1)),
+    ("conv2d", [(1, 2, 5, 4), (2, 2, 2, 3), (2,)], dict(padding="same", dilation=(2, 1))),
+    ("conv1d", [(2, 4, 7), (4, 2, 3), (4,)], dict(groups=2, dilation=2)),
+    # (torch 2.13 itself cannot take this third derivative with output_padding > 0)
+    ("conv_transpose2d", [(1, 2, 3, 3), (2, 3, 3, 3), (3,)], dict(stride=2, padding=1)),
+])
+def test_third_derivative_matches_torch(name, shapes, kw):
+    """d^3 of sum(conv(x, w)^2 ...) with respect to x and w, through create_graph twice: every
+    derivative is again a convolution, so any order works."""
+    rng = np.random.default_rng(13)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    results = []
+    for lib, fn in ((minigrad, getattr(F, name)), (torch, getattr(TF, name))):
+        x, w, b = (lib.tensor(a.copy(), requires_grad=True) for a in arrays)
+        y = fn(x, w, b, **kw)
+        loss = (y * y * y).sum()
+        gx, gw = lib.autograd.grad(loss, (x, w), create_graph=True)
+        second = (gx * gx).sum() + (gw * gw).sum()
+        hx, hw = lib.autograd.grad(second, (x, w), create_graph=True)
+        third = lib.autograd.grad((hx.sum() + (hw * hw).sum()), (x, w, b))
+        results.append([t.detach().numpy() for t in (gx, gw, hx, hw) + tuple(third)])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)

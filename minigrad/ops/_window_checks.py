@@ -8,13 +8,40 @@ from __future__ import annotations
 
 import numbers
 
+from ..tensor import Tensor
+
 __all__ = ["conv_args", "conv_transpose_args", "pool_args", "adaptive_size", "int_tuple",
-           "tensor_arrays"]
+           "tensor_arrays", "conv_output_size"]
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode=False):
+    """Length of a convolution's or pooling's output along one axis.
+
+    With input length M, kernel K, stride s, padding p on each side and dilation d::
+
+        out = floor((M + 2p - d(K-1) - 1) / s) + 1          (ceil instead of floor with ceil_mode)
+
+    ``padding`` may also be a (left, right) pair for asymmetric padding ('same' with an even
+    kernel). With ``ceil_mode`` (pooling only), as PyTorch, the last window must start inside
+    the input or the left padding: if ``(out-1)*s >= M + p_left`` the last window is dropped.
+
+    >>> conv_output_size(32, 5)                  # LeNet's first conv
+    28
+    >>> conv_output_size(4, 2, stride=3, padding=1)
+    2
+    """
+    pad_l, pad_r = (padding, padding) if isinstance(padding, numbers.Integral) else padding
+    span = size + pad_l + pad_r - dilation * (kernel_size - 1) - 1   # room the window slides in
+    if ceil_mode:
+        out = -(-span // stride) + 1                                 # ceil division
+        if (out - 1) * stride >= size + pad_l:
+            out -= 1
+        return out
+    return span // stride + 1
 
 
 def tensor_arrays(op, **tensors):
     """The raw arrays of the named Tensor arguments (None stays None), or PyTorch's TypeError."""
-    from ..tensor import Tensor
     arrays = []
     for position, (name, t) in enumerate(tensors.items(), 1):
         if t is None and name == "bias":
@@ -263,7 +290,6 @@ def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_
         got += [f"k{a} = {k}" for a, k in zip(letters[::-1], kernel[::-1])]
         raise RuntimeError("pad should be smaller than or equal to half of kernel size, but got "
                            + ", ".join(got))
-    from .conv import conv_output_size  # here, not at the top: conv.py imports this module
     size = x.shape[-nd:]
     out_size = tuple(conv_output_size(n, k, s, p, d, ceil_mode)
                      for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import conv as conv_ops
 from .registry import Sample, register
 
 S = Sample
@@ -195,6 +196,10 @@ def _conv2d_samples(g):
     yield S(g.randn(2, 5, 5), g.randn(2, 2, 3, 3), g.randn(2), desc="batch-less")
     yield S(g.randn(1, 2, 5, 4), g.randn(2, 2, 2, 3), kwargs={"padding": "same"}, desc="'same'")
     yield S(g.randn(1, 2, 4, 4), g.randn(3, 2, 4, 4), g.randn(3), desc="kernel = input")
+    yield S(g.randn(0, 2, 5, 5), g.randn(3, 2, 3, 3), g.randn(3), kwargs={"padding": 1},
+            desc="empty batch")
+    yield S(g.randn(2, 3, 6, 6), g.randn(4, 3, 1, 1), g.randn(4), kwargs={"stride": 2},
+            desc="1x1 kernel, stride 2")
 
 
 def _conv_transpose1d_samples(g):
@@ -216,6 +221,10 @@ def _conv_transpose2d_samples(g):
     yield S(g.randn(1, 4, 3, 3), g.randn(4, 1, 3, 3), g.randn(2), kwargs={"groups": 2})
     yield S(g.randn(2, 3, 3), g.randn(2, 2, 2, 2), g.randn(2), kwargs={"stride": 2},
             desc="batch-less")
+    yield S(g.randn(0, 2, 3, 3), g.randn(2, 3, 3, 3), g.randn(3), kwargs={"stride": 2},
+            desc="empty batch")
+    yield S(g.randn(1, 2, 3, 3), g.randn(2, 2, 3, 3), g.randn(2),
+            kwargs={"dilation": 2, "output_padding": 1}, desc="output_padding < dilation")
 
 
 _nn("conv1d", _F("conv1d"), _conv1d_samples)
@@ -224,8 +233,7 @@ def _ops_conv(name):
     """minigrad.ops.conv.<name> (3-d convolutions are not exported in nn.functional yet)."""
     def f(lib, *inputs, **kw):
         if lib.__name__ == "minigrad":
-            from ..ops import conv
-            return getattr(conv, name)(*inputs, **kw)
+            return getattr(conv_ops, name)(*inputs, **kw)
         return getattr(lib.nn.functional, name)(*inputs, **kw)
     return f
 
