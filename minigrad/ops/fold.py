@@ -1,0 +1,159 @@
+"""``F.unfold`` (im2col made visible), ``F.fold`` (col2im, its adjoint) and ``max_unpool``.
+
+``unfold`` is the same im2col that conv2d does inside: every k_h x k_w window of the padded
+input, flattened, as one column:
+
+    (N, C, H, W) -> (N, C * k_h * k_w, L),   L = number of window positions (out_h * out_w)
+
+so ``conv2d(x, w) == (w.view(C_out, -1) @ F.unfold(x, k)).view(N, C_out, out_h, out_w)``.
+Here it is one ``IndexSelect`` on the flattened padded planes with the flat position of
+every (kernel offset, window) pair; ``fold`` puts columns back with the same positions through
+``IndexAdd`` (overlapping windows add up), which makes the two ops each other's adjoint and
+each other's backward.
+
+``max_unpool`` writes each value at the position its max-pool ``indices`` recorded (the flat
+position in its input plane) in a zero output: ``ScatterPut`` along the flattened plane, whose
+backward gathers the gradient at those indices.
+"""
+from __future__ import annotations
+
+from .. import backend
+from .padding import pad
+from .plumbing import reshape_to
+from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
+
+__all__ = ["unfold", "fold", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+
+
+def _pair(v, n=2):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _window_index(xp, padded, kernel, dilation, stride):
+    """Flat positions in the padded plane: (k_h * k_w, out_h * out_w), and (out_h, out_w)."""
+    (hp, wp), (kh, kw), (dh, dw), (sh, sw) = padded, kernel, dilation, stride
+    out_h = (hp - dh * (kh - 1) - 1) // sh + 1
+    out_w = (wp - dw * (kw - 1) - 1) // sw + 1
+    rows = (xp.arange(kh) * dh)[:, None, None, None] + (xp.arange(out_h) * sh)[None, None, :, None]
+    cols = (xp.arange(kw) * dw)[None, :, None, None] + (xp.arange(out_w) * sw)[None, None, None, :]
+    return (rows * wp + cols).reshape(-1), out_h, out_w
+
+
+def _check_args(name, kernel, dilation, padding, stride):
+    for what, v, low in (("kernel size", kernel, 1), ("dilation", dilation, 1),
+                         ("padding", padding, 0), ("stride", stride, 1)):
+        if any(x < low for x in v):
+            raise RuntimeError(f"{name}(): expected {what} to be "
+                               f"{'non-negative' if low == 0 else 'greater than zero'}, but got "
+                               f"{what}={list(v)}")
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) (or (C, H, W)) -> (N, C k_h k_w, L): every sliding window as a
+    column, channels outermost then kernel rows then kernel columns (conv2d's weight order)."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
+                           f"{input.ndim}D)")
+    k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    _check_args("im2col", k, d, p, s)
+    batched = input.ndim == 4
+    x = input if batched else reshape_to(input, (1,) + tuple(input.shape))
+    n, c, h, w = x.shape
+    if p != (0, 0):
+        x = pad(x, (p[1], p[1], p[0], p[0]))
+    hp, wp = h + 2 * p[0], w + 2 * p[1]
+    xp = backend.xp_of(input._array)
+    index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
+    if out_h < 1 or out_w < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={list(k)}, "
+                           f"dilation={list(d)}, padding={list(p)}, calculated shape of the "
+                           f"array of sliding blocks as ({out_h}, {out_w}), but its components "
+                           "must be at least one.")
+    cols = IndexSelect.apply(reshape_to(x, (n, c, hp * wp)), index=index, dim=2)
+    out = reshape_to(cols, (n, c * k[0] * k[1], out_h * out_w))
+    return out if batched else reshape_to(out, tuple(out.shape[1:]))
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: (N, C k_h k_w, L) -> (N, C, H, W), summing where windows overlap (unfold's
+    adjoint: fold(unfold(x)) counts each pixel once per window that covers it)."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are "
+                           f"supported (got {input.ndim}D)")
+    size, k = _pair(output_size), _pair(kernel_size)
+    d, p, s = _pair(dilation), _pair(padding), _pair(stride)
+    _check_args("col2im", k, d, p, s)
+    batched = input.ndim == 3
+    x = input if batched else reshape_to(input, (1,) + tuple(input.shape))
+    n, ckk, length = x.shape
+    if ckk % (k[0] * k[1]):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={ckk} and kernel_size="
+                           f"({k[0]}, {k[1]})")
+    c = ckk // (k[0] * k[1])
+    hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
+    xp = backend.xp_of(input._array)
+    index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
+    if out_h * out_w != length:
+        raise RuntimeError(f"Given output_size={list(size)}, kernel_size={list(k)}, dilation="
+                           f"{list(d)}, padding={list(p)}, stride={list(s)}, expected size of "
+                           f"input's dimension 2 to match the calculated number of sliding "
+                           f"blocks {out_h} * {out_w} = {out_h * out_w}, but got "
+                           f"input.size(2)={length}.")
+    planes = IndexAdd.apply(reshape_to(x, (n, c, ckk // c * length)), index=index, dim=2,
+                            size=hp * wp)
+    out = reshape_to(planes, (n, c, hp, wp))
+    if p != (0, 0):
+        out = pad(out, (-p[1], -p[1], -p[0], -p[0]))
+    return out if batched else reshape_to(out, tuple(out.shape[1:]))
+
+
+def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    k = _pair(kernel_size, nd)
+    s = k if stride is None else _pair(stride, nd)
+    p = _pair(padding, nd)
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    if indices._array.dtype.kind not in "iu":
+        raise RuntimeError("elements in indices should be type int64 but got: "
+                           f"{indices.dtype.name}")
+    spatial_in = tuple(input.shape[-nd:])
+    default = tuple((n - 1) * st - 2 * pd + kk for n, st, pd, kk in zip(spatial_in, s, p, k))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(output_size)[-nd:]
+        if len(size) != nd:
+            raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} "
+                             f"elements, but it has a length of '{len(tuple(output_size))}'")
+    lead = tuple(input.shape[:-nd])
+    plane = 1
+    for n in size:
+        plane *= n
+    m = 1
+    for n in spatial_in:
+        m *= n
+    idx = indices._array.reshape(lead + (m,)).astype("int64")
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
+        bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{'x'.join(map(str, size))}")
+    flat = reshape_to(input, lead + (m,))
+    out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
+    return reshape_to(out, lead + size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Undo max_pool1d: each value back at its recorded position, zeros elsewhere."""
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Undo max_pool2d: each value back at its recorded position, zeros elsewhere."""
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
