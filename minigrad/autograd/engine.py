@@ -242,8 +242,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 _accumulate(leaf, g, create_graph)
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
-            if t.grad_fn is not None and g is not None:
-                _accumulate(t, g, create_graph)
+            if t.grad_fn is not None and g is not None and not t.retains_grad:
+                _accumulate(t, g, create_graph)       # (a retained one already has it)
     return captured
 
 

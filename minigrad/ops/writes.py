@@ -1,0 +1,194 @@
+"""How an in-place write is recorded in the graph: ``apply_inplace`` (used by ``x += y``,
+``x.mul_(2)``, ``x[i] = v``, ``x.copy_(y)``...) and the two Functions that rebase a view's
+history onto its base (``ViewScatter``, ``ViewGather``).
+
+Without a graph to record (no input requires grad, or inside ``no_grad``) a write goes
+straight into the tensor's array.  With one, the op runs out of place on a snapshot of the old
+value and the result is copied into the tensor's memory, which takes the new ``grad_fn``;
+tensors saved earlier for backward are protected by the version counter (a later backward
+that needs the overwritten value raises instead of computing a wrong gradient).
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function, is_grad_enabled, no_grad
+from ..tensor import Tensor
+
+__all__ = ["apply_inplace", "ViewGather", "ViewScatter", "can_cast_inplace", "kind_name"]
+
+
+def apply_inplace(target, function, *others, **params):
+    """Run ``function`` on ``(target, *others)`` and store the result in ``target``.
+
+    With a graph to record, three cases, as PyTorch:
+
+    * ``target`` owns its memory: it takes the op's node as its new ``grad_fn``;
+    * ``target`` is a view of ``base`` (``base[1:3]``, ``base.t()``...): the write changes
+      ``base`` too, so ``base`` gets a new history, ``ViewScatter(base_before, new_view)``,
+      and the view becomes ``ViewGather(base)`` of it (its "view history is rebased"): a
+      gradient through ``base`` later sees the new values;
+    * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
+      ``.grad`` would describe a value that no longer exists).
+    """
+    recording = is_grad_enabled() and (target._requires_grad or
+                                       any(o._requires_grad for o in others))
+    if not recording:
+        with no_grad():
+            result = function.apply(target, *others, **params)
+        _write(target, result._array)
+        target._version.value += 1
+        return target
+    base = _real_base(target)
+    if base is not None:
+        if base.grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        return _inplace_on_view(target, base, function, others, params)
+    if target.grad_fn is None and target._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation. (Wrap the update in `with minigrad.no_grad():`, or "
+                           "write through .data.)")
+    result = function.apply(_snapshot(target), *others, **params)
+    _write(target, result._array)
+    _take_history(target, result)
+    target._version.value += 1
+    return target
+
+
+def _snapshot(t):
+    """A copy of ``t``'s current value with ``t``'s history: the op may save its input, and
+    the write below must not change what it saved."""
+    snap = Tensor._wrap(t._array.copy(), t._requires_grad)
+    snap.grad_fn, snap._output_nr = t.grad_fn, t._output_nr
+    return snap
+
+
+def _take_history(target, result):
+    """``target`` becomes the op's output; a ``retain_grad()`` made before moves along with
+    it (as PyTorch: ``.grad`` then holds the gradient of the new value)."""
+    old = target.grad_fn
+    if old is not None and old._retained and target._output_nr in old._retained:
+        ref = old._retained.pop(target._output_nr)
+        node = result.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[0] = ref
+    target.grad_fn = result.grad_fn
+    target._output_nr = 0
+    target._requires_grad = True
+
+
+def _real_base(t):
+    """The tensor whose memory ``t`` views, or None (some "views", as a reshape that had to
+    copy, share nothing)."""
+    base = t._base
+    if base is None or base is t:
+        return None
+    a, b = t._array, base._array
+    if not backend.xp_of(a).may_share_memory(a, b):
+        return None
+    return base
+
+
+def _positions(view, base):
+    """Where each element of ``view`` sits in ``base`` (C order), as an int64 array shaped
+    like the view: computed from the arrays' byte offsets and strides."""
+    xp = backend.xp_of(base._array)
+    b, v = base._array, view._array
+    item = b.itemsize
+    if not b.flags.c_contiguous:
+        raise RuntimeError("minigrad records in-place writes into views of contiguous tensors "
+                           "only; call .contiguous() on the base first")
+    pos = xp.asarray((view.data_ptr() - base.data_ptr()) // item, dtype=xp.int64)
+    for axis, (n, stride) in enumerate(zip(v.shape, v.strides)):
+        shape = [1] * v.ndim
+        shape[axis] = n
+        pos = pos + (xp.arange(n, dtype=xp.int64) * (stride // item)).reshape(shape)
+    return xp.broadcast_to(pos, v.shape).copy()
+
+
+def _inplace_on_view(view, base, function, others, params):
+    index = _positions(view, base)
+    if base._requires_grad:
+        current = ViewGather.apply(base, index=index)      # the view, as a function of base
+    else:
+        current = Tensor._wrap(view._array.copy())
+    result = function.apply(current, *others, **params)
+    if result._array.shape != view._array.shape or not result._requires_grad:
+        _write(view, result._array)
+        view._version.value += 1
+        return view
+    new_base = ViewScatter.apply(_snapshot(base), result, index=index)
+    _write(view, result._array)                           # the real write, through the view
+    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+    rebased = ViewGather.apply(base, index=index)
+    _take_history(view, rebased)
+    view._version.value += 1
+    return view
+
+
+class ViewGather(Function):
+    """A view's elements read out of its base: ``base.reshape(-1)[index]`` (index: the
+    view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros."""
+    first_order_only = False
+
+    def forward(self, base, *, index):
+        self.shape, self.index = base.shape, index
+        return base.reshape(-1)[index]
+
+    def backward(self, g):
+        zeros = Tensor._wrap(backend.xp_of(g._array).zeros(self.shape, dtype=g._array.dtype))
+        return ViewScatter.apply(zeros, g, index=self.index)
+
+
+class ViewScatter(Function):
+    """``base`` with the view's elements replaced by ``value`` (out of place). Backward: the
+    base gets the gradient except where it was overwritten; the value gets the gradient read
+    at the view's positions (``ViewGather``)."""
+    first_order_only = False
+
+    @classmethod
+    def name(cls):
+        return "CopySlices"                  # PyTorch's name for a write through a view
+
+    def forward(self, base, value, *, index):
+        self.index = index
+        out = base.copy()
+        out.reshape(-1)[index] = value
+        return out
+
+    def backward(self, g):
+        gb = gv = None
+        if self.needs_input_grad[0]:
+            keep = backend.xp_of(g._array).ones(g._array.shape, dtype=g._array.dtype)
+            keep.reshape(-1)[self.index] = 0
+            gb = g * Tensor._wrap(keep)
+        if self.needs_input_grad[1]:
+            gv = ViewGather.apply(g, index=self.index)
+        return gb, gv
+
+
+def _write(target, array):
+    """Copy ``array`` into ``target``'s memory (it may be a view shared with other tensors)."""
+    dst = target._array
+    if array.dtype != dst.dtype and not can_cast_inplace(array.dtype, dst.dtype):
+        raise RuntimeError(f"result type {kind_name(array.dtype)} can't be cast to the desired output "
+                           f"type {kind_name(dst.dtype)}")
+    if tuple(array.shape) != tuple(dst.shape):
+        raise RuntimeError(f"output with shape {list(dst.shape)} doesn't match the broadcast "
+                           f"shape {list(array.shape)}")
+    if not dst.flags.writeable:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location (it is an expanded view). Please "
+                           "clone() the tensor before performing the operation.")
+    dst[...] = array
+
+
+def can_cast_inplace(src, dst):
+    order = "bif"   # bool < integer < floating: PyTorch refuses to go down a category in place
+    ks, kd = src.kind.replace("u", "i"), dst.kind.replace("u", "i")
+    return order.index(ks) <= order.index(kd)
+
+
+def kind_name(np_dtype):
+    return {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}.get(np_dtype.kind, str(np_dtype))
