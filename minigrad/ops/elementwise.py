@@ -369,7 +369,15 @@ def _binary(fn, a, b, name, true_divide=False):
 
 def _scalar_or_tensor(value, like, name):
     if isinstance(value, (bool, int, float)):
-        return to_tensor_like(value, like, dtype=dtypes.result_type(like._array, value))
+        dtype = dtypes.result_type(like._array, value)
+        if isinstance(value, int) and not isinstance(value, bool) and dtype.kind in "iu":
+            bits = dtype.itemsize * 8
+            # PyTorch wraps the number into the tensor's integer type, two's complement
+            # (uint8 + 300 adds 44); numpy would raise OverflowError
+            value &= (1 << bits) - 1
+            if dtype.kind == "i" and value >= 1 << (bits - 1):
+                value -= 1 << bits
+        return to_tensor_like(value, like, dtype=dtype)
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
         return Tensor._wrap(backend.to_device(value, like.device))
     raise TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "
@@ -475,6 +483,10 @@ def _unary(fn, a, floating=True, **params):
 
 
 def neg(a):
+    if a._array.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     return Neg.apply(a)
 
 
@@ -495,6 +507,9 @@ def sqrt(a):
 
 
 def abs(a):
+    if a._array.dtype.kind == "b":
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool' (abs of a bool "
+                                  "tensor; cast it with .int() or .float() first)")
     return Abs.apply(a)
 
 
@@ -548,9 +563,28 @@ def rsqrt(a):
     return div(1.0, sqrt(a))
 
 
-def remainder(a, b):
-    """a - floor(a / b) * b: Python's modulo, with the sign of the divisor (as torch.remainder).
+class Remainder(Function):
+    """a - floor(a / b) * b, Python's modulo with the sign of the divisor, computed by
+    numpy's remainder (the formula gives NaN for 3 % inf, PyTorch and numpy give 3).
 
-    Composed from differentiable ops: d/da = 1, d/db = -floor(a / b).
+    Backward: d/da = 1, d/db = -floor(a / b) (a step function: no second derivative).
     """
-    return sub(a, mul(div(a, b, rounding_mode="floor"), b))
+    first_order_only = False
+
+    def forward(self, a, b):
+        if a.dtype.kind in "iub" and bool((b == 0).any()):
+            raise RuntimeError("ZeroDivisionError: integer remainder by zero (the divisor "
+                               f"of a {a.dtype} remainder holds a 0)")
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        return (sum_to(g, tuple(a.shape)) if self.needs_input_grad[0] else None,
+                sum_to(mul(neg(g), div(a, b, rounding_mode="floor")), tuple(b.shape))
+                if self.needs_input_grad[1] else None)
+
+
+def remainder(a, b):
+    """Python's modulo, with the sign of the divisor (as torch.remainder); see Remainder."""
+    return _binary(Remainder, a, b, "remainder")
