@@ -505,6 +505,11 @@ class Tensor:
         return t
 
     def detach_(self) -> "Tensor":
+        """Cut this tensor out of the graph in place (a view cannot be: use detach())."""
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead (this tensor "
+                               f"of shape {list(self.shape)} is a view of one of shape "
+                               f"{list(self._base.shape)})")
         self.grad_fn = None
         self._requires_grad = False
         return self

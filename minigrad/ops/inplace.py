@@ -67,6 +67,10 @@ def relu_(t):
 
 
 def fill_(t, value):
+    if isinstance(value, Tensor) and value.ndim != 0:
+        # setitem would broadcast a [1] or [3] value; PyTorch takes a number or a 0-d tensor
+        raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value.ndim} dimensions (shape {list(value.shape)}).")
     from .indexing import setitem
     return setitem(t, Ellipsis, value)
 
