@@ -6,6 +6,7 @@ expanded copies, split the concatenation.  Indexing lives in ``indexing.py``.
 from __future__ import annotations
 
 import numbers
+import operator
 
 from .. import backend
 from ..autograd import Function
@@ -142,7 +143,12 @@ class Flip(Function):
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    for pos, s in enumerate(shape):
+        # int() would truncate 2.5 to 2 without a word; an integer tensor counts (its index)
+        if isinstance(s, bool) or not (isinstance(s, numbers.Integral) or hasattr(s, "__index__")):
+            raise TypeError(f"expected a sequence of ints as the shape, but found element of "
+                            f"type {type(s).__name__} ({s!r}) at pos {pos}")
+    return tuple(operator.index(s) for s in shape)
 
 
 def _infer_shape(numel, shape, in_shape):
