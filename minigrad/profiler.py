@@ -209,28 +209,25 @@ def _prod(values) -> int:
 # FLOPs from shapes (the formulas of torch.utils.flop_counter)
 # ----------------------------------------------------------------------------------------------
 def conv_flops(x_shape, w_shape, out_shape, transposed=False):
-    """torch's count for one convolution: 2 x batch x C_out x C_in(of w) x prod(kernel) x
-    prod(output positions) -- of the INPUT positions for a transposed convolution."""
-    batch = x_shape[0]
+    """One convolution's forward: 2 FLOPs for each product of a kernel weight with an input
+    value. A (non-transposed) convolution computes, at each of its output positions, for
+    each sample, for each output channel, C_in/groups x prod(kernel) products; a transposed
+    one scatters each INPUT position's C_in values through C_out/groups x prod(kernel)
+    weights. Either way: 2 x batch x w_shape[0] x w_shape[1] x prod(kernel) x positions."""
     positions = (x_shape if transposed else out_shape)[2:]
-    c_out, c_in, *kernel = w_shape
-    return 2 * batch * c_out * c_in * _prod(kernel) * _prod(positions)
+    return 2 * x_shape[0] * _prod(w_shape) * _prod(positions)
 
 
-def conv_backward_flops(x_shape, w_shape, out_shape, transposed, input_grad, weight_grad):
-    """torch's count for a convolution's backward (bias gradient: 0)."""
-    def t(shape):
-        return [shape[1], shape[0]] + list(shape[2:])
-    total = 0
-    if input_grad:        # a transposed convolution of dy (a convolution, if transposed)
-        total += conv_flops(out_shape, w_shape, x_shape, not transposed)
-    if weight_grad:
-        grad_w = list(w_shape)
-        if transposed:
-            total += conv_flops(t(out_shape), t(x_shape), t(grad_w))
-        else:
-            total += conv_flops(t(x_shape), t(out_shape), t(grad_w))
-    return total
+def conv_backward_flops(forward, groups, input_grad, weight_grad):
+    """A convolution's backward, counted as torch counts it (the bias gradient: nothing).
+
+    The input gradient is a convolution of the same size as the forward (transposed for a
+    plain one, plain for a transposed one): ``forward`` FLOPs, when the input needs it. The
+    weight gradient contracts the input with the output gradient over batch and positions;
+    torch's formula takes the full channel count on both sides there, ``groups`` times the
+    forward's C_in/groups (or C_out/groups): ``groups * forward``.
+    """
+    return forward * (int(bool(input_grad)) + groups * int(bool(weight_grad)))
 
 
 def _layer_costs(module, inputs, output, input_grad):
@@ -249,10 +246,11 @@ def _layer_costs(module, inputs, output, input_grad):
             xs, ys = [1] + xs, [1] + ys
         transposed = isinstance(module, _ConvTransposeNd)
         fwd = conv_flops(xs, ws, ys, transposed)
-        bwd = conv_backward_flops(xs, ws, ys, transposed, input_grad, weight_grad)
+        groups = (ys[1] if transposed else xs[1]) // ws[1]
+        bwd = conv_backward_flops(fwd, groups, input_grad, weight_grad)
         item = x.element_size()
         if transposed:    # col2im: C_out/G*prod(k) rows x (input positions x N), per group
-            work = ws[1] * getattr(module, "groups", 1) * _prod(ws[2:]) * _prod(xs[2:]) * xs[0]
+            work = ys[1] * _prod(ws[2:]) * _prod(xs[2:]) * xs[0]
         else:             # im2col: C*prod(k) rows x (output positions x N)
             work = xs[1] * _prod(ws[2:]) * _prod(ys[2:]) * ys[0]
         other = out_n if bias is not None else 0
