@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from .. import backend, dtypes
+from ..tensor import Tensor
 
 
 def unbroadcast(grad, shape):
@@ -47,7 +48,6 @@ def broadcast_shape(a_shape, b_shape, op="op"):
 
 def to_tensor_like(value, like, dtype=None):
     """A Python number (or array) as a 0-d/n-d Tensor on ``like``'s device."""
-    from ..tensor import Tensor
     xp = backend.xp_of(like._array)
     return Tensor._wrap(xp.asarray(value, dtype=dtype))
 
@@ -77,7 +77,6 @@ def normalize_dims(dim, ndim):
 
 def result_dtype(*operands):
     """The numpy dtype of an op on Tensors and Python numbers, by PyTorch's promotion rules."""
-    from ..tensor import Tensor
     return dtypes.result_type(*(o._array if isinstance(o, Tensor) else o for o in operands))
 
 

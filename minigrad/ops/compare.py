@@ -5,11 +5,11 @@ Their results are bool or piecewise-constant tensors that never require grad.
 from __future__ import annotations
 
 from .. import backend
+from ..tensor import Tensor
 from ._util import broadcast_shape, torch_sign
 
 
 def _no_grad_binary(name, a, b, op):
-    from ..tensor import Tensor
     like = a if isinstance(a, Tensor) else b
     av = a._array if isinstance(a, Tensor) else a
     bv = b._array if isinstance(b, Tensor) else b
@@ -56,12 +56,10 @@ def logical_or(a, b):
 
 
 def logical_not(a):
-    from ..tensor import Tensor
     return Tensor._wrap(backend.xp_of(a._array).logical_not(a._array))
 
 
 def _no_grad_unary(a, fn):
-    from ..tensor import Tensor
     return Tensor._wrap(fn(backend.xp_of(a._array), a._array))
 
 

@@ -15,9 +15,9 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import apply_inplace
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to
+from .writes import apply_inplace
 
 
 class GetItem(Function):

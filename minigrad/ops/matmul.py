@@ -1,16 +1,34 @@
 """Matrix products: ``matmul`` (batched, broadcasting) and ``linear`` (y = x W^T + b)."""
 from __future__ import annotations
 
+import math
+
 from .. import backend
 from ..autograd import Function
-from ._util import unbroadcast
+from ._util import broadcast_shape, result_dtype
+from .elementwise import cast, mul
+from .movement import Transpose
+from .plumbing import reshape_to, sum_to
+from .reduce import Sum
+
+
+def _mT(t):
+    """The last two axes swapped (a view): the transpose of each matrix of a batch."""
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return Transpose.apply(t, axes=tuple(axes))
 
 
 class MatMul(Function):
     """a @ b with NumPy's rules: 1-D operands are promoted to matrices, batch dims broadcast.
 
-    Shapes: a (..., n, k) @ b (..., k, m) -> (..., n, m).
+    Shapes: a (..., n, k) @ b (..., k, m) -> (..., n, m); a (k,) is a row (1, k) and b (k,)
+    a column (k, 1), that size-1 axis dropped from the result.
+
+    Backward, with matmuls again (so differentiable to any order):
+    dL/da = g @ b^T, dL/db = a^T @ g, each summed over the batch dims it was broadcast along.
     """
+    first_order_only = False
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -18,24 +36,24 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.saved_tensors
-        xp = backend.xp_of(g)
+        need_a, need_b = self.needs_input_grad
         if a.ndim == 1 and b.ndim == 1:          # dot product: g is 0-d
-            return (g * b if self.needs_input_grad[0] else None,
-                    g * a if self.needs_input_grad[1] else None)
-        # Work with matrices: a 1-D a is a row (1, k), a 1-D b a column (k, 1).
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+            return (mul(g, b) if need_a else None, mul(g, a) if need_b else None)
+        # Work with matrices: a 1-D a is a row (1, k), a 1-D b a column (k, 1), and g gets
+        # back the size-1 axis the product dropped.
+        a2 = reshape_to(a, (1,) + tuple(a.shape)) if a.ndim == 1 else a
+        b2 = reshape_to(b, tuple(b.shape) + (1,)) if b.ndim == 1 else b
+        g_shape = list(g.shape)
         if a.ndim == 1:
-            g = xp.expand_dims(g, -2)
+            g_shape.insert(len(g_shape) - 1, 1)        # b is not 1-D here
         if b.ndim == 1:
-            g = xp.expand_dims(g, -1)
+            g_shape.append(1)
+        g = reshape_to(g, g_shape)
         ga = gb = None
-        if self.needs_input_grad[0]:
-            # dL/da = g @ b^T   (..., n, m) @ (..., m, k) -> (..., n, k)
-            ga = unbroadcast(xp.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
-        if self.needs_input_grad[1]:
-            # dL/db = a^T @ g   (..., k, n) @ (..., n, m) -> (..., k, m)
-            gb = unbroadcast(xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
+        if need_a:       # (..., n, m) @ (..., m, k) -> (..., n, k), summed to a's batch shape
+            ga = reshape_to(sum_to(MatMul.apply(g, _mT(b2)), a2.shape), a.shape)
+        if need_b:       # (..., k, n) @ (..., n, m) -> (..., k, m)
+            gb = reshape_to(sum_to(MatMul.apply(_mT(a2), g), b2.shape), b.shape)
         return ga, gb
 
 
@@ -43,33 +61,37 @@ class Linear(Function):
     """y = x W^T + b, fused in one node.
 
     Shapes: x (*, in_features), W (out_features, in_features), b (out_features,)
-    -> y (*, out_features).  The leading dims are flattened into one batch axis so each
+    -> y (*, out_features).  The leading dims are flattened into one batch axis B so each
     product is a single 2-D BLAS call.
+
+    Backward, with matmuls (differentiable to any order):
+    dL/dx = g W (B, in), dL/dW = g^T x (out, in), dL/db = sum of g over the batch (out,).
     """
+    first_order_only = False
 
     def forward(self, x, w, b=None):
         x2 = x.reshape(-1, x.shape[-1])                  # (B, in)
         out = x2 @ w.T                                   # (B, in) @ (in, out) -> (B, out)
         if b is not None:
             out += b
-        self.save_for_backward(x2, w)
-        self.x_shape = x.shape
+        self.save_for_backward(x, w)                     # the inputs themselves, not x2
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
-        x2, w = self.saved_tensors
-        g2 = g.reshape(x2.shape[0], w.shape[0])          # (B, out)
-        gx = (g2 @ w).reshape(self.x_shape) if self.needs_input_grad[0] else None   # (B, in)
-        gw = g2.T @ x2 if self.needs_input_grad[1] else None                         # (out, in)
-        if len(self.needs_input_grad) == 2:
+        x, w = self.saved_tensors
+        rows = math.prod(x.shape[:-1])
+        g2 = reshape_to(g, (rows, w.shape[0]))           # (B, out)
+        needs = self.needs_input_grad
+        gx = reshape_to(MatMul.apply(g2, w), x.shape) if needs[0] else None        # (B, in)
+        gw = (MatMul.apply(_mT(g2), reshape_to(x, (rows, x.shape[-1])))              # (out, in)
+              if needs[1] else None)
+        if len(needs) == 2:
             return gx, gw
-        gb = g2.sum(axis=0) if self.needs_input_grad[2] else None                   # (out,)
+        gb = Sum.apply(g2, axes=(0,), keepdim=False) if needs[2] else None          # (out,)
         return gx, gw, gb
 
 
 def matmul(a, b):
-    from .elementwise import cast
-    from ._util import result_dtype
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
@@ -84,7 +106,6 @@ def matmul(a, b):
                            f"match the second-to-last dimension of other (shape "
                            f"{list(b.shape)}), got {k_a} and {k_b}")
     if a.ndim > 2 and b.ndim > 2:
-        from ._util import broadcast_shape
         broadcast_shape(tuple(a.shape[:-2]), tuple(b.shape[:-2]), "matmul (batch dimensions)")
     if a.dtype != b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "

@@ -8,15 +8,18 @@ from __future__ import annotations
 import numbers
 import operator
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
-from ._util import normalize_dim
-from .plumbing import Expand, Reshape
-from .indexing import getitem
+from ..tensor import Tensor
+from ._util import normalize_dim, result_dtype
+from .elementwise import cast
+from .indexing import BasicGetItem, getitem
+from .plumbing import Expand, Reshape, reshape_to, sum_to
 
 
 class View(Reshape):
-    """Like Reshape, but refuses (as PyTorch) when the result cannot share the input's memory."""
+    """Like Reshape, but refuses (as PyTorch) when the result cannot share the input's memory.
+    Backward (inherited): reshape the gradient back."""
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
@@ -32,7 +35,10 @@ class View(Reshape):
 
 
 class Transpose(Function):
+    """Permute the axes: out.shape[i] = a.shape[axes[i]] (a view).
+    Backward: the inverse permutation."""
     returns_view = True
+    first_order_only = False
 
     def forward(self, a, *, axes):
         self.axes = axes
@@ -42,27 +48,43 @@ class Transpose(Function):
         inverse = [0] * len(self.axes)
         for i, ax in enumerate(self.axes):
             inverse[ax] = i
-        return g.transpose(inverse)
+        return Transpose.apply(g, axes=tuple(inverse))
 
 
 class Repeat(Function):
+    """Tile ``a`` ``repeats[i]`` times along axis i: (s0, s1) -> (r0 s0, r1 s1).
+
+    Backward: output axis i is ``repeats[i]`` copies of input axis i, so view the gradient
+    as (r0, s0, r1, s1, ...) and sum the copies (``sum_to`` (1, s0, 1, s1, ...)), whose own
+    backward is the broadcast back: any order works.
+    """
+    first_order_only = False
+
     def forward(self, a, *, repeats):
         self.in_shape = a.shape
         self.repeats = repeats
         return backend.xp_of(a).tile(a, repeats)
 
     def backward(self, g):
-        # Output axis i holds repeats[i] copies of input axis i: view it as (copies, size) and
-        # sum the copies.
         shape = (1,) * (len(self.repeats) - len(self.in_shape)) + tuple(self.in_shape)
-        split = []
+        split, kept = [], []
         for r, s in zip(self.repeats, shape):
             split += [r, s]
-        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
-        return g.reshape(self.in_shape)
+            kept += [1, s]
+        return reshape_to(sum_to(reshape_to(g, split), kept), self.in_shape)
+
+
+def _narrow(g, dim, start, size):
+    """``g[..., start:start + size, ...]`` along ``dim``: a differentiable view of g."""
+    index = (slice(None),) * dim + (slice(start, start + size),)
+    return BasicGetItem.apply(g, index=index, basic=True)
 
 
 class Cat(Function):
+    """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
+    (a gather whose backward pads it back with zeros)."""
+    first_order_only = False
+
     def forward(self, *arrays, dim):
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
@@ -71,36 +93,43 @@ class Cat(Function):
     def backward(self, g):
         grads, start = [], 0
         for size, needed in zip(self.sizes, self.needs_input_grad):
-            index = [slice(None)] * g.ndim
-            index[self.dim] = slice(start, start + size)
-            grads.append(g[tuple(index)] if needed else None)
+            grads.append(_narrow(g, self.dim, start, size) if needed else None)
             start += size
         return tuple(grads)
 
 
 class Stack(Function):
+    """Stack equal shapes along a new axis ``dim``.  Backward: input i gets ``g`` at
+    position i of that axis."""
+    first_order_only = False
+
     def forward(self, *arrays, dim):
         self.dim = dim
         return backend.xp_of(arrays[0]).stack(arrays, axis=dim)
 
     def backward(self, g):
-        xp = backend.xp_of(g)
-        return tuple(xp.take(g, i, axis=self.dim) if needed else None
+        lead = (slice(None),) * self.dim
+        return tuple(BasicGetItem.apply(g, index=lead + (i,), basic=True) if needed else None
                      for i, needed in enumerate(self.needs_input_grad))
 
 
 class Pad(Function):
+    """Constant padding: ``widths`` is one (before, after) pair per axis.
+    Backward: the gradient cropped back to the input's place (pad's adjoint is a slice)."""
+    first_order_only = False
+
     def forward(self, a, *, widths, value):
         self.widths = widths
         return backend.xp_of(a).pad(a, widths, mode="constant", constant_values=value)
 
     def backward(self, g):
         index = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
-        return g[index]
+        return BasicGetItem.apply(g, index=index, basic=True)
 
 
 class Copy(Function):
     """clone(): a copy whose gradient is passed straight through."""
+    first_order_only = False
 
     def forward(self, a):
         return a.copy()
@@ -110,6 +139,9 @@ class Copy(Function):
 
 
 class Contiguous(Function):
+    """A C-contiguous copy; the gradient is passed straight through."""
+    first_order_only = False
+
     def forward(self, a):
         return backend.xp_of(a).ascontiguousarray(a)
 
@@ -118,23 +150,28 @@ class Contiguous(Function):
 
 
 class ToDevice(Function):
+    """Move to another device.  Backward: move the gradient back."""
+    first_order_only = False
+
     def forward(self, a, *, device):
         self.source = backend.device_of(a)
         return backend.to_device(a, device)
 
     def backward(self, g):
-        return backend.to_device(g, self.source)
+        return g if g.device == self.source else ToDevice.apply(g, device=self.source)
 
 
 class Flip(Function):
-    returns_view = True
+    """Reverse the order of the elements along ``axes``: a copy, as torch.flip.
+    Backward: flip the gradient back (flipping is its own inverse)."""
+    first_order_only = False
 
     def forward(self, a, *, axes):
         self.axes = axes
-        return backend.xp_of(a).flip(a, axis=axes)
+        return backend.xp_of(a).flip(a, axis=axes).copy()
 
     def backward(self, g):
-        return backend.xp_of(g).flip(g, axis=self.axes)
+        return Flip.apply(g, axes=self.axes)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,8 +226,6 @@ def view(a, *shape):
 def _view_as_dtype(a, dtype):
     """``view(dtype)``: the same bytes read as another dtype, as PyTorch (not a cast: a float32
     1.0 viewed as int32 is 1065353216). No copy and, as PyTorch, no gradient."""
-    from .. import dtypes
-    from ..tensor import Tensor
     target = dtypes.to_dtype(dtype)
     src = a._array
     new, old = target.np.itemsize, src.itemsize
@@ -325,9 +360,6 @@ def _same_device_check(tensors, name):
 
 
 def cat(tensors, dim=0):
-    from ..tensor import Tensor
-    from .elementwise import cast
-    from ._util import result_dtype
     if isinstance(tensors, Tensor):
         raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors, not a "
                         f"Tensor (got one tensor of shape {list(tensors.shape)}; write "
@@ -357,9 +389,6 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
-    from ..tensor import Tensor
-    from .elementwise import cast
-    from ._util import result_dtype
     if isinstance(tensors, Tensor):
         raise TypeError("stack(): argument 'tensors' must be a tuple or list of Tensors, not a "
                         f"Tensor (got one tensor of shape {list(tensors.shape)})")
@@ -450,4 +479,10 @@ def to_device(a, device):
 
 def flip(a, dims):
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-    return Flip.apply(a, axes=tuple(normalize_dim(d, a.ndim) for d in dims))
+    axes = tuple(normalize_dim(d, a.ndim) for d in dims)
+    for i, ax in enumerate(axes):
+        if ax in axes[:i]:
+            raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
+    if a.ndim == 0:
+        axes = ()                   # flipping a 0-d tensor along dim 0 or -1: a copy of it
+    return Flip.apply(a, axes=axes)

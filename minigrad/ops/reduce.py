@@ -1,26 +1,19 @@
 """Reductions along dimensions: sum, mean, prod, max/min, var/std, logsumexp, softmax.
 
 Backward of a reduction spreads the output gradient back over the reduced axes: reshape it
-with the reduced axes kept as size 1 (``_expand_back``), then broadcast.
+with the reduced axes kept as size 1, then broadcast (``_spread``, Tensor ops, so that the
+gradient can be differentiated again).
 """
 from __future__ import annotations
 
 import builtins  # this module defines sum, max, min, all, any: the builtins stay reachable
 
 from .. import backend, dtypes
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
 from ._util import ieee_errors, normalize_dim, normalize_dims
+from .elementwise import Mul, cast, div, exp, maximum, minimum, mul, sub, where
 from .plumbing import expand_to, reshape_to
-
-
-def _expand_back(g, in_shape, axes, keepdim):
-    """Reshape a reduced gradient so it broadcasts against the input (reduced axes -> 1)."""
-    if not keepdim:
-        shape = list(in_shape)
-        for ax in axes:
-            shape[ax] = 1
-        g = g.reshape(shape)
-    return g
 
 
 def _spread(g, in_shape, axes, keepdim):
@@ -62,35 +55,73 @@ class Mean(Function):
 
 
 class Prod(Function):
+    """Product over ``axis`` (None: every element).
+
+    Backward: d prod / d a_i = the product of the *other* elements.  Without zeros that is
+    ``out / a_i`` (differentiable through the saved input and output, as torch).  With zeros
+    it must be computed without dividing: on the plain first-order path from exclusive
+    cumulative products (arrays, exact); under create_graph as the product of ``a`` with
+    a_i replaced by 1, one row per i (an (n, n) intermediate per slice), which is again a
+    ``Prod`` and so differentiable to any order, one zero or several.
+    """
+    first_order_only = False
+
     def forward(self, a, *, axis, keepdim):
-        self.save_for_backward(a)
+        out = a.prod(axis=axis, keepdims=keepdim)
+        self.save_for_backward(a, out)
         self.axis, self.keepdim = axis, keepdim
-        return a.prod(axis=axis, keepdims=keepdim)
+        return out
 
     def backward(self, g):
-        # d(prod)/da_i = product of all the other elements. Computed as (product of the elements
-        # before i) * (product of those after i), which stays exact when some a_j are zero.
-        a, = self.saved_tensors
-        xp = backend.xp_of(a)
-        axis = self.axis
-        if a.size == 0:              # nothing to differentiate (the product of nothing is 1)
-            return xp.zeros_like(a)
-        flat = a.reshape(-1) if axis is None else a
-        ax = 0 if axis is None else axis
-        ones = xp.ones_like(xp.take(flat, [0], axis=ax))
-        before = xp.cumprod(xp.concatenate([ones, xp.take(flat, range(flat.shape[ax] - 1), axis=ax)],
-                                           axis=ax), axis=ax)
-        rev = xp.flip(flat, axis=ax)
-        after = xp.flip(xp.cumprod(xp.concatenate(
-            [ones, xp.take(rev, range(flat.shape[ax] - 1), axis=ax)], axis=ax), axis=ax), axis=ax)
-        others = (before * after).reshape(a.shape)
-        if axis is None:
-            return g * others
-        return _expand_back(g, a.shape, (axis,), self.keepdim) * others
+        a, out = self.saved_tensors
+        axes = tuple(range(a.ndim)) if self.axis is None else (self.axis,)
+        g = _spread(g, a.shape, axes, self.keepdim)
+        arr = a._array
+        if arr.size == 0:            # nothing to differentiate (the product of nothing is 1)
+            return Tensor._wrap(backend.xp_of(arr).zeros_like(arr))
+        if not is_grad_enabled():    # first order only: exact arrays, nothing recorded
+            return Mul.apply(g, Tensor._wrap(_products_of_others(arr, self.axis)))
+        if not (arr == 0).any():
+            return div(mul(g, _spread(out, a.shape, axes, self.keepdim)), a)
+        flat = reshape_to(a, (arr.size,)) if self.axis is None else a
+        others = _products_of_others_graph(flat, 0 if self.axis is None else self.axis)
+        return mul(g, reshape_to(others, a.shape))
+
+
+def _products_of_others(a, axis):
+    """Array: for each element, the product of the others along ``axis`` (None: all), as
+    (product of those before it) * (product of those after it), exact with zeros."""
+    xp = backend.xp_of(a)
+    flat = a.reshape(-1) if axis is None else a
+    ax = 0 if axis is None else axis
+    n = flat.shape[ax]
+    ones = xp.ones_like(xp.take(flat, [0], axis=ax))
+    before = xp.cumprod(xp.concatenate([ones, xp.take(flat, range(n - 1), axis=ax)], axis=ax),
+                        axis=ax)
+    rev = xp.flip(flat, axis=ax)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.take(rev, range(n - 1), axis=ax)],
+                                              axis=ax), axis=ax), axis=ax)
+    return (before * after).reshape(a.shape)
+
+
+def _products_of_others_graph(a, ax):
+    """Tensor ops: others[.., i, ..] = prod_j b[.., i, j, ..] with b = a along a new axis
+    after ``ax``, and 1 where j == i.  Shapes: a (.., n, ..) -> b (.., n, n, ..) -> (.., n, ..)."""
+    n = a.shape[ax]
+    rest = tuple(a.shape[ax + 1:])
+    rows = reshape_to(a, tuple(a.shape[:ax]) + (1,) + tuple(a.shape[ax:]))
+    rows = expand_to(rows, tuple(a.shape[:ax]) + (n,) + tuple(a.shape[ax:]))
+    diagonal = backend.xp_of(a._array).eye(n, dtype=bool).reshape((n, n) + (1,) * len(rest))
+    return Prod.apply(where(diagonal, 1.0, rows), axis=ax + 1, keepdim=False)
 
 
 class MaxMin(Function):
-    """max / min over axes (values only); ties share the gradient evenly, as torch.amax."""
+    """max / min over axes (values only); ties share the gradient evenly, as torch.amax.
+
+    Backward: g / (number of maxima) at each maximum, 0 elsewhere: a constant mask times g,
+    so the second derivative with respect to ``a`` is 0 (the op is piecewise linear).
+    """
+    first_order_only = False
 
     def forward(self, a, *, axes, keepdim, largest, name="max"):
         xp = backend.xp_of(a)
@@ -112,18 +143,24 @@ class MaxMin(Function):
         return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
 
     def backward(self, g):
-        a, out = self.saved_tensors
+        a, out = (t._array for t in self.saved_tensors)
         hits = a == out
         if self.nan_to_nan and a.dtype.kind == "f":
             xp = backend.xp_of(a)
             hits = xp.where(xp.isnan(out), xp.isnan(a), hits)
         count = hits.sum(axis=self.axes, keepdims=True)
         with ieee_errors():      # 0 / 0 = NaN for a NaN slice, as PyTorch
-            return _expand_back(g, a.shape, self.axes, self.keepdim) * hits / count
+            share = (hits / count).astype(g._array.dtype, copy=False)
+        return Mul.apply(_spread(g, a.shape, self.axes, self.keepdim), Tensor._wrap(share))
 
 
 class TakeAlongDim(Function):
-    """Pick one element along ``dim`` at ``indices`` (keepdim shape); the backward of max(dim)."""
+    """Pick one element along ``dim`` at ``indices`` (keepdim shape); the values of max(dim).
+
+    Backward: g at the picked position, 0 elsewhere (a one-hot mask along dim times g: no
+    scatter-add needed, and its own backward is the same pick).
+    """
+    first_order_only = False
 
     def forward(self, a, *, indices, dim, keepdim):
         self.indices, self.in_shape, self.dim, self.keepdim = indices, a.shape, dim, keepdim
@@ -131,90 +168,148 @@ class TakeAlongDim(Function):
         return out if keepdim else out.squeeze(dim)
 
     def backward(self, g):
-        # Scatter g to the picked positions: a one-hot mask along dim, no scatter-add needed.
-        xp = backend.xp_of(g)
-        g = _expand_back(g, self.in_shape, (self.dim,), self.keepdim)
+        xp = backend.xp_of(g._array)
         positions = xp.arange(self.in_shape[self.dim]).reshape(
             [-1 if i == self.dim else 1 for i in range(len(self.in_shape))])
-        return (positions == self.indices) * g
+        return Mul.apply(_spread(g, self.in_shape, (self.dim,), self.keepdim),
+                         Tensor._wrap(positions == self.indices))
 
 
 class Var(Function):
+    """sum((a - mean)^2) / (N - correction) over ``axes``.
+
+    Backward: d var / d a_i = 2 (a_i - mean) / (N - correction).  Under create_graph the
+    centred input is recomputed from ``a`` with ops (the saved array is a constant), so the
+    second derivative 2 (delta_ij - 1/N) / (N - correction) comes out right.
+    """
+    first_order_only = False
+
     def forward(self, a, *, axes, correction, keepdim):
+        out = self._variance(a, axes, correction, keepdim)
+        self.save_for_backward(a, self.centered)
+        return out
+
+    def _variance(self, a, axes, correction, keepdim):
         n = 1
         for ax in axes:
             n *= a.shape[ax]
-        mean = a.mean(axis=axes, keepdims=True)
-        centered = a - mean
-        with ieee_errors():
-            squares = (centered * centered).sum(axis=axes, keepdims=keepdim)
-            out = squares / builtins.max(n - correction, 0)
-        self.save_for_backward(centered)
+        self.centered = a - a.mean(axis=axes, keepdims=True)
         self.axes, self.keepdim, self.denominator = axes, keepdim, n - correction
+        with ieee_errors():
+            squares = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
+            return squares / builtins.max(n - correction, 0)
+
+    def backward(self, g):
+        a, centered = self.saved_tensors[:2]
+        return self._variance_backward(g, a, centered)
+
+    def _variance_backward(self, g, a, centered):
+        if is_grad_enabled():
+            centered = sub(a, Mean.apply(a, axes=self.axes, keepdim=True))
+        scale = 2.0 / self.denominator if self.denominator > 0 else float("nan")
+        return mul(mul(_spread(g, a.shape, self.axes, self.keepdim), centered), scale)
+
+
+class Std(Var):
+    """sqrt(var) over ``axes``.
+
+    Backward: g / (2 std) passed on to the variance's backward, and 0 where std is exactly 0
+    (a constant slice: PyTorch's choice, where sqrt's derivative would give inf * 0 = nan).
+    Written as torch's formula so that its second derivative agrees too (NaN included, where
+    torch's is NaN: the derivative with respect to g of 0 / (2 std) at std = 0).
+    """
+
+    def forward(self, a, *, axes, correction, keepdim):
+        with ieee_errors():
+            out = backend.xp_of(a).sqrt(self._variance(a, axes, correction, keepdim))
+        self.save_for_backward(a, self.centered, out)
         return out
 
     def backward(self, g):
-        # d var / d a_i = 2 (a_i - mean) / (N - correction)
-        centered, = self.saved_tensors
-        g = _expand_back(g, centered.shape, self.axes, self.keepdim)
-        return g * centered * (2.0 / self.denominator if self.denominator > 0 else float("nan"))
+        a, centered, out = self.saved_tensors
+        with ieee_errors():
+            g_var = where(out._array == 0, 0.0, div(g, mul(out, 2.0)))
+            return self._variance_backward(g_var, a, centered)
 
 
 class LogSumExp(Function):
+    """log(sum(exp(a))) over ``axes``, shifted by the max so that it cannot overflow.
+
+    Backward: d lse / d a_i = exp(a_i - lse) = softmax(a)_i, from the saved input and output.
+    """
+    first_order_only = False
+
     def forward(self, a, *, axes, keepdim):
         xp = backend.xp_of(a)
         m = xp.amax(a, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
         out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
-        self.save_for_backward(a, out)
+        self.kept_shape = out.shape
+        if not keepdim:
+            out = out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+        self.save_for_backward(a, out)               # the very output: differentiable
         self.axes, self.keepdim = axes, keepdim
-        return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+        return out
 
     def backward(self, g):
-        # d logsumexp / d a_i = softmax(a)_i = exp(a_i - logsumexp)
         a, out = self.saved_tensors
-        xp = backend.xp_of(a)
-        return _expand_back(g, a.shape, self.axes, self.keepdim) * xp.exp(a - out)
+        softmax_a = exp(sub(a, reshape_to(out, self.kept_shape)))
+        return mul(_spread(g, a.shape, self.axes, self.keepdim), softmax_a)
+
+
+def _slice_sum(t, dim):
+    """Sum along ``dim`` keeping it (size 1); ``dim`` None: a 0-d tensor, summed over nothing."""
+    return Sum.apply(t, axes=() if dim is None else (dim,), keepdim=True)
 
 
 class Softmax(Function):
+    """y = exp(a - max) / sum(exp(a - max)) along ``dim`` (None for a 0-d input).
+
+    Backward: dL/da = y * (g - sum(g * y)), from the output y (differentiable)."""
+    first_order_only = False
+
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
-        out = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
-        out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
+        if a.size == 0:
+            out = a.copy()                        # nothing to normalise (amax would raise)
+        else:
+            out = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
+            out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
         self.save_for_backward(out)
         self.dim = dim
         return out
 
     def backward(self, g):
-        # y = softmax(a): dL/da = y * (g - sum(g * y))
         y, = self.saved_tensors
-        ga = g - (g * y).sum(axis=self.dim, keepdims=True)
-        ga *= y
-        return ga
+        return mul(y, sub(g, _slice_sum(mul(g, y), self.dim)))
 
 
 class LogSoftmax(Function):
+    """y = a - max - log(sum(exp(a - max))) along ``dim`` (None for a 0-d input).
+
+    Backward: dL/da = g - softmax(a) * sum(g), with softmax(a) = exp(y) from the output."""
+    first_order_only = False
+
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
-        out = a - xp.amax(a, axis=dim, keepdims=True)
-        out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))   # in place: out is ours
+        if a.size == 0:
+            out = a.copy()
+        else:
+            out = a - xp.amax(a, axis=dim, keepdims=True)
+            out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))   # in place: out is ours
         self.save_for_backward(out)
         self.dim = dim
         return out
 
     def backward(self, g):
-        # y = log_softmax(a): dL/da = g - softmax(a) * sum(g)
         y, = self.saved_tensors
-        xp = backend.xp_of(y)
-        return g - xp.exp(y) * g.sum(axis=self.dim, keepdims=True)
+        return sub(g, mul(exp(y), _slice_sum(g, self.dim)))
 
 
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions
 # ----------------------------------------------------------------------------------------------
 def _float_input(a, dtype=None):
-    from .elementwise import cast
     if dtype is not None:
         return cast(a, dtypes.to_dtype(dtype))
     return a
@@ -223,8 +318,7 @@ def _float_input(a, dtype=None):
 def sum(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype)
     if dtype is None and a._array.dtype.kind in "bui":  # torch sums integers and bools as int64
-        from .elementwise import cast
-        a = cast(a, dtypes.int64)
+            a = cast(a, dtypes.int64)
     return Sum.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
 
 
@@ -276,11 +370,9 @@ class MaxResult(tuple):
 
 
 def _max_min(a, dim, keepdim, other, largest):
-    from ..tensor import Tensor
-    from . import elementwise
     if isinstance(dim, Tensor) or other is not None:      # max(a, b): elementwise
         b = dim if isinstance(dim, Tensor) else other
-        return elementwise.maximum(a, b) if largest else elementwise.minimum(a, b)
+        return maximum(a, b) if largest else minimum(a, b)
     if dim is None:
         return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest,
                             name="max" if largest else "min")
@@ -300,7 +392,6 @@ def _max_min(a, dim, keepdim, other, largest):
 
 
 def _indices_of(a, dim, keepdim, largest):
-    from ..tensor import Tensor
     xp = backend.xp_of(a._array)
     idx = (xp.argmax if largest else xp.argmin)(a._array, axis=dim)
     if keepdim:
@@ -331,7 +422,6 @@ def _check_arg_reducible(a, dim, name):
 
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest value (of the flattened tensor when ``dim`` is None)."""
-    from ..tensor import Tensor
     xp = backend.xp_of(a._array)
     _check_arg_reducible(a, dim, "argmax")
     if dim is None:
@@ -342,7 +432,6 @@ def argmax(a, dim=None, keepdim=False):
 
 
 def argmin(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
     xp = backend.xp_of(a._array)
     _check_arg_reducible(a, dim, "argmin")
     if dim is None:
@@ -353,26 +442,29 @@ def argmin(a, dim=None, keepdim=False):
 
 def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch."""
+    return _var_apply(Var, a, dim, unbiased, keepdim, correction)
+
+
+def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """sqrt(var), with the same arguments as ``var``."""
+    return _var_apply(Std, a, dim, unbiased, keepdim, correction)
+
+
+def _var_apply(function, a, dim, unbiased, keepdim, correction):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
         correction, dim = int(dim), None
-    return Var.apply(a, axes=normalize_dims(dim, a.ndim), correction=correction, keepdim=keepdim)
-
-
-def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """sqrt(var); where the variance is exactly 0 (a constant slice) the gradient is 0, as
-    PyTorch's, instead of the inf * 0 = nan that sqrt's derivative would give."""
-    from .elementwise import sqrt, where
-    v = var(a, dim, unbiased, keepdim, correction=correction)
-    nonzero = v != 0                     # nan variances (too few elements) stay nan
-    return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
+    if a._array.dtype.kind != "f":
+        raise RuntimeError(f"std and var only support floating point and complex dtypes (got "
+                           f"{a.dtype.name})")
+    return function.apply(a, axes=normalize_dims(dim, a.ndim), correction=correction,
+                          keepdim=keepdim)
 
 
 def _as_float(a):
     """``a`` itself when floating point, else cast to the default float dtype (as PyTorch)."""
     if a._array.dtype.kind != "f":
-        from .elementwise import cast
         a = cast(a, dtypes.default_float())
     return a
 
@@ -407,21 +499,18 @@ def _softmax_apply(function, a, dim, dtype):
 
 
 def all(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
     return Tensor._wrap(backend.xp_of(a._array).asarray(
         a._array.astype(bool).all(axis=None if dim is None else normalize_dims(dim, a.ndim),
                                   keepdims=keepdim)))
 
 
 def any(a, dim=None, keepdim=False):
-    from ..tensor import Tensor
     return Tensor._wrap(backend.xp_of(a._array).asarray(
         a._array.astype(bool).any(axis=None if dim is None else normalize_dims(dim, a.ndim),
                                   keepdims=keepdim)))
 
 
 def count_nonzero(a, dim=None):
-    from ..tensor import Tensor
     xp = backend.xp_of(a._array)
     return Tensor._wrap(xp.asarray(xp.count_nonzero(
         a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64"))
