@@ -3,17 +3,19 @@
     import minigrad.nn.functional as F
     y = F.relu(F.conv2d(x, w, b, stride=1, padding=1))
 
-Everything here is a thin name for an op in ``minigrad/ops``: open the op's module to read
-its forward and backward.
+Almost everything here is a name for an op in ``minigrad/ops``: open the op's module to read
+its forward and backward.  The few functions defined here (dropout and its channel-wise
+forms, embedding, one_hot, normalize) are short compositions of those ops.
 """
 from __future__ import annotations
 
-from .. import dtypes
+from .. import backend, dtypes
 from ..creation import default_generator
-from ..ops.elementwise import (  # noqa: F401
-    relu, leaky_relu, sigmoid, tanh, clamp as hardtanh_clamp, Mul)
+from ..tensor import Tensor
+from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
-from ..ops.movement import flatten, pad, unflatten  # noqa: F401
+from ..ops.movement import flatten, unflatten  # noqa: F401
+from ..ops.padding import pad  # noqa: F401
 from ..ops.matmul import linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401
     cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
@@ -22,35 +24,18 @@ from ..ops.conv import (  # noqa: F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
     conv_output_size)
 from ..ops.normalization import batch_norm  # noqa: F401
+from ..ops.feature_norm import layer_norm, group_norm, instance_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
-    max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
-    adaptive_max_pool1d, adaptive_max_pool2d)
-
-
-def relu6(input):
-    return hardtanh(input, 0.0, 6.0)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0):
-    """clamp(input, min_val, max_val), but, as PyTorch, with a zero gradient ON the bounds
-    (hardtanh passes the gradient only strictly inside; clamp passes it on the bounds too)."""
-    from ..ops.elementwise import where
-    inside = (input > min_val) & (input < max_val)
-    return where(inside, input, hardtanh_clamp(input, min_val, max_val).detach())
-
-
-def silu(input):
-    return input * sigmoid(input)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear above ``threshold`` as PyTorch."""
-    from ..ops.elementwise import where, log1p, exp, maximum
-    scaled = input * beta
-    # max(x, 0) splits the gradient at a tie, so the derivative at 0 is 1/2 (= sigmoid(0)); with
-    # relu(x) + log1p(exp(-|x|)) both terms' derivatives are 0 there and softplus'(0) was 0
-    soft = (maximum(scaled, 0.0) + log1p(exp(-scaled.abs()))) / beta
-    return where(scaled > threshold, input, soft)
+    max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
+    adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d)
+from ..ops.activation import (  # noqa: F401
+    gelu, elu, celu, selu, hardswish, hardsigmoid, hardtanh, relu6, softsign, softplus,
+    logsigmoid, mish, silu, prelu, softmin, tanhshrink, hardshrink, softshrink)
+from ..ops.fold import unfold, fold, max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
+from ..ops.interpolate import (  # noqa: F401
+    interpolate, upsample, pixel_shuffle, pixel_unshuffle)
+from ..ops.scatter_gather import IndexSelect
+from ..ops.plumbing import reshape_to
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -59,20 +44,80 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    from .. import backend
-    from ..tensor import Tensor
     if p == 1.0:
         return input * 0.0
-    keep = default_generator.rng.random(tuple(input.shape)) >= p
+    return _masked(input, tuple(input.shape), p)
+
+
+def _masked(input, mask_shape, p):
+    """input * (keep / (1 - p)) with keep ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast)."""
+    keep = default_generator.rng.random(mask_shape) >= p
     scale = (keep / (1.0 - p)).astype(input._array.dtype)
     mask = Tensor._wrap(backend.to_device(scale, input.device))
-    return Mul.apply(input, mask)
+    if mask_shape == tuple(input.shape):
+        return Mul.apply(input, mask)
+    return input * mask
+
+
+def _feature_dropout(name, input, p, training, spatial):
+    """Zero whole channels: one draw per (sample, channel), shared by its ``spatial`` dims."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(
+            f"{name}: Expected {spatial + 1}D or {spatial + 2}D input, but received a "
+            f"{input.ndim}D input. Note that {name} exists to provide channel-wise dropout on "
+            f"inputs with {spatial} spatial dimension{'s' if spatial > 1 else ''}, a channel "
+            "dimension, and an optional batch dimension (i.e. "
+            f"{spatial + 1}D or {spatial + 2}D inputs).")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    lead = input.ndim - spatial
+    return _masked(input, tuple(input.shape[:lead]) + (1,) * spatial, p)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout("dropout1d", input, p, training, 1)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout("dropout2d", input, p, training, 2)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout("dropout3d", input, p, training, 3)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape):
+    output (*input.shape, dim).  The row ``padding_idx`` gets no gradient."""
+    idx = input._array if isinstance(input, Tensor) else input
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got "
+                           f"{dtypes.from_numpy_dtype(idx.dtype).name} instead (while checking "
+                           "arguments for embedding)")
+    n = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise IndexError("index out of range in self")
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
+                                  "supported by minigrad")
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += n
+        xp = backend.xp_of(weight._array)
+        is_pad = (xp.arange(n) == padding_idx)[:, None]
+        weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
+    rows = IndexSelect.apply(weight, index=idx.reshape(-1).astype("int64"), dim=0)
+    return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
 
 
 def one_hot(tensor, num_classes=-1):
     """Class indices (any shape) -> (..., num_classes) int64 of zeros and ones."""
-    from .. import backend
-    from ..tensor import Tensor
     a = tensor._array
     if a.dtype.kind not in "iu":
         raise RuntimeError("one_hot is only applicable to index tensor (int64)")
@@ -87,6 +132,9 @@ def one_hot(tensor, num_classes=-1):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
     """input / max(||input||_p along dim, eps)."""
-    from ..ops.elementwise import maximum
     norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
     return input / maximum(norm, eps)
+
+
+def softmax2d(input):
+    return softmax(input, -3)

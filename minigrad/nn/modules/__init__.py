@@ -3,11 +3,22 @@ from .module import Module  # noqa: F401
 from .linear import Identity, Linear  # noqa: F401
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from .pooling import (  # noqa: F401
-    MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d)
+    MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+    AvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool1d, MaxUnpool2d)
 from .activation import (  # noqa: F401
-    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, ReLU6, Hardtanh, SiLU, Softplus)
+    ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, ReLU6, Hardtanh, SiLU, Softplus,
+    GELU, ELU, CELU, SELU, Hardswish, Hardsigmoid, Mish, Softsign, LogSigmoid, Tanhshrink,
+    Hardshrink, Softshrink, PReLU, Softmin, Softmax2d)
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401
-from .dropout import Dropout  # noqa: F401
+from .feature_norm import (  # noqa: F401
+    LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from .sparse import Embedding  # noqa: F401
+from .upsampling import (  # noqa: F401
+    Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle, Unfold,
+    Fold)
+from .lazy import LazyLinear, LazyConv1d, LazyConv2d  # noqa: F401
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
 from .loss import (  # noqa: F401
@@ -19,4 +30,13 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "Softmax", "LogSoftmax", "ReLU6", "Hardtanh", "SiLU", "Softplus", "BatchNorm1d",
            "BatchNorm2d", "BatchNorm3d", "Dropout", "Flatten", "Unflatten", "Sequential",
            "ModuleList", "ModuleDict", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
-           "BCELoss", "BCEWithLogitsLoss"]
+           "BCELoss", "BCEWithLogitsLoss",
+           # breadth (issue #15)
+           "AvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxUnpool1d", "MaxUnpool2d",
+           "GELU", "ELU", "CELU", "SELU", "Hardswish", "Hardsigmoid", "Mish", "Softsign",
+           "LogSigmoid", "Tanhshrink", "Hardshrink", "Softshrink", "PReLU", "Softmin",
+           "Softmax2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "Upsample",
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
+           "Unfold", "Fold", "LazyLinear", "LazyConv1d", "LazyConv2d", "RNNBase", "RNN", "LSTM",
+           "GRU", "RNNCell", "LSTMCell", "GRUCell"]

@@ -1,5 +1,7 @@
 """Activation layers: ``ReLU``, ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``Softmax``,
-``LogSoftmax``, ``ReLU6``, ``Hardtanh``, ``SiLU``, ``Softplus``.
+``LogSoftmax``, ``ReLU6``, ``Hardtanh``, ``SiLU``, ``Softplus``, and (below) ``GELU``, ``ELU``,
+``CELU``, ``SELU``, ``Hardswish``, ``Hardsigmoid``, ``Mish``, ``Softsign``, ``LogSigmoid``,
+``PReLU``, ``Softmin``, ``Softmax2d`` and the shrink functions.
 
 Each is a one-line ``forward`` calling ``minigrad.nn.functional``; its repr shows the same
 arguments as PyTorch's (``LeakyReLU(negative_slope=0.2)``).
@@ -8,11 +10,15 @@ from __future__ import annotations
 
 import warnings
 
+from ... import creation
 from .. import functional as F
+from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ReLU6",
-           "Hardtanh", "SiLU", "Softplus"]
+           "Hardtanh", "SiLU", "Softplus", "GELU", "ELU", "CELU", "SELU", "Hardswish",
+           "Hardsigmoid", "Mish", "Softsign", "LogSigmoid", "Tanhshrink", "Hardshrink",
+           "Softshrink", "PReLU", "Softmin", "Softmax2d"]
 
 
 def _inplace(input, output):
@@ -158,3 +164,156 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+# ----------------------------------------------------------------------------------------------
+# More activations: one-line forwards over minigrad/ops/activation.py
+# ----------------------------------------------------------------------------------------------
+class _Simple(Module):
+    """An activation with keyword hyper-parameters ``_params`` stored as attributes."""
+    _fn = None
+    _params = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        names = self._params + ("inplace",)
+        values = dict(zip(names, args))
+        values.update(kwargs)
+        for name in self._params:
+            setattr(self, name, values.get(name, self._defaults[name]))
+        self.inplace = values.get("inplace", False)
+
+    def forward(self, input):
+        out = type(self)._fn(input, **{n: getattr(self, n) for n in self._params})
+        return _inplace(input, out) if self.inplace else out
+
+    def extra_repr(self):
+        parts = [f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str) else
+                 f"{n}={getattr(self, n)}" for n in self._params]
+        return ", ".join(parts + (["inplace=True"] if self.inplace else []))
+
+
+class GELU(_Simple):
+    """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
+    _fn, _params, _defaults = F.gelu, ("approximate",), {"approximate": "none"}
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class ELU(_Simple):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    _fn, _params, _defaults = F.elu, ("alpha",), {"alpha": 1.0}
+
+
+class CELU(_Simple):
+    """x for x > 0, alpha (e^(x/alpha) - 1) otherwise."""
+    _fn, _params, _defaults = F.celu, ("alpha",), {"alpha": 1.0}
+
+
+class SELU(_Simple):
+    """1.0507 * elu(x, 1.6733): self-normalising."""
+    _fn, _params, _defaults = F.selu, (), {}
+
+
+class Hardswish(_Simple):
+    """x * relu6(x + 3) / 6."""
+    _fn, _params, _defaults = F.hardswish, (), {}
+
+
+class Hardsigmoid(_Simple):
+    """relu6(x + 3) / 6."""
+    _fn, _params, _defaults = F.hardsigmoid, (), {}
+
+
+class Mish(_Simple):
+    """x * tanh(softplus(x))."""
+    _fn, _params, _defaults = F.mish, (), {}
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), stable."""
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class PReLU(Module):
+    """x for x > 0, a * x otherwise, with a learned slope ``a`` (one, or one per channel),
+    initialised to ``init`` (0.25)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(creation.full((num_parameters,), init, device=device,
+                                              dtype=dtype))
+
+    def reset_parameters(self):
+        self.weight.data.fill_(self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmin(Module):
+    """softmax(-x) along ``dim``."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim("softmin", input.dim())
+        return F.softmin(input, dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """softmax over the channels of (N, C, H, W) or (C, H, W) at every pixel."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D "
+                             "instead")
+        return F.softmax(input, -3)

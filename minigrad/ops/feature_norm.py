@@ -1,0 +1,112 @@
+"""Normalisation over features rather than over the batch: ``layer_norm``, ``group_norm``,
+``instance_norm`` (batch_norm lives in ``normalization``).
+
+All three are the same composition of differentiable ops, over different axes:
+
+    y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias        (biased variance, / N)
+
+    layer_norm      the last len(normalized_shape) dims of each sample
+    group_norm      (N, C, *) seen as (N, G, C/G * prod(*)): each group of channels
+    instance_norm   each (sample, channel) plane (= group_norm with G = C, plus optional
+                    running statistics)
+
+Being composed of ``mean``, ``sub``, ``mul`` and ``rsqrt``-style ops, the first and second
+derivatives are theirs: nothing here to get wrong by hand.
+"""
+from __future__ import annotations
+
+from .elementwise import add, div, mul, sqrt, sub
+from .plumbing import reshape_to
+from .reduce import mean
+
+__all__ = ["layer_norm", "group_norm", "instance_norm"]
+
+
+def _normalise(x, axes, eps):
+    """(x - mean) / sqrt(biased var + eps) over ``axes`` (kept as size-1 dims)."""
+    m = mean(x, axes, keepdim=True)
+    centred = sub(x, m)
+    var = mean(mul(centred, centred), axes, keepdim=True)
+    return div(centred, sqrt(add(var, eps))), m, var
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its last dims ``normalized_shape``; then * weight + bias
+    (both shaped ``normalized_shape``)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if tuple(input.shape[input.ndim - k:]) != shape or k > input.ndim:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
+                               f"got {name} of shape {list(t.shape)} and normalized_shape = "
+                               f"{list(shape)}")
+    y, _, _ = _normalise(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    if weight is not None:
+        y = mul(y, weight)
+    if bias is not None:
+        y = add(y, bias)
+    return y
+
+
+def _per_channel(t, ndim):
+    """A (C,) parameter shaped (C, 1, ..., 1) to broadcast over (N, C, *spatial)."""
+    return reshape_to(t, (t.shape[0],) + (1,) * (ndim - 2))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each group of C / num_groups channels of each sample; weight, bias: (C,)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    per_group = input.numel() // (n * num_groups) if n else 0
+    grouped = reshape_to(input, (n, num_groups, per_group))
+    y, _, _ = _normalise(grouped, (2,), eps)
+    y = reshape_to(y, tuple(input.shape))
+    if weight is not None:
+        y = mul(y, _per_channel(weight, input.ndim))
+    if bias is not None:
+        y = add(y, _per_channel(bias, input.ndim))
+    return y
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) plane over its spatial dims.  With running
+    statistics and ``use_input_stats``, they move toward the batch's (unbiased variance),
+    as BatchNorm's; without ``use_input_stats`` the running ones are used."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
+    axes = tuple(range(2, input.ndim))
+    if use_input_stats:
+        y, m, var = _normalise(input, axes, eps)
+        if running_mean is not None or running_var is not None:
+            count = 1
+            for k in axes:
+                count *= input.shape[k]
+            bm = m._array.mean(axis=0).reshape(-1)
+            bv = var._array.mean(axis=0).reshape(-1) * count / max(count - 1, 1)
+            if running_mean is not None:
+                running_mean._array[...] = (1 - momentum) * running_mean._array + momentum * bm
+            if running_var is not None:
+                running_var._array[...] = (1 - momentum) * running_var._array + momentum * bv
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        y = div(sub(input, _per_channel(running_mean, input.ndim)),
+                sqrt(add(_per_channel(running_var, input.ndim), eps)))
+    if weight is not None:
+        y = mul(y, _per_channel(weight, input.ndim))
+    if bias is not None:
+        y = add(y, _per_channel(bias, input.ndim))
+    return y
