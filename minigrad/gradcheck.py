@@ -4,11 +4,14 @@
     python -m minigrad.gradcheck --op conv2d     # one op (repeat --op for more)
     python -m minigrad.gradcheck --fast          # two samples per op
     python -m minigrad.gradcheck --device cuda   # minigrad on the GPU (torch on CPU or GPU)
+    python -m minigrad.gradcheck --order 2       # also second derivatives (torch + FD)
     python -m minigrad.gradcheck --list          # the registered op names
 
 Each sample of each op (see ``minigrad/testing/registry.py``) is checked three ways, in
 float64: forward against torch, gradients against torch (one shared random upstream
-gradient), gradients against central finite differences.  The table shows, per op, the
+gradient), gradients against central finite differences; with ``--order 2`` also the second
+derivatives against torch's (``autograd.grad`` with ``create_graph=True``, twice) and against
+finite differences of the first derivative (``gradgradcheck``).  The table shows, per op, the
 number of samples, the worst absolute and relative error met and the status.  Exit status: 0
 when everything passes, 1 when something fails, 2 for a usage error (unknown op, no GPU).
 """
@@ -17,6 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+from . import backend, cuda
+from .testing import registry
 
 # Tolerances of the checks (float64 throughout).
 TORCH_RTOL, TORCH_ATOL = 1e-6, 1e-9
@@ -32,6 +38,8 @@ def _parse(argv):
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="where minigrad runs (torch runs on cuda too when it can)")
     p.add_argument("--fast", action="store_true", help="only the first two samples of each op")
+    p.add_argument("--order", type=int, default=1, choices=(1, 2),
+                   help="2: also check second derivatives (float64, CPU)")
     p.add_argument("--list", action="store_true", help="print the registered op names and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="print every failure in full")
     return p.parse_args(argv)
@@ -45,8 +53,8 @@ def _torch_device(device):
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def check_op(info, device="cpu", torch_device="cpu", fast=False):
-    """Run every check on every sample of one op.
+def check_op(info, device="cpu", torch_device="cpu", fast=False, order=1):
+    """Run every check on every sample of one op (``order`` 2: second derivatives too).
 
     Returns a dict: samples (count), max_abs, max_rel (worst errors), failures (messages),
     skipped (a reason, or None).
@@ -81,7 +89,37 @@ def check_op(info, device="cpu", torch_device="cpu", fast=False):
         result["max_rel"] = max(result["max_rel"], e_rel)
         if report:
             result["failures"].append(f"{where} vs finite differences: {report}")
+    if order == 2:
+        _check_second_order(info, samples, result)
     return result
+
+
+def _check_second_order(info, samples, result):
+    """Second derivatives of every sample: against torch, then finite differences. An op
+    registered as first-order only must refuse, with an error that names it."""
+    for k, sample in enumerate(samples):
+        if not any(sample.requires_grad):
+            continue
+        where = f"{info.name}[{k}] ({sample.desc}) second order"
+        try:
+            info.compare_second_order(sample, rtol=TORCH_RTOL, atol=TORCH_ATOL)
+        except RuntimeError as exc:
+            if not info.second_order and "not implemented" in str(exc):
+                result["first_order_only"] = True
+                continue
+            result["failures"].append(f"{where} vs torch: {type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:
+            result["failures"].append(f"{where} vs torch: {type(exc).__name__}: {exc}")
+            continue
+        if not info.second_order:
+            result["failures"].append(f"{where}: registered as first-order only, but its "
+                                      "second derivative did not raise")
+            continue
+        if info.finite_differences_apply(sample):
+            report = info.gradgradcheck(sample, eps=FD_EPS, atol=FD_ATOL, rtol=FD_RTOL)
+            if report:
+                result["failures"].append(f"{where} vs finite differences: {report}")
 
 
 def _status(r):
@@ -89,6 +127,8 @@ def _status(r):
         return f"skip: {r['skipped']}"
     if r["failures"]:
         return f"FAIL ({len(r['failures'])})"
+    if r.get("first_order_only"):
+        return "ok (first order only)"
     return "ok"
 
 
@@ -107,16 +147,16 @@ def _print_table(results, out):
 
 def main(argv=None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    from .testing import registry
 
     if args.list:
         for name in registry.names():
             print(name)
         return 0
+    if args.order == 2 and args.device != "cpu":
+        print("error: --order 2 runs on the CPU only", file=sys.stderr)
+        return 2
     if args.device == "cuda":
-        from . import cuda
         if not cuda.is_available():
-            from . import backend
             print("error: --device cuda, but minigrad cannot use a GPU here "
                   f"({backend._cupy_error or 'no CUDA device'}). Install cupy on a machine "
                   "with an NVIDIA GPU, or run with --device cpu.", file=sys.stderr)
@@ -136,11 +176,14 @@ def main(argv=None) -> int:
 
     torch_device = _torch_device(args.device)
     start = time.perf_counter()
-    results = [check_op(info, args.device, torch_device, args.fast) for info in infos]
+    results = [check_op(info, args.device, torch_device, args.fast, args.order)
+               for info in infos]
     elapsed = time.perf_counter() - start
 
     out = sys.stdout
-    out.write(f"minigrad gradcheck: minigrad on {args.device}, torch on {torch_device}, float64; "
+    orders = "first and second derivatives" if args.order == 2 else "first derivatives"
+    out.write(f"minigrad gradcheck ({orders}): minigrad on {args.device}, torch on "
+              f"{torch_device}, float64; "
               f"torch rtol {TORCH_RTOL:g}, finite differences eps {FD_EPS:g} "
               f"atol {FD_ATOL:g} rtol {FD_RTOL:g}\n\n")
     _print_table(results, out)

@@ -302,3 +302,39 @@ def test_cli_reports_a_failing_op(monkeypatch, capsys):
 def test_cli_list():
     from minigrad.gradcheck import main
     assert main(["--list"]) == 0
+
+
+def test_cli_order_2_checks_second_derivatives(capsys):
+    pytest.importorskip("torch")
+    from minigrad.gradcheck import main
+    assert main(["--op", "tanh", "--op", "conv2d", "--fast", "--order", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "first and second derivatives" in out and "0 failed" in out
+
+
+def test_cli_order_2_catches_a_wrong_second_derivative(monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from minigrad.gradcheck import main
+    from minigrad.ops import elementwise
+    # tanh' = 1 - tanh^2, written so that its own derivative is wrong (tanh^2 as a constant)
+    def wrong_backward(self, g):
+        out, = self.saved_tensors
+        return g * (1 - minigrad.tensor(out.detach().numpy() ** 2))
+    monkeypatch.setattr(elementwise.Tanh, "backward", wrong_backward)
+    assert main(["--op", "tanh", "--fast"]) == 0           # first order still right
+    assert main(["--op", "tanh", "--fast", "--order", "2"]) == 1
+    assert "second order vs torch" in capsys.readouterr().out
+
+
+def test_gradgradcheck_finds_a_wrong_second_derivative(monkeypatch):
+    from minigrad.ops import elementwise
+    from minigrad.testing import GradcheckError, gradgradcheck
+    x = minigrad.tensor([0.3, -0.7, 1.1], dtype=minigrad.float64, requires_grad=True)
+    assert gradgradcheck(minigrad.tanh, (x,))
+
+    def wrong_backward(self, g):
+        out, = self.saved_tensors
+        return g * (1 - minigrad.tensor(out.detach().numpy() ** 2))
+    monkeypatch.setattr(elementwise.Tanh, "backward", wrong_backward)
+    with pytest.raises(GradcheckError, match="second derivative"):
+        gradgradcheck(minigrad.tanh, (x,))
