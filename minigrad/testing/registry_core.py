@@ -257,6 +257,14 @@ def _prod_samples(g):
     y[1, 1] = 0.0
     yield S(y, desc="a zero, full product")
     yield S(g.randn(0, 3), kwargs={"dim": 0}, desc="empty dim -> ones")
+    z = g.randn(3, 4)
+    z[0, :] = 0.0               # a row of zeros
+    z[1, 3] = 0.0               # one zero, last place
+    z[2, 0] = z[2, 3] = 0.0     # two zeros at the ends
+    yield S(z, kwargs={"dim": -1, "keepdim": True}, desc="zeros at the ends, all zeros")
+    w = g.randn(2, 3)
+    w[0, 0] = w[1, 2] = 0.0
+    yield S(w, desc="two zeros, full product")
 
 
 register("prod", _method("prod"), _prod_samples)
@@ -271,6 +279,7 @@ def _var_samples(g):
     yield S(g.randn(3, 4), kwargs={"dim": 1, "correction": 2})
     yield S(g.randn(2, 3, 4), kwargs={"dim": (-1, 0)})
     yield S(g.randn(6), kwargs={"dim": 0, "keepdim": True})
+    yield S(g.randn(2, 1), kwargs={"dim": 1, "correction": 0}, desc="one element per slice")
 
 
 def _std_samples(g):
@@ -324,6 +333,7 @@ def _amax_samples(g):
     yield S(g.distinct(), kwargs={"dim": 0})
     yield S(g.ties(3, 4, low=0, high=1), kwargs={"dim": 1}, fd=False, desc="ties (split evenly)")
     yield S(g.ties(2, 3, 2, low=0, high=1), kwargs={"dim": (0, 2)}, fd=False, desc="ties, tuple")
+    yield S(g.distinct(0, 3), kwargs={"dim": 1}, desc="empty batch")
 
 
 register("amax", lambda lib, x, **kw: lib.amax(x, **kw), _amax_samples)
@@ -338,6 +348,9 @@ def _softmax_samples(g):
     yield S(g.randn(5), kwargs={"dim": 0})
     yield S(50 * g.randn(3, 4), kwargs={"dim": 1}, desc="large logits")
     yield S(g.randn(0, 4), kwargs={"dim": 1}, desc="empty batch")
+    yield S(g.randn(3, 0), kwargs={"dim": 1}, desc="empty dim")
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+    yield S(g.randn(), kwargs={"dim": -1}, desc="0-d, dim -1")
 
 
 register("softmax", lambda lib, x, **kw: lib.softmax(x, **kw), _softmax_samples)
@@ -352,6 +365,8 @@ def _logsumexp_samples(g):
     yield S(g.randn(2, 3, 4), kwargs={"dim": -1})
     yield S(100 * g.randn(3, 4), kwargs={"dim": 1}, desc="large values")
     yield S(g.randn(4), kwargs={"dim": 0})
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+    yield S(g.randn(0, 3), kwargs={"dim": 1}, desc="empty batch")
 
 
 register("logsumexp", lambda lib, x, **kw: lib.logsumexp(x, **kw), _logsumexp_samples)
@@ -427,6 +442,7 @@ def _stack_samples(g):
     yield S(g.randn(2, 3), g.randn(2, 3), g.randn(2, 3), kwargs={"dim": -1})
     yield S(g.randn(2, 3), g.randn(2, 3), kwargs={"dim": 1})
     yield S(g.randn(), g.randn(), g.randn(), desc="0-d")
+    yield S(g.randn(0, 3), g.randn(0, 3), kwargs={"dim": 1}, desc="empty")
 
 
 register("stack", _stack, _stack_samples)
@@ -459,6 +475,7 @@ def _pad_samples(g):
     yield S(g.randn(2, 3), kwargs={"pad": (0, 0, 1, 1), "value": 1.5})
     yield S(g.randn(1, 2, 3, 3), kwargs={"pad": (1, 1, 1, 1)})
     yield S(g.randn(3), kwargs={"pad": (0, 0)})
+    yield S(g.randn(0, 2), kwargs={"pad": (1, 0)}, desc="empty batch")
 
 
 register("pad", lambda lib, x, **kw: lib.nn.functional.pad(x, **kw), _pad_samples)
@@ -521,6 +538,9 @@ def _getitem_samples(g):
     yield S(g.randn(5), kwargs={"index": 3}, desc="to 0-d")
     yield S(g.randn(), kwargs={"index": None}, desc="0-d[None]")
     yield S(g.randn(), kwargs={"index": Ellipsis}, desc="0-d[...]")
+    yield S(x(), np.array([], dtype=np.int64), kwargs={"index": Slot(0)},
+            desc="empty int array")
+    yield S(g.randn(0, 3), kwargs={"index": (slice(None), 1)}, desc="empty tensor")
 
 
 register("getitem", _getitem, _getitem_samples)
@@ -549,6 +569,7 @@ def _setitem_samples(g):
             requires_grad=[True, False], desc="value without grad")
     yield S(g.randn(4, 5), g.randn(2, 5), kwargs={"index": (slice(0, 4, 2),)},
             requires_grad=[False, True], desc="only the value requires grad")
+    yield S(g.randn(3), g.randn(), kwargs={"index": 1}, desc="0-d value into 1-d")
 
 
 register("setitem", _setitem, _setitem_samples)
@@ -560,8 +581,11 @@ register("setitem", _setitem, _setitem_samples)
 def _matmul_samples(g):
     for sa, sb in [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 3)), ((3, 4), (4,)),
                    ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
-                   ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((0, 4), (4, 2)), ((3, 0), (0, 2))]:
+                   ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((0, 4), (4, 2)), ((3, 0), (0, 2)),
+                   ((1, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (1, 2, 4, 2)), ((0, 3, 4), (4, 2)),
+                   ((2, 3, 4), (1, 4, 2))]:
         yield S(g.randn(*sa), g.randn(*sb))
+    yield S(g.randn(3, 4), g.randn(4, 2), requires_grad=[False, True], desc="rhs only")
 
 
 register("matmul", lambda lib, a, b: a @ b, _matmul_samples)
@@ -574,7 +598,8 @@ register("matmul_fn", lambda lib, a, b: lib.matmul(a, b),
 # ----------------------------------------------------------------------------------------------
 register("flip", lambda lib, x, dims: x.flip(dims), lambda g: iter([
     S(g.randn(3, 4), kwargs={"dims": (0,)}), S(g.randn(2, 3, 4), kwargs={"dims": (-1, 0)}),
-    S(g.randn(5), kwargs={"dims": 0})]))
+    S(g.randn(5), kwargs={"dims": 0}), S(g.randn(), kwargs={"dims": 0}, desc="0-d"),
+    S(g.randn(0, 3), kwargs={"dims": (1,)}, desc="empty")]))
 register("unflatten", lambda lib, x, dim, sizes: x.unflatten(dim, sizes), lambda g: iter([
     S(g.randn(2, 6), kwargs={"dim": 1, "sizes": (2, 3)}),
     S(g.randn(12), kwargs={"dim": -1, "sizes": (3, -1)})]))
@@ -588,3 +613,47 @@ def _cast_samples(g):
 
 register("to_dtype", lambda lib, x, dtype: x.to(getattr(lib, dtype)), _cast_samples,
          float32=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Non-contiguous inputs: a sample's arrays become fresh (contiguous) tensors, so the strided
+# or transposed view is taken inside the function, and the op then runs on that view.
+# ----------------------------------------------------------------------------------------------
+def _strided_samples(*shapes):
+    return lambda g: iter([S(*(g.randn(*shape) for shape in shapes))])
+
+
+register("prod_of_strided", lambda lib, x: x[:, ::2].prod(dim=0), _strided_samples((3, 5)))
+register("var_of_transposed", lambda lib, x: x.mT.var(dim=1), _strided_samples((4, 3)))
+register("std_of_transposed", lambda lib, x: x.mT.std(dim=0, keepdim=True),
+         _strided_samples((4, 3)))
+register("amax_of_transposed", lambda lib, x: lib.amax(x.mT, dim=0),
+         lambda g: iter([S(g.distinct(4, 3))]))
+register("softmax_of_transposed", lambda lib, x: lib.softmax(x.mT, dim=1),
+         _strided_samples((5, 3)))
+register("log_softmax_of_strided", lambda lib, x: lib.nn.functional.log_softmax(
+    x[::2], dim=0), _strided_samples((5, 3)))
+register("logsumexp_of_transposed", lambda lib, x: lib.logsumexp(x.mT, dim=(0, 1)),
+         _strided_samples((5, 3)))
+register("cat_of_views", lambda lib, a, b: lib.cat([a.mT, b[:, 1:]], dim=1),
+         _strided_samples((3, 2), (2, 4)))
+register("stack_of_views", lambda lib, a, b: lib.stack([a.mT, b[::2]], dim=2),
+         _strided_samples((3, 2), (4, 3)))
+register("pad_of_transposed", lambda lib, x: lib.nn.functional.pad(x.mT, (2, 1, 0, 1)),
+         _strided_samples((4, 3)))
+register("flip_of_transposed", lambda lib, x: x.mT.flip((0, 1)), _strided_samples((4, 3)))
+register("repeat_of_transposed", lambda lib, x: x.mT.repeat(2, 1, 2), _strided_samples((4, 3)))
+register("matmul_of_views", lambda lib, a, b: a.mT @ b[..., ::2],
+         _strided_samples((4, 3), (2, 4, 5)))
+register("getitem_of_transposed", lambda lib, x, i: x.mT[i, -1],
+         lambda g: iter([S(g.randn(5, 4), np.array([[1, 1], [0, 3]]),
+                           desc="2-d int array with repeats, then an int")]))
+
+
+def _setitem_of_view(lib, x, v):
+    y = x.mT.clone()
+    y[1:3, ::2] = v
+    return y
+
+
+register("setitem_of_transposed", _setitem_of_view, _strided_samples((5, 4), (2, 1)))
