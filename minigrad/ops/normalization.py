@@ -11,19 +11,37 @@ In training the running statistics (when given) are updated in place:
     running_mean = (1 - momentum) running_mean + momentum mu
     running_var  = (1 - momentum) running_var  + momentum var * M / (M - 1)   (unbiased)
 
-One Function instead of a chain of elementwise ops: the backward below is the closed form,
-which is faster and needs only x_hat and 1/sqrt(var + eps) to be kept.
+One Function instead of a chain of elementwise ops: the forward is numpy, and the backward is
+the closed form, written with minigrad's own ops so that it can be differentiated again
+(``create_graph=True``: Hessian-vector products, gradient penalties).
 """
 from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
+from .elementwise import add, mul, rsqrt, sub
+from .plumbing import reshape_to
+from .reduce import mean as reduce_mean, sum as reduce_sum
 
 __all__ = ["BatchNorm", "batch_norm"]
 
 
+def _inplace_or_new(y, b, op):
+    """y * b or y + b, into y's memory when the result keeps y's dtype (y is a fresh array)."""
+    xp = backend.xp_of(y)
+    if xp.result_type(y, b) == y.dtype:
+        return xp.multiply(y, b, out=y) if op == "mul" else xp.add(y, b, out=y)
+    return y * b if op == "mul" else y + b
+
+
 class BatchNorm(Function):
-    """y = weight * (x - mu) / sqrt(var + eps) + bias, per channel (axis 1)."""
+    """y = weight * (x - mu) / sqrt(var + eps) + bias, per channel (axis 1).
+
+    Shapes: x (N, C, *S); weight, bias (C,) (or another shape of C elements); y like x.
+    """
+    first_order_only = False
 
     def forward(self, x, *affine, running_mean, running_var, has_weight, has_bias, training,
                 momentum, eps):
@@ -50,39 +68,71 @@ class BatchNorm(Function):
             var = running_var.astype(x.dtype, copy=False)
             centered = x - mean.reshape(shape)
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)   # (C,)
-        x_hat = centered * invstd.reshape(shape)             # (N, C, *S)
-        y = x_hat if weight is None else x_hat * weight.reshape(shape)
+        y = centered
+        y *= invstd.reshape(shape)                           # x_hat, in place: centered is ours
+        if weight is not None:                               # in place unless it would promote
+            y = _inplace_or_new(y, weight.reshape(shape), "mul")
         if bias is not None:
-            if y is not x_hat and y.dtype == xp.result_type(y, bias):
-                y += bias.reshape(shape)                    # y is a fresh product: in place
-            else:
-                y = y + bias.reshape(shape)                 # x_hat is saved for backward
-        self.save_for_backward(x_hat, invstd, weight)   # weight: checked for in-place edits
-        self.axes, self.shape, self.training, self.has_bias = axes, shape, training, has_bias
+            y = _inplace_or_new(y, bias.reshape(shape), "add")
+        # Backward keeps x itself (the one full-size array kept; a second derivative flows
+        # into it) and the (C,) statistics used here, copied: in eval they would otherwise be
+        # views of the running statistics, which a later training call updates in place.
+        self.save_for_backward(x, weight)
+        self.mean = mean.astype(x.dtype).reshape(shape)
+        self.invstd = invstd.reshape(shape)
+        self.axes, self.shape, self.training, self.has_bias, self.eps = (
+            axes, shape, training, has_bias, eps)
+        self.bias_shape = bias.shape if bias is not None else None   # (C,), or C elements
         return y
 
     def backward(self, g):
-        # g: (N, C, *S), the gradient of y.
-        x_hat, invstd, weight = self.saved_tensors
+        """g (N, C, *S) -> (dx, dweight, dbias).
+
+        With x_hat = (x - mu) invstd and sums over the M values of each channel, gb = sum g and
+        S = sum g (x - mu) (so that dweight = invstd S, dbias = gb):
+            training:  dx = invstd weight (g - gb / M - (x - mu) invstd^2 S / M)
+            eval:      dx = invstd weight g                  (running stats are constants)
+        """
+        x, weight = self.saved_tensors
         axes, shape = self.axes, self.shape
-        grads = []
-        g_xhat = g if weight is None else g * weight.reshape(shape)        # dL/dx_hat
-        if self.needs_input_grad[0]:
-            if self.training:
-                # mu and var depend on x too:
-                # dx = invstd / M * (M g_xhat - sum(g_xhat) - x_hat * sum(g_xhat * x_hat))
-                mean_g = g_xhat.mean(axis=axes).reshape(shape)                  # (1, C, 1..)
-                mean_gx = (g_xhat * x_hat).mean(axis=axes).reshape(shape)       # (1, C, 1..)
-                gx = (g_xhat - mean_g - x_hat * mean_gx) * invstd.reshape(shape)
-            else:
-                gx = g_xhat * invstd.reshape(shape)          # running stats are constants
-            grads.append(gx)
+        want_x, want_w = self.needs_input_grad[0], weight is not None and self.needs_input_grad[1]
+        want_b = self.has_bias and self.needs_input_grad[-1]
+        if self.training and is_grad_enabled() and want_x:
+            # create_graph: mu and invstd as ops of x, so that the derivative of this backward
+            # sees how they move with x (the cached arrays would be constants: a silently
+            # wrong second derivative). Under a plain backward() the cached ones are exact.
+            mu = reduce_mean(x, axes, keepdim=True)
+            centered = sub(x, mu)
+            invstd = rsqrt(add(reduce_mean(mul(centered, centered), axes, keepdim=True),
+                               self.eps))
         else:
-            grads.append(None)
+            centered = None               # made below only if needed (not for eval's dx)
+            invstd = Tensor._wrap(self.invstd)
+        # Per-channel sums, kept as (1, C, 1, ...) for broadcasting.
+        gb = s = None
+        if want_b or (want_x and self.training):
+            gb = reduce_sum(g, axes, keepdim=True)
+        if want_w or (want_x and self.training):
+            if centered is None:
+                centered = sub(x, Tensor._wrap(self.mean))
+            s = reduce_sum(mul(g, centered), axes, keepdim=True)
+        gw = mul(invstd, s) if s is not None else None        # dweight, as (1, C, 1, ...)
+        gx = None
+        if want_x:
+            a = invstd if weight is None else mul(invstd, reshape_to(weight, shape))
+            gx = mul(g, a)                                            # invstd weight g
+            if self.training:
+                # minus (x - mu) * k + c, with the per-channel k = a invstd^2 S / M and
+                # c = a gb / M: three passes over the full-size arrays
+                u = mul(a, 1.0 / (x._array.size // x._array.shape[1]))     # a / M
+                gx = sub(gx, add(mul(centered, mul(mul(u, invstd), gw)), mul(u, gb)))
+        if want_w:
+            gw = reshape_to(gw, weight._array.shape)
+        grads = [gx]
         if weight is not None:
-            grads.append((g * x_hat).sum(axis=axes) if self.needs_input_grad[1] else None)  # (C,)
+            grads.append(gw)
         if self.has_bias:
-            grads.append(g.sum(axis=axes) if self.needs_input_grad[-1] else None)         # (C,)
+            grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
         return tuple(grads)
 
 
@@ -103,15 +153,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if size == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {input.shape}")
-    elif running_mean is None or running_var is None:
-        raise RuntimeError("running_mean and running_var must be defined in evaluation mode "
-                           "(training=False)")
+        if (running_mean is None) != (running_var is None):
+            raise ValueError("running_mean and running_var must either both be None or neither "
+                             "be None")
+    else:
+        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+            if t is None:
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
+    # As PyTorch: each must hold C elements (dim 1 of the input); weight and bias of another
+    # shape with C elements are accepted, the running statistics must be 1-D.
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != (c,):
-            raise RuntimeError(f"batch_norm: {name} should contain {c} elements (the input's "
-                               f"channels, dim 1 of shape {list(input.shape)}), not "
-                               f"{t.numel()} (shape {list(t.shape)})")
+        if t is None:
+            continue
+        if t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+        if name.startswith("running") and t.dim() != 1:
+            raise RuntimeError(f"{name}: expected 1 dims but tensor has {t.dim()} (shape "
+                               f"{list(t.shape)}; it needs one value per channel, shape [{c}])")
     if input._array.dtype.kind != "f":
         raise RuntimeError(f"batch_norm: expected a floating point input, got {input.dtype}")
     affine = tuple(t for t in (weight, bias) if t is not None)
