@@ -69,3 +69,38 @@ from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  #
 from .summary import summary  # noqa: E402,F401
 from .profiler import profile  # noqa: E402,F401
 from . import explain, viz  # noqa
+
+# Breadth (issue #15): the rest of PyTorch's everyday functions
+from .ops.trig import (  # noqa: E402,F401
+    tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan,
+    arctan2, arcsinh, arccosh, arctanh)
+from .ops.activation import erf, selu, celu  # noqa: E402,F401
+from .ops.elementwise import sigmoid as expit  # noqa: E402,F401
+from .ops.scatter_gather import (  # noqa: E402,F401
+    gather, scatter, scatter_add, index_select, index_add, masked_fill, take_along_dim)
+from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E402,F401
+from .ops.shaping import (  # noqa: E402,F401
+    movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
+from .ops.linalg import einsum, norm, var_mean, std_mean, dot, dot as inner  # noqa: E402,F401
+from .ops.padding import pad as _pad  # noqa: E402,F401
+from .functional import (  # noqa: E402,F401
+    broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
+    atleast_3d)
+from ._sampling import normal, bernoulli  # noqa: E402,F401
+from .autograd import inference_mode  # noqa: E402,F401
+from ._settings import set_printoptions, set_default_device, get_default_device  # noqa: E402,F401
+from . import functional, linalg, backends  # noqa: E402,F401
+from ._tensor_methods import _torch_args  # noqa: E402
+
+# PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),
+# torch.matmul(input=a, other=b), torch.add(a, b, out=c)
+for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul", "mm", "bmm",
+              "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
+              "std", "logsumexp", "softmax", "log_softmax", "all", "any", "count_nonzero",
+              "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "atan2", "gather",
+              "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",
+              "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
+              "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
+              "unsqueeze", "dot", "outer", "tril", "triu"):
+    globals()[_name] = _torch_args(globals()[_name])
+del _name

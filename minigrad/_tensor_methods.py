@@ -1,82 +1,290 @@
 """Attach the ops to ``Tensor`` as methods and operators (``x + y``, ``x.sum()``, ``x[i]``...).
 
 Kept apart from tensor.py so the Tensor class stays short: here every method is one line that
-calls the function in ``minigrad/ops`` that does the work.
+calls the function in ``minigrad/ops`` that does the work, grouped by kind.
+
+``_torch_args`` lets a method or function take the keyword spellings PyTorch accepts besides
+its own: numpy's ``axis=`` / ``keepdims=`` for ``dim=`` / ``keepdim=``, ``input=`` / ``other=``
+for the operands, and ``out=`` (the result is written into that tensor).  Without keywords
+it adds one ``if`` to the call.
 """
 from __future__ import annotations
 
+import functools
+
 from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
 from .ops import matmul as MM, compare as C
-from . import backend, dtypes
+from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
+from .ops import linalg as L
+from . import backend, creation, dtypes
 from .autograd.engine import tensor_backward
 from .tensor import Tensor, _parse_to, tensor
+
+_ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 
 
 def _reflected(fn):
     return lambda self, other: fn(other, self)
 
 
-_METHODS = {
-    # arithmetic operators
-    "__add__": E.add, "__radd__": E.add,     # commutative: the tensor stays input 0, as torch
-    "__sub__": E.sub, "__rsub__": _reflected(E.sub),
-    "__mul__": E.mul, "__rmul__": E.mul,
-    "__truediv__": E.div, "__rtruediv__": _reflected(E.div),
-    "__pow__": E.pow, "__rpow__": _reflected(E.pow),
-    "__matmul__": MM.matmul, "__rmatmul__": _reflected(MM.matmul),
-    "__neg__": E.neg, "__pos__": lambda self: self, "__abs__": E.abs,
-    "__floordiv__": lambda a, b: E.div(a, b, rounding_mode="floor"),
-    "__rfloordiv__": lambda a, b: E.div(b, a, rounding_mode="floor"),
-    "__mod__": lambda a, b: E.remainder(a, b), "__rmod__": lambda a, b: E.remainder(b, a),
-    "remainder": lambda a, b: E.remainder(a, b),
-    # comparisons (no gradient)
-    "__eq__": C.eq, "__ne__": C.ne, "__lt__": C.lt, "__le__": C.le, "__gt__": C.gt,
-    "__ge__": C.ge, "__and__": C.logical_and, "__or__": C.logical_or,
-    "__invert__": C.logical_not,
-    # in place
-    "__iadd__": I.add_, "__isub__": I.sub_, "__imul__": I.mul_, "__itruediv__": I.div_,
-    "add_": I.add_, "sub_": I.sub_, "mul_": I.mul_, "div_": I.div_, "pow_": I.pow_,
-    "clamp_": I.clamp_, "clip_": I.clamp_, "relu_": I.relu_, "zero_": I.zero_, "fill_": I.fill_,
-    "copy_": I.copy_, "resize_": I.resize_,
-    "resize_as_": lambda self, other, memory_format=None: I.resize_(self, other.shape),
-    # indexing
-    "__getitem__": X.getitem, "__setitem__": X.setitem,
-    # pointwise
-    "add": E.add, "sub": E.sub, "subtract": E.sub, "mul": E.mul, "multiply": E.mul,
-    "div": E.div, "divide": E.div, "true_divide": E.div, "pow": E.pow, "neg": E.neg,
-    "negative": E.neg, "exp": E.exp, "log": E.log, "log1p": E.log1p, "sqrt": E.sqrt,
-    "rsqrt": E.rsqrt, "abs": E.abs, "sin": E.sin, "cos": E.cos, "tanh": E.tanh,
-    "sigmoid": E.sigmoid, "relu": E.relu, "clamp": E.clamp, "clip": E.clamp,
-    "maximum": E.maximum, "minimum": E.minimum, "square": E.square, "sign": C.sign,
-    "floor": C.floor, "ceil": C.ceil, "round": C.round, "isnan": C.isnan, "isinf": C.isinf,
-    "isfinite": C.isfinite, "eq": C.eq, "ne": C.ne, "lt": C.lt, "le": C.le, "gt": C.gt,
-    "ge": C.ge, "logical_and": C.logical_and, "logical_or": C.logical_or,
-    "logical_not": C.logical_not,
-    "where": lambda self, condition, other: E.where(condition, self, other),
-    # reductions
-    "sum": R.sum, "mean": R.mean, "prod": R.prod, "max": R.max, "min": R.min, "amax": R.amax,
-    "amin": R.amin, "argmax": R.argmax, "argmin": R.argmin, "var": R.var, "std": R.std,
-    "logsumexp": R.logsumexp, "softmax": R.softmax, "log_softmax": R.log_softmax,
-    "all": R.all, "any": R.any, "count_nonzero": R.count_nonzero,
-    # movement
-    "reshape": M.reshape, "view": M.view, "flatten": M.flatten, "unflatten": M.unflatten,
-    "squeeze": M.squeeze, "unsqueeze": M.unsqueeze, "transpose": M.transpose,
-    "swapaxes": M.transpose, "permute": M.permute, "t": M.t, "expand": M.expand,
-    "expand_as": M.expand_as, "repeat": M.repeat, "split": M.split, "chunk": M.chunk,
-    "unbind": M.unbind, "clone": M.clone, "contiguous": M.contiguous, "flip": M.flip,
-    "matmul": MM.matmul, "mm": MM.matmul,
-    "view_as": lambda self, other: M.view(self, other.shape),
-    "reshape_as": lambda self, other: M.reshape(self, other.shape),
-    "type_as": lambda self, other: self.to(other.dtype),
-    "allclose": lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False:
-        allclose(self, other, rtol, atol, equal_nan),
-    "equal": lambda self, other: equal(self, other),
-}
+def _torch_args(fn):
+    """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
+    (the first two operands by name) and ``out=`` (the result copied into ``out``)."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if not kwargs:
+            return fn(*args)
+        for alias, name in _ALIASES.items():
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}() got both '{alias}' and '{name}'")
+                kwargs[name] = kwargs.pop(alias)
+        if "input" in kwargs and not args:
+            args = (kwargs.pop("input"),)
+        if "other" in kwargs and len(args) == 1 and "other" not in _params(fn):
+            args = args + (kwargs.pop("other"),)
+        out = kwargs.pop("out", None)
+        result = fn(*args, **kwargs)
+        return result if out is None else _write_out(out, result, fn.__name__)
+    return call
 
+
+@functools.lru_cache(maxsize=None)
+def _params(fn):
+    code = getattr(fn, "__code__", None)
+    return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
+
+
+def _write_out(out, result, name):
+    """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
+    shape, as torch does with a warning), in out's dtype; returns ``out``."""
+    if isinstance(result, tuple):
+        for o, r in zip(out, result):
+            _write_out(o, r, name)
+        return out
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if out.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if tuple(out.shape) != tuple(result.shape):
+        I.resize_(out, *result.shape)
+    out._array[...] = result._array.astype(out._array.dtype, copy=False)
+    out._version.value += 1
+    return out
+
+
+# arithmetic operators (the tensor stays input 0 of a commutative op, as torch)
+Tensor.__add__ = E.add
+Tensor.__radd__ = E.add
+Tensor.__sub__ = E.sub
+Tensor.__rsub__ = _reflected(E.sub)
+Tensor.__mul__ = E.mul
+Tensor.__rmul__ = E.mul
+Tensor.__truediv__ = E.div
+Tensor.__rtruediv__ = _reflected(E.div)
+Tensor.__pow__ = E.pow
+Tensor.__rpow__ = _reflected(E.pow)
+Tensor.__matmul__ = MM.matmul
+Tensor.__rmatmul__ = _reflected(MM.matmul)
+Tensor.__neg__ = E.neg
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = E.abs
+Tensor.__floordiv__ = lambda a, b: E.div(a, b, rounding_mode="floor")
+Tensor.__rfloordiv__ = lambda a, b: E.div(b, a, rounding_mode="floor")
+Tensor.__mod__ = lambda a, b: E.remainder(a, b)
+Tensor.__rmod__ = lambda a, b: E.remainder(b, a)
+Tensor.remainder = lambda a, b: E.remainder(a, b)
+
+# comparisons (no gradient)
+Tensor.__eq__ = C.eq
+Tensor.__ne__ = C.ne
+Tensor.__lt__ = C.lt
+Tensor.__le__ = C.le
+Tensor.__gt__ = C.gt
+Tensor.__ge__ = C.ge
+Tensor.__and__ = C.logical_and
+Tensor.__or__ = C.logical_or
+Tensor.__invert__ = C.logical_not
+
+# in place
+Tensor.__iadd__ = I.add_
+Tensor.__isub__ = I.sub_
+Tensor.__imul__ = I.mul_
+Tensor.__itruediv__ = I.div_
+Tensor.add_ = I.add_
+Tensor.sub_ = I.sub_
+Tensor.mul_ = I.mul_
+Tensor.div_ = I.div_
+Tensor.pow_ = I.pow_
+Tensor.clamp_ = I.clamp_
+Tensor.clip_ = I.clamp_
+Tensor.relu_ = I.relu_
+Tensor.zero_ = I.zero_
+Tensor.fill_ = I.fill_
+Tensor.copy_ = I.copy_
+Tensor.resize_ = I.resize_
+Tensor.resize_as_ = lambda self, other, memory_format=None: I.resize_(self, other.shape)
+
+# indexing
+Tensor.__getitem__ = X.getitem
+Tensor.__setitem__ = X.setitem
+
+# pointwise
+Tensor.add = _torch_args(E.add)
+Tensor.sub = _torch_args(E.sub)
+Tensor.subtract = _torch_args(E.sub)
+Tensor.mul = _torch_args(E.mul)
+Tensor.multiply = _torch_args(E.mul)
+Tensor.div = _torch_args(E.div)
+Tensor.divide = _torch_args(E.div)
+Tensor.true_divide = _torch_args(E.div)
+Tensor.pow = _torch_args(E.pow)
+Tensor.neg = E.neg
+Tensor.negative = E.neg
+Tensor.exp = E.exp
+Tensor.log = E.log
+Tensor.log1p = E.log1p
+Tensor.sqrt = E.sqrt
+Tensor.rsqrt = E.rsqrt
+Tensor.abs = E.abs
+Tensor.sin = E.sin
+Tensor.cos = E.cos
+Tensor.tanh = E.tanh
+Tensor.sigmoid = E.sigmoid
+Tensor.relu = E.relu
+Tensor.clamp = E.clamp
+Tensor.clip = E.clamp
+Tensor.maximum = _torch_args(E.maximum)
+Tensor.minimum = _torch_args(E.minimum)
+Tensor.square = E.square
+Tensor.sign = C.sign
+Tensor.floor = C.floor
+Tensor.ceil = C.ceil
+Tensor.round = C.round
+Tensor.isnan = C.isnan
+Tensor.isinf = C.isinf
+Tensor.isfinite = C.isfinite
+Tensor.eq = C.eq
+Tensor.ne = C.ne
+Tensor.lt = C.lt
+Tensor.le = C.le
+Tensor.gt = C.gt
+Tensor.ge = C.ge
+Tensor.logical_and = C.logical_and
+Tensor.logical_or = C.logical_or
+Tensor.logical_not = C.logical_not
+Tensor.where = lambda self, condition, other: E.where(condition, self, other)
+
+# trigonometry and erf (ops/trig.py, ops/activation.py)
+Tensor.tan = T.tan
+Tensor.asin = T.asin
+Tensor.acos = T.acos
+Tensor.atan = T.atan
+Tensor.atan2 = _torch_args(T.atan2)
+Tensor.arcsin = T.asin
+Tensor.arccos = T.acos
+Tensor.arctan = T.atan
+Tensor.arctan2 = _torch_args(T.atan2)
+Tensor.sinh = T.sinh
+Tensor.cosh = T.cosh
+Tensor.asinh = T.asinh
+Tensor.acosh = T.acosh
+Tensor.atanh = T.atanh
+Tensor.arcsinh = T.asinh
+Tensor.arccosh = T.acosh
+Tensor.arctanh = T.atanh
+Tensor.erf = A.erf
+
+# reductions (numpy's axis= / keepdims= accepted too)
+Tensor.sum = _torch_args(R.sum)
+Tensor.mean = _torch_args(R.mean)
+Tensor.prod = _torch_args(R.prod)
+Tensor.max = _torch_args(R.max)
+Tensor.min = _torch_args(R.min)
+Tensor.amax = _torch_args(R.amax)
+Tensor.amin = _torch_args(R.amin)
+Tensor.argmax = _torch_args(R.argmax)
+Tensor.argmin = _torch_args(R.argmin)
+Tensor.var = _torch_args(R.var)
+Tensor.std = _torch_args(R.std)
+Tensor.logsumexp = _torch_args(R.logsumexp)
+Tensor.softmax = _torch_args(R.softmax)
+Tensor.log_softmax = _torch_args(R.log_softmax)
+Tensor.all = _torch_args(R.all)
+Tensor.any = _torch_args(R.any)
+Tensor.count_nonzero = _torch_args(R.count_nonzero)
+Tensor.norm = _torch_args(L.norm)
+Tensor.cumsum = _torch_args(S.cumsum)
+Tensor.cumprod = _torch_args(S.cumprod)
+
+# ordering
+Tensor.sort = _torch_args(S.sort)
+Tensor.argsort = _torch_args(S.argsort)
+Tensor.msort = S.msort
+Tensor.topk = _torch_args(S.topk)
+
+# gather / scatter (ops/scatter_gather.py)
+Tensor.gather = _torch_args(G.gather)
+Tensor.scatter = G.scatter
+Tensor.scatter_add = G.scatter_add
+Tensor.index_select = _torch_args(G.index_select)
+Tensor.index_add = G.index_add
+Tensor.masked_fill = G.masked_fill
+Tensor.take_along_dim = G.take_along_dim
+Tensor.scatter_ = lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs))
+Tensor.scatter_add_ = lambda self, *args: I.copy_(self, G.scatter_add(self, *args))
+Tensor.index_add_ = lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs))
+Tensor.masked_fill_ = lambda self, mask, value: I.copy_(self, G.masked_fill(self, mask, value))
+
+# movement
+Tensor.reshape = M.reshape
+Tensor.view = M.view
+Tensor.flatten = M.flatten
+Tensor.unflatten = M.unflatten
+Tensor.squeeze = M.squeeze
+Tensor.unsqueeze = M.unsqueeze
+Tensor.transpose = M.transpose
+Tensor.swapaxes = M.transpose
+Tensor.permute = M.permute
+Tensor.t = M.t
+Tensor.expand = M.expand
+Tensor.expand_as = M.expand_as
+Tensor.repeat = M.repeat
+Tensor.split = M.split
+Tensor.chunk = M.chunk
+Tensor.unbind = M.unbind
+Tensor.clone = M.clone
+Tensor.contiguous = M.contiguous
+Tensor.flip = M.flip
+Tensor.movedim = H.movedim
+Tensor.moveaxis = H.movedim
+Tensor.tril = H.tril
+Tensor.triu = H.triu
+Tensor.tril_ = lambda self, diagonal=0: I.copy_(self, H.tril(self, diagonal))
+Tensor.triu_ = lambda self, diagonal=0: I.copy_(self, H.triu(self, diagonal))
+Tensor.diag = H.diag
+Tensor.outer = H.outer
+Tensor.ger = H.outer
+Tensor.repeat_interleave = H.repeat_interleave
+Tensor.unfold = H.unfold
+Tensor.roll = H.roll
+Tensor.view_as = lambda self, other: M.view(self, other.shape)
+Tensor.reshape_as = lambda self, other: M.reshape(self, other.shape)
+Tensor.type_as = lambda self, other: self.to(other.dtype)
+
+# products
+Tensor.matmul = _torch_args(MM.matmul)
+Tensor.mm = _torch_args(MM.matmul)
+Tensor.dot = L.dot
+Tensor.inner = L.dot
+
+# comparisons of whole tensors
+Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)
+Tensor.equal = lambda self, other: equal(self, other)
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """True when |a - b| <= atol + rtol |b| everywhere (shapes broadcast)."""
-    from . import backend
     xa, xb = a._array, (b._array if isinstance(b, Tensor) else b)
     return bool(backend.xp_of(xa).allclose(xa, xb, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -134,6 +342,24 @@ def _new_tensor(self, data, dtype=None, requires_grad=False):
                   requires_grad=requires_grad)
 
 
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
+                         device=device or self.device, requires_grad=requires_grad)
+
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    return creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    return creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                         requires_grad=requires_grad)
+
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    return creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+
+# device, dtype and creation
 Tensor.backward = tensor_backward
 Tensor.to = _to
 Tensor.cuda = _cuda
@@ -146,8 +372,10 @@ Tensor.long = _long
 Tensor.int = _int
 Tensor.bool = _bool
 Tensor.new_tensor = _new_tensor
-for _name, _fn in _METHODS.items():
-    setattr(Tensor, _name, _fn)
+Tensor.new_full = _new_full
+Tensor.new_zeros = _new_zeros
+Tensor.new_ones = _new_ones
+Tensor.new_empty = _new_empty
 
 Tensor.T = property(lambda self: M.permute(self, *reversed(range(self.ndim))))
 Tensor.mT = property(lambda self: M.transpose(self, -2, -1))

@@ -1,0 +1,50 @@
+"""Global settings PyTorch code calls at the top of a script: ``set_printoptions``,
+``set_default_device`` / ``get_default_device``."""
+from __future__ import annotations
+
+from . import _formatting, backend
+
+__all__ = ["set_printoptions", "set_default_device", "get_default_device"]
+
+_PROFILES = {"default": (4, 1000, 80), "short": (2, 1000, 80), "full": (4, 10 ** 12, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """How tensors print: digits after the point, the element count above which they are
+    summarised, the line width; ``profile`` 'default', 'short' or 'full' sets all three."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                             f"got {profile!r}")
+        _formatting.PRECISION, _formatting.THRESHOLD, _formatting.LINE_WIDTH = \
+            _PROFILES[profile]
+    if precision is not None:
+        _formatting.PRECISION = int(precision)
+    if threshold is not None:
+        _formatting.THRESHOLD = threshold
+    if linewidth is not None:
+        _formatting.LINE_WIDTH = int(linewidth)
+    if edgeitems is not None:
+        _formatting.EDGEITEMS = int(edgeitems)
+
+
+_default_device = backend.device("cpu")
+
+
+def set_default_device(device):
+    """Where factory functions put new tensors.  minigrad creates them on the CPU; 'cpu' (or
+    None) is accepted, a GPU is refused with the reason (move tensors with ``.to(device)``)."""
+    global _default_device
+    d = backend.device("cpu" if device is None else device)
+    if d.type != "cpu":
+        if not backend.is_cuda_available():
+            raise RuntimeError("Torch not compiled with CUDA enabled (minigrad: no CUDA device "
+                               "or no cupy here, so the default device stays 'cpu')")
+        raise NotImplementedError("set_default_device: minigrad creates tensors on the CPU; "
+                                  "move them with .to('cuda') or pass device='cuda'")
+    _default_device = d
+
+
+def get_default_device():
+    return _default_device
