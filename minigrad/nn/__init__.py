@@ -1,9 +1,10 @@
 """``minigrad.nn``: layers (Module, Conv2d, Linear, ...), ``functional`` and ``init``."""
 from . import functional  # noqa: F401
 from . import init  # noqa: F401
+from . import utils  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .modules.module import RemovableHandle  # noqa: F401
 
-__all__ = ["functional", "init", "Parameter"] + list(_modules_all)
+__all__ = ["functional", "init", "utils", "Parameter"] + list(_modules_all)
