@@ -185,7 +185,7 @@ def scatter_flat(g, indices, size):
     nd = len(size)
     lead = g.shape[:g.ndim - nd]
     rows, plane = prod(lead), prod(size)
-    idx = xp.broadcast_to(indices, g.shape).reshape(rows, -1)
+    idx = xp.broadcast_to(indices, g.shape).reshape(rows, prod(g.shape[g.ndim - nd:]))
     where = (xp.arange(rows)[:, None] * plane + idx).reshape(-1)
     out = xp.bincount(where, weights=g.reshape(-1), minlength=rows * plane)
     return out.astype(g.dtype, copy=False).reshape(lead + tuple(size))
@@ -288,6 +288,8 @@ def adaptive_mean(x, out_size):
     """Average over adaptive windows, one axis at a time. Where n is a multiple of o the
     windows are equal (k = n/o): a reshape and a mean; otherwise they differ in length (and
     may overlap) and the average along that axis is a product with the (o, n) matrix A."""
+    if x.dtype == np.float16:     # as PyTorch, accumulate halves in float32, round once
+        return adaptive_mean(x.astype(np.float32), out_size).astype(np.float16)
     xp = backend.xp_of(x)
     nd = len(out_size)
     y = x
@@ -304,6 +306,8 @@ def adaptive_mean(x, out_size):
 
 def adaptive_spread(g, size):
     """The adjoint of ``adaptive_mean``, axis by axis in reverse: a repeat / k, or A^T."""
+    if g.dtype == np.float16:
+        return adaptive_spread(g.astype(np.float32), size).astype(np.float16)
     xp = backend.xp_of(g)
     nd = len(size)
     for a in range(nd - 1, -1, -1):

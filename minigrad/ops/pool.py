@@ -41,6 +41,18 @@ def _rank(cls, nd):
     return cls.ranks[nd - 1]
 
 
+def _zero_grads(node, like, count):
+    """The gradient of a pool's backward with respect to the pool's input ``x``: zero (the
+    gradient of a pool is linear in dy; a max-pool's winners are piecewise constant in x).
+
+    The gradient Functions take x as an input only so that, as in PyTorch, the gradient they
+    compute requires grad under create_graph (and differentiating it gives zeros, not an
+    error) even where dy is a constant."""
+    xp = backend.xp_of(like._array)
+    return tuple(Tensor._wrap(xp.zeros(*node._in_meta[i])) if node.needs_input_grad[i] else None
+                 for i in range(1, 1 + count))
+
+
 # ----------------------------------------------------------------------------------------------
 # Gather / scatter at flat plane indices: each other's adjoint (max pools' higher derivatives)
 # ----------------------------------------------------------------------------------------------
@@ -62,12 +74,15 @@ class ScatterAt(Function):
     Backward: the gradient gathered at the same indices (``GatherAt``)."""
     first_order_only = False
 
-    def forward(self, g, *, indices, size):
+    def forward(self, g, *x, indices, size):          # x: the pool's input, see _zero_grads
         self.indices, self.nd = indices, len(size)
         return K.scatter_flat(g, indices, size)
 
     def backward(self, gg):
-        return GatherAt.apply(gg, indices=self.indices, nd=self.nd)
+        dg = GatherAt.apply(gg, indices=self.indices, nd=self.nd) \
+            if self.needs_input_grad[0] else None
+        extra = len(self.needs_input_grad) - 1
+        return (dg,) + _zero_grads(self, gg, extra) if extra else dg
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,10 +113,12 @@ class MaxPool(Function):
                                               padding, dilation))
         if with_arg:
             self.arg = arg                                         # (..., *out) small ints
+            self.save_for_backward(x)
         return y
 
     def backward(self, g):                                         # g: (..., *out)
-        return _rank(MaxPoolGrad, self.nd).apply(g, arg=self.arg, geometry=self.geometry)
+        x, = self.saved_tensors
+        return _rank(MaxPoolGrad, self.nd).apply(g, x, arg=self.arg, geometry=self.geometry)
 
 
 class MaxPoolGrad(Function):
@@ -115,16 +132,19 @@ class MaxPoolGrad(Function):
     def name(cls):
         return f"MaxPool{cls.nd}DWithIndicesBackwardBackward0"
 
-    def forward(self, g, *, arg, geometry):
+    def forward(self, g, x, *, arg, geometry):       # x: the pool's input, see _zero_grads
         self.arg, self.geometry = arg, geometry
         kernel, stride, padding, dilation, size = geometry
         return K.scatter_offsets(g, arg, kernel, stride, padding, dilation, size)
 
     def backward(self, gg):                                        # gg: (..., *S)
-        kernel, stride, padding, dilation, size = self.geometry
-        out_size = self.arg.shape[self.arg.ndim - len(kernel):]
-        indices = K.flat_indices(self.arg, size, out_size, kernel, stride, padding, dilation)
-        return GatherAt.apply(gg, indices=indices, nd=len(kernel))
+        dg = None
+        if self.needs_input_grad[0]:
+            kernel, stride, padding, dilation, size = self.geometry
+            out_size = self.arg.shape[self.arg.ndim - len(kernel):]
+            indices = K.flat_indices(self.arg, size, out_size, kernel, stride, padding, dilation)
+            dg = GatherAt.apply(gg, indices=indices, nd=len(kernel))
+        return (dg,) + _zero_grads(self, gg, 1)
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = MaxPool.ranks = _ranked(MaxPool)
@@ -159,10 +179,12 @@ class AdaptiveMaxPool(Function):
         if indices_out is not None:
             indices_out.append(indices)
         self.indices, self.size = indices, size
+        self.save_for_backward(x)
         return out
 
     def backward(self, g):                                         # g: (..., *out)
-        return ScatterAt.apply(g, indices=self.indices, size=self.size)
+        x, = self.saved_tensors
+        return ScatterAt.apply(g, x, indices=self.indices, size=self.size)
 
 
 AdaptiveMaxPool1d, AdaptiveMaxPool2d, _ = AdaptiveMaxPool.ranks = _ranked(AdaptiveMaxPool)
@@ -199,10 +221,12 @@ class AvgPool(Function):
             return K.trunc_divide(y, divisor)
         y /= divisor
         self.divisor = divisor                                     # a number or a (*out) array
+        self.save_for_backward(x)
         return y
 
     def backward(self, g):                                         # g: (..., *out)
-        return _rank(AvgPoolGrad, self.nd).apply(g, divisor=self.divisor, size=self.size,
+        x, = self.saved_tensors
+        return _rank(AvgPoolGrad, self.nd).apply(g, x, divisor=self.divisor, size=self.size,
                                                  params=self.params)
 
 
@@ -216,13 +240,15 @@ class AvgPoolGrad(Function):
     def name(cls):
         return f"AvgPool{cls.nd}DBackwardBackward0"
 
-    def forward(self, g, *, divisor, size, params):
+    def forward(self, g, x, *, divisor, size, params):   # x: the pool's input (_zero_grads)
         self.params = params
         return K.spread_windows(g / divisor, params["kernel"], params["stride"],
                                 params["padding"], size)
 
     def backward(self, gg):                                        # gg: (..., *S)
-        return _rank(AvgPool, self.nd).apply(gg, **self.params)
+        dg = _rank(AvgPool, self.nd).apply(gg, **self.params) if self.needs_input_grad[0] \
+            else None
+        return (dg,) + _zero_grads(self, gg, 1)
 
 
 AvgPool1d, AvgPool2d, AvgPool3d = AvgPool.ranks = _ranked(AvgPool)
@@ -241,10 +267,12 @@ class AdaptiveAvgPool(Function):
 
     def forward(self, x, *, out_size):
         self.size = x.shape[x.ndim - len(out_size):]
+        self.save_for_backward(x)
         return K.adaptive_mean(x, out_size)
 
     def backward(self, g):                                         # g: (..., *out)
-        return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, size=self.size)
+        x, = self.saved_tensors
+        return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, x, size=self.size)
 
 
 class AdaptiveAvgPoolGrad(Function):
@@ -256,12 +284,14 @@ class AdaptiveAvgPoolGrad(Function):
     def name(cls):
         return f"AdaptiveAvgPool{cls.nd}DBackwardBackward0"
 
-    def forward(self, g, *, size):
+    def forward(self, g, x, *, size):                 # x: the pool's input, see _zero_grads
         self.out_size = g.shape[g.ndim - len(size):]
         return K.adaptive_spread(g, size)
 
     def backward(self, gg):                                        # gg: (..., *S)
-        return _rank(AdaptiveAvgPool, self.nd).apply(gg, out_size=self.out_size)
+        dg = _rank(AdaptiveAvgPool, self.nd).apply(gg, out_size=self.out_size) \
+            if self.needs_input_grad[0] else None
+        return (dg,) + _zero_grads(self, gg, 1)
 
 
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, _ = AdaptiveAvgPool.ranks = _ranked(AdaptiveAvgPool)

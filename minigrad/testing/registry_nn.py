@@ -6,6 +6,8 @@ the registry loads even while a function is still being written; such an entry n
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from ..ops import conv as conv_ops
@@ -323,6 +325,53 @@ _nn("avg_pool2d", _F("avg_pool2d"), _avg_pool2d_samples)
 _nn("adaptive_avg_pool1d", _F("adaptive_avg_pool1d"), lambda g: iter([
     S(g.randn(2, 3, 7), kwargs={"output_size": 3}), S(g.randn(3, 6), kwargs={"output_size": 2})]))
 _nn("adaptive_avg_pool2d", _F("adaptive_avg_pool2d"), _adaptive_samples)
+
+
+def _adaptive_max_samples(g, nd):
+    s = (5, 7)[:nd] if nd == 2 else (7,)
+    yield S(g.distinct(2, 3, *(6,) * nd), kwargs={"output_size": 3}, desc="equal windows")
+    yield S(g.distinct(1, 2, *s), kwargs={"output_size": (3, 4)[:nd]}, desc="uneven windows")
+    yield S(g.distinct(2, *(5,) * nd), kwargs={"output_size": 3}, desc="batch-less, overlap")
+    yield S(g.distinct(1, 1, *(3,) * nd), kwargs={"output_size": 5}, desc="output > input")
+    yield S(g.ties(1, 2, *s, low=0, high=1), kwargs={"output_size": 3, "return_indices": True},
+            fd=False, desc="return_indices, ties")
+    yield S(g.randn(0, 2, *s), kwargs={"output_size": 3}, desc="empty batch")
+
+
+def _pool_op(name):
+    """``minigrad.ops.pool.name``: nn.functional does not re-export the 3-D pools yet."""
+    def f(lib, *inputs, **kw):
+        return getattr(importlib.import_module(lib.__name__ + ".ops.pool"), name)(*inputs, **kw)
+    return f
+
+
+def _max_pool3d_samples(g):
+    yield S(g.distinct(1, 2, 4, 4, 4), kwargs={"kernel_size": 2})
+    yield S(g.distinct(1, 2, 5, 4, 5), kwargs={"kernel_size": (3, 2, 2), "stride": (2, 1, 2),
+                                               "padding": (1, 0, 1)})
+    yield S(g.distinct(2, 5, 5, 4), kwargs={"kernel_size": 2, "stride": 1, "dilation": (2, 1, 1),
+                                            "ceil_mode": True}, desc="batch-less, dilation")
+    yield S(g.ties(1, 1, 4, 4, 4, low=0, high=1), kwargs={"kernel_size": 2, "stride": 1,
+                                                         "return_indices": True},
+            fd=False, desc="return_indices, ties")
+
+
+def _avg_pool3d_samples(g):
+    yield S(g.randn(1, 2, 4, 4, 4), kwargs={"kernel_size": 2})
+    yield S(g.randn(1, 2, 5, 4, 5), kwargs={"kernel_size": (3, 2, 2), "stride": (2, 1, 2),
+                                            "padding": (1, 0, 1), "count_include_pad": False})
+    yield S(g.randn(2, 5, 5, 4), kwargs={"kernel_size": 3, "stride": 2, "padding": 1,
+                                         "ceil_mode": True}, desc="batch-less, ceil_mode")
+    yield S(g.randn(1, 1, 4, 4, 4), kwargs={"kernel_size": 2, "padding": 1,
+                                            "divisor_override": 3})
+
+
+_nn("adaptive_max_pool1d", _F("adaptive_max_pool1d"), lambda g: _adaptive_max_samples(g, 1))
+_nn("adaptive_max_pool2d", _F("adaptive_max_pool2d"), lambda g: _adaptive_max_samples(g, 2))
+_nn("max_pool3d", _pool_op("max_pool3d"), _max_pool3d_samples, torch_f=_F("max_pool3d"),
+    requires=(("minigrad.ops.pool", "max_pool3d"),))
+_nn("avg_pool3d", _pool_op("avg_pool3d"), _avg_pool3d_samples, torch_f=_F("avg_pool3d"),
+    requires=(("minigrad.ops.pool", "avg_pool3d"),))
 
 
 # ----------------------------------------------------------------------------------------------
