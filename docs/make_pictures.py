@@ -203,7 +203,28 @@ def picture_mnist1d():
                        ("signals.png", "mnist1d_signals.png")])
 
 
-GROUPS = {"edge": [picture_edge_kernel],
+def picture_autograd():
+    """The graph of y = sum(tanh(x) * w) and the graph that backward(create_graph=True)
+    records for dy/dx (needs Graphviz's dot), and tanh with six derivatives."""
+    import higher_order
+    from minigrad import viz
+    x = minigrad.tensor([0.5, -1.0], requires_grad=True)
+    w = minigrad.tensor([2.0, 3.0], requires_grad=True)
+    y = (minigrad.tanh(x) * w).sum()
+    gx, = minigrad.autograd.grad(y, x, create_graph=True)
+    for graph, name in ((viz.draw_graph(y, params={"x": x, "w": w}), "graph_forward"),
+                        (viz.draw_graph(gx, params={"x": x, "w": w}), "graph_gradient")):
+        with tempfile.TemporaryDirectory() as tmp:
+            made = graph.render(os.path.join(tmp, name), format="png")
+            copy_run(tmp, [(os.path.basename(made), name + ".png")])
+    path = IMAGES / "higher_order_tanh.png"
+    higher_order.plot_derivatives(np.linspace(-4, 4, 400),
+                                  higher_order.tanh_derivatives(minigrad,
+                                                                np.linspace(-4, 4, 400)), path)
+    shrink(path)
+
+
+GROUPS = {"edge": [picture_edge_kernel], "autograd": [picture_autograd],
           "conv": [picture_windows, picture_padding_stride, picture_dilation, picture_pooling],
           "digits": [picture_digits], "mnist1d": [picture_mnist1d]}
 
