@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from . import elementwise
+from .elementwise import Add, Clamp, Div, Mul, Pow, Relu, Sub
+from .indexing import setitem
+from .movement import to_device
 from .writes import apply_inplace, can_cast_inplace, kind_name
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
 def _binary_inplace(function, target, other, name):
-    from . import elementwise
-    from ..tensor import Tensor
     if not isinstance(other, Tensor):
         other = elementwise._scalar_or_tensor(other, target, name)
     elementwise.broadcast_shape(target._array.shape, other._array.shape, name)
@@ -32,37 +34,30 @@ def _binary_inplace(function, target, other, name):
 
 
 def add_(t, other, alpha=1):
-    from .elementwise import Add
     return _binary_inplace(Add, t, other if alpha == 1 else other * alpha, "add_")
 
 
 def sub_(t, other, alpha=1):
-    from .elementwise import Sub
     return _binary_inplace(Sub, t, other if alpha == 1 else other * alpha, "sub_")
 
 
 def mul_(t, other):
-    from .elementwise import Mul
     return _binary_inplace(Mul, t, other, "mul_")
 
 
 def div_(t, other):
-    from .elementwise import Div
     return _binary_inplace(Div, t, other, "div_")
 
 
 def pow_(t, other):
-    from .elementwise import Pow
     return _binary_inplace(Pow, t, other, "pow_")
 
 
 def clamp_(t, min=None, max=None):
-    from .elementwise import Clamp
     return apply_inplace(t, Clamp, min=min, max=max)
 
 
 def relu_(t):
-    from .elementwise import Relu
     return apply_inplace(t, Relu)
 
 
@@ -71,7 +66,6 @@ def fill_(t, value):
         # setitem would broadcast a [1] or [3] value; PyTorch takes a number or a 0-d tensor
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value.ndim} dimensions (shape {list(value.shape)}).")
-    from .indexing import setitem
     return setitem(t, Ellipsis, value)
 
 
@@ -81,9 +75,6 @@ def zero_(t):
 
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``."""
-    from .indexing import setitem
-    from .movement import to_device
-    from ..tensor import Tensor
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)
     return setitem(t, Ellipsis, src)
@@ -98,7 +89,6 @@ def resize_(t, *sizes, memory_format=None):
     leaves them uninitialised).  A non-contiguous tensor is read in row-major order (PyTorch
     reads its storage order).  Tensors that require grad cannot be resized, as in PyTorch.
     """
-    from .. import backend
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     sizes = tuple(int(s) for s in sizes)
