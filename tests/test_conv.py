@@ -455,3 +455,87 @@ def test_third_derivative_matches_torch(name, shapes, kw):
         results.append([t.detach().numpy() for t in (gx, gw, hx, hw) + tuple(third)])
     for mine, theirs in zip(*results):
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# Every fast path (shifted GEMMs, 1x1 GEMM, im2col), forced on small shapes, against torch
+# ----------------------------------------------------------------------------------------------
+PATH_CASES = [
+    # nd, x shape, w shape, kwargs
+    (2, (3, 4, 7, 6), (5, 4, 3, 3), dict(padding=1)),
+    (2, (2, 3, 8, 7), (4, 3, 3, 2), dict(padding="same", dilation=(2, 1))),
+    (2, (2, 3, 9, 9), (4, 3, 3, 3), dict(padding=4)),                 # padding > kernel span
+    (2, (2, 3, 9, 8), (4, 3, 5, 1), dict(padding=(2, 0))),
+    (1, (3, 4, 11), (5, 4, 5), dict(padding=2, dilation=2)),
+    (3, (2, 3, 5, 6, 4), (4, 3, 3, 2, 3), dict(padding=(1, 0, 1))),
+    (2, (3, 4, 7, 7), (5, 4, 1, 1), dict(stride=2)),
+    (2, (3, 4, 7, 7), (5, 4, 1, 1), {}),
+    (3, (2, 4, 5, 5, 5), (3, 4, 1, 1, 1), dict(stride=(1, 2, 2))),
+]
+
+
+@pytest.fixture
+def force_fast_paths(monkeypatch):
+    """Shifted GEMMs on any plane, one image per chunk: the small test shapes then take the
+    code paths (and the chunk loop) that large images take."""
+    from minigrad.ops import conv_kernels
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", 1)
+    return conv_kernels
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("nd, xs, ws, kw", PATH_CASES)
+def test_fast_paths_match_torch(force_fast_paths, nd, xs, ws, kw, dtype):
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    arrays = [rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype),
+              rng.standard_normal(ws[0]).astype(dtype)]
+    name = f"conv{nd}d"
+    for _ in range(2):        # twice: the second run gets the cached workspace buffers
+        _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+                 lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, dtype)
+
+
+@pytest.mark.parametrize("nd, xs, ws, kw", PATH_CASES[:6])
+def test_fast_paths_second_derivatives(force_fast_paths, nd, xs, ws, kw):
+    from minigrad.testing import compare_second_order_with_torch, gradgradcheck
+    rng = np.random.default_rng(21)
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
+    name = f"conv{nd}d"
+    compare_second_order_with_torch(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+                                    lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays)
+    small = [minigrad.tensor(a[:1], requires_grad=True) if i == 0 else
+             minigrad.tensor(a, requires_grad=True) for i, a in enumerate(arrays)]
+    assert gradgradcheck(lambda x, w, b: getattr(F, name)(x, w, b, **kw), small)
+
+
+def test_dispatch_by_shape():
+    from minigrad.ops.conv_kernels import Geometry, path
+
+    def geom(size, k, stride=1, pad=0, groups=1):
+        out = tuple(conv_output_size(n, k, stride, pad) for n in size)
+        return Geometry((k,) * len(size), (stride,) * len(size), ((pad, pad),) * len(size),
+                        (1,) * len(size), groups, size, out)
+    assert path(geom((32, 32), 3, pad=1)) == "shift"          # large plane, stride 1
+    assert path(geom((12, 12), 5)) == "im2col"                # LeNet's small planes
+    assert path(geom((32, 32), 3, stride=2, pad=1)) == "im2col"
+    assert path(geom((32, 32), 3, pad=1, groups=2)) == "im2col"
+    assert path(geom((32, 32), 1, stride=2)) == "gemm"        # ResNet's downsampling 1x1
+
+
+@pytest.mark.parametrize("nd, xs, ws, kw", [
+    (2, (2, 4, 6, 5), (4, 3, 3, 3), dict(padding=1)),
+    (2, (2, 4, 6, 5), (4, 3, 3, 3), dict(dilation=2, output_padding=1)),
+    (1, (2, 4, 9), (4, 3, 4), dict(padding=2)),
+    (2, (2, 4, 5, 5), (4, 3, 1, 1), dict(stride=2, output_padding=1)),
+])
+def test_fast_paths_transposed_match_torch(force_fast_paths, nd, xs, ws, kw):
+    rng = np.random.default_rng(22)
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1])]
+    name = f"conv_transpose{nd}d"
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, np.float64)
+    from minigrad.testing import compare_second_order_with_torch
+    compare_second_order_with_torch(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+                                    lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays)

@@ -9,20 +9,28 @@ Three linear maps make up every convolution and all of its derivatives::
 (``input_grad`` *is* the transposed convolution.) A ``Geometry`` says how: kernel, stride,
 padding (a (left, right) pair per axis), dilation, groups, input size S and output size L.
 
-How each is computed (im2col, in this file): activations go to the inner layout
-(C, *spatial, N), channels first and batch LAST, so that a window's innermost run is
-(L_W * N) contiguous numbers for stride 1; every window is copied once into a matrix
-``cols`` (G, C/G * prod(k), prod(L) * N) and the convolution is one batched GEMM with it.
-``cols`` is returned so that the weight gradient can reuse it (no second im2col).
+Three ways to compute them, chosen by shape (``path``):
+
+* ``"gemm"``   1x1 kernels without padding: a plain matrix product per image, on the (N, C,
+               H*W) layout as it is (a strided view first for stride 2).
+* ``"shift"``  stride 1, one group, planes large enough: the shifted-GEMM formulation
+               (``_shift_conv``'s docstring has the picture). No im2col matrix, no transposes.
+* ``"im2col"`` everything else (strided 3x3, grouped and depthwise convs, tiny planes):
+               every window copied once into a matrix, then one batched GEMM.
+
+Buffers that a step needs and drops again (the shifted planes, the accumulators) come from a
+small cache (``_workspace``) that hands a buffer out again only when nothing else holds it.
 """
 from __future__ import annotations
 
 import itertools
+import sys
+from collections import OrderedDict
 from typing import NamedTuple
 
 from .. import backend
 
-__all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns"]
+__all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns", "path"]
 
 
 class Geometry(NamedTuple):
@@ -153,10 +161,230 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
 
 
 # ----------------------------------------------------------------------------------------------
+# Workspace: reuse a scratch buffer when nobody else holds it
+# ----------------------------------------------------------------------------------------------
+_WORKSPACE = OrderedDict()        # key -> array, most recently used last
+_WORKSPACE_BYTES = 96 << 20       # at most this much is kept between calls
+
+
+def _workspace(key, shape, dtype, xp):
+    """A zero-initialised scratch array for ``key`` (which must fix what is ever written in it:
+    a buffer is handed out again with the zeros it was made with wherever nobody writes).
+
+    The cached array is reused only when no one else holds a reference to it (no view, no
+    saved tensor); otherwise a new one is made. That saves the page faults of a fresh
+    allocation every step, without changing process-wide allocator settings.
+    """
+    key = (key, tuple(shape), xp.dtype(dtype).str, xp.__name__)
+    buf = _WORKSPACE.get(key)
+    # 3 references: the dict's, ``buf``'s and getrefcount's own argument
+    if buf is not None and sys.getrefcount(buf) == 3:
+        _WORKSPACE.move_to_end(key)
+        return buf
+    buf = xp.zeros(shape, dtype=dtype)
+    if buf.nbytes <= _WORKSPACE_BYTES // 4:
+        _WORKSPACE[key] = buf
+        total = sum(a.nbytes for a in _WORKSPACE.values())
+        while total > _WORKSPACE_BYTES and len(_WORKSPACE) > 1:
+            total -= _WORKSPACE.popitem(last=False)[1].nbytes
+    return buf
+
+
+def clear_workspace():
+    """Drop every cached scratch buffer (their memory goes back to the allocator)."""
+    _WORKSPACE.clear()
+
+
+# ----------------------------------------------------------------------------------------------
+# Shifted GEMMs: stride 1, one group
+# ----------------------------------------------------------------------------------------------
+# A chunk of images is processed at a time, so that the shifted copies stay this small
+_CHUNK_BYTES = 16 << 20
+
+
+def _taps(kernel, dilation, padded):
+    """How far each leading kernel tap (all axes but the last) reads ahead in a flattened
+    padded image: sum over axes of p_a * d_a * (numbers per step along axis a)."""
+    return [sum(p * d * _prod(padded[a + 1:]) for a, (p, d) in enumerate(zip(tap, dilation)))
+            for tap in itertools.product(*(range(k) for k in kernel[:-1]))]
+
+
+def _shift_planes(x, pads, dilation, kernel):
+    """The kW shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
+
+    Each padded image is flattened to a row of P = prod(Sp) numbers and the n images of the
+    chunk are laid end to end, so one GEMM covers them all::
+
+        block[j*C + c, m*P + t] = xpad[m, c, flat position t + j*dW]
+
+    ``tail`` zeros follow, for the taps of the last image. The copies are written straight
+    from x (the padded image is never made); the cells they skip stay zero (a cached buffer
+    whose key fixes what is written). Cells wrapped round from the next row or image are
+    read only by output columns that are cropped away.
+    """
+    xp = backend.xp_of(x)
+    n, C, *size = x.shape
+    kw, dw = kernel[-1], dilation[-1]
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P = _prod(padded)
+    tail = max(_taps(kernel, dilation, padded)) + P
+    flat = _workspace(("shift", tuple(pads), dw, kw), (kw, C, n * P + tail), x.dtype, xp)
+    block = flat[..., :n * P].reshape((kw, C, n) + tuple(padded))           # a view
+    lead = tuple(slice(l, l + m) for m, (l, _) in zip(size[:-1], pads[:-1]))
+    left, width = pads[-1][0], size[-1]
+    x_cn = x.swapaxes(0, 1)                                                  # (C, n, *S), a view
+    for j in range(kw):
+        start = left - j * dw                     # where x's column 0 lands in copy j
+        lo, hi = max(start, 0), min(padded[-1], start + width)
+        if hi > lo:
+            block[(j, slice(None), slice(None)) + lead + (slice(lo, hi),)] = \
+                x_cn[..., lo - start:hi - start]
+    return flat.reshape(kw * C, n * P + tail), padded
+
+
+def _chunk(N, C, kernel, padded, itemsize):
+    """Images per chunk: as many as keep the shifted block under _CHUNK_BYTES (at least 1)."""
+    per_image = kernel[-1] * C * _prod(padded) * itemsize
+    return max(1, min(N, _CHUNK_BYTES // max(per_image, 1)))
+
+
+def _shift_conv(x, w, pads, dilation, out_size, bias=None):
+    """Stride-1, one-group convolution by shifted GEMMs: x (N, C, *S), w (O, C, *k) -> (N, O, *L).
+
+    Flatten each zero-padded image to a row of numbers. A kernel tap (di, dj) then reads,
+    for output (i, j), the number di*dH*Wp + dj*dW places after (i, j) -- the same shift for
+    every output. So the convolution is a sum over taps of w[:, :, di, dj] @ (the padded
+    plane shifted by that much), laid out on the padded width Wp (crop the extra columns)::
+
+        padded plane (Hp x Wp = 4 x 5)     tap (1, 2) reads 1*5 + 2 = 7 places further on
+        . . . . .                          out[i, j] += w[:, :, 1, 2] @ plane[:, i*5 + j + 7]
+        . a b c .
+        . d e f .
+        . . . . .
+
+    The kW horizontal taps are copied once into a (kW*C, ...) block (``_shift_planes``), so
+    each GEMM is kW*C deep and there are prod(k[:-1]) of them (3 for a 3x3 kernel), each over
+    a whole chunk of images. No im2col matrix (kH*kW times the input).
+    """
+    xp = backend.xp_of(x)
+    N, C, *size = x.shape
+    O, _, *kernel = w.shape
+    nd = len(kernel)
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P, kw = _prod(padded), kernel[-1]
+    # w as one (O, kW*C) matrix per leading tap, its columns ordered (j, c) as the block's rows
+    w_taps = xp.ascontiguousarray(w.reshape(O, C, -1, kw).transpose(2, 0, 3, 1)).reshape(
+        -1, O, kw * C)
+    shifts = _taps(kernel, dilation, padded)
+    y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype)
+    step = _chunk(N, C, kernel, padded, x.itemsize)
+    crop = (slice(None), slice(None), slice(0, out_size[0])) + \
+        tuple(slice(0, m) for m in out_size[1:])                          # of (O, n, *Sp)
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        block, _ = _shift_planes(x[n0:n1], pads, dilation, kernel)
+        L = (n1 - n0) * P
+        acc = _workspace("shift-acc", (O, L), x.dtype, xp)
+        tmp = _workspace("shift-tmp", (O, L), x.dtype, xp) if len(shifts) > 1 else None
+        for t, (shift, w_t) in enumerate(zip(shifts, w_taps)):
+            if t == 0:
+                xp.matmul(w_t, block[:, shift:shift + L], out=acc)      # (O, kW*C) @ (kW*C, L)
+            else:
+                xp.matmul(w_t, block[:, shift:shift + L], out=tmp)
+                acc += tmp
+        kept = acc.reshape((O, n1 - n0) + tuple(padded))[crop].swapaxes(0, 1)   # (n, O, *L)
+        if bias is None:
+            y[n0:n1] = kept
+        else:
+            xp.add(kept, bias.reshape((-1,) + (1,) * nd), out=y[n0:n1])
+        del block, acc, tmp, kept           # the workspace is free again for the next chunk
+    return y
+
+
+def _shift_weight_grad(x, g, pads, dilation, kernel):
+    """gw (O, C, *k) by shifted GEMMs: for each leading tap, g_wide (O, n*P) @ block[:,
+    shift:shift + n*P]^T (n*P, kW*C), g_wide being g laid out on the padded images (zeros
+    where outputs were cropped, so they add nothing)."""
+    xp = backend.xp_of(x)
+    N, C, *size = x.shape
+    O, out_size = g.shape[1], g.shape[2:]
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P, kw = _prod(padded), kernel[-1]
+    shifts = _taps(kernel, dilation, padded)
+    gw = xp.zeros((len(shifts), O, kw * C), dtype=x.dtype)
+    step = _chunk(N, C, kernel, padded, x.itemsize)
+    keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *Sp)
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        block, _ = _shift_planes(x[n0:n1], pads, dilation, kernel)
+        L = (n1 - n0) * P
+        wide = _workspace(("shift-g", tuple(out_size)), (O, n1 - n0) + tuple(padded), x.dtype,
+                          xp)
+        wide[keep] = g[n0:n1].swapaxes(0, 1)
+        wide2 = wide.reshape(O, L)
+        for t, shift in enumerate(shifts):
+            gw[t] += wide2 @ block[:, shift:shift + L].T           # (O, L) @ (L, kW*C)
+        del block, wide, wide2              # the workspace is free again for the next chunk
+    # (taps, O, kW, C) -> (O, C, *k[:-1], kW)
+    gw = gw.reshape(tuple(kernel[:-1]) + (O, kw, C))
+    nd = len(kernel)
+    return xp.ascontiguousarray(gw.transpose(nd - 1, nd + 1, *range(nd - 1), nd))
+
+
+def _flipped(w):
+    """w (O, C, *k) -> (C, O, *k) turned by 180 degrees: the kernel of the adjoint."""
+    nd = w.ndim - 2
+    return w.swapaxes(0, 1)[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+
+
+def _adjoint_pads(geom):
+    """Padding that makes the stride-1 convolution of g with the flipped kernel land exactly
+    on x's extent: left d(k-1) - l, right S - L + l (zero-extending g); None if negative."""
+    pads = tuple((d * (k - 1) - l, n - m + l) for k, d, (l, _), n, m in
+                 zip(geom.kernel, geom.dilation, geom.padding, geom.in_size, geom.out_size))
+    return pads if all(a >= 0 and b >= 0 for a, b in pads) else None
+
+
+# ----------------------------------------------------------------------------------------------
+# 1x1 kernels: one GEMM per image on the NCHW layout
+# ----------------------------------------------------------------------------------------------
+def _pick(x, geom):
+    """The inputs a 1x1 kernel reads: every s-th pixel (a view; a copy only when strided)."""
+    sub = x[(slice(None), slice(None)) + tuple(slice(0, s * (m - 1) + 1, s)
+                                               for s, m in zip(geom.stride, geom.out_size))]
+    return sub.reshape(x.shape[0], x.shape[1], -1)                 # (N, C, L)
+
+
+# ----------------------------------------------------------------------------------------------
+# Dispatch
+# ----------------------------------------------------------------------------------------------
+# The shifted GEMMs pay off from planes of about 16x16 on (LeNet's 8x8 outputs ran faster
+# with im2col); and only while the padded width they compute on wastes little
+_SHIFT_MIN_OUTPUTS = 256
+_SHIFT_MAX_WASTE = 1.6
+
+
+def path(geom):
+    """Which formulation computes this geometry: "gemm", "shift" or "im2col"."""
+    if geom.groups == 1 and all(k == 1 for k in geom.kernel) and \
+            all(l == 0 and r == 0 for l, r in geom.padding):
+        return "gemm"
+    if geom.groups == 1 and all(s == 1 for s in geom.stride):
+        outputs = _prod(geom.out_size)
+        computed = geom.out_size[0] * _prod(geom.padded[1:])
+        if outputs >= _SHIFT_MIN_OUTPUTS and computed <= _SHIFT_MAX_WASTE * outputs:
+            return "shift"
+    return "im2col"
+
+
+# ----------------------------------------------------------------------------------------------
 # The three maps
 # ----------------------------------------------------------------------------------------------
 def columns(x, geom):
-    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), prod(L) * N)."""
+    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), prod(L) * N), or None when this
+    geometry is not computed with im2col (nothing to share then)."""
+    if path(geom) != "im2col" or x.size == 0:
+        return None
     x_t = _to_cfirst(x, geom.padding)                              # (C, *Sp, N)
     return _im2col(x_t, geom.kernel, geom.stride, geom.dilation, geom.out_size, geom.groups)
 
@@ -169,9 +397,18 @@ def forward(x, w, b, geom, cols=None):
     """
     xp = backend.xp_of(x)
     N, O, G = x.shape[0], w.shape[0], geom.groups
-    if N == 0 or _prod(geom.out_size) == 0:
+    nd = len(geom.kernel)
+    if N == 0 or _prod(geom.out_size) == 0 or x.shape[1] == 0:
         y = xp.zeros((N, O) + tuple(geom.out_size), dtype=x.dtype)
-        return (y if b is None else y + b.reshape((-1,) + (1,) * len(geom.kernel))), None
+        return (y if b is None else y + b.reshape((-1,) + (1,) * nd)), None
+    how = path(geom)
+    if how == "gemm":
+        y = xp.matmul(w.reshape(O, -1), _pick(x, geom))          # (O, C) @ (N, C, L)
+        if b is not None:
+            y += b.reshape(-1, 1)
+        return y.reshape((N, O) + tuple(geom.out_size)), None
+    if how == "shift":
+        return _shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b), None
     if cols is None:
         cols = columns(x, geom)
     y_t = w.reshape(G, O // G, -1) @ cols                          # (G, O/G, L*N)
@@ -186,6 +423,19 @@ def input_grad(g, w, geom):
     C = w.shape[1] * G
     if g.size == 0 or w.size == 0:
         return xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
+    how = path(geom)
+    if how == "gemm":
+        gx_sub = xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1))    # (C, O) @ (N, O, L)
+        if tuple(geom.out_size) == tuple(geom.in_size):
+            return gx_sub.reshape((N, C) + tuple(geom.in_size))
+        gx = xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
+        gx[(slice(None), slice(None)) + tuple(slice(0, s * (m - 1) + 1, s) for s, m in
+                                              zip(geom.stride, geom.out_size))] = \
+            gx_sub.reshape((N, C) + tuple(geom.out_size))
+        return gx
+    pads = _adjoint_pads(geom) if how == "shift" else None
+    if pads is not None:
+        return _shift_conv(g, _flipped(w), pads, geom.dilation, geom.in_size)
     g_t = _to_cfirst(g).reshape(G, O // G, -1)                    # (G, O/G, L*N)
     gx_t = _conv_transpose_t(g_t, w, geom.stride, geom.dilation, geom.padded, geom.out_size, G)
     return _from_cfirst(gx_t, start=[l for l, _ in geom.padding], size=geom.in_size)
@@ -201,6 +451,13 @@ def weight_grad(x, g, geom, cols=None):
     shape = (O, C // G) + tuple(geom.kernel)
     if N == 0 or g.size == 0 or x.size == 0:
         return xp.zeros(shape, dtype=x.dtype)
+    how = path(geom)
+    if how == "gemm":
+        # sum over images of g[n] (O, L) @ x[n]^T (L, C)
+        gw = xp.matmul(g.reshape(N, O, -1), _pick(x, geom).transpose(0, 2, 1)).sum(axis=0)
+        return gw.reshape(shape)
+    if how == "shift":
+        return _shift_weight_grad(x, g, geom.padding, geom.dilation, geom.kernel)
     if cols is None:
         cols = columns(x, geom)
     g_t = _to_cfirst(g).reshape(G, O // G, -1)                    # (G, O/G, L*N)
