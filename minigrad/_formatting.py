@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .dtypes import bool_, default_float, int64
+
 PRECISION = 4
 LINE_WIDTH = 80
 THRESHOLD = 1000    # tensors with more elements than this are summarised with '...'
@@ -104,7 +106,6 @@ def _format_array(a, fmt, indent, summarise):
 
 
 def tensor_repr(tensor, prefix="tensor(") -> str:
-    from .dtypes import default_float, int64, bool_
     a = tensor.numpy(force=True) if hasattr(tensor, "numpy") else np.asarray(tensor)
     indent = len(prefix)
     suffixes = []

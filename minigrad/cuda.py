@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import backend
+from .creation import manual_seed as _seed
 
 
 def is_available() -> bool:
@@ -21,7 +22,6 @@ def synchronize() -> None:
 
 def manual_seed(seed) -> None:
     """Random numbers are drawn on the CPU and moved, so the CPU seed covers the GPU too."""
-    from .creation import manual_seed as _seed
     _seed(seed)
 
 

@@ -6,6 +6,7 @@ it is built from, and requires grad by default.
 """
 from __future__ import annotations
 
+from ..creation import empty
 from ..tensor import Tensor, _to_array
 
 __all__ = ["Parameter"]
@@ -20,7 +21,6 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            from ..creation import empty
             data = empty(0)
         array = data._array if isinstance(data, Tensor) else _to_array(data)
         self._init(array, requires_grad)
