@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "Device", "device", "cpu", "xp_of", "device_of", "array_module", "to_device", "as_numpy",
     "is_cuda_available", "cuda_device_count", "index_add", "sliding_window_view",
+    "tune_host_allocator",
 ]
 
 _cupy = None            # the cupy module once imported
@@ -180,33 +181,30 @@ def sliding_window_view(array, window_shape, axis):
 
 
 # ----------------------------------------------------------------------------------------------
-# Host memory: keep freed array memory in the process for the next step.
+# Host memory: an explicit opt-in, never done at import
 # ----------------------------------------------------------------------------------------------
-def _tune_host_allocator() -> bool:
-    """Raise glibc malloc's mmap and trim thresholds (Linux/glibc only; a no-op elsewhere).
+def tune_host_allocator(mmap_threshold=32 << 20, trim_threshold=128 << 20) -> bool:
+    """Opt-in: make glibc's malloc keep freed array memory in the process. Returns whether it
+    took effect (Linux with glibc only; elsewhere it does nothing and returns False).
 
-    A training step allocates and frees the same few-MB arrays every step. By default glibc
-    serves them with fresh ``mmap``s or trims them back to the OS when freed, so every step
-    page-faults its activations in again (1,650 page faults per MNIST step, a quarter of its
-    CPU time here). Arrays up to 32 MiB now come from the heap and up to 128 MiB of freed
-    heap stays mapped for reuse -- what PyTorch's allocator does with its own cache. The
-    process's peak memory is unchanged; only the return of freed memory to the OS waits.
-    Set ``MINIGRAD_MALLOC_TUNING=0`` before importing minigrad to leave malloc alone.
+    By default glibc serves buffers above 128 KiB-32 MiB with fresh ``mmap``s and returns
+    them on ``free``, so a loop that allocates and frees the same large arrays page-faults
+    them in again on every step. Raising ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` keeps
+    them on the heap for reuse. This changes the allocator of the WHOLE process (every
+    library in it, and its resident memory after large frees), which is why ``import
+    minigrad`` never does it: the convolution and pooling ops reuse their own scratch buffers
+    instead. benchmarks/run.py calls it only with ``--tune-malloc``.
     """
-    import os
+    import ctypes
     import sys
-    if os.environ.get("MINIGRAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         return False
     try:
-        import ctypes
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version      # glibc only: musl's mallopt does nothing
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    ok = mallopt(M_MMAP_THRESHOLD, 32 << 20)     # glibc's largest allowed value
-    return bool(ok and mallopt(M_TRIM_THRESHOLD, 128 << 20))
-
-
-host_allocator_tuned = _tune_host_allocator()
+    ok = mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))   # 32 MiB is glibc's largest allowed
+    return bool(ok and mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
