@@ -47,6 +47,12 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from . import creation
+from .nn.modules.conv import _ConvNd, _ConvTransposeNd
+from .nn.modules.linear import Linear
+from .summary import _make_inputs, _model_device, _tensors_in
+from .tensor import Tensor
+
 __all__ = ["profile", "Profile", "ProfileRow"]
 
 # Estimated elementwise work of the layers torch's flop counter ignores, per element of the
@@ -232,8 +238,6 @@ def conv_backward_flops(forward, groups, input_grad, weight_grad):
 
 def _layer_costs(module, inputs, output, input_grad):
     """(flops, backward_flops, other, workspace_bytes) of one leaf module call."""
-    from .nn.modules.conv import _ConvNd, _ConvTransposeNd
-    from .nn.modules.linear import Linear
     kind = type(module).__name__
     x = inputs[0] if inputs else None
     weight = getattr(module, "weight", None)
@@ -283,13 +287,11 @@ def _fresh(inputs, requires_grad):
 
 
 def _first_tensor(value):
-    from .summary import _tensors_in
     found = _tensors_in(value)
     return found[0] if found else None
 
 
 def _time_alone(module, inputs, requires_grad, extra, repeat):
-    from . import creation
     best_f = best_b = None
     gen = creation.Generator().manual_seed(0)
     for _ in range(repeat):
@@ -362,9 +364,6 @@ def profile(model, input_size=None, *, input_data=None, dtype=None, device=None,
     ``.total_other_flops``, ``.total_saved_bytes``, ``.forward_ms``, ``.backward_ms``;
     ``.plot(path)`` draws it (matplotlib).
     """
-    from .summary import _make_inputs, _model_device, _tensors_in
-    from .tensor import Tensor
-
     if isinstance(input_size, Tensor) or (isinstance(input_size, (list, tuple)) and input_size
                                           and isinstance(input_size[0], Tensor)):
         input_data, input_size = input_size, None

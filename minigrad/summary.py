@@ -30,6 +30,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from . import creation, dtypes as _dtypes
+from .autograd import no_grad
+from .tensor import Tensor
+
 __all__ = ["summary", "ModelSummary", "LayerRow"]
 
 
@@ -162,7 +166,6 @@ def _shape_text(shape) -> str:
 
 def _tensors_in(value, found=None):
     """Tensors in a (nested) output: a tensor, tuple/list, dict."""
-    from .tensor import Tensor
     found = [] if found is None else found
     if isinstance(value, Tensor):
         found.append(value)
@@ -180,7 +183,6 @@ def _is_shape(value) -> bool:
 
 
 def _make_inputs(input_size, dtype, device):
-    from . import creation, dtypes as _dtypes
     if _is_shape(input_size):
         shapes = [tuple(input_size)]
     elif isinstance(input_size, (list, tuple)) and all(_is_shape(s) for s in input_size) \
@@ -227,9 +229,6 @@ def summary(model, input_size=None, dtype=None, device=None, file=None, *, input
     ``.total_params``, ``.trainable_params``, ``.non_trainable_params``, sizes in bytes;
     ``str(result)`` is the table.
     """
-    from .autograd import no_grad
-    from .tensor import Tensor
-
     if input_data is not None:
         inputs = [input_data] if isinstance(input_data, Tensor) else list(input_data)
     elif input_size is not None:

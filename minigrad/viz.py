@@ -33,6 +33,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from .autograd import Function
+from .tensor import Tensor
+
 __all__ = ["draw_graph", "Graph", "GraphNode"]
 
 _COLORS = {"output": "darkolivegreen1", "leaf": "lightblue", "op": "lightgray"}
@@ -197,9 +200,6 @@ def draw_graph(tensor, show_shapes=True, params=None) -> Graph:
     params: names for the leaves, ``dict(model.named_parameters())`` (or the model itself).
     Returns a ``Graph``; raises ``ValueError`` for a tensor with no graph behind it.
     """
-    from .autograd import Function
-    from .tensor import Tensor
-
     roots = list(tensor) if isinstance(tensor, (list, tuple)) else [tensor]
     for i, t in enumerate(roots):
         if not isinstance(t, Tensor):

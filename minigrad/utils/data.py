@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..creation import default_generator
+from ..ops.movement import stack
 from ..tensor import Tensor
 
 __all__ = ["Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split",
@@ -265,7 +266,6 @@ def default_collate(batch):
     arrays are stacked along a new dim 0, Python ints become an int64 tensor, floats a
     float64 tensor, bools a bool tensor; tuples/lists/dicts are collated field by field;
     strings stay a list."""
-    from ..ops.movement import stack
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack([b.detach() for b in batch], 0)
