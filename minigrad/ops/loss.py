@@ -2,13 +2,20 @@
 
 ``cross_entropy`` with class indices is one fused node: log-softmax and the negative
 log-likelihood together, whose gradient is simply softmax(x) - onehot(target) (scaled), so no
-exp of a large logit ever overflows.
+exp of a large logit ever overflows.  The fused losses compute forward on arrays and write
+their backward with minigrad's ops, so that it can be differentiated again.
 """
 from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ._util import ieee_errors
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
+from ._util import broadcast_shape, ieee_errors
+from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
+from .movement import permute, reshape
+from .plumbing import reshape_to
+from .reduce import log_softmax, sum as reduce_sum
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -17,6 +24,22 @@ def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction (expected one of "
                          f"{', '.join(_REDUCTIONS)})")
+
+
+class RowSoftmax(Function):
+    """softmax(x) along axis 1 of x (M, C), its value handed in already computed (ClassNLL's
+    backward has it for the price of one exp); the backward is softmax's, in ops:
+        dx = y * (g - sum_c g y)
+    so that cross entropy's gradient can be differentiated again, to any order."""
+    first_order_only = False
+
+    def forward(self, x, *, value):
+        self.save_for_backward(value)
+        return value
+
+    def backward(self, g):
+        y, = self.saved_tensors                 # this node's output, as a Tensor
+        return mul(y, sub(g, reduce_sum(mul(g, y), 1, keepdim=True)))
 
 
 class ClassNLL(Function):
@@ -29,14 +52,22 @@ class ClassNLL(Function):
     smoothing. Rows whose target is ``ignore_index`` count zero.  'mean' divides by the summed
     weights w[t] of the counted rows, as PyTorch.
     """
+    first_order_only = False
 
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
                 from_logits):
         xp = backend.xp_of(scores)
         m, c = scores.shape
         if from_logits:
-            shifted = scores - scores.max(axis=1, keepdims=True)
-            logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+            row_max = scores.max(axis=1, keepdims=True)                  # (M, 1)
+            shifted = scores - row_max
+            lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))     # (M, 1)
+            logp = shifted - lse
+            # backward needs softmax(x) = exp((x - row_max) - lse): keep the logits (an input:
+            # a second derivative flows into them) and the (M, 1) shifts, not another (M, C).
+            # Two shifts, not their sum: row_max + lse would round away lse at large logits.
+            self.row_max, self.lse = row_max, lse
+            self.save_for_backward(scores)
         else:
             logp = scores
         valid = target != ignore_index                               # (M,)
@@ -53,44 +84,60 @@ class ClassNLL(Function):
             denominator = w_t.sum()
             with ieee_errors():                  # every target ignored: nan, as PyTorch
                 out = loss.sum() / denominator
-        elif reduction == "sum":
-            denominator = None
-            out = loss.sum()
         else:
             denominator = None
-            out = loss
-        self.save_for_backward(logp, t, w_t, w_class, valid)
-        self.denominator, self.reduction = denominator, reduction
+            out = loss.sum() if reduction == "sum" else loss
+        self.t, self.w_t, self.w_class, self.valid = t, w_t, w_class, valid
+        self.denominator, self.reduction, self.shape = denominator, reduction, (m, c)
         self.label_smoothing, self.from_logits = label_smoothing, from_logits
         return out.astype(scores.dtype, copy=False)
 
     def backward(self, g):
-        logp, t, w_t, w_class, valid = self.saved_tensors
-        xp = backend.xp_of(logp)
-        m, c = logp.shape
-        # Per-row scale of the incoming gradient.
+        """g: () for 'mean'/'sum', (M,) for 'none' -> dL/dscores (M, C).
+
+        Per unit of a row's incoming gradient, dL/dlogp is the constant
+            A[i, :] = -(1 - eps) w[t_i] onehot(t_i) - (eps / C) w[:] valid_i
+        ('mean' also divides by the summed weights). Through log_softmax,
+        dL/dx = A - softmax(x) * sum_c A, where only softmax(x) depends on x.
+        """
+        m, c = self.shape
+        xp = backend.xp_of(self.w_t)
+        eps = self.label_smoothing
+        dtype = self.w_class.dtype
+        coef = 1.0
         if self.reduction == "mean":
-            # Every target ignored: the loss is 0/0 = nan, but, as PyTorch, the gradient is 0.
-            denominator = self.denominator if self.denominator != 0 else float("inf")
-            scale = (g / denominator) * xp.ones(m, dtype=logp.dtype)
-        elif self.reduction == "sum":
-            scale = g * xp.ones(m, dtype=logp.dtype)
-        else:
-            scale = g
-        # G = dL/dlogp: -(1 - eps) w[t] at the target column, -(eps / C) w[c] everywhere.
-        grad = xp.zeros((m, c), dtype=logp.dtype)
-        grad[xp.arange(m), t] = -(1 - self.label_smoothing) * w_t * scale
-        if self.label_smoothing:
-            grad -= (self.label_smoothing / c) * w_class[None, :] * (valid * scale)[:, None]
+            if self.denominator != 0:
+                coef = 1.0 / self.denominator
+            else:
+                # Every target ignored: the loss is 0/0 = nan. As PyTorch, its gradient is 0
+                # by convention, while the derivative of that gradient with respect to g stays
+                # 0/0 = nan: a where() that selects 0, its other branch g * nan receiving the
+                # derivative with respect to g.
+                g = where(xp.ones((), dtype=bool), 0.0, mul(g, float("nan")))
+        if self.reduction != "none" and not is_grad_enabled():
+            # a plain backward() records nothing: fold the scalar g into the constants below
+            # (one pass over (M, C) fewer); under create_graph g stays an op's input
+            coef = coef * g._array
+            g = None
+        a = xp.zeros((m, c), dtype=dtype)
+        a[xp.arange(m), self.t] = (-(1 - eps) * coef) * self.w_t
+        if eps:
+            a -= ((eps / c) * coef) * self.w_class[None, :] * self.valid[:, None]
+        coefficients = Tensor._wrap(a)
         if self.from_logits:
-            # Through log_softmax: dL/dx = G - softmax(x) * sum_c G
-            grad -= xp.exp(logp) * grad.sum(axis=1, keepdims=True)
-        return grad
+            x, = self.saved_tensors
+            # row sums of A in closed form (no pass over (M, C))
+            row_a = -coef * ((1 - eps) * self.w_t + (eps / c) * self.valid * self.w_class.sum())
+            soft = RowSoftmax.apply(x, value=xp.exp((x._array - self.row_max) - self.lse))
+            coefficients = sub(coefficients, mul(soft, Tensor._wrap(
+                row_a.astype(dtype, copy=False)[:, None])))
+        if g is None:
+            return coefficients
+        return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), coefficients)
 
 
 def _class_axis_last(input, target, name):
     """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()."""
-    from .movement import reshape, permute
     if input.ndim == 1:
         if target.ndim != 0:
             raise RuntimeError(f"{name}: for an unbatched input of shape {list(input.shape)} the "
@@ -115,8 +162,6 @@ def _class_axis_last(input, target, name):
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits,
                 name):
-    from .movement import reshape
-    from ..tensor import Tensor
     _check_reduction(reduction)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors")
@@ -166,7 +211,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
     ``target`` holds class indices (N, ...) or class probabilities (same shape as input).
     """
-    from ..tensor import Tensor
     if isinstance(target, Tensor) and target._array.dtype.kind == "f":
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True,
@@ -175,7 +219,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing):
     """-sum_c w_c y_c log_softmax(x)_c per sample, composed from differentiable ops."""
-    from .reduce import log_softmax, sum as reduce_sum
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"cross_entropy: a probability target must have the input's shape "
@@ -228,12 +271,15 @@ def l1_loss(input, target, reduction="mean"):
 
 def _check_same_shape(input, target, name):
     if tuple(input.shape) != tuple(target.shape):
-        from ._util import broadcast_shape
         broadcast_shape(tuple(input.shape), tuple(target.shape), name)
 
 
 class BinaryCrossEntropy(Function):
-    """loss = -w (y log x + (1 - y) log(1 - x)), logs clamped at -100 as PyTorch."""
+    """loss = -w (y log x + (1 - y) log(1 - x)), logs clamped at -100 as PyTorch.
+
+    Shapes: x, y and the result alike; w (a constant) broadcast to them, or None.
+    """
+    first_order_only = False
 
     def forward(self, x, y, *, weight):
         xp = backend.xp_of(x)
@@ -243,25 +289,44 @@ class BinaryCrossEntropy(Function):
         loss = -(y * log_x + (1 - y) * log_1mx)
         if weight is not None:
             loss = loss * weight
-        self.save_for_backward(x, y, log_x, log_1mx)
+        self.save_for_backward(x, y)
         self.weight = weight
         return loss
 
     def backward(self, g):
-        x, y, log_x, log_1mx = self.saved_tensors
-        xp = backend.xp_of(x)
-        w = 1 if self.weight is None else self.weight
+        """dL/dx = g w (x - y) / max(x (1 - x), 1e-12)   (PyTorch's floor on the denominator)
+        dL/dy = -g w (log x - log(1 - x))                 (each log clamped at -100)"""
+        x, y = self.saved_tensors
+        gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
         gx = gy = None
         if self.needs_input_grad[0]:
-            # d/dx = (x - y) / (x (1 - x)), with PyTorch's floor of 1e-12 on the denominator
-            gx = g * w * (x - y) / xp.maximum(x * (1 - x), 1e-12)
+            gx = mul(gw, div(sub(x, y), clamp(mul(x, sub(1, x)), min=1e-12)))
         if self.needs_input_grad[1]:
-            gy = -g * w * (log_x - log_1mx)
+            # recomputed as ops of x (not the forward's arrays), so d(dL/dy)/dx is right
+            gy = mul(neg(gw), sub(clamp(log(x), min=-100), clamp(log(sub(1, x)), min=-100)))
         return gx, gy
 
 
+class SoftplusNeg(Function):
+    """softplus(-x) = log(1 + e^-x), computed without overflow; d/dx = -sigmoid(-x)."""
+    first_order_only = False
+
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        self.save_for_backward(x)
+        return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return mul(neg(g), sigmoid(neg(x)))
+
+
 class BCEWithLogits(Function):
-    """loss = (1 - y) x + (1 + (pw - 1) y) softplus(-x), softplus computed without overflow."""
+    """loss = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x)), softplus without overflow.
+
+    Shapes: x, y and the result alike; w and pw (constants) broadcast to them, or None.
+    """
+    first_order_only = False
 
     def forward(self, x, y, *, weight, pos_weight):
         xp = backend.xp_of(x)
@@ -270,30 +335,33 @@ class BCEWithLogits(Function):
         loss = (1 - y) * x + scale * softplus_neg
         if weight is not None:
             loss = loss * weight
-        self.save_for_backward(x, y, softplus_neg)
+        self.save_for_backward(x, y)
         self.weight, self.pos_weight = weight, pos_weight
         return loss
 
     def backward(self, g):
-        x, y, softplus_neg = self.saved_tensors
-        xp = backend.xp_of(x)
-        w = 1 if self.weight is None else self.weight
-        pw = self.pos_weight
-        # sigmoid(-x) from e = exp(-|x|) <= 1: no overflow, and exactly 1 (not exp(inf - inf)
-        # = NaN) at x = -inf
-        e = xp.exp(-xp.abs(x))
-        sig_neg = xp.where(x >= 0, e / (1 + e), 1 / (1 + e))
-        scale = 1 if pw is None else 1 + (pw - 1) * y
+        """With s = 1 + (pw - 1) y (s = 1 without pos_weight):
+            dL/dx = g w ((1 - y) - s sigmoid(-x))        (= g w (sigmoid(x) - y) when s = 1)
+            dL/dy = g w (-x + (pw - 1) softplus(-x))"""
+        x, y = self.saved_tensors
+        pw = None if self.pos_weight is None else Tensor._wrap(self.pos_weight)
+        gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
         gx = gy = None
         if self.needs_input_grad[0]:
-            gx = g * w * ((1 - y) - scale * sig_neg)          # = sigmoid(x) - y when pw is None
+            # sigmoid(-x) is stable for any x, and exactly 1 at x = -inf
+            sig_neg = sigmoid(neg(x))
+            if pw is None:
+                gx = mul(gw, sub(sub(1, y), sig_neg))
+            else:
+                scale = add(mul(sub(pw, 1), y), 1)
+                gx = mul(gw, sub(sub(1, y), mul(scale, sig_neg)))
         if self.needs_input_grad[1]:
-            gy = g * w * (-x + (0 if pw is None else (pw - 1) * softplus_neg))
+            dy = neg(x) if pw is None else sub(mul(sub(pw, 1), SoftplusNeg.apply(x)), x)
+            gy = mul(gw, dy)
         return gx, gy
 
 
 def _prepare_binary(input, target, weight, name):
-    from .elementwise import cast
     _check_same_shape(input, target, name)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the "
