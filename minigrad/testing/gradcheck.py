@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
+from ..autograd import backward, no_grad
+from ..tensor import Tensor
+
 __all__ = ["GradcheckError", "gradcheck", "assert_close", "compare_with_torch", "Comparison",
            "default_tolerances", "to_numpy"]
 
@@ -33,7 +37,6 @@ class GradcheckError(AssertionError, RuntimeError):
 # Conversions
 # ----------------------------------------------------------------------------------------------
 def _is_minigrad_tensor(x) -> bool:
-    from ..tensor import Tensor
     return isinstance(x, Tensor)
 
 
@@ -44,7 +47,6 @@ def _is_torch_tensor(x) -> bool:
 
 def to_numpy(x) -> np.ndarray:
     """A host numpy array from a minigrad tensor, a torch tensor, a cupy/numpy array or numbers."""
-    from .. import backend
     if _is_minigrad_tensor(x):
         return backend.as_numpy(x._array)
     if _is_torch_tensor(x):
@@ -191,7 +193,6 @@ def _upstream(outputs, seed):
 
 def _project(outputs, vs):
     """sum_k <v_k, out_k> in float64, on the host."""
-    from .. import backend
     total = 0.0
     for o, v in zip(outputs, vs):
         total += float(np.sum(backend.as_numpy(o._array).astype(np.float64) * v))
@@ -204,9 +205,6 @@ def _gradcheck_details(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, allow_float32
 
     The report is the error message when some gradient is off.
     """
-    from .. import backend
-    from ..autograd import no_grad, backward
-    from ..tensor import Tensor
 
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if _is_minigrad_tensor(x) and x.requires_grad]
@@ -382,8 +380,6 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
     worst errors; raises ``GradcheckError`` naming the output or input on a mismatch.
     """
     torch = _import_torch()
-    from .. import backend
-    from ..tensor import Tensor
 
     inputs = list(inputs)
     if requires_grad is None:
@@ -449,7 +445,6 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
     if not th_live:
         return cmp
     torch.autograd.backward(th_live, th_grads)
-    from ..autograd import backward
     backward(mg_live, mg_grads)
     for i in diff:
         e = (np.zeros(tuple(th_args[i].shape), dtype=to_numpy(th_args[i]).dtype)
