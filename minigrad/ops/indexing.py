@@ -170,7 +170,7 @@ def _value_in_numpy_order(a, idx, value):
 
 
 def getitem(a, index):
-    idx, basic, bool_mask = _array_index(index, a)
+    idx, basic, _ = _array_index(index, a)
     if not basic and any(_is_int(i) for i in idx):
         first, second = _ints_first(idx)
         return getitem(getitem(a, first), second)
