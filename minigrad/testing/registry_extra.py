@@ -1,0 +1,462 @@
+"""Registry entries for the breadth of issue #15: activations, the trig family, gather and
+scatter, sorting and running sums, einsum and norms, shape builders, pad modes, resizing,
+unfold/fold, max_unpool, layer/group/instance norm, embedding.
+
+Every entry is checked like the others (forward, gradients and second derivatives against
+torch and finite differences).  Samples cover 0-d and empty tensors, broadcasting and
+batch-less inputs wherever PyTorch accepts them; values sit away from kinks and ties unless
+a sample says otherwise (``fd=False``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .opinfo import Sample, register
+
+S = Sample
+
+
+def _F(name):
+    return lambda lib, *a, **kw: getattr(lib.nn.functional, name)(*a, **kw)
+
+
+def _T(name):
+    return lambda lib, *a, **kw: getattr(lib, name)(*a, **kw)
+
+
+def _extra(name, f, samples, torch_f=None, **options):
+    register(name, f, samples, family="extra", torch_f=torch_f, **options)
+
+
+# ----------------------------------------------------------------------------------------------
+# Activations (minigrad/ops/activation.py)
+# ----------------------------------------------------------------------------------------------
+def _smooth(g):
+    yield S(2 * g.randn(3, 4))
+    yield S(g.randn(), desc="0-d")
+    yield S(g.randn(2, 0), desc="empty")
+    yield S(np.array([-30.0, -5.0, 5.0, 30.0]), desc="large |x|")
+
+
+def _kinked(g):
+    yield S(2 * g.away(3, 4))
+    yield S(g.away(), desc="0-d")
+    yield S(g.randn(0, 3), desc="empty")
+
+
+def _hard(g):
+    yield S(np.array([-5.0, -3.5, -2.0, -0.4, 0.3, 1.7, 2.9, 3.4, 6.0]))
+    yield S(g.away(2, 3))
+    yield S(g.randn(), desc="0-d")
+
+
+for _name in ("gelu", "elu", "selu", "softsign", "logsigmoid", "mish", "tanhshrink"):
+    _extra(_name, _F(_name), _smooth if _name in ("gelu", "softsign", "logsigmoid", "mish",
+                                                   "tanhshrink") else _kinked)
+_extra("gelu_tanh", lambda lib, x: lib.nn.functional.gelu(x, approximate="tanh"), _smooth)
+_extra("elu_alpha", lambda lib, x: lib.nn.functional.elu(x, alpha=0.4), _kinked)
+_extra("celu", lambda lib, x, **kw: lib.nn.functional.celu(x, **kw),
+       lambda g: iter([S(g.away(3, 4)), S(g.away(3, 4), kwargs={"alpha": 2.5}),
+                       S(g.away(), desc="0-d")]))
+_extra("hardswish", _F("hardswish"), _hard)
+# torch's hardsigmoid has no second derivative ("derivative for aten::hardsigmoid_backward is
+# not implemented"): its oracle is the same piecewise formula written with torch's ops
+_extra("hardsigmoid", _F("hardsigmoid"), _hard,
+       torch_f=lambda torch, x: torch.where((x > -3) & (x < 3), x / 6 + 0.5,
+                                            (x >= 3).to(x.dtype)))
+_extra("softshrink", lambda lib, x: lib.nn.functional.softshrink(x, 0.3),
+       lambda g: iter([S(np.array([-2.0, -0.5, -0.1, 0.2, 0.6, 1.5]))]))
+_extra("hardshrink", lambda lib, x: lib.nn.functional.hardshrink(x, 0.3),
+       lambda g: iter([S(np.array([-2.0, -0.5, -0.1, 0.2, 0.6, 1.5]))]))
+_extra("erf", lambda lib, x: lib.erf(x),
+       lambda g: iter([S(2 * g.randn(3, 4)), S(np.array([-4.0, -2.9, 3.1, 5.0])),
+                       S(g.randn(), desc="0-d")]))
+
+
+def _prelu(g):
+    yield S(g.away(2, 3, 4), g.uniform(3, low=0.1, high=0.5), desc="per channel")
+    yield S(g.away(2, 3, 4), g.uniform(1, low=0.1, high=0.5), desc="one slope")
+    yield S(g.away(3, 5), g.uniform(5, low=0.1, high=0.5), desc="(N, C)")
+    yield S(g.away(4), g.uniform(1, low=0.1, high=0.5), desc="1-d input")
+    yield S(g.away(2, 3, 2, 2), g.uniform(3, low=0.1, high=0.5), desc="(N, C, H, W)")
+
+
+_extra("prelu", _F("prelu"), _prelu)
+
+
+def _softmin(g):
+    yield S(g.randn(3, 4), kwargs={"dim": 1})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": 0})
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+
+
+_extra("softmin", _F("softmin"), _softmin)
+
+# ----------------------------------------------------------------------------------------------
+# Trigonometry (minigrad/ops/trig.py)
+# ----------------------------------------------------------------------------------------------
+def _trig(make):
+    def samples(g):
+        yield S(make(g, 3, 4))
+        yield S(make(g), desc="0-d")
+        yield S(make(g, 0, 2), desc="empty")
+    return samples
+
+
+_DOMAINS = {
+    "tan": lambda g, *s: g.uniform(*s, low=-1.2, high=1.2),
+    "asin": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
+    "acos": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
+    "atan": lambda g, *s: 2 * g.randn(*s),
+    "sinh": lambda g, *s: g.randn(*s),
+    "cosh": lambda g, *s: g.randn(*s),
+    "asinh": lambda g, *s: 2 * g.randn(*s),
+    "acosh": lambda g, *s: g.uniform(*s, low=1.2, high=3.0),
+    "atanh": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
+}
+for _name, _make in _DOMAINS.items():
+    _extra(_name, _T(_name), _trig(_make))
+
+
+def _atan2(g):
+    yield S(g.randn(3, 4), g.away(3, 4))
+    yield S(g.randn(3, 1), g.away(1, 4), desc="broadcast")
+    yield S(g.randn(), g.away(2, 3), desc="0-d y")
+
+
+_extra("atan2", _T("atan2"), _atan2)
+
+# ----------------------------------------------------------------------------------------------
+# Gather / scatter (minigrad/ops/scatter_gather.py)
+# ----------------------------------------------------------------------------------------------
+def _gather(g):
+    yield S(g.randn(3, 4), 1, g.index(4, 3, 5), desc="dim 1, repeats")
+    yield S(g.randn(3, 4), 0, g.index(3, 2, 4), desc="dim 0")
+    yield S(g.randn(3, 4, 2), -1, g.index(2, 2, 3, 2), desc="smaller index, dim -1")
+    yield S(g.randn(3, 4), 1, np.zeros((3, 0), np.int64), desc="empty index")
+
+
+_extra("gather", lambda lib, x, d, i: lib.gather(x, d, i), _gather)
+
+
+def _distinct_index(g, rows, n, k):
+    """For each row, k distinct positions in range(n) (scatter's writes do not collide)."""
+    return np.stack([g.rng.permutation(n)[:k] for _ in range(rows)]).astype(np.int64)
+
+
+def _scatter(g):
+    yield S(g.randn(3, 5), 1, _distinct_index(g, 3, 5, 3), g.randn(3, 3), desc="dim 1")
+    yield S(g.randn(4, 2), 0, _distinct_index(g, 2, 4, 3).T.copy(), g.randn(3, 2),
+            desc="dim 0")
+
+
+_extra("scatter", lambda lib, x, d, i, s: lib.scatter(x, d, i, s), _scatter)
+_extra("scatter_value", lambda lib, x, d, i: x.scatter(d, i, 2.5),
+       lambda g: iter([S(g.randn(3, 5), 1, _distinct_index(g, 3, 5, 2))]))
+
+
+def _scatter_add(g):
+    yield S(g.randn(3, 5), 1, g.index(5, 3, 4), g.randn(3, 4), desc="repeats add")
+    yield S(g.randn(4, 2), 0, g.index(4, 6, 2), g.randn(6, 2), desc="dim 0")
+
+
+_extra("scatter_add", lambda lib, x, d, i, s: lib.scatter_add(x, d, i, s), _scatter_add)
+
+
+def _index_select(g):
+    yield S(g.randn(4, 3), 0, np.array([3, 0, 3, 1]), desc="repeats")
+    yield S(g.randn(2, 5), 1, np.array([4, 1]))
+    yield S(g.randn(2, 5), -1, np.zeros(0, np.int64), desc="empty index")
+
+
+_extra("index_select", lambda lib, x, d, i: lib.index_select(x, d, i), _index_select)
+_extra("index_add", lambda lib, x, d, i, s: x.index_add(d, i, s),
+       lambda g: iter([S(g.randn(4, 3), 0, np.array([3, 0, 3]), g.randn(3, 3))]))
+
+
+def _masked_fill(g):
+    yield S(g.randn(3, 4), g.mask(3, 4))
+    yield S(g.randn(3, 4), g.mask(4), desc="broadcast mask")
+    yield S(g.randn(), np.array(True), desc="0-d")
+
+
+_extra("masked_fill", lambda lib, x, m: x.masked_fill(m, -1.5), _masked_fill)
+
+# ----------------------------------------------------------------------------------------------
+# Ordering and running totals (minigrad/ops/sorting.py)
+# ----------------------------------------------------------------------------------------------
+def _sort(g):
+    yield S(g.distinct(3, 5), kwargs={"dim": 1})
+    yield S(g.distinct(4, 2), kwargs={"dim": 0, "descending": True})
+    yield S(g.distinct(6), desc="1-d")
+    yield S(g.randn(2, 0), desc="empty")
+
+
+_extra("sort", lambda lib, x, **kw: lib.sort(x, **kw)[0], _sort)
+
+
+def _topk(g):
+    yield S(g.distinct(3, 6), kwargs={"k": 2})
+    yield S(g.distinct(5, 3), kwargs={"k": 3, "dim": 0, "largest": False})
+    yield S(g.distinct(4), kwargs={"k": 0}, desc="k=0")
+
+
+_extra("topk", lambda lib, x, **kw: lib.topk(x, **kw)[0], _topk)
+
+
+def _cumsum(g):
+    yield S(g.randn(3, 4), kwargs={"dim": 1})
+    yield S(g.randn(3, 4, 2), kwargs={"dim": 0})
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+    yield S(g.randn(0, 3), kwargs={"dim": 1}, desc="empty")
+
+
+_extra("cumsum", lambda lib, x, **kw: lib.cumsum(x, **kw), _cumsum)
+
+
+def _cumprod(g):
+    yield S(g.away(3, 4, low=0.5), kwargs={"dim": 1})
+    yield S(g.away(3, 4, low=0.5), kwargs={"dim": 0})
+    z = g.away(2, 4, low=0.5)
+    z[0, 1] = 0.0
+    yield S(z, kwargs={"dim": 1}, desc="a zero")
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+
+
+_extra("cumprod", lambda lib, x, **kw: lib.cumprod(x, **kw), _cumprod)
+
+# ----------------------------------------------------------------------------------------------
+# einsum, norms, var/std with the mean (minigrad/ops/linalg.py)
+# ----------------------------------------------------------------------------------------------
+def _einsum(g):
+    yield S(g.randn(3, 4), g.randn(4, 5), kwargs={"eq": "ij,jk->ik"})
+    yield S(g.randn(2, 3, 4), g.randn(2, 4, 2), kwargs={"eq": "bij,bjk->bik"})
+    yield S(g.randn(3, 4), g.randn(4, 2), kwargs={"eq": "ij,jk->i"}, desc="k only in B")
+    yield S(g.randn(3), g.randn(4), kwargs={"eq": "i,j->ij"}, desc="outer")
+    yield S(g.randn(3, 4), kwargs={"eq": "ij->ji"}, desc="transpose")
+    yield S(g.randn(3, 4), kwargs={"eq": "ij"}, desc="implicit output")
+    yield S(g.randn(2, 3), g.randn(3), g.randn(2), kwargs={"eq": "ij,j,i->"}, desc="three")
+
+
+_extra("einsum", lambda lib, *ops, eq: lib.einsum(eq, *ops), _einsum)
+
+
+def _norm(g):
+    yield S(g.randn(3, 4))
+    yield S(g.randn(3, 4), kwargs={"p": 1, "dim": 1})
+    yield S(g.randn(3, 4), kwargs={"p": 3, "dim": 0, "keepdim": True})
+    yield S(g.distinct(2, 3), kwargs={"p": float("inf"), "dim": 1})
+    yield S(g.randn(), desc="0-d")
+
+
+_extra("norm", lambda lib, x, **kw: lib.norm(x, **kw), _norm)
+
+
+def _linalg_norm(g):
+    yield S(g.randn(5))
+    yield S(g.randn(3, 4), desc="Frobenius")
+    yield S(g.randn(3, 4), kwargs={"ord": 1, "dim": 1})
+    yield S(g.randn(2, 3, 4), kwargs={"dim": (1, 2)})
+
+
+_extra("linalg_norm", lambda lib, x, **kw: lib.linalg.norm(x, **kw), _linalg_norm)
+
+
+def _var_mean(g):
+    yield S(g.randn(3, 4))
+    yield S(g.randn(3, 4), kwargs={"dim": 1, "keepdim": True})
+    yield S(g.randn(3, 4), kwargs={"dim": 0, "correction": 0})
+
+
+_extra("var_mean", lambda lib, x, **kw: lib.var_mean(x, **kw), _var_mean)
+_extra("std_mean", lambda lib, x, **kw: lib.std_mean(x, **kw), _var_mean)
+
+# ----------------------------------------------------------------------------------------------
+# Shape builders (minigrad/ops/shaping.py)
+# ----------------------------------------------------------------------------------------------
+def _triangle(g):
+    yield S(g.randn(4, 4))
+    yield S(g.randn(3, 5), kwargs={"diagonal": 1})
+    yield S(g.randn(2, 3, 3), kwargs={"diagonal": -1}, desc="batched")
+
+
+_extra("tril", lambda lib, x, **kw: lib.tril(x, **kw), _triangle)
+_extra("triu", lambda lib, x, **kw: lib.triu(x, **kw), _triangle)
+
+
+def _diag(g):
+    yield S(g.randn(4))
+    yield S(g.randn(3), kwargs={"diagonal": 2})
+    yield S(g.randn(3, 4), desc="2-d: the diagonal")
+    yield S(g.randn(3, 4), kwargs={"diagonal": -1})
+
+
+_extra("diag", lambda lib, x, **kw: lib.diag(x, **kw), _diag)
+_extra("outer", _T("outer"), lambda g: iter([S(g.randn(3), g.randn(4)),
+                                             S(g.randn(0), g.randn(2), desc="empty")]))
+
+
+def _repeat_interleave(g):
+    yield S(g.randn(3, 2), kwargs={"repeats": 2})
+    yield S(g.randn(3, 2), kwargs={"repeats": 3, "dim": 1})
+    yield S(g.randn(3, 2), np.array([1, 0, 2]), kwargs={"dim": 0}, desc="per-row counts")
+
+
+_extra("repeat_interleave", lambda lib, x, *r, **kw: lib.repeat_interleave(
+    x, *(r or (kw.pop("repeats"),)), **kw), _repeat_interleave)
+
+
+def _tensor_unfold(g):
+    yield S(g.randn(7), kwargs={"dimension": 0, "size": 3, "step": 2})
+    yield S(g.randn(2, 6, 3), kwargs={"dimension": 1, "size": 2, "step": 1})
+    yield S(g.randn(2, 5), kwargs={"dimension": -1, "size": 5, "step": 3})
+
+
+_extra("tensor_unfold", lambda lib, x, **kw: x.unfold(**kw), _tensor_unfold)
+_extra("roll", lambda lib, x, **kw: lib.roll(x, **kw),
+       lambda g: iter([S(g.randn(3, 4), kwargs={"shifts": (1, -2), "dims": (0, 1)}),
+                       S(g.randn(3, 4), kwargs={"shifts": 5})]))
+_extra("movedim", lambda lib, x, **kw: lib.movedim(x, **kw),
+       lambda g: iter([S(g.randn(2, 3, 4), kwargs={"source": 0, "destination": -1}),
+                       S(g.randn(2, 3, 4), kwargs={"source": (0, 1), "destination": (2, 0)})]))
+
+# ----------------------------------------------------------------------------------------------
+# F.pad modes, resizing, unfold/fold, max_unpool
+# ----------------------------------------------------------------------------------------------
+def _pad_modes(mode):
+    def samples(g):
+        yield S(g.randn(2, 3, 5), kwargs={"pad": (2, 1), "mode": mode})
+        yield S(g.randn(1, 2, 4, 5), kwargs={"pad": (1, 2, 3, 0), "mode": mode})
+        yield S(g.randn(3, 4, 5), kwargs={"pad": (2, -1, 1, 1), "mode": mode},
+                desc="batch-less, a negative side")
+        yield S(g.randn(1, 1, 3, 3, 4), kwargs={"pad": (1, 1, 1, 0, 2, 1), "mode": mode},
+                desc="3-d")
+    return samples
+
+
+for _mode in ("reflect", "replicate", "circular"):
+    _extra(f"pad_{_mode}", lambda lib, x, **kw: lib.nn.functional.pad(x, **kw),
+           _pad_modes(_mode))
+_extra("pad_crop", lambda lib, x, **kw: lib.nn.functional.pad(x, **kw),
+       lambda g: iter([S(g.randn(2, 5, 4), kwargs={"pad": (-1, 2, 1, -2)}),
+                       S(g.randn(2, 5), kwargs={"pad": (-2, -1), "value": 3.0})]))
+
+
+def _interp(g):
+    yield S(g.randn(2, 3, 4, 5), kwargs={"scale_factor": 2})
+    yield S(g.randn(1, 2, 5), kwargs={"size": 8})
+    yield S(g.randn(1, 2, 4, 5), kwargs={"size": (7, 3), "mode": "bilinear"})
+    yield S(g.randn(1, 2, 4, 5), kwargs={"size": (6, 9), "mode": "bilinear",
+                                         "align_corners": True})
+    yield S(g.randn(1, 2, 5), kwargs={"scale_factor": 1.5, "mode": "linear"})
+    yield S(g.randn(1, 1, 2, 3, 2), kwargs={"size": (3, 4, 3), "mode": "trilinear"})
+
+
+_extra("interpolate", lambda lib, x, **kw: lib.nn.functional.interpolate(x, **kw), _interp)
+_extra("pixel_shuffle", lambda lib, x: lib.nn.functional.pixel_shuffle(x, 2),
+       lambda g: iter([S(g.randn(2, 8, 3, 2)), S(g.randn(4, 2, 3), desc="batch-less")]))
+_extra("pixel_unshuffle", lambda lib, x: lib.nn.functional.pixel_unshuffle(x, 2),
+       lambda g: iter([S(g.randn(2, 2, 4, 6))]))
+
+
+def _unfold(g):
+    yield S(g.randn(2, 3, 5, 6), kwargs={"kernel_size": 3})
+    yield S(g.randn(1, 2, 5, 6), kwargs={"kernel_size": (2, 3), "stride": 2, "padding": 1,
+                                         "dilation": (1, 2)})
+    yield S(g.randn(2, 4, 4), kwargs={"kernel_size": 2}, desc="batch-less")
+
+
+_extra("unfold", lambda lib, x, **kw: lib.nn.functional.unfold(x, **kw), _unfold)
+
+
+def _fold(g):
+    yield S(g.randn(2, 3 * 9, 12), kwargs={"output_size": (5, 6), "kernel_size": 3})
+    yield S(g.randn(1, 2 * 6, 6), kwargs={"output_size": (5, 6), "kernel_size": (2, 3),
+                                           "stride": 2, "padding": 1, "dilation": (1, 2)})
+    yield S(g.randn(4 * 4, 9), kwargs={"output_size": 4, "kernel_size": 2},
+            desc="batch-less")
+
+
+_extra("fold", lambda lib, x, **kw: lib.nn.functional.fold(x, **kw), _fold)
+
+
+def _unpool_inputs(g, shape, nd):
+    """A max-pool's (values, indices) computed here in numpy: kernel 2, stride 2."""
+    x = g.distinct(*shape)
+    lead, sp = shape[:-nd], shape[-nd:]
+    out_sp = tuple(n // 2 for n in sp)
+    if nd == 1:
+        win = x[..., :out_sp[0] * 2].reshape(lead + (out_sp[0], 2))
+        arg = win.argmax(-1)
+        idx = np.arange(out_sp[0]) * 2 + arg
+    else:
+        h, w = out_sp
+        win = x[..., :h * 2, :w * 2].reshape(lead + (h, 2, w, 2)).swapaxes(-3, -2)
+        arg = win.reshape(lead + (h, w, 4)).argmax(-1)
+        idx = (np.arange(h)[:, None] * 2 + arg // 2) * sp[1] + np.arange(w)[None, :] * 2 + arg % 2
+    vals = np.take_along_axis(x.reshape(lead + (-1,)), idx.reshape(lead + (-1,)), -1)
+    return vals.reshape(idx.shape), idx.astype(np.int64)
+
+
+def _max_unpool2d(g):
+    v, i = _unpool_inputs(g, (2, 3, 4, 6), 2)
+    yield S(v, i, kwargs={"kernel_size": 2})
+    v, i = _unpool_inputs(g, (2, 5, 4), 2)
+    yield S(v, i, kwargs={"kernel_size": 2, "output_size": (5, 5)}, desc="batch-less, size")
+
+
+def _max_unpool1d(g):
+    v, i = _unpool_inputs(g, (2, 3, 8), 1)
+    yield S(v, i, kwargs={"kernel_size": 2})
+
+
+_extra("max_unpool2d", lambda lib, x, i, **kw: lib.nn.functional.max_unpool2d(x, i, **kw),
+       _max_unpool2d)
+_extra("max_unpool1d", lambda lib, x, i, **kw: lib.nn.functional.max_unpool1d(x, i, **kw),
+       _max_unpool1d)
+
+# ----------------------------------------------------------------------------------------------
+# Layer / group / instance norm, embedding
+# ----------------------------------------------------------------------------------------------
+def _layer_norm(g):
+    yield S(g.randn(2, 3, 4), kwargs={"normalized_shape": (4,)})
+    yield S(g.randn(2, 3, 4), g.randn(3, 4), g.randn(3, 4),
+            kwargs={"normalized_shape": (3, 4)}, desc="affine")
+    yield S(g.randn(5), g.randn(5), kwargs={"normalized_shape": (5,)}, desc="weight only")
+
+
+_extra("layer_norm", lambda lib, x, *wb, **kw: lib.nn.functional.layer_norm(x, kw.pop(
+    "normalized_shape"), *wb, **kw), _layer_norm)
+
+
+def _group_norm(g):
+    yield S(g.randn(2, 6, 3), kwargs={"num_groups": 3})
+    yield S(g.randn(2, 4, 2, 3), g.randn(4), g.randn(4), kwargs={"num_groups": 2},
+            desc="affine")
+    yield S(g.randn(3, 4), kwargs={"num_groups": 2}, desc="(N, C)")
+
+
+_extra("group_norm", lambda lib, x, *wb, **kw: lib.nn.functional.group_norm(x, kw.pop(
+    "num_groups"), *wb, **kw), _group_norm)
+
+
+def _instance_norm(g):
+    yield S(g.randn(2, 3, 5))
+    yield S(g.randn(2, 3, 2, 3), g.randn(3), g.randn(3), desc="affine")
+
+
+_extra("instance_norm", lambda lib, x, *wb: lib.nn.functional.instance_norm(
+    x, None, None, *wb), _instance_norm)
+
+
+def _embedding(g):
+    yield S(g.index(5, 2, 3), g.randn(5, 4), desc="repeats")
+    # the padding row gets no gradient by definition, though the output depends on it:
+    # finite differences would disagree, torch is the oracle
+    yield S(g.index(5, 4), g.randn(5, 2), kwargs={"padding_idx": 1}, fd=False,
+            desc="padding_idx")
+    yield S(np.array(2), g.randn(3, 2), desc="0-d index")
+
+
+_extra("embedding", lambda lib, i, w, **kw: lib.nn.functional.embedding(i, w, **kw),
+       _embedding)
