@@ -107,11 +107,12 @@ LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 def test_relative_links_point_at_files(page):
     text = page.read_text(encoding="utf-8")
     text = re.sub(r"```.*?```", "", text, flags=re.S)       # links inside code are not links
+    missing = []
     for m in LINK.finditer(text):
         target = m["target"].split("#")[0]
-        if not target or re.match(r"^[a-z]+:", target):
-            continue
-        assert (page.parent / target).exists(), f"{page.name}: {m['target']} does not exist"
+        if target and not re.match(r"^[a-z]+:", target) and not (page.parent / target).exists():
+            missing.append(m["target"])
+    assert not missing, f"{page.relative_to(ROOT).as_posix()} links to missing files: {missing}"
 
 
 # ---- the convention itself ---------------------------------------------------------------------
