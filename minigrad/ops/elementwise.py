@@ -572,7 +572,10 @@ class Remainder(Function):
     first_order_only = False
 
     def forward(self, a, b):
-        if a.dtype.kind in "iub" and bool((b == 0).any()):
+        if a.dtype.kind == "b":
+            raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool' (remainder "
+                                      "of bool tensors; cast them with .int() first)")
+        if a.dtype.kind in "iu" and bool((b == 0).any()):
             raise RuntimeError("ZeroDivisionError: integer remainder by zero (the divisor "
                                f"of a {a.dtype} remainder holds a 0)")
         self.save_for_backward(a, b)
