@@ -19,8 +19,13 @@ import numbers
 
 import numpy as np
 
-from . import (MAX_INPUT, MAX_OUTPUTS, MAX_TERMS, _as_tensor, _numbers, _pads, _size_formula,
-               _term, _tuple, fmt)
+from . import _terminal as terminal
+from ._page import render
+from ._terminal import (MAX_INPUT, MAX_OUTPUTS, MAX_TERMS, _as_tensor, _numbers, _pads,
+                        _size_formula, _term, _tuple, fmt)
+from ..creation import arange, manual_seed, randint
+from ..nn import functional as F
+from ..tensor import tensor
 
 OPS = ("conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool2d")
 _CONV = ("conv1d", "conv2d", "conv_transpose2d")
@@ -67,16 +72,14 @@ def _args(op, nd, weight, kw):
 
 def _run(op, x, w, b, kw, grad_out=None):
     """minigrad's forward (and backward with ``grad_out``): y, and the gradients as arrays."""
-    from ..nn import functional as F
-    from .. import tensor as make
-    xt = make(x, requires_grad=True)
+    xt = tensor(x, requires_grad=True)
     args = []
     wt = bt = None
     if w is not None:
-        wt = make(w, requires_grad=True)
+        wt = tensor(w, requires_grad=True)
         args.append(wt)
         if b is not None:
-            bt = make(b, requires_grad=True)
+            bt = tensor(b, requires_grad=True)
             args.append(bt)
     elif op in ("max_pool1d", "max_pool2d", "avg_pool2d"):
         args.append(kw["kernel_size"])
@@ -84,7 +87,7 @@ def _run(op, x, w, b, kw, grad_out=None):
     y = getattr(F, op)(xt, *args, **rest)
     if grad_out is None:
         return _numbers(y), None
-    y.backward(make(grad_out.astype(x.dtype)))
+    y.backward(tensor(grad_out.astype(x.dtype)))
     return None, [None if t is None else _numbers(t.grad) if t.grad is not None
                   else np.zeros(t.shape) for t in (xt, wt, bt)]
 
@@ -366,8 +369,6 @@ def _formula(op, nd, size, kernel, stride, dilation, pads, kw, out):
 
 def write(op, input, weight=None, bias=None, path="explain.html", **kw):
     """Write the page for ``op`` to ``path``; returns (path, what minigrad's op returned)."""
-    from ._page import render
-    from ..tensor import tensor
     data, y = build(op, input, weight, bias, **kw)
     with open(path, "w", encoding="utf-8") as f:
         f.write(render(data))
@@ -377,8 +378,6 @@ def write(op, input, weight=None, bias=None, path="explain.html", **kw):
 def main(argv=None):
     """``python -m minigrad.explain conv2d --input-shape 1,1,5,5 --kernel 3 --html out.html``"""
     import argparse
-    from .. import arange, randint, manual_seed
-    from .. import explain as terminal
     parser = argparse.ArgumentParser(
         prog="python -m minigrad.explain",
         description="Explain a convolution or pooling, number by number: in the terminal, "
