@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import Sample, register
+from .opinfo import Sample, register
 
 S = Sample
 

@@ -11,7 +11,7 @@ import importlib
 import numpy as np
 
 from ..ops import conv as conv_ops
-from .registry import Sample, register
+from .opinfo import Sample, register
 
 S = Sample
 F_MODULE = "minigrad.nn.functional"
