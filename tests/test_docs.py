@@ -169,3 +169,11 @@ def test_every_page_is_found():
             "docs/gradcheck.md"} <= names
     assert len(python_blocks()) >= 10
     assert os.path.exists(ROOT / "docs" / "images")
+
+
+def test_pictures_are_small_pngs():
+    pictures = sorted((ROOT / "docs" / "images").glob("*.png"))
+    assert pictures
+    for png in pictures:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png.name
+        assert png.stat().st_size < 150 * 1024, f"{png.name}: {png.stat().st_size // 1024} KB"
