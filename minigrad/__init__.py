@@ -75,14 +75,12 @@ from .ops.trig import (  # noqa: E402,F401
     tan, asin, acos, atan, atan2, sinh, cosh, asinh, acosh, atanh, arcsin, arccos, arctan,
     arctan2, arcsinh, arccosh, arctanh)
 from .ops.activation import erf, selu, celu  # noqa: E402,F401
-from .ops.elementwise import sigmoid as expit  # noqa: E402,F401
 from .ops.scatter_gather import (  # noqa: E402,F401
     gather, scatter, scatter_add, index_select, index_add, masked_fill, take_along_dim)
 from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E402,F401
 from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
 from .ops.linalg import einsum, norm, var_mean, std_mean, dot, dot as inner  # noqa: E402,F401
-from .ops.padding import pad as _pad  # noqa: E402,F401
 from .functional import (  # noqa: E402,F401
     broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
     atleast_3d)
