@@ -12,15 +12,24 @@ For every workload in benchmarks/workloads.py this script
 
 Options: --only NAME[,NAME], --repeat N, --warmup N, --quick (tiny shapes, for the tests),
 --device cuda (minigrad on cupy vs torch on CUDA), --memory (per-process peak RSS from fresh
-subprocesses), --json (machine-readable), --profile (cProfile of minigrad's side).
+subprocesses), --json (machine-readable), --profile (cProfile of minigrad's side),
+--scaling (one conv2d over batch and image sizes), --tune-malloc (minigrad's opt-in).
+
+Idle BLAS threads: after a numpy BLAS call OpenBLAS keeps its worker threads spinning for a
+while (2^28 cycles by default); interleaved with torch, they steal a core from torch's next
+step and flatter minigrad's ratio. This script sets OPENBLAS_THREAD_TIMEOUT=4 (the shortest
+spin) before numpy is imported, unless the environment sets it already.
 """
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")      # before numpy loads OpenBLAS
 
 import argparse
 import functools
 import gc
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -37,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from workloads import WORKLOADS, Unavailable  # noqa: E402
+from workloads import (SCALING, SCALING_QUICK, WORKLOADS, Unavailable,  # noqa: E402
+                       conv2d_build, scaling_data)
 
 # The strict check runs every workload once in float64 on both sides: summation orders differ,
 # but an error above 1e-6 of an array's largest magnitude is a bug. In float32 the same
@@ -86,6 +96,7 @@ def machine_info(torch, device):
         "numpy_blas": _blas_info(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "minigrad": minigrad.__version__,
         "device": device, "dtype": "float32",
+        "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
     if device == "cuda":
@@ -393,6 +404,46 @@ def profile_minigrad(case, lines):
 
 
 # ----------------------------------------------------------------------------------------------
+# Scaling: one conv2d over batch and image sizes
+# ----------------------------------------------------------------------------------------------
+def run_scaling(args, torch, minigrad):
+    """conv2d 3x3, 64 -> 64 channels, pad 1, forward + backward, for each (batch, image) of
+    SCALING: median times and one step's peak allocation on both sides, and their ratios.
+    Each size is checked against torch (float32, loosely) before it is timed."""
+    rows = []
+    for batch, hw in (SCALING_QUICK if args.quick else SCALING):
+        data = scaling_data(batch, hw, channels=8 if args.quick else 64)
+        mg = conv2d_build(minigrad, data, args.device)
+        th = conv2d_build(torch, data, args.device)
+        mg.step()
+        th.step()
+        compare(f"scaling {batch}x{hw}", mg.results(), th.results(), **LOOSE)
+        work = batch * hw * hw
+        repeat = max(3, min(args.repeat, int(args.repeat * 32 * 32 * 32 / work)))
+        times = time_interleaved(mg, th, lambda: None, lambda: None, repeat, 1)
+        rows.append({"batch": batch, "image": hw, "repeat": repeat,
+                     "minigrad_ms": statistics.median(times["minigrad"]),
+                     "torch_ms": statistics.median(times["torch"]), "_cases": (mg, th)})
+    for row in rows:                         # after every timing (torch.profiler slows torch)
+        mg, th = row.pop("_cases")
+        row["minigrad_step_alloc_mb"] = minigrad_step_peak(mg.step) / 2**20
+        row["torch_step_alloc_mb"] = torch_step_peak(th.step) / 2**20
+        row["ratio"] = row["minigrad_ms"] / row["torch_ms"]
+        row["memory_ratio"] = row["minigrad_step_alloc_mb"] / max(row["torch_step_alloc_mb"],
+                                                                  1e-9)
+    return rows
+
+
+def format_scaling(rows):
+    head = ["batch", "image", "minigrad ms", "torch ms", "time ratio", "mg alloc MB",
+            "torch alloc MB", "memory ratio"]
+    body = [[r["batch"], f"{r['image']}x{r['image']}", f"{r['minigrad_ms']:.2f}",
+             f"{r['torch_ms']:.2f}", f"{r['ratio']:.2f}x", f"{r['minigrad_step_alloc_mb']:.1f}",
+             f"{r['torch_step_alloc_mb']:.1f}", f"{r['memory_ratio']:.2f}x"] for r in rows]
+    return _table(head, body)
+
+
+# ----------------------------------------------------------------------------------------------
 # Output
 # ----------------------------------------------------------------------------------------------
 def _fmt(value, spec):
@@ -420,6 +471,11 @@ def format_table(rows, args):
                         if "torch_rss_increase_mb" in r else "")]
         line += [r["status"]]
         body.append(line)
+    return _table(head, body)
+
+
+def _table(head, body):
+    """A markdown table."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     fmt_line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
@@ -453,6 +509,13 @@ def parse_args(argv):
     p.add_argument("--profile", action="store_true",
                    help="print a cProfile of 10 minigrad steps per workload")
     p.add_argument("--profile-lines", type=int, default=25)
+    p.add_argument("--scaling", action="store_true",
+                   help="instead of the workloads: one conv2d (3x3, 64 channels) over batch "
+                        "1/8/64/256 and image 32/64/128/224, time and memory ratios to torch")
+    p.add_argument("--tune-malloc", action="store_true",
+                   help="call minigrad.backend.tune_host_allocator() first (glibc: keep freed "
+                        "memory for reuse; changes the whole process's allocator, so off by "
+                        "default)")
     p.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeat is None:
@@ -480,6 +543,8 @@ def main(argv=None):
 
     import torch
     import minigrad
+    if args.tune_malloc:
+        minigrad.backend.tune_host_allocator()
     if args.threads:
         set_threads(torch, args.threads)
     torch.set_default_dtype(torch.float32)
@@ -488,6 +553,17 @@ def main(argv=None):
     minigrad.manual_seed(0)
 
     info = machine_info(torch, args.device)
+    info["malloc_tuned"] = bool(args.tune_malloc)
+    if args.scaling:
+        rows = run_scaling(args, torch, minigrad)
+        if args.json:
+            print(json.dumps({"machine": info, "repeat": args.repeat, "scaling": rows},
+                             indent=2))
+        else:
+            print(f"conv2d 3x3 64->64 pad 1, fwd+bwd; torch threads {info['torch_threads']}, "
+                  f"numpy BLAS {info['numpy_blas']}; float32")
+            print(format_scaling(rows))
+        return 0
     workloads = [w for w in WORKLOADS if not args.names or w.name in args.names]
     rows, failed = [], []
     for w in workloads:

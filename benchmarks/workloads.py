@@ -217,6 +217,121 @@ def linear_build(lib, d, device):
     return _functional_case(lib, d, device, lambda F, x, w, b: F.linear(x, w, b))
 
 
+# ----------------------------------------------------------------------------------------------
+# (6) One conv2d layer on large planes: 8x64x128x128, 3x3, pad 1, forward + backward.
+# ----------------------------------------------------------------------------------------------
+def conv2d_large_data(quick):
+    rng = _rng(6)
+    n, c, hw, o = (2, 8, 24, 8) if quick else (8, 64, 128, 64)
+    return {"x": _normal(rng, (n, c, hw, hw)), "w": _uniform(rng, (o, c, 3, 3), c * 9),
+            "b": _uniform(rng, (o,), c * 9), "g": _normal(rng, (n, o, hw, hw))}
+
+
+# ----------------------------------------------------------------------------------------------
+# (7) A ResNet-18-like training step: BasicBlocks with BatchNorm, stride-2 downsampling with
+#     1x1 convolutions, global average pool, Linear; batch 16 of 3x64x64, SGD with momentum.
+# ----------------------------------------------------------------------------------------------
+def resnet_net(lib, widths=(32, 64, 128)):
+    """stem conv3x3(3, w0) + BN + relu, then per width two BasicBlocks (the first of a new
+    width with stride 2 and a 1x1 conv + BN shortcut), avg-pool, Linear(w_last, 10)."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.short = None
+            if stride != 1 or cin != cout:
+                self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                           nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return F.relu(out + (x if self.short is None else self.short(x)))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, widths[0], 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(widths[0])
+            blocks, cin = [], widths[0]
+            for i, w in enumerate(widths):
+                blocks += [BasicBlock(cin, w, 1 if i == 0 else 2), BasicBlock(w, w, 1)]
+                cin = w
+            self.blocks = nn.Sequential(*blocks)
+            self.fc = nn.Linear(cin, 10)
+
+        def forward(self, x):
+            x = self.blocks(F.relu(self.bn(self.stem(x))))
+            return self.fc(F.adaptive_avg_pool2d(x, 1).view(x.size(0), -1))
+
+    return Net()
+
+
+def resnet_data(quick):
+    import minigrad
+    rng = _rng(7)
+    batch, hw = (4, 16) if quick else (16, 64)
+    d = {"x": _normal(rng, (batch, 3, hw, hw)),
+         "y": rng.integers(0, 10, size=batch).astype(np.int64)}
+    for name, p in resnet_net(minigrad).named_parameters():     # names and shapes only
+        shape = tuple(p.shape)
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        d["p:" + name] = (np.ones(shape, np.float32) if name.endswith("weight") and
+                          len(shape) == 1 else _uniform(rng, shape, fan_in))
+    return d
+
+
+def resnet_build(lib, d, device):
+    nn, F = lib.nn, lib.nn.functional
+    _need(nn, "Module", "Conv2d", "BatchNorm2d", "Sequential", "Linear")
+    _need(F, "relu", "adaptive_avg_pool2d", "cross_entropy")
+    model = resnet_net(lib)
+    for name, p in model.named_parameters():
+        p.data = _tensor(lib, d["p:" + name], device)
+    model.to(device)
+    if d["x"].dtype == np.float64:
+        model.double()
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = _tensor(lib, d["x"], device)
+    y = _tensor(lib, d["y"], device)
+    last = {}
+
+    def step():
+        opt.zero_grad()
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        last["logits"], last["loss"] = out, loss
+
+    def results():
+        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
+        for name, p in model.named_parameters():
+            r[f"grad {name}"] = _np(p.grad)
+        return r
+
+    return Case(step, results)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scaling: one conv2d 3x3 64 -> 64, pad 1, forward + backward, over batch and image size
+# ----------------------------------------------------------------------------------------------
+SCALING = [(1, 32), (8, 32), (64, 32), (256, 32), (8, 64), (8, 128), (8, 224)]
+SCALING_QUICK = [(1, 8), (4, 8), (2, 16)]
+
+
+def scaling_data(batch, hw, channels=64):
+    rng = _rng(8)
+    c = channels
+    return {"x": _normal(rng, (batch, c, hw, hw)), "w": _uniform(rng, (c, c, 3, 3), c * 9),
+            "b": _uniform(rng, (c,), c * 9), "g": _normal(rng, (batch, c, hw, hw))}
+
+
 class Workload:
     def __init__(self, name, title, target, data, build, registry_ops):
         self.name, self.title, self.target = name, title, target
@@ -224,14 +339,18 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("mnist_step", "MNIST net train step, batch 64 (seed 001)", 1.3, mnist_data,
+    Workload("mnist_step", "MNIST net train step, batch 64 (seed 001)", 1.2, mnist_data,
              mnist_build, ["conv2d", "relu", "max_pool2d", "linear", "cross_entropy"]),
-    Workload("conv2d", "conv2d 32x64x32x32, 64x64x3x3, pad 1, fwd+bwd", 2.5, conv2d_data,
+    Workload("conv2d", "conv2d 32x64x32x32, 64x64x3x3, pad 1, fwd+bwd", 1.6, conv2d_data,
              conv2d_build, ["conv2d"]),
-    Workload("conv1d_text", "Conv1d text model 64x128x256, k5, relu, maxpool1d 2, fwd+bwd", 2.0,
+    Workload("conv1d_text", "Conv1d text model 64x128x256, k5, relu, maxpool1d 2, fwd+bwd", 1.5,
              conv1d_data, conv1d_build, ["conv1d", "relu", "max_pool1d"]),
-    Workload("maxpool2d", "max_pool2d 2x2 on 32x64x32x32, fwd+bwd", 2.0, maxpool_data,
+    Workload("maxpool2d", "max_pool2d 2x2 on 32x64x32x32, fwd+bwd", 1.5, maxpool_data,
              maxpool_build, ["max_pool2d"]),
-    Workload("linear", "Linear 64x4096 -> 4096, fwd+bwd", 1.2, linear_data, linear_build,
+    Workload("linear", "Linear 64x4096 -> 4096, fwd+bwd", 1.1, linear_data, linear_build,
              ["linear"]),
+    Workload("conv2d_large", "conv2d 8x64x128x128, 64x64x3x3, pad 1, fwd+bwd", 1.1,
+             conv2d_large_data, conv2d_build, ["conv2d"]),
+    Workload("resnet_step", "ResNet-18-like train step, 16x3x64x64 (BasicBlocks, BN, stride 2)",
+             1.3, resnet_data, resnet_build, ["conv2d", "batch_norm", "relu", "linear"]),
 ]

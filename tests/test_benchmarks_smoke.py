@@ -43,7 +43,8 @@ def test_quick_run_checks_and_reports_every_workload():
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout)
     names = [w["name"] for w in report["workloads"]]
-    assert names == ["mnist_step", "conv2d", "conv1d_text", "maxpool2d", "linear"]
+    assert names == ["mnist_step", "conv2d", "conv1d_text", "maxpool2d", "linear",
+                     "conv2d_large", "resnet_step"]
     assert report["machine"]["torch_threads"] >= 1
     for w in report["workloads"]:
         if w["status"].startswith("n/a"):      # minigrad lacks a piece it needs (yet)
@@ -55,6 +56,26 @@ def test_quick_run_checks_and_reports_every_workload():
     # the ops whose pieces exist now must not be skipped
     by_name = {w["name"]: w for w in report["workloads"]}
     assert not by_name["linear"]["status"].startswith("n/a")
+
+
+def test_scaling_table_checks_and_reports_ratios():
+    out = _harness("--quick", "--scaling", "--json", "--repeat", "2")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = json.loads(out.stdout)["scaling"]
+    assert [(r["batch"], r["image"]) for r in rows] == [(1, 8), (4, 8), (2, 16)]
+    for r in rows:
+        assert r["minigrad_ms"] > 0 and r["torch_ms"] > 0 and r["ratio"] > 0
+        assert r["minigrad_step_alloc_mb"] >= 0 and r["memory_ratio"] >= 0
+
+
+def test_blas_threads_stop_spinning_and_malloc_is_opt_in():
+    """The harness shortens OpenBLAS's idle spin (its threads would steal torch's core) and
+    leaves malloc alone unless --tune-malloc asks."""
+    out = _harness("--quick", "--only", "linear", "--repeat", "1", "--json")
+    machine = json.loads(out.stdout)["machine"]
+    assert machine["openblas_thread_timeout"] == "4" and machine["malloc_tuned"] is False
+    out = _harness("--quick", "--only", "linear", "--repeat", "1", "--json", "--tune-malloc")
+    assert json.loads(out.stdout)["machine"]["malloc_tuned"] is True
 
 
 def test_table_output_and_only():
