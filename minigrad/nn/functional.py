@@ -13,6 +13,7 @@ from .. import backend, dtypes
 from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
+from ..ops.elementwise import clamp
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
@@ -131,9 +132,19 @@ def one_hot(tensor, num_classes=-1):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """input / max(||input||_p along dim, eps)."""
-    norm = (input.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
-    return input / maximum(norm, eps)
+    """input / max(||input||_p along dim, eps).
+
+    A zero vector (or a zero element, for p < 1) must not put inf * 0 = nan into the gradient
+    through |x|^p or s^(1/p), whose derivatives are infinite at 0: as PyTorch's norm, those
+    zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
+    """
+    size = input.abs()
+    nonzero = size._array > 0
+    powered = where(nonzero, where(nonzero, size, 1.0) ** p, 0.0)      # |x|^p, 0 at 0
+    total = powered.sum(dim, keepdim=True)
+    positive = total._array > 0
+    norm = where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+    return input / clamp(norm, min=eps)        # clamp: the gradient reaches norm at norm = eps
 
 
 def softmax2d(input):
