@@ -397,6 +397,15 @@ def _batch_norm_samples(g):
     yield S(g.randn(2, 3, 2, 2), rm, rv, g.pos(3), g.randn(3),
             kwargs={"training": False, "momentum": 0.3},
             requires_grad=[True, False, False, True, True], desc="(N, C, H, W), eval")
+    rm, rv = stats(2)
+    yield S(g.randn(2, 2, 2, 2, 2), rm, rv, g.pos(2), g.randn(2), kwargs={"training": True},
+            requires_grad=[True, False, False, True, True], desc="(N, C, D, H, W), training")
+    rm, rv = stats(3)
+    yield S(g.randn(3, 3), rm, rv, g.pos(3), kwargs={"training": True},
+            requires_grad=[True, False, False, False], desc="weight without gradient, no bias")
+    rm, rv = stats(3)
+    yield S(g.randn(3, 3, 2), rm, rv, g.pos(3), g.randn(3), kwargs={"training": True},
+            requires_grad=[False, False, False, True, True], desc="affine only")
 
 
 def _batch_norm_stats_samples(g):
