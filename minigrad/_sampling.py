@@ -22,7 +22,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
             raise TypeError("normal() received an invalid combination of arguments: with "
                             "float mean and std, the size argument is required")
         if std < 0:
-            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         z = randn(*tuple(size), generator=generator, dtype=dtype, device=device)
         out = z * std + mean
         out = out.detach()

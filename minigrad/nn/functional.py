@@ -35,7 +35,7 @@ from ..ops.activation import (  # noqa: F401
 from ..ops.fold import unfold, fold, max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from ..ops.interpolate import (  # noqa: F401
     interpolate, upsample, pixel_shuffle, pixel_unshuffle)
-from ..ops.scatter_gather import IndexSelect
+from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
 
 
@@ -97,9 +97,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     output (*input.shape, dim).  The row ``padding_idx`` gets no gradient."""
     idx = input._array if isinstance(input, Tensor) else input
     if idx.dtype.kind not in "iu":
+        name = dtypes.from_numpy_dtype(idx.dtype).name
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got "
-                           f"{dtypes.from_numpy_dtype(idx.dtype).name} instead (while checking "
+                           f"following scalar types: Long, Int; but got torch."
+                           f"{SCALAR_NAMES.get(name, name)}Tensor instead (while checking "
                            "arguments for embedding)")
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):

@@ -89,7 +89,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if ckk % (k[0] * k[1]):
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
                            f"of kernel_size, but got input.size(1)={ckk} and kernel_size="
-                           f"({k[0]}, {k[1]})")
+                           f"({k[0]}, {k[1]}).")
     c = ckk // (k[0] * k[1])
     hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
     xp = backend.xp_of(input._array)

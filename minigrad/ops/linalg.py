@@ -22,6 +22,7 @@ from ._util import normalize_dims
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
 from .plumbing import expand_to, reshape_to
 from .reduce import amax, amin, mean, sum
+from .scatter_gather import SCALAR_NAMES
 
 __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "var_mean",
            "std_mean", "dot"]
@@ -40,11 +41,11 @@ def _parse(equation, n_operands):
         out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     subs = lhs.split(",")
     if len(subs) != n_operands:
-        raise ValueError(f"einsum(): more operands were provided than specified in the "
-                         f"equation (the equation has {len(subs)}, got {n_operands})"
-                         if n_operands > len(subs) else
-                         f"einsum(): fewer operands were provided than specified in the "
-                         f"equation (the equation has {len(subs)}, got {n_operands})")
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the "
+                           f"equation (the equation has {len(subs)}, got {n_operands})"
+                           if n_operands > len(subs) else
+                           f"einsum(): fewer operands were provided than specified in the "
+                           f"equation (the equation has {len(subs)}, got {n_operands})")
     for s in subs:
         if len(set(s)) != len(s):
             raise NotImplementedError(f"einsum: a letter repeated inside one operand ('{s}', "
@@ -124,7 +125,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     ord 0: the number of non-zeros."""
     if x._array.dtype.kind != "f":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
-                           f"as input. Got {x.dtype.name.capitalize()}")
+                           f"as input. Got {SCALAR_NAMES.get(x.dtype.name, x.dtype.name)}")
     if dtype is not None:
         x = x.to(dtype)
     dims = None if dim is None else dim

@@ -130,6 +130,16 @@ class IndexAdd(Function):
 # ----------------------------------------------------------------------------------------------
 # Checks with PyTorch's messages
 # ----------------------------------------------------------------------------------------------
+# how PyTorch's messages name a dtype: its C++ type ("mask with dtype float") or its scalar
+# type ("Got Long"), and its legacy tensor class ("torch.FloatTensor")
+CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+             "int32": "int", "int16": "short int", "int8": "signed char",
+             "uint8": "unsigned char", "bool": "bool"}
+SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool"}
+
+
 def _index_array(index, name):
     arr = index._array if isinstance(index, Tensor) else index
     if arr.dtype.kind not in "iu":
@@ -255,8 +265,9 @@ def masked_fill(input, mask, value):
     """``input`` with ``value`` where the bool ``mask`` (broadcast) is True."""
     m = mask._array if isinstance(mask, Tensor) else mask
     if m.dtype.kind != "b":
+        name = dtypes.from_numpy_dtype(m.dtype).name
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{dtypes.from_numpy_dtype(m.dtype).name}")
+                           f"{CPP_NAMES.get(name, name)}")
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
