@@ -42,7 +42,7 @@ def copy_weights(src_torch, dst_minigrad):
 # ----------------------------------------------------------------------------------------------
 REPRS = [
     "nn.Linear(576, 120)", "nn.Linear(3, 4, bias=False)",
-    "nn.Conv2d(1, 6, 3)", "nn.Conv2d(in_channels=1, out_channels=1, kernel_size=3)",
+    "nn.Conv2d(1, 6, 3)", "nn.Conv2d(in_channels=2, out_channels=4, kernel_size=5)",
     "nn.Conv2d(3, 8, (3, 5), stride=2, padding=1, dilation=2, bias=False)",
     "nn.Conv2d(4, 8, 3, groups=2, padding=1, padding_mode='reflect')",
     "nn.Conv2d(1, 1, 3, padding='same')", "nn.Conv2d(1, 1, 3, padding='valid')",
@@ -131,16 +131,23 @@ def test_parameter_repr_and_defaults():
 # ----------------------------------------------------------------------------------------------
 # Seed 004: state_dict writes into the layer
 # ----------------------------------------------------------------------------------------------
+SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
+
+
+def _single_channel_conv(lib, kernel, **options):
+    """A 1-in, 1-out Conv2d whose weight and bias are set through state_dict(): the tensors it
+    returns share the layer's memory (seed 004's experiment)."""
+    layer = lib.nn.Conv2d(1, 1, len(kernel), **options)
+    params = layer.state_dict()
+    params["weight"][0][0] = lib.tensor(kernel)
+    params["bias"][0] = 0.0
+    return layer
+
+
 def test_seed_004_state_dict_write_through_and_printout():
-    results = []
-    for lib in (minigrad, torch):
-        conv = lib.nn.Conv2d(in_channels=1, out_channels=1, kernel_size=3)
-        conv.state_dict()['weight'][0][0] = lib.tensor([[1.0, 0, -1.0], [2.0, 0, -2.0],
-                                                        [1.0, 0.0, -1.0]])
-        conv.state_dict()['bias'][0] = 0.0
-        results.append((conv, conv.state_dict()))
-    (conv, sd), (_, tsd) = results
-    assert conv.weight[0, 0].tolist() == [[1.0, 0, -1.0], [2.0, 0, -2.0], [1.0, 0.0, -1.0]]
+    (conv, sd), (_, tsd) = [(c, c.state_dict()) for c in
+                            (_single_channel_conv(lib, SOBEL_X) for lib in (minigrad, torch))]
+    assert conv.weight[0, 0].tolist() == SOBEL_X
     assert conv.bias.tolist() == [0.0]
     assert type(sd) is OrderedDict
     assert repr(sd) == as_torch_text(repr(tsd)).replace("torch", "minigrad") == repr(tsd)
@@ -150,28 +157,20 @@ def test_seed_004_state_dict_write_through_and_printout():
         from IPython.lib.pretty import pretty
     except ImportError:
         return
-    assert pretty(sd) == pretty(tsd)   # how the notebook of seed 004 displays it
+    assert pretty(sd) == pretty(tsd)   # how a notebook displays it
 
 
 @needs_conv
 def test_seed_004_convolution_outputs():
-    conv = nn.Conv2d(in_channels=1, out_channels=1, kernel_size=3)
-    conv.state_dict()['weight'][0][0] = minigrad.tensor([[1.0, 0, -1.0], [2.0, 0, -2.0],
-                                                         [1.0, 0.0, -1.0]])
-    conv.state_dict()['bias'][0] = 0.0
-    image = minigrad.zeros(1, 1, 5, 5)
-    image[0, 0, :, 2] = 1
-    z = conv(image)
-    assert z.tolist() == [[[[-4.0, 0.0, 4.0]] * 3]]
-    conv3 = nn.Conv2d(in_channels=1, out_channels=1, kernel_size=2, stride=2)
-    conv3.state_dict()['weight'][0][0] = minigrad.tensor([[1.0, 1.0], [1.0, 1.0]])
-    conv3.state_dict()['bias'][0] = 0.0
-    z3 = conv3(minigrad.ones(1, 1, 4, 4))
-    assert z3.tolist() == [[[[4.0, 4.0], [4.0, 4.0]]]] and z3.shape[2:4] == (2, 2)
-    conv5 = nn.Conv2d(in_channels=1, out_channels=1, kernel_size=2, stride=3, padding=1)
-    conv5.state_dict()['weight'][0][0] = minigrad.tensor([[1.0, 1.0], [1.0, 1.0]])
-    conv5.state_dict()['bias'][0] = 0.0
-    assert conv5(minigrad.ones(1, 1, 4, 4)).tolist() == [[[[1.0, 2.0], [2.0, 4.0]]]]
+    line_image = minigrad.zeros(1, 1, 5, 5)
+    line_image[0, 0, :, 2] = 1                               # one bright vertical line
+    edges = _single_channel_conv(minigrad, SOBEL_X)(line_image)
+    assert edges.tolist() == [[[[-4.0, 0.0, 4.0]] * 3]]
+    box = [[1.0, 1.0], [1.0, 1.0]]
+    strided = _single_channel_conv(minigrad, box, stride=2)(minigrad.ones(1, 1, 4, 4))
+    assert strided.tolist() == [[[[4.0, 4.0], [4.0, 4.0]]]] and strided.shape[2:4] == (2, 2)
+    padded = _single_channel_conv(minigrad, box, stride=3, padding=1)(minigrad.ones(1, 1, 4, 4))
+    assert padded.tolist() == [[[[1.0, 2.0], [2.0, 4.0]]]]
 
 
 def test_state_dict_shares_memory_and_is_detached():
