@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd import Function
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee_errors
 from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
@@ -95,15 +94,12 @@ class ClassNLL(Function):
     def backward(self, g):
         """g: () for 'mean'/'sum', (M,) for 'none' -> dL/dscores (M, C).
 
-        Per unit of a row's incoming gradient, dL/dlogp is the constant
-            A[i, :] = -(1 - eps) w[t_i] onehot(t_i) - (eps / C) w[:] valid_i
-        ('mean' also divides by the summed weights). Through log_softmax,
-        dL/dx = A - softmax(x) * sum_c A, where only softmax(x) depends on x.
+        Per unit of a row's incoming gradient, dL/dlogp is the constant A (``_coefficients``).
+        For log-probabilities that is the whole gradient, g * A; through log_softmax it is
+        dL/dx = g * (A - softmax(x) * sum_c A), a node of its own (``CrossEntropyGrad``).
         """
         m, c = self.shape
         xp = backend.xp_of(self.w_t)
-        eps = self.label_smoothing
-        dtype = self.w_class.dtype
         coef = 1.0
         if self.reduction == "mean":
             if self.denominator != 0:
@@ -114,26 +110,73 @@ class ClassNLL(Function):
                 # 0/0 = nan: a where() that selects 0, its other branch g * nan receiving the
                 # derivative with respect to g.
                 g = where(xp.ones((), dtype=bool), 0.0, mul(g, float("nan")))
-        if self.reduction != "none" and not is_grad_enabled():
-            # a plain backward() records nothing: fold the scalar g into the constants below
-            # (one pass over (M, C) fewer); under create_graph g stays an op's input
-            coef = coef * g._array
-            g = None
-        a = xp.zeros((m, c), dtype=dtype)
-        a[xp.arange(m), self.t] = (-(1 - eps) * coef) * self.w_t
-        if eps:
-            a -= ((eps / c) * coef) * self.w_class[None, :] * self.valid[:, None]
-        coefficients = Tensor._wrap(a)
         if self.from_logits:
             x, = self.saved_tensors
-            # row sums of A in closed form (no pass over (M, C))
-            row_a = -coef * ((1 - eps) * self.w_t + (eps / c) * self.valid * self.w_class.sum())
-            soft = RowSoftmax.apply(x, value=xp.exp((x._array - self.row_max) - self.lse))
-            coefficients = sub(coefficients, mul(soft, Tensor._wrap(
-                row_a.astype(dtype, copy=False)[:, None])))
-        if g is None:
-            return coefficients
-        return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), coefficients)
+            return CrossEntropyGrad.apply(x, g, t=self.t, w_t=self.w_t, w_class=self.w_class,
+                                          valid=self.valid, row_max=self.row_max, lse=self.lse,
+                                          eps=self.label_smoothing, coef=coef)
+        a = _coefficients(self.t, self.w_t, self.w_class, self.valid, self.label_smoothing, coef)
+        return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), Tensor._wrap(a))
+
+
+def _coefficients(t, w_t, w_class, valid, eps, coef):
+    """A (M, C) = dL/dlogp per unit of each row's gradient (coef: 1, or 1 / the summed weights
+    for 'mean'):  A[i, :] = -coef ((1 - eps) w[t_i] onehot(t_i) + (eps / C) w[:] valid_i)."""
+    xp = backend.xp_of(w_t)
+    m, c = len(t), len(w_class)
+    a = xp.zeros((m, c), dtype=w_class.dtype)
+    a[xp.arange(m), t] = (-(1 - eps) * coef) * w_t
+    if eps:
+        a -= ((eps / c) * coef) * w_class[None, :] * valid[:, None]
+    return a
+
+
+class CrossEntropyGrad(Function):
+    """Cross entropy's gradient with respect to the logits, as a node of its own so that it can
+    be differentiated again.  Inputs: x (M, C) and the loss's incoming gradient g (() or (M,)):
+
+        dx = r (A - S rA),   S = softmax(x) (rows),  r = g per row,  rA = sum_c A  (M, 1)
+
+    forward: numpy, in place (the first-order hot path); backward: minigrad ops, with S as a
+    ``RowSoftmax`` node of x, so the third derivative is right too.
+    """
+    first_order_only = False
+
+    def forward(self, x, g, *, t, w_t, w_class, valid, row_max, lse, eps, coef):
+        xp = backend.xp_of(x)
+        m, c = x.shape
+        soft = x - row_max
+        soft -= lse
+        xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
+        # row sums of A in closed form: no pass over (M, C)
+        row_a = (-coef) * ((1 - eps) * w_t + (eps / c) * w_class.sum() * valid)      # (M,)
+        r = g                                           # () or (M,): broadcasts against (M,)
+        dx = soft * (-(row_a * r))[:, None]             # -r S rA
+        dx[xp.arange(m), t] += (-(1 - eps) * coef) * w_t * r          # + r A: target column
+        if eps:
+            dx -= ((eps / c) * coef) * w_class[None, :] * (valid * r)[:, None]   # smoothing
+        self.save_for_backward(x, g)
+        self.soft, self.row_a = soft, row_a.astype(x.dtype, copy=False)[:, None]
+        self.targets = t, w_t, w_class, valid, eps, coef
+        return dx.astype(x.dtype, copy=False)
+
+    def backward(self, gg):
+        """gg (M, C): d<gg, dx>/dx = S (h - sum_c h S) with h = -gg r rA (softmax's vjp), and
+        d<gg, dx>/dg = sum_c gg (A - S rA) per row (summed over rows for a 0-d g)."""
+        x, g = self.saved_tensors
+        soft = RowSoftmax.apply(x, value=self.soft)
+        row_a = Tensor._wrap(self.row_a)
+        r = reshape_to(g, (x.shape[0] if g.ndim else 1, 1))
+        gx = gg_g = None
+        if self.needs_input_grad[0]:
+            h = mul(gg, mul(r, neg(row_a)))
+            gx = mul(soft, sub(h, reduce_sum(mul(h, soft), 1, keepdim=True)))
+        if self.needs_input_grad[1]:
+            b = sub(Tensor._wrap(_coefficients(*self.targets)), mul(soft, row_a))
+            gg_g = reduce_sum(mul(gg, b), 1)
+            if not g.ndim:
+                gg_g = reduce_sum(gg_g)
+        return gx, gg_g
 
 
 def _class_axis_last(input, target, name):
