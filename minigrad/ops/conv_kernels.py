@@ -164,7 +164,7 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
 # Workspace: reuse a scratch buffer when nobody else holds it
 # ----------------------------------------------------------------------------------------------
 _WORKSPACE = OrderedDict()        # key -> array, most recently used last
-_WORKSPACE_BYTES = 96 << 20       # at most this much is kept between calls
+_WORKSPACE_BYTES = 48 << 20       # at most this much is kept between calls
 
 
 def _workspace(key, shape, dtype, xp):
@@ -182,7 +182,7 @@ def _workspace(key, shape, dtype, xp):
         _WORKSPACE.move_to_end(key)
         return buf
     buf = xp.zeros(shape, dtype=dtype)
-    if buf.nbytes <= _WORKSPACE_BYTES // 4:
+    if buf.nbytes <= _WORKSPACE_BYTES // 3:
         _WORKSPACE[key] = buf
         total = sum(a.nbytes for a in _WORKSPACE.values())
         while total > _WORKSPACE_BYTES and len(_WORKSPACE) > 1:
@@ -199,7 +199,7 @@ def clear_workspace():
 # Shifted GEMMs: stride 1, one group
 # ----------------------------------------------------------------------------------------------
 # A chunk of images is processed at a time, so that the shifted copies stay this small
-_CHUNK_BYTES = 16 << 20
+_CHUNK_BYTES = 12 << 20
 
 
 def _taps(kernel, dilation, padded):
@@ -243,9 +243,12 @@ def _shift_planes(x, pads, dilation, kernel):
 
 
 def _chunk(N, C, kernel, padded, itemsize):
-    """Images per chunk: as many as keep the shifted block under _CHUNK_BYTES (at least 1)."""
+    """Images per chunk: as many as keep the shifted block under _CHUNK_BYTES (at least 1),
+    evened out (32 images in chunks of 16 + 16, not 18 + 14: one cached shape, not two)."""
     per_image = kernel[-1] * C * _prod(padded) * itemsize
-    return max(1, min(N, _CHUNK_BYTES // max(per_image, 1)))
+    most = max(1, min(N, _CHUNK_BYTES // max(per_image, 1)))
+    chunks = -(-N // most)
+    return -(-N // chunks)
 
 
 def _shift_conv(x, w, pads, dilation, out_size, bias=None):
