@@ -15,6 +15,10 @@ import inspect
 import os
 import sys
 
+import minigrad
+import minigrad.nn.functional as F
+from minigrad.optim import lr_scheduler
+
 __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
@@ -50,10 +54,6 @@ _DUNDERS = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow
 
 def namespaces():
     """[(torch's name, minigrad's names there)] for every namespace of the table."""
-    import minigrad
-    import minigrad.nn.functional as F
-    from minigrad.optim import lr_scheduler
-
     def functions_of(module):
         return [n for n in _public(module, "module") if not inspect.isclass(getattr(module, n))]
 

@@ -108,6 +108,14 @@ def test_lazy_layers_take_their_size_from_the_first_input():
     assert not minigrad.equal(before, net[3].weight)     # the optimizer held the real tensors
 
 
+def test_lazy_batch_norm_matches_torch_after_materialising():
+    x = np.random.default_rng(4).standard_normal((4, 3, 2, 2))
+    ours, theirs = nn.LazyBatchNorm2d(), torch.nn.LazyBatchNorm2d().double()
+    _run_both(ours, theirs, x)
+    assert type(ours) is nn.BatchNorm2d and repr(ours) == repr(theirs)
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy())
+
+
 def test_dropout_channel_forms_zero_whole_channels():
     minigrad.manual_seed(0)
     y = nn.Dropout2d(0.5)(minigrad.ones(4, 8, 3, 3))

@@ -17,7 +17,8 @@ from .sparse import Embedding  # noqa: F401
 from .upsampling import (  # noqa: F401
     Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle, Unfold,
     Fold)
-from .lazy import LazyLinear, LazyConv1d, LazyConv2d  # noqa: F401
+from .lazy import (  # noqa: F401
+    LazyLinear, LazyConv1d, LazyConv2d, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d)
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
@@ -38,5 +39,6 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "Softmax2d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "Upsample",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
-           "Unfold", "Fold", "LazyLinear", "LazyConv1d", "LazyConv2d", "RNNBase", "RNN", "LSTM",
+           "Unfold", "Fold", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d", "RNNBase", "RNN", "LSTM",
            "GRU", "RNNCell", "LSTMCell", "GRUCell"]

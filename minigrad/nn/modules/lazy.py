@@ -1,5 +1,5 @@
-"""Lazy layers: ``LazyLinear``, ``LazyConv1d``, ``LazyConv2d`` (d2l.ai builds every network
-with them): the input size is not given; the first forward reads it from the input, makes
+"""Lazy layers: ``LazyLinear``, ``LazyConv1d``, ``LazyConv2d``, ``LazyBatchNorm1d/2d/3d``
+(d2l.ai builds every network with them): the input size is not given; the first forward reads it from the input, makes
 the weight, initialises it as the eager layer would, and the module becomes that layer.
 
 The parameters exist from construction (so ``model.parameters()`` can be handed to an
@@ -11,15 +11,17 @@ from __future__ import annotations
 from ... import creation
 from .conv import Conv1d, Conv2d
 from .linear import Linear
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
-__all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d"]
+__all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d"]
 
 
 class _LazyMixin:
     cls_to_become = None
 
     def _fill(self, name, shape):
-        param = getattr(self, name)
+        param = getattr(self, name, None)
         if param is not None:
             param._array = creation.empty(*shape, dtype=param.dtype, device=param.device)._array
 
@@ -86,3 +88,30 @@ class LazyConv2d(_LazyConv, Conv2d):
     """Conv2d whose ``in_channels`` is read from the first input."""
     cls_to_become = Conv2d
     _nd = 2
+
+
+class _LazyBatchNorm(_LazyMixin):
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None):
+        super().__init__(0, eps, momentum, affine, track_running_stats, device=device,
+                         dtype=dtype)
+
+    def initialize_parameters(self, input):
+        self.num_features = int(input.shape[1] if input.ndim > 1 else input.shape[0])
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            self._fill(name, (self.num_features,))
+        self.cls_to_become.reset_parameters(self)
+
+
+class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
+    """BatchNorm1d whose ``num_features`` is read from the first input."""
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
+    """BatchNorm2d whose ``num_features`` is read from the first input."""
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyBatchNorm, BatchNorm3d):
+    cls_to_become = BatchNorm3d
