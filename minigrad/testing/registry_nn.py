@@ -6,8 +6,6 @@ the registry loads even while a function is still being written; such an entry n
 """
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
 from ..ops import conv as conv_ops
@@ -338,13 +336,6 @@ def _adaptive_max_samples(g, nd):
     yield S(g.randn(0, 2, *s), kwargs={"output_size": 3}, desc="empty batch")
 
 
-def _pool_op(name):
-    """``minigrad.ops.pool.name``: nn.functional does not re-export the 3-D pools yet."""
-    def f(lib, *inputs, **kw):
-        return getattr(importlib.import_module(lib.__name__ + ".ops.pool"), name)(*inputs, **kw)
-    return f
-
-
 def _max_pool3d_samples(g):
     yield S(g.distinct(1, 2, 4, 4, 4), kwargs={"kernel_size": 2})
     yield S(g.distinct(1, 2, 5, 4, 5), kwargs={"kernel_size": (3, 2, 2), "stride": (2, 1, 2),
@@ -368,10 +359,8 @@ def _avg_pool3d_samples(g):
 
 _nn("adaptive_max_pool1d", _F("adaptive_max_pool1d"), lambda g: _adaptive_max_samples(g, 1))
 _nn("adaptive_max_pool2d", _F("adaptive_max_pool2d"), lambda g: _adaptive_max_samples(g, 2))
-_nn("max_pool3d", _pool_op("max_pool3d"), _max_pool3d_samples, torch_f=_F("max_pool3d"),
-    requires=(("minigrad.ops.pool", "max_pool3d"),))
-_nn("avg_pool3d", _pool_op("avg_pool3d"), _avg_pool3d_samples, torch_f=_F("avg_pool3d"),
-    requires=(("minigrad.ops.pool", "avg_pool3d"),))
+_nn("max_pool3d", _F("max_pool3d"), _max_pool3d_samples)
+_nn("avg_pool3d", _F("avg_pool3d"), _avg_pool3d_samples)
 
 
 # ----------------------------------------------------------------------------------------------
