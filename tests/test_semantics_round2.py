@@ -248,7 +248,7 @@ def test_like_torch_fixed_elsewhere(name, request):
 
 
 # Those of OTHERS that still fail at the time of writing (the list shrinks as fixes land).
-STILL_FAILING = {"conv2d of bool", "normalize of a zero vector, gradient"}
+STILL_FAILING = {"conv2d of bool"}
 
 
 # ----------------------------------------------------------------------------------------------
