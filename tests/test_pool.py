@@ -257,6 +257,8 @@ def test_first_second_and_third_derivatives_match_torch(name, shape, kw):
     ((2, 3, 6, 6), lambda F, x: F.avg_pool2d(x, 3, stride=1, padding=1)),
     ((1, 2, 4, 6, 6), lambda F, x: F.avg_pool3d(x, 2)),
     ((2, 3, 6, 6), lambda F, x: F.adaptive_avg_pool2d(x, (3, 2))),
+    ((2, 3, 6, 6), lambda F, x: F.adaptive_max_pool2d(x, (3, 2))),     # equal windows
+    ((2, 3, 7, 6), lambda F, x: F.adaptive_max_pool2d(x, (3, 4))),     # uneven windows
 ])
 def test_backward_of_backward_is_named_as_in_torch(shape, fn):
     names = []

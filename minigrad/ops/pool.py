@@ -101,7 +101,9 @@ class MaxPool(Function):
 
     @classmethod
     def name(cls):
-        return f"MaxPool{cls.nd}DWithIndicesBackward0"
+        return cls.label.format(cls.nd) + "Backward0"
+
+    label = "MaxPool{}DWithIndices"            # the grad_fn's name, as PyTorch's
 
     def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None):
         # padding: (left, right) per axis; indices_out: a list that receives PyTorch's indices
@@ -118,7 +120,7 @@ class MaxPool(Function):
 
     def backward(self, g):                                         # g: (..., *out)
         x, = self.saved_tensors
-        return _rank(MaxPoolGrad, self.nd).apply(g, x, arg=self.arg, geometry=self.geometry)
+        return _rank(self.grad_class, self.nd).apply(g, x, arg=self.arg, geometry=self.geometry)
 
 
 class MaxPoolGrad(Function):
@@ -130,7 +132,9 @@ class MaxPoolGrad(Function):
 
     @classmethod
     def name(cls):
-        return f"MaxPool{cls.nd}DWithIndicesBackwardBackward0"
+        return cls.label.format(cls.nd) + "BackwardBackward0"
+
+    label = MaxPool.label
 
     def forward(self, g, x, *, arg, geometry):       # x: the pool's input, see _zero_grads
         self.arg, self.geometry = arg, geometry
@@ -147,8 +151,24 @@ class MaxPoolGrad(Function):
         return (dg,) + _zero_grads(self, gg, 1)
 
 
+MaxPool.grad_class = MaxPoolGrad
 MaxPool1d, MaxPool2d, MaxPool3d = MaxPool.ranks = _ranked(MaxPool)
 MaxPoolGrad.ranks = _ranked(MaxPoolGrad)
+
+
+class AdaptiveMaxPoolEqual(MaxPool):
+    """An adaptive max-pool whose windows are all equal (n a multiple of o): a plain max-pool
+    (kernel = stride = n/o), named as PyTorch names an adaptive max-pool's grad_fn."""
+    label = "AdaptiveMaxPool{}D"
+
+
+class AdaptiveMaxPoolEqualGrad(MaxPoolGrad):
+    label = AdaptiveMaxPoolEqual.label
+
+
+AdaptiveMaxPoolEqual.grad_class = AdaptiveMaxPoolEqualGrad
+AdaptiveMaxPoolEqual.ranks = _ranked(AdaptiveMaxPoolEqual, (1, 2))
+AdaptiveMaxPoolEqualGrad.ranks = _ranked(AdaptiveMaxPoolEqualGrad, (1, 2))
 
 
 class AdaptiveMaxPool(Function):
@@ -184,10 +204,20 @@ class AdaptiveMaxPool(Function):
 
     def backward(self, g):                                         # g: (..., *out)
         x, = self.saved_tensors
-        return ScatterAt.apply(g, x, indices=self.indices, size=self.size)
+        return _rank(AdaptiveMaxPoolGrad, self.nd).apply(g, x, indices=self.indices,
+                                                         size=self.size)
 
 
-AdaptiveMaxPool1d, AdaptiveMaxPool2d, _ = AdaptiveMaxPool.ranks = _ranked(AdaptiveMaxPool)
+class AdaptiveMaxPoolGrad(ScatterAt):
+    """AdaptiveMaxPool's backward: ``ScatterAt`` (whose backward is ``GatherAt``), named."""
+
+    @classmethod
+    def name(cls):
+        return f"AdaptiveMaxPool{cls.nd}DBackwardBackward0"
+
+
+AdaptiveMaxPool1d, AdaptiveMaxPool2d = AdaptiveMaxPool.ranks = _ranked(AdaptiveMaxPool, (1, 2))
+AdaptiveMaxPoolGrad.ranks = _ranked(AdaptiveMaxPoolGrad, (1, 2))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -294,8 +324,8 @@ class AdaptiveAvgPoolGrad(Function):
         return (dg,) + _zero_grads(self, gg, 1)
 
 
-AdaptiveAvgPool1d, AdaptiveAvgPool2d, _ = AdaptiveAvgPool.ranks = _ranked(AdaptiveAvgPool)
-AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
+AdaptiveAvgPool1d, AdaptiveAvgPool2d = AdaptiveAvgPool.ranks = _ranked(AdaptiveAvgPool, (1, 2))
+AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad, (1, 2))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -453,7 +483,7 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
     if all(o and n % o == 0 for n, o in zip(in_size, size)):
         # equal windows: a plain max-pool with kernel = stride = n/o
         kernel = tuple(n // o for n, o in zip(in_size, size))
-        out = _rank(MaxPool, nd).apply(
+        out = _rank(AdaptiveMaxPoolEqual, nd).apply(
             input, kernel=kernel, stride=kernel, padding=((0, 0),) * nd, dilation=(1,) * nd,
             out_size=size, indices_out=sink)
     else:
