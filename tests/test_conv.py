@@ -481,6 +481,7 @@ def force_fast_paths(monkeypatch):
     from minigrad.ops import conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
     monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", 1)
     return conv_kernels
 
@@ -517,11 +518,12 @@ def test_dispatch_by_shape():
         out = tuple(conv_output_size(n, k, stride, pad) for n in size)
         return Geometry((k,) * len(size), (stride,) * len(size), ((pad, pad),) * len(size),
                         (1,) * len(size), groups, size, out)
-    assert path(geom((32, 32), 3, pad=1)) == "shift"          # large plane, stride 1
-    assert path(geom((12, 12), 5)) == "im2col"                # LeNet's small planes
-    assert path(geom((32, 32), 3, stride=2, pad=1)) == "im2col"
-    assert path(geom((32, 32), 3, pad=1, groups=2)) == "im2col"
-    assert path(geom((32, 32), 1, stride=2)) == "gemm"        # ResNet's downsampling 1x1
+    assert path(geom((32, 32), 3, pad=1), 64) == "shift"      # large plane, stride 1
+    assert path(geom((32, 32), 3, pad=1), 3) == "im2col"      # RGB stem: too shallow a GEMM
+    assert path(geom((12, 12), 5), 20) == "im2col"            # LeNet's small planes
+    assert path(geom((32, 32), 3, stride=2, pad=1), 64) == "im2col"
+    assert path(geom((32, 32), 3, pad=1, groups=2), 64) == "im2col"
+    assert path(geom((32, 32), 1, stride=2), 64) == "gemm"    # ResNet's downsampling 1x1
 
 
 @pytest.mark.parametrize("nd, xs, ws, kw", [

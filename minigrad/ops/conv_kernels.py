@@ -164,7 +164,7 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
 # Workspace: reuse a scratch buffer when nobody else holds it
 # ----------------------------------------------------------------------------------------------
 _WORKSPACE = OrderedDict()        # key -> array, most recently used last
-_WORKSPACE_BYTES = 48 << 20       # at most this much is kept between calls
+_WORKSPACE_BYTES = 40 << 20       # at most this much is kept between calls
 
 
 def _workspace(key, shape, dtype, xp):
@@ -182,7 +182,7 @@ def _workspace(key, shape, dtype, xp):
         _WORKSPACE.move_to_end(key)
         return buf
     buf = xp.zeros(shape, dtype=dtype)
-    if buf.nbytes <= _WORKSPACE_BYTES // 3:
+    if buf.nbytes <= _WORKSPACE_BYTES // 2:
         _WORKSPACE[key] = buf
         total = sum(a.nbytes for a in _WORKSPACE.values())
         while total > _WORKSPACE_BYTES and len(_WORKSPACE) > 1:
@@ -199,7 +199,7 @@ def clear_workspace():
 # Shifted GEMMs: stride 1, one group
 # ----------------------------------------------------------------------------------------------
 # A chunk of images is processed at a time, so that the shifted copies stay this small
-_CHUNK_BYTES = 12 << 20
+_CHUNK_BYTES = 4 << 20
 
 
 def _taps(kernel, dilation, padded):
@@ -363,16 +363,21 @@ def _pick(x, geom):
 # ----------------------------------------------------------------------------------------------
 # The shifted GEMMs pay off from planes of about 16x16 on (LeNet's 8x8 outputs ran faster
 # with im2col); and only while the padded width they compute on wastes little
+# and while their GEMMs are deep enough: a stem conv on 3 colour channels has kW*C = 9, too
+# shallow a product (im2col's kH*kW*C = 27 ran faster)
 _SHIFT_MIN_OUTPUTS = 256
 _SHIFT_MAX_WASTE = 1.6
+_SHIFT_MIN_DEPTH = 32
 
 
-def path(geom):
-    """Which formulation computes this geometry: "gemm", "shift" or "im2col"."""
+def path(geom, channels):
+    """Which formulation computes this geometry on ``channels`` input channels: "gemm",
+    "shift" or "im2col"."""
     if geom.groups == 1 and all(k == 1 for k in geom.kernel) and \
             all(l == 0 and r == 0 for l, r in geom.padding):
         return "gemm"
-    if geom.groups == 1 and all(s == 1 for s in geom.stride):
+    if geom.groups == 1 and all(s == 1 for s in geom.stride) and \
+            channels * geom.kernel[-1] >= _SHIFT_MIN_DEPTH:
         outputs = _prod(geom.out_size)
         computed = geom.out_size[0] * _prod(geom.padded[1:])
         if outputs >= _SHIFT_MIN_OUTPUTS and computed <= _SHIFT_MAX_WASTE * outputs:
@@ -386,7 +391,7 @@ def path(geom):
 def columns(x, geom):
     """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), prod(L) * N), or None when this
     geometry is not computed with im2col (nothing to share then)."""
-    if path(geom) != "im2col" or x.size == 0:
+    if path(geom, x.shape[1]) != "im2col" or x.size == 0:
         return None
     x_t = _to_cfirst(x, geom.padding)                              # (C, *Sp, N)
     return _im2col(x_t, geom.kernel, geom.stride, geom.dilation, geom.out_size, geom.groups)
@@ -404,7 +409,7 @@ def forward(x, w, b, geom, cols=None):
     if N == 0 or _prod(geom.out_size) == 0 or x.shape[1] == 0:
         y = xp.zeros((N, O) + tuple(geom.out_size), dtype=x.dtype)
         return (y if b is None else y + b.reshape((-1,) + (1,) * nd)), None
-    how = path(geom)
+    how = path(geom, x.shape[1])
     if how == "gemm":
         y = xp.matmul(w.reshape(O, -1), _pick(x, geom))          # (O, C) @ (N, C, L)
         if b is not None:
@@ -426,7 +431,7 @@ def input_grad(g, w, geom):
     C = w.shape[1] * G
     if g.size == 0 or w.size == 0:
         return xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
-    how = path(geom)
+    how = path(geom, O)                     # the adjoint convolution reads O channels
     if how == "gemm":
         gx_sub = xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1))    # (C, O) @ (N, O, L)
         if tuple(geom.out_size) == tuple(geom.in_size):
@@ -454,7 +459,7 @@ def weight_grad(x, g, geom, cols=None):
     shape = (O, C // G) + tuple(geom.kernel)
     if N == 0 or g.size == 0 or x.size == 0:
         return xp.zeros(shape, dtype=x.dtype)
-    how = path(geom)
+    how = path(geom, C)
     if how == "gemm":
         # sum over images of g[n] (O, L) @ x[n]^T (L, C)
         gw = xp.matmul(g.reshape(N, O, -1), _pick(x, geom).transpose(0, 2, 1)).sum(axis=0)
