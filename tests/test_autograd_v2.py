@@ -484,7 +484,9 @@ def test_functional_jacobian_and_hessian_of_tuples():
 
 
 def test_first_order_only_ops_name_themselves_when_differentiated_twice():
-    class ArrayOnly(minigrad.autograd.Function):      # a legacy, array-level backward
+    class ArrayOnly(minigrad.autograd.Function):      # an array-level backward
+        first_order_only = True
+
         def forward(self, a):
             self.save_for_backward(a)
             return a * a

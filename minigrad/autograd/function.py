@@ -8,7 +8,8 @@ The contract (the same for minigrad's own ops and for user-defined ones):
   None) per input, computed with minigrad's own ops. That is the whole trick behind higher-
   order gradients: under ``backward(create_graph=True)`` those ops record a graph of their
   own, which can be differentiated again, to any order. Under a plain ``backward()`` they run
-  in ``no_grad`` mode and record nothing.
+  in ``no_grad`` mode and record nothing. (An op that sets ``first_order_only = True`` gets
+  and returns raw arrays instead, and has first derivatives only.)
 * ``save_for_backward(...)`` keeps what backward needs; ``saved_tensors`` gives it back as
   Tensors. An input saved in forward comes back as *that input* (so a second derivative
   flows into it), the output as a tensor produced by this very node, anything else as a
@@ -71,10 +72,10 @@ class Function:
     # Set to True in ops whose output is a view of their first input (reshape, transpose...):
     # the output then shares its version counter and base with that input.
     returns_view = False
-    # A backward written with raw arrays (numpy in, numpy out) gives first-order gradients
-    # only: under create_graph its results are marked so that differentiating them raises an
-    # error naming the op, instead of a silently wrong (zero) higher-order derivative.
-    first_order_only = True
+    # True: backward is written with raw arrays (numpy in, numpy out) and gives first-order
+    # gradients only; under create_graph its results are marked so that differentiating them
+    # raises an error naming the op, instead of a silently wrong (zero) higher derivative.
+    first_order_only = False
     # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
     _ctx_style = False
 
