@@ -7,7 +7,8 @@ share a process with minigrad's numpy 2; run it in its own virtualenv):
 
 Same shapes as benchmarks/workloads.py: seed 001's MNIST training step (batch 64, momentum
 SGD), conv2d 32x64x32x32 with 64x64x3x3 and padding 1, a 2x2 max-pool of 32x64x32x32, and
-Linear 64x4096 -> 4096, each forward + backward; median wall-clock ms. DeZero has no conv1d.
+Linear 64x4096 -> 4096, and conv2d 8x64x128x128 (conv2d_large), each forward + backward;
+median wall-clock ms. DeZero has no conv1d, and no ResNet step is written for it here.
 """
 import time, numpy as np, dezero, dezero.functions as F, dezero.layers as L
 from dezero import Model, optimizers
@@ -40,6 +41,14 @@ conv(); ts=[]
 for _ in range(7):
     s=time.perf_counter(); conv(); ts.append(time.perf_counter()-s)
 print("dezero conv2d ms", 1000*np.median(ts))
+# conv2d_large: 8x64x128x128, same kernel
+xbig = dezero.Variable(np.random.randn(8,64,128,128).astype(np.float32))
+def conv_large():
+    y = F.conv2d(xbig, W, pad=1); W.cleargrad(); xbig.cleargrad(); F.sum(y).backward()
+conv_large(); ts=[]
+for _ in range(3):
+    s=time.perf_counter(); conv_large(); ts.append(time.perf_counter()-s)
+print("dezero conv2d_large ms", 1000*np.median(ts))
 xp = dezero.Variable(np.random.randn(32,64,32,32).astype(np.float32))
 def pool():
     y = F.pooling(xp, 2, 2); xp.cleargrad(); F.sum(y).backward()

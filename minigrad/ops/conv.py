@@ -125,13 +125,14 @@ class ConvTranspose(Function):
     """gx = the adjoint of ``Conv`` in x, plus b: PyTorch's conv_transpose1d/2d/3d.
 
     g (N, O, *L), w (O, C/G, *k) -> (N, C, *S), with ``geom`` the geometry of the convolution
-    it is the adjoint of (so for conv_transpose2d, O is its C_in and C its C_out)::
+    it is the adjoint of (so for conv_transpose2d, O is its C_in and C its C_out). Every input
+    number g[n, o, i, j] adds g[n, o, i, j] * w[o] into the output window whose corner is
+    (i*sH - pH, j*sW - pW), taps dH, dW apart, on the channels of o's group::
 
-        gx[n, c, :, :] = sum over o, i, j of g[n, o, i, j] * w[o, c - G*C/G..]  placed in the
-                         window whose corner is (i*sH - pH, j*sW - pW), taps dH, dW apart
+        out = (L - 1) * s - 2p + d(k - 1) + output_padding + 1      (per axis)
 
     Backward: <h, ConvTranspose(g, w)> = <Conv(h, w), g> = <ConvWeightGrad(h, g), w>, so
-    dg = Conv(h, w) and dw = ConvWeightGrad(h, g): both from the im2col of h, made once.
+    dg = Conv(h, w) and dw = ConvWeightGrad(h, g) (on the im2col path they share h's columns).
     """
     first_order_only = False
 
@@ -161,7 +162,9 @@ class ConvTranspose(Function):
 class ConvWeightGrad(Function):
     """gw = the gradient of <g, Conv(x, w)> in w: x (N, C, *S), g (N, O, *L) -> (O, C/G, *k).
 
-        gw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xpad[n, G..+c, i*sH + p*dH, j*sW + q*dW]
+        gw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xpad[n, c', i*sH + p*dH, j*sW + q*dW]
+
+    with c' = c + (C/G) * (o's group).
 
     Backward: <H, ConvWeightGrad(x, g)> = <g, Conv(x, H)> = <ConvTranspose(g, H), x>, so
     dx = ConvTranspose(g, H) and dg = Conv(x, H).
