@@ -209,6 +209,23 @@ CASES = {
     "load_state_dict '2.weight'": _state_dict_extra("2.weight"),
 }
 
+# The fuzzer's finds (tests/test_fuzz_against_torch.py, FOUND), fixed: each a case here.
+_F = lambda L: L.nn.functional  # noqa: E731
+FUZZER_FINDS = {
+    # bool subtraction is refused; mse_loss casts to the promoted dtype first
+    "bool - bool": lambda L: L.tensor([True]) - L.tensor([False]),
+    "bool - 1": lambda L: L.tensor([True]) - 1,
+    "1 - bool": lambda L: 1 - L.tensor([True]),
+    "float - bool": lambda L: L.tensor([1.]) - L.tensor([True]),
+    "sub(bool, float, alpha=2)": lambda L: L.sub(L.tensor([True]), L.tensor([1.]), alpha=2),
+    "mse_loss, bool target": lambda L: _F(L).mse_loss(L.tensor([1., 2.]), L.tensor([True, False])),
+    "mse_loss, int and bool": lambda L: _F(L).mse_loss(L.tensor([1, 2]), L.tensor([True, False])),
+    "mse_loss, two bools": lambda L: _F(L).mse_loss(L.tensor([True]), L.tensor([False])),
+    "mse_loss, int and float32": lambda L: _F(L).mse_loss(L.tensor([1, 2]), L.tensor([1., 0.])),
+    "l1_loss, bool target": lambda L: _F(L).l1_loss(L.tensor([1., 2.]), L.tensor([True, False])),
+}
+CASES.update(FUZZER_FINDS)
+
 # Fixed by other engineers (issue #16 names them); strict xfail until their fix lands.
 OTHERS = {
     "flip copies": (_write_flip, "flip returns a view (core ops)"),

@@ -105,3 +105,20 @@ def torch_sign(xp, x):
     """PyTorch's sign: -1, 0 or 1, and 0 for NaN (numpy's sign gives NaN there)."""
     s = xp.sign(x)
     return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind == "f" else s
+
+
+# PyTorch's names of the scalar types, as its kernels' dtype errors spell them
+_SCALAR_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                "float64": "Double"}
+
+
+def scalar_type_name(np_dtype):
+    """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'Bool' for bool."""
+    name = np.dtype(np_dtype).name
+    return _SCALAR_TYPE.get(name, name)
+
+
+def not_implemented_for(kernel, np_dtype):
+    """PyTorch's refusal of a kernel that has no version for ``np_dtype``."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(np_dtype)}'")

@@ -398,7 +398,19 @@ def add(a, b, *, alpha=1):
     return _binary(Add, a, b if alpha == 1 else b * alpha, "add")
 
 
+def _is_bool(x):
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x._array.dtype.kind == "b")
+
+
 def sub(a, b, *, alpha=1):
+    if _is_bool(a) or _is_bool(b):
+        # as PyTorch: a - b of booleans is ambiguous (xor? a mask's inverse?): refused
+        if _is_bool(a) and _is_bool(b):
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     return _binary(Sub, a, b if alpha == 1 else b * alpha, "sub")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee_errors
+from ._util import broadcast_shape, ieee_errors, not_implemented_for, result_dtype
 from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
 from .movement import permute, reshape
 from .plumbing import reshape_to
@@ -302,7 +302,11 @@ def _reduce(loss, reduction):
 def mse_loss(input, target, reduction="mean"):
     """Mean of (input - target)^2."""
     _check_same_shape(input, target, "mse_loss")
-    diff = input - target
+    # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
+    dtype = result_dtype(input, target)
+    if dtype.kind != "f":
+        raise not_implemented_for("mse_cpu", dtype)
+    diff = cast(input, dtype) - cast(target, dtype)
     return _reduce(diff * diff, reduction)
 
 
