@@ -81,6 +81,9 @@ from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E4
 from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
 from .ops.linalg import einsum, norm, var_mean, std_mean, dot, dot as inner  # noqa: E402,F401
+from .ops.math_extra import (  # noqa: E402,F401
+    log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,
+    diagonal, masked_select, nonzero)
 from .functional import (  # noqa: E402,F401
     broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
     atleast_3d)

@@ -15,7 +15,7 @@ import functools
 from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
-from .ops import linalg as L
+from .ops import linalg as L, math_extra as MX
 from . import backend, creation, dtypes
 from .autograd.engine import tensor_backward
 from .tensor import Tensor, _parse_to, tensor
@@ -195,6 +195,22 @@ Tensor.arcsinh = T.asinh
 Tensor.arccosh = T.acosh
 Tensor.arctanh = T.atanh
 Tensor.erf = A.erf
+
+# more pointwise, scans and selections (ops/math_extra.py)
+Tensor.log2 = MX.log2
+Tensor.exp2 = MX.exp2
+Tensor.log10 = MX.log10
+Tensor.lerp = MX.lerp
+Tensor.trunc = MX.trunc
+Tensor.fix = MX.trunc
+Tensor.frac = MX.frac
+Tensor.isclose = MX.isclose
+Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
+Tensor.cummax = _torch_args(MX.cummax)
+Tensor.cummin = _torch_args(MX.cummin)
+Tensor.diagonal = MX.diagonal
+Tensor.masked_select = MX.masked_select
+Tensor.nonzero = MX.nonzero
 
 # reductions (numpy's axis= / keepdims= accepted too)
 Tensor.sum = _torch_args(R.sum)

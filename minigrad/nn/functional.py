@@ -35,6 +35,8 @@ from ..ops.activation import (  # noqa: F401
 from ..ops.fold import unfold, fold, max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
 from ..ops.interpolate import (  # noqa: F401
     interpolate, upsample, pixel_shuffle, pixel_unshuffle)
+from ..ops.math_extra import scaled_dot_product_attention  # noqa: F401
+from ..ops.reduce import amax
 from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
 
@@ -140,6 +142,11 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
     """
     size = input.abs()
+    if p == 0:            # the count of non-zeros (a step function of x: no gradient)
+        count = (size != 0).to(input.dtype).sum(dim, keepdim=True)
+        return input / clamp(count, min=eps)
+    if p == float("inf"):
+        return input / clamp(amax(size, dim, keepdim=True), min=eps)
     nonzero = size._array > 0
     powered = where(nonzero, where(nonzero, size, 1.0) ** p, 0.0)      # |x|^p, 0 at 0
     total = powered.sum(dim, keepdim=True)

@@ -460,3 +460,75 @@ def _embedding(g):
 
 _extra("embedding", lambda lib, i, w, **kw: lib.nn.functional.embedding(i, w, **kw),
        _embedding)
+
+# ----------------------------------------------------------------------------------------------
+# More pointwise, scans, selections, attention (minigrad/ops/math_extra.py)
+# ----------------------------------------------------------------------------------------------
+for _name in ("log2", "log10"):
+    _extra(_name, _T(_name), _trig(lambda g, *s: g.pos(*s)))
+_extra("exp2", _T("exp2"), _trig(lambda g, *s: g.randn(*s)))
+_extra("frac", _T("frac"), _trig(lambda g, *s: 3 * g.away(*s)))
+
+
+def _lerp(g):
+    yield S(g.randn(3, 4), g.randn(3, 4), kwargs={"weight": 0.3})
+    yield S(g.randn(3, 1), g.randn(4), g.uniform(3, 4), desc="tensor weight, broadcast")
+
+
+_extra("lerp", lambda lib, a, b, *w, **kw: lib.lerp(a, b, *(w or (kw["weight"],))), _lerp)
+
+
+def _logcumsumexp(g):
+    yield S(g.randn(3, 4), kwargs={"dim": 1})
+    yield S(10 * g.randn(2, 5), kwargs={"dim": 0}, desc="wide range")
+    yield S(g.randn(), kwargs={"dim": 0}, desc="0-d")
+
+
+_extra("logcumsumexp", lambda lib, x, **kw: lib.logcumsumexp(x, **kw), _logcumsumexp)
+_extra("cummax", lambda lib, x, **kw: lib.cummax(x, **kw)[0],
+       lambda g: iter([S(g.distinct(3, 5), kwargs={"dim": 1}),
+                       S(g.distinct(4, 2), kwargs={"dim": 0})]))
+_extra("cummin", lambda lib, x, **kw: lib.cummin(x, **kw)[0],
+       lambda g: iter([S(g.distinct(3, 5), kwargs={"dim": -1})]))
+
+
+def _diagonal(g):
+    yield S(g.randn(4, 4))
+    yield S(g.randn(3, 5), kwargs={"offset": 2})
+    yield S(g.randn(2, 3, 4), kwargs={"offset": -1, "dim1": 0, "dim2": 2}, desc="3-d")
+
+
+_extra("diagonal", lambda lib, x, **kw: lib.diagonal(x, **kw), _diagonal)
+_extra("masked_select", lambda lib, x, m: lib.masked_select(x, m),
+       lambda g: iter([S(g.randn(3, 4), g.mask(3, 4)),
+                       S(g.randn(3, 4), g.mask(4), desc="broadcast mask")]))
+
+
+def _sdpa(g):
+    yield S(g.randn(2, 3, 4), g.randn(2, 5, 4), g.randn(2, 5, 3))
+    yield S(g.randn(1, 2, 4, 3), g.randn(1, 2, 4, 3), g.randn(1, 2, 4, 3),
+            kwargs={"is_causal": True}, desc="causal")
+    mask = g.mask(4, 6, p=0.7)
+    mask[:, 0] = True
+    yield S(g.randn(2, 4, 3), g.randn(2, 6, 3), g.randn(2, 6, 2), mask,
+            kwargs={"_mask": True}, desc="bool mask")
+    yield S(g.randn(2, 4, 3), g.randn(2, 6, 3), g.randn(2, 6, 2), g.randn(4, 6),
+            kwargs={"_mask": True}, requires_grad=[True, True, True, False],
+            desc="float mask, scale")
+
+
+def _sdpa_f(lib, q, k, v, *mask, _mask=False, **kw):
+    if _mask:
+        kw["attn_mask"] = mask[0]
+    return lib.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
+
+
+def _sdpa_torch(torch, *args, **kw):
+    # torch's flash kernel (its default for is_causal on the CPU) has no second derivative;
+    # its MATH kernel computes the same attention and can be differentiated twice
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    with sdpa_kernel(SDPBackend.MATH):
+        return _sdpa_f(torch, *args, **kw)
+
+
+_extra("scaled_dot_product_attention", _sdpa_f, _sdpa, torch_f=_sdpa_torch)

@@ -1,0 +1,181 @@
+"""More pointwise and scan ops found missing by running other projects' PyTorch-side tests:
+``log2``, ``exp2``, ``log10``, ``lerp``, ``trunc``, ``frac``, ``isclose``, ``logcumsumexp``,
+``cummax``, ``cummin``, ``diagonal``, ``masked_select``, ``nonzero`` and
+``scaled_dot_product_attention``.
+
+All differentiable ones are compositions (log/exp with a constant factor, gather at indices
+found with numpy, index_select on flat positions, softmax and matmul), so their first and
+second derivatives come from those ops.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .compare import isnan
+from .elementwise import add, cast, div, exp, log, mul, sub, where
+from .matmul import matmul
+from .movement import transpose
+from .plumbing import expand_to, reshape_to
+from .reduce import MaxResult, amax, softmax
+from .scatter_gather import IndexSelect, gather
+from .shaping import movedim
+from .sorting import cumsum
+
+__all__ = ["log2", "exp2", "log10", "lerp", "trunc", "frac", "isclose", "logcumsumexp",
+           "cummax", "cummin", "diagonal", "masked_select", "nonzero",
+           "scaled_dot_product_attention"]
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def log2(input):
+    """log(x) / ln 2."""
+    return div(log(input), _LN2)
+
+
+def exp2(input):
+    """2^x = exp(x ln 2)."""
+    return exp(mul(input, _LN2))
+
+
+def log10(input):
+    return div(log(input), _LN10)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input); weight a number or a tensor (all broadcast)."""
+    return add(input, mul(weight, sub(end, input)))
+
+
+def trunc(input):
+    """Round toward zero; gradient 0 (a step function), as PyTorch."""
+    xp = backend.xp_of(input._array)
+    return Tensor._wrap(xp.trunc(input._array))
+
+
+def frac(input):
+    """x - trunc(x): the gradient passes through unchanged."""
+    return sub(input, trunc(input))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol |other|, elementwise (bool, no gradient)."""
+    a = input._array
+    b = other._array if isinstance(other, Tensor) else other
+    return Tensor._wrap(backend.xp_of(a).isclose(a, b, rtol=rtol, atol=atol,
+                                                 equal_nan=equal_nan))
+
+
+def logcumsumexp(input, dim):
+    """log(cumsum(exp(x))) along ``dim``, shifted by the (constant) max of each slice so that
+    exp cannot overflow: log(cumsum(exp(x - m))) + m."""
+    d = normalize_dim(dim, max(input.ndim, 1))
+    if input.ndim == 0 or input.shape[d] == 0:
+        return add(input, 0.0)
+    m = amax(input, d, keepdim=True).detach()
+    m = where(isnan(m) | (m.abs() == math.inf), 0.0, m)
+    return add(log(cumsum(exp(sub(input, m)), d)), m)
+
+
+def _running_arg(xp, a, d, largest):
+    """(running max/min values, the index of the latest element equal to it) along axis d."""
+    acc = (xp.maximum if largest else xp.minimum).accumulate(a, axis=d)
+    pos = xp.arange(a.shape[d]).reshape([-1 if k == d else 1 for k in range(a.ndim)])
+    at = xp.where(a == acc, pos, 0)
+    return xp.maximum.accumulate(at, axis=d).astype("int64")
+
+
+def _cum_extreme(input, dim, largest, name):
+    d = normalize_dim(dim, max(input.ndim, 1))
+    if input.ndim == 0:
+        return MaxResult(add(input, 0.0) if input._array.dtype.kind == "f" else input,
+                         Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), name)
+    idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
+    return MaxResult(gather(input, d, idx), idx, name)
+
+
+def cummax(input, dim):
+    """(running max, its index) along ``dim``; ties take the latest index, as PyTorch."""
+    return _cum_extreme(input, dim, True, "cummax")
+
+
+def cummin(input, dim):
+    return _cum_extreme(input, dim, False, "cummin")
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, as a new last dim."""
+    nd = input.ndim
+    d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = movedim(input, (d1, d2), (nd - 2, nd - 1))
+    n, m = x.shape[-2], x.shape[-1]
+    xp = backend.xp_of(input._array)
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    count = max(min(n - r0, m - c0), 0)
+    i = xp.arange(count)
+    flat = reshape_to(x, tuple(x.shape[:-2]) + (n * m,))
+    return IndexSelect.apply(flat, index=(i + r0) * m + i + c0, dim=nd - 2)
+
+
+def masked_select(input, mask):
+    """The elements of ``input`` where the bool ``mask`` (broadcast) is True, as a 1-d tensor."""
+    m = mask._array if isinstance(mask, Tensor) else mask
+    if m.dtype.kind != "b":
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask (got a mask of dtype "
+                           f"{m.dtype})")
+    xp = backend.xp_of(input._array)
+    shape = tuple(xp.broadcast_shapes(tuple(input.shape), tuple(m.shape)))
+    flat = reshape_to(expand_to(input, shape), (int(math.prod(shape)),))
+    where_true = xp.flatnonzero(xp.broadcast_to(m, shape))
+    return IndexSelect.apply(flat, index=where_true, dim=0)
+
+
+def nonzero(input, *, as_tuple=False):
+    """Indices of the non-zero elements: (count, ndim) int64, or one 1-d tensor per dim."""
+    xp = backend.xp_of(input._array)
+    found = xp.nonzero(input._array if input.ndim else input._array.reshape(1))
+    if as_tuple:
+        return tuple(Tensor._wrap(f.astype("int64")) for f in found)
+    return Tensor._wrap(xp.stack(found, axis=1).astype("int64") if found else
+                        xp.zeros((0, 0), "int64"))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V, with scale 1/sqrt(E) by default.
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
+    ``attn_mask`` keeps True positions (the others get -inf); a float one is added.
+    ``is_causal`` masks positions j > i.  ``enable_gqa`` repeats key/value heads (dim -3)
+    to match the query's.
+    """
+    if dropout_p:
+        raise NotImplementedError("scaled_dot_product_attention: dropout_p > 0 is not "
+                                  "supported by minigrad (apply F.dropout to the weights)")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
+                           "set when is_causal=True")
+    if enable_gqa and query.shape[-3] != key.shape[-3]:
+        reps = query.shape[-3] // key.shape[-3]
+        xp = backend.xp_of(key._array)
+        heads = xp.repeat(xp.arange(key.shape[-3]), reps)
+        key = IndexSelect.apply(key, index=heads, dim=key.ndim - 3)
+        value = IndexSelect.apply(value, index=heads, dim=value.ndim - 3)
+    e = query.shape[-1]
+    s = 1.0 / math.sqrt(e) if scale is None else scale
+    scores = mul(matmul(query, transpose(key, -2, -1)), s)
+    xp = backend.xp_of(query._array)
+    if is_causal:
+        n_l, n_s = query.shape[-2], key.shape[-2]
+        attn_mask = Tensor._wrap(xp.tril(xp.ones((n_l, n_s), dtype=bool)))
+    if attn_mask is not None:
+        if attn_mask._array.dtype.kind == "b":
+            scores = where(attn_mask._array, scores, -math.inf)
+        else:
+            scores = add(scores, cast(attn_mask, scores._array.dtype))
+    return matmul(softmax(scores, -1), value)
