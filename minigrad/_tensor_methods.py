@@ -394,4 +394,4 @@ Tensor.new_ones = _new_ones
 Tensor.new_empty = _new_empty
 
 Tensor.T = property(lambda self: M.permute(self, *reversed(range(self.ndim))))
-Tensor.mT = property(lambda self: M.transpose(self, -2, -1))
+Tensor.mT = property(M.mT)

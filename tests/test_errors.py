@@ -309,7 +309,7 @@ CASES = [
                                                                         T.ones(2, 4)),
       RuntimeError, r"probability target must have the input's shape \[2, 3\], got \[2, 4\]"),
     C("mean-of-int", lambda T: T.ones(2, dtype=T.int64).mean(), RuntimeError,
-      r"Input dtype must be either a floating point .* Got: Int64"),
+      r"Input dtype must be either a floating point .* Got: Long"),
     C("binary_cross_entropy-not-probability", lambda T: F(T).binary_cross_entropy(
         T.tensor([0.5, 1.5]), T.tensor([1.0, 0.0])),
       RuntimeError, r"between 0 and 1 .*got values in \[0\.5, 1\.5\]"),

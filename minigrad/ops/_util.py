@@ -72,7 +72,8 @@ def normalize_dims(dim, ndim):
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
         return tuple(sorted(axes)) if ndim else ()
-    return (normalize_dim(dim, ndim),) if ndim else ()
+    axis = normalize_dim(dim, ndim)        # checked on a 0-d tensor too: only 0 and -1
+    return (axis,) if ndim else ()
 
 
 def result_dtype(*operands):

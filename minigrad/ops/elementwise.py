@@ -453,13 +453,33 @@ def _integer_div(a, b, dtype, rounding_mode):
 
 
 def pow(a, b):
-    try:
-        return _binary(Pow, a, b, "pow")
-    except ValueError as exc:       # numpy: integer ** negative integer
-        if "negative integer powers" not in str(exc):
-            raise
-    raise RuntimeError("Integers to negative integer powers are not allowed (pow of integer "
-                       "tensors with a negative exponent; convert the base with .float())")
+    if isinstance(a, Tensor) and a._array.dtype.kind in "biu" and isinstance(b, int) and \
+            not isinstance(b, bool) and b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if isinstance(b, Tensor) and b._array.dtype.kind in "iu":
+        like = b
+        a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "pow")
+        dtype = dtypes.result_type(a_t._array, b._array)
+        if dtype.kind in "iu":
+            xp = backend.xp_of(like._array)
+            # in the promoted dtype (a uint8 base wraps -1 to 255, as PyTorch)
+            bv = b._array.astype(dtype, copy=False)
+            if bool((bv < 0).any()):
+                return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
+                                             dtype)
+    return _binary(Pow, a, b, "pow")
+
+
+def _integer_pow_negative(xp, av, bv, dtype):
+    """Integer ** integer with negative exponents, as PyTorch: 1 ** -n = 1, (-1) ** -n = +-1,
+    any other base ** -n = 0 (0 ** -n too)."""
+    broadcast_shape(tuple(av.shape), tuple(bv.shape), "pow")
+    negative = bv < 0
+    with ieee_errors():
+        out = xp.power(av, xp.where(negative, 0, bv).astype(dtype, copy=False))
+    odd = (bv % 2) != 0
+    reciprocal = xp.where(av == 1, 1, xp.where(av == -1, xp.where(odd, -1, 1), 0))
+    return Tensor._wrap(xp.asarray(xp.where(negative, reciprocal, out), dtype=dtype))
 
 
 def maximum(a, b):

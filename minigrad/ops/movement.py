@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import warnings
 
 from .. import backend, dtypes
 from ..autograd import Function
@@ -270,7 +271,7 @@ def squeeze(a, dim=None):
         shape = tuple(s for s in a.shape if s != 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        axes = {normalize_dim(d, a.ndim) for d in dims} if a.ndim else set()
+        axes = {normalize_dim(d, a.ndim) for d in dims}     # a 0-d tensor takes 0 and -1
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
     return Reshape.apply(a, shape=shape)
 
@@ -289,6 +290,18 @@ def transpose(a, dim0, dim1):
     axes = list(range(a.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return Transpose.apply(a, axes=tuple(axes))
+
+
+def mT(a):
+    """The last two dimensions swapped (``Tensor.mT``); the identity on a 0-d tensor."""
+    if a.ndim == 0:
+        warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in "
+                      "these cases.", UserWarning, stacklevel=3)
+        return a
+    if a.ndim == 1:
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "
+                           "Got 1-D tensor.")
+    return transpose(a, -2, -1)
 
 
 def permute(a, *dims):
@@ -412,6 +425,8 @@ def stack(tensors, dim=0):
 
 def split(a, split_size_or_sections, dim=0):
     """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = normalize_dim(dim, a.ndim)
     size = a.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
@@ -437,6 +452,8 @@ def split(a, split_size_or_sections, dim=0):
 def chunk(a, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
     size = a.shape[normalize_dim(dim, a.ndim)]
     step = -(-size // chunks) if size else 1
     return split(a, step, dim)

@@ -11,7 +11,7 @@ import builtins  # this module defines sum, max, min, all, any: the builtins sta
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, normalize_dims
+from ._util import ieee_errors, normalize_dim, normalize_dims, scalar_type_name
 from .elementwise import Mul, cast, div, exp, maximum, minimum, mul, sub, where
 from .plumbing import expand_to, reshape_to
 
@@ -326,12 +326,14 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype)
     if a._array.dtype.kind != "f":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {a.dtype.name.capitalize()}")
+                           f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
     return Mean.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
 
 
 def prod(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype)
+    if dtype is None and a._array.dtype.kind in "bui":  # as sum: int64 (numpy: uint64 for uint8)
+        a = cast(a, dtypes.int64)
     axis = None if dim is None else normalize_dim(dim, a.ndim)
     if a.ndim == 0:
         axis = None
