@@ -19,7 +19,7 @@ from .elementwise import add, cast, div, exp, log, mul, sub, where
 from .matmul import matmul
 from .movement import transpose
 from .plumbing import expand_to, reshape_to
-from .reduce import MaxResult, amax, softmax
+from .reduce import MaxResult, amax, softmax, sum as sum_
 from .scatter_gather import IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum
@@ -70,14 +70,32 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def logcumsumexp(input, dim):
-    """log(cumsum(exp(x))) along ``dim``, shifted by the (constant) max of each slice so that
-    exp cannot overflow: log(cumsum(exp(x - m))) + m."""
+    """log(cumsum(exp(x))) along ``dim``, without overflow or underflow.
+
+    When a slice's values span a modest range, one shift by its (constant) max is enough:
+    log(cumsum(exp(x - m))) + m.  A wider range would underflow the early terms (exp(0 - 100)
+    in float32), so each output i is shifted by its own running max m_i over an (n, n)
+    triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
+    """
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0 or input.shape[d] == 0:
         return add(input, 0.0)
-    m = amax(input, d, keepdim=True).detach()
-    m = where(isnan(m) | (m.abs() == math.inf), 0.0, m)
-    return add(log(cumsum(exp(sub(input, m)), d)), m)
+    xp = backend.xp_of(input._array)
+    a = input._array
+    finite = a[xp.isfinite(a)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    if spread < (60.0 if a.dtype.itemsize <= 4 else 600.0):
+        m = amax(input, d, keepdim=True).detach()
+        m = where(isnan(m) | (m.abs() == math.inf), 0.0, m)
+        return add(log(cumsum(exp(sub(input, m)), d)), m)
+    x = movedim(input, d, -1)
+    n, lead = x.shape[-1], tuple(x.shape[:-1])
+    running = Tensor._wrap(xp.maximum.accumulate(x._array, axis=-1)[..., :, None])   # m_i
+    rows = expand_to(reshape_to(x, lead + (1, n)), lead + (n, n))                    # [i, j]: x_j
+    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]                           # j <= i
+    terms = exp(where(lower, sub(rows, running), -math.inf))
+    out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
+    return movedim(out, -1, d)
 
 
 def _running_arg(xp, a, d, largest):

@@ -532,3 +532,6 @@ def _sdpa_torch(torch, *args, **kw):
 
 
 _extra("scaled_dot_product_attention", _sdpa_f, _sdpa, torch_f=_sdpa_torch)
+_extra("logcumsumexp_wide", lambda lib, x, **kw: lib.logcumsumexp(x, **kw),
+       lambda g: iter([S(np.array([[0.0, 100.0, 3.0], [-700.0, 1.0, 2.0]]), kwargs={"dim": 1},
+                         desc="a range too wide for one shift")]))
