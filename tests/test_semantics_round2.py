@@ -210,6 +210,12 @@ CASES = {
 }
 
 # The fuzzer's finds (tests/test_fuzz_against_torch.py, FOUND), fixed: each a case here.
+def _put(lib, index, value):
+    x = lib.zeros(3)
+    x[index] = value
+    return x
+
+
 _F = lambda L: L.nn.functional  # noqa: E731
 FUZZER_FINDS = {
     # bool subtraction is refused; mse_loss casts to the promoted dtype first
@@ -259,6 +265,21 @@ FUZZER_FINDS = {
     "uint8 tensor ** -1": lambda L: L.tensor([2], dtype=L.uint8) ** -1,
     "bool tensor ** -1": lambda L: L.tensor([True]) ** -1,
     "int tensor ** -1.": lambda L: L.tensor([2]) ** -1.,
+    # index_put wants equal dtypes (a single mask with one value is a masked_fill)
+    "x[[0]] = bool tensor": lambda L: _put(L, [0], L.tensor([True])),
+    "x[tensor([0, 1])] = int tensor": lambda L: _put(L, L.tensor([0, 1]), L.tensor([3])),
+    "x[[0]] = float64 tensor": lambda L: _put(L, [0], L.tensor([2.], dtype=L.float64)),
+    "x[mask] = one bool": lambda L: _put(L, L.tensor([True, False, True]), L.tensor([True])),
+    "x[mask] = two bools": lambda L: _put(L, L.tensor([True, True, False]),
+                                          L.tensor([True, False])),
+    "x[[0]] = 3": lambda L: _put(L, [0], 3),
+    "x[0] = tensor([5])": lambda L: _put(L, 0, L.tensor([5.])),
+    "x[1:] = [[[5, 6]]]": lambda L: _put(L, slice(1, None), L.tensor([[[5., 6.]]])),
+    # a numpy scalar or array where a tensor goes
+    "exp(np.float64)": lambda L: L.exp(np.float64(1.)),
+    "exp(np.ndarray)": lambda L: L.exp(np.ones(2)),
+    "sum(np.float64)": lambda L: L.sum(np.float64(1.)),
+    "relu(np.float64)": lambda L: _F(L).relu(np.float64(1.)),
 }
 CASES.update(FUZZER_FINDS)
 

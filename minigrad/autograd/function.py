@@ -205,9 +205,16 @@ class Function:
             return _apply_ctx_style(cls, inputs, params)
         arrays = []
         requires_grad = False
-        for t in inputs:
-            arrays.append(t._array)
-            requires_grad = requires_grad or t._requires_grad
+        try:
+            for t in inputs:
+                arrays.append(t._array)
+                requires_grad = requires_grad or t._requires_grad
+        except AttributeError:
+            t = inputs[len(arrays)]
+            kind = type(t).__name__ if type(t).__module__ == "builtins" else \
+                f"{type(t).__module__.split('.')[0]}.{type(t).__name__}"
+            raise TypeError(f"{cls.__name__.lower()}(): argument 'input' (position "
+                            f"{len(arrays) + 1}) must be Tensor, not {kind}") from None
         if len(arrays) > 1:
             _check_same_device(cls, inputs, arrays)
 

@@ -123,3 +123,10 @@ def scalar_type_name(np_dtype):
 def not_implemented_for(kernel, np_dtype):
     """PyTorch's refusal of a kernel that has no version for ``np_dtype``."""
     return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(np_dtype)}'")
+
+
+def not_a_tensor(name, value, position=1):
+    """PyTorch's TypeError for a non-Tensor where an op's tensor argument goes."""
+    kind = type(value).__name__ if type(value).__module__ == "builtins" else \
+        f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
+    return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not {kind}")

@@ -509,6 +509,8 @@ def where(condition, a, b):
 
 
 def _unary(fn, a, floating=True, **params):
+    if not isinstance(a, Tensor):
+        fn.apply(a)         # PyTorch's TypeError, naming the argument's type
     if floating and a._array.dtype.kind != "f":
         a = cast(a, dtypes.default_float().np)
     return fn.apply(a, **params)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to
 from .writes import apply_inplace
@@ -211,10 +212,23 @@ def _index_message(exc, a):
 
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
-    idx, _, _ = _array_index(index, a)
+    idx, basic, _ = _array_index(index, a)
     if not isinstance(value, Tensor):
         value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
+    elif not basic and value._array.dtype != a._array.dtype:
+        # PyTorch's index_put wants equal dtypes; only a single mask with one value is a
+        # masked_fill, which converts
+        arrays = [i for i in idx if hasattr(i, "shape")]
+        if not (len(arrays) == 1 and arrays[0].dtype.kind == "b" and value._array.size == 1):
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{scalar_type_name(a._array.dtype)} for the destination and "
+                               f"{scalar_type_name(value._array.dtype)} for the source.")
     value = cast(value, a._array.dtype)
+    lead = 0
+    while lead < value.ndim and value.shape[lead] == 1:
+        lead += 1
+    if lead:        # as PyTorch: the value's leading size-1 dimensions are dropped (x[0] = [[5]])
+        value = reshape_to(value, tuple(value.shape[lead:]))
     try:
         value = _value_in_numpy_order(a, idx, value)
         if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):

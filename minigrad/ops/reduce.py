@@ -11,7 +11,7 @@ import builtins  # this module defines sum, max, min, all, any: the builtins sta
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, normalize_dims, scalar_type_name
+from ._util import ieee_errors, normalize_dim, normalize_dims, not_a_tensor, scalar_type_name
 from .elementwise import Mul, cast, div, exp, maximum, minimum, mul, sub, where
 from .plumbing import expand_to, reshape_to
 
@@ -309,7 +309,9 @@ class LogSoftmax(Function):
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions
 # ----------------------------------------------------------------------------------------------
-def _float_input(a, dtype=None):
+def _float_input(a, dtype=None, name="sum"):
+    if not isinstance(a, Tensor):
+        raise not_a_tensor(name, a)
     if dtype is not None:
         return cast(a, dtypes.to_dtype(dtype))
     return a
@@ -323,7 +325,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
-    a = _float_input(a, dtype)
+    a = _float_input(a, dtype, "mean")
     if a._array.dtype.kind != "f":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
@@ -331,7 +333,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
 
 
 def prod(a, dim=None, keepdim=False, *, dtype=None):
-    a = _float_input(a, dtype)
+    a = _float_input(a, dtype, "prod")
     if dtype is None and a._array.dtype.kind in "bui":  # as sum: int64 (numpy: uint64 for uint8)
         a = cast(a, dtypes.int64)
     axis = None if dim is None else normalize_dim(dim, a.ndim)
