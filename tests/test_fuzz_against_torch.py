@@ -240,8 +240,6 @@ def compare(chain):
         if t.numel() == 0 and not t.dtype.is_floating_point and \
                 any("softmax" in o for o in ops):
             return          # FOUND: softmax of an empty integer tensor keeps its dtype in torch
-        if not t.dtype.is_floating_point and any(o in ("relu6", "hardtanh") for o in ops):
-            return          # FOUND (activations): relu6/hardtanh of an int tensor stay int
         dtype = str(t.dtype).replace("torch.", "")
         assert m.dtype.name == dtype, f"output {i}: dtype {m.dtype.name} vs {dtype}"
         assert tuple(m.shape) == tuple(t.shape), f"output {i}: shape {list(m.shape)} vs " \

@@ -280,6 +280,19 @@ FUZZER_FINDS = {
     "exp(np.ndarray)": lambda L: L.exp(np.ones(2)),
     "sum(np.float64)": lambda L: L.sum(np.float64(1.)),
     "relu(np.float64)": lambda L: _F(L).relu(np.float64(1.)),
+    # activations: PyTorch's dtype refusals; hardtanh/relu6 of integers stay integers
+    "silu of int": lambda L: _F(L).silu(L.tensor([1, 2])),
+    "silu of bool": lambda L: _F(L).silu(L.tensor([True])),
+    "leaky_relu of int": lambda L: _F(L).leaky_relu(L.tensor([1, -2])),
+    "leaky_relu of bool": lambda L: _F(L).leaky_relu(L.tensor([True])),
+    "relu of bool": lambda L: _F(L).relu(L.tensor([True])),
+    "relu of int": lambda L: _F(L).relu(L.tensor([1, -2])),
+    "hardtanh of int": lambda L: _F(L).hardtanh(L.tensor([-3, 0, 3]), -1.5, 1.5),
+    "hardtanh of bool": lambda L: _F(L).hardtanh(L.tensor([True])),
+    "hardtanh of uint8, negative limit": lambda L: _F(L).hardtanh(L.tensor([1], dtype=L.uint8)),
+    "relu6 of int8": lambda L: _F(L).relu6(L.tensor([-3, 2, 7], dtype=L.int8)),
+    "relu6 of uint8": lambda L: _F(L).relu6(L.tensor([1, 2, 9], dtype=L.uint8)),
+    "relu6 of bool": lambda L: _F(L).relu6(L.tensor([True])),
 }
 CASES.update(FUZZER_FINDS)
 

@@ -21,6 +21,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from .elementwise import (abs, add, cast, clamp, div, exp, log1p, maximum, minimum, mul, neg,
                           sigmoid, sub, tanh, where)
+from ..tensor import Tensor
+from ._util import not_implemented_for
 from .plumbing import reshape_to
 from .reduce import softmax
 
@@ -149,6 +151,8 @@ def logsigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
+    if input._array.dtype.kind != "f":
+        raise not_implemented_for("silu_cpu", input._array.dtype)
     return mul(input, sigmoid(_floating(input)))
 
 
@@ -171,6 +175,15 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, "
                          f"max_val={max_val})")
+    kind = input._array.dtype.kind
+    if kind == "b":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if kind in "iu":        # PyTorch clamps integers to the bounds truncated, in their dtype
+        if kind == "u" and (min_val < 0 or max_val < 0):
+            raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+        xp = backend.xp_of(input._array)
+        arr = xp.clip(input._array.astype("int64"), int(min_val), int(max_val))
+        return Tensor._wrap(arr.astype(input._array.dtype))
     inside = (input > min_val) & (input < max_val)
     return where(inside, input, clamp(input, min_val, max_val).detach())
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee, ieee_errors, result_dtype, to_tensor_like, torch_sign
+from ._util import (broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype,
+                    to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, sum_to
 
 
@@ -564,10 +565,14 @@ def sigmoid(a):
 
 
 def relu(a):
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     return Relu.apply(a)
 
 
 def leaky_relu(a, negative_slope=0.01):
+    if isinstance(a, Tensor) and a._array.dtype.kind != "f":
+        raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
     return LeakyRelu.apply(a, negative_slope=negative_slope)
 
 
