@@ -293,6 +293,11 @@ FUZZER_FINDS = {
     "relu6 of int8": lambda L: _F(L).relu6(L.tensor([-3, 2, 7], dtype=L.int8)),
     "relu6 of uint8": lambda L: _F(L).relu6(L.tensor([1, 2, 9], dtype=L.uint8)),
     "relu6 of bool": lambda L: _F(L).relu6(L.tensor([True])),
+    "softmax of int": lambda L: _F(L).softmax(L.tensor([1, 2]), 0),
+    "softmax of int, dim 0 of 2": lambda L: _F(L).softmax(L.tensor([[1, 2]]), 0),
+    "log_softmax of bool": lambda L: _F(L).log_softmax(L.tensor([True]), 0),
+    "softmax of an empty int tensor": lambda L: _F(L).softmax(L.tensor([], dtype=L.int64), 0),
+    "softmax of int, dtype given": lambda L: _F(L).softmax(L.tensor([1, 2]), 0, dtype=L.float64),
 }
 CASES.update(FUZZER_FINDS)
 

@@ -11,7 +11,8 @@ import builtins  # this module defines sum, max, min, all, any: the builtins sta
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, normalize_dims, not_a_tensor, scalar_type_name
+from ._util import (ieee_errors, normalize_dim, normalize_dims, not_a_tensor,
+                    not_implemented_for, scalar_type_name)
 from .elementwise import Mul, cast, div, exp, maximum, minimum, mul, sub, where
 from .plumbing import expand_to, reshape_to
 
@@ -496,9 +497,15 @@ def log_softmax(a, dim=None, dtype=None):
 
 def _softmax_apply(function, a, dim, dtype):
     """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
-    a = _as_float(_float_input(a, dtype))
+    a = _float_input(a, dtype, function.__name__.lower())
     dim = _softmax_dim(a.ndim) if dim is None else dim
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
+    if a._array.dtype.kind != "f":
+        if a._array.size == 0:             # PyTorch returns an empty input before its kernel
+            return Tensor._wrap(a._array.copy())
+        kernel = "softmax" if function is Softmax else "log_softmax"
+        raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
+                                  a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
     return function.apply(a, dim=dim if a.ndim else None)
 
 
