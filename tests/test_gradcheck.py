@@ -24,6 +24,8 @@ def t64(*shape, seed=0, requires_grad=True):
 # ----------------------------------------------------------------------------------------------
 class ScaledWrong(Function):
     """y = x * w elementwise; the gradient of x is off by a factor 1.5 at one element only."""
+    first_order_only = True           # backward on raw arrays
+
 
     def forward(self, x, w):
         self.save_for_backward(x, w)
@@ -38,6 +40,8 @@ class ScaledWrong(Function):
 
 class WrongSecondInput(Function):
     """y = x * w; the gradient of w is doubled everywhere (x's is right)."""
+    first_order_only = True           # backward on raw arrays
+
 
     def forward(self, x, w):
         self.save_for_backward(x, w)
@@ -50,6 +54,8 @@ class WrongSecondInput(Function):
 
 class TransposedGrad(Function):
     """y = x @ c for a fixed square c; the backward forgets to transpose c."""
+    first_order_only = True           # backward on raw arrays
+
 
     def forward(self, x, *, c):
         self.c = c
@@ -60,6 +66,8 @@ class TransposedGrad(Function):
 
 
 class RightProduct(Function):
+    first_order_only = True
+
     def forward(self, x, w):
         self.save_for_backward(x, w)
         return x * w
