@@ -26,7 +26,6 @@ class ScaledWrong(Function):
     """y = x * w elementwise; the gradient of x is off by a factor 1.5 at one element only."""
     first_order_only = True           # backward on raw arrays
 
-
     def forward(self, x, w):
         self.save_for_backward(x, w)
         return x * w
@@ -42,7 +41,6 @@ class WrongSecondInput(Function):
     """y = x * w; the gradient of w is doubled everywhere (x's is right)."""
     first_order_only = True           # backward on raw arrays
 
-
     def forward(self, x, w):
         self.save_for_backward(x, w)
         return x * w
@@ -55,7 +53,6 @@ class WrongSecondInput(Function):
 class TransposedGrad(Function):
     """y = x @ c for a fixed square c; the backward forgets to transpose c."""
     first_order_only = True           # backward on raw arrays
-
 
     def forward(self, x, *, c):
         self.c = c
