@@ -27,7 +27,7 @@ LEFT_OUT = (
     "long and no CNN tutorial needs them), FFTs, distributed and multiprocessing, JIT/compile "
     "and export, CUDA streams and AMP (minigrad's GPU path is cupy, eager and float32), and "
     "torchvision/torchaudio (datasets are read with minigrad.utils.data); bicubic/area "
-    "interpolation, einsum with '...' or a repeated letter in one operand, and matrix norms "
+    "interpolation, einsum with a repeated letter in one operand (a diagonal), and matrix norms "
     "other than Frobenius raise NotImplementedError naming what to use instead.")
 
 
@@ -96,6 +96,11 @@ def table():
         "lists the public names minigrad defines in the namespace PyTorch code imports them "
         "from; each behaves as PyTorch's (signatures, defaults, errors), checked against torch "
         "by the op registry and the tests.",
+        "",
+        "`F.unfold` is the im2col step of `conv2d` made visible: it returns every sliding "
+        "window of the padded input as one column, (N, C, H, W) -> (N, C*kh*kw, L), in the "
+        "order of conv2d's weight, so `w.view(C_out, -1) @ F.unfold(x, k)` is the convolution "
+        "before its reshape; `F.fold` puts columns back, adding where windows overlap.",
         "",
         "| namespace | count | names |",
         "|---|---:|---|",

@@ -1,7 +1,7 @@
 """Products and norms: ``einsum``, ``norm`` / ``linalg.vector_norm`` / ``linalg.norm``,
 ``var_mean``, ``std_mean``, ``dot``.
 
-``einsum`` is one Function: numpy's einsum forward, and a backward that is again an einsum:
+``einsum`` is one Function (``...`` is spelled out into letters first): numpy's einsum forward, and a backward that is again an einsum:
 for ``out = einsum("ij,jk->ik", A, B)`` the gradient of A is ``einsum("ik,jk->ij", g, B)``
 (the output's letters and the other operands' letters, contracted to A's letters).  A letter
 only A has (summed away in the output, "ij->i") is missing from that product: the gradient
@@ -28,28 +28,35 @@ __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "var_m
            "std_mean", "dot"]
 
 
-def _parse(equation, n_operands):
+def _parse(equation, operands):
+    """(one letter string per operand, output letters); '...' is spelled out with capital
+    letters, right-aligned across operands as numpy and PyTorch broadcast them."""
     eq = equation.replace(" ", "")
-    if "." in eq:
-        raise NotImplementedError("einsum: '...' (ellipsis) is not supported by minigrad; "
-                                  "write every dimension's letter")
-    if "->" in eq:
-        lhs, out = eq.split("->")
-    else:                                   # implicit output: letters seen once, sorted
-        lhs = eq
-        letters = lhs.replace(",", "")
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    lhs, out = eq.split("->") if "->" in eq else (eq, None)
     subs = lhs.split(",")
+    n_operands = len(operands)
     if len(subs) != n_operands:
         raise RuntimeError(f"einsum(): more operands were provided than specified in the "
                            f"equation (the equation has {len(subs)}, got {n_operands})"
                            if n_operands > len(subs) else
                            f"einsum(): fewer operands were provided than specified in the "
                            f"equation (the equation has {len(subs)}, got {n_operands})")
+    spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in eq]
+    widths = [t.ndim - (len(s) - 3) for s, t in zip(subs, operands) if "..." in s]
+    ell = "".join(reversed(spare[:max(widths, default=0)]))     # the '...' dims, in order
+    subs = [s.replace("...", ell[len(ell) - (t.ndim - (len(s) - 3)):]) if "..." in s else s
+            for s, t in zip(subs, operands)]
+    if out is None:                         # implicit output: '...' then letters seen once
+        letters = "".join(subs)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                   and c not in ell))
+    else:
+        out = out.replace("...", ell)
     for s in subs:
         if len(set(s)) != len(s):
             raise NotImplementedError(f"einsum: a letter repeated inside one operand ('{s}', "
-                                      "a diagonal) is not supported by minigrad")
+                                      "a diagonal) is not supported by minigrad; take "
+                                      "x.diagonal() first")
     return subs, out
 
 
@@ -87,7 +94,7 @@ def einsum(equation, *operands):
     letters missing from the output.  Operands may also be given as one list."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    subs, out = _parse(equation, len(operands))
+    subs, out = _parse(equation, operands)
     for s, t in zip(subs, operands):
         if len(s) != t.ndim:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "

@@ -236,6 +236,10 @@ def _einsum(g):
     yield S(g.randn(3, 4), kwargs={"eq": "ij->ji"}, desc="transpose")
     yield S(g.randn(3, 4), kwargs={"eq": "ij"}, desc="implicit output")
     yield S(g.randn(2, 3), g.randn(3), g.randn(2), kwargs={"eq": "ij,j,i->"}, desc="three")
+    yield S(g.randn(2, 3, 4), g.randn(5, 4), kwargs={"eq": "...id,...jd->...ij"},
+            desc="ellipsis, broadcast lengths")
+    yield S(g.randn(3, 2, 4), g.randn(4, 3, 2), kwargs={"eq": "i...j,ji..."},
+            desc="ellipsis, implicit output")
 
 
 _extra("einsum", lambda lib, *ops, eq: lib.einsum(eq, *ops), _einsum)
