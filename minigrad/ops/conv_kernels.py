@@ -164,7 +164,7 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
 # Workspace: reuse a scratch buffer when nobody else holds it
 # ----------------------------------------------------------------------------------------------
 _WORKSPACE = OrderedDict()        # key -> array, most recently used last
-_WORKSPACE_BYTES = 40 << 20       # at most this much is kept between calls
+_WORKSPACE_BYTES = 48 << 20       # at most this much is kept between calls
 
 
 def _workspace(key, shape, dtype, xp):
@@ -198,8 +198,11 @@ def clear_workspace():
 # ----------------------------------------------------------------------------------------------
 # Shifted GEMMs: stride 1, one group
 # ----------------------------------------------------------------------------------------------
-# A chunk of images is processed at a time, so that the shifted copies stay this small
-_CHUNK_BYTES = 4 << 20
+# A chunk of images is processed at a time, so that the shifted copies stay this small. Not
+# smaller: every chunk is a few more BLAS calls, and on a busy machine each call with two
+# BLAS threads can wait milliseconds for both to run (4 MB chunks: 10x slower at 2 threads,
+# load 4 on 2 cores; the same speed at 1 thread)
+_CHUNK_BYTES = 16 << 20
 
 
 def _taps(kernel, dilation, padded):
