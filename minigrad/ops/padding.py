@@ -44,7 +44,8 @@ def _check(input, pad, mode):
     if mode not in _MODES:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if len(pad) % 2:
-        raise RuntimeError("Padding length must be divisible by 2")
+        raise RuntimeError(f"Padding length must be divisible by 2 (pad {list(pad)} has length "
+                           f"{len(pad)}: give (left, right) pairs; got {len(pad)})")
     if len(pad) // 2 > input.ndim:
         raise RuntimeError(f"Padding length should be less than or equal to two times the "
                            f"input dimension but got padding length {len(pad)} and input of "
