@@ -317,7 +317,7 @@ def _shift_weight_grad(x, g, pads, dilation, kernel):
     padded = [m + l + r for m, (l, r) in zip(size, pads)]
     P, kw = _prod(padded), kernel[-1]
     shifts = _taps(kernel, dilation, padded)
-    gw = xp.zeros((len(shifts), O, kw * C), dtype=x.dtype)
+    gw = xp.zeros((len(shifts), kw * C, O), dtype=x.dtype)
     step = _chunk(N, C, kernel, padded, x.itemsize)
     keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *Sp)
     for n0 in range(0, N, step):
@@ -328,13 +328,16 @@ def _shift_weight_grad(x, g, pads, dilation, kernel):
                           xp)
         wide[keep] = g[n0:n1].swapaxes(0, 1)
         wide2 = wide.reshape(O, L)
+        wide_t = wide2.T                                           # (L, O), a view
         for t, shift in enumerate(shifts):
-            gw[t] += wide2 @ block[:, shift:shift + L].T           # (O, L) @ (L, kW*C)
-        del block, wide, wide2              # the workspace is free again for the next chunk
-    # (taps, O, kW, C) -> (O, C, *k[:-1], kW)
-    gw = gw.reshape(tuple(kernel[:-1]) + (O, kw, C))
+            # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis
+            # last; the other order, (O, L) @ (L, kW*C), ran 5-20x slower on 2 BLAS threads
+            gw[t] += block[:, shift:shift + L] @ wide_t
+        del block, wide, wide2, wide_t      # the workspace is free again for the next chunk
+    # (taps, kW, C, O) -> (O, C, *k[:-1], kW)
+    gw = gw.reshape(tuple(kernel[:-1]) + (kw, C, O))
     nd = len(kernel)
-    return xp.ascontiguousarray(gw.transpose(nd - 1, nd + 1, *range(nd - 1), nd))
+    return xp.ascontiguousarray(gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1))
 
 
 def _flipped(w):
