@@ -512,8 +512,6 @@ def mark_not_differentiable(value, node, grads, once=False):
 
 
 class NotDifferentiable(Function):
-    first_order_only = False
-
     """Identity whose backward raises: marks a gradient whose own derivative is not defined
     here (a backward written with raw arrays), so a second derivative is never silently 0."""
 

@@ -74,8 +74,6 @@ def _erf_array(x):
 
 class Erf(Function):
     """erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, elementwise; shape unchanged."""
-    first_order_only = False
-
     def forward(self, a):
         self.save_for_backward(a)
         return _erf_array(a)

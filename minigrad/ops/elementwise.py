@@ -19,8 +19,6 @@ from .plumbing import Cast, cast_to, sum_to
 # Binary arithmetic
 # ----------------------------------------------------------------------------------------------
 class Add(Function):
-    first_order_only = False
-
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a + b
@@ -33,8 +31,6 @@ class Add(Function):
 
 
 class Sub(Function):
-    first_order_only = False
-
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return a - b
@@ -46,8 +42,6 @@ class Sub(Function):
 
 
 class Mul(Function):
-    first_order_only = False
-
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a * b
@@ -60,8 +54,6 @@ class Mul(Function):
 
 
 class Div(Function):
-    first_order_only = False
-
     @ieee
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -77,8 +69,6 @@ class Div(Function):
 
 
 class Pow(Function):
-    first_order_only = False
-
     @ieee
     def forward(self, a, b):
         out = a ** b
@@ -108,8 +98,6 @@ class Pow(Function):
 
 
 class Maximum(Function):
-    first_order_only = False
-
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.xp_of(a).maximum(a, b)
@@ -123,8 +111,6 @@ class Maximum(Function):
 
 
 class Minimum(Function):
-    first_order_only = False
-
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.xp_of(a).minimum(a, b)
@@ -146,8 +132,6 @@ def _shares(a, b, dtype):
 
 
 class Where(Function):
-    first_order_only = False
-
     def forward(self, a, b, *, condition):
         self.condition = condition
         self.shapes = a.shape, b.shape
@@ -163,8 +147,6 @@ class Where(Function):
 # Unary math
 # ----------------------------------------------------------------------------------------------
 class Neg(Function):
-    first_order_only = False
-
     def forward(self, a):
         return -a
 
@@ -173,8 +155,6 @@ class Neg(Function):
 
 
 class Exp(Function):
-    first_order_only = False
-
     def forward(self, a):
         out = backend.xp_of(a).exp(a)
         self.save_for_backward(out)
@@ -186,8 +166,6 @@ class Exp(Function):
 
 
 class Log(Function):
-    first_order_only = False
-
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -200,8 +178,6 @@ class Log(Function):
 
 
 class Log1p(Function):
-    first_order_only = False
-
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -214,8 +190,6 @@ class Log1p(Function):
 
 
 class Sqrt(Function):
-    first_order_only = False
-
     @ieee
     def forward(self, a):
         out = backend.xp_of(a).sqrt(a)
@@ -229,8 +203,6 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    first_order_only = False
-
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).abs(a)
@@ -241,8 +213,6 @@ class Abs(Function):
 
 
 class Sin(Function):
-    first_order_only = False
-
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).sin(a)
@@ -253,8 +223,6 @@ class Sin(Function):
 
 
 class Cos(Function):
-    first_order_only = False
-
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).cos(a)
@@ -265,8 +233,6 @@ class Cos(Function):
 
 
 class Tanh(Function):
-    first_order_only = False
-
     def forward(self, a):
         out = backend.xp_of(a).tanh(a)
         self.save_for_backward(out)
@@ -278,8 +244,6 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    first_order_only = False
-
     def forward(self, a):
         xp = backend.xp_of(a)
         # Stable for large |a|: exp of a non-positive number only.
@@ -294,8 +258,6 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    first_order_only = False
-
     def forward(self, a):
         # Keep only a bool mask of where the gradient passes: a quarter of the output's
         # memory, and the backward is one multiply (g * (out > 0) was a compare and a
@@ -312,8 +274,6 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
-    first_order_only = False
-
     def forward(self, a, *, negative_slope):
         self.slope = backend.xp_of(a).where(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
         return a * self.slope
@@ -323,8 +283,6 @@ class LeakyRelu(Function):
 
 
 class Clamp(Function):
-    first_order_only = False
-
     def forward(self, a, *, min, max):
         self.save_for_backward(a)
         self.bounds = min, max
@@ -608,8 +566,6 @@ class Remainder(Function):
 
     Backward: d/da = 1, d/db = -floor(a / b) (a step function: no second derivative).
     """
-    first_order_only = False
-
     def forward(self, a, b):
         if a.dtype.kind == "b":
             raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool' (remainder "

@@ -62,8 +62,6 @@ def _parse(equation, operands):
 
 class Einsum(Function):
     """Any product-and-sum written as subscripts; output letters ``out``."""
-    first_order_only = False
-
     def forward(self, *operands, subs, out):
         self.subs, self.out = subs, out
         self.save_for_backward(*operands)

@@ -30,8 +30,6 @@ class RowSoftmax(Function):
     backward has it for the price of one exp); the backward is softmax's, in ops:
         dx = y * (g - sum_c g y)
     so that cross entropy's gradient can be differentiated again, to any order."""
-    first_order_only = False
-
     def forward(self, x, *, value):
         self.save_for_backward(value)
         return value
@@ -51,8 +49,6 @@ class ClassNLL(Function):
     smoothing. Rows whose target is ``ignore_index`` count zero.  'mean' divides by the summed
     weights w[t] of the counted rows, as PyTorch.
     """
-    first_order_only = False
-
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
                 from_logits):
         xp = backend.xp_of(scores)
@@ -140,8 +136,6 @@ class CrossEntropyGrad(Function):
     forward: numpy, in place (the first-order hot path); backward: minigrad ops, with S as a
     ``RowSoftmax`` node of x, so the third derivative is right too.
     """
-    first_order_only = False
-
     def forward(self, x, g, *, t, w_t, w_class, valid, row_max, lse, eps, coef):
         xp = backend.xp_of(x)
         m, c = x.shape
@@ -326,8 +320,6 @@ class BinaryCrossEntropy(Function):
 
     Shapes: x, y and the result alike; w (a constant) broadcast to them, or None.
     """
-    first_order_only = False
-
     def forward(self, x, y, *, weight):
         xp = backend.xp_of(x)
         with ieee_errors():
@@ -356,8 +348,6 @@ class BinaryCrossEntropy(Function):
 
 class SoftplusNeg(Function):
     """softplus(-x) = log(1 + e^-x), computed without overflow; d/dx = -sigmoid(-x)."""
-    first_order_only = False
-
     def forward(self, x):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
@@ -373,8 +363,6 @@ class BCEWithLogits(Function):
 
     Shapes: x, y and the result alike; w and pw (constants) broadcast to them, or None.
     """
-    first_order_only = False
-
     def forward(self, x, y, *, weight, pos_weight):
         xp = backend.xp_of(x)
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))      # log(1 + e^-x)

@@ -28,8 +28,6 @@ class MatMul(Function):
     Backward, with matmuls again (so differentiable to any order):
     dL/da = g @ b^T, dL/db = a^T @ g, each summed over the batch dims it was broadcast along.
     """
-    first_order_only = False
-
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.xp_of(a).matmul(a, b)
@@ -67,8 +65,6 @@ class Linear(Function):
     Backward, with matmuls (differentiable to any order):
     dL/dx = g W (B, in), dL/dW = g^T x (out, in), dL/db = sum of g over the batch (out,).
     """
-    first_order_only = False
-
     def forward(self, x, w, b=None):
         x2 = x.reshape(-1, x.shape[-1])                  # (B, in)
         out = x2 @ w.T                                   # (B, in) @ (in, out) -> (B, out)

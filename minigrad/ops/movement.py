@@ -39,8 +39,6 @@ class Transpose(Function):
     """Permute the axes: out.shape[i] = a.shape[axes[i]] (a view).
     Backward: the inverse permutation."""
     returns_view = True
-    first_order_only = False
-
     def forward(self, a, *, axes):
         self.axes = axes
         return a.transpose(axes)
@@ -59,8 +57,6 @@ class Repeat(Function):
     as (r0, s0, r1, s1, ...) and sum the copies (``sum_to`` (1, s0, 1, s1, ...)), whose own
     backward is the broadcast back: any order works.
     """
-    first_order_only = False
-
     def forward(self, a, *, repeats):
         self.in_shape = a.shape
         self.repeats = repeats
@@ -84,8 +80,6 @@ def _narrow(g, dim, start, size):
 class Cat(Function):
     """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
     (a gather whose backward pads it back with zeros)."""
-    first_order_only = False
-
     def forward(self, *arrays, dim):
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
@@ -102,8 +96,6 @@ class Cat(Function):
 class Stack(Function):
     """Stack equal shapes along a new axis ``dim``.  Backward: input i gets ``g`` at
     position i of that axis."""
-    first_order_only = False
-
     def forward(self, *arrays, dim):
         self.dim = dim
         return backend.xp_of(arrays[0]).stack(arrays, axis=dim)
@@ -117,8 +109,6 @@ class Stack(Function):
 class Pad(Function):
     """Constant padding: ``widths`` is one (before, after) pair per axis.
     Backward: the gradient cropped back to the input's place (pad's adjoint is a slice)."""
-    first_order_only = False
-
     def forward(self, a, *, widths, value):
         self.widths = widths
         return backend.xp_of(a).pad(a, widths, mode="constant", constant_values=value)
@@ -130,8 +120,6 @@ class Pad(Function):
 
 class Copy(Function):
     """clone(): a copy whose gradient is passed straight through."""
-    first_order_only = False
-
     def forward(self, a):
         return a.copy()
 
@@ -141,8 +129,6 @@ class Copy(Function):
 
 class Contiguous(Function):
     """A C-contiguous copy; the gradient is passed straight through."""
-    first_order_only = False
-
     def forward(self, a):
         return backend.xp_of(a).ascontiguousarray(a)
 
@@ -152,8 +138,6 @@ class Contiguous(Function):
 
 class ToDevice(Function):
     """Move to another device.  Backward: move the gradient back."""
-    first_order_only = False
-
     def forward(self, a, *, device):
         self.source = backend.device_of(a)
         return backend.to_device(a, device)
@@ -165,8 +149,6 @@ class ToDevice(Function):
 class Flip(Function):
     """Reverse the order of the elements along ``axes``: a copy, as torch.flip.
     Backward: flip the gradient back (flipping is its own inverse)."""
-    first_order_only = False
-
     def forward(self, a, *, axes):
         self.axes = axes
         return backend.xp_of(a).flip(a, axis=axes).copy()

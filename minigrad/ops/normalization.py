@@ -41,8 +41,6 @@ class BatchNorm(Function):
 
     Shapes: x (N, C, *S); weight, bias (C,) (or another shape of C elements); y like x.
     """
-    first_order_only = False
-
     def forward(self, x, *affine, running_mean, running_var, has_weight, has_bias, training,
                 momentum, eps):
         xp = backend.xp_of(x)

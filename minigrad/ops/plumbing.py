@@ -22,8 +22,6 @@ __all__ = ["Reshape", "Expand", "SumTo", "Cast", "reshape_to", "expand_to", "sum
 class Reshape(Function):
     """(..) -> shape with the same number of elements; a view when numpy can make one."""
     returns_view = True
-    first_order_only = False
-
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return a.reshape(shape)
@@ -35,8 +33,6 @@ class Reshape(Function):
 class Expand(Function):
     """Broadcast ``a`` to ``shape`` (new leading axes, size-1 axes repeated): a view."""
     returns_view = True
-    first_order_only = False
-
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return backend.xp_of(a).broadcast_to(a, shape)
@@ -47,8 +43,6 @@ class Expand(Function):
 
 class SumTo(Function):
     """Sum ``a`` down to ``shape``, the shape it was broadcast from: Expand's adjoint."""
-    first_order_only = False
-
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return unbroadcast(a, shape)
@@ -59,8 +53,6 @@ class SumTo(Function):
 
 class Cast(Function):
     """Change the dtype; the gradient goes back in the input's dtype."""
-    first_order_only = False
-
     def forward(self, a, *, dtype):
         self.in_dtype = a.dtype
         return a.astype(dtype)

@@ -59,8 +59,6 @@ def _zero_grads(node, like, count):
 class GatherAt(Function):
     """out (..., *out) = x (..., *S) at ``indices`` (..., *out): positions in each flattened
     S-plane (``nd`` = len(S)). Backward: the gradient scattered back there (``ScatterAt``)."""
-    first_order_only = False
-
     def forward(self, x, *, indices, nd):
         self.indices, self.size = indices, x.shape[x.ndim - nd:]
         return K.gather_flat(x, indices, nd)
@@ -72,8 +70,6 @@ class GatherAt(Function):
 class ScatterAt(Function):
     """out (..., *size) = zeros, with g (..., *out) added at ``indices`` (repeats add up).
     Backward: the gradient gathered at the same indices (``GatherAt``)."""
-    first_order_only = False
-
     def forward(self, g, *x, indices, size):          # x: the pool's input, see _zero_grads
         self.indices, self.nd = indices, len(size)
         return K.scatter_flat(g, indices, size)
@@ -96,7 +92,6 @@ class MaxPool(Function):
     first maximum in scan order). Backward: ``MaxPoolGrad``, the gradient sent to that element
     only: dx[..., window(i, j) at offset arg[i, j]] += dy[..., i, j].
     """
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -127,7 +122,6 @@ class MaxPoolGrad(Function):
     """MaxPool's backward as an op: dy (..., *out) -> dx (..., *S), dy scattered to the winning
     element of each window (``scatter_offsets``: one strided pass per kernel offset, the fast
     path). Its backward is the gather at the same positions: ddy[i, j] = ddx[winner(i, j)]."""
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -178,7 +172,6 @@ class AdaptiveMaxPool(Function):
     taken as in ``MaxPool``; the winners' plane positions are PyTorch's indices. Backward:
     dy scattered to them (``ScatterAt``: windows may overlap, repeats add up).
     """
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -232,7 +225,6 @@ class AvgPool(Function):
     backward is ``AvgPoolGrad``, W^T dy = dy / divisor spread back over each window.
     An int64 input (as PyTorch) gives an int64 mean, rounded toward zero.
     """
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -263,7 +255,6 @@ class AvgPool(Function):
 class AvgPoolGrad(Function):
     """AvgPool's backward as an op: dy (..., *out) -> dx (..., *S) = W^T dy, each dy / divisor
     added to every element of its window. Linear; its backward, (W^T)^T = W, is the pool."""
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -288,7 +279,6 @@ AvgPoolGrad.ranks = _ranked(AvgPoolGrad)
 class AdaptiveAvgPool(Function):
     """Average over adaptive windows (``adaptive_mean``): x (..., *S) -> y (..., *out).
     Linear; backward is ``AdaptiveAvgPoolGrad`` (the adjoint), whose backward is this again."""
-    first_order_only = False
     nd = 2
 
     @classmethod
@@ -307,7 +297,6 @@ class AdaptiveAvgPool(Function):
 
 class AdaptiveAvgPoolGrad(Function):
     """dy (..., *out) -> dx (..., *S): each dy / len(window) spread over its window."""
-    first_order_only = False
     nd = 2
 
     @classmethod

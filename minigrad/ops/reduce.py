@@ -29,8 +29,6 @@ def _spread(g, in_shape, axes, keepdim):
 
 
 class Sum(Function):
-    first_order_only = False
-
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         return a.sum(axis=axes, keepdims=keepdim)
@@ -41,8 +39,6 @@ class Sum(Function):
 
 
 class Mean(Function):
-    first_order_only = False
-
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.count = 1
@@ -65,8 +61,6 @@ class Prod(Function):
     a_i replaced by 1, one row per i (an (n, n) intermediate per slice), which is again a
     ``Prod`` and so differentiable to any order, one zero or several.
     """
-    first_order_only = False
-
     def forward(self, a, *, axis, keepdim):
         out = a.prod(axis=axis, keepdims=keepdim)
         self.save_for_backward(a, out)
@@ -122,8 +116,6 @@ class MaxMin(Function):
     Backward: g / (number of maxima) at each maximum, 0 elsewhere: a constant mask times g,
     so the second derivative with respect to ``a`` is 0 (the op is piecewise linear).
     """
-    first_order_only = False
-
     def forward(self, a, *, axes, keepdim, largest, name="max"):
         xp = backend.xp_of(a)
         if a.size == 0:
@@ -161,8 +153,6 @@ class TakeAlongDim(Function):
     Backward: g at the picked position, 0 elsewhere (a one-hot mask along dim times g: no
     scatter-add needed, and its own backward is the same pick).
     """
-    first_order_only = False
-
     def forward(self, a, *, indices, dim, keepdim):
         self.indices, self.in_shape, self.dim, self.keepdim = indices, a.shape, dim, keepdim
         out = backend.xp_of(a).take_along_axis(a, indices, axis=dim)
@@ -183,8 +173,6 @@ class Var(Function):
     centred input is recomputed from ``a`` with ops (the saved array is a constant), so the
     second derivative 2 (delta_ij - 1/N) / (N - correction) comes out right.
     """
-    first_order_only = False
-
     def forward(self, a, *, axes, correction, keepdim):
         out = self._variance(a, axes, correction, keepdim)
         self.save_for_backward(a, self.centered)
@@ -238,8 +226,6 @@ class LogSumExp(Function):
 
     Backward: d lse / d a_i = exp(a_i - lse) = softmax(a)_i, from the saved input and output.
     """
-    first_order_only = False
-
     def forward(self, a, *, axes, keepdim):
         xp = backend.xp_of(a)
         m = xp.amax(a, axis=axes, keepdims=True)
@@ -267,8 +253,6 @@ class Softmax(Function):
     """y = exp(a - max) / sum(exp(a - max)) along ``dim`` (None for a 0-d input).
 
     Backward: dL/da = y * (g - sum(g * y)), from the output y (differentiable)."""
-    first_order_only = False
-
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
         if a.size == 0:
@@ -289,8 +273,6 @@ class LogSoftmax(Function):
     """y = a - max - log(sum(exp(a - max))) along ``dim`` (None for a 0-d input).
 
     Backward: dL/da = g - softmax(a) * sum(g), with softmax(a) = exp(y) from the output."""
-    first_order_only = False
-
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
         if a.size == 0:

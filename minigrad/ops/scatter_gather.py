@@ -55,8 +55,6 @@ def scatter_add_array(shape, dim, index, src):
 
 class Gather(Function):
     """a (..., n, ...), index (..., m, ...) -> out shaped like index: a's values at index."""
-    first_order_only = False
-
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.in_shape = index, dim, a.shape
         a_part = a[tuple(slice(0, s) if k != dim else slice(None)
@@ -70,8 +68,6 @@ class Gather(Function):
 
 class ScatterAdd(Function):
     """src (shaped like index) -> zeros(shape) with src added at index along dim."""
-    first_order_only = False
-
     def forward(self, src, *, index, dim, shape):
         self.index, self.dim = index, dim
         return scatter_add_array(shape, dim, index, src)
@@ -84,8 +80,6 @@ class ScatterPut(Function):
     """src (shaped like index) -> zeros(shape) with src *written* at index along dim (the last
     write wins for a repeated index, as numpy; PyTorch leaves that order unspecified).  Its
     backward is a gather, as PyTorch's scatter backward."""
-    first_order_only = False
-
     def forward(self, src, *, index, dim, shape):
         self.index, self.dim = index, dim
         xp = backend.xp_of(src)
@@ -101,8 +95,6 @@ class ScatterPut(Function):
 
 class IndexSelect(Function):
     """a -> a.take(index, axis=dim): the slices of ``dim`` listed in the 1-d ``index``."""
-    first_order_only = False
-
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.size = index, dim, a.shape[dim]
         return backend.xp_of(a).take(a, index, axis=dim)
@@ -113,8 +105,6 @@ class IndexSelect(Function):
 
 class IndexAdd(Function):
     """src -> zeros with ``size`` along dim, src's slice k added into slice index[k]."""
-    first_order_only = False
-
     def forward(self, src, *, index, dim, size):
         self.index, self.dim = index, dim
         shape = list(src.shape)

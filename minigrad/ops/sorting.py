@@ -89,8 +89,6 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 # ----------------------------------------------------------------------------------------------
 class CumSum(Function):
     """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
-    first_order_only = False
-
     def forward(self, a, *, dim, reverse=False):
         self.dim, self.reverse = dim, reverse
         xp = backend.xp_of(a)
@@ -105,8 +103,6 @@ class CumSum(Function):
 
 class CumProd(Function):
     """out_i = prod_{j <= i} a_j along ``dim``, for an input without zeros."""
-    first_order_only = False
-
     def forward(self, a, *, dim):
         self.dim = dim
         out = backend.xp_of(a).cumprod(a, axis=dim, dtype=a.dtype)

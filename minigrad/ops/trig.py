@@ -25,7 +25,6 @@ __all__ = ["tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "aco
 
 class _Unary(Function):
     """forward: ``ufunc`` of numpy/cupy; backward: g * ``derivative(x, out)`` (Tensors)."""
-    first_order_only = False
     ufunc = ""
 
     @ieee
@@ -114,8 +113,6 @@ class Atanh(_Unary):
 
 class Atan2(Function):
     """atan2(y, x): the angle of the point (x, y), in (-pi, pi]; y and x broadcast."""
-    first_order_only = False
-
     def forward(self, y, x):
         self.save_for_backward(y, x)
         return backend.xp_of(y).arctan2(y, x)

@@ -130,8 +130,6 @@ def _inplace_on_view(view, base, function, others, params):
 class ViewGather(Function):
     """A view's elements read out of its base: ``base.reshape(-1)[index]`` (index: the
     view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros."""
-    first_order_only = False
-
     def forward(self, base, *, index):
         self.shape, self.index = base.shape, index
         return base.reshape(-1)[index]
@@ -145,8 +143,6 @@ class ViewScatter(Function):
     """``base`` with the view's elements replaced by ``value`` (out of place). Backward: the
     base gets the gradient except where it was overwritten; the value gets the gradient read
     at the view's positions (``ViewGather``)."""
-    first_order_only = False
-
     @classmethod
     def name(cls):
         return "CopySlices"                  # PyTorch's name for a write through a view
