@@ -499,3 +499,46 @@ def test_first_order_only_ops_name_themselves_when_differentiated_twice():
     assert g.tolist() == [2.0, 4.0]
     with pytest.raises(RuntimeError, match="ArrayOnlyBackward0"):
         g.sum().backward()
+
+
+# ----------------------------------------------------------------------------------------------
+# .grad takes over a fresh gradient (no copy) and copies a shared one
+# ----------------------------------------------------------------------------------------------
+class _Doubler(minigrad.autograd.Function):
+    made = []                         # ids of the arrays its backward returned (no reference)
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 2
+        _Doubler.made.append(id(out._array))
+        return out
+
+
+def test_a_fresh_gradient_becomes_grad_without_a_copy():
+    x = minigrad.randn(4, requires_grad=True)
+    _Doubler.made.clear()
+    _Doubler.apply(x).sum().backward()
+    assert id(x.grad._array) == _Doubler.made[0]
+    assert x.grad.tolist() == [2.0] * 4
+
+
+def test_a_shared_or_held_gradient_is_copied():
+    a, b = minigrad.randn(3, requires_grad=True), minigrad.randn(3, requires_grad=True)
+    (a + b).sum().backward()                  # one gradient array for both
+    a.grad.add_(1)
+    assert b.grad.tolist() == [1.0] * 3
+    held = []
+    c = minigrad.randn(3, requires_grad=True)
+    c.register_hook(lambda g: held.append(g))
+    _Doubler.apply(c).sum().backward()
+    c.grad.add_(1)                            # must not change what the hook kept
+    assert held[0].tolist() == [2.0] * 3 and c.grad.tolist() == [3.0] * 3
+    d = minigrad.randn(3, requires_grad=True)
+    y = _Doubler.apply(d).sum()
+    y.backward(retain_graph=True)
+    y.backward()                              # accumulates in place into the stolen array
+    assert d.grad.tolist() == [4.0] * 3

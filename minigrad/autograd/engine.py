@@ -17,6 +17,7 @@ Iterative throughout: a chain of 100,000 ops needs no recursion.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 import weakref
 
@@ -372,19 +373,38 @@ def _tensor_hooks(node, grads, create_graph):
 
 def _accumulate(t, g, create_graph):
     """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
-    ``create_graph``, as PyTorch."""
+    ``create_graph``, as PyTorch. A first gradient that nothing else holds becomes ``.grad``
+    as it is (no copy, as PyTorch steals it); one that may be shared is copied."""
     if g._array.dtype != t._array.dtype:
         g = Tensor._wrap(g._array.astype(t._array.dtype))
     if t._grad is None:
-        if create_graph:
-            t._grad = g if g.grad_fn is not None else Tensor._wrap(g._array.copy())
+        if _unshared(g):
+            t._grad = g if create_graph else Tensor._wrap(g._array)
+        elif create_graph and g.grad_fn is not None:
+            t._grad = g * 1                   # its own tensor, still on the graph
         else:
-            # a copy: the same gradient array may be handed to several inputs (as in a + b)
+            # a copy: the same gradient may be handed to several inputs (as in a + b), or
+            # be a view, or be held by a hook
             t._grad = Tensor._wrap(g._array.copy())
     elif create_graph or t._grad.requires_grad:
         t._grad = t._grad + g
     else:
         t._grad._array += g._array
+
+
+# How many references a gradient tensor has inside _unshared when only the engine holds it
+# (its entry in leaf_grads, the loop variables, _accumulate's and _unshared's parameters,
+# getrefcount's argument); one more is someone else's, a hook that kept it, say.
+# tests/test_autograd_v2.py checks both sides of this line.
+_ENGINE_REFS = 6
+
+
+def _unshared(g):
+    """Whether ``g`` and its array are held by nobody outside the engine, own their memory
+    and are writable: then ``.grad`` can take them over."""
+    a = g._array
+    return (getattr(a, "base", True) is None and a.flags.writeable and a.flags.c_contiguous
+            and sys.getrefcount(a) <= 3 and sys.getrefcount(g) <= _ENGINE_REFS)
 
 
 # ----------------------------------------------------------------------------------------------
