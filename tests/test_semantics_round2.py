@@ -298,6 +298,77 @@ FUZZER_FINDS = {
     "log_softmax of bool": lambda L: _F(L).log_softmax(L.tensor([True]), 0),
     "softmax of an empty int tensor": lambda L: _F(L).softmax(L.tensor([], dtype=L.int64), 0),
     "softmax of int, dtype given": lambda L: _F(L).softmax(L.tensor([1, 2]), 0, dtype=L.float64),
+    # losses: PyTorch's dtype refusals, in its order
+    "bce, int target": lambda L: _F(L).binary_cross_entropy(L.tensor([.5, .5]), L.tensor([1, 0])),
+    "bce, int input": lambda L: _F(L).binary_cross_entropy(L.tensor([1, 0]), L.tensor([1., 0.])),
+    "bce, two ints": lambda L: _F(L).binary_cross_entropy(L.tensor([1, 0]), L.tensor([1, 0])),
+    "bce, bool target": lambda L: _F(L).binary_cross_entropy(L.tensor([.5]), L.tensor([True])),
+    "bce, float64 target": lambda L: _F(L).binary_cross_entropy(
+        L.tensor([.5]), L.tensor([1.], dtype=L.float64)),
+    "bce, int target out of range": lambda L: _F(L).binary_cross_entropy(L.tensor([2.]),
+                                                                         L.tensor([1])),
+    "bce_with_logits, int target": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([.5, .5]), L.tensor([1, 0])),
+    "bce_with_logits, uint8 target": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([.5]), L.tensor([1], dtype=L.uint8)),
+    "bce_with_logits, bool target": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([.5]), L.tensor([True])),
+    "bce_with_logits, int input": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([1, 0]), L.tensor([1., 0.])),
+    "bce_with_logits, two ints": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([1, 0]), L.tensor([1, 0])),
+    "bce_with_logits, bool input": lambda L: _F(L).binary_cross_entropy_with_logits(
+        L.tensor([True]), L.tensor([1.])),
+    "cross_entropy of int": lambda L: _F(L).cross_entropy(L.tensor([[1, 2]]), L.tensor([0])),
+    "cross_entropy of bool": lambda L: _F(L).cross_entropy(L.tensor([[True, False]]),
+                                                           L.tensor([0])),
+    "cross_entropy of int, wrong batch": lambda L: _F(L).cross_entropy(
+        L.ones(2, 3, dtype=L.int64), L.zeros(3, dtype=L.int64)),
+    "cross_entropy of an empty int batch": lambda L: _F(L).cross_entropy(
+        L.ones(0, 3, dtype=L.int64), L.zeros(0, dtype=L.int64)),
+    "nll_loss of int": lambda L: _F(L).nll_loss(L.tensor([[1, 2]]), L.tensor([0])),
+    "nll_loss of bool": lambda L: _F(L).nll_loss(L.tensor([[True, False]]), L.tensor([0])),
+    "nll_loss of int, 3-d": lambda L: _F(L).nll_loss(L.ones(1, 2, 1, dtype=L.int64),
+                                                     L.zeros(1, 1, dtype=L.int64)),
+    "nll_loss of int, wrong batch": lambda L: _F(L).nll_loss(L.ones(2, 3, dtype=L.int64),
+                                                             L.zeros(3, dtype=L.int64)),
+    "nll_loss, int32 target": lambda L: _F(L).nll_loss(L.tensor([[1., 2.]]),
+                                                       L.tensor([0], dtype=L.int32)),
+    "cross_entropy, bool target": lambda L: _F(L).cross_entropy(L.tensor([[1., 2.]]),
+                                                                L.tensor([True])),
+    "cross_entropy, uint8 target": lambda L: _F(L).cross_entropy(
+        L.tensor([[1., 2.]]), L.tensor([1], dtype=L.uint8)),
+    # cross_entropy of an unbatched (C,) input; out-of-bounds targets
+    "cross_entropy, unbatched": lambda L: _F(L).cross_entropy(L.tensor([1., 2., 3.]), L.tensor(1)),
+    "cross_entropy, unbatched, none": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor(1), reduction="none"),
+    "cross_entropy, unbatched, weight": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor(1), weight=L.tensor([1., 3.])),
+    "cross_entropy, unbatched, smoothing": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor(1), label_smoothing=0.2),
+    "cross_entropy, unbatched, ignored": lambda L: _F(L).cross_entropy(L.tensor([1., 2.]),
+                                                                       L.tensor(-100)),
+    "cross_entropy, unbatched, (1,) target": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor([1]), reduction="none"),
+    "nll_loss, unbatched, (1,) target": lambda L: _F(L).nll_loss(L.tensor([1., 2.]),
+                                                                 L.tensor([1])),
+    "cross_entropy, unbatched, (0,) target": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor([], dtype=L.int64)),
+    "cross_entropy, unbatched, out of bounds": lambda L: _F(L).cross_entropy(L.tensor([1., 2.]),
+                                                                             L.tensor(2)),
+    "cross_entropy, unbatched (1,), out of bounds": lambda L: _F(L).cross_entropy(
+        L.tensor([1., 2.]), L.tensor([5])),
+    "cross_entropy, 0-d target for a batch": lambda L: _F(L).cross_entropy(L.tensor([[1., 2.]]),
+                                                                           L.tensor(1)),
+    "cross_entropy, out of bounds": lambda L: _F(L).cross_entropy(L.tensor([[1., 2., 3.]]),
+                                                                  L.tensor([3])),
+    "cross_entropy, negative target": lambda L: _F(L).cross_entropy(L.tensor([[1., 2., 3.]]),
+                                                                    L.tensor([-1])),
+    "cross_entropy, 3-d, out of bounds": lambda L: _F(L).cross_entropy(L.ones(1, 2, 2),
+                                                                       L.tensor([[0, 2]])),
+    "cross_entropy, no classes": lambda L: _F(L).cross_entropy(L.tensor([]), L.tensor(0)),
+    "nll_loss, out of bounds, none": lambda L: _F(L).nll_loss(
+        L.tensor([[1., 2., 3.]]), L.tensor([5]), reduction="none"),
 }
 CASES.update(FUZZER_FINDS)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee_errors, not_implemented_for, result_dtype
+from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
+                    scalar_type_name)
 from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
 from .movement import permute, reshape
 from .plumbing import reshape_to
@@ -176,6 +177,11 @@ class CrossEntropyGrad(Function):
 def _class_axis_last(input, target, name):
     """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()."""
     if input.ndim == 1:
+        if target.ndim == 1:
+            if target.shape[0] != 1:
+                raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
+                                 f"size: {target.shape[0]}")
+            return reshape(input, 1, -1), target._array.reshape(1), ()
         if target.ndim != 0:
             raise RuntimeError(f"{name}: for an unbatched input of shape {list(input.shape)} the "
                                f"target must be 0-d (a class index), got shape "
@@ -186,9 +192,9 @@ def _class_axis_last(input, target, name):
     n, c = input.shape[0], input.shape[1]
     expected = (n,) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
-        if target.ndim and target.shape[0] != n:
+        if not target.ndim or target.shape[0] != n:
             raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                             f"({target.shape[0]}).")
+                             f"({target.shape[0] if target.ndim else 0}).")
         raise RuntimeError(f"{name}: expected target of shape {list(expected)} for input of shape "
                            f"{list(input.shape)}, got {list(target.shape)}")
     scores = input
@@ -202,14 +208,23 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     _check_reduction(reduction)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors")
-    if input._array.dtype.kind != "f":
-        raise RuntimeError(f"{name}: expected a floating point input, got {input.dtype}")
+    floating = input._array.dtype.kind == "f"
+    if from_logits and not floating and input._array.size:
+        # PyTorch's log_softmax refuses the integer scores first
+        kernel = "log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else "log_softmax_kernel_impl"
+        raise not_implemented_for(kernel, input._array.dtype)
+    if target._array.dtype.kind != "f" and target._array.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target._array.dtype)}")
     if target.device != input.device:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     scores, t, out_shape = _class_axis_last(input, target, name)
+    if not floating:
+        kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
+        raise not_implemented_for(kernel, input._array.dtype)
     c = scores.shape[1]
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: expected target of integer class indices (int64), got "
@@ -402,9 +417,25 @@ def _prepare_binary(input, target, weight, name):
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the "
                          f"input size ({list(input.shape)}) is deprecated. Please ensure they "
                          "have the same size.")
-    dtype = input._array.dtype
-    if dtype.kind != "f":
-        raise RuntimeError(f"{name}: expected a floating point input, got {input.dtype}")
+    dtype, t_dtype = input._array.dtype, target._array.dtype
+    # PyTorch's refusals, in its order: binary_cross_entropy wants one floating dtype;
+    # the logits version runs log_sigmoid(input), then (1 - target).mul_(input)
+    if name == "binary_cross_entropy":
+        if t_dtype != dtype:
+            raise RuntimeError(f"Found dtype {scalar_type_name(t_dtype)} but expected "
+                               f"{scalar_type_name(dtype)}")
+        if dtype.kind != "f":
+            raise not_implemented_for(name, dtype)
+    else:
+        if dtype.kind != "f":
+            raise not_implemented_for("log_sigmoid_cpu", dtype)
+        if t_dtype.kind == "b":
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                               "supported. If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        if t_dtype.kind != "f":
+            raise RuntimeError(f"result type {scalar_type_name(dtype)} can't be cast to the "
+                               f"desired output type {scalar_type_name(t_dtype)}")
     target = cast(target, dtype)
     w = None
     if weight is not None:
