@@ -113,7 +113,11 @@ def _im2col(x_t, kernel, stride, dilation, out_size, groups):
               + (slice(None),)
               + tuple(slice(None, None, d) for d in dilation)]      # (C, *out, N, *kernel)
     win = win.transpose(0, *range(nd + 2, 2 * nd + 2), *spatial, nd + 1)   # (C, *kernel, *out, N)
-    return win.reshape(groups, C // groups * _prod(kernel), _prod(out_size) * N)
+    # the one copy, into a reused buffer (every element is written: no stale values)
+    cols = _workspace("im2col", (groups, C // groups * _prod(kernel), _prod(out_size) * N),
+                      x_t.dtype, backend.xp_of(x_t))
+    cols.reshape(win.shape)[...] = win
+    return cols
 
 
 def _col2im(cols, out, stride, dilation, out_size, row0=0):
@@ -146,7 +150,8 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
     xp = backend.xp_of(g_t)
     O, Cg, *kernel = w.shape
     N = g_t.shape[-1] // _prod(out_size)
-    out = xp.zeros((groups * Cg,) + tuple(size) + (N,), dtype=g_t.dtype)
+    out = _workspace("col2im", (groups * Cg,) + tuple(size) + (N,), g_t.dtype, xp)
+    out[...] = 0                      # a reused buffer: the slice-adds below need zeros
     nbytes = groups * Cg * _prod(kernel) * g_t.shape[-1] * g_t.itemsize    # all of gcols
     if nbytes == 0:
         return out
@@ -426,7 +431,8 @@ def forward(x, w, b, geom, cols=None):
         return _shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b), None
     if cols is None:
         cols = columns(x, geom)
-    y_t = w.reshape(G, O // G, -1) @ cols                          # (G, O/G, L*N)
+    y_t = _workspace("im2col-y", (G, O // G, cols.shape[-1]), x.dtype, xp)
+    xp.matmul(w.reshape(G, O // G, -1), cols, out=y_t)              # (G, O/G, L*N)
     y = _from_cfirst(y_t.reshape((O,) + tuple(geom.out_size) + (N,)), bias=b)
     return y, cols
 
