@@ -162,8 +162,9 @@ def _run(lib, chain):
 _NN_DTYPE = r"not implemented for '(Bool|Byte|Char|Short|Int|Long|Half)'"
 FOUND = [
     # nn.functional ops accept integer/bool inputs PyTorch's kernels refuse (or refuse with
-    # another exception type): batch norm, convolution, normalize (the losses are fixed)
-    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy).*", (NotImplementedError, RuntimeError),
+    # another exception type): convolution (the losses, batch norm and normalize are fixed)
+    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$).*",
+     (NotImplementedError, RuntimeError),
      _NN_DTYPE + r"|Bool inputs not supported|Expected a floating point or complex tensor|"
      r"expected scalar type|should be the same|result type Float can't be cast|mixed dtype|"
      r"on an unsigned type|Expected (a )?floating|only support floating|must be floating|"

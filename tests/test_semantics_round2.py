@@ -369,6 +369,38 @@ FUZZER_FINDS = {
     "cross_entropy, no classes": lambda L: _F(L).cross_entropy(L.tensor([]), L.tensor(0)),
     "nll_loss, out of bounds, none": lambda L: _F(L).nll_loss(
         L.tensor([[1., 2., 3.]]), L.tensor([5]), reduction="none"),
+    # F.normalize of integers: linalg.vector_norm's RuntimeError (before the dim check)
+    "normalize of int": lambda L: _F(L).normalize(L.tensor([1, 2])),
+    "normalize of bool": lambda L: _F(L).normalize(L.tensor([True, False]), dim=0),
+    "normalize of uint8, p=inf": lambda L: _F(L).normalize(L.tensor([1, 2], dtype=L.uint8),
+                                                           p=float("inf"), dim=0),
+    "normalize of a 0-d int": lambda L: _F(L).normalize(L.tensor(1)),
+    # batch_norm: integer inputs; parameters of the input's dtype (float16 takes float32 ones)
+    "batch_norm of int, training": lambda L: _F(L).batch_norm(L.tensor([[1, 2], [3, 4]]), None,
+                                                              None, training=True),
+    "batch_norm of int": lambda L: _F(L).batch_norm(L.tensor([[1, 2], [3, 4]]), L.zeros(2),
+                                                    L.ones(2)),
+    "batch_norm of bool": lambda L: _F(L).batch_norm(L.tensor([[True, False]]), L.zeros(2),
+                                                     L.ones(2)),
+    "batch_norm, float64 weight": lambda L: _F(L).batch_norm(
+        L.ones(2, 2), L.zeros(2), L.ones(2), weight=L.ones(2, dtype=L.float64)),
+    "batch_norm, float64 weight, training": lambda L: _F(L).batch_norm(
+        L.ones(2, 2), None, None, weight=L.ones(2, dtype=L.float64), training=True),
+    "batch_norm, float64 bias": lambda L: _F(L).batch_norm(
+        L.ones(2, 2), L.zeros(2), L.ones(2), bias=L.ones(2, dtype=L.float64)),
+    "batch_norm, float64 running stats": lambda L: _F(L).batch_norm(
+        L.ones(2, 2), L.zeros(2, dtype=L.float64), L.ones(2, dtype=L.float64)),
+    "batch_norm of float64, float32 stats": lambda L: _F(L).batch_norm(
+        L.ones(2, 2, dtype=L.float64), L.zeros(2), L.ones(2)),
+    "batch_norm of float64, float32 weight": lambda L: _F(L).batch_norm(
+        L.ones(2, 2, dtype=L.float64), None, None, weight=L.ones(2), training=True),
+    "batch_norm, int weight": lambda L: _F(L).batch_norm(
+        L.ones(2, 2), L.zeros(2), L.ones(2), weight=L.ones(2, dtype=L.int64)),
+    "batch_norm of float16, float32 parameters": lambda L: _F(L).batch_norm(  # (dtype only:
+        L.ones(2, 2, dtype=L.float16), L.zeros(2), L.ones(2), weight=L.ones(2),  # float16
+        bias=L.ones(2), training=True).dtype,                   # rounds apart within 1e-6)
+    "batch_norm of float16, float16 weight, float32 stats": lambda L: _F(L).batch_norm(
+        L.ones(2, 2, dtype=L.float16), L.zeros(2), L.ones(2), weight=L.ones(2, dtype=L.float16)),
 }
 CASES.update(FUZZER_FINDS)
 

@@ -14,6 +14,7 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops.elementwise import clamp
+from ..ops._util import scalar_type_name
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
@@ -141,6 +142,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     through |x|^p or s^(1/p), whose derivatives are infinite at 0: as PyTorch's norm, those
     zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
     """
+    if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {scalar_type_name(input._array.dtype)}")
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
         count = (size != 0).to(input.dtype).sum(dim, keepdim=True)

@@ -21,6 +21,7 @@ from .. import backend
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, mul, rsqrt, sub
 from .plumbing import reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
@@ -81,7 +82,7 @@ class BatchNorm(Function):
         self.axes, self.shape, self.training, self.has_bias, self.eps = (
             axes, shape, training, has_bias, eps)
         self.bias_shape = bias.shape if bias is not None else None   # (C,), or C elements
-        return y
+        return y.astype(x.dtype, copy=False)        # float16 x, float32 affine: float16, as PyTorch
 
     def backward(self, g):
         """g (N, C, *S) -> (dx, dweight, dbias).
@@ -134,6 +135,23 @@ class BatchNorm(Function):
         return tuple(grads)
 
 
+def _check_dtypes(input, *params):
+    """PyTorch's CPU kernel: a floating input, and parameters of its dtype (a float16 input may
+    take float32 ones, all of them)."""
+    dtype = input._array.dtype
+    if dtype.kind != "f":
+        raise not_implemented_for("batch_norm", dtype)
+    kinds = [t._array.dtype for t in params if t is not None]
+    if all(k == dtype for k in kinds) or (dtype.name == "float16" and
+                                          all(k.name == "float32" for k in kinds)):
+        return
+    if dtype.name != "float16" and kinds[0] != dtype:
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    found = next(k for k in kinds if k != dtype)
+    raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                       f"{scalar_type_name(found)}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-05):
     """Batch normalization, as ``torch.nn.functional.batch_norm``.
@@ -169,8 +187,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if name.startswith("running") and t.dim() != 1:
             raise RuntimeError(f"{name}: expected 1 dims but tensor has {t.dim()} (shape "
                                f"{list(t.shape)}; it needs one value per channel, shape [{c}])")
-    if input._array.dtype.kind != "f":
-        raise RuntimeError(f"batch_norm: expected a floating point input, got {input.dtype}")
+    _check_dtypes(input, weight, bias, running_mean, running_var)
     affine = tuple(t for t in (weight, bias) if t is not None)
     out = BatchNorm.apply(
         input, *affine,
