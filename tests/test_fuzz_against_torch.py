@@ -162,16 +162,13 @@ def _run(lib, chain):
 _NN_DTYPE = r"not implemented for '(Bool|Byte|Char|Short|Int|Long|Half)'"
 FOUND = [
     # nn.functional ops accept integer/bool inputs PyTorch's kernels refuse (or refuse with
-    # another exception type): convolution (the losses, batch norm and normalize are fixed)
-    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$).*",
+    # another exception type); the losses, batch norm, normalize and convolution are fixed
+    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$|conv).*",
      (NotImplementedError, RuntimeError),
      _NN_DTYPE + r"|Bool inputs not supported|Expected a floating point or complex tensor|"
      r"expected scalar type|should be the same|result type Float can't be cast|mixed dtype|"
      r"on an unsigned type|Expected (a )?floating|only support floating|must be floating|"
      r"Bool type is not supported|not supported for (bool|Bool)|for floating point"),
-    # a convolution with an empty batch: PyTorch returns the empty result before it compares
-    # the input's and the weight's dtypes
-    (r"conv.*", None, r"should be the same"),
     # rank checks: F.pad of a 0-d tensor, pooling of a 1-d one, adaptive pooling's ValueError
     (r"pad.*", RuntimeError, r"Padding length should be less than or equal"),
     (r".*pool.*", (IndexError, ValueError, RuntimeError),

@@ -401,6 +401,46 @@ FUZZER_FINDS = {
         bias=L.ones(2), training=True).dtype,                   # rounds apart within 1e-6)
     "batch_norm of float16, float16 weight, float32 stats": lambda L: _F(L).batch_norm(
         L.ones(2, 2, dtype=L.float16), L.zeros(2), L.ones(2), weight=L.ones(2, dtype=L.float16)),
+    # convolutions: bool refused by the kernel (before the weight's dtype is compared); an
+    # empty batch returns before the dtypes are compared (the weight's dtype where it is of
+    # a higher kind)
+    "conv1d of bool": lambda L: _F(L).conv1d(L.ones(1, 1, 2, dtype=L.bool),
+                                             L.ones(1, 1, 1, dtype=L.bool)),
+    "conv2d of bool, unbatched": lambda L: _F(L).conv2d(L.ones(1, 2, 2, dtype=L.bool),
+                                                        L.ones(1, 1, 1, 1, dtype=L.bool)),
+    "conv2d of bool, float weight": lambda L: _F(L).conv2d(L.ones(1, 1, 2, 2, dtype=L.bool),
+                                                           L.ones(1, 1, 1, 1)),
+    "conv2d of float, bool weight": lambda L: _F(L).conv2d(L.ones(1, 1, 2, 2),
+                                                           L.ones(1, 1, 1, 1, dtype=L.bool)),
+    "conv1d of bool, dilated": lambda L: _F(L).conv1d(L.ones(1, 1, 4, dtype=L.bool),
+                                                      L.ones(1, 1, 2, dtype=L.bool), dilation=2),
+    "conv3d of bool": lambda L: _F(L).conv3d(L.ones(1, 1, 2, 2, 2, dtype=L.bool),
+                                             L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
+    "conv_transpose1d of bool": lambda L: _F(L).conv_transpose1d(
+        L.ones(1, 1, 2, dtype=L.bool), L.ones(1, 1, 1, dtype=L.bool)),
+    "conv_transpose3d of bool": lambda L: _F(L).conv_transpose3d(
+        L.ones(1, 1, 2, 2, 2, dtype=L.bool), L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
+    "conv2d of bool, empty batch": lambda L: _F(L).conv2d(L.ones(0, 1, 2, 2, dtype=L.bool),
+                                                          L.ones(1, 1, 1, 1, dtype=L.bool)),
+    "conv2d of int": lambda L: _F(L).conv2d(L.ones(1, 1, 2, 2, dtype=L.int64),
+                                            L.ones(1, 1, 1, 1, dtype=L.int64)),
+    "conv2d, empty batch, float64 weight": _grad(lambda L, x: _F(L).conv2d(
+        x, L.ones(2, 1, 2, 2, dtype=L.float64)), 0, 1, 3, 3, dtype="float32"),
+    "conv1d, empty batch, float64 weight": lambda L: _F(L).conv1d(
+        L.ones(0, 1, 2), L.ones(1, 1, 1, dtype=L.float64)),
+    "conv2d, empty int batch, float weight": lambda L: _F(L).conv2d(
+        L.ones(0, 1, 2, 2, dtype=L.int64), L.ones(1, 1, 1, 1)),
+    "conv2d, empty bool batch, uint8 weight": lambda L: _F(L).conv2d(
+        L.ones(0, 1, 2, 2, dtype=L.bool), L.ones(1, 1, 1, 1, dtype=L.uint8)),
+    "conv2d, empty float16 batch, float64 weight": lambda L: _F(L).conv2d(
+        L.ones(0, 1, 2, 2, dtype=L.float16), L.ones(1, 1, 1, 1, dtype=L.float64)),
+    "conv2d, empty batch, float64 bias": lambda L: _F(L).conv2d(
+        L.ones(0, 1, 2, 2), L.ones(1, 1, 1, 1), L.ones(1, dtype=L.float64)),
+    "conv_transpose2d, empty batch, float64 weight": lambda L: _F(L).conv_transpose2d(
+        L.ones(0, 1, 2, 2), L.ones(1, 1, 1, 1, dtype=L.float64)),
+    "conv_transpose2d, empty int batch, float64 weight": lambda L: _F(L).conv_transpose2d(
+        L.ones(0, 1, 2, 2, dtype=L.int64), L.ones(1, 2, 2, 2, dtype=L.float64),
+        L.ones(2, dtype=L.int64)),
 }
 CASES.update(FUZZER_FINDS)
 
@@ -443,7 +483,7 @@ def test_like_torch_fixed_elsewhere(name, request):
 
 
 # Those of OTHERS that still fail at the time of writing (the list shrinks as fixes land).
-STILL_FAILING = {"conv2d of bool"}
+STILL_FAILING = set()
 
 
 # ----------------------------------------------------------------------------------------------

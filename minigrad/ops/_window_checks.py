@@ -9,8 +9,9 @@ from __future__ import annotations
 import numbers
 
 from ..tensor import Tensor
+from ._util import not_implemented_for
 
-__all__ = ["conv_args", "conv_transpose_args", "pool_args", "adaptive_size", "int_tuple",
+__all__ = ["conv_args", "conv_transpose_args", "empty_dtype", "pool_args", "adaptive_size", "int_tuple",
            "tensor_arrays", "conv_output_size"]
 
 
@@ -98,13 +99,29 @@ def _check_rank(op, nd, x, w):
                            f"but got {w.ndim}-dimensional weight of size {_shape(w)}")
 
 
-def _check_dtypes(x, w, b):
-    if w.dtype != x.dtype:
+def _check_dtypes(op, nd, x, w, b, dilation, transposed):
+    """PyTorch's dtype checks, in its order. An input with no batch takes PyTorch's shortcut
+    to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``)."""
+    empty = x.ndim == nd + 2 and x.shape[0] == 0
+    if x.dtype.kind == "b" and not empty:
+        kind = "3d" if nd == 3 else "2d"
+        kernel = f"slow_conv_transpose{kind}_out_cpu" if transposed else \
+            "slow_conv_dilated<>" if nd < 3 and any(d > 1 for d in dilation) else \
+            f"slow_conv{kind}_cpu"
+        raise not_implemented_for(kernel, x.dtype)
+    if w.dtype != x.dtype and not empty:
         raise RuntimeError(f"Input type ({_type_name(x)}) and weight type ({_type_name(w)}) "
                            "should be the same")
     if b is not None and b.dtype != x.dtype:
         raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
                            "should be the same")
+
+
+def empty_dtype(x, w):
+    """The dtype of PyTorch's result for an empty batch: the input's, or the weight's where that
+    is of a higher kind (bool < integer < floating)."""
+    rank = {"b": 0, "u": 1, "i": 1, "f": 2}
+    return w.dtype if rank[w.dtype.kind] > rank[x.dtype.kind] else x.dtype
 
 
 def _check_bias(w, b, out_channels, transposed):
@@ -187,7 +204,7 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
         raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel "
                            f"size: ({_sizes(span)}). Kernel size can't be greater than actual "
                            "input size")
-    _check_dtypes(x, w, b)
+    _check_dtypes(op, nd, x, w, b, dilation, transposed=False)
     return dict(stride=stride, padding=pads, dilation=dilation, groups=int(groups),
                 batched=x.ndim == nd + 2)
 
@@ -234,7 +251,7 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     if any(o <= 0 for o in out):
         raise RuntimeError(f"Given input size per channel: ({_sizes(size)}). Calculated output "
                            f"size per channel: ({_sizes(out)}). Output size is too small")
-    _check_dtypes(x, w, b)
+    _check_dtypes(op, nd, x, w, b, dilation, transposed=True)
     return dict(stride=stride, padding=padding, output_padding=output_padding,
                 dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)
 

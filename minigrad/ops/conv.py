@@ -26,8 +26,10 @@ import itertools
 from .. import backend
 from ..autograd import Function
 from . import conv_kernels as kernels
-from ._window_checks import conv_args, conv_output_size, conv_transpose_args, tensor_arrays
+from ._window_checks import (conv_args, conv_output_size, conv_transpose_args, empty_dtype,
+                             tensor_arrays)
 from .conv_kernels import Geometry, _prod, _window_slices  # noqa: F401  (pool.py uses these two)
+from .elementwise import cast
 from .plumbing import reshape_to
 from .reduce import Sum
 
@@ -191,6 +193,13 @@ def _batched(input, batched):
     return input if batched else reshape_to(input, (1,) + tuple(input._array.shape))
 
 
+def _empty_mixed(function, input, weight, bias, geom, x, w):
+    """An empty batch with a weight of another dtype: computed in PyTorch's result dtype."""
+    dtype = empty_dtype(x, w)
+    tensors = (input, weight) + (() if bias is None else (bias,))
+    return function.apply(*(cast(t, dtype) for t in tensors), geom=geom)
+
+
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     x, w, b = tensor_arrays(op, input=input, weight=weight, bias=bias)
     p = conv_args(op, nd, x, w, b, stride, padding, dilation, groups)
@@ -198,6 +207,8 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     geom = Geometry(w.shape[2:], p["stride"], p["padding"], p["dilation"], p["groups"], size,
                     tuple(conv_output_size(n, k, s, pad, d) for n, k, s, pad, d in
                           zip(size, w.shape[2:], p["stride"], p["padding"], p["dilation"])))
+    if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
+        return _empty_mixed(Conv, input, weight, bias, geom, x, w)
     tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))
     y = Conv.apply(*tensors, geom=geom)
     return y if p["batched"] else reshape_to(y, y._array.shape[1:])
@@ -215,6 +226,8 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     # the convolution this is the adjoint of: input size `out`, output size `size`
     geom = Geometry(w.shape[2:], p["stride"], tuple((q, q) for q in p["padding"]),
                     p["dilation"], p["groups"], out, tuple(size))
+    if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
+        return _empty_mixed(ConvTranspose, input, weight, bias, geom, x, w)
     tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))
     y = ConvTranspose.apply(*tensors, geom=geom)
     return y if p["batched"] else reshape_to(y, y._array.shape[1:])
