@@ -418,6 +418,12 @@ FUZZER_FINDS = {
                                              L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
     "conv_transpose1d of bool": lambda L: _F(L).conv_transpose1d(
         L.ones(1, 1, 2, dtype=L.bool), L.ones(1, 1, 1, dtype=L.bool)),
+    "conv_transpose1d of int32, float64 weight": lambda L: _F(L).conv_transpose1d(
+        L.ones(1, 1, 2, dtype=L.int32), L.ones(1, 1, 1, dtype=L.float64)),
+    "conv_transpose2d of uint8": lambda L: _F(L).conv_transpose2d(
+        L.ones(1, 1, 2, 2, dtype=L.uint8), L.ones(1, 1, 1, 1, dtype=L.uint8)),
+    "conv_transpose2d of int64": lambda L: _F(L).conv_transpose2d(
+        L.ones(1, 1, 2, 2, dtype=L.int64), L.ones(1, 1, 1, 1, dtype=L.int64)),
     "conv_transpose3d of bool": lambda L: _F(L).conv_transpose3d(
         L.ones(1, 1, 2, 2, 2, dtype=L.bool), L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
     "conv2d of bool, empty batch": lambda L: _F(L).conv2d(L.ones(0, 1, 2, 2, dtype=L.bool),

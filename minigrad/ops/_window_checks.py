@@ -103,7 +103,10 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
     """PyTorch's dtype checks, in its order. An input with no batch takes PyTorch's shortcut
     to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``)."""
     empty = x.ndim == nd + 2 and x.shape[0] == 0
-    if x.dtype.kind == "b" and not empty:
+    # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
+    refused = x.dtype.name not in ("int64", "float16", "float32", "float64") if transposed \
+        else x.dtype.kind == "b"
+    if refused and not empty:
         kind = "3d" if nd == 3 else "2d"
         kernel = f"slow_conv_transpose{kind}_out_cpu" if transposed else \
             "slow_conv_dilated<>" if nd < 3 and any(d > 1 for d in dilation) else \
