@@ -162,8 +162,8 @@ def _run(lib, chain):
 _NN_DTYPE = r"not implemented for '(Bool|Byte|Char|Short|Int|Long|Half)'"
 FOUND = [
     # nn.functional ops accept integer/bool inputs PyTorch's kernels refuse (or refuse with
-    # another exception type); the losses, batch norm, normalize and convolution are fixed
-    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$|conv).*",
+    # another exception type); the losses, batch norm, normalize, convolution, linear are fixed
+    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$|conv|linear$).*",
      (NotImplementedError, RuntimeError),
      _NN_DTYPE + r"|Bool inputs not supported|Expected a floating point or complex tensor|"
      r"expected scalar type|should be the same|result type Float can't be cast|mixed dtype|"
@@ -175,7 +175,6 @@ FOUND = [
      r"Dimension out of range|Input dimension should be at least|Expected 2D or 3D"),
     (r".*pool.*", IndexError, r"Dimension specified as -\d but tensor has no dimensions"),
     (r".*pool.*", None, r"Expected 3D or 4D tensor, but got \[\d+, 0\]"),
-    (r"linear", None, r"bias dtype float64 does not match weight dtype"),
     # x ** bool_tensor: torch's backward computes `exponent - 1` in bool and refuses it;
     # minigrad differentiates (the exponent is promoted with the base, as in the forward)
     (r"pow", RuntimeError, r"Subtraction, the `-` operator, with a bool"),

@@ -216,6 +216,20 @@ def _put(lib, index, value):
     return x
 
 
+def _linear_mixed(L, dtype, bias_dtype):
+    """linear of a transposed 3-d input with a bias of another dtype; the gradients too when
+    both are floating."""
+    floating = dtype.is_floating_point and bias_dtype.is_floating_point
+    x = (L.arange(12, dtype=dtype).reshape(2, 3, 2) % 5).requires_grad_(floating)
+    w = (L.arange(12, dtype=dtype).reshape(4, 3) % 3).requires_grad_(floating)
+    b = L.arange(4, dtype=bias_dtype).requires_grad_(floating)
+    y = L.nn.functional.linear(x.mT, w, b)
+    if not floating:
+        return y
+    (y * y).sum().backward()
+    return y, x.grad, w.grad, b.grad
+
+
 _F = lambda L: L.nn.functional  # noqa: E731
 FUZZER_FINDS = {
     # bool subtraction is refused; mse_loss casts to the promoted dtype first
@@ -418,6 +432,29 @@ FUZZER_FINDS = {
                                              L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
     "conv_transpose1d of bool": lambda L: _F(L).conv_transpose1d(
         L.ones(1, 1, 2, dtype=L.bool), L.ones(1, 1, 1, dtype=L.bool)),
+    # linear: a bias of another dtype is refused by the one addmm of a 2-d or contiguous input
+    # and added in place (cast to the result's dtype) after matmul otherwise; no bool kernel
+    "linear, float64 bias": lambda L: _F(L).linear(L.ones(2, 3), L.ones(4, 3),
+                                                   L.ones(4, dtype=L.float64)),
+    "linear, 1-d input, float64 bias": lambda L: _F(L).linear(L.ones(3), L.ones(4, 3),
+                                                              L.ones(4, dtype=L.float64)),
+    "linear, contiguous 3-d input, int bias": lambda L: _F(L).linear(
+        L.ones(2, 2, 3), L.ones(4, 3), L.ones(4, dtype=L.int64)),
+    "linear, transposed 3-d input, float64 bias": lambda L: _linear_mixed(L, L.float32,
+                                                                          L.float64),
+    "linear, transposed 3-d input, int bias": lambda L: _linear_mixed(L, L.float32, L.int64),
+    "linear, transposed int input, float bias": lambda L: _linear_mixed(L, L.int64, L.float32),
+    "linear, transposed int32 input, int64 bias": lambda L: _linear_mixed(L, L.int32, L.int64),
+    "linear, expanded 3-d input, float16 bias": lambda L: _F(L).linear(
+        L.ones(1, 2, 3).expand(2, 2, 3), L.ones(4, 3), L.ones(4, dtype=L.float16)),
+    "linear of bool": lambda L: _F(L).linear(L.ones(2, 3, dtype=L.bool),
+                                             L.ones(4, 3, dtype=L.bool)),
+    "linear of bool, bool bias": lambda L: _F(L).linear(
+        L.ones(2, 3, dtype=L.bool), L.ones(4, 3, dtype=L.bool), L.ones(4, dtype=L.bool)),
+    "linear of bool, float bias": lambda L: _F(L).linear(
+        L.ones(2, 3, dtype=L.bool), L.ones(4, 3, dtype=L.bool), L.ones(4)),
+    "linear of transposed bool, float bias": lambda L: _F(L).linear(
+        L.ones(2, 3, 2, dtype=L.bool).mT, L.ones(4, 3, dtype=L.bool), L.ones(4)),
     "conv_transpose1d of int32, float64 weight": lambda L: _F(L).conv_transpose1d(
         L.ones(1, 1, 2, dtype=L.int32), L.ones(1, 1, 1, dtype=L.float64)),
     "conv_transpose2d of uint8": lambda L: _F(L).conv_transpose2d(

@@ -5,7 +5,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ._util import broadcast_shape, result_dtype
+from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_type_name
 from .elementwise import cast, mul
 from .movement import Transpose
 from .plumbing import reshape_to, sum_to
@@ -128,12 +128,26 @@ def linear(input, weight, bias=None):
     if input.dtype != weight.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{input.dtype.name} and {weight.dtype.name}")
+    folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
+    mixed = bias is not None and bias._array.dtype != weight._array.dtype
+    if input._array.dtype.kind == "b" and not (folded and mixed):   # no bool addmm, mm, bmm
+        raise not_implemented_for("mm" if bias is None else "addmm_impl_cpu_", input._array.dtype)
     if bias is None:
         return Linear.apply(input, weight)
     if tuple(bias.shape) != (weight.shape[0],):
         raise RuntimeError(f"linear: bias must have shape [{weight.shape[0]}] (out_features), got "
                            f"{list(bias.shape)}")
-    if bias.dtype != weight.dtype:
-        raise RuntimeError(f"linear: bias dtype {bias.dtype.name} does not match weight dtype "
-                           f"{weight.dtype.name}")
+    if mixed:
+        # PyTorch folds a 2-d or contiguous input into one addmm, which wants one dtype; any
+        # other input goes through matmul, then output.add_(bias): a bias that casts to it
+        if folded:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(bias._array.dtype)} and "
+                               f"{scalar_type_name(weight._array.dtype)}")
+        out, kind = weight._array.dtype, {"b": 0, "u": 1, "i": 1, "f": 2}
+        if kind[bias._array.dtype.kind] > kind[out.kind]:
+            raise RuntimeError(f"result type {scalar_type_name(result_dtype(bias, weight))} "
+                               f"can't be cast to the desired output type "
+                               f"{scalar_type_name(out)}")
+        return Linear.apply(input, weight) + cast(bias, out)
     return Linear.apply(input, weight, bias)
