@@ -432,6 +432,49 @@ FUZZER_FINDS = {
                                              L.ones(1, 1, 1, 1, 1, dtype=L.bool)),
     "conv_transpose1d of bool": lambda L: _F(L).conv_transpose1d(
         L.ones(1, 1, 2, dtype=L.bool), L.ones(1, 1, 1, dtype=L.bool)),
+    # rank checks: F.pad of a 0-d tensor; pooling of 0-d, 1-d and 2-d inputs. PyTorch's
+    # avg_pool2d reads size(-3) first; adaptive_avg_pool2d to (1, 1) is a mean over the last
+    # two axes (any rank from 2, an empty plane gives nan); adaptive_avg_pool1d to 1 likewise
+    "pad of 0-d": lambda L: _F(L).pad(L.tensor(1.), (1, 1)),
+    "pad of 0-d, no padding": lambda L: _F(L).pad(L.tensor(1.), ()),
+    "pad of 0-d, reflect": lambda L: _F(L).pad(L.tensor(1.), (1, 1), mode="reflect"),
+    "avg_pool2d of 0-d": lambda L: _F(L).avg_pool2d(L.tensor(1.), 1),
+    "avg_pool2d of 1-d": lambda L: _F(L).avg_pool2d(L.ones(4), 1),
+    "avg_pool2d of [2, 0]": lambda L: _F(L).avg_pool2d(L.ones(2, 0), 1),
+    "avg_pool2d of 2-d int": lambda L: _F(L).avg_pool2d(L.ones(2, 3, dtype=L.int64), 1),
+    "avg_pool1d of 1-d": lambda L: _F(L).avg_pool1d(L.ones(4), 1),
+    "avg_pool1d of [2, 0]": lambda L: _F(L).avg_pool1d(L.ones(2, 0), 1),
+    "max_pool2d of 1-d": lambda L: _F(L).max_pool2d(L.ones(4), 1),
+    "max_pool1d of [2, 0]": lambda L: _F(L).max_pool1d(L.ones(2, 0), 1),
+    "adaptive_avg_pool2d of 0-d": lambda L: _F(L).adaptive_avg_pool2d(L.tensor(1.), 1),
+    "adaptive_avg_pool2d of 1-d": lambda L: _F(L).adaptive_avg_pool2d(L.ones(4), 1),
+    "adaptive_avg_pool2d of [2, 0]": lambda L: _F(L).adaptive_avg_pool2d(L.ones(2, 0), 1),
+    "adaptive_avg_pool2d of 2-d": _grad(lambda L, x: _F(L).adaptive_avg_pool2d(
+        x * L.arange(6.).reshape(2, 3), 1), 2, 3),
+    "adaptive_avg_pool2d of 2-d, to 2": lambda L: _F(L).adaptive_avg_pool2d(L.ones(2, 3), 2),
+    "adaptive_avg_pool2d of 5-d": lambda L: _F(L).adaptive_avg_pool2d(L.ones(1, 1, 2, 2, 3), 1),
+    "adaptive_avg_pool2d, empty plane": lambda L: _F(L).adaptive_avg_pool2d(L.ones(1, 2, 0, 3),
+                                                                            (1, 1)),
+    "adaptive_avg_pool2d, empty plane, (1, None)": lambda L: _F(L).adaptive_avg_pool2d(
+        L.ones(1, 2, 0, 1), (1, None)),
+    "adaptive_avg_pool2d of int, to 1": lambda L: _F(L).adaptive_avg_pool2d(
+        L.ones(1, 2, 2, 3, dtype=L.int64), 1),
+    "adaptive_avg_pool2d of int, to 2": lambda L: _F(L).adaptive_avg_pool2d(
+        L.ones(1, 2, 2, 3, dtype=L.int64), 2),
+    "adaptive_avg_pool2d of float16, to 1": lambda L: _F(L).adaptive_avg_pool2d(
+        L.ones(1, 2, 2, 3, dtype=L.float16), 1),
+    "adaptive_avg_pool2d of 1-d, (None, 1)": lambda L: _F(L).adaptive_avg_pool2d(L.ones(3),
+                                                                                  (None, 1)),
+    "adaptive_avg_pool2d of 2-d, (1, None)": lambda L: _F(L).adaptive_avg_pool2d(L.ones(2, 1),
+                                                                                  (1, None)),
+    "adaptive_max_pool2d of 2-d, (None, 1)": lambda L: _F(L).adaptive_max_pool2d(L.ones(2, 3),
+                                                                                  (None, 1)),
+    "adaptive_avg_pool1d of [2, 0]": lambda L: _F(L).adaptive_avg_pool1d(L.ones(2, 0), 1),
+    "adaptive_avg_pool1d of [2, 0], to 2": lambda L: _F(L).adaptive_avg_pool1d(L.ones(2, 0), 2),
+    "adaptive_avg_pool1d of [1, 2, 0]": lambda L: _F(L).adaptive_avg_pool1d(L.ones(1, 2, 0), 1),
+    "adaptive_avg_pool1d of 4-d": lambda L: _F(L).adaptive_avg_pool1d(L.ones(1, 1, 2, 3), 1),
+    "adaptive_avg_pool1d of int, to 1": lambda L: _F(L).adaptive_avg_pool1d(
+        L.ones(2, 3, dtype=L.int64), 1),
     # linear: a bias of another dtype is refused by the one addmm of a 2-d or contiguous input
     # and added in place (cast to the result's dtype) after matmul otherwise; no bool kernel
     "linear, float64 bias": lambda L: _F(L).linear(L.ones(2, 3), L.ones(4, 3),

@@ -17,11 +17,14 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._window_checks import adaptive_size, pool_args, tensor_arrays
+from .reduce import mean
 
 __all__ = ["MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool",
            "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -386,6 +389,11 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     x, = tensor_arrays(op, input=input)
+    if nd == 2 and x.ndim < 3:        # PyTorch reads input.size(-3) first
+        if x.ndim == 0:
+            raise IndexError("Dimension specified as -3 but tensor has no dimensions")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-x.ndim}, "
+                         f"{x.ndim - 1}], but got -3)")
     # max_pool=True: the dtype rule is checked here, after the shapes (PyTorch's order)
     params = pool_args(op, nd, x, kernel_size, _omitted(stride), padding, 1, ceil_mode,
                        max_pool=True)
@@ -437,10 +445,40 @@ def _check_not_empty(op, x, dims, shown=None, first=None):
                                f"{d if first is None else first} being empty")
 
 
+def _check_none_rank(output_size, x):
+    """PyTorch's Python wrapper fills a None of ``output_size`` from the input's last sizes,
+    wanting one dimension more than ``output_size`` has."""
+    if isinstance(output_size, (tuple, list)) and None in output_size and \
+            x.ndim < len(output_size) + 1:
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+
+
+def _global_size(output_size, x):
+    """Is ``output_size`` (1, 1)? PyTorch then takes the mean over the last two axes, with no
+    check of the rank beyond theirs (a 2-d or 5-d input, an empty plane: nan)."""
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    if len(sizes) != 2:
+        return False
+    for i, o in enumerate(sizes):
+        if o is None and x.ndim >= 2:
+            o = x.shape[i - 2]
+        if isinstance(o, bool) or o != 1:
+            return False
+    return True
+
+
+def _global_mean(input, dims):
+    with warnings.catch_warnings():          # numpy's "Mean of empty slice": nan, as PyTorch
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return mean(input, dims, keepdim=True)
+
+
 def adaptive_avg_pool1d(input, output_size):
     """Average pooling to a given length: (N, C, L) or (C, L) -> (N, C, output_size)."""
     x, = tensor_arrays("adaptive_avg_pool1d", input=input)
     size = adaptive_size("adaptive_avg_pool1d", 1, x, output_size)
+    if size == (1,):           # PyTorch's 2-D pool to (1, 1): the mean, as below
+        return _global_mean(input, (-1,))
     # PyTorch runs it as a 2-D pool over (.., 1, L), and its messages say so
     _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
                      list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
@@ -456,6 +494,9 @@ def adaptive_avg_pool2d(input, output_size):
     [floor(i*n/o), ceil((i+1)*n/o)). ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
     """
     x, = tensor_arrays("adaptive_avg_pool2d", input=input)
+    _check_none_rank(output_size, x)
+    if _global_size(output_size, x):
+        return _global_mean(input, (-2, -1))
     size = adaptive_size("adaptive_avg_pool2d", 2, x, output_size)
     _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 2, x.ndim - 1))
     _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
@@ -464,6 +505,8 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
+    if nd > 1:
+        _check_none_rank(output_size, x)
     size = adaptive_size(op, nd, x, output_size)
     _check_not_empty(op, x, range(1, x.ndim))        # only axis 0 (batch or channels) may be 0
     _check_dtype(x, "adaptive_max_pool2d", _FLOATS)
