@@ -446,10 +446,9 @@ def _check_not_empty(op, x, dims, shown=None, first=None):
 
 
 def _check_none_rank(output_size, x):
-    """PyTorch's Python wrapper fills a None of ``output_size`` from the input's last sizes,
-    wanting one dimension more than ``output_size`` has."""
-    if isinstance(output_size, (tuple, list)) and None in output_size and \
-            x.ndim < len(output_size) + 1:
+    """PyTorch's Python wrapper reads a tuple ``output_size``'s defaults (for None) from the
+    input's last sizes, wanting one dimension more than ``output_size`` has."""
+    if isinstance(output_size, (tuple, list)) and x.ndim < len(output_size) + 1:
         raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
 
 
