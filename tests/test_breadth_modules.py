@@ -110,7 +110,7 @@ def test_lazy_layers_take_their_size_from_the_first_input():
 
 def test_lazy_batch_norm_matches_torch_after_materialising():
     x = np.random.default_rng(4).standard_normal((4, 3, 2, 2))
-    ours, theirs = nn.LazyBatchNorm2d(), torch.nn.LazyBatchNorm2d().double()
+    ours, theirs = nn.LazyBatchNorm2d().double(), torch.nn.LazyBatchNorm2d().double()
     _run_both(ours, theirs, x)
     assert type(ours) is nn.BatchNorm2d and repr(ours) == repr(theirs)
     np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy())

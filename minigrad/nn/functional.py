@@ -14,7 +14,7 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops.elementwise import clamp
-from ..ops._util import scalar_type_name
+from ..ops._util import scalar_type_name as _scalar_type_name
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
@@ -144,7 +144,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     """
     if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {scalar_type_name(input._array.dtype)}")
+                           f"input. Got {_scalar_type_name(input._array.dtype)}")
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
         count = (size != 0).to(input.dtype).sum(dim, keepdim=True)
