@@ -496,7 +496,7 @@ class Tensor:
                 node._pre_hooks = {}
             hooks = node._pre_hooks.setdefault(self._output_nr, [])
         hooks.append(hook)
-        return _HookHandle(hooks, hook)
+        return HookHandle(hooks, hook)
 
     def detach(self) -> "Tensor":
         """The same data (shared memory), cut out of the graph."""
@@ -662,8 +662,9 @@ def is_tensor(obj) -> bool:
 
 
 
-class _HookHandle:
-    """What ``Tensor.register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+class HookHandle:
+    """What ``register_hook`` returns (on a tensor or a graph node): ``handle.remove()``
+    unregisters the hook."""
 
     def __init__(self, hooks, hook):
         self._hooks, self._hook = hooks, hook

@@ -47,7 +47,7 @@ import functools
 import traceback
 
 from .. import backend, dtypes
-from ..tensor import Tensor
+from ..tensor import HookHandle as RemovableHandle, Tensor
 from .grad_mode import _state, no_grad
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
@@ -305,17 +305,6 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
-
-
-class RemovableHandle:
-    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
 
 
 class AccumulateGrad:

@@ -86,6 +86,16 @@ def _check_v(v, outputs, fn_name, what="output"):
     return vs
 
 
+def _input_vectors(v, inputs, fn_name):
+    """The vectors v shaped like ``inputs`` (ones for a single one-element input and no v)."""
+    if v is not None:
+        return _check_v(v, inputs, fn_name, "input")
+    if len(inputs) != 1 or inputs[0].numel() != 1:
+        raise RuntimeError("The vector v can only be None if the input to the user-provided "
+                           "function is a single Tensor with a single element.")
+    return (Tensor._wrap(backend.xp_of(inputs[0]._array).ones_like(inputs[0]._array)),)
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with enable_grad():
@@ -111,13 +121,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the input to the user-"
-                                   "provided function is a single Tensor with a single element.")
-            vs = (Tensor._wrap(backend.xp_of(inputs[0]._array).ones_like(inputs[0]._array)),)
-        else:
-            vs = _check_v(v, inputs, "jvp", "input")
+        vs = _input_vectors(v, inputs, "jvp")
         out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
                                        "jvp")
         # u -> u^T J is linear in u: its gradient along v (with respect to u) is J v
@@ -203,13 +207,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
         inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the input to the user-"
-                                   "provided function is a single Tensor with a single element.")
-            vs = (Tensor._wrap(backend.xp_of(inputs[0]._array).ones_like(inputs[0]._array)),)
-        else:
-            vs = _check_v(v, inputs, "vhp", "input")
+        vs = _input_vectors(v, inputs, "vhp")
         out = func(*inputs)
         if not isinstance(out, Tensor) or out.numel() != 1:
             raise RuntimeError("The function given to vhp should return a single Tensor with a "
