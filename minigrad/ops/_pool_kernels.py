@@ -16,6 +16,7 @@ import itertools
 import numpy as np  # dtype limits and index bookkeeping; the data goes through backend.xp_of
 
 from .. import backend
+from ._util import prod, window_slices as _window_slices
 
 __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offsets",
            "window_sums", "spread_windows", "avg_divisor", "adaptive_bounds", "adaptive_mean",
@@ -23,18 +24,6 @@ __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offset
            "scatter_flat", "trunc_divide"]
 
 
-def prod(values):
-    n = 1
-    for v in values:
-        n *= v
-    return n
-
-
-def _window_slices(offset, stride, dilation, out_size):
-    """For kernel offset (p, q, ...): the strided slices that pick, for every output position,
-    the input element at that offset of its window: rows p*d, p*d + s, ..., p*d + s*(oH-1)."""
-    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
-                 for o, s, d, n in zip(offset, stride, dilation, out_size))
 
 
 def _along(ax, index):

@@ -130,3 +130,19 @@ def not_a_tensor(name, value, position=1):
     kind = type(value).__name__ if type(value).__module__ == "builtins" else \
         f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
     return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not {kind}")
+
+
+def prod(values):
+    """The product of a sequence of ints (1 for an empty one): a shape's element count."""
+    n = 1
+    for v in values:
+        n *= v
+    return n
+
+
+def window_slices(offset, stride, dilation, out_size):
+    """For kernel offset (p, q, ...): the strided slices that pick, for every output position,
+    the input element at that offset of its window: rows p*d, p*d + s, ..., p*d + s*(L-1).
+    Shared by the convolution and pooling kernels."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                 for o, s, d, n in zip(offset, stride, dilation, out_size))

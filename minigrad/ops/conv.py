@@ -28,7 +28,7 @@ from ..autograd import Function
 from . import conv_kernels as kernels
 from ._window_checks import (conv_args, conv_output_size, conv_transpose_args, empty_dtype,
                              tensor_arrays)
-from .conv_kernels import Geometry, _prod, _window_slices  # noqa: F401  (pool.py uses these two)
+from .conv_kernels import Geometry
 from .elementwise import cast
 from .plumbing import reshape_to
 from .reduce import Sum

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from .. import backend
+from ._util import prod as _prod, window_slices as _window_slices
 
 __all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns", "path"]
 
@@ -48,18 +49,6 @@ class Geometry(NamedTuple):
         return tuple(n + l + r for n, (l, r) in zip(self.in_size, self.padding))
 
 
-def _prod(values):
-    n = 1
-    for v in values:
-        n *= v
-    return n
-
-
-def _window_slices(offset, stride, dilation, out_size):
-    """For kernel offset (p, q, ...): the strided slices that pick, for every output position,
-    the input element that offset multiplies: rows p*d, p*d + s, ..., p*d + s*(L-1)."""
-    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
-                 for o, s, d, n in zip(offset, stride, dilation, out_size))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -361,6 +361,32 @@ def _flatten_outputs(out):
     return [out]
 
 
+def paired_inputs(torch, inputs, requires_grad, device="cpu", torch_device="cpu"):
+    """The same numbers as minigrad and torch arguments: arrays (and minigrad tensors) become
+    a private tensor on each side, requiring grad when floating unless ``requires_grad`` (one
+    entry per input, None = by dtype) says otherwise; other values pass through unchanged.
+    Returns (minigrad args, torch args, indices of the differentiated inputs)."""
+    mg_args, th_args, diff = [], [], []
+    for i, (x, rg) in enumerate(zip(inputs, requires_grad)):
+        if _is_minigrad_tensor(x):
+            x = backend.as_numpy(x._array)
+        if isinstance(x, (np.ndarray, np.generic)):
+            arr = np.array(x)                                 # a private copy for each side
+            wants = (arr.dtype.kind == "f") if rg is None else bool(rg)
+            mt = Tensor._wrap(backend.to_device(arr.copy(), backend.device(device)))
+            tt = torch.from_numpy(arr.copy()).to(torch_device)
+            if wants:
+                mt.requires_grad_(True)
+                tt.requires_grad_(True)
+                diff.append(i)
+            mg_args.append(mt)
+            th_args.append(tt)
+        else:
+            mg_args.append(x)
+            th_args.append(x)
+    return mg_args, th_args, diff
+
+
 def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad=True, *,
                        requires_grad=None, device="cpu", torch_device="cpu", seed=0,
                        equal_nan=True):
@@ -388,25 +414,8 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
         raise ValueError(f"compare_with_torch: requires_grad has {len(requires_grad)} entries "
                          f"for {len(inputs)} inputs")
 
-    mg_args, th_args, diff = [], [], []
     dev = backend.device(device)
-    for i, (x, rg) in enumerate(zip(inputs, requires_grad)):
-        if _is_minigrad_tensor(x):
-            x = backend.as_numpy(x._array)
-        if isinstance(x, np.ndarray) or (isinstance(x, np.generic)):
-            arr = np.array(x)                                 # a private copy for each side
-            wants = (arr.dtype.kind == "f") if rg is None else bool(rg)
-            mt = Tensor._wrap(backend.to_device(arr.copy(), dev))
-            tt = torch.from_numpy(arr.copy()).to(torch_device)
-            if wants:
-                mt.requires_grad_(True)
-                tt.requires_grad_(True)
-                diff.append(i)
-            mg_args.append(mt)
-            th_args.append(tt)
-        else:
-            mg_args.append(x)
-            th_args.append(x)
+    mg_args, th_args, diff = paired_inputs(torch, inputs, requires_grad, dev, torch_device)
 
     cmp = Comparison()
     mg_out = _flatten_outputs(fn_minigrad(*mg_args))

@@ -18,7 +18,8 @@ from .. import backend
 from ..autograd import enable_grad, grad
 from ..tensor import Tensor
 from .gradcheck import (GradcheckError, _as_tuple, _check, _float_outputs, _gradcheck_details,
-                        _import_torch, _is_minigrad_tensor, _is_torch_tensor, to_numpy)
+                        _import_torch, _is_minigrad_tensor, _is_torch_tensor, paired_inputs,
+                        to_numpy)
 
 __all__ = ["gradgradcheck", "compare_second_order_with_torch"]
 
@@ -85,20 +86,7 @@ def compare_second_order_with_torch(fn_minigrad, fn_torch, inputs, requires_grad
     torch = _import_torch()
     inputs = list(inputs)
     requires_grad = requires_grad or [None] * len(inputs)
-    mg_args, th_args, diff = [], [], []
-    for i, (x, rg) in enumerate(zip(inputs, requires_grad)):
-        if isinstance(x, np.ndarray):
-            wants = (x.dtype.kind == "f") if rg is None else bool(rg)
-            mt, tt = Tensor._wrap(x.copy()), torch.from_numpy(x.copy())
-            if wants:
-                mt.requires_grad_(True)
-                tt.requires_grad_(True)
-                diff.append(i)
-            mg_args.append(mt)
-            th_args.append(tt)
-        else:
-            mg_args.append(x)
-            th_args.append(x)
+    mg_args, th_args, diff = paired_inputs(torch, inputs, requires_grad)
     if not diff:
         raise ValueError("compare_second_order_with_torch: no input requires grad")
     mg_out = [o for o in _float_outputs(fn_minigrad(*mg_args)) if o.requires_grad]
