@@ -7,6 +7,8 @@ NumPy; their backward sums the gradient back to each input's shape (``sum_to``).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
@@ -353,8 +355,64 @@ def cast(t, dtype):
     return Cast.apply(t, dtype=np_dtype)
 
 
+def _check_alpha(alpha, dtype):
+    """PyTorch's checks of the ``alpha`` of add/sub against the result ``dtype``: a bool alpha
+    only for a bool result, a float one only for a floating result, and a value the dtype holds
+    (an unsigned type takes negatives down to -max, as its two's complement)."""
+    if isinstance(alpha, (bool, np.bool_)):
+        if dtype.kind != "b":
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
+        return
+    if isinstance(alpha, complex):
+        raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex "
+                           "number.")
+    if not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"add(): argument 'alpha' must be Number, not {type(alpha).__name__}")
+    if dtype.kind in "biu" and not isinstance(alpha, (int, np.integer)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        low = -int(info.max) if dtype.kind == "u" else int(info.min)
+        fits = low <= int(alpha) <= info.max
+    elif dtype.kind == "f" and dtype.itemsize < 8:
+        limit = float(np.finfo(dtype).max)
+        fits = not np.isfinite(alpha) or -limit <= float(alpha) <= limit
+    else:
+        fits = True
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow "
+                           f"(alpha={alpha!r})")
+
+
+def _scaled(a, b, alpha, name):
+    """alpha * b for a +- alpha * b: in the result dtype of a and b, as PyTorch (a float16 b
+    with a float32 a is scaled in float32, without overflowing float16 on the way)."""
+    if isinstance(alpha, Tensor):
+        alpha = alpha.item()
+    if type(alpha) is int and alpha == 1:
+        return b
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    dtype = result_dtype(a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        broadcast_shape(a._array.shape, b._array.shape, name)   # PyTorch checks shapes first
+    _check_alpha(alpha, dtype)
+    if not isinstance(b, Tensor):
+        b = _scalar_or_tensor(b, a, name)
+    if dtype.kind == "b":
+        alpha = bool(alpha)      # a bool result: alpha b is b and alpha
+    elif dtype.kind in "iu":
+        alpha = int(alpha)
+    else:
+        alpha = float(alpha)
+    return _binary(Mul, cast(b, dtype), alpha, "mul")
+
+
 def add(a, b, *, alpha=1):
-    return _binary(Add, a, b if alpha == 1 else b * alpha, "add")
+    """a + alpha * b, in PyTorch's promoted dtype of a and b."""
+    return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
 
 
 def _is_bool(x):
@@ -370,7 +428,7 @@ def sub(a, b, *, alpha=1):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
-    return _binary(Sub, a, b if alpha == 1 else b * alpha, "sub")
+    return _binary(Sub, a, _scaled(a, b, alpha, "sub"), "sub")
 
 
 def mul(a, b):

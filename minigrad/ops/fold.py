@@ -18,6 +18,7 @@ backward gathers the gradient at those indices.
 from __future__ import annotations
 
 from .. import backend
+from ._util import not_implemented_for
 from .padding import pad
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
@@ -39,23 +40,38 @@ def _window_index(xp, padded, kernel, dilation, stride):
     return (rows * wp + cols).reshape(-1), out_h, out_w
 
 
-def _check_args(name, kernel, dilation, padding, stride):
-    for what, v, low in (("kernel size", kernel, 1), ("dilation", dilation, 1),
-                         ("padding", padding, 0), ("stride", stride, 1)):
+def _check_args(kernel, dilation, padding, stride):
+    for what, name, v, low in (("kernel size", "kernel", kernel, 1),
+                               ("dilation", "dilation", dilation, 1),
+                               ("padding", "pad", padding, 0), ("stride", "stride", stride, 1)):
         if any(x < low for x in v):
-            raise RuntimeError(f"{name}(): expected {what} to be "
+            raise RuntimeError(f"{what} should be "
                                f"{'non-negative' if low == 0 else 'greater than zero'}, but got "
-                               f"{what}={list(v)}")
+                               f"{name}_height: {v[0]} {name}_width: {v[1]}")
+
+
+def _check_dtype(kernel, input):
+    # PyTorch's im2col/col2im kernels exist for floating and bool tensors only; the check
+    # comes after the shape checks, as there
+    if input._array.dtype.kind in "iu":
+        raise not_implemented_for(kernel, input._array.dtype)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) (or (C, H, W)) -> (N, C k_h k_w, L): every sliding window as a
     column, channels outermost then kernel rows then kernel columns (conv2d's weight order)."""
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
-                           f"{input.ndim}D)")
     k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
-    _check_args("im2col", k, d, p, s)
+    _check_args(k, d, p, s)
+    # PyTorch reads the size of the channel dimension (1 of a 4-d input, else 0) before it
+    # checks the number of dimensions: a 0- to 2-d input is out of range there
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    if input.ndim < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, "
+                         f"{input.ndim - 1}], but got {input.ndim})")
+    if input.ndim > 4 or 0 in tuple(input.shape)[input.ndim - 3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and "
+                           f"other non-zero dimensions for input, but got: {list(input.shape)}")
     batched = input.ndim == 4
     x = input if batched else reshape_to(input, (1,) + tuple(input.shape))
     n, c, h, w = x.shape
@@ -65,10 +81,11 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     xp = backend.xp_of(input._array)
     index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
     if out_h < 1 or out_w < 1:
-        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={list(k)}, "
-                           f"dilation={list(d)}, padding={list(p)}, calculated shape of the "
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={k}, "
+                           f"dilation={d}, padding={p}, calculated shape of the "
                            f"array of sliding blocks as ({out_h}, {out_w}), but its components "
                            "must be at least one.")
+    _check_dtype("im2col_out_cpu", input)
     cols = IndexSelect.apply(reshape_to(x, (n, c, hp * wp)), index=index, dim=2)
     out = reshape_to(cols, (n, c * k[0] * k[1], out_h * out_w))
     return out if batched else reshape_to(out, tuple(out.shape[1:]))
@@ -77,12 +94,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: (N, C k_h k_w, L) -> (N, C, H, W), summing where windows overlap (unfold's
     adjoint: fold(unfold(x)) counts each pixel once per window that covers it)."""
-    if input.ndim not in (2, 3):
-        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are "
-                           f"supported (got {input.ndim}D)")
     size, k = _pair(output_size), _pair(kernel_size)
     d, p, s = _pair(dilation), _pair(padding), _pair(stride)
-    _check_args("col2im", k, d, p, s)
+    _check_args(k, d, p, s)
+    if input.ndim not in (2, 3) or 0 in tuple(input.shape)[input.ndim - 2:]:
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch "
+                           f"size and non-zero dimensions for input, but got: {list(input.shape)}")
     batched = input.ndim == 3
     x = input if batched else reshape_to(input, (1,) + tuple(input.shape))
     n, ckk, length = x.shape
@@ -95,11 +112,12 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     xp = backend.xp_of(input._array)
     index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
     if out_h * out_w != length:
-        raise RuntimeError(f"Given output_size={list(size)}, kernel_size={list(k)}, dilation="
-                           f"{list(d)}, padding={list(p)}, stride={list(s)}, expected size of "
+        raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, stride={s}, expected size of "
                            f"input's dimension 2 to match the calculated number of sliding "
                            f"blocks {out_h} * {out_w} = {out_h * out_w}, but got "
                            f"input.size(2)={length}.")
+    _check_dtype("col2im_out_cpu", input)
     planes = IndexAdd.apply(reshape_to(x, (n, c, ckk // c * length)), index=index, dim=2,
                             size=hp * wp)
     out = reshape_to(planes, (n, c, hp, wp))

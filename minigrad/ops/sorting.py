@@ -76,6 +76,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range (k={k}, dimension {d} has size "
                            f"{size})")
+    if input._array.dtype.kind == "b":
+        # PyTorch's CPU kernel has no bool version (sort and argsort do)
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "topk")

@@ -1,0 +1,137 @@
+"""Regression tests for the differential fuzzer's third round of finds
+(tests/test_fuzz_against_torch.py): each case runs the same call on minigrad and on PyTorch
+and wants the same result (value, dtype, shape, gradient) or the same exception type."""
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _outcome(lib, fn):
+    try:
+        return fn(lib), None
+    except Exception as exc:  # noqa: BLE001 (compared with the other library's)
+        return None, exc
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def agree(fn, match=None):
+    """fn(lib) gives the same tensors in both libraries, or raises the same exception type
+    (whose message, in minigrad, matches ``match`` when given)."""
+    mine, my_error = _outcome(minigrad, fn)
+    theirs, their_error = _outcome(torch, fn)
+    if their_error is not None:
+        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
+        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
+        if match is not None:
+            assert match in str(my_error), str(my_error)
+        return None, None
+    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
+    for m, t in zip(_flat(mine), _flat(theirs)):
+        assert m.dtype.name == str(t.dtype).replace("torch.", "")
+        assert tuple(m.shape) == tuple(t.shape)
+        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
+                                   t.detach().numpy().astype(np.float64),
+                                   rtol=1e-6, atol=1e-12, equal_nan=True)
+    return mine, theirs
+
+
+DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+
+
+def _t(lib, values, dtype, grad=False):
+    t = lib.tensor(values, dtype=getattr(lib, dtype))
+    return t.requires_grad_() if grad else t
+
+
+# ---- topk of a bool tensor: PyTorch's CPU kernel refuses it --------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_topk_dtypes(dtype):
+    agree(lambda L: L.topk(_t(L, [1, 0, 2], dtype), 2))
+    agree(lambda L: _t(L, 1, dtype).topk(1))
+
+
+def test_topk_bool_checks_k_first():
+    agree(lambda L: L.topk(_t(L, [True, False], "bool"), 3), match="k out of range")
+
+
+# ---- unfold / fold: no integer kernels; shape checks in PyTorch's order ---------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unfold_fold_dtypes(dtype):
+    agree(lambda L: L.nn.functional.unfold(L.ones(1, 1, 4, 4, dtype=getattr(L, dtype)), 2))
+    agree(lambda L: L.nn.functional.fold(L.ones(1, 4, 9, dtype=getattr(L, dtype)), (4, 4), 2))
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (4, 4), (2, 2, 2, 2, 2), (1, 0, 4, 4), (0, 4, 4),
+                                   (1, 1, 0, 4), (0, 1, 4, 4), (1, 4, 4), (1, 1, 1, 1)])
+def test_unfold_shapes(shape):
+    agree(lambda L: L.nn.functional.unfold(L.ones(shape), 2))
+    agree(lambda L: L.nn.functional.unfold(L.ones(shape, dtype=L.int64), 2))
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (4, 4, 4, 4), (1, 0, 9), (1, 4, 0), (0, 9),
+                                   (0, 4, 9), (4, 9), (1, 5, 9), (1, 4, 4)])
+def test_fold_shapes(shape):
+    agree(lambda L: L.nn.functional.fold(L.ones(shape), (4, 4), 2))
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=0), dict(kernel_size=(2, 0)),
+                                    dict(kernel_size=2, dilation=(0, 1)),
+                                    dict(kernel_size=2, padding=(0, -1)),
+                                    dict(kernel_size=2, stride=(0, 1))])
+def test_unfold_fold_arguments(kwargs):
+    agree(lambda L: L.nn.functional.unfold(L.ones(4, 4), **kwargs), match="should be")
+    agree(lambda L: L.nn.functional.fold(L.ones(1, 4, 9), (4, 4), **kwargs), match="should be")
+
+
+# ---- add/sub with alpha: checked against the result dtype, scaled in it ----------------------
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("dtypes", [("int64", "int64"), ("bool", "bool"), ("uint8", "uint8"),
+                                    ("int32", "int32"), ("float16", "float16"),
+                                    ("float32", "float16"), ("float16", "float32"),
+                                    ("int64", "float32"), ("float64", "int32")])
+@pytest.mark.parametrize("alpha", [2, 1.0, 1.5, -1, True, 0, 300, 2 ** 40, 70000, 1e300,
+                                   float("inf"), np.float64(2)])
+def test_add_sub_alpha(op, dtypes, alpha):
+    def f(L):
+        a, b = _t(L, [1, 0, 1], dtypes[0]), _t(L, [30000, 1, 0], dtypes[1])
+        return getattr(L, op)(a, b, alpha=alpha)
+    agree(f)
+
+
+@pytest.mark.parametrize("b", [2, 2.5, True])
+@pytest.mark.parametrize("alpha", [2, 2.5])
+def test_add_alpha_scalar_other(b, alpha):
+    agree(lambda L: L.add(_t(L, [1, 2], "int64"), b, alpha=alpha))
+    agree(lambda L: L.add(_t(L, [1, 2], "float16"), b, alpha=alpha))
+
+
+def test_add_alpha_mixed_float_no_float16_overflow():
+    """float32 + alpha * float16: alpha b is computed in float32 (60000 * 2 is inf in
+    float16); the gradient of b is alpha times the upstream one."""
+    def f(L):
+        a = _t(L, [1.0], "float32")
+        b = _t(L, [60000.0, 3.0], "float64", grad=True)
+        out = L.add(a, b.to(L.float16), alpha=2)
+        out.sum().backward()
+        return out, b.grad
+    agree(f)
+
+
+def test_add_alpha_checks_shapes_first():
+    agree(lambda L: L.add(_t(L, [1, 2], "int64"), _t(L, [1, 2, 3], "int64"), alpha=1.5),
+          match="size")
+
+
+def test_add_alpha_gradient():
+    def f(L):
+        a, b = _t(L, [1.0, 2.0], "float64", grad=True), _t(L, [3.0, 4.0], "float64", grad=True)
+        out = L.sub(a, b, alpha=-2.5)
+        (out * out).sum().backward()
+        return out, a.grad, b.grad
+    agree(f)
