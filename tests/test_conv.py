@@ -474,15 +474,16 @@ PATH_CASES = [
 ]
 
 
-@pytest.fixture
-def force_fast_paths(monkeypatch):
-    """Shifted GEMMs on any plane, one image per chunk: the small test shapes then take the
-    code paths (and the chunk loop) that large images take."""
+@pytest.fixture(params=[1, 1 << 30], ids=["one-tap-chunks", "one-chunk"])
+def force_fast_paths(monkeypatch, request):
+    """Shifted GEMMs on any plane, and the work cut as for a huge plane (one image per chunk,
+    one horizontal tap per shifted block) or not at all: the small test shapes then take the
+    code paths (and the chunk and tap-group loops) that large images take."""
     from minigrad.ops import conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
-    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", request.param)
     return conv_kernels
 
 
@@ -541,3 +542,15 @@ def test_fast_paths_transposed_match_torch(force_fast_paths, nd, xs, ws, kw):
     from minigrad.testing import compare_second_order_with_torch
     compare_second_order_with_torch(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
                                     lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays)
+
+
+def test_wide_kernels_copy_their_taps_in_groups():
+    """A 15x15 kernel on 8x256x256 (padding 7): all 15 shifted copies of one image would be
+    35 MB; the plan copies a few taps at a time so that no block passes the chunk size."""
+    from minigrad.ops.conv_kernels import _CHUNK_BYTES, _plan
+    step, groups = _plan(1, 8, (15, 15), (270, 270), 4)
+    assert step == 1 and groups[0][0] == 0 and groups[-1][1] == 15
+    assert all(a[1] == b[0] for a, b in zip(groups, groups[1:]))          # no gap, no overlap
+    assert max(j1 - j0 for j0, j1 in groups) * 8 * 270 * 270 * 4 <= _CHUNK_BYTES
+    step, groups = _plan(32, 64, (3, 3), (34, 34), 4)    # the usual case: whole kernel, chunks
+    assert groups == [(0, 3)] and 32 % step == 0

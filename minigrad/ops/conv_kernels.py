@@ -206,46 +206,64 @@ def _taps(kernel, dilation, padded):
             for tap in itertools.product(*(range(k) for k in kernel[:-1]))]
 
 
-def _shift_planes(x, pads, dilation, kernel):
-    """The kW shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
+def _shift_planes(x, pads, dilation, kernel, cols=None):
+    """The shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
 
     Each padded image is flattened to a row of P = prod(Sp) numbers and the n images of the
     chunk are laid end to end, so one GEMM covers them all::
 
         block[j*C + c, m*P + t] = xpad[m, c, flat position t + j*dW]
 
-    ``tail`` zeros follow, for the taps of the last image. The copies are written straight
-    from x (the padded image is never made); the cells they skip stay zero (a cached buffer
-    whose key fixes what is written). Cells wrapped round from the next row or image are
-    read only by output columns that are cropped away.
+    ``tail`` zeros follow, for the taps of the last image. ``cols`` = (j0, j1) makes only the
+    copies j0 <= j < j1 (rows (j - j0)*C + c), for kernels too wide to copy all at once. The
+    copies are written straight from x (the padded image is never made). The padding rows and
+    the tail are never written by any copy with the same padding (the cache key), so they stay
+    zero; the padding columns of a row are zeroed each time, since copies of other taps put
+    numbers there. Cells wrapped round from the next row or image are read only by output
+    columns that are cropped away.
     """
     xp = backend.xp_of(x)
     n, C, *size = x.shape
     kw, dw = kernel[-1], dilation[-1]
+    j0, j1 = cols or (0, kw)
     padded = [m + l + r for m, (l, r) in zip(size, pads)]
     P = _prod(padded)
-    tail = max(_taps(kernel, dilation, padded)) + P
-    flat = _workspace(("shift", tuple(pads), dw, kw), (kw, C, n * P + tail), x.dtype, xp)
-    block = flat[..., :n * P].reshape((kw, C, n) + tuple(padded))           # a view
+    tail = max(_taps(kernel, dilation, padded))     # the furthest a leading tap reads past n*P
+    # one buffer for every group of taps: the cells a copy skips in its rows are zeroed below
+    flat = _workspace(("shift", tuple(pads)), (j1 - j0, C, n * P + tail), x.dtype, xp)
+    block = flat[..., :n * P].reshape((j1 - j0, C, n) + tuple(padded))      # a view
     lead = tuple(slice(l, l + m) for m, (l, _) in zip(size[:-1], pads[:-1]))
     left, width = pads[-1][0], size[-1]
     x_cn = x.swapaxes(0, 1)                                                  # (C, n, *S), a view
-    for j in range(kw):
+    for j in range(j0, j1):
         start = left - j * dw                     # where x's column 0 lands in copy j
         lo, hi = max(start, 0), min(padded[-1], start + width)
+        row = (j - j0, slice(None), slice(None)) + lead
         if hi > lo:
-            block[(j, slice(None), slice(None)) + lead + (slice(lo, hi),)] = \
-                x_cn[..., lo - start:hi - start]
-    return flat.reshape(kw * C, n * P + tail), padded
+            block[row + (slice(lo, hi),)] = x_cn[..., lo - start:hi - start]
+        block[row + (slice(0, max(lo, 0)),)] = 0           # another group's copy may have
+        block[row + (slice(max(hi, lo), None),)] = 0       # left numbers in these columns
+    return flat.reshape((j1 - j0) * C, n * P + tail)
 
 
-def _chunk(N, C, kernel, padded, itemsize):
-    """Images per chunk: as many as keep the shifted block under _CHUNK_BYTES (at least 1),
-    evened out (32 images in chunks of 16 + 16, not 18 + 14: one cached shape, not two)."""
-    per_image = kernel[-1] * C * _prod(padded) * itemsize
-    most = max(1, min(N, _CHUNK_BYTES // max(per_image, 1)))
-    chunks = -(-N // most)
-    return -(-N // chunks)
+def _plan(N, C, kernel, padded, itemsize):
+    """How to cut the work so that a shifted block stays under _CHUNK_BYTES: (images per
+    chunk, [(j0, j1), ...] ranges of horizontal taps copied together).
+
+    Normally every tap at once, over as many images as fit, evened out (32 images in chunks
+    of 16 + 16, not 18 + 14: one cached shape, not two). A wide kernel on a large plane (15x15
+    on 256x256) does not fit even for one image: then one image at a time and the taps in
+    groups (each GEMM less deep, but the block only a few times the image, not kW times)."""
+    per_tap = C * _prod(padded) * itemsize                # one shifted copy of one image
+    kw = kernel[-1]
+    if kw * per_tap <= _CHUNK_BYTES:
+        most = max(1, min(N, _CHUNK_BYTES // max(kw * per_tap, 1)))
+        chunks = -(-N // most)
+        return -(-N // chunks), [(0, kw)]
+    per_group = max(1, _CHUNK_BYTES // max(per_tap, 1))
+    groups = -(-kw // per_group)
+    size = -(-kw // groups)
+    return 1, [(j, min(kw, j + size)) for j in range(0, kw, size)]
 
 
 def _shift_conv(x, w, pads, dilation, out_size, bias=None):
@@ -264,7 +282,8 @@ def _shift_conv(x, w, pads, dilation, out_size, bias=None):
 
     The kW horizontal taps are copied once into a (kW*C, ...) block (``_shift_planes``), so
     each GEMM is kW*C deep and there are prod(k[:-1]) of them (3 for a 3x3 kernel), each over
-    a whole chunk of images. No im2col matrix (kH*kW times the input).
+    a whole chunk of images. No im2col matrix (kH*kW times the input). A very wide kernel on
+    a large plane copies its taps a few at a time instead (``_plan``).
     """
     xp = backend.xp_of(x)
     N, C, *size = x.shape
@@ -277,27 +296,31 @@ def _shift_conv(x, w, pads, dilation, out_size, bias=None):
         -1, O, kw * C)
     shifts = _taps(kernel, dilation, padded)
     y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype)
-    step = _chunk(N, C, kernel, padded, x.itemsize)
+    step, tap_groups = _plan(N, C, kernel, padded, x.itemsize)
     crop = (slice(None), slice(None), slice(0, out_size[0])) + \
         tuple(slice(0, m) for m in out_size[1:])                          # of (O, n, *Sp)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
-        block, _ = _shift_planes(x[n0:n1], pads, dilation, kernel)
         L = (n1 - n0) * P
         acc = _workspace("shift-acc", (O, L), x.dtype, xp)
-        tmp = _workspace("shift-tmp", (O, L), x.dtype, xp) if len(shifts) > 1 else None
-        for t, (shift, w_t) in enumerate(zip(shifts, w_taps)):
-            if t == 0:
-                xp.matmul(w_t, block[:, shift:shift + L], out=acc)      # (O, kW*C) @ (kW*C, L)
-            else:
-                xp.matmul(w_t, block[:, shift:shift + L], out=tmp)
-                acc += tmp
+        tmp = _workspace("shift-tmp", (O, L), x.dtype, xp) \
+            if len(shifts) * len(tap_groups) > 1 else None
+        first = True
+        for j0, j1 in tap_groups:
+            block = _shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            for shift, w_t in zip(shifts, w_taps[:, :, j0 * C:j1 * C]):
+                # (O, kW*C) @ (kW*C, L): every output column at once, for one leading tap
+                xp.matmul(w_t, block[:, shift:shift + L], out=acc if first else tmp)
+                if not first:
+                    acc += tmp
+                first = False
+            del block                       # the workspace is free again for the next group
         kept = acc.reshape((O, n1 - n0) + tuple(padded))[crop].swapaxes(0, 1)   # (n, O, *L)
         if bias is None:
             y[n0:n1] = kept
         else:
             xp.add(kept, bias.reshape((-1,) + (1,) * nd), out=y[n0:n1])
-        del block, acc, tmp, kept           # the workspace is free again for the next chunk
+        del acc, tmp, kept                  # the workspace is free again for the next chunk
     return y
 
 
@@ -312,22 +335,23 @@ def _shift_weight_grad(x, g, pads, dilation, kernel):
     P, kw = _prod(padded), kernel[-1]
     shifts = _taps(kernel, dilation, padded)
     gw = xp.zeros((len(shifts), kw * C, O), dtype=x.dtype)
-    step = _chunk(N, C, kernel, padded, x.itemsize)
+    step, tap_groups = _plan(N, C, kernel, padded, x.itemsize)
     keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *Sp)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
-        block, _ = _shift_planes(x[n0:n1], pads, dilation, kernel)
         L = (n1 - n0) * P
         wide = _workspace(("shift-g", tuple(out_size)), (O, n1 - n0) + tuple(padded), x.dtype,
                           xp)
         wide[keep] = g[n0:n1].swapaxes(0, 1)
-        wide2 = wide.reshape(O, L)
-        wide_t = wide2.T                                           # (L, O), a view
-        for t, shift in enumerate(shifts):
-            # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis
-            # last; the other order, (O, L) @ (L, kW*C), ran 5-20x slower on 2 BLAS threads
-            gw[t] += block[:, shift:shift + L] @ wide_t
-        del block, wide, wide2, wide_t      # the workspace is free again for the next chunk
+        wide_t = wide.reshape(O, L).T                              # (L, O), a view
+        for j0, j1 in tap_groups:
+            block = _shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            for t, shift in enumerate(shifts):
+                # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis
+                # last; the other order, (O, L) @ (L, kW*C), ran 5-20x slower on 2 BLAS threads
+                gw[t, j0 * C:j1 * C] += block[:, shift:shift + L] @ wide_t
+            del block                       # the workspace is free again for the next group
+        del wide, wide_t                    # the workspace is free again for the next chunk
     # (taps, kW, C, O) -> (O, C, *k[:-1], kW)
     gw = gw.reshape(tuple(kernel[:-1]) + (kw, C, O))
     nd = len(kernel)
