@@ -228,6 +228,23 @@ def conv2d_large_data(quick):
 
 
 # ----------------------------------------------------------------------------------------------
+# (6b) A large kernel: 15x15 on 1x8x256x256, padding 7 ("same"). Its im2col matrix would be
+#      225 times the input (470 MB); this is the memory case.
+# ----------------------------------------------------------------------------------------------
+def conv2d_bigkernel_data(quick):
+    rng = _rng(8)
+    n, c, hw, o, k = (1, 4, 32, 4, 7) if quick else (1, 8, 256, 8, 15)
+    return {"x": _normal(rng, (n, c, hw, hw)), "w": _uniform(rng, (o, c, k, k), c * k * k),
+            "b": _uniform(rng, (o,), c * k * k), "g": _normal(rng, (n, o, hw, hw))}
+
+
+def conv2d_bigkernel_build(lib, d, device):
+    _need(lib.nn.functional, "conv2d")
+    return _functional_case(lib, d, device,
+                            lambda F, x, w, b: F.conv2d(x, w, b, padding=w.shape[-1] // 2))
+
+
+# ----------------------------------------------------------------------------------------------
 # (7) A ResNet-18-like training step: BasicBlocks with BatchNorm, stride-2 downsampling with
 #     1x1 convolutions, global average pool, Linear; batch 16 of 3x64x64, SGD with momentum.
 # ----------------------------------------------------------------------------------------------
@@ -351,6 +368,8 @@ WORKLOADS = [
              ["linear"]),
     Workload("conv2d_large", "conv2d 8x64x128x128, 64x64x3x3, pad 1, fwd+bwd", 1.1,
              conv2d_large_data, conv2d_build, ["conv2d"]),
+    Workload("conv2d_bigkernel", "conv2d 1x8x256x256, 8x8x15x15, pad 7, fwd+bwd", 1.5,
+             conv2d_bigkernel_data, conv2d_bigkernel_build, ["conv2d"]),
     Workload("resnet_step", "ResNet-18-like train step, 16x3x64x64 (BasicBlocks, BN, stride 2)",
              1.3, resnet_data, resnet_build, ["conv2d", "batch_norm", "relu", "linear"]),
 ]
