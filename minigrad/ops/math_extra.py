@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ..creation import default_generator
 from ..tensor import Tensor
 from ._util import normalize_dim
 from .compare import isnan
@@ -170,11 +171,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
     ``attn_mask`` keeps True positions (the others get -inf); a float one is added.
     ``is_causal`` masks positions j > i.  ``enable_gqa`` repeats key/value heads (dim -3)
-    to match the query's.
+    to match the query's.  ``dropout_p`` > 0 zeroes each attention weight with that
+    probability and scales the others by 1 / (1 - p), whatever the module's training mode
+    (as PyTorch; pass 0.0 for evaluation).
     """
-    if dropout_p:
-        raise NotImplementedError("scaled_dot_product_attention: dropout_p > 0 is not "
-                                  "supported by minigrad (apply F.dropout to the weights)")
+    if dropout_p > 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
+                           f"{dropout_p}")
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                            "set when is_causal=True")
@@ -196,4 +199,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = where(attn_mask._array, scores, -math.inf)
         else:
             scores = add(scores, cast(attn_mask, scores._array.dtype))
-    return matmul(softmax(scores, -1), value)
+    weights = softmax(scores, -1)
+    if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
+        weights = _dropout_weights(weights, dropout_p)
+    return matmul(weights, value)
+
+
+def _dropout_weights(weights, p):
+    """weights * keep / (1 - p), keep ~ Bernoulli(1 - p) drawn from minigrad's generator (as
+    F.dropout draws it); all zeros when p is 1.  A product with a constant, so its first and
+    second derivatives are mul's."""
+    if p >= 1:
+        return mul(weights, 0.0)
+    keep = default_generator.rng.random(tuple(weights.shape)) >= p
+    scale = (keep / (1.0 - p)).astype(weights._array.dtype)
+    return mul(weights, Tensor._wrap(backend.to_device(scale, weights.device)))
