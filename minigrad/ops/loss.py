@@ -377,12 +377,19 @@ class BCEWithLogits(Function):
     """loss = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x)), softplus without overflow.
 
     Shapes: x, y and the result alike; w and pw (constants) broadcast to them, or None.
+    x and y come in one floating dtype (the promoted one); ``logit_dtype`` is the logits' own.
     """
-    def forward(self, x, y, *, weight, pos_weight):
+    def forward(self, x, y, *, weight, pos_weight, logit_dtype):
         xp = backend.xp_of(x)
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))      # log(1 + e^-x)
         scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
-        loss = (1 - y) * x + scale * softplus_neg
+        # PyTorch keeps log_sigmoid(x) (times the pos_weight scale) in the logits' dtype: with
+        # float16 logits and a float32 target, that term is rounded to float16 on the way
+        term = softplus_neg.astype(logit_dtype)
+        if pos_weight is not None:
+            term = (term * scale).astype(logit_dtype)
+        term = term.astype(x.dtype, copy=False)
+        loss = (1 - y) * x + term
         if weight is not None:
             loss = loss * weight
         self.save_for_backward(x, y)
@@ -436,7 +443,11 @@ def _prepare_binary(input, target, weight, name):
         if t_dtype.kind != "f":
             raise RuntimeError(f"result type {scalar_type_name(dtype)} can't be cast to the "
                                f"desired output type {scalar_type_name(t_dtype)}")
-    target = cast(target, dtype)
+    if name == "binary_cross_entropy":
+        target = cast(target, dtype)
+    else:
+        # the logits version computes in the promoted floating dtype (and returns the target's)
+        dtype = result_dtype(input, target)
     w = None
     if weight is not None:
         _no_grad_argument(weight, "weight", name)
@@ -459,14 +470,22 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
                                      pos_weight=None):
-    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits."""
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits.
+
+    As PyTorch, the loss has the target's dtype (a float64 target with float32 logits gives a
+    float64 loss, a float16 target a float16 one), computed in the promoted dtype of the two.
+    """
     _check_reduction(reduction)
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits")
+    dtype = result_dtype(input, target)
     pw = None
     if pos_weight is not None:
         _no_grad_argument(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
-        pw = pos_weight._array.astype(input._array.dtype, copy=False)
-    return _reduce(BCEWithLogits.apply(input, target, weight=w, pos_weight=pw), reduction)
+        pw = pos_weight._array.astype(dtype, copy=False)
+    loss = BCEWithLogits.apply(cast(input, dtype), cast(target, dtype), weight=w, pos_weight=pw,
+                               logit_dtype=input._array.dtype)
+    # reduced in the promoted dtype: the mean's 1/N reaches the gradient unrounded, as there
+    return cast(_reduce(loss, reduction), target._array.dtype)
 
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
