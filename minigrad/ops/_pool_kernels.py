@@ -17,6 +17,7 @@ import numpy as np  # dtype limits and index bookkeeping; the data goes through 
 
 from .. import backend
 from ._util import prod, window_slices as _window_slices
+from ._workspace import workspace
 
 __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offsets",
            "window_sums", "spread_windows", "avg_divisor", "adaptive_bounds", "adaptive_mean",
@@ -74,11 +75,19 @@ def running_max(candidate, count, xp, with_arg=True):
     """
     out = xp.array(candidate(0), copy=True)
     arg = xp.zeros(out.shape, dtype=_offset_dtype(count)) if with_arg else None
+    if with_arg and count > 1:     # scratch for the steps below, reused from call to call
+        bigger = workspace("pool-mask", out.shape, bool, xp)
+        move = workspace("pool-move", out.shape, arg.dtype, xp)
     for k in range(1, count):
         c = candidate(k)
         if with_arg:
-            arg += (c > out) * (k - arg)        # = k where c > out: arithmetic on small ints is
-        xp.maximum(out, c, out=out)             # ~30x faster than a masked copy (copyto/where)
+            # arg = k where c > out, as arithmetic on small ints: ~30x faster than a masked
+            # copy (copyto/where); into scratch buffers, so no temporaries per candidate
+            xp.greater(c, out, out=bigger)
+            xp.subtract(k, arg, out=move)
+            xp.multiply(move, bigger, out=move)
+            arg += move
+        xp.maximum(out, c, out=out)
     if with_arg and out.dtype.kind == "f" and bool(xp.isnan(out).any()):
         for k in range(count):
             arg += xp.isnan(candidate(k)) * (k - arg)
@@ -120,8 +129,12 @@ def _combine(xp, arg, arg_a, pick, k, later):
     sizes) + the offset along the later axes found at the chosen position."""
     out = arg_a.astype(_offset_dtype(k * later))
     out *= later
+    chosen = workspace("pool-mask", arg_a.shape, bool, xp)
+    part = workspace("pool-part", arg_a.shape, out.dtype, xp)
     for p in range(k):
-        out += (arg_a == p) * arg[pick(p)]      # arithmetic select (see running_max)
+        xp.equal(arg_a, p, out=chosen)          # arithmetic select (see running_max)
+        xp.multiply(chosen, arg[pick(p)], out=part)
+        out += part
     return out
 
 
@@ -147,12 +160,16 @@ def scatter_offsets(g, arg, kernel, stride, padding, dilation, size):
     padded = tuple(n + l + r for n, (l, r) in zip(size, padding))
     gx = xp.zeros(g.shape[:g.ndim - len(kernel)] + padded, dtype=g.dtype)   # (..., *Sp)
     disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+    chosen = workspace("pool-mask", arg.shape, bool, xp)
+    part = None if disjoint else workspace("pool-grad", g.shape, g.dtype, xp)
     for k, offset in enumerate(itertools.product(*(range(n) for n in kernel))):
         view = gx[(Ellipsis,) + _window_slices(offset, stride, dilation, out_size)]
+        xp.equal(arg, k, out=chosen)
         if disjoint:                    # each input element gets at most one write
-            xp.multiply(g, arg == k, out=view)
+            xp.multiply(g, chosen, out=view)
         else:
-            view += g * (arg == k)
+            xp.multiply(g, chosen, out=part)
+            view += part
     return crop(gx, padding, size)
 
 

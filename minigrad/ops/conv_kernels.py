@@ -24,12 +24,11 @@ small cache (``_workspace``) that hands a buffer out again only when nothing els
 from __future__ import annotations
 
 import itertools
-import sys
-from collections import OrderedDict
 from typing import NamedTuple
 
 from .. import backend
 from ._util import prod as _prod, window_slices as _window_slices
+from ._workspace import workspace as _workspace
 
 __all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns", "path"]
 
@@ -152,41 +151,6 @@ def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
         gcols = gcols.reshape((groups * Cg, -1) + tuple(kernel[1:]) + tuple(out_size) + (N,))
         _col2im(gcols, out, stride, dilation, out_size, row0=p)
     return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Workspace: reuse a scratch buffer when nobody else holds it
-# ----------------------------------------------------------------------------------------------
-_WORKSPACE = OrderedDict()        # key -> array, most recently used last
-_WORKSPACE_BYTES = 48 << 20       # at most this much is kept between calls
-
-
-def _workspace(key, shape, dtype, xp):
-    """A zero-initialised scratch array for ``key`` (which must fix what is ever written in it:
-    a buffer is handed out again with the zeros it was made with wherever nobody writes).
-
-    The cached array is reused only when no one else holds a reference to it (no view, no
-    saved tensor); otherwise a new one is made. That saves the page faults of a fresh
-    allocation every step, without changing process-wide allocator settings.
-    """
-    key = (key, tuple(shape), xp.dtype(dtype).str, xp.__name__)
-    buf = _WORKSPACE.get(key)
-    # 3 references: the dict's, ``buf``'s and getrefcount's own argument
-    if buf is not None and sys.getrefcount(buf) == 3:
-        _WORKSPACE.move_to_end(key)
-        return buf
-    buf = xp.zeros(shape, dtype=dtype)
-    if buf.nbytes <= _WORKSPACE_BYTES // 2:
-        _WORKSPACE[key] = buf
-        total = sum(a.nbytes for a in _WORKSPACE.values())
-        while total > _WORKSPACE_BYTES and len(_WORKSPACE) > 1:
-            total -= _WORKSPACE.popitem(last=False)[1].nbytes
-    return buf
-
-
-def clear_workspace():
-    """Drop every cached scratch buffer (their memory goes back to the allocator)."""
-    _WORKSPACE.clear()
 
 
 # ----------------------------------------------------------------------------------------------
