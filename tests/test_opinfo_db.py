@@ -1,12 +1,21 @@
 """PyTorch's own sample inputs (the OpInfo database, ``op_db``) run on every op minigrad has.
 
-For each ``op_db`` entry whose name minigrad exports (``minigrad.<name>``,
-``minigrad.nn.functional.<name>`` or a Tensor method), every float64 sample is run on both
-libraries: the outputs and the gradients of a fixed weighted sum must agree, or both must
-refuse with the same exception type. Importing ``op_db`` takes PyTorch half a minute (it needs
-the ``expecttest`` package), so this is a slow test: ``pytest --runslow tests/test_opinfo_db.py``.
+For each ``op_db`` entry whose name minigrad exports (``minigrad.<dotted name>`` such as
+``minigrad.nn.functional.pad`` or ``minigrad.linalg.vector_norm``, or a Tensor method), variants
+included (``max`` ``reduction_with_dim`` is the test id ``max.reduction_with_dim``), the samples
+are run on both libraries:
+
+* float64: the outputs and the gradients of a fixed weighted sum must agree;
+* float32, int64, int32, uint8 and bool, where op_db says the op takes that dtype on CPU: the
+  forward outputs must have the same shape, dtype and values (float32 within rounding).
+
+Either way, both libraries may instead refuse the sample with the same exception type. Importing
+``op_db`` takes PyTorch half a minute (it needs the ``expecttest`` package), so this is a slow
+test: ``pytest --runslow tests/test_opinfo_db.py`` (or ``MINIGRAD_SLOW=1``).
 """
 import inspect
+import os
+import sys
 import types
 import warnings
 
@@ -31,9 +40,11 @@ def _translated(wrapper):
 
 
 def _by_name(name):
-    short = name.split(".")[-1]
-    if name.startswith("nn.functional."):
-        return getattr(minigrad.nn.functional, short, None)
+    if "." in name:                      # a namespace: nn.functional.pad, linalg.vector_norm
+        obj = minigrad
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        return obj if callable(obj) else None
     fn = getattr(minigrad, name, None)
     if callable(fn) and not isinstance(fn, minigrad.dtype):
         return fn
@@ -46,8 +57,6 @@ def _ops():
     from torch.testing._internal.common_methods_invocations import op_db
     found = []
     for op in op_db:
-        if op.variant_test_name or not op.supports_dtype(torch.float64, "cpu"):
-            continue
         exported = _by_name(op.name) is not None or (
             op.name in ("T", "mT", "mH", "H") and hasattr(minigrad.Tensor, op.name))
         if not exported:
@@ -60,7 +69,17 @@ def _ops():
     return found
 
 
-OPS = _ops() if "--runslow" in " ".join(__import__("sys").argv) else []
+def _op_id(op):
+    return f"{op.name}.{op.variant_test_name}" if op.variant_test_name else op.name
+
+
+# float64 carries the gradient check; the others are compared forward only
+DTYPES = (torch.float64, torch.float32, torch.int64, torch.int32, torch.uint8, torch.bool)
+
+_SLOW = "--runslow" in sys.argv or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")
+OPS = _ops() if _SLOW else []
+CASES = [(op, fn, dtype) for op, fn in OPS for dtype in DTYPES
+         if op.supports_dtype(dtype, "cpu")]
 
 
 def _to_minigrad(x, seen=None):
@@ -92,8 +111,14 @@ def _leaves(x):
 
 
 def _outputs(out):
-    return [o for o in (out if isinstance(out, (list, tuple)) else [out])
-            if isinstance(o, (torch.Tensor, minigrad.Tensor))]
+    """The tensors and Python numbers an op returned, nested tuples and lists flattened (a
+    ``torch.Size`` or a ``tolist()`` is compared number by number)."""
+    if isinstance(out, (list, tuple)):
+        return [o for v in out for o in _outputs(v)]
+    if isinstance(out, (torch.Tensor, minigrad.Tensor, bool, int, float)) or \
+            type(out).__module__ == "numpy":  # a numpy scalar where torch gives a Python one
+        return [out]
+    return []
 
 
 def _run(fn, args, kwargs, lib, backward=True):
@@ -101,7 +126,7 @@ def _run(fn, args, kwargs, lib, backward=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = _outputs(fn(*args, **kwargs))
-            floating = [o for o in out if o.requires_grad and backward]
+            floating = [o for o in out if getattr(o, "requires_grad", False) and backward]
             if floating:
                 loss = sum((o.to(lib.float64) * lib.tensor(np.cos(np.arange(o.numel())).reshape(
                     tuple(o.shape)))).sum() for o in floating)
@@ -122,24 +147,49 @@ def _is_random(op, kwargs):
 
 
 def _same_meta(m, t):
+    if not isinstance(t, torch.Tensor):    # a Python number: the same type (bool, int, float)
+        assert type(m) is type(t), f"{type(m).__name__} {m!r} vs {type(t).__name__} {t!r}"
+        return
+    assert isinstance(m, minigrad.Tensor), f"{type(m).__name__} vs Tensor"
     assert tuple(m.shape) == tuple(t.shape), f"shape {tuple(m.shape)} vs {tuple(t.shape)}"
     assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
         f"dtype {m.dtype} vs {t.dtype}"
 
 
-def check_op(op, fn):
-    """(agreements, disagreements) over the op's float64 samples."""
+def _values(x):
+    return x.detach().numpy() if isinstance(x, (torch.Tensor, minigrad.Tensor)) else np.asarray(x)
+
+
+def _same_values(m, t, dtype):
+    """float64 to 1e-6; float32 to 1e-5 of the output's largest magnitude, since a different
+    summation order moves each sum of a few hundred float32 terms by that much; exact otherwise."""
+    mine, theirs = _values(m), _values(t)
+    if theirs.dtype.kind != "f":
+        np.testing.assert_array_equal(mine, theirs)
+    elif dtype == torch.float64 and theirs.dtype == np.float64:
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-9, equal_nan=True)
+    else:
+        finite = np.abs(theirs[np.isfinite(theirs)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5 * scale, equal_nan=True)
+
+
+def check_op(op, fn, dtype=torch.float64):
+    """(agreements, disagreements) over the op's samples of ``dtype``; gradients are compared
+    for float64 only."""
     agree, disagree = 0, []
-    for sample in op.sample_inputs("cpu", torch.float64, requires_grad=op.supports_autograd):
+    grads = dtype == torch.float64 and op.supports_autograd
+    for sample in op.sample_inputs("cpu", dtype, requires_grad=grads):
         targs = [sample.input, *sample.args]
         seen = {}
         margs = _to_minigrad(targs, seen)
+        mkwargs = _to_minigrad(sample.kwargs, seen)
         random = _is_random(op, sample.kwargs)
+        backward = grads and not random
         for t in _leaves(targs):          # op_db may hand the same tensor to several samples
             t.grad = None
-        theirs, their_error = _run(op.op, targs, sample.kwargs, torch, backward=not random)
-        mine, my_error = _run(fn, margs, _to_minigrad(sample.kwargs, seen), minigrad,
-                              backward=not random)
+        theirs, their_error = _run(op.op, targs, sample.kwargs, torch, backward=backward)
+        mine, my_error = _run(fn, margs, mkwargs, minigrad, backward=backward)
         try:
             if their_error is not None or my_error is not None:
                 assert their_error is not None and my_error is not None and \
@@ -149,8 +199,7 @@ def check_op(op, fn):
                 for m, t in zip(mine, theirs):
                     _same_meta(m, t)
                     if not random:
-                        np.testing.assert_allclose(m.detach().numpy(), t.detach().numpy(),
-                                                   rtol=1e-6, atol=1e-9, equal_nan=True)
+                        _same_values(m, t, dtype)
                 for m, t in zip(_leaves(margs), _leaves(targs)):
                     if t.grad is not None and not random:
                         got = np.zeros(tuple(t.shape)) if m.grad is None else m.grad.numpy()
@@ -163,8 +212,9 @@ def check_op(op, fn):
     return agree, disagree
 
 
-@pytest.mark.parametrize("op, fn", OPS, ids=[op.name for op, _ in OPS])
-def test_opinfo_samples(op, fn):
-    agree, disagree = check_op(op, fn)
-    assert not disagree, f"{op.name}: {agree} samples agree, {len(disagree)} do not:\n" + \
-        "\n".join(disagree[:5])
+@pytest.mark.parametrize("op, fn, dtype", CASES,
+                         ids=[f"{_op_id(op)}-{str(dtype)[6:]}" for op, _, dtype in CASES])
+def test_opinfo_samples(op, fn, dtype):
+    agree, disagree = check_op(op, fn, dtype)
+    assert not disagree, f"{_op_id(op)} {dtype}: {agree} samples agree, {len(disagree)} do " \
+        "not:\n" + "\n".join(disagree[:5])
