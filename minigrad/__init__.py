@@ -23,6 +23,8 @@ from .dtypes import (  # noqa: F401
     long, uint8, bool_ as bool, get_default_dtype, set_default_dtype)
 from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from ._memory_format import (  # noqa: F401
+    memory_format, contiguous_format, preserve_format, channels_last, channels_last_3d)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
 from . import _tensor_methods  # noqa: F401  (x + y, x.sum(), ...)
 from ._tensor_methods import allclose, equal  # noqa: F401
@@ -45,6 +47,7 @@ from .ops.movement import (  # noqa: F401
     chunk, unbind, clone, flip)
 from .ops.movement import cat as concat, cat as concatenate, transpose as swapaxes  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
+from .ops.inplace import zero_, resize_as_  # noqa: F401
 from .ops.matmul import matmul as mm, matmul as bmm  # noqa: F401
 
 __version__ = "0.2.0"

@@ -17,6 +17,7 @@ from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import linalg as L, math_extra as MX
 from . import backend, creation, dtypes
+from . import _memory_format as mf
 from .autograd.engine import tensor_backward
 from .tensor import Tensor, _parse_to, tensor
 
@@ -124,7 +125,7 @@ Tensor.zero_ = I.zero_
 Tensor.fill_ = I.fill_
 Tensor.copy_ = I.copy_
 Tensor.resize_ = I.resize_
-Tensor.resize_as_ = lambda self, other, memory_format=None: I.resize_(self, other.shape)
+Tensor.resize_as_ = I.resize_as_
 
 # indexing
 Tensor.__getitem__ = X.getitem
@@ -314,14 +315,39 @@ def equal(a, b) -> bool:
 # Device and dtype
 # ----------------------------------------------------------------------------------------------
 def _to(self, *args, **kwargs) -> "Tensor":
-    """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
-    device, dtype = _parse_to(args, kwargs, allow_copy=True)
-    out = self
-    if dtype is not None:
-        out = E.cast(out, dtypes.to_dtype(dtype))
-    if device is not None:
-        out = M.to_device(out, backend.device(device))
+    """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``,
+    with ``copy=`` and ``memory_format=`` keywords.
+
+    ``t`` itself when nothing changes: same dtype and device, no ``copy=True``, and a format
+    that is ``preserve_format`` or the one t's strides already suggest.  Otherwise a new
+    tensor, laid out in the format (by default as ``t`` is)."""
+    flags = [a for a in args if isinstance(a, bool)]     # to(dtype, non_blocking, copy)
+    if len(flags) > 1:
+        kwargs.setdefault("copy", flags[1])
+    copy = bool(kwargs.pop("copy", False))
+    fmt = mf.check(kwargs.pop("memory_format", None), "to")
+    device, dtype = _parse_to([a for a in args if not isinstance(a, bool)], kwargs,
+                              allow_copy=False)
+    dtype = None if dtype is None else dtypes.to_dtype(dtype)
+    device = None if device is None else backend.device(device)
+    new_dtype = dtype is not None and dtype != self.dtype
+    new_device = device is not None and device != self.device
+    if not (new_dtype or new_device or copy) and (fmt is mf.preserve_format or
+                                                  mf.suggest(self._array) is fmt):
+        return self
+    strides = mf.target_strides(self._array, fmt)
+    out = E.cast(self, dtype) if new_dtype else self
+    if (out is self and not new_device) or mf.element_strides(out._array) != strides:
+        out = M.Copy.apply(out, strides=strides)
+    if new_device:
+        out = M.to_device(out, device)
     return out
+
+def _is_contiguous(self, *, memory_format=mf.contiguous_format) -> bool:
+    """Are the elements stored densely in ``memory_format``'s order (row-major by default;
+    NHWC for ``channels_last``, which is False on a tensor that is not 4-d)?"""
+    return mf.is_contiguous(self._array, mf.check(memory_format, "is_contiguous",
+                                                  none_means=None))
 
 def _cuda(self, device=None) -> "Tensor":
     return _to(self, "cuda" if device is None else
@@ -335,23 +361,13 @@ def _type(self, dtype=None):
         return f"minigrad.{self.dtype.name}"
     return self.to(dtype)
 
-def _float(self):
-    return self.to(dtypes.float32)
-
-def _double(self):
-    return self.to(dtypes.float64)
-
-def _half(self):
-    return self.to(dtypes.float16)
-
-def _long(self):
-    return self.to(dtypes.int64)
-
-def _int(self):
-    return self.to(dtypes.int32)
-
-def _bool(self):
-    return self.to(dtypes.bool_)
+def _as_dtype(dtype, name):
+    """``t.float()``, ``t.long()``...: ``t.to(dtype, memory_format=...)``."""
+    def convert(self, *, memory_format=mf.preserve_format):
+        return _to(self, dtype, memory_format=mf.check(memory_format, name))
+    convert.__name__ = name
+    convert.__doc__ = f"``self.to({dtype!r}, memory_format=memory_format)``."
+    return convert
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
     return tensor(data, dtype=dtype or self.dtype, device=self.device,
@@ -378,15 +394,19 @@ def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
 # device, dtype and creation
 Tensor.backward = tensor_backward
 Tensor.to = _to
+Tensor.is_contiguous = _is_contiguous
 Tensor.cuda = _cuda
 Tensor.cpu = _cpu
 Tensor.type = _type
-Tensor.float = _float
-Tensor.double = _double
-Tensor.half = _half
-Tensor.long = _long
-Tensor.int = _int
-Tensor.bool = _bool
+Tensor.float = _as_dtype(dtypes.float32, "float")
+Tensor.double = _as_dtype(dtypes.float64, "double")
+Tensor.half = _as_dtype(dtypes.float16, "half")
+Tensor.long = _as_dtype(dtypes.int64, "long")
+Tensor.int = _as_dtype(dtypes.int32, "int")
+Tensor.short = _as_dtype(dtypes.int16, "short")
+Tensor.char = _as_dtype(dtypes.int8, "char")
+Tensor.byte = _as_dtype(dtypes.uint8, "byte")
+Tensor.bool = _as_dtype(dtypes.bool_, "bool")
 Tensor.new_tensor = _new_tensor
 Tensor.new_full = _new_full
 Tensor.new_zeros = _new_zeros

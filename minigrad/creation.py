@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from . import backend, dtypes
+from . import _memory_format as mf
 from .tensor import Tensor
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
@@ -222,32 +223,58 @@ def _like(t, dtype, device):
     return (t.dtype if dtype is None else dtype), (t.device if device is None else device)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
+def _laid_out(t, make, memory_format, name):
+    """The new tensor ``make()`` (shaped like ``t``, row-major) stored in ``memory_format``:
+    by default with ``t``'s strides when t is dense, as PyTorch's ``*_like`` factories."""
+    strides = mf.target_strides(t._array, mf.check(memory_format, name))
+    out = make()
+    a = out._array
+    if mf.element_strides(a) != strides:
+        laid = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
+        laid[...] = a
+        out._array = laid          # a fresh leaf: nothing else holds the row-major array yet
+    return out
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False, *,
+               memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return zeros(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(t, lambda: zeros(tuple(t.shape), dtype=dtype, device=device,
+                                      requires_grad=requires_grad), memory_format, "zeros_like")
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False):
+def ones_like(t, dtype=None, device=None, requires_grad=False, *,
+              memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return ones(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(t, lambda: ones(tuple(t.shape), dtype=dtype, device=device,
+                                     requires_grad=requires_grad), memory_format, "ones_like")
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False):
+def empty_like(t, dtype=None, device=None, requires_grad=False, *,
+               memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return empty(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(t, lambda: empty(tuple(t.shape), dtype=dtype, device=device,
+                                      requires_grad=requires_grad), memory_format, "empty_like")
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *,
+              memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return full(tuple(t.shape), fill_value, dtype=dtype, device=device,
-                requires_grad=requires_grad)
+    return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
+                                     requires_grad=requires_grad), memory_format, "full_like")
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False):
+def rand_like(t, dtype=None, device=None, requires_grad=False, *, generator=None,
+              memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return rand(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
+                                     device=device, requires_grad=requires_grad),
+                     memory_format, "rand_like")
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False):
+def randn_like(t, dtype=None, device=None, requires_grad=False, *, generator=None,
+               memory_format=mf.preserve_format):
     dtype, device = _like(t, dtype, device)
-    return randn(tuple(t.shape), dtype=dtype, device=device, requires_grad=requires_grad)
+    return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
+                                      device=device, requires_grad=requires_grad),
+                     memory_format, "randn_like")

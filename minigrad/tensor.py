@@ -419,9 +419,6 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._array.dtype.kind == "f"
 
-    def is_contiguous(self) -> bool:
-        return bool(self._array.flags.c_contiguous)
-
     def stride(self, dim=None):
         strides = tuple(s // self._array.itemsize for s in self._array.strides)
         return strides if dim is None else strides[self._normalize_dim(dim)]

@@ -72,3 +72,259 @@ def test_sdpa_dropout_p_zero_negative_one_and_too_large():
         torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, dropout_p=1.5)
     with pytest.raises(RuntimeError, match="between 0 and 1, but got 1.5"):
         F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)
+
+
+# ----------------------------------------------------------------------------------------------
+# memory formats
+# ----------------------------------------------------------------------------------------------
+_FORMATS = ("contiguous_format", "preserve_format", "channels_last", "channels_last_3d")
+
+
+def _fmt(lib, name):
+    return getattr(lib, name)
+
+
+# the same tensor built in both libraries: a layout (strides) and its values
+_LAYOUTS = {
+    "contiguous4d": lambda lib: lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5),
+    "channels_last": lambda lib: lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5)
+    .contiguous(memory_format=lib.channels_last),
+    "channels_last_slice": lambda lib: lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5)
+    .contiguous(memory_format=lib.channels_last)[:, :, ::2],
+    "permuted4d": lambda lib: lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5)
+    .permute(0, 2, 1, 3),
+    "permuted_slice": lambda lib: lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5)
+    .permute(3, 1, 0, 2)[::2],
+    "one_channel": lambda lib: lib.arange(40, dtype=lib.float64).reshape(2, 1, 4, 5),
+    "channels_last_3d": lambda lib: lib.arange(240, dtype=lib.float64).reshape(2, 3, 2, 4, 5)
+    .contiguous(memory_format=lib.channels_last_3d),
+    "transposed": lambda lib: lib.arange(12, dtype=lib.float64).reshape(3, 4).t(),
+    "strided": lambda lib: lib.arange(24, dtype=lib.float64).reshape(4, 6)[:, ::2],
+    "expanded": lambda lib: lib.arange(3, dtype=lib.float64).reshape(3, 1).expand(3, 4),
+    "unit_dim": lambda lib: lib.arange(16, dtype=lib.float64).reshape(2, 8)[:1],
+    "scalar": lambda lib: lib.tensor(2.5, dtype=lib.float64),
+}
+
+
+def _same_result(make):
+    """Run ``make(lib)`` in both libraries; they must agree on the error, or on values,
+    shape, dtype, strides and whether the result is the input itself."""
+    try:
+        want = make(torch)
+    except Exception as exc:  # noqa: BLE001  (torch's exception is the expectation)
+        with pytest.raises(type(exc)) as got:
+            make(minigrad)
+        first = str(exc).split("(")[0].split(",")[0].replace("torch.", "")
+        assert first.strip() in str(got.value).replace("minigrad.", ""), (exc, got.value)
+        return
+    got = make(minigrad)
+    if isinstance(want, tuple):                     # (result, input): compare aliasing
+        (want, want_in), (got, got_in) = want, got
+        assert (got is got_in) == (want is want_in)
+    if isinstance(want, bool):
+        assert got == want
+        return
+    assert tuple(got.shape) == tuple(want.shape)
+    assert got.dtype.name == str(want.dtype).split(".")[-1]
+    assert got.stride() == want.stride(), (got.stride(), want.stride())
+    if want.dtype.is_floating_point and want.numel() and \
+            make.__name__ not in ("empty_like", "rand_like", "randn_like"):
+        np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+
+
+def test_memory_format_objects():
+    for name in _FORMATS:
+        f = getattr(minigrad, name)
+        assert isinstance(f, minigrad.memory_format)
+        assert repr(f) == repr(getattr(torch, name)).replace("torch.", "minigrad.")
+    assert len({id(getattr(minigrad, n)) for n in _FORMATS}) == 4
+
+
+@pytest.mark.parametrize("layout", sorted(_LAYOUTS))
+@pytest.mark.parametrize("fmt", _FORMATS)
+def test_layouts_of_copies_match_torch(layout, fmt):
+    build = _LAYOUTS[layout]
+
+    def clone(lib):
+        return lib.clone(build(lib), memory_format=_fmt(lib, fmt))
+
+    def contiguous(lib):
+        x = build(lib)
+        return x.contiguous(memory_format=_fmt(lib, fmt)), x
+
+    def to(lib):
+        x = build(lib)
+        return x.to(memory_format=_fmt(lib, fmt)), x
+
+    def to_float32(lib):
+        x = build(lib)
+        return x.float(memory_format=_fmt(lib, fmt)), x
+
+    def to_same_dtype(lib):
+        x = build(lib)
+        return x.double(memory_format=_fmt(lib, fmt)), x
+
+    def to_int64(lib):
+        return build(lib).to(lib.int64, memory_format=_fmt(lib, fmt))
+
+    def is_contiguous(lib):
+        return build(lib).is_contiguous(memory_format=_fmt(lib, fmt))
+
+    def empty_like(lib):
+        return lib.empty_like(build(lib), memory_format=_fmt(lib, fmt))
+
+    def zeros_like(lib):
+        return lib.zeros_like(build(lib), memory_format=_fmt(lib, fmt))
+
+    def ones_like(lib):
+        return lib.ones_like(build(lib), dtype=lib.float32, memory_format=_fmt(lib, fmt))
+
+    def full_like(lib):
+        return lib.full_like(build(lib), 3.0, memory_format=_fmt(lib, fmt))
+
+    def rand_like(lib):
+        return lib.rand_like(build(lib), memory_format=_fmt(lib, fmt))
+
+    def randn_like(lib):
+        return lib.randn_like(build(lib), memory_format=_fmt(lib, fmt))
+
+    for make in (clone, contiguous, to, to_float32, to_same_dtype, to_int64, is_contiguous,
+                 empty_like, zeros_like, ones_like, full_like, rand_like, randn_like):
+        _same_result(make)
+
+
+@pytest.mark.parametrize("layout", sorted(_LAYOUTS))
+def test_default_layouts_match_torch(layout):
+    build = _LAYOUTS[layout]
+    for make in (lambda lib: build(lib).clone(), lambda lib: build(lib).contiguous(),
+                 lambda lib: build(lib).float(), lambda lib: build(lib).to(lib.int32),
+                 lambda lib: lib.zeros_like(build(lib)), lambda lib: build(lib).is_contiguous(),
+                 lambda lib: lib.full_like(build(lib), 2, dtype=lib.int64)):
+        _same_result(make)
+
+
+def test_to_copy_flag_and_none_formats():
+    x = minigrad.randn(2, 3, 4, 5)
+    tx = torch.from_numpy(x.numpy())
+    assert x.to(copy=True) is not x and tx.to(copy=True) is not tx
+    assert x.to(minigrad.float32, False, True) is not x           # (dtype, non_blocking, copy)
+    assert tx.to(torch.float32, False, True) is not tx
+    assert x.to(minigrad.float32, True) is x                      # non_blocking only
+    # None is the default (preserve_format) where torch takes it, refused where it does not
+    for make in (lambda lib, t: t.to(memory_format=None), lambda lib, t: t.float(memory_format=None),
+                 lambda lib, t: t.clone(memory_format=None).stride(),
+                 lambda lib, t: lib.zeros_like(t, memory_format=None).stride()):
+        r, tr = make(minigrad, x), make(torch, tx)
+        assert (r is x) == (tr is tx) and (r == tr if isinstance(r, tuple) else True)
+    for make in (lambda lib, t: t.contiguous(memory_format=None),
+                 lambda lib, t: t.is_contiguous(memory_format=None),
+                 lambda lib, t: t.clone(memory_format="channels_last"),
+                 lambda lib, t: t.float(lib.channels_last),
+                 lambda lib, t: lib.empty_like(t, memory_format=1)):
+        with pytest.raises(TypeError):
+            make(torch, tx)
+        with pytest.raises(TypeError, match="argument 'memory_format' must be|positional"):
+            make(minigrad, x)
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+        tx.transpose(0, 1).contiguous(memory_format=torch.preserve_format)
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
+        x.transpose(0, 1).contiguous(memory_format=minigrad.preserve_format)
+
+
+def test_channels_last_gradients_and_views():
+    base = minigrad.randn(2, 3, 4, 5, dtype=minigrad.float64, requires_grad=True)
+    tbase = torch.from_numpy(base.detach().numpy()).requires_grad_(True)
+    outs = []
+    for lib, b in ((minigrad, base), (torch, tbase)):
+        y = b.clone(memory_format=lib.channels_last)
+        z = y.to(lib.float32, memory_format=lib.contiguous_format).double()
+        w = (y * z).sum(dim=1)                       # a channels-last input to an elementwise op
+        g, = (minigrad.autograd.grad if lib is minigrad else torch.autograd.grad)(
+            (w ** 2).sum(), b, create_graph=True)
+        outs.append((y.stride(), (y * 2).stride(), y.permute(0, 2, 3, 1).is_contiguous(),
+                     g.detach().numpy(), g.sum().detach().numpy()))
+        with pytest.raises(RuntimeError):
+            y.view(2, 60)                             # NHWC memory cannot be viewed as N(CHW)
+    (a, b) = outs
+    assert a[:3] == b[:3]
+    np.testing.assert_allclose(a[3], b[3], rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# zero_ and resize_as_
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(), (5,), (5, 5, 5)])
+def test_zero_function(shape):
+    x = minigrad.randn(*shape, dtype=minigrad.float64)
+    view = x.reshape(-1)
+    out = minigrad.zero_(x)
+    assert out is x and not x.numpy().any() and not view.numpy().any()
+    y = minigrad.randn(*shape, requires_grad=True)
+    ty = torch.from_numpy(y.detach().numpy()).requires_grad_(True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        torch.zero_(ty)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        minigrad.zero_(y)
+    # on a non-leaf: the gradient through the zeroed tensor is zero, as torch's
+    grads = []
+    for lib, leaf in ((minigrad, y), (torch, ty)):
+        z = leaf * 2
+        lib.zero_(z)
+        (z + leaf).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_array_equal(*grads)
+
+
+@pytest.mark.parametrize("case", ["same", "scalar", "smaller", "larger", "transposed",
+                                  "channels_last_keep", "to_channels_last", "preserve",
+                                  "preserve_other_size"])
+def test_resize_as_matches_torch(case):
+    def make(lib):
+        cl = lib.channels_last
+        x = {"transposed": lib.arange(12, dtype=lib.float64).reshape(3, 4).t(),
+             "scalar": lib.tensor(1.5, dtype=lib.float64)}.get(
+            case, lib.arange(120, dtype=lib.float64).reshape(2, 3, 4, 5))
+        if case == "channels_last_keep":
+            x = x.contiguous(memory_format=cl)
+        template, kw = {
+            "same": (lib.zeros(2, 3, 4, 5), {}),
+            "scalar": (lib.zeros(()), {}),
+            "smaller": (lib.zeros(3, 7), {}),
+            "larger": (lib.zeros(2, 3), {}),
+            "transposed": (lib.zeros(2, 6), {}),
+            "channels_last_keep": (lib.zeros(2, 3, 4, 5), {}),
+            "to_channels_last": (lib.zeros(2, 3, 4, 5), {"memory_format": cl}),
+            "preserve": (lib.zeros(2, 3, 4, 5).contiguous(memory_format=cl),
+                         {"memory_format": lib.preserve_format}),
+            "preserve_other_size": (lib.zeros(1, 3, 4, 5).contiguous(memory_format=cl),
+                                    {"memory_format": lib.preserve_format}),
+        }[case]
+        if case == "larger":
+            x = x[0, 0, 0]                            # 5 elements grown to 6
+        out = lib.resize_as_(x, template, **kw)
+        assert out is x
+        return out
+
+    got, want = make(minigrad), make(torch)
+    assert tuple(got.shape) == tuple(want.shape) and got.stride() == want.stride()
+    n = min(got.numel(), 5 if case == "larger" else got.numel())  # torch leaves new ones unset
+    np.testing.assert_array_equal(got.numpy().reshape(-1)[:n] if case == "larger" else
+                                  got.numpy(), want.numpy().reshape(-1)[:n]
+                                  if case == "larger" else want.numpy())
+
+
+def test_resize_keeps_memory_and_refuses_what_torch_refuses():
+    x = minigrad.arange(12, dtype=minigrad.float64)
+    view = x[:6]
+    x.resize_as_(minigrad.zeros(3, 2))
+    x[0, 0] = 100.0
+    assert view[0].item() == 100.0                   # still the same memory, as torch
+    for make in (lambda lib: lib.resize_as_(lib.zeros(2, 3, requires_grad=True), lib.zeros(3)),
+                 lambda lib: lib.resize_as_(lib.zeros(2, 3), [3, 2]),
+                 lambda lib: lib.resize_as_(lib.zeros(2, 3), lib.zeros(3, 2),
+                                            memory_format=lib.channels_last),
+                 lambda lib: lib.zeros(2, 3).resize_(3, 2, memory_format=lib.preserve_format)):
+        with pytest.raises(Exception) as want:
+            make(torch)
+        with pytest.raises(type(want.value)):
+            make(minigrad)

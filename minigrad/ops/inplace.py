@@ -6,6 +6,7 @@ the graph (and rebases a view's base) when gradients are needed.
 from __future__ import annotations
 
 from .. import backend
+from .. import _memory_format as mf
 from ..tensor import Tensor
 from . import elementwise
 from .elementwise import Add, Clamp, Div, Mul, Pow, Relu, Sub
@@ -69,8 +70,9 @@ def fill_(t, value):
     return setitem(t, Ellipsis, value)
 
 
-def zero_(t):
-    return fill_(t, 0)
+def zero_(input):
+    """Fill ``input`` with zeros in place; returns it."""
+    return fill_(input, 0)
 
 
 def copy_(t, src):
@@ -84,10 +86,13 @@ def resize_(t, *sizes, memory_format=None):
     """Give ``t`` the shape ``sizes`` in place, as ``torch.Tensor.resize_`` (seed 001's
     ``img = x_train[0] / 255; img.resize_(28, 28)`` turns a 784-vector into a 28x28 image).
 
-    Same number of elements: a contiguous tensor keeps its memory (views of it still see the
-    writes).  Fewer: the first elements are kept.  More: the new elements are zeros (PyTorch
-    leaves them uninitialised).  A non-contiguous tensor is read in row-major order (PyTorch
-    reads its storage order).  Tensors that require grad cannot be resized, as in PyTorch.
+    The elements are read in the order they lie in memory (t's storage) and laid out anew in
+    ``memory_format`` (row-major by default); the same shape without a format changes
+    nothing.  Same number of elements or fewer: t keeps its memory (views of it still see the
+    writes).  More: the new elements are zeros (PyTorch leaves them uninitialised).  A tensor
+    whose elements do not fill one block of memory (a slice) is read in row-major order
+    (PyTorch would read the storage between them).  Tensors that require grad cannot be
+    resized, as in PyTorch.
     """
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
@@ -96,17 +101,39 @@ def resize_(t, *sizes, memory_format=None):
         raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
     if t.requires_grad:
         raise RuntimeError("cannot resize variables that require grad")
-    n = 1
-    for s in sizes:
-        n *= s
+    fmt = mf.check(memory_format, "resize_", none_means=mf.contiguous_format)
+    if fmt is mf.preserve_format:
+        raise RuntimeError("Unsupported memory format preserve_format (resize_ lays the "
+                           "elements out anew, in contiguous_format or a channels-last one)")
     a = t._array
-    if n == a.size and a.flags.c_contiguous:
-        t._array = a.reshape(sizes)
+    if sizes == tuple(a.shape) and memory_format is None:
+        return t                          # the same shape: t is left as it is, strides too
+    probe = backend.xp_of(a).empty(sizes, a.dtype)
+    strides = mf.target_strides(probe, fmt)              # checks a channels-last rank
+    n = probe.size
+    if a.size and mf.is_non_overlapping_and_dense(a.shape, mf.element_strides(a)) and \
+            min(a.strides) >= 0:
+        storage = a.ravel(order="K")          # memory order, a view of t's memory
     else:
-        xp = backend.xp_of(a)
-        flat = xp.zeros(n, dtype=a.dtype)
-        keep = min(n, a.size)
-        flat[:keep] = a.reshape(-1)[:keep]
-        t._array = flat.reshape(sizes)
+        storage = a.reshape(-1)
+    if n > storage.size:
+        grown = backend.xp_of(a).zeros(n, a.dtype)
+        grown[:storage.size] = storage
+        storage = grown
+    t._array = backend.xp_of(a).lib.stride_tricks.as_strided(
+        storage, sizes, tuple(s * a.itemsize for s in strides))
     t._version.value += 1
     return t
+
+
+def resize_as_(input, the_template, *, memory_format=None):
+    """``resize_(input, the_template.shape)``.  ``memory_format``: None keeps input's layout
+    when the shape does not change (else row-major); ``preserve_format`` takes the layout
+    the template's strides suggest."""
+    if not isinstance(the_template, Tensor):
+        raise TypeError(f"resize_as_(): argument 'the_template' (position 2) must be Tensor, "
+                        f"not {type(the_template).__name__}")
+    fmt = None if memory_format is None else mf.check(memory_format, "resize_as_")
+    if fmt is mf.preserve_format:
+        fmt = mf.suggest(the_template._array)
+    return resize_(input, tuple(the_template.shape), memory_format=fmt)

@@ -10,6 +10,7 @@ import operator
 import warnings
 
 from .. import backend, dtypes
+from .. import _memory_format as mf
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim, result_dtype
@@ -119,9 +120,12 @@ class Pad(Function):
 
 
 class Copy(Function):
-    """clone(): a copy whose gradient is passed straight through."""
-    def forward(self, a):
-        return a.copy()
+    """clone(): a copy with the given element ``strides`` (a dense layout, see
+    minigrad/_memory_format.py); the gradient is passed straight through."""
+    def forward(self, a, *, strides):
+        out = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
+        out[...] = a
+        return out
 
     def backward(self, g):
         return g
@@ -462,12 +466,22 @@ def pad(a, pad, mode="constant", value=0.0):
     return Pad.apply(a, widths=tuple(widths), value=0 if value is None else value)
 
 
-def clone(a):
-    return Copy.apply(a)
+def clone(a, *, memory_format=mf.preserve_format):
+    """A copy of ``a`` laid out in ``memory_format`` (by default as ``a`` is, when dense)."""
+    fmt = mf.check(memory_format, "clone")
+    return Copy.apply(a, strides=mf.target_strides(a._array, fmt))
 
 
-def contiguous(a):
-    return a if a.is_contiguous() else Contiguous.apply(a)
+def contiguous(a, memory_format=mf.contiguous_format):
+    """``a`` itself when stored densely in ``memory_format``'s order, else such a copy."""
+    fmt = mf.check(memory_format, "contiguous", none_means=None)
+    if mf.is_contiguous(a._array, fmt):
+        return a
+    if fmt is mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if fmt is mf.contiguous_format:
+        return Contiguous.apply(a)
+    return Copy.apply(a, strides=mf.target_strides(a._array, fmt))
 
 
 def to_device(a, device):

@@ -1,0 +1,184 @@
+"""Memory formats: ``minigrad.contiguous_format``, ``preserve_format``, ``channels_last`` and
+``channels_last_3d``, the ``memory_format=`` of ``contiguous``, ``clone``, ``to`` and the
+``*_like`` factories.
+
+A format only decides the strides of a new tensor, never its values or shape.  numpy arrays
+carry strides too, so each format is expressed as an array laid out that way:
+
+* ``contiguous_format``: row-major (C order);
+* ``channels_last``: a 4-d (N, C, H, W) tensor stored as N, H, W, C (strides
+  (HWC, 1, WC, C)); ``channels_last_3d`` the same for 5-d (N, C, D, H, W);
+* ``preserve_format``: the input's strides when it is non-overlapping and dense, otherwise a
+  dense layout that orders the dimensions as the input's strides do.
+"""
+from __future__ import annotations
+
+from . import backend
+
+__all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
+           "channels_last_3d"]
+
+
+class memory_format:  # noqa: N801  (PyTorch's spelling: torch.memory_format)
+    """The layout a new tensor's elements get in memory; one object per format."""
+    __slots__ = ("name",)
+    __module__ = "minigrad"           # the public name: minigrad.memory_format
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"minigrad.{self.name}"
+
+    def __reduce__(self):
+        return self.name             # pickled (e.g. deep-copied) as the module-level singleton
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+# the rank each channels-last format needs, and its dimension order from outermost to innermost
+_CHANNELS_LAST = {channels_last: (4, (0, 2, 3, 1)), channels_last_3d: (5, (0, 2, 3, 4, 1))}
+
+
+def check(fmt, fn_name, none_means=preserve_format):
+    """``fmt`` itself, ``none_means`` for None (where the function takes None), or PyTorch's
+    TypeError."""
+    if fmt is None and none_means is not None:
+        return none_means
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{fn_name}(): argument 'memory_format' must be minigrad.memory_format, "
+                        f"not {type(fmt).__name__}")
+    return fmt
+
+
+def _check_rank(fmt, ndim):
+    rank = _CHANNELS_LAST[fmt][0]
+    if ndim != rank:
+        raise RuntimeError(f"required rank {rank} tensor to use {fmt.name} format (the tensor "
+                           f"has {ndim} dimensions)")
+
+
+def element_strides(array):
+    return tuple(s // array.itemsize for s in array.strides)
+
+
+def is_contiguous(array, fmt=contiguous_format):
+    """``Tensor.is_contiguous(memory_format=fmt)``: are the elements stored densely in the
+    format's order?  Dimensions of size 1 may have any stride; a channels-last format on a
+    tensor of another rank is False (not an error, as in PyTorch)."""
+    if fmt not in _CHANNELS_LAST:
+        return bool(array.flags.c_contiguous)     # preserve_format counts as contiguous_format
+    rank, order = _CHANNELS_LAST[fmt]
+    if array.ndim != rank:
+        return False
+    strides, expected = element_strides(array), 1
+    for d in reversed(order):
+        if array.shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= array.shape[d]
+    return True
+
+
+def is_non_overlapping_and_dense(shape, strides):
+    """Do the elements fill a block of memory exactly, each at its own address (in any
+    dimension order)?  Size-1 dimensions may have any stride."""
+    dims = sorted((d for d in range(len(shape)) if shape[d] >= 2), key=lambda d: strides[d])
+    expected = 1
+    for d in dims:
+        if strides[d] != expected:
+            return False
+        expected *= shape[d]
+    return True
+
+
+def _dense_strides(shape, order):
+    """Row-major strides for the dimensions listed in ``order``, outermost first."""
+    strides, step = [0] * len(shape), 1
+    for d in reversed(order):
+        strides[d] = step
+        step *= max(shape[d], 1)
+    return tuple(strides)
+
+
+def _inferred_order(shape, strides):
+    """The dimensions ordered by stride, outermost first, for a tensor that is not dense:
+    a stable insertion sort in which a 0 stride (broadcast) is comparable to nothing, and
+    equal strides put the longer dimension outside."""
+    perm = list(reversed(range(len(shape))))          # innermost first
+
+    def should_swap(d0, d1):                          # 1: d0 lies outside d1; -1: inside
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    for i in range(1, len(perm)):
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = should_swap(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    return tuple(reversed(perm))
+
+
+def target_strides(array, fmt):
+    """The element strides a new tensor shaped like ``array`` gets in format ``fmt`` (checks
+    the rank of a channels-last format)."""
+    shape = array.shape
+    if fmt in _CHANNELS_LAST:
+        _check_rank(fmt, array.ndim)
+        return _dense_strides(shape, _CHANNELS_LAST[fmt][1])
+    if fmt is preserve_format:
+        strides = element_strides(array)
+        if is_non_overlapping_and_dense(shape, strides) and min(strides, default=0) >= 0:
+            return strides
+        return _dense_strides(shape, _inferred_order(shape, strides))
+    return _dense_strides(shape, range(len(shape)))
+
+
+def empty_strided(xp, shape, strides, dtype):
+    """An uninitialised array of ``shape`` with the given element strides (dense ones)."""
+    dtype = xp.dtype(dtype)
+    if tuple(strides) == _dense_strides(shape, range(len(shape))):
+        return xp.empty(shape, dtype)             # row-major: numpy's own layout
+    size = 1
+    for s in shape:
+        size *= s
+    extent = 1 + sum((n - 1) * s for n, s in zip(shape, strides)) if size else 0
+    buffer = xp.empty(extent, dtype)
+    return xp.lib.stride_tricks.as_strided(buffer, shape,
+                                           tuple(s * dtype.itemsize for s in strides))
+
+
+def suggest(array):
+    """The format ``array``'s strides look like: a channels-last one when a 4-d (5-d) array's
+    strides grow in the order C, W, H, N (C, W, H, D, N), even with gaps, else
+    ``contiguous_format``.  ``Tensor.to(memory_format=f)`` keeps a tensor that looks like f."""
+    for fmt, (rank, order) in _CHANNELS_LAST.items():
+        if array.ndim == rank and _strides_grow(array.shape, element_strides(array), order):
+            return fmt
+    return contiguous_format
+
+
+def _strides_grow(shape, strides, order):
+    """Does each stride, from the innermost dimension of ``order`` out, cover the previous
+    dimension's extent?  A zero-sized dimension or a 0 channel stride says nothing."""
+    if strides[1] == 0:
+        return False
+    least = 0
+    for d in reversed(order):
+        if shape[d] == 0 or strides[d] < least:
+            return False
+        if d == 0 and least == strides[1]:
+            return False          # N's stride equal to C's: N, C, 1, 1 reads as contiguous
+        least = strides[d] * (shape[d] if shape[d] > 1 else 1)
+    return True
