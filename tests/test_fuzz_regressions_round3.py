@@ -176,3 +176,24 @@ def test_bce_with_logits_mixed_dtypes(input_dtype, target_dtype, reduction, weig
         if theirs is not None:
             np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=max(tol, 1e-7),
                                        atol=tol)
+
+
+# ---- batch_norm with expanded (stride-0) running statistics: updated in place ----------------
+@pytest.mark.parametrize("shape", [(3, 4), (3, 4, 2)])
+def test_batch_norm_expanded_running_stats(shape):
+    """PyTorch's kernel writes every channel's update into the one shared element, one after
+    another (in channel order with one thread; with more, in the order the threads run)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = []
+        for L in (minigrad, torch):
+            x = L.tensor(np.cos(np.arange(np.prod(shape))).reshape(shape) * 3 + 1)
+            mean_base, var_base = L.tensor([0.5, 7.0]).double(), L.tensor([2.0]).double()
+            out = L.nn.functional.batch_norm(x, mean_base[:1].expand(4), var_base.expand(4),
+                                             training=True, momentum=0.1)
+            results.append((out, mean_base, var_base))
+        for m, t in zip(*results):
+            np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
+    finally:
+        torch.set_num_threads(threads)

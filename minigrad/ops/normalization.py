@@ -17,6 +17,8 @@ the closed form, written with minigrad's own ops so that it can be differentiate
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -27,6 +29,30 @@ from .plumbing import reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 
 __all__ = ["BatchNorm", "batch_norm"]
+
+
+def _update_running(stat, batch, momentum):
+    """stat = (1 - momentum) stat + momentum batch, in place; stat, batch: (C,).
+
+    A running statistic may be an expanded view (stride 0: all its channels in one element),
+    which numpy keeps read-only. PyTorch's kernel writes through it anyway, one channel after
+    another (the element ends up with every channel's update applied in turn); minigrad does
+    the same, in channel order, through a writable view of the same memory."""
+    batch = batch.astype(stat.dtype, copy=False)
+    if stat.flags.writeable:
+        stat *= 1 - momentum
+        stat += momentum * batch
+        return
+    root = stat
+    while isinstance(root, np.ndarray) and not (root.flags.writeable and root.flags.c_contiguous):
+        root = root.base          # up to the array that owns the memory (writable, contiguous)
+    if not isinstance(root, np.ndarray):
+        raise RuntimeError("batch_norm: the running statistics cannot be updated in place: "
+                           "their memory is read-only")
+    offset = stat.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    alias = np.ndarray(stat.shape, stat.dtype, buffer=root, offset=offset, strides=stat.strides)
+    for c in range(stat.shape[0]):
+        alias[c] = (1 - momentum) * alias[c] + momentum * batch[c]
 
 
 def _inplace_or_new(y, b, op):
@@ -56,12 +82,9 @@ class BatchNorm(Function):
             centered = x - mean.reshape(shape)               # (N, C, *S)
             var = (centered * centered).mean(axis=axes)      # (C,), biased
             if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+                _update_running(running_mean, mean, momentum)
             if running_var is not None:
-                unbiased = var * (m / max(m - 1, 1))
-                running_var *= 1 - momentum
-                running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+                _update_running(running_var, var * (m / max(m - 1, 1)), momentum)  # unbiased
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
