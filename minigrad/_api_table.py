@@ -57,15 +57,18 @@ def namespaces():
     def functions_of(module):
         return [n for n in _public(module, "module") if not inspect.isclass(getattr(module, n))]
 
-    torch_classes = {"Tensor", "Size", "Generator", "device", "dtype", "no_grad",
-                     "enable_grad", "set_grad_enabled", "inference_mode"}
+    torch_classes = {"Tensor", "Size", "Generator", "device", "dtype", "memory_format",
+                     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode"}
     top = [n for n in _public(minigrad, "module")
            if not inspect.isclass(getattr(minigrad, n)) or n in torch_classes]
     dtypes = sorted(n for n in dir(minigrad) if isinstance(getattr(minigrad, n, None),
                                                           minigrad.dtype))
+    formats = sorted(n for n in dir(minigrad) if isinstance(getattr(minigrad, n, None),
+                                                           minigrad.memory_format))
     rows = [
         ("torch (functions and classes)", top),
         ("torch dtypes", dtypes),
+        ("torch memory formats", formats),
         ("torch.Tensor (methods and properties)", _public(minigrad.Tensor, "tensor")),
         ("torch.nn (layers and containers)", [n for n in _public(minigrad.nn, "classes")
                                               if issubclass(getattr(minigrad.nn, n),
