@@ -171,9 +171,6 @@ FOUND = [
      r"expected scalar type|should be the same|result type Float can't be cast|mixed dtype|"
      r"on an unsigned type|Expected (a )?floating|only support floating|must be floating|"
      r"Bool type is not supported|not supported for (bool|Bool)|for floating point"),
-    # x ** bool_tensor: torch's backward computes `exponent - 1` in bool and refuses it;
-    # minigrad differentiates (the exponent is promoted with the base, as in the forward)
-    (r"pow", RuntimeError, r"Subtraction, the `-` operator, with a bool"),
 ]
 
 

@@ -197,3 +197,17 @@ def test_batch_norm_expanded_running_stats(shape):
             np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-12, atol=1e-12)
     finally:
         torch.set_num_threads(threads)
+
+
+# ---- x ** bool_tensor: the value as PyTorch, and its backward refuses as PyTorch's ----------
+@pytest.mark.parametrize("exponent", [[True, False], True])
+def test_pow_bool_exponent(exponent):
+    def value(L):
+        return L.tensor([1.5, -2.0]) ** L.tensor(exponent)
+
+    def backward(L):
+        x = L.tensor([1.5, -2.0], dtype=L.float64, requires_grad=True)
+        L.pow(x, L.tensor(exponent)).sum().backward()
+        return x.grad
+    agree(value)
+    agree(backward, match="Subtraction")

@@ -99,6 +99,19 @@ class Pow(Function):
         return ga, gb
 
 
+class BoolExponentPow(Function):
+    """a ** b for a bool exponent b (promoted to a's dtype): the value of Pow; its backward
+    refuses as PyTorch's does (it computes b - 1, a subtraction PyTorch forbids on bools)."""
+    def forward(self, a, b):
+        with ieee_errors():
+            return a ** b
+
+    def backward(self, g):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -484,6 +497,9 @@ def pow(a, b):
             if bool((bv < 0).any()):
                 return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
                                              dtype)
+    if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
+            a._array.dtype.kind == "f":
+        return _binary(BoolExponentPow, a, b, "pow")
     return _binary(Pow, a, b, "pow")
 
 
