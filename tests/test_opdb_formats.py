@@ -313,6 +313,25 @@ def test_resize_as_matches_torch(case):
                                   if case == "larger" else want.numpy())
 
 
+@pytest.mark.parametrize("shape, sizes", [((), (1, 1, 1)), ((5,), ()), ((2, 3), (6,)),
+                                           ((2, 3, 4, 5), (2, 3, 4, 5))])
+def test_resize_matches_torch(shape, sizes):
+    def make(lib):
+        x = lib.arange(int(np.prod(shape)), dtype=lib.float64).reshape(shape)
+        out = x.resize_(*sizes) if sizes else x.resize_(sizes)
+        assert out is x
+        return out
+    got, want = make(minigrad), make(torch)
+    assert tuple(got.shape) == tuple(want.shape) and got.stride() == want.stride()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    # an explicit format restrides the same memory, as torch's (the values move with it)
+    if len(shape) == 4:
+        cl = [lib.arange(120, dtype=lib.float64).reshape(shape).resize_(
+            *sizes, memory_format=lib.channels_last) for lib in (minigrad, torch)]
+        assert cl[0].stride() == cl[1].stride()
+        np.testing.assert_array_equal(cl[0].numpy(), cl[1].numpy())
+
+
 def test_resize_keeps_memory_and_refuses_what_torch_refuses():
     x = minigrad.arange(12, dtype=minigrad.float64)
     view = x[:6]

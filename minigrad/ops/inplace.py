@@ -112,7 +112,7 @@ def resize_(t, *sizes, memory_format=None):
     strides = mf.target_strides(probe, fmt)              # checks a channels-last rank
     n = probe.size
     if a.size and mf.is_non_overlapping_and_dense(a.shape, mf.element_strides(a)) and \
-            min(a.strides) >= 0:
+            min(a.strides, default=0) >= 0:
         storage = a.ravel(order="K")          # memory order, a view of t's memory
     else:
         storage = a.reshape(-1)
