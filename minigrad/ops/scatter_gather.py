@@ -12,6 +12,8 @@ of any order stay inside this pair):
 The scatter-add is vectorised with ``bincount`` on flat positions (no Python loop, no
 ``np.add.at``): position = (coordinates of src, with ``dim``'s coordinate replaced by the
 index) flattened in ``shape``; repeated positions add up, which is what a gradient needs.
+As in PyTorch, a 0-d input, index or src counts as 1-d of size 1 (``_as_1d``), and an empty
+index is returned from (or written) without the other checks.
 Many higher-level ops (pad modes, unfold/fold, interpolate, embedding, sort/topk) are
 compositions of these, and inherit their first and second derivatives.
 """
@@ -20,8 +22,10 @@ from __future__ import annotations
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import broadcast_shape, normalize_dim, scalar_type_name
 from .elementwise import add, cast, where
+from .movement import clone
+from .plumbing import expand_to, reshape_to
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
            "take_along_dim", "scatter_add_array"]
@@ -130,125 +134,250 @@ SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int
                 "bool": "Bool"}
 
 
-def _index_array(index, name):
-    arr = index._array if isinstance(index, Tensor) else index
-    if arr.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index (got index with dtype "
-                           f"{dtypes.from_numpy_dtype(arr.dtype).name})")
-    return arr
+INDEX_DTYPES = ("int32", "int64")     # the index dtypes gather/scatter/index_* accept
 
 
-def _check_along(a, dim, index, name, src=None):
-    """gather/scatter's rules: same ndim, index no larger than a (or src) off ``dim``, values
-    in range; returns (dim, index array with negatives refused)."""
-    idx = _index_array(index, name)
-    nd = max(a.ndim, 1)
-    d = normalize_dim(dim, nd)
-    if idx.ndim != a.ndim and not (a.ndim == 0 and idx.ndim <= 1):
-        raise RuntimeError("Index tensor must have the same number of dimensions as "
-                           f"{'input' if name == 'gather' else 'self'} tensor (index has "
-                           f"{idx.ndim}, {'input' if name == 'gather' else 'self'} has {a.ndim})")
-    for k in range(idx.ndim):
-        if k != d and idx.shape[k] > a.shape[k]:
-            raise RuntimeError(f"Size does not match at dimension {k} expected index "
-                               f"{list(idx.shape)} to be smaller than self {list(a.shape)} "
-                               f"apart from dimension {d}")
-        if src is not None and idx.shape[k] > src.shape[k]:
-            raise RuntimeError(f"Size does not match at dimension {k} expected index "
-                               f"{list(idx.shape)} to be smaller than src {list(src.shape)}")
-    size = a.shape[d] if a.ndim else 1
-    if idx.size:
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < 0 or hi >= size:
-            bad = lo if lo < 0 else hi
-            raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
-    return d, idx.astype("int64", copy=False)
+def _index_array(index):
+    return index._array if isinstance(index, Tensor) else index
+
+
+def _first_out_of_range(idx, size):
+    """The first value of ``idx`` (in order) outside [0, size), or None."""
+    bad = (idx < 0) | (idx >= size)
+    return int(idx.reshape(-1)[bad.reshape(-1)][0]) if bad.any() else None
+
+
+def _size(shape, k):
+    """PyTorch's size of dim k where a 0-d tensor counts as one element along dim 0."""
+    return shape[k] if len(shape) else 1
+
+
+def _as_1d(t):
+    """A 0-d tensor as shape (1,) (PyTorch's gather/scatter treat it so); others as they are."""
+    return reshape_to(t, (1,)) if t.ndim == 0 else t
+
+
+def _check_along(a, d, idx, name, src=None):
+    """gather/scatter's checks of a non-empty index against ``a`` (and a tensor ``src``), in
+    PyTorch's order: index dtype, number of dims (0-d counting as 1-d), sizes off ``dim``
+    (and every size against src), index values in range."""
+    if idx.dtype.name not in INDEX_DTYPES:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    nd, what = max(a.ndim, 1), "input" if name == "gather" else "self"
+    if max(idx.ndim, 1) != nd:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
+                           f"tensor (index has {idx.ndim}, {what} has {a.ndim})")
+    too_big = any(k != d and _size(idx.shape, k) > _size(a.shape, k) for k in range(nd))
+    if name == "gather" and too_big:
+        k = next(k for k in range(nd) if k != d and _size(idx.shape, k) > _size(a.shape, k))
+        raise RuntimeError(f"Size does not match at dimension {k} expected index "
+                           f"{list(idx.shape)} to be no larger than self {list(a.shape)} "
+                           f"apart from dimension {d}")
+    against = f"self {list(a.shape)} apart from dimension {d}"
+    if src is not None:
+        # PyTorch reads src's size for every dim of self (an IndexError past a 1-d src's end)
+        # before it compares the number of dims
+        too_big = too_big or any(
+            _size(idx.shape, k) > _size(src.shape, normalize_dim(k, src.ndim) if src.ndim else 0)
+            for k in range(nd))
+        if max(src.ndim, 1) != max(idx.ndim, 1):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src "
+                               f"tensor (index has {idx.ndim}, src has {src.ndim})")
+        against += f" and to be no larger size than src {list(src.shape)}"
+    if too_big:
+        raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than {against}")
+    size = _size(a.shape, d)
+    bad = _first_out_of_range(idx, size)
+    if bad is not None:
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
+    return idx.astype("int64", copy=False).reshape(idx.shape or (1,))
 
 
 # ----------------------------------------------------------------------------------------------
 # Public functions
 # ----------------------------------------------------------------------------------------------
 def gather(input, dim, index, *, sparse_grad=False):
-    """out[i][j][k] = input[i][index[i][j][k]][k] (for dim=1): shaped like ``index``."""
-    d, idx = _check_along(input, dim, index, "gather")
-    return Gather.apply(input, index=idx, dim=d)
+    """out[i][j][k] = input[i][index[i][j][k]][k] (for dim=1): shaped like ``index``.  A 0-d
+    input or index counts as 1-d of size 1; an empty index gives an empty result unchecked."""
+    idx = _index_array(index)
+    d = normalize_dim(dim, input.ndim)
+    if idx.size == 0:
+        # PyTorch checks nothing about an empty index; keep the result in input's graph
+        xp = backend.xp_of(input._array)
+        flat = reshape_to(input, (input._array.size,))
+        picked = IndexSelect.apply(flat, index=xp.zeros(0, "int64"), dim=0)
+        return reshape_to(picked, idx.shape)
+    idx1 = _check_along(input, d, idx, "gather")
+    out = Gather.apply(_as_1d(input), index=idx1, dim=d)
+    return reshape_to(out, ()) if idx.ndim == 0 else out
 
 
 def take_along_dim(input, indices, dim=None):
-    """gather with numpy's broadcasting of ``indices``; dim None: on the flattened input."""
+    """Values of ``input`` at ``indices`` along ``dim``: a gather after broadcasting input and
+    indices against each other (all dims but ``dim``); indices wrap modulo the size of
+    ``dim`` as PyTorch's do.  dim None: a gather from the flattened input (no wrapping)."""
+    idx = _index_array(indices)
     if dim is None:
-        return gather(input.reshape(-1), 0, indices.reshape(-1))
+        return gather(reshape_to(input, (input._array.size,)), 0, idx.reshape(-1))
+    if input.ndim != idx.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                           f"number of dimensions, but got {input.ndim} dimensions for input, "
+                           f"and {idx.ndim} dimensions for indices")
+    if idx.dtype.name != "int64":
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{scalar_type_name(idx.dtype)}")
     d = normalize_dim(dim, input.ndim)
-    shape = list(input.shape)
-    shape[d] = indices.shape[d]
-    idx = backend.xp_of(indices._array).broadcast_to(indices._array, tuple(shape))
-    return gather(input, d, Tensor._wrap(idx))
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    want = list(input.shape)
+    want[d] = idx.shape[d]
+    shape = broadcast_shape(tuple(want), tuple(idx.shape), "take_along_dim")
+    in_shape = list(shape)
+    in_shape[d] = size = input.shape[d]
+    if size == 0 and idx.size:
+        raise RuntimeError("ZeroDivisionError")    # PyTorch's remainder by the zero size
+    xp = backend.xp_of(idx)
+    wrapped = xp.broadcast_to(idx % size if size else idx, shape)
+    return gather(expand_to(input, tuple(in_shape)), d, wrapped)
 
 
 def _src_tensor(input, src, value, idx):
+    """scatter's ``src`` (or ``value``) as a tensor of input's dtype shaped like ``idx``."""
     if src is None:
         src = value
     if not isinstance(src, Tensor):
         xp = backend.xp_of(input._array)
         return Tensor._wrap(xp.full(idx.shape, src, dtype=input._array.dtype))
-    return cast(src, input._array.dtype)
+    src = _as_1d(src)
+    return src if tuple(src.shape) == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
+
+
+def _scatter_prepare(input, dim, index, src, name):
+    """(dim, checked int64 index of >= 1 dim) for scatter/scatter_add, or (dim, None) for an
+    empty index (nothing written: PyTorch then checks only the dtypes)."""
+    idx = _index_array(index)
+    d = normalize_dim(dim, input.ndim)
+    if idx.size and idx.dtype.name not in INDEX_DTYPES:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if isinstance(src, Tensor) and src._array.dtype != input._array.dtype:
+        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    if idx.size == 0:
+        return d, None
+    return d, _check_along(input, d, idx, name, src if isinstance(src, Tensor) else None)
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """``input`` with ``src`` (a tensor or a number) written at ``index`` along ``dim``:
-    out[i][index[i][j]] = src[i][j] (dim 1).  ``reduce='add'`` adds instead."""
+    """``input`` with ``src`` (a tensor of input's dtype, or a number) written at ``index``
+    along ``dim``: out[i][index[i][j]] = src[i][j] (dim 1).  ``reduce='add'`` adds instead.
+    A 0-d input, index or src counts as 1-d of size 1."""
     if src is None and value is None:
         raise TypeError("scatter() missing 1 required positional argument: 'src' (or value=)")
     if reduce not in (None, "add", "multiply"):
         raise RuntimeError(f"reduce argument must be either add or multiply. (got '{reduce}')")
-    srct = src if isinstance(src, Tensor) else None
-    d, idx = _check_along(input, dim, index, "scatter", srct)
-    s = _src_tensor(input, src, value, idx)
-    if tuple(s.shape) != idx.shape:
-        s = s[tuple(slice(0, n) for n in idx.shape)]
+    d, idx = _scatter_prepare(input, dim, index, src, "scatter")
+    if idx is None:
+        return clone(input)
+    x = _as_1d(input)
+    s = _src_tensor(x, src, value, idx)
     if reduce == "add":
-        return add(input, ScatterAdd.apply(s, index=idx, dim=d, shape=input.shape))
-    if reduce == "multiply":
+        out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
+    elif reduce == "multiply":
         raise NotImplementedError("scatter(reduce='multiply') is not supported by minigrad "
                                   "(use scatter_reduce's product in PyTorch)")
-    hit = scatter_add_array(tuple(input.shape), d, idx, backend.xp_of(idx).ones(
-        idx.shape, dtype="float32")) > 0
-    return where(Tensor._wrap(hit), ScatterPut.apply(s, index=idx, dim=d, shape=input.shape),
-                 input)
+    else:
+        hit = scatter_add_array(tuple(x.shape), d, idx, backend.xp_of(idx).ones(
+            idx.shape, dtype="float32")) > 0
+        out = where(Tensor._wrap(hit), ScatterPut.apply(s, index=idx, dim=d,
+                                                        shape=tuple(x.shape)), x)
+    return reshape_to(out, ()) if input.ndim == 0 else out
 
 
 def scatter_add(input, dim, index, src):
-    """``input`` with ``src`` added at ``index`` along ``dim`` (repeats add up)."""
-    d, idx = _check_along(input, dim, index, "scatter_add", src)
-    src = src[tuple(slice(0, s) for s in idx.shape)] if tuple(src.shape) != idx.shape else src
-    return add(input, ScatterAdd.apply(cast(src, input._array.dtype), index=idx, dim=d,
-                                       shape=tuple(input.shape)))
+    """``input`` with ``src`` (of input's dtype) added at ``index`` along ``dim`` (repeats add
+    up).  A 0-d input, index or src counts as 1-d of size 1."""
+    d, idx = _scatter_prepare(input, dim, index, src, "scatter")
+    if idx is None:
+        return clone(input)
+    x = _as_1d(input)
+    s = _src_tensor(x, src, None, idx)
+    out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
+    return reshape_to(out, ()) if input.ndim == 0 else out
+
+
+def _index_vector(index, name):
+    """index_select/index_add's index: a 1-d (or 0-d) int32/int64 array, flattened."""
+    idx = _index_array(index)
+    if idx.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector" if name == "index_select"
+                         else f"{name}(): Index is supposed to be a vector, but got dim: "
+                         f"{idx.ndim} with type: {scalar_type_name(idx.dtype)} and size: "
+                         f"{list(idx.shape)}")
+    if idx.dtype.name not in INDEX_DTYPES:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index"
+                           if name == "index_select" else
+                           f"{name}(): Expected dtype int32/int64 for index but got: "
+                           f"{scalar_type_name(idx.dtype)}")
+    return idx.reshape(-1)
 
 
 def index_select(input, dim, index):
-    """The slices ``index`` (1-d, int) of ``input`` along ``dim``, in that order."""
-    idx = _index_array(index, "index_select")
-    if idx.ndim > 1:
-        raise IndexError("index_select(): Index is supposed to be a vector")
-    d = normalize_dim(dim, max(input.ndim, 1))
-    size = input.shape[d] if input.ndim else 1
-    idx = idx.reshape(-1).astype("int64", copy=False)
-    if idx.size and (int(idx.min()) < -size or int(idx.max()) >= size):
+    """The slices ``index`` (1-d or 0-d, int, each in [0, size)) of ``input`` along ``dim``, in
+    that order; of a 0-d input, its one value (index must be [0])."""
+    d = normalize_dim(dim, input.ndim)
+    idx = _index_vector(index, "index_select")
+    if input.ndim == 0 and idx.size != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                           f"{idx.size} value(s)")
+    size = _size(input.shape, d)
+    bad = _first_out_of_range(idx, size)
+    if bad is not None:
+        # PyTorch's CPU kernels word (and type) this by layout: its dim-1 and empty-input
+        # paths raise RuntimeError, the general one IndexError
+        if input.ndim > 1 and size == 0:
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if input.ndim > 1 and (d == 1 or input._array.size == 0):
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} "
+                               f"axis_dim={size}")
         raise IndexError("index out of range in self")
-    if input.ndim == 0:
-        return input.reshape(1) if idx.size else input.reshape(1)[0:0]
-    return IndexSelect.apply(input, index=idx % size if size else idx, dim=d)
+    out = IndexSelect.apply(_as_1d(input), index=idx.astype("int64", copy=False), dim=d)
+    return reshape_to(out, ()) if input.ndim == 0 else out
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    """``input`` with ``source``'s slices added into slices ``index`` along ``dim``."""
-    idx = _index_array(index, "index_add").reshape(-1).astype("int64", copy=False)
+    """``input`` with ``alpha * source``'s slices added into slices ``index`` along ``dim``;
+    source has input's dtype and shape except for ``len(index)`` along ``dim``."""
     d = normalize_dim(dim, input.ndim)
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= input.shape[d]):
+    idx = _index_vector(index, "index_add_")
+    if source._array.dtype != input._array.dtype:
+        raise RuntimeError(f"index_add_(): self ({scalar_type_name(input._array.dtype)}) and "
+                           f"source ({scalar_type_name(source._array.dtype)}) must have the "
+                           "same scalar type")
+    if source.ndim == 0 and idx.size != 1:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if source.ndim and d >= source.ndim:
+        raise RuntimeError(f"index_add_(): Indexing dim {d} is out of bounds of the source "
+                           f"tensor with dim {source.ndim}")
+    if source.ndim and idx.size != source.shape[d]:
+        raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                           f"source.size(dim): ({source.shape[d]}), for dim: {d}")
+    if source.ndim != input.ndim or any(source.shape[k] != input.shape[k]
+                                        for k in range(input.ndim) if k != d):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} "
+                           f"source.shape = {list(source.shape)}")
+    size = _size(input.shape, d)
+    bad = _first_out_of_range(idx, size)
+    if bad is not None and (input.ndim < 2 or input._array.size):   # PyTorch skips empty
+        # PyTorch's CPU kernel for int64 indices along the first or last of >= 2 dims words
+        # this as a RuntimeError; its other paths raise IndexError
+        if input.ndim >= 2 and idx.dtype.name == "int64" and d in (0, input.ndim - 1):
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size "
+                               f"{size}")
         raise IndexError("index out of range in self")
-    src = source if alpha == 1 else source * alpha
-    return add(input, IndexAdd.apply(cast(src, input._array.dtype), index=idx, dim=d,
-                                     size=input.shape[d]))
+    x = _as_1d(input)
+    src = _as_1d(source if alpha == 1 else cast(source * alpha, input._array.dtype))
+    out = add(x, IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size))
+    return reshape_to(out, ()) if input.ndim == 0 else out
 
 
 def masked_fill(input, mask, value):
