@@ -155,13 +155,15 @@ def masked_select(input, mask):
 
 
 def nonzero(input, *, as_tuple=False):
-    """Indices of the non-zero elements: (count, ndim) int64, or one 1-d tensor per dim."""
+    """Indices of the non-zero elements: (count, ndim) int64, or one 1-d tensor per dim (a 0-d
+    input counting as 1-d there)."""
     xp = backend.xp_of(input._array)
     found = xp.nonzero(input._array if input.ndim else input._array.reshape(1))
     if as_tuple:
         return tuple(Tensor._wrap(f.astype("int64")) for f in found)
-    return Tensor._wrap(xp.stack(found, axis=1).astype("int64") if found else
-                        xp.zeros((0, 0), "int64"))
+    if input.ndim == 0:                     # one row (no coordinates) if the value is non-zero
+        return Tensor._wrap(xp.zeros((found[0].size, 0), "int64"))
+    return Tensor._wrap(xp.stack(found, axis=1).astype("int64"))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,

@@ -407,24 +407,31 @@ def _check_arg_reducible(a, dim, name):
                              f"shape {list(a.shape)}).")
 
 
+def _arg_extreme(a, dim, keepdim, largest):
+    """argmax/argmin: an int64 index along ``dim`` (of the flattened tensor when None); a 0-d
+    input gives 0-d index 0 for dim 0 or -1, whatever keepdim."""
+    name = "argmax" if largest else "argmin"
+    xp = backend.xp_of(a._array)
+    _check_arg_reducible(a, dim, name)
+    pick = xp.argmax if largest else xp.argmin
+    if dim is None:
+        idx = pick(a._array.reshape(-1))
+        return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim
+                                                                   else ()))
+    d = normalize_dim(dim, a.ndim)
+    if a.ndim == 0:
+        return Tensor._wrap(xp.asarray(0, dtype="int64"))
+    return _indices_of(a, d, keepdim, largest)
+
+
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest value (of the flattened tensor when ``dim`` is None)."""
-    xp = backend.xp_of(a._array)
-    _check_arg_reducible(a, dim, "argmax")
-    if dim is None:
-        idx = xp.argmax(a._array.reshape(-1))
-        return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
-    return _indices_of(a, normalize_dim(dim, a.ndim) if a.ndim else None, keepdim and a.ndim > 0,
-                       True) if a.ndim else Tensor._wrap(xp.asarray(0, dtype="int64"))
+    return _arg_extreme(a, dim, keepdim, True)
 
 
 def argmin(a, dim=None, keepdim=False):
-    xp = backend.xp_of(a._array)
-    _check_arg_reducible(a, dim, "argmin")
-    if dim is None:
-        idx = xp.argmin(a._array.reshape(-1))
-        return Tensor._wrap(xp.asarray(idx, dtype="int64").reshape((1,) * a.ndim if keepdim else ()))
-    return _indices_of(a, normalize_dim(dim, a.ndim), keepdim, False)
+    """Index of the smallest value (of the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme(a, dim, keepdim, False)
 
 
 def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
