@@ -3,11 +3,14 @@
 tensordot, std_mean-style helpers.  Each is also at the top level (``minigrad.einsum``)."""
 from __future__ import annotations
 
+import numbers
 
 from .ops.linalg import einsum, norm  # noqa: F401
 from .ops.movement import split  # noqa: F401
 from .ops.plumbing import expand_to, reshape_to
+from .ops import _util
 from .ops._util import broadcast_shape
+from .tensor import Tensor
 
 __all__ = ["einsum", "norm", "split", "broadcast_tensors", "broadcast_shapes", "meshgrid",
            "tensordot", "atleast_1d", "atleast_2d", "atleast_3d"]
@@ -54,53 +57,92 @@ def meshgrid(*tensors, indexing=None):
     return tuple(out)
 
 
-def tensordot(a, b, dims=2, out=None):
-    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or the dim lists
-    ``dims = ([a dims], [b dims])``), as an einsum."""
-    if isinstance(dims, int):
+def _tensordot_dims(a, b, dims):
+    """tensordot's ``dims`` as two lists (dims of a, dims of b), as given (negatives kept for
+    the messages): an int n means a's last n dims with b's first n; a 2-row tensor or a
+    pair of int lists pairs them up."""
+    if isinstance(dims, Tensor):
+        dims = int(dims.item()) if dims.numel() == 1 else dims.tolist()
+    if isinstance(dims, numbers.Integral):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
-        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
-    else:
-        da, db = ([dims[0]] if isinstance(dims[0], int) else list(dims[0]),
-                  [dims[1]] if isinstance(dims[1], int) else list(dims[1]))
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        return list(range(-dims, 0)), list(range(dims))
+    if not isinstance(dims, (list, tuple)):
+        raise RuntimeError("tensordot expects dims to be int or tuple[list[int], list[int]] or "
+                           f"list[list[int]] containing two lists, but got dims={dims}")
+    da, db = dims
+    for name, pos, d in (("dims_self", 3, da), ("dims_other", 4, db)):
+        if not isinstance(d, (list, tuple)):
+            raise TypeError(f"tensordot(): argument '{name}' (position {pos}) must be tuple of "
+                            f"ints, not {type(d).__name__}")
+    return list(da), list(db)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Contract dims of ``a`` with dims of ``b`` (the last ``dims`` of a with the first of b,
+    or the pairs ``dims = ([a dims], [b dims])``), as an einsum: the result has a's other
+    dims then b's.  A contracted dim of size 1 broadcasts against its partner, as PyTorch."""
+    da, db = _tensordot_dims(a, b, dims)
+    if len(da) != len(db):
+        raise RuntimeError("both dimension lists should have same length")
+    if a._array.dtype != b._array.dtype:
+        raise RuntimeError("both inputs should have same dtype")
     letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
     sa = [next(letters) for _ in range(a.ndim)]
     sb = [next(letters) for _ in range(b.ndim)]
+    pairs = []
     for i, j in zip(da, db):
-        if a.shape[i] != b.shape[j]:
+        ka, kb = _util.normalize_dim(i, a.ndim), _util.normalize_dim(j, b.ndim)
+        if a.shape[ka] != b.shape[kb] and 1 not in (a.shape[ka], b.shape[kb]):
             raise RuntimeError(f"contracted dimensions need to match, but first has size "
-                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
-                               f"dim {j}")
-        sb[j] = sa[i]
-    kept = [c for k, c in enumerate(sa) if k not in da] + [c for k, c in enumerate(sb)
-                                                           if k not in db]
+                               f"{a.shape[ka]} in dim {i} and second has size {b.shape[kb]} "
+                               f"in dim {j}")
+        pairs.append((ka, kb))
+    for ks in ([ka for ka, _ in pairs], [kb for _, kb in pairs]):
+        for k in ks:
+            if ks.count(k) > 1:
+                raise RuntimeError(f"dim {k} appears multiple times in the list of dims")
+    for ka, kb in pairs:
+        sb[kb] = sa[ka]
+    fa, fb = {ka for ka, _ in pairs}, {kb for _, kb in pairs}
+    kept = [c for k, c in enumerate(sa) if k not in fa] + [c for k, c in enumerate(sb)
+                                                           if k not in fb]
     return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", a, b)
 
 
 def _atleast(n, tensors):
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+    """Views with at least ``n`` dims: a 0-d tensor becomes (1,)*n, a 1-d (k,) becomes (1, k)
+    or (1, k, 1), a 2-d (a, b) becomes (a, b, 1) for n=3.  One tensor in, one out; several
+    (or a list or tuple), a tuple."""
+    single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    if len(tensors) == 1 and not single:
         tensors = tuple(tensors[0])
     out = []
     for t in tensors:
         shape = tuple(t.shape)
         if len(shape) < n:
-            shape = {0: (1,) * n, 1: ((1, shape[0]) if n == 2 else (1, shape[0], 1)),
-                     2: shape + (1,)}[len(shape)]
+            if not shape:
+                shape = (1,) * n
+            elif len(shape) == 1:
+                shape = (1, shape[0]) if n == 2 else (1, shape[0], 1)
+            else:
+                shape = shape + (1,)
         out.append(reshape_to(t, shape))
-    return out[0] if len(out) == 1 else tuple(out)
+    return out[0] if single else tuple(out)
 
 
 def atleast_1d(*tensors):
+    """Each tensor viewed with at least 1 dim."""
     return _atleast(1, tensors)
 
 
 def atleast_2d(*tensors):
+    """Each tensor viewed with at least 2 dims (a vector as a row)."""
     return _atleast(2, tensors)
 
 
 def atleast_3d(*tensors):
+    """Each tensor viewed with at least 3 dims (a vector as (1, k, 1), a matrix as (a, b, 1))."""
     return _atleast(3, tensors)
-
-
-
