@@ -83,7 +83,7 @@ from .ops.scatter_gather import (  # noqa: E402,F401
 from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E402,F401
 from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
-from .ops.linalg import einsum, norm, var_mean, std_mean, dot, dot as inner  # noqa: E402,F401
+from .ops.linalg import einsum, norm, var_mean, std_mean, dot, inner  # noqa: E402,F401
 from .ops.math_extra import (  # noqa: E402,F401
     log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,
     diagonal, masked_select, nonzero)

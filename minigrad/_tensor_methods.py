@@ -294,7 +294,7 @@ Tensor.type_as = lambda self, other: self.to(other.dtype)
 Tensor.matmul = _torch_args(MM.matmul)
 Tensor.mm = _torch_args(MM.matmul)
 Tensor.dot = L.dot
-Tensor.inner = L.dot
+Tensor.inner = L.inner
 
 # comparisons of whole tensors
 Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)

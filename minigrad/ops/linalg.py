@@ -1,12 +1,15 @@
 """Products and norms: ``einsum``, ``norm`` / ``linalg.vector_norm`` / ``linalg.norm``,
-``var_mean``, ``std_mean``, ``dot``.
+``var_mean``, ``std_mean``, ``dot``, ``inner``.
 
 ``einsum`` is one Function (``...`` is spelled out into letters first): numpy's einsum forward, and a backward that is again an einsum:
 for ``out = einsum("ij,jk->ik", A, B)`` the gradient of A is ``einsum("ik,jk->ij", g, B)``
 (the output's letters and the other operands' letters, contracted to A's letters).  A letter
 only A has (summed away in the output, "ij->i") is missing from that product: the gradient
-is computed without it and broadcast back along it.  Since the backward calls ``einsum``
-itself, gradients of any order follow.
+is computed without it and broadcast back along it; a letter of size 1 in A but longer in
+another operand (broadcast) has its gradient summed back to size 1.  Since the backward calls
+``einsum`` itself, gradients of any order follow.  A letter repeated inside one operand
+("iji->j") first takes that diagonal (``diagonal``, differentiable), so the Function never
+sees one.
 
 The norms and the variance are compositions of differentiable ops (``sum``, ``mean``,
 ``sqrt``, ``abs``, ``pow``); where sqrt's derivative is infinite (a zero vector) the
@@ -18,14 +21,15 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ._util import normalize_dims
+from ._util import normalize_dims, not_implemented_for, scalar_type_name
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
-from .plumbing import expand_to, reshape_to
+from .math_extra import diagonal
+from .plumbing import expand_to, reshape_to, sum_to
 from .reduce import amax, amin, mean, sum
 from .scatter_gather import SCALAR_NAMES
 
 __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "var_mean",
-           "std_mean", "dot"]
+           "std_mean", "dot", "inner"]
 
 
 def _parse(equation, operands):
@@ -52,12 +56,23 @@ def _parse(equation, operands):
                                    and c not in ell))
     else:
         out = out.replace("...", ell)
-    for s in subs:
-        if len(set(s)) != len(s):
-            raise NotImplementedError(f"einsum: a letter repeated inside one operand ('{s}', "
-                                      "a diagonal) is not supported by minigrad; take "
-                                      "x.diagonal() first")
     return subs, out
+
+
+def _diagonals(n, s, t):
+    """Operand ``t`` (number ``n``) with subscripts ``s``: a letter repeated inside ``s``
+    ("ii", a diagonal) is reduced to one dim by taking that diagonal, which moves to the
+    end.  Returns the new (subscripts, tensor), with no letter repeated."""
+    while len(set(s)) != len(s):
+        k = next(k for k, c in enumerate(s) if s.count(c) > 1)
+        c = s[k]
+        j = s.index(c, k + 1)
+        if t.shape[j] != t.shape[k]:
+            raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {n} but the "
+                               f"sizes don't match, {t.shape[j]} != {t.shape[k]}")
+        t = diagonal(t, 0, k, j)
+        s = s[:k] + s[k + 1:j] + s[j + 1:] + c
+    return s, t
 
 
 class Einsum(Function):
@@ -80,6 +95,11 @@ class Einsum(Function):
             eq = ",".join([self.out] + [t for t, _ in others]) + "->" + kept
             grad = Einsum.apply(g, *(t for _, t in others), subs=eq.split("->")[0].split(","),
                                 out=kept)
+            # a letter of size 1 here and longer in another operand broadcasts: sum its
+            # gradient back to size 1; longer here and size 1 elsewhere: spread it out
+            want = tuple(ops[i].shape[k] for k, c in enumerate(s) if c in seen)
+            grad = sum_to(grad, tuple(1 if w == 1 else n for w, n in zip(want, grad.shape)))
+            grad = expand_to(grad, want)
             if kept != s:     # letters only this operand had: broadcast the gradient along them
                 shape = tuple(ops[i].shape[k] if c in seen else 1 for k, c in enumerate(s))
                 grad = expand_to(reshape_to(grad, shape), tuple(ops[i].shape))
@@ -93,11 +113,13 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     subs, out = _parse(equation, operands)
-    for s, t in zip(subs, operands):
+    for n, (s, t) in enumerate(zip(subs, operands)):
         if len(s) != t.ndim:
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
                                f"does not match the number of dimensions ({t.ndim}) for "
-                               f"operand {operands.index(t)} and no ellipsis was given")
+                               f"operand {n} and no ellipsis was given")
+    subs, operands = zip(*(_diagonals(n, s, t) for n, (s, t) in enumerate(zip(subs, operands))))
+    subs = list(subs)
     sizes = {}
     for s, t in zip(subs, operands):
         for c, n in zip(s, t.shape):
@@ -109,11 +131,38 @@ def einsum(equation, *operands):
 
 
 def dot(input, other):
-    """Inner product of two 1-d tensors."""
+    """Inner product of two 1-d tensors of one dtype and length: sum(input * other)."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
                            "tensors")
+    a, b = input._array, other._array
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{scalar_type_name(a.dtype)} and {scalar_type_name(b.dtype)}")
+    if a.size != b.size:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.size}] and src "
+                           f"[{b.size}] to have the same number of elements, but got {a.size} "
+                           f"and {b.size} elements respectively")
+    if a.dtype.kind == "b":
+        raise not_implemented_for("dot", a.dtype)
     return sum(mul(input, other))
+
+
+def inner(input, other):
+    """Products summed over the last dim of both: out[i..., j...] = sum_k input[i..., k] *
+    other[j..., k], shape input.shape[:-1] + other.shape[:-1]; a 0-d operand just scales
+    the other (with type promotion).  Otherwise both need one dtype."""
+    if input.ndim == 0 or other.ndim == 0:
+        return mul(input, other)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    if input._array.dtype != other._array.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
+    sa = letters[:input.ndim - 1]
+    sb = letters[input.ndim - 1:input.ndim + other.ndim - 2]
+    return einsum(f"{sa}Z,{sb}Z->{sa}{sb}", input, other)
 
 
 # ----------------------------------------------------------------------------------------------
