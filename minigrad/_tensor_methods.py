@@ -349,12 +349,13 @@ def _is_contiguous(self, *, memory_format=mf.contiguous_format) -> bool:
     return mf.is_contiguous(self._array, mf.check(memory_format, "is_contiguous",
                                                   none_means=None))
 
-def _cuda(self, device=None) -> "Tensor":
+def _cuda(self, device=None, non_blocking=False, memory_format=mf.preserve_format) -> "Tensor":
     return _to(self, "cuda" if device is None else
-                   (f"cuda:{device}" if isinstance(device, int) else device))
+               (f"cuda:{device}" if isinstance(device, int) else device),
+               memory_format=mf.check(memory_format, "cuda"))
 
-def _cpu(self) -> "Tensor":
-    return _to(self, "cpu")
+def _cpu(self, memory_format=mf.preserve_format) -> "Tensor":
+    return _to(self, "cpu", memory_format=mf.check(memory_format, "cpu"))
 
 def _type(self, dtype=None):
     if dtype is None:

@@ -117,8 +117,20 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
     return _direct(lambda xp, s, d: xp.ones(s, d), _size(size), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _direct(lambda xp, s, d: xp.empty(s, d), _size(size), dtype, device, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False,
+          memory_format=mf.contiguous_format):
+    """Uninitialised values, laid out in ``memory_format`` (row-major, or channels-last for
+    a 4-d / 5-d size)."""
+    fmt = mf.check(memory_format, "empty", none_means=mf.contiguous_format)
+    if fmt is mf.preserve_format:
+        raise RuntimeError("unsupported memory format Preserve (empty() has no input whose "
+                           "layout preserve_format could keep)")
+    out = _direct(lambda xp, s, d: xp.empty(s, d), _size(size), dtype, device, requires_grad)
+    if fmt is not mf.contiguous_format:
+        a = out._array
+        out._array = mf.empty_strided(backend.xp_of(a), a.shape, mf.target_strides(a, fmt),
+                                      a.dtype)
+    return out
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):

@@ -106,9 +106,10 @@ _LAYOUTS = {
 }
 
 
-def _same_result(make):
-    """Run ``make(lib)`` in both libraries; they must agree on the error, or on values,
-    shape, dtype, strides and whether the result is the input itself."""
+def _same_result(make, values=True):
+    """Run ``make(lib)`` in both libraries; they must agree on the error, or on values
+    (unless ``values`` is False: uninitialised or random ones), shape, dtype, strides and
+    whether the result is the input itself."""
     try:
         want = make(torch)
     except Exception as exc:  # noqa: BLE001  (torch's exception is the expectation)
@@ -127,8 +128,7 @@ def _same_result(make):
     assert tuple(got.shape) == tuple(want.shape)
     assert got.dtype.name == str(want.dtype).split(".")[-1]
     assert got.stride() == want.stride(), (got.stride(), want.stride())
-    if want.dtype.is_floating_point and want.numel() and \
-            make.__name__ not in ("empty_like", "rand_like", "randn_like"):
+    if values and make.__name__ not in ("empty_like", "rand_like", "randn_like"):
         np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
 
 
@@ -229,6 +229,20 @@ def test_to_copy_flag_and_none_formats():
         tx.transpose(0, 1).contiguous(memory_format=torch.preserve_format)
     with pytest.raises(RuntimeError, match="preserve memory format is unsupported"):
         x.transpose(0, 1).contiguous(memory_format=minigrad.preserve_format)
+
+
+def test_empty_cpu_cuda_take_a_memory_format():
+    for make in (lambda lib: lib.empty(2, 3, 4, 5, memory_format=lib.channels_last),
+                 lambda lib: lib.empty((2, 3, 4, 5, 6), memory_format=lib.channels_last_3d),
+                 lambda lib: lib.empty(2, 3, memory_format=lib.contiguous_format),
+                 lambda lib: lib.empty(2, 3, memory_format=lib.channels_last),
+                 lambda lib: lib.empty(2, 3, memory_format=lib.preserve_format)):
+        _same_result(make, values=False)
+    for make in (lambda lib: _LAYOUTS["transposed"](lib).cpu(
+                     memory_format=lib.contiguous_format),
+                 lambda lib: _LAYOUTS["contiguous4d"](lib).cpu(
+                     memory_format=lib.channels_last)):
+        _same_result(make)
 
 
 def test_channels_last_gradients_and_views():
