@@ -1,6 +1,6 @@
 """Memory formats: ``minigrad.contiguous_format``, ``preserve_format``, ``channels_last`` and
-``channels_last_3d``, the ``memory_format=`` of ``contiguous``, ``clone``, ``to`` and the
-``*_like`` factories.
+``channels_last_3d``, the ``memory_format=`` of ``contiguous``, ``clone``, ``to`` (and
+``float()``, ``cpu()``...), ``empty``, the ``*_like`` factories and ``resize_``.
 
 A format only decides the strides of a new tensor, never its values or shape.  numpy arrays
 carry strides too, so each format is expressed as an array laid out that way:
