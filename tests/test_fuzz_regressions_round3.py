@@ -211,3 +211,51 @@ def test_pow_bool_exponent(exponent):
         return x.grad
     agree(value)
     agree(backward, match="Subtraction")
+
+
+# ---- selecting backwards with a NaN or inf upstream: 0 for the unselected elements ----------
+_SELECTING = {
+    "max": lambda L, x: x.max(),
+    "min": lambda L, x: x.min(),
+    "max_dim": lambda L, x: x.max(dim=1)[0],
+    "min_dim": lambda L, x: x.min(dim=0)[0],
+    "amax": lambda L, x: x.amax(1),                      # PyTorch's amax scales: NaN * 0
+    "max_pool1d": lambda L, x: L.nn.functional.max_pool1d(x[None], 2),
+    "max_pool2d": lambda L, x: L.nn.functional.max_pool2d(x[None, None], 2, stride=1),
+    "maximum": lambda L, x: L.maximum(x, L.tensor(1.5, dtype=L.float64)),
+    "minimum": lambda L, x: L.minimum(x, L.tensor([[2.0], [0.0]], dtype=L.float64)),
+    "relu": lambda L, x: L.relu(x),
+    "clamp": lambda L, x: L.clamp(x, 0.5, 2.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SELECTING))
+@pytest.mark.parametrize("upstream", [float("inf"), float("nan"), "mixed"])
+def test_selecting_backward_with_non_finite_upstream(name, upstream):
+    def f(L):
+        x = L.tensor([[1.0, 3.0, 2.0, 0.5], [4.0, -1.0, 0.0, 4.0]], dtype=L.float64,
+                     requires_grad=True)
+        out = _SELECTING[name](L, x)
+        if upstream == "mixed":
+            weights = np.resize([np.inf, -np.inf, np.nan, 1.0, -np.inf], out.numel())
+            weights = L.tensor(weights.reshape(tuple(out.shape)))
+        else:
+            weights = L.tensor(upstream, dtype=L.float64)
+        (out * weights).sum().backward()
+        return x.grad
+    agree(f)
+
+
+@pytest.mark.parametrize("name", ["relu", "clamp", "maximum", "max_dim", "max_pool1d"])
+def test_selecting_second_order(name):
+    """The non-finite path is still differentiable: d/dx of sum(w * dL/dx)."""
+    def f(L):
+        x = L.tensor([[1.0, 3.0, 2.0, 0.5], [4.0, -1.0, 0.0, 4.0]], dtype=L.float64,
+                     requires_grad=True)
+        out = _SELECTING[name](L, x)
+        v = L.tensor(np.resize([np.inf, 2.0, 1.0], out.numel()).reshape(tuple(out.shape)),
+                     requires_grad=True)
+        g, = L.autograd.grad((out * v).sum(), x, create_graph=True)
+        (g * L.tensor(np.arange(8.0).reshape(2, 4))).sum().backward()
+        return g, v.grad
+    agree(f)

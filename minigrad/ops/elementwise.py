@@ -112,6 +112,16 @@ class BoolExponentPow(Function):
                            "operator instead.")
 
 
+def select_grad(g, share):
+    """g * share for a constant ``share`` array (a bool mask, or the fractions a tie splits),
+    with exactly 0 where share is 0 even for a NaN or infinite g (NaN * 0 is NaN): PyTorch's
+    selecting backwards (relu, clamp, maximum, max, max-pool) leave the unselected at 0."""
+    if backend.xp_of(g._array).isfinite(g._array.sum()):
+        # the common case, one multiply (an overflowing sum only takes the path below)
+        return Mul.apply(g, Tensor._wrap(share))
+    return where(share != 0, Mul.apply(g, Tensor._wrap(share)), 0.0)
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -121,8 +131,8 @@ class Maximum(Function):
         # The larger input gets the gradient; ties split it in half (as PyTorch).
         a, b = self.saved_tensors
         share_a, share_b = _shares(a._array, b._array, g._array.dtype)
-        return (sum_to(mul(g, share_a), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(mul(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Minimum(Function):
@@ -133,8 +143,8 @@ class Minimum(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         share_a, share_b = _shares(b._array, a._array, g._array.dtype)   # = -max(-a, -b)
-        return (sum_to(mul(g, share_a), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(mul(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
 
 
 def _shares(a, b, dtype):
@@ -143,7 +153,7 @@ def _shares(a, b, dtype):
     xp = backend.xp_of(a)
     share_a = xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(dtype, copy=False)
     share_b = xp.where(a == b, 0.5, xp.where(a > b, 0.0, 1.0)).astype(dtype, copy=False)
-    return Tensor._wrap(share_a), Tensor._wrap(share_b)
+    return share_a, share_b
 
 
 class Where(Function):
@@ -285,7 +295,7 @@ class Relu(Function):
     def backward(self, g):
         # 1 where the input is positive (or NaN), else 0: a constant, so the second
         # derivative is 0. Mul straight on the arrays: numpy makes float * bool a float.
-        return Mul.apply(g, Tensor._wrap(self.mask))
+        return select_grad(g, self.mask)
 
 
 class LeakyRelu(Function):
@@ -314,7 +324,7 @@ class Clamp(Function):
             mask = mask & (a <= hi)
         if mask is True:
             return g
-        return Mul.apply(g, Tensor._wrap(mask))
+        return select_grad(g, mask)
 
 
 # ----------------------------------------------------------------------------------------------

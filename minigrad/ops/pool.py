@@ -136,7 +136,21 @@ class MaxPoolGrad(Function):
     def forward(self, g, x, *, arg, geometry):       # x: the pool's input, see _zero_grads
         self.arg, self.geometry = arg, geometry
         kernel, stride, padding, dilation, size = geometry
-        return K.scatter_offsets(g, arg, kernel, stride, padding, dilation, size)
+
+        def scatter(v):
+            return K.scatter_offsets(v, arg, kernel, stride, padding, dilation, size)
+        xp = backend.xp_of(g)
+        if xp.isfinite(g.sum()):     # the common case (an overflowing sum goes below too)
+            return scatter(g)
+        # The scatter masks g by multiplying, and NaN * 0 is NaN: a NaN or inf in dy would
+        # reach elements no window picked (PyTorch leaves them 0). Scatter the finite part,
+        # then count the non-finite values that land on each element and set their sum.
+        finite = xp.isfinite(g)
+        dx = scatter(xp.where(finite, g, 0).astype(g.dtype, copy=False))
+        nan, pos, neg = (scatter(m.astype(g.dtype)) > 0
+                         for m in (xp.isnan(g), g == xp.inf, g == -xp.inf))
+        dx = xp.where(pos, xp.inf, xp.where(neg, -xp.inf, dx))
+        return xp.where(nan | (pos & neg), xp.nan, dx).astype(g.dtype, copy=False)
 
     def backward(self, gg):                                        # gg: (..., *S)
         dg = None

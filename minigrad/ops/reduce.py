@@ -13,7 +13,8 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import (ieee_errors, normalize_dim, normalize_dims, not_a_tensor,
                     not_implemented_for, scalar_type_name)
-from .elementwise import Mul, cast, div, exp, maximum, minimum, mul, sub, where
+from .elementwise import (Mul, cast, div, exp, maximum, minimum, mul, select_grad, sub,
+                          where)
 from .plumbing import expand_to, reshape_to
 
 
@@ -144,7 +145,10 @@ class MaxMin(Function):
         count = hits.sum(axis=self.axes, keepdims=True)
         with ieee_errors():      # 0 / 0 = NaN for a NaN slice, as PyTorch
             share = (hits / count).astype(g._array.dtype, copy=False)
-        return Mul.apply(_spread(g, a.shape, self.axes, self.keepdim), Tensor._wrap(share))
+        spread = _spread(g, a.shape, self.axes, self.keepdim)
+        if self.nan_to_nan:      # max()/min() select (a NaN g stays off the rest), amax scales
+            return select_grad(spread, share)
+        return Mul.apply(spread, Tensor._wrap(share))
 
 
 class TakeAlongDim(Function):
@@ -162,8 +166,8 @@ class TakeAlongDim(Function):
         xp = backend.xp_of(g._array)
         positions = xp.arange(self.in_shape[self.dim]).reshape(
             [-1 if i == self.dim else 1 for i in range(len(self.in_shape))])
-        return Mul.apply(_spread(g, self.in_shape, (self.dim,), self.keepdim),
-                         Tensor._wrap(positions == self.indices))
+        return select_grad(_spread(g, self.in_shape, (self.dim,), self.keepdim),
+                           positions == self.indices)
 
 
 class Var(Function):
