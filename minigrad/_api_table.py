@@ -26,7 +26,7 @@ LEFT_OUT = (
     "solvers (torch.linalg.svd/eig/qr/solve/inv: numpy has them, but their backward passes are "
     "long and no CNN tutorial needs them), FFTs, distributed and multiprocessing, JIT/compile "
     "and export, CUDA streams and AMP (minigrad's GPU path is cupy, eager and float32), and "
-    "torchvision/torchaudio (datasets are read with minigrad.utils.data); bicubic/area "
+    "torchvision/torchaudio (datasets are read with minigrad.utils.data); antialiased "
     "interpolation, einsum with a repeated letter in one operand (a diagonal), and matrix norms "
     "other than Frobenius raise NotImplementedError naming what to use instead.")
 

@@ -12,8 +12,8 @@ __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuf
 
 
 class Upsample(Module):
-    """Resize (N, C, *spatial) to ``size`` or by ``scale_factor`` (nearest, linear, bilinear,
-    trilinear; ``align_corners`` for the linear ones)."""
+    """Resize (N, C, *spatial) to ``size`` or by ``scale_factor`` (any ``F.interpolate`` mode;
+    ``align_corners`` for linear, bilinear, bicubic and trilinear)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
