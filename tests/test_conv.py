@@ -546,11 +546,35 @@ def test_fast_paths_transposed_match_torch(force_fast_paths, nd, xs, ws, kw):
 
 def test_wide_kernels_copy_their_taps_in_groups():
     """A 15x15 kernel on 8x256x256 (padding 7): all 15 shifted copies of one image would be
-    35 MB; the plan copies a few taps at a time so that no block passes the chunk size."""
+    35 MB, and so would the products of all 15 leading taps; the plan takes a few taps at a
+    time so that no scratch array passes the chunk size."""
     from minigrad.ops.conv_kernels import _CHUNK_BYTES, _plan
-    step, groups = _plan(1, 8, (15, 15), (270, 270), 4)
-    assert step == 1 and groups[0][0] == 0 and groups[-1][1] == 15
-    assert all(a[1] == b[0] for a, b in zip(groups, groups[1:]))          # no gap, no overlap
-    assert max(j1 - j0 for j0, j1 in groups) * 8 * 270 * 270 * 4 <= _CHUNK_BYTES
-    step, groups = _plan(32, 64, (3, 3), (34, 34), 4)    # the usual case: whole kernel, chunks
-    assert groups == [(0, 3)] and 32 % step == 0
+    plane = 270 * 270 * 4
+    step, groups, leads = _plan(1, 8, 8, (15, 15), (270, 270), 4)
+    assert step == 1
+    for cut in (groups, leads):
+        assert cut[0][0] == 0 and cut[-1][1] == 15
+        assert all(a[1] == b[0] for a, b in zip(cut, cut[1:]))            # no gap, no overlap
+        assert max(j1 - j0 for j0, j1 in cut) * 8 * plane <= _CHUNK_BYTES
+    # the usual case: the whole kernel at once, images in even chunks
+    step, groups, leads = _plan(32, 64, 64, (3, 3), (34, 34), 4)
+    assert groups == [(0, 3)] and leads == [(0, 3)] and 32 % step == 0
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_partial_tap_groups_match_torch(monkeypatch, k):
+    """Tap groups of uneven sizes ((0, 2), (2, 3) for a 3x3 kernel; three groups for 5x5),
+    both for the shifted copies and for the stacked products, over one image per chunk."""
+    from minigrad.ops import conv_kernels
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
+    pad = k // 2
+    plane = (6 + 2 * pad) ** 2 * 8                               # one padded float64 plane
+    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", 2 * 2 * plane)   # two taps of 2 channels
+    step, groups, leads = conv_kernels._plan(3, 2, 2, (k, k), (6 + 2 * pad,) * 2, 8)
+    assert step == 1 and len(groups) == len(leads) == (2 if k == 3 else 3)
+    rng = np.random.default_rng(k)
+    arrays = [rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((2, 2, k, k)),
+              rng.standard_normal(2)]
+    _compare(lambda x, w, b: F.conv2d(x, w, b, padding=pad),
+             lambda x, w, b: TF.conv2d(x, w, b, padding=pad), arrays, np.float64)
