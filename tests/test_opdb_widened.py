@@ -141,3 +141,30 @@ def test_interpolate_integer_inputs_refused(mode, dtype):
         lambda: minigrad.nn.functional.interpolate(minigrad.tensor(a), size=3, mode=mode),
         lambda: torch.nn.functional.interpolate(torch.tensor(a), size=3, mode=mode))
     assert mine.endswith(theirs.split(" not implemented")[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# embedding: max_norm (rows renormalised in place) and scale_grad_by_freq
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [dict(max_norm=1.0), dict(max_norm=2.0, norm_type=1.0),
+                                    dict(max_norm=1.5, norm_type=float("inf")),
+                                    dict(scale_grad_by_freq=True),
+                                    dict(scale_grad_by_freq=True, padding_idx=2, max_norm=1.0)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_embedding_max_norm_and_scale_grad_by_freq(kwargs, dtype):
+    mw, tw = _pair((6, 3), dtype, seed=3)
+    index = np.array([[0, 2, 2], [4, 2, 0]])
+    mo = minigrad.nn.functional.embedding(minigrad.tensor(index), mw, **kwargs)
+    to = torch.nn.functional.embedding(torch.tensor(index), tw, **kwargs)
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else {}
+    _same(mo, to, **tol)
+    _same(mw, tw, **tol)                      # max_norm rescaled the same rows in place
+    w = np.cos(np.arange(to.numel())).reshape(tuple(to.shape)).astype(dtype)
+    (mo * minigrad.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    _same(mw.grad, tw.grad, **tol)
+
+
+def test_embedding_sparse_is_refused():
+    with pytest.raises(NotImplementedError, match="sparse"):
+        minigrad.nn.functional.embedding(minigrad.tensor([0, 1]), minigrad.ones(3, 2), sparse=True)

@@ -97,7 +97,9 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape):
-    output (*input.shape, dim).  The row ``padding_idx`` gets no gradient."""
+    output (*input.shape, dim).  The row ``padding_idx`` gets no gradient; ``max_norm`` first
+    shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
+    gradient by how often ``input`` uses it."""
     idx = input._array if isinstance(input, Tensor) else input
     if idx.dtype.kind not in "iu":
         name = dtypes.from_numpy_dtype(idx.dtype).name
@@ -108,17 +110,38 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
-                                  "supported by minigrad")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not supported "
+                                  "by minigrad, which has no sparse tensors")
+    if max_norm is not None:
+        _renorm_rows(weight, idx, max_norm, norm_type)
+    xp = backend.xp_of(weight._array)
     if padding_idx is not None:
         if padding_idx < 0:
             padding_idx += n
-        xp = backend.xp_of(weight._array)
         is_pad = (xp.arange(n) == padding_idx)[:, None]
         weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
-    rows = IndexSelect.apply(weight, index=idx.reshape(-1).astype("int64"), dim=0)
+    flat = idx.reshape(-1).astype("int64")
+    rows = IndexSelect.apply(weight, index=flat, dim=0)
+    if scale_grad_by_freq and flat.size:
+        # rows is exactly kept + (rows - kept) / count, and only the second term has a gradient
+        count = xp.bincount(flat, minlength=n)[flat][:, None].astype(weight._array.dtype)
+        kept = rows.detach()
+        rows = kept + (rows - kept) / Tensor._wrap(count)
     return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
+
+
+def _renorm_rows(weight, idx, max_norm, norm_type):
+    """In place and outside autograd (as PyTorch does): each row of ``weight`` that ``idx``
+    uses and whose ``norm_type``-norm exceeds ``max_norm`` is scaled by max_norm / (norm + 1e-7)."""
+    a = weight._array
+    xp = backend.xp_of(a)
+    used = xp.unique(idx.reshape(-1).astype("int64"))
+    rows = a[used]
+    norms = xp.linalg.norm(rows, ord=norm_type, axis=1) if rows.size else xp.zeros(len(used))
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    a[used] = (rows * scale[:, None]).astype(a.dtype)
+    weight._version.value += 1
 
 
 def one_hot(tensor, num_classes=-1):
