@@ -474,17 +474,28 @@ PATH_CASES = [
 ]
 
 
-@pytest.fixture(params=[1, 1 << 30], ids=["one-tap-chunks", "one-chunk"])
-def force_fast_paths(monkeypatch, request):
-    """Shifted GEMMs on any plane, and the work cut as for a huge plane (one image per chunk,
-    one horizontal tap per shifted block) or not at all: the small test shapes then take the
+def _force_fast_paths(monkeypatch, chunk_bytes):
+    """Shifted GEMMs on any plane, and the work cut as for a huge plane (chunk_bytes=1: one
+    image per chunk, one tap per group) or not at all: the small test shapes then take the
     code paths (and the chunk and tap-group loops) that large images take."""
     from minigrad.ops import conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
-    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", request.param)
+    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", chunk_bytes)
     return conv_kernels
+
+
+@pytest.fixture(params=[1, 1 << 30], ids=["one-tap-chunks", "one-chunk"])
+def force_fast_paths(monkeypatch, request):
+    return _force_fast_paths(monkeypatch, request.param)
+
+
+@pytest.fixture
+def force_fast_paths_cut(monkeypatch):
+    """The same, cut to the smallest pieces only (for the slower second-order checks, whose
+    subject is the backward's composition, not the cutting)."""
+    return _force_fast_paths(monkeypatch, 1)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -500,7 +511,7 @@ def test_fast_paths_match_torch(force_fast_paths, nd, xs, ws, kw, dtype):
 
 
 @pytest.mark.parametrize("nd, xs, ws, kw", PATH_CASES[:6])
-def test_fast_paths_second_derivatives(force_fast_paths, nd, xs, ws, kw):
+def test_fast_paths_second_derivatives(force_fast_paths_cut, nd, xs, ws, kw):
     from minigrad.testing import compare_second_order_with_torch, gradgradcheck
     rng = np.random.default_rng(21)
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
@@ -533,7 +544,7 @@ def test_dispatch_by_shape():
     (1, (2, 4, 9), (4, 3, 4), dict(padding=2)),
     (2, (2, 4, 5, 5), (4, 3, 1, 1), dict(stride=2, output_padding=1)),
 ])
-def test_fast_paths_transposed_match_torch(force_fast_paths, nd, xs, ws, kw):
+def test_fast_paths_transposed_match_torch(force_fast_paths_cut, nd, xs, ws, kw):
     rng = np.random.default_rng(22)
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[1])]
     name = f"conv_transpose{nd}d"
