@@ -159,19 +159,7 @@ def _run(lib, chain):
 # pattern of the message of whichever library raised). Each has a strict-xfail regression
 # case in tests/test_semantics_round2.py (OTHERS); the fuzzer passes over a chain that meets
 # one, and an entry goes when its fix lands.
-_NN_DTYPE = r"not implemented for '(Bool|Byte|Char|Short|Int|Long|Half)'"
-FOUND = [
-    # nn.functional ops accept integer/bool inputs PyTorch's kernels refuse (or refuse with
-    # another exception type); the losses, batch norm, normalize, convolution, linear are fixed,
-    # and the default run passes without this rule (the --runslow run still meets it: unfold
-    # of an integer tensor, PyTorch's im2col refuses)
-    (r"(?!cross_entropy$|nll_loss$|binary_cross_entropy|batch_norm$|normalize$|conv|linear$).*",
-     (NotImplementedError, RuntimeError),
-     _NN_DTYPE + r"|Bool inputs not supported|Expected a floating point or complex tensor|"
-     r"expected scalar type|should be the same|result type Float can't be cast|mixed dtype|"
-     r"on an unsigned type|Expected (a )?floating|only support floating|must be floating|"
-     r"Bool type is not supported|not supported for (bool|Bool)|for floating point"),
-]
+FOUND = []
 
 
 # FOUND: ops whose backward spreads a NaN or inf upstream gradient over elements it does not

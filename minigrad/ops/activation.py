@@ -22,7 +22,7 @@ from ..autograd import Function
 from .elementwise import (abs, add, cast, clamp, div, exp, log1p, maximum, minimum, mul, neg,
                           sigmoid, sub, tanh, where)
 from ..tensor import Tensor
-from ._util import not_implemented_for
+from ._util import not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
 from .reduce import softmax
 
@@ -38,6 +38,14 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def _floating(a):
     return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+
+
+def _floating_only(a, kernel):
+    """``a`` itself: PyTorch's ``kernel`` exists for floating dtypes only (bool and integer
+    inputs are refused, not promoted)."""
+    if a._array.dtype.kind != "f":
+        raise not_implemented_for(kernel, a._array.dtype)
+    return a
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,6 +101,8 @@ def erf(input):
 def gelu(input, approximate="none"):
     """x * Phi(x) (``approximate='none'``: Phi(x) = (1 + erf(x / sqrt 2)) / 2), or PyTorch's
     tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
+    if approximate in ("none", "tanh"):
+        _floating_only(input, "GeluKernelImpl")
     if approximate == "none":
         return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
     if approximate == "tanh":
@@ -110,7 +120,7 @@ def _negative_exp(input, alpha, inner_scale=1.0):
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^x - 1) otherwise."""
-    input = _floating(input)
+    input = _floating_only(input, "elu_cpu")
     return where(input > 0, input, _negative_exp(input, alpha))
 
 
@@ -118,7 +128,7 @@ def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
-    input = _floating(input)
+    input = _floating_only(input, "elu_cpu")
     return where(input > 0, input, _negative_exp(input, alpha, 1.0 / alpha))
 
 
@@ -134,7 +144,7 @@ def softsign(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
-    input = _floating(input)
+    input = _floating_only(input, "softplus_cpu")
     scaled = mul(input, beta)
     # max(x, 0) splits its gradient at a tie, so softplus'(0) = 1/2 (= sigmoid(0)) as it should
     soft = div(add(maximum(scaled, 0.0), log1p(exp(neg(abs(scaled))))), beta)
@@ -143,7 +153,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def logsigmoid(input):
     """log(sigmoid(x)) = min(x, 0) - log(1 + e^(-|x|)), stable for large |x|."""
-    input = _floating(input)
+    input = _floating_only(input, "log_sigmoid_cpu")
     return sub(minimum(input, 0.0), log1p(exp(neg(abs(input)))))
 
 
@@ -156,6 +166,7 @@ def silu(input, inplace=False):
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
+    _floating_only(input, "mish_cpu")
     return mul(input, tanh(softplus(input)))
 
 
@@ -177,10 +188,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if kind == "b":
         raise RuntimeError("Bool inputs not supported for hardtanh")
     if kind in "iu":        # PyTorch clamps integers to the bounds truncated, in their dtype
-        if kind == "u" and (min_val < 0 or max_val < 0):
+        low, high = int(min_val), int(max_val)      # (-0.5 is 0: no negative limit then)
+        if kind == "u" and (low < 0 or high < 0):
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
         xp = backend.xp_of(input._array)
-        arr = xp.clip(input._array.astype("int64"), int(min_val), int(max_val))
+        arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
     inside = (input > min_val) & (input < max_val)
     return where(inside, input, clamp(input, min_val, max_val).detach())
@@ -193,7 +205,7 @@ def relu6(input, inplace=False):
 
 def hardsigmoid(input, inplace=False):
     """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside)."""
-    input = _floating(input)
+    input = _floating_only(input, "hardsigmoid_cpu")
     inside = (input > -3.0) & (input < 3.0)
     return where(inside, add(div(input, 6.0), 0.5), (input >= 3.0)._array.astype(
         input._array.dtype))
@@ -201,7 +213,7 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6: 0 below -3, x above 3; derivative (2x + 3)/6 in between."""
-    input = _floating(input)
+    input = _floating_only(input, "hardswish_cpu")
     inside = (input > -3.0) & (input < 3.0)
     middle = div(mul(input, add(input, 3.0)), 6.0)
     return where(inside, middle, where(input >= 3.0, input, 0.0))
@@ -209,11 +221,13 @@ def hardswish(input, inplace=False):
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
+    _floating_only(input, "hardshrink_cpu")
     return where((input > lambd) | (input < -lambd), input, 0.0)
 
 
 def softshrink(input, lambd=0.5):
     """x - lambd above lambd, x + lambd below -lambd, 0 in between."""
+    _floating_only(input, "softshrink_check")      # PyTorch checks lambd inside that kernel
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
     return where(input > lambd, sub(input, lambd), where(input < -lambd, add(input, lambd), 0.0))
@@ -227,6 +241,11 @@ def prelu(input, weight):
     if weight.ndim > 1 or (n != 1 and n != channels):
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                            f"parameter numbers = {n} and channel size = {channels}.")
+    if input._array.dtype != weight._array.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got "
+                           f"{scalar_type_name(input._array.dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    _floating_only(input, "prelu_cpu")
     if n != 1:
         shape = [1] * input.ndim
         shape[1 if input.ndim >= 2 else 0] = n

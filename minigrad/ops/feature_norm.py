@@ -15,11 +15,39 @@ derivatives are theirs: nothing here to get wrong by hand.
 """
 from __future__ import annotations
 
-from .elementwise import add, div, mul, sqrt, sub
+from ._util import not_implemented_for
+from .elementwise import add, cast, div, mul, sqrt, sub
+from .normalization import update_running
 from .plumbing import reshape_to
 from .reduce import mean
 
 __all__ = ["layer_norm", "group_norm", "instance_norm"]
+
+
+def _check_dtypes(kernel, input, *params):
+    """PyTorch's CPU kernels: a floating input with parameters of its dtype, or a float16 input
+    with float32 parameters (then computed in float32, the result float16). Returns the dtype
+    to compute in, or None for the input's own."""
+    dtype = input._array.dtype
+    kinds = [t._array.dtype for t in params if t is not None]
+    if all(k == dtype for k in kinds):
+        if dtype.kind != "f":
+            raise not_implemented_for(kernel, dtype)
+        return None
+    if dtype.kind != "f" and kernel == "batch_norm":     # instance_norm: batch_norm's check
+        raise not_implemented_for(kernel, dtype)
+    if dtype.name == "float16" and all(k.name == "float32" for k in kinds):
+        return kinds[0]
+    if dtype.name == "float64" and all(k.name == "float32" for k in kinds if k != dtype):
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float (got "
+                       f"an input of {dtype.name} and parameters of "
+                       f"{', '.join(sorted({k.name for k in kinds}))})")
+
+
+def _in_input_dtype(y, input, compute):
+    """The result back in the input's dtype when it was computed in float32 (float16 input)."""
+    return y if compute is None else cast(y, input._array.dtype)
 
 
 def _normalise(x, axes, eps):
@@ -44,12 +72,14 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{list(shape)}")
-    y, _, _ = _normalise(input, tuple(range(input.ndim - k, input.ndim)), eps)
+    compute = _check_dtypes("LayerNormKernelImpl", input, weight, bias)
+    x = input if compute is None else cast(input, compute)
+    y, _, _ = _normalise(x, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
         y = mul(y, weight)
     if bias is not None:
         y = add(y, bias)
-    return y
+    return _in_input_dtype(y, input, compute)
 
 
 def _per_channel(t, ndim):
@@ -67,15 +97,17 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
+    compute = _check_dtypes("GroupNormKernelImpl", input, weight, bias)
+    x = input if compute is None else cast(input, compute)
     per_group = input.numel() // (n * num_groups) if n else 0
-    grouped = reshape_to(input, (n, num_groups, per_group))
+    grouped = reshape_to(x, (n, num_groups, per_group))
     y, _, _ = _normalise(grouped, (2,), eps)
     y = reshape_to(y, tuple(input.shape))
     if weight is not None:
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
-    return y
+    return _in_input_dtype(y, input, compute)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -87,6 +119,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{list(input.shape)}")
     axes = tuple(range(2, input.ndim))
+    # the running statistics may have any dtype (PyTorch copies the batch's into them)
+    compute = _check_dtypes("batch_norm", input, weight, bias)
+    original, input = input, input if compute is None else cast(input, compute)
     if use_input_stats:
         y, m, var = _normalise(input, axes, eps)
         if running_mean is not None or running_var is not None:
@@ -95,10 +130,16 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                 count *= input.shape[k]
             bm = m._array.mean(axis=0).reshape(-1)
             bv = var._array.mean(axis=0).reshape(-1) * count / max(count - 1, 1)
-            if running_mean is not None:
-                running_mean._array[...] = (1 - momentum) * running_mean._array + momentum * bm
-            if running_var is not None:
-                running_var._array[...] = (1 - momentum) * running_var._array + momentum * bv
+            for stat, batch in ((running_mean, bm), (running_var, bv)):
+                if stat is not None and not stat._array.flags.writeable:
+                    raise RuntimeError("unsupported operation: more than one element of the "
+                                       "written-to tensor refers to a single memory location. "
+                                       "Please clone() the tensor before performing the "
+                                       "operation.")
+            for stat, batch in ((running_mean, bm), (running_var, bv)):
+                if stat is not None:
+                    update_running(stat._array, batch, momentum)
+                    stat._version.value += 1
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when "
@@ -109,4 +150,4 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
-    return y
+    return _in_input_dtype(y, original, compute)

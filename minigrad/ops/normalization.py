@@ -31,7 +31,7 @@ from .reduce import mean as reduce_mean, sum as reduce_sum
 __all__ = ["BatchNorm", "batch_norm"]
 
 
-def _update_running(stat, batch, momentum):
+def update_running(stat, batch, momentum):
     """stat = (1 - momentum) stat + momentum batch, in place; stat, batch: (C,).
 
     A running statistic may be an expanded view (stride 0: all its channels in one element),
@@ -40,8 +40,11 @@ def _update_running(stat, batch, momentum):
     the same, in channel order, through a writable view of the same memory."""
     batch = batch.astype(stat.dtype, copy=False)
     if stat.flags.writeable:
-        stat *= 1 - momentum
-        stat += momentum * batch
+        if stat.dtype.kind == "f":
+            stat *= 1 - momentum
+            stat += momentum * batch
+        else:                     # an integer statistic (instance_norm takes any): truncated
+            stat[...] = (1 - momentum) * stat + momentum * batch
         return
     root = stat
     while isinstance(root, np.ndarray) and not (root.flags.writeable and root.flags.c_contiguous):
@@ -82,9 +85,9 @@ class BatchNorm(Function):
             centered = x - mean.reshape(shape)               # (N, C, *S)
             var = (centered * centered).mean(axis=axes)      # (C,), biased
             if running_mean is not None:
-                _update_running(running_mean, mean, momentum)
+                update_running(running_mean, mean, momentum)
             if running_var is not None:
-                _update_running(running_var, var * (m / max(m - 1, 1)), momentum)  # unbiased
+                update_running(running_var, var * (m / max(m - 1, 1)), momentum)  # unbiased
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)

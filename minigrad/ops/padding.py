@@ -19,6 +19,7 @@ fill value in the border: same structure, same derivatives.
 from __future__ import annotations
 
 from .. import backend
+from ._util import not_implemented_for
 from .elementwise import add
 from .scatter_gather import IndexAdd, IndexSelect
 
@@ -75,6 +76,10 @@ def _check(input, pad, mode):
         if mode == "replicate" and n == 0 and (lo > 0 or hi > 0):
             raise RuntimeError(f"padding size is expected to be 0 for an empty dimension, but "
                                f"dimension {d} of input {shape} is empty")
+    if mode != "circular" and input._array.dtype.kind == "b":
+        # PyTorch's reflection/replication kernels have no bool version (circular copies)
+        raise not_implemented_for(f"{'reflection' if mode == 'reflect' else 'replication'}"
+                                  f"_pad{k}d", input._array.dtype)
 
 
 def pad(input, pad, mode="constant", value=None):

@@ -64,7 +64,8 @@ _extra("hardswish", _F("hardswish"), _hard)
 # not implemented"): its oracle is the same piecewise formula written with torch's ops
 _extra("hardsigmoid", _F("hardsigmoid"), _hard,
        torch_f=lambda torch, x: torch.where((x > -3) & (x < 3), x / 6 + 0.5,
-                                            (x >= 3).to(x.dtype)))
+                                            (x >= 3).to(x.dtype))
+       if x.is_floating_point() else torch.nn.functional.hardsigmoid(x))  # its dtype refusal
 _extra("softshrink", lambda lib, x: lib.nn.functional.softshrink(x, 0.3),
        lambda g: iter([S(np.array([-2.0, -0.5, -0.1, 0.2, 0.6, 1.5]))]))
 _extra("hardshrink", lambda lib, x: lib.nn.functional.hardshrink(x, 0.3),
