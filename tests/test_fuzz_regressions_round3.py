@@ -330,3 +330,17 @@ def test_instance_norm_expanded_running_stats():
         out = L.nn.functional.instance_norm(x, mean.expand(4), var.expand(4))
         return out, mean, var
     agree(f, match="single memory location")
+
+
+# ---- cross_entropy / nll_loss: class weights of the input's dtype only ----------------------
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("input_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weight_dtype", ["bool", "int32", "int64", "float16", "float32",
+                                          "float64"])
+@pytest.mark.parametrize("target", [[0, 1, 2, 3], [0, 1, 2, 7]])
+def test_class_loss_weight_dtype(name, input_dtype, weight_dtype, target):
+    def f(L):
+        x = L.tensor(np.cos(np.arange(20.0)).reshape(4, 5)).to(getattr(L, input_dtype))
+        weight = L.tensor([1.0, 2.0, 0.5, 1.0, 3.0]).to(getattr(L, weight_dtype))
+        return getattr(L.nn.functional, name)(x, L.tensor(target), weight=weight)
+    agree(f)

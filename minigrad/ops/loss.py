@@ -230,12 +230,6 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise RuntimeError(f"{name}: expected target of integer class indices (int64), got "
                            f"{target.dtype}; for class probabilities pass a float target with "
                            f"the input's shape")
-    xp = backend.xp_of(t)
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if t.size and bool(bad.any()):
-        value = int(t[bad][0])
-        raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
-                         f"[0, {c - 1}] for an input with {c} classes")
     w = None
     if weight is not None:
         _no_grad_argument(weight, "weight", name)
@@ -243,7 +237,17 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
             raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
                                f"classes or no classes but got weight tensor of shape: "
                                f"{list(weight.shape)}")
-        w = weight._array.astype(scores._array.dtype, copy=False)
+        if weight._array.dtype != scores._array.dtype:
+            # PyTorch's kernel reads the class weights in the input's dtype, no promotion
+            raise RuntimeError(f"expected scalar type {scalar_type_name(scores._array.dtype)} "
+                               f"but found {scalar_type_name(weight._array.dtype)}")
+        w = weight._array
+    xp = backend.xp_of(t)
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if t.size and bool(bad.any()):
+        value = int(t[bad][0])
+        raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
+                         f"[0, {c - 1}] for an input with {c} classes")
     loss = ClassNLL.apply(scores, target=t.astype(xp.int64, copy=False), weight=w,
                           ignore_index=ignore_index, reduction=reduction,
                           label_smoothing=float(label_smoothing), from_logits=from_logits)
