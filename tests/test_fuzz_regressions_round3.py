@@ -344,3 +344,25 @@ def test_class_loss_weight_dtype(name, input_dtype, weight_dtype, target):
         weight = L.tensor([1.0, 2.0, 0.5, 1.0, 3.0]).to(getattr(L, weight_dtype))
         return getattr(L.nn.functional, name)(x, L.tensor(target), weight=weight)
     agree(f)
+
+
+@pytest.mark.parametrize("name", ["layer_norm", "group_norm"])
+@pytest.mark.parametrize("input_dtype", ["uint8", "int64", "float16", "float64"])
+@pytest.mark.parametrize("weight_dtype", ["uint8", "int64", "float32", "float64"])
+@pytest.mark.parametrize("bias_dtype", ["int64", "float32", None])
+def test_feature_norm_weight_and_bias_dtypes(name, input_dtype, weight_dtype, bias_dtype):
+    """PyTorch compares the weight's dtype with the input's first, then the bias'."""
+    def f(L):
+        x = L.ones(2, 4, dtype=getattr(L, input_dtype))
+        w = L.ones(4, dtype=getattr(L, weight_dtype))
+        b = None if bias_dtype is None else L.ones(4, dtype=getattr(L, bias_dtype))
+        if name == "layer_norm":
+            return L.nn.functional.layer_norm(x, (4,), w, b)
+        return L.nn.functional.group_norm(x, 2, w, b)
+    mine, theirs = _outcome(minigrad, f), _outcome(torch, f)
+    assert type(mine[1]) is type(theirs[1]), (mine[1], theirs[1])
+
+
+def test_max_unpool_dtype_before_index_values():
+    agree(lambda L: L.nn.functional.max_unpool1d(L.ones(1, 1, 2, dtype=L.int64),
+                                                 L.tensor([[[9, 1]]]), 2), match="max_unpool2d")

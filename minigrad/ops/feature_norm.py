@@ -30,15 +30,14 @@ def _check_dtypes(kernel, input, *params):
     to compute in, or None for the input's own."""
     dtype = input._array.dtype
     kinds = [t._array.dtype for t in params if t is not None]
-    if all(k == dtype for k in kinds):
-        if dtype.kind != "f":
-            raise not_implemented_for(kernel, dtype)
-        return None
-    if dtype.kind != "f" and kernel == "batch_norm":     # instance_norm: batch_norm's check
+    if dtype.kind != "f" and (kernel == "batch_norm" or not kinds or kinds[0] == dtype):
+        # the kernel's dtype dispatch; layer/group norm compare the first parameter first
         raise not_implemented_for(kernel, dtype)
+    if all(k == dtype for k in kinds):
+        return None
     if dtype.name == "float16" and all(k.name == "float32" for k in kinds):
         return kinds[0]
-    if dtype.name == "float64" and all(k.name == "float32" for k in kinds if k != dtype):
+    if all(k.name == "float32" for k in kinds if k != dtype):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
     raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float (got "
                        f"an input of {dtype.name} and parameters of "

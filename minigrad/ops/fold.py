@@ -153,14 +153,15 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     m = 1
     for n in spatial_in:
         m *= n
+    # PyTorch's kernels: max_unpool2d (which 1-d uses too) and max_unpool3d, floating only;
+    # they check the indices' values inside, after this
+    if input._array.dtype.kind != "f":
+        raise not_implemented_for(f"max_unpool{3 if nd == 3 else 2}d", input._array.dtype)
     idx = indices._array.reshape(lead + (m,)).astype("int64")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
         bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                            f"{'x'.join(map(str, size))}")
-    # PyTorch's kernels: max_unpool2d (which 1-d uses too) and max_unpool3d, floating only
-    if input._array.dtype.kind != "f":
-        raise not_implemented_for(f"max_unpool{3 if nd == 3 else 2}d", input._array.dtype)
     flat = reshape_to(input, lead + (m,))
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
     return reshape_to(out, lead + size)
