@@ -366,3 +366,12 @@ def test_feature_norm_weight_and_bias_dtypes(name, input_dtype, weight_dtype, bi
 def test_max_unpool_dtype_before_index_values():
     agree(lambda L: L.nn.functional.max_unpool1d(L.ones(1, 1, 2, dtype=L.int64),
                                                  L.tensor([[[9, 1]]]), 2), match="max_unpool2d")
+
+
+@pytest.mark.parametrize("exponent", ["bool_tensor", True, False, 2, 2.5, "int_tensor"])
+def test_pow_of_bool_tensor(exponent):
+    def f(L):
+        b = {"bool_tensor": L.tensor([True, True]), "int_tensor": L.tensor([1, 0])}.get(
+            exponent, exponent)
+        return L.pow(L.tensor([True, False]), b)
+    agree(f)

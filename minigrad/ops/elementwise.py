@@ -507,6 +507,13 @@ def pow(a, b):
             if bool((bv < 0).any()):
                 return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
                                              dtype)
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b" and \
+            (isinstance(b, bool) or (isinstance(b, Tensor) and b._array.dtype.kind == "b")):
+        # a bool result: PyTorch's pow kernel has no bool version; a Python bool exponent is
+        # done without it (a ** True = a, a ** False = True)
+        if isinstance(b, Tensor):
+            raise not_implemented_for("pow", a._array.dtype)
+        return Tensor._wrap(backend.xp_of(a._array).logical_or(a._array, not b))
     if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
             a._array.dtype.kind == "f":
         return _binary(BoolExponentPow, a, b, "pow")
