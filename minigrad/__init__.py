@@ -81,6 +81,9 @@ from .ops.activation import erf, selu, celu  # noqa: E402,F401
 from .ops.scatter_gather import (  # noqa: E402,F401
     gather, scatter, scatter_add, index_select, index_add, masked_fill, take_along_dim)
 from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E402,F401
+from .ops.scatter_reduce import scatter_reduce, index_copy, index_fill, take  # noqa: E402,F401
+from .ops.selection import (  # noqa: E402,F401
+    aminmax, kthvalue, median, nanmedian, mode, nansum, nanmean)
 from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
 from .ops.linalg import einsum, norm, var_mean, std_mean, dot, inner  # noqa: E402,F401
@@ -105,6 +108,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",
               "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
               "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
-              "unsqueeze", "dot", "outer", "tril", "triu"):
+              "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
+              "mode", "nansum", "nanmean", "take"):
     globals()[_name] = _torch_args(globals()[_name])
 del _name

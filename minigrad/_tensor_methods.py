@@ -16,6 +16,7 @@ from .ops import elementwise as E, reduce as R, movement as M, indexing as X, in
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import linalg as L, math_extra as MX
+from .ops import scatter_reduce as SR, selection as SE
 from . import backend, creation, dtypes
 from . import _memory_format as mf
 from .autograd.engine import tensor_backward
@@ -253,6 +254,22 @@ Tensor.scatter_ = lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *a
 Tensor.scatter_add_ = lambda self, *args: I.copy_(self, G.scatter_add(self, *args))
 Tensor.index_add_ = lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs))
 Tensor.masked_fill_ = lambda self, mask, value: I.copy_(self, G.masked_fill(self, mask, value))
+
+# scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
+Tensor.scatter_reduce = SR.scatter_reduce
+Tensor.scatter_reduce_ = lambda self, *args, **kwargs: I.copy_(self, SR.scatter_reduce(self, *args, **kwargs))
+Tensor.index_copy = SR.index_copy
+Tensor.index_copy_ = lambda self, *args: I.copy_(self, SR.index_copy(self, *args))
+Tensor.index_fill = SR.index_fill
+Tensor.index_fill_ = lambda self, *args: I.copy_(self, SR.index_fill(self, *args))
+Tensor.take = SR.take
+Tensor.aminmax = SE.aminmax
+Tensor.kthvalue = _torch_args(SE.kthvalue)
+Tensor.median = _torch_args(SE.median)
+Tensor.nanmedian = _torch_args(SE.nanmedian)
+Tensor.mode = _torch_args(SE.mode)
+Tensor.nansum = _torch_args(SE.nansum)
+Tensor.nanmean = _torch_args(SE.nanmean)
 
 # movement
 Tensor.reshape = M.reshape

@@ -1,5 +1,6 @@
 """Gather and scatter along a dimension: ``gather``, ``scatter``, ``scatter_add``,
-``index_select``, ``index_add``, ``masked_fill``, ``take_along_dim``.
+``index_select``, ``index_add``, ``masked_fill``, ``take_along_dim``, and the array kernel of
+the scatter reductions (``scatter_reduce_array``: sum, prod, mean, amax, amin with ufunc.at).
 
 Two pairs of adjoint Functions carry all of them (each is the other's backward, so gradients
 of any order stay inside this pair):
@@ -19,6 +20,10 @@ compositions of these, and inherit their first and second derivatives.
 """
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
@@ -28,7 +33,23 @@ from .movement import clone
 from .plumbing import expand_to, reshape_to
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
-           "take_along_dim", "scatter_add_array"]
+           "take_along_dim", "scatter_add_array", "scatter_reduce_array", "flat_positions"]
+
+
+def flat_positions(shape, dim, index):
+    """Where index's elements land in a flat array of ``shape``: each element's own coordinates
+    with ``dim``'s replaced by its value, flattened (int64, index's shape)."""
+    xp = backend.xp_of(index)
+    strides = [1] * len(shape)
+    for k in range(len(shape) - 2, -1, -1):
+        strides[k] = strides[k + 1] * shape[k + 1]
+    flat = index.astype(xp.int64) * strides[dim]
+    for k, n in enumerate(index.shape):
+        if k != dim and strides[k] and n > 1:
+            view = [1] * index.ndim
+            view[k] = n
+            flat = flat + (xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view)
+    return xp.broadcast_to(flat, index.shape)
 
 
 def scatter_add_array(shape, dim, index, src):
@@ -37,24 +58,54 @@ def scatter_add_array(shape, dim, index, src):
     Array-level (numpy or cupy); ``index`` values must already be checked and non-negative.
     """
     xp = backend.xp_of(src)
-    index = xp.broadcast_to(index, src.shape)
-    strides = [1] * len(shape)
-    for k in range(len(shape) - 2, -1, -1):
-        strides[k] = strides[k + 1] * shape[k + 1]
-    flat = index.astype(xp.int64) * strides[dim]
-    for k, n in enumerate(src.shape):
-        if k != dim and strides[k] and n > 1:
-            view = [1] * src.ndim
-            view[k] = n
-            flat = flat + (xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view)
+    flat = flat_positions(shape, dim, xp.broadcast_to(index, src.shape))
     size = 1
     for n in shape:
         size *= n
     if src.size == 0 or size == 0:
         return xp.zeros(shape, dtype=src.dtype)
-    summed = xp.bincount(xp.broadcast_to(flat, src.shape).ravel(), weights=src.ravel(),
-                         minlength=size)
+    summed = xp.bincount(flat.ravel(), weights=src.ravel(), minlength=size)
     return summed.reshape(shape).astype(src.dtype, copy=False)
+
+
+# scatter_reduce's reductions: the ufunc that combines two values, and what a position starts
+# from when include_self=False leaves its own value out (the ufunc's identity)
+REDUCE_UFUNCS = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum",
+                 "amin": "minimum"}
+
+
+def _reduce_identity(reduce, dtype):
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "b":
+        return reduce == "amin"
+    if dtype.kind == "f":
+        return -float("inf") if reduce == "amax" else float("inf")
+    info = np.iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+def scatter_reduce_array(x, dim, index, src, reduce, include_self=True):
+    """``x`` (an array of >= 1 dim) with src's elements (src cut to index's shape) combined
+    into the positions ``index`` names along ``dim``: out[i][index[i][j]] (op)= src[i][j] for
+    dim 1, op one of ``REDUCE_UFUNCS``; ``include_self=False`` starts each position written to
+    from the reduction's identity instead of x's value.  ``mean`` divides by the number of
+    values combined (x's own counted when included), flooring for integers as PyTorch.
+    Array-level; ``index`` values must already be checked and non-negative."""
+    xp = backend.xp_of(x)
+    src = src[tuple(slice(0, n) for n in index.shape)]
+    pos = flat_positions(x.shape, dim, index).ravel()
+    out = x.reshape(-1).copy()
+    if not include_self:
+        out[pos] = _reduce_identity(reduce, x.dtype)
+    getattr(xp, REDUCE_UFUNCS[reduce]).at(out, pos, src.ravel())
+    if reduce == "mean":
+        count = xp.bincount(pos, minlength=out.size) + int(include_self)
+        count = xp.maximum(count, 1)              # a position no value reached keeps x's
+        out = out / count if out.dtype.kind == "f" else out // count
+    return out.astype(x.dtype, copy=False).reshape(x.shape)
 
 
 class Gather(Function):
@@ -95,6 +146,16 @@ class ScatterPut(Function):
 
     def backward(self, g):
         return Gather.apply(g, index=self.index, dim=self.dim)
+
+
+class ScatterLegacyReduce(Function):
+    """x, src -> x with src added (``sum``) or multiplied (``prod``) in at index along dim:
+    scatter's old ``reduce=`` argument, for which PyTorch defines no derivative."""
+    def forward(self, x, src, *, index, dim, reduce):
+        return scatter_reduce_array(x, dim, index, src, reduce)
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::scatter is not implemented")
 
 
 class IndexSelect(Function):
@@ -268,8 +329,9 @@ def _scatter_prepare(input, dim, index, src, name):
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     """``input`` with ``src`` (a tensor of input's dtype, or a number) written at ``index``
-    along ``dim``: out[i][index[i][j]] = src[i][j] (dim 1).  ``reduce='add'`` adds instead.
-    A 0-d input, index or src counts as 1-d of size 1."""
+    along ``dim``: out[i][index[i][j]] = src[i][j] (dim 1).  ``reduce='add'`` adds and
+    ``'multiply'`` multiplies instead (every value sent to a position counts), with no
+    derivative, as in PyTorch.  A 0-d input, index or src counts as 1-d of size 1."""
     if src is None and value is None:
         raise TypeError("scatter() missing 1 required positional argument: 'src' (or value=)")
     if reduce not in (None, "add", "multiply"):
@@ -279,11 +341,13 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         return clone(input)
     x = _as_1d(input)
     s = _src_tensor(x, src, value, idx)
-    if reduce == "add":
-        out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
-    elif reduce == "multiply":
-        raise NotImplementedError("scatter(reduce='multiply') is not supported by minigrad "
-                                  "(use scatter_reduce's product in PyTorch)")
+    if reduce is not None:
+        if isinstance(src, Tensor):
+            warnings.warn("scatter(): the reduce argument with a Tensor src is deprecated in "
+                          "PyTorch and will go; scatter_reduce offers more reductions",
+                          UserWarning, stacklevel=2)
+        out = ScatterLegacyReduce.apply(x, s, index=idx, dim=d,
+                                        reduce="sum" if reduce == "add" else "prod")
     else:
         hit = scatter_add_array(tuple(x.shape), d, idx, backend.xp_of(idx).ones(
             idx.shape, dtype="float32")) > 0

@@ -1,0 +1,244 @@
+"""Reductions that select: ``aminmax``, ``kthvalue``, ``median``, ``nanmedian``, ``mode``, and
+the NaN-skipping sums ``nansum`` and ``nanmean``.
+
+The order statistics find positions with numpy (a stable argsort, NaN sorted last as the
+largest value, as PyTorch counts it) and take the values with ``TakeAlongDim``: their gradient
+goes to the selected index, as PyTorch's.  Where several elements tie, the index is the one at
+the chosen place of a stable sort (``mode``: the last occurrence of the value); PyTorch's index
+then follows its own select and sort algorithms, which agree with that on small inputs but
+are not specified in general.  ``median()``/``nanmedian()`` of a whole tensor return the value
+only, and share its gradient evenly among the elements equal to it (``_Evenly``), as PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import ieee_errors, normalize_dim, normalize_dims, not_implemented_for, \
+    scalar_type_name
+from .elementwise import Mul, cast, div, select_grad
+from .plumbing import expand_to
+from .reduce import MaxMin, MaxResult, TakeAlongDim, sum as _sum
+
+__all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
+
+
+class AminmaxResult(tuple):
+    """``(min, max)`` with names, as torch.return_types.aminmax."""
+
+    def __new__(cls, smallest, largest):
+        return super().__new__(cls, (smallest, largest))
+
+    @property
+    def min(self):
+        return self[0]
+
+    @property
+    def max(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"minigrad.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """(amin, amax) of ``input`` over ``dim`` (an int; None: every element), each with amin's
+    and amax's gradient (shared evenly among ties)."""
+    if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    if dim is None:
+        if input._array.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                               "the operation has no identity.")
+        axes = tuple(range(input.ndim))
+    else:
+        d = normalize_dim(dim, input.ndim)
+        if input.ndim and input.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        axes = (d,) if input.ndim else ()
+    return AminmaxResult(
+        MaxMin.apply(input, axes=axes, keepdim=keepdim, largest=False, name="amin"),
+        MaxMin.apply(input, axes=axes, keepdim=keepdim, largest=True, name="amax"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Order statistics along a dim: kthvalue, median, nanmedian, mode
+# ----------------------------------------------------------------------------------------------
+def _check_along(input, dim, name):
+    """dim normalised; PyTorch's IndexError for an empty dim to reduce."""
+    d = normalize_dim(dim, input.ndim)
+    if input.ndim and input.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    return d
+
+
+def _take(input, d, index, keepdim, name):
+    """(values, indices) at ``index`` (int64, keepdim shape) along d, as PyTorch's named
+    tuple ``name``; the values' gradient goes to the index.  A 0-d input is its own result."""
+    if input.ndim == 0:
+        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
+                         name)
+    values = TakeAlongDim.apply(input, indices=index, dim=d, keepdim=keepdim)
+    return MaxResult(values, Tensor._wrap(index if keepdim else index.squeeze(d)), name)
+
+
+def _sorted_index(a, d, place):
+    """Array: the index, along d, of the element at ``place`` (per slice, keepdim shape) of a
+    stable ascending sort of ``a`` with NaN last."""
+    xp = backend.xp_of(a)
+    order = xp.argsort(a, axis=d, kind="stable")
+    place = xp.broadcast_to(place, [1 if k == d else n for k, n in enumerate(a.shape)])
+    return xp.take_along_axis(order, place.astype("int64"), axis=d).astype("int64")
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """(values, indices) of the k-th smallest element (k from 1) along ``dim``; NaN counts as
+    larger than any number."""
+    if input._array.dtype.kind == "b":
+        raise not_implemented_for("kthvalue_cpu", input._array.dtype)
+    d = _check_along(input, dim, "kthvalue")
+    size = input.shape[d] if input.ndim else 1
+    if not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if input.ndim == 0:
+        return _take(input, d, None, keepdim, "kthvalue")
+    return _take(input, d, _sorted_index(input._array, d, np.int64(k - 1)), keepdim,
+                 "kthvalue")
+
+
+class _Evenly(Function):
+    """a -> ``value`` (a 0-d array computed from a: its median); the gradient is shared evenly
+    among the elements equal to it (the NaN elements when it is NaN), 0 elsewhere."""
+    def forward(self, a, *, value):
+        self.save_for_backward(a)
+        self.value = value
+        return value
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        xp = backend.xp_of(a._array)
+        hits = xp.isnan(a._array) if xp.isnan(self.value) else a._array == self.value
+        with ieee_errors():
+            share = (hits / hits.sum()).astype(g._array.dtype)
+        return select_grad(expand_to(g, a.shape), share)
+
+
+def _whole_median(input, ignore_nan):
+    """median()/nanmedian() of every element: the lower middle value, as a 0-d tensor."""
+    a = input._array
+    xp = backend.xp_of(a)
+    if a.dtype.kind == "b":
+        raise not_implemented_for("median_cpu", a.dtype)
+    flat = a.reshape(-1)
+    nan = xp.isnan(flat) if a.dtype.kind == "f" else xp.zeros(flat.shape, bool)
+    if ignore_nan:
+        flat = flat[~nan]
+    if flat.size == 0 or (nan.any() and not ignore_nan):
+        # PyTorch: NaN for a NaN anywhere (median) or nothing left; an integer's lowest value
+        value = xp.asarray(np.nan if a.dtype.kind == "f" else np.iinfo(a.dtype).min, a.dtype)
+    else:
+        k = (flat.size - 1) // 2
+        value = xp.partition(flat, k)[k]
+    return _Evenly.apply(input, value=xp.asarray(value, dtype=a.dtype).reshape(()))
+
+
+def _median_along(input, dim, keepdim, ignore_nan, name):
+    if input._array.dtype.kind == "b":
+        raise not_implemented_for("median_out", input._array.dtype)
+    d = _check_along(input, dim, "median")
+    if input.ndim == 0:
+        return _take(input, d, None, keepdim, name)
+    a = input._array
+    xp = backend.xp_of(a)
+    n = a.shape[d]
+    nan = xp.isnan(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool)
+    nans = nan.sum(axis=d, keepdims=True)
+    if ignore_nan:     # the lower middle of the numbers (the first NaN when all are NaN)
+        index = _sorted_index(a, d, xp.maximum(n - nans - 1, 0) // 2)
+    else:              # the lower middle, or the first NaN of a slice holding one
+        index = _sorted_index(a, d, np.int64((n - 1) // 2))
+        if nans.any():
+            index = xp.where(nans > 0, xp.expand_dims(xp.argmax(nan, axis=d), d), index)
+    return _take(input, d, index, keepdim, name)
+
+
+def median(input, dim=None, keepdim=False):
+    """``median(input)``: the lower median of all elements (NaN if any is NaN);
+    ``median(input, dim)``: (values, indices) of the lower median along ``dim``."""
+    if dim is None:
+        if keepdim:
+            raise TypeError('median() missing 1 required positional arguments: "dim"')
+        return _whole_median(input, ignore_nan=False)
+    return _median_along(input, dim, keepdim, ignore_nan=False, name="median")
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """median skipping NaN: the lower median of the numbers (NaN where all are NaN)."""
+    if dim is None:
+        if keepdim:
+            raise TypeError('nanmedian() missing 1 required positional arguments: "dim"')
+        return _whole_median(input, ignore_nan=True)
+    return _median_along(input, dim, keepdim, ignore_nan=True, name="nanmedian")
+
+
+def mode(input, dim=-1, keepdim=False):
+    """(values, indices): the most frequent value along ``dim`` (the smallest of equally
+    frequent ones; each NaN counts alone) and the index of its last occurrence."""
+    d = _check_along(input, dim, "mode")
+    if input.ndim == 0:
+        return _take(input, d, None, keepdim, "mode")
+    a = input._array
+    xp = backend.xp_of(a)
+    moved = xp.moveaxis(a, d, -1)
+    rows, n = moved.reshape(-1, a.shape[d]), a.shape[d]
+    order = xp.argsort(rows, axis=1, kind="stable")
+    v = xp.take_along_axis(rows, order, axis=1)
+    starts = xp.ones(v.shape, bool)
+    starts[:, 1:] = v[:, 1:] != v[:, :-1]                 # NaN != NaN: one group each
+    group = xp.cumsum(starts, axis=1) - 1                 # group number of each place
+    flat_group = group + n * xp.arange(len(rows))[:, None]
+    counts = xp.bincount(flat_group.reshape(-1), minlength=rows.size).reshape(rows.shape)
+    freq = xp.take_along_axis(counts, group, axis=1)      # each place's group size
+    first = xp.argmax(freq == freq.max(axis=1, keepdims=True), axis=1)   # smallest value
+    last = first + xp.take_along_axis(freq, first[:, None], axis=1)[:, 0] - 1
+    index = xp.take_along_axis(order, last[:, None], axis=1).reshape(moved.shape[:-1])
+    return _take(input, d, xp.expand_dims(index.astype("int64"), d), keepdim, "mode")
+
+
+# ----------------------------------------------------------------------------------------------
+# Sums that skip NaN
+# ----------------------------------------------------------------------------------------------
+class _NanToZero(Function):
+    """a -> a with NaN replaced by 0.  Backward: g times the (constant) not-NaN mask, as
+    PyTorch's nansum: a NaN or infinite g still gives NaN at a NaN element (inf * 0)."""
+    def forward(self, a):
+        self.kept = ~backend.xp_of(a).isnan(a)
+        return backend.xp_of(a).where(self.kept, a, 0)
+
+    def backward(self, g):
+        with ieee_errors():      # an infinite g (nanmean of an all-NaN slice) gives NaN here
+            return Mul.apply(g, Tensor._wrap(self.kept.astype(g._array.dtype)))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """sum over ``dim`` counting NaN as 0 (integers and bools summed as int64)."""
+    a = input if dtype is None else cast(input, dtype)
+    if a._array.dtype.kind == "f":
+        a = _NanToZero.apply(a)
+    return _sum(a, dim, keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """mean over ``dim`` of the elements that are not NaN: nansum / their count (NaN where
+    there is none)."""
+    if input._array.dtype.kind != "f":
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {scalar_type_name(input._array.dtype)}")
+    total = nansum(input, dim, keepdim, dtype=dtype)
+    xp = backend.xp_of(input._array)
+    count = (~xp.isnan(input._array)).sum(axis=normalize_dims(dim, input.ndim),
+                                          keepdims=keepdim)
+    with ieee_errors():
+        return div(total, Tensor._wrap(xp.asarray(count, dtype=total._array.dtype)))
