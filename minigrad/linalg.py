@@ -1,4 +1,5 @@
-"""``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has (norms, products).
+"""``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has (norms, singular
+values, products).
 
 Decompositions (svd, eig, qr, inv, solve...) are not here: see the API table in
 docs/api-coverage.md for what is deliberately left out.
@@ -6,11 +7,11 @@ docs/api-coverage.md for what is deliberately left out.
 from __future__ import annotations
 
 from .ops._util import scalar_type_name as _scalar_type_name
-from .ops.linalg import vector_norm, matrix_norm, linalg_norm as norm  # noqa: F401
+from .ops.linalg import vector_norm, matrix_norm, svdvals, linalg_norm as norm  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .tensor import Tensor
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "vecdot", "matmul"]
+__all__ = ["norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul"]
 
 
 def vecdot(x, y, *, dim=-1):

@@ -11,25 +11,28 @@ another operand (broadcast) has its gradient summed back to size 1.  Since the b
 ("iji->j") first takes that diagonal (``diagonal``, differentiable), so the Function never
 sees one.
 
-The norms and the variance are compositions of differentiable ops (``sum``, ``mean``,
-``sqrt``, ``abs``, ``pow``); where sqrt's derivative is infinite (a zero vector) the
-gradient is 0, as PyTorch's subgradient.
+The vector norms, the 1 / inf matrix norms and the variance are compositions of
+differentiable ops (``sum``, ``mean``, ``sqrt``, ``abs``, ``pow``, ``amax``); where a power's
+derivative is infinite (a zero vector) the gradient is 0, as PyTorch's subgradient.  The
+2 / -2 / nuclear matrix norms take singular values (``svdvals``), differentiable to any order.
 """
 from __future__ import annotations
 
 import math
 
-from .. import backend
-from ..autograd import Function
-from ._util import normalize_dims, not_implemented_for, scalar_type_name
+from .. import backend, dtypes
+from ..autograd import Function, is_grad_enabled
+from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_type_name
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
 from .math_extra import diagonal
-from .plumbing import expand_to, reshape_to, sum_to
+from .matmul import matmul
+from .movement import mT, unsqueeze
+from .plumbing import cast_to, expand_to, reshape_to, sum_to
 from .reduce import amax, amin, mean, sum
-from .scatter_gather import SCALAR_NAMES
+from .shaping import movedim
 
-__all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "var_mean",
-           "std_mean", "dot", "inner"]
+__all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "svdvals",
+           "var_mean", "std_mean", "dot", "inner"]
 
 
 def _parse(equation, operands):
@@ -127,6 +130,14 @@ def einsum(equation, *operands):
                 raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
                                    f"(original->remapped): subscript '{c}' has size {sizes[c]} "
                                    f"and {n}")
+    # PyTorch sums a letter that only one operand has (and the output lacks) with ``sum``,
+    # which widens integers and bools to int64; the products of shared letters keep the dtype
+    summed = [[c in t for t in subs].count(True) for s in subs for c in s if c not in out]
+    kind = operands[0]._array.dtype.kind
+    if kind in "biu" and 1 in summed:
+        operands = [cast_to(t, dtypes.int64.np) for t in operands]
+    elif kind == "b" and summed:        # a product summed over a shared letter: a bmm
+        raise not_implemented_for("bmm", operands[0]._array.dtype)
     return Einsum.apply(*operands, subs=subs, out=out)
 
 
@@ -145,7 +156,8 @@ def dot(input, other):
                            f"and {b.size} elements respectively")
     if a.dtype.kind == "b":
         raise not_implemented_for("dot", a.dtype)
-    return sum(mul(input, other))
+    # integers keep their dtype, wrapping as PyTorch's (the int64 sum taken modulo the width)
+    return cast_to(sum(mul(input, other)), a.dtype)
 
 
 def inner(input, other):
@@ -174,14 +186,38 @@ def _safe_sqrt(x):
     return where(nonzero, sqrt(where(nonzero, x, 1.0)), 0.0)
 
 
+def _check_norm_dtype(x, dtype, name):
+    """PyTorch's checks of a norm's input and ``dtype=``: floating input; a floating dtype
+    that does not narrow the input's."""
+    if x._array.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_type_name(x._array.dtype)}")
+    if dtype is None:
+        return x
+    dt = dtypes.to_dtype(dtype)
+    if not dt.is_floating_point:
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{scalar_type_name(dt.np)}")
+    if dt.np.itemsize < x._array.dtype.itemsize:
+        raise RuntimeError(f"{name}: the dtype of the input ({scalar_type_name(x._array.dtype)})"
+                           f" should be convertible without narrowing to the specified dtype "
+                           f"({scalar_type_name(dt.np)})")
+    return x.to(dt)
+
+
+def _ord_text(ord):
+    return "inf" if ord == math.inf else "-inf" if ord == -math.inf else f"{ord:g}"
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """(sum |x|^ord)^(1/ord) over ``dim`` (all elements by default); ord inf/-inf: max/min |x|,
-    ord 0: the number of non-zeros."""
-    if x._array.dtype.kind != "f":
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
-                           f"as input. Got {SCALAR_NAMES.get(x.dtype.name, x.dtype.name)}")
-    if dtype is not None:
-        x = x.to(dtype)
+    ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
+    norm is 0 (for ord < 1 the power's derivative is infinite there)."""
+    x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    axes = normalize_dims(dim, x.ndim)
+    if (ord < 0 or ord == math.inf) and any(x.shape[k] == 0 for k in axes):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on an "
+                           f"empty tensor because the operation does not have an identity")
     dims = None if dim is None else dim
     if ord == 2:
         return _safe_sqrt(sum(mul(x, x), dims, keepdim))
@@ -194,41 +230,186 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return sum(a, dims, keepdim)
     if ord == 0:
         return sum((a != 0).to(x.dtype), dims, keepdim)
-    total = sum(pow(a, float(ord)), dims, keepdim)
-    nonzero = total != 0
-    return where(nonzero, pow(where(nonzero, total, 1.0), 1.0 / ord), 0.0)
+    # |x|^ord with the zeros masked out (so their gradient is 0, not inf * 0); for ord < 0 a
+    # zero makes |x|^ord infinite and the norm 0: the where below gives 0 there, gradient 0.
+    nonzero = a != 0
+    powered = where(nonzero, pow(where(nonzero, a, 1.0), float(ord)), 0.0)
+    total = sum(powered, dims, keepdim)
+    zero = total == 0
+    if ord < 0:
+        zero = zero | (sum((~nonzero).to(x.dtype), dims, keepdim) != 0)
+    return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
+
+
+# -- singular values ---------------------------------------------------------------------------
+# SvdVals, SvdU and SvdVh are the three factors of the reduced SVD A = U diag(S) Vh (A m x n,
+# k = min(m, n)), each a differentiable function of A.  Their backwards are the standard
+# formulas for the SVD's derivative (real case), written with minigrad's ops; where a backward
+# runs under create_graph it takes U, S, Vh from these same Functions, so gradients of any
+# order follow.  With F[i, j] = 1 / (s_j^2 - s_i^2) (0 on the diagonal):
+#   through S:  dA = U diag(gS) Vh
+#   through U:  dA = U (F o (U^T gU - gU^T U)) diag(S) Vh + (I - U U^T) gU diag(1/S) Vh
+#   through Vh: dA = U diag(S) (F o (Vh gVh^T - gVh Vh^T)) Vh + U diag(1/S) gVh (I - Vh^T Vh)
+# (the last terms of the two only when m > k, resp. n > k).  Repeated singular values make F
+# infinite: the U and Vh derivatives are then undefined, as in PyTorch; the S one is not.
+
+def _svd_arrays(a):
+    return backend.xp_of(a).linalg.svd(a, full_matrices=False)
+
+
+class _SvdFactor(Function):
+    """One factor of the reduced SVD of ``a`` (..., m, n); subclasses pick which."""
+    index = None
+
+    def forward(self, a):
+        u, s, vh = _svd_arrays(a)
+        self.save_for_backward(a, u, s, vh)
+        return (u, s, vh)[self.index]
+
+    def _factors(self):
+        """(A, U, S, Vh): differentiable functions of A when this backward records a graph
+        (create_graph), else the forward's arrays as constants."""
+        a, u, s, vh = self.saved_tensors
+        if is_grad_enabled():
+            u, s, vh = SvdU.apply(a), SvdVals.apply(a), SvdVh.apply(a)
+        return a, u, s, vh
+
+
+def _off_diagonal_inverse(s):
+    """F[..., i, j] = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it; s (..., k)."""
+    s2 = mul(s, s)
+    diff = sub(unsqueeze(s2, -2), unsqueeze(s2, -1))
+    k = s.shape[-1]
+    eye = backend.xp_of(s._array).eye(k, dtype=bool)
+    return where(eye, 0.0, div(1.0, where(eye, 1.0, diff)))
+
+
+class SvdVals(_SvdFactor):
+    """The singular values of ``a`` (..., m, n), descending: shape (..., min(m, n))."""
+    index = 1
+
+    def backward(self, g):
+        _, u, _, vh = self._factors()
+        return matmul(mul(u, unsqueeze(g, -2)), vh)
+
+
+class SvdU(_SvdFactor):
+    """U of the reduced SVD, (..., m, k)."""
+    index = 0
+
+    def backward(self, g):
+        a, u, s, vh = self._factors()
+        ut_g = matmul(mT(u), g)
+        inner = mul(mul(_off_diagonal_inverse(s), sub(ut_g, mT(ut_g))), unsqueeze(s, -2))
+        out = matmul(matmul(u, inner), vh)
+        if a.shape[-2] > s.shape[-1]:
+            out = out + matmul(div(sub(g, matmul(u, ut_g)), unsqueeze(s, -2)), vh)
+        return out
+
+
+class SvdVh(_SvdFactor):
+    """Vh of the reduced SVD, (..., k, n)."""
+    index = 2
+
+    def backward(self, g):
+        a, u, s, vh = self._factors()
+        vh_gt = matmul(vh, mT(g))
+        inner = mul(unsqueeze(s, -1), mul(_off_diagonal_inverse(s), sub(vh_gt, mT(vh_gt))))
+        out = matmul(matmul(u, inner), vh)
+        if a.shape[-1] > s.shape[-1]:
+            out = out + matmul(u, div(sub(g, matmul(mT(vh_gt), vh)), unsqueeze(s, -1)))
+        return out
+
+
+def svdvals(A):
+    """Singular values of the matrices A (..., m, n), descending: (..., min(m, n)).
+    Differentiable to any order (see SvdVals)."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    if A._array.dtype.kind != "f":
+        raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_type_name(A._array.dtype)}")
+    return SvdVals.apply(A)
+
+
+_MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
-    """Frobenius norm over the two dims ``dim`` (the other matrix norms are not here)."""
-    if ord != "fro":
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values, "
-                                  "which minigrad does not compute; only 'fro' is supported")
+    """A norm of the matrices spanned by the two dims ``dim``: 'fro' (sqrt of the sum of
+    squares), 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular value),
+    1 / -1 (largest / smallest column sum of |A|), inf / -inf (the same over rows)."""
     if A.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                           f"dimensions, but got {A.ndim} dimensions")
-    return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dims)}")
+    d0, d1 = (normalize_dim(d, A.ndim) for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dims[0]}, "
+                           f"{dims[1]})")
+    if isinstance(ord, str) and ord not in ("fro", "nuc") or \
+            not isinstance(ord, str) and ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        s = svdvals(movedim(A, (d0, d1), (-2, -1)))
+        if ord == -2 and s.shape[-1] == 0:
+            raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+        # sum for 'nuc' and for an empty max (PyTorch gives 0 there)
+        out = (sum(s, -1) if ord == "nuc" or s.shape[-1] == 0 else
+               amax(s, -1) if ord == 2 else amin(s, -1))
+        if keepdim:
+            for d in sorted((d0, d1)):
+                out = unsqueeze(out, d)
+        return out
+    # 1-norms of the columns (of the rows for inf), then their max (min for negative ord)
+    if ord in (math.inf, -math.inf):
+        d0, d1 = d1, d0
+    sums = sum(abs(A), d0, keepdim)
+    if not keepdim and d0 < d1:
+        d1 -= 1
+    if sums.shape[d1] == 0:
+        if ord < 0:
+            raise IndexError(f"amin(): Expected reduction dim {d1} to have non-zero size.")
+        return sum(sums, d1, keepdim)          # PyTorch's 0 for an empty max
+    return amax(sums, d1, keepdim) if ord > 0 else amin(sums, d1, keepdim)
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
-    """torch.linalg.norm: a vector norm of a 1-d input or over one dim; the Frobenius norm of a
-    matrix (ord None or 'fro'); ord None with dim None: the 2-norm of the flattened input."""
+    """torch.linalg.norm: over one dim (or a 1-d input) a vector norm, over two dims (or a 2-d
+    input) a matrix norm; ord None with dim None: the 2-norm of every element."""
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
+                               f"Got {list(dims)}")
+        if isinstance(ord, str) or len(dims) == 2:
+            return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+        return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
     if ord is None:
-        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
-    if isinstance(ord, str) or (dim is not None and not isinstance(dim, int) and len(dim) == 2) \
-            or (dim is None and A.ndim == 2):
-        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
-    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+        return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    if A.ndim == 2 or isinstance(ord, str):
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    return vector_norm(A, ord, None, keepdim, dtype=dtype)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """torch.norm / Tensor.norm: ``p`` 'fro' (the 2-norm of every element given), a number,
-    inf or -inf, over ``dim`` (all elements by default)."""
+    inf or -inf, over ``dim`` (all elements by default); 'nuc': the nuclear norm over the
+    two dims ``dim`` (a 2-d input's by default)."""
+    if p == "nuc":
+        dims = tuple(range(input.ndim)) if dim is None else dim
+        return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2
-    if p == "nuc":
-        raise NotImplementedError("norm: p='nuc' needs singular values, which minigrad does "
-                                  "not compute")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 

@@ -268,6 +268,26 @@ def _linalg_norm(g):
 _extra("linalg_norm", lambda lib, x, **kw: lib.linalg.norm(x, **kw), _linalg_norm)
 
 
+def _matrix_norm(g):
+    for ord in ("fro", "nuc", 2, -2, 1, -1, float("inf"), float("-inf")):
+        yield S(g.distinct(3, 4), kwargs={"ord": ord}, desc=f"ord={ord}")
+    yield S(g.randn(2, 4, 3), kwargs={"ord": "nuc", "dim": (0, 2), "keepdim": True},
+            desc="batched, other dims")
+    yield S(g.distinct(2, 3, 4), kwargs={"ord": 1, "dim": (-1, 0)}, desc="dims swapped")
+
+
+_extra("linalg_matrix_norm", lambda lib, x, **kw: lib.linalg.matrix_norm(x, **kw), _matrix_norm)
+
+
+def _svdvals(g):
+    yield S(g.randn(4, 3), desc="tall")
+    yield S(g.randn(3, 5), desc="wide")
+    yield S(g.randn(2, 3, 3), desc="batched square")
+
+
+_extra("linalg_svdvals", lambda lib, x: lib.linalg.svdvals(x), _svdvals)
+
+
 def _var_mean(g):
     yield S(g.randn(3, 4))
     yield S(g.randn(3, 4), kwargs={"dim": 1, "keepdim": True})
