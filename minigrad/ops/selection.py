@@ -1,12 +1,13 @@
 """Reductions that select: ``aminmax``, ``kthvalue``, ``median``, ``nanmedian``, ``mode``, and
 the NaN-skipping sums ``nansum`` and ``nanmean``.
 
-The order statistics find positions with numpy (a stable argsort, NaN sorted last as the
-largest value, as PyTorch counts it) and take the values with ``TakeAlongDim``: their gradient
-goes to the selected index, as PyTorch's.  Where several elements tie, the index is the one at
-the chosen place of a stable sort (``mode``: the last occurrence of the value); PyTorch's index
-then follows its own select and sort algorithms, which agree with that on small inputs but
-are not specified in general.  ``median()``/``nanmedian()`` of a whole tensor return the value
+The order statistics find positions with numpy (NaN counted as the largest value, as PyTorch
+does) and take the values with ``TakeAlongDim``: their gradient goes to the selected index, as
+PyTorch's.  Where elements tie, which index PyTorch returns follows its CPU algorithm:
+``kthvalue`` replays its quickselect (``_quickselect``), so it returns the same index;
+``median``/``nanmedian`` along a dim take the place in a stable sort, and ``mode`` the last
+occurrence of the value, which is what PyTorch's nth_element and sort give on small slices
+(on long slices with ties PyTorch's index follows those algorithms' internal order).  ``median()``/``nanmedian()`` of a whole tensor return the value
 only, and share its gradient evenly among the elements equal to it (``_Evenly``), as PyTorch.
 """
 from __future__ import annotations
@@ -93,6 +94,72 @@ def _sorted_index(a, d, place):
     return xp.take_along_axis(order, place.astype("int64"), axis=d).astype("int64")
 
 
+def _greater(a, b):
+    """a > b, NaN above every number (the order PyTorch selects in)."""
+    xp = backend.xp_of(a)
+    return (xp.isnan(a) & ~xp.isnan(b)) | (a > b) if a.dtype.kind == "f" else a > b
+
+
+def _swap(arrays, rows, p, q):
+    """Swap positions p and q (one per row in ``rows``) of each (rows, n) array."""
+    for arr in arrays:
+        kept = arr[rows, p].copy()
+        arr[rows, p] = arr[rows, q]
+        arr[rows, q] = kept
+
+
+def _quickselect(values, k):
+    """Index, per row of ``values`` (rows, n), of the element that PyTorch's CPU select leaves
+    at place k (0-based): its median-of-three quickselect with a Hoare partition, replayed
+    on all rows at once.  One round partitions every unfinished row; within a round the
+    partition's swaps are found without stepping through the elements: the scan from the
+    left stops at the elements >= pivot, the scan from the right at those <= pivot, so the
+    k-th swap pairs the k-th of each, until the scans cross (where a scan also stops at a
+    place an earlier swap filled).  Ties thus get the very index PyTorch returns."""
+    xp = backend.xp_of(values)
+    v = values.copy()
+    n_rows, n = v.shape
+    index = xp.broadcast_to(xp.arange(n), v.shape).copy()
+    lo, hi = xp.zeros(n_rows, "int64"), xp.full(n_rows, n - 1, "int64")
+    pos, missing = xp.arange(n), 2 * n + 4
+    while True:
+        two = xp.nonzero(hi == lo + 1)[0]                 # a pair: order it and stop
+        swap = two[_greater(v[two, lo[two]], v[two, hi[two]])]
+        _swap((v, index), swap, lo[swap], hi[swap])
+        hi[two] = lo[two]
+        rows = xp.nonzero(hi > lo + 1)[0]
+        if not len(rows):
+            return index[:, k]
+        low, high, at = lo[rows], hi[rows], xp.arange(len(rows))
+        # pivot: the median of the first, middle and last, left at low (low + 1 <= it <= high)
+        _swap((v, index), rows, (low + high) >> 1, low + 1)
+        for p, q in ((low + 1, high), (low, high), (low + 1, low)):
+            swap = _greater(v[rows, p], v[rows, q])
+            _swap((v, index), rows[swap], p[swap], q[swap])
+        seg = v[rows]
+        pivot = seg[at, low][:, None]
+        inside = (pos >= (low + 2)[:, None]) & (pos <= (high - 1)[:, None])
+        lefts = xp.sort(xp.where(inside & ~_greater(pivot, seg), pos, missing), axis=1)
+        rights = -xp.sort(xp.where(inside & ~_greater(seg, pivot), -pos, missing), axis=1)
+        # column k: the k-th stop of each scan; column 0: where each scan starts from
+        lefts = xp.concatenate([(low + 1)[:, None], lefts], axis=1)
+        rights = xp.concatenate([high[:, None], rights], axis=1)
+        before_l = xp.concatenate([(low + 1)[:, None], lefts[:, :-2]], axis=1)
+        before_r = xp.concatenate([high[:, None], rights[:, :-2]], axis=1)
+        met = lefts[:, :-1] == rights[:, :-1]             # the last swap was a no-op (i == j)
+        met[:, 0] = False
+        i = xp.minimum(lefts[:, 1:], xp.where(met, before_r, rights[:, :-1]))
+        j = xp.maximum(rights[:, 1:], xp.where(met, before_l, lefts[:, :-1]))
+        crossed = xp.argmax(j < i, axis=1)
+        sel_rows, sel_cols = xp.nonzero(xp.arange(n)[None, :] < crossed[:, None])
+        _swap((v, index), rows[sel_rows], lefts[sel_rows, sel_cols + 1],
+              rights[sel_rows, sel_cols + 1])
+        i, j = i[at, crossed], j[at, crossed]
+        _swap((v, index), rows, low, j)
+        lo[rows] = xp.where(j <= k, i, low)
+        hi[rows] = xp.where(j >= k, j - 1, high)
+
+
 def kthvalue(input, k, dim=-1, keepdim=False):
     """(values, indices) of the k-th smallest element (k from 1) along ``dim``; NaN counts as
     larger than any number."""
@@ -104,7 +171,10 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if input.ndim == 0:
         return _take(input, d, None, keepdim, "kthvalue")
-    return _take(input, d, _sorted_index(input._array, d, np.int64(k - 1)), keepdim,
+    xp = backend.xp_of(input._array)
+    moved = xp.moveaxis(input._array, d, -1)
+    index = _quickselect(moved.reshape(-1, moved.shape[-1]), k - 1)
+    return _take(input, d, xp.expand_dims(index.reshape(moved.shape[:-1]), d), keepdim,
                  "kthvalue")
 
 
