@@ -335,7 +335,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if src is None and value is None:
         raise TypeError("scatter() missing 1 required positional argument: 'src' (or value=)")
     if reduce not in (None, "add", "multiply"):
-        raise RuntimeError(f"reduce argument must be either add or multiply. (got '{reduce}')")
+        raise RuntimeError("reduce argument must be either add or multiply.")
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
         return clone(input)

@@ -111,6 +111,10 @@ class ScatterReduce(Function):
         return gx, gs
 
 
+# PyTorch also takes the names of its older reductions for amax and amin
+_REDUCE_ALIASES = {"max": "amax", "min": "amin"}
+
+
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """``input`` with ``src``'s values combined into the positions ``index`` names along
     ``dim`` (out[i][index[i][j]] op= src[i][j] for dim 1) by ``reduce``: 'sum', 'prod',
@@ -119,6 +123,12 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): argument 'src' (position 4) must be Tensor, not "
                         f"{type(src).__name__}")
+    idx = _index_array(index)
+    if idx.size and idx.dtype.name not in ("int32", "int64"):     # PyTorch's order of checks
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if src._array.dtype != input._array.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    reduce = _REDUCE_ALIASES.get(reduce, reduce)
     if reduce not in REDUCE_UFUNCS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
                            f"got {reduce}")
@@ -152,6 +162,12 @@ def index_copy(input, dim, index, source):
     (source: input's shape with len(index) along dim; the last copy wins for a repeat)."""
     idx = _index_array(index)
     d = normalize_dim(dim, input.ndim)
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
+    if input.ndim and source.ndim and input.ndim != source.ndim:
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their "
+                         f"dimensionality must match. Source dimensionality ({source.ndim}), "
+                         f"destination dimensionality ({input.ndim})")
     if idx.dtype.name != "int64":
         raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got "
                            f"{scalar_type_name(idx.dtype)}")
@@ -159,12 +175,6 @@ def index_copy(input, dim, index, source):
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
                            f"but got (self) {scalar_type_name(input._array.dtype)} and (source) "
                            f"{scalar_type_name(source._array.dtype)}")
-    if idx.ndim > 1:
-        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
-    if input.ndim and source.ndim and input.ndim != source.ndim:
-        raise IndexError(f"index_copy_(): When source and destination are not scalars, their "
-                         f"dimensionality must match. Source dimensionality ({source.ndim}), "
-                         f"destination dimensionality ({input.ndim})")
     n = _size(source.shape, d)
     if idx.size != n:
         raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to "
