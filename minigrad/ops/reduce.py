@@ -32,7 +32,8 @@ def _spread(g, in_shape, axes, keepdim):
 class Sum(Function):
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
-        return a.sum(axis=axes, keepdims=keepdim)
+        # in a's own dtype: numpy widens small integers (int32 -> int64), torch does not
+        return a.sum(axis=axes, keepdims=keepdim, dtype=a.dtype)
 
     def backward(self, g):
         # Every input element contributed once: it gets the output's gradient.
@@ -63,7 +64,7 @@ class Prod(Function):
     ``Prod`` and so differentiable to any order, one zero or several.
     """
     def forward(self, a, *, axis, keepdim):
-        out = a.prod(axis=axis, keepdims=keepdim)
+        out = a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype)    # as Sum: no widening
         self.save_for_backward(a, out)
         self.axis, self.keepdim = axis, keepdim
         return out
@@ -502,16 +503,21 @@ def _softmax_apply(function, a, dim, dtype):
     return function.apply(a, dim=dim if a.ndim else None)
 
 
+def _truth(a, dim, keepdim, reduce):
+    """all/any: bool, except that a uint8 input gives uint8 (PyTorch keeps that legacy)."""
+    xp = backend.xp_of(a._array)
+    out = xp.asarray(reduce(a._array.astype(bool),
+                            axis=None if dim is None else normalize_dims(dim, a.ndim),
+                            keepdims=keepdim))
+    return Tensor._wrap(out.astype(xp.uint8) if a._array.dtype == xp.uint8 else out)
+
+
 def all(a, dim=None, keepdim=False):
-    return Tensor._wrap(backend.xp_of(a._array).asarray(
-        a._array.astype(bool).all(axis=None if dim is None else normalize_dims(dim, a.ndim),
-                                  keepdims=keepdim)))
+    return _truth(a, dim, keepdim, backend.xp_of(a._array).all)
 
 
 def any(a, dim=None, keepdim=False):
-    return Tensor._wrap(backend.xp_of(a._array).asarray(
-        a._array.astype(bool).any(axis=None if dim is None else normalize_dims(dim, a.ndim),
-                                  keepdims=keepdim)))
+    return _truth(a, dim, keepdim, backend.xp_of(a._array).any)
 
 
 def count_nonzero(a, dim=None):
