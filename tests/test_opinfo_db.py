@@ -148,8 +148,10 @@ def _is_random(op, kwargs):
 
 # sort, argsort and topk order equal values arbitrarily unless stable=True (torch's own order
 # changes with its kernel), so their last output, the indices, is compared by the input values
-# it picks along the dim; the value is where op_db's samples put that dim in ``args``
-_TIED_INDICES = {"sort": 0, "argsort": 0, "topk": 1}
+# it picks along the dim; the value is where op_db's samples put that dim in ``args``. mode
+# returns the index of *an* occurrence of the modal value: which one, on long slices, follows
+# the internal order of torch's sort
+_TIED_INDICES = {"sort": 0, "argsort": 0, "topk": 1, "mode": 0}
 
 
 def _picked(op, sample, mine, theirs):
@@ -159,8 +161,13 @@ def _picked(op, sample, mine, theirs):
         return _values(mine), _values(theirs)
     pos = _TIED_INDICES[op.name]
     dim = sample.kwargs.get("dim", sample.args[pos] if len(sample.args) > pos else -1)
-    return tuple(np.take_along_axis(x, _values(i).astype(np.int64), axis=dim)
-                 for i in (mine, theirs))
+    picks = []
+    for i in (mine, theirs):
+        i = _values(i).astype(np.int64)
+        if i.ndim < x.ndim:                 # one index per slice, its dim removed (mode)
+            i = np.expand_dims(i, dim)
+        picks.append(np.take_along_axis(x, i, axis=dim))
+    return tuple(picks)
 
 
 def _same_meta(m, t):
