@@ -375,3 +375,9 @@ def test_pow_of_bool_tensor(exponent):
             exponent, exponent)
         return L.pow(L.tensor([True, False]), b)
     agree(f)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_square_dtypes(dtype):
+    agree(lambda L: L.square(_t(L, [1, 0, 2], dtype)))
+    agree(lambda L: _t(L, [1, 0, 2], dtype).square())

@@ -644,6 +644,9 @@ def clamp(a, min=None, max=None):
 
 
 def square(a):
+    """a * a; a bool tensor squares as int64 (PyTorch computes it as pow(a, 2))."""
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+        a = cast(a, dtypes.result_type(a._array, 2))
     return mul(a, a)
 
 
