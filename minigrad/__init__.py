@@ -31,7 +31,8 @@ from ._tensor_methods import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
     zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint, randperm,
     zeros_like, ones_like, full_like, empty_like, rand_like, randn_like, manual_seed, seed,
-    initial_seed, Generator, default_generator, get_rng_state, set_rng_state)
+    initial_seed, Generator, default_generator, get_rng_state, set_rng_state, layout, strided,
+    sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
 from .ops.elementwise import (  # noqa: F401
     add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
     relu, clamp, maximum, minimum, where, square, remainder)

@@ -18,6 +18,7 @@ from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, 
 from .ops import linalg as L, math_extra as MX
 from .ops import scatter_reduce as SR, selection as SE
 from . import backend, creation, dtypes
+from . import _sampling as RS
 from . import _memory_format as mf
 from .autograd.engine import tensor_backward
 from .tensor import Tensor, _parse_to, tensor
@@ -433,3 +434,14 @@ Tensor.new_empty = _new_empty
 
 Tensor.T = property(lambda self: M.permute(self, *reversed(range(self.ndim))))
 Tensor.mT = property(M.mT)
+Tensor.layout = property(lambda self: creation.strided)     # minigrad's tensors are all dense
+
+# random fills in place (minigrad/_sampling.py)
+Tensor.normal_ = RS.normal_
+Tensor.uniform_ = RS.uniform_
+Tensor.exponential_ = RS.exponential_
+Tensor.geometric_ = RS.geometric_
+Tensor.log_normal_ = RS.log_normal_
+Tensor.cauchy_ = RS.cauchy_
+Tensor.random_ = RS.random_
+Tensor.bernoulli_ = RS.bernoulli_

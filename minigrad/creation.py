@@ -5,6 +5,7 @@ moved to the device, so a seed gives the same numbers on every run and on every 
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -16,7 +17,50 @@ from .tensor import Tensor
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
            "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
            "rand_like", "randn_like", "manual_seed", "seed", "initial_seed", "Generator",
-           "default_generator", "get_rng_state", "set_rng_state"]
+           "default_generator", "get_rng_state", "set_rng_state", "layout", "strided",
+           "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"]
+
+
+class layout:  # noqa: N801  (PyTorch's spelling: torch.layout)
+    """How a tensor's elements are stored: ``strided`` (dense) is the only one minigrad has;
+    the sparse ones exist so that code naming them gets a clear refusal."""
+    __slots__ = ("name",)
+    __module__ = "minigrad"
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("cannot create 'minigrad.layout' instances")
+
+    @classmethod
+    def _make(cls, name):
+        obj = object.__new__(cls)
+        obj.name = name
+        return obj
+
+    def __repr__(self):
+        return f"minigrad.{self.name}"
+
+    def __reduce__(self):
+        return self.name             # pickled (e.g. deep-copied) as the module-level singleton
+
+
+strided = layout._make("strided")
+sparse_coo = layout._make("sparse_coo")
+sparse_csr = layout._make("sparse_csr")
+sparse_csc = layout._make("sparse_csc")
+sparse_bsr = layout._make("sparse_bsr")
+sparse_bsc = layout._make("sparse_bsc")
+
+
+def check_layout(value, fn_name):
+    """A factory's ``layout=``: None or strided; a sparse layout is refused (minigrad has no
+    sparse tensors), anything else is PyTorch's TypeError."""
+    if value is None or value is strided:
+        return
+    if not isinstance(value, layout):
+        raise TypeError(f"{fn_name}(): argument 'layout' must be minigrad.layout, not "
+                        f"{type(value).__name__}")
+    raise NotImplementedError(f"{fn_name}(): layout={value} is not supported: minigrad has "
+                              f"only dense (strided) tensors")
 
 
 class Generator:
@@ -109,18 +153,21 @@ def _direct(fill, size, dtype, device, requires_grad):
     return t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
+    check_layout(layout, "zeros")
     return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*size, dtype=None, layout=None, device=None, requires_grad=False):
+    check_layout(layout, "ones")
     return _direct(lambda xp, s, d: xp.ones(s, d), _size(size), dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False,
+def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=mf.contiguous_format):
     """Uninitialised values, laid out in ``memory_format`` (row-major, or channels-last for
     a 4-d / 5-d size)."""
+    check_layout(layout, "empty")
     fmt = mf.check(memory_format, "empty", none_means=mf.contiguous_format)
     if fmt is mf.preserve_format:
         raise RuntimeError("unsupported memory format Preserve (empty() has no input whose "
@@ -133,7 +180,31 @@ def empty(*size, dtype=None, device=None, requires_grad=False,
     return out
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+_C_TYPE_NAMES = {"int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+                 "uint8": "uint8_t"}
+
+
+def check_fits(value, dt):
+    """PyTorch's conversion check of a number into integer dtype ``dt``: integers in the
+    type's range, and for unsigned types down to -max too (they wrap: -9 -> 247 in uint8);
+    floats within [min, max].  RuntimeError otherwise."""
+    if dt.np.kind not in "iu" or isinstance(value, bool):
+        return
+    info = np.iinfo(dt.np)
+    if isinstance(value, numbers.Integral):
+        low = -int(info.max) if info.min == 0 else int(info.min)
+        ok = low <= int(value) <= info.max
+    else:
+        ok = info.min <= float(value) <= info.max       # False for nan
+    if not ok:
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dt.name]} "
+                           "without overflow")
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None):
+    """``size`` filled with ``fill_value``; a negative integer fills an unsigned dtype as
+    PyTorch does, wrapping (-9 -> 247 in uint8)."""
+    check_layout(layout, "full")
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if not isinstance(fill_value, numbers.Number):
@@ -142,37 +213,96 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     dt = dtypes.to_dtype(dtype)
-    if dt.np.kind in "iu" and isinstance(fill_value, numbers.Integral):
-        info = np.iinfo(dt.np)
-        if not info.min <= int(fill_value) <= info.max:
-            raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: "
-                               f"fill_value={fill_value} is outside [{info.min}, {info.max}]")
+    check_fits(fill_value, dt)
+    if dt.np.kind == "u" and isinstance(fill_value, numbers.Integral) and fill_value < 0:
+        fill_value = int(fill_value) % (int(np.iinfo(dt.np).max) + 1)
     return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
                    requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Values from start (default 0) up to but excluding end, step apart."""
+def _number(value):
+    return value.item() if isinstance(value, Tensor) else value
+
+
+def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Values from start (default 0) up to but excluding end, step apart.  For an integer
+    dtype PyTorch truncates start and step to integers first (end too for int64, whose
+    length is counted in integers; other integer dtypes count it from the exact values),
+    and the values wrap into the dtype."""
+    check_layout(layout, "arange")
+    start, end, step = _number(start), _number(end), _number(step)
     if end is None:
         start, end = 0, start
+    if dtype is None:
+        dtype = dtypes.result_type(start, end, step)
+    dt = dtypes.to_dtype(dtype)
+    if dt.np.kind == "b":
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dt.np.kind in "iu":
+        first, last, stride = int(start), int(end), int(step)
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+        if dt.name == "int64":
+            if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
+                raise ValueError("step must be nonzero")
+            if (last - first) * stride < 0:
+                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+            sign = 1 if stride > 0 else -1
+            n = int((last - first + stride - sign) / stride)     # C++'s truncating division
+        else:     # the length from the exact values; a step truncated to 0 repeats start
+            if (end - start) * step < 0:
+                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+            n = math.ceil((end - start) / step)
+        values = first + np.arange(max(n, 0), dtype=np.int64) * stride
+        return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (arange("
-                           f"start={start}, end={end}, step={step}))")
-    if dtype is None:
-        dtype = dtypes.result_type(*(float(v) if isinstance(v, Tensor) else v
-                                     for v in (start, end, step)))
-    return _finish(np.arange(start, end, step), dtype, device, requires_grad)
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    return _finish(np.arange(start, end, step), dt, device, requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
-    if int(steps) < 0:
+def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
+    half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
+    dtype start and end are truncated to integers first and each value is truncated, for
+    float32 / float16 the arithmetic is in that precision."""
+    check_layout(layout, "linspace")
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, "
+                               f"but got {name} with {v.ndim} dimension(s).")
+    start, end = _number(start), _number(end)
+    steps = int(_number(steps))
+    if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
-    return _finish(np.linspace(start, end, int(steps)), dtype, device, requires_grad)
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if dt.np.kind == "b":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if dt.np.kind in "iu":
+        check_fits(start, dt)
+        check_fits(end, dt)
+        wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
+        first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
+        last = int(end) % wrap if wrap else int(end)
+        work = np.float64
+    else:
+        first, last, work = start, end, dt.np.type
+    first, last = work(first), work(last)
+    idx = np.arange(steps)
+    step = (last - first) / work(max(steps - 1, 1))
+    values = np.where(idx < steps // 2, first + step * idx.astype(work),
+                      last - step * (steps - 1 - idx).astype(work))
+    if steps == 1:
+        values = np.full(1, first)
+    if dt.np.kind in "iu":
+        values = np.trunc(values)
+    return _finish(values.astype(work), dt, device, requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False, *, layout=None):
+    check_layout(layout, "eye")
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -194,23 +324,28 @@ def _require_float(dtype, kernel, op):
                                   f"floating-point numbers; dtype={name} was given)")
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, layout=None,
+          device=None, requires_grad=False):
     """Uniform random numbers in [0, 1)."""
+    check_layout(layout, "rand")
     _require_float(dtype, "check_uniform_bounds", "rand")
     rng = (generator or default_generator).rng
     return _finish(rng.random(_size(size)), dtype, device, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, layout=None,
+          device=None, requires_grad=False):
     """Standard normal random numbers."""
+    check_layout(layout, "randn")
     _require_float(dtype, "normal_kernel_cpu", "randn")
     rng = (generator or default_generator).rng
     return _finish(rng.standard_normal(_size(size)), dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
-            requires_grad=False):
+            requires_grad=False, *, layout=None):
     """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
+    check_layout(layout, "randint")
     if size is None:
         if isinstance(high, (tuple, list)):
             low, high, size = 0, low, high
@@ -226,7 +361,8 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
                    requires_grad)
 
 
-def randperm(n, generator=None, dtype=None, device=None):
+def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
+    check_layout(layout, "randperm")
     rng = (generator or default_generator).rng
     return _finish(rng.permutation(int(n)), dtype or dtypes.int64, device, False)
 
@@ -248,44 +384,50 @@ def _laid_out(t, make, memory_format, name):
     return out
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False, *,
+def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                memory_format=mf.preserve_format):
+    check_layout(layout, "zeros_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: zeros(tuple(t.shape), dtype=dtype, device=device,
                                       requires_grad=requires_grad), memory_format, "zeros_like")
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False, *,
+def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
               memory_format=mf.preserve_format):
+    check_layout(layout, "ones_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: ones(tuple(t.shape), dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "ones_like")
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False, *,
+def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                memory_format=mf.preserve_format):
+    check_layout(layout, "empty_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: empty(tuple(t.shape), dtype=dtype, device=device,
                                       requires_grad=requires_grad), memory_format, "empty_like")
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *,
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None,
               memory_format=mf.preserve_format):
+    check_layout(layout, "full_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "full_like")
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False, *, generator=None,
+def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
               memory_format=mf.preserve_format):
+    check_layout(layout, "rand_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
                                      device=device, requires_grad=requires_grad),
                      memory_format, "rand_like")
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False, *, generator=None,
+def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
                memory_format=mf.preserve_format):
+    check_layout(layout, "randn_like")
     dtype, device = _like(t, dtype, device)
     return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
                                       device=device, requires_grad=requires_grad),

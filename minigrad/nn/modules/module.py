@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ... import backend, dtypes
+from ... import _memory_format as mf
 from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Parameter
 from .hooks import RemovableHandle
@@ -332,11 +333,16 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """``module.to(device)``, ``.to(dtype)``, ``.to(device, dtype)`` or ``.to(tensor)``.
+        """``module.to(device)``, ``.to(dtype)``, ``.to(device, dtype)`` or ``.to(tensor)``,
+        and ``memory_format=``.
 
         A dtype converts floating-point parameters and buffers only (integer buffers such as
-        BatchNorm's num_batches_tracked stay int64), as in PyTorch.
+        BatchNorm's num_batches_tracked stay int64), as in PyTorch.  A memory format lays out
+        the 4-d and 5-d ones only (conv weights), the others keep theirs; a channels-last
+        format of the wrong rank for one of them raises, as in PyTorch.
         """
+        fmt = kwargs.pop("memory_format", None)
+        fmt = None if fmt is None else mf.check(fmt, "to")
         device, dtype = _parse_to(args, kwargs, allow_copy=False)
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
@@ -350,6 +356,13 @@ class Module:
                 array = array.astype(dtype.np)
             if dev is not None:
                 array = backend.to_device(array, dev)
+            if fmt is not None and array.ndim in (4, 5):
+                strides = mf.target_strides(array, fmt)
+                if mf.element_strides(array) != strides:
+                    laid = mf.empty_strided(backend.xp_of(array), array.shape, strides,
+                                            array.dtype)
+                    laid[...] = array
+                    array = laid
             return array
         return self._apply(convert)
 
