@@ -180,25 +180,18 @@ def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
     return out
 
 
-_C_TYPE_NAMES = {"int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
-                 "uint8": "uint8_t"}
-
-
-def check_fits(value, dt):
+def check_fits(value, dt, name):
     """PyTorch's conversion check of a number into integer dtype ``dt``: integers in the
     type's range, and for unsigned types down to -max too (they wrap: -9 -> 247 in uint8);
     floats within [min, max].  RuntimeError otherwise."""
     if dt.np.kind not in "iu" or isinstance(value, bool):
         return
     info = np.iinfo(dt.np)
-    if isinstance(value, numbers.Integral):
-        low = -int(info.max) if info.min == 0 else int(info.min)
-        ok = low <= int(value) <= info.max
-    else:
-        ok = info.min <= float(value) <= info.max       # False for nan
-    if not ok:
-        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dt.name]} "
-                           "without overflow")
+    low = -int(info.max) if info.min == 0 and isinstance(value, numbers.Integral) else \
+        int(info.min)
+    if not low <= value <= info.max:                      # False for nan
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: "
+                           f"{name}={value} is outside [{low}, {info.max}]")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None):
@@ -213,11 +206,16 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     dt = dtypes.to_dtype(dtype)
-    check_fits(fill_value, dt)
+    check_fits(fill_value, dt, "fill_value")
     if dt.np.kind == "u" and isinstance(fill_value, numbers.Integral) and fill_value < 0:
         fill_value = int(fill_value) % (int(np.iinfo(dt.np).max) + 1)
     return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
                    requires_grad)
+
+
+def _inconsistent(start, end, step):
+    return RuntimeError(f"upper bound and lower bound inconsistent with step sign (arange("
+                        f"start={start}, end={end}, step={step}))")
 
 
 def _number(value):
@@ -247,19 +245,19 @@ def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
             if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
                 raise ValueError("step must be nonzero")
             if (last - first) * stride < 0:
-                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+                raise _inconsistent(start, end, step)
             sign = 1 if stride > 0 else -1
             n = int((last - first + stride - sign) / stride)     # C++'s truncating division
         else:     # the length from the exact values; a step truncated to 0 repeats start
             if (end - start) * step < 0:
-                raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+                raise _inconsistent(start, end, step)
             n = math.ceil((end - start) / step)
         values = first + np.arange(max(n, 0), dtype=np.int64) * stride
         return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+        raise _inconsistent(start, end, step)
     return _finish(np.arange(start, end, step), dt, device, requires_grad)
 
 
@@ -281,8 +279,8 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     if dt.np.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     if dt.np.kind in "iu":
-        check_fits(start, dt)
-        check_fits(end, dt)
+        check_fits(start, dt, "start")
+        check_fits(end, dt, "end")
         wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
         first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
         last = int(end) % wrap if wrap else int(end)
