@@ -44,7 +44,7 @@ def test_quick_run_checks_and_reports_every_workload():
     report = json.loads(out.stdout)
     names = [w["name"] for w in report["workloads"]]
     assert names == ["mnist_step", "conv2d", "conv1d_text", "maxpool2d", "linear",
-                     "conv2d_large", "resnet_step"]
+                     "conv2d_large", "conv2d_bigkernel", "resnet_step"]
     assert report["machine"]["torch_threads"] >= 1
     for w in report["workloads"]:
         if w["status"].startswith("n/a"):      # minigrad lacks a piece it needs (yet)
@@ -56,6 +56,18 @@ def test_quick_run_checks_and_reports_every_workload():
     # the ops whose pieces exist now must not be skipped
     by_name = {w["name"]: w for w in report["workloads"]}
     assert not by_name["linear"]["status"].startswith("n/a")
+
+
+def test_memory_is_measured_alike_on_both_sides():
+    """--memory: fresh processes per side, the peak RSS over setup and the per-step growth
+    (the peak reset after the first step), the same way for minigrad and torch."""
+    out = _harness("--quick", "--only", "conv2d", "--repeat", "1", "--json", "--memory")
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = json.loads(out.stdout)["workloads"][0]
+    for side in ("minigrad", "torch"):
+        assert row[f"{side}_peak_rss_mb"] >= row[f"{side}_rss_setup_mb"] > 0
+        growth = row[f"{side}_step_rss_growth_mb"]
+        assert growth is None or growth >= 0       # None where the peak cannot be reset
 
 
 def test_scaling_table_checks_and_reports_ratios():
