@@ -589,3 +589,57 @@ def test_partial_tap_groups_match_torch(monkeypatch, k):
               rng.standard_normal(2)]
     _compare(lambda x, w, b: F.conv2d(x, w, b, padding=pad),
              lambda x, w, b: TF.conv2d(x, w, b, padding=pad), arrays, np.float64)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("x_dtype, b_dtype", [("float64", "float32"), ("float32", "float64"),
+                                              ("float32", "int64"), ("int64", "float32")])
+def test_transposed_bias_of_another_dtype_as_torch(nd, x_dtype, b_dtype):
+    """PyTorch's 1-d/2-d transposed convolutions add the bias into the result in place (any
+    bias that casts to the input's kind is taken, its gradient in its own dtype); the 3-d one
+    refuses any other dtype."""
+    rng = np.random.default_rng(nd)
+    x = rng.standard_normal((1, 2) + (4,) * nd).astype(x_dtype)
+    w = rng.standard_normal((2, 3) + (3,) * nd).astype(x_dtype)
+    b = rng.standard_normal(3).astype(b_dtype)
+    grads = x_dtype == "float64" and b_dtype.startswith("float")
+    results = []
+    for lib in (torch, minigrad):
+        fn = getattr(lib.nn.functional, f"conv_transpose{nd}d")
+        tb = lib.tensor(b, requires_grad=grads)
+        try:
+            out = fn(lib.tensor(x), lib.tensor(w), tb, stride=2)
+        except RuntimeError as exc:
+            results.append((None, str(exc), None))
+            continue
+        if grads:
+            out.sum().backward()
+        results.append((out, None, tb.grad))
+    (t_out, t_err, t_grad), (m_out, m_err, m_grad) = results
+    assert m_err == t_err
+    if t_out is not None:
+        assert m_out.dtype.name == str(t_out.dtype).replace("torch.", "")
+        np.testing.assert_allclose(m_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-5)
+    if t_grad is not None:
+        assert m_grad.dtype.name == str(t_grad.dtype).replace("torch.", "")
+        np.testing.assert_allclose(m_grad.numpy(), t_grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+def test_dilated_integer_convolution_as_torch(nd, dtype):
+    """PyTorch's dilated kernel has int64 among the integers and nothing narrower."""
+    x = (np.arange(2 * 6 ** nd).reshape((1, 2) + (6,) * nd) % 5).astype(dtype)
+    w = np.ones((2, 2) + (3,) * nd, dtype=dtype)
+    outcome = []
+    for lib in (torch, minigrad):
+        try:
+            out = getattr(lib.nn.functional, f"conv{nd}d")(lib.tensor(x), lib.tensor(w),
+                                                           dilation=2)
+            outcome.append(out.numpy())
+        except NotImplementedError as exc:
+            outcome.append(str(exc))
+    if isinstance(outcome[0], str):
+        assert outcome[1] == outcome[0]
+    else:
+        np.testing.assert_array_equal(outcome[1], outcome[0])

@@ -95,7 +95,7 @@ def _to_minigrad(x, seen=None):
         return type(x)(_to_minigrad(v, seen) for v in x)
     if isinstance(x, dict):
         return {k: _to_minigrad(v, seen) for k, v in x.items()}
-    if isinstance(x, (torch.dtype, torch.memory_format)):
+    if isinstance(x, (torch.dtype, torch.memory_format, torch.layout)):
         return getattr(minigrad, str(x).replace("torch.", ""))
     if isinstance(x, torch.device):
         return minigrad.device(str(x))

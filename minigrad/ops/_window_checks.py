@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 
 from ..tensor import Tensor
-from ._util import not_implemented_for
+from ._util import not_implemented_for, scalar_type_name
 
 __all__ = ["conv_args", "conv_transpose_args", "empty_dtype", "pool_args", "adaptive_size", "int_tuple",
            "tensor_arrays", "conv_output_size"]
@@ -106,16 +106,32 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
     # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
     refused = x.dtype.name not in ("int64", "float16", "float32", "float64") if transposed \
         else x.dtype.kind == "b"
+    dilated = any(d > 1 for d in dilation)
     if refused and not empty:
         kind = "3d" if nd == 3 else "2d"
         kernel = f"slow_conv_transpose{kind}_out_cpu" if transposed else \
-            "slow_conv_dilated<>" if nd < 3 and any(d > 1 for d in dilation) else \
-            f"slow_conv{kind}_cpu"
+            "slow_conv_dilated<>" if nd < 3 and dilated else f"slow_conv{kind}_cpu"
         raise not_implemented_for(kernel, x.dtype)
+    # the dilated kernel takes int64 among the integers, nothing narrower
+    if not transposed and dilated and x.dtype.kind in "iu" and x.dtype.name != "int64" \
+            and not empty:
+        raise not_implemented_for("slow_conv_dilated<>", x.dtype)
     if w.dtype != x.dtype and not empty:
         raise RuntimeError(f"Input type ({_type_name(x)}) and weight type ({_type_name(w)}) "
                            "should be the same")
-    if b is not None and b.dtype != x.dtype:
+    if b is None or b.dtype == x.dtype:
+        return
+    if transposed and nd < 3:
+        # PyTorch adds the bias into the result in place: a bias of a higher kind (a float
+        # bias, integer input) cannot be cast into it; a lower kind or another width can
+        rank = {"b": 0, "u": 1, "i": 1, "f": 2}
+        if rank[b.dtype.kind] > rank[x.dtype.kind]:
+            raise RuntimeError(f"result type {scalar_type_name(b.dtype)} can't be cast to the "
+                               f"desired output type {scalar_type_name(x.dtype)}")
+    elif transposed:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
+                           f"{scalar_type_name(b.dtype)}")
+    else:
         raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
                            "should be the same")
 

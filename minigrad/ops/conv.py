@@ -228,6 +228,8 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
                     p["dilation"], p["groups"], out, tuple(size))
     if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
         return _empty_mixed(ConvTranspose, input, weight, bias, geom, x, w)
+    if bias is not None and b.dtype != x.dtype:    # 1-d/2-d: added in the input's dtype
+        bias = cast(bias, x.dtype)
     tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))
     y = ConvTranspose.apply(*tensors, geom=geom)
     return y if p["batched"] else reshape_to(y, y._array.shape[1:])
