@@ -39,6 +39,8 @@ from .ops.elementwise import (  # noqa: F401
 from .ops.compare import (  # noqa: F401
     sign, floor, ceil, round, isnan, isinf, isfinite, eq, ne, lt, le, gt, ge, logical_and,
     logical_or, logical_not)
+from .ops.bitwise import (  # noqa: F401
+    bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift)
 from .ops.elementwise import sub as subtract, mul as multiply, div as divide, clamp as clip  # noqa
 from .ops.reduce import (  # noqa: F401
     sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, softmax,
@@ -111,5 +113,8 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
               "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
               "mode", "nansum", "nanmean", "take"):
+    globals()[_name] = _torch_args(globals()[_name])
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+              "bitwise_right_shift"):
     globals()[_name] = _torch_args(globals()[_name])
 del _name

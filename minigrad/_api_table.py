@@ -27,8 +27,7 @@ LEFT_OUT = (
     "long and no CNN tutorial needs them), FFTs, distributed and multiprocessing, JIT/compile "
     "and export, CUDA streams and AMP (minigrad's GPU path is cupy, eager and float32), and "
     "torchvision/torchaudio (datasets are read with minigrad.utils.data); antialiased "
-    "interpolation, einsum with a repeated letter in one operand (a diagonal), and matrix norms "
-    "other than Frobenius raise NotImplementedError naming what to use instead.")
+    "interpolation raises NotImplementedError.")
 
 
 def _public(obj, kind):

@@ -16,7 +16,7 @@ from .ops import elementwise as E, reduce as R, movement as M, indexing as X, in
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import linalg as L, math_extra as MX
-from .ops import scatter_reduce as SR, selection as SE
+from .ops import scatter_reduce as SR, selection as SE, bitwise as B
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -106,9 +106,36 @@ Tensor.__lt__ = C.lt
 Tensor.__le__ = C.le
 Tensor.__gt__ = C.gt
 Tensor.__ge__ = C.ge
-Tensor.__and__ = C.logical_and
-Tensor.__or__ = C.logical_or
-Tensor.__invert__ = C.logical_not
+
+# bit operators (bool and integer tensors; not the logical ops: int_tensor | 4 sets a bit)
+Tensor.__and__ = B.operator_method(B.bitwise_and)
+Tensor.__or__ = B.operator_method(B.bitwise_or)
+Tensor.__xor__ = B.operator_method(B.bitwise_xor)
+Tensor.__lshift__ = B.operator_method(B.bitwise_left_shift)
+Tensor.__rshift__ = B.operator_method(B.bitwise_right_shift)
+Tensor.__rand__ = B.operator_method(B.bitwise_and, reflected=True)
+Tensor.__ror__ = B.operator_method(B.bitwise_or, reflected=True)
+Tensor.__rxor__ = B.operator_method(B.bitwise_xor, reflected=True)
+Tensor.__rlshift__ = B.operator_method(B.bitwise_left_shift, reflected=True)
+Tensor.__rrshift__ = B.operator_method(B.bitwise_right_shift, reflected=True)
+Tensor.__iand__ = B.operator_method(B.bitwise_and_)
+Tensor.__ior__ = B.operator_method(B.bitwise_or_)
+Tensor.__ixor__ = B.operator_method(B.bitwise_xor_)
+Tensor.__ilshift__ = B.operator_method(B.bitwise_left_shift_)
+Tensor.__irshift__ = B.operator_method(B.bitwise_right_shift_)
+Tensor.__invert__ = B.invert
+Tensor.bitwise_and = B.bitwise_and
+Tensor.bitwise_or = B.bitwise_or
+Tensor.bitwise_xor = B.bitwise_xor
+Tensor.bitwise_not = B.bitwise_not
+Tensor.bitwise_left_shift = B.bitwise_left_shift
+Tensor.bitwise_right_shift = B.bitwise_right_shift
+Tensor.bitwise_and_ = B.bitwise_and_
+Tensor.bitwise_or_ = B.bitwise_or_
+Tensor.bitwise_xor_ = B.bitwise_xor_
+Tensor.bitwise_not_ = B.bitwise_not_
+Tensor.bitwise_left_shift_ = B.bitwise_left_shift_
+Tensor.bitwise_right_shift_ = B.bitwise_right_shift_
 
 # in place
 Tensor.__iadd__ = I.add_

@@ -1,0 +1,147 @@
+"""Regression tests for the differential fuzzer's fourth round of finds, part B (bit operators,
+views and layouts, dtype checks of matmul/linear/einsum): each case runs the same call on
+minigrad and on PyTorch and wants the same result (value, dtype, shape, view or copy) or the
+same exception type."""
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _outcome(lib, fn):
+    try:
+        return fn(lib), None
+    except Exception as exc:  # noqa: BLE001 (compared with the other library's)
+        return None, exc
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def agree(fn, match=None):
+    """fn(lib) gives the same tensors in both libraries, or raises the same exception type
+    (whose message, in minigrad, contains ``match`` when given)."""
+    mine, my_error = _outcome(minigrad, fn)
+    theirs, their_error = _outcome(torch, fn)
+    if their_error is not None:
+        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
+        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
+        if match is not None:
+            assert match in str(my_error), str(my_error)
+        return None, None
+    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
+    assert len(_flat(mine)) == len(_flat(theirs))
+    for m, t in zip(_flat(mine), _flat(theirs)):
+        assert m.dtype.name == str(t.dtype).replace("torch.", "")
+        assert tuple(m.shape) == tuple(t.shape)
+        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
+                                   t.detach().numpy().astype(np.float64), rtol=1e-6)
+    return mine, theirs
+
+
+DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float32"]
+
+
+def _t(lib, values, dtype):
+    return lib.tensor(values, dtype=getattr(lib, dtype))
+
+
+# ---- bitwise ops: bits of integers, not the logical ops; floats refused ---------------------
+BINARY = ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+          "bitwise_right_shift"]
+
+
+@pytest.mark.parametrize("name", BINARY)
+@pytest.mark.parametrize("da", DTYPES)
+@pytest.mark.parametrize("db", DTYPES)
+def test_bitwise_binary_dtypes(name, da, db):
+    agree(lambda L: getattr(L, name)(_t(L, [1, 0, 5, 3], da), _t(L, [[3], [1]], db)))
+    agree(lambda L: getattr(L, name)(_t(L, [1, 0, 5, 3], da), _t(L, 2, db)))
+
+
+@pytest.mark.parametrize("name", BINARY)
+@pytest.mark.parametrize("scalar", [3, -1, 300, True, 2.5, 70])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bitwise_python_scalars(name, scalar, dtype):
+    agree(lambda L: getattr(L, name)(_t(L, [1, 0, 200, 3], dtype), scalar))
+    agree(lambda L: getattr(L, name)(scalar, _t(L, [1, 0, 7, 3], dtype)))
+
+
+def test_bitwise_int_too_big_and_bad_operands():
+    agree(lambda L: L.bitwise_or(_t(L, [1], "int64"), 2 ** 70))
+    agree(lambda L: L.bitwise_or(3, 4))
+    agree(lambda L: L.bitwise_or(_t(L, [1], "int64"), "a"))
+    agree(lambda L: L.bitwise_not(3))
+    agree(lambda L: L.bitwise_and(_t(L, [1, 2, 3], "int64"), _t(L, [1, 2], "int64")))
+
+
+def test_shifts_by_negative_or_wide_amounts():
+    x = [1, -3, 7, -128, 100]
+    for dtype in ("int8", "uint8", "int32", "int64"):
+        for amount in ([-1, 0, 7, 8, 70], [64, 63, 31, 32, 9]):
+            agree(lambda L: L.bitwise_left_shift(_t(L, x, "int64").to(getattr(L, dtype)),
+                                                 _t(L, amount, dtype)))
+            agree(lambda L: L.bitwise_right_shift(_t(L, x, "int64").to(getattr(L, dtype)),
+                                                  _t(L, amount, dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bitwise_not_and_invert(dtype):
+    agree(lambda L: L.bitwise_not(_t(L, [1, 0, 5], dtype)))
+    agree(lambda L: ~_t(L, [1, 0, 5], dtype))
+    agree(lambda L: _t(L, [1, 0, 5], dtype).bitwise_not_())
+
+
+def test_operators_are_the_bitwise_ops():
+    # int | int was a bool (the logical op) before: a silent wrong answer
+    mine, _ = agree(lambda L: _t(L, [1, 2, -3], "int64") | 4)
+    assert mine.tolist() == [5, 6, -3]
+    for op in ("__and__", "__or__", "__xor__", "__lshift__", "__rshift__", "__rand__",
+               "__ror__", "__rxor__", "__rlshift__", "__rrshift__"):
+        for other in (3, True, 2.5):
+            agree(lambda L: getattr(_t(L, [1, 2, -3], "int64"), op)(other))
+            agree(lambda L: getattr(_t(L, [True, False], "bool"), op)(other))
+            agree(lambda L: getattr(_t(L, [1.0, 2.0], "float32"), op)(other))
+    agree(lambda L: 1 << _t(L, [1, 2, -3], "int64"))
+    agree(lambda L: 100 >> _t(L, [1, 2, 3], "uint8"))
+    agree(lambda L: 6 ^ _t(L, [1, 2, 3], "int32"))
+
+
+def test_operator_with_other_types_raises_typeerror():
+    agree(lambda L: _t(L, [1], "int64") & "a")
+    agree(lambda L: _t(L, [1], "int64") << [1])
+
+
+@pytest.mark.parametrize("op", ["__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"])
+@pytest.mark.parametrize("target", ["bool", "uint8", "int64", "float32"])
+@pytest.mark.parametrize("other", ["bool", "int64", "float32"])
+def test_inplace_operators(op, target, other):
+    def run(L):
+        x = _t(L, [1, 0, 200], target)
+        view = x[:]
+        out = getattr(x, op)(_t(L, [1, 1, 3], other))
+        assert out is x
+        return x, view       # the write is seen through a view
+    agree(run)
+
+
+def test_inplace_methods_broadcast_and_scalars():
+    def run(L):
+        x = _t(L, [[1, 2], [3, 4]], "int32")
+        x.bitwise_or_(8).bitwise_left_shift_(_t(L, [1, 2], "int32")).bitwise_xor_(True)
+        return x
+    agree(run)
+    agree(lambda L: _t(L, [1, 2], "int64").bitwise_and_(_t(L, [[1, 2], [3, 4]], "int64")))
+    agree(lambda L: _t(L, [1, 2], "int64").bitwise_and_(2.0))
+    agree(lambda L: _t(L, [True], "bool").bitwise_or_(1))
+
+
+def test_bitwise_out_and_keywords():
+    def run(L):
+        out = L.empty(3, dtype=L.int64)
+        L.bitwise_xor(_t(L, [1, 2, 3], "int64"), other=5, out=out)
+        return out
+    agree(run)
