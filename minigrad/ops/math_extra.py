@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend
 from ..creation import default_generator
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
+                    result_dtype)
 from .compare import isnan
 from .elementwise import add, cast, div, exp, log, mul, sub, where
 from .matmul import matmul
 from .movement import transpose
 from .plumbing import expand_to, reshape_to
 from .reduce import MaxResult, amax, softmax, sum as sum_
-from .scatter_gather import IndexSelect, gather
+from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum
 
@@ -46,9 +49,66 @@ def log10(input):
     return div(log(input), _LN10)
 
 
+def _type_label(x):
+    return "Tensor" if isinstance(x, Tensor) else type(x).__name__
+
+
+def _check_lerp(input, end, weight):
+    """PyTorch's checks of lerp's arguments, in its order; returns the computation dtype.
+
+    ``input`` and ``end`` are tensors of one dtype; a tensor ``weight`` has that dtype too,
+    unless it is 0-d (then it takes part in type promotion, as a 0-d operand does); a number
+    weight must fit the float (double for float64) it is converted to.  The dtype must be
+    floating.
+    """
+    if not (isinstance(input, Tensor) and isinstance(end, Tensor)) or \
+            not isinstance(weight, (Tensor, bool, int, float, complex, np.number)):
+        raise TypeError(f"lerp() received an invalid combination of arguments - got "
+                        f"({', '.join(_type_label(x) for x in (input, end, weight))}), but "
+                        "expected (Tensor input, Tensor end, Tensor weight) or (Tensor input, "
+                        "Tensor end, Number weight)")
+    dtype = input._array.dtype
+    checked = [("end", end)] + ([("weight", weight)] if isinstance(weight, Tensor) and
+                                weight.ndim else [])
+    for name, other in checked:
+        if other._array.dtype != dtype:
+            raise RuntimeError(f"expected dtype {CPP_NAMES[dtype.name]} for `{name}` but got "
+                               f"dtype {CPP_NAMES[other._array.dtype.name]}")
+    shape = broadcast_shape(tuple(input.shape), tuple(end.shape), "lerp")
+    if isinstance(weight, Tensor):
+        broadcast_shape(shape, tuple(weight.shape), "lerp")
+        dtype = result_dtype(input, end, weight)
+    if dtype.kind != "f":
+        raise not_implemented_for("lerp_kernel_tensor" if isinstance(weight, Tensor) else
+                                  "lerp_kernel_scalar", dtype)
+    if not isinstance(weight, Tensor):
+        compute = "double" if dtype.itemsize == 8 else "float"
+        limit = np.finfo(np.float64 if dtype.itemsize == 8 else np.float32).max
+        w = complex(weight)
+        if w.imag != 0 or (math.isfinite(w.real) and abs(w.real) > limit):
+            raise RuntimeError(f"value cannot be converted to type {compute} without overflow")
+    return dtype
+
+
 def lerp(input, end, weight):
-    """input + weight * (end - input); weight a number or a tensor (all broadcast)."""
-    return add(input, mul(weight, sub(end, input)))
+    """input + weight (end - input); weight a number or a tensor (all broadcast).
+
+    As PyTorch, computed from the nearer end: input + w (end - input) where |w| < 0.5, else
+    end - (end - input)(1 - w), so that w = 1 gives exactly ``end`` even when far apart.
+    """
+    dtype = _check_lerp(input, end, weight)
+    # float16 is computed in float32 and rounded once at the end, as PyTorch's kernel does
+    compute = np.dtype(np.float32) if dtype == np.float16 else dtype
+    input, end = cast(input, compute), cast(end, compute)
+    diff = sub(end, input)
+    if not isinstance(weight, Tensor):
+        w = float(complex(weight).real)
+        out = add(input, mul(diff, w)) if abs(w) < 0.5 else sub(end, mul(diff, 1.0 - w))
+    else:
+        weight = cast(cast(weight, dtype), compute)
+        out = where(abs(weight._array) < 0.5, add(input, mul(weight, diff)),
+                    sub(end, mul(diff, sub(1.0, weight))))
+    return cast(out, dtype)
 
 
 def trunc(input):
@@ -57,8 +117,17 @@ def trunc(input):
     return Tensor._wrap(xp.trunc(input._array))
 
 
+def _check_floating(input, name, kernel):
+    """A Tensor ``input`` of a floating dtype, as the kernel ``kernel`` of ``name`` needs."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(name, input)
+    if input._array.dtype.kind != "f":
+        raise not_implemented_for(kernel, input._array.dtype)
+
+
 def frac(input):
-    """x - trunc(x): the gradient passes through unchanged."""
+    """x - trunc(x), floating input only: the gradient passes through unchanged."""
+    _check_floating(input, "frac", "frac_cpu")
     return sub(input, trunc(input))
 
 
@@ -78,6 +147,7 @@ def logcumsumexp(input, dim):
     in float32), so each output i is shifted by its own running max m_i over an (n, n)
     triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
     """
+    _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0 or input.shape[d] == 0:
         return add(input, 0.0)
@@ -108,6 +178,7 @@ def _running_arg(xp, a, d, largest):
 
 
 def _cum_extreme(input, dim, largest, name):
+    _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0:
         return MaxResult(add(input, 0.0) if input._array.dtype.kind == "f" else input,

@@ -120,15 +120,10 @@ class MaxMin(Function):
     """
     def forward(self, a, *, axes, keepdim, largest, name="max"):
         xp = backend.xp_of(a)
-        if a.size == 0:
-            empty = [ax for ax in axes if a.shape[ax] == 0]
-            if len(axes) == a.ndim:
-                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
-                                   f"input.numel() == 0 (input shape {list(a.shape)}). Specify "
-                                   "the reduction dim with the 'dim' argument.")
-            if empty:
-                raise IndexError(f"{name}(): Expected reduction dim {empty[0]} to have non-zero "
-                                 f"size (input shape {list(a.shape)}).")
+        if a.size == 0 and name in ("max", "min"):     # amax/amin: checked by _check_reducible
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0 (input shape {list(a.shape)}). Specify "
+                               "the reduction dim with the 'dim' argument.")
         out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
@@ -177,9 +172,16 @@ class Var(Function):
     Backward: d var / d a_i = 2 (a_i - mean) / (N - correction).  Under create_graph the
     centred input is recomputed from ``a`` with ops (the saved array is a constant), so the
     second derivative 2 (delta_ij - 1/N) / (N - correction) comes out right.
+
+    ``grad_count`` is the N that PyTorch's backward divides by: None for a whole-tensor
+    reduction (``dim`` None, or a 0-d input), else the product of the sizes of the dims as
+    given (1 for ``dim=()``, although the forward then reduces everything).  With no degrees
+    of freedom left (N - correction <= 0) the whole-tensor gradient is g * inf, NaN where
+    a_i equals the mean; a per-dim one keeps the formula, whatever sign or inf it gives.
     """
-    def forward(self, a, *, axes, correction, keepdim):
+    def forward(self, a, *, axes, correction, keepdim, grad_count):
         out = self._variance(a, axes, correction, keepdim)
+        self.grad_count = grad_count
         self.save_for_backward(a, self.centered)
         return out
 
@@ -188,7 +190,7 @@ class Var(Function):
         for ax in axes:
             n *= a.shape[ax]
         self.centered = a - a.mean(axis=axes, keepdims=True)
-        self.axes, self.keepdim, self.denominator = axes, keepdim, n - correction
+        self.axes, self.keepdim, self.correction = axes, keepdim, correction
         with ieee_errors():
             squares = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
             return squares / builtins.max(n - correction, 0)
@@ -198,10 +200,19 @@ class Var(Function):
         return self._variance_backward(g, a, centered)
 
     def _variance_backward(self, g, a, centered):
+        spread = _spread(g, a.shape, self.axes, self.keepdim)
+        count = a._array.size if self.grad_count is None else self.grad_count
+        dof = count - self.correction
+        if self.grad_count is None and dof <= 0:
+            xp = backend.xp_of(a._array)
+            arr = a._array
+            with ieee_errors():
+                factor = xp.where(arr == arr.mean(), xp.nan, xp.inf).astype(arr.dtype)
+            return Mul.apply(spread, Tensor._wrap(factor))
         if is_grad_enabled():
             centered = sub(a, Mean.apply(a, axes=self.axes, keepdim=True))
-        scale = 2.0 / self.denominator if self.denominator > 0 else float("nan")
-        return mul(mul(_spread(g, a.shape, self.axes, self.keepdim), centered), scale)
+        scale = 2.0 / dof if dof != 0 else float("inf")     # 2 / 0 is inf, as in C++
+        return mul(mul(spread, centered), scale)
 
 
 class Std(Var):
@@ -213,7 +224,8 @@ class Std(Var):
     torch's is NaN: the derivative with respect to g of 0 / (2 std) at std = 0).
     """
 
-    def forward(self, a, *, axes, correction, keepdim):
+    def forward(self, a, *, axes, correction, keepdim, grad_count):
+        self.grad_count = grad_count
         with ieee_errors():
             out = backend.xp_of(a).sqrt(self._variance(a, axes, correction, keepdim))
         self.save_for_backward(a, self.centered, out)
@@ -233,7 +245,7 @@ class LogSumExp(Function):
     """
     def forward(self, a, *, axes, keepdim):
         xp = backend.xp_of(a)
-        m = xp.amax(a, axis=axes, keepdims=True)
+        m = xp.amax(a, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
         m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
         out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
         self.kept_shape = out.shape
@@ -297,19 +309,37 @@ class LogSoftmax(Function):
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions
 # ----------------------------------------------------------------------------------------------
+def _reduced_axes(a, dim):
+    """The axes a reduction over ``dim`` covers: all of them for None or an empty list."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(a.ndim))
+    return normalize_dims(dim, a.ndim)
+
+
 def _float_input(a, dtype=None, name="sum"):
+    """``a`` cast to the reduction's ``dtype=`` argument (itself when None)."""
     if not isinstance(a, Tensor):
         raise not_a_tensor(name, a)
     if dtype is not None:
-        return cast(a, dtypes.to_dtype(dtype))
+        target = dtypes.to_dtype(dtype)
+        if name == "mean" and target.np.kind != "f":
+            raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be "
+                               "either a floating point or complex dtype. Got: "
+                               f"{scalar_type_name(target.np)}")
+        if target.np.kind != "f" and a.requires_grad and is_grad_enabled():
+            # the result would have to carry a gradient, which an integer cannot
+            raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
+        with ieee_errors():          # NaN or out-of-range values convert silently, as PyTorch
+            return cast(a, target)
     return a
 
 
 def sum(a, dim=None, keepdim=False, *, dtype=None):
+    """The sum over ``dim`` (every dim for None or ``()``); integers and bools give int64."""
     a = _float_input(a, dtype)
     if dtype is None and a._array.dtype.kind in "bui":  # torch sums integers and bools as int64
-            a = cast(a, dtypes.int64)
-    return Sum.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+        a = cast(a, dtypes.int64)
+    return Sum.apply(a, axes=_reduced_axes(a, dim), keepdim=keepdim)
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
@@ -317,7 +347,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     if a._array.dtype.kind != "f":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
-    return Mean.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+    return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=keepdim)
 
 
 def prod(a, dim=None, keepdim=False, *, dtype=None):
@@ -330,14 +360,31 @@ def prod(a, dim=None, keepdim=False, *, dtype=None):
     return Prod.apply(a, axis=axis, keepdim=keepdim)
 
 
+def _check_reducible(a, dim, name):
+    """amax/amin of an empty tensor: PyTorch's errors, naming the first empty dim as given."""
+    axes = _reduced_axes(a, dim)
+    if a._array.size == 0:
+        given = dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,)
+        if not given:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        for d in given:
+            if a.shape[normalize_dim(d, a.ndim)] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    return axes
+
+
 def amax(a, dim=(), keepdim=False):
-    return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
-                        keepdim=keepdim, largest=True, name="amax")
+    """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
+    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amax"), keepdim=keepdim,
+                        largest=True, name="amax")
 
 
 def amin(a, dim=(), keepdim=False):
-    return MaxMin.apply(a, axes=normalize_dims(dim if dim != () else None, a.ndim),
-                        keepdim=keepdim, largest=False, name="amin")
+    """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
+    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amin"), keepdim=keepdim,
+                        largest=False, name="amin")
 
 
 class MaxResult(tuple):
@@ -371,7 +418,7 @@ def _max_min(a, dim, keepdim, other, largest):
     d = normalize_dim(dim, a.ndim)
     src = a if a.ndim else a.reshape(1)
     if src.shape[d] == 0:
-        raise IndexError(f"{'max' if largest else 'min'}(): Expected reduction dim {dim} to "
+        raise IndexError(f"{'max' if largest else 'min'}(): Expected reduction dim {d} to "
                          "have non-zero size.")
     xp = backend.xp_of(src._array)
     idx = xp.expand_dims((xp.argmax if largest else xp.argmin)(src._array, axis=d), d)
@@ -457,8 +504,17 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction):
     if a._array.dtype.kind != "f":
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got "
                            f"{a.dtype.name})")
-    return function.apply(a, axes=normalize_dims(dim, a.ndim), correction=correction,
-                          keepdim=keepdim)
+    if dim is None or a.ndim == 0:
+        grad_count = None
+        axes = normalize_dims(dim, a.ndim)
+    else:
+        given = normalize_dims(dim, a.ndim)
+        grad_count = 1
+        for ax in given:
+            grad_count *= a.shape[ax]
+        axes = given or tuple(range(a.ndim))        # dim=() reduces everything, as PyTorch
+    return function.apply(a, axes=axes, correction=correction, keepdim=keepdim,
+                          grad_count=grad_count)
 
 
 def _as_float(a):
@@ -471,7 +527,12 @@ def _as_float(a):
 def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
     a = _as_float(a)
-    return LogSumExp.apply(a, axes=normalize_dims(dim, a.ndim), keepdim=keepdim)
+    axes = _reduced_axes(a, dim)
+    if isinstance(dim, (tuple, list)) and not dim and a._array.size and a.ndim and not keepdim:
+        # PyTorch reduces everything for dim=(), then fails to add back the kept max
+        raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
+                           f"{[1] * a.ndim}")
+    return LogSumExp.apply(a, axes=axes, keepdim=keepdim)
 
 
 def _softmax_dim(ndim):

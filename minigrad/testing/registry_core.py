@@ -157,7 +157,7 @@ register("sin", lambda lib, a: lib.sin(a), _unary(_randn))
 register("cos", lambda lib, a: a.cos(), _unary(_randn))
 register("tanh", lambda lib, a: lib.tanh(a), _unary(_randn))
 register("sigmoid", lambda lib, a: lib.sigmoid(a), _unary(
-    lambda g, s: 3 * g.randn(*s),
+    lambda g, s: np.asarray(3 * g.randn(*s)),
     [S(np.array([-40.0, -20.0, -1.0, 0.0, 1.0, 20.0, 40.0]), desc="saturated")]))
 register("relu", lambda lib, a: lib.nn.functional.relu(a), _unary(_away, [_kink_at_zero]))
 

@@ -109,10 +109,10 @@ _DOMAINS = {
     "tan": lambda g, *s: g.uniform(*s, low=-1.2, high=1.2),
     "asin": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
     "acos": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
-    "atan": lambda g, *s: 2 * g.randn(*s),
+    "atan": lambda g, *s: np.asarray(2 * g.randn(*s)),
     "sinh": lambda g, *s: g.randn(*s),
     "cosh": lambda g, *s: g.randn(*s),
-    "asinh": lambda g, *s: 2 * g.randn(*s),
+    "asinh": lambda g, *s: np.asarray(2 * g.randn(*s)),
     "acosh": lambda g, *s: g.uniform(*s, low=1.2, high=3.0),
     "atanh": lambda g, *s: g.uniform(*s, low=-0.9, high=0.9),
 }
@@ -352,7 +352,7 @@ _extra("movedim", lambda lib, x, **kw: lib.movedim(x, **kw),
 for _name in ("log2", "log10"):
     _extra(_name, _T(_name), _trig(lambda g, *s: g.pos(*s)))
 _extra("exp2", _T("exp2"), _trig(lambda g, *s: g.randn(*s)))
-_extra("frac", _T("frac"), _trig(lambda g, *s: 3 * g.away(*s)))
+_extra("frac", _T("frac"), _trig(lambda g, *s: np.asarray(3 * g.away(*s))))
 
 
 def _lerp(g):

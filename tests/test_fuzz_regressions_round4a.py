@@ -1,0 +1,195 @@
+"""Regression tests for the differential fuzzer's fourth round of finds, part A
+(tests/test_fuzz_against_torch.py): each case runs the same call on minigrad and on PyTorch
+and wants the same result (value, dtype, shape, gradient) or the same exception type, with
+PyTorch's words where the message is checked."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _outcome(lib, fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # PyTorch warns about degrees of freedom
+        try:
+            return fn(lib), None
+        except Exception as exc:  # noqa: BLE001 (compared with the other library's)
+            return None, exc
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def agree(fn, match=None):
+    """fn(lib) gives the same tensors in both libraries, or raises the same exception type
+    (with a message that contains ``match`` in both, when given)."""
+    mine, my_error = _outcome(minigrad, fn)
+    theirs, their_error = _outcome(torch, fn)
+    if their_error is not None:
+        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
+        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
+        if match is not None:
+            assert match in str(their_error), str(their_error)
+            assert match in str(my_error), str(my_error)
+        return
+    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
+    assert match is None, "torch returned a result"
+    for m, t in zip(_flat(mine), _flat(theirs)):
+        assert m.dtype.name == str(t.dtype).replace("torch.", "")
+        assert tuple(m.shape) == tuple(t.shape)
+        tol = {"float16": 2e-3, "float32": 1e-5}.get(m.dtype.name, 1e-7)
+        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
+                                   t.detach().numpy().astype(np.float64),
+                                   rtol=tol, atol=tol * 1e-3, equal_nan=True)
+
+
+def grads(fn, values, dtype="float64"):
+    """fn(lib, x) on a leaf x made of ``values``; its output's weighted sum is differentiated,
+    and the value and x.grad must agree."""
+    def run(lib):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        out = fn(lib, x)
+        weights = lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)),
+                             dtype=out.dtype)
+        (out * weights).sum().backward()
+        return out, x.grad
+    agree(run)
+
+
+# ---- var/std with no degrees of freedom left (correction >= N) ------------------------------
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("kwargs", [
+    {"correction": 2}, {"correction": 3}, {"correction": 5}, {"dim": 1, "correction": 3},
+    {"dim": 1, "correction": 5}, {"dim": (0, 1), "correction": 4}, {"dim": 1, "keepdim": True,
+                                                                      "correction": 3},
+    {"dim": ()}, {"dim": (), "correction": 0}, {"dim": [], "correction": 5}])
+def test_var_std_without_degrees_of_freedom(op, kwargs):
+    grads(lambda L, x: getattr(x, op)(**kwargs), [[1.0, 2.0, 4.0]])
+    grads(lambda L, x: getattr(x, op)(**kwargs), [[2.0, 2.0, 2.0]])
+
+
+def test_var_chain_found_by_the_fuzzer():
+    """unsqueeze -> var(correction=2) -> var: a NaN forward, and -0 gradients, not NaN."""
+    grads(lambda L, x: x.unsqueeze(0).var(dim=0, correction=2), [1.0, 2.0, 4.0])
+    grads(lambda L, x: x.unsqueeze(0).var(dim=0, correction=2).var(), [1.0, 2.0, 4.0])
+    grads(lambda L, x: x.var(correction=1), 3.0)
+    grads(lambda L, x: x.var(dim=0, correction=2), 3.0)
+
+
+def test_var_second_order_without_degrees_of_freedom():
+    def run(lib, dim):
+        x = lib.tensor([[1.0, 2.0, 4.0]], dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad(x.var(dim=dim, correction=2).sum(), x, create_graph=True)
+        return g, lib.autograd.grad(g.sum(), x)[0]
+    agree(lambda L: run(L, 0))
+    agree(lambda L: run(L, 1))
+
+
+# ---- empty reductions: logsumexp, amax/amin, max(dim) ---------------------------------------
+@pytest.mark.parametrize("shape, dim", [((0,), 0), ((2, 0), 1), ((2, 0), 0), ((0, 2), (0, 1)),
+                                        ((0, 2), ()), ((2, 3), ()), ((3,), ()), ((), ())])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_logsumexp_of_empty_slices(shape, dim, keepdim):
+    agree(lambda L: L.logsumexp(L.ones(shape), dim, keepdim))
+    agree(lambda L: L.logsumexp(L.ones(shape, dtype=L.int64), dim, keepdim))
+
+
+def test_logsumexp_empty_gradient():
+    grads(lambda L, x: L.logsumexp(x, 1), np.ones((2, 0)))
+
+
+@pytest.mark.parametrize("op", ["amax", "amin"])
+@pytest.mark.parametrize("shape, dim, words", [
+    ((0,), 0, "Expected reduction dim 0 to have non-zero size"),
+    ((0,), -1, "Expected reduction dim -1 to have non-zero size"),
+    ((2, 0), 1, "Expected reduction dim 1 to have non-zero size"),
+    ((2, 0, 3), (0, 1), "Expected reduction dim 1 to have non-zero size"),
+    ((2, 0), (), "Expected reduction dim to be specified for input.numel() == 0"),
+    ((2, 0), 0, None), ((2, 0, 3), (0, 2), None), ((), (), None)])
+def test_amax_amin_of_empty(op, shape, dim, words):
+    agree(lambda L: getattr(L, op)(L.ones(shape), dim), words)
+
+
+def test_max_dim_of_empty_names_the_dim_counted_from_zero():
+    agree(lambda L: L.max(L.ones(2, 0, 3), -2), "Expected reduction dim 1 to have non-zero size")
+
+
+# ---- sum/mean: dim=() reduces everything; dtype= -------------------------------------------
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_mean_over_no_dims(dim, keepdim):
+    grads(lambda L, x: x.sum(dim, keepdim), [[1.0, 2.0, 4.0]])
+    grads(lambda L, x: x.mean(dim, keepdim), [[1.0, 2.0, 4.0]])
+
+
+@pytest.mark.parametrize("values, dtype", [([200, 100, 3], "uint8"), ([1.5, -2.0, float("nan")],
+                                                                      "float32"),
+                                           ([70000.0], "float32")])
+@pytest.mark.parametrize("to", ["uint8", "int8", "bool", "float16"])
+def test_sum_with_dtype(values, dtype, to):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # no numpy warning may leak
+        agree(lambda L: L.tensor(values, dtype=getattr(L, dtype)).sum(dtype=getattr(L, to)))
+        agree(lambda L: L.tensor(values, dtype=getattr(L, dtype)).sum(0, dtype=getattr(L, to)))
+
+
+def test_integer_dtype_of_a_reduction_that_needs_a_gradient():
+    agree(lambda L: L.tensor([1.5, 300.0], requires_grad=True).sum(dtype=L.int32),
+          "Autograd not support dtype: Int")
+    agree(lambda L: L.tensor([1.5, 300.0], requires_grad=True).prod(dtype=L.bool),
+          "Autograd not support dtype: Bool")
+    agree(lambda L: L.tensor([1.5, 3.0]).mean(dtype=L.int64),
+          "Optional dtype must be either a floating point or complex dtype. Got: Long")
+
+
+# ---- frac, logcumsumexp, lerp: floating tensors only ----------------------------------------
+DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_frac_logcumsumexp_dtypes(dtype):
+    agree(lambda L: L.frac(L.tensor([1, 0, 2], dtype=getattr(L, dtype))))
+    agree(lambda L: L.frac(L.tensor(1, dtype=getattr(L, dtype))))
+    for shape in ((3,), (), (0,)):
+        agree(lambda L: L.logcumsumexp(L.ones(shape, dtype=getattr(L, dtype)), 0))
+
+
+def test_frac_of_a_number():
+    agree(lambda L: L.frac(2.5), "must be Tensor, not float")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("other", DTYPES)
+def test_lerp_dtypes(dtype, other):
+    a = lambda L, d: L.tensor([1, 0, 2], dtype=getattr(L, d))  # noqa: E731
+    agree(lambda L: L.lerp(a(L, dtype), a(L, other), 0.5))
+    agree(lambda L: L.lerp(a(L, dtype), a(L, dtype), a(L, other)))
+    agree(lambda L: L.lerp(a(L, dtype), a(L, dtype), L.tensor(0.5, dtype=getattr(L, other))))
+    agree(lambda L: L.lerp(a(L, dtype), a(L, dtype), 1))
+
+
+def test_lerp_checks():
+    f = lambda L, *v: L.tensor(list(v) or [1.0, 0.0, 2.0])  # noqa: E731
+    agree(lambda L: L.lerp(f(L), f(L), 1j), "value cannot be converted to type float")
+    agree(lambda L: L.lerp(f(L), f(L), 1e300), "value cannot be converted to type float")
+    agree(lambda L: L.lerp(f(L), 2.0, 0.5), "received an invalid combination of arguments")
+    agree(lambda L: L.lerp(f(L), f(L), "a"), "received an invalid combination of arguments")
+    agree(lambda L: L.lerp(f(L), f(L, 1.0, 0.0), 0.5),
+          "The size of tensor a (3) must match the size of tensor b (2)")
+    agree(lambda L: L.lerp(L.tensor([1, 0, 2]), L.tensor([1, 0]), L.tensor([1, 0])),
+          "The size of tensor a (3) must match the size of tensor b (2)")
+    agree(lambda L: L.lerp(f(L), f(L, 1.0, 0.0, 3.0).double(), 0.5),
+          "expected dtype float for `end` but got dtype double")
+
+
+@pytest.mark.parametrize("weight", [0.25, 0.5, 1.0, 1e10, -3.0, True])
+def test_lerp_values_and_gradients(weight):
+    agree(lambda L: L.lerp(L.tensor([1.0, 0.0, 2.0], dtype=L.float16),
+                           L.tensor([1.0, 0.0, 3.0], dtype=L.float16), weight))
+    grads(lambda L, x: L.lerp(x, x.flip(0) * 3, weight), [1.0, 0.0, 2.0])
+    grads(lambda L, x: L.lerp(x[:2], x[2:] * 3, x[:2] * weight), [1.0, 0.0, 2.0, 5.0])
