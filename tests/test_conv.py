@@ -643,3 +643,13 @@ def test_dilated_integer_convolution_as_torch(nd, dtype):
         assert outcome[1] == outcome[0]
     else:
         np.testing.assert_array_equal(outcome[1], outcome[0])
+
+
+def test_chunks_of_one_size_reuse_one_buffer():
+    """64 images that fit 25 at a time go in four chunks of 16 (one cached buffer shape), not
+    22 + 22 + 20; where no divisor is near, the split is as even as possible."""
+    from minigrad.ops.conv_kernels import _images_per_chunk
+    assert _images_per_chunk(64, 25) == 16
+    assert _images_per_chunk(32, 18) == 16
+    assert _images_per_chunk(13, 5) == 5            # 5 + 5 + 3: no divisor of 13 in 3..5
+    assert _images_per_chunk(1, 10) == 1 and _images_per_chunk(100, 1) == 1

@@ -14,7 +14,10 @@ from collections import OrderedDict
 __all__ = ["workspace", "clear_workspace"]
 
 _WORKSPACE = OrderedDict()        # key -> array, most recently used last
-_WORKSPACE_BYTES = 48 << 20       # at most this much is kept between calls
+# At most this much is kept between calls: the working set of one large convolution's forward
+# and backward (two shifted blocks of up to 16 MB, their products and accumulators, the
+# spread gradient), so that a layer's buffers survive from one step to the next
+_WORKSPACE_BYTES = 64 << 20
 
 
 def workspace(key, shape, dtype, xp):

@@ -217,6 +217,17 @@ def _even(total, most):
     return [(i, min(total, i + size)) for i in range(0, total, size)]
 
 
+def _images_per_chunk(N, most):
+    """At most ``most`` images per chunk, all chunks the same size where a divisor of N near
+    ``most`` allows (64 images: 16 + 16 + 16 + 16, not 22 + 22 + 20), so that every chunk
+    reuses the same cached buffers; otherwise as even as possible."""
+    most = max(1, min(N, most))
+    for size in range(most, (most + 1) // 2 - 1, -1):
+        if N % size == 0:
+            return size
+    return _even(N, most)[0][1]
+
+
 def _plan(N, C, O, kernel, padded, itemsize):
     """How to cut the work so that no scratch array passes _CHUNK_BYTES: (images per chunk,
     ranges (j0, j1) of the horizontal taps copied into one block, ranges (t0, t1) of the
@@ -224,14 +235,14 @@ def _plan(N, C, O, kernel, padded, itemsize):
 
     The shifted block of n images is kW*C rows of n*P numbers, the stacked products T*O rows
     (T leading taps, O output channels). Normally all taps at once, over as many images as
-    fit, evened out (32 images in chunks of 16 + 16, not 18 + 14: one cached shape, not two).
+    fit, in chunks of one size where possible (``_images_per_chunk``).
     A wide kernel on a large plane (15x15 on 8x256x256) does not fit even for one image:
     then one image at a time, and the taps in groups."""
     plane = _prod(padded) * itemsize
     kw, taps = kernel[-1], _prod(kernel[:-1])
     per_image = max(kw * C, taps * O) * plane
     if per_image <= _CHUNK_BYTES:
-        return _even(N, _CHUNK_BYTES // max(per_image, 1))[0][1], [(0, kw)], [(0, taps)]
+        return _images_per_chunk(N, _CHUNK_BYTES // max(per_image, 1)), [(0, kw)], [(0, taps)]
     return (1, _even(kw, _CHUNK_BYTES // max(C * plane, 1)),
             _even(taps, _CHUNK_BYTES // max(O * plane, 1)))
 
