@@ -88,11 +88,11 @@ from .ops.scatter_reduce import scatter_reduce, index_copy, index_fill, take  # 
 from .ops.selection import (  # noqa: E402,F401
     aminmax, kthvalue, median, nanmedian, mode, nansum, nanmean)
 from .ops.shaping import (  # noqa: E402,F401
-    movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll)
+    movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll, diagonal)
 from .ops.linalg import einsum, norm, var_mean, std_mean, dot, inner  # noqa: E402,F401
 from .ops.math_extra import (  # noqa: E402,F401
     log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,
-    diagonal, masked_select, nonzero)
+    masked_select, nonzero)
 from .functional import (  # noqa: E402,F401
     broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
     atleast_3d)

@@ -238,7 +238,7 @@ Tensor.isclose = MX.isclose
 Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
 Tensor.cummax = _torch_args(MX.cummax)
 Tensor.cummin = _torch_args(MX.cummin)
-Tensor.diagonal = MX.diagonal
+Tensor.diagonal = H.diagonal
 Tensor.masked_select = MX.masked_select
 Tensor.nonzero = MX.nonzero
 

@@ -145,3 +145,114 @@ def test_bitwise_out_and_keywords():
         L.bitwise_xor(_t(L, [1, 2, 3], "int64"), other=5, out=out)
         return out
     agree(run)
+
+
+# ---- views and copies: diagonal, unfold, pad, view's strides, chunk of an empty tensor --------
+def _shares(lib, out, x):
+    if out.numel() == 0:
+        return False
+    if lib is torch:
+        return out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    return bool(np.may_share_memory(out._array, x._array))
+
+
+def agree_layout(fn, strides=True):
+    """fn(lib) -> (out, x): same values, same strides (when ``strides``), and out a view of x
+    in both or in neither."""
+    mine, theirs = agree(lambda L: fn(L)[0])
+    if mine is None:
+        return
+    (m, mx), (t, tx) = fn(minigrad), fn(torch)
+    assert _shares(minigrad, m, mx) == _shares(torch, t, tx)
+    if t.numel() and strides:
+        assert tuple(m.stride()) == tuple(t.stride()), (m.stride(), t.stride())
+
+
+def _x(L):
+    return L.arange(24.).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize("args", [(), (1,), (-1,), (5,), (0, 1, 2), (1, 2, 0), (-2, 0, -1),
+                                  (0, 0, 0)])
+def test_diagonal_is_a_view(args):
+    agree_layout(lambda L: ((x := _x(L)).diagonal(*args), x))
+    agree_layout(lambda L: ((x := _x(L).transpose(0, 2)).diagonal(*args), x))
+    agree_layout(lambda L: ((x := _x(L)[0]).diagonal(*args[:1]), x))
+
+
+def test_diagonal_gradients_and_writes():
+    def grads(L):
+        x = L.tensor(np.arange(24.).reshape(2, 3, 4) / 7, requires_grad=True)
+        g, = L.autograd.grad((x.diagonal(1, 1, 2) ** 3).sum(), x, create_graph=True)
+        gg, = L.autograd.grad((g ** 2).sum(), x)
+        return g, gg
+    agree(grads)
+
+    def write(L):
+        x = L.tensor(np.arange(12.).reshape(3, 4), requires_grad=True)
+        w = x * 1
+        w.diagonal(1).mul_(3)               # a write through the view changes w
+        g, = L.autograd.grad((w * w).sum(), x)
+        return w, g
+    agree(write)
+
+
+@pytest.mark.parametrize("args", [(2, 2, 1), (2, 2, 2), (1, 3, 1), (0, 2, 2), (-1, 4, 3),
+                                  (2, 0, 1)])
+def test_tensor_unfold_is_a_view(args):
+    agree_layout(lambda L: ((x := _x(L)).unfold(*args), x))
+    agree_layout(lambda L: ((x := _x(L).transpose(0, 2)).unfold(*args), x))
+
+    def grads(L):
+        x = L.tensor(np.arange(24.).reshape(2, 3, 4) / 7, requires_grad=True)
+        u = x.unfold(*args)
+        g, = L.autograd.grad((u ** 3 * L.arange(float(u.shape[-1]))).sum(), x,
+                             create_graph=True)
+        gg, = L.autograd.grad((g ** 2).sum(), x)
+        return g, gg
+    agree(grads)
+
+
+def test_tensor_unfold_of_0d():
+    agree_layout(lambda L: ((x := L.tensor(3.0)).unfold(0, 1, 1), x))
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(0, 0), (0, 0, 0, 0), (1, 0), (-1, 0), (-1, 1)])
+def test_pad_returns_a_copy(mode, pad):
+    # (the layout of a non-empty padding is not compared: PyTorch's depends on the mode)
+    agree_layout(lambda L: (L.nn.functional.pad(x := _x(L), pad, mode=mode), x),
+                 strides=not any(pad))
+    agree_layout(lambda L: (L.nn.functional.pad(x := _x(L).transpose(0, 2), pad, mode=mode), x),
+                 strides=not any(pad))
+
+
+def test_view_strides_follow_pytorch():
+    cases = [lambda L: (_x(L)[:, :1], (2, 4)), lambda L: (_x(L)[:, :, :1], (6, 1, 1)),
+             lambda L: (_x(L).transpose(0, 2), (2, 2, 3, 2)),
+             lambda L: (_x(L)[:, 1:, ::2], (2, 4)), lambda L: (_x(L)[:, :, :2], (6, 2)),
+             lambda L: (_x(L)[:, :, :2], (2, 6)), lambda L: (_x(L).transpose(0, 2), (4, 6)),
+             lambda L: (L.ones(3, 1).expand(3, 4), (12,)),
+             lambda L: (L.ones(3, 1).expand(3, 4), (3, 2, 2)),
+             lambda L: (L.tensor(3.0), (1, 1)), lambda L: (_x(L)[:1, :1, :1], (1,)),
+             lambda L: (L.ones(0, 3).t(), (0,)), lambda L: (L.ones(0, 3).t(), (3, 0))]
+    for case in cases:
+        agree_layout(lambda L: ((r := case(L))[0].view(r[1]), r[0]))
+
+
+@pytest.mark.parametrize("shape,chunks,dim", [((0,), 3, 0), ((0, 2), 2, 0), ((2, 0), 5, 1),
+                                              ((5,), 4, 0), ((5,), 0, 0)])
+def test_chunk_counts(shape, chunks, dim):
+    agree(lambda L: L.ones(*shape).chunk(chunks, dim))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tril_triu_keep_the_dtype(dtype):
+    agree(lambda L: _t(L, [[1, 1, 1], [1, 0, 1]], dtype).tril())
+    agree(lambda L: L.triu(_t(L, [[1, 1, 1], [1, 0, 1]], dtype), 1))
+    agree(lambda L: _t(L, [[1, 1], [1, 1]], dtype).triu_(-1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sign_dtypes(dtype):
+    agree(lambda L: L.sign(_t(L, [1, 0, 3], dtype)))

@@ -64,6 +64,9 @@ def _no_grad_unary(a, fn):
 
 
 def sign(a):
+    """-1, 0 or 1 by the sign of each element (0 for NaN); a bool tensor is its own sign."""
+    if a._array.dtype.kind == "b":
+        return _no_grad_unary(a, lambda xp, x: x.copy())
     return _no_grad_unary(a, torch_sign)
 
 

@@ -18,9 +18,10 @@ fill value in the border: same structure, same derivatives.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ._util import not_implemented_for
 from .elementwise import add
+from .movement import clone
 from .scatter_gather import IndexAdd, IndexSelect
 
 __all__ = ["pad"]
@@ -93,6 +94,11 @@ def pad(input, pad, mode="constant", value=None):
     if mode != "constant" and value not in (None, 0, 0.0):
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
     xp = backend.xp_of(input._array)
+    if not any(pad):
+        # nothing to pad: still a new tensor, as PyTorch (laid out as input for 'constant',
+        # row-major for the other modes)
+        return clone(input, memory_format=mf.preserve_format if mode == "constant" else
+                     mf.contiguous_format)
     out = input
     if mode != "constant":
         for i in range(len(pad) // 2):

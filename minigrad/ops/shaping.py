@@ -8,6 +8,7 @@ second derivatives come from those ops.  No Python loop over elements.
 from __future__ import annotations
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim
 from .elementwise import mul, where
@@ -49,7 +50,8 @@ def _triangle(input, diagonal, lower, name):
     n, m = input.shape[-2:]
     rows, cols = xp.arange(n)[:, None], xp.arange(m)[None, :]
     keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
-    return where(keep, input, 0)
+    # a zero of input's own dtype: tril of a bool tensor stays bool
+    return where(keep, input, Tensor._wrap(xp.zeros((), dtype=input._array.dtype)))
 
 
 def tril(input, diagonal=0):
@@ -118,9 +120,61 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return IndexSelect.apply(input, index=xp.repeat(xp.arange(n), reps), dim=d)
 
 
+class StridedView(Function):
+    """A view of ``a`` that ``pick(a)`` lays over a's own memory with numpy strides (a
+    diagonal, overlapping windows): no copy, as PyTorch. ``pick`` must give the same
+    element pattern for any layout of its argument.
+
+    Backward: each output element's gradient goes back to the input position it was read
+    from; positions read more than once (overlapping windows) add up. ``pick`` applied to
+    the numbers 0..n-1 in a's shape says which position each output element came from.
+    """
+    returns_view = True
+
+    def forward(self, a, *, pick):
+        self.in_shape, self.pick = a.shape, pick
+        return pick(a)
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        n = 1
+        for s in self.in_shape:
+            n *= s
+        source = self.pick(xp.arange(n).reshape(self.in_shape)).reshape(-1)
+        flat = IndexAdd.apply(reshape_to(g, (source.size,)), index=source, dim=0, size=n)
+        return reshape_to(flat, self.in_shape)
+
+
+def _as_strided(x, shape, strides, overlapping=False):
+    out = backend.xp_of(x).lib.stride_tricks.as_strided(x, tuple(shape), tuple(strides))
+    if overlapping and hasattr(out, "flags") and out.size > 1:
+        # several elements share memory: writes into it are refused, as PyTorch's
+        out.flags.writeable = False
+    return out
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, as a new last dim: element k is
+    input[.., k + max(-offset, 0), .., k + max(offset, 0), ..]. A view of input."""
+    nd = input.ndim
+    d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    count = max(min(input.shape[d1] - r0, input.shape[d2] - c0), 0)
+    order = [k for k in range(nd) if k not in (d1, d2)] + [d1, d2]
+
+    def pick(x):
+        x = x.transpose(order)[..., min(r0, x.shape[d1]):, min(c0, x.shape[d2]):]
+        s1, s2 = x.strides[-2:]
+        return _as_strided(x, x.shape[:-2] + (count,), x.strides[:-2] + (s1 + s2,))
+    return StridedView.apply(input, pick=pick)
+
+
 def unfold(input, dimension, size, step):
     """Tensor.unfold: every window of ``size`` elements along ``dimension``, ``step`` apart, as
-    a new last dim: (.., n, ..) -> (.., (n - size) // step + 1, .., size)."""
+    a new last dim: (.., n, ..) -> (.., (n - size) // step + 1, .., size). A view of input
+    (windows that overlap share memory)."""
     d = normalize_dim(dimension, max(input.ndim, 1))
     n = input.shape[d] if input.ndim else 1
     if size > n:
@@ -128,13 +182,15 @@ def unfold(input, dimension, size, step):
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
     if input.ndim == 0:
-        return reshape_to(input, (1,))
-    xp = backend.xp_of(input._array)
+        return StridedView.apply(input, pick=lambda x: _as_strided(x, (1,), (x.itemsize,)))
     count = (n - size) // step + 1
-    index = (xp.arange(count)[:, None] * step + xp.arange(size)[None, :]).reshape(-1)
-    picked = IndexSelect.apply(input, index=index, dim=d)         # (.., count*size, ..)
-    shape = tuple(input.shape[:d]) + (count, size) + tuple(input.shape[d + 1:])
-    return movedim(reshape_to(picked, shape), d + 1, -1)
+
+    def pick(x):
+        s = x.strides
+        return _as_strided(x, x.shape[:d] + (count,) + x.shape[d + 1:] + (size,),
+                           s[:d] + (s[d] * step,) + s[d + 1:] + (s[d],),
+                           overlapping=step < size and count > 1)
+    return StridedView.apply(input, pick=pick)
 
 
 def roll(input, shifts, dims=None):
