@@ -362,8 +362,7 @@ def prod(a, dim=None, keepdim=False, *, dtype=None):
 
 def _check_reducible(a, dim, name):
     """amax/amin of an empty tensor: PyTorch's errors, naming the first empty dim as given."""
-    axes = _reduced_axes(a, dim)
-    if a._array.size == 0:
+    if a._array.size == 0:          # checked before repeated dims, as PyTorch
         given = dim if isinstance(dim, (tuple, list)) else () if dim is None else (dim,)
         if not given:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
@@ -372,7 +371,7 @@ def _check_reducible(a, dim, name):
         for d in given:
             if a.shape[normalize_dim(d, a.ndim)] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-    return axes
+    return _reduced_axes(a, dim)
 
 
 def amax(a, dim=(), keepdim=False):

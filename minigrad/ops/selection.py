@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from ._util import ieee_errors, normalize_dim, normalize_dims, not_implemented_for, \
     scalar_type_name
 from .elementwise import Mul, cast, div, select_grad
-from .plumbing import expand_to
+from .plumbing import expand_to, reshape_to
 from .reduce import MaxMin, MaxResult, TakeAlongDim, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
@@ -78,9 +78,11 @@ def _check_along(input, dim, name):
 def _take(input, d, index, keepdim, name):
     """(values, indices) at ``index`` (int64, keepdim shape) along d, as PyTorch's named
     tuple ``name``; the values' gradient goes to the index.  A 0-d input is its own result."""
-    if input.ndim == 0:
-        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
-                         name)
+    if input.ndim == 0:         # a copy of it (PyTorch's result is a new tensor), index 0
+        xp = backend.xp_of(input._array)
+        values = TakeAlongDim.apply(reshape_to(input, (1,)), indices=xp.zeros(1, "int64"),
+                                    dim=0, keepdim=False)
+        return MaxResult(values, Tensor._wrap(xp.zeros((), "int64")), name)
     values = TakeAlongDim.apply(input, indices=index, dim=d, keepdim=keepdim)
     return MaxResult(values, Tensor._wrap(index if keepdim else index.squeeze(d)), name)
 
@@ -163,12 +165,12 @@ def _quickselect(values, k):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """(values, indices) of the k-th smallest element (k from 1) along ``dim``; NaN counts as
     larger than any number."""
-    if input._array.dtype.kind == "b":
-        raise not_implemented_for("kthvalue_cpu", input._array.dtype)
-    d = _check_along(input, dim, "kthvalue")
+    d = _check_along(input, dim, "kthvalue")        # dim and k are checked before the dtype
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if input._array.dtype.kind == "b" and input.ndim:    # a 0-d one is its own result
+        raise not_implemented_for("kthvalue_cpu", input._array.dtype)
     if input.ndim == 0:
         return _take(input, d, None, keepdim, "kthvalue")
     xp = backend.xp_of(input._array)
@@ -199,9 +201,11 @@ def _whole_median(input, ignore_nan):
     """median()/nanmedian() of every element: the lower middle value, as a 0-d tensor."""
     a = input._array
     xp = backend.xp_of(a)
-    if a.dtype.kind == "b":
-        raise not_implemented_for("median_cpu", a.dtype)
     flat = a.reshape(-1)
+    if a.dtype.kind == "b":
+        if flat.size == 0:       # PyTorch's NaN for an empty input comes before its dtype check
+            return _Evenly.apply(input, value=xp.asarray(True))
+        raise not_implemented_for("median_cpu", a.dtype)
     nan = xp.isnan(flat) if a.dtype.kind == "f" else xp.zeros(flat.shape, bool)
     if ignore_nan:
         flat = flat[~nan]
@@ -215,9 +219,9 @@ def _whole_median(input, ignore_nan):
 
 
 def _median_along(input, dim, keepdim, ignore_nan, name):
+    d = _check_along(input, dim, "median")          # the dim is checked before the dtype
     if input._array.dtype.kind == "b":
         raise not_implemented_for("median_out", input._array.dtype)
-    d = _check_along(input, dim, "median")
     if input.ndim == 0:
         return _take(input, d, None, keepdim, name)
     a = input._array
