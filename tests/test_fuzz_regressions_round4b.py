@@ -256,3 +256,23 @@ def test_tril_triu_keep_the_dtype(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sign_dtypes(dtype):
     agree(lambda L: L.sign(_t(L, [1, 0, 3], dtype)))
+
+
+# ---- add_/sub_: alpha checked and applied as add/sub do -----------------------------------
+@pytest.mark.parametrize("op", ["add_", "sub_"])
+@pytest.mark.parametrize("target", ["bool", "uint8", "int64", "float16", "float32"])
+@pytest.mark.parametrize("alpha", [2, 2.5, True, -1, 100000, 1e40])
+def test_inplace_add_sub_alpha(op, target, alpha):
+    for other in (lambda L: L.tensor([1.5, 2.0]), lambda L: L.tensor([1, 2]),
+                  lambda L: L.tensor([True, False]), lambda L: 2, lambda L: 2.5,
+                  lambda L: L.tensor([70000.0, 2.0])):
+        agree(lambda L: getattr(_t(L, [3, 1], target), op)(other(L), alpha=alpha))
+
+
+def test_inplace_add_alpha_gradient():
+    def run(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 1
+        y.add_(x * x, alpha=3).sub_(x, alpha=0.5)
+        return y, L.autograd.grad(y.sum(), x)[0]
+    agree(run)

@@ -16,30 +16,44 @@ from .writes import apply_inplace, can_cast_inplace, kind_name
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
-def _binary_inplace(function, target, other, name):
-    if not isinstance(other, Tensor):
-        other = elementwise._scalar_or_tensor(other, target, name)
-    elementwise.broadcast_shape(target._array.shape, other._array.shape, name)
-    out_shape = elementwise.broadcast_shape(target._array.shape, other._array.shape, name)
+def _check_inplace(target, other, name):
+    """PyTorch's checks of ``target <op>= other``: the broadcast shape is target's, and the
+    promoted dtype can be cast to target's (not down a kind: float into int, int into bool)."""
+    other_array = other._array if isinstance(other, Tensor) else \
+        elementwise._scalar_or_tensor(other, target, name)._array
+    out_shape = elementwise.broadcast_shape(target._array.shape, other_array.shape, name)
     if tuple(out_shape) != tuple(target._array.shape):
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast "
                            f"shape {list(out_shape)}")
-    dtype = elementwise.dtypes.result_type(target._array, other._array)
+    dtype = elementwise.dtypes.result_type(target._array, other_array)
     if name == "div_" and dtype.kind in "biu":
         dtype = elementwise.dtypes.default_float().np
     if not can_cast_inplace(dtype, target._array.dtype):
         raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired output type "
                            f"{kind_name(target._array.dtype)}")
-    other = elementwise.cast(other, target._array.dtype)
+
+
+def _binary_inplace(function, target, other, name):
+    if not isinstance(other, Tensor):
+        other = elementwise._scalar_or_tensor(other, target, name)
+    _check_inplace(target, other, name)
+    with elementwise.ieee_errors():          # a float32 value beyond float16 is inf, silently
+        other = elementwise.cast(other, target._array.dtype)
     return apply_inplace(target, function, other)
 
 
 def add_(t, other, alpha=1):
-    return _binary_inplace(Add, t, other if alpha == 1 else other * alpha, "add_")
+    """t += alpha * other, with add's checks of alpha and its scaling in the promoted dtype."""
+    _check_inplace(t, other, "add_")
+    return _binary_inplace(Add, t, elementwise._scaled(t, other, alpha, "add_"), "add_")
 
 
 def sub_(t, other, alpha=1):
-    return _binary_inplace(Sub, t, other if alpha == 1 else other * alpha, "sub_")
+    """t -= alpha * other (bool operands refused, as sub)."""
+    if elementwise._is_bool(t) or elementwise._is_bool(other):
+        elementwise.sub(t, other)          # raises PyTorch's error for bool subtraction
+    _check_inplace(t, other, "sub_")
+    return _binary_inplace(Sub, t, elementwise._scaled(t, other, alpha, "sub_"), "sub_")
 
 
 def mul_(t, other):
