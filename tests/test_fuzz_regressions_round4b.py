@@ -276,3 +276,22 @@ def test_inplace_add_alpha_gradient():
         y.add_(x * x, alpha=3).sub_(x, alpha=0.5)
         return y, L.autograd.grad(y.sum(), x)[0]
     agree(run)
+
+
+# ---- einsum: PyTorch's dtypes (bmm wants one dtype and no bool; a broadcast product
+# promotes; a letter summed alone widens integers) -------------------------------------------
+EINSUM_DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("equation", ["ij,jk->ik", "ij,j->", "ij,j->j", "j,ij->", "i,j->ij",
+                                      "i,i->i", "i,i->", "ij->j", "ii->i", "i,j,k->ijk",
+                                      "ij,jk,kl->il", "ii,i->"])
+def test_einsum_dtypes(equation):
+    sizes = {"i": 2, "j": 3, "k": 2, "l": 2}
+    subs = equation.split("->")[0].split(",")
+    rng = np.random.RandomState(0)
+    arrays = [rng.randint(0, 3, [sizes[c] for c in s]) for s in subs]
+    for k in range(12):
+        picked = [EINSUM_DTYPES[(k * 3 + 5 * n) % 7] for n in range(len(subs))]
+        agree(lambda L: L.einsum(equation, *[L.tensor(a).to(getattr(L, d))
+                                             for a, d in zip(arrays, picked)]))

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_type_name
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
-from .math_extra import diagonal
 from .matmul import matmul
 from .movement import mT, unsqueeze
 from .plumbing import cast_to, expand_to, reshape_to, sum_to
 from .reduce import amax, amin, mean, sum
-from .shaping import movedim
+from .shaping import diagonal, movedim
 
 __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "svdvals",
            "var_mean", "std_mean", "dot", "inner"]
@@ -130,15 +131,39 @@ def einsum(equation, *operands):
                 raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
                                    f"(original->remapped): subscript '{c}' has size {sizes[c]} "
                                    f"and {n}")
-    # PyTorch sums a letter that only one operand has (and the output lacks) with ``sum``,
-    # which widens integers and bools to int64; the products of shared letters keep the dtype
-    summed = [[c in t for t in subs].count(True) for s in subs for c in s if c not in out]
-    kind = operands[0]._array.dtype.kind
-    if kind in "biu" and 1 in summed:
-        operands = [cast_to(t, dtypes.int64.np) for t in operands]
-    elif kind == "b" and summed:        # a product summed over a shared letter: a bmm
-        raise not_implemented_for("bmm", operands[0]._array.dtype)
+    dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
+    operands = [cast_to(t, dtype) for t in operands]
     return Einsum.apply(*operands, subs=subs, out=out)
+
+
+def _result_dtype(subs, out, dts):
+    """einsum's result dtype, and its dtype errors, as PyTorch's contraction gives them.
+
+    PyTorch first sums, in each operand, the letters no other operand and not the output has
+    (``sum``: bools and integers widen to int64), then contracts the operands left to right:
+    a pair that shares a letter summed away is a ``bmm``, which wants one dtype and has no
+    bool kernel; a pair without one is a broadcast ``mul``, which promotes.
+    """
+    def summed_alone(i):
+        others = set(out).union(*(set(t) for j, t in enumerate(subs) if j != i))
+        return any(c not in others for c in subs[i])
+
+    dts = [dtypes.int64.np if d.kind in "biu" and summed_alone(i) else d
+           for i, d in enumerate(dts)]
+    left, left_dt = set(subs[0]), dts[0]
+    for i in range(1, len(subs)):
+        later = set(out).union(*(set(t) for t in subs[i + 1:]))
+        contracted = (left & set(subs[i])) - later
+        if contracted:
+            if left_dt.kind == "b":
+                raise not_implemented_for("bmm", left_dt)
+            if left_dt != dts[i]:
+                raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
+                                   f"{scalar_type_name(dts[i])}")
+        else:
+            left_dt = dtypes.result_type(np.empty(1, left_dt), np.empty(1, dts[i]))
+        left = (left | set(subs[i])) - contracted
+    return left_dt
 
 
 def dot(input, other):
