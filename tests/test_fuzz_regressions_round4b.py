@@ -295,3 +295,14 @@ def test_einsum_dtypes(equation):
         picked = [EINSUM_DTYPES[(k * 3 + 5 * n) % 7] for n in range(len(subs))]
         agree(lambda L: L.einsum(equation, *[L.tensor(a).to(getattr(L, d))
                                              for a, d in zip(arrays, picked)]))
+
+
+# ---- interpolate of a tensor below 3-d: PyTorch's checks, in its order --------------------
+@pytest.mark.parametrize("shape", [(), (4,), (1, 4), (1, 1, 4), (1, 1, 4, 4)])
+@pytest.mark.parametrize("mode", ["nearest", "linear", "bilinear", "bicubic", "trilinear",
+                                  "area", "nearest-exact"])
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(size=3), dict(size=(3, 3)),
+                                dict(scale_factor=(2, 2)), dict(scale_factor=2,
+                                                                 align_corners=True)])
+def test_interpolate_low_rank_inputs(shape, mode, kw):
+    agree(lambda L: L.nn.functional.interpolate(L.ones(shape), mode=mode, **kw))

@@ -174,19 +174,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if align_corners is not None and mode not in _INTERPOLATING:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
+    # PyTorch's order: the sizes, antialias, the input's rank, then the mode's rank
+    sizes, scales = _sizes(input, size, scale_factor)
     if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported by minigrad")
-    if mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]:
-        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
-                                  f"{_NEEDS_NDIM[mode]}D input")
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
                                   f"(got {input.ndim}D) for the modes: nearest | linear | "
                                   "bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
+    if mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                  f"{_NEEDS_NDIM[mode]}D input")
     np_dtype = input._array.dtype
     uint8 = np_dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
     if np_dtype.kind != "f" and not uint8:
@@ -196,7 +198,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                   "area": "adaptive_avg_pool3d_cpu" if input.ndim == 5 else
                           "adaptive_avg_pool2d"}.get(mode, "compute_indices_weights_linear")
         raise not_implemented_for(kernel, np_dtype)
-    sizes, scales = _sizes(input, size, scale_factor)
     _check_not_empty(input, sizes, mode)
     if recompute_scale_factor:
         scales = [n / s if s else 0.0 for n, s in zip(input.shape[2:], sizes)]
