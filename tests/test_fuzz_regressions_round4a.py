@@ -232,3 +232,69 @@ def test_order_statistics_of_expanded_inputs(call):
     grads(lambda L, x: call(L, x.expand(5, 4))[0], np.round(np.linspace(-2, 2, 5))[:, None])
     grads(lambda L, x: call(L, x.expand(4, 5).t())[0], np.linspace(-2, 2, 5)[None, :])
     grads(lambda L, x: L.median(x.expand(5, 4), 0)[0], np.round(np.linspace(-2, 2, 5))[:, None])
+
+
+# ---- index_fill/index_copy/index_add/scatter_reduce: PyTorch's checks, in its order ---------
+@pytest.mark.parametrize("shape, dim, index", [
+    ((0, 3), 0, [2]), ((0, 3), 1, [5]), ((0,), 0, [0]), ((2, 0), 1, [0]), ((2, 0), 0, [2]),
+    ((0, 3), 0, []), ((0,), -1, 7)])
+@pytest.mark.parametrize("op", ["index_fill", "index_copy"])
+def test_index_writes_into_empty_inputs(shape, dim, index, op):
+    def run(L):
+        x = L.zeros(shape)
+        i = L.tensor(index, dtype=L.int64)
+        if op == "index_fill":
+            return x.index_fill(dim, i, 1.5)
+        n = len(np.ravel(index))
+        src = L.ones(tuple(n if k == dim % len(shape) else s for k, s in enumerate(shape)))
+        return x.index_copy(dim, i, src)
+    agree(run)
+
+
+@pytest.mark.parametrize("index", [[], [0, 1]])
+@pytest.mark.parametrize("index_dtype", ["int64", "int32"])
+def test_index_copy_scalar_source_needs_one_index(index, index_dtype):
+    agree(lambda L: L.ones(3).index_copy(0, L.tensor(index, dtype=getattr(L, index_dtype)),
+                                         L.tensor(1.0)),
+          "When source is scalar, index should have one element")
+
+
+@pytest.mark.parametrize("dtype, value", [
+    ("float32", 1e300), ("uint8", 300), ("uint8", -1), ("uint8", -255), ("uint8", -256),
+    ("uint8", -1.0), ("uint8", 255.5), ("int32", 2 ** 40), ("int32", float("nan")),
+    ("int32", 2.5), ("int8", 200), ("int16", 1e9), ("int64", 1e30), ("float16", 1e10),
+    ("float64", 1e300), ("bool", 2), ("bool", 1e300), ("float32", float("inf")),
+    ("float64", 2 ** 64), ("float64", -2 ** 63 - 1), ("float32", 1j), ("float32", "a")])
+def test_index_fill_value_conversion(dtype, value):
+    agree(lambda L: L.ones(2, 3, dtype=getattr(L, dtype)).index_fill(0, L.tensor([1]), value))
+
+
+@pytest.mark.parametrize("dtype, value", [("uint8", 300), ("int32", 1e10), ("float16", 70000.0),
+                                          ("int32", 2.5), ("int32", True)])
+def test_index_fill_tensor_value_conversion(dtype, value):
+    agree(lambda L: L.ones(2, 3, dtype=getattr(L, dtype)).index_fill(0, L.tensor([1]),
+                                                                      L.tensor(value)))
+
+
+def test_index_fill_checks_the_empty_view_before_the_value():
+    agree(lambda L: L.ones(0, 3, dtype=L.uint8).index_fill(1, L.tensor([5]), 300),
+          "without overflow")
+    agree(lambda L: L.ones(0, 3, dtype=L.uint8).index_fill(0, L.tensor([5]), 300))
+
+
+@pytest.mark.parametrize("alpha", [1, 1.0, True, 2])
+@pytest.mark.parametrize("dtype", ["float32", "int32", "bool"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_index_add_out_of_range_error_type(alpha, dtype, dim):
+    src = (1, 3) if dim == 0 else (2, 1)
+    agree(lambda L: L.zeros(2, 3, dtype=getattr(L, dtype)).index_add(
+        dim, L.tensor([7]), L.ones(src, dtype=getattr(L, dtype)), alpha=alpha))
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("index, shape", [([0, 0, 1], (3,)), ([], (3,)), ([0, 5, 1], (3,)),
+                                          (0, ()), ([], (0,))])
+def test_scatter_reduce_mean_of_bool(include_self, index, shape):
+    agree(lambda L: L.ones(shape, dtype=L.bool).scatter_reduce(
+        0, L.tensor(index, dtype=L.int64), L.ones(np.shape(index), dtype=L.bool), "mean",
+        include_self=include_self))

@@ -218,10 +218,10 @@ def _as_1d(t):
     return reshape_to(t, (1,)) if t.ndim == 0 else t
 
 
-def _check_along(a, d, idx, name, src=None):
+def _check_along(a, d, idx, name, src=None, bounds=True):
     """gather/scatter's checks of a non-empty index against ``a`` (and a tensor ``src``), in
     PyTorch's order: index dtype, number of dims (0-d counting as 1-d), sizes off ``dim``
-    (and every size against src), index values in range."""
+    (and every size against src), index values in range (unless ``bounds`` is False)."""
     if idx.dtype.name not in INDEX_DTYPES:
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     nd, what = max(a.ndim, 1), "input" if name == "gather" else "self"
@@ -248,7 +248,7 @@ def _check_along(a, d, idx, name, src=None):
     if too_big:
         raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than {against}")
     size = _size(a.shape, d)
-    bad = _first_out_of_range(idx, size)
+    bad = _first_out_of_range(idx, size) if bounds else None
     if bad is not None:
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
     return idx.astype("int64", copy=False).reshape(idx.shape or (1,))
@@ -313,9 +313,10 @@ def _src_tensor(input, src, value, idx):
     return src if tuple(src.shape) == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
 
 
-def _scatter_prepare(input, dim, index, src, name):
+def _scatter_prepare(input, dim, index, src, name, bounds=True):
     """(dim, checked int64 index of >= 1 dim) for scatter/scatter_add, or (dim, None) for an
-    empty index (nothing written: PyTorch then checks only the dtypes)."""
+    empty index (nothing written: PyTorch then checks only the dtypes).  ``bounds`` False
+    leaves the index values unchecked."""
     idx = _index_array(index)
     d = normalize_dim(dim, input.ndim)
     if idx.size and idx.dtype.name not in INDEX_DTYPES:
@@ -324,7 +325,8 @@ def _scatter_prepare(input, dim, index, src, name):
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
     if idx.size == 0:
         return d, None
-    return d, _check_along(input, d, idx, name, src if isinstance(src, Tensor) else None)
+    return d, _check_along(input, d, idx, name, src if isinstance(src, Tensor) else None,
+                           bounds)
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
@@ -432,9 +434,12 @@ def index_add(input, dim, index, source, *, alpha=1):
     size = _size(input.shape, d)
     bad = _first_out_of_range(idx, size)
     if bad is not None and (input.ndim < 2 or input._array.size):   # PyTorch skips empty
-        # PyTorch's CPU kernel for int64 indices along the first or last of >= 2 dims words
-        # this as a RuntimeError; its other paths raise IndexError
-        if input.ndim >= 2 and idx.dtype.name == "int64" and d in (0, input.ndim - 1):
+        # PyTorch's CPU kernel for int64 indices along the first or last of >= 2 dims, with
+        # alpha 1 (a number, not True), words this as a RuntimeError; its other paths raise
+        # IndexError
+        alpha_one = not isinstance(alpha, (bool, np.bool_)) and alpha == 1
+        if input.ndim >= 2 and idx.dtype.name == "int64" and d in (0, input.ndim - 1) and \
+                alpha_one:
             raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size "
                                f"{size}")
         raise IndexError("index out of range in self")

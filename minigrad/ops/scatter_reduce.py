@@ -19,6 +19,8 @@ pair of ``scatter_gather.py``, so they inherit derivatives of any order.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
@@ -132,9 +134,15 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce not in REDUCE_UFUNCS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
                            f"got {reduce}")
-    d, idx = _scatter_prepare(input, dim, index, src, "scatter")
-    if reduce == "mean" and input._array.dtype.kind == "b":
-        raise not_implemented_for("scatter_gather_tensor_cpu_reduce_mean", input._array.dtype)
+    bool_mean = reduce == "mean" and input._array.dtype.kind == "b"
+    # PyTorch's bool mean fails in its kernel: before the index values are read when self is
+    # included, after they are (by the fill that leaves self out) when not; with no index,
+    # at the final (floor) division by the counts
+    d, idx = _scatter_prepare(input, dim, index, src, "scatter",
+                              bounds=not (bool_mean and include_self))
+    if bool_mean:
+        raise not_implemented_for("div_floor_cpu" if idx is None else
+                                  "scatter_gather_tensor_cpu_reduce_mean", input._array.dtype)
     if idx is None:
         return clone(input)
     x = _as_1d(input)
@@ -168,6 +176,9 @@ def index_copy(input, dim, index, source):
         raise IndexError(f"index_copy_(): When source and destination are not scalars, their "
                          f"dimensionality must match. Source dimensionality ({source.ndim}), "
                          f"destination dimensionality ({input.ndim})")
+    if source.ndim == 0 and idx.size != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element "
+                         f"(got {idx.size})")
     if idx.dtype.name != "int64":
         raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got "
                            f"{scalar_type_name(idx.dtype)}")
@@ -188,6 +199,9 @@ def index_copy(input, dim, index, source):
                            f"{' '.join(map(str, have))} at dimension 0.")
     size = _size(input.shape, d)
     flat = idx.reshape(-1)
+    _check_restrided(input, d, flat.size)
+    if input._array.size == 0:           # nothing to write: PyTorch checks no index value
+        return clone(input)
     bad = _first_outside(flat, 0, size)
     if bad is not None:
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {d} with "
@@ -205,25 +219,79 @@ def index_copy(input, dim, index, source):
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
+# how PyTorch's conversion check names a dtype: its C++ type
+_C_TYPES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+            "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def _check_fill_value(value, dtype):
+    """PyTorch's conversion of a fill number to ``dtype``: integers within the type (an
+    unsigned one also takes negatives down to -max: they wrap), floats into an integer type
+    finite and within it, floats into a float type within its range or not finite; a bool
+    takes anything."""
+    if dtype.kind == "b" or isinstance(value, (bool, np.bool_)):
+        return
+    if dtype.kind == "f":
+        fits = not np.isfinite(value) or abs(value) <= np.finfo(dtype).max
+    else:
+        info = np.iinfo(dtype)
+        if isinstance(value, (int, np.integer)):
+            low = -int(info.max) if dtype.kind == "u" else int(info.min)
+            fits = low <= value <= info.max
+        else:
+            fits = bool(info.min <= value <= info.max)              # False for NaN
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPES[dtype.name]} without "
+                           "overflow")
+
+
+def _check_restrided(input, d, count):
+    """PyTorch views an empty input with ``count`` slices along ``d`` (the index's length)
+    before writing: a view that needs elements an empty input does not have is refused."""
+    shape = list(input.shape) or [1]
+    shape[d] = count
+    needed = int(np.prod(shape))
+    if input._array.size == 0 and needed:
+        raise RuntimeError(f"setStorage: sizes {shape} with itemsize "
+                           f"{input._array.dtype.itemsize} are out of bounds for storage of "
+                           "size 0")
+
+
 def index_fill(input, dim, index, value):
     """``input`` with ``value`` (a number or a 0-d tensor, cast to input's dtype) on its
     slices ``index`` along ``dim``; negative indices count from the end."""
     idx = _index_array(index)
-    d = normalize_dim(dim, input.ndim)
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.number, np.bool_)):
+        raise TypeError(f"index_fill() received an invalid combination of arguments - got "
+                        f"(int, Tensor, {type(value).__name__}), but expected (int dim, Tensor "
+                        "index, Tensor value) or (int dim, Tensor index, Number value)")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     if idx.dtype.name != "int64":
         raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    number = value._array.item() if isinstance(value, Tensor) else value
+    if isinstance(number, int) and not -2 ** 63 <= number < 2 ** 64:
+        # PyTorch's parser reads a Python int as int64, or uint64 when larger
+        raise OverflowError("int too big to convert" if number > 0 else
+                            "can't convert negative int to unsigned")
+    if isinstance(number, (complex, np.complexfloating)):
+        raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is "
+                           "not supported")
+    d = normalize_dim(dim, input.ndim)
     if idx.ndim > 1:
         raise RuntimeError("Index has to be a vector/scalar")
-    size = _size(input.shape, d)
     flat = idx.reshape(-1)
+    _check_restrided(input, d, flat.size)
+    dtype = input._array.dtype
+    _check_fill_value(number, dtype)
+    if input._array.size == 0:           # nothing to write: PyTorch checks no index value
+        return clone(input)
+    size = _size(input.shape, d)
     bad = _first_outside(flat, -size, size)
     if bad is not None:
         raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {size}")
     x = _as_1d(input)
-    dtype = x._array.dtype
     if isinstance(value, Tensor):
         value = cast(value, dtype)
     else:
