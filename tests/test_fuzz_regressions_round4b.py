@@ -306,3 +306,15 @@ def test_einsum_dtypes(equation):
                                                                  align_corners=True)])
 def test_interpolate_low_rank_inputs(shape, mode, kw):
     agree(lambda L: L.nn.functional.interpolate(L.ones(shape), mode=mode, **kw))
+
+
+# ---- sign/floor/ceil/round of a tensor that requires grad: a zero gradient, as PyTorch ------
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round"])
+def test_step_functions_pass_a_zero_gradient(name):
+    def run(L):
+        x = L.tensor([1.5, -2.0, 0.0, float("nan")], requires_grad=True)
+        y = getattr(x, name)()
+        assert y.requires_grad
+        return y, L.autograd.grad(y.sum(), x)[0]
+    agree(run)
+    agree(lambda L: L.round(L.tensor([1.25, 2.35], requires_grad=True), decimals=1))

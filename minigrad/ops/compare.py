@@ -1,10 +1,14 @@
-"""Pointwise ops without a gradient: comparisons, logical ops, sign, rounding, nan/inf tests.
+"""Pointwise ops without a useful gradient: comparisons, logical ops, sign, rounding, nan/inf
+tests.
 
-Their results are bool or piecewise-constant tensors that never require grad.
+Comparisons and tests give bool tensors, which never require grad. sign, floor, ceil and
+round are piecewise constant: as in PyTorch their result requires grad when their input does,
+and the gradient they pass back is 0 (``StepFunction``).
 """
 from __future__ import annotations
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, torch_sign
 
@@ -63,23 +67,55 @@ def _no_grad_unary(a, fn):
     return Tensor._wrap(fn(backend.xp_of(a._array), a._array))
 
 
+class StepFunction(Function):
+    """A piecewise-constant function ``fn(xp, a)`` (sign, floor...): its derivative is 0
+    almost everywhere, so the gradient is zeros (not g * 0, which would be NaN for NaN g)."""
+    def forward(self, a, *, fn):
+        return fn(backend.xp_of(a), a)
+
+    def backward(self, g):
+        return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
+
+
+class Sign(StepFunction):
+    pass
+
+
+class Floor(StepFunction):
+    pass
+
+
+class Ceil(StepFunction):
+    pass
+
+
+class Round(StepFunction):
+    pass
+
+
+def _step(function, a, fn):
+    if a._requires_grad:
+        return function.apply(a, fn=fn)
+    return _no_grad_unary(a, fn)
+
+
 def sign(a):
     """-1, 0 or 1 by the sign of each element (0 for NaN); a bool tensor is its own sign."""
     if a._array.dtype.kind == "b":
         return _no_grad_unary(a, lambda xp, x: x.copy())
-    return _no_grad_unary(a, torch_sign)
+    return _step(Sign, a, torch_sign)
 
 
 def floor(a):
-    return _no_grad_unary(a, lambda xp, x: xp.floor(x))
+    return _step(Floor, a, lambda xp, x: xp.floor(x))
 
 
 def ceil(a):
-    return _no_grad_unary(a, lambda xp, x: xp.ceil(x))
+    return _step(Ceil, a, lambda xp, x: xp.ceil(x))
 
 
 def round(a, decimals=0):
-    return _no_grad_unary(a, lambda xp, x: xp.round(x, decimals))
+    return _step(Round, a, lambda xp, x: xp.round(x, decimals))
 
 
 def isnan(a):
