@@ -298,3 +298,49 @@ def test_scatter_reduce_mean_of_bool(include_self, index, shape):
     agree(lambda L: L.ones(shape, dtype=L.bool).scatter_reduce(
         0, L.tensor(index, dtype=L.int64), L.ones(np.shape(index), dtype=L.bool), "mean",
         include_self=include_self))
+
+
+# ---- adaptive average pools: an inf or NaN stays in the windows that hold it ----------------
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_adaptive_avg_pool_non_finite_values_and_gradients(dtype):
+    def run1(L, out_size, values, grad):
+        x = L.tensor([[values]], dtype=getattr(L, dtype), requires_grad=True)
+        y = L.nn.functional.adaptive_avg_pool1d(x, out_size)
+        y.backward(L.tensor([[grad]], dtype=getattr(L, dtype)))
+        return y, x.grad
+    inf, nan = float("inf"), float("nan")
+    agree(lambda L: run1(L, 3, [inf, 1.0, 2.0, 3.0, 4.0], [1.0, nan, 2.0]))
+    agree(lambda L: run1(L, 7, [1.0, nan, 3.0, 4.0, 5.0], [1.0, inf, 2.0, 3.0, 4.0, 5.0, 6.0]))
+
+    def run2(L):
+        x = L.ones(1, 1, 3, 5, dtype=getattr(L, dtype), requires_grad=True)
+        y = L.nn.functional.adaptive_avg_pool2d(x, (2, 3))
+        g = L.ones(1, 1, 2, 3, dtype=getattr(L, dtype))
+        g[0, 0, 0, 1] = nan
+        g[0, 0, 1, 2] = -inf
+        y.backward(g)
+        return y, x.grad
+    agree(run2)
+
+
+def test_adaptive_avg_pool_second_order():
+    def run(L):
+        x = L.tensor(np.linspace(-1, 1, 15).reshape(1, 3, 5), requires_grad=True)
+        y = L.nn.functional.adaptive_avg_pool1d(x, 3)
+        g = L.tensor(np.cos(np.arange(9.0)).reshape(1, 3, 3), requires_grad=True)
+        gx, = L.autograd.grad(y, x, g, create_graph=True)
+        return gx, L.autograd.grad((gx * gx).sum(), g)[0]
+    agree(run)
+
+
+@pytest.mark.parametrize("shape, out", [((2, 3), 0), ((1, 2, 3), 0), ((1, 2, 3, 4), (0, 2)),
+                                        ((2, 3, 4), (2, 0)), ((0, 2, 3), 0), ((1, 0, 3), 2),
+                                        ((0, 2, 3), 2)])
+def test_adaptive_avg_pool_backward_of_empty_outputs(shape, out):
+    def run(L):
+        x = L.ones(shape, requires_grad=True)
+        pool = L.nn.functional.adaptive_avg_pool1d if isinstance(out, int) else \
+            L.nn.functional.adaptive_avg_pool2d
+        pool(x, out).sum().backward()
+        return x.grad
+    agree(run, None)

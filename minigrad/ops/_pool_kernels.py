@@ -282,18 +282,31 @@ def adaptive_bounds(n, o):
     return i * n // o, -(-(i + 1) * n // o)
 
 
-def _averaging_matrix(xp, n, o, dtype):
-    """(o, n) matrix A with A[i, j] = 1/len(window i) for j in window i: y = A @ x averages."""
+def _masked_sum(xp, y, ax, index, valid):
+    """sum_k y[..., index[i, k], ...] over the k where valid[i, k], along axis ``ax``:
+    (index, valid: (m, w) arrays) -> y with ``ax`` of size m.  Left-out terms are replaced by
+    0, not multiplied by it, so that an inf or NaN reaches only the sums it belongs to."""
+    m, w = index.shape
+    picked = xp.take(y, xp.asarray(index.reshape(-1)), axis=ax)
+    picked = picked.reshape(y.shape[:ax] + (m, w) + y.shape[ax + 1:])
+    keep = xp.asarray(valid.reshape((m, w) + (1,) * (y.ndim - ax - 1)))
+    return xp.where(keep, picked, 0).sum(axis=ax + 1)
+
+
+def _window_sum(xp, y, ax, n, o):
+    """Per adaptive window i along ``ax`` (n -> o): the sum of its elements, and its length."""
     start, end = adaptive_bounds(n, o)
-    j = np.arange(n)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return xp.asarray((inside / (end - start)[:, None]).astype(dtype))
+    length = end - start
+    width = int(length.max()) if o else 0
+    offsets = np.arange(width)
+    index = np.minimum(start[:, None] + offsets, max(n - 1, 0))
+    return _masked_sum(xp, y, ax, index, offsets < length[:, None]), length
 
 
 def adaptive_mean(x, out_size):
     """Average over adaptive windows, one axis at a time. Where n is a multiple of o the
     windows are equal (k = n/o): a reshape and a mean; otherwise they differ in length (and
-    may overlap) and the average along that axis is a product with the (o, n) matrix A."""
+    may overlap): each window's elements are gathered and summed, then divided by its length."""
     if x.dtype == np.float16:     # as PyTorch, accumulate halves in float32, round once
         return adaptive_mean(x.astype(np.float32), out_size).astype(np.float16)
     xp = backend.xp_of(x)
@@ -305,13 +318,14 @@ def adaptive_mean(x, out_size):
         if o and n % o == 0:
             y = y.reshape(y.shape[:ax] + (o, n // o) + y.shape[ax + 1:]).mean(axis=ax + 1)
         else:
-            A = _averaging_matrix(xp, n, o, x.dtype)               # (o, n)
-            y = xp.moveaxis(xp.tensordot(y, A, axes=([ax], [1])), -1, ax)
+            total, length = _window_sum(xp, y, ax, n, o)
+            y = total / xp.asarray(length.reshape((-1,) + (1,) * (y.ndim - ax - 1)), x.dtype)
     return xp.ascontiguousarray(y)
 
 
 def adaptive_spread(g, size):
-    """The adjoint of ``adaptive_mean``, axis by axis in reverse: a repeat / k, or A^T."""
+    """The adjoint of ``adaptive_mean``, axis by axis in reverse: a repeat / k, or, for
+    unequal windows, each element's sum of g / len(window) over the windows that hold it."""
     if g.dtype == np.float16:
         return adaptive_spread(g.astype(np.float32), size).astype(np.float16)
     xp = backend.xp_of(g)
@@ -323,8 +337,16 @@ def adaptive_spread(g, size):
             g = xp.repeat(g, n // o, axis=ax)
             g /= n // o                                            # in place: g is a new array
         else:
-            A = _averaging_matrix(xp, n, o, g.dtype)
-            g = xp.moveaxis(xp.tensordot(g, A, axes=([ax], [0])), -1, ax)
+            start, end = adaptive_bounds(n, o)
+            j = np.arange(n)
+            inside = (j >= start[:, None]) & (j < end[:, None])        # (o, n): j in window i
+            holders = inside.sum(axis=0)
+            width = int(holders.max()) if n and o else 0
+            # per element j: the windows that hold it first (a stable sort of "not inside")
+            windows = np.argsort(~inside, axis=0, kind="stable")[:width].T   # (n, width)
+            scaled = g / xp.asarray((end - start).reshape((-1,) + (1,) * (g.ndim - ax - 1)),
+                                    g.dtype)
+            g = _masked_sum(xp, scaled, ax, windows, np.arange(width) < holders[:, None])
     return xp.ascontiguousarray(g)
 
 

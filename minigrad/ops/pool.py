@@ -308,6 +308,16 @@ class AdaptiveAvgPool(Function):
         return K.adaptive_mean(x, out_size)
 
     def backward(self, g):                                         # g: (..., *out)
+        # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty
+        # grad_output, its batch dim of a 4-d one aside
+        sizes = list(g.shape)
+        if self.nd == 1:
+            sizes.insert(len(sizes) - 1, 1)
+        empty = [k for k in range(len(sizes) == 4, len(sizes)) if sizes[k] == 0]
+        if empty:
+            raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have "
+                               "non-zero size for non-batch dimensions, but grad_output has "
+                               f"sizes {sizes} with dimension {empty[0]} being empty")
         x, = self.saved_tensors
         return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, x, size=self.size)
 
