@@ -318,3 +318,16 @@ def test_step_functions_pass_a_zero_gradient(name):
         return y, L.autograd.grad(y.sum(), x)[0]
     agree(run)
     agree(lambda L: L.round(L.tensor([1.25, 2.35], requires_grad=True), decimals=1))
+
+
+# ---- var_mean/std_mean check the dtype before the dims; flatten of a 0-d tensor its dims ----
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float16", "float32"])
+@pytest.mark.parametrize("name", ["var_mean", "std_mean"])
+def test_var_mean_dtype_checked_first(dtype, name):
+    agree(lambda L: getattr(L, name)(L.ones(3, dtype=getattr(L, dtype))))
+    agree(lambda L: getattr(L, name)(L.ones(3, dtype=getattr(L, dtype)), dim=1, keepdim=True))
+
+
+@pytest.mark.parametrize("dims", [(0,), (1,), (-1,), (0, 0), (0, 1), (1, 0), (0, -1), (-2,)])
+def test_flatten_of_0d_checks_dims(dims):
+    agree(lambda L: L.tensor(2.0).flatten(*dims))

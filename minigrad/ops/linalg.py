@@ -449,6 +449,12 @@ def _correction(unbiased, correction):
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
+    return _var_mean(input, dim, unbiased, keepdim, correction, "var_mean")
+
+
+def _var_mean(input, dim, unbiased, keepdim, correction, name):
+    if input._array.dtype.kind != "f":      # checked before the dims, as PyTorch
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
     if isinstance(dim, bool):               # var_mean(x, False): the old positional unbiased
         unbiased, dim = dim, None
     c = _correction(unbiased, correction)
@@ -464,5 +470,5 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(standard deviation, mean) over ``dim``."""
-    v, m = var_mean(input, dim, unbiased, keepdim, correction=correction)
+    v, m = _var_mean(input, dim, unbiased, keepdim, correction, "std_mean")
     return _safe_sqrt(v), m

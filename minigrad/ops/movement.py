@@ -277,6 +277,7 @@ def _view_as_dtype(a, dtype):
 
 def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
+        normalize_dim(start_dim, 0), normalize_dim(end_dim, 0)   # 0 or -1, else IndexError
         return reshape(a, 1)
     start, end = normalize_dim(start_dim, a.ndim), normalize_dim(end_dim, a.ndim)
     if start > end:
