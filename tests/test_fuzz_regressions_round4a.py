@@ -344,3 +344,25 @@ def test_adaptive_avg_pool_backward_of_empty_outputs(shape, out):
         pool(x, out).sum().backward()
         return x.grad
     agree(run, None)
+
+
+# ---- batch_norm of empty and low-dimensional inputs ----------------------------------------
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(0,), (3,), (0, 0), (2, 0), (0, 3), (1,), (1, 3), ()])
+@pytest.mark.parametrize("stats", ["channels", "none", "weights", "empty"])
+def test_batch_norm_empty_and_low_dim_inputs(training, shape, stats):
+    c = shape[1] if len(shape) > 1 else (shape[0] if shape else 1)
+
+    def run(L):
+        F = L.nn.functional
+        x = L.ones(shape, requires_grad=True)
+        if stats == "weights":
+            return F.batch_norm(x, L.zeros(c), L.ones(c), L.full((c,), 2.0), L.ones(c),
+                                training=training)
+        if stats == "empty":
+            return F.batch_norm(x, L.zeros(0), L.ones(0), training=training)
+        mean, var = (L.zeros(c), L.ones(c)) if stats == "channels" else (None, None)
+        y = F.batch_norm(x, mean, var, training=training)
+        y.sum().backward()
+        return (y, x.grad) + ((mean, var) if mean is not None else ())
+    agree(run)

@@ -25,6 +25,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, mul, rsqrt, sub
+from .movement import clone
 from .plumbing import reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 
@@ -186,19 +187,30 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``training=True`` normalizes with the batch's statistics and updates the running ones in
     place (when given); ``training=False`` uses the running statistics.
     """
-    if input.dim() < 2:
-        raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, ...), "
-                         f"got shape {list(input.shape)}")
-    c = input.shape[1]
+    shape = tuple(input.shape)
     if training:
-        size = input.numel() // c
-        if size == 1:
+        if not shape:
+            raise IndexError("tuple index out of range")       # PyTorch reads size[0]
+        per_channel = shape[0]
+        for n in shape[2:]:
+            per_channel *= n
+        if per_channel == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {input.shape}")
         if (running_mean is None) != (running_var is None):
             raise ValueError("running_mean and running_var must either both be None or neither "
                              "be None")
-    else:
+    if input.numel() == 0:
+        # as PyTorch: a copy (in the graph), scaled and shifted by the first weight and bias;
+        # no statistic is read, so none is checked
+        out = clone(input)
+        if weight is not None:
+            out = mul(out, weight[0])
+        if bias is not None:
+            out = add(out, bias[0])
+        return out
+    c = shape[1] if len(shape) > 1 else 0      # PyTorch counts no channels below 2 dims
+    if not training:
         for name, t in (("running_mean", running_mean), ("running_var", running_var)):
             if t is None:
                 raise RuntimeError(f"{name} must be defined in evaluation mode")
@@ -213,6 +225,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if name.startswith("running") and t.dim() != 1:
             raise RuntimeError(f"{name}: expected 1 dims but tensor has {t.dim()} (shape "
                                f"{list(t.shape)}; it needs one value per channel, shape [{c}])")
+    if len(shape) == 1:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
+    if not shape:
+        raise RuntimeError("batch_norm: a 0-d input has no channel dimension (N, C, ...)")
     _check_dtypes(input, weight, bias, running_mean, running_var)
     affine = tuple(t for t in (weight, bias) if t is not None)
     out = BatchNorm.apply(
