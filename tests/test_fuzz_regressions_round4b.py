@@ -331,3 +331,15 @@ def test_var_mean_dtype_checked_first(dtype, name):
 @pytest.mark.parametrize("dims", [(0,), (1,), (-1,), (0, 0), (0, 1), (1, 0), (0, -1), (-2,)])
 def test_flatten_of_0d_checks_dims(dims):
     agree(lambda L: L.tensor(2.0).flatten(*dims))
+
+
+# ---- singular values: no half precision in PyTorch -----------------------------------------
+@pytest.mark.parametrize("dtype", ["float16", "float32", "int64", "bool"])
+def test_svd_based_norms_refuse_half(dtype):
+    x = lambda L: L.ones(3, 3, dtype=getattr(L, dtype))  # noqa: E731
+    agree(lambda L: L.linalg.svdvals(x(L)))
+    for ord in ("fro", "nuc", 2, -2, 1):
+        agree(lambda L: L.linalg.matrix_norm(x(L), ord))
+        agree(lambda L: L.linalg.matrix_norm(x(L), ord, dtype=L.float64))
+    agree(lambda L: L.linalg.norm(x(L), 2))
+    agree(lambda L: L.linalg.matrix_norm(x(L), 2, dim=(0, 0)))

@@ -354,6 +354,8 @@ def svdvals(A):
     if A._array.dtype.kind != "f":
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(A._array.dtype)}")
+    if A._array.dtype == np.float16:
+        raise not_implemented_for("linalg_svd_cpu", A._array.dtype)
     return SvdVals.apply(A)
 
 
@@ -367,7 +369,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
                            "dimensions.")
+    given = A._array.dtype
     A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")
+    if given == np.float16 and (ord == "nuc" or ord in (2, -2)):
+        # PyTorch has no half-precision SVD (whatever dtype= asks for)
+        raise RuntimeError("linalg.matrix_norm: Low precision dtypes not supported. Got Half")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     if len(dims) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
