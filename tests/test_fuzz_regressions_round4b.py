@@ -343,3 +343,24 @@ def test_svd_based_norms_refuse_half(dtype):
         agree(lambda L: L.linalg.matrix_norm(x(L), ord, dtype=L.float64))
     agree(lambda L: L.linalg.norm(x(L), 2))
     agree(lambda L: L.linalg.matrix_norm(x(L), 2, dim=(0, 0)))
+
+
+# ---- the layout of cat/stack/repeat/tril results: row-major, or the shared channels-last ----
+def _strided(L, kind):
+    if kind == "transposed":
+        return L.arange(24.).reshape(4, 3, 2).transpose(0, 2)
+    if kind == "channels_last":
+        return L.arange(120.).reshape(2, 3, 4, 5).to(memory_format=L.channels_last)
+    return L.arange(120.).reshape(2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("kinds", [("transposed", "transposed"), ("channels_last",) * 2,
+                                   ("channels_last", "plain"), ("plain", "channels_last")])
+def test_joined_layouts(kinds):
+    def both(L):
+        return [_strided(L, k) for k in kinds]
+    agree_layout(lambda L: (L.cat(xs := both(L)), xs[0]))
+    agree_layout(lambda L: (L.cat(xs := both(L), 1), xs[0]))
+    agree_layout(lambda L: (L.stack(xs := both(L)), xs[0]))
+    agree_layout(lambda L: ((x := both(L)[0]).repeat(*([1] * x.ndim)), x))
+    agree_layout(lambda L: ((x := both(L)[0]).tril(), x))

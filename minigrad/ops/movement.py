@@ -104,7 +104,8 @@ class Repeat(Function):
     def forward(self, a, *, repeats):
         self.in_shape = a.shape
         self.repeats = repeats
-        return backend.xp_of(a).tile(a, repeats)
+        xp = backend.xp_of(a)
+        return xp.ascontiguousarray(xp.tile(a, repeats))   # tile by ones keeps a's layout
 
     def backward(self, g):
         shape = (1,) * (len(self.repeats) - len(self.in_shape)) + tuple(self.in_shape)
@@ -121,13 +122,28 @@ def _narrow(g, dim, start, size):
     return BasicGetItem.apply(g, index=index, basic=True)
 
 
+def _joined_layout(xp, arrays, shape, stacked=False):
+    """The array cat (stack) writes into, laid out as PyTorch's: in the channels-last format
+    all the inputs share (None: stack lets numpy follow the inputs' layout), else row-major."""
+    fmt = mf.suggest(arrays[0])
+    if fmt is not mf.contiguous_format and all(mf.suggest(a) is fmt for a in arrays[1:]):
+        if stacked:
+            return None
+        strides = mf.target_strides(xp.broadcast_to(xp.empty((), arrays[0].dtype), shape), fmt)
+        return mf.empty_strided(xp, shape, strides, arrays[0].dtype)
+    return xp.empty(shape, arrays[0].dtype)
+
+
 class Cat(Function):
     """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
     (a gather whose backward pads it back with zeros)."""
     def forward(self, *arrays, dim):
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
-        return backend.xp_of(arrays[0]).concatenate(arrays, axis=dim)
+        xp = backend.xp_of(arrays[0])
+        shape = list(arrays[0].shape)
+        shape[dim] = sum(self.sizes)
+        return xp.concatenate(arrays, axis=dim, out=_joined_layout(xp, arrays, tuple(shape)))
 
     def backward(self, g):
         grads, start = [], 0
@@ -142,7 +158,9 @@ class Stack(Function):
     position i of that axis."""
     def forward(self, *arrays, dim):
         self.dim = dim
-        return backend.xp_of(arrays[0]).stack(arrays, axis=dim)
+        xp = backend.xp_of(arrays[0])
+        shape = arrays[0].shape[:dim] + (len(arrays),) + arrays[0].shape[dim:]
+        return xp.stack(arrays, axis=dim, out=_joined_layout(xp, arrays, shape, stacked=True))
 
     def backward(self, g):
         lead = (slice(None),) * self.dim

@@ -12,7 +12,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim
 from .elementwise import mul, where
-from .movement import permute
+from .movement import Contiguous, permute
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 
@@ -51,7 +51,9 @@ def _triangle(input, diagonal, lower, name):
     rows, cols = xp.arange(n)[:, None], xp.arange(m)[None, :]
     keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
     # a zero of input's own dtype: tril of a bool tensor stays bool
-    return where(keep, input, Tensor._wrap(xp.zeros((), dtype=input._array.dtype)))
+    out = where(keep, input, Tensor._wrap(xp.zeros((), dtype=input._array.dtype)))
+    # row-major whatever input's layout, as PyTorch's
+    return out if out._array.flags.c_contiguous else Contiguous.apply(out)
 
 
 def tril(input, diagonal=0):
