@@ -366,3 +366,18 @@ def test_batch_norm_empty_and_low_dim_inputs(training, shape, stats):
         y.sum().backward()
         return (y, x.grad) + ((mean, var) if mean is not None else ())
     agree(run)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ["cummax", "cummin"])
+def test_cummax_cummin_take_every_dtype(dtype, op):
+    agree(lambda L: getattr(L, op)(L.tensor([3, 1, 2, 1], dtype=getattr(L, dtype)), 0))
+
+    def in_place_after(L):
+        x = L.tensor(2, dtype=getattr(L, dtype))
+        values = getattr(L, op)(x, 0).values
+        x.fill_(0)                 # the result is a copy of a 0-d input
+        return values
+    agree(in_place_after)
+    if dtype == "float64":
+        grads(lambda L, x: getattr(L, op)(x, 0).values, 2.0)

@@ -21,7 +21,7 @@ from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemente
 from .compare import isnan
 from .elementwise import add, cast, div, exp, log, mul, sub, where
 from .matmul import matmul
-from .movement import transpose
+from .movement import clone, transpose
 from .plumbing import expand_to, reshape_to
 from .reduce import MaxResult, amax, softmax, sum as sum_
 from .scatter_gather import CPP_NAMES, IndexSelect, gather
@@ -178,11 +178,10 @@ def _running_arg(xp, a, d, largest):
 
 
 def _cum_extreme(input, dim, largest, name):
-    _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0:
-        return MaxResult(add(input, 0.0) if input._array.dtype.kind == "f" else input,
-                         Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), name)
+        zero = Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
+        return MaxResult(clone(input), zero, name)          # a copy, as PyTorch
     idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
     return MaxResult(gather(input, d, idx), idx, name)
 
