@@ -48,6 +48,7 @@ from .ops.reduce import (  # noqa: F401
 from .ops.movement import (  # noqa: F401
     reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, cat, stack, split,
     chunk, unbind, clone, flip)
+from .ops.movement import narrow, select  # noqa: F401
 from .ops.movement import cat as concat, cat as concatenate, transpose as swapaxes  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .ops.inplace import zero_, resize_as_  # noqa: F401

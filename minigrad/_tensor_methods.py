@@ -239,6 +239,8 @@ Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
 Tensor.cummax = _torch_args(MX.cummax)
 Tensor.cummin = _torch_args(MX.cummin)
 Tensor.diagonal = H.diagonal
+Tensor.narrow = M.narrow
+Tensor.select = M.select
 Tensor.masked_select = MX.masked_select
 Tensor.nonzero = MX.nonzero
 

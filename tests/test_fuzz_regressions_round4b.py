@@ -364,3 +364,29 @@ def test_joined_layouts(kinds):
     agree_layout(lambda L: (L.stack(xs := both(L)), xs[0]))
     agree_layout(lambda L: ((x := both(L)[0]).repeat(*([1] * x.ndim)), x))
     agree_layout(lambda L: ((x := both(L)[0]).tril(), x))
+
+
+# ---- narrow and select: views, with PyTorch's checks -------------------------------------
+@pytest.mark.parametrize("args", [(0, 1, 2), (1, -1, 1), (0, 4, 0), (0, 3, 0), (0, -4, 1),
+                                  (0, 1, 5), (0, 1, -1), (2, 0, 1), (0, 1.0, 2), (-1, 0, 4)])
+def test_narrow(args):
+    agree_layout(lambda L: ((x := L.arange(12.).reshape(3, 4)).narrow(*args), x))
+    agree(lambda L: L.narrow(L.arange(12.).reshape(3, 4), *args))
+    agree(lambda L: L.tensor(1.0).narrow(0, 0, 1))
+    agree(lambda L: L.arange(12.).reshape(3, 4).narrow(0, L.tensor(1), 2))
+
+
+@pytest.mark.parametrize("args", [(0, 1), (1, -1), (0, 3), (0, -4), (2, 0), (-1, 2)])
+def test_select(args):
+    agree_layout(lambda L: ((x := L.arange(12.).reshape(3, 4)).select(*args), x))
+    agree(lambda L: L.select(L.arange(12.).reshape(3, 4), *args))
+    agree(lambda L: L.tensor(1.0).select(0, 0))
+
+
+def test_narrow_select_gradients():
+    def run(L):
+        x = L.arange(12.0).reshape(3, 4).requires_grad_()
+        y = (x.narrow(1, 1, 2) ** 2).sum() + (x.select(0, -1) ** 3).sum()
+        g, = L.autograd.grad(y, x, create_graph=True)
+        return g, L.autograd.grad(g.sum(), x)[0]
+    agree(run)

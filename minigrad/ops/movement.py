@@ -497,6 +497,48 @@ def split(a, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+def _int_arg(name, value, what):
+    """An int argument (a 0-d integer tensor counts), or PyTorch's TypeError."""
+    if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+def narrow(input, dim, start, length):
+    """input's elements start..start+length-1 along ``dim`` (a negative start counts from the
+    end): a view."""
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    start, length = _int_arg("narrow", start, "start"), _int_arg("narrow", length, "length")
+    d = normalize_dim(dim, input.ndim)
+    size = input.shape[d]
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start < 0:
+        start += size
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}).")
+    return getitem(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input, dim, index):
+    """input[..., index, ...] with ``index`` along ``dim`` (that dim removed): a view."""
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    index = _int_arg("select", index, "index")
+    d = normalize_dim(dim, input.ndim)
+    if not -input.shape[d] <= index < input.shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {d}")
+    return getitem(input, (slice(None),) * d + (index,))
+
+
 def chunk(a, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
