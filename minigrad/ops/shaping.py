@@ -1,11 +1,16 @@
 """Shape-building ops composed from index_select / index_add: ``movedim``, ``tril``, ``triu``,
-``diag``, ``outer``, ``repeat_interleave``, ``Tensor.unfold`` (sliding windows), ``roll``.
+``diag``, ``outer``, ``repeat_interleave``, ``roll``; and two strided views, ``diagonal`` and
+``Tensor.unfold`` (sliding windows).
 
 Each one computes *which* elements go where with numpy on integer positions (no gradient
 needed), then moves the values with ``IndexSelect`` / ``IndexAdd`` or ``where``, so first and
-second derivatives come from those ops.  No Python loop over elements.
+second derivatives come from those ops.  The views read input's memory through numpy strides
+(``StridedView``); their backward adds the gradient back with ``IndexAdd``.  No Python loop
+over elements.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import backend
 from ..autograd import Function
@@ -149,8 +154,9 @@ class StridedView(Function):
 
 def _as_strided(x, shape, strides, overlapping=False):
     out = backend.xp_of(x).lib.stride_tricks.as_strided(x, tuple(shape), tuple(strides))
-    if overlapping and hasattr(out, "flags") and out.size > 1:
-        # several elements share memory: writes into it are refused, as PyTorch's
+    if overlapping and isinstance(out, np.ndarray) and out.size > 1:
+        # several elements share memory: writes into it are refused, as PyTorch's (cupy
+        # arrays have no read-only flag)
         out.flags.writeable = False
     return out
 
@@ -167,7 +173,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     order = [k for k in range(nd) if k not in (d1, d2)] + [d1, d2]
 
     def pick(x):
-        x = x.transpose(order)[..., min(r0, x.shape[d1]):, min(c0, x.shape[d2]):]
+        rows, cols = x.shape[d1], x.shape[d2]
+        x = x.transpose(order)[..., min(r0, rows):, min(c0, cols):]
         s1, s2 = x.strides[-2:]
         return _as_strided(x, x.shape[:-2] + (count,), x.strides[:-2] + (s1 + s2,))
     return StridedView.apply(input, pick=pick)
