@@ -381,3 +381,10 @@ def test_cummax_cummin_take_every_dtype(dtype, op):
     agree(in_place_after)
     if dtype == "float64":
         grads(lambda L, x: getattr(L, op)(x, 0).values, 2.0)
+
+
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_nansum_nanmean_over_no_dims(dim, keepdim):
+    grads(lambda L, x: L.nansum(x, dim, keepdim), [[1.0, float("nan"), 3.0]])
+    grads(lambda L, x: L.nanmean(x, dim, keepdim), [[1.0, float("nan"), 3.0]])

@@ -17,11 +17,11 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, normalize_dims, not_implemented_for, \
+from ._util import ieee_errors, normalize_dim, not_implemented_for, \
     scalar_type_name
 from .elementwise import Mul, cast, div, select_grad
 from .plumbing import expand_to, reshape_to
-from .reduce import MaxMin, MaxResult, TakeAlongDim, sum as _sum
+from .reduce import MaxMin, MaxResult, TakeAlongDim, _reduced_axes, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 
@@ -312,7 +312,6 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
                            f"but got {scalar_type_name(input._array.dtype)}")
     total = nansum(input, dim, keepdim, dtype=dtype)
     xp = backend.xp_of(input._array)
-    count = (~xp.isnan(input._array)).sum(axis=normalize_dims(dim, input.ndim),
-                                          keepdims=keepdim)
+    count = (~xp.isnan(input._array)).sum(axis=_reduced_axes(input, dim), keepdims=keepdim)
     with ieee_errors():
         return div(total, Tensor._wrap(xp.asarray(count, dtype=total._array.dtype)))
