@@ -224,8 +224,8 @@ def test_order_statistics_of_a_0d_tensor(call):
     agree(in_place_after)
 
 
-@pytest.mark.parametrize("call", [lambda L, x: L.kthvalue(x, 2, 0), lambda L, x: L.kthvalue(x, 3, 1),
-                                  lambda L, x: L.mode(x, 0)])
+@pytest.mark.parametrize("call", [lambda L, x: L.kthvalue(x, 2, 0),
+                                  lambda L, x: L.kthvalue(x, 3, 1), lambda L, x: L.mode(x, 0)])
 def test_order_statistics_of_expanded_inputs(call):
     """Along a dim of stride 0 and along another (PyTorch's median/nanmedian along a stride-0
     dim read the wrong memory in 2.13, so they are compared on the other dim only)."""
