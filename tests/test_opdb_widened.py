@@ -165,6 +165,17 @@ def test_embedding_max_norm_and_scale_grad_by_freq(kwargs, dtype):
     _same(mw.grad, tw.grad, **tol)
 
 
-def test_embedding_sparse_is_refused():
-    with pytest.raises(NotImplementedError, match="sparse"):
-        minigrad.nn.functional.embedding(minigrad.tensor([0, 1]), minigrad.ones(3, 2), sparse=True)
+def test_embedding_sparse_gives_the_same_gradient_dense():
+    """sparse=True: PyTorch's gradient is a sparse tensor of the used rows; minigrad's holds
+    the same numbers as a dense one."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((6, 3))
+    idx = np.array([[0, 2], [2, 5]])
+    mw, tw = minigrad.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+    for lib, weight in ((minigrad, mw), (torch, tw)):
+        lib.nn.functional.embedding(lib.tensor(idx), weight, sparse=True).sum().backward()
+        out = lib.nn.functional.embedding(lib.tensor(idx), weight, sparse=True,
+                                          scale_grad_by_freq=True)
+        with pytest.raises(RuntimeError, match="scale_grad_by_freq not supported with sparse"):
+            out.sum().backward()                 # refused in the backward, as PyTorch
+    np.testing.assert_allclose(mw.grad.numpy(), tw.grad.to_dense().numpy())

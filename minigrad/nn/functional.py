@@ -99,7 +99,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape):
     output (*input.shape, dim).  The row ``padding_idx`` gets no gradient; ``max_norm`` first
     shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
-    gradient by how often ``input`` uses it."""
+    gradient by how often ``input`` uses it. ``sparse=True`` gives the same gradient, as a
+    dense tensor (minigrad has no sparse tensors; PyTorch's would hold only the used rows)."""
     idx = input._array if isinstance(input, Tensor) else input
     if idx.dtype.kind not in "iu":
         name = dtypes.from_numpy_dtype(idx.dtype).name
@@ -110,9 +111,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")
-    if sparse:
-        raise NotImplementedError("embedding: sparse=True (a sparse gradient) is not supported "
-                                  "by minigrad, which has no sparse tensors")
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
     xp = backend.xp_of(weight._array)
@@ -123,12 +121,19 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
     flat = idx.reshape(-1).astype("int64")
     rows = IndexSelect.apply(weight, index=flat, dim=0)
+    if scale_grad_by_freq and sparse and rows.requires_grad:
+        rows.register_hook(_no_sparse_frequency_scaling)   # PyTorch refuses it in backward
     if scale_grad_by_freq and flat.size:
         # rows is exactly kept + (rows - kept) / count, and only the second term has a gradient
         count = xp.bincount(flat, minlength=n)[flat][:, None].astype(weight._array.dtype)
         kept = rows.detach()
         rows = kept + (rows - kept) / Tensor._wrap(count)
     return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
+
+
+def _no_sparse_frequency_scaling(grad):
+    raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse "
+                       "gradients")
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):
