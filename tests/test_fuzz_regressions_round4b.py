@@ -390,3 +390,22 @@ def test_narrow_select_gradients():
         g, = L.autograd.grad(y, x, create_graph=True)
         return g, L.autograd.grad(g.sum(), x)[0]
     agree(run)
+
+
+# ---- constant pad crops before it pads; an SVD of a NaN raises PyTorch's RuntimeError --------
+@pytest.mark.parametrize("shape,pad", [((1, 3), (-1, 2, 1, -2)), ((2, 3), (0, 0, 1, -2)),
+                                       ((2, 3), (0, 0, -3, 1)), ((2, 3), (0, 0, -3, 3)),
+                                       ((2, 3), (-4, 5)), ((2, 3), (-3, 0)), ((2, 3), (-2, -2))])
+def test_pad_crop_checked_before_padding(shape, pad):
+    agree(lambda L: L.nn.functional.pad(L.ones(shape), pad))
+
+
+def test_svd_of_non_finite():
+    x = lambda L, v: L.tensor([[1.0, v], [0.0, 1.0]])  # noqa: E731
+    for fn in (lambda L, v: L.linalg.svdvals(x(L, v)),
+               lambda L, v: L.linalg.matrix_norm(x(L, v), -2),
+               lambda L, v: L.linalg.matrix_norm(x(L, v), "nuc")):
+        agree(lambda L: fn(L, float("inf")))                  # NaN singular values
+        for lib in (minigrad, torch):                         # LinAlgError, a RuntimeError
+            with pytest.raises(RuntimeError, match="failed to converge"):
+                fn(lib, float("nan"))

@@ -278,8 +278,19 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 # (the last terms of the two only when m > k, resp. n > k).  Repeated singular values make F
 # infinite: the U and Vh derivatives are then undefined, as in PyTorch; the S one is not.
 
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine failed on its input (PyTorch's torch.linalg.LinAlgError, a
+    RuntimeError)."""
+
+
 def _svd_arrays(a):
-    return backend.xp_of(a).linalg.svd(a, full_matrices=False)
+    xp = backend.xp_of(a)
+    try:
+        return xp.linalg.svd(a, full_matrices=False)
+    except xp.linalg.LinAlgError:
+        # LAPACK gives up on a NaN; PyTorch reports it as its own error type
+        raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
+                          "matrix contained non-finite values.") from None
 
 
 class _SvdFactor(Function):

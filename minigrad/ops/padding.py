@@ -117,7 +117,7 @@ def pad(input, pad, mode="constant", value=None):
             continue
         d = input.ndim - 1 - i
         n = out.shape[d]
-        if n + lo + hi < 0:
+        if n + min(lo, 0) + min(hi, 0) < 0:     # the crop comes first, then the padding
             raise RuntimeError(f"narrow(): length must be non-negative. (pad {list(pad)} "
                                f"crops dimension {d} of size {n} below 0)")
         kept = xp.arange(max(-lo, 0), n - max(-hi, 0))
