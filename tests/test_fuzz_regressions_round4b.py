@@ -406,6 +406,7 @@ def test_svd_of_non_finite():
                lambda L, v: L.linalg.matrix_norm(x(L, v), -2),
                lambda L, v: L.linalg.matrix_norm(x(L, v), "nuc")):
         agree(lambda L: fn(L, float("inf")))                  # NaN singular values
+        agree(lambda L: L.linalg.svdvals(L.stack([L.full((3, 3), -np.inf), L.eye(3)])))
         for lib in (minigrad, torch):                         # LinAlgError, a RuntimeError
             with pytest.raises(RuntimeError, match="failed to converge"):
                 fn(lib, float("nan"))

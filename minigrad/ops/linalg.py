@@ -284,13 +284,21 @@ class LinAlgError(RuntimeError):
 
 
 def _svd_arrays(a):
+    """numpy's reduced SVD (U, S, Vh) of the matrices a (..., m, n), as PyTorch's: a matrix
+    with an infinite element has NaN factors; a NaN element is an error (LAPACK's, which
+    PyTorch reports as LinAlgError)."""
     xp = backend.xp_of(a)
-    try:
-        return xp.linalg.svd(a, full_matrices=False)
-    except xp.linalg.LinAlgError:
-        # LAPACK gives up on a NaN; PyTorch reports it as its own error type
+    if xp.isnan(a).any():
         raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
-                          "matrix contained non-finite values.") from None
+                          "matrix contained non-finite values.")
+    infinite = ~xp.isfinite(a).all(axis=(-2, -1))
+    if not infinite.any():
+        return xp.linalg.svd(a, full_matrices=False)
+    # LAPACK may fail on an infinity: those matrices are left out and their factors are NaN
+    mat = infinite[..., None, None]
+    u, s, vh = xp.linalg.svd(xp.where(mat, a.dtype.type(0), a), full_matrices=False)
+    nan = a.dtype.type("nan")
+    return xp.where(mat, nan, u), xp.where(infinite[..., None], nan, s), xp.where(mat, nan, vh)
 
 
 class _SvdFactor(Function):
