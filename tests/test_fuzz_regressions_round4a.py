@@ -388,3 +388,38 @@ def test_cummax_cummin_take_every_dtype(dtype, op):
 def test_nansum_nanmean_over_no_dims(dim, keepdim):
     grads(lambda L, x: L.nansum(x, dim, keepdim), [[1.0, float("nan"), 3.0]])
     grads(lambda L, x: L.nanmean(x, dim, keepdim), [[1.0, float("nan"), 3.0]])
+
+
+def _negative_strided(lib, array, axis):
+    """``array`` as a tensor; on minigrad's side a view with a negative stride along ``axis``
+    (PyTorch has none: it gets the same values contiguous)."""
+    if lib is minigrad:
+        return minigrad.from_numpy(np.flip(np.flip(array, axis).copy(), axis))
+    return lib.tensor(array)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_repeated_index_writes_keep_the_last_value_whatever_the_strides(axis):
+    src = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    agree(lambda L: L.zeros(4, 3, dtype=L.float64).index_copy(
+        0, L.tensor([1]).expand(2), _negative_strided(L, src, axis)))
+    agree(lambda L: L.zeros(3, 3, dtype=L.float64).scatter(
+        0, L.tensor([[2, 0, 1]]).expand(2, 3), _negative_strided(L, src, axis)))
+
+
+@pytest.mark.parametrize("query_dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mask_dtype", ["bool", "uint8", "int32", "int64", "float16", "float32",
+                                        "float64"])
+def test_scaled_dot_product_attention_mask_dtype(query_dtype, mask_dtype):
+    def run(L):
+        q, k, v = (L.tensor(np.cos(np.arange(n * 3.0)).reshape(1, n, 3),
+                            dtype=getattr(L, query_dtype)) for n in (4, 6, 6))
+        mask = L.tensor(np.arange(24).reshape(4, 6) % 3 > 0, dtype=getattr(L, mask_dtype))
+        return L.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    agree(run)
+
+
+def test_scaled_dot_product_attention_needs_one_dtype():
+    agree(lambda L: L.nn.functional.scaled_dot_product_attention(
+        L.ones(1, 2, 3), L.ones(1, 2, 3, dtype=L.float64), L.ones(1, 2, 3)),
+        "Expected query, key, and value to have the same dtype")

@@ -253,6 +253,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                            "set when is_causal=True")
+    q_dtype, k_dtype, v_dtype = (t._array.dtype.name for t in (query, key, value))
+    if not q_dtype == k_dtype == v_dtype:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
+                           f"query.dtype: {CPP_NAMES[q_dtype]} key.dtype: {CPP_NAMES[k_dtype]} "
+                           f"and value.dtype: {CPP_NAMES[v_dtype]} instead.")
+    if attn_mask is not None and attn_mask._array.dtype.name not in ("bool", "float32",
+                                                                     q_dtype):
+        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
+                           f"dtype, but got attn_mask.dtype: "
+                           f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
+                           f"{CPP_NAMES[q_dtype]} instead.")
     if enable_gqa and query.shape[-3] != key.shape[-3]:
         reps = query.shape[-3] // key.shape[-3]
         xp = backend.xp_of(key._array)

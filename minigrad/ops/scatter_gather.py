@@ -141,7 +141,11 @@ class ScatterPut(Function):
         out = xp.zeros(shape, dtype=src.dtype)
         part = out[tuple(slice(0, s) if k != dim else slice(None)
                          for k, s in enumerate(index.shape))]
-        xp.put_along_axis(part, index, src, axis=dim)
+        # numpy writes in memory order, so a repeated index would keep whichever value a
+        # strided (negative or zero stride) src or index puts last: contiguous, the last along
+        # dim wins, as PyTorch's CPU kernel
+        xp.put_along_axis(part, xp.ascontiguousarray(index), xp.ascontiguousarray(src),
+                          axis=dim)
         return out
 
     def backward(self, g):
