@@ -410,3 +410,20 @@ def test_svd_of_non_finite():
         for lib in (minigrad, torch):                         # LinAlgError, a RuntimeError
             with pytest.raises(RuntimeError, match="failed to converge"):
                 fn(lib, float("nan"))
+
+
+# ---- reflect/replicate padding refuses empty non-batch dims; linalg.norm with ord None ------
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", [((0, 2, 3), (1, 1, 1, 1)), ((0, 2, 3), (1, 1)),
+                                       ((2, 0, 3), (1, 1)), ((0, 2, 3, 3), (1, 1, 1, 1)),
+                                       ((2, 0, 3, 3), (1, 1, 1, 1)), ((0, 3), (1, 1)),
+                                       ((2, 0), (0, 0)), ((0, 2, 3), (-1, 0))])
+def test_pad_modes_with_empty_dims(mode, shape, pad):
+    agree(lambda L: L.nn.functional.pad(L.ones(shape), pad, mode=mode))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4)])
+@pytest.mark.parametrize("dim", [(1, 2), (0, 1), (0, 0), (-1, 0), (0,), 1, None])
+@pytest.mark.parametrize("ord", [None, "fro", 2, 1])
+def test_linalg_norm_dims(shape, dim, ord):
+    agree(lambda L: L.linalg.norm(L.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), ord, dim))

@@ -438,8 +438,9 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
         if len(dims) not in (1, 2):
             raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
                                f"Got {list(dims)}")
-        if isinstance(ord, str) or len(dims) == 2:
-            return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
+        if isinstance(ord, str) or len(dims) == 2 and ord is not None:
+            return matrix_norm(A, ord, dims, keepdim, dtype=dtype)
+        # ord None: the 2-norm of the elements over dim (Frobenius over two dims)
         return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
     if ord is None:
         return vector_norm(A, 2, None, keepdim, dtype=dtype)

@@ -63,6 +63,11 @@ def _check(input, pad, mode):
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     shape = list(input.shape)
+    batched = input.ndim == k + 2
+    if mode != "circular" and 0 in shape[1 if batched else 0:]:
+        raise RuntimeError(f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 "
+                           f"batch size and other non-zero dimensions for input, but got: "
+                           f"{shape}")
     for i in range(k):
         lo, hi = pad[2 * i], pad[2 * i + 1]
         d = input.ndim - 1 - i
@@ -74,9 +79,6 @@ def _check(input, pad, mode):
         kept = n - max(-lo, 0) - max(-hi, 0)
         if mode == "circular" and (lo > kept or hi > kept):
             raise RuntimeError("Padding value causes wrapping around more than once.")
-        if mode == "replicate" and n == 0 and (lo > 0 or hi > 0):
-            raise RuntimeError(f"padding size is expected to be 0 for an empty dimension, but "
-                               f"dimension {d} of input {shape} is empty")
     if mode != "circular" and input._array.dtype.kind == "b":
         # PyTorch's reflection/replication kernels have no bool version (circular copies)
         raise not_implemented_for(f"{'reflection' if mode == 'reflect' else 'replication'}"
