@@ -89,11 +89,11 @@ from .ops.scatter_reduce import scatter_reduce, index_copy, index_fill, take  # 
 from .ops.selection import (  # noqa: E402,F401
     aminmax, kthvalue, median, nanmedian, mode, nansum, nanmean)
 from .ops.shaping import (  # noqa: E402,F401
-    movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll, diagonal)
+    movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll, diagonal, tile)
 from .ops.linalg import einsum, norm, var_mean, std_mean, dot, inner  # noqa: E402,F401
 from .ops.math_extra import (  # noqa: E402,F401
     log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,
-    masked_select, nonzero)
+    masked_select, nonzero, nan_to_num, nan_to_num_)
 from .functional import (  # noqa: E402,F401
     broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
     atleast_3d)
@@ -113,7 +113,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
               "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
               "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
-              "mode", "nansum", "nanmean", "take"):
+              "mode", "nansum", "nanmean", "take", "nan_to_num"):
     globals()[_name] = _torch_args(globals()[_name])
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
               "bitwise_right_shift"):

@@ -1,6 +1,6 @@
 """More pointwise and scan ops found missing by running other projects' PyTorch-side tests:
 ``log2``, ``exp2``, ``log10``, ``lerp``, ``trunc``, ``frac``, ``isclose``, ``logcumsumexp``,
-``cummax``, ``cummin``, ``diagonal``, ``masked_select``, ``nonzero`` and
+``cummax``, ``cummin``, ``masked_select``, ``nonzero``, ``nan_to_num`` and
 ``scaled_dot_product_attention``.
 
 All differentiable ones are compositions (log/exp with a constant factor, gather at indices
@@ -18,8 +18,10 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
                     result_dtype)
-from .compare import isnan
+from ..autograd import Function
+from .compare import StepFunction, isnan
 from .elementwise import add, cast, div, exp, log, mul, sub, where
+from .indexing import setitem
 from .matmul import matmul
 from .movement import clone, transpose
 from .plumbing import expand_to, reshape_to
@@ -28,9 +30,9 @@ from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum
 
-__all__ = ["log2", "exp2", "log10", "lerp", "trunc", "frac", "isclose", "logcumsumexp",
-           "cummax", "cummin", "diagonal", "masked_select", "nonzero",
-           "scaled_dot_product_attention"]
+__all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
+           "logcumsumexp", "cummax", "cummin", "masked_select", "nonzero", "nan_to_num",
+           "nan_to_num_", "scaled_dot_product_attention"]
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -111,10 +113,26 @@ def lerp(input, end, weight):
     return cast(out, dtype)
 
 
+class Trunc(StepFunction):
+    pass
+
+
+def lerp_(input, end, weight):
+    """In-place lerp: input + weight (end - input) written into ``input``, whose shape the
+    broadcast shape must be; returns ``input``."""
+    result = lerp(input, end, weight)
+    if tuple(result.shape) != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(result.shape)}")
+    return setitem(input, Ellipsis, result)
+
+
 def trunc(input):
-    """Round toward zero; gradient 0 (a step function), as PyTorch."""
-    xp = backend.xp_of(input._array)
-    return Tensor._wrap(xp.trunc(input._array))
+    """Round toward zero; as PyTorch, the result requires grad when input does, and the
+    gradient is 0 (a step function)."""
+    if input._requires_grad:
+        return Trunc.apply(input, fn=lambda xp, x: xp.trunc(x))
+    return Tensor._wrap(backend.xp_of(input._array).trunc(input._array))
 
 
 def _check_floating(input, name, kernel):
@@ -195,20 +213,51 @@ def cummin(input, dim):
     return _cum_extreme(input, dim, False, "cummin")
 
 
-def diagonal(input, offset=0, dim1=0, dim2=1):
-    """The diagonal of the (dim1, dim2) planes, as a new last dim."""
-    nd = input.ndim
-    d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    x = movedim(input, (d1, d2), (nd - 2, nd - 1))
-    n, m = x.shape[-2], x.shape[-1]
-    xp = backend.xp_of(input._array)
-    r0, c0 = max(-offset, 0), max(offset, 0)
-    count = max(min(n - r0, m - c0), 0)
-    i = xp.arange(count)
-    flat = reshape_to(x, tuple(x.shape[:-2]) + (n * m,))
-    return IndexSelect.apply(flat, index=(i + r0) * m + i + c0, dim=nd - 2)
+def _replacement(value, name):
+    """A nan_to_num replacement value as a float (None stays None); PyTorch's TypeError for
+    anything that is not a real number."""
+    if value is None or isinstance(value, Tensor) and value.ndim == 0:
+        return None if value is None else float(value.item())
+    if isinstance(value, (bool, int, float, np.integer, np.floating)):
+        return float(value)
+    raise TypeError(f"nan_to_num(): argument '{name}' must be float, not {type(value).__name__}")
+
+
+class NanToNum(Function):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf (each cast to input's dtype, where it may
+    overflow to inf as PyTorch's cast does). Backward: g * isfinite(x), as PyTorch (a NaN
+    gradient at a replaced element stays NaN)."""
+    def forward(self, a, *, nan, posinf, neginf):
+        xp = backend.xp_of(a)
+        info = xp.finfo(a.dtype)
+        self.finite = xp.isfinite(a)
+        with np.errstate(over="ignore"):         # 1e10 in float16 is inf, silently as in torch
+            fills = [xp.asarray(info.max if posinf is None else posinf).astype(a.dtype),
+                     xp.asarray(info.min if neginf is None else neginf).astype(a.dtype),
+                     xp.asarray(0.0 if nan is None else nan).astype(a.dtype)]
+        out = xp.where(xp.isnan(a), fills[2], a)
+        out = xp.where(a == xp.inf, fills[0], out)
+        return xp.where(a == -xp.inf, fills[1], out)
+
+    def backward(self, g):
+        return mul(g, Tensor._wrap(self.finite.astype(g._array.dtype)))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the
+    dtype's largest and lowest finite values); an integer or bool input comes back copied."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("nan_to_num", input)
+    values = {k: _replacement(v, k) for k, v in
+              (("nan", nan), ("posinf", posinf), ("neginf", neginf))}
+    if input._array.dtype.kind not in "fc":
+        return clone(input)
+    return NanToNum.apply(input, **values)
+
+
+def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
+    """In-place nan_to_num; returns ``input``."""
+    return setitem(input, Ellipsis, nan_to_num(input, nan, posinf, neginf))
 
 
 def masked_select(input, mask):

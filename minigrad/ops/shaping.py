@@ -1,5 +1,6 @@
 """Shape-building ops composed from index_select / index_add: ``movedim``, ``tril``, ``triu``,
-``diag``, ``outer``, ``repeat_interleave``, ``roll``; and two strided views, ``diagonal`` and
+``diag``, ``outer``, ``repeat_interleave``, ``roll``, ``tile`` (``repeat`` with dims padded
+on the left); and two strided views, ``diagonal`` and
 ``Tensor.unfold`` (sliding windows).
 
 Each one computes *which* elements go where with numpy on integer positions (no gradient
@@ -17,12 +18,12 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim
 from .elementwise import mul, where
-from .movement import Contiguous, permute
+from .movement import Contiguous, permute, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 
 __all__ = ["movedim", "moveaxis", "tril", "triu", "diag", "outer", "ger",
-           "repeat_interleave", "unfold", "roll"]
+           "repeat_interleave", "unfold", "roll", "tile", "tile_method"]
 
 
 def movedim(input, source, destination):
@@ -220,3 +221,30 @@ def roll(input, shifts, dims=None):
         if n:
             out = index_select(out, d, Tensor._wrap((xp.arange(n) - s) % n))
     return out
+
+
+def tile(input, dims):
+    """``input`` repeated ``dims[k]`` times along each dim (a copy): ``repeat`` with ``dims``
+    padded on the left with 1s to input.ndim (a longer ``dims`` adds leading dims, as repeat).
+
+    Shapes: (d_0, ..., d_{n-1}) -> (dims'_0 d'_0, ...) with both padded to one length."""
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"tile(): argument 'dims' (position 2) must be tuple of ints, not "
+                        f"{type(dims).__name__}")
+    for d in dims:
+        if isinstance(d, bool) or not hasattr(d, "__index__"):
+            raise TypeError(f"tile(): argument 'dims' must be tuple of ints, but found element "
+                            f"of type {type(d).__name__} ({d!r})")
+    dims = (1,) * (input.ndim - len(dims)) + tuple(int(d) for d in dims)
+    return repeat(input, *dims)
+
+
+def tile_method(self, *dims):
+    """``Tensor.tile``: the dims as separate ints (``x.tile(2, 2)``) or one sequence."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    for d in dims:
+        if isinstance(d, bool) or not hasattr(d, "__index__"):
+            raise TypeError(f"tile(): argument 'dims' (position 1) must be tuple of ints, not "
+                            f"{type(d).__name__}")
+    return tile(self, dims)

@@ -392,3 +392,63 @@ _extra("masked_select", lambda lib, x, m: lib.masked_select(x, m),
 _extra("logcumsumexp_wide", lambda lib, x, **kw: lib.logcumsumexp(x, **kw),
        lambda g: iter([S(np.array([[0.0, 100.0, 3.0], [-700.0, 1.0, 2.0]]), kwargs={"dim": 1},
                          desc="a range too wide for one shift")]))
+
+
+# ----------------------------------------------------------------------------------------------
+# tile, nan_to_num, trunc (shaping.py, math_extra.py)
+# ----------------------------------------------------------------------------------------------
+def _tile(g):
+    yield S(g.randn(2, 3), kwargs={"dims": (2,)}, desc="fewer dims than input")
+    yield S(g.randn(2, 3), kwargs={"dims": (2, 1, 3)}, desc="more dims than input")
+    yield S(g.randn(), kwargs={"dims": (3,)}, desc="0-d")
+    yield S(g.randn(0, 2), kwargs={"dims": (2, 2)}, desc="empty")
+
+
+_extra("tile", lambda lib, x, **kw: lib.tile(x, **kw), _tile)
+_extra("tensor_tile", lambda lib, x, *dims: x.tile(*dims),
+       lambda g: iter([S(g.randn(2, 3), 2, 2), S(g.randn(3), (1, 2))]))
+
+
+def _nan_to_num(g):
+    yield S(g.randn(3, 4))
+    x = g.randn(2, 4)
+    x[0, 1], x[1, 2], x[1, 3] = np.nan, np.inf, -np.inf
+    # the default replacements (float64's max) overflow the finite differences' sums
+    yield S(x, desc="nan and infinities", fd=False)
+    yield S(x, kwargs={"nan": 1.5, "posinf": 2.0, "neginf": -3.0}, desc="replacements")
+    yield S(np.array([3, -1, 0]), desc="integer: a copy")
+
+
+_extra("nan_to_num", lambda lib, x, **kw: lib.nan_to_num(x, **kw), _nan_to_num)
+_extra("trunc", _T("trunc"), _trig(lambda g, *s: np.asarray(3 * g.away(*s))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Bit operators (minigrad/ops/bitwise.py): integer and bool operands only, no gradients (the
+# samples have no floating input), so only the forward is compared with torch.
+# ----------------------------------------------------------------------------------------------
+def _bit_logic(g):
+    ints = lambda *s: np.asarray(g.rng.integers(-100, 100, s), dtype=np.int64)  # noqa: E731
+    yield S(ints(3, 4), ints(3, 4))
+    yield S(ints(3, 1), ints(4), desc="broadcast")
+    yield S(g.mask(3, 4), g.mask(3, 4), desc="bool")
+    yield S(ints(3).astype(np.uint8), ints(3).astype(np.int16), desc="uint8 with int16")
+    yield S(ints(2, 3), 5, desc="number")
+    yield S(ints(0, 3), ints(3), desc="empty")
+
+
+def _bit_shift(g):
+    ints = lambda *s: np.asarray(g.rng.integers(-100, 100, s), dtype=np.int64)  # noqa: E731
+    yield S(ints(3, 4), np.asarray(g.rng.integers(0, 8, (3, 4)), dtype=np.int64))
+    yield S(ints(3).astype(np.int32), 2, desc="number")
+    yield S(ints(3).astype(np.uint8), np.array([0, 3, 7], dtype=np.uint8), desc="uint8")
+
+
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    _extra(_name, _T(_name), _bit_logic, fd=False)
+for _name in ("bitwise_left_shift", "bitwise_right_shift"):
+    _extra(_name, _T(_name), _bit_shift, fd=False)
+_extra("bitwise_not", _T("bitwise_not"),
+       lambda g: iter([S(np.asarray(g.rng.integers(-100, 100, (3, 4)), dtype=np.int64)),
+                       S(g.mask(2, 3), desc="bool"),
+                       S(np.array([0, 1, 255], dtype=np.uint8), desc="uint8")]), fd=False)

@@ -1,0 +1,119 @@
+"""Regression tests for the fifth round of the differential fuzzer and op_db, part B (tile,
+nan_to_num, lerp_, trunc's gradient, size-less factories, fold of empty inputs, backward of
+bool/uint8 operands, silent casts, causal attention): each case runs the same call on minigrad
+and on PyTorch and wants the same result (value, dtype, shape, gradient) or the same exception
+type."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _outcome(lib, fn):
+    try:
+        return fn(lib), None
+    except Exception as exc:  # noqa: BLE001 (compared with the other library's)
+        return None, exc
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def agree(fn, match=None):
+    """fn(lib) gives the same tensors in both libraries (NaNs in the same places), or raises
+    the same exception type (whose message, in minigrad, contains ``match`` when given)."""
+    mine, my_error = _outcome(minigrad, fn)
+    theirs, their_error = _outcome(torch, fn)
+    if their_error is not None:
+        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
+        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
+        if match is not None:
+            assert match in str(my_error), str(my_error)
+        return None, None
+    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
+    assert len(_flat(mine)) == len(_flat(theirs))
+    for m, t in zip(_flat(mine), _flat(theirs)):
+        assert m.dtype.name == str(t.dtype).replace("torch.", "")
+        assert tuple(m.shape) == tuple(t.shape)
+        assert m.requires_grad == t.requires_grad
+        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
+                                   t.detach().numpy().astype(np.float64), rtol=1e-6)
+    return mine, theirs
+
+
+X = [[1.5, -2.0, 0.25], [3.0, -0.5, 4.0]]
+SPECIAL = [1.0, float("nan"), float("inf"), -float("inf"), -2.5]
+
+
+# ---- tile -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dims", [(2,), (2, 1), (1, 3, 2), (), (0, 2)])
+def test_tile_pads_dims_on_the_left(dims):
+    def fn(lib):
+        x = lib.tensor(X, requires_grad=True)
+        y = lib.tile(x, dims)
+        (g,) = lib.autograd.grad((y * lib.arange(y.numel()).reshape(y.shape)).sum(), x)
+        return y, g
+    agree(fn)
+
+
+def test_tile_method_and_bad_dims():
+    agree(lambda lib: (lib.tensor(X).tile(2, 2), lib.tensor(X).tile([3]),
+                       lib.tensor(2.0).tile((2, 3))))
+    agree(lambda lib: lib.tile(lib.tensor(X), 2), match="tuple of ints")
+    agree(lambda lib: lib.tensor(X).tile(2.0), match="tuple of ints")
+
+
+# ---- nan_to_num -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [{}, {"nan": 1.5, "posinf": 2.0, "neginf": -3},
+                                    {"nan": None, "posinf": 1e300}])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_nan_to_num_values_and_gradient(kwargs, dtype):
+    def fn(lib):
+        x = lib.tensor(SPECIAL, dtype=getattr(lib, dtype), requires_grad=True)
+        y = lib.nan_to_num(x, **kwargs)
+        # a NaN upstream gradient at a replaced element stays NaN (g * isfinite(x))
+        up = lib.tensor([2.0, float("nan"), 3.0, 4.0, 5.0], dtype=getattr(lib, dtype))
+        (g,) = lib.autograd.grad(y, x, up)
+        return y, g
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agree(fn)
+
+
+def test_nan_to_num_integers_methods_and_bad_values():
+    agree(lambda lib: lib.nan_to_num(lib.tensor([1, -2]), nan=1.5))
+    agree(lambda lib: lib.nan_to_num(lib.tensor([True, False])))
+    agree(lambda lib: lib.tensor(SPECIAL).nan_to_num(posinf=9.0))
+
+    def inplace(lib):
+        x = lib.tensor(SPECIAL)
+        return x, x.nan_to_num_(nan=7.0)
+    agree(inplace)
+    agree(lambda lib: lib.nan_to_num(lib.tensor(SPECIAL), posinf="a"), match="'posinf'")
+    agree(lambda lib: lib.nan_to_num(lib.tensor(SPECIAL), nan=1j), match="'nan'")
+
+
+# ---- lerp_ and trunc ------------------------------------------------------------------------
+def test_lerp_in_place():
+    def fn(lib):
+        a = lib.tensor(X, requires_grad=True)
+        b = a * 1.0
+        b.lerp_(lib.tensor([1.0, 2.0, 3.0]), lib.tensor(0.75))
+        (g,) = lib.autograd.grad(b.sum(), a)
+        return b, g
+    agree(fn)
+    agree(lambda lib: lib.zeros(3).lerp_(lib.ones(4, 3), 0.5), match="broadcast shape")
+
+
+def test_trunc_requires_grad_with_zero_gradient():
+    def fn(lib):
+        x = lib.tensor(X, requires_grad=True)
+        y = lib.trunc(x)
+        (g,) = lib.autograd.grad(y, x, lib.full((2, 3), float("nan")))
+        return y, g, lib.fix(x).detach()
+    agree(fn)
