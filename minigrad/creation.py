@@ -114,7 +114,16 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
-def _size(size):
+def _size(size, name):
+    """The ``*size`` of factory ``name`` as a tuple of ints; none at all is PyTorch's
+    TypeError (a 0-d tensor takes an explicit ``()``)."""
+    if not size:
+        if name in ("rand", "randn"):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (), "
+                            f"but expected (tuple of ints size, *, torch.Generator generator, "
+                            f"torch.dtype dtype = None, torch.layout layout = None, "
+                            f"torch.device device = None, bool requires_grad = False)")
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -155,12 +164,14 @@ def _direct(fill, size, dtype, device, requires_grad):
 
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "zeros")
-    return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size), dtype, device, requires_grad)
+    return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size, "zeros"), dtype, device,
+               requires_grad)
 
 
 def ones(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "ones")
-    return _direct(lambda xp, s, d: xp.ones(s, d), _size(size), dtype, device, requires_grad)
+    return _direct(lambda xp, s, d: xp.ones(s, d), _size(size, "ones"), dtype, device,
+               requires_grad)
 
 
 def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
@@ -172,7 +183,8 @@ def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
     if fmt is mf.preserve_format:
         raise RuntimeError("unsupported memory format Preserve (empty() has no input whose "
                            "layout preserve_format could keep)")
-    out = _direct(lambda xp, s, d: xp.empty(s, d), _size(size), dtype, device, requires_grad)
+    out = _direct(lambda xp, s, d: xp.empty(s, d), _size(size, "empty"), dtype, device,
+                  requires_grad)
     if fmt is not mf.contiguous_format:
         a = out._array
         out._array = mf.empty_strided(backend.xp_of(a), a.shape, mf.target_strides(a, fmt),
@@ -209,8 +221,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
     check_fits(fill_value, dt, "fill_value")
     if dt.np.kind == "u" and isinstance(fill_value, numbers.Integral) and fill_value < 0:
         fill_value = int(fill_value) % (int(np.iinfo(dt.np).max) + 1)
-    return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
-                   requires_grad)
+    return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,), "full"), dtype,
+                   device, requires_grad)
 
 
 def _inconsistent(start, end, step):
@@ -325,19 +337,21 @@ def _require_float(dtype, kernel, op):
 def rand(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
     """Uniform random numbers in [0, 1)."""
+    shape = _size(size, "rand")
     check_layout(layout, "rand")
     _require_float(dtype, "check_uniform_bounds", "rand")
     rng = (generator or default_generator).rng
-    return _finish(rng.random(_size(size)), dtype, device, requires_grad)
+    return _finish(rng.random(shape), dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
     """Standard normal random numbers."""
+    shape = _size(size, "randn")
     check_layout(layout, "randn")
     _require_float(dtype, "normal_kernel_cpu", "randn")
     rng = (generator or default_generator).rng
-    return _finish(rng.standard_normal(_size(size)), dtype, device, requires_grad)
+    return _finish(rng.standard_normal(shape), dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
@@ -355,8 +369,8 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
     rng = (generator or default_generator).rng
-    return _finish(rng.integers(low, high, _size((size,))), dtype or dtypes.int64, device,
-                   requires_grad)
+    return _finish(rng.integers(low, high, _size((size,), "randint")), dtype or dtypes.int64,
+                   device, requires_grad)
 
 
 def randperm(n, generator=None, dtype=None, device=None, *, layout=None):

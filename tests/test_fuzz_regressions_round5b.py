@@ -117,3 +117,17 @@ def test_trunc_requires_grad_with_zero_gradient():
         (g,) = lib.autograd.grad(y, x, lib.full((2, 3), float("nan")))
         return y, g, lib.fix(x).detach()
     agree(fn)
+
+
+# ---- factories without a size ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ones", "zeros", "empty", "rand", "randn"])
+def test_factories_need_a_size(name):
+    agree(lambda lib: getattr(lib, name)(), match=f"{name}()")
+    agree(lambda lib: getattr(lib, name)(dtype=lib.float32), match=f"{name}()")
+    assert tuple(getattr(minigrad, name)(()).shape) == ()      # an explicit () is 0-d
+
+
+# ---- F.unfold of 0- to 2-d inputs: PyTorch reads dims 1 and 2 before checking the rank -------
+@pytest.mark.parametrize("shape", [(), (3,), (0,), (2, 3), (2, 0), (0, 2), (0, 0), (1, 2, 3, 4, 5)])
+def test_unfold_of_low_rank_inputs(shape):
+    agree(lambda lib: lib.nn.functional.unfold(lib.zeros(shape), 1))

@@ -62,14 +62,15 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     column, channels outermost then kernel rows then kernel columns (conv2d's weight order)."""
     k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
     _check_args(k, d, p, s)
-    # PyTorch reads the size of the channel dimension (1 of a 4-d input, else 0) before it
-    # checks the number of dimensions: a 0- to 2-d input is out of range there
+    # PyTorch reads the sizes of dims 1 and then 2 (stopping at a 0) before it checks the
+    # number of dimensions: a 0- to 2-d input is out of range there, unless a 2-d input's
+    # dim 1 is empty, which goes straight to the dimension check's RuntimeError
     if input.ndim == 0:
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
-    if input.ndim < 3:
+    if input.ndim < 3 and not (input.ndim == 2 and input.shape[1] == 0):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-input.ndim}, "
                          f"{input.ndim - 1}], but got {input.ndim})")
-    if input.ndim > 4 or 0 in tuple(input.shape)[input.ndim - 3:]:
+    if input.ndim not in (3, 4) or 0 in tuple(input.shape)[input.ndim - 3:]:
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and "
                            f"other non-zero dimensions for input, but got: {list(input.shape)}")
     batched = input.ndim == 4
