@@ -66,7 +66,7 @@ class Linear(Function):
     dL/dx = g W (B, in), dL/dW = g^T x (out, in), dL/db = sum of g over the batch (out,).
     """
     def forward(self, x, w, b=None):
-        x2 = x.reshape(-1, x.shape[-1])                  # (B, in)
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
         out = x2 @ w.T                                   # (B, in) @ (in, out) -> (B, out)
         if b is not None:
             out += b
@@ -85,6 +85,36 @@ class Linear(Function):
             return gx, gw
         gb = Sum.apply(g2, axes=(0,), keepdim=False) if needs[2] else None          # (out,)
         return gx, gw, gb
+
+
+def _folds(a, b):
+    """Does PyTorch's matmul fold the operand of 3 or more dims into one matrix (a single mm
+    or mv) rather than broadcast both to a bmm?  That operand is a, or b^T when b has more
+    dims; it folds without a copy only when its leading dims are contiguous one after the
+    other (a 2-d a with a larger b is never folded: the result would need a transpose)."""
+    t1 = a._array if a.ndim >= b.ndim else b._array.swapaxes(-1, -2)
+    if t1.ndim < 3 or min(a.ndim, b.ndim) not in (1, 2) or a.ndim == 2:
+        return False
+    strides = [s // t1.itemsize for s in t1.strides]
+    return t1.size == 0 or all(strides[i] == strides[i + 1] * t1.shape[i + 1]
+                               for i in range(t1.ndim - 2))
+
+
+def _refuse_bool(a, b):
+    """PyTorch has no bool kernel for the products matmul dispatches to (dot, mv, mm, bmm); the
+    kernel is skipped, and nothing raised, when the product is empty or sums over nothing."""
+    if a.ndim == 1 and b.ndim == 1:
+        raise not_implemented_for("dot", a._array.dtype)       # refused even when empty
+    k = a.shape[-1]
+    out_empty = any(n == 0 for n in broadcast_shape(tuple(a.shape[:-2]), tuple(b.shape[:-2]))) \
+        or (a.ndim >= 2 and a.shape[-2] == 0) or (b.ndim >= 2 and b.shape[-1] == 0)
+    if k == 0 or out_empty:
+        return
+    if a.ndim <= 2 and b.ndim <= 2 or _folds(a, b):
+        vector = b.ndim == 1 or a.ndim == 1 and b.ndim > 2       # an mv, else an mm
+        raise not_implemented_for("addmv_impl_cpu" if vector else "addmm_impl_cpu_",
+                                  a._array.dtype)
+    raise not_implemented_for("bmm", a._array.dtype)
 
 
 def matmul(a, b):
@@ -106,6 +136,8 @@ def matmul(a, b):
     if a.dtype != b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{a.dtype.name} != {b.dtype.name}")
+    if a._array.dtype.kind == "b":
+        _refuse_bool(a, b)
     dtype = result_dtype(a, b)
     return MatMul.apply(cast(a, dtype), cast(b, dtype))
 
@@ -125,29 +157,81 @@ def linear(input, weight, bias=None):
                            f"and {weight.shape[1]}x{weight.shape[0]}): input has "
                            f"{input.shape[-1]} features but the weight expects in_features="
                            f"{weight.shape[1]}")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                           f"{input.dtype.name} and {weight.dtype.name}")
     folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
-    mixed = bias is not None and bias._array.dtype != weight._array.dtype
-    if input._array.dtype.kind == "b" and not (folded and mixed):   # no bool addmm, mm, bmm
-        raise not_implemented_for("mm" if bias is None else "addmm_impl_cpu_", input._array.dtype)
     if bias is None:
+        if input._array.dtype != weight._array.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{input.dtype.name} != {weight.dtype.name}")
+        _refuse_bool_linear(input, weight, folded)
         return Linear.apply(input, weight)
-    if tuple(bias.shape) != (weight.shape[0],):
-        raise RuntimeError(f"linear: bias must have shape [{weight.shape[0]}] (out_features), got "
-                           f"{list(bias.shape)}")
+    out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+    _check_bias_shape(bias, out_shape, input, folded)
+    mixed = bias._array.dtype != weight._array.dtype
+    if folded and mixed:
+        # PyTorch folds a 2-d or contiguous input into one addmm, which wants one dtype
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(bias._array.dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    if input._array.dtype != weight._array.dtype:
+        first = "mat1 and mat2 must have the same dtype, but got {} and {}" if folded else \
+            "expected scalar type {} but found {}"
+        raise RuntimeError(first.format(scalar_type_name(input._array.dtype),
+                                        scalar_type_name(weight._array.dtype)))
+    if input._array.dtype.kind == "b" and math.prod(out_shape) != 0:
+        if input.shape[-1] != 0:
+            _refuse_bool_linear(input, weight, folded)
+        # bias + (an empty sum): PyTorch's add in int64 does not cast back to bool
+        raise RuntimeError("result type Long can't be cast to the desired output type Bool")
     if mixed:
-        # PyTorch folds a 2-d or contiguous input into one addmm, which wants one dtype; any
-        # other input goes through matmul, then output.add_(bias): a bias that casts to it
-        if folded:
-            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
-                               f"{scalar_type_name(bias._array.dtype)} and "
-                               f"{scalar_type_name(weight._array.dtype)}")
+        # any other input goes through matmul, then output.add_(bias): a bias that casts to it
         out, kind = weight._array.dtype, {"b": 0, "u": 1, "i": 1, "f": 2}
         if kind[bias._array.dtype.kind] > kind[out.kind]:
             raise RuntimeError(f"result type {scalar_type_name(result_dtype(bias, weight))} "
                                f"can't be cast to the desired output type "
                                f"{scalar_type_name(out)}")
-        return Linear.apply(input, weight) + cast(bias, out)
-    return Linear.apply(input, weight, bias)
+        return reshape_to(Linear.apply(input, weight) + cast(bias, out), out_shape)
+    if tuple(bias.shape) == (weight.shape[0],):
+        return Linear.apply(input, weight, bias)
+    # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)
+    return reshape_to(Linear.apply(input, weight) + bias, out_shape)
+
+
+def _refuse_bool_linear(input, weight, folded):
+    """PyTorch has no bool addmm / bmm: refused unless the product is empty or sums over
+    nothing (then it is all False)."""
+    if input._array.dtype.kind != "b" or input.shape[-1] == 0 or input.numel() == 0 or \
+            weight.shape[0] == 0:
+        return
+    raise not_implemented_for("addmm_impl_cpu_" if folded else "bmm", input._array.dtype)
+
+
+def _check_bias_shape(bias, out_shape, input, folded):
+    """Refuse, in PyTorch's words, a bias PyTorch's linear refuses.  A bias of shape (*, out)
+    with 2 dims beside an input of 3 or more dims is added to the output (it must broadcast
+    to it), as is any bias beside an input not folded into one matrix; otherwise the input
+    is one matrix (rows, in) and the bias, of at most 2 dims, must expand to (rows, out) --
+    for a 1-d input (one row) a 2-d bias only of shape (1, out)."""
+    target = (math.prod(out_shape[:-1]), out_shape[-1])
+    shape = tuple(bias.shape)
+    added = not folded or input.ndim >= 3 and len(shape) == 2 and shape[-1] == out_shape[-1]
+    if not added and len(shape) > 2:
+        raise RuntimeError(f"expand({bias.dtype.name}{list(shape)}, size={list(target)}): the "
+                           f"number of sizes provided (2) must be greater or equal to the number "
+                           f"of dimensions in the tensor ({len(shape)})")
+    grown = tuple(shape)
+    if input.ndim == 1 and len(shape) == 2 and (shape[0] != 1 and shape[1] == out_shape[-1]
+                                                or shape == (1, 1)):
+        grown = (shape[0], out_shape[-1])
+    elif added:
+        grown = broadcast_shape(out_shape, shape, "linear (bias)")
+    else:
+        padded = (1,) * (2 - len(shape)) + shape
+        for k, (n, want) in enumerate(zip(padded, target)):
+            if n != want and n != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({want}) must match the "
+                                   f"existing size ({n}) at non-singleton dimension {k}.  Target "
+                                   f"sizes: {list(target)}.  Tensor sizes: {list(shape)}")
+        return
+    if grown != out_shape:
+        raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast "
+                           f"shape {list(grown)}")

@@ -1,0 +1,160 @@
+"""Regression tests for the differential fuzzer's fifth round of finds, part A
+(tests/test_fuzz_against_torch.py): each case runs the same call on minigrad and on PyTorch
+and wants the same result (value, dtype, shape, gradient) or the same exception type, with
+PyTorch's words where the message is checked."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _outcome(lib, fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # PyTorch warns about degrees of freedom
+        try:
+            return fn(lib), None
+        except Exception as exc:  # noqa: BLE001 (compared with the other library's)
+            return None, exc
+
+
+def _flat(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def agree(fn, match=None):
+    """fn(lib) gives the same tensors in both libraries, or raises the same exception type
+    (with a message that contains ``match`` in both, when given)."""
+    mine, my_error = _outcome(minigrad, fn)
+    theirs, their_error = _outcome(torch, fn)
+    if their_error is not None:
+        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
+        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
+        if match is not None:
+            assert match in str(their_error), str(their_error)
+            assert match in str(my_error), str(my_error)
+        return
+    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
+    assert match is None, "torch returned a result"
+    for m, t in zip(_flat(mine), _flat(theirs)):
+        assert m.dtype.name == str(t.dtype).replace("torch.", "")
+        assert tuple(m.shape) == tuple(t.shape)
+        tol = {"float16": 2e-3, "float32": 1e-5}.get(m.dtype.name, 1e-7)
+        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
+                                   t.detach().numpy().astype(np.float64),
+                                   rtol=tol, atol=tol * 1e-3, equal_nan=True)
+
+
+def grads(fn, values, dtype="float64"):
+    """fn(lib, x) on a leaf x made of ``values``; its output's weighted sum is differentiated,
+    and the value and x.grad must agree."""
+    def run(lib):
+        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
+        out = fn(lib, x)
+        weights = lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)),
+                             dtype=out.dtype)
+        (out * weights).sum().backward()
+        return out, x.grad
+    agree(run)
+
+
+
+def _bools(lib, *shape):
+    return lib.ones(*shape, dtype=lib.bool)
+
+
+# ---- matmul and its aliases of bool tensors: PyTorch has no bool dot / mv / mm / bmm --------
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((3,), (3,)), ((0,), (0,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)),
+    ((4, 2, 3), (3, 2)), ((4, 2, 3), (3,)), ((2, 3), (4, 3, 2)), ((3,), (4, 3, 2)),
+    ((4, 2, 3), (4, 3, 2)), ((5, 1, 2, 3), (4, 3, 2))])
+def test_bool_matmul(a_shape, b_shape):
+    agree(lambda L: L.matmul(_bools(L, *a_shape), _bools(L, *b_shape)), match="Bool")
+    agree(lambda L: _bools(L, *a_shape) @ _bools(L, *b_shape), match="Bool")
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((0, 3), (3, 2)), ((2, 0), (0, 2)), ((2, 0), (0,)), ((3,), (3, 0)), ((4, 0, 3), (3,)),
+    ((2, 3), (0, 3, 2)), ((4, 2, 0), (4, 0, 3))])
+def test_bool_matmul_empty_products(a_shape, b_shape):
+    """Empty products and sums over nothing are computed (all False)."""
+    agree(lambda L: L.matmul(_bools(L, *a_shape), _bools(L, *b_shape)))
+
+
+def test_bool_matmul_names_the_kernel_of_the_layout():
+    """A 3-d operand whose leading dims cannot be folded into one matrix goes to bmm."""
+    agree(lambda L: _bools(L, 2, 4, 3).transpose(0, 1) @ _bools(L, 3, 2), match='"bmm"')
+    agree(lambda L: _bools(L, 4, 3, 2).transpose(1, 2) @ _bools(L, 3), match='"bmm"')
+    agree(lambda L: _bools(L, 3) @ _bools(L, 4, 2, 3).transpose(1, 2), match="addmv_impl_cpu")
+    agree(lambda L: L.mm(_bools(L, 2, 3), _bools(L, 3, 2)), match="addmm_impl_cpu_")
+    agree(lambda L: L.bmm(_bools(L, 4, 2, 3), _bools(L, 4, 3, 2)), match='"bmm"')
+    agree(lambda L: L.dot(_bools(L, 3), _bools(L, 3)), match='"dot"')
+
+
+# ---- F.linear: an empty inner dim, broadcast biases, mixed dtypes -------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8",
+                                   "bool"])
+@pytest.mark.parametrize("x_shape", [(2, 0), (3, 2, 0), (0,)])
+def test_linear_with_no_input_features(dtype, x_shape):
+    def run(L, bias):
+        dt = getattr(L, dtype)
+        b = L.ones(4, dtype=dt) if bias else None
+        return L.nn.functional.linear(L.ones(*x_shape, dtype=dt), L.ones(4, 0, dtype=dt), b)
+    agree(lambda L: run(L, False))
+    agree(lambda L: run(L, True))
+
+
+def test_linear_with_no_input_features_gradients():
+    def run(L):
+        x = L.ones(2, 0, requires_grad=True, dtype=L.float64)
+        w = L.ones(4, 0, requires_grad=True, dtype=L.float64)
+        b = L.arange(4.0, dtype=L.float64, requires_grad=True)
+        out = L.nn.functional.linear(x, w, b)
+        (out * L.arange(8.0, dtype=L.float64).reshape(2, 4)).sum().backward()
+        return out, x.grad, w.grad, b.grad
+    agree(run)
+
+
+@pytest.mark.parametrize("bias_shape", [(), (1,), (4,), (3,), (5,), (1, 4), (2, 4), (1, 1),
+                                        (2, 1), (4, 1), (3, 4), (1, 1, 4)])
+@pytest.mark.parametrize("x_shape", [(3,), (2, 3), (5, 2, 3), "strided"])
+def test_linear_bias_shapes(bias_shape, x_shape):
+    def run(L):
+        x = L.ones(2, 5, 3).transpose(0, 1) if x_shape == "strided" else L.ones(*x_shape)
+        x = (x * 0.5).requires_grad_()
+        b = L.arange(float(np.prod(bias_shape)) + 1.0)[1:].reshape(bias_shape).requires_grad_()
+        w = L.cos(L.arange(12.0)).reshape(4, 3).requires_grad_()
+        out = L.nn.functional.linear(x, w, b)
+        out.sum().backward()
+        return out, x.grad, w.grad, b.grad
+    agree(run)
+
+
+@pytest.mark.parametrize("dtypes", [(a, b, c) for a in ("float32", "float64")
+                                    for b in ("float32", "float64")
+                                    for c in ("float32", "float64", None)])
+@pytest.mark.parametrize("x_shape", [(3,), (2, 3), (5, 2, 3), "strided"])
+def test_linear_mixed_float_dtypes(dtypes, x_shape):
+    def run(L):
+        dx, dw, db = (getattr(L, d) if d else None for d in dtypes)
+        x = L.ones(2, 5, 3, dtype=dx).transpose(0, 1) if x_shape == "strided" else \
+            L.ones(*x_shape, dtype=dx)
+        b = L.ones(4, dtype=db) if db else None
+        return L.nn.functional.linear(x, L.ones(4, 3, dtype=dw), b)
+    agree(run)
+    if dtypes[0] != dtypes[1] and dtypes[2] == dtypes[1] and x_shape != "strided":
+        agree(run, match="mat1 and mat2 must have the same dtype")
+    if dtypes[2] and dtypes[2] != dtypes[1] and x_shape != "strided":
+        agree(run, match="self and mat2 must have the same dtype")
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3), (5, 2, 3), "strided", (0, 3)])
+def test_linear_bool(x_shape):
+    def run(L, bias):
+        x = _bools(L, 2, 5, 3).transpose(0, 1) if x_shape == "strided" else _bools(L, *x_shape)
+        return L.nn.functional.linear(x, _bools(L, 4, 3), _bools(L, 4) if bias else None)
+    agree(lambda L: run(L, False))
+    agree(lambda L: run(L, True))
