@@ -131,3 +131,37 @@ def test_factories_need_a_size(name):
 @pytest.mark.parametrize("shape", [(), (3,), (0,), (2, 3), (2, 0), (0, 2), (0, 0), (1, 2, 3, 4, 5)])
 def test_unfold_of_low_rank_inputs(shape):
     agree(lambda lib: lib.nn.functional.unfold(lib.zeros(shape), 1))
+
+
+# ---- backward of integer and bool operands, computed in their own dtype as PyTorch ----------
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int64"])
+@pytest.mark.parametrize("int_first", [True, False])
+def test_atan2_gradient_with_an_integer_operand(dtype, int_first):
+    def fn(lib):
+        x = lib.tensor([0.5, 2.0, -1.5], requires_grad=True)
+        k = lib.tensor([20, 1, 3], dtype=getattr(lib, dtype))    # 20 * 20 wraps in 8 bits
+        out = lib.atan2(k, x) if int_first else lib.atan2(x, k)
+        (g,) = lib.autograd.grad(out.sum(), x, create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), x)
+        return out, g.detach(), gg
+    agree(fn, match="Negation" if dtype == "bool" and int_first else None)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int64", "float32"])
+@pytest.mark.parametrize("role", ["input", "target", "pos_weight", "weight"])
+def test_bce_with_logits_integer_and_bool_arguments(dtype, role):
+    def fn(lib):
+        args = {"input": lib.tensor([0.5, -1.0, 2.0], requires_grad=True),
+                "target": lib.tensor([1.0, 0.0, 0.25]),
+                "pos_weight": lib.tensor([2.0, 1.0, 0.5]), "weight": None}
+        args[role] = lib.tensor([1, 0, 1], dtype=getattr(lib, dtype))
+        out = lib.nn.functional.binary_cross_entropy_with_logits(**args)
+        grads = lib.autograd.grad(out, args["input"]) if out.requires_grad else ()
+        return (out,) + tuple(grads)
+    agree(fn, match="Subtraction" if dtype == "bool" and role in ("target", "pos_weight")
+          else None)
+
+
+def test_bce_with_logits_bool_target_message():
+    agree(lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(
+        lib.tensor([1.0, 2.0]), lib.tensor([True, False])), match="two bool tensors")

@@ -422,7 +422,7 @@ class BCEWithLogits(Function):
         return gx, gy
 
 
-def _prepare_binary(input, target, weight, name):
+def _prepare_binary(input, target, weight, name, pos_weight=None):
     _check_same_shape(input, target, name)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the "
@@ -440,10 +440,14 @@ def _prepare_binary(input, target, weight, name):
     else:
         if dtype.kind != "f":
             raise not_implemented_for("log_sigmoid_cpu", dtype)
-        if t_dtype.kind == "b":
+        # PyTorch computes pos_weight - 1, then 1 - target (the 1 taking the bool dtype)
+        if isinstance(pos_weight, Tensor) and pos_weight._array.dtype.kind == "b":
             raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
                                "supported. If you are trying to invert a mask, use the `~` or "
                                "`logical_not()` operator instead.")
+        if t_dtype.kind == "b":
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
         if t_dtype.kind != "f":
             raise RuntimeError(f"result type {scalar_type_name(dtype)} can't be cast to the "
                                f"desired output type {scalar_type_name(t_dtype)}")
@@ -480,7 +484,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     float64 loss, a float16 target a float16 one), computed in the promoted dtype of the two.
     """
     _check_reduction(reduction)
-    target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits")
+    target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits",
+                                pos_weight)
     dtype = result_dtype(input, target)
     pw = None
     if pos_weight is not None:

@@ -13,10 +13,13 @@ Outside the domain (asin(2), acosh(0.5)) the value is NaN, as in PyTorch.
 """
 from __future__ import annotations
 
-from .. import backend
+import numpy as np
+
+from .. import backend, dtypes
 from ..autograd import Function
-from ._util import ieee
-from .elementwise import _binary, _unary, add, div, mul, neg, sqrt, sub
+from ..tensor import Tensor
+from ._util import broadcast_shape, ieee
+from .elementwise import _binary, _unary, add, cast, div, mul, neg, sqrt, sub
 from .plumbing import sum_to
 
 __all__ = ["tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
@@ -112,17 +115,45 @@ class Atanh(_Unary):
 
 
 class Atan2(Function):
-    """atan2(y, x): the angle of the point (x, y), in (-pi, pi]; y and x broadcast."""
-    def forward(self, y, x):
+    """atan2(y, x): the angle of the point (x, y), in (-pi, pi]; y and x broadcast.
+
+    Backward: dy = g x / r2, dx = -g y / r2 with r2 = x^2 + y^2.  ``squares`` and ``minus_y``
+    (arrays, or None) replace y^2 or x^2 and -y where that operand was an integer or bool tensor
+    before promotion: PyTorch computes them in the operand's own dtype (uint8 -3 is 253, a
+    square wraps around, and -y of a bool raises, in the backward)."""
+    def forward(self, y, x, *, squares=(None, None), minus_y=None, y_is_bool=False):
         self.save_for_backward(y, x)
+        self.squares, self.minus_y, self.y_is_bool = squares, minus_y, y_is_bool
         return backend.xp_of(y).arctan2(y, x)
 
     @ieee
     def backward(self, g):
         y, x = self.saved_tensors
-        r2 = add(mul(x, x), mul(y, y))
-        return (sum_to(div(mul(g, x), r2), y.shape) if self.needs_input_grad[0] else None,
-                sum_to(div(mul(neg(g), y), r2), x.shape) if self.needs_input_grad[1] else None)
+        y2, x2 = (mul(t, t) if sq is None else Tensor._wrap(sq)
+                  for t, sq in ((y, self.squares[0]), (x, self.squares[1])))
+        r2 = add(x2, y2)
+        gy = sum_to(div(mul(g, x), r2), y.shape) if self.needs_input_grad[0] else None
+        gx = None
+        if self.needs_input_grad[1]:
+            if self.y_is_bool:
+                raise RuntimeError("Negation, the `-` operator, on a bool tensor is not "
+                                   "supported. If you are trying to invert a mask, use the `~` "
+                                   "or `logical_not()` operator instead.")
+            top = mul(neg(g), y) if self.minus_y is None else mul(g, Tensor._wrap(self.minus_y))
+            gx = sum_to(div(top, r2), x.shape)
+        return gy, gx
+
+
+def _in_own_dtype(t, dtype, xp):
+    """(t^2, -t) computed in t's integer or bool dtype (wrapping, as PyTorch), then cast to
+    ``dtype``; (None, None) for a floating tensor or a number."""
+    if not isinstance(t, Tensor) or t._array.dtype.kind not in "biu":
+        return None, None
+    a = t._array
+    with np.errstate(over="ignore"):
+        square = (a & a) if a.dtype.kind == "b" else a * a
+        minus = None if a.dtype.kind == "b" else xp.negative(a)
+    return square.astype(dtype), None if minus is None else minus.astype(dtype)
 
 
 def tan(input):
@@ -163,7 +194,18 @@ def atanh(input):
 
 def atan2(input, other):
     """Elementwise angle of (other, input) = (x, y); integer inputs give the default float."""
-    return _binary(Atan2, input, other, "atan2", true_divide=True)
+    mixed = isinstance(input, Tensor) and isinstance(other, Tensor) and \
+        (input._array.dtype.kind in "biu") != (other._array.dtype.kind in "biu")
+    if not mixed:
+        return _binary(Atan2, input, other, "atan2", true_divide=True)
+    # one integer or bool operand beside a floating one: its backward terms in its own dtype
+    dtype = dtypes.result_type(input._array, other._array)
+    broadcast_shape(tuple(input.shape), tuple(other.shape), "atan2")
+    xp = backend.xp_of(input._array)
+    y_sq, minus_y = _in_own_dtype(input, dtype, xp)
+    x_sq, _ = _in_own_dtype(other, dtype, xp)
+    return Atan2.apply(cast(input, dtype), cast(other, dtype), squares=(y_sq, x_sq),
+                       minus_y=minus_y, y_is_bool=input._array.dtype.kind == "b")
 
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
