@@ -165,3 +165,14 @@ def test_bce_with_logits_integer_and_bool_arguments(dtype, role):
 def test_bce_with_logits_bool_target_message():
     agree(lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(
         lib.tensor([1.0, 2.0]), lib.tensor([True, False])), match="two bool tensors")
+
+
+# ---- casts of NaN and out-of-range floats: silent, as PyTorch ------------------------------
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "uint8", "int8", "bool",
+                                   "float16"])
+def test_cast_of_nan_and_huge_values_is_silent(dtype):
+    values = [float("nan"), 1e20, -1e20, float("inf"), 300.7, -3.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agree(lambda lib: lib.tensor(values).to(getattr(lib, dtype)))
+        agree(lambda lib: lib.zeros(6, dtype=getattr(lib, dtype)).copy_(lib.tensor(values)))

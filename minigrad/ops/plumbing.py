@@ -12,6 +12,8 @@ checks): ops call them on shapes they computed themselves.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ._util import unbroadcast
@@ -55,7 +57,10 @@ class Cast(Function):
     """Change the dtype; the gradient goes back in the input's dtype."""
     def forward(self, a, *, dtype):
         self.in_dtype = a.dtype
-        return a.astype(dtype)
+        # NaN or an out-of-range float cast to an integer, or past float16's range, is silent
+        # in PyTorch (whatever value the platform's conversion gives); numpy would warn
+        with np.errstate(invalid="ignore", over="ignore"):
+            return a.astype(dtype)
 
     def backward(self, g):
         return cast_to(g, self.in_dtype)
