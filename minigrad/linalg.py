@@ -7,11 +7,12 @@ docs/api-coverage.md for what is deliberately left out.
 from __future__ import annotations
 
 from .ops._util import scalar_type_name as _scalar_type_name
-from .ops.linalg import vector_norm, matrix_norm, svdvals, linalg_norm as norm  # noqa: F401
+from .ops.linalg import (  # noqa: F401
+    LinAlgError, vector_norm, matrix_norm, svdvals, linalg_norm as norm)
 from .ops.matmul import matmul  # noqa: F401
 from .tensor import Tensor
 
-__all__ = ["norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul"]
+__all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul"]
 
 
 def vecdot(x, y, *, dim=-1):

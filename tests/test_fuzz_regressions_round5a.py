@@ -158,3 +158,72 @@ def test_linear_bool(x_shape):
         return L.nn.functional.linear(x, _bools(L, 4, 3), _bools(L, 4) if bias else None)
     agree(lambda L: run(L, False))
     agree(lambda L: run(L, True))
+
+
+# ---- linalg: LinAlgError, svdvals' refusals, norms over dims a vector does not have -------
+def test_linalg_error_is_a_runtime_error_raised_for_a_nan_svd():
+    assert issubclass(minigrad.linalg.LinAlgError, RuntimeError)
+    nan = [[float("nan"), 1.0], [1.0, 2.0]]
+    for fn in (lambda L: L.linalg.svdvals(L.tensor(nan)),
+               lambda L: L.linalg.matrix_norm(L.tensor(nan), 2),
+               lambda L: L.linalg.norm(L.tensor(nan), "nuc")):
+        with pytest.raises(torch.linalg.LinAlgError):
+            fn(torch)
+        with pytest.raises(minigrad.linalg.LinAlgError, match="failed to converge"):
+            fn(minigrad)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (0,), (2, 3), (0, 3), (3, 0), (0, 0), (2, 0, 3),
+                                   (0, 2, 3)])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "bool", "uint8"])
+def test_svdvals_bad_input(shape, dtype):
+    agree(lambda L: L.linalg.svdvals(L.ones(shape, dtype=getattr(L, dtype))))
+
+
+def test_svdvals_of_a_list_and_empty_gradients():
+    agree(lambda L: L.linalg.svdvals([[1.0, 2.0]]), match="must be Tensor, not list")
+
+    def run(L):
+        x = L.ones(2, 0, 3, dtype=L.float16, requires_grad=True)
+        L.linalg.svdvals(x).sum().backward()
+        return x.grad
+    agree(run)
+
+
+@pytest.mark.parametrize("shape", [(3,), (), (0,)])
+@pytest.mark.parametrize("ord", [None, 2, -2, "fro", "nuc", 1, -1, float("inf"), 0, 3])
+@pytest.mark.parametrize("dim", [(1, 2), (2, 1), (0, 5)])
+def test_norm_over_two_dims_of_a_vector(shape, ord, dim):
+    agree(lambda L: L.linalg.norm(L.ones(shape), ord, dim=dim))
+
+
+@pytest.mark.parametrize("ord", [2, "fro", "nuc", 1, float("inf"), 3, "abc"])
+def test_matrix_norm_refusals_in_order(ord):
+    """The order is checked before the rank; equal dims are named after wrapping."""
+    agree(lambda L: L.linalg.matrix_norm(L.ones(3), ord))
+    agree(lambda L: L.linalg.matrix_norm(L.ones(2, 3, 4), ord, dim=(-3, 0)),
+          match="Order" if ord in (3, "abc") else "Got (0, 0)")
+
+
+# ---- var_mean / std_mean: the gradients and values of var / std -------------------------
+@pytest.mark.parametrize("op", ["var_mean", "std_mean"])
+@pytest.mark.parametrize("kwargs", [
+    {"dim": ()}, {"dim": (), "keepdim": True}, {"dim": [], "correction": 0},
+    {"correction": 3}, {"dim": 1, "correction": 3}, {"dim": 1, "correction": 5, "keepdim": True},
+    {}, {"unbiased": False}, {"dim": 0}])
+@pytest.mark.parametrize("values", [[[1.0, 2.0, 4.0], [3.0, 3.0, 7.0]], 3.0,
+                                    np.ones((0, 3)).tolist()])
+def test_var_mean_std_mean(op, kwargs, values):
+    def run(L):
+        x = L.tensor(values, dtype=L.float64, requires_grad=True)
+        spread, mean = getattr(L, op)(x, **kwargs)
+        (spread * 1.5 + mean * 0.5).sum().backward()
+        return spread, mean, x.grad
+    agree(run)
+
+
+def test_var_mean_positional_unbiased():
+    agree(lambda L: L.var_mean(L.arange(6.0).reshape(2, 3), False))
+    agree(lambda L: L.std_mean(L.arange(6.0).reshape(2, 3), True))
+    agree(lambda L: L.std_mean(L.ones(2, 3, dtype=L.int64), dim=5),
+          match="only support floating point")

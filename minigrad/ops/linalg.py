@@ -24,12 +24,13 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_type_name
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
 from .matmul import matmul
 from .movement import mT, unsqueeze
 from .plumbing import cast_to, expand_to, reshape_to, sum_to
-from .reduce import amax, amin, mean, sum
+from .reduce import amax, amin, mean, std, sum, var
 from .shaping import diagonal, movedim
 
 __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "svdvals",
@@ -288,6 +289,11 @@ def _svd_arrays(a):
     with an infinite element has NaN factors; a NaN element is an error (LAPACK's, which
     PyTorch reports as LinAlgError)."""
     xp = backend.xp_of(a)
+    if a.size == 0:      # no matrices, or empty ones: empty factors (numpy has no float16 SVD)
+        *batch, m, n = a.shape
+        k = min(m, n)
+        return (xp.zeros((*batch, m, k), a.dtype), xp.zeros((*batch, k), a.dtype),
+                xp.zeros((*batch, k, n), a.dtype))
     if xp.isnan(a).any():
         raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
                           "matrix contained non-finite values.")
@@ -368,12 +374,15 @@ class SvdVh(_SvdFactor):
 def svdvals(A):
     """Singular values of the matrices A (..., m, n), descending: (..., min(m, n)).
     Differentiable to any order (see SvdVals)."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_svdvals(): argument 'A' (position 1) must be Tensor, not "
+                        f"{type(A).__name__}")
     if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     if A._array.dtype.kind != "f":
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(A._array.dtype)}")
-    if A._array.dtype == np.float16:
+    if A._array.dtype == np.float16 and A.numel() != 0:      # an empty one needs no kernel
         raise not_implemented_for("linalg_svd_cpu", A._array.dtype)
     return SvdVals.apply(A)
 
@@ -385,6 +394,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """A norm of the matrices spanned by the two dims ``dim``: 'fro' (sqrt of the sum of
     squares), 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular value),
     1 / -1 (largest / smallest column sum of |A|), inf / -inf (the same over rows)."""
+    if isinstance(ord, str) and ord not in ("fro", "nuc") or \
+            not isinstance(ord, str) and ord not in _MATRIX_ORDS:      # checked first, as PyTorch
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
                            "dimensions.")
@@ -399,11 +411,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
                            f"{' '.join(str(d) for d in dims)}")
     d0, d1 = (normalize_dim(d, A.ndim) for d in dims)
     if d0 == d1:
-        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dims[0]}, "
-                           f"{dims[1]})")
-    if isinstance(ord, str) and ord not in ("fro", "nuc") or \
-            not isinstance(ord, str) and ord not in _MATRIX_ORDS:
-        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
@@ -467,34 +475,22 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 # ----------------------------------------------------------------------------------------------
 # Variance and mean together
 # ----------------------------------------------------------------------------------------------
-def _correction(unbiased, correction):
-    if correction is not None:
-        return correction
-    return 1 if unbiased is None or unbiased else 0
-
-
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
-    return _var_mean(input, dim, unbiased, keepdim, correction, "var_mean")
-
-
-def _var_mean(input, dim, unbiased, keepdim, correction, name):
-    if input._array.dtype.kind != "f":      # checked before the dims, as PyTorch
-        raise RuntimeError(f"{name} only support floating point and complex dtypes")
-    if isinstance(dim, bool):               # var_mean(x, False): the old positional unbiased
-        unbiased, dim = dim, None
-    c = _correction(unbiased, correction)
-    axes = normalize_dims(dim, input.ndim)
-    n = 1
-    for k in (axes if axes is not None else range(input.ndim)):
-        n *= input.shape[k]
-    m = mean(input, dim, keepdim=True)
-    centred = sub(input, m)
-    v = div(sum(mul(centred, centred), dim, keepdim), max(n - c, 0))
-    return v, (m if keepdim else reshape_to(m, tuple(v.shape)))
+    return _with_mean(var, input, dim, unbiased, keepdim, correction, "var_mean")
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(standard deviation, mean) over ``dim``."""
-    v, m = _var_mean(input, dim, unbiased, keepdim, correction, "std_mean")
-    return _safe_sqrt(v), m
+    return _with_mean(std, input, dim, unbiased, keepdim, correction, "std_mean")
+
+
+def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
+    """(spread(input), mean(input)) over the same dims: ``var``/``std`` themselves, so that
+    no degrees of freedom left and ``dim=()`` give PyTorch's values and gradients."""
+    if input._array.dtype.kind != "f":      # checked before the dims, as PyTorch
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+    out = spread(input, dim, unbiased, keepdim, correction=correction)
+    if isinstance(dim, bool) or dim is not None and len(normalize_dims(dim, input.ndim)) == 0:
+        dim = None           # the old positional unbiased, or dim=(): every element
+    return out, mean(input, dim, keepdim=keepdim)
