@@ -176,3 +176,30 @@ def test_cast_of_nan_and_huge_values_is_silent(dtype):
         warnings.simplefilter("error")
         agree(lambda lib: lib.tensor(values).to(getattr(lib, dtype)))
         agree(lambda lib: lib.zeros(6, dtype=getattr(lib, dtype)).copy_(lib.tensor(values)))
+
+
+# ---- scaled_dot_product_attention: the mask is an added bias; fully masked rows give 0 -------
+def _attention_case(lib, L, S, special=None, mask=None, causal=False):
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((2, L, 3)), rng.standard_normal((2, S, 3)), \
+        rng.standard_normal((2, S, 3))
+    if special is not None:
+        q[0, 0, 0] = special
+    q, k, v = (lib.tensor(a, requires_grad=True) for a in (q, k, v))
+    m = None if mask is None else lib.tensor(mask)
+    out = lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=causal)
+    return (out,) + lib.autograd.grad(out.sum(), (q, k, v))
+
+
+@pytest.mark.parametrize("special", [float("nan"), float("inf")])
+def test_causal_attention_nan_gradients_where_torch_puts_them(special):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agree(lambda lib: _attention_case(lib, 3, 3, special=special, causal=True))
+
+
+@pytest.mark.parametrize("mask", [
+    np.array([[True, False, False], [False, False, False], [True, True, True]]),
+    np.array([[0.0, -np.inf, 0.5], [-np.inf, -np.inf, -np.inf], [0.0, 0.0, 1.0]])])
+def test_attention_fully_masked_row_is_zero(mask):
+    agree(lambda lib: _attention_case(lib, 3, 3, mask=mask))

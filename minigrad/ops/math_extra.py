@@ -290,7 +290,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """softmax(Q K^T * scale + mask) V, with scale 1/sqrt(E) by default.
 
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
-    ``attn_mask`` keeps True positions (the others get -inf); a float one is added.
+    ``attn_mask`` keeps True positions (the others get -inf); a float one is added.  A row with
+    every position masked gives 0 (and a zero gradient), as PyTorch.
     ``is_causal`` masks positions j > i.  ``enable_gqa`` repeats key/value heads (dim -3)
     to match the query's.  ``dropout_p`` > 0 zeroes each attention weight with that
     probability and scales the others by 1 / (1 - p), whatever the module's training mode
@@ -327,14 +328,28 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         n_l, n_s = query.shape[-2], key.shape[-2]
         attn_mask = Tensor._wrap(xp.tril(xp.ones((n_l, n_s), dtype=bool)))
     if attn_mask is not None:
-        if attn_mask._array.dtype.kind == "b":
-            scores = where(attn_mask._array, scores, -math.inf)
-        else:
+        # as PyTorch, a bool mask becomes a bias (0 kept, -inf masked) that is added: the
+        # gradient of the scores reaches masked positions too (0, or NaN beside a NaN)
+        bias = attn_mask._array
+        if bias.dtype.kind == "b":
+            bias = xp.where(bias, 0.0, -math.inf).astype(scores._array.dtype)
+            attn_mask = Tensor._wrap(bias)
+        with np.errstate(invalid="ignore"):     # inf + -inf is NaN, silently as in PyTorch
             scores = add(scores, cast(attn_mask, scores._array.dtype))
-    weights = softmax(scores, -1)
+    weights = _safe_softmax(scores, xp)
     if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
         weights = _dropout_weights(weights, dropout_p)
     return matmul(weights, value)
+
+
+def _safe_softmax(scores, xp):
+    """softmax over the last dim, but 0 (and a zero gradient) for a row whose scores are all
+    -inf (fully masked), as PyTorch's attention, where plain softmax would give NaN."""
+    dead = (scores._array == -math.inf).all(axis=-1, keepdims=True)
+    if not dead.any():
+        return softmax(scores, -1)
+    weights = softmax(where(dead, 0.0, scores), -1)
+    return where(dead, 0.0, weights)
 
 
 def _dropout_weights(weights, p):
