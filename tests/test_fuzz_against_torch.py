@@ -29,7 +29,7 @@ from minigrad.testing import registry
 
 torch = pytest.importorskip("torch")
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings, strategies as st  # noqa: E402
 
 # Ops whose result is random (the two libraries draw different numbers).
 _RANDOM = {"dropout"}
@@ -129,17 +129,32 @@ def chains(draw, names=tuple(NAMES)):
             [(n, SAMPLES[n][i].inputs[1:], SAMPLES[n][i].kwargs) for n, i in links])
 
 
+def _torch_median_of_stride_0(lib, name, x, kwargs):
+    """Would torch reduce median_dim/nanmedian_dim along a dim of stride 0 (an expanded one)?
+    torch 2.13 returns garbage values there (a bug of its kernel; minigrad is right), so the
+    fuzzer passes over such a chain."""
+    if lib is not torch or name not in ("median_dim", "nanmedian_dim") or \
+            not isinstance(x, torch.Tensor) or x.ndim == 0:
+        return False
+    if kwargs.get("t"):
+        x = x.t()
+    d = kwargs.get("dim", -1) % x.ndim
+    return x.stride(d) == 0 and x.shape[d] > 1
+
+
 def _run(lib, chain):
     """The chain's outputs on ``lib`` and the leaves, or the exception it raised."""
     name, kwargs, inputs, links = chain
     built = [x.build(lib) if isinstance(x, Inputs) else (x, None) for x in inputs]
     args = [b[0] for b in built]
     leaves = [b[1] for b in built]
+    torch_bug = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             f = registry.get(name)
             fn = f.fn if lib is minigrad else f.torch_fn
+            torch_bug = bool(args) and _torch_median_of_stride_0(lib, name, args[0], kwargs)
             out = fn(*args, **kwargs)
             for link, rest, link_kwargs in links:
                 name = link
@@ -147,10 +162,13 @@ def _run(lib, chain):
                 f = registry.get(link)
                 fn = f.fn if lib is minigrad else f.torch_fn
                 rest = [lib.tensor(r) if isinstance(r, np.ndarray) else r for r in rest]
+                torch_bug = torch_bug or _torch_median_of_stride_0(lib, link, first, link_kwargs)
                 out = fn(first, *rest, **link_kwargs)
         except Exception as exc:  # noqa: BLE001 (compared with the other library's)
             exc.fuzz_op = name
+            assume(not torch_bug)
             return None, leaves, exc
+    assume(not torch_bug)
     return (list(out) if isinstance(out, (tuple, list)) else [out]), leaves, None
 
 
