@@ -63,7 +63,7 @@ def test_tile_pads_dims_on_the_left(dims):
 
 def test_tile_method_and_bad_dims():
     agree(lambda lib: (lib.tensor(X).tile(2, 2), lib.tensor(X).tile([3]),
-                       lib.tensor(2.0).tile((2, 3))))
+                       lib.tensor(2.0).tile((2, 3)), lib.tile(lib.tensor(2.0), ())))
     agree(lambda lib: lib.tile(lib.tensor(X), 2), match="tuple of ints")
     agree(lambda lib: lib.tensor(X).tile(2.0), match="tuple of ints")
 

@@ -18,7 +18,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim
 from .elementwise import mul, where
-from .movement import Contiguous, permute, repeat
+from .movement import Contiguous, clone, permute, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 
@@ -236,7 +236,8 @@ def tile(input, dims):
             raise TypeError(f"tile(): argument 'dims' must be tuple of ints, but found element "
                             f"of type {type(d).__name__} ({d!r})")
     dims = (1,) * (input.ndim - len(dims)) + tuple(int(d) for d in dims)
-    return repeat(input, *dims)
+    # a 0-d input tiled by () stays 0-d (repeat would read "no repeats" as a shape)
+    return repeat(input, *dims) if dims else clone(input)
 
 
 def tile_method(self, *dims):
