@@ -203,3 +203,9 @@ def test_causal_attention_nan_gradients_where_torch_puts_them(special):
     np.array([[0.0, -np.inf, 0.5], [-np.inf, -np.inf, -np.inf], [0.0, 0.0, 1.0]])])
 def test_attention_fully_masked_row_is_zero(mask):
     agree(lambda lib: _attention_case(lib, 3, 3, mask=mask))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int64", "uint8", "float16"])
+def test_trunc_dtypes(dtype):
+    agree(lambda lib: lib.trunc(lib.tensor([1, 0, 1], dtype=getattr(lib, dtype))),
+          match="trunc_vml_cpu" if dtype == "bool" else None)

@@ -129,7 +129,11 @@ def lerp_(input, end, weight):
 
 def trunc(input):
     """Round toward zero; as PyTorch, the result requires grad when input does, and the
-    gradient is 0 (a step function)."""
+    gradient is 0 (a step function).  An integer input comes back copied; bool is refused."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("trunc", input)
+    if input._array.dtype.kind == "b":
+        raise not_implemented_for("trunc_vml_cpu", input._array.dtype)
     if input._requires_grad:
         return Trunc.apply(input, fn=lambda xp, x: xp.trunc(x))
     return Tensor._wrap(backend.xp_of(input._array).trunc(input._array))
