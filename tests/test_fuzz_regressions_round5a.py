@@ -94,6 +94,56 @@ def test_bool_matmul_names_the_kernel_of_the_layout():
     agree(lambda L: L.dot(_bools(L, 3), _bools(L, 3)), match='"dot"')
 
 
+# ---- matmul's refusals name the kernel PyTorch runs -------------------------------------
+@pytest.mark.parametrize("a_shape, b_shape, match", [
+    ((3,), (3,), "dot : expected both vectors to have same dtype, but found Float and Double"),
+    ((0,), (3,), "dot : expected both vectors"),
+    ((2, 3), (3,), "addmv input tensors must have the same dtype, but got Double, Float, and "
+                   "Double"),
+    ((4, 2, 3), (3,), "addmv input tensors"),
+    ((3,), (3, 2), "expected m1 and m2 to have the same dtype, but got: "),
+    ((4, 2, 3), (4, 3, 2), "expected scalar type Float but found Double"),
+    ((2, 3), (4, 3, 2), "expected scalar type Float but found Double")])
+def test_matmul_dtype_refusals(a_shape, b_shape, match):
+    agree(lambda L: L.matmul(L.ones(a_shape), L.ones(b_shape, dtype=L.float64)), match=match)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, match", [
+    ((3,), (4,), "inconsistent tensor size, expected tensor [3] and src [4]"),
+    ((2, 3), (4,), "size mismatch, got input (2), mat (2x3), vec (4)"),
+    ((3,), (4, 0, 3), "size mismatch, got input (12), mat (12x0), vec (3)"),
+    ((3,), (4, 2), "mat1 and mat2 shapes cannot be multiplied (1x3 and 4x2)"),
+    ((4, 2, 3), (4, 4, 2), "Expected size for first two dimensions of batch2 tensor to be: "
+                           "[4, 3] but got: [4, 4]."),
+    ((4, 2, 3), (5, 3, 2), "The size of tensor a (4) must match the size of tensor b (5)")])
+def test_matmul_shape_refusals(a_shape, b_shape, match):
+    agree(lambda L: L.matmul(L.ones(a_shape), L.ones(b_shape)), match=match)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((2, 3), (4, 3, 0)), ((0, 3), (4, 3, 2)), ((2, 0), (4, 0, 3)), ((4, 2, 0), (4, 0, 3)),
+    ((4, 0, 3), (4, 3, 2))])
+def test_matmul_batched_empty_product_of_two_dtypes(a_shape, b_shape):
+    """PyTorch's bmm checks no dtypes when there is nothing to sum: other's dtype, zeros."""
+    def run(L):
+        a = L.ones(a_shape, dtype=L.float64, requires_grad=True)
+        b = L.ones(b_shape, requires_grad=True)
+        out = L.matmul(a, b)
+        out.sum().backward()
+        return out, a.grad, b.grad
+    agree(run)
+
+
+def test_matmul_folds_when_the_smaller_operand_requires_grad():
+    def run(L, grad):
+        a = L.ones(2, 4, 3, dtype=L.float64).transpose(0, 1)
+        return L.matmul(a, L.ones(3, 0, requires_grad=grad))
+    agree(lambda L: run(L, False))
+    agree(lambda L: run(L, True), match="expected m1 and m2 to have the same dtype")
+    agree(lambda L: L.matmul(L.ones(2, 3, dtype=L.float64, requires_grad=True),
+                             L.ones(4, 3, 2)), match="expected m1 and m2 to have the same dtype")
+
+
 # ---- F.linear: an empty inner dim, broadcast biases, mixed dtypes -------------------------
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8",
                                    "bool"])
@@ -146,7 +196,7 @@ def test_linear_mixed_float_dtypes(dtypes, x_shape):
         return L.nn.functional.linear(x, L.ones(4, 3, dtype=dw), b)
     agree(run)
     if dtypes[0] != dtypes[1] and dtypes[2] == dtypes[1] and x_shape != "strided":
-        agree(run, match="mat1 and mat2 must have the same dtype")
+        agree(run, match="mat1 and mat2 must have the same dtype, but got")
     if dtypes[2] and dtypes[2] != dtypes[1] and x_shape != "strided":
         agree(run, match="self and mat2 must have the same dtype")
 

@@ -90,54 +90,116 @@ class Linear(Function):
 def _folds(a, b):
     """Does PyTorch's matmul fold the operand of 3 or more dims into one matrix (a single mm
     or mv) rather than broadcast both to a bmm?  That operand is a, or b^T when b has more
-    dims; it folds without a copy only when its leading dims are contiguous one after the
-    other (a 2-d a with a larger b is never folded: the result would need a transpose)."""
+    dims.  It folds whenever the other operand requires grad; otherwise only without a copy,
+    when its leading dims are contiguous one after the other (and never a 2-d a with a
+    larger b: the result would need a transpose)."""
     t1 = a._array if a.ndim >= b.ndim else b._array.swapaxes(-1, -2)
-    if t1.ndim < 3 or min(a.ndim, b.ndim) not in (1, 2) or a.ndim == 2:
+    if t1.ndim < 3 or min(a.ndim, b.ndim) not in (1, 2):
+        return False
+    if (b if a.ndim >= b.ndim else a).requires_grad:
+        return True          # PyTorch folds (copying if need be) for a smaller backward
+    if a.ndim == 2:
         return False
     strides = [s // t1.itemsize for s in t1.strides]
     return t1.size == 0 or all(strides[i] == strides[i + 1] * t1.shape[i + 1]
                                for i in range(t1.ndim - 2))
 
 
-def _refuse_bool(a, b):
+def _kernel(a, b):
+    """Which product PyTorch's matmul runs for a @ b: "dot" (two vectors), "mv" (a matrix and
+    a vector, a folded batch of matrices included), "mm" (two matrices, or a folded batch and
+    a matrix) or "bmm" (broadcast batches).  Its dtype and bool refusals name that kernel."""
+    if a.ndim == 1 and b.ndim == 1:
+        return "dot"
+    if a.ndim <= 2 and b.ndim <= 2:
+        return "mv" if b.ndim == 1 else "mm"              # a vector a is a (1, k) matrix
+    if _folds(a, b):
+        return "mv" if 1 in (a.ndim, b.ndim) else "mm"
+    return "bmm"
+
+
+def _check_dtypes(a, b, kernel):
+    """Both operands of one dtype, refused in the words of the kernel PyTorch runs."""
+    da, db = a._array.dtype, b._array.dtype
+    if da == db:
+        return
+    if kernel == "dot":
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{scalar_type_name(da)} and {scalar_type_name(db)}")
+    if kernel == "mv":
+        vec, mat = (db, da) if b.ndim == 1 else (da, db)
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got "
+                           f"{scalar_type_name(vec)}, {scalar_type_name(mat)}, and "
+                           f"{scalar_type_name(vec)}")
+    if kernel == "bmm":
+        raise RuntimeError(f"expected scalar type {scalar_type_name(da)} but found "
+                           f"{scalar_type_name(db)}")
+    if b.ndim > max(a.ndim, 2):      # b folded: the product is b^T a^T, transposed back
+        da, db = db, da
+    raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                       f"{da.name} != {db.name}")
+
+
+def _refuse_bool(a, b, kernel):
     """PyTorch has no bool kernel for the products matmul dispatches to (dot, mv, mm, bmm); the
     kernel is skipped, and nothing raised, when the product is empty or sums over nothing."""
-    if a.ndim == 1 and b.ndim == 1:
-        raise not_implemented_for("dot", a._array.dtype)       # refused even when empty
-    k = a.shape[-1]
+    name = {"dot": "dot", "mv": "addmv_impl_cpu", "mm": "addmm_impl_cpu_", "bmm": "bmm"}[kernel]
+    if kernel == "dot":
+        raise not_implemented_for(name, a._array.dtype)       # refused even when empty
+    if not _nothing_to_sum(a, b):
+        raise not_implemented_for(name, a._array.dtype)
+
+
+def _nothing_to_sum(a, b):
+    """Is a @ b empty, or a sum over nothing (all zeros)?  PyTorch's kernels skip those."""
     out_empty = any(n == 0 for n in broadcast_shape(tuple(a.shape[:-2]), tuple(b.shape[:-2]))) \
         or (a.ndim >= 2 and a.shape[-2] == 0) or (b.ndim >= 2 and b.shape[-1] == 0)
-    if k == 0 or out_empty:
-        return
-    if a.ndim <= 2 and b.ndim <= 2 or _folds(a, b):
-        vector = b.ndim == 1 or a.ndim == 1 and b.ndim > 2       # an mv, else an mm
-        raise not_implemented_for("addmv_impl_cpu" if vector else "addmm_impl_cpu_",
-                                  a._array.dtype)
-    raise not_implemented_for("bmm", a._array.dtype)
+    return a.shape[-1] == 0 or out_empty
 
 
 def matmul(a, b):
+    """a @ b (see MatMul), with PyTorch's refusals: each names the kernel PyTorch runs."""
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
+    kernel = _kernel(a, b)
+    batch = broadcast_shape(tuple(a.shape[:-2]), tuple(b.shape[:-2]), "matmul (batch dimensions)") \
+        if kernel == "bmm" else ()
+    if kernel == "dot":                  # dot checks the dtypes before the lengths
+        _check_dtypes(a, b, kernel)
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
-        if a.ndim <= 2 and b.ndim <= 2:
-            sa = "x".join(map(str, a.shape if a.ndim == 2 else (1,) + tuple(a.shape)))
+        if kernel == "dot":
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src "
+                               f"[{k_b}] to have the same number of elements, but got {k_a} "
+                               f"and {k_b} elements respectively")
+        if kernel == "mv":            # the matrix: a folded, or b^T folded for a vector a
+            mat, vec = (a, k_b) if b.ndim == 1 else (_mT(b), k_a)
+            rows = math.prod(mat.shape[:-1])
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x"
+                               f"{mat.shape[-1]}), vec ({vec})")
+        if kernel == "bmm":
+            n = math.prod(batch)
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{n}, {k_a}] but got: [{n}, {k_b}]. (matmul: the last dimension "
+                               f"of input (shape {list(a.shape)}) must match the second-to-last "
+                               f"dimension of other (shape {list(b.shape)}), got {k_a} and "
+                               f"{k_b})")
+        if a.ndim <= 2 and b.ndim <= 2 or kernel == "mm":
+            rows = math.prod(a.shape[:-1])
             sb = "x".join(map(str, b.shape if b.ndim == 2 else tuple(b.shape) + (1,)))
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k_a} and "
+                               f"{sb})")
         raise RuntimeError(f"matmul: the last dimension of input (shape {list(a.shape)}) must "
                            f"match the second-to-last dimension of other (shape "
                            f"{list(b.shape)}), got {k_a} and {k_b}")
-    if a.ndim > 2 and b.ndim > 2:
-        broadcast_shape(tuple(a.shape[:-2]), tuple(b.shape[:-2]), "matmul (batch dimensions)")
-    if a.dtype != b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{a.dtype.name} != {b.dtype.name}")
+    if kernel == "bmm" and a.dtype != b.dtype and _nothing_to_sum(a, b):
+        # PyTorch's bmm skips its dtype check too: the zeros take other's dtype
+        return MatMul.apply(cast(a, b.dtype), b)
+    _check_dtypes(a, b, kernel)
     if a._array.dtype.kind == "b":
-        _refuse_bool(a, b)
+        _refuse_bool(a, b, kernel)
     dtype = result_dtype(a, b)
     return MatMul.apply(cast(a, dtype), cast(b, dtype))
 
@@ -161,7 +223,7 @@ def linear(input, weight, bias=None):
     if bias is None:
         if input._array.dtype != weight._array.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                               f"{input.dtype.name} != {weight.dtype.name}")
+                               f"{input._array.dtype.name} != {weight._array.dtype.name}")
         _refuse_bool_linear(input, weight, folded)
         return Linear.apply(input, weight)
     out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
@@ -173,10 +235,10 @@ def linear(input, weight, bias=None):
                            f"{scalar_type_name(bias._array.dtype)} and "
                            f"{scalar_type_name(weight._array.dtype)}")
     if input._array.dtype != weight._array.dtype:
-        first = "mat1 and mat2 must have the same dtype, but got {} and {}" if folded else \
-            "expected scalar type {} but found {}"
-        raise RuntimeError(first.format(scalar_type_name(input._array.dtype),
-                                        scalar_type_name(weight._array.dtype)))
+        di, dw = input._array.dtype, weight._array.dtype
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {di.name} and "
+                           f"{dw.name}" if folded else f"expected scalar type "
+                           f"{scalar_type_name(di)} but found {scalar_type_name(dw)}")
     if input._array.dtype.kind == "b" and math.prod(out_shape) != 0:
         if input.shape[-1] != 0:
             _refuse_bool_linear(input, weight, folded)
@@ -228,9 +290,11 @@ def _check_bias_shape(bias, out_shape, input, folded):
         padded = (1,) * (2 - len(shape)) + shape
         for k, (n, want) in enumerate(zip(padded, target)):
             if n != want and n != 1:
+                hint = (f" (linear: bias must have shape [{target[1]}] (out_features), got "
+                        f"{list(shape)})" if len(shape) == 1 else "")
                 raise RuntimeError(f"The expanded size of the tensor ({want}) must match the "
                                    f"existing size ({n}) at non-singleton dimension {k}.  Target "
-                                   f"sizes: {list(target)}.  Tensor sizes: {list(shape)}")
+                                   f"sizes: {list(target)}.  Tensor sizes: {list(shape)}{hint}")
         return
     if grown != out_shape:
         raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast "
