@@ -186,14 +186,9 @@ def matmul(a, b):
                                f"of input (shape {list(a.shape)}) must match the second-to-last "
                                f"dimension of other (shape {list(b.shape)}), got {k_a} and "
                                f"{k_b})")
-        if a.ndim <= 2 and b.ndim <= 2 or kernel == "mm":
-            rows = math.prod(a.shape[:-1])
-            sb = "x".join(map(str, b.shape if b.ndim == 2 else tuple(b.shape) + (1,)))
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k_a} and "
-                               f"{sb})")
-        raise RuntimeError(f"matmul: the last dimension of input (shape {list(a.shape)}) must "
-                           f"match the second-to-last dimension of other (shape "
-                           f"{list(b.shape)}), got {k_a} and {k_b}")
+        rows = math.prod(a.shape[:-1])                       # mm: a folded into a matrix
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k_a} and "
+                           f"{k_b}x{b.shape[-1]})")
     if kernel == "bmm" and a.dtype != b.dtype and _nothing_to_sum(a, b):
         # PyTorch's bmm skips its dtype check too: the zeros take other's dtype
         return MatMul.apply(cast(a, b.dtype), b)
