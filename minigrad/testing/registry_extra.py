@@ -283,6 +283,7 @@ def _svdvals(g):
     yield S(g.randn(4, 3), desc="tall")
     yield S(g.randn(3, 5), desc="wide")
     yield S(g.randn(2, 3, 3), desc="batched square")
+    yield S(g.randn(2, 0, 3), desc="empty matrices")
 
 
 _extra("linalg_svdvals", lambda lib, x: lib.linalg.svdvals(x), _svdvals)
@@ -292,6 +293,7 @@ def _var_mean(g):
     yield S(g.randn(3, 4))
     yield S(g.randn(3, 4), kwargs={"dim": 1, "keepdim": True})
     yield S(g.randn(3, 4), kwargs={"dim": 0, "correction": 0})
+    yield S(g.randn(3, 4), kwargs={"dim": (0, 1), "correction": 2, "keepdim": True})
 
 
 _extra("var_mean", lambda lib, x, **kw: lib.var_mean(x, **kw), _var_mean)

@@ -47,6 +47,9 @@ def _linear_samples(g):
     yield S(g.randn(2, 4), g.randn(0, 4), g.randn(0), desc="no output features")
     yield S(g.randn(3, 4), g.randn(5, 4), g.randn(5), requires_grad=[False, True, True],
             desc="weights only")
+    yield S(g.randn(2, 0), g.randn(5, 0), g.randn(5), desc="no input features")
+    yield S(g.randn(3, 4), g.randn(5, 4), g.randn(), desc="0-d bias, broadcast")
+    yield S(g.randn(2, 3, 4), g.randn(5, 4), g.randn(1), desc="1-element bias, broadcast")
 
 
 _nn("linear", _F("linear"), _linear_samples)
