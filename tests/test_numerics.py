@@ -268,3 +268,17 @@ def test_cross_entropy_of_a_confident_wrong_answer_is_large_not_inf():
     loss.backward()
     assert loss.item() == pytest.approx(2e4)
     np.testing.assert_allclose(x.grad.numpy(), [[1.0, -1.0]])
+
+
+def test_ieee_special_values_compute_without_numpy_warnings():
+    """inf * 0, inf - inf, overflow, log(0): PyTorch returns the IEEE answer silently; no
+    numpy RuntimeWarning may leak from a forward or a backward."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = minigrad.tensor([float("inf"), 1.0, 0.0], requires_grad=True)
+        y = (x * 0).sum() + (x - x).sum() + minigrad.log(x).sum() + minigrad.exp(x * 1e3).sum()
+        h = minigrad.tensor([60000.0], dtype=minigrad.float16) * 2
+        y.backward()
+    assert bool(minigrad.isnan(y)) and bool(minigrad.isinf(h).all())
+    assert bool(minigrad.isinf(x.grad).all())          # as PyTorch: [inf, inf, inf]

@@ -46,9 +46,16 @@ from __future__ import annotations
 import functools
 import traceback
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..tensor import HookHandle as RemovableHandle, Tensor
 from .grad_mode import _state, no_grad
+
+# numpy prints a RuntimeWarning for every inf * 0, log(0), overflow...; PyTorch computes the
+# IEEE answer silently. A local setting for each forward (numpy's errstate is per thread and
+# restored on exit), never a process-wide one.
+_ieee = functools.partial(np.errstate, divide="ignore", invalid="ignore", over="ignore")
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
 
@@ -223,7 +230,8 @@ class Function:
         fn._versions = None
         fn._retained = None
         fn._pre_hooks = None
-        out = fn.forward(*arrays, **params)
+        with _ieee():                   # inf * 0, inf - inf, overflow: silent, as in PyTorch
+            out = fn.forward(*arrays, **params)
         result = Tensor._wrap(out)
         if cls.returns_view:
             result._version = inputs[0]._version
