@@ -277,3 +277,10 @@ def test_var_mean_positional_unbiased():
     agree(lambda L: L.std_mean(L.arange(6.0).reshape(2, 3), True))
     agree(lambda L: L.std_mean(L.ones(2, 3, dtype=L.int64), dim=5),
           match="only support floating point")
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (3,)), ((2, 3), (4, 3)), ((2, 3), (3,)),
+                                              ((0, 3), (4, 3)), ((2, 0), (4, 0)),
+                                              ((2, 3), (0, 3))])
+def test_bool_inner(a_shape, b_shape):
+    agree(lambda L: L.inner(_bools(L, *a_shape), _bools(L, *b_shape)))

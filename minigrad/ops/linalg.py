@@ -197,6 +197,15 @@ def inner(input, other):
                            f"got shapes {list(input.shape)} and {list(other.shape)}")
     if input._array.dtype != other._array.dtype:
         raise RuntimeError("both inputs should have same dtype")
+    if input._array.dtype.kind == "b":
+        # PyTorch's inner is a dot or an mm, with no bool kernel unless there is nothing to
+        # sum (then all False)
+        if input.ndim == 1 and other.ndim == 1:
+            raise not_implemented_for("dot", input._array.dtype)
+        if input.numel() != 0 and other.numel() != 0:
+            raise not_implemented_for("addmm_impl_cpu_", input._array.dtype)
+        return cast_to(inner(cast_to(input, dtypes.int64.np), cast_to(other, dtypes.int64.np)),
+                       input._array.dtype)
     letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
     sa = letters[:input.ndim - 1]
     sb = letters[input.ndim - 1:input.ndim + other.ndim - 2]
