@@ -85,8 +85,9 @@ def _scatter_reduce_ties(g):
             kwargs={"include_self": False}, fd=False, desc="left-out self equal to result")
 
 
-_sel("scatter_reduce_amax_ties", _scatter_reduce("amax"), _scatter_reduce_ties)
-_sel("scatter_reduce_amin_ties", _scatter_reduce("amin"), _scatter_reduce_ties)
+# ties are kinks: these entries are checked against torch only, never by finite differences
+_sel("scatter_reduce_amax_ties", _scatter_reduce("amax"), _scatter_reduce_ties, fd=False)
+_sel("scatter_reduce_amin_ties", _scatter_reduce("amin"), _scatter_reduce_ties, fd=False)
 
 # ----------------------------------------------------------------------------------------------
 # index_copy, index_fill, take
@@ -207,8 +208,8 @@ _sel("median", _transposed(lambda lib, x: lib.median(x)), _whole)
 _sel("nanmedian", _transposed(lambda lib, x: lib.nanmedian(x)),
      lambda g: iter([*_whole(g), S(_nan_rows(g), desc="NaN skipped"),
                      S(np.array([np.nan, np.nan]), fd=False, desc="all NaN")]))
-_sel("median_nan", lambda lib, x: lib.median(x),
-     lambda g: iter([S(_nan_rows(g), fd=False, desc="NaN: shared among the NaNs")]))
+_sel("median_nan", lambda lib, x: lib.median(x),       # a NaN result: no finite differences
+     lambda g: iter([S(_nan_rows(g), fd=False, desc="NaN: shared among the NaNs")]), fd=False)
 
 # ----------------------------------------------------------------------------------------------
 # nansum, nanmean
