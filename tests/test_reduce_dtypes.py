@@ -1,6 +1,7 @@
 """Result dtypes of the reductions against PyTorch: ``sum``/``prod`` in the requested dtype
 (numpy would widen int32 to int64 and uint8 to uint64), ``all``/``any`` keeping uint8 (a
-PyTorch legacy). Found by PyTorch's own OpInfo samples (tests/test_opinfo_db.py)."""
+PyTorch legacy), and the rounding ops' dtypes. Found by PyTorch's own OpInfo samples
+(tests/test_opinfo_db.py) and the differential fuzzer."""
 import numpy as np
 import pytest
 
@@ -43,3 +44,11 @@ def test_all_any_dtype(name, dtype):
 def test_sum_prod_requested_dtype(name, dtype, out):
     x = np.random.default_rng(1).integers(0, 4, (3, 5)).astype(dtype)
     _both(name, x, 1, dtype=out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "trunc"])
+def test_rounding_dtypes(name, dtype):
+    """Integers come back unchanged, bool is refused by PyTorch's kernel (round of bool gave
+    float16, floor and ceil gave bool)."""
+    _both(name, np.array([1, 0, 1]).astype(dtype))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, torch_sign
+from ._util import broadcast_shape, not_implemented_for, torch_sign
 
 
 def _no_grad_binary(name, a, b, op):
@@ -106,15 +106,24 @@ def sign(a):
     return _step(Sign, a, torch_sign)
 
 
+def _no_bool(kernel, a):
+    """PyTorch's rounding kernels take integers (unchanged) but not bool."""
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+        raise not_implemented_for(kernel, a._array.dtype)
+
+
 def floor(a):
+    _no_bool("floor_vml_cpu", a)
     return _step(Floor, a, lambda xp, x: xp.floor(x))
 
 
 def ceil(a):
+    _no_bool("ceil_vml_cpu", a)
     return _step(Ceil, a, lambda xp, x: xp.ceil(x))
 
 
 def round(a, decimals=0):
+    _no_bool("round_vml_cpu", a)
     return _step(Round, a, lambda xp, x: xp.round(x, decimals))
 
 
