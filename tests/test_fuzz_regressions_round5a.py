@@ -284,3 +284,40 @@ def test_var_mean_positional_unbiased():
                                               ((2, 3), (0, 3))])
 def test_bool_inner(a_shape, b_shape):
     agree(lambda L: L.inner(_bools(L, *a_shape), _bools(L, *b_shape)))
+
+
+# ---- mm / bmm / mv: one rank each, no broadcasting (minigrad.ops.matmul's; the top-level
+# names are wired to them where minigrad's namespace is built) ------------------------------
+def _product(L, name):
+    return getattr(L, name) if L is torch else getattr(minigrad.ops.matmul, name)
+
+
+@pytest.mark.parametrize("name, a_shape, b_shape, dtype", [
+    ("mm", (3,), (3, 2), "float32"), ("mm", (2, 3), (2, 3, 2), "float32"),
+    ("mm", (2, 3), (4, 2), "float32"), ("mm", (2, 3), (3, 4), "float32"),
+    ("mm", (2, 3), (3, 2), "bool"), ("mm", (2, 0), (0, 2), "bool"),
+    ("mm", (2, 3), (3, 2), "int64"),
+    ("bmm", (2, 3), (2, 3, 2), "float32"), ("bmm", (2, 2, 3), (3, 2), "float32"),
+    ("bmm", (1, 2, 2, 3), (1, 2, 3, 2), "float32"), ("bmm", (2, 2, 3), (1, 3, 2), "float32"),
+    ("bmm", (2, 2, 3), (2, 4, 2), "float32"), ("bmm", (2, 2, 3), (2, 3, 4), "float32"),
+    ("bmm", (2, 2, 3), (2, 3, 2), "bool"), ("bmm", (0, 2, 3), (0, 3, 2), "bool"),
+    ("mv", (3,), (3,), "float32"), ("mv", (2, 2, 3), (3,), "float32"),
+    ("mv", (2, 3), (3, 1), "float32"), ("mv", (2, 3), (4,), "float32"),
+    ("mv", (2, 3), (3,), "float32"), ("mv", (2, 3), (3,), "bool"), ("mv", (2, 0), (0,), "bool")])
+def test_mm_bmm_mv(name, a_shape, b_shape, dtype):
+    def run(L):
+        dt = getattr(L, dtype)
+        return _product(L, name)(L.ones(a_shape, dtype=dt), L.ones(b_shape, dtype=dt))
+    agree(run)
+
+
+@pytest.mark.parametrize("name, a_shape, b_shape, match", [
+    ("mm", (3,), (3, 2), "self must be a matrix"), ("mm", (2, 3), (3,), "mat2 must be a matrix"),
+    ("bmm", (2, 3), (2, 3, 2), "batch1 must be a 3D tensor"),
+    ("bmm", (2, 2, 3), (1, 3, 2), "Expected size for first two dimensions of batch2 tensor to "
+                                  "be: [2, 3] but got: [1, 3]."),
+    ("mv", (2, 2, 3), (3,), "vector + matrix @ vector expected, got 1, 3, 1"),
+    ("mv", (2, 3), (3,), "addmv input tensors must have the same dtype")])
+def test_mm_bmm_mv_refusals(name, a_shape, b_shape, match):
+    agree(lambda L: _product(L, name)(L.ones(a_shape), L.ones(b_shape, dtype=L.float64)),
+          match=match)

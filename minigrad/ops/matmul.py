@@ -199,6 +199,37 @@ def matmul(a, b):
     return MatMul.apply(cast(a, dtype), cast(b, dtype))
 
 
+def mm(input, mat2):
+    """The matrix product of two 2-d tensors: (n, k) @ (k, m) -> (n, m)."""
+    if input.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """Matrix products of two batches of one size, without broadcasting:
+    (B, n, k) @ (B, k, m) -> (B, n, m)."""
+    if input.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, "
+                           f"{mat2.shape[1]}].")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    """A matrix times a vector: (n, k) @ (k,) -> (n,)."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, "
+                           f"{vec.ndim}")
+    return matmul(input, vec)
+
+
 def linear(input, weight, bias=None):
     """y = x W^T + b.  input (*, in_features), weight (out_features, in_features)."""
     if weight.ndim != 2:
