@@ -653,3 +653,23 @@ def test_chunks_of_one_size_reuse_one_buffer():
     assert _images_per_chunk(32, 18) == 16
     assert _images_per_chunk(13, 5) == 5            # 5 + 5 + 3: no divisor of 13 in 3..5
     assert _images_per_chunk(1, 10) == 1 and _images_per_chunk(100, 1) == 1
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("x_dtype, w_dtype, b_dtype", [
+    ("bool", "uint8", "uint8"), ("bool", "uint8", "float32"), ("float32", "float64", "float32"),
+    ("bool", "float32", "int64"), ("bool", "bool", "float32"), ("float32", "float32", "float64")])
+def test_transposed_empty_batch_bias_dtype_as_torch(nd, x_dtype, w_dtype, b_dtype):
+    """An empty batch: PyTorch's result dtype is the input's or the weight's (the higher
+    kind), and the bias must cast into it, for 3-d transposed convolutions too."""
+    outcome = []
+    for lib in (torch, minigrad):
+        args = [lib.zeros((0, 2) + (4,) * nd, dtype=getattr(lib, x_dtype)),
+                lib.zeros((2, 3) + (3,) * nd, dtype=getattr(lib, w_dtype)),
+                lib.zeros(3, dtype=getattr(lib, b_dtype))]
+        try:
+            out = getattr(lib.nn.functional, f"conv_transpose{nd}d")(*args)
+            outcome.append((str(out.dtype).split(".")[-1], tuple(out.shape)))
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+    assert outcome[1] == outcome[0]

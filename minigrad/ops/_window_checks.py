@@ -121,13 +121,14 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
                            "should be the same")
     if b is None or b.dtype == x.dtype:
         return
-    if transposed and nd < 3:
+    if transposed and (nd < 3 or empty):
         # PyTorch adds the bias into the result in place: a bias of a higher kind (a float
         # bias, integer input) cannot be cast into it; a lower kind or another width can
+        out = empty_dtype(x, w) if empty else x.dtype
         rank = {"b": 0, "u": 1, "i": 1, "f": 2}
-        if rank[b.dtype.kind] > rank[x.dtype.kind]:
+        if rank[b.dtype.kind] > rank[out.kind]:
             raise RuntimeError(f"result type {scalar_type_name(b.dtype)} can't be cast to the "
-                               f"desired output type {scalar_type_name(x.dtype)}")
+                               f"desired output type {scalar_type_name(out)}")
     elif transposed:
         raise RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
                            f"{scalar_type_name(b.dtype)}")
