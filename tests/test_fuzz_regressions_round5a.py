@@ -321,3 +321,13 @@ def test_mm_bmm_mv(name, a_shape, b_shape, dtype):
 def test_mm_bmm_mv_refusals(name, a_shape, b_shape, match):
     agree(lambda L: _product(L, name)(L.ones(a_shape), L.ones(b_shape, dtype=L.float64)),
           match=match)
+
+
+def test_svd_failing_to_converge_is_a_linalg_error(monkeypatch):
+    """LAPACK's failure (numpy's own LinAlgError) reaches the user as PyTorch's type."""
+    def fail(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+    monkeypatch.setattr(np.linalg, "svd", fail)
+    with pytest.raises(minigrad.linalg.LinAlgError, match="failed to converge") as info:
+        minigrad.linalg.svdvals(minigrad.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert not isinstance(info.value, np.linalg.LinAlgError)

@@ -308,12 +308,23 @@ def _svd_arrays(a):
                           "matrix contained non-finite values.")
     infinite = ~xp.isfinite(a).all(axis=(-2, -1))
     if not infinite.any():
-        return xp.linalg.svd(a, full_matrices=False)
+        return _lapack_svd(xp, a)
     # LAPACK may fail on an infinity: those matrices are left out and their factors are NaN
     mat = infinite[..., None, None]
-    u, s, vh = xp.linalg.svd(xp.where(mat, a.dtype.type(0), a), full_matrices=False)
+    u, s, vh = _lapack_svd(xp, xp.where(mat, a.dtype.type(0), a))
     nan = a.dtype.type("nan")
     return xp.where(mat, nan, u), xp.where(infinite[..., None], nan, s), xp.where(mat, nan, vh)
+
+
+def _lapack_svd(xp, a):
+    """xp's reduced SVD of finite matrices; LAPACK's failure to converge is PyTorch's
+    LinAlgError, not numpy's."""
+    try:
+        return xp.linalg.svd(a, full_matrices=False)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
+                          "matrix is ill-conditioned or has too many repeated singular "
+                          "values.") from None
 
 
 class _SvdFactor(Function):
