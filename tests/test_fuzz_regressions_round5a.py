@@ -331,3 +331,13 @@ def test_svd_failing_to_converge_is_a_linalg_error(monkeypatch):
     with pytest.raises(minigrad.linalg.LinAlgError, match="failed to converge") as info:
         minigrad.linalg.svdvals(minigrad.tensor([[1.0, 2.0], [3.0, 4.0]]))
     assert not isinstance(info.value, np.linalg.LinAlgError)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0, 2), (2, 3)])
+@pytest.mark.parametrize("ord", [-1, float("inf"), -float("inf"), 2, 0.5])
+@pytest.mark.parametrize("dim", [None, (), (0, 1), 1, 0, (1, 0), [-1]])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_vector_norm_empty_dims_and_dim_tuple(shape, ord, dim, keepdim):
+    """dim=() is every element; a norm without identity names the empty dim it meets."""
+    agree(lambda L: L.linalg.vector_norm(L.ones(shape), ord, dim=dim, keepdim=keepdim))
+    agree(lambda L: L.norm(L.ones(shape), p=ord, dim=dim, keepdim=keepdim))

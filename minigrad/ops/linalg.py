@@ -250,9 +250,15 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     norm is 0 (for ord < 1 the power's derivative is infinite there)."""
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
     axes = normalize_dims(dim, x.ndim)
-    if (ord < 0 or ord == math.inf) and any(x.shape[k] == 0 for k in axes):
-        raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on an "
-                           f"empty tensor because the operation does not have an identity")
+    if dim is not None and len(axes) == 0:
+        dim = None                          # dim=(): every element, as PyTorch
+    if (ord < 0 or ord == math.inf) and x.numel() == 0:
+        empty = [k for k in (axes if dim is not None else ()) if x.shape[k] == 0]
+        place = f"the dimension {empty[0]}because this dimension is empty and" if empty else \
+            "an empty tensor because" if dim is None else None
+        if place is not None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on "
+                               f"{place} the operation does not have an identity")
     dims = None if dim is None else dim
     if ord == 2:
         return _safe_sqrt(sum(mul(x, x), dims, keepdim))
