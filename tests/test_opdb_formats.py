@@ -269,11 +269,11 @@ def test_channels_last_gradients_and_views():
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(), (5,), (5, 5, 5)])
 def test_zero_function(shape):
-    x = minigrad.randn(*shape, dtype=minigrad.float64)
+    x = minigrad.randn(shape, dtype=minigrad.float64)
     view = x.reshape(-1)
     out = minigrad.zero_(x)
     assert out is x and not x.numpy().any() and not view.numpy().any()
-    y = minigrad.randn(*shape, requires_grad=True)
+    y = minigrad.randn(shape, requires_grad=True)
     ty = torch.from_numpy(y.detach().numpy()).requires_grad_(True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         torch.zero_(ty)
