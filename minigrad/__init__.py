@@ -52,7 +52,7 @@ from .ops.movement import narrow, select  # noqa: F401
 from .ops.movement import cat as concat, cat as concatenate, transpose as swapaxes  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .ops.inplace import zero_, resize_as_  # noqa: F401
-from .ops.matmul import matmul as mm, matmul as bmm  # noqa: F401
+from .ops.matmul import mm, bmm, mv  # noqa: F401
 
 __version__ = "0.2.0"
 
@@ -106,7 +106,7 @@ from ._tensor_methods import _torch_args  # noqa: E402
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),
 # torch.matmul(input=a, other=b), torch.add(a, b, out=c)
 for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul", "mm", "bmm",
-              "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
+              "mv", "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
               "std", "logsumexp", "softmax", "log_softmax", "all", "any", "count_nonzero",
               "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "atan2", "gather",
               "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",

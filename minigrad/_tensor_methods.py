@@ -343,7 +343,9 @@ Tensor.type_as = lambda self, other: self.to(other.dtype)
 
 # products
 Tensor.matmul = _torch_args(MM.matmul)
-Tensor.mm = _torch_args(MM.matmul)
+Tensor.mm = _torch_args(MM.mm)
+Tensor.bmm = _torch_args(MM.bmm)
+Tensor.mv = _torch_args(MM.mv)
 Tensor.dot = L.dot
 Tensor.inner = L.inner
 

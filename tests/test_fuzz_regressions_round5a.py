@@ -341,3 +341,21 @@ def test_vector_norm_empty_dims_and_dim_tuple(shape, ord, dim, keepdim):
     """dim=() is every element; a norm without identity names the empty dim it meets."""
     agree(lambda L: L.linalg.vector_norm(L.ones(shape), ord, dim=dim, keepdim=keepdim))
     agree(lambda L: L.norm(L.ones(shape), p=ord, dim=dim, keepdim=keepdim))
+
+
+@pytest.mark.parametrize("case", [
+    lambda L: L.mm(L.ones(2, 3), L.ones(3, 4)), lambda L: L.mm(L.ones(2, 3, 4), L.ones(4, 5)),
+    lambda L: L.bmm(L.ones(2, 3, 4), L.ones(2, 4, 5)), lambda L: L.bmm(L.ones(2, 3), L.ones(3, 4)),
+    lambda L: L.ones(2, 3, 4).bmm(L.ones(3, 4, 5)), lambda L: L.mv(L.ones(2, 3), L.ones(3)),
+    lambda L: L.ones(2, 3).mv(L.ones(3)), lambda L: L.mv(L.ones(3), L.ones(3)),
+    lambda L: L.ones(2, 3).mm(L.ones(3, 2, 1))])
+def test_mm_bmm_mv_are_their_own_ops(case):
+    """torch.mm/bmm/mv and the methods take one rank each (they were matmul, which
+    broadcasts)."""
+    outcome = []
+    for lib in (torch, minigrad):
+        try:
+            outcome.append(tuple(case(lib).shape))
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+    assert outcome[1] == outcome[0]
