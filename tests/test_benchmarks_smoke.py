@@ -97,13 +97,6 @@ def test_table_output_and_only():
     assert "torch threads" in out.stdout
 
 
-def test_memory_subprocess_mode():
-    out = _harness("--quick", "--only", "linear", "--repeat", "1", "--memory", "--json")
-    assert out.returncode == 0, out.stderr[-3000:]
-    row = json.loads(out.stdout)["workloads"][0]
-    assert row["minigrad_peak_rss_mb"] > 0 and row["torch_peak_rss_mb"] > 0
-
-
 def test_a_wrong_gradient_is_rejected_and_not_timed():
     # Break minigrad's Linear backward by 1% on the weight gradient.
     prelude = (
