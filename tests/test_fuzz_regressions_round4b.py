@@ -427,3 +427,12 @@ def test_pad_modes_with_empty_dims(mode, shape, pad):
 @pytest.mark.parametrize("ord", [None, "fro", 2, 1])
 def test_linalg_norm_dims(shape, dim, ord):
     agree(lambda L: L.linalg.norm(L.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), ord, dim))
+
+
+def test_repeat_of_a_0d_tensor_by_nothing_stays_0d():
+    """torch.tensor(1.).repeat(()) is 0-d (numpy's tile made it 1-d); its gradient is 1."""
+    for lib in (torch, minigrad):
+        x = lib.tensor(1.5, requires_grad=True)
+        y = x.repeat(())
+        y.backward()
+        assert tuple(y.shape) == () and float(x.grad) == 1.0

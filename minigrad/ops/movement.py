@@ -105,6 +105,8 @@ class Repeat(Function):
         self.in_shape = a.shape
         self.repeats = repeats
         xp = backend.xp_of(a)
+        if not repeats:                  # a 0-d tensor repeated () times: itself, as a copy
+            return a.copy()              # (numpy's tile would make it 1-d)
         return xp.ascontiguousarray(xp.tile(a, repeats))   # tile by ones keeps a's layout
 
     def backward(self, g):
