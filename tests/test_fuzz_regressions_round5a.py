@@ -359,3 +359,18 @@ def test_mm_bmm_mv_are_their_own_ops(case):
         except RuntimeError as exc:
             outcome.append(str(exc))
     assert outcome[1] == outcome[0]
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5))])
+@pytest.mark.parametrize("other", ["uint8", "float32"])
+def test_batched_bool_matmul_is_refused_before_the_dtype_check(shapes, other):
+    """bmm picks its kernel by the first operand's dtype: bool is refused (NotImplementedError)
+    before the operands' dtypes are compared."""
+    errors = []
+    for lib in (torch, minigrad):
+        a = lib.tensor(np.ones(shapes[0], dtype=bool))
+        b = lib.tensor(np.ones(shapes[1]).astype(other))
+        with pytest.raises(NotImplementedError) as info:
+            a @ b
+        errors.append(str(info.value))
+    assert errors[1] == errors[0]

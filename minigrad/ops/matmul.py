@@ -192,6 +192,8 @@ def matmul(a, b):
     if kernel == "bmm" and a.dtype != b.dtype and _nothing_to_sum(a, b):
         # PyTorch's bmm skips its dtype check too: the zeros take other's dtype
         return MatMul.apply(cast(a, b.dtype), b)
+    if kernel == "bmm" and a._array.dtype.kind == "b":
+        _refuse_bool(a, b, kernel)        # bmm picks its kernel by a's dtype before comparing
     _check_dtypes(a, b, kernel)
     if a._array.dtype.kind == "b":
         _refuse_bool(a, b, kernel)
