@@ -436,3 +436,17 @@ def test_repeat_of_a_0d_tensor_by_nothing_stays_0d():
         y = x.repeat(())
         y.backward()
         assert tuple(y.shape) == () and float(x.grad) == 1.0
+
+
+@pytest.mark.parametrize("shape, sizes", [((0, 2), (2, 3)), ((0, 2), (-1, 2)), ((3, 6), (2, -1)),
+                                          ((3, 6), (4, -1)), ((3, 6), (-1, -1)),
+                                          ((3, 0), (-1, 0)), ((2, 6), (3, 2))])
+def test_unflatten_checks_the_axis_not_the_tensor(shape, sizes):
+    """unflatten's sizes must multiply up to the axis (an empty tensor took any sizes)."""
+    outcome = []
+    for lib in (torch, minigrad):
+        try:
+            outcome.append(tuple(lib.ones(*shape).unflatten(1, sizes).shape))
+        except RuntimeError as exc:
+            outcome.append(str(exc).split("\n")[0].split(":")[0])
+    assert outcome[1] == outcome[0]

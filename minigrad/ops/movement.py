@@ -311,9 +311,26 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def unflatten(a, dim, sizes):
+    """Split axis ``dim`` into ``sizes`` (one of them may be -1), which must multiply up to
+    that axis's size -- checked on the axis itself, not on the whole tensor (an empty tensor
+    would take any sizes)."""
     d = normalize_dim(dim, a.ndim)
-    shape = tuple(a.shape[:d]) + tuple(sizes) + tuple(a.shape[d + 1:])
-    return reshape(a, _infer_shape(a._array.size, shape, a.shape))
+    sizes, n = _shape_arg((sizes,)), a.shape[d]
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error: only one dimension can be "
+                           "inferred")
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    if -1 in sizes and known == 0:
+        raise RuntimeError(f"unflatten got an unexpected error: cannot reshape tensor of 0 "
+                           f"elements into shape {list(sizes)} because the unspecified "
+                           f"dimension size -1 can be any value and is ambiguous")
+    if (n % known if -1 in sizes else known != n):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {d} ({n}) in the input tensor")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(a, tuple(a.shape[:d]) + sizes + tuple(a.shape[d + 1:]))
 
 
 def squeeze(a, dim=None):
