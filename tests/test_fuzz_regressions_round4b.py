@@ -450,3 +450,13 @@ def test_unflatten_checks_the_axis_not_the_tensor(shape, sizes):
         except RuntimeError as exc:
             outcome.append(str(exc).split("\n")[0].split(":")[0])
     assert outcome[1] == outcome[0]
+
+
+def test_integer_index_to_0d_is_a_view():
+    """x[1] of a 1-d tensor (and x[1, 1] of a 2-d one) is a 0-d view sharing x's memory, as in
+    PyTorch (numpy hands back a scalar copy)."""
+    for lib in (torch, minigrad):
+        x = lib.arange(6.0).reshape(2, 3)
+        a, b = x[1][1], x[1, 1]
+        x[1, 1] = 50.0
+        assert float(a) == float(b) == 50.0

@@ -40,6 +40,15 @@ class BasicGetItem(GetItem):
     """Ints, slices, None and ...: the result is a view of the input."""
     returns_view = True
 
+    def forward(self, a, *, index, basic):
+        self.in_shape, self.index, self.basic = a.shape, index, basic
+        # a trailing ... keeps a 0-d result a view (numpy returns a scalar copy for x[1] of a
+        # 1-d array; PyTorch's x[1] shares x's memory)
+        full = index if isinstance(index, tuple) else (index,)
+        if not any(i is Ellipsis for i in full):
+            full = full + (Ellipsis,)
+        return a[full]
+
 
 class IndexScatter(Function):
     """``out = zeros(shape); out[index] += g``: the adjoint of the gather ``a[index]``.
