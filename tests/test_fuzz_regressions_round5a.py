@@ -374,3 +374,22 @@ def test_batched_bool_matmul_is_refused_before_the_dtype_check(shapes, other):
             a @ b
         errors.append(str(info.value))
     assert errors[1] == errors[0]
+
+
+@pytest.mark.parametrize("x_dtype, w_dtype", [("bool", "float32"), ("bool", "uint8"),
+                                              ("float32", "bool"), ("float32", "float64")])
+@pytest.mark.parametrize("bias", [None, "float32"])
+def test_linear_of_a_non_contiguous_batch_errors_as_bmm(x_dtype, w_dtype, bias):
+    """A 3-d+ input that is not contiguous goes through matmul's bmm before the bias is
+    added: bool is refused first, then the dtypes compared in bmm's words."""
+    x = np.ones((2, 2, 3, 4)).astype(x_dtype)
+    outcome = []
+    for lib in (torch, minigrad):
+        X = lib.tensor(x[:1]).expand(2, 2, 3, 4)
+        W = lib.tensor(np.ones((5, 4)).astype(w_dtype))
+        b = None if bias is None else lib.tensor(np.ones(5).astype(bias))
+        try:
+            outcome.append(str(lib.nn.functional.linear(X, W, b).dtype).split(".")[-1])
+        except (RuntimeError, NotImplementedError) as exc:
+            outcome.append(f"{type(exc).__name__}: {exc}")
+    assert outcome[1] == outcome[0]

@@ -248,6 +248,13 @@ def linear(input, weight, bias=None):
                            f"{input.shape[-1]} features but the weight expects in_features="
                            f"{weight.shape[1]}")
     folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
+    if not folded:
+        # matmul's bmm runs first (the bias is added after): it picks its kernel by the
+        # input's dtype, then compares the dtypes
+        _refuse_bool_linear(input, weight, folded)
+        if input._array.dtype != weight._array.dtype:
+            raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} "
+                               f"but found {scalar_type_name(weight._array.dtype)}")
     if bias is None:
         if input._array.dtype != weight._array.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "

@@ -309,11 +309,11 @@ class AdaptiveAvgPool(Function):
 
     def backward(self, g):                                         # g: (..., *out)
         # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty
-        # grad_output, its batch dim of a 4-d one aside
+        # grad_output, its first dim aside (whether that is a batch or, unbatched, channels)
         sizes = list(g.shape)
         if self.nd == 1:
             sizes.insert(len(sizes) - 1, 1)
-        empty = [k for k in range(len(sizes) == 4, len(sizes)) if sizes[k] == 0]
+        empty = [k for k in range(1, len(sizes)) if sizes[k] == 0]
         if empty:
             raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have "
                                "non-zero size for non-batch dimensions, but grad_output has "
