@@ -2,7 +2,6 @@
 (tests/test_fuzz_against_torch.py): each case runs the same call on minigrad and on PyTorch
 and wants the same result (value, dtype, shape, gradient) or the same exception type, with
 PyTorch's words where the message is checked."""
-import warnings
 
 import numpy as np
 import pytest
@@ -10,55 +9,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _outcome(lib, fn):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")          # PyTorch warns about degrees of freedom
-        try:
-            return fn(lib), None
-        except Exception as exc:  # noqa: BLE001 (compared with the other library's)
-            return None, exc
-
-
-def _flat(out):
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
-def agree(fn, match=None):
-    """fn(lib) gives the same tensors in both libraries, or raises the same exception type
-    (with a message that contains ``match`` in both, when given)."""
-    mine, my_error = _outcome(minigrad, fn)
-    theirs, their_error = _outcome(torch, fn)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        if match is not None:
-            assert match in str(their_error), str(their_error)
-            assert match in str(my_error), str(my_error)
-        return
-    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
-    assert match is None, "torch returned a result"
-    for m, t in zip(_flat(mine), _flat(theirs)):
-        assert m.dtype.name == str(t.dtype).replace("torch.", "")
-        assert tuple(m.shape) == tuple(t.shape)
-        tol = {"float16": 2e-3, "float32": 1e-5}.get(m.dtype.name, 1e-7)
-        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
-                                   t.detach().numpy().astype(np.float64),
-                                   rtol=tol, atol=tol * 1e-3, equal_nan=True)
-
-
-def grads(fn, values, dtype="float64"):
-    """fn(lib, x) on a leaf x made of ``values``; its output's weighted sum is differentiated,
-    and the value and x.grad must agree."""
-    def run(lib):
-        x = lib.tensor(values, dtype=getattr(lib, dtype), requires_grad=True)
-        out = fn(lib, x)
-        weights = lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)),
-                             dtype=out.dtype)
-        (out * weights).sum().backward()
-        return out, x.grad
-    agree(run)
+from torch_agreement import agree, grads  # noqa: E402
 
 
 

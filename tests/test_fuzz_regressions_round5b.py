@@ -11,39 +11,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _outcome(lib, fn):
-    try:
-        return fn(lib), None
-    except Exception as exc:  # noqa: BLE001 (compared with the other library's)
-        return None, exc
-
-
-def _flat(out):
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
-def agree(fn, match=None):
-    """fn(lib) gives the same tensors in both libraries (NaNs in the same places), or raises
-    the same exception type (whose message, in minigrad, contains ``match`` when given)."""
-    mine, my_error = _outcome(minigrad, fn)
-    theirs, their_error = _outcome(torch, fn)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        if match is not None:
-            assert match in str(my_error), str(my_error)
-        return None, None
-    assert my_error is None, f"minigrad raised {my_error!r}, torch returned {theirs}"
-    assert len(_flat(mine)) == len(_flat(theirs))
-    for m, t in zip(_flat(mine), _flat(theirs)):
-        assert m.dtype.name == str(t.dtype).replace("torch.", "")
-        assert tuple(m.shape) == tuple(t.shape)
-        assert m.requires_grad == t.requires_grad
-        np.testing.assert_allclose(m.detach().numpy().astype(np.float64),
-                                   t.detach().numpy().astype(np.float64), rtol=1e-6)
-    return mine, theirs
+from torch_agreement import agree  # noqa: E402
 
 
 X = [[1.5, -2.0, 0.25], [3.0, -0.5, 4.0]]
