@@ -95,6 +95,7 @@ def machine_info(torch, device):
         "python": platform.python_version(), "numpy": np.__version__,
         "numpy_blas": _blas_info(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "minigrad": minigrad.__version__,
+        "minigrad_threads": minigrad.get_num_threads(),
         "device": device, "dtype": "float32",
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -130,9 +131,12 @@ def require_device(device):
 
 
 def set_threads(torch, n):
-    """torch's intra-op threads (when torch is given) and numpy's BLAS threads, to n."""
+    """torch's intra-op threads (when torch is given), minigrad's own (its passes that are
+    not matrix products) and numpy's BLAS threads, to n."""
+    import minigrad
     if torch is not None:
         torch.set_num_threads(n)
+    minigrad.set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -595,6 +599,7 @@ def main(argv=None):
                              indent=2))
         else:
             print(f"conv2d 3x3 64->64 pad 1, fwd+bwd; torch threads {info['torch_threads']}, "
+                  f"minigrad threads {info['minigrad_threads']}, "
                   f"numpy BLAS {info['numpy_blas']}; float32")
             print(format_scaling(rows))
         return 0
@@ -618,6 +623,7 @@ def main(argv=None):
     else:
         print(f"minigrad {info['minigrad']} vs torch {info['torch']} on {args.device}: "
               f"{info['cpu']}, {info['cores']} cores; torch threads {info['torch_threads']}, "
+              f"minigrad threads {info['minigrad_threads']}, "
               f"numpy BLAS {info['numpy_blas']}; float32; median of {args.repeat} interleaved "
               f"runs after {args.warmup} warm-up runs per side.")
         load = info["load_average_1min"]

@@ -23,6 +23,7 @@ from .dtypes import (  # noqa: F401
     long, uint8, bool_ as bool, get_default_dtype, set_default_dtype)
 from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .parallel import get_num_threads, set_num_threads  # noqa: F401
 from ._memory_format import (  # noqa: F401
     memory_format, contiguous_format, preserve_format, channels_last, channels_last_3d)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401

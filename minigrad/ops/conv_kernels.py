@@ -27,6 +27,7 @@ import itertools
 from typing import NamedTuple
 
 from .. import backend
+from ..parallel import run_split
 from ._util import prod as _prod, window_slices as _window_slices
 from ._workspace import workspace as _workspace
 
@@ -179,12 +180,12 @@ def _shift_planes(x, pads, dilation, kernel, cols=None):
         block[j*C + c, m*P + t] = xpad[m, c, flat position t + j*dW]
 
     ``tail`` zeros follow, for the taps of the last image. ``cols`` = (j0, j1) makes only the
-    copies j0 <= j < j1 (rows (j - j0)*C + c), for kernels too wide to copy all at once. The
-    copies are written straight from x (the padded image is never made). The padding rows and
-    the tail are never written by any copy with the same padding (the cache key), so they stay
-    zero; the padding columns of a row are zeroed each time, since copies of other taps put
-    numbers there. Cells wrapped round from the next row or image are read only by output
-    columns that are cropped away.
+    copies j0 <= j < j1 (rows (j - j0)*C + c), for kernels too wide to copy all at once.
+
+    Copy 0 *is* the padded image: x is written into its interior, once (the only strided
+    copy), and its padding zeroed; every other copy j is then that row read j*dW numbers
+    further on, a plain copy of long contiguous rows (half the time of writing each copy from
+    x). Cells read round from the next row or image feed only output columns cropped away.
     """
     xp = backend.xp_of(x)
     n, C, *size = x.shape
@@ -193,21 +194,45 @@ def _shift_planes(x, pads, dilation, kernel, cols=None):
     padded = [m + l + r for m, (l, r) in zip(size, pads)]
     P = _prod(padded)
     tail = max(_taps(kernel, dilation, padded))     # the furthest a leading tap reads past n*P
-    # one buffer for every group of taps: the cells a copy skips in its rows are zeroed below
-    flat = _workspace(("shift", tuple(pads)), (j1 - j0, C, n * P + tail), x.dtype, xp)
-    block = flat[..., :n * P].reshape((j1 - j0, C, n) + tuple(padded))      # a view
-    lead = tuple(slice(l, l + m) for m, (l, _) in zip(size[:-1], pads[:-1]))
-    left, width = pads[-1][0], size[-1]
-    x_cn = x.swapaxes(0, 1)                                                  # (C, n, *S), a view
-    for j in range(j0, j1):
-        start = left - j * dw                     # where x's column 0 lands in copy j
-        lo, hi = max(start, 0), min(padded[-1], start + width)
-        row = (j - j0, slice(None), slice(None)) + lead
-        if hi > lo:
-            block[row + (slice(lo, hi),)] = x_cn[..., lo - start:hi - start]
-        block[row + (slice(0, max(lo, 0)),)] = 0           # another group's copy may have
-        block[row + (slice(max(hi, lo), None),)] = 0       # left numbers in these columns
-    return flat.reshape((j1 - j0) * C, n * P + tail)
+    width = n * P + tail                               # the columns a copy has
+    # where x's first number lands in copy j0 (the padding before it, less j0*dW)
+    shift = pads[-1][0] - j0 * dw + sum(l * _prod(padded[a + 1:])
+                                        for a, (l, _) in enumerate(pads[:-1]))
+    # a row of copy j0 is read (j1 - j0 - 1)*dW further on by the last copy, and holds n
+    # padded images from `shift` on
+    row = max(width + (j1 - j0 - 1) * dw, shift + n * P)
+    buf = _workspace("shift", (j1 - j0, C, row), x.dtype, xp)
+    first = buf[0]          # copy j0: the padded images read j0*dW on (x written that earlier)
+    inner = (slice(None), slice(None)) + tuple(slice(0, m) for m in size)
+    src = x.swapaxes(0, 1)                                                   # (C, n, *S), a view
+    whole = None
+    if shift < 0:
+        # a group of taps that starts past the left padding: x's first -shift numbers fall
+        # off the front (only outputs this group does not compute read them)
+        whole = xp.zeros([C, n] + padded, dtype=x.dtype)
+        whole[inner] = src
+
+    def copy(c0, c1):                     # channels c0..c1 of every copy, on one thread
+        if whole is None:
+            first[c0:c1, :shift] = 0
+            images = first[c0:c1, shift:shift + n * P].reshape([c1 - c0, n] + padded)
+            images[inner] = src[c0:c1]
+            _zero_beyond(images, size)    # the padding (a reused buffer holds old numbers)
+        else:
+            first[c0:c1, :n * P + shift] = whole[c0:c1].reshape(c1 - c0, n * P)[:, -shift:]
+        first[c0:c1, shift + n * P:] = 0
+        for j in range(1, j1 - j0):
+            buf[j, c0:c1, :width] = first[c0:c1, j * dw:j * dw + width]
+    run_split(copy, C, 2 * (j1 - j0) * C * width * x.itemsize, xp)
+    # (j1 - j0, C, row) -> ((j1 - j0) * C, width): the first `width` columns of every row
+    return buf.reshape((j1 - j0) * C, row)[:, :width]
+
+
+def _zero_beyond(a, size):
+    """Zero every cell of a (A, B, *Sp) outside its leading (A, B, *size) corner."""
+    for ax, m in enumerate(size):
+        a[(slice(None), slice(None)) + tuple(slice(0, k) for k in size[:ax]) +
+          (slice(m, None),)] = 0
 
 
 def _even(total, most):
@@ -300,27 +325,42 @@ def _shift_conv(x, w, pads, dilation, out_size, bias=None):
                 del out
             del block                       # the workspace is free again for the next group
         kept = acc.reshape((O, n1 - n0) + tuple(padded))[crop].swapaxes(0, 1)   # (n, O, *L)
-        if bias is None:
-            y[n0:n1] = kept
-        else:
-            xp.add(kept, bias.reshape((-1,) + (1,) * nd), out=y[n0:n1])
+        _crop_into(y[n0:n1], kept, bias)
         del acc, kept                       # the workspace is free again for the next chunk
     return y
 
 
+def _crop_into(y, kept, bias):
+    """y (n, O, *L) = kept (n, O, *L) (+ bias (O,)): the output channels over the threads."""
+    xp = backend.xp_of(y)
+    b = None if bias is None else bias.reshape((-1,) + (1,) * (y.ndim - 2))
+
+    def crop(o0, o1):
+        if b is None:
+            y[:, o0:o1] = kept[:, o0:o1]
+        else:
+            xp.add(kept[:, o0:o1], b[o0:o1], out=y[:, o0:o1])
+    run_split(crop, y.shape[1], 2 * y.nbytes, xp)
+
+
 def _add_shifted(acc, products, shifts, fresh):
     """acc (O, L) (+)= sum over t of products[t*O:(t+1)*O, shifts[t]:shifts[t] + L]: each
-    tap's product read as far on as the tap reads. ``fresh``: acc holds nothing yet."""
+    tap's product read as far on as the tap reads. ``fresh``: acc holds nothing yet. The
+    output channels are cut over the threads, each adding all taps into its rows in turn."""
     xp = backend.xp_of(acc)
     O, L = acc.shape
-    terms = [products[t * O:(t + 1) * O, shift:shift + L] for t, shift in enumerate(shifts)]
-    if fresh and len(terms) > 1:
-        xp.add(terms[0], terms[1], out=acc)
-        terms = terms[2:]
-    elif fresh:
-        acc[...] = terms.pop(0)
-    for term in terms:
-        acc += term
+
+    def add(o0, o1):
+        terms = [products[t * O + o0:t * O + o1, shift:shift + L]
+                 for t, shift in enumerate(shifts)]
+        if fresh and len(terms) > 1:
+            xp.add(terms[0], terms[1], out=acc[o0:o1])
+            terms = terms[2:]
+        elif fresh:
+            acc[o0:o1] = terms.pop(0)
+        for term in terms:
+            acc[o0:o1] += term
+    run_split(add, O, (len(shifts) + 1) * acc.nbytes, xp)
 
 
 def _shift_weight_grad(x, g, pads, dilation, kernel):
@@ -339,9 +379,13 @@ def _shift_weight_grad(x, g, pads, dilation, kernel):
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
         L = (n1 - n0) * P
-        wide = _workspace(("shift-g", tuple(out_size)), (O, n1 - n0) + tuple(padded), x.dtype,
-                          xp)
-        wide[keep] = g[n0:n1].swapaxes(0, 1)
+        wide = _workspace("shift-g", (O, n1 - n0) + tuple(padded), x.dtype, xp)
+        g_on = g[n0:n1].swapaxes(0, 1)                                 # (O, n, *L), a view
+
+        def spread(o0, o1):                # output channels o0..o1, on one thread
+            wide[o0:o1][keep] = g_on[o0:o1]
+            _zero_beyond(wide[o0:o1], out_size)    # cropped outputs: they add nothing
+        run_split(spread, O, 2 * g_on.nbytes, xp)
         wide_t = wide.reshape(O, L).T                              # (L, O), a view
         for j0, j1 in tap_groups:
             block = _shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))

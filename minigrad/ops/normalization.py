@@ -23,6 +23,7 @@ from .. import backend
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from . import _batch_norm_kernels as _kernels
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, mul, rsqrt, sub
 from .movement import clone
@@ -80,26 +81,36 @@ class BatchNorm(Function):
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)       # (1, C, 1, ...) for broadcasting
         weight = affine[0] if has_weight else None           # (C,)
         bias = affine[-1] if has_bias else None              # (C,)
-        if training:
-            m = x.size // x.shape[1]                         # M = N * prod(S)
-            mean = x.mean(axis=axes)                         # (C,)
-            centered = x - mean.reshape(shape)               # (N, C, *S)
-            var = (centered * centered).mean(axis=axes)      # (C,), biased
-            if running_mean is not None:
-                update_running(running_mean, mean, momentum)
-            if running_var is not None:
-                update_running(running_var, var * (m / max(m - 1, 1)), momentum)  # unbiased
+        if _kernels.usable(x, weight, bias):
+            # the fast path: contiguous float32/float64, few passes, on all cores
+            w = None if weight is None else weight.reshape(-1)
+            b = None if bias is None else bias.reshape(-1)
+            if training:
+                y, mean, var, invstd = _kernels.forward_train(x, w, b, eps)
+                m = x.size // x.shape[1]
+                self._update_running(running_mean, running_var, mean, var, m, momentum)
+            else:
+                mean = running_mean.astype(x.dtype, copy=False)
+                invstd = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+                y = _kernels.forward_eval(x, mean, invstd, w, b)
         else:
-            mean = running_mean.astype(x.dtype, copy=False)
-            var = running_var.astype(x.dtype, copy=False)
-            centered = x - mean.reshape(shape)
-        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)   # (C,)
-        y = centered
-        y *= invstd.reshape(shape)                           # x_hat, in place: centered is ours
-        if weight is not None:                               # in place unless it would promote
-            y = _inplace_or_new(y, weight.reshape(shape), "mul")
-        if bias is not None:
-            y = _inplace_or_new(y, bias.reshape(shape), "add")
+            if training:
+                m = x.size // x.shape[1]                     # M = N * prod(S)
+                mean = x.mean(axis=axes)                     # (C,)
+                centered = x - mean.reshape(shape)           # (N, C, *S)
+                var = (centered * centered).mean(axis=axes)  # (C,), biased
+                self._update_running(running_mean, running_var, mean, var, m, momentum)
+            else:
+                mean = running_mean.astype(x.dtype, copy=False)
+                var = running_var.astype(x.dtype, copy=False)
+                centered = x - mean.reshape(shape)
+            invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)   # (C,)
+            y = centered
+            y *= invstd.reshape(shape)                       # x_hat, in place: centered is ours
+            if weight is not None:                           # in place unless it would promote
+                y = _inplace_or_new(y, weight.reshape(shape), "mul")
+            if bias is not None:
+                y = _inplace_or_new(y, bias.reshape(shape), "add")
         # Backward keeps x itself (the one full-size array kept; a second derivative flows
         # into it) and the (C,) statistics used here, copied: in eval they would otherwise be
         # views of the running statistics, which a later training call updates in place.
@@ -110,6 +121,13 @@ class BatchNorm(Function):
             axes, shape, training, has_bias, eps)
         self.bias_shape = bias.shape if bias is not None else None   # (C,), or C elements
         return y.astype(x.dtype, copy=False)        # float16 x, float32 affine: float16, as PyTorch
+
+    @staticmethod
+    def _update_running(running_mean, running_var, mean, var, m, momentum):
+        if running_mean is not None:
+            update_running(running_mean, mean, momentum)
+        if running_var is not None:
+            update_running(running_var, var * (m / max(m - 1, 1)), momentum)    # unbiased
 
     def backward(self, g):
         """g (N, C, *S) -> (dx, dweight, dbias).
@@ -123,6 +141,9 @@ class BatchNorm(Function):
         axes, shape = self.axes, self.shape
         want_x, want_w = self.needs_input_grad[0], weight is not None and self.needs_input_grad[1]
         want_b = self.has_bias and self.needs_input_grad[-1]
+        if self.training and not is_grad_enabled() and _kernels.usable(
+                x._array, g._array, None if weight is None else weight._array):
+            return self._backward_fast(x._array, g._array, weight, want_x, want_w, want_b)
         if self.training and is_grad_enabled() and want_x:
             # create_graph: mu and invstd as ops of x, so that the derivative of this backward
             # sees how they move with x (the cached arrays would be constants: a silently
@@ -159,6 +180,20 @@ class BatchNorm(Function):
             grads.append(gw)
         if self.has_bias:
             grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
+        return tuple(grads)
+
+    def _backward_fast(self, x, g, weight, want_x, want_w, want_b):
+        """The same closed form on arrays (``_batch_norm_kernels``), for a backward that
+        records no graph: four passes over the full-size arrays for dx, not about ten."""
+        w = None if weight is None else weight._array.reshape(-1)
+        gx, gw, gb = _kernels.backward_train(
+            x, backend.xp_of(g).ascontiguousarray(g), self.mean.reshape(-1),
+            self.invstd.reshape(-1), w, want_x, want_w, want_b)
+        grads = [None if gx is None else Tensor._wrap(gx)]
+        if weight is not None:
+            grads.append(None if gw is None else Tensor._wrap(gw.reshape(weight._array.shape)))
+        if self.has_bias:
+            grads.append(None if gb is None else Tensor._wrap(gb.reshape(self.bias_shape)))
         return tuple(grads)
 
 

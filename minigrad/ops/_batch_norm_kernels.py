@@ -1,0 +1,153 @@
+"""The array kernels behind ``batch_norm``'s fast path: numpy/cupy in and out, no autograd.
+
+Batch norm does little arithmetic per number, so its time is the passes it makes over memory.
+These kernels make as few as the formulas allow, on x (N, C, *S) viewed as (N, C, S) (S the
+product of the spatial sizes), for a contiguous float32/float64 input:
+
+* per-channel sums are matrix products (BLAS), never a full-size temporary;
+* every per-channel constant is folded into one factor before it touches a full-size array;
+* the passes run on slices of the batch in parallel (``minigrad.parallel``), each slice doing
+  all of its passes in turn while it is still in cache.
+
+    forward (training)  mu = sum x / M, var = sum (x - mu)^2 / M     (M = N*S)
+                        y = (x - mu) * weight invstd + bias          3 passes
+    forward (eval)      y = x * (weight invstd) + (bias - mu weight invstd)      2 passes
+    backward            gb = sum g, s = sum g (x - mu)
+                        dx = a (g - gb / M - (x - mu) invstd^2 s / M)  (a = weight invstd)
+                        dweight = invstd s, dbias = gb               4 passes
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..parallel import run_split
+
+__all__ = ["usable", "forward_train", "forward_eval", "backward_train"]
+
+
+def usable(x, *others):
+    """Whether the fast path applies: x a contiguous float32/float64 array, the others (the
+    gradient, the affine parameters; None where absent) of x's dtype."""
+    return (x.dtype.name in ("float32", "float64") and x.flags.c_contiguous and
+            all(a is None or a.dtype == x.dtype for a in others))
+
+
+def _channel_sum(a):
+    """a (N, C, S) -> (C,): each channel summed over the batch and the positions."""
+    xp = backend.xp_of(a)
+    n, c, s = a.shape
+    return (a.reshape(n * c, s) @ xp.ones(s, dtype=a.dtype)).reshape(n, c).sum(axis=0)
+
+
+def _row_dots(a, b):
+    """a, b (k, C, S) -> (k, C): the dot product of every (image, channel) row."""
+    k, c, s = a.shape
+    if s < 64:          # many tiny dot products cost more in calls than the product does
+        return (a * b).sum(axis=2)
+    return (a.reshape(k * c, 1, s) @ b.reshape(k * c, s, 1)).reshape(k, c)
+
+
+def _spread(v, like):
+    """v (C,) as an operand that broadcasts against ``like`` (N, C, S) channel by channel.
+
+    v[:, None] would do, but then numpy runs its inner loop once per (image, channel) row;
+    a (C, S) copy of v (1/N of the work of the pass) lets it run once per image over C*S
+    numbers: these passes ran about 1.5x faster. Not worth it for few images."""
+    xp = backend.xp_of(like)
+    n, c, s = like.shape
+    v = v.astype(like.dtype, copy=False)
+    if n < 4 or s == 1:
+        return v[:, None]
+    return xp.repeat(v, s).reshape(c, s)
+
+
+def _channels(a):
+    """a (N, C, *S), contiguous -> (N, C, prod(S)), a view."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def _parallel(piece, like, passes):
+    """Run piece(start, stop) over slices of the batch axis of ``like`` (N, C, S)."""
+    run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
+
+
+def forward_train(x_in, weight, bias, eps):
+    """x (N, C, *S); weight, bias (C,) or None -> (y (N, C, *S), mean (C,), var (C,) biased,
+    invstd (C,))."""
+    xp = backend.xp_of(x_in)
+    out = xp.empty_like(x_in)                # holds x - mu first, then becomes y
+    x, y = _channels(x_in), _channels(out)
+    n, c, s = x.shape
+    m = n * s
+    mean = _channel_sum(x) / m
+    partial = xp.empty((n, c), dtype=x.dtype)
+    mean_s = _spread(mean, x)
+
+    def center(a, b):
+        xp.subtract(x[a:b], mean_s, out=y[a:b])
+        partial[a:b] = _row_dots(y[a:b], y[a:b])
+    _parallel(center, x, 3)
+    var = partial.sum(axis=0) / m
+    invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+    scale = _spread(invstd if weight is None else invstd * weight, x)
+    shift = None if bias is None else _spread(bias, x)
+
+    def normalize(a, b):
+        y[a:b] *= scale
+        if shift is not None:
+            y[a:b] += shift
+    _parallel(normalize, x, 2 if shift is None else 4)
+    return out, mean, var, invstd
+
+
+def forward_eval(x_in, mean, invstd, weight, bias):
+    """y = x * scale + shift with the running statistics folded in: x (N, C, *S) -> y."""
+    xp = backend.xp_of(x_in)
+    scale = invstd if weight is None else invstd * weight          # (C,)
+    shift = -mean * scale if bias is None else bias - mean * scale
+    out = xp.empty_like(x_in)
+    x, y = _channels(x_in), _channels(out)
+    scale_s, shift_s = _spread(scale, x), _spread(shift, x)
+
+    def affine(a, b):
+        xp.multiply(x[a:b], scale_s, out=y[a:b])
+        y[a:b] += shift_s
+    _parallel(affine, x, 4)
+    return out
+
+
+def backward_train(x_in, g_in, mean, invstd, weight, want_x, want_w, want_b):
+    """x, g (N, C, *S); mean, invstd, weight (C,) (weight may be None) -> (dx (N, C, *S),
+    dweight (C,), dbias (C,)), each None where not wanted."""
+    xp = backend.xp_of(x_in)
+    x, g = _channels(x_in), _channels(g_in)
+    n, c, s = x.shape
+    m = n * s
+    gb = _channel_sum(g) if want_x or want_b else None                  # sum g
+    if not (want_x or want_w):
+        return None, None, gb
+    out = xp.empty_like(x_in)                 # x - mu, then becomes dx
+    centered = _channels(out)
+    partial = xp.empty((n, c), dtype=x.dtype)
+    mean_s = _spread(mean, x)
+
+    def center(a, b):
+        xp.subtract(x[a:b], mean_s, out=centered[a:b])
+        partial[a:b] = _row_dots(g[a:b], centered[a:b])
+    _parallel(center, x, 4)
+    dot = partial.sum(axis=0)                                           # sum g (x - mu)
+    gw = invstd * dot if want_w else None
+    if not want_x:
+        return None, gw, gb if want_b else None
+    a_ = invstd if weight is None else invstd * weight
+    k_s = _spread(-invstd * invstd * dot / m, x)
+    c_s = _spread(gb / m, x)
+    a_s = _spread(a_, x)
+
+    def combine(a, b):
+        gx = centered[a:b]
+        gx *= k_s
+        gx += g[a:b]
+        gx -= c_s
+        gx *= a_s
+    _parallel(combine, x, 9)
+    return out, gw, gb if want_b else None

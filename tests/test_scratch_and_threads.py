@@ -1,0 +1,174 @@
+"""The scratch-buffer cache and the intra-op threads (minigrad/ops/_workspace.py,
+minigrad/parallel.py): reused buffers hold old numbers, and the kernels must not read them;
+threads change the speed of a pass, never its result."""
+import multiprocessing
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import parallel
+from minigrad.ops import _workspace
+
+torch = pytest.importorskip("torch")
+from test_conv import PATH_CASES, _compare, _force_fast_paths  # noqa: E402
+
+F = minigrad.nn.functional
+TF = torch.nn.functional
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count a test changes."""
+    before = parallel.get_num_threads()
+    yield
+    parallel.set_num_threads(before)
+
+
+def _poison_cache():
+    """Every cached scratch buffer filled with NaN: a kernel that reads a cell it did not
+    write (a padding cell it took to be zero, say) now gives NaNs."""
+    for buf in _workspace._WORKSPACE.values():
+        if buf.dtype.kind == "f":
+            buf[...] = np.nan
+        else:
+            buf[...] = 1
+
+
+@pytest.mark.parametrize("chunk", [1, 1 << 30], ids=["one-tap-chunks", "one-chunk"])
+def test_conv_fast_paths_ignore_what_reused_buffers_hold(monkeypatch, chunk):
+    """Each fast path run after the cache was poisoned, geometries one after another (so
+    that each reuses a buffer another shape left), still agrees with torch."""
+    _force_fast_paths(monkeypatch, chunk)
+    rng = np.random.default_rng(5)
+    for nd, xs, ws, kw in PATH_CASES + PATH_CASES[:3]:
+        for dtype in (np.float64, np.float32):
+            arrays = [rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1])]
+            name = f"conv{nd}d"
+            _poison_cache()
+            _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+                     lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, dtype)
+
+
+def test_max_pool_ignores_what_reused_buffers_hold():
+    rng = np.random.default_rng(6)
+    for shape, kw in [((2, 3, 9, 9), dict(kernel_size=3, stride=2, padding=1)),
+                      ((2, 3, 8, 8), dict(kernel_size=2)),
+                      ((1, 2, 7, 7), dict(kernel_size=3, stride=1, dilation=2))]:
+        x = rng.standard_normal(shape)
+        _poison_cache()
+        _compare(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), [x],
+                 np.float64)
+
+
+def test_workspace_shares_one_buffer_per_kind_and_never_a_busy_one():
+    _workspace.clear_workspace()
+
+    def kept():
+        return _workspace._WORKSPACE[("test-kind", np.dtype(np.float32).str, "numpy")]
+    a = _workspace.workspace("test-kind", (4, 5), np.float32, np)
+    assert a.shape == (4, 5) and a.dtype == np.float32 and np.shares_memory(a, kept())
+    del a
+    b = _workspace.workspace("test-kind", (2, 3), np.float32, np)       # smaller: same memory
+    assert np.shares_memory(b, kept()) and kept().size == 20
+    c = _workspace.workspace("test-kind", (2, 3), np.float32, np)       # b holds it: a new one
+    assert not np.shares_memory(b, c) and not np.shares_memory(c, kept())
+    del b, c
+    d = _workspace.workspace("test-kind", (10, 10), np.float32, np)     # larger: replaced
+    assert np.shares_memory(d, kept()) and kept().size == 100
+    e = _workspace.workspace("test-kind", (3,), np.float64, np)         # another dtype
+    assert not np.shares_memory(d, e)
+    del d, e
+    _workspace.clear_workspace()
+
+
+def test_set_num_threads_follows_pytorch(threads):
+    minigrad.set_num_threads(3)
+    assert minigrad.get_num_threads() == 3
+    for bad, word in [(0, "a positive integer"), (-2, "a positive integer"),
+                      (2.5, "an int, but got float"), (True, "an int, but got bool")]:
+        with pytest.raises(RuntimeError, match=word):
+            minigrad.set_num_threads(bad)
+        with pytest.raises(RuntimeError, match=word):
+            torch.set_num_threads(bad)
+
+
+def test_run_split_covers_the_range_once(threads):
+    seen = []
+
+    def piece(a, b):
+        seen.append((a, b))
+    parallel.set_num_threads(1)
+    parallel.run_split(piece, 10, 1 << 40)
+    assert seen == [(0, 10)]                             # one thread: one call
+    parallel.set_num_threads(4)
+    seen.clear()
+    parallel.run_split(piece, 10, 1 << 10)
+    assert seen == [(0, 10)]                             # too little work to split
+    seen.clear()
+    parallel.run_split(piece, 10, 1 << 40)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    seen.clear()
+    parallel.run_split(piece, 3, 1 << 40)                # fewer rows than threads
+    assert sorted(seen) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_run_split_raises_a_pieces_error_and_does_not_nest(threads):
+    parallel.set_num_threads(2)
+    inner = []
+
+    def piece(a, b):
+        parallel.run_split(lambda c, d: inner.append((c, d)), 8, 1 << 40)
+        if a > 0:
+            raise ValueError("from the second piece")
+    with pytest.raises(ValueError, match="second piece"):
+        parallel.run_split(piece, 2, 1 << 40)
+    assert inner == [(0, 8), (0, 8)]                     # inside a piece: serial
+
+
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+    """Batch norm (training, forward and backward) and a shifted-GEMM convolution, large
+    enough to be split, give the same numbers on one thread and on four."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((8, 32, 64, 64)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    results, workers = [], set()
+    run_piece = parallel._run_piece
+
+    def watched(fn, a, b):
+        workers.add(threading.current_thread().name)
+        return run_piece(fn, a, b)
+    monkeypatch.setattr(parallel, "_run_piece", watched)
+    for n in (1, 4):
+        # minigrad's own passes only: numpy's BLAS keeps its threads (a matrix product may
+        # round differently on another number of threads)
+        monkeypatch.setattr(parallel, "_threads", n)
+        xt, wt = minigrad.tensor(x, requires_grad=True), minigrad.tensor(w, requires_grad=True)
+        y = F.batch_norm(F.conv2d(xt, wt, padding=1), None, None, training=True)
+        (y * y).sum().backward()
+        results.append([t.numpy() for t in (y.detach(), xt.grad, wt.grad)])
+    assert any(name.startswith("minigrad-") for name in workers)     # it was split
+    for one, four in zip(*results):
+        np.testing.assert_array_equal(one, four)
+
+
+def _child_runs_split(queue):
+    out = np.zeros(64 << 20 >> 3)
+    parallel.run_split(lambda a, b: out.__setitem__(slice(a, b), 1.0), out.size,
+                       out.nbytes * 2)
+    queue.put(float(out.sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_threads(threads):
+    parallel.set_num_threads(2)
+    parallel.run_split(lambda a, b: None, 4, 1 << 40)    # the parent's workers exist now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_runs_split, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == float(64 << 20 >> 3)
