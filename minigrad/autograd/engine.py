@@ -21,7 +21,9 @@ import sys
 import traceback
 import weakref
 
-from .. import backend
+import numpy as np
+
+from .. import backend, parallel
 from ..dtypes import from_numpy_dtype
 from ..tensor import Size, Tensor, _to_array
 from .function import Function, mark_not_differentiable
@@ -293,7 +295,7 @@ def _add(a, b, create_graph):
     """Two gradient contributions summed (recorded when create_graph)."""
     if create_graph:
         return a + b
-    return Tensor._wrap(a._array + b._array)
+    return Tensor._wrap(parallel.binary(np.add, a._array, b._array))
 
 
 def _add_leaf(leaf_grads, leaf, g, create_graph):

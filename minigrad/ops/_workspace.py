@@ -16,6 +16,7 @@ write every cell they read.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import OrderedDict
 
 from ._util import prod
@@ -27,6 +28,7 @@ _WORKSPACE = OrderedDict()        # (kind, dtype, array module) -> 1-D array, mo
 # forward and backward use at once (shifted planes, products, accumulator, spread gradient,
 # im2col matrix), so that a network's buffers survive from one step to the next
 _WORKSPACE_BYTES = 96 << 20
+_LOCK = threading.Lock()          # kernels may ask from several threads (minigrad.parallel)
 
 
 def workspace(kind, shape, dtype, xp):
@@ -37,7 +39,11 @@ def workspace(kind, shape, dtype, xp):
     one is made (and kept, if it fits the cache's bound). Arrays larger than half the bound
     are never kept.
     """
-    dtype = xp.dtype(dtype)
+    with _LOCK:
+        return _take(kind, shape, xp.dtype(dtype), xp)
+
+
+def _take(kind, shape, dtype, xp):
     size = prod(shape)
     key = (kind, dtype.str, xp.__name__)
     buf = _WORKSPACE.get(key)
@@ -60,4 +66,5 @@ def workspace(kind, shape, dtype, xp):
 
 def clear_workspace():
     """Drop every cached scratch buffer (their memory goes back to the allocator)."""
-    _WORKSPACE.clear()
+    with _LOCK:
+        _WORKSPACE.clear()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, parallel
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype,
                     to_tensor_like, torch_sign)
@@ -23,7 +24,7 @@ from .plumbing import Cast, cast_to, sum_to
 class Add(Function):
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a + b
+        return parallel.binary(np.add, a, b)
 
     def backward(self, g):
         # d(a+b)/da = d(a+b)/db = 1
@@ -35,7 +36,7 @@ class Add(Function):
 class Sub(Function):
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a - b
+        return parallel.binary(np.subtract, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -46,7 +47,7 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a * b
+        return parallel.binary(np.multiply, a, b)
 
     def backward(self, g):
         # d(ab)/da = b, d(ab)/db = a
@@ -116,7 +117,20 @@ def select_grad(g, share):
     """g * share for a constant ``share`` array (a bool mask, or the fractions a tie splits),
     with exactly 0 where share is 0 even for a NaN or infinite g (NaN * 0 is NaN): PyTorch's
     selecting backwards (relu, clamp, maximum, max, max-pool) leave the unselected at 0."""
-    if backend.xp_of(g._array).isfinite(g._array.sum()):
+    xp = backend.xp_of(g._array)
+    if not is_grad_enabled() and g._array.shape == share.shape:
+        # no graph to record: the multiply and the check of its sum in one pass (split over
+        # the threads), the product's pieces summed while they are still in cache
+        out = xp.empty(share.shape, dtype=xp.result_type(g._array, share))
+        sums = []
+
+        def piece(gp, sp, op):
+            xp.multiply(gp, sp, out=op)
+            sums.append(op.sum())
+        parallel.map_pieces(piece, g._array, share, out)
+        if all(xp.isfinite(t) for t in sums):
+            return Tensor._wrap(out)
+    elif xp.isfinite(g._array.sum()):
         # the common case, one multiply (an overflowing sum only takes the path below)
         return Mul.apply(g, Tensor._wrap(share))
     return where(share != 0, Mul.apply(g, Tensor._wrap(share)), 0.0)
@@ -288,8 +302,15 @@ class Relu(Function):
         # memory, and the backward is one multiply (g * (out > 0) was a compare and a
         # multiply: 2x slower). The mask is not the output, so relu_ or a later in-place
         # write cannot spoil it. As PyTorch (grad where not input <= 0), NaN lets it through.
-        out = backend.xp_of(a).maximum(a, a.dtype.type(0))
-        self.mask = out != 0           # = not (a <= 0): a > 0, or a NaN (kept by maximum)
+        xp = backend.xp_of(a)
+        out, mask = xp.empty_like(a), xp.empty(a.shape, dtype=bool)
+        zero = a.dtype.type(0)
+
+        def piece(x, o, m):            # both passes on a piece while it is in cache
+            xp.maximum(x, zero, out=o)
+            xp.not_equal(o, 0, out=m)  # = not (a <= 0): a > 0, or a NaN (kept by maximum)
+        parallel.map_pieces(piece, a, out, mask)
+        self.mask = mask
         return out
 
     def backward(self, g):
