@@ -172,3 +172,21 @@ def test_a_forked_child_starts_its_own_threads(threads):
     child.join(60)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == float(64 << 20 >> 3)
+
+
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_non_finite_values_reach_only_what_torch_reaches(where):
+    """The fast paths compute some numbers that are thrown away or multiplied by zero (the
+    cropped columns of the shifted GEMMs, the zero columns of the wide col2im): an inf in x
+    or w must not turn those into NaNs that reach the result. Shapes that take the shifted
+    GEMMs (40 channels on 20x20) and the wide col2im (LeNet's 12x12 maps, 5x5 kernel)."""
+    rng = np.random.default_rng(8)
+    for xs, ws, kw in [((2, 40, 20, 20), (8, 40, 3, 3), dict(padding=1)),
+                       ((3, 4, 12, 12), (6, 4, 5, 5), {})]:
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        if where == "x":
+            x[0, 3, 5, xs[-1] - 1] = np.inf          # the right edge: read round by the next row
+        else:
+            w[1, 2, 0, -1] = np.inf
+        _compare(lambda a, b: F.conv2d(a, b, **kw), lambda a, b: TF.conv2d(a, b, **kw), [x, w],
+                 np.float64)

@@ -52,75 +52,120 @@ class Geometry(NamedTuple):
 
 
 # ----------------------------------------------------------------------------------------------
-# Layout changes: (N, C, *S) <-> (C, *S, N)
+# im2col and its adjoint, on the (N, C, *S) layout as it is
 # ----------------------------------------------------------------------------------------------
-def _to_cfirst(x, pads=None):
-    """(N, C, *S) -> (C, *(S + pad_l + pad_r), N): one copy that zero-pads and moves N last."""
+# The columns are ordered (image, position): the product w @ cols is then (O, N, *L), and
+# its two leading axes swap into the (N, O, *L) output by copying contiguous rows of prod(L)
+# numbers. (An (position, image) order, N last, made that copy a gather with N's stride:
+# 2-5x slower, and the same again for the gradient going in.)
+def _padded(x, pads):
+    """x (N, C, *S) zero-padded to (N, C, *Sp), in a scratch buffer; x itself if no padding."""
+    if not any(l or r for l, r in pads):
+        return x
     xp = backend.xp_of(x)
-    nd = x.ndim - 2
-    moved = x.transpose(1, *range(2, nd + 2), 0)                       # (C, *S, N), a view
-    if pads is None or not any(l or r for l, r in pads):
-        return xp.ascontiguousarray(moved)
-    shape = (x.shape[1],) + tuple(s + l + r for s, (l, r) in zip(x.shape[2:], pads)) + (x.shape[0],)
-    out = xp.zeros(shape, dtype=x.dtype)
-    out[(slice(None),) + tuple(slice(l, l + s) for s, (l, _) in zip(x.shape[2:], pads))] = moved
+    size = x.shape[2:]
+    out = _workspace("im2col-pad", x.shape[:2] + tuple(n + l + r for n, (l, r) in
+                                                     zip(size, pads)), x.dtype, xp)
+
+    def pad(c0, c1):                     # channels c0..c1, on one thread
+        part = out[:, c0:c1]
+        for ax, (l, r) in enumerate(pads):   # the padding slabs (a reused buffer: not zeros)
+            lead = (slice(None), slice(None)) + (slice(None),) * ax
+            part[lead + (slice(0, l),)] = 0
+            part[lead + (slice(l + size[ax], None),)] = 0
+        part[(slice(None), slice(None)) + tuple(slice(l, l + n) for n, (l, _) in
+                                                zip(size, pads))] = x[:, c0:c1]
+    run_split(pad, x.shape[1], 2 * out.nbytes, xp)
     return out
 
 
-def _from_cfirst(y_t, start=None, size=None, bias=None):
-    """(C, *S, N) -> (N, C, *size), cropping S to [start, start+size) and adding ``bias`` (C,)."""
-    xp = backend.xp_of(y_t)
-    nd = y_t.ndim - 2
-    if start is not None:
-        y_t = y_t[(slice(None),) + tuple(slice(a, a + n) for a, n in zip(start, size))]
-    moved = y_t.transpose(nd + 1, 0, *range(1, nd + 1))                 # (N, C, *size), a view
-    out = xp.empty(moved.shape, dtype=y_t.dtype)
-    if bias is None:
-        out[...] = moved
-    else:
-        xp.add(moved, bias.reshape((-1,) + (1,) * nd), out=out)
-    return out
+def _im2col(x, geom):
+    """Every window of x (N, C, *S), as the columns of a matrix.
 
-
-# ----------------------------------------------------------------------------------------------
-# im2col and its adjoint
-# ----------------------------------------------------------------------------------------------
-def _im2col(x_t, kernel, stride, dilation, out_size, groups):
-    """Every window of x_t, as the columns of a matrix.
-
-    x_t: (C, *Sp, N) padded input -> cols: (G, C/G * prod(kernel), prod(out_size) * N) with
-    cols[g, (c, p, q), (i, j, n)] = x_t[g*C/G + c, i*sH + p*dH, j*sW + q*dW, n].
-    The window view is free (strides only); the reshape makes the one copy.
+    -> cols: (G, C/G * prod(kernel), N * prod(out_size)) with
+    cols[g, (c, p, q), (n, i, j)] = xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW].
+    The window view is free (strides only); the copy into the matrix is the one pass.
     """
+    kernel, stride, dilation, out_size = geom.kernel, geom.stride, geom.dilation, geom.out_size
     nd = len(kernel)
-    C, N = x_t.shape[0], x_t.shape[-1]
-    spatial = tuple(range(1, nd + 1))
+    N, C = x.shape[:2]
+    xp = backend.xp_of(x)
+    xpad = _padded(x, geom.padding)                                # (N, C, *Sp)
+    spatial = tuple(range(2, nd + 2))
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    win = backend.sliding_window_view(x_t, span, axis=spatial)     # (C, *positions, N, *span)
-    win = win[(slice(None),)
+    win = backend.sliding_window_view(xpad, span, axis=spatial)   # (N, C, *positions, *span)
+    win = win[(slice(None), slice(None))
               + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(stride, out_size))
-              + (slice(None),)
-              + tuple(slice(None, None, d) for d in dilation)]      # (C, *out, N, *kernel)
-    win = win.transpose(0, *range(nd + 2, 2 * nd + 2), *spatial, nd + 1)   # (C, *kernel, *out, N)
-    # the one copy, into a reused buffer (every element is written: no stale values)
-    cols = _workspace("im2col", (groups, C // groups * _prod(kernel), _prod(out_size) * N),
-                      x_t.dtype, backend.xp_of(x_t))
-    cols.reshape(win.shape)[...] = win
+              + tuple(slice(None, None, d) for d in dilation)]    # (N, C, *out, *kernel)
+    win = win.transpose(1, *range(nd + 2, 2 * nd + 2), 0, *spatial)   # (C, *kernel, N, *out)
+    # every element of the (reused) buffer is written: no stale values
+    cols = _workspace("im2col", (geom.groups, C // geom.groups * _prod(kernel),
+                                 N * _prod(out_size)), x.dtype, xp)
+    rows = cols.reshape(win.shape)
+
+    def copy(c0, c1):                    # channels c0..c1, on one thread
+        rows[c0:c1] = win[c0:c1]
+    run_split(copy, C, 2 * cols.nbytes, xp)
     return cols
 
 
-def _col2im(cols, out, stride, dilation, out_size, row0=0):
+def _channels_first(g, width=None):
+    """g (N, O, *L) -> (O, N * prod(L')): the layout the GEMMs read, one copy of rows. L' is L
+    with the last size widened to ``width`` (zeros in the extra columns) when given."""
+    xp = backend.xp_of(g)
+    last = g.shape[-1]
+    width = width or last
+    out = _workspace("im2col-g", (g.shape[1], g.shape[0]) + g.shape[2:-1] + (width,), g.dtype,
+                     xp)
+    g_on = g.swapaxes(0, 1)                                        # (O, N, *L), a view
+
+    def copy(o0, o1):
+        out[o0:o1, ..., :last] = g_on[o0:o1]
+        out[o0:o1, ..., last:] = 0
+    run_split(copy, g.shape[1], 2 * out.nbytes, xp)
+    return out.reshape(g.shape[1], -1)
+
+
+def _col2im(cols, out, stride, dilation, out_size, row0=0, flat=None):
     """The adjoint of ``_im2col``: add each column entry back where its window read it.
 
-    cols: (C, *kernel, *out, N) is added into out: (C, *size, N). One strided slice-add per
+    cols: (C, *kernel, N, *out) is added into out: (N, C, *size). One strided slice-add per
     kernel offset (never a loop over pixels or batch items); overlapping windows simply add
     up. ``row0``: cols may hold only some rows of the kernel, rows row0, row0 + 1, ...
+    The channels are cut over the threads.
+
+    ``flat``: the 1-D buffer that ``out`` begins, given when the columns are *wide*: their
+    last axis runs over the whole padded width Wp (stride 1 along it), zeros past the real
+    outputs. An offset's columns then land on runs of Wp numbers that flow on into the next
+    row (the zeros land there), so with stride 1 throughout an image's columns are one
+    contiguous run: numpy adds long runs instead of rows of a few outputs. On LeNet's 8x8
+    outputs of 12x12 maps the adds took half the time, for a product 1.5x as wide: the input
+    gradient 10-15% faster. ``flat`` extends (kW - 1)*dW numbers past ``out`` for the last
+    run.
     """
-    kernel = cols.shape[1:cols.ndim - len(out_size) - 1]
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        at = (row0 + offset[0],) + offset[1:]                      # offset in the whole kernel
-        dst = (slice(None),) + _window_slices(at, stride, dilation, out_size)
-        out[dst] += cols[(slice(None),) + offset]                  # (C, *out, N) each
+    xp = backend.xp_of(out)
+    nd = len(out_size)
+    kernel = cols.shape[1:1 + nd]
+    N, C, *size = out.shape
+    plane = _prod(size)
+    steps = [s * _prod(size[a + 1:]) for a, s in enumerate(stride)]       # numbers per step
+
+    def add(c0, c1):
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            at = (row0 + offset[0],) + offset[1:]                  # offset in the whole kernel
+            src = cols[(slice(c0, c1),) + offset].swapaxes(0, 1)    # (N, c1 - c0, *out)
+            if flat is None:
+                dst = (slice(None), slice(c0, c1)) + _window_slices(at, stride, dilation,
+                                                                    out_size)
+                out[dst] += src
+                continue
+            start = c0 * plane + sum(o * d * _prod(size[a + 1:])
+                                     for a, (o, d) in enumerate(zip(at, dilation)))
+            dst = xp.lib.stride_tricks.as_strided(
+                flat[start:], (N, c1 - c0) + tuple(out_size),
+                tuple(flat.itemsize * n for n in [C * plane, plane] + steps))
+            dst += src
+    run_split(add, C, 2 * _prod(kernel) * cols[(slice(None),) + (0,) * nd].nbytes, xp)
     return out
 
 
@@ -129,28 +174,36 @@ def _col2im(cols, out, stride, dilation, out_size, row0=0):
 _FRESH_MAP_BYTES = 32 << 20
 
 
-def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups):
-    """Transposed convolution on the inner layout: the adjoint of the im2col GEMM in x.
+def _conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups, N, wide=False):
+    """Transposed convolution: the adjoint of the im2col GEMM in x.
 
-    g_t: (G, O/G, L*N), w: (O, C/G, *k) -> (C, *size, N), ``size`` being the (padded) extent
-    the windows live in. gcols = w^T @ g_t is made ``rows`` kernel rows at a time (rows
-    p..p+r: w[:, :, p:p+r]^T @ g_t), so that no part passes _FRESH_MAP_BYTES.
+    g_t: (G, O/G, N*L), w: (O, C/G, *k) -> (N, C, *size), ``size`` being the (padded) extent
+    the windows live in (a scratch buffer). gcols = w^T @ g_t is made ``rows`` kernel rows
+    at a time (rows p..p+r: w[:, :, p:p+r]^T @ g_t), so that no part passes _FRESH_MAP_BYTES.
+    ``wide``: g_t's last axis is the padded width, zeros past the outputs (``_col2im``).
     """
     xp = backend.xp_of(g_t)
     O, Cg, *kernel = w.shape
-    N = g_t.shape[-1] // _prod(out_size)
-    out = _workspace("col2im", (groups * Cg,) + tuple(size) + (N,), g_t.dtype, xp)
-    out[...] = 0                      # a reused buffer: the slice-adds below need zeros
-    nbytes = groups * Cg * _prod(kernel) * g_t.shape[-1] * g_t.itemsize    # all of gcols
+    C = groups * Cg
+    total = N * C * _prod(size)
+    tail = (kernel[-1] - 1) * dilation[-1] if wide else 0     # the last run's spill
+    flat = _workspace("col2im", (total + tail,), g_t.dtype, xp)
+    out = flat[:total].reshape((N, C) + tuple(size))
+    run_split(lambda c0, c1: out[:, c0:c1].fill(0), C, out.nbytes, xp)
+    flat[total:] = 0
+    nbytes = C * _prod(kernel) * g_t.shape[-1] * g_t.itemsize                # all of gcols
     if nbytes == 0:
         return out
     rows = max(1, min(kernel[0], kernel[0] * _FRESH_MAP_BYTES // nbytes))  # rows per product
     w_rows = w.reshape(groups, O // groups, Cg, kernel[0], -1)    # (G, O/G, C/G, kH, kW...)
     for p in range(0, kernel[0], rows):
         w_p = w_rows[:, :, :, p:p + rows].reshape(groups, O // groups, -1)
-        gcols = w_p.swapaxes(1, 2) @ g_t                           # (G, C/G*rows*kW..., L*N)
-        gcols = gcols.reshape((groups * Cg, -1) + tuple(kernel[1:]) + tuple(out_size) + (N,))
-        _col2im(gcols, out, stride, dilation, out_size, row0=p)
+        gcols = w_p.swapaxes(1, 2) @ g_t                           # (G, C/G*rows*kW..., N*L)
+        gcols = gcols.reshape((C, -1) + tuple(kernel[1:]) + (N,) + tuple(out_size))
+        if wide:
+            _col2im(gcols, out, stride, dilation, out_size, row0=p, flat=flat)
+        else:
+            _col2im(gcols, out, stride, dilation, out_size, row0=p)
     return out
 
 
@@ -457,12 +510,11 @@ def path(geom, channels):
 # The three maps
 # ----------------------------------------------------------------------------------------------
 def columns(x, geom):
-    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), prod(L) * N), or None when this
+    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), N * prod(L)), or None when this
     geometry is not computed with im2col (nothing to share then)."""
     if path(geom, x.shape[1]) != "im2col" or x.size == 0:
         return None
-    x_t = _to_cfirst(x, geom.padding)                              # (C, *Sp, N)
-    return _im2col(x_t, geom.kernel, geom.stride, geom.dilation, geom.out_size, geom.groups)
+    return _im2col(x, geom)
 
 
 def forward(x, w, b, geom, cols=None):
@@ -488,8 +540,9 @@ def forward(x, w, b, geom, cols=None):
     if cols is None:
         cols = columns(x, geom)
     y_t = _workspace("im2col-y", (G, O // G, cols.shape[-1]), x.dtype, xp)
-    xp.matmul(w.reshape(G, O // G, -1), cols, out=y_t)              # (G, O/G, L*N)
-    y = _from_cfirst(y_t.reshape((O,) + tuple(geom.out_size) + (N,)), bias=b)
+    xp.matmul(w.reshape(G, O // G, -1), cols, out=y_t)              # (G, O/G, N*L)
+    y = xp.empty((N, O) + tuple(geom.out_size), dtype=x.dtype)
+    _crop_into(y, y_t.reshape((O, N) + tuple(geom.out_size)).swapaxes(0, 1), b)
     return y, cols
 
 
@@ -513,9 +566,21 @@ def input_grad(g, w, geom):
     pads = _adjoint_pads(geom) if how == "shift" else None
     if pads is not None:
         return _shift_conv(g, _flipped(w), pads, geom.dilation, geom.in_size)
-    g_t = _to_cfirst(g).reshape(G, O // G, -1)                    # (G, O/G, L*N)
-    gx_t = _conv_transpose_t(g_t, w, geom.stride, geom.dilation, geom.padded, geom.out_size, G)
-    return _from_cfirst(gx_t, start=[l for l, _ in geom.padding], size=geom.in_size)
+    # wide columns (see _col2im) along a stride-1 last axis, unless they would more than
+    # double the product, or w holds an inf or NaN (which the zero columns would turn into
+    # NaNs where no window reads)
+    out_size, Wp = tuple(geom.out_size), geom.padded[-1]
+    wide = (geom.stride[-1] == 1 and Wp <= 2 * out_size[-1] and Wp != out_size[-1]
+            and bool(xp.isfinite(w.sum())))
+    if wide:
+        out_size = out_size[:-1] + (Wp,)
+    g_t = _channels_first(g, Wp if wide else None).reshape(G, O // G, -1)   # (G, O/G, N*L)
+    gx_pad = _conv_transpose_t(g_t, w, geom.stride, geom.dilation, geom.padded, out_size,
+                               G, N, wide)                         # (N, C, *Sp), scratch
+    gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
+    _crop_into(gx, gx_pad[(slice(None), slice(None)) + tuple(
+        slice(l, l + n) for n, (l, _) in zip(geom.in_size, geom.padding))], None)
+    return gx
 
 
 def weight_grad(x, g, geom, cols=None):
@@ -533,12 +598,14 @@ def weight_grad(x, g, geom, cols=None):
         # sum over images of g[n] (O, L) @ x[n]^T (L, C)
         gw = xp.matmul(g.reshape(N, O, -1), _pick(x, geom).transpose(0, 2, 1)).sum(axis=0)
         return gw.reshape(shape)
-    if how == "shift":
+    # the shifted GEMMs multiply the zeros of cropped outputs by x's cells wrapped round
+    # from the next row: an inf or NaN in x would make NaNs there, so such an x takes im2col
+    if how == "shift" and bool(xp.isfinite(x.sum())):
         return _shift_weight_grad(x, g, geom.padding, geom.dilation, geom.kernel)
     if cols is None:
-        cols = columns(x, geom)
-    g_t = _to_cfirst(g).reshape(G, O // G, -1)                    # (G, O/G, L*N)
-    # (G, C/G*K, L*N) @ (G, L*N, O/G): the long L*N axis is the contraction. With the small
+        cols = _im2col(x, geom)
+    g_t = _channels_first(g).reshape(G, O // G, -1)               # (G, O/G, N*L)
+    # (G, C/G*K, N*L) @ (G, N*L, O/G): the long N*L axis is the contraction. With the small
     # O/G axis last, OpenBLAS splits the work over threads well; the other order,
     # g @ cols^T, took 2-3x the CPU time on 2 threads (same numbers).
     return (cols @ g_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(shape)
