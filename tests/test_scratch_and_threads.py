@@ -67,7 +67,8 @@ def test_workspace_shares_one_buffer_per_kind_and_never_a_busy_one():
     _workspace.clear_workspace()
 
     def kept():
-        return _workspace._WORKSPACE[("test-kind", np.dtype(np.float32).str, "numpy")]
+        return _workspace._WORKSPACE[("test-kind", np.dtype(np.float32).str, "numpy",
+                                      threading.get_ident())]
     a = _workspace.workspace("test-kind", (4, 5), np.float32, np)
     assert a.shape == (4, 5) and a.dtype == np.float32 and np.shares_memory(a, kept())
     del a
@@ -129,8 +130,8 @@ def test_run_split_raises_a_pieces_error_and_does_not_nest(threads):
 
 
 def test_results_do_not_depend_on_the_thread_count(monkeypatch):
-    """Batch norm (training, forward and backward) and a shifted-GEMM convolution, large
-    enough to be split, give the same numbers on one thread and on four."""
+    """A shifted-GEMM convolution, batch norm (training), relu and a max-pool, forward and
+    backward, large enough to be split, give the same numbers on one thread and on four."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((8, 32, 64, 64)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
@@ -146,7 +147,8 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
         # round differently on another number of threads)
         monkeypatch.setattr(parallel, "_threads", n)
         xt, wt = minigrad.tensor(x, requires_grad=True), minigrad.tensor(w, requires_grad=True)
-        y = F.batch_norm(F.conv2d(xt, wt, padding=1), None, None, training=True)
+        y = F.max_pool2d(F.relu(F.batch_norm(F.conv2d(xt, wt, padding=1), None, None,
+                                              training=True)), 2)
         (y * y).sum().backward()
         results.append([t.numpy() for t in (y.detach(), xt.grad, wt.grad)])
     assert any(name.startswith("minigrad-") for name in workers)     # it was split

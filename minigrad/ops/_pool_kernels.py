@@ -16,6 +16,7 @@ import itertools
 import numpy as np  # dtype limits and index bookkeeping; the data goes through backend.xp_of
 
 from .. import backend
+from ..parallel import run_split
 from ._util import prod, window_slices as _window_slices
 from ._workspace import workspace
 
@@ -94,9 +95,37 @@ def running_max(candidate, count, xp, with_arg=True):
     return out, arg
 
 
+def _by_leading_axis(x, nd, piece):
+    """piece(start, stop) over slices of x's first axis, split over the threads, when x has
+    axes before its last ``nd`` (independent planes); otherwise piece(None, None)."""
+    if x.ndim == nd:
+        piece(None, None)
+    else:
+        run_split(piece, x.shape[0], 2 * x.nbytes, backend.xp_of(x))
+
+
 def max_windows(x, kernel, stride, padding, dilation, out_size, with_arg):
     """y[..., i, j] = max_{p, q} xpad[..., i*sH + p*dH, j*sW + q*dW] and ``arg``, the row-major
     kernel offset k = p*kW + q of the element PyTorch picks (its first maximum), or None.
+
+    The planes (the leading axes) are independent: slices of the first axis run on the
+    threads, their outputs joined after.
+    """
+    parts = {}
+
+    def piece(a, b):
+        parts[a] = _max_windows(x[a:b], kernel, stride, padding, dilation, out_size,
+                                with_arg)
+    _by_leading_axis(x, len(kernel), piece)
+    if len(parts) == 1:
+        return next(iter(parts.values()))
+    xp = backend.xp_of(x)
+    ys, args = zip(*(parts[a] for a in sorted(parts)))
+    return xp.concatenate(ys), (xp.concatenate(args) if with_arg else None)
+
+
+def _max_windows(x, kernel, stride, padding, dilation, out_size, with_arg):
+    """max_windows on one slice of planes.
 
     The max is separable: along W first, then H. Taking the first max along W, then the first
     row holding the max, is exactly PyTorch's first max in row-major window order.
@@ -156,9 +185,19 @@ def scatter_offsets(g, arg, kernel, stride, padding, dilation, size):
     """The adjoint of picking one element per window: dx[window(i, j) at offset arg[i, j]] +=
     g[i, j]. One strided pass per kernel offset; plain writes when windows do not overlap."""
     xp = backend.xp_of(g)
-    out_size = g.shape[g.ndim - len(kernel):]
     padded = tuple(n + l + r for n, (l, r) in zip(size, padding))
     gx = xp.zeros(g.shape[:g.ndim - len(kernel)] + padded, dtype=g.dtype)   # (..., *Sp)
+
+    def piece(a, b):                   # slices of the first axis, on the threads
+        _scatter_into(gx[a:b], g[a:b], arg[a:b], kernel, stride, dilation)
+    _by_leading_axis(g, len(kernel), piece)
+    return crop(gx, padding, size)
+
+
+def _scatter_into(gx, g, arg, kernel, stride, dilation):
+    """scatter_offsets on one slice of planes, into gx (..., *Sp), zeros."""
+    xp = backend.xp_of(g)
+    out_size = g.shape[g.ndim - len(kernel):]
     disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
     chosen = workspace("pool-mask", arg.shape, bool, xp)
     part = None if disjoint else workspace("pool-grad", g.shape, g.dtype, xp)
@@ -170,7 +209,6 @@ def scatter_offsets(g, arg, kernel, stride, padding, dilation, size):
         else:
             xp.multiply(g, chosen, out=part)
             view += part
-    return crop(gx, padding, size)
 
 
 def gather_flat(x, indices, nd):

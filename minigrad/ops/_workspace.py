@@ -23,7 +23,7 @@ from ._util import prod
 
 __all__ = ["workspace", "clear_workspace"]
 
-_WORKSPACE = OrderedDict()        # (kind, dtype, array module) -> 1-D array, most recent last
+_WORKSPACE = OrderedDict()        # (kind, dtype, module, thread) -> 1-D array, most recent last
 # At most this much is kept between calls: one buffer of each kind that a large convolution's
 # forward and backward use at once (shifted planes, products, accumulator, spread gradient,
 # im2col matrix), so that a network's buffers survive from one step to the next
@@ -45,7 +45,8 @@ def workspace(kind, shape, dtype, xp):
 
 def _take(kind, shape, dtype, xp):
     size = prod(shape)
-    key = (kind, dtype.str, xp.__name__)
+    # a pool's slices ask for the same kinds on several threads at once: one buffer each
+    key = (kind, dtype.str, xp.__name__, threading.get_ident())
     buf = _WORKSPACE.get(key)
     # 3 references to a free buffer: the dict's, ``buf``'s and getrefcount's own argument
     free = buf is not None and sys.getrefcount(buf) == 3
