@@ -680,3 +680,18 @@ def test_transposed_empty_batch_bias_dtype_as_torch(nd, x_dtype, w_dtype, b_dtyp
         except RuntimeError as exc:
             outcome.append(str(exc))
     assert outcome[1] == outcome[0]
+
+
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((32, 4, 6, 6), (6, 4, 3, 3), dict(padding=1)),
+    ((40, 6, 9, 9), (4, 3, 3, 2), dict(stride=(2, 1), dilation=(1, 2), groups=2)),
+    ((32, 3, 11), (5, 3, 4), dict(stride=2, padding=3)),
+])
+def test_input_gradient_with_the_batch_axis_last_matches_torch(xs, ws, kw):
+    """Many images of small planes (N >= 4 x outputs per row): the input gradient's col2im
+    runs with N innermost (conv_kernels._input_grad_batch_last)."""
+    rng = np.random.default_rng(len(xs) + xs[0])
+    name = f"conv{len(xs) - 2}d"
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, np.float64)

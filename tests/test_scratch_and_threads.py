@@ -63,25 +63,27 @@ def test_max_pool_ignores_what_reused_buffers_hold():
                  np.float64)
 
 
-def test_workspace_shares_one_buffer_per_kind_and_never_a_busy_one():
+def test_workspace_shares_buffers_by_kind_and_never_a_busy_one():
     _workspace.clear_workspace()
 
-    def kept():
+    def kept(slot=0):
         return _workspace._WORKSPACE[("test-kind", np.dtype(np.float32).str, "numpy",
-                                      threading.get_ident())]
+                                      threading.get_ident(), slot)]
     a = _workspace.workspace("test-kind", (4, 5), np.float32, np)
     assert a.shape == (4, 5) and a.dtype == np.float32 and np.shares_memory(a, kept())
     del a
     b = _workspace.workspace("test-kind", (2, 3), np.float32, np)       # smaller: same memory
     assert np.shares_memory(b, kept()) and kept().size == 20
-    c = _workspace.workspace("test-kind", (2, 3), np.float32, np)       # b holds it: a new one
-    assert not np.shares_memory(b, c) and not np.shares_memory(c, kept())
-    del b, c
-    d = _workspace.workspace("test-kind", (10, 10), np.float32, np)     # larger: replaced
+    c = _workspace.workspace("test-kind", (2, 3), np.float32, np)       # b holds it: slot 1
+    assert not np.shares_memory(b, c) and np.shares_memory(c, kept(1))
+    del b
+    d = _workspace.workspace("test-kind", (10, 10), np.float32, np)     # slot 0 grows
     assert np.shares_memory(d, kept()) and kept().size == 100
     e = _workspace.workspace("test-kind", (3,), np.float64, np)         # another dtype
     assert not np.shares_memory(d, e)
-    del d, e
+    held = [_workspace.workspace("test-kind", (3,), np.float32, np) for _ in range(5)]
+    assert not any(np.shares_memory(h, k) for h in held for k in held if h is not k)
+    del c, d, e, held
     _workspace.clear_workspace()
 
 
