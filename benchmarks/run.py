@@ -6,8 +6,9 @@ For every workload in benchmarks/workloads.py this script
   2. checks minigrad's outputs and gradients against PyTorch's (and, where minigrad's op
      registry exists, runs its samples of the benchmarked ops): a wrong answer is reported
      as WRONG, gets no timing, and makes the script exit with status 1,
-  3. warms both sides up, then times them interleaved -- repetition r runs minigrad first
-     when r is even and PyTorch first when r is odd -- and reports the median of each,
+  3. warms both sides up, then times them in alternating blocks of consecutive steps --
+     round r runs minigrad's block first when r is even, PyTorch's when r is odd; the first
+     step of a block is not timed -- and reports the median of each,
   4. measures the memory of one step on each side (see --help for what exactly).
 
 Options: --only NAME[,NAME], --repeat N, --warmup N, --quick (tiny shapes, for the tests),
@@ -15,16 +16,19 @@ Options: --only NAME[,NAME], --repeat N, --warmup N, --quick (tiny shapes, for t
 subprocesses), --json (machine-readable), --profile (cProfile of minigrad's side),
 --scaling (one conv2d over batch and image sizes), --tune-malloc (minigrad's opt-in).
 
-Idle BLAS threads: after a numpy BLAS call OpenBLAS keeps its worker threads spinning for a
-while (2^28 cycles by default); interleaved with torch, they steal a core from torch's next
-step and flatter minigrad's ratio. This script sets OPENBLAS_THREAD_TIMEOUT=4 (the shortest
-spin) before numpy is imported, unless the environment sets it already.
+Idle threads: after a numpy BLAS call OpenBLAS keeps its worker threads spinning for a
+while (2^28 cycles by default), and torch's OpenMP threads spin after each parallel region;
+right after the other library's step, either steals a core. This script sets
+OPENBLAS_THREAD_TIMEOUT=4 (the shortest spin) before numpy is imported, unless the
+environment sets it already, and leaves the first step of every block untimed.
 """
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")      # before numpy loads OpenBLAS
+
+BLOCK = 4           # steps per side per round; the first of each is not timed
 
 import argparse
 import functools
@@ -356,7 +360,15 @@ def subprocess_memory(name, side, device, quick, threads=None):
 # ----------------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------------
-def time_interleaved(mg, th, sync_mg, sync_th, repeat, warmup):
+def time_interleaved(mg, th, sync_mg, sync_th, repeat, warmup, block=BLOCK):
+    """``repeat`` timed steps per side, in alternating blocks of ``block`` consecutive steps
+    of one side (minigrad's block first in even rounds, torch's in odd ones); the first step
+    of every block is not timed. A library's idle threads keep spinning for a while after
+    its last parallel region (torch's OpenMP threads, numpy's OpenBLAS threads): step by
+    step interleaving (``block`` 1, every step timed) made each side pay for the other's
+    spinning threads, which on the 2-core machine made a 20 ms LeNet step look 1.35x
+    slower than it runs alone. The untimed first step absorbs that; blocks still share any
+    drift of the machine between both sides."""
     for _ in range(warmup):
         mg.step()
         sync_mg()
@@ -364,12 +376,16 @@ def time_interleaved(mg, th, sync_mg, sync_th, repeat, warmup):
         sync_th()
     times = {"minigrad": [], "torch": []}
     sides = [("minigrad", mg, sync_mg), ("torch", th, sync_th)]
-    for r in range(repeat):
+    r = 0
+    while len(times["minigrad"]) < repeat or len(times["torch"]) < repeat:
         for side, case, sync in (sides if r % 2 == 0 else sides[::-1]):
-            t0 = time.perf_counter()
-            case.step()
-            sync()
-            times[side].append((time.perf_counter() - t0) * 1e3)
+            for b in range(block):
+                t0 = time.perf_counter()
+                case.step()
+                sync()
+                if (b > 0 or block == 1) and len(times[side]) < repeat:
+                    times[side].append((time.perf_counter() - t0) * 1e3)
+        r += 1
     return times
 
 
@@ -390,7 +406,7 @@ def run_workload(w, args, torch, minigrad):
     compare(w.name + " (float32)", mg.results(), th.results(), **LOOSE)
     row["registry"] = registry_precheck(w, args.device)
 
-    times = time_interleaved(mg, th, sync_mg, sync_th, args.repeat, args.warmup)
+    times = time_interleaved(mg, th, sync_mg, sync_th, args.repeat, args.warmup, args.block)
     for side in times:
         row[f"{side}_ms"] = statistics.median(times[side])
         row[f"{side}_min_ms"] = min(times[side])
@@ -452,7 +468,7 @@ def run_scaling(args, torch, minigrad):
         compare(f"scaling {batch}x{hw}", mg.results(), th.results(), **LOOSE)
         work = batch * hw * hw
         repeat = max(3, min(args.repeat, int(args.repeat * 32 * 32 * 32 / work)))
-        times = time_interleaved(mg, th, lambda: None, lambda: None, repeat, 1)
+        times = time_interleaved(mg, th, lambda: None, lambda: None, repeat, 1, args.block)
         rows.append({"batch": batch, "image": hw, "repeat": repeat,
                      "minigrad_ms": statistics.median(times["minigrad"]),
                      "torch_ms": statistics.median(times["torch"]), "_cases": (mg, th)})
@@ -537,6 +553,9 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, default=None,
                    help="timed repetitions per side (default 21, 3 with --quick)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps per side (default 3)")
+    p.add_argument("--block", type=int, default=BLOCK,
+                   help=f"consecutive steps per side in each round, the first one untimed "
+                        f"(default {BLOCK}; 1: step by step, every step timed)")
     p.add_argument("--quick", action="store_true", help="tiny shapes and few repetitions")
     p.add_argument("--threads", type=int, default=None,
                    help="set torch's intra-op threads AND numpy's BLAS threads to N (default: "
@@ -619,13 +638,15 @@ def main(argv=None):
 
     if args.json:
         print(json.dumps({"machine": info, "repeat": args.repeat, "warmup": args.warmup,
+                          "block": args.block,
                           "quick": args.quick, "workloads": rows}, indent=2))
     else:
         print(f"minigrad {info['minigrad']} vs torch {info['torch']} on {args.device}: "
               f"{info['cpu']}, {info['cores']} cores; torch threads {info['torch_threads']}, "
               f"minigrad threads {info['minigrad_threads']}, "
-              f"numpy BLAS {info['numpy_blas']}; float32; median of {args.repeat} interleaved "
-              f"runs after {args.warmup} warm-up runs per side.")
+              f"numpy BLAS {info['numpy_blas']}; float32; median of {args.repeat} steps per side "
+              f"timed in alternating blocks of {args.block} (the first untimed), after "
+              f"{args.warmup} warm-up runs per side.")
         load = info["load_average_1min"]
         if load is not None and load > 0.5 * (info["cores"] or 1):
             print(f"WARNING: load average {load:.1f} on {info['cores']} cores: other processes "
