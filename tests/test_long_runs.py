@@ -73,7 +73,10 @@ def _train_and_measure(model, optimizer, batches, steps, warmup, after_step=None
         optimizer.step()
         if after_step is not None:
             after_step()
-        graphs.append(weakref.ref(loss.grad_fn))
+        if i < warmup:
+            # the warm-up steps' graphs only: a reference cycle would keep them alive as
+            # well, and a weakref per measured step would itself grow the memory measured
+            graphs.append(weakref.ref(loss.grad_fn))
         return loss.item()
 
     gc.collect()
