@@ -123,7 +123,7 @@ def test_transposed_product_split_into_kernel_rows(monkeypatch, rows, transposed
                                                    stride, dilation, groups):
     """A w^T @ dy over _FRESH_MAP_BYTES is made a few kernel rows at a time; with the limit
     lowered, the parts (uneven ones too: 5 rows as 2 + 2 + 1) give the same numbers."""
-    from minigrad.ops import conv_kernels as conv_module
+    from minigrad.ops import _conv_im2col as conv_module
     N, size = 3, (9,) * nd
     cin, cout = (6 * groups, 2 * groups) if transposed else (2 * groups, 4 * groups)
     w_shape = ((cin, cout // groups) if transposed else (cout, cin // groups)) + kernel
@@ -132,16 +132,16 @@ def test_transposed_product_split_into_kernel_rows(monkeypatch, rows, transposed
     spots = size if transposed else [conv_output_size(n, k, s, 0, d)
                                      for n, k, s, d in zip(size, kernel, stride, dilation)]
     # along a stride-1 last axis the columns run over the whole padded width (wide columns,
-    # see conv_kernels._col2im) when that at most doubles them
+    # see _conv_im2col.col2im) when that at most doubles them
     padded = (size[-1] - 1) * stride[-1] + dilation[-1] * (kernel[-1] - 1) + 1 if transposed \
         else size[-1]
     if stride[-1] == 1 and spots[-1] < padded <= 2 * spots[-1]:
         spots = list(spots[:-1]) + [padded]
     nbytes = (cout if transposed else cin) * int(np.prod(kernel)) * int(np.prod(spots)) * N * 8
-    monkeypatch.setattr(conv_module, "_FRESH_MAP_BYTES", -(-nbytes * rows // kernel[0]))
+    monkeypatch.setattr(conv_module, "FRESH_MAP_BYTES", -(-nbytes * rows // kernel[0]))
     starts = []
-    col2im = conv_module._col2im
-    monkeypatch.setattr(conv_module, "_col2im",
+    col2im = conv_module.col2im
+    monkeypatch.setattr(conv_module, "col2im",
                         lambda *a, row0=0, **kw: starts.append(row0) or col2im(*a, row0=row0,
                                                                                **kw))
     name = f"conv_transpose{nd}d" if transposed else f"conv{nd}d"
@@ -485,11 +485,11 @@ def _force_fast_paths(monkeypatch, chunk_bytes):
     """Shifted GEMMs on any plane, and the work cut as for a huge plane (chunk_bytes=1: one
     image per chunk, one tap per group) or not at all: the small test shapes then take the
     code paths (and the chunk and tap-group loops) that large images take."""
-    from minigrad.ops import conv_kernels
+    from minigrad.ops import _conv_shift, conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
-    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", chunk_bytes)
     return conv_kernels
 
 
@@ -566,16 +566,16 @@ def test_wide_kernels_copy_their_taps_in_groups():
     """A 15x15 kernel on 8x256x256 (padding 7): all 15 shifted copies of one image would be
     35 MB, and so would the products of all 15 leading taps; the plan takes a few taps at a
     time so that no scratch array passes the chunk size."""
-    from minigrad.ops.conv_kernels import _CHUNK_BYTES, _plan
+    from minigrad.ops._conv_shift import CHUNK_BYTES, plan
     plane = 270 * 270 * 4
-    step, groups, leads = _plan(1, 8, 8, (15, 15), (270, 270), 4)
+    step, groups, leads = plan(1, 8, 8, (15, 15), (270, 270), 4)
     assert step == 1
     for cut in (groups, leads):
         assert cut[0][0] == 0 and cut[-1][1] == 15
         assert all(a[1] == b[0] for a, b in zip(cut, cut[1:]))            # no gap, no overlap
-        assert max(j1 - j0 for j0, j1 in cut) * 8 * plane <= _CHUNK_BYTES
+        assert max(j1 - j0 for j0, j1 in cut) * 8 * plane <= CHUNK_BYTES
     # the usual case: the whole kernel at once, images in even chunks
-    step, groups, leads = _plan(32, 64, 64, (3, 3), (34, 34), 4)
+    step, groups, leads = plan(32, 64, 64, (3, 3), (34, 34), 4)
     assert groups == [(0, 3)] and leads == [(0, 3)] and 32 % step == 0
 
 
@@ -583,13 +583,13 @@ def test_wide_kernels_copy_their_taps_in_groups():
 def test_partial_tap_groups_match_torch(monkeypatch, k):
     """Tap groups of uneven sizes ((0, 2), (2, 3) for a 3x3 kernel; three groups for 5x5),
     both for the shifted copies and for the stacked products, over one image per chunk."""
-    from minigrad.ops import conv_kernels
+    from minigrad.ops import _conv_shift, conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
     pad = k // 2
     plane = (6 + 2 * pad) ** 2 * 8                               # one padded float64 plane
-    monkeypatch.setattr(conv_kernels, "_CHUNK_BYTES", 2 * 2 * plane)   # two taps of 2 channels
-    step, groups, leads = conv_kernels._plan(3, 2, 2, (k, k), (6 + 2 * pad,) * 2, 8)
+    monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", 2 * 2 * plane)   # two taps of 2 channels
+    step, groups, leads = _conv_shift.plan(3, 2, 2, (k, k), (6 + 2 * pad,) * 2, 8)
     assert step == 1 and len(groups) == len(leads) == (2 if k == 3 else 3)
     rng = np.random.default_rng(k)
     arrays = [rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((2, 2, k, k)),
@@ -655,11 +655,11 @@ def test_dilated_integer_convolution_as_torch(nd, dtype):
 def test_chunks_of_one_size_reuse_one_buffer():
     """64 images that fit 25 at a time go in four chunks of 16 (one cached buffer shape), not
     22 + 22 + 20; where no divisor is near, the split is as even as possible."""
-    from minigrad.ops.conv_kernels import _images_per_chunk
-    assert _images_per_chunk(64, 25) == 16
-    assert _images_per_chunk(32, 18) == 16
-    assert _images_per_chunk(13, 5) == 5            # 5 + 5 + 3: no divisor of 13 in 3..5
-    assert _images_per_chunk(1, 10) == 1 and _images_per_chunk(100, 1) == 1
+    from minigrad.ops._conv_shift import images_per_chunk
+    assert images_per_chunk(64, 25) == 16
+    assert images_per_chunk(32, 18) == 16
+    assert images_per_chunk(13, 5) == 5            # 5 + 5 + 3: no divisor of 13 in 3..5
+    assert images_per_chunk(1, 10) == 1 and images_per_chunk(100, 1) == 1
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
@@ -689,7 +689,7 @@ def test_transposed_empty_batch_bias_dtype_as_torch(nd, x_dtype, w_dtype, b_dtyp
 ])
 def test_input_gradient_with_the_batch_axis_last_matches_torch(xs, ws, kw):
     """Many images of small planes (N >= 4 x outputs per row): the input gradient's col2im
-    runs with N innermost (conv_kernels._input_grad_batch_last)."""
+    runs with N innermost (_conv_im2col.input_grad_batch_last)."""
     rng = np.random.default_rng(len(xs) + xs[0])
     name = f"conv{len(xs) - 2}d"
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]

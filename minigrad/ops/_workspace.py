@@ -11,8 +11,9 @@ Buffers are kept per *kind* of scratch (a name such as "im2col") and dtype, grow
 largest size asked for: the layers of a network ask for the same kinds at different shapes,
 and one buffer serves them all, where a buffer per shape made a ResNet's ~25 shapes evict
 each other every step. A kind has a few slots, for buffers that are still in use when the
-next one is asked for (a convolution keeps its im2col matrix for its backward). What a buffer holds when handed out is whatever its last user left: callers
-write every cell they read.
+next one is asked for (a convolution keeps its im2col matrix for its backward). What a
+buffer holds when handed out is whatever its last user left: callers write every cell they
+read.
 """
 from __future__ import annotations
 

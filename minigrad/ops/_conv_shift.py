@@ -1,0 +1,265 @@
+"""The shifted-GEMM formulation of ``conv_kernels``: stride 1, one group, large planes.
+No im2col matrix: each zero-padded image is one flat row of numbers, a kernel tap is a shift
+along it, and the convolution is a sum of GEMMs over shifted views (``shift_conv``'s
+docstring has the picture).
+
+    shift_conv(x, w, pads, ...)          the convolution (and, with the flipped kernel on
+                                         the zero-extended gradient, the input gradient)
+    shift_weight_grad(x, g, pads, ...)   the weight gradient
+"""
+from __future__ import annotations
+
+import itertools
+
+from .. import backend
+from ..parallel import run_split
+from ._conv_im2col import crop_into
+from ._util import prod as _prod
+from ._workspace import workspace as _workspace
+
+# ----------------------------------------------------------------------------------------------
+# Shifted GEMMs: stride 1, one group
+# ----------------------------------------------------------------------------------------------
+# A chunk of images is processed at a time, so that the shifted copies stay this small. Not
+# smaller: every chunk is a few more BLAS calls, and on a busy machine each call with two
+# BLAS threads can wait milliseconds for both to run (4 MB chunks: 10x slower at 2 threads,
+# load 4 on 2 cores; the same speed at 1 thread)
+CHUNK_BYTES = 16 << 20
+
+
+def taps(kernel, dilation, padded):
+    """How far each leading kernel tap (all axes but the last) reads ahead in a flattened
+    padded image: sum over axes of p_a * d_a * (numbers per step along axis a)."""
+    return [sum(p * d * _prod(padded[a + 1:]) for a, (p, d) in enumerate(zip(tap, dilation)))
+            for tap in itertools.product(*(range(k) for k in kernel[:-1]))]
+
+
+def shift_planes(x, pads, dilation, kernel, cols=None):
+    """The shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
+
+    Each padded image is flattened to a row of P = prod(Sp) numbers and the n images of the
+    chunk are laid end to end, so one GEMM covers them all::
+
+        block[j*C + c, m*P + t] = xpad[m, c, flat position t + j*dW]
+
+    ``tail`` zeros follow, for the taps of the last image. ``cols`` = (j0, j1) makes only the
+    copies j0 <= j < j1 (rows (j - j0)*C + c), for kernels too wide to copy all at once.
+
+    Copy 0 *is* the padded image: x is written into its interior, once (the only strided
+    copy), and its padding zeroed; every other copy j is then that row read j*dW numbers
+    further on, a plain copy of long contiguous rows (half the time of writing each copy from
+    x). Cells read round from the next row or image feed only output columns cropped away.
+    """
+    xp = backend.xp_of(x)
+    n, C, *size = x.shape
+    kw, dw = kernel[-1], dilation[-1]
+    j0, j1 = cols or (0, kw)
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P = _prod(padded)
+    tail = max(taps(kernel, dilation, padded))     # the furthest a leading tap reads past n*P
+    width = n * P + tail                               # the columns a copy has
+    # where x's first number lands in copy j0 (the padding before it, less j0*dW)
+    shift = pads[-1][0] - j0 * dw + sum(l * _prod(padded[a + 1:])
+                                        for a, (l, _) in enumerate(pads[:-1]))
+    # a row of copy j0 is read (j1 - j0 - 1)*dW further on by the last copy, and holds n
+    # padded images from `shift` on
+    row = max(width + (j1 - j0 - 1) * dw, shift + n * P)
+    buf = _workspace("shift", (j1 - j0, C, row), x.dtype, xp)
+    first = buf[0]          # copy j0: the padded images read j0*dW on (x written that earlier)
+    inner = (slice(None), slice(None)) + tuple(slice(0, m) for m in size)
+    src = x.swapaxes(0, 1)                                                   # (C, n, *S), a view
+    whole = None
+    if shift < 0:
+        # a group of taps that starts past the left padding: x's first -shift numbers fall
+        # off the front (only outputs this group does not compute read them)
+        whole = xp.zeros([C, n] + padded, dtype=x.dtype)
+        whole[inner] = src
+
+    def copy(c0, c1):                     # channels c0..c1 of every copy, on one thread
+        if whole is None:
+            first[c0:c1, :shift] = 0
+            images = first[c0:c1, shift:shift + n * P].reshape([c1 - c0, n] + padded)
+            images[inner] = src[c0:c1]
+            zero_beyond(images, size)    # the padding (a reused buffer holds old numbers)
+        else:
+            first[c0:c1, :n * P + shift] = whole[c0:c1].reshape(c1 - c0, n * P)[:, -shift:]
+        first[c0:c1, shift + n * P:] = 0
+        for j in range(1, j1 - j0):
+            buf[j, c0:c1, :width] = first[c0:c1, j * dw:j * dw + width]
+    run_split(copy, C, 2 * (j1 - j0) * C * width * x.itemsize, xp)
+    # (j1 - j0, C, row) -> ((j1 - j0) * C, width): the first `width` columns of every row
+    return buf.reshape((j1 - j0) * C, row)[:, :width]
+
+
+def zero_beyond(a, size):
+    """Zero every cell of a (A, B, *Sp) outside its leading (A, B, *size) corner."""
+    for ax, m in enumerate(size):
+        a[(slice(None), slice(None)) + tuple(slice(0, k) for k in size[:ax]) +
+          (slice(m, None),)] = 0
+
+
+def even(total, most):
+    """[(start, stop), ...] cutting range(total) into equal parts of at most ``most``."""
+    parts = -(-total // max(1, most))
+    size = -(-total // parts)
+    return [(i, min(total, i + size)) for i in range(0, total, size)]
+
+
+def images_per_chunk(N, most):
+    """At most ``most`` images per chunk, all chunks the same size where a divisor of N near
+    ``most`` allows (64 images: 16 + 16 + 16 + 16, not 22 + 22 + 20), so that every chunk
+    reuses the same cached buffers; otherwise as even as possible."""
+    most = max(1, min(N, most))
+    for size in range(most, (most + 1) // 2 - 1, -1):
+        if N % size == 0:
+            return size
+    return even(N, most)[0][1]
+
+
+def plan(N, C, O, kernel, padded, itemsize):
+    """How to cut the work so that no scratch array passes CHUNK_BYTES: (images per chunk,
+    ranges (j0, j1) of the horizontal taps copied into one block, ranges (t0, t1) of the
+    leading taps whose products are made by one GEMM).
+
+    The shifted block of n images is kW*C rows of n*P numbers, the stacked products T*O rows
+    (T leading taps, O output channels). Normally all taps at once, over as many images as
+    fit, in chunks of one size where possible (``images_per_chunk``).
+    A wide kernel on a large plane (15x15 on 8x256x256) does not fit even for one image:
+    then one image at a time, and the taps in groups."""
+    plane = _prod(padded) * itemsize
+    kw, taps = kernel[-1], _prod(kernel[:-1])
+    per_image = max(kw * C, taps * O) * plane
+    if per_image <= CHUNK_BYTES:
+        return images_per_chunk(N, CHUNK_BYTES // max(per_image, 1)), [(0, kw)], [(0, taps)]
+    return (1, even(kw, CHUNK_BYTES // max(C * plane, 1)),
+            even(taps, CHUNK_BYTES // max(O * plane, 1)))
+
+
+def shift_conv(x, w, pads, dilation, out_size, bias=None):
+    """Stride-1, one-group convolution by shifted GEMMs: x (N, C, *S), w (O, C, *k) -> (N, O, *L).
+
+    Flatten each zero-padded image to a row of numbers. A kernel tap (di, dj) then reads,
+    for output (i, j), the number di*dH*Wp + dj*dW places after (i, j) -- the same shift for
+    every output. So the convolution is a sum over taps of w[:, :, di, dj] @ (the padded
+    plane shifted by that much), laid out on the padded width Wp (crop the extra columns)::
+
+        padded plane (Hp x Wp = 4 x 5)     tap (1, 2) reads 1*5 + 2 = 7 places further on
+        . . . . .                          out[i, j] += w[:, :, 1, 2] @ plane[:, i*5 + j + 7]
+        . a b c .
+        . d e f .
+        . . . . .
+
+    The kW horizontal taps are copied once into a (kW*C, ...) block (``shift_planes``), and
+    the products of all T = prod(k[:-1]) leading taps come from ONE GEMM, kW*C deep, with
+    their weights stacked into T*O rows; tap t's term is then its O rows of that product read
+    shifts[t] columns further on (shifting the product instead of the input: one large GEMM
+    instead of T thin ones, 10-40% faster). No im2col matrix (kH*kW times the input). A very
+    wide kernel on a large plane takes its taps a few at a time instead (``plan``).
+    """
+    xp = backend.xp_of(x)
+    N, C, *size = x.shape
+    O, _, *kernel = w.shape
+    nd = len(kernel)
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P, kw = _prod(padded), kernel[-1]
+    # w as one (T*O, kW*C) matrix: row t*O + o holds leading tap t, columns ordered (j, c) as
+    # the block's rows
+    w_all = xp.ascontiguousarray(w.reshape(O, C, -1, kw).transpose(2, 0, 3, 1)).reshape(
+        -1, kw * C)
+    shifts = taps(kernel, dilation, padded)
+    y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype)
+    step, tap_groups, lead_groups = plan(N, C, O, kernel, padded, x.itemsize)
+    crop = (slice(None), slice(None), slice(0, out_size[0])) + \
+        tuple(slice(0, m) for m in out_size[1:])                          # of (O, n, *Sp)
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        L = (n1 - n0) * P
+        acc = _workspace("shift-acc", (O, L), x.dtype, xp)
+        fresh = True                      # acc holds nothing yet
+        for j0, j1 in tap_groups:
+            block = shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            for t0, t1 in lead_groups:
+                # one GEMM for several leading taps: (T*O, kW*C) @ (kW*C, n*P + tail); tap t's
+                # product, read `shifts[t]` columns on, is its term of the output
+                out = _workspace("shift-out", ((t1 - t0) * O, block.shape[1]), x.dtype, xp)
+                xp.matmul(w_all[t0 * O:t1 * O, j0 * C:j1 * C], block, out=out)
+                add_shifted(acc, out, shifts[t0:t1], fresh)
+                fresh = False
+                del out
+            del block                       # the workspace is free again for the next group
+        kept = acc.reshape((O, n1 - n0) + tuple(padded))[crop].swapaxes(0, 1)   # (n, O, *L)
+        crop_into(y[n0:n1], kept, bias)
+        del acc, kept                       # the workspace is free again for the next chunk
+    return y
+
+
+def add_shifted(acc, products, shifts, fresh):
+    """acc (O, L) (+)= sum over t of products[t*O:(t+1)*O, shifts[t]:shifts[t] + L]: each
+    tap's product read as far on as the tap reads. ``fresh``: acc holds nothing yet. The
+    output channels are cut over the threads, each adding all taps into its rows in turn."""
+    xp = backend.xp_of(acc)
+    O, L = acc.shape
+
+    def add(o0, o1):
+        terms = [products[t * O + o0:t * O + o1, shift:shift + L]
+                 for t, shift in enumerate(shifts)]
+        if fresh and len(terms) > 1:
+            xp.add(terms[0], terms[1], out=acc[o0:o1])
+            terms = terms[2:]
+        elif fresh:
+            acc[o0:o1] = terms.pop(0)
+        for term in terms:
+            acc[o0:o1] += term
+    run_split(add, O, (len(shifts) + 1) * acc.nbytes, xp)
+
+
+def shift_weight_grad(x, g, pads, dilation, kernel):
+    """gw (O, C, *k) by shifted GEMMs: for each leading tap, g_wide (O, n*P) @ block[:,
+    shift:shift + n*P]^T (n*P, kW*C), g_wide being g laid out on the padded images (zeros
+    where outputs were cropped, so they add nothing)."""
+    xp = backend.xp_of(x)
+    N, C, *size = x.shape
+    O, out_size = g.shape[1], g.shape[2:]
+    padded = [m + l + r for m, (l, r) in zip(size, pads)]
+    P, kw = _prod(padded), kernel[-1]
+    shifts = taps(kernel, dilation, padded)
+    gw = xp.zeros((len(shifts), kw * C, O), dtype=x.dtype)
+    step, tap_groups, _ = plan(N, C, O, kernel, padded, x.itemsize)
+    keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *Sp)
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        L = (n1 - n0) * P
+        wide = _workspace("shift-g", (O, n1 - n0) + tuple(padded), x.dtype, xp)
+        g_on = g[n0:n1].swapaxes(0, 1)                                 # (O, n, *L), a view
+
+        def spread(o0, o1):                # output channels o0..o1, on one thread
+            wide[o0:o1][keep] = g_on[o0:o1]
+            zero_beyond(wide[o0:o1], out_size)    # cropped outputs: they add nothing
+        run_split(spread, O, 2 * g_on.nbytes, xp)
+        wide_t = wide.reshape(O, L).T                              # (L, O), a view
+        for j0, j1 in tap_groups:
+            block = shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            for t, shift in enumerate(shifts):
+                # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis
+                # last; the other order, (O, L) @ (L, kW*C), ran 5-20x slower on 2 BLAS threads
+                gw[t, j0 * C:j1 * C] += block[:, shift:shift + L] @ wide_t
+            del block                       # the workspace is free again for the next group
+        del wide, wide_t                    # the workspace is free again for the next chunk
+    # (taps, kW, C, O) -> (O, C, *k[:-1], kW)
+    gw = gw.reshape(tuple(kernel[:-1]) + (kw, C, O))
+    nd = len(kernel)
+    return xp.ascontiguousarray(gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1))
+
+
+def flipped(w):
+    """w (O, C, *k) -> (C, O, *k) turned by 180 degrees: the kernel of the adjoint."""
+    nd = w.ndim - 2
+    return w.swapaxes(0, 1)[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+
+
+def adjoint_pads(geom):
+    """Padding that makes the stride-1 convolution of g with the flipped kernel land exactly
+    on x's extent: left d(k-1) - l, right S - L + l (zero-extending g); None if negative."""
+    pads = tuple((d * (k - 1) - l, n - m + l) for k, d, (l, _), n, m in
+                 zip(geom.kernel, geom.dilation, geom.padding, geom.in_size, geom.out_size))
+    return pads if all(a >= 0 and b >= 0 for a, b in pads) else None
