@@ -82,9 +82,9 @@ def make_parser(description, *, epochs, batch_size, lr, optimizer, out, weight_d
                    help="train on the first N training samples of a seeded shuffle (quick "
                         "runs, tests); the test set is cut to N too")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads for numpy (0: BLAS's default).  These matrices are "
-                        "small: one thread spares OpenBLAS's threading overhead, and is far "
-                        "faster on a busy machine, where its waiting threads steal the cores")
+                   help="threads for minigrad and numpy's BLAS (0: their defaults).  These "
+                        "matrices are small: one thread spares the threading overhead, and is "
+                        "far faster on a busy machine, where waiting threads steal the cores")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     p.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     return p
@@ -114,23 +114,23 @@ def set_defaults(parser, lr=None, weight_decay=None, **others):
     parser.set_defaults(**others)
 
 
-def limit_blas_threads(n):
-    """Cap numpy's BLAS at ``n`` threads for the rest of the process (``n`` 0: leave it)."""
+def set_threads(n):
+    """Run on ``n`` threads for the rest of the process (``n`` 0: leave the defaults):
+    minigrad's own and, through threadpoolctl, numpy's BLAS, as torch.set_num_threads."""
     if not n:
         return
+    torch.set_num_threads(n)
     try:
-        from threadpoolctl import threadpool_limits
+        import threadpoolctl  # noqa: F401  (torch.set_num_threads used it for the BLAS)
     except ImportError:
-        print(f"note: --threads needs threadpoolctl ({INSTALL_HINT}); set "
+        print(f"note: --threads needs threadpoolctl ({INSTALL_HINT}) for numpy's BLAS; set "
               f"OPENBLAS_NUM_THREADS={n} instead", file=sys.stderr)
-        return
-    threadpool_limits(limits=n, user_api="blas")
 
 
 def setup(args):
-    """Seed minigrad, cap the BLAS threads, check the device and make the output folder;
+    """Seed minigrad, set the threads, check the device and make the output folder;
     returns the device."""
-    limit_blas_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
