@@ -38,6 +38,7 @@ _threads = None             # the number set, or None for the default (read on f
 _pool = None                # the _Workers, (threads - 1) of them, started on first use
 _lock = threading.Lock()
 _inside = threading.local()  # .active: this thread is running a piece already (no nesting)
+_fork_hook = False          # whether the after-fork reset is registered (with the first pool)
 
 
 def _default_threads():
@@ -131,8 +132,12 @@ class _Workers:
 
 
 def _get_pool(workers):
-    global _pool
+    global _pool, _fork_hook
     with _lock:
+        if not _fork_hook and hasattr(os, "register_at_fork"):
+            # registered with the first threads, not at import (import changes nothing)
+            os.register_at_fork(after_in_child=_forget_pool)
+            _fork_hook = True
         if _pool is None or _pool.count != workers:
             if _pool is not None:
                 _pool.stop()
@@ -146,9 +151,6 @@ def _forget_pool():
     _pool = None
     _lock = threading.Lock()
 
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _run_piece(fn, start, stop):
