@@ -70,23 +70,33 @@ def _parallel(piece, like, passes):
     run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
 
 
+def _centered(x_in, mean, other=None):
+    """x - mean, in a new (N, C, *S) array, and the per-channel sum of ``other`` (N, C, S)
+    times it (of its square when ``other`` is None), made in the same pass."""
+    xp = backend.xp_of(x_in)
+    out = xp.empty_like(x_in)
+    x, centered = _channels(x_in), _channels(out)
+    other = centered if other is None else other
+    partial = xp.empty(x.shape[:2], dtype=x.dtype)
+    mean_s = _spread(mean, x)
+
+    def center(a, b):
+        xp.subtract(x[a:b], mean_s, out=centered[a:b])
+        partial[a:b] = _row_dots(other[a:b], centered[a:b])
+    _parallel(center, x, 3 if other is centered else 4)
+    return out, partial.sum(axis=0)
+
+
 def forward_train(x_in, weight, bias, eps):
     """x (N, C, *S); weight, bias (C,) or None -> (y (N, C, *S), mean (C,), var (C,) biased,
     invstd (C,))."""
     xp = backend.xp_of(x_in)
-    out = xp.empty_like(x_in)                # holds x - mu first, then becomes y
-    x, y = _channels(x_in), _channels(out)
-    n, c, s = x.shape
-    m = n * s
+    x = _channels(x_in)
+    m = x.shape[0] * x.shape[2]
     mean = _channel_sum(x) / m
-    partial = xp.empty((n, c), dtype=x.dtype)
-    mean_s = _spread(mean, x)
-
-    def center(a, b):
-        xp.subtract(x[a:b], mean_s, out=y[a:b])
-        partial[a:b] = _row_dots(y[a:b], y[a:b])
-    _parallel(center, x, 3)
-    var = partial.sum(axis=0) / m
+    out, squares = _centered(x_in, mean)     # out holds x - mu first, then becomes y
+    y = _channels(out)
+    var = squares / m
     invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
     scale = _spread(invstd if weight is None else invstd * weight, x)
     shift = None if bias is None else _spread(bias, x)
@@ -118,23 +128,13 @@ def forward_eval(x_in, mean, invstd, weight, bias):
 def backward_train(x_in, g_in, mean, invstd, weight, want_x, want_w, want_b):
     """x, g (N, C, *S); mean, invstd, weight (C,) (weight may be None) -> (dx (N, C, *S),
     dweight (C,), dbias (C,)), each None where not wanted."""
-    xp = backend.xp_of(x_in)
     x, g = _channels(x_in), _channels(g_in)
-    n, c, s = x.shape
-    m = n * s
+    m = x.shape[0] * x.shape[2]
     gb = _channel_sum(g) if want_x or want_b else None                  # sum g
     if not (want_x or want_w):
         return None, None, gb
-    out = xp.empty_like(x_in)                 # x - mu, then becomes dx
+    out, dot = _centered(x_in, mean, g)       # x - mu (then becomes dx), sum g (x - mu)
     centered = _channels(out)
-    partial = xp.empty((n, c), dtype=x.dtype)
-    mean_s = _spread(mean, x)
-
-    def center(a, b):
-        xp.subtract(x[a:b], mean_s, out=centered[a:b])
-        partial[a:b] = _row_dots(g[a:b], centered[a:b])
-    _parallel(center, x, 4)
-    dot = partial.sum(axis=0)                                           # sum g (x - mu)
     gw = invstd * dot if want_w else None
     if not want_x:
         return None, gw, gb if want_b else None
