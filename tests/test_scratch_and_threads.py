@@ -133,7 +133,8 @@ def test_run_split_raises_a_pieces_error_and_does_not_nest(threads):
 
 def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     """A shifted-GEMM convolution, batch norm (training), relu and a max-pool, forward and
-    backward, large enough to be split, give the same numbers on one thread and on four."""
+    backward, large enough to be split, give the same numbers on one thread and on four,
+    and agree with torch."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((8, 32, 64, 64)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
@@ -156,6 +157,14 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     assert any(name.startswith("minigrad-") for name in workers)     # it was split
     for one, four in zip(*results):
         np.testing.assert_array_equal(one, four)
+    # and the split result is torch's (float32: the products round differently)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = TF.max_pool2d(TF.relu(TF.batch_norm(TF.conv2d(xt, wt, padding=1), None, None,
+                                            training=True)), 2)
+    (y * y).sum().backward()
+    for mine, theirs in zip(results[1], (y.detach(), xt.grad, wt.grad)):
+        scale = float(np.abs(theirs.numpy()).max())
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-3, atol=1e-4 * scale)
 
 
 def _child_runs_split(queue):
