@@ -473,6 +473,8 @@ PATH_CASES = [
     (2, (2, 3, 8, 7), (4, 3, 3, 2), dict(padding="same", dilation=(2, 1))),
     (2, (2, 3, 9, 9), (4, 3, 3, 3), dict(padding=4)),                 # padding > kernel span
     (2, (2, 3, 9, 8), (4, 3, 5, 1), dict(padding=(2, 0))),
+    (2, (2, 3, 7, 9), (4, 3, 4, 2), dict(padding="same")),           # left != right padding
+    (1, (2, 3, 13), (4, 3, 4), dict(padding="same", dilation=3)),    # 4 left, 5 right
     (1, (3, 4, 11), (5, 4, 5), dict(padding=2, dilation=2)),
     (3, (2, 3, 5, 6, 4), (4, 3, 3, 2, 3), dict(padding=(1, 0, 1))),
     (2, (3, 4, 7, 7), (5, 4, 1, 1), dict(stride=2)),
@@ -517,7 +519,7 @@ def test_fast_paths_match_torch(force_fast_paths, nd, xs, ws, kw, dtype):
                  lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, dtype)
 
 
-@pytest.mark.parametrize("nd, xs, ws, kw", PATH_CASES[:6])
+@pytest.mark.parametrize("nd, xs, ws, kw", PATH_CASES[:8])
 def test_fast_paths_second_derivatives(force_fast_paths_cut, nd, xs, ws, kw):
     from minigrad.testing import compare_second_order_with_torch, gradgradcheck
     rng = np.random.default_rng(21)
@@ -528,6 +530,17 @@ def test_fast_paths_second_derivatives(force_fast_paths_cut, nd, xs, ws, kw):
     small = [minigrad.tensor(a[:1], requires_grad=True) if i == 0 else
              minigrad.tensor(a, requires_grad=True) for i, a in enumerate(arrays)]
     assert gradgradcheck(lambda x, w, b: getattr(F, name)(x, w, b, **kw), small)
+
+
+def test_shifted_layout_shares_the_padding_zeros():
+    """Rows and images share their zeros: (H + 1)(W + 1) numbers per image for a 3x3 kernel
+    with padding 1, not (H + 2)(W + 2); a row still holds all L outputs when the padding is
+    wider than the kernel reaches, and one-sided padding needs a gap of its wider side."""
+    from minigrad.ops._conv_shift import extent
+    assert extent((16, 16), ((1, 1), (1, 1)), (3, 3), (1, 1)) == [17, 17]
+    assert extent((9,), ((4, 4),), (3,), (1,)) == [15]               # L = 9 + 8 - 2 = 15
+    assert extent((13,), ((4, 5),), (4,), (3,)) == [18]               # 'same', dilation 3
+    assert extent((8,), ((0, 0),), (5,), (1,)) == [8]                 # no padding: S
 
 
 def test_dispatch_by_shape():
@@ -566,9 +579,10 @@ def test_wide_kernels_copy_their_taps_in_groups():
     """A 15x15 kernel on 8x256x256 (padding 7): all 15 shifted copies of one image would be
     35 MB, and so would the products of all 15 leading taps; the plan takes a few taps at a
     time so that no scratch array passes the chunk size."""
-    from minigrad.ops._conv_shift import CHUNK_BYTES, plan
-    plane = 270 * 270 * 4
-    step, groups, leads = plan(1, 8, 8, (15, 15), (270, 270), 4)
+    from minigrad.ops._conv_shift import CHUNK_BYTES, extent, plan
+    ext = extent((256, 256), ((7, 7), (7, 7)), (15, 15), (1, 1))            # [263, 263]
+    plane = ext[0] * ext[1] * 4
+    step, groups, leads = plan(1, 8, 8, (15, 15), ext, 4)
     assert step == 1
     for cut in (groups, leads):
         assert cut[0][0] == 0 and cut[-1][1] == 15
@@ -587,9 +601,10 @@ def test_partial_tap_groups_match_torch(monkeypatch, k):
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
     pad = k // 2
-    plane = (6 + 2 * pad) ** 2 * 8                               # one padded float64 plane
+    ext = _conv_shift.extent((6, 6), ((pad, pad),) * 2, (k, k), (1, 1))     # 6 + pad a side
+    plane = ext[0] * ext[1] * 8                                  # one float64 image's layout
     monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", 2 * 2 * plane)   # two taps of 2 channels
-    step, groups, leads = _conv_shift.plan(3, 2, 2, (k, k), (6 + 2 * pad,) * 2, 8)
+    step, groups, leads = _conv_shift.plan(3, 2, 2, (k, k), ext, 8)
     assert step == 1 and len(groups) == len(leads) == (2 if k == 3 else 3)
     rng = np.random.default_rng(k)
     arrays = [rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((2, 2, k, k)),

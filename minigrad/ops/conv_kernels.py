@@ -87,7 +87,8 @@ def path(geom, channels):
     if geom.groups == 1 and all(s == 1 for s in geom.stride) and \
             channels * geom.kernel[-1] >= _SHIFT_MIN_DEPTH:
         outputs = _prod(geom.out_size)
-        computed = geom.out_size[0] * _prod(geom.padded[1:])
+        computed = _prod(_shift.extent(geom.in_size, geom.padding, geom.kernel,
+                                       geom.dilation))
         if outputs >= _SHIFT_MIN_OUTPUTS and computed <= _SHIFT_MAX_WASTE * outputs:
             return "shift"
     return "im2col"
