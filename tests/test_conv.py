@@ -483,21 +483,24 @@ PATH_CASES = [
 ]
 
 
-def _force_fast_paths(monkeypatch, chunk_bytes):
+def _force_fast_paths(monkeypatch, chunk_bytes, image_bytes=1 << 30):
     """Shifted GEMMs on any plane, and the work cut as for a huge plane (chunk_bytes=1: one
-    image per chunk, one tap per group) or not at all: the small test shapes then take the
-    code paths (and the chunk and tap-group loops) that large images take."""
+    image per chunk, one tap per group), as for many images (image_bytes=1: one image per
+    chunk, all taps at once) or not at all: the small test shapes then take the code paths
+    (and the chunk and tap-group loops) that large images take."""
     from minigrad.ops import _conv_shift, conv_kernels
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
     monkeypatch.setattr(conv_kernels, "_SHIFT_MAX_WASTE", float("inf"))
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
     monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_conv_shift, "IMAGE_CHUNK_BYTES", image_bytes)
     return conv_kernels
 
 
-@pytest.fixture(params=[1, 1 << 30], ids=["one-tap-chunks", "one-chunk"])
+@pytest.fixture(params=[(1, 1 << 30), (1 << 30, 1), (1 << 30, 1 << 30)],
+                ids=["one-tap-chunks", "one-image-chunks", "one-chunk"])
 def force_fast_paths(monkeypatch, request):
-    return _force_fast_paths(monkeypatch, request.param)
+    return _force_fast_paths(monkeypatch, *request.param)
 
 
 @pytest.fixture
