@@ -596,6 +596,47 @@ def test_wide_kernels_copy_their_taps_in_groups():
     assert groups == [(0, 3)] and leads == [(0, 3)] and 32 % step == 0
 
 
+def test_large_images_go_in_bands_of_rows():
+    """8 images of 64x224x224: one image's shifted copies (39 MB) pass the chunk, so the
+    output rows go in bands, every band with all taps; the bands cover every row once and
+    read the rows they need (padding only at the image's ends). A 15x15 kernel reads 14 rows
+    twice per band: it takes its taps in groups instead."""
+    from minigrad.ops._conv_shift import bands
+    cut = bands(64, 64, (224, 224), ((1, 1), (1, 1)), (3, 3), (1, 1), (224, 224), 4)
+    assert cut[0][0] == 0 and cut[-1][1] == 224 and len(cut) > 2
+    assert all(p[1] == q[0] for p, q in zip(cut, cut[1:]))
+    for r0, r1, a, b, (top, bottom) in cut:
+        assert (top, bottom) == ((1 if r0 == 0 else 0), (1 if r1 == 224 else 0))
+        assert b - a + top + bottom - 2 == r1 - r0           # exactly the band's outputs
+    assert bands(8, 8, (256, 256), ((7, 7), (7, 7)), (15, 15), (1, 1), (256, 256), 4) is None
+    assert bands(64, 64, (32, 32), ((1, 1), (1, 1)), (3, 3), (1, 1), (32, 32), 4) is None
+
+
+@pytest.mark.parametrize("xs, ws, kw, nbytes", [
+    ((2, 3, 40, 9), (4, 3, 3, 3), dict(padding=1), 24000),
+    ((2, 3, 40, 9), (4, 3, 3, 3), {}, 24000),
+    ((2, 3, 39, 7), (4, 3, 4, 3), dict(padding="same"), 24000),        # one-sided padding
+    ((1, 2, 40, 5, 4), (3, 2, 3, 3, 3), dict(padding=1), 130000),        # 3-d: bands of depth
+])
+def test_bands_of_rows_match_torch(monkeypatch, xs, ws, kw, nbytes):
+    """Chunk sizes shrunk so that these small images go in bands: the output, the input
+    gradient and the weight gradient against torch."""
+    from minigrad.ops import _conv_shift, conv_kernels
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_OUTPUTS", 0)
+    monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
+    monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", nbytes * 5 // 4)   # < a whole image
+    monkeypatch.setattr(_conv_shift, "IMAGE_CHUNK_BYTES", nbytes)      # about 20 rows
+    banded = []
+    real = _conv_shift.bands
+    monkeypatch.setattr(_conv_shift, "bands", lambda *a: banded.append(real(*a)) or banded[-1])
+    rng = np.random.default_rng(len(xs) + ws[2])
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
+    name = f"conv{len(xs) - 2}d"
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, np.float64)
+    assert any(c is not None for c in banded)
+
+
 @pytest.mark.parametrize("k", [3, 5])
 def test_partial_tap_groups_match_torch(monkeypatch, k):
     """Tap groups of uneven sizes ((0, 2), (2, 3) for a 3x3 kernel; three groups for 5x5),

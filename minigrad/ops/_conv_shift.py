@@ -159,7 +159,36 @@ def plan(N, C, O, kernel, ext, itemsize):
             even(taps, CHUNK_BYTES // max(O * plane, 1)))
 
 
-def shift_conv(x, w, pads, dilation, out_size, bias=None):
+def bands(C, O, size, pads, kernel, dilation, out_size, itemsize):
+    """Output rows cut into bands, for an image too large for its shifted copies to fit in
+    CHUNK_BYTES: [(r0, r1, a, b, (top, bottom)), ...], output rows r0..r1 being the
+    convolution of input rows a..b with that padding along the first spatial axis. None when
+    the image fits, when there is a single spatial axis, or when a band of IMAGE_CHUNK_BYTES
+    would hold fewer than 8 times the rows that bands read twice (the kernel's reach; a 15x15
+    kernel reads 14 extra rows): the taps then go in groups instead (``plan``).
+
+    All taps at once over a band of rows, instead of a few taps over the whole image: deeper
+    GEMMs (3x3 on 8x64x224x224: 192 deep, not 64), and each band's arrays stay in cache."""
+    ext = extent(size, pads, kernel, dilation)
+    row = max(kernel[-1] * C, _prod(kernel[:-1]) * O) * _prod(ext[1:]) * itemsize
+    if len(size) < 2 or row * ext[0] <= CHUNK_BYTES:
+        return None
+    reach = dilation[0] * (kernel[0] - 1)
+    # outputs per band: its layout holds `reach` rows more, and must itself fit (no bands of
+    # bands)
+    rows = min(IMAGE_CHUNK_BYTES, CHUNK_BYTES) // row - reach
+    if rows < 8 * max(reach, 1) or rows >= out_size[0]:
+        return None
+    top, L, S = pads[0][0], out_size[0], size[0]
+    cut = []
+    for r0, r1 in even(L, rows):
+        first, last = r0 - top, r1 - 1 - top + reach   # the input rows they read, padding too
+        a, b = max(0, first), min(S, last + 1)
+        cut.append((r0, r1, a, b, (a - first, last + 1 - b)))
+    return cut
+
+
+def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
     """Stride-1, one-group convolution by shifted GEMMs: x (N, C, *S), w (O, C, *k) -> (N, O, *L).
 
     Flatten each zero-padded image to a row of numbers, E numbers per image row. A kernel
@@ -180,12 +209,20 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None):
     their weights stacked into T*O rows; tap t's term is then its O rows of that product read
     shifts[t] columns further on (shifting the product instead of the input: one large GEMM
     instead of T thin ones, 10-40% faster). No im2col matrix (kH*kW times the input). A very
-    wide kernel on a large plane takes its taps a few at a time instead (``plan``).
+    wide kernel on a large plane takes its taps a few at a time instead (``plan``), and a
+    large image goes in bands of rows (``bands``). ``out``: where to write y (a view).
     """
     xp = backend.xp_of(x)
     N, C, *size = x.shape
     O, _, *kernel = w.shape
     nd = len(kernel)
+    y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype) if out is None else out
+    cut = bands(C, O, size, pads, kernel, dilation, out_size, x.itemsize)
+    if cut is not None:
+        for r0, r1, a, b, ends in cut:
+            shift_conv(x[:, :, a:b], w, (ends,) + tuple(pads[1:]), dilation,
+                       (r1 - r0,) + tuple(out_size[1:]), bias, out=y[:, :, r0:r1])
+        return y
     ext = extent(size, pads, kernel, dilation)
     P, kw = _prod(ext), kernel[-1]
     # w as one (T*O, kW*C) matrix: row t*O + o holds leading tap t, columns ordered (j, c) as
@@ -193,7 +230,6 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None):
     w_all = xp.ascontiguousarray(w.reshape(O, C, -1, kw).transpose(2, 0, 3, 1)).reshape(
         -1, kw * C)
     shifts = taps(kernel, dilation, ext)
-    y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype)
     step, tap_groups, lead_groups = plan(N, C, O, kernel, ext, x.itemsize)
     crop = (slice(None), slice(None), slice(0, out_size[0])) + \
         tuple(slice(0, m) for m in out_size[1:])                          # of (O, n, *Sp)
@@ -242,10 +278,19 @@ def add_shifted(acc, products, shifts, fresh):
 def shift_weight_grad(x, g, pads, dilation, kernel):
     """gw (O, C, *k) by shifted GEMMs: for each leading tap, g_wide (O, n*P) @ block[:,
     shift:shift + n*P]^T (n*P, kW*C), g_wide being g laid out like the images (zeros
-    where outputs were cropped, so they add nothing)."""
+    where outputs were cropped, so they add nothing). A large image goes in bands of rows
+    (``bands``), their gradients added."""
     xp = backend.xp_of(x)
     N, C, *size = x.shape
     O, out_size = g.shape[1], g.shape[2:]
+    cut = bands(C, O, size, pads, kernel, dilation, out_size, x.itemsize)
+    if cut is not None:
+        gw = None
+        for r0, r1, a, b, ends in cut:
+            part = shift_weight_grad(x[:, :, a:b], g[:, :, r0:r1], (ends,) + tuple(pads[1:]),
+                                     dilation, kernel)
+            gw = part if gw is None else gw.__iadd__(part)
+        return gw
     ext = extent(size, pads, kernel, dilation)
     P, kw = _prod(ext), kernel[-1]
     shifts = taps(kernel, dilation, ext)
