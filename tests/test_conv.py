@@ -609,6 +609,8 @@ def test_large_images_go_in_bands_of_rows():
         assert (top, bottom) == ((1 if r0 == 0 else 0), (1 if r1 == 224 else 0))
         assert b - a + top + bottom - 2 == r1 - r0           # exactly the band's outputs
     assert bands(8, 8, (256, 256), ((7, 7), (7, 7)), (15, 15), (1, 1), (256, 256), 4) is None
+    # padding wider than the kernel reaches: the first bands would read only zeros
+    assert bands(64, 64, (224, 224), ((30, 30), (1, 1)), (3, 3), (1, 1), (282, 224), 4) is None
     assert bands(64, 64, (32, 32), ((1, 1), (1, 1)), (3, 3), (1, 1), (32, 32), 4) is None
 
 

@@ -6,6 +6,7 @@ docstring has the picture).
     shift_conv(x, w, pads, ...)          the convolution (and, with the flipped kernel on
                                          the zero-extended gradient, the input gradient)
     shift_weight_grad(x, g, pads, ...)   the weight gradient
+    extent, plan, bands                  the layout, and how the work is cut
 """
 from __future__ import annotations
 
@@ -163,9 +164,11 @@ def bands(C, O, size, pads, kernel, dilation, out_size, itemsize):
     """Output rows cut into bands, for an image too large for its shifted copies to fit in
     CHUNK_BYTES: [(r0, r1, a, b, (top, bottom)), ...], output rows r0..r1 being the
     convolution of input rows a..b with that padding along the first spatial axis. None when
-    the image fits, when there is a single spatial axis, or when a band of IMAGE_CHUNK_BYTES
-    would hold fewer than 8 times the rows that bands read twice (the kernel's reach; a 15x15
-    kernel reads 14 extra rows): the taps then go in groups instead (``plan``).
+    the image fits, when there is a single spatial axis, when the padding along it reaches
+    further than the kernel (a band could then read no row of x), or when a band of
+    IMAGE_CHUNK_BYTES would hold fewer than 8 times the rows that bands read twice (the
+    kernel's reach; a 15x15 kernel reads 14 extra rows): the taps then go in groups instead
+    (``plan``).
 
     All taps at once over a band of rows, instead of a few taps over the whole image: deeper
     GEMMs (3x3 on 8x64x224x224: 192 deep, not 64), and each band's arrays stay in cache."""
@@ -174,6 +177,8 @@ def bands(C, O, size, pads, kernel, dilation, out_size, itemsize):
     if len(size) < 2 or row * ext[0] <= CHUNK_BYTES:
         return None
     reach = dilation[0] * (kernel[0] - 1)
+    if max(pads[0]) > reach:         # padding past the kernel's reach: bands of only zeros
+        return None
     # outputs per band: its layout holds `reach` rows more, and must itself fit (no bands of
     # bands)
     rows = min(IMAGE_CHUNK_BYTES, CHUNK_BYTES) // row - reach
