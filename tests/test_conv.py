@@ -628,9 +628,12 @@ def test_bands_of_rows_match_torch(monkeypatch, xs, ws, kw, nbytes):
     monkeypatch.setattr(conv_kernels, "_SHIFT_MIN_DEPTH", 0)
     monkeypatch.setattr(_conv_shift, "CHUNK_BYTES", nbytes * 5 // 4)   # < a whole image
     monkeypatch.setattr(_conv_shift, "IMAGE_CHUNK_BYTES", nbytes)      # about 20 rows
-    banded = []
-    real = _conv_shift.bands
-    monkeypatch.setattr(_conv_shift, "bands", lambda *a: banded.append(real(*a)) or banded[-1])
+    banded, real = [], _conv_shift.bands
+
+    def bands(*args):                    # the real cut, remembered
+        banded.append(real(*args))
+        return banded[-1]
+    monkeypatch.setattr(_conv_shift, "bands", bands)
     rng = np.random.default_rng(len(xs) + ws[2])
     arrays = [rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])]
     name = f"conv{len(xs) - 2}d"

@@ -115,7 +115,7 @@ def shift_planes(x, pads, dilation, kernel, cols=None):
 
 
 def zero_beyond(a, size):
-    """Zero every cell of a (A, B, *Sp) outside its leading (A, B, *size) corner."""
+    """Zero every cell of a (A, B, *E) outside its leading (A, B, *size) corner."""
     for ax, m in enumerate(size):
         a[(slice(None), slice(None)) + tuple(slice(0, k) for k in size[:ax]) +
           (slice(m, None),)] = 0
@@ -220,7 +220,6 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
     xp = backend.xp_of(x)
     N, C, *size = x.shape
     O, _, *kernel = w.shape
-    nd = len(kernel)
     y = xp.empty((N, O) + tuple(out_size), dtype=x.dtype) if out is None else out
     cut = bands(C, O, size, pads, kernel, dilation, out_size, x.itemsize)
     if cut is not None:
@@ -236,8 +235,7 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
         -1, kw * C)
     shifts = taps(kernel, dilation, ext)
     step, tap_groups, lead_groups = plan(N, C, O, kernel, ext, x.itemsize)
-    crop = (slice(None), slice(None), slice(0, out_size[0])) + \
-        tuple(slice(0, m) for m in out_size[1:])                          # of (O, n, *Sp)
+    crop = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
         L = (n1 - n0) * P
@@ -290,18 +288,17 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
     O, out_size = g.shape[1], g.shape[2:]
     cut = bands(C, O, size, pads, kernel, dilation, out_size, x.itemsize)
     if cut is not None:
-        gw = None
+        gw = 0
         for r0, r1, a, b, ends in cut:
-            part = shift_weight_grad(x[:, :, a:b], g[:, :, r0:r1], (ends,) + tuple(pads[1:]),
-                                     dilation, kernel)
-            gw = part if gw is None else gw.__iadd__(part)
+            gw = gw + shift_weight_grad(x[:, :, a:b], g[:, :, r0:r1],
+                                        (ends,) + tuple(pads[1:]), dilation, kernel)
         return gw
     ext = extent(size, pads, kernel, dilation)
     P, kw = _prod(ext), kernel[-1]
     shifts = taps(kernel, dilation, ext)
     gw = xp.zeros((len(shifts), kw * C, O), dtype=x.dtype)
     step, tap_groups, _ = plan(N, C, O, kernel, ext, x.itemsize)
-    keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *Sp)
+    keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
         L = (n1 - n0) * P
