@@ -82,14 +82,65 @@ def _cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def _blas_info():
+def _blas_libraries():
+    """numpy's BLAS as threadpoolctl sees it: [{internal_api, version, architecture,
+    num_threads}, ...]; [] without threadpoolctl."""
     try:
         from threadpoolctl import threadpool_info
-        infos = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
-                 for i in threadpool_info() if i.get("user_api") == "blas"]
-        return "; ".join(infos) or "unknown"
-    except Exception:  # threadpoolctl is optional
+    except ImportError:  # threadpoolctl is optional
+        return []
+    return [i for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def _blas_info():
+    libs = _blas_libraries()
+    if not libs:
         return "unknown (pip install threadpoolctl to see)"
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')}"
+                     + (f" {i['architecture']} kernels" if i.get("architecture") else "")
+                     + f" ({i.get('num_threads')} threads)" for i in libs)
+
+
+# OpenBLAS kernel sets that use no 512-bit vectors (its names for them)
+_NARROW_OPENBLAS_CORES = {"haswell", "zen", "sandybridge", "nehalem", "core2", "penryn",
+                          "dunnington", "atom", "bulldozer", "piledriver", "steamroller",
+                          "excavator", "barcelona", "prescott", "katmai", "coppermine",
+                          "northwood", "opteron", "opteron_sse3", "athlon", "banias"}
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def blas_note(libs=None, flags=None, environ=None):
+    """A warning when OpenBLAS runs narrower kernels than the CPU has, or None.
+
+    numpy's matrix products are OpenBLAS's, and OpenBLAS picks its kernels once, when it is
+    loaded: by the CPU it detects, or by OPENBLAS_CORETYPE when the environment sets it. On
+    an AVX-512 CPU, AVX2 kernels ("Haswell") do about half the multiply-adds per cycle, and
+    PyTorch's convolutions (oneDNN) are not bound by that variable: every ratio of a
+    workload made of matrix products then shows it."""
+    libs = _blas_libraries() if libs is None else libs
+    flags = _cpu_flags() if flags is None else flags
+    environ = os.environ if environ is None else environ
+    narrow = sorted({i["architecture"] for i in libs if i.get("internal_api") == "openblas"
+                     and str(i.get("architecture", "")).lower() in _NARROW_OPENBLAS_CORES})
+    if not narrow or "avx512f" not in flags:
+        return None
+    forced = environ.get("OPENBLAS_CORETYPE")
+    why = (f"OPENBLAS_CORETYPE={forced} in the environment picks them"
+           if forced else "OpenBLAS did not recognise this CPU")
+    return (f"NOTE: numpy's OpenBLAS runs {'/'.join(narrow)} kernels (AVX2) on a CPU with "
+            f"AVX-512 ({why}): its matrix products run at about half the speed the CPU "
+            "allows, PyTorch's do not. Unset OPENBLAS_CORETYPE (or set it to match the CPU) "
+            "to compare on equal terms.")
 
 
 def machine_info(torch, device):
@@ -102,6 +153,8 @@ def machine_info(torch, device):
         "minigrad_threads": minigrad.get_num_threads(),
         "device": device, "dtype": "float32",
         "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas_note": blas_note(),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
     if device == "cuda":
@@ -620,6 +673,8 @@ def main(argv=None):
             print(f"conv2d 3x3 64->64 pad 1, fwd+bwd; torch threads {info['torch_threads']}, "
                   f"minigrad threads {info['minigrad_threads']}, "
                   f"numpy BLAS {info['numpy_blas']}; float32")
+            if info["blas_note"]:
+                print(info["blas_note"])
             print(format_scaling(rows))
         return 0
     workloads = [w for w in WORKLOADS if not args.names or w.name in args.names]
@@ -647,6 +702,8 @@ def main(argv=None):
               f"numpy BLAS {info['numpy_blas']}; float32; median of {args.repeat} steps per side "
               f"timed in alternating blocks of {args.block} (the first untimed), after "
               f"{args.warmup} warm-up runs per side.")
+        if info["blas_note"]:
+            print(info["blas_note"])
         load = info["load_average_1min"]
         if load is not None and load > 0.5 * (info["cores"] or 1):
             print(f"WARNING: load average {load:.1f} on {info['cores']} cores: other processes "

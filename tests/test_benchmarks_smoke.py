@@ -151,3 +151,16 @@ def test_cuda_without_a_gpu_fails_clearly():
     assert out.returncode != 0
     assert "no GPU" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_report_says_when_openblas_runs_narrower_kernels_than_the_cpu_has():
+    run = _load_run_module()
+    haswell = [{"internal_api": "openblas", "architecture": "Haswell", "num_threads": 2}]
+    skylake = [{"internal_api": "openblas", "architecture": "SkylakeX", "num_threads": 2}]
+    avx512 = {"avx2", "fma", "avx512f"}
+    note = run.blas_note(haswell, avx512, {"OPENBLAS_CORETYPE": "Haswell"})
+    assert "Haswell kernels" in note and "OPENBLAS_CORETYPE=Haswell" in note
+    assert "did not recognise" in run.blas_note(haswell, avx512, {})
+    assert run.blas_note(skylake, avx512, {}) is None          # the CPU's own kernels
+    assert run.blas_note(haswell, {"avx2", "fma"}, {}) is None  # an AVX2 CPU: nothing lost
+    assert run.blas_note([], avx512, {}) is None                # BLAS unknown: say nothing
