@@ -36,7 +36,7 @@ from .creation import (  # noqa: F401
     sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
 from .ops.elementwise import (  # noqa: F401
     add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
-    relu, clamp, maximum, minimum, where, square, remainder)
+    relu, clamp, clamp_min, clamp_max, maximum, minimum, where, square, remainder)
 from .ops.compare import (  # noqa: F401
     sign, floor, ceil, round, isnan, isinf, isfinite, eq, ne, lt, le, gt, ge, logical_and,
     logical_or, logical_not)
@@ -112,6 +112,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "atan2", "gather",
               "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",
               "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
+              "clamp_min", "clamp_max",
               "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
               "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
               "mode", "nansum", "nanmean", "take", "nan_to_num"):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .ops import elementwise as E, reduce as R, movement as M, indexing as X, inplace as I
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
@@ -100,12 +102,35 @@ Tensor.__rmod__ = lambda a, b: E.remainder(b, a)
 Tensor.remainder = lambda a, b: E.remainder(a, b)
 
 # comparisons (no gradient)
-Tensor.__eq__ = C.eq
-Tensor.__ne__ = C.ne
-Tensor.__lt__ = C.lt
-Tensor.__le__ = C.le
-Tensor.__gt__ = C.gt
-Tensor.__ge__ = C.ge
+def _comparison_operator(compare):
+    """``x == other`` and friends: elementwise against a tensor, a number or an array; any
+    other object (None, a string, a list) gives NotImplemented, so that ``x == None`` is
+    False and ``x < None`` a TypeError, as PyTorch's operators."""
+    def operator(self, other):
+        if isinstance(other, (Tensor, bool, int, float, np.generic, np.ndarray)):
+            return compare(self, other)
+        return NotImplemented
+    operator.__name__ = compare.__name__
+    return operator
+
+
+def _contains(self, element):
+    """``element in t``: whether some element of ``t`` equals ``element`` (a number or a
+    tensor that broadcasts against ``t``)."""
+    if not isinstance(element, (Tensor, bool, int, float, np.generic)):
+        raise RuntimeError(f"`element in tensor` needs a Tensor or a number as element, got "
+                           f"{type(element).__name__}")
+    return bool(R.any(C.eq(element, self) if isinstance(element, Tensor) else
+                      C.eq(self, element)))
+
+
+Tensor.__eq__ = _comparison_operator(C.eq)
+Tensor.__ne__ = _comparison_operator(C.ne)
+Tensor.__lt__ = _comparison_operator(C.lt)
+Tensor.__le__ = _comparison_operator(C.le)
+Tensor.__gt__ = _comparison_operator(C.gt)
+Tensor.__ge__ = _comparison_operator(C.ge)
+Tensor.__contains__ = _contains
 
 # bit operators (bool and integer tensors; not the logical ops: int_tensor | 4 sets a bit)
 Tensor.__and__ = B.operator_method(B.bitwise_and)
@@ -149,6 +174,8 @@ Tensor.div_ = I.div_
 Tensor.pow_ = I.pow_
 Tensor.clamp_ = I.clamp_
 Tensor.clip_ = I.clamp_
+Tensor.clamp_min_ = lambda self, min: I.clamp_(self, min=min)
+Tensor.clamp_max_ = lambda self, max: I.clamp_(self, max=max)
 Tensor.relu_ = I.relu_
 Tensor.zero_ = I.zero_
 Tensor.fill_ = I.fill_
@@ -185,6 +212,8 @@ Tensor.sigmoid = E.sigmoid
 Tensor.relu = E.relu
 Tensor.clamp = E.clamp
 Tensor.clip = E.clamp
+Tensor.clamp_min = E.clamp_min
+Tensor.clamp_max = E.clamp_max
 Tensor.maximum = _torch_args(E.maximum)
 Tensor.minimum = _torch_args(E.minimum)
 Tensor.square = E.square
@@ -410,9 +439,22 @@ def _cuda(self, device=None, non_blocking=False, memory_format=mf.preserve_forma
 def _cpu(self, memory_format=mf.preserve_format) -> "Tensor":
     return _to(self, "cpu", memory_format=mf.check(memory_format, "cpu"))
 
-def _type(self, dtype=None):
+def _type(self, dtype=None, non_blocking=False, **kwargs):
+    """No argument: the legacy type name, ``'minigrad.FloatTensor'`` (``'minigrad.cuda.
+    FloatTensor'`` on a GPU).  A dtype, or a legacy name (``'torch.DoubleTensor'``,
+    ``'torch.cuda.LongTensor'``, minigrad's spelling too): the tensor converted to it."""
     if dtype is None:
-        return f"minigrad.{self.dtype.name}"
+        where = "cuda." if self.device.type == "cuda" else ""
+        return f"minigrad.{where}{G.SCALAR_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+    if isinstance(dtype, str):
+        parts = dtype.split(".")
+        by_name = {f"{v}Tensor": k for k, v in G.SCALAR_NAMES.items()}
+        if len(parts) not in (2, 3) or parts[0] not in ("torch", "minigrad") or \
+                parts[-1] not in by_name or (len(parts) == 3 and parts[1] != "cuda"):
+            raise ValueError(f"invalid type: {dtype!r} (expected a dtype or a name such as "
+                             "'torch.FloatTensor' or 'torch.cuda.LongTensor')")
+        converted = self.to(dtypes.to_dtype(by_name[parts[-1]]))
+        return converted.to("cuda" if len(parts) == 3 else "cpu")
     return self.to(dtype)
 
 def _as_dtype(dtype, name):
@@ -449,6 +491,21 @@ def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
 Tensor.backward = tensor_backward
 Tensor.to = _to
 Tensor.is_contiguous = _is_contiguous
+Tensor.is_complex = lambda self: False          # minigrad has no complex dtypes
+Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index
+
+
+def _storage_offset(self) -> int:
+    """Where this tensor's first element lies in its base's memory, in elements (0 for a
+    tensor that owns its memory)."""
+    base = self._base
+    if base is None or not backend.xp_of(self._array).may_share_memory(self._array,
+                                                                       base._array):
+        return 0
+    return (self.data_ptr() - base.data_ptr()) // self._array.itemsize
+
+
+Tensor.storage_offset = _storage_offset
 Tensor.cuda = _cuda
 Tensor.cpu = _cpu
 Tensor.type = _type

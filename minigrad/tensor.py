@@ -71,7 +71,8 @@ def _to_array(data, dtype=None, device=None):
         if dtype is not None:
             _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
-        array = array.astype(dtypes.to_dtype(dtype).np, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
+            array = array.astype(dtypes.to_dtype(dtype).np, copy=False)
     else:
         dtypes.from_numpy_dtype(array.dtype)  # raises a clear error for unsupported dtypes
     if device is not None:
@@ -119,7 +120,10 @@ def _from_python_numbers(data, dtype):
         elif kind not in "b":
             if kind == "c":
                 raise TypeError(f"minigrad has no complex dtype (got {data!r})")
-            raise TypeError(f"Could not infer dtype of {type(data).__name__} "
+            if isinstance(data, (str, bytes)):
+                raise TypeError(f"tensor(): expected a number or a sequence of numbers, not "
+                                f"the {type(data).__name__} {data!r}")
+            raise RuntimeError(f"Could not infer dtype of {type(data).__name__} "
                             f"(numpy made an array of type {array.dtype})")
     return array
 
@@ -141,7 +145,10 @@ def _scalar_dtype(x):
         return np.dtype(np.int64), x
     if isinstance(x, float):
         return dtypes.default_float().np, x
-    raise TypeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"tensor(): a sequence of numbers was expected, but an element is the "
+                        f"{type(x).__name__} {x!r}")
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
                     f"is {x!r})")
 
 
@@ -567,7 +574,11 @@ class Tensor:
     def __format__(self, spec):
         if self._array.ndim == 0 or (spec and self._array.size == 1):
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a Tensor of shape "
+                            f"{list(self.shape)} (format its elements, or .item() of a "
+                            "one-element tensor)")
+        return repr(self)
 
     def __repr__(self):
         return tensor_repr(self)

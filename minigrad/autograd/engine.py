@@ -83,6 +83,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     allow_unused = bool(allow_unused) or materialize_grads
     inputs = _as_list(inputs)
     outputs = _as_list(outputs)
+    if not inputs:
+        raise RuntimeError("grad(): the `inputs` argument cannot be empty (pass the tensors "
+                           "to differentiate with respect to)")
     for t in inputs:
         _check_input(t)
     grads = _make_grads(outputs, _as_list(grad_outputs, len(outputs)), create_graph)
@@ -235,9 +238,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
         for leaf, g in leaf_grads.values():
             if leaf._hooks:
                 for hook in list(leaf._hooks):
-                    new = hook(g)
-                    if new is not None:
-                        g = new
+                    g = _checked_hook_result(hook, g, hook(g))
             if targets is not None:
                 for i in target_leaves.get(id(leaf), ()):
                     captured[i] = g
@@ -355,6 +356,24 @@ def _call(node, grads, create_graph, check_anomaly):
     return results
 
 
+def _checked_hook_result(hook, grad, new):
+    """What a tensor hook returned, checked as PyTorch: None keeps ``grad``; a replacement
+    must be a Tensor of ``grad``'s shape and dtype."""
+    if new is None:
+        return grad
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Tensor, but hook '{name}' returned "
+                        f"'{type(new).__name__}'")
+    if new._array.dtype != grad._array.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                           f"{grad.dtype} got {new.dtype})")
+    if tuple(new.shape) != tuple(grad.shape):
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was "
+                           f"{list(grad.shape)} got {list(new.shape)})")
+    return new
+
+
 def _tensor_hooks(node, grads, create_graph):
     """Hooks registered on non-leaf tensors (``register_hook``), then ``retain_grad``."""
     grads = list(grads)
@@ -362,9 +381,7 @@ def _tensor_hooks(node, grads, create_graph):
         if grads[nr] is None:
             continue
         for hook in list(hooks):
-            new = hook(grads[nr])
-            if new is not None:
-                grads[nr] = new
+            grads[nr] = _checked_hook_result(hook, grads[nr], hook(grads[nr]))
     if node._retained:
         for nr, ref in node._retained.items():
             t = ref()

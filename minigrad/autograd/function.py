@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import traceback
+import weakref
 
 import numpy as np
 
@@ -234,8 +235,7 @@ class Function:
             out = fn.forward(*arrays, **params)
         result = Tensor._wrap(out)
         if cls.returns_view:
-            result._version = inputs[0]._version
-            result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+            link_view(result, inputs[0])
 
         if requires_grad and _state.enabled:
             fn.needs_input_grad = tuple(t._requires_grad for t in inputs)
@@ -313,6 +313,22 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+def link_view(view, source):
+    """Make ``view`` (whose array shares ``source``'s memory) a view: it shares the version
+    counter and names the root base.  A view made with grad mode on is also listed (weakly)
+    by its base: a recorded in-place write through the base or one of its views gives every
+    other listed view a new history read from the base (``ops/writes.py``), so that a
+    gradient through it sees the write, as PyTorch regenerates a view's ``grad_fn``."""
+    base = source if source._base is None else source._base
+    view._version = source._version
+    view._base = base
+    if _state.enabled:
+        views = base.__dict__.get("_views")
+        if views is None:
+            views = base.__dict__["_views"] = weakref.WeakSet()
+        views.add(view)
 
 
 class AccumulateGrad:
@@ -399,7 +415,7 @@ def _apply_ctx_style(cls, args, kwargs):
         elif id(o) in input_ids:
             # an input returned unchanged: the output is a new tensor sharing its memory
             alias = Tensor._wrap(o._array)
-            alias._version, alias._base = o._version, o._base if o._base is not None else o
+            link_view(alias, o)
             outs[j] = o = alias
         if id(o) in ctx._non_diff or o._array.dtype.kind not in "fc":
             o._requires_grad = False

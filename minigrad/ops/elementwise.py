@@ -561,9 +561,39 @@ def minimum(a, b):
     return _binary(Minimum, a, b, "minimum")
 
 
-def where(condition, a, b):
-    """Elements of ``a`` where ``condition`` is True, else of ``b`` (all three broadcast)."""
+def _two_numbers_dtype(a, b):
+    """The dtype of ``where(cond, a, b)`` with two Python numbers: the larger kind of the two
+    (bool < int64 < the default float), as PyTorch."""
+    kinds = ["b" if isinstance(v, (bool, np.bool_)) else
+             "i" if isinstance(v, (int, np.integer)) else "f" for v in (a, b)]
+    kind = max(kinds, key="bif".index)
+    return np.dtype(bool) if kind == "b" else np.dtype(np.int64) if kind == "i" else \
+        dtypes.default_float().np
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` is True, else of ``other`` (all three
+    broadcast; either may be a Python number).  ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``."""
+    a, b = input, other
+    if a is None and b is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                            f"{type(condition).__name__}")
+        c = condition._array                # a 0-d condition counts as 1-d, as nonzero's
+        found = backend.xp_of(c).nonzero(c if c.ndim else c.reshape(1))
+        return tuple(Tensor._wrap(f.astype("int64")) for f in found)
+    if a is None or b is None:
+        raise TypeError("where(): expected both 'input' and 'other' (or neither, for the "
+                        "indices of the True elements of 'condition')")
     cond = condition._array if isinstance(condition, Tensor) else condition
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                            f"{type(condition).__name__}")
+        dtype = _two_numbers_dtype(a, b)
+        a = to_tensor_like(a, condition, dtype=dtype)
+        b = to_tensor_like(b, condition, dtype=dtype)
     like = a if isinstance(a, Tensor) else b
     if not isinstance(a, Tensor):
         a = _scalar_or_tensor(a, like, "where")
@@ -662,6 +692,16 @@ def clamp(a, min=None, max=None):
     if a._array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
         a = cast(a, dtypes.default_float().np)
     return Clamp.apply(a, min=min, max=max)
+
+
+def clamp_min(a, min):
+    """``clamp(a, min=min)``: every element at least ``min`` (a number or a tensor)."""
+    return clamp(a, min=min)
+
+
+def clamp_max(a, max):
+    """``clamp(a, max=max)``: every element at most ``max`` (a number or a tensor)."""
+    return clamp(a, max=max)
 
 
 def square(a):

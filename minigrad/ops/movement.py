@@ -12,6 +12,7 @@ import warnings
 from .. import backend, dtypes
 from .. import _memory_format as mf
 from ..autograd import Function
+from ..autograd.function import link_view
 from ..tensor import Tensor
 from ._util import normalize_dim, result_dtype
 from .elementwise import cast
@@ -290,8 +291,7 @@ def _view_as_dtype(a, dtype):
             raise RuntimeError(f"self.size(-1) must be divisible by {new // old} {what}, but got "
                                f"{src.shape[-1]}")
     out = Tensor._wrap(src.view(target.np))
-    out._version = a._version
-    out._base = a if a._base is None else a._base
+    link_view(out, a)
     return out
 
 
@@ -450,6 +450,10 @@ def cat(tensors, dim=0):
     if not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError("cat(): expected a sequence of Tensors, got "
                         f"{[type(t).__name__ for t in tensors]}")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat(): tensor {i} is zero-dimensional and has no dimension "
+                               "to concatenate along (use stack, or reshape it to 1-d first)")
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = tensors[0]
     d = normalize_dim(dim, ref.ndim)

@@ -40,13 +40,22 @@ class Sum(Function):
         return _spread(g, self.in_shape, self.axes, self.keepdim)
 
 
+def _mean_array(a, axes, keepdims, count):
+    """``a.mean(axis=axes)``; over no elements (count 0) NaN without numpy's "Mean of empty
+    slice" warning, as PyTorch."""
+    if count:
+        return a.mean(axis=axes, keepdims=keepdims)
+    with ieee_errors():
+        return a.sum(axis=axes, keepdims=keepdims) / a.dtype.type(0)
+
+
 class Mean(Function):
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.count = 1
         for ax in axes:
             self.count *= a.shape[ax]
-        return a.mean(axis=axes, keepdims=keepdim)
+        return _mean_array(a, axes, keepdim, self.count)
 
     def backward(self, g):
         # Every input element contributed 1/count of the mean.
@@ -189,7 +198,7 @@ class Var(Function):
         n = 1
         for ax in axes:
             n *= a.shape[ax]
-        self.centered = a - a.mean(axis=axes, keepdims=True)
+        self.centered = a - _mean_array(a, axes, True, n)
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
         with ieee_errors():
             squares = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)

@@ -52,6 +52,7 @@ def apply_inplace(target, function, *others, **params):
     _write(target, result._array)
     _take_history(target, result)
     target._version.value += 1
+    _rebase_views(target, target)
     return target
 
 
@@ -124,7 +125,29 @@ def _inplace_on_view(view, base, function, others, params):
     rebased = ViewGather.apply(base, index=index)
     _take_history(view, rebased)
     view._version.value += 1
+    _rebase_views(base, view)
     return view
+
+
+def _rebase_views(base, written):
+    """After a recorded write into ``base``'s memory (through ``base`` itself or its view
+    ``written``), every other live view of ``base`` made in grad mode reads its elements anew
+    from ``base``'s new history: ``b = y[1:]; y.mul_(3); b.sum().backward()`` sends the
+    gradient through the multiplication, as PyTorch does when it regenerates a view's
+    ``grad_fn`` after its base changed.  Views of a non-contiguous base, whose positions are
+    not computed, keep their history."""
+    views = base.__dict__.get("_views")
+    if not views or not base._requires_grad:
+        return
+    for other in list(views):
+        if other is written or other._array.dtype != base._array.dtype or \
+                _real_base(other) is not base:
+            continue
+        try:
+            index = _positions(other, base)
+        except RuntimeError:
+            continue
+        _take_history(other, ViewGather.apply(base, index=index))
 
 
 class ViewGather(Function):

@@ -197,6 +197,18 @@ def _clamp_samples(g):
 register("clamp", _clamp, _clamp_samples)
 
 
+def _one_bound_samples(g):
+    yield S(g.randn(3, 4), 0.137)
+    yield S(g.randn(), -0.25, desc="0-d")
+    yield S(g.randn(0, 3), 0.5, desc="empty")
+    yield S(g.distinct(3, 4), g.uniform(4, low=-0.6, high=0.6) + 0.0123, desc="tensor bound")
+    yield S(g.ties(3, 4), 0.0, fd=False, desc="values on the bound")
+
+
+register("clamp_min", lambda lib, a, bound: a.clamp_min(bound), _one_bound_samples)
+register("clamp_max", lambda lib, a, bound: a.clamp_max(bound), _one_bound_samples)
+
+
 def _where(lib, cond, a, b):
     return lib.where(cond, a, b)
 
