@@ -5,7 +5,9 @@
 
 Almost everything here is a name for an op in ``minigrad/ops``: open the op's module to read
 its forward and backward.  The few functions defined here (dropout and its channel-wise
-forms, embedding, one_hot, normalize) are short compositions of those ops.
+forms, embedding, one_hot) are short compositions of those ops; the less common losses and
+distances (smooth_l1_loss, kl_div, cosine_similarity, normalize...) are in
+``_functional_losses.py``.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from .. import backend, dtypes
 from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
-from ..ops.elementwise import clamp
-from ..ops._util import scalar_type_name as _scalar_type_name
+from ..ops.elementwise import clamp  # noqa: F401
+from ..ops.reduce import amax  # noqa: F401
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
@@ -37,7 +39,11 @@ from ..ops.fold import unfold, fold, max_unpool1d, max_unpool2d, max_unpool3d  #
 from ..ops.interpolate import (  # noqa: F401
     interpolate, upsample, pixel_shuffle, pixel_unshuffle)
 from ..ops.math_extra import scaled_dot_product_attention  # noqa: F401
-from ..ops.reduce import amax
+from ._functional_losses import (  # noqa: F401
+    smooth_l1_loss, huber_loss, kl_div, poisson_nll_loss, gaussian_nll_loss, soft_margin_loss,
+    multilabel_soft_margin_loss, margin_ranking_loss, hinge_embedding_loss,
+    cosine_embedding_loss, triplet_margin_loss, cosine_similarity, pairwise_distance,
+    normalize)
 from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
 
@@ -161,30 +167,6 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError(f"Class values must be in [0, {num_classes - 1}] for num_classes="
                            f"{num_classes}")
     return Tensor._wrap((a[..., None] == xp.arange(num_classes)).astype(dtypes.int64.np))
-
-
-def normalize(input, p=2.0, dim=1, eps=1e-12):
-    """input / max(||input||_p along dim, eps).
-
-    A zero vector (or a zero element, for p < 1) must not put inf * 0 = nan into the gradient
-    through |x|^p or s^(1/p), whose derivatives are infinite at 0: as PyTorch's norm, those
-    zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
-    """
-    if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {_scalar_type_name(input._array.dtype)}")
-    size = input.abs()
-    if p == 0:            # the count of non-zeros (a step function of x: no gradient)
-        count = (size != 0).to(input.dtype).sum(dim, keepdim=True)
-        return input / clamp(count, min=eps)
-    if p == float("inf"):
-        return input / clamp(amax(size, dim, keepdim=True), min=eps)
-    nonzero = size._array > 0
-    powered = where(nonzero, where(nonzero, size, 1.0) ** p, 0.0)      # |x|^p, 0 at 0
-    total = powered.sum(dim, keepdim=True)
-    positive = total._array > 0
-    norm = where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
-    return input / clamp(norm, min=eps)        # clamp: the gradient reaches norm at norm = eps
 
 
 def softmax2d(input):

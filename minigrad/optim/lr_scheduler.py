@@ -1,6 +1,8 @@
 """Learning-rate schedules: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``,
 ``CosineAnnealingLR``, ``LambdaLR``, ``LinearLR``, ``CosineAnnealingWarmRestarts``,
-``OneCycleLR``, ``SequentialLR`` and ``ReduceLROnPlateau``.
+``OneCycleLR``, ``SequentialLR`` and ``ReduceLROnPlateau``; ``ConstantLR``,
+``MultiplicativeLR``, ``PolynomialLR`` and ``ChainedScheduler`` are in ``_lr_more.py``, the
+base class ``LRScheduler`` in ``_lr_base.py``.
 
 A scheduler rewrites ``group['lr']`` in its optimizer's param_groups each time ``step()`` is
 called (once per epoch, after ``optimizer.step()``).  Construction performs step 0 (it sets
@@ -14,70 +16,14 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers
+from ._lr_more import ChainedScheduler, ConstantLR, MultiplicativeLR, PolynomialLR  # noqa: F401
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts",
-           "OneCycleLR", "SequentialLR", "ReduceLROnPlateau"]
-
-
-class LRScheduler:
-    """Base class: subclasses define ``get_lr()`` (the rates for epoch ``self.last_epoch``)."""
-
-    _is_initial = False
-
-    def __init__(self, optimizer, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming scheduler with last_epoch >= 0 (load the "
-                                   "optimizer's state_dict first)")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._step_count = 0
-        self._is_initial = True
-        try:
-            self.step()
-        finally:
-            self._is_initial = False
-
-    def get_lr(self):
-        raise NotImplementedError
-
-    def get_last_lr(self):
-        """The learning rates set by the last ``step()``, one per param group."""
-        return self._last_lr
-
-    def step(self, epoch=None):
-        """Advance one epoch (or jump to ``epoch``, deprecated) and set the groups' lr."""
-        self._step_count += 1
-        if epoch is None:
-            self.last_epoch += 1
-            values = self.get_lr()
-        else:
-            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
-                          "being deprecated where possible. Please use `scheduler.step()` to "
-                          "step the scheduler.", UserWarning, stacklevel=2)
-            self.last_epoch = epoch
-            values = (self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr")
-                      else self.get_lr())
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self):
-        """Everything but the optimizer (and functions, for LambdaLR)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+           "OneCycleLR", "SequentialLR", "ReduceLROnPlateau", "ConstantLR", "MultiplicativeLR",
+           "PolynomialLR", "ChainedScheduler"]
 
 
 _LRScheduler = LRScheduler
@@ -167,25 +113,11 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-class LambdaLR(LRScheduler):
+class LambdaLR(LambdaScheduler):
     """lr = initial_lr * lr_lambda(epoch) (one function, or one per param group)."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
-                                 f"{len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
-
-    def state_dict(self):
-        return {key: value for key, value in self.__dict__.items()
-                if key not in ("optimizer", "lr_lambdas")}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -366,7 +298,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class SequentialLR(LRScheduler):
+class SequentialLR(NestedSchedulers, LRScheduler):
     """Run ``schedulers`` one after the other, switching at the epochs in ``milestones``
     (a warm-up LinearLR, then a CosineAnnealingLR, say).  On a switch the next scheduler
     starts at its epoch 0."""
@@ -396,12 +328,7 @@ class SequentialLR(LRScheduler):
         for s in self._schedulers:
             s.last_epoch -= 1
         first = self._schedulers[0]
-        first._step_count = 0
-        first._is_initial = True
-        try:
-            first.step()
-        finally:
-            first._is_initial = False
+        first._initial_step()
         self._last_lr = first.get_last_lr()
 
     def step(self):
@@ -416,18 +343,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict):
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for s, sd in zip(self._schedulers, inner):
-            s.load_state_dict(sd)
 
 
 class ReduceLROnPlateau:

@@ -32,7 +32,7 @@ import numpy as np
 
 # importing the entry modules registers their ops, in this order
 from . import registry_core, registry_nn, registry_extra, registry_extra_nn  # noqa: F401
-from . import registry_selection  # noqa: F401
+from . import registry_selection, registry_losses  # noqa: F401
 from .opinfo import _REGISTRY, Gen, OpInfo, Sample, register
 
 __all__ = ["Sample", "OpInfo", "register", "get", "names", "entries", "samples", "Gen"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -22,10 +21,14 @@ from .. import backend
 from ..creation import default_generator
 from ..ops.movement import stack
 from ..tensor import Tensor
+from .sampler import (  # noqa: F401
+    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+    WeightedRandomSampler)
 
-__all__ = ["Dataset", "TensorDataset", "ConcatDataset", "Subset", "random_split",
-           "DataLoader", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "BatchSampler", "default_collate"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
+           "Subset", "random_split", "DataLoader", "Sampler", "SequentialSampler",
+           "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+           "default_collate", "default_convert", "get_worker_info"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -39,6 +42,39 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclass it with ``__iter__()`` (a generator reading a file, a
+    socket, a simulator...).  A DataLoader batches it in the order it yields."""
+
+    def __iter__(self):
+        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+def get_worker_info():
+    """Information about the current loader worker process; None in the main process, which
+    is where minigrad's DataLoader always loads (so an IterableDataset need not shard)."""
+    return None
 
 
 class TensorDataset(Dataset):
@@ -158,109 +194,35 @@ def random_split(dataset, lengths, generator=None):
 
 
 # ----------------------------------------------------------------------------------------------
-# Samplers
-# ----------------------------------------------------------------------------------------------
-class Sampler:
-    """Yields dataset indices; ``_index_array()`` gives one epoch's indices at once."""
-
-    def __iter__(self):
-        return iter(self._index_array().tolist())
-
-    def _index_array(self):
-        return np.fromiter(iter(self), dtype=np.int64)
-
-
-class SequentialSampler(Sampler):
-    """0, 1, ..., len(data_source) - 1."""
-
-    def __init__(self, data_source):
-        self.data_source = data_source
-
-    def _index_array(self):
-        return np.arange(len(self.data_source))
-
-    def __len__(self):
-        return len(self.data_source)
-
-
-class RandomSampler(Sampler):
-    """A random permutation each epoch (or ``num_samples`` draws with replacement)."""
-
-    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
-        self.data_source = data_source
-        self.replacement = replacement
-        self._num_samples = num_samples
-        self.generator = generator
-        if not isinstance(self.num_samples, int) or self.num_samples <= 0:
-            raise ValueError("num_samples should be a positive integer value, but got "
-                             f"num_samples={self.num_samples}")
-
-    @property
-    def num_samples(self):
-        return len(self.data_source) if self._num_samples is None else self._num_samples
-
-    def _index_array(self):
-        rng = (self.generator or default_generator).rng
-        n = len(self.data_source)
-        if self.replacement:
-            return rng.integers(0, n, self.num_samples)
-        reps = -(-self.num_samples // n)
-        return np.concatenate([rng.permutation(n) for _ in range(reps)])[:self.num_samples]
-
-    def __len__(self):
-        return self.num_samples
-
-
-class SubsetRandomSampler(Sampler):
-    """The given indices, in a random order each epoch."""
-
-    def __init__(self, indices, generator=None):
-        self.indices = indices
-        self.generator = generator
-
-    def _index_array(self):
-        rng = (self.generator or default_generator).rng
-        return np.asarray(self.indices)[rng.permutation(len(self.indices))]
-
-    def __len__(self):
-        return len(self.indices)
-
-
-class BatchSampler(Sampler):
-    """Groups a sampler's indices into lists of ``batch_size`` (the last one shorter unless
-    ``drop_last``)."""
-
-    def __init__(self, sampler, batch_size, drop_last):
-        if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
-                or batch_size <= 0):
-            raise ValueError("batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size}")
-        if not isinstance(drop_last, bool):
-            raise ValueError(f"drop_last should be a boolean value, but got "
-                             f"drop_last={drop_last}")
-        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
-
-    def _batches(self):
-        """One epoch's batches, as numpy index arrays."""
-        if isinstance(self.sampler, Sampler):
-            idx = np.asarray(self.sampler._index_array(), dtype=np.int64)
-        else:
-            idx = np.fromiter(iter(self.sampler), dtype=np.int64)
-        stop = (len(idx) // self.batch_size) * self.batch_size if self.drop_last else len(idx)
-        return [idx[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
-
-    def __iter__(self):
-        return (b.tolist() for b in self._batches())
-
-    def __len__(self):
-        if self.drop_last:
-            return len(self.sampler) // self.batch_size
-        return -(-len(self.sampler) // self.batch_size)
-
-
-# ----------------------------------------------------------------------------------------------
 # Collation
 # ----------------------------------------------------------------------------------------------
+def default_convert(data):
+    """One sample made tensors without batching (``batch_size=None``): numpy arrays and
+    numpy scalars become tensors, containers are converted field by field, the rest stays."""
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biufc":
+        return Tensor._wrap(data)
+    if isinstance(data, np.generic) and data.dtype.kind in "biufc":
+        return Tensor._wrap(np.asarray(data))
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, Mapping):
+        converted = {k: default_convert(v) for k, v in data.items()}
+        try:
+            return type(data)(converted)
+        except TypeError:
+            return converted
+    if isinstance(data, tuple) and hasattr(data, "_fields"):   # namedtuple
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]       # PyTorch's rule: a tuple -> a list
+    if isinstance(data, Sequence):
+        try:
+            return type(data)([default_convert(d) for d in data])
+        except TypeError:
+            return [default_convert(d) for d in data]
+    return data
+
+
 def default_collate(batch):
     """Stack a list of samples into a batch, recursively (PyTorch's rules): tensors and numpy
     arrays are stacked along a new dim 0, Python ints become an int64 tensor, floats a
@@ -308,8 +270,10 @@ class DataLoader:
                num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
                generator=None, ...)
 
-    ``len(loader)`` is the number of batches.  ``batch_size=None`` yields single samples.
-    Workers are not used: ``num_workers`` is accepted and the loading happens in this process.
+    ``len(loader)`` is the number of batches.  ``batch_size=None`` yields single samples
+    (numpy arrays made tensors by ``default_convert``).  An ``IterableDataset`` is batched in
+    the order it yields (no sampler, no shuffle).  Workers are not used: ``num_workers`` and
+    the options for them are accepted and kept, and the loading happens in this process.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
@@ -320,6 +284,21 @@ class DataLoader:
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 "
                              "to disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler),
+                                ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                     f"{name} option, but got {name}={value}")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -335,24 +314,42 @@ class DataLoader:
         self.generator = generator
         self.drop_last = drop_last
         self.batch_size = batch_size
-        if sampler is None:
+        self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = prefetch_factor if num_workers > 0 else None
+        self.persistent_workers, self.in_order = persistent_workers, in_order
+        if self._iterable:
+            sampler = None          # the dataset decides the order
+            if batch_size is not None:
+                BatchSampler([], batch_size, drop_last)          # the same checks
+        elif sampler is None:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))
-        if batch_size is not None and batch_sampler is None:
+        if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
-        self._auto_collation = batch_sampler is not None
+        self._auto_collation = batch_sampler is not None or (self._iterable and
+                                                             batch_size is not None)
         self.collate_fn = collate_fn if collate_fn is not None else (
-            default_collate if self._auto_collation else (lambda x: x))
+            default_collate if self._auto_collation else default_convert)
         self._vectorised = collate_fn is None and _has_batch_access(dataset)
 
     def __len__(self):
+        if self._iterable:
+            n = len(self.dataset)       # TypeError when the stream has no length, as torch
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         return len(self.sampler)
 
     def __iter__(self):
+        if self._iterable:
+            yield from self._iter_stream()
+            return
         if not self._auto_collation:
             for i in self.sampler:
                 yield self.collate_fn(self.dataset[i])
@@ -366,3 +363,18 @@ class DataLoader:
                 yield self.dataset._get_batch(idx)
             else:
                 yield self.collate_fn([self.dataset[int(i)] for i in idx])
+
+    def _iter_stream(self):
+        """An IterableDataset's samples, in groups of batch_size (or one by one)."""
+        if not self._auto_collation:
+            for sample in self.dataset:
+                yield self.collate_fn(sample)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)

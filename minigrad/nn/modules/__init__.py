@@ -22,8 +22,13 @@ from .lazy import (  # noqa: F401
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
+from .param_containers import ParameterList, ParameterDict  # noqa: F401
 from .loss import (  # noqa: F401
-    CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss)
+    CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, SmoothL1Loss,
+    HuberLoss, KLDivLoss, PoissonNLLLoss, GaussianNLLLoss, SoftMarginLoss,
+    MultiLabelSoftMarginLoss, MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddingLoss,
+    TripletMarginLoss)
+from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 
 __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d",
            "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
@@ -41,4 +46,9 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
            "Unfold", "Fold", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d",
            "LazyBatchNorm2d", "LazyBatchNorm3d", "RNNBase", "RNN", "LSTM",
-           "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+           "GRU", "RNNCell", "LSTMCell", "GRUCell",
+           # what third-party training code uses next
+           "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss",
+           "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MarginRankingLoss",
+           "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity",
+           "PairwiseDistance", "ParameterList", "ParameterDict"]

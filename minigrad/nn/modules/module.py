@@ -15,6 +15,7 @@ from ... import backend, dtypes
 from ... import _memory_format as mf
 from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Parameter
+from .backward_hooks import BackwardHookCall
 from .hooks import RemovableHandle
 from .state_dict import _IncompatibleKeys, load_state_dict  # noqa: F401
 
@@ -68,6 +69,8 @@ class Module:
         setattr_(self, "_forward_hooks_with_kwargs", set())
         setattr_(self, "_forward_pre_hooks", OrderedDict())
         setattr_(self, "_forward_pre_hooks_with_kwargs", set())
+        setattr_(self, "_backward_hooks", OrderedDict())
+        setattr_(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -413,8 +416,37 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` once the gradients of this call's
+        inputs are computed (tuples: one entry per positional input / output, None where
+        there is none); a non-None return replaces grad_input.  See ``backward_hooks.py``."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients of this call's outputs
+        arrive, before they go on into the module; a non-None return replaces them."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """The deprecated form of ``register_full_backward_hook``, run as that one.  grad_output
+        is what PyTorch's old hook gets; grad_input here holds the gradients of the module's
+        inputs, where the old hook got those of the inputs of the module's last operation
+        (the same thing for a module of one operation)."""
+        return self._add_hook(self._backward_hooks, hook, False)
+
+    @staticmethod
+    def _add_hook(hooks, hook, prepend):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        # .get: a module unpickled from before backward hooks existed has no such registries
+        backward = self.__dict__.get("_backward_hooks") or self.__dict__.get(
+            "_backward_pre_hooks")
+        if not (self._forward_pre_hooks or self._forward_hooks or backward):
             return self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
@@ -428,6 +460,9 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        if backward:
+            call = BackwardHookCall(self, self._backward_hooks, self._backward_pre_hooks)
+            args = call.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
@@ -436,6 +471,8 @@ class Module:
                 result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward:
+            output = call.wrap_outputs(output)
         return output
 
     # ------------------------------------------------------------------------------------------

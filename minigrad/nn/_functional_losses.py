@@ -1,0 +1,279 @@
+"""The less common losses and distances of ``minigrad.nn.functional``, composed of tensor ops
+(so that autograd differentiates them, to any order):
+
+    smooth_l1_loss, huber_loss, kl_div, poisson_nll_loss, gaussian_nll_loss,
+    soft_margin_loss, multilabel_soft_margin_loss, margin_ranking_loss,
+    hinge_embedding_loss, cosine_embedding_loss, triplet_margin_loss,
+    cosine_similarity, pairwise_distance, normalize
+
+Each takes PyTorch's arguments, including the deprecated ``size_average``/``reduce`` flags,
+and ``reduction`` is 'mean' (default), 'sum' or 'none'.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from ..autograd import no_grad
+from ..ops.activation import logsigmoid, softplus
+from ..ops.elementwise import clamp, where
+from ..ops.reduce import amax
+from ..ops._util import scalar_type_name as _scalar_type_name
+from ..functional import broadcast_tensors
+from ..tensor import Tensor
+
+__all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+           "soft_margin_loss", "multilabel_soft_margin_loss", "margin_ranking_loss",
+           "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss",
+           "cosine_similarity", "pairwise_distance", "normalize"]
+
+
+def _legacy(size_average, reduce, reduction):
+    """The reduction string, from the deprecated flags when either is given."""
+    if size_average is None and reduce is None:
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "none" if not reduce else ("mean" if size_average else "sum")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{ret}' instead.", stacklevel=3)
+    return ret
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _warn_size(input, target):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _xlogx(t):
+    """t * log(t), 0 where t == 0 (the limit), with a finite gradient everywhere."""
+    positive = t > 0
+    return where(positive, t * where(positive, t, 1.0).log(), 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Regression losses
+# ----------------------------------------------------------------------------------------------
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Elementwise 0.5 (x - y)^2 / beta where |x - y| < beta, else |x - y| - beta / 2;
+    ``beta=0`` is the L1 loss."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_size(input, target)
+    diff = input - target
+    if beta == 0:
+        return _reduce(diff.abs(), reduction)
+    size = diff.abs()
+    return _reduce(where(size < beta, 0.5 * diff * diff / beta, size - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Elementwise 0.5 (x - y)^2 where |x - y| < delta, else delta (|x - y| - delta / 2)
+    (= delta * smooth_l1 with beta = delta); ``weight`` scales each element."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _warn_size(input, target)
+    diff = input - target
+    size = diff.abs()
+    loss = where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, _legacy(None, None, reduction))
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || exp(input)) per element: target (log target - input), with ``input``
+    log-probabilities and ``target`` probabilities (log-probabilities if ``log_target``).
+    'batchmean' divides the sum by the batch size (the mathematical KL divergence); 'mean'
+    divides by the number of elements, and warns about it as PyTorch does."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns "
+                      "with the KL div math definition.'mean' will be changed to behave the "
+                      "same as 'batchmean' in the next major release.", stacklevel=2)
+    elif reduction not in ("batchmean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _xlogx(target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """Negative log-likelihood of ``target`` under Poisson(rate): exp(input) - target * input
+    when ``log_input`` (input is the log rate), else input - target * log(input + eps).
+    ``full`` adds Stirling's term target log target - target + log(2 pi target) / 2 (for
+    targets > 1)."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        big = target > 1
+        safe = where(big, target, 2.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of ``target`` under N(input, var):
+    0.5 (log max(var, eps) + (input - target)^2 / max(var, eps)) (+ 0.5 log 2 pi if ``full``).
+
+    ``var`` has the input's shape, or one dimension fewer (the last, one variance per
+    sample), or a last dimension of 1 (homoscedastic).  The clamp at ``eps`` is for
+    stability only: as in PyTorch the gradient reaches var as if it were not clamped.
+    """
+    if not isinstance(var, Tensor):
+        var = Tensor._wrap(input._array * 0 + var)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(reduction + " is not valid")
+    if bool((var._array < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    with no_grad():
+        floor = clamp(var.detach(), min=eps) - var.detach()       # 0 except where var < eps
+    var = var + floor
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Margin and classification losses
+# ----------------------------------------------------------------------------------------------
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Two-class logistic loss log(1 + exp(-target * input)), targets in {1, -1}."""
+    reduction = _legacy(size_average, reduce, reduction)
+    return _reduce(softplus(-target * input), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """Per sample, the mean over its C classes of the binary cross entropy of sigmoid(input)
+    against 0/1 targets (optionally weighted per class): input (N, C) or (C,)."""
+    reduction = _legacy(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(dim=input.ndim - 1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target (input1 - input2) + margin): target 1 wants input1 ranked higher."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
+                           f"dimension but got sizes: input1: {input1.shape}, input2: "
+                           f"{input2.shape}, target: {target.shape} ")
+    return _reduce(clamp(-target * (input1 - input2) + margin, min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """input where target == 1, max(0, margin - input) where target == -1 (input is
+    usually a distance)."""
+    reduction = _legacy(size_average, reduce, reduction)
+    hinge = where(target != 1, clamp(margin - input, min=0), 0.0)
+    same = where(target != -1, input, 0.0)
+    return _reduce(hinge + same, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1,
+    the cosine taken along the last dimension of (N, D) or (D,) inputs."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or input1.ndim != input2.ndim:
+        raise RuntimeError(f"cosine_embedding_loss: 1D target tensor expects 2D input "
+                           f"tensors, but found inputs with sizes {list(input1.shape)} and "
+                           f"{list(input2.shape)}.")
+    dim = input1.ndim - 1
+    tiny = 1e-12          # keeps the norms' square roots (and their gradients) finite at 0
+    dot = (input1 * input2).sum(dim)
+    norms = ((input1 * input1).sum(dim) + tiny) * ((input2 * input2).sum(dim) + tiny)
+    cos = dot / norms.sqrt()
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, clamp(cos - margin, min=0),
+                                                    0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with d the p-norm
+    ``pairwise_distance``; ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got "
+                         f"{margin} instead")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_swap = pairwise_distance(positive, negative, p, eps)
+        d_neg = where(d_swap < d_neg, d_swap, d_neg)
+    return _reduce(clamp(margin + d_pos - d_neg, min=0), reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# Distances
+# ----------------------------------------------------------------------------------------------
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    x1, x2 = broadcast_tensors(x1, x2)
+    return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dimension (eps avoids the norm's kink at 0)."""
+    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps).
+
+    A zero vector (or a zero element, for p < 1) must not put inf * 0 = nan into the gradient
+    through |x|^p or s^(1/p), whose derivatives are infinite at 0: as PyTorch's norm, those
+    zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
+    """
+    if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {_scalar_type_name(input._array.dtype)}")
+    size = input.abs()
+    if p == 0:            # the count of non-zeros (a step function of x: no gradient)
+        count = (size != 0).to(input.dtype).sum(dim, keepdim=True)
+        return input / clamp(count, min=eps)
+    if p == float("inf"):
+        return input / clamp(amax(size, dim, keepdim=True), min=eps)
+    nonzero = size._array > 0
+    powered = where(nonzero, where(nonzero, size, 1.0) ** p, 0.0)      # |x|^p, 0 at 0
+    total = powered.sum(dim, keepdim=True)
+    positive = total._array > 0
+    norm = where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
+    return input / clamp(norm, min=eps)        # clamp: the gradient reaches norm at norm = eps

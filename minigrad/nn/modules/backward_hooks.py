@@ -1,0 +1,118 @@
+"""Module backward hooks: ``register_full_backward_hook`` and ``register_full_backward_pre_hook``.
+
+A hooked module's call threads its tensor inputs, and afterwards its tensor outputs, through
+an identity node (``_HookIdentity``).  In backward the output node sees the gradients of the
+outputs (grad_output), the input node those of the inputs (grad_input); the input node runs
+the hooks, since only then are both known.  As in PyTorch:
+
+    pre-hook(module, grad_output) -> new grad_output or None      (before the module's backward)
+    hook(module, grad_input, grad_output) -> new grad_input or None   (after it)
+
+grad_input has one entry per positional argument of forward (None for those that are not
+tensors requiring grad); when no input requires grad the hooks run at once, with
+grad_input all None.
+"""
+from __future__ import annotations
+
+import warnings
+
+from ...autograd import Function
+from ...autograd import is_grad_enabled
+from ...tensor import Tensor
+
+__all__ = ["BackwardHookCall"]
+
+
+class _HookIdentity(Function):
+    """Returns its tensors unchanged; in backward, ``on_grads(grads)`` sees (and may replace)
+    their gradients."""
+
+    @staticmethod
+    def forward(ctx, on_grads, *tensors):
+        ctx.on_grads = on_grads
+        ctx.set_materialize_grads(False)       # a None gradient stays None, as in PyTorch
+        return tensors
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None,) + tuple(ctx.on_grads(grads))
+
+
+def _as_tuple(result, n, what):
+    result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    if len(result) != n:
+        raise RuntimeError(f"Backward hook returned an invalid number of grad_{what}, got "
+                           f"{len(result)}, but expected {n}")
+    return result
+
+
+class BackwardHookCall:
+    """The hooks of one module call: wraps its inputs, then its outputs."""
+
+    def __init__(self, module, hooks, pre_hooks):
+        self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
+        self.n_inputs = 0
+        self.input_slots = []          # positions in args of the tensors wrapped
+        self.grad_output = None
+
+    def _wrap(self, values, slots, on_grads):
+        """``values`` with those at ``slots`` replaced by their identity-node aliases."""
+        out = _HookIdentity.apply(on_grads, *(values[i] for i in slots))
+        out = out if isinstance(out, tuple) else (out,)
+        values = list(values)
+        for i, v in zip(slots, out):
+            values[i] = v
+        return values
+
+    def wrap_inputs(self, args):
+        self.n_inputs = len(args)
+        self.input_slots = [i for i, a in enumerate(args)
+                            if isinstance(a, Tensor) and a.requires_grad]
+        if not self.input_slots or not is_grad_enabled():
+            return args
+        return tuple(self._wrap(args, self.input_slots, self._input_grads))
+
+    def wrap_outputs(self, output):
+        single = isinstance(output, Tensor)
+        values = [output] if single else list(output) if isinstance(output, tuple) else None
+        if values is None or not is_grad_enabled():
+            return output
+        slots = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+        if not slots:
+            return output
+        self.n_outputs = len(values)
+        self.output_slots = slots
+        values = self._wrap(values, slots, self._output_grads)
+        return values[0] if single else tuple(values)
+
+    def _output_grads(self, grads):
+        full = [None] * self.n_outputs
+        for i, g in zip(self.output_slots, grads):
+            full[i] = g
+        full = tuple(full)
+        for hook in list(self.pre_hooks.values()):
+            result = hook(self.module, full)
+            if result is not None:
+                full = _as_tuple(result, self.n_outputs, "output")
+        self.grad_output = full
+        if not self.input_slots and self.hooks:   # nothing will reach the inputs: run now
+            warnings.warn("Full backward hook is firing when gradients are computed with "
+                          "respect to module outputs since no inputs require gradients.",
+                          stacklevel=2)
+            self._run_hooks((None,) * self.n_inputs)
+        return tuple(full[i] for i in self.output_slots)
+
+    def _input_grads(self, grads):
+        full = [None] * self.n_inputs
+        for i, g in zip(self.input_slots, grads):
+            full[i] = g
+        full = self._run_hooks(tuple(full))
+        return tuple(full[i] for i in self.input_slots)
+
+    def _run_hooks(self, grad_input):
+        grad_output = self.grad_output if self.grad_output is not None else ()
+        for hook in list(self.hooks.values()):
+            result = hook(self.module, grad_input, grad_output)
+            if result is not None:
+                grad_input = _as_tuple(result, len(grad_input), "input")
+        return grad_input
