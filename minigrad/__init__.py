@@ -98,6 +98,12 @@ from .ops.math_extra import (  # noqa: E402,F401
 from .functional import (  # noqa: E402,F401
     broadcast_tensors, broadcast_shapes, meshgrid, tensordot, atleast_1d, atleast_2d,
     atleast_3d)
+from .ops.math_extra import fmod  # noqa: E402,F401
+from .ops.set_ops import unique, unique_consecutive, bincount  # noqa: E402,F401
+from .ops.stacking import (  # noqa: E402,F401
+    hstack, vstack, row_stack, dstack, column_stack, tensor_split)
+from .ops.masked import masked_scatter  # noqa: E402,F401
+from .creation import logspace, tril_indices, triu_indices, scalar_tensor  # noqa: E402,F401
 from ._sampling import normal, bernoulli  # noqa: E402,F401
 from .autograd import inference_mode  # noqa: E402,F401
 from ._settings import set_printoptions, set_default_device, get_default_device  # noqa: E402,F401
@@ -115,7 +121,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "clamp_min", "clamp_max",
               "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
               "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
-              "mode", "nansum", "nanmean", "take", "nan_to_num"):
+              "mode", "nansum", "nanmean", "take", "nan_to_num", "fmod"):
     globals()[_name] = _torch_args(globals()[_name])
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
               "bitwise_right_shift"):

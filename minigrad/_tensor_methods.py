@@ -19,6 +19,7 @@ from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import linalg as L, math_extra as MX
 from .ops import scatter_reduce as SR, selection as SE, bitwise as B
+from .ops import set_ops as SO, stacking as ST, masked as MS
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -274,6 +275,18 @@ Tensor.diagonal = H.diagonal
 Tensor.narrow = M.narrow
 Tensor.select = M.select
 Tensor.masked_select = MX.masked_select
+Tensor.fmod = _torch_args(MX.fmod)
+Tensor.fmod_ = MX.fmod_
+
+# sets, counts, splitting, masked writes (ops/set_ops.py, ops/stacking.py, ops/masked.py)
+Tensor.unique = SO.unique
+Tensor.unique_consecutive = SO.unique_consecutive
+Tensor.bincount = SO.bincount
+Tensor.tensor_split = ST.tensor_split
+Tensor.masked_scatter = MS.masked_scatter
+Tensor.masked_scatter_ = MS.masked_scatter_
+# minigrad has no inference tensors (inference_mode is no_grad): no tensor is one
+Tensor.is_inference = lambda self: False
 Tensor.nonzero = MX.nonzero
 
 # reductions (numpy's axis= / keepdims= accepted too)

@@ -444,3 +444,71 @@ def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, 
     return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
                                       device=device, requires_grad=requires_grad),
                      memory_format, "randn_like")
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    """``steps`` values base**e for exponents e evenly spaced from start to end (spaced as
+    ``linspace`` spaces them): out[i] = base ** (start + i (end - start) / (steps - 1)).
+    For an integer dtype start and end are truncated to integers first, the powers are
+    taken in float64 and truncated; float32 / float16 compute in that precision."""
+    check_layout(layout, "logspace")
+    steps = int(_number(steps))
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if dt.np.kind == "b":
+        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    base = _number(base)
+    if dt.np.kind in "iu":
+        start, end = int(_number(start)), int(_number(end))
+        exps = linspace(start, end, steps, dtype=dtypes.float64)._array
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.trunc(np.float64(base) ** exps)
+        return _finish(values.astype(np.int64), dt, device, requires_grad)
+    exps = linspace(start, end, steps, dtype=dt)._array
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        values = np.power(exps.dtype.type(base), exps)
+    return _finish(values, dt, device, requires_grad)
+
+
+def _triangle_indices(name, row, col, offset, dtype, device, layout, lower):
+    """The (2, N) int64/int32 coordinates of the lower (j <= i + offset) or upper
+    (j >= i + offset) triangle of a row x col matrix, row by row."""
+    check_layout(layout, name)
+    for what, v in (("row", row), ("col", col)):
+        if v < 0:
+            raise RuntimeError(f"{what} must be non-negative, got{v}")
+    dt = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
+    if dt.np not in (np.int64, np.int32):
+        kind = {"float16": "Half", "float32": "Float", "float64": "Double"}.get(dt.np.name)
+        raise NotImplementedError(f"\"{name}\" not implemented for "
+                                  f"'{kind or _TORCH_TYPE_NAMES.get(dt.np.name, dt.np.name)}'")
+    i, j = np.indices((int(row), int(col))).reshape(2, -1)
+    keep = j <= i + offset if lower else j >= i + offset
+    return _finish(np.stack([i[keep], j[keep]]), dt, device, False)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Indices (2, N) of the lower triangle of a row x col matrix: the (i, j) with
+    j - i <= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    return _triangle_indices("tril_indices", row, col, offset, dtype, device, layout, True)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Indices (2, N) of the upper triangle of a row x col matrix: the (i, j) with
+    j - i >= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    return _triangle_indices("triu_indices", row, col, offset, dtype, device, layout, False)
+
+
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False,
+                  pin_memory=False):
+    """A 0-d tensor holding the number ``s`` (the default float dtype unless ``dtype``)."""
+    check_layout(layout, "scalar_tensor")
+    if isinstance(s, Tensor) and s.numel() == 1:
+        s = s.item()
+    if not isinstance(s, numbers.Number):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
+                        f"{type(s).__name__}")
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    return _finish(np.array(s).astype(dt.np), dt, device, requires_grad)

@@ -136,6 +136,59 @@ def select_grad(g, share):
     return where(share != 0, Mul.apply(g, Tensor._wrap(share)), 0.0)
 
 
+class PiecewiseLinearGrad(Function):
+    """``g * slope``: the first derivative of a piecewise-linear op (relu, leaky_relu, abs)
+    whose derivative ``slope`` is a constant array (1 / 0 masks, slopes, signs), as it is
+    recorded under ``create_graph``.  Input ``a`` is the op's own input: unused by the value,
+    it is listed so that the gradient depends on it as PyTorch's does (``requires_grad``, a
+    second ``grad`` with respect to it works).  Derivatives: d/dg = slope (``select``: exactly
+    0 where slope is 0, even for a NaN gradient, as ``select_grad``), d/da = 0 (the slope is
+    constant between kinks)."""
+    def forward(self, g, a, *, slope, select):
+        self.slope, self.select = slope, select
+        xp = backend.xp_of(g)
+        out = xp.asarray(g * slope, dtype=g.dtype)
+        if select and out.dtype.kind == "f":
+            out = xp.where(slope == 0, out.dtype.type(0), out)
+        return out
+
+    def backward(self, gg):
+        ga = None
+        if self.needs_input_grad[1]:
+            shape, dtype = self._in_meta[1]
+            ga = Tensor._wrap(backend.xp_of(gg._array).zeros(shape, dtype=dtype))
+        if not self.needs_input_grad[0]:
+            return None, ga
+        gg = select_grad(gg, self.slope) if self.select else mul(gg, Tensor._wrap(self.slope))
+        return gg, ga
+
+
+def _input_on_graph(node, i, like):
+    """Input ``i`` of ``node`` as a tensor on the autograd graph, for a backward that did not
+    save it: the leaf itself, or a stand-in output of the node that produced it (a read-only
+    zero array of its shape and dtype, on ``like``'s device: only its place in the graph is
+    used, never its values)."""
+    src, nr = node.next_functions_[i]
+    if isinstance(src, Tensor):
+        return src
+    shape, dtype = node._in_meta[i]
+    xp = backend.xp_of(like)
+    stand_in = Tensor._wrap(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True)
+    stand_in.grad_fn, stand_in._output_nr = src, nr
+    return stand_in
+
+
+def _piecewise_grad(node, g, slope, select, a=None):
+    """``g * slope`` for a piecewise-linear op's backward: one multiply when nothing is
+    recorded; under create_graph a ``PiecewiseLinearGrad`` on the op's input ``a`` (found
+    from the node's graph edge when it was not saved)."""
+    if not is_grad_enabled():
+        return select_grad(g, slope) if select else mul(g, Tensor._wrap(slope))
+    if a is None:
+        a = _input_on_graph(node, 0, slope)
+    return PiecewiseLinearGrad.apply(g, a, slope=slope, select=select)
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -248,7 +301,7 @@ class Abs(Function):
 
     def backward(self, g):
         a, = self.saved_tensors        # sign(a); 0 at 0 and at NaN, as PyTorch
-        return mul(g, Tensor._wrap(torch_sign(backend.xp_of(a._array), a._array)))
+        return _piecewise_grad(self, g, torch_sign(backend.xp_of(a._array), a._array), False, a)
 
 
 class Sin(Function):
@@ -316,7 +369,9 @@ class Relu(Function):
     def backward(self, g):
         # 1 where the input is positive (or NaN), else 0: a constant, so the second
         # derivative is 0. Mul straight on the arrays: numpy makes float * bool a float.
-        return select_grad(g, self.mask)
+        if not is_grad_enabled():
+            return select_grad(g, self.mask)
+        return _piecewise_grad(self, g, self.mask, True)
 
 
 class LeakyRelu(Function):
@@ -325,7 +380,7 @@ class LeakyRelu(Function):
         return a * self.slope
 
     def backward(self, g):
-        return mul(g, Tensor._wrap(self.slope))   # 1 or the slope: a constant
+        return _piecewise_grad(self, g, self.slope, False)   # 1 or the slope: a constant
 
 
 class Clamp(Function):

@@ -19,6 +19,7 @@ derivative is infinite (a zero vector) the gradient is 0, as PyTorch's subgradie
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -112,9 +113,44 @@ class Einsum(Function):
         return tuple(grads)
 
 
+_SUBLIST_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sublist_letters(sublist):
+    """A sublist of ints in [0, 52) and ``...`` as equation letters: 0-25 -> a-z,
+    26-51 -> A-Z, Ellipsis -> '...'."""
+    out = []
+    for s in sublist:
+        if s is Ellipsis:
+            out.append("...")
+            continue
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"einsum(): a subscript list holds ints in [0, 52) and Ellipsis, "
+                            f"not {type(s).__name__}")
+        if not 0 <= s < 52:
+            raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                             "range [0, 52)")
+        out.append(_SUBLIST_LETTERS[s])
+    return "".join(out)
+
+
+def _from_sublists(args):
+    """einsum's sublist form ``(op0, sub0, op1, sub1, ..., [out])`` as (equation, operands)."""
+    operands = args[0::2][:len(args) // 2]
+    subs = args[1::2][:len(args) // 2]
+    equation = ",".join(_sublist_letters(s) for s in subs)
+    if len(args) % 2:
+        equation += "->" + _sublist_letters(args[-1])
+    return equation, operands
+
+
 def einsum(equation, *operands):
     """``einsum("bij,bjk->bik", a, b)``: multiply operands along shared letters, sum the
-    letters missing from the output.  Operands may also be given as one list."""
+    letters missing from the output.  Operands may also be given as one list, or in the
+    sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (ints 0-51 for letters, ``...``
+    as Ellipsis, the output sublist optional)."""
+    if isinstance(equation, Tensor):
+        equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     subs, out = _parse(equation, operands)

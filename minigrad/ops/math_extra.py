@@ -1,6 +1,6 @@
 """More pointwise and scan ops found missing by running other projects' PyTorch-side tests:
 ``log2``, ``exp2``, ``log10``, ``lerp``, ``trunc``, ``frac``, ``isclose``, ``logcumsumexp``,
-``cummax``, ``cummin``, ``masked_select``, ``nonzero``, ``nan_to_num`` and
+``cummax``, ``cummin``, ``masked_select``, ``nonzero``, ``nan_to_num``, ``fmod`` and
 ``scaled_dot_product_attention``.
 
 All differentiable ones are compositions (log/exp with a constant factor, gather at indices
@@ -20,11 +20,12 @@ from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemente
                     result_dtype)
 from ..autograd import Function
 from .compare import StepFunction, isnan
-from .elementwise import add, cast, div, exp, log, mul, sub, where
+from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
 from .indexing import setitem
+from .inplace import _binary_inplace
 from .matmul import matmul
 from .movement import clone, transpose
-from .plumbing import expand_to, reshape_to
+from .plumbing import expand_to, reshape_to, sum_to
 from .reduce import MaxResult, amax, softmax, sum as sum_
 from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
@@ -32,7 +33,7 @@ from .sorting import cumsum
 
 __all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
            "logcumsumexp", "cummax", "cummin", "masked_select", "nonzero", "nan_to_num",
-           "nan_to_num_", "scaled_dot_product_attention"]
+           "nan_to_num_", "fmod", "fmod_", "scaled_dot_product_attention"]
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
@@ -262,6 +263,42 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
     """In-place nan_to_num; returns ``input``."""
     return setitem(input, Ellipsis, nan_to_num(input, nan, posinf, neginf))
+
+
+class Fmod(Function):
+    """C's fmod: a - trunc(a / b) * b, the remainder with the sign of the dividend (``-3 fmod
+    2 = -1``, where ``remainder`` gives 1); NaN for a float divisor 0, an error for an integer
+    one.
+
+    Backward: d/da = 1, d/db = -trunc(a / b); trunc is a step function (derivative 0), kept
+    on the graph so that under create_graph the divisor's gradient depends on a and b as
+    PyTorch's does.
+    """
+    def forward(self, a, b):
+        if a.dtype.kind == "b":
+            raise not_implemented_for("fmod_cpu", a.dtype)
+        if a.dtype.kind in "iu" and bool((b == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        return (sum_to(g, tuple(a.shape)) if self.needs_input_grad[0] else None,
+                sum_to(mul(neg(g), trunc(div(a, b))), tuple(b.shape))
+                if self.needs_input_grad[1] else None)
+
+
+def fmod(input, other):
+    """Elementwise remainder of input / other with the sign of ``input`` (C's fmod), after
+    PyTorch's type promotion and broadcasting; see ``Fmod``."""
+    return _binary(Fmod, input, other, "fmod")
+
+
+def fmod_(input, other):
+    """In-place fmod: ``input`` becomes fmod(input, other) (the broadcast shape must be
+    input's, the promoted dtype castable to input's); returns ``input``."""
+    return _binary_inplace(Fmod, input, other, "fmod_")
 
 
 def masked_select(input, mask):

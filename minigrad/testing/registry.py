@@ -19,7 +19,8 @@ Ops are written once as ``f(lib, *inputs, **kwargs)`` where ``lib`` is ``minigra
 Where the two APIs differ an entry gives a separate torch function.  ``Sample``, ``OpInfo``,
 ``Gen`` and ``register`` are defined in ``opinfo.py``; the entries themselves live in
 ``registry_core.py`` (tensor ops, reductions, movement, indexing), ``registry_nn.py`` (linear,
-losses, dropout, convolution, pooling, batch norm) and ``registry_extra.py``, which register
+losses, dropout, convolution, pooling, batch norm), ``registry_extra.py`` and the others
+(``registry_more.py``: stacks, tensor_split, fmod, masked_scatter), which register
 their ops when this module imports them; the ``nn``
 entries resolve their functions at call time, so this module imports even while some of
 those functions are not written yet (the entry is then skipped, with the reason).
@@ -32,7 +33,7 @@ import numpy as np
 
 # importing the entry modules registers their ops, in this order
 from . import registry_core, registry_nn, registry_extra, registry_extra_nn  # noqa: F401
-from . import registry_selection, registry_losses  # noqa: F401
+from . import registry_selection, registry_losses, registry_more  # noqa: F401
 from .opinfo import _REGISTRY, Gen, OpInfo, Sample, register
 
 __all__ = ["Sample", "OpInfo", "register", "get", "names", "entries", "samples", "Gen"]

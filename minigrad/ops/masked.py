@@ -1,0 +1,94 @@
+"""``masked_scatter``: copy a source's leading elements into the places a bool mask selects.
+
+For ``out = input.masked_scatter(mask, source)`` (input and mask broadcast to one shape S,
+k = the number of True entries of the broadcast mask, source with at least k elements):
+
+    out[p]          = input[p]                         where mask[p] is False
+    out[p_1..p_k]   = source.flatten()[0..k-1]         the True places, in row-major order
+
+It is linear in input and source, so the backward is two differentiable selections:
+
+    grad_input  = grad where mask is False, 0 where True        (summed back over broadcasting)
+    grad_source = grad[mask] (row-major), then zeros for source's unused elements, in
+                  source's shape
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape, not_a_tensor, scalar_type_name
+from .elementwise import where
+from .indexing import setitem
+from .movement import cat
+from .plumbing import expand_to, reshape_to
+from .scatter_gather import IndexSelect
+
+__all__ = ["masked_scatter", "masked_scatter_"]
+
+
+class MaskedScatter(Function):
+    """``input`` (already of the broadcast shape) with ``source``'s first k elements written,
+    in order, where the bool array ``mask`` (same shape) is True."""
+    def forward(self, input, source, *, mask):
+        xp = backend.xp_of(input)
+        self.mask, self.source_shape = mask, source.shape
+        self.places = xp.flatnonzero(mask)
+        out = input.copy()
+        out.reshape(-1)[self.places] = source.reshape(-1)[:self.places.size]
+        return out
+
+    def backward(self, g):
+        g_input = g_source = None
+        if self.needs_input_grad[0]:
+            g_input = where(self.mask, 0.0, g)
+        if self.needs_input_grad[1]:
+            picked = IndexSelect.apply(reshape_to(g, (g._array.size,)), index=self.places, dim=0)
+            spare = math.prod(self.source_shape) - self.places.size
+            if spare:
+                xp = backend.xp_of(g._array)
+                picked = cat([picked, Tensor._wrap(xp.zeros(spare, dtype=g._array.dtype))])
+            g_source = reshape_to(picked, tuple(self.source_shape))
+        return g_input, g_source
+
+
+def _check(input, mask, source):
+    for name, value in (("input", input), ("mask", mask), ("source", source)):
+        if not isinstance(value, Tensor):
+            raise not_a_tensor("masked_scatter", value,
+                               ("input", "mask", "source").index(name) + 1)
+    if mask._array.dtype.kind != "b":
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                           f"dtype {scalar_type_name(mask._array.dtype)}")
+    if input._array.dtype != source._array.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but "
+                           f"got{scalar_type_name(input._array.dtype)} and "
+                           f"{scalar_type_name(source._array.dtype)}")
+
+
+def _scatter(input, mask, source, shape):
+    m = backend.xp_of(mask._array).broadcast_to(mask._array, shape)
+    if int(m.sum()) > source.numel():
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return MaskedScatter.apply(expand_to(input, shape), source, mask=m)
+
+
+def masked_scatter(input, mask, source):
+    """A copy of ``input`` (broadcast with ``mask``) whose places where the bool ``mask`` is
+    True hold source's first elements, in row-major order; see the module docstring.
+    Differentiable in input and source."""
+    _check(input, mask, source)
+    shape = broadcast_shape(tuple(input.shape), tuple(mask.shape), "masked_scatter")
+    return _scatter(input, mask, source, tuple(shape))
+
+
+def masked_scatter_(input, mask, source):
+    """In-place ``masked_scatter``: ``mask`` must broadcast to input's shape; returns input."""
+    _check(input, mask, source)
+    shape = tuple(input.shape)
+    if broadcast_shape(shape, tuple(mask.shape), "masked_scatter_") != shape:
+        raise RuntimeError(f"masked_scatter_: the mask of shape {list(mask.shape)} does not "
+                           f"broadcast to the shape of self, {list(shape)}")
+    return setitem(input, Ellipsis, _scatter(input, mask, source, shape))

@@ -1,0 +1,135 @@
+"""numpy-style joining and splitting: ``hstack``, ``vstack`` (``row_stack``), ``dstack``,
+``column_stack`` and ``tensor_split``.
+
+All are compositions of differentiable ops, so first and second derivatives come from those:
+
+* the stacks give every tensor enough dims (a reshape view) and ``cat`` them:
+    hstack:       cat along dim 1, or dim 0 when the tensors are 1-d (0-d ones become 1-d)
+    vstack:       each as at least 2-d ((k,) -> (1, k)), cat along dim 0
+    dstack:       each as at least 3-d ((k,) -> (1, k, 1), (a, b) -> (a, b, 1)), cat along 2
+    column_stack: 0-d and 1-d ones as columns ((k,) -> (k, 1)), cat along dim 1
+* ``tensor_split`` returns basic-slice views (``getitem``) of its input, so writes through
+  them reach it and their gradients flow back into it.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..tensor import Tensor
+from ._util import normalize_dim, scalar_type_name
+from .indexing import getitem
+from .movement import cat
+from .plumbing import reshape_to
+
+__all__ = ["hstack", "vstack", "row_stack", "dstack", "column_stack", "tensor_split"]
+
+
+def _tensor_list(tensors, name):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not Tensor")
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
+    return tensors
+
+
+def _at_least(t, n):
+    """``t`` viewed with at least ``n`` (1, 2 or 3) dims, numpy's atleast_nd shapes."""
+    shape = tuple(t.shape)
+    if len(shape) >= n:
+        return t
+    if not shape:
+        return reshape_to(t, (1,) * n)
+    if len(shape) == 1:
+        return reshape_to(t, (1, shape[0]) if n == 2 else (1, shape[0], 1))
+    return reshape_to(t, shape + (1,))
+
+
+def hstack(tensors):
+    """Join tensors column-wise: along dim 1, or dim 0 when they are 1-d (0-d count as 1-d)."""
+    tensors = [_at_least(t, 1) for t in _tensor_list(tensors, "hstack")]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Join tensors row-wise: each viewed as at least 2-d ((k,) -> (1, k)), cat along dim 0."""
+    return cat([_at_least(t, 2) for t in _tensor_list(tensors, "vstack")], 0)
+
+
+def row_stack(tensors):
+    """Another name of ``vstack``."""
+    return cat([_at_least(t, 2) for t in _tensor_list(tensors, "vstack")], 0)
+
+
+def dstack(tensors):
+    """Join tensors depth-wise: each viewed as at least 3-d ((k,) -> (1, k, 1), (a, b) ->
+    (a, b, 1)), cat along dim 2."""
+    return cat([_at_least(t, 3) for t in _tensor_list(tensors, "dstack")], 2)
+
+
+def column_stack(tensors):
+    """Join tensors as columns: 0-d and 1-d ones become columns ((k,) -> (k, 1)), the rest
+    are kept, all cat along dim 1 (so (3,), (3, 2) give (3, 3))."""
+    tensors = _tensor_list(tensors, "column_stack")
+    return cat([reshape_to(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in tensors], 1)
+
+
+def _split_points(name, value):
+    """(sections or None, indices or None) from tensor_split's second argument."""
+    if isinstance(value, Tensor):
+        if value._array.dtype.kind not in "iu" or value._array.dtype.itemsize != 8:
+            raise RuntimeError(f"{name} expected tensor_indices_or_sections to have dtype of "
+                               f"long, but got {scalar_type_name(value._array.dtype)}")
+        if value.ndim > 1:
+            raise RuntimeError(f"{name} expected tensor_indices_or_sections to be a "
+                               f"zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {value.ndim} dims")
+        if value.ndim == 0:
+            return int(value.item()), None
+        return None, [int(v) for v in value.tolist()]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value), None
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (numbers.Integral, Tensor)):
+                raise TypeError(f"{name}(): argument 'indices' must be tuple of ints, but found "
+                                f"element of type {type(v).__name__}")
+        return None, [int(v) for v in value]
+    raise TypeError(f"{name}(): argument 'indices_or_sections' must be int, tuple of ints or "
+                    f"Tensor, not {type(value).__name__}")
+
+
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
+    """Views of ``input`` split along ``dim``.
+
+    ``sections`` (an int N > 0): N pieces; with size = q N + r the first r have q + 1
+    elements, the rest q (so they can be empty).  ``indices`` (ints, or a 1-d int64 tensor):
+    the pieces input[:i0], input[i0:i1], ..., input[i_last:], each a Python slice (negative
+    indices count from the end, out-of-range ones clip, a decreasing pair gives an empty
+    piece).  A 0-d int64 tensor means sections.  Returns a tuple of views.
+    """
+    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
+             if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split() takes one of indices_or_sections, sections, indices "
+                        "or tensor_indices_or_sections")
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
+    n_sections, points = _split_points("tensor_split", given[0])
+    d = normalize_dim(dim, input.ndim)
+    size = input.shape[d]
+    if n_sections is not None:
+        if n_sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n_sections}")
+        q, r = divmod(size, n_sections)
+        points = [k * q + min(k, r) for k in range(1, n_sections)]
+    bounds = [None] + points + [None]
+    lead = (slice(None),) * d
+    return tuple(getitem(input, lead + (slice(start, stop),))
+                 for start, stop in zip(bounds[:-1], bounds[1:]))
