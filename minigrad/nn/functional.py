@@ -44,6 +44,7 @@ from ._functional_losses import (  # noqa: F401
     multilabel_soft_margin_loss, margin_ranking_loss, hinge_embedding_loss,
     cosine_embedding_loss, triplet_margin_loss, cosine_similarity, pairwise_distance,
     normalize)
+from ._functional_attention import multi_head_attention_forward  # noqa: F401
 from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from ._moments import next_step, step_gradient, update_moments
 from .optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -44,26 +45,17 @@ class Adam(Optimizer):
     def _update(self, param, grad, state, group):
         p = param._array
         xp = backend.xp_of(p)
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], \
-            group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(param)
             state["exp_avg_sq"] = self._zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = self._zeros_like(param)
-        g = -grad if group["maximize"] else grad
-        state["step"]._array += 1
-        step = float(state["step"]._array)
-        if wd != 0:
-            if group.get("decoupled_weight_decay", False):
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
+        step = next_step(state)
+        g = step_gradient(p, grad, group, group.get("decoupled_weight_decay", False))
         m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
-        m += (1 - beta1) * (g - m)          # lerp towards g
-        v *= beta2
-        v += (1 - beta2) * g * g
+        update_moments(m, v, g, beta1, beta2)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         if group["amsgrad"]:

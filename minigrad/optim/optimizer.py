@@ -147,6 +147,10 @@ class Optimizer:
                 p._version.value += 1
         return loss
 
+    # names of per-parameter state tensors that are 0-d scalars, not shaped like the parameter
+    # (NAdam's 'mu_product', ASGD's 'eta' and 'mu'): load_state_dict skips their shape check
+    _scalar_state = frozenset()
+
     def _update(self, param, grad, state, group):
         """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""
         raise NotImplementedError
@@ -155,6 +159,12 @@ class Optimizer:
     def _zeros_like(param):
         """A zero state buffer shaped like ``param``, on its device."""
         return Tensor._wrap(backend.xp_of(param._array).zeros_like(param._array))
+
+    @staticmethod
+    def _scalar_tensor(value):
+        """A 0-d float32 tensor on the CPU holding ``value`` (PyTorch keeps its per-parameter
+        scalar state, such as NAdam's mu_product, in the default float dtype)."""
+        return Tensor._wrap(np.asarray(value, dtype=np.float32))
 
     @staticmethod
     def _step_tensor():
@@ -227,7 +237,8 @@ class Optimizer:
                         if array.dtype.kind == "f" and param._array.dtype.kind == "f":
                             array = array.astype(param._array.dtype, copy=False)
                         array = backend.to_device(array, param.device)
-                        if tuple(array.shape) != tuple(param.shape):
+                        if (name not in self._scalar_state
+                                and tuple(array.shape) != tuple(param.shape)):
                             raise ValueError(
                                 f"loaded optimizer state '{name}' for parameter {key} has shape "
                                 f"{list(array.shape)}, but the parameter has shape "

@@ -29,6 +29,12 @@ from .loss import (  # noqa: F401
     MultiLabelSoftMarginLoss, MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddingLoss,
     TripletMarginLoss)
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
+from .padding import (  # noqa: F401
+    ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+    ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d)
+from .attention import MultiheadAttention  # noqa: F401
+from .transformer import TransformerEncoderLayer, TransformerEncoder  # noqa: F401
 
 __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d",
            "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
@@ -51,4 +57,10 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss",
            "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MarginRankingLoss",
            "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity",
-           "PairwiseDistance", "ParameterList", "ParameterDict"]
+           "PairwiseDistance", "ParameterList", "ParameterDict",
+           # padding layers, attention and the transformer encoder
+           "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d",
+           "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
+           "CircularPad2d", "CircularPad3d", "MultiheadAttention",
+           "TransformerEncoderLayer", "TransformerEncoder"]

@@ -1,0 +1,110 @@
+"""``MultiheadAttention``: scaled dot-product attention over ``num_heads`` learned projections.
+
+    out = concat(head_1, ..., head_H) Wo^T + bo,
+    head_i = softmax((query Wq_i^T)(key Wk_i^T)^T / sqrt(D) + mask) (value Wv_i^T),  D = E / H
+
+The computation is ``F.multi_head_attention_forward`` (``nn/_functional_attention.py``);
+this module holds the parameters, named as PyTorch names them so that state_dicts load
+either way: ``in_proj_weight`` (3E, E) and ``in_proj_bias`` (3E,) when key and value have
+the query's size E, else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
+``v_proj_weight`` (E, vdim); ``bias_k``/``bias_v`` (1, 1, E) with ``add_bias_kv``; and
+``out_proj`` (Wo, bo).
+"""
+from __future__ import annotations
+
+from ... import creation
+from .. import functional as F, init
+from ..parameter import Parameter
+from .linear import NonDynamicallyQuantizableLinear
+from .module import Module
+
+__all__ = ["MultiheadAttention"]
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention (Vaswani et al., 2017), PyTorch's layer.
+
+    Shapes (``batch_first=False``): query (L, N, E), key (S, N, kdim), value (S, N, vdim) ->
+    output (L, N, E) and, with ``need_weights``, weights (N, L, S) averaged over heads or
+    (N, H, L, S); ``batch_first=True`` puts N first in the inputs and the output.  Unbatched
+    (L, E) inputs give (L, E) and (L, S).  ``key_padding_mask`` (N, S) and ``attn_mask``
+    ((L, S) or (N*H, L, S)) are True where attention is not allowed, or float additive.
+    ``dropout`` drops attention weights in training mode.
+
+    Init as PyTorch: Xavier-uniform projection weights, zero projection biases, Xavier-normal
+    ``bias_k``/``bias_v``; ``out_proj.weight`` keeps Linear's init.
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
+                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
+        super().__init__()
+        kw = dict(device=device, dtype=dtype)
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        if self.head_dim * num_heads != embed_dim:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(creation.empty(3 * embed_dim, embed_dim, **kw))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = Parameter(creation.empty(embed_dim, embed_dim, **kw))
+            self.k_proj_weight = Parameter(creation.empty(embed_dim, self.kdim, **kw))
+            self.v_proj_weight = Parameter(creation.empty(embed_dim, self.vdim, **kw))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(creation.empty(3 * embed_dim, **kw))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
+        if add_bias_kv:
+            self.bias_k = Parameter(creation.empty(1, 1, embed_dim, **kw))
+            self.bias_v = Parameter(creation.empty(1, 1, embed_dim, **kw))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        """(output, weights or None); see the class docstring for shapes and masks."""
+        batched = query.ndim == 3
+        if self.batch_first and batched:
+            query, key, value = (t.transpose(1, 0) for t in (query, key, value))
+        separate = not self._qkv_same_embed_dim
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=separate, q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and batched:
+            out = out.transpose(1, 0)
+        return out, weights

@@ -1,0 +1,60 @@
+"""``NAdam``: Adam with Nesterov momentum and a warming-up momentum schedule."""
+from __future__ import annotations
+
+from ._moments import next_step, step_gradient, update_moments
+from ._validate import check_betas, check_non_negative
+from .optimizer import Optimizer
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat, 2016), PyTorch's formulation.
+
+    For each parameter p with gradient g (g = -g first when ``maximize``), at step t = 1, 2, ...:
+        p = p * (1 - lr * weight_decay)     if decoupled_weight_decay (NAdamW)
+        g = g + weight_decay * p            otherwise (L2 penalty)
+        mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))     (likewise mu_{t+1})
+        P_t = mu_1 * ... * mu_t                                   (state 'mu_product')
+        m = beta1 m + (1 - beta1) g             v = beta2 v + (1 - beta2) g^2
+        d = sqrt(v / (1 - beta2^t)) + eps
+        p = p - lr (1 - mu_t) / (1 - P_t) * g / d - lr mu_{t+1} / (1 - P_t mu_{t+1}) * m / d
+    State per parameter: 'step', 'mu_product' (a 0-d float32 tensor, as PyTorch's),
+    'exp_avg' (m), 'exp_avg_sq' (v).
+    """
+    _scalar_state = frozenset({"mu_product"})
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        check_non_negative(lr=lr, eps=eps)
+        check_betas(betas)
+        check_non_negative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        self._check_flags("NAdam", None, differentiable)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        momentum_decay=momentum_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _update(self, param, grad, state, group):
+        p = param._array
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        psi = group["momentum_decay"]
+        if not state:
+            state["step"] = self._step_tensor()
+            state["mu_product"] = self._scalar_tensor(1.0)
+            state["exp_avg"] = self._zeros_like(param)
+            state["exp_avg_sq"] = self._zeros_like(param)
+        step = next_step(state)
+        g = step_gradient(p, grad, group, group["decoupled_weight_decay"])
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        product = state["mu_product"]._array
+        product *= mu                      # in the state's own precision, as PyTorch
+        mu_product = float(product)
+        m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
+        update_moments(m, v, g, beta1, beta2)
+        denom = (v / (1 - beta2 ** step)) ** 0.5 + eps
+        p -= (lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
+        p -= (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
