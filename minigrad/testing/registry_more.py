@@ -216,3 +216,41 @@ def _piecewise_samples(g):
 
 
 _more("piecewise_linear_chain", _piecewise_chain, _piecewise_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# multi-head attention (the functional under nn.MultiheadAttention), sequence-first
+# ----------------------------------------------------------------------------------------------
+def _mha(lib, q, k, v, w_in, b_in, w_out, b_out, *mask, heads=2, weights=True, mean=True,
+         _ask_weights=None):
+    """The attention output plus the returned weights (summed with a fixed scale so that
+    both outputs' gradients are checked); ``mask``: an optional float attention mask."""
+    out, attn = lib.nn.functional.multi_head_attention_forward(
+        q, k, v, q.shape[-1], heads, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+        training=False, need_weights=weights if _ask_weights is None else _ask_weights,
+        attn_mask=mask[0] if mask else None, average_attn_weights=mean)
+    return out if attn is None or not weights else out + 0.5 * attn.sum()
+
+
+def _mha_torch(lib, *inputs, **kw):
+    """torch's side: without weights torch takes its fused attention, whose second
+    derivative it does not implement; the same output comes from its path with weights."""
+    return _mha(lib, *inputs, _ask_weights=True, **kw)
+
+
+def _mha_samples(g):
+    L, S_, N, E = 3, 4, 2, 4
+    params = lambda: (g.randn(3 * E, E) / 2, g.randn(3 * E), g.randn(E, E) / 2,  # noqa: E731
+                      g.randn(E))
+    yield S(g.randn(L, N, E), g.randn(S_, N, E), g.randn(S_, N, E), *params())
+    yield S(g.randn(L, N, E), g.randn(S_, N, E), g.randn(S_, N, E), *params(),
+            kwargs={"weights": False}, desc="no weights returned")
+    yield S(g.randn(L, N, E), g.randn(S_, N, E), g.randn(S_, N, E), *params(),
+            kwargs={"mean": False, "heads": 4}, desc="4 heads, per-head weights")
+    yield S(g.randn(L, E), g.randn(S_, E), g.randn(S_, E), *params(), desc="unbatched")
+    yield S(g.randn(L, N, E), g.randn(S_, N, E), g.randn(S_, N, E), *params(),
+            g.randn(L, S_), requires_grad=[True] * 7 + [False], desc="float mask")
+
+
+_more("multi_head_attention_forward", _mha, _mha_samples, torch_f=_mha_torch,
+      requires=(("minigrad.nn.functional", "multi_head_attention_forward"),))
