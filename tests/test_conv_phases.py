@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
+import minigrad
 import minigrad.nn.functional as F
 from minigrad.ops import _conv_phases, conv_kernels
 from minigrad.ops.conv_kernels import Geometry
@@ -138,3 +139,22 @@ def test_a_resnet_downsampling_layer_by_phases_matches_torch(monkeypatch):
     _compare(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
              lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1), arrays, np.float32)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_an_inf_in_the_weight_gives_torchs_input_gradient(stride):
+    """The shifted GEMMs and the phases multiply w by the zeros that extend g past its edges;
+    with an inf in w those would be NaNs where torch has none: such a w takes im2col."""
+    rng = np.random.default_rng(26)
+    x, w = rng.standard_normal((2, 32, 24, 24)), rng.standard_normal((32, 32, 3, 3))
+    w[0, 0, 0, 0] = np.inf
+    grads = []
+    for lib, fn in ((minigrad, F), (torch, TF)):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        fn.conv2d(xt, wt, padding=1, stride=stride).sum().backward()
+        grads.append(xt.grad.numpy())
+    mine, theirs = grads
+    assert np.array_equal(np.isnan(mine), np.isnan(theirs))
+    assert np.array_equal(np.isinf(mine), np.isinf(theirs))
+    np.testing.assert_allclose(np.where(np.isfinite(mine), mine, 0),
+                               np.where(np.isfinite(theirs), theirs, 0), rtol=1e-9)

@@ -178,10 +178,15 @@ def input_grad(g, w, geom):
                                               zip(geom.stride, geom.out_size))] = \
             gx_sub.reshape((N, C) + tuple(geom.out_size))
         return gx
-    pads = _shift.adjoint_pads(geom) if how == "shift" else None
+    # the shifted GEMMs (and the phases, made of them) multiply w by the zeros that extend g
+    # past its edges: an inf or NaN in w would turn them into NaNs where no window reads g,
+    # so such a w takes im2col, whose products are all real ones (w is small: a cheap check)
+    finite_w = not (how == "shift" or any(s > 1 for s in geom.stride)) or \
+        bool(xp.isfinite(w.sum()))
+    pads = _shift.adjoint_pads(geom) if how == "shift" and finite_w else None
     if pads is not None:
         return _shift.shift_conv(g, _shift.flipped(w), pads, geom.dilation, geom.in_size)
-    phases = by_phases(geom, C, O)
+    phases = by_phases(geom, C, O) if finite_w else None
     if phases:
         return _phases.input_grad(g, w, geom, phases)
     if N >= 4 * geom.out_size[-1] and \
