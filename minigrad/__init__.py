@@ -108,6 +108,19 @@ from ._sampling import normal, bernoulli  # noqa: E402,F401
 from .autograd import inference_mode  # noqa: E402,F401
 from ._settings import set_printoptions, set_default_device, get_default_device  # noqa: E402,F401
 from . import functional, linalg, backends  # noqa: E402,F401
+from .ops.pointwise_more import (  # noqa: E402,F401
+    sgn, copysign, hypot, logaddexp, logaddexp2, xlogy, float_power, floor_divide, true_divide,
+    deg2rad, rad2deg, heaviside, nextafter, signbit, logit, sinc, expm1, positive)
+from .ops.products import (  # noqa: E402,F401
+    addmm, addmv, addr, addbmm, baddbmm, addcmul, addcdiv, kron, cross, cdist, dist, vdot,
+    block_diag)
+from .ops.sequence_more import (  # noqa: E402,F401
+    diff, fliplr, flipud, rot90, diag_embed, diagflat, trapezoid, trapz, cumulative_trapezoid,
+    vander, cartesian_prod, combinations, renorm, argwhere, ravel)
+from .ops.statistics import (  # noqa: E402,F401
+    cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
+from .ops.type_info import finfo, iinfo  # noqa: E402,F401
+from .ops import special  # noqa: E402,F401
 from ._tensor_methods import _torch_args  # noqa: E402
 
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),

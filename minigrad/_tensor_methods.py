@@ -20,6 +20,7 @@ from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, 
 from .ops import linalg as L, math_extra as MX
 from .ops import scatter_reduce as SR, selection as SE, bitwise as B
 from .ops import set_ops as SO, stacking as ST, masked as MS
+from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -550,3 +551,51 @@ Tensor.log_normal_ = RS.log_normal_
 Tensor.cauchy_ = RS.cauchy_
 Tensor.random_ = RS.random_
 Tensor.bernoulli_ = RS.bernoulli_
+
+# pointwise, products, sequences and statistics (ops/pointwise_more.py, products.py,
+# sequence_more.py, statistics.py)
+Tensor.sgn = PW.sgn
+Tensor.copysign = PW.copysign
+Tensor.hypot = PW.hypot
+Tensor.logaddexp = PW.logaddexp
+Tensor.logaddexp2 = PW.logaddexp2
+Tensor.xlogy = PW.xlogy
+Tensor.float_power = PW.float_power
+Tensor.floor_divide = PW.floor_divide
+Tensor.deg2rad = PW.deg2rad
+Tensor.rad2deg = PW.rad2deg
+Tensor.heaviside = PW.heaviside
+Tensor.nextafter = PW.nextafter
+Tensor.signbit = PW.signbit
+Tensor.logit = PW.logit
+Tensor.sinc = PW.sinc
+Tensor.expm1 = PW.expm1
+Tensor.positive = PW.positive
+Tensor.addmm = PR.addmm
+Tensor.addmv = PR.addmv
+Tensor.addr = PR.addr
+Tensor.addbmm = PR.addbmm
+Tensor.baddbmm = PR.baddbmm
+Tensor.addcmul = PR.addcmul
+Tensor.addcdiv = PR.addcdiv
+Tensor.addcmul_ = PR.addcmul_
+Tensor.addcdiv_ = PR.addcdiv_
+Tensor.kron = PR.kron
+Tensor.cross = PR.cross
+Tensor.dist = PR.dist
+Tensor.vdot = PR.vdot
+Tensor.diff = SQ.diff
+Tensor.fliplr = SQ.fliplr
+Tensor.flipud = SQ.flipud
+Tensor.rot90 = SQ.rot90
+Tensor.diag_embed = SQ.diag_embed
+Tensor.diagflat = SQ.diagflat
+Tensor.renorm = SQ.renorm
+Tensor.argwhere = SQ.argwhere
+Tensor.ravel = SQ.ravel
+Tensor.cov = STAT.cov
+Tensor.corrcoef = STAT.corrcoef
+Tensor.quantile = STAT.quantile
+Tensor.nanquantile = STAT.nanquantile
+Tensor.histc = STAT.histc
+Tensor.histogram = STAT.histogram

@@ -10,9 +10,12 @@ from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import (  # noqa: F401
     LinAlgError, vector_norm, matrix_norm, svdvals, linalg_norm as norm)
 from .ops.matmul import matmul  # noqa: F401
+from .ops.products import linalg_cross as cross  # noqa: F401
+from .ops.sequence_more import vander as _vander
 from .tensor import Tensor
 
-__all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul"]
+__all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul",
+           "cross", "vander", "diagonal"]
 
 
 def vecdot(x, y, *, dim=-1):
@@ -34,3 +37,20 @@ def vecdot(x, y, *, dim=-1):
                            f"[{y.shape[0]}] to have the same number of elements, but got "
                            f"{x.shape[0]} and {y.shape[0]} elements respectively")
     return (x * y).sum(dim)
+
+
+def vander(x, *, N=None):
+    """``linalg.vander``: powers x^0, x^1, ..., x^(N-1) of the last dim of x in increasing
+    order, shape (*, n, N); N defaults to n."""
+    if x.ndim == 0:
+        raise RuntimeError("linalg.vander: Expected x to have at least one dimension")
+    n = x.shape[-1] if N is None else N
+    if N is not None and N <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    return _vander(x.reshape(-1), n, increasing=True).reshape(*x.shape, n)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """``linalg.diagonal``: the ``offset`` diagonals of the matrices in the last two dims (by
+    default), as a new last dim."""
+    return A.diagonal(offset, dim1, dim2)

@@ -114,7 +114,8 @@ def _from_python_numbers(data, dtype):
         _check_int64_range(data)
     if dtype is None:
         if kind == "f":
-            array = array.astype(dtypes.default_float().np)
+            with np.errstate(over="ignore"):      # 1e300 as float32 is inf, silently
+                array = array.astype(dtypes.default_float().np)
         elif kind in "iu":
             array = array.astype(np.int64)
         elif kind not in "b":

@@ -193,10 +193,14 @@ def logcumsumexp(input, dim):
 
 
 def _running_arg(xp, a, d, largest):
-    """(running max/min values, the index of the latest element equal to it) along axis d."""
+    """(running max/min values, the index of the latest element equal to it) along axis d.
+    A NaN is the extreme from where it appears on (each later NaN takes the index over)."""
     acc = (xp.maximum if largest else xp.minimum).accumulate(a, axis=d)
     pos = xp.arange(a.shape[d]).reshape([-1 if k == d else 1 for k in range(a.ndim)])
-    at = xp.where(a == acc, pos, 0)
+    hit = a == acc
+    if a.dtype.kind == "f":
+        hit |= xp.isnan(a)
+    at = xp.where(hit, pos, 0)
     return xp.maximum.accumulate(at, axis=d).astype("int64")
 
 

@@ -1,0 +1,299 @@
+"""More pointwise ops with PyTorch's names and dtype rules: ``sgn``, ``copysign``, ``hypot``,
+``logaddexp``, ``logaddexp2``, ``xlogy``, ``special.xlog1py``, ``special.entr``,
+``float_power``, ``floor_divide``, ``true_divide``, ``deg2rad``, ``rad2deg``, ``heaviside``,
+``nextafter``, ``signbit``, ``logit``, ``sinc``, ``expm1`` and ``positive``.
+
+Every input broadcasts like NumPy.  The differentiable ones are either compositions of
+existing ops or a ``Function`` whose backward is written with differentiable ops, so their
+second derivatives work too.  ``heaviside``, ``nextafter`` and ``signbit`` are step functions
+(no gradient, as in PyTorch).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype
+from .compare import Sign, _step, sign
+from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, log, log1p,
+                          mul, neg, pow, sigmoid, sin, sub, where)
+from .plumbing import sum_to
+
+__all__ = ["sgn", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "xlog1py", "entr",
+           "float_power", "floor_divide", "true_divide", "deg2rad", "rad2deg", "heaviside",
+           "nextafter", "signbit", "logit", "sinc", "expm1", "positive"]
+
+_LN2 = math.log(2.0)
+
+
+def _tensors(a, b, name):
+    """``a`` and ``b`` as tensors (a Python number becomes a 0-d tensor beside the other)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(a).__name__}")
+    if not isinstance(a, Tensor):
+        a = _scalar_or_tensor(a, b, name)
+    if not isinstance(b, Tensor):
+        b = _scalar_or_tensor(b, a, name)
+    broadcast_shape(tuple(a.shape), tuple(b.shape), name)
+    return a, b
+
+
+def _require_tensor_other(other, name):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+
+
+def _float_pair(a, b, name):
+    """Promote ``a``, ``b`` together; integers and bools go to the default float dtype."""
+    a, b = _tensors(a, b, name)
+    dtype = result_dtype(a, b)
+    if dtype.kind != "f":
+        dtype = dtypes.default_float().np
+    return cast(a, dtype), cast(b, dtype)
+
+
+def _floating_only_pair(a, b, name, kernel):
+    """Promote ``a``, ``b``; PyTorch's NotImplementedError when the result is not floating."""
+    _require_tensor_other(b, name)
+    a, b = _tensors(a, b, name)
+    dtype = result_dtype(a, b)
+    if dtype.kind != "f":
+        raise not_implemented_for(kernel, dtype)
+    return cast(a, dtype), cast(b, dtype)
+
+
+def _floating(a):
+    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sign manipulation
+# ----------------------------------------------------------------------------------------------
+def sgn(input):
+    """sign(x) for real tensors (-1, 0 or 1; a bool tensor is its own sign)."""
+    return sign(input)
+
+
+def copysign(input, other):
+    """|input| with the sign bit of ``other`` (so -0.0 counts as negative); a float result.
+
+    Gradient: sign(input) * (+-1) for ``input`` (0 at input = 0), zeros for ``other``."""
+    a, b = _float_pair(input, other, "copysign")
+    sign_bit = _step(Sign, b, lambda xp, x: xp.copysign(xp.ones((), x.dtype), x))
+    return mul(abs(a), sign_bit)
+
+
+def signbit(input):
+    """True where the sign bit is set (negative numbers, -0.0, negative NaN); a bool tensor."""
+    xp = backend.xp_of(input._array)
+    return Tensor._wrap(xp.signbit(input._array))
+
+
+def positive(input):
+    """``input`` itself (``+x``); refused for bool tensors, as in PyTorch."""
+    if input._array.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+# ----------------------------------------------------------------------------------------------
+# hypot, logaddexp, logaddexp2
+# ----------------------------------------------------------------------------------------------
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow; d/da = a / hypot(a, b), d/db = b / hypot(a, b)."""
+    @ieee
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).hypot(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        h = Hypot.apply(a, b)
+        return (sum_to(div(mul(g, a), h), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(div(mul(g, b), h), b.shape) if self.needs_input_grad[1] else None)
+
+
+def hypot(input, other):
+    """sqrt(input^2 + other^2), elementwise, floating dtypes only."""
+    a, b = _floating_only_pair(input, other, "hypot", "hypot_cpu")
+    return Hypot.apply(a, b)
+
+
+class LogAddExp(Function):
+    """log(b^a + b^c) for base b = e (``scale`` = 1) or 2 (``scale`` = ln 2), computed stably.
+
+    d/da = sigmoid(scale (a - c)), d/dc = sigmoid(scale (c - a))."""
+    @ieee
+    def forward(self, a, b, *, base2):
+        self.save_for_backward(a, b)
+        self.scale = _LN2 if base2 else 1.0
+        xp = backend.xp_of(a)
+        return xp.logaddexp2(a, b) if base2 else xp.logaddexp(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        k = self.scale
+        return (sum_to(mul(g, sigmoid(mul(sub(a, b), k))), a.shape)
+                if self.needs_input_grad[0] else None,
+                sum_to(mul(g, sigmoid(mul(sub(b, a), k))), b.shape)
+                if self.needs_input_grad[1] else None)
+
+
+def logaddexp(input, other):
+    """log(exp(input) + exp(other)), without overflow; floating dtypes only."""
+    a, b = _floating_only_pair(input, other, "logaddexp", "logaddexp_cpu")
+    return LogAddExp.apply(a, b, base2=False)
+
+
+def logaddexp2(input, other):
+    """log2(2^input + 2^other), without overflow; floating dtypes only."""
+    a, b = _floating_only_pair(input, other, "logaddexp2", "logaddexp2_cpu")
+    return LogAddExp.apply(a, b, base2=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# x * log(y) families
+# ----------------------------------------------------------------------------------------------
+class XLogY(Function):
+    """x * f(y) with f = log (``shift`` 0) or log1p (``shift`` 1); 0 where x = 0 unless y is
+    NaN.  d/dx = f(y) (0 where x = 0 and y <= -shift), d/dy = x / (y + shift)."""
+    @ieee
+    def forward(self, x, y, *, shift):
+        self.save_for_backward(x, y)
+        self.shift = shift
+        xp = backend.xp_of(x)
+        fy = xp.log1p(y) if shift else xp.log(y)
+        return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * fy).astype(x.dtype)
+
+    @ieee
+    def backward(self, g):
+        x, y = self.saved_tensors
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            undefined = (x._array == 0) & (y._array <= -self.shift)
+            safe_y = where(undefined, 1.0 - self.shift, y)
+            fy = log1p(safe_y) if self.shift else log(safe_y)
+            gx = sum_to(where(undefined, 0.0, mul(g, fy)), x.shape)
+        if self.needs_input_grad[1]:
+            gy = sum_to(div(mul(g, x), add(y, self.shift) if self.shift else y), y.shape)
+        return gx, gy
+
+
+def xlogy(input, other):
+    """input * log(other), with 0 where input = 0 (unless other is NaN); a float result.
+    Either argument may be a Python number."""
+    x, y = _float_pair(input, other, "xlogy")
+    return XLogY.apply(x, y, shift=0)
+
+
+def xlog1py(input, other):
+    """input * log1p(other), with 0 where input = 0 (unless other is NaN); a float result."""
+    x, y = _float_pair(input, other, "xlog1py")
+    return XLogY.apply(x, y, shift=1)
+
+
+def entr(input):
+    """The elementwise entropy term: -x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays)."""
+    x = _floating(input)
+    xp = backend.xp_of(x._array)
+    positive_ = x._array > 0
+    safe = where(positive_, x, 1.0)
+    inside = mul(neg(safe), log(safe))
+    out = where(positive_, inside, 0.0)
+    return where(x._array < 0, -xp.inf, where(xp.isnan(x._array), x, out))
+
+
+# ----------------------------------------------------------------------------------------------
+# Powers and division
+# ----------------------------------------------------------------------------------------------
+def float_power(input, exponent):
+    """input ** exponent computed in double precision: the result is always float64."""
+    a, b = _tensors(input, exponent, "float_power")
+    return pow(cast(a, np.dtype(np.float64)), cast(b, np.dtype(np.float64)))
+
+
+def true_divide(dividend, divisor):
+    """dividend / divisor with true (float) division: ``div`` without a rounding mode."""
+    return div(dividend, divisor)
+
+
+def floor_divide(input, other):
+    """floor(input / other), in the promoted dtype (integers stay integers)."""
+    return div(input, other, rounding_mode="floor")
+
+
+def deg2rad(input):
+    """Degrees to radians (x * pi / 180); integers and bools give the default float dtype."""
+    return mul(_floating(input), math.pi / 180.0)
+
+
+def rad2deg(input):
+    """Radians to degrees (x * 180 / pi); integers and bools give the default float dtype."""
+    return mul(_floating(input), 180.0 / math.pi)
+
+
+# ----------------------------------------------------------------------------------------------
+# Step functions
+# ----------------------------------------------------------------------------------------------
+def heaviside(input, values):
+    """The Heaviside step: 0 where input < 0, ``values`` where input = 0, 1 where input > 0
+    (NaN gives 0).  ``input`` and ``values`` need one dtype; no gradient."""
+    _require_tensor_other(values, "heaviside")
+    if input._array.dtype != values._array.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    broadcast_shape(tuple(input.shape), tuple(values.shape), "heaviside")
+    xp = backend.xp_of(input._array)
+    x, v = input._array, values._array
+    out = xp.where(x == 0, v, (x > 0).astype(x.dtype))
+    return Tensor._wrap(out.astype(x.dtype, copy=False))
+
+
+def nextafter(input, other):
+    """The next representable float after ``input`` towards ``other``; no gradient."""
+    a, b = _floating_only_pair(input, other, "nextafter", "nextafter_cpu")
+    xp = backend.xp_of(a._array)
+    return Tensor._wrap(xp.nextafter(a._array, b._array))
+
+
+# ----------------------------------------------------------------------------------------------
+# Smooth functions
+# ----------------------------------------------------------------------------------------------
+def logit(input, eps=None):
+    """log(p / (1 - p)); with ``eps`` the input is first clamped to [eps, 1 - eps] (the
+    gradient is then 0 outside that range).  Integers give the default float dtype."""
+    p = _floating(input)
+    if eps is not None:
+        p = clamp(p, eps, 1.0 - eps)
+    with ieee_errors():
+        return log(div(p, sub(1.0, p)))
+
+
+def sinc(input):
+    """The normalised sinc: sin(pi x) / (pi x), and 1 at x = 0."""
+    x = _floating(input)
+    zero = x._array == 0
+    safe = mul(where(zero, 1.0, x), math.pi)
+    return where(zero, 1.0, div(sin(safe), safe))
+
+
+class Expm1(Function):
+    """exp(x) - 1, accurate for small x; d/dx = exp(x)."""
+    @ieee
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).expm1(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return mul(g, exp(a))
+
+
+def expm1(input):
+    """exp(input) - 1 (accurate near 0); integers give the default float dtype."""
+    return Expm1.apply(_floating(input))

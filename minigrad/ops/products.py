@@ -1,0 +1,242 @@
+"""Fused "add a product" ops and other products, with PyTorch's names and arguments:
+``addmm``, ``addmv``, ``addr``, ``addbmm``, ``baddbmm``, ``addcmul``, ``addcdiv``, ``kron``,
+``cross`` / ``linalg.cross``, ``cdist``, ``dist``, ``vdot`` and ``block_diag``.
+
+All are compositions of differentiable ops (matmul, mul, roll, reshape, pad, vector_norm),
+so their first and second derivatives come from those ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..tensor import Tensor
+from ._util import broadcast_shape, normalize_dim, result_dtype, scalar_type_name
+from .elementwise import add, cast, div, mul, sub
+from .inplace import add_
+from .linalg import dot, vector_norm
+from .matmul import bmm, matmul, mm, mv
+from .movement import cat, pad, reshape, unsqueeze
+from .reduce import sum as sum_
+from .shaping import outer, roll
+
+__all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "addcmul_",
+           "addcdiv_", "kron", "cross",
+           "linalg_cross", "cdist", "dist", "vdot", "block_diag"]
+
+
+def _scaled_sum(input, product, beta, alpha):
+    """beta * input + alpha * product, PyTorch's way: with beta = 0 ``input`` is not read (its
+    NaN and inf do not reach the result) but still broadcasts; alpha = 1 / beta = 1 skip the
+    multiply.  The result has the promoted dtype of input and product."""
+    if alpha != 1:
+        product = mul(product, alpha)
+    if beta == 0:
+        shape = broadcast_shape(tuple(input.shape), tuple(product.shape), "add")
+        dtype = result_dtype(input, product)
+        return cast(product, dtype).expand(*shape) if tuple(product.shape) != shape else \
+            cast(product, dtype)
+    scaled = input if beta == 1 else mul(input, beta)
+    if scaled._array.dtype != input._array.dtype and input._array.dtype.kind in "biu":
+        scaled = cast(scaled, input._array.dtype)   # an integer input stays integer
+    out = add(scaled, product)
+    return out
+
+
+def _same_dtype(input, matrix):
+    """PyTorch's check that ``input`` has the dtype of the matrices it is added to."""
+    if input._array.dtype != matrix._array.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(input._array.dtype)} and "
+                           f"{scalar_type_name(matrix._array.dtype)}")
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2); mat1 (n, m), mat2 (m, p), input broadcasts to
+    (n, p); all of one dtype."""
+    _same_dtype(input, mat2)
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec); mat (n, m), vec (m,), input broadcasts to (n,);
+    all of one dtype."""
+    kinds = [t._array.dtype for t in (input, mat, vec)]
+    if len(set(kinds)) > 1:
+        raise RuntimeError("addmv input tensors must have the same dtype, but got "
+                           f"{', '.join(scalar_type_name(k) for k in kinds[:2])}, and "
+                           f"{scalar_type_name(kinds[2])}")
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2); vec1 (n,), vec2 (m,), input broadcasts to
+    (n, m).  For bool tensors: input and (vec1 outer vec2)."""
+    if vec1.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"addr: Expected 1-D argument vec1, but got {vec1.ndim}-D"
+                           if vec1.ndim != 1 else
+                           f"addr: Expected 1-D argument vec2, but got {vec2.ndim}-D")
+    if input._array.dtype.kind == "b" and vec1._array.dtype.kind == "b" and \
+            vec2._array.dtype.kind == "b":
+        xp = backend.xp_of(vec1._array)
+        product = vec1._array[:, None] & vec2._array[None, :]
+        shape = broadcast_shape(tuple(input.shape), product.shape, "addr")
+        both = (input._array & bool(beta)) | (product & bool(alpha))
+        return Tensor._wrap(xp.ascontiguousarray(xp.broadcast_to(both, shape)))
+    product = outer(vec1, vec2)
+    return _scaled_sum(input, product, beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * sum_b (batch1[b] @ batch2[b]); batch1 (B, n, m), batch2
+    (B, m, p), input broadcasts to (n, p)."""
+    return _scaled_sum(input, sum_(bmm(batch1, batch2), 0), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (batch1 @ batch2) per batch; batch1 (B, n, m), batch2 (B, m, p),
+    input broadcasts to (B, n, p); all of one dtype."""
+    names = [np.dtype(t._array.dtype).name for t in (input, batch1, batch2)]
+    if len(set(names)) > 1:
+        short = {"float32": "float", "float64": "double", "int64": "long", "int32": "int"}
+        got = [short.get(n, n) for n in names]
+        raise RuntimeError(f"Input dtypes must be the same, got: input {got[0]}, batch1: "
+                           f"{got[1]}, batch2: {got[2]}")
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2 (all three broadcast)."""
+    product = mul(tensor1, tensor2)
+    if value != 1:
+        product = mul(product, value)
+        if product._array.dtype.kind in "iu" and isinstance(value, float):
+            product = cast(product, result_dtype(tensor1, tensor2))
+    return add(input, product)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2 (all three broadcast); integer tensor1 and tensor2
+    are refused, as PyTorch does since it changed to true division."""
+    if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                           "future release addcdiv will perform a true division of tensor1 and "
+                           "tensor2. Use (input + value * torch.div(tensor1, tensor2, "
+                           "rounding_mode='trunc')) for the old integer behaviour, or "
+                           "(input + value * tensor1 / tensor2) for true division.")
+    quotient = div(tensor1, tensor2)
+    return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+def addcmul_(input, tensor1, tensor2, *, value=1):
+    """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
+    return add_(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv_(input, tensor1, tensor2, *, value=1):
+    """In place: input += value * tensor1 / tensor2 (integer tensor1 and tensor2 refused)."""
+    if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
+        addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
+    return add_(input, div(tensor1, tensor2), alpha=value)
+
+
+def kron(input, other):
+    """The Kronecker product: for inputs padded with leading 1s to one number of dims,
+    out[i * B + j] = input[i] * other[j] per dim, shape input.shape * other.shape."""
+    n = max(input.ndim, other.ndim)
+    a_shape = (1,) * (n - input.ndim) + tuple(input.shape)
+    b_shape = (1,) * (n - other.ndim) + tuple(other.shape)
+    a = reshape(input, *[v for s in a_shape for v in (s, 1)])
+    b = reshape(other, *[v for s in b_shape for v in (1, s)])
+    return reshape(mul(a, b), *[x * y for x, y in zip(a_shape, b_shape)])
+
+
+def _cross(input, other, dim, name):
+    if input.ndim != other.ndim:
+        raise RuntimeError(f"{name}: inputs must have the same number of dimensions.")
+    if input._array.dtype != other._array.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
+                           f"found {scalar_type_name(other._array.dtype)}")
+    shape = broadcast_shape(tuple(input.shape), tuple(other.shape), name)
+    d = normalize_dim(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"{name}: inputs dimension {dim} must have length 3. Got "
+                           f"{input.shape[d]} and {other.shape[d]}")
+    a, b = input.expand(*shape), other.expand(*shape)
+    # out_i = a_(i+1) b_(i+2) - a_(i+2) b_(i+1), indices mod 3
+    return sub(mul(roll(a, -1, d), roll(b, -2, d)), mul(roll(a, -2, d), roll(b, -1, d)))
+
+
+def cross(input, other, dim=None):
+    """The 3-d cross product along ``dim`` (default: the first dim of size 3); inputs of one
+    dtype and number of dims, broadcast together."""
+    if dim is None:
+        shape = broadcast_shape(tuple(input.shape), tuple(other.shape), "cross")
+        sized = [i for i, s in enumerate(shape) if s == 3]
+        if not sized:
+            raise RuntimeError("no dimension of size 3 in input")
+        dim = sized[0]
+    return _cross(input, other, dim, "linalg.cross")
+
+
+def linalg_cross(input, other, *, dim=-1):
+    """``linalg.cross``: the cross product along ``dim`` (default the last)."""
+    return _cross(input, other, dim, "linalg.cross")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """Pairwise p-norm distances between the rows of x1 (*, P, M) and x2 (*, R, M): shape
+    (*, P, R), the batch dims broadcast.  p = 0 counts differing coordinates, p = inf takes
+    the largest difference.  The gradient is 0 where two rows coincide."""
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
+        if t._array.dtype.kind != "f":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{scalar_type_name(t._array.dtype)}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
+    return vector_norm(diff, p, -1)
+
+
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast), over all elements: a 0-d tensor."""
+    dtype = result_dtype(input, other)
+    if dtype.kind != "f":
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
+                           f"Got {scalar_type_name(dtype)} instead.")
+    return vector_norm(sub(cast(input, dtype), cast(other, dtype)), p)
+
+
+def vdot(input, other):
+    """The dot product of two 1-d tensors of one dtype (for real tensors the same as dot)."""
+    return dot(input, other)
+
+
+def block_diag(*tensors):
+    """A block-diagonal matrix from 0-d (1x1), 1-d (1xn) and 2-d tensors, in order; the
+    promoted dtype, zeros elsewhere."""
+    blocks = []
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {t.ndim} dimensions")
+        blocks.append(reshape(t, 1, 1) if t.ndim == 0 else reshape(t, 1, -1) if t.ndim == 1
+                      else t)
+    if not blocks:
+        return Tensor._wrap(np.zeros((1, 0), dtype=dtypes.default_float().np))
+    dtype = result_dtype(*blocks)
+    width = sum(b.shape[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:
+        right = width - left - b.shape[1]
+        rows.append(pad(cast(b, dtype), (left, right)))
+        left += b.shape[1]
+    return cat(rows, 0)

@@ -1,0 +1,251 @@
+"""Shape-aware ops with PyTorch's names and arguments: ``diff``, ``fliplr``, ``flipud``,
+``rot90``, ``diag_embed``, ``diagflat``, ``trapezoid`` / ``trapz``,
+``cumulative_trapezoid``, ``vander``, ``cartesian_prod``, ``combinations``, ``renorm``,
+``argwhere`` and ``ravel``.
+
+All differentiable ones are compositions (narrow, sub, flip, transpose, where, pad, movedim,
+cumsum, index_select, vector_norm), so first and second derivatives come from those ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .elementwise import add, cast, div, mul, pow, sub, where
+from .linalg import vector_norm
+from .math_extra import nonzero
+from .movement import cat, flatten, flip, narrow, pad, reshape, stack, transpose, unsqueeze
+from .reduce import sum as sum_
+from .scatter_gather import index_select
+from .shaping import movedim
+from .sorting import cumsum
+
+__all__ = ["diff", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trapezoid", "trapz",
+           "cumulative_trapezoid", "vander", "cartesian_prod", "combinations", "renorm",
+           "argwhere", "ravel"]
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: out[i] = x[i + 1] - x[i], applied n times,
+    after ``prepend`` / ``append`` are joined on (they match ``input`` except along dim).
+    For bool tensors the difference is the logical xor."""
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = normalize_dim(dim, input.ndim)
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = cat(parts, d) if len(parts) > 1 else input
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        hi, lo = narrow(x, d, 1, size - 1), narrow(x, d, 0, size - 1)
+        if x._array.dtype.kind == "b":
+            x = Tensor._wrap(hi._array ^ lo._array)
+        else:
+            x = sub(hi, lo)
+    return x
+
+
+def fliplr(input):
+    """``input`` flipped left-right (along dim 1); needs at least 2 dims."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, (1,))
+
+
+def flipud(input):
+    """``input`` flipped up-down (along dim 0); needs at least 1 dim."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, (0,))
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """``input`` rotated by k * 90 degrees in the plane of ``dims``, from the first dim
+    towards the second (k may be negative)."""
+    dims = list(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = normalize_dim(dims[0], input.ndim), normalize_dim(dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(input, (d1,)), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return transpose(flip(input, (d0,)), d0, d1)
+    return input
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """A tensor with one more dim whose diagonals (``offset`` above the main one) in the
+    planes (dim1, dim2) hold the last dim of ``input``; zeros elsewhere.  Input (..., n) gives
+    size n + |offset| along dim1 and dim2."""
+    ndim = input.ndim + 1
+    d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    x = input if input.ndim else reshape(input, 1)
+    n = x.shape[-1]
+    xp = backend.xp_of(x._array)
+    eye = xp.eye(n, dtype=bool)
+    square = where(eye, unsqueeze(x, -1), xp.zeros((), dtype=x._array.dtype))  # (..., n, n)
+    k = abs(offset)
+    if k:
+        square = pad(square, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
+    return movedim(square, (-2, -1), (d1, d2))
+
+
+def diagflat(input, offset=0):
+    """A 2-d matrix with the flattened ``input`` on its ``offset`` diagonal, zeros elsewhere."""
+    return diag_embed(flatten(input), offset, 0, 1)
+
+
+def _floating(t):
+    return t if t._array.dtype.kind == "f" else cast(t, dtypes.default_float().np)
+
+
+def _spacing(x, y, d):
+    """The spacings along ``d`` between the sample points ``x`` (a tensor laid out like ``y``
+    along d, or 1-d of y's length there) for the trapezoid rules."""
+    if x.ndim == 1 and y.ndim != 1:
+        if x.shape[0] != y.shape[d]:
+            raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point. "
+                               f"Got {x.shape[0]} `x` values and {y.shape[d]} sample points")
+        x = reshape(x, *[x.shape[0] if i == d else 1 for i in range(y.ndim)])
+        return diff(x, dim=d)
+    return diff(x, dim=d if x.ndim == y.ndim else -1)
+
+
+def _trapezoid_terms(y, x, dx, dim, name):
+    if x is not None and dx is not None:
+        raise TypeError(f"{name}() received both x and dx")
+    d = normalize_dim(dim, y.ndim)
+    n = y.shape[d]
+    if n == 0:
+        return None, d
+    pair_sum = add(narrow(y, d, 1, n - 1), narrow(y, d, 0, n - 1))   # y[i + 1] + y[i]
+    if x is None:
+        step = 1.0 if dx is None else dx
+        return mul(pair_sum, step / 2.0), d
+    if not isinstance(x, Tensor):
+        return mul(pair_sum, float(x) / 2.0), d              # trapz(y, dx) spelled positionally
+    return div(mul(pair_sum, _spacing(x, y, d)), 2.0), d
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoidal rule along ``dim``: sum_i (x[i+1] - x[i]) (y[i+1] + y[i]) / 2, with
+    sample points ``x`` (a tensor) or a constant spacing ``dx`` (default 1)."""
+    y = _floating(y)
+    terms, d = _trapezoid_terms(y, x, dx, dim, "trapezoid")
+    if terms is None:
+        return sum_(y, d)
+    return sum_(terms, d)
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """The older name of ``trapezoid``."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal rule along ``dim``: n - 1 partial integrals for n samples."""
+    y = _floating(y)
+    terms, d = _trapezoid_terms(y, x, dx, dim, "cumulative_trapezoid")
+    if terms is None:
+        return y
+    return cumsum(terms, d)
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of the 1-d ``x``: columns x^(N-1), ..., x^1, x^0 (reversed with
+    ``increasing``); N defaults to len(x).  Bool and integer inputs give int64."""
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    if x._array.dtype.kind in "biu":
+        x = cast(x, np.dtype(np.int64))
+    xp = backend.xp_of(x._array)
+    powers = xp.arange(n, dtype=np.int64)
+    if not increasing:
+        powers = powers[::-1].copy()
+    return pow(unsqueeze(x, -1), Tensor._wrap(powers))
+
+
+def cartesian_prod(*tensors):
+    """All tuples taking one element from each 1-d tensor, in row-major order: shape
+    (prod of lengths, number of tensors); one tensor is returned as it is."""
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len({t._array.dtype for t in tensors}) > 1:
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    if len(tensors) == 1:
+        return tensors[0]
+    dtype = tensors[0]._array.dtype
+    sizes = [t.shape[0] for t in tensors]
+    columns = []
+    for i, t in enumerate(tensors):
+        view = reshape(cast(t, dtype), *[s if j == i else 1 for j, s in enumerate(sizes)])
+        columns.append(flatten(view.expand(*sizes)))
+    return stack(columns, 1)
+
+
+def combinations(input, r=2, with_replacement=False):
+    """All length-r combinations of the elements of the 1-d ``input``, in lexicographic order
+    of positions: shape (number of combinations, r)."""
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return Tensor._wrap(backend.xp_of(input._array).empty((0,), input._array.dtype))
+    n = input.shape[0]
+    grid = np.indices((n,) * r).reshape(r, -1).T              # every r-tuple of positions
+    steps = np.diff(grid, axis=1)
+    keep = (steps >= 0).all(axis=1) if with_replacement else (steps > 0).all(axis=1)
+    positions = grid[keep]
+    xp = backend.xp_of(input._array)
+    picked = index_select(input, 0, Tensor._wrap(xp.asarray(positions.reshape(-1))))
+    return reshape(picked, positions.shape[0], r)
+
+
+def renorm(input, p, dim, maxnorm):
+    """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
+    maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
+    if input._array.dtype.kind != "f":
+        raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
+                           f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} "
+                           "dimensions")
+    d = normalize_dim(dim, input.ndim)
+    others = tuple(i for i in range(input.ndim) if i != d)
+    norms = vector_norm(input, p, others, True)
+    factor = where(norms._array > maxnorm, div(maxnorm, add(norms, 1e-7)), 1.0)
+    return mul(input, cast(factor, input._array.dtype))
+
+
+def argwhere(input):
+    """The indices of the non-zero elements, one row each: shape (count, input.ndim)."""
+    return nonzero(input)
+
+
+def ravel(input):
+    """``input`` flattened to 1-d (a view when possible)."""
+    return reshape(input, -1)

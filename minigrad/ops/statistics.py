@@ -1,0 +1,314 @@
+"""Statistics and binning with PyTorch's names and arguments: ``cov``, ``corrcoef``,
+``quantile``, ``nanquantile`` (differentiable compositions of sort, gather, matmul...) and
+``histc``, ``histogram``, ``searchsorted``, ``bucketize``, ``isin`` (integer or bool results,
+no gradient).
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..tensor import Tensor
+from ._util import normalize_dim, scalar_type_name
+from .elementwise import add, cast, clamp, div, mul, sqrt, sub, where
+from .matmul import matmul
+from .movement import reshape, transpose, unsqueeze
+from .reduce import sum as sum_
+from .scatter_gather import gather
+from .shaping import diagonal, movedim
+from .sorting import sort
+
+__all__ = ["cov", "corrcoef", "quantile", "nanquantile", "histc", "histogram", "searchsorted",
+           "bucketize", "isin"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Covariance
+# ----------------------------------------------------------------------------------------------
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in the rows of ``input`` (observations in the
+    columns; a 1-d input is one variable and gives a 0-d result).  With weights w = fweights *
+    aweights: mean = sum(w x) / sum(w), cov = (x - mean) w (x - mean)^T / (sum(w) - correction
+    * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped at 0."""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    x = input if input.ndim == 2 else reshape(input, 1, -1)
+    if x._array.dtype.kind != "f":
+        x = cast(x, dtypes.default_float().np)
+    n = x.shape[1]
+    w = None
+    if fweights is not None:
+        if fweights._array.dtype.kind not in "iu":
+            raise RuntimeError(f"cov(): expected fweights to have integral dtype but got "
+                               f"fweights with {scalar_type_name(fweights._array.dtype)} dtype")
+        if (fweights._array < 0).any():
+            raise RuntimeError("cov(): fweights cannot be negative")
+        w = cast(fweights, x._array.dtype)
+    if aweights is not None:
+        if aweights._array.dtype.kind != "f":
+            raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got "
+                               f"aweights with {scalar_type_name(aweights._array.dtype)} dtype")
+        if (aweights._array < 0).any():
+            raise RuntimeError("cov(): aweights cannot be negative")
+        w = aweights if w is None else mul(w, aweights)
+    for name, weight in (("fweights", fweights), ("aweights", aweights)):
+        if weight is not None and (weight.ndim > 1 or weight.numel() != n):
+            raise RuntimeError(f"cov(): expected {name} to have one dimension with {n} "
+                               f"elements but got {weight.numel()}")
+    if w is None:
+        total = float(n)
+        mean = div(sum_(x, 1, True), total)
+        norm = total - correction
+        centred = sub(x, mean)
+        weighted = centred
+    else:
+        total = sum_(w)
+        mean = div(sum_(mul(x, w), 1, True), total)
+        if aweights is None:
+            norm = sub(total, correction)
+        else:
+            norm = sub(total, mul(div(sum_(mul(w, aweights)), total), correction))
+        centred = sub(x, mean)
+        weighted = mul(centred, w)
+    norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = div(matmul(centred, transpose(weighted, 0, 1)), norm)
+    return reshape(c) if input.ndim < 2 else c
+
+
+def corrcoef(input):
+    """Pearson correlation coefficients of the rows of ``input``: cov / (std_i std_j),
+    clipped to [-1, 1]; a 1-d input gives a 0-d result."""
+    c = cov(input)
+    if c.ndim == 0:
+        return div(c, c)
+    std = sqrt(diagonal(c))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = div(div(c, unsqueeze(std, 1)), unsqueeze(std, 0))
+    return clamp(r, -1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Quantiles
+# ----------------------------------------------------------------------------------------------
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor")
+    if input._array.dtype.kind != "f":
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    scalar_q = not isinstance(q, Tensor)
+    xp = backend.xp_of(input._array)
+    qa = xp.asarray(q, dtype=input._array.dtype) if scalar_q else q._array
+    if not scalar_q:
+        if qa.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if qa.dtype != input._array.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+    if ((qa < 0) | (qa > 1)).any():
+        raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    if dim is None:
+        x, d = reshape(input, -1), 0
+    else:
+        d = normalize_dim(dim, input.ndim)
+        x = input if input.ndim else reshape(input, 1)
+    if x.shape[d] == 0:
+        raise IndexError(f"{name}() input tensor cannot be empty")
+    x = movedim(x, d, -1)                                   # (..., n), sorted below
+    values = sort(x, -1)[0]                                  # NaN sorts last
+    n = x.shape[-1]
+    nan = xp.isnan(x._array)
+    q_flat = qa.reshape(-1)                                  # (k,)
+    if ignore_nan:
+        count = (~nan).sum(-1, keepdims=True)                # (..., 1)
+        rank = q_flat * (xp.maximum(count, 1) - 1)           # (..., k)
+    else:
+        rank = xp.broadcast_to(q_flat * (n - 1), x.shape[:-1] + q_flat.shape)
+    lo = xp.floor(rank).astype(np.int64)
+    hi = xp.ceil(rank).astype(np.int64)
+    if interpolation == "lower":
+        hi = lo
+    elif interpolation == "higher":
+        lo = hi
+    elif interpolation == "nearest":
+        lo = hi = xp.round(rank).astype(np.int64)
+    low = gather(values, -1, Tensor._wrap(lo))
+    high = gather(values, -1, Tensor._wrap(hi))
+    if interpolation == "linear":
+        frac = Tensor._wrap((rank - lo).astype(input._array.dtype))
+        out = add(low, mul(sub(high, low), frac))
+    elif interpolation == "midpoint":
+        out = div(add(low, high), 2.0)
+    else:
+        out = low
+    # a slice with NaN (quantile) or with only NaN (nanquantile) gives NaN
+    missing = (nan.all(-1) if ignore_nan else nan.any(-1))[..., None]
+    out = where(xp.broadcast_to(missing, out.shape), float("nan"), out)   # (..., k)
+    out = movedim(out, -1, 0)                                # (k, ...)
+    if keepdim:
+        if dim is None:
+            out = reshape(out, *((out.shape[0],) + (1,) * input.ndim))
+        else:
+            out = unsqueeze(out, d + 1) if input.ndim else out
+    return reshape(out, *out.shape[1:]) if scalar_q or qa.ndim == 0 else out
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles of ``input`` along ``dim`` (of all elements when None), q a number or
+    a 1-d tensor (its values in [0, 1]; a tensor q puts its dim first in the result).  A slice
+    holding NaN gives NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """``quantile`` ignoring NaNs: each slice's quantiles of its non-NaN values (NaN when it
+    has none)."""
+    return _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
+
+
+# ----------------------------------------------------------------------------------------------
+# Histograms
+# ----------------------------------------------------------------------------------------------
+def histc(input, bins=100, min=0, max=0):
+    """Counts of ``input`` in ``bins`` equal bins over [min, max] (over the data's range when
+    min = max; widened by 1 each side when that range is one point); elements outside are
+    skipped.  The input's floating dtype."""
+    a = input._array
+    if a.dtype.kind != "f":
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
+                                  f"'{scalar_type_name(a.dtype)}'")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
+    xp = backend.xp_of(a)
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    flat = a.reshape(-1)
+    inside = flat[(flat >= lo) & (flat <= hi)]
+    pos = ((inside - lo) * bins / (hi - lo)).astype(np.int64)
+    pos = xp.minimum(pos, bins - 1)
+    return Tensor._wrap(xp.bincount(pos, minlength=bins).astype(a.dtype))
+
+
+def _c_name(np_dtype):
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(
+        np.dtype(np_dtype).name, np.dtype(np_dtype).name)
+
+
+HistogramResult = collections.namedtuple("histogram", ["hist", "bin_edges"])
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """(hist, bin_edges): counts (or summed ``weight``) of ``input`` in ``bins`` equal bins over
+    ``range`` (the data's range by default) or between the given 1-d tensor of edges; the last
+    bin includes its right edge.  ``density`` divides by the total and the bin widths."""
+    a = input._array
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
+                           f"same dtype, but got input {scalar_type_name(a.dtype)} and bins "
+                           f"{scalar_type_name(a.dtype)}")
+    xp = backend.xp_of(a)
+    if isinstance(bins, Tensor):
+        edges = bins._array
+        if edges.dtype != a.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
+                               f"the same dtype, but got input with dtype {_c_name(a.dtype)} "
+                               f"and bins for dimension 0 with dtype {_c_name(edges.dtype)}")
+    else:
+        if range is not None:
+            lo, hi = float(range[0]), float(range[1])
+        elif a.size:
+            lo, hi = float(a.min()), float(a.max())
+        else:
+            lo, hi = 0.0, 0.0
+        if lo > hi:
+            raise RuntimeError(f"torch.histogram: min should not exceed max, but got min {lo} "
+                               f"max {hi}")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = xp.linspace(lo, hi, int(bins) + 1).astype(a.dtype)
+    w = None if weight is None else weight._array.reshape(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hist, _ = np.histogram(a.reshape(-1), bins=edges, weights=w, density=density)
+    return HistogramResult(Tensor._wrap(xp.asarray(hist).astype(a.dtype)),
+                           Tensor._wrap(edges.astype(a.dtype)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Searching sorted sequences, membership
+# ----------------------------------------------------------------------------------------------
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """For each value of ``input``, the index in the sorted last dim of ``sorted_sequence``
+    where it would be inserted to keep the order: before equal entries (``side='left'``) or
+    after them (``right=True`` / ``side='right'``).  A 1-d sequence serves every value; else
+    its leading dims match ``input``'s.  int64 (int32 with ``out_int32``)."""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._array
+    if sorter is not None:
+        seq = np.take_along_axis(seq, sorter._array, -1)
+    scalar = not isinstance(input, Tensor)
+    values = np.asarray(input, dtype=seq.dtype) if scalar else input._array
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive "
+                           "dimension, but got 0 dimension")
+    if seq.ndim > 1 and (scalar or seq.shape[:-1] != values.shape[:-1]):
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or "
+                           f"the first N-1 dimensions of boundaries tensor and input value "
+                           f"tensor must match, but we got boundaries tensor "
+                           f"{list(seq.shape)} and input value tensor "
+                           f"{list(values.shape)}")
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        out = np.searchsorted(seq, values, side=how)
+    else:
+        # row by row: count the boundaries below (< v) or not above (<= v) each value
+        rows = seq.reshape(-1, 1, seq.shape[-1])
+        vals = values.reshape(rows.shape[0], -1, 1)
+        out = (rows <= vals if right else rows < vals).sum(-1)
+        out = out.reshape(values.shape)
+    dtype = np.int32 if out_int32 else np.int64
+    return Tensor._wrap(np.asarray(out, dtype=dtype))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each value of ``input`` among the sorted 1-d ``boundaries``: i with
+    boundaries[i-1] < x <= boundaries[i] (``right=False``) or boundaries[i-1] <= x <
+    boundaries[i] (``right=True``)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """True where an element of ``elements`` occurs in ``test_elements`` (either may be a
+    number; the result has ``elements``' shape), or where it does not with ``invert``."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin() received an invalid combination of arguments - expected at "
+                        "least one Tensor")
+    a = elements._array if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements._array if isinstance(test_elements, Tensor) else \
+        np.asarray(test_elements)
+    return Tensor._wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert))
