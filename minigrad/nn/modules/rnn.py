@@ -2,49 +2,64 @@
 ``linear``, ``tanh``, ``sigmoid``, ``mul`` and ``add``, so their gradients (of any order)
 are those ops'.
 
-Shapes as PyTorch: input (L, N, H_in) (``batch_first``: (N, L, H_in); unbatched: (L, H_in)),
-h_0 (D * num_layers, N, H) with D = 2 when bidirectional; output (L, N, D * H), h_n like h_0.
-Per layer and direction, weight_ih (G H, in), weight_hh (G H, H), bias_ih, bias_hh (G H,)
-with G gates stacked in PyTorch's order (LSTM: i, f, g, o; GRU: r, z, n), all initialised
-U(-1/sqrt(H), 1/sqrt(H)).  The input projections of all time steps are one matrix product;
-only the recurrence itself is a loop over time (each step needs the previous state).
+Shapes as PyTorch: input (L, N, H_in) (``batch_first``: (N, L, H_in); unbatched: (L, H_in);
+or a ``PackedSequence``), h_0 (D * num_layers, N, H_out) with D = 2 when bidirectional and
+H_out = ``proj_size`` or ``hidden_size``; an LSTM's c_0 (D * num_layers, N, hidden_size);
+output (L, N, D * H_out) (a ``PackedSequence`` for a packed input), h_n like h_0.
+Per layer and direction, weight_ih (G H, in), weight_hh (G H, H_out), bias_ih, bias_hh (G H,)
+and, for an LSTM with ``proj_size``, weight_hr (H_out, H), with G gates stacked in PyTorch's
+order (LSTM: i, f, g, o; GRU: r, z, n), all initialised U(-1/sqrt(H), 1/sqrt(H)).  The input
+projections of all time steps are one matrix product; only the recurrence itself is a loop over
+time (each step needs the previous state).
 
     RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)              (or relu)
     LSTM  i, f, g, o = sigma, sigma, tanh, sigma of (W_ih x + b_ih + W_hh h + b_hh) split in 4
-          c' = f c + i g;   h' = o tanh(c')
+          c' = f c + i g;   h' = o tanh(c')   (with proj_size: h' = W_hr (o tanh(c')))
     GRU   r, z = sigma(W_ir x + b_ir + W_hr h + b_hr), sigma(... z ...)
           n = tanh(W_in x + b_in + r (W_hn h + b_hn));   h' = (1 - z) n + z h
+
+A packed batch is run in its own layout: its sequences are sorted by decreasing length, so the
+ones still running at step t are the first batch_sizes[t] rows, and each step updates just that
+prefix of the state (the other rows keep their final, or for the reverse direction initial,
+state).
 """
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 from ... import creation
 from ...ops.elementwise import add, mul, relu, sigmoid, sub, tanh
 from ...ops.matmul import linear
-from ...ops.movement import cat, chunk, stack, unbind
+from ...ops.movement import cat, chunk, split, stack, unbind
+from ...ops.scatter_gather import index_select
 from .. import functional as F, init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _rnn_step(nonlinearity):
     act = tanh if nonlinearity == "tanh" else relu
 
-    def step(xw, h, c, w_hh, b_hh):
+    def step(xw, h, c, w_hh, b_hh, w_hr=None):
         return act(add(xw, linear(h, w_hh, b_hh))), None
     return step
 
 
-def _lstm_step(xw, h, c, w_hh, b_hh):
+def _lstm_step(xw, h, c, w_hh, b_hh, w_hr=None):
     i, f, g, o = chunk(add(xw, linear(h, w_hh, b_hh)), 4, -1)
     c = add(mul(sigmoid(f), c), mul(sigmoid(i), tanh(g)))
-    return mul(sigmoid(o), tanh(c)), c
+    h = mul(sigmoid(o), tanh(c))
+    return (h if w_hr is None else linear(h, w_hr)), c
 
 
-def _gru_step(xw, h, c, w_hh, b_hh):
+def _gru_step(xw, h, c, w_hh, b_hh, w_hr=None):
     xr, xz, xn = chunk(xw, 3, -1)
     hr, hz, hn = chunk(linear(h, w_hh, b_hh), 3, -1)
     r, z = sigmoid(add(xr, hr)), sigmoid(add(xz, hz))
@@ -52,119 +67,236 @@ def _gru_step(xw, h, c, w_hh, b_hh):
     return add(mul(sub(1.0, z), n), mul(z, h)), None
 
 
-class RNNBase(Module):
-    _gates = 1
-    _mode = "RNN_TANH"
+def _run_forward(step, xw, sizes, h, c, weights):
+    """Steps 0..T-1; sequences that end drop out of the (sorted) batch and keep their state."""
+    outs, done_h, done_c = [], [], []
+    for t, x in enumerate(xw):
+        if sizes[t] < h.shape[0]:                 # the last rows have ended: their final state
+            done_h.append(h[sizes[t]:])
+            h = h[:sizes[t]]
+            if c is not None:
+                done_c.append(c[sizes[t]:])
+                c = c[:sizes[t]]
+        h, c = step(x, h, c, *weights)
+        outs.append(h)
+    h = cat([h] + done_h[::-1], 0) if done_h else h
+    c = cat([c] + done_c[::-1], 0) if done_c else c
+    return outs, h, c
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None, *,
-                 nonlinearity="tanh"):
+
+def _run_reverse(step, xw, sizes, h0, c0, weights):
+    """Steps T-1..0; a sequence joins the batch (from its initial state) at its last step."""
+    outs = [None] * len(xw)
+    h, c = h0[:sizes[-1]], (c0[:sizes[-1]] if c0 is not None else None)
+    for t in range(len(xw) - 1, -1, -1):
+        n = h.shape[0]
+        if sizes[t] > n:
+            h = cat([h, h0[n:sizes[t]]], 0)
+            c = cat([c, c0[n:sizes[t]]], 0) if c is not None else None
+        h, c = step(xw[t], h, c, *weights)
+        outs[t] = h
+    return outs, h, c
+
+
+class RNNBase(Module):
+    """The multi-layer recurrence shared by RNN, LSTM and GRU; ``mode`` is one of 'RNN_TANH',
+    'RNN_RELU', 'LSTM', 'GRU'."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 device=None, dtype=None):
         super().__init__()
-        if not 0 <= dropout <= 1:
+        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+                or not 0 <= dropout <= 1):
             raise ValueError("dropout should be a number in range [0, 1] representing the "
                              "probability of an element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                          "non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}")
+        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+            raise TypeError(f"hidden_size should be of type int, got: "
+                            f"{type(hidden_size).__name__}")
         if hidden_size <= 0:
-            raise ValueError(f"hidden_size must be greater than zero (got {hidden_size})")
+            raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
-            raise ValueError(f"num_layers must be greater than zero (got {num_layers})")
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if mode not in _GATES:
+            raise ValueError("Unrecognized RNN mode: " + str(mode))
+        self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional = bidirectional
-        self.nonlinearity = nonlinearity
+        self.bidirectional, self.proj_size = bidirectional, proj_size
         directions = 2 if bidirectional else 1
-        gh = self._gates * hidden_size
+        gh, out_size = _GATES[mode] * hidden_size, proj_size or hidden_size
         factory = {"device": device, "dtype": dtype}
-        self._names = []
+        self._all_weights = []
         for layer in range(num_layers):
             for d in range(directions):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                width = input_size if layer == 0 else hidden_size * directions
-                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                setattr(self, names[0], Parameter(creation.empty(gh, width, **factory)))
-                setattr(self, names[1], Parameter(creation.empty(gh, hidden_size, **factory)))
+                shapes = {f"weight_ih{sfx}": (gh, input_size if layer == 0
+                                              else out_size * directions),
+                          f"weight_hh{sfx}": (gh, out_size)}
                 if bias:
-                    names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
-                    setattr(self, names[2], Parameter(creation.empty(gh, **factory)))
-                    setattr(self, names[3], Parameter(creation.empty(gh, **factory)))
-                self._names.append(names)
+                    shapes.update({f"bias_ih{sfx}": (gh,), f"bias_hh{sfx}": (gh,)})
+                if proj_size:
+                    shapes[f"weight_hr{sfx}"] = (proj_size, hidden_size)
+                for name, shape in shapes.items():
+                    setattr(self, name, Parameter(creation.empty(*shape, **factory)))
+                self._all_weights.append(list(shapes))
         self.reset_parameters()
 
     def reset_parameters(self):
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    @property
+    def _flat_weights_names(self):
+        return [n for names in self._all_weights for n in names]
+
+    @property
+    def _flat_weights(self):
+        # looked up by name on every call, so a weight replaced by assignment (weight dropping)
+        # is the one used
+        return [getattr(self, n) for n in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        """Per layer and direction, the list [weight_ih, weight_hh(, bias_ih, bias_hh)
+        (, weight_hr)]."""
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
+
+    def flatten_parameters(self):
+        """Nothing to do: PyTorch packs the weights into one buffer for cuDNN; minigrad runs
+        the recurrence on the parameters as they are."""
+
     def _weights(self, layer, d):
-        names = self._names[layer * (2 if self.bidirectional else 1) + d]
-        w = [getattr(self, n) for n in names]
-        return (w[0], w[1], w[2], w[3]) if self.bias else (w[0], w[1], None, None)
+        names = self._all_weights[layer * (2 if self.bidirectional else 1) + d]
+        w = dict(zip((n.split("_l")[0] for n in names), (getattr(self, n) for n in names)))
+        return (w["weight_ih"], w.get("bias_ih"),
+                (w["weight_hh"], w.get("bias_hh"), w.get("weight_hr")))
 
     def _step(self):
-        return _rnn_step("relu" if self._mode == "RNN_RELU" else "tanh")
+        return {"LSTM": _lstm_step, "GRU": _gru_step}.get(self.mode) or _rnn_step(
+            "relu" if self.mode == "RNN_RELU" else "tanh")
 
-    def _check_input(self, input, hx):
-        if input.ndim not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
-                             f"{input.ndim}D instead")
-        if input.shape[-1] != self.input_size:
-            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
-                               f"{self.input_size}, got {input.shape[-1]}")
+    def _expected_hidden(self, batch):
+        d = 2 if self.bidirectional else 1
+        return ((self.num_layers * d, batch, self.proj_size or self.hidden_size),
+                (self.num_layers * d, batch, self.hidden_size))
+
+    def _check_hidden(self, hx, expected, what):
+        if tuple(hx.shape) != expected:
+            raise RuntimeError(f"Expected {what} size {expected}, got {list(hx.shape)}")
+
+    def _split_hx(self, hx):
+        """(h_0, c_0 or None) of the hx argument."""
+        if self.mode == "LSTM":
+            return hx[0], hx[1]
+        return hx, None
+
+    def _check_hx_dims(self, hx, batched):
+        want, kind = (3, "batched 3-D") if batched else (2, "unbatched 2-D")
+        h, c = self._split_hx(hx)
+        if c is not None and (h.ndim != want or c.ndim != want):
+            raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
+                               f"({h.ndim}-D, {c.ndim}-D) tensors")
+        if c is None and h.ndim != want:
+            raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got "
+                               f"{h.ndim}-D tensor")
 
     def forward(self, input, hx=None):
-        self._check_input(input, hx)
-        batched = input.ndim == 3
-        x = input if batched else input.unsqueeze(1)
-        if batched and self.batch_first:
-            x = x.transpose(0, 1)
-        directions = 2 if self.bidirectional else 1
-        n = x.shape[1]
-        shape = (self.num_layers * directions, n, self.hidden_size)
-        is_lstm = self._gates == 4
-        if hx is None:
-            h0 = creation.zeros(*shape, dtype=x.dtype, device=x.device)
-            c0 = h0 if is_lstm else None
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            x, sizes = input.data, [int(s) for s in input.batch_sizes.tolist()]
+            batched, batch = True, sizes[0]
         else:
-            h0, c0 = hx if is_lstm else (hx, None)
+            if input.ndim not in (2, 3):
+                raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
+                                 f"{input.ndim}D instead")
+            batched = input.ndim == 3
+            if hx is not None:
+                self._check_hx_dims(hx, batched)
+            x = input if batched else input.unsqueeze(1)
+            if batched and self.batch_first:
+                x = x.transpose(0, 1)
+            sizes, batch = None, x.shape[1]
+        weight_dtype = self._flat_weights[0].dtype
+        if x.dtype != weight_dtype:
+            raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype "
+                             f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
+                             f"convert model: model.to({x.dtype})")
+        if x.ndim != (2 if packed else 3):
+            raise RuntimeError(f"input must have {2 if packed else 3} dimensions, got {x.ndim}")
+        if x.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {x.shape[-1]}")
+        h_shape, c_shape = self._expected_hidden(batch)
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = creation.zeros(*h_shape, dtype=x.dtype, device=x.device)
+            c0 = creation.zeros(*c_shape, dtype=x.dtype, device=x.device) if is_lstm else None
+        else:
+            h0, c0 = self._split_hx(hx)
             if not batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
-            if tuple(h0.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {shape}, got {tuple(h0.shape)}")
+            if packed and input.sorted_indices is not None:   # hx is in the caller's order
+                h0 = index_select(h0, 1, input.sorted_indices)
+                c0 = index_select(c0, 1, input.sorted_indices) if c0 is not None else None
+            self._check_hidden(h0, h_shape, "hidden[0]" if is_lstm else "hidden")
+            if is_lstm:
+                self._check_hidden(c0, c_shape, "hidden[1]")
+        out, h_n, c_n = self._layers(x, sizes, h0, c0)
+        if packed:
+            if input.unsorted_indices is not None:
+                h_n = index_select(h_n, 1, input.unsorted_indices)
+                c_n = index_select(c_n, 1, input.unsorted_indices) if is_lstm else None
+            out = PackedSequence(out, input.batch_sizes, input.sorted_indices,
+                                 input.unsorted_indices)
+        else:
+            if batched and self.batch_first:
+                out = out.transpose(0, 1)
+            if not batched:
+                out, h_n = out.squeeze(1), h_n.squeeze(1)
+                c_n = c_n.squeeze(1) if c_n is not None else None
+        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
+
+    def _layers(self, x, sizes, h0, c0):
+        """x: (T, N, in) or packed data (sum of sizes, in) -> (output like x, h_n, c_n)."""
+        directions = 2 if self.bidirectional else 1
         step = self._step()
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, b_ih, recurrent = self._weights(layer, d)
                 k = layer * directions + d
                 h, c = h0[k], (c0[k] if c0 is not None else None)
                 xw = linear(layer_input, w_ih, b_ih)          # every time step at once
-                steps = unbind(xw, 0)
-                seq = []
-                for t in (reversed(range(len(steps))) if d else range(len(steps))):
-                    h, c = step(steps[t], h, c, w_hh, b_hh)
-                    seq.append(h)
-                if d:
-                    seq.reverse()
-                outs.append(stack(seq, 0))
+                steps = unbind(xw, 0) if sizes is None else split(xw, sizes, 0)
+                steps_sizes = sizes or [h.shape[0]] * len(steps)
+                run = _run_reverse if d else _run_forward
+                seq, h, c = run(step, steps, steps_sizes, h, c, recurrent)
+                outs.append(stack(seq, 0) if sizes is None else cat(seq, 0))
                 h_n.append(h)
                 c_n.append(c)
             layer_input = outs[0] if directions == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        out = layer_input
-        h_n = stack(h_n, 0)
-        c_n = stack(c_n, 0) if is_lstm else None
-        if batched and self.batch_first:
-            out = out.transpose(0, 1)
-        if not batched:
-            out, h_n = out.squeeze(1), h_n.squeeze(1)
-            c_n = c_n.squeeze(1) if c_n is not None else None
-        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
+        return layer_input, stack(h_n, 0), (stack(c_n, 0) if c0 is not None else None)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -178,43 +310,55 @@ class RNNBase(Module):
         return s
 
 
-class RNN(RNNBase):
-    """Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (``nonlinearity='relu'``: relu)."""
+def _no_projection(kwargs):
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
 
-    def __init__(self, *args, nonlinearity="tanh", **kwargs):
+
+class RNN(RNNBase):
+    """Elman RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (``nonlinearity='relu'``: relu).
+    As in PyTorch, a fourth positional argument is the nonlinearity."""
+
+    def __init__(self, *args, **kwargs):
+        _no_projection(kwargs)
+        if len(args) > 3:
+            nonlinearity, args = args[3], args[:3] + args[4:]
+        else:
+            nonlinearity = kwargs.pop("nonlinearity", "tanh")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
                              "'relu'.")
-        self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(*args, nonlinearity=nonlinearity, **kwargs)
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
 
 
 class LSTM(RNNBase):
     """Long short-term memory; forward returns (output, (h_n, c_n))."""
-    _gates = 4
 
-    def _step(self):
-        return _lstm_step
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
 
 
 class GRU(RNNBase):
     """Gated recurrent unit; forward returns (output, h_n)."""
-    _gates = 3
 
-    def _step(self):
-        return _gru_step
+    def __init__(self, *args, **kwargs):
+        _no_projection(kwargs)
+        super().__init__("GRU", *args, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------
 # One-step cells
 # ----------------------------------------------------------------------------------------------
-class _Cell(Module):
-    _gates = 1
+class RNNCellBase(Module):
+    """One step of a recurrence with ``num_chunks`` gates: weight_ih (G H, in), weight_hh
+    (G H, H), bias_ih, bias_hh (G H,), all U(-1/sqrt(H), 1/sqrt(H)).  Input (N, in) or
+    unbatched (in,); states (N, H) or (H,), zeros when not given."""
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        gh = self._gates * hidden_size
+        gh = num_chunks * hidden_size
         factory = {"device": device, "dtype": dtype}
         self.weight_ih = Parameter(creation.empty(gh, input_size, **factory))
         self.weight_hh = Parameter(creation.empty(gh, hidden_size, **factory))
@@ -224,17 +368,43 @@ class _Cell(Module):
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
-        bound = 1.0 / math.sqrt(hidden_size)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def _check(self, input, states):
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        for s in states:
+            if s is not None and s.ndim not in (1, 2):
+                raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {s.ndim}D "
+                                 "instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
+                               f"expected {self.input_size}")
+        batch = input.shape[0] if input.ndim == 2 else None
+        for k, s in enumerate(states):
+            if s is None:
+                continue
+            if batch is not None and s.shape[0] != batch:
+                raise RuntimeError(f"Input batch size {batch} doesn't match hidden{k} batch "
+                                   f"size {s.shape[0]}")
+            if s.shape[-1] != self.hidden_size:
+                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got "
+                                   f"{s.shape[-1]}, expected {self.hidden_size}")
+
     def _run(self, input, h, c, step):
+        self._check(input, (h, c))
         batched = input.ndim == 2
         x = input if batched else input.unsqueeze(0)
         zeros = creation.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
         h = zeros if h is None else (h if batched else h.unsqueeze(0))
-        c = zeros if c is None and self._gates == 4 else (
-            c if c is None or batched else c.unsqueeze(0))
+        if step is _lstm_step:
+            c = zeros if c is None else (c if batched else c.unsqueeze(0))
         h, c = step(linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
         if not batched:
             h = h.squeeze(0)
@@ -242,29 +412,44 @@ class _Cell(Module):
         return h, c
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
 
 
-class RNNCell(_Cell):
+class RNNCell(RNNCellBase):
+    """h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu)."""
+
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
                  dtype=None):
-        super().__init__(input_size, hidden_size, bias, device, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         return self._run(input, hx, None, _rnn_step(self.nonlinearity))[0]
 
 
-class LSTMCell(_Cell):
-    _gates = 4
+class LSTMCell(RNNCellBase):
+    """One LSTM step; forward returns (h', c')."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
         h, c = (None, None) if hx is None else hx
         return self._run(input, h, c, _lstm_step)
 
 
-class GRUCell(_Cell):
-    _gates = 3
+class GRUCell(RNNCellBase):
+    """One GRU step; forward returns h'."""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
         return self._run(input, hx, None, _gru_step)[0]

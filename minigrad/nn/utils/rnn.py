@@ -1,0 +1,249 @@
+"""Variable-length batches for the recurrent layers: ``PackedSequence`` and the functions that
+pad, pack and unpack.
+
+A packed batch stores its sequences sorted by decreasing length and interleaved by time step:
+``data`` (sum of lengths, *) holds step 0 of every sequence, then step 1 of every sequence still
+running, and so on; ``batch_sizes[t]`` says how many sequences are still running at step t
+(non-increasing, so at each step the running sequences are a prefix of the sorted batch).
+``sorted_indices[k]`` is the original position of the k-th longest sequence and
+``unsorted_indices`` its inverse (both None when the batch came in already sorted).
+
+Every conversion here is one index gather of the input (padding read from one appended row), so
+gradients flow back to the padded or listed tensors through ``index_select``'s backward.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ... import backend
+from ...ops.movement import cat, reshape
+from ...ops.scatter_gather import IndexSelect
+from ...tensor import Tensor
+
+__all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
+           "pad_packed_sequence", "pad_sequence", "unpad_sequence", "pack_sequence",
+           "unpack_sequence"]
+
+_Fields = namedtuple("PackedSequence", ["data", "batch_sizes", "sorted_indices",
+                                        "unsorted_indices"])
+
+
+def _int64(values):
+    return Tensor._wrap(np.asarray(values, dtype=np.int64).reshape(-1))
+
+
+def _host(t):
+    """A tensor or sequence of ints as an int64 numpy vector."""
+    a = backend.as_numpy(t._array) if isinstance(t, Tensor) else np.asarray(t)
+    return a.astype(np.int64).reshape(-1)
+
+
+def _gather_rows(source, rows):
+    """source (R, *) -> source[rows] along dim 0, differentiably."""
+    index = backend.to_device(np.asarray(rows, dtype=np.int64), source.device)
+    return IndexSelect.apply(source, index=index, dim=0)
+
+
+def invert_permutation(permutation):
+    """The permutation q with q[permutation[i]] = i (None stays None)."""
+    if permutation is None:
+        return None
+    p = _host(permutation)
+    inverse = np.empty_like(p)
+    inverse[p] = np.arange(len(p))
+    return _int64(inverse)
+
+
+class PackedSequence(_Fields):
+    """A packed batch: (data, batch_sizes, sorted_indices, unsorted_indices), see the module
+    docstring.  Build it with :func:`pack_padded_sequence` or :func:`pack_sequence`; the
+    recurrent layers take and return it.  Tensor conversions (``to``, ``double``...) apply to
+    ``data`` (and move the index vectors along); ``batch_sizes`` always stays on the CPU."""
+
+    def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
+        if unsorted_indices is None:
+            unsorted_indices = invert_permutation(sorted_indices)
+        if batch_sizes is None:
+            raise TypeError("PackedSequence needs batch_sizes; build it with "
+                            "pack_padded_sequence or pack_sequence")
+        if not isinstance(batch_sizes, Tensor):
+            batch_sizes = _int64(batch_sizes)
+        return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
+
+    def to(self, *args, **kwargs):
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        move = (lambda t: None if t is None else t.to(data.device))
+        return type(self)(data, self.batch_sizes, move(self.sorted_indices),
+                          move(self.unsorted_indices))
+
+    def cuda(self, *args, **kwargs):
+        return self.to(self.data.cuda(*args, **kwargs).device)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def double(self):
+        return self.to(dtype=self.data.double().dtype)
+
+    def float(self):
+        return self.to(dtype=self.data.float().dtype)
+
+    def half(self):
+        return self.to(dtype=self.data.half().dtype)
+
+    def long(self):
+        return self.to(dtype=self.data.long().dtype)
+
+    def int(self):
+        return self.to(dtype=self.data.int().dtype)
+
+    @property
+    def is_cuda(self):
+        return self.data.is_cuda
+
+    def is_pinned(self):
+        return False
+
+
+def _sorted_order(lengths, enforce_sorted):
+    """(the batch order by decreasing length, or None when it must already be sorted)."""
+    if enforce_sorted:
+        if np.any(lengths[:-1] < lengths[1:]):
+            raise RuntimeError("`lengths` array must be sorted in decreasing order when "
+                               "`enforce_sorted` is True. You can pass `enforce_sorted=False` "
+                               "to pack_padded_sequence and/or pack_sequence to sidestep this "
+                               "requirement if you do not need ONNX exportability.")
+        return None
+    # stable, so that equal lengths keep their batch order
+    return np.argsort(-lengths, kind="stable")
+
+
+def _batch_sizes(sorted_lengths):
+    """batch_sizes[t] = how many of the (decreasing) lengths exceed t."""
+    steps = np.arange(int(sorted_lengths[0]))
+    return (sorted_lengths[None, :] > steps[:, None]).sum(1)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """Pack a padded batch ``input`` (T, B, *) (``batch_first``: (B, T, *)) whose b-th sequence
+    is its first ``lengths[b]`` steps.  With ``enforce_sorted`` the lengths must be
+    non-increasing; otherwise the batch is sorted here and the order kept in the result."""
+    lengths = _host(lengths)
+    batch_dim = 0 if batch_first else 1
+    if len(lengths) != input.shape[batch_dim]:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
+                           f"{len(lengths)} (batch_size={input.shape[batch_dim]})")
+    order = _sorted_order(lengths, enforce_sorted)
+    sorted_lengths = lengths if order is None else lengths[order]
+    if len(lengths) == 0 or sorted_lengths[-1] <= 0:
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an "
+                           "element in 'lengths' that is <= 0")
+    steps = input.shape[1 - batch_dim]
+    if sorted_lengths[0] > steps:
+        raise RuntimeError(f"a length ({int(sorted_lengths[0])}) exceeds the padded input's "
+                           f"{steps} time steps")
+    batch = len(lengths)
+    origin = np.arange(batch) if order is None else order
+    # time-major, then by sorted position: the rows of data in the flattened input
+    t, k = np.nonzero(np.arange(steps)[:, None] < sorted_lengths[None, :])
+    rows = (origin[k] * steps + t) if batch_first else (t * batch + origin[k])
+    flat = reshape(input, (batch * steps,) + tuple(input.shape[2:]))
+    data = _gather_rows(flat, rows)
+    sorted_indices = None if order is None else _int64(order).to(input.device)
+    return PackedSequence(data, _int64(_batch_sizes(sorted_lengths)), sorted_indices, None)
+
+
+def _lengths_of(batch_sizes):
+    """Sorted sequence lengths from batch_sizes: lengths[k] = #steps with more than k rows."""
+    bs = _host(batch_sizes)
+    return (bs[None, :] > np.arange(int(bs[0]))[:, None]).sum(1)
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """Undo :func:`pack_padded_sequence`: (padded (T, B, *) or (B, T, *), lengths (B,) int64),
+    in the original batch order, with T = ``total_length`` or the longest length and the
+    steps past each sequence's end filled with ``padding_value``."""
+    data, batch_sizes = sequence.data, sequence.batch_sizes
+    sorted_lengths = _lengths_of(batch_sizes)
+    longest, batch = len(_host(batch_sizes)), len(sorted_lengths)
+    if total_length is not None:
+        if total_length < longest:
+            raise ValueError(f"Expected total_length to be at least the length of the longest "
+                             f"sequence in input, but got total_length={total_length} and max "
+                             f"sequence length being {longest}")
+        longest = total_length
+    # row of data holding (step t, sorted position k); the appended padding row otherwise
+    bs = _host(batch_sizes)
+    start = np.concatenate([[0], np.cumsum(bs)[:-1]])
+    t = np.arange(longest)[:, None]
+    k = np.arange(batch)[None, :]
+    valid = t < sorted_lengths[None, :]
+    rows = np.where(valid, start[np.minimum(t, len(bs) - 1)] + k, len(data))
+    unsorted = sequence.unsorted_indices
+    if unsorted is not None:
+        rows = rows[:, _host(unsorted)]               # columns back to the original order
+        lengths = sorted_lengths[_host(unsorted)]
+    else:
+        lengths = sorted_lengths
+    if batch_first:
+        rows = rows.T
+    pad_row = data.new_full((1,) + tuple(data.shape[1:]), padding_value)
+    padded = _gather_rows(cat([data, pad_row], 0), rows.reshape(-1))
+    return reshape(padded, rows.shape + tuple(data.shape[1:])), _int64(lengths)
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """Stack tensors (L_i, *) of equal trailing shape into (max L, B, *) (``batch_first``:
+    (B, max L, *)), each padded with ``padding_value`` after its end (``padding_side='left'``:
+    before its start)."""
+    if isinstance(sequences, Tensor):
+        sequences = list(sequences.unbind(0))
+    sequences = list(sequences)
+    if not sequences:
+        raise RuntimeError("received an empty list of sequences")
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"Expected padding_side to be one of left or right, but got "
+                         f"{padding_side}.")
+    trailing = tuple(sequences[0].shape[1:])
+    for s in sequences[1:]:
+        for d, (a, b) in enumerate(zip(trailing, s.shape[1:])):
+            if a != b:
+                raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor "
+                                   f"b ({b}) at non-singleton dimension {d + 1}")
+    lengths = np.array([s.shape[0] for s in sequences], dtype=np.int64)
+    longest, total = int(lengths.max()), int(lengths.sum())
+    start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    t = np.arange(longest)[:, None]
+    offset = t if padding_side == "right" else t - (longest - lengths)[None, :]
+    valid = (offset >= 0) & (offset < lengths[None, :])
+    rows = np.where(valid, start[None, :] + offset, total)
+    if batch_first:
+        rows = rows.T
+    first = sequences[0]
+    pad_row = first.new_full((1,) + trailing, padding_value)
+    padded = _gather_rows(cat(sequences + [pad_row], 0), rows.reshape(-1))
+    return reshape(padded, rows.shape + trailing)
+
+
+def unpad_sequence(padded_sequences, lengths, batch_first=False):
+    """Split a padded batch back into its sequences: a list of (lengths[b], *) tensors."""
+    lengths = _host(lengths)
+    seqs = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
+    return [seqs[b, :int(n)] for b, n in enumerate(lengths)]
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """Pack a list of tensors (L_i, *): :func:`pad_sequence` then :func:`pack_padded_sequence`
+    with lengths L_i."""
+    lengths = [s.shape[0] for s in sequences]
+    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpack_sequence(packed_sequences):
+    """Undo :func:`pack_sequence`: the list of (L_i, *) tensors in the original order."""
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
