@@ -31,7 +31,10 @@ from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm, instance_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
     max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
-    adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d)
+    adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, adaptive_avg_pool3d,
+    adaptive_max_pool3d, max_pool1d_with_indices, max_pool2d_with_indices,
+    max_pool3d_with_indices)
+from ..ops.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: F401
 from ..ops.activation import (  # noqa: F401
     gelu, elu, celu, selu, hardswish, hardsigmoid, hardtanh, relu6, softsign, softplus,
     logsigmoid, mish, silu, prelu, softmin, tanhshrink, hardshrink, softshrink)
@@ -45,6 +48,14 @@ from ._functional_losses import (  # noqa: F401
     cosine_embedding_loss, triplet_margin_loss, cosine_similarity, pairwise_distance,
     normalize)
 from ._functional_attention import multi_head_attention_forward  # noqa: F401
+from ..ops.activation import threshold, glu  # noqa: F401
+from ._functional_extra import (  # noqa: F401
+    rrelu, rrelu_, gumbel_softmax, local_response_norm, alpha_dropout, feature_alpha_dropout,
+    channel_shuffle, native_channel_shuffle, bilinear, relu_, elu_, leaky_relu_, hardtanh_,
+    celu_, selu_, threshold_)
+from ._functional_grid import affine_grid, grid_sample  # noqa: F401
+from ._functional_margin import (  # noqa: F401
+    multi_margin_loss, multilabel_margin_loss, ctc_loss)
 from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
 

@@ -349,15 +349,25 @@ def adaptive_size(op, nd, x, output_size):
         if nd == 1:
             raise RuntimeError(f"Expected 2 to 3 dimensions, but got {x.ndim}-dimensional tensor "
                                f"for argument #1 'self' (while checking arguments for {op})")
-        raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got {list(x.shape)}")
+        raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got "
+                           f"{list(x.shape)}")
     sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * nd
     if len(sizes) != nd:
+        if op == "adaptive_max_pool3d":            # (PyTorch's 3-d max-pool words it so)
+            raise RuntimeError(f"{op}(): internal error: output_size.size() must be 3")
         raise RuntimeError(f"{op}: output_size must be {nd}")
     sizes = tuple(n if o is None else o for o, n in zip(sizes, x.shape[-nd:]))
     for o in sizes:
         if isinstance(o, bool) or not isinstance(o, numbers.Integral):
             raise TypeError(f"{op}(): output_size must be ints, got {output_size!r}")
     if any(o < 0 for o in sizes):
+        if op == "adaptive_max_pool3d":
+            shape = list(x.shape[:-nd]) + list(sizes)
+            raise RuntimeError(f"Trying to create tensor with negative dimension "
+                               f"{min(sizes)}: {shape}")
+        # PyTorch prints 3 sizes as {a, b,c}
+        shown = ", ".join(str(o) for o in sizes) if nd < 3 else \
+            f"{sizes[0]}, {sizes[1]},{sizes[2]}"
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
-                           f"but received {{{', '.join(str(o) for o in sizes)}}}")
+                           f"but received {{{shown}}}")
     return tuple(int(o) for o in sizes)

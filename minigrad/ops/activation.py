@@ -19,8 +19,8 @@ import math
 
 from .. import backend, dtypes
 from ..autograd import Function
-from .elementwise import (abs, add, cast, clamp, div, exp, log1p, maximum, minimum, mul, neg,
-                          sigmoid, sub, tanh, where)
+from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1p, maximum,
+                          minimum, mul, neg, sigmoid, sub, tanh, where)
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
@@ -28,7 +28,7 @@ from .reduce import softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
            "relu6", "softsign", "softplus", "logsigmoid", "mish", "silu", "prelu", "softmin",
-           "tanhshrink", "hardshrink", "softshrink"]
+           "tanhshrink", "hardshrink", "softshrink", "threshold", "glu"]
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # SELU's fixed point constants (Klambauer et al., 2017), as PyTorch uses them
@@ -178,6 +178,20 @@ def tanhshrink(input):
 # ----------------------------------------------------------------------------------------------
 # Piecewise-linear activations
 # ----------------------------------------------------------------------------------------------
+class PiecewiseLinear(Function):
+    """An activation that is linear piece by piece with constant slopes: ``rule(a)`` gives the
+    output array and the slope array (a bool mask: slope 1 where True, 0 elsewhere, and an
+    exact 0 gradient there even for NaN; or a float array of slopes).  Backward is
+    ``g * slope``, recorded under ``create_graph`` as relu's is, so the first derivative stays
+    on the graph (a second derivative is zeros, as PyTorch's, not an error)."""
+    def forward(self, a, *, rule):
+        out, self.slope = rule(a)
+        return out
+
+    def backward(self, g):
+        return _piecewise_grad(self, g, self.slope, self.slope.dtype.kind == "b")
+
+
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
     there): the gradient flows only strictly inside (min_val, max_val)."""
@@ -194,8 +208,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         xp = backend.xp_of(input._array)
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
-    inside = (input > min_val) & (input < max_val)
-    return where(inside, input, clamp(input, min_val, max_val).detach())
+    def rule(a):
+        xp = backend.xp_of(a)         # NaN lies on neither bound: it keeps its gradient
+        return xp.clip(a, min_val, max_val), ~((a <= min_val) | (a >= max_val))
+    return PiecewiseLinear.apply(input, rule=rule)
 
 
 def relu6(input, inplace=False):
@@ -222,7 +238,11 @@ def hardswish(input, inplace=False):
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
     _floating_only(input, "hardshrink_cpu")
-    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+    def rule(a):
+        keep = ~((a >= -lambd) & (a <= lambd))
+        return backend.xp_of(a).where(keep, a, a.dtype.type(0)), keep
+    return PiecewiseLinear.apply(input, rule=rule)
 
 
 def softshrink(input, lambd=0.5):
@@ -230,7 +250,48 @@ def softshrink(input, lambd=0.5):
     _floating_only(input, "softshrink_check")      # PyTorch checks lambd inside that kernel
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return where(input > lambd, sub(input, lambd), where(input < -lambd, add(input, lambd), 0.0))
+
+    def rule(a):
+        xp = backend.xp_of(a)
+        zero = a.dtype.type(0)
+        out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, zero))
+        return out.astype(a.dtype, copy=False), (a > lambd) | (a < -lambd)
+    return PiecewiseLinear.apply(input, rule=rule)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``; gradient 1 strictly above the threshold, 0 below
+    and on it (integer inputs stay integers, as PyTorch)."""
+    if input._array.dtype.kind == "b":
+        raise RuntimeError('"threshold_cpu" not implemented for \'Bool\'')
+
+    def rule(a):
+        above = a > threshold
+        xp = backend.xp_of(a)
+        return xp.where(above, a, xp.asarray(value).astype(a.dtype)), above
+    out = PiecewiseLinear.apply(input, rule=rule)
+    if inplace:
+        input[...] = out
+        return input
+    return out
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: split ``input`` in two halves a, b along ``dim`` (its size must be
+    even) and return a * sigmoid(b); the output's ``dim`` is half as long."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = dim + input.ndim if dim < 0 else dim
+    if not 0 <= d < input.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-input.ndim}, {input.ndim - 1}], but got {dim})")
+    size = input.shape[d]
+    if size % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    half = size // 2
+    first = tuple([slice(None)] * d + [slice(0, half)])
+    second = tuple([slice(None)] * d + [slice(half, size)])
+    return mul(input[first], sigmoid(input[second]))
 
 
 def prelu(input, weight):

@@ -29,7 +29,8 @@ from .reduce import mean
 __all__ = ["MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool",
            "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d"]
+           "adaptive_max_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices"]
 
 
 def _ranked(base, ranks=(1, 2, 3)):
@@ -178,8 +179,8 @@ class AdaptiveMaxPoolEqualGrad(MaxPoolGrad):
 
 
 AdaptiveMaxPoolEqual.grad_class = AdaptiveMaxPoolEqualGrad
-AdaptiveMaxPoolEqual.ranks = _ranked(AdaptiveMaxPoolEqual, (1, 2))
-AdaptiveMaxPoolEqualGrad.ranks = _ranked(AdaptiveMaxPoolEqualGrad, (1, 2))
+AdaptiveMaxPoolEqual.ranks = _ranked(AdaptiveMaxPoolEqual)
+AdaptiveMaxPoolEqualGrad.ranks = _ranked(AdaptiveMaxPoolEqualGrad)
 
 
 class AdaptiveMaxPool(Function):
@@ -226,8 +227,9 @@ class AdaptiveMaxPoolGrad(ScatterAt):
         return f"AdaptiveMaxPool{cls.nd}DBackwardBackward0"
 
 
-AdaptiveMaxPool1d, AdaptiveMaxPool2d = AdaptiveMaxPool.ranks = _ranked(AdaptiveMaxPool, (1, 2))
-AdaptiveMaxPoolGrad.ranks = _ranked(AdaptiveMaxPoolGrad, (1, 2))
+AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = AdaptiveMaxPool.ranks = \
+    _ranked(AdaptiveMaxPool)
+AdaptiveMaxPoolGrad.ranks = _ranked(AdaptiveMaxPoolGrad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,8 +342,9 @@ class AdaptiveAvgPoolGrad(Function):
         return (dg,) + _zero_grads(self, gg, 1)
 
 
-AdaptiveAvgPool1d, AdaptiveAvgPool2d = AdaptiveAvgPool.ranks = _ranked(AdaptiveAvgPool, (1, 2))
-AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad, (1, 2))
+AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = AdaptiveAvgPool.ranks = \
+    _ranked(AdaptiveAvgPool)
+AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -555,3 +558,40 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a given size, as ``torch.nn.functional.adaptive_max_pool2d`` (windows as
     in ``adaptive_avg_pool2d``; indices as in ``max_pool2d``)."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average pooling to a given size: (N, C, D, H, W) or (C, D, H, W) -> (N, C, oD, oH, oW);
+    output_size an int, a triple, or a triple with None (keep that axis); windows as in
+    ``adaptive_avg_pool2d``, along three axes."""
+    x, = tensor_arrays("adaptive_avg_pool3d", input=input)
+    _check_none_rank(output_size, x)
+    size = adaptive_size("adaptive_avg_pool3d", 3, x, output_size)
+    _check_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis
+    _check_dtype(x, "adaptive_avg_pool3d_cpu", _FLOATS)
+    return AdaptiveAvgPool3d.apply(input, out_size=size)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max pooling to a given size over (N, C, D, H, W) or (C, D, H, W) (windows as in
+    ``adaptive_avg_pool3d``; indices flat in each D*H*W volume, as ``max_pool3d``'s)."""
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
+
+
+# max_poolNd_with_indices: PyTorch's names for the pools that always return their indices
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool1d(..., return_indices=True)``: (output, indices)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool2d(..., return_indices=True)``: (output, indices)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """``max_pool3d(..., return_indices=True)``: (output, indices)."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)

@@ -366,6 +366,40 @@ _nn("max_pool3d", _F("max_pool3d"), _max_pool3d_samples)
 _nn("avg_pool3d", _F("avg_pool3d"), _avg_pool3d_samples)
 
 
+def _adaptive_avg3d_samples(g):
+    yield S(g.randn(1, 2, 4, 6, 4), kwargs={"output_size": 2})
+    yield S(g.randn(1, 2, 5, 4, 7), kwargs={"output_size": (2, 3, 4)}, desc="uneven windows")
+    yield S(g.randn(2, 3, 5, 4), kwargs={"output_size": (None, 2, 3)}, desc="batch-less, None")
+    yield S(g.randn(1, 1, 2, 3, 2), kwargs={"output_size": (3, 4, 3)}, desc="output > input")
+
+
+def _adaptive_max3d_samples(g):
+    yield S(g.distinct(1, 2, 4, 6, 4), kwargs={"output_size": 2}, desc="equal windows")
+    yield S(g.distinct(1, 2, 5, 4, 7), kwargs={"output_size": (2, 3, 4)}, desc="uneven windows")
+    yield S(g.distinct(2, 5, 4, 5), kwargs={"output_size": (3, None, 2)}, desc="batch-less")
+    yield S(g.ties(1, 1, 4, 3, 5, low=0, high=1),
+            kwargs={"output_size": (2, 2, 3), "return_indices": True}, fd=False,
+            desc="return_indices, ties")
+
+
+def _lp_pool_samples(nd):
+    def samples(g):
+        s = (7, 6, 5)[:nd]
+        # positive inputs: x^p of a negative x is nan for a fractional p (in both libraries)
+        yield S(g.pos(2, 3, *s), kwargs={"norm_type": 2, "kernel_size": 2})
+        yield S(g.pos(1, 2, *s), kwargs={"norm_type": 1.5, "kernel_size": 3, "stride": 2,
+                                         "ceil_mode": True}, desc="p 1.5, ceil_mode")
+        yield S(g.randn(2, *s), kwargs={"norm_type": 3, "kernel_size": 2, "stride": 1},
+                desc="batch-less, p 3 (negative sums: nan)", fd=False)
+    return samples
+
+
+_nn("adaptive_avg_pool3d", _F("adaptive_avg_pool3d"), _adaptive_avg3d_samples)
+_nn("adaptive_max_pool3d", _F("adaptive_max_pool3d"), _adaptive_max3d_samples)
+for _nd in (1, 2, 3):
+    _nn(f"lp_pool{_nd}d", _F(f"lp_pool{_nd}d"), _lp_pool_samples(_nd))
+
+
 # ----------------------------------------------------------------------------------------------
 # Batch norm: F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
 # eps); the running statistics are inputs without gradient (updated in training mode).

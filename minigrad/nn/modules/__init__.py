@@ -1,25 +1,30 @@
 """The layers of ``minigrad.nn``, one concept per file."""
 from .module import Module  # noqa: F401
-from .linear import Identity, Linear  # noqa: F401
-from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from .linear import Identity, Linear, Bilinear  # noqa: F401
+from .conv import (  # noqa: F401
+    Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)
 from .pooling import (  # noqa: F401
     MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    AvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool1d, MaxUnpool2d)
+    AvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, MaxUnpool1d, MaxUnpool2d, MaxPool3d,
+    AdaptiveAvgPool3d, AdaptiveMaxPool3d, MaxUnpool3d, LPPool1d, LPPool2d, LPPool3d)
 from .activation import (  # noqa: F401
     ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, ReLU6, Hardtanh, SiLU, Softplus,
     GELU, ELU, CELU, SELU, Hardswish, Hardsigmoid, Mish, Softsign, LogSigmoid, Tanhshrink,
-    Hardshrink, Softshrink, PReLU, Softmin, Softmax2d)
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401
+    Hardshrink, Softshrink, PReLU, Softmin, Softmax2d, GLU, Threshold, RReLU)
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm  # noqa: F401
 from .feature_norm import (  # noqa: F401
     LayerNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
-from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
-from .sparse import Embedding  # noqa: F401
+from .dropout import (  # noqa: F401
+    Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout)
+from .sparse import Embedding, EmbeddingBag  # noqa: F401
 from .upsampling import (  # noqa: F401
     Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle, Unfold,
-    Fold)
+    Fold, ChannelShuffle, LocalResponseNorm)
 from .lazy import (  # noqa: F401
-    LazyLinear, LazyConv1d, LazyConv2d, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d)
-from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell  # noqa: F401
+    LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d, LazyBatchNorm1d, LazyBatchNorm2d,
+    LazyBatchNorm3d)
+from .rnn import (  # noqa: F401
+    RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell)
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
 from .param_containers import ParameterList, ParameterDict  # noqa: F401
@@ -27,7 +32,7 @@ from .loss import (  # noqa: F401
     CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, SmoothL1Loss,
     HuberLoss, KLDivLoss, PoissonNLLLoss, GaussianNLLLoss, SoftMarginLoss,
     MultiLabelSoftMarginLoss, MarginRankingLoss, HingeEmbeddingLoss, CosineEmbeddingLoss,
-    TripletMarginLoss)
+    TripletMarginLoss, NLLLoss2d, MultiMarginLoss, MultiLabelMarginLoss, CTCLoss)
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .padding import (  # noqa: F401
     ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
@@ -52,7 +57,7 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
            "Unfold", "Fold", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d",
            "LazyBatchNorm2d", "LazyBatchNorm3d", "RNNBase", "RNN", "LSTM",
-           "GRU", "RNNCell", "LSTMCell", "GRUCell",
+           "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNCellBase", "EmbeddingBag",
            # what third-party training code uses next
            "SmoothL1Loss", "HuberLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss",
            "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MarginRankingLoss",
@@ -63,4 +68,11 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
            "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
            "CircularPad2d", "CircularPad3d", "MultiheadAttention",
-           "TransformerEncoderLayer", "TransformerEncoder"]
+           "TransformerEncoderLayer", "TransformerEncoder",
+           # round 4 of the third-party probes
+           "GLU", "Threshold", "RReLU", "SyncBatchNorm", "AlphaDropout", "FeatureAlphaDropout",
+           "ChannelShuffle", "LocalResponseNorm", "Bilinear", "NLLLoss2d", "MultiMarginLoss",
+           "MultiLabelMarginLoss", "CTCLoss",
+           # the 3-d convolutions and pools, LP pooling
+           "Conv3d", "ConvTranspose3d", "LazyConv3d", "MaxPool3d", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]

@@ -18,7 +18,7 @@ from .module import Module
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ReLU6",
            "Hardtanh", "SiLU", "Softplus", "GELU", "ELU", "CELU", "SELU", "Hardswish",
            "Hardsigmoid", "Mish", "Softsign", "LogSigmoid", "Tanhshrink", "Hardshrink",
-           "Softshrink", "PReLU", "Softmin", "Softmax2d"]
+           "Softshrink", "PReLU", "Softmin", "Softmax2d", "GLU", "Threshold", "RReLU"]
 
 
 def _inplace(input, output):
@@ -317,3 +317,48 @@ class Softmax2d(Module):
             raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D "
                              "instead")
         return F.softmax(input, -3)
+
+
+class GLU(Module):
+    """Gated linear unit: halves a, b of the input along ``dim``, output a * sigmoid(b)."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + (
+            ", inplace=True" if self.inplace else "")
+
+
+class RReLU(Module):
+    """Randomised leaky ReLU: negative slope ~ U(lower, upper) per element in training,
+    (lower + upper) / 2 in eval mode."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (
+            ", inplace=True" if self.inplace else "")

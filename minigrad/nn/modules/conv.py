@@ -14,9 +14,9 @@ from ... import backend, creation
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
-from .utils import _pair, _single
+from .utils import _pair, _single, _triple
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -180,6 +180,22 @@ class Conv2d(_ConvNd):
         return self._conv_forward(input, F.conv2d)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out), each size
+    as Conv2d's.  weight (out_channels, in_channels / groups, kD, kH, kW), bias (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                         padding if isinstance(padding, str) else _triple(padding),
+                         _triple(dilation), False, _triple(0), groups, bias, padding_mode,
+                         device, dtype)
+
+    def forward(self, input):
+        return self._conv_forward(input, F.conv3d)
+
+
 class _ConvTransposeNd(_ConvNd):
     def __init__(self, *args, padding_mode="zeros", **kwargs):
         if padding_mode != "zeros":
@@ -246,3 +262,18 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     def forward(self, input, output_size=None):
         return self._transpose_forward(input, output_size, F.conv_transpose2d, 2)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out), each
+    size as ConvTranspose2d's.  weight (in_channels, out_channels / groups, kD, kH, kW)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                         _triple(padding), _triple(dilation), True, _triple(output_padding),
+                         groups, bias, padding_mode=padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input, output_size=None):
+        return self._transpose_forward(input, output_size, F.conv_transpose3d, 3)

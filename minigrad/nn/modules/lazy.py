@@ -9,12 +9,12 @@ holding the right tensors.  Until then they are empty, as PyTorch's Uninitialize
 from __future__ import annotations
 
 from ... import creation
-from .conv import Conv1d, Conv2d
+from .conv import Conv1d, Conv2d, Conv3d
 from .linear import Linear
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
 
-__all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d",
-           "LazyBatchNorm3d"]
+__all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d"]
 
 
 class _LazyMixin:
@@ -63,6 +63,7 @@ class _LazyConv(_LazyMixin):
         self._lazy = True
         super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups,
                          bias, padding_mode, device=device, dtype=dtype)
+        self.in_channels = 0            # unknown until the first input (as PyTorch prints it)
 
     def reset_parameters(self):
         if not getattr(self, "_lazy", False):
@@ -88,6 +89,12 @@ class LazyConv2d(_LazyConv, Conv2d):
     """Conv2d whose ``in_channels`` is read from the first input."""
     cls_to_become = Conv2d
     _nd = 2
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    """Conv3d whose ``in_channels`` is read from the first input."""
+    cls_to_become = Conv3d
+    _nd = 3
 
 
 class _LazyBatchNorm(_LazyMixin):

@@ -1,0 +1,218 @@
+"""Less common ``nn.functional`` functions, composed from differentiable ops (so their
+gradients, and the gradients of those, come from the ops'):
+
+* ``rrelu`` (randomised leaky ReLU), ``gumbel_softmax``, ``local_response_norm``;
+* ``alpha_dropout`` / ``feature_alpha_dropout`` (dropout that keeps SELU's mean and variance);
+* ``channel_shuffle``, ``bilinear``;
+* the in-place spellings ``relu_``, ``elu_``, ``leaky_relu_``, ``hardtanh_``, ``celu_``,
+  ``selu_``, ``threshold_``, ``rrelu_``: the out-of-place result written into the input.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from ..creation import default_generator
+from ..tensor import Tensor
+from ..ops import activation as A
+from ..ops.elementwise import leaky_relu
+from ..ops.reduce import softmax
+from ..ops.padding import pad
+
+__all__ = ["rrelu", "gumbel_softmax", "local_response_norm", "alpha_dropout",
+           "feature_alpha_dropout", "channel_shuffle", "native_channel_shuffle", "bilinear",
+           "relu_", "elu_", "leaky_relu_", "hardtanh_", "celu_", "selu_", "threshold_",
+           "rrelu_"]
+
+# -SELU's alpha * scale: the value a SELU unit saturates to, which alpha dropout drops to
+_SELU_SATURATION = 1.7580993408473766
+
+
+def _write(input, out):
+    input[...] = out
+    return input
+
+
+# ----------------------------------------------------------------------------------------------
+# rrelu, gumbel_softmax, local_response_norm
+# ----------------------------------------------------------------------------------------------
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomised leaky ReLU: x for x > 0, a * x otherwise.  In training each element draws its
+    own slope a ~ U(lower, upper) (the gradient there is that a); in eval a = (lower + upper)/2,
+    i.e. ``leaky_relu(x, (lower + upper) / 2)``."""
+    if not training:
+        out = leaky_relu(input, (lower + upper) / 2.0)
+        return _write(input, out) if inplace else out
+    if input._array.dtype.kind != "f":
+        raise NotImplementedError(f'"rrelu_with_noise_cpu" not implemented for '
+                                  f"'{A.scalar_type_name(input._array.dtype)}'")
+    draw = default_generator.rng.uniform(lower, upper, size=tuple(input.shape))
+
+    def rule(a):
+        xp = backend.xp_of(a)
+        slope = xp.where(a > 0, 1.0, backend.to_device(draw, input.device)).astype(a.dtype)
+        return a * slope, slope
+    out = A.PiecewiseLinear.apply(input, rule=rule)
+    return _write(input, out) if inplace else out
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) along ``dim``, g ~ Gumbel(0, 1) drawn per element.  With
+    ``hard=True`` the value is the one-hot of its argmax, and the gradient is the soft
+    sample's (straight-through: y_hard - y_soft.detach() + y_soft)."""
+    noise = -np.log(default_generator.rng.exponential(size=tuple(logits.shape)))
+    gumbels = Tensor._wrap(backend.to_device(noise.astype(logits._array.dtype), logits.device))
+    y_soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    xp = backend.xp_of(y_soft._array)
+    d = dim % y_soft.ndim if y_soft.ndim else 0
+    arr = y_soft._array
+    index = xp.expand_dims(xp.argmax(arr, axis=d), d) if arr.ndim else None
+    one = xp.zeros_like(arr)
+    if arr.ndim:
+        xp.put_along_axis(one, index, 1.0, axis=d)
+    else:
+        one[...] = 1.0
+    return Tensor._wrap(one) - y_soft.detach() + y_soft
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Normalise each element over ``size`` neighbouring channels (dim 1):
+    x / (k + alpha / size * sum of x^2 over the window)^beta, the window running from
+    c - size//2 to c + (size-1)//2, zero-padded at the ends.  Input (N, C, *)."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
+                         "dimensions)")
+    if input.numel() == 0:
+        return input
+    channels = input.shape[1]
+    sq = input * input
+    # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)
+    spec = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
+    padded = pad(sq, tuple(spec))
+    total = padded[:, 0:channels]
+    for off in range(1, size):
+        total = total + padded[:, off:off + channels]
+    return input / ((total * (alpha / size) + k) ** beta)
+
+
+# ----------------------------------------------------------------------------------------------
+# alpha dropout
+# ----------------------------------------------------------------------------------------------
+def _alpha_dropout(input, p, training, noise_shape):
+    """Keep each unit with probability 1-p; dropped units become SELU's saturation value
+    -alpha', then an affine map a * y + b restores zero mean and unit variance:
+    a = 1 / sqrt((alpha'^2 p + 1)(1 - p)), b = alpha' a p (alpha' = 1.7580993...)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = (default_generator.rng.random(noise_shape) >= p).astype(input._array.dtype)
+    a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
+    scale = Tensor._wrap(backend.to_device(keep * a, input.device))
+    shift = Tensor._wrap(backend.to_device(
+        ((keep - 1) * _SELU_SATURATION * a + _SELU_SATURATION * a * p).astype(keep.dtype),
+        input.device))
+    return input * scale + shift
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout (for SELU networks), element by element; identity unless training."""
+    out = _alpha_dropout(input, p, training, tuple(input.shape))
+    return _write(input, out) if inplace and out is not input else out
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels: one draw per (sample, channel) of (N, C, *)."""
+    if training and 0.0 <= p <= 1.0 and input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
+    out = _alpha_dropout(input, p, training, shape)
+    return _write(input, out) if inplace and out is not input else out
+
+
+# ----------------------------------------------------------------------------------------------
+# channel_shuffle, bilinear
+# ----------------------------------------------------------------------------------------------
+def channel_shuffle(input, groups):
+    """(N, C, *) -> same shape, channels regrouped: view C as (groups, C // groups), swap the
+    two, flatten back (channel g * (C/groups) + i moves to i * groups + g)."""
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    if input.ndim < 3:
+        raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but "
+                           f"got input with sizes {list(input.shape)}")
+    c = input.shape[1]
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
+                           f"and {groups} groups.")
+    n, rest = input.shape[0], tuple(input.shape[2:])
+    grouped = input.reshape((n, groups, c // groups) + rest)
+    return grouped.transpose(1, 2).reshape((n, c) + rest)
+
+
+native_channel_shuffle = channel_shuffle
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2),
+    bias (out,) -> (*, out)."""
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "
+                           f"{weight.ndim}-dimensional")
+    out_f, in1, in2 = weight.shape
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {in2}")
+    # x1 @ W viewed as (in1, out * in2), then dotted with x2 along in2
+    left = input1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)
+    left = left.reshape(tuple(input1.shape[:-1]) + (out_f, in2))
+    out = (left * input2.unsqueeze(-2)).sum(-1)
+    return out if bias is None else out + bias
+
+
+# ----------------------------------------------------------------------------------------------
+# in-place spellings
+# ----------------------------------------------------------------------------------------------
+def relu_(input):
+    return input.relu_()
+
+
+def elu_(input, alpha=1.0):
+    return _write(input, A.elu(input, alpha))
+
+
+def celu_(input, alpha=1.0):
+    return _write(input, A.celu(input, alpha))
+
+
+def selu_(input):
+    return _write(input, A.selu(input))
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return _write(input, leaky_relu(input, negative_slope))
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return _write(input, A.hardtanh(input, min_val, max_val))
+
+
+def threshold_(input, threshold, value):
+    return A.threshold(input, threshold, value, inplace=True)

@@ -1,0 +1,178 @@
+"""``affine_grid`` and ``grid_sample``: spatial transformers' sampling, composed from
+differentiable ops (gradients flow to the input and, for bilinear sampling, to the grid).
+
+Coordinates are normalised to [-1, 1] over the input's extent: with ``align_corners=True``
+-1 and 1 are the centres of the corner pixels, with ``False`` their outer edges.  The grid's
+last dim lists (x, y[, z]), i.e. the spatial dims in reverse (W, H[, D]).
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+
+from .. import backend
+from ..tensor import Tensor
+from ..ops import activation as A
+
+__all__ = ["affine_grid", "grid_sample"]
+
+
+def _align_warning(name, align_corners):
+    if align_corners is None:
+        warnings.warn(f"{name}: align_corners now defaults to False (since PyTorch 1.3.0); "
+                      "pass align_corners explicitly to silence this warning.", UserWarning,
+                      stacklevel=3)
+        return False
+    return bool(align_corners)
+
+
+def _base_coords(xp, n, align_corners, dtype):
+    """The n normalised pixel-centre coordinates along one dim (0 for a single pixel)."""
+    if n <= 1:
+        return xp.zeros(n, dtype=dtype)
+    coords = xp.linspace(-1.0, 1.0, n)
+    if not align_corners:
+        coords = coords * (n - 1) / n
+    return coords.astype(dtype)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid of an affine map: theta (N, 2, 3) with size (N, C, H, W) -> (N, H, W, 2),
+    or theta (N, 3, 4) with size (N, C, D, H, W) -> (N, D, H, W, 3); each output point is
+    theta @ (x, y[, z], 1) for its own normalised coordinates."""
+    align_corners = _align_warning("affine_grid", align_corners)
+    if theta._array.dtype.kind != "f":
+        raise ValueError(f"Expected theta to have floating point type, but got "
+                         f"{theta.dtype}")
+    size = list(size)
+    if len(size) not in (4, 5):
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    k = len(size) - 2
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1) or theta.shape[0] != size[0]:
+        raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for "
+                         f"size {size}. Got {list(theta.shape)}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    xp = backend.xp_of(theta._array)
+    dtype = theta._array.dtype
+    spatial = size[2:]
+    # one axis per spatial dim; the homogeneous point lists x (last dim) first
+    axes = [_base_coords(xp, n, align_corners, dtype) for n in spatial]
+    mesh = xp.meshgrid(*axes, indexing="ij")
+    base = xp.stack(list(mesh[::-1]) + [xp.ones(tuple(spatial), dtype=dtype)], axis=-1)
+    base = Tensor._wrap(backend.to_device(base.reshape(1, -1, k + 1), theta.device))
+    grid = base @ theta.transpose(1, 2)                                 # (N, points, k)
+    return grid.reshape([size[0]] + spatial + [k])
+
+
+def _unnormalize(coord, n, align_corners):
+    if align_corners:
+        return (coord + 1) * ((n - 1) / 2.0)
+    return ((coord + 1) * n - 1) / 2.0
+
+
+def _reflect(coord, low2, high2):
+    """Reflect ``coord`` into [low2/2, high2/2] (bounds given doubled, as half-pixels)."""
+    if low2 == high2:
+        return coord * 0.0
+    low, span = low2 / 2.0, (high2 - low2) / 2.0
+    dist = (coord - low).abs()
+    flips = (dist / span).detach().floor()
+    extra = dist - flips * span                   # fmod(dist, span), gradient 1
+    odd = Tensor._wrap((flips._array % 2) == 1)
+    return (extra + low).where(~odd, (extra * -1.0) + (span + low))
+
+
+def _source_coord(coord, n, padding_mode, align_corners):
+    x = _unnormalize(coord, n, align_corners)
+    if padding_mode == "reflection":
+        x = _reflect(x, 0, 2 * (n - 1)) if align_corners else _reflect(x, -1, 2 * n - 1)
+    if padding_mode in ("border", "reflection"):
+        x = A.hardtanh(x, 0.0, float(n - 1))       # gradient 0 on and beyond the border
+    return x
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) -> (N, C, H_out, W_out)
+    (or 5-D: (N, C, D, H, W) at (N, D_out, H_out, W_out, 3)).  ``mode`` 'bilinear' weights the
+    2^k neighbouring pixels by (1 - distance) per dim; 'nearest' takes the closest (ties to
+    even).  ``padding_mode``: 'zeros' reads 0 outside, 'border' clamps the coordinate to the
+    edge, 'reflection' mirrors it back inside."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if mode == "bicubic":
+        if input.ndim == 5:
+            raise ValueError("grid_sample(): bicubic interpolation only supports 4D input")
+        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported by minigrad "
+                                  "(use 'bilinear' or 'nearest')")
+    align_corners = _align_warning("grid_sample", align_corners)
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
+                           f"of dimensions, but got input with sizes {list(input.shape)} and "
+                           f"grid with sizes {list(grid.shape)}")
+    k = input.ndim - 2
+    n, c = input.shape[:2]
+    if grid.shape[0] != n:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
+                           f"but got input with sizes {list(input.shape)} and grid with sizes "
+                           f"{list(grid.shape)}")
+    if grid.shape[-1] != k:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
+                           f"but got grid with sizes {list(grid.shape)}")
+    if input._array.dtype != grid._array.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but "
+                           f"input has {input.dtype} and grid has {grid.dtype}")
+    spatial = list(input.shape[2:])
+    out_spatial = list(grid.shape[1:-1])
+    points = 1
+    for s in out_spatial:
+        points *= s
+    flat_grid = grid.reshape(n, points, k)
+    # per input dim (D, H, W order) its source coordinate, shape (N, points)
+    coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
+                            align_corners) for d in range(k)]
+    flat_input = input.reshape(n, c, -1)
+    xp = backend.xp_of(input._array)
+    strides = [1] * k
+    for d in range(k - 2, -1, -1):
+        strides[d] = strides[d + 1] * spatial[d + 1]
+
+    def gather(taps):
+        """Sum over the given (integer position array, weight or None) per dim of
+        input[taps] * weights, 0 outside the input.  Positions (N, points)."""
+        index = xp.zeros((n, points), dtype=xp.int64)
+        valid = xp.ones((n, points), dtype=bool)
+        for d, (pos, _) in enumerate(taps):
+            valid &= (pos >= 0) & (pos < spatial[d])
+            index += xp.clip(pos, 0, spatial[d] - 1).astype(xp.int64) * strides[d]
+        index = xp.ascontiguousarray(xp.broadcast_to(index[:, None, :], (n, c, points)))
+        values = flat_input.gather(2, Tensor._wrap(index))
+        weight = Tensor._wrap(valid[:, None, :].astype(input._array.dtype))
+        for _, w in taps:
+            if w is not None:
+                weight = weight * w.unsqueeze(1)
+        return values * weight
+
+    if mode == "nearest":
+        # rint: half to even; the weight x * 0 + 1 keeps the grid on the graph with a zero
+        # gradient (PyTorch returns zeros for it, not None)
+        taps = [(xp.rint(x._array), x * 0.0 + 1.0) for x in coords]
+        out = gather(taps)
+    else:
+        lows = [x.detach().floor() for x in coords]
+        fracs = [x - lo for x, lo in zip(coords, lows)]          # weight of the upper tap
+        out = None
+        for corner in itertools.product((0, 1), repeat=k):
+            taps = []
+            for d, up in enumerate(corner):
+                pos = lows[d]._array + up
+                taps.append((pos, fracs[d] if up else (fracs[d] * -1.0) + 1.0))
+            term = gather(taps)
+            out = term if out is None else out + term
+    return out.reshape([n, c] + out_spatial)
+

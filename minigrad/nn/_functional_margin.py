@@ -1,0 +1,159 @@
+"""Multi-class margin losses and the CTC loss, composed from differentiable ops:
+
+* ``multi_margin_loss``: sum over wrong classes i of w[y] max(0, margin - x[y] + x[i])^p / C;
+* ``multilabel_margin_loss``: sum over target classes j and non-target classes i of
+  max(0, 1 - (x[j] - x[i])) / C (targets listed per row, ended by the first -1);
+* ``ctc_loss``: -log p(target | input) summed over all CTC alignments, by the forward
+  (alpha) recursion in log space; vectorised over the batch, one step per time frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..ops.movement import cat, stack
+from ..tensor import Tensor
+from ..ops.elementwise import relu, where
+from ..ops.reduce import logsumexp
+from ._functional_losses import _legacy, _reduce
+
+__all__ = ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"]
+
+# stands for log(0) in the CTC recursion: finite, so logsumexp and its gradient stay finite
+_LOG_ZERO = -1e30
+
+
+def _as_array(x):
+    return backend.as_numpy(x._array) if isinstance(x, Tensor) else np.asarray(x)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """Input (N, C) or (C,), target (N,) or () class indices -> per-sample
+    sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C, then reduced."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    batched = input.ndim == 2
+    if input.ndim not in (1, 2) or (target.ndim != (1 if batched else 0) and
+                                    not (not batched and target.ndim == 1)):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    x = input if batched else input.unsqueeze(0)
+    t = _as_array(target).reshape(-1).astype("int64")
+    n, c = x.shape
+    if t.shape[0] != n:
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    if t.size and (t.min() < 0 or t.max() >= c):
+        raise IndexError("target out of range")
+    xp = backend.xp_of(x._array)
+    idx = Tensor._wrap(t[:, None])
+    gaps = relu(x - x.gather(1, idx) + margin)
+    if p == 2:
+        gaps = gaps * gaps
+    if weight is not None:
+        gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1)
+    wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
+    loss = (gaps * wrong).sum(1) / c
+    if not batched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Input (N, C) or (C,), target of the same shape holding class indices, the list ending
+    at the first -1 -> per-sample sum_j sum_{i not a target} max(0, 1 - x[j] + x[i]) / C."""
+    reduction = _legacy(size_average, reduce, reduction)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    batched = input.ndim == 2
+    x = input if batched else input.unsqueeze(0)
+    t = _as_array(target).reshape(x.shape).astype("int64")
+    n, c = x.shape
+    xp = backend.xp_of(x._array)
+    listed = xp.cumprod(t >= 0, axis=1).astype(bool)          # before the first -1
+    if xp.any(listed & (t >= c)):
+        raise RuntimeError("multilabel_margin_loss: target index out of range")
+    safe = xp.where(listed, t, 0)
+    is_target = xp.zeros((n, c), dtype=bool)
+    rows = xp.broadcast_to(xp.arange(n)[:, None], (n, c))
+    is_target[rows[listed], safe[listed]] = True
+    xj = x.gather(1, Tensor._wrap(safe))                       # (N, C): x at each listed target
+    pairs = relu(x.unsqueeze(1) - xj.unsqueeze(2) + 1.0)      # [n, j, i]
+    keep = (listed[:, :, None] & ~is_target[:, None, :]).astype(x._array.dtype)
+    loss = (pairs * Tensor._wrap(keep)).sum((1, 2)) / c
+    if not batched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def _lengths(x, n):
+    arr = _as_array(x).reshape(-1).astype("int64")
+    if arr.shape[0] != n:
+        raise RuntimeError(f"Expected tensor to have size at least {n} at dimension 0, but got "
+                           f"size {arr.shape[0]}")
+    return arr
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """Connectionist temporal classification loss.  log_probs (T, N, C) (or (T, C)) are
+    log-probabilities per frame; targets (N, S) padded or 1-D concatenated (lengths in
+    ``target_lengths``); ``input_lengths`` frames of each sample count.  Per sample
+    -log sum over alignments; 'mean' divides each by its target length (at least 1) and
+    averages; an impossible alignment gives inf (0 with ``zero_infinity``)."""
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    steps, n, classes = lp.shape
+    in_len, tg_len = _lengths(input_lengths, n), _lengths(target_lengths, n)
+    tg = _as_array(targets).astype("int64")
+    xp = backend.xp_of(lp._array)
+    s_max = int(tg_len.max()) if n else 0
+    if tg.ndim == 1 and batched:
+        offsets = xp.concatenate([[0], xp.cumsum(tg_len)[:-1]])
+        padded = xp.full((n, s_max), blank, dtype=xp.int64)
+        for b in range(n):       # scatter the concatenated targets into rows (once, not per t)
+            padded[b, :tg_len[b]] = tg[offsets[b]:offsets[b] + tg_len[b]]
+        tg = padded
+    else:
+        tg = tg.reshape(n, -1)[:, :s_max] if s_max else xp.zeros((n, 0), dtype=xp.int64)
+    if xp.any(in_len > steps) or xp.any(in_len < 0):
+        raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
+                           f"value {int(in_len.max())}")
+    width = 2 * s_max + 1
+    ext = xp.full((n, width), blank, dtype=xp.int64)              # blank, l1, blank, l2, ...
+    ext[:, 1::2] = tg
+    skip = xp.zeros((n, width), dtype=bool)                       # s-2 -> s allowed
+    skip[:, 3::2] = tg[:, 1:] != tg[:, :-1]
+    emit = lp.gather(2, Tensor._wrap(xp.ascontiguousarray(
+        xp.broadcast_to(ext[None], (steps, n, width)))))            # (T, N, 2S+1)
+    neg = Tensor._wrap(xp.full((n, 1), _LOG_ZERO, dtype=lp._array.dtype))
+    neg2 = Tensor._wrap(xp.full((n, 2), _LOG_ZERO, dtype=lp._array.dtype))
+    start = xp.full((n, width), _LOG_ZERO, dtype=lp._array.dtype)
+    start[:, 0] = 0.0
+    start[:, 1] = xp.where(tg_len > 0, 0.0, _LOG_ZERO) if width > 1 else 0.0
+    alpha = emit[0] + Tensor._wrap(start) if steps else Tensor._wrap(start)
+    skip_t = Tensor._wrap(skip)
+    for t in range(1, steps):
+        one = cat([neg, alpha[:, :-1]], 1)                        # from s - 1
+        if width > 2:                                              # from s - 2, where allowed
+            two = where(skip_t, cat([neg2, alpha[:, :-2]], 1), neg)
+        else:
+            two = neg.expand(n, width)
+        new = logsumexp(stack([alpha, one, two]), 0) + emit[t]
+        alpha = where(Tensor._wrap((t < in_len)[:, None]), new, alpha)
+    rows = xp.arange(n)
+    last = alpha[Tensor._wrap(rows), Tensor._wrap(2 * tg_len)]
+    before = alpha[Tensor._wrap(rows), Tensor._wrap(xp.maximum(2 * tg_len - 1, 0))]
+    before = where(Tensor._wrap(tg_len > 0), before, neg.reshape(-1))
+    nll = -logsumexp(stack([last, before]), 0)
+    impossible = Tensor._wrap((nll._array > -_LOG_ZERO / 2) | (in_len == 0) & (tg_len > 0))
+    nll = where(impossible, 0.0 if zero_infinity else float("inf"), nll)
+    if reduction == "mean":
+        divisor = Tensor._wrap(xp.maximum(tg_len, 1).astype(lp._array.dtype))
+        return (nll / divisor).mean()
+    if reduction == "sum":
+        return nll.sum()
+    return nll if batched else nll.reshape(())

@@ -1,0 +1,44 @@
+"""Power-average pooling, ``lp_pool1d/2d/3d``: the p-norm of each window,
+
+    y = (sum over the window of x^p) ^ (1/p)
+
+p = 1 is sum pooling, p = inf would be max pooling, p = 2 the Euclidean norm of the window.
+Composed of differentiable ops (an average pool of x^p, times the window size), so its
+gradients, to any order, come from theirs. Where the sum of x^p is negative (an odd p on
+negative inputs) the root is nan, and at a sum of 0 its gradient is inf times 0, nan: both
+as PyTorch computes it.
+"""
+from __future__ import annotations
+
+from ._util import prod as _prod
+from .elementwise import pow as _pow
+from .pool import avg_pool1d, avg_pool2d, avg_pool3d
+
+__all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
+
+
+def _lp_pool(avg_pool, nd, input, norm_type, kernel_size, stride, ceil_mode):
+    kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else \
+        (kernel_size,) * nd
+    if stride is not None:
+        mean = avg_pool(_pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        mean = avg_pool(_pow(input, norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _pow(mean * _prod(kernel), 1.0 / norm_type)          # sum = mean * window size
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The p-norm of each window: (N, C, L) -> (N, C, L_out), L_out as ``avg_pool1d``'s
+    (no padding)."""
+    return _lp_pool(avg_pool1d, 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The p-norm of each window: (N, C, H, W) -> (N, C, H_out, W_out), sizes as
+    ``avg_pool2d``'s (no padding)."""
+    return _lp_pool(avg_pool2d, 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """The p-norm of each window: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+    return _lp_pool(avg_pool3d, 3, input, norm_type, kernel_size, stride, ceil_mode)
