@@ -40,6 +40,8 @@ from .padding import (  # noqa: F401
     ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d)
 from .attention import MultiheadAttention  # noqa: F401
 from .transformer import TransformerEncoderLayer, TransformerEncoder  # noqa: F401
+from .transformer_decoder import (  # noqa: F401
+    TransformerDecoderLayer, TransformerDecoder, Transformer)
 
 __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d",
            "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
@@ -68,7 +70,8 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
            "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
            "CircularPad2d", "CircularPad3d", "MultiheadAttention",
-           "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
+           "TransformerDecoder", "Transformer",
            # round 4 of the third-party probes
            "GLU", "Threshold", "RReLU", "SyncBatchNorm", "AlphaDropout", "FeatureAlphaDropout",
            "ChannelShuffle", "LocalResponseNorm", "Bilinear", "NLLLoss2d", "MultiMarginLoss",

@@ -17,6 +17,7 @@ from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Parameter
 from .backward_hooks import BackwardHookCall
 from .hooks import RemovableHandle
+from .module_extras import ModuleExtras, run_state_dict_hooks
 from .state_dict import _IncompatibleKeys, load_state_dict  # noqa: F401
 
 __all__ = ["Module", "RemovableHandle"]
@@ -41,7 +42,7 @@ def _typename(value):
     return type(value).__name__
 
 
-class Module:
+class Module(ModuleExtras):
     """Base class for all neural network modules; subclass it and define ``forward``.
 
         class Net(nn.Module):
@@ -262,31 +263,6 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def get_submodule(self, target):
-        """The module at dotted path ``target`` ('' is self)."""
-        if target == "":
-            return self
-        mod = self
-        for item in target.split("."):
-            if item not in mod._modules:
-                raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
-            mod = mod._modules[item]
-        return mod
-
-    def get_parameter(self, target):
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{mod._get_name()} has no parameter `{name}`")
-        return mod._parameters[name]
-
-    def get_buffer(self, target):
-        module_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
-        return mod._buffers[name]
-
     # ------------------------------------------------------------------------------------------
     # Modes and gradients
     # ------------------------------------------------------------------------------------------
@@ -402,9 +378,11 @@ class Module:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
         """Call ``hook(module, args, output)`` after forward; a non-None return replaces the
-        output.  With ``with_kwargs=True``: ``hook(module, args, kwargs, output)``.
+        output.  With ``with_kwargs=True``: ``hook(module, args, kwargs, output)``.  With
+        ``always_call=True`` it also runs (with output None) when forward raises.
 
         Returns a handle whose ``.remove()`` unregisters the hook.
         """
@@ -412,6 +390,8 @@ class Module:
         self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self.__dict__.setdefault("_forward_hooks_always_called", set()).add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
@@ -463,7 +443,11 @@ class Module:
         if backward:
             call = BackwardHookCall(self, self._backward_hooks, self._backward_pre_hooks)
             args = call.wrap_inputs(args)
-        output = self.forward(*args, **kwargs)
+        try:
+            output = self.forward(*args, **kwargs)
+        except BaseException:
+            self._run_always_called_hooks(args, kwargs)
+            raise
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
                 result = hook(self, args, kwargs, output)
@@ -474,6 +458,18 @@ class Module:
         if backward:
             output = call.wrap_outputs(output)
         return output
+
+    def _run_always_called_hooks(self, args, kwargs):
+        """After forward raised: the ``always_call`` forward hooks, with output None."""
+        always = self.__dict__.get("_forward_hooks_always_called")
+        if not always:
+            return
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in always:
+                if hook_id in self._forward_hooks_with_kwargs:
+                    hook(self, args, kwargs, None)
+                else:
+                    hook(self, args, None)
 
     # ------------------------------------------------------------------------------------------
     # state_dict / load_state_dict
@@ -498,12 +494,14 @@ class Module:
                 len(args):])[:3]
         if destination is None:
             destination = OrderedDict()
+        run_state_dict_hooks(self, "_state_dict_pre_hooks", self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
-        return destination
+        return run_state_dict_hooks(self, "_state_dict_hooks", self, destination, prefix,
+                                    {"version": self._version})
 
     def _load_defaults(self, state_dict, prefix):
         """Hook for subclasses: values to use for keys an older checkpoint lacks."""

@@ -13,6 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import backend
 from ...tensor import Tensor
+from ..parameter import Parameter
 
 __all__ = ["load_state_dict", "_IncompatibleKeys"]
 
@@ -55,7 +56,7 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
                           f"{source.shape} from checkpoint, the shape in current model is "
                           f"{target.shape}.")
             continue
-        plan.append((target, source))
+        plan.append((module, name, target, source))
     for key in state_dict:
         if key.startswith(prefix):
             # 'name' must be one of this module's own tensors, 'child.rest' must go through
@@ -66,20 +67,45 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
 
 
 def load_state_dict(module, state_dict, strict=True, assign=False):
-    """Load ``state_dict`` into ``module`` and its descendants (see Module.load_state_dict)."""
+    """Load ``state_dict`` into ``module`` and its descendants (see Module.load_state_dict).
+
+    Each module's load pre-hooks run (on a copy of ``state_dict``) before its keys are
+    checked.  With ``assign=True`` the module's tensors are replaced by those of
+    ``state_dict`` (wrapped as Parameters, keeping each parameter's ``requires_grad``)
+    instead of being copied into.  Load post-hooks see the missing / unexpected keys and may
+    remove some: when a module has any, the values are copied before the hooks run and a
+    strict load fails only on the keys left.
+    """
     if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
         raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-    if assign:
-        raise NotImplementedError("load_state_dict(assign=True) is not supported by "
-                                  "minigrad; the values are always copied in")
+    state_dict = OrderedDict(state_dict)
     plan, missing, unexpected, errors = [], [], [], []
+    modules = []
 
     def visit(m, prefix):   # the traversal order of PyTorch's load (duplicates included)
+        modules.append(m)
+        for hook in list((m.__dict__.get("_load_state_dict_pre_hooks") or {}).values()):
+            hook(state_dict, prefix, {"version": m._version}, strict, missing, unexpected,
+                 errors)
         _plan_module(m, state_dict, prefix, plan, missing, unexpected, errors)
         for name, child in m._modules.items():
             if child is not None:
                 visit(child, prefix + name + ".")
     visit(module, "")
+    post_hooks = [h for m in modules
+                  for h in (m.__dict__.get("_load_state_dict_post_hooks") or {}).values()]
+    if post_hooks and not errors:
+        # PyTorch's order: copy, run the post hooks, then report what is still incompatible
+        _copy(plan, assign)
+        keys = _IncompatibleKeys(missing, unexpected)
+        for m in modules:
+            for hook in list((m.__dict__.get("_load_state_dict_post_hooks") or {}).values()):
+                if hook(m, keys) is not None:
+                    raise RuntimeError("Hooks registered with "
+                                       "``register_load_state_dict_post_hook`` are not "
+                                       "expected to return new values, if incompatible_keys "
+                                       "need to be modified, it should be done inplace.")
+        plan = []
     if strict:
         if unexpected:
             errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -90,7 +116,23 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
     if errors:
         raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
             type(module).__name__, "\n\t".join(errors)))
-    for target, source in plan:       # everything checked: now copy
+    _copy(plan, assign)
+    return _IncompatibleKeys(missing, unexpected)
+
+
+def _copy(plan, assign):
+    """Carry out the checked plan: copy each source into its target (cast to the target's
+    dtype and device), or with ``assign`` put the source in the target's place."""
+    for owner, name, target, source in plan:
+        if assign:
+            if isinstance(target, Parameter):
+                value = (source if isinstance(source, Parameter)
+                         else Parameter(source.detach(), target.requires_grad))
+                value.requires_grad_(target.requires_grad)
+                owner._parameters[name] = value
+            else:
+                owner._buffers[name] = source
+            continue
         array = source._array
         if array.dtype != target._array.dtype:
             array = array.astype(target._array.dtype)
@@ -99,4 +141,3 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
         if array is not target._array:
             target._array[...] = array
             target._version.value += 1
-    return _IncompatibleKeys(missing, unexpected)
