@@ -119,8 +119,16 @@ from .ops.sequence_more import (  # noqa: E402,F401
     vander, cartesian_prod, combinations, renorm, argwhere, ravel)
 from .ops.statistics import (  # noqa: E402,F401
     cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
+from .ops.solve import (  # noqa: E402,F401
+    inv as inverse, det, slogdet, logdet, triangular_solve, cholesky_solve)
+from .ops.decompositions import (  # noqa: E402,F401
+    torch_cholesky as cholesky, torch_svd as svd, pinverse)
+from .ops.matrix_functions import (  # noqa: E402,F401
+    matrix_power, matrix_exp, householder_product as orgqr)
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from .ops import special  # noqa: E402,F401
+from .ops.special_functions import (  # noqa: E402,F401
+    lgamma, digamma, polygamma, mvlgamma, erfc, erfinv, i0, igamma, igammac)
 from ._tensor_methods import _torch_args  # noqa: E402
 
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),

@@ -22,9 +22,9 @@ from minigrad.optim import lr_scheduler
 __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
-    "Deliberately left out: complex numbers, sparse and quantized tensors, decompositions and "
-    "solvers (torch.linalg.svd/eig/qr/solve/inv: numpy has them, but their backward passes are "
-    "long and no CNN tutorial needs them), FFTs, distributed and multiprocessing, JIT/compile "
+    "Deliberately left out: complex numbers (so linalg.eig/eigvals, whose results are "
+    "complex), sparse and quantized tensors, the LU and LDL factorizations, FFTs, distributed "
+    "and multiprocessing, JIT/compile "
     "and export, CUDA streams and AMP (minigrad's GPU path is cupy, eager and float32), and "
     "torchvision/torchaudio (datasets are read with minigrad.utils.data); antialiased "
     "interpolation raises NotImplementedError.")

@@ -18,9 +18,11 @@ from .ops import elementwise as E, reduce as R, movement as M, indexing as X, in
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import linalg as L, math_extra as MX
+from .ops import special_functions as SF
 from .ops import scatter_reduce as SR, selection as SE, bitwise as B
 from .ops import set_ops as SO, stacking as ST, masked as MS
 from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
+from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -257,6 +259,17 @@ Tensor.arccosh = T.acosh
 Tensor.arctanh = T.atanh
 Tensor.erf = A.erf
 
+# the gamma family, erfc, erfinv, i0 (ops/special_functions.py)
+Tensor.lgamma = SF.lgamma
+Tensor.digamma = SF.digamma
+Tensor.polygamma = lambda self, n: SF.polygamma(n, self)
+Tensor.mvlgamma = lambda self, p: SF.mvlgamma(self, p)
+Tensor.erfc = SF.erfc
+Tensor.erfinv = SF.erfinv
+Tensor.i0 = SF.i0
+Tensor.igamma = SF.igamma
+Tensor.igammac = SF.igammac
+
 # more pointwise, scans and selections (ops/math_extra.py)
 Tensor.log2 = MX.log2
 Tensor.exp2 = MX.exp2
@@ -391,6 +404,18 @@ Tensor.bmm = _torch_args(MM.bmm)
 Tensor.mv = _torch_args(MM.mv)
 Tensor.dot = L.dot
 Tensor.inner = L.inner
+Tensor.det = LS.det
+Tensor.logdet = LS.logdet
+Tensor.slogdet = LS.slogdet
+Tensor.inverse = LS.inv
+Tensor.triangular_solve = LS.triangular_solve
+Tensor.cholesky_solve = LS.cholesky_solve
+Tensor.cholesky = DEC.torch_cholesky
+Tensor.svd = DEC.torch_svd
+Tensor.pinverse = DEC.pinverse
+Tensor.matrix_power = MF.matrix_power
+Tensor.matrix_exp = MF.matrix_exp
+Tensor.orgqr = MF.householder_product
 
 # comparisons of whole tensors
 Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)

@@ -1,8 +1,9 @@
-"""``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has (norms, singular
-values, products).
+"""``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has: norms, products,
+inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``) and matrix
+functions (``ops/matrix_functions.py``).
 
-Decompositions (svd, eig, qr, inv, solve...) are not here: see the API table in
-docs/api-coverage.md for what is deliberately left out.
+The non-symmetric eigendecomposition (eig, eigvals: complex results), LU and ldl are not here:
+see the API table in docs/api-coverage.md for what is deliberately left out.
 """
 from __future__ import annotations
 
@@ -10,12 +11,21 @@ from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import (  # noqa: F401
     LinAlgError, vector_norm, matrix_norm, svdvals, linalg_norm as norm)
 from .ops.matmul import matmul  # noqa: F401
+from .ops.solve import (  # noqa: F401
+    inv, inv_ex, solve, solve_triangular, det, slogdet)
+from .ops.decompositions import (  # noqa: F401
+    cholesky, cholesky_ex, qr, eigh, eigvalsh, svd, pinv, matrix_rank, lstsq)
+from .ops.matrix_functions import (  # noqa: F401
+    matrix_power, matrix_exp, multi_dot, householder_product)
 from .ops.products import linalg_cross as cross  # noqa: F401
 from .ops.sequence_more import vander as _vander
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul",
-           "cross", "vander", "diagonal"]
+           "cross", "vander", "diagonal", "inv", "inv_ex", "solve", "solve_triangular", "det",
+           "slogdet", "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "pinv",
+           "matrix_rank", "lstsq", "matrix_power", "matrix_exp", "multi_dot",
+           "householder_product"]
 
 
 def vecdot(x, y, *, dim=-1):

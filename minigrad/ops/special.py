@@ -3,8 +3,9 @@ the same functions as the top-level ones under SciPy-style names.
 
 expit = sigmoid, logit, xlogy, xlog1py, entr (-x log x), erf, ndtr (the standard normal CDF,
 (1 + erf(x / sqrt 2)) / 2), expm1, exp2, log1p, sinc, round, logsumexp, softmax and
-log_softmax.  The gamma-function family (gammaln, digamma, polygamma, erfinv, i0, ...) is not
-provided.
+log_softmax; and, from ``special_functions``, the gamma family (gammaln = lgamma, digamma = psi,
+polygamma, multigammaln = mvlgamma, gammainc, gammaincc, zeta), erfc, erfcx, erfinv, log_ndtr,
+ndtri and the modified Bessel functions i0, i0e, i1, i1e.
 """
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ from .elementwise import add, log1p, mul, sigmoid as expit  # noqa: F401
 from .math_extra import exp2  # noqa: F401
 from .pointwise_more import entr, expm1, logit, sinc, xlog1py, xlogy  # noqa: F401
 from .reduce import log_softmax, logsumexp, softmax  # noqa: F401
+from .special_functions import (  # noqa: F401
+    digamma, digamma as psi, erfc, erfcx, erfinv, i0, i0e, i1, i1e, igamma as gammainc,
+    igammac as gammaincc, lgamma as gammaln, log_ndtr, mvlgamma as multigammaln, ndtri,
+    polygamma, zeta)
 
 __all__ = ["expit", "logit", "xlogy", "xlog1py", "entr", "erf", "ndtr", "expm1", "exp2",
-           "log1p", "sinc", "round", "logsumexp", "softmax", "log_softmax"]
+           "log1p", "sinc", "round", "logsumexp", "softmax", "log_softmax", "gammaln", "digamma",
+           "psi", "polygamma", "multigammaln", "gammainc", "gammaincc", "zeta", "erfc", "erfcx",
+           "erfinv", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e"]
 
 _SQRT_HALF = math.sqrt(0.5)
 

@@ -1,0 +1,397 @@
+"""Matrix decompositions: ``linalg.cholesky`` / ``cholesky_ex``, ``linalg.qr``,
+``linalg.eigh`` / ``eigvalsh``, ``linalg.svd`` / ``svd``, ``linalg.pinv``,
+``linalg.matrix_rank``, ``linalg.lstsq``; batched over leading dims.
+
+Forward: numpy's batched LAPACK routines.  Backward: minigrad ops (gradients of any order).
+With A = L L^T, A = Q R, A = V diag(w) V^T and P = pinv(A):
+
+* cholesky: Phi(X) = tril(X) with its diagonal halved;
+  dA = sym(L^-T Phi(L^T tril(gL)) L^-1), sym(X) = (X + X^T) / 2
+* qr (m >= n): only Q is a Function; R = triu(Q^T A) is a product of differentiable ops, so
+  its gradient reaches Q and A by itself.  With M = -gQ^T Q and copyltu(M) the symmetric
+  matrix built from M's lower triangle, dA = (gQ + Q copyltu(M)) R^-T.  For m < n the
+  formula applies to the first m columns of A (the rest get no gradient through Q).
+* eigh: eigenvalues dA = V diag(gw) V^T; eigenvectors dA = V (F o skew(V^T gV)) V^T,
+  skew(M) = (M - M^T) / 2 (so dA is symmetric), F_ij = 1 / (w_j - w_i) off the diagonal
+  and 0 on it (infinite for repeated eigenvalues: the eigenvectors' derivative is then
+  undefined, as in PyTorch).
+* pinv: dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P (Golub and Pereyra's
+  derivative of the pseudo-inverse, valid while the rank is constant), transposed term by
+  term in ``Pinv.backward``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from .elementwise import add, div, mul, sub, where
+from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, svdvals
+from .matmul import matmul
+from .movement import cat, mT, narrow, unsqueeze
+from .shaping import diagonal, tril, triu
+from .sequence_more import diag_embed
+from .solve import _batch_prefix, check_matrices, result_type, solve_triangular
+
+__all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "eigh", "eigvalsh", "svd",
+           "torch_svd", "pinv", "pinverse", "matrix_rank", "lstsq"]
+
+CholeskyExResult = result_type("linalg_cholesky_ex", ["L", "info"])
+QrResult = result_type("linalg_qr", ["Q", "R"])
+EighResult = result_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
+SvdResult = result_type("linalg_svd", ["U", "S", "Vh"])
+TorchSvdResult = result_type("svd", ["U", "S", "V"])
+LstsqResult = result_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Cholesky
+# ----------------------------------------------------------------------------------------------
+def _cholesky_arrays(a):
+    """(L, info) for the lower triangles of a (..., n, n): info (...,) int32 is k > 0 when the
+    leading minor of order k is not positive-definite (that L is then partial)."""
+    xp = backend.xp_of(a)
+    info = xp.zeros(a.shape[:-2], np.int32)
+    if a.size == 0:
+        return xp.zeros_like(a), info
+    try:
+        return xp.linalg.cholesky(a), info
+    except np.linalg.LinAlgError:
+        pass
+    # column by column, vectorised over the batch, to find each matrix's first bad pivot
+    n = a.shape[-1]
+    L = xp.zeros_like(a)
+    for j in range(n):
+        d = a[..., j, j] - (L[..., j, :j] ** 2).sum(-1)
+        bad = ~(d > 0)
+        info = xp.where((info == 0) & bad, j + 1, info)
+        root = xp.sqrt(xp.where(bad, 1.0, d))
+        L[..., j, j] = root
+        col = a[..., j + 1:, j] - xp.einsum("...ik,...k->...i", L[..., j + 1:, :j], L[..., j, :j])
+        L[..., j + 1:, j] = col / root[..., None]
+    return xp.where((info == 0)[..., None, None], L, xp.tril(L)), info.astype(np.int32)
+
+
+class Cholesky(Function):
+    """The lower Cholesky factor of a (..., n, n), computed beforehand (``factor``) so that
+    its error code can be read; backward as in the module docstring."""
+    def forward(self, a, *, factor):
+        self.save_for_backward(factor)
+        return factor
+
+    def backward(self, g):
+        L, = self.saved_tensors
+        p = tril(matmul(mT(L), tril(g)))
+        p = sub(p, mul(diag_embed(diagonal(p, 0, -2, -1)), 0.5))
+        y = solve_triangular(mT(L), p, upper=True)              # L^-T P
+        s = mT(solve_triangular(mT(L), mT(y), upper=True))      # L^-T P L^-1
+        return mul(add(s, mT(s)), 0.5)
+
+
+def _cholesky_error(info, name):
+    flat = backend.as_numpy(info).reshape(-1)
+    k = int(flat[np.flatnonzero(flat)[0]])
+    return LinAlgError(f"{name}: {_batch_prefix(info)}The factorization could not be completed "
+                       f"because the input is not positive-definite (the leading minor of order "
+                       f"{k} is not positive-definite).")
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """``linalg.cholesky_ex``: (L, info); L (*, n, n) lower (upper, L^T, if ``upper``) with
+    A = L L^T from A's lower triangle; info (*) int32, k > 0 where the order-k leading minor
+    is not positive-definite."""
+    check_matrices(A, "linalg.cholesky_ex")
+    factor, info = _cholesky_arrays(A._array)
+    if check_errors and bool((info != 0).any()):
+        raise _cholesky_error(info, "linalg.cholesky_ex")
+    L = Cholesky.apply(A, factor=factor)
+    return CholeskyExResult(mT(L) if upper else L, Tensor._wrap(info))
+
+
+def cholesky(A, *, upper=False):
+    """``linalg.cholesky``: the Cholesky factor of the symmetric positive-definite A (*, n, n)
+    (lower; upper = its transpose if ``upper``).  LinAlgError if a matrix is not PD."""
+    check_matrices(A, "linalg.cholesky")
+    factor, info = _cholesky_arrays(A._array)
+    if bool((info != 0).any()):
+        raise _cholesky_error(info, "linalg.cholesky")
+    L = Cholesky.apply(A, factor=factor)
+    return mT(L) if upper else L
+
+
+def torch_cholesky(input, upper=False):
+    """``torch.cholesky`` (deprecated there): linalg.cholesky with ``upper`` positional."""
+    return cholesky(input, upper=upper)
+
+
+# ----------------------------------------------------------------------------------------------
+# QR
+# ----------------------------------------------------------------------------------------------
+def _copyltu(m):
+    """The symmetric matrix whose lower triangle is m's."""
+    low = tril(m, -1)
+    return add(add(low, mT(low)), diag_embed(diagonal(m, 0, -2, -1)))
+
+
+class QrQ(Function):
+    """Q of the QR factorisation of a (..., m, n) ('reduced' or 'complete' ``mode``)."""
+    def forward(self, a, *, mode):
+        self.mode = mode
+        xp = backend.xp_of(a)
+        m, n = a.shape[-2:]
+        k = m if mode == "complete" else min(m, n)
+        if a.size == 0:
+            q = xp.zeros(a.shape[:-2] + (m, k), a.dtype)
+            if min(m, k):
+                q[..., range(min(m, k)), range(min(m, k))] = 1
+        else:
+            q = xp.linalg.qr(a, mode=mode)[0]
+        self.save_for_backward(a, q)
+        return q
+
+    def backward(self, g):
+        a, q = self.saved_tensors
+        m, n = a.shape[-2:]
+        if self.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
+        x = narrow(a, -1, 0, m) if m < n else a
+        r = triu(matmul(mT(q), x))
+        b = add(g, matmul(q, _copyltu(mul(matmul(mT(g), q), -1.0))))
+        gx = mT(solve_triangular(r, mT(b), upper=True))          # B R^-T
+        if m < n:
+            zeros = mul(narrow(a, -1, m, n - m), 0.0)
+            return cat([gx, zeros], -1)
+        return gx
+
+
+def qr(A, mode="reduced"):
+    """``linalg.qr``: (Q, R) with A = Q R, A (*, m, n), k = min(m, n): 'reduced' Q (*, m, k),
+    R (*, k, n); 'complete' Q (*, m, m), R (*, m, n); 'r' R only (Q empty).  R is computed as
+    triu(Q^T A), so its gradient follows from Q's."""
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    check_matrices(A, "linalg.qr", square=False)
+    q = QrQ.apply(A, mode="complete" if mode == "complete" else "reduced")
+    r = triu(matmul(mT(q), A))
+    if mode == "r":
+        q = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
+    return QrResult(q, r)
+
+
+# ----------------------------------------------------------------------------------------------
+# Symmetric eigendecomposition
+# ----------------------------------------------------------------------------------------------
+class _EighFactor(Function):
+    """One factor of eigh(a) (eigenvalues ascending, or eigenvectors), ``uplo`` the triangle
+    read."""
+    index = None
+
+    def forward(self, a, *, uplo):
+        self.uplo = uplo
+        w, v = backend.xp_of(a).linalg.eigh(a, UPLO=uplo)
+        self.save_for_backward(a, w, v)
+        return (w, v)[self.index]
+
+    def _factors(self):
+        a, w, v = self.saved_tensors
+        if is_grad_enabled():          # a recorded backward differentiates the factors too
+            w, v = EighVals.apply(a, uplo=self.uplo), EighVecs.apply(a, uplo=self.uplo)
+        return w, v
+
+
+class EighVals(_EighFactor):
+    """Eigenvalues (..., n) of the symmetric a (..., n, n); backward V diag(g) V^T."""
+    index = 0
+
+    def backward(self, g):
+        _, v = self._factors()
+        return matmul(mul(v, unsqueeze(g, -2)), mT(v))
+
+
+class EighVecs(_EighFactor):
+    """Eigenvectors (..., n, n) (columns) of the symmetric a; backward V (F o skew(V^T g)) V^T,
+    skew(M) = (M - M^T) / 2 (F o skew is symmetric: the gradient is a symmetric matrix)."""
+    index = 1
+
+    def backward(self, g):
+        w, v = self._factors()
+        diff = sub(unsqueeze(w, -2), unsqueeze(w, -1))          # w_j - w_i
+        eye = backend.xp_of(w._array).eye(w.shape[-1], dtype=bool)
+        f = where(eye, 0.0, div(1.0, where(eye, 1.0, diff)))
+        vg = matmul(mT(v), g)
+        return matmul(matmul(v, mul(f, mul(sub(vg, mT(vg)), 0.5))), mT(v))
+
+
+def _check_uplo(UPLO):
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+
+
+def eigh(A, UPLO="L"):
+    """``linalg.eigh``: (eigenvalues (*, n) ascending, eigenvectors (*, n, n) as columns) of
+    the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
+    check_matrices(A, "linalg.eigh")
+    _check_uplo(UPLO)
+    return EighResult(EighVals.apply(A, uplo=UPLO), EighVecs.apply(A, uplo=UPLO))
+
+
+def eigvalsh(A, UPLO="L"):
+    """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
+    check_matrices(A, "linalg.eigvalsh")
+    _check_uplo(UPLO)
+    return EighVals.apply(A, uplo=UPLO)
+
+
+# ----------------------------------------------------------------------------------------------
+# SVD
+# ----------------------------------------------------------------------------------------------
+def _complete(u):
+    """u (..., m, k) with orthonormal columns extended to (..., m, m) by an orthonormal basis
+    of their complement (a constant: PyTorch gives those columns no gradient)."""
+    m, k = u.shape[-2:]
+    if m == k:
+        return u
+    xp = backend.xp_of(u._array)
+    if u._array.size == 0:
+        extra = xp.broadcast_to(xp.eye(m, dtype=u._array.dtype)[:, k:], u.shape[:-2] + (m, m - k))
+    else:
+        extra = xp.linalg.qr(u._array, mode="complete")[0][..., k:]
+    return cat([u, Tensor._wrap(xp.ascontiguousarray(extra))], -1)
+
+
+def svd(A, full_matrices=True, *, driver=None):
+    """``linalg.svd``: (U, S, Vh) with A = U diag(S) Vh, A (*, m, n), k = min(m, n), S (*, k)
+    descending; U (*, m, k) and Vh (*, k, n) when not ``full_matrices``, else U (*, m, m),
+    Vh (*, n, n) (the extra columns have no gradient)."""
+    svdvals(A)                       # the same checks (and errors) as svdvals
+    u, s, vh = SvdU.apply(A), SvdVals.apply(A), SvdVh.apply(A)
+    if full_matrices:
+        u, vh = _complete(u), mT(_complete(mT(vh)))
+    return SvdResult(u, s, vh)
+
+
+def torch_svd(input, some=True, compute_uv=True):
+    """``torch.svd``: (U, S, V) with input = U diag(S) V^T (V, not Vh); ``some`` False gives
+    square U and V; ``compute_uv`` False gives zero U and V of those shapes."""
+    u, s, vh = svd(input, full_matrices=not some)
+    if compute_uv:
+        return TorchSvdResult(u, s, mT(vh))
+    xp = backend.xp_of(input._array)
+    return TorchSvdResult(Tensor._wrap(xp.zeros(u.shape, u._array.dtype)), s,
+                          Tensor._wrap(xp.zeros(vh.shape[:-2] + vh.shape[-1:-3:-1],
+                                                vh._array.dtype)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Pseudo-inverse, rank, least squares
+# ----------------------------------------------------------------------------------------------
+def _tolerance(value, xp):
+    if value is None:
+        return None
+    return value._array if isinstance(value, Tensor) else xp.asarray(value)
+
+
+def _cutoff(s, atol, rtol, shape, xp, dtype):
+    """max(atol, rtol * largest singular value) per matrix, PyTorch's defaults: rtol is
+    eps * max(m, n) when neither is given, 0 when only atol is."""
+    if rtol is None:
+        rtol = np.finfo(dtype).eps * max(shape[-2:]) if atol is None or not np.any(atol > 0) \
+            else 0.0
+    smax = s.max(-1) if s.shape[-1] else xp.zeros(s.shape[:-1], s.dtype)
+    atol = 0.0 if atol is None else atol
+    return xp.maximum(atol, rtol * smax)
+
+
+class Pinv(Function):
+    """The pseudo-inverse P (..., n, m) of a (..., m, n), singular values (eigenvalues'
+    magnitudes if ``hermitian``) at most ``cutoff`` dropped; backward Golub-Pereyra."""
+    def forward(self, a, *, atol, rtol, hermitian):
+        xp = backend.xp_of(a)
+        if a.size == 0:
+            out = xp.zeros(a.shape[:-2] + a.shape[-1:-3:-1], a.dtype)
+        elif hermitian:
+            w, v = xp.linalg.eigh(a)
+            keep = xp.abs(w) > _cutoff(xp.abs(w), atol, rtol, a.shape, xp, a.dtype)[..., None]
+            inv_w = xp.where(keep, 1.0 / xp.where(keep, w, 1.0), 0.0).astype(a.dtype)
+            out = (v * inv_w[..., None, :]) @ xp.swapaxes(v, -1, -2)
+        else:
+            u, s, vh = xp.linalg.svd(a, full_matrices=False)
+            keep = s > _cutoff(s, atol, rtol, a.shape, xp, a.dtype)[..., None]
+            inv_s = xp.where(keep, 1.0 / xp.where(keep, s, 1.0), 0.0).astype(a.dtype)
+            out = (xp.swapaxes(vh, -1, -2) * inv_s[..., None, :]) @ xp.swapaxes(u, -1, -2)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, p = self.saved_tensors
+        pt, gt = mT(p), mT(g)
+        # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, transposed term by term
+        first = mul(matmul(matmul(pt, g), pt), -1.0)
+        left = sub(gt, matmul(matmul(a, p), gt))                 # (I - A P) g^T
+        second = matmul(left, matmul(p, pt))
+        right = sub(gt, matmul(gt, matmul(p, a)))                # g^T (I - P A)
+        third = matmul(matmul(pt, p), right)
+        return add(add(first, second), third)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
+    """``linalg.pinv``: the pseudo-inverse (*, n, m) of A (*, m, n); singular values at most
+    max(atol, rtol * largest) count as zero (``rcond``: the old name of rtol).  The gradient
+    assumes the rank is locally constant."""
+    check_matrices(A, "linalg.pinv", square=hermitian)
+    xp = backend.xp_of(A._array)
+    rtol = rcond if rtol is None else rtol
+    return Pinv.apply(A, atol=_tolerance(atol, xp), rtol=_tolerance(rtol, xp),
+                      hermitian=hermitian)
+
+
+def pinverse(input, rcond=1e-15):
+    """``torch.pinverse``: pinv with relative tolerance ``rcond``."""
+    return pinv(input, rtol=rcond)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
+    """``linalg.matrix_rank``: the number (int64, shape (*)) of singular values of A (*, m, n)
+    above max(atol, rtol * largest) (``tol``: an absolute tolerance, the old spelling)."""
+    check_matrices(A, "linalg.matrix_rank", square=hermitian)
+    xp = backend.xp_of(A._array)
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    a = A._array
+    if a.size == 0:
+        return Tensor._wrap(xp.zeros(a.shape[:-2], np.int64))
+    s = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
+    cut = _cutoff(s, _tolerance(atol, xp), _tolerance(rtol, xp), a.shape, xp, a.dtype)
+    return Tensor._wrap((s > cut[..., None]).sum(-1).astype(np.int64))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """``linalg.lstsq``: (solution, residuals, rank, singular_values) of min ||A X - B||, A
+    (*, m, n), B (*, m, k) or (*, m); solution = pinv(A) B (differentiable).  As PyTorch on
+    the CPU: rank always (driver 'gels' aside); singular_values only for 'gelsd'/'gelss';
+    residuals (squared column norms of A X - B) for those drivers when m > n and every
+    matrix has full rank; otherwise empty tensors."""
+    check_matrices(A, "linalg.lstsq", square=False)
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    vector = B.ndim == A.ndim - 1
+    b = unsqueeze(B, -1) if vector else B
+    if b.shape[-2] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
+                           f"Got {A.shape[-2]} and {b.shape[-2]}")
+    x = matmul(pinv(A, rtol=rcond), b)
+    xp = backend.xp_of(A._array)
+    empty = Tensor._wrap(xp.zeros((0,), A._array.dtype))
+    rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \
+        Tensor._wrap(xp.zeros((0,), np.int64))
+    sv, res = empty, empty
+    m, n = A.shape[-2:]
+    if driver in ("gelsd", "gelss"):
+        sv = svdvals(A).detach()
+        if m > n and bool((rank._array == n).all()):
+            r = sub(matmul(A, x), b)
+            res = (r * r).sum(-2)
+    return LstsqResult(x.squeeze(-1) if vector else x, res, rank, sv)

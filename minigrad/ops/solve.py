@@ -1,0 +1,358 @@
+"""Inverses, linear solves and determinants: ``linalg.inv`` / ``inv_ex``, ``linalg.solve``,
+``linalg.solve_triangular``, ``triangular_solve``, ``cholesky_solve``, ``linalg.det``,
+``linalg.slogdet``, ``logdet``.  Every one works on batches of matrices (..., n, n).
+
+Forward: numpy's batched LAPACK routines (a triangular solve is a substitution over the rows,
+vectorised over the batch).  Backward: minigrad ops, so that gradients of any order follow.
+
+* inverse X = A^-1:            dA = -X^T g X^T
+* solve X = A^-1 B:           dB = A^-T g (a solve again), dA = -dB X^T
+* triangular solve:           the same, with dA kept to A's triangle (off its diagonal
+                              when the diagonal is taken as ones)
+* det d = det(A):             dA = g d A^-T;  log|det|: dA = g A^-T
+
+A singular matrix is PyTorch's LinAlgError naming the first zero pivot of its LU
+factorisation (found by ``_first_zero_pivot``) and, in a batch, the batch element.
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import not_implemented_for, scalar_type_name
+from .elementwise import log, mul, neg
+from .linalg import LinAlgError
+from .matmul import matmul
+from .movement import clone, mT, squeeze, unsqueeze
+from .plumbing import expand_to
+from .shaping import tril, triu
+
+__all__ = ["inv", "inv_ex", "solve", "solve_triangular", "triangular_solve", "cholesky_solve",
+           "det", "slogdet", "logdet", "result_type", "check_matrices"]
+
+
+def result_type(name, fields):
+    """A named tuple printed as PyTorch's ``torch.return_types.<name>``."""
+    base = collections.namedtuple(name, fields)
+
+    def __repr__(self):
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"minigrad.return_types.{name}(\n{body})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+InvExResult = result_type("linalg_inv_ex", ["inverse", "info"])
+SlogdetResult = result_type("linalg_slogdet", ["sign", "logabsdet"])
+TriangularSolveResult = result_type("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def check_matrices(A, name, *, square=True, arg="A", position=1):
+    """PyTorch's checks of a linalg input: a Tensor, at least 2-d, floating, square."""
+    if not isinstance(A, Tensor):
+        kind = type(A).__name__
+        raise TypeError(f"{name.replace('.', '_')}(): argument '{arg}' (position {position}) "
+                        f"must be Tensor, not {kind}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor {arg} must have at least 2 dimensions.")
+    if A._array.dtype.kind != "f":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{scalar_type_name(A._array.dtype)}")
+    if A._array.dtype == np.float16:
+        raise not_implemented_for(f"{name.replace('.', '_')}_cpu", A._array.dtype)
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: {arg} must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+
+
+def _first_zero_pivot(a):
+    """For each matrix of a (..., n, n): 1 + the index of the first exactly zero pivot of its
+    LU factorisation with partial pivoting (LAPACK's getrf ``info``), 0 if none.  A loop over
+    the columns, vectorised over the batch."""
+    xp = backend.xp_of(a)
+    u = xp.array(a, dtype=np.float64).reshape((-1,) + a.shape[-2:])
+    n = u.shape[-1]
+    info = xp.zeros(u.shape[0], dtype=np.int32)
+    rows = xp.arange(u.shape[0])
+    for j in range(n):
+        p = j + xp.argmax(xp.abs(u[:, j:, j]), axis=1)
+        u[rows, j], u[rows, p] = u[rows, p].copy(), u[rows, j].copy()
+        piv = u[:, j, j]
+        zero = piv == 0
+        info = xp.where((info == 0) & zero, j + 1, info)
+        factor = u[:, j + 1:, j] / xp.where(zero, 1.0, piv)[:, None]
+        u[:, j + 1:, :] -= factor[:, :, None] * u[:, j, None, :]
+    return info.reshape(a.shape[:-2])
+
+
+def _batch_prefix(info):
+    """'' for one matrix, else '(Batch element k): ' naming the first failed one."""
+    if info.ndim == 0:
+        return ""
+    return f"(Batch element {int(np.flatnonzero(backend.as_numpy(info).reshape(-1))[0])}): "
+
+
+def _singular_inverse(a, name):
+    info = _first_zero_pivot(a)
+    flat = backend.as_numpy(info).reshape(-1)
+    first = int(flat[np.flatnonzero(flat)[0]])
+    return LinAlgError(f"{name}: {_batch_prefix(info)}The diagonal element {first} is zero, the "
+                       f"inversion could not be completed because the input matrix is singular.")
+
+
+def _inverse_array(a, name="linalg.inv"):
+    xp = backend.xp_of(a)
+    if a.size == 0:
+        return xp.zeros_like(a)
+    try:
+        return xp.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise _singular_inverse(a, name) from None
+
+
+class Inv(Function):
+    """The inverses X of the matrices a (..., n, n); backward -X^T g X^T."""
+    def forward(self, a):
+        out = _inverse_array(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        xt = mT(x)
+        return neg(matmul(matmul(xt, g), xt))
+
+
+def inv(A):
+    """``linalg.inv`` / ``inverse``: the inverses of A (..., n, n), same shape and dtype.
+    A singular matrix raises LinAlgError."""
+    check_matrices(A, "linalg.inv")
+    return Inv.apply(A)
+
+
+def inv_ex(A, *, check_errors=False):
+    """``linalg.inv_ex``: (inverse, info), info (...,) int32 the LAPACK-style code of each
+    matrix (k > 0: the k-th pivot is zero, and that inverse is not meaningful)."""
+    check_matrices(A, "linalg.inv_ex")
+    info = _first_zero_pivot(A._array) if A.numel() else \
+        backend.xp_of(A._array).zeros(A.shape[:-2], np.int32)
+    if check_errors and bool((info != 0).any()):
+        raise _singular_inverse(A._array, "linalg.inv_ex")
+    if bool((info != 0).any()):      # numpy refuses the whole batch: a constant of NaN there
+        bad = (info != 0)[..., None, None]
+        safe = backend.xp_of(A._array).where(bad, np.eye(A.shape[-1], dtype=A._array.dtype),
+                                             A._array)
+        out = Tensor._wrap(backend.xp_of(safe).where(bad, np.nan, _inverse_array(safe)))
+    else:
+        out = Inv.apply(A)
+    return InvExResult(out, Tensor._wrap(info.astype(np.int32)))
+
+
+class Solve(Function):
+    """X = a^-1 b for a (..., n, n) and b (..., n, k) of the same batch shape; backward
+    db = a^-T g (Solve again), da = -db X^T."""
+    def forward(self, a, b):
+        xp = backend.xp_of(a)
+        if a.size == 0 or b.size == 0:
+            out = xp.zeros(b.shape, b.dtype)
+        else:
+            try:
+                out = xp.linalg.solve(a, b)
+            except np.linalg.LinAlgError:
+                info = _first_zero_pivot(a)
+                raise LinAlgError(f"torch.linalg.solve: {_batch_prefix(info)}The solver failed "
+                                  f"because the input matrix is singular.") from None
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, x = self.saved_tensors
+        gb = Solve.apply(mT(a), g)
+        ga = neg(matmul(gb, mT(x))) if self.needs_input_grad[0] else None
+        return ga, gb
+
+
+def _broadcast_batches(A, B):
+    """A (..., n, n) and B (..., n, k) expanded to one batch shape (differentiably)."""
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    return expand_to(A, batch + A.shape[-2:]), expand_to(B, batch + B.shape[-2:])
+
+
+def solve(A, B, *, left=True):
+    """``linalg.solve``: X with A X = B (X A = B when ``left`` is False), A (*, n, n) and B
+    (*, n, k) or, when B is (n,) or has A's batch shape with one fewer dim, a batch of vectors
+    (*, n) giving X (*, n) (a column, whichever side).  Batch dims broadcast."""
+    check_matrices(A, "linalg.solve")
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg_solve(): argument 'B' (position 2) must be Tensor, not "
+                        f"{type(B).__name__}")
+    if A._array.dtype != B._array.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {scalar_type_name(A._array.dtype)} and B of type "
+                           f"{scalar_type_name(B._array.dtype)} instead")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if vector:
+        B = unsqueeze(B, -1)
+    n = A.shape[-1]
+    if B.ndim < 2 or (B.shape[-2] if left else B.shape[-1]) != n:
+        shape = "x".join(map(str, B.shape if B.ndim > 1 else (*B.shape, 1)))
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})")
+    if left:
+        out = Solve.apply(*_broadcast_batches(A, B))
+    else:
+        out = mT(Solve.apply(*_broadcast_batches(mT(A), mT(B))))
+    return squeeze(out, -1) if vector else out
+
+
+def _substitute(t, b, upper):
+    """Solve t x = b by substitution, t (..., n, n) triangular, b (..., n, k); a zero on the
+    diagonal gives inf/NaN as LAPACK's trtrs-free substitution does."""
+    xp = backend.xp_of(t)
+    n = t.shape[-1]
+    x = xp.zeros(np.broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:],
+                 dtype=np.result_type(t.dtype, b.dtype))
+    order = range(n - 1, -1, -1) if upper else range(n)
+    for i in order:
+        done = slice(i + 1, n) if upper else slice(0, i)
+        acc = b[..., i, :] - xp.einsum("...j,...jk->...k", t[..., i, done], x[..., done, :])
+        x[..., i, :] = acc / t[..., i, i, None]
+    return x
+
+
+class SolveTriangular(Function):
+    """X = T^-1 b where T is the upper (or lower) triangle of a (..., n, n), with ones on the
+    diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-T g
+    (the transposed triangle), da = -db X^T kept to T's triangle."""
+    def forward(self, a, b, *, upper, unit):
+        self.upper, self.unit = upper, unit
+        xp = backend.xp_of(a)
+        t = xp.triu(a) if upper else xp.tril(a)
+        if unit:
+            t = t.copy()
+            idx = xp.arange(a.shape[-1])
+            t[..., idx, idx] = 1
+        out = _substitute(t, b, upper)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, x = self.saved_tensors
+        gb = SolveTriangular.apply(mT(a), g, upper=not self.upper, unit=self.unit)
+        if not self.needs_input_grad[0]:
+            return None, gb
+        ga = neg(matmul(gb, mT(x)))
+        off = 1 if self.unit else 0
+        return (triu(ga, off) if self.upper else tril(ga, -off)), gb
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """``linalg.solve_triangular``: X with A X = B (X A = B when not ``left``), A (*, n, n)
+    read as its upper or lower triangle (diagonal taken as ones if ``unitriangular``), B
+    (*, n, k) (or (*, k, n) when not left); batch dims broadcast.  No check of singularity:
+    a zero on the diagonal gives inf/NaN."""
+    check_matrices(A, "linalg.solve_triangular")
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg_solve_triangular(): argument 'B' (position 2) must be Tensor, "
+                        f"not {type(B).__name__}")
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
+                           "dimensions.")
+    if A._array.dtype != B._array.dtype:
+        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, "
+                           f"but found A of type {scalar_type_name(A._array.dtype)} and B of "
+                           f"type {scalar_type_name(B._array.dtype)} instead")
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
+                           f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
+                           f"{B.shape[-2]}x{B.shape[-1]})")
+    if left:
+        return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
+    a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
+    return mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular))
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
+    solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle."""
+    coeff = mT(A) if transpose else A
+    x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
+    return TriangularSolveResult(x, clone(A))
+
+
+def cholesky_solve(B, L, upper=False):
+    """``cholesky_solve``: X with (L L^T) X = B (U^T U when ``upper``), L (*, n, n) the
+    Cholesky factor, B (*, n, k); two triangular solves."""
+    if upper:
+        y = solve_triangular(mT(L), B, upper=False)
+        return solve_triangular(L, y, upper=True)
+    y = solve_triangular(L, B, upper=False)
+    return solve_triangular(mT(L), y, upper=True)
+
+
+class Det(Function):
+    """det(a) of a (..., n, n): shape (...); backward g det a^-T."""
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        out = xp.asarray(xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2]),
+                         dtype=a.dtype)
+        self.save_for_backward(a, out)       # the output itself: its gradient flows on
+        return out
+
+    def backward(self, g):
+        a, d = self.saved_tensors
+        return mul(unsqueeze(unsqueeze(mul(g, d), -1), -1), mT(Inv.apply(a)))
+
+
+class LogAbsDet(Function):
+    """log|det(a)| of a (..., n, n): shape (...); backward g a^-T."""
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        out = xp.linalg.slogdet(a)[1] if a.shape[-1] else xp.zeros(a.shape[:-2], a.dtype)
+        self.save_for_backward(a)
+        return xp.asarray(out, dtype=a.dtype)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return mul(unsqueeze(unsqueeze(g, -1), -1), mT(Inv.apply(a)))
+
+
+class SlogdetSign(Function):
+    """The sign (-1, 0 or 1) of det(a), a (..., n, n): piecewise constant, zero gradient (an
+    output that requires grad when a does, as PyTorch's)."""
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        sign = xp.linalg.slogdet(a)[0] if a.shape[-1] else xp.ones(a.shape[:-2])
+        self.save_for_backward(a)
+        return xp.asarray(sign, dtype=a.dtype)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return mul(a, 0.0)
+
+
+def det(A):
+    """``linalg.det`` / ``det``: the determinants of A (..., n, n), shape (...).  The gradient
+    det(A) A^-T needs an invertible A."""
+    check_matrices(A, "linalg.det")
+    return Det.apply(A)
+
+
+def slogdet(A):
+    """``linalg.slogdet``: (sign, logabsdet) of the determinants of A (..., n, n); sign is
+    -1, 0 or 1 (no gradient), logabsdet log|det A| (-inf for a singular matrix)."""
+    check_matrices(A, "linalg.slogdet")
+    return SlogdetResult(SlogdetSign.apply(A), LogAbsDet.apply(A))
+
+
+def logdet(A):
+    """``logdet``: log det(A) of A (..., n, n): NaN for a negative determinant, -inf for a
+    zero one; log|det A| + log(sign)."""
+    check_matrices(A, "logdet")
+    sign, logabs = slogdet(A)
+    return logabs + log(sign)
+

@@ -1,0 +1,310 @@
+"""PyTorch's special functions: ``lgamma``, ``digamma``, ``polygamma``, ``mvlgamma``, ``erfc``,
+``erfcx``, ``erfinv``, ``log_ndtr``, ``ndtri``, ``i0``, ``i0e``, ``i1``, ``i1e``, ``igamma`` /
+``gammainc``, ``igammac`` / ``gammaincc`` and the Hurwitz ``zeta``.
+
+The numerics live in ``_special_kernels`` (float64 numpy, methods named there).  Here each is
+a ``Function`` whose forward computes in float64 and rounds once to the input's dtype (an
+integer or bool input is promoted to the default float dtype, as PyTorch does), and whose
+backward is written with differentiable ops, so second derivatives work:
+
+    lgamma' = digamma             digamma' = polygamma(1)      polygamma(n)' = polygamma(n+1)
+    erfc' = -2/sqrt(pi) e^(-x^2)  erfcx' = 2 x erfcx - 2/sqrt(pi)
+    erfinv' = sqrt(pi)/2 e^(erfinv(x)^2)                        ndtri' = sqrt(2 pi) e^(ndtri^2/2)
+    log_ndtr' = sqrt(2/pi) / erfcx(-x/sqrt 2)   (= pdf / cdf, without underflow)
+    i0' = i1       i1' = i0 - i1/x (1/2 at 0)   i0e' = i1e - sgn(x) i0e
+    i1e' = i0e - i1e (sgn(x) + 1/x) (1/2 at 0)
+    d/dx P(a, x) = -d/dx Q(a, x) = x^(a-1) e^-x / Gamma(a)
+
+As in PyTorch, the incomplete gamma functions have no derivative with respect to ``a`` and
+``zeta`` none at all: asking for one raises.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from . import _special_kernels as K
+from ._util import not_implemented_for, result_dtype
+from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, mul, neg, sub, where)
+from .compare import sign
+from .plumbing import sum_to
+
+__all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfcx", "erfinv",
+           "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "igamma", "igammac", "zeta"]
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def _floating(a):
+    if not isinstance(a, Tensor):
+        raise TypeError(f"argument 'input' must be Tensor, not {type(a).__name__}")
+    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+
+
+def _round_to(kernel, a, *others):
+    """kernel(a, *others) in float64 on the broadcast operands, rounded once to ``a``'s
+    dtype.  The kernels work on flat arrays (numpy turns 0-d results into scalars)."""
+    arrays = np.broadcast_arrays(a, *others)
+    flat = [x.astype(np.float64).reshape(-1) for x in arrays]
+    return kernel(*flat).reshape(arrays[0].shape).astype(a.dtype, copy=False)
+
+
+class _Unary(Function):
+    """A pointwise function of one input: ``kernel`` computes it, ``derivative(x, out)`` (with
+    differentiable ops) gives dy/dx."""
+    kernel = None
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return _round_to(type(self).kernel, a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return mul(g, self.derivative(a))
+
+
+class Lgamma(_Unary):
+    kernel = staticmethod(K.lgamma)
+
+    def derivative(self, a):
+        return digamma(a)
+
+
+class Digamma(_Unary):
+    kernel = staticmethod(K.digamma)
+
+    def derivative(self, a):
+        return polygamma(1, a)
+
+
+class Polygamma(Function):
+    def forward(self, a, *, n):
+        self.save_for_backward(a)
+        self.n = n
+        return _round_to(lambda x: K.polygamma(n, x), a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return mul(g, polygamma(self.n + 1, a))
+
+
+class Erfc(_Unary):
+    kernel = staticmethod(K.erfc)
+
+    def derivative(self, a):
+        return mul(exp(neg(mul(a, a))), -_TWO_OVER_SQRT_PI)
+
+
+class Erfcx(_Unary):
+    kernel = staticmethod(K.erfcx)
+
+    def derivative(self, a):
+        return sub(mul(mul(a, 2.0), erfcx(a)), _TWO_OVER_SQRT_PI)
+
+
+class Erfinv(Function):
+    def forward(self, a):
+        out = _round_to(K.erfinv, a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        return mul(g, mul(exp(mul(out, out)), 0.5 * math.sqrt(math.pi)))
+
+
+class Ndtri(Function):
+    def forward(self, a):
+        out = _round_to(K.ndtri, a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        return mul(g, mul(exp(mul(mul(out, out), 0.5)), math.sqrt(2.0 * math.pi)))
+
+
+class LogNdtr(_Unary):
+    kernel = staticmethod(K.log_ndtr)
+
+    def derivative(self, a):
+        return div(_SQRT_2_OVER_PI, erfcx(mul(a, -math.sqrt(0.5))))
+
+
+def _nonzero(a):
+    """``a`` with its zeros replaced by 1, for a quotient whose value at 0 is set apart (a
+    plain 0/0 there would put NaN into the gradient of the unused branch of ``where``)."""
+    return where(a == 0, 1.0, a)
+
+
+class I0(_Unary):
+    kernel = staticmethod(K.i0)
+
+    def derivative(self, a):
+        return i1(a)
+
+
+class I0e(_Unary):
+    kernel = staticmethod(K.i0e)
+
+    def derivative(self, a):
+        return sub(i1e(a), mul(sign(a), i0e(a)))
+
+
+class I1(_Unary):
+    kernel = staticmethod(K.i1)
+
+    def derivative(self, a):
+        return where(a == 0, 0.5, sub(i0(a), div(i1(a), _nonzero(a))))
+
+
+class I1e(_Unary):
+    kernel = staticmethod(K.i1e)
+
+    def derivative(self, a):
+        slope = sub(i0e(a), mul(i1e(a), add(sign(a), div(1.0, _nonzero(a)))))
+        return where(a == 0, 0.5, slope)
+
+
+class _IncompleteGamma(Function):
+    """P(a, x) (``upper=False``) or Q(a, x); a gradient for ``x`` only, as PyTorch."""
+    def forward(self, a, x, *, upper):
+        self.save_for_backward(a, x)
+        self.upper = upper
+        return _round_to(K.gammaincc if upper else K.gammainc, a, x)
+
+    def backward(self, g):
+        a, x = self.saved_tensors
+        if self.needs_input_grad[0]:
+            raise RuntimeError("the derivative for 'igamma: input' is not implemented.")
+        # x^(a-1) e^-x / Gamma(a), in logs so that large a and x do not overflow
+        density = exp(sub(sub(mul(sub(a, 1.0), log(x)), x), lgamma(a)))
+        return None, sum_to(mul(g, neg(density) if self.upper else density), x.shape)
+
+
+class Zeta(Function):
+    def forward(self, s, q):
+        return _round_to(K.hurwitz_zeta, s, q)
+
+    def backward(self, g):
+        raise RuntimeError("the derivative for 'zeta' is not implemented.")
+
+
+# ----------------------------------------------------------------------------------------------
+# The public functions
+# ----------------------------------------------------------------------------------------------
+def lgamma(input):
+    """log|Gamma(x)|, elementwise."""
+    return Lgamma.apply(_floating(input))
+
+
+def digamma(input):
+    """psi(x) = d/dx lgamma(x), elementwise."""
+    return Digamma.apply(_floating(input))
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma: psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return Polygamma.apply(_floating(input), n=int(n))
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma function of dimension p:
+    sum_(i < p) lgamma(x - i/2) + p (p - 1)/4 log(pi)."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    x = _floating(input)
+    total = lgamma(x)
+    for i in range(1, p):
+        total = add(total, lgamma(sub(x, i / 2.0)))
+    return add(total, p * (p - 1) / 4.0 * math.log(math.pi))
+
+
+def erfc(input):
+    """1 - erf(x), accurate in the upper tail."""
+    return Erfc.apply(_floating(input))
+
+
+def erfcx(input):
+    """The scaled complementary error function exp(x^2) erfc(x)."""
+    return Erfcx.apply(_floating(input))
+
+
+def erfinv(input):
+    """The inverse of erf on [-1, 1]."""
+    return Erfinv.apply(_floating(input))
+
+
+def log_ndtr(input):
+    """log of the standard normal CDF, accurate far into the lower tail."""
+    return LogNdtr.apply(_floating(input))
+
+
+def ndtri(input):
+    """The standard normal quantile (inverse of ndtr)."""
+    return Ndtri.apply(_floating(input))
+
+
+def i0(input):
+    """The modified Bessel function of the first kind, order 0."""
+    return I0.apply(_floating(input))
+
+
+def i0e(input):
+    """exp(-|x|) i0(x)."""
+    return I0e.apply(_floating(input))
+
+
+def i1(input):
+    """The modified Bessel function of the first kind, order 1."""
+    return I1.apply(_floating(input))
+
+
+def i1e(input):
+    """exp(-|x|) i1(x)."""
+    return I1e.apply(_floating(input))
+
+
+def _float_operands(a, b, name, kernel):
+    """Two operands (a Python number allowed on one side) promoted together; PyTorch's
+    NotImplementedError for a non-floating result when ``kernel`` is given, else integers go
+    to the default float dtype."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(a).__name__}")
+    a = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, name)
+    b = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, name)
+    dtype = result_dtype(a, b)
+    if dtype.kind != "f":
+        if kernel is not None:
+            raise not_implemented_for(kernel, dtype)
+        dtype = dtypes.default_float().np
+    return cast(a, dtype), cast(b, dtype)
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function P(a, x), a = input, x = other."""
+    a, x = _float_operands(input, other, "igamma", "igamma_cpu")
+    return _IncompleteGamma.apply(a, x, upper=False)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    a, x = _float_operands(input, other, "igammac", "igammac_cpu")
+    return _IncompleteGamma.apply(a, x, upper=True)
+
+
+def zeta(input, other):
+    """The Hurwitz zeta function sum_k (other + k)^-input (no gradient, as PyTorch)."""
+    s, q = _float_operands(input, other, "zeta", None)
+    return Zeta.apply(s, q)
