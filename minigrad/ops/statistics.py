@@ -29,9 +29,10 @@ __all__ = ["cov", "corrcoef", "quantile", "nanquantile", "histc", "histogram", "
 # ----------------------------------------------------------------------------------------------
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the variables in the rows of ``input`` (observations in the
-    columns; a 1-d input is one variable and gives a 0-d result).  With weights w = fweights *
-    aweights: mean = sum(w x) / sum(w), cov = (x - mean) w (x - mean)^T / (sum(w) - correction
-    * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped at 0."""
+    columns; one variable, a 1-d input or a single row, gives a 0-d result).  With weights
+    w = fweights * aweights: mean = sum(w x) / sum(w), cov = (x - mean) w (x - mean)^T /
+    (sum(w) - correction * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped
+    at 0."""
     if input.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input.ndim} dimensions")
@@ -76,7 +77,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = div(matmul(centred, transpose(weighted, 0, 1)), norm)
-    return reshape(c) if input.ndim < 2 else c
+    # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result
+    return reshape(c) if tuple(c.shape) == (1, 1) else c
 
 
 def corrcoef(input):
@@ -142,16 +144,26 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         lo = hi = xp.round(rank).astype(np.int64)
     low = gather(values, -1, Tensor._wrap(lo))
     high = gather(values, -1, Tensor._wrap(hi))
+    # a slice with NaN (quantile) or with only NaN (nanquantile) gives NaN
+    missing = xp.broadcast_to((nan.all(-1) if ignore_nan else nan.any(-1))[..., None],
+                              low.shape)
     if interpolation == "linear":
-        frac = Tensor._wrap((rank - lo).astype(input._array.dtype))
-        out = add(low, mul(sub(high, low), frac))
+        # the fraction rank - lo, with rank = q (count - 1) written in ops so that a tensor q
+        # that requires grad gets d out / d q = (high - low) (count - 1)
+        if scalar_q:
+            frac = Tensor._wrap((rank - lo).astype(input._array.dtype))
+        else:
+            scale = (xp.maximum(count, 1) - 1) if ignore_nan else xp.asarray(n - 1)
+            frac = sub(mul(reshape(q, -1), Tensor._wrap(scale.astype(input._array.dtype))),
+                       Tensor._wrap(lo.astype(input._array.dtype)))
+        # zero, not NaN, in the NaN slices: their gradients (to q too) must stay 0
+        step = where(missing, 0.0, sub(high, low))
+        out = add(low, mul(step, frac))
     elif interpolation == "midpoint":
         out = div(add(low, high), 2.0)
     else:
         out = low
-    # a slice with NaN (quantile) or with only NaN (nanquantile) gives NaN
-    missing = (nan.all(-1) if ignore_nan else nan.any(-1))[..., None]
-    out = where(xp.broadcast_to(missing, out.shape), float("nan"), out)   # (..., k)
+    out = where(missing, float("nan"), out)                 # (..., k)
     out = movedim(out, -1, 0)                                # (k, ...)
     if keepdim:
         if dim is None:
@@ -233,8 +245,8 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
             lo, hi = float(range[0]), float(range[1])
         elif a.size:
             lo, hi = float(a.min()), float(a.max())
-        else:
-            lo, hi = 0.0, 0.0
+        else:                                   # no data and no range: the unit interval
+            lo, hi = 0.0, 1.0
         if lo > hi:
             raise RuntimeError(f"torch.histogram: min should not exceed max, but got min {lo} "
                                f"max {hi}")
@@ -284,8 +296,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         out = np.searchsorted(seq, values, side=how)
     else:
         # row by row: count the boundaries below (< v) or not above (<= v) each value
-        rows = seq.reshape(-1, 1, seq.shape[-1])
-        vals = values.reshape(rows.shape[0], -1, 1)
+        lead = int(np.prod(seq.shape[:-1], dtype=np.int64))
+        rows = seq.reshape(lead, 1, seq.shape[-1])
+        vals = values.reshape(lead, values.shape[-1], 1)
         out = (rows <= vals if right else rows < vals).sum(-1)
         out = out.reshape(values.shape)
     dtype = np.int32 if out_int32 else np.int64
