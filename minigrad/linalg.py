@@ -51,11 +51,15 @@ def vecdot(x, y, *, dim=-1):
 
 def vander(x, *, N=None):
     """``linalg.vander``: powers x^0, x^1, ..., x^(N-1) of the last dim of x in increasing
-    order, shape (*, n, N); N defaults to n."""
+    order, shape (*, n, N); N defaults to n and must be at least 2.  A 0-d x counts as one
+    point (shape (1, N)), as in PyTorch; bool tensors are refused, integers give int64."""
+    if x._array.dtype.kind == "b":
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer "
+                           "tensors, but got Bool")
     if x.ndim == 0:
-        raise RuntimeError("linalg.vander: Expected x to have at least one dimension")
+        x = x.reshape(1)
     n = x.shape[-1] if N is None else N
-    if N is not None and N <= 1:
+    if n <= 1:
         raise RuntimeError("N must be greater than 1.")
     return _vander(x.reshape(-1), n, increasing=True).reshape(*x.shape, n)
 

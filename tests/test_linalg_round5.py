@@ -144,3 +144,25 @@ def test_matrix_exp_large_norm_and_second_order():
         if lib is mg:
             ours = gg.numpy()
     np.testing.assert_allclose(ours, gg.numpy(), rtol=1e-8)
+
+
+def test_lstsq_gels_residuals_and_cholesky_solve_factor_gradient():
+    a, b = RNG.standard_normal((3, 5, 3)), RNG.standard_normal((3, 5, 2))
+    m, t = _both(lambda lib, a, b: lib.linalg.lstsq(a, b, driver="gels"), a, b)
+    for x, y in zip(m, t):                       # residuals (3, 2); rank and sv empty
+        assert tuple(x.shape) == tuple(y.shape)
+        _close(x, y)
+    for upper in (False, True):                  # the factor's gradient is a full matrix
+        grads, rhs = [], RNG.standard_normal((1, 3, 2))       # batch dims broadcast
+        for lib in (mg, torch):
+            L = lib.linalg.cholesky(lib.tensor(SPD), upper=upper).detach().requires_grad_(True)
+            lib.cholesky_solve(lib.tensor(rhs), L, upper=upper).sin().sum().backward()
+            grads.append(L.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], atol=1e-10, rtol=1e-7)
+        assert np.abs(np.tril(grads[1][0], -1) if upper else np.triu(grads[1][0], 1)).max() > 0
+
+
+def test_svd_full_matrices_complement_is_lapacks():
+    a = RNG.standard_normal((2, 6, 3))           # tall: the extra columns of U
+    m, t = _both(lambda lib, a: lib.linalg.svd(a, full_matrices=True), a)
+    _close(m.U[..., 3:], t.U[..., 3:], atol=1e-9)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..creation import default_generator
+from ..dtypes import bool_, int64
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops.elementwise import leaky_relu
@@ -92,6 +93,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                          "dimensions)")
     if input.numel() == 0:
         return input
+    if not input.dtype.is_floating_point and input.dtype != int64:
+        # the window mean is an average pool, which has no int32 / int16 / uint8 / bool kernel
+        raise NotImplementedError(f"local_response_norm(): the window average is not "
+                                  f"implemented for {input.dtype}")
     channels = input.shape[1]
     sq = input * input
     # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)
@@ -100,7 +105,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     total = padded[:, 0:channels]
     for off in range(1, size):
         total = total + padded[:, off:off + channels]
-    return input / ((total * (alpha / size) + k) ** beta)
+    # the window mean of an int64 input stays int64 (the sum divided by size, rounded toward
+    # zero, as an integer average pool gives); scaling by the float alpha then makes it float
+    mean = total.div(size, rounding_mode="trunc") if input.dtype == int64 else total / size
+    return input / ((mean * alpha + k) ** beta)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,11 +174,26 @@ native_channel_shuffle = channel_shuffle
 
 def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k: input1 (*, in1), input2 (*, in2), weight (out, in1, in2),
-    bias (out,) -> (*, out)."""
+    bias (out,) -> (*, out).  All tensors share one dtype, which the result keeps (integer
+    results wrap around like the dtype's own arithmetic)."""
+    named = [("input1", input1), ("input2", input2), ("weight", weight)]
+    if bias is not None:
+        named.append(("bias", bias))
+    if len({t.dtype for _, t in named}) > 1:
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{name}: {t.dtype}" for name, t in named))
+    if input1.dtype == bool_:
+        raise NotImplementedError("bilinear(): not implemented for bool tensors")
+    for name, t in (("input1", input1), ("input2", input2)):
+        if t.ndim == 0:
+            raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "
                            f"{weight.ndim}-dimensional")
     out_f, in1, in2 = weight.shape
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                           f"{input2.ndim}")
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
                            f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
@@ -180,10 +203,17 @@ def bilinear(input1, input2, weight, bias=None):
     if input2.shape[-1] != in2:
         raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
                            f"{input2.shape[-1]} but expected {in2}")
-    # x1 @ W viewed as (in1, out * in2), then dotted with x2 along in2
+    if bias is not None:
+        if bias.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        if bias.shape[0] != out_f:
+            raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                               f"{bias.shape[0]} but expected {out_f}")
+    # x1 @ W viewed as (in1, out * in2), then dotted with x2 along in2; the last sum keeps
+    # the inputs' dtype (a plain integer sum would widen to int64)
     left = input1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)
     left = left.reshape(tuple(input1.shape[:-1]) + (out_f, in2))
-    out = (left * input2.unsqueeze(-2)).sum(-1)
+    out = (left * input2.unsqueeze(-2)).sum(-1, dtype=input1.dtype)
     return out if bias is None else out + bias
 
 

@@ -93,11 +93,43 @@ def _source_coord(coord, n, padding_mode, align_corners):
     return x
 
 
+# the cubic convolution kernel's free parameter (Keys' a), the value bicubic sampling uses
+_CUBIC_A = -0.75
+
+
+def _cubic_weights(t):
+    """The 4 weights of taps at distances 1 + t, t, 1 - t, 2 - t from the point (t in [0, 1)):
+    |d| <= 1: ((a + 2)|d| - (a + 3)) d^2 + 1;  1 < |d| < 2: a(|d|^3 - 5 d^2 + 8|d| - 4)."""
+    a = _CUBIC_A
+
+    def near(d):
+        return ((d * (a + 2.0)) - (a + 3.0)) * d * d + 1.0
+
+    def far(d):
+        return (((d * a) - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a
+
+    return [far(t + 1.0), near(t), near((t * -1.0) + 1.0), far((t * -1.0) + 2.0)]
+
+
+def _padded_tap(pos, n, padding_mode, align_corners):
+    """An integer tap position (array) moved inside [0, n - 1] by the padding mode; 'zeros'
+    leaves it (the gather reads 0 outside)."""
+    if padding_mode == "reflection":
+        t = Tensor._wrap(pos)
+        pos = (_reflect(t, 0, 2 * (n - 1)) if align_corners else
+               _reflect(t, -1, 2 * n - 1))._array
+    if padding_mode in ("border", "reflection"):
+        xp = backend.xp_of(pos)
+        pos = xp.clip(pos, 0, n - 1)
+    return pos
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) -> (N, C, H_out, W_out)
     (or 5-D: (N, C, D, H, W) at (N, D_out, H_out, W_out, 3)).  ``mode`` 'bilinear' weights the
     2^k neighbouring pixels by (1 - distance) per dim; 'nearest' takes the closest (ties to
-    even).  ``padding_mode``: 'zeros' reads 0 outside, 'border' clamps the coordinate to the
+    even); 'bicubic' (4-D only) weights the 4 x 4 neighbours by the cubic convolution kernel
+    (a = -0.75), the padding mode applied to each neighbour.  ``padding_mode``: 'zeros' reads 0 outside, 'border' clamps the coordinate to the
     edge, 'reflection' mirrors it back inside."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
@@ -105,11 +137,6 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
-    if mode == "bicubic":
-        if input.ndim == 5:
-            raise ValueError("grid_sample(): bicubic interpolation only supports 4D input")
-        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported by minigrad "
-                                  "(use 'bilinear' or 'nearest')")
     align_corners = _align_warning("grid_sample", align_corners)
     if input.ndim not in (4, 5) or grid.ndim != input.ndim:
         raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
@@ -127,15 +154,22 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if input._array.dtype != grid._array.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but "
                            f"input has {input.dtype} and grid has {grid.dtype}")
+    if mode == "bicubic" and k != 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     spatial = list(input.shape[2:])
     out_spatial = list(grid.shape[1:-1])
     points = 1
     for s in out_spatial:
         points *= s
     flat_grid = grid.reshape(n, points, k)
-    # per input dim (D, H, W order) its source coordinate, shape (N, points)
-    coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
-                            align_corners) for d in range(k)]
+    if mode == "bicubic":
+        # the 4 x 4 taps around the unpadded source point; the padding mode acts on each tap
+        coords = [_unnormalize(flat_grid[:, :, k - 1 - d], spatial[d], align_corners)
+                  for d in range(k)]
+    else:
+        # per input dim (D, H, W order) its source coordinate, shape (N, points)
+        coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
+                                align_corners) for d in range(k)]
     flat_input = input.reshape(n, c, -1)
     xp = backend.xp_of(input._array)
     strides = [1] * k
@@ -163,6 +197,20 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         # gradient (PyTorch returns zeros for it, not None)
         taps = [(xp.rint(x._array), x * 0.0 + 1.0) for x in coords]
         out = gather(taps)
+    elif mode == "bicubic":
+        lows = [x.detach().floor() for x in coords]
+        # per dim the 4 tap positions (floor - 1 .. floor + 2), moved inside by the padding
+        # mode, and their cubic-convolution weights of the fraction t
+        per_dim = []
+        for d, (x, lo) in enumerate(zip(coords, lows)):
+            t = x - lo
+            positions = [_padded_tap(lo._array + off, spatial[d], padding_mode, align_corners)
+                         for off in (-1, 0, 1, 2)]
+            per_dim.append(list(zip(positions, _cubic_weights(t))))
+        out = None
+        for taps in itertools.product(*per_dim):
+            term = gather(list(taps))
+            out = term if out is None else out + term
     else:
         lows = [x.detach().floor() for x in coords]
         fracs = [x - lo for x, lo in zip(coords, lows)]          # weight of the upper tap

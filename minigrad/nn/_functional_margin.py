@@ -34,6 +34,12 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     reduction = _legacy(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
+    if input.ndim == 0:               # a single score: one class, the loss is 0-d
+        if target.ndim > 1 or target.numel() != 1:
+            raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
+                               f"size: {list(input.shape)}")
+        return multi_margin_loss(input.reshape(1), target.reshape(()), p, margin, weight,
+                                 reduction=reduction)
     batched = input.ndim == 2
     if input.ndim not in (1, 2) or (target.ndim != (1 if batched else 0) and
                                     not (not batched and target.ndim == 1)):
@@ -46,7 +52,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
     if t.size and (t.min() < 0 or t.max() >= c):
-        raise IndexError("target out of range")
+        raise RuntimeError("target out of range")
     xp = backend.xp_of(x._array)
     idx = Tensor._wrap(t[:, None])
     gaps = relu(x - x.gather(1, idx) + margin)
@@ -65,6 +71,11 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     """Input (N, C) or (C,), target of the same shape holding class indices, the list ending
     at the first -1 -> per-sample sum_j sum_{i not a target} max(0, 1 - x[j] + x[i]) / C."""
     reduction = _legacy(size_average, reduce, reduction)
+    if input.ndim == 0:               # a single score: one class, the loss is 0-d
+        if target.ndim > 1 or target.numel() != 1:
+            raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
+                               f"size: {list(input.shape)}")
+        return multilabel_margin_loss(input.reshape(1), target.reshape(1), reduction=reduction)
     if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")

@@ -248,28 +248,39 @@ def eigvalsh(A, UPLO="L"):
 # ----------------------------------------------------------------------------------------------
 # SVD
 # ----------------------------------------------------------------------------------------------
-def _complete(u):
-    """u (..., m, k) with orthonormal columns extended to (..., m, m) by an orthonormal basis
-    of their complement (a constant: PyTorch gives those columns no gradient)."""
-    m, k = u.shape[-2:]
-    if m == k:
+def _complete(u, extra):
+    """u (..., m, k) with orthonormal columns extended to (..., m, m) by ``extra`` (..., m,
+    m - k), an orthonormal basis of their complement (a constant: PyTorch gives those columns
+    no gradient)."""
+    if extra.shape[-1] == 0:
         return u
-    xp = backend.xp_of(u._array)
-    if u._array.size == 0:
-        extra = xp.broadcast_to(xp.eye(m, dtype=u._array.dtype)[:, k:], u.shape[:-2] + (m, m - k))
-    else:
-        extra = xp.linalg.qr(u._array, mode="complete")[0][..., k:]
-    return cat([u, Tensor._wrap(xp.ascontiguousarray(extra))], -1)
+    return cat([u, Tensor._wrap(backend.xp_of(extra).ascontiguousarray(extra))], -1)
+
+
+def _complements(a):
+    """The last m - k columns of U and n - k rows of Vh of the full SVD of a (..., m, n),
+    k = min(m, n): the bases of the complements of its column and row spaces that LAPACK's
+    full SVD returns (the Householder vectors of its QR / LQ step), as PyTorch's do."""
+    xp = backend.xp_of(a)
+    *batch, m, n = a.shape
+    k = min(m, n)
+    if a.size == 0 or not xp.isfinite(a).all():
+        eye_m, eye_n = xp.eye(m, dtype=a.dtype), xp.eye(n, dtype=a.dtype)
+        return (xp.broadcast_to(eye_m[:, k:], (*batch, m, m - k)),
+                xp.broadcast_to(eye_n[k:], (*batch, n - k, n)))
+    u, _, vh = xp.linalg.svd(a, full_matrices=True)
+    return u[..., k:], vh[..., k:, :]
 
 
 def svd(A, full_matrices=True, *, driver=None):
     """``linalg.svd``: (U, S, Vh) with A = U diag(S) Vh, A (*, m, n), k = min(m, n), S (*, k)
     descending; U (*, m, k) and Vh (*, k, n) when not ``full_matrices``, else U (*, m, m),
-    Vh (*, n, n) (the extra columns have no gradient)."""
+    Vh (*, n, n) (the extra columns, LAPACK's, have no gradient)."""
     svdvals(A)                       # the same checks (and errors) as svdvals
     u, s, vh = SvdU.apply(A), SvdVals.apply(A), SvdVh.apply(A)
-    if full_matrices:
-        u, vh = _complete(u), mT(_complete(mT(vh)))
+    if full_matrices and A.shape[-2] != A.shape[-1]:
+        extra_u, extra_vh = _complements(A._array)
+        u, vh = _complete(u, extra_u), mT(_complete(mT(vh), extra_vh.swapaxes(-1, -2)))
     return SvdResult(u, s, vh)
 
 
@@ -372,8 +383,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """``linalg.lstsq``: (solution, residuals, rank, singular_values) of min ||A X - B||, A
     (*, m, n), B (*, m, k) or (*, m); solution = pinv(A) B (differentiable).  As PyTorch on
     the CPU: rank always (driver 'gels' aside); singular_values only for 'gelsd'/'gelss';
-    residuals (squared column norms of A X - B) for those drivers when m > n and every
-    matrix has full rank; otherwise empty tensors."""
+    residuals (squared column norms of A X - B) when m > n for 'gels', and for 'gelsd' /
+    'gelss' when besides every matrix has full rank; otherwise empty tensors."""
     check_matrices(A, "linalg.lstsq", square=False)
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError("parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
@@ -391,7 +402,10 @@ def lstsq(A, B, rcond=None, *, driver=None):
     m, n = A.shape[-2:]
     if driver in ("gelsd", "gelss"):
         sv = svdvals(A).detach()
-        if m > n and bool((rank._array == n).all()):
-            r = sub(matmul(A, x), b)
-            res = (r * r).sum(-2)
+    # 'gels' (QR, which assumes full rank) always gives them when m > n; the rank-revealing
+    # 'gelsd' / 'gelss' only when every matrix has full column rank
+    full = driver == "gels" or (driver in ("gelsd", "gelss") and bool((rank._array == n).all()))
+    if m > n and full:
+        r = sub(matmul(A, x), b)
+        res = (r * r).sum(-2)
     return LstsqResult(x.squeeze(-1) if vector else x, res, rank, sv)

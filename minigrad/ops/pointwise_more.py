@@ -5,8 +5,8 @@
 
 Every input broadcasts like NumPy.  The differentiable ones are either compositions of
 existing ops or a ``Function`` whose backward is written with differentiable ops, so their
-second derivatives work too.  ``heaviside``, ``nextafter`` and ``signbit`` are step functions
-(no gradient, as in PyTorch).
+second derivatives work too.  ``heaviside`` and ``signbit`` are step functions (no gradient,
+as in PyTorch); ``nextafter`` passes its gradient through to ``input``, as PyTorch does.
 """
 from __future__ import annotations
 
@@ -254,9 +254,33 @@ def heaviside(input, values):
     return Tensor._wrap(out.astype(x.dtype, copy=False))
 
 
+class NextAfter(Function):
+    """The neighbouring float of ``a`` towards ``b``.  PyTorch treats the one-ulp step as
+    nothing: the gradient passes to ``a`` unchanged where a != b (NaN included) and is 0 where
+    a == b (the result is then ``b``); ``b`` gets zeros."""
+    def forward(self, a, b):
+        xp = backend.xp_of(a)
+        self.moved = xp.not_equal(a, b)
+        self.shapes = (a.shape, b.shape)
+        return xp.nextafter(a, b)
+
+    def backward(self, g):
+        a_shape, b_shape = self.shapes
+        xp = backend.xp_of(g._array)
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = sum_to(mul(g, Tensor._wrap(self.moved.astype(g._array.dtype))), a_shape)
+        if self.needs_input_grad[1]:
+            gb = Tensor._wrap(xp.zeros(b_shape, g._array.dtype))
+        return ga, gb
+
+
 def nextafter(input, other):
-    """The next representable float after ``input`` towards ``other``; no gradient."""
+    """The next representable float after ``input`` towards ``other`` (see ``NextAfter`` for
+    its gradient)."""
     a, b = _floating_only_pair(input, other, "nextafter", "nextafter_cpu")
+    if a._requires_grad or b._requires_grad:
+        return NextAfter.apply(a, b)
     xp = backend.xp_of(a._array)
     return Tensor._wrap(xp.nextafter(a._array, b._array))
 

@@ -43,6 +43,52 @@ def _scaled_sum(input, product, beta, alpha):
     return out
 
 
+_C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+           "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double",
+           "bool": "bool"}
+
+
+def _coefficient(value, np_dtype):
+    """``beta`` or ``alpha`` as a number of the result's dtype, PyTorch's way: a complex number
+    must have no imaginary part; for an integer result a float is truncated toward zero after a
+    range check (a Python int may wrap around an unsigned type, as in two's complement); a bool
+    result takes the scalar's truth.  A value the dtype cannot hold is a RuntimeError."""
+    kind = np.dtype(np_dtype).kind
+    overflow = RuntimeError(f"value cannot be converted to type "
+                            f"{_C_TYPE.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)} "
+                            "without overflow")
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise overflow
+        value = value.real
+    if kind == "b":
+        return bool(value)
+    if isinstance(value, bool):
+        return int(value)
+    if kind not in "iu":
+        return value
+    info = np.iinfo(np_dtype)
+    if isinstance(value, float) or type(value).__module__ == "numpy" and \
+            np.asarray(value).dtype.kind == "f":
+        if not np.isfinite(value) or value < info.min or value > info.max:
+            raise overflow
+        return int(value)
+    value = int(value)
+    if kind == "u" and value < 0 and -value <= info.max:
+        return value % (int(info.max) + 1)            # wraps, two's complement
+    if value < info.min or value > info.max:
+        raise overflow
+    return value
+
+
+def _coefficients(beta, alpha, *tensors):
+    """beta and alpha converted to the dtype the op computes in (that of its tensors)."""
+    np_dtype = result_dtype(*tensors)
+    return _coefficient(beta, np_dtype), _coefficient(alpha, np_dtype)
+
+
 def _same_dtype(input, matrix):
     """PyTorch's check that ``input`` has the dtype of the matrices it is added to."""
     if input._array.dtype != matrix._array.dtype:
@@ -55,6 +101,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); mat1 (n, m), mat2 (m, p), input broadcasts to
     (n, p); all of one dtype."""
     _same_dtype(input, mat2)
+    beta, alpha = _coefficients(beta, alpha, input, mat1, mat2)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
@@ -66,6 +113,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
         raise RuntimeError("addmv input tensors must have the same dtype, but got "
                            f"{', '.join(scalar_type_name(k) for k in kinds[:2])}, and "
                            f"{scalar_type_name(kinds[2])}")
+    beta, alpha = _coefficients(beta, alpha, input, mat, vec)
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
@@ -90,7 +138,9 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * sum_b (batch1[b] @ batch2[b]); batch1 (B, n, m), batch2
     (B, m, p), input broadcasts to (n, p)."""
-    return _scaled_sum(input, sum_(bmm(batch1, batch2), 0), beta, alpha)
+    beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
+    product = bmm(batch1, batch2)
+    return _scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -102,6 +152,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
         got = [short.get(n, n) for n in names]
         raise RuntimeError(f"Input dtypes must be the same, got: input {got[0]}, batch1: "
                            f"{got[1]}, batch2: {got[2]}")
+    beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import normalize_dim, result_dtype
 from .elementwise import add, cast, div, mul, pow, sub, where
 from .linalg import vector_norm
 from .math_extra import nonzero
@@ -29,13 +29,22 @@ __all__ = ["diff", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trape
 
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along ``dim``: out[i] = x[i + 1] - x[i], applied n times,
-    after ``prepend`` / ``append`` are joined on (they match ``input`` except along dim).
+    after ``prepend`` / ``append`` are joined on (they match ``input`` except along dim;
+    with n = 0 they are checked but not joined, and the result is a copy of ``input``).
     For bool tensors the difference is the logical xor."""
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = normalize_dim(dim, input.ndim)
+    for extra in (prepend, append):
+        if extra is not None and isinstance(extra, Tensor) and (
+                extra.ndim != input.ndim or any(a != b for i, (a, b) in enumerate(
+                    zip(extra.shape, input.shape)) if i != d)):
+            raise RuntimeError("diff expects the shape of tensor to prepend or append to match "
+                               "that of input except along the differencing dimension")
+    if n == 0:                    # no differencing: a copy of input, prepend/append unused
+        return input.clone()
     parts = [t for t in (prepend, input, append) if t is not None]
     x = cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
@@ -110,60 +119,94 @@ def diagflat(input, offset=0):
     return diag_embed(flatten(input), offset, 0, 1)
 
 
-def _floating(t):
-    return t if t._array.dtype.kind == "f" else cast(t, dtypes.default_float().np)
-
-
-def _spacing(x, y, d):
-    """The spacings along ``d`` between the sample points ``x`` (a tensor laid out like ``y``
-    along d, or 1-d of y's length there) for the trapezoid rules."""
-    if x.ndim == 1 and y.ndim != 1:
+def _spacing(x, y, d, name):
+    """The spacings x[i + 1] - x[i] between the sample points ``x``, in x's own dtype (an
+    integer x wraps around as PyTorch's integer arithmetic does), laid out to broadcast against
+    the pair sums of ``y`` along ``d``: a 1-d x holds one point per sample, any other x is
+    differenced along the same dim index ``d`` and then broadcast."""
+    if x.ndim == 1:
         if x.shape[0] != y.shape[d]:
-            raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point. "
-                               f"Got {x.shape[0]} `x` values and {y.shape[d]} sample points")
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
         x = reshape(x, *[x.shape[0] if i == d else 1 for i in range(y.ndim)])
-        return diff(x, dim=d)
-    return diff(x, dim=d if x.ndim == y.ndim else -1)
-
-
-def _trapezoid_terms(y, x, dx, dim, name):
-    if x is not None and dx is not None:
-        raise TypeError(f"{name}() received both x and dx")
-    d = normalize_dim(dim, y.ndim)
-    n = y.shape[d]
+    elif x.ndim <= d:
+        raise RuntimeError(f"{name}: x of {x.ndim} dims has no dim {d} to take spacings along")
+    n = x.shape[d]
     if n == 0:
-        return None, d
-    pair_sum = add(narrow(y, d, 1, n - 1), narrow(y, d, 0, n - 1))   # y[i + 1] + y[i]
-    if x is None:
-        step = 1.0 if dx is None else dx
-        return mul(pair_sum, step / 2.0), d
-    if not isinstance(x, Tensor):
-        return mul(pair_sum, float(x) / 2.0), d              # trapz(y, dx) spelled positionally
-    return div(mul(pair_sum, _spacing(x, y, d)), 2.0), d
+        return x
+    return sub(narrow(x, d, 1, n - 1), narrow(x, d, 0, n - 1))
+
+
+def _trapezoid_args(y, x, dx, dim, name):
+    """Checks shared by the trapezoid rules; the normalised dim."""
+    if x is not None and dx is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments: both x and dx")
+    if x is not None and not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'x' must be Tensor, not {type(x).__name__} (a "
+                        "constant spacing goes in the keyword dx)")
+    if y._array.dtype.kind == "b":
+        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
+    if x is not None and x._array.dtype.kind == "b":
+        raise RuntimeError(f"{name}: received a bool input for `x` or `y`, but bool is not "
+                           "supported")
+    if y.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return normalize_dim(dim, y.ndim)
+
+
+def _pair_sums(y, d):
+    """y[i + 1] + y[i] along ``d``, in y's dtype (integers wrap as in PyTorch)."""
+    n = y.shape[d]
+    return add(narrow(y, d, 1, n - 1), narrow(y, d, 0, n - 1))
 
 
 def trapezoid(y, x=None, *, dx=None, dim=-1):
-    """The trapezoidal rule along ``dim``: sum_i (x[i+1] - x[i]) (y[i+1] + y[i]) / 2, with
-    sample points ``x`` (a tensor) or a constant spacing ``dx`` (default 1)."""
-    y = _floating(y)
-    terms, d = _trapezoid_terms(y, x, dx, dim, "trapezoid")
-    if terms is None:
-        return sum_(y, d)
-    return sum_(terms, d)
+    """The trapezoidal rule along ``dim``, as PyTorch computes it (integer steps included):
+
+    * with sample points ``x`` (a tensor): sum_i dx_i * (y[i+1] + y[i]) / 2, where the
+      spacings dx_i and the pair sums are each formed in their own tensor's dtype and the sum
+      of their products is taken like ``sum`` (integers as int64) before the true division;
+    * with a constant spacing ``dx`` (default 1): dx * (sum(y) - (y[0] + y[-1]) / 2).
+
+    No samples along ``dim`` give zeros of y's dtype; integer inputs otherwise give the
+    default float dtype."""
+    d = _trapezoid_args(y, x, dx, dim, "trapezoid")
+    if x is not None:
+        spacing = _spacing(x, y, d, "trapezoid")
+    n = y.shape[d]
+    if n == 0:
+        return sum_(y, d, dtype=y.dtype)
+    if x is not None:
+        products = mul(spacing, _pair_sums(y, d))
+        return div(sum_(products, d), 2)
+    ends = add(narrow(y, d, 0, 1), narrow(y, d, n - 1, 1)).squeeze(d)
+    out = sub(sum_(y, d), mul(ends, 0.5))
+    return out if dx is None else mul(out, dx)
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):
     """The older name of ``trapezoid``."""
+    if x is not None and dx is not None:
+        raise TypeError("trapz() received an invalid combination of arguments: both x and dx")
     return trapezoid(y, x, dx=dx, dim=dim)
 
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
-    """The running trapezoidal rule along ``dim``: n - 1 partial integrals for n samples."""
-    y = _floating(y)
-    terms, d = _trapezoid_terms(y, x, dx, dim, "cumulative_trapezoid")
-    if terms is None:
-        return y
-    return cumsum(terms, d)
+    """The running trapezoidal rule along ``dim``: n - 1 partial integrals for n samples,
+    the running sums of dx_i * (y[i+1] + y[i]) (pair sums and spacings each in their own
+    dtype, as in ``trapezoid``) over 2; a floating result."""
+    d = _trapezoid_args(y, x, dx, dim, "cumulative_trapezoid")
+    if x is not None:
+        spacing = _spacing(x, y, d, "cumulative_trapezoid")
+    n = y.shape[d]
+    if n == 0:
+        out_dtype = result_dtype(y, x) if x is not None else y._array.dtype
+        if out_dtype.kind != "f":
+            out_dtype = dtypes.default_float().np
+        return cast(y, out_dtype)
+    pairs = _pair_sums(y, d)
+    if x is not None:
+        return div(cumsum(mul(spacing, pairs), d), 2)
+    return mul(cumsum(pairs, d), (1.0 if dx is None else dx) / 2.0)
 
 
 def vander(x, N=None, increasing=False):

@@ -21,10 +21,10 @@ import collections
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
-from .elementwise import log, mul, neg
+from .elementwise import add, log, mul, neg
 from .linalg import LinAlgError
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze
@@ -284,14 +284,60 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     return TriangularSolveResult(x, clone(A))
 
 
+class CholeskySolve(Function):
+    """X = (L L^T)^-1 b (U^T U when ``upper``) for the factor l (..., n, n), read as its
+    lower (upper) triangle, and b (..., n, k) of the same batch shape: two substitutions.
+    Backward, as PyTorch's: db = (L L^T)^-1 g (this solve again) and, with
+    S = db X^T + X db^T, dl = -S L (-U S when ``upper``), a full matrix: the gradient of
+    the product L L^T that the factor stands for, not kept to the triangle."""
+    def forward(self, b, l, *, upper):
+        self.upper = upper
+        xp = backend.xp_of(l)
+        t = xp.triu(l) if upper else xp.tril(l)
+        tt = xp.swapaxes(t, -1, -2)
+        first, second = (tt, t) if upper else (t, tt)
+        out = _substitute(second, _substitute(first, b, upper=False), upper=True)
+        self.save_for_backward(b, l, out)
+        return out
+
+    def backward(self, g):
+        b, l, x = self.saved_tensors
+        if is_grad_enabled():        # a recorded backward differentiates X too
+            x = CholeskySolve.apply(b, l, upper=self.upper)
+        gb = CholeskySolve.apply(g, l, upper=self.upper)
+        if not self.needs_input_grad[1]:
+            return gb, None
+        s = add(matmul(gb, mT(x)), matmul(x, mT(gb)))
+        gl = neg(matmul(l, s) if self.upper else matmul(s, l))
+        return gb, gl
+
+
 def cholesky_solve(B, L, upper=False):
     """``cholesky_solve``: X with (L L^T) X = B (U^T U when ``upper``), L (*, n, n) the
-    Cholesky factor, B (*, n, k); two triangular solves."""
-    if upper:
-        y = solve_triangular(mT(L), B, upper=False)
-        return solve_triangular(L, y, upper=True)
-    y = solve_triangular(L, B, upper=False)
-    return solve_triangular(mT(L), y, upper=True)
+    Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""
+    for arg, t, pos in (("input", B, 1), ("input2", L, 2)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cholesky_solve(): argument '{arg}' (position {pos}) must be "
+                            f"Tensor, not {type(t).__name__}")
+    for name, t in (("b", B), ("u", L)):
+        if t.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
+                               f"dimensions instead")
+    if B._array.dtype != L._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(B._array.dtype)} and A of type "
+                           f"{scalar_type_name(L._array.dtype)} instead.")
+    if L.shape[-1] != L.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
+                           f"{B.shape[-2]} by {B.shape[-1]}")
+    if L._array.dtype.kind != "f" or L._array.dtype == np.float16:
+        raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
+    l, b = _broadcast_batches(L, B)
+    return CholeskySolve.apply(b, l, upper=upper)
 
 
 class Det(Function):
