@@ -99,6 +99,15 @@ def _to_minigrad(x, seen=None):
         return getattr(minigrad, str(x).replace("torch.", ""))
     if isinstance(x, torch.device):
         return minigrad.device(str(x))
+    if isinstance(x, torch.nn.Module) and not list(x.parameters()) and \
+            hasattr(minigrad.nn, type(x).__name__):
+        # a parameterless layer passed as an argument (triplet_margin_with_distance_loss's
+        # distance_function=PairwiseDistance()): minigrad's layer of that name, configured alike
+        mine = getattr(minigrad.nn, type(x).__name__)()
+        for key, value in vars(x).items():
+            if not key.startswith("_") and key in vars(mine):
+                setattr(mine, key, value)
+        return mine
     return x
 
 
@@ -139,7 +148,8 @@ def _run(fn, args, kwargs, lib, backward=True):
 # ops whose outputs are random draws (or uninitialised memory, for empty): minigrad's generator
 # is not torch's, so only their shapes and dtypes can be compared
 _RANDOM = ("rand", "bernoulli", "normal", "dropout", "empty", "multinomial", "uniform",
-           "exponential", "cauchy", "geometric", "poisson", "rrelu")
+           "exponential", "cauchy", "geometric", "poisson", "rrelu",
+           "fractional_max_pool")      # windows drawn at random (from torch's own generator)
 
 
 def _is_random(op, sample):

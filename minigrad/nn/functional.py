@@ -183,3 +183,8 @@ def one_hot(tensor, num_classes=-1):
 
 def softmax2d(input):
     return softmax(input, -3)
+
+
+from ._functional_round6 import (  # noqa: F401,E402
+    rms_norm, pdist, triplet_margin_with_distance_loss, fractional_max_pool2d,
+    fractional_max_pool3d, fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices)

@@ -79,3 +79,7 @@ __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d"
            # the 3-d convolutions and pools, LP pooling
            "Conv3d", "ConvTranspose3d", "LazyConv3d", "MaxPool3d", "AdaptiveAvgPool3d",
            "AdaptiveMaxPool3d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
+from .round6 import (  # noqa: F401,E402
+    RMSNorm, TripletMarginWithDistanceLoss, FractionalMaxPool2d, FractionalMaxPool3d)
+__all__ += ["RMSNorm", "TripletMarginWithDistanceLoss", "FractionalMaxPool2d",
+            "FractionalMaxPool3d"]

@@ -4,11 +4,13 @@ normalization, spectral normalization, parametrizations (``parametrize``,
 from . import rnn  # noqa: F401
 from . import parametrize  # noqa: F401
 from . import parametrizations  # noqa: F401
-from .clip_grad import clip_grad_norm_, clip_grad_norm, clip_grad_value_  # noqa: F401
+from .clip_grad import (  # noqa: F401
+    clip_grad_norm_, clip_grad_norm, clip_grad_value_, get_total_norm, clip_grads_with_norm_)
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
 from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 
-__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "parameters_to_vector",
+__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
+           "clip_grads_with_norm_", "parameters_to_vector",
            "vector_to_parameters", "weight_norm", "remove_weight_norm", "spectral_norm",
            "remove_spectral_norm", "rnn", "parametrize", "parametrizations"]

@@ -13,7 +13,8 @@ from ... import backend
 from ...autograd import no_grad
 from ...tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
+           "clip_grads_with_norm_"]
 
 
 def _grads(parameters):
@@ -65,3 +66,45 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         xp = backend.xp_of(g._array)
         xp.clip(g._array, -clip_value, clip_value, out=g._array)
         g._version.value += 1
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The ``norm_type``-norm of all ``tensors`` (e.g. gradients) seen as one vector:
+    (sum of ||t||_p^p)^(1/p), the max of |t| for inf; a 0-d tensor, 0.0 when there are none."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    tensors = [t for t in tensors if t is not None]
+    norm_type = float(norm_type)
+    if not tensors:
+        return Tensor._wrap(backend.np.zeros((), dtype="float32"))
+    xp = backend.xp_of(tensors[0]._array)
+    dtype = tensors[0]._array.dtype
+    if norm_type == math.inf:
+        per = [xp.abs(t._array).max() if t._array.size else xp.zeros((), dtype) for t in tensors]
+        total = xp.max(xp.stack([xp.asarray(v, dtype=dtype) for v in per]))
+    else:
+        per = [xp.sum(xp.abs(t._array.astype(xp.float64)) ** norm_type) for t in tensors]
+        total = xp.asarray(sum(float(v) for v in per) ** (1.0 / norm_type), dtype=dtype)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
+                           "`parameters` is non-finite, so it cannot be clipped. To disable "
+                           "this error and scale the gradients by the non-finite norm anyway, "
+                           "set `error_if_nonfinite=False`")
+    return Tensor._wrap(total)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), in place, with a
+    ``total_norm`` already computed (e.g. by ``get_total_norm``)."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    # the coefficient in the norm's own precision (a float32 norm gives a float32 coefficient)
+    total = backend.as_numpy(total_norm._array) if isinstance(total_norm, Tensor) else \
+        backend.np.asarray(float(total_norm))
+    dt = total.dtype.type
+    coef = min(dt(max_norm) / (total + dt(1e-6)), dt(1.0))
+    with no_grad():
+        for g in grads:
+            g._array *= g._array.dtype.type(coef)
+            g._version.value += 1

@@ -1,0 +1,210 @@
+"""More ``nn.functional`` functions, composed from differentiable ops (so their gradients, and
+the gradients of those, come from the ops'):
+
+* ``rms_norm``: x / sqrt(mean(x^2 over the last dims) + eps) * weight;
+* ``pdist``: the p-norm distances between all pairs of rows of an (N, M) matrix, i < j;
+* ``triplet_margin_with_distance_loss``: the triplet loss with any distance function;
+* ``fractional_max_pool2d`` / ``fractional_max_pool3d``: max pooling over windows whose
+  starts follow a pseudo-random sequence (Graham's fractional max pooling).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..creation import default_generator
+from ..tensor import Tensor
+from ..ops.elementwise import clamp, minimum
+from ..ops.type_info import finfo
+from ._functional_losses import pairwise_distance, _reduce
+
+__all__ = ["rms_norm", "pdist", "triplet_margin_with_distance_loss", "fractional_max_pool2d",
+           "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d_with_indices"]
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalisation over the last dims ``normalized_shape``:
+    y = x / sqrt(mean(x^2) + eps) (* weight, shaped ``normalized_shape``).  ``eps=None``
+    takes the machine epsilon of the input's dtype."""
+    if isinstance(normalized_shape, int):
+        raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of "
+                        "ints, not int")
+    shape = tuple(normalized_shape)
+    k = len(shape)
+    if k > input.ndim or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
+                           f"weight of shape {list(weight.shape)} and normalized_shape = "
+                           f"{list(shape)}")
+    if eps is None:
+        eps = finfo(input.dtype).eps
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if k else \
+        input * (input * input + eps).rsqrt()
+    return y * weight if weight is not None else y
+
+
+def pdist(input, p=2):
+    """Distances ||x_i - x_j||_p between the rows of ``input`` (N, M) for every pair i < j, in
+    row-major order of the upper triangle: a vector of N (N - 1) / 2."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if input._array.dtype.kind != "f":
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    n = input.shape[0]
+    i, j = np.triu_indices(n, 1)
+    if len(i) == 0:
+        return input.sum(-1)[:0]
+    diff = input[i.astype(np.int64)] - input[j.astype(np.int64)]
+    return diff.norm(p, dim=-1)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """mean/sum of max(0, margin + d(anchor, positive) - d(anchor, negative)) with d the given
+    ``distance_function`` (default: ``pairwise_distance``); ``swap`` takes
+    min(d(anchor, negative), d(positive, negative)) as the negative distance."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError("TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
+                         f"got {margin} instead")
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError("The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                           f"{dims[1]}D, and negative {dims[2]}D inputs")
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce(clamp(margin + d_pos - d_neg, min=0.0), reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# fractional max pooling
+# ----------------------------------------------------------------------------------------------
+def _tuple(v, d):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * d
+
+
+def _window_starts(u, size, out, k, dtype):
+    """Window starts for one dim, from the samples ``u`` (..., ) in [0, 1): with
+    alpha = (size - k) / (out - 1), start_i = floor((i + u) alpha) - floor(u alpha) and the
+    last start size - k.  Shape (..., out)."""
+    u = u.astype(dtype)
+    starts = np.empty(u.shape + (out,), dtype=np.int64)
+    if out > 1:
+        alpha = dtype.type(size - k) / dtype.type(out - 1)
+        i = np.arange(out - 1, dtype=dtype)
+        starts[..., :-1] = ((i + u[..., None]) * alpha).astype(np.int64) - \
+            (u * alpha).astype(np.int64)[..., None]
+    starts[..., -1] = size - k
+    return starts
+
+
+def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
+    """(output, flat indices into each input plane) of d-dim fractional max pooling."""
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{name} requires specifying either an output_size or an "
+                         "output_ratio")
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"{name}(): Expected {d + 1}D or {d + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    batched = input.ndim == d + 2
+    x = input if batched else input.unsqueeze(0)
+    spatial = tuple(x.shape[2:])
+    ks = _tuple(kernel_size, d)
+    if output_size is None:
+        ratio = _tuple(output_ratio, d)
+        out = tuple(int(s * r) for s, r in zip(spatial, ratio))
+    else:
+        out = _tuple(output_size, d)
+    n, c = x.shape[0], x.shape[1]
+    if samples is None:
+        drawn = default_generator.rng.random((n, c, d))
+        samples = drawn.astype(input._array.dtype)
+    else:
+        samples = backend.as_numpy(samples._array) if isinstance(samples, Tensor) else \
+            np.asarray(samples)
+        if samples.ndim != 3 or samples.shape[0] < n or samples.shape[1] != c or \
+                samples.shape[2] != d:
+            raise RuntimeError(f"Expect _random_samples to be of shape ({n}, {c}, {d}), but "
+                               f"got {list(samples.shape)}")
+    for o, k, s in zip(out, ks, spatial):
+        if o + k - 1 > s:
+            raise RuntimeError(f"{name}_out(): pool size {k} too large relative to input "
+                               f"size {s}")
+    a = backend.as_numpy(x.detach()._array)
+    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    # which sample drives which dim: 2-d uses (W, H) order, 3-d (T, H, W)
+    order = (1, 0) if d == 2 else (0, 1, 2)
+    # per dim: the input positions each (output, kernel) pair reads, (n, c, out, k)
+    pos = [(_window_starts(samples[:n, :, order[j]], spatial[j], out[j], ks[j], dtype)[..., None]
+            + np.arange(ks[j])) for j in range(d)]
+    strides = [int(np.prod(spatial[j + 1:])) for j in range(d)]
+    # flat index of every (out_0..out_d-1, k_0..k_d-1) element: (n, c, o0.., k0..)
+    flat = np.zeros((n, c) + out + ks, dtype=np.int64)
+    for j in range(d):
+        lay = [n, c] + [out[j] if m == j else 1 for m in range(d)] + \
+            [ks[j] if m == j else 1 for m in range(d)]
+        flat = flat + (pos[j] * strides[j]).reshape(lay)
+    # explicit sizes: an empty batch has no -1 to infer
+    window, n_out = int(np.prod(ks)), int(np.prod(out))
+    flat = flat.reshape((n, c) + out + (window,))
+    plane = a.reshape(n, c, int(np.prod(spatial)))
+    vals = np.take_along_axis(plane, flat.reshape(n, c, n_out * window), axis=2).reshape(
+        flat.shape)
+    # the first maximum in window order; a NaN wins (the last NaN, as PyTorch's loop)
+    nan = np.isnan(vals)
+    kk = vals.shape[-1]
+    last_nan = kk - 1 - np.argmax(nan[..., ::-1], axis=-1)
+    pick = np.where(nan.any(-1), last_nan, np.argmax(np.where(nan, -np.inf, vals), axis=-1))
+    idx = np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
+    index = Tensor._wrap(backend.to_device(idx.reshape(n, c, n_out), input.device))
+    y = x.flatten(2).gather(2, index).reshape((n, c) + out)
+    ind = Tensor._wrap(backend.to_device(idx, input.device))
+    if not batched:
+        y, ind = y.squeeze(0), ind.squeeze(0)
+    return y, ind
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """``fractional_max_pool2d`` returning (output, indices) always."""
+    return _fractional("fractional_max_pool2d", 2, input, kernel_size, output_size,
+                       output_ratio, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """``fractional_max_pool3d`` returning (output, indices) always."""
+    return _fractional("fractional_max_pool3d", 3, input, kernel_size, output_size,
+                       output_ratio, _random_samples)
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """Max over kernel_size windows of (N, C, H, W) or (C, H, W), to ``output_size`` (or
+    int(size * output_ratio)); window starts are pseudo-random, from ``_random_samples``
+    (N, C, 2) in [0, 1) or fresh draws.  With ``return_indices`` also the flat h * W + w
+    position of each maximum."""
+    y, ind = fractional_max_pool2d_with_indices(input, kernel_size, output_size, output_ratio,
+                                                return_indices, _random_samples)
+    return (y, ind) if return_indices else y
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """The 3-d form of ``fractional_max_pool2d``: (N, C, T, H, W) or (C, T, H, W), samples
+    (N, C, 3); indices are flat t * H * W + h * W + w positions."""
+    y, ind = fractional_max_pool3d_with_indices(input, kernel_size, output_size, output_ratio,
+                                                return_indices, _random_samples)
+    return (y, ind) if return_indices else y

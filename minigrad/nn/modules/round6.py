@@ -1,0 +1,106 @@
+"""Layers over the round-6 functionals: ``RMSNorm``, ``TripletMarginWithDistanceLoss``,
+``FractionalMaxPool2d`` and ``FractionalMaxPool3d``."""
+from __future__ import annotations
+
+from ... import creation
+from .. import functional as F
+from ..parameter import Parameter
+from .distance import PairwiseDistance
+from .loss import _Loss
+from .module import Module
+
+__all__ = ["RMSNorm", "TripletMarginWithDistanceLoss", "FractionalMaxPool2d",
+           "FractionalMaxPool3d"]
+
+
+class RMSNorm(Module):
+    """y = x / sqrt(mean(x^2 over the last dims ``normalized_shape``) + eps) * weight;
+    ``eps=None`` uses the input dtype's machine epsilon; the weight (ones at first) exists
+    when ``elementwise_affine``."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+            tuple(normalized_shape)
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(creation.ones(*shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            self.weight.data.fill_(1.0)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``F.triplet_margin_with_distance_loss`` with a fixed distance function (a
+    ``PairwiseDistance()`` submodule by default), margin, swap and reduction."""
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(size_average=None, reduce=None, reduction=reduction)
+        if margin <= 0:
+            raise ValueError("TripletMarginWithDistanceLoss: expected margin to be greater "
+                             f"than 0, got {margin} instead")
+        self.distance_function = distance_function if distance_function is not None \
+            else PairwiseDistance()
+        self.margin = margin
+        self.swap = swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class _FractionalMaxPoolNd(Module):
+    _d = 2
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        d = self._d
+        self.kernel_size = kernel_size if isinstance(kernel_size, tuple) else \
+            (tuple(kernel_size) if isinstance(kernel_size, list) else (kernel_size,) * d)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else (
+            tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * d)
+        self.output_ratio = None if output_ratio is None else (
+            tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
+            else (output_ratio,) * d)
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"FractionalMaxPool{d}d requires specifying either an output "
+                             "size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        f = F.fractional_max_pool2d if self._d == 2 else F.fractional_max_pool3d
+        return f(input, self.kernel_size, self.output_size, self.output_ratio,
+                 self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """``F.fractional_max_pool2d`` as a layer: (N, C, H, W) or (C, H, W) to ``output_size``
+    or int(size * ``output_ratio``), windows ``kernel_size``; fixed ``_random_samples``
+    (N, C, 2) make it deterministic."""
+    _d = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """The 3-d form of ``FractionalMaxPool2d``: (N, C, T, H, W) or (C, T, H, W), samples
+    (N, C, 3)."""
+    _d = 3
