@@ -129,6 +129,14 @@ from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from .ops import special  # noqa: E402,F401
 from .ops.special_functions import (  # noqa: E402,F401
     lgamma, digamma, polygamma, mvlgamma, erfc, erfinv, i0, igamma, igammac)
+from .ops.integer_math import gcd, gcd_, lcm, lcm_, ldexp, frexp  # noqa: E402,F401
+from .ops.type_promotion import result_type, promote_types, can_cast  # noqa: E402,F401
+from .ops.sampling_more import multinomial, poisson, randint_like  # noqa: E402,F401
+from .ops.axis_splits import hsplit, vsplit, dsplit  # noqa: E402,F401
+from .ops.conjugation import (  # noqa: E402,F401
+    conj, resolve_conj, resolve_neg, is_conj, is_neg, adjoint)
+from .ops.strided import as_strided, narrow_copy  # noqa: E402,F401
+from .ops.index_reduce import index_reduce  # noqa: E402,F401
 from ._tensor_methods import _torch_args  # noqa: E402
 
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),

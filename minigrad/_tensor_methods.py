@@ -23,6 +23,8 @@ from .ops import scatter_reduce as SR, selection as SE, bitwise as B
 from .ops import set_ops as SO, stacking as ST, masked as MS
 from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
 from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
+from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
+from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -624,3 +626,27 @@ Tensor.quantile = STAT.quantile
 Tensor.nanquantile = STAT.nanquantile
 Tensor.histc = STAT.histc
 Tensor.histogram = STAT.histogram
+
+# integer math, sampling, splits, conjugation, strided views, index_reduce (round 6)
+Tensor.gcd = IM.gcd
+Tensor.gcd_ = IM.gcd_
+Tensor.lcm = IM.lcm
+Tensor.lcm_ = IM.lcm_
+Tensor.ldexp = IM.ldexp
+Tensor.ldexp_ = IM.ldexp_
+Tensor.frexp = IM.frexp
+Tensor.multinomial = SM.multinomial
+Tensor.hsplit = AX.hsplit
+Tensor.vsplit = AX.vsplit
+Tensor.dsplit = AX.dsplit
+Tensor.conj = CJ.conj
+Tensor.resolve_conj = CJ.resolve_conj
+Tensor.resolve_neg = CJ.resolve_neg
+Tensor.is_conj = CJ.is_conj
+Tensor.is_neg = CJ.is_neg
+Tensor.adjoint = CJ.adjoint
+Tensor.as_strided = SD.as_strided
+Tensor.narrow_copy = SD.narrow_copy
+Tensor.index_reduce = IRD.index_reduce
+Tensor.index_reduce_ = IRD.index_reduce_
+Tensor.fill_diagonal_ = IRD.fill_diagonal_

@@ -5,13 +5,15 @@ expit = sigmoid, logit, xlogy, xlog1py, entr (-x log x), erf, ndtr (the standard
 (1 + erf(x / sqrt 2)) / 2), expm1, exp2, log1p, sinc, round, logsumexp, softmax and
 log_softmax; and, from ``special_functions``, the gamma family (gammaln = lgamma, digamma = psi,
 polygamma, multigammaln = mvlgamma, gammainc, gammaincc, zeta), erfc, erfcx, erfinv, log_ndtr,
-ndtri and the modified Bessel functions i0, i0e, i1, i1e.
+ndtri and the modified Bessel functions i0, i0e, i1, i1e; from ``bessel``, the Bessel functions
+of the first kind bessel_j0 and bessel_j1.
 """
 from __future__ import annotations
 
 import math
 
 from .activation import erf
+from .bessel import bessel_j0, bessel_j1  # noqa: F401
 from .compare import round  # noqa: F401
 from .elementwise import add, log1p, mul, sigmoid as expit  # noqa: F401
 from .math_extra import exp2  # noqa: F401
@@ -25,7 +27,7 @@ from .special_functions import (  # noqa: F401
 __all__ = ["expit", "logit", "xlogy", "xlog1py", "entr", "erf", "ndtr", "expm1", "exp2",
            "log1p", "sinc", "round", "logsumexp", "softmax", "log_softmax", "gammaln", "digamma",
            "psi", "polygamma", "multigammaln", "gammainc", "gammaincc", "zeta", "erfc", "erfcx",
-           "erfinv", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e"]
+           "erfinv", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "bessel_j0", "bessel_j1"]
 
 _SQRT_HALF = math.sqrt(0.5)
 

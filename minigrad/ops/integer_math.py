@@ -1,0 +1,112 @@
+"""Integer and exponent arithmetic with PyTorch's names: ``gcd``, ``lcm`` (and their in-place
+forms), ``ldexp`` and ``frexp``.
+
+gcd(a, b) is the largest non-negative integer dividing both (gcd(0, 0) = 0); lcm(a, b) =
+|a b| / gcd(a, b) (0 when either is 0).  Both take integer tensors only, broadcast, and have no
+gradient.  ldexp(x, e) = x * 2**e (a floating result).  frexp(x) splits a float into
+mantissa * 2**exponent with 0.5 <= |mantissa| < 1 (mantissa 0 for 0) and an int32 exponent.
+"""
+from __future__ import annotations
+
+import collections
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape, not_implemented_for, result_dtype
+from .elementwise import mul, pow
+from .inplace import copy_
+from .writes import can_cast_inplace, kind_name
+
+__all__ = ["gcd", "lcm", "gcd_", "lcm_", "ldexp", "ldexp_", "frexp"]
+
+FrexpResult = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def _integer_pair(input, other, name):
+    """input, other as arrays of their promoted integer dtype (PyTorch refuses the rest)."""
+    for position, (label, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{label}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+    broadcast_shape(tuple(input.shape), tuple(other.shape), name)
+    dtype = result_dtype(input, other)
+    if dtype.kind not in "iu":
+        raise not_implemented_for(f"{name}_cpu", dtype)
+    return input._array.astype(dtype, copy=False), other._array.astype(dtype, copy=False)
+
+
+def gcd(input, other):
+    """Elementwise greatest common divisor of two integer tensors (broadcast); no gradient."""
+    a, b = _integer_pair(input, other, "gcd")
+    return Tensor._wrap(backend.xp_of(a).gcd(a, b))
+
+
+def lcm(input, other):
+    """Elementwise least common multiple |a b| / gcd(a, b) of two integer tensors; no
+    gradient."""
+    a, b = _integer_pair(input, other, "lcm")
+    return Tensor._wrap(backend.xp_of(a).lcm(a, b))
+
+
+def _write_back(input, result, name):
+    if tuple(result.shape) != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(result.shape)}")
+    if not can_cast_inplace(result._array.dtype, input._array.dtype):
+        raise RuntimeError(f"result type {kind_name(result._array.dtype)} can't be cast to the "
+                           f"desired output type {kind_name(input._array.dtype)}")
+    return copy_(input, result)
+
+
+def gcd_(input, other):
+    """In-place gcd: ``input`` becomes gcd(input, other); returns ``input``."""
+    return _write_back(input, gcd(input, other), "gcd_")
+
+
+def lcm_(input, other):
+    """In-place lcm: ``input`` becomes lcm(input, other); returns ``input``."""
+    return _write_back(input, lcm(input, other), "lcm_")
+
+
+def ldexp(input, other):
+    """input * 2**other, broadcast; integer operands give the default float dtype.  Built from
+    mul and pow, so both operands get gradients (d/dother = result * ln 2)."""
+    for position, (label, value) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"ldexp(): argument '{label}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+    return mul(input, pow(2.0, other))
+
+
+def ldexp_(input, other):
+    """In-place ldexp: ``input`` becomes input * 2**other; returns ``input``."""
+    return _write_back(input, ldexp(input, other), "ldexp_")
+
+
+class Frexp(Function):
+    """mantissa = x / 2**e with e = the exponent of x (held fixed): its gradient is
+    g / 2**e, a piecewise-constant scale."""
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        mantissa, exponent = xp.frexp(x)
+        self.scale = xp.ldexp(xp.ones_like(x), -exponent)
+        self.exponent = exponent
+        return mantissa
+
+    def backward(self, g):
+        return mul(g, Tensor._wrap(self.scale.astype(g._array.dtype, copy=False)))
+
+
+def frexp(input):
+    """(mantissa, exponent) with input = mantissa * 2**exponent, 0.5 <= |mantissa| < 1 (both 0
+    for 0; inf and NaN keep themselves with exponent 0); the exponent is int32.  Floating
+    tensors only."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"frexp(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._array.dtype.kind != "f":
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    mantissa = Frexp.apply(input)
+    exponent = backend.xp_of(input._array).frexp(input._array)[1].astype("int32")
+    return FrexpResult(mantissa, Tensor._wrap(exponent))

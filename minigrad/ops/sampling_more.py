@@ -1,0 +1,93 @@
+"""More random sampling with PyTorch's names: ``multinomial``, ``poisson`` and
+``randint_like``.  All draw from a ``Generator`` (the default one unless ``generator=`` is
+given), so ``manual_seed`` makes them repeatable (the streams differ from PyTorch's).
+
+multinomial(p, n): n category indices per row of the non-negative weights p (1-d [K] or 2-d
+[B, K], not necessarily normalised), with or without replacement; int64 [n] or [B, n].
+poisson(rates): one Poisson(rate) count per element, in rates' floating dtype; its gradient is
+zero, as PyTorch defines it.  randint_like(t, low=0, high): integers in [low, high) shaped like
+t, in t's dtype unless ``dtype=`` is given.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .. import _memory_format as mf
+from ..autograd import Function
+from ..creation import _laid_out, _like, check_layout, default_generator, randint
+from ..tensor import Tensor
+from ._util import not_implemented_for, scalar_type_name
+
+__all__ = ["multinomial", "poisson", "randint_like"]
+
+
+def _rng(generator):
+    return (generator or default_generator).rng
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Indices drawn with probability proportional to each row's weights (see the module
+    docstring); without replacement a row needs at least ``num_samples`` non-zero weights."""
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if input._array.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{scalar_type_name(input._array.dtype)}")
+    n = int(num_samples)
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    k = input.shape[-1]
+    if not replacement and n > k:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    weights = backend.as_numpy(input._array).astype(np.float64).reshape(-1, k)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rng = _rng(generator)
+    rows = []
+    for w in weights:
+        total = w.sum()
+        if not total > 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not replacement and np.count_nonzero(w) < n:
+            raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
+                               "enough non-negative category to sample)")
+        rows.append(rng.choice(k, size=n, replace=bool(replacement), p=w / total))
+    out = np.asarray(rows, dtype=np.int64).reshape(tuple(input.shape[:-1]) + (n,))
+    return Tensor._wrap(backend.to_device(out, input.device))
+
+
+class Poisson(Function):
+    """One Poisson draw per rate; the backward is zeros (the draw is treated as constant)."""
+    def forward(self, rates, *, rng):
+        counts = rng.poisson(backend.as_numpy(rates).astype(np.float64))
+        return backend.to_device(counts.astype(rates.dtype), backend.device_of(rates))
+
+    def backward(self, g):
+        return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
+
+
+def poisson(input, generator=None):
+    """Poisson(rate) counts, one per element of the non-negative floating ``input``."""
+    if input._array.dtype.kind != "f":
+        raise not_implemented_for("poisson_cpu", input._array.dtype)
+    rates = backend.as_numpy(input._array)
+    if rates.size and not (rates >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    return Poisson.apply(input, rng=_rng(generator))
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,
+                 requires_grad=False, memory_format=mf.preserve_format, generator=None):
+    """Random integers in [low, high) with ``input``'s shape (``randint_like(t, high)`` starts
+    at 0), in input's dtype and device unless given."""
+    check_layout(layout, "randint_like")
+    if high is None:
+        low, high = 0, low
+    dtype, device = _like(input, dtype, device)
+    return _laid_out(input, lambda: randint(low, high, tuple(input.shape), generator=generator,
+                                            dtype=dtype, device=device,
+                                            requires_grad=requires_grad),
+                     memory_format, "randint_like")
+

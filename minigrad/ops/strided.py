@@ -1,0 +1,122 @@
+"""Raw-geometry views and copies with PyTorch's names: ``as_strided`` and ``narrow_copy``.
+
+as_strided(input, size, stride, storage_offset): a view whose element [i0, i1, ...] is the
+memory element storage_offset + sum_k i_k * stride[k] (in elements) of the memory ``input``
+lives in (its base's when ``input`` is a view; that memory must be contiguous).  Elements may
+repeat, so the backward adds every output gradient into the memory position it was read from
+(a scatter-add into a buffer of the memory's size) and gathers input's own positions from it.
+narrow_copy(input, dim, start, length): narrow's elements in a new tensor.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .indexing import GetItem, IndexScatter
+from .movement import clone, narrow
+
+__all__ = ["as_strided", "narrow_copy"]
+
+
+def _memory_of(input):
+    """The tensor owning ``input``'s memory (its base, or itself), which must be contiguous."""
+    base = input._base
+    xp = backend.xp_of(input._array)
+    if base is None or base is input or not xp.may_share_memory(input._array, base._array):
+        base = input
+    if not base._array.flags.c_contiguous:
+        raise NotImplementedError("as_strided: minigrad supports tensors whose memory is "
+                                  "contiguous only; call .contiguous() first")
+    return base
+
+
+def _positions(xp, offset, size, stride):
+    """An int64 array shaped ``size``: offset + sum_k i_k * stride[k] at index (i0, i1, ...)."""
+    pos = xp.asarray(offset, dtype=xp.int64)
+    for axis, (n, s) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[axis] = n
+        pos = pos + (xp.arange(n, dtype=xp.int64) * s).reshape(shape)
+    return xp.broadcast_to(pos, tuple(size)).copy()
+
+
+def _own_positions(input, memory):
+    """Where each of ``input``'s elements sits in ``memory`` (C order), shaped like input."""
+    a = input._array
+    item = a.itemsize
+    offset = (input.data_ptr() - memory.data_ptr()) // item
+    return _positions(backend.xp_of(a), offset, a.shape, [s // item for s in a.strides])
+
+
+class AsStrided(Function):
+    """out = memory[positions] for the flat ``memory`` (a view: numpy's as_strided).
+    Backward: scatter-add g into zeros of the memory's size, then read input's positions."""
+    returns_view = True
+
+    def forward(self, a, *, memory, size, stride, offset, own):
+        xp = backend.xp_of(a)
+        flat = memory.reshape(-1)
+        self.own, self.numel = own, flat.size
+        self.index = _positions(xp, offset, size, stride)
+        item = flat.itemsize
+        start = flat[offset:] if offset < flat.size else flat[flat.size:]
+        return xp.lib.stride_tricks.as_strided(start, shape=tuple(size),
+                                               strides=tuple(s * item for s in stride))
+
+    def backward(self, g):
+        buffer = IndexScatter.apply(g, shape=(self.numel,), index=(self.index,), basic=False)
+        return GetItem.apply(buffer, index=(self.own,), basic=False)
+
+
+def _int_list(values, name):
+    if isinstance(values, numbers.Integral):
+        values = (values,)
+    out = []
+    for v in values:
+        if isinstance(v, Tensor):
+            v = v.item()
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"as_strided(): argument '{name}' must be tuple of ints, but found "
+                            f"element of type {type(v).__name__}")
+        out.append(int(v))
+    return out
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s memory with the given ``size``, ``stride`` (in elements) and
+    ``storage_offset`` (default: where input starts); see the module docstring."""
+    size, stride = _int_list(size, "size"), _int_list(stride, "stride")
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {stride}")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                           f"{size}")
+    memory = _memory_of(input)
+    item = input._array.itemsize
+    if storage_offset is None:
+        storage_offset = (input.data_ptr() - memory.data_ptr()) // item
+    storage_offset = int(storage_offset)
+    if storage_offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {storage_offset}")
+    needed = 0 if 0 in size else storage_offset + 1 + sum((n - 1) * s
+                                                          for n, s in zip(size, stride))
+    available = memory._array.size
+    if needed > available:
+        raise RuntimeError(f"setStorage: sizes {size}, strides {stride}, storage offset "
+                           f"{storage_offset}, and itemsize {item} requiring a storage size of "
+                           f"{needed * item} are out of bounds for storage of size "
+                           f"{available * item}")
+    return AsStrided.apply(input, memory=memory._array, size=size, stride=stride,
+                           offset=storage_offset, own=_own_positions(input, memory))
+
+
+def narrow_copy(input, dim, start, length):
+    """A new tensor holding input's elements start..start+length-1 along ``dim`` (narrow's
+    checks and negative ``start``); gradients flow back to those elements."""
+    return clone(narrow(input, dim, start, length))
+
