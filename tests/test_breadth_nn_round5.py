@@ -3,8 +3,6 @@ TransformerDecoder / Transformer, nn.utils.parametrize and parametrizations (wei
 spectral_norm), the hook-based spectral_norm, and the less common Module methods
 (set_submodule, state_dict hooks, load_state_dict(assign=), always_call hooks, to_empty...).
 Weights are copied through state_dict in float64; values and gradients must match."""
-import warnings
-
 import numpy as np
 import pytest
 
@@ -34,8 +32,8 @@ def chk(tm, mm, targs, margs, kw_t={}, kw_m={}):
         np.testing.assert_allclose(mp[k].grad.numpy(), tp[k].grad.numpy(), atol=1e-9, err_msg=k)
 
 
+@pytest.mark.filterwarnings("ignore")    # torch's notes on nested tensors and masks
 def test_transformer_decoder_layer_and_transformer():
-    warnings.simplefilter("ignore")
     torch.manual_seed(0)
     np.random.seed(0)
     for nf in (False, True):
@@ -67,6 +65,32 @@ class MSym(mg.nn.Module):
     def forward(self, X): return X.triu() + X.triu(1).transpose(-1, -2)
 
 
+def _same_spectral(cls, args, apply):
+    """Layer ``cls(*args)`` in both libraries with spectral normalisation ``apply(lib, m)``:
+    the same state_dict keys and buffers, outputs and gradients, in train and eval mode."""
+    tl = cls(*args, dtype=torch.float64)
+    ml = getattr(mg.nn, cls.__name__)(*args, dtype=mg.float64)
+    cp(tl, ml)
+    apply(torch, tl)
+    apply(mg, ml)
+    assert list(tl.state_dict()) == list(ml.state_dict())
+    cp(tl, ml)                                           # torch's u and v vectors too
+    x = np.random.randn(2, 5) if cls is torch.nn.Linear else np.random.randn(1, 2, 5, 5)
+    for mode in ("train", "eval"):
+        getattr(tl, mode)()
+        getattr(ml, mode)()
+        to, mo = tl(torch.tensor(x)), ml(mg.tensor(x))
+        np.testing.assert_allclose(mo.detach().numpy(), to.detach().numpy(), rtol=1e-9)
+        to.pow(2).sum().backward()
+        mo.pow(2).sum().backward()
+        for (k, a), (_, b) in zip(tl.named_parameters(), ml.named_parameters()):
+            np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-9, err_msg=k)
+        for k, v in tl.state_dict().items():
+            np.testing.assert_allclose(ml.state_dict()[k].numpy(), v.numpy(), rtol=1e-9,
+                                       err_msg=k)
+    return tl, ml
+
+
 def test_parametrize_weight_norm_spectral_norm():
     np.random.seed(1)
     torch.manual_seed(1)
@@ -95,33 +119,14 @@ def test_parametrize_weight_norm_spectral_norm():
         to = tl(torch.tensor(x)); mo = ml(mg.tensor(x)); to.pow(2).sum().backward(); mo.pow(2).sum().backward()
         for (k, a), (_, b) in zip(tl.named_parameters(), ml.named_parameters()):
             assert np.allclose(a.grad.numpy(), b.grad.numpy()), k
-    # spectral norm new
-    for cls, args in ((torch.nn.Linear, (5, 3)), (torch.nn.Conv2d, (2, 3, 3)), (torch.nn.ConvTranspose2d, (2, 3, 3))):
-        tl = cls(*args, dtype=torch.float64); ml = getattr(mg.nn, cls.__name__)(*args, dtype=mg.float64); cp(tl, ml)
-        torch.nn.utils.parametrizations.spectral_norm(tl, n_power_iterations=2); mg.nn.utils.parametrizations.spectral_norm(ml, n_power_iterations=2)
-        assert list(tl.state_dict()) == list(ml.state_dict()), (list(tl.state_dict()), list(ml.state_dict()))
-        cp(tl, ml)
-        x = np.random.randn(2, 5) if cls is torch.nn.Linear else np.random.randn(1, 2, 5, 5)
-        for mode in ("train", "eval"):
-            getattr(tl, mode)(); getattr(ml, mode)()
-            to = tl(torch.tensor(x)); mo = ml(mg.tensor(x)); assert np.allclose(to.detach().numpy(), mo.detach().numpy())
-            to.pow(2).sum().backward(); mo.pow(2).sum().backward()
-            for (k, a), (_, b) in zip(tl.named_parameters(), ml.named_parameters()):
-                assert np.allclose(a.grad.numpy(), b.grad.numpy()), k
-            for k, v in tl.state_dict().items(): assert np.allclose(v.numpy(), ml.state_dict()[k].numpy()), k
-    # spectral norm old
+    # spectral norm, the parametrization and the older hook
+    for cls, args in ((torch.nn.Linear, (5, 3)), (torch.nn.Conv2d, (2, 3, 3)),
+                      (torch.nn.ConvTranspose2d, (2, 3, 3))):
+        _same_spectral(cls, args, lambda lib, m: lib.nn.utils.parametrizations.spectral_norm(
+            m, n_power_iterations=2))
     for cls, args in ((torch.nn.Linear, (5, 3)), (torch.nn.ConvTranspose2d, (2, 3, 3))):
-        tl = cls(*args, dtype=torch.float64); ml = getattr(mg.nn, cls.__name__)(*args, dtype=mg.float64); cp(tl, ml)
-        torch.nn.utils.spectral_norm(tl, n_power_iterations=3); mg.nn.utils.spectral_norm(ml, n_power_iterations=3)
-        assert list(tl.state_dict()) == list(ml.state_dict()), (list(tl.state_dict()), list(ml.state_dict()))
-        cp(tl, ml)
-        x = np.random.randn(2, 5) if cls is torch.nn.Linear else np.random.randn(1, 2, 5, 5)
-        for mode in ("train", "eval"):
-            getattr(tl, mode)(); getattr(ml, mode)()
-            to = tl(torch.tensor(x)); mo = ml(mg.tensor(x)); assert np.allclose(to.detach().numpy(), mo.detach().numpy())
-            to.pow(2).sum().backward(); mo.pow(2).sum().backward()
-            for (k, a), (_, b) in zip(tl.named_parameters(), ml.named_parameters()):
-                assert np.allclose(a.grad.numpy(), b.grad.numpy()), k
+        tl, ml = _same_spectral(cls, args, lambda lib, m: lib.nn.utils.spectral_norm(
+            m, n_power_iterations=3))
         torch.nn.utils.remove_spectral_norm(tl); mg.nn.utils.remove_spectral_norm(ml)
         assert list(tl.state_dict()) == list(ml.state_dict()), (list(tl.state_dict()), list(ml.state_dict()))
         assert np.allclose(tl.weight.detach().numpy(), ml.weight.detach().numpy())
@@ -212,8 +217,8 @@ def test_module_methods():
         net(mg).bfloat16()
 
 
+@pytest.mark.filterwarnings("ignore")
 def test_transformer_errors_unbatched_and_masks():
-    warnings.simplefilter("ignore")
     t = torch.nn.Transformer(8, 2, 1, 1, 16, 0.0, batch_first=True, norm_first=True,
                              activation="gelu", dtype=torch.float64)
     m = mg.nn.Transformer(8, 2, 1, 1, 16, 0.0, batch_first=True, norm_first=True,

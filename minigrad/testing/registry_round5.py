@@ -95,3 +95,26 @@ def _fill_diagonal(lib, x, wrap=False):
 register("fill_diagonal_", _fill_diagonal,
          lambda g: [S(g.randn(3, 4)), S(g.randn(7, 3), kwargs={"wrap": True}, desc="tall, wrap"),
                     S(g.randn(3, 3, 3), desc="3-d cube")])
+
+
+# ----------------------------------------------------------------------------------------------
+# Small differentiable ops of the earlier rounds that only had method or behaviour tests
+# ----------------------------------------------------------------------------------------------
+register("vdot", lambda lib, a, b: lib.vdot(a, b),
+         lambda g: [S(g.randn(5), g.randn(5)), S(g.randn(0), g.randn(0), desc="empty")])
+register("fliplr", lambda lib, x: lib.fliplr(x),
+         lambda g: [S(g.randn(3, 4)), S(g.randn(2, 3, 2), desc="3-d")])
+register("flipud", lambda lib, x: lib.flipud(x),
+         lambda g: [S(g.randn(3, 4)), S(g.randn(4), desc="1-d")])
+register("ravel", lambda lib, x: lib.ravel(x),
+         lambda g: [S(g.randn(3, 4)), S(g.randn(3, 4).T, desc="non-contiguous"),
+                    S(g.randn(), desc="0-d")])
+register("positive", lambda lib, x: lib.positive(x), lambda g: [S(g.randn(3, 2))])
+# sgn of real numbers: a zero derivative away from 0 (and no finite difference across it)
+register("sgn", lambda lib, x: lib.sgn(x) * x,
+         lambda g: [S(g.away(3, 4)), S(g.ties(5), fd=False, desc="zeros")])
+# nextafter moves x by one ulp towards y: the derivative in x is 1 where x != y, 0 in y
+register("nextafter", lambda lib, x, y: lib.nextafter(x, y) * x,
+         lambda g: [S(g.randn(3, 4), g.randn(3, 4)), S(g.randn(3, 1), g.randn(4), desc="broadcast")])
+register("pinverse", lambda lib, x: lib.pinverse(x),
+         lambda g: [S(g.randn(3, 4)), S(g.randn(2, 4, 3), desc="batched, tall")])

@@ -26,31 +26,14 @@ def _grads(parameters):
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
                     foreach=None):
     """Scale all gradients together so that their total ``norm_type``-norm is at most
-    ``max_norm``; returns the total norm before clipping."""
-    grads = _grads(parameters)
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not grads:
-        return Tensor._wrap(backend.np.zeros((), dtype="float32"))
-    xp = backend.xp_of(grads[0]._array)
-    dtype = grads[0]._array.dtype
-    if norm_type == math.inf:
-        per = [xp.abs(g._array).max() if g._array.size else xp.zeros((), dtype) for g in grads]
-        total = xp.max(xp.stack([xp.asarray(v, dtype=dtype) for v in per]))
-    else:
-        per = [xp.sum(xp.abs(g._array.astype(xp.float64)) ** norm_type) for g in grads]
-        total = xp.asarray(sum(float(v) for v in per) ** (1.0 / norm_type), dtype=dtype)
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           "`parameters` is non-finite, so it cannot be clipped. To disable "
-                           "this error and scale the gradients by the non-finite norm anyway, "
-                           "set `error_if_nonfinite=False`")
-    coef = max_norm / (float(total) + 1e-6)
-    if coef < 1.0:
-        with no_grad():
-            for g in grads:
-                g._array *= g._array.dtype.type(coef)
-                g._version.value += 1
-    return Tensor._wrap(total)
+    ``max_norm``; returns the total norm before clipping (``get_total_norm``, then
+    ``clip_grads_with_norm_``)."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)                  # read twice: a generator would run dry
+    total = get_total_norm([p.grad for p in parameters], norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
