@@ -100,7 +100,13 @@ class OpInfo:
     def __init__(self, name, f, sample_fn, *, torch_f=None, family="core", fd=True,
                  float32=True, requires=(), rtol=None, atol=None, notes="", second_order=True):
         self.name = name
-        # False: the op's backward is first-order only (differentiating it must raise)
+        # True: second derivatives checked against torch and finite differences.
+        # False: the op's backward is first-order only (differentiating it must raise).
+        # "finite differences": minigrad's backward is differentiable but torch's is not
+        # (ctc_loss), so the second derivatives are checked against finite differences only.
+        if second_order not in (True, False, "finite differences"):
+            raise ValueError(f"register({name!r}): second_order must be True, False or "
+                             f"'finite differences', got {second_order!r}")
         self.second_order = second_order
         self.family = family
         self._f, self._torch_f = f, torch_f or f

@@ -181,3 +181,39 @@ def _pairwise_samples(g):
 
 _loss("cosine_similarity", _cosine_samples)
 _loss("pairwise_distance", _pairwise_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# Connectionist temporal classification
+# ----------------------------------------------------------------------------------------------
+def _ctc(lib, scores, targets, input_lengths, target_lengths, **kw):
+    """ctc_loss of ``log_softmax(scores)``: torch's raw gradient with respect to log_probs
+    is right only for log-probabilities that come out of a log_softmax (pytorch issue 52241),
+    so the samples feed it one, as a user's network does."""
+    log_probs = lib.nn.functional.log_softmax(scores, -1)
+    return lib.nn.functional.ctc_loss(log_probs, targets, input_lengths, target_lengths, **kw)
+
+
+def _ctc_samples(g):
+    i64 = np.int64
+    padded = np.array([[1, 1, 2], [3, 2, 0]], dtype=i64)          # a repeated label in row 0
+    yield S(g.randn(6, 2, 4), padded, np.array([6, 5], i64), np.array([3, 2], i64),
+            desc="padded targets, a repeat")
+    yield S(g.randn(6, 2, 4), np.array([1, 2, 2, 3, 1], i64), np.array([6, 6], i64),
+            np.array([3, 2], i64), kwargs={"reduction": "sum"}, desc="concatenated targets")
+    yield S(g.randn(5, 3, 3), g.index(3, 3, 2, low=1), np.array([5, 4, 3], i64),
+            np.array([2, 1, 0], i64), kwargs={"reduction": "none"},
+            desc="an empty target, per-sample losses")
+    yield S(g.randn(5, 4), np.array([1, 3], i64), np.array(5, i64), np.array(2, i64),
+            desc="unbatched (T, C)")
+    yield S(g.randn(4, 2, 5), np.array([[0, 1], [2, 0]], i64), np.array([4, 4], i64),
+            np.array([2, 2], i64), kwargs={"blank": 4}, desc="blank is the last class")
+    yield S(g.randn(2, 2, 4), np.array([[1, 2, 3], [1, 1, 1]], i64), np.array([2, 2], i64),
+            np.array([1, 3], i64), kwargs={"zero_infinity": True, "reduction": "sum"},
+            desc="an impossible alignment, zero_infinity")
+
+
+# torch's ctc_loss backward has no derivative of its own: minigrad's, made of differentiable
+# ops, is checked to second order against finite differences only
+register("ctc_loss", _ctc, _ctc_samples, family="nn", requires=((F_MODULE, "ctc_loss"),),
+         second_order="finite differences")
