@@ -122,11 +122,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     tg = _as_array(targets).astype("int64")
     xp = backend.xp_of(lp._array)
     s_max = int(tg_len.max()) if n else 0
-    if tg.ndim == 1 and batched:
-        offsets = xp.concatenate([[0], xp.cumsum(tg_len)[:-1]])
+    if tg.ndim == 1 and batched:     # concatenated targets: row b takes the next tg_len[b]
         padded = xp.full((n, s_max), blank, dtype=xp.int64)
-        for b in range(n):       # scatter the concatenated targets into rows (once, not per t)
-            padded[b, :tg_len[b]] = tg[offsets[b]:offsets[b] + tg_len[b]]
+        used = xp.arange(s_max)[None, :] < xp.asarray(tg_len)[:, None]    # (N, S), row-major
+        padded[used] = tg[:int(tg_len.sum())]
         tg = padded
     else:
         tg = tg.reshape(n, -1)[:, :s_max] if s_max else xp.zeros((n, 0), dtype=xp.int64)
