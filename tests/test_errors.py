@@ -419,6 +419,8 @@ CASES = [
       r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"),
     C("cat-a-tensor", lambda T: T.cat(T.ones(2, 2)), TypeError,
       r"argument 'tensors' must be a tuple or list of Tensors, not a Tensor"),
+    C("cat-nothing", lambda T: T.cat([]), ValueError, r"expected a non-empty list of Tensors"),
+    C("stack-nothing", lambda T: T.stack([]), RuntimeError, r"expects a non-empty TensorList"),
     C("stack-shapes", lambda T: T.stack([T.ones(2, 3), T.ones(3, 2)]), RuntimeError,
       r"equal size, but got \[2, 3\] at entry 0 and \[3, 2\] at entry 1"),
     C("stack-non-tensor", lambda T: T.stack([T.ones(2), [1, 2]]), TypeError,

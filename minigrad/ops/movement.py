@@ -446,7 +446,7 @@ def cat(tensors, dim=0):
                         "cat([a, b], dim))")
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     if not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError("cat(): expected a sequence of Tensors, got "
                         f"{[type(t).__name__ for t in tensors]}")
