@@ -19,7 +19,7 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
-from .elementwise import _binary, _unary, add, cast, div, mul, neg, sqrt, sub
+from .elementwise import _binary, _unary, add, cast, div, mul, neg, sqrt, sub, where
 from .plumbing import sum_to
 
 __all__ = ["tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
@@ -131,8 +131,12 @@ class Atan2(Function):
         y, x = self.saved_tensors
         y2, x2 = (mul(t, t) if sq is None else Tensor._wrap(sq)
                   for t, sq in ((y, self.squares[0]), (x, self.squares[1])))
+        # at the origin (or where r2 underflows to 0) the angle has no derivative; PyTorch
+        # gives 0 there, not 0/0, so 1/r2 is taken as 0 where r2 is 0
         r2 = add(x2, y2)
-        gy = sum_to(div(mul(g, x), r2), y.shape) if self.needs_input_grad[0] else None
+        at_origin = Tensor._wrap(r2._array == 0)
+        recip = where(at_origin, 0.0, div(1.0, where(at_origin, 1.0, r2)))
+        gy = sum_to(mul(mul(g, x), recip), y.shape) if self.needs_input_grad[0] else None
         gx = None
         if self.needs_input_grad[1]:
             if self.y_is_bool:
@@ -140,7 +144,7 @@ class Atan2(Function):
                                    "supported. If you are trying to invert a mask, use the `~` "
                                    "or `logical_not()` operator instead.")
             top = mul(neg(g), y) if self.minus_y is None else mul(g, Tensor._wrap(self.minus_y))
-            gx = sum_to(div(top, r2), x.shape)
+            gx = sum_to(mul(top, recip), x.shape)
         return gy, gx
 
 
