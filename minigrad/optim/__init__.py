@@ -1,5 +1,6 @@
 """``minigrad.optim``: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta,
-ASGD and learning-rate schedulers.
+ASGD, LBFGS, Rprop, Adafactor, SparseAdam, learning-rate schedulers and ``swa_utils``
+(weight averaging).
 
     optimizer = minigrad.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss.backward(); optimizer.step(); optimizer.zero_grad()
@@ -15,6 +16,12 @@ from .nadam import NAdam  # noqa: F401
 from .radam import RAdam  # noqa: F401
 from .adadelta import Adadelta  # noqa: F401
 from .asgd import ASGD  # noqa: F401
+from .lbfgs import LBFGS  # noqa: F401
+from .rprop import Rprop  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
+from .sparse_adam import SparseAdam  # noqa: F401
+from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "lr_scheduler"]
+           "RAdam", "Adadelta", "ASGD", "LBFGS", "Rprop", "Adafactor", "SparseAdam",
+           "lr_scheduler", "swa_utils"]
