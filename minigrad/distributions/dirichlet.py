@@ -1,0 +1,83 @@
+"""``Dirichlet(concentration)``: density prod_i x_i^(a_i - 1) / B(a) on the simplex.
+
+rsample normalises independent Gamma(a_i, 1) draws, x = g / sum(g); its gradient flows
+through the Gamma draws' implicit gradients and the normalisation (an unbiased
+reparameterization gradient, but not numerically PyTorch's, which differentiates each
+x_i's Beta marginal instead; both have the same expectation).
+"""
+from __future__ import annotations
+
+from . import _ops as ops
+from . import constraints
+from ._standard_gamma import standard_gamma
+from .distribution import Distribution
+
+__all__ = ["Dirichlet"]
+
+
+def _log_beta(a):
+    """log B(a) = sum_i lgamma(a_i) - lgamma(sum_i a_i), over the last dim."""
+    return ops.lgamma(a).sum(-1) - ops.lgamma(a.sum(-1))
+
+
+class Dirichlet(Distribution):
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, concentration, validate_args=None):
+        if concentration.dim() == 0:
+            raise ValueError("`concentration` parameter must be at least one-dimensional.")
+        self.concentration = concentration
+        dims = tuple(concentration.shape)
+        super().__init__(dims[:-1], dims[-1:], validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(Dirichlet, batch_shape, _instance, ("concentration",))
+
+    def rsample(self, sample_shape=ops.Size()):
+        out_shape = self._extended_shape(sample_shape)
+        g = standard_gamma(self.concentration.expand(out_shape))
+        point = g / g.sum(-1, keepdim=True)
+        # keep coordinates inside (0, 1) after rounding; a constant shift, so the gradient
+        # is untouched
+        info = ops.finfo(point.dtype)
+        frozen = point.detach()
+        return point + (frozen.clamp(min=info.tiny, max=1 - info.eps) - frozen)
+
+    def log_prob(self, value):
+        """sum (a_i - 1) log x_i - log B(a)."""
+        x = self._checked(value)
+        a = self.concentration
+        return ops.xlogy(a - 1.0, x).sum(-1) - _log_beta(a)
+
+    @property
+    def mean(self):
+        a = self.concentration
+        return a / a.sum(-1, keepdim=True)
+
+    @property
+    def mode(self):
+        """(a - 1) / sum(a - 1) where all a > 1; a vertex where some a < 1 (PyTorch's rule:
+        where every a_i < 1, the one-hot vector of the largest)."""
+        excess = (self.concentration - 1).clamp(min=0.0)
+        interior = excess / excess.sum(-1, keepdim=True)
+        k = excess.shape[-1]
+        corner = ops.one_hot(interior.argmax(-1), k).to(interior.dtype)
+        all_small = (self.concentration < 1).all(dim=-1, keepdim=True)
+        return ops.where(all_small, corner, interior)
+
+    @property
+    def variance(self):
+        """m (1 - m) / (a0 + 1) with m the mean and a0 = sum(a)."""
+        a = self.concentration
+        total = a.sum(-1, keepdim=True)
+        m = a / total
+        return m * (1 - m) / (total + 1)
+
+    def entropy(self):
+        """log B(a) + (a0 - K) digamma(a0) - sum (a_i - 1) digamma(a_i)."""
+        a = self.concentration
+        a0 = a.sum(-1)
+        spread = ((a - 1.0) * ops.digamma(a)).sum(-1)
+        return _log_beta(a) + (a0 - a.shape[-1]) * ops.digamma(a0) - spread

@@ -1,0 +1,66 @@
+"""``Exponential(rate)``: density rate * exp(-rate x) on x >= 0.
+
+    cdf(x) = 1 - exp(-rate x),   icdf(p) = -log(1 - p) / rate
+    rsample = icdf(u),  u ~ U[0, 1)
+"""
+from __future__ import annotations
+
+from numbers import Number
+
+from . import _ops as ops
+from . import constraints
+from .distribution import Distribution
+from .utils import standard_uniform, store_broadcast
+
+__all__ = ["Exponential"]
+
+
+class Exponential(Distribution):
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, rate, validate_args=None):
+        shape = store_broadcast(self, Number, rate=rate)
+        super().__init__(shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(Exponential, batch_shape, _instance, ("rate",))
+
+    @property
+    def mean(self):
+        return self.rate.reciprocal()
+
+    @property
+    def mode(self):
+        return ops.zeros_like(self.rate)
+
+    @property
+    def stddev(self):
+        return self.rate.reciprocal()
+
+    @property
+    def variance(self):
+        return self.rate ** -2
+
+    def _quantile(self, p):
+        return -(-p).log1p() / self.rate
+
+    def rsample(self, sample_shape=ops.Size()):
+        return self._quantile(standard_uniform(self._extended_shape(sample_shape), self.rate))
+
+    def log_prob(self, value):
+        x = self._checked(value)
+        return -x * self.rate + self.rate.log()
+
+    def cdf(self, value):
+        x = self._checked(value)
+        return -ops.expm1(-x * self.rate)
+
+    def icdf(self, value):
+        return self._quantile(value)
+
+    def entropy(self):
+        """1 - log(rate)."""
+        return -self.rate.log() + 1.0

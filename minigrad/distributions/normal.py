@@ -1,0 +1,77 @@
+"""``Normal(loc, scale)``: the Gaussian N(loc, scale^2), a batch of independent scalars.
+
+With the standardised value z = (x - loc) / scale:
+
+    log p(x) = -z^2 / 2 - log(scale) - log(2 pi) / 2
+    cdf(x)   = (1 + erf(z / sqrt 2)) / 2
+    rsample  = loc + scale * eps,  eps ~ N(0, 1)
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from . import _ops as ops
+from . import constraints
+from .distribution import Distribution
+from .utils import standard_normal, store_broadcast
+
+__all__ = ["Normal"]
+
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+
+
+class Normal(Distribution):
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, loc, scale, validate_args=None):
+        shape = store_broadcast(self, Real, loc=loc, scale=scale)
+        super().__init__(shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(Normal, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @property
+    def stddev(self):
+        return self.scale
+
+    @property
+    def variance(self):
+        return self.scale ** 2
+
+    def _standardise(self, value):
+        return (value - self.loc) / self.scale
+
+    def rsample(self, sample_shape=ops.Size()):
+        noise = standard_normal(self._extended_shape(sample_shape), self.loc)
+        return self.scale * noise + self.loc
+
+    def log_prob(self, value):
+        z = self._standardise(self._checked(value))
+        return -0.5 * z * z - self.scale.log() - _HALF_LOG_TWO_PI
+
+    def cdf(self, value):
+        """Phi(z) = (1 + erf(z / sqrt 2)) / 2."""
+        z = self._standardise(self._checked(value))
+        return 0.5 + 0.5 * ops.erf(z * _SQRT_HALF)
+
+    def icdf(self, value):
+        """loc + scale * sqrt(2) * erfinv(2 p - 1)."""
+        z = ops.erfinv(value * 2 - 1) * math.sqrt(2.0)
+        return self.loc + z * self.scale
+
+    def entropy(self):
+        """(1 + log(2 pi)) / 2 + log(scale)."""
+        return self.scale.log() + (0.5 + _HALF_LOG_TWO_PI)

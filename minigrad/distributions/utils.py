@@ -1,0 +1,144 @@
+"""Helpers shared by the distributions: parameter broadcasting, probs <-> logits, cached
+properties, and draws from minigrad's global random generator.
+
+Draws use ``minigrad.manual_seed``'s generator (numpy's PCG64), so a fixed seed gives fixed
+samples; they follow the same distributions as PyTorch's but are not the same numbers.
+"""
+from __future__ import annotations
+
+from numbers import Number
+
+import numpy as np
+
+from .. import backend
+from ..creation import default_generator
+from . import _ops as ops
+
+__all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape", "logits_to_probs", "probs_to_logits", "lazy_property",
+           "clamp_probs"]
+
+
+def scalar_or_param_shape(raw_values, param, kind=Number):
+    """The batch shape a distribution gets from its raw arguments: ``()`` when every one of
+    them is a plain Python number of ``kind``, else the (broadcast) ``param``'s size."""
+    if all(isinstance(v, kind) for v in raw_values):
+        return ops.Size()
+    return param.size()
+
+
+def store_broadcast(dist, kind=Number, **params):
+    """Broadcast the keyword parameters together (``broadcast_all``), set each on ``dist``
+    under its keyword, and return the batch shape they give (see ``scalar_or_param_shape``)."""
+    tensors = broadcast_all(*params.values())
+    for name, tensor in zip(params, tensors):
+        setattr(dist, name, tensor)
+    return scalar_or_param_shape(params.values(), tensors[0], kind)
+
+
+def enumerate_values(values, batch_shape, expand):
+    """Support points ``values`` (n, *event) laid out for ``enumerate_support``: shape
+    (n, 1, ..., 1, *event) with one 1 per batch dim, or broadcast to (n, *batch, *event)."""
+    count, event = values.shape[0], tuple(values.shape[1:])
+    batch = tuple(batch_shape)
+    laid_out = values.reshape((count,) + (1,) * len(batch) + event)
+    return laid_out.expand((count,) + batch + event) if expand else laid_out
+
+
+def broadcast_all(*values):
+    """Tensors or numbers -> tensors broadcast to one shape. Numbers take the dtype and
+    device of the first tensor among ``values``, else the default float dtype."""
+    if not all(ops.is_tensor(v) or isinstance(v, Number) for v in values):
+        raise ValueError("Input arguments must all be instances of numbers.Number, "
+                         "torch.Tensor or objects implementing __torch_function__.")
+    if not all(ops.is_tensor(v) for v in values):
+        options = {"dtype": ops.get_default_dtype()}
+        for v in values:
+            if ops.is_tensor(v):
+                options = {"dtype": v.dtype, "device": v.device}
+                break
+        values = [v if ops.is_tensor(v) else ops.tensor(v, **options) for v in values]
+    return ops.broadcast_tensors(*values)
+
+
+def clamp_probs(probs):
+    """probs kept in [eps, 1 - eps] (eps: the dtype's machine epsilon), so logs stay finite."""
+    margin = ops.finfo(probs.dtype).eps
+    return probs.clamp(margin, 1 - margin)
+
+
+def logits_to_probs(logits, is_binary=False):
+    """sigmoid(logits) for a binary variable, softmax over the last dim otherwise."""
+    if is_binary:
+        return logits.sigmoid()
+    return logits.softmax(-1)
+
+
+def probs_to_logits(probs, is_binary=False):
+    """log p - log(1 - p) for a binary variable, log p otherwise (probs clamped first)."""
+    safe = clamp_probs(probs)
+    log_p = safe.log()
+    return log_p - (-safe).log1p() if is_binary else log_p
+
+
+class lazy_property:  # noqa: N801  (PyTorch's name)
+    """A property computed on first access (with gradients recorded) and then stored in the
+    instance, e.g. ``probs`` of a distribution built from ``logits``."""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        self.__doc__ = wrapped.__doc__
+        self.__name__ = wrapped.__name__
+
+    def __get__(self, instance, obj_type=None):
+        if instance is None:
+            return _LazyPropertyOnClass(self)
+        with ops.enable_grad():
+            computed = self.wrapped(instance)
+        instance.__dict__[self.__name__] = computed     # later reads skip this descriptor
+        return computed
+
+
+class _LazyPropertyOnClass(lazy_property, property):
+    """What ``Class.lazy_attr`` returns: still recognisable as a lazy_property."""
+
+    def __init__(self, lazy):
+        self.wrapped = lazy.wrapped
+        property.__init__(self, lazy.wrapped)
+
+
+def sum_rightmost(value, dim):
+    """``value`` summed over its ``dim`` rightmost dimensions (no-op for dim == 0)."""
+    if not dim:
+        return value
+    kept = tuple(value.shape)[:value.dim() - dim]
+    return value.reshape(kept + (-1,)).sum(-1)
+
+
+def _rng():
+    return default_generator.rng
+
+
+def wrap_draws(draws, like):
+    """A numpy array of draws -> a Tensor with ``like``'s dtype and device, no gradient."""
+    array = np.asarray(draws).astype(like._array.dtype, copy=False)
+    return ops.Tensor._wrap(backend.to_device(array, like.device))
+
+
+def param_numpy(t):
+    """A parameter tensor's values as a numpy array (for the sampler), detached."""
+    return backend.as_numpy(t.detach()._array)
+
+
+def standard_normal(shape, like):
+    """N(0, 1) draws of ``shape`` in ``like``'s dtype/device."""
+    return wrap_draws(_rng().standard_normal(tuple(shape)), like)
+
+
+def standard_uniform(shape, like):
+    """U[0, 1) draws of ``shape`` in ``like``'s dtype/device."""
+    return wrap_draws(_rng().random(tuple(shape)), like)
+
+
+def numpy_rng():
+    """The global generator's numpy Generator (for gamma, poisson, binomial draws)."""
+    return _rng()
