@@ -1,0 +1,150 @@
+"""QR in Householder form: ``geqrf`` (LAPACK's representation) and ``ormqr`` (multiplying by
+the Q it stands for); ``torch.qr`` (the older spelling of ``linalg.qr``).
+
+``geqrf(A)`` for A (*, m, n), k = min(m, n): (a, tau) with R in a's upper triangle and, below
+the diagonal of column i, the tail of the reflector v_i (v_i[i] = 1, zeros above), so that
+A = Q R with Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^T.  Each reflector maps column i's
+part x = (alpha, x2) to (beta, 0): beta = -sign(alpha) ||x||, tau = (beta - alpha) / beta,
+v = (1, x2 / (alpha - beta)); a column already zero below the diagonal gets tau = 0 (H = I),
+as in LAPACK's larfg.  A loop over the columns, vectorised over the batch.  As in PyTorch,
+geqrf has no derivative (its results carry a backward that raises).
+
+``ormqr`` applies the reflectors one at a time (H C = C - tau v (v^T C)), with differentiable
+ops, so it is differentiable in all three inputs, to any order.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import not_implemented_for, scalar_type_name
+from .decompositions import qr as linalg_qr
+from .elementwise import add, mul, sub
+from .matmul import matmul
+from .movement import mT, narrow, unsqueeze
+from .shaping import tril
+from .solve import result_type
+
+__all__ = ["geqrf", "ormqr", "torch_qr"]
+
+GeqrfResult = result_type("geqrf", ["a", "tau"])
+TorchQrResult = result_type("qr", ["Q", "R"])
+
+
+class _Geqrf(Function):
+    """One result of geqrf (computed beforehand), with no derivative."""
+    def forward(self, a, *, value):
+        return value
+
+    def backward(self, g):
+        raise NotImplementedError("the derivative for 'geqrf' is not implemented.")
+
+
+def _geqrf_arrays(a):
+    """(a, tau) of geqrf for the matrices a (..., m, n)."""
+    xp = backend.xp_of(a)
+    *batch, m, n = a.shape
+    k = min(m, n)
+    r = xp.array(a, copy=True).reshape((math.prod(batch), m, n))
+    tau = xp.zeros((r.shape[0], k), a.dtype)
+    for j in range(k):
+        alpha = r[:, j, j]
+        xnorm = xp.sqrt((r[:, j + 1:, j] ** 2).sum(-1))
+        active = xnorm != 0
+        beta = -xp.copysign(xp.hypot(alpha, xnorm), alpha)
+        safe_beta = xp.where(active, beta, 1.0)
+        tau[:, j] = xp.where(active, (beta - alpha) / safe_beta, 0.0)
+        scale = xp.where(active, 1.0 / xp.where(active, alpha - beta, 1.0), 1.0)
+        r[:, j + 1:, j] *= scale[:, None].astype(a.dtype)
+        r[:, j, j] = xp.where(active, beta, alpha)
+        # H_j applied to the remaining columns: C - tau v (v^T C), v = (1, r[j+1:, j])
+        v = r[:, j:, j].copy()
+        v[:, 0] = 1
+        c = r[:, j:, j + 1:]
+        w = xp.einsum("bi,bic->bc", v, c)
+        r[:, j:, j + 1:] = c - tau[:, j, None, None] * v[:, :, None] * w[:, None, :]
+    return r.reshape(a.shape), tau.reshape(tuple(batch) + (k,))
+
+
+def geqrf(input):
+    """``geqrf``: (a (*, m, n), tau (*, min(m, n))), the Householder QR of input (*, m, n) in
+    LAPACK's layout (module docstring).  Not differentiable (as in PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"geqrf(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    if input._array.dtype.kind != "f" or input._array.dtype == np.float16:
+        raise not_implemented_for("geqrf_cpu", input._array.dtype)
+    a, tau = _geqrf_arrays(input._array)
+    return GeqrfResult(_Geqrf.apply(input, value=a), _Geqrf.apply(input, value=tau))
+
+
+def _check_ormqr(input, tau, other, left):
+    for name, t, pos in (("input", input, 1), ("input2", tau, 2), ("input3", other, 3)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"ormqr(): argument '{name}' (position {pos}) must be Tensor, not "
+                            f"{type(t).__name__}")
+    if input.ndim < 2:
+        raise RuntimeError("torch.ormqr: input must have at least 2 dimensions.")
+    if other.ndim < 2:
+        raise RuntimeError("torch.ormqr: other must have at least 2 dimensions.")
+    side = -2 if left else -1
+    if other.ndim != input.ndim:
+        raise RuntimeError(f"torch.ormqr: Expected other to have the same number of dimensions "
+                           f"as input, but got other.ndim equal to {other.ndim} and input.ndim "
+                           f"is equal to {input.ndim}")
+    if tau.ndim != input.ndim - 1 or tau.shape[:-1] != input.shape[:-2]:
+        raise RuntimeError(f"torch.ormqr: Expected batch dimensions of tau to be equal to "
+                           f"input.shape[:-2], but got [{', '.join(map(str, tau.shape[:-1]))}]")
+    if other.shape[:-2] != input.shape[:-2]:
+        raise RuntimeError(f"torch.ormqr: Expected batch dimensions of other to be equal to "
+                           f"input.shape[:-2], but got "
+                           f"[{', '.join(map(str, other.shape[:-2]))}]")
+    if other.shape[side] != input.shape[-2]:
+        raise RuntimeError(f"torch.ormqr: other.shape[{side}] must be equal to input.shape[-2]")
+    if tau.shape[-1] != min(other.shape[side], input.shape[-1]):
+        raise RuntimeError(f"torch.ormqr: tau.shape[-1] must be equal to "
+                           f"min(other.shape[{side}], input.shape[-1])")
+    for name, t in (("tau", tau), ("other", other)):
+        if t._array.dtype != input._array.dtype:
+            raise RuntimeError(f"torch.ormqr: Expected input and {name} to have the same dtype, "
+                               f"but input has dtype{scalar_type_name(input._array.dtype)} and "
+                               f"{name} has dtype {scalar_type_name(t._array.dtype)}")
+    if input._array.dtype.kind != "f" or input._array.dtype == np.float16:
+        raise not_implemented_for("ormqr_cpu", input._array.dtype)
+
+
+def ormqr(input, input2, input3, left=True, transpose=False):
+    """``ormqr``: Q C (C Q when not ``left``; Q^T in place of Q when ``transpose``), C =
+    input3 (*, m, p) ((*, p, m) when not left), Q = H_1 ... H_k (m x m) given by geqrf's
+    (input (*, m, n), tau = input2 (*, k)).  Differentiable in all three (module
+    docstring)."""
+    tau, other = input2, input3
+    _check_ormqr(input, tau, other, left)
+    m, k = input.shape[-2], tau.shape[-1]
+    xp = backend.xp_of(input._array)
+    eye = Tensor._wrap(xp.eye(m, input.shape[-1], dtype=input._array.dtype))
+    v = add(tril(input, -1), eye)                                 # (*, m, n) reflectors
+    # Q C = H_1 (... (H_k C)): the last reflector first; Q^T C and C Q the other way round
+    order = range(k) if transpose == left else range(k - 1, -1, -1)
+    c = other
+    for i in order:
+        vi = narrow(v, -1, i, 1)                                  # (*, m, 1)
+        ti = unsqueeze(narrow(tau, -1, i, 1), -1)                 # (*, 1, 1)
+        if left:
+            c = sub(c, mul(ti, matmul(vi, matmul(mT(vi), c))))
+        else:
+            c = sub(c, mul(ti, matmul(matmul(c, vi), mT(vi))))
+    return c
+
+
+def torch_qr(input, some=True):
+    """``torch.qr`` / ``Tensor.qr``: (Q, R) of ``linalg.qr`` in 'reduced' mode, 'complete'
+    when ``some`` is False."""
+    q, r = linalg_qr(input, mode="reduced" if some else "complete")
+    return TorchQrResult(q, r)
