@@ -6,7 +6,9 @@ expit = sigmoid, logit, xlogy, xlog1py, entr (-x log x), erf, ndtr (the standard
 log_softmax; and, from ``special_functions``, the gamma family (gammaln = lgamma, digamma = psi,
 polygamma, multigammaln = mvlgamma, gammainc, gammaincc, zeta), erfc, erfcx, erfinv, log_ndtr,
 ndtri and the modified Bessel functions i0, i0e, i1, i1e; from ``bessel``, the Bessel functions
-of the first kind bessel_j0 and bessel_j1.
+of the first kind bessel_j0 and bessel_j1; from ``bessel_more``, Airy Ai, Y0, Y1, the modified
+Bessel functions I0, I1, K0, K1 (and e^x K), the spherical j0; from ``orthogonal_polynomials``,
+Chebyshev T/U/V/W (plain and shifted), Hermite H/He, Laguerre L and Legendre P.
 """
 from __future__ import annotations
 
@@ -14,6 +16,15 @@ import math
 
 from .activation import erf
 from .bessel import bessel_j0, bessel_j1  # noqa: F401
+from .bessel_more import (  # noqa: F401
+    airy_ai, bessel_y0, bessel_y1, modified_bessel_i0, modified_bessel_i1, modified_bessel_k0,
+    modified_bessel_k1, scaled_modified_bessel_k0, scaled_modified_bessel_k1,
+    spherical_bessel_j0)
+from .orthogonal_polynomials import (  # noqa: F401
+    chebyshev_polynomial_t, chebyshev_polynomial_u, chebyshev_polynomial_v,
+    chebyshev_polynomial_w, hermite_polynomial_h, hermite_polynomial_he, laguerre_polynomial_l,
+    legendre_polynomial_p, shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u,
+    shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w)
 from .compare import round  # noqa: F401
 from .elementwise import add, log1p, mul, sigmoid as expit  # noqa: F401
 from .math_extra import exp2  # noqa: F401
@@ -28,6 +39,15 @@ __all__ = ["expit", "logit", "xlogy", "xlog1py", "entr", "erf", "ndtr", "expm1",
            "log1p", "sinc", "round", "logsumexp", "softmax", "log_softmax", "gammaln", "digamma",
            "psi", "polygamma", "multigammaln", "gammainc", "gammaincc", "zeta", "erfc", "erfcx",
            "erfinv", "log_ndtr", "ndtri", "i0", "i0e", "i1", "i1e", "bessel_j0", "bessel_j1"]
+# round 7: the rest of the Bessel family, Airy Ai and the orthogonal polynomials
+__all__ += ["airy_ai", "bessel_y0", "bessel_y1", "modified_bessel_i0", "modified_bessel_i1",
+            "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
+            "scaled_modified_bessel_k1", "spherical_bessel_j0", "chebyshev_polynomial_t",
+            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+            "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+            "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w",
+            "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+            "legendre_polynomial_p"]
 
 _SQRT_HALF = math.sqrt(0.5)
 

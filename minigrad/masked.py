@@ -1,0 +1,283 @@
+"""``minigrad.masked``: PyTorch's ``torch.masked`` reductions and normalizations on a plain
+tensor plus a boolean ``mask`` (True = the element takes part; the mask broadcasts to the
+input).  ``MaskedTensor`` itself is not provided.
+
+Each function replaces the masked-out elements by the identity of its reduction and then runs
+the ordinary op, so gradients flow to the kept elements only and higher-order gradients work:
+
+    sum, cumsum, norm: 0      prod, cumprod: 1      amax, argmax, logsumexp, softmax: -inf
+    amin, argmin, softmin: +inf      median: NaN (then nanmedian)
+
+A reduction over elements that are all masked out therefore gives the identity (sum 0, prod 1,
+amax -inf or the dtype's lowest integer, logsumexp -inf), while mean, var and std give NaN
+(0 / 0) and softmax NaN across the row.  argmax / argmin return their indices in the input's
+dtype, as PyTorch's do.  ``dtype`` casts the input before anything else; ``mask=None`` keeps
+every element.  Integer inputs follow PyTorch too: mean refuses them, logsumexp and median
+return the input's integer dtype (median refusing a slice with nothing kept).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import backend, dtypes
+from .ops.elementwise import cast, div, maximum, mul, sqrt, sub, where
+from .ops._util import to_tensor_like
+from .ops.linalg import vector_norm
+from .ops.pointwise_more import logaddexp as _logaddexp
+from .ops.reduce import amax as _amax, amin as _amin, argmax as _argmax, argmin as _argmin
+from .ops.reduce import log_softmax as _log_softmax, logsumexp as _logsumexp
+from .ops.reduce import prod as _prod, softmax as _softmax, sum as _sum
+from .ops.selection import nanmedian
+from .ops.sorting import cumprod as _cumprod, cumsum as _cumsum
+from .tensor import Tensor
+
+__all__ = ["sum", "mean", "amax", "amin", "argmax", "argmin", "prod", "cumsum", "cumprod",
+           "softmax", "log_softmax", "softmin", "norm", "normalize", "var", "std", "logsumexp",
+           "logaddexp", "median"]
+
+
+def _input(name, input, dtype):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"masked {name} expects input to be torch.Tensor but got "
+                        f"{type(input).__name__}")
+    return input if dtype is None or dtypes.to_dtype(dtype).np == input._array.dtype else \
+        cast(input, dtype)
+
+
+def _mask(input, mask):
+    """The mask as a bool tensor of input's shape, or None for 'keep everything'."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"mask must be a Tensor, not {type(mask).__name__}")
+    array = mask._array
+    if array.dtype != np.bool_:
+        array = array != 0
+    target, have = tuple(input.shape), tuple(mask.shape)
+    if len(have) > len(target):
+        raise IndexError("_input_mask expected broadcastable mask (got mask dimensionality "
+                         "higher than of the input)")
+    for offset in range(1, len(have) + 1):     # PyTorch's expand error, last dimension first
+        size = have[-offset]
+        wanted = target[-offset]
+        if size != 1 and size != wanted:
+            dim = len(target) - offset
+            raise RuntimeError(
+                f"The expanded size of the tensor ({wanted}) must "
+                f"match the existing size ({size}) at non-singleton dimension {dim}.  Target "
+                f"sizes: {list(target)}.  Tensor sizes: {list(have)}")
+    return Tensor._wrap(backend.xp_of(array).broadcast_to(array, target))
+
+
+def _identity(input, kind):
+    """The value a masked-out element becomes: the identity of the reduction ``kind``."""
+    floating = input._array.dtype.kind == "f"
+    if kind == "max":
+        return -math.inf if floating else (False if input._array.dtype == np.bool_
+                                           else int(np.iinfo(input._array.dtype).min))
+    if kind == "min":
+        return math.inf if floating else (True if input._array.dtype == np.bool_
+                                          else int(np.iinfo(input._array.dtype).max))
+    return {"sum": 0, "prod": 1, "nan": math.nan}[kind]
+
+
+def _filled(input, mask, kind):
+    m = _mask(input, mask)
+    if m is None:
+        return input
+    return where(m, input, _identity(input, kind))
+
+
+def _torch_name(input):
+    return f"torch.{dtypes.from_numpy_dtype(input._array.dtype).name}"
+
+
+def _dims(input, dim):
+    """dim as a tuple of non-negative ints (all dimensions for None)."""
+    if dim is None:
+        return tuple(range(input.dim()))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    ndim = max(input.dim(), 1)
+    return tuple(sorted(d % ndim for d in dims))
+
+
+def _count(input, dim, keepdim, mask):
+    """How many elements each reduction keeps, as a tensor of input's float dtype."""
+    m = _mask(input, mask)
+    if m is None:
+        size = int(np.prod([input.shape[d] for d in _dims(input, dim)] or [1]))
+        return size
+    return _sum(cast(m, input._array.dtype), _dims(input, dim), keepdim)
+
+
+def sum(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The sum of the kept elements over ``dim`` (0 where all are masked out)."""
+    input = _input("sum", input, dtype)
+    return _sum(_filled(input, mask, "sum"), _dims(input, dim), keepdim)
+
+
+def mean(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The mean of the kept elements: their sum / their count (NaN where none is kept)."""
+    input = _input("mean", input, dtype)
+    if input._array.dtype.kind != "f":
+        raise ValueError("mean(): Could not infer output dtype. Input dtype must be either a "
+                         f"floating point or complex dtype. Got: {_torch_name(input)}")
+    total = _sum(_filled(input, mask, "sum"), _dims(input, dim), keepdim)
+    return div(total, _count(input, dim, keepdim, mask))
+
+
+def amax(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The largest kept element over ``dim`` (-inf, or the dtype's minimum, if none)."""
+    input = _input("amax", input, dtype)
+    return _amax(_filled(input, mask, "max"), _dims(input, dim), keepdim)
+
+
+def amin(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The smallest kept element over ``dim`` (+inf, or the dtype's maximum, if none)."""
+    input = _input("amin", input, dtype)
+    return _amin(_filled(input, mask, "min"), _dims(input, dim), keepdim)
+
+
+def argmax(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The index of the largest kept element along ``dim``, in the input's dtype."""
+    input = _input("argmax", input, dtype)
+    out = _argmax(_filled(input, mask, "max"), dim, keepdim)
+    return cast(out, input._array.dtype)
+
+
+def argmin(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The index of the smallest kept element along ``dim``, in the input's dtype."""
+    input = _input("argmin", input, dtype)
+    out = _argmin(_filled(input, mask, "min"), dim, keepdim)
+    return cast(out, input._array.dtype)
+
+
+def prod(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The product of the kept elements over ``dim`` (1 where all are masked out)."""
+    input = _input("prod", input, dtype)
+    out = _filled(input, mask, "prod")
+    if dim is None:
+        return _prod(out)
+    for d in reversed(_dims(input, dim)):    # one dimension at a time, highest first
+        out = _prod(out, d, keepdim)
+    return out
+
+
+def cumsum(input, dim, *, dtype=None, mask=None):
+    """The running sum along ``dim``, masked-out elements counting as 0."""
+    input = _input("cumsum", input, dtype)
+    return _cumsum(_filled(input, mask, "sum"), dim)
+
+
+def cumprod(input, dim, *, dtype=None, mask=None):
+    """The running product along ``dim``, masked-out elements counting as 1."""
+    input = _input("cumprod", input, dtype)
+    return _cumprod(_filled(input, mask, "prod"), dim)
+
+
+def softmax(input, dim, *, dtype=None, mask=None):
+    """softmax over the kept elements of ``dim``; masked-out ones get 0 (a row with none kept
+    gives NaN)."""
+    input = _input("softmax", input, dtype)
+    return _softmax(_filled(input, mask, "max"), dim)
+
+
+def log_softmax(input, dim, *, dtype=None, mask=None):
+    """log of ``softmax``: -inf at masked-out elements."""
+    input = _input("log_softmax", input, dtype)
+    return _log_softmax(_filled(input, mask, "max"), dim)
+
+
+def softmin(input, dim, *, dtype=None, mask=None):
+    """softmax of -input over the kept elements of ``dim``."""
+    input = _input("softmin", input, dtype)
+    return _softmax(mul(_filled(input, mask, "min"), -1), dim)
+
+
+def norm(input, ord=2.0, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """The vector ``ord``-norm of the kept elements over ``dim`` (0 where none is kept;
+    for ord = -inf masked-out elements count as +inf)."""
+    input = _input("norm", input, dtype)
+    kind = "min" if ord == -math.inf else "sum"
+    dims = _dims(input, dim)
+    return vector_norm(_filled(input, mask, kind), ord, dims, keepdim)
+
+
+def normalize(input, ord, dim, *, eps=1e-12, dtype=None, mask=None):
+    """input / max(norm(input), eps) along ``dim``, with masked-out elements set to 0."""
+    input = _input("normalize", input, dtype)
+    size = norm(input, ord, dim, keepdim=True, mask=mask)
+    return div(_filled(input, mask, "sum"),
+               maximum(size, to_tensor_like(eps, size, dtype=size._array.dtype)))
+
+
+def _correction(unbiased, correction):
+    if unbiased is not None and correction is not None:
+        raise ValueError("Only one of unbiased and correction may be given")
+    if correction is not None:
+        return correction
+    return 0 if unbiased is False else 1
+
+
+def var(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype=None,
+        mask=None):
+    """The variance of the kept elements over ``dim``: sum (x - mean)^2 / (count - correction)
+    (NaN where none is kept)."""
+    input = _input("var", input, dtype)
+    dims = _dims(input, dim)
+    count = _count(input, dims, True, mask)
+    centre = div(_sum(_filled(input, mask, "sum"), dims, True), count)
+    deviation = _filled(sub(input, centre), mask, "sum")
+    squares = _sum(mul(deviation, deviation), dims, keepdim)
+    count = _count(input, dims, keepdim, mask)
+    # fewer kept elements than the correction: PyTorch clamps the divisor at 0 (inf or NaN)
+    divisor = count - _correction(unbiased, correction)
+    divisor = maximum(divisor, to_tensor_like(0, divisor, dtype=divisor._array.dtype)) \
+        if isinstance(divisor, Tensor) else max(divisor, 0)
+    return div(squares, divisor)
+
+
+def std(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype=None,
+        mask=None):
+    """The square root of ``var``."""
+    return sqrt(var(input, dim, unbiased, correction=correction, keepdim=keepdim, dtype=dtype,
+                    mask=mask))
+
+
+def logsumexp(input, dim=None, *, keepdim=False, dtype=None, mask=None):
+    """log(sum(exp)) of the kept elements over ``dim`` (-inf where none is kept)."""
+    input = _input("logsumexp", input, dtype)
+    out = _logsumexp(_filled(input, mask, "max"), _dims(input, dim), keepdim)
+    # PyTorch hands an integer input's result back in its dtype (-inf becomes the lowest value)
+    return out if out._array.dtype == input._array.dtype else _to_integer(out, input)
+
+
+def _to_integer(out, like):
+    xp = backend.xp_of(out._array)
+    values = xp.nan_to_num(out._array, neginf=np.iinfo(like._array.dtype).min)
+    return Tensor._wrap(xp.trunc(values).astype(like._array.dtype))
+
+
+def logaddexp(input, other, *, dtype=None, input_mask=None, other_mask=None):
+    """log(exp(input) + exp(other)) with masked-out elements of either taken as -inf."""
+    input = _input("logaddexp", input, dtype)
+    other = _input("logaddexp", other, dtype)
+    return _logaddexp(_filled(input, input_mask, "max"), _filled(other, other_mask, "max"))
+
+
+def median(input, dim=-1, *, keepdim=False, dtype=None, mask=None):
+    """The (lower) median of the kept elements along ``dim`` (NaN where none is kept); the
+    values only, without indices."""
+    input = _input("median", input, dtype)
+    if input._array.dtype.kind == "f":
+        return nanmedian(_filled(input, mask, "nan"), dim, keepdim).values
+    # integers have no NaN to stand for a masked-out element: go through float64
+    m = _mask(input, mask)
+    if m is not None and not backend.as_numpy(m._array).any(axis=dim).all():
+        raise ValueError("masked median expects no fully masked out rows if dtype is not "
+                         "floating point")
+    out = nanmedian(_filled(cast(input, np.float64), mask, "nan"), dim, keepdim).values
+    return cast(out, input._array.dtype)
