@@ -1,0 +1,301 @@
+"""In-place forms of the pointwise ops, scans and fused products: ``x.exp_()``,
+``x.atan2_(y)``, ``x.eq_(0)``, ``x.cumsum_(0)``, ``x.addmm_(a, b)``...
+
+Each is its out-of-place op written back into ``input`` through ``writes.apply_inplace``,
+so that it shares the in-place rules of ``x += y`` and ``x[i] = v``: the version counter goes
+up, a write through a view gives the view's base a new history, a leaf that requires grad is
+refused, and with a graph to record the op runs on a snapshot of the old value (whatever the
+op saved for backward stays valid).
+
+``run_inplace(input, fn, args, kwargs, name)`` does the work for any out-of-place ``fn``
+built from minigrad ops (a composite, not one Function).  Before the write, the result is
+made to fit ``input``:
+
+* dtype: a result that cannot be cast to input's dtype down a kind (a float result into an
+  integer tensor, an integer one into bool) raises PyTorch's
+  ``result type Float can't be cast to the desired output type Long``; a floating result of
+  another width (float64 computed for a float32 input) is cast, differentiably;
+* gradient: a result without one (a comparison such as ``eq_``) written into a tensor that
+  requires grad becomes a node whose gradient is zero, as PyTorch's ``EqBackward0``, so that
+  the tensor keeps a ``grad_fn`` and stays differentiable;
+* shape: the broadcast shape must be input's (checked by the write).
+"""
+from __future__ import annotations
+
+from .. import backend, dtypes
+from ..autograd import Function, no_grad
+from ..tensor import Tensor
+from . import activation as A, compare as C, elementwise as E, math_extra as MX
+from . import pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
+from . import special_functions as SF, trig as T
+from ._util import not_implemented_for, scalar_type_name
+from .inplace import clamp_, mul_, sub_
+from .tensor_predicates import logical_xor, reciprocal
+from .writes import apply_inplace, can_cast_inplace
+
+
+class ZeroGradient(Function):
+    """``value`` (a fixed array, already computed) as a function of ``inputs`` with zero
+    derivative: the node a comparison written in place into a differentiable tensor gets."""
+    def forward(self, *inputs, value):
+        self.shapes = [x.shape for x in inputs]
+        return value
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        grads = tuple(Tensor._wrap(xp.zeros(s, g._array.dtype)) for s in self.shapes)
+        return grads if len(grads) > 1 else grads[0]
+
+
+class _Composite:
+    """An out-of-place function in the shape ``apply_inplace`` calls: ``.apply(x, *tensors)``
+    (``x``: input's current value; ``tensors``: the other tensor operands)."""
+    __slots__ = ("apply",)
+
+    def __init__(self, fn):
+        self.apply = fn
+
+
+def _fit(result, inputs, dtype, name):
+    """``result`` made ready to be written into a tensor of numpy ``dtype`` (module doc)."""
+    if not isinstance(result, Tensor):
+        raise TypeError(f"{name}: the op gave a {type(result).__name__}, not a Tensor")
+    have = result._array.dtype
+    if have != dtype and not can_cast_inplace(have, dtype):
+        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
+                           f"output type {scalar_type_name(dtype)}")
+    if result._requires_grad:
+        return E.cast(result, dtype) if have != dtype else result
+    differentiable = [x for x in inputs if x._requires_grad]
+    if differentiable:
+        return ZeroGradient.apply(*differentiable, value=result._array.astype(dtype))
+    return result
+
+
+def run_inplace(input, fn, args=(), kwargs=None, name="op_"):
+    """``input`` overwritten with ``fn(input, *args, **kwargs)``; returns ``input``.
+
+    The Tensors among ``args`` and ``kwargs`` are the other operands of the write (a graph
+    is recorded when one of them requires grad too); the rest are passed as they are."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    kwargs = kwargs or {}
+    slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    keys = [k for k, v in kwargs.items() if isinstance(v, Tensor)]
+    others = [args[i] for i in slots] + [kwargs[k] for k in keys]
+    dtype = input._array.dtype
+
+    def composite(x, *tensors):
+        full, named = list(args), dict(kwargs)
+        for i, t in zip(slots, tensors):
+            full[i] = t
+        for k, t in zip(keys, tensors[len(slots):]):
+            named[k] = t
+        return _fit(fn(x, *full, **named), (x, *tensors), dtype, name)
+
+    return apply_inplace(input, _Composite(composite), *others)
+
+
+def _inplace(fn, name, summary, tensor_only=None, tracked=True):
+    """The in-place method ``name`` of the out-of-place ``fn(input, *args, **kwargs)``.
+
+    ``tensor_only``: the name of the second operand when, as in PyTorch, the in-place form
+    takes a Tensor there and no number.  ``tracked=False``: the write is not recorded in the
+    graph (PyTorch's logical ops in place: the tensor keeps its ``grad_fn``, and a leaf that
+    requires grad is not refused)."""
+    def method(input, *args, **kwargs):
+        if tensor_only is not None:
+            other = args[0] if args else kwargs.get(tensor_only)
+            if not isinstance(other, Tensor):
+                raise TypeError(f"{name}(): argument '{tensor_only}' (position 1) must be "
+                                f"Tensor, not {type(other).__name__}")
+        if tracked:
+            return run_inplace(input, fn, args, kwargs, name)
+        with no_grad():
+            return run_inplace(input, fn, args, kwargs, name)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: ``input`` becomes {summary}; returns ``input``."
+    return method
+
+
+def _unary(fn, name, summary):
+    """``_inplace`` of an op without parameters: ``x.exp_(2)`` is refused by Python, naming
+    ``exp_``."""
+    def method(input):
+        return run_inplace(input, fn, (), {}, name)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: ``input`` becomes {summary}; returns ``input``."
+    return method
+
+
+# ----------------------------------------------------------------------------------------------
+# Unary: exp_, sin_, floor_, sign_, erf_, lgamma_...
+# ----------------------------------------------------------------------------------------------
+abs_ = _unary(E.abs, "abs_", "|input|")
+absolute_ = abs_
+neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)")
+negative_ = neg_
+exp_ = _unary(E.exp, "exp_", "e ** input")
+exp2_ = _unary(MX.exp2, "exp2_", "2 ** input")
+expm1_ = _unary(PW.expm1, "expm1_", "e ** input - 1")
+log_ = _unary(E.log, "log_", "ln(input)")
+log2_ = _unary(MX.log2, "log2_", "log2(input)")
+log10_ = _unary(MX.log10, "log10_", "log10(input)")
+log1p_ = _unary(E.log1p, "log1p_", "ln(1 + input)")
+sqrt_ = _unary(E.sqrt, "sqrt_", "sqrt(input)")
+rsqrt_ = _unary(E.rsqrt, "rsqrt_", "1 / sqrt(input)")
+square_ = _unary(E.square, "square_", "input ** 2")
+reciprocal_ = _unary(reciprocal, "reciprocal_", "1 / input")
+sigmoid_ = _unary(E.sigmoid, "sigmoid_", "1 / (1 + e ** -input)")
+logit_ = _inplace(PW.logit, "logit_", "ln(p / (1 - p)), p = input clamped to [eps, 1 - eps]")
+sin_ = _unary(E.sin, "sin_", "sin(input)")
+cos_ = _unary(E.cos, "cos_", "cos(input)")
+tan_ = _unary(T.tan, "tan_", "tan(input)")
+asin_ = _unary(T.asin, "asin_", "asin(input)")
+acos_ = _unary(T.acos, "acos_", "acos(input)")
+atan_ = _unary(T.atan, "atan_", "atan(input)")
+sinh_ = _unary(T.sinh, "sinh_", "sinh(input)")
+cosh_ = _unary(T.cosh, "cosh_", "cosh(input)")
+tanh_ = _unary(E.tanh, "tanh_", "tanh(input)")
+asinh_ = _unary(T.asinh, "asinh_", "asinh(input)")
+acosh_ = _unary(T.acosh, "acosh_", "acosh(input)")
+atanh_ = _unary(T.atanh, "atanh_", "atanh(input)")
+arcsin_, arccos_, arctan_ = asin_, acos_, atan_
+arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
+sinc_ = _unary(PW.sinc, "sinc_", "sin(pi input) / (pi input) (1 at 0)")
+deg2rad_ = _unary(PW.deg2rad, "deg2rad_", "input * pi / 180")
+rad2deg_ = _unary(PW.rad2deg, "rad2deg_", "input * 180 / pi")
+ceil_ = _unary(C.ceil, "ceil_", "ceil(input) (gradient 0)")
+floor_ = _unary(C.floor, "floor_", "floor(input) (gradient 0)")
+round_ = _inplace(C.round, "round_", "input rounded half to even, to ``decimals`` places")
+trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)")
+fix_ = trunc_
+frac_ = _unary(MX.frac, "frac_", "input - trunc(input)")
+sign_ = _unary(C.sign, "sign_", "-1, 0 or 1 by input's sign (gradient 0)")
+sgn_ = _unary(PW.sgn, "sgn_", "sgn(input) (sign, for real tensors)")
+erf_ = _unary(A.erf, "erf_", "erf(input)")
+erfc_ = _unary(SF.erfc, "erfc_", "1 - erf(input)")
+erfinv_ = _unary(SF.erfinv, "erfinv_", "the inverse error function of input")
+lgamma_ = _unary(SF.lgamma, "lgamma_", "ln|Gamma(input)|")
+digamma_ = _unary(SF.digamma, "digamma_", "Gamma'(input) / Gamma(input)")
+i0_ = _unary(SF.i0, "i0_", "I0(input), the modified Bessel function of order 0")
+logical_not_ = _inplace(C.logical_not, "logical_not_", "not input (1 or 0 in input's dtype)",
+                        tracked=False)
+
+
+def mvlgamma_(input, p):
+    """In place: ``input`` becomes the multivariate log-gamma of dimension p; returns it."""
+    if isinstance(input, Tensor) and input._array.dtype.kind == "b":
+        raise RuntimeError("The input tensor may not be a boolean tensor.")
+    if isinstance(input, Tensor) and input._array.dtype.kind in "iu":
+        # PyTorch's words for it (the names of the two dtypes the other way round)
+        raise RuntimeError(f"mvlgamma: result type {scalar_type_name(input._array.dtype)} "
+                           f"can't be cast to the desired output type Float")
+    return run_inplace(input, SF.mvlgamma, (p,), {}, "mvlgamma_")
+
+
+def polygamma_(input, n):
+    """In place: ``input`` becomes the n-th derivative of digamma at input; returns it."""
+    return run_inplace(input, lambda x: SF.polygamma(n, x), (), {}, "polygamma_")
+
+
+# ----------------------------------------------------------------------------------------------
+# Binary: atan2_, hypot_, remainder_, the comparisons and logical ops (other broadcasts to
+# input's shape; a number is accepted wherever the out-of-place op takes one)
+# ----------------------------------------------------------------------------------------------
+atan2_ = _inplace(T.atan2, "atan2_", "atan2(input, other)", tensor_only="other")
+arctan2_ = _inplace(T.atan2, "arctan2_", "atan2(input, other)", tensor_only="other")
+copysign_ = _inplace(PW.copysign, "copysign_", "|input| with other's sign")
+hypot_ = _inplace(PW.hypot, "hypot_", "sqrt(input ** 2 + other ** 2)", tensor_only="other")
+heaviside_ = _inplace(PW.heaviside, "heaviside_", "0, values or 1 for input < 0, = 0, > 0",
+                      tensor_only="values")
+nextafter_ = _inplace(PW.nextafter, "nextafter_", "the next float after input toward other",
+                      tensor_only="other")
+xlogy_ = _inplace(PW.xlogy, "xlogy_", "input * ln(other) (0 where input is 0)")
+remainder_ = _inplace(E.remainder, "remainder_", "input mod other, with other's sign")
+floor_divide_ = _inplace(PW.floor_divide, "floor_divide_", "floor(input / other)")
+igamma_ = _inplace(SF.igamma, "igamma_", "the regularized lower incomplete gamma P(input, "
+                                         "other)", tensor_only="other")
+igammac_ = _inplace(SF.igammac, "igammac_", "the regularized upper incomplete gamma "
+                                            "Q(input, other)", tensor_only="other")
+divide_ = _inplace(E.div, "divide_", "input / other (``rounding_mode`` None, 'trunc' or "
+                                     "'floor')")
+true_divide_ = _inplace(E.div, "true_divide_", "input / other")
+multiply_ = mul_
+subtract_ = sub_
+eq_ = _inplace(C.eq, "eq_", "input == other (1 or 0 in input's dtype)")
+ne_ = _inplace(C.ne, "ne_", "input != other (1 or 0 in input's dtype)")
+lt_ = _inplace(C.lt, "lt_", "input < other (1 or 0 in input's dtype)")
+le_ = _inplace(C.le, "le_", "input <= other (1 or 0 in input's dtype)")
+gt_ = _inplace(C.gt, "gt_", "input > other (1 or 0 in input's dtype)")
+ge_ = _inplace(C.ge, "ge_", "input >= other (1 or 0 in input's dtype)")
+not_equal_, less_, less_equal_, greater_, greater_equal_ = ne_, lt_, le_, gt_, ge_
+# PyTorch does not record the logical ops in place (the tensor keeps its grad_fn)
+logical_and_ = _inplace(C.logical_and, "logical_and_", "input and other (1 or 0)",
+                        tensor_only="other", tracked=False)
+logical_or_ = _inplace(C.logical_or, "logical_or_", "input or other (1 or 0)",
+                       tensor_only="other", tracked=False)
+logical_xor_ = _inplace(logical_xor, "logical_xor_", "input xor other (1 or 0)",
+                        tensor_only="other", tracked=False)
+
+
+def float_power_(input, exponent):
+    """In place: ``input`` becomes input ** exponent in double precision; as PyTorch, only a
+    float64 ``input`` can hold the result."""
+    if isinstance(input, Tensor) and input._array.dtype.name != "float64":
+        raise RuntimeError(f"the base given to float_power_ has dtype "
+                           f"{scalar_type_name(input._array.dtype)} but the operation's result "
+                           f"requires dtype Double")
+    return run_inplace(input, PW.float_power, (exponent,), {}, "float_power_")
+
+
+def clamp_min_(input, min):
+    """In place: ``input`` becomes max(input, min); returns ``input``."""
+    return clamp_(input, min=min)
+
+
+def clamp_max_(input, max):
+    """In place: ``input`` becomes min(input, max); returns ``input``."""
+    return clamp_(input, max=max)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scans, renorm and the fused products (input += alpha * product, scaled by beta)
+# ----------------------------------------------------------------------------------------------
+# the C++ names PyTorch's "Bad in-place call" message gives the dtypes
+_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+            "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+            "bool": "bool"}
+
+
+def _scan(fn, name, summary):
+    method = _inplace(fn, name, summary)
+
+    def scan(input, dim, dtype=None):
+        if isinstance(input, Tensor) and input._array.dtype.kind == "b":
+            raise not_implemented_for(f"{name[:-1]}_out_cpu", input._array.dtype)
+        if dtype is not None and isinstance(input, Tensor) and \
+                dtypes.to_dtype(dtype).np != input._array.dtype:
+            raise RuntimeError(f"Bad in-place call: input tensor dtype "
+                               f"{_C_NAMES[input._array.dtype.name]} and output tensor dtype "
+                               f"{_C_NAMES[dtypes.to_dtype(dtype).np.name]} should match")
+        return method(input, dim, dtype=dtype)
+    scan.__name__ = scan.__qualname__ = name
+    scan.__doc__ = method.__doc__
+    return scan
+
+
+cumsum_ = _scan(S.cumsum, "cumsum_", "its running sum along ``dim``")
+cumprod_ = _scan(S.cumprod, "cumprod_", "its running product along ``dim``")
+renorm_ = _inplace(SQ.renorm, "renorm_", "input with each slice along ``dim`` scaled to a "
+                                         "p-norm of at most ``maxnorm``")
+addmm_ = _inplace(PR.addmm, "addmm_", "beta input + alpha mat1 @ mat2")
+addmv_ = _inplace(PR.addmv, "addmv_", "beta input + alpha mat @ vec")
+addr_ = _inplace(PR.addr, "addr_", "beta input + alpha outer(vec1, vec2)")
+addbmm_ = _inplace(PR.addbmm, "addbmm_", "beta input + alpha sum_b batch1[b] @ batch2[b]")
+baddbmm_ = _inplace(PR.baddbmm, "baddbmm_", "beta input + alpha batch1 @ batch2 (batched)")
+
+__all__ = [name for name, value in list(globals().items())
+           if name.endswith("_") and not name.startswith("_") and callable(value)] + \
+          ["run_inplace", "ZeroGradient"]

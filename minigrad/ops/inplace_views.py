@@ -1,0 +1,81 @@
+"""In-place view changes: ``t_``, ``transpose_``, ``swapaxes_``, ``swapdims_``, ``squeeze_``,
+``unsqueeze_``, ``as_strided_``.
+
+These rewrite no element: the tensor itself takes the shape and strides its out-of-place view
+would have (same memory, so views of it, and the base it views, are untouched).  As PyTorch:
+
+* the version counter goes up (a node that saved this tensor for backward then refuses);
+* with a graph to record, a leaf that requires grad (or a view of one) is refused, and the
+  tensor's ``grad_fn`` becomes the view op's node (``TransposeBackward0``...), whose input is
+  the tensor's old history, so a gradient flows back through the change of shape.
+"""
+from __future__ import annotations
+
+from ..autograd import is_grad_enabled
+from ..tensor import Tensor
+from .movement import squeeze, t, transpose, unsqueeze
+from .strided import as_strided
+from .writes import _take_history
+
+__all__ = ["t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
+           "as_strided_"]
+
+
+def _restride(input, view, *args, **kwargs):
+    """``input`` given the layout of ``view(input, *args, **kwargs)``; returns ``input``."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"expected a Tensor, got {type(input).__name__}")
+    recording = is_grad_enabled() and input._requires_grad
+    if recording and input.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    base = input._base
+    if recording and base is not None and base is not input and base.grad_fn is None and \
+            base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    result = view(input, *args, **kwargs)
+    input._array = result._array
+    if recording and result.grad_fn is not None:
+        _take_history(input, result)
+    input._version.value += 1
+    return input
+
+
+def t_(input):
+    """In place ``t()``: a 2-d tensor transposed, fewer dimensions unchanged."""
+    if isinstance(input, Tensor) and input.ndim > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input.ndim}D")
+    return _restride(input, t)
+
+
+def transpose_(input, dim0, dim1):
+    """In place ``transpose(dim0, dim1)``."""
+    return _restride(input, transpose, dim0, dim1)
+
+
+def swapaxes_(input, axis0, axis1):
+    """``transpose_`` with numpy's argument names."""
+    return _restride(input, transpose, axis0, axis1)
+
+
+def swapdims_(input, dim0, dim1):
+    """``transpose_`` under another name."""
+    return _restride(input, transpose, dim0, dim1)
+
+
+def squeeze_(input, dim=None):
+    """In place ``squeeze(dim)``: size-1 dimensions (all, or those in ``dim``) removed."""
+    return _restride(input, squeeze, dim)
+
+
+def unsqueeze_(input, dim):
+    """In place ``unsqueeze(dim)``: a size-1 dimension inserted at ``dim``."""
+    return _restride(input, unsqueeze, dim)
+
+
+def as_strided_(input, size, stride, storage_offset=None):
+    """In place ``as_strided``: input shows its memory with ``size``, ``stride`` (elements)
+    and ``storage_offset`` (default: input's own)."""
+    return _restride(input, as_strided, size, stride, storage_offset)

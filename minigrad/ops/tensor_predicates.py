@@ -1,0 +1,227 @@
+"""Small tensor methods PyTorch code calls every day: ``reciprocal``, ``logical_xor``, the
+questions a tensor answers about itself (``is_signed``, ``is_nonzero``, ``is_same_size``,
+``nbytes``, ``dim_order``, ``is_cpu``...), the conjugate transposes ``H`` / ``mH`` (plain
+transposes: minigrad has no complex dtypes), the legacy constructor ``new`` and the Python
+callbacks ``apply_`` / ``map_``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Size, Tensor
+from ._util import broadcast_shape, scalar_type_name
+from .elementwise import cast, mul, neg
+from .movement import expand, transpose
+
+__all__ = ["Reciprocal", "reciprocal", "logical_xor", "is_signed", "is_nonzero",
+           "is_same_size", "nbytes", "dim_order", "H", "mH", "broadcast_to", "new", "apply_",
+           "map_", "output_nr"]
+
+
+class Reciprocal(Function):
+    """out = 1 / a.  Backward: -g out ** 2 (the saved output, so second derivatives follow)."""
+    def forward(self, a):
+        with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
+            out = backend.xp_of(a).reciprocal(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        return neg(mul(g, mul(out, out)))
+
+
+def reciprocal(input):
+    """1 / input elementwise; integer and bool tensors give the default float dtype."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"reciprocal(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._array.dtype.kind != "f":
+        input = cast(input, dtypes.default_float().np)
+    return Reciprocal.apply(input)
+
+
+def _tensor_argument(value, name, label, position):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument '{label}' (position {position}) must be Tensor, "
+                        f"not {type(value).__name__}")
+
+
+def logical_xor(input, other):
+    """True where exactly one of ``input``, ``other`` (broadcast; any dtypes) is nonzero."""
+    _tensor_argument(input, "logical_xor", "input", 1)
+    _tensor_argument(other, "logical_xor", "other", 2)
+    a, b = input._array, other._array
+    broadcast_shape(a.shape, b.shape, "logical_xor")
+    return Tensor._wrap(backend.xp_of(a).logical_xor(a, b))
+
+
+# ----------------------------------------------------------------------------------------------
+# What a tensor says about itself
+# ----------------------------------------------------------------------------------------------
+def is_signed(input) -> bool:
+    """Does input's dtype hold negative values (floats and signed integers; not uint8, bool)?"""
+    _tensor_argument(input, "is_signed", "input", 1)
+    return input._array.dtype.kind in "fi"
+
+
+def is_nonzero(input) -> bool:
+    """The truth of a one-element tensor (NaN counts as nonzero); more or fewer elements are
+    ambiguous, as ``bool(tensor)``."""
+    _tensor_argument(input, "is_nonzero", "input", 1)
+    n = input._array.size
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input._array.reshape(()) != 0)
+
+
+def is_same_size(input, other) -> bool:
+    """Do the two tensors have the same shape?"""
+    _tensor_argument(other, "is_same_size", "other", 1)
+    return tuple(input.shape) == tuple(other.shape)
+
+
+def nbytes(input) -> int:
+    """numel * element size, in bytes (an expanded view counts each element it shows)."""
+    return int(input._array.size * input._array.itemsize)
+
+
+def output_nr(input) -> int:
+    """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
+    return int(input._output_nr or 0)
+
+
+def dim_order(input, *, ambiguity_check=False):
+    """The dimensions from outermost to innermost in memory: sorted by stride, largest first
+    (a tie keeps the dimensions' order).  ``(0, 1, 2, 3)`` for a contiguous 4-d tensor,
+    ``(0, 2, 3, 1)`` for channels_last.  ``ambiguity_check=True`` refuses a tensor with two
+    equal strides (its order is not determined by its layout)."""
+    if not isinstance(ambiguity_check, (bool, list)):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
+    strides = [s // input._array.itemsize for s in input._array.strides]
+    if ambiguity_check is True and len(set(strides)) != len(strides):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to "
+                           "exact one of the given memory formats.")
+    return tuple(sorted(range(len(strides)), key=lambda d: -strides[d]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Transposes and broadcast
+# ----------------------------------------------------------------------------------------------
+def H(input):
+    """The conjugate transpose of a matrix (the transpose: minigrad's tensors are real)."""
+    if input.ndim == 0:
+        warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                      UserWarning, stacklevel=3)
+        return input
+    if input.ndim != 2:
+        hint = " For batches of matrices, consider using tensor.mH" if input.ndim > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{input.ndim}-D tensor.{hint}")
+    return transpose(input, 0, 1)
+
+
+def mH(input):
+    """The conjugate transpose of the last two dimensions (the transpose, for real tensors)."""
+    if input.ndim == 0:
+        warnings.warn("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
+                      UserWarning, stacklevel=3)
+        return input
+    if input.ndim == 1:
+        raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. "
+                           "Got 1-D tensor.")
+    return transpose(input, -2, -1)
+
+
+def broadcast_to(input, *size):
+    """``input`` expanded to ``size`` (a view; given as a tuple or as separate ints)."""
+    return expand(input, *size)
+
+
+# ----------------------------------------------------------------------------------------------
+# The legacy constructor and Python callbacks
+# ----------------------------------------------------------------------------------------------
+def new(input, *args, device=None):
+    """PyTorch's legacy ``t.new(...)``, in t's dtype (and device, unless given):
+    ``new()`` an empty 1-d tensor, ``new(2, 3)`` or ``new(Size)`` an uninitialised one of
+    that shape (minigrad fills it with zeros), ``new(sequence)`` a tensor of that data,
+    ``new(tensor)`` that tensor, which must have t's dtype."""
+    xp_dtype = input._array.dtype
+    where = backend.device(device) if device is not None else input.device
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        other = args[0]
+        if other._array.dtype != xp_dtype:
+            raise TypeError(f"expected {scalar_type_name(xp_dtype)} tensor (got "
+                            f"{scalar_type_name(other._array.dtype)} tensor)")
+        return other
+    if len(args) == 1 and isinstance(args[0], Size):
+        return _zeros(tuple(args[0]), xp_dtype, where)
+    if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+        data = args[0]
+        if not isinstance(data, (list, tuple, np.ndarray)):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+        array = np.asarray(data)
+        if xp_dtype.kind in "iub" and array.dtype.kind == "f":
+            array = np.trunc(array)                   # C's cast: 1.5 -> 1, as PyTorch
+        return Tensor._wrap(backend.to_device(array.astype(xp_dtype), where))
+    if not all(isinstance(a, (int, np.integer)) for a in args):
+        raise TypeError(f"new() received an invalid combination of arguments - got "
+                        f"({', '.join(type(a).__name__ for a in args)})")
+    return _zeros(tuple(int(a) for a in args) if args else (0,), xp_dtype, where)
+
+
+def _zeros(shape, np_dtype, where):
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: "
+                           f"{list(shape)}")
+    return Tensor._wrap(backend.to_device(np.zeros(shape, np_dtype), where))
+
+
+def _callback_target(input, name):
+    if input.requires_grad:
+        raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use "
+                           f"var.detach().{name}() instead.")
+    if input.device.type != "cpu":
+        raise TypeError(f"{name}_ is only implemented on CPU tensors")
+
+
+def _store(input, values):
+    """Write the Python results back (cast as PyTorch casts a Python number to the dtype)."""
+    for v in values:
+        if not isinstance(v, (bool, int, float, np.generic)):
+            raise TypeError(f"must be real number, not {type(v).__name__}")
+    array = np.asarray(values, dtype=np.float64 if input._array.dtype.kind == "f" else None)
+    if input._array.dtype.kind in "iu" and array.dtype.kind == "f":
+        array = np.trunc(array)
+    input._array[...] = array.reshape(input._array.shape).astype(input._array.dtype)
+    input._version.value += 1
+    return input
+
+
+def apply_(input, callable):
+    """Replace each element x by ``callable(x)`` (a Python number); CPU only, and not on a
+    tensor that requires grad.  Slow by nature: one Python call per element."""
+    _callback_target(input, "apply_")
+    return _store(input, [callable(x) for x in input._array.reshape(-1).tolist()])
+
+
+def map_(input, tensor, callable):
+    """Replace each element x by ``callable(x, y)``, y the matching element of ``tensor``
+    (broadcast to input's shape; same dtype).  CPU only; not on a tensor that requires grad."""
+    _callback_target(input, "map_")
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"map_(): argument 'tensor' (position 1) must be Tensor, not "
+                        f"{type(tensor).__name__}")
+    if tensor._array.dtype != input._array.dtype:
+        name = scalar_type_name(input._array.dtype)
+        raise TypeError(f"map_: expected torch.{name}Tensor for 'other' (got "
+                        f"torch.{scalar_type_name(tensor._array.dtype)}Tensor)")
+    others = expand(tensor, *input.shape)._array.reshape(-1).tolist()
+    return _store(input, [callable(x, y) for x, y in
+                          zip(input._array.reshape(-1).tolist(), others)])
