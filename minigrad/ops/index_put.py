@@ -1,0 +1,208 @@
+"""Writes at index tensors: ``index_put`` / ``index_put_`` and ``put`` / ``put_``.
+
+``index_put(input, indices, values, accumulate)`` is ``input[indices] = values`` out of place
+(``indices`` a tuple of integer index tensors or bool masks, numpy/PyTorch advanced-indexing
+rules); ``put(input, index, source)`` writes at flat positions of ``input``
+(C order, negative counting from the end).  With ``accumulate=True`` values are added, and a
+position listed twice gets both.
+
+Both reduce to flat C-order positions: ``arange(numel).reshape(shape)[indices]``.  A write is
+then ``ViewScatter`` (writes.py: out = input with values at the positions; gradient: g with
+zeros there for input, g read at the positions for values) and an accumulation is
+``AccumulateAt`` below.  The in-place forms go through ``apply_inplace`` like every write.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import scalar_type_name
+from .elementwise import cast
+from .plumbing import expand_to, reshape_to
+from .indexing import GetItem
+from .writes import ViewScatter, apply_inplace
+
+__all__ = ["index_put", "index_put_", "put", "put_"]
+
+
+class AccumulateAt(Function):
+    """out = a with ``values`` added at the flat ``index`` (repeated positions add up).
+
+    Backward: d out / d a = 1, so a gets g; each value gets g at the position it was added
+    to (a gather whose own backward adds up repeated positions, so any order works)."""
+    def forward(self, a, values, *, index):
+        self.index = index
+        out = a.copy()
+        flat = out.reshape(-1)
+        if flat.dtype.kind == "f" and flat.size and isinstance(flat, np.ndarray):
+            # a bincount is one vectorised pass, much faster than numpy's unbuffered add.at
+            flat += np.bincount(index.reshape(-1), weights=values.reshape(-1),
+                                minlength=flat.size).astype(flat.dtype)
+        else:
+            backend.index_add(flat, index.reshape(-1), values.reshape(-1))
+        return out
+
+    def backward(self, g):
+        return (g if self.needs_input_grad[0] else None,
+                GetItem.apply(reshape_to(g, (g._array.size,)), index=(self.index,), basic=False)
+                if self.needs_input_grad[1] else None)
+
+
+def _write_at(input, values, positions, accumulate, inplace):
+    """input with ``values`` (shaped like ``positions``) written or added at ``positions``."""
+    function = AccumulateAt if accumulate else ViewScatter
+    if inplace:
+        if not input._array.flags.writeable:
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
+        return apply_inplace(input, function, values, index=positions)
+    return function.apply(input, values, index=positions)
+
+
+def _check_same_device(input, other):
+    if input.device != other.device:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {input.device} and {other.device}!")
+
+
+# ----------------------------------------------------------------------------------------------
+# index_put
+# ----------------------------------------------------------------------------------------------
+def _numpy_index(indices, name):
+    if isinstance(indices, Tensor) or not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'indices' (position 2) must be tuple of Tensors, "
+                        f"not {type(indices).__name__}")
+    out = []
+    for i, item in enumerate(indices):
+        if not isinstance(item, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+                            f"{type(item).__name__}")
+        if item._array.dtype.kind not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        out.append(item._array)
+    return tuple(out)
+
+
+def _leading_int_positions(input, index):
+    """The common case without building a grid of every position: integer index tensors for
+    the first k dims (the rest whole), ``x[i, j] = v``.  Their broadcast shape followed by
+    the remaining dims; None for any other index (masks, fewer dims than indexed...)."""
+    shape = tuple(input.shape)
+    if not 0 < len(index) <= len(shape) or any(i.dtype.kind not in "iu" for i in index):
+        return None
+    xp = backend.xp_of(input._array)
+    try:
+        arrays = xp.broadcast_arrays(*index)
+    except ValueError:
+        return None                       # numpy's own message, from the general path
+    flat = 0
+    for d, (i, size) in enumerate(zip(arrays, shape)):
+        bad = (i >= size) | (i < -size)
+        if i.size and bool(bad.any()):
+            first = int(i.reshape(-1)[xp.argmax(bad.reshape(-1))])
+            raise IndexError(f"index {first} is out of bounds for dimension {d} with size "
+                             f"{size}")
+        flat = flat * size + (i % size if size else i)
+    inner = shape[len(index):]
+    count = int(np.prod(inner, dtype=np.int64))
+    flat = xp.asarray(flat, dtype=xp.int64)
+    if not inner:
+        return flat
+    offsets = xp.arange(count, dtype=xp.int64).reshape(inner)
+    return flat.reshape(flat.shape + (1,) * len(inner)) * count + offsets
+
+
+def _index_put(input, indices, values, accumulate, name, inplace):
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name}(): argument 'values' (position 3) must be Tensor, not "
+                        f"{type(values).__name__}")
+    index = _numpy_index(indices, name)
+    masked_fill = len(index) == 1 and index[0].dtype.kind == "b" and values._array.size == 1
+    if values._array.dtype != input._array.dtype and masked_fill:
+        values = cast(values, input._array.dtype)   # as PyTorch: a masked fill converts
+    if values._array.dtype != input._array.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{scalar_type_name(input._array.dtype)} for the destination and "
+                           f"{scalar_type_name(values._array.dtype)} for the source.")
+    _check_same_device(input, values)
+    positions = _leading_int_positions(input, index)
+    if positions is None:
+        xp = backend.xp_of(input._array)
+        grid = xp.arange(input._array.size, dtype=xp.int64).reshape(input.shape)
+        try:
+            positions = grid[index]
+        except IndexError as exc:
+            raise IndexError(str(exc).replace("axis", "dimension")) from None
+    try:
+        if np.broadcast_shapes(tuple(values.shape), positions.shape) != positions.shape:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
+                           f"be broadcast to indexing result of shape "
+                           f"{list(positions.shape)}") from None
+    values = expand_to(values, positions.shape)
+    return _write_at(input, values, positions, accumulate, inplace)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """``input`` with ``input[indices] = values`` (``+=`` with ``accumulate``, repeated
+    positions adding up); a new tensor.  ``indices``: a tuple of integer/bool tensors;
+    ``values`` broadcasts to the indexed shape and has input's dtype."""
+    return _index_put(input, indices, values, accumulate, "index_put", inplace=False)
+
+
+def index_put_(input, indices, values, accumulate=False):
+    """``index_put`` written into ``input`` itself; returns ``input``."""
+    return _index_put(input, indices, values, accumulate, "index_put_", inplace=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# put
+# ----------------------------------------------------------------------------------------------
+def _put(input, index, source, accumulate, inplace):
+    for what, value in (("index", index), ("source", source)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"put(): argument '{what}' must be Tensor, not "
+                            f"{type(value).__name__}")
+    flat = index._array
+    if flat.dtype != np.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got "
+                           f"{scalar_type_name(flat.dtype)}")
+    if source._array.dtype != input._array.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
+                           f"self.dtype = {scalar_type_name(input._array.dtype)} and "
+                           f"source.dtype = {scalar_type_name(source._array.dtype)}")
+    if flat.size != source._array.size:
+        raise IndexError(f"put_(): Expected source and index to have the same number of "
+                         f"elements, but got source.numel() = {source._array.size}, "
+                         f"index.numel() = {flat.size}")
+    _check_same_device(input, source)
+    _check_same_device(input, index)
+    numel = input._array.size
+    if flat.size and not numel:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
+    if flat.size:
+        xp = backend.xp_of(flat)
+        bad = (flat >= numel) | (flat < -numel)
+        if bool(bad.any()):
+            first = int(flat.reshape(-1)[xp.argmax(bad.reshape(-1))])
+            raise IndexError(f"out of range: tried to access index {first} on a tensor of "
+                             f"{numel} elements.")
+    positions = (flat % max(numel, 1)).reshape(-1)
+    values = reshape_to(source, (flat.size,))
+    return _write_at(input, values, positions, accumulate, inplace)
+
+
+def put(input, index, source, accumulate=False):
+    """``input`` with ``source``'s elements written (added, with ``accumulate``) at the flat
+    C-order positions ``index`` (int64, negative from the end; as many as source has); a new
+    tensor."""
+    return _put(input, index, source, accumulate, inplace=False)
+
+
+def put_(input, index, source, accumulate=False):
+    """``put`` written into ``input`` itself; returns ``input``."""
+    return _put(input, index, source, accumulate, inplace=True)

@@ -1,0 +1,138 @@
+"""Matrix and reduction helpers added in round 7: ``trace``, ``Tensor.sum_to_size``,
+``chain_matmul``, ``cholesky_inverse``, the deprecated ``frobenius_norm`` / ``nuclear_norm``
+and ``embedding_renorm_``.
+
+All but ``embedding_renorm_`` (an in-place, gradient-free rescaling) are compositions of
+differentiable ops, so their gradients of any order come from those ops.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+from .. import backend
+from ..autograd import no_grad
+from ._util import not_implemented_for
+from .linalg import matrix_norm, vector_norm
+from .matmul import matmul
+from .matrix_functions import multi_dot
+from .movement import clone, mT
+from .plumbing import sum_to
+from .reduce import sum
+from .shaping import diagonal
+from .solve import inv
+
+__all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobenius_norm",
+           "nuclear_norm", "embedding_renorm_"]
+
+
+def trace(input):
+    """The sum of the main diagonal of a 2-d tensor (integers sum to int64, as ``sum``)."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input._array.dtype.kind == "b":
+        raise not_implemented_for("trace", input._array.dtype)
+    return sum(diagonal(input))
+
+
+def sum_to_size(self, *size):
+    """``Tensor.sum_to_size``: ``self`` summed down to ``size`` (given as ints or one
+    sequence), which must be expandable to self's shape: the adjoint of ``expand``."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    size = tuple(int(s) for s in size)
+    shape = tuple(self.shape)
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s != n and s != 1 for s, n in zip(size, shape[lead:])):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    return sum_to(self, size)
+
+
+def chain_matmul(*matrices):
+    """The product of the 2-d ``matrices`` in order (deprecated in PyTorch, which now points
+    to ``linalg.multi_dot``); one matrix comes back as a copy."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
+    if len(matrices) == 1 and isinstance(matrices[0], (tuple, list)):
+        matrices = tuple(matrices[0])
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    if len(matrices) == 1:
+        return clone(matrices[0])
+    return multi_dot(matrices)
+
+
+def cholesky_inverse(input, upper=False):
+    """The inverse of A = L L^T (``upper``: A = U^T U) from its Cholesky factor, for one
+    matrix or a batch (..., n, n)."""
+    if input.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
+                           f"are {input.shape[-2]} by {input.shape[-1]} matrices")
+    a = matmul(mT(input), input) if upper else matmul(input, mT(input))
+    return inv(a)
+
+
+def _deprecated(name, instead):
+    warnings.warn(f"at::{name} is deprecated and it is just left for JIT compatibility. It will "
+                  f"be removed in a future PyTorch release. Please use `{instead}` instead",
+                  UserWarning, stacklevel=3)
+
+
+def frobenius_norm(input, dim, keepdim=False):
+    """sqrt(sum of squares) over the (at most two) dims ``dim``: ``linalg.vector_norm(input,
+    2, dim, keepdim)`` (deprecated in PyTorch)."""
+    _deprecated("frobenius_norm", "linalg.vector_norm(A, 2., dim, keepdim)")
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if len(dims) > 2:
+        raise RuntimeError(f"Expected at most 2 dimensions, but got {len(dims)} dimensions "
+                           f"instead.")
+    return vector_norm(input, 2, dims, keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """The sum of the singular values of the matrices spanned by the two dims ``dim`` (the
+    last two by default) (deprecated in PyTorch; ``linalg.matrix_norm(input, 'nuc', ...)``).
+    ``nuclear_norm(input, keepdim)`` with a bool second argument is accepted too."""
+    _deprecated("nuclear_norm", "linalg.matrix_norm(A, 'nuc', dim, keepdim)")
+    if isinstance(dim, bool):
+        dim, keepdim = None, dim
+    if dim is None:
+        dim = (-2, -1)
+    return matrix_norm(input, "nuc", tuple(dim), keepdim)
+
+
+def embedding_renorm_(input, indices, max_norm, norm_type):
+    """Rescale, in place and outside the graph, each row ``input[i]`` (``i`` in ``indices``)
+    whose ``norm_type``-norm exceeds ``max_norm`` to norm ``max_norm`` (times
+    max_norm / (norm + 1e-7), as PyTorch).  Returns ``input``."""
+    if input.ndim != 2:
+        raise RuntimeError(f"embedding_renorm_(): expected 2-d weight, but got "
+                           f"{input.ndim}-d")
+    if indices._array.dtype.kind not in "iu":
+        raise RuntimeError(f"embedding_renorm_(): Expected tensor for argument #2 'indices' to "
+                           f"have one of the following scalar types: Long, Int; but got "
+                           f"{indices.dtype} instead")
+    xp = backend.xp_of(input._array)
+    with no_grad():
+        rows = xp.unique(indices._array.reshape(-1))
+        w = input._array
+        picked = w[rows]
+        p = float(norm_type)
+        if p == float("inf"):
+            norms = xp.abs(picked).max(axis=1)
+        elif p == 0:
+            norms = (picked != 0).sum(axis=1).astype(w.dtype)
+        else:
+            norms = (xp.abs(picked) ** p).sum(axis=1) ** (1.0 / p)
+        big = norms > max_norm
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        w[rows[big]] = picked[big] * scale[:, None]
+    input._version.value += 1
+    return input

@@ -1,0 +1,251 @@
+"""View ops as copies, and writes into a view as out-of-place ops.
+
+* The ``*_copy`` family (``t_copy``, ``diagonal_copy``, ``slice_copy``...): the elements of
+  the named view in a fresh, contiguous tensor that shares no memory with its input.  Each is
+  the view followed by a contiguous clone, so its gradient is the view's.
+* The ``*_scatter`` family (``diagonal_scatter``, ``select_scatter``, ``slice_scatter``,
+  ``as_strided_scatter``): ``out = input.clone(); view_of(out)[...] = src``, without touching
+  ``input``.  The view's positions inside input (flat C-order indices, found by applying the
+  view op to ``arange(numel)``) drive ``ViewScatter``: out gets src at those positions and
+  input elsewhere.  Its backward is ``g`` with zeros at the positions for input and ``g`` read
+  at the positions for src, both differentiable again.
+* ``constant_pad_nd``: ``pad`` with a constant where a negative width crops instead.
+* ``split_with_sizes`` and the ``unsafe_*`` splits: PyTorch's other spellings of ``split`` and
+  ``chunk`` (the "unsafe" ones only skip PyTorch's view tracking; here they are the same).
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from .. import _memory_format as mf
+from ..autograd import no_grad
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .elementwise import cast
+from .indexing import getitem
+from .movement import pad as pad_constant
+from .movement import (chunk, clone, expand, narrow, permute, select, split, squeeze, t,
+                       transpose, unbind, unsqueeze, view)
+from .shaping import diagonal, unfold
+from .strided import as_strided
+from .writes import ViewScatter
+
+__all__ = ["alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy",
+           "permute_copy", "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy",
+           "squeeze_copy", "t_copy", "transpose_copy", "unbind_copy", "unfold_copy",
+           "unsqueeze_copy", "view_copy", "split_with_sizes", "unsafe_chunk", "unsafe_split",
+           "unsafe_split_with_sizes", "diagonal_scatter", "select_scatter", "slice_scatter",
+           "as_strided_scatter", "slice_view", "constant_pad_nd"]
+
+
+def _fresh(view_result):
+    """A contiguous copy of a view (its gradient flows back through the view)."""
+    return clone(view_result, memory_format=mf.contiguous_format)
+
+
+# ----------------------------------------------------------------------------------------------
+# split spellings
+# ----------------------------------------------------------------------------------------------
+def split_with_sizes(input, split_sizes, dim=0):
+    """Pieces of ``input`` along ``dim`` with the listed sizes (which must add up to its
+    size there): views, as a tuple."""
+    if isinstance(split_sizes, numbers.Integral) or isinstance(split_sizes, Tensor):
+        raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be tuple "
+                        f"of ints, not {type(split_sizes).__name__}")
+    return split(input, [int(s) for s in split_sizes], dim)
+
+
+def unsafe_split(input, split_size, dim=0):
+    """``split`` (PyTorch's version skips view tracking; the pieces are the same)."""
+    return split(input, split_size, dim)
+
+
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    """``split_with_sizes`` (see ``unsafe_split``)."""
+    return split_with_sizes(input, split_sizes, dim)
+
+
+def unsafe_chunk(input, chunks, dim=0):
+    """``chunk`` (see ``unsafe_split``)."""
+    return chunk(input, chunks, dim)
+
+
+# ----------------------------------------------------------------------------------------------
+# slice: PyTorch's aten::slice, input[start:end:step] along one dim
+# ----------------------------------------------------------------------------------------------
+def _slice_index(input, dim, start, end, step, name):
+    if input.ndim == 0:
+        raise IndexError(f"{name}() cannot be applied to a 0-dim tensor.")
+    if step is None:
+        step = 1
+    if int(step) <= 0:
+        raise RuntimeError("slice step must be positive")
+    d = normalize_dim(dim, input.ndim)
+    as_int = (lambda v: None if v is None else int(v))
+    return d, (slice(None),) * d + (slice(as_int(start), as_int(end), int(step)),)
+
+
+def slice_view(input, dim=0, start=None, end=None, step=1):
+    """input[..., start:end:step, ...] along ``dim``: a view (bounds clamped as Python's)."""
+    _, index = _slice_index(input, dim, start, end, step, "slice")
+    return getitem(input, index)
+
+
+# ----------------------------------------------------------------------------------------------
+# the *_copy family: view, then a contiguous clone
+# ----------------------------------------------------------------------------------------------
+def alias_copy(input):
+    """A copy of ``input`` (the copy of ``alias``, a view of the whole tensor)."""
+    return _fresh(input)
+
+
+def as_strided_copy(input, size, stride, storage_offset=None):
+    return _fresh(as_strided(input, size, stride, storage_offset))
+
+
+def detach_copy(input):
+    """A copy of ``input``'s values, out of the graph."""
+    with no_grad():
+        return _fresh(input.detach())
+
+
+def diagonal_copy(input, offset=0, dim1=0, dim2=1):
+    return _fresh(diagonal(input, offset, dim1, dim2))
+
+
+def expand_copy(input, size, *, implicit=False):
+    return _fresh(expand(input, size))
+
+
+def permute_copy(input, dims):
+    return _fresh(permute(input, dims))
+
+
+def select_copy(input, dim, index):
+    return _fresh(select(input, dim, index))
+
+
+def slice_copy(input, dim=0, start=None, end=None, step=1):
+    return _fresh(slice_view(input, dim, start, end, step))
+
+
+def split_copy(input, split_size, dim=0):
+    return tuple(_fresh(p) for p in split(input, split_size, dim))
+
+
+def split_with_sizes_copy(input, split_sizes, dim=0):
+    return tuple(_fresh(p) for p in split_with_sizes(input, split_sizes, dim))
+
+
+def squeeze_copy(input, dim=None):
+    return _fresh(squeeze(input, dim))
+
+
+def t_copy(input):
+    return _fresh(t(input))
+
+
+def transpose_copy(input, dim0, dim1):
+    return _fresh(transpose(input, dim0, dim1))
+
+
+def unbind_copy(input, dim=0):
+    return tuple(_fresh(p) for p in unbind(input, dim))
+
+
+def unfold_copy(input, dimension, size, step):
+    return _fresh(unfold(input, dimension, size, step))
+
+
+def unsqueeze_copy(input, dim):
+    return _fresh(unsqueeze(input, dim))
+
+
+def view_copy(input, size):
+    """``view`` (a shape, or a dtype to reinterpret the bytes as) into a fresh tensor."""
+    if isinstance(size, (tuple, list, numbers.Integral)) or isinstance(size, Tensor):
+        return _fresh(view(input, size))
+    return Tensor._wrap(view(input, size)._array.copy())
+
+
+# ----------------------------------------------------------------------------------------------
+# the *_scatter family: out-of-place writes into a view
+# ----------------------------------------------------------------------------------------------
+def _view_positions(input, make_view):
+    """Where each element of ``make_view(input)`` sits in input (flat C-order positions), an
+    int64 array shaped like the view."""
+    xp = backend.xp_of(input._array)
+    with no_grad():
+        grid = Tensor._wrap(xp.arange(input._array.size, dtype=xp.int64).reshape(input.shape))
+        return make_view(grid)._array
+
+
+def _scatter_into_view(input, src, make_view, name):
+    for what, value in (("input", input), ("src", src)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{what}' must be Tensor, not "
+                            f"{type(value).__name__}")
+    positions = _view_positions(input, make_view)
+    if tuple(src.shape) != tuple(positions.shape):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(positions.shape)}")
+    if src._array.dtype != input._array.dtype:
+        src = cast(src, input._array.dtype)
+    if input.device != src.device:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {input.device} and {src.device}!")
+    return ViewScatter.apply(input, src, index=positions)
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """``input`` with its diagonal (``diagonal(input, offset, dim1, dim2)``) replaced by
+    ``src`` (shaped like that diagonal); a new tensor."""
+    return _scatter_into_view(input, src, lambda x: diagonal(x, offset, dim1, dim2),
+                              "diagonal_scatter")
+
+
+def select_scatter(input, src, dim, index):
+    """``input`` with ``input.select(dim, index)`` replaced by ``src``; a new tensor."""
+    return _scatter_into_view(input, src, lambda x: select(x, dim, index), "select_scatter")
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """``input`` with ``input[..., start:end:step, ...]`` (along ``dim``) replaced by ``src``;
+    a new tensor."""
+    return _scatter_into_view(input, src, lambda x: slice_view(x, dim, start, end, step),
+                              "slice_scatter")
+
+
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    """``input`` with ``input.as_strided(size, stride, storage_offset)`` replaced by ``src``
+    (positions counted in input's own C-order elements); a new tensor."""
+    return _scatter_into_view(input, src,
+                              lambda x: as_strided(x, size, stride, storage_offset),
+                              "as_strided_scatter")
+
+
+# ----------------------------------------------------------------------------------------------
+# constant_pad_nd
+# ----------------------------------------------------------------------------------------------
+def constant_pad_nd(input, pad, value=0):
+    """``input`` padded with ``value``: ``pad`` lists (before, after) widths from the last dim
+    backwards, as ``nn.functional.pad``; a negative width removes that many elements."""
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise RuntimeError(f"Length of pad must be even but instead it equals {len(pad)}")
+    if len(pad) > 2 * input.ndim:
+        raise RuntimeError(f"Length of pad should be no more than twice the number of "
+                           f"dimensions of the input. Pad length is {len(pad)}while the input "
+                           f"has {input.ndim}dimensions.")
+    out = input
+    for i in range(len(pad) // 2):
+        d = input.ndim - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        start, stop = max(-before, 0), out.shape[d] - max(-after, 0)
+        if start or stop != out.shape[d]:        # cropping: a narrow of what remains
+            out = narrow(out, d, start, stop - start)
+    positive = [max(p, 0) for p in pad]
+    if any(positive):
+        return pad_constant(out, positive, "constant", value)
+    return clone(out, memory_format=mf.contiguous_format)
