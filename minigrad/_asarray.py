@@ -1,0 +1,116 @@
+"""``asarray`` and ``frombuffer``: tensors over existing memory where PyTorch shares it.
+
+    asarray(np_array)                 # shares the array's memory (same dtype, same device)
+    asarray(tensor) is tensor         # no copy, no new object, when nothing must change
+    asarray([1, 2.5])                 # a new tensor, dtype inferred as torch.tensor does
+    frombuffer(bytearray(...), dtype=minigrad.int16)   # a 1-D view of the bytes
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, dtypes
+from .ops._util import scalar_type_name
+from .tensor import Tensor, _to_array
+
+__all__ = ["asarray", "frombuffer"]
+
+_BUFFER_TYPES = (bytes, bytearray, memoryview)
+
+
+def _alias_dtype_error(have, want):
+    return ValueError(f"can't alias tensor with dtype '{scalar_type_name(have)}' into dtype "
+                      f"'{scalar_type_name(want)}'.")
+
+
+def _shareable(array, dtype, device, copy):
+    """``array`` itself when it already has the wanted dtype and device (and no copy is asked
+    for); a converted copy otherwise, or ValueError when ``copy=False`` forbids copying."""
+    want = array.dtype if dtype is None else dtypes.to_dtype(dtype).np
+    target = None if device is None else backend.device(device)
+    here = "cpu" if isinstance(array, np.ndarray) else "cuda"
+    moves = target is not None and target.type != here
+    if want != array.dtype:
+        if copy is False:
+            raise _alias_dtype_error(array.dtype, want)
+        array = array.astype(want)
+        copied = True
+    else:
+        copied = False
+    if moves:
+        if copy is False:
+            raise ValueError(f"can't alias tensor from device '{here}' to '{target}'.")
+        array, copied = backend.to_device(array, target), True
+    if copy and not copied:
+        array = array.copy()
+    return array
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """``obj`` as a tensor, sharing memory when it can.
+
+    * a Tensor: returned itself when dtype and device already match (``copy=True`` copies);
+      ``requires_grad=True`` sets the flag on the result;
+    * a numpy (or cupy) array or numpy scalar: a tensor over the same memory when dtype and
+      device match, else a converted copy;
+    * bytes, bytearray, memoryview: ``frombuffer`` with ``dtype`` (default: the default dtype);
+    * a Python number or (nested) sequence: a new tensor, dtype as ``minigrad.tensor``.
+
+    ``copy=False`` raises ValueError where sharing is impossible; ``copy=None`` shares when it
+    can and copies otherwise.
+    """
+    if isinstance(obj, Tensor):
+        want = obj._array.dtype if dtype is None else dtypes.to_dtype(dtype).np
+        if copy is False and want != obj._array.dtype:
+            raise _alias_dtype_error(obj._array.dtype, want)
+        # .to() and .clone() keep the result in the autograd graph, as torch's asarray does
+        result = obj.to(*(a for a in (device, dtype) if a is not None))
+        if copy and result is obj:
+            result = obj.clone()
+    elif isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
+        dtypes.from_numpy_dtype(obj.dtype)
+        result = Tensor._wrap(_shareable(obj, dtype, device, copy))
+    elif isinstance(obj, _BUFFER_TYPES):
+        result = frombuffer(obj, dtype=dtypes.default_float() if dtype is None else dtype)
+        if copy:
+            result = Tensor._wrap(result._array.copy())
+    else:
+        if copy is False:
+            raise ValueError("can't alias arbitrary sequence into a tensor.")
+        result = Tensor._wrap(_to_array(obj, dtype, device))
+    if requires_grad:
+        result.requires_grad_(True)
+    return result
+
+
+def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
+    """A 1-D tensor over the bytes of ``buffer`` (anything with the buffer protocol), starting
+    ``offset`` bytes in, ``count`` elements of ``dtype`` (-1: as many as fit).  The memory is
+    shared: writes through either side show in the other (a read-only buffer such as bytes
+    gives a read-only array)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise ValueError("object does not implement Python buffer protocol.") from None
+    dt = dtypes.to_dtype(dtype)
+    item = np.dtype(dt.np).itemsize
+    length = view.nbytes
+    if length == 0 or count == 0:
+        raise ValueError(f"both buffer length ({length}) and count ({count}) must not be 0")
+    if not 0 <= offset < length:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than "
+                         f"buffer length ({length} bytes) minus 1")
+    if count < 0:
+        if (length - offset) % item:
+            raise ValueError(f"buffer length ({length - offset} bytes) after offset ({offset} "
+                             f"bytes) must be a multiple of element size ({item})")
+        count = (length - offset) // item
+    elif offset + count * item > length:
+        raise ValueError(f"requested buffer length ({count} * {item} bytes) after offset "
+                         f"({offset} bytes) must not be greater than actual buffer length "
+                         f"({length} bytes)")
+    array = np.frombuffer(view, dtype=dt.np, count=count, offset=offset)
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
