@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..creation import empty
 from ..tensor import Tensor, _to_array
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"]
 
 
 class Parameter(Tensor):
@@ -36,3 +36,89 @@ class Parameter(Tensor):
             new.grad = Tensor._wrap(self.grad._array.copy())
         memo[id(self)] = new
         return new
+
+
+_UNINITIALIZED_SHAPE = (
+    "Can't access the shape of an uninitialized parameter or buffer. This error usually "
+    "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
+    "initialized one. Call `forward` to initialize the parameters before accessing their "
+    "attributes.")
+
+
+class _UninitializedTensor:
+    """A placeholder whose shape is not known yet (a lazy layer's weight before its first
+    forward).  It holds no data; ``materialize(shape)`` gives it an uninitialised array of
+    that shape and turns it, in place, into ``cls_to_become``."""
+    cls_to_become = Tensor
+
+    @property
+    def shape(self):
+        raise RuntimeError(_UNINITIALIZED_SHAPE)
+
+    def size(self, dim=None):
+        raise RuntimeError(_UNINITIALIZED_SHAPE)
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Give the placeholder an (uninitialised) array of ``shape``; it becomes a plain
+        ``cls_to_become`` (a Parameter, or a Tensor for a buffer)."""
+        device = self.device if device is None else device
+        dtype = self.dtype if dtype is None else dtype
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self._array = empty(*shape, dtype=dtype, device=device)._array
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, device=self.device, dtype=self.dtype)
+        return memo[id(self)]
+
+
+class UninitializedParameter(_UninitializedTensor, Parameter):
+    """A Parameter whose shape is not known yet (what a lazy layer holds before its first
+    forward); ``materialize(shape)`` makes it a Parameter of that shape."""
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        self._init(empty(0, device=device, dtype=dtype)._array, requires_grad)
+
+
+class UninitializedBuffer(_UninitializedTensor, Tensor):
+    """A buffer whose shape is not known yet; ``materialize(shape)`` makes it a Tensor."""
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        self._init(empty(0, device=device, dtype=dtype)._array, requires_grad)
+        self.persistent = persistent
+
+
+class _BufferMeta(type):
+    """``isinstance(t, Buffer)`` is true for the tensors ``Buffer(...)`` made: they are
+    plain tensors marked ``_is_buffer``."""
+
+    def __instancecheck__(cls, instance):
+        if cls is Buffer:
+            return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+        return super().__instancecheck__(instance)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """Mark a tensor as a module buffer: ``self.stats = Buffer(t, persistent=False)`` in a
+    Module registers it as ``register_buffer("stats", t, persistent=False)`` would.
+
+    Returns ``data.detach()`` (no copy; ``requires_grad`` kept) marked with ``persistent``;
+    ``data=None`` gives an empty tensor.
+    """
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = empty(0)
+        if not isinstance(data, Tensor):
+            raise AttributeError(f"'{type(data).__name__}' object has no attribute 'detach' "
+                                 "(Buffer expects a Tensor)")
+        t = data.detach().requires_grad_(data.requires_grad)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t

@@ -22,7 +22,8 @@ from .upsampling import (  # noqa: F401
     Fold, ChannelShuffle, LocalResponseNorm)
 from .lazy import (  # noqa: F401
     LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d, LazyBatchNorm1d, LazyBatchNorm2d,
-    LazyBatchNorm3d)
+    LazyBatchNorm3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+    LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d)
 from .rnn import (  # noqa: F401
     RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell)
 from .flatten import Flatten, Unflatten  # noqa: F401
@@ -83,3 +84,12 @@ from .round6 import (  # noqa: F401,E402
     RMSNorm, TripletMarginWithDistanceLoss, FractionalMaxPool2d, FractionalMaxPool3d)
 __all__ += ["RMSNorm", "TripletMarginWithDistanceLoss", "FractionalMaxPool2d",
             "FractionalMaxPool3d"]
+# round 7 (part H): lazy transposed convolutions and instance norms
+__all__ += ["LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+            "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401,E402
+from .cross_map_lrn import CrossMapLRN2d  # noqa: F401,E402
+from .data_parallel import DataParallel  # noqa: F401,E402
+# PyTorch's import paths that third-party code uses (torch.nn.modules.batchnorm, ...)
+from . import batchnorm, instancenorm, fold, pixelshuffle, channelshuffle  # noqa: F401,E402
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d", "DataParallel"]

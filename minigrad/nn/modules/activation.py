@@ -12,6 +12,7 @@ import warnings
 
 from ... import creation
 from .. import functional as F
+from ...ops.writes import overwrite_with
 from ..parameter import Parameter
 from .module import Module
 
@@ -21,10 +22,13 @@ __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ReL
            "Softshrink", "PReLU", "Softmin", "Softmax2d", "GLU", "Threshold", "RReLU"]
 
 
-def _inplace(input, output):
-    """Write ``output`` into ``input`` (the ``inplace=True`` form) and return ``input``."""
-    input[...] = output
-    return input
+def _activate(fn, input, inplace, *args, **kwargs):
+    """``fn(input, *args, **kwargs)``, or with ``inplace`` that result written back into
+    ``input`` through the in-place machinery (the op runs on a snapshot of the old value, so
+    what its backward saved stays valid, and the version counter goes up), returning input."""
+    if inplace:
+        return overwrite_with(input, lambda x: fn(x, *args, **kwargs))
+    return fn(input, *args, **kwargs)
 
 
 class ReLU(Module):
@@ -50,8 +54,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        out = F.leaky_relu(input, self.negative_slope)
-        return _inplace(input, out) if self.inplace else out
+        return _activate(F.leaky_relu, input, self.inplace, self.negative_slope)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
@@ -82,8 +85,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input):
-        out = F.hardtanh(input, self.min_val, self.max_val)
-        return _inplace(input, out) if self.inplace else out
+        return _activate(F.hardtanh, input, self.inplace, self.min_val, self.max_val)
 
     def extra_repr(self):
         return (f"min_val={self.min_val}, max_val={self.max_val}" +
@@ -108,8 +110,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        out = F.silu(input)
-        return _inplace(input, out) if self.inplace else out
+        return _activate(F.silu, input, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -184,8 +185,8 @@ class _Simple(Module):
         self.inplace = values.get("inplace", False)
 
     def forward(self, input):
-        out = type(self)._fn(input, **{n: getattr(self, n) for n in self._params})
-        return _inplace(input, out) if self.inplace else out
+        return _activate(type(self)._fn, input, self.inplace,
+                         **{n: getattr(self, n) for n in self._params})
 
     def extra_repr(self):
         parts = [f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str) else
@@ -362,3 +363,7 @@ class RReLU(Module):
     def extra_repr(self):
         return f"lower={self.lower}, upper={self.upper}" + (
             ", inplace=True" if self.inplace else "")
+
+# PyTorch's ``torch.nn.modules.activation`` also holds the attention layer
+from .attention import MultiheadAttention  # noqa: F401,E402
+from .linear import NonDynamicallyQuantizableLinear  # noqa: F401,E402

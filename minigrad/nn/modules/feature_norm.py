@@ -10,6 +10,7 @@ from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
+from .norm_base import _NormBase
 
 __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -79,7 +80,7 @@ class GroupNorm(Module):
                 f"bias={self._bias}")
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     _spatial = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,

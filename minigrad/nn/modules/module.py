@@ -14,7 +14,7 @@ from collections import OrderedDict
 from ... import backend, dtypes
 from ... import _memory_format as mf
 from ...tensor import Tensor, _parse_to, _zero_grads
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 from .backward_hooks import BackwardHookCall
 from .hooks import RemovableHandle
 from .module_extras import ModuleExtras, run_state_dict_hooks
@@ -161,6 +161,10 @@ class Module(ModuleExtras):
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(minigrad.nn.Module or None expected)")
             self._modules[name] = value
+        elif isinstance(value, Buffer):      # nn.Buffer(t, persistent=...): register it
+            if d.get("_buffers") is None:
+                raise AttributeError("cannot assign buffer before Module.__init__() call")
+            self.register_buffer(name, value, value.persistent)
         elif d.get("_buffers") is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "

@@ -14,12 +14,12 @@ from ...ops.normalization import batch_norm
 from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
-from .module import Module
+from .norm_base import _NormBase
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
 
 
-class _BatchNorm(Module):
+class _BatchNorm(_NormBase):
     _version = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
@@ -132,3 +132,11 @@ class SyncBatchNorm(_BatchNorm):
     def _check_input_dim(self, input):
         if input.ndim < 2:
             raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+
+
+# PyTorch's ``torch.nn.modules.normalization`` holds the feature normalisations; third-party
+# code imports them from there
+from .cross_map_lrn import CrossMapLRN2d  # noqa: F401,E402
+from .feature_norm import GroupNorm, LayerNorm  # noqa: F401,E402
+from .round6 import RMSNorm  # noqa: F401,E402
+from .upsampling import LocalResponseNorm  # noqa: F401,E402

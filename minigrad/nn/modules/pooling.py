@@ -248,3 +248,6 @@ class LPPool2d(_LPPoolNd):
 class LPPool3d(_LPPoolNd):
     """The p-norm of each 3-D window: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
     _pool = staticmethod(F.lp_pool3d)
+
+# PyTorch's ``torch.nn.modules.pooling`` also holds the fractional max pools
+from .round6 import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401,E402

@@ -1,15 +1,11 @@
 """``Embedding``: a lookup table of learned vectors, one row per index; ``EmbeddingBag``: the
-sum, mean or max of bags of such rows (and its functional form ``embedding_bag``)."""
+sum, mean or max of bags of such rows (its math, ``embedding_bag``, is in
+``nn/_functional_embedding_bag.py``)."""
 from __future__ import annotations
 
-import numpy as np
-
-from ... import backend, creation, dtypes
-from ...ops.movement import cat
-from ...ops.scatter_gather import (
-    SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array)
-from ...tensor import Tensor
+from ... import creation
 from .. import functional as F, init
+from .._functional_embedding_bag import embedding_bag
 from ..parameter import Parameter
 from .module import Module
 
@@ -137,122 +133,3 @@ class EmbeddingBag(Module):
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s
-
-
-def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset,
-                   scale_grad_by_freq):
-    """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M or the last
-    offset, flat per-sample weights or None), all index arrays on the host."""
-    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
-        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is "
-                         f"not None, then it must have the same shape as the input "
-                         f"({input.shape})")
-    idx = backend.as_numpy(input._array)
-    if idx.dtype.kind not in "iu":
-        name = dtypes.from_numpy_dtype(idx.dtype).name
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got torch."
-                           f"{SCALAR_NAMES.get(name, name)}Tensor instead (while checking "
-                           "arguments for embedding_bag)")
-    if input.ndim == 2:
-        if offsets is not None:
-            raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
-                             f"is a mini-batch of fixed length sequences. However, found "
-                             f"offsets of type {type(offsets)}")
-        bags, width = input.shape
-        starts = np.arange(bags + 1, dtype=np.int64) * width
-        if per_sample_weights is not None:
-            per_sample_weights = per_sample_weights.reshape(-1)
-    elif input.ndim == 1:
-        if offsets is None:
-            raise ValueError("offsets has to be a 1D Tensor but got None")
-        if offsets.ndim != 1:
-            raise ValueError("offsets has to be a 1D Tensor")
-        starts = backend.as_numpy(offsets._array).astype(np.int64)
-        if len(starts) and starts[0] != 0:
-            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
-                               f"mini-batch has to start from position 0. However, got "
-                               f"{int(starts[0])}")
-        if len(starts) and starts[-1] > idx.size:
-            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
-                               f"{idx.size} but got offsets[-1] of {int(starts[-1])}")
-        if not include_last_offset:
-            starts = np.append(starts, idx.size)
-    else:
-        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
-                         f"{input.ndim}")
-    if mode not in ("sum", "mean", "max"):
-        raise ValueError("mode has to be one of sum, mean or max")
-    if mode == "max" and scale_grad_by_freq:
-        raise ValueError("max mode does not support scaling the gradient by the frequency")
-    if per_sample_weights is not None and mode != "sum":
-        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
-                                  f"per_sample_weights is only supported for mode='sum' (got "
-                                  f"mode='{mode}'). Please open a feature request on GitHub.")
-    return idx.reshape(-1).astype(np.int64), starts, per_sample_weights
-
-
-def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
-                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
-                  include_last_offset=False, padding_idx=None):
-    """The functional form of :class:`EmbeddingBag` (same arguments, ``weight`` given).
-    ``scale_grad_by_freq`` divides each row's gradient by how often ``input`` uses it, as
-    ``embedding`` does (PyTorch 2.x's CPU kernel pairs some rows with a neighbour's count)."""
-    idx, starts, psw = _bag_arguments(input, offsets, per_sample_weights, mode,
-                                      include_last_offset, scale_grad_by_freq)
-    n, dim = weight.shape
-    bad = np.nonzero((idx < 0) | (idx >= n))[0]
-    if len(bad):
-        raise RuntimeError(f"Index {int(bad[0])} of input takes value {int(idx[bad[0]])} which "
-                           f"is not in the valid range [0, {n})")
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += n
-    bags = len(starts) - 1
-    # which bag each index falls in; the ones past the last bag's end or equal to padding_idx
-    # take no part
-    pos = np.arange(idx.size)
-    bag_of = np.searchsorted(starts, pos, side="right") - 1
-    keep = pos < starts[-1]
-    if padding_idx is not None:
-        keep &= idx != padding_idx
-    kept, bag_of = idx[keep], bag_of[keep]
-    if max_norm is not None:
-        F._renorm_rows(weight, kept, max_norm, norm_type)
-    to_dev = (lambda a: backend.to_device(a, weight.device))
-    if mode == "max":
-        return _bag_max(weight, kept, bag_of, bags, to_dev)
-    rows = IndexSelect.apply(weight, index=to_dev(kept), dim=0)          # (K, dim)
-    if scale_grad_by_freq and kept.size:
-        rows = _scaled_by_frequency(rows, kept, n, to_dev)
-    if psw is not None:
-        rows = rows * IndexSelect.apply(psw, index=to_dev(np.nonzero(keep)[0]),
-                                        dim=0).unsqueeze(1)
-    sums = IndexAdd.apply(rows, index=to_dev(bag_of), dim=0, size=bags)
-    if mode == "sum":
-        return sums
-    count = np.maximum(np.bincount(bag_of, minlength=bags), 1)        # empty bags stay 0
-    return sums / Tensor._wrap(to_dev(count[:, None].astype(weight._array.dtype)))
-
-
-def _scaled_by_frequency(rows, kept, n, to_dev):
-    """rows whose gradient is divided by how often their index occurs (values unchanged)."""
-    count = np.bincount(kept, minlength=n)[kept][:, None].astype(rows._array.dtype)
-    fixed = rows.detach()
-    return fixed + (rows - fixed) / Tensor._wrap(to_dev(count))
-
-
-def _bag_max(weight, kept, bag_of, bags, to_dev):
-    """Per bag and feature, the largest value among the bag's rows (the first one on ties);
-    an empty bag reads an appended zero row."""
-    n, dim = weight.shape
-    values = weight._array[to_dev(kept)]                                  # (K, dim)
-    targets = to_dev(np.repeat(bag_of[:, None], dim, axis=1))
-    xp = backend.xp_of(values)
-    lowest = xp.full((bags, dim), -xp.inf, dtype=values.dtype)
-    best = scatter_reduce_array(lowest, 0, targets, values, "amax")
-    entry = xp.arange(len(kept))[:, None].repeat(dim, axis=1)
-    entry = xp.where(values == best[targets, xp.arange(dim)[None, :]], entry, len(kept))
-    first = scatter_reduce_array(xp.full((bags, dim), len(kept)), 0, targets, entry, "amin")
-    row = xp.append(to_dev(kept), n)[first]                               # n: the zero row
-    padded = cat([weight, weight.new_zeros((1, dim))], 0)
-    return Gather.apply(padded, index=row, dim=0)

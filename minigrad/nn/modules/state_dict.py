@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import backend
 from ...tensor import Tensor
-from ..parameter import Parameter
+from ..parameter import Parameter, _UninitializedTensor
 
 __all__ = ["load_state_dict", "_IncompatibleKeys"]
 
@@ -51,7 +51,8 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
                           "minigrad.Tensor or Tensor-like object from checkpoint but received "
                           f"{type(source)}")
             continue
-        if tuple(source.shape) != tuple(target.shape):
+        if (not isinstance(target, _UninitializedTensor)      # a lazy layer's: any shape
+                and tuple(source.shape) != tuple(target.shape)):
             errors.append(f"size mismatch for {key}: copying a param with shape "
                           f"{source.shape} from checkpoint, the shape in current model is "
                           f"{target.shape}.")
@@ -133,6 +134,8 @@ def _copy(plan, assign):
             else:
                 owner._buffers[name] = source
             continue
+        if isinstance(target, _UninitializedTensor):
+            target.materialize(tuple(source.shape))
         array = source._array
         if array.dtype != target._array.dtype:
             array = array.astype(target._array.dtype)

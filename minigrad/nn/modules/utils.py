@@ -4,7 +4,8 @@ from __future__ import annotations
 import collections.abc
 from itertools import repeat
 
-__all__ = ["_single", "_pair", "_triple", "_ntuple", "factory_kwargs"]
+__all__ = ["_single", "_pair", "_triple", "_quadruple", "_ntuple", "_reverse_repeat_tuple",
+           "factory_kwargs"]
 
 
 def _ntuple(n, name="parse"):
@@ -19,6 +20,13 @@ def _ntuple(n, name="parse"):
 _single = _ntuple(1, "_single")
 _pair = _ntuple(2, "_pair")
 _triple = _ntuple(3, "_triple")
+_quadruple = _ntuple(4, "_quadruple")
+
+
+def _reverse_repeat_tuple(t, n):
+    """Each element of ``t`` ``n`` times, last element first: ((1, 2), 2) -> (2, 2, 1, 1),
+    the per-side padding ``F.pad`` wants from a per-dim padding."""
+    return tuple(x for x in reversed(t) for _ in range(n))
 
 
 def factory_kwargs(device, dtype):

@@ -1,5 +1,5 @@
-"""The samplers of ``minigrad.utils.data`` (the order in which a DataLoader visits a map-style
-dataset): ``SequentialSampler``, ``RandomSampler``, ``SubsetRandomSampler``,
+"""The samplers (PyTorch's ``torch.utils.data.sampler``): the order in which a DataLoader
+visits a map-style dataset.  ``SequentialSampler``, ``RandomSampler``, ``SubsetRandomSampler``,
 ``WeightedRandomSampler`` and ``BatchSampler``.  Each gives one epoch's indices at once as a
 numpy array (``_index_array``), drawn from ``generator`` or minigrad's default generator."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numbers
 
 import numpy as np
 
-from ..creation import default_generator
-from ..tensor import Tensor
+from ...creation import default_generator
+from ...tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]

@@ -1,0 +1,132 @@
+"""``DataLoader`` (PyTorch's ``torch.utils.data.dataloader``): iterate over a dataset in batches.
+
+Shuffling draws one permutation per epoch from ``generator`` (or minigrad's default
+generator), so ``minigrad.manual_seed(0)`` makes the batch order reproducible.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._utils.collate import default_collate, default_convert
+from ._utils.worker import get_worker_info  # noqa: F401  (PyTorch exports it here)
+from .dataset import IterableDataset, _has_batch_access
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
+
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches.
+
+    DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+               num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
+               generator=None, ...)
+
+    ``len(loader)`` is the number of batches.  ``batch_size=None`` yields single samples
+    (numpy arrays made tensors by ``default_convert``).  An ``IterableDataset`` is batched in
+    the order it yields (no sampler, no shuffle).  Workers are not used: ``num_workers`` and
+    the options for them are accepted and kept, and the loading happens in this process.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False,
+                 timeout=0, worker_init_fn=None, multiprocessing_context=None, generator=None,
+                 *, prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 "
+                             "to disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            for name, value in (("shuffle", shuffle), ("sampler", sampler),
+                                ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                     f"{name} option, but got {name}={value}")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+        self.dataset = dataset
+        self.num_workers = num_workers
+        self.generator = generator
+        self.drop_last = drop_last
+        self.batch_size = batch_size
+        self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.prefetch_factor = prefetch_factor if num_workers > 0 else None
+        self.persistent_workers, self.in_order = persistent_workers, in_order
+        if self._iterable:
+            sampler = None          # the dataset decides the order
+            if batch_size is not None:
+                BatchSampler([], batch_size, drop_last)          # the same checks
+        elif sampler is None:
+            sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
+        if batch_size is not None and batch_sampler is None and not self._iterable:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self._auto_collation = batch_sampler is not None or (self._iterable and
+                                                             batch_size is not None)
+        self.collate_fn = collate_fn if collate_fn is not None else (
+            default_collate if self._auto_collation else default_convert)
+        self._vectorised = collate_fn is None and _has_batch_access(dataset)
+
+    def __len__(self):
+        if self._iterable:
+            n = len(self.dataset)       # TypeError when the stream has no length, as torch
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def __iter__(self):
+        if self._iterable:
+            yield from self._iter_stream()
+            return
+        if not self._auto_collation:
+            for i in self.sampler:
+                yield self.collate_fn(self.dataset[i])
+            return
+        if isinstance(self.batch_sampler, BatchSampler):
+            batches = self.batch_sampler._batches()
+        else:
+            batches = (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+        for idx in batches:
+            if self._vectorised:
+                yield self.dataset._get_batch(idx)
+            else:
+                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+
+    def _iter_stream(self):
+        """An IterableDataset's samples, in groups of batch_size (or one by one)."""
+        if not self._auto_collation:
+            for sample in self.dataset:
+                yield self.collate_fn(sample)
+            return
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)

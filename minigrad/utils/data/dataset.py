@@ -1,0 +1,204 @@
+"""The datasets of ``minigrad.utils.data`` (PyTorch's ``torch.utils.data.dataset``): ``Dataset``,
+``IterableDataset``, ``TensorDataset``, ``ConcatDataset``, ``ChainDataset``, ``Subset``,
+``StackDataset`` and ``random_split``.
+
+A ``TensorDataset`` (or a ``Subset`` of one) is batched by indexing its tensors with the whole
+index array at once (``_get_batch``): no Python loop per sample.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+
+import numpy as np
+
+from ... import backend
+from ...creation import default_generator
+from ...tensor import Tensor
+
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
+           "ChainDataset", "Subset", "random_split"]
+
+
+class Dataset:
+    """A map-style dataset: subclass it with ``__getitem__(index)`` and ``__len__()``."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclass it with ``__iter__()`` (a generator reading a file, a
+    socket, a simulator...).  A DataLoader batches it in the order it yields."""
+
+    def __iter__(self):
+        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """The samples of several iterable datasets, one stream after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class TensorDataset(Dataset):
+    """Samples are the i-th rows of the given tensors: ``dataset[i] == (x[i], y[i])``.
+
+    All tensors must have the same first dimension.
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        n = tensors[0].shape[0] if tensors[0].dim() else None
+        if any(t.dim() == 0 or t.shape[0] != n for t in tensors):
+            raise AssertionError("Size mismatch between tensors: every tensor's first dimension "
+                                 "must be the number of samples, got shapes "
+                                 f"{[list(t.shape) for t in tensors]}")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+    def _get_batch(self, indices):
+        """The batch of samples ``indices`` (a numpy int array), one fancy-index per tensor."""
+        out = []
+        for t in self.tensors:
+            a = t._array
+            idx = indices if isinstance(a, np.ndarray) else backend.to_device(indices, t.device)
+            out.append(Tensor._wrap(a[idx]))
+        return tuple(out)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def _get_batch(self, indices):
+        return self.dataset._get_batch(np.asarray(self.indices, dtype=np.int64)[indices])
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: sample ``i`` is the tuple
+    ``(d0[i], d1[i], ...)`` of the positional datasets, or the dict ``{name: d[i]}`` of the
+    keyword ones (one form or the other, not both)."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        datasets = args or tuple(kwargs.values())
+        if not datasets:
+            raise ValueError("At least one dataset should be passed")
+        self._length = len(datasets[0])
+        if any(len(d) != self._length for d in datasets):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else dict(kwargs)
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """The samples at ``indices``, as a list (what a DataLoader's fetch asks for)."""
+        return [self[i] for i in indices]
+
+    def __len__(self):
+        return self._length
+
+
+def _has_batch_access(dataset):
+    if isinstance(dataset, TensorDataset):
+        return True
+    return isinstance(dataset, Subset) and _has_batch_access(dataset.dataset)
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("datasets should not be an empty iterable")
+        self.cumulative_sizes = []
+        total = 0
+        for d in self.datasets:
+            total += len(d)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError("absolute value of index should not exceed dataset length")
+            idx = len(self) + idx
+        d = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = 0 if d == 0 else self.cumulative_sizes[d - 1]
+        return self.datasets[d][idx - start]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` may also be fractions summing to 1: floor(frac * n) each, the remainder
+    handed out one by one from the first subset (PyTorch's rule).
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        subset_lengths = []
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1")
+            subset_lengths.append(int(math.floor(n * frac)))
+        remainder = n - sum(subset_lengths)
+        for i in range(remainder):
+            subset_lengths[i % len(subset_lengths)] += 1
+        lengths = subset_lengths
+        for i, length in enumerate(lengths):
+            if length == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an "
+                              "empty dataset.", stacklevel=2)
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!"
+                         f" (lengths {lengths} sum to {sum(lengths)}, the dataset has {n})")
+    perm = (generator or default_generator).rng.permutation(n).tolist()
+    out, offset = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, perm[offset:offset + length]))
+        offset += length
+    return out

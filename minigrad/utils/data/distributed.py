@@ -1,0 +1,61 @@
+"""``DistributedSampler`` (PyTorch's ``torch.utils.data.distributed``): each of
+``num_replicas`` processes reads its own ``1 / num_replicas`` share of a dataset.
+
+minigrad has no process groups, so ``num_replicas`` and ``rank`` must be given; without them
+PyTorch asks its default process group and fails as here when none was initialised.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .sampler import Sampler
+
+__all__ = ["DistributedSampler"]
+
+_NO_PROCESS_GROUP = ("Default process group has not been initialized, please make sure to "
+                     "call init_process_group.")
+
+
+class DistributedSampler(Sampler):
+    """Indices ``rank, rank + num_replicas, rank + 2 * num_replicas, ...`` of the epoch's
+    order (a permutation seeded by ``seed + epoch`` when ``shuffle``, so every replica draws
+    the same one; call ``set_epoch`` each epoch).  The order is padded by repeating its start
+    so that every replica gets ``ceil(n / num_replicas)`` indices, or, with ``drop_last``,
+    cut to ``floor(n / num_replicas)`` each.  The shuffled order is minigrad's own (numpy's
+    generator), not the one PyTorch's ``randperm`` would give."""
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        if num_replicas is None or rank is None:
+            raise ValueError(_NO_PROCESS_GROUP)
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.epoch, self.drop_last, self.shuffle, self.seed = 0, drop_last, shuffle, seed
+        n = len(dataset)
+        if drop_last and n % num_replicas:
+            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
+        else:
+            self.num_samples = math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def _index_array(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            order = np.arange(n)
+        if self.total_size > n:          # pad by repeating the order from its start
+            order = np.resize(order, self.total_size)
+        order = order[:self.total_size]
+        return order[self.rank:self.total_size:self.num_replicas].astype(np.int64)
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Use ``epoch`` in the next shuffle's seed, so each epoch gets a new order."""
+        self.epoch = epoch
