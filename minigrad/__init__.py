@@ -55,7 +55,7 @@ from .ops.matmul import matmul  # noqa: F401
 from .ops.inplace import zero_, resize_as_  # noqa: F401
 from .ops.matmul import mm, bmm, mv  # noqa: F401
 
-__version__ = "0.2.0"
+from .version import __version__  # noqa: E402,F401  (one place: minigrad/version.py)
 
 
 def is_floating_point(t) -> "bool":
@@ -72,11 +72,38 @@ def broadcast_to(t, shape):
 
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (vjp, hessian...)
 from . import nn, optim, utils  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from .summary import summary  # noqa: E402,F401
 from .profiler import profile  # noqa: E402,F401
 from . import explain, viz  # noqa
+# round 7 (part C): torch-level constants, nn forms with aten signatures, windows, settings
+from math import e, inf, nan, pi  # noqa: E402,F401
+newaxis = None
+from ._torch_nn_exports import (  # noqa: E402,F401
+    dropout, feature_dropout, alpha_dropout, feature_alpha_dropout, native_dropout, embedding,
+    layer_norm, group_norm, instance_norm, batch_norm, native_layer_norm, native_batch_norm,
+    native_group_norm, max_pool1d, max_pool2d, max_pool3d, max_pool1d_with_indices, avg_pool1d,
+    adaptive_avg_pool1d, adaptive_max_pool1d, pixel_shuffle, pixel_unshuffle, channel_shuffle,
+    native_channel_shuffle, prelu, rrelu, threshold, hardshrink, cosine_similarity,
+    pairwise_distance, pdist, kl_div, cosine_embedding_loss, hinge_embedding_loss,
+    margin_ranking_loss, triplet_margin_loss, poisson_nll_loss, binary_cross_entropy_with_logits,
+    ctc_loss, conv3d, conv_transpose3d, convolution, conv_tbc, bilinear, rms_norm,
+    affine_grid_generator, grid_sampler, grid_sampler_2d, grid_sampler_3d)
+from ._windows import (  # noqa: E402,F401
+    hann_window, hamming_window, blackman_window, bartlett_window, kaiser_window)
+from ._global_flags import (  # noqa: E402,F401
+    use_deterministic_algorithms, are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode,
+    get_deterministic_debug_mode, set_float32_matmul_precision, get_float32_matmul_precision,
+    get_num_interop_threads, set_num_interop_threads, set_anomaly_enabled, is_anomaly_enabled,
+    is_anomaly_check_nan_enabled, set_warn_always, is_warn_always_enabled, set_flush_denormal,
+    is_inference_mode_enabled, is_inference, is_complex, is_storage, typename, get_device,
+    compile)
+from ._asarray import asarray, frombuffer  # noqa: E402,F401
+from ._vmap import vmap  # noqa: E402,F401
+from . import signal, version, random  # noqa: E402,F401
 
 # Breadth (issue #15): the rest of PyTorch's everyday functions
 from .ops.trig import (  # noqa: E402,F401
@@ -125,8 +152,11 @@ from .ops.decompositions import (  # noqa: E402,F401
     torch_cholesky as cholesky, torch_svd as svd, pinverse)
 from .ops.matrix_functions import (  # noqa: E402,F401
     matrix_power, matrix_exp, householder_product as orgqr)
+from .ops.lu import torch_lu as lu, lu_unpack, torch_lu_solve as lu_solve  # noqa: E402,F401
+from .ops.householder_qr import torch_qr as qr, geqrf, ormqr  # noqa: E402,F401
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from .ops import special  # noqa: E402,F401
+from . import masked  # noqa: E402,F401
 from .ops.special_functions import (  # noqa: E402,F401
     lgamma, digamma, polygamma, mvlgamma, erfc, erfinv, i0, igamma, igammac)
 from .ops.integer_math import gcd, gcd_, lcm, lcm_, ldexp, frexp  # noqa: E402,F401
@@ -137,6 +167,39 @@ from .ops.conjugation import (  # noqa: E402,F401
     conj, resolve_conj, resolve_neg, is_conj, is_neg, adjoint)
 from .ops.strided import as_strided, narrow_copy  # noqa: E402,F401
 from .ops.index_reduce import index_reduce  # noqa: E402,F401
+from .ops.view_copies import (  # noqa: E402,F401
+    alias_copy, as_strided_copy, detach_copy, diagonal_copy, expand_copy, permute_copy,
+    select_copy, slice_copy, split_copy, split_with_sizes_copy, squeeze_copy, t_copy,
+    transpose_copy, unbind_copy, unfold_copy, unsqueeze_copy, view_copy, split_with_sizes,
+    unsafe_chunk, unsafe_split, unsafe_split_with_sizes, diagonal_scatter, select_scatter,
+    slice_scatter, as_strided_scatter, constant_pad_nd)
+from .ops.index_put import index_put, index_put_, put  # noqa: E402,F401
+from .ops.pointwise_round7 import (  # noqa: E402,F401
+    rsub, fmax, fmin, isposinf, isneginf, isreal, real, imag, angle, fill, fill_, detach,
+    detach_)
+from .ops.matrix_round7 import (  # noqa: E402,F401
+    trace, chain_matmul, cholesky_inverse, frobenius_norm, nuclear_norm, embedding_renorm_)
+from .ops.numeric_grid import (  # noqa: E402,F401
+    gradient, histogramdd, unravel_index, nonzero_static)
+# round 7: the in-place functions torch exports, aliases and tensor predicates
+from .ops.inplace_pointwise import (  # noqa: E402,F401
+    abs_, acos_, acosh_, asin_, asinh_, atan_, atanh_, arccos_, arccosh_, arcsin_, arcsinh_,
+    arctan_, arctanh_, ceil_, floor_, round_, trunc_, fix_, frac_, cos_, cosh_, sin_, sinh_,
+    sinc_, tan_, tanh_, exp_, exp2_, expm1_, log_, log10_, log1p_, log2_, sqrt_, rsqrt_,
+    square_, sigmoid_, neg_, negative_, erf_, erfc_, i0_, logit_, deg2rad_, rad2deg_, xlogy_,
+    reciprocal_, addmv_, clamp_, clamp_ as clip_, clamp_min_, clamp_max_)
+from .ops.inplace_views import as_strided_  # noqa: E402,F401
+from .ops.inplace import relu_  # noqa: E402,F401
+from .ops.integer_math import ldexp_  # noqa: E402,F401
+from .ops.elementwise import neg as negative, abs as absolute  # noqa: E402,F401
+from .ops.movement import transpose as swapdims  # noqa: E402,F401
+from .ops.compare import (  # noqa: E402,F401
+    gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal)
+from .ops.tensor_predicates import (  # noqa: E402,F401
+    reciprocal, logical_xor, is_signed, is_nonzero, is_same_size)
+from .nn.functional import rrelu_, threshold_  # noqa: E402,F401
+from .nn._functional_inplace import (  # noqa: E402,F401
+    celu_, selu_, dropout_, alpha_dropout_, feature_alpha_dropout_, feature_dropout_)
 from ._tensor_methods import _torch_args  # noqa: E402
 
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),
@@ -156,3 +219,4 @@ for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwis
               "bitwise_right_shift"):
     globals()[_name] = _torch_args(globals()[_name])
 del _name
+from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tensor)

@@ -23,11 +23,11 @@ __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
     "Deliberately left out: complex numbers (so linalg.eig/eigvals, whose results are "
-    "complex), sparse and quantized tensors, the LU and LDL factorizations, FFTs, distributed "
-    "and multiprocessing, JIT/compile "
-    "and export, CUDA streams and AMP (minigrad's GPU path is cupy, eager and float32), and "
-    "torchvision/torchaudio (datasets are read with minigrad.utils.data); antialiased "
-    "interpolation raises NotImplementedError.")
+    "complex), sparse and quantized tensors, FFTs, distributed and multiprocessing, the JIT "
+    "and export (torch.compile returns what it is given, unchanged), CUDA streams and AMP "
+    "(minigrad's GPU path is cupy, eager and float32), and torchvision/torchaudio (datasets "
+    "are read with minigrad.utils.data); antialiased interpolation raises "
+    "NotImplementedError.")
 
 
 def _public(obj, kind):

@@ -25,6 +25,10 @@ from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, stat
 from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
+from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
+from .ops import matrix_round7 as MR7, numeric_grid as NG
+from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicates as TP
+from .ops import lu as LU, householder_qr as HQR
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
@@ -418,6 +422,11 @@ Tensor.pinverse = DEC.pinverse
 Tensor.matrix_power = MF.matrix_power
 Tensor.matrix_exp = MF.matrix_exp
 Tensor.orgqr = MF.householder_product
+Tensor.lu = LU.torch_lu
+Tensor.lu_solve = LU.torch_lu_solve
+Tensor.qr = HQR.torch_qr
+Tensor.geqrf = HQR.geqrf
+Tensor.ormqr = HQR.ormqr
 
 # comparisons of whole tensors
 Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)
@@ -650,3 +659,163 @@ Tensor.narrow_copy = SD.narrow_copy
 Tensor.index_reduce = IRD.index_reduce
 Tensor.index_reduce_ = IRD.index_reduce_
 Tensor.fill_diagonal_ = IRD.fill_diagonal_
+
+# in place: every pointwise op, scan and fused product (ops/inplace_pointwise.py) and the
+# view changes (ops/inplace_views.py)
+Tensor.abs_ = INP.abs_
+Tensor.absolute_ = INP.absolute_
+Tensor.neg_ = INP.neg_
+Tensor.negative_ = INP.negative_
+Tensor.exp_ = INP.exp_
+Tensor.exp2_ = INP.exp2_
+Tensor.expm1_ = INP.expm1_
+Tensor.log_ = INP.log_
+Tensor.log2_ = INP.log2_
+Tensor.log10_ = INP.log10_
+Tensor.log1p_ = INP.log1p_
+Tensor.sqrt_ = INP.sqrt_
+Tensor.rsqrt_ = INP.rsqrt_
+Tensor.square_ = INP.square_
+Tensor.reciprocal_ = INP.reciprocal_
+Tensor.sigmoid_ = INP.sigmoid_
+Tensor.logit_ = INP.logit_
+Tensor.sin_ = INP.sin_
+Tensor.cos_ = INP.cos_
+Tensor.tan_ = INP.tan_
+Tensor.asin_ = INP.asin_
+Tensor.acos_ = INP.acos_
+Tensor.atan_ = INP.atan_
+Tensor.sinh_ = INP.sinh_
+Tensor.cosh_ = INP.cosh_
+Tensor.tanh_ = INP.tanh_
+Tensor.asinh_ = INP.asinh_
+Tensor.acosh_ = INP.acosh_
+Tensor.atanh_ = INP.atanh_
+Tensor.arcsin_ = INP.arcsin_
+Tensor.arccos_ = INP.arccos_
+Tensor.arctan_ = INP.arctan_
+Tensor.arcsinh_ = INP.arcsinh_
+Tensor.arccosh_ = INP.arccosh_
+Tensor.arctanh_ = INP.arctanh_
+Tensor.sinc_ = INP.sinc_
+Tensor.deg2rad_ = INP.deg2rad_
+Tensor.rad2deg_ = INP.rad2deg_
+Tensor.ceil_ = INP.ceil_
+Tensor.floor_ = INP.floor_
+Tensor.round_ = INP.round_
+Tensor.trunc_ = INP.trunc_
+Tensor.fix_ = INP.fix_
+Tensor.frac_ = INP.frac_
+Tensor.sign_ = INP.sign_
+Tensor.sgn_ = INP.sgn_
+Tensor.erf_ = INP.erf_
+Tensor.erfc_ = INP.erfc_
+Tensor.erfinv_ = INP.erfinv_
+Tensor.lgamma_ = INP.lgamma_
+Tensor.digamma_ = INP.digamma_
+Tensor.i0_ = INP.i0_
+Tensor.mvlgamma_ = INP.mvlgamma_
+Tensor.logical_not_ = INP.logical_not_
+Tensor.polygamma_ = INP.polygamma_
+Tensor.atan2_ = INP.atan2_
+Tensor.arctan2_ = INP.arctan2_
+Tensor.copysign_ = INP.copysign_
+Tensor.hypot_ = INP.hypot_
+Tensor.heaviside_ = INP.heaviside_
+Tensor.nextafter_ = INP.nextafter_
+Tensor.xlogy_ = INP.xlogy_
+Tensor.remainder_ = INP.remainder_
+Tensor.floor_divide_ = INP.floor_divide_
+Tensor.igamma_ = INP.igamma_
+Tensor.igammac_ = INP.igammac_
+Tensor.divide_ = INP.divide_
+Tensor.true_divide_ = INP.true_divide_
+Tensor.multiply_ = INP.multiply_
+Tensor.subtract_ = INP.subtract_
+Tensor.eq_ = INP.eq_
+Tensor.ne_ = INP.ne_
+Tensor.lt_ = INP.lt_
+Tensor.le_ = INP.le_
+Tensor.gt_ = INP.gt_
+Tensor.ge_ = INP.ge_
+Tensor.not_equal_ = INP.not_equal_
+Tensor.less_ = INP.less_
+Tensor.less_equal_ = INP.less_equal_
+Tensor.greater_ = INP.greater_
+Tensor.greater_equal_ = INP.greater_equal_
+Tensor.logical_and_ = INP.logical_and_
+Tensor.logical_or_ = INP.logical_or_
+Tensor.logical_xor_ = INP.logical_xor_
+Tensor.float_power_ = INP.float_power_
+Tensor.cumsum_ = INP.cumsum_
+Tensor.cumprod_ = INP.cumprod_
+Tensor.renorm_ = INP.renorm_
+Tensor.addmm_ = INP.addmm_
+Tensor.addmv_ = INP.addmv_
+Tensor.addr_ = INP.addr_
+Tensor.addbmm_ = INP.addbmm_
+Tensor.baddbmm_ = INP.baddbmm_
+Tensor.t_ = IV.t_
+Tensor.transpose_ = IV.transpose_
+Tensor.swapaxes_ = IV.swapaxes_
+Tensor.swapdims_ = IV.swapdims_
+Tensor.squeeze_ = IV.squeeze_
+Tensor.unsqueeze_ = IV.unsqueeze_
+Tensor.as_strided_ = IV.as_strided_
+
+# aliases and small methods (ops/tensor_predicates.py)
+Tensor.reciprocal = TP.reciprocal
+Tensor.absolute = E.abs
+Tensor.logical_xor = TP.logical_xor
+Tensor.greater = C.gt
+Tensor.greater_equal = C.ge
+Tensor.less = C.lt
+Tensor.less_equal = C.le
+Tensor.not_equal = C.ne
+Tensor.swapdims = M.transpose
+Tensor.broadcast_to = TP.broadcast_to
+Tensor.hardshrink = A.hardshrink
+Tensor.prelu = A.prelu
+Tensor.is_signed = TP.is_signed
+Tensor.is_nonzero = TP.is_nonzero
+Tensor.is_same_size = TP.is_same_size
+Tensor.dim_order = TP.dim_order
+Tensor.new = TP.new
+Tensor.apply_ = TP.apply_
+Tensor.map_ = TP.map_
+Tensor.nbytes = property(TP.nbytes)
+Tensor.output_nr = property(TP.output_nr)
+Tensor.H = property(TP.H)
+Tensor.mH = property(TP.mH)
+Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
+Tensor.is_meta = property(lambda self: False)         # no meta device in minigrad
+Tensor.is_sparse = property(lambda self: False)       # every tensor is dense (strided)
+Tensor.is_quantized = property(lambda self: False)
+Tensor.is_nested = property(lambda self: False)
+Tensor.name = None                                    # PyTorch's (named-tensor) default
+
+# round 7 (part B): view copies/scatters, index_put/put, NaN-ignoring extremes, queries
+Tensor.trace = MR7.trace
+Tensor.sum_to_size = MR7.sum_to_size
+Tensor.cholesky_inverse = MR7.cholesky_inverse
+Tensor.fmax = PR7.fmax
+Tensor.fmin = PR7.fmin
+Tensor.isposinf = PR7.isposinf
+Tensor.isneginf = PR7.isneginf
+Tensor.isreal = PR7.isreal
+Tensor.angle = PR7.angle
+Tensor.real = property(PR7.real)                      # properties, as PyTorch's
+Tensor.imag = property(PR7.imag)
+Tensor.split_with_sizes = VC.split_with_sizes
+Tensor.unsafe_chunk = VC.unsafe_chunk
+Tensor.unsafe_split = VC.unsafe_split
+Tensor.unsafe_split_with_sizes = VC.unsafe_split_with_sizes
+Tensor.diagonal_scatter = VC.diagonal_scatter
+Tensor.select_scatter = VC.select_scatter
+Tensor.slice_scatter = VC.slice_scatter
+Tensor.as_strided_scatter = VC.as_strided_scatter
+Tensor.index_put = IP.index_put
+Tensor.index_put_ = IP.index_put_
+Tensor.put = IP.put
+Tensor.put_ = IP.put_
+Tensor.nonzero_static = NG.nonzero_static

@@ -2,8 +2,10 @@
 inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``) and matrix
 functions (``ops/matrix_functions.py``).
 
-The non-symmetric eigendecomposition (eig, eigvals: complex results), LU and ldl are not here:
-see the API table in docs/api-coverage.md for what is deliberately left out.
+LU (``ops/lu.py``) and LDL (``ops/ldl.py``) factorizations and their solves are here. The
+non-symmetric eigendecomposition (eig, eigvals) is not: its results are complex, and asking
+for it says so (an AttributeError that explains, so ``hasattr`` stays honest); see the API
+table in docs/api-coverage.md for what is deliberately left out.
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ from .ops.decompositions import (  # noqa: F401
 from .ops.matrix_functions import (  # noqa: F401
     matrix_power, matrix_exp, multi_dot, householder_product)
 from .ops.products import linalg_cross as cross  # noqa: F401
+from .ops.lu import lu, lu_factor, lu_factor_ex, lu_solve, solve_ex  # noqa: F401
+from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401
+from .ops.condition_number import cond  # noqa: F401
+from .ops.tensor_solve import tensorinv, tensorsolve  # noqa: F401
 from .ops.sequence_more import vander as _vander
 from .tensor import Tensor
 
@@ -25,7 +31,8 @@ __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecd
            "cross", "vander", "diagonal", "inv", "inv_ex", "solve", "solve_triangular", "det",
            "slogdet", "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "pinv",
            "matrix_rank", "lstsq", "matrix_power", "matrix_exp", "multi_dot",
-           "householder_product"]
+           "householder_product", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "solve_ex",
+           "ldl_factor", "ldl_factor_ex", "ldl_solve", "cond", "tensorinv", "tensorsolve"]
 
 
 def vecdot(x, y, *, dim=-1):
@@ -68,3 +75,17 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """``linalg.diagonal``: the ``offset`` diagonals of the matrices in the last two dims (by
     default), as a new last dim."""
     return A.diagonal(offset, dim1, dim2)
+
+
+_LEFT_OUT = {
+    name: ("minigrad has no complex dtype, and the eigenvalues and eigenvectors of a general "
+           "real matrix are complex; for a symmetric matrix use linalg.eigh / linalg.eigvalsh")
+    for name in ("eig", "eigvals")}
+
+
+def __getattr__(name):
+    """A name left out on purpose gets an error that says why, not a bare "no attribute"."""
+    if name in _LEFT_OUT:
+        raise AttributeError(f"module 'minigrad.linalg' has no attribute '{name}': "
+                             f"{_LEFT_OUT[name]}")
+    raise AttributeError(f"module 'minigrad.linalg' has no attribute '{name}'")

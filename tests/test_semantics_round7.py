@@ -21,3 +21,48 @@ def test_atan2_gradient_at_and_near_the_origin(y, x, dtype):
         grads.append(np.concatenate([ty.grad.detach().numpy(), tx.grad.detach().numpy()]))
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
     np.testing.assert_array_equal(np.signbit(grads[0]), np.signbit(grads[1]))
+
+
+_INPLACE_ACTIVATIONS = {
+    "ReLU": lambda L, h: L.nn.ReLU(inplace=True)(h),
+    "LeakyReLU": lambda L, h: L.nn.LeakyReLU(0.2, inplace=True)(h),
+    "ELU": lambda L, h: L.nn.ELU(inplace=True)(h),
+    "CELU": lambda L, h: L.nn.CELU(0.5, inplace=True)(h),
+    "SELU": lambda L, h: L.nn.SELU(inplace=True)(h),
+    "Hardtanh": lambda L, h: L.nn.Hardtanh(inplace=True)(h),
+    "ReLU6": lambda L, h: L.nn.ReLU6(inplace=True)(h),
+    "SiLU": lambda L, h: L.nn.SiLU(inplace=True)(h),
+    "Hardswish": lambda L, h: L.nn.Hardswish(inplace=True)(h),
+    "Hardsigmoid": lambda L, h: L.nn.Hardsigmoid(inplace=True)(h),
+    "Mish": lambda L, h: L.nn.Mish(inplace=True)(h),
+    "F.relu": lambda L, h: L.nn.functional.relu(h, inplace=True),
+    "F.leaky_relu": lambda L, h: L.nn.functional.leaky_relu(h, 0.1, inplace=True),
+    "F.elu": lambda L, h: L.nn.functional.elu(h, inplace=True),
+    "F.silu": lambda L, h: L.nn.functional.silu(h, inplace=True),
+    "F.hardtanh": lambda L, h: L.nn.functional.hardtanh(h, inplace=True),
+    "F.elu_": lambda L, h: L.nn.functional.elu_(h),
+    "F.celu_": lambda L, h: L.nn.functional.celu_(h),
+    "F.selu_": lambda L, h: L.nn.functional.selu_(h),
+    "F.leaky_relu_": lambda L, h: L.nn.functional.leaky_relu_(h),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INPLACE_ACTIVATIONS))
+@pytest.mark.parametrize("before", ["exp", "linear", "view"])
+def test_inplace_activations_write_into_their_input_and_differentiate(name, before):
+    """``inplace=True`` (and the F.*_ spellings) overwrite the input and return it, and the
+    gradient through them is torch's, whatever produced the input: an op that saved its
+    output (exp), one that saved nothing the write touches (linear), a view."""
+    results = []
+    for lib in (minigrad, torch):
+        x = lib.tensor([[-1.0, 0.5, 2.0], [3.5, -4.0, 0.25]], dtype=lib.float64,
+                       requires_grad=True)
+        h = {"exp": lambda: x.exp() - 1.5, "linear": lambda: x @ lib.eye(3, dtype=lib.float64),
+             "view": lambda: (x * 1.0).t()[1:]}[before]()
+        out = _INPLACE_ACTIVATIONS[name](lib, h)
+        assert out is h
+        (out * lib.arange(out.numel(), dtype=lib.float64).reshape(out.shape)).sum().backward()
+        results.append((h.detach().numpy().copy(), x.grad.numpy().copy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    # (torch's hardsigmoid backward uses 1/6 rounded to float32, in float64 too)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-7, atol=1e-15)

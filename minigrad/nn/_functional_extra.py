@@ -225,23 +225,23 @@ def relu_(input):
 
 
 def elu_(input, alpha=1.0):
-    return _write(input, A.elu(input, alpha))
+    return A.elu(input, alpha, inplace=True)
 
 
 def celu_(input, alpha=1.0):
-    return _write(input, A.celu(input, alpha))
+    return A.celu(input, alpha, inplace=True)
 
 
 def selu_(input):
-    return _write(input, A.selu(input))
+    return A.selu(input, inplace=True)
 
 
 def leaky_relu_(input, negative_slope=0.01):
-    return _write(input, leaky_relu(input, negative_slope))
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
-    return _write(input, A.hardtanh(input, min_val, max_val))
+    return A.hardtanh(input, min_val, max_val, inplace=True)
 
 
 def threshold_(input, threshold, value):

@@ -14,7 +14,8 @@ from __future__ import annotations
 from .. import backend, dtypes
 from ..creation import default_generator
 from ..tensor import Tensor
-from ..ops.elementwise import relu, leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
+from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
+from ..ops import elementwise as _E
 from ..ops.elementwise import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
@@ -56,8 +57,18 @@ from ._functional_extra import (  # noqa: F401
 from ._functional_grid import affine_grid, grid_sample  # noqa: F401
 from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
+from ._functional_embedding_bag import embedding_bag, _renorm_rows  # noqa: F401
+from ._functional_round7 import (  # noqa: F401
+    upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)
+from . import grad  # noqa: F401,E402  (torch.nn.functional.grad is torch.nn.grad)
 from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
 from ..ops.plumbing import reshape_to
+
+
+def relu(input, inplace=False):
+    """max(0, x), elementwise; ``inplace`` writes it into ``input`` (``input.relu_()``)."""
+    return input.relu_() if inplace else _E.relu(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -152,19 +163,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 def _no_sparse_frequency_scaling(grad):
     raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse "
                        "gradients")
-
-
-def _renorm_rows(weight, idx, max_norm, norm_type):
-    """In place and outside autograd (as PyTorch does): each row of ``weight`` that ``idx``
-    uses and whose ``norm_type``-norm exceeds ``max_norm`` is scaled by max_norm / (norm + 1e-7)."""
-    a = weight._array
-    xp = backend.xp_of(a)
-    used = xp.unique(idx.reshape(-1).astype("int64"))
-    rows = a[used]
-    norms = xp.linalg.norm(rows, ord=norm_type, axis=1) if rows.size else xp.zeros(len(used))
-    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    a[used] = (rows * scale[:, None]).astype(a.dtype)
-    weight._version.value += 1
 
 
 def one_hot(tensor, num_classes=-1):

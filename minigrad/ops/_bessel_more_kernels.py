@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from .bessel import hankel_pq
+
 __all__ = ["bessel_y", "bessel_k_scaled", "airy_ai"]
 
 _EULER = 0.57721566490153286061
@@ -97,26 +99,6 @@ def _y_miller(x):
     return y0, y1
 
 
-def _hankel_pq(x, order):
-    """Hankel's P and Q series for J/Y of integer ``order`` (A&S 9.2.9-10)."""
-    mu = 4.0 * order * order
-    p, q = np.zeros_like(x), np.zeros_like(x)
-    coeff, power = 1.0, np.ones_like(x)
-    for k in range(40):
-        term = coeff / power
-        if k % 4 == 0:
-            p += term
-        elif k % 4 == 1:
-            q += term
-        elif k % 4 == 2:
-            p -= term
-        else:
-            q -= term
-        coeff *= (mu - (2 * k + 1) ** 2) / ((k + 1) * 8.0)
-        power = power * x
-    return p, q
-
-
 def bessel_y(x, order, phase_dtype=np.float64):
     """Y_order(x) for x > 0 (order 0 or 1).  On the asymptotic range the phase
     x - (2 order + 1) pi/4 is formed in ``phase_dtype``: PyTorch computes it in the tensor's
@@ -131,7 +113,7 @@ def bessel_y(x, order, phase_dtype=np.float64):
         out[mid] = _y_miller(x[mid])[order]
     if large.any():
         xl = x[large]
-        p, q = _hankel_pq(xl, order)
+        p, q = hankel_pq(xl, order)
         shift = phase_dtype((2 * order + 1) * math.pi / 4.0)
         chi = (xl.astype(phase_dtype) - shift).astype(np.float64)
         with np.errstate(invalid="ignore"):

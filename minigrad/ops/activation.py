@@ -24,6 +24,7 @@ from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
+from .writes import overwrite_with
 from .reduce import softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
@@ -120,12 +121,16 @@ def _negative_exp(input, alpha, inner_scale=1.0):
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^x - 1) otherwise."""
+    if inplace:
+        return overwrite_with(input, elu, alpha)
     input = _floating_only(input, "elu_cpu")
     return where(input > 0, input, _negative_exp(input, alpha))
 
 
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
+    if inplace:
+        return overwrite_with(input, celu, alpha)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
     input = _floating_only(input, "elu_cpu")
@@ -134,6 +139,8 @@ def celu(input, alpha=1.0, inplace=False):
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants (1.0507..., 1.6732...)."""
+    if inplace:
+        return overwrite_with(input, selu)
     return mul(elu(input, _SELU_ALPHA), _SELU_SCALE)
 
 
@@ -159,6 +166,8 @@ def logsigmoid(input):
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
+    if inplace:
+        return overwrite_with(input, silu)
     if input._array.dtype.kind != "f":
         raise not_implemented_for("silu_cpu", input._array.dtype)
     return mul(input, sigmoid(_floating(input)))
@@ -166,6 +175,8 @@ def silu(input, inplace=False):
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
+    if inplace:
+        return overwrite_with(input, mish)
     _floating_only(input, "mish_cpu")
     return mul(input, tanh(softplus(input)))
 
@@ -195,6 +206,8 @@ class PiecewiseLinear(Function):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
     there): the gradient flows only strictly inside (min_val, max_val)."""
+    if inplace:
+        return overwrite_with(input, hardtanh, min_val, max_val)
     if min_val > max_val:
         raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, "
                          f"max_val={max_val})")
@@ -216,11 +229,15 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 def relu6(input, inplace=False):
     """min(max(0, x), 6)."""
+    if inplace:
+        return overwrite_with(input, relu6)
     return hardtanh(input, 0.0, 6.0)
 
 
 def hardsigmoid(input, inplace=False):
     """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside)."""
+    if inplace:
+        return overwrite_with(input, hardsigmoid)
     input = _floating_only(input, "hardsigmoid_cpu")
     inside = (input > -3.0) & (input < 3.0)
     return where(inside, add(div(input, 6.0), 0.5), (input >= 3.0)._array.astype(
@@ -229,6 +246,8 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6: 0 below -3, x above 3; derivative (2x + 3)/6 in between."""
+    if inplace:
+        return overwrite_with(input, hardswish)
     input = _floating_only(input, "hardswish_cpu")
     inside = (input > -3.0) & (input < 3.0)
     middle = div(mul(input, add(input, 3.0)), 6.0)

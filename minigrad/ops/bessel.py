@@ -59,11 +59,14 @@ def _miller(x):
     return j0 / norm, j1 / norm
 
 
-def _asymptotic(x, order):
+def hankel_pq(x, order):
+    """Hankel's P and Q series for J/Y of integer ``order`` at large x (A&S 9.2.9-10):
+    J = sqrt(2 / (pi x)) (P cos chi - Q sin chi), Y = sqrt(2 / (pi x)) (P sin chi + Q cos chi),
+    chi = x - (2 order + 1) pi / 4."""
     mu = 4.0 * order * order
     p, q = np.zeros_like(x), np.zeros_like(x)
     coeff, power = 1.0, np.ones_like(x)
-    for k in range(0, 40):
+    for k in range(40):
         term = coeff / power
         if k % 4 == 0:
             p += term
@@ -75,6 +78,11 @@ def _asymptotic(x, order):
             q -= term
         coeff *= (mu - (2 * k + 1) ** 2) / ((k + 1) * 8.0)
         power = power * x
+    return p, q
+
+
+def _asymptotic(x, order):
+    p, q = hankel_pq(x, order)
     with np.errstate(invalid="ignore"):
         c, s = np.cos(x), np.sin(x)
     if order == 0:       # cos(x - pi/4), sin(x - pi/4)

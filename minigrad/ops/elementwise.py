@@ -16,6 +16,7 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype,
                     to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, sum_to
+from .writes import overwrite_with
 
 
 # ----------------------------------------------------------------------------------------------
@@ -725,9 +726,12 @@ def relu(a):
     return Relu.apply(a)
 
 
-def leaky_relu(a, negative_slope=0.01):
+def leaky_relu(a, negative_slope=0.01, inplace=False):
+    """x for x >= 0, negative_slope * x below; ``inplace`` writes it back into ``a``."""
     if isinstance(a, Tensor) and a._array.dtype.kind != "f":
         raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
+    if inplace:
+        return overwrite_with(a, leaky_relu, negative_slope)
     return LeakyRelu.apply(a, negative_slope=negative_slope)
 
 

@@ -56,6 +56,24 @@ def apply_inplace(target, function, *others, **params):
     return target
 
 
+def overwrite_with(target, fn, *args):
+    """``target`` overwritten with ``fn(target, *args)`` (an op built from minigrad ops whose
+    result has target's shape and dtype), by ``apply_inplace``: the ``inplace=True`` form of
+    an activation.  Returns ``target``."""
+    return apply_inplace(target, _Call(fn, args))
+
+
+class _Call:
+    """``fn(x, *args)`` in the shape ``apply_inplace`` calls: ``.apply(x)``."""
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def apply(self, x):
+        return self.fn(x, *self.args)
+
+
 def _snapshot(t):
     """A copy of ``t``'s current value with ``t``'s history: the op may save its input, and
     the write below must not change what it saved."""

@@ -36,6 +36,12 @@ from . import registry_core, registry_nn, registry_extra, registry_extra_nn  # n
 from . import registry_selection, registry_losses, registry_more  # noqa: F401
 from . import registry_round4, registry_nn_round4  # noqa: F401
 from . import registry_special, registry_linalg, registry_round5, registry_nn_round5  # noqa: F401
+from . import registry_round7_tensor  # noqa: F401
+from . import registry_special_round7  # noqa: F401
+from . import registry_nn_round7  # noqa: F401
+from . import registry_linalg_round7  # noqa: F401
+from . import registry_round7_inplace  # noqa: F401
+from . import registry_round7_namespace  # noqa: F401
 from .opinfo import _REGISTRY, Gen, OpInfo, Sample, register
 
 __all__ = ["Sample", "OpInfo", "register", "get", "names", "entries", "samples", "Gen"]
