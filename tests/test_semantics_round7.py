@@ -66,3 +66,23 @@ def test_inplace_activations_write_into_their_input_and_differentiate(name, befo
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     # (torch's hardsigmoid backward uses 1/6 rounded to float32, in float64 too)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-7, atol=1e-15)
+
+
+def test_import_paths_and_class_hierarchy_of_pools_and_init_like_torch():
+    """Model code imports _AvgPoolNd and _no_grad_trunc_normal_; AvgPool3d is not an
+    AvgPool2d in torch, so isinstance checks must answer alike."""
+    from minigrad.nn.init import _no_grad_trunc_normal_
+    from minigrad.nn.modules.pooling import _AvgPoolNd
+    for lib, base in ((minigrad, _AvgPoolNd), (torch, torch.nn.modules.pooling._AvgPoolNd)):
+        pools = [lib.nn.AvgPool1d(2), lib.nn.AvgPool2d(2), lib.nn.AvgPool3d(2)]
+        assert all(isinstance(p, base) for p in pools)
+        assert not isinstance(pools[2], lib.nn.AvgPool2d)
+    assert repr(minigrad.nn.AvgPool3d(2, 1)) == repr(torch.nn.AvgPool3d(2, 1))
+    t = _no_grad_trunc_normal_(minigrad.empty(1000), 0.0, 1.0, -0.5, 0.5)
+    assert float(t.abs().max()) <= 0.5
+
+
+def test_types_module_has_the_aliases_annotations_use():
+    import minigrad.types as types
+    assert types.Number == torch.types.Number
+    assert isinstance(3.0, types._Number) and not isinstance("3", types._Number)

@@ -272,3 +272,7 @@ kaiming_uniform = _deprecated(kaiming_uniform_)
 kaiming_normal = _deprecated(kaiming_normal_)
 orthogonal = _deprecated(orthogonal_)
 sparse = _deprecated(sparse_)
+
+
+# the private name older model code (timm's, for one) imports: the same fill, without a graph
+_no_grad_trunc_normal_ = trunc_normal_

@@ -61,7 +61,14 @@ class MaxPool3d(_MaxPoolNd):
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
-class AvgPool1d(Module):
+class _AvgPoolNd(Module):
+    """What the average pools share: their repr (kernel_size, stride, padding)."""
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
     """Mean over sliding windows: (N, C, L) -> (N, C, L_out); ``count_include_pad`` counts the
     zero padding in the divisor."""
 
@@ -74,30 +81,31 @@ class AvgPool1d(Module):
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
 
-class AvgPool2d(Module):
+def _store_avg_pool_options(pool, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                            divisor_override):
+    """AvgPool2d's and AvgPool3d's attributes (kept as given, as PyTorch keeps them)."""
+    pool.kernel_size = kernel_size
+    pool.stride = stride if (stride is not None) else kernel_size
+    pool.padding = padding
+    pool.ceil_mode = ceil_mode
+    pool.count_include_pad = count_include_pad
+    pool.divisor_override = divisor_override
+
+
+class AvgPool2d(_AvgPoolNd):
     """Mean over sliding 2-D windows: (N, C, H, W) -> (N, C, H_out, W_out).
     ``divisor_override``, when set, replaces the window size as the divisor."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        _store_avg_pool_options(self, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, divisor_override)
 
     def forward(self, input):
         kwargs = {} if self.divisor_override is None else {
@@ -140,8 +148,14 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
 # ----------------------------------------------------------------------------------------------
 # AvgPool3d, AdaptiveMaxPool1d/2d/3d, MaxUnpool1d/2d/3d, LPPool1d/2d/3d
 # ----------------------------------------------------------------------------------------------
-class AvgPool3d(AvgPool2d):
+class AvgPool3d(_AvgPoolNd):
     """Mean over sliding 3-D windows: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        _store_avg_pool_options(self, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, divisor_override)
 
     def forward(self, input):
         kwargs = {} if self.divisor_override is None else {
