@@ -1,4 +1,5 @@
-"""Ready-made parametrizations (see ``parametrize``): ``weight_norm`` and ``spectral_norm``.
+"""Ready-made parametrizations (see ``parametrize``): ``weight_norm``, ``spectral_norm`` and
+``orthogonal`` (in ``orthogonal.py``).
 
 weight_norm:   w = g * v / ||v||   (norm over every dim but ``dim``), kept as
                ``parametrizations.<name>.original0`` (g) and ``original1`` (v).
@@ -14,10 +15,11 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
+from .orthogonal import orthogonal  # noqa: F401  (its own module: the maps are long)
 from .parametrize import register_parametrization
 from .weight_norm import _norm_except_dim
 
-__all__ = ["weight_norm", "spectral_norm"]
+__all__ = ["weight_norm", "spectral_norm", "orthogonal"]
 
 
 class _WeightNorm(Module):
