@@ -5,6 +5,8 @@
     function.py    Function: forward beside a differentiable backward; the graph node
     engine.py      Tensor.backward, autograd.backward, autograd.grad (create_graph: any order)
     functional.py  vjp, jvp, jacobian, hessian, hvp, vhp
+    graph.py       saved_tensors_hooks, save_on_cpu, Node, increment_version
+    gradcheck.py   gradcheck, gradgradcheck (Jacobians against finite differences)
 """
 from .grad_mode import (  # noqa: F401
     no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
@@ -12,9 +14,12 @@ from .grad_mode import (  # noqa: F401
     is_anomaly_check_nan_enabled)
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
+from . import graph  # noqa: F401  (saved_tensors_hooks, Node, ...)
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401  (the functions shadow the module)
 from ..tensor import Tensor as Variable  # noqa: F401  (old tutorials' name for a Tensor)
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
-           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Variable"]
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Variable", "gradcheck",
+           "gradgradcheck"]

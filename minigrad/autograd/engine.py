@@ -244,6 +244,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     captured[i] = g
             if accumulate:
                 _accumulate(leaf, g, create_graph)
+                post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+                if post_hooks:
+                    for hook in list(post_hooks):
+                        hook(leaf)
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

@@ -51,6 +51,9 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import HookHandle as RemovableHandle, Tensor
+from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
+                           _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
+                           _unpack_hooked)
 from .grad_mode import _state, no_grad
 
 # numpy prints a RuntimeWarning for every inf * 0, log(0), overflow...; PyTorch computes the
@@ -60,7 +63,8 @@ _ieee = functools.partial(np.errstate, divide="ignore", invalid="ignore", over="
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
 
-_INPUT, _OUTPUT, _CONST = 0, 1, 2
+# What a node saved is kept as (kind, value) pairs: an input, its output or a constant.
+_INPUT, _OUTPUT, _CONST = INPUT, OUTPUT, CONST
 
 
 def _is_same_memory(saved, array) -> bool:
@@ -129,8 +133,11 @@ class Function:
                 "graph are freed when you call .backward() or autograd.grad(). Specify "
                 "retain_graph=True if you need to backward through the graph a second time or "
                 "if you need to access saved tensors after calling backward.")
-        if not getattr(self, "_packed", False):
+        packed = getattr(self, "_packed", False)
+        if not packed:
             return saved
+        if packed is _HOOKED:
+            saved = tuple(_unpack_hooked(entry) for entry in saved)
         if self.first_order_only and not self._ctx_style:
             return tuple(v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
                          for kind, v in saved)
@@ -287,6 +294,8 @@ class Function:
         self.saved_ = tuple(packed)
         self._packed = True
         self._versions = versions
+        if saved_tensors_hooks_state.stack:
+            _pack_with_hooks(self)
 
     def _backward(self, grads):
         """Call backward with output gradients (Tensors); return one gradient per input."""
@@ -446,6 +455,8 @@ def _apply_ctx_style(cls, args, kwargs):
         ctx.saved_ = tuple(packed)
         ctx._packed = True
         ctx._versions = versions
+        if saved_tensors_hooks_state.stack:
+            _pack_with_hooks(ctx)
     if _state.anomaly:
         ctx._trace = traceback.extract_stack()[:-2]
         ctx._shapes = [tuple(t.shape) for t in tensors if t is not None]

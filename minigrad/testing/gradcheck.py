@@ -19,17 +19,18 @@ import numpy as np
 
 from .. import backend
 from ..autograd import backward, no_grad
+from ..autograd.gradcheck import GradcheckError as _AutogradGradcheckError
 from ..tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "assert_close", "compare_with_torch", "Comparison",
            "default_tolerances", "to_numpy"]
 
 
-class GradcheckError(AssertionError, RuntimeError):
+class GradcheckError(AssertionError, _AutogradGradcheckError):
     """A gradient (or a value) does not match its oracle.
 
-    A RuntimeError as ``torch.autograd.gradcheck.GradcheckError``, and an AssertionError so that
-    pytest shows it as a failed check rather than a crash.
+    A RuntimeError, as ``minigrad.autograd.gradcheck.GradcheckError`` (its base class), and an
+    AssertionError so that pytest shows it as a failed check rather than a crash.
     """
 
 

@@ -1,0 +1,90 @@
+"""The machinery behind ``autograd.graph.saved_tensors_hooks``, used by ``function.py``.
+
+A node keeps what forward saved as ``(kind, value)`` pairs: an input (the tensor), its
+output (the array and the output slot) or a constant (an array). While a pair of hooks is
+active, every pair is stored instead as ``(kind, (pack_hook(tensor), unpack_hook, link))``
+and the node's ``_packed`` flag becomes ``HOOKED``; ``saved_tensors`` then calls
+``unpack_hook`` and puts the unpacked data back in its place in the graph (``link``), so that
+gradients, higher-order ones included, flow as without hooks.
+"""
+from __future__ import annotations
+
+import threading
+
+from ..tensor import Tensor
+
+__all__ = ["INPUT", "OUTPUT", "CONST", "HOOKED", "saved_tensors_hooks_state",
+           "pack_with_hooks", "unpack_hooked"]
+
+INPUT, OUTPUT, CONST = 0, 1, 2
+HOOKED = "hooked"     # a node's ``_packed`` flag when its saved values went through hooks
+
+
+class _SavedTensorsHooks(threading.local):
+    """The active ``(pack_hook, unpack_hook)`` pairs, innermost last, per thread as in
+    PyTorch; ``disabled`` is the error message of an active ``disable_saved_tensors_hooks``.
+    ``Function.apply`` reads ``stack`` only when an op saved something: with no hook, one
+    attribute look-up."""
+    stack = ()
+    disabled = None
+
+
+saved_tensors_hooks_state = _SavedTensorsHooks()
+
+
+def pack_with_hooks(node):
+    """Pass each value ``node`` saved through the innermost pack hook.
+
+    The hook sees a Tensor: an input as itself, the output as a tensor produced by ``node``,
+    a saved array as a constant tensor. ``link`` records where the unpacked data belongs:
+    the output slot, or the input's place in the graph (its grad_fn and slot, or the leaf
+    itself); for a non-leaf input that is all that is kept, not its data.
+    """
+    pack_hook, unpack_hook = saved_tensors_hooks_state.stack[-1]
+    hooked = []
+    for kind, value in node.saved_:
+        if kind == CONST and value is None:
+            hooked.append((kind, value))
+            continue
+        if kind == INPUT:
+            if value.grad_fn is not None:
+                link = (value.grad_fn, value._output_nr)
+            else:
+                link = value if value._requires_grad else None
+            shown = value
+        elif kind == OUTPUT:
+            link = value[1]
+            shown = Tensor._wrap(value[0], True)
+            shown.grad_fn, shown._output_nr = node, link
+        else:
+            link = None
+            shown = Tensor._wrap(value)
+        hooked.append((kind, (pack_hook(shown), unpack_hook, link)))
+    node.saved_ = tuple(hooked)
+    node._packed = HOOKED
+
+
+def unpack_hooked(entry):
+    """One saved ``(kind, value)`` pair back from its hooked form, via its unpack hook."""
+    kind, value = entry
+    if kind == CONST and value is None:
+        return entry
+    packed, unpack_hook, link = value
+    t = unpack_hook(packed)
+    if not isinstance(t, Tensor):
+        raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                        f"result of type {type(t).__name__}")
+    if kind == OUTPUT:
+        return kind, (t._array, link)
+    if kind == CONST:
+        return kind, t._array
+    if isinstance(link, tuple):
+        # a non-leaf input: the unpacked data, reattached to the input's node and slot
+        relinked = Tensor._wrap(t._array, True)
+        relinked.grad_fn, relinked._output_nr = link
+        return kind, relinked
+    if link is not None and t is not link:
+        # a leaf that requires grad came back as another tensor: its values, with a
+        # gradient path to the leaf (the difference is a constant)
+        t = link + (t - link).detach()
+    return kind, t

@@ -1,0 +1,147 @@
+"""``minigrad.autograd.graph`` (as ``torch.autograd.graph``): hooks on what the graph keeps
+for backward, and the graph-node type.
+
+    saved_tensors_hooks(pack, unpack)    every tensor an op saves for backward while active
+                                         is stored as pack(tensor); backward reads it back
+                                         as unpack(stored)
+    save_on_cpu()                        those hooks moving saved tensors to host memory
+    disable_saved_tensors_hooks(msg)     forbid saved_tensors_hooks in a region
+    Node                                 the abstract type of ``y.grad_fn`` objects
+    increment_version(t)                 mark t as modified in place (saved-value checks)
+
+and ``Tensor.register_post_accumulate_grad_hook`` (defined here, attached to Tensor).
+
+Example, counting what a forward keeps::
+
+    kept = []
+    with saved_tensors_hooks(lambda t: kept.append(t) or t, lambda t: t):
+        y = (x * w).sin().sum()
+    y.backward()          # gradients as without the hooks
+"""
+from __future__ import annotations
+
+import abc
+
+from .. import backend
+from ..tensor import HookHandle as RemovableHandle, Tensor
+from ._saved_hooks import saved_tensors_hooks_state as _hooks
+from .function import AccumulateGrad, Function
+
+__all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
+           "increment_version"]
+
+
+class saved_tensors_hooks:
+    """Context manager: pack and unpack hooks for the tensors ops save for backward.
+
+    ``pack_hook(tensor) -> anything`` runs when an op records a tensor for its backward
+    (in forward); ``unpack_hook(that) -> Tensor`` runs when the backward needs it and must
+    give back a tensor with the same values. Nested contexts: the innermost pair wins. Which
+    tensors an op saves is the op's business (minigrad's ops may save other tensors than
+    PyTorch's do); the gradients are the same either way.
+    """
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        if _hooks.disabled is not None:
+            raise RuntimeError(_hooks.disabled)
+        _hooks.stack = _hooks.stack + ((self.pack_hook, self.unpack_hook),)
+        return self
+
+    def __exit__(self, *exc):
+        _hooks.stack = _hooks.stack[:-1]
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors kept in host memory and moved back to their device for backward
+    (trading GPU memory for transfers). For tensors already on the CPU it changes nothing.
+    ``pin_memory`` and ``device_type`` are accepted for PyTorch compatibility."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack(t):
+            return t.device, Tensor._wrap(backend.as_numpy(t._array)) if t.is_cuda else t
+
+        def unpack(packed):
+            device, t = packed
+            return t.to(device)
+
+        super().__init__(pack, unpack)
+
+
+class disable_saved_tensors_hooks:
+    """Context manager (also a decorator): inside it, entering ``saved_tensors_hooks``
+    raises ``RuntimeError(error_message)``. Entering it while hooks are active raises too,
+    as in PyTorch."""
+
+    def __init__(self, error_message):
+        self.error_message = error_message
+
+    def __enter__(self):
+        if _hooks.stack:
+            raise RuntimeError(self.error_message)
+        self._prev = _hooks.disabled
+        _hooks.disabled = self.error_message
+        return self
+
+    def __exit__(self, *exc):
+        _hooks.disabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with disable_saved_tensors_hooks(self.error_message):
+                return fn(*args, **kwargs)
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+class Node(abc.ABC):
+    """The type of graph nodes: ``isinstance(y.grad_fn, Node)`` holds for every op's node
+    (a ``Function``) and for the ``AccumulateGrad`` nodes of leaves. The methods listed are
+    the ones a node offers: ``name()``, ``next_functions``, ``metadata``,
+    ``register_hook(hook(grad_inputs, grad_outputs))`` and
+    ``register_prehook(hook(grad_outputs))``."""
+
+    @abc.abstractmethod
+    def name(self):
+        """The node's name, such as ``'MulBackward0'``."""
+
+    @property
+    @abc.abstractmethod
+    def next_functions(self):
+        """``(node, output_nr)`` pairs: where this node's gradients go, in input order."""
+
+    @classmethod
+    def __subclasshook__(cls, subclass):
+        if cls is Node and issubclass(subclass, (Function, AccumulateGrad)):
+            return True
+        return NotImplemented
+
+
+def increment_version(tensor):
+    """Bump the version counter of ``tensor`` (or of each tensor in an iterable), as an
+    in-place write does: a backward that saved it then raises instead of using stale data."""
+    tensors = (tensor,) if isinstance(tensor, Tensor) else tuple(tensor)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"increment_version(): expected a Tensor, got {type(t).__name__}")
+        t._version.value += 1
+
+
+def register_post_accumulate_grad_hook(self, hook):
+    """``Tensor.register_post_accumulate_grad_hook``: call ``hook(tensor)`` on this leaf right
+    after a backward has added into its ``.grad`` (an optimizer step fused into backward,
+    say). Not called by ``autograd.grad``, which accumulates nothing. Returns a handle whose
+    ``remove()`` unregisters the hook."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)

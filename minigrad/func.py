@@ -1,0 +1,368 @@
+"""``minigrad.func`` (as ``torch.func``): function transforms.
+
+    grad(f)(x)              df/dx for a scalar f             (argnums picks the arguments)
+    grad_and_value(f)(x)    (df/dx, f(x))
+    vjp(f, x)               (f(x), v -> v^T J)
+    jvp(f, (x,), (t,))      (f(x), J t)
+    jacrev(f)(x), jacfwd    J, shaped f(x).shape + x.shape
+    hessian(f)(x)           the Jacobian of the gradient
+    vmap(f)                 minigrad.vmap
+    functional_call(m, params, args)   a module run with other parameters/buffers
+    stack_module_state(models)         their parameters and buffers stacked along a new dim 0
+
+How they work here: on top of minigrad's ordinary reverse-mode autograd (``autograd.grad``),
+not on a separate transform machinery. Each transform runs ``f`` on differentiable aliases
+of the chosen arguments and calls ``autograd.grad``, recording the backward
+(``create_graph=True``) whenever grad mode is on and some tensor argument requires grad, so
+transforms nest: ``grad(grad(f))``, ``vmap(grad(f))``, ``jacfwd(jacrev(f))``, and results are
+differentiable by an outer ``backward``. ``jacfwd`` and ``jvp`` are computed in reverse mode
+(the values are those of forward mode). Arguments may be tensors or nested tuples, lists and
+dicts of them (a dict of parameters, say); gradients come back in the same structure, zeros
+for an argument ``f`` does not use. One limitation: a result is differentiable with respect
+to a tensor ``f`` merely closes over only when some argument requires grad too.
+"""
+from __future__ import annotations
+
+from . import autograd
+from ._vmap import _flatten, vmap
+from .autograd import functional as _functional
+from .nn.utils.stateless import call_with as _call_with
+from .ops.movement import stack
+from .tensor import Tensor
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call", "stack_module_state"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared pieces
+# ----------------------------------------------------------------------------------------------
+def _tensors(tree):
+    return [t for t in _flatten(tree)[0] if isinstance(t, Tensor)]
+
+
+def _record_graph(*trees):
+    """Whether the derivatives must themselves be differentiable: grad mode is on and some
+    tensor passed in requires grad (an outer transform's variable, or the user's)."""
+    return autograd.is_grad_enabled() and any(t.requires_grad for tree in trees
+                                               for t in _tensors(tree))
+
+
+def _variable(t, keep_graph):
+    """A tensor to differentiate with respect to: an alias still linked to ``t``'s graph
+    when that graph is being recorded, else a fresh leaf."""
+    if not isinstance(t, Tensor):
+        return t
+    if keep_graph and t.requires_grad:
+        return t.view_as(t)
+    if not t.is_floating_point():
+        raise RuntimeError("only Tensors of floating point dtype can require gradients")
+    return t.detach().requires_grad_(True)
+
+
+def _argnums(argnums, n_args, who):
+    """``argnums`` as a tuple of non-negative positions (checked as torch.func does)."""
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    if not nums:
+        raise RuntimeError(f"{who}: argnums must be non-empty")
+    out = []
+    for a in nums:
+        if not isinstance(a, int):
+            raise RuntimeError(f"{who}: argnums must be int or Tuple[int, ...], got: "
+                               f"{type(a).__name__}")
+        if not -n_args <= a < n_args:
+            raise RuntimeError(f"Got argnum={a}, but only {n_args} positional inputs")
+        out.append(a % n_args)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{who}: argnums must be unique, got {argnums}")
+    return single, tuple(out)
+
+
+def _prepare(args, argnums, who):
+    """(single, nums, new args with variables in the chosen places, their leaves, rebuilds,
+    keep_graph)."""
+    single, nums = _argnums(argnums, len(args), who)
+    keep_graph = _record_graph(args)
+    args = list(args)
+    leaves, rebuilds = [], []
+    for a in nums:
+        flat, rebuild = _flatten(args[a])
+        flat = [_variable(t, keep_graph) for t in flat]
+        args[a] = rebuild(flat)
+        leaves.append([t for t in flat if isinstance(t, Tensor)])
+        rebuilds.append((flat, rebuild))
+    return single, nums, args, leaves, rebuilds, keep_graph
+
+
+def _regroup(values, rebuilds, single):
+    """Flat per-tensor results back into the structure of the chosen arguments."""
+    it = iter(values)
+    out = []
+    for flat, rebuild in rebuilds:
+        out.append(rebuild([next(it) if isinstance(t, Tensor) else None for t in flat]))
+    return out[0] if single else tuple(out)
+
+
+def _detached(tree, keep_graph):
+    if keep_graph:
+        return tree
+    flat, rebuild = _flatten(tree)
+    return rebuild([t.detach() if isinstance(t, Tensor) else t for t in flat])
+
+
+def _zeros_for_unused(grads, wrt):
+    return [g if g is not None else x.new_zeros(tuple(x.shape)) for g, x in zip(grads, wrt)]
+
+
+def _split_aux(result, has_aux, who):
+    if not has_aux:
+        return result, None
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise RuntimeError(f"{who}: output of function f should be a tuple: (output, aux) "
+                           "if has_aux is True")
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# grad, grad_and_value, vjp, jvp
+# ----------------------------------------------------------------------------------------------
+def grad_and_value(func, argnums=0, has_aux=False):
+    """A function returning ``(gradient, value)`` of the scalar ``func`` (with ``has_aux``:
+    ``(gradient, (value, aux))``). ``argnums``: the argument (an int) or arguments (a
+    tuple: the gradients come as a tuple) to differentiate with respect to."""
+    who = "grad_and_value(f)(*args)"
+
+    def wrapper(*args, **kwargs):
+        with autograd.enable_grad():
+            single, nums, args, leaves, rebuilds, keep = _prepare(args, argnums, who)
+            out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
+            if not isinstance(out, Tensor):
+                raise RuntimeError(f"{who}: Expected f(*args) to return a Tensor, got "
+                                   f"{type(out)}")
+            if out.dim() != 0:
+                raise RuntimeError(f"{who}: Expected f(*args) to return a scalar Tensor, got "
+                                   f"tensor with {out.dim()} dims. Maybe you wanted to use the "
+                                   "vjp or jacrev APIs instead?")
+            wrt = [t for group in leaves for t in group]
+            if out.requires_grad and wrt:
+                grads = autograd.grad(out, wrt, create_graph=keep, allow_unused=True)
+            else:
+                grads = [None] * len(wrt)
+            grads = _detached(_zeros_for_unused(grads, wrt), keep)
+        value = _detached(out, keep)
+        result = _regroup(grads, rebuilds, single)
+        if has_aux:
+            return result, (value, _detached(aux, keep))
+        return result, value
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """A function returning the gradient of the scalar ``func`` with respect to the
+    argument(s) ``argnums`` (with ``has_aux``: ``(gradient, aux)``)."""
+    both = grad_and_value(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        g, value = both(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return wrapper
+
+
+def vjp(func, *primals, has_aux=False):
+    """``(func(*primals), vjp_fn)`` (and ``aux`` with ``has_aux``): ``vjp_fn(cotangents)``
+    gives ``v^T J`` for every primal, as a tuple; ``cotangents`` has the output's structure.
+    ``vjp_fn`` may be called several times."""
+    with autograd.enable_grad():
+        keep = _record_graph(primals)
+        flats = [_flatten(p) for p in primals]
+        args = [rebuild([_variable(t, keep) for t in flat]) for flat, rebuild in flats]
+        out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
+    out_flat, _ = _flatten(out)
+    for o in out_flat:
+        if not isinstance(o, Tensor):
+            raise RuntimeError("vjp(f, *primals): Expected f to be a function that has only "
+                               f"Tensors as outputs, got {type(o)}")
+    rebuilds = [_flatten(a) for a in args]
+    wrt = [t for flat, _ in rebuilds for t in flat if isinstance(t, Tensor)]
+
+    def vjp_fn(cotangents):
+        cots = _flatten(cotangents)[0]
+        if len(cots) != len(out_flat):
+            raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
+                               f"pytree structure of outputs to the function: {len(cots)} "
+                               f"tensors given for {len(out_flat)} outputs")
+        live = [(o, c) for o, c in zip(out_flat, cots) if o.requires_grad]
+        with autograd.enable_grad():
+            if live and wrt:
+                grads = autograd.grad([o for o, _ in live], wrt, [c for _, c in live],
+                                      retain_graph=True, create_graph=keep or
+                                      _record_graph(cotangents), allow_unused=True)
+            else:
+                grads = [None] * len(wrt)
+            grads = _zeros_for_unused(grads, wrt)
+        grads = _detached(grads, keep or _record_graph(cotangents))
+        return _regroup(grads, rebuilds, False)
+
+    out = _detached(out, keep)
+    if has_aux:
+        return out, vjp_fn, _detached(aux, keep)
+    return out, vjp_fn
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(func(*primals), J tangents)`` (and ``aux`` with ``has_aux``); ``primals`` and
+    ``tangents`` are tuples of tensors of the same shapes. Computed in reverse mode (the
+    double-backward trick of ``autograd.functional.jvp``)."""
+    who = "jvp(f, primals, tangents)"
+    for what, value in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(value, tuple):
+            raise RuntimeError(f"{who}: Expected {what} to be a tuple. E.g. it should be valid "
+                               "to call f(*primals).")
+    if len(primals) != len(tangents):
+        raise RuntimeError(f"{who}: Expected primals and tangents to have the same python "
+                           f"structure. For example, if primals is a tuple of 3 tensors, "
+                           f"tangents also must be. Got primals with structure {len(primals)} "
+                           f"and tangents with structure {len(tangents)}")
+    for p, t in zip(primals, tangents):
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError("Trying to set a forward gradient that has a different size than "
+                               "that of the original Tensor, this is not supported. Tensor is "
+                               f"of size {list(p.shape)} while the given forward gradient is of "
+                               f"size {list(t.shape)}.")
+    keep = _record_graph(primals, tangents)
+    aux_box = []
+
+    def main_output(*xs):
+        out, aux = _split_aux(func(*xs), has_aux, who)
+        aux_box.append(aux)
+        return out
+
+    out, tangent_out = _functional.jvp(main_output, primals, tangents, create_graph=keep,
+                                       strict=strict)
+    if has_aux:
+        return out, tangent_out, _detached(aux_box[0], keep)
+    return out, tangent_out
+
+
+# ----------------------------------------------------------------------------------------------
+# Jacobians and Hessians
+# ----------------------------------------------------------------------------------------------
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
+    """A function returning the Jacobian of ``func`` with respect to the argument(s)
+    ``argnums``: for an output of shape O and an input of shape I, a tensor of shape O + I.
+    Several outputs or arguments give nested tuples (outputs outside, arguments inside).
+    ``chunk_size`` is accepted for PyTorch compatibility (rows are computed one by one)."""
+    who = "jacrev(f, argnums)(*args)"
+
+    def wrapper(*args, **kwargs):
+        with autograd.enable_grad():
+            single, nums, args, leaves, rebuilds, keep = _prepare(args, argnums, who)
+            wrt = [t for group in leaves for t in group]
+            out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
+            out_flat, out_rebuild = _flatten(out)
+            jac = []
+            for o in out_flat:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"{who}: Expected f to return Tensors, got {type(o)}")
+                rows = _jacobian_rows(o, wrt, keep)
+                jac.append(_regroup(rows, rebuilds, single))
+        result = out_rebuild(jac)
+        if has_aux:
+            return result, _detached(aux, keep)
+        return result
+    return wrapper
+
+
+def _jacobian_rows(out, wrt, keep):
+    """d out / d x for each x in ``wrt``, shaped out.shape + x.shape: one backward per
+    output element (each a row of the Jacobian), stacked."""
+    n = out.numel()
+    flat_out = out.reshape(-1)
+    per_input = [[] for _ in wrt]
+    for m in range(n):
+        if out.requires_grad:
+            gs = autograd.grad(flat_out[m], wrt, retain_graph=True, create_graph=keep,
+                               allow_unused=True)
+        else:
+            gs = [None] * len(wrt)
+        for rows, g, x in zip(per_input, _zeros_for_unused(gs, wrt), wrt):
+            rows.append(g)
+    result = []
+    for rows, x in zip(per_input, wrt):
+        if n:
+            j = stack(rows).reshape(tuple(out.shape) + tuple(x.shape))
+        else:
+            j = x.detach().new_zeros(tuple(out.shape) + tuple(x.shape))
+        result.append(j if keep else j.detach())
+    return result
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """The Jacobian, as ``jacrev`` (minigrad computes it in reverse mode: same values)."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+    return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """The Hessian of the scalar ``func``: the Jacobian of its gradient, shaped
+    x.shape + x.shape (nested tuples for several arguments)."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules
+# ----------------------------------------------------------------------------------------------
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
+                    tie_weights=True, strict=False):
+    """``module(*args, **kwargs)`` with the given tensors (a dict name -> tensor, or a
+    sequence of dicts with distinct keys) standing in for its parameters and buffers; the
+    module's own tensors are restored afterwards, even if the call raises. Gradients flow to
+    the given tensors. See ``minigrad.nn.utils.stateless`` for tie_weights and strict."""
+    if isinstance(parameter_and_buffer_dicts, dict):
+        values = parameter_and_buffer_dicts
+    elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
+        values, repeated = {}, []
+        for d in parameter_and_buffer_dicts:
+            repeated += [k for k in d if k in values]
+            values.update(d)
+        if repeated:
+            raise ValueError(f"{sorted(set(repeated))} appeared in multiple dictionaries; "
+                             "behavior of functional call is ambiguous")
+    else:
+        raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple "
+                         f"of dicts, but got {type(parameter_and_buffer_dicts)}")
+    return _call_with(module, values, args, kwargs, tie_weights, strict)
+
+
+def stack_module_state(models):
+    """``(params, buffers)``: for models of identical structure, each parameter (buffer)
+    stacked across the models along a new dim 0, keyed by name. The stacked parameters are
+    new leaves (requiring grad as the originals), not linked to the models."""
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if len({m.training for m in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to have the same "
+                           "training/eval mode.")
+    first = type(models[0])
+    if any(type(m) is not first for m in models):
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked(named, is_param):
+        per_model = [dict(named(m)) for m in models]
+        out = {}
+        for name, ref in per_model[0].items():
+            tensors = []
+            for entries in per_model:
+                if name not in entries:
+                    raise KeyError(name)
+                tensors.append(entries[name].detach())
+            out[name] = stack(tensors).requires_grad_(is_param and ref.requires_grad)
+        return out
+
+    params = stacked(lambda m: m.named_parameters(), True)
+    buffers = stacked(lambda m: m.named_buffers(), False)
+    return params, buffers
