@@ -1,7 +1,10 @@
 """``minigrad.cuda``: is a GPU usable here?  (cupy behind it; see minigrad/backend.py.)"""
 from __future__ import annotations
 
+import sys as _sys
+
 from . import backend
+from .amp.device_aliases import cuda_amp as _cuda_amp
 from .creation import manual_seed as _seed
 
 
@@ -26,3 +29,9 @@ def manual_seed(seed) -> None:
 
 
 manual_seed_all = manual_seed
+
+
+# minigrad.cuda.amp.autocast / GradScaler, the older spellings of minigrad.amp's; listed in
+# sys.modules so that `from minigrad.cuda.amp import GradScaler` (a module, not a package) works
+amp = _cuda_amp
+_sys.modules[__name__ + ".amp"] = amp

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import itertools
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd import Function
 from . import conv_kernels as kernels
+from ._autocast_cast import lower as _autocast_lower
 from ._window_checks import (conv_args, conv_output_size, conv_transpose_args, empty_dtype,
                              tensor_arrays)
 from .conv_kernels import Geometry
@@ -201,6 +202,8 @@ def _empty_mixed(function, input, weight, bias, geom, x, w):
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _autocast_state.active:             # autocast: float32 operands in its dtype
+        input, weight, bias = _autocast_lower(input, weight, bias)
     x, w, b = tensor_arrays(op, input=input, weight=weight, bias=bias)
     p = conv_args(op, nd, x, w, b, stride, padding, dilation, groups)
     size = x.shape[-nd:]
@@ -216,6 +219,8 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups,
                     dilation):
+    if _autocast_state.active:
+        input, weight, bias = _autocast_lower(input, weight, bias)
     x, w, b = tensor_arrays(op, input=input, weight=weight, bias=bias)
     p = conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups,
                             dilation)

@@ -7,9 +7,10 @@ their backward with minigrad's ops, so that it can be differentiated again.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
 from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
                     scalar_type_name)
 from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
@@ -258,6 +259,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Mean (or sum) of -input[i, target[i]] (times weight[target[i]]); input holds log-probs."""
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, weight = _autocast_widen(input, weight)
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
@@ -267,6 +270,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
     ``target`` holds class indices (N, ...) or class probabilities (same shape as input).
     """
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target, weight = _autocast_widen(input, target, weight)
     if isinstance(target, Tensor) and target._array.dtype.kind == "f":
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True,
@@ -314,6 +319,8 @@ def _reduce(loss, reduction):
 
 def mse_loss(input, target, reduction="mean"):
     """Mean of (input - target)^2."""
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "mse_loss")
     # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
     dtype = result_dtype(input, target)
@@ -325,6 +332,8 @@ def mse_loss(input, target, reduction="mean"):
 
 def l1_loss(input, target, reduction="mean"):
     """Mean of |input - target|."""
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "l1_loss")
     return _reduce((input - target).abs(), reduction)
 
@@ -466,6 +475,8 @@ def _prepare_binary(input, target, weight, name, pos_weight=None):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(y log x + (1 - y) log(1 - x)) for probabilities ``input`` in [0, 1]."""
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target, weight = _autocast_widen(input, target, weight)
     _check_reduction(reduction)
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy")
     a = input._array
@@ -483,6 +494,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     As PyTorch, the loss has the target's dtype (a float64 target with float32 logits gives a
     float64 loss, a float16 target a float16 one), computed in the promoted dtype of the two.
     """
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target, weight, pos_weight = _autocast_widen(input, target, weight, pos_weight)
     _check_reduction(reduction)
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits",
                                 pos_weight)

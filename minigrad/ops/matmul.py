@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd import Function
+from ._autocast_cast import lower as _autocast_lower
 from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_type_name
 from .elementwise import cast, mul
 from .movement import Transpose
@@ -158,7 +159,15 @@ def _nothing_to_sum(a, b):
 
 
 def matmul(a, b):
-    """a @ b (see MatMul), with PyTorch's refusals: each names the kernel PyTorch runs."""
+    """a @ b (see MatMul), with PyTorch's refusals: each names the kernel PyTorch runs.
+    Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if _autocast_state.active:
+        a, b = _autocast_lower(a, b)
+    return _matmul(a, b)
+
+
+def _matmul(a, b):
+    """matmul without autocast (mv, which PyTorch's autocast leaves in float32, calls this)."""
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
@@ -229,11 +238,14 @@ def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, "
                            f"{vec.ndim}")
-    return matmul(input, vec)
+    return _matmul(input, vec)
 
 
 def linear(input, weight, bias=None):
-    """y = x W^T + b.  input (*, in_features), weight (out_features, in_features)."""
+    """y = x W^T + b.  input (*, in_features), weight (out_features, in_features).
+    Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if _autocast_state.active:
+        input, weight, bias = _autocast_lower(input, weight, bias)
     if weight.ndim != 2:
         raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
                            f"{list(weight.shape)}")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..tensor import Tensor
+from ._autocast_cast import lower as _autocast_lower
 from ._util import broadcast_shape, normalize_dim, result_dtype, scalar_type_name
 from .elementwise import add, cast, div, mul, sub
 from .inplace import add_
@@ -100,6 +101,8 @@ def _same_dtype(input, matrix):
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); mat1 (n, m), mat2 (m, p), input broadcasts to
     (n, p); all of one dtype."""
+    if _autocast_state.active:
+        input, mat1, mat2 = _autocast_lower(input, mat1, mat2)
     _same_dtype(input, mat2)
     beta, alpha = _coefficients(beta, alpha, input, mat1, mat2)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
@@ -138,6 +141,8 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * sum_b (batch1[b] @ batch2[b]); batch1 (B, n, m), batch2
     (B, m, p), input broadcasts to (n, p)."""
+    if _autocast_state.active:
+        input, batch1, batch2 = _autocast_lower(input, batch1, batch2)
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     product = bmm(batch1, batch2)
     return _scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha)
@@ -146,6 +151,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (batch1 @ batch2) per batch; batch1 (B, n, m), batch2 (B, m, p),
     input broadcasts to (B, n, p); all of one dtype."""
+    if _autocast_state.active:
+        input, batch1, batch2 = _autocast_lower(input, batch1, batch2)
     names = [np.dtype(t._array.dtype).name for t in (input, batch1, batch2)]
     if len(set(names)) > 1:
         short = {"float32": "float", "float64": "double", "int64": "long", "int32": "int"}

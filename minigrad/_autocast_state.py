@@ -1,0 +1,85 @@
+"""The switches of automatic mixed precision (``minigrad.autocast``), kept below the ops.
+
+The ops that autocast touches (matmul, linear, the convolutions, some losses) read ``active``
+first: one module-attribute lookup, so a program that never enters an autocast region pays
+nothing more. ``minigrad/amp/autocast_mode.py`` is the public face; this module only holds
+the state and answers "should this tensor be cast, and to what".
+
+The state is per device type ('cpu', 'cuda') as in PyTorch, but process-wide rather than
+per thread (minigrad's grad mode is process-wide too).
+"""
+from __future__ import annotations
+
+from .dtypes import float16
+
+DEVICE_TYPES = ("cpu", "cuda")
+
+# True while autocast is on for at least one device type: the one check on the hot paths
+active = False
+
+_enabled = {"cpu": False, "cuda": False}
+# PyTorch's CPU default is bfloat16; minigrad has no bfloat16, so float16 on both (documented
+# in docs/training.md and in minigrad.amp.autocast)
+_dtype = {"cpu": float16, "cuda": float16}
+_cache_enabled = True
+_nesting = 0
+
+
+def is_enabled(device_type: str) -> bool:
+    return _enabled[device_type]
+
+
+def set_enabled(device_type: str, enabled: bool) -> None:
+    global active
+    _enabled[device_type] = bool(enabled)
+    active = any(_enabled.values())
+
+
+def get_dtype(device_type: str):
+    return _dtype[device_type]
+
+
+def set_dtype(device_type: str, dtype) -> None:
+    _dtype[device_type] = dtype
+
+
+def is_cache_enabled() -> bool:
+    return _cache_enabled
+
+
+def set_cache_enabled(enabled: bool) -> None:
+    global _cache_enabled
+    _cache_enabled = bool(enabled)
+
+
+def increment_nesting() -> int:
+    global _nesting
+    _nesting += 1
+    return _nesting
+
+
+def decrement_nesting() -> int:
+    global _nesting
+    _nesting -= 1
+    return _nesting
+
+
+def target_for(t):
+    """The dtype autocast gives tensor ``t`` in a lower-precision op, or None to leave it.
+
+    Only floating tensors other than float64 are cast (PyTorch leaves float64 and integer
+    tensors alone), and only when autocast is on for the device the tensor lives on."""
+    kind = t._array.dtype
+    if kind.kind != "f" or kind.itemsize == 8:
+        return None
+    device = t.device.type
+    if not _enabled.get(device, False):
+        return None
+    return _dtype[device]
+
+
+def wants_float32(t) -> bool:
+    """True when an op that autocast runs in float32 must widen ``t``: a float16 tensor on a
+    device where autocast is on."""
+    return t._array.dtype.kind == "f" and t._array.dtype.itemsize == 2 and \
+        _enabled.get(t.device.type, False)
