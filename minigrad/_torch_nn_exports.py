@@ -183,8 +183,13 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
         raise RuntimeError(f"Expected input to have {N * C * HxW} elements (N={N}, C={C}, "
                            f"HxW={HxW}), but got {input.numel()}")
     out = F.group_norm(input, group, weight, bias, eps)
-    mean, rstd = _mean_rstd(input.reshape(N, group, -1), (2,), eps)
-    return out, mean.reshape(N, group), rstd.reshape(N, group)
+    # unlike native_layer_norm / native_batch_norm, torch returns these two statistics as
+    # differentiable outputs, so they are built in the graph: mean = E[x], rstd = (Var[x] +
+    # eps)^-1/2 over each group's C/group * HxW elements (the size given, so N = 0 works)
+    grouped = input.reshape(N, group, (C // group) * HxW)
+    mean = grouped.mean(dim=2)
+    rstd = ((grouped - mean.unsqueeze(2)) ** 2).mean(dim=2).add(eps).rsqrt()
+    return out, mean, rstd
 
 
 # ----------------------------------------------------------------------------------------------

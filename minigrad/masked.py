@@ -24,7 +24,7 @@ import numpy as np
 
 from . import backend, dtypes
 from .ops.elementwise import cast, div, maximum, mul, sqrt, sub, where
-from .ops._util import to_tensor_like
+from .ops._util import normalize_dim, to_tensor_like
 from .ops.linalg import vector_norm
 from .ops.pointwise_more import logaddexp as _logaddexp
 from .ops.reduce import amax as _amax, amin as _amin, argmax as _argmax, argmin as _argmin
@@ -100,16 +100,16 @@ def _dims(input, dim):
     if dim is None:
         return tuple(range(input.dim()))
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
-    ndim = max(input.dim(), 1)
-    return tuple(sorted(d % ndim for d in dims))
+    return tuple(sorted(normalize_dim(d, input.dim()) for d in dims))
 
 
 def _count(input, dim, keepdim, mask):
     """How many elements each reduction keeps, as a tensor of input's float dtype."""
     m = _mask(input, mask)
     if m is None:
-        size = int(np.prod([input.shape[d] for d in _dims(input, dim)] or [1]))
-        return size
+        if input.dim() == 0:            # a 0-d input: dim 0 or -1 names its one element
+            return 1
+        return int(np.prod([input.shape[d] for d in _dims(input, dim)] or [1]))
     return _sum(cast(m, input._array.dtype), _dims(input, dim), keepdim)
 
 
@@ -159,9 +159,12 @@ def prod(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The product of the kept elements over ``dim`` (1 where all are masked out)."""
     input = _input("prod", input, dtype)
     out = _filled(input, mask, "prod")
-    if dim is None:
-        return _prod(out)
-    for d in reversed(_dims(input, dim)):    # one dimension at a time, highest first
+    dims = _dims(input, dim)
+    if input.dim() == 0 or dim is None or not dims:   # every element: integers give int64
+        if not keepdim or input.dim() == 0:
+            return _prod(out)
+        dims = tuple(range(input.dim()))
+    for d in reversed(dims):                 # one dimension at a time, highest first
         out = _prod(out, d, keepdim)
     return out
 
@@ -169,13 +172,23 @@ def prod(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 def cumsum(input, dim, *, dtype=None, mask=None):
     """The running sum along ``dim``, masked-out elements counting as 0."""
     input = _input("cumsum", input, dtype)
-    return _cumsum(_filled(input, mask, "sum"), dim)
+    _refuse_bool("cumsum", input)
+    # unlike torch.cumsum, the masked form keeps the input's dtype (integers do not become int64)
+    return _cumsum(_filled(input, mask, "sum"), dim, dtype=input.dtype)
 
 
 def cumprod(input, dim, *, dtype=None, mask=None):
     """The running product along ``dim``, masked-out elements counting as 1."""
     input = _input("cumprod", input, dtype)
-    return _cumprod(_filled(input, mask, "prod"), dim)
+    _refuse_bool("cumprod", input)
+    return _cumprod(_filled(input, mask, "prod"), dim, dtype=input.dtype)
+
+
+def _refuse_bool(name, input):
+    """The masked running sum and product keep the input's dtype, which torch has no kernel
+    for when it is bool."""
+    if input._array.dtype == np.bool_:
+        raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")
 
 
 def softmax(input, dim, *, dtype=None, mask=None):

@@ -168,6 +168,13 @@ def _is_random(op, sample):
 # which depend on the signs, only where both libraries chose the same ones
 _SIGN_GAUGE = {"svd", "linalg.svd", "linalg.eigh"}
 
+# leaves (by position among the sample's tensors that require grad) whose torch gradient is
+# wrong, so it is not a reference: as_strided_scatter's gradient for ``input`` keeps the upstream
+# gradient on the overwritten elements and zeroes the rest, the reverse of d out / d input
+# (torch.autograd.gradcheck fails on it; tests/test_opdb_round8.py checks minigrad's against
+# central differences of torch's forward instead)
+_WRONG_TORCH_GRAD = {"as_strided_scatter": (0,)}
+
 
 def _column_signs(a, k):
     """The sign of the largest-magnitude entry of each of the first k columns of a (..., m, n)."""
@@ -292,8 +299,9 @@ def check_op(op, fn, dtype=torch.float64):
                         m, t = _picked(op, sample, m, t)
                     if not random:
                         _same_values(m, t, dtype)
-                for m, t in zip(_leaves(margs), _leaves(targs)):
-                    if t.grad is not None and not random and same_gauge:
+                wrong = _WRONG_TORCH_GRAD.get(op.name, ())
+                for k, (m, t) in enumerate(zip(_leaves(margs), _leaves(targs))):
+                    if t.grad is not None and not random and same_gauge and k not in wrong:
                         got = np.zeros(tuple(t.shape)) if m.grad is None else m.grad.numpy()
                         # force: torch's gradient may be a ZeroTensor (sgn of a real input)
                         np.testing.assert_allclose(got, t.grad.numpy(force=True), rtol=1e-6,

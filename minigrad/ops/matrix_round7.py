@@ -16,8 +16,7 @@ from ._util import not_implemented_for
 from .linalg import matrix_norm, vector_norm
 from .matmul import matmul
 from .matrix_functions import multi_dot
-from .movement import clone, mT
-from .plumbing import sum_to
+from .movement import clone, mT, reshape
 from .reduce import sum
 from .shaping import diagonal
 from .solve import inv
@@ -45,7 +44,15 @@ def sum_to_size(self, *size):
     lead = len(shape) - len(size)
     if lead < 0 or any(s != n and s != 1 for s, n in zip(size, shape[lead:])):
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
-    return sum_to(self, size)
+    # torch's dtype rule: an empty ``size`` always sums everything (integers and bools become
+    # int64, as ``sum``), an unchanged shape returns ``self``, any other reduction is a ``sum``
+    if size and size == shape:
+        return self
+    if not size:
+        return sum(self)
+    dims = tuple(range(lead)) + tuple(lead + i for i, (s, n) in
+                                      enumerate(zip(size, shape[lead:])) if s == 1 and n != 1)
+    return reshape(sum(self, dims, keepdim=True), size)
 
 
 def chain_matmul(*matrices):

@@ -136,6 +136,8 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     if edge_order not in (1, 2):
         raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
     dims = _gradient_dims(input, dim)
+    if spacing is None:             # torch accepts an explicit None as the unit step
+        spacing = 1
     steps = _gradient_spacing(spacing, dims, dim is None)
     for d in dims:
         if input.shape[d] < edge_order + 1:
@@ -177,6 +179,17 @@ def _histogramdd_edges(data, bins, range, xp):
                                    f"have the same dtype, but got input with dtype "
                                    f"{_c_name(data.dtype)} and bins for dimension {k} "
                                    f"with dtype {_c_name(b._array.dtype)}")
+            if b.ndim != 1:
+                raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, "
+                                   f"but got {b.ndim} dimensions in the bins tensor for "
+                                   f"dimension {k}")
+            if b.shape[0] == 0:
+                raise RuntimeError(f"torch.histogramdd: bins tensor should have at least 1 "
+                                   f"element, but got 0 elements in the bins tensor for "
+                                   f"dimension {k}")
+            if b.shape[0] == 1:                 # one edge, no bin (torch's words name histogram)
+                raise RuntimeError(f"torch.histogram(): bins must be > 0, but got 0 for "
+                                   f"dimension {k}")
             edges.append(b._array)
             continue
         if int(b) <= 0:
@@ -218,11 +231,50 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density=False):
     xp = backend.xp_of(a)
     data = a.reshape(-1, a.shape[-1])
     edges = _histogramdd_edges(data, bins, range, xp)
-    w = None if weight is None else weight._array.reshape(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hist, _ = np.histogramdd(data, bins=edges, weights=w, density=density)
-    return HistogramddResult(Tensor._wrap(xp.asarray(hist).astype(a.dtype)),
-                             tuple(Tensor._wrap(e.astype(a.dtype)) for e in edges))
+    data, edges = backend.as_numpy(data), [backend.as_numpy(e) for e in edges]
+    shape = tuple(max(len(e) - 1, 0) for e in edges)
+    inside = np.ones(data.shape[0], dtype=bool)
+    flat = np.zeros(data.shape[0], dtype=np.int64)
+    for k, e in enumerate(edges):
+        pos, ok = _bin_of(data[:, k], e)
+        inside &= ok
+        flat = flat * shape[k] + pos
+    w = None if weight is None else backend.as_numpy(weight._array).reshape(-1)[inside]
+    hist = np.bincount(flat[inside], weights=w, minlength=int(np.prod(shape)))
+    hist = hist.astype(np.float64).reshape(shape)
+    if density:
+        # divided by the total and by each bin's volume, the product of its widths (edges
+        # given out of order make some widths negative, and torch divides by them as they are)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hist = hist / hist.sum()
+            for k, e in enumerate(edges):
+                hist = hist / np.diff(e.astype(np.float64)).reshape(
+                    (1,) * k + (-1,) + (1,) * (len(edges) - k - 1))
+    return HistogramddResult(Tensor._wrap(backend.to_device(hist.astype(a.dtype), input.device)),
+                             tuple(Tensor._wrap(backend.to_device(e.astype(a.dtype), input.device))
+                                   for e in edges))
+
+
+def _bin_of(values, edges):
+    """(bin index, counted?) of each value among ``edges`` (E,): a value counts when it lies in
+    [edges[0], edges[-1]]; its bin is the last i with edges[i] <= value (value == edges[-1] falls
+    in the last bin).  The index comes from a plain binary search for the first edge greater
+    than the value, run on all values at once: on increasing edges that is ``searchsorted``;
+    on edges out of order PyTorch still searches them this way and bins accordingly."""
+    n_edges = len(edges)
+    if n_edges < 2:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    counted = (values >= edges[0]) & (values <= edges[-1])
+    first = np.zeros(len(values), dtype=np.int64)
+    length = np.full(len(values), n_edges, dtype=np.int64)
+    while length.any():                     # about log2(E) rounds
+        half = length // 2
+        middle = first + half
+        right = values >= edges[np.minimum(middle, n_edges - 1)]
+        right &= length > 0
+        first = np.where(right, middle + 1, first)
+        length = np.where(right, length - half - 1, half)
+    return np.minimum(first - 1, n_edges - 2).clip(0), counted
 
 
 # ----------------------------------------------------------------------------------------------

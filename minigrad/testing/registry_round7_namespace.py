@@ -40,6 +40,15 @@ register("native_group_norm",
          lambda g: [S(g.randn(2, 6, 3), g.randn(6), g.randn(6), 3),
                     S(g.randn(2, 4, 2, 2), g.randn(4), g.randn(4), 2, desc="4-d")],
          family="nn")
+# its statistics are differentiable outputs too (unlike native_layer_norm's and batch_norm's);
+# torch's first derivatives of them are right, its second are not (they differ from torch's own
+# composite mean / rsqrt(var + eps)), so minigrad's second are checked by finite differences
+register("native_group_norm.stats",
+         lambda lib, x, groups: lib.cat([s.reshape(-1) for s in lib.native_group_norm(
+             x, None, None, x.shape[0], x.shape[1], int(np.prod(x.shape[2:])), groups,
+             0.5)[1:]]),
+         lambda g: [S(g.randn(2, 6, 3), 3), S(g.randn(1, 4, 2, 2), 1, desc="one group")],
+         family="nn", second_order="finite differences")
 register("native_batch_norm",
          lambda lib, x, w, b: lib.native_batch_norm(x, w, b, None, None, True, 0.1, 1e-5)[0],
          lambda g: [S(g.randn(4, 3, 2), g.randn(3), g.randn(3)),
