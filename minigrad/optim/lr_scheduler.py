@@ -18,12 +18,13 @@ from collections import Counter
 
 from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers
 from ._lr_more import ChainedScheduler, ConstantLR, MultiplicativeLR, PolynomialLR  # noqa: F401
+from .cyclic_lr import CyclicLR  # noqa: F401
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts",
            "OneCycleLR", "SequentialLR", "ReduceLROnPlateau", "ConstantLR", "MultiplicativeLR",
-           "PolynomialLR", "ChainedScheduler"]
+           "PolynomialLR", "ChainedScheduler", "CyclicLR"]
 
 
 _LRScheduler = LRScheduler
