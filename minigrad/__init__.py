@@ -131,7 +131,9 @@ from .ops.stacking import (  # noqa: E402,F401
     hstack, vstack, row_stack, dstack, column_stack, tensor_split)
 from .ops.masked import masked_scatter  # noqa: E402,F401
 from .creation import logspace, tril_indices, triu_indices, scalar_tensor  # noqa: E402,F401
-from ._sampling import normal, bernoulli  # noqa: E402,F401
+from ._sampling import normal  # noqa: E402,F401
+from .ops.sampling_round8 import (  # noqa: E402,F401
+    bernoulli, binomial, empty_strided, empty_permuted)
 from .autograd import inference_mode  # noqa: E402,F401
 from ._settings import set_printoptions, set_default_device, get_default_device  # noqa: E402,F401
 from . import functional, linalg, backends  # noqa: E402,F401
@@ -220,3 +222,15 @@ for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwis
     globals()[_name] = _torch_args(globals()[_name])
 del _name
 from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tensor)
+from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
+# round 8 (part C): torch.jit names run eagerly, mixed precision, torch.cond
+from . import jit, amp, cpu  # noqa: E402,F401
+from .amp import autocast  # noqa: E402,F401
+from .amp.autocast_mode import (  # noqa: E402,F401
+    is_autocast_enabled, set_autocast_enabled, get_autocast_dtype, set_autocast_dtype,
+    is_autocast_cpu_enabled, set_autocast_cpu_enabled, get_autocast_cpu_dtype,
+    set_autocast_cpu_dtype, get_autocast_gpu_dtype, set_autocast_gpu_dtype,
+    is_autocast_cache_enabled, set_autocast_cache_enabled, clear_autocast_cache,
+    autocast_increment_nesting, autocast_decrement_nesting)
+from ._control_flow import cond  # noqa: E402,F401
+from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functional_call)

@@ -18,6 +18,7 @@ import sys
 import minigrad
 import minigrad.nn.functional as F
 from minigrad.optim import lr_scheduler
+from minigrad.nn.utils import parametrizations, prune
 
 __all__ = ["namespaces", "table", "main"]
 
@@ -53,6 +54,10 @@ _DUNDERS = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__", "__pow
 
 def namespaces():
     """[(torch's name, minigrad's names there)] for every namespace of the table."""
+    def exported(module):
+        """A namespace module's own names: its ``__all__``, sorted as the other rows."""
+        return sorted(module.__all__, key=str.lower)
+
     def functions_of(module):
         return [n for n in _public(module, "module") if not inspect.isclass(getattr(module, n))]
 
@@ -84,6 +89,19 @@ def namespaces():
         ("torch.functional", functions_of(minigrad.functional)),
         ("torch.backends", sorted(minigrad.backends.__all__)),
         ("torch.utils.data", _public(minigrad.utils.data, "classes")),
+        ("torch.special", exported(minigrad.special)),
+        ("torch.masked", exported(minigrad.masked)),
+        ("torch.distributions", [n for n in exported(minigrad.distributions)
+                                 if n not in ("constraints", "transforms", "utils")]),
+        ("torch.func", exported(minigrad.func)),
+        ("torch.amp", exported(minigrad.amp)),
+        ("torch.jit", exported(minigrad.jit)),
+        ("torch.signal.windows", exported(minigrad.signal.windows)),
+        ("torch.nn.utils.parametrizations", exported(parametrizations)),
+        ("torch.nn.utils.prune", exported(prune)),
+        ("torch.optim.swa_utils", exported(minigrad.optim.swa_utils)),
+        ("torch.utils.checkpoint", exported(minigrad.utils.checkpoint)),
+        ("torch.autograd.graph", exported(minigrad.autograd.graph)),
     ]
     return rows
 

@@ -29,10 +29,12 @@ from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
 from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicates as TP
 from .ops import lu as LU, householder_qr as HQR
+from .ops import sampling_round8 as SR8
 from . import backend, creation, dtypes
 from . import _sampling as RS
 from . import _memory_format as mf
 from .autograd.engine import tensor_backward
+from .autograd import graph as autograd_graph
 from .tensor import Tensor, _parse_to, tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -539,6 +541,7 @@ def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
 
 # device, dtype and creation
 Tensor.backward = tensor_backward
+Tensor.register_post_accumulate_grad_hook = autograd_graph.register_post_accumulate_grad_hook
 Tensor.to = _to
 Tensor.is_contiguous = _is_contiguous
 Tensor.is_complex = lambda self: False          # minigrad has no complex dtypes
@@ -819,3 +822,11 @@ Tensor.index_put_ = IP.index_put_
 Tensor.put = IP.put
 Tensor.put_ = IP.put_
 Tensor.nonzero_static = NG.nonzero_static
+
+# round 8: out-of-place bernoulli, strided factories, pinned/shared memory (ops/sampling_round8.py)
+Tensor.bernoulli = SR8.bernoulli
+Tensor.new_empty_strided = SR8.new_empty_strided
+Tensor.pin_memory = SR8.pin_memory
+Tensor.is_pinned = SR8.is_pinned
+Tensor.share_memory_ = SR8.share_memory_
+Tensor.is_shared = SR8.is_shared
