@@ -1,8 +1,10 @@
 """Registry entries for round 7 of the nn probes (part H): ``CrossMapLRN2d``,
-``AdaptiveLogSoftmaxWithLoss`` (its forward and ``log_prob``) and ``nn.grad``'s convolution
-gradients.  Checked like every entry: forward, gradients and second derivatives against torch
+``AdaptiveLogSoftmaxWithLoss`` (its forward and ``log_prob``), ``nn.grad``'s convolution
+gradients and ``F.embedding_bag``.  Checked like every entry: forward, gradients and second derivatives against torch
 and finite differences."""
 from __future__ import annotations
+
+import numpy as np
 
 from .opinfo import Sample, register
 
@@ -123,3 +125,33 @@ for _nd in (1, 2, 3):
              family="nn", requires=(("minigrad.nn.grad", f"conv{_nd}d_input"),))
     register(f"nn.grad.conv{_nd}d_weight", _grad_weight(_nd), _grad_weight_samples(_nd),
              family="nn", requires=(("minigrad.nn.grad", f"conv{_nd}d_weight"),))
+
+
+# ----------------------------------------------------------------------------------------------
+# F.embedding_bag (nn/_functional_embedding_bag.py): gradients into the weight and the
+# per-sample weights; indices and offsets are integer inputs
+# ----------------------------------------------------------------------------------------------
+def _embedding_bag(lib, indices, weight, offsets=None, psw=None, **kw):
+    return lib.nn.functional.embedding_bag(indices, weight, offsets, per_sample_weights=psw,
+                                           **kw)
+
+
+def _embedding_bag_samples(g):
+    i64 = np.int64
+    flat, offsets = np.array([0, 2, 4, 5, 4, 3, 2, 9], i64), np.array([0, 4], i64)
+    yield S(flat, g.randn(10, 3), offsets, desc="mean over two bags")
+    yield S(flat, g.randn(10, 3), offsets, kwargs={"mode": "sum"}, desc="sum")
+    yield S(g.index(10, 2, 4), g.randn(10, 3), kwargs={"mode": "sum"}, desc="2-d input")
+    yield S(flat, g.randn(10, 3), np.array([0, 3, 3], i64), g.randn(8),
+            kwargs={"mode": "sum"}, desc="per-sample weights, an empty bag")
+    yield S(flat, g.randn(10, 3), np.array([0, 2, 8], i64),
+            kwargs={"mode": "mean", "include_last_offset": True, "padding_idx": 2},
+            desc="include_last_offset, padding_idx")
+    yield S(flat, g.distinct(10, 3), offsets, kwargs={"mode": "max"},
+            desc="max, no ties")
+
+
+# torch's embedding_bag backward has no derivative of its own; minigrad's is composed
+register("embedding_bag", _embedding_bag, _embedding_bag_samples, family="nn",
+         requires=(("minigrad.nn.functional", "embedding_bag"),),
+         second_order="finite differences")
