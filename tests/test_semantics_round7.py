@@ -86,3 +86,46 @@ def test_types_module_has_the_aliases_annotations_use():
     import minigrad.types as types
     assert types.Number == torch.types.Number
     assert isinstance(3.0, types._Number) and not isinstance("3", types._Number)
+
+
+_INPLACE_RANDOM = {
+    "Dropout": lambda L, h: L.nn.Dropout(0.4, inplace=True)(h),
+    "Dropout2d": lambda L, h: L.nn.Dropout2d(0.4, inplace=True)(h.unsqueeze(-1)),
+    "F.feature_alpha_dropout": lambda L, h: L.nn.functional.feature_alpha_dropout(
+        h, 0.4, True, inplace=True),
+    "F.dropout": lambda L, h: L.nn.functional.dropout(h, 0.4, True, inplace=True),
+    "F.dropout p=1": lambda L, h: L.nn.functional.dropout(h, 1.0, True, inplace=True),
+    "F.alpha_dropout": lambda L, h: L.nn.functional.alpha_dropout(h, 0.4, True, inplace=True),
+    "F.rrelu training": lambda L, h: L.nn.functional.rrelu(h, training=True, inplace=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INPLACE_RANDOM))
+def test_random_inplace_layers_write_into_their_input_and_differentiate(name):
+    """The draws differ from torch's, so each side is checked for what torch guarantees: the
+    result is the input tensor (a view of it for Dropout2d's unsqueeze), it was written (its
+    version went up once), and the gradient through the written tensor is each element's
+    factor times exp(x) (the input's own derivative), finite everywhere."""
+    for lib in (minigrad, torch):
+        x = lib.tensor([[-1.0, 0.5, 2.0], [3.5, -4.0, 0.25]], dtype=lib.float64,
+                       requires_grad=True)
+        h = x.exp() - 1.5
+        before = h.detach().clone()
+        out = _INPLACE_RANDOM[name](lib, h)
+        assert out is h or out._base is h
+        assert int(h._version.value if lib is minigrad else h._version) >= 1
+        out.sum().backward()
+        factor = h.detach().numpy() / before.numpy()           # what each element became
+        grad = x.grad.numpy()
+        assert np.isfinite(grad).all()
+        if "alpha" not in name:
+            # multiplicative layers: d out / d x = factor * exp(x)
+            np.testing.assert_allclose(grad, factor * np.exp(x.detach().numpy()), rtol=1e-9)
+
+
+def test_alpha_dropout_modules_leave_inplace_unused_like_torch():
+    for lib in (minigrad, torch):
+        for layer in (lib.nn.AlphaDropout(0.4, inplace=True),
+                      lib.nn.FeatureAlphaDropout(0.4, inplace=True)):
+            h = lib.randn(2, 3, 4)
+            assert layer(h) is not h

@@ -21,6 +21,7 @@ from ..ops import activation as A
 from ..ops.elementwise import leaky_relu
 from ..ops.reduce import softmax
 from ..ops.padding import pad
+from ..ops.writes import overwrite_with
 
 __all__ = ["rrelu", "gumbel_softmax", "local_response_norm", "alpha_dropout",
            "feature_alpha_dropout", "channel_shuffle", "native_channel_shuffle", "bilinear",
@@ -31,11 +32,6 @@ __all__ = ["rrelu", "gumbel_softmax", "local_response_norm", "alpha_dropout",
 _SELU_SATURATION = 1.7580993408473766
 
 
-def _write(input, out):
-    input[...] = out
-    return input
-
-
 # ----------------------------------------------------------------------------------------------
 # rrelu, gumbel_softmax, local_response_norm
 # ----------------------------------------------------------------------------------------------
@@ -44,8 +40,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     own slope a ~ U(lower, upper) (the gradient there is that a); in eval a = (lower + upper)/2,
     i.e. ``leaky_relu(x, (lower + upper) / 2)``."""
     if not training:
-        out = leaky_relu(input, (lower + upper) / 2.0)
-        return _write(input, out) if inplace else out
+        return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
     if input._array.dtype.kind != "f":
         raise NotImplementedError(f'"rrelu_with_noise_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
@@ -55,8 +50,10 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         xp = backend.xp_of(a)
         slope = xp.where(a > 0, 1.0, backend.to_device(draw, input.device)).astype(a.dtype)
         return a * slope, slope
-    out = A.PiecewiseLinear.apply(input, rule=rule)
-    return _write(input, out) if inplace else out
+
+    def randomized(x):
+        return A.PiecewiseLinear.apply(x, rule=rule)
+    return overwrite_with(input, randomized) if inplace else randomized(input)
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -133,10 +130,18 @@ def _alpha_dropout(input, p, training, noise_shape):
     return input * scale + shift
 
 
+def _alpha_dropout_maybe_inplace(input, p, training, noise_shape, inplace):
+    """_alpha_dropout, written into ``input`` by the in-place machinery when ``inplace`` and
+    there is something to write (training, 0 < p <= 1, a non-empty input)."""
+    changes = training and 0.0 < p <= 1.0 and input.numel() > 0
+    if inplace and changes:
+        return overwrite_with(input, _alpha_dropout, p, training, noise_shape)
+    return _alpha_dropout(input, p, training, noise_shape)
+
+
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout (for SELU networks), element by element; identity unless training."""
-    out = _alpha_dropout(input, p, training, tuple(input.shape))
-    return _write(input, out) if inplace and out is not input else out
+    return _alpha_dropout_maybe_inplace(input, p, training, tuple(input.shape), inplace)
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
@@ -144,8 +149,7 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     if training and 0.0 <= p <= 1.0 and input.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    out = _alpha_dropout(input, p, training, shape)
-    return _write(input, out) if inplace and out is not input else out
+    return _alpha_dropout_maybe_inplace(input, p, training, shape, inplace)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops import elementwise as _E
+from ..ops.writes import overwrite_with
 from ..ops.elementwise import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
@@ -75,11 +76,19 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (in training)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _dropped(input, p, training, inplace, tuple(input.shape))
+
+
+def _dropped(input, p, training, inplace, mask_shape):
+    """input * (keep / (1 - p)) in training (0 for p = 1), written into ``input`` by the
+    in-place machinery when ``inplace``; the input itself when nothing is dropped."""
     if not training or p == 0.0:
         return input
+    if inplace:
+        return overwrite_with(input, _dropped, p, training, False, mask_shape)
     if p == 1.0:
         return input * 0.0
-    return _masked(input, tuple(input.shape), p)
+    return _masked(input, mask_shape, p)
 
 
 def _masked(input, mask_shape, p):
@@ -92,7 +101,7 @@ def _masked(input, mask_shape, p):
     return input * mask
 
 
-def _feature_dropout(name, input, p, training, spatial):
+def _feature_dropout(name, input, p, training, spatial, inplace=False):
     """Zero whole channels: one draw per (sample, channel), shared by its ``spatial`` dims."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -103,24 +112,20 @@ def _feature_dropout(name, input, p, training, spatial):
             f"inputs with {spatial} spatial dimension{'s' if spatial > 1 else ''}, a channel "
             "dimension, and an optional batch dimension (i.e. "
             f"{spatial + 1}D or {spatial + 2}D inputs).")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
     lead = input.ndim - spatial
-    return _masked(input, tuple(input.shape[:lead]) + (1,) * spatial, p)
+    return _dropped(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * spatial)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout1d", input, p, training, 1)
+    return _feature_dropout("dropout1d", input, p, training, 1, inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout2d", input, p, training, 2)
+    return _feature_dropout("dropout2d", input, p, training, 2, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout3d", input, p, training, 3)
+    return _feature_dropout("dropout3d", input, p, training, 3, inplace)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,

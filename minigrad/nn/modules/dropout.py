@@ -20,11 +20,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        out = F.dropout(input, self.p, self.training)
-        if self.inplace and out is not input:
-            input[...] = out
-            return input
-        return out
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
@@ -34,11 +30,7 @@ class _DropoutNd(Dropout):
     _fn = None
 
     def forward(self, input):
-        out = type(self)._fn(input, self.p, self.training)
-        if self.inplace and out is not input:
-            input[...] = out
-            return input
-        return out
+        return type(self)._fn(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
@@ -60,12 +52,12 @@ class AlphaDropout(_DropoutNd):
     """Alpha dropout for SELU networks: dropped units take SELU's saturation value and an
     affine map keeps zero mean / unit variance (training mode only)."""
 
-    def forward(self, input):
-        return F.alpha_dropout(input, self.p, self.training, self.inplace)
+    def forward(self, input):      # (torch's module leaves ``inplace`` unused here too)
+        return F.alpha_dropout(input, self.p, self.training)
 
 
 class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels of (N, C, *) (training mode only)."""
 
-    def forward(self, input):
-        return F.feature_alpha_dropout(input, self.p, self.training, self.inplace)
+    def forward(self, input):      # (torch's module leaves ``inplace`` unused here too)
+        return F.feature_alpha_dropout(input, self.p, self.training)
