@@ -16,7 +16,7 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops import elementwise as _E
-from ..ops.writes import overwrite_with
+from ..ops.writes import overwrite_with as _overwrite_with
 from ..ops.elementwise import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
 from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
@@ -85,7 +85,7 @@ def _dropped(input, p, training, inplace, mask_shape):
     if not training or p == 0.0:
         return input
     if inplace:
-        return overwrite_with(input, _dropped, p, training, False, mask_shape)
+        return _overwrite_with(input, _dropped, p, training, False, mask_shape)
     if p == 1.0:
         return input * 0.0
     return _masked(input, mask_shape, p)
