@@ -38,9 +38,10 @@ from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
 from .matmul import matmul
-from .movement import cat, mT, narrow, squeeze, unsqueeze
+from .movement import cat, mT, narrow, squeeze
 from .shaping import tril, triu
-from .solve import _batch_prefix, check_matrices, result_type, solve, solve_triangular
+from .solve import (_batch_prefix, check_matrices, result_type, solve, solve_rhs,
+                    solve_triangular)
 
 __all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_solve", "solve_ex", "torch_lu", "lu_unpack",
            "torch_lu_solve"]
@@ -333,7 +334,7 @@ def solve_ex(A, B, *, left=True, check_errors=False):
                           f"because the input matrix is singular.")
     if not bool((info != 0).any()):
         return SolveExResult(solve(A, B, left=left), Tensor._wrap(info))
-    b, vector = _solve_rhs(A, B, left)
+    b, vector = solve_rhs(A, B, left, "linalg_solve_ex")
     lu_t = LuFactor.apply(A, lu=lu_arr, perm=permutation(piv, A.shape[-2]))
     p = Tensor._wrap(permutation_matrix(permutation(piv, A.shape[-1]), A._array.dtype))
     if left:
@@ -341,23 +342,3 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     else:
         x = mT(_lu_apply_inverse(lu_t, p, mT(b), True))
     return SolveExResult(squeeze(x, -1) if vector else x, Tensor._wrap(info))
-
-
-def _solve_rhs(A, B, left):
-    """linalg.solve's checks of B against A; (B as a batch of matrices, whether it was a
-    vector)."""
-    if not isinstance(B, Tensor):
-        raise TypeError(f"linalg_solve_ex(): argument 'B' (position 2) must be Tensor, not "
-                        f"{type(B).__name__}")
-    if A._array.dtype != B._array.dtype:
-        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
-                           f"of type {scalar_type_name(A._array.dtype)} and B of type "
-                           f"{scalar_type_name(B._array.dtype)} instead")
-    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
-    b = unsqueeze(B, -1) if vector else B
-    n = A.shape[-1]
-    if b.ndim < 2 or (b.shape[-2] if left else b.shape[-1]) != n:
-        shape = "x".join(map(str, b.shape if b.ndim > 1 else (*b.shape, 1)))
-        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
-                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})")
-    return b, vector

@@ -186,26 +186,32 @@ def solve(A, B, *, left=True):
     (*, n, k) or, when B is (n,) or has A's batch shape with one fewer dim, a batch of vectors
     (*, n) giving X (*, n) (a column, whichever side).  Batch dims broadcast."""
     check_matrices(A, "linalg.solve")
+    B, vector = solve_rhs(A, B, left, "linalg_solve")
+    if left:
+        out = Solve.apply(*_broadcast_batches(A, B))
+    else:
+        out = mT(Solve.apply(*_broadcast_batches(mT(A), mT(B))))
+    return squeeze(out, -1) if vector else out
+
+
+def solve_rhs(A, B, left, name):
+    """linalg.solve's checks of B against A (``name``: the function the messages name):
+    (B as a batch of matrices (*, n, k), whether it was given as a batch of vectors)."""
     if not isinstance(B, Tensor):
-        raise TypeError(f"linalg_solve(): argument 'B' (position 2) must be Tensor, not "
+        raise TypeError(f"{name}(): argument 'B' (position 2) must be Tensor, not "
                         f"{type(B).__name__}")
     if A._array.dtype != B._array.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
                            f"of type {scalar_type_name(A._array.dtype)} and B of type "
                            f"{scalar_type_name(B._array.dtype)} instead")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
-    if vector:
-        B = unsqueeze(B, -1)
+    b = unsqueeze(B, -1) if vector else B
     n = A.shape[-1]
-    if B.ndim < 2 or (B.shape[-2] if left else B.shape[-1]) != n:
-        shape = "x".join(map(str, B.shape if B.ndim > 1 else (*B.shape, 1)))
+    if b.ndim < 2 or (b.shape[-2] if left else b.shape[-1]) != n:
+        shape = "x".join(map(str, b.shape if b.ndim > 1 else (*b.shape, 1)))
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})")
-    if left:
-        out = Solve.apply(*_broadcast_batches(A, B))
-    else:
-        out = mT(Solve.apply(*_broadcast_batches(mT(A), mT(B))))
-    return squeeze(out, -1) if vector else out
+    return b, vector
 
 
 def _substitute(t, b, upper):
