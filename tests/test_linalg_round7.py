@@ -391,3 +391,9 @@ def test_torch_qr_and_eig_refused():
         assert not hasattr(minigrad.linalg, name)
         with pytest.raises(AttributeError, match="no complex dtype"):
             getattr(minigrad.linalg, name)
+
+
+def test_solve_ex_names_itself_when_B_is_not_a_tensor():
+    for lib in (minigrad, torch):
+        with pytest.raises(TypeError, match=r"linalg_solve_ex\(\): argument 'B'"):
+            lib.linalg.solve_ex(lib.eye(3, dtype=lib.float64), "x")

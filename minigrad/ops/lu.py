@@ -328,13 +328,13 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     the LU code of each matrix of A (k > 0: U[k, k] is zero; that result then holds the
     inf/NaN of a division by it).  ``check_errors`` raises for a singular matrix."""
     check_matrices(A, "linalg.solve_ex")
+    b, vector = solve_rhs(A, B, left, "linalg_solve_ex")
     lu_arr, piv, info = lu_arrays(A._array)
     if check_errors and bool((info != 0).any()):
         raise LinAlgError(f"torch.linalg.solve_ex: {_batch_prefix(info)}The solver failed "
                           f"because the input matrix is singular.")
     if not bool((info != 0).any()):
         return SolveExResult(solve(A, B, left=left), Tensor._wrap(info))
-    b, vector = solve_rhs(A, B, left, "linalg_solve_ex")
     lu_t = LuFactor.apply(A, lu=lu_arr, perm=permutation(piv, A.shape[-2]))
     p = Tensor._wrap(permutation_matrix(permutation(piv, A.shape[-1]), A._array.dtype))
     if left:
