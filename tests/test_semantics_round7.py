@@ -129,3 +129,46 @@ def test_alpha_dropout_modules_leave_inplace_unused_like_torch():
                       lib.nn.FeatureAlphaDropout(0.4, inplace=True)):
             h = lib.randn(2, 3, 4)
             assert layer(h) is not h
+
+
+
+_SEQUENCE_INDICES = {   # lib -> the index
+    "tuple in a tuple": lambda L: ((0, 1),),
+    "two tuples": lambda L: ((0, 1), (1, 2)),
+    "tuple then slice": lambda L: ((0, 2), slice(1, None)),
+    "list holding a slice": lambda L: [slice(None), 1],
+    "list holding a list": lambda L: [0, [1, 2]],
+    "list of one list": lambda L: [[0, 2]],
+    "list holding None": lambda L: [None, 0],
+    "list holding Ellipsis": lambda L: [Ellipsis, 0],
+    "list of 0-d tensors": lambda L: [L.tensor(2), L.tensor(1)],
+    "long list of ints": lambda L: [1] * 40,
+    "list of ints": lambda L: [2, 0],
+    "2-d array": lambda L: np.array([[0, 1], [1, 2]]),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.parametrize("name", sorted(_SEQUENCE_INDICES))
+def test_sequences_inside_an_index_read_and_write_as_torch(name):
+    """A sequence inside an index tuple is an index array; a short list holding slices,
+    None, Ellipsis, tensors or sequences stands for a tuple (PyTorch's legacy rule), any
+    other list is one index array. Reading, its gradient and writing agree with torch."""
+    results = []
+    for lib in (minigrad, torch):
+        a = lib.arange(12.0, dtype=lib.float64).reshape(3, 4).requires_grad_()
+        out = a[_SEQUENCE_INDICES[name](lib)]
+        weights = lib.arange(float(out.numel()), dtype=lib.float64).reshape(out.shape)
+        (out * weights).sum().backward()
+        b = lib.zeros(3, 4, dtype=lib.float64)
+        b[_SEQUENCE_INDICES[name](lib)] = -1.0 - weights
+        results.append([out.detach().numpy(), a.grad.numpy(), b.numpy()])
+    for mine, theirs in zip(*results):
+        assert mine.shape == theirs.shape
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_list_read_as_a_tuple_warns_as_torch():
+    for lib in (minigrad, torch):
+        with pytest.warns(UserWarning, match="non-tuple sequence"):
+            lib.zeros(2, 3)[[slice(None), 1]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import warnings
 
 import numpy as np
 
@@ -100,17 +101,33 @@ class SetItem(Function):
         return ga, gv
 
 
+def _index_items(index):
+    """The index as a tuple of per-dimension items, by PyTorch's (and old numpy's) rule for a
+    list: a short list (under 32 items) holding a slice, None, Ellipsis, a tensor, an array or
+    another sequence stands for a tuple (``x[[slice(None), 1]]`` is ``x[:, 1]``, with
+    PyTorch's deprecation warning); any other list is one index array."""
+    if isinstance(index, tuple):
+        return index
+    if isinstance(index, list) and len(index) < 32 and any(
+            item is None or item is Ellipsis
+            or isinstance(item, (slice, list, tuple, Tensor, np.ndarray)) for item in index):
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated: "
+                      "x[seq] is read as x[tuple(seq)] here, but may later be read as "
+                      "x[tensor(seq)]; write x[tuple(seq)]", UserWarning, stacklevel=4)
+        return tuple(index)
+    return (index,)
+
+
 def _array_index(index, a):
-    """Turn Tensors and lists inside an index into arrays; report whether it is basic."""
-    items = index if isinstance(index, tuple) else (index,)
+    """Turn Tensors and sequences inside an index into arrays; report whether it is basic."""
     out, basic = [], True
-    for item in items:
+    for item in _index_items(index):
         if isinstance(item, Tensor):
             if item._array.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             item = item._array
             basic = False
-        elif isinstance(item, list):
+        elif isinstance(item, (list, tuple)):     # a sequence inside the index: an index array
             item = backend.xp_of(a._array).asarray(item)
             if item.size == 0:
                 item = item.astype(np.int64)      # x[[]] selects nothing (numpy: float64)
