@@ -181,18 +181,24 @@ class _IncompleteGamma(Function):
     def backward(self, g):
         a, x = self.saved_tensors
         if self.needs_input_grad[0]:
-            raise RuntimeError("the derivative for 'igamma: input' is not implemented.")
+            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
         # x^(a-1) e^-x / Gamma(a), in logs so that large a and x do not overflow
         density = exp(sub(sub(mul(sub(a, 1.0), log(x)), x), lgamma(a)))
         return None, sum_to(mul(g, neg(density) if self.upper else density), x.shape)
 
 
 class Zeta(Function):
+    """zeta(s, q) = sum over k >= 0 of (q + k)^-s; a gradient for q only, as PyTorch:
+    d/dq zeta(s, q) = -s zeta(s + 1, q) (each term's derivative, summed)."""
     def forward(self, s, q):
+        self.save_for_backward(s, q)
         return _round_to(K.hurwitz_zeta, s, q)
 
     def backward(self, g):
-        raise RuntimeError("the derivative for 'zeta' is not implemented.")
+        s, q = self.saved_tensors
+        if self.needs_input_grad[0]:
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
+        return None, sum_to(mul(g, neg(mul(s, Zeta.apply(add(s, 1.0), q)))), q.shape)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -305,6 +311,7 @@ def igammac(input, other):
 
 
 def zeta(input, other):
-    """The Hurwitz zeta function sum_k (other + k)^-input (no gradient, as PyTorch)."""
+    """The Hurwitz zeta function sum_k (other + k)^-input; differentiable in ``other`` only,
+    as in PyTorch."""
     s, q = _float_operands(input, other, "zeta", None)
     return Zeta.apply(s, q)

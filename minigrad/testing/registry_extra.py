@@ -423,6 +423,12 @@ def _nan_to_num(g):
 
 _extra("nan_to_num", lambda lib, x, **kw: lib.nan_to_num(x, **kw), _nan_to_num)
 _extra("trunc", _T("trunc"), _trig(lambda g, *s: np.asarray(3 * g.away(*s))))
+# floor, ceil and round are flat between their steps: gradient zero, away from the steps
+for _name in ("floor", "ceil", "round"):
+    _extra(_name, _T(_name), _trig(lambda g, *s: np.asarray(3 * g.away(*s))))
+_extra("round_decimals", lambda lib, x, **kw: lib.round(x, **kw),
+       lambda g: iter([S(np.asarray(3 * g.away(3, 4)), kwargs={"decimals": 2}),
+                       S(np.asarray(300 * g.away(4)), kwargs={"decimals": -1})]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -454,3 +460,37 @@ _extra("bitwise_not", _T("bitwise_not"),
        lambda g: iter([S(np.asarray(g.rng.integers(-100, 100, (3, 4)), dtype=np.int64)),
                        S(g.mask(2, 3), desc="bool"),
                        S(np.array([0, 1, 255], dtype=np.uint8), desc="uint8")]), fd=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shape helpers, sign and linalg.vector_norm (found without an entry by a sweep of the public
+# functions whose results require grad)
+# ----------------------------------------------------------------------------------------------
+_extra("sign", _T("sign"), _trig(lambda g, *s: np.asarray(g.away(*s))))
+_extra("msort", _T("msort"),
+       lambda g: iter([S(g.distinct(4, 3)), S(g.distinct(5), desc="1-d")]))
+for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):
+    _extra(_name, _T(_name),
+           lambda g: iter([S(g.randn(), desc="0-d"), S(g.randn(3), desc="1-d"),
+                           S(g.randn(2, 3), desc="2-d"), S(g.randn(2, 1, 3), desc="3-d")]))
+_extra("t", _T("t"), lambda g: iter([S(g.randn(2, 3)), S(g.randn(3), desc="1-d"),
+                                     S(g.randn(), desc="0-d")]))
+_extra("broadcast_tensors", lambda lib, *xs: tuple(lib.broadcast_tensors(*xs)),
+       lambda g: iter([S(g.randn(3, 1), g.randn(4)),
+                       S(g.randn(2, 1, 3), g.randn(), g.randn(4, 1), desc="three, one 0-d"),
+                       S(g.randn(0, 1), g.randn(3), desc="empty")]))
+
+
+def _vector_norm(g):
+    yield S(g.away(3, 4))
+    yield S(g.away(3, 4), kwargs={"ord": 1, "dim": 1})
+    yield S(g.distinct(3, 4), kwargs={"ord": float("inf"), "dim": (0, 1), "keepdim": True})
+    yield S(g.distinct(3, 4), kwargs={"ord": -float("inf"), "dim": 0})
+    yield S(g.away(2, 3, 2), kwargs={"ord": 3, "dim": (0, 2)})
+    yield S(g.away(2, 5), kwargs={"ord": 0.5, "dim": -1}, desc="ord 0.5")
+    yield S(g.away(4), kwargs={"ord": -2}, desc="negative ord")
+    yield S(g.away(), desc="0-d")
+    yield S(g.randn(0, 3), kwargs={"dim": 0}, desc="empty")
+
+
+_extra("linalg.vector_norm", lambda lib, x, **kw: lib.linalg.vector_norm(x, **kw), _vector_norm)

@@ -81,3 +81,16 @@ def _incomplete_gamma(g):
 register("special.gammainc", lambda lib, a, x: lib.special.gammainc(a, x), _incomplete_gamma)
 register("special.gammaincc", lambda lib, a, x: lib.special.gammaincc(a, x), _incomplete_gamma)
 register("igamma", lambda lib, a, x: lib.igamma(a, x), _incomplete_gamma)
+
+
+def _zeta(g):
+    """Gradients with respect to q only: PyTorch has none for s."""
+    yield S(g.uniform(3, 4, low=1.5, high=5.0), g.uniform(3, 4, low=0.3, high=4.0),
+            requires_grad=[False, True])
+    yield S(g.uniform(3, 1, low=1.5, high=5.0), g.uniform(4, low=0.3, high=4.0),
+            requires_grad=[False, True], desc="broadcast")
+    yield S(g.uniform(low=2.0, high=3.0), g.uniform(2, low=0.5, high=2.0),
+            requires_grad=[False, True], desc="0-d s")
+
+
+register("special.zeta", lambda lib, s, q: lib.special.zeta(s, q), _zeta)
