@@ -494,3 +494,28 @@ def _vector_norm(g):
 
 
 _extra("linalg.vector_norm", lambda lib, x, **kw: lib.linalg.vector_norm(x, **kw), _vector_norm)
+_extra("inner", _T("inner"),
+       lambda g: iter([S(g.randn(3), g.randn(3), desc="vectors"),
+                       S(g.randn(2, 3), g.randn(4, 3), desc="matrices"),
+                       S(g.randn(2, 1, 3), g.randn(3), desc="batch with a vector"),
+                       S(g.randn(), g.randn(2, 3), desc="0-d scales")]))
+_extra("mm", _T("mm"), lambda g: iter([S(g.randn(2, 3), g.randn(3, 4)),
+                                       S(g.randn(0, 3), g.randn(3, 2), desc="empty")]))
+_extra("tensordot", lambda lib, a, b, **kw: lib.tensordot(a, b, **kw),
+       lambda g: iter([S(g.randn(2, 3, 4), g.randn(3, 4, 5), kwargs={"dims": 2}),
+                       S(g.randn(2, 3), g.randn(3, 2), kwargs={"dims": ([1, 0], [0, 1])}),
+                       S(g.randn(2), g.randn(3), kwargs={"dims": 0}, desc="outer")]))
+_extra("linalg.vecdot", lambda lib, a, b, **kw: lib.linalg.vecdot(a, b, **kw),
+       lambda g: iter([S(g.randn(3, 4), g.randn(3, 4)),
+                       S(g.randn(2, 1, 3), g.randn(4, 3), kwargs={"dim": -1}, desc="broadcast"),
+                       S(g.randn(3, 2), g.randn(3, 2), kwargs={"dim": 0})]))
+
+
+def _take_along_dim(g):
+    yield S(g.randn(3, 4), np.asarray(g.rng.integers(0, 4, (3, 2))), kwargs={"dim": 1})
+    yield S(g.randn(3, 4), np.asarray(g.rng.integers(0, 3, (1, 4))), kwargs={"dim": 0},
+            desc="broadcast index, repeats")
+    yield S(g.randn(3, 4), np.asarray(g.rng.integers(0, 12, (5,))), desc="flattened")
+
+
+_extra("take_along_dim", lambda lib, x, i, **kw: lib.take_along_dim(x, i, **kw), _take_along_dim)
