@@ -172,3 +172,33 @@ def test_a_list_read_as_a_tuple_warns_as_torch():
     for lib in (minigrad, torch):
         with pytest.warns(UserWarning, match="non-tuple sequence"):
             lib.zeros(2, 3)[[slice(None), 1]]
+
+
+@pytest.mark.parametrize("write", ["relu_", "ReLU", "leaky_relu", "LeakyReLU"])
+def test_relu_in_place_without_a_copy_keeps_gradients_and_version_checks(write):
+    """relu_ and leaky_relu(inplace=True) run on the tensor itself (their backward keeps
+    only a new mask): the gradient, the second derivative, and the version check that
+    catches a value saved before the write all agree with torch."""
+    apply = {"relu_": lambda L, h: h.relu_(),
+             "ReLU": lambda L, h: L.nn.ReLU(inplace=True)(h),
+             "leaky_relu": lambda L, h: L.nn.functional.leaky_relu(h, 0.2, inplace=True),
+             "LeakyReLU": lambda L, h: L.nn.LeakyReLU(0.2, inplace=True)(h)}[write]
+    x0 = np.random.default_rng(0).standard_normal((3, 4))
+    grads, errors = [], []
+    for lib in (minigrad, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        h = x * x
+        out = apply(lib, h)
+        assert out is h
+        g, = lib.autograd.grad((out * out).sum(), x, create_graph=True)
+        gg, = lib.autograd.grad(g.sum(), x)
+        grads.append((g.detach().numpy(), gg.numpy()))
+        saved = x * 1.0
+        y = saved * saved                       # mul keeps `saved` for its backward
+        apply(lib, saved)
+        with pytest.raises(RuntimeError) as info:
+            y.sum().backward()
+        errors.append(str(info.value))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+    assert "modified by an inplace operation" in errors[0]

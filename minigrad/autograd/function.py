@@ -88,6 +88,10 @@ class Function:
     # gradients only; under create_graph its results are marked so that differentiating them
     # raises an error naming the op, instead of a silently wrong (zero) higher derivative.
     first_order_only = False
+    # False in ops whose forward keeps nothing that reads its first input's memory later
+    # (relu keeps a new mask): their in-place form may then run on the tensor itself instead
+    # of on a copy of it (``ops/writes.apply_inplace``).
+    keeps_input = True
     # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
     _ctx_style = False
 

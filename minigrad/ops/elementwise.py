@@ -16,7 +16,7 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype,
                     to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, sum_to
-from .writes import overwrite_with
+from .writes import apply_inplace
 
 
 # ----------------------------------------------------------------------------------------------
@@ -351,6 +351,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    keeps_input = False                 # only a new mask: relu_ needs no copy of the input
+
     def forward(self, a):
         # Keep only a bool mask of where the gradient passes: a quarter of the output's
         # memory, and the backward is one multiply (g * (out > 0) was a compare and a
@@ -376,6 +378,8 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
+    keeps_input = False                 # only the new slopes array
+
     def forward(self, a, *, negative_slope):
         self.slope = backend.xp_of(a).where(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
         return a * self.slope
@@ -731,7 +735,7 @@ def leaky_relu(a, negative_slope=0.01, inplace=False):
     if isinstance(a, Tensor) and a._array.dtype.kind != "f":
         raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
     if inplace:
-        return overwrite_with(a, leaky_relu, negative_slope)
+        return apply_inplace(a, LeakyRelu, negative_slope=negative_slope)
     return LeakyRelu.apply(a, negative_slope=negative_slope)
 
 

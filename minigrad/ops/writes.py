@@ -48,7 +48,10 @@ def apply_inplace(target, function, *others, **params):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation. (Wrap the update in `with minigrad.no_grad():`, or "
                            "write through .data.)")
-    result = function.apply(_snapshot(target), *others, **params)
+    # the op runs on a copy of the old value when it may keep its input: the write below
+    # would change what it kept
+    source = _snapshot(target) if getattr(function, "keeps_input", True) else target
+    result = function.apply(source, *others, **params)
     _write(target, result._array)
     _take_history(target, result)
     target._version.value += 1
