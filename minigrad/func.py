@@ -30,8 +30,8 @@ from .nn.utils.stateless import call_with as _call_with
 from .ops.movement import stack
 from .tensor import Tensor
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call", "stack_module_state"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
+           "vmap", "functional_call", "stack_module_state"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,6 +243,29 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     if has_aux:
         return out, tangent_out, _detached(aux_box[0], keep)
     return out, tangent_out
+
+
+def linearize(func, *primals):
+    """``(func(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` = J tangents at ``primals``
+    (tangents shaped like the primals). PyTorch traces the linear map once; here each call
+    of ``jvp_fn`` runs ``jvp`` again: the same values."""
+    output = func(*primals)
+    flat_primals = _flatten(primals)[0]
+
+    def jvp_fn(*tangents):
+        flat_tangents = _flatten(tangents)[0]
+        if len(flat_tangents) != len(flat_primals):
+            raise RuntimeError(f"Expected the tangents to have the same argspec as the primals "
+                               f"({len(flat_tangents)} leaves given for {len(flat_primals)})")
+        for idx, (t, p) in enumerate(zip(flat_tangents, flat_primals)):
+            for what in ("shape", "device", "dtype"):
+                given, wanted = getattr(t, what), getattr(p, what)
+                if given != wanted:
+                    raise RuntimeError(f"tangent:{idx} with {what} {given} in flattened pytree "
+                                       f"doesn't match the {what} {wanted} of the "
+                                       "corresponding primal.")
+        return jvp(func, tuple(primals), tuple(tangents))[1]
+    return output, jvp_fn
 
 
 # ----------------------------------------------------------------------------------------------

@@ -51,16 +51,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     if grad_variables is not None:
         grad_tensors = grad_variables
     tensors = _as_list(tensors)
+    targets = None if inputs is None else _as_list(inputs)
+    if targets == []:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    # PyTorch checks the outputs (and their gradients) before the inputs
     grads = _make_grads(tensors, _as_list(grad_tensors, len(tensors)), create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    targets = None
-    if inputs is not None:
-        targets = _as_list(inputs)
-        if not targets:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        for t in targets:
-            _check_input(t)
+    for t in targets or ():
+        _check_input(t, "backward")
     _run(tensors, grads, bool(retain_graph), bool(create_graph), targets, accumulate=True)
 
 
@@ -74,54 +73,113 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     differentiated again. An input the outputs do not depend on raises, unless
     ``allow_unused=True`` (then None) or ``materialize_grads=True`` (then zeros).
     """
-    if is_grads_batched:
-        raise NotImplementedError("minigrad.autograd.grad: is_grads_batched=True is not "
-                                  "supported (loop over the batch of grad_outputs instead)")
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
                          "True, but got: allow_unused=False.")
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     allow_unused = bool(allow_unused) or materialize_grads
     inputs = _as_list(inputs)
     outputs = _as_list(outputs)
     if not inputs:
-        raise RuntimeError("grad(): the `inputs` argument cannot be empty (pass the tensors "
-                           "to differentiate with respect to)")
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    # PyTorch checks the outputs (and their gradients) before the inputs
+    grads = _make_grads(outputs, _as_list(grad_outputs, len(outputs)), create_graph)
     for t in inputs:
         _check_input(t)
-    grads = _make_grads(outputs, _as_list(grad_outputs, len(outputs)), create_graph)
     if retain_graph is None:
         retain_graph = create_graph
     result = _run(outputs, grads, bool(retain_graph), bool(create_graph), inputs,
                   accumulate=False)
     out = []
-    for t, g in zip(inputs, result):
+    for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
             if materialize_grads:
                 g = Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array))
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
         out.append(g)
     return tuple(out)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """``grad`` with ``is_grads_batched=True``: dim 0 of every grad_output indexes a batch of
+    vectors; the result for each input stacks their vector-Jacobian products along a new
+    dim 0. One backward per batch entry (the graph kept until the last)."""
+    outputs = _as_list(outputs)
+    batched = _as_list(grad_outputs, len(outputs))
+    sizes = []
+    for i, (out, g) in enumerate(zip(outputs, batched)):
+        if not isinstance(g, Tensor):
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        if tuple(g.shape[1:]) != tuple(out.shape) or g.dim() == 0:
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each "
+                "grad_output as the batch dimension. The sizes of the remaining dimensions are "
+                "expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of {Size(g.shape[1:])} and "
+                f"output[{i}] has a shape of {out.shape}. If you only want some tensors in "
+                "`grad_output` to be considered batched, consider using vmap.")
+        sizes.append(int(g.shape[0]))
+    if len(set(sizes)) > 1:
+        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {sizes} for the mapped dimension")
+    inputs = _as_list(inputs)
+    count = sizes[0]
+    if retain_graph is None:
+        retain_graph = create_graph
+    rows = []
+    for b in range(count):
+        keep = bool(retain_graph) or b < count - 1
+        rows.append(grad(outputs, inputs, [g[b] for g in batched], retain_graph=keep,
+                         create_graph=create_graph, allow_unused=True))
+    result = []
+    for j, x in enumerate(inputs):
+        found = [row[j] for row in rows]
+        if not found or found[0] is None:
+            if materialize_grads:
+                result.append(Tensor._wrap(backend.xp_of(x._array).zeros_like(x._array)))
+            elif not allow_unused and found:
+                raise RuntimeError(f"The differentiated Tensor at index {j} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is "
+                                   "the desired behavior.")
+            else:
+                result.append(None if found else Tensor._wrap(backend.xp_of(x._array).zeros(
+                    (0,) + tuple(x._array.shape), dtype=x._array.dtype)))
+            continue
+        first = found[0]._array
+        stacked = Tensor._wrap(backend.xp_of(first).zeros((count,) + first.shape,
+                                                          dtype=first.dtype))
+        with set_grad_enabled(create_graph):
+            for b, g in enumerate(found):
+                stacked[b] = g          # recorded (a differentiable copy) with create_graph
+        result.append(stacked)
+    return tuple(result)
 
 
 def _as_list(value, n=None):
     if value is None:
         return [None] * (n or 0) if n is not None else []
-    if isinstance(value, Tensor) or not isinstance(value, (list, tuple)):
-        value = [value]
-    value = list(value)
+    # one tensor, or any iterable of them (a generator, ``dict.values()``); anything else is
+    # refused by ``list`` as not iterable, as PyTorch's ``tuple`` refuses it
+    value = [value] if isinstance(value, Tensor) else list(value)
     if n is not None and len(value) != n:
-        raise RuntimeError(f"grad_tensors/grad_outputs has {len(value)} entries, but there are "
-                           f"{n} tensors to differentiate")
+        raise RuntimeError(f"got {n} tensors and {len(value)} gradients (grad_tensors/"
+                           f"grad_outputs needs one entry per tensor to differentiate)")
     return value
 
 
-def _check_input(t):
+def _check_input(t, caller="grad"):
     if not isinstance(t, Tensor):
-        raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
+        raise RuntimeError(f"all inputs have to be Tensors or GradientEdges, but got "
+                           f"{type(t).__name__}")
     if not t.requires_grad:
+        if caller == "backward":     # backward(inputs=...) keeps their gradients: refused so
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         raise RuntimeError("One of the differentiated Tensors does not require grad")
 
 
@@ -143,7 +201,8 @@ def _make_grads(outputs, grads, create_graph):
             g = Tensor._wrap(backend.xp_of(out._array).ones_like(out._array))
         else:
             if not isinstance(g, Tensor):
-                g = Tensor._wrap(_to_array(g))
+                raise TypeError(f"gradients can be either Tensors or None, but got "
+                                f"{type(g).__name__}")
             if tuple(g._array.shape) != tuple(out._array.shape):
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                    f"{Size(g._array.shape)} and output[{i}] has a shape of "

@@ -9,11 +9,19 @@ Each is a few calls of ``autograd.grad``; second-order ones use ``create_graph=T
                                           along v, is J v
     jacobian(f, x) = J                    one backward per output element
     vhp(f, x, v)   = v^T H                backward of (grad f . v)
-    hvp(f, x, v)   = H v                  = (v^T H)^T: H is symmetric
+    hvp(f, x, v)   = H v                  the double-backward trick applied to grad f
     hessian(f, x)  = H                    the jacobian of grad f
 
-``f`` takes tensors and returns a tensor (or a tuple of them; ``vhp``/``hvp``/``hessian``
-need a single one-element output). ``inputs`` is a tensor or a tuple; results mirror it.
+``f`` takes tensors and returns a tensor or a tuple of them (``vhp``/``hvp``/``hessian``
+need a single one-element tensor). ``inputs`` (and ``v``) is a tensor or a tuple of tensors;
+results mirror it. ``f`` runs on fresh leaves made from the inputs (aliases that keep the
+inputs' graph with ``create_graph=True``), so a tensor ``f`` merely closes over is a
+constant; without ``create_graph`` every result is detached.
+
+``strict=True`` refuses, with an error saying which, an output or a derivative that does not
+depend on the inputs (PyTorch returns zeros there otherwise, and so does minigrad).
+``vectorize=True`` and ``strategy="forward-mode"`` are accepted with PyTorch's checks and
+give PyTorch's values; minigrad computes them with the same reverse-mode passes.
 """
 from __future__ import annotations
 
@@ -21,205 +29,369 @@ from .. import backend
 from ..ops.movement import stack   # this module sits above ops (minigrad/__init__ imports it)
 from ..tensor import Tensor
 from .engine import grad
-from .grad_mode import enable_grad
+from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
 
+_STRATEGIES = ("forward-mode", "reverse-mode")
+_NOT_STRICT = " This is not allowed in strict mode."
 
+
+# ----------------------------------------------------------------------------------------------
+# Shared pieces
+# ----------------------------------------------------------------------------------------------
 def _as_tuple(value, what, fn_name):
-    is_tuple = isinstance(value, (tuple, list))
-    items = tuple(value) if is_tuple else (value,)
+    """(whether ``value`` was a tuple, its tensors as a tuple). Only a tuple counts as several
+    tensors (a list is refused, as PyTorch refuses it)."""
+    is_tuple = isinstance(value, tuple)
+    items = value if is_tuple else (value,)
     for i, t in enumerate(items):
         if not isinstance(t, Tensor):
-            raise TypeError(f"The {what} given to {fn_name} must be either a Tensor or a tuple of "
-                            f"Tensors but the value at index {i} has type {type(t).__name__}.")
+            where = f"value at index {i}" if is_tuple else f"given {what}"
+            raise TypeError(f"The {what} given to {fn_name} must be either a Tensor or a tuple "
+                            f"of Tensors but the {where} has type {type(t)}.")
     return is_tuple, items
 
 
-def _prepare(inputs, create_graph):
-    """Fresh leaves that require grad (or differentiable aliases, to keep an outer graph)."""
+def _unpack(values, is_tuple):
+    return values if is_tuple else values[0]
+
+
+def _unpack_nested(rows, outputs_tuple, inputs_tuple):
+    """Rows (one per output) of blocks (one per input), unwrapped where the user passed or
+    returned a single tensor."""
+    if not inputs_tuple:
+        rows = tuple(row[0] for row in rows)
+    return rows if outputs_tuple else rows[0]
+
+
+def _leaves(tensors, create_graph, need_graph):
+    """The tensors ``f`` is run on: an alias keeping the graph of an input that requires grad
+    when ``create_graph`` is set, else a detached copy that requires grad iff ``need_graph``
+    (an integer input is then refused, as requires_grad_ refuses it)."""
     out = []
-    for t in inputs:
+    for t in tensors:
         if create_graph and t.requires_grad:
             out.append(t.view_as(t))
         else:
-            out.append(t.detach().requires_grad_(t.is_floating_point()))
+            out.append(t.detach().requires_grad_(need_graph))
     return tuple(out)
 
 
-def _finish(values, create_graph):
-    return tuple(v if v is None or create_graph else v.detach() for v in values)
+def _detach_all(values, create_graph):
+    """``values`` (tensors, or tuples of them) detached unless ``create_graph``."""
+    if create_graph:
+        return values
+    return tuple(v.detach() if isinstance(v, Tensor) else _detach_all(v, False) for v in values)
 
 
-def _zeros_like(t):
-    return Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array))
+def _zeros_like(t, requires_grad=False):
+    z = Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array))
+    return z.requires_grad_(True) if requires_grad else z
 
 
-def _grads(outputs, inputs, grad_outputs, create_graph, strict, fn_name, retain_graph=True):
-    """grad() that gives zeros (or, with ``strict``, an error) for an unused input."""
-    live = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    if live:
-        res = grad([o for o, _ in live], inputs, [g for _, g in live], retain_graph=retain_graph,
-                   create_graph=create_graph, allow_unused=True)
-    else:
-        res = (None,) * len(inputs)
-    out = []
-    for i, (r, x) in enumerate(zip(res, inputs)):
-        if r is None:
-            if strict:
-                raise RuntimeError(f"The output of the user-provided function is independent of "
-                                   f"input {i}. This is not allowed in strict mode.")
-            r = _zeros_like(x)
-        out.append(r)
-    return tuple(out)
-
-
-def _check_v(v, outputs, fn_name, what="output"):
+def _check_v(v, refs, refs_tuple, fn_name, create_graph):
+    """``v`` as a tuple of tensors shaped like ``refs`` (the outputs for vjp, the inputs for
+    the others), detached unless it carries a graph ``create_graph`` keeps."""
     _, vs = _as_tuple(v, "v", fn_name)
-    if len(vs) != len(outputs):
-        raise RuntimeError(f"v is a tuple of invalid length: should be {len(outputs)} but got "
-                           f"{len(vs)}.")
-    for i, (a, b) in enumerate(zip(vs, outputs)):
+    vs = _leaves(vs, create_graph, need_graph=False)
+    if len(vs) != len(refs):
+        if refs_tuple:
+            raise RuntimeError(f"v is a tuple of invalid length: should be {len(refs)} but got "
+                               f"{len(vs)}.")
+        raise RuntimeError("The given v should contain a single Tensor.")
+    for i, (a, b) in enumerate(zip(vs, refs)):
         if tuple(a.shape) != tuple(b.shape):
-            raise RuntimeError(f"Entry {i} in v has invalid size: should be {list(b.shape)} but "
-                               f"got {list(a.shape)}.")
+            entry = f"Entry {i} in " if refs_tuple else ""
+            raise RuntimeError(f"{entry}v has invalid size: should be {b.size()} but got "
+                               f"{a.size()}.")
     return vs
 
 
-def _input_vectors(v, inputs, fn_name):
-    """The vectors v shaped like ``inputs`` (ones for a single one-element input and no v)."""
-    if v is not None:
-        return _check_v(v, inputs, fn_name, "input")
+def _no_v_for_inputs(inputs):
     if len(inputs) != 1 or inputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the input to the user-provided "
                            "function is a single Tensor with a single element.")
-    return (Tensor._wrap(backend.xp_of(inputs[0]._array).ones_like(inputs[0]._array)),)
 
 
+def _require_grad(tensors, kind, strict):
+    """In strict mode, each of ``tensors`` (the outputs, or a derivative: ``kind``) must exist
+    and depend on the inputs."""
+    if not strict:
+        return
+    for i, t in enumerate(tensors):
+        if t is None:
+            raise RuntimeError(f"The output of the user-provided function is independent of "
+                               f"input {i}." + _NOT_STRICT)
+        if t.requires_grad:
+            continue
+        if kind == "outputs":
+            raise RuntimeError(f"Output {i} of the user-provided function does not require "
+                               "gradients. The outputs must be computed in a differentiable "
+                               "manner from the input when running in strict mode.")
+        if kind == "grad_inputs":
+            raise RuntimeError(f"The gradient with respect to input {i} is independent of the "
+                               "inputs of the user-provided function." + _NOT_STRICT)
+        if kind == "jacobian":
+            raise RuntimeError("While computing the hessian, found that the jacobian of the "
+                               f"user-provided function with respect to input {i} is "
+                               "independent of the input." + _NOT_STRICT + " You should ensure "
+                               "that your function is twice differentiable and that the "
+                               "jacobian depends on the inputs (this would be violated by a "
+                               "linear function for example).")
+        raise RuntimeError(f"The hessian of the user-provided function with respect to input "
+                           f"{i} is independent of the input." + _NOT_STRICT + " You should "
+                           "ensure that your function is thrice differentiable and that the "
+                           "hessian depends on the inputs.")
+
+
+def _grad_live(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=None):
+    """``autograd.grad`` over the outputs that exist and require grad (None for an input none
+    of them reaches; all None when no output requires grad)."""
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    live = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
+    if not live:
+        return (None,) * len(inputs)
+    return grad([o for o, _ in live], inputs, [g for _, g in live], retain_graph=retain_graph,
+                create_graph=create_graph, allow_unused=True)
+
+
+# what a missing (or, with create_graph, constant) derivative means at each stage
+_MISSING = {
+    "back": "The output of the user-provided function is independent of input {i}."
+            + _NOT_STRICT,
+    "back_trick": "The gradient with respect to the input is independent of entry {i} in the "
+                  "grad_outputs when using the double backward trick to compute forward mode "
+                  "gradients." + _NOT_STRICT,
+    "double_back": "The jacobian of the user-provided function is independent of input {i}."
+                   + _NOT_STRICT,
+    "double_back_trick": "The hessian of the user-provided function is independent of entry "
+                         "{i} in the grad_jacobian. This is not allowed in strict mode as it "
+                         "prevents from using the double backward trick to replace forward "
+                         "mode AD.",
+}
+
+
+def _fill_zeros(grads, refs, strict, create_graph, stage):
+    """Zeros shaped like ``refs[i]`` for a missing gradient; in strict mode an error instead,
+    and also for a gradient that, with ``create_graph``, carries no graph."""
+    out = []
+    for i, (g, ref) in enumerate(zip(grads, refs)):
+        if g is None:
+            if strict:
+                raise RuntimeError(_MISSING[stage].format(i=i))
+            g = _zeros_like(ref)
+        elif strict and create_graph and not g.requires_grad:
+            what = "hessian" if stage.startswith("double") else "jacobian"
+            raise RuntimeError(f"The {what} of the user-provided function is independent of "
+                               f"input {i}. This is not allowed in strict mode when "
+                               "create_graph=True.")
+        out.append(g)
+    return tuple(out)
+
+
+def _outer_grad_mode(create_graph):
+    """The grad mode of the last backward: on to record it, else the caller's."""
+    return set_grad_enabled(True if create_graph else is_grad_enabled())
+
+
+# ----------------------------------------------------------------------------------------------
+# Products
+# ----------------------------------------------------------------------------------------------
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _prepare(inputs, create_graph)
+        inputs = _leaves(inputs, create_graph, need_graph=True)
         out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
                                        "vjp")
-        if v is None:
-            if len(outputs) != 1 or outputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the user-provided function "
-                                   "returns a single Tensor with a single element.")
-            vs = (Tensor._wrap(backend.xp_of(outputs[0]._array).ones_like(outputs[0]._array)),)
+        _require_grad(outputs, "outputs", strict)
+        if v is not None:
+            vs = _check_v(v, outputs, out_tuple, "vjp", create_graph)
+        elif len(outputs) != 1 or outputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the user-provided function "
+                               "returns a single Tensor with a single element.")
         else:
-            vs = _check_v(v, outputs, "vjp")
-        res = _grads(outputs, inputs, vs, create_graph, strict, "vjp")
-    outs = _finish(outputs, create_graph)
-    res = _finish(res, create_graph)
-    return (outs if out_tuple else outs[0]), (res if is_tuple else res[0])
+            vs = None
+    with _outer_grad_mode(create_graph):
+        res = _grad_live(outputs, inputs, vs, create_graph=create_graph)
+        res = _fill_zeros(res, inputs, strict, create_graph, "back")
+    return (_unpack(_detach_all(outputs, create_graph), out_tuple),
+            _unpack(_detach_all(res, create_graph), is_tuple))
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product at ``inputs`` (double-backward trick)."""
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _prepare(inputs, create_graph)
-        vs = _input_vectors(v, inputs, "jvp")
+        inputs = _leaves(inputs, create_graph, need_graph=True)
+        if v is not None:
+            vs = _check_v(v, inputs, is_tuple, "jvp", create_graph)
+        else:
+            _no_v_for_inputs(inputs)
+            vs = None
         out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
                                        "jvp")
+        _require_grad(outputs, "outputs", strict)
         # u -> u^T J is linear in u: its gradient along v (with respect to u) is J v
-        us = tuple(_zeros_like(o).requires_grad_(True) for o in outputs)
-        g = _grads(outputs, inputs, us, True, strict, "jvp")
-        live = [(gi, vi) for gi, vi in zip(g, vs) if gi.requires_grad]
-        if live:
-            res = grad([gi for gi, _ in live], us, [vi for _, vi in live],
-                       create_graph=create_graph, allow_unused=True)
+        us = tuple(_zeros_like(o, requires_grad=True) for o in outputs)
+        grad_inputs = _grad_live(outputs, inputs, us, create_graph=True)
+        _require_grad(grad_inputs, "grad_inputs", strict)
+    with _outer_grad_mode(create_graph):
+        res = _grad_live(grad_inputs, us, vs, create_graph=create_graph)
+        res = _fill_zeros(res, outputs, strict, create_graph, "back_trick")
+    return (_unpack(_detach_all(outputs, create_graph), out_tuple),
+            _unpack(_detach_all(res, create_graph), out_tuple))
+
+
+def vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T H): a vector-Hessian product of a scalar ``func``."""
+    return _hessian_product(func, inputs, v, create_graph, strict, "vhp")
+
+
+def hvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), H v): a Hessian-vector product of a scalar ``func``, by the double
+    backward trick (the same numbers as ``vhp``: H is symmetric)."""
+    return _hessian_product(func, inputs, v, create_graph, strict, "hvp")
+
+
+def _single_element(out, out_tuple, fn_name):
+    if out_tuple:
+        raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
+    if out.numel() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should "
+                           "contain a single element")
+
+
+def _hessian_product(func, inputs, v, create_graph, strict, fn_name):
+    with enable_grad():
+        is_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+        inputs = _leaves(inputs, create_graph, need_graph=True)
+        if v is not None:
+            vs = _check_v(v, inputs, is_tuple, fn_name, create_graph)
         else:
-            res = (None,) * len(us)
-        res = tuple(_zeros_like(o) if r is None else r for r, o in zip(res, outputs))
-    outs = _finish(outputs, create_graph)
-    res = _finish(res, create_graph)
-    return (outs if out_tuple else outs[0]), (res if out_tuple else res[0])
+            _no_v_for_inputs(inputs)
+            vs = None
+        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
+                                       fn_name)
+        _require_grad(outputs, "outputs", strict)
+        _single_element(outputs[0], out_tuple, fn_name)
+        jac = _grad_live(outputs, inputs, create_graph=True)
+        _require_grad(jac, "jacobian", strict)
+        if fn_name == "hvp":
+            # w -> w^T H is linear in w: its gradient along v (with respect to w) is H v
+            ws = tuple(_zeros_like(x, requires_grad=True) for x in inputs)
+            wh = _grad_live(jac, inputs, ws, create_graph=True)
+    with _outer_grad_mode(create_graph):
+        if fn_name == "hvp":
+            res = _grad_live(wh, ws, vs, create_graph=create_graph)
+            res = _fill_zeros(res, inputs, strict, create_graph, "double_back_trick")
+        else:
+            res = _grad_live(jac, inputs, vs, create_graph=create_graph)
+            res = _fill_zeros(res, inputs, strict, create_graph, "double_back")
+    return (_unpack(_detach_all(outputs, create_graph), out_tuple),
+            _unpack(_detach_all(res, create_graph), is_tuple))
 
 
+# ----------------------------------------------------------------------------------------------
+# Jacobians and Hessians
+# ----------------------------------------------------------------------------------------------
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: for output y and input x, a tensor of shape
     ``y.shape + x.shape`` with ``J[i..., j...] = dy[i...]/dx[j...]``. One backward per
-    output element (reverse mode). Nested tuples for several outputs/inputs, as PyTorch."""
-    if strategy != "reverse-mode":
-        raise NotImplementedError("minigrad's jacobian computes in reverse mode only "
-                                  "(strategy='reverse-mode')")
+    output element. Nested tuples for several outputs/inputs (outputs outside), as PyTorch.
+
+    ``strategy="forward-mode"`` (which PyTorch allows only with ``vectorize=True``, without
+    ``strict`` and ``create_graph``) gives the same Jacobian, computed here in reverse mode."""
+    if strategy not in _STRATEGIES:
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". '
+                             'Hint: If your function has more outputs than inputs, '
+                             '"forward-mode" tends to be more performant. Otherwise, prefer to '
+                             'use "reverse-mode".')
+    if strategy == "forward-mode":
+        if create_graph:
+            raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` '
+                                      'and `strategy="forward-mode"` are not supported together '
+                                      '(yet). Please either set `create_graph=False` or '
+                                      '`strategy="reverse-mode"`.')
+        if strict:
+            raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and '
+                               '`strategy="forward-mode"` are not supported together (yet). '
+                               'Please either set `strict=False` or `strategy="reverse-mode"`.')
+        _as_tuple(inputs, "inputs", "jacobian")
+        if not vectorize:
+            # PyTorch's message, missing space included
+            raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-"
+                                      "reverse Hessian isonly implemented for `vectorize=True`.")
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _prepare(inputs, create_graph)
+        inputs = _leaves(inputs, create_graph, need_graph=True)
         out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
                                        "jacobian")
-        jac = []
-        for out in outputs:
-            xp = backend.xp_of(out._array)
-            rows = [[] for _ in inputs]
-            for k in range(out.numel()):
-                onehot = xp.zeros(out._array.size, dtype=out._array.dtype)
-                onehot[k] = 1
-                g = _grads((out,), inputs, (Tensor._wrap(onehot.reshape(out._array.shape)),),
-                           create_graph, strict, "jacobian")
-                for j, gj in enumerate(g):
-                    rows[j].append(gj)
-            per_input = []
-            for x, r in zip(inputs, rows):
-                if r:
-                    block = stack(r, 0).reshape(tuple(out.shape) + tuple(x.shape))
-                else:
-                    block = Tensor._wrap(xp.zeros(tuple(out.shape) + tuple(x.shape),
-                                                  dtype=x._array.dtype))
-                per_input.append(block if create_graph else block.detach())
-            jac.append(tuple(per_input))
-    if not out_tuple and not is_tuple:
-        return jac[0][0]
-    if not out_tuple:
-        return jac[0]
-    if not is_tuple:
-        return tuple(row[0] for row in jac)
-    return tuple(jac)
+        _require_grad(outputs, "outputs", strict)
+        if vectorize and strict:
+            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
+                               "`vectorized=True` are not supported together. Please either "
+                               "set `strict=False` or `vectorize=False`.")
+        rows = tuple(_jacobian_of(i, out, inputs, create_graph, strict, vectorize)
+                     for i, out in enumerate(outputs))
+    return _unpack_nested(_detach_all(rows, create_graph), out_tuple, is_tuple)
+
+
+def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):
+    """Output ``i``'s blocks of the Jacobian, one per input: a backward per element of
+    ``out``, seeded with a one-hot gradient; stacked, shaped out.shape + x.shape."""
+    xp = backend.xp_of(out._array)
+    per_input = [[] for _ in inputs]
+    for k in range(out.numel()):
+        onehot = xp.zeros(out._array.size, dtype=out._array.dtype)
+        onehot[k] = 1
+        seed = Tensor._wrap(onehot.reshape(out._array.shape))
+        g = _grad_live((out,), inputs, (seed,), create_graph=create_graph, retain_graph=True)
+        for j, (gj, x) in enumerate(zip(g, inputs)):
+            if gj is None:
+                if strict:
+                    raise RuntimeError(f"Output {i} of the user-provided function is "
+                                       f"independent of input {j}." + _NOT_STRICT)
+                gj = _zeros_like(x)
+            elif strict and create_graph and not gj.requires_grad:
+                raise RuntimeError(f"The jacobian of the user-provided function is independent "
+                                   f"of input {i}. This is not allowed in strict mode when "
+                                   "create_graph=True.")
+            per_input[j].append(gj)
+    blocks = []
+    for x, rows in zip(inputs, per_input):
+        shape = tuple(out.shape) + tuple(x.shape)
+        if not rows and vectorize:
+            blocks.append(Tensor._wrap(xp.zeros(shape, dtype=x._array.dtype)))
+        else:       # no rows without vectorize: stack refuses the empty list, as PyTorch's
+            blocks.append(stack(rows, 0).reshape(shape))
+    return tuple(blocks)
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             outer_jacobian_strategy="reverse-mode"):
     """The Hessian of a scalar ``func`` at ``inputs``: shape ``x.shape + x.shape`` for one
-    input; ``H[i][j]`` of shape ``x_i.shape + x_j.shape`` for a tuple of inputs."""
-    is_tuple, inputs_t = _as_tuple(inputs, "inputs", "hessian")
+    input; ``H[i][j]`` of shape ``x_i.shape + x_j.shape`` for a tuple of inputs. The Jacobian
+    (``outer_jacobian_strategy``, ``vectorize``) of the gradient."""
+    is_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
+    if outer_jacobian_strategy not in _STRATEGIES:
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+
+    def scalar(*xs):
+        out = func(*xs)
+        out_tuple, outs = _as_tuple(out, "outputs of the user-provided function", "hessian")
+        _require_grad(outs, "outputs", strict)
+        _single_element(out, out_tuple, "hessian")
+        return out.squeeze()
 
     def gradient(*xs):
-        out = func(*xs)
-        if not isinstance(out, Tensor) or out.numel() != 1:
-            raise RuntimeError("The function given to hessian should return a single Tensor "
-                               "with a single element")
-        return _grads((out,), xs, (Tensor._wrap(backend.xp_of(out._array).ones_like(
-            out._array)),), True, strict, "hessian")
+        jac = jacobian(scalar, xs, create_graph=True)
+        _require_grad(jac, "jacobian", strict)
+        return jac
 
-    res = jacobian(gradient, inputs_t, create_graph=create_graph, strict=strict,
-                   strategy=outer_jacobian_strategy)
-    if is_tuple:
-        return res
-    return res[0][0] if isinstance(res[0], tuple) else res[0]
-
-
-def vhp(func, inputs, v=None, create_graph=False, strict=False):
-    """(func(inputs), v^T H): a vector-Hessian product of a scalar ``func``."""
-    with enable_grad():
-        is_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph)
-        vs = _input_vectors(v, inputs, "vhp")
-        out = func(*inputs)
-        if not isinstance(out, Tensor) or out.numel() != 1:
-            raise RuntimeError("The function given to vhp should return a single Tensor with a "
-                               "single element")
-        g = _grads((out,), inputs, (Tensor._wrap(backend.xp_of(out._array).ones_like(
-            out._array)),), True, strict, "vhp")
-        res = _grads(g, inputs, vs, create_graph, strict, "vhp")
-    res = _finish(res, create_graph)
-    out = out if create_graph else out.detach()
-    return out, (res if is_tuple else res[0])
-
-
-def hvp(func, inputs, v=None, create_graph=False, strict=False):
-    """(func(inputs), H v): a Hessian-vector product (H is symmetric, so this is v^T H)."""
-    return vhp(func, inputs, v, create_graph=create_graph, strict=strict)
+    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
+                   vectorize=vectorize, strategy=outer_jacobian_strategy)
+    return _unpack_nested(res, is_tuple, is_tuple)

@@ -92,7 +92,8 @@ class Bernoulli(BinaryOdds, Distribution):
             return hits.to(thresholds.dtype)
 
     def log_prob(self, value):
-        log_odds, x = broadcast_all(self.logits, self._checked(value))
+        value = self._checked(value)       # first: the error shows the parameters given
+        log_odds, x = broadcast_all(self.logits, value)
         return -cross_entropy_with_logits(log_odds, x)
 
     def entropy(self):

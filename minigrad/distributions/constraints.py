@@ -11,10 +11,11 @@ from __future__ import annotations
 from . import _ops as ops
 
 __all__ = [
-    "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property",
+    "Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky",
+    "dependent", "dependent_property",
     "greater_than", "greater_than_eq", "half_open_interval", "independent",
     "integer_interval", "interval", "is_dependent", "less_than", "lower_cholesky",
-    "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+    "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
     "positive_definite", "positive_semidefinite", "real", "real_vector",
     "simplex", "square", "stack", "symmetric", "unit_interval",
 ]
@@ -403,6 +404,50 @@ class _Stack(_Sliced):
         return ops.stack(results, self.dim)
 
 
+class _Multinomial(Constraint):
+    """Count vectors: non-negative entries summing to at most ``upper_bound`` (PyTorch's
+    weaker form of "summing to exactly the total count")."""
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, value):
+        return (value >= 0).all(dim=-1) & (value.sum(dim=-1) <= self.upper_bound)
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a ``MixtureSameFamily``: a value is valid when it lies in the support
+    of the components, checked with the component dim put back in (as a size-1 dim just left
+    of the event dims) and every element of the event valid."""
+
+    def __init__(self, base_constraint):
+        if not isinstance(base_constraint, Constraint):
+            raise AssertionError(f"base_constraint must be a Constraint, got "
+                                 f"{type(base_constraint).__name__}")
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self):
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self):
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        ndims = self.event_dim
+        if value.dim() < ndims:
+            raise ValueError(f"Expected value.dim() >= {ndims} but got {value.dim()}")
+        ok = self.base_constraint.check(value.unsqueeze(-1 - ndims))
+        kept = tuple(ok.shape)[:value.dim() - ndims]
+        return ok.reshape(kept + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
+
 # The public instances and factories, under torch.distributions.constraints' names.
 dependent, dependent_property = _Dependent(), _DependentProperty
 independent = _IndependentConstraint
@@ -421,3 +466,4 @@ lower_cholesky, corr_cholesky = _LowerCholesky(), _CorrCholesky()
 square, symmetric = _Square(), _Symmetric()
 positive_semidefinite, positive_definite = _PositiveSemidefinite(), _PositiveDefinite()
 cat, stack = _Cat, _Stack
+multinomial = _Multinomial

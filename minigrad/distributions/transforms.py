@@ -19,10 +19,12 @@ from numbers import Number
 
 from . import _ops as ops
 from . import constraints
-from .utils import sum_rightmost
+from .utils import broadcast_all, sum_rightmost
 
-__all__ = ["Transform", "AffineTransform", "ComposeTransform", "ExpTransform",
-           "SigmoidTransform", "TanhTransform", "identity_transform"]
+__all__ = ["Transform", "AbsTransform", "AffineTransform", "ComposeTransform",
+           "ExpTransform", "IndependentTransform", "PowerTransform", "SigmoidTransform",
+           "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "TanhTransform",
+           "identity_transform"]
 
 _LOG_TWO = math.log(2.0)
 
@@ -274,17 +276,22 @@ class ComposeTransform(Transform):
 identity_transform = ComposeTransform([])
 
 
-class _Elementwise(Transform):
-    """Base of the parameter-free, increasing, elementwise bijections: all instances of
-    one class are equal (domain: all reals, inherited)."""
-    bijective = True
-    sign = +1
+class _Parameterless(Transform):
+    """Base of the transforms without parameters: all instances of one class are equal
+    (and hash alike)."""
 
     def __eq__(self, other):
         return isinstance(other, type(self))
 
     def __hash__(self):
         return hash(type(self))
+
+
+class _Elementwise(_Parameterless):
+    """Base of the parameter-free, increasing, elementwise bijections (domain: all reals,
+    inherited)."""
+    bijective = True
+    sign = +1
 
 
 class ExpTransform(_Elementwise):
@@ -299,6 +306,18 @@ class ExpTransform(_Elementwise):
 
     def log_abs_det_jacobian(self, x, y):
         return x                                      # d exp(x)/dx = exp(x)
+
+
+class AbsTransform(_Parameterless):
+    """y = |x|: folds the reals onto the non-negative half. Not a bijection: the inverse
+    returns the non-negative preimage, y itself. HalfNormal and HalfCauchy are built on it."""
+    codomain = constraints.positive
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
 
 
 def _inside_unit_interval(p):
@@ -415,7 +434,198 @@ class AffineTransform(Transform):
 
     def forward_shape(self, shape):
         shapes = [tuple(shape)] + [tuple(getattr(p, "shape", ())) for p in (self.loc, self.scale)]
-        return tuple(ops.broadcast_shapes(*shapes))
+        return ops.Size(ops.broadcast_shapes(*shapes))
 
     def inverse_shape(self, shape):
         return self.forward_shape(shape)
+
+
+class SoftplusTransform(_Elementwise):
+    """y = log(1 + exp(x)), from the reals onto the positive reals; x = y + log(-expm1(-y))."""
+    codomain = constraints.positive
+
+    def _call(self, x):
+        return ops.softplus(x)
+
+    def _inverse(self, y):
+        return (-ops.expm1(-y)).log() + y
+
+    def log_abs_det_jacobian(self, x, y):
+        return -ops.softplus(-x)                      # log sigmoid(x)
+
+
+class PowerTransform(Transform):
+    """y = x^p on the positive reals, elementwise; p = ``exponent``, a number or a tensor
+    broadcasting with x.  log |dy/dx| = log |p x^(p-1)| = log |p y / x|."""
+    domain = constraints.positive
+    codomain = constraints.positive
+    bijective = True
+
+    def __init__(self, exponent, cache_size=0):
+        Transform.__init__(self, cache_size)
+        self.exponent = broadcast_all(exponent)[0]
+
+    def with_cache(self, cache_size=1):
+        same = cache_size == self._cache_size
+        return self if same else PowerTransform(exponent=self.exponent, cache_size=cache_size)
+
+    @property
+    def sign(self):
+        """+1 where p > 0 (increasing), -1 where p < 0."""
+        return self.exponent.sign()
+
+    def __eq__(self, other):
+        same_kind = isinstance(other, PowerTransform)
+        return same_kind and bool(self.exponent.eq(other.exponent).all())
+
+    def __hash__(self):
+        return id(self)
+
+    def _call(self, x):
+        return x.pow(self.exponent)
+
+    def _inverse(self, y):
+        return y.pow(self.exponent.reciprocal())
+
+    def log_abs_det_jacobian(self, x, y):
+        slope = self.exponent * y / x
+        return slope.abs().log()
+
+    def forward_shape(self, shape):
+        both = (tuple(shape), tuple(self.exponent.shape))
+        return ops.Size(ops.broadcast_shapes(*both))
+
+    def inverse_shape(self, shape):
+        return self.forward_shape(shape)
+
+
+_TOO_FEW_DIMS = "Too few dimensions on input"
+
+
+def _last_dim_resizer(change):
+    """A forward_shape/inverse_shape method for a transform acting on the last dim: the
+    shape with its last size changed by ``change``; at least one dim is required."""
+    def resize(self, shape):
+        if not len(shape):
+            raise ValueError(_TOO_FEW_DIMS)
+        if change == 0:
+            return shape
+        return shape[:-1] + (shape[-1] + change,)
+    return resize
+
+
+class SoftmaxTransform(_Parameterless):
+    """y = exp(x) / sum(exp(x)) over the last dim: real vectors onto the simplex. Not a
+    bijection (x + c gives the same y); the inverse returns log y."""
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+
+    def _call(self, x):
+        shifted = x - x.max(-1, True)[0]           # the largest entry becomes exp(0) = 1
+        weights = shifted.exp()
+        return weights / weights.sum(-1, True)
+
+    def _inverse(self, y):
+        return y.log()
+
+    forward_shape = inverse_shape = _last_dim_resizer(0)
+
+
+class StickBreakingTransform(_Parameterless):
+    """R^(k-1) onto the k-simplex by stick breaking, a bijection: piece i takes the
+    fraction z_i = sigmoid(x_i - log(k - 1 - i)) of what the earlier pieces left over, the
+    last piece whatever remains (so x = 0 maps to the uniform vector)."""
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    @staticmethod
+    def _log_offsets(n, like):
+        """log(n), log(n - 1), ..., log(1) in ``like``'s dtype."""
+        return ops.arange(n, 0, -1, dtype=like.dtype, device=like.device).log()
+
+    def _call(self, x):
+        z = _inside_unit_interval((x - self._log_offsets(x.shape[-1], x)).sigmoid())
+        left = (1 - z).cumprod(-1)
+        ones = ops.ones(tuple(x.shape[:-1]) + (1,), dtype=x.dtype, device=x.device)
+        return ops.cat([z, ones], -1) * ops.cat([ones, left], -1)
+
+    def _inverse(self, y):
+        pieces = y[..., :-1]
+        left = (1 - pieces.cumsum(-1)).clamp(min=ops.finfo(y.dtype).tiny)
+        return pieces.log() - left.log() + self._log_offsets(pieces.shape[-1], y)
+
+    def log_abs_det_jacobian(self, x, y):
+        shifted = x - self._log_offsets(x.shape[-1], x)
+        return (-shifted - ops.softplus(-shifted) + y[..., :-1].log()).sum(-1)
+
+    forward_shape = _last_dim_resizer(+1)
+    inverse_shape = _last_dim_resizer(-1)
+
+
+def _from_base_transform(name):
+    """A read-only property giving the wrapped transform's attribute ``name``."""
+    return property(lambda self: getattr(self.base_transform, name))
+
+
+def _base_transform_method(name):
+    """A method that calls the wrapped transform's method ``name`` with the same argument."""
+    def forwarded(self, arg):
+        return getattr(self.base_transform, name)(arg)
+    forwarded.__name__ = name
+    return forwarded
+
+
+class IndependentTransform(Transform):
+    """``base_transform`` with its ``reinterpreted_batch_ndims`` rightmost dims treated as
+    part of the event: domain and codomain gain those dims and the log-Jacobian is summed
+    over them."""
+
+    def __init__(self, base_transform, reinterpreted_batch_ndims, cache_size=0):
+        Transform.__init__(self, cache_size)
+        self.base_transform, self.reinterpreted_batch_ndims = (
+            base_transform.with_cache(cache_size), reinterpreted_batch_ndims)
+
+    def with_cache(self, cache_size=1):
+        if cache_size == self._cache_size:
+            return self
+        return type(self)(self.base_transform, self.reinterpreted_batch_ndims, cache_size)
+
+    def _widened(self, constraint):
+        return constraints.independent(constraint, self.reinterpreted_batch_ndims)
+
+    @constraints.dependent_property(is_discrete=False)
+    def domain(self):
+        return self._widened(self.base_transform.domain)
+
+    @constraints.dependent_property(is_discrete=False)
+    def codomain(self):
+        return self._widened(self.base_transform.codomain)
+
+    bijective = _from_base_transform("bijective")
+    sign = _from_base_transform("sign")
+
+    def _call(self, x):
+        self._need_dims(x, self.domain)
+        return self.base_transform(x)
+
+    def _inverse(self, y):
+        self._need_dims(y, self.codomain)
+        undo = self.base_transform.inv
+        return undo(y)
+
+    @staticmethod
+    def _need_dims(t, space):
+        if t.dim() < space.event_dim:
+            raise ValueError(_TOO_FEW_DIMS)
+
+    def log_abs_det_jacobian(self, x, y):
+        per_element = self.base_transform.log_abs_det_jacobian(x, y)
+        return sum_rightmost(per_element, self.reinterpreted_batch_ndims)
+
+    forward_shape = _base_transform_method("forward_shape")
+    inverse_shape = _base_transform_method("inverse_shape")
+
+    def __repr__(self):
+        inner, ndims = self.base_transform, self.reinterpreted_batch_ndims
+        return f"{type(self).__name__}({inner!r}, {ndims})"
