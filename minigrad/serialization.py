@@ -125,9 +125,11 @@ def _parse_json(text):
         raise ValueError("JSON nested too deeply to be a checkpoint's") from None
 
 
-def save(obj, f):
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
     """Save a tensor, a state_dict, an optimizer's state_dict or a dict of such things to
-    ``f`` (a path, or a binary file object) in the safetensors format."""
+    ``f`` (a path, or a binary file object) in the safetensors format.  PyTorch's pickle
+    options are accepted and have no effect (nothing is pickled)."""
     st = _safetensors_numpy()
     tensors = {}
     tree = _encode(obj, (), tensors)
@@ -138,6 +140,11 @@ def save(obj, f):
         f.write(data)
         return
     path = os.fspath(f)
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        raise RuntimeError(f"Parent directory {parent} does not exist.")
+    if os.path.isdir(path):
+        raise RuntimeError(f"minigrad.save: cannot open '{path}' for writing: Is a directory")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp")
@@ -314,8 +321,7 @@ def _target_device(map_location):
     if map_location is None:
         return backend.cpu
     if callable(map_location) and not isinstance(map_location, (str, backend.Device)):
-        raise TypeError("minigrad.load: map_location must be a device ('cpu', 'cuda', "
-                        "'cuda:1', a minigrad.device) or a dict {'from': 'to'}, not a function")
+        return backend.cpu          # a function: load applies it to each tensor read
     if isinstance(map_location, dict):
         # {'cuda:0': 'cpu'}: safetensors keeps no device, so the target of the mapping applies
         targets = set(map_location.values())
@@ -330,7 +336,8 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     """Load what ``minigrad.save`` wrote (or any safetensors file) from ``f`` (a path or a
     binary file object).
 
-    Tensors come back on the CPU, or on ``map_location`` ('cuda', 'cuda:1', a device).  A
+    Tensors come back on the CPU, or on ``map_location`` ('cuda', 'cuda:1', a device, a
+    dict {'cuda:0': 'cpu'}, or a function called as fn(tensor, 'cpu') on each tensor).  A
     file without minigrad's metadata (written by ``safetensors.torch.save_file``...) gives an
     OrderedDict name -> tensor in file order.  ``weights_only`` is accepted for PyTorch
     compatibility: minigrad never unpickles anything.  Reading needs no package: the format
@@ -348,6 +355,14 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     device = _target_device(map_location)
     tensors = {k: Tensor._wrap(a if device.type == "cpu" else backend.to_device(a, device))
                for k, a in arrays.items()}
+    if callable(map_location) and not isinstance(map_location, (str, backend.Device, dict)):
+        # PyTorch calls it as fn(storage, location) with each storage saved on the CPU; here
+        # each tensor stands in for its storage ('lambda storage, loc: storage' keeps it on
+        # the CPU, '... storage.cuda()' moves it); None keeps the tensor where it was read
+        for k, t in tensors.items():
+            moved = map_location(t, "cpu")
+            if moved is not None:
+                tensors[k] = moved
     metadata = header.get("__metadata__") or {}
     if _TREE_KEY in metadata:
         try:

@@ -6,6 +6,7 @@ Every switch is per thread, so one thread's ``no_grad()`` does not disturb anoth
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
@@ -18,6 +19,7 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inf
 # ----------------------------------------------------------------------------------------------
 class _GradState(threading.local):
     enabled = True
+    inference = 0            # depth of inference_mode() blocks: nothing records inside them
     anomaly = False          # record each op's forward call site
     anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf
 
@@ -29,13 +31,44 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-def _with_grad_mode(mode, func):
-    """``func`` wrapped so that it always runs with gradient recording set to ``mode``."""
+def _run_in(make_context, func):
+    """``func`` wrapped so that it runs inside a fresh ``make_context()``; a generator
+    function has every resumption of its body run inside one (a decorated generator that
+    yields tokens stays in the mode between yields, as in PyTorch)."""
+    if inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def generator_wrapper(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            try:
+                with make_context():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with make_context():
+                            gen.close()
+                        raise
+                    except BaseException as exc:
+                        with make_context():
+                            response = gen.throw(exc)
+                    else:
+                        with make_context():
+                            response = gen.send(request)
+            except StopIteration as stop:
+                return stop.value
+        return generator_wrapper
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with set_grad_enabled(mode):
+        with make_context():
             return func(*args, **kwargs)
     return wrapper
+
+
+def _with_grad_mode(mode, func):
+    """``func`` wrapped so that it always runs with gradient recording set to ``mode``."""
+    return _run_in(lambda: set_grad_enabled(mode), func)
 
 
 class set_grad_enabled:
@@ -44,7 +77,8 @@ class set_grad_enabled:
     def __init__(self, mode: bool):
         self.prev = _state.enabled
         self.mode = bool(mode)
-        _state.enabled = self.mode
+        # inside inference_mode nothing records, even when asked to (PyTorch's rule)
+        _state.enabled = self.mode and not _state.inference
 
     def __enter__(self):
         return self
@@ -71,7 +105,7 @@ class _GradModeContext:
 
     def __enter__(self):
         self.prev = _state.enabled
-        _state.enabled = self.mode
+        _state.enabled = self.mode and not _state.inference
         return self
 
     def __exit__(self, *exc):
@@ -93,36 +127,34 @@ class enable_grad(_GradModeContext):
 
 
 class inference_mode(_GradModeContext):
-    """``inference_mode(mode=True)``: like ``no_grad`` (minigrad has no separate inference
-    tensors, so it is exactly that); ``inference_mode(False)`` changes nothing."""
+    """``inference_mode(mode=True)``: nothing records a graph inside it, not even under a
+    nested ``enable_grad()`` (minigrad has no separate inference tensors: their flag and
+    refusals are not modelled).  ``inference_mode(False)`` leaves inference mode and turns
+    recording on, as PyTorch's, until the block ends."""
 
     def __init__(self, mode: bool = True):
         self.enabled = bool(mode)
 
     def __enter__(self):
-        self.prev = _state.enabled
+        self.prev = (_state.enabled, _state.inference)
         if self.enabled:
             _state.enabled = False
-        _state.inference = getattr(_state, "inference", 0) + self.enabled
+            _state.inference += 1
+        else:
+            _state.enabled, _state.inference = True, 0
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
-        _state.inference -= self.enabled
+        _state.enabled, _state.inference = self.prev
         return False
 
     def __call__(self, func):
         enabled = self.enabled
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with inference_mode(enabled):
-                return func(*args, **kwargs)
-        return wrapper
+        return _run_in(lambda: inference_mode(enabled), func)
 
 
 def is_inference_mode_enabled() -> bool:
-    return bool(getattr(_state, "inference", 0))
+    return bool(_state.inference)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,17 +3,82 @@
 param_groups."""
 from __future__ import annotations
 
+import functools
+import types
 import warnings
+import weakref
 
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaScheduler", "NestedSchedulers"]
 
 
+def _track_step_calls(optimizer):
+    """Replace the optimizer's bound ``step`` by a wrapper that records, in
+    ``optimizer._opt_called``, that it has run: a schedule's first ``step()`` warns when the
+    optimizer has not stepped yet (the schedule's first rate would be skipped). The wrapper
+    holds the optimizer weakly, and is installed once however many schedules share it."""
+    if getattr(optimizer.step, "_wrapped_by_lr_sched", False):
+        return
+    owner = weakref.ref(optimizer)
+    current = optimizer.step
+    unbound = getattr(current, "__func__", None)
+    if getattr(current, "__self__", None) is not optimizer or unbound is None:
+        unbound = lambda opt, *args, **kwargs: current(*args, **kwargs)  # noqa: E731
+
+    @functools.wraps(current)
+    def step(*args, **kwargs):
+        opt = owner()
+        opt._opt_called = True
+        return unbound(opt, *args, **kwargs)
+
+    step._wrapped_by_lr_sched = True
+    optimizer.step = step
+
+
+def _warn_if_optimizer_not_stepped(optimizer):
+    if not getattr(optimizer.step, "_wrapped_by_lr_sched", False):
+        warnings.warn("Seems like `optimizer.step()` has been overridden after learning rate "
+                      "scheduler initialization: make sure `optimizer.step()` is called "
+                      "before `lr_scheduler.step()`.", UserWarning, stacklevel=3)
+    elif not getattr(optimizer, "_opt_called", False):
+        warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. The "
+                      "optimizer should step first, then the schedule: in the other order the "
+                      "schedule's first learning rate is never used.", UserWarning, stacklevel=3)
+
+
+def _warn_outside_step(get_lr):
+    """``get_lr`` of a built-in schedule, warning when called from outside ``step()``: there it
+    computes the rates of a step, not the rates in use (that is ``get_last_lr()``)."""
+    @functools.wraps(get_lr)
+    def checked(self):
+        if not getattr(self, "_get_lr_called_within_step", False):
+            warnings.warn("To get the last learning rate computed by the scheduler, please use "
+                          "`get_last_lr()`.", UserWarning, stacklevel=2)
+        return get_lr(self)
+    return checked
+
+
 class LRScheduler:
     """Base class: subclasses define ``get_lr()`` (the rates for epoch ``self.last_epoch``)."""
 
     _is_initial = False
+    _get_lr_called_within_step = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # minigrad's own schedules warn when get_lr() is called by hand; a user's schedule
+        # that defines its own get_lr does not (as in PyTorch)
+        if cls.__module__.startswith("minigrad.") and "get_lr" in cls.__dict__:
+            cls.get_lr = _warn_outside_step(cls.__dict__["get_lr"])
+
+    def _rates(self, compute):
+        """``compute()`` (get_lr or the closed form) with the within-step flag set."""
+        self._get_lr_called_within_step = True
+        try:
+            return compute()
+        finally:
+            self._get_lr_called_within_step = False
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -30,6 +95,7 @@ class LRScheduler:
                                    "optimizer's state_dict first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        _track_step_calls(optimizer)
         self._initial_step()
 
     def _initial_step(self):
@@ -51,17 +117,18 @@ class LRScheduler:
 
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``, deprecated) and set the groups' lr."""
+        if self._step_count == 1:
+            _warn_if_optimizer_not_stepped(self.optimizer)
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
-            values = self.get_lr()
+            values = self._rates(self.get_lr)
         else:
             warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
                           "being deprecated where possible. Please use `scheduler.step()` to "
                           "step the scheduler.", UserWarning, stacklevel=2)
             self.last_epoch = epoch
-            values = (self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr")
-                      else self.get_lr())
+            values = self._rates(getattr(self, "_get_closed_form_lr", self.get_lr))
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
@@ -89,8 +156,21 @@ class LambdaScheduler(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self):
-        return {key: value for key, value in self.__dict__.items()
-                if key not in ("optimizer", "lr_lambdas")}
+        state = {key: value for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "lr_lambdas")}
+        # one entry per group: None for a plain function, the attributes of a callable object
+        # (a warm-up schedule with state of its own)
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else
+                               dict(fn.__dict__) for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas", None)
+        self.__dict__.update(state)
+        for fn, attributes in zip(self.lr_lambdas, saved or []):
+            if attributes is not None:
+                fn.__dict__.update(attributes)
 
 
 class NestedSchedulers:

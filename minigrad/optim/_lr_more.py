@@ -41,7 +41,7 @@ class MultiplicativeLR(LambdaScheduler):
 
     def get_lr(self):
         groups = self.optimizer.param_groups
-        if self.last_epoch > 0:
+        if not self._is_initial:
             return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, groups)]
         return [g["lr"] for g in groups]
 
@@ -56,7 +56,7 @@ class PolynomialLR(LRScheduler):
 
     def get_lr(self):
         groups = self.optimizer.param_groups
-        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
         ratio = ((1.0 - self.last_epoch / self.total_iters) /
                  (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power

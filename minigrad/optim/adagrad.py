@@ -27,7 +27,7 @@ class Adagrad(Optimizer):
                             ("epsilon value", eps)):
             if value < 0.0:
                 raise ValueError(f"Invalid {name}: {value}")
-        self._check_flags("Adagrad", fused, differentiable)
+        self._check_flags("Adagrad", fused, differentiable, foreach)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)

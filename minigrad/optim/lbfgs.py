@@ -83,13 +83,13 @@ class LBFGS(Optimizer):
             a = p._array
             n = a.size
             a += (t * d[offset:offset + n]).reshape(a.shape)
-            p._version.value += 1
+            p._vcounter.value += 1
             offset += n
 
     def _set_params(self, saved):
         for p, value in zip(self._params, saved):
             p._array[...] = value
-            p._version.value += 1
+            p._vcounter.value += 1
 
     def _evaluate(self, closure):
         with enable_grad():

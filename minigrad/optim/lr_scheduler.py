@@ -144,7 +144,8 @@ class LinearLR(LRScheduler):
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in groups]
-        if self.last_epoch > self.total_iters:
+        # (a schedule built with last_epoch >= 0 resumes at the optimizer's current rates)
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
         change = self.end_factor - self.start_factor
         ratio = 1.0 + change / (self.total_iters * self.start_factor +
@@ -198,8 +199,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             else:
                 self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
-        self._step_count += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        # (_step_count is left alone, as PyTorch's: this step never warns about the order)
+        for group, lr in zip(self.optimizer.param_groups, self._rates(self.get_lr)):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
@@ -231,7 +232,8 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         self.total_steps = total_steps
-        self._anneal = self._cos if anneal_strategy == "cos" else self._linear
+        # the strategy's name, not the function: a state_dict holds only plain values
+        self._anneal_func_type = anneal_strategy
         up = float(pct_start * total_steps) - 1
         if three_phase:
             self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
@@ -257,7 +259,7 @@ class OneCycleLR(LRScheduler):
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError("optimizer must support momentum or beta1 with "
                                  "`cycle_momentum` option enabled")
-            self._use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = "betas" in optimizer.defaults
             for group in groups:
                 if last_epoch == -1:
                     self._set_momentum(group, max_momentum)
@@ -266,7 +268,7 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group, value):
-        if self._use_beta1:
+        if self.use_beta1:
             group["betas"] = (value, *group["betas"][1:])
         else:
             group["momentum"] = value
@@ -278,6 +280,10 @@ class OneCycleLR(LRScheduler):
     @staticmethod
     def _linear(start, end, pct):
         return (end - start) * pct + start
+
+    def _anneal(self, start, end, pct):
+        anneal = self._cos if self._anneal_func_type == "cos" else self._linear
+        return anneal(start, end, pct)
 
     def get_lr(self):
         step = self.last_epoch
@@ -346,7 +352,7 @@ class SequentialLR(NestedSchedulers, LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiply the rate by ``factor`` when the metric passed to ``step(metric)`` has not
     improved for ``patience`` epochs (improved: below best * (1 - threshold) in 'min' and
     'rel' mode; the other modes alike), then wait ``cooldown`` epochs; never below min_lr."""
@@ -361,17 +367,22 @@ class ReduceLROnPlateau:
             raise ValueError(f"mode {mode} is unknown!")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        # (LRScheduler.__init__ is not called: this schedule takes no step when built)
         self.optimizer = optimizer
         groups = optimizer.param_groups
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(groups):
                 raise ValueError(f"expected {len(groups)} min_lrs, got {len(min_lr)}")
+            self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
+            # a single min_lr also covers param groups added later (add_param_group)
+            self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(groups)
         self.factor, self.patience, self.cooldown, self.eps = factor, patience, cooldown, eps
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
-        self.best = math.inf if mode == "min" else -math.inf
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.best = self.mode_worse
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
@@ -390,9 +401,17 @@ class ReduceLROnPlateau:
     def in_cooldown(self):
         return self.cooldown_counter > 0
 
+    _is_better = is_better          # PyTorch's (private) name
+
     def step(self, metrics, epoch=None):
         current = float(metrics)
-        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        if epoch is None:
+            epoch = self.last_epoch + 1
+        else:
+            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
+                          "being deprecated where possible. Please use `scheduler.step()` to "
+                          "step the scheduler.", UserWarning, stacklevel=2)
+        self.last_epoch = epoch
         if self.is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
         else:
@@ -401,7 +420,17 @@ class ReduceLROnPlateau:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            for group, low in zip(self.optimizer.param_groups, self.min_lrs):
+            groups = self.optimizer.param_groups
+            if len(groups) != len(self.min_lrs):
+                if self.default_min_lr is None:
+                    raise RuntimeError(
+                        f"The number of param groups in the `optimizer` ({len(groups)}) "
+                        f"differs from when `ReduceLROnPlateau` was initialized "
+                        f"({len(self.min_lrs)}), usually due to a new param group being added "
+                        "to the optimizer. Please modify the `min_lrs` field to match the "
+                        "length of the `optimizer` param groups.")
+                self.min_lrs = [self.default_min_lr] * len(groups)
+            for group, low in zip(groups, self.min_lrs):
                 new = max(group["lr"] * self.factor, low)
                 if group["lr"] - new > self.eps:
                     group["lr"] = new

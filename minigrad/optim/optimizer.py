@@ -12,16 +12,66 @@ where parameters are numbered in the order of the groups.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
 from .. import backend
 from ..autograd import enable_grad
+from ..nn.modules.hooks import RemovableHandle
 from ..tensor import Tensor, _zero_grads
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
+
+# hooks run around every optimizer's step (register_optimizer_step_pre_hook / _post_hook)
+_global_step_pre_hooks = OrderedDict()
+_global_step_post_hooks = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """``hook(optimizer, args, kwargs)`` runs before every optimizer's ``step``; it may return
+    a new ``(args, kwargs)``.  Returns a handle whose ``remove()`` takes it out."""
+    handle = RemovableHandle(_global_step_pre_hooks)
+    _global_step_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook):
+    """``hook(optimizer, args, kwargs)`` runs after every optimizer's ``step``."""
+    handle = RemovableHandle(_global_step_post_hooks)
+    _global_step_post_hooks[handle.id] = hook
+    return handle
+
+
+def _with_step_hooks(step):
+    """``step`` running the global and the optimizer's own step hooks around it, once per
+    call (a subclass's step that calls ``super().step()`` runs them only in the outer call)."""
+    @functools.wraps(step)
+    def hooked(self, *args, **kwargs):
+        if self.__dict__.get("_in_hooked_step"):
+            return step(self, *args, **kwargs)
+        args = (self, *args)        # as PyTorch, the hooks see the optimizer among the args
+        pre = [*_global_step_pre_hooks.values(), *self._hook_dict("step_pre").values()]
+        for hook in pre:
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                                       f"new_kwargs), but got {result}.")
+                args, kwargs = result
+        self._in_hooked_step = True
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            self._in_hooked_step = False
+        for hook in [*self._hook_dict("step_post").values(), *_global_step_post_hooks.values()]:
+            hook(self, args, kwargs)
+        return out
+    hooked._runs_step_hooks = True
+    return hooked
 
 
 class _RequiredParameter:
@@ -46,6 +96,12 @@ class Optimizer:
     ``defaults``).
     """
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_runs_step_hooks", False):
+            cls.step = _with_step_hooks(step)
+
     def __init__(self, params, defaults):
         self.defaults = defaults
         if isinstance(params, Tensor):
@@ -62,19 +118,68 @@ class Optimizer:
             self.add_param_group(group)
 
     def __repr__(self):
+        # each group opens on a new line and each entry ends one, so groups are separated by
+        # an empty line (PyTorch's layout)
         s = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            s += "\n" + f"Parameter Group {i}"
+            s += f"\nParameter Group {i}\n"
             for key in sorted(group.keys()):
                 if key != "params":
-                    s += "\n" + f"    {key}: {group[key]}"
-        return s + "\n)"
+                    s += f"    {key}: {group[key]}\n"
+        return s + ")"
 
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+    # ------------------------------------------------------------------------------------------
+    # hooks
+    # ------------------------------------------------------------------------------------------
+    def _hook_dict(self, kind):
+        """The OrderedDict id -> hook of one kind ('step_pre', 'state_dict_post', ...), made
+        on first use (so that copies and unpickled optimizers have them too)."""
+        name = f"_optimizer_{kind}_hooks"
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = self.__dict__[name] = OrderedDict()
+        return hooks
+
+    def _add_hook(self, kind, hook, prepend=False):
+        hooks = self._hook_dict(kind)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_step_pre_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return a new
+        ``(args, kwargs)``."""
+        return self._add_hook("step_pre", hook)
+
+    def register_step_post_hook(self, hook):
+        """``hook(optimizer, args, kwargs)`` runs after each ``step`` (an EMA update, say)."""
+        return self._add_hook("step_post", hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs before ``state_dict()`` builds its result."""
+        return self._add_hook("state_dict_pre", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs on ``state_dict()``'s result; what it returns
+        (unless None) becomes the result."""
+        return self._add_hook("state_dict_post", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """``hook(optimizer, state_dict)`` runs before ``load_state_dict``; what it returns
+        (unless None) is loaded instead."""
+        return self._add_hook("load_state_dict_pre", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """``hook(optimizer)`` runs after ``load_state_dict`` has loaded."""
+        return self._add_hook("load_state_dict_post", hook, prepend)
 
     def add_param_group(self, param_group):
         """Add a group of parameters, e.g. layers to unfreeze: ``{'params': [...], 'lr': ...}``."""
@@ -144,7 +249,7 @@ class Optimizer:
                 self._update(p, p.grad._array, state, group)
                 if state:
                     self.state[p] = state      # SGD without momentum keeps no state, as torch
-                p._version.value += 1
+                p._vcounter.value += 1
         return loss
 
     # names of per-parameter state tensors that are 0-d scalars, not shaped like the parameter
@@ -172,14 +277,17 @@ class Optimizer:
         return Tensor._wrap(np.zeros((), dtype=np.float32))
 
     @staticmethod
-    def _check_flags(name, fused=None, differentiable=False):
-        """PyTorch's implementation switches: accepted (foreach, capturable are no-ops here),
-        except the two that would change what minigrad computes."""
+    def _check_flags(name, fused=None, differentiable=False, foreach=None):
+        """PyTorch's implementation switches: accepted (foreach, fused and capturable choose
+        kernels, not results: minigrad's updates are already vectorised over each tensor),
+        with PyTorch's refusals of the combinations it does not allow; differentiable=True
+        would change what minigrad computes, and is not supported."""
+        if fused and differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         if differentiable:
             raise NotImplementedError(f"{name}(differentiable=True) is not supported by minigrad")
-        if fused:
-            raise NotImplementedError(f"{name}(fused=True) is not supported by minigrad (its "
-                                      "updates are already vectorised over each tensor)")
 
     # ------------------------------------------------------------------------------------------
     # state_dict
@@ -190,6 +298,8 @@ class Optimizer:
         Parameters are numbered from 0 through all groups in order; the state tensors are the
         optimizer's own (not copies), as in PyTorch.
         """
+        for hook in list(self._hook_dict("state_dict_pre").values()):
+            hook(self)
         index = {}
         start = 0
         groups = []
@@ -202,7 +312,12 @@ class Optimizer:
             start += len(ids)
             groups.append(packed)
         state = {index[id(p)]: v for p, v in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+        result = {"state": state, "param_groups": groups}
+        for hook in list(self._hook_dict("state_dict_post").values()):
+            changed = hook(self, result)
+            if changed is not None:
+                result = changed
+        return result
 
     def load_state_dict(self, state_dict):
         """Load a ``state_dict()`` (of an optimizer over parameters of the same shapes).
@@ -210,6 +325,10 @@ class Optimizer:
         Floating-point state tensors are cast to their parameter's dtype and device ('step'
         stays as it is); everything is checked before anything changes.
         """
+        for hook in list(self._hook_dict("load_state_dict_pre").values()):
+            changed = hook(self, state_dict)
+            if changed is not None:
+                state_dict = changed
         state_dict = copy.deepcopy(state_dict)
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]
@@ -255,3 +374,9 @@ class Optimizer:
             new_groups.append(ng)
         self.state = state
         self.param_groups = new_groups
+        for hook in list(self._hook_dict("load_state_dict_post").values()):
+            hook(self)
+
+
+# the base class's own step runs the hooks too (subclasses' steps are wrapped as they are made)
+Optimizer.step = _with_step_hooks(Optimizer.step)

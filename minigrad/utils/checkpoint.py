@@ -212,13 +212,20 @@ class _Run:
         return out
 
     def recompute(self, tensors):
-        """Run ``function`` again with grad on, under the random state of the first run."""
+        """Run ``function`` again with grad on, under the random state of the first run.
+        Returns its outputs and the tensors it was given: each argument that requires grad
+        is replaced by a copy of its own (one per slot), so the recomputed graph starts at
+        those copies and a gradient taken there never runs the graph that made an argument
+        (the caller's, which backward runs once, after this)."""
         saved_state = creation.get_rng_state()
         if self.rng_state is not None:
             creation.set_rng_state(self.rng_state)
+        n_args = len(self.arg_slots) + len(self.kwarg_slots)
         try:
             with enable_grad(), self.recompute_context:
-                return self.call(tensors)
+                tensors = [t.clone() if i < n_args and t.requires_grad else t
+                           for i, t in enumerate(tensors)]
+                return self.call(tensors), tensors
         finally:
             creation.set_rng_state(saved_state)
 
@@ -236,12 +243,11 @@ class CheckpointFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        tensors = list(ctx.saved_tensors)
-        outs = ctx.run.recompute(tensors)
+        outs, tensors = ctx.run.recompute(list(ctx.saved_tensors))
         outs = outs if isinstance(outs, tuple) else (outs,)
         pairs = [(o, g) for o, g in zip(outs, grads)
                  if isinstance(o, Tensor) and o.requires_grad and g is not None]
-        # each distinct tensor once: the gradient of one passed twice goes to its first slot
+        # each distinct tensor once (an argument passed twice has a copy per slot by now)
         wanted = list({id(t): t for t in tensors if t.requires_grad}.values())
         if not pairs or not wanted:
             return (None,) * (len(tensors) + 1)

@@ -5,7 +5,7 @@ import collections.abc
 from itertools import repeat
 
 __all__ = ["_single", "_pair", "_triple", "_quadruple", "_ntuple", "_reverse_repeat_tuple",
-           "factory_kwargs"]
+           "factory_kwargs", "consume_prefix_in_state_dict_if_present"]
 
 
 def _ntuple(n, name="parse"):
@@ -32,3 +32,21 @@ def _reverse_repeat_tuple(t, n):
 def factory_kwargs(device, dtype):
     """The ``device=``/``dtype=`` arguments every layer accepts, for ``minigrad.empty``."""
     return {"device": device, "dtype": dtype}
+
+
+def consume_prefix_in_state_dict_if_present(state_dict, prefix):
+    """Remove ``prefix`` from the start of every key of ``state_dict`` that has it, in place
+    (a checkpoint of a model wrapped in DataParallel has keys 'module.<name>'); keys without
+    the prefix are left alone, renamed keys move to the end.  Returns None."""
+    for key in list(state_dict.keys()):
+        if key.startswith(prefix):
+            state_dict[key[len(prefix):]] = state_dict.pop(key)
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        # the wrapper's own entry ('module' for prefix 'module.') becomes the root ''
+        for key in list(metadata.keys()):
+            if not key:
+                continue
+            if key == prefix.rstrip(".") or key.startswith(prefix):
+                new = "" if key == prefix.rstrip(".") else key[len(prefix):]
+                metadata[new] = metadata.pop(key)

@@ -8,6 +8,9 @@ as PyTorch, so a training loop can log it.
 from __future__ import annotations
 
 import math
+import warnings
+
+import numpy as np
 
 from ... import backend
 from ...autograd import no_grad
@@ -39,6 +42,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
                    foreach=None):
     """The deprecated name of ``clip_grad_norm_``."""
+    warnings.warn("`minigrad.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`minigrad.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
@@ -48,7 +53,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     for g in _grads(parameters):
         xp = backend.xp_of(g._array)
         xp.clip(g._array, -clip_value, clip_value, out=g._array)
-        g._version.value += 1
+        g._vcounter.value += 1
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -62,18 +67,30 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return Tensor._wrap(backend.np.zeros((), dtype="float32"))
     xp = backend.xp_of(tensors[0]._array)
     dtype = tensors[0]._array.dtype
-    if norm_type == math.inf:
-        per = [xp.abs(t._array).max() if t._array.size else xp.zeros((), dtype) for t in tensors]
-        total = xp.max(xp.stack([xp.asarray(v, dtype=dtype) for v in per]))
-    else:
-        per = [xp.sum(xp.abs(t._array.astype(xp.float64)) ** norm_type) for t in tensors]
-        total = xp.asarray(sum(float(v) for v in per) ** (1.0 / norm_type), dtype=dtype)
+    # as PyTorch: the norm of each tensor, then the same norm of those norms (for p > 0 this
+    # is the norm of everything as one vector; p = 0 counts the tensors with a nonzero entry)
+    per = xp.stack([_vector_norm(xp, t._array.astype(xp.float64), norm_type) for t in tensors])
+    total = xp.asarray(_vector_norm(xp, per, norm_type), dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                            "`parameters` is non-finite, so it cannot be clipped. To disable "
                            "this error and scale the gradients by the non-finite norm anyway, "
                            "set `error_if_nonfinite=False`")
     return Tensor._wrap(total)
+
+
+def _vector_norm(xp, values, p):
+    """The p-norm of an array seen as a vector (linalg.vector_norm's definition for every p:
+    max / min of |x| for +-inf, the count of nonzeros for 0, (sum |x|^p)^(1/p) otherwise)."""
+    values = xp.abs(values.reshape(-1))
+    if p == math.inf:
+        return values.max() if values.size else xp.zeros((), values.dtype)
+    if p == -math.inf:
+        return values.min() if values.size else xp.asarray(math.inf, values.dtype)
+    if p == 0:
+        return xp.asarray(xp.count_nonzero(values), values.dtype)
+    with np.errstate(divide="ignore", over="ignore"):     # 0 ** negative p: inf, as torch
+        return xp.sum(values ** p) ** (1.0 / p)
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
@@ -87,7 +104,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         backend.np.asarray(float(total_norm))
     dt = total.dtype.type
     coef = min(dt(max_norm) / (total + dt(1e-6)), dt(1.0))
-    with no_grad():
+    # an infinite norm gives coefficient 0 and inf * 0 = NaN: silently, as in PyTorch (AMP's
+    # GradScaler then skips the step)
+    with no_grad(), np.errstate(invalid="ignore", over="ignore"):
         for g in grads:
             g._array *= g._array.dtype.type(coef)
-            g._version.value += 1
+            g._vcounter.value += 1

@@ -29,16 +29,14 @@ def parameters_to_vector(parameters):
 
 
 def vector_to_parameters(vec, parameters):
-    """Copy consecutive slices of ``vec`` into the parameters (in place, shapes kept)."""
+    """Point each parameter's ``.data`` at the next slice of ``vec`` (shaped like it), as
+    PyTorch does: the parameters then share ``vec``'s memory, and memory the parameters had
+    before (a numpy view of it, a saved copy) keeps the old values."""
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     offset, device = 0, None
     for p in parameters:
         device = _check_device(p, device)
         n = p.numel()
-        if offset + n > vec.numel():
-            raise RuntimeError(f"vector_to_parameters: the vector has {vec.numel()} elements, "
-                               f"fewer than the parameters need ({offset + n} and more)")
-        p._array[...] = vec._array[offset:offset + n].reshape(p._array.shape)
-        p._version.value += 1
+        p.data = vec[offset:offset + n].view_as(p).data
         offset += n

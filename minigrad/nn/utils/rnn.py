@@ -132,6 +132,10 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     """Pack a padded batch ``input`` (T, B, *) (``batch_first``: (B, T, *)) whose b-th sequence
     is its first ``lengths[b]`` steps.  With ``enforce_sorted`` the lengths must be
     non-increasing; otherwise the batch is sorted here and the order kept in the result."""
+    ndim = lengths.ndim if isinstance(lengths, Tensor) else np.ndim(lengths)
+    if ndim != 1:
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
+                           f"{ndim}D cpu Long tensor")
     lengths = _host(lengths)
     batch_dim = 0 if batch_first else 1
     if len(lengths) != input.shape[batch_dim]:

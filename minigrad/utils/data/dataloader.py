@@ -5,8 +5,11 @@ generator), so ``minigrad.manual_seed(0)`` makes the batch order reproducible.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ... import backend
 from ._utils.collate import default_collate, default_convert
 from ._utils.worker import get_worker_info  # noqa: F401  (PyTorch exports it here)
 from .dataset import IterableDataset, _has_batch_access
@@ -99,6 +102,17 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        # the checks run when the iterator is made (``iter(loader)``), not at its first batch
+        if self.pin_memory and self.pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be "
+                          f"used as the device, ignore pin_memory_device="
+                          f"'{self.pin_memory_device}'.", stacklevel=2)
+        if self.pin_memory and not backend.is_cuda_available():
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "so pinned memory is not used.", stacklevel=2)
+        return self._iter_batches()
+
+    def _iter_batches(self):
         if self._iterable:
             yield from self._iter_stream()
             return
@@ -109,12 +123,17 @@ class DataLoader:
         if isinstance(self.batch_sampler, BatchSampler):
             batches = self.batch_sampler._batches()
         else:
-            batches = (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
+            batches = iter(self.batch_sampler)       # lists of indices (or of other keys)
+        getitems = getattr(self.dataset, "__getitems__", None)
         for idx in batches:
             if self._vectorised:
-                yield self.dataset._get_batch(idx)
+                yield self.dataset._get_batch(np.asarray(idx, dtype=np.int64))
+                continue
+            keys = idx.tolist() if isinstance(idx, np.ndarray) else list(idx)
+            if callable(getitems):          # the dataset fetches a whole batch itself
+                yield self.collate_fn(getitems(keys))
             else:
-                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+                yield self.collate_fn([self.dataset[k] for k in keys])
 
     def _iter_stream(self):
         """An IterableDataset's samples, in groups of batch_size (or one by one)."""

@@ -87,7 +87,7 @@ class TensorDataset(Dataset):
             a = t._array
             idx = indices if isinstance(a, np.ndarray) else backend.to_device(indices, t.device)
             out.append(Tensor._wrap(a[idx]))
-        return tuple(out)
+        return out          # a list, as default_collate makes of tuple samples
 
 
 class Subset(Dataset):
@@ -104,6 +104,14 @@ class Subset(Dataset):
 
     def __len__(self):
         return len(self.indices)
+
+    def __getitems__(self, indices):
+        """The samples at ``indices`` (a list), fetched in one call when the dataset has a
+        ``__getitems__`` of its own."""
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            return getitems([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
 
     def _get_batch(self, indices):
         return self.dataset._get_batch(np.asarray(self.indices, dtype=np.int64)[indices])
@@ -140,9 +148,12 @@ class StackDataset(Dataset):
 
 
 def _has_batch_access(dataset):
+    """Whether ``dataset._get_batch`` gives what indexing sample by sample would: not for a
+    subclass that changes ``__getitem__`` (augmentation, a different sample layout)."""
     if isinstance(dataset, TensorDataset):
-        return True
-    return isinstance(dataset, Subset) and _has_batch_access(dataset.dataset)
+        return type(dataset).__getitem__ is TensorDataset.__getitem__
+    return (isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__
+            and _has_batch_access(dataset.dataset))
 
 
 class ConcatDataset(Dataset):
@@ -151,10 +162,12 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
+            raise AssertionError("datasets should not be an empty iterable")
         self.cumulative_sizes = []
         total = 0
         for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise AssertionError("ConcatDataset does not support IterableDataset")
             total += len(d)
             self.cumulative_sizes.append(total)
 

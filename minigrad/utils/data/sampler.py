@@ -15,6 +15,19 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
            "WeightedRandomSampler", "BatchSampler"]
 
 
+def _epoch_indices(sampler):
+    """One epoch of ``sampler``: an int64 array, in one go for minigrad's samplers (whose
+    iteration is their ``_index_array``); a list when a sampler yields other keys (strings,
+    tuples), which the dataset's ``__getitem__`` then receives as they are."""
+    if (isinstance(sampler, Sampler) and type(sampler).__iter__ is Sampler.__iter__
+            and type(sampler)._index_array is not Sampler._index_array):
+        return np.asarray(sampler._index_array(), dtype=np.int64)
+    items = list(iter(sampler))
+    if all(isinstance(i, numbers.Integral) for i in items):
+        return np.asarray(items, dtype=np.int64)
+    return items
+
+
 class Sampler:
     """Yields dataset indices; ``_index_array()`` gives one epoch's indices at once."""
 
@@ -46,6 +59,9 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        if not isinstance(replacement, bool):
+            raise TypeError("replacement should be a boolean value, but got "
+                            f"replacement={replacement}")
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
             raise ValueError("num_samples should be a positive integer value, but got "
                              f"num_samples={self.num_samples}")
@@ -103,9 +119,14 @@ class WeightedRandomSampler(Sampler):
 
     def _index_array(self):
         w = self.weights._array
-        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0, "
-                               "or a negative, inf or nan weight)")
+        if np.isnan(w).any() or (w < 0).any():
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry < 0)")
+        if np.isinf(w).any():
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               "entry = infinity or NaN)")
+        if w.sum() <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         rng = (self.generator or default_generator).rng
         if self.replacement:
             return rng.choice(len(w), size=self.num_samples, p=w / w.sum()).astype(np.int64)
@@ -137,16 +158,14 @@ class BatchSampler(Sampler):
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def _batches(self):
-        """One epoch's batches, as numpy index arrays."""
-        if isinstance(self.sampler, Sampler):
-            idx = np.asarray(self.sampler._index_array(), dtype=np.int64)
-        else:
-            idx = np.fromiter(iter(self.sampler), dtype=np.int64)
+        """One epoch's batches: numpy index arrays, or lists when the sampler yields keys
+        that are not integers."""
+        idx = _epoch_indices(self.sampler)
         stop = (len(idx) // self.batch_size) * self.batch_size if self.drop_last else len(idx)
         return [idx[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
 
     def __iter__(self):
-        return (b.tolist() for b in self._batches())
+        return (b.tolist() if isinstance(b, np.ndarray) else b for b in self._batches())
 
     def __len__(self):
         if self.drop_last:

@@ -1,0 +1,184 @@
+"""``minigrad._foreach_*``: one op applied to every tensor of a list (PyTorch's multi-tensor
+functions, used by optimizers and weight averaging: ``_foreach_mul_(ema, 0.99)``).
+
+Each is a loop over the tensors calling the ordinary op, so the out-of-place forms are
+differentiable like that op and the in-place forms (trailing ``_``) follow its in-place rules
+(dtype casting, version counters).  The second operand may be a number, a list of numbers (one
+per tensor), a 0-d tensor, or a list of tensors; the lists must have one entry per tensor.
+Out-of-place forms return a tuple, in-place forms return None.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..tensor import Tensor
+
+__all__ = []        # filled below, one name per op
+
+
+def _type_names(args):
+    return ", ".join(type(a).__name__ for a in args)
+
+
+def _tensor_list(name, tensors, args):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or \
+            not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({_type_names(args)}), but expected a list or tuple of Tensors")
+    if len(tensors) == 0:
+        raise RuntimeError("Tensor list must have at least one tensor.")
+    return list(tensors)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Number) and not isinstance(value, Tensor)
+
+
+def _operands(name, tensors, other, args):
+    """``other`` spread to one operand per tensor, with PyTorch's checks."""
+    n = len(tensors)
+    if _is_number(other):
+        return [other] * n
+    if isinstance(other, Tensor):
+        if other.dim() != 0:
+            raise RuntimeError(f"scalar tensor expected to be 0 dim but it has {other.dim()} "
+                               f"dimensions and {other.numel()} elements.")
+        return [other] * n
+    if isinstance(other, (list, tuple)):
+        if all(isinstance(o, Tensor) for o in other) and len(other) > 0:
+            if len(other) != n:
+                raise RuntimeError(f"Tensor lists must have the same number of tensors, got "
+                                   f"{n} and {len(other)}")
+            return list(other)
+        if all(_is_number(o) for o in other):
+            if len(other) != n:
+                raise RuntimeError("Tensor list must have same number of elements as scalar "
+                                   "list.")
+            return list(other)
+    raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                    f"({_type_names(args)})")
+
+
+def _export(fn, name):
+    fn.__name__ = fn.__qualname__ = name
+    globals()[name] = fn
+    __all__.append(name)
+
+
+def _make_binary(op, with_alpha=False):
+    """``_foreach_<op>(tensors, other[, alpha])`` and its in-place form."""
+    def outer(tensors, other, **kwargs):
+        name = f"_foreach_{op}"
+        tensors = _tensor_list(name, tensors, (tensors, other))
+        operands = _operands(name, tensors, other, (tensors, other))
+        return tuple(getattr(t, op)(o, **kwargs) for t, o in zip(tensors, operands))
+
+    def inplace(tensors, other, **kwargs):
+        name = f"_foreach_{op}_"
+        tensors = _tensor_list(name, tensors, (tensors, other))
+        operands = _operands(name, tensors, other, (tensors, other))
+        for t, o in zip(tensors, operands):
+            getattr(t, op + "_")(o, **kwargs)
+
+    if with_alpha:
+        def outer_alpha(tensors, other, *, alpha=1):
+            return outer(tensors, other, **({} if alpha == 1 else {"alpha": alpha}))
+
+        def inplace_alpha(tensors, other, *, alpha=1):
+            inplace(tensors, other, **({} if alpha == 1 else {"alpha": alpha}))
+        _export(outer_alpha, f"_foreach_{op}")
+        _export(inplace_alpha, f"_foreach_{op}_")
+    else:
+        _export(lambda tensors, other: outer(tensors, other), f"_foreach_{op}")
+        _export(lambda tensors, other: inplace(tensors, other), f"_foreach_{op}_")
+
+
+def _make_unary(op):
+    def outer(tensors):
+        tensors = _tensor_list(f"_foreach_{op}", tensors, (tensors,))
+        return tuple(getattr(t, op)() for t in tensors)
+
+    def inplace(tensors):
+        tensors = _tensor_list(f"_foreach_{op}_", tensors, (tensors,))
+        for t in tensors:
+            getattr(t, op + "_")()
+    _export(outer, f"_foreach_{op}")
+    _export(inplace, f"_foreach_{op}_")
+
+
+def _make_pointwise(op):
+    """``_foreach_addcmul(tensors, tensors1, tensors2, value=1)`` (and addcdiv): ``value`` a
+    number, a list of numbers or a 1-d tensor of one value per tensor."""
+    def spread(name, tensors, t1, t2, value):
+        tensors = _tensor_list(name, tensors, (tensors, t1, t2))
+        t1 = _operands(name, tensors, t1, (tensors, t1, t2))
+        t2 = _operands(name, tensors, t2, (tensors, t1, t2))
+        if isinstance(value, Tensor):
+            if value.dim() != 1 or value.numel() != len(tensors):
+                raise RuntimeError("Expected length of scalars to match input of length "
+                                   f"{len(tensors)} but got {value.numel()} instead.")
+            value = [float(v) for v in value.tolist()]
+        values = _operands(name, tensors, value, (tensors, t1, t2, value))
+        return tensors, t1, t2, values
+
+    def outer(tensors, tensor1, tensor2, value=1):
+        tensors, t1, t2, values = spread(f"_foreach_{op}", tensors, tensor1, tensor2, value)
+        return tuple(getattr(t, op)(a, b, value=v) for t, a, b, v in zip(tensors, t1, t2, values))
+
+    def inplace(tensors, tensor1, tensor2, value=1):
+        tensors, t1, t2, values = spread(f"_foreach_{op}_", tensors, tensor1, tensor2, value)
+        for t, a, b, v in zip(tensors, t1, t2, values):
+            getattr(t, op + "_")(a, b, value=v)
+    _export(outer, f"_foreach_{op}")
+    _export(inplace, f"_foreach_{op}_")
+
+
+for _op in ("add", "sub"):
+    _make_binary(_op, with_alpha=True)
+for _op in ("mul", "div", "pow", "clamp_min", "clamp_max", "maximum", "minimum"):
+    _make_binary(_op)
+for _op in ("abs", "neg", "sqrt", "rsqrt", "exp", "log", "sign", "sigmoid", "tanh",
+            "reciprocal", "sin", "cos", "floor", "ceil", "round", "trunc"):
+    _make_unary(_op)
+for _op in ("addcmul", "addcdiv"):
+    _make_pointwise(_op)
+del _op
+
+
+def _foreach_lerp(tensors, tensors1, weight):
+    """``start + weight * (end - start)`` for each pair; ``weight`` a number or tensors."""
+    tensors = _tensor_list("_foreach_lerp", tensors, (tensors, tensors1, weight))
+    ends = _operands("_foreach_lerp", tensors, tensors1, (tensors, tensors1, weight))
+    weights = _operands("_foreach_lerp", tensors, weight, (tensors, tensors1, weight))
+    return tuple(t.lerp(e, w) for t, e, w in zip(tensors, ends, weights))
+
+
+def _foreach_lerp_(tensors, tensors1, weight):
+    tensors = _tensor_list("_foreach_lerp_", tensors, (tensors, tensors1, weight))
+    ends = _operands("_foreach_lerp_", tensors, tensors1, (tensors, tensors1, weight))
+    weights = _operands("_foreach_lerp_", tensors, weight, (tensors, tensors1, weight))
+    for t, e, w in zip(tensors, ends, weights):
+        t.lerp_(e, w)
+
+
+def _foreach_norm(tensors, ord=2, dtype=None):
+    """The vector ``ord``-norm of each tensor (a tuple of 0-d tensors)."""
+    tensors = _tensor_list("_foreach_norm", tensors, (tensors,))
+    kwargs = {} if dtype is None else {"dtype": dtype}
+    return tuple(t.norm(p=ord, **kwargs) for t in tensors)
+
+
+def _foreach_zero_(tensors):
+    for t in _tensor_list("_foreach_zero_", tensors, (tensors,)):
+        t.zero_()
+
+
+def _foreach_copy_(tensors, src, non_blocking=False):
+    tensors = _tensor_list("_foreach_copy_", tensors, (tensors, src))
+    sources = _operands("_foreach_copy_", tensors, src, (tensors, src))
+    for t, s in zip(tensors, sources):
+        t.copy_(s)
+
+
+__all__ += ["_foreach_lerp", "_foreach_lerp_", "_foreach_norm", "_foreach_zero_",
+            "_foreach_copy_"]
