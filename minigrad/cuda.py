@@ -31,6 +31,12 @@ def manual_seed(seed) -> None:
 manual_seed_all = manual_seed
 
 
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: minigrad has no bfloat16 dtype on any device (nanoGPT asks this to pick its
+    autocast dtype, and then takes float16)."""
+    return False
+
+
 # minigrad.cuda.amp.autocast / GradScaler, the older spellings of minigrad.amp's; listed in
 # sys.modules so that `from minigrad.cuda.amp import GradScaler` (a module, not a package) works
 amp = _cuda_amp

@@ -3,9 +3,12 @@ softsign, softplus, logsigmoid, mish, silu, prelu, softmin.
 
 Almost every one is *composed* from the differentiable ops of ``elementwise`` and ``reduce``:
 its backward (and the backward of that backward, for ``create_graph=True``) comes from theirs,
-so there is nothing to get wrong twice.  The one new Function is ``Erf`` (exact GELU needs it):
+so there is nothing to get wrong twice.  ``Erf`` is a Function (exact GELU needs it):
 numpy has no erf, so its forward evaluates a series / continued fraction, and its backward is
-the Gaussian density ``2/sqrt(pi) exp(-x^2)``, itself written with ops.
+the Gaussian density ``2/sqrt(pi) exp(-x^2)``, itself written with ops.  ``Softplus``,
+``LogSigmoid`` and ``Elu`` are Functions too, with backwards written with ops: their stable
+forms go through |x| or min(x, 0), whose kinks would give wrong second derivatives at 0 (and
+the elu family follows PyTorch's kernel at its edges: -0.0, NaN, the second derivative at 0).
 
 Two habits below keep the gradients finite where PyTorch's are:
 
@@ -25,7 +28,7 @@ from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
 from .writes import overwrite_with
-from .reduce import softmax
+from .reduce import implicit_softmax_dim, softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
            "relu6", "softsign", "softplus", "logsigmoid", "mish", "silu", "prelu", "softmin",
@@ -114,9 +117,28 @@ def gelu(input, approximate="none"):
                        f"approximate='{approximate}')")
 
 
-def _negative_exp(input, alpha, inner_scale=1.0):
-    """alpha (exp(x * inner_scale) - 1) on x <= 0, fed min(x, 0) so large x cannot overflow."""
-    return mul(sub(exp(mul(clamp(input, max=0.0), inner_scale)), 1.0), alpha)
+class Elu(Function):
+    """scale * x for x > 0, scale * alpha * (e^(input_scale x) - 1) otherwise: elu, celu
+    (input_scale = 1 / alpha) and selu (PyTorch's constants) in one, as PyTorch's kernel.
+
+    Where PyTorch's kernel puts its edges, so does this: the negative branch is expm1 (-0.0
+    stays -0.0) and takes x = 0 and NaN-free x <= 0; NaN takes the positive slope in the
+    gradient; the gradient's own derivative at x = 0 is 0 (the negative branch's exponent is
+    held constant there)."""
+    def forward(self, x, *, alpha, scale, input_scale):
+        xp = backend.xp_of(x)
+        self.save_for_backward(x)
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        t = x.dtype.type
+        negative = xp.expm1(xp.where(x > 0, t(0), x) * t(input_scale)) * t(alpha * scale)
+        return xp.where(x > 0, x * t(scale), negative).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        below = where(x < 0, x, 0.0)
+        slope = mul(exp(mul(below, self.input_scale)),
+                    self.alpha * self.scale * self.input_scale)
+        return where(x <= 0, mul(g, slope), mul(g, self.scale))
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -124,7 +146,7 @@ def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return overwrite_with(input, elu, alpha)
     input = _floating_only(input, "elu_cpu")
-    return where(input > 0, input, _negative_exp(input, alpha))
+    return Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -134,14 +156,15 @@ def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
     input = _floating_only(input, "elu_cpu")
-    return where(input > 0, input, _negative_exp(input, alpha, 1.0 / alpha))
+    return Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
 
 
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants (1.0507..., 1.6732...)."""
     if inplace:
         return overwrite_with(input, selu)
-    return mul(elu(input, _SELU_ALPHA), _SELU_SCALE)
+    input = _floating_only(input, "elu_cpu")
+    return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
 
 
 def softsign(input):
@@ -149,19 +172,50 @@ def softsign(input):
     return div(input, add(abs(input), 1.0))
 
 
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, computed as (max(beta x, 0) + log1p(e^-|beta x|)) / beta so
+    that it cannot overflow, and x itself where beta x > threshold (as PyTorch).
+
+    d/dx = sigmoid(beta x) (1 above the threshold), written with sigmoid so that the second
+    derivative, beta sigmoid (1 - sigmoid), holds at 0 too: differentiating the max/|x| form
+    twice gives 0 there (its kinks cancel in the value, not in the derivatives)."""
+    def forward(self, x, *, beta, threshold):
+        xp = backend.xp_of(x)
+        self.save_for_backward(x)
+        self.beta, self.threshold = beta, threshold
+        scaled = x * x.dtype.type(beta)
+        soft = (xp.maximum(scaled, 0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / x.dtype.type(beta)
+        return xp.where(scaled > threshold, x, soft).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        scaled = mul(x, self.beta)
+        return where(scaled > self.threshold, g, mul(g, sigmoid(scaled)))
+
+
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
     input = _floating_only(input, "softplus_cpu")
-    scaled = mul(input, beta)
-    # max(x, 0) splits its gradient at a tie, so softplus'(0) = 1/2 (= sigmoid(0)) as it should
-    soft = div(add(maximum(scaled, 0.0), log1p(exp(neg(abs(scaled))))), beta)
-    return where(scaled > threshold, input, soft)
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|), stable for large |x|; d/dx = sigmoid(-x),
+    whose own derivative -sigmoid (1 - sigmoid) holds at 0 too (see Softplus)."""
+    def forward(self, x):
+        xp = backend.xp_of(x)
+        self.save_for_backward(x)
+        return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return mul(g, sigmoid(neg(x)))
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = min(x, 0) - log(1 + e^(-|x|)), stable for large |x|."""
     input = _floating_only(input, "log_sigmoid_cpu")
-    return sub(minimum(input, 0.0), log1p(exp(neg(abs(input)))))
+    return LogSigmoid.apply(input)
 
 
 def silu(input, inplace=False):
@@ -245,13 +299,16 @@ def hardsigmoid(input, inplace=False):
 
 
 def hardswish(input, inplace=False):
-    """x * relu6(x + 3) / 6: 0 below -3, x above 3; derivative (2x + 3)/6 in between."""
+    """x * relu6(x + 3) / 6: x * 0 up to -3 (-0.0, and NaN at -inf, as PyTorch), x from 3;
+    derivative (2x + 3)/6 in between.  The middle piece is computed on x clamped to [-3, 3],
+    so that an infinite x outside it cannot make its (unused) gradient NaN."""
     if inplace:
         return overwrite_with(input, hardswish)
     input = _floating_only(input, "hardswish_cpu")
-    inside = (input > -3.0) & (input < 3.0)
-    middle = div(mul(input, add(input, 3.0)), 6.0)
-    return where(inside, middle, where(input >= 3.0, input, 0.0))
+    c = clamp(input, -3.0, 3.0)
+    middle = div(mul(c, add(c, 3.0)), 6.0)
+    # NaN falls in neither test, so it takes the last branch: NaN, with slope 1 as PyTorch's
+    return where(input <= -3.0, mul(input, 0.0), where(input < 3.0, middle, input))
 
 
 def hardshrink(input, lambd=0.5):
@@ -272,9 +329,11 @@ def softshrink(input, lambd=0.5):
 
     def rule(a):
         xp = backend.xp_of(a)
-        zero = a.dtype.type(0)
-        out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, zero))
-        return out.astype(a.dtype, copy=False), (a > lambd) | (a < -lambd)
+        # NaN is outside [-lambd, lambd] for PyTorch: it passes through, with slope 1
+        keep = ~((a >= -lambd) & (a <= lambd))
+        out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, a.dtype.type(0)))
+        out = xp.where(xp.isnan(a), a, out)
+        return out.astype(a.dtype, copy=False), keep
     return PiecewiseLinear.apply(input, rule=rule)
 
 
@@ -337,4 +396,6 @@ def prelu(input, weight):
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along ``dim``."""
+    if dim is None:
+        dim = implicit_softmax_dim("softmin", input.dim(), _stacklevel)
     return softmax(neg(input), dim, dtype)

@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import _sdp_state, backend
 from ..creation import default_generator
 from ..tensor import Tensor
 from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
-                    result_dtype)
+                    result_dtype, scalar_type_name)
 from ..autograd import Function
 from .compare import StepFunction, isnan
 from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
@@ -155,9 +155,21 @@ def frac(input):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """|input - other| <= atol + rtol |other|, elementwise (bool, no gradient)."""
-    a = input._array
-    b = other._array if isinstance(other, Tensor) else other
+    """|input - other| <= atol + rtol |other|, elementwise (bool, no gradient).  Both must be
+    tensors of one dtype (PyTorch does not promote here); their shapes broadcast."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("isclose", input)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    a, b = input._array, other._array
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{scalar_type_name(a.dtype)} did not match "
+                           f"{scalar_type_name(b.dtype)}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if tol < 0:
+            raise RuntimeError(f"{name} must be greater than or equal to zero, but got {tol:g}")
+    broadcast_shape(tuple(a.shape), tuple(b.shape), "isclose")
     return Tensor._wrap(backend.xp_of(a).isclose(a, b, rtol=rtol, atol=atol,
                                                  equal_nan=equal_nan))
 
@@ -340,7 +352,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``is_causal`` masks positions j > i.  ``enable_gqa`` repeats key/value heads (dim -3)
     to match the query's.  ``dropout_p`` > 0 zeroes each attention weight with that
     probability and scales the others by 1 / (1 - p), whatever the module's training mode
-    (as PyTorch; pass 0.0 for evaluation).
+    (as PyTorch; pass 0.0 for evaluation).  The kernel switches of ``nn.attention.sdpa_kernel``
+    and ``backends.cuda.enable_*_sdp`` can refuse a call, as PyTorch's (``_sdp_state.py``).
     """
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
@@ -353,18 +366,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
                            f"query.dtype: {CPP_NAMES[q_dtype]} key.dtype: {CPP_NAMES[k_dtype]} "
                            f"and value.dtype: {CPP_NAMES[v_dtype]} instead.")
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
+                           f"but got query.dim: {query.ndim} key.dim: {key.ndim} and "
+                           f"value.dim: {value.ndim} instead.")
     if attn_mask is not None and attn_mask._array.dtype.name not in ("bool", "float32",
                                                                      q_dtype):
         raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
                            f"dtype, but got attn_mask.dtype: "
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
-    if enable_gqa and query.shape[-3] != key.shape[-3]:
-        reps = query.shape[-3] // key.shape[-3]
-        xp = backend.xp_of(key._array)
-        heads = xp.repeat(xp.arange(key.shape[-3]), reps)
-        key = IndexSelect.apply(key, index=heads, dim=key.ndim - 3)
-        value = IndexSelect.apply(value, index=heads, dim=value.ndim - 3)
+    _sdp_state.check_kernel(query, key, value, dropout_p)
+    if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
+        # key and value may each have fewer heads than query: each is repeated to match
+        n_q = query.shape[-3]
+        if n_q % key.shape[-3] or n_q % value.shape[-3]:
+            raise RuntimeError("Number of heads in key and value must divide the number of "
+                               "heads in ")
+        key, value = _repeat_heads(key, n_q), _repeat_heads(value, n_q)
     e = query.shape[-1]
     s = 1.0 / math.sqrt(e) if scale is None else scale
     scores = mul(matmul(query, transpose(key, -2, -1)), s)
@@ -385,6 +404,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
         weights = _dropout_weights(weights, dropout_p)
     return matmul(weights, value)
+
+
+def _repeat_heads(t, n_heads):
+    """(..., H, S, E) -> (..., n_heads, S, E), each head repeated n_heads // H times in place
+    (head h serves query heads h*r .. h*r + r - 1), as grouped-query attention shares them."""
+    if t.shape[-3] == n_heads:
+        return t
+    xp = backend.xp_of(t._array)
+    heads = xp.repeat(xp.arange(t.shape[-3]), n_heads // t.shape[-3])
+    return IndexSelect.apply(t, index=heads, dim=t.ndim - 3)
 
 
 def _safe_softmax(scores, xp):

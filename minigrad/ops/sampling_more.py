@@ -28,7 +28,8 @@ def _rng(generator):
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Indices drawn with probability proportional to each row's weights (see the module
-    docstring); without replacement a row needs at least ``num_samples`` non-zero weights."""
+    docstring); without replacement, a row with fewer than ``num_samples`` non-zero weights
+    gives all of those, then zero-weight categories (as PyTorch's CPU kernel does)."""
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if input._array.dtype.kind != "f":
@@ -50,9 +51,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         total = w.sum()
         if not total > 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and np.count_nonzero(w) < n:
-            raise RuntimeError("invalid multinomial distribution (with replacement=False, not "
-                               "enough non-negative category to sample)")
+        live = np.count_nonzero(w)
+        if not replacement and live < n:
+            # as PyTorch on the CPU: every category of non-zero weight first, in drawn
+            # order, then zero-weight ones fill the row (PyTorch's order for those is its
+            # top-k's; here a random one)
+            drawn = rng.choice(k, size=live, replace=False, p=w / total)
+            rows.append(np.concatenate([drawn, rng.permutation(np.flatnonzero(w == 0))])[:n])
+            continue
         rows.append(rng.choice(k, size=n, replace=bool(replacement), p=w / total))
     out = np.asarray(rows, dtype=np.int64).reshape(tuple(input.shape[:-1]) + (n,))
     return Tensor._wrap(backend.to_device(out, input.device))

@@ -12,7 +12,8 @@ the query's size E, else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
 """
 from __future__ import annotations
 
-from ... import creation
+from ... import _autocast_state, _sdp_state, creation
+from ...autograd import is_grad_enabled
 from .. import functional as F, init
 from ..parameter import Parameter
 from .linear import NonDynamicallyQuantizableLinear
@@ -94,6 +95,16 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         """(output, weights or None); see the class docstring for shapes and masks."""
         batched = query.ndim == 3
+        if self._fast_path(query, key, value, attn_mask, key_padding_mask):
+            # PyTorch's fused inference kernel: plain softmax (a query whose keys are all
+            # masked gives NaN, where the SDPA path gives 0), and ``is_causal`` is ignored
+            out, weights = F.multi_head_attention_forward(
+                query.transpose(1, 0), key.transpose(1, 0), value.transpose(1, 0),
+                self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, None,
+                None, False, 0.0, self.out_proj.weight, self.out_proj.bias, training=False,
+                key_padding_mask=key_padding_mask, need_weights=True, attn_mask=attn_mask,
+                average_attn_weights=average_attn_weights)
+            return out.transpose(1, 0), (weights if need_weights else None)
         if self.batch_first and batched:
             query, key, value = (t.transpose(1, 0) for t in (query, key, value))
         separate = not self._qkv_same_embed_dim
@@ -108,3 +119,29 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             out = out.transpose(1, 0)
         return out, weights
+
+    def _fast_path(self, query, key, value, attn_mask, key_padding_mask):
+        """Whether PyTorch would run this call on its fused inference kernel: batched
+        self-attention (query, key and value the same tensor) in eval mode with batch_first,
+        an even number of heads, packed projections with biases, no bias_k/bias_v/zero
+        attention, bool masks only, CUDA autocast off, and no gradient to record."""
+        if not _sdp_state.get_fastpath_enabled() or self.training:
+            return False
+        if any(m is not None and m._array.dtype.kind == "f"
+               for m in (attn_mask, key_padding_mask)):
+            return False
+        if query.ndim != 3 or query is not key or key is not value or not self.batch_first:
+            return False
+        if (self.in_proj_weight is None or self.in_proj_bias is None
+                or self.num_heads % 2 or self.bias_k is not None or self.bias_v is not None
+                or self.add_zero_attn or not self._qkv_same_embed_dim):
+            return False
+        if (query.dtype != self.in_proj_weight.dtype
+                or query.dtype != self.in_proj_bias.dtype):
+            return False
+        if _autocast_state.is_enabled("cuda"):
+            return False
+        tensors = (query, self.in_proj_weight, self.in_proj_bias, self.out_proj.weight,
+                   self.out_proj.bias)
+        return not (is_grad_enabled() and any(t is not None and t.requires_grad
+                                              for t in tensors))

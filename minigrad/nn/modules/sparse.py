@@ -43,6 +43,9 @@ class Embedding(Module):
                                                    dtype=dtype), requires_grad=not _freeze)
             self.reset_parameters()
         else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise AssertionError("Shape of weight does not match num_embeddings and "
+                                     "embedding_dim")
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self):
@@ -57,9 +60,12 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+        if embeddings.ndim != 2:
+            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
         rows, dim = embeddings.shape
+        # the weight shares the given tensor's storage, as in PyTorch
         return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
-                   _weight=embeddings.detach().clone(), _freeze=freeze)
+                   _weight=embeddings, _freeze=freeze)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -120,9 +126,11 @@ class EmbeddingBag(Module):
     def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
                         scale_grad_by_freq=False, mode="mean", sparse=False,
                         include_last_offset=False, padding_idx=None):
+        if embeddings.ndim != 2:
+            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
         rows, dim = embeddings.shape
         bag = cls(rows, dim, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
-                  embeddings.detach().clone(), include_last_offset, padding_idx)
+                  embeddings, include_last_offset, padding_idx)
         bag.weight.requires_grad = not freeze
         return bag
 

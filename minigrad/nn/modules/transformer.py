@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import warnings
 
-from ... import backend
+from ... import _autocast_state, _sdp_state, backend
 from ...autograd import is_grad_enabled
 from ...tensor import Tensor
 from .. import functional as F
@@ -79,6 +79,15 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask = _canonical_mask(src_key_padding_mask, "src_key_padding_mask",
                                                src._array.dtype, src_mask, "src_mask")
         src_mask = _canonical_mask(src_mask, "src_mask", src._array.dtype)
+        if self._fast_path(src):
+            # PyTorch's fused inference kernel: the masks are merged, ``is_causal`` is not
+            # looked at, and a query whose keys are all masked gives NaN (0 elsewhere)
+            sa = self._fused_sa_block
+            if self.norm_first:
+                x = src + sa(self.norm1(src), src_mask, src_key_padding_mask)
+                return x + self._ff_block(self.norm2(x))
+            x = self.norm1(src + sa(src, src_mask, src_key_padding_mask))
+            return self.norm2(x + self._ff_block(x))
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -96,6 +105,40 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x):
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout2(x)
+
+    def _fast_path(self, src):
+        """Whether PyTorch would run this layer on its fused inference kernel
+        (``_transformer_encoder_layer_fwd``): batched input in eval mode, batch_first packed
+        attention with biases and an even number of heads, relu or gelu, equal norm eps,
+        CUDA autocast off, no hooks on the layer or its children, and no gradient to record."""
+        attn = self.self_attn
+        if (not _sdp_state.get_fastpath_enabled() or src.ndim != 3 or self.training
+                or not attn.batch_first or attn.in_proj_bias is None
+                or not attn._qkv_same_embed_dim or not self.activation_relu_or_gelu
+                or self.norm1.eps != self.norm2.eps or attn.num_heads % 2 == 1
+                or _autocast_state.is_enabled("cuda")):
+            return False
+        if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):
+            return False
+        tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                   attn.out_proj.bias, self.norm1.weight, self.norm1.bias, self.norm2.weight,
+                   self.norm2.bias, self.linear1.weight, self.linear1.bias,
+                   self.linear2.weight, self.linear2.bias)
+        return not (is_grad_enabled() and any(t is not None and t.requires_grad
+                                              for t in tensors))
+
+    def _fused_sa_block(self, x, attn_mask, key_padding_mask):
+        """Self-attention as the fused kernel computes it (eval mode: no dropout).  The
+        kernel reads a mask as bool: any nonzero entry, even a float bias, masks its place."""
+        a = self.self_attn
+        attn_mask = None if attn_mask is None else attn_mask != 0
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask != 0
+        x = x.transpose(1, 0)
+        out = F.multi_head_attention_forward(
+            x, x, x, a.embed_dim, a.num_heads, a.in_proj_weight, a.in_proj_bias, None, None,
+            False, 0.0, a.out_proj.weight, a.out_proj.bias, training=False,
+            key_padding_mask=key_padding_mask, need_weights=True, attn_mask=attn_mask)[0]
+        return out.transpose(1, 0)
 
 
 def _why_no_nested(layer):
@@ -167,8 +210,10 @@ class TransformerEncoder(Module):
             output = layer(output, src_mask=mask, is_causal=is_causal,
                            src_key_padding_mask=src_key_padding_mask)
         if nested:
-            keep = Tensor._wrap((src_key_padding_mask._array == 0)[..., None].astype(dtype))
-            output = output * keep
+            # padded positions are zeros, even those of a sequence with no position left
+            # (whose attention rows are all masked, NaN)
+            padded = Tensor._wrap((src_key_padding_mask._array != 0)[..., None])
+            output = output.masked_fill(padded, 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -176,7 +221,8 @@ class TransformerEncoder(Module):
     def _runs_nested(self, src, mask, padding, first):
         """True where PyTorch would convert ``src`` to a nested tensor (see the class doc)."""
         if (padding is None or mask is not None or not self.use_nested_tensor
-                or _why_no_nested(first) or first.training or src.ndim != 3):
+                or _why_no_nested(first) or first.training or src.ndim != 3
+                or not _sdp_state.get_fastpath_enabled() or _autocast_state.is_enabled("cuda")):
             return False
         if is_grad_enabled() and (src.requires_grad
                                   or any(p.requires_grad for p in first.parameters())):
