@@ -27,8 +27,7 @@ LEFT_OUT = (
     "complex), sparse and quantized tensors, FFTs, distributed and multiprocessing, the JIT "
     "and export (torch.compile returns what it is given, unchanged), CUDA streams and AMP "
     "(minigrad's GPU path is cupy, eager and float32), and torchvision/torchaudio (datasets "
-    "are read with minigrad.utils.data); antialiased interpolation raises "
-    "NotImplementedError.")
+    "are read with minigrad.utils.data).")
 
 
 def _public(obj, kind):

@@ -431,7 +431,8 @@ ERRORS = [
     (lambda: F.max_pool2d(_t(5, 5), 2),
      r"non-empty 3D or 4D \(batch mode\) tensor expected for input"),
     (lambda: F.max_pool1d(_t(5), 2),
-     r"non-empty 2D or 3D \(batch mode\) tensor expected for input"),
+     r"max_pool1d: Expected 2D or 3D \(batch mode\) tensor with optional 0 dim batch size for "
+     r"input, but got:\[5\]"),
     (lambda: F.max_pool2d(_t(1, 3, 5, 5), (2, 2, 2)),
      "max_pool2d: kernel_size must either be a single int, or a tuple of two ints"),
     (lambda: F.avg_pool2d(_t(1, 3, 5, 5), 2, stride=(1, 2, 3)),

@@ -13,6 +13,7 @@ import warnings
 from .. import backend
 from ..tensor import Tensor
 from ..ops import activation as A
+from ..ops._util import scalar_type_name
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -44,16 +45,19 @@ def affine_grid(theta, size, align_corners=None):
     if theta._array.dtype.kind != "f":
         raise ValueError(f"Expected theta to have floating point type, but got "
                          f"{theta.dtype}")
-    size = list(size)
+    given, size = size, list(size)          # the messages print ``size`` as it was given
     if len(size) not in (4, 5):
         raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
-                                  f"affine transforms, respectively. Got size {size}.")
+                                  f"affine transforms, respectively. Got size {given}.")
     k = len(size) - 2
-    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1) or theta.shape[0] != size[0]:
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1):
         raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for "
-                         f"size {size}. Got {list(theta.shape)}.")
+                         f"size {given}. Got {theta.shape}.")
+    if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
     if min(size) <= 0:
-        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+        raise ValueError(f"Expected non-zero, positive output size. Got {given}")
     xp = backend.xp_of(theta._array)
     dtype = theta._array.dtype
     spatial = size[2:]
@@ -152,8 +156,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
     if input._array.dtype != grid._array.dtype:
-        raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but "
-                           f"input has {input.dtype} and grid has {grid.dtype}")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
+                           f"found {scalar_type_name(grid._array.dtype)}")
     if mode == "bicubic" and k != 2:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     spatial = list(input.shape[2:])

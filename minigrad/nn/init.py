@@ -35,7 +35,7 @@ def _write(tensor, values):
     a = tensor._array
     values = np.asarray(values).astype(a.dtype, copy=False)
     a[...] = backend.to_device(values, tensor.device) if tensor.device.type != "cpu" else values
-    tensor._version.value += 1
+    tensor._vcounter.value += 1
     return tensor
 
 
@@ -81,7 +81,7 @@ def _calculate_fan_in_and_fan_out(tensor):
 def _calculate_correct_fan(tensor, mode):
     mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+        raise ValueError(f"Mode {mode} not supported, please use one of {['fan_in', 'fan_out']}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 

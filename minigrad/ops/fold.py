@@ -143,10 +143,18 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     if output_size is None:
         size = default
     else:
-        size = tuple(output_size)[-nd:]
-        if len(size) != nd:
+        if len(output_size) == nd + 2:
+            output_size = output_size[2:]
+        if len(output_size) != nd:
             raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} "
-                             f"elements, but it has a length of '{len(tuple(output_size))}'")
+                             f"elements, but it has a length of '{len(output_size)}'")
+        # PyTorch's rule: strictly within one stride of the default size
+        for d in range(nd):
+            low, high = default[d] - s[d], default[d] + s[d]
+            if not low < output_size[d] < high:
+                raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
+                                 f'{low} and {high})')
+        size = tuple(int(n) for n in output_size)
     lead = tuple(input.shape[:-nd])
     plane = 1
     for n in size:
@@ -162,7 +170,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
         bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
-                           f"{'x'.join(map(str, size))}")
+                           f"{'x'.join(map(str, size))})")
     flat = reshape_to(input, lead + (m,))
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
     return reshape_to(out, lead + size)

@@ -15,6 +15,9 @@ input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
     area           the mean of in[floor(dst n_in / n_out) : ceil((dst + 1) n_in / n_out)]
                    (adaptive average pooling)
 
+With ``antialias=True`` (bilinear, bicubic) a shrinking resize widens its filter to cover
+every input an output spans (see ``_taps_antialias``).
+
 where ``scale`` is n_in / n_out, or 1 / scale_factor when a scale factor is given.  The reads
 are ``IndexSelect``s and the mixing a multiply-add with constant weights, so the gradient (a
 scatter-add of weighted gradients) and its own derivatives come from those ops.
@@ -26,6 +29,8 @@ each dim, the last dim first.
 from __future__ import annotations
 
 import math
+import numbers
+import warnings
 
 import numpy as np
 
@@ -69,7 +74,8 @@ def _sizes(input, size, scale_factor):
             f"input with spatial dimensions of {spatial} and scale_factor of "
             f"{tuple(factors)}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
             "and scale_factor in (s1, s2, ...,sK) format.")
-    return [int(math.floor(n * f)) for n, f in zip(spatial, factors)], [1.0 / f for f in factors]
+    return ([int(math.floor(n * f)) for n, f in zip(spatial, factors)],
+            [1.0 / f if f else 0.0 for f in factors])
 
 
 def _cubic(d):
@@ -107,6 +113,33 @@ def _taps(mode, n_in, n_out, scale, align_corners):
         return [(np.clip(floor + k, 0, n_in - 1), _cubic(t - k)) for k in (-1, 0, 1, 2)]
     lo = np.minimum(floor, n_in - 1)
     return [(lo, 1 - t), (np.minimum(lo + 1, n_in - 1), t)]
+
+
+def _taps_antialias(mode, n_in, n_out, scale, align_corners):
+    """Taps of the anti-aliased resize (``antialias=True``): when shrinking by ``scale`` > 1
+    the filter (a triangle for bilinear, Keys' cubic with a = -0.5 for bicubic) is stretched
+    by ``scale``, so each output averages every input it covers; its weights are normalized
+    to sum to 1 (the ones cut off at the borders are dropped, not clamped)."""
+    if align_corners:
+        scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    half_width = 1.0 if mode == "bilinear" else 2.0
+    support = half_width * scale if scale >= 1.0 else half_width
+    stretch = 1.0 / scale if scale >= 1.0 else 1.0
+    center = scale * (np.arange(n_out, dtype=np.float64) + 0.5)
+    first = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
+    count = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), n_in) - first
+    weights = []
+    for j in range(int(math.ceil(support)) * 2 + 1):
+        d = np.abs((j + first - center + 0.5) * stretch)
+        if mode == "bilinear":
+            w = np.maximum(1.0 - d, 0.0)
+        else:
+            w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1,
+                         np.where(d < 2, ((-0.5 * d + 2.5) * d - 4) * d + 2, 0.0))
+        weights.append(np.where(j < count, w, 0.0))
+    total = np.sum(weights, axis=0)
+    total = np.where(total == 0, 1.0, total)
+    return [(np.clip(first + j, 0, n_in - 1), w / total) for j, w in enumerate(weights)]
 
 
 def _resize_dim(out, d, taps):
@@ -152,7 +185,7 @@ def _check_not_empty(input, sizes, mode):
                 f"{empty[0]} being empty")
         return
     spatial = list(input.shape[2:])
-    if all(spatial) and all(sizes):
+    if all(n > 0 for n in spatial) and all(n > 0 for n in sizes):
         return
     names = "DHW"[3 - len(sizes):]
     given = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
@@ -176,17 +209,22 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          "linear | bilinear | bicubic | trilinear")
     # PyTorch's order: the sizes, antialias, the input's rank, then the mode's rank
     sizes, scales = _sizes(input, size, scale_factor)
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported by minigrad")
     if input.ndim not in (3, 4, 5):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
                                   f"(got {input.ndim}D) for the modes: nearest | linear | "
                                   "bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
     if mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]:
+        if mode == "bicubic":               # PyTorch has no words of its own for this one
+            raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                                      f"(got {input.ndim}D) for the modes: nearest | linear | "
+                                      "bilinear | bicubic | trilinear | lanczos | area | "
+                                      f"nearest-exact (got {mode})")
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_NEEDS_NDIM[mode]}D input")
     np_dtype = input._array.dtype
@@ -209,7 +247,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if n_out == n_in and mode in ("nearest", "nearest-exact", "area") and \
                 (mode == "area" or scales[k] == 1.0):
             continue
-        taps = _taps(mode, n_in, n_out, scales[k], align_corners)
+        taps = (_taps_antialias if antialias else _taps)(mode, n_in, n_out, scales[k],
+                                                          align_corners)
         out = _resize_dim_uint8(out, d, taps, n_in) if fixed_point else \
             _resize_dim(out, d, taps)
     if fixed_point:
@@ -218,12 +257,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated spelling of ``interpolate`` (with a warning, as PyTorch)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", UserWarning, stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def pixel_shuffle(input, upscale_factor):
     """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block."""
-    r = int(upscale_factor)
+    r = _positive_factor("pixel_shuffle", "upscale_factor", upscale_factor)
     if input.ndim < 3:
         raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
                            f"input with {input.ndim} dimension(s)")
@@ -238,17 +280,27 @@ def pixel_shuffle(input, upscale_factor):
     return reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r))
 
 
+def _positive_factor(op, name, value):
+    if not isinstance(value, numbers.Integral):
+        raise TypeError(f"{op}(): argument '{name}' (position 2) must be int, not "
+                        f"{type(value).__name__}")
+    if value <= 0:
+        raise RuntimeError(f"{op} expects a positive {name}, but got {value}")
+    return int(value)
+
+
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse."""
-    r = int(downscale_factor)
+    r = _positive_factor("pixel_unshuffle", "downscale_factor", downscale_factor)
     if input.ndim < 3:
         raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
                            f"got input with {input.ndim} dimension(s)")
     *lead, c, hr, wr = input.shape
-    if hr % r or wr % r:
-        raise RuntimeError(f"pixel_unshuffle expects height and width to be divisible by "
-                           f"downscale_factor, but got input.size(-2)={hr} and "
-                           f"input.size(-1)={wr} for downscale_factor={r}")
+    for name, dim, size in (("height", -2, hr), ("width", -1, wr)):
+        if size % r:
+            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
+                               f"downscale_factor, but input.size({dim})={size} is not "
+                               f"divisible by {r}")
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)

@@ -373,7 +373,7 @@ def _omitted(stride):
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x, = tensor_arrays(op, input=input)
     params = pool_args(op, nd, x, kernel_size, _omitted(stride), padding, dilation, ceil_mode,
-                       max_pool=True)
+                       max_pool=True, fast_1d=nd == 1 and not return_indices)
     if nd == 1 and not return_indices:          # PyTorch's max_pool1d fast path: floats only
         _check_dtype(x, "max_pool1d_impl", _FLOATS)
     _check_dtype(x, f"max_pool{max(nd, 2)}d", _FLOATS + _INTS)

@@ -48,6 +48,10 @@ def _interp(g):
                                          "align_corners": True})
     yield S(g.randn(1, 2, 5), kwargs={"scale_factor": 1.5, "mode": "linear"})
     yield S(g.randn(1, 1, 2, 3, 2), kwargs={"size": (3, 4, 3), "mode": "trilinear"})
+    yield S(g.randn(1, 2, 7, 5), kwargs={"size": (3, 4), "mode": "bilinear", "antialias": True},
+            desc="anti-aliased shrink")
+    yield S(g.randn(1, 1, 6, 3), kwargs={"size": (4, 5), "mode": "bicubic", "antialias": True},
+            desc="anti-aliased bicubic, one dim grows")
 
 
 _extra("interpolate", lambda lib, x, **kw: lib.nn.functional.interpolate(x, **kw), _interp)
@@ -174,6 +178,9 @@ def _sdpa(g):
     yield S(g.randn(2, 4, 3), g.randn(2, 6, 3), g.randn(2, 6, 2), g.randn(4, 6),
             kwargs={"_mask": True}, requires_grad=[True, True, True, False],
             desc="float mask, scale")
+    yield S(g.randn(1, 4, 3, 2), g.randn(1, 2, 5, 2), g.randn(1, 1, 5, 3),
+            kwargs={"enable_gqa": True, "is_causal": True},
+            desc="grouped-query: key and value with fewer heads, and not as many")
 
 
 def _sdpa_f(lib, q, k, v, *mask, _mask=False, **kw):

@@ -81,7 +81,7 @@ class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
         if max_val <= min_val:
-            raise ValueError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
+            raise AssertionError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input):
@@ -174,12 +174,25 @@ class _Simple(Module):
     """An activation with keyword hyper-parameters ``_params`` stored as attributes."""
     _fn = None
     _params = ()
+    _takes_inplace = True
 
     def __init__(self, *args, **kwargs):
         super().__init__()
-        names = self._params + ("inplace",)
+        names = self._params + (("inplace",) if self._takes_inplace else ())
+        # Python's own refusals of a bad call, as PyTorch's explicit signatures get them
+        owner = next(c for c in type(self).__mro__ if "_params" in vars(c) or c is _Simple)
+        if len(args) > len(names):
+            raise TypeError(f"{owner.__name__}.__init__() takes from 1 to {len(names) + 1} "
+                            f"positional arguments but {len(args) + 1} were given")
         values = dict(zip(names, args))
-        values.update(kwargs)
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{owner.__name__}.__init__() got an unexpected keyword "
+                                f"argument '{key}'")
+            if key in values:
+                raise TypeError(f"{owner.__name__}.__init__() got multiple values for argument "
+                                f"'{key}'")
+            values[key] = value
         for name in self._params:
             setattr(self, name, values.get(name, self._defaults[name]))
         self.inplace = values.get("inplace", False)
@@ -197,6 +210,7 @@ class _Simple(Module):
 class GELU(_Simple):
     """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
     _fn, _params, _defaults = F.gelu, ("approximate",), {"approximate": "none"}
+    _takes_inplace = False                  # PyTorch's GELU has no in-place form
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -221,10 +235,16 @@ class Hardswish(_Simple):
     """x * relu6(x + 3) / 6."""
     _fn, _params, _defaults = F.hardswish, (), {}
 
+    def extra_repr(self):
+        return ""                           # PyTorch prints no inplace=True for this one
+
 
 class Hardsigmoid(_Simple):
     """relu6(x + 3) / 6."""
     _fn, _params, _defaults = F.hardsigmoid, (), {}
+
+    def extra_repr(self):
+        return ""                           # PyTorch prints no inplace=True for this one
 
 
 class Mish(_Simple):

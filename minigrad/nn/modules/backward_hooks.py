@@ -1,7 +1,7 @@
 """Module backward hooks: ``register_full_backward_hook`` and ``register_full_backward_pre_hook``.
 
 A hooked module's call threads its tensor inputs, and afterwards its tensor outputs, through
-an identity node (``_HookIdentity``).  In backward the output node sees the gradients of the
+an identity node (``BackwardHookFunction``).  In backward the output node sees the gradients of the
 outputs (grad_output), the input node those of the inputs (grad_input); the input node runs
 the hooks, since only then are both known.  As in PyTorch:
 
@@ -23,7 +23,7 @@ from ...tensor import Tensor
 __all__ = ["BackwardHookCall"]
 
 
-class _HookIdentity(Function):
+class BackwardHookFunction(Function):
     """Returns its tensors unchanged; in backward, ``on_grads(grads)`` sees (and may replace)
     their gradients."""
 
@@ -57,7 +57,7 @@ class BackwardHookCall:
 
     def _wrap(self, values, slots, on_grads):
         """``values`` with those at ``slots`` replaced by their identity-node aliases."""
-        out = _HookIdentity.apply(on_grads, *(values[i] for i in slots))
+        out = BackwardHookFunction.apply(on_grads, *(values[i] for i in slots))
         out = out if isinstance(out, tuple) else (out,)
         values = list(values)
         for i, v in zip(slots, out):

@@ -76,6 +76,31 @@ class Sequential(Module):
             out.append(module)
         return out
 
+    def _check_factor(self, other, op):
+        if not isinstance(other, int):
+            raise TypeError(f"unsupported operand type(s) for {op}: {type(self)} and "
+                            f"{type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+
+    def __mul__(self, other):
+        """A new Sequential running these modules ``other`` times over (the same modules,
+        not copies: their parameters are shared)."""
+        self._check_factor(other, "*")
+        out = Sequential()
+        for module in list(self) * other:
+            out.append(module)
+        return out
+
+    def __rmul__(self, other):
+        return self.__mul__(other)
+
+    def __imul__(self, other):
+        self._check_factor(other, "*")
+        for module in list(self) * (other - 1):
+            self.append(module)
+        return self
+
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self

@@ -26,7 +26,7 @@ def _pad_indices(n, left, right, mode):
     pos = np.arange(-left, n + right)
     if mode == "circular":
         if left > n or right > n:
-            raise ValueError("Padding value causes wrapping around more than once.")
+            raise RuntimeError("Padding value causes wrapping around more than once.")
         return pos % n
     if mode == "replicate":
         return np.clip(pos, 0, n - 1)
@@ -88,6 +88,17 @@ class _ConvNd(Module):
         self.output_padding = output_padding
         self.groups = groups
         self.padding_mode = padding_mode
+        # what F.pad takes for padding_mode != 'zeros': (left, right) pairs, last dim first
+        if isinstance(padding, str):
+            self._reversed_padding_repeated_twice = [0, 0] * len(kernel_size)
+            if padding == "same":    # total d(k-1): half left, the odd one out right
+                for i, (k, d) in enumerate(zip(reversed(kernel_size), reversed(dilation))):
+                    total = d * (k - 1)
+                    self._reversed_padding_repeated_twice[2 * i:2 * i + 2] = [
+                        total // 2, total - total // 2]
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(padding)
+                                                          for _ in range(2))
         if transposed:
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
@@ -129,19 +140,16 @@ class _ConvNd(Module):
             s += f", padding_mode={self.padding_mode}"
         return s
 
-    def _conv_forward(self, input, conv):
+    def _conv_with(self, input, weight, bias, conv):
+        """``conv`` (F.conv1d/2d/3d) of ``input`` with this layer's stride, padding (and
+        padding_mode), dilation and groups, and the given ``weight`` and ``bias``."""
         if self.padding_mode == "zeros":
-            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+            return conv(input, weight, bias, self.stride, self.padding, self.dilation,
                         self.groups)
-        if self.padding == "same":   # total d(k-1): half left, the odd one out right
-            pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
-                         for k, d in zip(self.kernel_size, self.dilation))
-        elif self.padding == "valid":
-            pads = ((0, 0),) * len(self.kernel_size)
-        else:
-            pads = tuple((p, p) for p in self.padding)
+        flat = self._reversed_padding_repeated_twice
+        pads = tuple((flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2))[::-1]
         input = _pad_by_mode(input, pads, self.padding_mode)
-        return conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv(input, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -158,8 +166,13 @@ class Conv1d(_ConvNd):
                          _single(dilation), False, _single(0), groups, bias, padding_mode,
                          device, dtype)
 
+    def _conv_forward(self, input, weight, bias):
+        """PyTorch's hook for subclasses that transform the weight first (weight
+        standardization, say): this layer's convolution with ``weight`` and ``bias``."""
+        return self._conv_with(input, weight, bias, F.conv1d)
+
     def forward(self, input):
-        return self._conv_forward(input, F.conv1d)
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv2d(_ConvNd):
@@ -176,8 +189,13 @@ class Conv2d(_ConvNd):
                          _pair(dilation), False, _pair(0), groups, bias, padding_mode,
                          device, dtype)
 
+    def _conv_forward(self, input, weight, bias):
+        """PyTorch's hook for subclasses that transform the weight first (weight
+        standardization, say): this layer's convolution with ``weight`` and ``bias``."""
+        return self._conv_with(input, weight, bias, F.conv2d)
+
     def forward(self, input):
-        return self._conv_forward(input, F.conv2d)
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv3d(_ConvNd):
@@ -192,8 +210,13 @@ class Conv3d(_ConvNd):
                          _triple(dilation), False, _triple(0), groups, bias, padding_mode,
                          device, dtype)
 
+    def _conv_forward(self, input, weight, bias):
+        """PyTorch's hook for subclasses that transform the weight first (weight
+        standardization, say): this layer's convolution with ``weight`` and ``bias``."""
+        return self._conv_with(input, weight, bias, F.conv3d)
+
     def forward(self, input):
-        return self._conv_forward(input, F.conv3d)
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -213,18 +236,17 @@ class _ConvTransposeNd(_ConvNd):
         if len(output_size) != nd:
             raise ValueError(f"ConvTranspose{nd}D: for {input.dim()}D input, output_size must "
                              f"have {nd} or {nd + 2} elements (got {len(output_size)})")
-        result = []
+        min_sizes = [(input.shape[input.dim() - nd + d] - 1) * self.stride[d] -
+                     2 * self.padding[d] + self.dilation[d] * (self.kernel_size[d] - 1) + 1
+                     for d in range(nd)]
+        max_sizes = [low + st - 1 for low, st in zip(min_sizes, self.stride)]
         for d in range(nd):
-            size = input.shape[input.dim() - nd + d]
-            min_size = ((size - 1) * self.stride[d] - 2 * self.padding[d] +
-                        self.dilation[d] * (self.kernel_size[d] - 1) + 1)
-            max_size = min_size + self.stride[d] - 1
-            if not min_size <= output_size[d] <= max_size:
+            if not min_sizes[d] <= output_size[d] <= max_sizes[d]:
+                # PyTorch's words, which name the input's sizes from its dim 2 on
                 raise ValueError(f"requested an output size of {output_size}, but valid sizes "
-                                 f"range from {min_size} to {max_size} (for an input of "
-                                 f"{list(input.shape[-nd:])})")
-            result.append(output_size[d] - min_size)
-        return tuple(result)
+                                 f"range from {min_sizes} to {max_sizes} (for an input of "
+                                 f"{input.shape[2:]})")
+        return tuple(size - low for size, low in zip(output_size, min_sizes))
 
     def _transpose_forward(self, input, output_size, conv, nd):
         output_padding = self._output_padding(input, output_size, nd)

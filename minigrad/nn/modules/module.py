@@ -18,7 +18,7 @@ from ..parameter import Buffer, Parameter
 from .backward_hooks import BackwardHookCall
 from .hooks import RemovableHandle
 from .module_extras import ModuleExtras, run_state_dict_hooks
-from .state_dict import _IncompatibleKeys, load_state_dict  # noqa: F401
+from .state_dict import _IncompatibleKeys, load_own_keys, load_state_dict  # noqa: F401
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -485,6 +485,19 @@ class Module(ModuleExtras):
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = buf if keep_vars else buf.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def get_extra_state(self):
+        """Override (with ``set_extra_state``) to keep any picklable value in the state dict,
+        under '<prefix>_extra_state'."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called.")
+
+    def set_extra_state(self, state):
+        """Receives what ``get_extra_state`` returned, when a state dict is loaded."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called.")
 
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         """An OrderedDict name -> tensor of every parameter and persistent buffer.
@@ -510,6 +523,16 @@ class Module(ModuleExtras):
     def _load_defaults(self, state_dict, prefix):
         """Hook for subclasses: values to use for keys an older checkpoint lacks."""
         return {}
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """This module's own part of ``load_state_dict`` (PyTorch's signature, for subclasses
+        that override it to edit ``state_dict`` first and then call ``super()``): its load
+        pre-hooks, then its keys checked, missing / unexpected ones and errors appended to the
+        lists."""
+        load_own_keys(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                      unexpected_keys, error_msgs,
+                      type(self).set_extra_state is not Module.set_extra_state)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy parameters and buffers from ``state_dict`` (same keys as ``state_dict()``).

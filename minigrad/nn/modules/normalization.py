@@ -84,7 +84,7 @@ class _BatchNorm(_NormBase):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._array += 1
-            self.num_batches_tracked._version.value += 1
+            self.num_batches_tracked._vcounter.value += 1
             if self.momentum is None:   # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked._array)
         use_batch_stats = self.training or (self.running_mean is None and
@@ -132,6 +132,28 @@ class SyncBatchNorm(_BatchNorm):
     def _check_input_dim(self, input):
         if input.ndim < 2:
             raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm*d in it (itself included) replaced by a
+        SyncBatchNorm that takes over its parameters, running statistics and train/eval
+        mode (the same tensors, not copies).  Returns the converted module."""
+        converted = module
+        if isinstance(module, _BatchNorm):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            if module.affine:
+                converted.weight = module.weight
+                converted.bias = module.bias
+            converted.running_mean = module.running_mean
+            converted.running_var = module.running_var
+            converted.num_batches_tracked = module.num_batches_tracked
+            converted.training = module.training
+            if hasattr(module, "qconfig"):
+                converted.qconfig = module.qconfig
+        for name, child in module.named_children():
+            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return converted
 
 
 # PyTorch's ``torch.nn.modules.normalization`` holds the feature normalisations; third-party

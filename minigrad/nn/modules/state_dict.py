@@ -15,7 +15,11 @@ from ... import backend
 from ...tensor import Tensor
 from ..parameter import Parameter, _UninitializedTensor
 
-__all__ = ["load_state_dict", "_IncompatibleKeys"]
+__all__ = ["load_state_dict", "load_own_keys", "_IncompatibleKeys"]
+
+# the copy plans of the loads under way, innermost last: ``Module._load_from_state_dict``
+# (which a subclass may override, and call through super()) adds its module's copies there
+_PLANS = []
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -29,11 +33,13 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
+def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, strict=True,
+                 extra_state=False):
     """Check one module's own keys (no copy yet): collect (target, source) pairs and errors.
 
     ``module._load_defaults(state_dict, prefix)`` may supply values for keys an older
-    checkpoint lacks (BatchNorm's num_batches_tracked).
+    checkpoint lacks (BatchNorm's num_batches_tracked).  ``extra_state``: the module
+    overrides ``set_extra_state``, whose value '<prefix>_extra_state' is then expected.
     """
     defaults = module._load_defaults(state_dict, prefix)
     local = OrderedDict((k, v) for k, v in module._parameters.items() if v is not None)
@@ -58,8 +64,14 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
                           f"{target.shape}.")
             continue
         plan.append((module, name, target, source))
+    extra = prefix + "_extra_state"
+    if extra_state:
+        if extra in state_dict:
+            plan.append((module, "_extra_state", None, state_dict[extra]))
+        elif strict:
+            missing.append(extra)
     for key in state_dict:
-        if key.startswith(prefix):
+        if key.startswith(prefix) and not (extra_state and key == extra):
             # 'name' must be one of this module's own tensors, 'child.rest' must go through
             # a child module ('weight.x' is unexpected even though 'weight' exists)
             parts = key[len(prefix):].split(".", 1)
@@ -67,11 +79,26 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors):
                 unexpected.append(key)
 
 
+def load_own_keys(module, state_dict, prefix, local_metadata, strict, missing, unexpected,
+                  errors, extra_state=False):
+    """``Module._load_from_state_dict``: run the module's load pre-hooks, then check its own
+    keys.  Inside ``load_state_dict`` the copies join its plan (made once everything is
+    checked); called on its own, it copies what it could check at once, as PyTorch does."""
+    for hook in list((module.__dict__.get("_load_state_dict_pre_hooks") or {}).values()):
+        hook(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
+    plan = _PLANS[-1] if _PLANS else []
+    _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, strict,
+                 extra_state)
+    if not _PLANS:
+        _copy(plan, False)
+
+
 def load_state_dict(module, state_dict, strict=True, assign=False):
     """Load ``state_dict`` into ``module`` and its descendants (see Module.load_state_dict).
 
-    Each module's load pre-hooks run (on a copy of ``state_dict``) before its keys are
-    checked.  With ``assign=True`` the module's tensors are replaced by those of
+    Each module's ``_load_from_state_dict`` (which a subclass may override: to drop or rename
+    keys, say) runs its load pre-hooks (on a copy of ``state_dict``), then checks its keys.
+    With ``assign=True`` the module's tensors are replaced by those of
     ``state_dict`` (wrapped as Parameters, keeping each parameter's ``requires_grad``)
     instead of being copied into.  Load post-hooks see the missing / unexpected keys and may
     remove some: when a module has any, the values are copied before the hooks run and a
@@ -85,14 +112,17 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
 
     def visit(m, prefix):   # the traversal order of PyTorch's load (duplicates included)
         modules.append(m)
-        for hook in list((m.__dict__.get("_load_state_dict_pre_hooks") or {}).values()):
-            hook(state_dict, prefix, {"version": m._version}, strict, missing, unexpected,
-                 errors)
-        _plan_module(m, state_dict, prefix, plan, missing, unexpected, errors)
+        # strict=True whatever ``strict`` is, as PyTorch passes it: the final check filters
+        m._load_from_state_dict(state_dict, prefix, {"version": m._version}, True, missing,
+                                unexpected, errors)
         for name, child in m._modules.items():
             if child is not None:
                 visit(child, prefix + name + ".")
-    visit(module, "")
+    _PLANS.append(plan)
+    try:
+        visit(module, "")
+    finally:
+        _PLANS.pop()
     post_hooks = [h for m in modules
                   for h in (m.__dict__.get("_load_state_dict_post_hooks") or {}).values()]
     if post_hooks and not errors:
@@ -125,6 +155,9 @@ def _copy(plan, assign):
     """Carry out the checked plan: copy each source into its target (cast to the target's
     dtype and device), or with ``assign`` put the source in the target's place."""
     for owner, name, target, source in plan:
+        if target is None:                  # a module's extra state
+            owner.set_extra_state(source)
+            continue
         if assign:
             if isinstance(target, Parameter):
                 value = (source if isinstance(source, Parameter)
@@ -143,4 +176,4 @@ def _copy(plan, assign):
             array = backend.to_device(array, target.device)
         if array is not target._array:
             target._array[...] = array
-            target._version.value += 1
+            target._vcounter.value += 1

@@ -108,7 +108,7 @@ class _SpectralNorm(Module):
 def _write(dest, src):
     """Copy ``src``'s values into ``dest`` in place (the buffer keeps its identity)."""
     dest._array[...] = src._array
-    dest._version.value += 1
+    dest._vcounter.value += 1
 
 
 def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):

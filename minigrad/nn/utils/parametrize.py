@@ -64,7 +64,7 @@ def _set_in_place(dest, src):
     """Make ``dest`` hold ``src``'s values (and shape), keeping ``dest``'s identity, as
     ``Tensor.set_`` does."""
     dest._array = src._array
-    dest._version.value += 1
+    dest._vcounter.value += 1
 
 
 class ParametrizationList(ModuleList):

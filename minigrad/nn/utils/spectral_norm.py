@@ -95,7 +95,7 @@ class SpectralNorm:
 
 def _write(dest, src):
     dest._array[...] = src._array
-    dest._version.value += 1
+    dest._vcounter.value += 1
 
 
 def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):

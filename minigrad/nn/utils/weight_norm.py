@@ -10,6 +10,8 @@ but ``dim``) and ``<name>_v`` (the direction, w's shape), and a forward pre-hook
 """
 from __future__ import annotations
 
+import warnings
+
 from ..parameter import Parameter
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
@@ -67,7 +69,10 @@ class WeightNorm:
 
 def weight_norm(module, name="weight", dim=0):
     """Replace ``module.<name>`` by ``<name>_g`` and ``<name>_v`` (see the module docstring);
-    returns ``module``.  ``dim=None`` uses one norm for the whole tensor."""
+    returns ``module``.  ``dim=None`` uses one norm for the whole tensor.  Deprecated (a
+    FutureWarning, as PyTorch) for ``parametrizations.weight_norm``."""
+    warnings.warn("`minigrad.nn.utils.weight_norm` is deprecated in favor of "
+                  "`minigrad.nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=2)
     WeightNorm.apply(module, name, dim)
     return module
 
