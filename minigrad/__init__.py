@@ -27,6 +27,9 @@ from .parallel import get_num_threads, set_num_threads  # noqa: F401
 from ._memory_format import (  # noqa: F401
     memory_format, contiguous_format, preserve_format, channels_last, channels_last_3d)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
+from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance(x, ...))
+    FloatTensor, DoubleTensor, HalfTensor, ByteTensor, CharTensor, ShortTensor, IntTensor,
+    LongTensor, BoolTensor)
 from . import _tensor_methods  # noqa: F401  (x + y, x.sum(), ...)
 from ._tensor_methods import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
@@ -213,7 +216,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",
               "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
               "clamp_min", "clamp_max",
-              "where", "cat", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
+              "where", "cat", "concat", "concatenate", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
               "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
               "mode", "nansum", "nanmean", "take", "nan_to_num", "fmod"):
     globals()[_name] = _torch_args(globals()[_name])
@@ -234,3 +237,22 @@ from .amp.autocast_mode import (  # noqa: E402,F401
     autocast_increment_nesting, autocast_decrement_nesting)
 from ._control_flow import cond  # noqa: E402,F401
 from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functional_call)
+from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the rest)
+
+# PyTorch dtypes minigrad does not have (numpy has no bfloat16; complex, quantized and
+# sub-byte tensors are not supported): naming one says so, rather than a bare "no attribute"
+# (nanoGPT's train.py builds {'bfloat16': torch.bfloat16, ...} before choosing a dtype)
+_MISSING_DTYPES = {"bfloat16": "use minigrad.float16 for mixed precision, or float32",
+                   "complex32": "complex tensors are not supported",
+                   "complex64": "complex tensors are not supported",
+                   "complex128": "complex tensors are not supported",
+                   "chalf": "complex tensors are not supported",
+                   "cfloat": "complex tensors are not supported",
+                   "cdouble": "complex tensors are not supported"}
+
+
+def __getattr__(name):
+    if name in _MISSING_DTYPES:
+        raise AttributeError(f"module 'minigrad' has no attribute '{name}': minigrad has no "
+                             f"{name} dtype ({_MISSING_DTYPES[name]})")
+    raise AttributeError(f"module 'minigrad' has no attribute '{name}'")

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import backend, dtypes
 from .ops._util import scalar_type_name
-from .tensor import Tensor, _to_array
+from .tensor import Tensor, _refuse_negative_strides, _to_array
 
 __all__ = ["asarray", "frombuffer"]
 
@@ -68,6 +68,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
         if copy and result is obj:
             result = obj.clone()
     elif isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
+        _refuse_negative_strides(obj)
         dtypes.from_numpy_dtype(obj.dtype)
         result = Tensor._wrap(_shareable(obj, dtype, device, copy))
     elif isinstance(obj, _BUFFER_TYPES):

@@ -17,6 +17,7 @@ PRECISION = 4
 LINE_WIDTH = 80
 THRESHOLD = 1000    # tensors with more elements than this are summarised with '...'
 EDGE_ITEMS = 3
+SCI_MODE = None     # set_printoptions(sci_mode=...): True / False force it, None chooses
 
 
 class _Formatter:
@@ -41,6 +42,8 @@ class _Formatter:
             self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
         else:
             self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
+        if SCI_MODE is not None:
+            self.sci_mode = bool(SCI_MODE)
         # As PyTorch, the column width comes from the nonzero finite values only: zeros, nan
         # and inf do not widen it ("tensor([0., -0.])", "tensor([nan, 1.])").
         self.max_width = max([1] + [len(self.format_plain(v)) for v in nonzero_vals])

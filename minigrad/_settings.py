@@ -6,19 +6,23 @@ from . import _formatting, backend
 
 __all__ = ["set_printoptions", "set_default_device", "get_default_device"]
 
-_PROFILES = {"default": (4, 1000, 80), "short": (2, 1000, 80), "full": (4, 10 ** 12, 80)}
+# precision, threshold, line width, edge items
+_PROFILES = {"default": (4, 1000, 80, 3), "short": (2, 1000, 80, 2),
+             "full": (4, float("inf"), 80, 3)}
 
 
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
                      profile=None, sci_mode=None):
     """How tensors print: digits after the point, the element count above which they are
-    summarised, the line width; ``profile`` 'default', 'short' or 'full' sets all three."""
+    summarised, the line width, the items shown at each edge of a summarised dim, scientific
+    notation (True / False, or None to choose by the values); ``profile`` 'default', 'short'
+    or 'full' sets the first four."""
     if profile is not None:
         if profile not in _PROFILES:
             raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
                              f"got {profile!r}")
-        _formatting.PRECISION, _formatting.THRESHOLD, _formatting.LINE_WIDTH = \
-            _PROFILES[profile]
+        (_formatting.PRECISION, _formatting.THRESHOLD, _formatting.LINE_WIDTH,
+         _formatting.EDGE_ITEMS) = _PROFILES[profile]
     if precision is not None:
         _formatting.PRECISION = int(precision)
     if threshold is not None:
@@ -26,7 +30,9 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     if linewidth is not None:
         _formatting.LINE_WIDTH = int(linewidth)
     if edgeitems is not None:
-        _formatting.EDGEITEMS = int(edgeitems)
+        _formatting.EDGE_ITEMS = int(edgeitems)
+    # as PyTorch: every call sets sci_mode, None (the default) meaning "choose by the values"
+    _formatting.SCI_MODE = sci_mode
 
 
 _default_device = backend.device("cpu")

@@ -11,6 +11,7 @@ it adds one ``if`` to the call.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -30,12 +31,15 @@ from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicates as TP
 from .ops import lu as LU, householder_qr as HQR
 from .ops import sampling_round8 as SR8
+from .ops._util import scalar_type_name
 from . import backend, creation, dtypes
+from . import _legacy_types as LT
+from ._storage import UntypedStorage
 from . import _sampling as RS
 from . import _memory_format as mf
 from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
-from .tensor import Tensor, _parse_to, tensor
+from .tensor import Tensor, _COPY_CONSTRUCT, _parse_to, tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 
@@ -72,6 +76,10 @@ def _params(fn):
     return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
 
 
+# the ops whose out= may have a lower kind than the result (a float sum into an int tensor)
+_OUT_CASTS = frozenset(("sum", "prod", "cumsum", "cumprod"))
+
+
 def _write_out(out, result, name):
     """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
     shape, as torch does with a warning), in out's dtype; returns ``out``."""
@@ -84,10 +92,25 @@ def _write_out(out, result, name):
     if out.requires_grad:
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
+    have, want = result._array.dtype, out._array.dtype
+    if dtypes._category(have) > dtypes._category(want) and name not in _OUT_CASTS:
+        if name in ("cat", "stack"):
+            raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
+                            f"{scalar_type_name(want)}")
+        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
+                           f"output type {scalar_type_name(want)}")
     if tuple(out.shape) != tuple(result.shape):
+        if out.numel():
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape "
+                          f"{list(result.shape)}. This behavior is deprecated, and in a future "
+                          f"PyTorch release outputs will not be resized unless they have zero "
+                          f"elements. You can explicitly reuse an out tensor t by resizing it, "
+                          f"inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
         I.resize_(out, *result.shape)
     out._array[...] = result._array.astype(out._array.dtype, copy=False)
-    out._version.value += 1
+    out._vcounter.value += 1
     return out
 
 
@@ -387,7 +410,18 @@ Tensor.chunk = M.chunk
 Tensor.unbind = M.unbind
 Tensor.clone = M.clone
 Tensor.contiguous = M.contiguous
-Tensor.flip = M.flip
+
+
+def _flip(self, *dims, **kwargs):
+    """``x.flip(0, 1)`` as well as ``x.flip([0, 1])`` and ``x.flip(dims=...)``."""
+    if "dims" in kwargs and not dims:
+        return M.flip(self, kwargs.pop("dims"), **kwargs)
+    if not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    return M.flip(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+
+
+Tensor.flip = _flip
 Tensor.movedim = H.movedim
 Tensor.moveaxis = H.movedim
 Tensor.tril = H.tril
@@ -435,9 +469,8 @@ Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: a
 Tensor.equal = lambda self, other: equal(self, other)
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    """True when |a - b| <= atol + rtol |b| everywhere (shapes broadcast)."""
-    xa, xb = a._array, (b._array if isinstance(b, Tensor) else b)
-    return bool(backend.xp_of(xa).allclose(xa, xb, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    """True when |a - b| <= atol + rtol |b| everywhere (shapes broadcast; isclose's checks)."""
+    return bool(MX.isclose(a, b, rtol, atol, equal_nan)._array.all())
 
 
 def equal(a, b) -> bool:
@@ -507,6 +540,8 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
                              "'torch.FloatTensor' or 'torch.cuda.LongTensor')")
         converted = self.to(dtypes.to_dtype(by_name[parts[-1]]))
         return converted.to("cuda" if len(parts) == 3 else "cpu")
+    if LT.is_legacy_type(dtype):                       # x.type(minigrad.LongTensor)
+        return self.to(dtype.dtype).to("cpu")
     return self.to(dtype)
 
 def _as_dtype(dtype, name):
@@ -518,16 +553,23 @@ def _as_dtype(dtype, name):
     return convert
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning, stacklevel=2)
+        data = data.detach()._array
     return tensor(data, dtype=dtype or self.dtype, device=self.device,
                   requires_grad=requires_grad)
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
     return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
                          device=device or self.device, requires_grad=requires_grad)
 
 def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-    return creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+    size = creation._size(size, "new_zeros")     # (new_zeros words a negative size as empty)
+    return creation.zeros(size, dtype=dtype or self.dtype, device=device or self.device,
                           requires_grad=requires_grad)
 
 def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
@@ -559,6 +601,7 @@ def _storage_offset(self) -> int:
 
 
 Tensor.storage_offset = _storage_offset
+Tensor.untyped_storage = lambda self: UntypedStorage(self)
 Tensor.cuda = _cuda
 Tensor.cpu = _cpu
 Tensor.type = _type
@@ -577,7 +620,23 @@ Tensor.new_zeros = _new_zeros
 Tensor.new_ones = _new_ones
 Tensor.new_empty = _new_empty
 
-Tensor.T = property(lambda self: M.permute(self, *reversed(range(self.ndim))))
+
+
+def _T(self):
+    """All dims reversed; PyTorch warns that this is deprecated unless the tensor is 2-d."""
+    if self.ndim == 0:
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                      "these cases.", UserWarning, stacklevel=2)
+    elif self.ndim != 2:
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                      "shape is deprecated and it will throw an error in a future release. "
+                      "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
+                      "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+                      UserWarning, stacklevel=2)
+    return M.permute(self, *reversed(range(self.ndim)))
+
+
+Tensor.T = property(_T)
 Tensor.mT = property(M.mT)
 Tensor.layout = property(lambda self: creation.strided)     # minigrad's tensors are all dense
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import backend, dtypes
 from . import _memory_format as mf
-from .tensor import Tensor
+from .tensor import Tensor, _require_grad_at_creation
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
            "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
@@ -67,6 +67,7 @@ class Generator:
     """A seeded source of random numbers (numpy's PCG64 behind it)."""
 
     def __init__(self, device="cpu"):
+        self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
         self._seed = 0
         self.rng = np.random.Generator(np.random.PCG64(0))
 
@@ -124,11 +125,20 @@ def _size(size, name):
                             f"torch.dtype dtype = None, torch.layout layout = None, "
                             f"torch.device device = None, bool requires_grad = False)")
         raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+    one_sequence = len(size) == 1 and isinstance(size[0], (tuple, list))
+    if one_sequence:
         size = tuple(size[0])
-    for s in size:
+    for i, s in enumerate(size):
         if not isinstance(s, numbers.Integral) or isinstance(s, bool):
-            raise TypeError(f"size must be a sequence of ints, got {size!r}")
+            kind = type(s).__name__
+            if one_sequence and i == 0:
+                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"but found element of type {kind} at pos {i}")
+            if len(size) == 1 and not one_sequence:
+                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"not {kind}")
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(int(s) for s in size)
@@ -143,7 +153,7 @@ def _finish(array, dtype, device, requires_grad):
         array = backend.to_device(array, backend.device(device))
     t = Tensor._wrap(array)
     if requires_grad:
-        t.requires_grad_(True)
+        _require_grad_at_creation(t)
     return t
 
 
@@ -158,12 +168,17 @@ def _direct(fill, size, dtype, device, requires_grad):
         array = fill(xp, size, dt.np)
     t = Tensor._wrap(array)
     if requires_grad:
-        t.requires_grad_(True)
+        _require_grad_at_creation(t)
     return t
 
 
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "zeros")
+    sizes = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    for s in sizes:
+        if isinstance(s, numbers.Integral) and s < 0:      # zeros' own words, then the sizes
+            raise RuntimeError(f"zeros: Dimension size must be non-negative. (Trying to create "
+                               f"tensor with negative dimension {s}: {list(sizes)})")
     return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size, "zeros"), dtype, device,
                requires_grad)
 

@@ -104,8 +104,11 @@ def from_numpy_dtype(np_dtype) -> DType:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
-        raise TypeError(f"can't convert an array of type {np.dtype(np_dtype)}; minigrad supports "
-                        f"{sorted(d.name for d in _BY_NUMPY.values())}") from None
+        names = [d for d in ("float64", "float32", "float16", "int64", "int32", "int16",
+                             "int8", "uint8") if np.dtype(d) in _BY_NUMPY]
+        kind = np.dtype(np_dtype).type.__name__
+        raise TypeError(f"can't convert np.ndarray of type numpy.{kind}. The only supported "
+                        f"types are: {', '.join(names)}, and bool.") from None
 
 
 def _category(np_dtype) -> int:

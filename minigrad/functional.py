@@ -4,6 +4,7 @@ tensordot, std_mean-style helpers.  Each is also at the top level (``minigrad.ei
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from .ops.linalg import einsum, norm  # noqa: F401
 from .ops.movement import split  # noqa: F401
@@ -36,7 +37,10 @@ def meshgrid(*tensors, indexing=None):
     varies along dim k; with 'xy' the first two dims are swapped (numpy's default)."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
-    indexing = "ij" if indexing is None else indexing
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")

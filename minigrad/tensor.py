@@ -8,6 +8,7 @@ lives in ``minigrad/ops/``; the methods here only forward to it, so that ``x.sum
 from __future__ import annotations
 
 import numbers
+import warnings
 import weakref
 
 import numpy as np
@@ -46,6 +47,35 @@ class Size(tuple):
         out = tuple.__getitem__(self, item)
         return Size(out) if isinstance(item, slice) else out
 
+    # concatenating or repeating a Size gives a Size, as in PyTorch (GPT-2's Conv1D builds its
+    # output shape as ``x.size()[:-1] + (nf,)``)
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to "
+                            "minigrad.Size")
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        out = tuple.__mul__(self, n)
+        return out if out is NotImplemented else Size(out)
+
+    __rmul__ = __mul__
+
+
+def _refuse_negative_strides(array):
+    """PyTorch's refusal of a numpy array with a negative stride (``arr[::-1]`` must be
+    copied first), word for word."""
+    if any(st < 0 for st in array.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and "
+                         "tensors with negative strides are not currently supported. (You "
+                         "can probably work around this by making a copy of your array  "
+                         "with array.copy().) ")
+
 
 def _to_array(data, dtype=None, device=None):
     """Turn Python data, a numpy/cupy array or a Tensor into an array with PyTorch's dtype rules.
@@ -60,6 +90,7 @@ def _to_array(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         array = data._array
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+        _refuse_negative_strides(data)
         array = data
     elif isinstance(data, np.generic):
         array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
@@ -122,8 +153,8 @@ def _from_python_numbers(data, dtype):
             if kind == "c":
                 raise TypeError(f"minigrad has no complex dtype (got {data!r})")
             if isinstance(data, (str, bytes)):
-                raise TypeError(f"tensor(): expected a number or a sequence of numbers, not "
-                                f"the {type(data).__name__} {data!r}")
+                raise TypeError(f"new(): invalid data type '{type(data).__name__}' (a number "
+                                f"or a sequence of numbers was expected, not {data!r})")
             raise RuntimeError(f"Could not infer dtype of {type(data).__name__} "
                             f"(numpy made an array of type {array.dtype})")
     return array
@@ -133,6 +164,11 @@ def _scalar_dtype(x):
     """The dtype PyTorch gives one element of a nested sequence, and its value as a number."""
     if isinstance(x, Tensor):
         if x._array.size != 1:
+            # PyTorch tries int() on an integer or bool tensor, float() on the others
+            if x._array.dtype.kind in "biu":
+                raise TypeError(f"only integer tensors of a single element can be converted to "
+                                f"an index (an element of the sequence is a tensor of shape "
+                                f"{list(x.shape)})")
             raise ValueError(f"only one element tensors can be converted to Python scalars "
                              f"(an element of the sequence is a tensor of shape "
                              f"{list(x.shape)})")
@@ -147,8 +183,8 @@ def _scalar_dtype(x):
     if isinstance(x, float):
         return dtypes.default_float().np, x
     if isinstance(x, (str, bytes)):
-        raise TypeError(f"tensor(): a sequence of numbers was expected, but an element is the "
-                        f"{type(x).__name__} {x!r}")
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}' (a sequence of numbers "
+                        f"was expected, but an element is {x!r})")
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
                     f"is {x!r})")
 
@@ -157,18 +193,33 @@ def _from_mixed_sequence(data):
     """A nested sequence holding tensors, numpy scalars or arrays: each tensor is one number
     (PyTorch calls .item() on it), and the dtype is the promotion of every element's dtype."""
     found = []
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+        if isinstance(first, str):
+            # PyTorch reads the sizes down the first elements, and a str is a sequence
+            raise ValueError(f"too many dimensions '{type(first).__name__}'")
+        if isinstance(first, np.ndarray) and first.ndim == 0:
+            raise TypeError("len() of unsized object")      # so is an array, even a 0-d one
+    arrays = []
 
     def unpack(x):
         if isinstance(x, (list, tuple)):
             return [unpack(y) for y in x]
-        if isinstance(x, np.ndarray) and x.ndim:
-            found.append(x.dtype)
-            return x.tolist()
+        if isinstance(x, np.ndarray):
+            arrays.append(x)
+            if x.ndim:
+                found.append(x.dtype)
+                return x.tolist()
         dt, value = _scalar_dtype(x)
         found.append(dt)
         return value
 
     nested = unpack(data)
+    if arrays:
+        warnings.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+                      "consider converting the list to a single numpy.ndarray with "
+                      "numpy.array() before converting to a tensor.", UserWarning, stacklevel=4)
     result = found[0] if found else dtypes.default_float().np
     for dt in found[1:]:
         result = dtypes._promote(result, dt)
@@ -267,7 +318,7 @@ class Tensor:
     ``Tensor(data)`` itself, as ``torch.Tensor(data)``, gives the default float dtype, and
     ``Tensor(2, 3)`` (PyTorch's legacy constructor) a tensor of that size (zeros here).
     """
-    __slots__ = ("_array", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_version",
+    __slots__ = ("_array", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vcounter",
                  "_base", "_hooks", "__weakref__", "__dict__")
 
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
@@ -296,7 +347,7 @@ class Tensor:
         self._array = array
         self._grad = None
         self.grad_fn = None
-        self._version = VersionCounter()
+        self._vcounter = VersionCounter()
         self._base = None
         self._hooks = None
         self._output_nr = 0
@@ -315,7 +366,7 @@ class Tensor:
         t._array = array
         t._grad = None
         t.grad_fn = None
-        t._version = VersionCounter()
+        t._vcounter = VersionCounter()
         t._base = None
         t._hooks = None
         t._output_nr = 0
@@ -340,6 +391,11 @@ class Tensor:
     @property
     def grad(self):
         """The gradient accumulated by ``backward`` (None until then)."""
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                          "accessed. backward() leaves it None: call .retain_grad() on this "
+                          "tensor before backward() to keep its gradient, or read the .grad of "
+                          "the leaf tensor it was computed from.", UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -428,7 +484,17 @@ class Tensor:
         return self._array.dtype.kind == "f"
 
     def stride(self, dim=None):
-        strides = tuple(s // self._array.itemsize for s in self._array.strides)
+        if self._array.size == 0:
+            # numpy gives an empty array zero strides; PyTorch, the row-major ones (each size
+            # counted as at least 1).  A permuted view of an empty tensor reports these too,
+            # where PyTorch would permute its base's
+            strides, n = [], 1
+            for size in reversed(self._array.shape):
+                strides.append(n)
+                n *= max(size, 1)
+            strides = tuple(reversed(strides))
+        else:
+            strides = tuple(s // self._array.itemsize for s in self._array.strides)
         return strides if dim is None else strides[self._normalize_dim(dim)]
 
     def data_ptr(self) -> int:
@@ -437,7 +503,13 @@ class Tensor:
 
     @property
     def _version_value(self) -> int:
-        return self._version.value
+        return self._vcounter.value
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has had (its views share the count):
+        an int, a snapshot, as PyTorch's."""
+        return self._vcounter.value
 
     # ------------------------------------------------------------------------------------------
     # Autograd
@@ -451,6 +523,10 @@ class Tensor:
     def requires_grad(self, value):
         if self.grad_fn is not None:         # torch refuses the assignment on a non-leaf
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        if value and self._array.dtype.kind not in "fc":     # the setter's own words
+            raise RuntimeError(f"only Tensors of floating point and complex dtype can require "
+                               f"gradients (this tensor is {self.dtype}; minigrad has no "
+                               f"complex dtypes)")
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
@@ -506,7 +582,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same data (shared memory), cut out of the graph."""
         t = Tensor._wrap(self._array)
-        t._version = self._version
+        t._vcounter = self._vcounter
         return t
 
     def detach_(self) -> "Tensor":
@@ -561,11 +637,18 @@ class Tensor:
                                f"(it has {self._array.size} elements; use .any() or .all())")
         return bool(self._array.reshape(()).item())
 
+    def _one_scalar(self):
+        if self._array.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars "
+                             f"(this one has {self._array.size} elements, shape "
+                             f"{list(self.shape)})")
+        return self.item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._one_scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._one_scalar())
 
     def __index__(self):
         if self._array.dtype.kind not in "iub" or self._array.size != 1:
@@ -573,12 +656,13 @@ class Tensor:
         return int(self.item())
 
     def __format__(self, spec):
-        if self._array.ndim == 0 or (spec and self._array.size == 1):
+        if self._array.ndim == 0:
             return format(self.item(), spec)
         if spec:
-            raise TypeError(f"unsupported format string {spec!r} for a Tensor of shape "
-                            f"{list(self.shape)} (format its elements, or .item() of a "
-                            "one-element tensor)")
+            # PyTorch formats 0-d tensors only: even a one-element [2.5] refuses
+            raise TypeError(f"unsupported format string passed to Tensor.__format__ (got "
+                            f"{spec!r} for a Tensor of shape {list(self.shape)}: format its "
+                            "elements, or .item())")
         return repr(self)
 
     def __repr__(self):
@@ -632,7 +716,12 @@ def _zero_grads(params, set_to_none):
                 p.grad = None
             else:
                 p.grad._array[...] = 0
-                p.grad._version.value += 1
+                p.grad._vcounter.value += 1
+
+
+_COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use "
+                   "sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                   ".requires_grad_(True), rather than {}(sourceTensor).")
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -641,21 +730,36 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     Python floats give float32, ints int64, bools bool; a numpy array keeps its dtype.
     """
     if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning, stacklevel=2)
         data = data.detach()._array
     array = _to_array(data, dtype, device)
     if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):
         array = array.copy()
     t = Tensor._wrap(array)
     if requires_grad:
-        t.requires_grad_(True)
+        _require_grad_at_creation(t)
     return t
+
+
+def _require_grad_at_creation(t):
+    """``requires_grad=True`` given to a factory function; a non-floating tensor is refused in
+    the factories' words (``requires_grad_()`` has its own)."""
+    if t._array.dtype.kind not in "fc":
+        raise RuntimeError(f"Only Tensors of floating point and complex dtype can require "
+                           f"gradients (this tensor is {t.dtype}; minigrad has no complex "
+                           f"dtypes)")
+    return t.requires_grad_(True)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
     if isinstance(data, Tensor):
         return data.to(*(a for a in (device, dtype) if a is not None))
-    return Tensor._wrap(_to_array(data, dtype, device))
+    out = Tensor._wrap(_to_array(data, dtype, device))
+    if (isinstance(data, np.ndarray) and not data.flags.writeable and not _readonly_warned
+            and np.shares_memory(out._array, data)):
+        _warn_readonly_once()
+    return out
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -663,7 +767,23 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtypes.from_numpy_dtype(array.dtype)
-    return Tensor._wrap(array)
+    if not array.flags.writeable and not _readonly_warned:
+        _warn_readonly_once()
+    return Tensor._wrap(_to_array(array))
+
+
+_readonly_warned = False
+
+
+def _warn_readonly_once():
+    """PyTorch's warning for from_numpy (or as_tensor) of a non-writable array, whose memory
+    the tensor would share, given once per process."""
+    global _readonly_warned
+    _readonly_warned = True
+    warnings.warn("The given NumPy array is not writable, and minigrad does not support writing "
+                  "to it: in-place operations on this tensor will raise. Copy the array (or "
+                  "make it writable) before converting it to keep its data safe. This warning "
+                  "is given once per program.", UserWarning, stacklevel=3)
 
 
 def is_tensor(obj) -> bool:

@@ -200,7 +200,7 @@ def test_save_on_cpu_node_and_increment_version():
     for lib, graph in ((mg, mgraph), (torch, tgraph)):
         a = lib.tensor(np.ones(3), requires_grad=True) * 2
         b = a.sin()
-        version = (lambda t: t._version) if lib is torch else (lambda t: t._version.value)
+        version = (lambda t: t._version) if lib is torch else (lambda t: t._version)
         v = version(a)
         graph.increment_version(a)
         assert version(a) == v + 1

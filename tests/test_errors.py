@@ -141,7 +141,7 @@ CASES = [
     C("add_-float-into-int", lambda T: T.ones(3, dtype=T.int64).add_(1.5), RuntimeError,
       r"result type Float can't be cast to the desired output type Long"),
     C("where-float-condition", lambda T: T.where(T.ones(3), T.ones(3), T.zeros(3)), RuntimeError,
-      r"condition to be a boolean tensor, but got a tensor with dtype float32"),
+      r"condition to be a boolean tensor, but got a tensor with dtype Float"),
     C("pow-int-negative", lambda T: T.tensor([2, 3]) ** -1, RuntimeError,
       r"Integers to negative integer powers are not allowed"),
     C("div-rounding_mode", lambda T: T.div(T.ones(3), 2, rounding_mode="round"), RuntimeError,
@@ -158,15 +158,15 @@ CASES = [
     C("matmul-0d", lambda T: T.matmul(T.tensor(1.0), T.ones(3)), RuntimeError,
       r"at least 1D, but they are 0D and 1D"),
     C("matmul-float64-float32", lambda T: T.ones(2, 3, dtype=T.float64) @ T.ones(3, 2),
-      RuntimeError, r"same dtype, but got: float64 != float32"),
+      RuntimeError, r"same dtype, but got: double != float"),
     C("Linear-in_features", lambda T: T.nn.Linear(3, 4)(T.ones(2, 5)), RuntimeError,
       r"\(2x5 and 3x4\).*input has 5 features but the weight expects in_features=3"),
     C("Linear-float64-input", lambda T: T.nn.Linear(3, 4)(T.ones(2, 3, dtype=T.float64)),
-      RuntimeError, r"same dtype, but got float64 and float32"),
+      RuntimeError, r"same dtype, but got Double and Float"),
     C("linear-bias-shape", lambda T: F(T).linear(T.ones(2, 3), T.ones(4, 3), T.ones(5)),
       RuntimeError, r"bias must have shape \[4\] \(out_features\), got \[5\]"),
     C("linear-0d-input", lambda T: F(T).linear(T.tensor(1.0), T.ones(2, 1)), RuntimeError,
-      r"at least 1 dimension, got a 0-d tensor"),
+      r"both arguments to linear need to be at least 1D, but they are 0D and 2D"),
     C("Sequential-mismatch", lambda T: T.nn.Sequential(T.nn.Linear(2, 3), T.nn.Linear(4, 5))(
         T.ones(1, 2)), RuntimeError, r"\(1x3 and 4x5\)"),
 
@@ -285,9 +285,9 @@ CASES = [
       r"only Tensors of floating point dtype can require gradients \(this tensor is "
       r"minigrad\.int64"),
     C("int-tensor-requires_grad", lambda T: T.tensor([1, 2], requires_grad=True), RuntimeError,
-      r"floating point dtype can require gradients \(this tensor is minigrad\.int64"),
+      r"floating point and complex dtype can require gradients \(this tensor is minigrad\.int64"),
     C("int-zeros-requires_grad", lambda T: T.zeros(3, dtype=T.int64, requires_grad=True),
-      RuntimeError, r"floating point dtype can require gradients \(this tensor is "
+      RuntimeError, r"floating point and complex dtype can require gradients \(this tensor is "
       r"minigrad\.int64"),
     C("cross_entropy-target-too-big", lambda T: F(T).cross_entropy(T.ones(2, 3),
                                                                    T.tensor([0, 3])),
@@ -408,8 +408,8 @@ CASES = [
     C("view-size", lambda T: T.ones(6).view(4, 2), RuntimeError,
       r"shape '\[4, 2\]' is invalid for input of size 6"),
     C("view-non-contiguous", lambda T: T.ones(2, 3).t().view(6), RuntimeError,
-      r"view size is not compatible with input tensor's size and stride \(input shape \[3, 2\], "
-      r"asked for \[6\]\).*Use \.reshape"),
+      r"view size is not compatible with input tensor's size and stride .*Use \.reshape.*"
+      r"\(input shape \[3, 2\], asked for \[6\]\)"),
     C("cat-sizes", lambda T: T.cat([T.ones(2, 3), T.ones(2, 4)]), RuntimeError,
       r"Sizes of tensors must match except in dimension 0\. Expected size 3 but got size 4 for "
       r"tensor number 1"),
@@ -486,9 +486,9 @@ CASES = [
     C("div-trunc-int-by-zero", lambda T: T.div(T.tensor([3]), 0, rounding_mode="trunc"),
       RuntimeError, r"ZeroDivisionError: integer division by zero"),
     C("view-dtype-size", lambda T: T.ones(3).view(T.float64), RuntimeError,
-      r"self\.size\(-1\) must be divisible by 2 to view float32 as float64 .*but got 3"),
+      r"self\.size\(-1\) must be divisible by 2 to view Float as Double .*but got 3"),
     C("view-dtype-stride", lambda T: T.ones(2, 4).t().view(T.float64), RuntimeError,
-      r"self\.stride\(-1\) must be 1 to view float32 as float64 .*but got 4"),
+      r"self\.stride\(-1\) must be 1 to view Float as Double .*but got 4"),
     C("max-of-empty", lambda T: T.ones(0).max(), RuntimeError,
       r"max\(\): Expected reduction dim to be specified for input\.numel\(\) == 0 \(input shape "
       r"\[0\]\)"),
@@ -497,7 +497,7 @@ CASES = [
     C("dropout-p", lambda T: F(T).dropout(T.ones(3), p=1.5), ValueError,
       r"dropout probability has to be between 0 and 1, but got 1\.5"),
     C("one_hot-range", lambda T: F(T).one_hot(T.tensor([0, 5]), 3), RuntimeError,
-      r"Class values must be in \[0, 2\] for num_classes=3"),
+      r"Class values must be smaller than num_classes"),
 ]
 
 

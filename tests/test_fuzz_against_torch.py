@@ -99,7 +99,7 @@ class Inputs:
             leaf = lib.tensor(np.ascontiguousarray(a.take([0], axis=k)))
             make = lambda t: t.expand(*a.shape)  # noqa: E731
         elif self.layout == "negative" and lib is minigrad:
-            leaf = minigrad.from_numpy(np.flip(np.flip(a, k).copy(), k))   # a stride < 0
+            leaf = minigrad.Tensor._wrap(np.flip(np.flip(a, k).copy(), k))   # a stride < 0
             make = lambda t: t  # noqa: E731
         else:
             leaf = lib.tensor(np.ascontiguousarray(a))

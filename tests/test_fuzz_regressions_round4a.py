@@ -345,8 +345,8 @@ def test_nansum_nanmean_over_no_dims(dim, keepdim):
 def _negative_strided(lib, array, axis):
     """``array`` as a tensor; on minigrad's side a view with a negative stride along ``axis``
     (PyTorch has none: it gets the same values contiguous)."""
-    if lib is minigrad:
-        return minigrad.from_numpy(np.flip(np.flip(array, axis).copy(), axis))
+    if lib is minigrad:      # (from_numpy refuses negative strides, as torch's: wrap directly)
+        return minigrad.Tensor._wrap(np.flip(np.flip(array, axis).copy(), axis))
     return lib.tensor(array)
 
 

@@ -166,7 +166,9 @@ def test_format_spec():
     loss = (minigrad.tensor([1.23456, 2.0], requires_grad=True) * 1.0).sum()
     assert f"{loss:.3f}" == "3.235"
     assert f"{minigrad.tensor(2.5)}" == "2.5"
-    assert "{:>8.2f}".format(minigrad.tensor([0.5])) == "    0.50"
+    assert "{:>8.2f}".format(minigrad.tensor(0.5)) == "    0.50"
+    with pytest.raises(TypeError, match="unsupported format string passed to Tensor.__format__"):
+        "{:>8.2f}".format(minigrad.tensor([0.5]))       # as PyTorch: 0-d tensors only
 
 
 def test_size():
@@ -334,8 +336,8 @@ def test_backward_argument_errors():
 
 
 def test_integer_tensor_cannot_require_grad():
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require "
-                                           "gradients"):
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype "
+                                           "can require gradients"):
         minigrad.tensor([1, 2], requires_grad=True)
     with pytest.raises(RuntimeError, match="floating point"):
         minigrad.arange(3).requires_grad_()

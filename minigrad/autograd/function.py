@@ -245,7 +245,10 @@ class Function:
         with _ieee():                   # inf * 0, inf - inf, overflow: silent, as in PyTorch
             out = fn.forward(*arrays, **params)
         result = Tensor._wrap(out)
-        if cls.returns_view:
+        # a "view" op whose result numpy had to copy (reshape of a transposed tensor) is no
+        # view: as PyTorch's, it has no base and a version counter of its own
+        if cls.returns_view and (out.size == 0 or
+                                 backend.xp_of(out).may_share_memory(out, arrays[0])):
             link_view(result, inputs[0])
 
         if requires_grad and _state.enabled:
@@ -279,12 +282,12 @@ class Function:
                 if value is inputs[i] or v is a:
                     packed.append((_INPUT, inputs[i]))
                     t = inputs[i]
-                    versions.append((t._version, t._version.value, a.shape, a.dtype, i))
+                    versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
                     break
             else:
                 if v is outs[0] or v is outs[1] or value is result:
                     packed.append((_OUTPUT, (result._array, 0)))
-                    versions.append((result._version, result._version.value,
+                    versions.append((result._vcounter, result._vcounter.value,
                                      result._array.shape, result._array.dtype, -1))
                 elif v is None or not hasattr(v, "shape"):
                     packed.append((_CONST, v))
@@ -293,7 +296,7 @@ class Function:
                     for i, a in enumerate(arrays):
                         if _is_same_memory(v, a):
                             t = inputs[i]
-                            versions.append((t._version, t._version.value, a.shape, a.dtype, i))
+                            versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
                             break
         self.saved_ = tuple(packed)
         self._packed = True
@@ -335,7 +338,7 @@ def link_view(view, source):
     other listed view a new history read from the base (``ops/writes.py``), so that a
     gradient through it sees the write, as PyTorch regenerates a view's ``grad_fn``."""
     base = source if source._base is None else source._base
-    view._version = source._version
+    view._vcounter = source._vcounter
     view._base = base
     if _state.enabled:
         views = base.__dict__.get("_views")
@@ -417,6 +420,9 @@ def _apply_ctx_style(cls, args, kwargs):
         ((t, 0) if t._requires_grad else None) for t in tensors)
     ctx._in_meta = tuple(None if t is None else (t._array.shape, t._array.dtype) for t in tensors)
     input_ids = {id(t) for t in tensors if t is not None}
+    input_bases = {id(t if t._base is None else t._base) for t in tensors if t is not None}
+    viewing = []                    # outputs sharing an input's memory: no in-place writes
+    n_differentiable = 0
     for j, o in enumerate(outs):
         if not isinstance(o, Tensor):
             continue
@@ -424,7 +430,7 @@ def _apply_ctx_style(cls, args, kwargs):
             if o.grad_fn is None and o._requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                    "in-place operation.")
-            o._version.value += 1
+            o._vcounter.value += 1
         elif id(o) in input_ids:
             # an input returned unchanged: the output is a new tensor sharing its memory
             alias = Tensor._wrap(o._array)
@@ -433,9 +439,25 @@ def _apply_ctx_style(cls, args, kwargs):
         if id(o) in ctx._non_diff or o._array.dtype.kind not in "fc":
             o._requires_grad = False
             continue
+        n_differentiable += 1
+        if id(o) not in ctx._dirty and o._base is not None and id(o._base) in input_bases:
+            viewing.append((j, o))
         o._requires_grad = True
         o.grad_fn = ctx
         o._output_nr = j
+    for j, o in viewing:
+        # PyTorch refuses a recorded in-place write to such an output (ops/writes.py raises)
+        o.__dict__["_inplace_refusal"] = (
+            f"Output {j} of {cls.__name__} is a view and is being modified inplace. " +
+            ("This view is the output of a function that returns multiple views. Such "
+             "functions do not allow the output views to be modified inplace. You should "
+             "replace the inplace operation by an out-of-place one." if n_differentiable > 1
+             else
+             "This view was created inside a custom Function (or because an input was "
+             "returned as-is) and the autograd logic to handle view+inplace would override "
+             "the custom backward associated with the custom Function, leading to incorrect "
+             "gradients. This behavior is forbidden. You can fix this by cloning the output "
+             "of the custom Function."))
     ctx._out_meta = tuple((o._array.shape, o._array.dtype) if isinstance(o, Tensor) else None
                           for o in outs)
     ctx._xp = backend.xp_of(next(o._array for o in outs if isinstance(o, Tensor)))
@@ -454,7 +476,7 @@ def _apply_ctx_style(cls, args, kwargs):
                     break
             else:
                 packed.append((_INPUT, value))
-            versions.append((value._version, value._version.value, value._array.shape,
+            versions.append((value._vcounter, value._vcounter.value, value._array.shape,
                              value._array.dtype, len(packed) - 1))
         ctx.saved_ = tuple(packed)
         ctx._packed = True

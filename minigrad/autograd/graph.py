@@ -130,7 +130,7 @@ def increment_version(tensor):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"increment_version(): expected a Tensor, got {type(t).__name__}")
-        t._version.value += 1
+        t._vcounter.value += 1
 
 
 def register_post_accumulate_grad_hook(self, hook):

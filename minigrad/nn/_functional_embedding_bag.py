@@ -24,7 +24,7 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     norms = xp.linalg.norm(rows, ord=norm_type, axis=1) if rows.size else xp.zeros(len(used))
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     a[used] = (rows * scale[:, None]).astype(a.dtype)
-    weight._version.value += 1
+    weight._vcounter.value += 1
 
 
 def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset,

@@ -39,6 +39,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomised leaky ReLU: x for x > 0, a * x otherwise.  In training each element draws its
     own slope a ~ U(lower, upper) (the gradient there is that a); in eval a = (lower + upper)/2,
     i.e. ``leaky_relu(x, (lower + upper) / 2)``."""
+    if lower > upper:
+        raise RuntimeError(f"Lower bound should be less than or equal to the upper bound (got "
+                           f"lower={lower}, upper={upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
     if input._array.dtype.kind != "f":

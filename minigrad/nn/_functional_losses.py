@@ -19,7 +19,7 @@ from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import clamp, where
 from ..ops.reduce import amax
 from ..ops._util import scalar_type_name as _scalar_type_name
-from ..functional import broadcast_tensors
+from ..functional import broadcast_shapes, broadcast_tensors
 from ..tensor import Tensor
 
 __all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
@@ -77,7 +77,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta == 0:
         return _reduce(diff.abs(), reduction)
     size = diff.abs()
-    return _reduce(where(size < beta, 0.5 * diff * diff / beta, size - 0.5 * beta), reduction)
+    near = ~(size >= beta)                 # a NaN diff counts as near, as in PyTorch's kernel
+    inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
+    return _reduce(where(near, 0.5 * inner * inner / beta, size - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -88,7 +90,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _warn_size(input, target)
     diff = input - target
     size = diff.abs()
-    loss = where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    near = ~(size >= delta)
+    inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
+    loss = where(near, 0.5 * inner * inner, delta * (size - 0.5 * delta))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, _legacy(None, None, reduction))
@@ -170,6 +174,11 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Two-class logistic loss log(1 + exp(-target * input)), targets in {1, -1}."""
     reduction = _legacy(size_average, reduce, reduction)
+    shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    if shape != tuple(input.shape):        # PyTorch writes the loss into the input's shape
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(shape)} (soft_margin_loss's target of shape "
+                           f"{list(target.shape)} must broadcast to the input's)")
     return _reduce(softplus(-target * input), reduction)
 
 

@@ -108,6 +108,26 @@ def _lengths(x, n):
     return arr
 
 
+def _check_ctc_targets(tg, tg_len, n, s_max, batched):
+    """PyTorch's checks of ctc_loss's targets against their lengths, in its words."""
+    where = "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+    if tg_len.size and int(tg_len.min()) < 0:
+        raise RuntimeError(f"Expected target_lengths to have value at least 0, but got value "
+                           f"{int(tg_len.min())} (while checking arguments for "
+                           f"ctc_loss_allocate_outputs)")
+    if tg.ndim == 1 and batched:
+        if tg.shape[0] < int(tg_len.sum()):
+            raise RuntimeError(f"Expected tensor to have size {int(tg_len.sum())} at dimension 0, "
+                               f"but got size {tg.shape[0]} {where}")
+    elif tg.ndim == 2:
+        if tg.shape[0] != n:
+            raise RuntimeError(f"Expected tensor to have size {n} at dimension 0, but got size "
+                               f"{tg.shape[0]} {where}")
+        if tg.shape[1] < s_max:
+            raise RuntimeError(f"Expected tensor to have size at least {s_max} at dimension 1, "
+                               f"but got size {tg.shape[1]} {where}")
+
+
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
              zero_infinity=False):
     """Connectionist temporal classification loss.  log_probs (T, N, C) (or (T, C)) are
@@ -118,10 +138,13 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     steps, n, classes = lp.shape
+    if not 0 <= blank < classes:
+        raise RuntimeError("blank must be in label range")
     in_len, tg_len = _lengths(input_lengths, n), _lengths(target_lengths, n)
     tg = _as_array(targets).astype("int64")
     xp = backend.xp_of(lp._array)
     s_max = int(tg_len.max()) if n else 0
+    _check_ctc_targets(tg, tg_len, n, s_max, batched)
     if tg.ndim == 1 and batched:     # concatenated targets: row b takes the next tg_len[b]
         padded = xp.full((n, s_max), blank, dtype=xp.int64)
         used = xp.arange(s_max)[None, :] < xp.asarray(tg_len)[:, None]    # (N, S), row-major

@@ -11,15 +11,19 @@ distances (smooth_l1_loss, kl_div, cosine_similarity, normalize...) are in
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import backend, dtypes
 from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops import elementwise as _E
+from ..ops._util import scalar_type_name as _scalar_type_name
 from ..ops.writes import overwrite_with as _overwrite_with
 from ..ops.elementwise import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
-from ..ops.reduce import softmax, log_softmax, logsumexp  # noqa: F401
+from ..ops import reduce as _R
+from ..ops.reduce import logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
 from ..ops.matmul import linear  # noqa: F401
@@ -84,10 +88,15 @@ def _dropped(input, p, training, inplace, mask_shape):
     in-place machinery when ``inplace``; the input itself when nothing is dropped."""
     if not training or p == 0.0:
         return input
+    floating = input._array.dtype.kind == "f"
+    if not floating and p != 1.0:
+        # the mask is a float tensor, multiplied into the input in place
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{_scalar_type_name(input._array.dtype)}")
     if inplace:
         return _overwrite_with(input, _dropped, p, training, False, mask_shape)
     if p == 1.0:
-        return input * 0.0
+        return input * (0.0 if floating else 0)
     return _masked(input, mask_shape, p)
 
 
@@ -120,12 +129,60 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout("dropout1d", input, p, training, 1, inplace)
 
 
+def _odd_rank_warning(name, input, spatial):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        warnings.warn(f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated "
+                      f"and will become an error; {name} zeroes whole channels of "
+                      f"{spatial + 1}D or {spatial + 2}D inputs (an optional batch dim, a "
+                      f"channel dim and {spatial} spatial dims): use dropout for other inputs.",
+                      UserWarning, stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout2d", input, p, training, 2, inplace)
+    """Zero whole channels of (N, C, H, W) or (C, H, W)... as PyTorch, which reads a 3-D input
+    as (N, C, L) (with a warning) and takes other ranks with a deprecation warning: one draw
+    per (dim 0, dim 1) pair, shared by the remaining dims."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _odd_rank_warning("dropout2d", input, 2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim; use dropout1d to keep this "
+                      "behaviour when dropout2d starts reading 3D inputs as (C, H, W).",
+                      UserWarning, stacklevel=2)
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return _dropped(input, p, training, inplace,
+                    tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout("dropout3d", input, p, training, 3, inplace)
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W); PyTorch takes other ranks (with a
+    deprecation warning) as unbatched: one draw per index of dim 0."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _odd_rank_warning("dropout3d", input, 3)
+    if input.ndim == 5:
+        return _dropped(input, p, training, inplace, tuple(input.shape[:2]) + (1,) * 3)
+    if input.ndim == 0:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return _dropped(input, p, training, inplace, (input.shape[0],) + (1,) * (input.ndim - 1))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``; without a dim, PyTorch's legacy choice (0 for 0-, 1-
+    and 3-d inputs, else 1), with its deprecation warning."""
+    if dim is None:
+        dim = _R.implicit_softmax_dim("softmax", input.dim(), _stacklevel)
+    return _R.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(x)) along ``dim``, computed stably; no dim: as ``softmax``."""
+    if dim is None:
+        dim = _R.implicit_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return _R.log_softmax(input, dim, dtype)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -135,6 +192,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
     gradient by how often ``input`` uses it. ``sparse=True`` gives the same gradient, as a
     dense tensor (minigrad has no sparse tensors; PyTorch's would hold only the used rows)."""
+    if padding_idx is not None and weight.ndim and \
+            not -weight.shape[0] <= padding_idx < weight.shape[0]:
+        raise AssertionError("Padding_idx must be within num_embeddings")
     idx = input._array if isinstance(input, Tensor) else input
     if idx.dtype.kind not in "iu":
         name = dtypes.from_numpy_dtype(idx.dtype).name
@@ -142,6 +202,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                            f"following scalar types: Long, Int; but got torch."
                            f"{SCALAR_NAMES.get(name, name)}Tensor instead (while checking "
                            "arguments for embedding)")
+    if weight.ndim != 2:
+        raise RuntimeError(f"'weight' must be 2-D (num_embeddings, embedding_dim), got shape "
+                           f"{list(weight.shape)}")
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")
@@ -173,14 +236,18 @@ def _no_sparse_frequency_scaling(grad):
 def one_hot(tensor, num_classes=-1):
     """Class indices (any shape) -> (..., num_classes) int64 of zeros and ones."""
     a = tensor._array
-    if a.dtype.kind not in "iu":
-        raise RuntimeError("one_hot is only applicable to index tensor (int64)")
+    if a.dtype != dtypes.int64.np:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     xp = backend.xp_of(a)
-    if num_classes == -1:
-        num_classes = int(a.max()) + 1 if a.size else 0
-    if a.size and (int(a.min()) < 0 or int(a.max()) >= num_classes):
-        raise RuntimeError(f"Class values must be in [0, {num_classes - 1}] for num_classes="
-                           f"{num_classes}")
+    if not a.size:
+        if num_classes <= 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    elif int(a.min()) < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    elif num_classes == -1:
+        num_classes = int(a.max()) + 1
+    elif int(a.max()) >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
     return Tensor._wrap((a[..., None] == xp.arange(num_classes)).astype(dtypes.int64.np))
 
 

@@ -70,7 +70,9 @@ def normalize_dims(dim, ndim):
     if isinstance(dim, (tuple, list)):
         axes = tuple(normalize_dim(d, ndim) for d in dim)
         if len(set(axes)) != len(axes):
-            raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
+            twice = next(a for i, a in enumerate(axes) if a in axes[:i])
+            raise RuntimeError(f"dim {twice} appears multiple times in the list of dims (got "
+                               f"dim={tuple(dim)})")
         return tuple(sorted(axes)) if ndim else ()
     axis = normalize_dim(dim, ndim)        # checked on a 0-d tensor too: only 0 and -1
     return (axis,) if ndim else ()
@@ -118,6 +120,29 @@ def scalar_type_name(np_dtype):
     """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'Bool' for bool."""
     name = np.dtype(np_dtype).name
     return _SCALAR_TYPE.get(name, name)
+
+
+# the C++ names of the scalar types, as errors that print a kernel's element type spell them
+_CPP_TYPE = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char",
+             "int16": "short int", "int32": "int", "int64": "long int", "float16": "c10::Half",
+             "float32": "float", "float64": "double"}
+
+
+def cpp_type_name(np_dtype):
+    """The C++ name of a dtype's element type: 'float' for float32, 'long int' for int64."""
+    name = np.dtype(np_dtype).name
+    return _CPP_TYPE.get(name, name)
+
+
+def check_python_int(value):
+    """PyTorch's OverflowError for a Python int operand it cannot hold in 64 bits (it reads
+    ints in [-2**63, 2**64), the upper half as unsigned)."""
+    if type(value) is int:
+        if value < -2 ** 63:
+            raise OverflowError("can't convert negative int to unsigned")
+        if value >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+    return value
 
 
 def not_implemented_for(kernel, np_dtype):

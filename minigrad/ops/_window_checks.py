@@ -7,9 +7,10 @@ hyper-parameters (tuples of ints, padding as (left, right) pairs) that the ops t
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
 __all__ = ["conv_args", "conv_transpose_args", "empty_dtype", "pool_args", "adaptive_size", "int_tuple",
            "tensor_arrays", "conv_output_size"]
@@ -58,13 +59,11 @@ def tensor_arrays(op, **tensors):
 # ----------------------------------------------------------------------------------------------
 # Convolutions
 # ----------------------------------------------------------------------------------------------
-_TORCH_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-                     "int64": "long", "int32": "int", "int16": "short", "int8": "signed char",
-                     "uint8": "unsigned char", "bool": "bool"}
+_WARNED_ONCE = {}          # the warnings PyTorch gives once per process, once given
 
 
 def _type_name(array):
-    return _TORCH_TYPE_NAMES.get(array.dtype.name, array.dtype.name)
+    return cpp_type_name(array.dtype)         # 'long int' for int64, as PyTorch prints it
 
 
 def int_tuple(value, n, name, op, conv=True):
@@ -103,6 +102,10 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
     """PyTorch's dtype checks, in its order. An input with no batch takes PyTorch's shortcut
     to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``)."""
     empty = x.ndim == nd + 2 and x.shape[0] == 0
+    # a plain convolution compares the bias with the input before anything else
+    if not transposed and b is not None and b.dtype != x.dtype:
+        raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
+                           "should be the same")
     # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
     refused = x.dtype.name not in ("int64", "float16", "float32", "float64") if transposed \
         else x.dtype.kind == "b"
@@ -117,8 +120,9 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
             and not empty:
         raise not_implemented_for("slow_conv_dilated<>", x.dtype)
     if w.dtype != x.dtype and not empty:
-        raise RuntimeError(f"Input type ({_type_name(x)}) and weight type ({_type_name(w)}) "
-                           "should be the same")
+        raise RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
+                           f"{scalar_type_name(w.dtype)}: Input type ({_type_name(x)}) and "
+                           f"weight type ({_type_name(w)}) should be the same")
     if b is None or b.dtype == x.dtype:
         return
     if transposed and (nd < 3 or empty):
@@ -199,6 +203,11 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
             # total d(k-1): half on the left, the odd one out on the right (as PyTorch)
             pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
                          for k, d in zip(kernel, dilation))
+            if any(left != right for left, right in pads) and not _WARNED_ONCE.get("same"):
+                _WARNED_ONCE["same"] = True            # once per process, as PyTorch
+                warnings.warn("Using padding='same' with even kernel lengths and odd dilation "
+                              "may require a zero-padded copy of the input be created (the "
+                              "extra padding goes on the right)", UserWarning, stacklevel=4)
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     else:
@@ -287,35 +296,91 @@ def _named(what, letters, values):
     return " ".join(f"{what}{a}: {v}" for a, v in zip(letters, values))
 
 
-def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_pool):
+def _check_pool_not_empty(op, nd, x):
+    """Pooling takes an empty batch, not an empty channel or spatial dim: PyTorch's words per
+    kernel (avg_pool1d runs as a 2-d pool of the input with a unit dim inserted)."""
+    non_batch = x.shape[1:] if x.ndim == nd + 2 else x.shape
+    if all(n > 0 for n in non_batch):
+        return
+    if nd == 3:
+        kernel = "avg_pool3d" if op == "avg_pool3d" else "max_pool3d_with_indices_out_cpu_template"
+        raise RuntimeError(f"{kernel}(): Expected input's non-batch dimensions to have positive "
+                           f"length, but input has a shape of {list(x.shape)} and non-batch "
+                           f"dimension 0 has length zero! (PyTorch's words; the empty one is "
+                           f"dimension {list(x.shape).index(0, x.ndim - len(non_batch))})")
+    if op == "max_pool1d":
+        raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 "
+                           f"dim batch size for input, but got:{list(x.shape)}")
+    shape = list(x.shape) if nd == 2 else list(x.shape[:-1]) + [1, x.shape[-1]]
+    raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                       f"for input, but got:{shape}")
+
+
+def _check_max_pool1d(k, s, p, d, n, ceil_mode):
+    """PyTorch's own checks of a 1-d max pool without indices, in its order and words."""
+    if k <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
+    if s <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but "
+                           f"got padding={p} and kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    out = conv_output_size(n, k, s, p, d, ceil_mode)
+    if out <= 0:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+
+
+def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_pool,
+              fast_1d=False):
     """Check a pooling op's arguments; return kernel, stride, padding, dilation, out size and
-    the (left, right) padding per axis (the right side grows for ceil_mode's last window)."""
-    if x.ndim not in (nd + 1, nd + 2) or x.size == 0 and x.ndim == nd + 1:
+    the (left, right) padding per axis (the right side grows for ceil_mode's last window).
+    ``fast_1d``: a max_pool1d without indices, which PyTorch checks in words of its own."""
+    if x.ndim not in (nd + 1, nd + 2):
+        if op == "max_pool1d":
+            raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional "
+                               f"0 dim batch size for input, but got:{list(x.shape)}")
+        if op == "avg_pool1d":
+            raise RuntimeError(f"Expected 2 to 3 dimensions, but got {x.ndim}-dimensional tensor "
+                               f"for argument #1 'self' (while checking arguments for avg_pool1d)")
+        if op == "avg_pool2d":
+            raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                               f"size for input, but got:{list(x.shape)}")
         raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for "
                            f"input, but got input of size: {list(x.shape)}")
+    _check_pool_not_empty(op, nd, x)
     pair = "one int" if nd == 1 else "a tuple of two ints"
     for name, value in (("kernel_size", kernel_size), ("stride", stride)):
         if value is not None and isinstance(value, (tuple, list)) and len(value) not in (1, nd):
             omitted = "be omitted, " if name == "stride" else "be "
             raise RuntimeError(f"{op}: {name} must either {omitted}a single int, or {pair}")
     kernel = int_tuple(kernel_size, nd, "kernel_size", op, conv=False)
-    stride = kernel if stride is None or stride == [] or stride == () else \
-        int_tuple(stride, nd, "stride", op, conv=False)
+    omitted = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    stride = kernel if omitted else int_tuple(stride, nd, "stride", op, conv=False)
     padding = int_tuple(padding, nd, "padding", op, conv=False)
     dilation = int_tuple(dilation, nd, "dilation", op, conv=False)
-    letters = "HW" if nd == 2 else "W"
+    if fast_1d:
+        _check_max_pool1d(kernel[0], stride[0], padding[0], dilation[0], x.shape[-1], ceil_mode)
+    # PyTorch names T, H, W; a 1-d pool runs as a 2-d one over a unit height
+    letters = {1: "HW", 2: "HW", 3: "THW"}[nd]
+
+    def shown(values, unit=1):
+        return (unit,) + tuple(values) if nd == 1 else values
+    if any(s == 0 for s in stride):
+        raise RuntimeError("stride should not be zero (got " + _named("d", letters, shown(stride))
+                           + ")")
     if any(k <= 0 for k in kernel):
         raise RuntimeError("kernel size should be greater than zero, but got "
-                           + _named("k", letters, kernel))
-    if any(s == 0 for s in stride):
-        raise RuntimeError("stride should not be zero (got " + _named("d", letters, stride)
-                           + ")")
+                           + _named("k", letters, shown(kernel)))
     if any(s < 0 for s in stride):
         raise RuntimeError("stride should be greater than zero, but got "
-                           + _named("d", letters, stride))
+                           + _named("d", letters, shown(stride)))
     if any(d <= 0 for d in dilation):
         raise RuntimeError("dilation should be greater than zero, but got "
-                           + _named("dilation", letters, dilation))
+                           + _named("dilation", letters, shown(dilation)))
     if any(p < 0 for p in padding):
         raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
     for k, p, d in zip(kernel, padding, dilation):

@@ -10,13 +10,28 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, not_implemented_for, torch_sign
+from ._util import broadcast_shape, check_python_int, not_implemented_for, torch_sign
+
+
+def _wrapped(value, other):
+    """A Python int compared with an integer tensor, as PyTorch compares it: first converted
+    to the tensor's dtype, two's complement (int8 < 200 compares with -56)."""
+    check_python_int(value)
+    if type(value) is int and getattr(other, "dtype", None) is not None and \
+            other.dtype.kind in "iu":
+        bits = other.dtype.itemsize * 8
+        value &= (1 << bits) - 1
+        if other.dtype.kind == "i" and value >= 1 << (bits - 1):
+            value -= 1 << bits
+    return value
 
 
 def _no_grad_binary(name, a, b, op):
     like = a if isinstance(a, Tensor) else b
     av = a._array if isinstance(a, Tensor) else a
     bv = b._array if isinstance(b, Tensor) else b
+    if op in _COMPARISONS:
+        av, bv = _wrapped(av, bv), _wrapped(bv, av)
     if isinstance(bv, Tensor) or isinstance(av, Tensor):
         raise TypeError(f"{name}: unsupported operands")
     if hasattr(av, "shape") and hasattr(bv, "shape"):
@@ -27,28 +42,34 @@ def _no_grad_binary(name, a, b, op):
     return Tensor._wrap(op(av, bv))
 
 
+_EQ, _NE = (lambda x, y: x == y), (lambda x, y: x != y)
+_LT, _LE = (lambda x, y: x < y), (lambda x, y: x <= y)
+_GT, _GE = (lambda x, y: x > y), (lambda x, y: x >= y)
+_COMPARISONS = (_EQ, _NE, _LT, _LE, _GT, _GE)
+
+
 def eq(a, b):
-    return _no_grad_binary("eq", a, b, lambda x, y: x == y)
+    return _no_grad_binary("eq", a, b, _EQ)
 
 
 def ne(a, b):
-    return _no_grad_binary("ne", a, b, lambda x, y: x != y)
+    return _no_grad_binary("ne", a, b, _NE)
 
 
 def lt(a, b):
-    return _no_grad_binary("lt", a, b, lambda x, y: x < y)
+    return _no_grad_binary("lt", a, b, _LT)
 
 
 def le(a, b):
-    return _no_grad_binary("le", a, b, lambda x, y: x <= y)
+    return _no_grad_binary("le", a, b, _LE)
 
 
 def gt(a, b):
-    return _no_grad_binary("gt", a, b, lambda x, y: x > y)
+    return _no_grad_binary("gt", a, b, _GT)
 
 
 def ge(a, b):
-    return _no_grad_binary("ge", a, b, lambda x, y: x >= y)
+    return _no_grad_binary("ge", a, b, _GE)
 
 
 def logical_and(a, b):

@@ -13,8 +13,8 @@ from .. import backend, dtypes, parallel
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import (broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype,
-                    to_tensor_like, torch_sign)
+from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for,
+                    result_dtype, scalar_type_name, to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, sum_to
 from .writes import apply_inplace
 
@@ -126,8 +126,11 @@ def select_grad(g, share):
         sums = []
 
         def piece(gp, sp, op):
-            xp.multiply(gp, sp, out=op)
-            sums.append(op.sum())
+            # inf * 0 is NaN, silently (as PyTorch): the non-finite case is redone below;
+            # numpy's error state is per thread, so it is set in each piece
+            with np.errstate(invalid="ignore", over="ignore"):
+                xp.multiply(gp, sp, out=op)
+                sums.append(op.sum())
         parallel.map_pieces(piece, g._array, share, out)
         if all(xp.isfinite(t) for t in sums):
             return Tensor._wrap(out)
@@ -417,9 +420,9 @@ def _binary(fn, a, b, name, true_divide=False):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
                             f"{type(b).__name__}")
-        a = _scalar_or_tensor(a, b, name)
+        a = _scalar_or_tensor(a, b, name, true_divide)
     elif not isinstance(b, Tensor):
-        b = _scalar_or_tensor(b, a, name)
+        b = _scalar_or_tensor(b, a, name, true_divide)
     aa, ba = a._array, b._array
     if aa.dtype == ba.dtype and not (true_divide and aa.dtype.kind in "biu"):
         # the common case: nothing to promote (two equal dtypes promote to themselves)
@@ -432,9 +435,14 @@ def _binary(fn, a, b, name, true_divide=False):
     return fn.apply(cast(a, dtype), cast(b, dtype))
 
 
-def _scalar_or_tensor(value, like, name):
+def _scalar_or_tensor(value, like, name, true_divide=False):
     if isinstance(value, (bool, int, float)):
+        check_python_int(value)
         dtype = dtypes.result_type(like._array, value)
+        if true_divide and dtype.kind in "biu":
+            # true division computes in floating point: the number keeps its value there
+            # (uint8 / -3 divides by -3, not by -3 wrapped to 253)
+            dtype = dtypes.default_float().np
         if isinstance(value, int) and not isinstance(value, bool) and dtype.kind in "iu":
             bits = dtype.itemsize * 8
             # PyTorch wraps the number into the tensor's integer type, two's complement
@@ -546,6 +554,8 @@ def div(a, b, *, rounding_mode=None):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
     dtype = result_dtype(a, b)
+    if dtype.kind == "b":
+        raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
     out = _binary(Div, a, b, "div", true_divide=False)
@@ -577,6 +587,13 @@ def pow(a, b):
     if isinstance(a, Tensor) and a._array.dtype.kind in "biu" and isinstance(b, int) and \
             not isinstance(b, bool) and b < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if isinstance(a, Tensor) and a._array.dtype.kind in "iu" and isinstance(b, int) and \
+            not isinstance(b, bool):
+        # the exponent is converted to the base's integer type first, and must fit
+        info = np.iinfo(a._array.dtype)
+        if not info.min <= b <= info.max:
+            c_name = {"int32": "int"}.get(a._array.dtype.name, f"{a._array.dtype.name}_t")
+            raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
     if isinstance(b, Tensor) and b._array.dtype.kind in "iu":
         like = b
         a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "pow")
@@ -588,6 +605,8 @@ def pow(a, b):
             if bool((bv < 0).any()):
                 return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
                                              dtype)
+    if isinstance(a, bool) and isinstance(b, Tensor) and b._array.dtype.kind == "b":
+        raise not_implemented_for("pow", b._array.dtype)       # True ** bool tensor: bool
     if isinstance(a, Tensor) and a._array.dtype.kind == "b" and \
             (isinstance(b, bool) or (isinstance(b, Tensor) and b._array.dtype.kind == "b")):
         # a bool result: PyTorch's pow kernel has no bool version; a Python bool exponent is
@@ -660,7 +679,7 @@ def where(condition, input=None, other=None):
     if not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, like, "where")
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
-        got = (f"a tensor with dtype {dtypes.from_numpy_dtype(cond.dtype).name}"
+        got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"
                if getattr(cond, "dtype", None) is not None else type(condition).__name__)
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
                            "(compare first, e.g. where(x > 0, a, b))")

@@ -15,7 +15,9 @@ derivatives are theirs: nothing here to get wrong by hand.
 """
 from __future__ import annotations
 
-from ._util import not_implemented_for
+import numbers
+
+from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, cast, div, mul, sqrt, sub
 from .normalization import update_running
 from .plumbing import reshape_to
@@ -35,9 +37,13 @@ def _check_dtypes(kernel, input, *params):
         raise not_implemented_for(kernel, dtype)
     if all(k == dtype for k in kinds):
         return None
+    if kinds[0] == dtype:           # the first parameter has the input's dtype: so must all
+        found = next(k for k in kinds if k != dtype)
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                           f"{scalar_type_name(found)}")
     if dtype.name == "float16" and all(k.name == "float32" for k in kinds):
         return kinds[0]
-    if all(k.name == "float32" for k in kinds if k != dtype):
+    if all(k.name == "float32" for k in kinds):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
     raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float (got "
                        f"an input of {dtype.name} and parameters of "
@@ -60,7 +66,13 @@ def _normalise(x, axes, eps):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise each sample over its last dims ``normalized_shape``; then * weight + bias
     (both shaped ``normalized_shape``)."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if isinstance(normalized_shape, numbers.Integral):      # the LayerNorm layer takes an int
+        raise TypeError(f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
+                        f"of ints, not {type(normalized_shape).__name__}")
+    shape = tuple(normalized_shape)
+    if not shape:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
     k = len(shape)
     if tuple(input.shape[input.ndim - k:]) != shape or k > input.ndim:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
@@ -92,10 +104,19 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
     n, c = input.shape[0], input.shape[1]
-    if num_groups <= 0 or c % num_groups:
+    if num_groups == 0:
+        raise ZeroDivisionError("integer division or modulo by zero (num_groups=0)")
+    if num_groups < 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.shape[0] != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape {list(t.shape)} "
+                               f"and input of shape {list(input.shape)}")
     compute = _check_dtypes("GroupNormKernelImpl", input, weight, bias)
     x = input if compute is None else cast(input, compute)
     per_group = input.numel() // (n * num_groups) if n else 0
@@ -114,9 +135,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalise each (sample, channel) plane over its spatial dims.  With running
     statistics and ``use_input_stats``, they move toward the batch's (unbiased variance),
     as BatchNorm's; without ``use_input_stats`` the running ones are used."""
-    if input.ndim < 3:
+    spatial = 1
+    for n in input.shape[2:]:
+        spatial *= n
+    if input.ndim < 3 or use_input_stats and spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
-                         f"{list(input.shape)}")
+                         f"{input.shape}")
     axes = tuple(range(2, input.ndim))
     # the running statistics may have any dtype (PyTorch copies the batch's into them)
     compute = _check_dtypes("batch_norm", input, weight, bias)
@@ -138,7 +162,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             for stat, batch in ((running_mean, bm), (running_var, bv)):
                 if stat is not None:
                     update_running(stat._array, batch, momentum)
-                    stat._version.value += 1
+                    stat._vcounter.value += 1
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when "

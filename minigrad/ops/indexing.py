@@ -192,6 +192,8 @@ def _value_in_numpy_order(a, idx, value):
 
 def getitem(a, index):
     idx, basic, _ = _array_index(index, a)
+    if not basic:
+        _check_masks(idx, a)
     if not basic and any(_is_int(i) for i in idx):
         first, second = _ints_first(idx)
         return getitem(getitem(a, first), second)
@@ -208,6 +210,62 @@ _TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional,
 _MASK = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
                    r"size of (?:axis|dimension) is (\d+) but size of corresponding boolean "
                    r"(?:axis|dimension) is (\d+)")
+
+
+def _check_masks(idx, a):
+    """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers.  The
+    sizes named are those of the tensor PyTorch indexes: the integer indices already applied
+    (their dims gone) and each None a new dim of size 1."""
+    def is_mask(i):
+        return getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
+
+    used = sum(i.ndim if is_mask(i) else 0 if i is None or i is Ellipsis else 1 for i in idx)
+    shape, kept, masks, d = a._array.shape, [], [], 0
+    for i in idx:
+        if i is None:
+            kept.append(1)
+        elif i is Ellipsis:
+            n = max(a.ndim - used, 0)
+            kept += shape[d:d + n]
+            d += n
+        elif is_mask(i):
+            masks.append((i, d, len(kept)))
+            kept += shape[d:d + i.ndim]
+            d += i.ndim
+        else:
+            if not _is_int(i):
+                kept += shape[d:d + 1]
+            d += 1
+    kept += shape[d:]
+    for mask, d, r in masks:
+        for j in range(mask.ndim):
+            if d + j < a.ndim and mask.shape[j] != shape[d + j]:
+                raise IndexError(f"The shape of the mask {list(mask.shape)} at index {j} does "
+                                 f"not match the shape of the indexed tensor {list(kept)} at "
+                                 f"index {r + j}")
+
+
+def _selects_a_view(idx, a):
+    """Does PyTorch's ``a[idx] = v`` first take a view of ``a``: an integer, None, a Python
+    bool or a slice that is not the whole dim (``:`` and ``...`` leave ``a`` as it is)."""
+    def is_array(i):
+        return getattr(i, "dtype", None) is not None
+
+    used = sum(i.ndim if is_array(i) and i.dtype.kind == "b" else
+               0 if i is None or i is Ellipsis or isinstance(i, bool) else 1 for i in idx)
+    d = 0
+    for i in idx:
+        if i is None or isinstance(i, bool) or _is_int(i):
+            return True
+        if i is Ellipsis:
+            d += max(a.ndim - used, 0)
+        elif isinstance(i, slice):
+            if d < a.ndim and i.indices(a.shape[d]) != (0, a.shape[d], 1):
+                return True
+            d += 1
+        else:
+            d += i.ndim if i.dtype.kind == "b" else 1
+    return False
 
 
 def _index_message(exc, a):
@@ -233,6 +291,8 @@ def _index_message(exc, a):
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     idx, basic, _ = _array_index(index, a)
+    if not basic:
+        _check_masks(idx, a)
     if not isinstance(value, Tensor):
         value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
     elif not basic and value._array.dtype != a._array.dtype:
@@ -254,14 +314,19 @@ def setitem(a, index, value):
         if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):
             if not a._array.flags.writeable:
                 raise RuntimeError("unsupported operation: more than one element of the "
-                                   "written-to tensor refers to a single memory location (it is "
-                                   "an expanded view). Please clone() the tensor first.")
+                                   "written-to tensor refers to a single memory location. Please "
+                                   "clone() the tensor before performing the operation. (It is "
+                                   "an expanded view.)")
             if value.device != a.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                    f"least two devices, {a.device} and {value.device}!")
             a._array[idx] = value._array          # nothing to record: write straight through
-            a._version.value += 1
+            a._vcounter.value += 1
             return a
+        if a.grad_fn is None and a._requires_grad and a._base is None and _selects_a_view(idx, a):
+            # PyTorch writes through the view the index selects first
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                               "an in-place operation.")
         return apply_inplace(a, SetItem, value, index=idx)
     except IndexError as exc:
         raise IndexError(_index_message(exc, a)) from None

@@ -136,7 +136,7 @@ def resize_(t, *sizes, memory_format=None):
         storage = grown
     t._array = backend.xp_of(a).lib.stride_tricks.as_strided(
         storage, sizes, tuple(s * a.itemsize for s in strides))
-    t._version.value += 1
+    t._vcounter.value += 1
     return t
 
 

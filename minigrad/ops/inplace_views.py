@@ -38,7 +38,7 @@ def _restride(input, view, *args, **kwargs):
     input._array = result._array
     if recording and result.grad_fn is not None:
         _take_history(input, result)
-    input._version.value += 1
+    input._vcounter.value += 1
     return input
 
 

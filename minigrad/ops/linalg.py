@@ -31,16 +31,61 @@ from .elementwise import abs, div, mul, pow, sqrt, sub, where
 from .matmul import matmul
 from .movement import mT, unsqueeze
 from .plumbing import cast_to, expand_to, reshape_to, sum_to
-from .reduce import amax, amin, mean, std, sum, var
+from .reduce import Std, Var, _var_apply, amax, amin, mean, std, sum, var
 from .shaping import diagonal, movedim
 
 __all__ = ["einsum", "norm", "vector_norm", "matrix_norm", "linalg_norm", "svdvals",
            "var_mean", "std_mean", "dot", "inner"]
 
 
+def _check_subscripts(equation):
+    """PyTorch's errors for an equation holding something other than letters, spaces, commas,
+    one '->' and at most one '...' per operand; an output letter no input has, or one given
+    twice."""
+    arrow = equation.find("->")
+    lhs_end = len(equation) if arrow < 0 else arrow
+    segments, start = [], 0
+    for k, c in enumerate(equation[:lhs_end] + ","):
+        if c == ",":
+            segments.append((f"operand {len(segments)}", start, k))
+            start = k + 1
+    if arrow >= 0:
+        segments.append(("output", arrow + 2, len(equation)))
+    for who, start, end in segments:
+        found, i = False, start
+        while i < end:
+            c = equation[i]
+            if c == ".":
+                if found:
+                    raise RuntimeError(f"einsum(): found '.' for {who} " + (
+                        "but an ellipsis (...) was already found" if who == "output" else
+                        "for which an ellipsis was already found"))
+                if equation[i:i + 3] != "..." or i + 3 > end:
+                    raise RuntimeError(f"einsum(): found '.' for {who} that is not part of "
+                                       "any ellipsis" + (" (...)" if who == "output" else ""))
+                found, i = True, i + 3
+                continue
+            if c != " " and not ("a" <= c <= "z" or "A" <= c <= "Z"):
+                raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the "
+                                   "equation string, subscripts must be in [a-zA-Z]")
+            i += 1
+    if arrow >= 0:
+        inputs, out = set(equation[:arrow]), equation[arrow + 2:].replace(".", "")
+        for k, c in enumerate(out):
+            if c == " ":
+                continue
+            if c not in inputs:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   "equation for any input operand")
+            if c in out[:k]:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once "
+                                   "in the output")
+
+
 def _parse(equation, operands):
     """(one letter string per operand, output letters); '...' is spelled out with capital
     letters, right-aligned across operands as numpy and PyTorch broadcast them."""
+    _check_subscripts(equation)
     eq = equation.replace(" ", "")
     lhs, out = eq.split("->") if "->" in eq else (eq, None)
     subs = lhs.split(",")
@@ -162,12 +207,19 @@ def einsum(equation, *operands):
     subs, operands = zip(*(_diagonals(n, s, t) for n, (s, t) in enumerate(zip(subs, operands))))
     subs = list(subs)
     sizes = {}
-    for s, t in zip(subs, operands):
-        for c, n in zip(s, t.shape):
+    letters = set(equation) if isinstance(equation, str) else set()
+    for i, (s, t) in enumerate(zip(subs, operands)):
+        for d, (c, n) in enumerate(zip(s, t.shape)):
             if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
-                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
-                                   f"(original->remapped): subscript '{c}' has size {sizes[c]} "
-                                   f"and {n}")
+                if c in letters:
+                    raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} "
+                                       f"which does not broadcast with previously seen size "
+                                       f"{sizes[c]}")
+                # PyTorch's words, its missing space included
+                raise RuntimeError(f"einsum(): dimension {d} covered by ellipsis in operand "
+                                   f"{i}has size {n} which does not broadcast with previously "
+                                   f"seen ellipsis with size {sizes[c]} for the respective "
+                                   "dimension")
     dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
     return Einsum.apply(*operands, subs=subs, out=out)
@@ -552,7 +604,8 @@ def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
     no degrees of freedom left and ``dim=()`` give PyTorch's values and gradients."""
     if input._array.dtype.kind != "f":      # checked before the dims, as PyTorch
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
-    out = spread(input, dim, unbiased, keepdim, correction=correction)
+    out = _var_apply(Var if spread is var else Std, input, dim, unbiased, keepdim, correction,
+                     name)
     if isinstance(dim, bool) or dim is not None and len(normalize_dims(dim, input.ndim)) == 0:
         dim = None           # the old positional unbiased, or dim=(): every element
     return out, mean(input, dim, keepdim=keepdim)

@@ -7,6 +7,8 @@ their backward with minigrad's ops, so that it can be differentiated again.
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import _autocast_state, backend
 from ..autograd import Function
 from ..tensor import Tensor
@@ -25,6 +27,29 @@ def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction (expected one of "
                          f"{', '.join(_REDUCTIONS)})")
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    """``reduction``, unless one of the deprecated flags is given: then they decide (both
+    default to True; reduce=False -> 'none', else size_average picks 'mean' or 'sum'), with
+    PyTorch's deprecation warning."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
+    return reduction
+
+
+def _warn_target_size(input, target):
+    """PyTorch's regression losses broadcast a target of another shape, with a warning."""
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). The two are broadcast against each other, which "
+                      f"is rarely what was meant; give them the same size.", UserWarning,
+                      stacklevel=3)
 
 
 class RowSoftmax(Function):
@@ -175,29 +200,52 @@ class CrossEntropyGrad(Function):
         return gx, gg_g
 
 
-def _class_axis_last(input, target, name):
-    """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()."""
-    if input.ndim == 1:
-        if target.ndim == 1:
-            if target.shape[0] != 1:
-                raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
-                                 f"size: {target.shape[0]}")
-            return reshape(input, 1, -1), target._array.reshape(1), ()
-        if target.ndim != 0:
-            raise RuntimeError(f"{name}: for an unbatched input of shape {list(input.shape)} the "
-                               f"target must be 0-d (a class index), got shape "
-                               f"{list(target.shape)}")
-        return reshape(input, 1, -1), target._array.reshape(1), ()
+def _check_class_target_shape(input, target, name):
+    """PyTorch's checks of a class-index target against scores (N, C, d1, ...) or (C,), in
+    its order and words: the batch size, then the target's rank, then its size."""
     if input.ndim < 1:
-        raise ValueError(f"{name}: expected input with at least 1 dimension, got a 0-d tensor")
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    multi = (f"0D or 1D target tensor expected, multi-target not supported ({name}: a "
+             f"target of class indices for input of shape {list(input.shape)} has shape "
+             f"{list(input.shape[:1]) if input.ndim == 2 else []}, got {list(target.shape)}")
+    if target._array.dtype.kind == "f" and name == "cross_entropy":
+        multi += (f"; a probability target must have the input's shape "
+                  f"{list(input.shape)}, got {list(target.shape)}")
+    multi += ")"
+    if input.ndim == 1:
+        if target.ndim > 1:
+            raise RuntimeError(multi)
+        if target.ndim == 1 and target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
+                             f"size: {target.shape[0]}")
+        return
+    n = input.shape[0]
+    if (target.shape[0] if target.ndim else 0) != n:
+        raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    if input.ndim == 2:
+        if target.ndim != 1:
+            raise RuntimeError(multi)
+        return
+    expected = [n] + list(input.shape[2:])
+    if input.ndim == 4:
+        if target.ndim != 3:
+            raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got "
+                               f"targets of dimension: {target.ndim}")
+        if list(target.shape) != expected:
+            raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: "
+                               f"{list(target.shape)}); expected a target of size {expected}")
+    elif list(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+
+
+def _class_axis_last(input, target):
+    """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()
+    (their shapes checked already: ``_check_class_target_shape``)."""
+    if input.ndim == 1:
+        return reshape(input, 1, -1), target._array.reshape(1), ()
     n, c = input.shape[0], input.shape[1]
     expected = (n,) + tuple(input.shape[2:])
-    if tuple(target.shape) != expected:
-        if not target.ndim or target.shape[0] != n:
-            raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                             f"({target.shape[0] if target.ndim else 0}).")
-        raise RuntimeError(f"{name}: expected target of shape {list(expected)} for input of shape "
-                           f"{list(input.shape)}, got {list(target.shape)}")
     scores = input
     if input.ndim > 2:
         scores = permute(input, 0, *range(2, input.ndim), 1)
@@ -214,15 +262,15 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         # PyTorch's log_softmax refuses the integer scores first
         kernel = "log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else "log_softmax_kernel_impl"
         raise not_implemented_for(kernel, input._array.dtype)
-    if target._array.dtype.kind != "f" and target._array.dtype.name not in ("int64", "uint8"):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{scalar_type_name(target._array.dtype)}")
     if target.device != input.device:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    scores, t, out_shape = _class_axis_last(input, target, name)
+    _check_label_smoothing(label_smoothing)
+    _check_class_target_shape(input, target, name)
+    if target._array.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target._array.dtype)}")
+    scores, t, out_shape = _class_axis_last(input, target)
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
         raise not_implemented_for(kernel, input._array.dtype)
@@ -251,29 +299,50 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
                          f"[0, {c - 1}] for an input with {c} classes")
     loss = ClassNLL.apply(scores, target=t.astype(xp.int64, copy=False), weight=w,
                           ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=float(label_smoothing), from_logits=from_logits)
+                          label_smoothing=_smoothing(label_smoothing), from_logits=from_logits)
     if reduction == "none":
         loss = reshape(loss, out_shape)
     return loss
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def _check_label_smoothing(label_smoothing):
+    """PyTorch refuses only a smoothing above 1; one of 0 or below (or NaN) smooths nothing."""
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+
+
+def _smoothing(label_smoothing):
+    return float(label_smoothing) if label_smoothing > 0.0 else 0.0
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
     """Mean (or sum) of -input[i, target[i]] (times weight[target[i]]); input holds log-probs."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, weight = _autocast_widen(input, weight)
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
     """Cross entropy between logits ``input`` (N, C, ...) and ``target``.
 
     ``target`` holds class indices (N, ...) or class probabilities (same shape as input).
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight = _autocast_widen(input, target, weight)
-    if isinstance(target, Tensor) and target._array.dtype.kind == "f":
-        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    if isinstance(target, Tensor) and isinstance(input, Tensor) and \
+            tuple(target.shape) == tuple(input.shape):
+        if target._array.dtype.kind != "f":
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_type_name(target._array.dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        _check_label_smoothing(label_smoothing)
+        return _cross_entropy_probabilities(input, target, weight, reduction,
+                                            _smoothing(label_smoothing))
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True,
                        "cross_entropy")
 
@@ -317,11 +386,29 @@ def _reduce(loss, reduction):
     return loss
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean of (input - target)^2."""
+def _weighted(errors, weight, input, reduction):
+    """PyTorch's weighted regression loss: errors * weight, whose 'mean' is the weighted
+    mean (divided by the sum of the weights); weight has the input's size."""
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"Weights and input must have the same size (weight {list(weight.shape)}"
+                         f", input {list(input.shape)}).")
+    _check_reduction(reduction)
+    loss = errors * weight
+    if reduction == "none":
+        return loss
+    return loss.sum() / weight.sum() if reduction == "mean" else loss.sum()
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean of (input - target)^2 (of weight * (input - target)^2 over the weights' sum)."""
+    _warn_target_size(input, target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "mse_loss")
+    if weight is not None:
+        diff = input - target
+        return _weighted(diff * diff, weight, input, reduction)
     # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
     dtype = result_dtype(input, target)
     if dtype.kind != "f":
@@ -330,11 +417,15 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(diff * diff, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
-    """Mean of |input - target|."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean of |input - target| (of weight * |input - target| over the weights' sum)."""
+    _warn_target_size(input, target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "l1_loss")
+    if weight is not None:
+        return _weighted((input - target).abs(), weight, input, reduction)
     return _reduce((input - target).abs(), reduction)
 
 
@@ -431,12 +522,26 @@ class BCEWithLogits(Function):
         return gx, gy
 
 
+def _fits_input(t, input, name, what):
+    """A weight that broadcasts to the input's shape, or PyTorch's RuntimeError."""
+    shape = broadcast_shape(tuple(input.shape), tuple(t.shape), f"{name}'s {what}")
+    if shape != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(shape)} ({name}'s {what} of shape {list(t.shape)} must "
+                           f"broadcast to the input's)")
+
+
 def _prepare_binary(input, target, weight, name, pos_weight=None):
-    _check_same_shape(input, target, name)
     if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(f"Using a target size ({list(target.shape)}) that is different to the "
-                         f"input size ({list(input.shape)}) is deprecated. Please ensure they "
-                         "have the same size.")
+        if name == "binary_cross_entropy":
+            raise ValueError(f"Using a target size ({target.shape}) that is different to the "
+                             f"input size ({input.shape}) is deprecated. Please ensure they "
+                             "have the same size.")
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
+        if isinstance(t, Tensor):
+            _fits_input(t, input, name, what)
     dtype, t_dtype = input._array.dtype, target._array.dtype
     # PyTorch's refusals, in its order: binary_cross_entropy wants one floating dtype;
     # the logits version runs log_sigmoid(input), then (1 - target).mul_(input)
@@ -473,27 +578,34 @@ def _prepare_binary(input, target, weight, name, pos_weight=None):
     return target, w
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
     """-(y log x + (1 - y) log(1 - x)) for probabilities ``input`` in [0, 1]."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight = _autocast_widen(input, target, weight)
     _check_reduction(reduction)
     target, w = _prepare_binary(input, target, weight, "binary_cross_entropy")
     a = input._array
-    if a.size and bool(((a < 0) | (a > 1)).any()):
+    if a.size and not bool(((a >= 0) & (a <= 1)).all()):          # NaN is refused too
         raise RuntimeError(f"all elements of input should be between 0 and 1 (got values in "
                            f"[{float(a.min()):g}, {float(a.max()):g}]; binary_cross_entropy "
                            "takes probabilities; for logits use binary_cross_entropy_with_logits)")
+    y = target._array
+    if y.size and not bool(((y >= 0) & (y <= 1)).all()):
+        raise RuntimeError(f"all elements of target should be between 0 and 1 (got values in "
+                           f"[{float(y.min()):g}, {float(y.max()):g}])")
     return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
     """binary_cross_entropy(sigmoid(input), target), computed stably from the logits.
 
     As PyTorch, the loss has the target's dtype (a float64 target with float32 logits gives a
     float64 loss, a float16 target a float16 one), computed in the promoted dtype of the two.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight, pos_weight = _autocast_widen(input, target, weight, pos_weight)
     _check_reduction(reduction)

@@ -6,7 +6,8 @@ import math
 from .. import _autocast_state, backend
 from ..autograd import Function
 from ._autocast_cast import lower as _autocast_lower
-from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_type_name
+from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, result_dtype,
+                    scalar_type_name)
 from .elementwise import cast, mul
 from .movement import Transpose
 from .plumbing import reshape_to, sum_to
@@ -138,7 +139,7 @@ def _check_dtypes(a, b, kernel):
     if b.ndim > max(a.ndim, 2):      # b folded: the product is b^T a^T, transposed back
         da, db = db, da
     raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                       f"{da.name} != {db.name}")
+                       f"{cpp_type_name(da)} != {cpp_type_name(db)}")
 
 
 def _refuse_bool(a, b, kernel):
@@ -246,11 +247,18 @@ def linear(input, weight, bias=None):
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
     if _autocast_state.active:
         input, weight, bias = _autocast_lower(input, weight, bias)
-    if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
-                           f"{list(weight.shape)}")
-    if input.ndim == 0:
-        raise RuntimeError("linear: input must have at least 1 dimension, got a 0-d tensor")
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if weight.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{weight.ndim}D (linear's weight must be (out_features, "
+                           f"in_features), got shape {list(weight.shape)})")
+    if weight.ndim == 1:
+        # a vector weight: input @ weight, one output feature dropped; no bias beside it
+        if bias is not None:
+            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+        return matmul(input, weight)
     if input.shape[-1] != weight.shape[1]:
         rows = 1
         for s in input.shape[:-1]:
@@ -270,7 +278,8 @@ def linear(input, weight, bias=None):
     if bias is None:
         if input._array.dtype != weight._array.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                               f"{input._array.dtype.name} != {weight._array.dtype.name}")
+                               f"{cpp_type_name(input._array.dtype)} != "
+                               f"{cpp_type_name(weight._array.dtype)}")
         _refuse_bool_linear(input, weight, folded)
         return Linear.apply(input, weight)
     out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
@@ -283,9 +292,10 @@ def linear(input, weight, bias=None):
                            f"{scalar_type_name(weight._array.dtype)}")
     if input._array.dtype != weight._array.dtype:
         di, dw = input._array.dtype, weight._array.dtype
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {di.name} and "
-                           f"{dw.name}" if folded else f"expected scalar type "
-                           f"{scalar_type_name(di)} but found {scalar_type_name(dw)}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(di)} and {scalar_type_name(dw)}" if folded
+                           else f"expected scalar type {scalar_type_name(di)} but found "
+                           f"{scalar_type_name(dw)}")
     if input._array.dtype.kind == "b" and math.prod(out_shape) != 0:
         if input.shape[-1] != 0:
             _refuse_bool_linear(input, weight, folded)

@@ -141,5 +141,5 @@ def embedding_renorm_(input, indices, max_norm, norm_type):
         big = norms > max_norm
         scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
         w[rows[big]] = picked[big] * scale[:, None]
-    input._version.value += 1
+    input._vcounter.value += 1
     return input

@@ -14,7 +14,7 @@ from .. import _memory_format as mf
 from ..autograd import Function
 from ..autograd.function import link_view
 from ..tensor import Tensor
-from ._util import normalize_dim, result_dtype
+from ._util import normalize_dim, result_dtype, scalar_type_name
 from .elementwise import cast
 from .indexing import BasicGetItem, getitem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
@@ -72,9 +72,9 @@ class View(Reshape):
         strides = view_strides(a.shape, a.strides if a.ndim else (a.itemsize,), shape)
         if strides is None:
             raise RuntimeError(
-                f"view size is not compatible with input tensor's size and stride (input shape "
-                f"{list(a.shape)}, asked for {list(shape)}): at least one dimension spans across "
-                "two contiguous subspaces. Use .reshape(...) instead.")
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead. "
+                f"(input shape {list(a.shape)}, asked for {list(shape)})")
         if a.size == 0 and tuple(shape) != tuple(a.shape):
             return a.reshape(shape)          # no memory to share: numpy's own empty layout
         return backend.xp_of(a).lib.stride_tricks.as_strided(a, shape, strides)
@@ -241,15 +241,22 @@ def _shape_arg(shape):
 
 def _infer_shape(numel, shape, in_shape):
     """Resolve one -1 in ``shape``; PyTorch's error when the sizes do not match."""
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    known = 1
-    for s in shape:
-        if s != -1:
-            if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+    known, inferred = 1, None
+    for pos, s in enumerate(shape):               # PyTorch's checks, dim by dim
+        if s == -1:
+            if inferred is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            inferred = pos
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s} at index {pos} of shape "
+                               f"{list(shape)}")
+        else:
             known *= s
     if -1 in shape:
+        if numel == 0 and known == 0:
+            raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} "
+                               f"because the unspecified dimension size -1 can be any value and "
+                               f"is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} "
                                f"(input shape {list(in_shape)})")
@@ -281,7 +288,8 @@ def _view_as_dtype(a, dtype):
     src = a._array
     new, old = target.np.itemsize, src.itemsize
     if new != old:
-        what = f"to view {a.dtype.name} as {target.name} (different element sizes)"
+        what = (f"to view {scalar_type_name(src.dtype)} as {scalar_type_name(target.np)} "
+                "(different element sizes)")
         if src.ndim == 0:
             raise RuntimeError(f"self.dim() cannot be 0 {what}")
         if src.shape[-1] != 1 and src.strides[-1] != old:
@@ -406,7 +414,8 @@ def expand(a, *shape):
                                f"{list(a.shape)}")
         if s == -1:
             if own is None:
-                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
             s = own
         elif own is not None and own != 1 and own != s:
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
@@ -444,16 +453,20 @@ def cat(tensors, dim=0):
         raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors, not a "
                         f"Tensor (got one tensor of shape {list(tensors.shape)}; write "
                         "cat([a, b], dim))")
+    _refuse_non_sequence("cat", tensors)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
-    if not all(isinstance(t, Tensor) for t in tensors):
-        raise TypeError("cat(): expected a sequence of Tensors, got "
-                        f"{[type(t).__name__ for t in tensors]}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
     for i, t in enumerate(tensors):
         if t.ndim == 0:
-            raise RuntimeError(f"cat(): tensor {i} is zero-dimensional and has no dimension "
-                               "to concatenate along (use stack, or reshape it to 1-d first)")
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated (use stack, or reshape it to 1-d first)")
+    # the legacy empty 1-d tensors are left out of the shape checks, not of the dtype
+    dtype = result_dtype(*tensors)
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = tensors[0]
     d = normalize_dim(dim, ref.ndim)
@@ -468,14 +481,21 @@ def cat(tensors, dim=0):
                                    f" size {ref.shape[ax]} but got size {t.shape[ax]} for tensor "
                                    f"number {i} in the list.")
     _same_device_check(tensors, "cat")
-    dtype = result_dtype(*tensors)
     return Cat.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def _refuse_non_sequence(name, tensors):
+    """PyTorch takes a tuple or list of tensors, not another iterable (a generator...)."""
+    if not isinstance(tensors, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not {type(tensors).__name__}")
 
 
 def stack(tensors, dim=0):
     if isinstance(tensors, Tensor):
         raise TypeError("stack(): argument 'tensors' must be a tuple or list of Tensors, not a "
                         f"Tensor (got one tensor of shape {list(tensors.shape)})")
+    _refuse_non_sequence("stack", tensors)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")

@@ -199,19 +199,23 @@ class BatchNorm(Function):
 
 def _check_dtypes(input, *params):
     """PyTorch's CPU kernel: a floating input, and parameters of its dtype (a float16 input may
-    take float32 ones, all of them)."""
+    take float32 ones, all of them).  The first parameter given decides which words a
+    mismatch gets: of the input's dtype, every other must be too; of another, the mix is
+    refused unless all are float32 (then unless the input is float16)."""
     dtype = input._array.dtype
     if dtype.kind != "f":
         raise not_implemented_for("batch_norm", dtype)
     kinds = [t._array.dtype for t in params if t is not None]
-    if all(k == dtype for k in kinds) or (dtype.name == "float16" and
-                                          all(k.name == "float32" for k in kinds)):
+    if not kinds or all(k == dtype for k in kinds):
         return
-    if dtype.name != "float16" and kinds[0] != dtype:
+    if kinds[0] == dtype:
+        found = next(k for k in kinds if k != dtype)
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                           f"{scalar_type_name(found)}")
+    if any(k.name != "float32" for k in kinds):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if dtype.name != "float16":
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
-    found = next(k for k in kinds if k != dtype)
-    raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
-                       f"{scalar_type_name(found)}")
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -222,6 +226,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``training=True`` normalizes with the batch's statistics and updates the running ones in
     place (when given); ``training=False`` uses the running statistics.
     """
+    if momentum is None:        # the layers' cumulative average (momentum=None) is theirs only
+        raise TypeError("batch_norm(): argument 'momentum' (position 7) must be float, not "
+                        "NoneType")
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     shape = tuple(input.shape)
     if training:
         if not shape:
@@ -275,5 +286,5 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training:
         for t in (running_mean, running_var):
             if t is not None:
-                t._version.value += 1
+                t._vcounter.value += 1
     return out

@@ -91,6 +91,10 @@ def pad(input, pad, mode="constant", value=None):
     ``pad`` lists (left, right) pairs starting from the LAST dimension: (1, 2) pads the last
     dim by 1 before and 2 after; (1, 1, 2, 2) also the one before it by 2 on each side.
     """
+    for i, p in enumerate(pad):
+        if not hasattr(p, "__index__"):          # a float (or str) amount is refused
+            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
+                            f"found element of type {type(p).__name__} at pos {i}")
     pad = tuple(int(p) for p in pad)
     _check(input, pad, mode)
     if mode != "constant" and value not in (None, 0, 0.0):

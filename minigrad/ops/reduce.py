@@ -7,6 +7,7 @@ gradient can be differentiated again).
 from __future__ import annotations
 
 import builtins  # this module defines sum, max, min, all, any: the builtins stay reachable
+import warnings
 
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
@@ -496,15 +497,15 @@ def argmin(a, dim=None, keepdim=False):
 
 def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch."""
-    return _var_apply(Var, a, dim, unbiased, keepdim, correction)
+    return _var_apply(Var, a, dim, unbiased, keepdim, correction, "var")
 
 
 def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """sqrt(var), with the same arguments as ``var``."""
-    return _var_apply(Std, a, dim, unbiased, keepdim, correction)
+    return _var_apply(Std, a, dim, unbiased, keepdim, correction, "std")
 
 
-def _var_apply(function, a, dim, unbiased, keepdim, correction):
+def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
@@ -521,6 +522,14 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction):
         for ax in given:
             grad_count *= a.shape[ax]
         axes = given or tuple(range(a.ndim))        # dim=() reduces everything, as PyTorch
+    kept = 1
+    for ax in range(a.ndim):
+        if ax not in axes:
+            kept *= a.shape[ax]
+    if a._array.size // builtins.max(kept, 1) - correction <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. The correction ({correction}) "
+                      f"should be strictly less than the reduction factor (input numel "
+                      f"divided by output numel)", UserWarning, stacklevel=3)
     return function.apply(a, axes=axes, correction=correction, keepdim=keepdim,
                           grad_count=grad_count)
 
@@ -548,14 +557,23 @@ def _softmax_dim(ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(a, dim=None, dtype=None):
+def softmax(a, dim, dtype=None):
     """exp(a) / sum(exp(a)) along ``dim``; each slice along ``dim`` sums to 1."""
     return _softmax_apply(Softmax, a, dim, dtype)
 
 
-def log_softmax(a, dim=None, dtype=None):
+def log_softmax(a, dim, dtype=None):
     """log(softmax(a)) along ``dim``, computed stably as a - max - log(sum(exp(a - max)))."""
     return _softmax_apply(LogSoftmax, a, dim, dtype)
+
+
+def implicit_softmax_dim(name, ndim, stacklevel):
+    """The dim a softmax-like function called without one takes (PyTorch's legacy choice),
+    with PyTorch's deprecation warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Pass dim= "
+                  f"explicitly (dim={_softmax_dim(ndim)} was chosen for a {ndim}-d input).",
+                  UserWarning, stacklevel=stacklevel)
+    return _softmax_dim(ndim)
 
 
 def _softmax_apply(function, a, dim, dtype):

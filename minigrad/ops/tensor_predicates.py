@@ -200,7 +200,7 @@ def _store(input, values):
     if input._array.dtype.kind in "iu" and array.dtype.kind == "f":
         array = np.trunc(array)
     input._array[...] = array.reshape(input._array.shape).astype(input._array.dtype)
-    input._version.value += 1
+    input._vcounter.value += 1
     return input
 
 

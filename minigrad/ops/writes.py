@@ -36,8 +36,11 @@ def apply_inplace(target, function, *others, **params):
         with no_grad():
             result = function.apply(target, *others, **params)
         _write(target, result._array)
-        target._version.value += 1
+        target._vcounter.value += 1
         return target
+    refusal = target.__dict__.get("_inplace_refusal")
+    if refusal is not None:                 # an output of a custom Function that is a view
+        raise RuntimeError(refusal)
     base = _real_base(target)
     if base is not None:
         if base.grad_fn is None and base._requires_grad:
@@ -54,7 +57,7 @@ def apply_inplace(target, function, *others, **params):
     result = function.apply(source, *others, **params)
     _write(target, result._array)
     _take_history(target, result)
-    target._version.value += 1
+    target._vcounter.value += 1
     _rebase_views(target, target)
     return target
 
@@ -138,14 +141,14 @@ def _inplace_on_view(view, base, function, others, params):
     result = function.apply(current, *others, **params)
     if result._array.shape != view._array.shape or not result._requires_grad:
         _write(view, result._array)
-        view._version.value += 1
+        view._vcounter.value += 1
         return view
     new_base = ViewScatter.apply(_snapshot(base), result, index=index)
     _write(view, result._array)                           # the real write, through the view
     base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
     rebased = ViewGather.apply(base, index=index)
     _take_history(view, rebased)
-    view._version.value += 1
+    view._vcounter.value += 1
     _rebase_views(base, view)
     return view
 
@@ -218,9 +221,15 @@ def _write(target, array):
         raise RuntimeError(f"output with shape {list(dst.shape)} doesn't match the broadcast "
                            f"shape {list(array.shape)}")
     if not dst.flags.writeable:
+        if not any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+            # not an expanded view: the memory is a read-only NumPy buffer (from_numpy of a
+            # non-writable array, np.frombuffer of bytes), which numpy will not write
+            raise RuntimeError("cannot write to this tensor: its memory is a read-only NumPy "
+                               "array (from_numpy of a non-writable array). Please clone() the "
+                               "tensor before performing the operation.")
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                           "refers to a single memory location (it is an expanded view). Please "
-                           "clone() the tensor before performing the operation.")
+                           "refers to a single memory location. Please clone() the tensor before "
+                           "performing the operation. (It is an expanded view.)")
     dst[...] = array
 
 

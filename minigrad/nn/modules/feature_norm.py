@@ -6,6 +6,8 @@ running statistics, initialised and printed as PyTorch's.
 """
 from __future__ import annotations
 
+import warnings
+
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
@@ -28,9 +30,9 @@ class LayerNorm(Module):
         self.elementwise_affine = elementwise_affine
         self._bias = bool(bias and elementwise_affine)
         if elementwise_affine:
-            self.weight = Parameter(creation.ones(*shape, device=device, dtype=dtype))
+            self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(creation.zeros(*shape, device=device, dtype=dtype))
+                self.bias = Parameter(creation.zeros(shape, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -58,7 +60,8 @@ class GroupNorm(Module):
                  dtype=None):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError("num_channels must be divisible by num_groups")
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
         self._bias = bool(bias and affine)
@@ -111,6 +114,15 @@ class _InstanceNorm(_NormBase):
         if input.ndim not in (nd + 1, nd + 2):
             raise ValueError(f"expected {nd + 1}D or {nd + 2}D input (got {input.ndim}D input)")
         batched = input.ndim == nd + 2
+        channels = input.shape[-nd - 1]
+        if channels != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={input.ndim - nd - 1} to match "
+                                 f"num_features ({self.num_features}), but got: {channels}.")
+            warnings.warn(f"input's size at dim={input.ndim - nd - 1} does not match "
+                          f"num_features ({self.num_features}, got {channels}); without affine "
+                          f"parameters num_features is unused, so leaving it out silences "
+                          f"this warning")
         x = input if batched else input.unsqueeze(0)
         out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                               self.training or not self.track_running_stats, self.momentum,

@@ -237,6 +237,8 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]}")
+        if not packed and x.shape[0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         h_shape, c_shape = self._expected_hidden(batch)
         is_lstm = self.mode == "LSTM"
         if hx is None:
@@ -386,16 +388,23 @@ class RNNCellBase(Module):
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
                                f"expected {self.input_size}")
-        batch = input.shape[0] if input.ndim == 2 else None
+        # as PyTorch: an unbatched input and its states all get a batch dim of 1 first, so an
+        # unbatched input's state must be 1-d too
+        batch = input.shape[0] if input.ndim == 2 else 1
         for k, s in enumerate(states):
             if s is None:
                 continue
-            if batch is not None and s.shape[0] != batch:
+            shape = tuple(s.shape) if input.ndim == 2 else (1,) + tuple(s.shape)
+            if shape[0] != batch:
                 raise RuntimeError(f"Input batch size {batch} doesn't match hidden{k} batch "
-                                   f"size {s.shape[0]}")
-            if s.shape[-1] != self.hidden_size:
+                                   f"size {shape[0]}")
+            if len(shape) < 2:          # a batched input with a 1-d state: no dim 1 to read
+                raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], "
+                                 f"but got 1) (hidden{k} of shape {list(s.shape)} has no batch "
+                                 f"dim for the batched input)")
+            if shape[1] != self.hidden_size:
                 raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got "
-                                   f"{s.shape[-1]}, expected {self.hidden_size}")
+                                   f"{shape[1]}, expected {self.hidden_size}")
 
     def _run(self, input, h, c, step):
         self._check(input, (h, c))
