@@ -24,6 +24,7 @@ def probs_or_logits(dist, probs, logits):
         raise ValueError(_BOTH_OR_NEITHER)
     name, given = ("logits", logits) if probs is None else ("probs", probs)
     setattr(dist, name, broadcast_all(given)[0])
+    dist._given = name
     return given
 
 
@@ -46,7 +47,21 @@ class BinaryOdds:
         return self.logits.sigmoid()
 
 
-class Bernoulli(BinaryOdds, Distribution):
+class GivenParameter:
+    """Mixin: ``_param``, the one of probs/logits given at construction (``probs_or_logits``
+    records which in ``_given``; ``expand`` keeps it), even after the other was derived; and
+    ``param_shape``, its size."""
+
+    @property
+    def _param(self):
+        return vars(self)[self._given]
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+
+class Bernoulli(GivenParameter, BinaryOdds, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -59,15 +74,6 @@ class Bernoulli(BinaryOdds, Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Bernoulli, batch_shape, _instance, ("probs", "logits"))
-
-    @property
-    def _param(self):
-        held = vars(self)
-        return held["probs"] if "probs" in held else held["logits"]
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     @property
     def mean(self):

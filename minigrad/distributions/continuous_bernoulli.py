@@ -17,7 +17,7 @@ import math
 
 from . import _ops as ops
 from . import constraints
-from .bernoulli import cross_entropy_with_logits, probs_or_logits
+from .bernoulli import GivenParameter, cross_entropy_with_logits, probs_or_logits
 from .distribution import Distribution
 from .utils import clamp_probs, lazy_property, scalar_or_param_shape, standard_uniform
 
@@ -38,7 +38,7 @@ def _series(coefficients, u):
     return total
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(GivenParameter, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True
@@ -52,7 +52,6 @@ class ContinuousBernoulli(Distribution):
                     self.probs).all():
                 raise ValueError("The parameter probs has invalid values")
             self.probs = clamp_probs(self.probs)
-        self._given = "logits" if probs is None else "probs"
         self._lims = lims
         super().__init__(scalar_or_param_shape((raw,), self._param),
                          validate_args=validate_args)
@@ -60,7 +59,7 @@ class ContinuousBernoulli(Distribution):
     def expand(self, batch_shape, _instance=None):
         out = self._expand_params(ContinuousBernoulli, batch_shape, _instance,
                                   ("probs", "logits"))
-        out._given, out._lims = self._given, self._lims
+        out._lims = self._lims
         return out
 
     @lazy_property
@@ -71,15 +70,6 @@ class ContinuousBernoulli(Distribution):
     @lazy_property
     def probs(self):
         return clamp_probs(self.logits.sigmoid())
-
-    @property
-    def _param(self):
-        """The tensor given at construction (probs or logits)."""
-        return vars(self)[self._given]
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def _outside_lims(self):
         low, high = self._lims

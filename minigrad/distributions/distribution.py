@@ -111,6 +111,8 @@ class Distribution:
             if name in held:
                 trailing = tuple(held[name].shape)[batch_rank:]
                 setattr(twin, name, held[name].expand(tuple(new_batch) + trailing))
+        if "_given" in held:                    # which parameter was given (GivenParameter)
+            twin._given = held["_given"]
         Distribution.__init__(twin, new_batch, self._event_shape, validate_args=False)
         twin._validate_args = self._validate_args
         return twin

@@ -13,7 +13,7 @@ log(1 - p) = logsigmoid(-logits).  A draw is Poisson(lambda) with lambda ~ Gamma
 """
 from . import _ops as ops
 from . import constraints
-from .bernoulli import _BOTH_OR_NEITHER, BinaryOdds
+from .bernoulli import _BOTH_OR_NEITHER, BinaryOdds, GivenParameter
 from .distribution import Distribution
 from .gamma import Gamma
 from .utils import broadcast_all, lazy_property, numpy_rng, param_numpy, wrap_draws
@@ -25,7 +25,7 @@ def _log_sigmoid(z):
     return -ops.softplus(-z)
 
 
-class NegativeBinomial(BinaryOdds, Distribution):
+class NegativeBinomial(GivenParameter, BinaryOdds, Distribution):
     arg_constraints = {"total_count": constraints.greater_than_eq(0),
                        "probs": constraints.half_open_interval(0.0, 1.0),
                        "logits": constraints.real}
@@ -42,19 +42,8 @@ class NegativeBinomial(BinaryOdds, Distribution):
         super().__init__(p.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        out = self._expand_params(NegativeBinomial, batch_shape, _instance,
-                                  ("total_count", "probs", "logits"))
-        out._given = self._given
-        return out
-
-    @property
-    def _param(self):
-        """The tensor given at construction (probs or logits)."""
-        return vars(self)[self._given]
-
-    @property
-    def param_shape(self):
-        return self._param.size()
+        return self._expand_params(NegativeBinomial, batch_shape, _instance,
+                                   ("total_count", "probs", "logits"))
 
     @property
     def mean(self):

@@ -12,7 +12,7 @@ Parameters broadcast to the batch shape; events are scalars.
 """
 from . import _ops as ops
 from . import constraints
-from .bernoulli import BinaryOdds, probs_or_logits
+from .bernoulli import BinaryOdds, GivenParameter, probs_or_logits
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
@@ -32,31 +32,21 @@ def from_base(name, doc):
     return property(lambda self: getattr(self.base_dist, name), doc=doc)
 
 
-class LogitRelaxedBernoulli(BinaryOdds, Distribution):
+class LogitRelaxedBernoulli(GivenParameter, BinaryOdds, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.real
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         self.temperature = temperature
         raw = probs_or_logits(self, probs, logits)
-        self._given = "logits" if probs is None else "probs"
         super().__init__(scalar_or_param_shape((raw,), self._param),
                          validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         out = self._expand_params(LogitRelaxedBernoulli, batch_shape, _instance,
                                   ("probs", "logits"))
-        out.temperature, out._given = self.temperature, self._given
+        out.temperature = self.temperature
         return out
-
-    @property
-    def _param(self):
-        """The tensor given at construction (probs or logits)."""
-        return vars(self)[self._given]
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def rsample(self, sample_shape=ops.Size()):
         """(logit(p) + logit(u)) / t with u ~ U(0, 1); both clamped inside (0, 1)."""
