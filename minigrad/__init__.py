@@ -216,9 +216,9 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
               "index_select", "sort", "argsort", "topk", "cumsum", "cumprod", "norm",
               "var_mean", "std_mean", "subtract", "multiply", "divide", "clamp", "clip",
               "clamp_min", "clamp_max",
-              "where", "cat", "concat", "concatenate", "stack", "flatten", "reshape", "transpose", "permute", "squeeze",
-              "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue", "median", "nanmedian",
-              "mode", "nansum", "nanmean", "take", "nan_to_num", "fmod"):
+              "where", "cat", "concat", "concatenate", "stack", "flatten", "reshape", "transpose",
+              "permute", "squeeze", "unsqueeze", "dot", "outer", "tril", "triu", "kthvalue",
+              "median", "nanmedian", "mode", "nansum", "nanmean", "take", "nan_to_num", "fmod"):
     globals()[_name] = _torch_args(globals()[_name])
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
               "bitwise_right_shift"):
