@@ -88,7 +88,14 @@ def _to_minigrad(x, seen=None):
     seen = {} if seen is None else seen
     if isinstance(x, torch.Tensor):
         if id(x) not in seen:
-            t = minigrad.tensor(x.detach().numpy())
+            if x._base is not None and x.is_leaf:
+                # a view of a larger tensor (op_db's partial_views samples): the same view of
+                # the same numbers, since as_strided reads the storage around it
+                storage = torch.empty(0, dtype=x.dtype).set_(x.untyped_storage())
+                t = minigrad.tensor(storage.numpy()).as_strided(tuple(x.shape), x.stride(),
+                                                                x.storage_offset())
+            else:
+                t = minigrad.tensor(x.detach().numpy())
             seen[id(x)] = t.requires_grad_(True) if x.requires_grad else t
         return seen[id(x)]
     if isinstance(x, (list, tuple)):
@@ -173,7 +180,20 @@ _SIGN_GAUGE = {"svd", "linalg.svd", "linalg.eigh"}
 # gradient on the overwritten elements and zeroes the rest, the reverse of d out / d input
 # (torch.autograd.gradcheck fails on it; tests/test_opdb_round8.py checks minigrad's against
 # central differences of torch's forward instead)
-_WRONG_TORCH_GRAD = {"as_strided_scatter": (0,)}
+#
+# ctc_loss's gradient for log_probs is d loss / d logits as if log_softmax came first
+# (pytorch issues 52241 and 82545, open): it adds exp(log_probs) times the upstream gradient.
+# After a log_softmax, as in every network, that term cancels and both libraries agree; on the
+# leaf log_probs op_db hands over, minigrad's (the derivative of the forward it computes)
+# differs. The registry checks minigrad's against central differences, and after a
+# log_softmax against torch's
+_WRONG_TORCH_GRAD = {"as_strided_scatter": (0,), "nn.functional.ctc_loss": (0,)}
+
+# torch's float64 Bessel functions are off by up to 9e-7 near |x| = 5 (measured against
+# scipy.special on 200,001 points in [-12, 12]; minigrad's within 5e-13), so their values and
+# gradients are compared to 1e-6
+_LOOSE_TORCH = {"special.bessel_j0": 1e-6, "special.bessel_j1": 1e-6,
+                "special.bessel_y0": 1e-6, "special.bessel_y1": 1e-6}
 
 
 def _column_signs(a, k):
@@ -250,18 +270,50 @@ def _values(x):
     return x.detach().numpy() if isinstance(x, (torch.Tensor, minigrad.Tensor)) else np.asarray(x)
 
 
-def _same_values(m, t, dtype):
+def _same_values(m, t, dtype, atol=1e-9):
     """float64 to 1e-6; float32 to 1e-5 of the output's largest magnitude, since a different
     summation order moves each sum of a few hundred float32 terms by that much; exact otherwise."""
     mine, theirs = _values(m), _values(t)
     if theirs.dtype.kind != "f":
         np.testing.assert_array_equal(mine, theirs)
     elif dtype == torch.float64 and theirs.dtype == np.float64:
-        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=atol, equal_nan=True)
     else:
         finite = np.abs(theirs[np.isfinite(theirs)])
         scale = max(1.0, float(finite.max())) if finite.size else 1.0
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5 * scale, equal_nan=True)
+
+
+def _doubled(x):
+    if isinstance(x, torch.Tensor) and x.dtype == torch.float32:
+        return x.detach().double()
+    if isinstance(x, (list, tuple)):
+        return type(x)(_doubled(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _doubled(v) for k, v in x.items()}
+    return x
+
+
+def _same_float32_values(op, sample, m, t, index):
+    """float32 outputs: as _same_values, or, where that fails, no further from torch's own
+    float64 result than four times torch's float32 one. Some samples are ill-conditioned
+    (op_db's attention samples give scores near 1e5, where one rounding of a score moves a
+    softmax weight by 1%): there a different but equally exact order of sums differs from
+    torch's by more than the fixed tolerance."""
+    try:
+        _same_values(m, t, torch.float32)
+    except AssertionError:
+        exact, error = _run(op.op, _doubled([sample.input, *sample.args]),
+                            _doubled(sample.kwargs), torch, backward=False)
+        if error is not None or len(exact) <= index or not isinstance(exact[index],
+                                                                       torch.Tensor):
+            raise
+        ref = exact[index].detach().numpy()
+        mine, theirs = _values(m).astype(np.float64), _values(t).astype(np.float64)
+        mine_err, their_err = np.abs(mine - ref), np.abs(theirs - ref)
+        finite = np.isfinite(ref)
+        if not finite.any() or mine_err[finite].max() > 4 * their_err[finite].max():
+            raise
 
 
 def check_op(op, fn, dtype=torch.float64):
@@ -297,15 +349,18 @@ def check_op(op, fn, dtype=torch.float64):
                 for i, (m, t) in enumerate(zip(mine, theirs)):
                     if tied and i == len(theirs) - 1:
                         m, t = _picked(op, sample, m, t)
-                    if not random:
-                        _same_values(m, t, dtype)
+                    if not random and dtype == torch.float32:
+                        _same_float32_values(op, sample, m, t, i)
+                    elif not random:
+                        _same_values(m, t, dtype, _LOOSE_TORCH.get(op.name, 1e-9))
                 wrong = _WRONG_TORCH_GRAD.get(op.name, ())
                 for k, (m, t) in enumerate(zip(_leaves(margs), _leaves(targs))):
                     if t.grad is not None and not random and same_gauge and k not in wrong:
                         got = np.zeros(tuple(t.shape)) if m.grad is None else m.grad.numpy()
                         # force: torch's gradient may be a ZeroTensor (sgn of a real input)
                         np.testing.assert_allclose(got, t.grad.numpy(force=True), rtol=1e-6,
-                                                   atol=1e-9, equal_nan=True)
+                                                   atol=_LOOSE_TORCH.get(op.name, 1e-9),
+                                                   equal_nan=True)
             agree += 1
         except Exception as exc:  # noqa: BLE001
             disagree.append(f"{sample.summary() if hasattr(sample, 'summary') else sample}: "
