@@ -169,7 +169,7 @@ from .ops.type_promotion import result_type, promote_types, can_cast  # noqa: E4
 from .ops.sampling_more import multinomial, poisson, randint_like  # noqa: E402,F401
 from .ops.axis_splits import hsplit, vsplit, dsplit  # noqa: E402,F401
 from .ops.conjugation import (  # noqa: E402,F401
-    conj, resolve_conj, resolve_neg, is_conj, is_neg, adjoint)
+    conj, conj_physical, conj_physical_, resolve_conj, resolve_neg, is_conj, is_neg, adjoint)
 from .ops.strided import as_strided, narrow_copy  # noqa: E402,F401
 from .ops.index_reduce import index_reduce  # noqa: E402,F401
 from .ops.view_copies import (  # noqa: E402,F401
