@@ -11,5 +11,6 @@ from .modules.module import RemovableHandle  # noqa: F401
 __all__ = ["functional", "init", "utils", "Parameter"] + list(_modules_all)
 from . import common_types, grad, parallel  # noqa: F401,E402
 from . import attention  # noqa: F401,E402  (sdpa_kernel, SDPBackend)
+from ._functional_linear_ce import LinearCrossEntropyOptions  # noqa: F401,E402
 __all__ += ["Buffer", "UninitializedParameter", "UninitializedBuffer", "common_types", "grad",
             "parallel", "attention"]

@@ -63,6 +63,7 @@ from ._functional_grid import affine_grid, grid_sample  # noqa: F401
 from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
 from ._functional_embedding_bag import embedding_bag, _renorm_rows  # noqa: F401
+from ._functional_linear_ce import linear_cross_entropy  # noqa: F401
 from ._functional_round7 import (  # noqa: F401
     upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)

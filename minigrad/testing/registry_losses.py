@@ -217,3 +217,37 @@ def _ctc_samples(g):
 # ops, is checked to second order against finite differences only
 register("ctc_loss", _ctc, _ctc_samples, family="nn", requires=((F_MODULE, "ctc_loss"),),
          second_order="finite differences")
+
+
+# ----------------------------------------------------------------------------------------------
+# A linear layer and cross entropy in one call
+# ----------------------------------------------------------------------------------------------
+def _linear_ce(lib, x, w, target, *rest, bias=False, class_weight=False, **kw):
+    """F.linear_cross_entropy; after (input, linear_weight, target) come the linear bias and
+    the class weights, when the flags say they are there (both are keyword-only)."""
+    rest = list(rest)
+    if bias:
+        kw["linear_bias"] = rest.pop(0)
+    if class_weight:
+        kw["weight"] = rest.pop(0)
+    return lib.nn.functional.linear_cross_entropy(x, w, target, **kw)
+
+
+def _linear_ce_samples(g):
+    i64 = np.int64
+    yield S(g.randn(5, 4), g.randn(3, 4), g.index(3, 5), desc="(N, in), class indices")
+    yield S(g.randn(5, 4), g.randn(3, 4), g.index(3, 5), g.randn(3),
+            kwargs={"bias": True, "reduction": "sum"}, desc="a bias, sum")
+    yield S(g.randn(4), g.randn(3, 4), np.array(2, i64), desc="unbatched (in,)")
+    yield S(g.randn(5, 4), g.randn(3, 2, 4), g.index(3, 5, 2), g.randn(3, 2),
+            kwargs={"bias": True, "reduction": "none"}, desc="K-dimensional (C, d, in)")
+    yield S(g.randn(5, 4), g.randn(3, 4), g.probs(5, 3),
+            requires_grad=[True, True, False], kwargs={"label_smoothing": 0.1},
+            desc="probability targets, label smoothing")
+    yield S(g.randn(6, 4), g.randn(3, 4), np.array([0, 1, 2, 1, 0, 2], i64),
+            np.array([0.5, 2.0, 1.0]), requires_grad=[True, True, False, False],
+            kwargs={"class_weight": True, "ignore_index": 1}, desc="class weights, ignore_index")
+
+
+register("linear_cross_entropy", _linear_ce, _linear_ce_samples, family="nn",
+         requires=((F_MODULE, "linear_cross_entropy"),))
