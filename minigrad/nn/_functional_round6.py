@@ -43,9 +43,13 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if eps is None:
         eps = finfo(input.dtype).eps
     dims = tuple(range(input.ndim - k, input.ndim))
-    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if k else \
-        input * (input * input + eps).rsqrt()
-    return y * weight if weight is not None else y
+    # float16 is computed in float32 and rounded at the end, as PyTorch: x^2 overflows float16
+    # from |x| = 256 on, which would make every output of the row 0
+    x = input.float() if input._array.dtype == np.float16 else input
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if k else x * (x * x + eps).rsqrt()
+    if weight is not None:
+        y = y * weight
+    return y.to(input.dtype) if x is not input else y
 
 
 def pdist(input, p=2):

@@ -337,6 +337,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
     norm is 0 (for ord < 1 the power's derivative is infinite there)."""
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    if x._array.dtype == np.float16:
+        # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
+        # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
+        return cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim), np.float16)
     axes = normalize_dims(dim, x.ndim)
     if dim is not None and len(axes) == 0:
         dim = None                          # dim=(): every element, as PyTorch

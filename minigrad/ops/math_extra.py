@@ -37,6 +37,8 @@ __all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
+_FLOAT16, _FLOAT32 = np.dtype("float16"), np.dtype("float32")
+
 
 def log2(input):
     """log(x) / ln 2."""
@@ -183,6 +185,10 @@ def logcumsumexp(input, dim):
     triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
     """
     _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
+    if input._array.dtype == np.float16:
+        # float16 sums drift by a few units in the last place per term: float32 inside,
+        # rounded once, as PyTorch
+        return cast(logcumsumexp(cast(input, _FLOAT32), dim), _FLOAT16)
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0 or input.shape[d] == 0:
         return add(input, 0.0)
@@ -377,6 +383,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
     _sdp_state.check_kernel(query, key, value, dropout_p)
+    half = q_dtype == "float16"
+    if half:
+        # as PyTorch's CPU kernels: half-precision attention is accumulated in float32 (the
+        # float16 softmax and products alone were off by 2% of the output's scale)
+        query, key, value = (cast(t, _FLOAT32) for t in (query, key, value))
+        if attn_mask is not None and attn_mask._array.dtype == np.float16:
+            attn_mask = cast(attn_mask, _FLOAT32)
     if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
         # key and value may each have fewer heads than query: each is repeated to match
         n_q = query.shape[-3]
@@ -403,7 +416,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     weights = _safe_softmax(scores, xp)
     if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
         weights = _dropout_weights(weights, dropout_p)
-    return matmul(weights, value)
+    out = matmul(weights, value)
+    return cast(out, _FLOAT16) if half else out
 
 
 def _repeat_heads(t, n_heads):

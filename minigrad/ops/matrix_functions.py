@@ -22,6 +22,7 @@ from ..tensor import Tensor
 from .elementwise import add, mul, sub
 from .matmul import matmul
 from .movement import cat, mT, narrow, squeeze, unsqueeze
+from .plumbing import cast_to
 from .shaping import tril
 from .solve import check_matrices, inv
 
@@ -78,6 +79,10 @@ class MatrixExp(Function):
 def matrix_exp(A):
     """``linalg.matrix_exp`` / ``matrix_exp``: the matrix exponential sum_k A^k / k! of A
     (*, n, n), same shape and dtype."""
+    if isinstance(A, Tensor) and A._array.dtype == np.float16:
+        # unlike PyTorch's other linalg kernels, matrix_exp has a half-precision one: here,
+        # float32 rounded once
+        return cast_to(matrix_exp(cast_to(A, np.float32)), np.float16)
     check_matrices(A, "linalg.matrix_exp")
     return MatrixExp.apply(A)
 
