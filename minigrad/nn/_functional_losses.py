@@ -274,6 +274,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
+    if isinstance(input, Tensor) and input._array.dtype.name == "float16":
+        # float32 inside, rounded once, as PyTorch's norms: |x|^p overflows float16 early
+        return normalize(input.float(), p, dim, eps).to(input.dtype)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
         count = (size != 0).to(input.dtype).sum(dim, keepdim=True)

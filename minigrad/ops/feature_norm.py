@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, cast, div, mul, sqrt, sub
 from .normalization import update_running
@@ -28,15 +30,17 @@ __all__ = ["layer_norm", "group_norm", "instance_norm"]
 
 def _check_dtypes(kernel, input, *params):
     """PyTorch's CPU kernels: a floating input with parameters of its dtype, or a float16 input
-    with float32 parameters (then computed in float32, the result float16). Returns the dtype
-    to compute in, or None for the input's own."""
+    with float32 parameters. A float16 input is computed in float32, the result float16.
+    Returns the dtype to compute in, or None for the input's own."""
     dtype = input._array.dtype
     kinds = [t._array.dtype for t in params if t is not None]
     if dtype.kind != "f" and (kernel == "batch_norm" or not kinds or kinds[0] == dtype):
         # the kernel's dtype dispatch; layer/group norm compare the first parameter first
         raise not_implemented_for(kernel, dtype)
     if all(k == dtype for k in kinds):
-        return None
+        # float16 alone is computed in float32 too (PyTorch's accumulation type): its squares
+        # overflow from |x| = 256
+        return np.dtype("float32") if dtype.name == "float16" else None
     if kinds[0] == dtype:           # the first parameter has the input's dtype: so must all
         found = next(k for k in kinds if k != dtype)
         raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "

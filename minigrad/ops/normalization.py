@@ -27,7 +27,7 @@ from . import _batch_norm_kernels as _kernels
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, mul, rsqrt, sub
 from .movement import clone
-from .plumbing import reshape_to
+from .plumbing import cast_to, reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 
 __all__ = ["BatchNorm", "batch_norm"]
@@ -40,6 +40,13 @@ def update_running(stat, batch, momentum):
     which numpy keeps read-only. PyTorch's kernel writes through it anyway, one channel after
     another (the element ends up with every channel's update applied in turn); minigrad does
     the same, in channel order, through a writable view of the same memory."""
+    if stat.flags.writeable and stat.dtype.kind == "f" and batch.dtype.kind == "f" and \
+            batch.dtype.itemsize > stat.dtype.itemsize:
+        # float16 statistics of a float16 input normalised in float32: blended in float32 and
+        # rounded once, since the batch's variance may pass float16's range (65504) where
+        # the running one does not
+        stat[...] = (1 - momentum) * stat.astype(batch.dtype) + momentum * batch
+        return
     batch = batch.astype(stat.dtype, copy=False)
     if stat.flags.writeable:
         if stat.dtype.kind == "f":
@@ -276,6 +283,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not shape:
         raise RuntimeError("batch_norm: a 0-d input has no channel dimension (N, C, ...)")
     _check_dtypes(input, weight, bias, running_mean, running_var)
+    half = input._array.dtype == np.float16
+    if half:
+        # as PyTorch: float16 is normalised in float32 (its squares overflow from |x| = 256)
+        # and the result rounded once; the running statistics keep their own dtype
+        input, weight, bias = (None if t is None else cast_to(t, np.dtype("float32"))
+                               for t in (input, weight, bias))
     affine = tuple(t for t in (weight, bias) if t is not None)
     out = BatchNorm.apply(
         input, *affine,
@@ -287,4 +300,4 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         for t in (running_mean, running_var):
             if t is not None:
                 t._vcounter.value += 1
-    return out
+    return cast_to(out, np.dtype("float16")) if half else out

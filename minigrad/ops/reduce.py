@@ -530,6 +530,11 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
         warnings.warn(f"{name}(): degrees of freedom is <= 0. The correction ({correction}) "
                       f"should be strictly less than the reduction factor (input numel "
                       f"divided by output numel)", UserWarning, stacklevel=3)
+    if a._array.dtype.name == "float16":
+        # as PyTorch: float16 is summed in float32 and rounded once (its squares overflow
+        # from |x| = 256, where the standard deviation is still far from float16's limit)
+        return cast(function.apply(cast(a, dtypes.float32), axes=axes, correction=correction,
+                                   keepdim=keepdim, grad_count=grad_count), dtypes.float16)
     return function.apply(a, axes=axes, correction=correction, keepdim=keepdim,
                           grad_count=grad_count)
 
