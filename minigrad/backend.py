@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "Device", "device", "cpu", "xp_of", "device_of", "array_module", "to_device", "as_numpy",
-    "is_cuda_available", "cuda_device_count", "index_add", "sliding_window_view",
+    "is_cuda_available", "cuda_device_count", "index_add", "matmul", "sliding_window_view",
     "tune_host_allocator",
 ]
 
@@ -172,6 +172,20 @@ def index_add(target, index, values):
         import cupyx  # noqa: ships with cupy
         cupyx.scatter_add(target, index, values)
     return target
+
+
+def matmul(a, b):
+    """``a @ b`` with numpy's broadcasting; float16 operands through float32.
+
+    numpy has no BLAS kernel for float16: its float16 products loop in C, accumulating in
+    float32, 100-300x slower than float32's GEMM. Converting both to float32, one GEMM, and
+    rounding the result once gives the same accumulation precision (as PyTorch's CPU float16
+    products) at float32's speed. Other dtypes, and cupy arrays, go to ``xp.matmul`` as they
+    are.
+    """
+    if isinstance(a, np.ndarray) and a.dtype == np.float16 and b.dtype == np.float16:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    return xp_of(a).matmul(a, b)
 
 
 def sliding_window_view(array, window_shape, axis):

@@ -91,3 +91,90 @@ def test_matrix_exp_in_half():
     ref = torch.linalg.matrix_exp(torch.tensor(a).float()).numpy()
     _check(mine, ref)
     mine.sum().backward()
+
+
+LARGE = {   # each on |x| up to 600, where x^2 passes float16's 65504
+    "layer_norm": lambda L, x, w: L.nn.functional.layer_norm(x, (8,), w[0], w[1]),
+    "group_norm": lambda L, x, w: L.nn.functional.group_norm(x, 2),
+    "instance_norm": lambda L, x, w: L.nn.functional.instance_norm(x),
+    "std": lambda L, x, w: x.std(-1),
+    "std_mean": lambda L, x, w: L.std_mean(x, (0, 2))[0],
+    "normalize": lambda L, x, w: L.nn.functional.normalize(x, dim=-1),
+    "cosine_similarity": lambda L, x, w: L.nn.functional.cosine_similarity(x, x.flip(-1), -1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_large_float16_values_and_gradients(name):
+    x = _half(rng.uniform(-600, 600, (4, 6, 8)))
+    w = _half(rng.uniform(0.5, 2, (2, 8)))
+    results = []
+    for lib in (minigrad, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        out = LARGE[name](lib, xt, lib.tensor(w))
+        out.float().sum().backward()
+        results.append((out, xt.grad))
+    (mine, my_grad), (theirs, their_grad) = results
+    ref = LARGE[name](torch, torch.tensor(x).float(), torch.tensor(w).float()).numpy()
+    _check(mine, ref, theirs.detach())
+    assert my_grad.dtype == minigrad.float16
+    scale = max(1e-3, float(np.abs(their_grad.float().numpy()).max()))
+    np.testing.assert_allclose(my_grad.numpy().astype(np.float32), their_grad.float().numpy(),
+                               rtol=1e-2, atol=1e-2 * scale)
+
+
+def test_batch_norm_layer_in_half_trains_as_torch():
+    x = _half(rng.uniform(-600, 600, (4, 6, 5, 5)))
+    outs = []
+    for lib in (minigrad, torch):
+        bn = lib.nn.BatchNorm2d(6).half()
+        xt = lib.tensor(x, requires_grad=True)
+        y = bn(xt)
+        y.float().square().sum().backward()
+        outs.append((y.detach().float().numpy(), xt.grad.float().numpy(),
+                     bn.running_mean.float().numpy(), bn.running_var.float().numpy(),
+                     bn.weight.grad.float().numpy()))
+        assert y.dtype == lib.float16 and bn.running_mean.dtype == lib.float16
+    for mine, theirs in zip(*outs):
+        scale = max(1.0, float(np.abs(theirs).max()))
+        np.testing.assert_allclose(mine, theirs, rtol=1e-2, atol=4e-3 * scale)
+
+
+CONVS = [((2, 6, 12, 12), (8, 6, 3, 3), {"padding": 1}),
+         ((2, 6, 13, 13), (8, 3, 3, 3), {"stride": 2, "groups": 2}),
+         ((2, 4, 30), (6, 4, 5), {"dilation": 2}),
+         ((1, 2, 5, 6, 6), (3, 2, 3, 3, 3), {"padding": "same"})]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONVS, ids=["2d", "2d-strided-groups", "1d-dilated", "3d"])
+def test_float16_convolution_runs_through_float32(xs, ws, kw):
+    """numpy has no float16 GEMM: float16 convolutions run in float32 (rounded once), with the
+    values and gradients of PyTorch's float16 ones."""
+    x = _half(rng.standard_normal(xs))
+    w = _half(rng.standard_normal(ws) * 0.3)
+    b = _half(rng.standard_normal(ws[0]))
+    name = f"conv{len(xs) - 2}d"
+    results = []
+    for lib in (minigrad, torch):
+        leaves = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = getattr(lib.nn.functional, name)(*leaves, **kw)
+        y.float().square().sum().backward()
+        results.append([y.detach()] + [t.grad for t in leaves])
+    for mine, theirs in zip(*results):
+        assert mine.dtype == minigrad.float16
+        theirs = theirs.float().numpy()
+        scale = max(1.0, float(np.abs(theirs).max()))
+        np.testing.assert_allclose(mine.numpy().astype(np.float32), theirs, rtol=1e-2,
+                                   atol=2e-3 * scale)
+
+
+def test_float16_matmul_and_linear_match_torch():
+    a, b = _half(rng.standard_normal((3, 40, 64))), _half(rng.standard_normal((64, 24)))
+    w, bias = _half(rng.standard_normal((24, 64))), _half(rng.standard_normal(24))
+    mine = minigrad.tensor(a) @ minigrad.tensor(b)
+    theirs = torch.tensor(a) @ torch.tensor(b)
+    _check(mine, theirs.float().numpy(), theirs)
+    mine = minigrad.nn.functional.linear(minigrad.tensor(a), minigrad.tensor(w),
+                                         minigrad.tensor(bias))
+    theirs = torch.nn.functional.linear(torch.tensor(a), torch.tensor(w), torch.tensor(bias))
+    _check(mine, theirs.float().numpy(), theirs)

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from .. import backend
 from . import _conv_im2col as _cols, _conv_phases as _phases, _conv_shift as _shift
 from ._util import prod as _prod
@@ -132,12 +134,25 @@ def columns(x, geom):
     return _cols.im2col(x, geom)
 
 
+def _half(x):
+    """Whether x is a numpy float16 array: numpy has no float16 GEMM (its float16 products
+    loop in C, 100-300x slower), so such convolutions run in float32 and are rounded once,
+    with the float32 accumulation that PyTorch's float16 convolutions have too."""
+    return x.dtype.name == "float16" and backend.xp_of(x) is np
+
+
+def _single(*arrays):
+    return [None if a is None else a.astype(np.float32) for a in arrays]
+
+
 def forward(x, w, b, geom, cols=None):
     """y = x (*) w + b: x (N, C, *S), w (O, C/G, *k), b (O,) or None -> (y (N, O, *L), cols).
 
     ``cols``: x's im2col matrix when the caller has it already. The returned ``cols`` (None
     when nothing worth keeping was made) can be handed to ``weight_grad`` with the same x.
     """
+    if _half(x):
+        return forward(*_single(x, w, b), geom)[0].astype(np.float16), None
     xp = backend.xp_of(x)
     N, O, G = x.shape[0], w.shape[0], geom.groups
     nd = len(geom.kernel)
@@ -163,6 +178,8 @@ def forward(x, w, b, geom, cols=None):
 
 def input_grad(g, w, geom):
     """The transposed convolution: g (N, O, *L), w (O, C/G, *k) -> gx (N, C, *S)."""
+    if _half(g):
+        return input_grad(*_single(g, w), geom).astype(np.float16)
     xp = backend.xp_of(g)
     N, O, G = g.shape[0], w.shape[0], geom.groups
     C = w.shape[1] * G
@@ -214,6 +231,8 @@ def weight_grad(x, g, geom, cols=None):
 
     gw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW]
     """
+    if _half(x):
+        return weight_grad(*_single(x, g), geom).astype(np.float16)
     xp = backend.xp_of(x)
     N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
     shape = (O, C // G) + tuple(geom.kernel)
