@@ -58,9 +58,10 @@ def _warn_size(input, target):
 
 
 def _xlogx(t):
-    """t * log(t), 0 where t == 0 (the limit), with a finite gradient everywhere."""
-    positive = t > 0
-    return where(positive, t * where(positive, t, 1.0).log(), 0.0)
+    """t * log(t): 0 where t == 0 (the limit, with a finite gradient there), NaN where t < 0
+    (as PyTorch's xlogy: a negative "probability" is not silently dropped)."""
+    zero = t == 0
+    return where(zero, 0.0, t * where(zero, 1.0, t).log())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -144,16 +145,20 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     """Negative log-likelihood of ``target`` under N(input, var):
     0.5 (log max(var, eps) + (input - target)^2 / max(var, eps)) (+ 0.5 log 2 pi if ``full``).
 
-    ``var`` has the input's shape, or one dimension fewer (the last, one variance per
-    sample), or a last dimension of 1 (homoscedastic).  The clamp at ``eps`` is for
-    stability only: as in PyTorch the gradient reaches var as if it were not clamped.
+    ``var`` has the input's shape; or one dimension fewer (the last: one variance per
+    sample); or the input's rank with a single dimension of size 1 where the input's is
+    larger (one variance shared along it: (4, 1) or (1, 3) for a (4, 3) input).  The clamp at
+    ``eps`` is for stability only: as in PyTorch the gradient reaches var as if it were not
+    clamped.
     """
     if not isinstance(var, Tensor):
         var = Tensor._wrap(input._array * 0 + var)
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
-        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+        elif var.ndim != input.ndim or sum(v for i, v in zip(input.shape, var.shape)
+                                           if i != v) != 1:
+            # PyTorch's test: the sizes of var where they differ from the input's add up to 1
             raise ValueError("var is of incorrect size")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(reduction + " is not valid")
