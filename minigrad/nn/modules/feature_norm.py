@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from ... import creation
+from ... import creation, dtypes
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
@@ -105,9 +105,14 @@ class _InstanceNorm(_NormBase):
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, **factory))
             self.register_buffer("running_var", creation.ones(num_features, **factory))
+            # in the state dict as PyTorch's (which keeps it at 0: instance statistics are
+            # always averaged with ``momentum``)
+            self.register_buffer("num_batches_tracked",
+                                 creation.zeros((), dtype=dtypes.int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, input):
         nd = self._spatial

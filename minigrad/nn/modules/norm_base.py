@@ -3,10 +3,18 @@ name.  Third-party code tests ``isinstance(m, _NormBase)`` to find every normali
 with running statistics (to exclude their weights from weight decay, to freeze them...)."""
 from __future__ import annotations
 
+from ...tensor import Tensor
 from .module import Module
 
 __all__ = ["_NormBase"]
 
 
 class _NormBase(Module):
-    """The base class of ``_BatchNorm`` and ``_InstanceNorm`` (no behaviour of its own)."""
+    """The base class of ``_BatchNorm`` and ``_InstanceNorm``."""
+
+    def _load_defaults(self, state_dict, prefix):
+        # Checkpoints from before num_batches_tracked existed (as PyTorch accepts them).
+        key = prefix + "num_batches_tracked"
+        if getattr(self, "num_batches_tracked", None) is not None and key not in state_dict:
+            return {key: Tensor._wrap(self.num_batches_tracked._array.copy())}
+        return {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ... import creation, dtypes
 from ...ops.normalization import batch_norm
-from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
 from .norm_base import _NormBase
@@ -71,13 +70,6 @@ class _BatchNorm(_NormBase):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
-
-    def _load_defaults(self, state_dict, prefix):
-        # Checkpoints from before num_batches_tracked existed (as PyTorch accepts them).
-        key = prefix + "num_batches_tracked"
-        if self.track_running_stats and key not in state_dict:
-            return {key: Tensor._wrap(self.num_batches_tracked._array.copy())}
-        return {}
 
     def forward(self, input):
         self._check_input_dim(input)
