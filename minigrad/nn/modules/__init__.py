@@ -93,3 +93,5 @@ from .data_parallel import DataParallel  # noqa: F401,E402
 # PyTorch's import paths that third-party code uses (torch.nn.modules.batchnorm, ...)
 from . import batchnorm, instancenorm, fold, pixelshuffle, channelshuffle  # noqa: F401,E402
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d", "DataParallel"]
+from .linear_cross_entropy import LinearCrossEntropyLoss  # noqa: F401,E402
+__all__ += ["LinearCrossEntropyLoss"]
