@@ -1,0 +1,96 @@
+"""Regression cases for what PyTorch's module samples (tests/test_moduleinfo_db.py, slow) found,
+each run on both libraries: refusals in the same type and words, the same values."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _run(fn):
+    out = []
+    for lib in (minigrad, torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                out.append(fn(lib))
+            except Exception as exc:  # noqa: BLE001
+                out.append(exc)
+    return out
+
+
+def _same_refusal(fn):
+    mine, theirs = _run(fn)
+    assert isinstance(theirs, Exception), theirs
+    assert type(mine) is type(theirs) and str(mine) == str(theirs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"input_size": 3.0, "hidden_size": 5}, {"input_size": "10", "hidden_size": 5},
+    {"input_size": 0, "hidden_size": 5}, {"input_size": -1, "hidden_size": 5},
+    {"input_size": 3, "hidden_size": 5, "bias": 0}, {"input_size": 3, "hidden_size": 5,
+                                                     "bias": "True"},
+    {"input_size": 3, "hidden_size": 5, "batch_first": 1},
+    {"input_size": 3, "hidden_size": 5.0}, {"input_size": 3, "hidden_size": 0},
+    {"input_size": 3, "hidden_size": 5, "num_layers": 0}])
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layer_constructor_checks(layer, kwargs):
+    _same_refusal(lambda L: getattr(L.nn, layer)(**kwargs))
+
+
+@pytest.mark.parametrize("delta", [1 + 0j, "1"])
+def test_huber_loss_delta_type(delta):
+    _same_refusal(lambda L: L.nn.HuberLoss(delta=delta))
+
+
+def test_kl_div_of_a_negative_target_is_nan():
+    x, t = np.array([2.1, 1.0, 0.5, -0.3]), np.array([-0.034, 0.0, 0.3, 0.7])
+    mine, theirs = _run(lambda L: L.nn.functional.kl_div(L.tensor(x), L.tensor(t),
+                                                         reduction="none"))
+    np.testing.assert_array_equal(np.isnan(mine.numpy()), np.isnan(theirs.numpy()))
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("var_shape", [(4, 1), (1, 3), (4,), (4, 3), (1, 1), (2, 3), (3,)])
+def test_gaussian_nll_loss_variance_shapes(var_shape):
+    mine, theirs = _run(lambda L: L.nn.functional.gaussian_nll_loss(
+        L.ones(4, 3, dtype=L.float64), L.zeros(4, 3, dtype=L.float64),
+        L.full(var_shape, 2.0, dtype=L.float64)))
+    if isinstance(theirs, Exception):
+        assert type(mine) is type(theirs) and str(mine) == str(theirs)
+    else:
+        assert float(mine) == pytest.approx(float(theirs), rel=1e-12)
+
+
+@pytest.mark.parametrize("layer", ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"])
+def test_instance_norm_state_dict_has_num_batches_tracked(layer):
+    mine, theirs = _run(lambda L: getattr(L.nn, layer)(3, track_running_stats=True))
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    mine.load_state_dict({k: minigrad.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    # a checkpoint from before the key existed still loads, as in PyTorch
+    mine.load_state_dict({"running_mean": minigrad.zeros(3), "running_var": minigrad.ones(3)})
+    plain = _run(lambda L: list(getattr(L.nn, layer)(3, affine=True).state_dict()))
+    assert plain[0] == plain[1]
+
+
+def test_linear_cross_entropy_loss_module():
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((6, 4)), rng.integers(0, 3, (6, 2))
+    mods = _run(lambda L: L.nn.LinearCrossEntropyLoss(4, 3, out_features=(2,), bias=True))
+    state = mods[1].state_dict()
+    assert list(mods[0].state_dict()) == list(state) == ["linear.weight", "linear.bias"]
+    mods[0].load_state_dict({k: minigrad.tensor(v.detach().numpy()) for k, v in state.items()})
+    losses = []
+    for lib, mod in zip((minigrad, torch), mods):
+        mod.double()
+        loss = mod(lib.tensor(x), lib.tensor(y))
+        loss.backward()
+        losses.append((float(loss.detach()), mod.linear.weight.grad.numpy()))
+    assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-12)
+    np.testing.assert_allclose(losses[0][1], losses[1][1], rtol=1e-10, atol=1e-12)
+    assert repr(mods[0]) == repr(mods[1])
+    _same_refusal(lambda L: L.nn.LinearCrossEntropyLoss(4, 3, weight=L.ones(4)))
+    _same_refusal(lambda L: L.nn.LinearCrossEntropyLoss(4, 3, label_smoothing=1.5))
