@@ -94,3 +94,12 @@ def test_linear_cross_entropy_loss_module():
     assert repr(mods[0]) == repr(mods[1])
     _same_refusal(lambda L: L.nn.LinearCrossEntropyLoss(4, 3, weight=L.ones(4)))
     _same_refusal(lambda L: L.nn.LinearCrossEntropyLoss(4, 3, label_smoothing=1.5))
+
+
+@pytest.mark.parametrize("target", [3, [3]])
+def test_multi_margin_loss_of_one_sample_takes_the_targets_shape(target):
+    x = np.linspace(-1.0, 1.0, 10)
+    mine, theirs = _run(lambda L: L.nn.functional.multi_margin_loss(
+        L.tensor(x), L.tensor(target), reduction="none"))
+    assert tuple(mine.shape) == tuple(theirs.shape)
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)

@@ -63,7 +63,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
     loss = (gaps * wrong).sum(1) / c
     if not batched:
-        loss = loss.reshape(())
+        loss = loss.reshape(tuple(target.shape))  # () for a 0-d target, (1,) for a (1,) one
     return _reduce(loss, reduction)
 
 
