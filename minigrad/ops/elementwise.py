@@ -771,9 +771,22 @@ def clamp(a, min=None, max=None):
         if max is not None:
             out = where(out > max, max, out)
         return out
-    if a._array.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
-        a = cast(a, dtypes.default_float().np)
+    if a._array.dtype.kind != "f":
+        # the bounds promote as PyTorch's (a float bound makes an int tensor float, an int
+        # bound a bool tensor int64); there is no kernel for bool with bool bounds
+        target = dtypes.result_type(a._array, *(v for v in (min, max) if v is not None))
+        check_clamp_kind(a, min, max, target)
+        if target != a._array.dtype:
+            a = cast(a, target)
     return Clamp.apply(a, min=min, max=max)
+
+
+def check_clamp_kind(a, min, max, target):
+    """PyTorch's refusal of a bool clamp with number bounds (its scalar kernels have no Bool)."""
+    if target.kind == "b":
+        kernel = "clamp" if min is not None and max is not None else \
+            "clamp_min" if min is not None else "clamp_max"
+        raise not_implemented_for(f"{kernel}_scalar_cpu", a._array.dtype)
 
 
 def clamp_min(a, min):

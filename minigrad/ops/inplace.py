@@ -69,6 +69,9 @@ def pow_(t, other):
 
 
 def clamp_(t, min=None, max=None):
+    if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
+            not isinstance(max, Tensor):
+        elementwise.check_clamp_kind(t, min, max, t._array.dtype)
     return apply_inplace(t, Clamp, min=min, max=max)
 
 

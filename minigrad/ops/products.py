@@ -12,7 +12,8 @@ import numpy as np
 from .. import _autocast_state, backend, dtypes
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
-from ._util import broadcast_shape, normalize_dim, result_dtype, scalar_type_name
+from ._util import (broadcast_shape, normalize_dim, not_implemented_for, result_dtype,
+                    scalar_type_name)
 from .elementwise import add, cast, div, mul, sub
 from .inplace import add_
 from .linalg import dot, vector_norm
@@ -163,8 +164,17 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
+def _refuse_bool(input, tensor1, tensor2):
+    """PyTorch has no addcmul kernel for three bool tensors (nor two bools and a bool input)."""
+    if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
+        dtype = result_dtype(input, tensor1, tensor2)
+        if dtype.kind == "b":
+            raise not_implemented_for("addcmul_cpu_out", dtype)
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2 (all three broadcast)."""
+    _refuse_bool(input, tensor1, tensor2)
     product = mul(tensor1, tensor2)
     if value != 1:
         product = mul(product, value)
@@ -188,6 +198,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 def addcmul_(input, tensor1, tensor2, *, value=1):
     """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
+    _refuse_bool(input, tensor1, tensor2)
     return add_(input, mul(tensor1, tensor2), alpha=value)
 
 
