@@ -65,20 +65,28 @@ def _export(fn, name):
     __all__.append(name)
 
 
+# with a number, maximum and minimum are PyTorch's clamp_min and clamp_max (and share their
+# dtype rules: no kernel for a bool tensor and a number)
+_WITH_NUMBER = {"maximum": "clamp_min", "minimum": "clamp_max"}
+
+
 def _make_binary(op, with_alpha=False):
     """``_foreach_<op>(tensors, other[, alpha])`` and its in-place form."""
+    def method(o):
+        return _WITH_NUMBER.get(op, op) if _is_number(o) else op
+
     def outer(tensors, other, **kwargs):
         name = f"_foreach_{op}"
         tensors = _tensor_list(name, tensors, (tensors, other))
         operands = _operands(name, tensors, other, (tensors, other))
-        return tuple(getattr(t, op)(o, **kwargs) for t, o in zip(tensors, operands))
+        return tuple(getattr(t, method(o))(o, **kwargs) for t, o in zip(tensors, operands))
 
     def inplace(tensors, other, **kwargs):
         name = f"_foreach_{op}_"
         tensors = _tensor_list(name, tensors, (tensors, other))
         operands = _operands(name, tensors, other, (tensors, other))
         for t, o in zip(tensors, operands):
-            getattr(t, op + "_")(o, **kwargs)
+            getattr(t, method(o) + "_")(o, **kwargs)
 
     if with_alpha:
         def outer_alpha(tensors, other, *, alpha=1):
@@ -121,11 +129,14 @@ def _make_pointwise(op):
         values = _operands(name, tensors, value, (tensors, t1, t2, value))
         return tensors, t1, t2, values
 
-    def outer(tensors, tensor1, tensor2, value=1):
+    # PyTorch names the third argument ``value`` (a number) or ``scalars`` (a list or tensor)
+    def outer(tensors, tensor1, tensor2, value=1, *, scalars=None):
+        value = value if scalars is None else scalars
         tensors, t1, t2, values = spread(f"_foreach_{op}", tensors, tensor1, tensor2, value)
         return tuple(getattr(t, op)(a, b, value=v) for t, a, b, v in zip(tensors, t1, t2, values))
 
-    def inplace(tensors, tensor1, tensor2, value=1):
+    def inplace(tensors, tensor1, tensor2, value=1, *, scalars=None):
+        value = value if scalars is None else scalars
         tensors, t1, t2, values = spread(f"_foreach_{op}_", tensors, tensor1, tensor2, value)
         for t, a, b, v in zip(tensors, t1, t2, values):
             getattr(t, op + "_")(a, b, value=v)
