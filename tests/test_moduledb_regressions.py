@@ -103,3 +103,33 @@ def test_multi_margin_loss_of_one_sample_takes_the_targets_shape(target):
         L.tensor(x), L.tensor(target), reduction="none"))
     assert tuple(mine.shape) == tuple(theirs.shape)
     np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+# what the foreach OpInfo tables found (tests/test_opinfo_db.py)
+@pytest.mark.parametrize("case", [
+    lambda L: L.tensor([True, False]).clamp(min=True),
+    lambda L: L.tensor([True, False]).clamp(max=False),
+    lambda L: L.tensor([True, False]).clamp(True, False),
+    lambda L: L.tensor([True, False]).clone().clamp_(min=True),
+    lambda L: L.addcmul(L.tensor([True]), L.tensor([True]), L.tensor([False])),
+    lambda L: L.tensor([True]).addcmul_(L.tensor([True]), L.tensor([False])),
+    lambda L: L._foreach_maximum([L.tensor([True, False])], True),
+    lambda L: L._foreach_clamp_min([L.tensor([True, False])], True),
+])
+def test_bool_kernels_torch_lacks(case):
+    _same_refusal(case)
+
+
+@pytest.mark.parametrize("case", [
+    lambda L: L.clip(L.tensor([True, False]), 0, 1),
+    lambda L: L.tensor([1, 5], dtype=L.int32).clamp(0, 2.5),
+    lambda L: L.clamp(L.tensor([True, False]), min=L.tensor(True)),
+    lambda L: L._foreach_maximum([L.tensor([1.0, -2.0])], 0.5)[0],
+    lambda L: L._foreach_addcmul([L.ones(2)], [L.ones(2)], [L.ones(2)], scalars=[3.0])[0],
+    lambda L: L._foreach_addcdiv([L.ones(2)], [L.ones(2)], [L.ones(2) * 2],
+                                 scalars=L.tensor([4.0]))[0],
+])
+def test_clamp_promotion_and_foreach_scalars(case):
+    mine, theirs = _run(case)
+    assert str(mine.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
