@@ -133,3 +133,44 @@ def test_clamp_promotion_and_foreach_scalars(case):
     mine, theirs = _run(case)
     assert str(mine.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+_VALUES = [0.25, -0.5, 0.75]
+
+
+@pytest.mark.parametrize("name", ["acos", "asin", "atan", "tan", "sinh", "cosh", "erf", "erfc",
+                                  "expm1", "frac", "lgamma", "log1p"])
+def test_foreach_unary_ops_and_their_in_place_forms(name):
+    def case(L):
+        outer = getattr(L, f"_foreach_{name}")([L.tensor(_VALUES, dtype=L.float64)])
+        given = [L.tensor(_VALUES, dtype=L.float64)]
+        returned = getattr(L, f"_foreach_{name}_")(given)
+        assert returned is given                    # torch hands back the list it changed
+        return outer[0], given[0]
+    (mine, mine_inplace), (theirs, theirs_inplace) = _run(case)
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mine_inplace.numpy(), theirs_inplace.numpy(), rtol=1e-12)
+
+
+def test_foreach_log10_log2_clone_max_mm():
+    def case(L):
+        x = [L.tensor([[0.5, 2.0], [4.0, 8.0]], dtype=L.float64), L.tensor([[3.0]], dtype=L.float64)]
+        y = [L.tensor([[1.0, -1.0], [2.0, 0.5]], dtype=L.float64), L.tensor([[2.0]], dtype=L.float64)]
+        return [*L._foreach_log10(x), *L._foreach_log2(x), *L._foreach_clone(x),
+                *L._foreach_max(x), *L._foreach_mm(x, y)]
+    mine, theirs = _run(case)
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_foreach_max_of_an_empty_tensor_is_refused():
+    _same_refusal(lambda L: L._foreach_max([L.ones(2), L.ones(0)]))
+
+
+def test_foreach_clone_is_differentiable():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    (y,) = minigrad._foreach_clone([x])
+    (y * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])

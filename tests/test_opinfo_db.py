@@ -59,13 +59,18 @@ def _ops():
     databases = [cmi.op_db] + [getattr(cmi, name) for name in dir(cmi)
                                if name.startswith("foreach_") and name.endswith("_op_db")]
     for op in (op for db in databases for op in db):
-        exported = _by_name(op.name) is not None or (
+        exported = _by_name(op.name) is not None or _by_name(
+            getattr(op.op, "__name__", op.name)) is not None or (
             op.name in ("T", "mT", "mH", "H") and hasattr(minigrad.Tensor, op.name))
         if not exported:
             continue
         wrapper = op.op
         if inspect.isfunction(wrapper) and wrapper.__module__.startswith("torch.testing"):
             found.append((op, _translated(wrapper)))
+        elif inspect.isbuiltin(wrapper) and _by_name(wrapper.__name__) is not None:
+            # the entry may name a function other than its own (_foreach_zero runs the
+            # in-place torch._foreach_zero_, there being no out-of-place one)
+            found.append((op, _by_name(wrapper.__name__)))
         else:
             found.append((op, _by_name(op.name)))
     return found

@@ -5,10 +5,12 @@ Each is a loop over the tensors calling the ordinary op, so the out-of-place for
 differentiable like that op and the in-place forms (trailing ``_``) follow its in-place rules
 (dtype casting, version counters).  The second operand may be a number, a list of numbers (one
 per tensor), a 0-d tensor, or a list of tensors; the lists must have one entry per tensor.
-Out-of-place forms return a tuple, in-place forms return None.
+Out-of-place forms return a tuple of new tensors; in-place forms return the list they were
+given, as PyTorch's do.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 from ..tensor import Tensor
@@ -59,7 +61,18 @@ def _operands(name, tensors, other, args):
                     f"({_type_names(args)})")
 
 
+def _returns_its_list(fn):
+    """An in-place form returns the very list (or tuple) of tensors it changed."""
+    @functools.wraps(fn)
+    def inplace(tensors, *args, **kwargs):
+        fn(tensors, *args, **kwargs)
+        return tensors
+    return inplace
+
+
 def _export(fn, name):
+    if name.endswith("_"):
+        fn = _returns_its_list(fn)
     fn.__name__ = fn.__qualname__ = name
     globals()[name] = fn
     __all__.append(name)
@@ -149,7 +162,9 @@ for _op in ("add", "sub"):
 for _op in ("mul", "div", "pow", "clamp_min", "clamp_max", "maximum", "minimum"):
     _make_binary(_op)
 for _op in ("abs", "neg", "sqrt", "rsqrt", "exp", "log", "sign", "sigmoid", "tanh",
-            "reciprocal", "sin", "cos", "floor", "ceil", "round", "trunc"):
+            "reciprocal", "sin", "cos", "floor", "ceil", "round", "trunc", "acos", "asin",
+            "atan", "tan", "sinh", "cosh", "erf", "erfc", "expm1", "frac", "lgamma", "log10",
+            "log1p", "log2"):
     _make_unary(_op)
 for _op in ("addcmul", "addcdiv"):
     _make_pointwise(_op)
@@ -164,6 +179,7 @@ def _foreach_lerp(tensors, tensors1, weight):
     return tuple(t.lerp(e, w) for t, e, w in zip(tensors, ends, weights))
 
 
+@_returns_its_list
 def _foreach_lerp_(tensors, tensors1, weight):
     tensors = _tensor_list("_foreach_lerp_", tensors, (tensors, tensors1, weight))
     ends = _operands("_foreach_lerp_", tensors, tensors1, (tensors, tensors1, weight))
@@ -179,11 +195,13 @@ def _foreach_norm(tensors, ord=2, dtype=None):
     return tuple(t.norm(p=ord, **kwargs) for t in tensors)
 
 
+@_returns_its_list
 def _foreach_zero_(tensors):
     for t in _tensor_list("_foreach_zero_", tensors, (tensors,)):
         t.zero_()
 
 
+@_returns_its_list
 def _foreach_copy_(tensors, src, non_blocking=False):
     tensors = _tensor_list("_foreach_copy_", tensors, (tensors, src))
     sources = _operands("_foreach_copy_", tensors, src, (tensors, src))
@@ -191,5 +209,26 @@ def _foreach_copy_(tensors, src, non_blocking=False):
         t.copy_(s)
 
 
+def _foreach_clone(tensors):
+    """A copy of each tensor (in the autograd graph, as clone)."""
+    return tuple(t.clone() for t in _tensor_list("_foreach_clone", tensors, (tensors,)))
+
+
+def _foreach_max(tensors):
+    """The largest element of each tensor (a tuple of 0-d tensors)."""
+    tensors = _tensor_list("_foreach_max", tensors, (tensors,))
+    if any(t.numel() == 0 for t in tensors):
+        raise RuntimeError("_foreach_max cannot compute the maximum of an empty tensor; max "
+                           "over zero elements is undefined.")
+    return tuple(t.max() for t in tensors)
+
+
+def _foreach_mm(tensors, other):
+    """The matrix product of each pair: tensors[i] @ other[i] (2-d each)."""
+    tensors = _tensor_list("_foreach_mm", tensors, (tensors, other))
+    others = _operands("_foreach_mm", tensors, other, (tensors, other))
+    return tuple(a.mm(b) for a, b in zip(tensors, others))
+
+
 __all__ += ["_foreach_lerp", "_foreach_lerp_", "_foreach_norm", "_foreach_zero_",
-            "_foreach_copy_"]
+            "_foreach_copy_", "_foreach_clone", "_foreach_max", "_foreach_mm"]
