@@ -168,6 +168,29 @@ def _torch_svd(lib, a, some=True):
 register("svd", _torch_svd,
          lambda g: iter([S(g.randn(4, 3)), S(g.randn(2, 3, 4), kwargs={"some": False},
                                              desc="some=False")]))
+def _low_rank(lib, a, b, fn="svd_lowrank", **kw):
+    """svd_lowrank / pca_lowrank of A = a b^T, of rank k = a's columns, with q = k: exact
+    whatever the random start, and A keeps its rank under any perturbation of a and b, so the
+    finite differences see the same function. Compared as S and U diag(c) V^T (c distinct),
+    which do not depend on the signs of the singular vectors."""
+    u, s, v = getattr(lib, fn)(a @ b.mT, q=a.shape[-1], **kw)
+    c = lib.arange(s.shape[-1], dtype=a.dtype) + 1.0
+    return s, (u * c) @ v.mT
+
+
+def _low_rank_samples(g):
+    yield S(g.randn(5, 2), g.randn(4, 2), desc="tall, rank 2")
+    yield S(g.randn(3, 2), g.randn(6, 2), kwargs={"niter": 0}, desc="wide, niter=0")
+    yield S(g.randn(2, 4, 1), g.randn(2, 3, 1), desc="batched, rank 1")
+    yield S(g.randn(5, 2), g.randn(4, 2), kwargs={"fn": "pca_lowrank", "center": False},
+            desc="pca_lowrank, not centred")
+    yield S(g.randn(5, 2), g.randn(4, 2), kwargs={"fn": "pca_lowrank"},
+            desc="pca_lowrank, centred (rank 2 still)")
+
+
+register("svd_lowrank", _low_rank, _low_rank_samples)
+
+
 register("linalg_pinv", lambda lib, a, **kw: lib.linalg.pinv(a, **kw), lambda g: iter(
     [S(g.randn(4, 3), desc="tall"), S(g.randn(3, 5), desc="wide"),
      S(g.randn(2, 3, 3), desc="batched"), S(g.randn(0, 3, 2), desc="empty batch")]))
