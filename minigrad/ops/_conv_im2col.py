@@ -202,10 +202,14 @@ def input_grad_batch_last(g, w, geom):
     xp.matmul(w_t, g_t.reshape(G, O // G, -1), out=gcols)                # (G, C/G*K, L*N)
     gcols = gcols.reshape((C,) + tuple(geom.kernel) + tuple(geom.out_size) + (N,))
     out = _workspace("col2im-last", (C,) + tuple(geom.padded) + (N,), g.dtype, xp)
-    out.fill(0)
-    for offset in itertools.product(*(range(k) for k in geom.kernel)):
-        out[(slice(None),) + _window_slices(offset, geom.stride, geom.dilation,
-                                            geom.out_size)] += gcols[(slice(None),) + offset]
+
+    def add(c0, c1):                     # channels c0..c1, on one thread
+        out[c0:c1].fill(0)
+        for offset in itertools.product(*(range(k) for k in geom.kernel)):
+            out[(slice(c0, c1),) + _window_slices(offset, geom.stride, geom.dilation,
+                                                  geom.out_size)] += gcols[(slice(c0, c1),)
+                                                                           + offset]
+    run_split(add, C, 2 * gcols.nbytes, xp)
     inner = out[(slice(None),) + tuple(slice(l, l + n) for n, (l, _) in
                                        zip(geom.in_size, geom.padding))]      # (C, *S, N)
     gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
