@@ -160,6 +160,7 @@ from .ops.matrix_functions import (  # noqa: E402,F401
 from .ops.lu import torch_lu as lu, lu_unpack, torch_lu_solve as lu_solve  # noqa: E402,F401
 from .ops.householder_qr import torch_qr as qr, geqrf, ormqr  # noqa: E402,F401
 from .ops.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
+from ._storage import TypedStorage, UntypedStorage  # noqa: E402,F401
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from .ops import special  # noqa: E402,F401
 from . import masked  # noqa: E402,F401

@@ -16,6 +16,7 @@ import warnings
 
 from .autograd.grad_mode import _state as _grad_state
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401  (torch's top-level name)
+from ._storage import TypedStorage, UntypedStorage
 from .tensor import Tensor
 
 __all__ = ["use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
@@ -197,8 +198,8 @@ def get_device(input) -> int:
 
 
 def is_storage(obj) -> bool:
-    """False: minigrad tensors own numpy arrays, there is no separate storage object."""
-    return False
+    """Whether obj is a storage (``x.storage()``, ``x.untyped_storage()``)."""
+    return isinstance(obj, (TypedStorage, UntypedStorage))
 
 
 def typename(obj) -> str:

@@ -1,4 +1,5 @@
-"""``Tensor.untyped_storage()``: the memory block under a tensor and its views, as bytes.
+"""``Tensor.untyped_storage()``: the memory block under a tensor and its views, as bytes;
+``Tensor.storage()``: the same block as elements of the tensor's dtype.
 
 Code compares storages to ask whether two tensors share memory
 (``a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()``) or measures them
@@ -7,9 +8,11 @@ is no view): every view of one base reports the same pointer and size.
 """
 from __future__ import annotations
 
+import warnings
+
 from . import backend
 
-__all__ = ["UntypedStorage"]
+__all__ = ["UntypedStorage", "TypedStorage"]
 
 
 class UntypedStorage:
@@ -45,3 +48,125 @@ class UntypedStorage:
 
     def __repr__(self):
         return f"<minigrad.UntypedStorage of {self.nbytes()} bytes on {self._device}>"
+
+
+_LEGACY_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "uint8": "Byte",
+                 "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                 "bool": "Bool"}
+_warned = []                # TypedStorage's deprecation warning, given once per process
+
+
+def _warn_typed_storage():
+    if not _warned:
+        _warned.append(True)
+        warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
+                      "UntypedStorage will be the only storage class. This should only matter "
+                      "to you if you are using storages directly.  To access UntypedStorage "
+                      "directly, use tensor.untyped_storage() instead of tensor.storage()",
+                      UserWarning, stacklevel=4)
+
+
+def _flat(array):
+    """The elements of a whole memory block, as one 1-d view of it (a copy, read-only in
+    effect, only if the block is laid out in neither C nor Fortran order)."""
+    if array.flags.c_contiguous:
+        return array.reshape(-1)
+    if array.flags.f_contiguous:
+        return array.reshape(-1, order="F")
+    return array.reshape(-1)
+
+
+class TypedStorage:
+    """``tensor.storage()``: the elements of the memory a tensor and its views share, as a
+    1-d sequence of the tensor's dtype (PyTorch's deprecated typed storage). Indexing reads
+    and writes that memory: ``x.storage()[0] = 9`` changes ``x``. ``size()`` counts elements;
+    a view's elements start ``storage_offset()`` into it."""
+
+    def __init__(self, tensor):
+        _warn_typed_storage()
+        self._untyped = UntypedStorage(tensor)
+        self._flat = _flat(self._untyped._array)
+        self.dtype = tensor.dtype
+
+    # -- what it is ---------------------------------------------------------------------------
+    @property
+    def device(self):
+        return self._untyped.device
+
+    def size(self) -> int:
+        return int(self._flat.shape[0])
+
+    def __len__(self):
+        return self.size()
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    def nbytes(self) -> int:
+        return self.size() * self.element_size()
+
+    def data_ptr(self) -> int:
+        return self._untyped.data_ptr()
+
+    def untyped(self) -> UntypedStorage:
+        return self._untyped
+
+    def is_shared(self) -> bool:
+        return False
+
+    def is_pinned(self, device="cuda") -> bool:
+        return False
+
+    def type(self, dtype=None, non_blocking=False):
+        """'minigrad.FloatStorage' for float32, as PyTorch names its legacy storage types."""
+        if dtype is not None:
+            raise NotImplementedError("TypedStorage.type(dtype) is not supported by minigrad")
+        return f"minigrad.{_LEGACY_NAMES[self.dtype.name]}Storage"
+
+    # -- the elements -------------------------------------------------------------------------
+    def _index(self, idx):
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            raise RuntimeError(f"can't index a {type(self).__name__} with "
+                               f"{type(idx).__name__}")
+        n = self.size()
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} out of range for storage of size {n}")
+        return idx % n if n else idx
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            from .tensor import Tensor
+            return TypedStorage(Tensor._wrap(self._flat[idx].copy()))
+        return self._flat[self._index(idx)].item()
+
+    def __setitem__(self, idx, value):
+        if isinstance(idx, slice):
+            self._flat[idx] = value
+        else:
+            self._flat[self._index(idx)] = value
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def tolist(self):
+        return self._flat.tolist()
+
+    def fill_(self, value):
+        self._flat[...] = value
+        return self
+
+    def copy_(self, source, non_blocking=None):
+        self._flat[...] = source._flat
+        return self
+
+    def clone(self):
+        from .tensor import Tensor
+        return TypedStorage(Tensor._wrap(self._flat.copy()))
+
+    def cpu(self):
+        return self
+
+    def __repr__(self):
+        body = "\n".join(f" {v}" for v in self.tolist())
+        return (f"{body}\n[minigrad.storage.TypedStorage(dtype={self.dtype}, "
+                f"device={self.device}) of size {self.size()}]").lstrip("\n")

@@ -34,7 +34,7 @@ from .ops import sampling_round8 as SR8
 from .ops._util import scalar_type_name
 from . import backend, creation, dtypes
 from . import _legacy_types as LT
-from ._storage import UntypedStorage
+from ._storage import TypedStorage, UntypedStorage
 from . import _sampling as RS
 from . import _memory_format as mf
 from .autograd.engine import tensor_backward
@@ -603,6 +603,7 @@ def _storage_offset(self) -> int:
 
 Tensor.storage_offset = _storage_offset
 Tensor.untyped_storage = lambda self: UntypedStorage(self)
+Tensor.storage = lambda self: TypedStorage(self)
 Tensor.cuda = _cuda
 Tensor.cpu = _cpu
 Tensor.type = _type
