@@ -359,6 +359,11 @@ def test_orthogonal_sparse_dirac_init():
         init.xavier_uniform(minigrad.empty(2, 2))
     with pytest.warns(FutureWarning, match="`nn.init.constant` is now deprecated"):
         assert (init.constant(minigrad.empty(2), 0.5).numpy() == 0.5).all()
+    with pytest.warns(FutureWarning, match="`nn.init.eye` is now deprecated"):
+        np.testing.assert_array_equal(init.eye(minigrad.empty(2, 3)).numpy(), np.eye(2, 3))
+    with pytest.warns(FutureWarning, match="`nn.init.dirac` is now deprecated"):
+        w = init.dirac(minigrad.empty(2, 2, 3)).numpy()
+        assert w[0, 0, 1] == w[1, 1, 1] == 1 and w.sum() == 2
 
 
 # ----------------------------------------------------------------------------------------------
