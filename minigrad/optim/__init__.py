@@ -1,5 +1,5 @@
 """``minigrad.optim``: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta,
-ASGD, LBFGS, Rprop, Adafactor, SparseAdam, learning-rate schedulers and ``swa_utils``
+ASGD, LBFGS, Rprop, Adafactor, SparseAdam, Muon, learning-rate schedulers and ``swa_utils``
 (weight averaging).
 
     optimizer = minigrad.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -20,8 +20,9 @@ from .lbfgs import LBFGS  # noqa: F401
 from .rprop import Rprop  # noqa: F401
 from .adafactor import Adafactor  # noqa: F401
 from .sparse_adam import SparseAdam  # noqa: F401
+from .muon import Muon  # noqa: F401
 from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam",
-           "RAdam", "Adadelta", "ASGD", "LBFGS", "Rprop", "Adafactor", "SparseAdam",
+           "RAdam", "Adadelta", "ASGD", "LBFGS", "Rprop", "Adafactor", "SparseAdam", "Muon",
            "lr_scheduler", "swa_utils"]
