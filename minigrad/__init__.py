@@ -160,7 +160,14 @@ from .ops.matrix_functions import (  # noqa: E402,F401
 from .ops.lu import torch_lu as lu, lu_unpack, torch_lu_solve as lu_solve  # noqa: E402,F401
 from .ops.householder_qr import torch_qr as qr, geqrf, ormqr  # noqa: E402,F401
 from .ops.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
-from ._storage import TypedStorage, UntypedStorage  # noqa: E402,F401
+from ._storage import (  # noqa: E402,F401
+    TypedStorage, UntypedStorage, FloatStorage, DoubleStorage, HalfStorage, ByteStorage,
+    CharStorage, ShortStorage, IntStorage, LongStorage, BoolStorage)
+from ._removed_api import (  # noqa: E402,F401
+    matrix_rank, solve, lstsq, eig, symeig, range, set_default_tensor_type)
+from ._tensor_extras import (  # noqa: E402,F401
+    from_dlpack, to_dlpack, sym_int, sym_float, sym_max, sym_min, sym_not, sym_sqrt, sym_ite,
+    sym_sum, compiled_with_cxx11_abi)
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from .ops import special  # noqa: E402,F401
 from . import masked  # noqa: E402,F401
@@ -230,7 +237,7 @@ from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tens
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
 # round 8 (part C): torch.jit names run eagerly, mixed precision, torch.cond
 from . import jit, amp, cpu  # noqa: E402,F401
-from .amp import autocast  # noqa: E402,F401
+from .amp import autocast, GradScaler  # noqa: E402,F401
 from .amp.autocast_mode import (  # noqa: E402,F401
     is_autocast_enabled, set_autocast_enabled, get_autocast_dtype, set_autocast_dtype,
     is_autocast_cpu_enabled, set_autocast_cpu_enabled, get_autocast_cpu_dtype,

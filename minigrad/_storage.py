@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import warnings
 
-from . import backend
+import numpy as np
 
-__all__ = ["UntypedStorage", "TypedStorage"]
+from . import backend
+from .tensor import Tensor
+
+__all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "HalfStorage",
+           "ByteStorage", "CharStorage", "ShortStorage", "IntStorage", "LongStorage",
+           "BoolStorage"]
 
 
 class UntypedStorage:
@@ -135,7 +140,6 @@ class TypedStorage:
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            from .tensor import Tensor
             return TypedStorage(Tensor._wrap(self._flat[idx].copy()))
         return self._flat[self._index(idx)].item()
 
@@ -160,7 +164,6 @@ class TypedStorage:
         return self
 
     def clone(self):
-        from .tensor import Tensor
         return TypedStorage(Tensor._wrap(self._flat.copy()))
 
     def cpu(self):
@@ -170,3 +173,33 @@ class TypedStorage:
         body = "\n".join(f" {v}" for v in self.tolist())
         return (f"{body}\n[minigrad.storage.TypedStorage(dtype={self.dtype}, "
                 f"device={self.device}) of size {self.size()}]").lstrip("\n")
+
+
+class _LegacyStorageType(type):
+    """The metaclass of ``FloatStorage``...: a typed storage of that dtype is an instance."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, TypedStorage) and obj.dtype.name == cls._dtype_name
+
+
+def _legacy_storage(prefix, dtype_name):
+    def __init__(self, data=0):
+        """``FloatStorage(n)``: n zeros; ``FloatStorage([1, 2])``: those values."""
+        made = np.zeros(data, dtype_name) if isinstance(data, int) else \
+            np.asarray(data, dtype_name).reshape(-1)
+        TypedStorage.__init__(self, Tensor._wrap(made))
+    return _LegacyStorageType(f"{prefix}Storage", (TypedStorage,),
+                              {"_dtype_name": dtype_name, "__init__": __init__,
+                               "__module__": "minigrad"})
+
+
+LEGACY_STORAGES = {name: _legacy_storage(prefix, name) for name, prefix in _LEGACY_NAMES.items()}
+FloatStorage = LEGACY_STORAGES["float32"]
+DoubleStorage = LEGACY_STORAGES["float64"]
+HalfStorage = LEGACY_STORAGES["float16"]
+ByteStorage = LEGACY_STORAGES["uint8"]
+CharStorage = LEGACY_STORAGES["int8"]
+ShortStorage = LEGACY_STORAGES["int16"]
+IntStorage = LEGACY_STORAGES["int32"]
+LongStorage = LEGACY_STORAGES["int64"]
+BoolStorage = LEGACY_STORAGES["bool"]

@@ -849,6 +849,7 @@ Tensor.dim_order = TP.dim_order
 Tensor.new = TP.new
 Tensor.apply_ = TP.apply_
 Tensor.map_ = TP.map_
+Tensor.map2_ = TP.map2_
 Tensor.nbytes = property(TP.nbytes)
 Tensor.output_nr = property(TP.output_nr)
 Tensor.H = property(TP.H)

@@ -211,17 +211,31 @@ def apply_(input, callable):
     return _store(input, [callable(x) for x in input._array.reshape(-1).tolist()])
 
 
+def _operand(input, name, position, tensor):
+    """``tensor`` broadcast to input's shape, as a flat list (map_'s and map2_'s checks)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name}(): argument 'tensor' (position {position}) must be Tensor, "
+                        f"not {type(tensor).__name__}")
+    if tensor._array.dtype != input._array.dtype:
+        raise TypeError(f"{name}: expected torch.{scalar_type_name(input._array.dtype)}Tensor "
+                        f"for 'other' (got torch.{scalar_type_name(tensor._array.dtype)}Tensor)")
+    return expand(tensor, *input.shape)._array.reshape(-1).tolist()
+
+
 def map_(input, tensor, callable):
     """Replace each element x by ``callable(x, y)``, y the matching element of ``tensor``
     (broadcast to input's shape; same dtype).  CPU only; not on a tensor that requires grad."""
     _callback_target(input, "map_")
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"map_(): argument 'tensor' (position 1) must be Tensor, not "
-                        f"{type(tensor).__name__}")
-    if tensor._array.dtype != input._array.dtype:
-        name = scalar_type_name(input._array.dtype)
-        raise TypeError(f"map_: expected torch.{name}Tensor for 'other' (got "
-                        f"torch.{scalar_type_name(tensor._array.dtype)}Tensor)")
-    others = expand(tensor, *input.shape)._array.reshape(-1).tolist()
+    others = _operand(input, "map_", 1, tensor)
     return _store(input, [callable(x, y) for x, y in
                           zip(input._array.reshape(-1).tolist(), others)])
+
+
+def map2_(input, x, y, callable):
+    """Replace each element e by ``callable(e, a, b)``, a and b the matching elements of
+    ``x`` and ``y`` (broadcast to input's shape; same dtype). CPU only; not on a tensor that
+    requires grad."""
+    _callback_target(input, "map2_")
+    xs, ys = _operand(input, "map2_", 1, x), _operand(input, "map2_", 2, y)
+    return _store(input, [callable(e, a, b) for e, a, b in
+                          zip(input._array.reshape(-1).tolist(), xs, ys)])

@@ -1,0 +1,113 @@
+"""Names PyTorch removed or deprecated that older code still calls.
+
+Removed ones (``torch.solve``, ``torch.eig``, ``Tensor.reinforce``...) raise PyTorch's
+RuntimeError, whose first sentence code may match on, and say what replaces them.
+Deprecated ones (``torch.range``, ``set_default_tensor_type``, ``Tensor.resize``) work, with
+PyTorch's warning.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from . import dtypes
+from .creation import arange
+from .tensor import Tensor
+
+__all__ = ["matrix_rank", "solve", "lstsq", "eig", "symeig", "range", "set_default_tensor_type"]
+
+_REMOVED = "This function was deprecated since version 1.9 and is now removed."
+
+
+def _removed(name, replacement):
+    def gone(*args, **kwargs):
+        raise RuntimeError(f"{_REMOVED} Use {replacement} instead (see its documentation: "
+                           "the arguments or the results differ).")
+    gone.__name__ = gone.__qualname__ = name
+    gone.__doc__ = f"Removed from PyTorch in 1.9: raises, naming {replacement}."
+    return gone
+
+
+matrix_rank = _removed("matrix_rank", "`linalg.matrix_rank` (symmetric= is now hermitian=)")
+solve = _removed("solve", "`linalg.solve(A, B)` (the arguments are reversed)")
+lstsq = _removed("lstsq", "`linalg.lstsq(A, B)` (the arguments are reversed)")
+eig = _removed("eig", "`linalg.eig` or `linalg.eigvals`")
+symeig = _removed("symeig", "`linalg.eigh` or `linalg.eigvalsh` (lower triangle by default)")
+
+
+def _reinforce(self, reward):
+    raise RuntimeError("reinforce() was removed.\nUse torch.distributions instead: sample an "
+                       "action from a distribution, then backpropagate -log_prob(action) * "
+                       "reward.")
+
+
+Tensor.solve = lambda self, A: solve(self, A)
+Tensor.lstsq = lambda self, A: lstsq(self, A)
+Tensor.eig = lambda self, eigenvectors=False: eig(self)
+Tensor.symeig = lambda self, eigenvectors=False, upper=True: symeig(self)
+Tensor.reinforce = _reinforce
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False,
+          out=None, layout=None):
+    """``torch.range`` (deprecated): start, start + step, ... up to and *including* end; the
+    default float dtype unless ``dtype`` says otherwise. Use ``arange``, which stops before
+    end."""
+    if end is None:
+        raise TypeError('range() missing 1 required positional arguments: "end"')
+    warnings.warn("torch.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    count = int(math.floor((end - start) / step)) + 1
+    dtype = dtypes.default_float() if dtype is None else dtype
+    # start + i * step, i = 0 .. count - 1, as a float64 ramp rounded once to dtype
+    ramp = arange(count, dtype=dtypes.float64, device=device) * step + start
+    return ramp.to(dtype).requires_grad_(requires_grad)
+
+
+def set_default_tensor_type(t):
+    """``torch.set_default_tensor_type`` (deprecated): a legacy type (``DoubleTensor``) or its
+    name (``'torch.DoubleTensor'``) sets the default float dtype."""
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+                  UserWarning, stacklevel=2)
+    floating = "only floating-point types are supported as the default type"
+    if isinstance(t, str):
+        names = {"FloatTensor": dtypes.float32, "DoubleTensor": dtypes.float64,
+                 "HalfTensor": dtypes.float16}
+        dtype = names.get(t.split(".")[-1])
+        if dtype is None:
+            raise TypeError(f"invalid type: '{t}'" if "Tensor" not in t else floating)
+    else:
+        dtype = getattr(t, "dtype", None)
+        if not isinstance(dtype, dtypes.DType):
+            raise TypeError(f"invalid type object: {floating}")
+    if not dtype.is_floating_point:
+        raise TypeError(floating)
+    dtypes.set_default_dtype(dtype)
+
+
+def _resize(self, *sizes):
+    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    return self.clone().resize_(*sizes)
+
+
+def _resize_as(self, other):
+    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    return self.clone().resize_as_(other)
+
+
+def _volatile(self):
+    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                  stacklevel=2)
+    return False
+
+
+Tensor.resize = _resize
+Tensor.resize_as = _resize_as
+Tensor.volatile = property(_volatile)

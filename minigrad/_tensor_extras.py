@@ -1,0 +1,197 @@
+"""Smaller parts of PyTorch's Tensor and top-level API that library code calls in passing.
+
+* ``Tensor.to_dense()`` (the tensor itself: minigrad's tensors are dense), the device
+  predicates PyTorch has for its other backends (``is_mps``, ``is_xpu``... all False),
+  ``const_data_ptr``, ``storage_type``;
+* ``Tensor.as_subclass(cls)``: the same data, and the same place in the graph, as an
+  instance of a Tensor subclass;
+* ``Tensor.set_(source)``: make this tensor a view of another's memory;
+  ``Tensor.is_set_to``; ``Tensor.module_load`` (``load_state_dict``'s hook);
+* DLPack: ``from_dlpack(obj)`` wraps any array that speaks DLPack (numpy's, cupy's, torch's)
+  without a copy, and a tensor speaks it too (``np.from_dlpack(t)``);
+* ``sym_int``, ``sym_float``, ``sym_max``... : PyTorch's symbolic-shape helpers, which on
+  plain numbers (all there is in eager code) are the plain operations;
+* ``compiled_with_cxx11_abi()``, ``GradScaler`` (``amp.GradScaler``'s top-level name).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import backend
+from ._storage import LEGACY_STORAGES, TypedStorage
+from .ops._util import scalar_type_name
+from .tensor import Tensor
+
+__all__ = ["from_dlpack", "to_dlpack", "sym_int", "sym_float", "sym_max", "sym_min",
+           "sym_not", "sym_sqrt", "sym_ite", "sym_sum", "compiled_with_cxx11_abi"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Layout and device predicates
+# ----------------------------------------------------------------------------------------------
+Tensor.to_dense = lambda self, dtype=None, *, masked_grad=None: (
+    self if dtype is None or dtype == self.dtype else self.to(dtype))
+for _name in ("is_mps", "is_xpu", "is_xla", "is_ipu", "is_mkldnn", "is_vulkan", "is_maia",
+              "is_mtia", "is_sparse_csr"):
+    setattr(Tensor, _name, property(lambda self: False, doc="False: not a tensor of that "
+                                                            "backend or layout."))
+del _name
+Tensor.const_data_ptr = lambda self: self.data_ptr()
+
+
+def _storage_type(self):
+    """The legacy storage class of this tensor's dtype (``minigrad.FloatStorage``...)."""
+    return LEGACY_STORAGES[self.dtype.name]
+
+
+Tensor.storage_type = _storage_type
+
+
+# ----------------------------------------------------------------------------------------------
+# Subclasses and shared memory
+# ----------------------------------------------------------------------------------------------
+def _as_subclass(self, cls):
+    """An alias of this tensor (same memory, same version counter; in the graph, so that
+    gradients flow back to ``self``) whose class is ``cls``, a subclass of Tensor."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    out = self.view(tuple(self.shape))
+    out.__class__ = cls
+    return out
+
+
+def _set(self, source=None, storage_offset=0, size=None, stride=None):
+    """Make this tensor look at ``source``'s memory (a tensor or a ``storage()``): its shape,
+    or ``size``/``stride`` from ``storage_offset`` on. No source: an empty tensor."""
+    if self.is_leaf and self.requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if source is None:
+        self._array = backend.xp_of(self._array).zeros((0,), self._array.dtype)
+        self._base = None
+        self._vcounter.value += 1
+        return self
+    if isinstance(source, TypedStorage):
+        source = Tensor._wrap(source._flat)
+    if not isinstance(source, Tensor):
+        raise TypeError(f"set_(): argument 'source' must be Tensor or Storage, not "
+                        f"{type(source).__name__}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"Could not set tensor of type "
+                           f"{scalar_type_name(source._array.dtype).lower()} to a tensor of "
+                           f"type {scalar_type_name(self._array.dtype).lower()}")
+    view = source.detach()
+    if size is not None:
+        view = view.as_strided(tuple(size), tuple(stride) if stride is not None else
+                               _row_major(tuple(size)), storage_offset)
+    self._array = view._array
+    self._base = source._base if source._base is not None else source
+    self._vcounter = source._vcounter
+    self._vcounter.value += 1
+    return self
+
+
+def _row_major(size):
+    strides, n = [], 1
+    for s in reversed(size):
+        strides.append(n)
+        n *= max(s, 1)
+    return tuple(reversed(strides))
+
+
+def _is_set_to(self, tensor):
+    """Whether both tensors look at the same memory: same start, sizes and strides."""
+    return (self.data_ptr() == tensor.data_ptr() and tuple(self.shape) == tuple(tensor.shape)
+            and self.stride() == tensor.stride() and self.dtype == tensor.dtype)
+
+
+def _module_load(self, other, assign=False):
+    """How ``load_state_dict`` turns the loaded ``other`` into this parameter's value: a
+    detached ``other`` (``assign``) or ``self`` with other's values copied in."""
+    return other.detach() if assign else self.copy_(other).detach()
+
+
+Tensor.as_subclass = _as_subclass
+Tensor.set_ = _set
+Tensor.is_set_to = _is_set_to
+Tensor.module_load = _module_load
+
+
+# ----------------------------------------------------------------------------------------------
+# DLPack
+# ----------------------------------------------------------------------------------------------
+def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of ``ext_tensor``, any object with ``__dlpack__`` (a numpy
+    or cupy array, a torch tensor, another minigrad tensor). No copy: writes show on both."""
+    if isinstance(ext_tensor, Tensor):
+        return ext_tensor.detach()
+    device = getattr(ext_tensor, "__dlpack_device__", lambda: (1, 0))()
+    if device[0] == 2:                       # kDLCUDA: a GPU array, for cupy
+        return Tensor._wrap(backend.array_module(backend.device("cuda")).from_dlpack(
+            ext_tensor))
+    return Tensor._wrap(np.from_dlpack(ext_tensor))
+
+
+def to_dlpack(tensor):
+    """The tensor's DLPack capsule (the legacy interface; prefer ``from_dlpack(t)``)."""
+    return tensor.__dlpack__()
+
+
+def _dlpack(self, *, stream=None, **kwargs):
+    if self.requires_grad:
+        raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+    return self._array.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
+
+
+Tensor.__dlpack__ = _dlpack
+Tensor.__dlpack_device__ = lambda self: self._array.__dlpack_device__()
+
+
+# ----------------------------------------------------------------------------------------------
+# Symbolic-shape helpers, on plain numbers
+# ----------------------------------------------------------------------------------------------
+def sym_int(a):
+    """int(a), rounding toward zero."""
+    return a if isinstance(a, int) else int(math.trunc(a))
+
+
+def sym_float(a):
+    return float(a)
+
+
+def sym_max(a, b):
+    """max(a, b); a float if either is one (as PyTorch's)."""
+    out = max(a, b)
+    return float(out) if isinstance(a, float) or isinstance(b, float) else out
+
+
+def sym_min(a, b):
+    """min(a, b); a float if either is one (as PyTorch's)."""
+    out = min(a, b)
+    return float(out) if isinstance(a, float) or isinstance(b, float) else out
+
+
+def sym_not(a):
+    return not a
+
+
+def sym_sqrt(a):
+    return math.sqrt(a)
+
+
+def sym_ite(b, t, f):
+    """t if b else f."""
+    return t if b else f
+
+
+def sym_sum(args):
+    """The sum of ``args``, starting from the first (no 0 + for one element)."""
+    return sum(args[1:], args[0]) if len(args) else 0
+
+
+def compiled_with_cxx11_abi() -> bool:
+    """PyTorch's question about its C++ build; minigrad has none, and answers as its wheels."""
+    return True
