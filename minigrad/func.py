@@ -26,12 +26,14 @@ from __future__ import annotations
 from . import autograd
 from ._vmap import _flatten, vmap
 from .autograd import functional as _functional
+from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
 from .ops.movement import stack
 from .tensor import Tensor
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
-           "vmap", "functional_call", "stack_module_state"]
+           "vmap", "functional_call", "stack_module_state", "functionalize",
+           "replace_all_batch_norm_modules_", "debug_unwrap"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -389,3 +391,45 @@ def stack_module_state(models):
     params = stacked(lambda m: m.named_parameters(), True)
     buffers = stacked(lambda m: m.named_buffers(), False)
     return params, buffers
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers for code written against torch.func
+# ----------------------------------------------------------------------------------------------
+def functionalize(func, *, remove="mutations"):
+    """``func`` with its in-place updates turned into out-of-place ones, for transforms that
+    cannot trace mutation. minigrad's transforms run ``func`` eagerly and handle in-place ops
+    as they are, so the function is returned as it behaves (the same results, the same
+    writes to its inputs, as PyTorch's functionalized function copies back)."""
+    if remove not in ("mutations", "mutations_and_views"):
+        raise RuntimeError(f"functionalize(f, remove='mutations'): received invalid argument "
+                           f"for remove={remove}. Valid options are:\n     remove='mutations': "
+                           "all inplace and out= operators will be removed from the program, "
+                           "and replaced with their out-of-place equivalents.\n     "
+                           "remove='mutations_and_views': In addition to the above, all "
+                           "aliasing operators {view} will be replaced with their "
+                           "non-aliasing counterparts, {view}_copy.\n")
+
+    def functionalized(*args, **kwargs):
+        return func(*args, **kwargs)
+    functionalized.__wrapped__ = func
+    return functionalized
+
+
+def replace_all_batch_norm_modules_(root):
+    """Make every batch-norm layer under ``root`` stop tracking running statistics (it then
+    always normalises with the batch's own), as ``vmap`` over a model needs; in place,
+    returns ``root``."""
+    for module in root.modules():
+        if isinstance(module, _BatchNorm):
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root
+
+
+def debug_unwrap(tensor, *, recurse=True):
+    """The plain tensor inside a transform's wrapper; minigrad's transforms pass plain tensors,
+    so it is ``tensor`` itself."""
+    return tensor

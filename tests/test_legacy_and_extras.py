@@ -160,3 +160,16 @@ def test_map2_matches_pytorch():
     (mine, _), (theirs, _) = _each(lambda L: L.tensor([1.0, 2.0]).map2_(
         L.tensor([3.0, 4.0]), L.tensor([5.0]), lambda a, b, c: a + b * c))
     assert _value(mine) == _value(theirs)
+
+
+def test_func_helpers_match_pytorch():
+    def case(L):
+        m = L.nn.Sequential(L.nn.Linear(2, 2), L.nn.BatchNorm1d(2),
+                            L.nn.InstanceNorm1d(2, track_running_stats=True))
+        assert L.func.replace_all_batch_norm_modules_(m) is m
+        x = L.zeros(2)
+        doubled = L.func.functionalize(lambda t: t.add_(1).mul(2))(x)
+        return (list(m.state_dict()), m[1].track_running_stats, x.tolist(), doubled.tolist(),
+                L.func.debug_unwrap(x) is x)
+    (mine, _), (theirs, _) = _each(case)
+    assert mine == theirs
