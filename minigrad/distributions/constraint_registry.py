@@ -12,6 +12,10 @@ A factory is registered per constraint class; ``register`` adds or replaces one:
     interval, half_open_interval  sigmoid (then the affine map onto the interval)
     simplex                       stick breaking (biject_to) or softmax (transform_to)
     independent                   the base constraint's, over the extra event dims
+    corr_cholesky                 CorrCholeskyTransform
+    lower_cholesky                LowerCholeskyTransform (transform_to only)
+    positive_(semi)definite       PositiveDefiniteTransform (transform_to only)
+    cat, stack                    CatTransform / StackTransform of the parts' transforms
 """
 import functools
 from numbers import Number
@@ -20,6 +24,8 @@ from . import constraints
 from .transforms import (AffineTransform, ComposeTransform, ExpTransform, IndependentTransform,
                          SigmoidTransform, SoftmaxTransform, StickBreakingTransform,
                          identity_transform)
+from .transforms_more import (CatTransform, CorrCholeskyTransform, LowerCholeskyTransform,
+                              PositiveDefiniteTransform, StackTransform)
 
 __all__ = ["ConstraintRegistry", "biject_to", "transform_to"]
 
@@ -72,6 +78,19 @@ def _independent(registry):
     return factory
 
 
+def _cat(registry):
+    def factory(constraint):
+        parts = [registry(each) for each in constraint.cseq]
+        return CatTransform(parts, constraint.dim, constraint.lengths)
+    return factory
+
+
+def _stack(registry):
+    def factory(constraint):
+        return StackTransform([registry(each) for each in constraint.cseq], constraint.dim)
+    return factory
+
+
 def _above(constraint):
     return ComposeTransform([ExpTransform(), AffineTransform(constraint.lower_bound, 1)])
 
@@ -95,5 +114,12 @@ for _registry in (biject_to, transform_to):
     _registry.register(constraints.less_than, _below)
     for _kind in (constraints.interval, constraints.half_open_interval):
         _registry.register(_kind, _between)
+    _registry.register(constraints.corr_cholesky, lambda constraint: CorrCholeskyTransform())
+    _registry.register(constraints.cat, _cat(_registry))
+    _registry.register(constraints.stack, _stack(_registry))
 biject_to.register(constraints.simplex, lambda constraint: StickBreakingTransform())
 transform_to.register(constraints.simplex, lambda constraint: SoftmaxTransform())
+# transform_to only (as in torch): these maps are onto but not one-to-one
+transform_to.register(constraints.lower_cholesky, lambda constraint: LowerCholeskyTransform())
+for _kind in (constraints.positive_definite, constraints.positive_semidefinite):
+    transform_to.register(_kind, lambda constraint: PositiveDefiniteTransform())
