@@ -14,6 +14,7 @@ from .constraint_registry import biject_to, transform_to
 from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
@@ -21,13 +22,17 @@ from .heavy_tailed import Cauchy, Chi2, Gumbel, HalfCauchy, HalfNormal, StudentT
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
+from .lkj_cholesky import LKJCholesky
 from .log_normal import LogNormal
+from .logistic_normal import LogisticNormal
 from .lowrank_multivariate_normal import LowRankMultivariateNormal
 from .mixture_same_family import MixtureSameFamily
+from .more_continuous import FisherSnedecor, GeneralizedPareto, InverseGamma, Kumaraswamy
 from .multinomial import Multinomial
 from .multivariate_normal import MultivariateNormal
 from .negative_binomial import NegativeBinomial
 from .normal import Normal
+from .one_hot_straight_through import OneHotCategoricalStraightThrough
 from .poisson import Poisson
 from .relaxed_bernoulli import RelaxedBernoulli
 from .relaxed_categorical import RelaxedOneHotCategorical
@@ -39,15 +44,20 @@ from .transforms import (
     SigmoidTransform, SoftmaxTransform, SoftplusTransform, StackTransform,
     StickBreakingTransform, TanhTransform, Transform, identity_transform)
 from .uniform import Uniform
+from .von_mises import VonMises
 from .weibull_pareto import Pareto, Weibull
-from . import kl_more  # noqa: F401,E402  (registers the KL pairs of the laws above)
+from .wishart import Wishart
+from . import kl_more, kl_round10  # noqa: F401,E402  (register the KL pairs of the laws above)
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",
     "Categorical", "Cauchy", "Chi2", "ComposeTransform", "CorrCholeskyTransform",
     "CumulativeDistributionTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
     "ReshapeTransform", "StackTransform", "ContinuousBernoulli", "Dirichlet", "Distribution",
-    "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
+    "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor", "GeneralizedPareto",
+    "InverseGamma", "Kumaraswamy", "LKJCholesky", "LogisticNormal",
+    "OneHotCategoricalStraightThrough", "VonMises", "Wishart", "Gamma", "Geometric", "Gumbel",
+    "HalfCauchy", "HalfNormal",
     "Independent", "IndependentTransform", "Laplace", "LogNormal", "LowRankMultivariateNormal",
     "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
     "OneHotCategorical", "Pareto", "Poisson", "PowerTransform", "RelaxedBernoulli",
