@@ -332,7 +332,6 @@ Tensor.tensor_split = ST.tensor_split
 Tensor.masked_scatter = MS.masked_scatter
 Tensor.masked_scatter_ = MS.masked_scatter_
 # minigrad has no inference tensors (inference_mode is no_grad): no tensor is one
-Tensor.is_inference = lambda self: False
 Tensor.nonzero = MX.nonzero
 
 # reductions (numpy's axis= / keepdims= accepted too)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import backend, dtypes
 from ._formatting import tensor_repr
+from ._grad_state import state as _grad_state
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 
@@ -27,6 +28,29 @@ class VersionCounter:
 
     def __init__(self):
         self.value = 0
+
+
+class InferenceCounter:
+    """What a tensor made inside ``inference_mode`` has instead of a version counter: it
+    counts nothing (such tensors are never saved for a backward), reads 0, and allows an
+    in-place write only inside inference mode, as PyTorch's inference tensors do. Its views
+    share it, so they are inference tensors too."""
+    __slots__ = ()
+
+    @property
+    def value(self):
+        return 0
+
+    @value.setter
+    def value(self, _):
+        if not _grad_state.inference:
+            raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
+                               "allowed.You can make a clone to get a normal tensor before doing "
+                               "inplace update.See https://github.com/pytorch/rfcs/pull/17 for "
+                               "more details.")
+
+
+_INFERENCE = InferenceCounter()         # one for all: it holds no state
 
 
 class Size(tuple):
@@ -347,7 +371,7 @@ class Tensor:
         self._array = array
         self._grad = None
         self.grad_fn = None
-        self._vcounter = VersionCounter()
+        self._vcounter = _INFERENCE if _grad_state.inference else VersionCounter()
         self._base = None
         self._hooks = None
         self._output_nr = 0
@@ -366,7 +390,7 @@ class Tensor:
         t._array = array
         t._grad = None
         t.grad_fn = None
-        t._vcounter = VersionCounter()
+        t._vcounter = _INFERENCE if _grad_state.inference else VersionCounter()
         t._base = None
         t._hooks = None
         t._output_nr = 0
@@ -378,8 +402,12 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
     @property
     def data(self) -> "Tensor":
-        """A tensor sharing this one's memory, outside the graph; writes to it are not tracked."""
-        return Tensor._wrap(self._array)
+        """A tensor sharing this one's memory, outside the graph; writes to it are not tracked
+        (it has a version counter of its own; an inference tensor's is an inference tensor)."""
+        t = Tensor._wrap(self._array)
+        if self._vcounter is _INFERENCE:
+            t._vcounter = _INFERENCE
+        return t
 
     @data.setter
     def data(self, value):
@@ -509,7 +537,13 @@ class Tensor:
     def _version(self) -> int:
         """How many in-place writes this tensor's memory has had (its views share the count):
         an int, a snapshot, as PyTorch's."""
+        if self._vcounter is _INFERENCE:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vcounter.value
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was made inside ``inference_mode`` (or is a view of one)."""
+        return self._vcounter is _INFERENCE
 
     # ------------------------------------------------------------------------------------------
     # Autograd
@@ -543,6 +577,9 @@ class Tensor:
         if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(this tensor is {self.dtype}; convert it with .float() first)")
+        if requires_grad and self._vcounter is _INFERENCE and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         self._requires_grad = requires_grad
         return self
 

@@ -50,7 +50,7 @@ import weakref
 import numpy as np
 
 from .. import backend, dtypes
-from ..tensor import HookHandle as RemovableHandle, Tensor
+from ..tensor import HookHandle as RemovableHandle, Tensor, InferenceCounter
 from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
                            _unpack_hooked)
@@ -282,6 +282,7 @@ class Function:
                 if value is inputs[i] or v is a:
                     packed.append((_INPUT, inputs[i]))
                     t = inputs[i]
+                    _refuse_inference(t)
                     versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
                     break
             else:
@@ -329,6 +330,17 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+def _refuse_inference(t):
+    """An inference tensor (made in inference_mode) keeps no version counter, so a backward
+    could not tell whether it was overwritten: PyTorch refuses to save one, and so does this."""
+    if isinstance(t._vcounter, InferenceCounter):
+        raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use "
+                           "Tensors created in inference mode in computation tracked by "
+                           "autograd. To work around this, you can make a clone to get a "
+                           "normal tensor and use it in autograd, or use `torch.no_grad()` "
+                           "instead of `torch.inference_mode()`.")
 
 
 def link_view(view, source):
@@ -476,6 +488,7 @@ def _apply_ctx_style(cls, args, kwargs):
                     break
             else:
                 packed.append((_INPUT, value))
+                _refuse_inference(value)
             versions.append((value._vcounter, value._vcounter.value, value._array.shape,
                              value._array.dtype, len(packed) - 1))
         ctx.saved_ = tuple(packed)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
+
+from .. import _grad_state
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
@@ -17,14 +18,8 @@ __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inf
 # ----------------------------------------------------------------------------------------------
 # Grad mode: a per-thread switch, so one thread's no_grad() does not disturb another's.
 # ----------------------------------------------------------------------------------------------
-class _GradState(threading.local):
-    enabled = True
-    inference = 0            # depth of inference_mode() blocks: nothing records inside them
-    anomaly = False          # record each op's forward call site
-    anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf
-
-
-_state = _GradState()
+# the switches themselves live in _grad_state, which tensor.py reads too
+_state = _grad_state.state
 
 
 def is_grad_enabled() -> bool:
@@ -128,9 +123,11 @@ class enable_grad(_GradModeContext):
 
 class inference_mode(_GradModeContext):
     """``inference_mode(mode=True)``: nothing records a graph inside it, not even under a
-    nested ``enable_grad()`` (minigrad has no separate inference tensors: their flag and
-    refusals are not modelled).  ``inference_mode(False)`` leaves inference mode and turns
-    recording on, as PyTorch's, until the block ends."""
+    nested ``enable_grad()``, and the tensors made inside it are *inference tensors*
+    (``is_inference()``): they keep no version counter, so outside the block they may not be
+    written in place, saved for a backward, or set to require grad (PyTorch's refusals).
+    ``inference_mode(False)`` leaves inference mode and turns recording on, as PyTorch's,
+    until the block ends."""
 
     def __init__(self, mode: bool = True):
         self.enabled = bool(mode)

@@ -23,7 +23,11 @@ class Parameter(Tensor):
         if data is None:
             data = empty(0)
         array = data._array if isinstance(data, Tensor) else _to_array(data)
-        self._init(array, requires_grad)
+        self._init(array)
+        if isinstance(data, Tensor) and data.is_inference():
+            self._vcounter = data._vcounter      # an alias of an inference tensor is one too
+        if requires_grad:
+            self.requires_grad_(True)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
