@@ -453,3 +453,24 @@ def test_moments_at_the_edge_of_existence_keep_finite_gradients():
     for p in (a, g_scale, g_conc, d1, d2):
         assert np.all(np.isfinite(_np(p.grad)))
     _close(a.grad[:2], [0.0, -2.0])
+
+
+@pytest.mark.parametrize("name, args", [
+    ("Normal", ([0.3, -1.0], [0.5, 2.0])), ("Bernoulli", ([0.2, 0.7],)),
+    ("Beta", ([0.5, 2.0], [1.5, 3.0])), ("ContinuousBernoulli", ([0.2, 0.5004, 0.9],)),
+    ("Dirichlet", ([[0.5, 2.0, 1.0]],)), ("Exponential", ([0.5, 2.0],)),
+    ("Gamma", ([0.5, 2.0], [1.5, 3.0])), ("Poisson", ([0.5, 2.0],))])
+def test_the_classic_laws_are_exponential_families_as_in_pytorch(name, args):
+    mine = getattr(mg.distributions, name)(*[mg.tensor(a, dtype=mg.float64) for a in args])
+    theirs = getattr(torch.distributions, name)(*[torch.tensor(a, dtype=torch.float64)
+                                                   for a in args])
+    assert isinstance(mine, ExponentialFamily)
+    for m, t in zip(mine._natural_params, theirs._natural_params):
+        np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mine._log_normalizer(*mine._natural_params).numpy(),
+                               theirs._log_normalizer(*theirs._natural_params).numpy(),
+                               rtol=1e-10, atol=1e-12)
+    # where the carrier measure is known, the Bregman entropy is the closed form
+    if name not in ("Beta", "Dirichlet", "Poisson"):
+        np.testing.assert_allclose(ExponentialFamily.entropy(mine).detach().numpy(),
+                                   mine.entropy().detach().numpy(), rtol=1e-10, atol=1e-12)

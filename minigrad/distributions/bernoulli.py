@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import _ops as ops
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, clamp_probs, enumerate_values, lazy_property, \
     scalar_or_param_shape, standard_uniform
 
@@ -61,7 +61,7 @@ class GivenParameter:
         return self._param.size()
 
 
-class Bernoulli(GivenParameter, BinaryOdds, Distribution):
+class Bernoulli(GivenParameter, BinaryOdds, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -74,6 +74,18 @@ class Bernoulli(GivenParameter, BinaryOdds, Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Bernoulli, batch_shape, _instance, ("probs", "logits"))
+
+    # as an exponential family: theta = logit p, F(theta) = log(1 + e^theta)
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        return ops.softplus(x)
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0
 
     @property
     def mean(self):

@@ -11,7 +11,7 @@ from numbers import Real
 from . import _ops as ops
 from . import constraints
 from .dirichlet import Dirichlet
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Beta"]
@@ -24,7 +24,7 @@ def _pair_last(a, b):
     return ops.stack(list(broadcast_all(a, b)), -1)
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
@@ -50,6 +50,14 @@ class Beta(Distribution):
     @property
     def concentration0(self):
         return self._dirichlet.concentration.select(-1, 1)
+
+    # as an exponential family: theta = (alpha, beta), F(theta) = log B(alpha, beta)
+    @property
+    def _natural_params(self):
+        return self.concentration1, self.concentration0
+
+    def _log_normalizer(self, x, y):
+        return ops.lgamma(x) + ops.lgamma(y) - ops.lgamma(x + y)
 
     @property
     def mean(self):

@@ -18,7 +18,7 @@ import math
 from . import _ops as ops
 from . import constraints
 from .bernoulli import GivenParameter, cross_entropy_with_logits, probs_or_logits
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import clamp_probs, lazy_property, scalar_or_param_shape, standard_uniform
 
 __all__ = ["ContinuousBernoulli"]
@@ -38,7 +38,7 @@ def _series(coefficients, u):
     return total
 
 
-class ContinuousBernoulli(GivenParameter, Distribution):
+class ContinuousBernoulli(GivenParameter, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     has_rsample = True
@@ -95,6 +95,23 @@ class ContinuousBernoulli(GivenParameter, Distribution):
         log_gap = ops.where(l <= 0.5, (-2 * lower).log1p(), (2 * upper - 1).log())
         d2 = (self.probs - 0.5).pow(2)
         return self._choose(log_odds_abs - log_gap, _series(_LOG_NORM_SERIES, d2))
+
+    # as an exponential family: theta = logit, F(theta) = log((e^theta - 1) / theta), taken
+    # near theta = 0 from its series theta/2 + theta^2/24 - theta^4/2880
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        near = x.abs() < 1e-2
+        safe = ops.where(near, ops.ones_like(x), x)
+        exact = (ops.expm1(safe).abs() / safe.abs()).log()
+        series = 0.5 * x + x.pow(2) / 24.0 - x.pow(4) / 2880.0
+        return ops.where(near, series, exact)
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0
 
     @property
     def mean(self):

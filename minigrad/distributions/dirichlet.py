@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import _ops as ops
 from . import constraints
 from ._standard_gamma import standard_gamma
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 
 __all__ = ["Dirichlet"]
 
@@ -20,7 +20,7 @@ def _log_beta(a):
     return ops.lgamma(a).sum(-1) - ops.lgamma(a.sum(-1))
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
@@ -50,6 +50,14 @@ class Dirichlet(Distribution):
         x = self._checked(value)
         a = self.concentration
         return ops.xlogy(a - 1.0, x).sum(-1) - _log_beta(a)
+
+    # as an exponential family: theta = alpha, F(theta) = sum lgamma(alpha_i) - lgamma(sum alpha)
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return ops.lgamma(x).sum(-1) - ops.lgamma(x.sum(-1))
 
     @property
     def mean(self):

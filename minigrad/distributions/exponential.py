@@ -9,13 +9,13 @@ from numbers import Number
 
 from . import _ops as ops
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import standard_uniform, store_broadcast
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -27,6 +27,18 @@ class Exponential(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Exponential, batch_shape, _instance, ("rate",))
+
+    # as an exponential family: theta = -rate, F(theta) = -log(-theta)
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0
 
     @property
     def mean(self):

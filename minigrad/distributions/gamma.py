@@ -11,13 +11,13 @@ from numbers import Number
 from . import _ops as ops
 from . import constraints
 from ._standard_gamma import standard_gamma
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import store_broadcast
 
 __all__ = ["Gamma"]
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -28,6 +28,19 @@ class Gamma(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Gamma, batch_shape, _instance, ("concentration", "rate"))
+
+    # as an exponential family: theta = (alpha - 1, -rate),
+    # F(theta) = lgamma(theta_1 + 1) + (theta_1 + 1) log(-1 / theta_2)
+    @property
+    def _natural_params(self):
+        return self.concentration - 1, -self.rate
+
+    def _log_normalizer(self, x, y):
+        return ops.lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0
 
     @property
     def mean(self):

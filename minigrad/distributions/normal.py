@@ -13,7 +13,7 @@ from numbers import Real
 
 from . import _ops as ops
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import standard_normal, store_broadcast
 
 __all__ = ["Normal"]
@@ -22,7 +22,7 @@ _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
@@ -34,6 +34,20 @@ class Normal(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Normal, batch_shape, _instance, ("loc", "scale"))
+
+    # as an exponential family: theta = (loc / scale^2, -1 / (2 scale^2)),
+    # F(theta) = -theta_1^2 / (4 theta_2) + log(pi / -theta_2) / 2, no carrier measure
+    @property
+    def _natural_params(self):
+        precision = self.scale.pow(2).reciprocal()
+        return self.loc * precision, -0.5 * precision
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
+
+    @property
+    def _mean_carrier_measure(self):
+        return 0
 
     @property
     def mean(self):

@@ -8,13 +8,13 @@ from numbers import Number
 
 from . import _ops as ops
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, numpy_rng, param_numpy, store_broadcast, wrap_draws
 
 __all__ = ["Poisson"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
 
@@ -24,6 +24,15 @@ class Poisson(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expand_params(Poisson, batch_shape, _instance, ("rate",))
+
+    # as an exponential family: theta = log rate, F(theta) = e^theta (its carrier measure,
+    # -log x!, has no closed-form mean: entropy() raises, as PyTorch's)
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
     @property
     def mean(self):
