@@ -13,19 +13,19 @@
 How they work here: on top of minigrad's ordinary reverse-mode autograd (``autograd.grad``),
 not on a separate transform machinery. Each transform runs ``f`` on differentiable aliases
 of the chosen arguments and calls ``autograd.grad``, recording the backward
-(``create_graph=True``) whenever grad mode is on and some tensor argument requires grad, so
-transforms nest: ``grad(grad(f))``, ``vmap(grad(f))``, ``jacfwd(jacrev(f))``, and results are
-differentiable by an outer ``backward``. ``jacfwd`` and ``jvp`` are computed in reverse mode
-(the values are those of forward mode). Arguments may be tensors or nested tuples, lists and
-dicts of them (a dict of parameters, say); gradients come back in the same structure, zeros
-for an argument ``f`` does not use. One limitation: a result is differentiable with respect
-to a tensor ``f`` merely closes over only when some argument requires grad too.
+(``create_graph=True``) whenever grad mode is on where the transform is called and ``f``'s
+output depends on a tensor from outside that requires grad (an argument, an outer transform's
+variable, a parameter ``f`` closes over), so transforms nest: ``grad(grad(f))``,
+``vmap(grad(f))``, ``jacfwd(jacrev(f))``, and results are differentiable by an outer
+``backward`` exactly when they depend on such a tensor. ``jacfwd`` and ``jvp`` are computed
+in reverse mode (the values are those of forward mode). Arguments may be tensors or nested
+tuples, lists and dicts of them (a dict of parameters, say); gradients come back in the same
+structure, zeros for an argument ``f`` does not use.
 """
 from __future__ import annotations
 
 from . import autograd
 from ._vmap import _flatten, vmap
-from .autograd import functional as _functional
 from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
 from .ops.movement import stack
@@ -43,11 +43,49 @@ def _tensors(tree):
     return [t for t in _flatten(tree)[0] if isinstance(t, Tensor)]
 
 
-def _record_graph(*trees):
-    """Whether the derivatives must themselves be differentiable: grad mode is on and some
-    tensor passed in requires grad (an outer transform's variable, or the user's)."""
-    return autograd.is_grad_enabled() and any(t.requires_grad for tree in trees
-                                               for t in _tensors(tree))
+def _requires_grad(*trees):
+    return any(t.requires_grad for tree in trees for t in _tensors(tree))
+
+
+def _foreign_graph(tree, own):
+    """Whether a tensor of ``tree`` depends, through the recorded graph, on a tensor that
+    requires grad and is not one of ``own`` (the leaves a transform made for itself): an
+    argument that requires grad outside the transform, an outer transform's variable, or a
+    tensor ``f`` closes over (a model's parameters)."""
+    own_ids = {id(t) for t in own}
+    seen, todo = set(), []
+    for t in _tensors(tree):
+        if not t.requires_grad:
+            continue
+        if t.grad_fn is None:
+            if id(t) not in own_ids:
+                return True
+        else:
+            todo.append(t.grad_fn)
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in getattr(node, "next_functions_", None) or ():
+            if edge is None or edge[0] is None:
+                continue
+            if isinstance(edge[0], Tensor):
+                if id(edge[0]) not in own_ids:
+                    return True
+            else:
+                todo.append(edge[0])
+    return False
+
+
+def _settle(tree, own, outer):
+    """A transform's results: each tensor keeps its graph only when grad mode was on where
+    the transform was called and it depends on something outside the transform (see
+    ``_foreign_graph``), as torch.func's results are differentiable by an outer backward
+    exactly then; the others are detached."""
+    flat, rebuild = _flatten(tree)
+    return rebuild([t.detach() if isinstance(t, Tensor) and not (
+        outer and _foreign_graph(t, own)) else t for t in flat])
 
 
 def _variable(t, keep_graph):
@@ -81,11 +119,12 @@ def _argnums(argnums, n_args, who):
     return single, tuple(out)
 
 
-def _prepare(args, argnums, who):
-    """(single, nums, new args with variables in the chosen places, their leaves, rebuilds,
-    keep_graph)."""
+def _prepare(args, argnums, who, outer):
+    """(single, nums, new args with variables in the chosen places, their leaves, rebuilds).
+    ``outer``: whether grad mode is on where the transform is called (an argument that
+    requires grad then keeps its graph)."""
     single, nums = _argnums(argnums, len(args), who)
-    keep_graph = _record_graph(args)
+    keep_graph = outer
     args = list(args)
     leaves, rebuilds = [], []
     for a in nums:
@@ -94,7 +133,7 @@ def _prepare(args, argnums, who):
         args[a] = rebuild(flat)
         leaves.append([t for t in flat if isinstance(t, Tensor)])
         rebuilds.append((flat, rebuild))
-    return single, nums, args, leaves, rebuilds, keep_graph
+    return single, nums, args, leaves, rebuilds
 
 
 def _regroup(values, rebuilds, single):
@@ -104,13 +143,6 @@ def _regroup(values, rebuilds, single):
     for flat, rebuild in rebuilds:
         out.append(rebuild([next(it) if isinstance(t, Tensor) else None for t in flat]))
     return out[0] if single else tuple(out)
-
-
-def _detached(tree, keep_graph):
-    if keep_graph:
-        return tree
-    flat, rebuild = _flatten(tree)
-    return rebuild([t.detach() if isinstance(t, Tensor) else t for t in flat])
 
 
 def _zeros_for_unused(grads, wrt):
@@ -136,8 +168,9 @@ def grad_and_value(func, argnums=0, has_aux=False):
     who = "grad_and_value(f)(*args)"
 
     def wrapper(*args, **kwargs):
+        outer = autograd.is_grad_enabled()
         with autograd.enable_grad():
-            single, nums, args, leaves, rebuilds, keep = _prepare(args, argnums, who)
+            single, nums, args, leaves, rebuilds = _prepare(args, argnums, who, outer)
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{who}: Expected f(*args) to return a Tensor, got "
@@ -148,14 +181,15 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                    "vjp or jacrev APIs instead?")
             wrt = [t for group in leaves for t in group]
             if out.requires_grad and wrt:
-                grads = autograd.grad(out, wrt, create_graph=keep, allow_unused=True)
+                grads = autograd.grad(out, wrt, create_graph=outer and _foreign_graph(out, wrt),
+                                      allow_unused=True)
             else:
                 grads = [None] * len(wrt)
-            grads = _detached(_zeros_for_unused(grads, wrt), keep)
-        value = _detached(out, keep)
+            grads = _settle(_zeros_for_unused(grads, wrt), wrt, outer)
+        value = _settle(out, wrt, outer)
         result = _regroup(grads, rebuilds, single)
         if has_aux:
-            return result, (value, _detached(aux, keep))
+            return result, (value, _settle(aux, wrt, outer))
         return result, value
     return wrapper
 
@@ -175,10 +209,10 @@ def vjp(func, *primals, has_aux=False):
     """``(func(*primals), vjp_fn)`` (and ``aux`` with ``has_aux``): ``vjp_fn(cotangents)``
     gives ``v^T J`` for every primal, as a tuple; ``cotangents`` has the output's structure.
     ``vjp_fn`` may be called several times."""
+    outer = autograd.is_grad_enabled()
     with autograd.enable_grad():
-        keep = _record_graph(primals)
         flats = [_flatten(p) for p in primals]
-        args = [rebuild([_variable(t, keep) for t in flat]) for flat, rebuild in flats]
+        args = [rebuild([_variable(t, outer) for t in flat]) for flat, rebuild in flats]
         out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
     out_flat, _ = _flatten(out)
     for o in out_flat:
@@ -188,28 +222,30 @@ def vjp(func, *primals, has_aux=False):
     rebuilds = [_flatten(a) for a in args]
     wrt = [t for flat, _ in rebuilds for t in flat if isinstance(t, Tensor)]
 
-    def vjp_fn(cotangents):
+    def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         cots = _flatten(cotangents)[0]
         if len(cots) != len(out_flat):
             raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
                                f"pytree structure of outputs to the function: {len(cots)} "
                                f"tensors given for {len(out_flat)} outputs")
+        if create_graph is None:
+            create_graph = autograd.is_grad_enabled()
         live = [(o, c) for o, c in zip(out_flat, cots) if o.requires_grad]
         with autograd.enable_grad():
             if live and wrt:
+                record = create_graph and (_foreign_graph(out_flat, wrt) or
+                                           _requires_grad(cotangents))
                 grads = autograd.grad([o for o, _ in live], wrt, [c for _, c in live],
-                                      retain_graph=True, create_graph=keep or
-                                      _record_graph(cotangents), allow_unused=True)
+                                      retain_graph=retain_graph, create_graph=record,
+                                      allow_unused=True)
             else:
                 grads = [None] * len(wrt)
             grads = _zeros_for_unused(grads, wrt)
-        grads = _detached(grads, keep or _record_graph(cotangents))
-        return _regroup(grads, rebuilds, False)
+        return _regroup(_settle(grads, wrt, create_graph), rebuilds, False)
 
-    out = _detached(out, keep)
     if has_aux:
-        return out, vjp_fn, _detached(aux, keep)
-    return out, vjp_fn
+        return _settle(out, wrt, outer), vjp_fn, _settle(aux, wrt, outer)
+    return _settle(out, wrt, outer), vjp_fn
 
 
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
@@ -232,18 +268,43 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
                                "that of the original Tensor, this is not supported. Tensor is "
                                f"of size {list(p.shape)} while the given forward gradient is of "
                                f"size {list(t.shape)}.")
-    keep = _record_graph(primals, tangents)
-    aux_box = []
-
-    def main_output(*xs):
+    _check_primals(primals)
+    outer = autograd.is_grad_enabled()
+    with autograd.enable_grad():
+        xs = [_variable(p, outer) for p in primals]
         out, aux = _split_aux(func(*xs), has_aux, who)
-        aux_box.append(aux)
-        return out
-
-    out, tangent_out = _functional.jvp(main_output, primals, tangents, create_graph=keep,
-                                       strict=strict)
+        out_flat, out_rebuild = _flatten(out)
+        for o in out_flat:
+            if not isinstance(o, Tensor):
+                raise RuntimeError(f"{who}: expected f(*primals) to return only tensors, got "
+                                   f"unsupported type {type(o)}")
+        # u -> u^T J is linear in u: its gradient along the tangents (with respect to u) is J t
+        us = [o.detach().new_zeros(tuple(o.shape)).requires_grad_(True) if o.requires_grad
+              else None for o in out_flat]
+        live = [(o, u) for o, u in zip(out_flat, us) if u is not None]
+        vjps = (autograd.grad([o for o, _ in live], xs, [u for _, u in live],
+                              create_graph=True, allow_unused=True) if live else ())
+        pairs = [(g, t) for g, t in zip(vjps, tangents) if g is not None and g.requires_grad]
+        record = outer and (_foreign_graph(out_flat, xs) or _requires_grad(tangents))
+        found = (autograd.grad([g for g, _ in pairs], [u for _, u in live],
+                               [t for _, t in pairs], create_graph=record, allow_unused=True)
+                 if pairs else [None] * len(live))
+    found = iter(found)
+    tangent_out = []
+    for o, u in zip(out_flat, us):
+        jt = next(found) if u is not None else None
+        if jt is None:
+            if strict:
+                raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is "
+                                   "independent of the inputs. This is not allowed with "
+                                   "strict=True.")
+            jt = o.detach().new_zeros(tuple(o.shape))
+        tangent_out.append(jt)
+    own = xs + [u for u in us if u is not None]
+    out = out_rebuild(_settle(out_flat, own, outer))
+    tangent_out = out_rebuild(_settle(tangent_out, own, outer))
     if has_aux:
-        return out, tangent_out, _detached(aux_box[0], keep)
+        return out, tangent_out, _settle(aux, own, outer)
     return out, tangent_out
 
 
@@ -281,8 +342,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     who = "jacrev(f, argnums)(*args)"
 
     def wrapper(*args, **kwargs):
+        outer = autograd.is_grad_enabled()
         with autograd.enable_grad():
-            single, nums, args, leaves, rebuilds, keep = _prepare(args, argnums, who)
+            single, nums, args, leaves, rebuilds = _prepare(args, argnums, who, outer)
             wrt = [t for group in leaves for t in group]
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             out_flat, out_rebuild = _flatten(out)
@@ -290,11 +352,11 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
             for o in out_flat:
                 if not isinstance(o, Tensor):
                     raise RuntimeError(f"{who}: Expected f to return Tensors, got {type(o)}")
-                rows = _jacobian_rows(o, wrt, keep)
-                jac.append(_regroup(rows, rebuilds, single))
+                rows = _jacobian_rows(o, wrt, outer and _foreign_graph(o, wrt))
+                jac.append(_regroup(_settle(rows, wrt, outer), rebuilds, single))
         result = out_rebuild(jac)
         if has_aux:
-            return result, _detached(aux, keep)
+            return result, _settle(aux, wrt, outer)
         return result
     return wrapper
 
@@ -328,7 +390,21 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")
-    return jacrev(func, argnums, has_aux=has_aux)
+    rev = jacrev(func, argnums, has_aux=has_aux)
+
+    def wrapper(*args, **kwargs):
+        _, nums = _argnums(argnums, len(args), "jacfwd(f, argnums)(*args)")
+        _check_primals([args[a] for a in nums])
+        return rev(*args, **kwargs)
+    return wrapper
+
+
+def _check_primals(tree):
+    """Forward mode's refusal of a primal that is not floating point (PyTorch's words)."""
+    for t in _tensors(tree):
+        if not t.is_floating_point():
+            raise ValueError(f"Expected primal to be floating point or complex, but got: "
+                             f"{t.dtype}")
 
 
 def hessian(func, argnums=0):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 import weakref
 
 import numpy as np
@@ -60,6 +61,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         retain_graph = create_graph
     for t in targets or ():
         _check_input(t, "backward")
+    if create_graph:
+        # PyTorch's words (given once per process there; here as Python's filters decide)
+        warnings.warn("Using backward() with create_graph=True will create a reference cycle "
+                      "between the parameter and its gradient which can cause a memory leak. "
+                      "We recommend using autograd.grad when creating the graph to avoid this. "
+                      "If you have to use this function, make sure to reset the .grad fields of "
+                      "your parameters to None after use to break the cycle and avoid the "
+                      "leak.", UserWarning, stacklevel=3)
     _run(tensors, grads, bool(retain_graph), bool(create_graph), targets, accumulate=True)
 
 

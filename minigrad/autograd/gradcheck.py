@@ -166,7 +166,8 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
             a, n = analytical[(k, i)], numerical[(k, i)]
             if not np.allclose(a, n, rtol=rtol, atol=atol):
                 return _fail(f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                             f"numerical:{_show(n)}\nanalytical:{_show(a)}\n", raise_exception)
+                             f"numerical:{_show(n, outputs[k])}\nanalytical:"
+                             f"{_show(a, leaves[i])}\n", raise_exception)
     again = _analytical(outputs, leaves, diff_idx, check_grad_dtypes)
     for key, a in analytical.items():
         if np.abs(again[key] - a).max(initial=0.0) > nondet_tol:
@@ -177,9 +178,10 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
     return True
 
 
-def _show(block):
-    """A Jacobian block printed as a float64 tensor, as in PyTorch's message."""
-    return repr(Tensor._wrap(block))
+def _show(block, like):
+    """A Jacobian block printed as in PyTorch's message: in the dtype of the tensor ``like``
+    (PyTorch keeps the numerical Jacobian in the output's, the analytical in the input's)."""
+    return repr(Tensor._wrap(block.astype(like._array.dtype)))
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rtol=0.001,

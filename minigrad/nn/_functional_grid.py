@@ -13,16 +13,18 @@ import warnings
 from .. import backend
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import scalar_type_name
+from ..ops._util import ieee_errors, scalar_type_name
 
 __all__ = ["affine_grid", "grid_sample"]
 
 
 def _align_warning(name, align_corners):
     if align_corners is None:
-        warnings.warn(f"{name}: align_corners now defaults to False (since PyTorch 1.3.0); "
-                      "pass align_corners explicitly to silence this warning.", UserWarning,
-                      stacklevel=3)
+        # PyTorch's words (the same for both functions)
+        warnings.warn("Default grid_sample and affine_grid behavior has changed to "
+                      "align_corners=False since 1.3.0. Please specify align_corners=True if "
+                      "the old behavior is desired. See the documentation of grid_sample for "
+                      "details.", UserWarning, stacklevel=3)
         return False
     return bool(align_corners)
 
@@ -84,7 +86,8 @@ def _reflect(coord, low2, high2):
     dist = (coord - low).abs()
     flips = (dist / span).detach().floor()
     extra = dist - flips * span                   # fmod(dist, span), gradient 1
-    odd = Tensor._wrap((flips._array % 2) == 1)
+    with ieee_errors():                           # an infinite coordinate: NaN, silently
+        odd = Tensor._wrap((flips._array % 2) == 1)
     return (extra + low).where(~odd, (extra * -1.0) + (span + low))
 
 
@@ -94,6 +97,8 @@ def _source_coord(coord, n, padding_mode, align_corners):
         x = _reflect(x, 0, 2 * (n - 1)) if align_corners else _reflect(x, -1, 2 * n - 1)
     if padding_mode in ("border", "reflection"):
         x = A.hardtanh(x, 0.0, float(n - 1))       # gradient 0 on and beyond the border
+        # a NaN coordinate (or an infinite one, reflected) reads the first pixel, as PyTorch
+        x = x.where(x == x, 0.0)
     return x
 
 
@@ -187,7 +192,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         valid = xp.ones((n, points), dtype=bool)
         for d, (pos, _) in enumerate(taps):
             valid &= (pos >= 0) & (pos < spatial[d])
-            index += xp.clip(pos, 0, spatial[d] - 1).astype(xp.int64) * strides[d]
+            # fmax: a NaN position (invalid, weight 0) reads index 0, not a garbage index
+            index += xp.minimum(xp.fmax(pos, 0), spatial[d] - 1).astype(xp.int64) * strides[d]
         index = xp.ascontiguousarray(xp.broadcast_to(index[:, None, :], (n, c, points)))
         values = flat_input.gather(2, Tensor._wrap(index))
         weight = Tensor._wrap(valid[:, None, :].astype(input._array.dtype))
@@ -198,8 +204,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     if mode == "nearest":
         # rint: half to even; the weight x * 0 + 1 keeps the grid on the graph with a zero
-        # gradient (PyTorch returns zeros for it, not None)
-        taps = [(xp.rint(x._array), x * 0.0 + 1.0) for x in coords]
+        # gradient (PyTorch returns zeros for it, not None); 1 at a NaN or infinite x too
+        taps = [(xp.rint(x._array), x.where(x.isfinite(), 0.0) * 0.0 + 1.0) for x in coords]
         out = gather(taps)
     elif mode == "bicubic":
         lows = [x.detach().floor() for x in coords]

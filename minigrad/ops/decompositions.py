@@ -26,6 +26,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._util import scalar_type_name
 from .elementwise import add, div, mul, sub, where
 from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, svdvals
 from .matmul import matmul
@@ -56,7 +57,10 @@ def _cholesky_arrays(a):
     if a.size == 0:
         return xp.zeros_like(a), info
     try:
-        return xp.linalg.cholesky(a), info
+        L = xp.linalg.cholesky(a)
+        # a NaN pivot is LAPACK's failure too (numpy lets NaNs through): found below
+        if not bool(xp.isnan(xp.diagonal(L, 0, -2, -1)).any()):
+            return L, info
     except np.linalg.LinAlgError:
         pass
     # column by column, vectorised over the batch, to find each matrix's first bad pivot
@@ -178,7 +182,20 @@ def qr(A, mode="reduced"):
     r = triu(matmul(mT(q), A))
     if mode == "r":
         q = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
+        r = _ROnly.apply(r)
     return QrResult(q, r)
+
+
+class _ROnly(Function):
+    """R of ``linalg.qr(A, mode='r')``: the same values, but no gradient (its derivative
+    needs Q, which that mode does not return): backward is PyTorch's error."""
+    def forward(self, r):
+        return r.copy()
+
+    def backward(self, g):
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                           "when mode='r'. Please use linalg.qr(A, mode='reduced') if you are "
+                           "going to differentiate through linalg.qr.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,6 +369,11 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     """``linalg.pinv``: the pseudo-inverse (*, n, m) of A (*, m, n); singular values at most
     max(atol, rtol * largest) count as zero (``rcond``: the old name of rtol).  The gradient
     assumes the rank is locally constant."""
+    if isinstance(A, Tensor) and (A.ndim < 2 or A._array.dtype.kind != "f" or
+                                  A._array.dtype == np.float16):
+        kind = scalar_type_name(A._array.dtype)
+        raise RuntimeError(f"linalg.pinv({kind}{{{list(A.shape)}}}): expected a tensor with 2 "
+                           "or more dimensions of float, double, cfloat or cdouble types")
     check_matrices(A, "linalg.pinv", square=hermitian)
     xp = backend.xp_of(A._array)
     rtol = rcond if rtol is None else rtol
@@ -387,7 +409,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     'gelss' when besides every matrix has full rank; otherwise empty tensors."""
     check_matrices(A, "linalg.lstsq", square=False)
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError("parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, "
+                           "gelsy, gelsd, gelss)")
+    if isinstance(B, Tensor) and B._array.dtype != A._array.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
+                           f"dtype, but got input's dtype {scalar_type_name(A._array.dtype)} and "
+                           f"other's dtype {scalar_type_name(B._array.dtype)}")
     vector = B.ndim == A.ndim - 1
     b = unsqueeze(B, -1) if vector else B
     if b.shape[-2] != A.shape[-2]:
@@ -398,7 +425,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty = Tensor._wrap(xp.zeros((0,), A._array.dtype))
     rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \
         Tensor._wrap(xp.zeros((0,), np.int64))
-    sv, res = empty, empty
+    # no residuals: still an output of the solve (requiring grad with it), as PyTorch's
+    sv, res = empty, narrow(x.reshape(-1), 0, 0, 0)
     m, n = A.shape[-2:]
     if driver in ("gelsd", "gelss"):
         sv = svdvals(A).detach()

@@ -11,6 +11,8 @@ n-d one with equal dims; ``wrap`` restarts the diagonal of a tall matrix every (
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import backend
 from ..tensor import Tensor
 from ._util import normalize_dim, scalar_type_name
@@ -65,6 +67,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     """``input`` with source's slices reduced into the slices ``index`` names along ``dim``
     (see the module docstring); a new tensor, differentiable in input and source."""
     d, idx = _check(input, dim, index, source, reduce)
+    # PyTorch's (once per process there; here as Python's warning filters decide)
+    warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,
+                  stacklevel=2)
     if input.ndim == 0:
         return scatter_reduce(input, 0, index, source, reduce, include_self=include_self)
     xp = backend.xp_of(idx)

@@ -362,7 +362,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if ord == 1:
         return sum(a, dims, keepdim)
     if ord == 0:
-        return sum((a != 0).to(x.dtype), dims, keepdim)
+        return sum(_NonZero.apply(x), dims, keepdim)
     # |x|^ord with the zeros masked out (so their gradient is 0, not inf * 0); for ord < 0 a
     # zero makes |x|^ord infinite and the norm 0: the where below gives 0 there, gradient 0.
     nonzero = a != 0
@@ -372,6 +372,19 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if ord < 0:
         zero = zero | (sum((~nonzero).to(x.dtype), dims, keepdim) != 0)
     return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
+
+
+class _NonZero(Function):
+    """1 where x is not zero (NaN included), else 0, in x's dtype: the terms of the 0-norm,
+    piecewise constant, so a zero gradient (the norm requires grad when x does, as
+    PyTorch's)."""
+    def forward(self, x):
+        self._like = (x.shape, x.dtype)
+        return (x != 0).astype(x.dtype)
+
+    def backward(self, g):
+        shape, dtype = self._like
+        return Tensor._wrap(backend.xp_of(g._array).zeros(shape, dtype))
 
 
 # -- singular values ---------------------------------------------------------------------------

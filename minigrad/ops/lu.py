@@ -34,7 +34,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
 from .matmul import matmul
@@ -311,6 +311,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if arr.size and int(arr.max()) > n:
         raise RuntimeError("Pivots given to lu_solve must all be smaller or equal to "
                            "LU.size(-2). Did you properly pass the result of lu_factor?")
+    # batch dims that do not broadcast: PyTorch's error, naming B's size first
+    broadcast_shape(tuple(B.shape[:-2]), tuple(LU.shape[:-2]), "the batch dims of B and LU")
     p = Tensor._wrap(permutation_matrix(permutation(arr, n), LU._array.dtype))
     if left:
         return _lu_apply_inverse(LU, p, B, adjoint)

@@ -82,6 +82,8 @@ def cholesky_inverse(input, upper=False):
     if input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
                            f"are {input.shape[-2]} by {input.shape[-1]} matrices")
+    if input._array.dtype.kind != "f" or input._array.dtype.name == "float16":
+        raise not_implemented_for("cholesky_inverse_out_cpu", input._array.dtype)
     a = matmul(mT(input), input) if upper else matmul(input, mT(input))
     return inv(a)
 

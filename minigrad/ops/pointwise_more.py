@@ -288,14 +288,29 @@ def nextafter(input, other):
 # ----------------------------------------------------------------------------------------------
 # Smooth functions
 # ----------------------------------------------------------------------------------------------
+class Logit(Function):
+    """log(p / (1 - p)) of p, clamped first to [eps, 1 - eps] when ``eps`` is given;
+    d/dp = 1 / (p (1 - p)) (infinite at 0 and 1), 0 outside [eps, 1 - eps]."""
+    @ieee
+    def forward(self, p, *, eps):
+        self.eps = eps
+        self.save_for_backward(p)
+        q = p if eps is None else backend.xp_of(p).clip(p, eps, 1.0 - eps)
+        return backend.xp_of(p).log(q / (1 - q))
+
+    def backward(self, g):
+        p, = self.saved_tensors
+        with ieee_errors():
+            out = div(g, mul(p, sub(1.0, p)))
+        if self.eps is None:
+            return out
+        return where((p._array < self.eps) | (p._array > 1.0 - self.eps), 0.0, out)
+
+
 def logit(input, eps=None):
     """log(p / (1 - p)); with ``eps`` the input is first clamped to [eps, 1 - eps] (the
     gradient is then 0 outside that range).  Integers give the default float dtype."""
-    p = _floating(input)
-    if eps is not None:
-        p = clamp(p, eps, 1.0 - eps)
-    with ieee_errors():
-        return log(div(p, sub(1.0, p)))
+    return Logit.apply(_floating(input), eps=None if eps is None else float(eps))
 
 
 def sinc(input):

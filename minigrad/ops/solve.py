@@ -9,7 +9,8 @@ vectorised over the batch).  Backward: minigrad ops, so that gradients of any or
 * solve X = A^-1 B:           dB = A^-T g (a solve again), dA = -dB X^T
 * triangular solve:           the same, with dA kept to A's triangle (off its diagonal
                               when the diagonal is taken as ones)
-* det d = det(A):             dA = g d A^-T;  log|det|: dA = g A^-T
+* det d = det(A):             dA = g d A^-T (the cofactors, from the SVD for a singular A);
+                              log|det|: dA = g A^-T
 
 A singular matrix is PyTorch's LinAlgError naming the first zero pivot of its LU
 factorisation (found by ``_first_zero_pivot``) and, in a batch, the batch element.
@@ -23,12 +24,13 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
-from .elementwise import add, log, mul, neg
-from .linalg import LinAlgError
+from ._util import broadcast_shape, not_implemented_for, scalar_type_name
+from .elementwise import add, log, mul, neg, where
+from .linalg import LinAlgError, SvdU, SvdVals, SvdVh
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze
 from .plumbing import expand_to
+from .reduce import prod
 from .shaping import tril, triu
 
 __all__ = ["inv", "inv_ex", "solve", "solve_triangular", "triangular_solve", "cholesky_solve",
@@ -50,21 +52,61 @@ SlogdetResult = result_type("linalg_slogdet", ["sign", "logabsdet"])
 TriangularSolveResult = result_type("triangular_solve", ["solution", "cloned_coefficient"])
 
 
+# the ``_ex`` variants' messages name the plain function, as PyTorch's
+_SAYS = {"linalg.cholesky_ex": "linalg.cholesky", "linalg.inv_ex": "linalg.inv",
+         "linalg.solve_ex": "linalg.solve"}
+# How PyTorch refuses float16 and (second) the integer and bool dtypes, per function, where it
+# does not say "Expected a floating point or complex tensor" (the default for those) and, for
+# float16, name the kernel "<name>_cpu": the kernel its not-implemented error names, "low"
+# (its "Low precision dtypes not supported"), or "float_double" (its LAPACK wrappers' words).
+_DTYPE_REFUSALS = {
+    "linalg.cholesky": ("cholesky_cpu", None), "linalg.qr": ("geqrf_cpu", None),
+    "linalg.eigh": (None, "linalg_eigh_cpu"),
+    "linalg.eigvalsh": ("linalg_eigh_cpu", "linalg_eigh_cpu"),
+    "linalg.inv": ("low", None), "linalg.slogdet": ("low", None), "logdet": ("low", None),
+    "linalg.det": ("lu_cpu", None), "linalg.solve": ("lu_cpu", None),
+    "linalg.solve_triangular": ("triangular_solve_cpu", "triangular_solve_cpu"),
+    "torch.linalg.householder_product": ("orgqr_cpu", "orgqr_cpu"),
+    "torch.linalg.lu_solve": ("linalg.lu_solve_cpu", None),
+    "linalg.matrix_rank": ("float_double", "float_double"),
+    "linalg.lstsq": ("float_double", "float_double"),
+    "torch.linalg.ldl_factor_ex": ("ldl_factor_kernel_cpu", None),
+    "torch.linalg.ldl_factor": ("ldl_factor_kernel_cpu", None),
+    "torch.linalg.ldl_solve": ("ldl_solve_kernel_cpu", None),
+}
+
+
+def _refuse_dtype(name, dtype):
+    says = _SAYS.get(name, name)
+    half, other = _DTYPE_REFUSALS.get(says, (None, None))
+    rule = half if dtype == np.float16 else other
+    if rule == "low":
+        raise RuntimeError(f"{says}: Low precision dtypes not supported. Got "
+                           f"{scalar_type_name(dtype)}")
+    if rule == "float_double":
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if rule is not None:
+        raise not_implemented_for(rule, dtype)
+    if dtype == np.float16:
+        raise not_implemented_for(f"{name.replace('.', '_')}_cpu", dtype)
+    raise RuntimeError(f"{says}: Expected a floating point or complex tensor as input. Got "
+                       f"{scalar_type_name(dtype)}")
+
+
 def check_matrices(A, name, *, square=True, arg="A", position=1):
-    """PyTorch's checks of a linalg input: a Tensor, at least 2-d, floating, square."""
+    """PyTorch's checks of a linalg input: a Tensor, at least 2-d, floating (float16 aside),
+    square; each refusal in the words PyTorch's function ``name`` uses."""
     if not isinstance(A, Tensor):
         kind = type(A).__name__
         raise TypeError(f"{name.replace('.', '_')}(): argument '{arg}' (position {position}) "
                         f"must be Tensor, not {kind}")
+    says = _SAYS.get(name, name)
     if A.ndim < 2:
-        raise RuntimeError(f"{name}: The input tensor {arg} must have at least 2 dimensions.")
-    if A._array.dtype.kind != "f":
-        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{scalar_type_name(A._array.dtype)}")
-    if A._array.dtype == np.float16:
-        raise not_implemented_for(f"{name.replace('.', '_')}_cpu", A._array.dtype)
+        raise RuntimeError(f"{says}: The input tensor {arg} must have at least 2 dimensions.")
+    if A._array.dtype.kind != "f" or A._array.dtype == np.float16:
+        _refuse_dtype(name, A._array.dtype)
     if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{name}: {arg} must be batches of square matrices, but they are "
+        raise RuntimeError(f"{says}: {arg} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
 
 
@@ -176,8 +218,9 @@ class Solve(Function):
 
 
 def _broadcast_batches(A, B):
-    """A (..., n, n) and B (..., n, k) expanded to one batch shape (differentiably)."""
-    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    """A (..., n, n) and B (..., n, k) expanded to one batch shape (differentiably); batch
+    shapes that do not broadcast are PyTorch's error, which names B's size first."""
+    batch = broadcast_shape(tuple(B.shape[:-2]), tuple(A.shape[:-2]), "the batch dims of B and A")
     return expand_to(A, batch + A.shape[-2:]), expand_to(B, batch + B.shape[-2:])
 
 
@@ -357,7 +400,30 @@ class Det(Function):
 
     def backward(self, g):
         a, d = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(mul(g, d), -1), -1), mT(Inv.apply(a)))
+        return mul(unsqueeze(unsqueeze(g, -1), -1), _cofactors(a, d))
+
+
+def _cofactors(a, d):
+    """The matrices of cofactors of a (..., n, n) (the gradient of det), d = det(a):
+    d a^-T where a is invertible; where it is not (d == 0), from its SVD a = U S Vh as
+    det(U) det(Vh) U diag(prod_{j != i} s_j) Vh (a formula that holds for every matrix, and
+    is differentiable again)."""
+    xp = backend.xp_of(a._array)
+    singular = d._array == 0
+    if not bool(singular.any()):
+        return mul(unsqueeze(unsqueeze(d, -1), -1), mT(Inv.apply(a)))
+    mask = singular[..., None, None]
+    eye = xp.eye(a.shape[-1], dtype=a._array.dtype)
+    regular = mul(unsqueeze(unsqueeze(d, -1), -1), mT(Inv.apply(where(mask, eye, a))))
+    # the invertible ones are swapped for diag(n, ..., 1) (distinct singular values: a finite
+    # SVD backward, so that no NaN leaks through the where into their gradients)
+    distinct = eye * xp.arange(a.shape[-1], 0, -1, dtype=a._array.dtype)
+    a = where(mask, a, distinct)
+    u, s, vh = SvdU.apply(a), SvdVals.apply(a), SvdVh.apply(a)
+    # others[..., i] = prod_{j != i} s_j: the row i of (s_j, j = 1..n) with s_i set to one
+    others = prod(where(xp.eye(s.shape[-1], dtype=bool), 1.0, unsqueeze(s, -2)), -1)
+    sign = unsqueeze(unsqueeze(mul(Det.apply(u), Det.apply(vh)), -1), -1)
+    return where(mask, mul(sign, matmul(mul(u, unsqueeze(others, -2)), vh)), regular)
 
 
 class LogAbsDet(Function):
@@ -388,8 +454,8 @@ class SlogdetSign(Function):
 
 
 def det(A):
-    """``linalg.det`` / ``det``: the determinants of A (..., n, n), shape (...).  The gradient
-    det(A) A^-T needs an invertible A."""
+    """``linalg.det`` / ``det``: the determinants of A (..., n, n), shape (...); the gradient
+    is the matrix of cofactors (det(A) A^-T for an invertible A), a singular A included."""
     check_matrices(A, "linalg.det")
     return Det.apply(A)
 
