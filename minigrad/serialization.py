@@ -11,7 +11,9 @@ What is stored:
   * for nested objects (an optimizer's state_dict, ``{'model': ..., 'epoch': 3}``) the
     tensors are stored flat under dotted paths ('optimizer.state.0.exp_avg') and the shape of
     the object, with its non-tensor values (numbers, strings, booleans, None, lists, tuples,
-    dicts with str or int keys), as JSON in ``__metadata__['minigrad']``.
+    dicts with str or int keys), as JSON in ``__metadata__['minigrad']``; there too what
+    PyTorch's pickle keeps besides the values: which tensors are Parameters or require grad,
+    and a ``state_dict()``'s ``_metadata`` (the module versions that wrote it).
 
 Saving writes a temporary file in the target's directory and renames it over the target
 (``os.replace``), so an interrupted save leaves any previous checkpoint intact.  Loading checks
@@ -31,6 +33,7 @@ import numpy as np
 
 from . import backend
 from .nn.modules.module import Module
+from .nn.parameter import Parameter
 from .tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -70,7 +73,12 @@ def _encode(obj, path, tensors):
         array = backend.as_numpy(obj._array)
         # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
         tensors[key] = array if array.flags.c_contiguous else array.copy(order="C")
-        return {"t": key}
+        node = {"t": key}
+        if isinstance(obj, Parameter):          # comes back a Parameter, as in PyTorch
+            node["p"] = bool(obj.requires_grad)
+        elif obj.requires_grad:
+            node["rg"] = True
+        return node
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
@@ -78,7 +86,11 @@ def _encode(obj, path, tensors):
                 raise TypeError(f"minigrad.save: dict keys must be str or int, got "
                                 f"{type(k).__name__} {k!r} at {_describe(path)}")
             items.append([k, _encode(v, path + (k,), tensors)])
-        return {"d": items, "o": isinstance(obj, OrderedDict)}
+        node = {"d": items, "o": isinstance(obj, OrderedDict)}
+        meta = _metadata_of(obj)
+        if meta is not None:
+            node["m"] = meta
+        return node
     if isinstance(obj, (list, tuple)):
         kind = "l" if isinstance(obj, list) else "u"
         return {kind: [_encode(v, path + (i,), tensors) for i, v in enumerate(obj)]}
@@ -102,10 +114,20 @@ def _decode(tree, tensors, depth=0):
     if not isinstance(tree, dict):
         raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'v': ...}}, got {str(tree)[:80]}")
     if "t" in tree:
-        return tensors[tree["t"]]
+        t = tensors[tree["t"]]
+        grad = bool(tree.get("p", tree.get("rg"))) and t.is_floating_point()
+        if "p" in tree:
+            return Parameter(t, requires_grad=grad)
+        return t.requires_grad_(True) if grad else t
     if "d" in tree:
         items = [(k, _decode(v, tensors, depth + 1)) for k, v in tree["d"]]
-        return OrderedDict(items) if tree.get("o") else dict(items)
+        if not tree.get("o"):
+            return dict(items)
+        result = OrderedDict(items)
+        if "m" in tree:
+            result._metadata = OrderedDict(
+                (str(k), dict(v)) for k, v in tree["m"] if isinstance(v, dict))
+        return result
     if "l" in tree:
         return [_decode(v, tensors, depth + 1) for v in tree["l"]]
     if "u" in tree:
@@ -114,6 +136,21 @@ def _decode(tree, tensors, depth=0):
     if not (value is None or isinstance(value, (bool, int, float, str))):
         raise ValueError(f"a value node holds {type(value).__name__}, not a number or string")
     return value
+
+
+def _metadata_of(obj):
+    """A state_dict's ``_metadata`` (each module's version under its dotted path) as JSON
+    pairs, kept so that a reloaded checkpoint says which versions wrote it; None when there
+    is none or it holds what JSON cannot."""
+    meta = getattr(obj, "_metadata", None)
+    if not isinstance(meta, dict):
+        return None
+    pairs = [[k, v] for k, v in meta.items()]
+    try:
+        json.dumps(pairs)
+    except (TypeError, ValueError):
+        return None
+    return pairs
 
 
 def _parse_json(text):

@@ -97,7 +97,9 @@ class BackwardHookCall:
         self.grad_output = full
         if not self.input_slots and self.hooks:   # nothing will reach the inputs: run now
             warnings.warn("Full backward hook is firing when gradients are computed with "
-                          "respect to module outputs since no inputs require gradients.",
+                          "respect to module outputs since no inputs require gradients. See "
+                          "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.register_full_backward_hook for more details.",
                           stacklevel=2)
             self._run_hooks((None,) * self.n_inputs)
         return tuple(full[i] for i in self.output_slots)

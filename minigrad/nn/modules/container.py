@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from itertools import islice
 
 from .module import Module, _addindent
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
+
+
+def _update_pairs(kind, source, keep_order, sort_other_mappings=False):
+    """The (key, value) pairs that ``<kind>.update(source)`` adds, in PyTorch's order and
+    with its errors: a mapping of a ``keep_order`` type gives its items in order (another
+    mapping too, unless ``sort_other_mappings``: then sorted by key, as ParameterDict does
+    with a plain dict); any other iterable must hold (key, value) pairs."""
+    if isinstance(source, keep_order):
+        return list(source.items())
+    if isinstance(source, Mapping):
+        return sorted(source.items()) if sort_other_mappings else list(source.items())
+    pairs = []
+    for j, pair in enumerate(source):
+        if not isinstance(pair, Iterable):
+            raise TypeError(f"{kind} update sequence element #{j} should be Iterable; is"
+                            f"{type(pair).__name__}")
+        if len(pair) != 2:
+            raise ValueError(f"{kind} update sequence element #{j} has length {len(pair)}; "
+                             "2 is required")
+        pairs.append((pair[0], pair[1]))
+    return pairs
 
 
 def _index(idx, size):
@@ -264,8 +286,10 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
-        for key, module in items:
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleDict.update should be called with an iterable of key/value "
+                            "pairs, but got " + type(modules).__name__)
+        for key, module in _update_pairs("ModuleDict", modules, (Mapping, ModuleDict)):
             self[key] = module
 
     def forward(self, *args, **kwargs):

@@ -1,9 +1,12 @@
-"""``RemovableHandle``: what ``Module.register_forward_hook`` and friends return."""
+"""``RemovableHandle``: what ``Module.register_forward_hook`` and friends return; and the
+global hooks that run on every module's call (``register_module_forward_hook``...)."""
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 
-__all__ = ["RemovableHandle"]
+__all__ = ["RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook"]
 
 
 class RemovableHandle:
@@ -22,3 +25,52 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+# ----------------------------------------------------------------------------------------------
+# Global module hooks: run on every module's call, before the module's own hooks
+# (``torch.nn.modules.module.register_module_forward_hook`` and friends; profilers and
+# activation loggers use them).
+# ----------------------------------------------------------------------------------------------
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_with_kwargs = set()
+_global_forward_hooks_always_called = set()
+_global_backward_hooks = OrderedDict()
+_global_backward_pre_hooks = OrderedDict()
+
+
+def _add_global(hooks, hook):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args)`` before every module's forward (a non-None return replaces the
+    args, as a module's own pre-hook's does); returns a handle to remove it."""
+    return _add_global(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+    ``with_kwargs``) after every module's forward; a non-None return replaces the output.
+    With ``always_call`` it also runs when forward raises."""
+    handle = _add_global(_global_forward_hooks, hook)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs.add(handle.id)
+    if always_call:
+        _global_forward_hooks_always_called.add(handle.id)
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook):
+    """``hook(module, grad_output)`` for every module, as a module's own full backward
+    pre-hook."""
+    return _add_global(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """``hook(module, grad_input, grad_output)`` for every module, as a module's own full
+    backward hook."""
+    return _add_global(_global_backward_hooks, hook)

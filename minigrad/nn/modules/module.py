@@ -9,6 +9,7 @@ the nested ``repr``, all laid out exactly as PyTorch's.
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 from ... import backend, dtypes
@@ -16,7 +17,10 @@ from ... import _memory_format as mf
 from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Buffer, Parameter
 from .backward_hooks import BackwardHookCall
-from .hooks import RemovableHandle
+from . import hooks as _global_hooks
+from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
+    RemovableHandle, register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_full_backward_hook, register_module_full_backward_pre_hook)
 from .module_extras import ModuleExtras, run_state_dict_hooks
 from .state_dict import _IncompatibleKeys, load_own_keys, load_state_dict  # noqa: F401
 
@@ -36,10 +40,13 @@ _LEGACY_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int
 
 
 def _typename(value):
-    """'minigrad.FloatTensor' for a float32 tensor (PyTorch's legacy names), else the type."""
+    """'minigrad.FloatTensor' for a float32 tensor (PyTorch's legacy names), else the
+    qualified class name ('int', 'numpy.ndarray'), as ``typename`` gives."""
     if isinstance(value, Tensor):
         return f"minigrad.{_LEGACY_TYPE.get(value.dtype.name, value.dtype.name)}Tensor"
-    return type(value).__name__
+    cls = type(value)
+    module = cls.__module__
+    return cls.__qualname__ if module in (None, "", "builtins") else f"{module}.{cls.__qualname__}"
 
 
 class Module(ModuleExtras):
@@ -85,8 +92,9 @@ class Module(ModuleExtras):
             raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
         if not isinstance(name, str):
             raise TypeError(f"{kind} name should be a string. Got {type(name).__name__}")
-        if "." in name:
-            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if "." in name:    # PyTorch names the culprit for modules only
+            raise KeyError(f'{kind} name can\'t contain "."' +
+                           (f", got: {name}" if kind == "module" else ""))
         if name == "":
             raise KeyError(f'{kind} name can\'t be empty string ""')
 
@@ -117,7 +125,7 @@ class Module(ModuleExtras):
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+            raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(minigrad Tensor or None required)")
         self._buffers[name] = tensor
         if persistent:
@@ -128,7 +136,7 @@ class Module(ModuleExtras):
     def add_module(self, name, module):
         """Add a child module as ``self.<name>``."""
         if not isinstance(module, Module) and module is not None:
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
         self._check_name(name, "module")
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
@@ -304,15 +312,24 @@ class Module(ModuleExtras):
     # before .to() still hold the right objects).
     # ------------------------------------------------------------------------------------------
     def _apply(self, fn):
-        """Replace the array of every parameter, gradient and buffer by ``fn(array)``."""
+        """Replace the array of every parameter and gradient by ``fn(array)`` in place; a
+        buffer that ``fn`` converts becomes a new tensor, as PyTorch's ``buf.to(...)`` gives
+        (references taken before still see the old dtype and device)."""
         for module in self.modules():
-            for registry in (module._parameters, module._buffers):
-                for t in registry.values():
-                    if t is None:
-                        continue
-                    t._array = fn(t._array)
-                    if t.grad is not None:
-                        t.grad._array = fn(t.grad._array)
+            for t in module._parameters.values():
+                if t is None:
+                    continue
+                t._array = fn(t._array)
+                if t.grad is not None:
+                    t.grad._array = fn(t.grad._array)
+            for name, t in list(module._buffers.items()):
+                if t is None:
+                    continue
+                array = fn(t._array)
+                if array is not t._array:
+                    new = type(t)._wrap(array, t.requires_grad)
+                    new.__dict__.update(t.__dict__)
+                    module._buffers[name] = new
         return self
 
     def to(self, *args, **kwargs):
@@ -330,8 +347,8 @@ class Module(ModuleExtras):
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
             if not dtype.is_floating_point:
-                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
-                                f"desired dtype={dtype}")
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
         dev = backend.device(device) if device is not None else None
 
         def convert(array):
@@ -428,11 +445,15 @@ class Module(ModuleExtras):
 
     def __call__(self, *args, **kwargs):
         # .get: a module unpickled from before backward hooks existed has no such registries
-        backward = self.__dict__.get("_backward_hooks") or self.__dict__.get(
-            "_backward_pre_hooks")
-        if not (self._forward_pre_hooks or self._forward_hooks or backward):
+        g = _global_hooks
+        backward = (self.__dict__.get("_backward_hooks") or self.__dict__.get(
+            "_backward_pre_hooks") or g._global_backward_hooks or g._global_backward_pre_hooks)
+        if not (self._forward_pre_hooks or self._forward_hooks or backward or
+                g._global_forward_pre_hooks or g._global_forward_hooks):
             return self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
+        # the global hooks (register_module_forward_hook...) first, then the module's own
+        for hook_id, hook in [*g._global_forward_pre_hooks.items(),
+                              *self._forward_pre_hooks.items()]:
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
                 if result is not None:
@@ -445,15 +466,22 @@ class Module(ModuleExtras):
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         if backward:
-            call = BackwardHookCall(self, self._backward_hooks, self._backward_pre_hooks)
+            hooks = self.__dict__.get("_backward_hooks", {})
+            pre_hooks = self.__dict__.get("_backward_pre_hooks", {})
+            if g._global_backward_hooks or g._global_backward_pre_hooks:
+                hooks = OrderedDict([*g._global_backward_hooks.items(), *hooks.items()])
+                pre_hooks = OrderedDict([*g._global_backward_pre_hooks.items(),
+                                         *pre_hooks.items()])
+            call = BackwardHookCall(self, hooks, pre_hooks)
             args = call.wrap_inputs(args)
         try:
             output = self.forward(*args, **kwargs)
         except BaseException:
             self._run_always_called_hooks(args, kwargs)
             raise
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._forward_hooks_with_kwargs:
+        for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
+            if (hook_id in self._forward_hooks_with_kwargs or
+                    hook_id in g._global_forward_hooks_with_kwargs):
                 result = hook(self, args, kwargs, output)
             else:
                 result = hook(self, args, output)
@@ -465,12 +493,14 @@ class Module(ModuleExtras):
 
     def _run_always_called_hooks(self, args, kwargs):
         """After forward raised: the ``always_call`` forward hooks, with output None."""
-        always = self.__dict__.get("_forward_hooks_always_called")
-        if not always:
+        g = _global_hooks
+        always = self.__dict__.get("_forward_hooks_always_called") or set()
+        if not (always or g._global_forward_hooks_always_called):
             return
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in always:
-                if hook_id in self._forward_hooks_with_kwargs:
+        for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
+            if hook_id in always or hook_id in g._global_forward_hooks_always_called:
+                if (hook_id in self._forward_hooks_with_kwargs or
+                        hook_id in g._global_forward_hooks_with_kwargs):
                     hook(self, args, kwargs, None)
                 else:
                     hook(self, args, None)
@@ -507,10 +537,20 @@ class Module(ModuleExtras):
         graph unless ``keep_vars=True``.  Keys are PyTorch's: 'conv1.weight', 'bn.running_mean'.
         """
         if args:  # the positional form state_dict(destination, prefix, keep_vars), deprecated
+            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
+                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.state_dict for details.", FutureWarning,
+                          stacklevel=2)
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][
                 len(args):])[:3]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        # each module's version under its dotted path ('' the root), read back by
+        # load_state_dict (BatchNorm's version 2 added num_batches_tracked)
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
         run_state_dict_hooks(self, "_state_dict_pre_hooks", self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
@@ -518,10 +558,11 @@ class Module(ModuleExtras):
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
         return run_state_dict_hooks(self, "_state_dict_hooks", self, destination, prefix,
-                                    {"version": self._version})
+                                    local_metadata)
 
-    def _load_defaults(self, state_dict, prefix):
-        """Hook for subclasses: values to use for keys an older checkpoint lacks."""
+    def _load_defaults(self, state_dict, prefix, local_metadata):
+        """Hook for subclasses: values to use for keys an older checkpoint lacks
+        (``local_metadata``: what the checkpoint recorded of this module, its version)."""
         return {}
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,

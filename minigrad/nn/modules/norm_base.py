@@ -12,9 +12,14 @@ __all__ = ["_NormBase"]
 class _NormBase(Module):
     """The base class of ``_BatchNorm`` and ``_InstanceNorm``."""
 
-    def _load_defaults(self, state_dict, prefix):
-        # Checkpoints from before num_batches_tracked existed (as PyTorch accepts them).
+    _version = 2    # version 2 added num_batches_tracked
+
+    def _load_defaults(self, state_dict, prefix, local_metadata):
+        # Checkpoints from before num_batches_tracked existed (as PyTorch accepts them): no
+        # recorded version (a plain dict) or an older one.
         key = prefix + "num_batches_tracked"
-        if getattr(self, "num_batches_tracked", None) is not None and key not in state_dict:
+        version = local_metadata.get("version")
+        if (version is None or version < 2) and \
+                getattr(self, "num_batches_tracked", None) is not None and key not in state_dict:
             return {key: Tensor._wrap(self.num_batches_tracked._array.copy())}
         return {}

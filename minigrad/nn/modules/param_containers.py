@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from ...tensor import Tensor
 from ..parameter import Parameter
-from .container import _index
+from .container import _index, _update_pairs
 from .module import Module, _typename
 
 __all__ = ["ParameterList", "ParameterDict"]
@@ -134,8 +134,9 @@ class ParameterDict(Module):
         if isinstance(parameters, Tensor) or not hasattr(parameters, "__iter__"):
             raise TypeError("ParametersDict.update should be called with an iterable of "
                             "key/value pairs, but got " + type(parameters).__name__)
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in items:
+        # a plain dict's keys are taken sorted (PyTorch's rule), an OrderedDict's in order
+        for key, value in _update_pairs("ParameterDict", parameters,
+                                        (OrderedDict, ParameterDict), sort_other_mappings=True):
             self[key] = value
 
     def extra_repr(self):

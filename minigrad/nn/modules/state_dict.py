@@ -34,14 +34,15 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, strict=True,
-                 extra_state=False):
+                 extra_state=False, local_metadata=None):
     """Check one module's own keys (no copy yet): collect (target, source) pairs and errors.
 
-    ``module._load_defaults(state_dict, prefix)`` may supply values for keys an older
-    checkpoint lacks (BatchNorm's num_batches_tracked).  ``extra_state``: the module
+    ``module._load_defaults(state_dict, prefix, local_metadata)`` may supply values for keys
+    an older checkpoint lacks (BatchNorm's num_batches_tracked, when the checkpoint's
+    metadata gives no version or an older one).  ``extra_state``: the module
     overrides ``set_extra_state``, whose value '<prefix>_extra_state' is then expected.
     """
-    defaults = module._load_defaults(state_dict, prefix)
+    defaults = module._load_defaults(state_dict, prefix, local_metadata or {})
     local = OrderedDict((k, v) for k, v in module._parameters.items() if v is not None)
     for k, v in module._buffers.items():
         if v is not None and k not in module._non_persistent_buffers_set:
@@ -57,8 +58,10 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
                           "minigrad.Tensor or Tensor-like object from checkpoint but received "
                           f"{type(source)}")
             continue
-        if (not isinstance(target, _UninitializedTensor)      # a lazy layer's: any shape
-                and tuple(source.shape) != tuple(target.shape)):
+        lazy = isinstance(target, _UninitializedTensor)     # a lazy layer's: any shape
+        if not lazy and target.ndim == 0 and tuple(source.shape) == (1,):
+            source = source[0]   # old checkpoints stored scalars as shape (1,): PyTorch's rule
+        if not lazy and tuple(source.shape) != tuple(target.shape):
             errors.append(f"size mismatch for {key}: copying a param with shape "
                           f"{source.shape} from checkpoint, the shape in current model is "
                           f"{target.shape}.")
@@ -88,7 +91,7 @@ def load_own_keys(module, state_dict, prefix, local_metadata, strict, missing, u
         hook(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
     plan = _PLANS[-1] if _PLANS else []
     _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, strict,
-                 extra_state)
+                 extra_state, local_metadata)
     if not _PLANS:
         _copy(plan, False)
 
@@ -106,21 +109,31 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
     """
     if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
         raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+    # the per-module versions that ``state_dict()`` recorded ({} for a plain dict)
+    metadata = getattr(state_dict, "_metadata", None)
     state_dict = OrderedDict(state_dict)
+    if metadata is not None:
+        state_dict._metadata = metadata
     plan, missing, unexpected, errors = [], [], [], []
     modules = []
 
-    def visit(m, prefix):   # the traversal order of PyTorch's load (duplicates included)
+    def visit(m, local, prefix):   # the traversal order of PyTorch's load (duplicates included)
         modules.append(m)
+        local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+        if assign:
+            local_metadata["assign_to_params_buffers"] = True
         # strict=True whatever ``strict`` is, as PyTorch passes it: the final check filters
-        m._load_from_state_dict(state_dict, prefix, {"version": m._version}, True, missing,
-                                unexpected, errors)
+        m._load_from_state_dict(local, prefix, local_metadata, True, missing, unexpected,
+                                errors)
         for name, child in m._modules.items():
             if child is not None:
-                visit(child, prefix + name + ".")
+                # each child sees only its own keys (as its pre-hooks left them)
+                child_prefix = prefix + name + "."
+                visit(child, {k: v for k, v in local.items() if k.startswith(child_prefix)},
+                      child_prefix)
     _PLANS.append(plan)
     try:
-        visit(module, "")
+        visit(module, state_dict, "")
     finally:
         _PLANS.pop()
     post_hooks = [h for m in modules
@@ -132,10 +145,10 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
         for m in modules:
             for hook in list((m.__dict__.get("_load_state_dict_post_hooks") or {}).values()):
                 if hook(m, keys) is not None:
-                    raise RuntimeError("Hooks registered with "
-                                       "``register_load_state_dict_post_hook`` are not "
-                                       "expected to return new values, if incompatible_keys "
-                                       "need to be modified, it should be done inplace.")
+                    raise AssertionError("Hooks registered with "
+                                         "``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if incompatible_keys "
+                                         "need to be modified, it should be done inplace.")
         plan = []
     if strict:
         if unexpected:

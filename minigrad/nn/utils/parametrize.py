@@ -81,7 +81,8 @@ class ParametrizationList(ModuleList):
             raise ValueError("ParametrizationList requires one or more modules.")
         super().__init__(modules)
         self.unsafe = unsafe
-        shape, dtype = tuple(original.shape), original.dtype
+        size, dtype = original.shape, original.dtype     # (a Size: how the errors print it)
+        shape = tuple(size)
         with no_grad():
             new = original
             for module in reversed(list(self)):
@@ -126,8 +127,8 @@ class ParametrizationList(ModuleList):
             if tuple(z.shape) != shape:
                 raise ValueError("Registering a parametrization may not change the shape of "
                                  f"the tensor, unless `unsafe` flag is enabled.\n"
-                                 f"unparametrized shape: {shape}\n"
-                                 f"parametrized shape: {tuple(z.shape)}")
+                                 f"unparametrized shape: {size}\n"
+                                 f"parametrized shape: {z.shape}")
 
     def right_inverse(self, value):
         """Store ``value`` as the parametrized tensor: the originals become the right
@@ -237,9 +238,9 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
             if tuple(x.shape) != tuple(y.shape):
                 raise ValueError("Registering a parametrization may not change the shape of "
                                  "the tensor, unless the `unsafe` flag is enabled.\n"
-                                 f"module.{tensor_name}.shape: {tuple(y.shape)}\n"
+                                 f"module.{tensor_name}.shape: {y.shape}\n"
                                  f"parametrization(module.{tensor_name}).shape: "
-                                 f"{tuple(x.shape)}")
+                                 f"{x.shape}")
             if hasattr(parametrization, "right_inverse"):
                 try:
                     z = parametrization.right_inverse(x)
@@ -249,10 +250,18 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
                     if not isinstance(z, Tensor):
                         raise ValueError(f"parametrization.right_inverse must return a tensor. "
                                          f"Got: {type(z).__name__}")
-                    if z.dtype != y.dtype or tuple(z.shape) != tuple(y.shape):
+                    if z.dtype != y.dtype:
                         raise ValueError("The tensor returned by parametrization.right_inverse "
-                                         "must have the same dtype and shape as "
-                                         f"module.{tensor_name}")
+                                         "must have the same dtype as "
+                                         f"module.{tensor_name}, unless the `unsafe` flag is "
+                                         f"enabled.\nmodule.{tensor_name}.dtype: {y.dtype}\n"
+                                         f"returned dtype: {z.dtype}")
+                    if tuple(z.shape) != tuple(y.shape):
+                        raise ValueError("The tensor returned by parametrization.right_inverse "
+                                         "must have the same shape as "
+                                         f"module.{tensor_name}, unless the `unsafe` flag is "
+                                         f"enabled.\nmodule.{tensor_name}.shape: {y.shape}\n"
+                                         f"returned shape: {z.shape}")
         plist.append(parametrization)
         plist.unsafe |= unsafe
     elif tensor_name in module._buffers or tensor_name in module._parameters:

@@ -76,7 +76,8 @@ def collate_int_fn(batch, *, collate_fn_map=None):
 
 
 def collate_str_fn(batch, *, collate_fn_map=None):
-    return list(batch)
+    # the batch as it came: a list at the top, a tuple of one field of tuple samples
+    return batch
 
 
 # type -> function(batch, *, collate_fn_map) for the leaves; a map of your own extends it:
@@ -120,12 +121,12 @@ def collate(batch, *, collate_fn_map=None):
         except TypeError:
             return {key: field(key) for key in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):   # namedtuple
-        return elem_type(*(collate(list(s), collate_fn_map=collate_fn_map)
-                           for s in zip(*batch)))
+        return elem_type(*(collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)))
     if isinstance(elem, Sequence):
         if any(len(b) != len(elem) for b in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [collate(list(s), collate_fn_map=collate_fn_map) for s in zip(*batch)]
+        # each field's values as a tuple (what a custom collate function receives)
+        fields = [collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return fields           # PyTorch's rule: tuple samples (x, y) give a list [xs, ys]
         try:
