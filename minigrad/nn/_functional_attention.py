@@ -29,6 +29,7 @@ from ..ops.padding import pad
 from ..ops.reduce import softmax
 from ..ops.math_extra import scaled_dot_product_attention, _dropout_weights
 from ..ops.movement import cat
+from ..ops.products import baddbmm
 
 __all__ = ["multi_head_attention_forward"]
 
@@ -211,10 +212,11 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
     if need_weights:
-        scores = (q * math.sqrt(1.0 / head_dim)).matmul(k.transpose(-2, -1))
+        q_scaled = q * math.sqrt(1.0 / head_dim)
         with np.errstate(invalid="ignore"):   # a fully masked row is NaN, as in PyTorch
-            if attn_mask is not None:
-                scores = attn_mask + scores
+            # a float mask is added by baddbmm, which wants it in the query's dtype
+            scores = q_scaled.matmul(k.transpose(-2, -1)) if attn_mask is None else \
+                baddbmm(attn_mask, q_scaled, k.transpose(-2, -1))
             weights = softmax(scores, -1)
         if dropout_p > 0.0:
             weights = _dropout_weights(weights, dropout_p)

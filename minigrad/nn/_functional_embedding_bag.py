@@ -27,6 +27,17 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     weight._vcounter.value += 1
 
 
+def check_index_dtype(dtype, op):
+    """Embedding indices are int64 or int32 (PyTorch refuses the narrower integers too)."""
+    name = np.dtype(dtype).name
+    if name not in ("int64", "int32"):
+        name = dtypes.from_numpy_dtype(np.dtype(dtype)).name
+        what = "CPUBoolType" if name == "bool" else f"torch.{SCALAR_NAMES.get(name, name)}Tensor"
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {what} instead (while "
+                           f"checking arguments for {op})")
+
+
 def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset,
                    scale_grad_by_freq):
     """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M or the last
@@ -36,12 +47,7 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
                          f"not None, then it must have the same shape as the input "
                          f"({input.shape})")
     idx = backend.as_numpy(input._array)
-    if idx.dtype.kind not in "iu":
-        name = dtypes.from_numpy_dtype(idx.dtype).name
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got torch."
-                           f"{SCALAR_NAMES.get(name, name)}Tensor instead (while checking "
-                           "arguments for embedding_bag)")
+    check_index_dtype(idx.dtype, "embedding_bag")
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "

@@ -14,6 +14,7 @@ from .. import backend
 from ..ops.movement import cat, stack
 from ..tensor import Tensor
 from ..ops.elementwise import relu, where
+from ..ops._util import not_implemented_for
 from ..ops.reduce import logsumexp
 from ._functional_losses import _legacy, _reduce
 
@@ -100,11 +101,17 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _reduce(loss, reduction)
 
 
-def _lengths(x, n):
-    arr = _as_array(x).reshape(-1).astype("int64")
+def _lengths(x, n, name):
+    """ctc_loss's ``input_lengths`` or ``target_lengths``: integers, one per sample."""
+    if isinstance(x, Tensor) and x._array.dtype.kind not in "iu":
+        raise RuntimeError(f"{name} must be integral")
+    arr = _as_array(x)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss(): argument '{name}' must be a tuple of ints or an integer "
+                        f"Tensor, not {type(x).__name__} of {arr.dtype.name} values")
+    arr = arr.reshape(-1).astype("int64")
     if arr.shape[0] != n:
-        raise RuntimeError(f"Expected tensor to have size at least {n} at dimension 0, but got "
-                           f"size {arr.shape[0]}")
+        raise RuntimeError(f"{name} must be of size batch_size")
     return arr
 
 
@@ -140,7 +147,11 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     steps, n, classes = lp.shape
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
-    in_len, tg_len = _lengths(input_lengths, n), _lengths(target_lengths, n)
+    if lp._array.dtype.kind != "f" or lp._array.dtype.itemsize < 4:
+        device = "cuda" if lp.device.type == "cuda" else "cpu"
+        raise not_implemented_for(f"ctc_loss_{device}", lp._array.dtype)
+    in_len = _lengths(input_lengths, n, "input_lengths")
+    tg_len = _lengths(target_lengths, n, "target_lengths")
     tg = _as_array(targets).astype("int64")
     xp = backend.xp_of(lp._array)
     s_max = int(tg_len.max()) if n else 0
@@ -152,9 +163,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         tg = padded
     else:
         tg = tg.reshape(n, -1)[:, :s_max] if s_max else xp.zeros((n, 0), dtype=xp.int64)
-    if xp.any(in_len > steps) or xp.any(in_len < 0):
-        raise RuntimeError(f"Expected input_lengths to have value at most {steps}, but got "
-                           f"value {int(in_len.max())}")
+    bad = np.flatnonzero((in_len < 0) | (in_len > steps))
+    if bad.size:                                    # the first sample out of [0, T], as PyTorch
+        got = int(in_len[bad[0]])
+        bound = "at least 0" if got < 0 else f"at most {steps}"
+        raise RuntimeError(f"Expected input_lengths to have value {bound}, but got value {got} "
+                           "(while checking arguments for ctc_loss_allocate_outputs)")
     width = 2 * s_max + 1
     ext = xp.full((n, width), blank, dtype=xp.int64)              # blank, l1, blank, l2, ...
     ext[:, 1::2] = tg

@@ -25,6 +25,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import ieee_errors, normalize_dim, not_implemented_for, scalar_type_name
+from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul, where
 from .movement import clone
 from .plumbing import reshape_to
@@ -217,32 +218,6 @@ def index_copy(input, dim, index, source):
     out = where(_slices_hit(x, d, flat),
                 ScatterPut.apply(s, index=spread, dim=d, shape=tuple(x.shape)), x)
     return reshape_to(out, ()) if input.ndim == 0 else out
-
-
-# how PyTorch's conversion check names a dtype: its C++ type
-_C_TYPES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
-            "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
-
-
-def _check_fill_value(value, dtype):
-    """PyTorch's conversion of a fill number to ``dtype``: integers within the type (an
-    unsigned one also takes negatives down to -max: they wrap), floats into an integer type
-    finite and within it, floats into a float type within its range or not finite; a bool
-    takes anything."""
-    if dtype.kind == "b" or isinstance(value, (bool, np.bool_)):
-        return
-    if dtype.kind == "f":
-        fits = not np.isfinite(value) or abs(value) <= np.finfo(dtype).max
-    else:
-        info = np.iinfo(dtype)
-        if isinstance(value, (int, np.integer)):
-            low = -int(info.max) if dtype.kind == "u" else int(info.min)
-            fits = low <= value <= info.max
-        else:
-            fits = bool(info.min <= value <= info.max)              # False for NaN
-    if not fits:
-        raise RuntimeError(f"value cannot be converted to type {_C_TYPES[dtype.name]} without "
-                           "overflow")
 
 
 def _check_restrided(input, d, count):

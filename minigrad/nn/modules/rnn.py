@@ -37,6 +37,7 @@ from ...ops.scatter_gather import index_select
 from .. import functional as F, init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
+from ...tensor import Tensor
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -456,6 +457,11 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
+        if isinstance(hx, Tensor) and input.ndim == 2:
+            raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
+                            "not Tensor")
+        if hx is not None and len(hx) != 2:
+            raise RuntimeError("lstm_cell expects two hidden states")
         h, c = (None, None) if hx is None else hx
         return self._run(input, h, c, _lstm_step)
 

@@ -132,20 +132,27 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     """Pack a padded batch ``input`` (T, B, *) (``batch_first``: (B, T, *)) whose b-th sequence
     is its first ``lengths[b]`` steps.  With ``enforce_sorted`` the lengths must be
     non-increasing; otherwise the batch is sorted here and the order kept in the result."""
+    if input.ndim < 2:                  # PyTorch reads the batch size, dim 1, first
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions" if
+                         input.ndim == 0 else "Dimension out of range (expected to be in "
+                         "range of [-1, 0], but got 1)")
     ndim = lengths.ndim if isinstance(lengths, Tensor) else np.ndim(lengths)
     if ndim != 1:
         raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
                            f"{ndim}D cpu Long tensor")
     lengths = _host(lengths)
+    if input.numel() == 0:
+        raise RuntimeError("Cannot pack empty tensors.")
     batch_dim = 0 if batch_first else 1
     if len(lengths) != input.shape[batch_dim]:
         raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
                            f"{len(lengths)} (batch_size={input.shape[batch_dim]})")
-    order = _sorted_order(lengths, enforce_sorted)
-    sorted_lengths = lengths if order is None else lengths[order]
-    if len(lengths) == 0 or sorted_lengths[-1] <= 0:
+    # the last of the sorted lengths is checked before the order is
+    if len(lengths) == 0 or (lengths[-1] if enforce_sorted else lengths.min()) <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an "
                            "element in 'lengths' that is <= 0")
+    order = _sorted_order(lengths, enforce_sorted)
+    sorted_lengths = lengths if order is None else lengths[order]
     steps = input.shape[1 - batch_dim]
     if sorted_lengths[0] > steps:
         raise RuntimeError(f"a length ({int(sorted_lengths[0])}) exceeds the padded input's "
@@ -200,6 +207,29 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     return reshape(padded, rows.shape + tuple(data.shape[1:])), _int64(lengths)
 
 
+def _into_slot(seq, trailing, dtype):
+    """``seq`` as it is copied into its (L, *trailing) slot of the padded batch: converted to
+    the first sequence's dtype and broadcast to the slot, with PyTorch's errors."""
+    if seq.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    slot = (seq.shape[0],) + trailing
+    if tuple(seq.shape) != slot:
+        n = max(len(slot), seq.ndim)
+        a = (1,) * (n - len(slot)) + slot
+        b = (1,) * (n - seq.ndim) + tuple(seq.shape)
+        for d in range(n - 1, -1, -1):      # PyTorch names the last clashing dim
+            x, y = a[d], b[d]
+            if x != y and x != 1 and y != 1:
+                raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor "
+                                   f"b ({y}) at non-singleton dimension {d}")
+        wide = tuple(max(x, y) for x, y in zip(a, b))
+        if wide != slot:
+            raise RuntimeError(f"output with shape {list(slot)} doesn't match the broadcast "
+                               f"shape {list(wide)}")
+        seq = seq.expand(*slot)
+    return seq if seq.dtype == dtype else seq.to(dtype)
+
+
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack tensors (L_i, *) of equal trailing shape into (max L, B, *) (``batch_first``:
     (B, max L, *)), each padded with ``padding_value`` after its end (``padding_side='left'``:
@@ -212,12 +242,12 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if padding_side not in ("left", "right"):
         raise ValueError(f"Expected padding_side to be one of left or right, but got "
                          f"{padding_side}.")
+    if sequences[0].ndim == 0:
+        raise RuntimeError("pad_sequence needs sequences of at least one dim (ArrayRef: invalid "
+                           "slice, N = 1; size = 0)")
     trailing = tuple(sequences[0].shape[1:])
-    for s in sequences[1:]:
-        for d, (a, b) in enumerate(zip(trailing, s.shape[1:])):
-            if a != b:
-                raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor "
-                                   f"b ({b}) at non-singleton dimension {d + 1}")
+    sequences = [sequences[0]] + [_into_slot(s, trailing, sequences[0].dtype)
+                                  for s in sequences[1:]]
     lengths = np.array([s.shape[0] for s in sequences], dtype=np.int64)
     longest, total = int(lengths.max()), int(lengths.sum())
     start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
