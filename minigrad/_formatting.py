@@ -120,8 +120,14 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
             suffixes.insert(0, f"size={tuple(a.shape)}")
     else:
         summarise = a.size > THRESHOLD
-        fmt = _Formatter(_summarised_values(a))
-        body = _format_array(a, fmt, indent, summarise)
+        if EDGE_ITEMS == 0:
+            # as PyTorch: no edge items to show, so the size is said (and a summary is bare)
+            suffixes.insert(0, f"size={tuple(a.shape)}")
+        if summarise and EDGE_ITEMS == 0:
+            body = "[...]"
+        else:
+            fmt = _Formatter(_summarised_values(a))
+            body = _format_array(a, fmt, indent, summarise)
     dtype = tensor.dtype
     # As PyTorch: int64 and bool go without saying, except for an empty tensor ("tensor([],
     # dtype=torch.int64)"), where nothing else shows the dtype.

@@ -17,10 +17,7 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     summarised, the line width, the items shown at each edge of a summarised dim, scientific
     notation (True / False, or None to choose by the values); ``profile`` 'default', 'short'
     or 'full' sets the first four."""
-    if profile is not None:
-        if profile not in _PROFILES:
-            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
-                             f"got {profile!r}")
+    if isinstance(profile, str) and profile in _PROFILES:   # as PyTorch: another sets nothing
         (_formatting.PRECISION, _formatting.THRESHOLD, _formatting.LINE_WIDTH,
          _formatting.EDGE_ITEMS) = _PROFILES[profile]
     if precision is not None:

@@ -206,7 +206,16 @@ Tensor.__itruediv__ = I.div_
 Tensor.add_ = I.add_
 Tensor.sub_ = I.sub_
 Tensor.mul_ = I.mul_
-Tensor.div_ = I.div_
+
+
+def _div_(self, other, *, rounding_mode=None):
+    """In place: self / other, rounded as ``rounding_mode`` says (None: true division)."""
+    if rounding_mode is None:
+        return I.div_(self, other)
+    return INP.divide_(self, other, rounding_mode=rounding_mode)
+
+
+Tensor.div_ = _div_
 Tensor.pow_ = I.pow_
 Tensor.clamp_ = I.clamp_
 Tensor.clip_ = I.clamp_
@@ -373,11 +382,13 @@ Tensor.take_along_dim = G.take_along_dim
 Tensor.scatter_ = lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs))
 Tensor.scatter_add_ = lambda self, *args: I.copy_(self, G.scatter_add(self, *args))
 Tensor.index_add_ = lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs))
-Tensor.masked_fill_ = lambda self, mask, value: I.copy_(self, G.masked_fill(self, mask, value))
+Tensor.masked_fill_ = G.masked_fill_
 
 # scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
 Tensor.scatter_reduce = SR.scatter_reduce
-Tensor.scatter_reduce_ = lambda self, *args, **kwargs: I.copy_(self, SR.scatter_reduce(self, *args, **kwargs))
+# (from a clone: the out-of-place node saves its input, which the copy back would overwrite)
+Tensor.scatter_reduce_ = lambda self, *args, **kwargs: I.copy_(self, SR.scatter_reduce(
+    self.clone(), *args, **kwargs))
 Tensor.index_copy = SR.index_copy
 Tensor.index_copy_ = lambda self, *args: I.copy_(self, SR.index_copy(self, *args))
 Tensor.index_fill = SR.index_fill
@@ -542,6 +553,11 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
         return converted.to("cuda" if len(parts) == 3 else "cpu")
     if LT.is_legacy_type(dtype):                       # x.type(minigrad.LongTensor)
         return self.to(dtype.dtype).to("cpu")
+    if isinstance(dtype, type):                        # PyTorch takes no Python/numpy type
+        module = "" if dtype.__module__ == "builtins" else f"{dtype.__module__}."
+        raise ValueError(f"invalid type: '{module}{dtype.__name__}'")
+    if not isinstance(dtype, dtypes.DType):
+        raise TypeError("dtype must be a type, str, or dtype object")
     return self.to(dtype)
 
 def _as_dtype(dtype, name):

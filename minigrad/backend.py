@@ -68,7 +68,12 @@ class Device:
             return
         if not isinstance(spec, str):
             raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
-        kind, _, num = spec.partition(":")
+        kind, colon, num = spec.partition(":")
+        # PyTorch's shape of a device string, a name of letters and '_' with an optional
+        # index ('float64' is no device name at all; 'foo' is one of an unknown device)
+        if not (kind.isascii() and kind.replace("_", "a").isalpha()) or (colon and not (
+                num == "0" or (num.isascii() and num.isdigit() and num[0] != "0"))):
+            raise RuntimeError(f"Invalid device string: '{spec}'")
         if kind not in ("cpu", "cuda"):
             raise RuntimeError(
                 f"Expected one of cpu, cuda device type at start of device string: {spec}")

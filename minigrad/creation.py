@@ -217,27 +217,27 @@ def check_fits(value, dt, name):
     low = -int(info.max) if info.min == 0 and isinstance(value, numbers.Integral) else \
         int(info.min)
     if not low <= value <= info.max:                      # False for nan
-        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: "
-                           f"{name}={value} is outside [{low}, {info.max}]")
+        raise RuntimeError(f"value cannot be converted to type {dtypes.c_type_name(dt.np)} "
+                           f"without overflow: {name}={value} is outside [{low}, {info.max}]")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None):
     """``size`` filled with ``fill_value``; a negative integer fills an unsigned dtype as
     PyTorch does, wrapping (-9 -> 247 in uint8)."""
     check_layout(layout, "full")
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
+    fill_value = _number(fill_value)
     if not isinstance(fill_value, numbers.Number):
         raise TypeError(f"full(): argument 'fill_value' must be a number, not "
                         f"{type(fill_value).__name__} ({fill_value!r})")
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     dt = dtypes.to_dtype(dtype)
-    check_fits(fill_value, dt, "fill_value")
-    if dt.np.kind == "u" and isinstance(fill_value, numbers.Integral) and fill_value < 0:
-        fill_value = int(fill_value) % (int(np.iinfo(dt.np).max) + 1)
-    return _direct(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,), "full"), dtype,
-                   device, requires_grad)
+    size = _size((size,), "full")
+    # checked as PyTorch (-9 is 247 in uint8); one float16 element takes 1e6 as inf, silently
+    fill_value = dtypes.number_for(fill_value, dt.np, half_checked=math.prod(size) != 1)
+    with np.errstate(over="ignore"):
+        return _direct(lambda xp, s, d: xp.full(s, fill_value, d), size, dtype, device,
+                       requires_grad)
 
 
 def _inconsistent(start, end, step):
@@ -246,6 +246,10 @@ def _inconsistent(start, end, step):
 
 
 def _number(value):
+    """A tensor's or numpy scalar's value as the Python number PyTorch reads it (np.int32(5)
+    is an int, np.float16(2) a float: they weigh as Python numbers, and np.bool_ as a float)."""
+    if isinstance(value, np.generic) and not isinstance(value, float):
+        return float(value) if isinstance(value, np.bool_) else value.item()
     return value.item() if isinstance(value, Tensor) else value
 
 

@@ -19,6 +19,11 @@ __all__ = ["DType", "float16", "float32", "float64", "int8", "int16", "int32", "
 class DType:
     """A tensor element type. ``np`` is the numpy dtype behind it."""
     __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize")
+    is_complex = False          # minigrad has no complex dtypes
+
+    def to_real(self):
+        """The real dtype of the same width: the dtype itself (none of minigrad's is complex)."""
+        return self
 
     def __init__(self, name, np_dtype):
         self.name = name
@@ -41,6 +46,10 @@ class DType:
     def __hash__(self):
         return hash(self.np)
 
+    def __reduce__(self):
+        # pickled by name, so that loading (and copy.deepcopy) gives back the one instance
+        return (_named, (self.name,))
+
     # Lets numpy accept a DType wherever it accepts a dtype: np.zeros(3, dtype=minigrad.float32).
     @property
     def dtype(self):
@@ -58,6 +67,12 @@ uint8 = DType("uint8", np.uint8)
 bool_ = DType("bool", np.bool_)
 
 _BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
+_BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
+
+
+def _named(name):
+    """The dtype called ``name`` (what a pickled dtype loads as)."""
+    return _BY_NAME[name]
 
 _default_float = float32
 
@@ -69,9 +84,12 @@ def get_default_dtype() -> DType:
 def set_default_dtype(dtype) -> None:
     """Set the dtype that Python floats and ``zeros``/``randn``... give (float32 or float64)."""
     global _default_float
-    dtype = to_dtype(dtype)
+    floating = "only floating-point types are supported as the default type"
+    if not isinstance(dtype, DType):
+        # PyTorch takes a dtype only (not its name, a numpy dtype or Python's float)
+        raise TypeError(f"invalid dtype object: {floating}")
     if not dtype.is_floating_point:
-        raise TypeError(f"only floating-point types are supported as the default type, got {dtype}")
+        raise TypeError(floating)
     _default_float = dtype
 
 
@@ -84,7 +102,7 @@ def to_dtype(dtype) -> DType:
     if isinstance(dtype, DType):
         return dtype
     if dtype is builtins_float:
-        return _default_float
+        return float64          # PyTorch reads Python's float as double, whatever the default
     if dtype is builtins_int:
         return int64
     if dtype is builtins_bool:
@@ -98,6 +116,71 @@ def to_dtype(dtype) -> DType:
 
 import builtins as _builtins  # noqa: E402  (the names float/int/bool are taken above)
 builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool
+
+
+def dtype_argument(value, function, label, position) -> DType:
+    """``value`` as a dtype argument of ``function`` in PyTorch's parser: a dtype, or Python's
+    float, int or bool (float64, int64, bool); anything else is refused with its words."""
+    if isinstance(value, DType):
+        return value
+    if value is builtins_float or value is builtins_int or value is builtins_bool:
+        return to_dtype(value)
+    raise TypeError(f"{function}(): argument '{label}' (position {position}) must be "
+                    f"torch.dtype, not {type(value).__name__}")
+
+
+_INF = _builtins.float("inf")
+_FLOAT_MAX = {2: 65504.0, 4: _builtins.float(np.finfo(np.float32).max)}
+# how PyTorch's checked conversion of a number names a dtype: its C++ type
+_C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+           "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def c_type_name(np_dtype) -> str:
+    """The C++ name PyTorch's conversion errors give a dtype: 'uint8_t', 'int', 'float'."""
+    name = np.dtype(np_dtype).name
+    return _C_TYPE.get(name, name)
+
+
+def number_for(value, np_dtype, half_checked=False):
+    """A Python number written into a tensor of ``np_dtype`` (``full``, ``fill_``, ``x[i] =
+    v``), checked as PyTorch converts it: an int must fit the type (an unsigned one also takes
+    negatives down to -max, as their two's complement: -1 is 255 in uint8), a float written
+    into an integer type must be finite and within it, one into float32 must not overflow it
+    (nor float16, when ``half_checked``: PyTorch's fill of more than one element checks it,
+    its single-element and indexed writes do not); bool takes anything.  Returns the number
+    to store."""
+    if type(value) is _builtins.float and np_dtype.kind == "f":     # the common case, quickly
+        limit = _FLOAT_MAX.get(np_dtype.itemsize) if np_dtype.itemsize == 4 or half_checked \
+            else None
+        if limit is None or -limit <= value <= limit or value != value or abs(value) == _INF:
+            return value
+        raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
+                           f"without overflow")
+    if type(value) is _builtins.int and not -2 ** 63 <= value < 2 ** 64:
+        raise OverflowError("can't convert negative int to unsigned" if value < 0 else
+                            "int too big to convert")
+    kind = np_dtype.kind
+    if kind == "b" or isinstance(value, (_builtins.bool, np.bool_)) or \
+            not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
+        return value
+    if kind == "f":
+        number = _builtins.float(value)
+        if (np_dtype.itemsize == 4 or (np_dtype.itemsize == 2 and half_checked)) and \
+                abs(number) != _INF and abs(number) > _FLOAT_MAX[np_dtype.itemsize]:
+            raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
+                               f"without overflow")
+        return number
+    info = np.iinfo(np_dtype)
+    if isinstance(value, (_builtins.int, np.integer)):
+        low = -_builtins.int(info.max) if kind == "u" else _builtins.int(info.min)
+        if low <= value <= info.max:
+            return _builtins.int(value) % (_builtins.int(info.max) + 1) if value < 0 and \
+                kind == "u" else value
+    elif info.min <= value <= info.max:           # False for NaN
+        return value
+    raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} without "
+                       f"overflow")
 
 
 def from_numpy_dtype(np_dtype) -> DType:

@@ -7,6 +7,7 @@ lives in ``minigrad/ops/``; the methods here only forward to it, so that ``x.sum
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 import weakref
@@ -163,10 +164,14 @@ def _from_python_numbers(data, dtype):
     kind = array.dtype.kind
     if (kind in "uO" or (kind == "f" and array.size and
                          float(np.abs(array).max()) >= 2.0 ** 63)) and \
-            (dtype is None or dtypes.to_dtype(dtype).np.kind != "f"):
+            (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fb"):
         # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
         # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
-        _check_int64_range(data)
+        _check_int64_range(data, floats_decide=dtype is None)
+        if kind == "O" and isinstance(data, (list, tuple)):
+            # ints past int64 beside floats (numpy keeps them as objects): a float tensor,
+            # each number read as a double, as PyTorch
+            array, kind = array.astype(np.float64), "f"
     if dtype is None:
         if kind == "f":
             with np.errstate(over="ignore"):      # 1e300 as float32 is inf, silently
@@ -297,10 +302,11 @@ def _legacy_sizes(sizes):
     return sizes
 
 
-def _check_int64_range(data):
-    """PyTorch's overflow error for a Python int outside int64, naming the value."""
+def _check_int64_range(data, floats_decide=True):
+    """PyTorch's overflow error for a Python int outside int64, naming the value (unless
+    ``floats_decide`` and a float among the numbers makes the tensor floating point)."""
     items = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
-    if any(isinstance(x, (float, complex)) for x in items):
+    if floats_decide and any(isinstance(x, (float, complex)) for x in items):
         return                     # a float among them: the tensor is floating point, as PyTorch
     for x in items:
         if isinstance(x, int) and not isinstance(x, bool) and not _INT64[0] <= x <= _INT64[1]:
@@ -556,6 +562,11 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         if self.grad_fn is not None:         # torch refuses the assignment on a non-leaf
+            if not value:                    # (and says what to do instead when turning off)
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                                   "If you want to use a computed variable in a subgraph that "
+                                   "doesn't require differentiation use var_no_grad = "
+                                   "var.detach().")
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
         if value and self._array.dtype.kind not in "fc":     # the setter's own words
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require "
@@ -670,7 +681,8 @@ class Tensor:
 
     def __bool__(self):
         if self._array.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+            how_many = "no values" if self._array.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {how_many} is ambiguous "
                                f"(it has {self._array.size} elements; use .any() or .all())")
         return bool(self._array.reshape(()).item())
 
@@ -682,6 +694,11 @@ class Tensor:
         return self.item()
 
     def __float__(self):
+        # (PyTorch gives it once per process, with grad mode on; here Python's filters decide)
+        if self._requires_grad and _grad_state.enabled:
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                          "unexpected behavior.\nConsider using tensor.detach() first.",
+                          UserWarning, stacklevel=2)
         return float(self._one_scalar())
 
     def __int__(self):
@@ -715,10 +732,17 @@ class Tensor:
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
-                               "the deepcopy protocol at the moment")
+                               "the deepcopy protocol at the moment.  If you were attempting to "
+                               "deepcopy a module, this may be because of a minigrad.nn.utils."
+                               "weight_norm usage, see https://github.com/pytorch/pytorch/pull/"
+                               "103001")
+        if id(self) in memo:
+            return memo[id(self)]
         new = type(self)._wrap(self._array.copy(), self.requires_grad)
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy())
+        if getattr(self, "__dict__", None):     # attributes set on the tensor are copied too
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         memo[id(self)] = new
         return new
 

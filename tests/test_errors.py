@@ -123,7 +123,8 @@ CASES = [
       r"size of tensor a \(2\) must match the size of tensor b \(4\) at non-singleton dimension 0"
       r".*\[2, 3\] and \[4, 3\]"),
     C("mul-shapes", lambda T: T.mul(T.ones(2, 3), T.ones(3, 2)), RuntimeError,
-      r"tensor a \(2\) must match the size of tensor b \(3\).*\[2, 3\] and \[3, 2\]"),
+      r"tensor a \(3\) must match the size of tensor b \(2\) at non-singleton dimension 1.*"
+      r"\[2, 3\] and \[3, 2\]"),
     C("sub-ranks", lambda T: T.ones(5) - T.ones(2, 4), RuntimeError,
       r"tensor a \(5\) must match .* tensor b \(4\).*\[5\] and \[2, 4\]"),
     C("div-shapes", lambda T: T.div(T.ones(3), T.ones(2)), RuntimeError,
@@ -441,7 +442,8 @@ CASES = [
     C("permute-duplicate", lambda T: T.ones(2, 3).permute(1, 1), RuntimeError,
       r"duplicate dims are not allowed"),
     C("expand-size", lambda T: T.ones(2, 3).expand(4, 4), RuntimeError,
-      r"expanded size of the tensor \(4\) must match the existing size \(2\).*Target sizes: "
+      r"expanded size of the tensor \(4\) must match the existing size \(3\) at "
+      r"non-singleton dimension 1.*Target sizes: "
       r"\[4, 4\]\.  Tensor sizes: \[2, 3\]"),
     C("expand-negative", lambda T: T.ones(3).expand(-2, 3), RuntimeError,
       r"expanded size of the tensor \(-2\) isn't allowed"),
@@ -480,7 +482,7 @@ CASES = [
     C("tensor-int64-overflow", lambda T: T.tensor([1, 2 ** 63]), ValueError,
       r"Overflow when unpacking long long: 9223372036854775808 does not fit in int64"),
     C("full-int32-overflow", lambda T: T.full((2,), 2 ** 40, dtype=T.int32), RuntimeError,
-      r"cannot be converted to type int32 without overflow: fill_value=1099511627776"),
+      r"cannot be converted to type int without overflow"),
     C("floordiv-int-by-zero", lambda T: T.tensor([3, 4]) // T.tensor([1, 0]), RuntimeError,
       r"ZeroDivisionError"),
     C("div-trunc-int-by-zero", lambda T: T.div(T.tensor([3]), 0, rounding_mode="trunc"),
@@ -490,8 +492,8 @@ CASES = [
     C("view-dtype-stride", lambda T: T.ones(2, 4).t().view(T.float64), RuntimeError,
       r"self\.stride\(-1\) must be 1 to view Float as Double .*but got 4"),
     C("max-of-empty", lambda T: T.ones(0).max(), RuntimeError,
-      r"max\(\): Expected reduction dim to be specified for input\.numel\(\) == 0 \(input shape "
-      r"\[0\]\)"),
+      r"max\(\): Expected reduction dim to be specified for input\.numel\(\) == 0\. .*\(input "
+      r"shape \[0\]\)"),
     C("argmin-of-empty", lambda T: T.ones(0).argmin(), IndexError,
       r"argmin\(\): Expected reduction dim to be specified .*input shape \[0\]"),
     C("dropout-p", lambda T: F(T).dropout(T.ones(3), p=1.5), ValueError,

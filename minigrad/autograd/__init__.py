@@ -16,7 +16,7 @@ from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import graph  # noqa: F401  (saved_tensors_hooks, Node, ...)
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401  (the functions shadow the module)
-from ..tensor import Tensor as Variable  # noqa: F401  (old tutorials' name for a Tensor)
+from .variable import Variable  # noqa: F401  (old tutorials' wrapper of a Tensor)
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",

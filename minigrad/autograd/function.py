@@ -158,16 +158,20 @@ class Function:
             return t
         return value if value is None else Tensor._wrap(value)
 
-    def _check_versions(self):
+    def _check_versions(self, kept_only=False):
         for counter, expected, shape, np_dtype, index in self._versions:
-            if counter.value != expected:
+            if counter.value != expected and not (kept_only and isinstance(index, int)):
                 # formatted only here, on the error path: apply() stays cheap
                 dtype = f"minigrad.{dtypes.from_numpy_dtype(np_dtype).name} "
-                what = f"input {index}" if index >= 0 else "output 0"
+                if isinstance(index, int):
+                    what = f", which is {f'input {index}' if index >= 0 else 'output 0'} of " \
+                        f"{self.name()},"
+                else:       # kept by keep_for_backward: its producer's output, or a leaf
+                    what = f", which is {index}," if index else ""
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: [{dtype}{list(shape)}], which is {what} of "
-                    f"{self.name()}, is at version {counter.value}; expected version "
+                    f"by an inplace operation: [{dtype}{list(shape)}]{what} is at version "
+                    f"{counter.value}; expected version "
                     f"{expected} instead. Hint: replace the in-place op (x += ..., x[...] = "
                     "..., x.add_(...)) by its out-of-place form (x = x + ...).")
 
@@ -312,6 +316,8 @@ class Function:
         if self._ctx_style:
             result = _backward_ctx_style(self, grads)
         else:
+            if self._versions:       # what keep_for_backward kept: checked, read or not
+                self._check_versions(kept_only=True)
             result = self.backward(*grads)
         return result if isinstance(result, tuple) else (result,)
 
@@ -330,6 +336,27 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+def keep_for_backward(result, *tensors):
+    """Make the node that produced ``result`` keep ``tensors`` as PyTorch's node keeps them:
+    the arguments its backward reads without differentiating them (indices, masks, targets).
+    As for a saved input, an inference tensor among them is refused, and one changed in place
+    before the backward makes the backward fail instead of reading the new values.  Nothing
+    happens when ``result`` has no node (no gradient is recorded).  Returns ``result``."""
+    node = getattr(result, "grad_fn", None)
+    if not isinstance(node, Function):
+        return result
+    records = list(node._versions or ())
+    for t in tensors:
+        if isinstance(t, Tensor):
+            _refuse_inference(t)
+            made_by = t.grad_fn
+            records.append((t._vcounter, t._vcounter.value, t._array.shape, t._array.dtype,
+                            f"output {t._output_nr} of {made_by.name()}"
+                            if isinstance(made_by, Function) else None))
+    node._versions = records
+    return result
 
 
 def _refuse_inference(t):

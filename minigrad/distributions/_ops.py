@@ -5,7 +5,8 @@ must not import the top-level ``minigrad`` package (that would be an import cycl
 this small table of exactly what they use.
 """
 from ..autograd import enable_grad, no_grad  # noqa: F401
-from ..creation import arange, eye, full, ones, ones_like, rand, zeros, zeros_like  # noqa: F401
+from ..creation import (  # noqa: F401
+    arange, eye, full, full_like, ones, ones_like, rand, zeros, zeros_like)
 from ..dtypes import bool_ as bool_dtype, get_default_dtype, int64  # noqa: F401
 from ..functional import broadcast_shapes, broadcast_tensors  # noqa: F401
 from ..linalg import cholesky, eigvalsh, solve_triangular  # noqa: F401

@@ -23,6 +23,12 @@ def _draw_categories(probs, n):
     p = param_numpy(probs)
     k = p.shape[-1]
     rows = p.reshape(-1, k).astype("float64")
+    # PyTorch draws with multinomial, whose refusals these are (NaN rows come from unvalidated
+    # probabilities that sum to 0, or from NaN logits)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if rows.size and not (rows.sum(-1) > 0).all():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     cdf = rows.cumsum(-1)
     cdf /= cdf[:, -1:]
     cdf[:, -1] = 1.0                                       # exact end, whatever the rounding
@@ -165,7 +171,7 @@ class OneHotCategorical(Distribution):
         return ops.one_hot(labels, self._categorical._num_events).to(self.probs.dtype)
 
     def log_prob(self, value):
-        hot = self._checked(value).argmax(-1)
+        hot = self._checked(value).max(-1)[1]      # max, not argmax: a bool one-hot too
         return self._categorical.log_prob(hot)
 
     def entropy(self):

@@ -9,7 +9,6 @@ standard Gumbel noise (g = -log(-log u)), event shape (k,). With s = logits - t 
 
 ``RelaxedOneHotCategorical``: exp(y), a point of the simplex.
 """
-import math
 
 from . import _ops as ops
 from . import constraints
@@ -69,7 +68,10 @@ class ExpRelaxedCategorical(Distribution):
         k = self._event_shape[0]
         s = self.logits - t * y
         density = s.sum(-1) - k * s.logsumexp(-1)
-        return density + (k - 1) * t.log() + math.lgamma(k)
+        # log (k-1)! + (k-1) log t in the temperature's own dtype, as PyTorch: a float32
+        # temperature rounds this term to float32 even beside float64 logits
+        log_scale = ops.lgamma(ops.full_like(t, float(k))) + (k - 1) * t.log()
+        return density + log_scale
 
 
 class RelaxedOneHotCategorical(TransformedDistribution):

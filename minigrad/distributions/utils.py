@@ -48,7 +48,7 @@ def broadcast_all(*values):
     """Tensors or numbers -> tensors broadcast to one shape. Numbers take the dtype and
     device of the first tensor among ``values``, else the default float dtype."""
     if not all(ops.is_tensor(v) or isinstance(v, Number) for v in values):
-        raise ValueError("Input arguments must all be instances of numbers.Number, "
+        raise ValueError("Input arguments must all be instances of Number, "
                          "torch.Tensor or objects implementing __torch_function__.")
     if not all(ops.is_tensor(v) for v in values):
         options = {"dtype": ops.get_default_dtype()}

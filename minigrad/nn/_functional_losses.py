@@ -15,11 +15,13 @@ import math
 import warnings
 
 from ..autograd import no_grad
+from ..autograd.function import keep_for_backward
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import clamp, where
 from ..ops.reduce import amax
-from ..ops._util import scalar_type_name as _scalar_type_name
+from ..ops._util import result_dtype as _result_dtype, scalar_type_name as _scalar_type_name
 from ..functional import broadcast_shapes, broadcast_tensors
+from ..dtypes import from_numpy_dtype
 from ..tensor import Tensor
 
 __all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
@@ -80,7 +82,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     size = diff.abs()
     near = ~(size >= beta)                 # a NaN diff counts as near, as in PyTorch's kernel
     inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
-    return _reduce(where(near, 0.5 * inner * inner / beta, size - 0.5 * beta), reduction)
+    # PyTorch's smooth_l1_loss node keeps its input and target for the backward
+    return keep_for_backward(_reduce(where(near, 0.5 * inner * inner / beta,
+                                           size - 0.5 * beta), reduction), input, target)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -96,7 +100,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     loss = where(near, 0.5 * inner * inner, delta * (size - 0.5 * delta))
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, _legacy(None, None, reduction))
+    # PyTorch's huber_loss node keeps its input and target for the backward
+    return keep_for_backward(_reduce(loss, _legacy(None, None, reduction)), input, target)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -260,6 +265,13 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 # ----------------------------------------------------------------------------------------------
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    if isinstance(x1, Tensor) and isinstance(x2, Tensor):
+        common = _result_dtype(x1, x2)
+        if common.kind != "f":
+            raise RuntimeError(f"expected common dtype to be floating point, yet common dtype "
+                               f"is {_scalar_type_name(common)}")
+        common = from_numpy_dtype(common)
+        x1, x2 = x1.to(common), x2.to(common)               # computed in the common dtype
     x1, x2 = broadcast_tensors(x1, x2)
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 

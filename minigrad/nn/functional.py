@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 
 from .. import backend, dtypes
+from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
@@ -63,12 +64,13 @@ from ._functional_grid import affine_grid, grid_sample  # noqa: F401
 from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
 from ._functional_embedding_bag import embedding_bag, _renorm_rows  # noqa: F401
+from ._functional_embedding_bag import check_index_dtype as _check_index_dtype
 from ._functional_linear_ce import linear_cross_entropy  # noqa: F401
 from ._functional_round7 import (  # noqa: F401
     upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)
 from . import grad  # noqa: F401,E402  (torch.nn.functional.grad is torch.nn.grad)
-from ..ops.scatter_gather import IndexSelect, SCALAR_NAMES
+from ..ops.scatter_gather import IndexSelect
 from ..ops.plumbing import reshape_to
 
 
@@ -197,12 +199,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             not -weight.shape[0] <= padding_idx < weight.shape[0]:
         raise AssertionError("Padding_idx must be within num_embeddings")
     idx = input._array if isinstance(input, Tensor) else input
-    if idx.dtype.kind not in "iu":
-        name = dtypes.from_numpy_dtype(idx.dtype).name
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got torch."
-                           f"{SCALAR_NAMES.get(name, name)}Tensor instead (while checking "
-                           "arguments for embedding)")
+    _check_index_dtype(idx.dtype, "embedding")
     if weight.ndim != 2:
         raise RuntimeError(f"'weight' must be 2-D (num_embeddings, embedding_dim), got shape "
                            f"{list(weight.shape)}")
@@ -218,7 +215,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         is_pad = (xp.arange(n) == padding_idx)[:, None]
         weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
     flat = idx.reshape(-1).astype("int64")
-    rows = IndexSelect.apply(weight, index=flat, dim=0)
+    rows = _keep_for_backward(IndexSelect.apply(weight, index=flat, dim=0), input)
     if scale_grad_by_freq and sparse and rows.requires_grad:
         rows.register_hook(_no_sparse_frequency_scaling)   # PyTorch refuses it in backward
     if scale_grad_by_freq and flat.size:

@@ -35,9 +35,8 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        new = Parameter._wrap(self._array.copy(), self.requires_grad)
-        if self.grad is not None:
-            new.grad = Tensor._wrap(self.grad._array.copy())
+        # as PyTorch's: the data and requires_grad only (no .grad, no attributes)
+        new = type(self)._wrap(self._array.copy(), self.requires_grad)
         memo[id(self)] = new
         return new
 

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from .. import backend, dtypes
+from .._type_names import python_type_name  # noqa: F401  (used here and by the ops)
 from ..tensor import Tensor
 
 
@@ -35,15 +36,14 @@ def broadcast_shape(a_shape, b_shape, op="op"):
     n = max(len(a_shape), len(b_shape))
     a = (1,) * (n - len(a_shape)) + tuple(a_shape)
     b = (1,) * (n - len(b_shape)) + tuple(b_shape)
-    out = []
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i in range(n - 1, -1, -1):          # PyTorch names the last clashing dim
+        x, y = a[i], b[i]
         if x != y and x != 1 and y != 1:
             raise RuntimeError(
                 f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
                 f"non-singleton dimension {i} (in {op}: shapes {list(a_shape)} and "
                 f"{list(b_shape)} cannot be broadcast together)")
-        out.append(y if x == 1 else x)
-    return tuple(out)
+    return tuple(y if x == 1 else x for x, y in zip(a, b))
 
 
 def to_tensor_like(value, like, dtype=None):
@@ -152,9 +152,8 @@ def not_implemented_for(kernel, np_dtype):
 
 def not_a_tensor(name, value, position=1):
     """PyTorch's TypeError for a non-Tensor where an op's tensor argument goes."""
-    kind = type(value).__name__ if type(value).__module__ == "builtins" else \
-        f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
-    return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not {kind}")
+    return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not "
+                     f"{python_type_name(value)}")
 
 
 def prod(values):
@@ -171,3 +170,35 @@ def window_slices(offset, stride, dilation, out_size):
     Shared by the convolution and pooling kernels."""
     return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
                  for o, s, d, n in zip(offset, stride, dilation, out_size))
+
+
+# how PyTorch's conversion check names a dtype: its C++ type
+_C_TYPES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+            "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def check_fill_value(value, dtype):
+    """PyTorch's conversion of a fill number to ``dtype``: integers within the type (an
+    unsigned one also takes negatives down to -max: they wrap), floats into an integer type
+    finite and within it, floats into a float type within its range or not finite; a bool
+    takes anything."""
+    check_python_int(value)                  # past 64 bits: PyTorch's OverflowError first
+    if dtype.kind in "bc" or isinstance(value, (bool, np.bool_)):
+        return
+    if isinstance(value, (complex, np.complexfloating)):
+        fits = value.imag == 0                   # a real dtype takes a complex with no imag
+        value = value.real
+    else:
+        fits = True
+    if dtype.kind == "f":
+        fits = fits and (not np.isfinite(value) or abs(value) <= float(np.finfo(dtype).max))
+    else:
+        info = np.iinfo(dtype)
+        if isinstance(value, (int, np.integer)):
+            low = -int(info.max) if dtype.kind == "u" else int(info.min)
+            fits = fits and low <= value <= info.max
+        else:
+            fits = fits and bool(info.min <= value <= info.max)     # False for NaN
+    if not fits:
+        raise RuntimeError(f"value cannot be converted to type "
+                           f"{_C_TYPES.get(dtype.name, dtype.name + '_t')} without overflow")

@@ -11,10 +11,11 @@ import numpy as np
 
 from .. import backend, dtypes, parallel
 from ..autograd import Function
+from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for,
-                    result_dtype, scalar_type_name, to_tensor_like, torch_sign)
+                    python_type_name, result_dtype, scalar_type_name, to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, sum_to
 from .writes import apply_inplace
 
@@ -46,27 +47,43 @@ class Sub(Function):
 
 
 class Mul(Function):
-    def forward(self, a, b):
+    half = False
+
+    def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
-        return parallel.binary(np.multiply, a, b)
+        out = parallel.binary(np.multiply, a, b)
+        if half:        # a float16 a times a float32 scalar b, computed in float32 (half_scalar)
+            self.half = True
+            with np.errstate(over="ignore"):       # past float16's range: inf, silently
+                return out.astype(np.float16)
+        return out
 
     def backward(self, g):
         # d(ab)/da = b, d(ab)/db = a
         a, b = self.saved_tensors
+        if self.half:
+            b = b.item()            # the scalar again, as a number: g * b in float32 too
         return (sum_to(mul(g, b), a.shape) if self.needs_input_grad[0] else None,
                 sum_to(mul(g, a), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Div(Function):
+    half = False
+
     @ieee
-    def forward(self, a, b):
+    def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
+        if half:        # a float16 a over a float32 scalar b, computed in float32 (half_scalar)
+            self.half = True
+            return (a / b).astype(np.float16)
         return a / b
 
     @ieee
     def backward(self, g):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         a, b = self.saved_tensors
+        if self.half:
+            b = b.item()            # the scalar again, as a number: g / b in float32 too
         return (sum_to(div(g, b), a.shape) if self.needs_input_grad[0] else None,
                 sum_to(div(mul(neg(g), a), mul(b, b)), b.shape)
                 if self.needs_input_grad[1] else None)
@@ -436,6 +453,10 @@ def _binary(fn, a, b, name, true_divide=False):
 
 
 def _scalar_or_tensor(value, like, name, true_divide=False):
+    if type(value) not in _PYTHON_NUMBERS and isinstance(value, np.generic):
+        # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
+        # as a Python float (int32 tensor * it is float32), and np.bool_ as a float too
+        value = float(value) if isinstance(value, np.bool_) else value.item()
     if isinstance(value, (bool, int, float)):
         check_python_int(value)
         dtype = dtypes.result_type(like._array, value)
@@ -543,12 +564,46 @@ def sub(a, b, *, alpha=1):
     return _binary(Sub, a, _scaled(a, b, alpha, "sub"), "sub")
 
 
+_FLOAT16 = np.dtype(np.float16)       # (numpy's dtype of every native float16 array)
+_PYTHON_NUMBERS = frozenset((bool, int, float))
+
+
+def half_scalar(a, b):
+    """``b`` as a 0-d float32 Tensor when PyTorch multiplies or divides the float16 tensor
+    ``a`` by it in float32: its CPU kernels read a second operand that is a number or a 0-d
+    tensor at float precision, so ``h * 0.1`` is ``float16(h * 0.1f)``, not ``h *
+    float16(0.1)`` (an ulp apart).  None in every other case (then the usual promotion)."""
+    if isinstance(b, Tensor):
+        if b._array.ndim or b._requires_grad or b._array.dtype == _FLOAT16 or \
+                b._array.dtype.kind not in "fiub":
+            return None
+        value = b._array
+    elif isinstance(b, (bool, int, float, np.integer, np.floating, np.bool_)):
+        if isinstance(b, int):
+            check_python_int(b)
+        value = b
+    else:
+        return None
+    if a._array.ndim == 0 and isinstance(b, Tensor):
+        return None                 # two 0-d tensors: promoted as usual
+    with np.errstate(over="ignore"):
+        return Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=np.float32))
+
+
 def mul(a, b):
+    if isinstance(a, Tensor) and a._array.dtype is _FLOAT16:
+        scalar = half_scalar(a, b)
+        if scalar is not None:
+            return Mul.apply(a, scalar, half=True)
     return _binary(Mul, a, b, "mul")
 
 
 def div(a, b, *, rounding_mode=None):
     if rounding_mode is None:
+        if isinstance(a, Tensor) and a._array.dtype is _FLOAT16:
+            scalar = half_scalar(a, b)
+            if scalar is not None:
+                return Div.apply(a, scalar, half=True)
         return _binary(Div, a, b, "div", true_divide=True)
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
@@ -558,11 +613,19 @@ def div(a, b, *, rounding_mode=None):
         raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
+    if rounding_mode == "floor":
+        # PyTorch's floor division of floats is numpy's: from fmod, the quotient the remainder
+        # implies (1.0 // 0.1 is 9, as in Python, where floor(1.0 / 0.1) would be 10)
+        a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "div")
+        b_t = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, "div")
+        broadcast_shape(a_t._array.shape, b_t._array.shape, "div")
+        av, bv = a_t._array.astype(dtype, copy=False), b_t._array.astype(dtype, copy=False)
+        with ieee_errors():
+            return Tensor._wrap(backend.xp_of(av).floor_divide(av, bv))
     out = _binary(Div, a, b, "div", true_divide=False)
     xp = backend.xp_of(out._array)
-    rounded = xp.floor(out._array) if rounding_mode == "floor" else xp.trunc(out._array)
     # numpy's a / b is float64 even for integers: cast back, so integer inputs stay integer
-    return Tensor._wrap(rounded.astype(result_dtype(a, b)))
+    return Tensor._wrap(xp.trunc(out._array).astype(result_dtype(a, b)))
 
 
 def _integer_div(a, b, dtype, rounding_mode):
@@ -577,9 +640,10 @@ def _integer_div(a, b, dtype, rounding_mode):
     if bool((bv == 0).any()):
         raise RuntimeError(f"ZeroDivisionError: integer division by zero (div with rounding_mode="
                            f"'{rounding_mode}' of {dtype} values; the divisor holds a 0)")
-    q = xp.floor_divide(av, bv)
-    if rounding_mode == "trunc":       # floor is one below trunc for an inexact negative quotient
-        q = q + ((q * bv != av) & ((av < 0) != (bv < 0)))
+    with np.errstate(over="ignore"):    # the type's minimum over -1 wraps, silently as PyTorch
+        q = xp.floor_divide(av, bv)
+        if rounding_mode == "trunc":   # floor is one below trunc for an inexact negative quotient
+            q = q + ((q * bv != av) & ((av < 0) != (bv < 0)))
     return Tensor._wrap(xp.asarray(q, dtype=dtype))
 
 
@@ -632,11 +696,23 @@ def _integer_pow_negative(xp, av, bv, dtype):
     return Tensor._wrap(xp.asarray(xp.where(negative, reciprocal, out), dtype=dtype))
 
 
+def _two_tensors(name, a, b):
+    """PyTorch's refusal of a number where an op takes only tensors (maximum, minimum)."""
+    for what, value, pos in (("input", a, 1), ("other", b, 2)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{what}' (position {pos}) must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
 def maximum(a, b):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        _two_tensors("maximum", a, b)
     return _binary(Maximum, a, b, "maximum")
 
 
 def minimum(a, b):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        _two_tensors("minimum", a, b)
     return _binary(Minimum, a, b, "minimum")
 
 
@@ -685,7 +761,9 @@ def where(condition, input=None, other=None):
                            "(compare first, e.g. where(x > 0, a, b))")
     dtype = dtypes.result_type(a._array, b._array)
     broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
-    return Where.apply(cast(a, dtype), cast(b, dtype), condition=cond)
+    # the condition is kept for the backward, as PyTorch's where node keeps it
+    return keep_for_backward(Where.apply(cast(a, dtype), cast(b, dtype), condition=cond),
+                             condition)
 
 
 def _unary(fn, a, floating=True, **params):
@@ -760,17 +838,19 @@ def leaky_relu(a, negative_slope=0.01, inplace=False):
 
 def clamp(a, min=None, max=None):
     """Limit every element to [min, max]; either bound may be None."""
+    if not isinstance(a, Tensor):
+        given = [python_type_name(a)] + ([python_type_name(min)] if min is not None else []) + \
+            ([("max=" if min is None else "") + python_type_name(max)] if max is not None else [])
+        raise TypeError(f"clamp() received an invalid combination of arguments - got "
+                        f"({', '.join(given)}), but expected one of:\n"
+                        " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out "
+                        "= None)\n * (Tensor input, Number min = None, Number max = None, *, "
+                        "Tensor out = None)\n")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # As PyTorch: the input keeps the gradient where min <= a <= max (bounds included, so
-        # ties do not split it as maximum/minimum would); a bound gets it where it is applied.
-        out = a
-        if min is not None:
-            out = where(out < min, min, out)
-        if max is not None:
-            out = where(out > max, max, out)
-        return out
+        # PyTorch's clamp node keeps the input and both bounds for its backward
+        return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)
     if a._array.dtype.kind != "f":
         # the bounds promote as PyTorch's (a float bound makes an int tensor float, an int
         # bound a bool tensor int64); there is no kernel for bool with bool bounds
@@ -779,6 +859,18 @@ def clamp(a, min=None, max=None):
         if target != a._array.dtype:
             a = cast(a, target)
     return Clamp.apply(a, min=min, max=max)
+
+
+def clamp_by_tensors(a, min, max):
+    """clamp with a tensor bound.  As PyTorch: the input keeps the gradient where
+    min <= a <= max (bounds included, so ties do not split it as maximum/minimum would); a
+    bound gets it where it is applied."""
+    out = a
+    if min is not None:
+        out = where(out < min, min, out)
+    if max is not None:
+        out = where(out > max, max, out)
+    return out
 
 
 def check_clamp_kind(a, min, max, target):
@@ -824,7 +916,13 @@ class Remainder(Function):
             raise RuntimeError("ZeroDivisionError: integer remainder by zero (the divisor "
                                f"of a {a.dtype} remainder holds a 0)")
         self.save_for_backward(a, b)
-        return backend.xp_of(a).remainder(a, b)
+        xp = backend.xp_of(a)
+        if a.dtype.kind != "f":
+            return xp.remainder(a, b)
+        # PyTorch's: fmod moved to the divisor's side; a zero keeps fmod's sign (-3 % 3 is
+        # -0.0, where numpy's remainder gives the divisor's sign, +0.0)
+        mod = xp.fmod(a, b)
+        return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
     def backward(self, g):
         a, b = self.saved_tensors

@@ -17,8 +17,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
-from ._util import scalar_type_name
+from ._util import python_type_name, scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to
 from .indexing import GetItem
@@ -79,7 +80,7 @@ def _numpy_index(indices, name):
     for i, item in enumerate(indices):
         if not isinstance(item, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
-                            f"{type(item).__name__}")
+                            f"{python_type_name(item)}")
         if item._array.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         out.append(item._array)
@@ -151,12 +152,14 @@ def index_put(input, indices, values, accumulate=False):
     """``input`` with ``input[indices] = values`` (``+=`` with ``accumulate``, repeated
     positions adding up); a new tensor.  ``indices``: a tuple of integer/bool tensors;
     ``values`` broadcasts to the indexed shape and has input's dtype."""
-    return _index_put(input, indices, values, accumulate, "index_put", inplace=False)
+    out = _index_put(input, indices, values, accumulate, "index_put", inplace=False)
+    return keep_for_backward(out, *indices)       # as PyTorch's index_put node keeps them
 
 
 def index_put_(input, indices, values, accumulate=False):
     """``index_put`` written into ``input`` itself; returns ``input``."""
-    return _index_put(input, indices, values, accumulate, "index_put_", inplace=True)
+    out = _index_put(input, indices, values, accumulate, "index_put_", inplace=True)
+    return keep_for_backward(out, *indices)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementwise import cast
@@ -49,6 +50,58 @@ class BasicGetItem(GetItem):
         if not any(i is Ellipsis for i in full):
             full = full + (Ellipsis,)
         return a[full]
+
+
+# The node a read gets, named as PyTorch's for the last view op its indexing applies: an int
+# selects, a slice that is not the whole dim slices, None unsqueezes; with none of them the
+# result is an alias.  Index arrays and masks give an IndexBackward0.
+class Select(BasicGetItem):
+    """``x[i]``: a read whose last step is an integer (``SelectBackward0``)."""
+
+
+class Slice(BasicGetItem):
+    """``x[1:3]``: a read whose last step is a slice (``SliceBackward0``)."""
+
+
+class Unsqueeze(BasicGetItem):
+    """``x[None]``: a read whose last step is a None (``UnsqueezeBackward0``)."""
+
+
+class Alias(BasicGetItem):
+    """``x[...]``, ``x[:, :]``: a read that picks everything (``AliasBackward0``)."""
+
+
+class Index(GetItem):
+    """``x[idx]``, ``x[mask]``: a read with index tensors or masks (``IndexBackward0``)."""
+
+
+def _full_slice(item, size):
+    return item.start in (None, 0) and item.step in (None, 1) and \
+        (item.stop is None or item.stop >= size)
+
+
+def _basic_node(index, shape):
+    """The Function of a basic read ``x[index]`` (ints, slices, None, ...), by its last step."""
+    if not isinstance(index, tuple):        # one item: PyTorch's fast path, no skipping
+        kind = Slice if isinstance(index, slice) else Unsqueeze if index is None else \
+            Alias if index is Ellipsis else Index if isinstance(index, bool) else Select
+        return kind
+    node, dim = Alias, 0
+    taking = sum(1 for i in index if i is not None and i is not Ellipsis)
+    for item in index:
+        if isinstance(item, bool):
+            return Index
+        if item is None:
+            node = Unsqueeze
+        elif item is Ellipsis:
+            dim += len(shape) - taking
+        elif isinstance(item, slice):
+            if dim >= len(shape) or not _full_slice(item, shape[dim]):
+                node = Slice
+            dim += 1
+        else:
+            node, dim = Select, dim + 1
+    return node
 
 
 class IndexScatter(Function):
@@ -199,10 +252,15 @@ def getitem(a, index):
         return getitem(getitem(a, first), second)
     try:
         if basic:
-            return BasicGetItem.apply(a, index=idx, basic=True)
-        return GetItem.apply(a, index=idx, basic=_picks_each_once(idx))
+            node = _basic_node(index if not isinstance(index, (tuple, list)) else idx,
+                               a._array.shape)
+            return node.apply(a, index=idx, basic=True)
+        out = Index.apply(a, index=idx, basic=_picks_each_once(idx))
     except IndexError as exc:
         raise IndexError(_index_message(exc, a)) from None
+    # as PyTorch's index node: the index tensors (not 0-d ones, which select) are kept
+    given = index if isinstance(index, tuple) else (index,)
+    return keep_for_backward(out, *(i for i in given if isinstance(i, Tensor) and i.ndim))
 
 
 _TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional, but (\d+) were "
@@ -294,7 +352,13 @@ def setitem(a, index, value):
     if not basic:
         _check_masks(idx, a)
     if not isinstance(value, Tensor):
-        value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
+        # a number is checked as PyTorch converts it (300 into uint8 is refused, -1 wraps);
+        # past float16's range it is inf, silently.  An int is read as a long long first.
+        if type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
+        value = dtypes.number_for(value, a._array.dtype)
+        with np.errstate(over="ignore"):
+            value = Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=a._array.dtype))
     elif not basic and value._array.dtype != a._array.dtype:
         # PyTorch's index_put wants equal dtypes; only a single mask with one value is a
         # masked_fill, which converts
@@ -335,10 +399,32 @@ def setitem(a, index, value):
             target = list(a._array[idx].shape)
         except Exception:  # noqa: BLE001 -- only to word the message
             target = "?"
-        raise RuntimeError(f"cannot assign a tensor of shape {list(value.shape)} to "
+        words = "" if target == "?" else _torch_words(value, target, basic)
+        raise RuntimeError(f"{words}cannot assign a tensor of shape {list(value.shape)} to "
                            f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
                            f"the value's shape {list(value.shape)} does not broadcast to the "
-                           f"indexed shape {target}") from None
+                           f"indexed shape {target}{')' if words else ''}") from None
+
+
+def _torch_words(value, target, basic):
+    """How PyTorch words a value that does not broadcast to the indexed shape ``target``: a
+    basic index writes through a view, expanding the value to it; an advanced one is an
+    index_put. Returned as a lead-in to minigrad's own explanation."""
+    have = list(value.shape)
+    if not basic:
+        return (f"shape mismatch: value tensor of shape {have} cannot be broadcast to indexing "
+                f"result of shape {target} (")
+    if len(have) > len(target):
+        return (f"expand(torch.{scalar_type_name(value._array.dtype)}Tensor{{{have}}}, "
+                f"size={target}): the number of sizes provided ({len(target)}) must be greater "
+                f"or equal to the number of dimensions in the tensor ({len(have)}) (")
+    lead = len(target) - len(have)
+    for i in range(len(target) - 1, lead - 1, -1):          # the last clashing dim, as PyTorch
+        if have[i - lead] not in (1, target[i]):
+            return (f"The expanded size of the tensor ({target[i]}) must match the existing size "
+                    f"({have[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                    f"{target}.  Tensor sizes: {have} (")
+    return ""
 
 
 def _describe_index(index):

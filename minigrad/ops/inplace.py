@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from .. import backend
 from .. import _memory_format as mf
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from . import elementwise
 from .elementwise import Add, Clamp, Div, Mul, Pow, Relu, Sub
 from .indexing import setitem
 from .movement import to_device
+from ._util import cpp_type_name
 from .writes import apply_inplace, can_cast_inplace, kind_name
 
 
@@ -56,12 +58,24 @@ def sub_(t, other, alpha=1):
     return _binary_inplace(Sub, t, elementwise._scaled(t, other, alpha, "sub_"), "sub_")
 
 
+def _half_scalar_inplace(function, t, other):
+    """t *= / /= a scalar, for a float16 t, in float32 as PyTorch (elementwise.half_scalar);
+    None when that is not the case."""
+    if isinstance(t, Tensor) and t._array.dtype is elementwise._FLOAT16:
+        scalar = elementwise.half_scalar(t, other)
+        if scalar is not None:
+            return apply_inplace(t, function, scalar, half=True)
+    return None
+
+
 def mul_(t, other):
-    return _binary_inplace(Mul, t, other, "mul_")
+    done = _half_scalar_inplace(Mul, t, other)
+    return done if done is not None else _binary_inplace(Mul, t, other, "mul_")
 
 
 def div_(t, other):
-    return _binary_inplace(Div, t, other, "div_")
+    done = _half_scalar_inplace(Div, t, other)
+    return done if done is not None else _binary_inplace(Div, t, other, "div_")
 
 
 def pow_(t, other):
@@ -72,6 +86,19 @@ def clamp_(t, min=None, max=None):
     if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
             not isinstance(max, Tensor):
         elementwise.check_clamp_kind(t, min, max, t._array.dtype)
+    if t._array.dtype.kind != "f":
+        # a float bound makes the result float: refused in place, by PyTorch's words (its
+        # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)
+        bounds = [b._array if isinstance(b, Tensor) else b for b in (min, max) if b is not None]
+        dtype = elementwise.dtypes.result_type(t._array, *bounds)
+        if not can_cast_inplace(dtype, t._array.dtype):
+            tensors = any(isinstance(b, Tensor) for b in (min, max))
+            name = kind_name if tensors else cpp_type_name
+            raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "
+                               f"output type {name(t._array.dtype)}")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # computed out of place and copied in: a tensor bound can get a gradient too
+        return copy_(t, keep_for_backward(elementwise.clamp_by_tensors(t, min, max), min, max))
     return apply_inplace(t, Clamp, min=min, max=max)
 
 
@@ -84,6 +111,9 @@ def fill_(t, value):
         # setitem would broadcast a [1] or [3] value; PyTorch takes a number or a 0-d tensor
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                            f"{value.ndim} dimensions (shape {list(value.shape)}).")
+    if not isinstance(value, Tensor) and isinstance(t, Tensor):
+        value = elementwise.dtypes.number_for(value, t._array.dtype,    # fill_'s own checks
+                                              half_checked=t._array.size != 1)
     return setitem(t, Ellipsis, value)
 
 
@@ -94,9 +124,26 @@ def zero_(input):
 
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``."""
+    if isinstance(src, Tensor) and tuple(src.shape) != tuple(t.shape):
+        _check_copy_shape(tuple(t.shape), tuple(src.shape))
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)
     return setitem(t, Ellipsis, src)
+
+
+def _check_copy_shape(have, src):
+    """PyTorch's errors for a copy_ source that does not broadcast to the destination."""
+    n = max(len(have), len(src))
+    a, b = (1,) * (n - len(have)) + have, (1,) * (n - len(src)) + src
+    where = f" (copy_: a tensor of shape {list(src)} into a tensor of shape {list(have)})"
+    for i in range(n - 1, -1, -1):                # the last clashing dim, as PyTorch
+        if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+            raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b "
+                               f"({b[i]}) at non-singleton dimension {i}{where}")
+    wide = tuple(max(x, y) for x, y in zip(a, b))
+    if wide != have:
+        raise RuntimeError(f"output with shape {list(have)} doesn't match the broadcast shape "
+                           f"{list(wide)}{where}")
 
 
 def resize_(t, *sizes, memory_format=None):

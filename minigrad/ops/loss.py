@@ -11,6 +11,7 @@ import warnings
 
 from .. import _autocast_state, backend
 from ..autograd import Function
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
@@ -300,6 +301,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     loss = ClassNLL.apply(scores, target=t.astype(xp.int64, copy=False), weight=w,
                           ignore_index=ignore_index, reduction=reduction,
                           label_smoothing=_smoothing(label_smoothing), from_logits=from_logits)
+    loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
     if reduction == "none":
         loss = reshape(loss, out_shape)
     return loss
@@ -414,7 +416,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if dtype.kind != "f":
         raise not_implemented_for("mse_cpu", dtype)
     diff = cast(input, dtype) - cast(target, dtype)
-    return _reduce(diff * diff, reduction)
+    # PyTorch's mse_loss node keeps its input and target for the backward
+    return keep_for_backward(_reduce(diff * diff, reduction), input, target)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):

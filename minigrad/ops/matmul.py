@@ -5,9 +5,10 @@ import math
 
 from .. import _autocast_state, backend
 from ..autograd import Function
+from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
-from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, result_dtype,
-                    scalar_type_name)
+from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_type_name,
+                    result_dtype, scalar_type_name)
 from .elementwise import cast, mul
 from .movement import Transpose
 from .plumbing import reshape_to, sum_to
@@ -245,6 +246,9 @@ def mv(input, vec):
 def linear(input, weight, bias=None):
     """y = x W^T + b.  input (*, in_features), weight (out_features, in_features).
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if not isinstance(input, Tensor):           # a PackedSequence given to a Linear layer
+        raise TypeError(f"linear(): argument 'input' (position 1) must be Tensor, not "
+                        f"{python_type_name(input)}")
     if _autocast_state.active:
         input, weight, bias = _autocast_lower(input, weight, bias)
     if input.ndim == 0 or weight.ndim == 0:

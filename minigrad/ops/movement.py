@@ -14,7 +14,7 @@ from .. import _memory_format as mf
 from ..autograd import Function
 from ..autograd.function import link_view
 from ..tensor import Tensor
-from ._util import normalize_dim, result_dtype, scalar_type_name
+from ._util import normalize_dim, python_type_name, result_dtype, scalar_type_name
 from .elementwise import cast
 from .indexing import BasicGetItem, getitem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
@@ -400,12 +400,14 @@ def t(a):
 def expand(a, *shape):
     shape = _shape_arg(shape)
     if len(shape) < a.ndim:
-        raise RuntimeError(f"expand(minigrad.{a.dtype.name}{{{list(a.shape)}}}, size={list(shape)}):"
-                           " the number of sizes provided must be greater or equal to the number "
-                           "of dimensions in the tensor")
+        raise RuntimeError(f"expand(torch.{scalar_type_name(a._array.dtype)}Tensor"
+                           f"{{{list(a.shape)}}}, size={list(shape)}): the number of sizes "
+                           f"provided ({len(shape)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({a.ndim})")
     lead = len(shape) - a.ndim
     out = []
-    for i, s in enumerate(shape):
+    for i in range(len(shape) - 1, -1, -1):      # last dim first, as PyTorch checks them
+        s = shape[i]
         own = a.shape[i - lead] if i >= lead else None
         if s < -1:
             raise RuntimeError(f"expand: the expanded size of the tensor ({s}) isn't allowed at "
@@ -422,7 +424,7 @@ def expand(a, *shape):
                                f"size ({own}) at non-singleton dimension {i}.  Target sizes: "
                                f"{list(shape)}.  Tensor sizes: {list(a.shape)}")
         out.append(s)
-    return Expand.apply(a, shape=tuple(out))
+    return Expand.apply(a, shape=tuple(out[::-1]))
 
 
 def expand_as(a, other):
@@ -460,7 +462,7 @@ def cat(tensors, dim=0):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{type(t).__name__}")
+                            f"{python_type_name(t)}")
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
@@ -502,7 +504,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{type(t).__name__}")
+                            f"{python_type_name(t)}")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "

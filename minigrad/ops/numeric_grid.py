@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import normalize_dim, python_type_name, scalar_type_name
 from .elementwise import add, cast, div, mul, sub
 from .movement import cat, narrow, reshape
 from .statistics import _c_name
@@ -67,7 +67,7 @@ def _gradient_spacing(spacing, dims, all_dims):
         for i, s in enumerate(spacing):
             if not isinstance(s, Tensor):
                 raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
-                                f"{type(s).__name__}")
+                                f"{python_type_name(s)}")
     out = []
     for s in spacing:
         if isinstance(s, Tensor):

@@ -55,6 +55,10 @@ class SumTo(Function):
 
 class Cast(Function):
     """Change the dtype; the gradient goes back in the input's dtype."""
+    @classmethod
+    def name(cls) -> str:
+        return "ToCopyBackward0"        # PyTorch's node for x.to(dtype), x.double()...
+
     def forward(self, a, *, dtype):
         self.in_dtype = a.dtype
         # NaN or an out-of-range float cast to an integer, or past float16's range, is silent

@@ -187,11 +187,14 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 / tensor2 (all three broadcast); integer tensor1 and tensor2
     are refused, as PyTorch does since it changed to true division."""
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
+        # PyTorch's words (its double space included)
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
-                           "future release addcdiv will perform a true division of tensor1 and "
-                           "tensor2. Use (input + value * torch.div(tensor1, tensor2, "
-                           "rounding_mode='trunc')) for the old integer behaviour, or "
-                           "(input + value * tensor1 / tensor2) for true division.")
+                           "future  release addcdiv will perform a true division of tensor1 and "
+                           "tensor2. The historic addcdiv behavior can be implemented as (input "
+                           "+ value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                           "integer inputs and as (input + value * tensor1 / tensor2) for float "
+                           "inputs. The future addcdiv behavior is just the latter "
+                           "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
     return add(input, quotient if value == 1 else mul(quotient, value))
 

@@ -132,8 +132,8 @@ class MaxMin(Function):
         xp = backend.xp_of(a)
         if a.size == 0 and name in ("max", "min"):     # amax/amin: checked by _check_reducible
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
-                               f"input.numel() == 0 (input shape {list(a.shape)}). Specify "
-                               "the reduction dim with the 'dim' argument.")
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               f"argument (input shape {list(a.shape)}).")
         out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
@@ -276,6 +276,18 @@ def _slice_sum(t, dim):
     return Sum.apply(t, axes=() if dim is None else (dim,), keepdim=True)
 
 
+def _widened_half(a):
+    """``a`` in float32 when it is float16 (PyTorch's softmax kernels accumulate float16 in
+    float32), else ``a`` itself."""
+    return a.astype("float32") if a.dtype.name == "float16" else a
+
+
+def _half_rounded(a, half):
+    """``a`` rounded to float16 and back when ``half`` (a value PyTorch's float16 softmax
+    kernels keep in float16 between their float32 steps), else ``a`` itself."""
+    return a.astype("float16").astype(a.dtype) if half else a
+
+
 class Softmax(Function):
     """y = exp(a - max) / sum(exp(a - max)) along ``dim`` (None for a 0-d input).
 
@@ -285,8 +297,10 @@ class Softmax(Function):
         if a.size == 0:
             out = a.copy()                        # nothing to normalise (amax would raise)
         else:
-            out = xp.exp(a - xp.amax(a, axis=dim, keepdims=True))
+            work = _widened_half(a)
+            out = xp.exp(work - xp.amax(work, axis=dim, keepdims=True))
             out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
+            out = out.astype(a.dtype, copy=False)
         self.save_for_backward(out)
         self.dim = dim
         return out
@@ -305,8 +319,14 @@ class LogSoftmax(Function):
         if a.size == 0:
             out = a.copy()
         else:
-            out = a - xp.amax(a, axis=dim, keepdims=True)
-            out -= xp.log(xp.exp(out).sum(axis=dim, keepdims=True))   # in place: out is ours
+            work = _widened_half(a)
+            out = work - xp.amax(work, axis=dim, keepdims=True)
+            # as PyTorch's float16 kernel along the last dim: the sum and its log are rounded
+            # to float16 on the way (along another dim, everything stays in float32)
+            last = work is not a and (dim is None or dim == a.ndim - 1)
+            total = _half_rounded(xp.exp(out).sum(axis=dim, keepdims=True), last)
+            out -= _half_rounded(xp.log(total), last)                 # in place: out is ours
+            out = out.astype(a.dtype, copy=False)
         self.save_for_backward(out)
         self.dim = dim
         return out
@@ -418,6 +438,8 @@ class MaxResult(tuple):
 
 
 def _max_min(a, dim, keepdim, other, largest):
+    if not isinstance(a, Tensor):
+        raise not_a_tensor("max" if largest else "min", a)
     if isinstance(dim, Tensor) or other is not None:      # max(a, b): elementwise
         b = dim if isinstance(dim, Tensor) else other
         return maximum(a, b) if largest else minimum(a, b)
@@ -473,6 +495,8 @@ def _arg_extreme(a, dim, keepdim, largest):
     input gives 0-d index 0 for dim 0 or -1, whatever keepdim."""
     name = "argmax" if largest else "argmin"
     xp = backend.xp_of(a._array)
+    if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
+        raise RuntimeError(f"{name}(): does not support bool input")
     _check_arg_reducible(a, dim, name)
     pick = xp.argmax if largest else xp.argmin
     if dim is None:

@@ -20,14 +20,17 @@ compositions of these, and inherit their first and second derivatives.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
-from ._util import broadcast_shape, normalize_dim, scalar_type_name
+from ._util import broadcast_shape, check_fill_value, normalize_dim, scalar_type_name
+from .inplace import copy_
 from .elementwise import add, cast, where
 from .movement import clone
 from .plumbing import expand_to, reshape_to
@@ -273,7 +276,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         picked = IndexSelect.apply(flat, index=xp.zeros(0, "int64"), dim=0)
         return reshape_to(picked, idx.shape)
     idx1 = _check_along(input, d, idx, "gather")
-    out = Gather.apply(_as_1d(input), index=idx1, dim=d)
+    out = keep_for_backward(Gather.apply(_as_1d(input), index=idx1, dim=d), index)
     return reshape_to(out, ()) if idx.ndim == 0 else out
 
 
@@ -359,6 +362,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
             idx.shape, dtype="float32")) > 0
         out = where(Tensor._wrap(hit), ScatterPut.apply(s, index=idx, dim=d,
                                                         shape=tuple(x.shape)), x)
+    out = keep_for_backward(out, index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -370,7 +374,8 @@ def scatter_add(input, dim, index, src):
         return clone(input)
     x = _as_1d(input)
     s = _src_tensor(x, src, None, idx)
-    out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
+    out = keep_for_backward(add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape))),
+                            index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -410,6 +415,7 @@ def index_select(input, dim, index):
                                f"axis_dim={size}")
         raise IndexError("index out of range in self")
     out = IndexSelect.apply(_as_1d(input), index=idx.astype("int64", copy=False), dim=d)
+    out = keep_for_backward(out, index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -450,22 +456,55 @@ def index_add(input, dim, index, source, *, alpha=1):
     x = _as_1d(input)
     src = _as_1d(source if alpha == 1 else cast(source * alpha, input._array.dtype))
     out = add(x, IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size))
+    out = keep_for_backward(out, index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
-def masked_fill(input, mask, value):
-    """``input`` with ``value`` where the bool ``mask`` (broadcast) is True."""
+def _fill_number(value, dtype):
+    """A masked_fill number as PyTorch converts it to ``dtype``: a complex one must be real, it
+    must fit the dtype (``check_fill_value``), and a negative integer wraps an unsigned one."""
+    check_fill_value(value, dtype)
+    if isinstance(value, complex) and dtype.kind != "c":
+        value = value.real
+    if dtype.kind == "u" and isinstance(value, (int, np.integer)) and \
+            not isinstance(value, (bool, np.bool_)) and value < 0:
+        value = int(value) % (int(np.iinfo(dtype).max) + 1)
+    return value
+
+
+def _masked_fill_checks(input, mask, value):
     m = mask._array if isinstance(mask, Tensor) else mask
     if m.dtype.kind != "b":
         name = dtypes.from_numpy_dtype(m.dtype).name
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{CPP_NAMES.get(name, name)}")
+    dtype = input._array.dtype
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
                                f"got tensor with {value.ndim} dimension(s).")
-        value = cast(value, input._array.dtype)
-    else:
-        value = Tensor._wrap(backend.xp_of(input._array).asarray(value,
-                                                                 dtype=input._array.dtype))
-    return where(m, value, input)
+        if value._array.dtype.kind != "b":
+            check_fill_value(backend.as_numpy(value._array).item(), dtype)
+        return m, cast(value, dtype)
+    if not isinstance(value, (numbers.Number, np.bool_)):
+        raise TypeError(f"masked_fill(): argument 'value' must be Number or Tensor, not "
+                        f"{type(value).__name__}")
+    value = _fill_number(value, dtype)
+    return m, Tensor._wrap(backend.xp_of(input._array).asarray(value, dtype=dtype))
+
+
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` where the bool ``mask`` (broadcast with it) is True."""
+    m, value = _masked_fill_checks(input, mask, value)
+    broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
+    return keep_for_backward(where(m, value, input), mask)
+
+
+def masked_fill_(input, mask, value):
+    """In place: ``value`` into ``input`` where ``mask`` (which broadcasts to it) is True."""
+    m, value = _masked_fill_checks(input, mask, value)
+    wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
+    if wide != tuple(input.shape):
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(wide)}")
+    return copy_(input, keep_for_backward(where(m, value, input), mask))

@@ -13,10 +13,12 @@ times the memory but has exact derivatives through ``prod``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import normalize_dim, not_implemented_for
 from .elementwise import cast, div, mul, where
 from .plumbing import expand_to, reshape_to
 from .shaping import movedim
@@ -90,14 +92,29 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 # ----------------------------------------------------------------------------------------------
 # Running sums and products
 # ----------------------------------------------------------------------------------------------
+def _accumulator(a):
+    """The dtype a running sum or product of ``a`` is kept in: float32 for float16 (as
+    PyTorch, whose running float16 sum of 3000 ones is 3000, not float16's stuck 2048)."""
+    return np.float32 if a.dtype == np.float16 else a.dtype
+
+
+def _in_half(out, a):
+    """A running result back in ``a``'s dtype (past float16's range is inf, silently)."""
+    if out.dtype == a.dtype:
+        return out
+    with np.errstate(over="ignore"):
+        return out.astype(a.dtype)
+
+
 class CumSum(Function):
     """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
     def forward(self, a, *, dim, reverse=False):
         self.dim, self.reverse = dim, reverse
         xp = backend.xp_of(a)
         if not reverse:
-            return xp.cumsum(a, axis=dim, dtype=a.dtype)
-        return xp.flip(xp.cumsum(xp.flip(a, dim), axis=dim, dtype=a.dtype), dim)
+            return _in_half(xp.cumsum(a, axis=dim, dtype=_accumulator(a)), a)
+        return xp.flip(_in_half(xp.cumsum(xp.flip(a, dim), axis=dim, dtype=_accumulator(a)),
+                                a), dim)
 
     def backward(self, g):
         # a_j is in every out_i with i >= j (forward) or i <= j (reverse)
@@ -108,7 +125,7 @@ class CumProd(Function):
     """out_i = prod_{j <= i} a_j along ``dim``, for an input without zeros."""
     def forward(self, a, *, dim):
         self.dim = dim
-        out = backend.xp_of(a).cumprod(a, axis=dim, dtype=a.dtype)
+        out = _in_half(backend.xp_of(a).cumprod(a, axis=dim, dtype=_accumulator(a)), a)
         self.save_for_backward(a, out)
         return out
 
@@ -132,6 +149,8 @@ def cumsum(input, dim, *, dtype=None):
     input, d = _running(input, dim, dtype, "cumsum")
     if input.ndim == 0:
         return input * 1
+    if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
+        raise not_implemented_for("cumsum_out_cpu", input._array.dtype)
     return CumSum.apply(input, dim=d)
 
 
@@ -140,6 +159,8 @@ def cumprod(input, dim, *, dtype=None):
     input, d = _running(input, dim, dtype, "cumprod")
     if input.ndim == 0:
         return input * 1
+    if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
+        raise not_implemented_for("cumprod_out_cpu", input._array.dtype)
     if not bool((input._array == 0).any()) or not input.requires_grad:
         return CumProd.apply(input, dim=d)
     # out_i = prod_j where(j <= i, a_j, 1): an (..., n, n) triangle along ``dim``

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numbers
 
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import normalize_dim, python_type_name, scalar_type_name
 from .indexing import getitem
 from .movement import cat
 from .plumbing import reshape_to
@@ -33,7 +33,7 @@ def _tensor_list(tensors, name):
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{type(t).__name__}")
+                            f"{python_type_name(t)}")
     return tensors
 
 

@@ -12,17 +12,36 @@ from .. import dtypes
 __all__ = ["finfo", "iinfo"]
 
 
-def _name(dtype):
-    return dtype.name if isinstance(dtype, dtypes.DType) else type(dtype).__name__
+_DEFAULT = object()
 
 
-class finfo:  # noqa: N801  (PyTorch's name)
+class _Info:
+    """What finfo and iinfo share, as PyTorch's: equal when they describe the same dtype
+    (hence unhashable), and read-only."""
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.dtype == self.dtype
+
+    __hash__ = None
+
+    def __setattr__(self, name, value):
+        if name in type(self).__slots__ and hasattr(self, name):
+            raise AttributeError(f"attribute '{name}' of 'torch.{type(self).__name__}' objects "
+                                 f"is not writable")
+        object.__setattr__(self, name, value)
+
+
+class finfo(_Info):  # noqa: N801  (PyTorch's name)
     """The limits of a floating dtype (the default float dtype when none is given)."""
-    def __init__(self, type=None):  # noqa: A002  (PyTorch's argument name)
-        dtype = dtypes.get_default_dtype() if type is None else type
-        if not isinstance(dtype, dtypes.DType) or not dtype.is_floating_point:
-            raise TypeError(f"torch.finfo() requires a floating point input type. Use "
-                            f"torch.iinfo to handle '{_name(dtype)}'")
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type=_DEFAULT):  # noqa: A002  (PyTorch's argument name)
+        dtype = dtypes.get_default_dtype() if type is _DEFAULT else \
+            dtypes.dtype_argument(type, "finfo", "type", 1)
+        if not dtype.is_floating_point:
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
         info = np.finfo(dtype.np)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
@@ -38,12 +57,17 @@ class finfo:  # noqa: N801  (PyTorch's name)
                 f"tiny={self.tiny:g}, dtype={self.dtype})")
 
 
-class iinfo:  # noqa: N801  (PyTorch's name)
+class iinfo(_Info):  # noqa: N801  (PyTorch's name)
     """The limits of an integer dtype."""
+    __slots__ = ("bits", "max", "min", "dtype")
+
     def __init__(self, type):  # noqa: A002  (PyTorch's argument name)
-        if not isinstance(type, dtypes.DType) or type.np.kind not in "iu":
-            raise TypeError(f"torch.iinfo() requires an integer input type. Use torch.finfo to "
-                            f"handle '{_name(type)}'")
+        type = dtypes.dtype_argument(type, "iinfo", "type", 1)  # noqa: A001
+        if type.np.kind == "b":
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if type.np.kind not in "iu":
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                            "handle 'torch.iinfo'")
         info = np.iinfo(type.np)
         self.bits = int(info.bits)
         self.max = int(info.max)
@@ -51,4 +75,4 @@ class iinfo:  # noqa: N801  (PyTorch's name)
         self.dtype = type.name
 
     def __repr__(self):
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

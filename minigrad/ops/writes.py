@@ -13,6 +13,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..tensor import Tensor
+from ._util import scalar_type_name
 
 __all__ = ["apply_inplace", "ViewGather", "ViewScatter", "can_cast_inplace", "kind_name"]
 
@@ -240,4 +241,5 @@ def can_cast_inplace(src, dst):
 
 
 def kind_name(np_dtype):
-    return {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}.get(np_dtype.kind, str(np_dtype))
+    """PyTorch's name of the dtype in its cast errors: 'Int' for int32, 'Half' for float16."""
+    return scalar_type_name(np_dtype)

@@ -19,6 +19,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from .. import backend
+from .._global_flags import typename
 from ..autograd import enable_grad
 from ..nn.modules.hooks import RemovableHandle
 from ..tensor import Tensor, _zero_grads
@@ -85,7 +86,9 @@ required = _RequiredParameter()
 
 
 def _typename(obj):
-    return "minigrad.Tensor" if isinstance(obj, Tensor) else type(obj).__name__
+    """The name PyTorch's messages give a wrong parameter: a tensor's type ('FloatTensor'),
+    else the qualified class name ('minigrad.nn.modules.linear.Linear', 'float')."""
+    return typename(obj)
 
 
 class Optimizer:
@@ -323,15 +326,18 @@ class Optimizer:
         """Load a ``state_dict()`` (of an optimizer over parameters of the same shapes).
 
         Floating-point state tensors are cast to their parameter's dtype and device ('step'
-        stays as it is); everything is checked before anything changes.
+        stays as it is); everything is checked before anything changes.  As in PyTorch, a
+        state tensor that needs no cast is taken as it is, not copied: loading the live
+        ``state_dict()`` of another optimizer makes the two share their state tensors.  The
+        parameter groups are copied.
         """
+        state_dict = dict(state_dict)          # shallow, as the hooks may replace entries
         for hook in list(self._hook_dict("load_state_dict_pre").values()):
             changed = hook(self, state_dict)
             if changed is not None:
                 state_dict = changed
-        state_dict = copy.deepcopy(state_dict)
         groups = self.param_groups
-        saved_groups = state_dict["param_groups"]
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         param_lens = (len(g["params"]) for g in groups)
@@ -346,23 +352,23 @@ class Optimizer:
         state = defaultdict(dict)
         for key, value in state_dict["state"].items():
             if key not in id_map:
+                state[key] = value             # state of no parameter: kept as it is
                 continue
             param = id_map[key]
             new = {}
             for name, v in value.items():
-                if isinstance(v, Tensor):
+                if isinstance(v, Tensor) and name != "step":
                     array = v._array
-                    if name != "step":
-                        if array.dtype.kind == "f" and param._array.dtype.kind == "f":
-                            array = array.astype(param._array.dtype, copy=False)
-                        array = backend.to_device(array, param.device)
-                        if (name not in self._scalar_state
-                                and tuple(array.shape) != tuple(param.shape)):
-                            raise ValueError(
-                                f"loaded optimizer state '{name}' for parameter {key} has shape "
-                                f"{list(array.shape)}, but the parameter has shape "
-                                f"{list(param.shape)}")
-                    v = Tensor._wrap(array)
+                    if array.dtype.kind == "f" and param._array.dtype.kind == "f":
+                        array = array.astype(param._array.dtype, copy=False)
+                    array = backend.to_device(array, param.device)
+                    if name not in self._scalar_state and tuple(array.shape) != tuple(param.shape):
+                        raise ValueError(
+                            f"loaded optimizer state '{name}' for parameter {key} has shape "
+                            f"{list(array.shape)}, but the parameter has shape "
+                            f"{list(param.shape)}")
+                    if array is not v._array:
+                        v = Tensor._wrap(array)
                 new[name] = v
             state[param] = new
         new_groups = []

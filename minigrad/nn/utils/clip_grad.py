@@ -66,10 +66,14 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return Tensor._wrap(backend.np.zeros((), dtype="float32"))
     xp = backend.xp_of(tensors[0]._array)
-    dtype = tensors[0]._array.dtype
+    # as PyTorch, which stacks the per-tensor norms: their dtypes promote (float32 and
+    # float64 gradients give a float64 total)
+    dtype = np.result_type(*[t._array.dtype for t in tensors])
     # as PyTorch: the norm of each tensor, then the same norm of those norms (for p > 0 this
-    # is the norm of everything as one vector; p = 0 counts the tensors with a nonzero entry)
-    per = xp.stack([_vector_norm(xp, t._array.astype(xp.float64), norm_type) for t in tensors])
+    # is the norm of everything as one vector; p = 0 counts the tensors with a nonzero entry);
+    # each tensor's norm is rounded to its own dtype, as PyTorch's per-tensor vector_norm
+    per = xp.stack([xp.asarray(_vector_norm(xp, t._array.astype(xp.float64), norm_type),
+                               dtype=t._array.dtype).astype(xp.float64) for t in tensors])
     total = xp.asarray(_vector_norm(xp, per, norm_type), dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
