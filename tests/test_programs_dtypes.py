@@ -13,110 +13,22 @@ in the message, and emit the same warnings (category and message).
 
 import copy
 import pickle
-import warnings
 
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, bare, registry, with_printoptions as _opts  # noqa: E402
 
 
-def _plain(value):
-    """A program's result as plain Python/numpy, the library's name taken out of strings."""
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], tuple(value.shape),
-                value.detach().numpy().copy())
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):      # a named tuple (values, indices) as a tuple
-        return ("list" if isinstance(value, list) else "tuple", [_plain(v) for v in value])
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return value.replace("minigrad", "torch")
-    if isinstance(value, float) and value != value:
-        return ("float", "nan")
-    return (type(value).__name__, value)
-
-
-def _same(mine, theirs, where="result"):
-    if isinstance(theirs, dict):
-        assert isinstance(mine, dict) and mine.keys() == theirs.keys(), where
-        for k in theirs:
-            _same(mine[k], theirs[k], f"{where}[{k!r}]")
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] == "tensor":
-        assert isinstance(mine, tuple) and mine[:3] == theirs[:3], \
-            f"{where}: {mine[:3]} vs {theirs[:3]}"
-        a, b = mine[3], theirs[3]
-        if b.dtype.kind == "f":
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=0, equal_nan=True, err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], list):
-        assert isinstance(mine, tuple) and mine[0] == theirs[0] \
-            and len(mine[1]) == len(theirs[1]), f"{where}: {mine} vs {theirs}"
-        for i, (m, t) in enumerate(zip(mine[1], theirs[1])):
-            _same(m, t, f"{where}[{i}]")
-        return
-    assert mine == theirs, f"{where}: {mine!r} vs {theirs!r}"
-
-
-def _outcome(lib, program):
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)
-    default = lib.get_default_dtype()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-        lib.set_default_dtype(default)
-        lib.set_printoptions(profile="default")
-    said = sorted({(w.category.__name__, str(w.message).replace("minigrad", "torch"))
-                   for w in caught})
-    return result, error, said
-
-
-def _check(program):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad gave {mine}"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        words = getattr(program, "words", None) or str(their_error).strip().rstrip(".")
-        assert words in str(my_error).replace("minigrad", "torch"), \
-            f"{str(my_error)!r} lacks torch's {words!r}"
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs)
-    assert my_warnings == their_warnings
-    return their_error
-
-
-PROGRAMS = []
-
-
-def program(fn):
-    PROGRAMS.append(fn)
-    return fn
-
-
-def words(text):
-    """The part of torch's message the program's error must hold (instead of all of it)."""
-    def mark(fn):
-        fn.words = text
-        return fn
-    return mark
+HARNESS = SideBySide(rename=bare, rename_error=bare,
+                     tol={"float64": (1e-6, 0)}, scalar_tol=None,
+                     tag=lambda v: isinstance(v, list),    # a named tuple as a tuple
+                     warning=lambda w: (w.category.__name__, bare(w.message)))
+_check = HARNESS.check
+# @program(words=...): the part of torch's message the program's error must hold (instead
+# of all of it)
+PROGRAMS, program = registry()
 
 
 def _dt(lib, name):
@@ -743,14 +655,14 @@ def as_tensor_and_from_numpy(lib):
 
 
 # torch lists complex and wider unsigned types minigrad does not have
-@program
-@words("can't convert np.ndarray of type numpy.longdouble. The only supported types are:")
+@program(words="can't convert np.ndarray of type numpy.longdouble. "
+               "The only supported types are:")
 def from_numpy_longdouble_err(lib):
     return lib.from_numpy(np.array([1.0], dtype=np.longdouble))
 
 
-@program
-@words("can't convert np.ndarray of type numpy.object_. The only supported types are:")
+@program(words="can't convert np.ndarray of type numpy.object_. "
+               "The only supported types are:")
 def from_numpy_object_err(lib):
     return lib.from_numpy(np.array([1, None], dtype=object))
 
@@ -876,14 +788,6 @@ def repr_autograd_suffixes(lib):
 def _nograd(lib, f):
     with lib.no_grad():
         return f()
-
-
-def _opts(lib, f, **options):
-    lib.set_printoptions(**options)
-    try:
-        return f()
-    finally:
-        lib.set_printoptions(profile="default")
 
 
 @program
@@ -1323,8 +1227,7 @@ def device_string_with_digits_err(lib):
 
 
 # torch lists every device type it knows; minigrad the two it has
-@program
-@words("device type at start of device string: gpu")
+@program(words="device type at start of device string: gpu")
 def device_string_unknown_err(lib):
     return lib.tensor([1.0]).to("gpu")
 

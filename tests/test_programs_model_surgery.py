@@ -15,14 +15,12 @@ import copy
 import importlib
 import io
 import re
-import warnings
 
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, err as _err, registry  # noqa: E402
 
 
 def _rand(*shape, seed=0):
@@ -35,116 +33,18 @@ def _words(text):
             .replace("minigrad.", "torch.").replace("minigrad", "torch"))
 
 
-def _plain(value):
-    """A program's result as plain Python/numpy, the library's name taken out of strings."""
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return ("tensor", type(value).__name__, str(value.dtype).split(".")[-1],
-                tuple(value.shape), bool(value.requires_grad), value.detach().numpy().copy())
-    if isinstance(value, np.ndarray):
-        return ("array", str(value.dtype), value.shape, value.copy())
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, [_plain(v) for v in value])
-    if isinstance(value, dict):
-        return (type(value).__name__, {k: _plain(v) for k, v in value.items()})
-    if isinstance(value, str):
-        return _words(value)
-    if isinstance(value, _Raised):
-        return ("raised", value.kind, value.words)
-    return (type(value).__name__, value)
-
-
-def _same(mine, theirs, where="result"):
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], dict):
-        assert isinstance(mine, tuple) and mine[0] == theirs[0], f"{where}: {mine} vs {theirs}"
-        assert list(mine[1]) == list(theirs[1]), f"{where}: {list(mine[1])} vs {list(theirs[1])}"
-        for k in theirs[1]:
-            _same(mine[1][k], theirs[1][k], f"{where}[{k!r}]")
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] in ("tensor", "array"):
-        assert isinstance(mine, tuple) and mine[:-1] == theirs[:-1], \
-            f"{where}: {mine[:-1]} vs {theirs[:-1]}"
-        a, b = mine[-1], theirs[-1]
-        if b.dtype.kind == "f":
-            tol = 1e-3 if b.dtype == np.float16 else 1e-5
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol / 10, equal_nan=True,
-                                       err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], list):
-        assert isinstance(mine, tuple) and mine[0] == theirs[0] and \
-            len(mine[1]) == len(theirs[1]), f"{where}: {mine} vs {theirs}"
-        for i, (m, t) in enumerate(zip(mine[1], theirs[1])):
-            _same(m, t, f"{where}[{i}]")
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 3 and theirs[0] == "raised":
-        assert isinstance(mine, tuple) and mine[:2] == theirs[:2], f"{where}: {mine} vs {theirs}"
-        words = theirs[2].strip().rstrip(".")
-        assert words in mine[2], f"{where}: {mine[2]!r} lacks torch's {words!r}"
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], float):
-        assert mine[0] == theirs[0] and (mine[1] == theirs[1] or np.isclose(mine[1], theirs[1])), \
-            f"{where}: {mine} vs {theirs}"
-        return
-    assert mine == theirs, f"{where}: {mine!r} vs {theirs!r}"
-
-
-def _warning_words(message):
-    """A warning's text without the C++ source location torch appends."""
-    return _words(message).split(" (Triggered internally at")[0]
-
-
-def _outcome(lib, program):
-    # torch gives some warnings once per process: made to give them every time here, so
-    # that what an earlier test did cannot change the comparison
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-    return result, error, sorted({(w.category.__name__, _warning_words(w.message))
-                                  for w in caught})
-
-
-def _check(program, words=None):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad did not: {mine}"
-        assert type(my_error).__name__ == type(their_error).__name__, \
-            f"{my_error!r} vs {their_error!r}"
-        if words is None:
-            words = _words(their_error).strip().rstrip(".")
-        else:
-            assert words in _words(their_error), _words(their_error)
-        assert words in _words(my_error), f"{_words(my_error)!r} lacks torch's {words!r}"
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs)
-    assert my_warnings == their_warnings
-    return their_error
-
-
-PROGRAMS = []
-
-
-def program(fn=None, *, words=None):
-    """Register ``fn``; ``words``: the part of torch's error message minigrad must give (by
-    default all of it)."""
-    def register(f):
-        PROGRAMS.append((f, words))
-        return f
-    return register(fn) if fn is not None else register
+HARNESS = SideBySide(
+    rename=_words, rename_error=_words,
+    tol={"float16": 1e-3, "float32": 1e-5, "float64": 1e-5}, nan_scalars=False,
+    tag=lambda v: type(v).__name__, tensor_type=True, requires_grad=True,
+    # a warning's text without the C++ source location torch appends
+    warning=lambda w: (w.category.__name__,
+                       _words(w.message).split(" (Triggered internally at")[0]),
+    error_kind=lambda e: type(e).__name__)
+_check = HARNESS.check
+# @program(words=...): the part of torch's error message minigrad must give (by default all
+# of it)
+PROGRAMS, program = registry()
 
 
 def _set(lib, module, seed=0, scale=0.3):
@@ -160,21 +60,6 @@ def _set(lib, module, seed=0, scale=0.3):
 def _mlp(lib, seed=0):
     nn = lib.nn
     return _set(lib, nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)), seed)
-
-
-class _Raised:
-    """What ``_err`` caught: compared by type, and torch's words must be in minigrad's."""
-
-    def __init__(self, exc):
-        self.kind, self.words = type(exc).__name__, _words(exc)
-
-
-def _err(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 (the type and words are the result)
-        return _Raised(exc)
-    return "no error"
 
 
 X4 = _rand(6, 4, seed=1)
@@ -1751,7 +1636,6 @@ def optimizer_state_follows_param_dtype(lib):
 # ----------------------------------------------------------------------------------------------
 # the test
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", PROGRAMS, ids=lambda c: c[0].__name__)
-def test_program(case):
-    fn, words = case
-    _check(fn, words)
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program(fn):
+    _check(fn)

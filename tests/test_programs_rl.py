@@ -12,118 +12,36 @@ warnings.  Random draws are compared by shape and dtype only.
 """
 import io
 import math
-import warnings
 
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, dotted, registry  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
 # Harness
 # ----------------------------------------------------------------------------------------------
-def _plain(value):
-    """A program's result as plain Python/numpy, the library's name taken out of strings."""
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], tuple(value.shape),
-                value.detach().numpy().copy())
-    if isinstance(value, (np.ndarray, np.floating)):
-        return ("array", str(value.dtype), np.shape(value), np.array(value))
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):
-        return (type(value) is list, [_plain(v) for v in value])
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return value.replace("minigrad.", "torch.")
-    return (type(value).__name__, value)
-
-
-def _same(mine, theirs, where="result"):
-    if isinstance(theirs, dict):
-        assert isinstance(mine, dict) and list(mine) == list(theirs), (where, list(mine),
-                                                                       list(theirs))
-        for k in theirs:
-            _same(mine[k], theirs[k], f"{where}[{k!r}]")
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] in ("tensor", "array"):
-        assert isinstance(mine, tuple) and mine[:3] == theirs[:3], \
-            f"{where}: {mine[:3]} vs {theirs[:3]}"
-        a, b = mine[3], theirs[3]
-        if b.dtype.kind == "f":
-            # float32: rounding differs in the last bits; float16: PyTorch's softmax kernels
-            # along an inner dim round on the way (an ulp apart)
-            tol = {np.float32: 1e-5, np.float16: 1e-3}.get(b.dtype.type, 1e-9)
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol / 10, equal_nan=True,
-                                       err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], list):
-        assert isinstance(mine, tuple) and mine[0] == theirs[0] and \
-            len(mine[1]) == len(theirs[1]), f"{where}: {mine} vs {theirs}"
-        for i, (m, t) in enumerate(zip(mine[1], theirs[1])):
-            _same(m, t, f"{where}[{i}]")
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], float):
-        assert mine[0] == theirs[0] and (mine[1] == theirs[1] or np.isclose(
-            mine[1], theirs[1], rtol=1e-6) or (math.isnan(mine[1]) and math.isnan(theirs[1]))), \
-            f"{where}: {mine} vs {theirs}"
-        return
-    assert mine == theirs, f"{where}: {mine!r} vs {theirs!r}"
-
-
-def _outcome(lib, program):
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)
-    validate = lib.distributions.Distribution._validate_args
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-        lib.distributions.Distribution.set_default_validate_args(validate)
-    return result, error, sorted({w.category.__name__ for w in caught})
+HARNESS = SideBySide(
+    rename=dotted, rename_error=dotted,
+    # float32: rounding differs in the last bits; float16: PyTorch's softmax kernels along an
+    # inner dim round on the way (an ulp apart)
+    tol={"float16": 1e-3, "float32": 1e-5, "float64": 1e-9}, scalar_tol=(1e-6, 1e-8),
+    tag=lambda v: type(v) is list, numpy_scalars=True,
+    first_line=True)        # the first line of torch's message, where WORDS names no part
 
 
 def _check(program):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad did not"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        for words in WORDS.get(program.__name__, [str(their_error).split("\n")[0].rstrip(".")]):
-            assert words in str(their_error), (words, str(their_error))
-            mine = str(my_error).replace("minigrad.", "torch.")
-            assert words in mine, f"{mine!r} lacks torch's {words!r}"
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs)
-    assert my_warnings == their_warnings, (my_warnings, their_warnings)
-    return their_error
+    return HARNESS.check(program, words=WORDS.get(program.__name__))
 
 
-PROGRAMS = []
-# the part of torch's message compared where the rest names its internals (graph node names,
+PROGRAMS, program = registry()
+# the parts of torch's message compared where the rest names its internals (graph node names,
 # legacy tensor type names, its own hints)
 WORDS = {}
 _INPLACE = "one of the variables needed for gradient computation has been modified by an " \
     "inplace operation"
-
-
-def program(fn):
-    PROGRAMS.append(fn)
-    return fn
 
 
 def _rand(*shape, seed=0):

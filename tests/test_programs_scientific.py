@@ -14,7 +14,6 @@ matrix that is not positive-definite, NaN propagation inside LAPACK) is not comp
 """
 import math
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, bare, registry  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
@@ -31,97 +31,31 @@ torch = pytest.importorskip("torch")
 _TORCH_NOISE = ("torch.jit.script", "get_attr Node")
 
 
-def _plain(value):
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], tuple(value.shape),
-                bool(value.requires_grad), value.detach().numpy().copy())
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return value.replace("minigrad", "torch")
-    return value
+def _warning(w):
+    """What of a warning is compared: the start of its message, without the C++ source
+    location torch appends; None (not compared) for torch's own machinery's."""
+    if any(n in str(w.message) for n in _TORCH_NOISE):
+        return None
+    return bare(str(w.message).split(" (Triggered internally")[0])[:70]
 
 
-def _same(mine, theirs, where, rtol, atol):
-    if isinstance(theirs, tuple) and theirs and theirs[0] == "tensor":
-        assert isinstance(mine, tuple) and mine[:4] == theirs[:4], (where, mine[:4], theirs[:4])
-        a, b = mine[4], theirs[4]
-        if b.dtype.kind == "f":
-            loose = b.dtype in (np.float32, np.float16)
-            np.testing.assert_allclose(a, b, rtol=1e-5 if loose else rtol,
-                                       atol=1e-6 if loose else atol, equal_nan=True,
-                                       err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-    elif isinstance(theirs, dict):
-        assert isinstance(mine, dict) and list(mine) == list(theirs), (where, mine, theirs)
-        for k in theirs:
-            _same(mine[k], theirs[k], f"{where}[{k!r}]", rtol, atol)
-    elif isinstance(theirs, list):
-        assert isinstance(mine, list) and len(mine) == len(theirs), (where, mine, theirs)
-        for i, (m, t) in enumerate(zip(mine, theirs)):
-            _same(m, t, f"{where}[{i}]", rtol, atol)
-    elif isinstance(theirs, float) and isinstance(mine, float):
-        assert math.isclose(mine, theirs, rel_tol=rtol, abs_tol=atol) or (
-            math.isnan(mine) and math.isnan(theirs)), (where, mine, theirs)
-    else:
-        assert mine == theirs, (where, mine, theirs)
+def _error_kind(error):
+    """The class of ``error``, minigrad's LinAlgError and GradcheckError standing for torch's
+    (each library raises its own)."""
+    theirs = {minigrad.linalg.LinAlgError: torch.linalg.LinAlgError,
+              sys.modules["minigrad.autograd.gradcheck"].GradcheckError:
+              sys.modules["torch.autograd.gradcheck"].GradcheckError}
+    return theirs.get(type(error), type(error))
 
 
-def _outcome(lib, program):
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)           # torch's once-per-process warnings, every time
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-    said = sorted({str(w.message).split(" (Triggered internally")[0].replace(
-        "minigrad", "torch")[:70] for w in caught
-                   if not any(n in str(w.message) for n in _TORCH_NOISE)})
-    return result, error, said
-
-
-def _error_class(error):
-    """The class minigrad must raise where torch raised ``error``."""
-    own = {torch.linalg.LinAlgError: minigrad.linalg.LinAlgError,
-           sys.modules["torch.autograd.gradcheck"].GradcheckError:
-           sys.modules["minigrad.autograd.gradcheck"].GradcheckError}
-    return own.get(type(error), type(error))
-
-
-def check(program, rtol=1e-9, atol=1e-11):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad returned {mine}"
-        assert type(my_error) is _error_class(their_error), f"{my_error!r} vs {their_error!r}"
-        words = str(their_error).strip().rstrip(".")
-        assert words in str(my_error).replace("minigrad", "torch"), (str(my_error), words)
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs, program.__name__, rtol, atol)
-    assert my_warnings == their_warnings
-
-
-PROGRAMS = []
-
-
-def program(fn=None, **tol):
-    def register(f):
-        PROGRAMS.append(pytest.param(f, tol, id=f.__name__))
-        return f
-    return register(fn) if fn is not None else register
+# float64 to ~1e-10 (@program(rtol=..., atol=...) where a program needs other tolerances)
+HARNESS = SideBySide(rename=bare, rename_error=bare,
+                     tol={"float16": (1e-5, 1e-6), "float32": (1e-5, 1e-6),
+                          "float64": (1e-9, 1e-11)},
+                     scalar_tol=(1e-9, 1e-11), requires_grad=True,
+                     warning=_warning, error_kind=_error_kind)
+check = HARNESS.check
+PROGRAMS, program = registry()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1394,9 +1328,9 @@ def gradcheck_of_a_wrong_backward(L):
 
 
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn, tol", PROGRAMS)
-def test_program_matches_torch(fn, tol):
-    check(fn, **tol)
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    check(fn)
 
 
 def test_det_gradient_of_a_singular_matrix_is_its_cofactor_matrix():

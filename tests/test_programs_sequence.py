@@ -15,124 +15,24 @@ import warnings
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, bare, dotted, err, registry  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
 # harness
 # ----------------------------------------------------------------------------------------------
-def _plain(value):
-    """A program's result as plain Python/numpy, the library's name taken out of strings."""
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return ("tensor", str(value.dtype).split(".")[-1], tuple(value.shape),
-                value.detach().numpy().copy())
-    if isinstance(value, np.ndarray):
-        return ("array", str(value.dtype), value.shape, value.copy())
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):
-        return (type(value) is list, [_plain(v) for v in value])
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, _Raised):
-        return ("raised", str(value).replace("minigrad", "torch"))
-    if isinstance(value, str):
-        return value.replace("minigrad.", "torch.")
-    return (type(value).__name__, value)
-
-
-def _same(mine, theirs, where="result"):
-    if isinstance(theirs, dict):
-        assert isinstance(mine, dict) and list(mine) == list(theirs), (where, list(mine), list(theirs))
-        for k in theirs:
-            _same(mine[k], theirs[k], f"{where}[{k!r}]")
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] == "raised":
-        # the same exception type, torch's words in minigrad's message (which may say more)
-        kind, words = theirs[1].split(": ", 1) if ": " in theirs[1] else (theirs[1], "")
-        assert isinstance(mine, tuple) and mine[0] == "raised", f"{where}: {mine} vs {theirs}"
-        assert mine[1].startswith(kind + ":") or mine[1] == kind, f"{where}: {mine[1]} vs {theirs[1]}"
-        assert words.rstrip(".") in mine[1], f"{where}: {mine[1]!r} lacks torch's {words!r}"
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] in ("tensor", "array"):
-        assert isinstance(mine, tuple) and mine[:3] == theirs[:3], f"{where}: {mine[:3]} vs {theirs[:3]}"
-        a, b = mine[3], theirs[3]
-        if b.dtype.kind == "f":
-            tol = 1e-5 if b.dtype == np.float32 else 1e-9
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol / 10, equal_nan=True, err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], list):
-        assert isinstance(mine, tuple) and mine[0] == theirs[0] and len(mine[1]) == len(theirs[1]), \
-            f"{where}: {mine} vs {theirs}"
-        for i, (m, t) in enumerate(zip(mine[1], theirs[1])):
-            _same(m, t, f"{where}[{i}]")
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], float):
-        assert mine[0] == theirs[0] and (mine[1] == theirs[1] or np.isclose(mine[1], theirs[1])
-                                         or (math.isnan(mine[1]) and math.isnan(theirs[1]))), \
-            f"{where}: {mine} vs {theirs}"
-        return
-    assert mine == theirs, f"{where}: {mine!r} vs {theirs!r}"
-
-
-def _outcome(lib, program):
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-    return result, error, sorted({w.category.__name__ for w in caught})
-
-
-def _check(program):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad did not"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        words = str(their_error).strip().rstrip(".")
-        said = str(my_error).replace("minigrad", "torch")
-        assert words in said, f"{said!r} lacks torch's {words!r}"
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs)
-    assert my_warnings == their_warnings, (my_warnings, their_warnings)
-    return their_error
-
-
-class _Raised(str):
-    """What ``_err`` returns for an exception: its type and message."""
+HARNESS = SideBySide(rename=dotted, rename_error=bare,
+                     tol={"float16": 1e-9, "float32": 1e-5, "float64": 1e-9},
+                     tag=lambda v: type(v) is list)
+_check = HARNESS.check
+PROGRAMS, program = registry()
 
 
 def _err(fn):
-    """An exception's type and message, or 'ok' (compared: same type, torch's words in ours)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fn()
-        return "ok"
-    except Exception as exc:  # noqa: BLE001 (compared with torch's)
-        return _Raised(f"{type(exc).__name__}: {exc}")
-
-
-PROGRAMS = []
-
-
-def program(fn):
-    PROGRAMS.append(fn)
-    return fn
+    """An exception's type and message, or 'no error' (compared: same type, torch's words in
+    ours); the warnings on the way are not compared."""
+    return err(fn, quiet=True)
 
 
 def _rand(*shape, seed=0, scale=1.0):

@@ -10,14 +10,12 @@ the message, and emit the same kinds of warnings.
 """
 
 import operator
-import warnings
 
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, registry, with_printoptions as _opts  # noqa: E402
 
 
 def _rand(*shape, seed=0):
@@ -30,101 +28,12 @@ def _boxes(n, seed):
     return np.concatenate([xy, xy + r.rand(n, 2) * 30 + 1], 1).astype(np.float32)
 
 
-def _plain(value):
-    """A program's result as plain Python/numpy, the library's name taken out of strings."""
-    if isinstance(value, (minigrad.Tensor, torch.Tensor)):
-        return (
-            "tensor",
-            str(value.dtype).split(".")[-1],
-            tuple(value.shape),
-            value.detach().numpy().copy(),
-        )
-    if isinstance(value, np.ndarray):
-        return ("array", str(value.dtype), value.shape, value.copy())
-    if isinstance(value, (minigrad.dtype, torch.dtype)):
-        return ("dtype", str(value).split(".")[-1])
-    if isinstance(value, tuple) and type(value).__name__ == "Size":
-        return ("Size", tuple(value))
-    if isinstance(value, (list, tuple)):
-        return (type(value) is list, [_plain(v) for v in value])
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, str):
-        return value.replace("minigrad.", "torch.")
-    return (type(value).__name__, value)
-
-
-def _same(mine, theirs, where="result"):
-    if isinstance(theirs, dict):
-        assert isinstance(mine, dict) and mine.keys() == theirs.keys(), where
-        for k in theirs:
-            _same(mine[k], theirs[k], f"{where}[{k!r}]")
-        return
-    if isinstance(theirs, tuple) and theirs and theirs[0] in ("tensor", "array"):
-        assert (
-            isinstance(mine, tuple) and mine[:3] == theirs[:3]
-        ), f"{where}: {mine[:3]} vs {theirs[:3]}"
-        a, b = mine[3], theirs[3]
-        if b.dtype.kind == "f":
-            # float16: PyTorch's number / tensor is number * reciprocal(tensor), an ulp apart
-            tol = 1e-3 if b.dtype == np.float16 else 1e-5
-            np.testing.assert_allclose(a, b, rtol=tol, atol=tol / 10, equal_nan=True, err_msg=where)
-        else:
-            np.testing.assert_array_equal(a, b, err_msg=where)
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], list):
-        assert (
-            isinstance(mine, tuple) and mine[0] == theirs[0] and len(mine[1]) == len(theirs[1])
-        ), f"{where}: {mine} vs {theirs}"
-        for i, (m, t) in enumerate(zip(mine[1], theirs[1])):
-            _same(m, t, f"{where}[{i}]")
-        return
-    if isinstance(theirs, tuple) and len(theirs) == 2 and isinstance(theirs[1], float):
-        assert mine[0] == theirs[0] and (
-            mine[1] == theirs[1] or np.isclose(mine[1], theirs[1])
-        ), f"{where}: {mine} vs {theirs}"
-        return
-    assert mine == theirs, f"{where}: {mine!r} vs {theirs!r}"
-
-
-def _outcome(lib, program):
-    # torch gives some warnings once per process (x.T on a 3-d tensor): made to give them
-    # every time here, so that what an earlier test did cannot change the comparison
-    always = lib.is_warn_always_enabled()
-    lib.set_warn_always(True)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result, error = _plain(program(lib)), None
-            except Exception as exc:  # noqa: BLE001 (compared with torch's)
-                result, error = None, exc
-    finally:
-        lib.set_warn_always(always)
-    return result, error, sorted({w.category.__name__ for w in caught})
-
-
-def _check(program):
-    mine, my_error, my_warnings = _outcome(minigrad, program)
-    theirs, their_error, their_warnings = _outcome(torch, program)
-    if their_error is not None:
-        assert my_error is not None, f"torch raised {their_error!r}, minigrad did not"
-        assert type(my_error) is type(their_error), f"{my_error!r} vs {their_error!r}"
-        words = str(their_error).strip().rstrip(".")
-        assert words in str(my_error), f"{str(my_error)!r} lacks torch's {words!r}"
-    else:
-        assert my_error is None, f"minigrad raised {my_error!r}"
-        _same(mine, theirs)
-    assert my_warnings == their_warnings
-    return their_error
-
-
-PROGRAMS = []
-
-
-def program(fn):
-    PROGRAMS.append(fn)
-    return fn
+HARNESS = SideBySide(tol={"float16": 1e-3, "float32": 1e-5, "float64": 1e-5},
+                     # float16: PyTorch's number / tensor is number * reciprocal(tensor), an
+                     # ulp apart
+                     nan_scalars=False, tag=lambda v: type(v) is list)
+_check = HARNESS.check
+PROGRAMS, program = registry()
 
 
 def _rn(*shape):
@@ -133,15 +42,6 @@ def _rn(*shape):
 
 A4, B4, M1, M2 = _rn(2, 3, 4, 5), _rn(2, 3, 6, 5), _rn(3, 4), _rn(4, 5)
 V1, V2, SQ = _rand(4, 3, seed=1), _rand(4, 3, seed=2), _rn(4, 4)
-
-
-def _opts(lib, f, **options):
-    """f() under set_printoptions(**options), the defaults restored after."""
-    lib.set_printoptions(**options)
-    try:
-        return f()
-    finally:
-        lib.set_printoptions(profile="default")
 
 
 # ----------------------------------------------------------------------------------------------
