@@ -863,6 +863,12 @@ class HookHandle:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
 
 # The math methods (x + y, x.sum(), x.to(...), x.backward()...) are attached by
 # minigrad/_tensor_methods.py, which imports the ops and the backward engine: that module is

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from ..tensor import Tensor
+from .grad_mode import no_grad
 
 __all__ = ["INPUT", "OUTPUT", "CONST", "HOOKED", "saved_tensors_hooks_state",
            "pack_with_hooks", "unpack_hooked"]
@@ -59,7 +60,9 @@ def pack_with_hooks(node):
         else:
             link = None
             shown = Tensor._wrap(value)
-        hooked.append((kind, (pack_hook(shown), unpack_hook, link)))
+        with no_grad():             # as PyTorch: what a pack hook computes is not recorded
+            packed = pack_hook(shown)
+        hooked.append((kind, (packed, unpack_hook, link)))
     node.saved_ = tuple(hooked)
     node._packed = HOOKED
 

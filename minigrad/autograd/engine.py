@@ -177,6 +177,8 @@ def _as_list(value, n=None):
     # refused by ``list`` as not iterable, as PyTorch's ``tuple`` refuses it
     value = [value] if isinstance(value, Tensor) else list(value)
     if n is not None and len(value) != n:
+        if len(value) > n:          # PyTorch pairs them up and drops the extra gradients
+            return value[:n]
         raise RuntimeError(f"got {n} tensors and {len(value)} gradients (grad_tensors/"
                            f"grad_outputs needs one entry per tensor to differentiate)")
     return value
@@ -220,9 +222,12 @@ def _make_grads(outputs, grads, create_graph):
                 raise RuntimeError(f"gradient is on {backend.device_of(g._array)} but the tensor "
                                    f"is on {out.device}")
             if g._array.dtype != out._array.dtype:
-                if g._array.dtype.kind != out._array.dtype.kind and g._array.dtype.kind != "f":
-                    raise RuntimeError(f"For complex/floating Tensors, grad_output[{i}] must be "
-                                       f"floating point, got {g.dtype}")
+                # any real gradient is cast to the output's dtype (integer and bool included)
+                if (g._array.dtype.kind == "c") != (out._array.dtype.kind == "c"):
+                    raise RuntimeError(
+                        "For complex Tensors, both grad_output and output are required to have "
+                        f"the same dtype. Mismatch in dtype: grad_output[{i}] has a dtype of "
+                        f"{g.dtype} and output[{i}] has a dtype of {out.dtype}.")
                 g = g.to(out.dtype) if create_graph else Tensor._wrap(
                     g._array.astype(out._array.dtype))
         made.append(g)

@@ -94,6 +94,8 @@ class Function:
     keeps_input = True
     # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
     _ctx_style = False
+    # PyTorch's switch for deriving a vmap rule from forward/backward: minigrad derives none
+    generate_vmap_rule = False
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
@@ -121,6 +123,12 @@ class Function:
     def set_materialize_grads(self, value: bool):
         """ctx-style: with False, backward gets None (not zeros) for outputs without a gradient."""
         self._materialize = bool(value)
+
+    def backward(self, *grad_outputs):
+        """Overridden by every op; a ctx-style Function that defines none cannot backward."""
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode "
+                                  "AD.")
 
     # -- what backward calls ----------------------------------------------------------------------
     @property
@@ -216,6 +224,13 @@ class Function:
 
     def __call__(self, *grads):
         """Run this node's backward on output gradients (PyTorch's ``grad_fn(grad)``)."""
+        try:
+            self.saved_
+        except AttributeError:      # an instance made by the user, not a node of a graph
+            raise RuntimeError(
+                "Legacy autograd function with non-static forward method is deprecated. Please "
+                "use new-style autograd function with static forward method. (Example: "
+                "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)") from None
         out = self._backward(list(grads))
         return out[0] if len(out) == 1 else out
 
@@ -507,7 +522,7 @@ def _apply_ctx_style(cls, args, kwargs):
                 packed.append((_CONST, None))
                 continue
             if not isinstance(value, Tensor):
-                raise TypeError("save_for_backward can only save tensors, but argument "
+                raise TypeError("save_for_backward can only save variables, but argument "
                                 f"{len(packed)} is of type {type(value).__name__}")
             for j, o in enumerate(outs):
                 if value is o and o.grad_fn is ctx:
@@ -561,6 +576,11 @@ def _backward_ctx_style(ctx, grads):
         else:
             raise RuntimeError(f"function {ctx.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(result)})")
+    for i, (r, meta) in enumerate(zip(result, ctx._in_meta)):
+        if meta is None and r is not None:
+            raise RuntimeError(f"function {ctx.name()} returned a gradient different than None "
+                               f"at position {i + 1}, but the corresponding forward input was "
+                               "not a Variable")
     return tuple(result)
 
 
