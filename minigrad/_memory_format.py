@@ -169,6 +169,15 @@ def suggest(array):
     return contiguous_format
 
 
+def channels_last_like(y, x, nd=2):
+    """A 4-d result ``y`` laid out channels-last where the 4-d input ``x`` looks channels-last
+    (a copy only then), as PyTorch lays out its 2-d (``nd``) pooling and convolution results
+    (an unbatched 3-d pooling's 4-d input is left alone)."""
+    if nd == 2 and y.ndim == 4 and x.ndim == 4 and suggest(x) is channels_last:
+        return y.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2)
+    return y
+
+
 def _strides_grow(shape, strides, order):
     """Does each stride, from the innermost dimension of ``order`` out, cover the previous
     dimension's extent?  A zero-sized dimension or a 0 channel stride says nothing."""

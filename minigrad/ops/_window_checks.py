@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
+from .._global_flags import is_warn_always_enabled
 from ..tensor import Tensor
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
@@ -203,8 +204,9 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
             # total d(k-1): half on the left, the odd one out on the right (as PyTorch)
             pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
                          for k, d in zip(kernel, dilation))
-            if any(left != right for left, right in pads) and not _WARNED_ONCE.get("same"):
-                _WARNED_ONCE["same"] = True            # once per process, as PyTorch
+            if any(left != right for left, right in pads) and (
+                    is_warn_always_enabled() or not _WARNED_ONCE.get("same")):
+                _WARNED_ONCE["same"] = True    # once per process unless warn_always, as PyTorch
                 warnings.warn("Using padding='same' with even kernel lengths and odd dilation "
                               "may require a zero-padded copy of the input be created (the "
                               "extra padding goes on the right)", UserWarning, stacklevel=4)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 
-from .. import _autocast_state, backend
+from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from . import conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
@@ -93,6 +93,14 @@ def _bias_grad(g):
     return Sum.apply(g, axes=(0,) + tuple(range(2, g._array.ndim)), keepdim=False)
 
 
+def _layout_of(y, x, w):
+    """``y`` laid out as PyTorch lays out a 2-d convolution's result: channels-last when the
+    input or the weight looks channels-last (a copy only then).  3-d ones are left row-major:
+    PyTorch's layout for them depends on which CPU backend it picks."""
+    return mf.channels_last_like(y, w if w.ndim == 4 and mf.suggest(w) is mf.channels_last
+                                 else x)
+
+
 class Conv(Function):
     """y = x (*) w + b, as ``conv_reference`` defines it (PyTorch's conv1d/2d/3d).
 
@@ -112,7 +120,7 @@ class Conv(Function):
         # x's columns, kept for the weight gradient: it then costs one GEMM and no copy
         self.cols = cols
         self.geom, self.has_bias = geom, b is not None
-        return y
+        return _layout_of(y, x, w)
 
     def backward(self, gy):                                        # gy (N, O, *L)
         x, w = self.saved_tensors
@@ -149,7 +157,7 @@ class ConvTranspose(Function):
             gx += b.reshape((-1,) + (1,) * len(geom.kernel))
         self.save_for_backward(g, w)
         self.geom, self.has_bias = geom, b is not None
-        return gx
+        return _layout_of(gx, g, w)
 
     def backward(self, h):                                         # h (N, C, *S)
         g, w = self.saved_tensors

@@ -58,11 +58,11 @@ def _sizes(input, size, scale_factor):
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is not None:
-        size = [size] * nd if isinstance(size, int) else list(size)
+        given, size = size, [size] * nd if isinstance(size, int) else list(size)
         if len(size) != nd:
-            raise ValueError(
+            raise ValueError(    # the size shown as given (a list or a tuple), as PyTorch
                 f"Input and output must have the same number of spatial dimensions, but got "
-                f"input with spatial dimensions of {spatial} and output size of {tuple(size)}. "
+                f"input with spatial dimensions of {spatial} and output size of {given}. "
                 "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size "
                 "in (o1, o2, ...,oK) format.")
         return [int(s) for s in size], [n / s if s else 0.0 for n, s in zip(spatial, size)]
@@ -71,8 +71,8 @@ def _sizes(input, size, scale_factor):
     if len(factors) != nd:
         raise ValueError(
             f"Input and scale_factor must have the same number of spatial dimensions, but got "
-            f"input with spatial dimensions of {spatial} and scale_factor of "
-            f"{tuple(factors)}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
+            f"input with spatial dimensions of {spatial} and scale_factor of shape "
+            f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
             "and scale_factor in (s1, s2, ...,sK) format.")
     return ([int(math.floor(n * f)) for n, f in zip(spatial, factors)],
             [1.0 / f if f else 0.0 for f in factors])
@@ -235,6 +235,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                   "bicubic": "compute_indices_weights_cubic",
                   "area": "adaptive_avg_pool3d_cpu" if input.ndim == 5 else
                           "adaptive_avg_pool2d"}.get(mode, "compute_indices_weights_linear")
+        if input.ndim == 4 and mode in ("nearest", "nearest-exact", "bilinear"):
+            # PyTorch's CPU kernels of 2-d nearest and bilinear check the dtype first in
+            # their channels-last version, whatever the input's layout
+            kernel = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(kernel, np_dtype)
     _check_not_empty(input, sizes, mode)
     if recompute_scale_factor:

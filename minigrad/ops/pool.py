@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
@@ -110,8 +110,9 @@ class MaxPool(Function):
         y, arg = K.max_windows(x, kernel, stride, padding, dilation, out_size, with_arg)
         self.geometry = (kernel, stride, padding, dilation, x.shape[x.ndim - len(kernel):])
         if indices_out is not None:
-            indices_out.append(K.flat_indices(arg, self.geometry[-1], out_size, kernel, stride,
-                                              padding, dilation))
+            indices_out.append(mf.channels_last_like(
+                K.flat_indices(arg, self.geometry[-1], out_size, kernel, stride, padding,
+                               dilation), x, len(kernel)))
         if with_arg:
             self.arg = arg                                         # (..., *out) small ints
             self.save_for_backward(x)
@@ -208,10 +209,11 @@ class AdaptiveMaxPool(Function):
         for k, f in enumerate(flat):
             xp.copyto(indices, f, where=arg == k)
         if indices_out is not None:
-            indices_out.append(indices)
+            indices_out.append(mf.channels_last_like(indices, x, nd))
         self.indices, self.size = indices, size
         self.save_for_backward(x)
-        return out
+        # row-major (the gathers follow x's strides), or channels-last as PyTorch's 2-d one
+        return mf.channels_last_like(xp.ascontiguousarray(out), x, nd)
 
     def backward(self, g):                                         # g: (..., *out)
         x, = self.saved_tensors
@@ -259,11 +261,11 @@ class AvgPool(Function):
         divisor = K.avg_divisor(backend.xp_of(x), self.size, out_size, kernel, stride, padding,
                                 count_include_pad, divisor_override, x.dtype)
         if x.dtype.kind != "f":
-            return K.trunc_divide(y, divisor)
+            return mf.channels_last_like(K.trunc_divide(y, divisor), x, len(kernel))
         y /= divisor
         self.divisor = divisor                                     # a number or a (*out) array
         self.save_for_backward(x)
-        return y
+        return mf.channels_last_like(y, x, len(kernel))
 
     def backward(self, g):                                         # g: (..., *out)
         x, = self.saved_tensors
@@ -307,7 +309,7 @@ class AdaptiveAvgPool(Function):
     def forward(self, x, *, out_size):
         self.size = x.shape[x.ndim - len(out_size):]
         self.save_for_backward(x)
-        return K.adaptive_mean(x, out_size)
+        return mf.channels_last_like(K.adaptive_mean(x, out_size), x, len(out_size))
 
     def backward(self, g):                                         # g: (..., *out)
         # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ... import backend, creation
+from ... import creation
 from .. import functional as F, init
 from ..parameter import Parameter
 from .module import Module
@@ -19,38 +17,6 @@ from .utils import _pair, _single, _triple
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _pad_indices(n, left, right, mode):
-    """Source indices (along one axis of length n) of a padded axis of length n + left + right."""
-    pos = np.arange(-left, n + right)
-    if mode == "circular":
-        if left > n or right > n:
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        return pos % n
-    if mode == "replicate":
-        return np.clip(pos, 0, n - 1)
-    if left >= n or right >= n:  # reflect
-        raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                           f"input dimension, but got: padding ({left}, {right}) at dimension "
-                           f"of input of size {n}")
-    pos = np.abs(pos)
-    return np.where(pos > n - 1, 2 * (n - 1) - pos, pos)
-
-
-def _pad_by_mode(x, pads, mode):
-    """Pad the last len(pads) axes of x, by (left, right) pairs, by gathering indices
-    ('reflect', 'replicate', 'circular'); the gradient flows back through the gather (it sums
-    the copies)."""
-    nd = len(pads)
-    for i, (left, right) in enumerate(pads):
-        axis = x.ndim - nd + i
-        if left or right:
-            idx = _pad_indices(x.shape[axis], left, right, mode)
-            if x.device.type != "cpu":
-                idx = backend.to_device(idx, x.device)
-            x = x[(slice(None),) * axis + (idx,)]
-    return x
 
 
 class _ConvNd(Module):
@@ -146,9 +112,8 @@ class _ConvNd(Module):
         if self.padding_mode == "zeros":
             return conv(input, weight, bias, self.stride, self.padding, self.dilation,
                         self.groups)
-        flat = self._reversed_padding_repeated_twice
-        pads = tuple((flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2))[::-1]
-        input = _pad_by_mode(input, pads, self.padding_mode)
+        # as PyTorch, through F.pad: its checks (and words) for padding larger than the input
+        input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
         return conv(input, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
