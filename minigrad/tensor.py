@@ -770,12 +770,15 @@ def _parse_to(args, kwargs, allow_copy):
 
 
 def _zero_grads(params, set_to_none):
-    """Reset each tensor's ``.grad``: to None, or to zeros in place (a new version)."""
+    """Reset each tensor's ``.grad``: to None, or to zeros in place (a new version), taken
+    out of any graph first (a grad made with create_graph=True), as PyTorch does."""
     for p in params:
         if p.grad is not None:
             if set_to_none:
                 p.grad = None
             else:
+                p.grad.grad_fn = None
+                p.grad._requires_grad = False
                 p.grad._array[...] = 0
                 p.grad._vcounter.value += 1
 

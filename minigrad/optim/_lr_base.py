@@ -90,9 +90,12 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] "
-                                   "when resuming scheduler with last_epoch >= 0 (load the "
-                                   "optimizer's state_dict first)")
+                    raise KeyError(
+                        f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                        "resuming scheduler with last_epoch >= 0.\nThis typically happens "
+                        "when:\n1. You're trying to resume training from a checkpoint but "
+                        "haven't properly loaded the optimizer state\n2. You're using "
+                        "last_epoch >= 0 for a fresh training run (not recommended)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         _track_step_calls(optimizer)
@@ -176,6 +179,21 @@ class LambdaScheduler(LRScheduler):
 class NestedSchedulers:
     """The ``state_dict`` of a schedule made of other schedules (``self._schedulers``): its
     own state, with each inner schedule's state in their order."""
+
+    def _check_schedulers(self, optimizer, schedulers):
+        """Each inner schedule must step without arguments (not ReduceLROnPlateau, which
+        needs its metric) and drive ``optimizer``; PyTorch's ValueErrors otherwise."""
+        for i, s in enumerate(schedulers):
+            if getattr(s, "_steps_on_metric", False):
+                raise ValueError(f"{type(self).__name__} does not support `ReduceLROnPlateau` "
+                                 "scheduler as it requires additional kwargs to be specified "
+                                 f"when calling `step`, but got one at index {i} in the given "
+                                 "schedulers sequence.")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to "
+                                 f"the same optimizer, but got scheduler {type(s).__name__} at "
+                                 f"index {i} has {s.optimizer}, which is different from "
+                                 f"{type(optimizer).__name__}.")
 
     def state_dict(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}

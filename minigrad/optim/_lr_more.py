@@ -76,12 +76,7 @@ class ChainedScheduler(NestedSchedulers, LRScheduler):
             raise ValueError(f"{type(self).__name__} expects at least one scheduler to be "
                              "chained, but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
-        for i, s in enumerate(schedulers):
-            if s.optimizer is not optimizer:
-                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to "
-                                 f"the same optimizer, but got scheduler {type(s).__name__} at "
-                                 f"index {i} has {s.optimizer}, which is different from "
-                                 f"{type(optimizer).__name__}.")
+        self._check_schedulers(optimizer, schedulers)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
         self._last_lr = [g["lr"] for g in optimizer.param_groups]

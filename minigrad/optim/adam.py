@@ -5,6 +5,7 @@ import math
 
 from .. import backend
 from ._moments import next_step, step_gradient, update_moments
+from ..tensor import Tensor
 from .optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -25,6 +26,11 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
+        for what, value in (("lr", lr), ("betas[0]", betas[0]), ("betas[1]", betas[1])):
+            if isinstance(value, Tensor) and foreach and not capturable:
+                raise ValueError(f"{what} as a Tensor is not supported for capturable=False "
+                                 "and foreach=True")
+        self._check_tensor_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -35,6 +41,10 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not (all(isinstance(b, float) for b in betas[:2])
+                or all(isinstance(b, Tensor) for b in betas[:2])):
+            # an int such as betas=(0, 0.99) is refused as PyTorch does
+            raise ValueError("betas must be either both floats or both Tensors")
         self._check_flags(type(self).__name__, fused, differentiable, foreach)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,

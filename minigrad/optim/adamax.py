@@ -22,6 +22,7 @@ class Adamax(Optimizer):
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
+        self._check_tensor_lr(lr)
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay)

@@ -18,7 +18,7 @@ from collections import Counter
 
 from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers
 from ._lr_more import ChainedScheduler, ConstantLR, MultiplicativeLR, PolynomialLR  # noqa: F401
-from .cyclic_lr import CyclicLR  # noqa: F401
+from .cyclic_lr import CyclicLR, _per_group  # noqa: F401
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR",
@@ -205,6 +205,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
 
+_PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy, stepped once per batch: the rate rises from max_lr / div_factor to
     max_lr over the first ``pct_start`` of ``total_steps``, then falls to
@@ -236,19 +239,17 @@ class OneCycleLR(LRScheduler):
         self._anneal_func_type = anneal_strategy
         up = float(pct_start * total_steps) - 1
         if three_phase:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
-                             "base_momentum", "max_momentum"),
-                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum",
-                             "max_momentum")]
+            phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                       "base_momentum", "max_momentum"),
+                      (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
         else:
-            self._phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                            (total_steps - 1, "max_lr", "min_lr", "base_momentum",
-                             "max_momentum")]
+            phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        # PyTorch's state_dict layout: one dict per phase, naming the group keys annealed
+        self._schedule_phases = [dict(zip(_PHASE_KEYS, phase)) for phase in phases]
         groups = optimizer.param_groups
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
-        if len(max_lrs) != len(groups):
-            raise ValueError(f"expected {len(groups)} values for max_lr, got {len(max_lrs)}")
+        max_lrs = _per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
             for group, m in zip(groups, max_lrs):
                 group["initial_lr"] = m / div_factor
@@ -293,8 +294,10 @@ class OneCycleLR(LRScheduler):
         lrs = []
         for group in self.optimizer.param_groups:
             start_step = 0.0
-            for i, (end_step, lr_a, lr_b, m_a, m_b) in enumerate(self._phases):
-                if step <= end_step or i == len(self._phases) - 1:
+            phases = self._schedule_phases
+            for i, (end_step, lr_a, lr_b, m_a, m_b) in enumerate(
+                    [phase[k] for k in _PHASE_KEYS] for phase in phases):
+                if step <= end_step or i == len(phases) - 1:
                     pct = (step - start_step) / (end_step - start_step)
                     lr = self._anneal(group[lr_a], group[lr_b], pct)
                     if self.cycle_momentum:
@@ -314,11 +317,7 @@ class SequentialLR(NestedSchedulers, LRScheduler):
         if len(schedulers) < 1:
             raise ValueError(f"{type(self).__name__} expects at least one scheduler, but got "
                              "no scheduler.")
-        for i, s in enumerate(schedulers):
-            if s.optimizer is not optimizer:
-                raise ValueError(f"{type(self).__name__} expects all schedulers to belong to "
-                                 f"the same optimizer, but got scheduler at index {i} to be "
-                                 "different than the optimizer passed in.")
+        self._check_schedulers(optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"Sequential Schedulers expects number of schedulers provided to "
                              f"be one more than the number of milestone points, but got "
@@ -356,6 +355,8 @@ class ReduceLROnPlateau(LRScheduler):
     """Multiply the rate by ``factor`` when the metric passed to ``step(metric)`` has not
     improved for ``patience`` epochs (improved: below best * (1 - threshold) in 'min' and
     'rel' mode; the other modes alike), then wait ``cooldown`` epochs; never below min_lr."""
+
+    _steps_on_metric = True     # SequentialLR and ChainedScheduler refuse it
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):

@@ -27,6 +27,7 @@ class NAdam(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
+        self._check_tensor_lr(lr)
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay, momentum_decay=momentum_decay)

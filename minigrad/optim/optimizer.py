@@ -75,6 +75,25 @@ def _with_step_hooks(step):
     return hooked
 
 
+def _with_float_scalars(group):
+    """``group`` for the array arithmetic of ``_update``: a tensor hyper-parameter (a 1-element
+    ``lr`` tensor or Adam's tensor ``betas``, which PyTorch allows so that a scheduler can
+    change them in place) read as a numpy scalar of the tensor's dtype (PyTorch's arithmetic on
+    it, e.g. lr / bias_correction, rounds to that dtype), in a shallow copy; the group itself
+    where none is a tensor."""
+    def scalar(v):
+        return v._array.reshape(())[()] if isinstance(v, Tensor) else v
+
+    def has_tensor(v):
+        return isinstance(v, Tensor) or (isinstance(v, tuple) and
+                                         any(isinstance(x, Tensor) for x in v))
+    if not any(has_tensor(v) for k, v in group.items() if k != "params"):
+        return group
+    return {k: (v if k == "params" else
+                tuple(map(scalar, v)) if isinstance(v, tuple) else scalar(v))
+            for k, v in group.items()}
+
+
 class _RequiredParameter:
     """Marks a hyper-parameter without a default (it must be given)."""
 
@@ -249,7 +268,7 @@ class Optimizer:
                                        f"update a {p.dtype.name} parameter of shape "
                                        f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
-                self._update(p, p.grad._array, state, group)
+                self._update(p, p.grad._array, state, _with_float_scalars(group))
                 if state:
                     self.state[p] = state      # SGD without momentum keeps no state, as torch
                 p._vcounter.value += 1
@@ -278,6 +297,12 @@ class Optimizer:
     def _step_tensor():
         """The step counter, a 0-d float32 tensor on the CPU as in PyTorch's state_dict."""
         return Tensor._wrap(np.zeros((), dtype=np.float32))
+
+    @staticmethod
+    def _check_tensor_lr(lr):
+        """A tensor ``lr`` must hold one element (PyTorch's ValueError)."""
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
 
     @staticmethod
     def _check_flags(name, fused=None, differentiable=False, foreach=None):

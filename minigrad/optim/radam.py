@@ -31,6 +31,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
+        self._check_tensor_lr(lr)
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay)
