@@ -399,6 +399,19 @@ def link_view(view, source):
         if views is None:
             views = base.__dict__["_views"] = weakref.WeakSet()
         views.add(view)
+        # a view of a view that may not be written in place (see ops/writes.py) may not be
+        # either; it is named by its own node
+        if source.__dict__.get("_view_meta") is not None:
+            view.__dict__["_view_meta"] = VIEW_OF_REFUSED
+    elif not _state.inference:
+        view.__dict__["_view_meta"] = NO_GRAD_VIEW
+
+
+# what ``Tensor.__dict__["_view_meta"]`` holds where a recorded in-place write to a view is
+# refused, as PyTorch's view "creation meta": made under no_grad, a view of such a view, or
+# (a tuple (op name, output number)) an output of an op returning several views
+NO_GRAD_VIEW = "no_grad"
+VIEW_OF_REFUSED = "view"
 
 
 class AccumulateGrad:

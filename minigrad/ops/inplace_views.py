@@ -15,7 +15,7 @@ from ..autograd import is_grad_enabled
 from ..tensor import Tensor
 from .movement import squeeze, t, transpose, unsqueeze
 from .strided import as_strided
-from .writes import _take_history
+from .writes import _take_history, check_view_meta
 
 __all__ = ["t_", "transpose_", "swapaxes_", "swapdims_", "squeeze_", "unsqueeze_",
            "as_strided_"]
@@ -29,6 +29,8 @@ def _restride(input, view, *args, **kwargs):
     if recording and input.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
+    if recording:
+        check_view_meta(input)
     base = input._base
     if recording and base is not None and base is not input and base.grad_fn is None and \
             base._requires_grad:

@@ -11,7 +11,7 @@ import warnings
 
 from .. import backend, dtypes
 from .. import _memory_format as mf
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..autograd.function import link_view
 from ..tensor import Tensor
 from ._util import normalize_dim, python_type_name, result_dtype, scalar_type_name
@@ -539,6 +539,17 @@ def split(a, split_size_or_sections, dim=0):
         index = (slice(None),) * d + (slice(start, start + s),)
         out.append(getitem(a, index))
         start += s
+    return _several_views(out, "SplitWithSizes" if not isinstance(
+        split_size_or_sections, numbers.Integral) else "Split")
+
+
+def _several_views(out, name):
+    """``out`` (the views an op returns together) as a tuple, each marked, where made with
+    grad mode on, as one a recorded in-place write refuses (ops/writes.py), as PyTorch's
+    (its backward could not see such a write into one of several outputs)."""
+    if is_grad_enabled():
+        for j, o in enumerate(out):
+            o.__dict__["_view_meta"] = (name, j)
     return tuple(out)
 
 
@@ -597,7 +608,8 @@ def chunk(a, chunks, dim=0):
 
 def unbind(a, dim=0):
     d = normalize_dim(dim, a.ndim)
-    return tuple(getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d]))
+    return _several_views([getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d])],
+                          "Unbind")
 
 
 def pad(a, pad, mode="constant", value=0.0):

@@ -34,8 +34,12 @@ def movedim(input, source, destination):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
                            f"should contain the same number of dims as destination ({dst} dims)")
     nd = input.ndim
+    given = (src, dst)
     src = [normalize_dim(s, max(nd, 1)) for s in src]
     dst = [normalize_dim(d, max(nd, 1)) for d in dst]
+    for what, dims, shown in (("source", src, given[0]), ("destination", dst, given[1])):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{what}` ({shown})")
     if nd == 0:
         return input
     order = [None] * nd

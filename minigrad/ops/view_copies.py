@@ -57,18 +57,26 @@ def split_with_sizes(input, split_sizes, dim=0):
 
 
 def unsafe_split(input, split_size, dim=0):
-    """``split`` (PyTorch's version skips view tracking; the pieces are the same)."""
-    return split(input, split_size, dim)
+    """``split`` (PyTorch's version skips view tracking; the pieces are the same, and may be
+    written in place)."""
+    return _untracked(split(input, split_size, dim))
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
     """``split_with_sizes`` (see ``unsafe_split``)."""
-    return split_with_sizes(input, split_sizes, dim)
+    return _untracked(split_with_sizes(input, split_sizes, dim))
 
 
 def unsafe_chunk(input, chunks, dim=0):
     """``chunk`` (see ``unsafe_split``)."""
-    return chunk(input, chunks, dim)
+    return _untracked(chunk(input, chunks, dim))
+
+
+def _untracked(pieces):
+    """``pieces`` without the mark that refuses an in-place write (ops/writes.py)."""
+    for p in pieces:
+        p.__dict__.pop("_view_meta", None)
+    return pieces
 
 
 # ----------------------------------------------------------------------------------------------

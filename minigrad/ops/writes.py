@@ -10,8 +10,11 @@ that needs the overwritten value raises instead of computing a wrong gradient).
 """
 from __future__ import annotations
 
+import re
+
 from .. import backend
 from ..autograd import Function, is_grad_enabled, no_grad
+from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
 from ..tensor import Tensor
 from ._util import scalar_type_name
 
@@ -31,9 +34,12 @@ def apply_inplace(target, function, *others, **params):
     * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
       ``.grad`` would describe a value that no longer exists).
     """
-    recording = is_grad_enabled() and (target._requires_grad or
-                                       any(o._requires_grad for o in others))
+    grad_on = is_grad_enabled()
+    recording = grad_on and (target._requires_grad or any(o._requires_grad for o in others))
     if not recording:
+        if grad_on and target.__dict__.get("_view_meta") == NO_GRAD_VIEW and \
+                target._base is not None and target._base._requires_grad:
+            check_view_meta(target)         # a no_grad view of a tensor that requires grad
         with no_grad():
             result = function.apply(target, *others, **params)
         _write(target, result._array)
@@ -42,6 +48,7 @@ def apply_inplace(target, function, *others, **params):
     refusal = target.__dict__.get("_inplace_refusal")
     if refusal is not None:                 # an output of a custom Function that is a view
         raise RuntimeError(refusal)
+    check_view_meta(target)
     base = _real_base(target)
     if base is not None:
         if base.grad_fn is None and base._requires_grad:
@@ -61,6 +68,36 @@ def apply_inplace(target, function, *others, **params):
     target._vcounter.value += 1
     _rebase_views(target, target)
     return target
+
+
+_SEVERAL = ("This view is the output of a function that returns multiple views. Such functions "
+            "do not allow the output views to be modified inplace. You should replace the "
+            "inplace operation by an out-of-place one.")
+
+
+def check_view_meta(target):
+    """Refuse a recorded in-place write into a view marked when it was made (as PyTorch's
+    view creation meta): one made under no_grad, one of the views an op returned together
+    (split, chunk, unbind), or a view of either."""
+    meta = target.__dict__.get("_view_meta")
+    if meta is None:
+        return
+    if meta == NO_GRAD_VIEW or target.grad_fn is None:
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. " + (
+                "Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                "can clarify your code by moving both the view and the inplace either both "
+                "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+                "outside (if you want the inplace to be tracked)." if meta == NO_GRAD_VIEW
+                else _SEVERAL))
+    if meta == VIEW_OF_REFUSED:
+        name, nr = target.grad_fn.name(), target._output_nr
+        name = re.sub(r"Backward\d*$", "", name)
+    else:
+        name, nr = meta
+    raise RuntimeError(f"Output {nr} of {name} is a view and is being modified inplace. "
+                       + _SEVERAL)
 
 
 def overwrite_with(target, fn, *args):
