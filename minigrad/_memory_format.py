@@ -104,6 +104,12 @@ def _dense_strides(shape, order):
     return tuple(strides)
 
 
+def row_major_strides(shape):
+    """The strides (in elements) of a C-contiguous tensor of ``shape``, as PyTorch counts
+    them (a size-0 dimension counted as 1)."""
+    return _dense_strides(shape, range(len(shape)))
+
+
 def _inferred_order(shape, strides):
     """The dimensions ordered by stride, outermost first, for a tensor that is not dense:
     a stable insertion sort in which a 0 stride (broadcast) is comparable to nothing, and

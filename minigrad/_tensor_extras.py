@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from . import backend
+from . import _memory_format as mf, backend
 from ._storage import LEGACY_STORAGES, TypedStorage
 from .ops._util import scalar_type_name
 from .tensor import Tensor
@@ -86,20 +86,12 @@ def _set(self, source=None, storage_offset=0, size=None, stride=None):
     view = source.detach()
     if size is not None:
         view = view.as_strided(tuple(size), tuple(stride) if stride is not None else
-                               _row_major(tuple(size)), storage_offset)
+                               mf.row_major_strides(tuple(size)), storage_offset)
     self._array = view._array
     self._base = source._base if source._base is not None else source
     self._vcounter = source._vcounter
     self._vcounter.value += 1
     return self
-
-
-def _row_major(size):
-    strides, n = [], 1
-    for s in reversed(size):
-        strides.append(n)
-        n *= max(s, 1)
-    return tuple(reversed(strides))
 
 
 def _is_set_to(self, tensor):

@@ -49,6 +49,16 @@ def precision_to_scale_tril(P):
     return _tril_inverse(reversed_factor.transpose(-2, -1))
 
 
+def scale_tril_of(name, matrix):
+    """The lower Cholesky factor L (L L^T = covariance) from whichever of ``scale_tril``,
+    ``covariance_matrix`` or ``precision_matrix`` (``name``) was given."""
+    if name == "scale_tril":
+        return matrix
+    if name == "covariance_matrix":
+        return ops.cholesky(matrix)
+    return precision_to_scale_tril(matrix)
+
+
 def _log_det_half(L):
     """log sqrt(det(L L^T)) = sum(log diag L)."""
     return L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
@@ -81,12 +91,7 @@ class MultivariateNormal(Distribution):
         setattr(self, name, matrix.expand(batch + (-1, -1)))
         self.loc = loc.expand(batch + (-1,))
         super().__init__(batch, self.loc.shape[-1:], validate_args=validate_args)
-        if name == "scale_tril":
-            self._unbroadcasted_scale_tril = matrix
-        elif name == "covariance_matrix":
-            self._unbroadcasted_scale_tril = ops.cholesky(matrix)
-        else:
-            self._unbroadcasted_scale_tril = precision_to_scale_tril(matrix)
+        self._unbroadcasted_scale_tril = scale_tril_of(name, matrix)
 
     def expand(self, batch_shape, _instance=None):
         twin = self._expand_params(MultivariateNormal, batch_shape, _instance,

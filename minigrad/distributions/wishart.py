@@ -31,7 +31,7 @@ from . import _ops as ops
 from . import constraints
 from ._standard_gamma import standard_gamma
 from .exp_family import ExponentialFamily
-from .multivariate_normal import _log_det_half, precision_to_scale_tril
+from .multivariate_normal import _log_det_half, scale_tril_of
 from .utils import lazy_property, standard_normal
 
 __all__ = ["Wishart"]
@@ -98,12 +98,7 @@ class Wishart(ExponentialFamily):
             warnings.warn("Low df values detected. Singular samples are highly likely to "
                           "occur for ndim - 1 < df < ndim.", stacklevel=2)
         super().__init__(batch, tuple(matrix.shape[-2:]), validate_args=validate_args)
-        if name == "scale_tril":
-            self._unbroadcasted_scale_tril = matrix
-        elif name == "covariance_matrix":
-            self._unbroadcasted_scale_tril = ops.cholesky(matrix)
-        else:
-            self._unbroadcasted_scale_tril = precision_to_scale_tril(matrix)
+        self._unbroadcasted_scale_tril = scale_tril_of(name, matrix)
 
     def expand(self, batch_shape, _instance=None):
         twin = self._expand_params(Wishart, batch_shape, _instance, ("df",) + _MATRIX_ARGS)
