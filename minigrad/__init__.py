@@ -20,7 +20,8 @@ from . import backend, dtypes, autograd, cuda  # noqa: F401
 from .backend import Device as device  # noqa: F401  (minigrad.device('cuda:0'), like torch.device)
 from .dtypes import (  # noqa: F401
     DType as dtype, float16, half, float32, float64, double, int8, int16, short, int32, int64,
-    long, uint8, bool_ as bool, get_default_dtype, set_default_dtype)
+    long, uint8, bool_ as bool, complex64, cfloat, complex128, cdouble, get_default_dtype,
+    set_default_dtype)
 from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .parallel import get_num_threads, set_num_threads  # noqa: F401
@@ -141,7 +142,7 @@ from .autograd import inference_mode  # noqa: E402,F401
 from ._settings import set_printoptions, set_default_device, get_default_device  # noqa: E402,F401
 from . import functional, linalg, backends  # noqa: E402,F401
 from .ops.pointwise_more import (  # noqa: E402,F401
-    sgn, copysign, hypot, logaddexp, logaddexp2, xlogy, float_power, floor_divide, true_divide,
+    copysign, hypot, logaddexp, logaddexp2, xlogy, float_power, floor_divide, true_divide,
     deg2rad, rad2deg, heaviside, nextafter, signbit, logit, sinc, expm1, positive)
 from .ops.products import (  # noqa: E402,F401
     addmm, addmv, addr, addbmm, baddbmm, addcmul, addcdiv, kron, cross, cdist, dist, vdot,
@@ -189,8 +190,9 @@ from .ops.view_copies import (  # noqa: E402,F401
     slice_scatter, as_strided_scatter, constant_pad_nd)
 from .ops.index_put import index_put, index_put_, put  # noqa: E402,F401
 from .ops.pointwise_round7 import (  # noqa: E402,F401
-    rsub, fmax, fmin, isposinf, isneginf, isreal, real, imag, angle, fill, fill_, detach,
-    detach_)
+    rsub, fmax, fmin, isposinf, isneginf, fill, fill_, detach, detach_)
+from .ops.complex_numbers import (  # noqa: E402,F401
+    real, imag, isreal, angle, sgn, view_as_real, view_as_complex, complex, polar)
 from .ops.matrix_round7 import (  # noqa: E402,F401
     trace, chain_matmul, cholesky_inverse, frobenius_norm, nuclear_norm, embedding_renorm_)
 from .ops.numeric_grid import (  # noqa: E402,F401
@@ -248,16 +250,12 @@ from ._control_flow import cond  # noqa: E402,F401
 from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functional_call)
 from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the rest)
 
-# PyTorch dtypes minigrad does not have (numpy has no bfloat16; complex, quantized and
+# PyTorch dtypes minigrad does not have (numpy has no bfloat16 nor complex32; quantized and
 # sub-byte tensors are not supported): naming one says so, rather than a bare "no attribute"
 # (nanoGPT's train.py builds {'bfloat16': torch.bfloat16, ...} before choosing a dtype)
 _MISSING_DTYPES = {"bfloat16": "use minigrad.float16 for mixed precision, or float32",
-                   "complex32": "complex tensors are not supported",
-                   "complex64": "complex tensors are not supported",
-                   "complex128": "complex tensors are not supported",
-                   "chalf": "complex tensors are not supported",
-                   "cfloat": "complex tensors are not supported",
-                   "cdouble": "complex tensors are not supported"}
+                   "complex32": "use minigrad.complex64",
+                   "chalf": "use minigrad.complex64"}
 
 
 def __getattr__(name):

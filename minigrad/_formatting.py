@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .dtypes import bool_, default_float, int64
+from .dtypes import bool_, default_complex, default_float, int64
 
 PRECISION = 4
 LINE_WIDTH = 80
@@ -72,6 +72,19 @@ class _Formatter:
         return " " * (self.max_width - len(s)) + s
 
 
+class _ComplexFormatter:
+    """Complex elements as PyTorch prints them: the real parts formatted together as one real
+    tensor, the imaginary parts as another, joined as ``1.5000+2.0000j`` / ``3.-1.j``."""
+    def __init__(self, values: np.ndarray):
+        self.real = _Formatter(values.real)
+        self.imag = _Formatter(values.imag)
+        self.max_width = self.real.max_width + self.imag.max_width + 1
+
+    def format(self, v):
+        imag = (self.imag.format(v.imag) + "j").lstrip()
+        return self.real.format(v.real) + ("" if imag[0] in "+-" else "+") + imag
+
+
 def _summarised_values(a: np.ndarray) -> np.ndarray:
     """The elements that will be printed (edges only for big tensors), for choosing the format."""
     if a.ndim == 0 or a.size <= THRESHOLD:
@@ -126,12 +139,14 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
         if summarise and EDGE_ITEMS == 0:
             body = "[...]"
         else:
-            fmt = _Formatter(_summarised_values(a))
+            shown = _summarised_values(a)
+            fmt = _ComplexFormatter(shown) if a.dtype.kind == "c" else _Formatter(shown)
             body = _format_array(a, fmt, indent, summarise)
     dtype = tensor.dtype
     # As PyTorch: int64 and bool go without saying, except for an empty tensor ("tensor([],
     # dtype=torch.int64)"), where nothing else shows the dtype.
-    implied = (default_float(),) if a.size == 0 else (default_float(), int64, bool_)
+    implied = (default_float(), default_complex()) if a.size == 0 else (
+        default_float(), default_complex(), int64, bool_)
     if dtype not in implied:
         suffixes.append(f"dtype={dtype!r}")
     if tensor.grad_fn is not None:

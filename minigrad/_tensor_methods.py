@@ -27,6 +27,7 @@ from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
+from .ops import complex_numbers as CN
 from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicates as TP
 from .ops import lu as LU, householder_qr as HQR
@@ -602,7 +603,7 @@ Tensor.backward = tensor_backward
 Tensor.register_post_accumulate_grad_hook = autograd_graph.register_post_accumulate_grad_hook
 Tensor.to = _to
 Tensor.is_contiguous = _is_contiguous
-Tensor.is_complex = lambda self: False          # minigrad has no complex dtypes
+Tensor.is_complex = lambda self: self._array.dtype.kind == "c"
 Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index
 
 
@@ -669,7 +670,7 @@ Tensor.bernoulli_ = RS.bernoulli_
 
 # pointwise, products, sequences and statistics (ops/pointwise_more.py, products.py,
 # sequence_more.py, statistics.py)
-Tensor.sgn = PW.sgn
+Tensor.sgn = CN.sgn
 Tensor.copysign = PW.copysign
 Tensor.hypot = PW.hypot
 Tensor.logaddexp = PW.logaddexp
@@ -884,10 +885,10 @@ Tensor.fmax = PR7.fmax
 Tensor.fmin = PR7.fmin
 Tensor.isposinf = PR7.isposinf
 Tensor.isneginf = PR7.isneginf
-Tensor.isreal = PR7.isreal
-Tensor.angle = PR7.angle
-Tensor.real = property(PR7.real)                      # properties, as PyTorch's
-Tensor.imag = property(PR7.imag)
+Tensor.isreal = CN.isreal
+Tensor.angle = CN.angle
+Tensor.real = property(CN.real)                       # properties, as PyTorch's
+Tensor.imag = property(CN.imag)
 Tensor.split_with_sizes = VC.split_with_sizes
 Tensor.unsafe_chunk = VC.unsafe_chunk
 Tensor.unsafe_split = VC.unsafe_split

@@ -12,24 +12,33 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DType", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
-           "uint8", "bool_", "to_dtype", "default_float", "result_type", "get_default_dtype",
+           "uint8", "bool_", "complex64", "complex128", "default_complex", "to_dtype", "default_float", "result_type", "get_default_dtype",
            "set_default_dtype"]
 
 
 class DType:
     """A tensor element type. ``np`` is the numpy dtype behind it."""
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize")
-    is_complex = False          # minigrad has no complex dtypes
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize")
 
     def to_real(self):
-        """The real dtype of the same width: the dtype itself (none of minigrad's is complex)."""
-        return self
+        """The real dtype of a complex one's parts (complex64 -> float32); a real dtype itself."""
+        return _BY_NUMPY[self.np.type(0).real.dtype] if self.is_complex else self
+
+    def to_complex(self):
+        """The complex dtype whose parts are this floating dtype (float32 -> complex64)."""
+        if self.is_complex:
+            return self
+        if not self.is_floating_point or self.np.itemsize == 2:
+            raise RuntimeError(f"Unsupported dtype {self.name}" if not self.is_floating_point
+                               else "minigrad has no complex32 (ComplexHalf) dtype")
+        return _BY_NUMPY[np.result_type(self.np, np.complex64)]
 
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = self.np.kind == "f"
-        self.is_signed = self.np.kind in "fi"
+        self.is_complex = self.np.kind == "c"
+        self.is_signed = self.np.kind in "fic"
         self.itemsize = self.np.itemsize
 
     def __repr__(self):
@@ -65,8 +74,11 @@ int32 = int = DType("int32", np.int32)
 int64 = long = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
 bool_ = DType("bool", np.bool_)
+complex64 = cfloat = DType("complex64", np.complex64)
+complex128 = cdouble = DType("complex128", np.complex128)
 
-_BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
+_BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+                               complex64, complex128)}
 _BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
 
 
@@ -97,6 +109,12 @@ def default_float() -> DType:
     return _default_float
 
 
+def default_complex() -> DType:
+    """The dtype a Python complex number gets: complex64, or complex128 when the default
+    floating dtype is float64 (as PyTorch pairs them)."""
+    return complex128 if _default_float is float64 else complex64
+
+
 def to_dtype(dtype) -> DType:
     """Accept a DType, a numpy dtype, a Python type or a name and return the DType."""
     if isinstance(dtype, DType):
@@ -107,6 +125,8 @@ def to_dtype(dtype) -> DType:
         return int64
     if dtype is builtins_bool:
         return bool_
+    if dtype is builtins_complex:
+        return complex128       # Python's complex is a pair of doubles
     try:
         return _BY_NUMPY[np.dtype(dtype)]
     except (KeyError, TypeError):
@@ -116,6 +136,7 @@ def to_dtype(dtype) -> DType:
 
 import builtins as _builtins  # noqa: E402  (the names float/int/bool are taken above)
 builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool
+builtins_complex = _builtins.complex
 
 
 def dtype_argument(value, function, label, position) -> DType:
@@ -123,7 +144,8 @@ def dtype_argument(value, function, label, position) -> DType:
     float, int or bool (float64, int64, bool); anything else is refused with its words."""
     if isinstance(value, DType):
         return value
-    if value is builtins_float or value is builtins_int or value is builtins_bool:
+    if value is builtins_float or value is builtins_int or value is builtins_bool or \
+            value is builtins_complex:
         return to_dtype(value)
     raise TypeError(f"{function}(): argument '{label}' (position {position}) must be "
                     f"torch.dtype, not {type(value).__name__}")
@@ -133,7 +155,8 @@ _INF = _builtins.float("inf")
 _FLOAT_MAX = {2: 65504.0, 4: _builtins.float(np.finfo(np.float32).max)}
 # how PyTorch's checked conversion of a number names a dtype: its C++ type
 _C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
-           "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
+           "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double",
+           "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
 def c_type_name(np_dtype) -> str:
@@ -161,6 +184,8 @@ def number_for(value, np_dtype, half_checked=False):
         raise OverflowError("can't convert negative int to unsigned" if value < 0 else
                             "int too big to convert")
     kind = np_dtype.kind
+    if kind == "c":
+        return value
     if kind == "b" or isinstance(value, (_builtins.bool, np.bool_)) or \
             not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
         return value
@@ -187,25 +212,35 @@ def from_numpy_dtype(np_dtype) -> DType:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
-        names = [d for d in ("float64", "float32", "float16", "int64", "int32", "int16",
-                             "int8", "uint8") if np.dtype(d) in _BY_NUMPY]
+        names = [d for d in ("float64", "float32", "float16", "complex64", "complex128",
+                             "int64", "int32", "int16", "int8", "uint8")
+                 if np.dtype(d) in _BY_NUMPY]
         kind = np.dtype(np_dtype).type.__name__
         raise TypeError(f"can't convert np.ndarray of type numpy.{kind}. The only supported "
                         f"types are: {', '.join(names)}, and bool.") from None
 
 
 def _category(np_dtype) -> int:
-    """0 for bool, 1 for integers, 2 for floating point."""
+    """0 for bool, 1 for integers, 2 for floating point, 3 for complex."""
     kind = np_dtype.kind
-    return 0 if kind == "b" else (2 if kind == "f" else 1)
+    return 0 if kind == "b" else (2 if kind == "f" else (3 if kind == "c" else 1))
+
+
+_COMPLEX_OF = {2: np.dtype(np.complex64), 4: np.dtype(np.complex64), 8: np.dtype(np.complex128)}
 
 
 def _promote(a, b):
     """Promote two dtypes as PyTorch: across categories the higher category's dtype wins
-    (float32 with int64 is float32, where numpy says float64); within one, numpy's rule."""
+    (float32 with int64 is float32, where numpy says float64), except that a complex dtype
+    widens to hold a wider float (complex64 with float64 is complex128); within one
+    category, numpy's rule."""
     ca, cb = _category(a), _category(b)
     if ca != cb:
-        return a if ca > cb else b
+        if ca < cb:
+            a, b, ca, cb = b, a, cb, ca
+        if ca == 3 and cb == 2:
+            return np.promote_types(a, b)
+        return a
     return np.promote_types(a, b)
 
 
@@ -216,7 +251,7 @@ def result_type(*operands):
     """
     dimensioned, zero_dim, scalars = [], [], []
     for op in operands:
-        if isinstance(op, (_builtins.bool, _builtins.int, _builtins.float)):
+        if isinstance(op, (_builtins.bool, _builtins.int, _builtins.float, _builtins.complex)):
             scalars.append(op)
         elif op.ndim == 0:
             zero_dim.append(op.dtype)
@@ -232,9 +267,17 @@ def result_type(*operands):
         if result is None or _category(promoted) > _category(result):
             result = promoted
     for s in scalars:
-        cat = 0 if isinstance(s, _builtins.bool) else (1 if isinstance(s, _builtins.int) else 2)
+        cat = 0 if isinstance(s, _builtins.bool) else (1 if isinstance(s, _builtins.int) else
+                                                     (2 if isinstance(s, _builtins.float) else 3))
         if result is None:
-            result = (np.dtype(np.bool_), np.dtype(np.int64), _default_float.np)[cat]
+            result = (np.dtype(np.bool_), np.dtype(np.int64), _default_float.np,
+                      default_complex().np)[cat]
         elif cat > _category(result):
-            result = np.dtype(np.int64) if cat == 1 else _default_float.np
+            if cat == 3:
+                # a complex number makes a float tensor the complex dtype of its width
+                # (float64 -> complex128, float16 -> complex64 here: no complex32)
+                result = _COMPLEX_OF[result.itemsize] if result.kind == "f" else \
+                    default_complex().np
+            else:
+                result = np.dtype(np.int64) if cat == 1 else _default_float.np
     return result

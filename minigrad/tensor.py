@@ -136,7 +136,7 @@ def _to_array(data, dtype=None, device=None):
     return array
 
 
-_PYTHON_NUMBERS = frozenset((int, float, bool))
+_PYTHON_NUMBERS = frozenset((int, float, bool, complex))
 
 
 def _only_python_numbers(data) -> bool:
@@ -178,9 +178,9 @@ def _from_python_numbers(data, dtype):
                 array = array.astype(dtypes.default_float().np)
         elif kind in "iu":
             array = array.astype(np.int64)
+        elif kind == "c":
+            array = array.astype(dtypes.default_complex().np)
         elif kind not in "b":
-            if kind == "c":
-                raise TypeError(f"minigrad has no complex dtype (got {data!r})")
             if isinstance(data, (str, bytes)):
                 raise TypeError(f"new(): invalid data type '{type(data).__name__}' (a number "
                                 f"or a sequence of numbers was expected, not {data!r})")
@@ -211,6 +211,8 @@ def _scalar_dtype(x):
         return np.dtype(np.int64), x
     if isinstance(x, float):
         return dtypes.default_float().np, x
+    if isinstance(x, complex):
+        return dtypes.default_complex().np, x
     if isinstance(x, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}' (a sequence of numbers "
                         f"was expected, but an element is {x!r})")
@@ -570,8 +572,7 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
         if value and self._array.dtype.kind not in "fc":     # the setter's own words
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require "
-                               f"gradients (this tensor is {self.dtype}; minigrad has no "
-                               f"complex dtypes)")
+                               f"gradients (this tensor is {self.dtype})")
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
@@ -810,8 +811,7 @@ def _require_grad_at_creation(t):
     the factories' words (``requires_grad_()`` has its own)."""
     if t._array.dtype.kind not in "fc":
         raise RuntimeError(f"Only Tensors of floating point and complex dtype can require "
-                           f"gradients (this tensor is {t.dtype}; minigrad has no complex "
-                           f"dtypes)")
+                           f"gradients (this tensor is {t.dtype})")
     return t.requires_grad_(True)
 
 

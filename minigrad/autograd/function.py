@@ -96,6 +96,12 @@ class Function:
     _ctx_style = False
     # PyTorch's switch for deriving a vmap rule from forward/backward: minigrad derives none
     generate_vmap_rule = False
+    # True in ops whose forward and backward are right for complex inputs (PyTorch's
+    # convention: the gradient of a real loss L at z = x + iy is dL/dx + i dL/dy, so a
+    # holomorphic f sends back g * conj(f'(z))).  Views, being linear moves of elements, are
+    # right for complex numbers as written; every other op refuses a complex input until it
+    # has been checked against torch, rather than give a silently wrong gradient.
+    complex_ok = False
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
@@ -255,6 +261,10 @@ class Function:
                             f"{len(arrays) + 1}) must be Tensor, not {kind}") from None
         if len(arrays) > 1:
             _check_same_device(cls, inputs, arrays)
+        if not (cls.complex_ok or cls.returns_view):
+            for a in arrays:
+                if a.dtype.kind == "c":
+                    _refuse_complex(cls, a)
 
         fn = cls()
         fn.saved_ = ()
@@ -351,6 +361,12 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+def _refuse_complex(cls, array):
+    kind = "ComplexFloat" if array.dtype.itemsize == 8 else "ComplexDouble"
+    raise NotImplementedError(f'"{cls.__name__}" not implemented for \'{kind}\' (minigrad '
+                              f'supports complex tensors in the ops listed in docs/complex.md)')
 
 
 def keep_for_backward(result, *tensors):

@@ -1,35 +1,41 @@
-"""Complex-conjugation API on minigrad's real tensors: ``conj``, ``conj_physical``,
-``resolve_conj``, ``resolve_neg``, ``is_conj``, ``is_neg`` and ``adjoint``.
+"""Complex conjugation: ``conj``, ``conj_physical`` (and its in-place form), ``resolve_conj``,
+``resolve_neg``, ``is_conj``, ``is_neg`` and ``adjoint``.
 
-minigrad has no complex dtypes, so conjugation is the identity: conj, conj_physical (and its
-in-place form), resolve_conj and resolve_neg return the tensor itself, as PyTorch does for a
-real tensor, and is_conj / is_neg are False.  adjoint is the conjugate
-transpose, here transpose(-2, -1), a view of an at-least-2-d tensor.
+conj(x + iy) = x - iy.  PyTorch's ``conj`` returns a lazy view (a flag on the same memory);
+numpy has no such view, so minigrad's ``conj`` writes the conjugate out, as ``conj_physical``
+does, and ``is_conj`` is always False (``resolve_conj`` has nothing to resolve).  On a real
+tensor every one of them returns the tensor itself, as PyTorch's do.  The gradient of a
+conjugate is the conjugate of the gradient (``plumbing.Conj``).
 """
 from __future__ import annotations
 
 from .movement import transpose
+from .plumbing import Conj, conj_of
+from .writes import apply_inplace
 
 __all__ = ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "is_conj", "is_neg", "adjoint"]
 
 
 def conj(input):
-    """The complex conjugate: ``input`` itself for a real tensor."""
-    return input
+    """The complex conjugate x - iy (a new tensor); a real tensor itself."""
+    return conj_of(input)
 
 
 def conj_physical(input):
-    """The conjugate written out (no lazy flag): ``input`` itself for a real tensor."""
-    return input
+    """The complex conjugate written out; a real tensor itself."""
+    return conj_of(input)
 
 
 def conj_physical_(input):
-    """In-place conj_physical: nothing to change in a real tensor; returns ``input``."""
-    return input
+    """Conjugate ``input`` in place; returns it (a real tensor is left as it is)."""
+    if input._array.dtype.kind != "c":
+        return input
+    return apply_inplace(input, Conj)
 
 
 def resolve_conj(input):
-    """``input`` with a pending lazy conjugation applied; a real tensor has none: itself."""
+    """``input`` with a pending lazy conjugation applied: minigrad's conjugates are never
+    lazy, so ``input`` itself."""
     return input
 
 
@@ -39,7 +45,7 @@ def resolve_neg(input):
 
 
 def is_conj(input):
-    """Whether ``input`` carries a lazy conjugation: never, for real tensors."""
+    """Whether ``input`` carries a lazy conjugation: never in minigrad (see the module)."""
     return False
 
 
@@ -49,8 +55,9 @@ def is_neg(input):
 
 
 def adjoint(input):
-    """The conjugate transpose of the last two dims (transpose(-2, -1) for real tensors)."""
+    """The conjugate transpose of the last two dims: conj(transpose(-2, -1)), the transpose
+    alone (a view) for a real tensor."""
     if input.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
                            f"matrices. Got {input.ndim}-D tensor.")
-    return transpose(input, -2, -1)
+    return conj_of(transpose(input, -2, -1))

@@ -16,7 +16,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for,
                     python_type_name, result_dtype, scalar_type_name, to_tensor_like, torch_sign)
-from .plumbing import Cast, cast_to, sum_to
+from .plumbing import Cast, cast_to, conj_of, sum_to
 from .writes import apply_inplace
 
 
@@ -24,6 +24,8 @@ from .writes import apply_inplace
 # Binary arithmetic
 # ----------------------------------------------------------------------------------------------
 class Add(Function):
+    complex_ok = True
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return parallel.binary(np.add, a, b)
@@ -36,6 +38,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    complex_ok = True
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         return parallel.binary(np.subtract, a, b)
@@ -48,6 +52,7 @@ class Sub(Function):
 
 class Mul(Function):
     half = False
+    complex_ok = True
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
@@ -59,16 +64,20 @@ class Mul(Function):
         return out
 
     def backward(self, g):
-        # d(ab)/da = b, d(ab)/db = a
+        # d(ab)/da = b, d(ab)/db = a (conjugated for complex inputs, as every holomorphic
+        # op's: a real loss's gradient at a is g * conj(d out / d a))
         a, b = self.saved_tensors
         if self.half:
             b = b.item()            # the scalar again, as a number: g * b in float32 too
+        else:
+            b = conj_of(b)
         return (sum_to(mul(g, b), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(mul(g, a), b.shape) if self.needs_input_grad[1] else None)
+                sum_to(mul(g, conj_of(a)), b.shape) if self.needs_input_grad[1] else None)
 
 
 class Div(Function):
     half = False
+    complex_ok = True
 
     @ieee
     def forward(self, a, b, *, half=False):
@@ -84,12 +93,16 @@ class Div(Function):
         a, b = self.saved_tensors
         if self.half:
             b = b.item()            # the scalar again, as a number: g / b in float32 too
+        else:
+            b = conj_of(b)
         return (sum_to(div(g, b), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(div(mul(neg(g), a), mul(b, b)), b.shape)
+                sum_to(div(mul(neg(g), conj_of(a)), mul(b, b)), b.shape)
                 if self.needs_input_grad[1] else None)
 
 
 class Pow(Function):
+    complex_ok = True
+
     @ieee
     def forward(self, a, b):
         out = a ** b
@@ -101,6 +114,17 @@ class Pow(Function):
         # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
         a, b, out = self.saved_tensors
         ga = gb = None
+        if out._array.dtype.kind == "c":
+            # the principal branch: conj(b a^(b-1)) and conj(a^b log a); a zero exponent
+            # gives a zero gradient for a, as for real tensors
+            if self.needs_input_grad[0]:
+                ga = where(b._array == 0, 0.0, mul(g, conj_of(mul(b, pow(a, sub(b, 1))))))
+                ga = sum_to(ga, a.shape)
+            if self.needs_input_grad[1]:
+                gb = where((a._array == 0) & (b._array.real >= 0), 0.0,
+                           mul(g, conj_of(mul(out, log(a)))))
+                gb = sum_to(gb, b.shape)
+            return ga, gb
         if self.needs_input_grad[0]:
             # a^(b-1) is inf at a = 0, b < 1, but the b = 0 case is exactly 0; a NaN output
             # has a NaN gradient, as PyTorch (numpy's (-inf)^(-1/2) is 0, so (-inf)^(1/2) = NaN
@@ -245,6 +269,8 @@ def _shares(a, b, dtype):
 
 
 class Where(Function):
+    complex_ok = True
+
     def forward(self, a, b, *, condition):
         self.condition = condition
         self.shapes = a.shape, b.shape
@@ -260,6 +286,8 @@ class Where(Function):
 # Unary math
 # ----------------------------------------------------------------------------------------------
 class Neg(Function):
+    complex_ok = True
+
     def forward(self, a):
         return -a
 
@@ -268,6 +296,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    complex_ok = True
+
     def forward(self, a):
         out = backend.xp_of(a).exp(a)
         self.save_for_backward(out)
@@ -275,10 +305,12 @@ class Exp(Function):
 
     def backward(self, g):
         out, = self.saved_tensors      # d(e^a)/da = e^a: the output itself
-        return mul(g, out)
+        return mul(g, conj_of(out))
 
 
 class Log(Function):
+    complex_ok = True
+
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -287,10 +319,12 @@ class Log(Function):
     @ieee
     def backward(self, g):
         a, = self.saved_tensors        # d(log a)/da = 1/a
-        return div(g, a)
+        return div(g, conj_of(a))
 
 
 class Log1p(Function):
+    complex_ok = True
+
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -299,10 +333,12 @@ class Log1p(Function):
     @ieee
     def backward(self, g):
         a, = self.saved_tensors        # 1 / (1 + a)
-        return div(g, add(a, 1))
+        return div(g, conj_of(add(a, 1)))
 
 
 class Sqrt(Function):
+    complex_ok = True
+
     @ieee
     def forward(self, a):
         out = backend.xp_of(a).sqrt(a)
@@ -312,40 +348,53 @@ class Sqrt(Function):
     @ieee
     def backward(self, g):
         out, = self.saved_tensors      # d(sqrt a)/da = 1 / (2 sqrt a)
-        return div(g, mul(out, 2))
+        return div(g, mul(conj_of(out), 2))
 
 
 class Abs(Function):
+    complex_ok = True
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).abs(a)
 
     def backward(self, g):
-        a, = self.saved_tensors        # sign(a); 0 at 0 and at NaN, as PyTorch
+        a, = self.saved_tensors
+        if a._array.dtype.kind == "c":
+            # |z| = sqrt(x^2 + y^2): d|z|/dx + i d|z|/dy = z / |z| (0 at z = 0, as PyTorch)
+            r = abs(a)
+            return mul(cast_to(g, a._array.dtype), where(r._array == 0, 0.0, div(a, r)))
+        # sign(a); 0 at 0 and at NaN, as PyTorch
         return _piecewise_grad(self, g, torch_sign(backend.xp_of(a._array), a._array), False, a)
 
 
 class Sin(Function):
+    complex_ok = True
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).sin(a)
 
     def backward(self, g):
         a, = self.saved_tensors        # cos(a)
-        return mul(g, cos(a))
+        return mul(g, conj_of(cos(a)))
 
 
 class Cos(Function):
+    complex_ok = True
+
     def forward(self, a):
         self.save_for_backward(a)
         return backend.xp_of(a).cos(a)
 
     def backward(self, g):
         a, = self.saved_tensors        # -sin(a)
-        return mul(neg(g), sin(a))
+        return mul(neg(g), conj_of(sin(a)))
 
 
 class Tanh(Function):
+    complex_ok = True
+
     def forward(self, a):
         out = backend.xp_of(a).tanh(a)
         self.save_for_backward(out)
@@ -353,7 +402,7 @@ class Tanh(Function):
 
     def backward(self, g):
         out, = self.saved_tensors      # 1 - tanh^2, from the output
-        return mul(g, sub(1, mul(out, out)))
+        return mul(g, conj_of(sub(1, mul(out, out))))
 
 
 class Sigmoid(Function):
@@ -457,7 +506,7 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
         # as a Python float (int32 tensor * it is float32), and np.bool_ as a float too
         value = float(value) if isinstance(value, np.bool_) else value.item()
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float, complex)):
         check_python_int(value)
         dtype = dtypes.result_type(like._array, value)
         if true_divide and dtype.kind in "biu":
@@ -483,7 +532,7 @@ def cast(t, dtype):
     np_dtype = dtype.np if isinstance(dtype, dtypes.DType) else dtype
     if t._array.dtype == np_dtype:
         return t
-    if t.requires_grad and np_dtype.kind != "f":
+    if t.requires_grad and np_dtype.kind not in "fc":
         return Cast.apply(t.detach(), dtype=np_dtype)
     return Cast.apply(t, dtype=np_dtype)
 
@@ -769,7 +818,7 @@ def where(condition, input=None, other=None):
 def _unary(fn, a, floating=True, **params):
     if not isinstance(a, Tensor):
         fn.apply(a)         # PyTorch's TypeError, naming the argument's type
-    if floating and a._array.dtype.kind != "f":
+    if floating and a._array.dtype.kind not in "fc":
         a = cast(a, dtypes.default_float().np)
     return fn.apply(a, **params)
 

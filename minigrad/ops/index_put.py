@@ -33,6 +33,8 @@ class AccumulateAt(Function):
 
     Backward: d out / d a = 1, so a gets g; each value gets g at the position it was added
     to (a gather whose own backward adds up repeated positions, so any order works)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, values, *, index):
         self.index = index
         out = a.copy()

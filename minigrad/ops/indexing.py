@@ -30,6 +30,8 @@ class GetItem(Function):
     Backward: ``IndexScatter`` sends each output gradient back to the element it was read
     from; that scatter's own backward is this gather again, so any order works.
     """
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, index, basic):
         self.in_shape, self.index, self.basic = a.shape, index, basic
         return a[index]
@@ -111,6 +113,8 @@ class IndexScatter(Function):
     when no element repeats (``basic``), a plain assignment is enough and faster.
     Backward: the gather at the same index.
     """
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, g, *, shape, index, basic):
         self.index, self.basic = index, basic
         out = backend.xp_of(g).zeros(shape, dtype=g.dtype)
@@ -137,6 +141,8 @@ class SetItem(Function):
     of ``a`` is ``g`` with zeros written at ``index`` (this op again); ``value`` gets what
     its elements were written to, ``g[index]``, summed over the broadcast copies.
     """
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, value, *, index):
         self.index, self.value_shape = index, value.shape
         out = a.copy()

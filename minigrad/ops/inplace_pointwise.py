@@ -26,7 +26,7 @@ from .. import backend, dtypes
 from ..autograd import Function, no_grad
 from ..tensor import Tensor
 from . import activation as A, compare as C, elementwise as E, math_extra as MX
-from . import pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
+from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
 from .inplace import clamp_, mul_, sub_
@@ -173,7 +173,7 @@ trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)")
 fix_ = trunc_
 frac_ = _unary(MX.frac, "frac_", "input - trunc(input)")
 sign_ = _unary(C.sign, "sign_", "-1, 0 or 1 by input's sign (gradient 0)")
-sgn_ = _unary(PW.sgn, "sgn_", "sgn(input) (sign, for real tensors)")
+sgn_ = _unary(CN.sgn, "sgn_", "sgn(input) (z / |z|; the sign of a real tensor)")
 erf_ = _unary(A.erf, "erf_", "erf(input)")
 erfc_ = _unary(SF.erfc, "erfc_", "1 - erf(input)")
 erfinv_ = _unary(SF.erfinv, "erfinv_", "the inverse error function of input")

@@ -32,6 +32,8 @@ __all__ = ["masked_scatter", "masked_scatter_"]
 class MaskedScatter(Function):
     """``input`` (already of the broadcast shape) with ``source``'s first k elements written,
     in order, where the bool array ``mask`` (same shape) is True."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, input, source, *, mask):
         xp = backend.xp_of(input)
         self.mask, self.source_shape = mask, source.shape

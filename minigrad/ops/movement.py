@@ -102,6 +102,8 @@ class Repeat(Function):
     as (r0, s0, r1, s1, ...) and sum the copies (``sum_to`` (1, s0, 1, s1, ...)), whose own
     backward is the broadcast back: any order works.
     """
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, repeats):
         self.in_shape = a.shape
         self.repeats = repeats
@@ -140,6 +142,8 @@ def _joined_layout(xp, arrays, shape, stacked=False):
 class Cat(Function):
     """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
     (a gather whose backward pads it back with zeros)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, *arrays, dim):
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
@@ -159,6 +163,8 @@ class Cat(Function):
 class Stack(Function):
     """Stack equal shapes along a new axis ``dim``.  Backward: input i gets ``g`` at
     position i of that axis."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, *arrays, dim):
         self.dim = dim
         xp = backend.xp_of(arrays[0])
@@ -174,6 +180,8 @@ class Stack(Function):
 class Pad(Function):
     """Constant padding: ``widths`` is one (before, after) pair per axis.
     Backward: the gradient cropped back to the input's place (pad's adjoint is a slice)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, widths, value):
         self.widths = widths
         return backend.xp_of(a).pad(a, widths, mode="constant", constant_values=value)
@@ -186,6 +194,8 @@ class Pad(Function):
 class Copy(Function):
     """clone(): a copy with the given element ``strides`` (a dense layout, see
     minigrad/_memory_format.py); the gradient is passed straight through."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, strides):
         out = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
         out[...] = a
@@ -217,6 +227,8 @@ class ToDevice(Function):
 class Flip(Function):
     """Reverse the order of the elements along ``axes``: a copy, as torch.flip.
     Backward: flip the gradient back (flipping is its own inverse)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, axes):
         self.axes = axes
         return backend.xp_of(a).flip(a, axis=axes).copy()

@@ -6,6 +6,9 @@ Two pairs of adjoint ops, each the other's backward:
     to (3, 1)): a broadcast copies an element; the gradient of the copies is their sum.
   * ``Reshape`` and ``Cast`` are their own adjoints: reshape back, cast back.
 
+and the two complex helpers every complex backward needs: ``Conj`` (its own adjoint) and
+``RealPart`` (the real part, whose adjoint puts a real gradient back as g + 0i).
+
 Because these backwards are again ops of this module, a gradient built from them can be
 differentiated again, to any order.  The functions here take no user input (no argument
 checks): ops call them on shapes they computed themselves.
@@ -18,12 +21,14 @@ from .. import backend
 from ..autograd import Function
 from ._util import unbroadcast
 
-__all__ = ["Reshape", "Expand", "SumTo", "Cast", "reshape_to", "expand_to", "sum_to", "cast_to"]
+__all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "reshape_to", "expand_to",
+           "sum_to", "cast_to", "conj_of"]
 
 
 class Reshape(Function):
     """(..) -> shape with the same number of elements; a view when numpy can make one."""
     returns_view = True
+
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return a.reshape(shape)
@@ -45,6 +50,7 @@ class Expand(Function):
 
 class SumTo(Function):
     """Sum ``a`` down to ``shape``, the shape it was broadcast from: Expand's adjoint."""
+    complex_ok = True
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return unbroadcast(a, shape)
@@ -54,12 +60,21 @@ class SumTo(Function):
 
 
 class Cast(Function):
-    """Change the dtype; the gradient goes back in the input's dtype."""
+    """Change the dtype; the gradient goes back in the input's dtype (a complex gradient of a
+    real input as its real part: the imaginary direction is not the input's to move in).
+    Complex to real takes the real part, which callers ask for explicitly (``RealPart``):
+    an op that quietly casts its input to float would otherwise drop the imaginary part."""
+    complex_ok = True
+
     @classmethod
     def name(cls) -> str:
         return "ToCopyBackward0"        # PyTorch's node for x.to(dtype), x.double()...
 
     def forward(self, a, *, dtype):
+        if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            raise NotImplementedError(f"a cast of a {a.dtype} tensor to {np.dtype(dtype)} "
+                                      f"would drop its imaginary part: this op is not "
+                                      f"implemented for complex tensors")
         self.in_dtype = a.dtype
         # NaN or an out-of-range float cast to an integer, or past float16's range, is silent
         # in PyTorch (whatever value the platform's conversion gives); numpy would warn
@@ -86,4 +101,42 @@ def sum_to(t, shape):
 
 
 def cast_to(t, np_dtype):
-    return t if t._array.dtype == np_dtype else Cast.apply(t, dtype=np_dtype)
+    if t._array.dtype == np_dtype:
+        return t
+    if t._array.dtype.kind == "c" and np.dtype(np_dtype).kind != "c":
+        t = RealPart.apply(t)               # a real input's share of a complex gradient
+        if t._array.dtype == np_dtype:
+            return t
+    return Cast.apply(t, dtype=np_dtype)
+
+
+class Conj(Function):
+    """x - iy for z = x + iy, written out (numpy has no lazy conjugate view).  Linear over
+    the reals and its own adjoint: the gradient goes back conjugated."""
+    complex_ok = True
+
+    def forward(self, a):
+        return backend.xp_of(a).conj(a)
+
+    def backward(self, g):
+        return conj_of(g)
+
+
+def conj_of(t):
+    """The conjugate of ``t``; ``t`` itself when it is real (what every complex-ready backward
+    calls on the factors it multiplies the gradient by)."""
+    return Conj.apply(t) if t._array.dtype.kind == "c" else t
+
+
+class RealPart(Function):
+    """The real part x of z = x + iy, a view of z's memory (real (...) from complex (...)).
+    A real gradient g goes back to z as g + 0i."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        self.in_dtype = a.dtype
+        return a.real
+
+    def backward(self, g):
+        return Cast.apply(g, dtype=self.in_dtype)

@@ -1,4 +1,4 @@
-"""More pointwise ops with PyTorch's names and dtype rules: ``sgn``, ``copysign``, ``hypot``,
+"""More pointwise ops with PyTorch's names and dtype rules: ``copysign``, ``hypot``,
 ``logaddexp``, ``logaddexp2``, ``xlogy``, ``special.xlog1py``, ``special.entr``,
 ``float_power``, ``floor_divide``, ``true_divide``, ``deg2rad``, ``rad2deg``, ``heaviside``,
 ``nextafter``, ``signbit``, ``logit``, ``sinc``, ``expm1`` and ``positive``.
@@ -23,7 +23,7 @@ from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, lo
                           mul, neg, pow, sigmoid, sin, sub, where)
 from .plumbing import sum_to
 
-__all__ = ["sgn", "copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "xlog1py", "entr",
+__all__ = ["copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "xlog1py", "entr",
            "float_power", "floor_divide", "true_divide", "deg2rad", "rad2deg", "heaviside",
            "nextafter", "signbit", "logit", "sinc", "expm1", "positive"]
 
@@ -75,11 +75,6 @@ def _floating(a):
 # ----------------------------------------------------------------------------------------------
 # Sign manipulation
 # ----------------------------------------------------------------------------------------------
-def sgn(input):
-    """sign(x) for real tensors (-1, 0 or 1; a bool tensor is its own sign)."""
-    return sign(input)
-
-
 def copysign(input, other):
     """|input| with the sign bit of ``other`` (so -0.0 counts as negative); a float result.
 

@@ -1,10 +1,6 @@
-"""Pointwise ops added in round 7: ``rsub``, ``fmax``/``fmin``, ``angle``, the real/complex
-queries (``isreal``, ``real``, ``imag``), ``isposinf``/``isneginf``, ``fill`` (out of place)
-and the function forms of ``fill_``, ``detach`` and ``detach_``.
-
-minigrad has no complex dtype, so on its (real) tensors ``real`` is the identity, ``imag``
-is refused as PyTorch refuses it for real tensors, ``isreal`` is all True and ``angle`` is
-the argument of a real number: 0 for x >= 0, pi for x < 0, NaN for NaN.
+"""Pointwise ops added in round 7: ``rsub``, ``fmax``/``fmin``, ``isposinf``/``isneginf``,
+``fill`` (out of place) and the function forms of ``fill_``, ``detach`` and ``detach_``.
+(``angle``, ``real``, ``imag`` and ``isreal`` are in ``complex_numbers``.)
 """
 from __future__ import annotations
 
@@ -19,8 +15,7 @@ from ._util import broadcast_shape, ieee
 from .elementwise import cast, select_grad, sub
 from .plumbing import sum_to
 
-__all__ = ["rsub", "fmax", "fmin", "isposinf", "isneginf", "isreal", "real", "imag", "angle",
-           "fill", "fill_", "detach", "detach_"]
+__all__ = ["rsub", "fmax", "fmin", "isposinf", "isneginf", "fill", "fill_", "detach", "detach_"]
 
 
 def rsub(input, other, alpha=1):
@@ -110,47 +105,14 @@ def isneginf(input):
                     else xp.zeros(a.shape, dtype=bool))
 
 
-def isreal(input):
-    """True where the imaginary part is 0: everywhere, minigrad's tensors being real."""
-    return _bool_of(input, lambda xp, a: xp.ones(a.shape, dtype=bool))
-
-
-def real(input):
-    """The real part: for a real tensor, the tensor itself (as PyTorch)."""
-    return input
-
-
-def imag(input):
-    """The imaginary part: refused for real tensors (all of minigrad's), as PyTorch."""
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-
-class Angle(Function):
-    """The argument of a real number: pi for x < 0, 0 for x >= 0 (and -0.0), NaN for NaN.
-    Piecewise constant, so its gradient is 0 (PyTorch's, not g * 0, which is NaN for NaN g)."""
-    def forward(self, a):
-        xp = backend.xp_of(a)
-        out = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
-        return xp.where(xp.isnan(a), a, out)
-
-    def backward(self, g):
-        return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
-
-
-def angle(input):
-    """The argument (phase) of each element in radians; integers and bools give the default
-    float dtype.  See ``Angle``."""
-    if input._array.dtype.kind in "biu":
-        input = cast(input, dtypes.default_float().np)
-    return Angle.apply(input)
-
-
 # ----------------------------------------------------------------------------------------------
 # fill, detach
 # ----------------------------------------------------------------------------------------------
 class Fill(Function):
     """out = a tensor shaped like ``a`` holding the 0-d ``value`` everywhere.
     Backward: 0 for ``a`` (its values are all replaced), sum(g) for ``value``."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, value):
         xp = backend.xp_of(a)
         return xp.full(a.shape, value, dtype=a.dtype)

@@ -31,6 +31,8 @@ def _spread(g, in_shape, axes, keepdim):
 
 
 class Sum(Function):
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         # in a's own dtype: numpy widens small integers (int32 -> int64), torch does not
@@ -51,6 +53,8 @@ def _mean_array(a, axes, keepdims, count):
 
 
 class Mean(Function):
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
         self.count = 1

@@ -138,6 +138,8 @@ class ScatterPut(Function):
     """src (shaped like index) -> zeros(shape) with src *written* at index along dim (the last
     write wins for a repeated index, as numpy; PyTorch leaves that order unspecified).  Its
     backward is a gather, as PyTorch's scatter backward."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, src, *, index, dim, shape):
         self.index, self.dim = index, dim
         xp = backend.xp_of(src)

@@ -1,7 +1,7 @@
 """Small tensor methods PyTorch code calls every day: ``reciprocal``, ``logical_xor``, the
 questions a tensor answers about itself (``is_signed``, ``is_nonzero``, ``is_same_size``,
 ``nbytes``, ``dim_order``, ``is_cpu``...), the conjugate transposes ``H`` / ``mH`` (plain
-transposes: minigrad has no complex dtypes), the legacy constructor ``new`` and the Python
+transposes, conjugated for complex tensors), the legacy constructor ``new`` and the Python
 callbacks ``apply_`` / ``map_``.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..tensor import Size, Tensor
 from ._util import broadcast_shape, scalar_type_name
 from .elementwise import cast, mul, neg
 from .movement import expand, transpose
+from .plumbing import conj_of
 
 __all__ = ["Reciprocal", "reciprocal", "logical_xor", "is_signed", "is_nonzero",
            "is_same_size", "nbytes", "dim_order", "H", "mH", "broadcast_to", "new", "apply_",
@@ -115,16 +116,16 @@ def dim_order(input, *, ambiguity_check=False):
 # Transposes and broadcast
 # ----------------------------------------------------------------------------------------------
 def H(input):
-    """The conjugate transpose of a matrix (the transpose: minigrad's tensors are real)."""
+    """The conjugate transpose of a matrix (the transpose, for a real one)."""
     if input.ndim == 0:
         warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
                       UserWarning, stacklevel=3)
-        return input
+        return conj_of(input)
     if input.ndim != 2:
         hint = " For batches of matrices, consider using tensor.mH" if input.ndim > 2 else ""
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
                            f"{input.ndim}-D tensor.{hint}")
-    return transpose(input, 0, 1)
+    return conj_of(transpose(input, 0, 1))
 
 
 def mH(input):
@@ -132,11 +133,11 @@ def mH(input):
     if input.ndim == 0:
         warnings.warn("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
                       UserWarning, stacklevel=3)
-        return input
+        return conj_of(input)
     if input.ndim == 1:
         raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. "
                            "Got 1-D tensor.")
-    return transpose(input, -2, -1)
+    return conj_of(transpose(input, -2, -1))
 
 
 def broadcast_to(input, *size):

@@ -215,6 +215,8 @@ def _rebase_views(base, written):
 class ViewGather(Function):
     """A view's elements read out of its base: ``base.reshape(-1)[index]`` (index: the
     view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, base, *, index):
         self.shape, self.index = base.shape, index
         return base.reshape(-1)[index]
@@ -228,6 +230,8 @@ class ViewScatter(Function):
     """``base`` with the view's elements replaced by ``value`` (out of place). Backward: the
     base gets the gradient except where it was overwritten; the value gets the gradient read
     at the view's positions (``ViewGather``)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     @classmethod
     def name(cls):
         return "CopySlices"                  # PyTorch's name for a write through a view

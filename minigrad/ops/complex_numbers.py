@@ -1,0 +1,252 @@
+"""Complex numbers: the parts of z = x + iy and the ways between complex and real tensors.
+
+    real(z) = x        imag(z) = y        angle(z) = atan2(y, x)     sgn(z) = z / |z|
+    view_as_real(z):   (..., ) complex  ->  (..., 2) real, [x, y] per element (a view)
+    view_as_complex(r): (..., 2) real   ->  (..., ) complex (a view)
+    complex(x, y) = x + iy              polar(r, theta) = r (cos theta + i sin theta)
+
+Gradients follow PyTorch's convention for a real loss L of z = x + iy: the gradient is
+dL/dx + i dL/dy.  So a real output's gradient g reaches z through real() as g + 0i, through
+imag() as 0 + ig, and complex(x, y) hands g's real part to x and its imaginary part to y.  For
+a real r-valued function of z, the gradient is g times (dr/dx + i dr/dy): z / |z| for |z|,
+i z / |z|^2 for the angle.
+
+On a real tensor real() is the tensor itself and imag() is refused, as in PyTorch.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape
+from .elementwise import abs, cast, div, mul, where
+from .plumbing import Cast, RealPart, cast_to, conj_of, sum_to
+
+__all__ = ["real", "imag", "isreal", "angle", "sgn", "view_as_real", "view_as_complex",
+           "complex", "polar"]
+
+
+def _is_complex(t):
+    return t._array.dtype.kind == "c"
+
+
+def real(input):
+    """The real part x of z = x + iy: a view of a complex tensor's memory (float32 from
+    complex64); a real tensor itself, as PyTorch."""
+    return RealPart.apply(input) if _is_complex(input) else input
+
+
+class ImagPart(Function):
+    """The imaginary part y of z = x + iy, a view of z's memory.  A real gradient g goes back
+    as 0 + ig."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        self.in_dtype = a.dtype
+        return a.imag
+
+    def backward(self, g):
+        return mul(Cast.apply(g, dtype=self.in_dtype), 1j)
+
+
+def imag(input):
+    """The imaginary part y of z = x + iy, a view; refused for real tensors, as PyTorch."""
+    if not _is_complex(input):
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return ImagPart.apply(input)
+
+
+def isreal(input):
+    """True where the imaginary part is 0 (everywhere in a real tensor)."""
+    a = input._array
+    xp = backend.xp_of(a)
+    return Tensor._wrap(a.imag == 0 if a.dtype.kind == "c" else xp.ones(a.shape, dtype=bool))
+
+
+class Angle(Function):
+    """The argument of each element, in radians.
+
+    complex z: atan2(y, x) in (-pi, pi]; its gradient is g * i z / |z|^2 (0 at z = 0).
+    real x: pi for x < 0, 0 for x >= 0 (and -0.0), NaN for NaN; piecewise constant, so its
+    gradient is 0 (PyTorch's, not g * 0, which would be NaN for a NaN g)."""
+    complex_ok = True
+
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        if a.dtype.kind == "c":
+            self.save_for_backward(a)
+            return xp.angle(a)
+        self.complex_input = False
+        out = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
+        return xp.where(xp.isnan(a), a, out)
+
+    def backward(self, g):
+        if getattr(self, "complex_input", True):
+            z, = self.saved_tensors
+            r2 = mul(z, conj_of(z)).real
+            return mul(cast_to(g, z._array.dtype),
+                       where(r2._array == 0, 0.0, div(mul(z, 1j), r2)))
+        return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
+
+
+def angle(input):
+    """The argument (phase) of each element in radians, as a real tensor; integers and bools
+    give the default float dtype.  See ``Angle``."""
+    if input._array.dtype.kind in "biu":
+        input = cast(input, dtypes.default_float().np)
+    return Angle.apply(input)
+
+
+def sgn(input):
+    """z / |z| for complex z (0 at z = 0); for a real tensor its sign (-1, 0 or 1).
+
+    Complex gradient: with s = z / |z| and r = |z|, a real loss moves z by
+    (g - Re(conj(g) s) s) / r (the part of g along s would change |z|, which s does not
+    see); composing div and abs gives exactly that, and the ``where`` gives PyTorch's 0 at
+    z = 0."""
+    if not _is_complex(input):
+        return input.sign()
+    r = abs(input)
+    return where(r._array == 0, 0.0, div(input, r))
+
+
+class ViewAsReal(Function):
+    """(...,) complex -> (..., 2) real: each element's [x, y], the same memory read as twice
+    as many real numbers.  Its gradient (..., 2) goes back as g[..., 0] + i g[..., 1]."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        self.in_dtype = a.dtype
+        real_dtype = a.real.dtype
+        if a.ndim == 0:
+            a = a.reshape(1)
+            return a.view(real_dtype)
+        return a[..., None].view(real_dtype)
+
+    def backward(self, g):
+        return view_as_complex(g.contiguous())
+
+
+def view_as_real(input):
+    """A complex tensor as a real one with a last dim of 2 (real and imaginary parts), sharing
+    its memory."""
+    if not _is_complex(input):
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return ViewAsReal.apply(input)
+
+
+class ViewAsComplex(Function):
+    """(..., 2) real -> (...,) complex, the same memory: r[..., 0] + i r[..., 1].  The
+    gradient goes back as view_as_real of g."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        complex_dtype = dtypes.from_numpy_dtype(a.dtype).to_complex().np
+        return a.view(complex_dtype)[..., 0]
+
+    def backward(self, g):
+        return view_as_real(g)
+
+
+def view_as_complex(input):
+    """A real tensor whose last dim has size 2 read as a complex one, sharing its memory; the
+    last dim must be contiguous (stride 1) and the other strides even, as in PyTorch."""
+    a = input._array
+    if a.dtype.kind != "f" or a.dtype.itemsize == 2:
+        name = {"float16": "Half", "int64": "Long", "int32": "Int", "int16": "Short",
+                "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                "complex128": "ComplexDouble"}.get(a.dtype.name, a.dtype.name)
+        raise RuntimeError(f"view_as_complex is only supported for float and double tensors, "
+                           f"but got a tensor of scalar type: {name}")
+    if a.ndim == 0 or a.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    strides = input.stride()
+    if strides[-1] != 1:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % 2 for s in strides[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    if input.storage_offset() % 2:
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
+    return ViewAsComplex.apply(input)
+
+
+def _float_parts(a, b, name):
+    """The two real tensors of complex()/polar(), checked as PyTorch checks them."""
+    for label, value, pos in (("real" if name == "complex" else "abs", a, 1),
+                              ("imag" if name == "complex" else "angle", b, 2)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{label}' (position {pos}) must be Tensor, "
+                            f"not {type(value).__name__}")
+    da, db = a._array.dtype, b._array.dtype
+    if da.kind != "f" or db.kind != "f" or da.itemsize == 2 or db.itemsize == 2:
+        names = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool"}
+        raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got "
+                           f"{names.get(da.name, da.name)} and {names.get(db.name, db.name)}")
+    if da != db:
+        raise RuntimeError(f"Expected object of scalar type {dtypes.from_numpy_dtype(da)} but "
+                           f"got scalar type {dtypes.from_numpy_dtype(db)} for second argument"
+                           .replace("minigrad.", ""))
+    broadcast_shape(a._array.shape, b._array.shape, name)
+
+
+class ComplexFromParts(Function):
+    """x + iy from real x and y (broadcast).  Backward: Re(g) to x, Im(g) to y."""
+    def forward(self, x, y):
+        self.shapes = x.shape, y.shape
+        xp = backend.xp_of(x)
+        out = xp.empty(xp.broadcast_shapes(x.shape, y.shape),
+                       dtype=dtypes.from_numpy_dtype(x.dtype).to_complex().np)
+        out.real, out.imag = x, y
+        return out
+
+    def backward(self, g):
+        sx, sy = self.shapes
+        return (sum_to(real(g), sx) if self.needs_input_grad[0] else None,
+                sum_to(imag(g), sy) if self.needs_input_grad[1] else None)
+
+
+def complex(real, imag):
+    """real + i imag: a complex tensor from two float32 (complex64) or float64 (complex128)
+    tensors of the same dtype, broadcast together."""
+    _float_parts(real, imag, "complex")
+    return ComplexFromParts.apply(real, imag)
+
+
+class Polar(Function):
+    """r (cos theta + i sin theta) from real r and theta (broadcast).
+    Backward, with u = cos theta + i sin theta: Re(g conj(u)) to r, Re(g conj(i out)) to
+    theta."""
+    def forward(self, r, theta):
+        self.save_for_backward(r, theta)
+        self.shapes = r.shape, theta.shape
+        xp = backend.xp_of(r)
+        out = xp.empty(xp.broadcast_shapes(r.shape, theta.shape),
+                       dtype=dtypes.from_numpy_dtype(r.dtype).to_complex().np)
+        out.real, out.imag = r * xp.cos(theta), r * xp.sin(theta)
+        return out
+
+    def backward(self, g):
+        r, theta = self.saved_tensors
+        unit = complex(theta.cos(), theta.sin())
+        gr = gt = None
+        if self.needs_input_grad[0]:
+            gr = sum_to(real(mul(g, conj_of(unit))), r.shape)
+        if self.needs_input_grad[1]:
+            # d out / d theta = i out
+            gt = sum_to(real(mul(g, conj_of(mul(mul(unit, r), 1j)))), theta.shape)
+        return gr, gt
+
+
+def polar(abs, angle):
+    """The complex numbers with modulus ``abs`` and argument ``angle`` (float32 or float64
+    tensors of one dtype, broadcast)."""
+    _float_parts(abs, angle, "polar")
+    return Polar.apply(abs, angle)
+
