@@ -145,8 +145,8 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
     dtype = tensor.dtype
     # As PyTorch: int64 and bool go without saying, except for an empty tensor ("tensor([],
     # dtype=torch.int64)"), where nothing else shows the dtype.
-    implied = (default_float(), default_complex()) if a.size == 0 else (
-        default_float(), default_complex(), int64, bool_)
+    implied = (default_float(),) if a.size == 0 else (default_float(), default_complex(),
+                                                      int64, bool_)
     if dtype not in implied:
         suffixes.append(f"dtype={dtype!r}")
     if tensor.grad_fn is not None:

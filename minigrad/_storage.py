@@ -57,7 +57,7 @@ class UntypedStorage:
 
 _LEGACY_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "uint8": "Byte",
                  "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                 "bool": "Bool"}
+                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 _warned = []                # TypedStorage's deprecation warning, given once per process
 
 
@@ -203,3 +203,5 @@ ShortStorage = LEGACY_STORAGES["int16"]
 IntStorage = LEGACY_STORAGES["int32"]
 LongStorage = LEGACY_STORAGES["int64"]
 BoolStorage = LEGACY_STORAGES["bool"]
+ComplexFloatStorage = LEGACY_STORAGES["complex64"]
+ComplexDoubleStorage = LEGACY_STORAGES["complex128"]

@@ -515,7 +515,12 @@ def _to(self, *args, **kwargs) -> "Tensor":
                                                   mf.suggest(self._array) is fmt):
         return self
     strides = mf.target_strides(self._array, fmt)
-    out = E.cast(self, dtype) if new_dtype else self
+    source = self
+    if new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
+        warnings.warn("Casting complex values to real discards the imaginary part",
+                      UserWarning, stacklevel=2)
+        source = CN.real(self)
+    out = E.cast(source, dtype) if new_dtype else self
     if (out is self and not new_device) or mf.element_strides(out._array) != strides:
         out = M.Copy.apply(out, strides=strides)
     if new_device:

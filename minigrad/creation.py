@@ -266,6 +266,9 @@ def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
     if dtype is None:
         dtype = dtypes.result_type(start, end, step)
     dt = dtypes.to_dtype(dtype)
+    if dt.is_complex:                # a range of complex numbers has no order to step along
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt.itemsize == 8 else 'ComplexDouble'}'")
     if dt.np.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     if dt.np.kind in "iu":
@@ -344,33 +347,45 @@ _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": 
 
 
 def _require_float(dtype, kernel, op):
-    """rand/randn draw real numbers: PyTorch refuses an integer or bool dtype (casting the
-    draws would give zeros, without a word)."""
-    if dtype is not None and not dtypes.to_dtype(dtype).is_floating_point:
+    """rand/randn draw real (or complex) numbers: PyTorch refuses an integer or bool dtype
+    (casting the draws would give zeros, without a word)."""
+    if dtype is not None and not (dtypes.to_dtype(dtype).is_floating_point or
+                                  dtypes.to_dtype(dtype).is_complex):
         name = dtypes.to_dtype(dtype).name
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{_TORCH_TYPE_NAMES.get(name, name)}' ({op}() draws "
                                   f"floating-point numbers; dtype={name} was given)")
 
 
+def _complex_draws(draw, shape, dtype, scale=1.0):
+    """Draws for a complex ``dtype``: real and imaginary parts drawn independently (each
+    scaled by ``scale``), as PyTorch's complex rand/randn; ``draw(shape)`` otherwise."""
+    if dtype is None or not dtypes.to_dtype(dtype).is_complex:
+        return draw(shape)
+    parts = draw(tuple(shape) + (2,)) * scale
+    return parts[..., 0] + 1j * parts[..., 1]
+
+
 def rand(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
-    """Uniform random numbers in [0, 1)."""
+    """Uniform random numbers in [0, 1) (both parts, for a complex dtype)."""
     shape = _size(size, "rand")
     check_layout(layout, "rand")
     _require_float(dtype, "check_uniform_bounds", "rand")
     rng = (generator or default_generator).rng
-    return _finish(rng.random(shape), dtype, device, requires_grad)
+    return _finish(_complex_draws(rng.random, shape, dtype), dtype, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
-    """Standard normal random numbers."""
+    """Standard normal random numbers; for a complex dtype, E|z|^2 = 1 (each part has
+    variance 1/2, as PyTorch's)."""
     shape = _size(size, "randn")
     check_layout(layout, "randn")
     _require_float(dtype, "normal_kernel_cpu", "randn")
     rng = (generator or default_generator).rng
-    return _finish(rng.standard_normal(shape), dtype, device, requires_grad)
+    return _finish(_complex_draws(rng.standard_normal, shape, dtype, 0.5 ** 0.5), dtype, device,
+                   requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None,

@@ -700,10 +700,24 @@ class Tensor:
             warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
                           "unexpected behavior.\nConsider using tensor.detach() first.",
                           UserWarning, stacklevel=2)
-        return float(self._one_scalar())
+        return float(self._real_scalar("double"))
 
     def __int__(self):
-        return int(self._one_scalar())
+        return int(self._real_scalar("int64_t"))
+
+    def _real_scalar(self, c_type):
+        """The one element as a real number; a complex one only with no imaginary part
+        (PyTorch's conversion refuses the rest as an overflow)."""
+        value = self._one_scalar()
+        if isinstance(value, complex):
+            if value.imag != 0:
+                raise RuntimeError(f"value cannot be converted to type {c_type} without "
+                                   f"overflow")
+            value = value.real
+        return value
+
+    def __complex__(self):
+        return complex(self._one_scalar())
 
     def __index__(self):
         if self._array.dtype.kind not in "iub" or self._array.size != 1:

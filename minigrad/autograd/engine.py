@@ -205,6 +205,9 @@ def _make_grads(outputs, grads, create_graph):
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
         if g is None:
+            if out._array.dtype.kind == "c":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar "
+                                   f"outputs but got {out.dtype}")
             if out._array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(this tensor has shape {tuple(out.shape)}; pass "

@@ -113,7 +113,7 @@ def torch_sign(xp, x):
 # PyTorch's names of the scalar types, as its kernels' dtype errors spell them
 _SCALAR_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
                 "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-                "float64": "Double"}
+                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def scalar_type_name(np_dtype):

@@ -41,7 +41,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _floating(a):
-    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+    return a if a._array.dtype.kind in "fc" else cast(a, dtypes.default_float().np)
 
 
 def _floating_only(a, kernel):

@@ -7,7 +7,7 @@ and the gradient they pass back is 0 (``StepFunction``).
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, check_python_int, not_implemented_for, torch_sign
@@ -56,19 +56,33 @@ def ne(a, b):
     return _no_grad_binary("ne", a, b, _NE)
 
 
+def _unordered(kernel, *operands):
+    """Complex numbers have no order: PyTorch's ordering kernels refuse them (numpy would
+    compare real parts first, then imaginary parts, without a word)."""
+    for x in operands:
+        if isinstance(x, Tensor) and x._array.dtype.kind == "c":
+            raise not_implemented_for(kernel, x._array.dtype)
+        if isinstance(x, complex):          # a complex number makes the comparison complex
+            raise not_implemented_for(kernel, dtypes.default_complex().np)
+
+
 def lt(a, b):
+    _unordered("lt_cpu", a, b)
     return _no_grad_binary("lt", a, b, _LT)
 
 
 def le(a, b):
+    _unordered("le_cpu", a, b)
     return _no_grad_binary("le", a, b, _LE)
 
 
 def gt(a, b):
+    _unordered("gt_cpu", a, b)
     return _no_grad_binary("gt", a, b, _GT)
 
 
 def ge(a, b):
+    _unordered("ge_cpu", a, b)
     return _no_grad_binary("ge", a, b, _GE)
 
 
@@ -124,12 +138,15 @@ def sign(a):
     """-1, 0 or 1 by the sign of each element (0 for NaN); a bool tensor is its own sign."""
     if a._array.dtype.kind == "b":
         return _no_grad_unary(a, lambda xp, x: x.copy())
+    if a._array.dtype.kind == "c":
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
+                                  "numbers. Please use torch.sgn instead.")
     return _step(Sign, a, torch_sign)
 
 
 def _no_bool(kernel, a):
-    """PyTorch's rounding kernels take integers (unchanged) but not bool."""
-    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+    """PyTorch's rounding kernels take integers (unchanged) but not bool, nor complex."""
+    if isinstance(a, Tensor) and a._array.dtype.kind in "bc":
         raise not_implemented_for(kernel, a._array.dtype)
 
 

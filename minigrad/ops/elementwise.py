@@ -406,8 +406,15 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    complex_ok = True
+
     def forward(self, a):
         xp = backend.xp_of(a)
+        if a.dtype.kind == "c":         # 1 / (1 + e^-a): no sign to split on
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                out = 1 / (1 + xp.exp(-a))
+            self.save_for_backward(out)
+            return out
         # Stable for large |a|: exp of a non-positive number only.
         e = xp.exp(-xp.abs(a))
         out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
@@ -416,7 +423,7 @@ class Sigmoid(Function):
 
     def backward(self, g):
         out, = self.saved_tensors      # s (1 - s), from the output
-        return mul(g, mul(out, sub(1, out)))
+        return mul(g, conj_of(mul(out, sub(1, out))))
 
 
 class Relu(Function):
@@ -897,6 +904,9 @@ def clamp(a, min=None, max=None):
                         "Tensor out = None)\n")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if a._array.dtype.kind == "c" or any(isinstance(v, Tensor) and v._array.dtype.kind == "c"
+                                         for v in (min, max)):
+        raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # PyTorch's clamp node keeps the input and both bounds for its backward
         return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)

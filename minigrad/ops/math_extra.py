@@ -83,10 +83,10 @@ def _check_lerp(input, end, weight):
     if isinstance(weight, Tensor):
         broadcast_shape(shape, tuple(weight.shape), "lerp")
         dtype = result_dtype(input, end, weight)
-    if dtype.kind != "f":
+    if dtype.kind not in "fc":
         raise not_implemented_for("lerp_kernel_tensor" if isinstance(weight, Tensor) else
                                   "lerp_kernel_scalar", dtype)
-    if not isinstance(weight, Tensor):
+    if not isinstance(weight, Tensor) and dtype.kind == "f":
         compute = "double" if dtype.itemsize == 8 else "float"
         limit = np.finfo(np.float64 if dtype.itemsize == 8 else np.float32).max
         w = complex(weight)
@@ -107,7 +107,7 @@ def lerp(input, end, weight):
     input, end = cast(input, compute), cast(end, compute)
     diff = sub(end, input)
     if not isinstance(weight, Tensor):
-        w = float(complex(weight).real)
+        w = complex(weight) if dtype.kind == "c" else float(complex(weight).real)
         out = add(input, mul(diff, w)) if abs(w) < 0.5 else sub(end, mul(diff, 1.0 - w))
     else:
         weight = cast(cast(weight, dtype), compute)
@@ -137,6 +137,8 @@ def trunc(input):
         raise not_a_tensor("trunc", input)
     if input._array.dtype.kind == "b":
         raise not_implemented_for("trunc_vml_cpu", input._array.dtype)
+    if input._array.dtype.kind == "c":
+        raise NotImplementedError("trunc is not supported for complex inputs")
     if input._requires_grad:
         return Trunc.apply(input, fn=lambda xp, x: xp.trunc(x))
     return Tensor._wrap(backend.xp_of(input._array).trunc(input._array))

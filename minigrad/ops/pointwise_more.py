@@ -21,7 +21,7 @@ from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, resu
 from .compare import Sign, _step, sign
 from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, log, log1p,
                           mul, neg, pow, sigmoid, sin, sub, where)
-from .plumbing import sum_to
+from .plumbing import conj_of, sum_to
 
 __all__ = ["copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "xlog1py", "entr",
            "float_power", "floor_divide", "true_divide", "deg2rad", "rad2deg", "heaviside",
@@ -69,7 +69,12 @@ def _floating_only_pair(a, b, name, kernel):
 
 
 def _floating(a):
-    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+    return a if a._array.dtype.kind in "fc" else cast(a, dtypes.default_float().np)
+
+
+def _real_only(input, name):
+    if input._array.dtype.kind == "c":
+        raise RuntimeError(f"{name} is not supported for complex tensors.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,9 +213,12 @@ def entr(input):
 # Powers and division
 # ----------------------------------------------------------------------------------------------
 def float_power(input, exponent):
-    """input ** exponent computed in double precision: the result is always float64."""
+    """input ** exponent computed in double precision: the result is float64 (complex128
+    when either operand is complex)."""
     a, b = _tensors(input, exponent, "float_power")
-    return pow(cast(a, np.dtype(np.float64)), cast(b, np.dtype(np.float64)))
+    wide = np.dtype(np.complex128 if "c" in (a._array.dtype.kind, b._array.dtype.kind)
+                    else np.float64)
+    return pow(cast(a, wide), cast(b, wide))
 
 
 def true_divide(dividend, divisor):
@@ -225,11 +233,13 @@ def floor_divide(input, other):
 
 def deg2rad(input):
     """Degrees to radians (x * pi / 180); integers and bools give the default float dtype."""
+    _real_only(input, "deg2rad")
     return mul(_floating(input), math.pi / 180.0)
 
 
 def rad2deg(input):
     """Radians to degrees (x * 180 / pi); integers and bools give the default float dtype."""
+    _real_only(input, "rad2deg")
     return mul(_floating(input), 180.0 / math.pi)
 
 
@@ -240,6 +250,8 @@ def heaviside(input, values):
     """The Heaviside step: 0 where input < 0, ``values`` where input = 0, 1 where input > 0
     (NaN gives 0).  ``input`` and ``values`` need one dtype; no gradient."""
     _require_tensor_other(values, "heaviside")
+    if input._array.dtype.kind == "c" or values._array.dtype.kind == "c":
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     if input._array.dtype != values._array.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     broadcast_shape(tuple(input.shape), tuple(values.shape), "heaviside")
@@ -317,7 +329,9 @@ def sinc(input):
 
 
 class Expm1(Function):
-    """exp(x) - 1, accurate for small x; d/dx = exp(x)."""
+    """exp(x) - 1, accurate for small x; d/dx = exp(x) (conjugated for complex x)."""
+    complex_ok = True
+
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
@@ -325,7 +339,7 @@ class Expm1(Function):
 
     def backward(self, g):
         a, = self.saved_tensors
-        return mul(g, exp(a))
+        return mul(g, conj_of(exp(a)))
 
 
 def expm1(input):

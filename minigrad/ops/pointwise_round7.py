@@ -93,14 +93,21 @@ def _bool_of(input, fn):
     return Tensor._wrap(fn(backend.xp_of(a), a))
 
 
+def _refuse_complex(input, name):
+    if input._array.dtype.kind == "c":          # +inf and -inf are real-line notions
+        raise RuntimeError(f"{name} does not support complex inputs.")
+
+
 def isposinf(input):
     """True where ``input`` is +inf (never for integers)."""
+    _refuse_complex(input, "isposinf")
     return _bool_of(input, lambda xp, a: xp.isposinf(a) if a.dtype.kind == "f"
                     else xp.zeros(a.shape, dtype=bool))
 
 
 def isneginf(input):
     """True where ``input`` is -inf (never for integers)."""
+    _refuse_complex(input, "isneginf")
     return _bool_of(input, lambda xp, a: xp.isneginf(a) if a.dtype.kind == "f"
                     else xp.zeros(a.shape, dtype=bool))
 

@@ -24,7 +24,10 @@ __all__ = ["Reciprocal", "reciprocal", "logical_xor", "is_signed", "is_nonzero",
 
 
 class Reciprocal(Function):
-    """out = 1 / a.  Backward: -g out ** 2 (the saved output, so second derivatives follow)."""
+    """out = 1 / a.  Backward: -g conj(out) ** 2 (the saved output, so second derivatives
+    follow)."""
+    complex_ok = True
+
     def forward(self, a):
         with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
             out = backend.xp_of(a).reciprocal(a)
@@ -32,7 +35,7 @@ class Reciprocal(Function):
         return out
 
     def backward(self, g):
-        out, = self.saved_tensors
+        out = conj_of(self.saved_tensors[0])
         return neg(mul(g, mul(out, out)))
 
 
@@ -41,7 +44,7 @@ def reciprocal(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"reciprocal(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fc":
         input = cast(input, dtypes.default_float().np)
     return Reciprocal.apply(input)
 

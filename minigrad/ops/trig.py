@@ -20,15 +20,17 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
 from .elementwise import _binary, _unary, add, cast, div, mul, neg, sqrt, sub, where
-from .plumbing import sum_to
+from .plumbing import conj_of, sum_to
 
 __all__ = ["tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
            "arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh"]
 
 
 class _Unary(Function):
-    """forward: ``ufunc`` of numpy/cupy; backward: g * ``derivative(x, out)`` (Tensors)."""
+    """forward: ``ufunc`` of numpy/cupy; backward: g * ``derivative(x, out)`` (Tensors),
+    conjugated for complex inputs (every function here is holomorphic off its branch cuts)."""
     ufunc = ""
+    complex_ok = True
 
     @ieee
     def forward(self, a):
@@ -39,7 +41,7 @@ class _Unary(Function):
     @ieee
     def backward(self, g):
         a, out = self.saved_tensors
-        return mul(g, self.derivative(a, out))
+        return mul(g, conj_of(self.derivative(a, out)))
 
 
 class Tan(_Unary):
@@ -103,6 +105,9 @@ class Acosh(_Unary):
 
     @staticmethod
     def derivative(a, out):
+        if a._array.dtype.kind == "c":
+            # sqrt(z - 1) sqrt(z + 1), not sqrt(z^2 - 1): the branch acosh's own values take
+            return div(1.0, mul(sqrt(sub(a, 1.0)), sqrt(add(a, 1.0))))
         return div(1.0, sqrt(sub(mul(a, a), 1.0)))
 
 

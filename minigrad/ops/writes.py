@@ -276,7 +276,7 @@ def _write(target, array):
 
 
 def can_cast_inplace(src, dst):
-    order = "bif"   # bool < integer < floating: PyTorch refuses to go down a category in place
+    order = "bifc"  # bool < integer < floating < complex: PyTorch refuses to go down in place
     ks, kd = src.kind.replace("u", "i"), dst.kind.replace("u", "i")
     return order.index(ks) <= order.index(kd)
 

@@ -53,7 +53,8 @@ def to_numpy(x) -> np.ndarray:
     if _is_torch_tensor(x):
         if x._is_zerotensor():       # torch's symbolic zeros (e.g. abs's second derivative)
             return np.zeros(tuple(x.shape), dtype=str(x.dtype).replace("torch.", ""))
-        return x.detach().cpu().numpy()
+        # torch's lazy conjugate/negative views (a complex backward makes them) written out
+        return x.detach().cpu().resolve_conj().resolve_neg().numpy()
     if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
         return x.get()
     return np.asarray(x)

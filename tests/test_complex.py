@@ -1,0 +1,216 @@
+"""Complex tensors side by side with torch: dtypes and promotion, creation, printing, the parts
+of a complex number as views, PyTorch's gradient convention, and the refusals (ordering,
+sign, clamp, and every op not checked for complex numbers, which says so rather than answer).
+Gradients of each complex-capable op are checked in the registry (``registry_complex.py``:
+torch, central differences, second order)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+Z = np.array([[1 + 2j, -0.5 + 0.3j, 0.7 - 1.1j], [0.2 + 0j, -1.5 - 0.4j, 0.9 + 0.6j]])
+
+
+def both(fn):
+    """fn(lib) on torch and minigrad: the same value (or the same exception type)."""
+    out = []
+    for lib in (torch, minigrad):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out.append((fn(lib), None))
+        except Exception as exc:  # noqa: BLE001
+            out.append((None, exc))
+    (t, te), (m, me) = out
+    if te is not None or me is not None:
+        assert te is not None and me is not None and type(me) is type(te), (te, me)
+        return te, me
+    return t, m
+
+
+def same(t, m):
+    if isinstance(t, torch.Tensor):
+        assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        assert tuple(m.shape) == tuple(t.shape)
+        np.testing.assert_allclose(m.detach().numpy(), t.detach().resolve_conj().numpy(),
+                                   rtol=1e-6, atol=1e-7)
+    else:
+        assert type(m) is type(t) and m == t
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.ones(2) * 1j,
+    lambda lib: lib.ones(2, dtype=lib.float64) * 1j,
+    lambda lib: lib.ones(2, dtype=lib.int64) * (1 + 1j),
+    lambda lib: lib.ones(2, dtype=lib.cfloat) * lib.ones(2, dtype=lib.float64),
+    lambda lib: lib.ones(2, dtype=lib.cfloat) * lib.tensor(2.0, dtype=lib.float64),
+    lambda lib: lib.ones(2, dtype=lib.cdouble) + lib.ones(2, dtype=lib.cfloat),
+    lambda lib: lib.tensor([1 + 2j, 3]),
+    lambda lib: lib.tensor([[1, 2.5], [1j, 0]]),
+    lambda lib: lib.tensor(2 - 1j, dtype=lib.complex128),
+    lambda lib: lib.tensor([1.0, 2.0]).to(lib.cfloat),
+    lambda lib: lib.zeros(2, 3, dtype=lib.cdouble),
+    lambda lib: lib.full((2,), 1 - 1j),
+    lambda lib: lib.arange(3, dtype=lib.cfloat),             # refused
+    lambda lib: lib.eye(2, dtype=lib.complex64),
+    lambda lib: lib.tensor(Z).real,
+    lambda lib: lib.tensor(Z).imag,
+    lambda lib: lib.tensor(Z).angle(),
+    lambda lib: lib.tensor(Z).abs(),
+    lambda lib: lib.tensor(Z).sgn(),
+    lambda lib: lib.tensor(Z).conj(),
+    lambda lib: lib.tensor(Z).mH,
+    lambda lib: lib.tensor(Z).T.adjoint(),
+    lambda lib: lib.view_as_real(lib.tensor(Z)),
+    lambda lib: lib.view_as_real(lib.tensor(1 + 2j)),
+    lambda lib: lib.view_as_complex(lib.arange(12.0).reshape(2, 3, 2)),
+    lambda lib: lib.complex(lib.tensor([1.0, 2.0]), lib.tensor([[3.0], [4.0]])),
+    lambda lib: lib.polar(lib.tensor([1.0, 2.0]), lib.tensor([0.5, -1.0])),
+    lambda lib: lib.tensor(Z).isreal(),
+    lambda lib: lib.tensor(Z) == lib.tensor(Z).conj(),
+    lambda lib: lib.isclose(lib.tensor(Z), lib.tensor(Z) + 1e-9),
+    lambda lib: lib.tensor(Z).sum(),
+    lambda lib: lib.tensor(Z).reshape(3, 2).flip(0)[1:],
+    lambda lib: lib.cat([lib.tensor(Z), lib.tensor(Z)], 1),
+    lambda lib: lib.where(lib.tensor([True, False, True]), lib.tensor(Z)[0], 0),
+    lambda lib: lib.tensor(Z).exp().log().sqrt().tanh(),
+    lambda lib: (lib.tensor(Z) ** 2.5).reciprocal().sigmoid(),
+    lambda lib: lib.tensor(Z).to(lib.float32),          # the real part, with a warning
+    lambda lib: lib.tensor(Z).to(lib.int64),
+    lambda lib: complex(lib.tensor(1 + 2j)),
+    lambda lib: lib.tensor(1 + 2j).item(),
+    lambda lib: lib.tensor([1 + 2j]).tolist(),
+    lambda lib: float(lib.tensor(1 + 0j)),
+    lambda lib: bool(lib.tensor(1j)),
+    lambda lib: lib.cfloat.to_real(),
+    lambda lib: lib.float64.to_complex(),
+    lambda lib: (lib.cfloat.is_complex, lib.cfloat.is_floating_point, lib.cdouble.itemsize),
+])
+def test_complex_values_match_torch(case):
+    t, m = both(case)
+    if isinstance(t, Exception):
+        return
+    if isinstance(t, (torch.dtype,)):
+        assert str(m).split(".")[-1] == str(t).split(".")[-1]
+    elif isinstance(t, tuple):
+        assert t == m
+    elif isinstance(t, list):
+        assert t == m
+    else:
+        same(t, m)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.tensor(Z) < lib.tensor(Z),
+    lambda lib: lib.tensor(Z).ge(0),
+    lambda lib: lib.tensor(Z).sign(),
+    lambda lib: lib.tensor(Z).round(),
+    lambda lib: lib.tensor(Z).floor(),
+    lambda lib: lib.tensor(Z).trunc(),
+    lambda lib: lib.tensor(Z).clamp(0, 1),
+    lambda lib: lib.tensor(Z).clamp_min(0),
+    lambda lib: lib.tensor(Z).max(),
+    lambda lib: lib.tensor(Z).isposinf(),
+    lambda lib: lib.heaviside(lib.tensor(Z), lib.tensor(Z)),
+    lambda lib: lib.deg2rad(lib.tensor(Z)),
+    lambda lib: lib.nn.functional.relu(lib.tensor(Z)),
+    lambda lib: lib.imag(lib.ones(2)),
+    lambda lib: lib.view_as_real(lib.ones(2)),
+    lambda lib: lib.view_as_complex(lib.ones(2, 3)),
+    lambda lib: lib.view_as_complex(lib.ones(3, 2).t()),
+    lambda lib: lib.view_as_complex(lib.ones(3, 2, dtype=lib.int64)),
+    lambda lib: lib.complex(lib.ones(2), lib.ones(2, dtype=lib.float64)),
+    lambda lib: lib.complex(lib.ones(2, dtype=lib.int64), lib.ones(2, dtype=lib.int64)),
+    lambda lib: float(lib.tensor(1 + 2j)),
+    lambda lib: int(lib.tensor(1 + 2j)),
+    lambda lib: lib.tensor(1j, requires_grad=True).backward(),
+    lambda lib: lib.tensor(Z, requires_grad=True).sum().backward(lib.ones(())),
+])
+def test_complex_refusals_match_torch(case):
+    t, m = both(case)
+    assert isinstance(t, Exception), f"torch answered {t!r}"
+
+
+def test_ops_not_checked_for_complex_refuse_it():
+    # the gate: an op whose backward has not been made conjugate-correct says so, rather
+    # than give a silently wrong gradient
+    with pytest.raises(NotImplementedError, match="not implemented for 'ComplexFloat'.*"
+                                                  "docs/complex.md"):
+        minigrad.nn.functional.conv1d(minigrad.ones(1, 1, 4, dtype=minigrad.cfloat),
+                                      minigrad.ones(1, 1, 2, dtype=minigrad.cfloat))
+
+
+def test_gradient_convention_matches_torch():
+    # z.grad = dL/dx + i dL/dy for a real loss L, through every kind of op at once
+    def run(lib):
+        z = lib.tensor(Z, requires_grad=True)
+        x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        w = z * x + z.conj() * 1j
+        loss = (w.abs() ** 2).sum() + lib.view_as_real(w.exp()).sum() + (w.angle() * x).sum()
+        loss = loss + (z.real * z.imag).sum() + (z / (z + 3)).imag.sum()
+        loss.backward()
+        return z.grad, x.grad
+    (tz, tx), (mz, mx) = run(torch), run(minigrad)
+    same(tz, mz)
+    same(tx, mx)                 # a real input gets the real part of its complex gradient
+
+
+def test_second_derivative_through_complex_ops_matches_torch():
+    def run(lib):
+        z = lib.tensor(Z[0], requires_grad=True)
+        loss = (z * z.exp()).abs().sum()
+        g, = lib.autograd.grad(loss, z, create_graph=True)
+        h, = lib.autograd.grad((g.real * g.imag).sum(), z)
+        return h
+    same(run(torch), run(minigrad))
+
+
+def test_real_and_imag_are_views():
+    for lib in (torch, minigrad):
+        z = lib.tensor([1 + 2j, 3 - 4j])
+        z.real.mul_(10)
+        z.imag[1] = 7
+        assert z.tolist() == [10 + 2j, 30 + 7j]
+        r = lib.view_as_real(z)
+        r[0, 1] = -1
+        assert z[0].item() == 10 - 1j
+        assert z._version == 3
+
+
+def test_printing_matches_torch():
+    cases = [lambda lib: lib.tensor([1 + 2j, 3 - 1j]),
+             lambda lib: lib.tensor([1.5 + 2j, 3 - 1j], dtype=lib.cdouble),
+             lambda lib: lib.tensor(2 + 0.5j),
+             lambda lib: lib.tensor([[1e-5 + 1j, 2 + 300j]]),
+             lambda lib: lib.zeros(0, dtype=lib.cfloat),
+             lambda lib: lib.tensor([1j], requires_grad=True)]
+    for case in cases:
+        assert repr(case(minigrad)).replace("minigrad", "torch") == repr(case(torch))
+
+
+def test_randn_complex_has_unit_variance_split_between_parts():
+    minigrad.manual_seed(0)
+    z = minigrad.randn(200_000, dtype=minigrad.cfloat)
+    assert z.dtype == minigrad.complex64
+    assert abs((z.abs() ** 2).mean().item() - 1) < 0.01
+    assert abs(z.real.numpy().var() - 0.5) < 0.01 and abs(z.imag.numpy().var() - 0.5) < 0.01
+    u = minigrad.rand(1000, dtype=minigrad.cdouble)
+    assert 0 <= u.real.min().item() and u.imag.max().item() < 1
+
+
+def test_from_numpy_and_back_keep_complex():
+    a = (np.arange(4) + 1j).astype(np.complex64)
+    t = minigrad.from_numpy(a)
+    assert t.dtype == minigrad.complex64 and t.numpy() is not None
+    t[0] = 5
+    assert a[0] == 5           # shares memory, as torch.from_numpy
+
+
+def test_cast_to_real_warns_as_torch():
+    with pytest.warns(UserWarning, match="discards the imaginary part"):
+        out = minigrad.tensor([1 + 2j]).float()
+    assert out.tolist() == [1.0]
