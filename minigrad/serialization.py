@@ -172,6 +172,14 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     tree = _encode(obj, (), tensors)
     metadata = {_TREE_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree}),
                 "format": "pt"}
+    # safetensors has complex64 but no complex128: such a tensor is stored as its float64
+    # (real, imag) pairs, shape (..., 2), and named in the metadata so that it loads back
+    pairs = [k for k, a in tensors.items() if a.dtype == np.complex128]
+    if pairs:
+        for k in pairs:
+            tensors[k] = np.ascontiguousarray(tensors[k]).view(np.float64).reshape(
+                tensors[k].shape + (2,))
+        metadata[_COMPLEX128_KEY] = json.dumps(pairs)
     data = st.save(tensors, metadata=metadata)
     if hasattr(f, "write"):
         f.write(data)
@@ -204,13 +212,14 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
 # ----------------------------------------------------------------------------------------------
 # safetensors dtype name -> the numpy dtype minigrad keeps it as.
 _NATIVE = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
-           "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64}
+           "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64,
+           "C64": np.complex64, "C128": np.complex128}
 # Dtypes torch can hold and minigrad cannot: widened exactly to one it has (with a warning).
 # name -> (bytes per element, what it becomes, how)
 _WIDENED = {"BF16": (2, "float32"), "U16": (2, "int32"), "U32": (4, "int64"),
             "U64": (8, "int64"), "F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
             "F8_E4M3FNUZ": (1, "float32"), "F8_E5M2FNUZ": (1, "float32")}
-_REFUSED = {"C64": "complex64", "C128": "complex128", "F8_E8M0": "float8_e8m0",
+_REFUSED = {"F8_E8M0": "float8_e8m0",
             "F4": "float4", "F6_E2M3": "float6_e2m3", "F6_E3M2": "float6_e3m2"}
 
 
@@ -268,7 +277,8 @@ def _read_tensors(data, header, name):
             what = _REFUSED.get(kind, "an unknown dtype")
             raise ValueError(f"minigrad.load: {name} holds '{key}' as {kind} ({what}), which "
                              "minigrad cannot represent; it loads bool, uint8, int8, int16, "
-                             "int32, int64, float16, float32, float64, and widens bfloat16, "
+                             "int32, int64, float16, float32, float64, complex64, complex128, "
+                             "and widens bfloat16, "
                              "float8, uint16, uint32 and uint64")
         itemsize = np.dtype(_NATIVE[kind]).itemsize if kind in _NATIVE else _WIDENED[kind][0]
         count = 1
@@ -291,6 +301,27 @@ def _read_tensors(data, header, name):
     return arrays
 
 
+
+
+_COMPLEX128_KEY = "minigrad_complex128"
+
+
+def _complex128_keys(header, arrays, name):
+    """The keys ``save`` stored as float64 pairs for a complex128 tensor (checked)."""
+    listed = (header.get("__metadata__") or {}).get(_COMPLEX128_KEY)
+    if listed is None:
+        return []
+    try:
+        keys = _parse_json(listed)
+        ok = isinstance(keys, list) and all(
+            isinstance(k, str) and k in arrays and arrays[k].dtype == np.float64 and
+            arrays[k].ndim and arrays[k].shape[-1] == 2 for k in keys)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"minigrad.load: {name} has damaged minigrad metadata (its list of "
+                         f"complex128 tensors)")
+    return keys
 
 
 def _what_it_is(head):
@@ -389,6 +420,8 @@ def load(f, map_location=None, weights_only=True, **kwargs):
             data = fh.read()
     header = _check_header(data, name)
     arrays = _read_tensors(data, header, name)
+    for k in _complex128_keys(header, arrays, name):
+        arrays[k] = np.ascontiguousarray(arrays[k]).view(np.complex128)[..., 0]
     device = _target_device(map_location)
     tensors = {k: Tensor._wrap(a if device.type == "cpu" else backend.to_device(a, device))
                for k, a in arrays.items()}

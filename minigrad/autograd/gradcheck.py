@@ -15,6 +15,12 @@ input i, numerical:... analytical:..."), or returns False with ``raise_exception
 ``gradgradcheck`` runs the same check on the function ``(inputs, v) -> v^T J`` computed with
 ``create_graph=True``: the second derivatives.
 
+A complex tensor counts as twice as many real numbers (each element's real and imaginary
+parts, in that order), so its rows and columns are those of the real function on (x, y): the
+numerical side perturbs x and y apart, and the analytical side reads dL/dx and dL/dy from the
+real and imaginary parts of PyTorch's gradient, with grad_output 1 for L = Re(out) and 1j for
+L = Im(out).
+
 The checks work on private copies of the inputs: the caller's tensors are never touched.
 (``minigrad.testing.gradcheck`` is the test-suite variant, a single random projection
 ``v^T J`` with more detailed reports; its ``GradcheckError`` is a subclass of this one.)
@@ -42,7 +48,13 @@ def _as_tuple(x):
 
 
 def _is_float(o):
-    return isinstance(o, Tensor) and o._array.dtype.kind == "f"
+    return isinstance(o, Tensor) and o._array.dtype.kind in "fc"
+
+
+def _reals(a):
+    """An array's numbers as real ones: a complex array's parts interleaved (x0, y0, x1...),
+    a view when ``a`` is contiguous."""
+    return a.view(a.real.dtype) if a.dtype.kind == "c" else a
 
 
 def _differentiable(outputs):
@@ -51,7 +63,7 @@ def _differentiable(outputs):
 
 
 def _host(t):
-    return backend.as_numpy(t._array).astype(np.float64).reshape(-1)
+    return _reals(backend.as_numpy(t._array)).astype(np.float64).reshape(-1)
 
 
 def _private_copies(inputs):
@@ -73,7 +85,7 @@ def _numerical(fn, leaves, diff_idx, positions, eps):
     ``gradgradcheck``'s function differentiates inside."""
     jac = {}
     for i in diff_idx:
-        flat = leaves[i]._array.reshape(-1)             # a view: the copy is contiguous
+        flat = _reals(leaves[i]._array).reshape(-1)     # a view: the copy is contiguous
         for j in range(flat.size):
             orig = flat[j].item()
             flat[j] = orig + eps
@@ -94,12 +106,13 @@ def _analytical(outputs, leaves, diff_idx, check_grad_dtypes):
     jac = {}
     inputs = [leaves[i] for i in diff_idx]
     for k, out in enumerate(outputs):
-        n = out._array.size
-        blocks = [np.zeros((leaves[i]._array.size, n)) for i in diff_idx]
+        parts = 2 if out._array.dtype.kind == "c" else 1      # real numbers per element
+        n = out._array.size * parts
+        blocks = [np.zeros((_reals(leaves[i]._array).size, n)) for i in diff_idx]
         xp = backend.xp_of(out._array)
         for m in range(n):
             onehot = xp.zeros(out._array.size, dtype=out._array.dtype)
-            onehot[m] = 1
+            onehot[m // parts] = 1j if m % parts else 1
             gs = grad(out, inputs, Tensor._wrap(onehot.reshape(out._array.shape)),
                       retain_graph=True, allow_unused=True)
             for b, (g, x) in enumerate(zip(gs, inputs)):
@@ -141,7 +154,7 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
         raise ValueError("gradcheck expects at least one input tensor to require gradient, "
                          "but none of them have requires_grad=True.")
     for i in diff_idx:
-        if inputs[i]._array.dtype != np.float64:
+        if inputs[i]._array.dtype not in (np.float64, np.complex128):
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
                           "point or complex. This check will likely fail if all the inputs are "
                           "not of double precision floating point or complex. ", UserWarning,
@@ -184,6 +197,13 @@ def _show(block, like):
     return repr(Tensor._wrap(block.astype(like._array.dtype)))
 
 
+def _random_like(rng, a):
+    v = rng.standard_normal(a.shape)
+    if a.dtype.kind == "c":
+        v = v + 1j * rng.standard_normal(a.shape)
+    return v.astype(a.dtype)
+
+
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rtol=0.001,
                   gen_non_contig_grad_outputs=False, raise_exception=True, nondet_tol=0.0,
                   check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
@@ -203,8 +223,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rto
         outputs = [result[p] for p in _differentiable(result)]
         rng = np.random.default_rng(0)
         grad_outputs = tuple(
-            Tensor._wrap(backend.to_device(rng.standard_normal(o._array.shape)
-                                           .astype(o._array.dtype), o.device)
+            Tensor._wrap(backend.to_device(_random_like(rng, o._array), o.device)
                          ).requires_grad_(True) for o in outputs)
     grad_outputs = _as_tuple(grad_outputs)
     n_in = len(inputs)
