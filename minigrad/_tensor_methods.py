@@ -144,7 +144,7 @@ def _comparison_operator(compare):
     other object (None, a string, a list) gives NotImplemented, so that ``x == None`` is
     False and ``x < None`` a TypeError, as PyTorch's operators."""
     def operator(self, other):
-        if isinstance(other, (Tensor, bool, int, float, np.generic, np.ndarray)):
+        if isinstance(other, (Tensor, bool, int, float, complex, np.generic, np.ndarray)):
             return compare(self, other)
         return NotImplemented
     operator.__name__ = compare.__name__
@@ -154,7 +154,7 @@ def _comparison_operator(compare):
 def _contains(self, element):
     """``element in t``: whether some element of ``t`` equals ``element`` (a number or a
     tensor that broadcasts against ``t``)."""
-    if not isinstance(element, (Tensor, bool, int, float, np.generic)):
+    if not isinstance(element, (Tensor, bool, int, float, complex, np.generic)):
         raise RuntimeError(f"`element in tensor` needs a Tensor or a number as element, got "
                            f"{type(element).__name__}")
     return bool(R.any(C.eq(element, self) if isinstance(element, Tensor) else
@@ -631,6 +631,8 @@ Tensor.type = _type
 Tensor.float = _as_dtype(dtypes.float32, "float")
 Tensor.double = _as_dtype(dtypes.float64, "double")
 Tensor.half = _as_dtype(dtypes.float16, "half")
+Tensor.cfloat = _as_dtype(dtypes.complex64, "cfloat")
+Tensor.cdouble = _as_dtype(dtypes.complex128, "cdouble")
 Tensor.long = _as_dtype(dtypes.int64, "long")
 Tensor.int = _as_dtype(dtypes.int32, "int")
 Tensor.short = _as_dtype(dtypes.int16, "short")
@@ -892,8 +894,9 @@ Tensor.isposinf = PR7.isposinf
 Tensor.isneginf = PR7.isneginf
 Tensor.isreal = CN.isreal
 Tensor.angle = CN.angle
-Tensor.real = property(CN.real)                       # properties, as PyTorch's
-Tensor.imag = property(CN.imag)
+# properties, as PyTorch's; assigning to one writes that part of a complex tensor in place
+Tensor.real = property(CN.real, lambda self, value: CN.real(self).copy_(value))
+Tensor.imag = property(CN.imag, lambda self, value: CN.imag(self).copy_(value))
 Tensor.split_with_sizes = VC.split_with_sizes
 Tensor.unsafe_chunk = VC.unsafe_chunk
 Tensor.unsafe_split = VC.unsafe_split
@@ -915,3 +918,5 @@ Tensor.pin_memory = SR8.pin_memory
 Tensor.is_pinned = SR8.is_pinned
 Tensor.share_memory_ = SR8.share_memory_
 Tensor.is_shared = SR8.is_shared
+from .ops import spectral as SPEC  # noqa: E402  (Tensor.stft / istft: ops/spectral.py)
+Tensor.stft, Tensor.istft = SPEC.stft, SPEC.istft

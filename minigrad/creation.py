@@ -309,9 +309,18 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     steps = int(_number(steps))
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
-    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if dtype is not None:
+        dt = dtypes.to_dtype(dtype)
+    elif isinstance(start, complex) or isinstance(end, complex):
+        dt = dtypes.default_complex()
+    else:
+        dt = dtypes.default_float()
     if dt.np.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if dt.np.kind != "c" and (isinstance(start, complex) or isinstance(end, complex)):
+        raise RuntimeError(f"torch.linspace(): inferred dtype "
+                           f"{dtypes.c_type_name(dtypes.default_complex().np)} can't be "
+                           f"safely cast to passed dtype {_scalar_name(dt)}")
     if dt.np.kind in "iu":
         check_fits(start, dt, "start")
         check_fits(end, dt, "end")
@@ -344,6 +353,12 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False, *, layout=None)
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
                      "uint8": "Byte", "bool": "Bool"}
+
+
+def _scalar_name(dt):
+    """PyTorch's scalar-type name of a dtype: 'Float', 'Long', 'Bool'."""
+    return {"float16": "Half", "float32": "Float", "float64": "Double"}.get(
+        dt.name, _TORCH_TYPE_NAMES.get(dt.name, dt.name))
 
 
 def _require_float(dtype, kernel, op):

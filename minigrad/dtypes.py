@@ -186,6 +186,11 @@ def number_for(value, np_dtype, half_checked=False):
     kind = np_dtype.kind
     if kind == "c":
         return value
+    if isinstance(value, (_builtins.complex, np.complexfloating)):
+        if value.imag != 0:           # a real dtype takes a complex number with no imag only
+            raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
+                               f"without overflow")
+        value = value.real
     if kind == "b" or isinstance(value, (_builtins.bool, np.bool_)) or \
             not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
         return value

@@ -125,6 +125,8 @@ def _to_array(data, dtype=None, device=None):
         else:
             array = _from_python_numbers(data, dtype)
         if dtype is not None:
+            if array.dtype.kind == "c" and not dtypes.to_dtype(dtype).is_complex:
+                raise TypeError("must be real number, not complex")
             _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently

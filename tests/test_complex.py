@@ -253,3 +253,45 @@ def test_save_and_load_keep_complex_tensors(tmp_path):
     assert theirs["w"].tolist() == [[[0.0, 1.0], [2.0, 0.0]]]
     st.save_file({"q": torch.tensor([1 + 1j])}, path)
     assert minigrad.load(path)["q"].tolist() == [1 + 1j]
+
+
+def _set(t, part, value):
+    setattr(t, part, value)
+    return t
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: (lib.finfo(lib.cfloat).eps, lib.finfo(lib.cdouble).bits),
+    lambda lib: str(lib.promote_types(lib.cfloat, lib.float64)).split(".")[-1],
+    lambda lib: (lib.can_cast(lib.cfloat, lib.float32), lib.can_cast(lib.float64, lib.cfloat)),
+    lambda lib: _set(lib.tensor(Z), "real", lib.zeros(2, 3)),
+    lambda lib: _set(lib.tensor(Z), "imag", lib.ones(3)),
+    lambda lib: lib.tensor(Z).type().split(".")[-1],
+    lambda lib: lib.ones(2).cfloat(),
+    lambda lib: lib.ones(2).cdouble(),
+    lambda lib: lib.tensor(Z) == 2j,
+    lambda lib: 1j in lib.tensor([1j, 2]),
+    lambda lib: lib.tensor(Z).abs_(),
+    lambda lib: lib.full((2,), 1j, dtype=lib.float32),
+    lambda lib: lib.full((2,), 1 + 0j, dtype=lib.float32),
+    lambda lib: lib.tensor([1j], dtype=lib.float32),
+    lambda lib: lib.linspace(0, 1j, 3),
+    lambda lib: lib.linspace(0, 1j, 3, dtype=lib.float32),
+    lambda lib: lib.nan_to_num(lib.tensor([complex(float("nan"), 1), complex(1, float("inf"))])),
+    lambda lib: lib.nan_to_num(lib.tensor([1j], requires_grad=True)),
+    lambda lib: lib.tensor(Z).t().contiguous(),
+    lambda lib: lib.tensor(Z).mul_(1j).add_(lib.ones(2, 3)),
+    lambda lib: lib.ones(2, 3).add_(lib.tensor(Z)),
+    lambda lib: lib.tensor(Z).masked_fill(lib.tensor([True, False, True]), 1j),
+    lambda lib: lib.tensor(Z).fill_(2 - 1j),
+    lambda lib: (lib.tensor(Z) / 0).isnan(),
+    lambda lib: 2 ** lib.tensor(Z) + 1 / lib.tensor(Z),
+])
+def test_complex_api_details_match_torch(case):
+    t, m = both(case)
+    if isinstance(t, Exception):
+        return
+    if isinstance(t, torch.Tensor):
+        same(t, m)
+    else:
+        assert t == m

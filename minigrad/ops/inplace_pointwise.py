@@ -132,7 +132,13 @@ def _unary(fn, name, summary):
 # ----------------------------------------------------------------------------------------------
 # Unary: exp_, sin_, floor_, sign_, erf_, lgamma_...
 # ----------------------------------------------------------------------------------------------
-abs_ = _unary(E.abs, "abs_", "|input|")
+def _real_abs(input):
+    if input._array.dtype.kind == "c":      # |z| is real: a complex tensor cannot hold it
+        raise RuntimeError("In-place abs is not supported for complex tensors.")
+    return E.abs(input)
+
+
+abs_ = _unary(_real_abs, "abs_", "|input|")
 absolute_ = abs_
 neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)")
 negative_ = neg_

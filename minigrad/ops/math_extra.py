@@ -18,7 +18,8 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
                     result_dtype, scalar_type_name)
-from ..autograd import Function
+from ..autograd import Function, no_grad
+from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
 from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
 from .indexing import setitem
@@ -281,6 +282,15 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
               (("nan", nan), ("posinf", posinf), ("neginf", neginf))}
     if input._array.dtype.kind not in "fc":
         return clone(input)
+    if input._array.dtype.kind == "c":
+        # each part replaced on its own, as PyTorch; without a gradient (PyTorch has none)
+        if input.requires_grad and is_grad_enabled():
+            raise RuntimeError("nan_to_num does not support automatic differentiation for "
+                               "outputs with complex dtype.")
+        with no_grad():
+            parts = [NanToNum.apply(Tensor._wrap(p), **values)._array
+                     for p in (input._array.real, input._array.imag)]
+        return Tensor._wrap(parts[0] + 1j * parts[1]).to(input.dtype)
     return NanToNum.apply(input, **values)
 
 

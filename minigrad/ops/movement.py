@@ -207,6 +207,8 @@ class Copy(Function):
 
 class Contiguous(Function):
     """A C-contiguous copy; the gradient is passed straight through."""
+    complex_ok = True
+
     def forward(self, a):
         return backend.xp_of(a).ascontiguousarray(a)
 

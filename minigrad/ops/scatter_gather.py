@@ -67,7 +67,13 @@ def scatter_add_array(shape, dim, index, src):
         size *= n
     if src.size == 0 or size == 0:
         return xp.zeros(shape, dtype=src.dtype)
-    summed = xp.bincount(flat.ravel(), weights=src.ravel(), minlength=size)
+    pos, w = flat.ravel(), src.ravel()
+    if w.dtype.kind == "c":
+        # bincount adds float weights only: the real and imaginary parts are summed apart
+        summed = xp.bincount(pos, weights=w.real, minlength=size) + \
+            1j * xp.bincount(pos, weights=w.imag, minlength=size)
+    else:
+        summed = xp.bincount(pos, weights=w, minlength=size)
     return summed.reshape(shape).astype(src.dtype, copy=False)
 
 
@@ -113,6 +119,8 @@ def scatter_reduce_array(x, dim, index, src, reduce, include_self=True):
 
 class Gather(Function):
     """a (..., n, ...), index (..., m, ...) -> out shaped like index: a's values at index."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.in_shape = index, dim, a.shape
         a_part = a[tuple(slice(0, s) if k != dim else slice(None)
@@ -126,6 +134,8 @@ class Gather(Function):
 
 class ScatterAdd(Function):
     """src (shaped like index) -> zeros(shape) with src added at index along dim."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, src, *, index, dim, shape):
         self.index, self.dim = index, dim
         return scatter_add_array(shape, dim, index, src)
@@ -160,6 +170,7 @@ class ScatterPut(Function):
 class ScatterLegacyReduce(Function):
     """x, src -> x with src added (``sum``) or multiplied (``prod``) in at index along dim:
     scatter's old ``reduce=`` argument, for which PyTorch defines no derivative."""
+    complex_ok = True             # a sum or a product, exact for complex; backward refuses
     def forward(self, x, src, *, index, dim, reduce):
         return scatter_reduce_array(x, dim, index, src, reduce)
 
@@ -169,6 +180,8 @@ class ScatterLegacyReduce(Function):
 
 class IndexSelect(Function):
     """a -> a.take(index, axis=dim): the slices of ``dim`` listed in the 1-d ``index``."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.size = index, dim, a.shape[dim]
         return backend.xp_of(a).take(a, index, axis=dim)
@@ -179,6 +192,8 @@ class IndexSelect(Function):
 
 class IndexAdd(Function):
     """src -> zeros with ``size`` along dim, src's slice k added into slice index[k]."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, src, *, index, dim, size):
         self.index, self.dim = index, dim
         shape = list(src.shape)
@@ -201,7 +216,7 @@ CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "i
              "uint8": "unsigned char", "bool": "bool"}
 SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool"}
+                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 INDEX_DTYPES = ("int32", "int64")     # the index dtypes gather/scatter/index_* accept

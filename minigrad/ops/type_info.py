@@ -39,9 +39,10 @@ class finfo(_Info):  # noqa: N801  (PyTorch's name)
     def __init__(self, type=_DEFAULT):  # noqa: A002  (PyTorch's argument name)
         dtype = dtypes.get_default_dtype() if type is _DEFAULT else \
             dtypes.dtype_argument(type, "finfo", "type", 1)
-        if not dtype.is_floating_point:
+        if not (dtype.is_floating_point or dtype.is_complex):
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
+        dtype = dtype.to_real()            # a complex dtype's limits are its parts'
         info = np.finfo(dtype.np)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
