@@ -295,3 +295,36 @@ def test_complex_api_details_match_torch(case):
         same(t, m)
     else:
         assert t == m
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("SGD", dict(lr=0.1, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.05)),
+    ("AdamW", dict(lr=0.1)), ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+    ("Adagrad", dict(lr=0.1)), ("Adamax", dict(lr=0.1)), ("NAdam", dict(lr=0.1)),
+    ("RAdam", dict(lr=0.1)), ("Adadelta", dict(lr=1.0)), ("ASGD", dict(lr=0.1)),
+    ("Rprop", dict(lr=0.1)), ("LBFGS", dict(lr=0.5)),
+    ("LBFGS", dict(lr=1, line_search_fn="strong_wolfe")),
+])
+def test_optimizers_update_complex_parameters_as_torch(name, kwargs):
+    # PyTorch updates a complex parameter as the real tensor of its (real, imag) pairs
+    def run(lib):
+        p = lib.tensor(Z[0], requires_grad=True)
+        q = lib.tensor([0.5, -2.0], dtype=lib.float64, requires_grad=True)
+        opt = getattr(lib.optim, name)([p, q], **kwargs)
+        w = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((p * p.conj()).real * w).sum() + p.imag.sum() + (q * p[:2]).abs().sum()
+            loss.backward()
+            return loss
+        for _ in range(4):
+            opt.step(closure)
+        return p.detach(), q.detach(), opt.state_dict()["state"]
+    (tp, tq, ts), (mp, mq, ms) = run(torch), run(minigrad)
+    same(tp, mp)
+    same(tq, mq)
+    for key, value in ts.get(0, {}).items():
+        if isinstance(value, torch.Tensor) and value.shape == tp.shape:
+            assert ms[0][key].dtype == minigrad.complex128, key      # kept complex, as torch

@@ -11,9 +11,13 @@ import numpy as np
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from ._line_search import strong_wolfe
-from .optimizer import Optimizer
+from .optimizer import Optimizer, real_pairs
 
 __all__ = ["LBFGS"]
+
+
+def _reals(a):
+    return real_pairs(a) if a.dtype.kind == "c" else a
 
 
 def _array(value):
@@ -69,8 +73,10 @@ class LBFGS(Optimizer):
 
     # -- the flat vector ------------------------------------------------------------------------
     def _flat_grad(self):
-        parts = [np.zeros(p._array.size, dtype=p._array.dtype) if p.grad is None
-                 else p.grad._array.reshape(-1) for p in self._params]
+        # a complex parameter counts as its (real, imag) pairs, as PyTorch's L-BFGS reads it
+        parts = [np.zeros(_reals(p._array).size, dtype=_reals(p._array).dtype)
+                 if p.grad is None else _reals(p.grad._array).reshape(-1)
+                 for p in self._params]
         return np.concatenate(parts)
 
     def _flat_params(self):
@@ -80,7 +86,7 @@ class LBFGS(Optimizer):
         """x = x + t d, parameter by parameter."""
         offset = 0
         for p in self._params:
-            a = p._array
+            a = _reals(p._array)
             n = a.size
             a += (t * d[offset:offset + n]).reshape(a.shape)
             p._vcounter.value += 1

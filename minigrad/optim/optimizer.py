@@ -75,6 +75,21 @@ def _with_step_hooks(step):
     return hooked
 
 
+def real_pairs(a):
+    """A complex array's memory read as real (real, imag) pairs: shape (..., 2), a view."""
+    return a[..., None].view(a.real.dtype)
+
+
+def complex_of_pairs(a):
+    """The complex array whose (real, imag) pairs ``a`` (..., 2) holds: a view."""
+    return a.view(np.result_type(a.dtype, np.complex64))[..., 0]
+
+
+def _like_complex(v, p):
+    return isinstance(v, Tensor) and v._array.dtype == p._array.dtype and \
+        v._array.shape == p._array.shape
+
+
 def _with_float_scalars(group):
     """``group`` for the array arithmetic of ``_update``: a tensor hyper-parameter (a 1-element
     ``lr`` tensor or Adam's tensor ``betas``, which PyTorch allows so that a scheduler can
@@ -261,18 +276,36 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if p._array.dtype.kind != "f":
+                if p._array.dtype.kind not in "fc":
                     # numpy would say "Cannot cast ufunc 'subtract' output..." mid-update
                     raise RuntimeError("For integral input tensors, argument alpha must not be "
                                        f"a floating point number ({type(self).__name__} cannot "
                                        f"update a {p.dtype.name} parameter of shape "
                                        f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
-                self._update(p, p.grad._array, state, _with_float_scalars(group))
+                if p._array.dtype.kind == "c":
+                    self._update_complex(p, state, _with_float_scalars(group))
+                else:
+                    self._update(p, p.grad._array, state, _with_float_scalars(group))
                 if state:
                     self.state[p] = state      # SGD without momentum keeps no state, as torch
                 p._vcounter.value += 1
         return loss
+
+    def _update_complex(self, p, state, group):
+        """A complex parameter is updated as PyTorch's optimizers update it: as the real
+        tensor of its (real, imag) pairs, shape (..., 2), with its gradient and state read
+        the same way; so Adam's second moment, say, is kept per part, not as |g|^2.  The
+        state is stored complex, shaped like the parameter, as PyTorch's."""
+        real_p = Tensor._wrap(real_pairs(p._array))
+        real_state = {k: Tensor._wrap(real_pairs(v._array)) if _like_complex(v, p) else v
+                      for k, v in state.items()}
+        self._update(real_p, real_pairs(p.grad._array), real_state, group)
+        state.clear()
+        for k, v in real_state.items():
+            shaped = isinstance(v, Tensor) and v._array.shape == real_p._array.shape and \
+                v._array.dtype == real_p._array.dtype
+            state[k] = Tensor._wrap(complex_of_pairs(v._array)) if shaped else v
 
     # names of per-parameter state tensors that are 0-d scalars, not shaped like the parameter
     # (NAdam's 'mu_product', ASGD's 'eta' and 'mu'): load_state_dict skips their shape check
