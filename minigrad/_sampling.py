@@ -77,6 +77,12 @@ def _fill(t, draws):
     return copy_(t, Tensor._wrap(backend.to_device(draws, t.device)))
 
 
+def complex_draws(draw, shape):
+    """Complex numbers whose real and imaginary parts are independent ``draw(shape)``s."""
+    parts = draw(tuple(shape) + (2,))
+    return parts[..., 0] + 1j * parts[..., 1]
+
+
 def _rng(generator):
     return (generator or default_generator).rng
 
@@ -94,19 +100,26 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
     """Fill t with draws of N(mean, std^2)."""
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    if t._array.dtype.kind != "f":
+    if t._array.dtype.kind not in "fc":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
+    if t._array.dtype.kind == "c":         # each part N(mean, std^2 / 2): E|z - m|^2 = std^2
+        return _fill(t, complex_draws(
+            lambda shape: mean + std / 2 ** 0.5 * _rng(generator).standard_normal(shape),
+            tuple(t.shape)))
     return _fill(t, mean + std * _rng(generator).standard_normal(tuple(t.shape)))
 
 
 def uniform_(t, *args, generator=None, **kwargs):
     """``uniform_(from=0, to=1)``: fill t with draws uniform in [from, to)."""
     low, high = _from_to(args, kwargs, "uniform_", (0.0, 1.0))
-    if t._array.dtype.kind != "f":
+    if t._array.dtype.kind not in "fc":
         raise not_implemented_for("check_uniform_bounds", t._array.dtype)
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={low} > to={high}")
+    if t._array.dtype.kind == "c":         # both parts uniform in [from, to)
+        return _fill(t, complex_draws(
+            lambda shape: low + (high - low) * _rng(generator).random(shape), tuple(t.shape)))
     return _fill(t, low + (high - low) * _rng(generator).random(tuple(t.shape)))
 
 
@@ -178,6 +191,8 @@ def random_(t, *args, generator=None, **kwargs):
         if v is not None and (isinstance(v, (bool, float)) or not isinstance(v, (int, np.integer))):
             raise TypeError(f"random_(): argument '{name}' must be int, not {type(v).__name__}")
     dtype = t._array.dtype
+    if dtype.kind == "c":
+        raise not_implemented_for("random_kernel_cpu", dtype)
     if high is None:
         high = _random_bound(dtype) + 1
     elif low >= high:
@@ -195,6 +210,8 @@ def random_(t, *args, generator=None, **kwargs):
 def bernoulli_(t, p=0.5, *, generator=None):
     """Fill t with 1 where a draw falls below ``p`` (a number or a tensor broadcast to t),
     else 0."""
+    if t._array.dtype.kind == "c":
+        raise not_implemented_for("bernoulli_scalar_cpu_", t._array.dtype)
     probs = p._array if isinstance(p, Tensor) else p
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")

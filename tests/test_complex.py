@@ -328,3 +328,36 @@ def test_optimizers_update_complex_parameters_as_torch(name, kwargs):
     for key, value in ts.get(0, {}).items():
         if isinstance(value, torch.Tensor) and value.shape == tp.shape:
             assert ms[0][key].dtype == minigrad.complex128, key      # kept complex, as torch
+
+
+def test_complex_sampling_and_init_as_torch():
+    minigrad.manual_seed(1)
+    x = minigrad.empty(100_000, dtype=minigrad.cfloat).normal_(1.0, 2.0)
+    assert abs(x.real.mean().item() - 1) < 0.03 and abs(x.imag.numpy().std() - 2 ** 0.5) < 0.03
+    x = minigrad.empty(1000, dtype=minigrad.cdouble).uniform_(1.0, 2.0)
+    assert 1 <= x.imag.min().item() and x.real.max().item() < 2
+    w = minigrad.empty(100_000, dtype=minigrad.cfloat)
+    minigrad.nn.init.normal_(w)                       # E|w|^2 = 1: each part variance 1/2
+    assert abs(w.real.numpy().var() - 0.5) < 0.02 and abs(w.imag.numpy().var() - 0.5) < 0.02
+    m = minigrad.nn.init.kaiming_uniform_(minigrad.empty(400, 500, dtype=minigrad.cfloat))
+    assert 0.105 < m.imag.abs().max().item() <= 0.1096
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.nn.init.orthogonal_(lib.empty(3, 3, dtype=lib.cfloat)),
+    lambda lib: lib.nn.init.trunc_normal_(lib.empty(3, 3, dtype=lib.cfloat)),
+    lambda lib: lib.empty(3, dtype=lib.cfloat).random_(),
+    lambda lib: lib.empty(3, dtype=lib.cfloat).bernoulli_(),
+    lambda lib: lib.empty(3, dtype=lib.cfloat).exponential_(),
+])
+def test_complex_sampling_refusals_match_torch(case):
+    t, m = both(case)
+    assert isinstance(t, Exception)
+
+
+def test_module_to_complex_and_back():
+    for lib in (torch, minigrad):
+        with pytest.warns(UserWarning, match="Complex modules"):
+            layer = lib.nn.Linear(2, 3).to(lib.cfloat)
+        assert layer.weight.dtype == lib.complex64 and layer.bias.dtype == lib.complex64
+        assert layer.to(lib.float64).weight.dtype == lib.float64

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from .._sampling import complex_draws
 from ..creation import default_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
@@ -87,13 +88,22 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with values drawn from U(a, b)."""
-    return _write(tensor, _rng(generator).uniform(a, b, tuple(tensor.shape)))
+    """Fill with values drawn from U(a, b) (both parts, for a complex tensor)."""
+    return _write(tensor, _draws(tensor, lambda shape: _rng(generator).uniform(a, b, shape)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with values drawn from N(mean, std^2)."""
-    return _write(tensor, _rng(generator).normal(mean, std, tuple(tensor.shape)))
+    """Fill with values drawn from N(mean, std^2) (each part N(mean, std^2 / 2), for a
+    complex tensor, as PyTorch)."""
+    if tensor._array.dtype.kind == "c":
+        std = std / math.sqrt(2)
+    return _write(tensor, _draws(tensor, lambda shape: _rng(generator).normal(mean, std, shape)))
+
+
+def _draws(tensor, draw):
+    """``draw(shape)`` for a real tensor; for a complex one, independent draws for each part."""
+    shape = tuple(tensor.shape)
+    return complex_draws(draw, shape) if tensor._array.dtype.kind == "c" else draw(shape)
 
 
 def _norm_cdf(x):
@@ -129,6 +139,9 @@ def _norm_ppf(p):
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) truncated to [a, b], by inverse-CDF sampling as PyTorch:
     u ~ U(cdf(a'), cdf(b')) with a' = (a - mean)/std, b' likewise; x = mean + std * ppf(u)."""
+    if tensor._array.dtype.kind == "c":      # a truncation interval orders the values
+        raise NotImplementedError(f"\"lt_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if tensor._array.itemsize == 8 else 'ComplexDouble'}'")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
@@ -206,6 +219,9 @@ def orthogonal_(tensor, gain=1.0, generator=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
+    if tensor._array.dtype.kind == "c":      # PyTorch's QR sign fix has no complex form
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
+                                  "numbers. Please use torch.sgn instead.")
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     flat = _rng(generator).standard_normal((rows, cols))

@@ -346,14 +346,23 @@ class Module(ModuleExtras):
         device, dtype = _parse_to(args, kwargs, allow_copy=False)
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
-            if not dtype.is_floating_point:
+            if dtype.is_complex:
+                warnings.warn("Complex modules are a new feature under active development whose "
+                              "design may change, and some modules might not work as expected "
+                              "when using complex tensors as parameters or buffers.",
+                              UserWarning, stacklevel=2)
+            elif not dtype.is_floating_point:
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
                                 f"but got desired dtype={dtype}")
         dev = backend.device(device) if device is not None else None
 
         def convert(array):
-            if dtype is not None and array.dtype.kind == "f" and array.dtype != dtype.np:
-                array = array.astype(dtype.np)
+            if dtype is not None and array.dtype.kind in "fc" and array.dtype != dtype.np:
+                # floating and complex tensors take the dtype (a complex one going real keeps
+                # its real part), as PyTorch's
+                source = array.real if array.dtype.kind == "c" and not dtype.is_complex \
+                    else array
+                array = source.astype(dtype.np)
             if dev is not None:
                 array = backend.to_device(array, dev)
             if fmt is not None and array.ndim in (4, 5):
