@@ -138,10 +138,17 @@ def test_complex_refusals_match_torch(case):
 def test_ops_not_checked_for_complex_refuse_it():
     # the gate: an op whose backward has not been made conjugate-correct says so, rather
     # than give a silently wrong gradient
-    with pytest.raises(NotImplementedError, match="not implemented for 'ComplexFloat'.*"
-                                                  "docs/complex.md"):
-        minigrad.nn.functional.conv1d(minigrad.ones(1, 1, 4, dtype=minigrad.cfloat),
-                                      minigrad.ones(1, 1, 2, dtype=minigrad.cfloat))
+    class Twice(minigrad.autograd.Function):          # complex_ok not set: refused
+        def forward(self, a):
+            return a * 2
+
+        def backward(self, g):
+            return g * 2
+
+    assert Twice.apply(minigrad.ones(2)).tolist() == [2.0, 2.0]
+    with pytest.raises(NotImplementedError, match="\"Twice\" not implemented for "
+                                                  "'ComplexFloat'.*docs/complex.md"):
+        Twice.apply(minigrad.ones(2, dtype=minigrad.cfloat))
 
 
 def test_gradient_convention_matches_torch():

@@ -108,7 +108,8 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
         raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
                            "should be the same")
     # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
-    refused = x.dtype.name not in ("int64", "float16", "float32", "float64") if transposed \
+    refused = x.dtype.name not in ("int64", "float16", "float32", "float64", "complex64",
+                                   "complex128") if transposed \
         else x.dtype.kind == "b"
     dilated = any(d > 1 for d in dilation)
     if refused and not empty:

@@ -30,6 +30,7 @@ from ._autocast_cast import lower as _autocast_lower
 from ._window_checks import (conv_args, conv_output_size, conv_transpose_args, empty_dtype,
                              tensor_arrays)
 from .conv_kernels import Geometry
+from .complex_numbers import complex, imag, real
 from .elementwise import cast
 from .plumbing import reshape_to
 from .reduce import Sum
@@ -209,6 +210,18 @@ def _empty_mixed(function, input, weight, bias, geom, x, w):
     return function.apply(*(cast(t, dtype) for t in tensors), geom=geom)
 
 
+def _by_parts(real_conv, input, weight, bias, nd):
+    """A complex convolution from four real ones, as (a + ib)(c + id) = (ac - bd) + i(ad + bc)
+    for each product in the sum: the parts are views, and complex()/real()/imag() carry the
+    gradient in PyTorch's convention, so no complex kernel or backward is needed.  (PyTorch
+    conjugates nothing here: it is the plain sum of x * w over the window.)"""
+    a, b, c, d = real(input), imag(input), real(weight), imag(weight)
+    out = complex(real_conv(a, c) - real_conv(b, d), real_conv(a, d) + real_conv(b, c))
+    if bias is None:
+        return out
+    return out + reshape_to(bias, tuple(bias._array.shape) + (1,) * nd)
+
+
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     if _autocast_state.active:             # autocast: float32 operands in its dtype
         input, weight, bias = _autocast_lower(input, weight, bias)
@@ -220,6 +233,9 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
                           zip(size, w.shape[2:], p["stride"], p["padding"], p["dilation"])))
     if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
         return _empty_mixed(Conv, input, weight, bias, geom, x, w)
+    if x.dtype.kind == "c":
+        return _by_parts(lambda a, b: _conv(op, nd, a, b, None, stride, padding, dilation,
+                                            groups), input, weight, bias, nd)
     tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))
     y = Conv.apply(*tensors, geom=geom)
     return y if p["batched"] else reshape_to(y, y._array.shape[1:])
@@ -241,6 +257,10 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
                     p["dilation"], p["groups"], out, tuple(size))
     if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
         return _empty_mixed(ConvTranspose, input, weight, bias, geom, x, w)
+    if x.dtype.kind == "c":
+        return _by_parts(lambda a, b: _conv_transpose(op, nd, a, b, None, stride, padding,
+                                                      output_padding, groups, dilation),
+                         input, weight, bias, nd)
     if bias is not None and b.dtype != x.dtype:    # 1-d/2-d: added in the input's dtype
         bias = cast(bias, x.dtype)
     tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))

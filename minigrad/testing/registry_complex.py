@@ -101,3 +101,19 @@ register("tanhshrink_softsign_complex",
              lib.nn.functional.tanhshrink(_z(lib, a, b)) +
              lib.nn.functional.softsign(_z(lib, a, b))),
          lambda g: [S(g.away(3), g.away(3))])
+
+# convolutions of complex tensors: four real convolutions of the parts (ops/conv.py _by_parts)
+register("conv1d_complex",
+         lambda lib, a, b, c, d: lib.view_as_real(lib.nn.functional.conv1d(
+             _z(lib, a, b), _z(lib, c, d), padding=1)),
+         lambda g: [S(g.randn(2, 2, 5), g.randn(2, 2, 5), g.randn(3, 2, 3), g.randn(3, 2, 3))])
+register("conv2d_complex",
+         lambda lib, a, b, c, d, e, f: lib.view_as_real(lib.nn.functional.conv2d(
+             _z(lib, a, b), _z(lib, c, d), _z(lib, e, f), stride=2, groups=2)),
+         lambda g: [S(g.randn(1, 4, 5, 5), g.randn(1, 4, 5, 5), g.randn(4, 2, 2, 2),
+                      g.randn(4, 2, 2, 2), g.randn(4), g.randn(4))])
+register("conv_transpose2d_complex",
+         lambda lib, a, b, c, d: lib.view_as_real(lib.nn.functional.conv_transpose2d(
+             _z(lib, a, b), _z(lib, c, d), stride=2, padding=1)),
+         lambda g: [S(g.randn(1, 2, 3, 3), g.randn(1, 2, 3, 3), g.randn(2, 3, 3, 3),
+                      g.randn(2, 3, 3, 3))])
