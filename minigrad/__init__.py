@@ -163,7 +163,8 @@ from .ops.householder_qr import torch_qr as qr, geqrf, ormqr  # noqa: E402,F401
 from .ops.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
 from ._storage import (  # noqa: E402,F401
     TypedStorage, UntypedStorage, FloatStorage, DoubleStorage, HalfStorage, ByteStorage,
-    CharStorage, ShortStorage, IntStorage, LongStorage, BoolStorage)
+    CharStorage, ShortStorage, IntStorage, LongStorage, BoolStorage, ComplexFloatStorage,
+    ComplexDoubleStorage)
 from ._removed_api import (  # noqa: E402,F401
     matrix_rank, solve, lstsq, eig, symeig, range, set_default_tensor_type)
 from ._tensor_extras import (  # noqa: E402,F401
@@ -248,6 +249,8 @@ from .amp.autocast_mode import (  # noqa: E402,F401
     autocast_increment_nesting, autocast_decrement_nesting)
 from ._control_flow import cond  # noqa: E402,F401
 from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functional_call)
+from . import fft  # noqa: E402,F401
+from .ops.spectral import stft, istft  # noqa: E402,F401
 from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the rest)
 
 # PyTorch dtypes minigrad does not have (numpy has no bfloat16 nor complex32; quantized and

@@ -27,7 +27,7 @@ from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
-from .ops import complex_numbers as CN
+from .ops import complex_numbers as CN, spectral as SPEC
 from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicates as TP
 from .ops import lu as LU, householder_qr as HQR
@@ -918,5 +918,4 @@ Tensor.pin_memory = SR8.pin_memory
 Tensor.is_pinned = SR8.is_pinned
 Tensor.share_memory_ = SR8.share_memory_
 Tensor.is_shared = SR8.is_shared
-from .ops import spectral as SPEC  # noqa: E402  (Tensor.stft / istft: ops/spectral.py)
 Tensor.stft, Tensor.istft = SPEC.stft, SPEC.istft

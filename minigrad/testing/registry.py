@@ -43,6 +43,7 @@ from . import registry_linalg_round7  # noqa: F401
 from . import registry_round7_inplace  # noqa: F401
 from . import registry_round7_namespace  # noqa: F401
 from . import registry_foreach  # noqa: F401
+from . import registry_fft  # noqa: F401
 from . import registry_complex  # noqa: F401
 from .opinfo import _REGISTRY, Gen, OpInfo, Sample, register
 

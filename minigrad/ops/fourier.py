@@ -1,0 +1,452 @@
+"""Discrete Fourier transforms with PyTorch's API (``torch.fft``; ``minigrad.fft`` is this
+module's namespace).
+
+Everything is built from three differentiable transforms over a set of axes:
+
+    C2C  complex -> complex   fftn / ifftn                     y = F x
+    R2C  real    -> complex   rfftn: the half spectrum         y = P F x    (P keeps bins
+                              (last axis n -> n // 2 + 1)                    0 .. n // 2)
+    C2R  complex -> real      irfftn: the inverse of R2C for a Hermitian spectrum
+
+``norm`` scales a transform of n points: "backward" (default) leaves the forward transform
+unscaled and divides the inverse by n, "forward" the other way round, "ortho" divides both
+by sqrt(n).  The adjoint of a transform is the opposite transform with the *dual* scale
+(backward <-> forward, ortho <-> ortho), which is how every backward below is written; each
+backward is again one of these ops, so second derivatives work.
+
+Gradients follow PyTorch's convention (z.grad = dL/dx + i dL/dy for a real loss L):
+
+    C2C:  grad_x = F^H g                        (the inverse transform, dual norm)
+    R2C:  grad_x = Re(F^H P^T g)                (g zero-padded back to n bins)
+    C2R:  grad_z = c * R2C(g, dual norm)        c = 2 on the bins that stand for a
+                                                conjugate pair (1 .. (n - 1) // 2), else 1
+
+``hfft`` / ``ihfft`` (the Hermitian transforms) follow by conjugation:
+hfftn(x) = irfftn(conj x) and ihfftn(x) = conj(rfftn(x)), each with the dual norm.
+``n`` / ``s`` zero-pad or crop the input first (``_Resize``, its own adjoint pair).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import normalize_dim
+from .elementwise import mul
+from .plumbing import cast_to, conj_of
+from .shaping import roll
+
+__all__ = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2",
+           "hfft2", "ihfft2", "fftn", "ifftn", "rfftn", "irfftn", "hfftn", "ihfftn",
+           "fftshift", "ifftshift", "fftfreq", "rfftfreq"]
+
+_DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+_TORCH_KIND = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the primitives
+# ---------------------------------------------------------------------------------------------
+class Resize(Function):
+    """Zero-pad or crop axes to new sizes (``sizes``: one per axis, None = unchanged), keeping
+    the leading elements: (.., n, ..) -> (.., m, ..).  Cropping and zero-padding are each
+    other's adjoints, so the gradient is the same op back to the old sizes."""
+    complex_ok = True
+
+    def forward(self, a, *, sizes):
+        self.in_shape = a.shape
+        shape = tuple(a.shape[i] if m is None else m for i, m in enumerate(sizes))
+        out = backend.xp_of(a).zeros(shape, dtype=a.dtype)
+        common = tuple(slice(0, min(n, m)) for n, m in zip(a.shape, shape))
+        out[common] = a[common]
+        return out
+
+    def backward(self, g):
+        return resize(g, self.in_shape)
+
+
+def resize(t, sizes):
+    """``t`` zero-padded / cropped to ``sizes`` (None keeps an axis); ``t`` itself if no
+    size changes."""
+    if all(m is None or m == n for n, m in zip(t.shape, sizes)):
+        return t
+    return Resize.apply(t, sizes=tuple(sizes))
+
+
+def _complex_grad(g, dtype):
+    """The gradient of a complex output as that complex dtype (a real one as g + 0i)."""
+    return g if g._array.dtype == dtype else cast_to(g, dtype)
+
+
+class C2C(Function):
+    """fftn (``inverse`` False) or ifftn of a complex array over ``axes``, scaled by ``norm``;
+    same shape and dtype.  Its adjoint is the opposite transform with the dual norm."""
+    complex_ok = True
+
+    def forward(self, a, *, axes, norm, inverse):
+        self.axes, self.norm, self.inverse, self.dtype = axes, norm, inverse, a.dtype
+        if not axes:
+            return a.copy()
+        fft = backend.xp_of(a).fft
+        out = (fft.ifftn if inverse else fft.fftn)(a, axes=axes, norm=norm)
+        return out.astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return C2C.apply(_complex_grad(g, self.dtype), axes=self.axes, norm=_DUAL[self.norm],
+                         inverse=not self.inverse)
+
+
+class R2C(Function):
+    """rfftn of a real array over ``axes`` (a half spectrum on the last one: n -> n // 2 + 1
+    bins, the full transform on the others), complex of the matching precision.
+
+    Backward: y = P F x, so grad_x = Re(F^H P^T g): g zero-padded back to n bins, the inverse
+    transform with the dual norm, the real part."""
+    complex_ok = True
+
+    def forward(self, a, *, axes, norm):
+        self.axes, self.norm, self.in_dtype = axes, norm, a.dtype
+        self.n_last = a.shape[axes[-1]]
+        out = backend.xp_of(a).fft.rfftn(a, axes=axes, norm=norm)
+        return out.astype(np.result_type(a.dtype, np.complex64), copy=False)
+
+    def backward(self, g):
+        sizes = [None] * g.ndim
+        sizes[self.axes[-1]] = self.n_last
+        full = resize(_complex_grad(g, np.result_type(self.in_dtype, np.complex64)), sizes)
+        x = C2C.apply(full, axes=self.axes, norm=_DUAL[self.norm], inverse=True)
+        return cast_to(x, self.in_dtype)
+
+
+class C2R(Function):
+    """irfftn over ``axes``: the inverse transform on all but the last axis, then a real
+    inverse transform of the half spectrum (n_last // 2 + 1 bins) to ``n_last`` points.
+
+    Backward: bin k (0 < k <= (n - 1) // 2) stands for itself and its conjugate mirror n - k,
+    so it moves the output twice: grad_z = c * rfftn(g) (dual norm), c = 2 there, 1 at bin 0
+    and at bin n / 2 (whose imaginary parts the transform ignores; rfftn gives them real)."""
+    complex_ok = True
+
+    def forward(self, a, *, axes, norm, n_last):
+        self.axes, self.norm, self.n_last, self.dtype = axes, norm, n_last, a.dtype
+        s = [a.shape[ax] for ax in axes[:-1]] + [n_last]
+        out = backend.xp_of(a).fft.irfftn(a, s=s, axes=axes, norm=norm)
+        return out.astype(np.empty(0, a.dtype).real.dtype, copy=False)
+
+    def backward(self, g):
+        real = np.empty(0, self.dtype).real.dtype
+        gz = R2C.apply(cast_to(g, real), axes=self.axes, norm=_DUAL[self.norm])
+        bins = gz.shape[self.axes[-1]]
+        xp = backend.xp_of(gz._array)
+        c = xp.ones(bins, dtype=real)
+        c[1:1 + (self.n_last - 1) // 2] = 2
+        shape = [1] * gz.ndim
+        shape[self.axes[-1]] = bins
+        return mul(gz, Tensor._wrap(c.reshape(shape)))
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks, as torch words them
+# ---------------------------------------------------------------------------------------------
+def _check_input(input, fname):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fft_{fname}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    kind = input._array.dtype.kind
+    if kind in "biu":           # integers and bools: the default float dtype first
+        return cast_to(input, dtypes.default_float().np)
+    if input._array.dtype == np.float16:
+        raise RuntimeError("Unsupported dtype Half")
+    return input
+
+
+def _check_norm(norm, fname):
+    if norm is None:
+        return "backward"
+    if not isinstance(norm, str):
+        raise TypeError(f"fft_{fname}(): argument 'norm' must be str, not {type(norm).__name__}")
+    if norm not in _DUAL:
+        raise RuntimeError(f'Invalid normalization mode: "{norm}"')
+    return norm
+
+
+def _check_n(n):
+    if n < 1:
+        raise RuntimeError(f"Invalid number of data points ({n}) specified")
+
+
+def _axis(dim, ndim):
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return normalize_dim(dim, ndim)
+
+
+def _one_dim(input, n, dim, fname):
+    """(axes, sizes) of a 1-D transform: ``dim`` checked, ``n`` (None: the input's size)."""
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"fft_{fname}(): argument 'dim' must be int, not {type(dim).__name__}")
+    axis = _axis(dim, input.ndim)
+    if n is not None:
+        _check_n(n)
+    return (axis,), [n]
+
+
+def _n_dims(input, s, dim):
+    """(axes, sizes) of an n-D transform from torch's ``s`` and ``dim``: dim None means the
+    last len(s) axes (all axes when s is None too); a size of -1 (or None) keeps an axis."""
+    if isinstance(s, numbers.Integral):
+        s = [s]
+    if isinstance(dim, numbers.Integral):
+        dim = [dim]
+    ndim = input.ndim
+    if dim is None:
+        if s is None:
+            axes = tuple(range(ndim))
+        else:
+            if len(s) > ndim:
+                raise RuntimeError(f"Got shape with {len(s)} values but input tensor only has "
+                                   f"{ndim} dimensions.")
+            axes = tuple(range(ndim - len(s), ndim))
+    else:
+        axes = tuple(_axis(d, ndim) for d in dim)
+        if s is not None and len(s) != len(axes):
+            raise RuntimeError("When given, dim and shape arguments must have the same length")
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("FFT dims must be unique")
+    sizes = [None] * len(axes)
+    if s is not None:
+        for i, m in enumerate(s):
+            if m is not None and m != -1:
+                _check_n(m)
+                sizes[i] = int(m)
+    return axes, sizes
+
+
+def _full_sizes(t, axes, sizes):
+    out = [None] * t.ndim
+    for ax, m in zip(axes, sizes):
+        out[ax] = m
+    return out
+
+
+def _as_complex(t):
+    a = t._array
+    if a.dtype.kind == "c":
+        return t
+    return cast_to(t, np.result_type(a.dtype, np.complex64))
+
+
+def _real_only(t, message):
+    if t._array.dtype.kind == "c":
+        raise RuntimeError(f"{message}, but got {_TORCH_KIND[t._array.dtype.name]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the transforms, over given axes
+# ---------------------------------------------------------------------------------------------
+def _check_not_empty(t, axes):
+    # torch's CPU FFT (MKL) refuses a transform over a tensor with no elements
+    if axes and t._array.size == 0:
+        raise RuntimeError(f"FFT of a tensor with no elements (shape {list(t.shape)}) is not "
+                           f"supported")
+
+
+def _c2c(input, axes, sizes, norm, inverse):
+    x = resize(_as_complex(input), _full_sizes(input, axes, sizes))
+    _check_not_empty(x, axes)
+    return C2C.apply(x, axes=axes, norm=norm, inverse=inverse)
+
+
+def _r2c(input, axes, sizes, norm, fname, message):
+    _real_only(input, message)
+    if not axes:
+        raise RuntimeError(f"{fname} must transform at least one axis")
+    x = resize(input, _full_sizes(input, axes, sizes))
+    _check_not_empty(x, axes)
+    return R2C.apply(x, axes=axes, norm=norm)
+
+
+def _c2r(input, axes, sizes, norm, fname):
+    if not axes:
+        raise RuntimeError(f"{fname} must transform at least one axis")
+    x = _as_complex(input)
+    n_last = sizes[-1] if sizes[-1] is not None else 2 * (x.shape[axes[-1]] - 1)
+    _check_n(n_last)
+    full = _full_sizes(x, axes, sizes)
+    full[axes[-1]] = n_last // 2 + 1
+    x = resize(x, full)
+    _check_not_empty(x, axes)
+    return C2R.apply(x, axes=axes, norm=norm, n_last=n_last)
+
+
+# the eighteen public transforms: 1-D, 2-D (dim=(-2, -1)) and n-D forms of six kinds
+def fft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The 1-D discrete Fourier transform along ``dim`` (complex output)."""
+    input, norm = _check_input(input, "fft"), _check_norm(norm, "fft")
+    axes, sizes = _one_dim(input, n, dim, "fft")
+    return _c2c(input, axes, sizes, norm, False)
+
+
+def ifft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The 1-D inverse discrete Fourier transform along ``dim``."""
+    input, norm = _check_input(input, "ifft"), _check_norm(norm, "ifft")
+    axes, sizes = _one_dim(input, n, dim, "ifft")
+    return _c2c(input, axes, sizes, norm, True)
+
+
+def rfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The 1-D transform of a real signal: the n // 2 + 1 non-negative frequency bins."""
+    input, norm = _check_input(input, "rfft"), _check_norm(norm, "rfft")
+    axes, sizes = _one_dim(input, n, dim, "rfft")
+    return _r2c(input, axes, sizes, norm, "rfft", "rfft expects a real input tensor")
+
+
+def irfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The inverse of ``rfft``: a half spectrum to ``n`` real points (default 2 (m - 1))."""
+    input, norm = _check_input(input, "irfft"), _check_norm(norm, "irfft")
+    axes, sizes = _one_dim(input, n, dim, "irfft")
+    return _c2r(input, axes, sizes, norm, "irfft")
+
+
+def hfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The transform of a Hermitian-symmetric signal given by its first half: real output."""
+    input, norm = _check_input(input, "hfft"), _check_norm(norm, "hfft")
+    axes, sizes = _one_dim(input, n, dim, "hfft")
+    return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfft")
+
+
+def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
+    """The inverse of ``hfft``: a real signal to the first half of its inverse transform."""
+    input, norm = _check_input(input, "ihfft"), _check_norm(norm, "ihfft")
+    axes, sizes = _one_dim(input, n, dim, "ihfft")
+    return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfft",
+                        "ihfft expects a real input tensor"))
+
+
+def fftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The n-D discrete Fourier transform over ``dim`` (all axes by default)."""
+    input, norm = _check_input(input, "fftn"), _check_norm(norm, "fftn")
+    axes, sizes = _n_dims(input, s, dim)
+    return _c2c(input, axes, sizes, norm, False)
+
+
+def ifftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The n-D inverse discrete Fourier transform over ``dim`` (all axes by default)."""
+    input, norm = _check_input(input, "ifftn"), _check_norm(norm, "ifftn")
+    axes, sizes = _n_dims(input, s, dim)
+    return _c2c(input, axes, sizes, norm, True)
+
+
+def rfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The n-D transform of a real signal, halved on the last transformed axis."""
+    input, norm = _check_input(input, "rfftn"), _check_norm(norm, "rfftn")
+    axes, sizes = _n_dims(input, s, dim)
+    return _r2c(input, axes, sizes, norm, "rfftn", "rfftn expects a real-valued input tensor")
+
+
+def irfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The inverse of ``rfftn``: real output, the last axis 2 (m - 1) unless ``s`` says."""
+    input, norm = _check_input(input, "irfftn"), _check_norm(norm, "irfftn")
+    axes, sizes = _n_dims(input, s, dim)
+    return _c2r(input, axes, sizes, norm, "irfftn")
+
+
+def hfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The n-D transform of a Hermitian signal given by its half (last axis): real output."""
+    input, norm = _check_input(input, "hfftn"), _check_norm(norm, "hfftn")
+    axes, sizes = _n_dims(input, s, dim)
+    return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfftn")
+
+
+def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
+    """The inverse of ``hfftn``: a real signal to the half (last axis) of its inverse."""
+    input, norm = _check_input(input, "ihfftn"), _check_norm(norm, "ihfftn")
+    if input._array.dtype.kind == "c":
+        raise RuntimeError(f"Only supports floating-point dtypes, but found: "
+                           f"{_TORCH_KIND[input._array.dtype.name]}")
+    axes, sizes = _n_dims(input, s, dim)
+    return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
+
+
+def fft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``fftn`` over the last two axes."""
+    return fftn(input, s, dim, norm)
+
+
+def ifft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``ifftn`` over the last two axes."""
+    return ifftn(input, s, dim, norm)
+
+
+def rfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``rfftn`` over the last two axes."""
+    return rfftn(input, s, dim, norm)
+
+
+def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``irfftn`` over the last two axes."""
+    return irfftn(input, s, dim, norm)
+
+
+def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``hfftn`` over the last two axes."""
+    return hfftn(input, s, dim, norm)
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+    """``ihfftn`` over the last two axes."""
+    return ihfftn(input, s, dim, norm)
+
+
+# ---------------------------------------------------------------------------------------------
+# frequency helpers
+# ---------------------------------------------------------------------------------------------
+def _shift(input, dim, sign):
+    if dim is None:
+        dim = tuple(range(input.ndim))
+    elif isinstance(dim, numbers.Integral):
+        dim = (dim,)
+    if not dim:
+        raise RuntimeError("`shifts` required")
+    axes = [normalize_dim(d, input.ndim) for d in dim]
+    return roll(input, [sign * (input.shape[a] // 2) for a in axes], axes)
+
+
+def fftshift(input, dim=None):
+    """Move the zero frequency to the middle: roll each axis in ``dim`` by size // 2."""
+    return _shift(input, dim, 1)
+
+
+def ifftshift(input, dim=None):
+    """The inverse of ``fftshift``: roll each axis in ``dim`` back by size // 2."""
+    return _shift(input, dim, -1)
+
+
+def _freqs(values, n, d, dtype, device, requires_grad):
+    # torch multiplies an arange in the output dtype by 1 / (n d), rounded to that dtype
+    np_dtype = (dtype or dtypes.default_float()).np
+    with np.errstate(divide="ignore", invalid="ignore"):     # n = 0: inf, as torch's 1 / 0
+        scale = np_dtype.type(np.float64(1.0) / np.float64(n * d))
+        t = Tensor._wrap(np.asarray(values, dtype=np_dtype) * scale)
+    if device is not None:
+        t = t.to(device)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+            pin_memory=False):
+    """The sample frequencies of an ``fft`` of n points spaced d apart:
+    [0, 1, .., (n - 1) // 2, -(n // 2), .., -1] / (n d)."""
+    k = np.arange(n)
+    values = np.where(k < (n + 1) // 2, k, k - n)
+    return _freqs(values, n, d, dtype, device, requires_grad)
+
+
+def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+             pin_memory=False):
+    """The sample frequencies of an ``rfft`` of n points spaced d apart:
+    [0, 1, .., n // 2] / (n d)."""
+    return _freqs(np.arange(n // 2 + 1), n, d, dtype, device, requires_grad)
