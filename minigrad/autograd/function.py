@@ -364,9 +364,14 @@ class Function:
 
 
 def _refuse_complex(cls, array):
-    kind = "ComplexFloat" if array.dtype.itemsize == 8 else "ComplexDouble"
-    raise NotImplementedError(f'"{cls.__name__}" not implemented for \'{kind}\' (minigrad '
-                              f'supports complex tensors in the ops listed in docs/complex.md)')
+    raise complex_refusal(cls.__name__, array.dtype)
+
+
+def complex_refusal(name, np_dtype):
+    """The error of an op that minigrad has not made right for complex tensors (yet)."""
+    kind = "ComplexFloat" if np_dtype.itemsize == 8 else "ComplexDouble"
+    return NotImplementedError(f'"{name}" not implemented for \'{kind}\' (minigrad supports '
+                               f'complex tensors in the ops listed in docs/complex.md)')
 
 
 def keep_for_backward(result, *tensors):

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._type_names import python_type_name  # noqa: F401  (used here and by the ops)
+from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 
 
@@ -146,7 +147,11 @@ def check_python_int(value):
 
 
 def not_implemented_for(kernel, np_dtype):
-    """PyTorch's refusal of a kernel that has no version for ``np_dtype``."""
+    """PyTorch's refusal of a kernel that has no version for ``np_dtype`` (for a complex dtype
+    with a pointer to the list of what takes complex tensors: PyTorch may have a complex
+    kernel where minigrad has none yet)."""
+    if np.dtype(np_dtype).kind == "c":
+        return complex_refusal(kernel, np.dtype(np_dtype))
     return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(np_dtype)}'")
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
@@ -157,7 +159,9 @@ def view_as_complex(input):
     """A real tensor whose last dim has size 2 read as a complex one, sharing its memory; the
     last dim must be contiguous (stride 1) and the other strides even, as in PyTorch."""
     a = input._array
-    if a.dtype.kind != "f" or a.dtype.itemsize == 2:
+    if a.dtype == np.float16:
+        raise _no_complex32("view_as_complex")
+    if a.dtype.kind != "f":
         name = {"float16": "Half", "int64": "Long", "int32": "Int", "int16": "Short",
                 "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
                 "complex128": "ComplexDouble"}.get(a.dtype.name, a.dtype.name)
@@ -175,6 +179,12 @@ def view_as_complex(input):
     return ViewAsComplex.apply(input)
 
 
+def _no_complex32(name):
+    """PyTorch makes complex32 from float16 parts; numpy has no such type."""
+    return NotImplementedError(f'"{name}" not implemented for \'Half\': minigrad has no '
+                               f'complex32 dtype (see docs/complex.md)')
+
+
 def _float_parts(a, b, name):
     """The two real tensors of complex()/polar(), checked as PyTorch checks them."""
     for label, value, pos in (("real" if name == "complex" else "abs", a, 1),
@@ -183,6 +193,8 @@ def _float_parts(a, b, name):
             raise TypeError(f"{name}(): argument '{label}' (position {pos}) must be Tensor, "
                             f"not {type(value).__name__}")
     da, db = a._array.dtype, b._array.dtype
+    if da == np.float16 and db == np.float16:
+        raise _no_complex32(name)
     if da.kind != "f" or db.kind != "f" or da.itemsize == 2 or db.itemsize == 2:
         names = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long",
                  "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",

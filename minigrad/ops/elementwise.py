@@ -552,7 +552,9 @@ def _check_alpha(alpha, dtype):
         if dtype.kind != "b":
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
         return
-    if isinstance(alpha, complex):
+    if isinstance(alpha, (complex, np.complexfloating)):
+        if dtype.kind == "c":
+            return
         raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex "
                            "number.")
     if not isinstance(alpha, (int, float, np.integer, np.floating)):
@@ -595,7 +597,7 @@ def _scaled(a, b, alpha, name):
     elif dtype.kind in "iu":
         alpha = int(alpha)
     else:
-        alpha = float(alpha)
+        alpha = complex(alpha) if dtype.kind == "c" else float(alpha)
     return _binary(Mul, cast(b, dtype), alpha, "mul")
 
 

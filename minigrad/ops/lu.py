@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
@@ -165,6 +166,8 @@ def _check_lu_input(A, name, arg="A", rank_name="torch.lu_factor"):
     if A.ndim < 2:
         raise RuntimeError(f"{rank_name}: Expected tensor with 2 or more dimensions. Got "
                            f"size: [{', '.join(map(str, A.shape))}] instead")
+    if A._array.dtype.kind == "c":
+        raise complex_refusal(name, A._array.dtype)
     if A._array.dtype.kind != "f" or A._array.dtype == np.float16:
         raise not_implemented_for("lu_cpu", A._array.dtype)
 

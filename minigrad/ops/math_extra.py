@@ -19,6 +19,7 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
                     result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
+from ..autograd.function import complex_refusal
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
 from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
@@ -187,6 +188,8 @@ def logcumsumexp(input, dim):
     in float32), so each output i is shifted by its own running max m_i over an (n, n)
     triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
     """
+    if isinstance(input, Tensor) and input._array.dtype.kind == "c":
+        raise complex_refusal("logcumsumexp", input._array.dtype)
     _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     if input._array.dtype == np.float16:
         # float16 sums drift by a few units in the last place per term: float32 inside,
@@ -226,6 +229,8 @@ def _running_arg(xp, a, d, largest):
 
 
 def _cum_extreme(input, dim, largest, name):
+    if input._array.dtype.kind == "c":           # complex numbers have no order
+        raise not_implemented_for(f"{name}_cpu", input._array.dtype)
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0:
         zero = Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))

@@ -267,7 +267,7 @@ def combinations(input, r=2, with_replacement=False):
 def renorm(input, p, dim, maxnorm):
     """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
     maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fc":
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
                            f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")
     if p <= 0:
