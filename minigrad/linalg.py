@@ -2,10 +2,8 @@
 inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``) and matrix
 functions (``ops/matrix_functions.py``).
 
-LU (``ops/lu.py``) and LDL (``ops/ldl.py``) factorizations and their solves are here. The
-non-symmetric eigendecomposition (eig, eigvals) is not: its results are complex, and asking
-for it says so (an AttributeError that explains, so ``hasattr`` stays honest); see the API
-table in docs/api-coverage.md for what is deliberately left out.
+LU (``ops/lu.py``) and LDL (``ops/ldl.py``) factorizations and their solves are here, and the
+non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 """
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ from .ops.matmul import matmul  # noqa: F401
 from .ops.solve import (  # noqa: F401
     inv, inv_ex, solve, solve_triangular, det, slogdet)
 from .ops.decompositions import (  # noqa: F401
-    cholesky, cholesky_ex, qr, eigh, eigvalsh, svd, pinv, matrix_rank, lstsq)
+    cholesky, cholesky_ex, qr, eig, eigvals, eigh, eigvalsh, svd, pinv, matrix_rank, lstsq)
 from .ops.matrix_functions import (  # noqa: F401
     matrix_power, matrix_exp, multi_dot, householder_product)
 from .ops.products import linalg_cross as cross  # noqa: F401
@@ -24,20 +22,22 @@ from .ops.lu import lu, lu_factor, lu_factor_ex, lu_solve, solve_ex  # noqa: F40
 from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401
 from .ops.condition_number import cond  # noqa: F401
 from .ops.tensor_solve import tensorinv, tensorsolve  # noqa: F401
+from .ops.plumbing import conj_of as _conj_of
 from .ops.sequence_more import vander as _vander
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul",
            "cross", "vander", "diagonal", "inv", "inv_ex", "solve", "solve_triangular", "det",
-           "slogdet", "cholesky", "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "pinv",
+           "slogdet", "cholesky", "cholesky_ex", "qr", "eig", "eigvals", "eigh", "eigvalsh",
+           "svd", "pinv",
            "matrix_rank", "lstsq", "matrix_power", "matrix_exp", "multi_dot",
            "householder_product", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "solve_ex",
            "ldl_factor", "ldl_factor_ex", "ldl_solve", "cond", "tensorinv", "tensorsolve"]
 
 
 def vecdot(x, y, *, dim=-1):
-    """Dot products along ``dim`` of x and y broadcast together: sum(x * y, dim), the broadcast
-    shape without ``dim``.  (For the real dtypes minigrad has, conj(x) is x.)"""
+    """Dot products along ``dim`` of x and y broadcast together: sum(conj(x) * y, dim), the
+    broadcast shape without ``dim``."""
     for position, (name, t) in enumerate((("x", x), ("y", y)), start=1):
         if not isinstance(t, Tensor):
             raise TypeError(f"linalg_vecdot(): argument '{name}' (position {position}) must be "
@@ -46,14 +46,14 @@ def vecdot(x, y, *, dim=-1):
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
                            f"of type {_scalar_type_name(x._array.dtype)} and y of type "
                            f"{_scalar_type_name(y._array.dtype)} instead")
-    if not x.dtype.is_floating_point:
+    if x._array.dtype.kind not in "fc":
         raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as input. "
                            f"Got {_scalar_type_name(x._array.dtype)}")
     if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:      # two vectors: no broadcasting
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src "
                            f"[{y.shape[0]}] to have the same number of elements, but got "
                            f"{x.shape[0]} and {y.shape[0]} elements respectively")
-    return (x * y).sum(dim)
+    return (_conj_of(x) * y).sum(dim)
 
 
 def vander(x, *, N=None):
@@ -75,17 +75,3 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """``linalg.diagonal``: the ``offset`` diagonals of the matrices in the last two dims (by
     default), as a new last dim."""
     return A.diagonal(offset, dim1, dim2)
-
-
-_LEFT_OUT = {
-    name: ("minigrad has no complex dtype, and the eigenvalues and eigenvectors of a general "
-           "real matrix are complex; for a symmetric matrix use linalg.eigh / linalg.eigvalsh")
-    for name in ("eig", "eigvals")}
-
-
-def __getattr__(name):
-    """A name left out on purpose gets an error that says why, not a bare "no attribute"."""
-    if name in _LEFT_OUT:
-        raise AttributeError(f"module 'minigrad.linalg' has no attribute '{name}': "
-                             f"{_LEFT_OUT[name]}")
-    raise AttributeError(f"module 'minigrad.linalg' has no attribute '{name}'")

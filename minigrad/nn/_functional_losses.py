@@ -296,7 +296,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         return normalize(input.float(), p, dim, eps).to(input.dtype)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
-        count = (size != 0).to(input.dtype).sum(dim, keepdim=True)
+        count = (size != 0).to(size.dtype).sum(dim, keepdim=True)      # real, as |x|
         return input / clamp(count, min=eps)
     if p == float("inf"):
         return input / clamp(amax(size, dim, keepdim=True), min=eps)

@@ -26,17 +26,20 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import scalar_type_name
+from ._util import not_implemented_for, scalar_type_name
+from .complex_numbers import real
 from .elementwise import add, div, mul, sub, where
 from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, svdvals
 from .matmul import matmul
-from .movement import cat, mT, narrow, unsqueeze
+from .movement import cat, clone, mT, narrow, squeeze, unsqueeze
+from .plumbing import cast_to, conj_of
+from .reduce import sum as sum_
 from .shaping import diagonal, tril, triu
 from .sequence_more import diag_embed
-from .solve import _batch_prefix, check_matrices, result_type, solve_triangular
+from .solve import Solve, _batch_prefix, check_matrices, result_type, solve_triangular
 
-__all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "eigh", "eigvalsh", "svd",
-           "torch_svd", "pinv", "pinverse", "matrix_rank", "lstsq"]
+__all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "eigh", "eigvalsh", "eig",
+           "eigvals", "svd", "torch_svd", "pinv", "pinverse", "matrix_rank", "lstsq"]
 
 CholeskyExResult = result_type("linalg_cholesky_ex", ["L", "info"])
 QrResult = result_type("linalg_qr", ["Q", "R"])
@@ -263,6 +266,123 @@ def eigvalsh(A, UPLO="L"):
 
 
 # ----------------------------------------------------------------------------------------------
+# General (non-symmetric) eigendecomposition
+# ----------------------------------------------------------------------------------------------
+# A = V diag(L) V^-1, L and V complex, each eigenvector (column of V) of unit norm; its phase
+# is arbitrary, so only a loss that does not depend on it has a gradient.  With
+# dA' = V^-1 dA V:  dL = diag(dA'),  dV = V C,  C_ij = dA'_ij / (L_j - L_i) off the diagonal
+# and C_jj real, chosen to keep |v_j| = 1 (Re v_j^H dv_j = 0).  Taking adjoints (a real loss,
+# gradient dL/dx + i dL/dy), with W = V^H gV and E_ij = L_j - L_i:
+#   through L:  gA = V^-H diag(gL) V^H
+#   through V:  gA = V^-H ((W - V^H V diag(Re diag W)) / conj(E), 0 on the diagonal) V^H
+# (V^-H X as a solve with V^H).  A real A takes the real part.  Im diag W is the loss's
+# dependence on the phases: not 0 means the loss is ill-defined, and PyTorch refuses it.
+EigResult = result_type("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def _eig_arrays(a):
+    """(L (..., n), V (..., n, n)) of a (..., n, n), complex (complex64 for float32 input,
+    complex128 for float64): LAPACK's geev through numpy, vectors of unit norm."""
+    xp = backend.xp_of(a)
+    ctype = np.result_type(a.dtype, np.complex64)
+    if a.size == 0:
+        return xp.zeros(a.shape[:-1], ctype), xp.zeros(a.shape, ctype)
+    w, v = xp.linalg.eig(a)
+    return w.astype(ctype, copy=False), v.astype(ctype, copy=False)
+
+
+class Eig(Function):
+    """Both factors of eig(a) in one array (..., n, n + 1): V in the first n columns, L in
+    the last, so that every gradient (of L and of V, and in a second derivative those that
+    reach them through this backward) meets in one node; ``eig`` slices them out.  Backward
+    (see above): V^-H (diag(gL) + (W - V^H V diag(Re diag W)) / conj(E)) V^H,
+    W = V^H gV, E_ij = L_j - L_i, the fraction 0 on the diagonal."""
+    complex_ok = True
+
+    def forward(self, a):
+        w, v = _eig_arrays(a)
+        out = backend.xp_of(a).concatenate([v, w[..., None]], axis=-1)
+        self.save_for_backward(a, out)          # the output itself: differentiable again
+        return out
+
+    def backward(self, g):
+        a, packed = self.saved_tensors
+        n = a.shape[-1]
+        v, w = narrow(packed, -1, 0, n), squeeze(narrow(packed, -1, n, 1), -1)
+        gv, gw = narrow(g, -1, 0, n), squeeze(narrow(g, -1, n, 1), -1)
+        eye = backend.xp_of(packed._array).eye(n, dtype=bool)
+        vh = conj_of(mT(v))
+        vhg = matmul(vh, gv)
+        diag = sum_(mul(vhg, Tensor._wrap(eye.astype(packed._array.dtype))), -1)   # diag W
+        if not np.allclose(backend.as_numpy(diag._array).imag, 0.0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are "
+                               "specified up to multiplication by e^{i phi}. The specified loss "
+                               "function depends on this quantity, so it is ill-defined.")
+        k = sub(vhg, mul(matmul(vh, v), unsqueeze(real(diag), -2)))
+        e = conj_of(sub(unsqueeze(w, -2), unsqueeze(w, -1)))              # conj(L_j - L_i)
+        inner = where(Tensor._wrap(eye), 0.0, div(k, where(Tensor._wrap(eye), 1.0, e)))
+        inner = add(inner, _diag_of(gw))
+        # V^-H inner V^H; a real a takes the real part
+        return cast_to(Solve.apply(vh, matmul(inner, vh)), a._array.dtype)
+
+
+def _diag_of(d):
+    """The diagonal matrices (..., n, n) with d (..., n) on their diagonals."""
+    eye = backend.xp_of(d._array).eye(d.shape[-1], dtype=d._array.dtype)
+    return mul(unsqueeze(d, -1), Tensor._wrap(eye))
+
+
+def _check_eig_input(A, name, finite=True):
+    """PyTorch's refusals for eig / eigvals: a Tensor, at least 2-d, of a floating or complex
+    dtype LAPACK has (not float16), square, finite (unless ``finite`` is False)."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{name.replace('.', '_')}(): argument 'input' (position 1) must be "
+                        f"Tensor, not {type(A).__name__}")
+    dtype = A._array.dtype
+    if dtype.kind not in "fc":
+        raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(dtype)}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if dtype == np.float16:
+        raise not_implemented_for("linalg_eig_out_cpu", dtype)
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if finite and A.numel() and not _all_finite(A._array):
+        raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
+
+
+def eig(A):
+    """``linalg.eig``: (eigenvalues (*, n), eigenvectors (*, n, n) as unit-norm columns) of
+    the square A (*, n, n), both complex; A = V diag(L) V^-1.  The gradient is defined for a
+    loss that does not depend on the eigenvectors' phases (see Eig)."""
+    _check_eig_input(A, "linalg.eig")
+    packed, n = Eig.apply(A), A.shape[-1]
+    # copies, not views of the packed array: changing one in place must not touch the other
+    # (nor what the backward saved)
+    return EigResult(clone(squeeze(narrow(packed, -1, n, 1), -1)),
+                     clone(narrow(packed, -1, 0, n)))
+
+
+def eigvals(A):
+    """``linalg.eigvals``: the complex eigenvalues (*, n) of the square A (*, n, n), in
+    LAPACK's order (that of ``eig``)."""
+    differentiable = A.requires_grad and is_grad_enabled()
+    _check_eig_input(A, "linalg.eigvals", finite=differentiable)     # eig's check, as PyTorch
+    if not differentiable and A.numel() and not _all_finite(A._array):
+        # no gradient wanted: PyTorch's LAPACK call gives NaN for a matrix with an infinity
+        xp, a = backend.xp_of(A._array), A._array
+        bad = ~xp.isfinite(a).all(axis=(-2, -1))
+        w, _ = _eig_arrays(xp.where(bad[..., None, None], a.dtype.type(0), a))
+        return Tensor._wrap(xp.where(bad[..., None], w.dtype.type(complex("nan+nanj")), w))
+    return clone(squeeze(narrow(Eig.apply(A), -1, A.shape[-1], 1), -1))
+
+
+def _all_finite(a):
+    return bool(backend.xp_of(a).isfinite(a).all())
+
+
+# ----------------------------------------------------------------------------------------------
 # SVD
 # ----------------------------------------------------------------------------------------------
 def _complete(u, extra):
@@ -369,7 +489,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     """``linalg.pinv``: the pseudo-inverse (*, n, m) of A (*, m, n); singular values at most
     max(atol, rtol * largest) count as zero (``rcond``: the old name of rtol).  The gradient
     assumes the rank is locally constant."""
-    if isinstance(A, Tensor) and (A.ndim < 2 or A._array.dtype.kind != "f" or
+    if isinstance(A, Tensor) and (A.ndim < 2 or A._array.dtype.kind not in "fc" or
                                   A._array.dtype == np.float16):
         kind = scalar_type_name(A._array.dtype)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(A.shape)}}}): expected a tensor with 2 "

@@ -30,7 +30,7 @@ from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_ty
 from .elementwise import abs, div, mul, pow, sqrt, sub, where
 from .matmul import matmul
 from .movement import mT, unsqueeze
-from .plumbing import cast_to, expand_to, reshape_to, sum_to
+from .plumbing import cast_to, conj_of, expand_to, reshape_to, sum_to
 from .reduce import Std, Var, _var_apply, amax, amin, mean, std, sum, var
 from .shaping import diagonal, movedim
 
@@ -127,7 +127,10 @@ def _diagonals(n, s, t):
 
 
 class Einsum(Function):
-    """Any product-and-sum written as subscripts; output letters ``out``."""
+    """Any product-and-sum written as subscripts; output letters ``out``.  For complex
+    operands each gradient multiplies g by the conjugates of the other operands."""
+    complex_ok = True
+
     def forward(self, *operands, subs, out):
         self.subs, self.out = subs, out
         self.save_for_backward(*operands)
@@ -144,7 +147,8 @@ class Einsum(Function):
             seen = set(self.out).union(*(set(t) for t, _ in others)) if others else set(self.out)
             kept = "".join(c for c in s if c in seen)
             eq = ",".join([self.out] + [t for t, _ in others]) + "->" + kept
-            grad = Einsum.apply(g, *(t for _, t in others), subs=eq.split("->")[0].split(","),
+            grad = Einsum.apply(g, *(conj_of(t) for _, t in others),
+                                subs=eq.split("->")[0].split(","),
                                 out=kept)
             # a letter of size 1 here and longer in another operand broadcasts: sum its
             # gradient back to size 1; longer here and size 1 elsewhere: spread it out
@@ -310,16 +314,20 @@ def _safe_sqrt(x):
 
 
 def _check_norm_dtype(x, dtype, name):
-    """PyTorch's checks of a norm's input and ``dtype=``: floating input; a floating dtype
-    that does not narrow the input's."""
-    if x._array.dtype.kind != "f":
+    """PyTorch's checks of a norm's input and ``dtype=``: floating or complex input; a
+    floating (complex for a complex input) dtype that does not narrow the input's."""
+    if x._array.dtype.kind not in "fc":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(x._array.dtype)}")
     if dtype is None:
         return x
     dt = dtypes.to_dtype(dtype)
-    if not dt.is_floating_point:
+    if dt.np.kind not in "fc":
         raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{scalar_type_name(dt.np)}")
+    if (x._array.dtype.kind == "c") != (dt.np.kind == "c"):
+        kind = "complex" if x._array.dtype.kind == "c" else "real"
+        raise RuntimeError(f"{name}: dtype should be {kind} for {kind} inputs, but got "
                            f"{scalar_type_name(dt.np)}")
     if dt.np.itemsize < x._array.dtype.itemsize:
         raise RuntimeError(f"{name}: the dtype of the input ({scalar_type_name(x._array.dtype)})"
@@ -337,6 +345,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
     norm is 0 (for ord < 1 the power's derivative is infinite there)."""
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    if x._array.dtype.kind == "c":
+        # the norm of complex numbers is that of their moduli (a real result); abs's
+        # gradient g z / |z| (0 at z = 0) carries it back
+        x = abs(x)
     if x._array.dtype == np.float16:
         # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
         # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
@@ -412,7 +424,7 @@ def _svd_arrays(a):
     if a.size == 0:      # no matrices, or empty ones: empty factors (numpy has no float16 SVD)
         *batch, m, n = a.shape
         k = min(m, n)
-        return (xp.zeros((*batch, m, k), a.dtype), xp.zeros((*batch, k), a.dtype),
+        return (xp.zeros((*batch, m, k), a.dtype), xp.zeros((*batch, k), a.real.dtype),
                 xp.zeros((*batch, k, n), a.dtype))
     if xp.isnan(a).any():
         raise LinAlgError("linalg.svd: The algorithm failed to converge because the input "
@@ -424,7 +436,8 @@ def _svd_arrays(a):
     mat = infinite[..., None, None]
     u, s, vh = _lapack_svd(xp, xp.where(mat, a.dtype.type(0), a))
     nan = a.dtype.type("nan")
-    return xp.where(mat, nan, u), xp.where(infinite[..., None], nan, s), xp.where(mat, nan, vh)
+    return (xp.where(mat, nan, u), xp.where(infinite[..., None], s.dtype.type("nan"), s),
+            xp.where(mat, nan, vh))
 
 
 def _lapack_svd(xp, a):
@@ -466,8 +479,11 @@ def _off_diagonal_inverse(s):
 
 
 class SvdVals(_SvdFactor):
-    """The singular values of ``a`` (..., m, n), descending: shape (..., min(m, n))."""
+    """The singular values of ``a`` (..., m, n), descending: shape (..., min(m, n)), real.
+    Backward U diag(g) Vh, right for a complex a too (Vh = V^H); its second derivative goes
+    through SvdU and SvdVh, which take real matrices only."""
     index = 1
+    complex_ok = True
 
     def backward(self, g):
         _, u, _, vh = self._factors()
@@ -510,7 +526,7 @@ def svdvals(A):
                         f"{type(A).__name__}")
     if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if A._array.dtype.kind != "f":
+    if A._array.dtype.kind not in "fc":
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(A._array.dtype)}")
     if A._array.dtype == np.float16 and A.numel() != 0:      # an empty one needs no kernel
@@ -619,7 +635,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
     """(spread(input), mean(input)) over the same dims: ``var``/``std`` themselves, so that
     no degrees of freedom left and ``dim=()`` give PyTorch's values and gradients."""
-    if input._array.dtype.kind != "f":      # checked before the dims, as PyTorch
+    if input._array.dtype.kind not in "fc":      # checked before the dims, as PyTorch
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
     out = _var_apply(Var if spread is var else Std, input, dim, unbiased, keepdim, correction,
                      name)

@@ -11,7 +11,7 @@ from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_
                     result_dtype, scalar_type_name)
 from .elementwise import cast, mul
 from .movement import Transpose
-from .plumbing import reshape_to, sum_to
+from .plumbing import conj_of, reshape_to, sum_to
 from .reduce import Sum
 
 
@@ -29,14 +29,19 @@ class MatMul(Function):
     a column (k, 1), that size-1 axis dropped from the result.
 
     Backward, with matmuls again (so differentiable to any order):
-    dL/da = g @ b^T, dL/db = a^T @ g, each summed over the batch dims it was broadcast along.
+    dL/da = g @ b^H, dL/db = a^H @ g (conjugate transposes; plain ones for real tensors),
+    each summed over the batch dims it was broadcast along.
     """
+    complex_ok = True
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.matmul(a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
+        # the gradient of a product is g times the conjugate of the other factor
+        a, b = conj_of(a), conj_of(b)
         need_a, need_b = self.needs_input_grad
         if a.ndim == 1 and b.ndim == 1:          # dot product: g is 0-d
             return (mul(g, b) if need_a else None, mul(g, a) if need_b else None)
@@ -66,8 +71,11 @@ class Linear(Function):
     product is a single 2-D BLAS call.
 
     Backward, with matmuls (differentiable to any order):
-    dL/dx = g W (B, in), dL/dW = g^T x (out, in), dL/db = sum of g over the batch (out,).
+    dL/dx = g conj(W) (B, in), dL/dW = g^T conj(x) (out, in), dL/db = sum of g over the
+    batch (out,).
     """
+    complex_ok = True
+
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
         out = backend.matmul(x2, w.T)                    # (B, in) @ (in, out) -> (B, out)
@@ -78,6 +86,7 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.saved_tensors
+        x, w = conj_of(x), conj_of(w)          # complex: the other factor's conjugate
         rows = math.prod(x.shape[:-1])
         g2 = reshape_to(g, (rows, w.shape[0]))           # (B, out)
         needs = self.needs_input_grad

@@ -19,6 +19,7 @@ from .inplace import add_
 from .linalg import dot, vector_norm
 from .matmul import bmm, matmul, mm, mv
 from .movement import cat, pad, reshape, unsqueeze
+from .plumbing import conj_of
 from .reduce import sum as sum_
 from .shaping import outer, roll
 
@@ -61,6 +62,8 @@ def _coefficient(value, np_dtype):
                             "without overflow")
     if isinstance(value, Tensor):
         value = value.item()
+    if kind == "c":
+        return value                  # any number scales a complex product
     if isinstance(value, complex):
         if value.imag != 0:
             raise overflow
@@ -281,14 +284,18 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast), over all elements: a 0-d tensor."""
     dtype = result_dtype(input, other)
-    if dtype.kind != "f":
+    if dtype.kind not in "fc":
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
                            f"Got {scalar_type_name(dtype)} instead.")
     return vector_norm(sub(cast(input, dtype), cast(other, dtype)), p)
 
 
 def vdot(input, other):
-    """The dot product of two 1-d tensors of one dtype (for real tensors the same as dot)."""
+    """sum(conj(input) * other) of two 1-d tensors of one dtype and length (for real tensors
+    the same as dot)."""
+    if input.ndim == 1 and other.ndim == 1 and input._array.dtype == other._array.dtype and \
+            input._array.dtype.kind == "c":       # after dot's checks would pass
+        input = conj_of(input)
     return dot(input, other)
 
 

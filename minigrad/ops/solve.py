@@ -23,13 +23,15 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, log, mul, neg, where
 from .linalg import LinAlgError, SvdU, SvdVals, SvdVh
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze
-from .plumbing import expand_to
+from .complex_numbers import imag
+from .plumbing import conj_of, expand_to
 from .reduce import prod
 from .shaping import tril, triu
 
@@ -93,6 +95,16 @@ def _refuse_dtype(name, dtype):
                        f"{scalar_type_name(dtype)}")
 
 
+# the functions whose complex forward and backward are written (the rest refuse complex input
+# in the words of the Function gate: docs/complex.md lists what takes complex tensors)
+_COMPLEX_READY = {"linalg.inv", "linalg.inv_ex", "linalg.solve", "linalg.solve_triangular",
+                  "linalg.det", "linalg.slogdet", "logdet", "linalg.eig", "linalg.eigvals"}
+
+
+def _refuse_complex(name, dtype):
+    raise complex_refusal(name, np.dtype(dtype))
+
+
 def check_matrices(A, name, *, square=True, arg="A", position=1):
     """PyTorch's checks of a linalg input: a Tensor, at least 2-d, floating (float16 aside),
     square; each refusal in the words PyTorch's function ``name`` uses."""
@@ -103,7 +115,9 @@ def check_matrices(A, name, *, square=True, arg="A", position=1):
     says = _SAYS.get(name, name)
     if A.ndim < 2:
         raise RuntimeError(f"{says}: The input tensor {arg} must have at least 2 dimensions.")
-    if A._array.dtype.kind != "f" or A._array.dtype == np.float16:
+    if A._array.dtype.kind == "c" and name not in _COMPLEX_READY:
+        _refuse_complex(says, A._array.dtype)
+    if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
         _refuse_dtype(name, A._array.dtype)
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{says}: {arg} must be batches of square matrices, but they are "
@@ -115,7 +129,8 @@ def _first_zero_pivot(a):
     LU factorisation with partial pivoting (LAPACK's getrf ``info``), 0 if none.  A loop over
     the columns, vectorised over the batch."""
     xp = backend.xp_of(a)
-    u = xp.array(a, dtype=np.float64).reshape((-1,) + a.shape[-2:])
+    u = xp.array(a, dtype=np.complex128 if a.dtype.kind == "c" else np.float64).reshape(
+        (-1,) + a.shape[-2:])
     n = u.shape[-1]
     info = xp.zeros(u.shape[0], dtype=np.int32)
     rows = xp.arange(u.shape[0])
@@ -156,7 +171,9 @@ def _inverse_array(a, name="linalg.inv"):
 
 
 class Inv(Function):
-    """The inverses X of the matrices a (..., n, n); backward -X^T g X^T."""
+    """The inverses X of the matrices a (..., n, n); backward -X^H g X^H (X^T for real a)."""
+    complex_ok = True
+
     def forward(self, a):
         out = _inverse_array(a)
         self.save_for_backward(out)
@@ -164,7 +181,7 @@ class Inv(Function):
 
     def backward(self, g):
         x, = self.saved_tensors
-        xt = mT(x)
+        xt = _mH(x)
         return neg(matmul(matmul(xt, g), xt))
 
 
@@ -195,7 +212,9 @@ def inv_ex(A, *, check_errors=False):
 
 class Solve(Function):
     """X = a^-1 b for a (..., n, n) and b (..., n, k) of the same batch shape; backward
-    db = a^-T g (Solve again), da = -db X^T."""
+    db = a^-H g (Solve again), da = -db X^H (transposes for real tensors)."""
+    complex_ok = True
+
     def forward(self, a, b):
         xp = backend.xp_of(a)
         if a.size == 0 or b.size == 0:
@@ -212,9 +231,14 @@ class Solve(Function):
 
     def backward(self, g):
         a, x = self.saved_tensors
-        gb = Solve.apply(mT(a), g)
-        ga = neg(matmul(gb, mT(x))) if self.needs_input_grad[0] else None
+        gb = Solve.apply(_mH(a), g)
+        ga = neg(matmul(gb, _mH(x))) if self.needs_input_grad[0] else None
         return ga, gb
+
+
+def _mH(t):
+    """The conjugate transpose of each matrix (the transpose, a view, for a real t)."""
+    return conj_of(mT(t))
 
 
 def _broadcast_batches(A, B):
@@ -274,8 +298,10 @@ def _substitute(t, b, upper):
 
 class SolveTriangular(Function):
     """X = T^-1 b where T is the upper (or lower) triangle of a (..., n, n), with ones on the
-    diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-T g
-    (the transposed triangle), da = -db X^T kept to T's triangle."""
+    diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-H g
+    (the conjugate-transposed triangle), da = -db X^H kept to T's triangle."""
+    complex_ok = True
+
     def forward(self, a, b, *, upper, unit):
         self.upper, self.unit = upper, unit
         xp = backend.xp_of(a)
@@ -290,10 +316,10 @@ class SolveTriangular(Function):
 
     def backward(self, g):
         a, x = self.saved_tensors
-        gb = SolveTriangular.apply(mT(a), g, upper=not self.upper, unit=self.unit)
+        gb = SolveTriangular.apply(_mH(a), g, upper=not self.upper, unit=self.unit)
         if not self.needs_input_grad[0]:
             return None, gb
-        ga = neg(matmul(gb, mT(x)))
+        ga = neg(matmul(gb, _mH(x)))
         off = 1 if self.unit else 0
         return (triu(ga, off) if self.upper else tril(ga, -off)), gb
 
@@ -390,7 +416,10 @@ def cholesky_solve(B, L, upper=False):
 
 
 class Det(Function):
-    """det(a) of a (..., n, n): shape (...); backward g det a^-T."""
+    """det(a) of a (..., n, n): shape (...); backward g conj(det a^-T) (holomorphic: the
+    gradient times the conjugate of the derivative, the cofactors)."""
+    complex_ok = True
+
     def forward(self, a):
         xp = backend.xp_of(a)
         out = xp.asarray(xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2]),
@@ -400,7 +429,7 @@ class Det(Function):
 
     def backward(self, g):
         a, d = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(g, -1), -1), _cofactors(a, d))
+        return mul(unsqueeze(unsqueeze(g, -1), -1), conj_of(_cofactors(a, d)))
 
 
 def _cofactors(a, d):
@@ -427,30 +456,45 @@ def _cofactors(a, d):
 
 
 class LogAbsDet(Function):
-    """log|det(a)| of a (..., n, n): shape (...); backward g a^-T."""
+    """log|det(a)| of a (..., n, n): shape (...), real (a complex a's real dtype); backward
+    g a^-H (log|det| = Re log det, whose derivative is a^-T)."""
+    complex_ok = True
+
     def forward(self, a):
         xp = backend.xp_of(a)
-        out = xp.linalg.slogdet(a)[1] if a.shape[-1] else xp.zeros(a.shape[:-2], a.dtype)
+        real = a.real.dtype
+        out = xp.linalg.slogdet(a)[1] if a.shape[-1] else xp.zeros(a.shape[:-2], real)
         self.save_for_backward(a)
-        return xp.asarray(out, dtype=a.dtype)
+        return xp.asarray(out, dtype=real)
 
     def backward(self, g):
         a, = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(g, -1), -1), mT(Inv.apply(a)))
+        return mul(unsqueeze(unsqueeze(g, -1), -1), _mH(Inv.apply(a)))
 
 
 class SlogdetSign(Function):
-    """The sign (-1, 0 or 1) of det(a), a (..., n, n): piecewise constant, zero gradient (an
-    output that requires grad when a does, as PyTorch's)."""
+    """The sign of det(a), a (..., n, n): -1, 0 or 1 for a real a (piecewise constant, zero
+    gradient: an output that requires grad when a does, as PyTorch's); det / |det| for a
+    complex one, e^(i theta) with theta = Im log det, so d sign = i sign Im tr(a^-1 da) and
+    the gradient is i Im(g conj(sign)) a^-H (0 for a singular a, whose sign is 0)."""
+    complex_ok = True
+
     def forward(self, a):
         xp = backend.xp_of(a)
         sign = xp.linalg.slogdet(a)[0] if a.shape[-1] else xp.ones(a.shape[:-2])
-        self.save_for_backward(a)
-        return xp.asarray(sign, dtype=a.dtype)
+        out = xp.asarray(sign, dtype=a.dtype)
+        self.save_for_backward(a, out)
+        return out
 
     def backward(self, g):
-        a, = self.saved_tensors
-        return mul(a, 0.0)
+        a, sign = self.saved_tensors
+        if a._array.dtype.kind != "c":
+            return mul(a, 0.0)
+        singular = sign._array == 0
+        eye = backend.xp_of(a._array).eye(a.shape[-1], dtype=a._array.dtype)
+        safe = where(Tensor._wrap(singular[..., None, None]), Tensor._wrap(eye), a)
+        turn = mul(imag(mul(g, conj_of(sign))), 1j)                  # i Im(g conj(sign))
+        return mul(unsqueeze(unsqueeze(turn, -1), -1), _mH(Inv.apply(safe)))
 
 
 def det(A):
