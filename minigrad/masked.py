@@ -26,6 +26,7 @@ from . import backend, dtypes
 from .ops.elementwise import cast, div, maximum, mul, sqrt, sub, where
 from .ops._util import normalize_dim, to_tensor_like
 from .ops.linalg import vector_norm
+from .ops.plumbing import conj_of
 from .ops.pointwise_more import logaddexp as _logaddexp
 from .ops.reduce import amax as _amax, amin as _amin, argmax as _argmax, argmin as _argmin
 from .ops.reduce import log_softmax as _log_softmax, logsumexp as _logsumexp
@@ -74,7 +75,7 @@ def _mask(input, mask):
 
 def _identity(input, kind):
     """The value a masked-out element becomes: the identity of the reduction ``kind``."""
-    floating = input._array.dtype.kind == "f"
+    floating = input._array.dtype.kind in "fc"
     if kind == "max":
         return -math.inf if floating else (False if input._array.dtype == np.bool_
                                            else int(np.iinfo(input._array.dtype).min))
@@ -104,13 +105,14 @@ def _dims(input, dim):
 
 
 def _count(input, dim, keepdim, mask):
-    """How many elements each reduction keeps, as a tensor of input's float dtype."""
+    """How many elements each reduction keeps, as a tensor of input's float dtype (the real
+    one of a complex input: a count divides, and is compared with 0, as a real number)."""
     m = _mask(input, mask)
     if m is None:
         if input.dim() == 0:            # a 0-d input: dim 0 or -1 names its one element
             return 1
         return int(np.prod([input.shape[d] for d in _dims(input, dim)] or [1]))
-    return _sum(cast(m, input._array.dtype), _dims(input, dim), keepdim)
+    return _sum(cast(m, input._array.real.dtype), _dims(input, dim), keepdim)
 
 
 def sum(input, dim=None, *, keepdim=False, dtype=None, mask=None):
@@ -122,7 +124,7 @@ def sum(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 def mean(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The mean of the kept elements: their sum / their count (NaN where none is kept)."""
     input = _input("mean", input, dtype)
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fc":
         raise ValueError("mean(): Could not infer output dtype. Input dtype must be either a "
                          f"floating point or complex dtype. Got: {_torch_name(input)}")
     total = _sum(_filled(input, mask, "sum"), _dims(input, dim), keepdim)
@@ -237,14 +239,16 @@ def _correction(unbiased, correction):
 
 def var(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype=None,
         mask=None):
-    """The variance of the kept elements over ``dim``: sum (x - mean)^2 / (count - correction)
-    (NaN where none is kept)."""
+    """The variance of the kept elements over ``dim``: sum |x - mean|^2 / (count - correction)
+    (NaN where none is kept); a complex input's variance is real, in its complex dtype."""
     input = _input("var", input, dtype)
     dims = _dims(input, dim)
     count = _count(input, dims, True, mask)
     centre = div(_sum(_filled(input, mask, "sum"), dims, True), count)
     deviation = _filled(sub(input, centre), mask, "sum")
-    squares = _sum(mul(deviation, deviation), dims, keepdim)
+    # |d|^2 = d conj(d): kept complex for a complex input (PyTorch's masked var keeps the
+    # input's dtype; the imaginary part is zero up to rounding)
+    squares = _sum(mul(deviation, conj_of(deviation)), dims, keepdim)
     count = _count(input, dims, keepdim, mask)
     # fewer kept elements than the correction: PyTorch clamps the divisor at 0 (inf or NaN)
     divisor = count - _correction(unbiased, correction)

@@ -92,6 +92,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     """The functional form of :class:`EmbeddingBag` (same arguments, ``weight`` given).
     ``scale_grad_by_freq`` divides each row's gradient by how often ``input`` uses it, as
     ``embedding`` does (PyTorch 2.x's CPU kernel pairs some rows with a neighbour's count)."""
+    if weight._array.dtype.kind == "c":       # PyTorch's bag kernels are real only
+        kind = "ComplexFloat" if weight._array.dtype.itemsize == 8 else "ComplexDouble"
+        raise RuntimeError(f"Expected tensor for argument #1 'weight' to have one of the "
+                           f"following scalar types: Half, BFloat16, Float, Double; but got "
+                           f"CPU{kind}Type instead (while checking arguments for embedding_bag)")
     idx, starts, psw = _bag_arguments(input, offsets, per_sample_weights, mode,
                                       include_last_offset, scale_grad_by_freq)
     n, dim = weight.shape

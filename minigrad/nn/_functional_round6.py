@@ -40,8 +40,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
                            f"weight of shape {list(weight.shape)} and normalized_shape = "
                            f"{list(shape)}")
-    if eps is None:
-        eps = finfo(input.dtype).eps
+    if eps is None:       # a complex input: the epsilon of its parts' real dtype
+        eps = float(np.finfo(input._array.dtype).eps) if input._array.dtype.kind == "c" \
+            else finfo(input.dtype).eps
     dims = tuple(range(input.ndim - k, input.ndim))
     # float16 is computed in float32 and rounded at the end, as PyTorch: x^2 overflows float16
     # from |x| = 256 on, which would make every output of the row 0

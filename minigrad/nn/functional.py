@@ -15,6 +15,7 @@ import warnings
 
 from .. import backend, dtypes
 from ..autograd.function import keep_for_backward as _keep_for_backward
+from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
@@ -203,6 +204,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise RuntimeError(f"'weight' must be 2-D (num_embeddings, embedding_dim), got shape "
                            f"{list(weight.shape)}")
+    if weight._array.dtype.kind == "c" and weight.requires_grad and _is_grad_enabled():
+        raise RuntimeError("embedding does not support automatic differentiation for outputs "
+                           "with complex dtype.")
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")

@@ -16,7 +16,7 @@ from ._util import (ieee_errors, normalize_dim, normalize_dims, not_a_tensor,
                     not_implemented_for, scalar_type_name)
 from .elementwise import (Mul, cast, div, exp, maximum, minimum, mul, select_grad, sub,
                           where)
-from .plumbing import expand_to, reshape_to
+from .plumbing import cast_to, conj_of, expand_to, reshape_to
 
 
 def _spread(g, in_shape, axes, keepdim):
@@ -70,13 +70,16 @@ class Mean(Function):
 class Prod(Function):
     """Product over ``axis`` (None: every element).
 
-    Backward: d prod / d a_i = the product of the *other* elements.  Without zeros that is
-    ``out / a_i`` (differentiable through the saved input and output, as torch).  With zeros
+    Backward: d prod / d a_i = the product of the *other* elements (conjugated for complex
+    input: the gradient is g * conj(others)).  Without zeros that is ``out / a_i``
+    (differentiable through the saved input and output, as torch).  With zeros
     it must be computed without dividing: on the plain first-order path from exclusive
     cumulative products (arrays, exact); under create_graph as the product of ``a`` with
     a_i replaced by 1, one row per i (an (n, n) intermediate per slice), which is again a
     ``Prod`` and so differentiable to any order, one zero or several.
     """
+    complex_ok = True
+
     def forward(self, a, *, axis, keepdim):
         out = a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype)    # as Sum: no widening
         self.save_for_backward(a, out)
@@ -91,12 +94,14 @@ class Prod(Function):
         if arr.size == 0:            # nothing to differentiate (the product of nothing is 1)
             return Tensor._wrap(backend.xp_of(arr).zeros_like(arr))
         if not is_grad_enabled():    # first order only: exact arrays, nothing recorded
-            return Mul.apply(g, Tensor._wrap(_products_of_others(arr, self.axis)))
+            others = _products_of_others(arr, self.axis)
+            return Mul.apply(g, Tensor._wrap(others.conj() if arr.dtype.kind == "c" else others))
         if not (arr == 0).any():
-            return div(mul(g, _spread(out, a.shape, axes, self.keepdim)), a)
+            # g * conj(out / a); conj_of is the identity for real input
+            return div(mul(g, conj_of(_spread(out, a.shape, axes, self.keepdim))), conj_of(a))
         flat = reshape_to(a, (arr.size,)) if self.axis is None else a
         others = _products_of_others_graph(flat, 0 if self.axis is None else self.axis)
-        return mul(g, reshape_to(others, a.shape))
+        return mul(g, conj_of(reshape_to(others, a.shape)))
 
 
 def _products_of_others(a, axis):
@@ -181,9 +186,11 @@ class TakeAlongDim(Function):
 
 
 class Var(Function):
-    """sum((a - mean)^2) / (N - correction) over ``axes``.
+    """sum(|a - mean|^2) / (N - correction) over ``axes``: real, also for complex ``a``.
 
-    Backward: d var / d a_i = 2 (a_i - mean) / (N - correction).  Under create_graph the
+    Backward: d var / d a_i = 2 (a_i - mean) / (N - correction).  (For complex a = x + iy,
+    var is a real function of x and y with partials 2 Re(c) / dof and 2 Im(c) / dof, c the
+    centred value: the same formula gives the gradient dvar/dx + i dvar/dy.)  Under create_graph the
     centred input is recomputed from ``a`` with ops (the saved array is a constant), so the
     second derivative 2 (delta_ij - 1/N) / (N - correction) comes out right.
 
@@ -193,6 +200,8 @@ class Var(Function):
     of freedom left (N - correction <= 0) the whole-tensor gradient is g * inf, NaN where
     a_i equals the mean; a per-dim one keeps the formula, whatever sign or inf it gives.
     """
+    complex_ok = True
+
     def forward(self, a, *, axes, correction, keepdim, grad_count):
         out = self._variance(a, axes, correction, keepdim)
         self.grad_count = grad_count
@@ -205,8 +214,11 @@ class Var(Function):
             n *= a.shape[ax]
         self.centered = a - _mean_array(a, axes, True, n)
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
+        c = self.centered
         with ieee_errors():
-            squares = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
+            # |c|^2: a complex input's variance is real
+            squares = (c.real * c.real + c.imag * c.imag if c.dtype.kind == "c" else c * c)
+            squares = squares.sum(axis=axes, keepdims=keepdim)
             return squares / builtins.max(n - correction, 0)
 
     def backward(self, g):
@@ -221,8 +233,10 @@ class Var(Function):
             xp = backend.xp_of(a._array)
             arr = a._array
             with ieee_errors():
-                factor = xp.where(arr == arr.mean(), xp.nan, xp.inf).astype(arr.dtype)
-            return Mul.apply(spread, Tensor._wrap(factor))
+                factor = xp.where(arr == arr.mean(), xp.nan, xp.inf).astype(arr.real.dtype)
+            # real g times a real factor, then complex for a complex input (nan + 0j, as
+            # PyTorch: a complex product would spread the NaN to the imaginary part)
+            return cast_to(Mul.apply(spread, Tensor._wrap(factor)), arr.dtype)
         if is_grad_enabled():
             centered = sub(a, Mean.apply(a, axes=self.axes, keepdim=True))
         scale = 2.0 / dof if dof != 0 else float("inf")     # 2 / 0 is inf, as in C++
@@ -237,6 +251,7 @@ class Std(Var):
     Written as torch's formula so that its second derivative agrees too (NaN included, where
     torch's is NaN: the derivative with respect to g of 0 / (2 std) at std = 0).
     """
+    complex_ok = True         # std = sqrt(var) with var real: Var's complex backward carries over
 
     def forward(self, a, *, axes, correction, keepdim, grad_count):
         self.grad_count = grad_count
@@ -255,11 +270,16 @@ class Std(Var):
 class LogSumExp(Function):
     """log(sum(exp(a))) over ``axes``, shifted by the max so that it cannot overflow.
 
-    Backward: d lse / d a_i = exp(a_i - lse) = softmax(a)_i, from the saved input and output.
+    Backward: d lse / d a_i = exp(a_i - lse) = softmax(a)_i, from the saved input and output
+    (holomorphic for complex a: the gradient is g * conj(softmax(a)_i)).  A complex input
+    is shifted by the max of its real parts (only they can overflow exp); the log is the
+    principal one.
     """
+    complex_ok = True
+
     def forward(self, a, *, axes, keepdim):
         xp = backend.xp_of(a)
-        m = xp.amax(a, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
+        m = xp.amax(a.real, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
         m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
         out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
         self.kept_shape = out.shape
@@ -272,7 +292,7 @@ class LogSumExp(Function):
     def backward(self, g):
         a, out = self.saved_tensors
         softmax_a = exp(sub(a, reshape_to(out, self.kept_shape)))
-        return mul(_spread(g, a.shape, self.axes, self.keepdim), softmax_a)
+        return mul(_spread(g, a.shape, self.axes, self.keepdim), conj_of(softmax_a))
 
 
 def _slice_sum(t, dim):
@@ -356,13 +376,18 @@ def _float_input(a, dtype=None, name="sum"):
         raise not_a_tensor(name, a)
     if dtype is not None:
         target = dtypes.to_dtype(dtype)
-        if name == "mean" and target.np.kind != "f":
+        if name == "mean" and target.np.kind not in "fc":
             raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be "
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_type_name(target.np)}")
-        if target.np.kind != "f" and a.requires_grad and is_grad_enabled():
+        if target.np.kind not in "fc" and a.requires_grad and is_grad_enabled():
             # the result would have to carry a gradient, which an integer cannot
             raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
+        if a._array.dtype.kind == "c" and target.np.kind != "c":
+            # PyTorch converts as .to(dtype) does: the real part, with its warning
+            warnings.warn("Casting complex values to real discards the imaginary part",
+                          UserWarning, stacklevel=3)
+            a = cast_to(a, a._array.real.dtype)
         with ieee_errors():          # NaN or out-of-range values convert silently, as PyTorch
             return cast(a, target)
     return a
@@ -378,7 +403,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype, "mean")
-    if a._array.dtype.kind != "f":
+    if a._array.dtype.kind not in "fc":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
     return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=keepdim)
@@ -501,6 +526,8 @@ def _arg_extreme(a, dim, keepdim, largest):
     xp = backend.xp_of(a._array)
     if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
         raise RuntimeError(f"{name}(): does not support bool input")
+    if a._array.dtype.kind == "c":        # complex numbers have no order
+        raise RuntimeError(f"{name}(): does not support complex input")
     _check_arg_reducible(a, dim, name)
     pick = xp.argmax if largest else xp.argmin
     if dim is None:
@@ -538,7 +565,7 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
         correction, dim = int(dim), None
-    if a._array.dtype.kind != "f":
+    if a._array.dtype.kind not in "fc":
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got "
                            f"{a.dtype.name})")
     if dim is None or a.ndim == 0:
@@ -568,8 +595,9 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
 
 
 def _as_float(a):
-    """``a`` itself when floating point, else cast to the default float dtype (as PyTorch)."""
-    if a._array.dtype.kind != "f":
+    """``a`` itself when floating point or complex, else cast to the default float dtype (as
+    PyTorch)."""
+    if a._array.dtype.kind not in "fc":
         a = cast(a, dtypes.default_float())
     return a
 

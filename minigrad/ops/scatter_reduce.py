@@ -250,7 +250,7 @@ def index_fill(input, dim, index, value):
         # PyTorch's parser reads a Python int as int64, or uint64 when larger
         raise OverflowError("int too big to convert" if number > 0 else
                             "can't convert negative int to unsigned")
-    if isinstance(number, (complex, np.complexfloating)):
+    if isinstance(number, (complex, np.complexfloating)) and input._array.dtype.kind != "c":
         raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is "
                            "not supported")
     d = normalize_dim(dim, input.ndim)

@@ -299,6 +299,8 @@ class _NanToZero(Function):
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """sum over ``dim`` counting NaN as 0 (integers and bools summed as int64)."""
     a = input if dtype is None else cast(input, dtype)
+    if a._array.dtype.kind == "c":
+        raise RuntimeError("nansum on CPU does not support complex inputs")
     if a._array.dtype.kind == "f":
         a = _NanToZero.apply(a)
     return _sum(a, dim, keepdim)
@@ -307,6 +309,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """mean over ``dim`` of the elements that are not NaN: nansum / their count (NaN where
     there is none)."""
+    if input._array.dtype.kind == "c":       # PyTorch's nanmean is a nansum, which refuses
+        raise RuntimeError("nansum on CPU does not support complex inputs")
     if input._array.dtype.kind != "f":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {scalar_type_name(input._array.dtype)}")

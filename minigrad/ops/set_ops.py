@@ -86,6 +86,12 @@ def _unique(name, input, sort, return_inverse, return_counts, dim):
     return result[0] if len(result) == 1 else result
 
 
+def _refuse_complex(input):
+    """Complex numbers have no order to sort the distinct values by: PyTorch refuses them."""
+    if isinstance(input, Tensor) and input._array.dtype.kind == "c":
+        raise not_implemented_for("unique", input._array.dtype)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values of ``input`` (``dim=None``: a 1-d tensor) or its distinct slices
     along ``dim`` (shape of input with size(dim) replaced by their number), in ascending
@@ -94,6 +100,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     ``output[inverse] == input``; ``return_counts`` adds how often each output value occurs.
     Returns the output alone, or a tuple of it and the requested extras (int64).  The order
     is ascending even with ``sorted=False`` (any order is allowed there).  No gradient."""
+    _refuse_complex(input)
     return _unique("unique", input, True, return_inverse, return_counts, dim)
 
 
@@ -101,6 +108,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     """``unique`` of each run of equal consecutive values (or slices along ``dim``): keeps
     the first of every run, in input order, so ``[1, 1, 2, 1]`` gives ``[1, 2, 1]``.
     ``return_inverse`` gives each element's run number, ``return_counts`` each run's length."""
+    _refuse_complex(input)
     return _unique("unique_consecutive", input, False, return_inverse, return_counts, dim)
 
 

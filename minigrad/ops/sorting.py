@@ -20,7 +20,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim, not_implemented_for
 from .elementwise import cast, div, mul, where
-from .plumbing import expand_to, reshape_to
+from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
 from .reduce import MaxResult, prod
 from .scatter_gather import gather
@@ -49,8 +49,15 @@ def _check_dim(a, dim):
     return normalize_dim(dim, max(a.ndim, 1))
 
 
+def _refuse_complex(a, name):
+    """PyTorch's refusal to order complex numbers (they have no order)."""
+    if a._array.dtype.kind == "c":
+        raise RuntimeError(f" {name} does not support complex dtypes on CPU")
+
+
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
+    _refuse_complex(input, "Sort")
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
@@ -61,6 +68,7 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """The indices that sort ``input`` along ``dim``."""
+    _refuse_complex(input, "Sort")
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
@@ -73,6 +81,7 @@ def msort(input):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
+    _refuse_complex(input, "topk")
     d = _check_dim(input, dim)
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:
@@ -108,6 +117,8 @@ def _in_half(out, a):
 
 class CumSum(Function):
     """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
+    complex_ok = True             # linear, real coefficients: right as written
+
     def forward(self, a, *, dim, reverse=False):
         self.dim, self.reverse = dim, reverse
         xp = backend.xp_of(a)
@@ -123,6 +134,8 @@ class CumSum(Function):
 
 class CumProd(Function):
     """out_i = prod_{j <= i} a_j along ``dim``, for an input without zeros."""
+    complex_ok = True
+
     def forward(self, a, *, dim):
         self.dim = dim
         out = _in_half(backend.xp_of(a).cumprod(a, axis=dim, dtype=_accumulator(a)), a)
@@ -131,8 +144,9 @@ class CumProd(Function):
 
     def backward(self, g):
         # d out_i / d a_j = out_i / a_j for i >= j: a reversed cumsum of g * out, over a
+        # (conjugated factors for complex input: g * conj(out_i / a_j))
         a, out = self.saved_tensors
-        return div(CumSum.apply(mul(g, out), dim=self.dim, reverse=True), a)
+        return div(CumSum.apply(mul(g, conj_of(out)), dim=self.dim, reverse=True), conj_of(a))
 
 
 def _running(input, dim, dtype, name):

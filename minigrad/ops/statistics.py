@@ -11,10 +11,12 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import normalize_dim, not_implemented_for, scalar_type_name
+from .complex_numbers import complex as complex_, imag, real
 from .elementwise import add, cast, clamp, div, mul, sqrt, sub, where
 from .matmul import matmul
 from .movement import reshape, transpose, unsqueeze
+from .plumbing import conj_of
 from .reduce import sum as sum_
 from .scatter_gather import gather
 from .shaping import diagonal, movedim
@@ -32,12 +34,12 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     columns; one variable, a 1-d input or a single row, gives a 0-d result).  With weights
     w = fweights * aweights: mean = sum(w x) / sum(w), cov = (x - mean) w (x - mean)^T /
     (sum(w) - correction * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped
-    at 0."""
+    at 0.  For complex variables the transpose is the conjugate one (cov_ij = E[x_i conj(x_j)])."""
     if input.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input.ndim} dimensions")
     x = input if input.ndim == 2 else reshape(input, 1, -1)
-    if x._array.dtype.kind != "f":
+    if x._array.dtype.kind not in "fc":
         x = cast(x, dtypes.default_float().np)
     n = x.shape[1]
     w = None
@@ -47,7 +49,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
                                f"fweights with {scalar_type_name(fweights._array.dtype)} dtype")
         if (fweights._array < 0).any():
             raise RuntimeError("cov(): fweights cannot be negative")
-        w = cast(fweights, x._array.dtype)
+        w = cast(fweights, x._array.real.dtype)       # weights are real, complex x too
     if aweights is not None:
         if aweights._array.dtype.kind != "f":
             raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got "
@@ -76,20 +78,25 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         weighted = mul(centred, w)
     norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = div(matmul(centred, transpose(weighted, 0, 1)), norm)
+        c = div(matmul(centred, conj_of(transpose(weighted, 0, 1))), norm)
     # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result
     return reshape(c) if tuple(c.shape) == (1, 1) else c
 
 
 def corrcoef(input):
     """Pearson correlation coefficients of the rows of ``input``: cov / (std_i std_j),
-    clipped to [-1, 1]; a 1-d input gives a 0-d result."""
+    clipped to [-1, 1] (complex: the real and imaginary parts clipped apart); a 1-d input
+    gives a 0-d result."""
     c = cov(input)
     if c.ndim == 0:
         return div(c, c)
-    std = sqrt(diagonal(c))
+    d = diagonal(c)
+    is_complex = c._array.dtype.kind == "c"
+    std = sqrt(real(d) if is_complex else d)      # a complex variance is real: c_ii = E|x_i|^2
     with np.errstate(divide="ignore", invalid="ignore"):
         r = div(div(c, unsqueeze(std, 1)), unsqueeze(std, 0))
+    if is_complex:
+        return complex_(clamp(real(r), -1.0, 1.0), clamp(imag(r), -1.0, 1.0))
     return clamp(r, -1.0, 1.0)
 
 
@@ -277,6 +284,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
                                "got side of left while right was True")
         right = side == "right"
+    for t in (sorted_sequence, input):
+        if isinstance(t, Tensor) and t._array.dtype.kind == "c":   # no order for complex
+            raise not_implemented_for("searchsorted_out_cpu", t._array.dtype)
     seq = sorted_sequence._array
     if sorter is not None:
         seq = np.take_along_axis(seq, sorter._array, -1)
@@ -324,4 +334,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     a = elements._array if isinstance(elements, Tensor) else np.asarray(elements)
     b = test_elements._array if isinstance(test_elements, Tensor) else \
         np.asarray(test_elements)
+    for array in (a, b):
+        if array.dtype.kind == "c":           # PyTorch's isin sorts, and complex has no order
+            raise RuntimeError(f"Unsupported input type encountered for isin(): "
+                               f"{scalar_type_name(array.dtype)}")
     return Tensor._wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert))
