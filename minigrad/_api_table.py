@@ -23,8 +23,8 @@ from minigrad.nn.utils import parametrizations, prune
 __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
-    "Deliberately left out: complex numbers (so linalg.eig/eigvals, whose results are "
-    "complex), sparse and quantized tensors, FFTs, distributed and multiprocessing, the JIT "
+    "Deliberately left out: complex32 (numpy has no half-precision complex type), sparse "
+    "and quantized tensors, distributed and multiprocessing, the JIT "
     "and export (torch.compile returns what it is given, unchanged), CUDA streams and AMP "
     "(minigrad's GPU path is cupy, eager and float32), and torchvision/torchaudio (datasets "
     "are read with minigrad.utils.data).")
@@ -85,6 +85,7 @@ def namespaces():
                                                                              "Optimizer")]),
         ("torch.autograd", _public(minigrad.autograd, "module")),
         ("torch.linalg", functions_of(minigrad.linalg)),
+        ("torch.fft", exported(minigrad.fft)),
         ("torch.functional", functions_of(minigrad.functional)),
         ("torch.backends", sorted(minigrad.backends.__all__)),
         ("torch.utils.data", _public(minigrad.utils.data, "classes")),
