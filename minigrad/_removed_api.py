@@ -93,7 +93,20 @@ def set_default_tensor_type(t):
 
 
 def _resize(self, *sizes):
+    """The deprecated out-of-place resize: a reshape that must keep the element count
+    (PyTorch's autograd version of it; ``resize_`` is the one that may change it)."""
     warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) \
+        else tuple(sizes)
+    count = 1
+    for s in shape:
+        count *= int(s)
+    if count != self.numel():
+        have = "x".join(map(str, self.shape))
+        raise RuntimeError(f"requested resize to {'x'.join(map(str, shape))} ({count} elements "
+                           f"in total), but the given tensor has a size of {have} "
+                           f"({self.numel()} elements). autograd's resize can only change the "
+                           f"shape of a given tensor, while preserving the number of elements. ")
     return self.clone().resize_(*sizes)
 
 

@@ -173,3 +173,15 @@ def test_func_helpers_match_pytorch():
                 L.func.debug_unwrap(x) is x)
     (mine, _), (theirs, _) = _each(case)
     assert mine == theirs
+
+
+@pytest.mark.parametrize("case", [
+    lambda L: L.arange(6.0).resize(),            # resize keeps the element count
+    lambda L: L.arange(6.0).resize(4),
+    lambda L: L.ones(2, 3).tile(),               # no dims
+    lambda L: L.ones(2, 3).sum_to_size(),        # no size
+])
+def test_argument_refusals_match_pytorch(case):
+    (mine, _), (theirs, _) = _each(case)
+    assert isinstance(theirs, Exception) and type(mine) is type(theirs), (mine, theirs)
+    assert str(mine).split(". ")[0] == str(theirs).split(". ")[0]

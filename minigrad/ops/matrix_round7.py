@@ -37,6 +37,8 @@ def trace(input):
 def sum_to_size(self, *size):
     """``Tensor.sum_to_size``: ``self`` summed down to ``size`` (given as ints or one
     sequence), which must be expandable to self's shape: the adjoint of ``expand``."""
+    if not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     size = tuple(int(s) for s in size)

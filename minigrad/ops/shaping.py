@@ -246,6 +246,8 @@ def tile(input, dims):
 
 def tile_method(self, *dims):
     """``Tensor.tile``: the dims as separate ints (``x.tile(2, 2)``) or one sequence."""
+    if not dims:
+        raise TypeError('tile() missing 1 required positional arguments: "dims"')
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     for d in dims:
