@@ -148,6 +148,8 @@ class SideBySide:
             details = ((type(value).__name__,) if self.tensor_type else ()) + \
                 (str(value.dtype).split(".")[-1], tuple(value.shape)) + \
                 ((bool(value.requires_grad),) if self.requires_grad else ())
+            if isinstance(value, torch.Tensor):      # a lazy conjugate/negative view written out
+                value = value.resolve_conj().resolve_neg()
             return ("tensor",) + details + (value.detach().numpy().copy(),)
         if isinstance(value, np.ndarray) or (self.numpy_scalars and
                                              isinstance(value, np.floating)):
@@ -178,8 +180,8 @@ class SideBySide:
             assert isinstance(mine, tuple) and mine[:-1] == theirs[:-1], \
                 f"{where}: {mine[:-1]} vs {theirs[:-1]}"
             a, b = mine[-1], theirs[-1]
-            if b.dtype.kind == "f":
-                rtol, atol = self.tolerance(b.dtype)
+            if b.dtype.kind in "fc":          # complex: the tolerances of its parts' dtype
+                rtol, atol = self.tolerance(b.real.dtype)
                 np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True,
                                            err_msg=where)
             else:

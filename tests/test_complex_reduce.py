@@ -95,7 +95,8 @@ def test_refused_like_torch(name, f):
         with pytest.raises((RuntimeError, NotImplementedError)) as info:
             f(lib, lib.tensor(Z, requires_grad=True))
         errors.append((info.type, str(info.value)))
-    assert errors[1] == errors[0]
+    # the same type, torch's words (minigrad may add where complex tensors are supported)
+    assert errors[1][0] == errors[0][0] and errors[1][1].startswith(errors[0][1])
 
 
 @pytest.mark.parametrize("name, f", [

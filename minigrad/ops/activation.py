@@ -260,6 +260,8 @@ class PiecewiseLinear(Function):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
     there): the gradient flows only strictly inside (min_val, max_val)."""
+    if input._array.dtype.kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
     if inplace:
         return overwrite_with(input, hardtanh, min_val, max_val)
     if min_val > max_val:

@@ -765,13 +765,21 @@ def _two_tensors(name, a, b):
 def maximum(a, b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         _two_tensors("maximum", a, b)
+    refuse_complex_pair(a, b, "maximum")
     return _binary(Maximum, a, b, "maximum")
 
 
 def minimum(a, b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         _two_tensors("minimum", a, b)
+    refuse_complex_pair(a, b, "minimum")
     return _binary(Minimum, a, b, "minimum")
+
+
+def refuse_complex_pair(a, b, name):
+    """maximum / minimum / fmax / fmin: complex numbers have no order (PyTorch's words)."""
+    if a._array.dtype.kind == "c" or b._array.dtype.kind == "c":
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
 
 
 def _two_numbers_dtype(a, b):
@@ -882,6 +890,8 @@ def sigmoid(a):
 def relu(a):
     if isinstance(a, Tensor) and a._array.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
+    if isinstance(a, Tensor) and a._array.dtype.kind == "c":     # PyTorch's relu is a clamp
+        raise NotImplementedError("clamp is not supported for complex types")
     return Relu.apply(a)
 
 

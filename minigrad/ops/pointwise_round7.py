@@ -12,7 +12,7 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
-from .elementwise import cast, select_grad, sub
+from .elementwise import cast, refuse_complex_pair, select_grad, sub
 from .plumbing import sum_to
 
 __all__ = ["rsub", "fmax", "fmin", "isposinf", "isneginf", "fill", "fill_", "detach", "detach_"]
@@ -67,6 +67,7 @@ def _nan_ignoring(function, input, other, name):
             raise TypeError(f"{name}(): argument '{what}' (position {pos}) must be Tensor, not "
                             f"{type(value).__name__}")
     broadcast_shape(input._array.shape, other._array.shape, name)
+    refuse_complex_pair(input, other, name)
     if input.device != other.device:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
                            f"two devices, {input.device} and {other.device}!")

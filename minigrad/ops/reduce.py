@@ -435,12 +435,14 @@ def _check_reducible(a, dim, name):
 
 def amax(a, dim=(), keepdim=False):
     """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
+    _unordered(a, "max_values_cpu")
     return MaxMin.apply(a, axes=_check_reducible(a, dim, "amax"), keepdim=keepdim,
                         largest=True, name="amax")
 
 
 def amin(a, dim=(), keepdim=False):
     """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
+    _unordered(a, "min_values_cpu")
     return MaxMin.apply(a, axes=_check_reducible(a, dim, "amin"), keepdim=keepdim,
                         largest=False, name="amin")
 
@@ -473,8 +475,11 @@ def _max_min(a, dim, keepdim, other, largest):
         b = dim if isinstance(dim, Tensor) else other
         return maximum(a, b) if largest else minimum(a, b)
     if dim is None:
+        _unordered(a, "max_all" if largest else "min_all")
         return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest,
                             name="max" if largest else "min")
+    if a._array.dtype.kind == "c":
+        raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
     d = normalize_dim(dim, a.ndim)
     src = a if a.ndim else a.reshape(1)
     if src.shape[d] == 0:
@@ -488,6 +493,12 @@ def _max_min(a, dim, keepdim, other, largest):
     if a.ndim == 0:
         values, indices = values.reshape(()), indices.reshape(())
     return MaxResult(values, indices, "max" if largest else "min")
+
+
+def _unordered(a, kernel):
+    """Complex numbers have no order: PyTorch's extreme-value kernels refuse them."""
+    if isinstance(a, Tensor) and a._array.dtype.kind == "c":
+        raise not_implemented_for(kernel, a._array.dtype)
 
 
 def _indices_of(a, dim, keepdim, largest):

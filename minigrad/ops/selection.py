@@ -21,7 +21,7 @@ from ._util import ieee_errors, normalize_dim, not_implemented_for, \
     scalar_type_name
 from .elementwise import Mul, cast, div, select_grad
 from .plumbing import expand_to, reshape_to
-from .reduce import MaxMin, MaxResult, TakeAlongDim, _reduced_axes, sum as _sum
+from .reduce import MaxMin, MaxResult, TakeAlongDim, _reduced_axes, _unordered, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 
@@ -49,6 +49,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     and amax's gradient (shared evenly among ties)."""
     if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
         raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    _unordered(input, "aminmax_cpu")
     if dim is None:
         if input._array.size == 0:
             raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
@@ -166,6 +167,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     """(values, indices) of the k-th smallest element (k from 1) along ``dim``; NaN counts as
     larger than any number."""
     d = _check_along(input, dim, "kthvalue")        # dim and k are checked before the dtype
+    _unordered(input, "kthvalue_cpu")
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
@@ -241,6 +243,7 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
 def median(input, dim=None, keepdim=False):
     """``median(input)``: the lower median of all elements (NaN if any is NaN);
     ``median(input, dim)``: (values, indices) of the lower median along ``dim``."""
+    _unordered(input, "median_cpu")
     if dim is None:
         if keepdim:
             raise TypeError('median() missing 1 required positional arguments: "dim"')
@@ -250,6 +253,7 @@ def median(input, dim=None, keepdim=False):
 
 def nanmedian(input, dim=None, keepdim=False):
     """median skipping NaN: the lower median of the numbers (NaN where all are NaN)."""
+    _unordered(input, "nanmedian_cpu")
     if dim is None:
         if keepdim:
             raise TypeError('nanmedian() missing 1 required positional arguments: "dim"')
@@ -261,6 +265,7 @@ def mode(input, dim=-1, keepdim=False):
     """(values, indices): the most frequent value along ``dim`` (the smallest of equally
     frequent ones; each NaN counts alone) and the index of its last occurrence."""
     d = _check_along(input, dim, "mode")
+    _unordered(input, "mode_cpu")
     if input.ndim == 0:
         return _take(input, d, None, keepdim, "mode")
     a = input._array

@@ -18,7 +18,8 @@ __all__ = ["result_type", "promote_types", "can_cast"]
 
 
 def _is_number(value):
-    return isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating))
+    return isinstance(value, (bool, int, float, complex, np.bool_, np.integer, np.floating,
+                              np.complexfloating))
 
 
 def _operand(value):
