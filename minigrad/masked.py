@@ -24,7 +24,7 @@ import numpy as np
 
 from . import backend, dtypes
 from .ops.elementwise import cast, div, maximum, mul, sqrt, sub, where
-from .ops._util import normalize_dim, to_tensor_like
+from .ops._util import normalize_dim, not_implemented_for, to_tensor_like
 from .ops.linalg import vector_norm
 from .ops.plumbing import conj_of
 from .ops.pointwise_more import logaddexp as _logaddexp
@@ -289,6 +289,8 @@ def median(input, dim=-1, *, keepdim=False, dtype=None, mask=None):
     """The (lower) median of the kept elements along ``dim`` (NaN where none is kept); the
     values only, without indices."""
     input = _input("median", input, dtype)
+    if input._array.dtype.kind == "c":             # complex numbers have no order
+        raise not_implemented_for("nanmedian_cpu", input._array.dtype)
     if input._array.dtype.kind == "f":
         return nanmedian(_filled(input, mask, "nan"), dim, keepdim).values
     # integers have no NaN to stand for a masked-out element: go through float64

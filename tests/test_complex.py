@@ -129,6 +129,21 @@ def test_complex_values_match_torch(case):
     lambda lib: int(lib.tensor(1 + 2j)),
     lambda lib: lib.tensor(1j, requires_grad=True).backward(),
     lambda lib: lib.tensor(Z, requires_grad=True).sum().backward(lib.ones(())),
+    lambda lib: lib.nn.functional.smooth_l1_loss(lib.tensor(Z), lib.tensor(Z)),
+    lambda lib: lib.nn.functional.huber_loss(lib.tensor(Z), lib.tensor(Z)),
+    lambda lib: lib.nn.functional.kl_div(lib.tensor(Z), lib.tensor(Z)),
+    lambda lib: lib.special.entr(lib.tensor(Z)),
+    lambda lib: lib.nn.functional.glu(lib.tensor(Z), 0),
+    lambda lib: lib.nn.functional.grid_sample(lib.tensor(Z).reshape(1, 1, 2, 3),
+                                              lib.zeros(1, 2, 2, 2, dtype=lib.float64),
+                                              align_corners=False),
+    lambda lib: lib.nn.functional.fractional_max_pool2d(lib.tensor(Z).reshape(1, 1, 2, 3), 2,
+                                                        output_size=1),
+    lambda lib: lib.tensor(Z).to(lib.cfloat).float_power_(2),    # complex64 can't hold the result
+    lambda lib: lib.tensor(Z).scatter_reduce(0, lib.zeros(2, 3, dtype=lib.int64),
+                                             lib.tensor(Z), "amax"),
+    lambda lib: lib.tensor(Z).index_reduce(0, lib.tensor([0, 1]), lib.tensor(Z), "prod",
+                                           include_self=False),
 ])
 def test_complex_refusals_match_torch(case):
     t, m = both(case)

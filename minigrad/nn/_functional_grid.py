@@ -13,7 +13,7 @@ import warnings
 from .. import backend
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import ieee_errors, scalar_type_name
+from ..ops._util import ieee_errors, no_complex_kernel, scalar_type_name
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -140,6 +140,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     even); 'bicubic' (4-D only) weights the 4 x 4 neighbours by the cubic convolution kernel
     (a = -0.75), the padding mode applied to each neighbour.  ``padding_mode``: 'zeros' reads 0 outside, 'border' clamps the coordinate to the
     edge, 'reflection' mirrors it back inside."""
+    if isinstance(input, Tensor):
+        no_complex_kernel(f"grid_sampler_{input.ndim - 2}d_cpu_kernel_impl", input)
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")

@@ -19,7 +19,8 @@ from ..autograd.function import keep_for_backward
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import clamp, where
 from ..ops.reduce import amax
-from ..ops._util import result_dtype as _result_dtype, scalar_type_name as _scalar_type_name
+from ..ops._util import (no_complex_kernel, result_dtype as _result_dtype,
+                         scalar_type_name as _scalar_type_name)
 from ..functional import broadcast_shapes, broadcast_tensors
 from ..dtypes import from_numpy_dtype
 from ..tensor import Tensor
@@ -72,6 +73,7 @@ def _xlogx(t):
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Elementwise 0.5 (x - y)^2 / beta where |x - y| < beta, else |x - y| - beta / 2;
     ``beta=0`` is the L1 loss."""
+    no_complex_kernel("smooth_l1_cpu", input, target)
     reduction = _legacy(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -90,6 +92,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Elementwise 0.5 (x - y)^2 where |x - y| < delta, else delta (|x - y| - delta / 2)
     (= delta * smooth_l1 with beta = delta); ``weight`` scales each element."""
+    no_complex_kernel("huber_cpu", input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _warn_size(input, target)
@@ -109,6 +112,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     log-probabilities and ``target`` probabilities (log-probabilities if ``log_target``).
     'batchmean' divides the sum by the batch size (the mathematical KL divergence); 'mean'
     divides by the number of elements, and warns about it as PyTorch does."""
+    if any(isinstance(t, Tensor) and t.is_complex() for t in (input, target)):
+        raise RuntimeError("kl_div: Complex inputs not supported.")
     if size_average is not None or reduce is not None:
         reduction = _legacy(size_average, reduce, reduction)
     elif reduction == "mean":

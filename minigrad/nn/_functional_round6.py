@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..creation import default_generator
+from ..ops._util import no_complex_kernel
 from ..tensor import Tensor
 from ..ops.elementwise import clamp, minimum
 from ..ops.type_info import finfo
@@ -117,6 +118,7 @@ def _window_starts(u, size, out, k, dtype):
 
 def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
     """(output, flat indices into each input plane) of d-dim fractional max pooling."""
+    no_complex_kernel(f"fractional_max_pool{d}d_out_frame", input)
     if output_size is None and output_ratio is None:
         raise ValueError(f"{name} requires specifying either an output_size or an "
                          "output_ratio")

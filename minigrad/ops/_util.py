@@ -155,6 +155,14 @@ def not_implemented_for(kernel, np_dtype):
     return NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(np_dtype)}'")
 
 
+def no_complex_kernel(kernel, *tensors):
+    """PyTorch's refusal of a complex input to an op it has no complex kernel for (minigrad's
+    version would compute something, but not what PyTorch users can rely on)."""
+    for t in tensors:
+        if isinstance(t, Tensor) and t._array.dtype.kind == "c":
+            raise not_implemented_for(kernel, t._array.dtype)
+
+
 def not_a_tensor(name, value, position=1):
     """PyTorch's TypeError for a non-Tensor where an op's tensor argument goes."""
     return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not "

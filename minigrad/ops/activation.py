@@ -25,7 +25,7 @@ from ..autograd import Function
 from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1p, maximum,
                           minimum, mul, neg, sigmoid, sub, tanh, where)
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import no_complex_kernel, not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
 from .writes import overwrite_with
 from .reduce import implicit_softmax_dim, softmax
@@ -359,6 +359,7 @@ def threshold(input, threshold, value, inplace=False):
 def glu(input, dim=-1):
     """Gated linear unit: split ``input`` in two halves a, b along ``dim`` (its size must be
     even) and return a * sigmoid(b); the output's ``dim`` is half as long."""
+    no_complex_kernel("glu_cpu", input)
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")
     d = dim + input.ndim if dim < 0 else dim

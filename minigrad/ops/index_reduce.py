@@ -15,7 +15,7 @@ import warnings
 
 from .. import backend
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import no_complex_kernel, normalize_dim, scalar_type_name
 from .indexing import setitem
 from .inplace import copy_
 from .movement import clone
@@ -66,6 +66,10 @@ def _check(input, dim, index, source, reduce):
 def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     """``input`` with source's slices reduced into the slices ``index`` names along ``dim``
     (see the module docstring); a new tensor, differentiable in input and source."""
+    if not include_self:
+        no_complex_kernel("index_reduce_func_exclude_input_init", input)
+    elif reduce in ("amax", "amin"):
+        no_complex_kernel("maximum_cpu" if reduce == "amax" else "minimum_cpu", input)
     d, idx = _check(input, dim, index, source, reduce)
     # PyTorch's (once per process there; here as Python's warning filters decide)
     warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,

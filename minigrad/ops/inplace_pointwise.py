@@ -248,11 +248,16 @@ logical_xor_ = _inplace(logical_xor, "logical_xor_", "input xor other (1 or 0)",
 
 def float_power_(input, exponent):
     """In place: ``input`` becomes input ** exponent in double precision; as PyTorch, only a
-    float64 ``input`` can hold the result."""
-    if isinstance(input, Tensor) and input._array.dtype.name != "float64":
-        raise RuntimeError(f"the base given to float_power_ has dtype "
-                           f"{scalar_type_name(input._array.dtype)} but the operation's result "
-                           f"requires dtype Double")
+    float64 ``input`` (complex128, for a complex result) can hold the result."""
+    if isinstance(input, Tensor):
+        wide = "complex128" if input._array.dtype.kind == "c" or \
+            isinstance(exponent, complex) or (isinstance(exponent, Tensor) and
+                                              exponent._array.dtype.kind == "c") else "float64"
+        if input._array.dtype.name != wide:
+            raise RuntimeError(f"the base given to float_power_ has dtype "
+                               f"{scalar_type_name(input._array.dtype)} but the operation's "
+                               f"result requires dtype "
+                               f"{'ComplexDouble' if wide == 'complex128' else 'Double'}")
     return run_inplace(input, PW.float_power, (exponent,), {}, "float_power_")
 
 

@@ -17,7 +17,8 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, result_dtype
+from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
+                    result_dtype)
 from .compare import Sign, _step, sign
 from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, log, log1p,
                           mul, neg, pow, sigmoid, sin, sub, where)
@@ -200,6 +201,7 @@ def xlog1py(input, other):
 
 def entr(input):
     """The elementwise entropy term: -x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays)."""
+    no_complex_kernel("entr_cpu", input)
     x = _floating(input)
     xp = backend.xp_of(x._array)
     positive_ = x._array > 0

@@ -24,7 +24,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, not_implemented_for, scalar_type_name
+from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,
+                    scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul, where
 from .movement import clone
@@ -132,6 +133,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if src._array.dtype != input._array.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     reduce = _REDUCE_ALIASES.get(reduce, reduce)
+    if reduce in ("amax", "amin"):         # complex numbers have no order (checked first)
+        no_complex_kernel(f"scatter_gather_tensor_cpu_reduce_{reduce}", input)
     if reduce not in REDUCE_UFUNCS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
                            f"got {reduce}")
