@@ -308,6 +308,10 @@ def _set(t, part, value):
     lambda lib: lib.tensor(Z).fill_(2 - 1j),
     lambda lib: (lib.tensor(Z) / 0).isnan(),
     lambda lib: 2 ** lib.tensor(Z) + 1 / lib.tensor(Z),
+    lambda lib: lib.logaddexp(lib.tensor(Z), lib.tensor(Z).flip(1) * 30),
+    lambda lib: lib.logaddexp(lib.tensor([1j]), lib.tensor([2.0])),
+    lambda lib: lib.nn.functional.silu(lib.tensor(Z)),
+    lambda lib: lib.nn.functional.silu(lib.tensor(Z, requires_grad=True)),
 ])
 def test_complex_api_details_match_torch(case):
     t, m = both(case)

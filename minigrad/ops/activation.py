@@ -22,6 +22,7 @@ import math
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1p, maximum,
                           minimum, mul, neg, sigmoid, sub, tanh, where)
 from ..tensor import Tensor
@@ -222,7 +223,11 @@ def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
     if inplace:
         return overwrite_with(input, silu)
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind == "c" and input.requires_grad and is_grad_enabled():
+        # PyTorch computes a complex silu but has no derivative for it
+        raise RuntimeError("silu does not support automatic differentiation for outputs with "
+                           "complex dtype.")
+    if input._array.dtype.kind not in "fc":
         raise not_implemented_for("silu_cpu", input._array.dtype)
     return mul(input, sigmoid(_floating(input)))
 

@@ -147,9 +147,23 @@ class LogAddExp(Function):
 
 
 def logaddexp(input, other):
-    """log(exp(input) + exp(other)), without overflow; floating dtypes only."""
+    """log(exp(input) + exp(other)), without overflow; floating or complex dtypes (for complex
+    numbers the principal log, shifted by the larger real part)."""
+    if _complex_pair(input, other):
+        a, b = _tensors(input, other, "logaddexp")
+        dtype = result_dtype(a, b)
+        a, b = cast(a, dtype), cast(b, dtype)
+        xp = backend.xp_of(a._array)
+        # only the real parts can overflow exp; the shift is a constant (no gradient)
+        m = Tensor._wrap(xp.maximum(a._array.real, b._array.real))
+        m = Tensor._wrap(xp.where(xp.isfinite(m._array), m._array, 0.0))
+        return add(log(add(exp(sub(a, m)), exp(sub(b, m)))), m)
     a, b = _floating_only_pair(input, other, "logaddexp", "logaddexp_cpu")
     return LogAddExp.apply(a, b, base2=False)
+
+
+def _complex_pair(a, b):
+    return any(isinstance(t, Tensor) and t._array.dtype.kind == "c" for t in (a, b))
 
 
 def logaddexp2(input, other):

@@ -117,3 +117,7 @@ register("conv_transpose2d_complex",
              _z(lib, a, b), _z(lib, c, d), stride=2, padding=1)),
          lambda g: [S(g.randn(1, 2, 3, 3), g.randn(1, 2, 3, 3), g.randn(2, 3, 3, 3),
                       g.randn(2, 3, 3, 3))])
+register("logaddexp_complex",
+         lambda lib, a, b, c, d: lib.view_as_real(lib.logaddexp(_z(lib, a, b), _z(lib, c, d))),
+         lambda g: [S(g.randn(4), g.uniform(4, low=-1, high=1), g.randn(4),
+                      g.uniform(4, low=-1, high=1))])
