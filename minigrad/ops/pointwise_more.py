@@ -153,11 +153,12 @@ def logaddexp(input, other):
         a, b = _tensors(input, other, "logaddexp")
         dtype = result_dtype(a, b)
         a, b = cast(a, dtype), cast(b, dtype)
-        xp = backend.xp_of(a._array)
-        # only the real parts can overflow exp; the shift is a constant (no gradient)
-        m = Tensor._wrap(xp.maximum(a._array.real, b._array.real))
-        m = Tensor._wrap(xp.where(xp.isfinite(m._array), m._array, 0.0))
-        return add(log(add(exp(sub(a, m)), exp(sub(b, m)))), m)
+        # as PyTorch: the operand with the larger real part plus log1p(exp(the other - it)),
+        # so only a non-positive real part is exponentiated, and the larger operand's
+        # imaginary part is kept as it is (not wrapped into (-pi, pi])
+        first = a._array.real >= b._array.real
+        big, small = where(first, a, b), where(first, b, a)
+        return add(big, log1p(exp(sub(small, big))))
     a, b = _floating_only_pair(input, other, "logaddexp", "logaddexp_cpu")
     return LogAddExp.apply(a, b, base2=False)
 
