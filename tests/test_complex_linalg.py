@@ -1,6 +1,7 @@
 """Complex linear algebra against torch: linalg.eig / eigvals (values, dtypes, errors and the
 gradient of phase-free losses), the conjugates in the products' gradients, complex alpha /
-beta, and the complex inputs that inverses, solves, determinants and norms now take."""
+beta, and the complex inputs that inverses, solves, determinants, norms and the decompositions
+(cholesky, qr, eigh, svd, lu, ldl, pinv, lstsq, matrix functions) now take."""
 import numpy as np
 import pytest
 
@@ -177,6 +178,131 @@ def test_vector_norm_dtype_must_match_complexity():
     assert minigrad.linalg.vector_norm(z, dtype=minigrad.complex128).dtype == minigrad.float64
 
 
-def test_unready_decompositions_refuse_complex_clearly():
-    with pytest.raises(NotImplementedError, match="supports complex tensors"):
-        minigrad.linalg.cholesky(minigrad.tensor(_complex(3, 3)))
+@pytest.mark.parametrize("hermitian", [True, False])
+def test_ldl_of_complex_matrices_as_lapack(hermitian):
+    z = _complex(3, 5, 5)
+    z[..., range(5), range(5)] *= 0.1                  # small diagonals: 2x2 blocks too
+    a = z + (z.conj() if hermitian else z).swapaxes(-1, -2)
+    b = _complex(3, 5, 2)
+    for dtype, tol in ((np.complex128, 1e-10), (np.complex64, 1e-3)):
+        (ld_m, piv_m), (ld_t, piv_t) = (lib.linalg.ldl_factor(lib.tensor(a.astype(dtype)),
+                                                              hermitian=hermitian)
+                                        for lib in (minigrad, torch))
+        np.testing.assert_array_equal(piv_m.numpy(), piv_t.numpy())
+        np.testing.assert_allclose(ld_m.numpy(), ld_t.numpy(), atol=tol, rtol=tol)
+        x_m = minigrad.linalg.ldl_solve(ld_m, piv_m, minigrad.tensor(b.astype(dtype)),
+                                        hermitian=hermitian)
+        x_t = torch.linalg.ldl_solve(ld_t, piv_t, torch.tensor(b.astype(dtype)),
+                                     hermitian=hermitian)
+        assert x_m.dtype == getattr(minigrad, str(x_t.dtype)[6:])
+        np.testing.assert_allclose(x_m.numpy(), x_t.numpy(), atol=10 * tol, rtol=10 * tol)
+
+
+# ----------------------------------------------------------------------------------------------
+# decompositions of complex matrices: values compared through phase-free quantities, gradients
+# of phase-free losses, the refusal of phase-dependent ones
+# ----------------------------------------------------------------------------------------------
+def _hpd(lib, z):
+    return z @ z.mH + 3 * lib.eye(z.shape[-1])
+
+
+def _herm(lib, z):
+    return z + z.mH
+
+
+def _svd_parts(lib, z):
+    u, s, vh = lib.linalg.svd(z, full_matrices=False)
+    return s, (u * s.unsqueeze(-2)) @ vh, u.abs(), u @ u.mH
+
+
+def _eigh_parts(lib, z):
+    w, v = lib.linalg.eigh(_herm(lib, z))
+    return w, v.abs(), v[..., :1] @ v[..., :1].mH
+
+
+def _qr_parts(lib, z):
+    q, r = lib.linalg.qr(z)
+    return q, r, q.abs()
+
+
+DECOMPOSITIONS = {
+    "cholesky": (lambda lib, z: lib.linalg.cholesky(_hpd(lib, z)), (2, 3, 3)),
+    "cholesky_upper": (lambda lib, z: lib.linalg.cholesky(_hpd(lib, z), upper=True), (3, 3)),
+    "cholesky_inverse": (lambda lib, z: lib.cholesky_inverse(lib.linalg.cholesky(
+        _hpd(lib, z))), (3, 3)),
+    "cholesky_solve": (lambda lib, z: lib.cholesky_solve(z[..., :2], lib.linalg.cholesky(
+        _hpd(lib, z)), upper=False), (3, 3)),
+    "qr": (_qr_parts, (2, 4, 3)),
+    "qr_wide": (_qr_parts, (3, 4)),
+    "eigh": (_eigh_parts, (2, 3, 3)),
+    "eigvalsh": (lambda lib, z: lib.linalg.eigvalsh(_herm(lib, z), UPLO="U"), (4, 4)),
+    "svd": (_svd_parts, (2, 4, 3)),
+    "svd_wide": (_svd_parts, (2, 4)),
+    "lu": (lambda lib, z: lib.linalg.lu(z), (2, 3, 3)),
+    "lu_solve": (lambda lib, z: lib.linalg.lu_solve(*lib.linalg.lu_factor(z), z[..., :1],
+                                                    adjoint=True), (3, 3)),
+    "pinv": (lambda lib, z: lib.linalg.pinv(z), (3, 2)),
+    "pinv_hermitian": (lambda lib, z: lib.linalg.pinv(_herm(lib, z), hermitian=True), (3, 3)),
+    "lstsq": (lambda lib, z: lib.linalg.lstsq(z, z[..., :1] + 1)[0], (4, 3)),
+    "matrix_exp": (lambda lib, z: lib.linalg.matrix_exp(z), (2, 3, 3)),
+    "matrix_power": (lambda lib, z: lib.linalg.matrix_power(z, -3), (3, 3)),
+    "norms": (lambda lib, z: lib.stack([lib.linalg.matrix_norm(z, o) for o in
+                                        ("fro", "nuc", 2, -2, 1, float("inf"))] +
+                                       [lib.linalg.cond(z)]), (3, 3)),
+    "householder": (lambda lib, z: lib.linalg.householder_product(z, z[..., 0, :2]), (4, 3)),
+    "ormqr": (lambda lib, z: lib.ormqr(z, z[..., 1, :], z[..., :2], transpose=True), (3, 3)),
+    "tensorsolve": (lambda lib, z: lib.linalg.tensorsolve(z.reshape(4, 2, 2), z[0]), (4, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECOMPOSITIONS))
+def test_decompositions_of_complex_matrices(name):
+    fn, shape = DECOMPOSITIONS[name]
+    array = _complex(*shape)
+    m, t = _pair(array)
+    outs_m, outs_t = fn(minigrad, m), fn(torch, t)
+    if not isinstance(outs_t, tuple):
+        outs_m, outs_t = (outs_m,), (outs_t,)
+    for om, ot in zip(outs_m, outs_t):
+        assert str(om.dtype)[9:] == str(ot.dtype)[6:]
+        np.testing.assert_allclose(om.detach().numpy(), ot.detach().resolve_conj().numpy(),
+                                   atol=1e-9)
+    _loss(minigrad, *outs_m).backward()
+    _loss(torch, *outs_t).backward()
+    _grads_agree(m, t, atol=1e-8)
+    # complex64: the same values to single precision
+    outs_m = fn(minigrad, minigrad.tensor(array.astype(np.complex64)))
+    outs_t = fn(torch, torch.tensor(array.astype(np.complex64)))
+    if not isinstance(outs_t, tuple):
+        outs_m, outs_t = (outs_m,), (outs_t,)
+    for om, ot in zip(outs_m, outs_t):
+        assert str(om.dtype)[9:] == str(ot.dtype)[6:]
+        np.testing.assert_allclose(om.numpy(), ot.resolve_conj().numpy(), atol=2e-4)
+
+
+@pytest.mark.parametrize("which", ["svd_u", "svd_vh", "eigh"])
+def test_phase_dependent_losses_refused_as_torch(which):
+    for lib in (minigrad, torch):
+        z = lib.tensor(_complex(3, 3)).requires_grad_(True)
+        if which == "eigh":
+            out, text = lib.linalg.eigh(z + z.mH)[1], "linalg_eigh_backward: The eigenvectors"
+        else:
+            u, _, vh = lib.linalg.svd(z)
+            out, text = (u if which == "svd_u" else vh), "svd_backward: The singular vectors"
+        with pytest.raises(RuntimeError, match=text + ".*ill-defined"):
+            out.sum().imag.backward()         # Im sum: moves with every phase
+
+
+def test_svd_and_eigh_second_derivatives_match_torch():
+    array = _complex(3, 3)
+    grads = []
+    for lib in (minigrad, torch):
+        z = lib.tensor(array).requires_grad_(True)
+        u, s, vh = lib.linalg.svd(z)
+        w, v = lib.linalg.eigh(z + z.mH)
+        loss = (s ** 3).sum() + (u.abs() ** 4).sum() + (w * w).sum() + (v.abs() ** 3).sum()
+        g, = lib.autograd.grad(loss, z, create_graph=True)
+        gg, = lib.autograd.grad((g.abs() ** 2).sum(), z)
+        grads.append((g.detach().numpy(), gg.numpy()))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, atol=1e-8, rtol=1e-7)

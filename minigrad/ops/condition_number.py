@@ -41,7 +41,7 @@ def _ord_text(p):
 
 def cond(A, p=None):
     """``linalg.cond``: the condition number (*) of A (*, m, n) in the norm ``p`` (module
-    docstring); p other than None / 2 / -2 needs square matrices.  Same dtype as A."""
+    docstring); p other than None / 2 / -2 needs square matrices.  A's (real) dtype."""
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg_cond(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
@@ -58,13 +58,13 @@ def cond(A, p=None):
     if p is None or p in (2, -2):
         check_matrices(A, "linalg.svd", square=False)
         if A.numel() == 0:
-            return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.dtype))
+            return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.real.dtype))
         s = svdvals(A)                                   # descending
         big, small = narrow(s, -1, 0, 1), narrow(s, -1, s.shape[-1] - 1, 1)
         return squeeze(div(small, big) if p == -2 else div(big, small), -1)
     check_matrices(A, "linalg.inv")
     if A.numel() == 0:
-        return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.dtype))
+        return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.real.dtype))
     if p == "nuc":
         s = svdvals(A)
         return mul(sum(s, -1), sum(div(1.0, s), -1))

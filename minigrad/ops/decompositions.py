@@ -6,7 +6,9 @@ Forward: numpy's batched LAPACK routines.  Backward: minigrad ops (gradients of 
 With A = L L^T, A = Q R, A = V diag(w) V^T and P = pinv(A):
 
 * cholesky: Phi(X) = tril(X) with its diagonal halved;
-  dA = sym(L^-T Phi(L^T tril(gL)) L^-1), sym(X) = (X + X^T) / 2
+  dA = sym(L^-T Phi(L^T tril(gL)) L^-1), sym(X) = (X + X^T) / 2; complex (A = L L^H):
+  dA = L^-H (X + tril(X, -1)^H) L^-1 / 2, X = tril(L^H gL), PyTorch's choice (its
+  Hermitian part is the gradient's; the diagonal keeps Im X_ii / 2)
 * qr (m >= n): only Q is a Function; R = triu(Q^T A) is a product of differentiable ops, so
   its gradient reaches Q and A by itself.  With M = -gQ^T Q and copyltu(M) the symmetric
   matrix built from M's lower triangle, dA = (gQ + Q copyltu(M)) R^-T.  For m < n the
@@ -18,6 +20,12 @@ With A = L L^T, A = Q R, A = V diag(w) V^T and P = pinv(A):
 * pinv: dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P (Golub and Pereyra's
   derivative of the pseudo-inverse, valid while the rank is constant), transposed term by
   term in ``Pinv.backward``.
+
+Complex matrices (Hermitian for cholesky / eigh) take the same formulas with conjugate
+transposes (^T -> ^H).  Their svd and eigh are one Function each (SvdPacked, EighPacked:
+all factors in one array), so that the gradients reaching U, S, V (w, V), a second
+derivative's included, meet in one backward, which refuses a loss that depends on the
+vectors' arbitrary phases, as PyTorch does.
 """
 from __future__ import annotations
 
@@ -28,15 +36,15 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
-from .elementwise import add, div, mul, sub, where
-from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, svdvals
+from .elementwise import abs as abs_, add, div, mul, sub, where
+from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
 from .matmul import matmul
 from .movement import cat, clone, mT, narrow, squeeze, unsqueeze
 from .plumbing import cast_to, conj_of
 from .reduce import sum as sum_
 from .shaping import diagonal, tril, triu
 from .sequence_more import diag_embed
-from .solve import Solve, _batch_prefix, check_matrices, result_type, solve_triangular
+from .solve import Solve, _batch_prefix, _mH, check_matrices, result_type, solve_triangular
 
 __all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "eigh", "eigvalsh", "eig",
            "eigvals", "svd", "torch_svd", "pinv", "pinverse", "matrix_rank", "lstsq"]
@@ -70,30 +78,36 @@ def _cholesky_arrays(a):
     n = a.shape[-1]
     L = xp.zeros_like(a)
     for j in range(n):
-        d = a[..., j, j] - (L[..., j, :j] ** 2).sum(-1)
+        row = L[..., j, :j]
+        # the pivot is real (a Hermitian diagonal minus squared magnitudes)
+        d = (a[..., j, j] - (row * row.conj()).sum(-1)).real
         bad = ~(d > 0)
         info = xp.where((info == 0) & bad, j + 1, info)
         root = xp.sqrt(xp.where(bad, 1.0, d))
         L[..., j, j] = root
-        col = a[..., j + 1:, j] - xp.einsum("...ik,...k->...i", L[..., j + 1:, :j], L[..., j, :j])
+        col = a[..., j + 1:, j] - xp.einsum("...ik,...k->...i", L[..., j + 1:, :j], row.conj())
         L[..., j + 1:, j] = col / root[..., None]
     return xp.where((info == 0)[..., None, None], L, xp.tril(L)), info.astype(np.int32)
 
 
 class Cholesky(Function):
     """The lower Cholesky factor of a (..., n, n), computed beforehand (``factor``) so that
-    its error code can be read; backward as in the module docstring."""
+    its error code can be read; backward as in the module docstring (^T -> ^H for a complex
+    Hermitian a: A = L L^H, the gradient is the Hermitian part)."""
+    complex_ok = True
     def forward(self, a, *, factor):
         self.save_for_backward(factor)
         return factor
 
     def backward(self, g):
         L, = self.saved_tensors
-        p = tril(matmul(mT(L), tril(g)))
-        p = sub(p, mul(diag_embed(diagonal(p, 0, -2, -1)), 0.5))
-        y = solve_triangular(mT(L), p, upper=True)              # L^-T P
-        s = mT(solve_triangular(mT(L), mT(y), upper=True))      # L^-T P L^-1
-        return mul(add(s, mT(s)), 0.5)
+        lh = _mH(L)
+        x = tril(matmul(lh, tril(g)))
+        # (X + X^H - diag X) / 2 from X's lower triangle: as PyTorch, the diagonal keeps
+        # X_ii / 2 (complex; for a real L this is sym of the docstring's Phi)
+        p = mul(add(x, _mH(tril(x, -1))), 0.5)
+        y = solve_triangular(lh, p, upper=True)                 # L^-H P
+        return solve_triangular(L, y, upper=False, left=False)  # L^-H P L^-1
 
 
 def _cholesky_error(info, name):
@@ -113,7 +127,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     if check_errors and bool((info != 0).any()):
         raise _cholesky_error(info, "linalg.cholesky_ex")
     L = Cholesky.apply(A, factor=factor)
-    return CholeskyExResult(mT(L) if upper else L, Tensor._wrap(info))
+    return CholeskyExResult(_mH(L) if upper else L, Tensor._wrap(info))
 
 
 def cholesky(A, *, upper=False):
@@ -124,7 +138,7 @@ def cholesky(A, *, upper=False):
     if bool((info != 0).any()):
         raise _cholesky_error(info, "linalg.cholesky")
     L = Cholesky.apply(A, factor=factor)
-    return mT(L) if upper else L
+    return _mH(L) if upper else L
 
 
 def torch_cholesky(input, upper=False):
@@ -135,14 +149,13 @@ def torch_cholesky(input, upper=False):
 # ----------------------------------------------------------------------------------------------
 # QR
 # ----------------------------------------------------------------------------------------------
-def _copyltu(m):
-    """The symmetric matrix whose lower triangle is m's."""
-    low = tril(m, -1)
-    return add(add(low, mT(low)), diag_embed(diagonal(m, 0, -2, -1)))
-
-
 class QrQ(Function):
-    """Q of the QR factorisation of a (..., m, n) ('reduced' or 'complete' ``mode``)."""
+    """Q of the QR factorisation of a (..., m, n) ('reduced' or 'complete' ``mode``).
+
+    Backward (m >= n; for a complex a too, R's diagonal being real): with W = Q^H gQ and
+    skew(W) = tril(W - W^H) with its diagonal halved, gA = (gQ + Q (skew(W) - W)) R^-H
+    (for a real a, skew(W) - W = copyltu(-W^T): the formula of the module docstring)."""
+    complex_ok = True
     def forward(self, a, *, mode):
         self.mode = mode
         xp = backend.xp_of(a)
@@ -164,9 +177,13 @@ class QrQ(Function):
             raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
                                "and nrows > ncols.")
         x = narrow(a, -1, 0, m) if m < n else a
-        r = triu(matmul(mT(q), x))
-        b = add(g, matmul(q, _copyltu(mul(matmul(mT(g), q), -1.0))))
-        gx = mT(solve_triangular(r, mT(b), upper=True))          # B R^-T
+        qh = _mH(q)
+        r = triu(matmul(qh, x))
+        w = matmul(qh, g)
+        low = tril(sub(w, _mH(w)))
+        low = sub(low, mul(diag_embed(diagonal(low, 0, -2, -1)), 0.5))
+        b = add(g, matmul(q, sub(low, w)))
+        gx = _mH(solve_triangular(r, _mH(b), upper=True))        # B R^-H
         if m < n:
             zeros = mul(narrow(a, -1, m, n - m), 0.0)
             return cat([gx, zeros], -1)
@@ -176,13 +193,13 @@ class QrQ(Function):
 def qr(A, mode="reduced"):
     """``linalg.qr``: (Q, R) with A = Q R, A (*, m, n), k = min(m, n): 'reduced' Q (*, m, k),
     R (*, k, n); 'complete' Q (*, m, m), R (*, m, n); 'r' R only (Q empty).  R is computed as
-    triu(Q^T A), so its gradient follows from Q's."""
+    triu(Q^H A), so its gradient follows from Q's."""
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
     check_matrices(A, "linalg.qr", square=False)
     q = QrQ.apply(A, mode="complete" if mode == "complete" else "reduced")
-    r = triu(matmul(mT(q), A))
+    r = triu(matmul(_mH(q), A))
     if mode == "r":
         q = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
         r = _ROnly.apply(r)
@@ -192,6 +209,7 @@ def qr(A, mode="reduced"):
 class _ROnly(Function):
     """R of ``linalg.qr(A, mode='r')``: the same values, but no gradient (its derivative
     needs Q, which that mode does not return): backward is PyTorch's error."""
+    complex_ok = True            # a copy; its backward refuses every dtype
     def forward(self, r):
         return r.copy()
 
@@ -206,7 +224,7 @@ class _ROnly(Function):
 # ----------------------------------------------------------------------------------------------
 class _EighFactor(Function):
     """One factor of eigh(a) (eigenvalues ascending, or eigenvectors), ``uplo`` the triangle
-    read."""
+    read; for a real a (a complex, Hermitian, one goes through EighPacked)."""
     index = None
 
     def forward(self, a, *, uplo):
@@ -222,13 +240,61 @@ class _EighFactor(Function):
         return w, v
 
 
+class EighPacked(Function):
+    """eigh of a complex Hermitian a (..., n, n) in one array (..., n, n + 1): V in the first
+    n columns, the (real) eigenvalues in the last, so that every gradient reaching them (a
+    second derivative's too) meets in one node.  Backward, with W = V^H gV:
+    V (diag(gw) + F o (W - W^H) / 2) V^H, F_ij = 1 / (w_j - w_i) (0 on the diagonal).  A loss
+    with Im diag(W) != 0 depends on the eigenvectors' phases: refused, as PyTorch does."""
+    complex_ok = True
+
+    def forward(self, a, *, uplo):
+        xp = backend.xp_of(a)
+        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        out = xp.concatenate([v, w[..., None].astype(v.dtype)], axis=-1)
+        self.save_for_backward(out)             # the output itself: differentiable again
+        return out
+
+    def backward(self, g):
+        packed, = self.saved_tensors
+        n = packed.shape[-2]
+        v, w = _eigh_parts(packed)
+        gv, gw = _eigh_parts(g)
+        vh = _mH(v)
+        vg = matmul(vh, gv)
+        if not np.allclose(backend.as_numpy(diagonal(vg, 0, -2, -1)._array).imag, 0.0,
+                           rtol=1e-2, atol=1e-2):
+            raise RuntimeError("linalg_eigh_backward: The eigenvectors in the complex case are "
+                               "specified up to multiplication by e^{i phi}. The specified loss "
+                               "function depends on this quantity, so it is ill-defined.")
+        diff = sub(unsqueeze(w, -2), unsqueeze(w, -1))          # w_j - w_i
+        eye = backend.xp_of(w._array).eye(n, dtype=bool)
+        f = where(eye, 0.0, div(1.0, where(eye, 1.0, diff)))
+        inner = add(mul(f, mul(sub(vg, _mH(vg)), 0.5)), _diag_of(gw))
+        return matmul(matmul(v, inner), vh)
+
+
+def _eigh_parts(packed):
+    """(V (..., n, n), w (..., n) real) read off EighPacked's array."""
+    n = packed.shape[-2]
+    return narrow(packed, -1, 0, n), real(squeeze(narrow(packed, -1, n, 1), -1))
+
+
 class EighVals(_EighFactor):
-    """Eigenvalues (..., n) of the symmetric a (..., n, n); backward V diag(g) V^T."""
+    """Eigenvalues (..., n) of the symmetric (or Hermitian) a (..., n, n); backward
+    V diag(g) V^H (V from EighPacked in a complex a's recorded backward)."""
     index = 0
+    complex_ok = True
+
+    def _factors(self):
+        a, w, v = self.saved_tensors
+        if is_grad_enabled() and a._array.dtype.kind == "c":
+            return _eigh_parts(EighPacked.apply(a, uplo=self.uplo))[::-1]
+        return super()._factors()
 
     def backward(self, g):
         _, v = self._factors()
-        return matmul(mul(v, unsqueeze(g, -2)), mT(v))
+        return matmul(mul(v, unsqueeze(g, -2)), _mH(v))
 
 
 class EighVecs(_EighFactor):
@@ -255,6 +321,9 @@ def eigh(A, UPLO="L"):
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
     check_matrices(A, "linalg.eigh")
     _check_uplo(UPLO)
+    if A._array.dtype.kind == "c":          # one node for both (see EighPacked)
+        v, w = _eigh_parts(EighPacked.apply(A, uplo=UPLO))
+        return EighResult(clone(w), clone(v))
     return EighResult(EighVals.apply(A, uplo=UPLO), EighVecs.apply(A, uplo=UPLO))
 
 
@@ -414,7 +483,11 @@ def svd(A, full_matrices=True, *, driver=None):
     descending; U (*, m, k) and Vh (*, k, n) when not ``full_matrices``, else U (*, m, m),
     Vh (*, n, n) (the extra columns, LAPACK's, have no gradient)."""
     svdvals(A)                       # the same checks (and errors) as svdvals
-    u, s, vh = SvdU.apply(A), SvdVals.apply(A), SvdVh.apply(A)
+    if A._array.dtype.kind == "c":   # one node for the three factors (see SvdPacked)
+        u, s, vh = svd_parts(SvdPacked.apply(A), *A.shape[-2:])
+        s = clone(s)
+    else:
+        u, s, vh = SvdU.apply(A), SvdVals.apply(A), SvdVh.apply(A)
     if full_matrices and A.shape[-2] != A.shape[-1]:
         extra_u, extra_vh = _complements(A._array)
         u, vh = _complete(u, extra_u), mT(_complete(mT(vh), extra_vh.swapaxes(-1, -2)))
@@ -422,11 +495,11 @@ def svd(A, full_matrices=True, *, driver=None):
 
 
 def torch_svd(input, some=True, compute_uv=True):
-    """``torch.svd``: (U, S, V) with input = U diag(S) V^T (V, not Vh); ``some`` False gives
+    """``torch.svd``: (U, S, V) with input = U diag(S) V^H (V, not Vh); ``some`` False gives
     square U and V; ``compute_uv`` False gives zero U and V of those shapes."""
     u, s, vh = svd(input, full_matrices=not some)
     if compute_uv:
-        return TorchSvdResult(u, s, mT(vh))
+        return TorchSvdResult(u, s, _mH(vh))
     xp = backend.xp_of(input._array)
     return TorchSvdResult(Tensor._wrap(xp.zeros(u.shape, u._array.dtype)), s,
                           Tensor._wrap(xp.zeros(vh.shape[:-2] + vh.shape[-1:-3:-1],
@@ -455,7 +528,10 @@ def _cutoff(s, atol, rtol, shape, xp, dtype):
 
 class Pinv(Function):
     """The pseudo-inverse P (..., n, m) of a (..., m, n), singular values (eigenvalues'
-    magnitudes if ``hermitian``) at most ``cutoff`` dropped; backward Golub-Pereyra."""
+    magnitudes if ``hermitian``) at most ``cutoff`` dropped; backward Golub-Pereyra (with
+    conjugate transposes for a complex a)."""
+    complex_ok = True
+
     def forward(self, a, *, atol, rtol, hermitian):
         xp = backend.xp_of(a)
         if a.size == 0:
@@ -464,19 +540,20 @@ class Pinv(Function):
             w, v = xp.linalg.eigh(a)
             keep = xp.abs(w) > _cutoff(xp.abs(w), atol, rtol, a.shape, xp, a.dtype)[..., None]
             inv_w = xp.where(keep, 1.0 / xp.where(keep, w, 1.0), 0.0).astype(a.dtype)
-            out = (v * inv_w[..., None, :]) @ xp.swapaxes(v, -1, -2)
+            out = (v * inv_w[..., None, :]) @ xp.swapaxes(v, -1, -2).conj()
         else:
             u, s, vh = xp.linalg.svd(a, full_matrices=False)
             keep = s > _cutoff(s, atol, rtol, a.shape, xp, a.dtype)[..., None]
             inv_s = xp.where(keep, 1.0 / xp.where(keep, s, 1.0), 0.0).astype(a.dtype)
-            out = (xp.swapaxes(vh, -1, -2) * inv_s[..., None, :]) @ xp.swapaxes(u, -1, -2)
+            out = (xp.swapaxes(vh, -1, -2).conj() * inv_s[..., None, :]) @ \
+                xp.swapaxes(u, -1, -2).conj()
         self.save_for_backward(a, out)
         return out
 
     def backward(self, g):
         a, p = self.saved_tensors
-        pt, gt = mT(p), mT(g)
-        # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, transposed term by term
+        pt, gt = _mH(p), _mH(g)
+        # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P, adjoint term by term
         first = mul(matmul(matmul(pt, g), pt), -1.0)
         left = sub(gt, matmul(matmul(a, p), gt))                 # (I - A P) g^T
         second = matmul(left, matmul(p, pt))
@@ -542,11 +619,13 @@ def lstsq(A, B, rcond=None, *, driver=None):
                            f"Got {A.shape[-2]} and {b.shape[-2]}")
     x = matmul(pinv(A, rtol=rcond), b)
     xp = backend.xp_of(A._array)
-    empty = Tensor._wrap(xp.zeros((0,), A._array.dtype))
+    empty = Tensor._wrap(xp.zeros((0,), A._array.real.dtype))     # real for complex A
     rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \
         Tensor._wrap(xp.zeros((0,), np.int64))
     # no residuals: still an output of the solve (requiring grad with it), as PyTorch's
     sv, res = empty, narrow(x.reshape(-1), 0, 0, 0)
+    if res._array.dtype.kind == "c":                 # residuals are real
+        res = abs_(res)
     m, n = A.shape[-2:]
     if driver in ("gelsd", "gelss"):
         sv = svdvals(A).detach()
@@ -555,5 +634,5 @@ def lstsq(A, B, rcond=None, *, driver=None):
     full = driver == "gels" or (driver in ("gelsd", "gelss") and bool((rank._array == n).all()))
     if m > n and full:
         r = sub(matmul(A, x), b)
-        res = (r * r).sum(-2)
+        res = (r * r).sum(-2) if r._array.dtype.kind != "c" else (abs_(r) ** 2).sum(-2)
     return LstsqResult(x.squeeze(-1) if vector else x, res, rank, sv)

@@ -3,14 +3,16 @@ the Q it stands for); ``torch.qr`` (the older spelling of ``linalg.qr``).
 
 ``geqrf(A)`` for A (*, m, n), k = min(m, n): (a, tau) with R in a's upper triangle and, below
 the diagonal of column i, the tail of the reflector v_i (v_i[i] = 1, zeros above), so that
-A = Q R with Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^T.  Each reflector maps column i's
-part x = (alpha, x2) to (beta, 0): beta = -sign(alpha) ||x||, tau = (beta - alpha) / beta,
-v = (1, x2 / (alpha - beta)); a column already zero below the diagonal gets tau = 0 (H = I),
-as in LAPACK's larfg.  A loop over the columns, vectorised over the batch.  As in PyTorch,
-geqrf has no derivative (its results carry a backward that raises).
+A = Q R with Q = H_1 ... H_k, H_i = I - tau_i v_i v_i^H.  Each reflector maps column i's
+part x = (alpha, x2) to (beta, 0), beta real: beta = -sign(Re alpha) ||x||,
+tau = (beta - alpha) / beta, v = (1, x2 / (alpha - beta)); a column already zero below the
+diagonal (with a real alpha) gets tau = 0 (H = I), as in LAPACK's larfg.  A loop over the
+columns, vectorised over the batch.  As in PyTorch, geqrf has no derivative (its results
+carry a backward that raises).
 
-``ormqr`` applies the reflectors one at a time (H C = C - tau v (v^T C)), with differentiable
-ops, so it is differentiable in all three inputs, to any order.
+``ormqr`` applies the reflectors one at a time (H C = C - tau v (v^H C)), with differentiable
+ops, so it is differentiable in all three inputs, to any order; Q^H (``transpose``) uses the
+conjugates of the tau_i.
 """
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ from ._util import not_implemented_for, scalar_type_name
 from .decompositions import qr as linalg_qr
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import mT, narrow, unsqueeze
+from .movement import narrow, unsqueeze
+from .plumbing import conj_of
 from .shaping import tril
-from .solve import result_type
+from .solve import _mH, result_type
 
 __all__ = ["geqrf", "ormqr", "torch_qr"]
 
@@ -37,6 +40,7 @@ TorchQrResult = result_type("qr", ["Q", "R"])
 
 class _Geqrf(Function):
     """One result of geqrf (computed beforehand), with no derivative."""
+    complex_ok = True            # values only: its backward refuses every dtype
     def forward(self, a, *, value):
         return value
 
@@ -53,20 +57,21 @@ def _geqrf_arrays(a):
     tau = xp.zeros((r.shape[0], k), a.dtype)
     for j in range(k):
         alpha = r[:, j, j]
-        xnorm = xp.sqrt((r[:, j + 1:, j] ** 2).sum(-1))
-        active = xnorm != 0
-        beta = -xp.copysign(xp.hypot(alpha, xnorm), alpha)
+        xnorm = xp.sqrt((xp.abs(r[:, j + 1:, j]) ** 2).sum(-1))
+        # a complex alpha needs a reflector even with x2 = 0: beta (R's diagonal) is real
+        active = (xnorm != 0) | (alpha.imag != 0)
+        beta = -xp.copysign(xp.hypot(xp.abs(alpha), xnorm), alpha.real)
         safe_beta = xp.where(active, beta, 1.0)
         tau[:, j] = xp.where(active, (beta - alpha) / safe_beta, 0.0)
         scale = xp.where(active, 1.0 / xp.where(active, alpha - beta, 1.0), 1.0)
         r[:, j + 1:, j] *= scale[:, None].astype(a.dtype)
         r[:, j, j] = xp.where(active, beta, alpha)
-        # H_j applied to the remaining columns: C - tau v (v^T C), v = (1, r[j+1:, j])
+        # H_j^H applied to the remaining columns: C - conj(tau) v (v^H C), v = (1, r[j+1:, j])
         v = r[:, j:, j].copy()
         v[:, 0] = 1
         c = r[:, j:, j + 1:]
-        w = xp.einsum("bi,bic->bc", v, c)
-        r[:, j:, j + 1:] = c - tau[:, j, None, None] * v[:, :, None] * w[:, None, :]
+        w = xp.einsum("bi,bic->bc", v.conj(), c)
+        r[:, j:, j + 1:] = c - tau[:, j, None, None].conj() * v[:, :, None] * w[:, None, :]
     return r.reshape(a.shape), tau.reshape(tuple(batch) + (k,))
 
 
@@ -78,7 +83,7 @@ def geqrf(input):
                         f"{type(input).__name__}")
     if input.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
-    if input._array.dtype.kind != "f" or input._array.dtype == np.float16:
+    if input._array.dtype.kind not in "fc" or input._array.dtype == np.float16:
         raise not_implemented_for("geqrf_cpu", input._array.dtype)
     a, tau = _geqrf_arrays(input._array)
     return GeqrfResult(_Geqrf.apply(input, value=a), _Geqrf.apply(input, value=tau))
@@ -115,12 +120,12 @@ def _check_ormqr(input, tau, other, left):
             raise RuntimeError(f"torch.ormqr: Expected input and {name} to have the same dtype, "
                                f"but input has dtype{scalar_type_name(input._array.dtype)} and "
                                f"{name} has dtype {scalar_type_name(t._array.dtype)}")
-    if input._array.dtype.kind != "f" or input._array.dtype == np.float16:
+    if input._array.dtype.kind not in "fc" or input._array.dtype == np.float16:
         raise not_implemented_for("ormqr_cpu", input._array.dtype)
 
 
 def ormqr(input, input2, input3, left=True, transpose=False):
-    """``ormqr``: Q C (C Q when not ``left``; Q^T in place of Q when ``transpose``), C =
+    """``ormqr``: Q C (C Q when not ``left``; Q^H in place of Q when ``transpose``), C =
     input3 (*, m, p) ((*, p, m) when not left), Q = H_1 ... H_k (m x m) given by geqrf's
     (input (*, m, n), tau = input2 (*, k)).  Differentiable in all three (module
     docstring)."""
@@ -136,10 +141,12 @@ def ormqr(input, input2, input3, left=True, transpose=False):
     for i in order:
         vi = narrow(v, -1, i, 1)                                  # (*, m, 1)
         ti = unsqueeze(narrow(tau, -1, i, 1), -1)                 # (*, 1, 1)
+        if transpose:                                             # H_i^H: conj(tau_i)
+            ti = conj_of(ti)
         if left:
-            c = sub(c, mul(ti, matmul(vi, matmul(mT(vi), c))))
+            c = sub(c, mul(ti, matmul(vi, matmul(_mH(vi), c))))
         else:
-            c = sub(c, mul(ti, matmul(matmul(c, vi), mT(vi))))
+            c = sub(c, mul(ti, matmul(matmul(c, vi), _mH(vi))))
     return c
 
 

@@ -1,5 +1,6 @@
 """LDL^T factorisation of symmetric matrices with Bunch-Kaufman pivoting: ``linalg.ldl_factor``
-/ ``ldl_factor_ex`` and ``linalg.ldl_solve``, in LAPACK's sytrf layout (lower triangle).
+/ ``ldl_factor_ex`` and ``linalg.ldl_solve``, in LAPACK's sytrf layout (lower triangle);
+complex matrices as complex-symmetric (sytrf) or, with ``hermitian``, Hermitian (hetrf).
 
 A (*, n, n) symmetric (only its lower triangle is read) is factored as A = W D W^T with
 W = P_1 L_1 P_2 L_2 ..., D block diagonal with 1x1 and 2x2 blocks.  The packed result LD
@@ -47,6 +48,7 @@ _ALPHA = (1.0 + np.sqrt(17.0)) / 8.0
 
 class _NoDerivative(Function):
     """An array computed without a derivative: forward returns ``value``, backward raises."""
+    complex_ok = True            # values only: its backward refuses every dtype
     def forward(self, *sources, value, name):
         self.name = name
         return value
@@ -55,10 +57,20 @@ class _NoDerivative(Function):
         raise RuntimeError(f"derivative for aten::{self.name} is not implemented")
 
 
-def _symmetrize_lower(s):
-    """The symmetric matrices whose lower triangle is s's."""
-    low = np.tril(s)
-    return low + np.swapaxes(np.tril(s, -1), -1, -2)
+def _symmetrize_lower(s, herm=False):
+    """The symmetric (Hermitian if ``herm``: the diagonal's real part, conjugates above it)
+    matrices whose lower triangle is s's."""
+    upper = np.swapaxes(np.tril(s, -1), -1, -2)
+    if not herm:
+        return np.tril(s) + upper
+    diag = np.diagonal(s, 0, -2, -1).real
+    eye = np.eye(s.shape[-1], dtype=diag.dtype)
+    return np.tril(s, -1) + upper.conj() + diag[..., None] * eye
+
+
+def _size(x):
+    """LAPACK's measure of an entry for the pivot tests: |x|, |re| + |im| (cabs1) if complex."""
+    return np.abs(x.real) + np.abs(x.imag) if x.dtype.kind == "c" else np.abs(x)
 
 
 def _swap_symmetric(s, which, a, b):
@@ -71,10 +83,13 @@ def _swap_symmetric(s, which, a, b):
     s[which, :, a], s[which, :, b] = cb, ca
 
 
-def _ldl_arrays(a):
-    """(LD, pivots, info) of the symmetric matrices a (..., n, n) (lower triangles read)."""
+def _ldl_arrays(a, herm=False):
+    """(LD, pivots, info) of the symmetric matrices a (..., n, n) (lower triangles read);
+    ``herm``: of the Hermitian ones, A = W D W^H (LAPACK's hetrf: real diagonal, conjugates
+    in the updates), for a complex a."""
+    herm = herm and a.dtype.kind == "c"
     *batch, n, _ = a.shape
-    s = _symmetrize_lower(np.asarray(a).reshape((math.prod(batch), n, n)))
+    s = _symmetrize_lower(np.asarray(a).reshape((math.prod(batch), n, n)), herm)
     count = s.shape[0]
     rows = np.arange(count)
     ld = np.zeros_like(s)
@@ -84,23 +99,25 @@ def _ldl_arrays(a):
     idx = np.arange(n)
     for k in range(n):
         act = ~skip
-        absakk = np.abs(s[:, k, k])
+        absakk = np.abs(s[:, k, k].real) if herm else _size(s[:, k, k])
         if k + 1 < n:
-            below = np.abs(s[:, k + 1:, k])
+            below = _size(s[:, k + 1:, k])
             imax = k + 1 + np.argmax(below, axis=1)
             colmax = below.max(axis=1)
         else:
-            imax, colmax = np.full(count, k), np.zeros(count, s.dtype)
+            imax, colmax = np.full(count, k), np.zeros(count, s.real.dtype)
         zero = act & ((np.maximum(absakk, colmax) == 0) | np.isnan(absakk))
         info = np.where((info == 0) & zero, k + 1, info)
-        row = np.abs(s[rows, imax])                              # (count, n)
+        row = _size(s[rows, imax])                               # (count, n)
         row = np.where((idx >= k) & (idx != imax[:, None]), row, -np.inf)
         rowmax = row.max(axis=1)
         safe_rowmax = np.where(rowmax > 0, rowmax, 1.0)
         with np.errstate(invalid="ignore"):
             keep = (absakk >= _ALPHA * colmax) | \
                 (absakk >= _ALPHA * colmax * (colmax / safe_rowmax))
-            swap_one = ~keep & (np.abs(s[rows, imax, imax]) >= _ALPHA * safe_rowmax)
+            pivot = s[rows, imax, imax]
+            swap_one = ~keep & ((np.abs(pivot.real) if herm else _size(pivot)) >=
+                                _ALPHA * safe_rowmax)
         two = act & ~zero & ~keep & ~swap_one
         one = act & ~zero & ~two
         kp = np.where(one & keep, k, imax)
@@ -116,12 +133,30 @@ def _ldl_arrays(a):
         d = s[:, k, k]
         r = 1.0 / np.where(one, d, 1.0)
         x = s[:, k + 1:, k]
-        upd1 = s[:, k + 1:, k + 1:] + x[:, :, None] * (-r[:, None] * x)[:, None, :]
+        upd1 = s[:, k + 1:, k + 1:] + x[:, :, None] * \
+            (-r[:, None] * (x.conj() if herm else x))[:, None, :]
         col1 = np.where(one[:, None], x * r[:, None], x)
         # 2x2 block [[a, b], [b, c]] at k, k+1: multipliers [x y] D^-1, complement
         # S - [x y] D^-1 [x y]^T (LAPACK's arithmetic: t / d21 scaled, one row at a time)
         upd2 = s[:, k + 2:, k + 2:]
-        if k + 1 < n:
+        if k + 1 < n and herm:
+            # hetf2's arithmetic: scaled by |d21|, conjugates where W^H enters
+            dabs = np.where(two, np.abs(s[:, k + 1, k]), 1.0)
+            d11 = s[:, k + 1, k + 1].real / dabs
+            d22 = s[:, k, k].real / dabs
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = 1.0 / (d11 * d22 - 1.0) / dabs
+            unit = s[:, k + 1, k] / dabs
+            xk, xk1 = s[:, k + 2:, k], s[:, k + 2:, k + 1]
+            wk = t[:, None] * (d11[:, None] * xk - unit[:, None] * xk1)
+            wk1 = t[:, None] * (d22[:, None] * xk1 - unit.conj()[:, None] * xk)
+            upd2 = upd2 - xk[:, :, None] * wk.conj()[:, None, :] \
+                - xk1[:, :, None] * wk1.conj()[:, None, :]
+            ld[:, k + 2:, k] = np.where(two[:, None], wk, ld[:, k + 2:, k])
+            ld[:, k + 2:, k + 1] = np.where(two[:, None], wk1, ld[:, k + 2:, k + 1])
+            ld[:, k + 1, k] = np.where(two, s[:, k + 1, k], ld[:, k + 1, k])
+            ld[:, k + 1, k + 1] = np.where(two, s[:, k + 1, k + 1], ld[:, k + 1, k + 1])
+        elif k + 1 < n:
             d21 = np.where(two, s[:, k + 1, k], 1.0)
             d11 = s[:, k + 1, k + 1] / d21
             d22 = s[:, k, k] / d21
@@ -143,7 +178,7 @@ def _ldl_arrays(a):
         trail = np.where(one[:, None, None], upd1, trail)
         if k + 2 <= n:
             trail[:, 1:, 1:] = np.where(two[:, None, None], upd2, trail[:, 1:, 1:])
-        s[:, k + 1:, k + 1:] = _symmetrize_lower(trail)
+        s[:, k + 1:, k + 1:] = _symmetrize_lower(trail, herm)
         skip = two
     return (ld.reshape(a.shape), piv.reshape(tuple(batch) + (n,)),
             info.reshape(tuple(batch)))
@@ -155,7 +190,7 @@ def _factor(A, hermitian, name):
         raise TypeError(f"{name.replace('torch.', '').replace('.', '_')}(): argument "
                         f"'hermitian' must be bool, not {type(hermitian).__name__}")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ld, piv, info = _ldl_arrays(backend.as_numpy(A._array))
+        ld, piv, info = _ldl_arrays(backend.as_numpy(A._array), hermitian)
     xp = backend.xp_of(A._array)
     ld_t = _NoDerivative.apply(A, value=xp.asarray(ld), name="linalg_ldl_factor_ex")
     return ld_t, Tensor._wrap(xp.asarray(piv)), info
@@ -211,9 +246,12 @@ def _swap_rows(b, i, j):
     return b
 
 
-def _ldl_solve_arrays(ld, piv, b):
+def _ldl_solve_arrays(ld, piv, b, herm=False):
     """X = A^-1 b for A given by (ld (count, n, n), piv (count, n)), b (count, n, r): LAPACK's
-    sytrs order (W D W^T: the forward sweep with D's blocks, then the backward sweep)."""
+    sytrs order (W D W^T: the forward sweep with D's blocks, then the backward sweep);
+    ``herm``: A = W D W^H (hetrs: conjugates in D's 2x2 blocks and in the backward sweep)."""
+    herm = herm and ld.dtype.kind == "c"
+    conj = np.conj if herm else (lambda v: v)
     count, n, _ = b.shape
     x = b.copy()
     one, start, second = _roles(piv)
@@ -234,10 +272,10 @@ def _ldl_solve_arrays(ld, piv, b):
             x[:, k + 2:] -= np.where(s2[:, None, None],
                                      ld[:, k + 2:, k + 1, None] * xk1[:, None, :], 0.0)
             akm1k = np.where(s2, ld[:, k + 1, k], 1.0)
-            akm1 = ld[:, k, k] / akm1k
+            akm1 = ld[:, k, k] / conj(akm1k)
             ak = ld[:, k + 1, k + 1] / akm1k
             denom = akm1 * ak - 1.0
-            bkm1, bk = xk / akm1k[:, None], xk1 / akm1k[:, None]
+            bkm1, bk = xk / conj(akm1k)[:, None], xk1 / akm1k[:, None]
             with np.errstate(divide="ignore", invalid="ignore"):
                 new_k = (ak[:, None] * bkm1 - bk) / denom[:, None]
                 new_k1 = (akm1[:, None] * bk - bkm1) / denom[:, None]
@@ -248,10 +286,10 @@ def _ldl_solve_arrays(ld, piv, b):
         if not (o.any() or s2.any()):
             continue
         tail = x[:, k + 1:]
-        corr = np.einsum("ci,cir->cr", ld[:, k + 1:, k], tail)
+        corr = np.einsum("ci,cir->cr", conj(ld[:, k + 1:, k]), tail)
         x[:, k] -= np.where((o | s2)[:, None], corr, 0.0)
         if k > 0 and s2.any():
-            corr1 = np.einsum("ci,cir->cr", ld[:, k + 1:, k - 1], tail)
+            corr1 = np.einsum("ci,cir->cr", conj(ld[:, k + 1:, k - 1]), tail)
             x[:, k - 1] -= np.where(s2[:, None], corr1, 0.0)
         x = np.where((o | s2)[:, None, None], _swap_rows(x.copy(), np.full(count, k), p[:, k]),
                      x)
@@ -293,5 +331,5 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
     r = B.shape[-1]
     b = np.broadcast_to(b, batch + (n, r)).reshape((count, n, r))
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = _ldl_solve_arrays(ld, piv, b).reshape(batch + (n, r))
+        x = _ldl_solve_arrays(ld, piv, b, hermitian).reshape(batch + (n, r))
     return _NoDerivative.apply(LD, B, value=xp.asarray(x), name="linalg_ldl_solve")

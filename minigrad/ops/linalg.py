@@ -27,9 +27,10 @@ from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_type_name
-from .elementwise import abs, div, mul, pow, sqrt, sub, where
+from .elementwise import abs, add, div, mul, pow, sqrt, sub, where
 from .matmul import matmul
-from .movement import mT, unsqueeze
+from .complex_numbers import real
+from .movement import mT, narrow, squeeze, unsqueeze
 from .plumbing import cast_to, conj_of, expand_to, reshape_to, sum_to
 from .reduce import Std, Var, _var_apply, amax, amin, mean, std, sum, var
 from .shaping import diagonal, movedim
@@ -465,7 +466,10 @@ class _SvdFactor(Function):
         (create_graph), else the forward's arrays as constants."""
         a, u, s, vh = self.saved_tensors
         if is_grad_enabled():
-            u, s, vh = SvdU.apply(a), SvdVals.apply(a), SvdVh.apply(a)
+            if a._array.dtype.kind == "c":
+                u, s, vh = svd_parts(SvdPacked.apply(a), *a.shape[-2:])
+            else:
+                u, s, vh = SvdU.apply(a), SvdVals.apply(a), SvdVh.apply(a)
         return a, u, s, vh
 
 
@@ -481,7 +485,7 @@ def _off_diagonal_inverse(s):
 class SvdVals(_SvdFactor):
     """The singular values of ``a`` (..., m, n), descending: shape (..., min(m, n)), real.
     Backward U diag(g) Vh, right for a complex a too (Vh = V^H); its second derivative goes
-    through SvdU and SvdVh, which take real matrices only."""
+    through SvdU and SvdVh (SvdPacked for a complex a)."""
     index = 1
     complex_ok = True
 
@@ -516,6 +520,68 @@ class SvdVh(_SvdFactor):
         if a.shape[-1] > s.shape[-1]:
             out = out + matmul(u, div(sub(g, matmul(mT(vh_gt), vh)), unsqueeze(s, -1)))
         return out
+
+
+class SvdPacked(Function):
+    """The reduced SVD of a complex a (..., m, n) in one array (..., m + 1 + n, k): U in the
+    first m rows, S (as complex numbers) in the next, V = Vh^H in the last n (read back by
+    ``svd_parts``); one node, so that its backward sees gU, gS and gV together.  With
+    W_U = U^H gU, W_V = V^H gV, F as above and the phase term D = i Im diag(W_U) / S:
+
+        gA = U [diag(gS) + (F o (W_U - W_U^H)) S + S (F o (W_V - W_V^H)) + D] V^H
+             + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H)
+
+    A phase e^(i phi) shared by a column of U and of V is arbitrary: a loss with
+    Im diag(W_U + W_V) != 0 depends on it, and is refused as PyTorch does."""
+    complex_ok = True
+
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        u, s, vh = _svd_arrays(a)
+        out = xp.concatenate([u, s[..., None, :].astype(u.dtype),
+                              xp.swapaxes(vh, -1, -2).conj()], axis=-2)
+        self.save_for_backward(a, out)          # the output itself: differentiable again
+        return out
+
+    def backward(self, g):
+        a, packed = self.saved_tensors
+        m, n = a.shape[-2:]
+        u, s, vh = svd_parts(packed, m, n)
+        gu, gs, gvh = svd_parts(g, m, n)
+        v, gv = _conj_t(vh), _conj_t(gvh)
+        uh = _conj_t(u)
+        wu, wv = matmul(uh, gu), matmul(vh, gv)
+        phases = add(diagonal(wu, 0, -2, -1), diagonal(wv, 0, -2, -1))
+        if not np.allclose(backend.as_numpy(phases._array).imag, 0.0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError("svd_backward: The singular vectors in the complex case are "
+                               "specified up to multiplication by e^{i phi}. The specified loss "
+                               "function depends on this quantity, so it is ill-defined.")
+        f = _off_diagonal_inverse(s)
+        d = diagonal(wu, 0, -2, -1)
+        phase = div(mul(sub(d, conj_of(d)), 0.5), s)            # i Im diag(W_U) / S
+        inner = add(mul(mul(f, sub(wu, _conj_t(wu))), unsqueeze(s, -2)),
+                    mul(unsqueeze(s, -1), mul(f, sub(wv, _conj_t(wv)))))
+        eye = backend.xp_of(s._array).eye(s.shape[-1], dtype=packed._array.dtype)
+        inner = add(inner, mul(unsqueeze(add(gs, phase), -1), Tensor._wrap(eye)))
+        out = matmul(matmul(u, inner), vh)
+        k = s.shape[-1]
+        if m > k:
+            out = out + matmul(div(sub(gu, matmul(u, wu)), unsqueeze(s, -2)), vh)
+        if n > k:
+            out = out + matmul(u, div(_conj_t(sub(gv, matmul(v, wv))), unsqueeze(s, -1)))
+        return out
+
+
+def _conj_t(t):
+    return conj_of(mT(t))
+
+
+def svd_parts(packed, m, n):
+    """(U (..., m, k), S (..., k) real, Vh (..., k, n)) read off SvdPacked's array."""
+    u = narrow(packed, -2, 0, m)
+    s = real(squeeze(narrow(packed, -2, m, 1), -2))
+    vh = _conj_t(narrow(packed, -2, m + 1, n))
+    return u, s, vh
 
 
 def svdvals(A):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..creation import randn
 from ..tensor import Tensor
 from .decompositions import qr, svd
-from .movement import mT
+from .tensor_predicates import mH
 
 
 def _orthonormal_basis(Y):
@@ -37,22 +37,22 @@ def _range_finder(A, q, niter, M):
     X = _minus(A, M)
     Q = _orthonormal_basis(X @ R)                          # (*, m, q)
     for _ in range(niter):
-        Q = _orthonormal_basis(mT(X) @ Q)                  # (*, n, q): the row space
+        Q = _orthonormal_basis(mH(X) @ Q)                  # (*, n, q): the row space
         Q = _orthonormal_basis(X @ Q)                      # (*, m, q): back to the columns
     return Q
 
 
 def svd_lowrank(A, q=6, niter=2, M=None):
-    """``torch.svd_lowrank``: (U, S, V) with A - M ~ U diag(S) V^T, the best rank-q approximation
+    """``torch.svd_lowrank``: (U, S, V) with A - M ~ U diag(S) V^H, the best rank-q approximation
     with high probability. A (*, m, n); U (*, m, k), S (*, k), V (*, n, k), k = min(q, m, n).
-    Note V, not V^T (as ``torch.svd``). ``niter`` subspace iterations sharpen the result; M,
+    Note V, not V^H (as ``torch.svd``). ``niter`` subspace iterations sharpen the result; M,
     broadcastable to A, is subtracted first (pca_lowrank passes the column means)."""
     m, n = A.shape[-2:]
     q = 6 if q is None else q
     niter = 2 if niter is None else niter
     if m < n:
         # work on the transpose, whose column space is the smaller one, and swap U and V back
-        V, S, U = _svd_lowrank_tall(mT(A), q, niter, None if M is None else mT(M))
+        V, S, U = _svd_lowrank_tall(mH(A), q, niter, None if M is None else mH(M))
         return U, S, V
     return _svd_lowrank_tall(A, q, niter, M)
 
@@ -60,9 +60,9 @@ def svd_lowrank(A, q=6, niter=2, M=None):
 def _svd_lowrank_tall(A, q, niter, M):
     """svd_lowrank of A (*, m, n) with m >= n."""
     Q = _range_finder(A, q, niter, M)                      # (*, m, q)
-    B = mT(Q) @ _minus(A, M)                               # (*, q, n): A seen from Q's basis
+    B = mH(Q) @ _minus(A, M)                               # (*, q, n): A seen from Q's basis
     U_B, S, Vh = svd(B, full_matrices=False)               # (*, q, k), (*, k), (*, k, n)
-    return Q @ U_B, S, mT(Vh)
+    return Q @ U_B, S, mH(Vh)
 
 
 def pca_lowrank(A, q=None, center=True, niter=2):

@@ -33,15 +33,14 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
 from .matmul import matmul
-from .movement import cat, mT, narrow, squeeze
+from .movement import cat, narrow, squeeze
 from .shaping import tril, triu
-from .solve import (_batch_prefix, check_matrices, result_type, solve, solve_rhs,
+from .solve import (_batch_prefix, _mH, check_matrices, result_type, solve, solve_rhs,
                     solve_triangular)
 
 __all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_solve", "solve_ex", "torch_lu", "lu_unpack",
@@ -71,7 +70,10 @@ def lu_arrays(a):
     info = xp.zeros(count, np.int32)
     rows = xp.arange(count)
     for j in range(k):
-        p = j + xp.argmax(xp.abs(u[:, j:, j]), axis=1)
+        col = u[:, j:, j]
+        # LAPACK's i?amax measures a complex number by |re| + |im|
+        size = xp.abs(col.real) + xp.abs(col.imag) if col.dtype.kind == "c" else xp.abs(col)
+        p = j + xp.argmax(size, axis=1)
         pivots[:, j] = p + 1
         u[rows, j], u[rows, p] = u[rows, p], u[rows, j].copy()
         piv = u[:, j, j]
@@ -121,7 +123,9 @@ def _upper(lu, k):
 
 class LuFactor(Function):
     """The packed LU (..., m, n) of a, computed beforehand (``lu``, with the row order
-    ``perm``) so that pivots and info can be read; backward as in the module docstring."""
+    ``perm``) so that pivots and info can be read; backward as in the module docstring (for a
+    complex a with conjugate transposes: ^T -> ^H)."""
+    complex_ok = True
     def forward(self, a, *, lu, perm):
         self.perm = perm
         self.save_for_backward(lu)
@@ -138,24 +142,24 @@ class LuFactor(Function):
         gL, gU = tril(narrow(g, -1, 0, k), -1), triu(narrow(g, -2, 0, k))
 
         def left_l_inv_t(l_square, x):                       # L^-T x, L unit lower
-            return solve_triangular(mT(l_square), x, upper=True, unitriangular=True)
+            return solve_triangular(_mH(l_square), x, upper=True, unitriangular=True)
 
         def right_u_inv_t(x, u_square):                      # x U^-T
-            return solve_triangular(mT(u_square), x, upper=False, left=False)
+            return solve_triangular(_mH(u_square), x, upper=False, left=False)
 
         if m == n:
-            M = add(tril(matmul(mT(L), gL), -1), triu(matmul(gU, mT(U))))
+            M = add(tril(matmul(_mH(L), gL), -1), triu(matmul(gU, _mH(U))))
             return matmul(p, right_u_inv_t(left_l_inv_t(L, M), U))
         if m < n:                                            # wide: U = [U1 U2]
             U1, U2 = narrow(U, -1, 0, m), narrow(U, -1, m, n - m)
             gU1, gU2 = narrow(gU, -1, 0, m), narrow(gU, -1, m, n - m)
-            M = add(tril(sub(matmul(mT(L), gL), matmul(gU2, mT(U2))), -1),
-                    triu(matmul(gU1, mT(U1))))
+            M = add(tril(sub(matmul(_mH(L), gL), matmul(gU2, _mH(U2))), -1),
+                    triu(matmul(gU1, _mH(U1))))
             return matmul(p, left_l_inv_t(L, cat([right_u_inv_t(M, U1), gU2], -1)))
         L1, L2 = narrow(L, -2, 0, n), narrow(L, -2, n, m - n)  # tall: L = [L1; L2]
         gL1, gL2 = narrow(gL, -2, 0, n), narrow(gL, -2, n, m - n)
-        M = add(tril(matmul(mT(L1), gL1), -1),
-                triu(sub(matmul(gU, mT(U)), matmul(mT(L2), gL2))))
+        M = add(tril(matmul(_mH(L1), gL1), -1),
+                triu(sub(matmul(gU, _mH(U)), matmul(_mH(L2), gL2))))
         return matmul(p, right_u_inv_t(cat([left_l_inv_t(L1, M), gL2], -2), U))
 
 
@@ -166,9 +170,7 @@ def _check_lu_input(A, name, arg="A", rank_name="torch.lu_factor"):
     if A.ndim < 2:
         raise RuntimeError(f"{rank_name}: Expected tensor with 2 or more dimensions. Got "
                            f"size: [{', '.join(map(str, A.shape))}] instead")
-    if A._array.dtype.kind == "c":
-        raise complex_refusal(name, A._array.dtype)
-    if A._array.dtype.kind != "f" or A._array.dtype == np.float16:
+    if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
         raise not_implemented_for("lu_cpu", A._array.dtype)
 
 
@@ -274,10 +276,10 @@ def _lu_apply_inverse(LU, p, B, adjoint):
     """A^-1 B (A^-T B when ``adjoint``) for A = P L U given packed LU and P; batches of LU,
     P and B broadcast."""
     if not adjoint:                                   # U^-1 L^-1 P^T B
-        y = solve_triangular(LU, matmul(mT(p), B), upper=False, unitriangular=True)
+        y = solve_triangular(LU, matmul(_mH(p), B), upper=False, unitriangular=True)
         return solve_triangular(LU, y, upper=True)
-    y = solve_triangular(mT(LU), B, upper=False)      # P L^-T U^-T B
-    return matmul(p, solve_triangular(mT(LU), y, upper=True, unitriangular=True))
+    y = solve_triangular(_mH(LU), B, upper=False)      # P L^-T U^-T B
+    return matmul(p, solve_triangular(_mH(LU), y, upper=True, unitriangular=True))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
@@ -319,7 +321,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     p = Tensor._wrap(permutation_matrix(permutation(arr, n), LU._array.dtype))
     if left:
         return _lu_apply_inverse(LU, p, B, adjoint)
-    return mT(_lu_apply_inverse(LU, p, mT(B), not adjoint))     # X A = B <=> A^T X^T = B^T
+    return _mH(_lu_apply_inverse(LU, p, _mH(B), not adjoint))     # X A = B <=> A^T X^T = B^T
 
 
 def torch_lu_solve(input, LU_data, LU_pivots):
@@ -345,5 +347,5 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     if left:
         x = _lu_apply_inverse(lu_t, p, b, False)
     else:
-        x = mT(_lu_apply_inverse(lu_t, p, mT(b), True))
+        x = _mH(_lu_apply_inverse(lu_t, p, _mH(b), True))
     return SolveExResult(squeeze(x, -1) if vector else x, Tensor._wrap(info))

@@ -21,10 +21,10 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import cat, mT, narrow, squeeze, unsqueeze
+from .movement import cat, narrow, squeeze, unsqueeze
 from .plumbing import cast_to
 from .shaping import tril
-from .solve import check_matrices, inv
+from .solve import _mH, check_matrices, inv
 
 __all__ = ["matrix_power", "matrix_exp", "multi_dot", "householder_product"]
 
@@ -61,7 +61,10 @@ def _expm(a):
 
 
 class MatrixExp(Function):
-    """exp(a) of a (..., n, n); backward the top-right block of exp([[a^T, g], [0, a^T]])."""
+    """exp(a) of a (..., n, n); backward the top-right block of exp([[a^H, g], [0, a^H]])
+    (a^H: the adjoint of exp's derivative at a is its derivative at a^H)."""
+    complex_ok = True
+
     def forward(self, a):
         self.save_for_backward(a)
         return _expm(a)
@@ -69,7 +72,7 @@ class MatrixExp(Function):
     def backward(self, g):
         a, = self.saved_tensors
         n = a.shape[-1]
-        at = mT(a)
+        at = _mH(a)
         top = cat([at, g], -1)
         bottom = cat([mul(g, 0.0), at], -1)
         big = MatrixExp.apply(cat([top, bottom], -2))
@@ -177,7 +180,7 @@ def multi_dot(tensors):
 
 def householder_product(A, tau):
     """``linalg.householder_product`` / ``orgqr``: the first n columns of H_1 ... H_k, A
-    (*, m, n), tau (*, k), H_i = I - tau_i v_i v_i^T with v_i the i-th column of A below the
+    (*, m, n), tau (*, k), H_i = I - tau_i v_i v_i^H with v_i the i-th column of A below the
     diagonal, 1 on it and 0 above (LAPACK's orgqr; the Q of a geqrf factorisation).  Applied
     to the identity from the right end, one rank-one update per reflector."""
     check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
@@ -198,5 +201,5 @@ def householder_product(A, tau):
     for i in range(k - 1, -1, -1):
         vi = narrow(v, -1, i, 1)                                 # (*, m, 1)
         ti = unsqueeze(narrow(tau, -1, i, 1), -1)                # (*, 1, 1)
-        q = sub(q, mul(ti, matmul(vi, matmul(mT(vi), q))))
+        q = sub(q, mul(ti, matmul(vi, matmul(_mH(vi), q))))
     return q

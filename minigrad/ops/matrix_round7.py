@@ -16,10 +16,10 @@ from ._util import not_implemented_for
 from .linalg import matrix_norm, vector_norm
 from .matmul import matmul
 from .matrix_functions import multi_dot
-from .movement import clone, mT, reshape
+from .movement import clone, reshape
 from .reduce import sum
 from .shaping import diagonal
-from .solve import inv
+from .solve import _mH, inv
 
 __all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobenius_norm",
            "nuclear_norm", "embedding_renorm_"]
@@ -76,7 +76,7 @@ def chain_matmul(*matrices):
 
 
 def cholesky_inverse(input, upper=False):
-    """The inverse of A = L L^T (``upper``: A = U^T U) from its Cholesky factor, for one
+    """The inverse of A = L L^H (``upper``: A = U^H U) from its Cholesky factor, for one
     matrix or a batch (..., n, n)."""
     if input.ndim < 2:
         raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 "
@@ -84,9 +84,9 @@ def cholesky_inverse(input, upper=False):
     if input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
                            f"are {input.shape[-2]} by {input.shape[-1]} matrices")
-    if input._array.dtype.kind != "f" or input._array.dtype.name == "float16":
+    if input._array.dtype.kind not in "fc" or input._array.dtype.name == "float16":
         raise not_implemented_for("cholesky_inverse_out_cpu", input._array.dtype)
-    a = matmul(mT(input), input) if upper else matmul(input, mT(input))
+    a = matmul(_mH(input), input) if upper else matmul(input, _mH(input))
     return inv(a)
 
 

@@ -95,10 +95,9 @@ def _refuse_dtype(name, dtype):
                        f"{scalar_type_name(dtype)}")
 
 
-# the functions whose complex forward and backward are written (the rest refuse complex input
-# in the words of the Function gate: docs/complex.md lists what takes complex tensors)
-_COMPLEX_READY = {"linalg.inv", "linalg.inv_ex", "linalg.solve", "linalg.solve_triangular",
-                  "linalg.det", "linalg.slogdet", "logdet", "linalg.eig", "linalg.eigvals"}
+# the functions that refuse complex input in the words of the Function gate (docs/complex.md
+# lists what takes complex tensors); the others are complex-ready, or their Functions refuse
+_COMPLEX_REFUSED = set()
 
 
 def _refuse_complex(name, dtype):
@@ -115,7 +114,7 @@ def check_matrices(A, name, *, square=True, arg="A", position=1):
     says = _SAYS.get(name, name)
     if A.ndim < 2:
         raise RuntimeError(f"{says}: The input tensor {arg} must have at least 2 dimensions.")
-    if A._array.dtype.kind == "c" and name not in _COMPLEX_READY:
+    if A._array.dtype.kind == "c" and name in _COMPLEX_REFUSED:
         _refuse_complex(says, A._array.dtype)
     if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
         _refuse_dtype(name, A._array.dtype)
@@ -360,16 +359,18 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
 
 
 class CholeskySolve(Function):
-    """X = (L L^T)^-1 b (U^T U when ``upper``) for the factor l (..., n, n), read as its
+    """X = (L L^H)^-1 b (U^H U when ``upper``) for the factor l (..., n, n), read as its
     lower (upper) triangle, and b (..., n, k) of the same batch shape: two substitutions.
-    Backward, as PyTorch's: db = (L L^T)^-1 g (this solve again) and, with
-    S = db X^T + X db^T, dl = -S L (-U S when ``upper``), a full matrix: the gradient of
-    the product L L^T that the factor stands for, not kept to the triangle."""
+    Backward, as PyTorch's: db = (L L^H)^-1 g (this solve again: the matrix is Hermitian)
+    and, with S = db X^H + X db^H, dl = -S L (-U S when ``upper``), a full matrix: the
+    gradient of the product L L^H that the factor stands for, not kept to the triangle."""
+    complex_ok = True
+
     def forward(self, b, l, *, upper):
         self.upper = upper
         xp = backend.xp_of(l)
         t = xp.triu(l) if upper else xp.tril(l)
-        tt = xp.swapaxes(t, -1, -2)
+        tt = xp.swapaxes(t, -1, -2).conj()
         first, second = (tt, t) if upper else (t, tt)
         out = _substitute(second, _substitute(first, b, upper=False), upper=True)
         self.save_for_backward(b, l, out)
@@ -382,13 +383,13 @@ class CholeskySolve(Function):
         gb = CholeskySolve.apply(g, l, upper=self.upper)
         if not self.needs_input_grad[1]:
             return gb, None
-        s = add(matmul(gb, mT(x)), matmul(x, mT(gb)))
+        s = add(matmul(gb, _mH(x)), matmul(x, _mH(gb)))
         gl = neg(matmul(l, s) if self.upper else matmul(s, l))
         return gb, gl
 
 
 def cholesky_solve(B, L, upper=False):
-    """``cholesky_solve``: X with (L L^T) X = B (U^T U when ``upper``), L (*, n, n) the
+    """``cholesky_solve``: X with (L L^H) X = B (U^H U when ``upper``), L (*, n, n) the
     Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""
     for arg, t, pos in (("input", B, 1), ("input2", L, 2)):
         if not isinstance(t, Tensor):
@@ -409,7 +410,7 @@ def cholesky_solve(B, L, upper=False):
         raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
                            f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
                            f"{B.shape[-2]} by {B.shape[-1]}")
-    if L._array.dtype.kind != "f" or L._array.dtype == np.float16:
+    if L._array.dtype.kind not in "fc" or L._array.dtype == np.float16:
         raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
     l, b = _broadcast_batches(L, B)
     return CholeskySolve.apply(b, l, upper=upper)

@@ -32,7 +32,7 @@ def tensorinv(A, ind=2):
         raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            f"prod(self.shape[:ind]), but got {cols} != {rows}")
     matrix = reshape(A, rows, cols)
-    if A._array.dtype.kind == "f" and rows and bool(_first_zero_pivot(matrix._array)):
+    if A._array.dtype.kind in "fc" and rows and bool(_first_zero_pivot(matrix._array)):
         raise _singular_inverse(matrix._array, "inv")
     return reshape(inv(matrix), *A.shape[ind:], *A.shape[:ind])
 

@@ -1,6 +1,7 @@
 """Registry entries for complex linear algebra: matrix products (matmul, linear, einsum, dot,
-vdot, vecdot, addmm, kron, trace), inverses, solves, determinants, norms and the general
-eigendecomposition (``linalg.eig`` / ``eigvals``).
+vdot, vecdot, addmm, kron, trace), inverses, solves, determinants, norms, the general
+eigendecomposition (``linalg.eig`` / ``eigvals``) and the decompositions (cholesky, qr, eigh,
+svd, lu, pinv, lstsq, matrix_exp / matrix_power, householder_product / ormqr, tensorinv).
 
 As in ``registry_complex``: the inputs are real float64 arrays, each complex operand is built
 from a pair of them (``complex(a, b)``) and each entry returns a real tensor, so forward,
@@ -91,7 +92,7 @@ register("matrix_norm_complex",
          lambda g: [S(g.away(3, 3), g.away(3, 3))])
 register("nuclear_norm_complex",
          lambda lib, a, b: lib.linalg.matrix_norm(_z(lib, a, b), "nuc"),
-         lambda g: [_pairs(g, (3, 2))], second_order=False)   # complex SVD vectors: first only
+         lambda g: [_pairs(g, (3, 2))])
 
 
 # the general eigendecomposition: eigenvalues and the phase-free |V|^2
@@ -106,3 +107,95 @@ register("eig_real", lambda lib, a: _eig_parts(lib, a),
          lambda g: [S(g.randn(3, 3)), S(g.randn(2, 4, 4))])
 register("eigvals_complex", lambda lib, a, b: _r(lib, lib.linalg.eigvals(_z(lib, a, b))),
          lambda g: [_pairs(g, (4, 4))])
+
+
+# the decompositions: Hermitian positive-definite and Hermitian inputs are built from the
+# pairs (Z Z^H + 3 I, Z + Z^H); outputs whose phase is arbitrary enter only through
+# phase-free quantities (|Q|^2, |V|^2, U diag(S) Vh, projectors)
+def _hpd(lib, a, b):
+    z = _z(lib, a, b)
+    return z @ z.mH + 3 * lib.eye(z.shape[-1])
+
+
+def _herm(lib, a, b):
+    z = _z(lib, a, b)
+    return z + z.mH
+
+
+def _flat(lib, *outs):
+    """The outputs' real numbers in one vector (a complex one's real and imaginary parts)."""
+    parts = [p for o in outs for p in ((o.real, o.imag) if o.is_complex() else (o,))]
+    return lib.cat([p.reshape(-1) for p in parts])
+
+
+register("cholesky_complex",
+         lambda lib, a, b: _flat(lib, lib.linalg.cholesky(_hpd(lib, a, b)),
+                                 lib.linalg.cholesky(_hpd(lib, a, b), upper=True)),
+         lambda g: [_pairs(g, (3, 3)), _pairs(g, (2, 3, 3))])
+register("cholesky_solve_inverse_complex",
+         lambda lib, a, b, c, d: _flat(
+             lib, lib.cholesky_solve(_z(lib, c, d), lib.linalg.cholesky(_hpd(lib, a, b))),
+             lib.cholesky_solve(_z(lib, c, d), lib.linalg.cholesky(_hpd(lib, a, b), upper=True),
+                                upper=True),
+             lib.cholesky_inverse(lib.linalg.cholesky(_hpd(lib, a, b)))),
+         lambda g: [_pairs(g, (3, 3), (3, 2))])
+register("qr_complex",
+         lambda lib, a, b: _flat(lib, *(lambda q, r: (q.abs() ** 2, r.abs() ** 2,
+                                                      q @ q.mH))(*lib.linalg.qr(_z(lib, a, b)))),
+         lambda g: [_pairs(g, (4, 3)), _pairs(g, (2, 3, 3)), _pairs(g, (3, 4))])
+register("eigh_complex",
+         lambda lib, a, b: _flat(lib, *(lambda w, v: (w, v.abs() ** 2))(
+             *lib.linalg.eigh(_herm(lib, a, b))), lib.linalg.eigvalsh(_herm(lib, a, b), "U")),
+         lambda g: [_pairs(g, (3, 3)), _pairs(g, (2, 4, 4))])
+register("svd_complex",
+         lambda lib, a, b: _flat(lib, *(lambda u, s, vh: (
+             s, u.abs() ** 2, vh.abs() ** 2, (u * s.unsqueeze(-2)) @ vh[..., :s.shape[-1], :],
+             u[..., :s.shape[-1]] @ vh[..., :s.shape[-1], :]))(
+             *lib.linalg.svd(_z(lib, a, b), full_matrices=False))),
+         lambda g: [_pairs(g, (3, 3)), _pairs(g, (4, 2)), _pairs(g, (2, 2, 3))])
+register("svdvals_complex", lambda lib, a, b: lib.linalg.svdvals(_z(lib, a, b)),
+         lambda g: [_pairs(g, (3, 2)), _pairs(g, (2, 3, 3))])
+register("pinv_complex",
+         lambda lib, a, b, c, d: _flat(lib, lib.linalg.pinv(_z(lib, a, b)),
+                                       lib.linalg.pinv(_herm(lib, c, d), hermitian=True)),
+         lambda g: [_pairs(g, (3, 2), (3, 3)), _pairs(g, (2, 3), (3, 3))])
+register("lstsq_complex",
+         lambda lib, a, b, c, d: _flat(lib, lib.linalg.lstsq(_z(lib, a, b), _z(lib, c, d))[0]),
+         lambda g: [_pairs(g, (4, 3), (4, 2)), _pairs(g, (3, 3), (3, 1))])
+register("lu_complex",
+         lambda lib, a, b, c, d: _flat(
+             lib, *lib.linalg.lu(_z(lib, a, b))[1:],
+             lib.linalg.lu_solve(*lib.linalg.lu_factor(_z(lib, a, b)), _z(lib, c, d)),
+             lib.linalg.lu_solve(*lib.linalg.lu_factor(_z(lib, a, b)), _z(lib, c, d),
+                                 adjoint=True)),
+         lambda g: [_pairs(g, (3, 3), (3, 2)), _pairs(g, (2, 3, 3), (3, 1))])
+register("lu_rectangular_complex",
+         lambda lib, a, b: _flat(lib, *lib.linalg.lu(_z(lib, a, b))[1:]),
+         lambda g: [_pairs(g, (4, 3)), _pairs(g, (2, 4))])
+register("solve_ex_complex",
+         lambda lib, a, b, c, d: _flat(lib, lib.linalg.solve_ex(_z(lib, a, b), _z(lib, c, d),
+                                                                left=False)[0]),
+         lambda g: [_pairs(g, (3, 3), (2, 3))])
+register("matrix_exp_power_complex",
+         lambda lib, a, b: _flat(lib, lib.linalg.matrix_exp(_z(lib, a, b)),
+                                 lib.linalg.matrix_power(_z(lib, a, b), -2)),
+         lambda g: [_pairs(g, (3, 3)), _pairs(g, (2, 2, 2))])
+register("matrix_norms_svd_complex",
+         lambda lib, a, b: lib.stack([lib.linalg.matrix_norm(_z(lib, a, b), ord)
+                                      for ord in ("nuc", 2, -2)] +
+                                     [lib.linalg.cond(_z(lib, a, b))]),
+         lambda g: [_pairs(g, (3, 3))])
+register("householder_product_complex",
+         lambda lib, a, b, c, d: _flat(lib, lib.linalg.householder_product(
+             _z(lib, a, b), _z(lib, c, d))),
+         lambda g: [_pairs(g, (4, 3), (2,))])
+register("ormqr_complex",
+         lambda lib, a, b, c, d, e, f: _flat(
+             lib, lib.ormqr(_z(lib, a, b), _z(lib, c, d), _z(lib, e, f)),
+             lib.ormqr(_z(lib, a, b), _z(lib, c, d), _z(lib, e, f), transpose=True)),
+         lambda g: [_pairs(g, (3, 3), (3,), (3, 2))])
+register("tensorinv_tensorsolve_complex",
+         lambda lib, a, b, c, d: _flat(
+             lib, lib.linalg.tensorinv(_z(lib, a, b), ind=1),
+             lib.linalg.tensorsolve(_z(lib, a, b), _z(lib, c, d))),
+         lambda g: [_pairs(g, (4, 2, 2), (4,))])
