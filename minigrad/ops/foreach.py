@@ -14,6 +14,7 @@ import functools
 import numbers
 
 from ..tensor import Tensor
+from ._util import no_complex_kernel
 
 __all__ = []        # filled below, one name per op
 
@@ -81,6 +82,9 @@ def _export(fn, name):
 # with a number, maximum and minimum are PyTorch's clamp_min and clamp_max (and share their
 # dtype rules: no kernel for a bool tensor and a number)
 _WITH_NUMBER = {"maximum": "clamp_min", "minimum": "clamp_max"}
+# the kernels PyTorch's foreach extremes run, which have no complex version
+_EXTREME_KERNEL = {"maximum": "maximum_cpu", "clamp_min": "maximum_cpu",
+                   "minimum": "minimum_cpu", "clamp_max": "minimum_cpu"}
 
 
 def _make_binary(op, with_alpha=False):
@@ -88,16 +92,22 @@ def _make_binary(op, with_alpha=False):
     def method(o):
         return _WITH_NUMBER.get(op, op) if _is_number(o) else op
 
+    def unordered(tensors):
+        if op in _EXTREME_KERNEL:
+            no_complex_kernel(_EXTREME_KERNEL[op], *tensors)
+
     def outer(tensors, other, **kwargs):
         name = f"_foreach_{op}"
         tensors = _tensor_list(name, tensors, (tensors, other))
         operands = _operands(name, tensors, other, (tensors, other))
+        unordered(tensors)
         return tuple(getattr(t, method(o))(o, **kwargs) for t, o in zip(tensors, operands))
 
     def inplace(tensors, other, **kwargs):
         name = f"_foreach_{op}_"
         tensors = _tensor_list(name, tensors, (tensors, other))
         operands = _operands(name, tensors, other, (tensors, other))
+        unordered(tensors)
         for t, o in zip(tensors, operands):
             getattr(t, method(o) + "_")(o, **kwargs)
 
