@@ -310,6 +310,8 @@ def _set(t, part, value):
     lambda lib: 2 ** lib.tensor(Z) + 1 / lib.tensor(Z),
     lambda lib: lib.logaddexp(lib.tensor(Z), lib.tensor(Z).flip(1) * 30),
     lambda lib: lib.logaddexp(lib.tensor([1j]), lib.tensor([2.0])),
+    lambda lib: lib.logcumsumexp(lib.tensor(Z) * 3, 1),
+    lambda lib: lib.logcumsumexp(lib.tensor(Z).t() * (2 - 5j), 0),
     lambda lib: lib.nn.functional.silu(lib.tensor(Z)),
     lambda lib: lib.nn.functional.silu(lib.tensor(Z, requires_grad=True)),
 ])

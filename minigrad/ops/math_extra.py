@@ -189,7 +189,7 @@ def logcumsumexp(input, dim):
     triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
     """
     if isinstance(input, Tensor) and input._array.dtype.kind == "c":
-        raise complex_refusal("logcumsumexp", input._array.dtype)
+        return _complex_logcumsumexp(input, dim)
     _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     if input._array.dtype == np.float16:
         # float16 sums drift by a few units in the last place per term: float32 inside,
@@ -214,6 +214,46 @@ def logcumsumexp(input, dim):
     terms = exp(where(lower, sub(rows, running), -math.inf))
     out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
     return movedim(out, -1, d)
+
+
+def _complex_logcumsumexp(input, dim):
+    """The complex logcumsumexp: each output i shifted by the running max m_i of the real
+    parts (only they can overflow exp), over the (n, n) triangle as for a wide real range:
+    out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).  PyTorch accumulates it as a scan of
+    logaddexp, whose imaginary part is not wrapped into (-pi, pi]: it stays within pi of the
+    larger operand's.  The principal value is moved by that multiple of 2 pi (``_scan_branch``,
+    a constant, so the gradient exp(x_j - out_i) is unchanged)."""
+    d = normalize_dim(dim, max(input.ndim, 1))
+    if input.ndim == 0 or input.shape[d] == 0:
+        return add(input, 0.0)
+    xp = backend.xp_of(input._array)
+    x = movedim(input, d, -1)
+    n, lead = x.shape[-1], tuple(x.shape[:-1])
+    m = xp.maximum.accumulate(x._array.real, axis=-1)
+    m = xp.where(xp.isfinite(m), m, 0.0)[..., :, None]                           # m_i
+    running = Tensor._wrap(m.astype(x._array.real.dtype))
+    rows = expand_to(reshape_to(x, lead + (1, n)), lead + (n, n))                 # [i, j]: x_j
+    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]                        # j <= i
+    terms = where(lower, exp(sub(rows, running)), 0.0)
+    out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
+    out = add(out, Tensor._wrap(1j * _scan_branch(xp, x._array, out._array)))
+    return movedim(out, -1, d)
+
+
+def _scan_branch(xp, x, principal):
+    """The 2 pi multiples that take the principal imaginary parts (..., n) of a complex
+    logcumsumexp to those of PyTorch's logaddexp scan: out_0 = x_0, and each later out_i is
+    within pi of the imaginary part of the larger-real-part operand of
+    logaddexp(out_{i-1}, x_i).  A scan along the last axis, vectorised over the others."""
+    two_pi = 2 * math.pi
+    target = principal.imag.copy()
+    target[..., 0] = x[..., 0].imag
+    for i in range(1, x.shape[-1]):
+        ref = xp.where(principal[..., i - 1].real >= x[..., i].real, target[..., i - 1],
+                       x[..., i].imag)
+        turn = principal[..., i].imag - ref
+        target[..., i] = ref + turn - two_pi * xp.ceil((turn - math.pi) / two_pi)
+    return xp.where(xp.isfinite(target), target - principal.imag, 0.0)
 
 
 def _running_arg(xp, a, d, largest):

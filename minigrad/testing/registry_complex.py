@@ -121,3 +121,6 @@ register("logaddexp_complex",
          lambda lib, a, b, c, d: lib.view_as_real(lib.logaddexp(_z(lib, a, b), _z(lib, c, d))),
          lambda g: [S(g.randn(4), g.uniform(4, low=-1, high=1), g.randn(4),
                       g.uniform(4, low=-1, high=1))])
+register("logcumsumexp_complex",
+         lambda lib, a, b: lib.view_as_real(lib.logcumsumexp(_z(lib, a, b), -1)),
+         lambda g: [S(g.randn(2, 5), g.uniform(2, 5, low=-3, high=3))])
