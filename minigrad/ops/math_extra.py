@@ -19,7 +19,6 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
                     result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
-from ..autograd.function import complex_refusal
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
 from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
