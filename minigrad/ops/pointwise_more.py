@@ -19,7 +19,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
-from .compare import Sign, _step, sign
+from .compare import Sign, _step
 from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, log, log1p,
                           mul, neg, pow, sigmoid, sin, sub, where)
 from .plumbing import conj_of, sum_to
