@@ -15,7 +15,6 @@ import io
 import numpy as np
 import pytest
 
-
 torch = pytest.importorskip("torch")
 from side_by_side import SideBySide, bare, err, registry  # noqa: E402
 
