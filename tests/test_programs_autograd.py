@@ -1489,6 +1489,31 @@ def pack_hook_runs_without_grad(lib):
     return seen, a.grad
 
 
+@program
+def product_keeps_only_the_factor_a_gradient_reads(lib):
+    # x * 2 keeps 2, not x (x is read only for the scalar's gradient, which nobody wants):
+    # changing x in place afterwards leaves that backward valid, as in PyTorch
+    a = _x(lib, 3)
+    z = a * 1.0
+    y = z * 2
+    z.add_(1)
+    y.sum().backward()
+    first = a.grad.clone()
+    z = a * 1.0
+    z.add_(z * 2, alpha=0.5)
+    z.sum().backward()
+    frozen = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
+    w = _x(lib, 3)
+    out = frozen * w
+    frozen.mul_(3)                    # w's gradient reads frozen: the backward must refuse
+    try:
+        out.sum().backward()
+        refused = "no error"
+    except RuntimeError as exc:
+        refused = "modified by an inplace operation" in str(exc)
+    return first, a.grad, refused
+
+
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.__name__)
 def test_program_matches_torch(program):
     HARNESS.check(program)

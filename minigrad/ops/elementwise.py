@@ -53,6 +53,7 @@ class Sub(Function):
 class Mul(Function):
     half = False
     complex_ok = True
+    saves_for_other_input = True      # a is read only for b's gradient, b only for a's
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
@@ -65,14 +66,17 @@ class Mul(Function):
 
     def backward(self, g):
         # d(ab)/da = b, d(ab)/db = a (conjugated for complex inputs, as every holomorphic
-        # op's: a real loss's gradient at a is g * conj(d out / d a))
+        # op's: a real loss's gradient at a is g * conj(d out / d a)); a is kept only when b
+        # needs a gradient and b only when a does
         a, b = self.saved_tensors
-        if self.half:
-            b = b.item()            # the scalar again, as a number: g * b in float32 too
-        else:
-            b = conj_of(b)
-        return (sum_to(mul(g, b), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(mul(g, conj_of(a)), b.shape) if self.needs_input_grad[1] else None)
+        (shape_a, _), (shape_b, _) = self._in_meta
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            # (half: the scalar again, as a number, so that g * b is in float32 too)
+            ga = sum_to(mul(g, b.item() if self.half else conj_of(b)), shape_a)
+        if self.needs_input_grad[1]:
+            gb = sum_to(mul(g, conj_of(a)), shape_b)
+        return ga, gb
 
 
 class Div(Function):
