@@ -231,7 +231,12 @@ Tensor.resize_as_ = I.resize_as_
 
 # indexing
 Tensor.__getitem__ = X.getitem
-Tensor.__setitem__ = X.setitem
+def _setitem(self, index, value):
+    """``t[index] = value``: in place; returns None, as Python's protocol (and PyTorch's)."""
+    X.setitem(self, index, value)
+
+
+Tensor.__setitem__ = _setitem
 
 # pointwise
 Tensor.add = _torch_args(E.add)

@@ -258,6 +258,18 @@ def views_of_the_parts_write_through(L):
 
 
 @program
+def in_place_writes_into_the_parts_of_a_tensor_on_the_graph(L):
+    a = L.tensor(Z[0], requires_grad=True)
+    z = a * (1 - 0.5j)
+    z.imag.mul_(2)                       # through the imaginary part: recorded
+    L.view_as_real(z)[1, 0] = 5.0        # and through the pairs
+    z.real.clamp_(max=1.0)
+    out = [z.__setitem__(2, 1j)]          # None, as Python's protocol says
+    (z.abs() ** 2 + z.angle()).sum().backward()
+    return out, z, a.grad, z.grad_fn is not None
+
+
+@program
 def printing_complex_tensors(L):
     L.set_printoptions(precision=3)
     return [str(L.tensor(Z[:2, :3])), str(L.tensor(ZV[:2], dtype=L.cfloat)),

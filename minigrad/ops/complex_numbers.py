@@ -24,7 +24,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape
 from .elementwise import abs, cast, div, mul, where
-from .plumbing import Cast, RealPart, cast_to, conj_of, sum_to
+from .plumbing import Cast, RealPart, ViewAsComplex, ViewAsReal, cast_to, conj_of, sum_to
 
 __all__ = ["real", "imag", "isreal", "angle", "sgn", "view_as_real", "view_as_complex",
            "complex", "polar"]
@@ -115,44 +115,12 @@ def sgn(input):
     return where(r._array == 0, 0.0, div(input, r))
 
 
-class ViewAsReal(Function):
-    """(...,) complex -> (..., 2) real: each element's [x, y], the same memory read as twice
-    as many real numbers.  Its gradient (..., 2) goes back as g[..., 0] + i g[..., 1]."""
-    complex_ok = True
-    returns_view = True
-
-    def forward(self, a):
-        self.in_dtype = a.dtype
-        real_dtype = a.real.dtype
-        if a.ndim == 0:
-            a = a.reshape(1)
-            return a.view(real_dtype)
-        return a[..., None].view(real_dtype)
-
-    def backward(self, g):
-        return view_as_complex(g.contiguous())
-
-
 def view_as_real(input):
     """A complex tensor as a real one with a last dim of 2 (real and imaginary parts), sharing
     its memory."""
     if not _is_complex(input):
         raise RuntimeError("view_as_real is only supported for complex tensors")
     return ViewAsReal.apply(input)
-
-
-class ViewAsComplex(Function):
-    """(..., 2) real -> (...,) complex, the same memory: r[..., 0] + i r[..., 1].  The
-    gradient goes back as view_as_real of g."""
-    complex_ok = True
-    returns_view = True
-
-    def forward(self, a):
-        complex_dtype = dtypes.from_numpy_dtype(a.dtype).to_complex().np
-        return a.view(complex_dtype)[..., 0]
-
-    def backward(self, g):
-        return view_as_real(g)
 
 
 def view_as_complex(input):

@@ -6,8 +6,9 @@ Two pairs of adjoint ops, each the other's backward:
     to (3, 1)): a broadcast copies an element; the gradient of the copies is their sum.
   * ``Reshape`` and ``Cast`` are their own adjoints: reshape back, cast back.
 
-and the two complex helpers every complex backward needs: ``Conj`` (its own adjoint) and
-``RealPart`` (the real part, whose adjoint puts a real gradient back as g + 0i).
+and the complex helpers: ``Conj`` (its own adjoint), ``RealPart`` (the real part, whose
+adjoint puts a real gradient back as g + 0i), and ``ViewAsReal`` / ``ViewAsComplex`` (a
+complex array's memory as (real, imag) pairs and back, each the other's adjoint).
 
 Because these backwards are again ops of this module, a gradient built from them can be
 differentiated again, to any order.  The functions here take no user input (no argument
@@ -21,8 +22,8 @@ from .. import backend
 from ..autograd import Function
 from ._util import unbroadcast
 
-__all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "reshape_to", "expand_to",
-           "sum_to", "cast_to", "conj_of"]
+__all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "ViewAsReal",
+           "ViewAsComplex", "reshape_to", "expand_to", "sum_to", "cast_to", "conj_of"]
 
 
 class Reshape(Function):
@@ -140,3 +141,33 @@ class RealPart(Function):
 
     def backward(self, g):
         return Cast.apply(g, dtype=self.in_dtype)
+
+
+class ViewAsReal(Function):
+    """(...,) complex -> (..., 2) real: each element's [x, y], the same memory read as twice
+    as many real numbers.  Its gradient (..., 2) goes back as g[..., 0] + i g[..., 1]."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        real_dtype = a.real.dtype
+        if a.ndim == 0:
+            a = a.reshape(1)
+            return a.view(real_dtype)
+        return a[..., None].view(real_dtype)
+
+    def backward(self, g):
+        return ViewAsComplex.apply(g.contiguous())
+
+
+class ViewAsComplex(Function):
+    """(..., 2) real -> (...,) complex, the same memory: r[..., 0] + i r[..., 1].  The
+    gradient goes back as view_as_real of g."""
+    complex_ok = True
+    returns_view = True
+
+    def forward(self, a):
+        return a.view(np.result_type(a.dtype, np.complex64))[..., 0]
+
+    def backward(self, g):
+        return ViewAsReal.apply(g)

@@ -17,6 +17,7 @@ from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
 from ..tensor import Tensor
 from ._util import scalar_type_name
+from .plumbing import ViewAsComplex, ViewAsReal
 
 __all__ = ["apply_inplace", "ViewGather", "ViewScatter", "can_cast_inplace", "kind_name"]
 
@@ -171,9 +172,13 @@ def _positions(view, base):
 
 
 def _inplace_on_view(view, base, function, others, params):
-    index = _positions(view, base)
+    # a real view of a complex base (its real or imag part, view_as_real) is a view of the
+    # base's (real, imag) pairs: positions and history are taken there
+    pairs = base._array.dtype.kind == "c" and view._array.dtype.kind != "c"
+    source = ViewAsReal.apply(base) if pairs else base
+    index = _positions(view, source)
     if base._requires_grad:
-        current = ViewGather.apply(base, index=index)      # the view, as a function of base
+        current = ViewGather.apply(source, index=index)    # the view, as a function of base
     else:
         current = Tensor._wrap(view._array.copy())
     result = function.apply(current, *others, **params)
@@ -181,10 +186,12 @@ def _inplace_on_view(view, base, function, others, params):
         _write(view, result._array)
         view._vcounter.value += 1
         return view
-    new_base = ViewScatter.apply(_snapshot(base), result, index=index)
+    new_base = ViewScatter.apply(_snapshot(source), result, index=index)
+    if pairs:
+        new_base = ViewAsComplex.apply(new_base)
     _write(view, result._array)                           # the real write, through the view
     base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-    rebased = ViewGather.apply(base, index=index)
+    rebased = ViewGather.apply(ViewAsReal.apply(base) if pairs else base, index=index)
     _take_history(view, rebased)
     view._vcounter.value += 1
     _rebase_views(base, view)
