@@ -123,7 +123,15 @@ Tensor.__rsub__ = _reflected(E.sub)
 Tensor.__mul__ = E.mul
 Tensor.__rmul__ = E.mul
 Tensor.__truediv__ = E.div
-Tensor.__rtruediv__ = _reflected(E.div)
+def _rtruediv(self, other):
+    """``number / t`` as PyTorch computes it: ``t.reciprocal() * number`` (so the node keeps
+    1/t, not t, which may then change in place, and the rounding is PyTorch's)."""
+    if isinstance(other, (bool, int, float, complex, np.number, np.bool_)):
+        return E.mul(self.reciprocal(), other)
+    return E.div(other, self)
+
+
+Tensor.__rtruediv__ = _rtruediv
 Tensor.__rdiv__ = Tensor.__rtruediv__       # Python 2's name, which torch keeps
 Tensor.__pow__ = E.pow
 Tensor.__rpow__ = _reflected(E.pow)

@@ -1502,6 +1502,10 @@ def product_keeps_only_the_factor_a_gradient_reads(lib):
     z = a * 1.0
     z.add_(z * 2, alpha=0.5)
     z.sum().backward()
+    z = a * 1.0
+    y = z / 4 + 2 / z                 # z / 4 keeps 4; 2 / z is z.reciprocal() * 2
+    z.add_(1)
+    y.sum().backward()
     frozen = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
     w = _x(lib, 3)
     out = frozen * w

@@ -102,11 +102,12 @@ class Function:
     # right for complex numbers as written; every other op refuses a complex input until it
     # has been checked against torch, rather than give a silently wrong gradient.
     complex_ok = False
-    # Ops whose saved inputs are each read only for the *other* input's gradient (a product:
-    # d(ab)/da = b) set this: an input is then kept only when the other one needs a gradient,
-    # as PyTorch saves them, so that changing it in place afterwards (x * 2, then x.add_(1))
-    # does not invalidate a backward that never reads it.
-    saves_for_other_input = False
+    # Which input's gradient each saved value is read for, in ``save_for_backward``'s order
+    # (None: always kept): a saved value is kept only when that input needs a gradient, as
+    # PyTorch keeps them, so that changing it in place afterwards (x * 2 or x / 2, then
+    # x.add_(1)) does not invalidate a backward that never reads it.  A product saves (a, b)
+    # with (1, 0): d(ab)/da = b.  None for the ops that keep everything they save.
+    saved_for_input = None
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
@@ -292,7 +293,7 @@ class Function:
                 ((t, 0) if t._requires_grad else None) for t in inputs)
             fn._in_meta = tuple((a.shape, a.dtype) for a in arrays)
             if fn.saved_:
-                if cls.saves_for_other_input:
+                if cls.saved_for_input is not None:
                     fn.saved_ = fn._needed_only(fn.saved_)
                 fn._pack(inputs, arrays, out, result)
             fn._shapes = None
@@ -306,11 +307,11 @@ class Function:
         return result
 
     def _needed_only(self, saved):
-        """``saved`` (a, b, extra...) with a dropped unless input 1 needs a gradient and b
-        unless input 0 does (see ``saves_for_other_input``)."""
+        """``saved`` with each value dropped whose input needs no gradient (see
+        ``saved_for_input``)."""
         needs = self.needs_input_grad
-        return (saved[0] if needs[1] else None, saved[1] if needs[0] else None) + \
-            tuple(saved[2:])
+        return tuple(v if i is None or needs[i] else None
+                     for v, i in zip(saved, self.saved_for_input))
 
     def _pack(self, inputs, arrays, out, result):
         """Turn the saved values into (kind, value) pairs that ``saved_tensors`` unpacks, and

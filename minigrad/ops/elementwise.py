@@ -53,7 +53,7 @@ class Sub(Function):
 class Mul(Function):
     half = False
     complex_ok = True
-    saves_for_other_input = True      # a is read only for b's gradient, b only for a's
+    saved_for_input = (1, 0)          # a is read only for b's gradient, b only for a's
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
@@ -82,6 +82,7 @@ class Mul(Function):
 class Div(Function):
     half = False
     complex_ok = True
+    saved_for_input = (1, None)       # a is read only for b's gradient; b for both
 
     @ieee
     def forward(self, a, b, *, half=False):
@@ -94,13 +95,14 @@ class Div(Function):
     @ieee
     def backward(self, g):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        a, b = self.saved_tensors
+        a, b = self.saved_tensors      # a kept only when b needs a gradient
+        (shape_a, _), (shape_b, _) = self._in_meta
         if self.half:
             b = b.item()            # the scalar again, as a number: g / b in float32 too
         else:
             b = conj_of(b)
-        return (sum_to(div(g, b), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(div(mul(neg(g), conj_of(a)), mul(b, b)), b.shape)
+        return (sum_to(div(g, b), shape_a) if self.needs_input_grad[0] else None,
+                sum_to(div(mul(neg(g), conj_of(a)), mul(b, b)), shape_b)
                 if self.needs_input_grad[1] else None)
 
 
