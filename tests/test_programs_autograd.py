@@ -1506,6 +1506,12 @@ def product_keeps_only_the_factor_a_gradient_reads(lib):
     y = z / 4 + 2 / z                 # z / 4 keeps 4; 2 / z is z.reciprocal() * 2
     z.add_(1)
     y.sum().backward()
+    layer = lib.nn.Linear(3, 2, bias=False).double().requires_grad_(False)   # frozen
+    layer.weight.copy_(lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], dtype=lib.float64))
+    z = a * 1.0
+    out = layer(z) @ lib.ones(2, 2, dtype=lib.float64)
+    z.add_(1)                          # its weights are what the backward reads, not z
+    out.sum().backward()
     frozen = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
     w = _x(lib, 3)
     out = frozen * w

@@ -33,33 +33,36 @@ class MatMul(Function):
     each summed over the batch dims it was broadcast along.
     """
     complex_ok = True
+    saved_for_input = (1, 0)          # a is read only for b's gradient, b only for a's
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.matmul(a, b)
 
     def backward(self, g):
-        a, b = self.saved_tensors
-        # the gradient of a product is g times the conjugate of the other factor
-        a, b = conj_of(a), conj_of(b)
+        a, b = self.saved_tensors       # a kept only when b needs a gradient, b when a does
+        (sa, _), (sb, _) = self._in_meta
         need_a, need_b = self.needs_input_grad
-        if a.ndim == 1 and b.ndim == 1:          # dot product: g is 0-d
+        # the gradient of a product is g times the conjugate of the other factor
+        b = conj_of(b) if need_a else b
+        a = conj_of(a) if need_b else a
+        if len(sa) == 1 and len(sb) == 1:        # dot product: g is 0-d
             return (mul(g, b) if need_a else None, mul(g, a) if need_b else None)
         # Work with matrices: a 1-D a is a row (1, k), a 1-D b a column (k, 1), and g gets
         # back the size-1 axis the product dropped.
-        a2 = reshape_to(a, (1,) + tuple(a.shape)) if a.ndim == 1 else a
-        b2 = reshape_to(b, tuple(b.shape) + (1,)) if b.ndim == 1 else b
+        sa2 = (1,) + tuple(sa) if len(sa) == 1 else tuple(sa)
+        sb2 = tuple(sb) + (1,) if len(sb) == 1 else tuple(sb)
         g_shape = list(g.shape)
-        if a.ndim == 1:
+        if len(sa) == 1:
             g_shape.insert(len(g_shape) - 1, 1)        # b is not 1-D here
-        if b.ndim == 1:
+        if len(sb) == 1:
             g_shape.append(1)
         g = reshape_to(g, g_shape)
         ga = gb = None
         if need_a:       # (..., n, m) @ (..., m, k) -> (..., n, k), summed to a's batch shape
-            ga = reshape_to(sum_to(MatMul.apply(g, _mT(b2)), a2.shape), a.shape)
+            ga = reshape_to(sum_to(MatMul.apply(g, _mT(reshape_to(b, sb2))), sa2), sa)
         if need_b:       # (..., k, n) @ (..., n, m) -> (..., k, m)
-            gb = reshape_to(sum_to(MatMul.apply(_mT(a2), g), b2.shape), b.shape)
+            gb = reshape_to(sum_to(MatMul.apply(_mT(reshape_to(a, sa2)), g), sb2), sb)
         return ga, gb
 
 
@@ -76,6 +79,8 @@ class Linear(Function):
     """
     complex_ok = True
 
+    saved_for_input = (1, 0)          # x is read only for W's gradient, W only for x's
+
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
         out = backend.matmul(x2, w.T)                    # (B, in) @ (in, out) -> (B, out)
@@ -85,13 +90,14 @@ class Linear(Function):
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
-        x, w = self.saved_tensors
-        x, w = conj_of(x), conj_of(w)          # complex: the other factor's conjugate
-        rows = math.prod(x.shape[:-1])
-        g2 = reshape_to(g, (rows, w.shape[0]))           # (B, out)
+        x, w = self.saved_tensors      # x kept only when W needs a gradient, W when x does
+        (sx, _), (sw, _) = self._in_meta[:2]
+        rows = math.prod(sx[:-1])
+        g2 = reshape_to(g, (rows, sw[0]))                # (B, out)
         needs = self.needs_input_grad
-        gx = reshape_to(MatMul.apply(g2, w), x.shape) if needs[0] else None        # (B, in)
-        gw = (MatMul.apply(_mT(g2), reshape_to(x, (rows, x.shape[-1])))              # (out, in)
+        # complex: the other factor's conjugate
+        gx = reshape_to(MatMul.apply(g2, conj_of(w)), sx) if needs[0] else None       # (B, in)
+        gw = (MatMul.apply(_mT(g2), reshape_to(conj_of(x), (rows, sx[-1])))          # (out, in)
               if needs[1] else None)
         if len(needs) == 2:
             return gx, gw
