@@ -314,8 +314,10 @@ def hardswish(input, inplace=False):
     input = _floating_only(input, "hardswish_cpu")
     c = clamp(input, -3.0, 3.0)
     middle = div(mul(c, add(c, 3.0)), 6.0)
-    # NaN falls in neither test, so it takes the last branch: NaN, with slope 1 as PyTorch's
-    return where(input <= -3.0, mul(input, 0.0), where(input < 3.0, middle, input))
+    # from 3 on, x * 6 / 6 as PyTorch computes it: beyond max / 6 that is inf, not x; NaN
+    # falls in neither test, so it takes the last branch: NaN, with slope 1 as PyTorch's
+    top = div(mul(input, 6.0), 6.0)
+    return where(input <= -3.0, mul(input, 0.0), where(input < 3.0, middle, top))
 
 
 def hardshrink(input, lambd=0.5):
@@ -348,7 +350,7 @@ def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else ``value``; gradient 1 strictly above the threshold, 0 below
     and on it (integer inputs stay integers, as PyTorch)."""
     if input._array.dtype.kind == "b":
-        raise RuntimeError('"threshold_cpu" not implemented for \'Bool\'')
+        raise not_implemented_for("threshold_cpu", input._array.dtype)
 
     def rule(a):
         above = a > threshold

@@ -277,6 +277,10 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    if x1._array.dtype != x2._array.dtype and x1.numel() and x2.numel():
+        # no promotion in PyTorch's kernel (an empty operand returns before it looks)
+        raise RuntimeError(f"expected scalar type {scalar_type_name(x1._array.dtype)} but found "
+                           f"{scalar_type_name(x2._array.dtype)}")
     diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
     return vector_norm(diff, p, -1)
 
