@@ -25,6 +25,7 @@ structure, zeros for an argument ``f`` does not use.
 from __future__ import annotations
 
 from . import autograd
+from .autograd.graph import reachable_leaves
 from ._vmap import _flatten, vmap
 from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
@@ -53,29 +54,7 @@ def _foreign_graph(tree, own):
     argument that requires grad outside the transform, an outer transform's variable, or a
     tensor ``f`` closes over (a model's parameters)."""
     own_ids = {id(t) for t in own}
-    seen, todo = set(), []
-    for t in _tensors(tree):
-        if not t.requires_grad:
-            continue
-        if t.grad_fn is None:
-            if id(t) not in own_ids:
-                return True
-        else:
-            todo.append(t.grad_fn)
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in getattr(node, "next_functions_", None) or ():
-            if edge is None or edge[0] is None:
-                continue
-            if isinstance(edge[0], Tensor):
-                if id(edge[0]) not in own_ids:
-                    return True
-            else:
-                todo.append(edge[0])
-    return False
+    return any(id(leaf) not in own_ids for leaf in reachable_leaves(_tensors(tree)))
 
 
 def _settle(tree, own, outer):

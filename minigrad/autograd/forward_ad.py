@@ -52,6 +52,7 @@ from .. import backend
 from ..tensor import Tensor
 from .engine import grad
 from .function import Function
+from .graph import reachable_leaves
 from .grad_mode import enable_grad, is_grad_enabled
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual",
@@ -228,27 +229,11 @@ def _real_dot(g, v):
 
 def _graph_reaches(t, seed_ids):
     """(whether ``t``'s graph reaches one of the seeds, whether it reaches another tensor
-    that requires grad): a walk over the nodes, without recursion."""
-    if not t._requires_grad:
-        return False, False
-    if t.grad_fn is None:
-        return id(t) in seed_ids, id(t) not in seed_ids
+    that requires grad), from the leaves ``t`` depends on."""
     reaches_seed = reaches_other = False
-    seen, stack = set(), [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for edge in getattr(node, "next_functions_", None) or ():
-            if edge is None:
-                continue
-            nxt = edge[0]
-            if isinstance(nxt, Tensor):         # a leaf that requires grad
-                if id(nxt) in seed_ids:
-                    reaches_seed = True
-                else:
-                    reaches_other = True
-            elif nxt is not None:
-                stack.append(nxt)
+    for leaf in reachable_leaves([t]):
+        if id(leaf) in seed_ids:
+            reaches_seed = True
+        else:
+            reaches_other = True
     return reaches_seed, reaches_other

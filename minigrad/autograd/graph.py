@@ -145,3 +145,29 @@ def register_post_accumulate_grad_hook(self, hook):
     hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", [])
     hooks.append(hook)
     return RemovableHandle(hooks, hook)
+
+
+def reachable_leaves(tensors):
+    """The leaves that require grad which ``tensors`` depend on through the recorded graph
+    (a tensor that is such a leaf itself included), each node visited once: a walk without
+    recursion, so deep graphs cannot exhaust Python's stack."""
+    seen, todo = set(), []
+    for t in tensors:
+        if not t._requires_grad:
+            continue
+        if t.grad_fn is None:
+            yield t
+        else:
+            todo.append(t.grad_fn)
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for edge in getattr(node, "next_functions_", None) or ():
+            if edge is None or edge[0] is None:
+                continue
+            if isinstance(edge[0], Tensor):
+                yield edge[0]
+            else:
+                todo.append(edge[0])

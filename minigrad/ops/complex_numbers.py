@@ -78,15 +78,15 @@ class Angle(Function):
 
     def forward(self, a):
         xp = backend.xp_of(a)
-        if a.dtype.kind == "c":
+        self.complex_input = a.dtype.kind == "c"
+        if self.complex_input:
             self.save_for_backward(a)
             return xp.angle(a)
-        self.complex_input = False
         out = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
         return xp.where(xp.isnan(a), a, out)
 
     def backward(self, g):
-        if getattr(self, "complex_input", True):
+        if self.complex_input:
             z, = self.saved_tensors
             r2 = mul(z, conj_of(z)).real
             return mul(cast_to(g, z._array.dtype),

@@ -125,17 +125,19 @@ def zero_(input):
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``."""
     if isinstance(src, Tensor) and tuple(src.shape) != tuple(t.shape):
-        _check_copy_shape(tuple(t.shape), tuple(src.shape))
+        check_broadcasts_into(tuple(t.shape), tuple(src.shape),
+                              f" (copy_: a tensor of shape {list(src.shape)} into a tensor of "
+                              f"shape {list(t.shape)})")
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)
     return setitem(t, Ellipsis, src)
 
 
-def _check_copy_shape(have, src):
-    """PyTorch's errors for a copy_ source that does not broadcast to the destination."""
+def check_broadcasts_into(have, src, where=""):
+    """PyTorch's errors for a source of shape ``src`` that does not broadcast to the
+    destination shape ``have`` (``copy_``, ``pad_sequence``'s slots); ``where`` ends them."""
     n = max(len(have), len(src))
     a, b = (1,) * (n - len(have)) + have, (1,) * (n - len(src)) + src
-    where = f" (copy_: a tensor of shape {list(src)} into a tensor of shape {list(have)})"
     for i in range(n - 1, -1, -1):                # the last clashing dim, as PyTorch
         if a[i] != b[i] and a[i] != 1 and b[i] != 1:
             raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b "

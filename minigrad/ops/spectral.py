@@ -53,6 +53,13 @@ def _window_of(window, win_length, n_fft, dtype):
     return window
 
 
+def _check_window(window, win, fail):
+    """stft's and istft's check of ``window``: None, or 1-d of length ``win``."""
+    if window is not None and (window.ndim != 1 or window.shape[0] != win):
+        fail(f"expected a 1D window tensor of size equal to win_length={win}, but got window "
+             f"with size {list(window.shape)}")
+
+
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
          pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
          align_to_window=None):
@@ -96,9 +103,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         fail(f"expected hop_length > 0, but got hop_length={hop}")
     if not 0 < win <= n_fft:
         fail(f"expected 0 < win_length <= n_fft, but got win_length={win}")
-    if window is not None and (window.ndim != 1 or window.shape[0] != win):
-        fail(f"expected a 1D window tensor of size equal to win_length={win}, but got window "
-             f"with size {list(window.shape)}")
+    _check_window(window, win, fail)
     if onesided is None:
         onesided = not is_complex
     elif onesided and is_complex:
@@ -157,9 +162,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         fail(f"expected 0 < hop_length <= win_length")
     if not 0 < win <= n_fft:
         fail(f"expected 0 < win_length <= n_fft but got win_length={win}")
-    if window is not None and (window.ndim != 1 or window.shape[0] != win):
-        fail(f"expected a 1D window tensor of size equal to win_length={win}, but got window "
-             f"with size {list(window.shape)}")
+    _check_window(window, win, fail)
 
     real_dtype = np.empty(0, input._array.dtype).real.dtype
     w = _window_of(window, win, n_fft, real_dtype)

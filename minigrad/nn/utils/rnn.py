@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ... import backend
+from ...ops.inplace import check_broadcasts_into
 from ...ops.movement import cat, reshape
 from ...ops.scatter_gather import IndexSelect
 from ...tensor import Tensor
@@ -214,18 +215,7 @@ def _into_slot(seq, trailing, dtype):
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     slot = (seq.shape[0],) + trailing
     if tuple(seq.shape) != slot:
-        n = max(len(slot), seq.ndim)
-        a = (1,) * (n - len(slot)) + slot
-        b = (1,) * (n - seq.ndim) + tuple(seq.shape)
-        for d in range(n - 1, -1, -1):      # PyTorch names the last clashing dim
-            x, y = a[d], b[d]
-            if x != y and x != 1 and y != 1:
-                raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor "
-                                   f"b ({y}) at non-singleton dimension {d}")
-        wide = tuple(max(x, y) for x, y in zip(a, b))
-        if wide != slot:
-            raise RuntimeError(f"output with shape {list(slot)} doesn't match the broadcast "
-                               f"shape {list(wide)}")
+        check_broadcasts_into(slot, tuple(seq.shape))
         seq = seq.expand(*slot)
     return seq if seq.dtype == dtype else seq.to(dtype)
 
