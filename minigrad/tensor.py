@@ -743,8 +743,14 @@ class Tensor:
         return id(self)
 
     def __reduce_ex__(self, protocol):
-        raise TypeError("minigrad tensors are not pickled; save them with minigrad.save(...) "
-                        "(safetensors format)")
+        # pickle (multiprocessing, copy, joblib...) as PyTorch: the values, the class (a
+        # Parameter stays one), requires_grad and the attributes set on the tensor; not the
+        # graph (an intermediate result comes back as a leaf) and not .grad.  Loading a
+        # pickle runs code, so minigrad.load never does: checkpoints stay safetensors.
+        array = backend.to_device(self._array, backend.cpu)
+        state = dict(self.__dict__) if getattr(self, "__dict__", None) else None
+        return (_unpickle_tensor,
+                (type(self), array, self._requires_grad, str(self.device), state))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -762,6 +768,17 @@ class Tensor:
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         memo[id(self)] = new
         return new
+
+
+def _unpickle_tensor(cls, array, requires_grad, device, state):
+    """The tensor ``Tensor.__reduce_ex__`` pickled: its class, values, requires_grad, device
+    and attributes."""
+    if device != "cpu":
+        array = backend.to_device(array, backend.device(device))
+    t = cls._wrap(array, requires_grad)
+    if state:
+        t.__dict__.update(state)
+    return t
 
 
 def _parse_to(args, kwargs, allow_copy):
