@@ -40,12 +40,7 @@ def set_default_device(device):
     None) is accepted, a GPU is refused with the reason (move tensors with ``.to(device)``)."""
     global _default_device
     d = backend.device("cpu" if device is None else device)
-    if d.type != "cpu":
-        if not backend.is_cuda_available():
-            raise RuntimeError("Torch not compiled with CUDA enabled (minigrad: no CUDA device "
-                               "or no cupy here, so the default device stays 'cpu')")
-        raise NotImplementedError("set_default_device: minigrad creates tensors on the CPU; "
-                                  "move them with .to('cuda') or pass device='cuda'")
+    backend.check_default_device(d)
     _default_device = d
 
 

@@ -108,8 +108,29 @@ class Device:
     def __hash__(self):
         return hash((self.type, self.index))
 
+    def __enter__(self):
+        """``with minigrad.device('cpu'):`` -- PyTorch's block form of ``set_default_device``.
+        minigrad's factory functions make CPU tensors, so only the CPU is taken."""
+        check_default_device(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
 
 cpu = Device("cpu")
+
+
+def check_default_device(dev: Device) -> None:
+    """Refuse a default device other than the CPU (``set_default_device``, ``with device``),
+    saying why: minigrad's factory functions create tensors on the CPU."""
+    if dev.type == "cpu":
+        return
+    if not is_cuda_available():
+        raise RuntimeError("Torch not compiled with CUDA enabled (minigrad: no CUDA device "
+                           "or no cupy here, so the default device stays 'cpu')")
+    raise NotImplementedError("set_default_device: minigrad creates tensors on the CPU; "
+                              "move them with .to('cuda') or pass device='cuda'")
 
 
 def device(spec) -> Device:

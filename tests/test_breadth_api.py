@@ -152,6 +152,20 @@ def test_set_printoptions_and_default_device():
     assert minigrad.get_default_device().type == "cpu"
 
 
+def test_device_as_a_block():
+    """``with torch.device('cpu'):`` (PyTorch's block form of set_default_device) enters and
+    gives the device back; a CUDA device without one is refused as set_default_device does."""
+    torch = pytest.importorskip("torch")
+    for lib in (minigrad, torch):
+        with lib.device("cpu") as d:
+            made = lib.zeros(2)
+        assert (str(d), str(made.device)) == ("cpu", "cpu")
+    if not minigrad.cuda.is_available():
+        with pytest.raises(RuntimeError, match="not compiled with CUDA"):
+            with minigrad.device("cuda"):
+                pass
+
+
 def test_normal_draws_are_seeded_and_shaped():
     minigrad.manual_seed(3)
     a = minigrad.normal(2.0, 0.5, (4000,))
