@@ -229,19 +229,28 @@ def vjp(func, *primals, has_aux=False):
 
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     """``(func(*primals), J tangents)`` (and ``aux`` with ``has_aux``); ``primals`` and
-    ``tangents`` are tuples of tensors of the same shapes. Computed in reverse mode (the
+    ``tangents`` are tuples of the same structure (tensors, or nested tuples/lists/dicts of
+    them) whose tensors have the same shapes. Computed in reverse mode (the
     double-backward trick of ``autograd.functional.jvp``)."""
     who = "jvp(f, primals, tangents)"
     for what, value in (("primals", primals), ("tangents", tangents)):
         if not isinstance(value, tuple):
             raise RuntimeError(f"{who}: Expected {what} to be a tuple. E.g. it should be valid "
                                "to call f(*primals).")
-    if len(primals) != len(tangents):
+    if _structure(primals) != _structure(tangents):
         raise RuntimeError(f"{who}: Expected primals and tangents to have the same python "
                            f"structure. For example, if primals is a tuple of 3 tensors, "
-                           f"tangents also must be. Got primals with structure {len(primals)} "
-                           f"and tangents with structure {len(tangents)}")
-    for p, t in zip(primals, tangents):
+                           f"tangents also must be. Got primals with structure "
+                           f"{_structure(primals)} and tangents with structure "
+                           f"{_structure(tangents)}")
+    flat_primals, rebuild_primals = _flatten(primals)
+    flat_tangents = _flatten(tangents)[0]
+    for what, flat in (("primals", flat_primals), ("tangents", flat_tangents)):
+        for leaf in flat:
+            if not isinstance(leaf, Tensor):
+                raise RuntimeError(f"{who}: Expected {what} to only contain Tensors, got "
+                                   f"{type(leaf)}")
+    for p, t in zip(flat_primals, flat_tangents):
         if tuple(p.shape) != tuple(t.shape):
             raise RuntimeError("Trying to set a forward gradient that has a different size than "
                                "that of the original Tensor, this is not supported. Tensor is "
@@ -250,8 +259,11 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     _check_primals(primals)
     outer = autograd.is_grad_enabled()
     with autograd.enable_grad():
-        xs = [_variable(p, outer) for p in primals]
-        out, aux = _split_aux(func(*xs), has_aux, who)
+        # the primals may be nested tuples/lists/dicts (a dict of parameters): their leaves
+        # are the variables, the tangents' leaves (in the same order) the directions
+        xs = [_variable(p, outer) for p in flat_primals]
+        tangents = flat_tangents
+        out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
         out_flat, out_rebuild = _flatten(out)
         for o in out_flat:
             if not isinstance(o, Tensor):
@@ -376,6 +388,15 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         _check_primals([args[a] for a in nums])
         return rev(*args, **kwargs)
     return wrapper
+
+
+def _structure(tree):
+    """A comparable description of a nested tuple/list/dict's shape (its leaves as '*')."""
+    if isinstance(tree, (tuple, list)):
+        return (type(tree).__name__, None, tuple(_structure(t) for t in tree))
+    if isinstance(tree, dict):
+        return ("dict", tuple(tree), tuple(_structure(v) for v in tree.values()))
+    return "*"
 
 
 def _check_primals(tree):
