@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import backend
 from ..autograd import no_grad
 from ..autograd.function import keep_for_backward
 from ..ops.activation import logsigmoid, softplus
-from ..ops.elementwise import clamp, where
+from ..ops.elementwise import cast, clamp, sub, where
 from ..ops.reduce import amax
-from ..ops._util import (no_complex_kernel, result_dtype as _result_dtype,
-                         scalar_type_name as _scalar_type_name)
+from ..ops.writes import can_cast_inplace
+from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
+                         result_dtype as _result_dtype, scalar_type_name as _scalar_type_name)
 from ..functional import broadcast_shapes, broadcast_tensors
 from ..dtypes import from_numpy_dtype
 from ..tensor import Tensor
@@ -60,6 +62,16 @@ def _warn_size(input, target):
                       "to broadcasting. Please ensure they have the same size.", stacklevel=3)
 
 
+def _floating_pair(input, target, kernel):
+    """input and target cast to their promoted dtype, which PyTorch's fused regression kernels
+    (smooth L1, Huber) take in floating types only: an integer or bool pair is refused (a
+    bool target with a floating input is fine)."""
+    dtype = _result_dtype(input, target)
+    if dtype.kind != "f":
+        raise not_implemented_for(kernel, dtype)
+    return tuple(cast(t, dtype) if isinstance(t, Tensor) else t for t in (input, target))
+
+
 def _xlogx(t):
     """t * log(t): 0 where t == 0 (the limit, with a finite gradient there), NaN where t < 0
     (as PyTorch's xlogy: a negative "probability" is not silently dropped)."""
@@ -78,9 +90,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _warn_size(input, target)
-    diff = input - target
-    if beta == 0:
-        return _reduce(diff.abs(), reduction)
+    if beta == 0:                          # PyTorch's l1_loss: a plain subtraction
+        return _reduce((input - target).abs(), reduction)
+    # the loss has the promoted dtype (float32 input, float64 target: float64)
+    diff = sub(*_floating_pair(input, target, "smooth_l1_cpu"))
     size = diff.abs()
     near = ~(size >= beta)                 # a NaN diff counts as near, as in PyTorch's kernel
     inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
@@ -96,11 +109,19 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _warn_size(input, target)
-    diff = input - target
+    # PyTorch writes the loss into a tensor like the input, computed in the promoted dtype:
+    # float32 input, float64 target gives float32; an integer input with a floating target
+    # cannot take the floating result
+    dtype = _result_dtype(input, target)
+    out_dtype = input._array.dtype if isinstance(input, Tensor) else dtype
+    if not can_cast_inplace(dtype, out_dtype):
+        raise RuntimeError(f"result type {_scalar_type_name(dtype)} can't be cast to the "
+                           f"desired output type {_scalar_type_name(out_dtype)}")
+    diff = sub(*_floating_pair(input, target, "huber_cpu"))
     size = diff.abs()
     near = ~(size >= delta)
     inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
-    loss = where(near, 0.5 * inner * inner, delta * (size - 0.5 * delta))
+    loss = cast(where(near, 0.5 * inner * inner, delta * (size - 0.5 * delta)), out_dtype)
     if weight is not None:
         loss = loss * weight
     # PyTorch's huber_loss node keeps its input and target for the backward
@@ -112,8 +133,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     log-probabilities and ``target`` probabilities (log-probabilities if ``log_target``).
     'batchmean' divides the sum by the batch size (the mathematical KL divergence); 'mean'
     divides by the number of elements, and warns about it as PyTorch does."""
-    if any(isinstance(t, Tensor) and t.is_complex() for t in (input, target)):
-        raise RuntimeError("kl_div: Complex inputs not supported.")
     if size_average is not None or reduce is not None:
         reduction = _legacy(size_average, reduce, reduction)
     elif reduction == "mean":
@@ -123,6 +142,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "same as 'batchmean' in the next major release.", stacklevel=2)
     elif reduction not in ("batchmean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    kinds = [t._array.dtype.kind for t in (input, target) if isinstance(t, Tensor)]
+    if "c" in kinds:
+        raise RuntimeError("kl_div: Complex inputs not supported.")
+    if any(k in "biu" for k in kinds):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -144,10 +168,13 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = input - target * (input + eps).log()
     if full:
+        if isinstance(target, Tensor) and target._array.dtype.kind == "b":
+            sub(0.0, target)               # PyTorch's Stirling term subtracts the target: refused
         big = target > 1
         safe = where(big, target, 2.0)
         stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
-        loss = loss + where(big, stirling, 0.0)
+        # PyTorch adds the term in place: the loss keeps its dtype (float16 with an int target)
+        loss = cast(loss + where(big, stirling, 0.0), loss._array.dtype)
     return _reduce(loss, reduction)
 
 
@@ -162,7 +189,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     clamped.
     """
     if not isinstance(var, Tensor):
-        var = Tensor._wrap(input._array * 0 + var)
+        # a number times ones like the input: float32 for an integer input, as PyTorch
+        var = Tensor._wrap(backend.xp_of(input._array).full(
+            input._array.shape, var, dtype=_result_dtype(input, float(var))))
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)
@@ -174,6 +203,10 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         raise ValueError(reduction + " is not valid")
     if bool((var._array < 0).any()):
         raise ValueError("var has negative entry/entries")
+    if var._array.dtype.kind != "f":
+        # PyTorch clamps a copy of var in place at eps, a float its dtype cannot take
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{cpp_type_name(var._array.dtype)}")
     with no_grad():
         floor = clamp(var.detach(), min=eps) - var.detach()       # 0 except where var < eps
     var = var + floor
@@ -194,7 +227,18 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(shape)} (soft_margin_loss's target of shape "
                            f"{list(target.shape)} must broadcast to the input's)")
-    return _reduce(softplus(-target * input), reduction)
+    # PyTorch computes -input * target in place in the input's tensor: a bool input cannot be
+    # negated, an integer one cannot take a floating product, nor exp's floating result
+    dtype, product = input._array.dtype, _result_dtype(input, target)
+    margin = -input
+    if not can_cast_inplace(product, dtype):
+        raise RuntimeError(f"result type {_scalar_type_name(product)} can't be cast to the "
+                           f"desired output type {_scalar_type_name(dtype)}")
+    if dtype.kind != "f":
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{_scalar_type_name(dtype)}")
+    # (the negation first: -target of a uint8 target would wrap around)
+    return _reduce(softplus(cast(margin * target, dtype)), reduction)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
@@ -235,11 +279,14 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1,
     the cosine taken along the last dimension of (N, D) or (D,) inputs."""
     reduction = _legacy(size_average, reduce, reduction)
-    if input1.ndim not in (1, 2) or input1.ndim != input2.ndim:
-        raise RuntimeError(f"cosine_embedding_loss: 1D target tensor expects 2D input "
+    # PyTorch's checks: a 1-d target goes with (N, D) inputs, a 0-d one with (D,) inputs
+    if target.ndim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise RuntimeError(f"{target.ndim}D target tensor expects {target.ndim + 1}D input "
                            f"tensors, but found inputs with sizes {list(input1.shape)} and "
                            f"{list(input2.shape)}.")
-    dim = input1.ndim - 1
+    dim = target.ndim
     tiny = 1e-12          # keeps the norms' square roots (and their gradients) finite at 0
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + tiny) * ((input2 * input2).sum(dim) + tiny)
@@ -255,8 +302,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     ``pairwise_distance``; ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
     reduction = _legacy(size_average, reduce, reduction)
     if margin <= 0:
-        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got "
-                         f"{margin} instead")
+        raise ValueError(f"margin must be greater than 0, got {margin}")
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1p, maximum,
                           minimum, mul, neg, sigmoid, sub, tanh, where)
 from ..tensor import Tensor
-from ._util import no_complex_kernel, not_implemented_for, scalar_type_name
+from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
 from .writes import overwrite_with
 from .reduce import implicit_softmax_dim, softmax
@@ -348,14 +350,24 @@ def softshrink(input, lambd=0.5):
 
 def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else ``value``; gradient 1 strictly above the threshold, 0 below
-    and on it (integer inputs stay integers, as PyTorch)."""
-    if input._array.dtype.kind == "b":
-        raise not_implemented_for("threshold_cpu", input._array.dtype)
+    and on it (integer inputs stay integers, as PyTorch). NaN is not <= the threshold: it
+    passes through with its gradient, as PyTorch's kernel tests x <= threshold."""
+    dtype = input._array.dtype
+    if dtype.kind == "b":
+        raise not_implemented_for("threshold_cpu", dtype)
+    # PyTorch converts both numbers to the element type first (a float16 input compares in
+    # float32), refusing one that does not fit: a negative float for uint8, 1e10 for int32
+    bound_dtype = np.dtype("float32") if dtype == np.float16 else dtype
+    check_fill_value(threshold, bound_dtype)
+    check_fill_value(value, dtype)
+    xp = backend.xp_of(input._array)
+    # an integer type truncates (-0.2 is 0) and wraps a negative int into an unsigned type
+    bound = xp.asarray(int(threshold) if dtype.kind in "iu" else threshold).astype(bound_dtype)
+    fill = xp.asarray(int(value) if dtype.kind in "iu" else value).astype(dtype)
 
     def rule(a):
-        above = a > threshold
-        xp = backend.xp_of(a)
-        return xp.where(above, a, xp.asarray(value).astype(a.dtype)), above
+        above = ~(a <= bound)
+        return xp.where(above, a, fill), above
     out = PiecewiseLinear.apply(input, rule=rule)
     if inplace:
         input[...] = out
@@ -376,6 +388,7 @@ def glu(input, dim=-1):
     size = input.shape[d]
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
+    _floating_only(input, "glu_cpu")        # after the shape checks, as PyTorch's
     half = size // 2
     first = tuple([slice(None)] * d + [slice(0, half)])
     second = tuple([slice(None)] * d + [slice(half, size)])

@@ -926,6 +926,10 @@ def clamp(a, min=None, max=None):
                                          for v in (min, max)):
         raise NotImplementedError("clamp is not supported for complex types")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if all(isinstance(v, Tensor) and v._array.dtype.kind == "b" for v in (a, min, max)):
+            # with both bounds PyTorch runs its clamp kernel, which has no Bool version (one
+            # bound is a maximum/minimum, which has)
+            raise not_implemented_for("clamp_cpu", np.dtype(bool))
         # PyTorch's clamp node keeps the input and both bounds for its backward
         return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)
     if a._array.dtype.kind != "f":
