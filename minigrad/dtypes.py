@@ -213,6 +213,25 @@ def number_for(value, np_dtype, half_checked=False):
                        f"overflow")
 
 
+# PyTorch's names of the scalar types: its kernels' dtype errors ("not implemented for
+# 'Long'") and its legacy tensor types ("torch.FloatTensor") spell a dtype with them
+_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                 "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                 "float64": "Double", "complex64": "ComplexFloat",
+                 "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(np_dtype) -> str:
+    """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'ComplexFloat' for complex64."""
+    name = np.dtype(np_dtype).name
+    return _SCALAR_NAMES.get(name, name)
+
+
+def legacy_type_name(np_dtype, cuda=False, module="torch") -> str:
+    """PyTorch's legacy tensor type name: 'torch.FloatTensor', 'torch.cuda.LongTensor'."""
+    return f"{module}.{'cuda.' if cuda else ''}{scalar_type_name(np_dtype)}Tensor"
+
+
 def from_numpy_dtype(np_dtype) -> DType:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]

@@ -169,7 +169,8 @@ def _index_items(index):
         return index
     if isinstance(index, list) and len(index) < 32 and any(
             item is None or item is Ellipsis
-            or isinstance(item, (slice, list, tuple, Tensor, np.ndarray)) for item in index):
+            or isinstance(item, (slice, list, tuple, range, Tensor, np.ndarray))
+            for item in index):
         warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated: "
                       "x[seq] is read as x[tuple(seq)] here, but may later be read as "
                       "x[tensor(seq)]; write x[tuple(seq)]", UserWarning, stacklevel=4)
@@ -186,7 +187,7 @@ def _array_index(index, a):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             item = item._array
             basic = False
-        elif isinstance(item, (list, tuple)):     # a sequence inside the index: an index array
+        elif isinstance(item, (list, tuple, range)):  # a sequence inside the index: an array
             item = backend.xp_of(a._array).asarray(item)
             if item.size == 0:
                 item = item.astype(np.int64)      # x[[]] selects nothing (numpy: float64)
