@@ -182,7 +182,8 @@ class Function:
         for counter, expected, shape, np_dtype, index in self._versions:
             if counter.value != expected and not (kept_only and isinstance(index, int)):
                 # formatted only here, on the error path: apply() stays cheap
-                dtype = f"minigrad.{dtypes.from_numpy_dtype(np_dtype).name} "
+                # PyTorch's legacy type name: [torch.FloatTensor [3]]
+                dtype = f"{dtypes.legacy_type_name(np_dtype, module='minigrad')} "
                 if isinstance(index, int):
                     what = f", which is {f'input {index}' if index >= 0 else 'output 0'} of " \
                         f"{self.name()},"
