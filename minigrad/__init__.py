@@ -80,7 +80,8 @@ from . import distributions  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from .nn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from .summary import summary  # noqa: E402,F401
-from .profiler import profile  # noqa: E402,F401
+from .layer_profile import profile  # noqa: E402,F401  (minigrad's per-layer table)
+from . import profiler  # noqa: E402,F401  (torch.profiler)
 from . import explain, viz  # noqa
 # round 7 (part C): torch-level constants, nn forms with aten signatures, windows, settings
 from math import e, inf, nan, pi  # noqa: E402,F401

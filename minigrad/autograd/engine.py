@@ -27,6 +27,7 @@ import numpy as np
 from .. import backend, parallel
 from ..dtypes import from_numpy_dtype
 from ..tensor import Size, Tensor, _to_array
+from . import function as _function  # its _profiler slot, read as it is now
 from .function import Function, mark_not_differentiable
 from .grad_mode import _state, set_grad_enabled
 
@@ -285,7 +286,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 continue
             results = None
             if grads is not None and any(g is not None for g in grads):
-                results = _call(node, grads, create_graph, check_anomaly)
+                if _function._profiler is None:
+                    results = _call(node, grads, create_graph, check_anomaly)
+                else:
+                    results = _function._profiler.backward_node(node, _call, grads,
+                                                                create_graph, check_anomaly)
                 if not retain_graph:
                     node._release()
             edges = node.next_functions_
@@ -319,7 +324,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 for i in target_leaves.get(id(leaf), ()):
                     captured[i] = g
             if accumulate:
-                _accumulate(leaf, g, create_graph)
+                if _function._profiler is None:
+                    _accumulate(leaf, g, create_graph)
+                else:
+                    _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
                 post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
                 if post_hooks:
                     for hook in list(post_hooks):
