@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from . import _memory_format as mf, backend
 from .autograd import no_grad
 from .creation import default_generator
 from .tensor import Tensor
 from .nn import functional as F
 from .nn.functional import _masked
+from .ops._util import not_implemented_for, scalar_type_name
 
 # Same signature at the top level as in torch.nn.functional: the function itself.
 from .nn.functional import (  # noqa: F401
@@ -182,6 +183,17 @@ def native_group_norm(input, weight, bias, N, C, HxW, group, eps):
     if N * C * HxW != input.numel():
         raise RuntimeError(f"Expected input to have {N * C * HxW} elements (N={N}, C={C}, "
                            f"HxW={HxW}), but got {input.numel()}")
+    # the ATen kernel reads the input as dense memory in its suggested format (F.group_norm
+    # makes a copy first; this one refuses).  A negative-stride array (numpy's, which PyTorch
+    # cannot hold) counts as dense: PyTorch would have it as a contiguous copy
+    a = input._array
+    flipped = tuple(d for d, st in enumerate(a.strides) if st < 0)
+    if flipped:
+        a = backend.xp_of(a).flip(a, flipped)
+    if not mf.is_contiguous(a, mf.suggest(a)):
+        raise RuntimeError("Expected X.is_contiguous(memory_format) to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
     out = F.group_norm(input, group, weight, bias, eps)
     # unlike native_layer_norm / native_batch_norm, torch returns these two statistics as
     # differentiable outputs, so they are built in the graph: mean = E[x], rstd = (Var[x] +
@@ -333,8 +345,39 @@ def conv_tbc(input, weight, bias, pad=0):
     if weight.shape[2] != bias.shape[0]:
         raise RuntimeError(f"conv_tbc: Bias size ({bias.shape[0]}) must equal the weight's "
                            f"output channels ({weight.shape[2]})")
+    # PyTorch computes it as one matrix product per tap, added onto a copy of the bias in the
+    # input's dtype: each tap views its time steps of the input as (steps * batch, C_in), so
+    # time and batch must be mergeable; the input and weight dtypes must agree, bool has no
+    # kernel, and the bias may be of any dtype
+    if not _tbc_viewable(input._array, weight.shape[0], pad):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    dtype = input._array.dtype
+    if weight._array.dtype != dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    if dtype == np.bool_:
+        raise not_implemented_for("addmm_impl_cpu_", dtype)
+    if bias._array.dtype != dtype:
+        bias = bias.to(input.dtype)
     out = F.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
-    return out.permute(2, 0, 1)
+    return out.permute(2, 0, 1).contiguous()      # PyTorch's result is a fresh (T, B, C) one
+
+
+def _tbc_viewable(a, width, pad):
+    """Can every tap's slice of time steps of ``a`` (T, B, C) be viewed as (steps * B, C)?
+    Always when B <= 1 or time's stride spans the batch; else only if no tap reads more than
+    one step.  A negative-stride array (numpy's) counts as the contiguous copy PyTorch has."""
+    flipped = tuple(d for d, st in enumerate(a.strides) if st < 0)
+    if flipped:
+        a = backend.xp_of(a).flip(a, flipped)
+    steps, batch = a.shape[0], a.shape[1]
+    if batch <= 1 or a.strides[0] == a.strides[1] * batch:
+        return True
+    out_len = steps + 2 * pad - width + 1
+    return all(min(steps + pad - k, out_len) - max(0, pad - k) <= 1 for k in range(width))
 
 
 # ----------------------------------------------------------------------------------------------

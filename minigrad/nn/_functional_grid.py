@@ -13,7 +13,7 @@ import warnings
 from .. import backend
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import ieee_errors, no_complex_kernel, scalar_type_name
+from ..ops._util import ieee_errors, not_implemented_for, scalar_type_name
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -138,10 +138,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     (or 5-D: (N, C, D, H, W) at (N, D_out, H_out, W_out, 3)).  ``mode`` 'bilinear' weights the
     2^k neighbouring pixels by (1 - distance) per dim; 'nearest' takes the closest (ties to
     even); 'bicubic' (4-D only) weights the 4 x 4 neighbours by the cubic convolution kernel
-    (a = -0.75), the padding mode applied to each neighbour.  ``padding_mode``: 'zeros' reads 0 outside, 'border' clamps the coordinate to the
-    edge, 'reflection' mirrors it back inside."""
-    if isinstance(input, Tensor):
-        no_complex_kernel(f"grid_sampler_{input.ndim - 2}d_cpu_kernel_impl", input)
+    (a = -0.75), the padding mode applied to each neighbour.  ``padding_mode``: 'zeros' reads
+    0 outside, 'border' clamps the coordinate to the edge, 'reflection' mirrors it back
+    inside."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
                          f"'nearest' or 'bicubic', but got: '{mode}'")
@@ -162,6 +161,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if grid.shape[-1] != k:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
+    if input._array.dtype.kind != "f":      # PyTorch's kernels are floating only
+        raise not_implemented_for("grid_sampler_2d_cpu_kernel_impl" if k == 2 else
+                                  "grid_sampler3d_cpu", input._array.dtype)
     if input._array.dtype != grid._array.dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
                            f"found {scalar_type_name(grid._array.dtype)}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..creation import default_generator
-from ..ops._util import no_complex_kernel
+from ..ops._util import not_implemented_for
 from ..tensor import Tensor
 from ..ops.elementwise import clamp, minimum
 from ..ops.type_info import finfo
@@ -118,7 +118,6 @@ def _window_starts(u, size, out, k, dtype):
 
 def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
     """(output, flat indices into each input plane) of d-dim fractional max pooling."""
-    no_complex_kernel(f"fractional_max_pool{d}d_out_frame", input)
     if output_size is None and output_ratio is None:
         raise ValueError(f"{name} requires specifying either an output_size or an "
                          "output_ratio")
@@ -135,22 +134,30 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
     else:
         out = _tuple(output_size, d)
     n, c = x.shape[0], x.shape[1]
+    dtype = input._array.dtype
     if samples is None:
+        if dtype.kind in "biu":              # PyTorch draws them with rand in the input's dtype
+            raise not_implemented_for("check_uniform_bounds", dtype)
         drawn = default_generator.rng.random((n, c, d))
-        samples = drawn.astype(input._array.dtype)
+        samples = drawn.astype(dtype)
     else:
+        if isinstance(samples, Tensor) and samples._array.dtype != dtype:
+            raise RuntimeError("Expect _random_samples to have the same dtype as input")
         samples = backend.as_numpy(samples._array) if isinstance(samples, Tensor) else \
             np.asarray(samples)
         if samples.ndim != 3 or samples.shape[0] < n or samples.shape[1] != c or \
                 samples.shape[2] != d:
             raise RuntimeError(f"Expect _random_samples to be of shape ({n}, {c}, {d}), but "
                                f"got {list(samples.shape)}")
-    for o, k, s in zip(out, ks, spatial):
+    where = name if d == 2 else name + "_out"
+    for axis, o, k, s in zip(("height", "width") if d == 2 else ("time", "height", "width"),
+                             out, ks, spatial):
         if o + k - 1 > s:
-            raise RuntimeError(f"{name}_out(): pool size {k} too large relative to input "
-                               f"size {s}")
+            raise RuntimeError(f"{where}(): pool {axis} {k} too large relative to input "
+                               f"{axis} {s}")
+    if dtype.kind != "f":                    # PyTorch's kernel is floating only
+        raise not_implemented_for(f"fractional_max_pool{d}d_out_frame", dtype)
     a = backend.as_numpy(x.detach()._array)
-    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
     # which sample drives which dim: 2-d uses (W, H) order, 3-d (T, H, W)
     order = (1, 0) if d == 2 else (0, 1, 2)
     # per dim: the input positions each (output, kernel) pair reads, (n, c, out, k)

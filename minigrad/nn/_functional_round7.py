@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import warnings
 
+from ..dtypes import int64
+from ..ops._util import scalar_type_name
 from ..ops.interpolate import interpolate
 from ..ops.padding import pad
 from ..ops.pool import adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d
@@ -57,6 +59,10 @@ def cross_map_lrn2d(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """
     if input.ndim != 4:
         raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
+    kind = input._array.dtype.kind
+    if kind in "biu":       # PyTorch's legacy code scales the input's dtype in place
+        raise RuntimeError(f"result type {'Long' if kind == 'b' else 'Float'} can't be cast to "
+                           f"the desired output type {scalar_type_name(input._array.dtype)}")
     channels = input.shape[1]
     half = (size - 1) // 2 + 1
     sq = input * input
@@ -66,7 +72,8 @@ def cross_map_lrn2d(input, size, alpha=1e-4, beta=0.75, k=1.0):
     for off in range(1, 2 * half - 1):
         total = total + padded[:, off:off + channels]
     if channels > half:             # channel 0 counted again from channel `half` on
-        stale = sq[:, 0:1] * (input.new_ones(channels).cumsum(0) > half).to(input.dtype)[
-            None, :, None, None]
+        # the mask built in int64 (a complex input has no ``>``)
+        stale = sq[:, 0:1] * (input.new_ones(channels, dtype=int64).cumsum(0) > half).to(
+            input.dtype)[None, :, None, None]
         total = total + stale
     return input * (total * (alpha / size) + k) ** -beta

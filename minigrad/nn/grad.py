@@ -12,9 +12,14 @@ may be any size whose convolution gives L (a stride can leave a remainder, as in
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import _memory_format as mf
 from ..ops.conv import ConvTranspose, ConvWeightGrad
 from ..ops.conv_kernels import Geometry
+from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops._window_checks import conv_output_size
+from ..ops.movement import contiguous
 
 __all__ = ["conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight", "conv3d_input",
            "conv3d_weight"]
@@ -45,16 +50,44 @@ def _geometry(nd, input_shape, weight_shape, grad_output, stride, padding, dilat
     return Geometry(kernel, stride, tuple((p, p) for p in padding), dilation, groups, size, out)
 
 
+def _check_dtypes(kernel, lead, other, dilation):
+    """PyTorch's dtype rules here (after the shape checks): ``lead`` (grad_output for the input
+    gradient, input for the weight gradient) must have a kernel, and ``other`` its dtype.  The
+    kernels are floating only, but a dilated convolution goes to PyTorch's slow dilated kernel,
+    which has an int64 version too."""
+    dtype = lead._array.dtype
+    if any(d != 1 for d in dilation):
+        if dtype.kind != "f" and dtype != np.int64:
+            raise not_implemented_for("slow_conv_dilated<>", dtype)
+    elif dtype.kind != "f":
+        raise not_implemented_for(kernel, dtype)
+    if other._array.dtype != dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
+                           f"{scalar_type_name(other._array.dtype)}")
+
+
 def _input_grad(nd, input_size, weight, grad_output, stride, padding, dilation, groups):
     geom = _geometry(nd, tuple(input_size), tuple(weight.shape), grad_output, stride, padding,
                      dilation, groups)
+    _check_dtypes(f"slow_conv{max(nd, 2)}d_cpu_grad_input", grad_output, weight,
+                  geom.dilation)
     return ConvTranspose.apply(grad_output, weight, geom=geom)
 
 
 def _weight_grad(nd, input, weight_size, grad_output, stride, padding, dilation, groups):
     geom = _geometry(nd, tuple(input.shape), tuple(weight_size), grad_output, stride, padding,
                      dilation, groups)
-    return ConvWeightGrad.apply(input, grad_output, geom=geom)
+    kind = input._array.dtype.kind
+    # bool and complex inputs are refused by the im2col step, before the weight kernel
+    kernel = (("compute_columns3d" if nd == 3 else "slow_conv2d_cpu") if kind in "bc" else
+              f"slow_conv{max(nd, 2)}d_cpu_grad_weight")
+    _check_dtypes(kernel, input, grad_output, geom.dilation)
+    gw = ConvWeightGrad.apply(input, grad_output, geom=geom)
+    # PyTorch's weight gradient is dense in the input's layout (channels-last for a 2-d
+    # channels-last input); the GEMM leaves it transposed, so a weight-sized copy then
+    fmt = (mf.channels_last if nd == 2 and mf.suggest(input._array) is mf.channels_last
+           else mf.contiguous_format)
+    return contiguous(gw, fmt)
 
 
 def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
