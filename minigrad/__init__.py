@@ -241,6 +241,8 @@ from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tens
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
 # round 8 (part C): torch.jit names run eagerly, mixed precision, torch.cond
 from . import jit, amp, cpu  # noqa: E402,F401
+# torch.distributed (a world of one process), torch.multiprocessing, torch.compiler
+from . import distributed, multiprocessing, compiler  # noqa: E402,F401
 from .amp import autocast, GradScaler  # noqa: E402,F401
 from .amp.autocast_mode import (  # noqa: E402,F401
     is_autocast_enabled, set_autocast_enabled, get_autocast_dtype, set_autocast_dtype,

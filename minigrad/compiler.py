@@ -1,0 +1,118 @@
+"""``minigrad.compiler``: PyTorch's ``torch.compiler`` names, for code that runs eagerly.
+
+minigrad has no compiler (``minigrad.compile`` returns what it is given), so code is never
+being compiled or exported, and the decorators that steer a compiler (``disable``,
+``allow_in_graph``, ``assume_constant_result``...) return the function they decorate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._global_flags import compile  # noqa: F401,A004  (the same minigrad.compile)
+from .tensor import Tensor, from_numpy
+
+__all__ = ["compile", "is_compiling", "is_dynamo_compiling", "is_exporting", "disable",
+           "reset", "allow_in_graph", "assume_constant_result", "substitute_in_graph",
+           "nested_compile_region", "cudagraph_mark_step_begin", "set_stance", "wrap_numpy"]
+
+
+def is_compiling() -> bool:
+    """False: minigrad code always runs eagerly."""
+    return False
+
+
+def is_dynamo_compiling() -> bool:
+    return False
+
+
+def is_exporting() -> bool:
+    return False
+
+
+def reset() -> None:
+    """Forget compiled code: there is none."""
+
+
+def cudagraph_mark_step_begin() -> None:
+    """Marks a training step for CUDA graphs, which minigrad does not record."""
+
+
+def disable(fn=None, recursive=True, *, reason=None):
+    """``@disable`` or ``@disable(recursive=False)``: keep ``fn`` out of compilation; it
+    always is, so ``fn`` comes back unchanged."""
+    if fn is None:
+        return _identity
+    if not callable(fn):
+        raise AssertionError("fn must be callable")
+    return fn
+
+
+def _identity(fn):
+    return fn
+
+
+def allow_in_graph(fn):
+    if not callable(fn):
+        raise AssertionError("allow_in_graph expects a callable")
+    return fn
+
+
+def assume_constant_result(fn):
+    return fn
+
+
+def substitute_in_graph(original_fn, *, can_constant_fold_through=False,
+                        skip_signature_check=False):
+    """A decorator registering a compiler-friendly stand-in for ``original_fn``; eagerly the
+    decorated function is returned as it is."""
+    return _identity
+
+
+def nested_compile_region(fn=None, *, options=None, max_reuse_entries=8, reuse_hash_fn=None):
+    return _identity if fn is None else fn
+
+
+class set_stance:  # noqa: N801  (PyTorch's spelling: a function-like context manager)
+    """How compiled functions behave (``'force_eager'``, ...): eager already, so a no-op usable
+    as a call, a ``with`` block or a decorator."""
+
+    def __init__(self, stance="default", *, skip_guard_eval_unsafe=False, force_backend=None):
+        self.stance = stance
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def __call__(self, fn):
+        return fn
+
+
+def _to_numpy(value):
+    if isinstance(value, Tensor):
+        return value.numpy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    return value
+
+
+def _to_tensor(value):
+    if isinstance(value, np.ndarray):
+        return from_numpy(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_tensor(v) for k, v in value.items()}
+    return value
+
+
+def wrap_numpy(fn):
+    """Let a function written for numpy arrays take and return tensors: tensor arguments
+    arrive as arrays, array results leave as tensors (as PyTorch's eager ``wrap_numpy``)."""
+    def wrapped(*args, **kwargs):
+        return _to_tensor(fn(*_to_numpy(args), **_to_numpy(kwargs)))
+    wrapped.__wrapped__ = fn
+    return wrapped
