@@ -278,6 +278,20 @@ def test_groups_and_ranks_match_torch(groups):
         tdist.Backend.GLOO
 
 
+def test_distributed_sampler_reads_the_default_group():
+    """DistributedSampler without num_replicas/rank asks the group, as torch's: refused before
+    init_process_group, the one-process world's share after."""
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        minigrad.utils.data.DistributedSampler(list(range(5)))
+
+
+def test_distributed_sampler_in_a_group_matches_torch(groups):
+    mine = minigrad.utils.data.DistributedSampler(list(range(7)), shuffle=False)
+    theirs = torch.utils.data.DistributedSampler(list(range(7)), shuffle=False)
+    assert (mine.num_replicas, mine.rank, list(mine)) == \
+        (theirs.num_replicas, theirs.rank, list(theirs))
+
+
 # --------------------------------------------------------------------------------------------
 # DistributedDataParallel
 # --------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """``DistributedSampler`` (PyTorch's ``torch.utils.data.distributed``): each of
 ``num_replicas`` processes reads its own ``1 / num_replicas`` share of a dataset.
 
-minigrad has no process groups, so ``num_replicas`` and ``rank`` must be given; without them
-PyTorch asks its default process group and fails as here when none was initialised.
+Without ``num_replicas`` and ``rank`` they come from the default process group
+(``minigrad.distributed``, a world of one process), which must be initialised first, as in
+PyTorch.
 """
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ import math
 
 import numpy as np
 
+from ... import distributed as dist
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
-
-_NO_PROCESS_GROUP = ("Default process group has not been initialized, please make sure to "
-                     "call init_process_group.")
-
 
 class DistributedSampler(Sampler):
     """Indices ``rank, rank + num_replicas, rank + 2 * num_replicas, ...`` of the epoch's
@@ -28,8 +26,10 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
-        if num_replicas is None or rank is None:
-            raise ValueError(_NO_PROCESS_GROUP)
+        if num_replicas is None:
+            num_replicas = dist.get_world_size()      # torch's ValueError before init
+        if rank is None:
+            rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
                              f"[0, {num_replicas - 1}]")
