@@ -26,7 +26,8 @@ import time
 from warnings import warn
 
 from . import backend
-from .autograd.profiler import EventList, _Recorder, _write_chrome_trace, record_function
+from .autograd.profiler import EventList, _Recorder, record_function
+from .autograd.profiler_util import _write_chrome_trace
 
 __all__ = ["profile", "schedule", "record_function", "ProfilerActivity", "ProfilerAction",
            "tensorboard_trace_handler", "supported_activities"]
