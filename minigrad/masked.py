@@ -82,13 +82,19 @@ def _identity(input, kind):
     if kind == "min":
         return math.inf if floating else (True if input._array.dtype == np.bool_
                                           else int(np.iinfo(input._array.dtype).max))
+    if input._array.dtype == np.bool_ and kind in ("sum", "prod"):    # keeps the dtype bool
+        return kind == "prod"
     return {"sum": 0, "prod": 1, "nan": math.nan}[kind]
 
 
-def _filled(input, mask, kind):
+def _filled(input, mask, kind, name=None):
+    """input with its masked-out elements replaced by the identity of ``kind``; ``name``: the
+    reduction PyTorch names when that identity does not exist (+-inf for bool input)."""
     m = _mask(input, mask)
     if m is None:
         return input
+    if kind in ("max", "min") and input._array.dtype == np.bool_:
+        raise NotImplementedError(f"identity of {name} on torch.bool input")
     return where(m, input, _identity(input, kind))
 
 
@@ -134,26 +140,26 @@ def mean(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 def amax(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The largest kept element over ``dim`` (-inf, or the dtype's minimum, if none)."""
     input = _input("amax", input, dtype)
-    return _amax(_filled(input, mask, "max"), _dims(input, dim), keepdim)
+    return _amax(_filled(input, mask, "max", "amax"), _dims(input, dim), keepdim)
 
 
 def amin(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The smallest kept element over ``dim`` (+inf, or the dtype's maximum, if none)."""
     input = _input("amin", input, dtype)
-    return _amin(_filled(input, mask, "min"), _dims(input, dim), keepdim)
+    return _amin(_filled(input, mask, "min", "amin"), _dims(input, dim), keepdim)
 
 
 def argmax(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The index of the largest kept element along ``dim``, in the input's dtype."""
     input = _input("argmax", input, dtype)
-    out = _argmax(_filled(input, mask, "max"), dim, keepdim)
+    out = _argmax(_filled(input, mask, "max", "argmax"), dim, keepdim)
     return cast(out, input._array.dtype)
 
 
 def argmin(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The index of the smallest kept element along ``dim``, in the input's dtype."""
     input = _input("argmin", input, dtype)
-    out = _argmin(_filled(input, mask, "min"), dim, keepdim)
+    out = _argmin(_filled(input, mask, "min", "argmin"), dim, keepdim)
     return cast(out, input._array.dtype)
 
 
@@ -197,19 +203,24 @@ def softmax(input, dim, *, dtype=None, mask=None):
     """softmax over the kept elements of ``dim``; masked-out ones get 0 (a row with none kept
     gives NaN)."""
     input = _input("softmax", input, dtype)
-    return _softmax(_filled(input, mask, "max"), dim)
+    return _softmax(_filled(input, mask, "max", "amax"), dim)
 
 
 def log_softmax(input, dim, *, dtype=None, mask=None):
     """log of ``softmax``: -inf at masked-out elements."""
     input = _input("log_softmax", input, dtype)
-    return _log_softmax(_filled(input, mask, "max"), dim)
+    return _log_softmax(_filled(input, mask, "max", "amax"), dim)
 
 
 def softmin(input, dim, *, dtype=None, mask=None):
     """softmax of -input over the kept elements of ``dim``."""
     input = _input("softmin", input, dtype)
-    return _softmax(mul(_filled(input, mask, "min"), -1), dim)
+    filled = _filled(input, mask, "min", "amin")
+    if input._array.dtype == np.bool_:        # PyTorch negates the input, which bool refuses
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
+    return _softmax(mul(filled, -1), dim)
 
 
 def norm(input, ord=2.0, dim=None, *, keepdim=False, dtype=None, mask=None):
@@ -267,13 +278,15 @@ def std(input, dim=None, unbiased=None, *, correction=None, keepdim=False, dtype
 def logsumexp(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """log(sum(exp)) of the kept elements over ``dim`` (-inf where none is kept)."""
     input = _input("logsumexp", input, dtype)
-    out = _logsumexp(_filled(input, mask, "max"), _dims(input, dim), keepdim)
+    out = _logsumexp(_filled(input, mask, "max", "logsumexp"), _dims(input, dim), keepdim)
     # PyTorch hands an integer input's result back in its dtype (-inf becomes the lowest value)
     return out if out._array.dtype == input._array.dtype else _to_integer(out, input)
 
 
 def _to_integer(out, like):
     xp = backend.xp_of(out._array)
+    if like._array.dtype == np.bool_:          # a cast to bool: nonzero (NaN too) is True
+        return Tensor._wrap(out._array != 0)
     values = xp.nan_to_num(out._array, neginf=np.iinfo(like._array.dtype).min)
     return Tensor._wrap(xp.trunc(values).astype(like._array.dtype))
 
@@ -282,7 +295,8 @@ def logaddexp(input, other, *, dtype=None, input_mask=None, other_mask=None):
     """log(exp(input) + exp(other)) with masked-out elements of either taken as -inf."""
     input = _input("logaddexp", input, dtype)
     other = _input("logaddexp", other, dtype)
-    return _logaddexp(_filled(input, input_mask, "max"), _filled(other, other_mask, "max"))
+    return _logaddexp(_filled(input, input_mask, "max", "logaddexp"),
+                      _filled(other, other_mask, "max", "logaddexp"))
 
 
 def median(input, dim=-1, *, keepdim=False, dtype=None, mask=None):

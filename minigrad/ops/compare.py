@@ -160,10 +160,17 @@ def ceil(a):
     return _step(Ceil, a, lambda xp, x: xp.ceil(x))
 
 
-def round(a, decimals=0):
-    _no_bool("round_vml_cpu", a)
+def round(a, decimals=None):
+    """Round half to even (to ``decimals`` places).  As PyTorch, a plain ``round(int_tensor)``
+    returns the integers unchanged, while passing ``decimals`` (even 0) picks the kernel that
+    takes floating-point input only."""
+    if decimals is None:
+        _no_bool("round_vml_cpu", a)
+        return _step(Round, a, lambda xp, x: xp.round(x))
+    if isinstance(a, Tensor) and a._array.dtype.kind in "biuc":
+        raise not_implemented_for("round_vml_cpu" if decimals == 0 else "round_cpu",
+                                  a._array.dtype)
     return _step(Round, a, lambda xp, x: xp.round(x, decimals))
-
 
 def isnan(a):
     return _no_grad_unary(a, lambda xp, x: xp.isnan(x))

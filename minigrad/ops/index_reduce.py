@@ -15,7 +15,7 @@ import warnings
 
 from .. import backend
 from ..tensor import Tensor
-from ._util import no_complex_kernel, normalize_dim, scalar_type_name
+from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar_type_name
 from .indexing import setitem
 from .inplace import copy_
 from .movement import clone
@@ -68,9 +68,13 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     (see the module docstring); a new tensor, differentiable in input and source."""
     if not include_self:
         no_complex_kernel("index_reduce_func_exclude_input_init", input)
+        if isinstance(input, Tensor) and input._array.dtype.kind == "b":
+            raise not_implemented_for("index_reduce_func_exclude_input_init", input._array.dtype)
     elif reduce in ("amax", "amin"):
         no_complex_kernel("maximum_cpu" if reduce == "amax" else "minimum_cpu", input)
     d, idx = _check(input, dim, index, source, reduce)
+    if reduce == "mean" and input._array.dtype.kind == "b":   # PyTorch's count division
+        raise not_implemented_for("div_floor_cpu", input._array.dtype)
     # PyTorch's (once per process there; here as Python's warning filters decide)
     warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,
                   stacklevel=2)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import collections
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, result_dtype
-from .elementwise import mul, pow
+from .elementwise import cast, mul, pow
 from .inplace import copy_
 from .writes import can_cast_inplace, kind_name
 
@@ -76,6 +76,17 @@ def ldexp(input, other):
         if not isinstance(value, Tensor):
             raise TypeError(f"ldexp(): argument '{label}' (position {position}) must be Tensor, "
                             f"not {type(value).__name__}")
+    # As PyTorch: 2**other is computed in other's own dtype when it is floating (a float16
+    # exponent gives a float16-rounded power even for float64 input), and an integer exponent
+    # in the promoted result dtype (integers promoting to the default float); the product
+    # then promotes as mul does (float16 input with int exponents stays float16)
+    dtype = result_dtype(input, other)
+    if dtype.kind not in "fc":
+        dtype = dtypes.default_float().np
+    elif other._array.dtype.kind == "b":
+        raise not_implemented_for("ldexp_cpu_exp", other._array.dtype)
+    if other._array.dtype.kind not in "fc":
+        other = cast(other, dtype)
     return mul(input, pow(2.0, other))
 
 

@@ -27,7 +27,7 @@ from .. import backend, dtypes
 from ..tensor import Tensor
 from ._util import normalize_dim, python_type_name, scalar_type_name
 from .elementwise import add, cast, div, mul, sub
-from .movement import cat, narrow, reshape
+from .movement import cat, narrow, reshape, select
 from .statistics import _c_name
 
 __all__ = ["gradient", "histogramdd", "unravel_index", "nonzero_static"]
@@ -101,9 +101,12 @@ def _one_dim_gradient(f, d, h, edge_order):
             last = div(add(sub(mul(part(n - 1, 1), 1.5), mul(part(n - 2, 1), 2.0)),
                            mul(part(n - 3, 1), 0.5)), h)
         return cat([first, interior, last], d)
-    h = cast(h, f._array.dtype)
+    # the coordinates' steps and the weights made of them stay in the coordinates' own dtype,
+    # as PyTorch's (float16 coordinates give float16-rounded weights even for float64 samples)
     steps = sub(narrow(h, 0, 1, n - 1), narrow(h, 0, 0, n - 1))         # x[i+1] - x[i]
-    step = (lambda i: _along(narrow(steps, 0, i, 1), f.ndim, d))
+    # a single step is a 0-d tensor: it does not raise the dtype of the samples it divides
+    # (PyTorch's one-sided ends of float16 samples stay float16 even for float32 coordinates)
+    step = (lambda i: select(steps, 0, i))
     hl = _along(narrow(steps, 0, 0, n - 2), f.ndim, d)
     hr = _along(narrow(steps, 0, 1, n - 2), f.ndim, d)
     interior = add(add(mul(div(-hr, mul(hl, add(hl, hr))), part(0, n - 2)),
@@ -121,9 +124,11 @@ def _one_dim_gradient(f, d, h, edge_order):
                 mul(div(-h0, mul(h1, s)), part(2, 1)))
     hm, hz = step(n - 3), step(n - 2)
     s = add(hm, hz)
+    # PyTorch doubles the last step as an integer here (2.0 at the start): with integer
+    # coordinates 2 * hz wraps around in their dtype as it does there
     last = add(add(mul(div(hz, mul(hm, s)), part(n - 3, 1)),
                    mul(div(-s, mul(hm, hz)), part(n - 2, 1))),
-               mul(div(add(mul(hz, 2.0), hm), mul(hz, s)), part(n - 1, 1)))
+               mul(div(add(mul(hz, 2), hm), mul(hz, s)), part(n - 1, 1)))
     return cat([first, interior, last], d)
 
 
@@ -132,7 +137,10 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     of ``dim`` (all by default): a tuple with one tensor shaped like input per dim.
     ``spacing``: one step for every dim, one step per dim, or per dim a 1-d tensor of sample
     coordinates.  ``edge_order`` (1 or 2): the accuracy of the one-sided ends.  Integer
-    input gives the default float dtype."""
+    input gives the default float dtype (with coordinates: the dtype of samples combined with
+    coordinates)."""
+    if isinstance(input, Tensor) and input._array.dtype == np.uint8:
+        raise RuntimeError("torch.gradient does not support uint8 input.")
     if edge_order not in (1, 2):
         raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
     dims = _gradient_dims(input, dim)
@@ -143,11 +151,18 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
         if input.shape[d] < edge_order + 1:
             raise RuntimeError("torch.gradient expected each dimension size to be at least "
                                "edge_order+1")
-    if input._array.dtype.kind in "biu":
+    coordinates = any(isinstance(h, Tensor) for h in steps)
+    if input._array.dtype.kind == "b" and (edge_order == 1 or not coordinates):
+        # PyTorch differences the samples (bool refuses) except with coordinates at second
+        # order, where every term is a weighted sum of samples
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    # with coordinates, the terms are computed as PyTorch's: integer coordinates are
+    # differenced (and multiplied) in their own dtype, wrapping around as it does, until a true
+    # division makes floats; each term takes the dtype its operands promote to (integer
+    # samples with float16 coordinates: float16), and ``cat`` the widest of them
+    if not coordinates and input._array.dtype.kind in "iu":
         input = cast(input, dtypes.default_float().np)
-    for h in steps:                 # float32 samples, float64 coordinates: a float64 result
-        if isinstance(h, Tensor) and h._array.dtype.kind == "f":
-            input = cast(input, dtypes.result_type(input._array, h._array))
     return tuple(_one_dim_gradient(input, d, h, edge_order) for d, h in zip(dims, steps))
 
 

@@ -314,7 +314,8 @@ def nextafter(input, other):
 # ----------------------------------------------------------------------------------------------
 class Logit(Function):
     """log(p / (1 - p)) of p, clamped first to [eps, 1 - eps] when ``eps`` is given;
-    d/dp = 1 / (p (1 - p)) (infinite at 0 and 1), 0 outside [eps, 1 - eps]."""
+    d/dp = 1 / (p (1 - p)) (infinite at 0 and 1), 0 outside [eps, 1 - eps]; without eps,
+    NaN outside [0, 1], where the value itself is NaN (as PyTorch's)."""
     @ieee
     def forward(self, p, *, eps):
         self.eps = eps
@@ -327,7 +328,7 @@ class Logit(Function):
         with ieee_errors():
             out = div(g, mul(p, sub(1.0, p)))
         if self.eps is None:
-            return out
+            return where((p._array < 0) | (p._array > 1), math.nan, out)
         return where((p._array < self.eps) | (p._array > 1.0 - self.eps), 0.0, out)
 
 

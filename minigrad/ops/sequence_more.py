@@ -16,7 +16,8 @@ from ._util import normalize_dim, result_dtype
 from .elementwise import add, cast, div, mul, pow, sub, where
 from .linalg import vector_norm
 from .math_extra import nonzero
-from .movement import cat, flatten, flip, narrow, pad, reshape, stack, transpose, unsqueeze
+from .movement import (cat, contiguous, flatten, flip, narrow, pad, reshape, stack, transpose,
+                       unsqueeze)
 from .reduce import sum as sum_
 from .scatter_gather import index_select
 from .shaping import movedim
@@ -111,7 +112,8 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     k = abs(offset)
     if k:
         square = pad(square, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
-    return movedim(square, (-2, -1), (d1, d2))
+    # a fresh row-major tensor, as PyTorch's (its strides show through as_strided and views)
+    return contiguous(movedim(square, (-2, -1), (d1, d2)))
 
 
 def diagflat(input, offset=0):

@@ -25,7 +25,7 @@ from .orthogonal_polynomials import (  # noqa: F401
     chebyshev_polynomial_w, hermite_polynomial_h, hermite_polynomial_he, laguerre_polynomial_l,
     legendre_polynomial_p, shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u,
     shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w)
-from .compare import round  # noqa: F401
+from .compare import round as _round
 from .elementwise import add, log1p, mul, sigmoid as expit  # noqa: F401
 from .math_extra import exp2  # noqa: F401
 from .pointwise_more import entr, expm1, logit, sinc, xlog1py, xlogy  # noqa: F401
@@ -50,6 +50,12 @@ __all__ += ["airy_ai", "bessel_y0", "bessel_y1", "modified_bessel_i0", "modified
             "legendre_polynomial_p"]
 
 _SQRT_HALF = math.sqrt(0.5)
+
+
+def round(input, *, decimals=0):
+    """``round`` with ``decimals`` always passed, as PyTorch's ``special.round`` does: integer
+    tensors are refused (the plain ``round`` hands them back unchanged)."""
+    return _round(input, decimals)
 
 
 def ndtr(input):

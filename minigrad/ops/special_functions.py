@@ -46,6 +46,15 @@ def _floating(a):
     return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
 
 
+def _floating_no_half(a, kernel):
+    """``_floating(a)``, refusing float16 as PyTorch's CPU kernels without a Half version do
+    (``kernel`` names the one PyTorch reports)."""
+    a = _floating(a)
+    if a._array.dtype == np.float16:
+        raise not_implemented_for(kernel, a._array.dtype)
+    return a
+
+
 def _round_to(kernel, a, *others):
     """kernel(a, *others) in float64 on the broadcast operands, rounded once to ``a``'s
     dtype.  The kernels work on flat arrays (numpy turns 0-d results into scalars)."""
@@ -229,6 +238,8 @@ def mvlgamma(input, p):
     sum_(i < p) lgamma(x - i/2) + p (p - 1)/4 log(pi)."""
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
+    if isinstance(input, Tensor) and input._array.dtype.kind == "b":
+        raise RuntimeError("The input tensor may not be a boolean tensor.")
     x = _floating(input)
     total = lgamma(x)
     for i in range(1, p):
@@ -243,7 +254,7 @@ def erfc(input):
 
 def erfcx(input):
     """The scaled complementary error function exp(x^2) erfc(x)."""
-    return Erfcx.apply(_floating(input))
+    return Erfcx.apply(_floating_no_half(input, "erfcx_cpu"))
 
 
 def erfinv(input):
@@ -253,12 +264,12 @@ def erfinv(input):
 
 def log_ndtr(input):
     """log of the standard normal CDF, accurate far into the lower tail."""
-    return LogNdtr.apply(_floating(input))
+    return LogNdtr.apply(_floating_no_half(input, "log_ndtr_cpu"))
 
 
 def ndtri(input):
     """The standard normal quantile (inverse of ndtr)."""
-    return Ndtri.apply(_floating(input))
+    return Ndtri.apply(_floating_no_half(input, "ndtri_cpu"))
 
 
 def i0(input):
@@ -314,4 +325,6 @@ def zeta(input, other):
     """The Hurwitz zeta function sum_k (other + k)^-input; differentiable in ``other`` only,
     as in PyTorch."""
     s, q = _float_operands(input, other, "zeta", None)
+    if s._array.dtype == np.float16:
+        raise not_implemented_for("zeta_cpu", s._array.dtype)
     return Zeta.apply(s, q)

@@ -19,14 +19,14 @@ import numbers
 
 from .. import backend
 from .. import _memory_format as mf
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import normalize_dim, scalar_type_name
 from .elementwise import cast
 from .indexing import getitem
 from .movement import pad as pad_constant
-from .movement import (chunk, clone, expand, narrow, permute, select, split, squeeze, t,
-                       transpose, unbind, unsqueeze, view)
+from .movement import (chunk, clone, expand, narrow, permute, reshape, select, split, squeeze,
+                       t, transpose, unbind, unsqueeze, view)
 from .shaping import diagonal, unfold
 from .strided import as_strided
 from .writes import ViewScatter
@@ -171,9 +171,11 @@ def unsqueeze_copy(input, dim):
 
 
 def view_copy(input, size):
-    """``view`` (a shape, or a dtype to reinterpret the bytes as) into a fresh tensor."""
+    """``view`` (a shape, or a dtype to reinterpret the bytes as) into a fresh tensor.  As
+    PyTorch's, a new shape works on any strides: the copy is what a view would read, so the
+    elements come in the input's logical (row-major) order, as ``reshape`` gives them."""
     if isinstance(size, (tuple, list, numbers.Integral)) or isinstance(size, Tensor):
-        return _fresh(view(input, size))
+        return _fresh(reshape(input, size))
     return Tensor._wrap(view(input, size)._array.copy())
 
 
@@ -198,6 +200,9 @@ def _scatter_into_view(input, src, make_view, name):
     if tuple(src.shape) != tuple(positions.shape):
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(positions.shape)}")
+    if src._requires_grad and is_grad_enabled() and input._array.dtype.kind not in "fc":
+        # the result takes input's dtype, which cannot carry the gradient src asks for
+        raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(input._array.dtype)}")
     if src._array.dtype != input._array.dtype:
         src = cast(src, input._array.dtype)
     if input.device != src.device:
@@ -225,12 +230,32 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
                               "slice_scatter")
 
 
+def _storage_order(input):
+    """The C-order flat index of each of input's elements, listed in the order of the memory
+    PyTorch's as_strided_scatter writes through: a copy keeping input's strides when input is
+    dense (a transposed input is addressed column by column), a fresh dense copy ordered as
+    its strides suggest when elements overlap (an expanded input).  (For a view with gaps,
+    e.g. a strided slice, PyTorch copies the whole storage underneath and addresses that;
+    minigrad addresses a dense copy instead.)  minigrad's negative strides stand for
+    PyTorch's contiguous tensors: only their sizes count."""
+    a = input._array
+    xp = backend.xp_of(a)
+    strides = tuple(abs(s) for s in mf.element_strides(a))
+    if mf.is_non_overlapping_and_dense(a.shape, strides):
+        order = sorted(range(a.ndim), key=lambda d: -strides[d])   # stable: ties keep order
+    else:
+        order = mf._inferred_order(a.shape, strides)
+    return xp.arange(a.size, dtype=xp.int64).reshape(a.shape).transpose(order).reshape(-1)
+
+
 def as_strided_scatter(input, src, size, stride, storage_offset=None):
-    """``input`` with ``input.as_strided(size, stride, storage_offset)`` replaced by ``src``
-    (positions counted in input's own C-order elements); a new tensor."""
-    return _scatter_into_view(input, src,
-                              lambda x: as_strided(x, size, stride, storage_offset),
-                              "as_strided_scatter")
+    """``input`` with ``input.clone().as_strided(size, stride, storage_offset)`` replaced by
+    ``src`` (positions counted in the memory of input's clone, which PyTorch lays out as input
+    when input is dense: a transposed input is addressed column by column); a new tensor."""
+    def make_view(grid):
+        memory = Tensor._wrap(_storage_order(input))
+        return as_strided(memory, size, stride, 0 if storage_offset is None else storage_offset)
+    return _scatter_into_view(input, src, make_view, "as_strided_scatter")
 
 
 # ----------------------------------------------------------------------------------------------
