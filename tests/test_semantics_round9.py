@@ -44,3 +44,38 @@ def test_inplace_version_error_names_the_legacy_type():
     assert mine == theirs == ["one of the variables needed for gradient computation has been "
                               f"modified by an inplace operation: [torch.{n}Tensor [3"
                               for n in ("Float", "Double", "Half")]
+
+
+def test_fft_checks_come_in_torch_order():
+    """1-D transforms refuse float16 before looking at dim; n-D ones check s and dim first;
+    rfft/ihfft/rfftn refuse complex input before dim (ihfftn after): every pair of a bad
+    dtype and a bad dim/shape/norm raises what torch raises."""
+    def program(lib):
+        out = []
+        half, cplx = lib.ones(3, dtype=lib.float16), lib.ones(3, dtype=lib.complex64)
+        for name in ("fft", "rfft", "ihfft", "irfft", "hfft"):
+            for x in (half, cplx):
+                for kw in ({"dim": 5}, {"n": 0}):
+                    out.append(_outcome(lambda: getattr(lib.fft, name)(x, **kw)))
+        for name in ("fftn", "rfftn", "ihfftn", "irfftn", "hfftn", "rfft2", "fft2", "ihfft2"):
+            for x in (half, cplx):
+                for kw in ({"dim": (0, 1)}, {"s": (2, 2)}, {"norm": "bad"}):
+                    out.append(_outcome(lambda: getattr(lib.fft, name)(x, **kw)))
+        return out
+    mine, theirs = _both(program)
+    assert mine == theirs
+
+
+def test_bessel_j_refuses_float16():
+    for name in ("bessel_j0", "bessel_j1"):
+        for lib in (minigrad, torch):
+            with pytest.raises(NotImplementedError, match=f"{name}_cpu.*Half"):
+                getattr(lib.special, name)(lib.ones(2, dtype=lib.float16))
+
+
+def _outcome(f):
+    try:
+        r = f()
+    except Exception as e:  # noqa: BLE001 (compared with the other library's)
+        return type(e).__name__, str(e).replace("minigrad", "torch")
+    return "ok", str(r.dtype).split(".")[1], tuple(r.shape)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
+from ._util import not_implemented_for
 
 __all__ = ["bessel_j0", "bessel_j1"]
 
@@ -98,6 +99,8 @@ def _bessel(input, order):
     if not isinstance(input, Tensor):
         raise TypeError(f"special_bessel_j{order}(): argument 'input' (position 1) must be "
                         f"Tensor, not {type(input).__name__}")
+    if input._array.dtype == np.float16:     # PyTorch's CPU kernel has no Half version
+        raise not_implemented_for(f"bessel_j{order}_cpu", input._array.dtype)
     dtype = input._array.dtype if input._array.dtype.kind == "f" else dtypes.default_float().np
     x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
     ax = np.abs(x)

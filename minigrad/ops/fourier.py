@@ -151,16 +151,34 @@ class C2R(Function):
 # ---------------------------------------------------------------------------------------------
 # argument checks, as torch words them
 # ---------------------------------------------------------------------------------------------
-def _check_input(input, fname):
+def _check_input(input, fname, half=True):
+    """The input as a floating or complex tensor (integers and bools cast to the default
+    float dtype). float16 is refused here when ``half``: the 1-D transforms check it first,
+    the n-D ones after their ``s`` and ``dim`` (``_check_half``), as PyTorch does."""
     if not isinstance(input, Tensor):
         raise TypeError(f"fft_{fname}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    kind = input._array.dtype.kind
-    if kind in "biu":           # integers and bools: the default float dtype first
+    if half:
+        _check_half(input)
+    if input._array.dtype.kind in "biu":
         return cast_to(input, dtypes.default_float().np)
+    return input
+
+
+def _check_half(input):
     if input._array.dtype == np.float16:
         raise RuntimeError("Unsupported dtype Half")
-    return input
+
+
+def _n_dim_input(input, s, dim, norm, fname, real_message=None):
+    """(input, axes, sizes, norm) of an n-D transform, checked in PyTorch's order: the input's
+    type (and realness, for rfftn), ``s`` and ``dim``, float16, then ``norm``."""
+    input = _check_input(input, fname, half=False)
+    if real_message:
+        _real_only(input, real_message)
+    axes, sizes = _n_dims(input, s, dim)
+    _check_half(input)
+    return input, axes, sizes, _check_norm(norm, fname)
 
 
 def _check_norm(norm, fname):
@@ -300,6 +318,7 @@ def ifft(input, n=None, dim=-1, norm=None, *, out=None):
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The 1-D transform of a real signal: the n // 2 + 1 non-negative frequency bins."""
     input, norm = _check_input(input, "rfft"), _check_norm(norm, "rfft")
+    _real_only(input, "rfft expects a real input tensor")      # before dim, as PyTorch
     axes, sizes = _one_dim(input, n, dim, "rfft")
     return _r2c(input, axes, sizes, norm, "rfft", "rfft expects a real input tensor")
 
@@ -321,6 +340,7 @@ def hfft(input, n=None, dim=-1, norm=None, *, out=None):
 def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The inverse of ``hfft``: a real signal to the first half of its inverse transform."""
     input, norm = _check_input(input, "ihfft"), _check_norm(norm, "ihfft")
+    _real_only(input, "ihfft expects a real input tensor")
     axes, sizes = _one_dim(input, n, dim, "ihfft")
     return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfft",
                         "ihfft expects a real input tensor"))
@@ -328,46 +348,41 @@ def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
 
 def fftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-D discrete Fourier transform over ``dim`` (all axes by default)."""
-    input, norm = _check_input(input, "fftn"), _check_norm(norm, "fftn")
-    axes, sizes = _n_dims(input, s, dim)
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "fftn")
     return _c2c(input, axes, sizes, norm, False)
 
 
 def ifftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-D inverse discrete Fourier transform over ``dim`` (all axes by default)."""
-    input, norm = _check_input(input, "ifftn"), _check_norm(norm, "ifftn")
-    axes, sizes = _n_dims(input, s, dim)
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ifftn")
     return _c2c(input, axes, sizes, norm, True)
 
 
 def rfftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-D transform of a real signal, halved on the last transformed axis."""
-    input, norm = _check_input(input, "rfftn"), _check_norm(norm, "rfftn")
-    axes, sizes = _n_dims(input, s, dim)
-    return _r2c(input, axes, sizes, norm, "rfftn", "rfftn expects a real-valued input tensor")
+    message = "rfftn expects a real-valued input tensor"
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "rfftn", message)
+    return _r2c(input, axes, sizes, norm, "rfftn", message)
 
 
 def irfftn(input, s=None, dim=None, norm=None, *, out=None):
     """The inverse of ``rfftn``: real output, the last axis 2 (m - 1) unless ``s`` says."""
-    input, norm = _check_input(input, "irfftn"), _check_norm(norm, "irfftn")
-    axes, sizes = _n_dims(input, s, dim)
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "irfftn")
     return _c2r(input, axes, sizes, norm, "irfftn")
 
 
 def hfftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-D transform of a Hermitian signal given by its half (last axis): real output."""
-    input, norm = _check_input(input, "hfftn"), _check_norm(norm, "hfftn")
-    axes, sizes = _n_dims(input, s, dim)
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "hfftn")
     return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfftn")
 
 
 def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
     """The inverse of ``hfftn``: a real signal to the half (last axis) of its inverse."""
-    input, norm = _check_input(input, "ihfftn"), _check_norm(norm, "ihfftn")
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ihfftn")
     if input._array.dtype.kind == "c":
         raise RuntimeError(f"Only supports floating-point dtypes, but found: "
                            f"{_TORCH_KIND[input._array.dtype.name]}")
-    axes, sizes = _n_dims(input, s, dim)
     return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
 
 
