@@ -36,7 +36,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
-from .elementwise import abs as abs_, add, div, mul, sub, where
+from .elementwise import abs as abs_, add, cast, div, mul, sub, where
 from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
 from .matmul import matmul
 from .movement import cat, clone, mT, narrow, squeeze, unsqueeze
@@ -44,7 +44,8 @@ from .plumbing import cast_to, conj_of
 from .reduce import sum as sum_
 from .shaping import diagonal, tril, triu
 from .sequence_more import diag_embed
-from .solve import Solve, _batch_prefix, _mH, check_matrices, result_type, solve_triangular
+from .solve import (Solve, _batch_prefix, _mH, check_matrices, empty_without_kernel, result_type,
+                    solve_triangular)
 
 __all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "eigh", "eigvalsh", "eig",
            "eigvals", "svd", "torch_svd", "pinv", "pinverse", "matrix_rank", "lstsq"]
@@ -142,7 +143,15 @@ def cholesky(A, *, upper=False):
 
 
 def torch_cholesky(input, upper=False):
-    """``torch.cholesky`` (deprecated there): linalg.cholesky with ``upper`` positional."""
+    """``torch.cholesky`` (deprecated there): linalg.cholesky with ``upper`` positional.  It
+    has no up-front dtype check: an empty input comes back as it is (square or not), and a
+    dtype without a kernel (integers, bool, float16) is its kernel's refusal."""
+    if isinstance(input, Tensor) and input.ndim >= 2:
+        if input.numel() == 0:
+            return clone(input)
+        dtype = input._array.dtype
+        if input.shape[-1] == input.shape[-2] and (dtype.kind not in "fc" or dtype == np.float16):
+            raise not_implemented_for("cholesky_cpu", dtype)
     return cholesky(input, upper=upper)
 
 
@@ -321,6 +330,9 @@ def eigh(A, UPLO="L"):
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
     check_matrices(A, "linalg.eigh")
     _check_uplo(UPLO)
+    if empty_without_kernel(A):
+        w, v = eigh(cast(A, np.dtype(np.float32)), UPLO)
+        return EighResult(cast(w, A._array.dtype), cast(v, A._array.dtype))
     if A._array.dtype.kind == "c":          # one node for both (see EighPacked)
         v, w = _eigh_parts(EighPacked.apply(A, uplo=UPLO))
         return EighResult(clone(w), clone(v))
@@ -331,6 +343,8 @@ def eigvalsh(A, UPLO="L"):
     """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
     check_matrices(A, "linalg.eigvalsh")
     _check_uplo(UPLO)
+    if empty_without_kernel(A):
+        return cast(eigvalsh(cast(A, np.dtype(np.float32)), UPLO), A._array.dtype)
     return EighVals.apply(A, uplo=UPLO)
 
 

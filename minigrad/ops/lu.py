@@ -64,6 +64,9 @@ def lu_arrays(a):
     xp = backend.xp_of(a)
     *batch, m, n = a.shape
     k = min(m, n)
+    if a.size == 0:                  # nothing to factor (and no division in an integer dtype)
+        return (xp.array(a, copy=True), xp.zeros(tuple(batch) + (k,), np.int32),
+                xp.zeros(tuple(batch), np.int32))
     u = xp.array(a, copy=True).reshape((math.prod(batch), m, n))
     count = u.shape[0]
     pivots = xp.zeros((count, k), np.int32)
@@ -79,7 +82,14 @@ def lu_arrays(a):
         piv = u[:, j, j]
         zero = piv == 0
         info = xp.where((info == 0) & zero, j + 1, info)
-        u[:, j + 1:, j] /= xp.where(zero, 1.0, piv)[:, None].astype(u.dtype)
+        # scaled by the pivot's reciprocal, as LAPACK's getf2 (unless that would overflow):
+        # on a rank-deficient matrix the rounding then picks the later pivots LAPACK picks
+        piv = xp.where(zero, 1.0, piv).astype(u.dtype)[:, None]
+        tiny = xp.abs(piv) < np.finfo(u.dtype).tiny
+        col = u[:, j + 1:, j]
+        with np.errstate(all="ignore"):          # a NaN or inf goes on silently, as in LAPACK
+            inverse = (1 / xp.where(tiny, 1.0, piv)).astype(u.dtype)
+            u[:, j + 1:, j] = xp.where(tiny, col / piv, col * inverse)
         u[:, j + 1:, j + 1:] -= u[:, j + 1:, j, None] * u[:, j, None, j + 1:]
     return (u.reshape(a.shape), pivots.reshape(tuple(batch) + (k,)),
             info.reshape(tuple(batch)))
@@ -163,14 +173,16 @@ class LuFactor(Function):
         return matmul(p, right_u_inv_t(cat([left_l_inv_t(L1, M), gL2], -2), U))
 
 
-def _check_lu_input(A, name, arg="A", rank_name="torch.lu_factor"):
+def _check_lu_input(A, name, arg="A", rank_name="torch.lu_factor", empty_ok=False):
     if not isinstance(A, Tensor):
         raise TypeError(f"{name}(): argument '{arg}' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
     if A.ndim < 2:
         raise RuntimeError(f"{rank_name}: Expected tensor with 2 or more dimensions. Got "
                            f"size: [{', '.join(map(str, A.shape))}] instead")
-    if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
+    if (A._array.dtype.kind not in "fc" or A._array.dtype == np.float16) and \
+            not (empty_ok and A.numel() == 0):
+        # PyTorch's factorisations meet their kernel's refusal only with matrices to factor
         raise not_implemented_for("lu_cpu", A._array.dtype)
 
 
@@ -186,7 +198,8 @@ def _lu_error(info, name):
 def _factor(A, pivot, name):
     """(LU tensor, pivots array, info array) of A after the checks."""
     _check_lu_input(A, name.replace("torch.", "").replace(".", "_"),
-                    rank_name="linalg.lu" if name.endswith(".lu") else "torch.lu_factor")
+                    rank_name="linalg.lu" if name.endswith(".lu") else "torch.lu_factor",
+                    empty_ok=True)
     if not pivot:
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the "
                            "CPU")

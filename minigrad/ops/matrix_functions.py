@@ -19,9 +19,10 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ._util import scalar_type_name
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import cat, narrow, squeeze, unsqueeze
+from .movement import cat, clone, narrow, squeeze, unsqueeze
 from .plumbing import cast_to
 from .shaping import tril
 from .solve import _mH, check_matrices, inv
@@ -90,6 +91,19 @@ def matrix_exp(A):
     return MatrixExp.apply(A)
 
 
+class _IdentityOf(Function):
+    """Identity matrices of A's shape and dtype, whatever A holds (a NaN in A stays out); A's
+    gradient is zero."""
+
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        return xp.ascontiguousarray(xp.broadcast_to(xp.eye(a.shape[-1], dtype=a.dtype),
+                                                    a.shape))
+
+    def backward(self, g):
+        return Tensor._wrap(backend.xp_of(g._array).zeros(g.shape, dtype=g._array.dtype))
+
+
 def matrix_power(A, n):
     """``linalg.matrix_power``: A^n for A (*, m, m) and an int n, by repeated squaring; n = 0
     gives the identity (zero gradient), n < 0 the power -n of inv(A)."""
@@ -106,8 +120,9 @@ def matrix_power(A, n):
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
                            f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
     if n == 0:
-        eye = backend.xp_of(A._array).eye(A.shape[-1], dtype=A._array.dtype)
-        return add(mul(A, 0), Tensor._wrap(eye))
+        return _IdentityOf.apply(A)
+    if n == 1:
+        return clone(A)               # a new tensor, as PyTorch's, never A itself
     base = inv(A) if n < 0 else A
     n = abs(int(n))
     out = None
@@ -183,7 +198,8 @@ def householder_product(A, tau):
     (*, m, n), tau (*, k), H_i = I - tau_i v_i v_i^H with v_i the i-th column of A below the
     diagonal, 1 on it and 0 above (LAPACK's orgqr; the Q of a geqrf factorisation).  Applied
     to the identity from the right end, one rank-one update per reflector."""
-    check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
+    if not isinstance(A, Tensor) or A.ndim < 2:
+        check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
     m, n = A.shape[-2:]
     if m < n:
         raise RuntimeError("torch.linalg.householder_product: input.shape[-2] must be greater "
@@ -195,6 +211,12 @@ def householder_product(A, tau):
     if tau.ndim != A.ndim - 1 or tau.shape[:-1] != A.shape[:-2]:
         raise RuntimeError(f"torch.linalg.householder_product: Expected batch dimensions of tau "
                            f"to be equal to input.shape[:-2], but got {tuple(tau.shape[:-1])}")
+    # PyTorch checks the shapes, then that the dtypes agree, then that it has a kernel
+    if tau._array.dtype != A._array.dtype:
+        raise RuntimeError(f"torch.linalg.householder_product: tau dtype "
+                           f"{scalar_type_name(tau._array.dtype)} does not match input dtype "
+                           f"{scalar_type_name(A._array.dtype)}")
+    check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
     xp = backend.xp_of(A._array)
     v = add(tril(A, -1), Tensor._wrap(xp.eye(m, n, dtype=A._array.dtype)))
     q = Tensor._wrap(xp.broadcast_to(xp.eye(m, n, dtype=A._array.dtype), A.shape).copy())

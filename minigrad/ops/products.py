@@ -131,15 +131,37 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
         raise RuntimeError(f"addr: Expected 1-D argument vec1, but got {vec1.ndim}-D"
                            if vec1.ndim != 1 else
                            f"addr: Expected 1-D argument vec2, but got {vec2.ndim}-D")
-    if input._array.dtype.kind == "b" and vec1._array.dtype.kind == "b" and \
-            vec2._array.dtype.kind == "b":
+    # input is expanded first, as in PyTorch: a 0-d one counts as a dimensioned tensor in the
+    # type promotion
+    input = input.expand(vec1.shape[0], vec2.shape[0])
+    dtype = result_dtype(input, vec1, vec2)
+    beta, alpha = _addr_scalar("beta", beta, dtype), _addr_scalar("alpha", alpha, dtype)
+    if dtype.kind == "b":
         xp = backend.xp_of(vec1._array)
         product = vec1._array[:, None] & vec2._array[None, :]
         shape = broadcast_shape(tuple(input.shape), product.shape, "addr")
         both = (input._array & bool(beta)) | (product & bool(alpha))
         return Tensor._wrap(xp.ascontiguousarray(xp.broadcast_to(both, shape)))
-    product = outer(vec1, vec2)
-    return _scaled_sum(input, product, beta, alpha)
+    # all in the promoted dtype (a bool input scaled by 2 is 2, not True)
+    product = outer(cast(vec1, dtype), cast(vec2, dtype))
+    if alpha != 1:
+        product = mul(product, alpha)
+    return _scaled_sum(cast(input, dtype), product, beta, 1)
+
+
+def _addr_scalar(name, value, dtype):
+    """addr's checks of ``beta`` / ``alpha`` against the result dtype (a bool only for a bool
+    result, a float or complex number not for an integral one), then the number in that
+    dtype."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)):
+        if dtype.kind != "b":
+            raise RuntimeError(f"Boolean {name} only supported for Boolean results.")
+    elif dtype.kind in "biu" and not isinstance(value, (int, np.integer)):
+        raise RuntimeError(f"For integral input tensors, argument {name} must not be a floating "
+                           f"point number.")
+    return _coefficient(value, dtype)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -147,6 +169,27 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     (B, m, p), input broadcasts to (n, p)."""
     if _autocast_state.active:
         input, batch1, batch2 = _autocast_lower(input, batch1, batch2)
+    if batch1.ndim == 3 and batch1.shape[0]:
+        # PyTorch adds each batch's product into input with addmm's checks (none run for an
+        # empty batch)
+        _same_dtype(input, batch2)
+        if batch1._array.dtype != batch2._array.dtype:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(batch1._array.dtype)} and "
+                               f"{scalar_type_name(batch2._array.dtype)}")
+        if batch1._array.dtype.kind == "b":
+            raise not_implemented_for("addmm_impl_cpu_", batch1._array.dtype)
+    elif batch1.ndim == 3 and batch2.ndim == 3:
+        # no product to add: PyTorch scales input in place, in input's dtype
+        # (beta = 0: zeros); a float beta cannot scale an integer or bool input in place, nor
+        # an int one a bool input
+        kind = input._array.dtype.kind
+        wider = "Float" if isinstance(beta, float) and kind in "biu" else \
+            "Long" if kind == "b" and not isinstance(beta, bool) else None
+        if wider is not None and beta != 0:
+            raise RuntimeError(f"result type {wider} can't be cast to the desired output type "
+                               f"{scalar_type_name(input._array.dtype)}")
+        batch1, batch2 = cast(batch1, input._array.dtype), cast(batch2, input._array.dtype)
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     product = bmm(batch1, batch2)
     return _scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha)
@@ -176,8 +219,18 @@ def _refuse_bool(input, tensor1, tensor2):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2 (all three broadcast)."""
+    """input + value * tensor1 * tensor2 (all three broadcast), in the promoted dtype of the
+    three tensors: ``value`` does not take part in the promotion but is converted to that dtype
+    (truncated toward zero for an integer result, as PyTorch does)."""
     _refuse_bool(input, tensor1, tensor2)
+    if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
+        dtype = result_dtype(input, tensor1, tensor2)
+        value = _coefficient(value, dtype)
+        # float16 is computed in float32 and rounded once, as PyTorch's kernel does
+        work = np.dtype(np.float32) if dtype == np.float16 else dtype
+        product = mul(cast(tensor1, work), cast(tensor2, work))
+        out = add(cast(input, work), product if value == 1 else mul(product, value))
+        return cast(out, dtype)
     product = mul(tensor1, tensor2)
     if value != 1:
         product = mul(product, value)
@@ -229,14 +282,17 @@ def kron(input, other):
 def _cross(input, other, dim, name):
     if input.ndim != other.ndim:
         raise RuntimeError(f"{name}: inputs must have the same number of dimensions.")
-    if input._array.dtype != other._array.dtype:
-        raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
-                           f"found {scalar_type_name(other._array.dtype)}")
-    shape = broadcast_shape(tuple(input.shape), tuple(other.shape), name)
     d = normalize_dim(dim, input.ndim)
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"{name}: inputs dimension {dim} must have length 3. Got "
                            f"{input.shape[d]} and {other.shape[d]}")
+    shape = broadcast_shape(tuple(input.shape), tuple(other.shape), name)
+    # PyTorch's kernel is chosen by input's dtype (none for bool), then checks other's
+    if input._array.dtype.kind == "b":
+        raise not_implemented_for("cross", input._array.dtype)
+    if input._array.dtype != other._array.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
+                           f"found {scalar_type_name(other._array.dtype)}")
     a, b = input.expand(*shape), other.expand(*shape)
     # out_i = a_(i+1) b_(i+2) - a_(i+2) b_(i+1), indices mod 3
     return sub(mul(roll(a, -1, d), roll(b, -2, d)), mul(roll(a, -2, d), roll(b, -1, d)))
@@ -277,16 +333,35 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
-    if x1._array.dtype != x2._array.dtype and x1.numel() and x2.numel():
-        # no promotion in PyTorch's kernel (an empty operand returns before it looks)
-        raise RuntimeError(f"expected scalar type {scalar_type_name(x1._array.dtype)} but found "
-                           f"{scalar_type_name(x2._array.dtype)}")
+    if x1.numel() and x2.numel():
+        # no promotion in PyTorch (an empty operand returns before it looks); p = 2 may go by
+        # matrix products, which take float16, where its own kernel does not
+        by_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or
+                            compute_mode == "use_mm_for_euclid_dist_if_necessary" and
+                            (x1.shape[-2] > 25 or x2.shape[-2] > 25))
+        d1, d2 = x1._array.dtype, x2._array.dtype
+        if by_mm and d1 != d2:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{_C_TYPE.get(d1.name, d1.name)} != "
+                               f"{_C_TYPE.get(d2.name, d2.name)}")
+        if not by_mm and d1 == np.float16:
+            raise not_implemented_for("cdist", d1)
+        if d1 != d2:
+            raise RuntimeError(f"expected scalar type {scalar_type_name(d1)} but found "
+                               f"{scalar_type_name(d2)}")
+    else:
+        # PyTorch returns an empty result, or zeros for no columns, in x1's dtype
+        x2 = cast(x2, x1._array.dtype)
+        if x1.shape[-1] == 0:
+            p = 2.0                   # any p: the norm of nothing (inf has no identity)
     diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
     return vector_norm(diff, p, -1)
 
 
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast), over all elements: a 0-d tensor."""
+    if input._array.dtype.kind == "b" or other._array.dtype.kind == "b":
+        sub(input, other)            # PyTorch subtracts first: its refusal of bool tensors
     dtype = result_dtype(input, other)
     if dtype.kind not in "fc":
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "

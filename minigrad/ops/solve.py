@@ -26,7 +26,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
-from .elementwise import add, log, mul, neg, where
+from .elementwise import add, cast, log, mul, neg, where
 from .linalg import LinAlgError, SvdU, SvdVals, SvdVh
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze
@@ -78,7 +78,14 @@ _DTYPE_REFUSALS = {
 }
 
 
-def _refuse_dtype(name, dtype):
+# the functions whose kernel refusal (a "not implemented for" one) PyTorch meets only once it
+# has matrices to work on: an empty batch, or 0 x 0 matrices, comes back in the input's dtype
+_KERNEL_REFUSED_ONLY_IF_NONEMPTY = {
+    "linalg.cholesky", "linalg.eigh", "linalg.eigvalsh", "linalg.det", "linalg.solve",
+    "torch.linalg.ldl_factor_ex", "torch.linalg.ldl_factor"}
+
+
+def _refuse_dtype(name, dtype, empty=False):
     says = _SAYS.get(name, name)
     half, other = _DTYPE_REFUSALS.get(says, (None, None))
     rule = half if dtype == np.float16 else other
@@ -87,10 +94,12 @@ def _refuse_dtype(name, dtype):
                            f"{scalar_type_name(dtype)}")
     if rule == "float_double":
         raise RuntimeError("This function doesn't handle types other than float and double")
+    if rule is None and dtype == np.float16:
+        rule = f"{name.replace('.', '_')}_cpu"
     if rule is not None:
+        if empty and says in _KERNEL_REFUSED_ONLY_IF_NONEMPTY:
+            return
         raise not_implemented_for(rule, dtype)
-    if dtype == np.float16:
-        raise not_implemented_for(f"{name.replace('.', '_')}_cpu", dtype)
     raise RuntimeError(f"{says}: Expected a floating point or complex tensor as input. Got "
                        f"{scalar_type_name(dtype)}")
 
@@ -102,6 +111,13 @@ _COMPLEX_REFUSED = set()
 
 def _refuse_complex(name, dtype):
     raise complex_refusal(name, np.dtype(dtype))
+
+
+def empty_without_kernel(A):
+    """Is A an empty batch (or of 0 x 0 matrices) of a dtype LAPACK has no kernel for? Where
+    PyTorch lets such an input through (see _KERNEL_REFUSED_ONLY_IF_NONEMPTY), it is worked on
+    as float32 and the empty results are cast back."""
+    return A.numel() == 0 and (A._array.dtype.kind not in "fc" or A._array.dtype == np.float16)
 
 
 def check_matrices(A, name, *, square=True, arg="A", position=1):
@@ -117,7 +133,7 @@ def check_matrices(A, name, *, square=True, arg="A", position=1):
     if A._array.dtype.kind == "c" and name in _COMPLEX_REFUSED:
         _refuse_complex(says, A._array.dtype)
     if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
-        _refuse_dtype(name, A._array.dtype)
+        _refuse_dtype(name, A._array.dtype, A.numel() == 0)
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{says}: {arg} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
@@ -328,22 +344,22 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     read as its upper or lower triangle (diagonal taken as ones if ``unitriangular``), B
     (*, n, k) (or (*, k, n) when not left); batch dims broadcast.  No check of singularity:
     a zero on the diagonal gives inf/NaN."""
-    check_matrices(A, "linalg.solve_triangular")
+    if not isinstance(A, Tensor) or A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        check_matrices(A, "linalg.solve_triangular")
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_solve_triangular(): argument 'B' (position 2) must be Tensor, "
                         f"not {type(B).__name__}")
     if B.ndim < 2:
         raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
                            "dimensions.")
-    if A._array.dtype != B._array.dtype:
-        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, "
-                           f"but found A of type {scalar_type_name(A._array.dtype)} and B of "
-                           f"type {scalar_type_name(B._array.dtype)} instead")
     n = A.shape[-1]
     if (B.shape[-2] if left else B.shape[-1]) != n:
         raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
                            f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
                            f"{B.shape[-2]}x{B.shape[-1]})")
+    check_matrices(A, "linalg.solve_triangular")      # its dtype refusal after the shapes
+    if A._array.dtype != B._array.dtype:
+        B = cast(B, A._array.dtype)          # PyTorch solves in A's dtype, whatever B's
     if left:
         return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
     a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
@@ -352,7 +368,12 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
 
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
-    solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle."""
+    solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle; b and A of
+    one dtype (linalg.solve_triangular would cast b)."""
+    if isinstance(b, Tensor) and isinstance(A, Tensor) and b._array.dtype != A._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(b._array.dtype)} and A of type "
+                           f"{scalar_type_name(A._array.dtype)} instead.")
     coeff = mT(A) if transpose else A
     x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
     return TriangularSolveResult(x, clone(A))
@@ -502,6 +523,8 @@ def det(A):
     """``linalg.det`` / ``det``: the determinants of A (..., n, n), shape (...); the gradient
     is the matrix of cofactors (det(A) A^-T for an invertible A), a singular A included."""
     check_matrices(A, "linalg.det")
+    if empty_without_kernel(A):
+        return cast(Det.apply(cast(A, np.dtype(np.float32))), A._array.dtype)
     return Det.apply(A)
 
 

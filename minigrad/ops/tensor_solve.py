@@ -32,7 +32,9 @@ def tensorinv(A, ind=2):
         raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            f"prod(self.shape[:ind]), but got {cols} != {rows}")
     matrix = reshape(A, rows, cols)
-    if A._array.dtype.kind in "fc" and rows and bool(_first_zero_pivot(matrix._array)):
+    # the singular check after inv's dtype checks (float16 and integers refused), as in PyTorch
+    if A._array.dtype.kind in "fc" and A._array.dtype.itemsize > 2 and rows and \
+            bool(_first_zero_pivot(matrix._array)):
         raise _singular_inverse(matrix._array, "inv")
     return reshape(inv(matrix), *A.shape[ind:], *A.shape[:ind])
 
