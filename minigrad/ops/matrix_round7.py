@@ -2,7 +2,8 @@
 ``chain_matmul``, ``cholesky_inverse``, the deprecated ``frobenius_norm`` / ``nuclear_norm``
 and ``embedding_renorm_``.
 
-All but ``embedding_renorm_`` (an in-place, gradient-free rescaling) are compositions of
+All but ``cholesky_inverse`` (a node of its own: PyTorch's derivative formula) and
+``embedding_renorm_`` (an in-place, gradient-free rescaling) are compositions of
 differentiable ops, so their gradients of any order come from those ops.
 """
 from __future__ import annotations
@@ -11,15 +12,16 @@ import numbers
 import warnings
 
 from .. import backend
-from ..autograd import no_grad
+from ..autograd import Function, no_grad
 from ._util import not_implemented_for
+from .elementwise import neg
 from .linalg import matrix_norm, vector_norm
 from .matmul import matmul
 from .matrix_functions import multi_dot
 from .movement import clone, reshape
 from .reduce import sum
 from .shaping import diagonal
-from .solve import _mH, inv
+from .solve import _inverse_array, _mH
 
 __all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobenius_norm",
            "nuclear_norm", "embedding_renorm_"]
@@ -86,8 +88,29 @@ def cholesky_inverse(input, upper=False):
                            f"are {input.shape[-2]} by {input.shape[-1]} matrices")
     if input._array.dtype.kind not in "fc" or input._array.dtype.name == "float16":
         raise not_implemented_for("cholesky_inverse_out_cpu", input._array.dtype)
-    a = matmul(_mH(input), input) if upper else matmul(input, _mH(input))
-    return inv(a)
+    return CholeskyInverse.apply(input, upper=upper)
+
+
+class CholeskyInverse(Function):
+    """R = (L L^H)^-1 (``upper``: (U^H U)^-1) from the named triangle of the input, as LAPACK
+    reads it. Backward, PyTorch's formula: with C = R (g + g^H) R, the gradient is -C L
+    (-U C when upper), L being the whole input (its other triangle is not masked: for the
+    triangular input the function is meant for, that is the derivative of (L L^H)^-1)."""
+    complex_ok = True
+
+    def forward(self, a, upper=False):
+        xp = backend.xp_of(a)
+        tri = xp.triu(a) if upper else xp.tril(a)
+        tri_h = xp.conj(xp.swapaxes(tri, -1, -2))
+        out = _inverse_array(tri_h @ tri if upper else tri @ tri_h, "cholesky_inverse")
+        self.upper = upper
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, r = self.saved_tensors
+        common = matmul(r, matmul(g + _mH(g), r))
+        return neg(matmul(a, common)) if self.upper else neg(matmul(common, a))
 
 
 def _deprecated(name, instead):
