@@ -64,10 +64,18 @@ register("cross", lambda lib, a, b, dim=None: lib.cross(a, b, dim=dim),
                     S(g.randn(3, 2), g.randn(3, 1), kwargs={"dim": 0})])
 register("linalg.cross", lambda lib, a, b: lib.linalg.cross(a, b),
          lambda g: [S(g.randn(2, 3), g.randn(2, 3))])
-# torch's own cdist has no second derivative: compared with the same norm of differences
-register("cdist", lambda lib, a, b, p=2.0: lib.cdist(a, b, p=p),
-         torch_f=lambda torch, a, b, p=2.0: torch.linalg.vector_norm(
-             a.unsqueeze(-2) - b.unsqueeze(-3), p, -1),
+
+
+def _torch_cdist(torch, a, b, p=2.0):
+    """torch's own cdist has no second derivative: where a gradient is asked for (both
+    inputs float64), compared with the same norm of differences; elsewhere (other dtypes, with their
+    refusals and paths) with torch.cdist itself."""
+    if (a.requires_grad or b.requires_grad) and a.dtype == b.dtype == torch.float64:
+        return torch.linalg.vector_norm(a.unsqueeze(-2) - b.unsqueeze(-3), p, -1)
+    return torch.cdist(a, b, p=p)
+
+
+register("cdist", lambda lib, a, b, p=2.0: lib.cdist(a, b, p=p), torch_f=_torch_cdist,
          sample_fn=lambda g: [S(g.randn(3, 4), g.randn(5, 4)),
                     S(g.randn(2, 3, 4), g.randn(5, 4), kwargs={"p": 1.0}),
                     S(g.randn(3, 4), g.randn(2, 4), kwargs={"p": 3.0})])
