@@ -100,3 +100,26 @@ def test_cholesky_inverse_reads_one_triangle():
     for mine, theirs in zip(*_both(program)):
         for m, t in zip(mine, theirs):
             np.testing.assert_allclose(m, t, rtol=1e-7, atol=1e-9)
+
+
+def test_cond_of_no_matrices_and_svd_of_non_finite():
+    """linalg.cond of empty batches or 0x0 matrices is zeros in the input's dtype, whatever it
+    is (torch does not check the dtype then); pinv/matrix_rank of a NaN matrix raise torch's
+    LinAlgError (not numpy's), and of an infinite one give NaN / rank 0."""
+    def program(lib):
+        out = []
+        for dtype in (lib.float16, lib.int64, lib.bool, lib.float32):
+            for shape in [(0, 3, 3), (0, 0), (2, 0, 0)]:
+                for p in (None, "fro", 2, 1):
+                    r = lib.linalg.cond(lib.zeros(shape, dtype=dtype), p)
+                    out.append((str(r.dtype).split(".")[1], tuple(r.shape), r.tolist()))
+        for v in (float("nan"), float("inf")):
+            a = lib.tensor([[v, 1.0], [1.0, 2.0]])
+            for f in (lib.linalg.pinv, lib.pinverse, lib.linalg.matrix_rank):
+                try:
+                    out.append(f(a).tolist())
+                except lib.linalg.LinAlgError as e:
+                    out.append(str(e))
+        return out
+    mine, theirs = _both(program)
+    assert str(mine) == str(theirs)

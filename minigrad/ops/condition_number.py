@@ -55,16 +55,14 @@ def cond(A, p=None):
     if not _valid(p):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {_ord_text(p)}")
     xp = backend.xp_of(A._array)
+    if A.numel() == 0:      # no matrix, or 0x0 ones: zeros in A's (real) dtype, whatever it is
+        return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.real.dtype))
     if p is None or p in (2, -2):
         check_matrices(A, "linalg.svd", square=False)
-        if A.numel() == 0:
-            return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.real.dtype))
         s = svdvals(A)                                   # descending
         big, small = narrow(s, -1, 0, 1), narrow(s, -1, s.shape[-1] - 1, 1)
         return squeeze(div(small, big) if p == -2 else div(big, small), -1)
     check_matrices(A, "linalg.inv")
-    if A.numel() == 0:
-        return Tensor._wrap(xp.zeros(A.shape[:-2], A._array.real.dtype))
     if p == "nuc":
         s = svdvals(A)
         return mul(sum(s, -1), sum(div(1.0, s), -1))

@@ -37,7 +37,8 @@ from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
 from .elementwise import abs as abs_, add, cast, div, mul, sub, where
-from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
+from .linalg import (LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, _svd_arrays, svd_parts,
+                     svdvals)
 from .matmul import matmul
 from .movement import cat, clone, mT, narrow, squeeze, unsqueeze
 from .plumbing import cast_to, conj_of
@@ -556,11 +557,14 @@ class Pinv(Function):
             inv_w = xp.where(keep, 1.0 / xp.where(keep, w, 1.0), 0.0).astype(a.dtype)
             out = (v * inv_w[..., None, :]) @ xp.swapaxes(v, -1, -2).conj()
         else:
-            u, s, vh = xp.linalg.svd(a, full_matrices=False)
+            u, s, vh = _svd_arrays(a)        # NaN refused and inf made NaN, as PyTorch
             keep = s > _cutoff(s, atol, rtol, a.shape, xp, a.dtype)[..., None]
             inv_s = xp.where(keep, 1.0 / xp.where(keep, s, 1.0), 0.0).astype(a.dtype)
-            out = (xp.swapaxes(vh, -1, -2).conj() * inv_s[..., None, :]) @ \
-                xp.swapaxes(u, -1, -2).conj()
+            # a dropped singular value drops its vectors too, even NaN ones (an infinite
+            # input: NaN factors, nothing kept, a zero pseudo-inverse, as PyTorch's)
+            scaled = xp.where(keep[..., None, :], xp.swapaxes(vh, -1, -2).conj(), 0) * \
+                inv_s[..., None, :]
+            out = scaled @ xp.where(keep[..., :, None], xp.swapaxes(u, -1, -2).conj(), 0)
         self.save_for_backward(a, out)
         return out
 
@@ -607,7 +611,12 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     a = A._array
     if a.size == 0:
         return Tensor._wrap(xp.zeros(a.shape[:-2], np.int64))
-    s = xp.abs(xp.linalg.eigvalsh(a)) if hermitian else xp.linalg.svd(a, compute_uv=False)
+    if hermitian:
+        s = xp.abs(xp.linalg.eigvalsh(a))
+    elif bool(xp.isfinite(a).all()):
+        s = xp.linalg.svd(a, compute_uv=False)
+    else:                                    # NaN refused, inf made NaN, as PyTorch's SVD
+        s = _svd_arrays(a)[1]
     cut = _cutoff(s, _tolerance(atol, xp), _tolerance(rtol, xp), a.shape, xp, a.dtype)
     return Tensor._wrap((s > cut[..., None]).sum(-1).astype(np.int64))
 
