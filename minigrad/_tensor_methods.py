@@ -66,6 +66,11 @@ def _torch_args(fn):
         if "other" in kwargs and len(args) == 1 and "other" not in _params(fn):
             args = args + (kwargs.pop("other"),)
         out = kwargs.pop("out", None)
+        if (isinstance(out, Tensor) and fn.__name__ in _OUT_CASTS
+                and kwargs.get("dtype") is None):
+            # PyTorch reduces in out's dtype: a float sum into an int64 out adds the
+            # truncated values (not the float sum, truncated)
+            kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
         return result if out is None else _write_out(out, result, fn.__name__)
     return call

@@ -129,6 +129,9 @@ def _size(size, name):
     if one_sequence:
         size = tuple(size[0])
     for i, s in enumerate(size):
+        if isinstance(s, Tensor) and s._array.dtype.kind in "iu" and s._array.size == 1:
+            s = int(s._array.reshape(()))      # PyTorch reads an integer tensor's index
+            size = size[:i] + (s,) + tuple(size[i + 1:])
         if not isinstance(s, numbers.Integral) or isinstance(s, bool):
             kind = type(s).__name__
             if one_sequence and i == 0:

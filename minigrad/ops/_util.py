@@ -57,6 +57,8 @@ def normalize_dim(dim, ndim):
     """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError."""
     span = max(ndim, 1)
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        if isinstance(dim, Tensor) and dim._array.dtype.kind in "iub" and dim._array.size == 1:
+            return normalize_dim(int(dim._array.reshape(())), ndim)   # PyTorch reads its index
         raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
     if not -span <= dim < span:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, "
@@ -167,6 +169,38 @@ def not_a_tensor(name, value, position=1):
     """PyTorch's TypeError for a non-Tensor where an op's tensor argument goes."""
     return TypeError(f"{name}(): argument 'input' (position {position}) must be Tensor, not "
                      f"{python_type_name(value)}")
+
+
+def check_tensor(name, value, arg="input", position=1):
+    """PyTorch's TypeError for a non-Tensor (a list, a number, a numpy array) where an op's
+    tensor argument goes; ``value`` itself when it is one."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{python_type_name(value)}")
+    return value
+
+
+def bool_arg(name, arg, value):
+    """A bool flag argument (keepdim, descending, ...): PyTorch takes no int or None for one."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{name}(): argument '{arg}' must be bool, not {python_type_name(value)}")
+
+
+def int_arg(name, arg, value, position=None):
+    """An int argument (k, offset, diagonal, ...): PyTorch takes no bool or float for one, and
+    reads an integer tensor of one element as its value."""
+    if type(value) is int:
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, Tensor) and value._array.dtype.kind in "iu" and value._array.size == 1:
+        return int(value._array.reshape(()))
+    where = f" (position {position})" if position is not None else ""
+    raise TypeError(f"{name}(): argument '{arg}'{where} must be int, not "
+                    f"{python_type_name(value)}")
 
 
 def prod(values):

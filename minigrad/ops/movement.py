@@ -14,7 +14,8 @@ from .. import _memory_format as mf
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import link_view
 from ..tensor import Tensor
-from ._util import normalize_dim, python_type_name, result_dtype, scalar_type_name
+from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
+                    scalar_type_name)
 from .elementwise import cast
 from .indexing import BasicGetItem, getitem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
@@ -318,7 +319,7 @@ def _view_as_dtype(a, dtype):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
-    if a.ndim == 0:
+    if check_tensor("flatten", a).ndim == 0:
         normalize_dim(start_dim, 0), normalize_dim(end_dim, 0)   # 0 or -1, else IndexError
         return reshape(a, 1)
     start, end = normalize_dim(start_dim, a.ndim), normalize_dim(end_dim, a.ndim)
@@ -336,7 +337,10 @@ def unflatten(a, dim, sizes):
     """Split axis ``dim`` into ``sizes`` (one of them may be -1), which must multiply up to
     that axis's size -- checked on the axis itself, not on the whole tensor (an empty tensor
     would take any sizes)."""
-    d = normalize_dim(dim, a.ndim)
+    d = normalize_dim(dim, check_tensor("unflatten", a).ndim)
+    if not isinstance(sizes, (tuple, list)):     # one int is no list of sizes to PyTorch
+        raise TypeError(f"unflatten(): argument 'sizes' (position 3) must be tuple of ints, not "
+                        f"{python_type_name(sizes)}")
     sizes, n = _shape_arg((sizes,)), a.shape[d]
     if sizes.count(-1) > 1:
         raise RuntimeError("unflatten got an unexpected error: only one dimension can be "
@@ -356,24 +360,27 @@ def unflatten(a, dim, sizes):
 
 
 def squeeze(a, dim=None):
-    if dim is None:
+    if check_tensor("squeeze", a) is not None and dim is None:
         shape = tuple(s for s in a.shape if s != 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        axes = {normalize_dim(d, a.ndim) for d in dims}     # a 0-d tensor takes 0 and -1
+        axes = [normalize_dim(d, a.ndim) for d in dims]     # a 0-d tensor takes 0 and -1
+        for i, ax in enumerate(axes):
+            if ax in axes[:i]:
+                raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
     return Reshape.apply(a, shape=shape)
 
 
 def unsqueeze(a, dim):
-    d = normalize_dim(dim, a.ndim + 1)
+    d = normalize_dim(dim, check_tensor("unsqueeze", a).ndim + 1)
     shape = list(a.shape)
     shape.insert(d, 1)
     return Reshape.apply(a, shape=tuple(shape))
 
 
 def transpose(a, dim0, dim1):
-    d0, d1 = normalize_dim(dim0, a.ndim), normalize_dim(dim1, a.ndim)
+    d0, d1 = normalize_dim(dim0, check_tensor("transpose", a).ndim), normalize_dim(dim1, a.ndim)
     if a.ndim == 0:
         return a
     axes = list(range(a.ndim))
@@ -532,7 +539,11 @@ def stack(tensors, dim=0):
 
 def split(a, split_size_or_sections, dim=0):
     """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
-    if a.ndim == 0:
+    if isinstance(split_size_or_sections, (Tensor, bool)) or not isinstance(
+            split_size_or_sections, (numbers.Integral, tuple, list)):
+        # an integer tensor is read as its value; a bool or a float is no size to PyTorch
+        split_size_or_sections = int_arg("split", "split_size", split_size_or_sections, 2)
+    if check_tensor("split", a).ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = normalize_dim(dim, a.ndim)
     size = a.shape[d]
@@ -579,7 +590,7 @@ def _int_arg(name, value, what):
 def narrow(input, dim, start, length):
     """input's elements start..start+length-1 along ``dim`` (a negative start counts from the
     end): a view."""
-    if input.ndim == 0:
+    if check_tensor("narrow", input).ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     start, length = _int_arg("narrow", start, "start"), _int_arg("narrow", length, "length")
     d = normalize_dim(dim, input.ndim)
@@ -599,7 +610,7 @@ def narrow(input, dim, start, length):
 
 def select(input, dim, index):
     """input[..., index, ...] with ``index`` along ``dim`` (that dim removed): a view."""
-    if input.ndim == 0:
+    if check_tensor("select", input).ndim == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
     index = _int_arg("select", index, "index")
     d = normalize_dim(dim, input.ndim)
@@ -610,6 +621,8 @@ def select(input, dim, index):
 
 
 def chunk(a, chunks, dim=0):
+    check_tensor("chunk", a)
+    chunks = int_arg("chunk", "chunks", chunks, 2)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     if a.ndim == 0:
@@ -667,6 +680,9 @@ def to_device(a, device):
 
 
 def flip(a, dims):
+    check_tensor("flip", a)
+    if isinstance(dims, Tensor) and dims.ndim == 0:
+        dims = int_arg("flip", "dims", dims)
     dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
     axes = tuple(normalize_dim(d, a.ndim) for d in dims)
     for i, ax in enumerate(axes):

@@ -12,8 +12,8 @@ import warnings
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import (ieee_errors, normalize_dim, normalize_dims, not_a_tensor,
-                    not_implemented_for, scalar_type_name)
+from ._util import (bool_arg, check_tensor, ieee_errors, normalize_dim, normalize_dims,
+                    not_a_tensor, not_implemented_for, scalar_type_name)
 from .elementwise import (Mul, cast, div, exp, maximum, minimum, mul, select_grad, sub,
                           where)
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
@@ -398,7 +398,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype)
     if dtype is None and a._array.dtype.kind in "bui":  # torch sums integers and bools as int64
         a = cast(a, dtypes.int64)
-    return Sum.apply(a, axes=_reduced_axes(a, dim), keepdim=keepdim)
+    return Sum.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("sum", "keepdim", keepdim))
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
@@ -406,7 +406,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     if a._array.dtype.kind not in "fc":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
-    return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=keepdim)
+    return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
 
 
 def prod(a, dim=None, keepdim=False, *, dtype=None):
@@ -416,7 +416,7 @@ def prod(a, dim=None, keepdim=False, *, dtype=None):
     axis = None if dim is None else normalize_dim(dim, a.ndim)
     if a.ndim == 0:
         axis = None
-    return Prod.apply(a, axis=axis, keepdim=keepdim)
+    return Prod.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim))
 
 
 def _check_reducible(a, dim, name):
@@ -435,15 +435,17 @@ def _check_reducible(a, dim, name):
 
 def amax(a, dim=(), keepdim=False):
     """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
-    _unordered(a, "max_values_cpu")
-    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amax"), keepdim=keepdim,
+    _unordered(check_tensor("amax", a), "max_values_cpu")
+    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amax"),
+                        keepdim=bool_arg("amax", "keepdim", keepdim),
                         largest=True, name="amax")
 
 
 def amin(a, dim=(), keepdim=False):
     """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
-    _unordered(a, "min_values_cpu")
-    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amin"), keepdim=keepdim,
+    _unordered(check_tensor("amin", a), "min_values_cpu")
+    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amin"),
+                        keepdim=bool_arg("amin", "keepdim", keepdim),
                         largest=False, name="amin")
 
 
@@ -480,6 +482,7 @@ def _max_min(a, dim, keepdim, other, largest):
                             name="max" if largest else "min")
     if a._array.dtype.kind == "c":
         raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
+    keepdim = bool_arg("max" if largest else "min", "keepdim", keepdim)
     d = normalize_dim(dim, a.ndim)
     src = a if a.ndim else a.reshape(1)
     if src.shape[d] == 0:
@@ -534,7 +537,8 @@ def _arg_extreme(a, dim, keepdim, largest):
     """argmax/argmin: an int64 index along ``dim`` (of the flattened tensor when None); a 0-d
     input gives 0-d index 0 for dim 0 or -1, whatever keepdim."""
     name = "argmax" if largest else "argmin"
-    xp = backend.xp_of(a._array)
+    keepdim = bool_arg(name, "keepdim", keepdim)
+    xp = backend.xp_of(check_tensor(name, a)._array)
     if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
         raise RuntimeError(f"{name}(): does not support bool input")
     if a._array.dtype.kind == "c":        # complex numbers have no order
@@ -572,6 +576,8 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
+    check_tensor(name, a)
+    keepdim = bool_arg(name, "keepdim", keepdim)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
@@ -615,7 +621,11 @@ def _as_float(a):
 
 def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
-    a = _as_float(a)
+    a = _as_float(check_tensor("logsumexp", a))
+    if dim is None:
+        raise TypeError("logsumexp(): argument 'dim' (position 2) must be tuple of ints, not "
+                        "NoneType")
+    keepdim = bool_arg("logsumexp", "keepdim", keepdim)
     axes = _reduced_axes(a, dim)
     if isinstance(dim, (tuple, list)) and not dim and a._array.size and a.ndim and not keepdim:
         # PyTorch reduces everything for dim=(), then fails to add back the kept max
@@ -664,7 +674,9 @@ def _softmax_apply(function, a, dim, dtype):
 
 def _truth(a, dim, keepdim, reduce):
     """all/any: bool, except that a uint8 input gives uint8 (PyTorch keeps that legacy)."""
-    xp = backend.xp_of(a._array)
+    name = reduce.__name__
+    keepdim = bool_arg(name, "keepdim", keepdim)
+    xp = backend.xp_of(check_tensor(name, a)._array)
     out = xp.asarray(reduce(a._array.astype(bool),
                             axis=None if dim is None else normalize_dims(dim, a.ndim),
                             keepdims=keepdim))
@@ -672,14 +684,16 @@ def _truth(a, dim, keepdim, reduce):
 
 
 def all(a, dim=None, keepdim=False):
-    return _truth(a, dim, keepdim, backend.xp_of(a._array).all)
+    return _truth(a, dim, keepdim, backend.xp_of(check_tensor("all", a)._array).all)
 
 
 def any(a, dim=None, keepdim=False):
-    return _truth(a, dim, keepdim, backend.xp_of(a._array).any)
+    return _truth(a, dim, keepdim, backend.xp_of(check_tensor("any", a)._array).any)
 
 
 def count_nonzero(a, dim=None):
-    xp = backend.xp_of(a._array)
+    xp = backend.xp_of(check_tensor("count_nonzero", a)._array)
+    if isinstance(dim, (tuple, list)) and not dim:
+        dim = None                         # PyTorch counts over every dim for an empty list
     return Tensor._wrap(xp.asarray(xp.count_nonzero(
         a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64"))

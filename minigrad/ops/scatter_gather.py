@@ -29,7 +29,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
-from ._util import broadcast_shape, check_fill_value, normalize_dim, scalar_type_name
+from ._util import (broadcast_shape, check_fill_value, check_tensor, normalize_dim,
+                    python_type_name, scalar_type_name)
 from .inplace import copy_
 from .elementwise import add, cast, where
 from .movement import clone
@@ -226,6 +227,15 @@ def _index_array(index):
     return index._array if isinstance(index, Tensor) else index
 
 
+def _public_args(name, input, index, arg="index", position=3):
+    """PyTorch's TypeErrors for a non-Tensor input or index of a public op (minigrad's own
+    callers may pass a numpy index; a list or a number is a user's mistake)."""
+    check_tensor(name, input)
+    if not isinstance(index, (Tensor, np.ndarray)):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{python_type_name(index)}")
+
+
 def _first_out_of_range(idx, size):
     """The first value of ``idx`` (in order) outside [0, size), or None."""
     bad = (idx < 0) | (idx >= size)
@@ -284,6 +294,7 @@ def _check_along(a, d, idx, name, src=None, bounds=True):
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j][k] = input[i][index[i][j][k]][k] (for dim=1): shaped like ``index``.  A 0-d
     input or index counts as 1-d of size 1; an empty index gives an empty result unchecked."""
+    _public_args("gather", input, index)
     idx = _index_array(index)
     d = normalize_dim(dim, input.ndim)
     if idx.size == 0:
@@ -301,6 +312,7 @@ def take_along_dim(input, indices, dim=None):
     """Values of ``input`` at ``indices`` along ``dim``: a gather after broadcasting input and
     indices against each other (all dims but ``dim``); indices wrap modulo the size of
     ``dim`` as PyTorch's do.  dim None: a gather from the flattened input (no wrapping)."""
+    _public_args("take_along_dim", input, indices, "indices", 2)
     idx = _index_array(indices)
     if dim is None:
         return gather(reshape_to(input, (input._array.size,)), 0, idx.reshape(-1))
@@ -386,6 +398,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 def scatter_add(input, dim, index, src):
     """``input`` with ``src`` (of input's dtype) added at ``index`` along ``dim`` (repeats add
     up).  A 0-d input, index or src counts as 1-d of size 1."""
+    _public_args("scatter_add", input, index)
+    check_tensor("scatter_add", src, "src", 4)
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
         return clone(input)
@@ -415,6 +429,7 @@ def _index_vector(index, name):
 def index_select(input, dim, index):
     """The slices ``index`` (1-d or 0-d, int, each in [0, size)) of ``input`` along ``dim``, in
     that order; of a 0-d input, its one value (index must be [0])."""
+    _public_args("index_select", input, index)
     d = normalize_dim(dim, input.ndim)
     idx = _index_vector(index, "index_select")
     if input.ndim == 0 and idx.size != 1:
@@ -439,6 +454,8 @@ def index_select(input, dim, index):
 def index_add(input, dim, index, source, *, alpha=1):
     """``input`` with ``alpha * source``'s slices added into slices ``index`` along ``dim``;
     source has input's dtype and shape except for ``len(index)`` along ``dim``."""
+    _public_args("index_add", input, index)
+    check_tensor("index_add", source, "source", 4)
     d = normalize_dim(dim, input.ndim)
     idx = _index_vector(index, "index_add_")
     if source._array.dtype != input._array.dtype:
@@ -490,6 +507,7 @@ def _fill_number(value, dtype):
 
 
 def _masked_fill_checks(input, mask, value):
+    _public_args("masked_fill", input, mask, "mask", 2)
     m = mask._array if isinstance(mask, Tensor) else mask
     if m.dtype.kind != "b":
         name = dtypes.from_numpy_dtype(m.dtype).name

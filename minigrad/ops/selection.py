@@ -17,8 +17,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ieee_errors, normalize_dim, not_implemented_for, \
-    scalar_type_name
+from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
+    not_implemented_for, scalar_type_name
 from .elementwise import Mul, cast, div, select_grad
 from .plumbing import expand_to, reshape_to
 from .reduce import MaxMin, MaxResult, TakeAlongDim, _reduced_axes, _unordered, sum as _sum
@@ -166,6 +166,9 @@ def _quickselect(values, k):
 def kthvalue(input, k, dim=-1, keepdim=False):
     """(values, indices) of the k-th smallest element (k from 1) along ``dim``; NaN counts as
     larger than any number."""
+    check_tensor("kthvalue", input)
+    k = int_arg("kthvalue", "k", k, 2)
+    keepdim = bool_arg("kthvalue", "keepdim", keepdim)
     d = _check_along(input, dim, "kthvalue")        # dim and k are checked before the dtype
     _unordered(input, "kthvalue_cpu")
     size = input.shape[d] if input.ndim else 1
@@ -243,7 +246,8 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
 def median(input, dim=None, keepdim=False):
     """``median(input)``: the lower median of all elements (NaN if any is NaN);
     ``median(input, dim)``: (values, indices) of the lower median along ``dim``."""
-    _unordered(input, "median_cpu")
+    _unordered(check_tensor("median", input), "median_cpu")
+    keepdim = bool_arg("median", "keepdim", keepdim)
     if dim is None:
         if keepdim:
             raise TypeError('median() missing 1 required positional arguments: "dim"')
@@ -253,7 +257,8 @@ def median(input, dim=None, keepdim=False):
 
 def nanmedian(input, dim=None, keepdim=False):
     """median skipping NaN: the lower median of the numbers (NaN where all are NaN)."""
-    _unordered(input, "nanmedian_cpu")
+    _unordered(check_tensor("nanmedian", input), "nanmedian_cpu")
+    keepdim = bool_arg("nanmedian", "keepdim", keepdim)
     if dim is None:
         if keepdim:
             raise TypeError('nanmedian() missing 1 required positional arguments: "dim"')
@@ -264,7 +269,8 @@ def nanmedian(input, dim=None, keepdim=False):
 def mode(input, dim=-1, keepdim=False):
     """(values, indices): the most frequent value along ``dim`` (the smallest of equally
     frequent ones; each NaN counts alone) and the index of its last occurrence."""
-    d = _check_along(input, dim, "mode")
+    keepdim = bool_arg("mode", "keepdim", keepdim)
+    d = _check_along(check_tensor("mode", input), dim, "mode")
     _unordered(input, "mode_cpu")
     if input.ndim == 0:
         return _take(input, d, None, keepdim, "mode")
@@ -303,7 +309,8 @@ class _NanToZero(Function):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """sum over ``dim`` counting NaN as 0 (integers and bools summed as int64)."""
-    a = input if dtype is None else cast(input, dtype)
+    keepdim = bool_arg("nansum", "keepdim", keepdim)
+    a = check_tensor("nansum", input) if dtype is None else cast(input, dtype)
     if a._array.dtype.kind == "c":
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if a._array.dtype.kind == "f":

@@ -11,12 +11,14 @@ over elements.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import check_tensor, int_arg, normalize_dim
 from .elementwise import mul, where
 from .movement import Contiguous, clone, permute, repeat
 from .plumbing import reshape_to
@@ -28,8 +30,9 @@ __all__ = ["movedim", "moveaxis", "tril", "triu", "diag", "outer", "ger",
 
 def movedim(input, source, destination):
     """Move dimension(s) ``source`` to position(s) ``destination``, the rest keep their order."""
-    src = [source] if isinstance(source, int) else list(source)
-    dst = [destination] if isinstance(destination, int) else list(destination)
+    check_tensor("movedim", input)
+    src = [source] if _one_int(source) else list(source)
+    dst = [destination] if _one_int(destination) else list(destination)
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
                            f"should contain the same number of dims as destination ({dst} dims)")
@@ -53,8 +56,15 @@ def movedim(input, source, destination):
 moveaxis = movedim
 
 
+def _one_int(value):
+    """Whether a dims argument is one dim (an int, a numpy int, a 0-d integer tensor) rather
+    than a sequence of them."""
+    return isinstance(value, numbers.Integral) or (isinstance(value, Tensor) and value.ndim == 0)
+
+
 def _triangle(input, diagonal, lower, name):
-    if input.ndim < 2:
+    diagonal = int_arg(name, "diagonal", diagonal, 2)
+    if check_tensor(name, input).ndim < 2:
         raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
     xp = backend.xp_of(input._array)
     n, m = input.shape[-2:]
@@ -78,8 +88,8 @@ def triu(input, diagonal=0):
 
 def diag(input, diagonal=0):
     """1-d v -> the square matrix with v on diagonal ``diagonal``; 2-d -> that diagonal."""
-    xp = backend.xp_of(input._array)
-    k = int(diagonal)
+    xp = backend.xp_of(check_tensor("diag", input)._array)
+    k = int_arg("diag", "diagonal", diagonal, 2)
     if input.ndim == 1:
         n = input.shape[0]
         size = n + abs(k)
@@ -169,7 +179,8 @@ def _as_strided(x, shape, strides, overlapping=False):
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of the (dim1, dim2) planes, as a new last dim: element k is
     input[.., k + max(-offset, 0), .., k + max(offset, 0), ..]. A view of input."""
-    nd = input.ndim
+    nd = check_tensor("diagonal", input).ndim
+    offset = int_arg("diagonal", "offset", offset, 2)
     d1, d2 = normalize_dim(dim1, nd), normalize_dim(dim2, nd)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
@@ -209,11 +220,17 @@ def unfold(input, dimension, size, step):
 
 def roll(input, shifts, dims=None):
     """Shift elements along ``dims`` by ``shifts`` (wrapping around)."""
+    check_tensor("roll", input)
+    if isinstance(shifts, (bool, float)):
+        raise TypeError(f"roll(): argument 'shifts' (position 2) must be tuple of ints, not "
+                        f"{type(shifts).__name__}")
+    if isinstance(dims, (tuple, list)) and not dims:
+        dims = None                      # no dims: as PyTorch, a roll of the flattened tensor
     if dims is None:
         flat = reshape_to(input, (input.numel(),))
         return reshape_to(roll(flat, shifts, 0), tuple(input.shape))
-    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
-    dims = [dims] if isinstance(dims, int) else list(dims)
+    shifts = [int_arg("roll", "shifts", shifts)] if _one_int(shifts) else list(shifts)
+    dims = [dims] if _one_int(dims) else list(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")

@@ -18,7 +18,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_dim, not_implemented_for
+from ._util import bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for
 from .elementwise import cast, div, mul, where
 from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
@@ -57,7 +57,8 @@ def _refuse_complex(a, name):
 
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
-    _refuse_complex(input, "Sort")
+    _refuse_complex(check_tensor("sort", input), "Sort")
+    descending = bool_arg("sort", "descending", descending)
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
@@ -68,7 +69,8 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """The indices that sort ``input`` along ``dim``."""
-    _refuse_complex(input, "Sort")
+    _refuse_complex(check_tensor("argsort", input), "Sort")
+    descending = bool_arg("argsort", "descending", descending)
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
@@ -81,7 +83,10 @@ def msort(input):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
-    _refuse_complex(input, "topk")
+    _refuse_complex(check_tensor("topk", input), "topk")
+    k = int_arg("topk", "k", k, 2)
+    largest = bool_arg("topk", "largest", largest)
+    sorted = bool_arg("topk", "sorted", sorted)
     d = _check_dim(input, dim)
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:
@@ -150,6 +155,7 @@ class CumProd(Function):
 
 
 def _running(input, dim, dtype, name):
+    check_tensor(name, input)
     if dtype is not None:
         input = cast(input, dtypes.to_dtype(dtype))
     elif input._array.dtype.kind in "bui":        # integers and bools accumulate in int64
