@@ -10,6 +10,7 @@ gradients, and the gradients of those, come from the ops'):
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from ..creation import default_generator
 from ..dtypes import bool_, int64
 from ..tensor import Tensor
 from ..ops import activation as A
+from ..ops._util import scalar_type_name
 from ..ops.elementwise import leaky_relu
 from ..ops.reduce import softmax
 from ..ops.padding import pad
@@ -97,6 +99,12 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         # the window mean is an average pool, which has no int32 / int16 / uint8 / bool kernel
         raise NotImplementedError(f"local_response_norm(): the window average is not "
                                   f"implemented for {input.dtype}")
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        raise TypeError(f"local_response_norm(): argument 'size' must be int, not "
+                        f"{type(size).__name__}")
+    if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
+        window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
+        raise RuntimeError(f"kernel size should be greater than zero, but got {window}")
     channels = input.shape[1]
     sq = input * input
     # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)
@@ -122,8 +130,12 @@ def _alpha_dropout(input, p, training, noise_shape):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input
+    floating = input._array.dtype.kind in "fc"
     if p == 1.0:
-        return input * 0.0
+        return input * (0.0 if floating else (False if input._array.dtype == bool else 0))
+    if not floating:      # the noise is float, applied to the input in place
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{scalar_type_name(input._array.dtype)}")
     keep = (default_generator.rng.random(noise_shape) >= p).astype(input._array.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
     scale = Tensor._wrap(backend.to_device(keep * a, input.device))
@@ -149,7 +161,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of whole channels: one draw per (sample, channel) of (N, C, *)."""
-    if training and 0.0 <= p <= 1.0 and input.ndim < 2:
+    if training and 0.0 < p < 1.0 and input.ndim < 2:     # nothing drawn otherwise
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     return _alpha_dropout_maybe_inplace(input, p, training, shape, inplace)
@@ -161,6 +173,9 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
 def channel_shuffle(input, groups):
     """(N, C, *) -> same shape, channels regrouped: view C as (groups, C // groups), swap the
     two, flatten back (channel g * (C/groups) + i moves to i * groups + g)."""
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"channel_shuffle(): argument 'groups' (position 2) must be int, not "
+                        f"{type(groups).__name__}")
     if groups <= 0:
         raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
                            f"groups:{groups}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..creation import default_generator
-from ..ops._util import not_implemented_for
+from ..ops._util import not_implemented_for, scalar_type_name
 from ..tensor import Tensor
 from ..ops.elementwise import clamp, minimum
 from ..ops.type_info import finfo
@@ -33,10 +33,18 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
                         "ints, not int")
     shape = tuple(normalized_shape)
     k = len(shape)
-    if k > input.ndim or tuple(input.shape[input.ndim - k:]) != shape:
+    if k == 0:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                           "containing at least one element, but got normalized_shape = []")
+    if k > input.ndim:
+        raise ValueError(f"Input tensor must have at least {k} dimensions, but got {input.ndim}")
+    if tuple(input.shape[input.ndim - k:]) != shape:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
+    if input._array.dtype.kind not in "fc":
+        raise NotImplementedError(f'"rms_norm" not implemented for '
+                                  f"'{scalar_type_name(input._array.dtype)}'")
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
                            f"weight of shape {list(weight.shape)} and normalized_shape = "

@@ -100,7 +100,8 @@ def _dropped(input, p, training, inplace, mask_shape):
     if inplace:
         return _overwrite_with(input, _dropped, p, training, False, mask_shape)
     if p == 1.0:
-        return input * (0.0 if floating else 0)
+        # the zero keeps the input's dtype (a bool input stays bool)
+        return input * (0.0 if floating else (False if input._array.dtype == bool else 0))
     return _masked(input, mask_shape, p)
 
 
@@ -155,8 +156,10 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
                       "shape (N, C, L), where C is the channel dim; use dropout1d to keep this "
                       "behaviour when dropout2d starts reading 3D inputs as (C, H, W).",
                       UserWarning, stacklevel=2)
-    if input.ndim < 2:
+    if input.ndim < 2 and training and 0.0 < p < 1.0:      # nothing is drawn otherwise
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    if input.ndim < 2:
+        return _dropped(input, p, training, inplace, tuple(input.shape))
     return _dropped(input, p, training, inplace,
                     tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
 
@@ -170,7 +173,9 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     if input.ndim == 5:
         return _dropped(input, p, training, inplace, tuple(input.shape[:2]) + (1,) * 3)
     if input.ndim == 0:
-        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        if training and 0.0 < p < 1.0:      # nothing is drawn otherwise
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        return _dropped(input, p, training, inplace, ())
     return _dropped(input, p, training, inplace, (input.shape[0],) + (1,) * (input.ndim - 1))
 
 

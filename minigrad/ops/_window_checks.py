@@ -85,6 +85,37 @@ def int_tuple(value, n, name, op, conv=True):
     return tuple(int(v) for v in items)
 
 
+def check_int_list_types(op, *args):
+    """PyTorch's argument parser's refusal of a non-int size argument, raised before any check
+    of the input's shape: each arg is (name, position, value, none_ok)."""
+    for name, pos, value, none_ok in args:
+        if value is None and none_ok:
+            continue
+        if isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                    raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of "
+                                    f"ints, but found element of type {type(v).__name__} at "
+                                    f"pos {i}")
+        elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of ints, "
+                            f"not {type(value).__name__}")
+
+
+def check_output_size_type(op, nd, output_size):
+    """An adaptive pool's output_size: an int, or a sequence of ints (None = keep that axis,
+    for 2-d and 3-d pools); anything else is a TypeError before the input is looked at."""
+    if isinstance(output_size, (tuple, list)):
+        for i, v in enumerate(output_size):
+            if (v is None and nd > 1) or (isinstance(v, numbers.Integral) and not isinstance(v, bool)):
+                continue
+            raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of ints, "
+                            f"but found element of type {type(v).__name__} at pos {i}")
+    elif isinstance(output_size, bool) or not isinstance(output_size, numbers.Integral):
+        raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of ints, not "
+                        f"{type(output_size).__name__}")
+
+
 def _shape(array):
     return list(array.shape)
 
@@ -342,6 +373,8 @@ def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_
     """Check a pooling op's arguments; return kernel, stride, padding, dilation, out size and
     the (left, right) padding per axis (the right side grows for ceil_mode's last window).
     ``fast_1d``: a max_pool1d without indices, which PyTorch checks in words of its own."""
+    check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
+                         ("padding", 4, padding, False), ("dilation", 5, dilation, False))
     if x.ndim not in (nd + 1, nd + 2):
         if op == "max_pool1d":
             raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional "
@@ -413,6 +446,7 @@ def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_
 
 def adaptive_size(op, nd, x, output_size):
     """Check the input rank and output_size (int, tuple, None = keep the input's size)."""
+    check_output_size_type(op, nd, output_size)
     if x.ndim not in (nd + 1, nd + 2):
         if nd == 1:
             raise RuntimeError(f"Expected 2 to 3 dimensions, but got {x.ndim}-dimensional tensor "

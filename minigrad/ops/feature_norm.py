@@ -107,6 +107,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
+    # torch's Python wrapper checks the rank above, then its argument parser the type
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral):
+        raise TypeError(f"group_norm(): argument 'num_groups' (position 2) must be int, not "
+                        f"{type(num_groups).__name__}")
     n, c = input.shape[0], input.shape[1]
     if num_groups == 0:
         raise ZeroDivisionError("integer division or modulo by zero (num_groups=0)")

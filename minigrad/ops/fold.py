@@ -18,7 +18,7 @@ backward gathers the gradient at those indices.
 from __future__ import annotations
 
 from .. import backend
-from ._util import not_implemented_for
+from ._util import not_implemented_for, scalar_type_name
 from .padding import pad
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
@@ -135,9 +135,11 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
                            f"({list(input.shape)}) but got indices tensor with shape: "
                            f"{list(indices.shape)}")
-    if indices._array.dtype.kind not in "iu":
+    if indices._array.dtype != "int64":      # torch's kernels read the indices as int64 only
+        if nd == 3:
+            raise RuntimeError("elements in indices should be type int64")
         raise RuntimeError("elements in indices should be type int64 but got: "
-                           f"{indices.dtype.name}")
+                           f"{scalar_type_name(indices._array.dtype)}")
     spatial_in = tuple(input.shape[-nd:])
     default = tuple((n - 1) * st - 2 * pd + kk for n, st, pd, kk in zip(spatial_in, s, p, k))
     if output_size is None:

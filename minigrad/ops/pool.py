@@ -17,13 +17,15 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from .. import _memory_format as mf, backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
-from ._window_checks import adaptive_size, pool_args, tensor_arrays
+from ._window_checks import (adaptive_size, check_int_list_types, check_output_size_type,
+                             pool_args, tensor_arrays)
 from .reduce import mean
 
 __all__ = ["MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool",
@@ -415,9 +417,15 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
+    x, = tensor_arrays(op, input=input)
+    check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
+                         ("padding", 4, padding, False))
+    if divisor_override is not None and (isinstance(divisor_override, bool) or
+                                         not isinstance(divisor_override, numbers.Integral)):
+        raise TypeError(f"{op}(): argument 'divisor_override' (position 7) must be int, not "
+                        f"{type(divisor_override).__name__}")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    x, = tensor_arrays(op, input=input)
     if nd == 2 and x.ndim < 3:        # PyTorch reads input.size(-3) first
         if x.ndim == 0:
             raise IndexError("Dimension specified as -3 but tensor has no dimensions")
@@ -522,6 +530,7 @@ def adaptive_avg_pool2d(input, output_size):
     [floor(i*n/o), ceil((i+1)*n/o)). ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
     """
     x, = tensor_arrays("adaptive_avg_pool2d", input=input)
+    check_output_size_type("adaptive_avg_pool2d", 2, output_size)
     _check_none_rank(output_size, x)
     if _global_size(output_size, x):
         return _global_mean(input, (-2, -1))
@@ -533,6 +542,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
+    check_output_size_type(op, nd, output_size)
     if nd > 1:
         _check_none_rank(output_size, x)
     size = adaptive_size(op, nd, x, output_size)
@@ -567,6 +577,7 @@ def adaptive_avg_pool3d(input, output_size):
     output_size an int, a triple, or a triple with None (keep that axis); windows as in
     ``adaptive_avg_pool2d``, along three axes."""
     x, = tensor_arrays("adaptive_avg_pool3d", input=input)
+    check_output_size_type("adaptive_avg_pool3d", 3, output_size)
     _check_none_rank(output_size, x)
     size = adaptive_size("adaptive_avg_pool3d", 3, x, output_size)
     _check_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis

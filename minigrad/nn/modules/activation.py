@@ -8,6 +8,7 @@ arguments as PyTorch's (``LeakyReLU(negative_slope=0.2)``).
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from ... import creation
@@ -45,6 +46,17 @@ class ReLU(Module):
         return "inplace=True" if self.inplace else ""
 
 
+def _check_arg_type(fn, name, position, value, default):
+    """torch's argument parser's TypeError for a scalar argument of the wrong kind (a str or
+    None where a number belongs, a non-str where a str belongs), raised before any math."""
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"{fn}(): argument '{name}' must be str, not {type(value).__name__}")
+    elif isinstance(default, numbers.Number) and not isinstance(value, numbers.Number):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Number, not "
+                        f"{type(value).__name__}")
+
+
 class LeakyReLU(Module):
     """x if x >= 0 else negative_slope * x."""
 
@@ -54,6 +66,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
+        _check_arg_type("leaky_relu", "negative_slope", 2, self.negative_slope, 0.01)
         return _activate(F.leaky_relu, input, self.inplace, self.negative_slope)
 
     def extra_repr(self):
@@ -198,8 +211,12 @@ class _Simple(Module):
         self.inplace = values.get("inplace", False)
 
     def forward(self, input):
-        return _activate(type(self)._fn, input, self.inplace,
-                         **{n: getattr(self, n) for n in self._params})
+        fn = type(self)._fn
+        values = {n: getattr(self, n) for n in self._params}
+        for i, n in enumerate(self._params):
+            _check_arg_type(getattr(fn, "__name__", type(self).__name__.lower()), n, i + 2,
+                            values[n], self._defaults.get(n))
+        return _activate(fn, input, self.inplace, **values)
 
     def extra_repr(self):
         parts = [f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str) else

@@ -14,6 +14,8 @@ Gradients are F.pad's (each padded copy sends its gradient back to its source el
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .. import functional as F
 from .module import Module
 
@@ -24,8 +26,11 @@ __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "Zero
 
 
 def _expand(padding, n_dims):
-    """An int becomes 2 * n_dims copies of itself; a sequence becomes a tuple, as given."""
-    if isinstance(padding, int):
+    """A scalar becomes 2 * n_dims copies of itself; a sequence becomes a tuple, as given.
+
+    Any non-iterable is repeated (a float or None too), so that, as in torch, a bad amount is
+    refused by F.pad's type check when the layer is called rather than here."""
+    if not isinstance(padding, Iterable):
         return (padding,) * (2 * n_dims)
     return tuple(padding)
 

@@ -27,7 +27,9 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(creation.ones(*shape, device=device, dtype=dtype))
+            # ones(shape) rather than ones(*shape): an empty shape is a 0-d weight, refused by
+            # F.rms_norm at call time as in torch
+            self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
 
