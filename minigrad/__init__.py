@@ -243,6 +243,8 @@ from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
 from . import jit, amp, cpu  # noqa: E402,F401
 # torch.distributed (a world of one process), torch.multiprocessing, torch.compiler
 from . import distributed, multiprocessing, compiler  # noqa: E402,F401
+# torch.accelerator: the device-neutral questions (minigrad's one accelerator is CUDA)
+from . import accelerator  # noqa: E402,F401
 from .amp import autocast, GradScaler  # noqa: E402,F401
 from .amp.autocast_mode import (  # noqa: E402,F401
     is_autocast_enabled, set_autocast_enabled, get_autocast_dtype, set_autocast_dtype,

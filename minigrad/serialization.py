@@ -10,10 +10,11 @@ What is stored:
     ``safetensors.torch.save_file(model.state_dict(), ...)`` loads here;
   * for nested objects (an optimizer's state_dict, ``{'model': ..., 'epoch': 3}``) the
     tensors are stored flat under dotted paths ('optimizer.state.0.exp_avg') and the shape of
-    the object, with its non-tensor values (numbers, strings, booleans, None, lists, tuples,
-    dicts with str or int keys), as JSON in ``__metadata__['minigrad']``; there too what
-    PyTorch's pickle keeps besides the values: which tensors are Parameters or require grad,
-    and a ``state_dict()``'s ``_metadata`` (the module versions that wrote it).
+    the object, with its non-tensor values (numbers, strings, booleans, None, dtypes, devices,
+    Sizes, lists, tuples, dicts with str or int keys), as JSON in
+    ``__metadata__['minigrad']``; there too what PyTorch's pickle keeps besides the values:
+    which tensors are Parameters or require grad, and a ``state_dict()``'s ``_metadata`` (the
+    module versions that wrote it).
 
 Saving writes a temporary file in the target's directory and renames it over the target
 (``os.replace``), so an interrupted save leaves any previous checkpoint intact.  Loading checks
@@ -31,10 +32,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import backend
+from . import backend, dtypes
 from .nn.modules.module import Module
 from .nn.parameter import Parameter
-from .tensor import Tensor
+from .tensor import Size, Tensor
 
 __all__ = ["save", "load"]
 
@@ -91,6 +92,14 @@ def _encode(obj, path, tensors):
         if meta is not None:
             node["m"] = meta
         return node
+    # what PyTorch's weights_only loader also lets through: a shape, a dtype, a device
+    # (configs and checkpoints keep {'dtype': torch.float16, 'shape': x.shape})
+    if isinstance(obj, Size):
+        return {"sz": [int(n) for n in obj]}
+    if isinstance(obj, dtypes.DType):
+        return {"dt": obj.name}
+    if isinstance(obj, backend.Device):
+        return {"dev": str(obj)}
     if isinstance(obj, (list, tuple)):
         kind = "l" if isinstance(obj, list) else "u"
         return {kind: [_encode(v, path + (i,), tensors) for i, v in enumerate(obj)]}
@@ -103,7 +112,7 @@ def _encode(obj, path, tensors):
             " (save its state_dict() instead)" if hasattr(obj, "state_dict") else "")
     raise TypeError(f"minigrad.save cannot store a {type(obj).__name__} at {_describe(path)}"
                     f"{hint}: a checkpoint holds tensors, and numbers, strings, booleans, None, "
-                    "lists, tuples and dicts around them (no pickle)")
+                    "dtypes, devices, sizes, lists, tuples and dicts around them (no pickle)")
 
 
 def _decode(tree, tensors, depth=0):
@@ -112,7 +121,8 @@ def _decode(tree, tensors, depth=0):
     if depth > _MAX_DEPTH:
         raise ValueError(f"the object is nested more than {_MAX_DEPTH} levels deep")
     if not isinstance(tree, dict):
-        raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'v': ...}}, got {str(tree)[:80]}")
+        raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'sz'|'dt'|'dev'|'v': ...}}, "
+                         f"got {str(tree)[:80]}")
     if "t" in tree:
         t = tensors[tree["t"]]
         grad = bool(tree.get("p", tree.get("rg"))) and t.is_floating_point()
@@ -132,6 +142,17 @@ def _decode(tree, tensors, depth=0):
         return [_decode(v, tensors, depth + 1) for v in tree["l"]]
     if "u" in tree:
         return tuple(_decode(v, tensors, depth + 1) for v in tree["u"])
+    if "sz" in tree:
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in tree["sz"]):
+            raise ValueError(f"a size node holds {str(tree['sz'])[:80]}, not ints")
+        return Size(tree["sz"])
+    if "dt" in tree:
+        dtype = dtypes._BY_NAME.get(str(tree["dt"]))
+        if dtype is None:
+            raise ValueError(f"a dtype node names {str(tree['dt'])[:80]}, not a dtype")
+        return dtype
+    if "dev" in tree:
+        return backend.Device(str(tree["dev"]))
     value = tree["v"]
     if not (value is None or isinstance(value, (bool, int, float, str))):
         raise ValueError(f"a value node holds {type(value).__name__}, not a number or string")

@@ -76,7 +76,7 @@ class set_grad_enabled:
         _state.enabled = self.mode and not _state.inference
 
     def __enter__(self):
-        return self
+        return None      # `with ... as x` binds None, as in PyTorch
 
     def __exit__(self, *exc):
         _state.enabled = self.prev
@@ -101,7 +101,7 @@ class _GradModeContext:
     def __enter__(self):
         self.prev = _state.enabled
         _state.enabled = self.mode and not _state.inference
-        return self
+        return None
 
     def __exit__(self, *exc):
         _state.enabled = self.prev
@@ -139,7 +139,7 @@ class inference_mode(_GradModeContext):
             _state.inference += 1
         else:
             _state.enabled, _state.inference = True, 0
-        return self
+        return None
 
     def __exit__(self, *exc):
         _state.enabled, _state.inference = self.prev
@@ -187,7 +187,7 @@ class detect_anomaly:
     def __enter__(self):
         self.prev = (_state.anomaly, _state.anomaly_check_nan)
         _state.anomaly, _state.anomaly_check_nan = True, self.check_nan
-        return self
+        return None
 
     def __exit__(self, *exc):
         _state.anomaly, _state.anomaly_check_nan = self.prev
@@ -214,7 +214,7 @@ class set_detect_anomaly:
         _state.anomaly, _state.anomaly_check_nan = bool(mode), bool(check_nan)
 
     def __enter__(self):
-        return self
+        return None      # `with ... as x` binds None, as in PyTorch
 
     def __exit__(self, *exc):
         _state.anomaly, _state.anomaly_check_nan = self.prev
