@@ -104,8 +104,7 @@ from ._global_flags import (  # noqa: E402,F401
     get_deterministic_debug_mode, set_float32_matmul_precision, get_float32_matmul_precision,
     get_num_interop_threads, set_num_interop_threads, set_anomaly_enabled, is_anomaly_enabled,
     is_anomaly_check_nan_enabled, set_warn_always, is_warn_always_enabled, set_flush_denormal,
-    is_inference_mode_enabled, is_inference, is_complex, is_storage, typename, get_device,
-    compile)
+    is_inference_mode_enabled, is_inference, is_complex, is_storage, typename, get_device)
 from ._asarray import asarray, frombuffer  # noqa: E402,F401
 from ._vmap import vmap  # noqa: E402,F401
 from . import signal, version, random  # noqa: E402,F401
@@ -243,6 +242,7 @@ from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
 from . import jit, amp, cpu  # noqa: E402,F401
 # torch.distributed (a world of one process), torch.multiprocessing, torch.compiler
 from . import distributed, multiprocessing, compiler  # noqa: E402,F401
+from .compiler import compile  # noqa: E402,F401,A004  (torch.compile)
 # torch.accelerator: the device-neutral questions (minigrad's one accelerator is CUDA)
 from . import accelerator  # noqa: E402,F401
 from .amp import autocast, GradScaler  # noqa: E402,F401

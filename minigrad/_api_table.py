@@ -23,11 +23,11 @@ from minigrad.nn.utils import parametrizations, prune
 __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
-    "Deliberately left out: complex32 (numpy has no half-precision complex type), sparse "
-    "and quantized tensors, distributed and multiprocessing, the JIT "
-    "and export (torch.compile returns what it is given, unchanged), CUDA streams and AMP "
-    "(minigrad's GPU path is cupy, eager and float32), and torchvision/torchaudio (datasets "
-    "are read with minigrad.utils.data).")
+    "Deliberately left out: bfloat16, complex32 and the float8 types (numpy has none of "
+    "them), sparse, nested and quantized tensors, the meta device, distributed training on "
+    "more than one process, the JIT and export (torch.compile runs eagerly: a function comes "
+    "back unchanged, a module wrapped as PyTorch's OptimizedModule), CUDA streams, and "
+    "torchvision/torchaudio (datasets are read with minigrad.utils.data).")
 
 
 def _public(obj, kind):
@@ -102,6 +102,12 @@ def namespaces():
         ("torch.optim.swa_utils", exported(minigrad.optim.swa_utils)),
         ("torch.utils.checkpoint", exported(minigrad.utils.checkpoint)),
         ("torch.autograd.graph", exported(minigrad.autograd.graph)),
+        ("torch.autograd.profiler", exported(minigrad.autograd.profiler)),
+        ("torch.profiler", exported(minigrad.profiler)),
+        ("torch.distributed", exported(minigrad.distributed)),
+        ("torch.multiprocessing", exported(minigrad.multiprocessing)),
+        ("torch.accelerator", exported(minigrad.accelerator)),
+        ("torch.compiler", exported(minigrad.compiler)),
     ]
     return rows
 

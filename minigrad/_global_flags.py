@@ -11,7 +11,6 @@ the model unchanged: minigrad has no compiler.
 """
 from __future__ import annotations
 
-import functools
 import warnings
 
 from .autograd.grad_mode import _state as _grad_state
@@ -210,21 +209,3 @@ def typename(obj) -> str:
     cls = type(obj)
     module = cls.__module__
     return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
-
-
-# ----------------------------------------------------------------------------------------------
-# compile
-# ----------------------------------------------------------------------------------------------
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
-            options=None, disable=False, **kwargs):
-    """Returns ``model`` unchanged: minigrad has no compiler, so compiled code is the code
-    itself.  Works as ``compile(model)``, ``@compile`` and ``@compile(mode=...)``; the options
-    are accepted and ignored."""
-    if model is None:
-        return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
-                                 backend=backend, mode=mode, options=options, disable=disable,
-                                 **kwargs)
-    if not callable(model):
-        raise RuntimeError("compile: model must be callable (a Module or a function), got "
-                           f"{type(model).__name__}")
-    return model

@@ -1,19 +1,57 @@
-"""``minigrad.compiler``: PyTorch's ``torch.compiler`` names, for code that runs eagerly.
+"""``minigrad.compile`` and ``minigrad.compiler``: PyTorch's names, for code that runs eagerly.
 
-minigrad has no compiler (``minigrad.compile`` returns what it is given), so code is never
-being compiled or exported, and the decorators that steer a compiler (``disable``,
-``allow_in_graph``, ``assume_constant_result``...) return the function they decorate.
+minigrad has no compiler. ``compile(fn)`` gives the function back; ``compile(module)`` gives
+an ``OptimizedModule`` as PyTorch's does -- a wrapper whose forward is the module's own, whose
+state-dict keys carry the ``_orig_mod.`` prefix and whose ``_orig_mod`` is the module (code
+that saves or unwraps compiled models relies on both). Code is never being compiled or
+exported, and the decorators that steer a compiler (``disable``, ``allow_in_graph``,
+``assume_constant_result``...) return the function they decorate.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._global_flags import compile  # noqa: F401,A004  (the same minigrad.compile)
+from .nn.modules.module import Module
 from .tensor import Tensor, from_numpy
 
 __all__ = ["compile", "is_compiling", "is_dynamo_compiling", "is_exporting", "disable",
            "reset", "allow_in_graph", "assume_constant_result", "substitute_in_graph",
            "nested_compile_region", "cudagraph_mark_step_begin", "set_stance", "wrap_numpy"]
+
+
+class OptimizedModule(Module):
+    """What ``compile(module)`` returns: ``module`` as its one child ``_orig_mod``; calling it
+    calls the module (hooks included); other attributes are the module's."""
+
+    def __init__(self, mod):
+        super().__init__()
+        self._orig_mod = mod
+
+    def forward(self, *args, **kwargs):
+        return self._orig_mod(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)          # parameters, buffers, _orig_mod
+        except AttributeError:
+            return getattr(self._modules["_orig_mod"], name)
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
+            options=None, disable=False, **kwargs):
+    """``torch.compile`` without a compiler: a function comes back as it is, a Module wrapped
+    in an ``OptimizedModule``. Works as ``compile(model)``, ``@compile`` and
+    ``@compile(mode=...)``; the options are accepted and ignored."""
+    if model is None:
+        return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
+                                 backend=backend, mode=mode, options=options, disable=disable,
+                                 **kwargs)
+    if not callable(model):
+        raise RuntimeError("compile: model must be callable (a Module or a function), got "
+                           f"{type(model).__name__}")
+    return OptimizedModule(model) if isinstance(model, Module) else model
 
 
 def is_compiling() -> bool:

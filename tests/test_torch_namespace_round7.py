@@ -430,10 +430,20 @@ def test_predicates():
     assert minigrad.typename(minigrad.nn.Linear(1, 1)).endswith(".Linear")
 
 
-def test_compile_returns_the_model():
-    model = minigrad.nn.Linear(2, 3)
-    assert minigrad.compile(model) is model
-    assert minigrad.compile(model, mode="reduce-overhead", fullgraph=True) is model
+def test_compile_wraps_a_module_as_torch_and_returns_a_function():
+    """compile(module) is an OptimizedModule as torch's: its _orig_mod is the module, its
+    state-dict keys carry the '_orig_mod.' prefix, attributes and calls reach the module."""
+    for lib in (minigrad, torch):
+        model = lib.nn.Linear(2, 3)
+        compiled = lib.compile(model, mode="reduce-overhead", fullgraph=True)
+        assert type(compiled).__name__ == "OptimizedModule"
+        assert compiled._orig_mod is model and compiled.weight is model.weight
+        assert list(compiled.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
+        assert compiled.in_features == 2 and not isinstance(compiled, lib.nn.Linear)
+        x = lib.ones(4, 2)
+        assert lib.equal(compiled(x), model(x))
+        compiled.eval()
+        assert not model.training
 
     @minigrad.compile
     def f(x):

@@ -20,6 +20,12 @@ from ._collectives import (  # noqa: F401
     monitored_barrier, all_gather_object, broadcast_object_list, gather_object,
     scatter_object_list, send, recv, isend, irecv)
 from .. import backend as _backend
+from . import _collectives, _group
+
+# (default_group is the collectives' helper, not one of torch's names)
+__all__ = sorted([n for n in _group.__all__ if n != "default_group"] + _collectives.__all__ + [
+    "is_available", "is_gloo_available", "is_nccl_available", "is_mpi_available",
+    "is_ucc_available", "is_torchelastic_launched", "get_node_local_rank"])
 
 
 def is_available() -> bool:
