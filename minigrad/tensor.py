@@ -126,7 +126,9 @@ def _to_array(data, dtype=None, device=None):
             array = _from_python_numbers(data, dtype)
         if dtype is not None:
             if array.dtype.kind == "c" and not dtypes.to_dtype(dtype).is_complex:
-                raise TypeError("must be real number, not complex")
+                if dtypes.to_dtype(dtype).np.kind != "b":      # bool takes any number
+                    raise TypeError("must be real number, not complex")
+                array = array != 0
             _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
@@ -471,6 +473,12 @@ class Tensor:
         """The shape as a ``minigrad.Size``, or the length of dimension ``dim``."""
         if dim is None:
             return Size(self._array.shape)
+        if type(dim) is not int:
+            if isinstance(dim, Tensor) and dim._array.dtype.kind in "iu" and dim._array.size == 1:
+                dim = int(dim._array.reshape(()))      # PyTorch reads an integer tensor's value
+            elif isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+                raise TypeError(f"size(): argument 'dim' (position 1) must be int, not "
+                                f"{type(dim).__name__}")
         return self._array.shape[self._normalize_dim(dim)]
 
     def _normalize_dim(self, dim, ndim=None):
@@ -660,7 +668,9 @@ class Tensor:
         return backend.as_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
-        a = backend.as_numpy(self._array)
+        # np.asarray(t) is t.numpy(), as PyTorch's: refused for a tensor that requires grad
+        # (detach it first) and for one on a GPU (.cpu() first)
+        a = self.numpy()
         return a if dtype is None else a.astype(dtype)
 
     def item(self):

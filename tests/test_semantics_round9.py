@@ -123,3 +123,52 @@ def test_cond_of_no_matrices_and_svd_of_non_finite():
         return out
     mine, theirs = _both(program)
     assert str(mine) == str(theirs)
+
+
+def test_cosine_similarity_normalises_each_input_in_its_dtype():
+    """float32 against float64: each input is normalised in its own dtype, then the product
+    promotes (torch's order); the result differs from an all-float64 one in the 8th digit."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+
+    def program(lib):
+        r = lib.nn.functional.cosine_similarity(lib.tensor(a, dtype=lib.float32), lib.tensor(b))
+        return str(r.dtype).split(".")[1], r.numpy()
+    (md, mv), (td, tv) = _both(program)
+    assert md == td == "float64"
+    np.testing.assert_allclose(mv, tv, rtol=1e-13)
+
+
+def test_quantile_refusals_in_torch_order():
+    def program(lib):
+        out = []
+        for f in (lib.quantile, lib.nanquantile):
+            for shape, q, dim in [((0, 2), 0.5, None), ((0, 2), 0.5, 1), ((2, 0), 0.5, 1),
+                                  ((0,), 2.0, None), ((3,), 2.0, None), ((3,), -0.5, None),
+                                  ((0, 2), lib.tensor([[0.5]]), None), ((0, 2), 0.5, 5)]:
+                out.append(_outcome(lambda: f(lib.zeros(shape), q, dim=dim)))
+        return out
+    mine, theirs = _both(program)
+    assert mine == theirs
+
+
+def test_cond_nuclear_norm_of_float16_is_refused_by_the_svd():
+    def program(lib):
+        return [_outcome(lambda: lib.linalg.cond(lib.ones(2, 3, 3, dtype=lib.float16), p))
+                for p in ("nuc", "fro", 1, float("inf"), 2, None)]
+    mine, theirs = _both(program)
+    assert mine == theirs
+
+
+def test_numpy_conversion_and_shared_modules():
+    """np.asarray(t) is t.numpy(): refused for a tensor that requires grad; Module.
+    share_memory() moves parameters and buffers into shared memory (Hogwild training)."""
+    def program(lib):
+        out = [_outcome(lambda: np.asarray(lib.ones(2, requires_grad=True))),
+               np.asarray(lib.ones(2)).tolist()]
+        m = lib.nn.BatchNorm1d(2).share_memory()
+        out.append([t.is_shared() for t in list(m.parameters()) + list(m.buffers())])
+        return out
+    mine, theirs = _both(program)
+    assert mine[0][0] == theirs[0][0] == "RuntimeError"
+    assert mine[1:] == theirs[1:]

@@ -325,11 +325,13 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         if common.kind != "f":
             raise RuntimeError(f"expected common dtype to be floating point, yet common dtype "
                                f"is {_scalar_type_name(common)}")
-        common = from_numpy_dtype(common)
-        x1, x2 = x1.to(common), x2.to(common)               # computed in the common dtype
+        # an integer input becomes the common float dtype; a floating one keeps its own
+        x1, x2 = (x if x._array.dtype.kind == "f" else x.to(from_numpy_dtype(common))
+                  for x in (x1, x2))
     if eps < 0:
         raise RuntimeError(f"eps must be non-negative, got: {eps:g}")
     x1, x2 = broadcast_tensors(x1, x2)
+    # each input is normalised in its own dtype, and their product promotes, as PyTorch's
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 

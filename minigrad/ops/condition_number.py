@@ -62,10 +62,11 @@ def cond(A, p=None):
         s = svdvals(A)                                   # descending
         big, small = narrow(s, -1, 0, 1), narrow(s, -1, s.shape[-1] - 1, 1)
         return squeeze(div(small, big) if p == -2 else div(big, small), -1)
-    check_matrices(A, "linalg.inv")
-    if p == "nuc":
+    if p == "nuc":                           # the nuclear norm is an SVD's: its checks
+        check_matrices(A, "linalg.svd")
         s = svdvals(A)
         return mul(sum(s, -1), sum(div(1.0, s), -1))
+    check_matrices(A, "linalg.inv")
     singular = _first_zero_pivot(A._array) != 0
     eye = xp.eye(A.shape[-1], dtype=A._array.dtype)
     safe = where(Tensor._wrap(singular[..., None, None]), Tensor._wrap(eye), A)

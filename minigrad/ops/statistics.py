@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim, not_implemented_for, scalar_type_name
+from ._util import bool_arg, check_tensor, normalize_dim, not_implemented_for, scalar_type_name
 from .complex_numbers import complex as complex_, imag, real
 from .elementwise import add, cast, clamp, div, mul, sqrt, sub, where
 from .matmul import matmul
@@ -35,6 +35,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     w = fweights * aweights: mean = sum(w x) / sum(w), cov = (x - mean) w (x - mean)^T /
     (sum(w) - correction * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped
     at 0.  For complex variables the transpose is the conjugate one (cov_ij = E[x_i conj(x_j)])."""
+    check_tensor("cov", input)
+    if input._array.dtype.kind == "b":
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     if input.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input.ndim} dimensions")
@@ -116,6 +119,10 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
     scalar_q = not isinstance(q, Tensor)
+    if scalar_q and not 0 <= q <= 1:      # a number is checked first (PyTorch's overload)
+        raise RuntimeError(f"quantile() q must be in the range [0, 1] but got {q:g}")
+    if input._array.size == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
     xp = backend.xp_of(input._array)
     qa = xp.asarray(q, dtype=input._array.dtype) if scalar_q else q._array
     if not scalar_q:
@@ -130,8 +137,6 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     else:
         d = normalize_dim(dim, input.ndim)
         x = input if input.ndim else reshape(input, 1)
-    if x.shape[d] == 0:
-        raise IndexError(f"{name}() input tensor cannot be empty")
     x = movedim(x, d, -1)                                   # (..., n), sorted below
     values = sort(x, -1)[0]                                  # NaN sorts last
     n = x.shape[-1]
@@ -201,6 +206,9 @@ def histc(input, bins=100, min=0, max=0):
     """Counts of ``input`` in ``bins`` equal bins over [min, max] (over the data's range when
     min = max; widened by 1 each side when that range is one point); elements outside are
     skipped.  The input's floating dtype."""
+    check_tensor("histc", input)
+    if isinstance(bins, Tensor):         # PyTorch reads a one-element tensor as its value
+        bins = bins.item()
     a = input._array
     if a.dtype.kind != "f":
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
@@ -277,6 +285,11 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     where it would be inserted to keep the order: before equal entries (``side='left'``) or
     after them (``right=True`` / ``side='right'``).  A 1-d sequence serves every value; else
     its leading dims match ``input``'s.  int64 (int32 with ``out_int32``)."""
+    check_tensor("searchsorted", sorted_sequence, "sorted_sequence")
+    if not isinstance(input, (Tensor, bool, int, float)):
+        check_tensor("searchsorted", input, "input", 2)
+    out_int32 = bool_arg("searchsorted", "out_int32", out_int32)
+    right = bool_arg("searchsorted", "right", right)
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
@@ -320,6 +333,11 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
     """The bucket of each value of ``input`` among the sorted 1-d ``boundaries``: i with
     boundaries[i-1] < x <= boundaries[i] (``right=False``) or boundaries[i-1] <= x <
     boundaries[i] (``right=True``)."""
+    if not isinstance(input, (Tensor, bool, int, float)):
+        check_tensor("bucketize", input)
+    check_tensor("bucketize", boundaries, "boundaries", 2)
+    out_int32 = bool_arg("bucketize", "out_int32", out_int32)
+    right = bool_arg("bucketize", "right", right)
     if boundaries.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
                            f"{boundaries.ndim})")

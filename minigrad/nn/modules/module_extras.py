@@ -143,8 +143,13 @@ class ModuleExtras:
         return self
 
     def share_memory(self):
-        """Returns self: minigrad's arrays live in ordinary process memory, and a process
-        forked from this one already shares them copy-on-write."""
+        """Moves every parameter, buffer and gradient into shared memory
+        (``Tensor.share_memory_``), so that processes forked afterwards (Hogwild training)
+        write into the same weights; returns self."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
         return self
 
     def bfloat16(self):
