@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import backend
+from . import backend, dtypes
 from .tensor import Tensor
 
 __all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "HalfStorage",
@@ -55,9 +55,11 @@ class UntypedStorage:
         return f"<minigrad.UntypedStorage of {self.nbytes()} bytes on {self._device}>"
 
 
-_LEGACY_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "uint8": "Byte",
-                 "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+# the storages' legacy names: 'minigrad.FloatStorage' for float32 ('Float' is PyTorch's name of
+# the scalar type, dtypes.scalar_type_name)
+_LEGACY_NAMES = {name: dtypes.scalar_type_name(name) for name in (
+    "float32", "float64", "float16", "uint8", "int8", "int16", "int32", "int64", "bool",
+    "complex64", "complex128")}
 _warned = []                # TypedStorage's deprecation warning, given once per process
 
 

@@ -164,11 +164,8 @@ def _float_parts(a, b, name):
     if da == np.float16 and db == np.float16:
         raise _no_complex32(name)
     if da.kind != "f" or db.kind != "f" or da.itemsize == 2 or db.itemsize == 2:
-        names = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool"}
         raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got "
-                           f"{names.get(da.name, da.name)} and {names.get(db.name, db.name)}")
+                           f"{dtypes.scalar_type_name(da)} and {dtypes.scalar_type_name(db)}")
     if da != db:
         raise RuntimeError(f"Expected object of scalar type {dtypes.from_numpy_dtype(da)} but "
                            f"got scalar type {dtypes.from_numpy_dtype(db)} for second argument"

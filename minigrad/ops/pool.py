@@ -20,7 +20,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from .. import _memory_format as mf, backend
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
@@ -354,10 +354,6 @@ AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
 # ----------------------------------------------------------------------------------------------
 # Public functional API (re-exported from minigrad.nn.functional)
 # ----------------------------------------------------------------------------------------------
-_TORCH_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-                     "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-                     "float64": "Double", "complex64": "ComplexFloat",
-                     "complex128": "ComplexDouble"}
 _FLOATS = ("float16", "float32", "float64")
 _INTS = ("uint8", "int8", "int16", "int32", "int64")
 
@@ -365,7 +361,7 @@ _INTS = ("uint8", "int8", "int16", "int32", "int64")
 def _check_dtype(x, kernel, allowed):
     """PyTorch's NotImplementedError for a dtype its CPU kernel ``kernel`` does not take."""
     if x.dtype.name not in allowed:
-        name = _TORCH_TYPE_NAMES.get(x.dtype.name, x.dtype.name)
+        name = dtypes.scalar_type_name(x.dtype)
         raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
 
 
