@@ -11,7 +11,7 @@ import numpy as np
 
 from . import backend, dtypes
 from .creation import check_layout, default_generator, randn
-from .ops._util import not_implemented_for, scalar_type_name
+from .ops._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
 from .ops.inplace import copy_
 from .tensor import Tensor
@@ -31,18 +31,26 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
                             "float mean and std, the size argument is required")
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
-        z = randn(*tuple(size), generator=generator, dtype=dtype, device=device)
+        z = randn(tuple(size), generator=generator, dtype=dtype, device=device)
         out = z * std + mean
         out = out.detach()
         return out.requires_grad_() if requires_grad else out
+    if size is not None:
+        raise TypeError(f"normal() received an invalid combination of arguments - got "
+                        f"({type(mean).__name__}, {type(std).__name__}, "
+                        f"{type(size).__name__}): with a Tensor mean or std the shape is "
+                        f"theirs, and no size is taken")
     like = mean if isinstance(mean, Tensor) else std
+    if like._array.dtype.kind in "biu":
+        raise not_implemented_for("normal_kernel_cpu", like._array.dtype)
+    if not isinstance(std, Tensor) and std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     if isinstance(std, Tensor) and bool((std._array < 0).any()):
         raise RuntimeError(f"normal expects all elements of std >= 0.0 (got min std "
                            f"{float(std._array.min())})")
     shape = tuple(like.shape)
     if isinstance(mean, Tensor) and isinstance(std, Tensor):
-        shape = tuple(backend.xp_of(like._array).broadcast_shapes(tuple(mean.shape),
-                                                                  tuple(std.shape)))
+        shape = broadcast_shape(tuple(mean.shape), tuple(std.shape), "normal")
     gen = generator or default_generator
     z = gen.rng.standard_normal(shape).astype(like._array.dtype)
     z = Tensor._wrap(backend.to_device(z, like.device))

@@ -86,6 +86,19 @@ def _params(fn):
 _OUT_CASTS = frozenset(("sum", "prod", "cumsum", "cumprod"))
 
 
+# the ops whose out= must have the result's dtype exactly, with PyTorch's words
+_OUT_EXACT = {
+    "matmul": lambda have, want: (f"Expected out tensor to have dtype "
+                                  f"{_C_NAMES.get(have, have)}, but got "
+                                  f"{_C_NAMES.get(want, want)} instead"),
+    "clamp": lambda have, want: f"Found dtype {want} but expected {have}",
+    "where": lambda have, want: f"Expected out type to be {have} but got {want}",
+}
+_OUT_EXACT["mm"] = _OUT_EXACT["bmm"] = _OUT_EXACT["matmul"]
+_C_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half", "Long": "long int",
+            "Int": "int"}
+
+
 def _write_out(out, result, name):
     """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
     shape, as torch does with a warning), in out's dtype; returns ``out``."""
@@ -99,6 +112,8 @@ def _write_out(out, result, name):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     have, want = result._array.dtype, out._array.dtype
+    if have != want and name in _OUT_EXACT:
+        raise RuntimeError(_OUT_EXACT[name](scalar_type_name(have), scalar_type_name(want)))
     if dtypes._category(have) > dtypes._category(want) and name not in _OUT_CASTS:
         if name in ("cat", "stack"):
             raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
@@ -138,17 +153,30 @@ def _rtruediv(self, other):
 
 Tensor.__rtruediv__ = _rtruediv
 Tensor.__rdiv__ = Tensor.__rtruediv__       # Python 2's name, which torch keeps
-Tensor.__pow__ = E.pow
+
+
+def _array_operand(op, reflected=False):
+    """An operator of ``op``, which (unlike the named op) takes a numpy array operand, as
+    PyTorch's operators do: the array becomes a tensor first."""
+    def operator(self, other):
+        if isinstance(other, np.ndarray):
+            other = Tensor._wrap(backend.to_device(other, self.device))
+        return op(other, self) if reflected else op(self, other)
+    operator.__name__ = op.__name__
+    return operator
+
+
+Tensor.__pow__ = _array_operand(E.pow)
 Tensor.__rpow__ = _reflected(E.pow)
 Tensor.__matmul__ = MM.matmul
 Tensor.__rmatmul__ = _reflected(MM.matmul)
 Tensor.__neg__ = E.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = E.abs
-Tensor.__floordiv__ = lambda a, b: E.div(a, b, rounding_mode="floor")
-Tensor.__rfloordiv__ = lambda a, b: E.div(b, a, rounding_mode="floor")
-Tensor.__mod__ = lambda a, b: E.remainder(a, b)
-Tensor.__rmod__ = lambda a, b: E.remainder(b, a)
+Tensor.__floordiv__ = _array_operand(lambda a, b: E.div(a, b, rounding_mode="floor"))
+Tensor.__rfloordiv__ = lambda a, b: E.div(b, a, rounding_mode="floor")   # array // t: refused
+Tensor.__mod__ = _array_operand(E.remainder)
+Tensor.__rmod__ = lambda a, b: E.remainder(b, a)       # array % t: refused, as PyTorch
 Tensor.remainder = lambda a, b: E.remainder(a, b)
 
 # comparisons (no gradient)
@@ -213,10 +241,10 @@ Tensor.bitwise_left_shift_ = B.bitwise_left_shift_
 Tensor.bitwise_right_shift_ = B.bitwise_right_shift_
 
 # in place
-Tensor.__iadd__ = I.add_
+Tensor.__iadd__ = _array_operand(I.add_)
 Tensor.__isub__ = I.sub_
-Tensor.__imul__ = I.mul_
-Tensor.__itruediv__ = I.div_
+Tensor.__imul__ = _array_operand(I.mul_)
+Tensor.__itruediv__ = _array_operand(I.div_)
 Tensor.add_ = I.add_
 Tensor.sub_ = I.sub_
 Tensor.mul_ = I.mul_
@@ -297,7 +325,20 @@ Tensor.ge = C.ge
 Tensor.logical_and = C.logical_and
 Tensor.logical_or = C.logical_or
 Tensor.logical_not = C.logical_not
-Tensor.where = lambda self, condition, other: E.where(condition, self, other)
+
+
+def _where_method(self, condition, other):
+    """``x.where(condition, y)``: ``where(condition, x, y)``, the condition a Tensor."""
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                        f"{type(condition).__name__}")
+    if isinstance(other, np.ndarray):
+        raise TypeError("where(): argument 'other' (position 2) must be Tensor, not "
+                        "numpy.ndarray")
+    return E.where(condition, self, other)
+
+
+Tensor.where = _where_method
 
 # trigonometry and erf (ops/trig.py, ops/activation.py)
 Tensor.tan = T.tan
@@ -573,7 +614,7 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
                 parts[-1] not in by_name or (len(parts) == 3 and parts[1] != "cuda"):
             raise ValueError(f"invalid type: {dtype!r} (expected a dtype or a name such as "
                              "'torch.FloatTensor' or 'torch.cuda.LongTensor')")
-        converted = self.to(dtypes.to_dtype(by_name[parts[-1]]))
+        converted = self.to(dtypes._named(by_name[parts[-1]]))
         return converted.to("cuda" if len(parts) == 3 else "cpu")
     if LT.is_legacy_type(dtype):                       # x.type(minigrad.LongTensor)
         return self.to(dtype.dtype).to("cpu")

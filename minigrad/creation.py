@@ -5,6 +5,7 @@ moved to the device, so a seed gives the same numbers on every run and on every 
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -115,6 +116,25 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
+def _size_keyword(factory):
+    """``factory(*size, ...)`` that also takes its size as the keyword ``size=(2, 3)``, as
+    PyTorch's factories do (timm and pytorch/examples write ``torch.empty(size=(n, m))``)."""
+    name = factory.__name__
+
+    @functools.wraps(factory)
+    def with_size_keyword(*size, **kwargs):
+        if "size" in kwargs:
+            if size:
+                raise TypeError(f"{name}() got multiple values for argument 'size'")
+            given = kwargs.pop("size")
+            if not isinstance(given, (tuple, list)):      # (a torch.Size is a tuple)
+                raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                                f"{type(given).__name__}")
+            size = (tuple(given),)
+        return factory(*size, **kwargs)
+    return with_size_keyword
+
+
 def _size(size, name):
     """The ``*size`` of factory ``name`` as a tuple of ints; none at all is PyTorch's
     TypeError (a 0-d tensor takes an explicit ``()``)."""
@@ -132,7 +152,8 @@ def _size(size, name):
         if isinstance(s, Tensor) and s._array.dtype.kind in "iu" and s._array.size == 1:
             s = int(s._array.reshape(()))      # PyTorch reads an integer tensor's index
             size = size[:i] + (s,) + tuple(size[i + 1:])
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+        # PyTorch's int-list parser reads a bool after the first element as 0 or 1
+        if not isinstance(s, numbers.Integral) or (isinstance(s, bool) and i == 0):
             kind = type(s).__name__
             if one_sequence and i == 0:
                 raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
@@ -155,9 +176,18 @@ def _finish(array, dtype, device, requires_grad):
     if device is not None and backend.Device(device).type != "cpu":
         array = backend.to_device(array, backend.device(device))
     t = Tensor._wrap(array)
-    if requires_grad:
-        _require_grad_at_creation(t)
+    if requires_grad is not False and requires_grad is not None:     # None reads as False
+        _check_flag(requires_grad)
+        if requires_grad:
+            _require_grad_at_creation(t)
     return t
+
+
+def _check_flag(requires_grad):
+    """PyTorch's parser takes a bool for ``requires_grad``, not a 1 (a 0 reads as no)."""
+    if requires_grad is not True and not isinstance(requires_grad, np.bool_):
+        raise TypeError(f"argument 'requires_grad' must be bool, not "
+                        f"{type(requires_grad).__name__}")
 
 
 def _direct(fill, size, dtype, device, requires_grad):
@@ -170,11 +200,14 @@ def _direct(fill, size, dtype, device, requires_grad):
     else:
         array = fill(xp, size, dt.np)
     t = Tensor._wrap(array)
-    if requires_grad:
-        _require_grad_at_creation(t)
+    if requires_grad is not False and requires_grad is not None:     # None reads as False
+        _check_flag(requires_grad)
+        if requires_grad:
+            _require_grad_at_creation(t)
     return t
 
 
+@_size_keyword
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "zeros")
     sizes = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
@@ -186,12 +219,14 @@ def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
                requires_grad)
 
 
+@_size_keyword
 def ones(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "ones")
     return _direct(lambda xp, s, d: xp.ones(s, d), _size(size, "ones"), dtype, device,
                requires_grad)
 
 
+@_size_keyword
 def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=mf.contiguous_format):
     """Uninitialised values, laid out in ``memory_format`` (row-major, or channels-last for
@@ -228,6 +263,11 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
     """``size`` filled with ``fill_value``; a negative integer fills an unsigned dtype as
     PyTorch does, wrapping (-9 -> 247 in uint8)."""
     check_layout(layout, "full")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    if isinstance(fill_value, Tensor) and fill_value._array.size != 1:
+        raise TypeError("full(): argument 'fill_value' (position 2) must be Number, not Tensor")
     fill_value = _number(fill_value)
     if not isinstance(fill_value, numbers.Number):
         raise TypeError(f"full(): argument 'fill_value' must be a number, not "
@@ -256,7 +296,10 @@ def _number(value):
     return value.item() if isinstance(value, Tensor) else value
 
 
-def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
+_NO_END = object()      # arange(n): the end left out (PyTorch refuses an explicit None)
+
+
+def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
            requires_grad=False):
     """Values from start (default 0) up to but excluding end, step apart.  For an integer
     dtype PyTorch truncates start and step to integers first (end too for int64, whose
@@ -264,8 +307,22 @@ def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
     and the values wrap into the dtype."""
     check_layout(layout, "arange")
     start, end, step = _number(start), _number(end), _number(step)
-    if end is None:
+    if end is _NO_END:
         start, end = 0, start
+    for value in (start, end, step):
+        if not isinstance(value, numbers.Number):
+            raise TypeError(f"arange() received an invalid combination of arguments - got "
+                            f"({', '.join(type(v).__name__ for v in (start, end, step))}), "
+                            f"but expected (Number start, Number end, Number step)")
+    if not isinstance(start, complex) and not isinstance(end, complex) and \
+            not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if any(isinstance(v, complex) for v in (start, end, step)) and \
+            (dtype is None or not dtypes.to_dtype(dtype).is_complex):   # (complex: refused below)
+        if any(isinstance(v, complex) and v.imag for v in (start, end, step)):
+            # PyTorch reads the bounds as doubles first: an imaginary part cannot be one
+            raise RuntimeError("value cannot be converted to type double without overflow")
+        start, end, step = (v.real if isinstance(v, complex) else v for v in (start, end, step))
     if dtype is None:
         dtype = dtypes.result_type(start, end, step)
     dt = dtypes.to_dtype(dtype)
@@ -298,6 +355,14 @@ def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None,
     return _finish(np.arange(start, end, step), dt, device, requires_grad)
 
 
+def _steps_arg(name, steps):
+    """linspace/logspace's ``steps``: an int (or an integer tensor), no float or bool."""
+    if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, Tensor)):
+        raise TypeError(f"{name}(): argument 'steps' (position 3) must be int, not "
+                        f"{type(steps).__name__}")
+    return steps
+
+
 def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
     """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
     half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
@@ -305,11 +370,14 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     float32 / float16 the arithmetic is in that precision."""
     check_layout(layout, "linspace")
     for name, v in (("start", start), ("end", end)):
+        if not isinstance(v, (numbers.Number, Tensor)):
+            raise TypeError(f"linspace(): argument '{name}' must be Number, not "
+                            f"{type(v).__name__}")
         if isinstance(v, Tensor) and v.ndim:
             raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, "
                                f"but got {name} with {v.ndim} dimension(s).")
     start, end = _number(start), _number(end)
-    steps = int(_number(steps))
+    steps = int(_number(_steps_arg("linspace", steps)))
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
     if dtype is not None:
@@ -345,8 +413,14 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     return _finish(values.astype(work), dt, device, requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False, *, layout=None):
+_NO_M = object()        # eye(n): m left out (PyTorch refuses an explicit None)
+
+
+def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, *, layout=None):
     check_layout(layout, "eye")
+    if m is None:
+        raise TypeError("eye(): argument 'm' must be int, not NoneType")
+    m = None if m is _NO_M else m
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -384,6 +458,7 @@ def _complex_draws(draw, shape, dtype, scale=1.0):
     return parts[..., 0] + 1j * parts[..., 1]
 
 
+@_size_keyword
 def rand(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
     """Uniform random numbers in [0, 1) (both parts, for a complex dtype)."""
@@ -394,6 +469,7 @@ def rand(*size, generator=None, dtype=None, layout=None,
     return _finish(_complex_draws(rng.random, shape, dtype), dtype, device, requires_grad)
 
 
+@_size_keyword
 def randn(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
     """Standard normal random numbers; for a complex dtype, E|z|^2 = 1 (each part has
@@ -406,7 +482,10 @@ def randn(*size, generator=None, dtype=None, layout=None,
                    requires_grad)
 
 
-def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+_NO_HIGH = object()     # randint(high, size): the one bound given (an explicit None is refused)
+
+
+def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=None,
             requires_grad=False, *, layout=None):
     """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
     check_layout(layout, "randint")
@@ -415,8 +494,25 @@ def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
             low, high, size = 0, low, high
         else:
             raise TypeError("randint() missing the size argument, e.g. randint(0, 10, (3,))")
-    if high is None:
+    if high is _NO_HIGH:
         low, high = 0, low
+    if high is None:
+        raise TypeError("randint(): argument 'high' must be int, not NoneType")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    for value in (low, high):
+        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, Tensor)):
+            raise TypeError(f"randint(): argument 'high' must be int, not "
+                            f"{type(value).__name__}")
+    if dtype is not None:
+        kind = dtypes.to_dtype(dtype).np.kind
+        if kind == "c":
+            raise RuntimeError("check_random_bounds handles only integral, floating-point and "
+                               "boolean types")
+        if kind == "b" and (low < 0 or high - 1 > 1):
+            raise RuntimeError("from is out of bounds for bool" if low < 0 else
+                               "to - 1 is out of bounds for bool")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
@@ -431,7 +527,10 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     return _finish(rng.permutation(int(n)), dtype or dtypes.int64, device, False)
 
 
-def _like(t, dtype, device):
+def _like(t, dtype, device, name="zeros_like"):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(t).__name__}")
     return (t.dtype if dtype is None else dtype), (t.device if device is None else device)
 
 
@@ -459,7 +558,7 @@ def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
               memory_format=mf.preserve_format):
     check_layout(layout, "ones_like")
-    dtype, device = _like(t, dtype, device)
+    dtype, device = _like(t, dtype, device, "ones_like")
     return _laid_out(t, lambda: ones(tuple(t.shape), dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "ones_like")
 
@@ -467,7 +566,7 @@ def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                memory_format=mf.preserve_format):
     check_layout(layout, "empty_like")
-    dtype, device = _like(t, dtype, device)
+    dtype, device = _like(t, dtype, device, "empty_like")
     return _laid_out(t, lambda: empty(tuple(t.shape), dtype=dtype, device=device,
                                       requires_grad=requires_grad), memory_format, "empty_like")
 
@@ -475,7 +574,7 @@ def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None,
               memory_format=mf.preserve_format):
     check_layout(layout, "full_like")
-    dtype, device = _like(t, dtype, device)
+    dtype, device = _like(t, dtype, device, "full_like")
     return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "full_like")
 
@@ -483,7 +582,7 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, la
 def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
               memory_format=mf.preserve_format):
     check_layout(layout, "rand_like")
-    dtype, device = _like(t, dtype, device)
+    dtype, device = _like(t, dtype, device, "rand_like")
     return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
                                      device=device, requires_grad=requires_grad),
                      memory_format, "rand_like")
@@ -492,7 +591,7 @@ def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, g
 def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
                memory_format=mf.preserve_format):
     check_layout(layout, "randn_like")
-    dtype, device = _like(t, dtype, device)
+    dtype, device = _like(t, dtype, device, "randn_like")
     return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
                                       device=device, requires_grad=requires_grad),
                      memory_format, "randn_like")
@@ -505,13 +604,22 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     For an integer dtype start and end are truncated to integers first, the powers are
     taken in float64 and truncated; float32 / float16 compute in that precision."""
     check_layout(layout, "logspace")
-    steps = int(_number(steps))
+    for name, v in (("start", start), ("end", end)):
+        if not isinstance(v, (numbers.Number, Tensor)):
+            raise TypeError(f"logspace(): argument '{name}' must be Number, not "
+                            f"{type(v).__name__}")
+    steps = int(_number(_steps_arg("logspace", steps)))
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    if dt.np.kind == "b":
+    if dt.np.kind == "b" and steps > 1:     # one value or none needs no kernel in PyTorch
         raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    if not isinstance(base, (numbers.Number, Tensor)) or isinstance(base, complex):
+        raise TypeError(f"logspace(): argument 'base' must be float, not {type(base).__name__}")
     base = _number(base)
+    if dt.np.kind == "b":
+        values = np.float64(base) ** np.full(steps, _number(start), np.float64)
+        return _finish(values != 0, dt, device, requires_grad)
     if dt.np.kind in "iu":
         start, end = int(_number(start)), int(_number(end))
         exps = linspace(start, end, steps, dtype=dtypes.float64)._array

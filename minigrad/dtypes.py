@@ -127,6 +127,10 @@ def to_dtype(dtype) -> DType:
         return bool_
     if dtype is builtins_complex:
         return complex128       # Python's complex is a pair of doubles
+    if isinstance(dtype, str) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        # PyTorch's parser takes no name ('float') nor numpy type (np.float32) for a dtype
+        raise TypeError(f"argument 'dtype' must be torch.dtype, not "
+                        f"{'str' if isinstance(dtype, str) else 'type'}")
     try:
         return _BY_NUMPY[np.dtype(dtype)]
     except (KeyError, TypeError):
@@ -187,6 +191,8 @@ def number_for(value, np_dtype, half_checked=False):
     if kind == "c":
         return value
     if isinstance(value, (_builtins.complex, np.complexfloating)):
+        if kind == "b":               # bool takes any number: True unless it is 0
+            return value != 0
         if value.imag != 0:           # a real dtype takes a complex number with no imag only
             raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
                                f"without overflow")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, check_python_int, not_implemented_for, torch_sign
+from ._util import (broadcast_shape, check_python_int, check_tensor, int_arg, not_implemented_for,
+                    torch_sign)
 
 
 def _wrapped(value, other):
@@ -160,13 +161,18 @@ def ceil(a):
     return _step(Ceil, a, lambda xp, x: xp.ceil(x))
 
 
-def round(a, decimals=None):
+_NO_DECIMALS = object()     # round's decimals left out (PyTorch refuses an explicit None)
+
+
+def round(a, decimals=_NO_DECIMALS):
     """Round half to even (to ``decimals`` places).  As PyTorch, a plain ``round(int_tensor)``
     returns the integers unchanged, while passing ``decimals`` (even 0) picks the kernel that
     takes floating-point input only."""
-    if decimals is None:
+    if decimals is _NO_DECIMALS:
         _no_bool("round_vml_cpu", a)
         return _step(Round, a, lambda xp, x: xp.round(x))
+    check_tensor("round", a)
+    decimals = int_arg("round", "decimals", decimals)
     if isinstance(a, Tensor) and a._array.dtype.kind in "biuc":
         raise not_implemented_for("round_vml_cpu" if decimals == 0 else "round_cpu",
                                   a._array.dtype)

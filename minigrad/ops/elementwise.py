@@ -13,7 +13,7 @@ from .. import backend, dtypes, parallel
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor as _number_tensor
 from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for,
                     python_type_name, result_dtype, scalar_type_name, to_tensor_like, torch_sign)
 from .plumbing import Cast, cast_to, conj_of, sum_to
@@ -669,11 +669,23 @@ def div(a, b, *, rounding_mode=None):
             if scalar is not None:
                 return Div.apply(a, scalar, half=True)
         return _binary(Div, a, b, "div", true_divide=True)
+    if not isinstance(rounding_mode, str):
+        raise TypeError(f"div(): argument 'rounding_mode' must be str, not "
+                        f"{python_type_name(rounding_mode)}")
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
+    if not isinstance(a, Tensor):
+        if isinstance(a, (bool, int, float, complex, np.number, np.bool_)):
+            a = _number_tensor(a)    # PyTorch reads a number first operand as torch.tensor(a)
+        else:
+            raise TypeError(f"div(): argument 'input' (position 1) must be Tensor, not "
+                            f"{python_type_name(a)}")
+    if not isinstance(b, (Tensor, bool, int, float, complex, np.number, np.bool_)):
+        raise TypeError(f"div(): argument 'other' (position 2) must be Tensor, not "
+                        f"{python_type_name(b)}")
     dtype = result_dtype(a, b)
-    if dtype.kind == "b":
+    if dtype.kind in "bc":
         raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
@@ -712,6 +724,9 @@ def _integer_div(a, b, dtype, rounding_mode):
 
 
 def pow(a, b):
+    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+        refuse_array("pow", a, "self", 1)
+        refuse_array("pow", b, "exponent")
     if isinstance(a, Tensor) and a._array.dtype.kind in "biu" and isinstance(b, int) and \
             not isinstance(b, bool) and b < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -758,6 +773,14 @@ def _integer_pow_negative(xp, av, bv, dtype):
     odd = (bv % 2) != 0
     reciprocal = xp.where(av == 1, 1, xp.where(av == -1, xp.where(odd, -1, 1), 0))
     return Tensor._wrap(xp.asarray(xp.where(negative, reciprocal, out), dtype=dtype))
+
+
+def refuse_array(name, value, what="other", position=2):
+    """PyTorch's TypeError for a numpy array given to a named op (``torch.pow(t, array)``);
+    its operators (``t ** array``) take one, so they convert before calling the op."""
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, "
+                        f"not numpy.ndarray")
 
 
 def _two_tensors(name, a, b):
@@ -813,6 +836,9 @@ def where(condition, input=None, other=None):
     if a is None or b is None:
         raise TypeError("where(): expected both 'input' and 'other' (or neither, for the "
                         "indices of the True elements of 'condition')")
+    if isinstance(condition, (list, tuple, bool, int, float, complex)):  # (numpy masks: ok)
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                        f"{type(condition).__name__}")
     cond = condition._array if isinstance(condition, Tensor) else condition
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         if not isinstance(condition, Tensor):
@@ -922,6 +948,13 @@ def clamp(a, min=None, max=None):
                         "Tensor out = None)\n")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
+            max is not None and (min if isinstance(min, Tensor) else max)._array.size != 1:
+        # PyTorch pairs two tensor bounds or two numbers (a one-element tensor reads as one)
+        raise TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
+                        f"{python_type_name(min)}, {python_type_name(max)}), but expected "
+                        f"(Tensor input, Tensor min, Tensor max) or (Tensor input, Number min, "
+                        f"Number max)")
     if a._array.dtype.kind == "c" or any(isinstance(v, Tensor) and v._array.dtype.kind == "c"
                                          for v in (min, max)):
         raise NotImplementedError("clamp is not supported for complex types")
@@ -1014,4 +1047,7 @@ class Remainder(Function):
 
 def remainder(a, b):
     """Python's modulo, with the sign of the divisor (as torch.remainder); see Remainder."""
+    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+        refuse_array("remainder", a, "self", 1)
+        refuse_array("remainder", b)
     return _binary(Remainder, a, b, "remainder")

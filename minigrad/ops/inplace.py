@@ -5,6 +5,8 @@ the graph (and rebases a view's base) when gradients are needed.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd.function import keep_for_backward
@@ -46,6 +48,8 @@ def _binary_inplace(function, target, other, name):
 
 def add_(t, other, alpha=1):
     """t += alpha * other, with add's checks of alpha and its scaling in the promoted dtype."""
+    if isinstance(other, np.ndarray):
+        elementwise.refuse_array("add_", other, position=1)
     _check_inplace(t, other, "add_")
     return _binary_inplace(Add, t, elementwise._scaled(t, other, alpha, "add_"), "add_")
 
@@ -69,11 +73,15 @@ def _half_scalar_inplace(function, t, other):
 
 
 def mul_(t, other):
+    if isinstance(other, np.ndarray):
+        elementwise.refuse_array("mul_", other, position=1)
     done = _half_scalar_inplace(Mul, t, other)
     return done if done is not None else _binary_inplace(Mul, t, other, "mul_")
 
 
 def div_(t, other):
+    if isinstance(other, np.ndarray):
+        elementwise.refuse_array("div_", other, position=1)
     done = _half_scalar_inplace(Div, t, other)
     return done if done is not None else _binary_inplace(Div, t, other, "div_")
 
@@ -83,6 +91,8 @@ def pow_(t, other):
 
 
 def clamp_(t, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
             not isinstance(max, Tensor):
         elementwise.check_clamp_kind(t, min, max, t._array.dtype)
@@ -107,6 +117,10 @@ def relu_(t):
 
 
 def fill_(t, value):
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.number, np.bool_)):
+        raise TypeError(f"fill_() received an invalid combination of arguments - got "
+                        f"({type(value).__name__}), but expected one of (Tensor value) or "
+                        f"(Number value)")
     if isinstance(value, Tensor) and value.ndim != 0:
         # setitem would broadcast a [1] or [3] value; PyTorch takes a number or a 0-d tensor
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
@@ -124,6 +138,9 @@ def zero_(input):
 
 def copy_(t, src):
     """Copy ``src`` (broadcast to ``t``'s shape, cast to its dtype) into ``t``."""
+    if isinstance(src, (list, tuple, np.ndarray)):     # PyTorch takes a Tensor or a number
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(src).__name__}")
     if isinstance(src, Tensor) and tuple(src.shape) != tuple(t.shape):
         check_broadcasts_into(tuple(t.shape), tuple(src.shape),
                               f" (copy_: a tensor of shape {list(src.shape)} into a tensor of "

@@ -16,12 +16,12 @@ import numpy as np
 from .. import _sdp_state, backend
 from ..creation import default_generator
 from ..tensor import Tensor
-from ._util import (broadcast_shape, normalize_dim, not_a_tensor, not_implemented_for,
-                    result_dtype, scalar_type_name)
+from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_a_tensor,
+                    not_implemented_for, result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
-from .elementwise import _binary, add, cast, div, exp, log, mul, neg, sub, where
+from .elementwise import _binary, add, refuse_array, cast, div, exp, log, mul, neg, sub, where
 from .indexing import setitem
 from .inplace import _binary_inplace
 from .matmul import matmul
@@ -187,8 +187,10 @@ def logcumsumexp(input, dim):
     in float32), so each output i is shifted by its own running max m_i over an (n, n)
     triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
     """
-    if isinstance(input, Tensor) and input._array.dtype.kind == "c":
-        return _complex_logcumsumexp(input, dim)
+    if isinstance(input, Tensor):
+        normalize_dim(dim, max(input.ndim, 1))      # PyTorch checks the dim before the dtype
+        if input._array.dtype.kind == "c":
+            return _complex_logcumsumexp(input, dim)
     _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
     if input._array.dtype == np.float16:
         # float16 sums drift by a few units in the last place per term: float32 inside,
@@ -268,6 +270,7 @@ def _running_arg(xp, a, d, largest):
 
 
 def _cum_extreme(input, dim, largest, name):
+    check_tensor(name, input)
     if input._array.dtype.kind == "c":           # complex numbers have no order
         raise not_implemented_for(f"{name}_cpu", input._array.dtype)
     d = normalize_dim(dim, max(input.ndim, 1))
@@ -370,6 +373,8 @@ class Fmod(Function):
 def fmod(input, other):
     """Elementwise remainder of input / other with the sign of ``input`` (C's fmod), after
     PyTorch's type promotion and broadcasting; see ``Fmod``."""
+    if isinstance(other, np.ndarray):
+        refuse_array("fmod", other)
     return _binary(Fmod, input, other, "fmod")
 
 
@@ -381,12 +386,14 @@ def fmod_(input, other):
 
 def masked_select(input, mask):
     """The elements of ``input`` where the bool ``mask`` (broadcast) is True, as a 1-d tensor."""
+    check_tensor("masked_select", input)
+    check_tensor("masked_select", mask, "mask", 2)
     m = mask._array if isinstance(mask, Tensor) else mask
     if m.dtype.kind != "b":
         raise RuntimeError(f"masked_select: expected BoolTensor for mask (got a mask of dtype "
                            f"{m.dtype})")
     xp = backend.xp_of(input._array)
-    shape = tuple(xp.broadcast_shapes(tuple(input.shape), tuple(m.shape)))
+    shape = tuple(broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_select"))
     flat = reshape_to(expand_to(input, shape), (int(math.prod(shape)),))
     where_true = xp.flatnonzero(xp.broadcast_to(m, shape))
     return IndexSelect.apply(flat, index=where_true, dim=0)
@@ -395,6 +402,9 @@ def masked_select(input, mask):
 def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements: (count, ndim) int64, or one 1-d tensor per dim (a 0-d
     input counting as 1-d there)."""
+    check_tensor("nonzero", input)
+    if as_tuple is not True and as_tuple is not False:
+        as_tuple = bool_arg("nonzero", "as_tuple", as_tuple)
     xp = backend.xp_of(input._array)
     found = xp.nonzero(input._array if input.ndim else input._array.reshape(1))
     if as_tuple:

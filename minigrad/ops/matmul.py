@@ -175,9 +175,19 @@ def _nothing_to_sum(a, b):
     return a.shape[-1] == 0 or out_empty
 
 
+def _two_tensors(name, a, b, second):
+    """PyTorch's TypeError for a non-Tensor operand (a list, a number, a numpy array)."""
+    for arg, value, position in (("input", a, 1), (second, b, 2)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
+                            f"not {python_type_name(value)}")
+
+
 def matmul(a, b):
     """a @ b (see MatMul), with PyTorch's refusals: each names the kernel PyTorch runs.
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        _two_tensors("matmul", a, b, "other")
     if _autocast_state.active:
         a, b = _autocast_lower(a, b)
     return _matmul(a, b)
@@ -229,6 +239,8 @@ def _matmul(a, b):
 
 def mm(input, mat2):
     """The matrix product of two 2-d tensors: (n, k) @ (k, m) -> (n, m)."""
+    if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)):
+        _two_tensors("mm", input, mat2, "mat2")
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
@@ -239,6 +251,8 @@ def mm(input, mat2):
 def bmm(input, mat2):
     """Matrix products of two batches of one size, without broadcasting:
     (B, n, k) @ (B, k, m) -> (B, n, m)."""
+    if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)):
+        _two_tensors("bmm", input, mat2, "mat2")
     if input.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if mat2.ndim != 3:

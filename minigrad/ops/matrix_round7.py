@@ -13,7 +13,7 @@ import warnings
 
 from .. import backend
 from ..autograd import Function, no_grad
-from ._util import not_implemented_for
+from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .linalg import matrix_norm, vector_norm
 from .matmul import matmul
@@ -29,6 +29,7 @@ __all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobeniu
 
 def trace(input):
     """The sum of the main diagonal of a 2-d tensor (integers sum to int64, as ``sum``)."""
+    check_tensor("trace", input)
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     if input._array.dtype.kind == "b":

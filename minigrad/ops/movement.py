@@ -247,8 +247,10 @@ def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     for pos, s in enumerate(shape):
-        # int() would truncate 2.5 to 2 without a word; an integer tensor counts (its index)
-        if isinstance(s, bool) or not (isinstance(s, numbers.Integral) or hasattr(s, "__index__")):
+        # int() would truncate 2.5 to 2 without a word; an integer tensor counts (its index);
+        # PyTorch's int-list parser reads a bool after the first element as 0 or 1
+        if (isinstance(s, bool) and pos == 0) or \
+                not (isinstance(s, numbers.Integral) or hasattr(s, "__index__")):
             raise TypeError(f"expected a sequence of ints as the shape, but found element of "
                             f"type {type(s).__name__} ({s!r}) at pos {pos}")
     return tuple(operator.index(s) for s in shape)
@@ -658,7 +660,7 @@ def pad(a, pad, mode="constant", value=0.0):
 def clone(a, *, memory_format=mf.preserve_format):
     """A copy of ``a`` laid out in ``memory_format`` (by default as ``a`` is, when dense)."""
     fmt = mf.check(memory_format, "clone")
-    return Copy.apply(a, strides=mf.target_strides(a._array, fmt))
+    return Copy.apply(check_tensor("clone", a), strides=mf.target_strides(a._array, fmt))
 
 
 def contiguous(a, memory_format=mf.contiguous_format):

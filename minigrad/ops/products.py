@@ -12,8 +12,8 @@ import numpy as np
 from .. import _autocast_state, backend, dtypes
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
-from ._util import (broadcast_shape, normalize_dim, not_implemented_for, result_dtype,
-                    scalar_type_name)
+from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemented_for,
+                    python_type_name, result_dtype, scalar_type_name)
 from .elementwise import add, cast, div, mul, sub
 from .inplace import add_
 from .linalg import dot, vector_norm
@@ -271,6 +271,8 @@ def addcdiv_(input, tensor1, tensor2, *, value=1):
 def kron(input, other):
     """The Kronecker product: for inputs padded with leading 1s to one number of dims,
     out[i * B + j] = input[i] * other[j] per dim, shape input.shape * other.shape."""
+    check_tensor("kron", input)
+    check_tensor("kron", other, "other", 2)
     n = max(input.ndim, other.ndim)
     a_shape = (1,) * (n - input.ndim) + tuple(input.shape)
     b_shape = (1,) * (n - other.ndim) + tuple(other.shape)
@@ -301,6 +303,8 @@ def _cross(input, other, dim, name):
 def cross(input, other, dim=None):
     """The 3-d cross product along ``dim`` (default: the first dim of size 3); inputs of one
     dtype and number of dims, broadcast together."""
+    check_tensor("cross", input)
+    check_tensor("cross", other, "other", 2)
     if dim is None:
         shape = broadcast_shape(tuple(input.shape), tuple(other.shape), "cross")
         sized = [i for i, s in enumerate(shape) if s == 3]
@@ -319,6 +323,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances between the rows of x1 (*, P, M) and x2 (*, R, M): shape
     (*, P, R), the batch dims broadcast.  p = 0 counts differing coordinates, p = inf takes
     the largest difference.  The gradient is 0 where two rows coincide."""
+    check_tensor("cdist", x1, "x1")
+    check_tensor("cdist", x2, "x2", 2)
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
@@ -360,6 +366,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast), over all elements: a 0-d tensor."""
+    check_tensor("dist", input)
+    check_tensor("dist", other, "other", 2)
     if input._array.dtype.kind == "b" or other._array.dtype.kind == "b":
         sub(input, other)            # PyTorch subtracts first: its refusal of bool tensors
     dtype = result_dtype(input, other)
@@ -382,6 +390,10 @@ def block_diag(*tensors):
     """A block-diagonal matrix from 0-d (1x1), 1-d (1xn) and 2-d tensors, in order; the
     promoted dtype, zeros elsewhere."""
     blocks = []
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{python_type_name(t)}")
     for i, t in enumerate(tensors):
         if t.ndim > 2:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "

@@ -409,7 +409,27 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
 
 
-def prod(a, dim=None, keepdim=False, *, dtype=None):
+class _NoDim:
+    """The default of a ``dim`` that may be left out but not given as None (max, min,
+    median): PyTorch's parser refuses an explicit None there."""
+    def __repr__(self):
+        return "<no dim>"
+
+
+NO_DIM = _NoDim()
+
+
+def _dim_given(name, dim):
+    """``dim`` itself, None when it was left out; PyTorch's TypeError for an explicit None."""
+    if dim is NO_DIM:
+        return None
+    if dim is None:
+        raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not NoneType")
+    return dim
+
+
+def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
+    dim = _dim_given("prod", dim)
     a = _float_input(a, dtype, "prod")
     if dtype is None and a._array.dtype.kind in "bui":  # as sum: int64 (numpy: uint64 for uint8)
         a = cast(a, dtypes.int64)
@@ -512,13 +532,13 @@ def _indices_of(a, dim, keepdim, largest):
     return Tensor._wrap(idx.astype("int64"))
 
 
-def max(a, dim=None, keepdim=False, *, other=None):
+def max(a, dim=NO_DIM, keepdim=False, *, other=None):
     """``max(a)`` -> largest value; ``max(a, dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
-    return _max_min(a, dim, keepdim, other, largest=True)
+    return _max_min(a, _dim_given("max", dim), keepdim, other, largest=True)
 
 
-def min(a, dim=None, keepdim=False, *, other=None):
-    return _max_min(a, dim, keepdim, other, largest=False)
+def min(a, dim=NO_DIM, keepdim=False, *, other=None):
+    return _max_min(a, _dim_given("min", dim), keepdim, other, largest=False)
 
 
 def _check_arg_reducible(a, dim, name):
@@ -578,9 +598,13 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     check_tensor(name, a)
     keepdim = bool_arg(name, "keepdim", keepdim)
+    correction_given = correction is not None
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
+        if keepdim or unbiased is not None or correction_given:
+            # that overload takes nothing else: a bool is no dim
+            raise TypeError(f"{name}(): argument 'dim' must be tuple of ints, not bool")
         correction, dim = int(dim), None
     if a._array.dtype.kind not in "fc":
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got "
@@ -660,8 +684,10 @@ def implicit_softmax_dim(name, ndim, stacklevel):
 
 def _softmax_apply(function, a, dim, dtype):
     """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
+    if dim is None:         # only nn.functional's softmax picks a dim for a missing one
+        raise TypeError(f"{function.__name__.lower()}(): argument 'dim' (position 2) must be "
+                        f"int, not NoneType")
     a = _float_input(a, dtype, function.__name__.lower())
-    dim = _softmax_dim(a.ndim) if dim is None else dim
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
     if a._array.dtype.kind != "f":
         if a._array.size == 0:             # PyTorch returns an empty input before its kernel

@@ -17,7 +17,7 @@ from .. import _memory_format as mf
 from ..autograd import Function
 from ..creation import _laid_out, _like, check_layout, default_generator, randint
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import bool_arg, check_tensor, int_arg, not_implemented_for, scalar_type_name
 
 __all__ = ["multinomial", "poisson", "randint_like"]
 
@@ -30,6 +30,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Indices drawn with probability proportional to each row's weights (see the module
     docstring); without replacement, a row with fewer than ``num_samples`` non-zero weights
     gives all of those, then zero-weight categories (as PyTorch's CPU kernel does)."""
+    check_tensor("multinomial", input)
+    num_samples = int_arg("multinomial", "num_samples", num_samples, 2)
+    replacement = bool_arg("multinomial", "replacement", replacement)
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if input._array.dtype.kind != "f":
@@ -91,7 +94,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
     check_layout(layout, "randint_like")
     if high is None:
         low, high = 0, low
-    dtype, device = _like(input, dtype, device)
+    dtype, device = _like(input, dtype, device, "randint_like")
     return _laid_out(input, lambda: randint(low, high, tuple(input.shape), generator=generator,
                                             dtype=dtype, device=device,
                                             requires_grad=requires_grad),

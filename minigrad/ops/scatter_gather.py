@@ -228,10 +228,10 @@ def _index_array(index):
 
 
 def _public_args(name, input, index, arg="index", position=3):
-    """PyTorch's TypeErrors for a non-Tensor input or index of a public op (minigrad's own
-    callers may pass a numpy index; a list or a number is a user's mistake)."""
+    """PyTorch's TypeErrors for a non-Tensor input or index of a public op (a list, a
+    number or a numpy array: PyTorch's parser takes none of them)."""
     check_tensor(name, input)
-    if not isinstance(index, (Tensor, np.ndarray)):
+    if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
                         f"{python_type_name(index)}")
 
@@ -315,7 +315,7 @@ def take_along_dim(input, indices, dim=None):
     _public_args("take_along_dim", input, indices, "indices", 2)
     idx = _index_array(indices)
     if dim is None:
-        return gather(reshape_to(input, (input._array.size,)), 0, idx.reshape(-1))
+        return gather(reshape_to(input, (input._array.size,)), 0, Tensor._wrap(idx.reshape(-1)))
     if input.ndim != idx.ndim:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                            f"number of dimensions, but got {input.ndim} dimensions for input, "
@@ -335,7 +335,7 @@ def take_along_dim(input, indices, dim=None):
         raise RuntimeError("ZeroDivisionError")    # PyTorch's remainder by the zero size
     xp = backend.xp_of(idx)
     wrapped = xp.broadcast_to(idx % size if size else idx, shape)
-    return gather(expand_to(input, tuple(in_shape)), d, wrapped)
+    return gather(expand_to(input, tuple(in_shape)), d, Tensor._wrap(wrapped))
 
 
 def _src_tensor(input, src, value, idx):
@@ -374,6 +374,10 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         raise TypeError("scatter() missing 1 required positional argument: 'src' (or value=)")
     if reduce not in (None, "add", "multiply"):
         raise RuntimeError("reduce argument must be either add or multiply.")
+    _public_args("scatter", input, index)
+    if src is not None and not isinstance(src, (Tensor, numbers.Number)):
+        raise TypeError(f"scatter(): argument 'src' (position 4) must be Tensor, not "
+                        f"{python_type_name(src)}")
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
         return clone(input)

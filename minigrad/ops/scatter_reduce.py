@@ -31,7 +31,7 @@ from .elementwise import cast, div, mul, where
 from .movement import clone
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _as_1d,
-                             _index_array, _scatter_prepare, _size, _src_tensor,
+                             _index_array, _public_args, _scatter_prepare, _size, _src_tensor,
                              scatter_add_array, scatter_reduce_array)
 
 __all__ = ["scatter_reduce", "index_copy", "index_fill", "take"]
@@ -172,6 +172,8 @@ def _slices_hit(x, d, idx):
 def index_copy(input, dim, index, source):
     """``input`` with its slices ``index[k]`` along ``dim`` replaced by source's slice k
     (source: input's shape with len(index) along dim; the last copy wins for a repeat)."""
+    _public_args("index_copy", input, index)
+    _public_args("index_copy", input, source, "source", 4)
     idx = _index_array(index)
     d = normalize_dim(dim, input.ndim)
     if idx.ndim > 1:
@@ -190,17 +192,17 @@ def index_copy(input, dim, index, source):
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
                            f"but got (self) {scalar_type_name(input._array.dtype)} and (source) "
                            f"{scalar_type_name(source._array.dtype)}")
-    n = _size(source.shape, d)
-    if idx.size != n:
-        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to "
-                         f"source.size(dim) ({n})")
     want = tuple(s for k, s in enumerate(input.shape) if k != d)
     have = tuple(s for k, s in enumerate(source.shape) if k != d)
-    if input.ndim > 1 and want != have:
+    if want != have:
         raise RuntimeError(f"index_copy_(): Source/destination tensor must have same slice "
                            f"shapes. Destination slice shape: {' '.join(map(str, want))} at "
                            f"dimension {d} and source slice shape: "
                            f"{' '.join(map(str, have))} at dimension 0.")
+    n = _size(source.shape, d)
+    if idx.size != n:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to "
+                         f"source.size(dim) ({n})")
     size = _size(input.shape, d)
     flat = idx.reshape(-1)
     _check_restrided(input, d, flat.size)
@@ -238,6 +240,7 @@ def _check_restrided(input, d, count):
 def index_fill(input, dim, index, value):
     """``input`` with ``value`` (a number or a 0-d tensor, cast to input's dtype) on its
     slices ``index`` along ``dim``; negative indices count from the end."""
+    _public_args("index_fill", input, index)
     idx = _index_array(index)
     if not isinstance(value, (Tensor, bool, int, float, complex, np.number, np.bool_)):
         raise TypeError(f"index_fill() received an invalid combination of arguments - got "
@@ -281,6 +284,7 @@ def index_fill(input, dim, index, value):
 def take(input, index):
     """input's values at ``index`` (int64, any shape) in the flattened input, shaped like
     index; negative indices count from the end."""
+    _public_args("take", input, index, "index", 2)
     idx = _index_array(index)
     if idx.dtype.name != "int64":
         raise RuntimeError(f"take(): Expected a long tensor for index, but got "

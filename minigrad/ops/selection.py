@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
     not_implemented_for, scalar_type_name
 from .elementwise import Mul, cast, div, select_grad
 from .plumbing import expand_to, reshape_to
-from .reduce import MaxMin, MaxResult, TakeAlongDim, _reduced_axes, _unordered, sum as _sum
+from .reduce import (NO_DIM, MaxMin, MaxResult, TakeAlongDim, _dim_given, _reduced_axes,
+                     _unordered, sum as _sum)
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 
@@ -243,10 +244,11 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
     return _take(input, d, index, keepdim, name)
 
 
-def median(input, dim=None, keepdim=False):
+def median(input, dim=NO_DIM, keepdim=False):
     """``median(input)``: the lower median of all elements (NaN if any is NaN);
     ``median(input, dim)``: (values, indices) of the lower median along ``dim``."""
     _unordered(check_tensor("median", input), "median_cpu")
+    dim = _dim_given("median", dim)
     keepdim = bool_arg("median", "keepdim", keepdim)
     if dim is None:
         if keepdim:
@@ -255,9 +257,10 @@ def median(input, dim=None, keepdim=False):
     return _median_along(input, dim, keepdim, ignore_nan=False, name="median")
 
 
-def nanmedian(input, dim=None, keepdim=False):
+def nanmedian(input, dim=NO_DIM, keepdim=False):
     """median skipping NaN: the lower median of the numbers (NaN where all are NaN)."""
     _unordered(check_tensor("nanmedian", input), "nanmedian_cpu")
+    dim = _dim_given("nanmedian", dim)
     keepdim = bool_arg("nanmedian", "keepdim", keepdim)
     if dim is None:
         if keepdim:
@@ -310,12 +313,21 @@ class _NanToZero(Function):
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """sum over ``dim`` counting NaN as 0 (integers and bools summed as int64)."""
     keepdim = bool_arg("nansum", "keepdim", keepdim)
-    a = check_tensor("nansum", input) if dtype is None else cast(input, dtype)
+    a = check_tensor("nansum", input)
     if a._array.dtype.kind == "c":
         raise RuntimeError("nansum on CPU does not support complex inputs")
+    if dtype is not None:
+        dtype = dtypes.to_dtype(dtype)
+        if dtype.is_complex and a._array.dtype.kind == "f":
+            # PyTorch's NaN-skipping kernel has no complex version (a bool or integer input
+            # goes through the plain sum, which has)
+            raise not_implemented_for("nansum_cpu", dtype.np)
+        a = cast(a, dtype)
     if a._array.dtype.kind == "f":
         a = _NanToZero.apply(a)
-    return _sum(a, dim, keepdim)
+    out = _sum(a, dim, keepdim)
+    # the sum of a bool or small integer dtype stays in it (integers wrap, bools saturate)
+    return out if dtype is None or out._array.dtype == dtype.np else cast(out, dtype)
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):

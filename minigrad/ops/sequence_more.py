@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim, result_dtype
+from ._util import check_tensor, int_arg, normalize_dim, python_type_name, result_dtype
 from .elementwise import add, cast, div, mul, pow, sub, where
 from .linalg import vector_norm
 from .math_extra import nonzero
@@ -33,6 +33,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     after ``prepend`` / ``append`` are joined on (they match ``input`` except along dim;
     with n = 0 they are checked but not joined, and the result is a copy of ``input``).
     For bool tensors the difference is the logical xor."""
+    check_tensor("diff", input)
+    n = int_arg("diff", "n", n)
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
@@ -77,6 +79,11 @@ def flipud(input):
 def rot90(input, k=1, dims=(0, 1)):
     """``input`` rotated by k * 90 degrees in the plane of ``dims``, from the first dim
     towards the second (k may be negative)."""
+    check_tensor("rot90", input)
+    k = int_arg("rot90", "k", k, 2)
+    if not isinstance(dims, (list, tuple, Tensor)):
+        raise TypeError(f"rot90(): argument 'dims' (position 3) must be tuple of ints, not "
+                        f"{python_type_name(dims)}")
     dims = list(dims)
     if len(dims) != 2:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
@@ -231,6 +238,10 @@ def vander(x, N=None, increasing=False):
 def cartesian_prod(*tensors):
     """All tuples taking one element from each 1-d tensor, in row-major order: shape
     (prod of lengths, number of tensors); one tensor is returned as it is."""
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{python_type_name(t)}")
     for t in tensors:
         if t.ndim != 1:
             raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
@@ -269,6 +280,7 @@ def combinations(input, r=2, with_replacement=False):
 def renorm(input, p, dim, maxnorm):
     """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
     maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
+    check_tensor("renorm", input)
     if input._array.dtype.kind not in "fc":
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
                            f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import normalize_dim, not_a_tensor, not_implemented_for
+from ._util import bool_arg, normalize_dim, not_a_tensor, not_implemented_for
 
 __all__ = ["unique", "unique_consecutive", "bincount"]
 
@@ -101,6 +101,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     Returns the output alone, or a tuple of it and the requested extras (int64).  The order
     is ascending even with ``sorted=False`` (any order is allowed there).  No gradient."""
     _refuse_complex(input)
+    for arg, flag in (("sorted", sorted), ("return_inverse", return_inverse),
+                      ("return_counts", return_counts)):
+        bool_arg("_unique2", arg, flag)
     return _unique("unique", input, True, return_inverse, return_counts, dim)
 
 
@@ -109,6 +112,8 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     the first of every run, in input order, so ``[1, 1, 2, 1]`` gives ``[1, 2, 1]``.
     ``return_inverse`` gives each element's run number, ``return_counts`` each run's length."""
     _refuse_complex(input)
+    bool_arg("unique_consecutive", "return_inverse", return_inverse)
+    bool_arg("unique_consecutive", "return_counts", return_counts)
     return _unique("unique_consecutive", input, False, return_inverse, return_counts, dim)
 
 
@@ -120,6 +125,12 @@ def bincount(input, weights=None, minlength=0):
     ``minlength``.  No gradient."""
     if not isinstance(input, Tensor):
         raise not_a_tensor("bincount", input)
+    if weights is not None and not isinstance(weights, Tensor):
+        raise TypeError(f"bincount(): argument 'weights' must be Tensor, not "
+                        f"{type(weights).__name__}")
+    if isinstance(minlength, Tensor) and minlength._array.dtype.kind in "iu" and \
+            minlength._array.size == 1:
+        minlength = int(minlength.item())        # PyTorch reads a one-element tensor's value
     if isinstance(minlength, bool) or not isinstance(minlength, numbers.Integral):
         raise TypeError(f"bincount(): argument 'minlength' must be int, not "
                         f"{type(minlength).__name__}")
@@ -133,7 +144,7 @@ def bincount(input, weights=None, minlength=0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = None
     if weights is not None:
-        w = weights._array if isinstance(weights, Tensor) else np.asarray(weights)
+        w = weights._array
         if w.ndim != 1 or w.shape[0] != a.shape[0]:
             raise RuntimeError("weights should be 1-d and have the same length as input")
     if a.size == 0:

@@ -31,6 +31,11 @@ __all__ = ["movedim", "moveaxis", "tril", "triu", "diag", "outer", "ger",
 def movedim(input, source, destination):
     """Move dimension(s) ``source`` to position(s) ``destination``, the rest keep their order."""
     check_tensor("movedim", input)
+    if _one_int(source) != _one_int(destination):     # PyTorch takes two ints or two tuples
+        raise TypeError(f"movedim() received an invalid combination of arguments - got "
+                        f"(Tensor, {type(source).__name__}, {type(destination).__name__}), but "
+                        f"expected (Tensor input, int source, int destination) or (Tensor "
+                        f"input, tuple of ints source, tuple of ints destination)")
     src = [source] if _one_int(source) else list(source)
     dst = [destination] if _one_int(destination) else list(destination)
     if len(src) != len(dst):
@@ -109,6 +114,8 @@ def diag(input, diagonal=0):
 
 def outer(input, vec2):
     """input (n,), vec2 (m,) -> (n, m) with out[i, j] = input[i] * vec2[j]."""
+    check_tensor("outer", input)
+    check_tensor("outer", vec2, "vec2", 2)
     for name, t in (("self", input), ("vec2", vec2)):
         if t.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
@@ -121,6 +128,12 @@ ger = outer
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element (or each slice along ``dim``) ``repeats`` times, in place order:
     [a, b] with 2 -> [a, a, b, b].  ``repeat_interleave(counts)`` alone -> repeated indices."""
+    check_tensor("repeat_interleave", input)
+    if repeats is None and dim is not None:
+        raise TypeError("repeat_interleave(): argument 'repeats' (position 2) must be Tensor, "
+                        "not NoneType")
+    if repeats is not None and not isinstance(repeats, Tensor):
+        repeats = int_arg("repeat_interleave", "repeats", repeats, 2)
     xp = backend.xp_of(input._array)
     if repeats is None:                 # torch.repeat_interleave(tensor([2, 1])) -> [0, 0, 1]
         counts = input._array

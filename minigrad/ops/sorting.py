@@ -59,6 +59,8 @@ def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
     _refuse_complex(check_tensor("sort", input), "Sort")
     descending = bool_arg("sort", "descending", descending)
+    if stable is not False and stable is not None:
+        bool_arg("sort", "stable", stable)
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),

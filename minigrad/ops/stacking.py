@@ -16,7 +16,7 @@ from __future__ import annotations
 import numbers
 
 from ..tensor import Tensor
-from ._util import normalize_dim, python_type_name, scalar_type_name
+from ._util import check_tensor, normalize_dim, python_type_name, scalar_type_name
 from .indexing import getitem
 from .movement import cat
 from .plumbing import reshape_to
@@ -113,6 +113,7 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
     indices count from the end, out-of-range ones clip, a decreasing pair gives an empty
     piece).  A 0-d int64 tensor means sections.  Returns a tuple of views.
     """
+    check_tensor("tensor_split", input)
     given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
              if v is not None]
     if len(given) != 1:

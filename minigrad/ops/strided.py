@@ -21,15 +21,27 @@ __all__ = ["as_strided", "narrow_copy"]
 
 
 def _memory_of(input):
-    """The tensor owning ``input``'s memory (its base, or itself), which must be contiguous."""
+    """The tensor owning ``input``'s memory (its base, or itself), which must be dense: no
+    gaps and no negative strides, in any order of dims (``x.t() * 1.0`` is column-major)."""
     base = input._base
     xp = backend.xp_of(input._array)
     if base is None or base is input or not xp.may_share_memory(input._array, base._array):
         base = input
-    if not base._array.flags.c_contiguous:
+    if _in_memory_order(base._array) is None:
         raise NotImplementedError("as_strided: minigrad supports tensors whose memory is "
-                                  "contiguous only; call .contiguous() first")
+                                  "dense only; call .contiguous() first")
     return base
+
+
+def _in_memory_order(a):
+    """``a``'s elements in the order they lie in memory, as a 1-d view; None when ``a`` has
+    gaps or negative strides (its memory is then no array of its own)."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    # the dims from the largest stride down: a dense array is then C-contiguous
+    order = sorted(range(a.ndim), key=lambda k: (-a.strides[k], k))
+    t = a.transpose(order)
+    return t.reshape(-1) if t.flags.c_contiguous else None
 
 
 def _positions(xp, offset, size, stride):
@@ -57,7 +69,7 @@ class AsStrided(Function):
 
     def forward(self, a, *, memory, size, stride, offset, own):
         xp = backend.xp_of(a)
-        flat = memory.reshape(-1)
+        flat = _in_memory_order(memory)
         self.own, self.numel = own, flat.size
         self.index = _positions(xp, offset, size, stride)
         item = flat.itemsize

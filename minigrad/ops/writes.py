@@ -252,9 +252,10 @@ class ViewScatter(Function):
     def backward(self, g):
         gb = gv = None
         if self.needs_input_grad[0]:
-            keep = backend.xp_of(g._array).ones(g._array.shape, dtype=g._array.dtype)
-            keep.reshape(-1)[self.index] = 0
-            gb = g * Tensor._wrap(keep)
+            # 0 written over the overwritten elements (not g * mask, which leaves NaN * 0 =
+            # NaN there); itself a ViewScatter, so it can be differentiated again
+            zero = Tensor._wrap(backend.xp_of(g._array).zeros((), dtype=g._array.dtype))
+            gb = ViewScatter.apply(g, zero, index=self.index)
         if self.needs_input_grad[1]:
             gv = ViewGather.apply(g, index=self.index)
         return gb, gv
