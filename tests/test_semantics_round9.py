@@ -172,3 +172,25 @@ def test_numpy_conversion_and_shared_modules():
     mine, theirs = _both(program)
     assert mine[0][0] == theirs[0][0] == "RuntimeError"
     assert mine[1:] == theirs[1:]
+
+
+def test_inplace_on_a_view_of_a_non_contiguous_base():
+    """In-place ops on a view whose base is not C-contiguous (x.t() * 1 is column-major in
+    both libraries, a slice or a permuted product too) are recorded with their gradients."""
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((4, 3)), rng.standard_normal(s)) for s in [(3, 4), (4, 2),
+                                                                               (3, 2, 2)]]
+
+    def program(lib):
+        out = []
+        for layout, (a, w) in zip(("t", "slice", "perm"), data):
+            x = lib.tensor(a, requires_grad=True)
+            y = {"t": lambda: x.t() * 1.0, "slice": lambda: (x * 1.0)[:, ::2],
+                 "perm": lambda: x.reshape(2, 2, 3).permute(2, 0, 1) * 1.0}[layout]()
+            y[1:].sigmoid_()
+            (y * lib.tensor(w)).sum().backward()
+            out.append((y.detach().numpy(), x.grad.numpy()))
+        return out
+    for mine, theirs in zip(*_both(program)):
+        for m, t in zip(mine, theirs):
+            np.testing.assert_allclose(m, t, rtol=1e-12)

@@ -160,15 +160,29 @@ def _positions(view, base):
     xp = backend.xp_of(base._array)
     b, v = base._array, view._array
     item = b.itemsize
-    if not b.flags.c_contiguous:
-        raise RuntimeError("minigrad records in-place writes into views of contiguous tensors "
-                           "only; call .contiguous() on the base first")
-    pos = xp.asarray((view.data_ptr() - base.data_ptr()) // item, dtype=xp.int64)
-    for axis, (n, stride) in enumerate(zip(v.shape, v.strides)):
-        shape = [1] * v.ndim
+    offsets = _offsets(xp, v, (view.data_ptr() - base.data_ptr()) // item)
+    if b.flags.c_contiguous:              # a memory offset is a C-order position
+        return offsets
+    # any other layout (a transposed or sliced base, as x.t() * 1 is): each memory offset
+    # of the base is looked up as the C-order position of the element stored there
+    if any(s < 0 for s in b.strides) or any(s < 0 for s in v.strides):
+        raise RuntimeError("minigrad records in-place writes into views of tensors with "
+                           "non-negative strides only; call .contiguous() on the base first")
+    base_offsets = _offsets(xp, b, 0)
+    where = xp.full(int(base_offsets.max()) + 1 if b.size else 0, -1, dtype=xp.int64)
+    where[base_offsets] = xp.arange(b.size, dtype=xp.int64).reshape(b.shape)
+    return where[offsets]
+
+
+def _offsets(xp, a, start):
+    """The memory offset (in elements) of each element of ``a``, from ``start``."""
+    item = a.itemsize
+    pos = xp.asarray(start, dtype=xp.int64)
+    for axis, (n, stride) in enumerate(zip(a.shape, a.strides)):
+        shape = [1] * a.ndim
         shape[axis] = n
         pos = pos + (xp.arange(n, dtype=xp.int64) * (stride // item)).reshape(shape)
-    return xp.broadcast_to(pos, v.shape).copy()
+    return xp.broadcast_to(pos, a.shape).copy()
 
 
 def _inplace_on_view(view, base, function, others, params):
