@@ -194,3 +194,27 @@ def test_inplace_on_a_view_of_a_non_contiguous_base():
     for mine, theirs in zip(*_both(program)):
         for m, t in zip(mine, theirs):
             np.testing.assert_allclose(m, t, rtol=1e-12)
+
+
+def test_aten_convolution_casts_the_bias_and_pdist_refuses_half():
+    """torch.convolution (the aten entry) casts a bias of another dtype to the input's, where
+    conv1d refuses it; pdist has no float16 kernel."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 4, 7)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
+
+    def program(lib):
+        out = []
+        for bias in (lib.tensor(b, dtype=lib.float16), lib.tensor(b).round().long()):
+            r = lib.convolution(lib.tensor(x), lib.tensor(w), bias, [1], [0], [1], False, [0], 2)
+            out.append((str(r.dtype), r.numpy()))
+            out.append(_outcome(lambda: lib.nn.functional.conv1d(lib.tensor(x), lib.tensor(w),
+                                                                  bias, groups=2))[0])
+        out.append(_outcome(lambda: lib.pdist(lib.ones(4, 3, dtype=lib.float16))))
+        return out
+    mine, theirs = _both(program)
+    for m, t in zip(mine, theirs):
+        if isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], np.ndarray):
+            assert m[0].split(".")[1] == t[0].split(".")[1]
+            np.testing.assert_allclose(m[1], t[1], rtol=1e-6)
+        else:
+            assert m == t
