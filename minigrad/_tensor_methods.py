@@ -463,8 +463,8 @@ Tensor.nansum = _torch_args(SE.nansum)
 Tensor.nanmean = _torch_args(SE.nanmean)
 
 # movement
-Tensor.reshape = M.reshape
-Tensor.view = M.view
+Tensor.reshape = creation._size_keyword(M.reshape, "shape", 1)
+Tensor.view = creation._size_keyword(M.view, "size", 1)
 Tensor.flatten = M.flatten
 Tensor.unflatten = M.unflatten
 Tensor.squeeze = M.squeeze
@@ -473,7 +473,7 @@ Tensor.transpose = M.transpose
 Tensor.swapaxes = M.transpose
 Tensor.permute = M.permute
 Tensor.t = M.t
-Tensor.expand = M.expand
+Tensor.expand = creation._size_keyword(M.expand, "size", 1)
 Tensor.expand_as = M.expand_as
 Tensor.repeat = M.repeat
 Tensor.split = M.split
@@ -700,9 +700,9 @@ Tensor.byte = _as_dtype(dtypes.uint8, "byte")
 Tensor.bool = _as_dtype(dtypes.bool_, "bool")
 Tensor.new_tensor = _new_tensor
 Tensor.new_full = _new_full
-Tensor.new_zeros = _new_zeros
-Tensor.new_ones = _new_ones
-Tensor.new_empty = _new_empty
+Tensor.new_zeros = creation._size_keyword(_new_zeros, "size", 1, "new_zeros")
+Tensor.new_ones = creation._size_keyword(_new_ones, "size", 1, "new_ones")
+Tensor.new_empty = creation._size_keyword(_new_empty, "size", 1, "new_empty")
 
 
 

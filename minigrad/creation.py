@@ -116,22 +116,25 @@ def set_rng_state(state):
     default_generator.set_state(state)
 
 
-def _size_keyword(factory):
+def _size_keyword(factory, keyword="size", leading=0, name=None):
     """``factory(*size, ...)`` that also takes its size as the keyword ``size=(2, 3)``, as
-    PyTorch's factories do (timm and pytorch/examples write ``torch.empty(size=(n, m))``)."""
-    name = factory.__name__
+    PyTorch's factories do (timm and pytorch/examples write ``torch.empty(size=(n, m))``);
+    ``leading`` positional arguments come before the size (a method's self), and some
+    methods call the size ``shape`` (``reshape(shape=...)``)."""
+    name = name or factory.__name__
 
     @functools.wraps(factory)
-    def with_size_keyword(*size, **kwargs):
-        if "size" in kwargs:
+    def with_size_keyword(*args, **kwargs):
+        if keyword in kwargs:
+            head, size = args[:leading], args[leading:]
             if size:
-                raise TypeError(f"{name}() got multiple values for argument 'size'")
-            given = kwargs.pop("size")
+                raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
+            given = kwargs.pop(keyword)
             if not isinstance(given, (tuple, list)):      # (a torch.Size is a tuple)
-                raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                raise TypeError(f"{name}(): argument '{keyword}' must be tuple of ints, not "
                                 f"{type(given).__name__}")
-            size = (tuple(given),)
-        return factory(*size, **kwargs)
+            args = (*head, tuple(given))
+        return factory(*args, **kwargs)
     return with_size_keyword
 
 

@@ -218,3 +218,20 @@ def test_aten_convolution_casts_the_bias_and_pdist_refuses_half():
             np.testing.assert_allclose(m[1], t[1], rtol=1e-6)
         else:
             assert m == t
+
+
+def test_size_and_shape_keywords_of_methods():
+    """x.new_zeros(size=...), x.view(size=...), x.expand(size=...), x.reshape(shape=...)."""
+    def program(lib):
+        x = lib.ones(2, 3)
+        out = [tuple(x.new_zeros(size=(2, 3)).shape), tuple(x.new_ones(size=[1]).shape),
+               tuple(x.new_empty(size=(2,)).shape), tuple(x.view(size=(3, 2)).shape),
+               tuple(lib.ones(1, 3).expand(size=(2, 3)).shape),
+               tuple(x.reshape(shape=(6,)).shape),
+               str(x.new_zeros(size=(2,), dtype=lib.float64).dtype).split(".")[1]]
+        for f in (lambda: x.new_zeros((2,), size=(3,)), lambda: x.new_zeros(size=2),
+                  lambda: x.view(size=6)):
+            out.append(_outcome(f)[0])
+        return out
+    mine, theirs = _both(program)
+    assert mine == theirs
