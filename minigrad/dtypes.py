@@ -221,7 +221,7 @@ def number_for(value, np_dtype, half_checked=False):
 
 # PyTorch's names of the scalar types: its kernels' dtype errors ("not implemented for
 # 'Long'") and its legacy tensor types ("torch.FloatTensor") spell a dtype with them
-_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
                  "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
                  "float64": "Double", "complex64": "ComplexFloat",
                  "complex128": "ComplexDouble"}
@@ -230,7 +230,7 @@ _SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Shor
 def scalar_type_name(np_dtype) -> str:
     """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'ComplexFloat' for complex64."""
     name = np.dtype(np_dtype).name
-    return _SCALAR_NAMES.get(name, name)
+    return SCALAR_NAMES.get(name, name)
 
 
 def legacy_type_name(np_dtype, cuda=False, module="torch") -> str:

@@ -113,16 +113,9 @@ def torch_sign(xp, x):
     return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind == "f" else s
 
 
-# PyTorch's names of the scalar types, as its kernels' dtype errors spell them
-_SCALAR_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-                "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-
-
-def scalar_type_name(np_dtype):
-    """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'Bool' for bool."""
-    name = np.dtype(np_dtype).name
-    return _SCALAR_TYPE.get(name, name)
+# PyTorch's names of the scalar types ('Long' for int64), as its kernels' dtype errors spell
+# them: kept in dtypes, named here for the ops that import their helpers from this module
+scalar_type_name = dtypes.scalar_type_name
 
 
 # the C++ names of the scalar types, as errors that print a kernel's element type spell them

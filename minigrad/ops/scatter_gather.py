@@ -215,9 +215,7 @@ class IndexAdd(Function):
 CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
              "int32": "int", "int16": "short int", "int8": "signed char",
              "uint8": "unsigned char", "bool": "bool"}
-SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+SCALAR_NAMES = dtypes.SCALAR_NAMES
 
 
 INDEX_DTYPES = ("int32", "int64")     # the index dtypes gather/scatter/index_* accept
