@@ -203,7 +203,9 @@ def _rnn(rng, kind):
         kw["proj_size"] = rng.choice([2, 0, -1, 4, 5])
     args = (_pick(rng, i, [0, -1, 2.0], 0.1), _pick(rng, h, [0, -1, 2.0, None], 0.1))
     shape = _mutate_shape(rng, [5, 2, i], channel_dim=2)
-    return Case(kind, args, kw, [_arr(rng, shape, _dtype(rng, 0.2))])
+    # dropout between stacked layers draws from each library's own generator
+    noisy = kw.get("dropout") == 0.5 and kw.get("num_layers") == 2
+    return Case(kind, args, kw, [_arr(rng, shape, _dtype(rng, 0.2))], random_out=noisy)
 
 
 def _cell(rng, kind):
@@ -744,7 +746,8 @@ GENERATORS.update({
 # wrong shapes or garbage values, a forward it accepts and a backward it refuses); minigrad keeps
 # its sensible behaviour.  OPEN: minigrad defects found by this fuzzer and not fixed yet (see the
 # report of the round that added this file); delete an entry once fixed.  Each entry is
-# (module names or None for any, a substring of the disagreement's text).
+# (module names or None for any, a substring of the disagreement's text, or a tuple of
+# substrings that must all occur).
 TORCH_BUGS = [
     (None, "unsupported operand type(s)"),               # torch's Python code on a bad argument
     (None, "has no len()"),
@@ -757,52 +760,68 @@ TORCH_BUGS = [
     (("MultiLabelMarginLoss",), "values differ"),         # empty batch: uninitialised memory
     (None, "leaf Variable"),                              # in-place dropout of a leaf in eval
     (("Embedding",), "index 0 is out of bounds for dimension 0 with size 0"),
+    # torch's ctc_loss backward returns the gradient with respect to the logits of a
+    # log_softmax (pytorch issue 52241), not with respect to log_probs
+    (("CTCLoss",), ("grad 0 values differ",)),
+    # huber_loss: the forward takes a target of another dtype, the backward refuses it
+    (("HuberLoss",), "Found dtype Float but expected Double"),
+    (("HuberLoss",), "Found dtype Long but expected Double"),
+    # an empty batch: torch's mean is read from uninitialised memory
+    (("MultiMarginLoss",), ("(0, 4)", "values differ")),
+    # include_last_offset with offsets[-1] short of the input: torch's bags then differ by mode
+    # (sum/mean end the last bag at the input's end when it is the only one, max always)
+    (("EmbeddingBag",), ("'include_last_offset': True", "values differ")),
+    # lp_pool2d/3d unpack a kernel_size of the wrong length in Python: a ValueError
+    (("LPPool2d", "LPPool3d"), "too many values to unpack"),
+    # an empty batch: torch repeats the affine weight by selecting its row 0 of nothing
+    (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), "select(): index 0 out of range"),
+    # a 0-wide kernel and a string padding on an empty batch: the same internal select error
+    (("Conv1d", "Conv2d", "Conv3d"), "select(): index 0 out of range"),
+    # an empty batch with a 0-d class target: torch's kernel reads the target's size(0)
+    (("CrossEntropyLoss", "NLLLoss"), ("(0, 4)", "torch IndexError: Dimension specified as 0")),
+    # an empty table: torch's error types differ from its usual IndexError for a bad index
+    (("Embedding",), "INDICES element is out of DATA bounds"),
+    (("Embedding",), "self indexing axis dim should be positive"),
+    # transposed convolutions: torch does not check dilation (harmless with a 1-wide kernel,
+    # an internal oneDNN failure otherwise); minigrad refuses dilation 0
+    (("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
+     ("dilation should be greater than zero", "but torch succeeded")),
+    # max_unpool1d/2d to an empty output: torch's forward checks no index, its backward does
+    (("MaxUnpool1d", "MaxUnpool2d"), ("torch raised RuntimeError: index", "is out of bounds")),
+    # ill-posed comparisons: p = -1 sums reciprocals (float32 cancellation); eps = -1 with a
+    # unit running variance divides by 0 (torch's fused formula gives nan, minigrad +-inf)
+    (("LPPool1d", "LPPool2d", "LPPool3d"), ("(*(-1,", "values differ")),
+    (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), ("'eps': -1.0", "values differ")),
 ]
 OPEN = [
-    (("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), "'eps': None"),
-    (None, "'reduction': None"), (None, "'reduction': 'avg'"), (None, "'reduction': 1"),
-    (("ConstantPad1d", "ConstantPad2d", "ConstantPad3d"), "must be float, not str"),
-    (("Conv1d", "Conv2d", "Conv3d"), "invalid combination of arguments"),
     (("Fold", "Unfold"), ""),
     (("FractionalMaxPool2d", "FractionalMaxPool3d"), ""),
-    (("HingeEmbeddingLoss",), "could not infer output dtype"),
-    (("L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss"), "dtype float64 vs float32"),
-    (("MultiLabelMarginLoss", "NLLLoss", "CrossEntropyLoss", "MultiMarginLoss"),
-     "expected scalar type Long"),
-    (("MultiMarginLoss",), "inconsistent weight size"),
-    (("Unflatten",), ""),
     (("Upsample",), ""),
     (("AdaptiveAvgPool3d", "AdaptiveMaxPool3d"), "Dimension out of range"),
-    (("EmbeddingBag",), "'mode'"),
-    (("AdaptiveAvgPool1d", "AdaptiveAvgPool2d"), "not implemented for 'Int' but torch succeeded"),
-    (("Bilinear",), "input dimensions do not match"),
-    (("CTCLoss",), "grad 0 values differ"),
-    (("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"), "must be tuple of ints"),
-    (("CosineSimilarity",), "argument 'dim'"),
-    (("Embedding", "Linear", "Bilinear"), "failed to unpack the object"),
-    (None, "Found dtype Float but expected Double"),
-    (("LPPool1d", "LPPool2d", "LPPool3d"), "(*(inf,"),
-    (("MultiLabelMarginLoss", "MultiMarginLoss"), "('int64', (0,"),
-    (("MultiLabelMarginLoss", "MultiMarginLoss"), "('bool', (0,"),
-    (("PReLU",), "Mismatch of parameter numbers"),
-    (("RNNCell",), "'nonlinearity': 'gelu'"),
-    (("RReLU",), "not implemented for 'Half'"),
-    (None, "is too small. Calculated output"),
-    (None, "smaller than kernel size"),
-    (("CTCLoss",), "values differ"),
-    (None, "Found dtype Long but expected Double"),
-    (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), "running_mean should contain"),
-    (("LPPool2d", "LPPool3d"), "too many values to unpack"),
-    (("MultiLabelMarginLoss",), "not implemented for 'Int'"),
-    (("MultiMarginLoss",), "(0, 4)"),
-    (("LocalResponseNorm",), "not implemented for 'Half'"),
     (("KLDivLoss",), "is not a valid value for reduction but torch succeeded"),
+    # an empty float16 batch with a float32 weight: torch's result is float32
+    (("MultiMarginLoss",), ("('float16', (0,", "dtype float16 vs float32")),
+    # found by this round's runs, not fixed yet (see its report)
+    (None, "failed to unpack the object"),          # constructors: float sizes with negative ones
+    (("Embedding",), "Padding_idx must be within num_embeddings"),
+    (("AvgPool1d", "AvgPool2d", "AvgPool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "LPPool1d",
+      "LPPool2d", "LPPool3d"),
+     ("must either be", "tensor has no dimensions")),  # tuple lengths before the rank
+    (("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
+     ("Output size is too small but torch succeeded",)),
+    (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), ("(0, 3", "but torch succeeded")),
+    (("MultiheadAttention",), "cannot be converted to type"),
+    (("RNN", "LSTM", "GRU"), "'num_layers': True"),
+    (("AdaptiveAvgPool3d",), ("Expected 4D or 5D tensor", "but torch succeeded")),  # size 1: a mean
+    # an empty batch with a string padding: torch's path skips its bias dtype check
+    (("Conv1d", "Conv2d", "Conv3d"), "bias type (float) should be the same but torch succeeded"),
 ]
 
 
 def _passed_over(case, text):
     for names, sub in TORCH_BUGS + OPEN:
-        if (names is None or case.name in names) and sub in text:
+        subs = sub if isinstance(sub, tuple) else (sub,)
+        if (names is None or case.name in names) and all(x in text for x in subs):
             return True
     return False
 
@@ -1044,6 +1063,81 @@ REGRESSIONS = [
     Case("GELU", (), {"approximate": None}, [_f(2, 3)]),
     Case("TripletMarginLoss", (), {}, [_f(4), _f(4), _f(2, 4)]),
     Case("CosineSimilarity", (), {"eps": -1.0}, [_f(2, 3), _f(2, 3)]),
+    # wrong values or dtypes
+    Case("CTCLoss", (), {}, [_f(6, 2, 5), np.array([[1, 2, 3], [2, 2, 1]]),
+                             np.array([0, 6], dtype="int32"), np.array([0, 3])]),   # no frames
+    Case("LPPool1d", (float("inf"), 2), {}, [_f(2, 3, 5, dtype="float64")]),
+    Case("LPPool2d", (float("-inf"), 2), {"ceil_mode": True}, [_f(2, 3, 5, 5, dtype="float64")]),
+    Case("LPPool1d", (1, 2), {}, [np.ones((2, 3, 4), dtype="int32")]),      # p is made float
+    Case("L1Loss", (), {}, [_f(dtype="float64"), _f(1, 3)]),                 # broadcast, then promote
+    Case("MSELoss", (), {"reduction": "none"}, [_f(1, 3), _f(dtype="float64")]),
+    Case("SmoothL1Loss", (), {}, [_f(dtype="float64"), _f(1, 3)]),
+    Case("SmoothL1Loss", (), {"beta": 0.0}, [np.ones((), dtype=bool), _f(2, 1)]),
+    Case("AdaptiveAvgPool1d", (0,), {}, [np.ones((2, 3, 4), dtype="int32")]),
+    Case("AdaptiveAvgPool2d", ((0, 2),), {}, [np.ones((2, 3, 4, 4), dtype=bool)]),
+    Case("AdaptiveAvgPool2d", (2,), {}, [np.ones((0, 3, 4, 4), dtype="int64")]),
+    Case("MarginRankingLoss", (), {"margin": 2}, [np.ones((2, 3), dtype="int64")] * 3),
+    Case("HingeEmbeddingLoss", (), {"reduction": "none", "margin": 2.7},
+         [np.array([-2, 0, 1, 3], dtype="int32"), np.array([-1.0, -1, -1, 1])]),
+    # (an empty batch of integers: the dtype is kept; torch's reduced values are uninitialised)
+    Case("MultiMarginLoss", (), {"reduction": "none"},
+         [np.ones((0, 4), dtype="int64"), np.zeros(0, dtype="int64")]),
+    Case("MultiLabelMarginLoss", (), {"reduction": "none"},
+         [np.ones((0, 4), dtype="int32"), np.zeros((0, 4), dtype="int64")]),
+    # missing refusals
+    Case("MultiMarginLoss", (), {}, [_f(3, 4), np.array([0, 1, 2], dtype="int32")]),
+    Case("MultiMarginLoss", (), {}, [_f(3, 4, dtype="float16"), np.array([0, 1, 2])]),
+    Case("MultiMarginLoss", (), {"weight": np.ones(4, dtype="float32")},
+         [_f(3, 4, dtype="float64"), np.array([0, 1, 2])]),
+    Case("MultiMarginLoss", (), {"weight": np.ones(3, dtype="float32")},
+         [_f(0, 4), np.zeros(0, dtype="int64")]),
+    Case("MultiMarginLoss", (), {}, [_f(3, 0), np.zeros(3, dtype="int64")]),
+    Case("MultiLabelMarginLoss", (), {}, [_f(3, 4), np.zeros((3, 4), dtype="float32")]),
+    Case("MultiLabelMarginLoss", (), {}, [np.ones((3, 4), dtype="int32"), np.zeros((3, 4), dtype="int64")]),
+    Case("NLLLoss", (), {}, [_f(3, 4, 2, 2), np.zeros((3, 2, 2), dtype="uint8")]),
+    Case("CrossEntropyLoss", (), {}, [_f(3, 4, 2), np.zeros((3, 2), dtype="uint8")]),
+    Case("HingeEmbeddingLoss", (), {}, [np.ones((2, 3), dtype="int64"), _f(2, 3)]),
+    Case("ReflectionPad1d", ((-1, -1),), {}, [_f(2, 3, 2)]),
+    Case("ReplicationPad2d", ((-1, -1, -1, -1),), {}, [_f(2, 3, 2, 2)]),
+    Case("ReplicationPad2d", ((0, 0, -1, -1),), {}, [_f(2, 3, 2, 4)]),          # one empty: fine
+    Case("ReflectionPad3d", ((-1, -1, -1, -1, -1, -1),), {}, [_f(2, 3, 2, 2, 2)]),
+    Case("AvgPool3d", (2,), {"stride": 2, "ceil_mode": True}, [_f(2, 3, 1, 1, 1)]),
+    Case("AvgPool3d", (2,), {"stride": 1, "padding": 1}, [_f(2, 3, 1, 2, 2)]),
+    Case("MaxUnpool3d", (2,), {"stride": 0}, [_f(2, 3, 2, 2, 2), np.zeros((2, 3, 2, 2, 2), dtype="int64")]),
+    Case("MaxUnpool2d", (2,), {"stride": 0, "padding": 1},              # an empty output
+         [_f(2, 3, 2, 2), np.full((2, 3, 2, 2), 14, dtype="int64")]),
+    Case("MaxUnpool1d", (2,), {"stride": 0, "padding": 1},
+         [np.ones((2, 3, 2), dtype="int32"), np.full((2, 3, 2), 3, dtype="int64")]),
+    Case("PReLU", (3,), {}, [_f(3)]),                        # a 1-d input has one channel
+    Case("PReLU", (3,), {}, [_f()]),
+    Case("RReLU", (), {}, [_f(2, 3, dtype="float16")], random_out=True),
+    Case("LocalResponseNorm", (2,), {}, [_f(2, 3, 4, 4, dtype="float16")]),
+    Case("LocalResponseNorm", (2.0,), {}, [np.ones((2, 3, 4, 4), dtype=bool)]),
+    Case("InstanceNorm1d", (4,), {"track_running_stats": True}, [_f(3, 5)]),
+    Case("InstanceNorm1d", (3,), {"track_running_stats": True}, [_f(2, 3)]),   # unbatched: C = 2
+    Case("EmbeddingBag", (6, 3), {"mode": "min", "include_last_offset": True},
+         [np.arange(5), np.array([0, 7])]),
+    Case("EmbeddingBag", (6, 3), {"mode": 3}, [_f(2, 3)]),
+    Case("EmbeddingBag", (6, 3), {}, [np.arange(5), np.array([0.0, 2.0], dtype="float32")]),
+    # check order
+    Case("CTCLoss", (), {"reduction": "avg", "blank": -1},
+         [_f(6, 2, 5), np.ones((2, 3), dtype="int64"), np.array([6, 6]), np.array([3, 3])]),
+    Case("HuberLoss", (), {"reduction": "avg", "delta": -1.0}, [_f(dtype="float64"), _f(1, 3, dtype="float64")]),
+    Case("SmoothL1Loss", (), {"reduction": "avg"}, [_f(2, 3, 2), np.ones((2, 1), dtype="int64")]),
+    Case("MultiLabelSoftMarginLoss", (), {"reduction": None}, [_f(3, 4), _f(3, 5)]),
+    Case("CrossEntropyLoss", (), {"reduction": None, "ignore_index": 0}, [_f(0, 4), _f(0, 4)]),
+    Case("BatchNorm1d", (3,), {"eps": None}, [_f(1, 3, 1)]),
+    Case("InstanceNorm1d", (3,), {"eps": None}, [np.ones((2, 3, 3), dtype="int32")]),
+    Case("ConstantPad1d", ((1,), "x"), {}, [_f(3, 4)]),
+    Case("Conv2d", (2, 2, 3), {"stride": 1.5}, [_f()]),
+    Case("ConvTranspose1d", (4, 4, 2), {"dilation": 2.0}, [_f(2, 2, 4, 5)]),
+    Case("CosineSimilarity", (), {"dim": 1.0}, [_f(2, 3, 4), _f(4, 3)]),
+    Case("Bilinear", (3, 4, 2), {}, [_f(2, 3), _f()]),
+    Case("RNNCell", (3, 4), {"nonlinearity": "gelu"}, [_f()]),
+    Case("Unflatten", (1.0, ()), {}, [_f(12)]),
+    Case("Upsample", (), {"size": 4, "scale_factor": 0, "mode": "bicubic"}, [_f(0, 3, 4, 5)]),
+    Case("NLLLoss", (), {}, [_f(4), np.zeros(5, dtype="int32")]),   # dtype before size
+    Case("Upsample", (), {"scale_factor": 0, "mode": "linear"}, [_f(2, 3, 4)]),
 ]
 
 

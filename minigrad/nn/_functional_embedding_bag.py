@@ -47,7 +47,6 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
                          f"not None, then it must have the same shape as the input "
                          f"({input.shape})")
     idx = backend.as_numpy(input._array)
-    check_index_dtype(idx.dtype, "embedding_bag")
     if input.ndim == 2:
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
@@ -63,15 +62,6 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
         if offsets.ndim != 1:
             raise ValueError("offsets has to be a 1D Tensor")
         starts = backend.as_numpy(offsets._array).astype(np.int64)
-        if len(starts) and starts[0] != 0:
-            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
-                               f"mini-batch has to start from position 0. However, got "
-                               f"{int(starts[0])}")
-        if len(starts) and starts[-1] > idx.size:
-            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
-                               f"{idx.size} but got offsets[-1] of {int(starts[-1])}")
-        if not include_last_offset:
-            starts = np.append(starts, idx.size)
     else:
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
                          f"{input.ndim}")
@@ -83,6 +73,19 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
                                   f"mode='{mode}'). Please open a feature request on GitHub.")
+    check_index_dtype(idx.dtype, "embedding_bag")     # PyTorch's kernel: after the mode
+    if input.ndim == 1:
+        check_index_dtype(offsets._array.dtype, "embedding_bag")
+    if input.ndim == 1:         # the offsets' values: PyTorch's kernel checks them, after the above
+        if len(starts) and starts[0] != 0:
+            raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
+                               f"mini-batch has to start from position 0. However, got "
+                               f"{int(starts[0])}")
+        if len(starts) and starts[-1] > idx.size:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
+                               f"{idx.size} but got offsets[-1] of {int(starts[-1])}")
+        if not include_last_offset:
+            starts = np.append(starts, idx.size)
     return idx.reshape(-1).astype(np.int64), starts, per_sample_weights
 
 

@@ -46,8 +46,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
                            f"lower={lower}, upper={upper})")
     if not training:
         return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
-    if input._array.dtype.kind != "f":
-        raise NotImplementedError(f'"rrelu_with_noise_cpu" not implemented for '
+    if input._array.dtype.name not in ("float32", "float64"):   # PyTorch has no float16 one
+        raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
     draw = default_generator.rng.uniform(lower, upper, size=tuple(input.shape))
 
@@ -95,16 +95,21 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
                          "dimensions)")
     if input.numel() == 0:
         return input
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        # (PyTorch's padding of the squares refuses it, before the pool sees the dtype)
+        raise TypeError(f"local_response_norm(): argument 'size' must be int, not "
+                        f"{type(size).__name__}")
     if not input.dtype.is_floating_point and input.dtype != int64:
         # the window mean is an average pool, which has no int32 / int16 / uint8 / bool kernel
         raise NotImplementedError(f"local_response_norm(): the window average is not "
                                   f"implemented for {input.dtype}")
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-        raise TypeError(f"local_response_norm(): argument 'size' must be int, not "
-                        f"{type(size).__name__}")
     if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
         window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
         raise RuntimeError(f"kernel size should be greater than zero, but got {window}")
+    if input.ndim > 3 and input._array.dtype.name == "float16":
+        # PyTorch's window mean of a 4-d or wider input is a 3-d average pool, which has no
+        # float16 kernel (the 2-d one, for 3-d inputs, has)
+        raise NotImplementedError("\"avg_pool3d_out_frame\" not implemented for 'Half'")
     channels = input.shape[1]
     sq = input * input
     # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)
@@ -207,7 +212,7 @@ def bilinear(input1, input2, weight, bias=None):
     if input1.dtype == bool_:
         raise NotImplementedError("bilinear(): not implemented for bool tensors")
     for name, t in (("input1", input1), ("input2", input2)):
-        if t.ndim == 0:
+        if t.ndim == 0 and input1.ndim == input2.ndim:   # (else the mismatch is reported)
             raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "

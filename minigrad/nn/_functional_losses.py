@@ -19,12 +19,13 @@ from ..autograd import no_grad
 from ..autograd.function import keep_for_backward
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, clamp, sub, where
+from ..ops.loss import broadcast_promoted
 from ..ops.reduce import amax
 from ..ops.writes import can_cast_inplace
 from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
                          result_dtype as _result_dtype, scalar_type_name as _scalar_type_name)
 from ..functional import broadcast_shapes, broadcast_tensors
-from ..dtypes import from_numpy_dtype
+from ..dtypes import from_numpy_dtype, number_for
 from ..tensor import Tensor
 
 __all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
@@ -85,11 +86,16 @@ def _xlogx(t):
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Elementwise 0.5 (x - y)^2 / beta where |x - y| < beta, else |x - y| - beta / 2;
     ``beta=0`` is the L1 loss."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce, reduction)
+    # PyTorch's order: the shapes broadcast, then the reduction is read, then its kernel checks
+    _warn_size(input, target)
+    broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    reduction = _legacy(None, None, reduction)
     no_complex_kernel("smooth_l1_cpu", input, target)
-    reduction = _legacy(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    _warn_size(input, target)
+    input, target = broadcast_promoted(input, target)
     if beta == 0:                          # PyTorch's l1_loss: a plain subtraction
         return _reduce((input - target).abs(), reduction)
     # the loss has the promoted dtype (float32 input, float64 target: float64)
@@ -105,10 +111,13 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Elementwise 0.5 (x - y)^2 where |x - y| < delta, else delta (|x - y| - delta / 2)
     (= delta * smooth_l1 with beta = delta); ``weight`` scales each element."""
+    # PyTorch's order: the shapes broadcast, then the reduction is read, then its kernel checks
+    _warn_size(input, target)
+    broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    reduction = _legacy(None, None, reduction)
     no_complex_kernel("huber_cpu", input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    _warn_size(input, target)
     # PyTorch writes the loss into a tensor like the input, computed in the promoted dtype:
     # float32 input, float64 target gives float32; an integer input with a floating target
     # cannot take the floating result
@@ -245,12 +254,14 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
                                 reduction="mean"):
     """Per sample, the mean over its C classes of the binary cross entropy of sigmoid(input)
     against 0/1 targets (optionally weighted per class): input (N, C) or (C,)."""
-    reduction = _legacy(size_average, reduce, reduction)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(size_average, reduce, reduction)
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
     loss = loss.sum(dim=input.ndim - 1) / input.shape[-1]
-    return _reduce(loss, reduction)
+    # PyTorch reads the reduction only now, after the loss is computed
+    return _reduce(loss, _legacy(None, None, reduction))
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
@@ -261,7 +272,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
                            f"dimension but got sizes: input1: {input1.shape}, input2: "
                            f"{input2.shape}, target: {target.shape} ")
-    return _reduce(clamp(-target * (input1 - input2) + margin, min=0), reduction)
+    # PyTorch's margin is a double: an integer pair gives a floating loss
+    return _reduce(clamp(-target * (input1 - input2) + float(margin), min=0), reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
@@ -269,8 +281,14 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """input where target == 1, max(0, margin - input) where target == -1 (input is
     usually a distance)."""
     reduction = _legacy(size_average, reduce, reduction)
-    hinge = where(target != 1, clamp(margin - input, min=0), 0.0)
-    same = where(target != -1, input, 0.0)
+    if isinstance(input, Tensor) and input._array.dtype.kind in "iu":
+        # PyTorch computes in the input's integer dtype, the margin truncated to it (so the
+        # loss stays integral, and its 'mean' is refused as an integer mean is)
+        margin, zero = int(number_for(float(margin), input._array.dtype)), 0
+    else:
+        zero = 0.0
+    hinge = where(target != 1, clamp(margin - input, min=0), zero)
+    same = where(target != -1, input, zero)
     return _reduce(hinge + same, reduction)
 
 
@@ -320,6 +338,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 # ----------------------------------------------------------------------------------------------
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
+    if isinstance(dim, bool) or not isinstance(dim, int) and not hasattr(dim, "__index__"):
+        # PyTorch's argument parser refuses it before any other check
+        raise TypeError(f"cosine_similarity(): argument 'dim' (position 3) must be int, not "
+                        f"{type(dim).__name__}")
     if isinstance(x1, Tensor) and isinstance(x2, Tensor):
         common = _result_dtype(x1, x2)
         if common.kind != "f":

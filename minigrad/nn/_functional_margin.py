@@ -14,7 +14,7 @@ from .. import backend
 from ..ops.movement import cat, stack
 from ..tensor import Tensor
 from ..ops.elementwise import relu, where
-from ..ops._util import not_implemented_for
+from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.reduce import logsumexp
 from ._functional_losses import _legacy, _reduce
 
@@ -26,6 +26,33 @@ _LOG_ZERO = -1e30
 
 def _as_array(x):
     return backend.as_numpy(x._array) if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _check_classes(x, input):
+    """The margin losses need at least one class (only the batch may be empty)."""
+    if x.shape[1] == 0:
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+
+
+def _margin_kernel_checks(kernel, x, target, reduction, weight=None):
+    """PyTorch's margin kernels take float32/float64 scores and int64 targets; an empty batch
+    runs no kernel, so nothing is checked and the (empty, or zero) loss keeps the input's dtype.
+    -> that loss for an empty batch of integer scores (nothing to differentiate), else None."""
+    if x._array.size == 0:
+        if x._array.dtype.kind == "f":
+            return None
+        xp = backend.xp_of(x._array)
+        return Tensor._wrap(xp.zeros((0,) if reduction == "none" else (), dtype=x._array.dtype))
+    if x._array.dtype.name not in ("float32", "float64"):
+        raise not_implemented_for(kernel, x._array.dtype)
+    tdt = target._array.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if tdt != np.int64:
+        raise RuntimeError(f"expected scalar type Long but found {scalar_type_name(tdt)}")
+    if weight is not None and weight._array.dtype != x._array.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(x._array.dtype)} but found "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    return None
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
@@ -47,11 +74,18 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
     x = input if batched else input.unsqueeze(0)
+    _check_classes(x, input)
     t = _as_array(target).reshape(-1).astype("int64")
     n, c = x.shape
     if t.shape[0] != n:
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
+    if weight is not None and (weight.ndim > 1 or weight.numel() != c):
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got "
+                           f"{list(weight.shape)}")
+    empty = _margin_kernel_checks("multi_margin_loss_cpu_kernel", x, target, reduction, weight)
+    if empty is not None:
+        return empty
     if t.size and (t.min() < 0 or t.max() >= c):
         raise RuntimeError("target out of range")
     xp = backend.xp_of(x._array)
@@ -82,12 +116,17 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
                            f"{list(input.shape)}")
     batched = input.ndim == 2
     x = input if batched else input.unsqueeze(0)
+    _check_classes(x, input)
     t = _as_array(target).reshape(x.shape).astype("int64")
     n, c = x.shape
     xp = backend.xp_of(x._array)
     listed = xp.cumprod(t >= 0, axis=1).astype(bool)          # before the first -1
     if xp.any(listed & (t >= c)):
-        raise RuntimeError("multilabel_margin_loss: target index out of range")
+        raise RuntimeError("argument #2 'target' is out of range")
+    empty = _margin_kernel_checks("multilabel_margin_loss_forward_out_frame", x, target,
+                                  reduction)
+    if empty is not None:
+        return empty
     safe = xp.where(listed, t, 0)
     is_target = xp.zeros((n, c), dtype=bool)
     rows = xp.broadcast_to(xp.arange(n)[:, None], (n, c))
@@ -142,6 +181,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     ``target_lengths``); ``input_lengths`` frames of each sample count.  Per sample
     -log sum over alignments; 'mean' divides each by its target length (at least 1) and
     averages; an impossible alignment gives inf (0 with ``zero_infinity``)."""
+    reduction = _legacy(None, None, reduction)      # PyTorch reads it before any check
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     steps, n, classes = lp.shape
@@ -182,6 +222,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     start[:, 0] = 0.0
     start[:, 1] = xp.where(tg_len > 0, 0.0, _LOG_ZERO) if width > 1 else 0.0
     alpha = emit[0] + Tensor._wrap(start) if steps else Tensor._wrap(start)
+    if steps and not in_len.all():
+        # a sample with no frames emits nothing: alpha stays at its start (p(empty) = 1)
+        alpha = where(Tensor._wrap((in_len > 0)[:, None]), alpha, Tensor._wrap(start))
     skip_t = Tensor._wrap(skip)
     for t in range(1, steps):
         one = cat([neg, alpha[:, :-1]], 1)                        # from s - 1

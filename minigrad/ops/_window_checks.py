@@ -219,8 +219,21 @@ def _sizes(values):
     return " x ".join(str(v) for v in values)
 
 
+def _check_int_elements(op, **args):
+    """PyTorch's argument parser refuses a non-int stride, padding, ... before the input's rank
+    is looked at (a padding string is for the caller to judge)."""
+    for name, value in args.items():
+        if isinstance(value, str):
+            continue
+        for v in tuple(value) if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found "
+                                f"element of type {type(v).__name__} ({name}={value!r})")
+
+
 def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     """Check a convolution's arguments (arrays) and normalise them; padding -> (l, r) pairs."""
+    _check_int_elements(op, stride=stride, padding=padding, dilation=dilation)
     _check_rank(op, nd, x, w)
     _check_weight_not_empty(nd, w, transposed=False, groups=groups)
     stride = int_tuple(stride, nd, "stride", op)
@@ -274,10 +287,12 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
 
 def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups, dilation):
     """Check a transposed convolution's arguments (arrays) and normalise them."""
-    _check_rank(op, nd, x, w)
-    _check_weight_not_empty(nd, w, transposed=True, groups=groups)
     if isinstance(padding, str):
         raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
+    _check_int_elements(op, stride=stride, padding=padding, output_padding=output_padding,
+                        dilation=dilation)
+    _check_rank(op, nd, x, w)
+    _check_weight_not_empty(nd, w, transposed=True, groups=groups)
     stride = int_tuple(stride, nd, "stride", op)
     padding = int_tuple(padding, nd, "padding", op)
     output_padding = int_tuple(output_padding, nd, "output_padding", op)
@@ -423,6 +438,11 @@ def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_
         if p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={p}, kernel_size={k} and dilation={d}")
+    size = x.shape[-nd:]
+    if op == "avg_pool3d" and any(n < k for n, k in zip(size, kernel)):
+        # PyTorch's 3-d average pool wants the input (padding aside) to hold a whole window
+        raise RuntimeError(f"input image (T: {size[0]} H: {size[1]} W: {size[2]}) smaller than "
+                           f"kernel size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]})")
     if any(p > k // 2 for k, p in zip(kernel, padding)):               # PyTorch checks both
         got = [f"pad{a} = {p}" for a, p in zip(letters[::-1], padding[::-1])]
         got += [f"k{a} = {k}" for a, k in zip(letters[::-1], kernel[::-1])]

@@ -397,12 +397,17 @@ def glu(input, dim=-1):
 
 def prelu(input, weight):
     """x for x > 0, w * x otherwise; ``weight`` has 1 element or one per channel (dim 1 of
-    the input, dim 0 of a 1-d input)."""
+    the input; an input of fewer than 2 dims has one channel, as PyTorch)."""
     n = weight.numel()
-    channels = 1 if input.ndim == 0 else input.shape[1] if input.ndim >= 2 else input.shape[0]
-    if weight.ndim > 1 or (n != 1 and n != channels):
+    if input.ndim == 0 and n != 1:
+        raise RuntimeError("Not allow zero-dim input tensor.")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if n != 1 and n != channels:
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                            f"parameter numbers = {n} and channel size = {channels}.")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                           f"ndim = {weight.ndim}")
     if input._array.dtype != weight._array.dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got "
                            f"{scalar_type_name(input._array.dtype)} and "
@@ -410,7 +415,7 @@ def prelu(input, weight):
     _floating_only(input, "prelu_cpu")
     if n != 1:
         shape = [1] * input.ndim
-        shape[1 if input.ndim >= 2 else 0] = n
+        shape[1] = n
         weight = reshape_to(weight, shape)
     elif weight.ndim == 1 and input.ndim == 0:
         weight = weight.reshape(())

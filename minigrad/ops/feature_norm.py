@@ -149,6 +149,16 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.ndim < 3 or use_input_stats and spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
+    if not isinstance(eps, numbers.Real):          # (a bool passes, as an int does)
+        raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
+                        f"{type(eps).__name__}")
+    # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic
+    # repeated N times, and checks their sizes so
+    n, c = input.shape[0], input.shape[1]
+    for label, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and stat.numel() != c:
+            raise RuntimeError(f"{label} should contain {n * c} elements not "
+                               f"{n * stat.numel()}")
     axes = tuple(range(2, input.ndim))
     # the running statistics may have any dtype (PyTorch copies the batch's into them)
     compute = _check_dtypes("batch_norm", input, weight, bias)

@@ -140,6 +140,8 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
             raise RuntimeError("elements in indices should be type int64")
         raise RuntimeError("elements in indices should be type int64 but got: "
                            f"{scalar_type_name(indices._array.dtype)}")
+    if nd == 3 and any(st <= 0 for st in s):     # (the 1-d and 2-d kernels take any stride)
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(s)}")
     spatial_in = tuple(input.shape[-nd:])
     default = tuple((n - 1) * st - 2 * pd + kk for n, st, pd, kk in zip(spatial_in, s, p, k))
     if output_size is None:
@@ -164,6 +166,9 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     m = 1
     for n in spatial_in:
         m *= n
+    flat = reshape_to(input, lead + (m,))
+    if plane == 0 and nd < 3:   # an empty output: PyTorch's 1-d/2-d kernel is not even run
+        return reshape_to(flat[..., :0], lead + size)
     # PyTorch's kernels: max_unpool2d (which 1-d uses too) and max_unpool3d, floating only;
     # they check the indices' values inside, after this
     if input._array.dtype.kind != "f":
@@ -173,7 +178,6 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                            f"{'x'.join(map(str, size))})")
-    flat = reshape_to(input, lead + (m,))
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
     return reshape_to(out, lead + size)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 
-from .. import _autocast_state, backend
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -267,6 +267,10 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
     _check_label_smoothing(label_smoothing)
+    if input.ndim == 1 and target.ndim <= 1 and target._array.dtype.name not in ("int64", "uint8"):
+        # a single sample: PyTorch reads the target's dtype before its size
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_type_name(target._array.dtype)}")
     _check_class_target_shape(input, target, name)
     if target._array.dtype.name not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
@@ -275,6 +279,10 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
         raise not_implemented_for(kernel, input._array.dtype)
+    if input.ndim > 2 and input._array.size and target._array.dtype.name != "int64":
+        # PyTorch's spatial kernel reads int64 targets only (its 1-d one takes uint8 too)
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{scalar_type_name(target._array.dtype)}")
     c = scores.shape[1]
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: expected target of integer class indices (int64), got "
@@ -333,6 +341,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     ``target`` holds class indices (N, ...) or class probabilities (same shape as input).
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)            # PyTorch reads it before any of its checks
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight = _autocast_widen(input, target, weight)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and \
@@ -401,6 +410,20 @@ def _weighted(errors, weight, input, reduction):
     return loss.sum() / weight.sum() if reduction == "mean" else loss.sum()
 
 
+def broadcast_promoted(input, target):
+    """input and target in the dtype PyTorch's pointwise losses compute in: it broadcasts the
+    two to one shape first, so a 0-d operand beside a dimensioned one promotes as a dimensioned
+    one (a 0-d float64 input with a float32 (3,) target gives float64, not float32)."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and \
+            (input.ndim == 0) != (target.ndim == 0) and \
+            input._array.dtype.kind != "b" and target._array.dtype.kind != "b":
+        # (a bool operand is left as it is, for the subtraction to refuse as PyTorch's does)
+        dtype = dtypes._promote(input._array.dtype, target._array.dtype)
+        return (input if input._array.dtype == dtype else cast(input, dtype),
+                target if target._array.dtype == dtype else cast(target, dtype))
+    return input, target
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean of (input - target)^2 (of weight * (input - target)^2 over the weights' sum)."""
     _warn_target_size(input, target)
@@ -408,6 +431,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if _autocast_state.active:             # autocast runs losses in float32
         input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "mse_loss")
+    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
+    input, target = broadcast_promoted(input, target)
     if weight is not None:
         diff = input - target
         return _weighted(diff * diff, weight, input, reduction)
@@ -427,6 +452,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     if _autocast_state.active:             # autocast runs losses in float32
         input, target = _autocast_widen(input, target)
     _check_same_shape(input, target, "l1_loss")
+    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
+    input, target = broadcast_promoted(input, target)
     if weight is not None:
         return _weighted((input - target).abs(), weight, input, reduction)
     return _reduce((input - target).abs(), reduction)

@@ -2,7 +2,7 @@
 
     y = (sum over the window of x^p) ^ (1/p)
 
-p = 1 is sum pooling, p = inf would be max pooling, p = 2 the Euclidean norm of the window.
+p = 1 is sum pooling, p = +-inf the largest (smallest) |x| of the window, p = 2 the Euclidean norm of the window.
 Composed of differentiable ops (an average pool of x^p, times the window size), so its
 gradients, to any order, come from theirs. Where the sum of x^p is negative (an odd p on
 negative inputs) the root is nan, and at a sum of 0 its gradient is inf times 0, nan: both
@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from ._util import prod as _prod
 from .elementwise import pow as _pow
-from .pool import avg_pool1d, avg_pool2d, avg_pool3d
+from .pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 def _lp_pool(avg_pool, nd, input, norm_type, kernel_size, stride, ceil_mode):
+    if isinstance(norm_type, (int, float)) and abs(norm_type) == float("inf"):
+        # the limit of the p-norm: x^p would over/underflow, so take the window's extreme |x|
+        max_pool = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}[nd]
+        if norm_type > 0:
+            return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else \
         (kernel_size,) * nd
     if stride is not None:

@@ -236,12 +236,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if momentum is None:        # the layers' cumulative average (momentum=None) is theirs only
         raise TypeError("batch_norm(): argument 'momentum' (position 7) must be float, not "
                         "NoneType")
-    if training and not eps > 0:
-        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
-    if eps < 0:
-        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     shape = tuple(input.shape)
-    if training:
+    if training:                # the batch's size first, then eps, as PyTorch
         if not shape:
             raise IndexError("tuple index out of range")       # PyTorch reads size[0]
         per_channel = shape[0]
@@ -250,6 +246,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if per_channel == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size {input.shape}")
+    if training and not eps > 0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if training:
         if (running_mean is None) != (running_var is None):
             raise ValueError("running_mean and running_var must either both be None or neither "
                              "be None")

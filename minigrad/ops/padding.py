@@ -18,7 +18,10 @@ fill value in the border: same structure, same derivatives.
 """
 from __future__ import annotations
 
+import numbers
+
 from .. import _memory_format as mf, backend
+from ..tensor import Tensor
 from ._util import not_implemented_for
 from .elementwise import add
 from .movement import clone
@@ -40,6 +43,24 @@ def _source_positions(xp, n, lo, hi, mode):
     # circular, as PyTorch: crop the negative sides first, then wrap within what is left
     start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
     return start + (xp.arange(-max(lo, 0), m + max(hi, 0)) % m)
+
+
+def _check_output_size(shape, pad, k, mode):
+    """PyTorch's reflection/replication kernels refuse a crop that leaves every padded
+    dimension empty (one of two or three may be)."""
+    ins = shape[-k:]
+    outs = [n + pad[2 * (k - 1 - j)] + pad[2 * (k - 1 - j) + 1] for j, n in enumerate(ins)]
+    if any(o >= 1 for o in outs):
+        return
+    names = "DHW"[3 - k:]
+    got = " ".join(f"{a}: {o}" for a, o in zip(names, outs))
+    if k == 1:
+        given = f"W: {ins[0]}"
+    elif k == 2:
+        given = f"H: {ins[0]}, W: {ins[1]}" + (" " if mode == "replicate" else "")
+    else:
+        given = f"D: {ins[0]} H: {ins[1]}, W: {ins[2]}"
+    raise RuntimeError(f"input ({given}) is too small. Calculated output {got}")
 
 
 def _check(input, pad, mode):
@@ -79,6 +100,8 @@ def _check(input, pad, mode):
         kept = n - max(-lo, 0) - max(-hi, 0)
         if mode == "circular" and (lo > kept or hi > kept):
             raise RuntimeError("Padding value causes wrapping around more than once.")
+    if mode != "circular":
+        _check_output_size(shape, pad, k, mode)
     if mode != "circular" and input._array.dtype.kind == "b":
         # PyTorch's reflection/replication kernels have no bool version (circular copies)
         raise not_implemented_for(f"{'reflection' if mode == 'reflect' else 'replication'}"
@@ -91,6 +114,11 @@ def pad(input, pad, mode="constant", value=None):
     ``pad`` lists (left, right) pairs starting from the LAST dimension: (1, 2) pads the last
     dim by 1 before and 2 after; (1, 1, 2, 2) also the one before it by 2 on each side.
     """
+    if value is not None and not isinstance(value, numbers.Real) and \
+            not (isinstance(value, Tensor) and value.ndim == 0):
+        # PyTorch's argument parser refuses it before looking at anything else
+        raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
+                        f"{type(value).__name__}")
     for i, p in enumerate(pad):
         if not hasattr(p, "__index__"):          # a float (or str) amount is refused
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "

@@ -24,6 +24,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
+from ._util import prod as _prod
 from ._window_checks import (adaptive_size, check_int_list_types, check_output_size_type,
                              pool_args, tensor_arrays)
 from .reduce import mean
@@ -311,7 +312,10 @@ class AdaptiveAvgPool(Function):
     def forward(self, x, *, out_size):
         self.size = x.shape[x.ndim - len(out_size):]
         self.save_for_backward(x)
-        return mf.channels_last_like(K.adaptive_mean(x, out_size), x, len(out_size))
+        y = K.adaptive_mean(x, out_size)
+        if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
+            y = y.astype(x.dtype)
+        return mf.channels_last_like(y, x, len(out_size))
 
     def backward(self, g):                                         # g: (..., *out)
         # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty
@@ -514,7 +518,8 @@ def adaptive_avg_pool1d(input, output_size):
     # PyTorch runs it as a 2-D pool over (.., 1, L), and its messages say so
     _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
                      list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
-    _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
+    if _prod(x.shape[:-1]) * size[0]:     # an empty result runs no kernel: any dtype passes
+        _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
     return AdaptiveAvgPool1d.apply(input, out_size=size)
 
 
@@ -532,7 +537,8 @@ def adaptive_avg_pool2d(input, output_size):
         return _global_mean(input, (-2, -1))
     size = adaptive_size("adaptive_avg_pool2d", 2, x, output_size)
     _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 2, x.ndim - 1))
-    _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
+    if _prod(x.shape[:-2]) * _prod(size):   # an empty result runs no kernel: any dtype passes
+        _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
     return AdaptiveAvgPool2d.apply(input, out_size=size)
 
 

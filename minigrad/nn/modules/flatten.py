@@ -33,6 +33,8 @@ class Unflatten(Module):
         self.unflattened_size = unflattened_size
 
     def forward(self, input):
+        if len(self.unflattened_size) == 0:     # PyTorch refuses it before reading dim
+            raise RuntimeError("unflatten: sizes must be non-empty")
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self):

@@ -246,7 +246,9 @@ class _LPPoolNd(Module):
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
     def forward(self, input):
-        return self._pool(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        # as PyTorch's modules, a float p: x ** 1.0 of an integer input is floating
+        return self._pool(input, float(self.norm_type), self.kernel_size, self.stride,
+                          self.ceil_mode)
 
 
 class LPPool1d(_LPPoolNd):

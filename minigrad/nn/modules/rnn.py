@@ -447,6 +447,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         if self.nonlinearity not in ("tanh", "relu"):
+            self._check(input, (hx,))        # PyTorch checks the ranks first
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         return self._run(input, hx, None, _rnn_step(self.nonlinearity))[0]
 

@@ -19,8 +19,12 @@ class Upsample(Module):
                  recompute_scale_factor=None):
         super().__init__()
         self.size = size
-        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) \
-            else (tuple(float(f) for f in scale_factor) if scale_factor else None)
+        # as PyTorch: a tuple's factors made floats, any other value float() of it when truthy,
+        # so a scale_factor of 0 counts as not given
+        if isinstance(scale_factor, tuple):
+            self.scale_factor = tuple(float(f) for f in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
         self.mode, self.align_corners = mode, align_corners
         self.recompute_scale_factor = recompute_scale_factor
 
