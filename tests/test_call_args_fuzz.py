@@ -18,7 +18,6 @@ file was written: mostly places where minigrad is more lenient than PyTorch's ar
 parser (an int keepdim where only some functions check it, a numpy index), and PyTorch
 oddities not copied (see the notes there). A disagreement outside it fails.
 """
-import itertools
 import math
 import random
 import warnings

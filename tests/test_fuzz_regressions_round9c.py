@@ -6,8 +6,6 @@ requires_grad) or the same exception type."""
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
 from torch_agreement import agree, grads  # noqa: E402
 

@@ -1000,7 +1000,6 @@ def make_case(seed, name=None):
     return GENERATORS[name](rng)
 
 
-FAST_SEEDS = range(1200)
 
 
 def test_generators_cover_shared_modules():
@@ -1008,11 +1007,12 @@ def test_generators_cover_shared_modules():
     assert not missing
 
 
-@pytest.mark.parametrize("chunk", range(6))
+@pytest.mark.parametrize("chunk", range(3))
 def test_module_args_fast(chunk):
+    """Twelve seeded cases of every class (the slow sweep below draws 10,000 more)."""
     for name in sorted(GENERATORS):
         for s in range(chunk * 4, chunk * 4 + 4):
-            compare(make_case(s * 7919 + hash(name) % 1000 if False else s + 1000 * len(name), name), s)
+            compare(make_case(s + 1000 * len(name), name), s)
 
 
 @pytest.mark.slow

@@ -288,6 +288,7 @@ def test_legacy_autograd_profiler_like_torch():
         assert prof.self_cpu_time_total > 0
         with lib.autograd.profiler.profile(enabled=False) as off:
             a * b
+        assert off is None                # a disabled profiler gives nothing to read, as torch's
     assert results[0] == results[1]
 
 

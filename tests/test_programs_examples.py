@@ -403,7 +403,7 @@ def examples_time_sequence_prediction(lib):
                 outputs += [output]
             return lib.cat(outputs, dim=1)
 
-    T, L, N = 20, 16, 6
+    T, L, N = 20, 10, 6
     x = np.empty((N, L), "int64")
     x[:] = np.array(range(L)) + np.random.RandomState(60).randint(-4 * T, 4 * T, N).reshape(N, 1)
     data = np.sin(x / 1.0 / T).astype("float64")
@@ -412,7 +412,7 @@ def examples_time_sequence_prediction(lib):
     test_input = lib.from_numpy(data[:2, :-1])
     seq = _load(lib, Sequence().double(), 61, 0.3)
     criterion = nn.MSELoss()
-    optimizer = lib.optim.LBFGS(seq.parameters(), lr=0.8, max_iter=5)
+    optimizer = lib.optim.LBFGS(seq.parameters(), lr=0.8, max_iter=3)
     losses = []
     for i in range(2):
         def closure():

@@ -1368,7 +1368,6 @@ def func_ntk(lib):
 @program
 def forward_ad_tutorial(lib):
     fwAD = lib.autograd.forward_ad
-    F = lib.nn.functional
     primal = lib.tensor(_rand(4, 4, seed=120))
     tangent = lib.tensor(_rand(4, 4, seed=121))
 
@@ -1482,7 +1481,7 @@ def module_hooks(lib):
         h.remove()
     res["after"] = model(x)
     acts = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, name=name: acts.__setitem__(name, o.detach()))
+    [m.register_forward_hook(lambda m, i, o, name=name: acts.__setitem__(name, o.detach()))
              for name, m in model.named_modules() if name]
     model(x)
     res["acts"] = acts

@@ -279,7 +279,7 @@ class profile:
 
     def __enter__(self):
         if not self.enabled:
-            return self
+            return None                  # PyTorch's: `with profile(enabled=False) as p` binds None
         if self.entered:
             raise RuntimeError("Profiler context manager is not reentrant")
         self.entered = True
