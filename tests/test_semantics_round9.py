@@ -235,3 +235,14 @@ def test_size_and_shape_keywords_of_methods():
         return out
     mine, theirs = _both(program)
     assert mine == theirs
+
+
+def test_unflatten_refuses_empty_sizes_before_reading_dim():
+    def program(lib):
+        return [_outcome(f) for f in (lambda: lib.ones(2, 12, 1).unflatten(-1, ()),
+                                      lambda: lib.ones(12).unflatten(5, ()),
+                                      lambda: lib.ones(12).unflatten(0, []),
+                                      lambda: lib.ones(12).unflatten(0, (3, -1)),
+                                      lambda: lib.unflatten(lib.ones(12), 0, (2, 6)))]
+    mine, theirs = _both(program)
+    assert mine == theirs

@@ -339,10 +339,13 @@ def unflatten(a, dim, sizes):
     """Split axis ``dim`` into ``sizes`` (one of them may be -1), which must multiply up to
     that axis's size -- checked on the axis itself, not on the whole tensor (an empty tensor
     would take any sizes)."""
-    d = normalize_dim(dim, check_tensor("unflatten", a).ndim)
+    check_tensor("unflatten", a)
     if not isinstance(sizes, (tuple, list)):     # one int is no list of sizes to PyTorch
         raise TypeError(f"unflatten(): argument 'sizes' (position 3) must be tuple of ints, not "
                         f"{python_type_name(sizes)}")
+    if not sizes:                                # checked before dim is read, as PyTorch
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    d = normalize_dim(dim, a.ndim)
     sizes, n = _shape_arg((sizes,)), a.shape[d]
     if sizes.count(-1) > 1:
         raise RuntimeError("unflatten got an unexpected error: only one dimension can be "
