@@ -79,6 +79,33 @@ def err(fn, *, quiet=False):
 
 
 # ----------------------------------------------------------------------------------------------
+# the same weights on both sides
+# ----------------------------------------------------------------------------------------------
+def load_seeded(lib, module, seed=0, scale=0.3):
+    """Give every floating entry of ``module``'s state dict seeded numpy values (scaled normal
+    draws), so that a layer built in each library starts from the same numbers."""
+    rng = np.random.RandomState(seed)
+    sd = {}
+    for k, v in module.state_dict().items():
+        if v.is_floating_point():
+            sd[k] = lib.tensor(rng.randn(*tuple(v.shape)) * scale, dtype=v.dtype)
+        else:
+            sd[k] = v
+    module.load_state_dict(sd)
+    return module
+
+
+def grads_of(module):
+    """{name: .grad} of the parameters that have one."""
+    return {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
+
+
+def params_of(module):
+    """{name: a detached copy} of the parameters."""
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+# ----------------------------------------------------------------------------------------------
 # registering programs
 # ----------------------------------------------------------------------------------------------
 def registry():

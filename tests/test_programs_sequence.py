@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from side_by_side import SideBySide, bare, dotted, err, registry  # noqa: E402
+from side_by_side import (  # noqa: E402
+    SideBySide, bare, dotted, err, grads_of as _grads, load_seeded as _load, registry)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -37,23 +38,6 @@ def _err(fn):
 
 def _rand(*shape, seed=0, scale=1.0):
     return np.random.RandomState(seed).randn(*shape) * scale
-
-
-def _load(lib, module, seed=0, scale=0.3, dtype=None):
-    """Give every floating entry of ``module``'s state dict seeded numpy values."""
-    rng = np.random.RandomState(seed)
-    sd = {}
-    for k, v in module.state_dict().items():
-        if v.is_floating_point():
-            sd[k] = lib.tensor(rng.randn(*tuple(v.shape)) * scale, dtype=v.dtype)
-        else:
-            sd[k] = v
-    module.load_state_dict(sd)
-    return module
-
-
-def _grads(module):
-    return {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
 
 
 # ----------------------------------------------------------------------------------------------
