@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import parallel
+
 __all__ = [
     "Device", "device", "cpu", "xp_of", "device_of", "array_module", "to_device", "as_numpy",
     "is_cuda_available", "cuda_device_count", "index_add", "matmul", "sliding_window_view",
@@ -206,11 +208,13 @@ def matmul(a, b):
     numpy has no BLAS kernel for float16: its float16 products loop in C, accumulating in
     float32, 100-300x slower than float32's GEMM. Converting both to float32, one GEMM, and
     rounding the result once gives the same accumulation precision (as PyTorch's CPU float16
-    products) at float32's speed. Other dtypes, and cupy arrays, go to ``xp.matmul`` as they
-    are.
+    products) at float32's speed. Two large float matrices are cut over minigrad's threads
+    (``parallel.matmul``); other operands, and cupy arrays, go to ``xp.matmul`` as they are.
     """
     if isinstance(a, np.ndarray) and a.dtype == np.float16 and b.dtype == np.float16:
-        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+        return parallel.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+    if isinstance(a, np.ndarray):
+        return parallel.matmul(a, b)           # large float matrices: in parts over threads
     return xp_of(a).matmul(a, b)
 
 

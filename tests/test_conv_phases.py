@@ -138,7 +138,8 @@ def test_a_resnet_downsampling_layer_by_phases_matches_torch(monkeypatch):
               ((2, 32, 64, 64), (64, 32, 3, 3), (64,))]
     _compare(lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
              lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1), arrays, np.float32)
-    assert calls == [1]
+    # once, or once per part when the batch is split over the threads
+    assert 1 <= len(calls) <= 2
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -133,11 +133,13 @@ def test_run_split_raises_a_pieces_error_and_does_not_nest(threads):
 
 def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     """A shifted-GEMM convolution, batch norm (training), relu and a max-pool, forward and
-    backward, large enough to be split, give the same numbers on one thread and on four,
-    and agree with torch."""
+    backward, large enough to be split, give the same numbers on one thread and on four (up
+    to rounding: on four the convolution's batch is cut in parts, and the weight gradient
+    is a sum of the parts' sums), and agree with torch. In float64: in float32 a rounding
+    difference can move a max-pool's gradient to the other of two nearly equal values."""
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((8, 32, 64, 64)).astype(np.float32)
-    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((8, 32, 64, 64))
+    w = rng.standard_normal((32, 32, 3, 3))
     results, workers = [], set()
     run_piece = parallel._run_piece
 
@@ -146,8 +148,6 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
         return run_piece(fn, a, b)
     monkeypatch.setattr(parallel, "_run_piece", watched)
     for n in (1, 4):
-        # minigrad's own passes only: numpy's BLAS keeps its threads (a matrix product may
-        # round differently on another number of threads)
         monkeypatch.setattr(parallel, "_threads", n)
         xt, wt = minigrad.tensor(x, requires_grad=True), minigrad.tensor(w, requires_grad=True)
         y = F.max_pool2d(F.relu(F.batch_norm(F.conv2d(xt, wt, padding=1), None, None,
@@ -156,14 +156,11 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
         results.append([t.numpy() for t in (y.detach(), xt.grad, wt.grad)])
     assert any(name.startswith("minigrad-") for name in workers)     # it was split
     for one, four in zip(*results):
-        np.testing.assert_array_equal(one, four)
-    # and the split result is torch's. In float64: in float32 the two libraries' products
-    # round differently, and where two values of a pooling window are nearly equal the
-    # max-pool's gradient then goes to the other one (0.04% of x's gradient on one machine)
-    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+        np.testing.assert_allclose(one, four, rtol=1e-12, atol=1e-14 * float(np.abs(one).max()))
+    # and the split result is torch's
     mine, theirs = [], []
     for lib, fn in ((minigrad, F), (torch, TF)):
-        xt, wt = lib.tensor(x64, requires_grad=True), lib.tensor(w64, requires_grad=True)
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
         y = fn.max_pool2d(fn.relu(fn.batch_norm(fn.conv2d(xt, wt, padding=1), None, None,
                                                 training=True)), 2)
         (y * y).sum().backward()
@@ -209,3 +206,129 @@ def test_non_finite_values_reach_only_what_torch_reaches(where):
             w[1, 2, 0, -1] = np.inf
         _compare(lambda a, b: F.conv2d(a, b, **kw), lambda a, b: TF.conv2d(a, b, **kw), [x, w],
                  np.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# A convolution's batch in parts over the threads (parallel.over_batch)
+# ----------------------------------------------------------------------------------------------
+SPLIT_CASES = PATH_CASES + [
+    (2, (5, 6, 9, 9), (4, 6, 3, 3), dict(stride=2, padding=1)),          # im2col / phases
+    (2, (7, 4, 6, 6), (6, 2, 3, 3), dict(padding=1, groups=2)),          # grouped: im2col
+    (2, (9, 3, 5, 5), (4, 3, 3, 3), {}),                                 # batch last
+    (1, (5, 4, 17), (6, 4, 3), dict(stride=3, dilation=2, padding=2)),
+    (3, (3, 2, 4, 5, 4), (3, 2, 2, 3, 2), dict(stride=(2, 1, 1), padding=1)),
+]
+
+
+@pytest.fixture
+def split_everything(monkeypatch, threads):
+    """Every convolution's batch is cut over three threads, and the parts are counted."""
+    from minigrad.ops import conv_kernels
+    monkeypatch.setattr(conv_kernels, "_SPLIT_MIN_MACS", 0)
+    parallel.set_num_threads(3)
+    runs = []
+    over_batch = parallel.over_batch
+
+    def counted(fn, n, worth=True):
+        done = over_batch(fn, n, worth)
+        runs.append(done)
+        return done
+    monkeypatch.setattr(parallel, "over_batch", counted)
+    return runs
+
+
+@pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
+@pytest.mark.parametrize("fast", [False, True], ids=["default-paths", "shifted-paths"])
+@pytest.mark.parametrize("nd, xs, ws, kw", SPLIT_CASES)
+def test_a_batch_in_parts_gives_torchs_convolution(monkeypatch, split_everything, fast, nd,
+                                                   xs, ws, kw):
+    """forward, both gradients and the second derivatives (the transposed convolution and
+    the weight gradient, which share their columns), batch cut in parts (some of one image),
+    against torch in float64."""
+    if fast:
+        _force_fast_paths(monkeypatch, 1 << 30)
+    rng = np.random.default_rng(sum(xs) + len(kw))
+    arrays = [rng.standard_normal(s) for s in (xs, ws, ws[:1])]
+    name = f"conv{nd}d"
+    _compare(lambda x, w, b: getattr(F, name)(x, w, b, **kw),
+             lambda x, w, b: getattr(TF, name)(x, w, b, **kw), arrays, np.float64)
+    assert True in split_everything                          # the batch was cut
+    split_everything.clear()
+    # second order: d/d(x, w) of <grad_x, v> + <grad_w, u>
+    results = []
+    for lib, fn in ((minigrad, F), (torch, TF)):
+        x, w = (lib.tensor(a, requires_grad=True) for a in arrays[:2])
+        y = getattr(fn, name)(x, w, **kw)
+        gx, gw = lib.autograd.grad((y * y).sum(), (x, w), create_graph=True)
+        ((gx * lib.tensor(arrays[0])).sum() + (gw * lib.tensor(arrays[1])).sum()).backward()
+        results.append([t.detach().numpy() for t in (gx, gw, x.grad, w.grad)])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-8)
+    assert True in split_everything
+
+
+@pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
+def test_over_batch_holds_the_blas_to_one_thread_and_gives_it_back(threads):
+    import threadpoolctl
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    parallel.set_num_threads(2)
+    before = [lib.get_num_threads() for lib in blas.lib_controllers]
+    seen, inner = [], []
+
+    def part(a, b):
+        seen.append((a, b, [lib.get_num_threads() for lib in blas.lib_controllers]))
+        inner.append(parallel.over_batch(lambda c, d: None, 4))    # nested: not split again
+    assert parallel.over_batch(part, 5)
+    assert sorted(a for a, b, _ in seen) == [0, 3] and sorted(b for _, b, _ in seen) == [3, 5]
+    assert all(counts == [1] * len(before) for _, _, counts in seen)
+    assert inner == [False, False]
+    assert [lib.get_num_threads() for lib in blas.lib_controllers] == before
+
+    def failing(a, b):
+        raise ValueError(f"part {a}")
+    with pytest.raises(ValueError, match="part"):
+        parallel.over_batch(failing, 4)
+    assert [lib.get_num_threads() for lib in blas.lib_controllers] == before
+    # not worth it, one item, one thread: nothing runs, the caller does the work
+    assert not parallel.over_batch(part, 4, worth=False)
+    assert not parallel.over_batch(part, 1)
+    parallel.set_num_threads(1)
+    assert not parallel.over_batch(part, 4)
+    assert len(seen) == 2
+
+
+def test_without_control_of_the_blas_the_batch_is_not_cut(monkeypatch, threads):
+    """No threadpoolctl (or a BLAS limited per thread): the kernels run whole, as before."""
+    monkeypatch.setattr(parallel, "_blas_libs", False)
+    parallel.set_num_threads(2)
+    assert not parallel.over_batch(lambda a, b: None, 8)
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in ((4, 8, 16, 16), (8, 8, 3, 3))]
+    _compare(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1),
+             arrays, np.float64)
+
+
+@pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
+@pytest.mark.parametrize("M, K, N", [(64, 800, 500), (500, 64, 800), (7, 300, 3), (301, 97, 5),
+                                     (0, 5, 3), (4, 0, 6)])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads, M, K, N, layout):
+    """parallel.matmul cuts the columns (N >= M) or the rows over three threads; any layout of
+    the operands (a Linear's weight arrives transposed) gives numpy's product."""
+    monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
+    parallel.set_num_threads(3)
+    rng = np.random.default_rng(M + K + N)
+    for dtype in (np.float64, np.float32):
+        a = rng.standard_normal((M, 2 * K) if layout == "strided" else (M, K)).astype(dtype)
+        b = rng.standard_normal((K, N)).astype(dtype)
+        if layout == "strided":
+            a = a[:, ::2]
+        elif layout == "F":
+            a, b = np.asfortranarray(a), np.asfortranarray(b)
+        got = parallel.matmul(a, b)
+        assert got.dtype == dtype and got.shape == (M, N)
+        eps = np.finfo(dtype).eps * 8 * max(K, 1)          # the rounding of K products
+        np.testing.assert_allclose(got, a @ b, rtol=eps, atol=eps * np.sqrt(max(K, 1)))
+    # and through the autograd ops, against torch
+    x, w = rng.standard_normal((max(M, 1), K or 1)), rng.standard_normal((N or 1, K or 1))
+    _compare(lambda x, w: F.linear(x, w), lambda x, w: TF.linear(x, w), [x, w], np.float64)

@@ -5,7 +5,7 @@ grouped and depthwise convolutions, small planes and shallow inputs (``conv_kern
     im2col(x, geom)                 x (N, C, *S) -> cols (G, C/G * prod(k), N * prod(L))
     col2im(cols, out, ...)          cols (C, *k, N, *L) added into out (N, C, *Sp)
     conv_transpose_t(g_t, w, ...)   w^T @ g, then col2im: the input gradient, padded
-    input_grad_batch_last(g, w, g)  the same with the batch axis last (many small planes)
+    input_grad_batch_last(g, w, geom, gx)   the same, batch axis last (many small planes)
     crop_into(y, kept, bias)        y = kept (+ bias), the channels over the threads
 """
 from __future__ import annotations
@@ -188,11 +188,11 @@ def crop_into(y, kept, bias):
     run_split(crop, y.shape[1], 2 * y.nbytes, xp)
 
 
-def input_grad_batch_last(g, w, geom):
+def input_grad_batch_last(g, w, geom, gx):
     """input_grad's im2col path with the batch axis last, for many images of small planes
     (LeNet's 64 images of 8x8 outputs): col2im's slice-adds then run over rows of
     (outputs per row) x N numbers, not of a few outputs each (1.6x faster there), for two
-    small transposes. g (N, O, *L), w (O, C/G, *k) -> gx (N, C, *S)."""
+    small transposes. g (N, O, *L), w (O, C/G, *k) -> written into gx (N, C, *S)."""
     xp = backend.xp_of(g)
     N, O, G = g.shape[0], w.shape[0], geom.groups
     C, nd = w.shape[1] * G, len(geom.kernel)
@@ -212,6 +212,4 @@ def input_grad_batch_last(g, w, geom):
     run_split(add, C, 2 * gcols.nbytes, xp)
     inner = out[(slice(None),) + tuple(slice(l, l + n) for n, (l, _) in
                                        zip(geom.in_size, geom.padding))]      # (C, *S, N)
-    gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
     crop_into(gx, inner.transpose(nd + 1, 0, *range(1, nd + 1)), None)
-    return gx

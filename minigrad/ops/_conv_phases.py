@@ -17,7 +17,7 @@ gx[..., r::s]. That replaces im2col's matrix of k^d / s^d times g's size with pr
 read once, and col2im's adds at stride s with one write per pixel.
 
     split(geom)                 the phases: which taps, which pixels, the stride-1 geometry
-    input_grad(g, w, geom, ps)  gx, phase by phase
+    input_grad(g, w, geom, ps, gx)   gx, phase by phase, written into gx
 
 (The forward and the weight gradient split the same way, into phases whose products are
 only C deep and must then be summed: measured on the ResNet step's strided layers, no
@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 from typing import NamedTuple
 
-from .. import backend
 from . import _conv_shift as _shift
 from ._util import prod as _prod
 
@@ -82,17 +81,15 @@ def covers(phases, geom):
     return sum(_prod(p.geom.in_size) for p in phases) == _prod(geom.in_size)
 
 
-def input_grad(g, w, geom, phases):
-    """gx (N, C, *S) of a strided convolution, phase by phase: g (N, O, *L), w (O, C, *k).
+def input_grad(g, w, geom, phases, gx):
+    """gx (N, C, *S) of a strided convolution, phase by phase: g (N, O, *L), w (O, C, *k);
+    written into ``gx``.
 
     gx[..., pixels] = the transposed stride-1 convolution of g with w[..., taps], which is
     the shifted-GEMM convolution of g with those taps flipped (``_conv_shift.adjoint_pads``
     says the padding; the caller checked that it is never negative)."""
-    xp = backend.xp_of(g)
-    N, C = g.shape[0], w.shape[1]
-    shape = (N, C) + tuple(geom.in_size)
-    gx = xp.empty(shape, dtype=g.dtype) if covers(phases, geom) else \
-        xp.zeros(shape, dtype=g.dtype)
+    if not covers(phases, geom):
+        gx.fill(0)                      # pixels that no phase writes
     every = (slice(None), slice(None))
     for phase in phases:
         sub = phase.geom

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from . import _conv_im2col as _cols, _conv_phases as _phases, _conv_shift as _shift
 from ._util import prod as _prod
 from ._workspace import workspace as _workspace
@@ -145,39 +145,85 @@ def _single(*arrays):
     return [None if a is None else a.astype(np.float32) for a in arrays]
 
 
+# A batch is split over the threads, a whole kernel per thread (``parallel.over_batch``), from
+# about this many multiply-adds on: below, handing a part to another thread (tens of
+# microseconds) costs about what the part saves
+_SPLIT_MIN_MACS = 1 << 21
+
+
+def _worth_splitting(N, O, C, geom):
+    return N * O * C // geom.groups * _prod(geom.kernel) * _prod(geom.out_size) >= \
+        _SPLIT_MIN_MACS
+
+
+def _part_columns(cols, n0, n1, per_image):
+    """The columns of images n0..n1 in ``cols``: a view of the (G, C/G*K, N*L) matrix, or
+    the part's own matrix when a batch split made one per part (``PartColumns``)."""
+    if cols is None:
+        return None
+    if isinstance(cols, PartColumns):
+        return cols.get((n0, n1))
+    return cols[:, :, n0 * per_image:n1 * per_image]
+
+
+class PartColumns(dict):
+    """The im2col matrices of a batch computed in parts: {(n0, n1): columns of images n0..n1}.
+    ``weight_grad`` uses a part's matrix when it splits the batch the same way."""
+
+
 def forward(x, w, b, geom, cols=None):
     """y = x (*) w + b: x (N, C, *S), w (O, C/G, *k), b (O,) or None -> (y (N, O, *L), cols).
 
     ``cols``: x's im2col matrix when the caller has it already. The returned ``cols`` (None
     when nothing worth keeping was made) can be handed to ``weight_grad`` with the same x.
+    With several threads a large batch is cut into parts, one per thread, each computed
+    whole on its own thread (``parallel.over_batch``).
     """
     if _half(x):
         return forward(*_single(x, w, b), geom)[0].astype(np.float16), None
     xp = backend.xp_of(x)
-    N, O, G = x.shape[0], w.shape[0], geom.groups
+    N, C, O = x.shape[0], x.shape[1], w.shape[0]
     nd = len(geom.kernel)
-    if N == 0 or _prod(geom.out_size) == 0 or x.shape[1] == 0:
+    if N == 0 or _prod(geom.out_size) == 0 or C == 0:
         y = xp.zeros((N, O) + tuple(geom.out_size), dtype=x.dtype)
         return (y if b is None else y + b.reshape((-1,) + (1,) * nd)), None
+    y = xp.empty((N, O) + tuple(geom.out_size), dtype=x.dtype)
+    kept, per_image = PartColumns(), _prod(geom.out_size)
+
+    def part(n0, n1):
+        kept[n0, n1] = _forward(x[n0:n1], w, b, geom, _part_columns(cols, n0, n1, per_image),
+                                y[n0:n1])
+    if xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom)):
+        return y, (kept if any(c is not None for c in kept.values()) else None)
+    return y, _forward(x, w, b, geom, cols, y)
+
+
+def _forward(x, w, b, geom, cols, y):
+    """forward's work for x (n, C, *S), written into y (n, O, *L); -> the im2col matrix or
+    None."""
+    xp = backend.xp_of(x)
+    N, O, G = x.shape[0], w.shape[0], geom.groups
     how = path(geom, x.shape[1])
     if how == "gemm":
-        y = xp.matmul(w.reshape(O, -1), _pick(x, geom))          # (O, C) @ (N, C, L)
+        out = y.reshape(N, O, -1)
+        xp.matmul(w.reshape(O, -1), _pick(x, geom), out=out)      # (O, C) @ (N, C, L)
         if b is not None:
-            y += b.reshape(-1, 1)
-        return y.reshape((N, O) + tuple(geom.out_size)), None
+            out += b.reshape(-1, 1)
+        return None
     if how == "shift":
-        return _shift.shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b), None
+        _shift.shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b, out=y)
+        return None
     if cols is None:
         cols = columns(x, geom)
     y_t = _workspace("im2col-y", (G, O // G, cols.shape[-1]), x.dtype, xp)
     xp.matmul(w.reshape(G, O // G, -1), cols, out=y_t)              # (G, O/G, N*L)
-    y = xp.empty((N, O) + tuple(geom.out_size), dtype=x.dtype)
     _cols.crop_into(y, y_t.reshape((O, N) + tuple(geom.out_size)).swapaxes(0, 1), b)
-    return y, cols
+    return cols
 
 
 def input_grad(g, w, geom):
-    """The transposed convolution: g (N, O, *L), w (O, C/G, *k) -> gx (N, C, *S)."""
+    """The transposed convolution: g (N, O, *L), w (O, C/G, *k) -> gx (N, C, *S). A large
+    batch in parts over the threads, as ``forward``."""
     if _half(g):
         return input_grad(*_single(g, w), geom).astype(np.float16)
     xp = backend.xp_of(g)
@@ -185,16 +231,31 @@ def input_grad(g, w, geom):
     C = w.shape[1] * G
     if g.size == 0 or w.size == 0:
         return xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
+    gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
+
+    def part(n0, n1):
+        _input_grad(g[n0:n1], w, geom, gx[n0:n1])
+    if not (xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom))):
+        _input_grad(g, w, geom, gx)
+    return gx
+
+
+def _input_grad(g, w, geom, gx):
+    """input_grad's work for g (n, O, *L), written into gx (n, C, *S)."""
+    xp = backend.xp_of(g)
+    N, O, G = g.shape[0], w.shape[0], geom.groups
+    C = w.shape[1] * G
     how = path(geom, O)                     # the adjoint convolution reads O channels
     if how == "gemm":
-        gx_sub = xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1))    # (C, O) @ (N, O, L)
         if tuple(geom.out_size) == tuple(geom.in_size):
-            return gx_sub.reshape((N, C) + tuple(geom.in_size))
-        gx = xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
+            xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1), out=gx.reshape(N, C, -1))
+            return
+        gx.fill(0)
         gx[(slice(None), slice(None)) + tuple(slice(0, s * (m - 1) + 1, s) for s, m in
                                               zip(geom.stride, geom.out_size))] = \
-            gx_sub.reshape((N, C) + tuple(geom.out_size))
-        return gx
+            xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1)).reshape(     # (C, O) @ (N, O, L)
+                (N, C) + tuple(geom.out_size))
+        return
     # the shifted GEMMs (and the phases, made of them) multiply w by the zeros that extend g
     # past its edges: an inf or NaN in w would turn them into NaNs where no window reads g,
     # so such a w takes im2col, whose products are all real ones (w is small: a cheap check)
@@ -202,13 +263,16 @@ def input_grad(g, w, geom):
         bool(xp.isfinite(w.sum()))
     pads = _shift.adjoint_pads(geom) if how == "shift" and finite_w else None
     if pads is not None:
-        return _shift.shift_conv(g, _shift.flipped(w), pads, geom.dilation, geom.in_size)
+        _shift.shift_conv(g, _shift.flipped(w), pads, geom.dilation, geom.in_size, out=gx)
+        return
     phases = by_phases(geom, C, O) if finite_w else None
     if phases:
-        return _phases.input_grad(g, w, geom, phases)
+        _phases.input_grad(g, w, geom, phases, gx)
+        return
     if N >= 4 * geom.out_size[-1] and \
             C * _prod(geom.kernel) * _prod(geom.out_size) * N * g.itemsize <= _cols.FRESH_MAP_BYTES:
-        return _cols.input_grad_batch_last(g, w, geom)
+        _cols.input_grad_batch_last(g, w, geom, gx)
+        return
     # wide columns (see _cols.col2im) along a stride-1 last axis, unless they would more than
     # double the product, or w holds an inf or NaN (which the zero columns would turn into
     # NaNs where no window reads)
@@ -219,25 +283,43 @@ def input_grad(g, w, geom):
         out_size = out_size[:-1] + (Wp,)
     g_t = _cols.channels_first(g, Wp if wide else None).reshape(G, O // G, -1)   # (G, O/G, N*L)
     gx_pad = _cols.conv_transpose_t(g_t, w, geom.stride, geom.dilation, geom.padded, out_size,
-                               G, N, wide)                         # (N, C, *Sp), scratch
-    gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
+                                    G, N, wide)                    # (N, C, *Sp), scratch
     _cols.crop_into(gx, gx_pad[(slice(None), slice(None)) + tuple(
         slice(l, l + n) for n, (l, _) in zip(geom.in_size, geom.padding))], None)
-    return gx
 
 
 def weight_grad(x, g, geom, cols=None):
     """The gradient of <g, x (*) w> in w: x (N, C, *S), g (N, O, *L) -> gw (O, C/G, *k).
 
     gw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW]
+
+    A large batch in parts over the threads, as ``forward``: each part's sum over its images,
+    then the parts' sums added.
     """
     if _half(x):
         return weight_grad(*_single(x, g), geom).astype(np.float16)
     xp = backend.xp_of(x)
     N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
-    shape = (O, C // G) + tuple(geom.kernel)
     if N == 0 or g.size == 0 or x.size == 0:
-        return xp.zeros(shape, dtype=x.dtype)
+        return xp.zeros((O, C // G) + tuple(geom.kernel), dtype=x.dtype)
+    sums, per_image = {}, _prod(geom.out_size)
+
+    def part(n0, n1):
+        sums[n0] = _weight_grad(x[n0:n1], g[n0:n1], geom,
+                                _part_columns(cols, n0, n1, per_image))
+    if xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom)):
+        parts = [sums[n0] for n0 in sorted(sums)]
+        for other in parts[1:]:
+            parts[0] += other
+        return parts[0]
+    return _weight_grad(x, g, geom, None if isinstance(cols, PartColumns) else cols)
+
+
+def _weight_grad(x, g, geom, cols):
+    """weight_grad's work for one part of the batch (or all of it)."""
+    xp = backend.xp_of(x)
+    N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
+    shape = (O, C // G) + tuple(geom.kernel)
     how = path(geom, C)
     if how == "gemm":
         # sum over images of g[n] (O, L) @ x[n]^T (L, C)
