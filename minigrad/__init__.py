@@ -40,7 +40,8 @@ from .creation import (  # noqa: F401
     sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
 from .ops.elementwise import (  # noqa: F401
     add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
-    relu, clamp, clamp_min, clamp_max, maximum, minimum, where, square, remainder)
+    relu, clamp, clamp_min, clamp_max, maximum, minimum, square, remainder)
+from .ops.elementwise import where_checked as where  # noqa: F401  (no numpy masks, as torch)
 from .ops.compare import (  # noqa: F401
     sign, floor, ceil, round, isnan, isinf, isfinite, eq, ne, lt, le, gt, ge, logical_and,
     logical_or, logical_not)
@@ -60,19 +61,7 @@ from .ops.inplace import zero_, resize_as_  # noqa: F401
 from .ops.matmul import mm, bmm, mv  # noqa: F401
 
 from .version import __version__  # noqa: E402,F401  (one place: minigrad/version.py)
-
-
-def is_floating_point(t) -> "bool":
-    return t.is_floating_point()
-
-
-def numel(t) -> "int":
-    return t.numel()
-
-
-def broadcast_to(t, shape):
-    return t.expand(*shape)
-
+from .ops.tensor_predicates import broadcast_to, is_floating_point, numel  # noqa: E402,F401
 
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (vjp, hessian...)
 from . import nn, optim, utils  # noqa: E402,F401

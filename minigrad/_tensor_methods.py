@@ -33,6 +33,7 @@ from .ops import inplace_pointwise as INP, inplace_views as IV, tensor_predicate
 from .ops import lu as LU, householder_qr as HQR
 from .ops import sampling_round8 as SR8
 from .ops._util import scalar_type_name
+from ._type_names import python_type_name
 from . import backend, creation, dtypes
 from . import _legacy_types as LT
 from ._storage import TypedStorage, UntypedStorage
@@ -335,7 +336,7 @@ def _where_method(self, condition, other):
     if isinstance(other, np.ndarray):
         raise TypeError("where(): argument 'other' (position 2) must be Tensor, not "
                         "numpy.ndarray")
-    return E.where(condition, self, other)
+    return E.where_checked(condition, self, other)
 
 
 Tensor.where = _where_method
@@ -466,7 +467,7 @@ Tensor.nanmean = _torch_args(SE.nanmean)
 Tensor.reshape = creation._size_keyword(M.reshape, "shape", 1)
 Tensor.view = creation._size_keyword(M.view, "size", 1)
 Tensor.flatten = M.flatten
-Tensor.unflatten = M.unflatten
+Tensor.unflatten = M.unflatten_method
 Tensor.squeeze = M.squeeze
 Tensor.unsqueeze = M.unsqueeze
 Tensor.transpose = M.transpose
@@ -489,7 +490,17 @@ def _flip(self, *dims, **kwargs):
         return M.flip(self, kwargs.pop("dims"), **kwargs)
     if not dims:
         raise TypeError('flip() missing 1 required positional arguments: "dims"')
-    return M.flip(self, dims[0] if len(dims) == 1 else dims, **kwargs)
+    if len(dims) == 1:
+        one = dims[0]
+        if isinstance(one, (tuple, list)):
+            dims = one
+        elif isinstance(one, bool) or not (isinstance(one, np.integer) or type(one) is int or (
+                isinstance(one, Tensor) and not one.ndim and one._array.dtype.kind in "iu")):
+            raise TypeError(f"flip(): argument 'dims' (position 1) must be tuple of ints, not "
+                            f"{python_type_name(one)}")
+    if kwargs:
+        raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    return M.flip_dims(self, dims)
 
 
 Tensor.flip = _flip
@@ -575,7 +586,9 @@ def _to(self, *args, **kwargs) -> "Tensor":
         return self
     strides = mf.target_strides(self._array, fmt)
     source = self
-    if new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
+    if new_dtype and self._array.dtype.kind == "c" and dtype is dtypes.bool_:
+        source = C.ne(self, 0)             # any nonzero part is True, as PyTorch (no warning)
+    elif new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
         warnings.warn("Casting complex values to real discards the imaginary part",
                       UserWarning, stacklevel=2)
         source = CN.real(self)
@@ -921,7 +934,8 @@ Tensor.less = C.lt
 Tensor.less_equal = C.le
 Tensor.not_equal = C.ne
 Tensor.swapdims = M.transpose
-Tensor.broadcast_to = TP.broadcast_to
+Tensor.broadcast_to = creation._size_keyword(TP.broadcast_to_method, "size", 1,
+                                                    "broadcast_to")
 Tensor.hardshrink = A.hardshrink
 Tensor.prelu = A.prelu
 Tensor.is_signed = TP.is_signed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -138,6 +139,49 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
     return with_size_keyword
 
 
+def _out_keyword(factory):
+    """``factory(..., out=t)``, as PyTorch's factories take it: the values made in t's dtype
+    (another ``dtype`` is refused) and device, written into ``t`` (resized to their shape,
+    silently) and ``t`` returned."""
+    name = factory.__name__
+
+    @functools.wraps(factory)
+    def with_out(*args, **kwargs):
+        out = kwargs.pop("out", None)
+        if out is None:
+            return factory(*args, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+        dtype = kwargs.get("dtype")
+        if dtype is None:
+            kwargs["dtype"] = out.dtype
+        elif dtypes.to_dtype(dtype) != out.dtype:
+            raise RuntimeError(f"dtype {_scalar_name(dtypes.to_dtype(dtype))} does not match "
+                               f"dtype of out parameter ({_scalar_name(out.dtype)})")
+        if out.requires_grad:
+            raise RuntimeError(f"aten::{name}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires "
+                               "grad.")
+        if kwargs.get("device") is None:
+            kwargs["device"] = out.device
+        result = factory(*args, **kwargs)
+        if tuple(out.shape) != tuple(result.shape):
+            if name == "arange" and out.numel():
+                warnings.warn(f"The number of elements in the out tensor of shape "
+                              f"{list(out.shape)} is {out.numel()} which does not match the "
+                              f"computed number of elements {result.numel()}. Note that this "
+                              f"may occur as a result of rounding error. The out tensor will "
+                              f"be resized to a tensor of shape ({result.numel()},).",
+                              UserWarning, stacklevel=2)
+            out.resize_(tuple(result.shape))
+        out._array[...] = result._array
+        out._vcounter.value += 1
+        if result.requires_grad:                # requires_grad=True marks out, as PyTorch
+            out.requires_grad_(True)
+        return out
+    return with_out
+
+
 def _size(size, name):
     """The ``*size`` of factory ``name`` as a tuple of ints; none at all is PyTorch's
     TypeError (a 0-d tensor takes an explicit ``()``)."""
@@ -210,6 +254,7 @@ def _direct(fill, size, dtype, device, requires_grad):
     return t
 
 
+@_out_keyword
 @_size_keyword
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "zeros")
@@ -222,6 +267,7 @@ def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
                requires_grad)
 
 
+@_out_keyword
 @_size_keyword
 def ones(*size, dtype=None, layout=None, device=None, requires_grad=False):
     check_layout(layout, "ones")
@@ -229,6 +275,7 @@ def ones(*size, dtype=None, layout=None, device=None, requires_grad=False):
                requires_grad)
 
 
+@_out_keyword
 @_size_keyword
 def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=mf.contiguous_format):
@@ -262,6 +309,7 @@ def check_fits(value, dt, name):
                            f"without overflow: {name}={value} is outside [{low}, {info.max}]")
 
 
+@_out_keyword
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None):
     """``size`` filled with ``fill_value``; a negative integer fills an unsigned dtype as
     PyTorch does, wrapping (-9 -> 247 in uint8)."""
@@ -302,6 +350,7 @@ def _number(value):
 _NO_END = object()      # arange(n): the end left out (PyTorch refuses an explicit None)
 
 
+@_out_keyword
 def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
            requires_grad=False):
     """Values from start (default 0) up to but excluding end, step apart.  For an integer
@@ -366,6 +415,7 @@ def _steps_arg(name, steps):
     return steps
 
 
+@_out_keyword
 def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
     """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
     half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
@@ -419,6 +469,7 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
 _NO_M = object()        # eye(n): m left out (PyTorch refuses an explicit None)
 
 
+@_out_keyword
 def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, *, layout=None):
     check_layout(layout, "eye")
     if m is None:
@@ -461,6 +512,7 @@ def _complex_draws(draw, shape, dtype, scale=1.0):
     return parts[..., 0] + 1j * parts[..., 1]
 
 
+@_out_keyword
 @_size_keyword
 def rand(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
@@ -472,6 +524,7 @@ def rand(*size, generator=None, dtype=None, layout=None,
     return _finish(_complex_draws(rng.random, shape, dtype), dtype, device, requires_grad)
 
 
+@_out_keyword
 @_size_keyword
 def randn(*size, generator=None, dtype=None, layout=None,
           device=None, requires_grad=False):
@@ -488,6 +541,7 @@ def randn(*size, generator=None, dtype=None, layout=None,
 _NO_HIGH = object()     # randint(high, size): the one bound given (an explicit None is refused)
 
 
+@_out_keyword
 def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=None,
             requires_grad=False, *, layout=None):
     """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
@@ -524,6 +578,7 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
                    device, requires_grad)
 
 
+@_out_keyword
 def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     check_layout(layout, "randperm")
     rng = (generator or default_generator).rng
@@ -600,6 +655,7 @@ def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, 
                      memory_format, "randn_like")
 
 
+@_out_keyword
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None,
              requires_grad=False):
     """``steps`` values base**e for exponents e evenly spaced from start to end (spaced as

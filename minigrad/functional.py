@@ -44,10 +44,13 @@ def meshgrid(*tensors, indexing=None):
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
                            f"received: {indexing}")
+    _util.check_tensors(tensors)
     for t in tensors:
         if t.ndim > 1:
             raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
                                f"but got: {t.ndim}D")
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid expects all tensors to have the same dtype")
     sizes = [t.numel() for t in tensors]
     swap = indexing == "xy" and len(tensors) >= 2
     if swap:
@@ -121,8 +124,13 @@ def _atleast(n, tensors):
     or (1, k, 1), a 2-d (a, b) becomes (a, b, 1) for n=3.  One tensor in, one out; several
     (or a list or tuple), a tuple."""
     single = len(tensors) == 1 and not isinstance(tensors[0], (list, tuple))
+    if single and not isinstance(tensors[0], Tensor):
+        raise TypeError(f"atleast_{n}d() received an invalid combination of arguments - got "
+                        f"({_util.python_type_name(tensors[0])}), but expected one of: (Tensor "
+                        f"input), (tuple of Tensors tensors)")
     if len(tensors) == 1 and not single:
         tensors = tuple(tensors[0])
+    _util.check_tensors(tensors)
     out = []
     for t in tensors:
         shape = tuple(t.shape)

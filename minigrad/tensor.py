@@ -116,12 +116,14 @@ def _to_array(data, dtype=None, device=None):
         array = data._array
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         _refuse_negative_strides(data)
+        if data.dtype.kind in "OSUV":         # strings or objects: no dtype to convert to
+            dtypes.from_numpy_dtype(data.dtype)
         array = data
     elif isinstance(data, np.generic):
         array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
     else:
         if isinstance(data, (list, tuple)) and not _only_python_numbers(data):
-            array = _from_mixed_sequence(data)
+            array = _from_mixed_sequence(data, dtype)
         else:
             array = _from_python_numbers(data, dtype)
         if dtype is not None:
@@ -166,6 +168,8 @@ def _from_python_numbers(data, dtype):
         _check_rectangular(data)     # raises PyTorch's message for ragged lists
         raise numpy_error
     kind = array.dtype.kind
+    if kind in "OSU" and dtype is not None and not isinstance(data, (list, tuple)):
+        raise _no_number(data, dtype)
     if (kind in "uO" or (kind == "f" and array.size and
                          float(np.abs(array).max()) >= 2.0 ** 63)) and \
             (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fb"):
@@ -193,8 +197,19 @@ def _from_python_numbers(data, dtype):
     return array
 
 
-def _scalar_dtype(x):
-    """The dtype PyTorch gives one element of a nested sequence, and its value as a number."""
+def _no_number(x, dtype):
+    """PyTorch's TypeError for ``x`` (None, a str, an object) where a number of the given
+    ``dtype`` goes (``torch.tensor(None, dtype=...)``, ``t.new_tensor([1, None])``)."""
+    if isinstance(x, (str, bytes)):
+        return TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    if dtypes.to_dtype(dtype).np.kind in "biu":
+        return TypeError(f"'{type(x).__name__}' object cannot be interpreted as an integer")
+    return TypeError(f"must be real number, not {type(x).__name__}")
+
+
+def _scalar_dtype(x, dtype=None):
+    """The dtype PyTorch gives one element of a nested sequence, and its value as a number
+    (``dtype``: the one asked for, if any)."""
     if isinstance(x, Tensor):
         if x._array.size != 1:
             # PyTorch tries int() on an integer or bool tensor, float() on the others
@@ -220,13 +235,16 @@ def _scalar_dtype(x):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}' (a sequence of numbers "
                         f"was expected, but an element is {x!r})")
+    if dtype is not None:
+        raise _no_number(x, dtype)
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
                     f"is {x!r})")
 
 
-def _from_mixed_sequence(data):
+def _from_mixed_sequence(data, dtype=None):
     """A nested sequence holding tensors, numpy scalars or arrays: each tensor is one number
-    (PyTorch calls .item() on it), and the dtype is the promotion of every element's dtype."""
+    (PyTorch calls .item() on it), and the dtype is the promotion of every element's dtype
+    (``dtype``: the one asked for, if any, which words the refusal of a non-number)."""
     found = []
     first = data
     while isinstance(first, (list, tuple)) and first:
@@ -246,7 +264,7 @@ def _from_mixed_sequence(data):
             if x.ndim:
                 found.append(x.dtype)
                 return x.tolist()
-        dt, value = _scalar_dtype(x)
+        dt, value = _scalar_dtype(x, dtype)
         found.append(dt)
         return value
 

@@ -173,6 +173,33 @@ def check_tensor(name, value, arg="input", position=1):
     return value
 
 
+def check_tensors(values, argument=0):
+    """PyTorch's TypeError for an element of a list of tensors (argument ``argument`` of an
+    op such as cat, meshgrid, atleast_2d) that is no Tensor; the values otherwise."""
+    for i, value in enumerate(values):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument {argument}, but got "
+                            f"{python_type_name(value)}")
+    return values
+
+
+class Omitted:
+    """The default of an argument whose absence matters (it may be left out but not given as
+    None, or giving it changes how another argument reads); shown as ``text``."""
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+# a dim that may be left out but not given as None (max, min, median, squeeze): PyTorch's
+# parser refuses an explicit None there
+NO_DIM = Omitted("<no dim>")
+
+
 def bool_arg(name, arg, value):
     """A bool flag argument (keepdim, descending, ...): PyTorch takes no int or None for one."""
     if value is True or value is False:

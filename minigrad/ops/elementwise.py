@@ -7,6 +7,8 @@ NumPy; their backward sums the gradient back to each input's shape (``sum_to``).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend, dtypes, parallel
@@ -852,6 +854,11 @@ def where(condition, input=None, other=None):
         a = _scalar_or_tensor(a, like, "where")
     if not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, like, "where")
+    if getattr(cond, "dtype", None) == np.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
+                      "will be removed in a future version of PyTorch. Use a boolean condition "
+                      "instead.", UserWarning, stacklevel=2)
+        cond = cond != 0
     if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
         got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"
                if getattr(cond, "dtype", None) is not None else type(condition).__name__)
@@ -862,6 +869,23 @@ def where(condition, input=None, other=None):
     # the condition is kept for the backward, as PyTorch's where node keeps it
     return keep_for_backward(Where.apply(cast(a, dtype), cast(b, dtype), condition=cond),
                              condition)
+
+
+def where_checked(condition, input=None, other=None):
+    """``torch.where`` as PyTorch's parser takes it: no numpy array, list or tuple as the
+    condition, input or other (minigrad's own ops call ``where``, which takes numpy masks)."""
+    if isinstance(condition, np.ndarray) or isinstance(input, (np.ndarray, list, tuple)) or \
+            isinstance(other, (np.ndarray, list, tuple)):
+        got = ", ".join(python_type_name(v) for v in (condition, input, other) if v is not None)
+        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), "
+                        f"but expected one of: (Tensor condition), (Tensor condition, Tensor "
+                        f"input, Tensor other), (Tensor condition, Number self, Tensor other), "
+                        f"(Tensor condition, Tensor input, Number other), (Tensor condition, "
+                        f"Number self, Number other)")
+    return where(condition, input, other)
+
+
+where_checked.__name__ = where_checked.__qualname__ = "where"    # its name in messages
 
 
 def _unary(fn, a, floating=True, **params):

@@ -5,6 +5,8 @@ the graph (and rebases a view's base) when gradients are needed.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -15,6 +17,7 @@ from . import elementwise
 from .elementwise import Add, Clamp, Div, Mul, Pow, Relu, Sub
 from .indexing import setitem
 from .movement import to_device
+from .plumbing import RealPart
 from ._util import cpp_type_name
 from .writes import apply_inplace, can_cast_inplace, kind_name
 
@@ -147,6 +150,15 @@ def copy_(t, src):
                               f"shape {list(t.shape)})")
     if isinstance(src, Tensor) and src.device != t.device:
         src = to_device(src, t.device)
+    if isinstance(src, Tensor) and src._array.dtype.kind == "c" and \
+            t._array.dtype.kind != "c":
+        if t._array.dtype.kind == "b":
+            src = Tensor._wrap(src._array != 0)      # a nonzero part of either kind is True
+        else:
+            # as PyTorch: the real part, with its warning (the gradient goes back as g + 0i)
+            warnings.warn("Casting complex values to real discards the imaginary part",
+                          UserWarning, stacklevel=2)
+            src = RealPart.apply(src)
     return setitem(t, Ellipsis, src)
 
 

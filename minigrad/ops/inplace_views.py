@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
+from ._util import NO_DIM
 from .movement import squeeze, t, transpose, unsqueeze
 from .strided import as_strided
 from .writes import _take_history, check_view_meta
@@ -67,7 +68,7 @@ def swapdims_(input, dim0, dim1):
     return _restride(input, transpose, dim0, dim1)
 
 
-def squeeze_(input, dim=None):
+def squeeze_(input, dim=NO_DIM):
     """In place ``squeeze(dim)``: size-1 dimensions (all, or those in ``dim``) removed."""
     return _restride(input, squeeze, dim)
 

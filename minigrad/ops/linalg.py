@@ -26,7 +26,8 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import normalize_dim, normalize_dims, not_implemented_for, scalar_type_name
+from ._util import (normalize_dim, normalize_dims, not_implemented_for, python_type_name,
+                    scalar_type_name)
 from .elementwise import abs, add, div, mul, pow, sqrt, sub, where
 from .matmul import matmul
 from .complex_numbers import real
@@ -687,6 +688,11 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == "nuc":
         dims = tuple(range(input.ndim)) if dim is None else dim
         return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
+    if p == "fro" and dim is not None and not isinstance(dim, (int, tuple, list)) and not (
+            isinstance(dim, Tensor) and dim.ndim):
+        # PyTorch's Python code takes len(dim) of anything but an int on the 'fro' path
+        raise TypeError("len() of a 0-d tensor" if isinstance(dim, Tensor) else
+                        f"object of type '{python_type_name(dim)}' has no len()")
     if p == "fro" or p is None:
         p = 2
     return vector_norm(input, p, dim, keepdim, dtype=dtype)

@@ -14,8 +14,8 @@ from .. import _memory_format as mf
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import link_view
 from ..tensor import Tensor
-from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
-                    scalar_type_name)
+from ._util import (NO_DIM, check_tensor, check_tensors, int_arg, normalize_dim,
+                    python_type_name, result_dtype, scalar_type_name)
 from .elementwise import cast
 from .indexing import BasicGetItem, getitem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
@@ -292,7 +292,11 @@ def reshape(a, *shape):
 
 
 def view(a, *shape):
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral, Tensor)):
+        if not (isinstance(shape[0], dtypes.DType) or shape[0] in (bool, int, float, complex)):
+            raise TypeError(f"view() received an invalid combination of arguments - got "
+                            f"({python_type_name(shape[0])}), but expected one of: (torch.dtype "
+                            f"dtype), (tuple of ints size)")
         return _view_as_dtype(a, shape[0])
     shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
     return View.apply(a, shape=shape)
@@ -339,10 +343,20 @@ def unflatten(a, dim, sizes):
     """Split axis ``dim`` into ``sizes`` (one of them may be -1), which must multiply up to
     that axis's size -- checked on the axis itself, not on the whole tensor (an empty tensor
     would take any sizes)."""
+    return _unflatten(a, dim, sizes, 3)
+
+
+def unflatten_method(self, dim, sizes):
+    """``Tensor.unflatten``: as ``unflatten``, but None reads as no sizes (refused as empty),
+    and the messages count sizes as argument 2, as PyTorch's method does."""
+    return _unflatten(self, dim, () if sizes is None else sizes, 2)
+
+
+def _unflatten(a, dim, sizes, position):
     check_tensor("unflatten", a)
     if not isinstance(sizes, (tuple, list)):     # one int is no list of sizes to PyTorch
-        raise TypeError(f"unflatten(): argument 'sizes' (position 3) must be tuple of ints, not "
-                        f"{python_type_name(sizes)}")
+        raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be tuple of "
+                        f"ints, not {python_type_name(sizes)}")
     if not sizes:                                # checked before dim is read, as PyTorch
         raise RuntimeError("unflatten: sizes must be non-empty")
     d = normalize_dim(dim, a.ndim)
@@ -364,9 +378,13 @@ def unflatten(a, dim, sizes):
     return reshape(a, tuple(a.shape[:d]) + sizes + tuple(a.shape[d + 1:]))
 
 
-def squeeze(a, dim=None):
-    if check_tensor("squeeze", a) is not None and dim is None:
+def squeeze(a, dim=NO_DIM):
+    if check_tensor("squeeze", a) is not None and dim is NO_DIM:
         shape = tuple(s for s in a.shape if s != 1)
+    elif dim is None:
+        raise TypeError("squeeze() received an invalid combination of arguments - got (Tensor, "
+                        "NoneType), but expected one of: (Tensor input), (Tensor input, int "
+                        "dim), (Tensor input, tuple of ints dim)")
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = [normalize_dim(d, a.ndim) for d in dims]     # a 0-d tensor takes 0 and -1
@@ -485,10 +503,7 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
-    for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{python_type_name(t)}")
+    check_tensors(tensors)
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
@@ -527,10 +542,7 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
-    for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{python_type_name(t)}")
+    check_tensors(tensors)
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
@@ -544,11 +556,19 @@ def stack(tensors, dim=0):
 
 def split(a, split_size_or_sections, dim=0):
     """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
-    if isinstance(split_size_or_sections, (Tensor, bool)) or not isinstance(
-            split_size_or_sections, (numbers.Integral, tuple, list)):
-        # an integer tensor is read as its value; a bool or a float is no size to PyTorch
-        split_size_or_sections = int_arg("split", "split_size", split_size_or_sections, 2)
-    if check_tensor("split", a).ndim == 0:
+    if not isinstance(a, Tensor):
+        # torch.split is Python code that calls a.split: anything else has no such attribute
+        raise AttributeError(f"'{python_type_name(a)}' object has no attribute 'split'")
+    sizes = split_size_or_sections
+    if isinstance(sizes, bool) or not isinstance(sizes, (int, tuple, list)):
+        if isinstance(sizes, (Tensor, bool)):
+            # an integer tensor is read as its value; a bool is no size to PyTorch
+            sizes = split_size_or_sections = int_arg("split", "split_size", sizes, 2)
+        else:
+            # PyTorch takes any other number (a numpy int too) for a list of sizes
+            raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be "
+                            f"tuple of ints, not {python_type_name(sizes)}")
+    if a.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = normalize_dim(dim, a.ndim)
     size = a.shape[d]
@@ -685,10 +705,17 @@ def to_device(a, device):
 
 
 def flip(a, dims):
+    """``a`` reversed along each of ``dims`` (a tuple or list of dims: PyTorch's function
+    takes no single int, its method does)."""
     check_tensor("flip", a)
-    if isinstance(dims, Tensor) and dims.ndim == 0:
-        dims = int_arg("flip", "dims", dims)
-    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not "
+                        f"{python_type_name(dims)}")
+    return flip_dims(a, dims)
+
+
+def flip_dims(a, dims):
+    """flip's work, ``dims`` a sequence of dims (ints, numpy or 0-d integer tensors)."""
     axes = tuple(normalize_dim(d, a.ndim) for d in dims)
     for i, ax in enumerate(axes):
         if ax in axes[:i]:

@@ -12,8 +12,9 @@ import warnings
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from ._util import (bool_arg, check_tensor, ieee_errors, normalize_dim, normalize_dims,
-                    not_a_tensor, not_implemented_for, scalar_type_name)
+from ._util import (NO_DIM, Omitted, bool_arg, check_tensor, ieee_errors, normalize_dim,
+                    normalize_dims, not_a_tensor, not_implemented_for, python_type_name,
+                    scalar_type_name)
 from .elementwise import (Mul, cast, div, exp, maximum, minimum, mul, select_grad, sub,
                           where)
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
@@ -409,14 +410,8 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
 
 
-class _NoDim:
-    """The default of a ``dim`` that may be left out but not given as None (max, min,
-    median): PyTorch's parser refuses an explicit None there."""
-    def __repr__(self):
-        return "<no dim>"
-
-
-NO_DIM = _NoDim()
+# max/min(a, b, keepdim=...): a 0-d integer tensor b reads as a dim only when keepdim is given
+KEEPDIM_LEFT_OUT = Omitted("False")
 
 
 def _dim_given(name, dim):
@@ -493,6 +488,20 @@ class MaxResult(tuple):
 def _max_min(a, dim, keepdim, other, largest):
     if not isinstance(a, Tensor):
         raise not_a_tensor("max" if largest else "min", a)
+    if keepdim is KEEPDIM_LEFT_OUT:
+        keepdim = False
+    elif isinstance(dim, Tensor) or other is not None:
+        # with keepdim given only the (input, dim, keepdim) form fits: a 0-d integer tensor
+        # reads as the dim, as PyTorch's parser reads it; any other tensor is refused
+        if other is None and dim.ndim == 0 and dim._array.dtype.kind in "iu":
+            dim = int(dim._array)
+        else:
+            got = ", ".join(python_type_name(v) for v in (a, dim) if v is not None)
+            raise TypeError(f"{'max' if largest else 'min'}() received an invalid combination "
+                            f"of arguments - got ({got}, keepdim=bool"
+                            f"{', other=Tensor' if other is not None else ''}), but expected "
+                            f"one of: (Tensor input), (Tensor input, Tensor other), (Tensor "
+                            f"input, int dim, bool keepdim = False)")
     if isinstance(dim, Tensor) or other is not None:      # max(a, b): elementwise
         b = dim if isinstance(dim, Tensor) else other
         return maximum(a, b) if largest else minimum(a, b)
@@ -532,12 +541,13 @@ def _indices_of(a, dim, keepdim, largest):
     return Tensor._wrap(idx.astype("int64"))
 
 
-def max(a, dim=NO_DIM, keepdim=False, *, other=None):
-    """``max(a)`` -> largest value; ``max(a, dim)`` -> (values, indices); ``max(a, b)`` -> elementwise."""
+def max(a, dim=NO_DIM, keepdim=KEEPDIM_LEFT_OUT, *, other=None):
+    """``max(a)`` -> largest value; ``max(a, dim)`` -> (values, indices); ``max(a, b)`` ->
+    elementwise (with keepdim given, a 0-d integer tensor ``b`` is a dim, as in PyTorch)."""
     return _max_min(a, _dim_given("max", dim), keepdim, other, largest=True)
 
 
-def min(a, dim=NO_DIM, keepdim=False, *, other=None):
+def min(a, dim=NO_DIM, keepdim=KEEPDIM_LEFT_OUT, *, other=None):
     return _max_min(a, _dim_given("min", dim), keepdim, other, largest=False)
 
 

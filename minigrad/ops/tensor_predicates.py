@@ -13,14 +13,14 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Size, Tensor
-from ._util import broadcast_shape, scalar_type_name
+from ._util import broadcast_shape, check_tensor, python_type_name, scalar_type_name
 from .elementwise import cast, mul, neg
 from .movement import expand, transpose
 from .plumbing import conj_of
 
 __all__ = ["Reciprocal", "reciprocal", "logical_xor", "is_signed", "is_nonzero",
            "is_same_size", "nbytes", "dim_order", "H", "mH", "broadcast_to", "new", "apply_",
-           "map_", "output_nr"]
+           "map_", "output_nr", "numel", "is_floating_point"]
 
 
 class Reciprocal(Function):
@@ -143,9 +143,27 @@ def mH(input):
     return conj_of(transpose(input, -2, -1))
 
 
-def broadcast_to(input, *size):
-    """``input`` expanded to ``size`` (a view; given as a tuple or as separate ints)."""
+def broadcast_to(input, size):
+    """``torch.broadcast_to``: ``input`` expanded to ``size`` (a view)."""
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"broadcast_to(): argument 'size' (position 2) must be tuple of ints, "
+                        f"not {python_type_name(size)}")
+    return expand(check_tensor("broadcast_to", input), tuple(size))
+
+
+def broadcast_to_method(input, *size):
+    """``Tensor.broadcast_to``: the size as a tuple or as separate ints."""
     return expand(input, *size)
+
+
+def numel(input) -> int:
+    """``torch.numel``: the number of elements of the tensor ``input``."""
+    return check_tensor("numel", input).numel()
+
+
+def is_floating_point(input) -> bool:
+    """``torch.is_floating_point``: whether the tensor ``input`` has a floating dtype."""
+    return check_tensor("is_floating_point", input).is_floating_point()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .. import backend
 from .. import _memory_format as mf
 from ..autograd import is_grad_enabled, no_grad
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import NO_DIM, normalize_dim, scalar_type_name
 from .elementwise import cast
 from .indexing import getitem
 from .movement import pad as pad_constant
@@ -146,7 +146,7 @@ def split_with_sizes_copy(input, split_sizes, dim=0):
     return tuple(_fresh(p) for p in split_with_sizes(input, split_sizes, dim))
 
 
-def squeeze_copy(input, dim=None):
+def squeeze_copy(input, dim=NO_DIM):
     return _fresh(squeeze(input, dim))
 
 
