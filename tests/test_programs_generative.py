@@ -92,43 +92,43 @@ MAT = _RNG.standard_normal((3, 3))
 def vae(torch):
     nn, F = torch.nn, torch.nn.functional
 
-    class VAE(nn.Module):
+    class Autoencoder(nn.Module):
+        """Gaussian posterior (mean and log-variance heads), reparameterised draw, Bernoulli
+        decoder"""
         def __init__(self):
             super().__init__()
-            self.fc1 = nn.Linear(8, 5)
-            self.fc_mu, self.fc_logvar = nn.Linear(5, 3), nn.Linear(5, 3)
-            self.dec = nn.Sequential(nn.Linear(3, 5), nn.ReLU(inplace=True), nn.Linear(5, 8),
-                                     nn.Sigmoid())
+            self.hidden = nn.Linear(8, 5)
+            self.mean, self.log_var = nn.Linear(5, 3), nn.Linear(5, 3)
+            self.decode = nn.Sequential(nn.Linear(3, 5), nn.ReLU(inplace=True), nn.Linear(5, 8),
+                                        nn.Sigmoid())
 
-        def encode(self, x):
-            h = F.relu(self.fc1(x))
-            return self.fc_mu(h), self.fc_logvar(h)
+        def forward(self, x, noise):
+            h = F.relu(self.hidden(x.view(-1, 8)))
+            mean, log_var = self.mean(h), self.log_var(h)
+            z = mean + torch.exp(log_var / 2) * noise
+            return self.decode(z), mean, log_var
 
-        def forward(self, x, eps):
-            mu, logvar = self.encode(x.view(-1, 8))
-            std = torch.exp(0.5 * logvar)
-            return self.dec(mu + eps * std), mu, logvar
-
-    model = _load(torch, VAE().double(), 1)
+    model = _load(torch, Autoencoder().double(), 1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     x = torch.tensor(X8)
     out = {}
     for i in range(3):
         model.train()
         opt.zero_grad()
-        recon, mu, logvar = model(x, torch.from_numpy(EPS3[i]))
-        bce = F.binary_cross_entropy(recon, x.view(-1, 8), reduction="sum")
-        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        loss = bce + kld
+        recon, mean, log_var = model(x, torch.from_numpy(EPS3[i]))
+        rec = F.binary_cross_entropy(recon, x.view(-1, 8), reduction="sum")
+        # KL(N(mean, exp(log_var)) || N(0, 1)), summed over batch and latent dimensions
+        kl = 0.5 * torch.sum(mean.pow(2) + log_var.exp() - log_var - 1)
+        loss = rec + kl
         loss.backward()
         out[f"loss{i}"] = loss
-        out[f"grad{i}"] = model.fc1.weight.grad.clone()
+        out[f"grad{i}"] = model.hidden.weight.grad.clone()
         opt.step()
         out[f"mse{i}"] = F.mse_loss(recon, x, reduction="sum")
     model.eval()
     with torch.no_grad():
-        out["sample"] = model.dec(torch.from_numpy(EPS3[0]))
-    out["weight"] = model.dec[2].weight
+        out["sample"] = model.decode(torch.from_numpy(EPS3[0]))
+    out["weight"] = model.decode[2].weight
     return out
 
 
@@ -165,22 +165,24 @@ def gan(torch):
 
 def wgan_gp(torch):
     nn = torch.nn
-    D = _load(torch, nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1)).double(), 3)
-    opt = torch.optim.RMSprop(D.parameters(), lr=1e-3)
+    critic = _load(torch, nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1)).double(), 3)
+    opt = torch.optim.RMSprop(critic.parameters(), lr=1e-3)
     real, fake = torch.tensor(X8[:, :4]), torch.tensor(X8[:, 4:] - 0.5)
-    alpha = torch.tensor(ALPHA)
+    mix = torch.tensor(ALPHA)
     out = {}
     for i in range(2):
         opt.zero_grad()
-        B = real.size(0)
-        interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        d = D(interp)
-        grads = torch.autograd.grad(outputs=d, inputs=interp, grad_outputs=torch.ones_like(d),
-                                    create_graph=True, retain_graph=True, only_inputs=True)[0]
-        gp = ((grads.view(B, -1).norm(2, dim=1) - 1) ** 2).mean()
-        loss = D(fake).mean() - D(real).mean() + 10 * gp
+        # the critic's input gradient on points between real and fake samples, pushed
+        # towards unit norm (a double backward through the critic)
+        between = (fake + mix * (real - fake)).requires_grad_(True)
+        score = critic(between)
+        slope, = torch.autograd.grad(outputs=score, inputs=between,
+                                     grad_outputs=torch.ones_like(score), create_graph=True,
+                                     retain_graph=True, only_inputs=True)
+        penalty = (slope.view(len(slope), -1).norm(2, dim=1) - 1).pow(2).mean()
+        loss = critic(fake).mean() - critic(real).mean() + 10 * penalty
         loss.backward()
-        out[f"gp{i}"], out[f"grad{i}"] = gp, D[0].weight.grad.clone()
+        out[f"gp{i}"], out[f"grad{i}"] = penalty, critic[0].weight.grad.clone()
         opt.step()
     return out
 
@@ -222,17 +224,17 @@ def test_vae_gan_wgan_gp_spectral_norm():
 def _unet(torch):
     nn, F = torch.nn, torch.nn.functional
 
-    class SinusoidalPositionEmbeddings(nn.Module):
-        def __init__(self, dim):
+    class StepEncoding(nn.Module):
+        """the diffusion step as sines then cosines of geometrically spaced frequencies"""
+        def __init__(self, width):
             super().__init__()
-            self.dim = dim
+            self.half = width // 2
 
-        def forward(self, time):
-            half = self.dim // 2
-            emb = math.log(10000) / (half - 1)
-            emb = torch.exp(torch.arange(half, device=time.device) * -emb)
-            emb = time[:, None] * emb[None, :]
-            return torch.cat((emb.sin(), emb.cos()), dim=-1)
+        def forward(self, steps):
+            rates = torch.arange(self.half, device=steps.device) * (
+                -math.log(10000) / (self.half - 1))
+            angles = steps[:, None] * torch.exp(rates)[None, :]
+            return torch.cat((angles.sin(), angles.cos()), dim=-1)
 
     class ResBlock(nn.Module):
         def __init__(self, cin, cout, tdim):
@@ -251,7 +253,7 @@ def _unet(torch):
     class UNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.time_mlp = nn.Sequential(SinusoidalPositionEmbeddings(8), nn.Linear(8, 8),
+            self.time_mlp = nn.Sequential(StepEncoding(8), nn.Linear(8, 8),
                                           nn.GELU(), nn.Linear(8, 8))
             self.block1 = ResBlock(2, 4, 8)
             self.down = nn.Conv2d(4, 4, 4, 2, 1)
@@ -274,28 +276,30 @@ def ddpm(torch):
     torch.set_default_dtype(torch.float64)
     try:
         linear = torch.linspace(1e-4, 0.02, T)
-        steps = torch.linspace(0, T, T + 1)
-        ac = torch.cos(((steps / T) + 0.008) / 1.008 * math.pi * 0.5) ** 2
-        betas = torch.clip(1 - (ac[1:] / ac[:-1] * ac[0] / ac[0]), 0.0001, 0.9999)
-        alphas = 1. - betas
-        alphas_cumprod = torch.cumprod(alphas, axis=0)
-        alphas_cumprod_prev = F.pad(alphas_cumprod[:-1], (1, 0), value=1.0)
-        sqrt_recip_alphas = torch.sqrt(1.0 / alphas)
-        sqrt_ac, sqrt_1m_ac = torch.sqrt(alphas_cumprod), torch.sqrt(1. - alphas_cumprod)
-        posterior_variance = betas * (1. - alphas_cumprod_prev) / (1. - alphas_cumprod)
+        # a cosine schedule: the kept signal fraction follows cos^2 of the step, offset 0.008;
+        # each beta is one minus the ratio of neighbours, clipped away from 0 and 1
+        grid = torch.linspace(0, T, T + 1)
+        kept = torch.cos((grid / T + 0.008) / 1.008 * math.pi / 2) ** 2
+        betas = torch.clip(1 - kept[1:] / kept[:-1] * (kept[0] / kept[0]), 0.0001, 0.9999)
+        keep = 1. - betas
+        keep_bar = torch.cumprod(keep, axis=0)
+        keep_bar_before = F.pad(keep_bar[:-1], (1, 0), value=1.0)
+        signal, noise_scale = torch.sqrt(keep_bar), torch.sqrt(1. - keep_bar)
+        inv_sqrt_keep = torch.sqrt(1.0 / keep)
+        post_var = betas * (1. - keep_bar_before) / (1. - keep_bar)
 
-        def extract(a, t, x_shape):
-            b, *_ = t.shape
-            out = a.gather(-1, t.cpu())
-            return out.reshape(b, *((1,) * (len(x_shape) - 1))).to(t.device)
+        def at(table, steps, like):
+            """table[steps], shaped to broadcast over an image batch like `like`"""
+            picked = table.gather(-1, steps.cpu())
+            return picked.reshape(len(steps), *[1] * (len(like) - 1)).to(steps.device)
 
         model = _load(torch, _unet(torch)(), 1)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         x0, noise, t = torch.tensor(X0), torch.tensor(NOISE), torch.tensor([3, 7])
-        out = {"linear": linear, "posterior_variance": posterior_variance}
+        out = {"linear": linear, "posterior_variance": post_var}
         for i in range(2):
-            xt = extract(sqrt_ac, t, x0.shape) * x0 + extract(sqrt_1m_ac, t, x0.shape) * noise
-            loss = F.mse_loss(noise, model(xt, t))
+            noisy = at(signal, t, x0.shape) * x0 + at(noise_scale, t, x0.shape) * noise
+            loss = F.mse_loss(noise, model(noisy, t))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -305,15 +309,16 @@ def ddpm(torch):
         with torch.no_grad():
             img = torch.tensor(NOISE)
             for i in reversed(range(0, T, 4)):
-                tt = torch.full((img.shape[0],), i, device=img.device, dtype=torch.long)
-                betas_t = extract(betas, tt, img.shape)
-                eps = model(img, tt)
-                mean = extract(sqrt_recip_alphas, tt, img.shape) * (
-                    img - betas_t * eps / extract(sqrt_1m_ac, tt, img.shape))
-                var = extract(posterior_variance, tt, img.shape)
-                img = mean if i == 0 else mean + torch.sqrt(var) * torch.tensor(X0)
+                now = torch.full((img.shape[0],), i, device=img.device, dtype=torch.long)
+                guess = model(img, now)          # the predicted noise
+                cleaned = img - at(betas, now, img.shape) / at(noise_scale, now, img.shape) * guess
+                mean = at(inv_sqrt_keep, now, img.shape) * cleaned
+                if i == 0:
+                    img = mean
+                else:
+                    img = mean + torch.sqrt(at(post_var, now, img.shape)) * torch.tensor(X0)
             out["sample"] = img.clamp(-1, 1)
-        out["t_dtype"] = str(tt.dtype)
+        out["t_dtype"] = str(now.dtype)
         return out
     finally:
         torch.set_default_dtype(previous)
@@ -535,16 +540,19 @@ def per_sample_gradients(torch):
     fc, grad, vmap = torch.func.functional_call, torch.func.grad, torch.func.vmap
     model = _load(torch, nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double(),
                   1, 0.5)
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    weights = dict((name, w.detach()) for name, w in model.named_parameters())
+    state = dict((name, b.detach()) for name, b in model.named_buffers())
 
-    def loss_fn(params, buffers, x, y):
-        return F.mse_loss(fc(model, (params, buffers), (x.unsqueeze(0),)), y.unsqueeze(0))
+    def loss_fn(weights, state, row, target):        # one example, made a batch of one
+        pred = fc(model, (weights, state), (row[None],))
+        return F.mse_loss(pred, target[None])
 
     x, y = torch.tensor(XS[0]), torch.tensor(YS[0])
-    per_sample = vmap(grad(loss_fn), in_dims=(None, None, 0, 0))(params, buffers, x, y)
+    # the weights and buffers are shared, the examples and targets mapped over
+    per_example = vmap(grad(loss_fn), in_dims=(None, None, 0, 0))
+    per_sample = per_example(weights, state, x, y)
     out = {f"per_sample_{k}": v for k, v in per_sample.items()}
-    grads, value = torch.func.grad_and_value(loss_fn)(params, buffers, x[0], y[0])
+    grads, value = torch.func.grad_and_value(loss_fn)(weights, state, x[0], y[0])
     out.update({f"grad_{k}": v for k, v in grads.items()}, value=value)
     w0 = torch.tensor(XQ[0, 0])
 
@@ -890,47 +898,47 @@ def score_matching(torch):
 
 
 def neural_ode(torch):
+    # fit a learned vector field to trajectories of a damped cubic oscillator, both integrated
+    # by a hand-written classical Runge-Kutta step and differentiated straight through it
     nn = torch.nn
 
-    class ODEFunc(nn.Module):
+    class Field(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(2, 10), nn.Tanh(), nn.Linear(10, 2))
-            for m in self.net.modules():
-                if isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, mean=0, std=0.1)
-                    nn.init.constant_(m.bias, val=0)
+            self.f = nn.Sequential(nn.Linear(2, 10), nn.Tanh(), nn.Linear(10, 2))
+            for lin in (m for m in self.f if isinstance(m, nn.Linear)):
+                nn.init.normal_(lin.weight, mean=0, std=0.1)
+                nn.init.constant_(lin.bias, val=0)
 
-        def forward(self, t, y):
-            return self.net(y ** 3)
+        def forward(self, t, state):
+            return self.f(state ** 3)
 
-    def rk4(func, y0, t):
-        ys, y = [y0], y0
-        for t0, t1 in zip(t[:-1], t[1:]):
-            h = t1 - t0
-            k1 = func(t0, y)
-            k2 = func(t0 + h / 2, y + h / 2 * k1)
-            k3 = func(t0 + h / 2, y + h / 2 * k2)
-            k4 = func(t1, y + h * k3)
-            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            ys.append(y)
-        return torch.stack(ys)
+    def integrate(field, start, times):
+        path = [start]
+        for a, b in zip(times[:-1], times[1:]):
+            dt, s = b - a, path[-1]
+            s1 = field(a, s)
+            s2 = field(a + dt / 2, s + s1 * dt / 2)
+            s3 = field(a + dt / 2, s + s2 * dt / 2)
+            s4 = field(b, s + s3 * dt)
+            path.append(s + (s1 + 2 * (s2 + s3) + s4) * dt / 6)
+        return torch.stack(path)
 
-    func = _load(torch, ODEFunc().double(), 6, 0.5)
-    t = torch.linspace(0., 1., 5, dtype=torch.float64)
-    y0 = torch.tensor([[2., 0.]], dtype=torch.float64)
-    true_a = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]], dtype=torch.float64)
+    field = _load(torch, Field().double(), 6, 0.5)
+    times = torch.linspace(0., 1., 5, dtype=torch.float64)
+    start = torch.tensor([[2., 0.]], dtype=torch.float64)
+    damped = torch.tensor([[-0.1, 2.0], [-2.0, -0.1]], dtype=torch.float64)
     with torch.no_grad():
-        true_y = rk4(lambda t, y: torch.mm(y ** 3, true_a), y0, t)
-    opt = torch.optim.RMSprop(func.parameters(), lr=1e-3)
-    out = {"true": true_y}
+        observed = integrate(lambda t, s: torch.mm(s ** 3, damped), start, times)
+    opt = torch.optim.RMSprop(field.parameters(), lr=1e-3)
+    out = {"true": observed}
     for i in range(2):
         opt.zero_grad()
-        loss = torch.mean(torch.abs(rk4(func, y0, t) - true_y))
+        loss = torch.mean(torch.abs(integrate(field, start, times) - observed))
         loss.backward()
         opt.step()
         out[f"loss{i}"] = loss
-    out["weight"] = func.net[2].weight
+    out["weight"] = field.f[2].weight
     return out
 
 
@@ -1197,62 +1205,67 @@ def conv_beta_vae(torch):
 
 
 def score_sde(torch):
+    # denoising score matching under a variance-exploding SDE: noise scale
+    # s(t) = sqrt((25^(2t) - 1) / (2 ln 25)), diffusion g(t) = 25^t, random Fourier features
+    # of t as a frozen Parameter, then a few Euler-Maruyama steps backwards in time
     nn = torch.nn
-    sigma = 25.0
+    base = 25.0
 
-    def marginal_prob_std(t):
+    def noise_std(t):
         t = torch.as_tensor(t, dtype=torch.float64)
-        return torch.sqrt((sigma ** (2 * t) - 1.) / 2. / np.log(sigma))
+        return torch.sqrt((base ** (2 * t) - 1.) / (2. * np.log(base)))
 
-    def diffusion_coeff(t):
-        return torch.tensor(sigma, dtype=torch.float64) ** t
+    def g_of(t):
+        return torch.tensor(base, dtype=torch.float64) ** t
 
-    class GaussianFourierProjection(nn.Module):
-        def __init__(self, embed_dim, scale=30.):
+    class FourierTime(nn.Module):
+        def __init__(self, width, spread=30.):
             super().__init__()
-            self.W = nn.Parameter(torch.tensor(np.linspace(-1, 1, embed_dim // 2)) * scale,
-                                  requires_grad=False)
+            freqs = torch.tensor(np.linspace(-1, 1, width // 2)) * spread
+            self.freqs = nn.Parameter(freqs, requires_grad=False)
 
-        def forward(self, x):
-            x_proj = x[:, None] * self.W[None, :] * 2 * np.pi
-            return torch.cat([torch.sin(x_proj), torch.cos(x_proj)], dim=-1)
+        def forward(self, t):
+            phase = 2 * np.pi * self.freqs[None, :] * t[:, None]
+            return torch.cat([phase.sin(), phase.cos()], dim=-1)
 
-    class ScoreNet(nn.Module):
+    class Score(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embed = nn.Sequential(GaussianFourierProjection(8), nn.Linear(8, 8))
-            self.l1, self.l2 = nn.Linear(3, 8), nn.Linear(8, 3)
+            self.time = nn.Sequential(FourierTime(8), nn.Linear(8, 8))
+            self.inp, self.outp = nn.Linear(3, 8), nn.Linear(8, 3)
 
         def forward(self, x, t):
-            h = self.l1(x) + self.embed(t)
-            return self.l2(h * torch.sigmoid(h)) / marginal_prob_std(t)[:, None]
+            h = self.inp(x) + self.time(t)
+            return self.outp(torch.sigmoid(h) * h) / noise_std(t).unsqueeze(1)
 
-    net = ScoreNet().double()
+    net = Score().double()
     state = net.state_dict()
-    state.update({k: torch.tensor(v) for k, v in _weights(net, 1).items() if k != "embed.0.W"})
+    state.update({k: torch.tensor(v) for k, v in _weights(net, 1).items()
+                  if k != "time.0.freqs"})
     net.load_state_dict(state)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     x, z = torch.tensor(XS[0, :4]), torch.tensor(EPS3[0, :4])
     out = {}
+    lowest = 1e-5
     for i in range(2):
-        random_t = torch.tensor(T01) * (1. - 1e-5) + 1e-5
-        std = marginal_prob_std(random_t)
-        score = net(x + z * std[:, None], random_t)
-        loss = torch.mean(torch.sum((score * std[:, None] + z) ** 2, dim=1))
+        t = lowest + (1. - lowest) * torch.tensor(T01)
+        s = noise_std(t).unsqueeze(1)
+        # the score of the perturbed point times s should undo the unit noise z
+        loss = ((net(x + s * z, t) * s + z) ** 2).sum(dim=1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         out[f"loss{i}"] = loss
-    with torch.no_grad():          # Euler-Maruyama
-        ts = torch.linspace(1., 1e-3, 4, dtype=torch.float64)
-        step = ts[0] - ts[1]
-        xk = z * marginal_prob_std(torch.ones(4, dtype=torch.float64))[:, None]
-        for t in ts:
-            bt = torch.ones(4, dtype=torch.float64) * t
-            g = diffusion_coeff(bt)
-            mean_x = xk + (g ** 2)[:, None] * net(xk, bt) * step
-            xk = mean_x + torch.sqrt(step) * g[:, None] * torch.tensor(XQ[0, :4])
-    out["sample"], out["W"] = mean_x, net.embed[0].W
+    with torch.no_grad():
+        times = torch.linspace(1., 1e-3, 4, dtype=torch.float64)
+        dt = times[0] - times[1]
+        xk = z * noise_std(torch.ones(4, dtype=torch.float64)).unsqueeze(1)
+        for t in times:
+            now = torch.full((4,), 1.0, dtype=torch.float64) * t
+            g = g_of(now)
+            drift = xk + dt * (g ** 2).unsqueeze(1) * net(xk, now)
+            xk = drift + g.unsqueeze(1) * torch.sqrt(dt) * torch.tensor(XQ[0, :4])
+    out["sample"], out["W"] = drift, net.time[0].freqs
     return out
 
 
@@ -1295,15 +1308,18 @@ def vq_vae_and_glow(torch):
     codebook = nn.Embedding(5, 3).double()
     codebook.weight.data.copy_(torch.tensor(XQ[0]))
     z = torch.tensor(np.concatenate([XS[0], XS[1, :1]]), requires_grad=True)
-    d = (torch.sum(z ** 2, dim=1, keepdim=True) + torch.sum(codebook.weight ** 2, dim=1)
-         - 2 * torch.matmul(z, codebook.weight.t()))
-    idx = torch.argmin(d, dim=1).unsqueeze(1)
-    one_hot = torch.zeros(idx.shape[0], 5, dtype=torch.float64).scatter_(1, idx, 1)
-    zq = torch.matmul(one_hot, codebook.weight)
-    idx2 = torch.cdist(z, codebook.weight).argmin(-1)
+    codes = codebook.weight
+    # squared distances |z|^2 - 2 z.c + |c|^2 to every code, the nearest code as one-hot rows
+    sq = (z ** 2).sum(dim=1, keepdim=True) - 2 * torch.matmul(z, codes.t()) + torch.sum(
+        codes ** 2, dim=1)
+    nearest = torch.argmin(sq, dim=1).unsqueeze(1)
+    chosen = torch.zeros(len(nearest), 5, dtype=torch.float64).scatter_(1, nearest, 1)
+    zq = torch.matmul(chosen, codes)
+    idx2 = torch.cdist(z, codes).argmin(-1)
     loss = F.mse_loss(zq.detach(), z) + 0.25 * F.mse_loss(zq, z.detach())
-    avg = torch.mean(one_hot, dim=0)
-    out = {"loss": loss, "perplexity": torch.exp(-torch.sum(avg * torch.log(avg + 1e-10))),
+    usage = chosen.mean(dim=0)
+    entropy = -(usage * torch.log(usage + 1e-10)).sum()
+    out = {"loss": loss, "perplexity": torch.exp(entropy),
            "same_codes": (codebook(idx2) == zq).all(),
            "usage": F.one_hot(idx2, 5).float().mean(0),
            "counts": torch.bincount(idx2, minlength=6)}
@@ -1758,7 +1774,9 @@ def unet_attention_blocks(torch):
     nearest upsampling, bilinear downsampling, baddbmm, and a non-reentrant checkpoint."""
     nn, F = torch.nn, torch.nn.functional
 
-    class Attention(nn.Module):
+    class SpatialSelfAttention(nn.Module):
+        """softmax attention between the h*w positions, per head, with the row maximum taken
+        out first (detached), then a residual connection"""
         def __init__(self, c, heads=2):
             super().__init__()
             self.heads, self.norm = heads, nn.GroupNorm(2, c)
@@ -1766,14 +1784,17 @@ def unet_attention_blocks(torch):
 
         def forward(self, x):
             b, c, h, w = x.shape
-            q, k, v = [t.reshape(b, self.heads, c // self.heads, h * w)
-                       for t in self.qkv(self.norm(x)).chunk(3, dim=1)]
-            sim = torch.einsum("b h d i, b h d j -> b h i j", q * (c // self.heads) ** -0.5, k)
-            attn = (sim - sim.amax(dim=-1, keepdim=True).detach()).softmax(dim=-1)
-            out = torch.einsum("b h i j, b h d j -> b h i d", attn, v)
-            return self.out(out.permute(0, 1, 3, 2).reshape(b, c, h, w)) + x
+            d = c // self.heads
+            q, k, v = (part.reshape(b, self.heads, d, h * w)
+                       for part in self.qkv(self.norm(x)).chunk(3, dim=1))
+            logits = torch.einsum("bhdi,bhdj->bhij", q / math.sqrt(d), k)
+            logits = logits - logits.amax(dim=-1, keepdim=True).detach()
+            mixed = torch.einsum("bhij,bhdj->bhid", logits.softmax(dim=-1), v)
+            return x + self.out(mixed.permute(0, 1, 3, 2).reshape(b, c, h, w))
 
-    class LinearAttention(nn.Module):
+    class KernelAttention(nn.Module):
+        """linear-cost attention: keys normalised over positions, queries over channels,
+        a (c x c) summary between them"""
         def __init__(self, c):
             super().__init__()
             self.qkv = nn.Conv2d(c, c * 3, 1)
@@ -1781,12 +1802,12 @@ def unet_attention_blocks(torch):
         def forward(self, x):
             b, c, h, w = x.shape
             q, k, v = self.qkv(x).reshape(b, 3, c, h * w).unbind(1)
-            context = torch.einsum("b d n, b e n -> b d e", k.softmax(dim=-1), v)
-            return torch.einsum("b d e, b d n -> b e n", context,
-                                q.softmax(dim=-2)).reshape(b, c, h, w)
+            summary = torch.einsum("b k n, b v n -> b k v", k.softmax(dim=-1), v)
+            mixed = torch.einsum("b k v, b k n -> b v n", summary, q.softmax(dim=-2))
+            return mixed.reshape(b, c, h, w)
 
     net = _load(torch, nn.ModuleDict({
-        "attn": Attention(4), "linear": LinearAttention(4),
+        "attn": SpatialSelfAttention(4), "linear": KernelAttention(4),
         "up": nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                             nn.Conv2d(4, 4, 3, padding=1)),
         "down": nn.Conv2d(4, 4, 4, 2, 1), "drop": nn.Dropout2d(0.0)}).double(), 1)

@@ -557,14 +557,16 @@ def apply_init_order(lib):
     net = _net(lib)
     order = []
 
-    def init(m):
+    def init(m):                    # called children first, the root last
         order.append(type(m).__name__)
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.constant_(m.weight, 0.1)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
+            return
+        if not isinstance(m, (nn.Conv2d, nn.Linear)):
+            return
+        nn.init.constant_(m.weight, 0.1)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
     r = net.apply(init)
     return {"order": order, "same": r is net, "y": net.eval()(lib.tensor(IMG))}
 

@@ -90,11 +90,7 @@ def reinforce_categorical_logits(lib):
     actions = lib.tensor(ACTIONS)
     res = {}
     for it in range(2):
-        R, returns = 0.0, []
-        for r in REWARDS[::-1]:
-            R = r + 0.99 * R
-            returns.insert(0, R)
-        returns = lib.tensor(returns)
+        returns = lib.tensor(_discounted(list(REWARDS)))          # numpy float64 items
         returns = (returns - returns.mean()) / (returns.std() + 1e-8)
         dist = D.Categorical(logits=net(obs))
         logp = dist.log_prob(actions)
@@ -1378,128 +1374,122 @@ def float16_policy_logits(lib):
 
 
 # ----------------------------------------------------------------------------------------------
-# tutorials, written as they are
+# the shapes of well-known tutorial and library training steps, written out here
 # ----------------------------------------------------------------------------------------------
 @program
 def pytorch_dqn_tutorial_optimize(lib):
-    nn, F = lib.nn, lib.nn.functional
-    policy = _mlp(lib, [4, 16, 2], seed=90, act="ReLU", dtype="float32")
-    target = _mlp(lib, [4, 16, 2], seed=91, act="ReLU", dtype="float32")
-    opt = lib.optim.AdamW(policy.parameters(), lr=1e-4, amsgrad=True)
+    # a DQN step on a batch of single transitions kept as lists of tensors: terminal next
+    # states are None, a bool mask picks the rest; Huber loss, value clipping of the gradient,
+    # and a Polyak target update written through state_dict / load_state_dict
+    nn = lib.nn
+    online = _mlp(lib, [4, 16, 2], seed=90, act="ReLU", dtype="float32")
+    frozen = _mlp(lib, [4, 16, 2], seed=91, act="ReLU", dtype="float32")
+    opt = lib.optim.AdamW(online.parameters(), lr=1e-4, amsgrad=True)
     rng = np.random.RandomState(92)
-    states = [lib.tensor(rng.randn(1, 4), dtype=lib.float32) for _ in range(5)]
-    next_states = [None if i in (1, 3) else lib.tensor(rng.randn(1, 4), dtype=lib.float32)
-                   for i in range(5)]
-    actions = [lib.tensor([[int(a)]]) for a in rng.randint(0, 2, 5)]
-    rewards = [lib.tensor([float(r)]) for r in rng.randn(5)]
+    obs = [lib.tensor(rng.randn(1, 4), dtype=lib.float32) for _ in range(5)]
+    after = [None if k in (1, 3) else lib.tensor(rng.randn(1, 4), dtype=lib.float32)
+             for k in range(5)]
+    acts = [lib.tensor([[int(a)]]) for a in rng.randint(0, 2, 5)]
+    pays = [lib.tensor([float(r)]) for r in rng.randn(5)]
+    gamma, tau = 0.99, 0.005
+    huber = nn.SmoothL1Loss()
     res = {}
     for it in range(2):
-        non_final_mask = lib.tensor(tuple(map(lambda s: s is not None, next_states)),
-                                    device="cpu", dtype=lib.bool)
-        non_final_next = lib.cat([s for s in next_states if s is not None])
-        state_batch, action_batch = lib.cat(states), lib.cat(actions)
-        reward_batch = lib.cat(rewards)
-        sav = policy(state_batch).gather(1, action_batch)
-        nsv = lib.zeros(5, device="cpu")
+        alive = lib.tensor(tuple(s is not None for s in after), device="cpu", dtype=lib.bool)
+        taken = online(lib.cat(obs)).gather(1, lib.cat(acts))
+        bootstrap = lib.zeros(5, device="cpu")
         with lib.no_grad():
-            nsv[non_final_mask] = target(non_final_next).max(1).values
-        expected = (nsv * 0.99) + reward_batch
-        criterion = nn.SmoothL1Loss()
-        loss = criterion(sav, expected.unsqueeze(1))
+            bootstrap[alive] = frozen(lib.cat([s for s in after if s is not None])).max(1).values
+        wanted = lib.cat(pays) + gamma * bootstrap
+        loss = huber(taken, wanted.unsqueeze(1))
         opt.zero_grad()
         loss.backward()
-        lib.nn.utils.clip_grad_value_(policy.parameters(), 100)
+        lib.nn.utils.clip_grad_value_(online.parameters(), 100)
         opt.step()
-        tsd, psd = target.state_dict(), policy.state_dict()
-        for key in psd:
-            tsd[key] = psd[key] * 0.005 + tsd[key] * (1 - 0.005)
-        target.load_state_dict(tsd)
-        act = policy(states[0]).max(1).indices.view(1, 1)
-        res.update({f"loss{it}": loss, f"nsv{it}": nsv, f"act{it}": act})
-    res.update(_params(target))
-    res.update(_params(policy, "p_"))
+        mine = frozen.state_dict()
+        frozen.load_state_dict({name: tau * w + (1 - tau) * mine[name]
+                                for name, w in online.state_dict().items()})
+        greedy = online(obs[0]).max(1).indices.view(1, 1)
+        res.update({f"loss{it}": loss, f"nsv{it}": bootstrap, f"act{it}": greedy})
+    res.update(_params(frozen))
+    res.update(_params(online, "p_"))
     return res
+
+
+def _discounted(rewards, gamma=0.99):
+    """Reward-to-go of an episode, as a Python list."""
+    out = [0.0] * len(rewards)
+    running = 0.0
+    for k in range(len(rewards) - 1, -1, -1):
+        running = rewards[k] + gamma * running
+        out[k] = running
+    return out
 
 
 @program
 def pytorch_examples_reinforce(lib):
-    # pytorch/examples reinforcement_learning/reinforce.py, with fixed actions
+    # REINFORCE over one episode: log-probabilities kept per step as (1,) tensors, returns
+    # standardised with float32's machine epsilon, the loss a cat of the per-step terms
     F = lib.nn.functional
     D = lib.distributions
     net = _mlp(lib, [4, 8, 2], seed=93, act="ReLU", dtype="float32")
     opt = lib.optim.Adam(net.parameters(), lr=1e-2)
-    eps = np.finfo(np.float32).eps.item()
+    tiny = np.finfo(np.float32).eps.item()
     rng = np.random.RandomState(94)
-    saved, rewards = [], []
+    logps, rewards = [], []
     for t in range(5):
-        state = lib.from_numpy(rng.randn(4)).float().unsqueeze(0)
-        probs = F.softmax(net(state), dim=1)
-        m = D.Categorical(probs)
-        action = lib.tensor([t % 2])
-        saved.append(m.log_prob(action))
+        obs = lib.from_numpy(rng.randn(4)).float().unsqueeze(0)
+        pi = D.Categorical(F.softmax(net(obs), dim=1))
+        logps.append(pi.log_prob(lib.tensor([t % 2])))
         rewards.append(float(rng.rand()))
-    R, returns, policy_loss = 0, [], []
-    for r in rewards[::-1]:
-        R = r + 0.99 * R
-        returns.insert(0, R)
-    returns = lib.tensor(returns)
-    returns = (returns - returns.mean()) / (returns.std() + eps)
-    for log_prob, R in zip(saved, returns):
-        policy_loss.append(-log_prob * R)
+    scores = lib.tensor(_discounted(rewards))
+    scores = (scores - scores.mean()) / (scores.std() + tiny)
     opt.zero_grad()
-    policy_loss = lib.cat(policy_loss).sum()
-    policy_loss.backward()
+    loss = lib.cat([-lp * g for lp, g in zip(logps, scores)]).sum()
+    loss.backward()
     opt.step()
-    return dict(loss=policy_loss, returns=returns, saved=saved, **_params(net))
+    return dict(loss=loss, returns=scores, saved=logps, **_params(net))
 
 
 @program
 def pytorch_examples_actor_critic(lib):
+    # one-step actor-critic on an unbatched episode: a shared trunk with a softmax head and a
+    # value head, the advantage from value.item(), Huber value losses, stacked losses
     F = lib.nn.functional
     D = lib.distributions
     nn = lib.nn
 
-    class Policy(nn.Module):
+    class TwoHeads(nn.Module):
         def __init__(self):
             super().__init__()
-            self.affine1 = nn.Linear(4, 8)
-            self.action_head = nn.Linear(8, 2)
-            self.value_head = nn.Linear(8, 1)
+            self.trunk = nn.Linear(4, 8)
+            self.pi = nn.Linear(8, 2)
+            self.v = nn.Linear(8, 1)
 
-        def forward(self, x):
-            x = F.relu(self.affine1(x))
-            return F.softmax(self.action_head(x), dim=-1), self.value_head(x)
+        def forward(self, obs):
+            feat = F.relu(self.trunk(obs))
+            return F.softmax(self.pi(feat), dim=-1), self.v(feat)
 
-    model = Policy()
+    model = TwoHeads()
     rng = np.random.RandomState(95)
     with lib.no_grad():
-        for p in model.parameters():
-            p.copy_(lib.tensor(rng.randn(*p.shape) * 0.5))
+        for w in model.parameters():
+            w.copy_(lib.tensor(rng.randn(*w.shape) * 0.5))
     opt = lib.optim.Adam(model.parameters(), lr=3e-2)
-    saved, rewards = [], []
+    steps, rewards = [], []
     for t in range(4):
-        state = lib.from_numpy(rng.randn(4).astype(np.float32))
-        probs, value = model(state)
-        m = D.Categorical(probs)
-        action = lib.tensor((t * 7) % 2)
-        saved.append((m.log_prob(action), value))
+        probs, value = model(lib.from_numpy(rng.randn(4).astype(np.float32)))
+        steps.append((D.Categorical(probs).log_prob(lib.tensor((t * 7) % 2)), value))
         rewards.append(float(rng.rand()))
-    R, returns = 0, []
-    for r in rewards[::-1]:
-        R = r + 0.99 * R
-        returns.insert(0, R)
-    returns = lib.tensor(returns)
-    returns = (returns - returns.mean()) / (returns.std() + 1e-8)
-    policy_losses, value_losses = [], []
-    for (log_prob, value), R in zip(saved, returns):
-        advantage = R - value.item()
-        policy_losses.append(-log_prob * advantage)
-        value_losses.append(F.smooth_l1_loss(value, lib.tensor([R])))
+    targets = lib.tensor(_discounted(rewards))
+    targets = (targets - targets.mean()) / (targets.std() + 1e-8)
+    actor_terms = [-lp * (g - v.item()) for (lp, v), g in zip(steps, targets)]
+    critic_terms = [F.smooth_l1_loss(v, lib.tensor([g])) for (_, v), g in zip(steps, targets)]
     opt.zero_grad()
-    loss = lib.stack(policy_losses).sum() + lib.stack(value_losses).sum()
+    loss = lib.stack(actor_terms).sum() + lib.stack(critic_terms).sum()
     loss.backward()
     opt.step()
-    return dict(loss=loss, lp_shape=saved[0][0].shape, v_shape=saved[0][1].shape,
+    return dict(loss=loss, lp_shape=steps[0][0].shape, v_shape=steps[0][1].shape,
                 **_params(model))
 
 
@@ -1511,19 +1501,21 @@ def cat_of_zero_dim_log_probs(lib):
 
 @program
 def spinningup_sac_logp(lib):
+    # a squashed Gaussian's log-density with the tanh correction in its softplus form:
+    # log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)); numpy's log(2) meets a tensor
     F = lib.nn.functional
     D = lib.distributions
     net = _mlp(lib, [3, 8, 4], seed=96, dtype="float32")
     obs = lib.as_tensor(_rand(5, 3, seed=97), dtype=lib.float32)
-    mu, log_std = net(obs).chunk(2, -1)
-    std = lib.exp(lib.clamp(log_std, -20, 2))
-    pi_distribution = D.Normal(mu, std)
-    pi_action = mu + std * lib.as_tensor(_rand(5, 2, seed=98), dtype=lib.float32)
-    logp_pi = pi_distribution.log_prob(pi_action).sum(axis=-1)
-    logp_pi -= (2 * (np.log(2) - pi_action - F.softplus(-2 * pi_action))).sum(axis=1)
-    pi_action = 2.0 * lib.tanh(pi_action)
-    (logp_pi.mean() - pi_action.sum()).backward()
-    return dict(logp=logp_pi, a=pi_action, **_grads(net))
+    centre, log_scale = net(obs).chunk(2, -1)
+    scale = lib.clamp(log_scale, -20, 2).exp()
+    noise = lib.as_tensor(_rand(5, 2, seed=98), dtype=lib.float32)
+    raw = centre + scale * noise
+    density = D.Normal(centre, scale).log_prob(raw).sum(axis=-1)
+    density -= (2 * (np.log(2) - raw - F.softplus(-2 * raw))).sum(axis=1)
+    bounded = 2.0 * lib.tanh(raw)
+    (density.mean() - bounded.sum()).backward()
+    return dict(logp=density, a=bounded, **_grads(net))
 
 
 @program
@@ -1536,60 +1528,69 @@ def numpy_scalar_with_tensor(lib):
 
 @program
 def spinningup_ppo_buffer(lib):
-    data = dict(obs=np.random.RandomState(99).randn(4, 3), act=np.array([0, 1, 1, 0]),
-                ret=np.array([1.0, 2.0, 0.5, -1.0], dtype=np.float32),
-                adv=np.array([0.1, -0.2, 0.3, 0.0]))
-    out = {k: lib.as_tensor(v, dtype=lib.float32) for k, v in data.items()}
-    out["act_long"] = lib.as_tensor(data["act"])
-    out["shared"] = lib.as_tensor(data["adv"])
-    data["adv"][0] = 9.0          # as_tensor of a float64 array shares its memory
+    # a rollout buffer's arrays handed over with as_tensor: float32 copies, an integer array
+    # kept as int64, and a float64 array shared without a copy
+    arrays = {"obs": np.random.RandomState(99).randn(4, 3), "act": np.array([0, 1, 1, 0]),
+              "ret": np.array([1.0, 2.0, 0.5, -1.0], dtype=np.float32),
+              "adv": np.array([0.1, -0.2, 0.3, 0.0])}
+    out = {name: lib.as_tensor(arr, dtype=lib.float32) for name, arr in arrays.items()}
+    out["act_long"] = lib.as_tensor(arrays["act"])
+    out["shared"] = lib.as_tensor(arrays["adv"])
+    arrays["adv"][0] = 9.0          # seen through "shared", not through the float32 copy
     return out
 
 
 @program
 def td3_update(lib):
+    # twin critics and a delayed actor: the target action smoothed by clipped noise, the
+    # smaller of the two target critics, the actor stepped every other critic step, then
+    # Polyak averaging of every target through .data
     F = lib.nn.functional
-    actor = _mlp(lib, [3, 8, 2], seed=100, act="ReLU")
-    actor_t = _mlp(lib, [3, 8, 2], seed=100, act="ReLU")
-    q1, q2 = _mlp(lib, [5, 8, 1], seed=101, act="ReLU"), _mlp(lib, [5, 8, 1], seed=102, act="ReLU")
-    q1_t, q2_t = _mlp(lib, [5, 8, 1], seed=101, act="ReLU"), _mlp(lib, [5, 8, 1], seed=102,
+    gamma, tau, limit = 0.99, 0.005, 1.0
+
+    def pair(seed):
+        return _mlp(lib, [5, 8, 1], seed=seed, act="ReLU"), _mlp(lib, [5, 8, 1], seed=seed,
+                                                                 act="ReLU")
+
+    pi, pi_slow = _mlp(lib, [3, 8, 2], seed=100, act="ReLU"), _mlp(lib, [3, 8, 2], seed=100,
                                                                     act="ReLU")
-    critic_params = list(q1.parameters()) + list(q2.parameters())
-    c_opt = lib.optim.Adam(critic_params, lr=1e-3)
-    a_opt = lib.optim.Adam(actor.parameters(), lr=1e-3)
+    (qa, qa_slow), (qb, qb_slow) = pair(101), pair(102)
+    q_opt = lib.optim.Adam([*qa.parameters(), *qb.parameters()], lr=1e-3)
+    pi_opt = lib.optim.Adam(pi.parameters(), lr=1e-3)
     rng = np.random.RandomState(103)
     s, s2 = lib.tensor(rng.randn(6, 3)), lib.tensor(rng.randn(6, 3))
     a = lib.tensor(rng.uniform(-1, 1, (6, 2)))
     r, d = lib.tensor(rng.randn(6, 1)), lib.tensor((rng.rand(6, 1) < 0.3) * 1.0)
-    noise_draw = lib.tensor(rng.randn(6, 2))
-    max_action = 1.0
+    jitter = lib.tensor(rng.randn(6, 2))
+
+    def act(net, states):
+        return limit * lib.tanh(net(states))
+
     res = {}
     for it in range(2):
         with lib.no_grad():
-            noise = (noise_draw * 0.2).clamp(-0.5, 0.5)
-            next_a = (max_action * lib.tanh(actor_t(s2)) + noise).clamp(-max_action, max_action)
-            sa2 = lib.cat([s2, next_a], 1)
-            tq = lib.min(q1_t(sa2), q2_t(sa2))
-            tq = r + (1 - d) * 0.99 * tq
-        sa = lib.cat([s, a], 1)
-        c_loss = F.mse_loss(q1(sa), tq) + F.mse_loss(q2(sa), tq)
-        c_opt.zero_grad()
-        c_loss.backward()
-        c_opt.step()
+            smoothed = act(pi_slow, s2) + (0.2 * jitter).clamp(-0.5, 0.5)
+            joint = lib.cat([s2, smoothed.clamp(-limit, limit)], 1)
+            y = r + gamma * (1 - d) * lib.min(qa_slow(joint), qb_slow(joint))
+        here = lib.cat([s, a], 1)
+        q_loss = F.mse_loss(qa(here), y) + F.mse_loss(qb(here), y)
+        q_opt.zero_grad()
+        q_loss.backward()
+        q_opt.step()
         if it % 2 == 0:
-            a_loss = -q1(lib.cat([s, max_action * lib.tanh(actor(s))], 1)).mean()
-            a_opt.zero_grad()
-            a_loss.backward()
-            a_opt.step()
+            pi_loss = -qa(lib.cat([s, act(pi, s)], 1)).mean()
+            pi_opt.zero_grad()
+            pi_loss.backward()
+            pi_opt.step()
             with lib.no_grad():
-                for net, tnet in ((q1, q1_t), (q2, q2_t), (actor, actor_t)):
-                    for p, tp in zip(net.parameters(), tnet.parameters()):
-                        tp.data.copy_(0.005 * p.data + 0.995 * tp.data)
-            res[f"a{it}"] = a_loss
-        res.update({f"c{it}": c_loss, f"tq{it}": tq,
-                    f"q_grads_cleared{it}": [p.grad is not None for p in q1.parameters()]})
-    res.update(_params(actor_t, "at_"))
-    res.update(_params(q1, "q1_"))
+                for fast, slow in ((qa, qa_slow), (qb, qb_slow), (pi, pi_slow)):
+                    for w, w_slow in zip(fast.parameters(), slow.parameters()):
+                        w_slow.data.copy_(w.data * tau + w_slow.data * (1 - tau))
+            res[f"a{it}"] = pi_loss
+        res.update({f"c{it}": q_loss, f"tq{it}": y,
+                    f"q_grads_cleared{it}": [w.grad is not None for w in qa.parameters()]})
+    res.update(_params(pi_slow, "at_"))
+    res.update(_params(qa, "q1_"))
     return res
 
 
@@ -1608,28 +1609,31 @@ def per_dimension_action_bounds(lib):
 
 @program
 def c51_projection(lib):
+    # the categorical (C51) target: shift the fixed support by the Bellman update, clamp it,
+    # and split each atom's mass between its two neighbouring atoms with index_add_ on a
+    # flattened view; an atom landing exactly on the grid keeps its mass by moving one bound
     B, atoms = 4, 11
-    v_min, v_max = -5.0, 5.0
-    support = lib.linspace(v_min, v_max, atoms)
-    delta_z = (v_max - v_min) / (atoms - 1)
+    lo, hi = -5.0, 5.0
+    support = lib.linspace(lo, hi, atoms)
+    gap = (hi - lo) / (atoms - 1)
     rng = np.random.RandomState(104)
-    next_dist = lib.softmax(lib.tensor(rng.randn(B, atoms), dtype=lib.float32), 1)
+    nxt = lib.softmax(lib.tensor(rng.randn(B, atoms), dtype=lib.float32), 1)
     rewards = lib.tensor([0.5, -1.0, 10.0, 0.0]).unsqueeze(1)
-    dones = lib.tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)
-    Tz = rewards + (1 - dones) * 0.99 * support.unsqueeze(0)
-    Tz = Tz.clamp(min=v_min, max=v_max)
-    b = (Tz - v_min) / delta_z
-    l, u = b.floor().long(), b.ceil().long()
-    l[(u > 0) * (l == u)] -= 1
-    u[(l < (atoms - 1)) * (l == u)] += 1
-    offset = lib.linspace(0, (B - 1) * atoms, B).long().unsqueeze(1).expand(B, atoms)
-    proj = lib.zeros(next_dist.size())
-    proj.view(-1).index_add_(0, (l + offset).view(-1), (next_dist * (u.float() - b)).view(-1))
-    proj.view(-1).index_add_(0, (u + offset).view(-1), (next_dist * (b - l.float())).view(-1))
+    done = lib.tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)
+    pos = ((rewards + 0.99 * (1 - done) * support[None, :]).clamp(min=lo, max=hi) - lo) / gap
+    below, above = pos.floor().long(), pos.ceil().long()
+    # an exact hit lowers its lower bound; only at atom 0 is the upper bound raised instead
+    below[(below == above) * (above > 0)] -= 1
+    above[(below == above) * (below < atoms - 1)] += 1
+    base = lib.linspace(0, (B - 1) * atoms, B).long().unsqueeze(1).expand(B, atoms)
+    proj = lib.zeros(nxt.size())
+    flat = proj.view(-1)
+    flat.index_add_(0, (below + base).view(-1), (nxt * (above.float() - pos)).view(-1))
+    flat.index_add_(0, (above + base).view(-1), (nxt * (pos - below.float())).view(-1))
     logits = lib.tensor(rng.randn(B, atoms), dtype=lib.float32, requires_grad=True)
-    loss = -(proj * lib.log_softmax(logits, 1)).sum(1).mean()
+    loss = (proj * lib.log_softmax(logits, 1)).sum(1).mean().neg()
     loss.backward()
-    return dict(support=support, l=l, u=u, offset=offset, proj=proj, sums=proj.sum(1),
+    return dict(support=support, l=below, u=above, offset=base, proj=proj, sums=proj.sum(1),
                 loss=loss, g=logits.grad)
 
 
@@ -2412,131 +2416,120 @@ def optimizer_given_list_of_floats(lib):
 
 
 # ----------------------------------------------------------------------------------------------
-# CleanRL- and a2c-ppo-acktr-style code, as written there
+# clipped PPO over a vectorised rollout, and the distribution wrappers of actor-critic libraries
 # ----------------------------------------------------------------------------------------------
 def _agent(lib, continuous, seed=150):
     nn = lib.nn
     D = lib.distributions
-    act_shape = (2,)
+    n_act = 2 if continuous else 3
 
-    class Agent(nn.Module):
+    class Policy(nn.Module):
+        """a value MLP, a policy MLP (means or logits), and for continuous actions one
+        state-independent log-std row broadcast over the batch"""
         def __init__(self):
             super().__init__()
-            self.critic = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-            n_out = int(np.prod(act_shape)) if continuous else 3
-            self.actor_mean = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, n_out))
+            self.value = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+            self.policy = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, n_act))
             if continuous:
-                self.actor_logstd = nn.Parameter(lib.zeros(1, np.prod(act_shape)))
+                self.log_std = nn.Parameter(lib.zeros(1, int(np.prod((n_act,)))))
 
-        def get_value(self, x):
-            return self.critic(x)
-
-        def get_action_and_value(self, x, action=None):
+        def law(self, obs):
+            head = self.policy(obs)
             if continuous:
-                action_mean = self.actor_mean(x)
-                action_logstd = self.actor_logstd.expand_as(action_mean)
-                probs = D.Normal(action_mean, lib.exp(action_logstd))
-                if action is None:
-                    action = probs.sample()
-                return (action, probs.log_prob(action).sum(1), probs.entropy().sum(1),
-                        self.critic(x))
-            probs = D.Categorical(logits=self.actor_mean(x))
-            if action is None:
-                action = probs.sample()
-            return action, probs.log_prob(action), probs.entropy(), self.critic(x)
+                return D.Normal(head, self.log_std.expand_as(head).exp())
+            return D.Categorical(logits=head)
 
-    agent = Agent()
+        def evaluate(self, obs, act=None):
+            """(action, log-prob, entropy, value); the action drawn when not given"""
+            law = self.law(obs)
+            act = law.sample() if act is None else act
+            logp, ent = law.log_prob(act), law.entropy()
+            if continuous:                       # independent dimensions
+                logp, ent = logp.sum(1), ent.sum(1)
+            return act, logp, ent, self.value(obs)
+
+    agent = Policy()
     rng = np.random.RandomState(seed)
     with lib.no_grad():
-        for p in agent.parameters():
-            p.copy_(lib.tensor(rng.randn(*p.shape) * 0.3))
+        for w in agent.parameters():
+            w.copy_(lib.tensor(rng.randn(*w.shape) * 0.3))
     return agent
 
 
 def _cleanrl_ppo(lib, continuous):
     agent = _agent(lib, continuous)
     nn = lib.nn
-    optimizer = lib.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
-    T, N = 4, 2
-    obs_shape = (4,)
+    opt = lib.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
+    T, N, clip, gamma, lam = 4, 2, 0.2, 0.99, 0.95
+    act_shape = (2,) if continuous else ()
     rng = np.random.RandomState(151)
-    obs = lib.zeros((T, N) + obs_shape)
-    actions = lib.zeros((T, N) + ((2,) if continuous else ()))
-    logprobs, rewards = lib.zeros((T, N)), lib.zeros((T, N))
-    dones, values = lib.zeros((T, N)), lib.zeros((T, N))
-    next_obs = lib.Tensor(rng.randn(N, 4))
-    next_done = lib.zeros(N)
-    for step in range(T):
-        obs[step] = next_obs
-        dones[step] = next_done
+    # preallocated rollout storage, (time, env, ...), filled one step at a time
+    store = {"obs": lib.zeros((T, N, 4)), "act": lib.zeros((T, N) + act_shape),
+             "logp": lib.zeros((T, N)), "rew": lib.zeros((T, N)), "done": lib.zeros((T, N)),
+             "val": lib.zeros((T, N))}
+    obs, done = lib.Tensor(rng.randn(N, 4)), lib.zeros(N)
+    for t in range(T):
+        store["obs"][t], store["done"][t] = obs, done
         with lib.no_grad():
-            given = lib.Tensor(rng.randn(N, 2)) if continuous else lib.tensor(rng.randint(0, 3, N))
-            action, logprob, _, value = agent.get_action_and_value(next_obs, given)
-            values[step] = value.flatten()
-        actions[step] = action
-        logprobs[step] = logprob
-        rewards[step] = lib.tensor(rng.randn(N)).to("cpu").view(-1)
-        next_obs, next_done = lib.Tensor(rng.randn(N, 4)), lib.Tensor(rng.rand(N) < 0.3)
+            chosen = lib.Tensor(rng.randn(N, 2)) if continuous else lib.tensor(
+                rng.randint(0, 3, N))
+            chosen, logp, _, value = agent.evaluate(obs, chosen)
+            store["val"][t] = value.flatten()
+        store["act"][t], store["logp"][t] = chosen, logp
+        store["rew"][t] = lib.tensor(rng.randn(N)).to("cpu").view(-1)
+        obs, done = lib.Tensor(rng.randn(N, 4)), lib.Tensor(rng.rand(N) < 0.3)
+    # generalised advantage estimation, backwards in time; a done flag cuts the bootstrap
     with lib.no_grad():
-        next_value = agent.get_value(next_obs).reshape(1, -1)
-        advantages = lib.zeros_like(rewards)
-        lastgaelam = 0
-        for t in reversed(range(T)):
-            if t == T - 1:
-                nextnonterminal = 1.0 - next_done
-                nextvalues = next_value
-            else:
-                nextnonterminal = 1.0 - dones[t + 1]
-                nextvalues = values[t + 1]
-            delta = rewards[t] + 0.99 * nextvalues * nextnonterminal - values[t]
-            advantages[t] = lastgaelam = delta + 0.99 * 0.95 * nextnonterminal * lastgaelam
-        returns = advantages + values
-    b_obs = obs.reshape((-1,) + obs_shape)
-    b_logprobs = logprobs.reshape(-1)
-    b_actions = actions.reshape((-1,) + ((2,) if continuous else ()))
-    b_advantages, b_returns, b_values = (advantages.reshape(-1), returns.reshape(-1),
-                                         values.reshape(-1))
-    b_inds = np.arange(T * N)
-    res, clipfracs = {}, []
+        last_value = agent.value(obs).reshape(1, -1)
+        adv = lib.zeros_like(store["rew"])
+        carry = 0
+        for t in range(T - 1, -1, -1):
+            later_done = done if t == T - 1 else store["done"][t + 1]
+            later_value = last_value if t == T - 1 else store["val"][t + 1]
+            live = 1.0 - later_done
+            delta = store["rew"][t] - store["val"][t] + gamma * live * later_value
+            carry = delta + gamma * lam * live * carry
+            adv[t] = carry
+        ret = adv + store["val"]
+    flat = {"obs": store["obs"].reshape((-1, 4)), "logp": store["logp"].reshape(-1),
+            "act": store["act"].reshape((-1,) + act_shape), "adv": adv.reshape(-1),
+            "ret": ret.reshape(-1), "val": store["val"].reshape(-1)}
+    order = np.arange(T * N)
+    res, clipped = {}, []
     for epoch in range(2):
-        b_inds = b_inds[::-1].copy() if epoch else b_inds
+        order = order[::-1].copy() if epoch else order
         for start in range(0, T * N, 4):
-            mb_inds = b_inds[start:start + 4]
-            mb_actions = b_actions[mb_inds] if continuous else b_actions.long()[mb_inds]
-            _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds],
-                                                                          mb_actions)
-            logratio = newlogprob - b_logprobs[mb_inds]
-            ratio = logratio.exp()
-            with lib.no_grad():
-                old_approx_kl = (-logratio).mean()
-                approx_kl = ((ratio - 1) - logratio).mean()
-                clipfracs += [((ratio - 1.0).abs() > 0.2).float().mean().item()]
-            mb_advantages = b_advantages[mb_inds]
-            mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-            pg_loss1 = -mb_advantages * ratio
-            pg_loss2 = -mb_advantages * lib.clamp(ratio, 1 - 0.2, 1 + 0.2)
-            pg_loss = lib.max(pg_loss1, pg_loss2).mean()
-            newvalue = newvalue.view(-1)
-            v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
-            v_clipped = b_values[mb_inds] + lib.clamp(newvalue - b_values[mb_inds], -0.2, 0.2)
-            v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
-            v_loss = 0.5 * lib.max(v_loss_unclipped, v_loss_clipped).mean()
-            entropy_loss = entropy.mean()
-            loss = pg_loss - 0.01 * entropy_loss + v_loss * 0.5
-            optimizer.zero_grad()
+            idx = order[start:start + 4]
+            act = flat["act"][idx] if continuous else flat["act"].long()[idx]
+            _, logp, ent, v = agent.evaluate(flat["obs"][idx], act)
+            log_ratio = logp - flat["logp"][idx]
+            ratio = log_ratio.exp()
+            with lib.no_grad():                  # diagnostics: two KL estimates, clip rate
+                kl_naive = log_ratio.neg().mean()
+                kl = (ratio - 1 - log_ratio).mean()
+                clipped.append(((ratio - 1.0).abs() > clip).float().mean().item())
+            a = flat["adv"][idx]
+            a = (a - a.mean()) / (a.std() + 1e-8)
+            surrogate = lib.max(-a * ratio, -a * lib.clamp(ratio, 1 - clip, 1 + clip)).mean()
+            v = v.view(-1)
+            v_clip = flat["val"][idx] + lib.clamp(v - flat["val"][idx], -clip, clip)
+            v_loss = lib.max((v - flat["ret"][idx]) ** 2,
+                             (v_clip - flat["ret"][idx]) ** 2).mean() / 2
+            loss = surrogate + 0.5 * v_loss - 0.01 * ent.mean()
+            opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
-            optimizer.step()
+            opt.step()
             res[f"loss{epoch}{start}"] = loss
-            res[f"kl{epoch}{start}"] = (old_approx_kl, approx_kl)
-        if approx_kl > 10.0:
+            res[f"kl{epoch}{start}"] = (kl_naive, kl)
+        if kl > 10.0:                            # a 0-d tensor in an if
             break
-    y_pred, y_true = b_values.cpu().numpy(), b_returns.cpu().numpy()
-    var_y = np.var(y_true)
-    res["ev"] = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
-    res["clipfracs"] = clipfracs
-    res["adv"] = advantages
-    res["actions_dtype"] = actions.dtype
+    pred, true = flat["val"].cpu().numpy(), flat["ret"].cpu().numpy()
+    spread = np.var(true)
+    res["ev"] = np.nan if spread == 0 else 1 - np.var(true - pred) / spread
+    res["clipfracs"] = clipped
+    res["adv"] = adv
+    res["actions_dtype"] = store["act"].dtype
     res.update(_params(agent))
     return res
 
@@ -2562,72 +2555,77 @@ def capital_tensor_constructor(lib):
 
 @program
 def ikostrikov_fixed_distributions(lib):
+    # distribution subclasses that give column-shaped samples and log-probs summed to (B, 1),
+    # and a mode(), as actor-critic libraries wrap them
     D = lib.distributions
 
-    class FixedCategorical(D.Categorical):
-        def sample(self):
-            return super().sample().unsqueeze(-1)
-
-        def log_probs(self, actions):
-            return super().log_prob(actions.squeeze(-1)).view(actions.size(0), -1).sum(
-                -1).unsqueeze(-1)
-
-        def mode(self):
+    class ColumnCategorical(D.Categorical):
+        def mode(self):                          # the likeliest class, as a column
             return self.probs.argmax(dim=-1, keepdim=True)
 
-    class FixedNormal(D.Normal):
-        def log_probs(self, actions):
-            return super().log_prob(actions).sum(-1, keepdim=True)
+        def sample(self):
+            draws = super().sample()
+            return draws.unsqueeze(-1)
 
-        def entropy(self):
-            return super().entropy().sum(-1)
+        def summed_log_prob(self, actions):
+            flat = actions.squeeze(-1)
+            rows = actions.size(0)
+            return super().log_prob(flat).view(rows, -1).sum(-1)[..., None]
 
+    class RowNormal(D.Normal):
         def mode(self):
             return self.mean
 
-    class FixedBernoulli(D.Bernoulli):
-        def log_probs(self, actions):
-            return super().log_prob(actions).view(actions.size(0), -1).sum(-1).unsqueeze(-1)
+        def summed_log_prob(self, actions):
+            per_dim = D.Normal.log_prob(self, actions)
+            return per_dim.sum(-1, keepdim=True)
 
         def entropy(self):
-            return super().entropy().sum(-1)
+            return D.Normal.entropy(self).sum(-1)
 
-        def mode(self):
+    class RowBernoulli(D.Bernoulli):
+        def mode(self):                          # 1 where p > 1/2
             return lib.gt(self.probs, 0.5).float()
 
+        def summed_log_prob(self, actions):
+            per_dim = D.Bernoulli.log_prob(self, actions).reshape(len(actions), -1)
+            return per_dim.sum(-1)[..., None]
+
+        def entropy(self):
+            return D.Bernoulli.entropy(self).sum(-1)
+
     logits = lib.tensor(_rand(4, 3, seed=153), requires_grad=True)
-    c = FixedCategorical(logits=logits)
+    c = ColumnCategorical(logits=logits)
     a = lib.tensor([[0], [2], [1], [1]])
     mu = lib.tensor(_rand(4, 2, seed=154), requires_grad=True)
-    n = FixedNormal(mu, lib.full((4, 2), 0.7, dtype=lib.float64))
+    n = RowNormal(mu, lib.full((4, 2), 0.7, dtype=lib.float64))
     an = lib.tensor(_rand(4, 2, seed=155))
-    b = FixedBernoulli(logits=lib.tensor(_rand(4, 2, seed=156)))
+    b = RowBernoulli(logits=lib.tensor(_rand(4, 2, seed=156)))
     ab = lib.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], dtype=lib.float64)
-    lp = c.log_probs(a) + n.log_probs(an) + b.log_probs(ab)
+    lp = c.summed_log_prob(a) + n.summed_log_prob(an) + b.summed_log_prob(ab)
     ent = c.entropy().mean() + n.entropy().mean() + b.entropy().mean()
     (lp.sum() - ent).backward()
     return dict(lp=lp, ent=ent, gl=logits.grad, gm=mu.grad, mode=c.mode(), nmode=n.mode(),
                 bmode=b.mode(), s=c.sample().shape, sn=n.sample().shape,
-                kl=D.kl_divergence(c, FixedCategorical(logits=lib.zeros(4, 3))))
+                kl=D.kl_divergence(c, ColumnCategorical(logits=lib.zeros(4, 3))))
 
 
 @program
 def ikostrikov_add_bias(lib):
+    # a learnable bias stored as a column Parameter, reshaped to broadcast over (B, C) or
+    # (B, C, H, W) inputs
     nn = lib.nn
 
-    class AddBias(nn.Module):
-        def __init__(self, bias):
+    class ChannelBias(nn.Module):
+        def __init__(self, init):
             super().__init__()
-            self._bias = nn.Parameter(bias.unsqueeze(1))
+            self._bias = nn.Parameter(init[:, None])
 
         def forward(self, x):
-            if x.dim() == 2:
-                bias = self._bias.t().view(1, -1)
-            else:
-                bias = self._bias.t().view(1, -1, 1, 1)
-            return x + bias
+            shape = (1, -1) if x.dim() == 2 else (1, -1, 1, 1)
+            return x + self._bias.t().view(*shape)
 
-    m = AddBias(lib.tensor([0.5, -0.5]))
+    m = ChannelBias(lib.tensor([0.5, -0.5]))
     y = m(lib.ones(3, 2))
     y.sum().backward()
     y4 = m(lib.ones(1, 2, 2, 2))
@@ -2636,14 +2634,16 @@ def ikostrikov_add_bias(lib):
 
 @program
 def rollout_storage_returns(lib):
+    # discounted returns written backwards into a (T + 1, N, 1) buffer whose masks zero the
+    # bootstrap after an episode end; then the samplers that cut such a rollout into batches
     T, N = 5, 2
     rewards = lib.tensor(_rand(T, N, 1, seed=157), dtype=lib.float32)
-    masks = lib.ones(T + 1, N, 1)
-    masks[3, 0] = 0.0
+    alive = lib.ones(T + 1, N, 1)
+    alive[3, 0] = 0.0
     returns = lib.zeros(T + 1, N, 1)
     returns[-1] = lib.tensor([[0.5], [-0.5]])
-    for step in reversed(range(rewards.size(0))):
-        returns[step] = returns[step + 1] * 0.99 * masks[step + 1] + rewards[step]
+    for t in range(T - 1, -1, -1):
+        returns[t] = rewards[t] + 0.99 * alive[t + 1] * returns[t + 1]
     S = lib.utils.data
     batches = list(S.BatchSampler(S.SequentialSampler(range(10)), 3, drop_last=False))
     batches_d = list(S.BatchSampler(range(10), 4, drop_last=True))
@@ -2658,8 +2658,8 @@ def rollout_storage_returns(lib):
 def ddpg_select_action(lib):
     actor = _mlp(lib, [3, 8, 2], seed=158, act="ReLU", dtype="float32")
     state = np.random.RandomState(159).randn(3)
-    s = lib.FloatTensor(state.reshape(1, -1))
-    a = actor(s).cpu().data.numpy().flatten()
+    batch_of_one = state[None, :]
+    a = actor(lib.FloatTensor(batch_of_one)).cpu().data.numpy().ravel()
     a2 = actor(lib.as_tensor(state, dtype=lib.float32).unsqueeze(0)).detach().numpy()[0]
     noise = (0.1 * np.random.RandomState(160).randn(2)).astype(np.float32)
     return dict(a=a, a2=a2, clipped=np.clip(a + noise, -1, 1), dt=str(a.dtype),
@@ -2670,14 +2670,14 @@ def ddpg_select_action(lib):
 def orthogonal_layer_init(lib):
     nn = lib.nn
 
-    def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
-        lib.nn.init.orthogonal_(layer.weight, std)
-        lib.nn.init.constant_(layer.bias, bias_const)
-        return layer
+    def orthogonal(linear, gain=math.sqrt(2.0), fill=0.0):   # a scaled orthogonal weight
+        nn.init.orthogonal_(linear.weight, gain)
+        nn.init.constant_(linear.bias, fill)
+        return linear
 
     lib.manual_seed(0)
-    wide = layer_init(nn.Linear(4, 6))
-    tall = layer_init(nn.Linear(6, 3), std=0.01, bias_const=0.5)
+    wide = orthogonal(nn.Linear(4, 6))
+    tall = orthogonal(nn.Linear(6, 3), gain=0.01, fill=0.5)
     w, t = wide.weight.detach(), tall.weight.detach()
     # the draw differs; what is specified is orthogonality with the gain
     return dict(wtw=(w.t() @ w / 2.0).round(decimals=5), ttt=(t @ t.t() / 1e-4).round(decimals=4),

@@ -872,14 +872,14 @@ def batched_beam_gather(lib):
 def top_k_top_p_filtering(lib):
     logits = lib.tensor(_rand(2, 8, seed=135), requires_grad=True)
     k, p = 4, 0.8
-    kth = logits.topk(k, dim=-1).values[..., -1, None]
-    f = logits.masked_fill(logits < kth, float("-inf"))
-    sorted_logits, sorted_idx = lib.sort(f, descending=True, dim=-1)
-    cum = sorted_logits.softmax(-1).cumsum(-1)
-    remove = cum > p
-    remove[..., 1:] = remove[..., :-1].clone()
-    remove[..., 0] = False
-    remove_orig = remove.scatter(1, sorted_idx, remove)
+    # keep the k best, then the smallest prefix of the rest whose mass reaches p
+    floor = logits.topk(k, dim=-1).values[..., -1, None]
+    f = logits.masked_fill(logits < floor, float("-inf"))
+    ranked, sorted_idx = lib.sort(f, descending=True, dim=-1)
+    past = ranked.softmax(-1).cumsum(-1) > p
+    past[..., 1:] = past[..., :-1].clone()                  # the token crossing p stays
+    past[..., 0] = False
+    remove_orig = past.scatter(1, sorted_idx, past)
     f = f.masked_fill(remove_orig, -math.inf)
     probs = f.softmax(-1)
     probs.pow(2).sum().backward()
@@ -988,23 +988,24 @@ def teacher_forcing_seq2seq(lib):
 
 
 class _SinCos:
-    """The Annotated Transformer's and the PyTorch tutorial's sin/cos table, as a module."""
+    """A fixed sinusoid position table (sin in even columns, cos in odd ones) kept as a buffer,
+    time-major, with the sqrt(d) scale of the embeddings as a non-persistent buffer."""
     @staticmethod
     def make(lib, d_model=6, max_len=10):
-        class PositionalEncoding(lib.nn.Module):
+        class SinusoidPositions(lib.nn.Module):
             def __init__(self):
                 super().__init__()
-                position = lib.arange(max_len).unsqueeze(1)
-                div_term = lib.exp(lib.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-                pe = lib.zeros(max_len, 1, d_model)
-                pe[:, 0, 0::2] = lib.sin(position * div_term)
-                pe[:, 0, 1::2] = lib.cos(position * div_term)
-                self.register_buffer("pe", pe)
+                steps = lib.arange(max_len).unsqueeze(1)                       # (max_len, 1)
+                rates = lib.exp(-math.log(10000.0) * lib.arange(0, d_model, 2) / d_model)
+                table = lib.zeros(max_len, 1, d_model)
+                table[:, 0, 0::2] = lib.sin(steps * rates)
+                table[:, 0, 1::2] = lib.cos(steps * rates)
+                self.register_buffer("pe", table)
                 self.register_buffer("scale", lib.tensor(math.sqrt(d_model)), persistent=False)
 
             def forward(self, x):
-                return x * self.scale + self.pe[:x.size(0)]
-        return PositionalEncoding()
+                return self.pe[:x.size(0)] + self.scale * x
+        return SinusoidPositions()
 
 
 @program
@@ -1022,14 +1023,14 @@ def sincos_positional_buffer(lib):
 
 @program
 def sincos_odd_d_model(lib):
-    # the classic bug: an odd d_model leaves one column fewer for cos than the sin values
-    d_model, max_len = 5, 3
-    position = lib.arange(max_len).unsqueeze(1)
-    div_term = lib.exp(lib.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-    pe = lib.zeros(max_len, d_model)
-    pe[:, 0::2] = lib.sin(position * div_term)
-    pe[:, 1::2] = lib.cos(position * div_term)
-    return pe
+    # the classic bug: an odd width leaves one column fewer for cos than the sin values
+    width, rows = 5, 3
+    angles = lib.arange(rows).unsqueeze(1) * lib.exp(
+        -math.log(10000.0) * lib.arange(0, width, 2) / width)
+    table = lib.zeros(rows, width)
+    table[:, 0::2] = lib.sin(angles)
+    table[:, 1::2] = lib.cos(angles)
+    return table
 
 
 @program
@@ -1045,8 +1046,9 @@ def learned_positions_and_rope_like(lib):
     tok = _load(lib, lib.nn.Embedding(10, D).double(), 162)
     ids = lib.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 0, 0]])
     positions = lib.arange(T, dtype=lib.long).unsqueeze(0).expand_as(ids)
-    mask = ids.ne(0).int()
-    pos_ids = (lib.cumsum(mask, dim=1).type_as(mask) * mask).long()      # fairseq-style
+    real = ids.ne(0).int()
+    count = lib.cumsum(real, dim=1).type_as(real)        # 1, 2, 3, ... along each row
+    pos_ids = (count * real).long()                       # positions from 1, padding at 0
     x = tok(ids) + pos_emb(positions) + pos_emb(pos_ids)
     inv = 1.0 / (10000 ** (lib.arange(0, D, 2).double() / D))
     freqs = lib.outer(lib.arange(T).double(), inv)

@@ -66,21 +66,21 @@ def nms(lib):
     bx = lib.tensor(_boxes(30, 2))
     sc = lib.tensor(np.random.RandomState(3).rand(30).astype(np.float32))
     order = sc.sort(descending=True)[1]
+    area = (bx[:, 2] - bx[:, 0]) * (bx[:, 3] - bx[:, 1])
     keep = []
     while order.numel() > 0:
-        i = order[0]
-        keep.append(i.item())
-        if order.numel() == 1:
+        top, rest = order[0], order[1:]
+        keep.append(top.item())
+        if rest.numel() == 0:
             break
-        xx1 = lib.maximum(bx[order[1:], 0], bx[i, 0])
-        yy1 = lib.maximum(bx[order[1:], 1], bx[i, 1])
-        xx2 = lib.minimum(bx[order[1:], 2], bx[i, 2])
-        yy2 = lib.minimum(bx[order[1:], 3], bx[i, 3])
-        inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
-        ar = (bx[:, 2] - bx[:, 0]) * (bx[:, 3] - bx[:, 1])
-        iou = inter / (ar[i] + ar[order[1:]] - inter)
-        idx = lib.where(iou <= 0.3)[0]
-        order = order[idx + 1]
+        # overlap of the kept box with every remaining one, coordinate by coordinate
+        left = lib.maximum(bx[rest, 0], bx[top, 0])
+        low = lib.maximum(bx[rest, 1], bx[top, 1])
+        right = lib.minimum(bx[rest, 2], bx[top, 2])
+        high = lib.minimum(bx[rest, 3], bx[top, 3])
+        shared = (right - left).clamp(min=0) * (high - low).clamp(min=0)
+        ratio = shared / (area[top] + area[rest] - shared)
+        order = order[lib.where(ratio <= 0.3)[0] + 1]
     k = lib.tensor(keep, dtype=lib.long)
     nz = (sc > 0.5).nonzero(as_tuple=False)
     nz2 = (sc > 0.5).nonzero()

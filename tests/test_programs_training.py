@@ -728,44 +728,49 @@ def collate_edges(torch):
 
 
 def lm_tbptt(torch):
+    # truncated back-propagation through time: the recurrent state carried across windows but
+    # cut from the graph, plain SGD written by hand on .data, the output matrix tied to the input
     nn = torch.nn
-    class LM(nn.Module):
+    V, W, layers = 7, 4, 2
+
+    class WordModel(nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = nn.Embedding(7, 4)
-            self.rnn = nn.LSTM(4, 4, num_layers=2, dropout=0.5)
-            self.decoder = nn.Linear(4, 7)
-            self.decoder.weight = self.encoder.weight
-        def forward(self, x, h):
-            o, h = self.rnn(self.encoder(x), h)
-            return self.decoder(o), h
-        def init_hidden(self, bsz):
-            w = next(self.parameters())
-            return (w.new_zeros(2, bsz, 4), w.new_zeros(2, bsz, 4))
-    m = LM().double()
+            self.lookup = nn.Embedding(V, W)
+            self.lstm = nn.LSTM(W, W, num_layers=layers, dropout=0.5)
+            self.scores = nn.Linear(W, V)
+            self.scores.weight = self.lookup.weight
+        def forward(self, ids, state):
+            seq, state = self.lstm(self.lookup(ids), state)
+            return self.scores(seq), state
+        def blank_state(self, batch):
+            like = next(self.parameters())          # zeros of the model's dtype and device
+            return tuple(like.new_zeros(layers, batch, W) for _ in range(2))
+    m = WordModel().double()
     sd = _weights(m, 30)
     res = {"keys": list(m.state_dict().keys()), "nparams": np.array(len(list(m.parameters())))}
     _load_np(torch, m, sd)
     m.eval()     # dropout off, deterministic
-    data = torch.tensor(np.random.default_rng(31).integers(0, 7, (9, 2)))
+    stream = torch.tensor(np.random.default_rng(31).integers(0, 7, (9, 2)))     # (time, batch)
     opt = torch.optim.SGD(m.parameters(), lr=0.5)
-    h = m.init_hidden(2)
+    state = m.blank_state(2)
     crit = nn.CrossEntropyLoss()
-    for i in range(0, 8, 3):
-        seq_len = min(3, data.size(0) - 1 - i)
-        x, y = data[i:i + seq_len], data[i + 1:i + 1 + seq_len]
-        h = tuple(t.detach() for t in h)
+    window, step_size = 3, 0.5
+    for i in range(0, 8, window):
+        n = min(window, len(stream) - 1 - i)      # the last window is shorter
+        inputs, targets = stream[i:i + n], stream[i + 1:i + 1 + n]
+        state = tuple(part.detach() for part in state)
         m.zero_grad()
-        out, h = m(x, h)
-        loss = crit(out.view(-1, 7), y.reshape(-1))
+        scores, state = m(inputs, state)
+        loss = crit(scores.view(-1, V), targets.reshape(-1))
         loss.backward()
         res[f"norm{i}"] = nn.utils.clip_grad_norm_(m.parameters(), 0.25)
-        for p in m.parameters():
-            p.data.add_(p.grad, alpha=-0.5)
+        for w in m.parameters():
+            w.data.add_(w.grad, alpha=-step_size)
         res[f"loss{i}"] = loss
-    res["tied"] = m.decoder.weight is m.encoder.weight
-    res["w"] = m.encoder.weight
-    res["h"] = h[0]
+    res["tied"] = m.scores.weight is m.lookup.weight
+    res["w"] = m.lookup.weight
+    res["h"] = state[0]
     return res
 
 
@@ -1665,57 +1670,55 @@ def named_param_optimizer(torch):
 
 
 def text_classification_bag(torch):
+    # bag-of-words classification with EmbeddingBag: a collate function that flattens the
+    # token ids of a batch and computes each document's start offset, a step-decayed SGD
     nn = torch.nn
     D = torch.utils.data
-    corpus = [(1, "good great fine"), (0, "bad awful"), (1, "great good"), (0, "awful bad bad poor"),
-              (1, "fine"), (0, "poor")]
-    counter = collections.Counter(w for _, t in corpus for w in t.split())
-    vocab = {w: i + 1 for i, (w, _) in enumerate(sorted(counter.items()))}
-    def collate_batch(batch):
-        label_list, text_list, offsets = [], [], [0]
-        for label, text in batch:
-            label_list.append(label)
-            ids = torch.tensor([vocab[w] for w in text.split()], dtype=torch.int64)
-            text_list.append(ids)
-            offsets.append(ids.size(0))
-        label_list = torch.tensor(label_list, dtype=torch.int64)
-        offsets = torch.tensor(offsets[:-1]).cumsum(dim=0)
-        return label_list, torch.cat(text_list), offsets
-    class Model(nn.Module):
-        def __init__(self, vocab_size, dim, n_class):
+    docs = [(1, "good great fine"), (0, "bad awful"), (1, "great good"), (0, "awful bad bad poor"),
+            (1, "fine"), (0, "poor")]
+    words = sorted(collections.Counter(w for _, t in docs for w in t.split()))
+    index = {w: k for k, w in enumerate(words, start=1)}
+    def to_batch(items):
+        ids = [torch.tensor([index[w] for w in text.split()], dtype=torch.int64)
+               for _, text in items]
+        lengths = [0] + [len(t) for t in ids[:-1]]
+        starts = torch.tensor(lengths).cumsum(dim=0)
+        return torch.tensor([y for y, _ in items], dtype=torch.int64), torch.cat(ids), starts
+    class BagClassifier(nn.Module):
+        def __init__(self, n_words, width, n_labels):
             super().__init__()
-            self.embedding = nn.EmbeddingBag(vocab_size, dim, sparse=False)
-            self.fc = nn.Linear(dim, n_class)
-        def forward(self, text, offsets):
-            return self.fc(self.embedding(text, offsets))
-    model = Model(len(vocab) + 1, 4, 2).double()
+            self.bag = nn.EmbeddingBag(n_words, width, sparse=False)
+            self.out = nn.Linear(width, n_labels)
+        def forward(self, flat_ids, starts):
+            return self.out(self.bag(flat_ids, starts))
+    model = BagClassifier(len(index) + 1, 4, 2).double()
     _load_np(torch, model, _weights(model, 140))
-    model.fc.bias.data.zero_()
-    loader = D.DataLoader(corpus, batch_size=3, shuffle=False, collate_fn=collate_batch)
+    model.out.bias.data.zero_()
+    loader = D.DataLoader(docs, batch_size=3, shuffle=False, collate_fn=to_batch)
     crit = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=5)
     sched = torch.optim.lr_scheduler.StepLR(opt, 1.0, gamma=0.1)
     res = {}
     for epoch in range(2):
         model.train()
-        total_acc, total_count = 0, 0
-        for idx, (label, text, offsets) in enumerate(loader):
+        right = seen = 0
+        for k, (labels, flat_ids, starts) in enumerate(loader):
             opt.zero_grad()
-            pred = model(text, offsets)
-            loss = crit(pred, label)
+            scores = model(flat_ids, starts)
+            loss = crit(scores, labels)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 0.1)
             opt.step()
-            total_acc += (pred.argmax(1) == label).sum().item()
-            total_count += label.size(0)
-            res[f"loss{epoch}{idx}"] = loss
+            right += (scores.argmax(1) == labels).sum().item()
+            seen += labels.size(0)
+            res[f"loss{epoch}{k}"] = loss
         sched.step()
-        res[f"acc{epoch}"] = np.array(total_acc / total_count)
+        res[f"acc{epoch}"] = np.array(right / seen)
     model.eval()
     with torch.no_grad():
-        label, text, offsets = collate_batch(corpus)
-        res["eval"] = model(text, offsets)
-    res["offsets"] = offsets
+        labels, flat_ids, starts = to_batch(docs)
+        res["eval"] = model(flat_ids, starts)
+    res["offsets"] = starts
     return res
 
 
@@ -1913,43 +1916,40 @@ def pointer_generator(torch):
 
 
 def custom_optimizer(torch):
-    class MomentumSGD(torch.optim.Optimizer):
+    class HeavyBall(torch.optim.Optimizer):
+        """velocity = momentum * velocity + gradient (+ decay * weight); weight -= lr * velocity"""
         def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0):
-            if lr < 0.0:
-                raise ValueError(f"Invalid learning rate: {lr}")
-            defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
-            super().__init__(params, defaults)
+            if not lr >= 0.0:
+                raise ValueError(f"negative step size {lr}")
+            super().__init__(params, {"lr": lr, "momentum": momentum,
+                                      "weight_decay": weight_decay})
 
-        def __setstate__(self, state):
+        def __setstate__(self, state):           # checkpoints from before 'momentum' existed
             super().__setstate__(state)
-            for group in self.param_groups:
-                group.setdefault("momentum", 0.9)
+            for g in self.param_groups:
+                g.setdefault("momentum", 0.9)
+
+        def _update(self, w, g):
+            grad = w.grad if g["weight_decay"] == 0 else w.grad.add(w, alpha=g["weight_decay"])
+            slot = self.state[w]
+            if "momentum_buffer" in slot:
+                slot["momentum_buffer"].mul_(g["momentum"]).add_(grad)
+            else:                                # the first step: the velocity is the grad
+                slot["momentum_buffer"] = torch.clone(grad).detach()
+            slot["step"] = slot.get("step", 0) + 1
+            w.add_(slot["momentum_buffer"], alpha=-g["lr"])
 
         @torch.no_grad()
         def step(self, closure=None):
-            loss = None
-            if closure is not None:
-                with torch.enable_grad():
-                    loss = closure()
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    d_p = p.grad
-                    if group["weight_decay"] != 0:
-                        d_p = d_p.add(p, alpha=group["weight_decay"])
-                    state = self.state[p]
-                    if len(state) == 0:
-                        state["step"] = 0
-                        state["momentum_buffer"] = torch.clone(d_p).detach()
-                    else:
-                        state["momentum_buffer"].mul_(group["momentum"]).add_(d_p)
-                    state["step"] += 1
-                    p.add_(state["momentum_buffer"], alpha=-group["lr"])
+            with torch.enable_grad():
+                loss = closure() if closure is not None else None
+            for g in self.param_groups:
+                for w in (w for w in g["params"] if w.grad is not None):
+                    self._update(w, g)
             return loss
     m = torch.nn.Linear(3, 2).double()
     _load_np(torch, m, _weights(m, 170))
-    opt = MomentumSGD([{"params": [m.weight]}, {"params": [m.bias], "weight_decay": 0.1}], lr=0.1)
+    opt = HeavyBall([{"params": [m.weight]}, {"params": [m.bias], "weight_decay": 0.1}], lr=0.1)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.5)
     posts = []
     opt.register_step_post_hook(lambda o, a, k: posts.append(len(a)))
@@ -1966,7 +1966,7 @@ def custom_optimizer(torch):
     sd = opt.state_dict()
     buf = io.BytesIO(); torch.save(sd, buf); buf.seek(0)
     m2 = torch.nn.Linear(3, 2).double(); m2.load_state_dict(m.state_dict())
-    opt2 = MomentumSGD([{"params": [m2.weight]}, {"params": [m2.bias], "weight_decay": 0.1}], lr=0.1)
+    opt2 = HeavyBall([{"params": [m2.weight]}, {"params": [m2.bias], "weight_decay": 0.1}], lr=0.1)
     opt2.load_state_dict(torch.load(buf, weights_only=True))
     for o, mm in ((opt, m), (opt2, m2)):
         o.zero_grad(); mm(x).pow(2).mean().backward(); o.step()

@@ -60,186 +60,163 @@ def _compare(program, rtol=1e-6, atol=1e-8, **kw):
     return ref, got
 
 
-# ----------------------------------------------------------------------------- nanoGPT-like
+# ----------------------------------------------------------------------------- decoder-only LM
 
-def _gpt(lib, n_layer=2, n_head=2, n_embd=8, block_size=6, vocab=11, dropout=0.0,
-         flash=False, bias=True):
+def _gpt(lib, depth=2, heads=2, width=8, context=6, vocab=11, p_drop=0.0, fused=False,
+         bias=True):
+    """A GPT-2 shaped character model: fused qkv projection split three ways, a causal
+    mask buffer or SDPA, pre-norm residual blocks, tied input/output embeddings."""
     nn, F = lib.nn, lib.nn.functional
+    per_head = width // heads
 
-    class CausalSelfAttention(nn.Module):
+    def heads_first(t, n, length):                 # (n, L, width) -> (n, heads, L, per_head)
+        return t.view(n, length, heads, per_head).transpose(1, 2)
+
+    class MaskedSelfAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
-            self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
-            self.attn_dropout = nn.Dropout(dropout)
-            self.resid_dropout = nn.Dropout(dropout)
-            self.n_head, self.n_embd, self.dropout = n_head, n_embd, dropout
-            self.flash = flash and hasattr(F, "scaled_dot_product_attention")
-            if not self.flash:
-                self.register_buffer("bias", lib.tril(lib.ones(block_size, block_size))
-                                     .view(1, 1, block_size, block_size))
+            self.qkv = nn.Linear(width, 3 * width, bias=bias)
+            self.out = nn.Linear(width, width, bias=bias)
+            self.drop_weights, self.drop_out = nn.Dropout(p_drop), nn.Dropout(p_drop)
+            self.use_sdpa = fused and hasattr(F, "scaled_dot_product_attention")
+            if not self.use_sdpa:
+                lower = lib.ones(context, context).tril()
+                self.register_buffer("causal", lower.view(1, 1, context, context))
 
-        def forward(self, x):
-            B, T, C = x.size()
-            q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-            k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-            q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-            v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-            if self.flash:
-                y = F.scaled_dot_product_attention(
-                    q, k, v, attn_mask=None,
-                    dropout_p=self.dropout if self.training else 0, is_causal=True)
+        def forward(self, h):
+            n, length, _ = h.size()
+            parts = self.qkv(h).split(width, dim=2)
+            q, k, v = (heads_first(t, n, length) for t in parts)
+            if self.use_sdpa:
+                mixed = F.scaled_dot_product_attention(
+                    q, k, v, attn_mask=None, is_causal=True,
+                    dropout_p=p_drop if self.training else 0)
             else:
-                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-                att = F.softmax(att, dim=-1)
-                att = self.attn_dropout(att)
-                y = att @ v
-            y = y.transpose(1, 2).contiguous().view(B, T, C)
-            return self.resid_dropout(self.c_proj(y))
+                logits = q @ k.transpose(-2, -1) / math.sqrt(per_head)
+                hidden = self.causal[:, :, :length, :length] == 0
+                weights = self.drop_weights(F.softmax(logits.masked_fill(hidden, float("-inf")),
+                                                      dim=-1))
+                mixed = weights @ v
+            merged = mixed.transpose(1, 2).contiguous().view(n, length, width)
+            return self.drop_out(self.out(merged))
 
-    class MLP(nn.Module):
+    class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
-            self.gelu = nn.GELU(approximate="tanh")
-            self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
-            self.dropout = nn.Dropout(dropout)
+            self.norm_a = nn.LayerNorm(width, bias=bias)
+            self.attn = MaskedSelfAttention()
+            self.norm_b = nn.LayerNorm(width, bias=bias)
+            self.ff = nn.Sequential(nn.Linear(width, 4 * width, bias=bias),
+                                    nn.GELU(approximate="tanh"),
+                                    nn.Linear(4 * width, width, bias=bias), nn.Dropout(p_drop))
 
-        def forward(self, x):
-            return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        def forward(self, h):
+            h = h + self.attn(self.norm_a(h))
+            return h + self.ff(self.norm_b(h))
 
-    class Block(nn.Module):
+    def small_normal(mod):
+        if isinstance(mod, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(mod.weight, mean=0.0, std=0.02)
+        if isinstance(mod, nn.Linear) and mod.bias is not None:
+            nn.init.zeros_(mod.bias)
+
+    class CharLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1 = nn.LayerNorm(n_embd, bias=bias)
-            self.attn = CausalSelfAttention()
-            self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
-            self.mlp = MLP()
+            self.context = context
+            self.body = nn.ModuleDict({"tok": nn.Embedding(vocab, width),
+                                       "pos": nn.Embedding(context, width),
+                                       "drop": nn.Dropout(p_drop),
+                                       "layers": nn.ModuleList(Layer() for _ in range(depth)),
+                                       "norm": nn.LayerNorm(width, bias=bias)})
+            self.unembed = nn.Linear(width, vocab, bias=False)
+            self.body.tok.weight = self.unembed.weight       # shared input/output matrix
+            self.apply(small_normal)
+            scaled = 0.02 / math.sqrt(2 * depth)              # residual output projections
+            for name, w in self.named_parameters():
+                if name.endswith(("attn.out.weight", "ff.2.weight")):
+                    nn.init.normal_(w, mean=0.0, std=scaled)
 
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
+        def count(self, skip_positions=True):
+            total = sum(w.numel() for w in self.parameters())
+            return total - self.body.pos.weight.numel() if skip_positions else total
 
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.block_size = block_size
-            self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(vocab, n_embd),
-                wpe=nn.Embedding(block_size, n_embd),
-                drop=nn.Dropout(dropout),
-                h=nn.ModuleList([Block() for _ in range(n_layer)]),
-                ln_f=nn.LayerNorm(n_embd, bias=bias),
-            ))
-            self.lm_head = nn.Linear(n_embd, vocab, bias=False)
-            self.transformer.wte.weight = self.lm_head.weight
-            self.apply(self._init_weights)
-            for pn, p in self.named_parameters():
-                if pn.endswith("c_proj.weight"):
-                    lib.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+        def forward(self, tokens, labels=None):
+            length = tokens.size(1)
+            assert length <= self.context
+            where = lib.arange(0, length, dtype=lib.long, device=tokens.device)
+            h = self.body.drop(self.body.tok(tokens) + self.body.pos(where))
+            for layer in self.body.layers:
+                h = layer(h)
+            h = self.body.norm(h)
+            if labels is None:                         # inference: the last position only
+                return self.unembed(h[:, [-1], :]), None
+            scores = self.unembed(h)
+            return scores, F.cross_entropy(scores.view(-1, scores.size(-1)), labels.view(-1),
+                                           ignore_index=-1)
 
-        def _init_weights(self, module):
-            if isinstance(module, nn.Linear):
-                lib.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-                if module.bias is not None:
-                    lib.nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                lib.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-
-        def get_num_params(self, non_embedding=True):
-            n = sum(p.numel() for p in self.parameters())
-            if non_embedding:
-                n -= self.transformer.wpe.weight.numel()
-            return n
-
-        def forward(self, idx, targets=None):
-            b, t = idx.size()
-            assert t <= self.block_size
-            pos = lib.arange(0, t, dtype=lib.long, device=idx.device)
-            x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-            for block in self.transformer.h:
-                x = block(x)
-            x = self.transformer.ln_f(x)
-            if targets is not None:
-                logits = self.lm_head(x)
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
-                                       ignore_index=-1)
-            else:
-                logits = self.lm_head(x[:, [-1], :])
-                loss = None
-            return logits, loss
-
-        def configure_optimizers(self, weight_decay, learning_rate, betas):
-            param_dict = {pn: p for pn, p in self.named_parameters() if p.requires_grad}
-            decay = [p for n, p in param_dict.items() if p.dim() >= 2]
-            nodecay = [p for n, p in param_dict.items() if p.dim() < 2]
-            groups = [{"params": decay, "weight_decay": weight_decay},
-                      {"params": nodecay, "weight_decay": 0.0}]
-            return lib.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=False)
+        def optimizer(self, decay, lr, betas):
+            trainable = [w for w in self.parameters() if w.requires_grad]
+            groups = [{"params": [w for w in trainable if w.dim() > 1], "weight_decay": decay},
+                      {"params": [w for w in trainable if w.dim() <= 1], "weight_decay": 0.0}]
+            return lib.optim.AdamW(groups, lr=lr, betas=betas, fused=False)
 
         @lib.no_grad()
-        def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-            for _ in range(max_new_tokens):
-                idx_cond = idx if idx.size(1) <= self.block_size \
-                    else idx[:, -self.block_size:]
-                logits, _ = self(idx_cond)
-                logits = logits[:, -1, :] / temperature
-                if top_k is not None:
-                    v, _ = lib.topk(logits, min(top_k, logits.size(-1)))
-                    logits[logits < v[:, [-1]]] = -float("Inf")
-                probs = F.softmax(logits, dim=-1)
-                idx_next = lib.multinomial(probs, num_samples=1)
-                idx = lib.cat((idx, idx_next), dim=1)
-            return idx
+        def sample(self, tokens, steps, temperature=1.0, keep=None):
+            for _ in range(steps):
+                window = tokens[:, -self.context:]
+                scores = self(window)[0][:, -1, :] / temperature
+                if keep is not None:
+                    kth = lib.topk(scores, min(keep, scores.size(-1)))[0][:, [-1]]
+                    scores[scores < kth] = -float("Inf")
+                pick = lib.multinomial(F.softmax(scores, dim=-1), num_samples=1)
+                tokens = lib.cat((tokens, pick), dim=1)
+            return tokens
 
-    return GPT()
+    return CharLM()
 
 
 def _gpt_program(lib, flash=False, bias=True):
-    model = _gpt(lib, flash=flash, bias=bias).double()
+    model = _gpt(lib, fused=flash, bias=bias).double()
     _fill_params(lib, model, 0)
     rng = np.random.default_rng(1)
-    data = rng.integers(0, 11, size=(40,))
-    out = {"num_params": model.get_num_params(), "keys": list(model.state_dict().keys()),
-           "tied": model.lm_head.weight is model.transformer.wte.weight}
-    opt = model.configure_optimizers(0.1, 1e-2, (0.9, 0.95))
-    warmup, max_iters, lr0, min_lr = 2, 6, 1e-2, 1e-3
+    stream = rng.integers(0, 11, size=(40,))
+    out = {"num_params": model.count(), "keys": list(model.state_dict().keys()),
+           "tied": model.unembed.weight is model.body.tok.weight}
+    opt = model.optimizer(0.1, 1e-2, (0.9, 0.95))
+    peak, floor, ramp, horizon = 1e-2, 1e-3, 2, 6
 
-    def get_lr(it):
-        if it < warmup:
-            return lr0 * (it + 1) / (warmup + 1)
-        ratio = (it - warmup) / (max_iters - warmup)
-        return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr0 - min_lr)
+    def rate(step):                                    # linear warm-up, then half a cosine
+        if step < ramp:
+            return peak * (step + 1) / (ramp + 1)
+        done = (step - ramp) / (horizon - ramp)
+        return floor + (peak - floor) * (math.cos(math.pi * done) + 1.0) / 2
 
-    accum = 2
+    micro_batches = 2
     losses = []
-    for it in range(3):
-        for g in opt.param_groups:
-            g["lr"] = get_lr(it)
-        for micro in range(accum):
-            start = rng.integers(0, 40 - 7, size=(2,))
-            x = lib.from_numpy(np.stack([data[s:s + 6] for s in start]))
-            y = lib.from_numpy(np.stack([data[s + 1:s + 7] for s in start]).copy())
-            y[0, -1] = -1                                 # an ignored target
-            logits, loss = model(x, y)
-            loss = loss / accum
+    for step in range(3):
+        for group in opt.param_groups:
+            group["lr"] = rate(step)
+        for _ in range(micro_batches):
+            offsets = rng.integers(0, 40 - 7, size=(2,))
+            windows = np.stack([stream[o:o + 7] for o in offsets])
+            inputs = lib.from_numpy(windows[:, :-1].copy())
+            labels = lib.from_numpy(windows[:, 1:].copy())
+            labels[0, -1] = -1                                 # an ignored target
+            loss = model(inputs, labels)[1] / micro_batches
             loss.backward()
             losses.append(loss.item())
-        norm = lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        out[f"norm{it}"] = norm
+        out[f"norm{step}"] = lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
     out["losses"] = np.array(losses)
-    out["grad_is_none"] = model.lm_head.weight.grad is None
-    for name, p in model.named_parameters():
-        out["p." + name] = p
+    out["grad_is_none"] = model.unembed.weight.grad is None
+    out.update({"p." + name: w for name, w in model.named_parameters()})
     model.eval()
-    # greedy generation via top_k=1 is deterministic on both libraries, and crosses block_size
-    idx = lib.tensor([[1, 2, 3, 4]])
-    gen = model.generate(idx, 4, temperature=0.8, top_k=1)
-    out["generated"] = gen
-    out["last_logits"] = model(gen[:, -6:])[0]
+    # top-1 sampling is deterministic on both libraries; the prompt outgrows the context
+    grown = model.sample(lib.tensor([[1, 2, 3, 4]]), 4, temperature=0.8, keep=1)
+    out["generated"] = grown
+    out["last_logits"] = model(grown[:, -6:])[0]
     return out
 
 
@@ -259,39 +236,31 @@ def _vit_program(lib, norm_first=True, activation="gelu", train_steps=2):
     nn, F = lib.nn, lib.nn.functional
     D, P, C, H = 8, 4, 3, 2
 
-    class PatchEmbed(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.proj = nn.Conv2d(C, D, kernel_size=P, stride=P)
-
-        def forward(self, x):
-            return self.proj(x).flatten(2).transpose(1, 2)      # (B, N, D)
-
-    class ViT(nn.Module):
+    class PatchClassifier(nn.Module):
+        """non-overlapping PxP patches by a strided conv, a learned summary token in front,
+        learned positions, a stock encoder, and the summary token's features classified"""
         def __init__(self, img=8, n_classes=5, depth=2):
             super().__init__()
-            self.patch_embed = PatchEmbed()
-            n = (img // P) ** 2
-            self.cls_token = nn.Parameter(lib.zeros(1, 1, D))
-            self.pos_embed = nn.Parameter(lib.zeros(1, n + 1, D))
-            self.pos_drop = nn.Dropout(p=0.0)
-            layer = nn.TransformerEncoderLayer(d_model=D, nhead=H, dim_feedforward=16,
+            self.patchify = nn.Conv2d(C, D, kernel_size=P, stride=P)
+            self.summary = nn.Parameter(lib.zeros(1, 1, D))
+            self.where = nn.Parameter(lib.zeros(1, (img // P) ** 2 + 1, D))
+            self.drop = nn.Dropout(p=0.0)
+            block = nn.TransformerEncoderLayer(d_model=D, nhead=H, dim_feedforward=16,
                                                dropout=0.0, activation=activation,
                                                batch_first=True, norm_first=norm_first)
-            self.encoder = nn.TransformerEncoder(layer, num_layers=depth,
+            self.encoder = nn.TransformerEncoder(block, num_layers=depth,
                                                  enable_nested_tensor=False)
             self.norm = nn.LayerNorm(D, eps=1e-6)
-            self.head = nn.Linear(D, n_classes)
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+            self.classify = nn.Linear(D, n_classes)
+            nn.init.trunc_normal_(self.where, std=0.02)
 
-        def forward(self, x):
-            x = self.patch_embed(x)
-            cls = self.cls_token.expand(x.shape[0], -1, -1)
-            x = lib.cat((cls, x), dim=1) + self.pos_embed
-            x = self.encoder(self.pos_drop(x))
-            return self.head(self.norm(x)[:, 0])
+        def forward(self, images):
+            seq = self.patchify(images).flatten(2).transpose(1, 2)      # (B, patches, D)
+            front = self.summary.expand(seq.shape[0], -1, -1)
+            seq = lib.cat((front, seq), dim=1) + self.where
+            return self.classify(self.norm(self.encoder(self.drop(seq)))[:, 0])
 
-    model = ViT().double()
+    model = PatchClassifier().double()
     _fill_params(lib, model, 3)
     rng = np.random.default_rng(4)
     imgs = lib.tensor(rng.standard_normal((3, C, 8, 8)))
@@ -310,8 +279,8 @@ def _vit_program(lib, norm_first=True, activation="gelu", train_steps=2):
         losses.append(loss.item())
     out["losses"] = np.array(losses)
     out["lr"] = np.array(sched.get_last_lr())
-    out["cls_grad"] = model.cls_token.grad
-    out["conv_grad"] = model.patch_embed.proj.weight.grad
+    out["cls_grad"] = model.summary.grad
+    out["conv_grad"] = model.patchify.weight.grad
     model.eval()
     with lib.no_grad():
         out["eval_logits"] = model(imgs)
@@ -324,36 +293,35 @@ def test_vit_classifier(norm_first, activation):
     _compare(_vit_program, norm_first=norm_first, activation=activation)
 
 
-# ----------------------------------------------------------------------------- BERT-like
+# ----------------------------------------------------------------------------- encoder with segments
 
 def _bert_program(lib, pad_id=0):
     nn, F = lib.nn, lib.nn.functional
     V, D, T, H = 13, 8, 6, 2
 
-    class Embeddings(nn.Module):
+    class InputLayer(nn.Module):
+        """token + position + segment embeddings, normalised; positions from a buffer that
+        is not saved"""
         def __init__(self):
             super().__init__()
-            self.word_embeddings = nn.Embedding(V, D, padding_idx=pad_id)
-            self.position_embeddings = nn.Embedding(T, D)
-            self.token_type_embeddings = nn.Embedding(2, D)
-            self.LayerNorm = nn.LayerNorm(D, eps=1e-12)
-            self.dropout = nn.Dropout(0.0)
-            self.register_buffer("position_ids", lib.arange(T).expand((1, -1)),
-                                 persistent=False)
+            self.tokens = nn.Embedding(V, D, padding_idx=pad_id)
+            self.positions = nn.Embedding(T, D)
+            self.segments = nn.Embedding(2, D)
+            self.norm = nn.LayerNorm(D, eps=1e-12)
+            self.drop = nn.Dropout(0.0)
+            self.register_buffer("slots", lib.arange(T).expand((1, -1)), persistent=False)
 
-        def forward(self, input_ids, token_type_ids=None):
-            seq = input_ids.size(1)
-            pos = self.position_ids[:, :seq]
-            if token_type_ids is None:
-                token_type_ids = lib.zeros_like(input_ids)
-            e = self.word_embeddings(input_ids) + self.position_embeddings(pos) \
-                + self.token_type_embeddings(token_type_ids)
-            return self.dropout(self.LayerNorm(e))
+        def forward(self, ids, segment=None):
+            if segment is None:
+                segment = lib.zeros_like(ids)
+            summed = (self.tokens(ids) + self.segments(segment)
+                      + self.positions(self.slots[:, :ids.size(1)]))
+            return self.drop(self.norm(summed))
 
     class Bert(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embeddings = Embeddings()
+            self.embeddings = InputLayer()
             layer = nn.TransformerEncoderLayer(D, H, dim_feedforward=16, dropout=0.0,
                                                activation="gelu", batch_first=True)
             self.encoder = nn.TransformerEncoder(layer, 2)
@@ -391,7 +359,7 @@ def _bert_program(lib, pad_id=0):
         opt.step()
         losses.append(loss.item())
     out["losses"] = np.array(losses)
-    out["word_grad"] = model.embeddings.word_embeddings.weight.grad
+    out["word_grad"] = model.embeddings.tokens.weight.grad
     model.eval()
     with lib.no_grad():
         mlm, cls = model(ids, types, attn)
@@ -414,8 +382,9 @@ def _gpt2_conv1d_program(lib):
     rng = np.random.default_rng(0)
     w, b = lib.tensor(rng.standard_normal((4, 6))), lib.tensor(rng.standard_normal(6))
     x = lib.tensor(rng.standard_normal((2, 3, 4)))
+    rows = x.view(-1, x.size(-1))                 # (2 * 3, 4)
     size_out = x.size()[:-1] + (6,)
-    y = lib.addmm(b, x.view(-1, x.size(-1)), w).view(size_out)
+    y = lib.addmm(b, rows, w).view(size_out)
     front = (1,) + x.size()
     return {"y": y, "size_out": repr(size_out).replace("minigrad", "torch"),
             "front": repr(front).replace("minigrad", "torch"),
@@ -750,10 +719,9 @@ def _resume_program(lib):
               "optimizer": opt.state_dict(), "iter_num": 1, "best_val_loss": first}, buf)
     buf.seek(0)
     ck = lib.load(buf, map_location="cpu")
-    sd = ck["model"]
-    for k in list(sd):
-        if k.startswith("_orig_mod."):
-            sd[k[len("_orig_mod."):]] = sd.pop(k)
+    wrapped = ck["model"]
+    sd = {name.split(".", 1)[1] if name.startswith("_orig_mod.") else name: value
+          for name, value in wrapped.items()}
     model2 = _tiny_lm(lib)
     model2.load_state_dict(sd)
     opt2 = lib.optim.AdamW(model2.parameters(), lr=1e-2)
@@ -795,23 +763,23 @@ def _sampling_filters_program(lib):
     F = lib.nn.functional
     rng = np.random.default_rng(3)
     logits = lib.tensor(rng.standard_normal((2, 7)))
-    # top-p (nucleus) filtering, HF style: a bool scatter of a shifted bool mask
-    sorted_logits, sorted_idx = lib.sort(logits, descending=True)
-    cum = lib.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
-    remove = cum > 0.8
-    remove[..., 1:] = remove[..., :-1].clone()
-    remove[..., 0] = 0
-    remove = remove.scatter(1, sorted_idx, remove)
-    top_p = logits.masked_fill(remove, float("-inf"))
-    # repetition penalty
-    ids = lib.tensor([[1, 3, 3], [0, 6, 2]])
-    score = lib.gather(logits, 1, ids)
-    score = lib.where(score < 0, score * 1.3, score / 1.3)
-    penalised = logits.clone().scatter_(1, ids, score)
-    # left-padded position ids, finished flags
-    am = lib.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
-    pos = am.long().cumsum(-1) - 1
-    pos.masked_fill_(am == 0, 1)
+    # nucleus filtering: drop the tail once the sorted mass passes 0.8, but always keep the
+    # most likely token (a shifted copy of the bool mask, scattered back to vocabulary order)
+    ranked, order = lib.sort(logits, descending=True)
+    mass = lib.cumsum(F.softmax(ranked, dim=-1), dim=-1)
+    drop = mass > 0.8
+    drop[..., 1:] = drop[..., :-1].clone()
+    drop[..., 0] = 0
+    top_p = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    # penalise tokens already produced: shrink positive scores, grow negative ones
+    seen = lib.tensor([[1, 3, 3], [0, 6, 2]])
+    picked = lib.gather(logits, 1, seen)
+    picked = lib.where(picked < 0, picked * 1.3, picked / 1.3)
+    penalised = logits.clone().scatter_(1, seen, picked)
+    # position ids of left-padded rows, and a finished flag per row
+    attend = lib.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    pos = attend.long().cumsum(-1) - 1
+    pos.masked_fill_(attend == 0, 1)
     finished = lib.zeros(2, dtype=lib.bool)
     nxt = lib.argmax(penalised, dim=-1, keepdim=True)
     finished |= nxt.squeeze(-1) == 3
@@ -849,78 +817,81 @@ def test_multinomial_without_replacement_past_the_nonzero_categories():
 
 
 def _hf_bert_program(lib):
+    # idioms of encoder code on the Hugging Face pattern: head splitting through Size + tuple
+    # and permute, an additive mask scaled by finfo.min, erf GELU, a bias Parameter shared with
+    # the decoder, parameter groups picked by name, mean pooling and cosine similarity
     nn, F = lib.nn, lib.nn.functional
+    width, n_heads = 8, 2
+    per_head = width // n_heads
 
-    class SelfAttention(nn.Module):
-        def __init__(self, hidden=8, heads=2):
-            super().__init__()
-            self.num_attention_heads, self.attention_head_size = heads, hidden // heads
-            self.all_head_size = hidden
-            self.query = nn.Linear(hidden, hidden)
-            self.key = nn.Linear(hidden, hidden)
-            self.value = nn.Linear(hidden, hidden)
-
-        def transpose_for_scores(self, x):
-            shape = x.size()[:-1] + (self.num_attention_heads, self.attention_head_size)
-            return x.view(shape).permute(0, 2, 1, 3)
-
-        def forward(self, h, ext_mask):
-            q, k, v = (self.transpose_for_scores(f(h)) for f in (self.query, self.key,
-                                                                   self.value))
-            scores = lib.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.attention_head_size)
-            probs = F.softmax(scores + ext_mask, dim=-1)
-            ctx = lib.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
-            return ctx.view(ctx.size()[:-2] + (self.all_head_size,)), probs
-
-    class Head(nn.Module):                  # MLM head: decoder bias tied to a Parameter
+    class ScaledAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attn = SelfAttention()
-            self.dense = nn.Linear(8, 8)
-            self.LayerNorm = nn.LayerNorm(8, eps=1e-12)
-            self.decoder = nn.Linear(8, 6, bias=False)
-            self.bias = nn.Parameter(lib.zeros(6))
-            self.decoder.bias = self.bias
+            self.to_q, self.to_k, self.to_v = (nn.Linear(width, width) for _ in range(3))
 
-        def forward(self, h, ext_mask):
-            x, probs = self.attn(h, ext_mask)
-            x = self.dense(x)
-            x = x * 0.5 * (1.0 + lib.erf(x / math.sqrt(2.0)))
-            return self.decoder(self.LayerNorm(x)), probs
+        @staticmethod
+        def split(t):                              # (B, L, width) -> (B, heads, L, per_head)
+            return t.view(t.size()[:-1] + (n_heads, per_head)).permute(0, 2, 1, 3)
 
-    model = Head().double()
+        def forward(self, h, additive):
+            q, k, v = self.split(self.to_q(h)), self.split(self.to_k(h)), self.split(self.to_v(h))
+            weights = F.softmax(lib.matmul(q, k.transpose(-1, -2)) / math.sqrt(per_head)
+                                + additive, dim=-1)
+            joined = lib.matmul(weights, v).permute(0, 2, 1, 3).contiguous()
+            return joined.view(joined.size()[:-2] + (width,)), weights
+
+    class MaskedLM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = ScaledAttention()
+            self.transform = nn.Linear(width, width)
+            self.ln = nn.LayerNorm(width, eps=1e-12)
+            self.vocab = nn.Linear(width, 6, bias=False)
+            self.vocab_bias = nn.Parameter(lib.zeros(6))
+            self.vocab.bias = self.vocab_bias       # one Parameter under two names
+
+        def forward(self, h, additive):
+            mixed, weights = self.attn(h, additive)
+            t = self.transform(mixed)
+            t = 0.5 * t * (lib.erf(t / math.sqrt(2.0)) + 1.0)
+            return self.vocab(self.ln(t)), weights
+
+    model = MaskedLM().double()
     _fill_params(lib, model, 1)
-    no_decay = ["bias", "LayerNorm.weight"]
-    groups = [{"params": [p for n, p in model.named_parameters()
-                          if not any(nd in n for nd in no_decay)], "weight_decay": 0.01},
-              {"params": [p for n, p in model.named_parameters()
-                          if any(nd in n for nd in no_decay)], "weight_decay": 0.0}]
+    undecayed = ("bias", "ln.weight")
+    named = list(model.named_parameters())
+    plain = [w for n, w in named if n.endswith(undecayed)]
+    groups = [{"params": [w for n, w in named if not n.endswith(undecayed)],
+               "weight_decay": 0.01},
+              {"params": plain, "weight_decay": 0.0}]
     opt = lib.optim.AdamW(groups, lr=1e-2, eps=1e-6)
     rng = np.random.default_rng(2)
     h = lib.tensor(rng.standard_normal((2, 3, 8)))
-    am = lib.tensor([[1, 1, 0], [1, 1, 1]])
-    ext = (1.0 - am[:, None, None, :].to(dtype=lib.float64)) * lib.finfo(lib.float64).min
+    keep = lib.tensor([[1, 1, 0], [1, 1, 1]])
+    blocked = 1.0 - keep[:, None, None, :].to(dtype=lib.float64)     # 1 where padded
+    additive = blocked * lib.finfo(lib.float64).min
     labels = lib.tensor([[1, 5, -100], [0, -100, 2]])
     losses, norms = [], []
     for _ in range(2):
-        logits, probs = model(h, ext)
-        loss = F.cross_entropy(logits.view(-1, 6), labels.view(-1))
+        scores, weights = model(h, additive)
+        loss = F.cross_entropy(scores.view(-1, 6), labels.view(-1))
         loss.backward()
         norms.append(lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item())
         opt.step()
         opt.zero_grad()
         losses.append(loss.item())
-    # sentence embedding: mean pooling over the mask, then cosine similarities
-    hidden = model.attn(h, ext)[0]
-    mean = (hidden * am.unsqueeze(-1)).sum(1) / am.sum(1, keepdim=True).clamp(min=1e-9)
-    last = hidden[lib.arange(2), am.sum(dim=1) - 1]
-    unit = F.normalize(mean, p=2, dim=1)
-    return {"losses": np.array(losses), "norms": np.array(norms), "probs": probs,
-            "params": list(model.parameters()), "names": [n for n, _ in
-                                                          model.named_parameters()],
+    # sentence vectors: the average over kept tokens, and the last kept token
+    states = model.attn(h, additive)[0]
+    counts = keep.sum(1, keepdim=True).clamp(min=1e-9)
+    pooled = (states * keep.unsqueeze(-1)).sum(1) / counts
+    final = states[lib.arange(2), keep.sum(dim=1) - 1]
+    unit = F.normalize(pooled, p=2, dim=1)
+    return {"losses": np.array(losses), "norms": np.array(norms), "probs": weights,
+            "params": list(model.parameters()),
+            "names": [n for n, _ in model.named_parameters()],
             "keys": list(model.state_dict()), "sizes": [len(g["params"]) for g in groups],
-            "ppl": lib.exp(lib.tensor(losses[-1])), "cos": unit @ unit.T, "last": last,
-            "cos2": F.cosine_similarity(mean[:, None], last[None], dim=-1)}
+            "ppl": lib.exp(lib.tensor(losses[-1])), "cos": unit @ unit.T, "last": final,
+            "cos2": F.cosine_similarity(pooled[:, None], final[None], dim=-1)}
 
 
 def test_hf_bert_idioms():
@@ -966,119 +937,120 @@ def test_double_backward_through_attention():
                                    err_msg=key)
 
 
-# ----------------------------------------------------------------------------- Llama-like
+# ----------------------------------------------------------------------------- rotary, grouped-query LM
 
 def _llama(lib, dim=8, n_heads=4, n_kv_heads=2, n_layers=2, vocab=13, max_seq=8):
+    """RMSNorm pre-norm blocks, rotary position angles kept as cos/sin buffers, fewer key/value
+    heads than query heads, a SwiGLU feed-forward and a key/value cache for decoding."""
     nn, F = lib.nn, lib.nn.functional
-    head_dim = dim // n_heads
+    hd = dim // n_heads
+    group = n_heads // n_kv_heads
 
-    def precompute(theta=10000.0):
-        inv = 1.0 / (theta ** (lib.arange(0, head_dim, 2)[: head_dim // 2].float() / head_dim))
-        t = lib.arange(max_seq, dtype=lib.float32)
-        freqs = lib.outer(t, inv)
-        return freqs.cos(), freqs.sin()
+    def angle_tables(base=10000.0):
+        exponents = lib.arange(0, hd, 2)[: hd // 2].float() / hd
+        angles = lib.outer(lib.arange(max_seq, dtype=lib.float32), base ** -exponents)
+        return angles.cos(), angles.sin()
 
-    def rotate(x, cos, sin):                        # interleaved pairs, real arithmetic
-        xr = x.float().reshape(*x.shape[:-1], -1, 2)
-        a, b = xr.unbind(-1)
+    def spin(t, cos, sin):                        # rotate (even, odd) feature pairs
+        pairs = t.float().reshape(*t.shape[:-1], hd // 2, 2)
+        even, odd = pairs.unbind(-1)
         cos, sin = cos[None, :, None, :], sin[None, :, None, :]
-        out = lib.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(3)
-        return out.type_as(x)
+        turned = lib.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
+        return turned.flatten(3).type_as(t)
 
-    def repeat_kv(x, n_rep):
-        bs, slen, kv, hd = x.shape
-        if n_rep == 1:
-            return x
-        return x[:, :, :, None, :].expand(bs, slen, kv, n_rep, hd).reshape(bs, slen, kv * n_rep,
-                                                                             hd)
+    def widen(t):                                 # (B, L, kv, hd) -> (B, L, kv * group, hd)
+        if group == 1:
+            return t
+        b, length = t.shape[:2]
+        return t.unsqueeze(3).expand(b, length, n_kv_heads, group, hd).reshape(
+            b, length, n_heads, hd)
 
-    class RMSNorm(nn.Module):
+    class RootMeanSquareNorm(nn.Module):
         def __init__(self, eps=1e-6):
             super().__init__()
-            self.eps = eps
-            self.weight = nn.Parameter(lib.ones(dim))
+            self.weight, self.eps = nn.Parameter(lib.ones(dim)), eps
 
-        def forward(self, x):
-            out = x.float() * lib.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps)
-            return out.type_as(x) * self.weight
+        def forward(self, t):
+            wide = t.float()                      # the statistics in float32 at least
+            mean_square = wide.pow(2).mean(-1, keepdim=True)
+            return (wide * lib.rsqrt(self.eps + mean_square)).type_as(t) * self.weight
 
-    class Attention(nn.Module):
+    class GroupedAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wq = nn.Linear(dim, n_heads * head_dim, bias=False)
-            self.wk = nn.Linear(dim, n_kv_heads * head_dim, bias=False)
-            self.wv = nn.Linear(dim, n_kv_heads * head_dim, bias=False)
-            self.wo = nn.Linear(n_heads * head_dim, dim, bias=False)
-            self.cache_k = self.cache_v = None
+            self.q = nn.Linear(dim, n_heads * hd, bias=False)
+            self.k = nn.Linear(dim, n_kv_heads * hd, bias=False)
+            self.v = nn.Linear(dim, n_kv_heads * hd, bias=False)
+            self.o = nn.Linear(n_heads * hd, dim, bias=False)
+            self.past_k = self.past_v = None
 
-        def forward(self, x, start, cos, sin, mask):
-            bsz, seqlen, _ = x.shape
-            xq = self.wq(x).view(bsz, seqlen, n_heads, head_dim)
-            xk = self.wk(x).view(bsz, seqlen, n_kv_heads, head_dim)
-            xv = self.wv(x).view(bsz, seqlen, n_kv_heads, head_dim)
-            xq, xk = rotate(xq, cos, sin), rotate(xk, cos, sin)
-            if self.cache_k is not None:
-                xk = lib.cat([self.cache_k, xk], dim=1)
-                xv = lib.cat([self.cache_v, xv], dim=1)
+        def forward(self, t, cos, sin, bias):
+            b, length, _ = t.shape
+            q = spin(self.q(t).view(b, length, n_heads, hd), cos, sin)
+            k = spin(self.k(t).view(b, length, n_kv_heads, hd), cos, sin)
+            v = self.v(t).view(b, length, n_kv_heads, hd)
+            if self.past_k is not None:           # decoding: prepend what was seen before
+                k, v = lib.cat([self.past_k, k], dim=1), lib.cat([self.past_v, v], dim=1)
             if not self.training:
-                self.cache_k, self.cache_v = xk, xv
-            keys = repeat_kv(xk, n_heads // n_kv_heads).transpose(1, 2)
-            values = lib.repeat_interleave(xv, n_heads // n_kv_heads, dim=2).transpose(1, 2)
-            xq = xq.transpose(1, 2)
-            scores = lib.matmul(xq, keys.transpose(2, 3)) / math.sqrt(head_dim)
-            if mask is not None:
-                scores = scores + mask
-            scores = F.softmax(scores.float(), dim=-1).type_as(xq)
-            out = lib.matmul(scores, values).transpose(1, 2).contiguous().view(bsz, seqlen, -1)
-            return self.wo(out)
+                self.past_k, self.past_v = k, v
+            # the two ways of repeating kv heads, one for keys and one for values
+            keys = widen(k).transpose(1, 2)
+            vals = lib.repeat_interleave(v, group, dim=2).transpose(1, 2)
+            q = q.transpose(1, 2)
+            logits = lib.matmul(q, keys.transpose(2, 3)) / math.sqrt(hd)
+            if bias is not None:
+                logits = logits + bias
+            weights = F.softmax(logits.float(), dim=-1).type_as(q)
+            merged = lib.matmul(weights, vals).transpose(1, 2).contiguous()
+            return self.o(merged.view(b, length, -1))
 
-    class FeedForward(nn.Module):
+    class GatedFeedForward(nn.Module):
         def __init__(self, hidden=12):
             super().__init__()
-            self.w1 = nn.Linear(dim, hidden, bias=False)
-            self.w2 = nn.Linear(hidden, dim, bias=False)
-            self.w3 = nn.Linear(dim, hidden, bias=False)
+            self.gate = nn.Linear(dim, hidden, bias=False)
+            self.up = nn.Linear(dim, hidden, bias=False)
+            self.down = nn.Linear(hidden, dim, bias=False)
 
-        def forward(self, x):
-            return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        def forward(self, t):
+            return self.down(self.up(t) * F.silu(self.gate(t)))
 
-    class Block(nn.Module):
+    class RotaryBlock(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attention, self.feed_forward = Attention(), FeedForward()
-            self.attention_norm, self.ffn_norm = RMSNorm(), RMSNorm()
+            self.pre_attn, self.attn = RootMeanSquareNorm(), GroupedAttention()
+            self.pre_ff, self.ff = RootMeanSquareNorm(), GatedFeedForward()
 
-        def forward(self, x, start, cos, sin, mask):
-            h = x + self.attention(self.attention_norm(x), start, cos, sin, mask)
-            return h + self.feed_forward(self.ffn_norm(h))
+        def forward(self, t, cos, sin, bias):
+            t = t + self.attn(self.pre_attn(t), cos, sin, bias)
+            return t + self.ff(self.pre_ff(t))
 
-    class Transformer(nn.Module):
+    class RotaryLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tok_embeddings = nn.Embedding(vocab, dim)
-            self.layers = nn.ModuleList(Block() for _ in range(n_layers))
-            self.norm = RMSNorm()
-            self.output = nn.Linear(dim, vocab, bias=False)
-            cos, sin = precompute()
-            self.register_buffer("freqs_cos", cos, persistent=False)
-            self.register_buffer("freqs_sin", sin, persistent=False)
+            self.embed = nn.Embedding(vocab, dim)
+            self.stack = nn.ModuleList(RotaryBlock() for _ in range(n_layers))
+            self.final_norm = RootMeanSquareNorm()
+            self.head = nn.Linear(dim, vocab, bias=False)
+            cos, sin = angle_tables()
+            self.register_buffer("cos_table", cos, persistent=False)
+            self.register_buffer("sin_table", sin, persistent=False)
 
-        def forward(self, tokens, start=0):
-            _, seqlen = tokens.shape
-            h = self.tok_embeddings(tokens)
-            cos = self.freqs_cos[start:start + seqlen]
-            sin = self.freqs_sin[start:start + seqlen]
-            mask = None
-            if seqlen > 1:
-                mask = lib.full((seqlen, seqlen), float("-inf"), device=tokens.device)
-                mask = lib.triu(mask, diagonal=1)
-                mask = lib.hstack([lib.zeros((seqlen, start), device=tokens.device),
-                                   mask]).type_as(h)
-            for layer in self.layers:
-                h = layer(h, start, cos, sin, mask)
-            return self.output(self.norm(h)).float()
+        def forward(self, tokens, offset=0):
+            length = tokens.shape[1]
+            t = self.embed(tokens)
+            window = slice(offset, offset + length)
+            cos, sin = self.cos_table[window], self.sin_table[window]
+            bias = None
+            if length > 1:                       # future blocked; cached prefix visible
+                future = lib.triu(lib.full((length, length), float("-inf"),
+                                           device=tokens.device), diagonal=1)
+                prefix = lib.zeros((length, offset), device=tokens.device)
+                bias = lib.hstack([prefix, future]).type_as(t)
+            for block in self.stack:
+                t = block(t, cos, sin, bias)
+            return self.head(self.final_norm(t)).float()
 
-    return Transformer()
+    return RotaryLM()
 
 
 def _llama_program(lib):
@@ -1089,28 +1061,26 @@ def _llama_program(lib):
     opt = lib.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
     losses = []
     for _ in range(2):
-        logits = model(tokens[:, :-1])
-        loss = lib.nn.functional.cross_entropy(logits.reshape(-1, 13), tokens[:, 1:].reshape(-1))
+        scores = model(tokens[:, :-1])
+        loss = lib.nn.functional.cross_entropy(scores.reshape(-1, 13), tokens[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
     out = {"losses": np.array(losses), "keys": list(model.state_dict()),
            "buffers": [n for n, _ in model.named_buffers()],
-           "grad": model.layers[0].attention.wk.weight.grad}
+           "grad": model.stack[0].attn.k.weight.grad}
     model.eval()
     with lib.inference_mode():
         prompt = tokens[:, :3]
-        logits = model(prompt, 0)
-        seq = [prompt]
-        nxt = lib.argmax(logits[:, -1], dim=-1, keepdim=True)
-        for pos in range(3, 6):
-            seq.append(nxt)
-            logits = model(nxt, pos)                 # one token at a time, through the cache
-            nxt = lib.argmax(logits[:, -1], dim=-1, keepdim=True)
-        out["generated"] = lib.cat(seq, dim=1)
-        out["cached_logits"] = logits
-        out["cache_shape"] = list(model.layers[0].attention.cache_k.shape)
+        scores = model(prompt, 0)
+        produced = [prompt]
+        for offset in range(3, 6):               # one token per call, through the cache
+            produced.append(lib.argmax(scores[:, -1], dim=-1, keepdim=True))
+            scores = model(produced[-1], offset)
+        out["generated"] = lib.cat(produced, dim=1)
+        out["cached_logits"] = scores
+        out["cache_shape"] = list(model.stack[0].attn.past_k.shape)
     return out
 
 
@@ -1121,96 +1091,86 @@ def test_llama_like_training_and_cached_decoding():
 # ----------------------------------------------------------------------------- seq2seq nn.Transformer
 
 def _seq2seq_program(lib):
-    # the translation tutorial's Seq2SeqTransformer: sequence-first, bool padding masks with a
-    # float causal target mask (PyTorch warns that the mask types differ), greedy decoding
+    # a sequence-first nn.Transformer translator: bool padding masks with a float causal
+    # target mask (PyTorch warns that the mask types differ), then greedy decoding through
+    # the encoder and decoder separately
     nn = lib.nn
     PAD, BOS, EOS, V, E = 1, 2, 3, 11, 8
 
-    class PositionalEncoding(nn.Module):
-        def __init__(self, emb_size, dropout, maxlen=20):
-            super().__init__()
-            den = lib.exp(- lib.arange(0, emb_size, 2) * math.log(10000) / emb_size)
-            pos = lib.arange(0, maxlen).reshape(maxlen, 1)
-            pe = lib.zeros((maxlen, emb_size))
-            pe[:, 0::2] = lib.sin(pos * den)
-            pe[:, 1::2] = lib.cos(pos * den)
-            self.dropout = nn.Dropout(dropout)
-            self.register_buffer("pos_embedding", pe.unsqueeze(-2))
+    def sinusoid_table(rows):                    # (rows, 1, E): sin on even, cos on odd columns
+        where = lib.arange(0, rows).reshape(rows, 1)
+        freq = lib.exp(lib.arange(0, E, 2) * (-math.log(10000) / E))
+        table = lib.zeros((rows, E))
+        table[:, 0::2] = lib.sin(where * freq)
+        table[:, 1::2] = lib.cos(where * freq)
+        return table.unsqueeze(-2)
 
-        def forward(self, tok):
-            return self.dropout(tok + self.pos_embedding[:tok.size(0), :])
-
-    class TokenEmbedding(nn.Module):
+    class TinyTranslator(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embedding = nn.Embedding(V, E)
+            self.src_vocab, self.tgt_vocab = nn.Embedding(V, E), nn.Embedding(V, E)
+            self.register_buffer("table", sinusoid_table(20))
+            self.drop = nn.Dropout(0.0)
+            self.core = nn.Transformer(d_model=E, nhead=2, num_encoder_layers=1,
+                                       num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
+            self.to_vocab = nn.Linear(E, V)
 
-        def forward(self, tokens):
-            return self.embedding(tokens.long()) * math.sqrt(E)
+        def embed(self, table, ids):
+            scaled = table(ids.long()) * math.sqrt(E)
+            return self.drop(scaled + self.table[:ids.size(0), :])
 
-    class Seq2Seq(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.transformer = nn.Transformer(d_model=E, nhead=2, num_encoder_layers=1,
-                                              num_decoder_layers=1, dim_feedforward=16,
-                                              dropout=0.0)
-            self.generator = nn.Linear(E, V)
-            self.src_tok_emb, self.tgt_tok_emb = TokenEmbedding(), TokenEmbedding()
-            self.positional_encoding = PositionalEncoding(E, dropout=0.0)
+        def forward(self, src, tgt, src_attn, tgt_attn, src_pad, tgt_pad, memory_pad):
+            hidden = self.core(self.embed(self.src_vocab, src), self.embed(self.tgt_vocab, tgt),
+                               src_attn, tgt_attn, None, src_pad, tgt_pad, memory_pad)
+            return self.to_vocab(hidden)
 
-        def forward(self, src, trg, src_mask, tgt_mask, src_pad, tgt_pad, mem_pad):
-            s = self.positional_encoding(self.src_tok_emb(src))
-            t = self.positional_encoding(self.tgt_tok_emb(trg))
-            outs = self.transformer(s, t, src_mask, tgt_mask, None, src_pad, tgt_pad, mem_pad)
-            return self.generator(outs)
+        def read(self, src, src_attn):
+            return self.core.encoder(self.embed(self.src_vocab, src), src_attn)
 
-        def encode(self, src, src_mask):
-            return self.transformer.encoder(self.positional_encoding(self.src_tok_emb(src)),
-                                            src_mask)
+        def write(self, tgt, memory, tgt_attn):
+            return self.core.decoder(self.embed(self.tgt_vocab, tgt), memory, tgt_attn)
 
-        def decode(self, tgt, memory, tgt_mask):
-            return self.transformer.decoder(self.positional_encoding(self.tgt_tok_emb(tgt)),
-                                            memory, tgt_mask)
+    def look_ahead(n):                           # 0 on and below the diagonal, -inf above
+        allowed = (lib.triu(lib.ones((n, n))) == 1).transpose(0, 1)
+        return allowed.float().masked_fill(allowed == 0, float("-inf")).masked_fill(
+            allowed == 1, 0.0)
 
-    def square_mask(sz):
-        mask = (lib.triu(lib.ones((sz, sz))) == 1).transpose(0, 1)
-        return mask.float().masked_fill(mask == 0, float("-inf")).masked_fill(mask == 1, 0.0)
-
-    def create_mask(src, tgt):
-        s, t = src.shape[0], tgt.shape[0]
-        return (square_mask(t), lib.zeros((s, s)).type(lib.bool),
+    def masks_for(src, tgt):
+        return (look_ahead(tgt.shape[0]),
+                lib.zeros((src.shape[0], src.shape[0])).type(lib.bool),
                 (src == PAD).transpose(0, 1), (tgt == PAD).transpose(0, 1))
 
-    model = Seq2Seq()
+    model = TinyTranslator()
     _fill_params(lib, model, 21, scale=0.3)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+    criterion = nn.CrossEntropyLoss(ignore_index=PAD)
     opt = lib.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-9)
     src = lib.tensor([[BOS, BOS], [5, 6], [7, EOS], [EOS, PAD]])          # (S, N)
     tgt = lib.tensor([[BOS, BOS], [8, 9], [EOS, 4], [PAD, EOS]])
+    teacher, wanted = tgt[:-1, :], tgt[1:, :]
     out = {"losses": []}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(2):
-            tgt_in = tgt[:-1, :]
-            tgt_mask, src_mask, src_pad, tgt_pad = create_mask(src, tgt_in)
-            logits = model(src, tgt_in, src_mask, tgt_mask, src_pad, tgt_pad, src_pad)
+            tgt_attn, src_attn, src_pad, tgt_pad = masks_for(src, teacher)
+            scores = model(src, teacher, src_attn, tgt_attn, src_pad, tgt_pad, src_pad)
             opt.zero_grad()
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt[1:, :].reshape(-1))
+            loss = criterion(scores.reshape(-1, scores.shape[-1]), wanted.reshape(-1))
             loss.backward()
             opt.step()
             out["losses"].append(loss.item())
     out["warnings"] = sorted({str(w.message) for w in caught})
     out["losses"] = np.array(out["losses"])
     model.eval()
-    one = src[:, :1]
-    memory = model.encode(one, lib.zeros(4, 4).type(lib.bool))
-    ys = lib.ones(1, 1).fill_(BOS).type(lib.long)
+    first = src[:, :1]
+    memory = model.read(first, lib.zeros(4, 4).type(lib.bool))
+    decoded = lib.ones(1, 1).fill_(BOS).type(lib.long)
     for _ in range(3):
-        o = model.decode(ys, memory, square_mask(ys.size(0)).type(lib.bool)).transpose(0, 1)
-        prob = model.generator(o[:, -1])
-        _, next_word = lib.max(prob, dim=1)
-        ys = lib.cat([ys, lib.ones(1, 1).type_as(one.data).fill_(next_word.item())], dim=0)
-    out["decoded"] = ys
+        states = model.write(decoded, memory, look_ahead(decoded.size(0)).type(lib.bool))
+        prob = model.to_vocab(states.transpose(0, 1)[:, -1])
+        best = lib.max(prob, dim=1)[1]
+        step = lib.ones(1, 1).type_as(first.data).fill_(best.item())
+        decoded = lib.cat([decoded, step], dim=0)
+    out["decoded"] = decoded
     out["prob"] = prob
     return out
 
@@ -1281,56 +1241,55 @@ def test_activation_edges(name):
 # ----------------------------------------------------------------------------- sequence labelling
 
 def _crf_program(lib):
-    # a linear-chain CRF (BiLSTM-CRF taggers): forward algorithm with logsumexp, gold-path
-    # score by fancy indexing, Viterbi decoding with max/argmax and Python backtracking
+    # a linear-chain CRF over BiLSTM emissions (time-major): the gold path's score by fancy
+    # indexing, the log partition by a logsumexp recursion, Viterbi with max/argmax and a
+    # backtrack in Python
     nn = lib.nn
     T = 4
 
-    class CRF(nn.Module):
+    class ChainCRF(nn.Module):
         def __init__(self):
             super().__init__()
-            self.start_transitions = nn.Parameter(lib.empty(T).uniform_(-0.1, 0.1))
-            self.end_transitions = nn.Parameter(lib.empty(T).uniform_(-0.1, 0.1))
-            self.transitions = nn.Parameter(lib.empty(T, T).uniform_(-0.1, 0.1))
+            self.pair = nn.Parameter(lib.empty(T, T).uniform_(-0.1, 0.1))    # tag a -> tag b
+            self.first = nn.Parameter(lib.empty(T).uniform_(-0.1, 0.1))
+            self.last = nn.Parameter(lib.empty(T).uniform_(-0.1, 0.1))
+
+        def gold(self, em, tags, mask):
+            steps, batch = tags.shape
+            rows, on = lib.arange(batch), mask.type_as(em)
+            total = em[0, rows, tags[0]] + self.first[tags[0]]
+            for t in range(1, steps):
+                total += on[t] * (self.pair[tags[t - 1], tags[t]] + em[t, rows, tags[t]])
+            final = tags[on.long().sum(dim=0) - 1, rows]
+            return total + self.last[final]
+
+        def partition(self, em, mask):
+            alpha = em[0] + self.first
+            for t in range(1, len(em)):
+                moved = lib.logsumexp(alpha[:, :, None] + self.pair + em[t][:, None, :], dim=1)
+                alpha = lib.where(mask[t][:, None], moved, alpha)
+            return lib.logsumexp(alpha + self.last, dim=1)
 
         def forward(self, em, tags, mask):
-            return (self._score(em, tags, mask) - self._norm(em, mask)).sum()
+            return (self.gold(em, tags, mask) - self.partition(em, mask)).sum()
 
-        def _score(self, em, tags, mask):
-            L, B = tags.shape
-            m = mask.type_as(em)
-            score = self.start_transitions[tags[0]] + em[0, lib.arange(B), tags[0]]
-            for i in range(1, L):
-                score += self.transitions[tags[i - 1], tags[i]] * m[i]
-                score += em[i, lib.arange(B), tags[i]] * m[i]
-            last = tags[m.long().sum(dim=0) - 1, lib.arange(B)]
-            return score + self.end_transitions[last]
-
-        def _norm(self, em, mask):
-            score = self.start_transitions + em[0]
-            for i in range(1, em.size(0)):
-                nxt = lib.logsumexp(score.unsqueeze(2) + self.transitions + em[i].unsqueeze(1),
-                                    dim=1)
-                score = lib.where(mask[i].unsqueeze(1), nxt, score)
-            return lib.logsumexp(score + self.end_transitions, dim=1)
-
-        def decode(self, em, mask):
-            score, history = self.start_transitions + em[0], []
-            for i in range(1, em.size(0)):
-                nxt, idx = (score.unsqueeze(2) + self.transitions + em[i].unsqueeze(1)).max(dim=1)
-                score = lib.where(mask[i].unsqueeze(1), nxt, score)
-                history.append(idx)
-            score += self.end_transitions
-            ends = mask.long().sum(dim=0) - 1
-            best = []
+        def viterbi(self, em, mask):
+            best, back = em[0] + self.first, []
+            for t in range(1, em.size(0)):
+                cand, arg = (best[:, :, None] + self.pair + em[t][:, None, :]).max(dim=1)
+                best = lib.where(mask[t][:, None], cand, best)
+                back.append(arg)
+            best += self.last
+            lengths = mask.long().sum(dim=0)
+            paths = []
             for b in range(em.size(1)):
-                tags = [score[b].argmax(dim=0).item()]
-                for hist in reversed(history[:ends[b]]):
-                    tags.append(hist[b][tags[-1]].item())
-                best.append(tags[::-1])
-            return best
+                path = [best[b].argmax(dim=0).item()]
+                for arg in back[:lengths[b] - 1][::-1]:
+                    path.insert(0, arg[b][path[0]].item())
+                paths.append(path)
+            return paths
 
-    crf = CRF().double()
+    crf = ChainCRF().double()
     _fill_params(lib, crf, 0)
     lstm = nn.LSTM(3, 2, bidirectional=True).double()
     proj = nn.Linear(4, T).double()
@@ -1342,9 +1301,9 @@ def _crf_program(lib):
     mask = lib.tensor([[1, 1], [1, 1], [1, 1], [1, 0], [1, 0]], dtype=lib.bool)
     ll = crf(em, tags, mask)
     (-ll).backward()
-    return {"ll": ll, "grads": [crf.transitions.grad, crf.start_transitions.grad,
+    return {"ll": ll, "grads": [crf.pair.grad, crf.first.grad,
                                 lstm.weight_hh_l0_reverse.grad, proj.weight.grad],
-            "decoded": crf.decode(em, mask)}
+            "decoded": crf.viterbi(em, mask)}
 
 
 def test_bilstm_crf_tagger():
@@ -1390,120 +1349,119 @@ def test_amp_gradient_accumulation_with_a_skipped_step():
     _compare(_amp_accumulation_program, rtol=1e-2, atol=1e-3)
 
 
-# ----------------------------------------------------------------------------- the Annotated Transformer
+# ----------------------------------------------------------------------------- a hand-written encoder-decoder
 
 def _annotated_program(lib):
-    # Harvard NLP's Annotated Transformer, reduced: clones by deepcopy, a hand-written
-    # LayerNorm with the unbiased std, uint8 subsequent masks, masked_fill(-1e9), KLDiv label
-    # smoothing with scatter_/index_fill_, and the Noam rate through LambdaLR
+    # an encoder-decoder written out by hand, the way teaching notebooks do it: layers cloned
+    # by deepcopy, a LayerNorm with the unbiased std, uint8 look-ahead masks, masked_fill(-1e9),
+    # label smoothing as a KL divergence (fill_/scatter_/index_fill_), an inverse-square-root
+    # warm-up through LambdaLR, and greedy decoding with .data
     import copy
     nn, F = lib.nn, lib.nn.functional
     d, h, V, PAD = 8, 2, 7, 0
 
-    def clones(module, n):
-        return nn.ModuleList([copy.deepcopy(module) for _ in range(n)])
+    def copies(module, n):
+        return nn.ModuleList(copy.deepcopy(module) for _ in range(n))
 
-    class LayerNorm(nn.Module):
-        def __init__(self, features, eps=1e-6):
+    class Norm(nn.Module):
+        def __init__(self, eps=1e-6):
             super().__init__()
-            self.a_2, self.b_2, self.eps = nn.Parameter(lib.ones(features)), \
-                nn.Parameter(lib.zeros(features)), eps
+            self.gain, self.shift, self.eps = nn.Parameter(lib.ones(d)), \
+                nn.Parameter(lib.zeros(d)), eps
 
         def forward(self, x):
-            mean, std = x.mean(-1, keepdim=True), x.std(-1, keepdim=True)
-            return self.a_2 * (x - mean) / (std + self.eps) + self.b_2
+            centred = x - x.mean(-1, keepdim=True)
+            return self.gain * centred / (x.std(-1, keepdim=True) + self.eps) + self.shift
 
-    def attention(query, key, value, mask=None):
-        scores = lib.matmul(query, key.transpose(-2, -1)) / math.sqrt(query.size(-1))
-        if mask is not None:
-            scores = scores.masked_fill(mask == 0, -1e9)
-        p_attn = scores.softmax(dim=-1)
-        return lib.matmul(p_attn, value), p_attn
-
-    class MultiHeaded(nn.Module):
+    class Heads(nn.Module):
         def __init__(self):
             super().__init__()
-            self.d_k, self.h = d // h, h
-            self.linears = clones(nn.Linear(d, d), 4)
+            self.proj = copies(nn.Linear(d, d), 4)         # q, k, v, out
 
-        def forward(self, query, key, value, mask=None):
-            if mask is not None:
-                mask = mask.unsqueeze(1)
-            nb = query.size(0)
-            query, key, value = [lin(x).view(nb, -1, self.h, self.d_k).transpose(1, 2)
-                                 for lin, x in zip(self.linears, (query, key, value))]
-            x, self.attn = attention(query, key, value, mask=mask)
-            x = x.transpose(1, 2).contiguous().view(nb, -1, self.h * self.d_k)
-            return self.linears[-1](x)
+        def forward(self, q_in, kv_in, allowed):
+            n = q_in.size(0)
+            q, k, v = (lin(t).view(n, -1, h, d // h).transpose(1, 2)
+                       for lin, t in zip(self.proj, (q_in, kv_in, kv_in)))
+            scores = lib.matmul(q, k.transpose(-2, -1)) / math.sqrt(d // h)
+            if allowed is not None:
+                scores = scores.masked_fill(allowed.unsqueeze(1) == 0, -1e9)
+            self.weights = scores.softmax(dim=-1)
+            mixed = lib.matmul(self.weights, v).transpose(1, 2).contiguous()
+            return self.proj[3](mixed.view(n, -1, d))
 
-    class Layer(nn.Module):
+    class Stage(nn.Module):
         def __init__(self):
             super().__init__()
-            self.self_attn, self.src_attn = MultiHeaded(), MultiHeaded()
+            self.own, self.cross = Heads(), Heads()
             self.ff = nn.Sequential(nn.Linear(d, 16), nn.ReLU(), nn.Linear(16, d))
-            self.norms = clones(LayerNorm(d), 3)
+            self.norms = copies(Norm(), 3)
 
-        def forward(self, x, memory, src_mask, tgt_mask):
-            x = x + self.self_attn(*[self.norms[0](x)] * 3, tgt_mask)
-            y = self.norms[1](x)
-            x = x + self.src_attn(y, memory, memory, src_mask)
+        def forward(self, x, memory, src_allowed, tgt_allowed):
+            y = self.norms[0](x)
+            x = x + self.own(y, y, tgt_allowed)
+            x = x + self.cross(self.norms[1](x), memory, src_allowed)
             return x + self.ff(self.norms[2](x))
 
-    class Model(nn.Module):
+    class CopyModel(nn.Module):
         def __init__(self):
             super().__init__()
-            self.src_embed, self.tgt_embed = nn.Embedding(V, d), nn.Embedding(V, d)
-            self.enc = nn.Sequential(nn.Linear(d, d), nn.Tanh())
-            self.dec = clones(Layer(), 2)
-            self.norm = LayerNorm(d)
-            self.proj = nn.Linear(d, V)
-            for p in self.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)
+            self.src_emb, self.tgt_emb = nn.Embedding(V, d), nn.Embedding(V, d)
+            self.reader = nn.Sequential(nn.Linear(d, d), nn.Tanh())
+            self.layers = copies(Stage(), 2)
+            self.norm = Norm()
+            self.to_vocab = nn.Linear(d, V)
+            for w in self.parameters():
+                if w.dim() > 1:
+                    nn.init.xavier_uniform_(w)
 
-        def forward(self, src, tgt, src_mask, tgt_mask):
-            memory = self.enc(self.src_embed(src) * math.sqrt(d))
-            x = self.tgt_embed(tgt) * math.sqrt(d)
-            for layer in self.dec:
-                x = layer(x, memory, src_mask, tgt_mask)
-            return F.log_softmax(self.proj(self.norm(x)), dim=-1)
+        def forward(self, src, tgt, src_allowed, tgt_allowed):
+            memory = self.reader(math.sqrt(d) * self.src_emb(src))
+            x = math.sqrt(d) * self.tgt_emb(tgt)
+            for stage in self.layers:
+                x = stage(x, memory, src_allowed, tgt_allowed)
+            return F.log_softmax(self.to_vocab(self.norm(x)), dim=-1)
 
-    def subsequent_mask(size):
-        return lib.triu(lib.ones((1, size, size)), diagonal=1).type(lib.uint8) == 0
+    def look_ahead(n):                          # uint8 upper triangle, compared to give bools
+        return lib.triu(lib.ones((1, n, n)), diagonal=1).type(lib.uint8) == 0
 
-    class LabelSmoothing(nn.Module):
-        def __init__(self, smoothing=0.1):
+    class SmoothedKL(nn.Module):
+        def __init__(self, eps=0.1):
             super().__init__()
-            self.criterion = nn.KLDivLoss(reduction="sum")
-            self.confidence, self.smoothing = 1.0 - smoothing, smoothing
+            self.kl = nn.KLDivLoss(reduction="sum")
+            self.eps = eps
 
-        def forward(self, x, target):
-            true_dist = x.data.clone()
-            true_dist.fill_(self.smoothing / (V - 2))
-            true_dist.scatter_(1, target.data.unsqueeze(1), self.confidence)
-            true_dist[:, PAD] = 0
-            mask = lib.nonzero(target.data == PAD)
-            if mask.dim() > 0:
-                true_dist.index_fill_(0, mask.squeeze(), 0.0)
-            return self.criterion(x, true_dist.clone().detach())
+        def forward(self, logp, target):
+            wanted = logp.data.clone()
+            wanted.fill_(self.eps / (V - 2))                 # neither the gold nor the pad
+            gold = target.data.unsqueeze(1)
+            wanted.scatter_(1, gold, 1.0 - self.eps)
+            wanted[:, PAD] = 0
+            pad_rows = lib.nonzero(target.data == PAD)
+            if pad_rows.dim() > 0:
+                wanted.index_fill_(0, pad_rows.squeeze(), 0.0)
+            return self.kl(logp, wanted.clone().detach())
 
-    model = Model().double()
+    model = CopyModel().double()
     _fill_params(lib, model, 31, scale=0.3)
-    crit = LabelSmoothing()
+    crit = SmoothedKL()
     opt = lib.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    rate = lambda step: d ** -0.5 * min(max(step, 1) ** -0.5, max(step, 1) * 4 ** -1.5)
-    sched = lib.optim.lr_scheduler.LambdaLR(opt, lr_lambda=rate)
+    warm = 4
+
+    def factor(step):
+        step = max(step, 1)
+        return min(step ** -0.5, step / warm ** 1.5) / math.sqrt(d)
+
+    sched = lib.optim.lr_scheduler.LambdaLR(opt, lr_lambda=factor)
     src = lib.tensor([[1, 3, 4, 5, 2], [1, 6, 2, 0, 0]])
-    tgt = lib.tensor([[1, 3, 4, 5, 2], [1, 6, 2, 0, 0]])
-    tgt_in, tgt_y = tgt[:, :-1], tgt[:, 1:]
-    src_mask = (src != PAD).unsqueeze(-2)
-    tgt_mask = (tgt_in != PAD).unsqueeze(-2) & subsequent_mask(tgt_in.size(-1)).type_as(
-        src_mask.data)
-    ntokens = (tgt_y != PAD).data.sum()
+    shifted_in, shifted_out = src[:, :-1], src[:, 1:]           # copy task
+    src_allowed = (src != PAD).unsqueeze(-2)
+    tgt_allowed = (shifted_in != PAD).unsqueeze(-2) & look_ahead(shifted_in.size(-1)).type_as(
+        src_allowed.data)
+    ntokens = (shifted_out != PAD).data.sum()
     losses, lrs = [], []
     for _ in range(3):
-        out = model(src, tgt_in, src_mask, tgt_mask)
-        loss = crit(out.contiguous().view(-1, V), tgt_y.contiguous().view(-1)) / ntokens
+        logp = model(src, shifted_in, src_allowed, tgt_allowed)
+        loss = crit(logp.contiguous().view(-1, V), shifted_out.contiguous().view(-1)) / ntokens
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -1512,15 +1470,15 @@ def _annotated_program(lib):
         lrs.append(opt.param_groups[0]["lr"])
     model.eval()
     with lib.no_grad():
-        ys = lib.zeros(1, 1).fill_(1).type_as(src.data)
+        decoded = lib.zeros(1, 1).fill_(1).type_as(src.data)
         for _ in range(3):
-            out = model(src[:1], ys, src_mask[:1], subsequent_mask(ys.size(1)).type_as(
-                src.data))
-            _, next_word = lib.max(out[:, -1], dim=1)
-            ys = lib.cat([ys, lib.zeros(1, 1).type_as(src.data).fill_(next_word.data[0])],
-                         dim=1)
+            logp = model(src[:1], decoded, src_allowed[:1],
+                         look_ahead(decoded.size(1)).type_as(src.data))
+            best = lib.max(logp[:, -1], dim=1)[1]
+            step = lib.zeros(1, 1).type_as(decoded).fill_(best.data[0])
+            decoded = lib.cat([decoded, step], dim=1)
     return {"losses": np.array(losses), "lrs": np.array(lrs), "ntokens": ntokens,
-            "decoded": ys, "attn": model.dec[0].self_attn.attn,
+            "decoded": decoded, "attn": model.layers[0].own.weights,
             "params": list(model.parameters())}
 
 

@@ -72,100 +72,94 @@ def _check(program, rtol=1e-7, atol=1e-9):
 
 
 def _resnet(torch):
+    """Residual networks in two block styles: two 3x3 convolutions, or a 1x1 -> 3x3 -> 1x1
+    bottleneck that widens its output four times; a strided 1x1 projection on the shortcut
+    wherever the shape changes."""
     nn = torch.nn
-    class BasicBlock(nn.Module):
-        expansion = 1
-        def __init__(self, inp, planes, stride=1, downsample=None):
+
+    def conv_norm(cin, cout, k, stride=1):
+        return nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout)
+
+    class TwoConv(nn.Module):
+        widen = 1
+        def __init__(self, cin, width, stride=1, shortcut=None):
             super().__init__()
-            self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.downsample = downsample
-            self.stride = stride
+            self.c1, self.n1 = conv_norm(cin, width, 3, stride)
+            self.c2, self.n2 = conv_norm(width, width, 3)
+            self.act = nn.ReLU(inplace=True)
+            self.shortcut = shortcut
+        def last_norm(self):
+            return self.n2
         def forward(self, x):
-            identity = x
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            if self.downsample is not None:
-                identity = self.downsample(x)
-            out += identity
-            out = self.relu(out)
-            return out
-    class Bottleneck(nn.Module):
-        expansion = 4
-        def __init__(self, inp, planes, stride=1, downsample=None):
+            skip = x if self.shortcut is None else self.shortcut(x)
+            y = self.n2(self.c2(self.act(self.n1(self.c1(x)))))
+            y += skip
+            return self.act(y)
+
+    class Narrowed(nn.Module):
+        widen = 4
+        def __init__(self, cin, width, stride=1, shortcut=None):
             super().__init__()
-            self.conv1 = nn.Conv2d(inp, planes, kernel_size=1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3 = nn.Conv2d(planes, planes * 4, kernel_size=1, bias=False)
-            self.bn3 = nn.BatchNorm2d(planes * 4)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = downsample
+            self.c1, self.n1 = conv_norm(cin, width, 1)
+            self.c2, self.n2 = conv_norm(width, width, 3, stride)
+            self.c3, self.n3 = conv_norm(width, width * self.widen, 1)
+            self.act = nn.ReLU(inplace=True)
+            self.shortcut = shortcut
+        def last_norm(self):
+            return self.n3
         def forward(self, x):
-            identity = x
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.relu(self.bn2(self.conv2(out)))
-            out = self.bn3(self.conv3(out))
-            if self.downsample is not None:
-                identity = self.downsample(x)
-            out += identity
-            return self.relu(out)
-    class ResNet(nn.Module):
-        def __init__(self, block, layers, num_classes=10, zero_init_residual=True):
+            skip = x if self.shortcut is None else self.shortcut(x)
+            y = self.act(self.n1(self.c1(x)))
+            y = self.act(self.n2(self.c2(y)))
+            y = self.n3(self.c3(y))
+            y += skip
+            return self.act(y)
+
+    class ResidualNet(nn.Module):
+        def __init__(self, kind, depths, classes=10, quiet_residuals=True):
             super().__init__()
-            self.inplanes = 8
-            self.conv1 = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3, bias=False)
-            self.bn1 = nn.BatchNorm2d(8)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-            self.layer1 = self._make_layer(block, 8, layers[0])
-            self.layer2 = self._make_layer(block, 16, layers[1], stride=2)
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = nn.Linear(16 * block.expansion, num_classes)
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                    nn.init.constant_(m.weight, 1)
-                    nn.init.constant_(m.bias, 0)
-            if zero_init_residual:
-                for m in self.modules():
-                    if isinstance(m, Bottleneck) and m.bn3.weight is not None:
-                        nn.init.constant_(m.bn3.weight, 0)
-                    elif isinstance(m, BasicBlock) and m.bn2.weight is not None:
-                        nn.init.constant_(m.bn2.weight, 0)
-        def _make_layer(self, block, planes, blocks, stride=1):
-            downsample = None
-            if stride != 1 or self.inplanes != planes * block.expansion:
-                downsample = nn.Sequential(
-                    nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(planes * block.expansion))
-            layers = [block(self.inplanes, planes, stride, downsample)]
-            self.inplanes = planes * block.expansion
-            for _ in range(1, blocks):
-                layers.append(block(self.inplanes, planes))
-            return nn.Sequential(*layers)
+            self.stem_conv = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3, bias=False)
+            self.stem_bn = nn.BatchNorm2d(8)
+            self.act = nn.ReLU(inplace=True)
+            self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            channels = 8
+            stages = []
+            for width, depth, stride in ((8, depths[0], 1), (16, depths[1], 2)):
+                out = width * kind.widen
+                proj = None
+                if stride > 1 or channels != out:
+                    proj = nn.Sequential(nn.Conv2d(channels, out, 1, stride=stride, bias=False),
+                                         nn.BatchNorm2d(out))
+                blocks = [kind(channels, width, stride, proj)]
+                blocks += [kind(out, width) for _ in range(depth - 1)]
+                stages.append(nn.Sequential(*blocks))
+                channels = out
+            self.stage1, self.stage2 = stages
+            self.gap = nn.AdaptiveAvgPool2d((1, 1))
+            self.head = nn.Linear(channels, classes)
+            for mod in self.modules():
+                if isinstance(mod, nn.Conv2d):
+                    nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
+                elif isinstance(mod, (nn.BatchNorm2d, nn.GroupNorm)):
+                    nn.init.constant_(mod.weight, 1)
+                    nn.init.constant_(mod.bias, 0)
+            if quiet_residuals:          # each residual branch starts as zero
+                for mod in self.modules():
+                    if isinstance(mod, (TwoConv, Narrowed)) and mod.last_norm().weight is not None:
+                        nn.init.constant_(mod.last_norm().weight, 0)
         def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer1(x)
-            x = self.layer2(x)
-            x = self.avgpool(x)
-            x = torch.flatten(x, 1)
-            return self.fc(x)
-    return ResNet, BasicBlock, Bottleneck
+            x = self.pool(self.act(self.stem_bn(self.stem_conv(x))))
+            x = self.stage2(self.stage1(x))
+            return self.head(torch.flatten(self.gap(x), 1))
+
+    return ResidualNet, TwoConv, Narrowed
 
 def prog_resnet_basic(torch):
-    ResNet, B, Bt = _resnet(torch)
+    ResidualNet, TwoConv, _ = _resnet(torch)
     torch.manual_seed(0)
-    m = ResNet(B, [2, 1]).double()
-    # check init stats
+    m = ResidualNet(TwoConv, [2, 1]).double()
     res = {}
-    res["bn2_zero"] = _np(m.layer1[0].bn2.weight)
-    w = _np(m.conv1.weight)
+    res["bn2_zero"] = _np(m.stage1[0].n2.weight)          # the init, before any weights load
     res["nparams"] = np.array(sum(p.numel() for p in m.parameters() if p.requires_grad))
     res["n_modules"] = np.array(len(list(m.modules())))
     res["names"] = np.array([n for n, _ in m.named_modules()])
@@ -181,9 +175,9 @@ def prog_resnet_basic(torch):
         loss.backward()
         opt.step()
         res[f"loss{i}"] = _np(loss)
-    res["rm"] = _np(m.layer2[0].downsample[1].running_mean)
-    res["rv"] = _np(m.bn1.running_var)
-    res["nbt"] = _np(m.bn1.num_batches_tracked)
+    res["rm"] = _np(m.stage2[0].shortcut[1].running_mean)
+    res["rv"] = _np(m.stem_bn.running_var)
+    res["nbt"] = _np(m.stem_bn.num_batches_tracked)
     m.eval()
     with torch.no_grad():
         out = m(x)
@@ -192,92 +186,89 @@ def prog_resnet_basic(torch):
     return res
 
 def prog_resnet_bottleneck(torch):
-    ResNet, B, Bt = _resnet(torch)
+    ResidualNet, _, Narrowed = _resnet(torch)
     torch.manual_seed(0)
-    m = ResNet(Bt, [1, 1]).double()
+    m = ResidualNet(Narrowed, [1, 1]).double()
     _fill(m, torch, 3)
-    # replace head, freeze backbone
-    for p in m.parameters():
-        p.requires_grad_(False)
-    m.fc = torch.nn.Linear(64, 5).double()
+    # a new classifier on a frozen backbone
+    for w in m.parameters():
+        w.requires_grad_(False)
+    m.head = torch.nn.Linear(64, 5).double()
     with torch.no_grad():
-        m.fc.weight.copy_(torch.tensor(_rng(4).standard_normal((5, 64))))
-        m.fc.bias.fill_(0.1)
+        m.head.weight.copy_(torch.tensor(_rng(4).standard_normal((5, 64))))
+        m.head.bias.fill_(0.1)
     opt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()), lr=1e-2)
     x = torch.tensor(_rng(5).standard_normal((2, 3, 16, 16)))
     y = torch.tensor(np.array([0, 4]))
     res = {}
-    feats = {}
-    def hook(mod, inp, out):
-        feats["l1"] = out.detach()
-    h = m.layer1.register_forward_hook(hook)
+    seen = {}
+    handle = m.stage1.register_forward_hook(lambda mod, args, out: seen.update(l1=out.detach()))
     for i in range(3):
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(m(x), y)
         loss.backward()
         opt.step()
         res[f"loss{i}"] = _np(loss)
-    h.remove()
-    res["feat"] = _np(feats["l1"])
-    res["fcw"] = _np(m.fc.weight)
-    res["conv_grad_none"] = np.array(m.conv1.weight.grad is None)
+    handle.remove()
+    res["feat"] = _np(seen["l1"])
+    res["fcw"] = _np(m.head.weight)
+    res["conv_grad_none"] = np.array(m.stem_conv.weight.grad is None)
     res["ntrain"] = np.array(sum(p.numel() for p in m.parameters() if p.requires_grad))
     return res
 
 
 def prog_vgg(torch):
     nn = torch.nn
-    cfg = [8, "M", 16, "M", 16, 16, "M"]
-    def make_layers(cfg, batch_norm=False):
-        layers = []
-        in_c = 3
-        for v in cfg:
-            if v == "M":
-                layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
-            else:
-                conv2d = nn.Conv2d(in_c, v, kernel_size=3, padding=1)
-                if batch_norm:
-                    layers += [conv2d, nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-                else:
-                    layers += [conv2d, nn.ReLU(inplace=True)]
-                in_c = v
-        return nn.Sequential(*layers)
-    class VGG(nn.Module):
-        def __init__(self, features, num_classes=4, dropout=0.5):
+    plan = [8, "M", 16, "M", 16, 16, "M"]            # widths of 3x3 convs, "M" a 2x2 max-pool
+
+    def conv_stack(with_norm):
+        mods, cin = [], 3
+        for step in plan:
+            if step == "M":
+                mods.append(nn.MaxPool2d(kernel_size=2, stride=2))
+                continue
+            mods.append(nn.Conv2d(cin, step, kernel_size=3, padding=1))
+            if with_norm:
+                mods.append(nn.BatchNorm2d(step))
+            mods.append(nn.ReLU(inplace=True))
+            cin = step
+        return nn.Sequential(*mods)
+
+    class PlainConvNet(nn.Module):
+        def __init__(self, body, classes=4, p_drop=0.5):
             super().__init__()
-            self.features = features
+            self.features = body
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(
-                nn.Linear(16 * 7 * 7, 32), nn.ReLU(True), nn.Dropout(p=dropout),
-                nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(p=dropout),
-                nn.Linear(32, num_classes))
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, 0)
-                elif isinstance(m, nn.BatchNorm2d):
-                    nn.init.constant_(m.weight, 1)
-                    nn.init.constant_(m.bias, 0)
-                elif isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, 0, 0.01)
-                    nn.init.constant_(m.bias, 0)
+            hidden = [nn.ReLU(True), nn.Dropout(p=p_drop)]
+            self.classifier = nn.Sequential(nn.Linear(16 * 7 * 7, 32), *hidden,
+                                            nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(p=p_drop),
+                                            nn.Linear(32, classes))
+            for mod in self.modules():
+                if isinstance(mod, nn.Linear):
+                    nn.init.normal_(mod.weight, 0, 0.01)
+                elif isinstance(mod, nn.Conv2d):
+                    nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
+                elif not isinstance(mod, nn.BatchNorm2d):
+                    continue
+                else:
+                    nn.init.constant_(mod.weight, 1)
+                if getattr(mod, "bias", None) is not None:
+                    nn.init.constant_(mod.bias, 0)
+
         def forward(self, x):
-            x = self.features(x)
-            x = self.avgpool(x)
-            x = torch.flatten(x, 1)
-            return self.classifier(x)
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
     res = {}
     for bn in (False, True):
-        m = VGG(make_layers(cfg, bn)).double()
+        m = PlainConvNet(conv_stack(bn)).double()
         _fill(m, torch, 7)
         x = torch.tensor(_rng(1).standard_normal((2, 3, 20, 20)))   # 20->10->5->2 : adaptive upsample 2->7
         m.eval()
         with torch.no_grad():
             res[f"eval{bn}"] = _np(m(x))
         m.train()
-        m.classifier[2].p = 0.0
-        m.classifier[5].p = 0.0
+        for k in (2, 5):
+            m.classifier[k].p = 0.0
         out = m(x)
         out.sum().backward()
         res[f"g{bn}"] = _np(m.features[0].weight.grad)
@@ -285,56 +276,52 @@ def prog_vgg(torch):
         res[f"len{bn}"] = np.array(len(m.features))
     return res
 
-def _make_divisible(v, divisor, min_value=None):
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
+def _round_channels(width, step=8, least=None):
+    """width rounded to a multiple of step (at least `least`), never more than 10% below it"""
+    least = step if least is None else least
+    rounded = max(least, (int(width + step / 2) // step) * step)
+    return rounded + step if rounded < 0.9 * width else rounded
 
 def prog_mobilenetv2(torch):
     nn = torch.nn
-    class ConvBNReLU(nn.Sequential):
-        def __init__(self, i, o, k=3, s=1, groups=1):
-            p = (k - 1) // 2
-            super().__init__(nn.Conv2d(i, o, k, s, p, groups=groups, bias=False),
-                             nn.BatchNorm2d(o), nn.ReLU6(inplace=True))
-    class InvertedResidual(nn.Module):
-        def __init__(self, inp, oup, stride, expand_ratio):
+
+    def cbr(cin, cout, k=3, stride=1, groups=1):      # conv, batch norm, ReLU6
+        return nn.Sequential(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups,
+                                       bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+    class Expand(nn.Module):
+        """1x1 expansion (skipped at ratio 1), depthwise 3x3, linear 1x1 projection; a skip
+        connection when the shape is kept"""
+        def __init__(self, cin, cout, stride, ratio):
             super().__init__()
-            hidden = int(round(inp * expand_ratio))
-            self.use_res_connect = stride == 1 and inp == oup
-            layers = []
-            if expand_ratio != 1:
-                layers.append(ConvBNReLU(inp, hidden, k=1))
-            layers.extend([ConvBNReLU(hidden, hidden, s=stride, groups=hidden),
-                           nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)])
-            self.conv = nn.Sequential(*layers)
-            self.out_channels = oup
+            mid = int(round(cin * ratio))
+            parts = [cbr(cin, mid, k=1)] if ratio != 1 else []
+            parts += [cbr(mid, mid, stride=stride, groups=mid),
+                      nn.Conv2d(mid, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout)]
+            self.conv = nn.Sequential(*parts)
+            self.skip = stride == 1 and cin == cout
         def forward(self, x):
-            if self.use_res_connect:
-                return x + self.conv(x)
-            return self.conv(x)
-    class MBV2(nn.Module):
+            y = self.conv(x)
+            return x + y if self.skip else y
+
+    class Mobile(nn.Module):
         def __init__(self):
             super().__init__()
-            c = _make_divisible(32 * 0.25, 8)
-            feats = [ConvBNReLU(3, c, s=2)]
-            for t, ch, n, s in [[1, 8, 1, 1], [6, 16, 2, 2]]:
-                oc = _make_divisible(ch, 8)
-                for i in range(n):
-                    feats.append(InvertedResidual(c, oc, s if i == 0 else 1, t))
-                    c = oc
-            feats.append(ConvBNReLU(c, 24, k=1))
-            self.features = nn.Sequential(*feats)
+            c = _round_channels(32 * 0.25)
+            layers = [cbr(3, c, stride=2)]
+            for ratio, width, repeats, stride in ((1, 8, 1, 1), (6, 16, 2, 2)):
+                out = _round_channels(width)
+                for k in range(repeats):
+                    layers.append(Expand(c, out, stride if k == 0 else 1, ratio))
+                    c = out
+            layers.append(cbr(c, 24, k=1))
+            self.features = nn.Sequential(*layers)
             self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(24, 3))
         def forward(self, x):
-            x = self.features(x)
-            x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
-            x = torch.flatten(x, 1)
-            return self.classifier(x)
-    m = MBV2().double()
+            pooled = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+            return self.classifier(torch.flatten(pooled, 1))
+
+    m = Mobile().double()
     _fill(m, torch, 11)
     m.classifier[0].p = 0.0
     x = torch.tensor(_rng(2).standard_normal((2, 3, 16, 16)) * 3)
@@ -353,24 +340,27 @@ def prog_mobilenetv2(torch):
 
 def prog_mobilenetv3(torch):
     nn = torch.nn; F = nn.functional
-    class SqueezeExcitation(nn.Module):
-        def __init__(self, c, sq):
+
+    class ChannelGate(nn.Module):
+        """squeeze to one value per channel, two 1x1 convs, a hard-sigmoid gate"""
+        def __init__(self, c, inner):
             super().__init__()
-            self.fc1 = nn.Conv2d(c, sq, 1)
-            self.fc2 = nn.Conv2d(sq, c, 1)
-            self.relu = nn.ReLU(inplace=True)
-            self.hs = nn.Hardsigmoid(inplace=True)
+            self.down, self.up = nn.Conv2d(c, inner, 1), nn.Conv2d(inner, c, 1)
+            self.act, self.gate = nn.ReLU(inplace=True), nn.Hardsigmoid(inplace=True)
         def forward(self, x):
-            s = F.adaptive_avg_pool2d(x, 1)
-            s = self.fc2(self.relu(self.fc1(s)))
-            return x * self.hs(s)
+            w = self.up(self.act(self.down(F.adaptive_avg_pool2d(x, 1))))
+            return self.gate(w) * x
+
+    def norm(c):
+        return nn.BatchNorm2d(c, eps=0.001, momentum=0.01)
+
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.exp = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16, eps=0.001, momentum=0.01), nn.Hardswish(inplace=True))
-            self.dw = nn.Sequential(nn.Conv2d(16, 16, 5, 2, 2, groups=16, bias=False), nn.BatchNorm2d(16, eps=0.001, momentum=0.01), nn.Hardswish())
-            self.se = SqueezeExcitation(16, _make_divisible(16 // 4, 8))
-            self.proj = nn.Sequential(nn.Conv2d(16, 8, 1, bias=False), nn.BatchNorm2d(8, eps=0.001, momentum=0.01))
+            self.exp = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), norm(16), nn.Hardswish(inplace=True))
+            self.dw = nn.Sequential(nn.Conv2d(16, 16, 5, 2, 2, groups=16, bias=False), norm(16), nn.Hardswish())
+            self.se = ChannelGate(16, _round_channels(16 // 4))
+            self.proj = nn.Sequential(nn.Conv2d(16, 8, 1, bias=False), norm(8))
         def forward(self, x):
             return self.proj(self.se(self.dw(self.exp(x))))
     m = Block().double()
@@ -390,125 +380,108 @@ def prog_mobilenetv3(torch):
 
 def prog_densenet(torch):
     nn = torch.nn; F = nn.functional
-    class DenseLayer(nn.Module):
-        def __init__(self, num_input_features, growth_rate, bn_size, drop_rate, memory_efficient=False):
+
+    class Grow(nn.Module):
+        """takes the list of all earlier feature maps, concatenates them, and adds `growth`
+        new channels (BN-ReLU-1x1 to a bottleneck, BN-ReLU-3x3); the bottleneck can be
+        recomputed in backward instead of stored"""
+        def __init__(self, cin, growth, widen, p_drop, recompute=False):
             super().__init__()
-            self.norm1 = nn.BatchNorm2d(num_input_features)
-            self.relu1 = nn.ReLU(inplace=True)
-            self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, stride=1, bias=False)
-            self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+            mid = widen * growth
+            self.pre = nn.Sequential(OrderedDict(norm1=nn.BatchNorm2d(cin), relu1=nn.ReLU(inplace=True),
+                                                 conv1=nn.Conv2d(cin, mid, kernel_size=1, stride=1, bias=False)))
+            self.norm2 = nn.BatchNorm2d(mid)
             self.relu2 = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
-            self.drop_rate = float(drop_rate)
-            self.memory_efficient = memory_efficient
-        def bn_function(self, inputs):
-            concated_features = torch.cat(inputs, 1)
-            return self.conv1(self.relu1(self.norm1(concated_features)))
-        def forward(self, input):
-            prev = [input] if isinstance(input, torch.Tensor) else input
-            if self.memory_efficient and any(t.requires_grad for t in prev):
-                bottleneck_output = torch.utils.checkpoint.checkpoint(lambda *ins: self.bn_function(ins), *prev, use_reentrant=False)
+            self.conv2 = nn.Conv2d(mid, growth, kernel_size=3, stride=1, padding=1, bias=False)
+            self.p_drop, self.recompute = float(p_drop), recompute
+        def squeeze(self, *maps):
+            return self.pre(torch.cat(maps, 1))
+        def forward(self, earlier):
+            maps = [earlier] if isinstance(earlier, torch.Tensor) else earlier
+            if self.recompute and any(t.requires_grad for t in maps):
+                mid = torch.utils.checkpoint.checkpoint(self.squeeze, *maps, use_reentrant=False)
             else:
-                bottleneck_output = self.bn_function(prev)
-            new_features = self.conv2(self.relu2(self.norm2(bottleneck_output)))
-            if self.drop_rate > 0:
-                new_features = F.dropout(new_features, p=self.drop_rate, training=self.training)
-            return new_features
-    class DenseBlock(nn.ModuleDict):
-        def __init__(self, num_layers, nif, bn_size, growth_rate, drop_rate, memory_efficient=False):
-            super().__init__()
-            for i in range(num_layers):
-                layer = DenseLayer(nif + i * growth_rate, growth_rate, bn_size, drop_rate, memory_efficient)
-                self.add_module("denselayer%d" % (i + 1), layer)
-        def forward(self, init_features):
-            features = [init_features]
-            for name, layer in self.items():
-                new_features = layer(features)
-                features.append(new_features)
-            return torch.cat(features, 1)
-    class Transition(nn.Sequential):
-        def __init__(self, i, o):
-            super().__init__()
-            self.norm = nn.BatchNorm2d(i)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv = nn.Conv2d(i, o, kernel_size=1, stride=1, bias=False)
-            self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+                mid = self.squeeze(*maps)
+            new = self.conv2(self.relu2(self.norm2(mid)))
+            return F.dropout(new, p=self.p_drop, training=self.training) if self.p_drop > 0 else new
+
+    class DenseStage(nn.ModuleDict):
+        def __init__(self, n, cin, widen, growth, p_drop, recompute=False):
+            super().__init__({f"grow{k + 1}": Grow(cin + k * growth, growth, widen, p_drop,
+                                                   recompute) for k in range(n)})
+        def forward(self, x):
+            maps = [x]
+            for _, layer in self.items():
+                maps.append(layer(maps))
+            return torch.cat(maps, 1)
+
+    def shrink(cin, cout):                       # between stages: 1x1 conv and 2x2 average
+        return nn.Sequential(OrderedDict(norm=nn.BatchNorm2d(cin), relu=nn.ReLU(inplace=True),
+                                         conv=nn.Conv2d(cin, cout, kernel_size=1, stride=1, bias=False),
+                                         pool=nn.AvgPool2d(kernel_size=2, stride=2)))
     res = {}
     for me in (False, True):
-        feats = nn.Sequential(OrderedDict([
+        body = nn.Sequential(OrderedDict([
             ("conv0", nn.Conv2d(3, 8, kernel_size=3, padding=1, bias=False)),
             ("norm0", nn.BatchNorm2d(8)), ("relu0", nn.ReLU(inplace=True)),
             ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]))
-        feats.add_module("denseblock1", DenseBlock(2, 8, 2, 4, 0, me))
-        feats.add_module("transition1", Transition(16, 8))
-        feats.add_module("norm5", nn.BatchNorm2d(8))
-        m = nn.Sequential(feats).double()
+        body.add_module("stage1", DenseStage(2, 8, 2, 4, 0, me))
+        body.add_module("shrink1", shrink(16, 8))
+        body.add_module("norm5", nn.BatchNorm2d(8))
+        m = nn.Sequential(body).double()
         _fill(m, torch, 21)
         x = torch.tensor(_rng(4).standard_normal((2, 3, 12, 12)))
-        out = F.relu(m(x), inplace=True)
-        out = F.adaptive_avg_pool2d(out, (1, 1))
-        out = torch.flatten(out, 1)
+        out = torch.flatten(F.adaptive_avg_pool2d(F.relu(m(x), inplace=True), (1, 1)), 1)
         out.sum().backward()
         res[f"out{me}"] = _np(out)
         res[f"g{me}"] = _np(m[0].conv0.weight.grad)
-        res[f"g2{me}"] = _np(m[0].denseblock1.denselayer2.conv1.weight.grad)
+        res[f"g2{me}"] = _np(m[0].stage1.grow2.pre.conv1.weight.grad)
         res[f"keys{me}"] = np.array(list(m.state_dict().keys()))
     return res
 
 
 def prog_unet(torch):
     nn = torch.nn; F = nn.functional
-    class DoubleConv(nn.Module):
-        def __init__(self, i, o, mid=None):
+
+    def twice(cin, cout, mid=None):               # (conv 3x3, BN, ReLU) two times
+        mid = cout if mid is None else mid
+        return nn.Sequential(nn.Conv2d(cin, mid, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+                             nn.Conv2d(mid, cout, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+    class Merge(nn.Module):
+        """upsample the coarse map (interpolation or a transposed conv), pad it to the skip
+        map's odd size, concatenate, convolve"""
+        def __init__(self, cin, cout, interpolate, corners):
             super().__init__()
-            mid = mid or o
-            self.double_conv = nn.Sequential(
-                nn.Conv2d(i, mid, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-                nn.Conv2d(mid, o, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
-        def forward(self, x):
-            return self.double_conv(x)
-    class Down(nn.Module):
-        def __init__(self, i, o):
-            super().__init__()
-            self.maxpool_conv = nn.Sequential(nn.MaxPool2d(2), DoubleConv(i, o))
-        def forward(self, x):
-            return self.maxpool_conv(x)
-    class Up(nn.Module):
-        def __init__(self, i, o, bilinear=True, ac=True):
-            super().__init__()
-            if bilinear:
-                self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=ac)
-                self.conv = DoubleConv(i, o, i // 2)
+            if interpolate:
+                self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=corners)
+                self.fuse = twice(cin, cout, cin // 2)
             else:
-                self.up = nn.ConvTranspose2d(i, i // 2, kernel_size=2, stride=2)
-                self.conv = DoubleConv(i, o)
-        def forward(self, x1, x2):
-            x1 = self.up(x1)
-            diffY = x2.size()[2] - x1.size()[2]
-            diffX = x2.size()[3] - x1.size()[3]
-            x1 = F.pad(x1, [diffX // 2, diffX - diffX // 2, diffY // 2, diffY - diffY // 2])
-            x = torch.cat([x2, x1], dim=1)
-            return self.conv(x)
-    class UNet(nn.Module):
-        def __init__(self, bilinear, ac):
+                self.up = nn.ConvTranspose2d(cin, cin // 2, kernel_size=2, stride=2)
+                self.fuse = twice(cin, cout)
+        def forward(self, coarse, skip):
+            coarse = self.up(coarse)
+            dh, dw = (skip.size()[k] - coarse.size()[k] for k in (2, 3))
+            coarse = F.pad(coarse, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])
+            return self.fuse(torch.cat([skip, coarse], dim=1))
+
+    class SegNet(nn.Module):
+        def __init__(self, interpolate, corners):
             super().__init__()
-            self.inc = DoubleConv(2, 4)
-            self.down1 = Down(4, 8)
-            factor = 2 if bilinear else 1
-            self.down2 = Down(8, 16 // factor)
-            self.up1 = Up(16, 8 // factor, bilinear, ac)
-            self.up2 = Up(8, 4, bilinear, ac)
-            self.outc = nn.Conv2d(4, 3, kernel_size=1)
+            half = 2 if interpolate else 1
+            self.enter = twice(2, 4)
+            self.down1 = nn.Sequential(nn.MaxPool2d(2), twice(4, 8))
+            self.down2 = nn.Sequential(nn.MaxPool2d(2), twice(8, 16 // half))
+            self.up1 = Merge(16, 8 // half, interpolate, corners)
+            self.up2 = Merge(8, 4, interpolate, corners)
+            self.classify = nn.Conv2d(4, 3, kernel_size=1)
         def forward(self, x):
-            x1 = self.inc(x)
-            x2 = self.down1(x1)
-            x3 = self.down2(x2)
-            x = self.up1(x3, x2)
-            x = self.up2(x, x1)
-            return self.outc(x)
+            s1 = self.enter(x)
+            s2 = self.down1(s1)
+            return self.classify(self.up2(self.up1(self.down2(s2), s2), s1))
     res = {}
     for bil, ac in [(True, False), (False, None)]:
-        m = UNet(bil, ac).double()
+        m = SegNet(bil, ac).double()
         _fill(m, torch, 5)
         x = torch.tensor(_rng(1).standard_normal((2, 2, 11, 13)))   # odd sizes -> padding
         tgt = torch.tensor(_rng(2).integers(0, 3, (2, 11, 13)))
@@ -516,11 +489,14 @@ def prog_unet(torch):
         for i in range(2):
             opt.zero_grad()
             logits = m(x)
-            loss = F.cross_entropy(logits, tgt) + 0.5 * (1 - (2 * (F.softmax(logits, 1)[:, 1] * (tgt == 1).float()).sum() + 1) / (F.softmax(logits, 1)[:, 1].sum() + (tgt == 1).float().sum() + 1))
+            fg = F.softmax(logits, 1)[:, 1]
+            hit = (tgt == 1).float()
+            soft_dice = (2 * (fg * hit).sum() + 1) / (fg.sum() + hit.sum() + 1)
+            loss = F.cross_entropy(logits, tgt) + 0.5 * (1 - soft_dice)
             loss.backward()
             opt.step()
             res[f"loss{bil}{ac}{i}"] = _np(loss)
-        res[f"w{bil}{ac}"] = _np(m.up1.conv.double_conv[0].weight)
+        res[f"w{bil}{ac}"] = _np(m.up1.fuse[0].weight)
         res[f"pred{bil}{ac}"] = _np(logits.argmax(dim=1))
     return res
 
@@ -562,102 +538,114 @@ def prog_interp(torch):
 
 def prog_dcgan(torch):
     nn = torch.nn
-    nz, ngf, ndf, nc = 4, 4, 4, 1
-    class Generator(nn.Module):
+    z_dim, width, channels = 4, 4, 1
+
+    def up(cin, cout, k, stride, pad, last=False, **kw):
+        conv = nn.ConvTranspose2d(cin, cout, k, stride, pad, bias=False, **kw)
+        return [conv, nn.Tanh()] if last else [conv, nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+    def down(cin, cout, k, stride, pad, norm=True):
+        mods = [nn.Conv2d(cin, cout, k, stride, pad, bias=False)]
+        return mods + ([nn.BatchNorm2d(cout)] if norm else []) + [nn.LeakyReLU(0.2, inplace=True)]
+
+    class Painter(nn.Module):                     # (B, z, 1, 1) -> (B, 1, 32, 32)
         def __init__(self):
             super().__init__()
-            self.main = nn.Sequential(
-                nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf * 2, ngf, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
-        def forward(self, input):
-            return self.main(input)
-    class Discriminator(nn.Module):
+            self.net = nn.Sequential(*up(z_dim, width * 4, 4, 1, 0), *up(width * 4, width * 2, 4, 2, 1),
+                                     *up(width * 2, width, 3, 2, 1, output_padding=1),
+                                     *up(width, channels, 4, 2, 1, last=True))
+        def forward(self, z):
+            return self.net(z)
+
+    class Judge(nn.Module):                       # (B, 1, 32, 32) -> (B,) probabilities
         def __init__(self):
             super().__init__()
-            self.main = nn.Sequential(
-                nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid())
-        def forward(self, input):
-            return self.main(input).view(-1, 1).squeeze(1)
-    def weights_init(m):
-        classname = m.__class__.__name__
-        if classname.find("Conv") != -1:
-            nn.init.normal_(m.weight.data, 0.0, 0.02)
-        elif classname.find("BatchNorm") != -1:
-            nn.init.normal_(m.weight.data, 1.0, 0.02)
-            nn.init.constant_(m.bias.data, 0)
-    netG = Generator().double(); netD = Discriminator().double()
-    netG.apply(weights_init); netD.apply(weights_init)
-    _fill(netG, torch, 1); _fill(netD, torch, 2)
-    criterion = nn.BCELoss()
-    optD = torch.optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    optG = torch.optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    real = torch.tensor(np.tanh(_rng(3).standard_normal((3, nc, 32, 32))))
+            self.net = nn.Sequential(*down(channels, width, 4, 2, 1, norm=False),
+                                     *down(width, width * 2, 4, 2, 1), *down(width * 2, width * 4, 4, 2, 1),
+                                     nn.Conv2d(width * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+        def forward(self, img):
+            return self.net(img).view(-1, 1).squeeze(1)
+
+    def small_init(mod):                          # picked by class name, as GAN code does
+        kind = type(mod).__name__
+        if "Conv" in kind:
+            nn.init.normal_(mod.weight.data, 0.0, 0.02)
+        elif "BatchNorm" in kind:
+            nn.init.normal_(mod.weight.data, 1.0, 0.02)
+            nn.init.constant_(mod.bias.data, 0)
+    gen, disc = Painter().double(), Judge().double()
+    gen.apply(small_init); disc.apply(small_init)
+    _fill(gen, torch, 1); _fill(disc, torch, 2)
+    bce = nn.BCELoss()
+    opt_d = torch.optim.Adam(disc.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    real = torch.tensor(np.tanh(_rng(3).standard_normal((3, channels, 32, 32))))
     res = {}
     for it in range(2):
-        noise = torch.tensor(_rng(10 + it).standard_normal((3, nz, 1, 1)))
-        netD.zero_grad()
-        label = torch.full((3,), 1.0, dtype=torch.float64)
-        output = netD(real)
-        errD_real = criterion(output, label)
-        errD_real.backward()
-        D_x = output.mean().item()
-        fake = netG(noise)
-        label.fill_(0.0)
-        output = netD(fake.detach())
-        errD_fake = criterion(output, label)
-        errD_fake.backward()
-        errD = errD_real + errD_fake
-        optD.step()
-        netG.zero_grad()
-        label.fill_(1.0)
-        output = netD(fake)
-        errG = criterion(output, label)
-        errG.backward()
-        optG.step()
-        res[f"errD{it}"] = _np(errD); res[f"errG{it}"] = _np(errG); res[f"dx{it}"] = np.array(D_x)
-    res["fake"] = _np(fake)
-    res["gw"] = _np(netG.main[6].weight)
+        z = torch.tensor(_rng(10 + it).standard_normal((3, z_dim, 1, 1)))
+        # the judge: real images towards 1, generated ones (detached) towards 0
+        disc.zero_grad()
+        truth = torch.full((3,), 1.0, dtype=torch.float64)
+        on_real = disc(real)
+        loss_real = bce(on_real, truth)
+        loss_real.backward()
+        mean_real = on_real.mean().item()
+        made = gen(z)
+        truth.fill_(0.0)
+        loss_made = bce(disc(made.detach()), truth)
+        loss_made.backward()
+        opt_d.step()
+        # the painter: its images judged real
+        gen.zero_grad()
+        truth.fill_(1.0)
+        loss_gen = bce(disc(made), truth)
+        loss_gen.backward()
+        opt_g.step()
+        res[f"errD{it}"] = _np(loss_real + loss_made); res[f"errG{it}"] = _np(loss_gen)
+        res[f"dx{it}"] = np.array(mean_real)
+    res["fake"] = _np(made)
+    res["gw"] = _np(gen.net[6].weight)
     return res
 
 
 def prog_effnet(torch):
     nn = torch.nn; F = nn.functional
-    def drop_path(x, drop_prob, training, u):
-        if drop_prob == 0.0 or not training:
-            return x
-        keep_prob = 1 - drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        r = torch.rand(shape, dtype=x.dtype, device=x.device)
-        assert r.shape == shape and r.dtype == x.dtype
-        random_tensor = keep_prob + torch.tensor(u, dtype=x.dtype).reshape(shape)
-        random_tensor.floor_()
-        return x.div(keep_prob) * random_tensor
-    class SE(nn.Module):
-        def __init__(self, c, r):
+
+    def stochastic_depth(y, p, training, draws):
+        """drop a whole residual branch per sample with probability p, scaling the kept ones
+        by 1/(1-p); the uniform draws are given so both libraries drop the same samples"""
+        if p == 0.0 or not training:
+            return y
+        per_sample = (len(y),) + (1,) * (y.ndim - 1)
+        r = torch.rand(per_sample, dtype=y.dtype, device=y.device)     # shape and dtype only
+        assert r.shape == per_sample and r.dtype == y.dtype
+        kept = torch.tensor(draws, dtype=y.dtype).reshape(per_sample) + (1 - p)
+        kept.floor_()                             # 1 with probability 1 - p, else 0
+        return y.div(1 - p) * kept
+
+    class Excite(nn.Module):
+        def __init__(self, c, inner):
             super().__init__()
-            self.reduce = nn.Conv2d(c, r, 1); self.expand = nn.Conv2d(r, c, 1)
+            self.reduce, self.expand = nn.Conv2d(c, inner, 1), nn.Conv2d(inner, c, 1)
         def forward(self, x):
-            s = x.mean((2, 3), keepdim=True)
-            s = self.expand(F.silu(self.reduce(s)))
-            return x * s.sigmoid()
-    class MBConv(nn.Module):
-        def __init__(self, c, e, k, p):
+            gate = self.expand(F.silu(self.reduce(x.mean((2, 3), keepdim=True))))
+            return gate.sigmoid() * x
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+    class InvertedBottleneck(nn.Module):
+        def __init__(self, c, ratio, k, p):
             super().__init__()
-            h = c * e
+            h = c * ratio
             self.block = nn.Sequential(
-                nn.Conv2d(c, h, 1, bias=False), nn.BatchNorm2d(h, eps=1e-3, momentum=0.01), nn.SiLU(inplace=True),
-                nn.Conv2d(h, h, k, padding=k // 2, groups=h, bias=False), nn.BatchNorm2d(h, eps=1e-3, momentum=0.01), nn.SiLU(inplace=True),
-                SE(h, max(1, c // 4)),
-                nn.Conv2d(h, c, 1, bias=False), nn.BatchNorm2d(c, eps=1e-3, momentum=0.01))
+                nn.Conv2d(c, h, 1, bias=False), bn(h), nn.SiLU(inplace=True),
+                nn.Conv2d(h, h, k, padding=k // 2, groups=h, bias=False), bn(h), nn.SiLU(inplace=True),
+                Excite(h, max(1, c // 4)), nn.Conv2d(h, c, 1, bias=False), bn(c))
             self.p = p
-        def forward(self, x, u):
-            return x + drop_path(self.block(x), self.p, self.training, u)
-    m = MBConv(4, 4, 5, 0.25).double()
+        def forward(self, x, draws):
+            return x + stochastic_depth(self.block(x), self.p, self.training, draws)
+    m = InvertedBottleneck(4, 4, 5, 0.25).double()
     _fill(m, torch, 3)
     x = torch.tensor(_rng(1).standard_normal((3, 4, 6, 6)))
     res = {}
@@ -666,8 +654,7 @@ def prog_effnet(torch):
     for i in range(3):
         u = _rng(10 + i).random(3)
         opt.zero_grad()
-        out = m(x, u)
-        loss = out.square().mean()
+        loss = m(x, u).square().mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), max_norm=0.5)
         opt.step(); sched.step()
@@ -678,76 +665,72 @@ def prog_effnet(torch):
     res["eval"] = _np(m(x, None))
     return res
 
+
 def prog_espcn(torch):
     nn = torch.nn; F = nn.functional
-    class ESPCN(nn.Module):
+
+    class SubPixel(nn.Module):
+        """features at low resolution, then r*r channels rearranged into an r-times larger
+        image by PixelShuffle; small normal init (the last conv smaller still)"""
         def __init__(self, r=3):
             super().__init__()
-            self.first = nn.Sequential(nn.Conv2d(1, 8, 5, padding=5 // 2), nn.Tanh(), nn.Conv2d(8, 4, 3, padding=1), nn.Tanh())
-            self.last = nn.Sequential(nn.Conv2d(4, 1 * r ** 2, 3, padding=1), nn.PixelShuffle(r))
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    if m.in_channels == 4:
-                        nn.init.normal_(m.weight.data, mean=0.0, std=0.001)
-                        nn.init.zeros_(m.bias.data)
-                    else:
-                        nn.init.normal_(m.weight.data, mean=0.0, std=math.sqrt(2 / (m.out_channels * m.weight.data[0][0].numel())))
-                        nn.init.zeros_(m.bias.data)
+            self.first = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.Tanh(), nn.Conv2d(8, 4, 3, padding=1), nn.Tanh())
+            self.last = nn.Sequential(nn.Conv2d(4, r * r, 3, padding=1), nn.PixelShuffle(r))
+            for conv in (mod for mod in self.modules() if isinstance(mod, nn.Conv2d)):
+                fan_out = conv.out_channels * conv.weight.data[0][0].numel()
+                std = 0.001 if conv.in_channels == 4 else math.sqrt(2 / fan_out)
+                nn.init.normal_(conv.weight.data, mean=0.0, std=std)
+                nn.init.zeros_(conv.bias.data)
         def forward(self, x):
             return self.last(self.first(x))
-    class SRCNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 8, kernel_size=9, padding=9 // 2)
-            self.conv2 = nn.Conv2d(8, 4, kernel_size=5, padding=5 // 2)
-            self.conv3 = nn.Conv2d(4, 1, kernel_size=5, padding=5 // 2)
-            self.relu = nn.ReLU(inplace=True)
-        def forward(self, x):
-            return self.conv3(self.relu(self.conv2(self.relu(self.conv1(x)))))
+
+    def refine():                                 # three convs on a bicubic upscale
+        return nn.Sequential(nn.Conv2d(1, 8, kernel_size=9, padding=4), nn.ReLU(inplace=True),
+                             nn.Conv2d(8, 4, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+                             nn.Conv2d(4, 1, kernel_size=5, padding=2))
     res = {}
-    m = ESPCN().double(); _fill(m, torch, 1)
-    s = SRCNN().double(); _fill(s, torch, 2)
-    lr = torch.tensor(_rng(3).random((2, 1, 5, 6)))
-    hr = torch.tensor(_rng(4).random((2, 1, 15, 18)))
+    m = SubPixel().double(); _fill(m, torch, 1)
+    s = refine().double(); _fill(s, torch, 2)
+    small = torch.tensor(_rng(3).random((2, 1, 5, 6)))
+    big = torch.tensor(_rng(4).random((2, 1, 15, 18)))
     opt = torch.optim.Adam([{"params": m.first.parameters()}, {"params": m.last.parameters(), "lr": 1e-4}], lr=1e-3)
-    opt2 = torch.optim.SGD([{"params": list(s.conv1.parameters()) + list(s.conv2.parameters())}, {"params": s.conv3.parameters(), "lr": 1e-5}], lr=1e-4, momentum=0.9)
+    opt2 = torch.optim.SGD([{"params": list(s[0].parameters()) + list(s[2].parameters())}, {"params": s[4].parameters(), "lr": 1e-5}], lr=1e-4, momentum=0.9)
     crit = nn.MSELoss()
     for i in range(2):
         opt.zero_grad(); opt2.zero_grad()
-        sr = m(lr)
-        up = F.interpolate(lr, scale_factor=3, mode="bicubic", align_corners=False)
-        sr2 = s(up)
-        loss = crit(sr, hr) + crit(sr2, hr)
+        sr = m(small)
+        sr2 = s(F.interpolate(small, scale_factor=3, mode="bicubic", align_corners=False))
+        loss = crit(sr, big) + crit(sr2, big)
         loss.backward()
         opt.step(); opt2.step()
         res[f"loss{i}"] = _np(loss)
-        psnr = 10. * torch.log10(1. / torch.mean((sr.clamp(0.0, 1.0) - hr) ** 2))
-        res[f"psnr{i}"] = _np(psnr)
-    un = F.pixel_unshuffle(sr, 3)
-    res["un"] = _np(un); res["sh"] = _np(nn.PixelUnshuffle(3)(hr))
+        mse = ((sr.clamp(0.0, 1.0) - big) ** 2).mean()
+        res[f"psnr{i}"] = _np(-10. * torch.log10(mse))
+    res["un"] = _np(F.pixel_unshuffle(sr, 3)); res["sh"] = _np(nn.PixelUnshuffle(3)(big))
     res["w"] = _np(m.last[0].weight)
     return res
 
 def prog_stn(torch):
     nn = torch.nn; F = nn.functional
-    class Net(nn.Module):
+
+    class Warper(nn.Module):
+        """a small conv net regresses a 2x3 affine matrix (starting at the identity) that
+        resamples its own input"""
         def __init__(self):
             super().__init__()
-            self.localization = nn.Sequential(
+            self.look = nn.Sequential(
                 nn.Conv2d(1, 4, kernel_size=3), nn.MaxPool2d(2, stride=2), nn.ReLU(True),
                 nn.Conv2d(4, 4, kernel_size=3), nn.MaxPool2d(2, stride=2), nn.ReLU(True))
-            self.fc_loc = nn.Sequential(nn.Linear(4 * 2 * 2, 8), nn.ReLU(True), nn.Linear(8, 3 * 2))
-            self.fc_loc[2].weight.data.zero_()
-            self.fc_loc[2].bias.data.copy_(torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float))
-        def stn(self, x, mode, pm, ac):
-            xs = self.localization(x)
-            xs = xs.view(-1, 4 * 2 * 2)
-            theta = self.fc_loc(xs)
-            theta = theta.view(-1, 2, 3)
-            grid = F.affine_grid(theta, x.size(), align_corners=ac)
-            return F.grid_sample(x, grid, mode=mode, padding_mode=pm, align_corners=ac)
-    m = Net().double()
-    res = {"bias0": _np(m.fc_loc[2].bias), "w0": _np(m.fc_loc[2].weight)}
+            self.regress = nn.Sequential(nn.Linear(16, 8), nn.ReLU(True), nn.Linear(8, 6))
+            self.regress[2].weight.data.zero_()
+            identity = torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float)
+            self.regress[2].bias.data.copy_(identity)
+        def warp(self, img, mode, pm, ac):
+            theta = self.regress(self.look(img).view(-1, 16)).view(-1, 2, 3)
+            grid = F.affine_grid(theta, img.size(), align_corners=ac)
+            return F.grid_sample(img, grid, mode=mode, padding_mode=pm, align_corners=ac)
+    m = Warper().double()
+    res = {"bias0": _np(m.regress[2].bias), "w0": _np(m.regress[2].weight)}
     _fill(m, torch, 6)
     x = torch.tensor(_rng(1).standard_normal((2, 1, 14, 14)))
     for mode in ("bilinear", "nearest", "bicubic"):
@@ -755,13 +738,13 @@ def prog_stn(torch):
             for ac in (False, True):
                 m.zero_grad()
                 xx = x.clone().requires_grad_()
-                out = m.stn(xx, mode, pm, ac)
+                out = m.warp(xx, mode, pm, ac)
                 out.pow(2).sum().backward()
                 k = f"{mode}{pm}{ac}"
                 res["o" + k] = _np(out)
                 res["gx" + k] = _np(xx.grad)
                 if mode != "nearest":
-                    res["gw" + k] = _np(m.fc_loc[2].weight.grad)
+                    res["gw" + k] = _np(m.regress[2].weight.grad)
     return res
 
 def prog_bn_stats(torch):
@@ -795,70 +778,66 @@ def prog_bn_stats(torch):
 
 def prog_convnext(torch):
     nn = torch.nn; F = nn.functional
-    class LayerNorm(nn.Module):
-        def __init__(self, normalized_shape, eps=1e-6, data_format="channels_last"):
+
+    class ChannelNorm(nn.Module):
+        """LayerNorm over channels: F.layer_norm on channels-last input, written out by hand
+        (mean and biased variance over dim 1) on channels-first input"""
+        def __init__(self, c, eps=1e-6, first=False):
             super().__init__()
-            self.weight = nn.Parameter(torch.ones(normalized_shape))
-            self.bias = nn.Parameter(torch.zeros(normalized_shape))
-            self.eps = eps
-            self.data_format = data_format
-            self.normalized_shape = (normalized_shape, )
+            self.weight, self.bias = nn.Parameter(torch.ones(c)), nn.Parameter(torch.zeros(c))
+            self.eps, self.first, self.shape = eps, first, (c,)
         def forward(self, x):
-            if self.data_format == "channels_last":
-                return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-            u = x.mean(1, keepdim=True)
-            s = (x - u).pow(2).mean(1, keepdim=True)
-            x = (x - u) / torch.sqrt(s + self.eps)
-            return self.weight[:, None, None] * x + self.bias[:, None, None]
-    class Block(nn.Module):
-        def __init__(self, dim, layer_scale_init_value=1e-6):
+            if not self.first:
+                return F.layer_norm(x, self.shape, self.weight, self.bias, self.eps)
+            centred = x - x.mean(1, keepdim=True)
+            var = centred.pow(2).mean(1, keepdim=True)
+            return self.weight[:, None, None] * centred / torch.sqrt(var + self.eps) \
+                + self.bias[:, None, None]
+
+    class Stage(nn.Module):
+        """depthwise 7x7, then an MLP over channels in channels-last layout, scaled by a
+        small learned per-channel factor, added to the input"""
+        def __init__(self, c, scale0=1e-6):
             super().__init__()
-            self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
-            self.norm = LayerNorm(dim, eps=1e-6)
-            self.pwconv1 = nn.Linear(dim, 4 * dim)
-            self.act = nn.GELU()
-            self.pwconv2 = nn.Linear(4 * dim, dim)
-            self.gamma = nn.Parameter(layer_scale_init_value * torch.ones((dim)), requires_grad=True) if layer_scale_init_value > 0 else None
+            self.dwconv = nn.Conv2d(c, c, kernel_size=7, padding=3, groups=c)
+            self.norm = ChannelNorm(c)
+            self.mlp = nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c))
+            self.gamma = nn.Parameter(scale0 * torch.ones((c)), requires_grad=True) if scale0 > 0 else None
             self.drop_path = nn.Identity()
         def forward(self, x):
-            inp = x
-            x = self.dwconv(x)
-            x = x.permute(0, 2, 3, 1)
-            x = self.norm(x)
-            x = self.pwconv1(x)
-            x = self.act(x)
-            x = self.pwconv2(x)
+            y = self.mlp(self.norm(self.dwconv(x).permute(0, 2, 3, 1)))
             if self.gamma is not None:
-                x = self.gamma * x
-            x = x.permute(0, 3, 1, 2)
-            return inp + self.drop_path(x)
+                y = self.gamma * y
+            return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+    def tn_init(mod):
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(mod.weight, std=.02)
+            nn.init.constant_(mod.bias, 0)
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 8, kernel_size=4, stride=4), LayerNorm(8, eps=1e-6, data_format="channels_first"))
-            self.stage = nn.Sequential(*[Block(8) for _ in range(2)])
-            self.down = nn.Sequential(LayerNorm(8, eps=1e-6, data_format="channels_first"), nn.Conv2d(8, 16, kernel_size=2, stride=2))
+            self.stem = nn.Sequential(nn.Conv2d(3, 8, kernel_size=4, stride=4), ChannelNorm(8, first=True))
+            self.stage = nn.Sequential(Stage(8), Stage(8))
+            self.down = nn.Sequential(ChannelNorm(8, first=True), nn.Conv2d(8, 16, kernel_size=2, stride=2))
             self.norm = nn.LayerNorm(16, eps=1e-6)
             self.head = nn.Linear(16, 5)
-            self.apply(self._init_weights)
-            self.head.weight.data.mul_(0.5)
-            self.head.bias.data.mul_(0.5)
-        def _init_weights(self, m):
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(m.weight, std=.02)
-                nn.init.constant_(m.bias, 0)
+            self.apply(tn_init)
+            for w in (self.head.weight, self.head.bias):
+                w.data.mul_(0.5)
         def forward(self, x):
-            x = self.down(self.stage(self.stem(x)))
-            return self.head(self.norm(x.mean([-2, -1])))
+            pooled = self.down(self.stage(self.stem(x))).mean([-2, -1])
+            return self.head(self.norm(pooled))
     m = Net().double()
     res = {"gamma": _np(m.stage[0].gamma), "hb": _np(m.head.bias)}
     _fill(m, torch, 4)
     x = torch.tensor(_rng(1).standard_normal((2, 3, 16, 16)))
     y = torch.tensor(np.array([1, 4]))
-    decay, no_decay = [], []
-    for name, p in m.named_parameters():
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=4e-3, betas=(0.9, 0.999))
+    groups = {True: [], False: []}                # decayed or not: matrices and kernels only
+    for name, w in m.named_parameters():
+        groups[w.ndim > 1 and not name.endswith(".bias")].append(w)
+    opt = torch.optim.AdamW([{"params": groups[True], "weight_decay": 0.05}, {"params": groups[False], "weight_decay": 0.0}], lr=4e-3, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=3, eta_min=1e-5)
     crit = nn.CrossEntropyLoss(label_smoothing=0.1)
     for i in range(3):
@@ -873,43 +852,33 @@ def prog_convnext(torch):
 
 def prog_vit(torch):
     nn = torch.nn; F = nn.functional
-    class PatchEmbed(nn.Module):
-        def __init__(self, img=8, p=4, c=3, d=8):
+
+    class TinyViT(nn.Module):
+        def __init__(self, d=8, img=8, patch=4):
             super().__init__()
-            self.num_patches = (img // p) ** 2
-            self.proj = nn.Conv2d(c, d, kernel_size=p, stride=p)
-        def forward(self, x):
-            return self.proj(x).flatten(2).transpose(1, 2)
-    class ViT(nn.Module):
-        def __init__(self, d=8):
-            super().__init__()
-            self.patch_embed = PatchEmbed(d=d)
-            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.patch_embed.num_patches + 1, d))
+            self.patches = nn.Conv2d(3, d, kernel_size=patch, stride=patch)
+            self.first = nn.Parameter(torch.zeros(1, 1, d))
+            self.where = nn.Parameter(torch.zeros(1, (img // patch) ** 2 + 1, d))
             layer = nn.TransformerEncoderLayer(d_model=d, nhead=2, dim_feedforward=16, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
             self.encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(d)
             self.head = nn.Linear(d, 3)
-        def forward(self, x):
-            B = x.shape[0]
-            x = self.patch_embed(x)
-            cls = self.cls_token.expand(B, -1, -1)
-            x = torch.cat((cls, x), dim=1) + self.pos_embed
-            x = self.encoder(x)
-            return self.head(self.norm(x)[:, 0])
-    m = ViT().double()
+        def forward(self, img):
+            tokens = self.patches(img).flatten(2).transpose(1, 2)
+            tokens = torch.cat((self.first.expand(img.shape[0], -1, -1), tokens), dim=1)
+            return self.head(self.norm(self.encoder(tokens + self.where))[:, 0])
+    m = TinyViT().double()
     _fill(m, torch, 8)
     x = torch.tensor(_rng(1).standard_normal((2, 3, 8, 8)))
     res = {}
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     for i in range(2):
         opt.zero_grad()
-        out = m(x)
-        loss = F.cross_entropy(out, torch.tensor(np.array([0, 2])))
+        loss = F.cross_entropy(m(x), torch.tensor(np.array([0, 2])))
         loss.backward()
         opt.step()
         res[f"loss{i}"] = _np(loss)
-    res["cls_g"] = _np(m.cls_token.grad)
+    res["cls_g"] = _np(m.first.grad)
     res["keys"] = np.array(list(m.state_dict().keys()))
     attn = nn.MultiheadAttention(8, 2, batch_first=True).double()
     _fill(attn, torch, 9)
@@ -920,113 +889,112 @@ def prog_vit(torch):
 
 def prog_swin_bits(torch):
     nn = torch.nn; F = nn.functional
-    def window_partition(x, ws):
-        B, H, W, C = x.shape
-        x = x.view(B, H // ws, ws, W // ws, ws, C)
-        return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
-    def window_reverse(windows, ws, H, W):
-        B = int(windows.shape[0] / (H * W / ws / ws))
-        x = windows.view(B, H // ws, W // ws, ws, ws, -1)
-        return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(B, H, W, -1)
-    class WindowAttention(nn.Module):
-        def __init__(self, dim, ws, heads):
+
+    def to_windows(x, s):                         # (B, H, W, C) -> (B * windows, s, s, C)
+        b, h, w, c = x.shape
+        tiles = x.view(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5)
+        return tiles.contiguous().view(-1, s, s, c)
+
+    def from_windows(tiles, s, h, w):             # the inverse of to_windows
+        b = tiles.shape[0] // ((h // s) * (w // s))
+        grid = tiles.view(b, h // s, w // s, s, s, -1).permute(0, 1, 3, 2, 4, 5)
+        return grid.contiguous().view(b, h, w, -1)
+
+    class LocalAttention(nn.Module):
+        """attention inside s x s windows with a learned bias per head for every relative
+        offset (dy, dx), looked up through an integer index buffer"""
+        def __init__(self, dim, s, heads):
             super().__init__()
-            self.ws = ws; self.heads = heads
+            self.s, self.heads = s, heads
             self.scale = (dim // heads) ** -0.5
-            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * ws - 1) * (2 * ws - 1), heads))
-            coords_h = torch.arange(ws); coords_w = torch.arange(ws)
-            coords = torch.stack(torch.meshgrid([coords_h, coords_w], indexing="ij"))
-            coords_flatten = torch.flatten(coords, 1)
-            rel = coords_flatten[:, :, None] - coords_flatten[:, None, :]
-            rel = rel.permute(1, 2, 0).contiguous()
-            rel[:, :, 0] += ws - 1
-            rel[:, :, 1] += ws - 1
-            rel[:, :, 0] *= 2 * ws - 1
-            self.register_buffer("relative_position_index", rel.sum(-1), persistent=False)
+            span = 2 * s - 1
+            self.offset_bias = nn.Parameter(torch.zeros(span * span, heads))
+            ys, xs = torch.meshgrid([torch.arange(s), torch.arange(s)], indexing="ij")
+            cells = torch.flatten(torch.stack((ys, xs)), 1)              # (2, s*s)
+            delta = (cells[:, :, None] - cells[:, None, :]).permute(1, 2, 0).contiguous()
+            delta[:, :, 0] += s - 1                                        # offsets from 0
+            delta[:, :, 1] += s - 1
+            delta[:, :, 0] *= span                                         # row-major code
+            self.register_buffer("offset_index", delta.sum(-1), persistent=False)
             self.qkv = nn.Linear(dim, dim * 3, bias=True)
             self.proj = nn.Linear(dim, dim)
             self.softmax = nn.Softmax(dim=-1)
         def forward(self, x, mask=None):
-            B_, N, C = x.shape
-            qkv = self.qkv(x).reshape(B_, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
-            q, k, v = qkv.unbind(0)
-            q = q * self.scale
-            attn = q @ k.transpose(-2, -1)
-            bias = self.relative_position_bias_table[self.relative_position_index.view(-1)].view(self.ws * self.ws, self.ws * self.ws, -1)
-            attn = attn + bias.permute(2, 0, 1).contiguous().unsqueeze(0)
-            if mask is not None:
-                nW = mask.shape[0]
-                attn = attn.view(B_ // nW, nW, self.heads, N, N) + mask.unsqueeze(1).unsqueeze(0)
-                attn = attn.view(-1, self.heads, N, N)
-            attn = self.softmax(attn)
-            x = (attn @ v).transpose(1, 2).reshape(B_, N, C)
-            return self.proj(x)
-    ws, shift, H, W, C = 2, 1, 4, 4, 4
-    m = WindowAttention(C, ws, 2).double()
-    res = {"rpi": _np(m.relative_position_index), "keys": np.array(list(m.state_dict().keys())), "bufs": np.array([n for n, _ in m.named_buffers()])}
+            nb, n, c = x.shape
+            q, k, v = self.qkv(x).reshape(nb, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+            scores = (q * self.scale) @ k.transpose(-2, -1)
+            bias = self.offset_bias[self.offset_index.view(-1)].view(n, n, -1)
+            scores = scores + bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+            if mask is not None:                 # one mask per window position
+                windows = mask.shape[0]
+                scores = scores.view(nb // windows, windows, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
+                scores = scores.view(-1, self.heads, n, n)
+            mixed = (self.softmax(scores) @ v).transpose(1, 2).reshape(nb, n, c)
+            return self.proj(mixed)
+    s, shift, H, W, C = 2, 1, 4, 4, 4
+    m = LocalAttention(C, s, 2).double()
+    res = {"rpi": _np(m.offset_index), "keys": np.array(list(m.state_dict().keys())), "bufs": np.array([n for n, _ in m.named_buffers()])}
     _fill(m, torch, 2)
-    img_mask = torch.zeros((1, H, W, 1))
-    cnt = 0
-    for h in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-        for w in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-            img_mask[:, h, w, :] = cnt
-            cnt += 1
-    mask_windows = window_partition(img_mask, ws).view(-1, ws * ws)
-    attn_mask = mask_windows.unsqueeze(1) - mask_windows.unsqueeze(2)
-    attn_mask = attn_mask.masked_fill(attn_mask != 0, float(-100.0)).masked_fill(attn_mask == 0, float(0.0))
+    # after a cyclic shift, windows at the border mix regions that were not adjacent: label
+    # the regions and forbid attention between different labels
+    regions = torch.zeros((1, H, W, 1))
+    bands = (slice(0, -s), slice(-s, -shift), slice(-shift, None))
+    for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
+        regions[:, rows, cols, :] = label
+    labels = to_windows(regions, s).view(-1, s * s)
+    differ = labels.unsqueeze(1) - labels.unsqueeze(2)
+    attn_mask = differ.masked_fill(differ != 0, float(-100.0)).masked_fill(differ == 0, float(0.0))
     x = torch.tensor(_rng(1).standard_normal((2, H, W, C)), requires_grad=True)
-    shifted = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-    xw = window_partition(shifted, ws).view(-1, ws * ws, C)
-    aw = m(xw, mask=attn_mask.double())
-    out = torch.roll(window_reverse(aw.view(-1, ws, ws, C), ws, H, W), shifts=(shift, shift), dims=(1, 2))
+    rolled = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+    mixed = m(to_windows(rolled, s).view(-1, s * s, C), mask=attn_mask.double())
+    out = torch.roll(from_windows(mixed.view(-1, s, s, C), s, H, W), shifts=(shift, shift), dims=(1, 2))
     out.sum().backward()
     res["mask"] = _np(attn_mask); res["out"] = _np(out); res["gx"] = _np(x.grad)
-    res["gtab"] = _np(m.relative_position_bias_table.grad)
+    res["gtab"] = _np(m.offset_bias.grad)
     return res
 
 def prog_shufflenet(torch):
     nn = torch.nn; F = nn.functional
-    def channel_shuffle(x, groups):
+
+    def interleave(x, groups):                    # channel shuffle: (g, c/g) -> (c/g, g)
         b, c, h, w = x.size()
-        cpg = c // groups
-        x = x.view(b, groups, cpg, h, w)
-        x = torch.transpose(x, 1, 2).contiguous()
-        return x.view(b, -1, h, w)
-    class InvRes(nn.Module):
-        def __init__(self, inp, oup, stride):
+        return torch.transpose(x.view(b, groups, c // groups, h, w), 1, 2).contiguous().view(b, -1, h, w)
+
+    def pw(cin, cout, relu=True):                 # 1x1 conv and BN (and ReLU)
+        mods = [nn.Conv2d(cin, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout)]
+        return mods + [nn.ReLU(inplace=True)] if relu else mods
+
+    def dw(c, stride):                            # depthwise 3x3 and BN
+        return [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c)]
+
+    class SplitShuffle(nn.Module):
+        """stride 1: half the channels pass untouched, the other half go through the branch;
+        stride 2: both halves come from two branches over the whole input"""
+        def __init__(self, cin, cout, stride):
             super().__init__()
-            self.stride = stride
-            bf = oup // 2
-            if stride > 1:
-                self.branch1 = nn.Sequential(nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
-                                             nn.Conv2d(inp, bf, 1, 1, 0, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
-            else:
-                self.branch1 = nn.Sequential()
-            self.branch2 = nn.Sequential(
-                nn.Conv2d(inp if stride > 1 else bf, bf, 1, 1, 0, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True),
-                nn.Conv2d(bf, bf, 3, stride, 1, groups=bf, bias=False), nn.BatchNorm2d(bf),
-                nn.Conv2d(bf, bf, 1, 1, 0, bias=False), nn.BatchNorm2d(bf), nn.ReLU(inplace=True))
+            self.stride, half = stride, cout // 2
+            self.branch1 = nn.Sequential(*dw(cin, stride), *pw(cin, half)) if stride > 1 else nn.Sequential()
+            self.branch2 = nn.Sequential(*pw(cin if stride > 1 else half, half), *dw(half, stride), *pw(half, half))
         def forward(self, x):
             if self.stride == 1:
-                x1, x2 = x.chunk(2, dim=1)
-                out = torch.cat((x1, self.branch2(x2)), dim=1)
+                keep, work = x.chunk(2, dim=1)
+                both = (keep, self.branch2(work))
             else:
-                out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-            return channel_shuffle(out, 2)
-    class Fire(nn.Module):
-        def __init__(self, inplanes, sq, e1, e3):
+                both = (self.branch1(x), self.branch2(x))
+            return interleave(torch.cat(both, dim=1), 2)
+
+    class SqueezeExpand(nn.Module):
+        """a 1x1 squeeze, then 1x1 and 3x3 expansions side by side"""
+        def __init__(self, cin, mid, out1, out3):
             super().__init__()
-            self.squeeze = nn.Conv2d(inplanes, sq, kernel_size=1)
-            self.squeeze_activation = nn.ReLU(inplace=True)
-            self.expand1x1 = nn.Conv2d(sq, e1, kernel_size=1)
-            self.expand1x1_activation = nn.ReLU(inplace=True)
-            self.expand3x3 = nn.Conv2d(sq, e3, kernel_size=3, padding=1)
-            self.expand3x3_activation = nn.ReLU(inplace=True)
+            self.squeeze = nn.Sequential(nn.Conv2d(cin, mid, kernel_size=1), nn.ReLU(inplace=True))
+            self.one = nn.Sequential(nn.Conv2d(mid, out1, kernel_size=1), nn.ReLU(inplace=True))
+            self.three = nn.Sequential(nn.Conv2d(mid, out3, kernel_size=3, padding=1), nn.ReLU(inplace=True))
         def forward(self, x):
-            x = self.squeeze_activation(self.squeeze(x))
-            return torch.cat([self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1)
+            s = self.squeeze(x)
+            return torch.cat([self.one(s), self.three(s)], 1)
     m = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-                      InvRes(8, 16, 2), InvRes(16, 16, 1), Fire(16, 4, 8, 8), nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+                      SplitShuffle(8, 16, 2), SplitShuffle(16, 16, 1), SqueezeExpand(16, 4, 8, 8), nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
                       nn.Dropout(p=0.0), nn.Conv2d(16, 3, kernel_size=1), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten()).double()
     _fill(m, torch, 3)
     x = torch.tensor(_rng(4).standard_normal((2, 3, 23, 21)))
@@ -1039,88 +1007,74 @@ def prog_shufflenet(torch):
 
 def prog_cyclegan(torch):
     nn = torch.nn; F = nn.functional
-    class ResnetBlock(nn.Module):
-        def __init__(self, dim, padding_type):
+
+    def padded_conv(c, how):                      # a 3x3 conv keeping the size, padded three ways
+        pads = {"reflect": [nn.ReflectionPad2d(1)], "replicate": [nn.ReplicationPad2d(1)]}
+        return pads.get(how, []) + [nn.Conv2d(c, c, kernel_size=3, padding=0 if how in pads else 1, bias=True)]
+
+    class Residual(nn.Module):
+        def __init__(self, c, how):
             super().__init__()
-            block = []
-            p = 0
-            if padding_type == "reflect":
-                block += [nn.ReflectionPad2d(1)]
-            elif padding_type == "replicate":
-                block += [nn.ReplicationPad2d(1)]
-            else:
-                p = 1
-            block += [nn.Conv2d(dim, dim, kernel_size=3, padding=p, bias=True), nn.InstanceNorm2d(dim), nn.ReLU(True)]
-            block += [nn.Dropout(0.0)]
-            block += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True), nn.InstanceNorm2d(dim)]
-            self.conv_block = nn.Sequential(*block)
+            self.conv_block = nn.Sequential(*padded_conv(c, how), nn.InstanceNorm2d(c), nn.ReLU(True),
+                                            nn.Dropout(0.0), *padded_conv(c, "reflect"), nn.InstanceNorm2d(c))
         def forward(self, x):
             return x + self.conv_block(x)
-    class Gen(nn.Module):
-        def __init__(self, ngf=4):
-            super().__init__()
-            model = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, kernel_size=7, padding=0), nn.InstanceNorm2d(ngf, affine=True, track_running_stats=False), nn.ReLU(True)]
-            model += [nn.Conv2d(ngf, ngf * 2, kernel_size=3, stride=2, padding=1), nn.InstanceNorm2d(ngf * 2), nn.ReLU(True)]
-            model += [ResnetBlock(ngf * 2, "reflect"), ResnetBlock(ngf * 2, "replicate"), ResnetBlock(ngf * 2, "zero")]
-            model += [nn.ConvTranspose2d(ngf * 2, ngf, kernel_size=3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
-            model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, kernel_size=7, padding=0), nn.Tanh()]
-            self.model = nn.Sequential(*model)
-        def forward(self, x):
-            return self.model(x)
-    class PatchD(nn.Module):
-        def __init__(self, ndf=4):
-            super().__init__()
-            self.model = nn.Sequential(
-                nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True),
-                nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.InstanceNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
-                nn.Conv2d(ndf * 2, 1, 4, 1, 1))
-        def forward(self, x):
-            return self.model(x)
-    G = Gen().double(); D = PatchD().double()
-    def init_func(m):
-        classname = m.__class__.__name__
-        if hasattr(m, "weight") and (classname.find("Conv") != -1 or classname.find("Linear") != -1):
-            nn.init.normal_(m.weight.data, 0.0, 0.02)
-            if hasattr(m, "bias") and m.bias is not None:
-                nn.init.constant_(m.bias.data, 0.0)
-        elif classname.find("BatchNorm2d") != -1:
-            nn.init.normal_(m.weight.data, 1.0, 0.02)
-            nn.init.constant_(m.bias.data, 0.0)
-    G.apply(init_func); D.apply(init_func)
+
+    def translator(w=4):
+        return nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(3, w, kernel_size=7, padding=0),
+            nn.InstanceNorm2d(w, affine=True, track_running_stats=False), nn.ReLU(True),
+            nn.Conv2d(w, w * 2, kernel_size=3, stride=2, padding=1), nn.InstanceNorm2d(w * 2), nn.ReLU(True),
+            *[Residual(w * 2, how) for how in ("reflect", "replicate", "zero")],
+            nn.ConvTranspose2d(w * 2, w, kernel_size=3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(w), nn.ReLU(True),
+            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, kernel_size=7, padding=0), nn.Tanh())
+
+    def patch_critic(w=4):                        # one score per overlapping patch
+        return nn.Sequential(nn.Conv2d(3, w, 4, 2, 1), nn.LeakyReLU(0.2, True),
+                             nn.Conv2d(w, w * 2, 4, 2, 1, bias=False), nn.InstanceNorm2d(w * 2), nn.LeakyReLU(0.2, True),
+                             nn.Conv2d(w * 2, 1, 4, 1, 1))
+    G, D = translator().double(), patch_critic().double()
+
+    def gauss_init(mod):
+        kind = type(mod).__name__
+        if hasattr(mod, "weight") and ("Conv" in kind or "Linear" in kind):
+            nn.init.normal_(mod.weight.data, 0.0, 0.02)
+            if getattr(mod, "bias", None) is not None:
+                nn.init.constant_(mod.bias.data, 0.0)
+        elif "BatchNorm2d" in kind:
+            nn.init.normal_(mod.weight.data, 1.0, 0.02)
+            nn.init.constant_(mod.bias.data, 0.0)
+    G.apply(gauss_init); D.apply(gauss_init)
     _fill(G, torch, 1); _fill(D, torch, 2)
-    real_A = torch.tensor(np.tanh(_rng(3).standard_normal((1, 3, 12, 12))))
-    real_B = torch.tensor(np.tanh(_rng(4).standard_normal((1, 3, 12, 12))))
+    a_img = torch.tensor(np.tanh(_rng(3).standard_normal((1, 3, 12, 12))))
+    b_img = torch.tensor(np.tanh(_rng(4).standard_normal((1, 3, 12, 12))))
     optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    lam = lambda epoch: 1.0 - max(0, epoch + 1 - 1) / float(3)
-    schedG = torch.optim.lr_scheduler.LambdaLR(optG, lr_lambda=lam)
+    schedG = torch.optim.lr_scheduler.LambdaLR(optG, lr_lambda=lambda epoch: 1.0 - epoch / 3.0)
     mse = nn.MSELoss(); l1 = nn.L1Loss()
     res = {}
-    def set_requires_grad(nets, requires_grad=False):
-        if not isinstance(nets, list):
-            nets = [nets]
-        for net in nets:
-            if net is not None:
-                for param in net.parameters():
-                    param.requires_grad = requires_grad
+
+    def trainable(net, flag):                     # the critic frozen while G steps
+        for w in net.parameters():
+            w.requires_grad = flag
     for it in range(2):
-        fake_B = G(real_A)
-        set_requires_grad([D], False)
+        made = G(a_img)
+        trainable(D, False)
         optG.zero_grad()
-        pred = D(fake_B)
-        loss_G = mse(pred, torch.ones_like(pred)) + l1(fake_B, real_B) * 10.0
+        verdict = D(made)
+        loss_G = mse(verdict, torch.ones_like(verdict)) + 10.0 * l1(made, b_img)
         loss_G.backward()
         optG.step()
-        set_requires_grad([D], True)
+        trainable(D, True)
         optD.zero_grad()
-        pred_real = D(real_B)
-        pred_fake = D(fake_B.detach())
-        loss_D = (mse(pred_real, torch.tensor(1.0).expand_as(pred_real).double()) + mse(pred_fake, torch.zeros_like(pred_fake))) * 0.5
+        on_real, on_made = D(b_img), D(made.detach())
+        loss_D = 0.5 * (mse(on_real, torch.tensor(1.0).expand_as(on_real).double())
+                        + mse(on_made, torch.zeros_like(on_made)))
         loss_D.backward()
         optD.step()
         schedG.step()
         res[f"lg{it}"] = _np(loss_G); res[f"ld{it}"] = _np(loss_D)
-    res["fake"] = _np(fake_B); res["lr"] = np.array(schedG.get_last_lr())
+    res["fake"] = _np(made); res["lr"] = np.array(schedG.get_last_lr())
     res["keys"] = np.array(list(G.state_dict().keys()))
     return res
 
@@ -1134,24 +1088,22 @@ def prog_wgan_gp(torch):
     opt = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.0, 0.9))
     res = {}
     for it in range(2):
-        alpha = torch.tensor(_rng(4 + it).random((3, 1, 1, 1)))
-        interpolates = (alpha * real + ((1 - alpha) * fake)).requires_grad_(True)
-        d_interpolates = D(interpolates)
-        gradients = torch.autograd.grad(outputs=d_interpolates, inputs=interpolates, grad_outputs=torch.ones_like(d_interpolates),
-                                        create_graph=True, retain_graph=True, only_inputs=True)[0]
-        gradients = gradients.view(gradients.size(0), -1)
-        gp = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
+        t = torch.tensor(_rng(4 + it).random((3, 1, 1, 1)))
+        mid = (t * real + (1 - t) * fake).requires_grad_(True)   # between real and fake
+        score = D(mid)
+        slope = torch.autograd.grad(outputs=score, inputs=mid, grad_outputs=torch.ones_like(score),
+                                    create_graph=True, retain_graph=True, only_inputs=True)[0]
+        gp = (slope.view(slope.size(0), -1).norm(2, dim=1) - 1).square().mean()
         opt.zero_grad()
-        loss = -D(real).mean() + D(fake).mean() + 10 * gp
+        loss = D(fake).mean() - D(real).mean() + 10 * gp
         loss.backward()
         res[f"g{it}"] = _np(D[0].weight.grad)
         res[f"gn{it}"] = _np(D[6].weight.grad)
         opt.step()
         res[f"loss{it}"] = _np(loss); res[f"gp{it}"] = _np(gp)
-    # R1 penalty
+    # R1: the squared input gradient on real data
     x = real.clone().requires_grad_()
-    out = D(x).sum()
-    g, = torch.autograd.grad(out, x, create_graph=True)
+    g, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     r1 = g.pow(2).reshape(g.shape[0], -1).sum(1).mean()
     r1.backward()
     res["r1"] = _np(r1); res["r1g"] = _np(D[3].weight.grad)
@@ -1159,56 +1111,54 @@ def prog_wgan_gp(torch):
 
 def prog_stylegan_bits(torch):
     nn = torch.nn; F = nn.functional
-    class EqualLinear(nn.Module):
-        def __init__(self, i, o, lr_mul=1.0, bias_init=0.0):
+
+    class ScaledLinear(nn.Module):
+        """weights stored at unit scale and multiplied by 1/sqrt(fan_in) (and a learning-rate
+        factor) at every call"""
+        def __init__(self, fan_in, fan_out, lr_mul=1.0, bias_init=0.0):
             super().__init__()
-            self.weight = nn.Parameter(torch.randn(o, i).div_(lr_mul))
-            self.bias = nn.Parameter(torch.zeros(o).fill_(bias_init))
-            self.scale = (1 / math.sqrt(i)) * lr_mul
-            self.lr_mul = lr_mul
+            self.weight = nn.Parameter(torch.randn(fan_out, fan_in).div_(lr_mul))
+            self.bias = nn.Parameter(torch.zeros(fan_out).fill_(bias_init))
+            self.gain, self.lr_mul = lr_mul / math.sqrt(fan_in), lr_mul
         def forward(self, x):
-            return F.linear(x, self.weight * self.scale, bias=self.bias * self.lr_mul)
-    class ModConv(nn.Module):
-        def __init__(self, ic, oc, k, sdim, demodulate=True):
+            return F.linear(x, self.weight * self.gain, bias=self.bias * self.lr_mul)
+
+    class StyledConv(nn.Module):
+        """per-sample kernels: the shared kernel scaled per input channel by the style,
+        renormalised per output channel, run as one grouped convolution over the batch"""
+        def __init__(self, cin, cout, k, style_dim, renorm=True):
             super().__init__()
-            self.k = k; self.ic = ic; self.oc = oc
-            self.scale = 1 / math.sqrt(ic * k ** 2)
-            self.padding = k // 2
-            self.weight = nn.Parameter(torch.randn(1, oc, ic, k, k))
-            self.modulation = EqualLinear(sdim, ic, bias_init=1)
-            self.demodulate = demodulate
-        def forward(self, input, style):
-            batch, ic, h, w = input.shape
-            style = self.modulation(style).view(batch, 1, ic, 1, 1)
-            weight = self.scale * self.weight * style
-            if self.demodulate:
-                demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
-                weight = weight * demod.view(batch, self.oc, 1, 1, 1)
-            weight = weight.view(batch * self.oc, ic, self.k, self.k)
-            input = input.view(1, batch * ic, h, w)
-            out = F.conv2d(input, weight, padding=self.padding, groups=batch)
-            return out.view(batch, self.oc, *out.shape[2:])
-    class PixelNorm(nn.Module):
-        def forward(self, x):
-            return x * torch.rsqrt(torch.mean(x ** 2, dim=1, keepdim=True) + 1e-8)
-    mapping = nn.Sequential(PixelNorm(), EqualLinear(4, 4, lr_mul=0.01), nn.LeakyReLU(0.2), EqualLinear(4, 4, lr_mul=0.01)).double()
-    conv = ModConv(3, 4, 3, 4).double()
+            self.cin, self.cout, self.k, self.renorm = cin, cout, k, renorm
+            self.gain = 1 / math.sqrt(cin * k * k)
+            self.weight = nn.Parameter(torch.randn(1, cout, cin, k, k))
+            self.to_style = ScaledLinear(style_dim, cin, bias_init=1)
+        def forward(self, x, style):
+            b, _, h, w = x.shape
+            kern = self.gain * self.weight * self.to_style(style).view(b, 1, self.cin, 1, 1)
+            if self.renorm:
+                kern = kern * torch.rsqrt(kern.pow(2).sum([2, 3, 4]) + 1e-8).view(b, self.cout, 1, 1, 1)
+            y = F.conv2d(x.view(1, b * self.cin, h, w), kern.view(b * self.cout, self.cin, self.k, self.k),
+                         padding=self.k // 2, groups=b)
+            return y.view(b, self.cout, *y.shape[2:])
+
+    class UnitRows(nn.Module):                    # each latent scaled to unit mean square
+        def forward(self, z):
+            return z * torch.rsqrt(torch.mean(z ** 2, dim=1, keepdim=True) + 1e-8)
+    mapping = nn.Sequential(UnitRows(), ScaledLinear(4, 4, lr_mul=0.01), nn.LeakyReLU(0.2), ScaledLinear(4, 4, lr_mul=0.01)).double()
+    conv = StyledConv(3, 4, 3, 4).double()
     _fill(mapping, torch, 1); _fill(conv, torch, 2)
     z = torch.tensor(_rng(3).standard_normal((2, 4)))
     x = torch.tensor(_rng(4).standard_normal((2, 3, 5, 5)), requires_grad=True)
     s = mapping(z)
     out = conv(x, s)
-    # minibatch stddev
+    # one extra channel: the feature std across a group of samples, averaged, broadcast back
     group = 2
     b, c, h, w = out.shape
-    y = out.view(group, -1, 1, c, h, w)
-    y = torch.sqrt(y.var(0, unbiased=False) + 1e-8)
-    y = y.mean([2, 3, 4], keepdim=True).squeeze(2)
-    y = y.repeat(group, 1, h, w)
-    out2 = torch.cat([out, y], 1)
+    spread = torch.sqrt(out.view(group, -1, 1, c, h, w).var(0, unbiased=False) + 1e-8)
+    spread = spread.mean([2, 3, 4], keepdim=True).squeeze(2).repeat(group, 1, h, w)
     noise = torch.tensor(_rng(5).standard_normal((2, 1, 5, 5)))
-    out3 = F.leaky_relu(out2 + noise * 0.1, 0.2) * math.sqrt(2)
-    # path length regularization
+    out3 = F.leaky_relu(torch.cat([out, spread], 1) + 0.1 * noise, 0.2) * math.sqrt(2)
+    # a path-length style penalty: the norm of the style gradient of a noise projection
     g, = torch.autograd.grad((out3 * noise).sum(), s, create_graph=True)
     pl = g.pow(2).sum(1).sqrt().mean()
     (out3.square().mean() + pl).backward()
@@ -1250,78 +1200,65 @@ def prog_gradcam(torch):
 
 def prog_repvgg(torch):
     nn = torch.nn; F = nn.functional
-    def conv_bn(i, o, k, s, p, groups=1):
-        result = nn.Sequential()
-        result.add_module("conv", nn.Conv2d(i, o, kernel_size=k, stride=s, padding=p, groups=groups, bias=False))
-        result.add_module("bn", nn.BatchNorm2d(num_features=o))
-        return result
-    class RepVGGBlock(nn.Module):
-        def __init__(self, i, o, s=1, groups=1):
+
+    def conv_norm(cin, cout, k, stride, pad, groups=1):
+        seq = nn.Sequential()
+        seq.add_module("conv", nn.Conv2d(cin, cout, kernel_size=k, stride=stride, padding=pad, groups=groups, bias=False))
+        seq.add_module("bn", nn.BatchNorm2d(num_features=cout))
+        return seq
+
+    def folded(kernel, bn):                       # conv kernel and BN (eval) -> kernel, bias
+        inv = bn.weight / (bn.running_var + bn.eps).sqrt()
+        return kernel * inv.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * inv
+
+    class ThreeBranch(nn.Module):
+        """3x3 conv-BN + 1x1 conv-BN (+ BN alone when the shape is kept) while training;
+        merge() folds all of it into one 3x3 conv with a bias for inference"""
+        def __init__(self, cin, cout, stride=1, groups=1):
             super().__init__()
-            self.groups = groups; self.in_channels = i
-            self.nonlinearity = nn.ReLU()
-            self.rbr_identity = nn.BatchNorm2d(num_features=i) if o == i and s == 1 else None
-            self.rbr_dense = conv_bn(i, o, 3, s, 1, groups)
-            self.rbr_1x1 = conv_bn(i, o, 1, s, 0, groups)
-        def forward(self, inputs):
-            if hasattr(self, "rbr_reparam"):
-                return self.nonlinearity(self.rbr_reparam(inputs))
-            id_out = 0 if self.rbr_identity is None else self.rbr_identity(inputs)
-            return self.nonlinearity(self.rbr_dense(inputs) + self.rbr_1x1(inputs) + id_out)
-        def _pad_1x1_to_3x3_tensor(self, k):
-            return 0 if k is None else torch.nn.functional.pad(k, [1, 1, 1, 1])
-        def _fuse_bn_tensor(self, branch):
-            if branch is None:
-                return 0, 0
-            if isinstance(branch, nn.Sequential):
-                kernel = branch.conv.weight
-                running_mean, running_var = branch.bn.running_mean, branch.bn.running_var
-                gamma, beta, eps = branch.bn.weight, branch.bn.bias, branch.bn.eps
-            else:
-                assert isinstance(branch, nn.BatchNorm2d)
-                if not hasattr(self, "id_tensor"):
-                    input_dim = self.in_channels // self.groups
-                    kernel_value = np.zeros((self.in_channels, input_dim, 3, 3), dtype=np.float64)
-                    for i in range(self.in_channels):
-                        kernel_value[i, i % input_dim, 1, 1] = 1
-                    self.id_tensor = torch.from_numpy(kernel_value).to(branch.weight.device)
-                kernel = self.id_tensor
-                running_mean, running_var = branch.running_mean, branch.running_var
-                gamma, beta, eps = branch.weight, branch.bias, branch.eps
-            std = (running_var + eps).sqrt()
-            t = (gamma / std).reshape(-1, 1, 1, 1)
-            return kernel * t, beta - running_mean * gamma / std
-        def get_equivalent_kernel_bias(self):
-            k3, b3 = self._fuse_bn_tensor(self.rbr_dense)
-            k1, b1 = self._fuse_bn_tensor(self.rbr_1x1)
-            kid, bid = self._fuse_bn_tensor(self.rbr_identity)
-            return k3 + self._pad_1x1_to_3x3_tensor(k1) + kid, b3 + b1 + bid
-        def switch_to_deploy(self):
-            kernel, bias = self.get_equivalent_kernel_bias()
-            c = self.rbr_dense.conv
-            self.rbr_reparam = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups, bias=True).double()
-            self.rbr_reparam.weight.data = kernel
-            self.rbr_reparam.bias.data = bias
-            for para in self.parameters():
-                para.detach_()
-            self.__delattr__("rbr_dense")
-            self.__delattr__("rbr_1x1")
-            if hasattr(self, "rbr_identity"):
-                self.__delattr__("rbr_identity")
-            if hasattr(self, "id_tensor"):
-                self.__delattr__("id_tensor")
-    m = nn.Sequential(RepVGGBlock(4, 4, 1, groups=2), RepVGGBlock(4, 6, 2)).double()
+            self.cin, self.groups = cin, groups
+            self.act = nn.ReLU()
+            self.wide = conv_norm(cin, cout, 3, stride, 1, groups)
+            self.point = conv_norm(cin, cout, 1, stride, 0, groups)
+            self.same = nn.BatchNorm2d(num_features=cin) if cout == cin and stride == 1 else None
+        def forward(self, x):
+            if hasattr(self, "merged"):
+                return self.act(self.merged(x))
+            total = self.wide(x) + self.point(x)
+            return self.act(total if self.same is None else total + self.same(x))
+        def identity_kernel(self):
+            per_group = self.cin // self.groups
+            eye = np.zeros((self.cin, per_group, 3, 3), dtype=np.float64)
+            eye[np.arange(self.cin), np.arange(self.cin) % per_group, 1, 1] = 1
+            return torch.from_numpy(eye).to(self.same.weight.device)
+        def merge(self):
+            k3, b3 = folded(self.wide.conv.weight, self.wide.bn)
+            k1, b1 = folded(self.point.conv.weight, self.point.bn)
+            kernel, bias = k3 + F.pad(k1, [1, 1, 1, 1]), b3 + b1
+            if self.same is not None:
+                ki, bi = folded(self.identity_kernel(), self.same)
+                kernel, bias = kernel + ki, bias + bi
+            c = self.wide.conv
+            self.merged = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups, bias=True).double()
+            self.merged.weight.data = kernel
+            self.merged.bias.data = bias
+            for w in self.parameters():
+                w.detach_()
+            for name in ("wide", "point", "same"):
+                if hasattr(self, name):
+                    self.__delattr__(name)
+    m = nn.Sequential(ThreeBranch(4, 4, 1, groups=2), ThreeBranch(4, 6, 2)).double()
     _fill(m, torch, 1)
     m.eval()
     x = torch.tensor(_rng(2).standard_normal((2, 4, 7, 7)))
     res = {"before": _np(m(x))}
     for mod in m.modules():
-        if hasattr(mod, "switch_to_deploy"):
-            mod.switch_to_deploy()
+        if isinstance(mod, ThreeBranch):
+            mod.merge()
     res["after"] = _np(m(x))
     res["keys"] = np.array(list(m.state_dict().keys()))
     res["rg"] = np.array([p.requires_grad for p in m.parameters()])
-    # fuse_conv_bn_eval
+    # the library's own conv + BN folding
     conv = nn.Conv2d(3, 4, 3, padding=1).double(); bn = nn.BatchNorm2d(4).double()
     _fill(conv, torch, 3); _fill(bn, torch, 4)
     conv.eval(); bn.eval()
@@ -1354,8 +1291,7 @@ def prog_feature_extractor(torch):
     res["sub"] = _np(m.get_submodule("layer1.0").weight)
     res["param"] = _np(m.get_parameter("layer1.0.bias"))
     res["buf"] = _np(m.get_buffer("bn1.running_var"))
-    num_ftrs = m.fc.in_features
-    m.fc = nn.Linear(num_ftrs, 2).double()
+    m.fc = nn.Linear(m.fc.in_features, 2).double()          # a new two-class head
     _fill(m.fc, torch, 5)
     m.avgpool = nn.Identity()
     res["n_after"] = np.array(len(list(m.modules())))
@@ -1500,96 +1436,93 @@ def prog_legacy(torch):
 def prog_detection(torch):
     nn = torch.nn; F = nn.functional
     res = {}
-    def box_cxcywh_to_xyxy(x):
-        x_c, y_c, w, h = x.unbind(-1)
-        return torch.stack([(x_c - 0.5 * w), (y_c - 0.5 * h), (x_c + 0.5 * w), (y_c + 0.5 * h)], dim=-1)
-    def box_area(b):
+
+    def corners(b):                               # (cx, cy, w, h) -> (x0, y0, x1, y1)
+        cx, cy, w, h = b.unbind(-1)
+        return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+
+    def areas(b):
         return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    def box_iou(b1, b2):
-        a1, a2 = box_area(b1), box_area(b2)
-        lt = torch.max(b1[:, None, :2], b2[:, :2])
-        rb = torch.min(b1[:, None, 2:], b2[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        inter = wh[:, :, 0] * wh[:, :, 1]
-        union = a1[:, None] + a2 - inter
-        return inter / union, union
-    def giou(b1, b2):
-        iou, union = box_iou(b1, b2)
-        lt = torch.min(b1[:, None, :2], b2[:, :2])
-        rb = torch.max(b1[:, None, 2:], b2[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        area = wh[:, :, 0] * wh[:, :, 1]
-        return iou - (area - union) / area
-    def nms(boxes, scores, thr):
-        order = torch.argsort(scores, descending=True)
-        keep = []
+
+    def overlaps(a, b):                           # pairwise IoU and union, (len(a), len(b))
+        lo = torch.max(a[:, None, :2], b[:, :2])
+        hi = torch.min(a[:, None, 2:], b[:, 2:])
+        side = (hi - lo).clamp(min=0)
+        shared = side[..., 0] * side[..., 1]
+        union = areas(a)[:, None] + areas(b) - shared
+        return shared / union, union
+
+    def generalised(a, b):                        # IoU minus the hull's share outside the union
+        iou, union = overlaps(a, b)
+        side = (torch.max(a[:, None, 2:], b[:, 2:]) - torch.min(a[:, None, :2], b[:, :2])).clamp(min=0)
+        hull = side[..., 0] * side[..., 1]
+        return iou - (hull - union) / hull
+
+    def suppress(boxes, scores, limit):           # greedy non-maximum suppression
+        order, kept = torch.argsort(scores, descending=True), []
         while order.numel() > 0:
-            i = order[0]
-            keep.append(i.item())
-            if order.numel() == 1:
+            best = order[0]
+            kept.append(best.item())
+            rest = order[1:]
+            if rest.numel() == 0:
                 break
-            ious, _ = box_iou(boxes[i].unsqueeze(0), boxes[order[1:]])
-            mask = ious[0] <= thr
-            order = order[1:][mask]
-        return torch.tensor(keep, dtype=torch.long)
+            order = rest[overlaps(boxes[best].unsqueeze(0), boxes[rest])[0][0] <= limit]
+        return torch.tensor(kept, dtype=torch.long)
     r = _rng(1)
     pred = torch.tensor(np.concatenate([r.random((6, 2)) * 0.6 + 0.2, r.random((6, 2)) * 0.3 + 0.05], 1), requires_grad=True)
     tgt = torch.tensor(np.concatenate([r.random((3, 2)) * 0.6 + 0.2, r.random((3, 2)) * 0.3 + 0.05], 1))
-    pb, tb = box_cxcywh_to_xyxy(pred), box_cxcywh_to_xyxy(tgt)
-    cost = torch.cdist(pred, tgt, p=1) - giou(pb, tb)
+    pb, tb = corners(pred), corners(tgt)
+    # a matching cost (L1 between boxes, minus generalised IoU); each target takes its
+    # cheapest prediction, the rest are "no object" (class 3, weighted down)
+    cost = torch.cdist(pred, tgt, p=1) - generalised(pb, tb)
     res["cost"] = _np(cost)
-    C = cost.detach().cpu().numpy()
-    rows = [int(np.argmin(C[:, j])) for j in range(3)]
-    idx_src = torch.as_tensor(rows, dtype=torch.int64)
+    matched = torch.as_tensor(cost.detach().cpu().numpy().argmin(axis=0).tolist(), dtype=torch.int64)
     logits = torch.tensor(r.standard_normal((1, 6, 4)), requires_grad=True)
-    target_classes = torch.full(logits.shape[:2], 3, dtype=torch.int64)
-    target_classes[0, idx_src] = torch.tensor([0, 2, 1])
-    empty_weight = torch.ones(4, dtype=torch.float64)
-    empty_weight[-1] = 0.1
-    loss_ce = F.cross_entropy(logits.transpose(1, 2), target_classes, empty_weight)
-    loss_bbox = F.l1_loss(pred[idx_src], tgt, reduction="none").sum() / 3
-    loss_giou = (1 - torch.diag(giou(box_cxcywh_to_xyxy(pred[idx_src]), tb))).sum() / 3
-    loss = loss_ce + 5 * loss_bbox + 2 * loss_giou
+    classes = torch.full(logits.shape[:2], 3, dtype=torch.int64)
+    classes[0, matched] = torch.tensor([0, 2, 1])
+    class_weight = torch.ones(4, dtype=torch.float64)
+    class_weight[-1] = 0.1
+    loss_ce = F.cross_entropy(logits.transpose(1, 2), classes, class_weight)
+    loss_l1 = F.l1_loss(pred[matched], tgt, reduction="none").sum() / 3
+    loss_g = (1 - torch.diag(generalised(corners(pred[matched]), tb))).sum() / 3
+    loss = loss_ce + 5 * loss_l1 + 2 * loss_g
     loss.backward()
     res["loss"] = _np(loss); res["gp"] = _np(pred.grad); res["gl"] = _np(logits.grad)
-    scores = torch.tensor(r.random(6))
-    res["keep"] = _np(nms(pb.detach(), scores, 0.1))
-    # anchors and focal loss
-    shifts_x = torch.arange(0, 4, dtype=torch.float32) * 8
-    shifts_y = torch.arange(0, 3, dtype=torch.float32) * 8
-    sy, sx = torch.meshgrid(shifts_y, shifts_x, indexing="ij")
-    shifts = torch.stack((sx.reshape(-1), sy.reshape(-1), sx.reshape(-1), sy.reshape(-1)), dim=1)
+    res["keep"] = _np(suppress(pb.detach(), torch.tensor(r.random(6)), 0.1))
+    # anchors: every base box at every grid offset
+    xs = torch.arange(0, 4, dtype=torch.float32) * 8
+    ys = torch.arange(0, 3, dtype=torch.float32) * 8
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    offsets = torch.stack((gx.reshape(-1), gy.reshape(-1)) * 2, dim=1)
     base = torch.tensor([[-4., -4., 4., 4.], [-8., -2., 8., 2.]])
-    anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
-    res["anchors"] = _np(anchors)
+    res["anchors"] = _np((offsets.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4))
+    # a focal loss on one-hot targets: BCE scaled by (1 - p_true)^2, positives weighted 1/4
     cls_logits = torch.tensor(r.standard_normal((24, 3)), requires_grad=True)
     labels = torch.tensor(r.integers(0, 3, 24))
-    t = F.one_hot(labels, num_classes=3).double()
-    p = torch.sigmoid(cls_logits)
-    ce = F.binary_cross_entropy_with_logits(cls_logits, t, reduction="none")
-    p_t = p * t + (1 - p) * (1 - t)
-    fl = ce * ((1 - p_t) ** 2)
-    alpha_t = 0.25 * t + 0.75 * (1 - t)
-    fl = (alpha_t * fl).sum() / max(1, (labels > 0).sum().item())
+    onehot = F.one_hot(labels, num_classes=3).double()
+    prob = torch.sigmoid(cls_logits)
+    p_true = torch.where(onehot == 1, prob, 1 - prob)
+    weight = torch.where(onehot == 1, 0.25, 0.75)
+    bce = F.binary_cross_entropy_with_logits(cls_logits, onehot, reduction="none")
+    fl = (weight * (1 - p_true) ** 2 * bce).sum() / max(1, (labels > 0).sum().item())
     fl.backward()
     res["fl"] = _np(fl); res["gfl"] = _np(cls_logits.grad)
-    # yolo-style decode
-    out = torch.tensor(r.standard_normal((2, 3 * 7, 4, 4)))
-    b, _, h, w = out.shape
-    out = out.view(b, 3, 7, h, w).permute(0, 1, 3, 4, 2).contiguous()
-    yv, xv = torch.meshgrid([torch.arange(h), torch.arange(w)], indexing="ij")
-    grid = torch.stack((xv, yv), 2).view(1, 1, h, w, 2).double()
-    anchor_grid = torch.tensor([[10., 13.], [16., 30.], [33., 23.]]).view(1, 3, 1, 1, 2).double()
-    y = out.sigmoid()
-    xy = (y[..., 0:2] * 2 - 0.5 + grid) * 8
-    wh = (y[..., 2:4] * 2) ** 2 * anchor_grid
-    dec = torch.cat((xy, wh, y[..., 4:]), -1).view(b, -1, 7)
-    conf = dec[..., 4:5] * dec[..., 5:]
-    best, j = conf.max(2, keepdim=True)
-    sel = dec[(best.squeeze(-1) > 0.3)]
-    res["dec"] = _np(dec); res["sel"] = _np(sel); res["j"] = _np(j)
-    res["nz"] = _np((best.squeeze(-1) > 0.3).nonzero())
-    res["nzt"] = _np(torch.nonzero(best.squeeze(-1) > 0.3, as_tuple=True)[1])
+    # decoding a grid head with 3 anchors and 7 numbers each (box, objectness, 2 classes)
+    raw = torch.tensor(r.standard_normal((2, 3 * 7, 4, 4)))
+    b, _, h, w = raw.shape
+    raw = raw.view(b, 3, 7, h, w).permute(0, 1, 3, 4, 2).contiguous()
+    rows, cols = torch.meshgrid([torch.arange(h), torch.arange(w)], indexing="ij")
+    cell = torch.stack((cols, rows), 2).view(1, 1, h, w, 2).double()
+    prior = torch.tensor([[10., 13.], [16., 30.], [33., 23.]]).view(1, 3, 1, 1, 2).double()
+    s = raw.sigmoid()
+    centre = 8 * (cell + 2 * s[..., 0:2] - 0.5)
+    size = prior * (2 * s[..., 2:4]) ** 2
+    dec = torch.cat((centre, size, s[..., 4:]), -1).view(b, -1, 7)
+    best, j = (dec[..., 4:5] * dec[..., 5:]).max(2, keepdim=True)
+    confident = best.squeeze(-1) > 0.3
+    res["dec"] = _np(dec); res["sel"] = _np(dec[confident]); res["j"] = _np(j)
+    res["nz"] = _np(confident.nonzero())
+    res["nzt"] = _np(torch.nonzero(confident, as_tuple=True)[1])
     return res
 
 def prog_segmentation(torch):
@@ -1598,45 +1531,46 @@ def prog_segmentation(torch):
     res = {}
     logits = torch.tensor(r.standard_normal((2, 4, 5, 6)), requires_grad=True)
     target = torch.tensor(r.integers(0, 4, (2, 5, 6)))
-    target[0, 0, :3] = 255
+    target[0, 0, :3] = 255                         # "ignore" pixels
     ce = F.cross_entropy(logits, target, ignore_index=255)
     w = torch.tensor([1.0, 2.0, 0.5, 1.5], dtype=torch.float64)
     cew = nn.CrossEntropyLoss(weight=w, ignore_index=255, reduction="mean")(logits, target)
-    # ohem: top-k hardest pixels
-    pix = F.cross_entropy(logits, target, ignore_index=255, reduction="none").view(-1)
-    hard, _ = torch.topk(pix, 20, sorted=True)
+    # the hardest pixels only
+    per_pixel = F.cross_entropy(logits, target, ignore_index=255, reduction="none").view(-1)
+    hard, _ = torch.topk(per_pixel, 20, sorted=True)
+    # soft dice per class over batch and space, ignored pixels masked out
     valid = target != 255
-    t2 = target.clone(); t2[~valid] = 0
-    onehot = F.one_hot(t2, 4).permute(0, 3, 1, 2).double() * valid.unsqueeze(1)
-    probs = F.softmax(logits, dim=1) * valid.unsqueeze(1)
-    dims = (0, 2, 3)
-    inter = torch.sum(probs * onehot, dims)
-    card = torch.sum(probs + onehot, dims)
-    dice = (2. * inter + 1e-6) / (card + 1e-6)
-    dice_loss = (1 - dice).mean()
-    # lovasz hinge-like on flattened errors
-    signs = 2. * (t2.view(-1) == 1).double() - 1.
-    errors = 1. - logits[:, 1].reshape(-1) * signs
-    errors_sorted, perm = torch.sort(errors, dim=0, descending=True)
-    gt_sorted = (t2.view(-1) == 1).double()[perm.data]
-    gts = gt_sorted.sum()
-    intersection = gts - gt_sorted.float().cumsum(0)
-    union = gts + (1 - gt_sorted).float().cumsum(0)
-    jaccard = 1. - intersection / union
-    jaccard[1:] = jaccard[1:] - jaccard[0:-1]
-    lov = torch.dot(F.relu(errors_sorted), jaccard.double())
+    labels = target.clone(); labels[~valid] = 0
+    gate = valid.unsqueeze(1)
+    onehot = F.one_hot(labels, 4).permute(0, 3, 1, 2).double() * gate
+    probs = F.softmax(logits, dim=1) * gate
+    both = torch.sum(probs * onehot, (0, 2, 3))
+    either = torch.sum(probs + onehot, (0, 2, 3))
+    dice_loss = (1 - (2. * both + 1e-6) / (either + 1e-6)).mean()
+    # a hinge surrogate of the Jaccard loss for class 1: margin errors sorted descending,
+    # weighted by the increments of 1 - IoU along that order
+    is_one = (labels.view(-1) == 1).double()
+    margins = 1. - logits[:, 1].reshape(-1) * (2. * is_one - 1.)
+    ranked, order = torch.sort(margins, dim=0, descending=True)
+    truth = is_one[order.data]
+    total_pos = truth.sum()
+    missed = total_pos - truth.float().cumsum(0)
+    covered = total_pos + (1 - truth).float().cumsum(0)
+    loss_curve = 1. - missed / covered
+    loss_curve[1:] = loss_curve[1:] - loss_curve[0:-1]     # increments; in place on a slice
+    lov = torch.dot(F.relu(ranked), loss_curve.double())
     total = ce + cew + hard.mean() + dice_loss + lov
     total.backward()
     res["ce"] = _np(ce); res["cew"] = _np(cew); res["hard"] = _np(hard); res["dice"] = _np(dice_loss); res["lov"] = _np(lov)
     res["g"] = _np(logits.grad)
-    # metrics: confusion matrix / mIoU
+    # confusion matrix (rows: truth, columns: prediction) and per-class IoU
     pred = logits.argmax(1)
-    k = (target >= 0) & (target < 4)
-    hist = torch.bincount(4 * target[k] + pred[k], minlength=16).reshape(4, 4)
-    iou = torch.diag(hist) / (hist.sum(1) + hist.sum(0) - torch.diag(hist))
-    res["hist"] = _np(hist); res["iou"] = _np(iou); res["miou"] = _np(torch.nanmean(iou.double()))
-    acc = torch.diag(hist).sum() / hist.sum()
-    res["acc"] = _np(acc)
+    inside = (target >= 0) & (target < 4)
+    confusion = torch.bincount(target[inside] * 4 + pred[inside], minlength=16).reshape(4, 4)
+    hits = torch.diag(confusion)
+    iou = hits / (confusion.sum(0) + confusion.sum(1) - hits)
+    res["hist"] = _np(confusion); res["iou"] = _np(iou); res["miou"] = _np(torch.nanmean(iou.double()))
+    res["acc"] = _np(hits.sum() / confusion.sum())
     u, c = torch.unique(pred, return_counts=True)
     res["u"] = _np(u); res["c"] = _np(c)
     res["histc"] = _np(torch.histc(logits.detach(), bins=5, min=-2, max=2))
@@ -1665,19 +1599,16 @@ def prog_augment(torch):
     res["byte"] = _np((x * 255).round().byte())
     res["to_u8"] = _np((xn * 40).to(torch.uint8))
     batch = torch.stack([x, torch.flip(x, [1]), x * 0.5, 1 - x, x ** 2])
-    nrow, padding = 2, 1
-    nmaps = batch.size(0)
-    xmaps = min(nrow, nmaps)
-    ymaps = int(math.ceil(float(nmaps) / xmaps))
-    height, width = int(batch.size(2) + padding), int(batch.size(3) + padding)
-    grid = batch.new_full((3, height * ymaps + padding, width * xmaps + padding), 0.25)
-    k = 0
-    for y in range(ymaps):
-        for xx in range(xmaps):
-            if k >= nmaps:
-                break
-            grid.narrow(1, y * height + padding, height - padding).narrow(2, xx * width + padding, width - padding).copy_(batch[k])
-            k = k + 1
+    # tile the batch into a picture: 2 per row, 1-pixel gaps filled with 0.25
+    per_row, gap = 2, 1
+    n = batch.size(0)
+    cols = min(per_row, n)
+    rows = int(math.ceil(n / cols))
+    cell_h, cell_w = batch.size(2) + gap, batch.size(3) + gap
+    grid = batch.new_full((3, rows * cell_h + gap, cols * cell_w + gap), 0.25)
+    for k in range(n):
+        top, left = (k // cols) * cell_h + gap, (k % cols) * cell_w + gap
+        grid.narrow(1, top, cell_h - gap).narrow(2, left, cell_w - gap).copy_(batch[k])
     res["grid"] = _np(grid)
     # mixup / cutmix with fixed permutation
     lam = 0.7
@@ -1686,10 +1617,10 @@ def prog_augment(torch):
     cut = batch.clone()
     cut[:, :, 1:4, 2:6] = batch[index, :, 1:4, 2:6]
     res["mixed"] = _np(mixed); res["cut"] = _np(cut)
-    # unnormalize in place per-channel with zip
+    # undo the normalisation in place, one channel view at a time
     t = xn.clone()
-    for ch, m, s in zip(t, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]):
-        ch.mul_(s).add_(m)
+    for k, plane in enumerate(t):
+        plane.mul_(std[k].item()).add_(mean[k].item())
     res["unnorm"] = _np(t)
     res["resize_aa"] = _np(F.interpolate(x.unsqueeze(0), size=(4, 5), mode="bilinear", antialias=True, align_corners=False))
     res["resize_u8"] = _np(F.interpolate(torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0), size=(4, 5), mode="bilinear", antialias=True))
@@ -1774,32 +1705,27 @@ def prog_parametrize(torch):
 
 def prog_frozenbn(torch):
     nn = torch.nn
-    class FrozenBatchNorm2d(nn.Module):
+    class FixedNorm(nn.Module):
+        """BatchNorm statistics and affine parameters as buffers only (no training); loads a
+        BatchNorm2d's state dict, dropping the counter it has no use for"""
         def __init__(self, n, eps=1e-5):
             super().__init__()
-            self.register_buffer("weight", torch.ones(n))
-            self.register_buffer("bias", torch.zeros(n))
-            self.register_buffer("running_mean", torch.zeros(n))
-            self.register_buffer("running_var", torch.ones(n))
+            for name, fill in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+                self.register_buffer(name, torch.full((n,), fill))
             self.eps = eps
-        def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-            num_batches_tracked_key = prefix + "num_batches_tracked"
-            if num_batches_tracked_key in state_dict:
-                del state_dict[num_batches_tracked_key]
-            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        def _load_from_state_dict(self, state_dict, prefix, *args):
+            state_dict.pop(prefix + "num_batches_tracked", None)
+            super()._load_from_state_dict(state_dict, prefix, *args)
         def forward(self, x):
-            w = self.weight.reshape(1, -1, 1, 1)
-            b = self.bias.reshape(1, -1, 1, 1)
-            rv = self.running_var.reshape(1, -1, 1, 1)
-            rm = self.running_mean.reshape(1, -1, 1, 1)
-            scale = w * (rv + self.eps).rsqrt()
-            bias = b - rm * scale
-            return x * scale + bias
+            def col(t):
+                return t.reshape(1, -1, 1, 1)
+            gain = col(self.weight) * (col(self.running_var) + self.eps).rsqrt()
+            return (x - col(self.running_mean)) * gain + col(self.bias)
         def extra_repr(self):
-            return f"{self.weight.shape[0]}, eps={self.eps}"
+            return f"{len(self.weight)}, eps={self.eps}"
     src = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)).double()
     _fill(src, torch, 1)
-    dst = nn.Sequential(nn.Conv2d(2, 3, 3), FrozenBatchNorm2d(3)).double()
+    dst = nn.Sequential(nn.Conv2d(2, 3, 3), FixedNorm(3)).double()
     r = dst.load_state_dict(src.state_dict())
     res = {"r": np.array(str(r)), "repr": np.array(repr(dst).replace("torch", "").replace("minigrad", ""))}
     x = torch.tensor(_rng(2).standard_normal((2, 2, 5, 5)))
@@ -1894,20 +1820,23 @@ def prog_conv_subclasses(torch):
     F = nn.functional
 
     class StdConv2d(nn.Conv2d):
+        """each output filter standardised (zero mean, unit biased variance) before use"""
         def forward(self, x):
-            w = self.weight
-            v, m = torch.var_mean(w, dim=[1, 2, 3], keepdim=True, unbiased=False)
-            w = (w - m) / torch.sqrt(v + 1e-10)
-            return self._conv_forward(x, w, self.bias)
+            var, mean = torch.var_mean(self.weight, dim=[1, 2, 3], keepdim=True, unbiased=False)
+            return self._conv_forward(x, (self.weight - mean) / torch.sqrt(var + 1e-10), self.bias)
+
+    def tf_same(size, k, s, d):                  # total padding so that out = ceil(size / s)
+        span = (k - 1) * d + 1
+        return max(0, (math.ceil(size / s) - 1) * s + span - size)
 
     class Conv2dSame(nn.Conv2d):
+        """TensorFlow's 'SAME': padding worked out from each input's size, the odd pixel
+        at the end"""
         def forward(self, x):
-            ih, iw = x.size()[-2:]
-            k, s, d = self.kernel_size, self.stride, self.dilation
-            pad_h = max((math.ceil(ih / s[0]) - 1) * s[0] + (k[0] - 1) * d[0] + 1 - ih, 0)
-            pad_w = max((math.ceil(iw / s[1]) - 1) * s[1] + (k[1] - 1) * d[1] + 1 - iw, 0)
-            if pad_h > 0 or pad_w > 0:
-                x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+            ph, pw = (tf_same(x.size()[-2 + i], self.kernel_size[i], self.stride[i], self.dilation[i])
+                      for i in range(2))
+            if ph or pw:
+                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
             return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation,
                             self.groups)
 
