@@ -127,7 +127,10 @@ class Conv(Function):
         x, w = self.saved_tensors
         need = self.needs_input_grad
         gx = ConvTranspose.apply(gy, w, geom=self.geom) if need[0] else None
-        gw = ConvWeightGrad.apply(x, gy, geom=self.geom, cols=self.cols) if need[1] else None
+        # the columns serve this one backward: dropped here, so that a graph kept alive after
+        # it (until the next step's forward, say) keeps no im2col buffer busy
+        cols, self.cols = self.cols, None
+        gw = ConvWeightGrad.apply(x, gy, geom=self.geom, cols=cols) if need[1] else None
         if not self.has_bias:
             return gx, gw
         return gx, gw, _bias_grad(gy) if need[2] else None
