@@ -477,7 +477,15 @@ Tensor.t = M.t
 Tensor.expand = creation._size_keyword(M.expand, "size", 1)
 Tensor.expand_as = M.expand_as
 Tensor.repeat = M.repeat
-Tensor.split = M.split
+
+
+def _split_method(self, split_size, dim=0):
+    """``Tensor.split``: its size argument is called ``split_size`` (torch.split's is
+    ``split_size_or_sections``)."""
+    return M.split(self, split_size, dim)
+
+
+Tensor.split = _split_method
 Tensor.chunk = M.chunk
 Tensor.unbind = M.unbind
 Tensor.clone = M.clone

@@ -170,3 +170,13 @@ def test_where_with_uint8_condition_warns_and_selects():
     agree(lambda L: L.where(L.tensor(mask.astype(np.int64)), L.tensor(_X[0]), 0.0),
           match="where expected condition to be a boolean tensor")
 
+
+
+def test_tensor_split_names_its_size_split_size_and_squeeze__refuses_none_by_its_name():
+    for lib in (torch, minigrad):
+        x = lib.arange(6.0).reshape(2, 3)
+        parts = x.split(split_size=1, dim=1)
+        assert len(parts) == 3 and tuple(parts[0].shape) == (2, 1)
+        assert len(x.split(split_size=1)) == 2
+        with pytest.raises(TypeError, match=r"^squeeze_\(\) received an invalid combination"):
+            x.clone().squeeze_(None)

@@ -70,6 +70,9 @@ def swapdims_(input, dim0, dim1):
 
 def squeeze_(input, dim=NO_DIM):
     """In place ``squeeze(dim)``: size-1 dimensions (all, or those in ``dim``) removed."""
+    if dim is None:
+        raise TypeError("squeeze_() received an invalid combination of arguments - got "
+                        "(NoneType), but expected one of: (), (int dim), (tuple of ints dim)")
     return _restride(input, squeeze, dim)
 
 
