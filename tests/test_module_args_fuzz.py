@@ -794,25 +794,12 @@ TORCH_BUGS = [
     (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), ("'eps': -1.0", "values differ")),
 ]
 OPEN = [
-    (("Fold", "Unfold"), ""),
-    (("FractionalMaxPool2d", "FractionalMaxPool3d"), ""),
-    (("Upsample",), ""),
-    (("AdaptiveAvgPool3d", "AdaptiveMaxPool3d"), "Dimension out of range"),
-    (("KLDivLoss",), "is not a valid value for reduction but torch succeeded"),
-    # an empty float16 batch with a float32 weight: torch's result is float32
-    (("MultiMarginLoss",), ("('float16', (0,", "dtype float16 vs float32")),
-    # found by this round's runs, not fixed yet (see its report)
-    (None, "failed to unpack the object"),          # constructors: float sizes with negative ones
-    (("Embedding",), "Padding_idx must be within num_embeddings"),
-    (("AvgPool1d", "AvgPool2d", "AvgPool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "LPPool1d",
-      "LPPool2d", "LPPool3d"),
-     ("must either be", "tensor has no dimensions")),  # tuple lengths before the rank
+    # constructors given float sizes with negative ones: creation's size parser checks each
+    # element's sign before the next one's type (torch parses them all first)
+    (None, "failed to unpack the object"),
+    # a transposed convolution to an output of size 0: torch returns an empty result
     (("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
      ("Output size is too small but torch succeeded",)),
-    (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), ("(0, 3", "but torch succeeded")),
-    (("MultiheadAttention",), "cannot be converted to type"),
-    (("RNN", "LSTM", "GRU"), "'num_layers': True"),
-    (("AdaptiveAvgPool3d",), ("Expected 4D or 5D tensor", "but torch succeeded")),  # size 1: a mean
     # an empty batch with a string padding: torch's path skips its bias dtype check
     (("Conv1d", "Conv2d", "Conv3d"), "bias type (float) should be the same but torch succeeded"),
 ]
@@ -1138,9 +1125,91 @@ REGRESSIONS = [
     Case("Upsample", (), {"size": 4, "scale_factor": 0, "mode": "bicubic"}, [_f(0, 3, 4, 5)]),
     Case("NLLLoss", (), {}, [_f(4), np.zeros(5, dtype="int32")]),   # dtype before size
     Case("Upsample", (), {"scale_factor": 0, "mode": "linear"}, [_f(2, 3, 4)]),
+    # fold/unfold: the parser's types (the first elements, then the rest from the last
+    # argument on), then each list's length, then col2im's block and output-size checks
+    Case("Fold", ((3, 3, 3), 2), {}, [_f(2, 12, 4)]),
+    Case("Fold", ((3,), 2), {}, [_f(2, 12, 4)]),
+    Case("Unfold", ((2, 2, 2),), {"dilation": 2}, [_f(2, 3, 4, 4)]),
+    Case("Unfold", (2.5,), {"stride": 0}, [_f(2, 3, 4, 4, 4)]),
+    Case("Fold", ((0, 3), 2), {"padding": 1}, [_f(2, 12, 4)]),
+    Case("Fold", ((-1, -1), 2), {}, [_f(2, 4, 4)]),
+    # fractional max pooling: a kernel <= 0 (empty windows: -inf at each window's start),
+    # an empty output, the 3-d pool's stricter size rule, the sizes' lengths, low ranks
+    Case("FractionalMaxPool2d", (-1,), {"output_size": 3}, [_f(2, 3, 6, 6)], random_out=True),
+    Case("FractionalMaxPool2d", ((2, 0),),
+         {"output_size": 3, "return_indices": True,
+          "_random_samples": _f(2, 3, 2, dtype="float64") / 2 + 0.5},
+         [_f(2, 3, 6, 6, dtype="float64")]),
+    Case("FractionalMaxPool2d", (2,), {"output_size": 0}, [_f(2, 3, 6, 6)], random_out=True),
+    Case("FractionalMaxPool3d", (0,), {"output_ratio": 0.5}, [_f(2, 3, 6, 6, 6)]),
+    Case("FractionalMaxPool3d", (2,), {"output_size": (1, 1, 5)}, [_f(2, 3, 6, 6, 6)]),
+    Case("FractionalMaxPool3d", (2,), {"output_size": -1}, [_f(2, 3, 1, 1, 1)]),
+    Case("FractionalMaxPool2d", ((2, 2, 2),), {"output_size": 3}, [_f(2, 3, 6, 6)]),
+    Case("FractionalMaxPool2d", (2,), {"output_ratio": 0.5}, [_f()]),
+    Case("FractionalMaxPool2d", (2,), {"output_size": 3}, [_f(2, 0, 6, 6)]),
+    # upsampling: PyTorch's Python checks (sizes, then the mode), then its kernel's
+    Case("Upsample", (), {"size": (4, 6), "scale_factor": 2, "mode": "cubic"}, [_f(2, 3, 4)]),
+    Case("Upsample", (), {"size": 2.5}, [_f(3, 4)]),
+    Case("Upsample", (), {"scale_factor": -1.0, "mode": "area"}, [_f(2, 3, 4, 5)]),
+    Case("Upsample", (), {"size": 4, "mode": "area"}, [np.ones((0, 3, 4, 5), dtype=bool)]),
+    Case("Upsample", (), {"size": 0, "mode": "area"}, [_f(0, 3, 4, 5, dtype="float64")]),
+    Case("Upsample", (), {"size": 4}, [_f(2, 0, 4, 5)]),
+    # adaptive 3-d pools: to (1, 1, 1) a mean of the last three axes, of any rank
+    Case("AdaptiveAvgPool3d", (1,), {}, [_f(2, 2, 3, 4, 4, 4, dtype="float64")]),
+    Case("AdaptiveAvgPool3d", (1,), {}, [_f()]),
+    Case("KLDivLoss", (), {"reduction": "elementwise_mean"}, [_f(2, 3), _f(2, 3)]),
+    Case("MultiMarginLoss", (), {"weight": np.ones(4, dtype="float32"), "reduction": "none"},
+         [_f(0, 4, dtype="float16"), np.zeros(0, dtype="int64")]),
+    Case("Embedding", (0, 3), {"padding_idx": 0}, [np.zeros(2, dtype="int64")]),
+    Case("Embedding", (-1, 3), {"padding_idx": 0}, [np.zeros(2, dtype="int64")]),
+    # pools: the sizes' lengths before the input's rank (but for 1-d pools after it)
+    Case("AvgPool2d", ((2, 2, 2),), {}, [_f()]),
+    # instance norm of an empty input: a copy, no dtype check (running statistics: nan)
+    Case("InstanceNorm2d", (3,), {}, [np.ones((0, 3, 3, 3), dtype="int64")]),
+    Case("InstanceNorm1d", (3,), {"track_running_stats": True}, [_f(0, 3)], train=False),
+    # the module turns bool masks into masks of the query's dtype first: -inf fits no integer
+    Case("MultiheadAttention", (4, 1), {}, [np.ones((3, 2, 5), dtype="int32"), _f(4, 2, 4),
+                                            _f(4, 2, 4)],
+         call_kwargs={"key_padding_mask": np.zeros((2, 4), dtype=bool)}, train=False),
+    Case("GRU", (3, 4), {"num_layers": True}, [_f(5, 2, 3)]),
+    Case("LSTM", (3, 4), {"num_layers": True, "batch_first": True}, [_f(2, 3)]),
 ]
 
 
 @pytest.mark.parametrize("case", REGRESSIONS, ids=lambda c: c.name)
 def test_module_args_regressions(case):
     assert compare(case) != "passed-over"
+
+
+# regressions of error words: both libraries raise, the same type with the same message
+WORDED = [
+    Case("Fold", ((3, 3), (2, None)), {"stride": (1, None)}, [_f(2, 12, 4)]),  # last one first
+    Case("Upsample", (), {"size": 2.5}, [_f(2, 3, 4)]),
+    Case("Upsample", (), {"size": 0}, [np.ones((2, 3, 4), dtype="int32")]),    # sizes before dtype
+    Case("Upsample", (), {"scale_factor": -0.5, "mode": "linear"}, [_f(2, 3, 5)]),   # truncated
+    Case("AvgPool2d", (2,), {"stride": (1, 1, 1), "divisor_override": 0}, [_f()]),
+    Case("MaxPool3d", (2,), {"dilation": (1, 1)}, [_f(3)]),
+    Case("MaxPool1d", (2,), {"padding": (0, 0)}, [_f(2, 3, 4)]),
+    Case("AvgPool1d", ((2, 2),), {}, [_f(2, 3, 4)]),
+    Case("AdaptiveAvgPool1d", (-4,), {}, [_f(2, 3, 4)]),
+    Case("FractionalMaxPool3d", (2,), {"output_size": (1, 1, 5)}, [_f(2, 3, 6, 6, 6)]),
+    Case("InstanceNorm2d", (3,), {"track_running_stats": True},
+         [np.ones((0, 3, 3, 3), dtype="int64")]),
+    Case("InstanceNorm1d", (3,), {"track_running_stats": True}, [_f(2, 0, 3)]),
+    Case("RNN", (3, 4), {"num_layers": True}, [_f(5, 2, 3)]),
+]
+
+
+def _raised(lib, case):
+    try:
+        _run(lib, case, _build(lib, case), 0)
+    except Exception as e:  # noqa: BLE001 - the error is what is compared
+        return e
+    return None
+
+
+@pytest.mark.parametrize("case", WORDED, ids=lambda c: c.name)
+def test_module_args_error_words(case):
+    texc, mexc = _raised(torch, case), _raised(minigrad, case)
+    assert texc is not None and mexc is not None, (texc, mexc)
+    assert type(mexc) is type(texc) and str(mexc) == str(texc), (texc, mexc)

@@ -38,6 +38,11 @@ def _is_float(t):
     return t._array.dtype.kind == "f"
 
 
+# how PyTorch's overflow message names the integer types
+_C_INT_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int",
+                "int64": "int64_t"}
+
+
 def _canonical_mask(mask, name, dtype, other=None, other_name=""):
     """A bool mask (True = masked) becomes 0 / -inf of ``dtype``; a float mask is kept.
     Warns (deprecated in PyTorch) when ``other``, the other mask, has another dtype."""
@@ -50,7 +55,13 @@ def _canonical_mask(mask, name, dtype, other=None, other_name=""):
         warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use "
                       "same type for both instead.", stacklevel=3)
     if kind == "b":
+        target = np.dtype(dtype)
+        if target.kind in "iu":        # -inf does not fit an integer dtype, whatever the mask
+            raise RuntimeError(f"value cannot be converted to type {_C_INT_NAMES[target.name]} "
+                               "without overflow")
         xp = backend.xp_of(mask._array)
+        if target.kind == "b":         # -inf as a bool is True: the mask itself
+            return Tensor._wrap(mask._array.copy())
         return Tensor._wrap(xp.where(mask._array, -math.inf, 0.0).astype(dtype))
     return mask
 

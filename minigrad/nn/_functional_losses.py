@@ -34,9 +34,14 @@ __all__ = ["smooth_l1_loss", "huber_loss", "kl_div", "poisson_nll_loss", "gaussi
            "cosine_similarity", "pairwise_distance", "normalize"]
 
 
-def _legacy(size_average, reduce, reduction):
-    """The reduction string, from the deprecated flags when either is given."""
+def _legacy(size_average, reduce, reduction, deprecated_ok=True):
+    """The reduction string, from the deprecated flags when either is given; the deprecated
+    'elementwise_mean' reads as 'mean' (with PyTorch's warning) where ``deprecated_ok``."""
     if size_average is None and reduce is None:
+        if deprecated_ok and isinstance(reduction, str) and reduction == "elementwise_mean":
+            warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
+                          "reduction='mean' instead.", stacklevel=3)
+            return "mean"
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{reduction} is not a valid value for reduction")
         return reduction
@@ -149,8 +154,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "support size.'batchmean' divides only by the batch size, and aligns "
                       "with the KL div math definition.'mean' will be changed to behave the "
                       "same as 'batchmean' in the next major release.", stacklevel=2)
-    elif reduction not in ("batchmean", "sum", "none"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
+    elif reduction != "batchmean":
+        reduction = _legacy(None, None, reduction)
     kinds = [t._array.dtype.kind for t in (input, target) if isinstance(t, Tensor)]
     if "c" in kinds:
         raise RuntimeError("kl_div: Complex inputs not supported.")
@@ -171,7 +176,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     when ``log_input`` (input is the log rate), else input - target * log(input + eps).
     ``full`` adds Stirling's term target log target - target + log(2 pi target) / 2 (for
     targets > 1)."""
-    reduction = _legacy(size_average, reduce, reduction)
+    reduction = _legacy(size_average, reduce, reduction, deprecated_ok=False)
     if log_input:
         loss = input.exp() - target * input
     else:
@@ -260,8 +265,10 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if weight is not None:
         loss = loss * weight
     loss = loss.sum(dim=input.ndim - 1) / input.shape[-1]
-    # PyTorch reads the reduction only now, after the loss is computed
-    return _reduce(loss, _legacy(None, None, reduction))
+    # PyTorch reads the reduction only now, after the loss is computed, in words of its own
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not valid")
+    return _reduce(loss, reduction)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,

@@ -94,7 +94,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if p == 2:
         gaps = gaps * gaps
     if weight is not None:
-        gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1)
+        # (the dtypes can differ only for an empty batch, whose loss keeps the input's dtype)
+        gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1).to(x.dtype)
     wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
     loss = (gaps * wrong).sum(1) / c
     if not batched:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..autograd import Function
 from ..creation import default_generator
+from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
+from ..ops.scatter_gather import ScatterAdd
 from ..tensor import Tensor
 from ..ops.elementwise import clamp, minimum
 from ..ops.type_info import finfo
@@ -126,63 +129,140 @@ def _window_starts(u, size, out, k, dtype):
     return starts
 
 
+def _dim_size(input, dim):
+    """input.size(dim), with PyTorch's IndexError for a dim a 0-d tensor does not have."""
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return input.size(dim)
+
+
+class _EmptyWindows(Function):
+    """Fractional max pooling with an empty window (a kernel size <= 0), as PyTorch's kernel
+    computes it: -inf everywhere, each "maximum" recorded at its window's start, where the
+    backward sends the gradient (and refuses a start outside the input plane).
+    x (n, c, plane) -> (n, c, outputs); ``index`` (n, c, outputs)."""
+
+    def forward(self, x, *, index, name):
+        self.index, self.name, self.plane = index, name, x.shape[2]
+        return backend.xp_of(x).full(index.shape, -np.inf, dtype=x.dtype)
+
+    def backward(self, g):
+        index = self.index
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= self.plane):
+            bad = int(index.max()) if int(index.max()) >= self.plane else int(index.min())
+            raise RuntimeError(f"{self.name}_backward(): index {bad} of an empty pooling window "
+                               f"is outside the input plane of {self.plane} elements")
+        return ScatterAdd.apply(g, index=index, dim=2, shape=(g.shape[0], g.shape[1], self.plane))
+
+
 def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
-    """(output, flat indices into each input plane) of d-dim fractional max pooling."""
+    """(output, flat indices into each input plane) of d-dim fractional max pooling, with
+    PyTorch's checks in its order: its Python function reads the input's sizes for the output
+    ratio and the random samples, then its parser the sizes, then its kernel the rest."""
     if output_size is None and output_ratio is None:
         raise ValueError(f"{name} requires specifying either an output_size or an "
                          "output_ratio")
-    if input.ndim not in (d + 1, d + 2):
-        raise RuntimeError(f"{name}(): Expected {d + 1}D or {d + 2}D tensor, but got: "
-                           f"{list(input.shape)}")
-    batched = input.ndim == d + 2
-    x = input if batched else input.unsqueeze(0)
-    spatial = tuple(x.shape[2:])
-    ks = _tuple(kernel_size, d)
     if output_size is None:
-        ratio = _tuple(output_ratio, d)
-        out = tuple(int(s * r) for s, r in zip(spatial, ratio))
-    else:
-        out = _tuple(output_size, d)
-    n, c = x.shape[0], x.shape[1]
+        ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else \
+            (output_ratio,) * d
+        if d == 2 and len(ratio) > 2:
+            raise ValueError(f"{name} requires output_ratio to either be a single Int or tuple "
+                             "of Ints.")
+        if len(ratio) < d:
+            raise IndexError("tuple index out of range")
+        output_size = [int(_dim_size(input, j - d) * ratio[j]) for j in range(d)]
     dtype = input._array.dtype
     if samples is None:
+        n_batch = 1 if input.ndim == d + 1 else _dim_size(input, 0)
+        channels = _dim_size(input, -d - 1)
         if dtype.kind in "biu":              # PyTorch draws them with rand in the input's dtype
             raise not_implemented_for("check_uniform_bounds", dtype)
-        drawn = default_generator.rng.random((n, c, d))
-        samples = drawn.astype(dtype)
-    else:
-        if isinstance(samples, Tensor) and samples._array.dtype != dtype:
-            raise RuntimeError("Expect _random_samples to have the same dtype as input")
-        samples = backend.as_numpy(samples._array) if isinstance(samples, Tensor) else \
-            np.asarray(samples)
-        if samples.ndim != 3 or samples.shape[0] < n or samples.shape[1] != c or \
-                samples.shape[2] != d:
-            raise RuntimeError(f"Expect _random_samples to be of shape ({n}, {c}, {d}), but "
-                               f"got {list(samples.shape)}")
+        samples = Tensor._wrap(default_generator.rng.random((n_batch, channels, d)).astype(dtype))
+
+    def samples_type():
+        if not isinstance(samples, Tensor):
+            raise TypeError(f"{name}(): argument 'random_samples' (position 4) must be Tensor, "
+                            f"not {type(samples).__name__}")
+
+    ks, out = int_lists(name, 2, {"kernel_size": kernel_size, "output_size": output_size}, d,
+                        then=samples_type)
+    count = "Ints" if d == 2 else "three Ints"
+    if len(ks) != d:
+        raise RuntimeError(f"{name}: kernel_size must either be a single Int or tuple of {count}")
+    if len(out) != d:
+        raise RuntimeError(f"{name}: output_size must either be a single Int or tuple of {count}")
     where = name if d == 2 else name + "_out"
-    for axis, o, k, s in zip(("height", "width") if d == 2 else ("time", "height", "width"),
-                             out, ks, spatial):
-        if o + k - 1 > s:
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"{where}(): Expected {d + 1}D or {d + 2}D tensor, but got: "
+                           f"{list(input.shape)}")
+    for i in range(1, input.ndim):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"{where}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but got{list(input.shape)} with dimension {i} "
+                               "being empty.")
+    batched = input.ndim == d + 2
+    spatial = tuple(input.shape[-d:])
+    # the 2-d kernel needs out + k - 1 <= size; the 3-d one out + k <= size and k <= size
+    for axis, o, k, size in zip(("height", "width") if d == 2 else ("time", "height", "width"),
+                                out, ks, spatial):
+        if o + k - 1 > size if d == 2 else (o + k > size or k > size):
             raise RuntimeError(f"{where}(): pool {axis} {k} too large relative to input "
-                               f"{axis} {s}")
+                               f"{axis} {size}")
+    lead = tuple(input.shape[:input.ndim - d])
+    if any(o < 0 for o in out):
+        shape = list(lead + tuple(out))
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{next(o for o in out if o < 0)}: {shape}")
+    if samples._array.dtype != dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    if samples.ndim != 3:
+        raise RuntimeError(f"Expect _random_samples to have 3 dimensions, got {samples.ndim}")
+    n, c = (input.shape[0], input.shape[1]) if batched else (1, input.shape[0])
+    if samples.shape[0] < n:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples.shape[1] != c:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if samples.shape[2] != d:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {d}; got "
+                           f"{samples.shape[2]}.")
+    n_out = int(np.prod(out))
+    x = input if batched else input.unsqueeze(0)
+    if n * c * n_out == 0:                   # PyTorch's kernel is not run: no dtype check
+        ind = Tensor._wrap(backend.to_device(np.zeros(lead + tuple(out), dtype=np.int64),
+                                             input.device))
+        return x.flatten(2)[:, :, :0].reshape(lead + tuple(out)), ind
     if dtype.kind != "f":                    # PyTorch's kernel is floating only
         raise not_implemented_for(f"fractional_max_pool{d}d_out_frame", dtype)
-    a = backend.as_numpy(x.detach()._array)
+    u = backend.as_numpy(samples._array)
     # which sample drives which dim: 2-d uses (W, H) order, 3-d (T, H, W)
     order = (1, 0) if d == 2 else (0, 1, 2)
-    # per dim: the input positions each (output, kernel) pair reads, (n, c, out, k)
-    pos = [(_window_starts(samples[:n, :, order[j]], spatial[j], out[j], ks[j], dtype)[..., None]
-            + np.arange(ks[j])) for j in range(d)]
+    starts = [_window_starts(u[:n, :, order[j]], spatial[j], out[j], ks[j], dtype)
+              for j in range(d)]
     strides = [int(np.prod(spatial[j + 1:])) for j in range(d)]
+    if min(ks) <= 0:
+        # empty windows: each index is its window's start, even one past the plane
+        flat = np.zeros((n, c) + tuple(out), dtype=np.int64)
+        for j in range(d):
+            lay = [n, c] + [out[j] if m == j else 1 for m in range(d)]
+            flat = flat + (starts[j] * strides[j]).reshape(lay)
+        idx = flat.reshape(n, c, n_out)
+        y = _EmptyWindows.apply(x.flatten(2), index=idx, name=name).reshape((n, c) + tuple(out))
+        ind = Tensor._wrap(backend.to_device(idx.reshape((n, c) + tuple(out)), input.device))
+        if not batched:
+            y, ind = y.squeeze(0), ind.squeeze(0)
+        return y, ind
+    a = backend.as_numpy(x.detach()._array)
+    # per dim: the input positions each (output, kernel) pair reads, (n, c, out, k)
+    pos = [starts[j][..., None] + np.arange(ks[j]) for j in range(d)]
     # flat index of every (out_0..out_d-1, k_0..k_d-1) element: (n, c, o0.., k0..)
-    flat = np.zeros((n, c) + out + ks, dtype=np.int64)
+    flat = np.zeros((n, c) + tuple(out) + tuple(ks), dtype=np.int64)
     for j in range(d):
         lay = [n, c] + [out[j] if m == j else 1 for m in range(d)] + \
             [ks[j] if m == j else 1 for m in range(d)]
         flat = flat + (pos[j] * strides[j]).reshape(lay)
     # explicit sizes: an empty batch has no -1 to infer
-    window, n_out = int(np.prod(ks)), int(np.prod(out))
-    flat = flat.reshape((n, c) + out + (window,))
+    window = int(np.prod(ks))
+    flat = flat.reshape((n, c) + tuple(out) + (window,))
     plane = a.reshape(n, c, int(np.prod(spatial)))
     vals = np.take_along_axis(plane, flat.reshape(n, c, n_out * window), axis=2).reshape(
         flat.shape)
@@ -193,7 +273,7 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
     pick = np.where(nan.any(-1), last_nan, np.argmax(np.where(nan, -np.inf, vals), axis=-1))
     idx = np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
     index = Tensor._wrap(backend.to_device(idx.reshape(n, c, n_out), input.device))
-    y = x.flatten(2).gather(2, index).reshape((n, c) + out)
+    y = x.flatten(2).gather(2, index).reshape((n, c) + tuple(out))
     ind = Tensor._wrap(backend.to_device(idx, input.device))
     if not batched:
         y, ind = y.squeeze(0), ind.squeeze(0)

@@ -17,8 +17,11 @@ backward gathers the gradient at those indices.
 """
 from __future__ import annotations
 
+import collections.abc
+
 from .. import backend
-from ._util import not_implemented_for, scalar_type_name
+from ._int_lists import int_lists
+from ._util import check_tensor, not_implemented_for, scalar_type_name
 from .padding import pad
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
@@ -28,6 +31,18 @@ __all__ = ["unfold", "fold", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
 def _pair(v, n=2):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _size_pairs(op, **named):
+    """F.fold/F.unfold's size arguments as pairs of ints: each is made a pair unless iterable
+    (in Python, as PyTorch's functions do), then read by PyTorch's parser, then the kernel
+    checks each list's length."""
+    lists = int_lists(op, 2, {k: tuple(v) if isinstance(v, collections.abc.Iterable) else (v, v)
+                              for k, v in named.items()}, 2)
+    for name, items in zip(named, lists):
+        if len(items) != 2:
+            raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(items)}")
+    return lists
 
 
 def _window_index(xp, padded, kernel, dilation, stride):
@@ -40,10 +55,12 @@ def _window_index(xp, padded, kernel, dilation, stride):
     return (rows * wp + cols).reshape(-1), out_h, out_w
 
 
-def _check_args(kernel, dilation, padding, stride):
-    for what, name, v, low in (("kernel size", "kernel", kernel, 1),
-                               ("dilation", "dilation", dilation, 1),
-                               ("padding", "pad", padding, 0), ("stride", "stride", stride, 1)):
+def _check_args(kernel, dilation, padding, stride, fold=False):
+    checks = [("kernel size", "kernel", kernel, 1), ("dilation", "dilation", dilation, 1),
+              ("padding", "pad", padding, 0), ("stride", "stride", stride, 1)]
+    if fold:                # col2im checks the stride second
+        checks.insert(1, checks.pop())
+    for what, name, v, low in checks:
         if any(x < low for x in v):
             raise RuntimeError(f"{what} should be "
                                f"{'non-negative' if low == 0 else 'greater than zero'}, but got "
@@ -60,7 +77,9 @@ def _check_dtype(kernel, input):
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) (or (C, H, W)) -> (N, C k_h k_w, L): every sliding window as a
     column, channels outermost then kernel rows then kernel columns (conv2d's weight order)."""
-    k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    check_tensor("im2col", input)
+    k, d, p, s = _size_pairs("im2col", kernel_size=kernel_size, dilation=dilation,
+                             padding=padding, stride=stride)
     _check_args(k, d, p, s)
     # PyTorch reads the sizes of dims 1 and then 2 (stopping at a 0) before it checks the
     # number of dimensions: a 0- to 2-d input is out of range there, unless a 2-d input's
@@ -95,9 +114,10 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: (N, C k_h k_w, L) -> (N, C, H, W), summing where windows overlap (unfold's
     adjoint: fold(unfold(x)) counts each pixel once per window that covers it)."""
-    size, k = _pair(output_size), _pair(kernel_size)
-    d, p, s = _pair(dilation), _pair(padding), _pair(stride)
-    _check_args(k, d, p, s)
+    check_tensor("col2im", input)
+    size, k, d, p, s = _size_pairs("col2im", output_size=output_size, kernel_size=kernel_size,
+                                   dilation=dilation, padding=padding, stride=stride)
+    _check_args(k, d, p, s, fold=True)
     if input.ndim not in (2, 3) or 0 in tuple(input.shape)[input.ndim - 2:]:
         raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch "
                            f"size and non-zero dimensions for input, but got: {list(input.shape)}")
@@ -118,6 +138,13 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"input's dimension 2 to match the calculated number of sliding "
                            f"blocks {out_h} * {out_w} = {out_h * out_w}, but got "
                            f"input.size(2)={length}.")
+    if out_h < 1 or out_w < 1:      # (a negative count of each can match the input's)
+        raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, stride={s}, calculated shape of the array of sliding "
+                           f"blocks as ({out_h}, {out_w}), which is too small (non-positive)")
+    if size[0] < 1 or size[1] < 1:
+        raise RuntimeError(f"Expected output spatial size to be positive, but got: "
+                           f"output_size={size}.")
     _check_dtype("col2im_out_cpu", input)
     planes = IndexAdd.apply(reshape_to(x, (n, c, ckk // c * length)), index=index, dim=2,
                             size=hp * wp)

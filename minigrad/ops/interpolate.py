@@ -36,10 +36,12 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ._int_lists import int_like
 from ._util import not_implemented_for
 from .elementwise import add, mul
 from .movement import permute
 from .plumbing import reshape_to
+from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
 
 __all__ = ["interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle"]
@@ -50,32 +52,107 @@ _INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
 _CUBIC_A = -0.75
 
 
-def _sizes(input, size, scale_factor):
-    spatial = list(input.shape[2:])
-    nd = len(spatial)
-    if size is None and scale_factor is None:
-        raise ValueError("either size or scale_factor should be defined")
+def _requested(input, size, scale_factor, dim):
+    """(output_size, scale_factors) as PyTorch's Python function reads them: exactly one of
+    them given, a single value repeated over the ``dim`` spatial dims, a sequence's length
+    checked (and a size's elements be integers)."""
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is not None:
-        given, size = size, [size] * nd if isinstance(size, int) else list(size)
-        if len(size) != nd:
+        if not isinstance(size, (list, tuple)):
+            return [size] * max(dim, 0), None
+        if len(size) != dim:
             raise ValueError(    # the size shown as given (a list or a tuple), as PyTorch
                 f"Input and output must have the same number of spatial dimensions, but got "
-                f"input with spatial dimensions of {spatial} and output size of {given}. "
-                "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size "
-                "in (o1, o2, ...,oK) format.")
-        return [int(s) for s in size], [n / s if s else 0.0 for n, s in zip(spatial, size)]
-    factors = [scale_factor] * nd if isinstance(scale_factor, (int, float)) else \
-        list(scale_factor)
-    if len(factors) != nd:
+                f"input with spatial dimensions of {list(input.shape[2:])} and output size of "
+                f"{size}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                "output size in (o1, o2, ...,oK) format.")
+        if not all(isinstance(v, (numbers.Integral, np.integer)) or (
+                isinstance(v, Tensor) and v._array.dtype.kind not in "fc") for v in size):
+            raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                            "Tuple[int, int, int], but got size with types "
+                            f"{[type(v) for v in size]}")
+        return size, None
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    if not isinstance(scale_factor, (list, tuple)):
+        return None, [scale_factor] * max(dim, 0)
+    if len(scale_factor) != dim:
         raise ValueError(
             f"Input and scale_factor must have the same number of spatial dimensions, but got "
-            f"input with spatial dimensions of {spatial} and scale_factor of shape "
+            f"input with spatial dimensions of {list(input.shape[2:])} and scale_factor of shape "
             f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format "
             "and scale_factor in (s1, s2, ...,sK) format.")
-    return ([int(math.floor(n * f)) for n, f in zip(spatial, factors)],
-            [1.0 / f if f else 0.0 for f in factors])
+    return None, scale_factor
+
+
+def _kernel(mode, nd, antialias):
+    """The name of PyTorch's kernel for a mode and a number of spatial dims, and whether it
+    takes align_corners."""
+    if mode in ("nearest", "nearest-exact"):
+        return f"{'_upsample_nearest_exact' if mode == 'nearest-exact' else 'upsample_nearest'}" \
+               f"{nd}d", False
+    base = {"linear": "upsample_linear1d", "bilinear": "upsample_bilinear2d",
+            "trilinear": "upsample_trilinear3d", "bicubic": "upsample_bicubic2d"}[mode]
+    return ("_" + base + "_aa" if antialias else base), True
+
+
+def _float_like(v):
+    if isinstance(v, Tensor):
+        return v._array.size == 1 and v._array.dtype.kind in "biuf"
+    return isinstance(v, numbers.Real)
+
+
+def _described(value, ok):
+    """How PyTorch's parser names an argument in its list of a call's types, marked with
+    ``!`` when it did not fit."""
+    if isinstance(value, (list, tuple)):
+        open_, close = ("[", "]") if isinstance(value, list) else ("(", ",)" if len(value) == 1
+                                                                      else ")")
+        text = f"{type(value).__name__} of {open_}" \
+               f"{', '.join(type(v).__name__ for v in value)}{close}"
+    else:
+        text = type(value).__name__
+    return text if ok else f"!{text}!"
+
+
+def _parse_sizes(kernel, nd, with_corners, output_size, scale_factors):
+    """PyTorch's parser on (output_size, scale_factors): an int list (the first element no
+    bool) and a float list, or its TypeError listing the kernel's two signatures."""
+    sizes_ok = output_size is not None and all(int_like(v, i == 0)
+                                               for i, v in enumerate(output_size))
+    scales_ok = scale_factors is not None and all(_float_like(v) for v in scale_factors)
+    if (output_size is None or sizes_ok) and (scale_factors is None or scales_ok):
+        return
+    corners = ", bool align_corners" if with_corners else ""
+    scales = ", ".join(f"float scales{'_' + a if nd > 1 else ''} = None" for a in "dhw"[3 - nd:])
+    got = ", ".join(["Tensor", type(output_size).__name__] +
+                    (["bool"] if with_corners else []) + [type(scale_factors).__name__])
+    marked = ", ".join(["Tensor", _described(output_size, sizes_ok)] +
+                       (["bool"] if with_corners else []) +
+                       [_described(scale_factors, scales_ok)])
+    raise TypeError(f"{kernel}() received an invalid combination of arguments - got ({got}), "
+                    f"but expected one of:\n"
+                    f" * (Tensor input, tuple of ints output_size{corners}, tuple of floats "
+                    f"scale_factors)\n"
+                    f"      didn't match because some of the arguments have invalid types: "
+                    f"({marked})\n"
+                    f" * (Tensor input, tuple of ints output_size{corners}, {scales}, *, Tensor "
+                    f"out = None)\n")
+
+
+def _output_sizes(spatial, output_size, scale_factors):
+    """The kernel's output sizes: the given ones, or each input size times its factor,
+    truncated (a NaN or infinite product does not fit an int64)."""
+    if output_size is not None:
+        return [int(v) for v in output_size]
+    out = []
+    for n, f in zip(spatial, scale_factors):
+        product = n * float(f)
+        if not math.isfinite(product) or abs(product) >= 2.0 ** 63:
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        out.append(int(product))
+    return out
 
 
 def _cubic(d):
@@ -173,83 +250,87 @@ def _resize_dim_uint8(a, d, taps, n_in):
     return np.clip((summed + half) >> bits, 0, 255).astype(np.uint8)
 
 
-def _check_not_empty(input, sizes, mode):
-    """PyTorch refuses empty spatial dims (area: any empty dim but the batch's; an empty area
-    output is allowed)."""
-    if mode == "area":
-        empty = [d for d in range(1, input.ndim) if input.shape[d] == 0]
-        if empty:
-            raise RuntimeError(
-                f"adaptive_avg_pool{input.ndim - 2}d(): Expected input to have non-zero size for "
-                f"non-batch dimensions, but input has sizes {list(input.shape)} with dimension "
-                f"{empty[0]} being empty")
-        return
+def _check_sizes(input, sizes):
+    """PyTorch's upsampling checks: positive input and output sizes, then no empty dim but
+    the batch's."""
     spatial = list(input.shape[2:])
-    if all(n > 0 for n in spatial) and all(n > 0 for n in sizes):
-        return
-    names = "DHW"[3 - len(sizes):]
-    given = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
-    wanted = ", ".join(f"{n}: {v}" for n, v in zip(names, sizes))
-    joint = " and output" if len(sizes) == 1 else " output"
-    raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                       f"({given}){joint} ({wanted})")
+    if not (all(n > 0 for n in spatial) and all(n > 0 for n in sizes)):
+        names = "DHW"[3 - len(sizes):]
+        given = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
+        wanted = ", ".join(f"{n}: {v}" for n, v in zip(names, sizes))
+        joint = " and output" if len(sizes) == 1 else " output"
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({given}){joint} ({wanted})")
+    if input._array.size == 0 and 0 in input.shape[1:]:
+        raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with "
+                           f"sizes {list(input.shape)}")
+
+
+def _wrong_rank(input, mode):
+    if mode in _NEEDS_NDIM and mode != "bicubic" and input.ndim in (3, 4, 5):
+        return NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                   f"{_NEEDS_NDIM[mode]}D input")
+    return NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
+                               f"(got {input.ndim}D) for the modes: nearest | linear | bilinear | "
+                               f"bicubic | trilinear | lanczos | area | nearest-exact (got {mode})")
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of (N, C, *spatial) ``input`` to ``size`` (or by
-    ``scale_factor``): output (N, C, *size), each value a fixed mix of nearby input values."""
-    if mode not in _ALL:
-        raise NotImplementedError(
-            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
-            f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
-            f"nearest-exact (got {mode})")
-    if align_corners is not None and mode not in _INTERPOLATING:
-        raise ValueError("align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | bicubic | trilinear")
-    # PyTorch's order: the sizes, antialias, the input's rank, then the mode's rank
-    sizes, scales = _sizes(input, size, scale_factor)
+    ``scale_factor``): output (N, C, *size), each value a fixed mix of nearby input values.
+    PyTorch's order: align_corners, the sizes, recompute_scale_factor, antialias, the mode
+    and the input's rank, then the kernel's argument types, sizes and dtype."""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating "
+                             "modes: linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.ndim - 2
+    output_size, scale_factors = _requested(input, size, scale_factor, dim)
     if recompute_scale_factor and size is not None:
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
-    if antialias and (mode not in ("bilinear", "bicubic") or input.ndim != 4):
+    if mode == "area" and output_size is None:
+        recompute_scale_factor = True
+    if recompute_scale_factor:
+        output_size = [int(input.shape[i + 2] * scale_factors[i]) for i in range(dim)]
+        scale_factors = None
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
-    if input.ndim not in (3, 4, 5):
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
-                                  f"(got {input.ndim}D) for the modes: nearest | linear | "
-                                  "bilinear | bicubic | trilinear | lanczos | area | "
-                                  f"nearest-exact (got {mode})")
-    if mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]:
-        if mode == "bicubic":               # PyTorch has no words of its own for this one
-            raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
-                                      f"(got {input.ndim}D) for the modes: nearest | linear | "
-                                      "bilinear | bicubic | trilinear | lanczos | area | "
-                                      f"nearest-exact (got {mode})")
-        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
-                                  f"{_NEEDS_NDIM[mode]}D input")
+    if input.ndim not in (3, 4, 5) or mode not in _ALL or \
+            (mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]):
+        raise _wrong_rank(input, mode)
+    if mode == "area":
+        return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[dim - 1](
+            input, output_size)
+    kernel, with_corners = _kernel(mode, dim, antialias)
+    _parse_sizes(kernel, dim, with_corners, output_size, scale_factors)
+    sizes = _output_sizes(input.shape[2:], output_size, scale_factors)
+    _check_sizes(input, sizes)
+    if scale_factors is None:
+        scales = [n / s for n, s in zip(input.shape[2:], sizes)]
+    else:
+        scales = [1.0 / float(f) if f else 0.0 for f in scale_factors]
     np_dtype = input._array.dtype
     uint8 = np_dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
     if np_dtype.kind != "f" and not uint8:
-        kernel = {"nearest": "compute_indices_weights_nearest",
-                  "nearest-exact": "compute_indices_weights_nearest",
-                  "bicubic": "compute_indices_weights_cubic",
-                  "area": "adaptive_avg_pool3d_cpu" if input.ndim == 5 else
-                          "adaptive_avg_pool2d"}.get(mode, "compute_indices_weights_linear")
+        name = {"nearest": "compute_indices_weights_nearest",
+                "nearest-exact": "compute_indices_weights_nearest",
+                "bicubic": "compute_indices_weights_cubic"}.get(mode,
+                                                                "compute_indices_weights_linear")
         if input.ndim == 4 and mode in ("nearest", "nearest-exact", "bilinear"):
             # PyTorch's CPU kernels of 2-d nearest and bilinear check the dtype first in
             # their channels-last version, whatever the input's layout
-            kernel = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
-        raise not_implemented_for(kernel, np_dtype)
-    _check_not_empty(input, sizes, mode)
-    if recompute_scale_factor:
-        scales = [n / s if s else 0.0 for n, s in zip(input.shape[2:], sizes)]
+            name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
+        raise not_implemented_for(name, np_dtype)
     fixed_point = uint8 and mode in ("bilinear", "bicubic")
     out = backend.as_numpy(input._array) if fixed_point else input
     # the last dim first: for uint8 the order changes the rounding, and PyTorch goes last first
     for k in reversed(range(len(sizes))):
         d, n_out, n_in = 2 + k, sizes[k], input.shape[2 + k]
-        if n_out == n_in and mode in ("nearest", "nearest-exact", "area") and \
-                (mode == "area" or scales[k] == 1.0):
+        if n_out == n_in and mode in ("nearest", "nearest-exact") and scales[k] == 1.0:
             continue
         taps = (_taps_antialias if antialias else _taps)(mode, n_in, n_out, scales[k],
                                                           align_corners)

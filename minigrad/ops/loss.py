@@ -35,6 +35,10 @@ def _legacy_reduction(size_average, reduce, reduction):
     default to True; reduce=False -> 'none', else size_average picks 'mean' or 'sum'), with
     PyTorch's deprecation warning."""
     if size_average is None and reduce is None:
+        if isinstance(reduction, str) and reduction == "elementwise_mean":
+            warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
+                          "reduction='mean' instead.", UserWarning, stacklevel=3)
+            return "mean"
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce

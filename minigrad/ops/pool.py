@@ -25,7 +25,8 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._util import prod as _prod
-from ._window_checks import (adaptive_size, check_int_list_types, check_output_size_type,
+from ._pool_sizes import check_lengths, output_ints
+from ._window_checks import (adaptive_size, check_int_list_types,
                              pool_args, tensor_arrays)
 from .reduce import mean
 
@@ -325,9 +326,10 @@ class AdaptiveAvgPool(Function):
             sizes.insert(len(sizes) - 1, 1)
         empty = [k for k in range(1, len(sizes)) if sizes[k] == 0]
         if empty:
-            raise RuntimeError("adaptive_avg_pool2d_backward(): Expected grad_output to have "
-                               "non-zero size for non-batch dimensions, but grad_output has "
-                               f"sizes {sizes} with dimension {empty[0]} being empty")
+            raise RuntimeError(f"adaptive_avg_pool{3 if self.nd == 3 else 2}d_backward(): "
+                               "Expected grad_output to have non-zero size for non-batch "
+                               f"dimensions, but grad_output has sizes {sizes} with dimension "
+                               f"{empty[0]} being empty")
         x, = self.saved_tensors
         return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, x, size=self.size)
 
@@ -376,6 +378,12 @@ def _omitted(stride):
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x, = tensor_arrays(op, input=input)
+    check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
+                         ("padding", 4, padding, False), ("dilation", 5, dilation, False))
+    # the lengths come before the input's rank, but for the 1-d pool after it
+    if nd > 1 or x.ndim in (2, 3):
+        check_lengths(op, nd, nd == 1 and not return_indices, kernel_size=kernel_size,
+                       stride=stride, padding=padding, dilation=dilation)
     params = pool_args(op, nd, x, kernel_size, _omitted(stride), padding, dilation, ceil_mode,
                        max_pool=True, fast_1d=nd == 1 and not return_indices)
     if nd == 1 and not return_indices:          # PyTorch's max_pool1d fast path: floats only
@@ -422,9 +430,13 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
                          ("padding", 4, padding, False))
     if divisor_override is not None and (isinstance(divisor_override, bool) or
                                          not isinstance(divisor_override, numbers.Integral)):
-        raise TypeError(f"{op}(): argument 'divisor_override' (position 7) must be int, not "
+        raise TypeError(f"{op}(): argument 'divisor_override' must be int, not "
                         f"{type(divisor_override).__name__}")
-    if divisor_override is not None and divisor_override == 0:
+    # the lengths come first (for the 1-d pool after the input's rank), then the divisor (for
+    # the 3-d pool after the input's rank)
+    if nd > 1 or x.ndim in (2, 3):
+        check_lengths(op, nd, False, kernel_size=kernel_size, stride=stride, padding=padding)
+    if divisor_override is not None and divisor_override == 0 and (nd < 3 or x.ndim in (4, 5)):
         raise RuntimeError("divisor must be not zero")
     if nd == 2 and x.ndim < 3:        # PyTorch reads input.size(-3) first
         if x.ndim == 0:
@@ -482,13 +494,6 @@ def _check_not_empty(op, x, dims, shown=None, first=None):
                                f"{d if first is None else first} being empty")
 
 
-def _check_none_rank(output_size, x):
-    """PyTorch's Python wrapper reads a tuple ``output_size``'s defaults (for None) from the
-    input's last sizes, wanting one dimension more than ``output_size`` has."""
-    if isinstance(output_size, (tuple, list)) and x.ndim < len(output_size) + 1:
-        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
-
-
 def _global_size(output_size, x):
     """Is ``output_size`` (1, 1)? PyTorch then takes the mean over the last two axes, with no
     check of the rank beyond theirs (a 2-d or 5-d input, an empty plane: nan)."""
@@ -512,6 +517,12 @@ def _global_mean(input, dims):
 def adaptive_avg_pool1d(input, output_size):
     """Average pooling to a given length: (N, C, L) or (C, L) -> (N, C, output_size)."""
     x, = tensor_arrays("adaptive_avg_pool1d", input=input)
+    output_size = output_ints("adaptive_avg_pool1d", 1, x, output_size)
+    given = output_size[0] if len(output_size) == 1 else None
+    if x.ndim in (2, 3) and given is not None and given < 0:
+        # PyTorch runs it as a 2-D pool to (1, size), and its message says so
+        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than "
+                           f"or equal to 0 but received {{1, {given}}}")
     size = adaptive_size("adaptive_avg_pool1d", 1, x, output_size)
     if size == (1,):           # PyTorch's 2-D pool to (1, 1): the mean, as below
         return _global_mean(input, (-1,))
@@ -531,8 +542,7 @@ def adaptive_avg_pool2d(input, output_size):
     [floor(i*n/o), ceil((i+1)*n/o)). ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
     """
     x, = tensor_arrays("adaptive_avg_pool2d", input=input)
-    check_output_size_type("adaptive_avg_pool2d", 2, output_size)
-    _check_none_rank(output_size, x)
+    output_size = output_ints("adaptive_avg_pool2d", 2, x, output_size)
     if _global_size(output_size, x):
         return _global_mean(input, (-2, -1))
     size = adaptive_size("adaptive_avg_pool2d", 2, x, output_size)
@@ -544,9 +554,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
-    check_output_size_type(op, nd, output_size)
-    if nd > 1:
-        _check_none_rank(output_size, x)
+    output_size = output_ints(op, nd, x, output_size)
     size = adaptive_size(op, nd, x, output_size)
     _check_not_empty(op, x, range(1, x.ndim))        # only axis 0 (batch or channels) may be 0
     _check_dtype(x, "adaptive_max_pool2d", _FLOATS)
@@ -579,8 +587,12 @@ def adaptive_avg_pool3d(input, output_size):
     output_size an int, a triple, or a triple with None (keep that axis); windows as in
     ``adaptive_avg_pool2d``, along three axes."""
     x, = tensor_arrays("adaptive_avg_pool3d", input=input)
-    check_output_size_type("adaptive_avg_pool3d", 3, output_size)
-    _check_none_rank(output_size, x)
+    output_size = output_ints("adaptive_avg_pool3d", 3, x, output_size)
+    if len(output_size) != 3:
+        raise RuntimeError("adaptive_avg_pool3d: output_size must be 3")
+    if output_size == (1, 1, 1):
+        # PyTorch's pool to (1, 1, 1): the mean of the last three axes, of any rank
+        return _global_mean(input, (-1, -2, -3))
     size = adaptive_size("adaptive_avg_pool3d", 3, x, output_size)
     _check_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis
     _check_dtype(x, "adaptive_avg_pool3d_cpu", _FLOATS)

@@ -319,8 +319,8 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.init = init
-        self.weight = Parameter(creation.full((num_parameters,), init, device=device,
-                                              dtype=dtype))
+        self.weight = Parameter(creation.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
 
     def reset_parameters(self):
         self.weight.data.fill_(self.init)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from ... import _autocast_state, _sdp_state, creation
 from ...autograd import is_grad_enabled
 from .. import functional as F, init
+from .._functional_attention import _canonical_mask
 from ..parameter import Parameter
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
@@ -95,7 +96,12 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         """(output, weights or None); see the class docstring for shapes and masks."""
         batched = query.ndim == 3
-        if self._fast_path(query, key, value, attn_mask, key_padding_mask):
+        fast = self._fast_path(query, key, value, attn_mask, key_padding_mask)
+        # as PyTorch's module, bool masks become float ones of the query's dtype first
+        key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask",
+                                           query._array.dtype, attn_mask, "attn_mask")
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", query._array.dtype)
+        if fast:
             # PyTorch's fused inference kernel: plain softmax (a query whose keys are all
             # masked gives NaN, where the SDPA path gives 0), and ``is_causal`` is ignored
             out, weights = F.multi_head_attention_forward(

@@ -34,7 +34,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(creation.empty(out_features, in_features, device=device,
+        self.weight = Parameter(creation.empty((out_features, in_features), device=device,
                                                dtype=dtype))
         if bias:
             self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
@@ -73,7 +73,7 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
-        self.weight = Parameter(creation.empty(out_features, in1_features, in2_features,
+        self.weight = Parameter(creation.empty((out_features, in1_features, in2_features),
                                                device=device, dtype=dtype))
         if bias:
             self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))

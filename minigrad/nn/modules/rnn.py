@@ -38,6 +38,7 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from ...tensor import Tensor
+from ._rnn_arguments import check_num_layers
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -262,6 +263,12 @@ class RNNBase(Module):
             self._check_hidden(h0, h_shape, "hidden[0]" if is_lstm else "hidden")
             if is_lstm:
                 self._check_hidden(c0, c_shape, "hidden[1]")
+        hx_arg = (h0, c0) if is_lstm else h0
+        check_num_layers(self.mode.lower(), self.num_layers,
+                         ((input.data, input.batch_sizes) if packed else (x,)) +
+                         (hx_arg, self._flat_weights, self.bias, self.num_layers, self.dropout,
+                          self.training, self.bidirectional) + (() if packed else
+                                                                 (self.batch_first,)), is_lstm)
         out, h_n, c_n = self._layers(x, sizes, h0, c0)
         if packed:
             if input.unsorted_indices is not None:
@@ -369,8 +376,8 @@ class RNNCellBase(Module):
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         gh = num_chunks * hidden_size
         factory = {"device": device, "dtype": dtype}
-        self.weight_ih = Parameter(creation.empty(gh, input_size, **factory))
-        self.weight_hh = Parameter(creation.empty(gh, hidden_size, **factory))
+        self.weight_ih = Parameter(creation.empty((gh, input_size), **factory))
+        self.weight_hh = Parameter(creation.empty((gh, hidden_size), **factory))
         if bias:
             self.bias_ih = Parameter(creation.empty(gh, **factory))
             self.bias_hh = Parameter(creation.empty(gh, **factory))

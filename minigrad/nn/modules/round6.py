@@ -2,6 +2,8 @@
 ``FractionalMaxPool2d`` and ``FractionalMaxPool3d``."""
 from __future__ import annotations
 
+import collections.abc
+
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
@@ -65,6 +67,11 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin, swap=self.swap, reduction=self.reduction)
 
 
+def _ntuple(value, d):
+    """A sequence (anything iterable) as a tuple, any other value repeated ``d`` times."""
+    return tuple(value) if isinstance(value, collections.abc.Iterable) else (value,) * d
+
+
 class _FractionalMaxPoolNd(Module):
     _d = 2
 
@@ -72,21 +79,23 @@ class _FractionalMaxPoolNd(Module):
                  _random_samples=None):
         super().__init__()
         d = self._d
-        self.kernel_size = kernel_size if isinstance(kernel_size, tuple) else \
-            (tuple(kernel_size) if isinstance(kernel_size, list) else (kernel_size,) * d)
+        # the 3-d layer refuses a kernel size < 1 given as an int or a sequence
+        if d == 3 and ((isinstance(kernel_size, int) and kernel_size <= 0) or (
+                isinstance(kernel_size, (tuple, list)) and not all(k > 0 for k in kernel_size))):
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = _ntuple(kernel_size, d)
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
-        self.output_size = None if output_size is None else (
-            tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * d)
-        self.output_ratio = None if output_ratio is None else (
-            tuple(output_ratio) if isinstance(output_ratio, (tuple, list))
-            else (output_ratio,) * d)
+        self.output_size = None if output_size is None else _ntuple(output_size, d)
+        self.output_ratio = None if output_ratio is None else _ntuple(output_ratio, d)
         if output_size is None and output_ratio is None:
             raise ValueError(f"FractionalMaxPool{d}d requires specifying either an output "
                              "size, or a pooling ratio")
         if output_size is not None and output_ratio is not None:
             raise ValueError("only one of output_size and output_ratio may be specified")
-        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+        # (the first d ratios are checked, one at a time)
+        if self.output_ratio is not None and \
+                not all(0 < self.output_ratio[i] < 1 for i in range(d)):
             raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input):
