@@ -210,6 +210,8 @@ def _size(size, name):
                                 f"not {kind}")
             raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
                             f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
+    # PyTorch's parser reads every element before any size's sign is checked
+    for s in size:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(int(s) for s in size)

@@ -259,10 +259,13 @@ def _find_blas():
         import threadpoolctl
     except ImportError:
         return False
-    with warnings.catch_warnings():
-        # its notes on the process's OpenMP runtimes are not minigrad's business
-        warnings.simplefilter("ignore")
-        libs = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    try:
+        with warnings.catch_warnings():
+            # its notes on the process's OpenMP runtimes are not minigrad's business
+            warnings.simplefilter("ignore")
+            libs = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    except Exception:       # noqa: BLE001 -- a library it cannot read: run the kernels whole
+        return False
     for lib in libs:
         if lib.internal_api not in ("openblas", "mkl", "blis") or (
                 lib.internal_api != "mkl" and getattr(lib, "threading_layer", "") == "openmp"):

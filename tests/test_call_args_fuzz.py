@@ -471,11 +471,8 @@ def random_cases(n, seed):
 
 # Still open (function|call kind|disagreement), to shrink as they are fixed. Not copied on
 # purpose: x.type() names minigrad's own class ('minigrad.FloatTensor', documented in
-# Tensor.type), where PyTorch names 'torch.FloatTensor'. Open, in a file outside this
-# fuzzer's fixes (minigrad/nn/functional.py): one_hot of a list, array or number (an
-# AttributeError where PyTorch's parser raises TypeError).
+# Tensor.type), where PyTorch names 'torch.FloatTensor'.
 KNOWN_LEFT = set("""
-nn.functional.one_hot|fn|errtype
 type|method|result
 """.split())
 

@@ -180,3 +180,11 @@ def test_tensor_split_names_its_size_split_size_and_squeeze__refuses_none_by_its
         assert len(x.split(split_size=1)) == 2
         with pytest.raises(TypeError, match=r"^squeeze_\(\) received an invalid combination"):
             x.clone().squeeze_(None)
+
+
+@pytest.mark.parametrize("bad", [[0, 2, 1], np.array([0, 2, 1]), 1.0])
+def test_one_hot_of_a_non_tensor_is_torchs_type_error(bad):
+    for lib in (torch, minigrad):
+        with pytest.raises(TypeError, match=r"one_hot\(\): argument 'input' \(position 1\) must "
+                                            r"be Tensor, not"):
+            lib.nn.functional.one_hot(bad, num_classes=3)

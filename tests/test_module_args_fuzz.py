@@ -794,9 +794,6 @@ TORCH_BUGS = [
     (("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), ("'eps': -1.0", "values differ")),
 ]
 OPEN = [
-    # constructors given float sizes with negative ones: creation's size parser checks each
-    # element's sign before the next one's type (torch parses them all first)
-    (None, "failed to unpack the object"),
     # a transposed convolution to an output of size 0: torch returns an empty result
     (("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
      ("Output size is too small but torch succeeded",)),
@@ -1173,6 +1170,9 @@ REGRESSIONS = [
          call_kwargs={"key_padding_mask": np.zeros((2, 4), dtype=bool)}, train=False),
     Case("GRU", (3, 4), {"num_layers": True}, [_f(5, 2, 3)]),
     Case("LSTM", (3, 4), {"num_layers": True, "batch_first": True}, [_f(2, 3)]),
+    # sizes: every element's type is read before any sign (a float beside a negative size)
+    Case("Linear", (2.0, -1), {}, [_f(2, 3)]),
+    Case("Conv3d", (-1, 4, 1.5), {}, [_f(2, 3, 4, 4, 4)]),
 ]
 
 

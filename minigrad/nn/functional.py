@@ -20,7 +20,8 @@ from ..creation import default_generator
 from ..tensor import Tensor
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops import elementwise as _E
-from ..ops._util import scalar_type_name as _scalar_type_name
+from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
+                         scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
 from ..ops.elementwise import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
@@ -243,7 +244,8 @@ def _no_sparse_frequency_scaling(grad):
 
 def one_hot(tensor, num_classes=-1):
     """Class indices (any shape) -> (..., num_classes) int64 of zeros and ones."""
-    a = tensor._array
+    a = _check_tensor("one_hot", tensor)._array
+    num_classes = _int_arg("one_hot", "num_classes", num_classes)
     if a.dtype != dtypes.int64.np:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     xp = backend.xp_of(a)
