@@ -184,7 +184,7 @@ def forward(x, w, b, geom, cols=None):
     xp = backend.xp_of(x)
     N, C, O = x.shape[0], x.shape[1], w.shape[0]
     nd = len(geom.kernel)
-    if N == 0 or _prod(geom.out_size) == 0 or C == 0:
+    if x.size == 0 or _prod(geom.out_size) == 0:     # (an empty x's windows read padding)
         y = xp.zeros((N, O) + tuple(geom.out_size), dtype=x.dtype)
         return (y if b is None else y + b.reshape((-1,) + (1,) * nd)), None
     y = xp.empty((N, O) + tuple(geom.out_size), dtype=x.dtype)
@@ -229,7 +229,7 @@ def input_grad(g, w, geom):
     xp = backend.xp_of(g)
     N, O, G = g.shape[0], w.shape[0], geom.groups
     C = w.shape[1] * G
-    if g.size == 0 or w.size == 0:
+    if g.size == 0 or w.size == 0 or _prod(geom.in_size) == 0:
         return xp.zeros((N, C) + tuple(geom.in_size), dtype=g.dtype)
     gx = xp.empty((N, C) + tuple(geom.in_size), dtype=g.dtype)
 
