@@ -942,8 +942,7 @@ Tensor.less = C.lt
 Tensor.less_equal = C.le
 Tensor.not_equal = C.ne
 Tensor.swapdims = M.transpose
-Tensor.broadcast_to = creation._size_keyword(TP.broadcast_to_method, "size", 1,
-                                                    "broadcast_to")
+Tensor.broadcast_to = creation._size_keyword(M.expand, "size", 1, "broadcast_to")
 Tensor.hardshrink = A.hardshrink
 Tensor.prelu = A.prelu
 Tensor.is_signed = TP.is_signed

@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import warnings
 
 import numpy as np
 
@@ -260,10 +259,7 @@ def _find_blas():
     except ImportError:
         return False
     try:
-        with warnings.catch_warnings():
-            # its notes on the process's OpenMP runtimes are not minigrad's business
-            warnings.simplefilter("ignore")
-            libs = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+        libs = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:       # noqa: BLE001 -- a library it cannot read: run the kernels whole
         return False
     for lib in libs:

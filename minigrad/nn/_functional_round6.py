@@ -110,10 +110,6 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 # ----------------------------------------------------------------------------------------------
 # fractional max pooling
 # ----------------------------------------------------------------------------------------------
-def _tuple(v, d):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * d
-
-
 def _window_starts(u, size, out, k, dtype):
     """Window starts for one dim, from the samples ``u`` (..., ) in [0, 1): with
     alpha = (size - k) / (out - 1), start_i = floor((i + u) alpha) - floor(u alpha) and the

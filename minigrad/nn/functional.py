@@ -37,8 +37,7 @@ from ..ops.conv import (  # noqa: F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
     conv_output_size)
 from ..ops.normalization import batch_norm  # noqa: F401
-from ..ops.feature_norm import layer_norm, group_norm  # noqa: F401
-from ._functional_instance_norm import instance_norm  # noqa: F401
+from ..ops.feature_norm import layer_norm, group_norm, instance_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
     max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
     adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, adaptive_avg_pool3d,

@@ -152,6 +152,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if not isinstance(eps, numbers.Real):          # (a bool passes, as an int does)
         raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
                         f"{type(eps).__name__}")
+    if input.numel() == 0:
+        return _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
     # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic
     # repeated N times, and checks their sizes so
     n, c = input.shape[0], input.shape[1]
@@ -192,3 +194,34 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
     return _in_input_dtype(y, original, compute)
+
+
+def _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):
+    """instance_norm of an input with no elements, as PyTorch computes it: its batch norm of
+    nothing returns a copy of the input at once (no dtype check: an integer input passes; no
+    size check of the running statistics). With input statistics the running ones are then
+    updated from the repeated ones: a mean of the input (refused for an integer input), then,
+    per statistic, a view as (N, C) averaged over N (nan for N = 0) copied back, which needs
+    the statistic to hold C values."""
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    n, c = input.shape[0], input.shape[1]
+    if use_input_stats and (running_mean is not None or running_var is not None):
+        if input._array.dtype.kind not in "fc":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                               "a floating point or complex dtype. Got: "
+                               f"{scalar_type_name(input._array.dtype)}")
+        for stat in (running_mean, running_var):
+            if stat is None:
+                continue
+            if n * stat.numel() != n * c:
+                raise RuntimeError(f"shape '[{n}, {c}]' is invalid for input of size "
+                                   f"{n * stat.numel()}")
+            if stat.numel() != c:
+                raise RuntimeError(f"The size of tensor a ({stat.numel()}) must match the size "
+                                   f"of tensor b ({c}) at non-singleton dimension 0")
+            if n == 0:                       # the mean of no repeated statistic
+                stat._array[...] = np.nan
+                stat._vcounter.value += 1
+    return input.clone()

@@ -12,8 +12,8 @@ input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
                    out = (1 - t) in[floor(x)] + t in[floor(x) + 1],  t = x - floor(x)
     bicubic        x as linear but not clamped at 0; taps floor(x) - 1 .. floor(x) + 2 with
                    Keys' cubic weights (a = -0.75) of the distances t + 1, t, 1 - t, 2 - t
-    area           the mean of in[floor(dst n_in / n_out) : ceil((dst + 1) n_in / n_out)]
-                   (adaptive average pooling)
+    area           the mean of in[floor(dst n_in / n_out) : ceil((dst + 1) n_in / n_out)]:
+                   adaptive average pooling, which computes it (``ops.pool``)
 
 With ``antialias=True`` (bilinear, bicubic) a shrinking resize widens its filter to cover
 every input an output spans (see ``_taps_antialias``).
@@ -171,12 +171,6 @@ def _taps(mode, n_in, n_out, scale, align_corners):
     if mode in ("nearest", "nearest-exact"):
         shift = 0.5 if mode == "nearest-exact" else 0.0
         return [(np.minimum(np.floor((dst + shift) * scale).astype(np.int64), n_in - 1), None)]
-    if mode == "area":
-        start = (np.arange(n_out) * n_in) // n_out
-        stop = -((-(np.arange(n_out) + 1) * n_in) // n_out)                  # ceil
-        width = stop - start
-        return [(np.minimum(start + k, stop - 1), (k < width) / width)
-                for k in range(int(width.max()) if n_out else 1)]
     if align_corners:
         x = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
     else:

@@ -151,11 +151,6 @@ def broadcast_to(input, size):
     return expand(check_tensor("broadcast_to", input), tuple(size))
 
 
-def broadcast_to_method(input, *size):
-    """``Tensor.broadcast_to``: the size as a tuple or as separate ints."""
-    return expand(input, *size)
-
-
 def numel(input) -> int:
     """``torch.numel``: the number of elements of the tensor ``input``."""
     return check_tensor("numel", input).numel()

@@ -2,14 +2,13 @@
 ``FractionalMaxPool2d`` and ``FractionalMaxPool3d``."""
 from __future__ import annotations
 
-import collections.abc
-
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
 from .distance import PairwiseDistance
 from .loss import _Loss
 from .module import Module
+from .utils import _ntuple
 
 __all__ = ["RMSNorm", "TripletMarginWithDistanceLoss", "FractionalMaxPool2d",
            "FractionalMaxPool3d"]
@@ -67,11 +66,6 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin, swap=self.swap, reduction=self.reduction)
 
 
-def _ntuple(value, d):
-    """A sequence (anything iterable) as a tuple, any other value repeated ``d`` times."""
-    return tuple(value) if isinstance(value, collections.abc.Iterable) else (value,) * d
-
-
 class _FractionalMaxPoolNd(Module):
     _d = 2
 
@@ -83,11 +77,11 @@ class _FractionalMaxPoolNd(Module):
         if d == 3 and ((isinstance(kernel_size, int) and kernel_size <= 0) or (
                 isinstance(kernel_size, (tuple, list)) and not all(k > 0 for k in kernel_size))):
             raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
-        self.kernel_size = _ntuple(kernel_size, d)
+        self.kernel_size = _ntuple(d)(kernel_size)
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
-        self.output_size = None if output_size is None else _ntuple(output_size, d)
-        self.output_ratio = None if output_ratio is None else _ntuple(output_ratio, d)
+        self.output_size = None if output_size is None else _ntuple(d)(output_size)
+        self.output_ratio = None if output_ratio is None else _ntuple(d)(output_ratio)
         if output_size is None and output_ratio is None:
             raise ValueError(f"FractionalMaxPool{d}d requires specifying either an output "
                              "size, or a pooling ratio")
