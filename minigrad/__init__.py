@@ -160,7 +160,7 @@ from ._tensor_extras import (  # noqa: E402,F401
     from_dlpack, to_dlpack, sym_int, sym_float, sym_max, sym_min, sym_not, sym_sqrt, sym_ite,
     sym_sum, compiled_with_cxx11_abi)
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
-from .ops import special  # noqa: E402,F401
+from . import special  # noqa: E402,F401
 from . import masked  # noqa: E402,F401
 from .ops.special_functions import (  # noqa: E402,F401
     lgamma, digamma, polygamma, mvlgamma, erfc, erfinv, i0, igamma, igammac)

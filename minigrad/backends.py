@@ -8,6 +8,8 @@ deterministic and have one algorithm.
 from __future__ import annotations
 
 import contextlib
+import sys
+import types
 import warnings
 
 from . import _sdp_state, backend
@@ -15,11 +17,14 @@ from . import _sdp_state, backend
 __all__ = ["cudnn", "cuda", "mps", "mkldnn", "openmp", "mkl", "mha"]
 
 
-class _Flags:
-    """A namespace of settable flags with an ``is_available()`` answer."""
+class _Flags(types.ModuleType):
+    """A namespace of settable flags with an ``is_available()`` answer.
+
+    A module object, so that ``import minigrad.backends.cudnn as cudnn`` works as it does
+    for PyTorch's (each top-level one is entered in ``sys.modules`` below)."""
 
     def __init__(self, name, available, **flags):
-        self.__name__ = f"minigrad.backends.{name}"
+        super().__init__(f"minigrad.backends.{name}")
         self._available = available
         self.__dict__.update(flags)
 
@@ -32,19 +37,61 @@ class _Flags:
     def version(self):
         return None
 
-    def __repr__(self):
-        return f"<namespace {self.__name__}>"
+    def _flags(self, names, values):
+        """Set the flags ``names`` to ``values`` for a ``with`` block, then restore them."""
+        saved = {n: getattr(self, n) for n in names}
+
+        @contextlib.contextmanager
+        def scope():
+            self.__dict__.update(zip(names, values))
+            try:
+                yield
+            finally:
+                self.__dict__.update(saved)
+        return scope()
 
 
 # cuDNN: not used by minigrad (cupy's kernels do the GPU work); the flags are accepted
-cudnn = _Flags("cudnn", False, enabled=True, benchmark=False, deterministic=False,
-               allow_tf32=True)
+cudnn = _Flags("cudnn", False, enabled=True, benchmark=False, benchmark_limit=10,
+               deterministic=False, allow_tf32=True)
+cudnn.is_acceptable = lambda tensor: False       # no tensor runs on cuDNN here
+
+
+def _cudnn_flags(enabled=False, benchmark=False, benchmark_limit=10, deterministic=False,
+                 allow_tf32=True, fp32_precision="none", depthwise_kernel="auto"):
+    """``torch.backends.cudnn.flags``: these settings inside a ``with`` block, the old ones
+    after (they change nothing minigrad computes)."""
+    return cudnn._flags(("enabled", "benchmark", "benchmark_limit", "deterministic",
+                         "allow_tf32"),
+                        (enabled, benchmark, benchmark_limit, deterministic, allow_tf32))
+
+
+cudnn.flags = _cudnn_flags
 cuda = _Flags("cuda", backend.is_cuda_available)
 cuda.matmul = _Flags("cuda.matmul", backend.is_cuda_available, allow_tf32=False,
                      allow_fp16_reduced_precision_reduction=True)
 mps = _Flags("mps", False)
-mkldnn = _Flags("mkldnn", False, enabled=False)
-mkl = _Flags("mkl", False)
+mkldnn = _Flags("mkldnn", False, enabled=False, deterministic=False, allow_tf32=True)
+
+
+def _mkldnn_flags(enabled=False, deterministic=False, allow_tf32=True, fp32_precision="none"):
+    """``torch.backends.mkldnn.flags``: as ``cudnn.flags``."""
+    return mkldnn._flags(("enabled", "deterministic", "allow_tf32"),
+                         (enabled, deterministic, allow_tf32))
+
+
+mkldnn.flags = _mkldnn_flags
+mkl = _Flags("mkl", False, VERBOSE_OFF=0, VERBOSE_ON=1)
+
+
+@contextlib.contextmanager
+def _mkl_verbose(enable):
+    """``torch.backends.mkl.verbose``: MKL's call log for a ``with`` block; minigrad calls no
+    MKL, so there is nothing to log."""
+    yield
+
+
+mkl.verbose = _mkl_verbose
 openmp = _Flags("openmp", False)
 
 
@@ -96,3 +143,7 @@ cuda.sdp_kernel = _sdp_kernel
 mha = _Flags("mha", True)
 mha.get_fastpath_enabled = _sdp_state.get_fastpath_enabled
 mha.set_fastpath_enabled = _sdp_state.set_fastpath_enabled
+
+# `import minigrad.backends.cudnn` (and the others) finds the namespace itself
+for _name in __all__:
+    sys.modules[f"{__name__}.{_name}"] = globals()[_name]

@@ -23,6 +23,7 @@ naming the file, and nothing is returned half-loaded.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -37,7 +38,8 @@ from .nn.modules.module import Module
 from .nn.parameter import Parameter
 from .tensor import Size, Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
+           "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 _TREE_KEY = "minigrad"
 _FORMAT_VERSION = 1
@@ -421,6 +423,14 @@ def _target_device(map_location):
     return backend.device(map_location)
 
 
+def _read_all(f):
+    """(a name for messages, the bytes) of ``f``, a path or a binary file object."""
+    if hasattr(f, "read"):
+        return repr(getattr(f, "name", "<file object>")), f.read()
+    with open(f, "rb") as fh:
+        return f"'{os.fspath(f)}'", fh.read()
+
+
 def load(f, map_location=None, weights_only=True, **kwargs):
     """Load what ``minigrad.save`` wrote (or any safetensors file) from ``f`` (a path or a
     binary file object).
@@ -433,12 +443,7 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     is parsed here, so that dtypes minigrad lacks can be widened (bfloat16, float8, uint16/32/64,
     with a warning) or refused by name.
     """
-    if hasattr(f, "read"):
-        name, data = repr(getattr(f, "name", "<file object>")), f.read()
-    else:
-        name = f"'{os.fspath(f)}'"
-        with open(f, "rb") as fh:
-            data = fh.read()
+    name, data = _read_all(f)
     header = _check_header(data, name)
     arrays = _read_tensors(data, header, name)
     for k in _complex128_keys(header, arrays, name):
@@ -465,3 +470,49 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     order = sorted((k for k in header if k != "__metadata__"),
                    key=lambda k: header[k]["data_offsets"][0])
     return OrderedDict((k, tensors[k]) for k in order)
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch's allowlist for its weights_only unpickler. minigrad never unpickles (a checkpoint is
+# tensors plus JSON), so no global is ever looked up at load; the list is kept, as PyTorch
+# keeps it, so that code which registers its classes before loading runs unchanged.
+# ----------------------------------------------------------------------------------------------
+_safe_globals = []
+
+
+def add_safe_globals(safe_globals):
+    """Add classes or functions (or ``(obj, "module.name")`` pairs) to the allowlist, as
+    ``torch.serialization.add_safe_globals``. Changes nothing minigrad.load does."""
+    for item in safe_globals:
+        if item not in _safe_globals:
+            _safe_globals.append(item)
+
+
+def clear_safe_globals():
+    """Empty the allowlist."""
+    _safe_globals.clear()
+
+
+def get_safe_globals():
+    """The allowlist, as a new list."""
+    return list(_safe_globals)
+
+
+@contextlib.contextmanager
+def safe_globals(safe_globals):
+    """The allowlist with ``safe_globals`` added, for a ``with`` block; the old one after."""
+    saved = list(_safe_globals)
+    add_safe_globals(safe_globals)
+    try:
+        yield
+    finally:
+        _safe_globals[:] = saved
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The globals a checkpoint would need that are not allowlisted: none for minigrad's
+    files, which hold no pickle. ``f`` must be a checkpoint minigrad.load reads (a
+    ValueError naming what it is otherwise)."""
+    name, data = _read_all(f)
+    _check_header(data, name)
+    return []

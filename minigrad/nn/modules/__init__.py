@@ -40,9 +40,9 @@ from .padding import (  # noqa: F401
     ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
     ReplicationPad3d, CircularPad1d, CircularPad2d, CircularPad3d)
 from .attention import MultiheadAttention  # noqa: F401
-from .transformer import TransformerEncoderLayer, TransformerEncoder  # noqa: F401
-from .transformer_decoder import (  # noqa: F401
-    TransformerDecoderLayer, TransformerDecoder, Transformer)
+from .transformer import (  # noqa: F401
+    TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder,
+    Transformer)
 
 __all__ = ["Module", "Identity", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d",
            "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",

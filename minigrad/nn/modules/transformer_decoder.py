@@ -15,17 +15,15 @@ Everything is composed of minigrad modules, so gradients (of any order) are auto
 """
 from __future__ import annotations
 
-import copy
-
 from ... import creation
 from .. import functional as F, init
 from .attention import MultiheadAttention
-from .container import ModuleList
 from .dropout import Dropout
 from .feature_norm import LayerNorm
 from .linear import Linear
 from .module import Module
-from .transformer import TransformerEncoder, TransformerEncoderLayer, _activation_fn
+from .transformer_encoder import (TransformerEncoder, TransformerEncoderLayer, _get_activation_fn,
+                                  _get_clones)
 
 __all__ = ["TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
 
@@ -75,7 +73,7 @@ class TransformerDecoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)
         if isinstance(activation, str):
-            activation = _activation_fn(activation)
+            activation = _get_activation_fn(activation)
         self.activation = activation
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
@@ -123,7 +121,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.layers = _get_clones(decoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 
