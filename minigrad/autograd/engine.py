@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 import warnings
 import weakref
@@ -241,6 +242,17 @@ def _make_grads(outputs, grads, create_graph):
 # ----------------------------------------------------------------------------------------------
 # The engine
 # ----------------------------------------------------------------------------------------------
+# Whether the backward pass under way in this thread frees each node's saved values once the
+# node's backward has run (no retain_graph): a backward may then reuse a saved array that
+# nothing else holds for its result (relu writes its gradient into its saved output)
+_pass = threading.local()
+
+
+def frees_saved_values():
+    """True inside a node's backward when what the node saved is freed right after it."""
+    return getattr(_pass, "frees", False)
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     """One backward pass. ``targets``: None (every leaf) or the tensors whose gradients are
     wanted; with ``accumulate`` they go into ``.grad``, else they are returned in order."""
@@ -272,66 +284,70 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
     ready = [n for n in root_nodes if deps[n] == 0]
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
-    with set_grad_enabled(create_graph):
-        while ready:
-            node = ready.pop()
-            grads = pending.pop(node, None)
-            if grads is not None and (node._pre_hooks or node._retained):
-                grads = _tensor_hooks(node, grads, create_graph)
-            if node in target_nodes and grads is not None:
-                for nr, indices in target_nodes[node].items():
-                    for i in indices:
-                        captured[i] = grads[nr]
-            if execute is not None and node not in execute:
-                continue
-            results = None
-            if grads is not None and any(g is not None for g in grads):
-                if _function._profiler is None:
-                    results = _call(node, grads, create_graph, check_anomaly)
-                else:
-                    results = _function._profiler.backward_node(node, _call, grads,
-                                                                create_graph, check_anomaly)
-                if not retain_graph:
-                    node._release()
-            edges = node.next_functions_
-            for i, edge in enumerate(edges):
-                if edge is None:
+    outer, _pass.frees = frees_saved_values(), not retain_graph
+    try:
+        with set_grad_enabled(create_graph):
+            while ready:
+                node = ready.pop()
+                grads = pending.pop(node, None)
+                if grads is not None and (node._pre_hooks or node._retained):
+                    grads = _tensor_hooks(node, grads, create_graph)
+                if node in target_nodes and grads is not None:
+                    for nr, indices in target_nodes[node].items():
+                        for i in indices:
+                            captured[i] = grads[nr]
+                if execute is not None and node not in execute:
                     continue
-                nxt = edge[0]
-                g = results[i] if results is not None else None
-                if isinstance(nxt, Function):
-                    if execute is not None and nxt not in execute and nxt not in target_nodes:
+                results = None
+                if grads is not None and any(g is not None for g in grads):
+                    if _function._profiler is None:
+                        results = _call(node, grads, create_graph, check_anomaly)
+                    else:
+                        results = _function._profiler.backward_node(node, _call, grads,
+                                                                    create_graph, check_anomaly)
+                    if not retain_graph:
+                        node._release()
+                edges = node.next_functions_
+                for i, edge in enumerate(edges):
+                    if edge is None:
                         continue
-                    if g is not None:
-                        slots = pending.get(nxt)
-                        if slots is None:
-                            slots = pending[nxt] = [None] * len(nxt._out_meta)
-                        nr = edge[1]
-                        slots[nr] = g if slots[nr] is None else _add(slots[nr], g, create_graph)
-                    deps[nxt] -= 1
-                    if deps[nxt] == 0:
-                        ready.append(nxt)
-                elif g is not None:
-                    if targets is not None and id(nxt) not in target_leaves:
-                        continue
-                    _add_leaf(leaf_grads, nxt, g, create_graph)
+                    nxt = edge[0]
+                    g = results[i] if results is not None else None
+                    if isinstance(nxt, Function):
+                        if execute is not None and nxt not in execute and nxt not in target_nodes:
+                            continue
+                        if g is not None:
+                            slots = pending.get(nxt)
+                            if slots is None:
+                                slots = pending[nxt] = [None] * len(nxt._out_meta)
+                            nr = edge[1]
+                            slots[nr] = g if slots[nr] is None else _add(slots[nr], g, create_graph)
+                        deps[nxt] -= 1
+                        if deps[nxt] == 0:
+                            ready.append(nxt)
+                    elif g is not None:
+                        if targets is not None and id(nxt) not in target_leaves:
+                            continue
+                        _add_leaf(leaf_grads, nxt, g, create_graph)
 
-        for leaf, g in leaf_grads.values():
-            if leaf._hooks:
-                for hook in list(leaf._hooks):
-                    g = _checked_hook_result(hook, g, hook(g))
-            if targets is not None:
-                for i in target_leaves.get(id(leaf), ()):
-                    captured[i] = g
-            if accumulate:
-                if _function._profiler is None:
-                    _accumulate(leaf, g, create_graph)
-                else:
-                    _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
-                post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
-                if post_hooks:
-                    for hook in list(post_hooks):
-                        hook(leaf)
+            for leaf, g in leaf_grads.values():
+                if leaf._hooks:
+                    for hook in list(leaf._hooks):
+                        g = _checked_hook_result(hook, g, hook(g))
+                if targets is not None:
+                    for i in target_leaves.get(id(leaf), ()):
+                        captured[i] = g
+                if accumulate:
+                    if _function._profiler is None:
+                        _accumulate(leaf, g, create_graph)
+                    else:
+                        _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
+                    post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+                    if post_hooks:
+                        for hook in list(post_hooks):
+                            hook(leaf)
+    finally:
+        _pass.frees = outer
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

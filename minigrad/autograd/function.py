@@ -182,6 +182,24 @@ class Function:
             return t
         return value if value is None else Tensor._wrap(value)
 
+    def _adopt_output(self, old, target):
+        """After an in-place op wrote its result (the array ``old``) into ``target``: what was
+        saved as that output is ``target``'s memory from now on, checked against ``target``'s
+        version, as PyTorch saves the modified tensor itself (``x.sigmoid_()`` keeps no second
+        full-size copy). Only for plainly packed values of the same shape and dtype."""
+        arr = target._array
+        if getattr(self, "_packed", False) is not True or arr.shape != old.shape or \
+                arr.dtype != old.dtype:
+            return
+        saved = list(self.saved_)
+        for k, (kind, value) in enumerate(saved):
+            if kind == _OUTPUT and value[0] is old:
+                saved[k] = (_OUTPUT, (arr, value[1]))
+        self.saved_ = tuple(saved)
+        self._versions = [(target._vcounter, target._vcounter.value, arr.shape, arr.dtype, -1)
+                          if index == -1 else (counter, expected, shape, np_dtype, index)
+                          for counter, expected, shape, np_dtype, index in self._versions]
+
     def _check_versions(self, kept_only=False):
         for counter, expected, shape, np_dtype, index in self._versions:
             if counter.value != expected and not (kept_only and isinstance(index, int)):

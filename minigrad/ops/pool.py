@@ -25,6 +25,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._util import prod as _prod
+from .elementwise import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
 from ._window_checks import (adaptive_size, check_int_list_types,
                              pool_args, tensor_arrays)
@@ -118,12 +119,14 @@ class MaxPool(Function):
                 K.flat_indices(arg, self.geometry[-1], out_size, kernel, stride, padding,
                                dilation), x, len(kernel)))
         if with_arg:
-            self.arg = arg                                         # (..., *out) small ints
-            self.save_for_backward(x)
+            # (..., *out) small ints: all the backward needs. x itself is not kept (its
+            # values are never read again), so a relu before the pool, which keeps its output,
+            # is the only one holding it
+            self.arg = arg
         return y
 
     def backward(self, g):                                         # g: (..., *out)
-        x, = self.saved_tensors
+        x = _input_on_graph(self, 0, g._array)       # x's place in the graph, for _zero_grads
         return _rank(self.grad_class, self.nd).apply(g, x, arg=self.arg, geometry=self.geometry)
 
 

@@ -67,6 +67,8 @@ def apply_inplace(target, function, *others, **params):
     _write(target, result._array)
     _take_history(target, result)
     target._vcounter.value += 1
+    if result.grad_fn is not None and not result.grad_fn._ctx_style:
+        result.grad_fn._adopt_output(result._array, target)     # the result's copy is freed
     _rebase_views(target, target)
     return target
 
