@@ -229,6 +229,7 @@ from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tens
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)
 # round 8 (part C): torch.jit names run eagerly, mixed precision, torch.cond
 from . import jit, amp, cpu  # noqa: E402,F401
+from . import hub  # noqa: E402,F401  (torch.hub: load_state_dict_from_url, hub.load)
 # torch.distributed (a world of one process), torch.multiprocessing, torch.compiler
 from . import distributed, multiprocessing, compiler  # noqa: E402,F401
 from .compiler import compile  # noqa: E402,F401,A004  (torch.compile)
