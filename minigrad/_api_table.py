@@ -108,6 +108,8 @@ def namespaces():
         ("torch.multiprocessing", exported(minigrad.multiprocessing)),
         ("torch.accelerator", exported(minigrad.accelerator)),
         ("torch.compiler", exported(minigrad.compiler)),
+        ("torch.hub", exported(minigrad.hub)),
+        ("torch.utils.model_zoo", exported(minigrad.utils.model_zoo)),
     ]
     return rows
 

@@ -14,8 +14,9 @@ from .. import backend
 from ..creation import default_generator
 from . import _ops as ops
 
-__all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape", "logits_to_probs", "probs_to_logits", "lazy_property",
-           "clamp_probs"]
+__all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape",
+           "logits_to_probs", "probs_to_logits", "lazy_property", "clamp_probs",
+           "tril_matrix_to_vec", "vec_to_tril_matrix"]
 
 
 def scalar_or_param_shape(raw_values, param, kind=Number):
@@ -78,6 +79,36 @@ def probs_to_logits(probs, is_binary=False):
     safe = clamp_probs(probs)
     log_p = safe.log()
     return log_p - (-safe).log1p() if is_binary else log_p
+
+
+def _tril_mask(n, diag, like):
+    """(n, n) bool tensor on ``like``'s device: True where column - row <= diag."""
+    return ops.tensor(np.tri(n, n, diag, dtype=bool), device=like.device)
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The entries of (a batch of) D x D matrices with column - row <= ``diag``, read row by
+    row into the last dimension (diag 0: the lower triangle with its diagonal)."""
+    n = mat.shape[-1]
+    if not -n <= diag < n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    return mat[..., _tril_mask(n, diag, mat)]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The inverse of ``tril_matrix_to_vec``: (a batch of) D x D matrices, zero above the
+    ``diag``-th diagonal, filled row by row from the last dimension of ``vec``."""
+    length = vec.shape[-1]
+    # D solves D**2 + (2 diag + 1) D - |diag| (diag + 1) - 2 length = 0 (its positive root)
+    linear = 2 * diag + 1
+    root = (-linear + (linear * linear + 8 * length + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(root) - root > ops.finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {length} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    n = round(root)
+    mat = vec.new_zeros(tuple(vec.shape[:-1]) + (n, n))
+    mat[..., _tril_mask(n, diag, vec)] = vec
+    return mat
 
 
 class lazy_property:  # noqa: N801  (PyTorch's name)

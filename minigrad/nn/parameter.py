@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..creation import empty
 from ..tensor import Tensor, _to_array
 
-__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"]
+__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer",
+           "UninitializedTensorMixin", "is_lazy"]
 
 
 class Parameter(Tensor):
@@ -48,7 +49,7 @@ _UNINITIALIZED_SHAPE = (
     "attributes.")
 
 
-class _UninitializedTensor:
+class UninitializedTensorMixin:
     """A placeholder whose shape is not known yet (a lazy layer's weight before its first
     forward).  It holds no data; ``materialize(shape)`` gives it an uninitialised array of
     that shape and turns it, in place, into ``cls_to_become``."""
@@ -79,7 +80,12 @@ class _UninitializedTensor:
         return memo[id(self)]
 
 
-class UninitializedParameter(_UninitializedTensor, Parameter):
+def is_lazy(param):
+    """Whether ``param`` is a lazy module's placeholder (not materialized yet)."""
+    return isinstance(param, UninitializedTensorMixin)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
     """A Parameter whose shape is not known yet (what a lazy layer holds before its first
     forward); ``materialize(shape)`` makes it a Parameter of that shape."""
     cls_to_become = Parameter
@@ -88,7 +94,7 @@ class UninitializedParameter(_UninitializedTensor, Parameter):
         self._init(empty(0, device=device, dtype=dtype)._array, requires_grad)
 
 
-class UninitializedBuffer(_UninitializedTensor, Tensor):
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer whose shape is not known yet; ``materialize(shape)`` makes it a Tensor."""
     cls_to_become = Tensor
 

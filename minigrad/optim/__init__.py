@@ -8,7 +8,8 @@ ASGD, LBFGS, Rprop, Adafactor, SparseAdam, Muon, learning-rate schedulers and ``
 from . import lr_scheduler  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
 from .sgd import SGD  # noqa: F401
-from .adam import Adam, AdamW  # noqa: F401
+from .adam import Adam  # noqa: F401
+from .adamw import AdamW  # noqa: F401
 from .rmsprop import RMSprop  # noqa: F401
 from .adagrad import Adagrad  # noqa: F401
 from .adamax import Adamax  # noqa: F401

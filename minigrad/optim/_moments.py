@@ -6,24 +6,23 @@ from __future__ import annotations
 __all__ = ["next_step", "step_gradient", "update_moments"]
 
 
-def next_step(state):
-    """Advance the counter ``state['step']`` (a 0-d tensor, as PyTorch keeps it); its new
-    value as a float."""
-    state["step"]._array += 1
-    return float(state["step"]._array)
+def next_step(step):
+    """Advance the step counter ``step`` in place (the 0-d array of the 'step' tensor, as
+    PyTorch keeps it); its new value as a float."""
+    step += 1
+    return float(step)
 
 
-def step_gradient(p, grad, group, decoupled=False):
+def step_gradient(p, grad, maximize, weight_decay, lr, decoupled=False):
     """The gradient the step follows: -grad with ``maximize``; with weight decay wd either
     the L2 term added (g + wd * p) or, ``decoupled`` (AdamW), p shrunk at once by
     (1 - lr * wd) and g left alone."""
-    g = -grad if group["maximize"] else grad
-    wd = group["weight_decay"]
-    if wd != 0:
+    g = -grad if maximize else grad
+    if weight_decay != 0:
         if decoupled:
-            p *= 1 - group["lr"] * wd
+            p *= 1 - lr * weight_decay
         else:
-            g = g + wd * p
+            g = g + weight_decay * p
     return g
 
 

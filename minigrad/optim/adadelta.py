@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from ._validate import check_non_negative
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["Adadelta"]
+__all__ = ["Adadelta", "adadelta"]
 
 
 class Adadelta(Optimizer):
@@ -32,20 +34,41 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        lr, rho, eps = group["lr"], group["rho"], group["eps"]
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(param)
             state["acc_delta"] = self._zeros_like(param)
-        state["step"]._array += 1
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        s, a = state["square_avg"]._array, state["acc_delta"]._array
-        s *= rho
-        s += (1 - rho) * g * g
-        delta = (a + eps) ** 0.5 / (s + eps) ** 0.5 * g
-        a *= rho
-        a += (1 - rho) * delta * delta
-        p -= lr * delta
+        adadelta_update(param._array, grad, state["square_avg"]._array,
+                        state["acc_delta"]._array, state["step"]._array, lr=group["lr"],
+                        rho=group["rho"], eps=group["eps"],
+                        weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+
+def adadelta_update(p, grad, square_avg, acc_delta, step, *, lr, rho, eps, weight_decay,
+                    maximize):
+    """One Adadelta step of one parameter, in place on its arrays; shared by
+    ``Adadelta.step`` and ``adadelta``."""
+    step += 1
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg *= rho
+    square_avg += (1 - rho) * g * g
+    delta = (acc_delta + eps) ** 0.5 / (square_avg + eps) ** 0.5 * g
+    acc_delta *= rho
+    acc_delta += (1 - rho) * delta * delta
+    p -= lr * delta
+
+
+def adadelta(params, grads, square_avgs, acc_deltas, state_steps, capturable=False,
+             foreach=None, differentiable=False, has_complex=False, *, lr, rho, eps,
+             weight_decay, maximize):
+    """The step of ``Adadelta`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state, updated in place."""
+    check_state_tensors(state_steps)
+    check_flags("adadelta", differentiable)
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, square_avgs, acc_deltas, state_steps):
+        adadelta_update(*arrays, rho=rho, eps=eps, weight_decay=weight_decay,
+                        maximize=maximize, **hyper)
+    bump_versions(params)

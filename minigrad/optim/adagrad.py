@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars, unscale_grads
 from .optimizer import Optimizer
 
-__all__ = ["Adagrad"]
+__all__ = ["Adagrad", "adagrad"]
 
 
 class Adagrad(Optimizer):
@@ -35,16 +37,41 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
         if "sum" not in state:
             state["step"] = self._step_tensor()       # a 0-d float32 tensor, as PyTorch's
-            state["sum"] = Tensor._wrap(p * 0 + group["initial_accumulator_value"])
-        state["step"]._array += 1
-        step = float(state["step"]._array)
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        s = state["sum"]._array
-        s += g * g
-        p -= clr * g / (s ** 0.5 + group["eps"])
+            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+        adagrad_update(param._array, grad, state["sum"]._array, state["step"]._array,
+                       lr=group["lr"], weight_decay=group["weight_decay"],
+                       lr_decay=group["lr_decay"], eps=group["eps"],
+                       maximize=group["maximize"])
+
+
+def adagrad_update(p, grad, state_sum, step, *, lr, weight_decay, lr_decay, eps, maximize):
+    """One Adagrad step of one parameter, in place on its arrays (``step``: the 0-d
+    counter); shared by ``Adagrad.step`` and ``adagrad``."""
+    step += 1
+    t = float(step)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    clr = lr / (1 + (t - 1) * lr_decay)
+    state_sum += g * g
+    p -= clr * g / (state_sum ** 0.5 + eps)
+
+
+def adagrad(params, grads, state_sums, state_steps, fused=None, grad_scale=None,
+            found_inf=None, has_sparse_grad=False, foreach=None, differentiable=False,
+            has_complex=False, *, lr, weight_decay, lr_decay, eps, maximize):
+    """The step of ``Adagrad`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its ``state_sums[i]`` and ``state_steps[i]`` (a tensor counter),
+    both updated in place.  ``grad_scale``/``found_inf`` (loss scaling) only with
+    ``fused=True``."""
+    check_state_tensors(state_steps)
+    check_flags("adagrad", differentiable)
+    if not unscale_grads(grads, grad_scale, found_inf, fused):
+        return
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, state_sums, state_steps):
+        adagrad_update(*arrays, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps,
+                       maximize=maximize, **hyper)
+    bump_versions(params)

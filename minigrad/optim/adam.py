@@ -1,14 +1,16 @@
-"""``Adam`` and ``AdamW`` (Adam with decoupled weight decay)."""
+"""``Adam`` and its functional form ``adam`` (one update, ``adam_update``, for both)."""
 from __future__ import annotations
 
 import math
 
 from .. import backend
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars, unscale_grads
 from ._moments import next_step, step_gradient, update_moments
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
-__all__ = ["Adam", "AdamW"]
+__all__ = ["Adam", "adam"]
 
 
 class Adam(Optimizer):
@@ -53,37 +55,55 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        xp = backend.xp_of(p)
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(param)
             state["exp_avg_sq"] = self._zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = self._zeros_like(param)
-        step = next_step(state)
-        g = step_gradient(p, grad, group, group.get("decoupled_weight_decay", False))
-        m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
-        update_moments(m, v, g, beta1, beta2)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]._array
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
-        denom = xp.sqrt(v) / bias_correction2_sqrt + eps
-        p -= (lr / bias_correction1) * m / denom
+        beta1, beta2 = group["betas"]
+        amsgrad = group["amsgrad"]
+        adam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
+                    state["max_exp_avg_sq"]._array if amsgrad else None,
+                    state["step"]._array, amsgrad=amsgrad, beta1=beta1, beta2=beta2,
+                    lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
+                    maximize=group["maximize"],
+                    decoupled_weight_decay=group.get("decoupled_weight_decay", False))
 
 
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): each step first shrinks
-    p by (1 - lr * weight_decay), then takes the Adam step without any L2 term."""
+def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, amsgrad, beta1, beta2,
+                lr, weight_decay, eps, maximize, decoupled_weight_decay):
+    """One Adam step of one parameter, in place on its arrays (``step``: the 0-d counter);
+    shared by ``Adam.step`` and ``adam``."""
+    xp = backend.xp_of(p)
+    t = next_step(step)
+    g = step_gradient(p, grad, maximize, weight_decay, lr, decoupled_weight_decay)
+    update_moments(exp_avg, exp_avg_sq, g, beta1, beta2)
+    bias_correction1 = 1 - beta1 ** t
+    bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
+    v = exp_avg_sq
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, v, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    denom = xp.sqrt(v) / bias_correction2_sqrt + eps
+    p -= (lr / bias_correction1) * exp_avg / denom
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
-                         maximize=maximize, capturable=capturable,
-                         differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
+
+def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach=None,
+         capturable=False, differentiable=False, fused=None, grad_scale=None, found_inf=None,
+         has_complex=False, decoupled_weight_decay=False, *, amsgrad, beta1, beta2, lr,
+         weight_decay, eps, maximize):
+    """The Adam step of ``Adam`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state ``exp_avgs[i]``, ``exp_avg_sqs[i]``,
+    ``max_exp_avg_sqs[i]`` (amsgrad) and ``state_steps[i]`` (a tensor counter), all updated
+    in place.  ``grad_scale``/``found_inf`` (loss scaling) only with ``fused=True``."""
+    check_state_tensors(state_steps)
+    check_flags("adam", differentiable)
+    if not unscale_grads(grads, grad_scale, found_inf, fused):
+        return
+    hyper = float_scalars(lr=lr, beta1=beta1, beta2=beta2)
+    for arrays in each_param(params, grads, exp_avgs, exp_avg_sqs,
+                             max_exp_avg_sqs if amsgrad else None, state_steps):
+        adam_update(*arrays, amsgrad=amsgrad, weight_decay=weight_decay, eps=eps,
+                    maximize=maximize, decoupled_weight_decay=decoupled_weight_decay, **hyper)
+    bump_versions(params)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from .. import backend
 from ._moments import next_step, step_gradient
 from ._validate import check_betas, check_non_negative
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["Adamax"]
+__all__ = ["Adamax", "adamax"]
 
 
 class Adamax(Optimizer):
@@ -33,17 +35,38 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        xp = backend.xp_of(p)
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(param)
             state["exp_inf"] = self._zeros_like(param)
-        step = next_step(state)
-        g = step_gradient(p, grad, group)
-        m, u = state["exp_avg"]._array, state["exp_inf"]._array
-        m += (1 - beta1) * (g - m)
-        u *= beta2
-        xp.maximum(u, xp.abs(g) + eps, out=u)
-        p -= (lr / (1 - beta1 ** step)) * m / u
+        beta1, beta2 = group["betas"]
+        adamax_update(param._array, grad, state["exp_avg"]._array, state["exp_inf"]._array,
+                      state["step"]._array, eps=group["eps"], beta1=beta1, beta2=beta2,
+                      lr=group["lr"], weight_decay=group["weight_decay"],
+                      maximize=group["maximize"])
+
+
+def adamax_update(p, grad, exp_avg, exp_inf, step, *, eps, beta1, beta2, lr, weight_decay,
+                  maximize):
+    """One Adamax step of one parameter, in place on its arrays; shared by ``Adamax.step``
+    and ``adamax``."""
+    xp = backend.xp_of(p)
+    t = next_step(step)
+    g = step_gradient(p, grad, maximize, weight_decay, lr)
+    exp_avg += (1 - beta1) * (g - exp_avg)
+    exp_inf *= beta2
+    xp.maximum(exp_inf, xp.abs(g) + eps, out=exp_inf)
+    p -= (lr / (1 - beta1 ** t)) * exp_avg / exp_inf
+
+
+def adamax(params, grads, exp_avgs, exp_infs, state_steps, foreach=None, maximize=False,
+           differentiable=False, capturable=False, has_complex=False, *, eps, beta1, beta2, lr,
+           weight_decay):
+    """The step of ``Adamax`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state, updated in place."""
+    check_state_tensors(state_steps)
+    check_flags("adamax", differentiable)
+    hyper = float_scalars(lr=lr, beta1=beta1, beta2=beta2)
+    for arrays in each_param(params, grads, exp_avgs, exp_infs, state_steps):
+        adamax_update(*arrays, eps=eps, weight_decay=weight_decay, maximize=maximize, **hyper)
+    bump_versions(params)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_non_negative
+from ._functional import bump_versions, check_flags, each_param, float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["ASGD"]
+__all__ = ["ASGD", "asgd"]
 
 
 class ASGD(Optimizer):
@@ -36,26 +37,46 @@ class ASGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
         if not state:
             state["step"] = self._step_tensor()
-            state["eta"] = self._scalar_tensor(lr)
+            state["eta"] = self._scalar_tensor(group["lr"])
             state["mu"] = self._scalar_tensor(1.0)
             state["ax"] = self._zeros_like(param)
-        state["step"]._array += 1
-        step = float(state["step"]._array)
-        g = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        eta, mu = float(state["eta"]._array), float(state["mu"]._array)
-        p *= 1 - lambd * eta
-        p -= eta * g
-        ax = state["ax"]._array
-        if mu != 1:
-            ax += (p - ax) * mu
-        else:
-            ax[...] = p
-        # new values are rounded to float32 first, as PyTorch makes them default-dtype tensors
-        state["eta"]._array[...] = np.float32(lr / ((1 + lambd * lr * step) ** alpha))
-        state["mu"]._array[...] = np.float32(1 / max(1, step - t0))
+        asgd_update(param._array, grad, state["ax"]._array, state["mu"]._array,
+                    state["eta"]._array, state["step"]._array, lambd=group["lambd"],
+                    lr=group["lr"], t0=group["t0"], alpha=group["alpha"],
+                    weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+
+def asgd_update(p, grad, ax, mu, eta, step, *, lambd, lr, t0, alpha, weight_decay, maximize):
+    """One ASGD step of one parameter, in place on its arrays (``mu``, ``eta`` and ``step``
+    0-d); shared by ``ASGD.step`` and ``asgd``."""
+    step += 1
+    t = float(step)
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    eta_now, mu_now = float(eta), float(mu)
+    p *= 1 - lambd * eta_now
+    p -= eta_now * g
+    if mu_now != 1:
+        ax += (p - ax) * mu_now
+    else:
+        ax[...] = p
+    # new values are rounded to float32 first, as PyTorch makes them default-dtype tensors
+    eta[...] = np.float32(lr / ((1 + lambd * lr * t) ** alpha))
+    mu[...] = np.float32(1 / max(1, t - t0))
+
+
+def asgd(params, grads, axs, mus, etas, state_steps, foreach=None, maximize=False,
+         differentiable=False, capturable=False, has_complex=False, *, lambd, lr, t0, alpha,
+         weight_decay):
+    """The step of ``ASGD`` on lists: each ``params[i]`` updated in place from ``grads[i]``
+    with its average ``axs[i]`` and its 0-d ``mus[i]``, ``etas[i]``, ``state_steps[i]``,
+    all updated in place."""
+    check_flags("asgd", differentiable)
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, axs, mus, etas, state_steps):
+        asgd_update(*arrays, lambd=lambd, t0=t0, alpha=alpha, weight_decay=weight_decay,
+                    maximize=maximize, **hyper)
+    bump_versions(params)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from ._moments import next_step, step_gradient, update_moments
 from ._validate import check_betas, check_non_negative
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["NAdam"]
+__all__ = ["NAdam", "nadam"]
 
 
 class NAdam(Optimizer):
@@ -39,23 +41,49 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        psi = group["momentum_decay"]
         if not state:
             state["step"] = self._step_tensor()
             state["mu_product"] = self._scalar_tensor(1.0)
             state["exp_avg"] = self._zeros_like(param)
             state["exp_avg_sq"] = self._zeros_like(param)
-        step = next_step(state)
-        g = step_gradient(p, grad, group, group["decoupled_weight_decay"])
-        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
-        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
-        product = state["mu_product"]._array
-        product *= mu                      # in the state's own precision, as PyTorch
-        mu_product = float(product)
-        m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
-        update_moments(m, v, g, beta1, beta2)
-        denom = (v / (1 - beta2 ** step)) ** 0.5 + eps
-        p -= (lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
-        p -= (lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+        beta1, beta2 = group["betas"]
+        nadam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
+                     state["mu_product"]._array, state["step"]._array, beta1=beta1,
+                     beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                     momentum_decay=group["momentum_decay"], eps=group["eps"],
+                     maximize=group["maximize"],
+                     decoupled_weight_decay=group["decoupled_weight_decay"])
+
+
+def nadam_update(p, grad, exp_avg, exp_avg_sq, mu_product, step, *, beta1, beta2, lr,
+                 weight_decay, momentum_decay, eps, maximize, decoupled_weight_decay):
+    """One NAdam step of one parameter, in place on its arrays (``mu_product`` and ``step``
+    0-d); shared by ``NAdam.step`` and ``nadam``."""
+    t = next_step(step)
+    g = step_gradient(p, grad, maximize, weight_decay, lr, decoupled_weight_decay)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    mu_product *= mu                   # in the state's own precision, as PyTorch
+    product = float(mu_product)
+    update_moments(exp_avg, exp_avg_sq, g, beta1, beta2)
+    denom = (exp_avg_sq / (1 - beta2 ** t)) ** 0.5 + eps
+    p -= (lr * (1.0 - mu) / (1.0 - product)) * g / denom
+    p -= (lr * mu_next / (1.0 - product * mu_next)) * exp_avg / denom
+
+
+def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, state_steps,
+          decoupled_weight_decay=False, foreach=None, capturable=False, differentiable=False,
+          has_complex=False, maximize=False, *, beta1, beta2, lr, weight_decay, momentum_decay,
+          eps):
+    """The step of ``NAdam`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state (``mu_products[i]``, ``state_steps[i]``: 0-d tensors),
+    updated in place."""
+    check_state_tensors(state_steps)
+    check_state_tensors(mu_products, "mu_products")
+    check_flags("nadam", differentiable)
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, exp_avgs, exp_avg_sqs, mu_products, state_steps):
+        nadam_update(*arrays, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                     momentum_decay=momentum_decay, eps=eps, maximize=maximize,
+                     decoupled_weight_decay=decoupled_weight_decay, **hyper)
+    bump_versions(params)

@@ -5,9 +5,11 @@ import math
 
 from ._moments import next_step, step_gradient, update_moments
 from ._validate import check_betas, check_non_negative
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["RAdam"]
+__all__ = ["RAdam", "radam"]
 
 
 class RAdam(Optimizer):
@@ -43,23 +45,47 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         if not state:
             state["step"] = self._step_tensor()
             state["exp_avg"] = self._zeros_like(param)
             state["exp_avg_sq"] = self._zeros_like(param)
-        step = next_step(state)
-        g = step_gradient(p, grad, group, group["decoupled_weight_decay"])
-        m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
-        update_moments(m, v, g, beta1, beta2)
-        bias_correction2 = 1 - beta2 ** step
-        m_hat = m / (1 - beta1 ** step)
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
-        if rho_t > 5.0:
-            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            p -= m_hat * lr * (math.sqrt(bias_correction2) / (v ** 0.5 + eps)) * rect
-        else:
-            p -= m_hat * lr
+        beta1, beta2 = group["betas"]
+        radam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
+                     state["step"]._array, beta1=beta1, beta2=beta2, lr=group["lr"],
+                     weight_decay=group["weight_decay"], eps=group["eps"],
+                     maximize=group["maximize"],
+                     decoupled_weight_decay=group["decoupled_weight_decay"])
+
+
+def radam_update(p, grad, exp_avg, exp_avg_sq, step, *, beta1, beta2, lr, weight_decay, eps,
+                 maximize, decoupled_weight_decay):
+    """One RAdam step of one parameter, in place on its arrays; shared by ``RAdam.step``
+    and ``radam``."""
+    t = next_step(step)
+    g = step_gradient(p, grad, maximize, weight_decay, lr, decoupled_weight_decay)
+    update_moments(exp_avg, exp_avg_sq, g, beta1, beta2)
+    bias_correction2 = 1 - beta2 ** t
+    m_hat = exp_avg / (1 - beta1 ** t)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
+    if rho_t > 5.0:
+        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        p -= m_hat * lr * (math.sqrt(bias_correction2) / (exp_avg_sq ** 0.5 + eps)) * rect
+    else:
+        p -= m_hat * lr
+
+
+def radam(params, grads, exp_avgs, exp_avg_sqs, state_steps, decoupled_weight_decay=False,
+          foreach=None, differentiable=False, capturable=False, has_complex=False,
+          maximize=False, *, beta1, beta2, lr, weight_decay, eps):
+    """The step of ``RAdam`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state, updated in place."""
+    check_state_tensors(state_steps)
+    check_flags("radam", differentiable)
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, exp_avgs, exp_avg_sqs, state_steps):
+        radam_update(*arrays, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps,
+                     maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                     **hyper)
+    bump_versions(params)

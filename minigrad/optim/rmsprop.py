@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from .. import backend
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
+    float_scalars
 from .optimizer import Optimizer
 
-__all__ = ["RMSprop"]
+__all__ = ["RMSprop", "rmsprop"]
 
 
 class RMSprop(Optimizer):
@@ -41,34 +43,58 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        xp = backend.xp_of(p)
-        lr, alpha, eps, wd = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
-        momentum = group["momentum"]
+        momentum, centered = group["momentum"], group["centered"]
         if not state:
             state["step"] = self._step_tensor()
             state["square_avg"] = self._zeros_like(param)
             if momentum > 0:
                 state["momentum_buffer"] = self._zeros_like(param)
-            if group["centered"]:
+            if centered:
                 state["grad_avg"] = self._zeros_like(param)
-        g = -grad if group["maximize"] else grad
-        state["step"]._array += 1
-        if wd != 0:
-            g = g + wd * p
-        s = state["square_avg"]._array
-        s *= alpha
-        s += (1 - alpha) * g * g
-        if group["centered"]:
-            a = state["grad_avg"]._array
-            a += (1 - alpha) * (g - a)
-            avg = xp.sqrt(s - a * a) + eps
-        else:
-            avg = xp.sqrt(s) + eps
-        if momentum > 0:
-            b = state["momentum_buffer"]._array
-            b *= momentum
-            b += g / avg
-            p -= lr * b
-        else:
-            p -= lr * g / avg
+        rmsprop_update(param._array, grad, state["square_avg"]._array,
+                       state["grad_avg"]._array if centered else None,
+                       state["momentum_buffer"]._array if momentum > 0 else None,
+                       state["step"]._array, lr=group["lr"], alpha=group["alpha"],
+                       eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
+                       centered=centered, maximize=group["maximize"])
+
+
+def rmsprop_update(p, grad, square_avg, grad_avg, momentum_buffer, step, *, lr, alpha, eps,
+                   weight_decay, momentum, centered, maximize):
+    """One RMSprop step of one parameter, in place on its arrays (``grad_avg`` only when
+    centered, ``momentum_buffer`` only with momentum); shared by ``RMSprop.step`` and
+    ``rmsprop``."""
+    xp = backend.xp_of(p)
+    g = -grad if maximize else grad
+    step += 1
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    square_avg *= alpha
+    square_avg += (1 - alpha) * g * g
+    if centered:
+        grad_avg += (1 - alpha) * (g - grad_avg)
+        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = xp.sqrt(square_avg) + eps
+    if momentum > 0:
+        momentum_buffer *= momentum
+        momentum_buffer += g / avg
+        p -= lr * momentum_buffer
+    else:
+        p -= lr * g / avg
+
+
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps,
+            foreach=None, maximize=False, differentiable=False, capturable=False,
+            has_complex=False, *, lr, alpha, eps, weight_decay, momentum, centered):
+    """The step of ``RMSprop`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its state (``grad_avgs`` read only when centered,
+    ``momentum_buffer_list`` only with momentum), updated in place."""
+    check_state_tensors(state_steps)
+    check_flags("rmsprop", differentiable)
+    hyper = float_scalars(lr=lr)
+    for arrays in each_param(params, grads, square_avgs, grad_avgs if centered else None,
+                             momentum_buffer_list if momentum > 0 else None, state_steps):
+        rmsprop_update(*arrays, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                       momentum=momentum, centered=centered, maximize=maximize, **hyper)
+    bump_versions(params)

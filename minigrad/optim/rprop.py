@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Tensor
+from ._functional import bump_versions, check_flags, check_state_tensors, each_param
 from .optimizer import Optimizer
 
-__all__ = ["Rprop"]
+__all__ = ["Rprop", "rprop"]
 
 
 class Rprop(Optimizer):
@@ -36,21 +37,43 @@ class Rprop(Optimizer):
 
     def _update(self, param, grad, state, group):
         p = param._array
-        xp = backend.xp_of(p)
-        eta_minus, eta_plus = group["etas"]
-        size_min, size_max = group["step_sizes"]
         if not state:
             state["step"] = self._step_tensor()
             state["prev"] = self._zeros_like(param)
-            state["step_size"] = Tensor._wrap(xp.full_like(p, float(group["lr"])))
-        state["step"]._array += 1
-        g = -grad if group["maximize"] else grad
-        prev, s = state["prev"]._array, state["step_size"]._array
-        agreement = g * prev
-        flipped = agreement < 0
-        factor = xp.where(agreement > 0, eta_plus, xp.where(flipped, eta_minus, 1.0))
-        s *= factor.astype(s.dtype, copy=False)
-        xp.clip(s, size_min, size_max, out=s)
-        g = xp.where(flipped, 0, g).astype(p.dtype, copy=False)
-        p -= xp.sign(g) * s
-        prev[...] = g
+            state["step_size"] = Tensor._wrap(backend.xp_of(p).full_like(p, float(group["lr"])))
+        size_min, size_max = group["step_sizes"]
+        eta_minus, eta_plus = group["etas"]
+        rprop_update(p, grad, state["prev"]._array, state["step_size"]._array,
+                     state["step"]._array, step_size_min=size_min, step_size_max=size_max,
+                     etaminus=eta_minus, etaplus=eta_plus, maximize=group["maximize"])
+
+
+def rprop_update(p, grad, prev, step_size, step, *, step_size_min, step_size_max, etaminus,
+                 etaplus, maximize):
+    """One Rprop step of one parameter, in place on its arrays; shared by ``Rprop.step``
+    and ``rprop``."""
+    xp = backend.xp_of(p)
+    step += 1
+    g = -grad if maximize else grad
+    agreement = g * prev
+    flipped = agreement < 0
+    factor = xp.where(agreement > 0, etaplus, xp.where(flipped, etaminus, 1.0))
+    step_size *= factor.astype(step_size.dtype, copy=False)
+    xp.clip(step_size, step_size_min, step_size_max, out=step_size)
+    g = xp.where(flipped, 0, g).astype(p.dtype, copy=False)
+    p -= xp.sign(g) * step_size
+    prev[...] = g
+
+
+def rprop(params, grads, prevs, step_sizes, state_steps, foreach=None, capturable=False,
+          maximize=False, differentiable=False, has_complex=False, *, step_size_min,
+          step_size_max, etaminus, etaplus):
+    """The step of ``Rprop`` on lists: each ``params[i]`` updated in place from
+    ``grads[i]`` with its last gradient ``prevs[i]`` and its per-element ``step_sizes[i]``,
+    updated in place."""
+    check_state_tensors(state_steps)
+    check_flags("rprop", differentiable)
+    for arrays in each_param(params, grads, prevs, step_sizes, state_steps):
+        rprop_update(*arrays, step_size_min=step_size_min, step_size_max=step_size_max,
+                     etaminus=etaminus, etaplus=etaplus, maximize=maximize)
+    bump_versions(params)

@@ -1,10 +1,12 @@
-"""``SGD``: stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
+"""``SGD``: stochastic gradient descent, with momentum, Nesterov momentum and weight decay;
+its functional form ``sgd`` (one update, ``sgd_update``, for both)."""
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from ._functional import bump_versions, each_param, float_scalars, unscale_grads
+from .optimizer import Optimizer, complex_of_pairs
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "sgd"]
 
 
 class SGD(Optimizer):
@@ -37,18 +39,52 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        p = param._array
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
-        g = -grad if group["maximize"] else grad
-        if wd != 0:
-            g = g + wd * p
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = Tensor._wrap(g.copy())
-            else:
-                b = buf._array
-                b *= momentum
-                b += (1 - group["dampening"]) * g
-            g = g + momentum * buf._array if group["nesterov"] else buf._array
-        p -= lr * g
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer")
+        made = sgd_update(param._array, grad, None if buf is None else buf._array,
+                          weight_decay=group["weight_decay"], momentum=momentum,
+                          lr=group["lr"], dampening=group["dampening"],
+                          nesterov=group["nesterov"], maximize=group["maximize"])
+        if buf is None and momentum != 0:
+            state["momentum_buffer"] = Tensor._wrap(made)
+
+
+def sgd_update(p, grad, momentum_buffer, *, weight_decay, momentum, lr, dampening, nesterov,
+               maximize):
+    """One SGD step of one parameter, in place on its arrays; shared by ``SGD.step`` and
+    ``sgd``.  Returns the momentum buffer: a new array (a copy of the first step's
+    gradient) when ``momentum_buffer`` is None and momentum is used, else the one given."""
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    buf = momentum_buffer
+    if momentum != 0:
+        if buf is None:
+            buf = g.copy()
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    p -= lr * g
+    return buf
+
+
+def sgd(params, d_p_list, momentum_buffer_list, has_sparse_grad=False, foreach=None,
+        fused=None, grad_scale=None, found_inf=None, *, weight_decay, momentum, lr, dampening,
+        nesterov, maximize):
+    """The step of ``SGD`` on lists: each ``params[i]`` updated in place from
+    ``d_p_list[i]``; a momentum buffer that is None in ``momentum_buffer_list`` is made
+    (from the gradient) and put in its place in the list.  ``grad_scale``/``found_inf``
+    (loss scaling) only with ``fused=True``."""
+    if not unscale_grads(d_p_list, grad_scale, found_inf, fused):
+        return
+    hyper = float_scalars(lr=lr)
+    uses_buffers = momentum != 0
+    for i, (p, g, buf) in enumerate(each_param(params, d_p_list, momentum_buffer_list)):
+        made = sgd_update(p, g, buf, weight_decay=weight_decay, momentum=momentum,
+                          dampening=dampening, nesterov=nesterov, maximize=maximize, **hyper)
+        if uses_buffers and buf is None:
+            if params[i]._array.dtype.kind == "c":
+                made = complex_of_pairs(made)
+            momentum_buffer_list[i] = Tensor._wrap(made)
+    bump_versions(params)

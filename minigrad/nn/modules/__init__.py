@@ -20,15 +20,18 @@ from .sparse import Embedding, EmbeddingBag  # noqa: F401
 from .upsampling import (  # noqa: F401
     Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, PixelShuffle, PixelUnshuffle, Unfold,
     Fold, ChannelShuffle, LocalResponseNorm)
-from .lazy import (  # noqa: F401
-    LazyLinear, LazyConv1d, LazyConv2d, LazyConv3d, LazyBatchNorm1d, LazyBatchNorm2d,
-    LazyBatchNorm3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
+from .linear import LazyLinear  # noqa: F401
+from .conv import (  # noqa: F401
+    LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d,
+    LazyConvTranspose3d)
+from .batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d  # noqa: F401
+from .instancenorm import (  # noqa: F401
     LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d)
 from .rnn import (  # noqa: F401
     RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell)
 from .flatten import Flatten, Unflatten  # noqa: F401
-from .container import Sequential, ModuleList, ModuleDict  # noqa: F401
-from .param_containers import ParameterList, ParameterDict  # noqa: F401
+from .container import (  # noqa: F401
+    Container, Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict)
 from .loss import (  # noqa: F401
     CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, SmoothL1Loss,
     HuberLoss, KLDivLoss, PoissonNLLLoss, GaussianNLLLoss, SoftMarginLoss,
@@ -93,5 +96,6 @@ from .data_parallel import DataParallel  # noqa: F401,E402
 # PyTorch's import paths that third-party code uses (torch.nn.modules.batchnorm, ...)
 from . import batchnorm, instancenorm, fold, pixelshuffle, channelshuffle  # noqa: F401,E402
 __all__ += ["AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d", "DataParallel"]
-from .linear_cross_entropy import LinearCrossEntropyLoss  # noqa: F401,E402
-__all__ += ["LinearCrossEntropyLoss"]
+from .loss import LinearCrossEntropyLoss  # noqa: F401,E402
+from .linear_cross_entropy_options import LinearCrossEntropyOptions  # noqa: F401,E402
+__all__ += ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions", "Container"]

@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``.
+"""Convolution layers: ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d`` and their lazy forms
+(``LazyConv2d``..., whose ``in_channels`` is read from the first input).
 
 The math is in ``minigrad/ops/conv.py`` (``F.conv2d`` ...); these classes hold the weight and
 bias, check the constructor arguments as PyTorch does and print like PyTorch:
@@ -11,10 +12,13 @@ import math
 from ... import creation
 from .. import functional as F, init
 from ..parameter import Parameter
+from .lazy import LazyModuleMixin
 from .module import Module
 from .utils import _pair, _single, _triple
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -264,3 +268,84 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     def forward(self, input, output_size=None):
         return self._transpose_forward(input, output_size, F.conv_transpose3d, 3)
+
+
+class _LazyConvXdMixin(LazyModuleMixin):
+    """What the lazy convolutions share: ``in_channels`` (0 until then) is read from the
+    first input's channel dim, the weight made and initialized as the eager layer's."""
+    _nd = 2
+
+    def reset_parameters(self):
+        if not getattr(self, "_lazy", False):
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params():     # filled by load_state_dict
+            return
+        batched = input.ndim == self._nd + 2
+        self.in_channels = int(input.shape[1 if batched else 0])
+        if self.transposed:
+            shape = (self.in_channels, self.out_channels // self.groups)
+        else:
+            shape = (self.out_channels, self.in_channels // self.groups)
+        self._fill("weight", shape + tuple(self.kernel_size))
+        self._fill("bias", (self.out_channels,))
+        self._lazy = False
+        self.cls_to_become.reset_parameters(self)
+
+
+class _LazyConv(_LazyConvXdMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        self._lazy = True
+        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, device=device, dtype=dtype)
+        self.in_channels = 0            # unknown until the first input (as PyTorch prints it)
+        self._placeholders("weight", "bias")
+
+
+class LazyConv1d(_LazyConv, Conv1d):
+    """Conv1d whose ``in_channels`` is read from the first input."""
+    cls_to_become = Conv1d
+    _nd = 1
+
+
+class LazyConv2d(_LazyConv, Conv2d):
+    """Conv2d whose ``in_channels`` is read from the first input."""
+    cls_to_become = Conv2d
+    _nd = 2
+
+
+class LazyConv3d(_LazyConv, Conv3d):
+    """Conv3d whose ``in_channels`` is read from the first input."""
+    cls_to_become = Conv3d
+    _nd = 3
+
+
+class _LazyConvTranspose(_LazyConvXdMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        self._lazy = True
+        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding,
+                         groups, bias, dilation, padding_mode, device=device, dtype=dtype)
+        self.in_channels = 0
+        self._placeholders("weight", "bias")
+
+
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
+    """ConvTranspose1d whose ``in_channels`` is read from the first input."""
+    cls_to_become = ConvTranspose1d
+    _nd = 1
+
+
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
+    """ConvTranspose2d whose ``in_channels`` is read from the first input."""
+    cls_to_become = ConvTranspose2d
+    _nd = 2
+
+
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
+    """ConvTranspose3d whose ``in_channels`` is read from the first input."""
+    cls_to_become = ConvTranspose3d
+    _nd = 3

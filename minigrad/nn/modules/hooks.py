@@ -6,7 +6,10 @@ import itertools
 from collections import OrderedDict
 
 __all__ = ["RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
-           "register_module_full_backward_pre_hook", "register_module_full_backward_hook"]
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
 
 
 class RemovableHandle:
@@ -38,6 +41,13 @@ _global_forward_hooks_with_kwargs = set()
 _global_forward_hooks_always_called = set()
 _global_backward_hooks = OrderedDict()
 _global_backward_pre_hooks = OrderedDict()
+# whether the global backward hooks are full ones (True), the deprecated kind (False) or not
+# chosen yet (None): once chosen, the other kind is refused, as in PyTorch
+_global_backward_kind = {"full": None}
+# hooks run as every module registers a buffer, a submodule or a parameter
+_global_buffer_registration_hooks = OrderedDict()
+_global_module_registration_hooks = OrderedDict()
+_global_parameter_registration_hooks = OrderedDict()
 
 
 def _add_global(hooks, hook):
@@ -70,7 +80,49 @@ def register_module_full_backward_pre_hook(hook):
     return _add_global(_global_backward_pre_hooks, hook)
 
 
+def _choose_backward_kind(full):
+    if _global_backward_kind["full"] is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_backward_kind["full"] = full
+
+
 def register_module_full_backward_hook(hook):
     """``hook(module, grad_input, grad_output)`` for every module, as a module's own full
     backward hook."""
+    _choose_backward_kind(True)
     return _add_global(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook):
+    """The deprecated form of ``register_module_full_backward_hook``, run as that one (as
+    ``Module.register_backward_hook`` is); the two kinds cannot be mixed."""
+    _choose_backward_kind(False)
+    return _add_global(_global_backward_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook):
+    """``hook(module, name, buffer)`` whenever any module registers a buffer (also when one
+    is assigned); a non-None return is registered instead."""
+    return _add_global(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook):
+    """``hook(module, name, submodule)`` whenever any module registers a submodule (also when
+    one is assigned); a non-None return is registered instead."""
+    return _add_global(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook):
+    """``hook(module, name, param)`` whenever any module registers a parameter (not None);
+    a non-None return is registered instead."""
+    return _add_global(_global_parameter_registration_hooks, hook)
+
+
+def registered(hooks, module, name, value):
+    """``value`` as the registration ``hooks`` leave it (each may return a replacement)."""
+    for hook in list(hooks.values()):
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value

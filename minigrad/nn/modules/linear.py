@@ -1,4 +1,4 @@
-"""``Linear`` (y = x W^T + b) and ``Identity``."""
+"""``Linear`` (y = x W^T + b), ``LazyLinear``, ``Bilinear`` and ``Identity``."""
 from __future__ import annotations
 
 import math
@@ -6,9 +6,10 @@ import math
 from ... import creation
 from .. import functional as F, init
 from ..parameter import Parameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Identity", "Linear", "NonDynamicallyQuantizableLinear", "Bilinear"]
+__all__ = ["Identity", "Linear", "NonDynamicallyQuantizableLinear", "Bilinear", "LazyLinear"]
 
 
 class Identity(Module):
@@ -61,6 +62,29 @@ class NonDynamicallyQuantizableLinear(Linear):
     """A ``Linear`` under another name: the output projection of ``MultiheadAttention``
     (PyTorch names it so that dynamic quantization leaves it alone; here it only shows in the
     module's repr)."""
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """Linear whose ``in_features`` is the last dim of the first input (d2l.ai builds its
+    networks with it); it becomes a ``Linear`` then."""
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, out_features, bias, device=device, dtype=dtype)
+        self._placeholders("weight", "bias")
+
+    def reset_parameters(self):
+        if self.in_features:
+            Linear.reset_parameters(self)
+
+    def initialize_parameters(self, input):
+        if not self.has_uninitialized_params():     # filled by load_state_dict
+            self.in_features = int(self.weight.shape[1])
+            return
+        self.in_features = int(input.shape[-1])
+        self._fill("weight", (self.out_features, self.in_features))
+        self._fill("bias", (self.out_features,))
+        Linear.reset_parameters(self)
 
 
 class Bilinear(Module):

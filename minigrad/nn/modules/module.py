@@ -19,8 +19,11 @@ from ..parameter import Buffer, Parameter
 from .backward_hooks import BackwardHookCall
 from . import hooks as _global_hooks
 from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
-    RemovableHandle, register_module_forward_hook, register_module_forward_pre_hook,
-    register_module_full_backward_hook, register_module_full_backward_pre_hook)
+    RemovableHandle, register_module_backward_hook, register_module_buffer_registration_hook,
+    register_module_forward_hook, register_module_forward_pre_hook,
+    register_module_full_backward_hook, register_module_full_backward_pre_hook,
+    register_module_module_registration_hook, register_module_parameter_registration_hook,
+    registered)
 from .module_extras import ModuleExtras, run_state_dict_hooks
 from .state_dict import _IncompatibleKeys, load_own_keys, load_state_dict  # noqa: F401
 
@@ -114,6 +117,9 @@ class Module(ModuleExtras):
                              f"parameters must be created explicitly. To express '{name}' as a "
                              "function of another Tensor, compute the value in the forward() "
                              "method.")
+        g = _global_hooks
+        if g._global_parameter_registration_hooks:
+            param = registered(g._global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -127,6 +133,9 @@ class Module(ModuleExtras):
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(minigrad Tensor or None required)")
+        g = _global_hooks
+        if g._global_buffer_registration_hooks:
+            tensor = registered(g._global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -140,6 +149,9 @@ class Module(ModuleExtras):
         self._check_name(name, "module")
         if hasattr(self, name) and name not in self._modules:
             raise KeyError(f"attribute '{name}' already exists")
+        g = _global_hooks
+        if g._global_module_registration_hooks:
+            module = registered(g._global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -163,12 +175,12 @@ class Module(ModuleExtras):
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._remove_from(name, d, self._parameters, self._buffers,
                               self._non_persistent_buffers_set)
-            self._modules[name] = value
+            self._modules[name] = self._registered_module(name, value)
         elif d.get("_modules") is not None and name in self._modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(minigrad.nn.Module or None expected)")
-            self._modules[name] = value
+            self._modules[name] = self._registered_module(name, value)
         elif isinstance(value, Buffer):      # nn.Buffer(t, persistent=...): register it
             if d.get("_buffers") is None:
                 raise AttributeError("cannot assign buffer before Module.__init__() call")
@@ -177,9 +189,15 @@ class Module(ModuleExtras):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
                                 "(minigrad.Tensor or None expected)")
-            self._buffers[name] = value
+            hooks = _global_hooks._global_buffer_registration_hooks
+            self._buffers[name] = registered(hooks, self, name, value) if hooks else value
         else:
             object.__setattr__(self, name, value)
+
+    def _registered_module(self, name, value):
+        """``value`` as the global module registration hooks leave it."""
+        hooks = _global_hooks._global_module_registration_hooks
+        return registered(hooks, self, name, value) if hooks else value
 
     @staticmethod
     def _remove_from(name, d, *registries):

@@ -1,12 +1,11 @@
-"""Layers over the round-6 functionals: ``RMSNorm``, ``TripletMarginWithDistanceLoss``,
-``FractionalMaxPool2d`` and ``FractionalMaxPool3d``."""
+"""Layers over the round-6 functionals: ``RMSNorm``, ``FractionalMaxPool2d`` and
+``FractionalMaxPool3d`` (``TripletMarginWithDistanceLoss`` is in ``loss.py``, as PyTorch's)."""
 from __future__ import annotations
 
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
-from .distance import PairwiseDistance
-from .loss import _Loss
+from .loss import TripletMarginWithDistanceLoss  # noqa: F401  (defined there, as PyTorch)
 from .module import Module
 from .utils import _ntuple
 
@@ -44,26 +43,6 @@ class RMSNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
-
-
-class TripletMarginWithDistanceLoss(_Loss):
-    """``F.triplet_margin_with_distance_loss`` with a fixed distance function (a
-    ``PairwiseDistance()`` submodule by default), margin, swap and reduction."""
-
-    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
-        super().__init__(size_average=None, reduce=None, reduction=reduction)
-        if margin <= 0:
-            raise ValueError("TripletMarginWithDistanceLoss: expected margin to be greater "
-                             f"than 0, got {margin} instead")
-        self.distance_function = distance_function if distance_function is not None \
-            else PairwiseDistance()
-        self.margin = margin
-        self.swap = swap
-
-    def forward(self, anchor, positive, negative):
-        return F.triplet_margin_with_distance_loss(
-            anchor, positive, negative, distance_function=self.distance_function,
-            margin=self.margin, swap=self.swap, reduction=self.reduction)
 
 
 class _FractionalMaxPoolNd(Module):

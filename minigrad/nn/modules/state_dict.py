@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import backend
 from ...tensor import Tensor
-from ..parameter import Parameter, _UninitializedTensor
+from ..parameter import Parameter, is_lazy
 
 __all__ = ["load_state_dict", "load_own_keys", "_IncompatibleKeys"]
 
@@ -58,7 +58,7 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
                           "minigrad.Tensor or Tensor-like object from checkpoint but received "
                           f"{type(source)}")
             continue
-        lazy = isinstance(target, _UninitializedTensor)     # a lazy layer's: any shape
+        lazy = is_lazy(target)     # a lazy layer's: any shape
         if not lazy and target.ndim == 0 and tuple(source.shape) == (1,):
             source = source[0]   # old checkpoints stored scalars as shape (1,): PyTorch's rule
         if not lazy and tuple(source.shape) != tuple(target.shape):
@@ -180,7 +180,7 @@ def _copy(plan, assign):
             else:
                 owner._buffers[name] = source
             continue
-        if isinstance(target, _UninitializedTensor):
+        if is_lazy(target):
             target.materialize(tuple(source.shape))
         array = source._array
         if array.dtype != target._array.dtype:
