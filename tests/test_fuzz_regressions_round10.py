@@ -188,3 +188,29 @@ def test_one_hot_of_a_non_tensor_is_torchs_type_error(bad):
         with pytest.raises(TypeError, match=r"one_hot\(\): argument 'input' \(position 1\) must "
                                             r"be Tensor, not"):
             lib.nn.functional.one_hot(bad, num_classes=3)
+
+
+# ---- max/min with dim= given by name: always a dim, a 0-d integer tensor included -------------
+@pytest.mark.parametrize("call", [
+    lambda L, x: L.max(x, dim=L.tensor(1)),
+    lambda L, x: L.min(x, dim=L.tensor(-1), keepdim=True),
+    lambda L, x: x.max(dim=L.tensor(0)),
+    lambda L, x: x.min(dim=L.tensor(2, dtype=L.int32)),
+    lambda L, x: L.max(x, L.tensor(1.0)),                 # by position: the other tensor
+    lambda L, x: L.max(x, dim=2, keepdim=True),
+    lambda L, x: L.max(input=x, dim=0),
+])
+def test_max_min_dim_by_name(call):
+    agree(lambda L: call(L, _x(L)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x: L.max(x, dim=L.tensor(1.5)),
+    lambda L, x: L.min(x, dim=L.tensor([1])),
+    lambda L, x: L.max(x, 1, dim=1),
+    lambda L, x: L.max(x, dim=1, other=x),
+])
+def test_max_min_dim_by_name_refused_as_torch(call):
+    for lib in (minigrad, torch):
+        with pytest.raises(TypeError, match="received an invalid combination of arguments"):
+            call(lib, _x(lib))

@@ -541,14 +541,39 @@ def _indices_of(a, dim, keepdim, largest):
     return Tensor._wrap(idx.astype("int64"))
 
 
-def max(a, dim=NO_DIM, keepdim=KEEPDIM_LEFT_OUT, *, other=None):
+def max(a, dim_or_other=NO_DIM, /, keepdim=KEEPDIM_LEFT_OUT, *, dim=NO_DIM, other=None):
     """``max(a)`` -> largest value; ``max(a, dim)`` -> (values, indices); ``max(a, b)`` ->
-    elementwise (with keepdim given, a 0-d integer tensor ``b`` is a dim, as in PyTorch)."""
-    return _max_min(a, _dim_given("max", dim), keepdim, other, largest=True)
+    elementwise (with keepdim given, a 0-d integer tensor ``b`` is a dim, as in PyTorch;
+    ``dim=`` by name is always a dim, a 0-d integer tensor included)."""
+    return _max_min(a, _dim_argument("max", a, dim_or_other, dim, other), keepdim, other,
+                    largest=True)
 
 
-def min(a, dim=NO_DIM, keepdim=KEEPDIM_LEFT_OUT, *, other=None):
-    return _max_min(a, _dim_given("min", dim), keepdim, other, largest=False)
+def min(a, dim_or_other=NO_DIM, /, keepdim=KEEPDIM_LEFT_OUT, *, dim=NO_DIM, other=None):
+    return _max_min(a, _dim_argument("min", a, dim_or_other, dim, other), keepdim, other,
+                    largest=False)
+
+
+def _dim_argument(name, a, positional, dim, other):
+    """The second argument of max/min: given by position it may be a dim or the other
+    tensor (``_max_min`` tells); given as ``dim=`` it is a dim, and a tensor there must be a
+    0-d integer one (PyTorch's parser reads it as an int; anything else matches no form)."""
+    if dim is NO_DIM:
+        return _dim_given(name, positional)
+    if positional is not NO_DIM or other is not None or (isinstance(dim, Tensor) and not (
+            dim.ndim == 0 and dim._array.dtype.kind in "iu")):
+        got = ", ".join([python_type_name(a)] + ([python_type_name(positional)]
+                                                 if positional is not NO_DIM else []))
+        named = ", ".join([f"dim={python_type_name(dim)}"] +
+                          (["other=Tensor"] if other is not None else []))
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}, "
+                        f"{named}), but expected one of:\n * (Tensor input, *, Tensor out = "
+                        f"None)\n * (Tensor input, Tensor other, *, Tensor out = None)\n * "
+                        f"(Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out"
+                        f" = None)\n")
+    if isinstance(dim, Tensor):
+        return int(dim._array)
+    return _dim_given(name, dim)
 
 
 def _check_arg_reducible(a, dim, name):
