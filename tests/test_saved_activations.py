@@ -140,3 +140,27 @@ def test_relu_backward_writes_over_its_unheld_output():
 
     backward_peak()
     assert backward_peak() < 1.5 * act
+
+
+def test_relu_output_kept_by_saved_tensor_hooks_is_never_overwritten():
+    """A pack hook may keep the saved tensor itself: relu must not write its gradient over an
+    output such a hook handed back."""
+    x0 = np.random.default_rng(6).standard_normal(1000).astype(np.float32)
+    results = []
+    for lib in (minigrad, torch):
+        store = []
+
+        def pack(t):
+            store.append(t)
+            return len(store) - 1
+
+        x = _pair(x0, lib)
+        with lib.autograd.graph.saved_tensors_hooks(pack, store.__getitem__):
+            y = lib.relu(x * 1.0)
+            z = lib.nn.functional.max_pool1d(y.view(1, 1, -1), 2)
+        kept = [t.detach().clone() for t in store]
+        del y
+        z.sum().backward()
+        assert all(lib.equal(a, b) for a, b in zip(kept, store))
+        results.append(x.grad.numpy())
+    np.testing.assert_array_equal(results[0], results[1])

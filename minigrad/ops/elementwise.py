@@ -457,10 +457,12 @@ class Relu(Function):
         out, = self.saved_tensors
         if not is_grad_enabled():
             arr = out._array
-            # the output freed right after this (no retain_graph) and held by nobody else
-            # (no tensor, no view: references from this node, ``out``, ``arr`` and the call):
-            # the gradient is written over it, and the backward allocates nothing
-            reuse = frees_saved_values() and sys.getrefcount(arr) <= 4
+            # the output freed right after this (no retain_graph), kept plainly (no
+            # saved-tensor hooks, which may keep the tensor themselves) and held by nobody
+            # else (no tensor, no view: references from this node, ``out``, ``arr`` and the
+            # call): the gradient is written over it, and the backward allocates nothing
+            reuse = (frees_saved_values() and getattr(self, "_packed", False) is True and
+                     sys.getrefcount(arr) <= 4)
             del out
             return Tensor._wrap(_pass_where_positive(g._array, arr, reuse))
         return _piecewise_grad(self, g, ~(out._array <= 0), True)
