@@ -87,6 +87,41 @@ def test_workspace_shares_buffers_by_kind_and_never_a_busy_one():
     _workspace.clear_workspace()
 
 
+def test_workspace_sheds_buffers_an_earlier_larger_workload_grew(monkeypatch):
+    """A cache over its bound first drops the free buffers nothing asked for since the last
+    time, or grown past twice what was asked since; the current workload's buffers then stay
+    put from step to step instead of being evicted (and allocated again) at every step."""
+    _workspace.clear_workspace()
+    monkeypatch.setattr(_workspace, "_WORKSPACE_BYTES", 1000 * 4)     # 1000 float32
+
+    class Counting:                        # numpy, counting the buffers the cache allocates
+        __name__ = "numpy"
+        dtype = staticmethod(np.dtype)
+        made = 0
+
+        @classmethod
+        def empty(cls, *args, **kwargs):
+            cls.made += 1
+            return np.empty(*args, **kwargs)
+
+    def step(sizes):
+        """One 'step': each kind asked once, at its size, held by nobody afterwards (as a
+        kernel's scratch); -> how many buffers the cache allocated."""
+        before = Counting.made
+        for kind, n in sizes.items():
+            _workspace.workspace(kind, (n,), np.float32, Counting)
+        return Counting.made - before
+    step({"k1": 800})                                   # an earlier, larger workload
+    now = {"k1": 300, "k2": 300, "k3": 300}              # 900: fits, once k1 is resized
+    for _ in range(3):                                   # over the bound: trims, settles
+        step(now)
+    # a k1 kept at 800 held the cache over its bound, and every step evicted and made
+    # again one of k2, k3 (two buffers a step)
+    assert [step(now) for _ in range(4)] == [0, 0, 0, 0]
+    assert sum(a.nbytes for a in _workspace._WORKSPACE.values()) <= 1000 * 4
+    _workspace.clear_workspace()
+
+
 def test_set_num_threads_follows_pytorch(threads):
     minigrad.set_num_threads(3)
     assert minigrad.get_num_threads() == 3

@@ -32,6 +32,7 @@ _WORKSPACE = OrderedDict()        # (kind, dtype, module, thread, slot) -> 1-D a
 _WORKSPACE_BYTES = 96 << 20
 _LOCK = threading.Lock()          # kernels may ask from several threads (minigrad.parallel)
 _SLOTS = 4                        # buffers of one kind kept at once (several may be in use)
+_NEEDED = {}                      # key -> the most elements asked of it since the last trim
 
 
 def workspace(kind, shape, dtype, xp):
@@ -64,6 +65,7 @@ def _take(kind, shape, dtype, xp):
             continue
         if buf.size >= size:
             _WORKSPACE.move_to_end(key)
+            _NEEDED[key] = max(_NEEDED.get(key, 0), size)
             return buf[:size].reshape(shape)
         break                                        # free but too small: replaced below
     else:
@@ -72,13 +74,34 @@ def _take(kind, shape, dtype, xp):
     _WORKSPACE.pop(key, None)
     new = xp.empty(size, dtype=dtype)
     _WORKSPACE[key] = new
+    _NEEDED[key] = max(_NEEDED.get(key, 0), size)
     total = sum(a.nbytes for a in _WORKSPACE.values())
+    if total > _WORKSPACE_BYTES:
+        total = _trim(total)
     while total > _WORKSPACE_BYTES and len(_WORKSPACE) > 1:
         total -= _WORKSPACE.popitem(last=False)[1].nbytes
     return new[:size].reshape(shape)
+
+
+def _trim(total):
+    """The cache is over its bound: first drop the free buffers that nothing asked for since
+    the last trim, or that are more than twice the most asked of them since (grown by an
+    earlier, larger workload: kept, they would hold the cache over its bound and make it
+    evict the current workload's buffers at every step). Then start a new window of needs.
+    Returns the new total."""
+    for key in list(_WORKSPACE):
+        buf = _WORKSPACE[key]
+        # 3 references to a free buffer, as in _take (the new one has a 4th: the caller's)
+        if sys.getrefcount(buf) == 3 and buf.size > 2 * _NEEDED.get(key, 0):
+            total -= buf.nbytes
+            del _WORKSPACE[key]
+        buf = None
+    _NEEDED.clear()
+    return total
 
 
 def clear_workspace():
     """Drop every cached scratch buffer (their memory goes back to the allocator)."""
     with _LOCK:
         _WORKSPACE.clear()
+        _NEEDED.clear()
