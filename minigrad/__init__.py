@@ -158,7 +158,7 @@ from ._removed_api import (  # noqa: E402,F401
     matrix_rank, solve, lstsq, eig, symeig, range, set_default_tensor_type)
 from ._tensor_extras import (  # noqa: E402,F401
     from_dlpack, to_dlpack, sym_int, sym_float, sym_max, sym_min, sym_not, sym_sqrt, sym_ite,
-    sym_sum, compiled_with_cxx11_abi)
+    sym_sum, compiled_with_cxx11_abi, _assert)
 from .ops.type_info import finfo, iinfo  # noqa: E402,F401
 from . import special  # noqa: E402,F401
 from . import masked  # noqa: E402,F401

@@ -11,6 +11,7 @@
   without a copy, and a tensor speaks it too (``np.from_dlpack(t)``);
 * ``sym_int``, ``sym_float``, ``sym_max``... : PyTorch's symbolic-shape helpers, which on
   plain numbers (all there is in eager code) are the plain operations;
+* ``_assert(condition, message)``, the function form of ``assert`` that model code calls;
 * ``compiled_with_cxx11_abi()``, ``GradScaler`` (``amp.GradScaler``'s top-level name).
 """
 from __future__ import annotations
@@ -182,6 +183,14 @@ def sym_ite(b, t, f):
 def sym_sum(args):
     """The sum of ``args``, starting from the first (no 0 + for one element)."""
     return sum(args[1:], args[0]) if len(args) else 0
+
+
+def _assert(condition, message):
+    """``assert condition, message`` as a function (PyTorch's traceable form, which
+    torchvision's models call): AssertionError(message) when ``condition`` is false; a tensor
+    condition is read with ``bool``, so one of several values raises as ``bool`` does."""
+    if not condition:
+        raise AssertionError(message)
 
 
 def compiled_with_cxx11_abi() -> bool:

@@ -116,6 +116,17 @@ def script_if_tracing(fn):
     return fn
 
 
+def _overload(func):
+    """Declares one typed signature of a function for the compiler (torchvision's model files
+    use it); the plain ``def`` that follows is what runs, so this returns ``func``."""
+    return func
+
+
+def _overload_method(func):
+    """``_overload`` for a method (DenseNet's ``forward`` over a tensor or a list of them)."""
+    return func
+
+
 def is_scripting() -> bool:
     """False: minigrad code always runs eagerly."""
     return False

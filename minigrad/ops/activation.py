@@ -43,6 +43,9 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+_HALF, _FLOAT = np.dtype("float16"), np.dtype("float32")
+
+
 def _floating(a):
     return a if a._array.dtype.kind in "fc" else cast(a, dtypes.default_float().np)
 
@@ -110,6 +113,8 @@ def gelu(input, approximate="none"):
     tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
     if approximate in ("none", "tanh"):
         _floating_only(input, "GeluKernelImpl")
+        if input._array.dtype == _HALF:        # in float32, rounded once, as PyTorch's kernel
+            return cast(gelu(cast(input, _FLOAT), approximate), _HALF)
     if approximate == "none":
         return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
     if approximate == "tanh":
@@ -231,6 +236,8 @@ def silu(input, inplace=False):
                            "complex dtype.")
     if input._array.dtype.kind not in "fc":
         raise not_implemented_for("silu_cpu", input._array.dtype)
+    if input._array.dtype == _HALF:            # in float32, rounded once, as PyTorch's kernel
+        return cast(silu(cast(input, _FLOAT)), _HALF)
     return mul(input, sigmoid(_floating(input)))
 
 

@@ -1089,6 +1089,8 @@ def square(a):
 
 
 def rsqrt(a):
+    if isinstance(a, Tensor) and a._array.dtype == np.float16:    # rounded once, as PyTorch
+        return cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
     return div(1.0, sqrt(a))
 
 

@@ -109,6 +109,10 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         input, mat1, mat2 = _autocast_lower(input, mat1, mat2)
     _same_dtype(input, mat2)
     beta, alpha = _coefficients(beta, alpha, input, mat1, mat2)
+    if mat1._array.dtype == np.float16 and mat2._array.dtype == np.float16:
+        # PyTorch adds the bias in float32 and rounds once
+        wide, m1, m2 = (cast(t, np.dtype("float32")) for t in (input, mat1, mat2))
+        return cast(_scaled_sum(wide, mm(m1, m2), beta, alpha), mat1._array.dtype)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
