@@ -164,3 +164,19 @@ def test_relu_output_kept_by_saved_tensor_hooks_is_never_overwritten():
         assert all(lib.equal(a, b) for a, b in zip(kept, store))
         results.append(x.grad.numpy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("call", ["fn", "method"])
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [True, False])
+def test_max_min_with_keepdim_but_no_dim_is_refused_as_torch(call, name, keepdim):
+    """keepdim only fits the (input, dim, keepdim) form: without a dim PyTorch matches no form
+    (it does not reduce the whole tensor)."""
+    x = np.random.default_rng(7).standard_normal((3, 4))
+    for lib in (minigrad, torch):
+        t = lib.tensor(x)
+        fn = getattr(t, name) if call == "method" else getattr(lib, name)
+        args = () if call == "method" else (t,)
+        with pytest.raises(TypeError, match="invalid combination of arguments"):
+            fn(*args, keepdim=keepdim)
+        np.testing.assert_array_equal(fn(*args).numpy(), getattr(torch.tensor(x), name)().numpy())

@@ -490,10 +490,12 @@ def _max_min(a, dim, keepdim, other, largest):
         raise not_a_tensor("max" if largest else "min", a)
     if keepdim is KEEPDIM_LEFT_OUT:
         keepdim = False
-    elif isinstance(dim, Tensor) or other is not None:
+    elif dim is None or isinstance(dim, Tensor) or other is not None:
         # with keepdim given only the (input, dim, keepdim) form fits: a 0-d integer tensor
-        # reads as the dim, as PyTorch's parser reads it; any other tensor is refused
-        if other is None and dim.ndim == 0 and dim._array.dtype.kind in "iu":
+        # reads as the dim, as PyTorch's parser reads it; any other tensor, or no dim at all
+        # (max(x, keepdim=True)), is refused
+        if isinstance(dim, Tensor) and other is None and dim.ndim == 0 and \
+                dim._array.dtype.kind in "iu":
             dim = int(dim._array)
         else:
             got = ", ".join(python_type_name(v) for v in (a, dim) if v is not None)
