@@ -27,10 +27,14 @@ def _specials(shape, dtype, seed):
         x.flat[0], x.flat[1] = np.nan, -0.0            # relu(NaN) = NaN passes the gradient
         g.flat[2], g.flat[3] = np.inf, np.nan          # on a stopped cell: exactly 0 in torch
         x.flat[2], x.flat[3] = -1.0, -2.0
+    if x.size > 1 << 20:           # specials in later blocks of relu's backward too, and
+        for at in (1 << 19, x.size - 3):  # around a block's edge
+            x.flat[at - 1:at + 2] = -1.0, np.nan, -3.0
+            g.flat[at - 1:at + 2] = np.inf, 2.0, np.nan
     return x.astype(dtype), g.astype(dtype)
 
 
-@pytest.mark.parametrize("shape", [(), (7,), (3, 40000), (0, 5), (2, 3, 4)])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 40000), (3, 400000), (0, 5), (2, 3, 4)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("how", ["unheld", "held", "inplace", "retained"])
 def test_relu_gradient_matches_torch(shape, dtype, how):
