@@ -8,7 +8,7 @@
 * ``Tensor.set_(source)``: make this tensor a view of another's memory;
   ``Tensor.is_set_to``; ``Tensor.module_load`` (``load_state_dict``'s hook);
 * DLPack: ``from_dlpack(obj)`` wraps any array that speaks DLPack (numpy's, cupy's, torch's)
-  without a copy, and a tensor speaks it too (``np.from_dlpack(t)``);
+  or a ``to_dlpack`` capsule without a copy, and a tensor speaks it too (``np.from_dlpack(t)``);
 * ``sym_int``, ``sym_float``, ``sym_max``... : PyTorch's symbolic-shape helpers, which on
   plain numbers (all there is in eager code) are the plain operations;
 * ``_assert(condition, message)``, the function form of ``assert`` that model code calls;
@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numpy as np
@@ -116,26 +117,86 @@ Tensor.module_load = _module_load
 # ----------------------------------------------------------------------------------------------
 # DLPack
 # ----------------------------------------------------------------------------------------------
-def from_dlpack(ext_tensor):
-    """A tensor sharing the memory of ``ext_tensor``, any object with ``__dlpack__`` (a numpy
-    or cupy array, a torch tensor, another minigrad tensor). No copy: writes show on both."""
+def from_dlpack(ext_tensor, *, device=None, copy=None):
+    """A tensor sharing the memory of ``ext_tensor``: any object with ``__dlpack__`` (a numpy
+    or cupy array, a torch tensor, another minigrad tensor) or a capsule from ``to_dlpack``
+    (consumed: a capsule makes one tensor). No copy, so writes show on both, unless
+    ``copy=True`` or another ``device`` asks for one."""
     if isinstance(ext_tensor, Tensor):
-        return ext_tensor.detach()
-    device = getattr(ext_tensor, "__dlpack_device__", lambda: (1, 0))()
-    if device[0] == 2:                       # kDLCUDA: a GPU array, for cupy
-        return Tensor._wrap(backend.array_module(backend.device("cuda")).from_dlpack(
-            ext_tensor))
-    return Tensor._wrap(np.from_dlpack(ext_tensor))
+        out = ext_tensor.detach()
+    elif hasattr(ext_tensor, "__dlpack__"):
+        kind = getattr(ext_tensor, "__dlpack_device__", lambda: (1, 0))()[0]
+        out = Tensor._wrap(_import_dlpack(ext_tensor, kind))
+    else:
+        out = Tensor._wrap(_from_capsule(ext_tensor))
+    if device is not None:
+        moved = out.to(device)
+        if moved is not out:
+            return moved
+    return out.clone() if copy else out
+
+
+def _import_dlpack(producer, kind):
+    if kind == 2:                            # kDLCUDA: a GPU array, for cupy
+        return backend.array_module(backend.device("cuda")).from_dlpack(producer)
+    return np.from_dlpack(producer)
+
+
+class _Capsule:
+    """A legacy capsule dressed as a DLPack producer, for ``numpy/cupy.from_dlpack``."""
+
+    def __init__(self, capsule, kind):
+        self._capsule, self._kind = capsule, kind
+
+    def __dlpack__(self, **kwargs):
+        return self._capsule
+
+    def __dlpack_device__(self):
+        return self._kind, 0
+
+
+_capsule_valid = ctypes.pythonapi.PyCapsule_IsValid
+_capsule_valid.argtypes, _capsule_valid.restype = [ctypes.py_object, ctypes.c_char_p], ctypes.c_int
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_capsule_pointer.restype = ctypes.c_void_p
+
+
+def _from_capsule(capsule):
+    """The array a ``"dltensor"`` capsule describes, writable as the producer's memory is
+    (numpy marks arrays from unversioned capsules read-only; PyTorch's tensors are not)."""
+    if type(capsule).__name__ != "PyCapsule" or not _capsule_valid(capsule, b"dltensor"):
+        raise RuntimeError("from_dlpack received an invalid capsule. Note that DLTensor "
+                           "capsules can be consumed only once, so you might have already "
+                           "constructed a tensor from it once.")
+    # DLManagedTensor starts with its DLTensor: a data pointer, then DLDevice's int32 type
+    address = _capsule_pointer(capsule, b"dltensor")
+    kind = ctypes.c_int32.from_address(address + ctypes.sizeof(ctypes.c_void_p)).value
+    array = _import_dlpack(_Capsule(capsule, kind), kind)
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        array = np.asarray(_Writable(array))
+    return array
+
+
+class _Writable:
+    """The memory of a read-only numpy array, offered as writable (it keeps the array, and so
+    the capsule's owner, alive)."""
+
+    def __init__(self, array):
+        self._array = array
+        self.__array_interface__ = dict(array.__array_interface__,
+                                        data=(array.__array_interface__["data"][0], False))
 
 
 def to_dlpack(tensor):
-    """The tensor's DLPack capsule (the legacy interface; prefer ``from_dlpack(t)``)."""
-    return tensor.__dlpack__()
+    """The tensor's DLPack capsule (the legacy interface; prefer ``from_dlpack(t)``). As
+    PyTorch's, it exports a tensor that requires grad (its data only)."""
+    return tensor.detach().__dlpack__()
 
 
 def _dlpack(self, *, stream=None, **kwargs):
     if self.requires_grad:
-        raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
     return self._array.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
 
 

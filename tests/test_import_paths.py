@@ -113,6 +113,14 @@ IMPORT_LINES = [
     'torch:nextafter,trapezoid,cumulative_trapezoid,gcd,lcm,bitwise_left_shift,diag_embed,diagflat,tril,triu,take_along_dim,index_select',
     'torch:masked_select,scatter_reduce,index_reduce,unravel_index,get_num_threads,set_num_threads,get_num_interop_threads,set_num_interop_threads,save,load,is_floating_point,is_complex',
     'torch:numel,clamp,clip,sym_float,UntypedStorage,TypedStorage',
+    'torch.overrides:has_torch_function,has_torch_function_unary,has_torch_function_variadic,handle_torch_function,is_tensor_like,get_ignored_functions,get_overridable_functions,wrap_torch_function,resolve_name',
+    'torch.utils.dlpack:from_dlpack,to_dlpack,DLDeviceType',
+    'torch.storage:TypedStorage,UntypedStorage',
+    'torch.utils.benchmark:Timer,Measurement,Compare,TaskSpec,Language,Colorize,select_unit,trim_sigfig,unit_to_english,ordered_unique,set_torch_threads,timer',
+    'torch._dynamo:config,reset,disable,is_compiling,optimize,run,mark_dynamic,mark_static,maybe_mark_dynamic,mark_static_address,graph_break,allow_in_graph,assume_constant_result,substitute_in_graph,set_stance,OptimizedModule',
+    'torch._dynamo.config',
+    'torch.library:custom_op,CustomOpDef,register_autograd,register_fake,register_kernel,infer_schema',
+    'torch.utils.flop_counter:FlopCounterMode',
 ]
 
 
