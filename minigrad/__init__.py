@@ -19,8 +19,8 @@ Where things live (each module uses only those above it):
 from . import backend, dtypes, autograd, cuda  # noqa: F401
 from .backend import Device as device  # noqa: F401  (minigrad.device('cuda:0'), like torch.device)
 from .dtypes import (  # noqa: F401
-    DType as dtype, float16, half, float32, float64, double, int8, int16, short, int32, int64,
-    long, uint8, bool_ as bool, complex64, cfloat, complex128, cdouble, get_default_dtype,
+    DType as dtype, float16, half, bfloat16, float32, float64, double, int8, int16, short, int32,
+    int64, long, uint8, bool_ as bool, complex64, cfloat, complex128, cdouble, get_default_dtype,
     set_default_dtype)
 from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
@@ -29,8 +29,8 @@ from ._memory_format import (  # noqa: F401
     memory_format, contiguous_format, preserve_format, channels_last, channels_last_3d)
 from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
 from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance(x, ...))
-    FloatTensor, DoubleTensor, HalfTensor, ByteTensor, CharTensor, ShortTensor, IntTensor,
-    LongTensor, BoolTensor)
+    FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor,
+    IntTensor, LongTensor, BoolTensor)
 from . import _tensor_methods  # noqa: F401  (x + y, x.sum(), ...)
 from ._tensor_methods import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
@@ -72,6 +72,9 @@ from .summary import summary  # noqa: E402,F401
 from .layer_profile import profile  # noqa: E402,F401  (minigrad's per-layer table)
 from . import profiler  # noqa: E402,F401  (torch.profiler)
 from . import explain, viz  # noqa
+from . import sparse  # noqa: E402,F401  (torch.sparse: mm, addmm, sum)
+from ._sparse_coo import spmm  # noqa: E402,F401
+from ._sparse_factories import sparse_coo_tensor  # noqa: E402,F401
 # round 7 (part C): torch-level constants, nn forms with aten signatures, windows, settings
 from math import e, inf, nan, pi  # noqa: E402,F401
 newaxis = None
@@ -247,12 +250,13 @@ from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functiona
 from . import fft  # noqa: E402,F401
 from .ops.spectral import stft, istft  # noqa: E402,F401
 from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the rest)
+# torch.overrides (__torch_function__ for functions that ask), torch.storage, torch.library
+# (custom_op), torch._dynamo (config and the compiler's names; code runs eagerly)
+from . import overrides, storage, library, _dynamo  # noqa: E402,F401
 
-# PyTorch dtypes minigrad does not have (numpy has no bfloat16 nor complex32; quantized and
-# sub-byte tensors are not supported): naming one says so, rather than a bare "no attribute"
-# (nanoGPT's train.py builds {'bfloat16': torch.bfloat16, ...} before choosing a dtype)
-_MISSING_DTYPES = {"bfloat16": "use minigrad.float16 for mixed precision, or float32",
-                   "complex32": "use minigrad.complex64",
+# PyTorch dtypes minigrad does not have (numpy has no complex32; quantized and sub-byte
+# tensors are not supported): naming one says so, rather than a bare "no attribute"
+_MISSING_DTYPES = {"complex32": "use minigrad.complex64",
                    "chalf": "use minigrad.complex64"}
 
 

@@ -23,9 +23,10 @@ from minigrad.nn.utils import parametrizations, prune
 __all__ = ["namespaces", "table", "main"]
 
 LEFT_OUT = (
-    "Deliberately left out: bfloat16, complex32 and the float8 types (numpy has none of "
-    "them), sparse, nested and quantized tensors, the meta device, distributed training on "
-    "more than one process, the JIT and export (torch.compile runs eagerly: a function comes "
+    "Deliberately left out: complex32 and the float8 types (numpy has none of them; "
+    "bfloat16 is ml_dtypes', CPU only), the compressed sparse layouts (CSR, CSC, BSR, BSC: COO tensors are in, with "
+    "torch.sparse.mm/addmm/sum), nested and quantized tensors, the meta device, "
+    "distributed training on more than one process, the JIT and export (torch.compile runs eagerly: a function comes "
     "back unchanged, a module wrapped as PyTorch's OptimizedModule), CUDA streams, and "
     "torchvision/torchaudio (datasets are read with minigrad.utils.data).")
 
@@ -91,6 +92,7 @@ def namespaces():
         ("torch.utils.data", _public(minigrad.utils.data, "classes")),
         ("torch.special", exported(minigrad.special)),
         ("torch.masked", exported(minigrad.masked)),
+        ("torch.sparse", exported(minigrad.sparse)),
         ("torch.distributions", [n for n in exported(minigrad.distributions)
                                  if n not in ("constraints", "transforms", "utils")]),
         ("torch.func", exported(minigrad.func)),
@@ -110,6 +112,13 @@ def namespaces():
         ("torch.compiler", exported(minigrad.compiler)),
         ("torch.hub", exported(minigrad.hub)),
         ("torch.utils.model_zoo", exported(minigrad.utils.model_zoo)),
+        ("torch.overrides", exported(minigrad.overrides)),
+        ("torch.library", exported(minigrad.library)),
+        ("torch._dynamo", exported(minigrad._dynamo)),
+        ("torch.utils.benchmark", exported(minigrad.utils.benchmark)),
+        ("torch.utils.dlpack", exported(minigrad.utils.dlpack)),
+        ("torch.storage", exported(minigrad.storage)),
+        ("torch.utils.flop_counter", exported(minigrad.utils.flop_counter)),
     ]
     return rows
 
@@ -129,6 +138,18 @@ def table():
         "window of the padded input as one column, (N, C, H, W) -> (N, C*kh*kw, L), in the "
         "order of conv2d's weight, so `w.view(C_out, -1) @ F.unfold(x, k)` is the convolution "
         "before its reshape; `F.fold` puts columns back, adding where windows overlap.",
+        "",
+        "The modules libraries import in passing are there too: `torch.overrides` dispatches "
+        "to `__torch_function__` for functions that call `handle_torch_function` (minigrad's "
+        "own functions do not dispatch, so there is no `TorchFunctionMode`); "
+        "`torch.library.custom_op` makes an operator from an annotated function, with "
+        "PyTorch's schema, `register_autograd` and `register_kernel` (no `torch.ops` "
+        "namespace, `Library` or `opcheck`); `torch._dynamo` holds `config` and the "
+        "compiler's names, all eager; `torch.utils.benchmark` times and prints as PyTorch's "
+        "(Python statements only); `torch.utils.dlpack` shares memory through DLPack objects "
+        "and capsules; `torch.storage` holds the storage classes; "
+        "`torch.utils.flop_counter.FlopCounterMode` counts the FLOPs of matrix products and "
+        "convolutions, forward and backward, per module, under PyTorch's aten names.",
         "",
         "| namespace | count | names |",
         "|---|---:|---|",

@@ -10,7 +10,7 @@ per thread (minigrad's grad mode is process-wide too).
 """
 from __future__ import annotations
 
-from .dtypes import float16
+from .dtypes import bfloat16, float16
 
 DEVICE_TYPES = ("cpu", "cuda")
 
@@ -18,9 +18,8 @@ DEVICE_TYPES = ("cpu", "cuda")
 active = False
 
 _enabled = {"cpu": False, "cuda": False}
-# PyTorch's CPU default is bfloat16; minigrad has no bfloat16, so float16 on both (documented
-# in docs/training.md and in minigrad.amp.autocast)
-_dtype = {"cpu": float16, "cuda": float16}
+# PyTorch's defaults: bfloat16 on the CPU, float16 on CUDA (cupy has no bfloat16)
+_dtype = {"cpu": bfloat16, "cuda": float16}
 _cache_enabled = True
 _nesting = 0
 
@@ -70,7 +69,7 @@ def target_for(t):
     Only floating tensors other than float64 are cast (PyTorch leaves float64 and integer
     tensors alone), and only when autocast is on for the device the tensor lives on."""
     kind = t._array.dtype
-    if kind.kind != "f" or kind.itemsize == 8:
+    if kind.kind not in "fV" or kind.itemsize == 8:
         return None
     device = t.device.type
     if not _enabled.get(device, False):
@@ -79,7 +78,7 @@ def target_for(t):
 
 
 def wants_float32(t) -> bool:
-    """True when an op that autocast runs in float32 must widen ``t``: a float16 tensor on a
-    device where autocast is on."""
-    return t._array.dtype.kind == "f" and t._array.dtype.itemsize == 2 and \
+    """True when an op that autocast runs in float32 must widen ``t``: a float16 or bfloat16
+    tensor on a device where autocast is on."""
+    return t._array.dtype.kind in "fV" and t._array.dtype.itemsize == 2 and \
         _enabled.get(t.device.type, False)

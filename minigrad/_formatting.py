@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .dtypes import bool_, default_complex, default_float, int64
+from . import backend
+from .dtypes import bfloat16, bool_, default_complex, default_float, int64
 
 PRECISION = 4
 LINE_WIDTH = 80
@@ -22,7 +23,7 @@ SCI_MODE = None     # set_printoptions(sci_mode=...): True / False force it, Non
 
 class _Formatter:
     def __init__(self, values: np.ndarray):
-        self.floating = values.dtype.kind == "f"
+        self.floating = values.dtype.kind in "fV"
         self.int_mode = True
         self.sci_mode = False
         self.max_width = 1
@@ -122,7 +123,11 @@ def _format_array(a, fmt, indent, summarise):
 
 
 def tensor_repr(tensor, prefix="tensor(") -> str:
-    a = tensor.numpy(force=True) if hasattr(tensor, "numpy") else np.asarray(tensor)
+    if getattr(tensor, "dtype", None) == bfloat16:
+        # numpy() refuses bfloat16 as PyTorch's does; its values are exact in float32
+        a = backend.as_numpy(tensor._array).astype(np.float32)
+    else:
+        a = tensor.numpy(force=True) if hasattr(tensor, "numpy") else np.asarray(tensor)
     indent = len(prefix)
     suffixes = []
     if tensor.device.type != "cpu":

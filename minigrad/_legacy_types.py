@@ -16,8 +16,8 @@ from . import dtypes
 from .creation import zeros
 from .tensor import Tensor, _legacy_sizes, tensor
 
-__all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "ByteTensor", "CharTensor",
-           "ShortTensor", "IntTensor", "LongTensor", "BoolTensor", "is_legacy_type"]
+__all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor",
+           "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "BoolTensor", "is_legacy_type"]
 
 
 class _TensorType(type):
@@ -60,6 +60,7 @@ def _legacy(name, dtype):
 FloatTensor = _legacy("FloatTensor", dtypes.float32)
 DoubleTensor = _legacy("DoubleTensor", dtypes.float64)
 HalfTensor = _legacy("HalfTensor", dtypes.float16)
+BFloat16Tensor = _legacy("BFloat16Tensor", dtypes.bfloat16)
 ByteTensor = _legacy("ByteTensor", dtypes.uint8)
 CharTensor = _legacy("CharTensor", dtypes.int8)
 ShortTensor = _legacy("ShortTensor", dtypes.int16)

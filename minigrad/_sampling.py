@@ -67,7 +67,7 @@ def bernoulli(input, p=None, *, generator=None):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     gen = generator or default_generator
     draw = gen.rng.random(probs.shape) < backend.as_numpy(probs)
-    dtype = input._array.dtype if input._array.dtype.kind == "f" else dtypes.default_float().np
+    dtype = input._array.dtype if input._array.dtype.kind in "fV" else dtypes.default_float().np
     return Tensor._wrap(backend.to_device(draw.astype(dtype), input.device))
 
 
@@ -97,7 +97,7 @@ def _rng(generator):
 
 def _continuous(t, name):
     """exponential_ / cauchy_: PyTorch's refusal of a non-floating tensor."""
-    if t._array.dtype.kind != "f":
+    if t._array.dtype.kind not in "fV":
         kind = (_C_NAMES if name == "Cauchy" else {})
         spelled = kind.get(t._array.dtype.name, scalar_type_name(t._array.dtype))
         raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
@@ -108,7 +108,7 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
     """Fill t with draws of N(mean, std^2)."""
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    if t._array.dtype.kind not in "fc":
+    if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
     if t._array.dtype.kind == "c":         # each part N(mean, std^2 / 2): E|z - m|^2 = std^2
         return _fill(t, complex_draws(
@@ -120,7 +120,7 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
 def uniform_(t, *args, generator=None, **kwargs):
     """``uniform_(from=0, to=1)``: fill t with draws uniform in [from, to)."""
     low, high = _from_to(args, kwargs, "uniform_", (0.0, 1.0))
-    if t._array.dtype.kind not in "fc":
+    if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("check_uniform_bounds", t._array.dtype)
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
@@ -166,7 +166,7 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
     """Fill t with exp of draws of N(mean, std^2)."""
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
-    if t._array.dtype.kind != "f":
+    if t._array.dtype.kind not in "fV":
         raise not_implemented_for("log_normal_cpu", t._array.dtype)
     return _fill(t, _rng(generator).lognormal(mean, std, tuple(t.shape)))
 
@@ -184,8 +184,8 @@ def _random_bound(dtype):
     floats every integer the mantissa holds exactly (2^24 for float32, 2^53 for float64)."""
     if dtype.kind == "b":
         return 1
-    if dtype.kind == "f":
-        return 2 ** (np.finfo(dtype).nmant + 1)
+    if dtype.kind in "fV":
+        return 2 ** (dtypes.np_finfo(dtype).nmant + 1)
     return int(np.iinfo(dtype).max)
 
 

@@ -34,7 +34,8 @@ from .ops import lu as LU, householder_qr as HQR
 from .ops import sampling_round8 as SR8
 from .ops._util import scalar_type_name
 from ._type_names import python_type_name
-from . import backend, creation, dtypes
+from ._grad_state import state as _GRAD
+from . import _sparse_factories, backend, creation, dtypes
 from . import _legacy_types as LT
 from ._storage import TypedStorage, UntypedStorage
 from . import _sampling as RS
@@ -73,7 +74,12 @@ def _torch_args(fn):
             # truncated values (not the float sum, truncated)
             kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
-        return result if out is None else _write_out(out, result, fn.__name__)
+        if out is None:
+            return result
+        name = _OUT_NAMES.get(fn.__name__, fn.__name__)
+        if name in _BINARY_FORMS and len(args) > 1 and isinstance(args[1], Tensor):
+            name = _BINARY_FORMS[name]      # max(a, b) is torch's maximum, by that name
+        return _write_out(out, result, name)
     return call
 
 
@@ -81,6 +87,11 @@ def _torch_args(fn):
 def _params(fn):
     code = getattr(fn, "__code__", None)
     return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
+
+
+# the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
+_OUT_NAMES = {"outer": "mul"}
+_BINARY_FORMS = {"max": "maximum", "min": "minimum"}
 
 
 # the ops whose out= may have a lower kind than the result (a float sum into an int tensor)
@@ -100,18 +111,36 @@ _C_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half", "Long": "
             "Int": "int"}
 
 
+def _out_grad_check(out, result, name):
+    """PyTorch refuses ``out=`` while grad mode records a graph if an input requires grad (the
+    result would then require it: a non-differentiable result such as argmax's passes) or an
+    ``out`` tensor does; under ``no_grad`` both are allowed."""
+    if not _GRAD.enabled:
+        return
+    pairs = tuple(zip(out, result)) if isinstance(result, tuple) else ((out, result),)
+    if not all(isinstance(o, Tensor) for o, _ in pairs):
+        return                                  # the TypeError of a wrong out comes first
+    for o, r in pairs:
+        if r.requires_grad or o.requires_grad:
+            raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires "
+                               "grad.")
+
+
 def _write_out(out, result, name):
     """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
     shape, as torch does with a warning), in out's dtype; returns ``out``."""
+    _out_grad_check(out, result, name)
+    return _write_values(out, result, name)
+
+
+def _write_values(out, result, name):
     if isinstance(result, tuple):
         for o, r in zip(out, result):
-            _write_out(o, r, name)
+            _write_values(o, r, name)
         return out
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if out.requires_grad:
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
     have, want = result._array.dtype, out._array.dtype
     if have != want and name in _OUT_EXACT:
         raise RuntimeError(_OUT_EXACT[name](scalar_type_name(have), scalar_type_name(want)))
@@ -130,7 +159,7 @@ def _write_out(out, result, name):
                           f"elements. You can explicitly reuse an out tensor t by resizing it, "
                           f"inplace, to zero elements with t.resize_(0).", UserWarning,
                           stacklevel=3)
-        I.resize_(out, *result.shape)
+        I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
     out._array[...] = result._array.astype(out._array.dtype, copy=False)
     out._vcounter.value += 1
     return out
@@ -711,6 +740,7 @@ Tensor.type = _type
 Tensor.float = _as_dtype(dtypes.float32, "float")
 Tensor.double = _as_dtype(dtypes.float64, "double")
 Tensor.half = _as_dtype(dtypes.float16, "half")
+Tensor.bfloat16 = _as_dtype(dtypes.bfloat16, "bfloat16")
 Tensor.cfloat = _as_dtype(dtypes.complex64, "cfloat")
 Tensor.cdouble = _as_dtype(dtypes.complex128, "cdouble")
 Tensor.long = _as_dtype(dtypes.int64, "long")
@@ -959,7 +989,8 @@ Tensor.H = property(TP.H)
 Tensor.mH = property(TP.mH)
 Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
 Tensor.is_meta = property(lambda self: False)         # no meta device in minigrad
-Tensor.is_sparse = property(lambda self: False)       # every tensor is dense (strided)
+Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True (cheap test)
+Tensor.to_sparse = _sparse_factories.to_sparse
 Tensor.is_quantized = property(lambda self: False)
 Tensor.is_nested = property(lambda self: False)
 Tensor.name = None                                    # PyTorch's (named-tensor) default

@@ -320,7 +320,7 @@ def convolution(input, weight, bias, stride, padding, dilation, transposed, outp
                            f"{weight.ndim}-D weight of size {list(weight.shape)}")
     conv, conv_transpose = _CONV[spatial]
     if isinstance(bias, Tensor) and isinstance(input, Tensor) and \
-            input._array.dtype.kind in "fc" and bias._array.dtype != input._array.dtype:
+            input._array.dtype.kind in "fcV" and bias._array.dtype != input._array.dtype:
         bias = bias.to(input.dtype)      # the aten entry casts the bias (conv1d... refuse)
     if transposed:
         return conv_transpose(input, weight, bias, stride, padding, output_padding, groups,

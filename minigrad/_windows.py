@@ -72,7 +72,7 @@ def _make(name, symmetric, window_length, periodic, dtype, layout, device, requi
         raise RuntimeError(f"{name} requires non-negative window_length, got "
                            f"window_length={window_length}")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    if dt.np.kind != "f":
+    if dt.np.kind not in "fV":
         raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
     values = symmetric_or_periodic(symmetric, int(window_length), bool(periodic))
     return _finish(values, dt, device, requires_grad)

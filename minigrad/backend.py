@@ -175,6 +175,9 @@ def to_device(array, dev: Device):
     cp = _require_cupy()
     if isinstance(array, cp.ndarray) and array.device.id == dev.index:
         return array
+    if array.dtype.kind == "V":         # bfloat16 (ml_dtypes'): numpy-only
+        raise TypeError("a bfloat16 tensor cannot be moved to a CUDA device: cupy has no "
+                        "bfloat16 dtype (convert it with .float() or .half() first)")
     with cp.cuda.Device(dev.index):
         return cp.asarray(array)
 

@@ -15,6 +15,7 @@ import numpy as np
 from . import backend, dtypes
 from . import _memory_format as mf
 from .tensor import Tensor, _require_grad_at_creation
+from ._grad_state import state as _GRAD
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
            "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
@@ -24,8 +25,9 @@ __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand"
 
 
 class layout:  # noqa: N801  (PyTorch's spelling: torch.layout)
-    """How a tensor's elements are stored: ``strided`` (dense) is the only one minigrad has;
-    the sparse ones exist so that code naming them gets a clear refusal."""
+    """How a tensor's elements are stored: ``strided`` (dense) or ``sparse_coo`` (indices and
+    values: ``_sparse_coo.py``); the other sparse ones exist so that code naming them gets a
+    clear refusal."""
     __slots__ = ("name",)
     __module__ = "minigrad"
 
@@ -53,16 +55,28 @@ sparse_bsr = layout._make("sparse_bsr")
 sparse_bsc = layout._make("sparse_bsc")
 
 
-def check_layout(value, fn_name):
-    """A factory's ``layout=``: None or strided; a sparse layout is refused (minigrad has no
-    sparse tensors), anything else is PyTorch's TypeError."""
+def check_layout(value, fn_name, sparse_ok=False):
+    """A factory's ``layout=``: None or strided; ``sparse_coo`` where the factory makes a
+    sparse tensor (``sparse_ok``: zeros, empty, zeros_like; True returned); other layouts
+    are refused as PyTorch refuses them, anything else is PyTorch's TypeError."""
     if value is None or value is strided:
-        return
+        return False
     if not isinstance(value, layout):
         raise TypeError(f"{fn_name}(): argument 'layout' must be minigrad.layout, not "
                         f"{type(value).__name__}")
+    if value is sparse_coo:
+        if sparse_ok:
+            return True
+        if fn_name in ("ones", "full"):
+            raise RuntimeError("full(...) is not implemented for sparse layout")
     raise NotImplementedError(f"{fn_name}(): layout={value} is not supported: minigrad has "
-                              f"only dense (strided) tensors")
+                              f"dense (strided) tensors, and sparse_coo ones from "
+                              f"sparse_coo_tensor, to_sparse(), zeros, empty and zeros_like")
+
+
+# The empty COO tensor of a size, for zeros/empty/zeros_like(..., layout=sparse_coo): set by
+# ``_sparse_coo`` (a module above this one, which imports it).
+sparse_zeros = None
 
 
 class Generator:
@@ -158,13 +172,15 @@ def _out_keyword(factory):
         elif dtypes.to_dtype(dtype) != out.dtype:
             raise RuntimeError(f"dtype {_scalar_name(dtypes.to_dtype(dtype))} does not match "
                                f"dtype of out parameter ({_scalar_name(out.dtype)})")
-        if out.requires_grad:
+        if out.requires_grad and _GRAD.enabled:      # under no_grad torch allows it
             raise RuntimeError(f"aten::{name}(): functions with out=... arguments don't support "
                                "automatic differentiation, but one of the arguments requires "
                                "grad.")
         if kwargs.get("device") is None:
             kwargs["device"] = out.device
         result = factory(*args, **kwargs)
+        if out.grad_fn is None:     # the factory's requires_grad= is out's flag, as PyTorch
+            out.requires_grad_(False)   # (a grad leaf passes under no_grad, and loses it)
         if tuple(out.shape) != tuple(result.shape):
             if name == "arange" and out.numel():
                 warnings.warn(f"The number of elements in the out tensor of shape "
@@ -259,7 +275,8 @@ def _direct(fill, size, dtype, device, requires_grad):
 @_out_keyword
 @_size_keyword
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
-    check_layout(layout, "zeros")
+    if check_layout(layout, "zeros", sparse_ok=True):
+        return sparse_zeros(_size(size, "zeros"), dtype, device, requires_grad)
     sizes = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     for s in sizes:
         if isinstance(s, numbers.Integral) and s < 0:      # zeros' own words, then the sizes
@@ -283,7 +300,8 @@ def empty(*size, dtype=None, layout=None, device=None, requires_grad=False,
           memory_format=mf.contiguous_format):
     """Uninitialised values, laid out in ``memory_format`` (row-major, or channels-last for
     a 4-d / 5-d size)."""
-    check_layout(layout, "empty")
+    if check_layout(layout, "empty", sparse_ok=True):
+        return sparse_zeros(_size(size, "empty"), dtype, device, requires_grad)
     fmt = mf.check(memory_format, "empty", none_means=mf.contiguous_format)
     if fmt is mf.preserve_format:
         raise RuntimeError("unsupported memory format Preserve (empty() has no input whose "
@@ -609,8 +627,9 @@ def _laid_out(t, make, memory_format, name):
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                memory_format=mf.preserve_format):
-    check_layout(layout, "zeros_like")
     dtype, device = _like(t, dtype, device)
+    if check_layout(layout, "zeros_like", sparse_ok=True):
+        return sparse_zeros(tuple(t.shape), dtype, device, requires_grad)
     return _laid_out(t, lambda: zeros(tuple(t.shape), dtype=dtype, device=device,
                                       requires_grad=requires_grad), memory_format, "zeros_like")
 

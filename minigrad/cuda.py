@@ -248,8 +248,8 @@ manual_seed_all = manual_seed
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
-    """False: minigrad has no bfloat16 dtype on any device (nanoGPT asks this to pick its
-    autocast dtype, and then takes float16)."""
+    """False: bfloat16 tensors are numpy-only (cupy has no bfloat16), so none lives on a GPU
+    (nanoGPT asks this to pick its autocast dtype, and then takes float16)."""
     return False
 
 

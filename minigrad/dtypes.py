@@ -1,4 +1,7 @@
-"""Data types: ``minigrad.float32``, ``float64``, ``float16``, ``int64``, ``int32``, ``bool``...
+"""Data types: ``minigrad.float32``, ``float64``, ``float16``, ``bfloat16``, ``int64``, ``bool``...
+
+bfloat16 arrays are numpy arrays of ``ml_dtypes.bfloat16``, whose numpy kind is 'V' (not 'f'):
+code that asks "is this a floating array" should use ``is_float_np`` rather than ``kind == 'f'``.
 
 Each dtype wraps a numpy dtype and prints like PyTorch's (``minigrad.float32``).  Type promotion
 follows PyTorch's rules, which differ from numpy's in two places that matter to users:
@@ -9,11 +12,13 @@ follows PyTorch's rules, which differ from numpy's in two places that matter to 
 """
 from __future__ import annotations
 
+import ml_dtypes      # only adds numpy dtypes (bfloat16); it changes no numpy or global setting
 import numpy as np
 
-__all__ = ["DType", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
-           "uint8", "bool_", "complex64", "complex128", "default_complex", "to_dtype", "default_float", "result_type", "get_default_dtype",
-           "set_default_dtype"]
+__all__ = ["DType", "float16", "bfloat16", "BFLOAT16", "reduced_float", "float32", "float64",
+           "int8", "int16", "int32", "int64", "uint8", "bool_", "complex64", "complex128",
+           "default_complex", "to_dtype", "default_float", "result_type", "get_default_dtype",
+           "set_default_dtype", "np_finfo", "is_float_np"]
 
 
 class DType:
@@ -28,6 +33,8 @@ class DType:
         """The complex dtype whose parts are this floating dtype (float32 -> complex64)."""
         if self.is_complex:
             return self
+        if self.np == BFLOAT16:
+            return complex64            # as PyTorch: a bfloat16 with a complex is complex64
         if not self.is_floating_point or self.np.itemsize == 2:
             raise RuntimeError(f"Unsupported dtype {self.name}" if not self.is_floating_point
                                else "minigrad has no complex32 (ComplexHalf) dtype")
@@ -36,9 +43,9 @@ class DType:
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.is_floating_point = self.np.kind == "f"
+        self.is_floating_point = self.np.kind in "fV" or self.np == BFLOAT16
         self.is_complex = self.np.kind == "c"
-        self.is_signed = self.np.kind in "fic"
+        self.is_signed = self.is_floating_point or self.np.kind in "ic"
         self.itemsize = self.np.itemsize
 
     def __repr__(self):
@@ -65,7 +72,12 @@ class DType:
         return self.np
 
 
+# the numpy dtype of bfloat16 arrays (ml_dtypes'); numpy's kind for it is 'V'
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_FLOAT32_NP = np.dtype(np.float32)
+
 float16 = half = DType("float16", np.float16)
+bfloat16 = DType("bfloat16", BFLOAT16)
 float32 = float = DType("float32", np.float32)
 float64 = double = DType("float64", np.float64)
 int8 = DType("int8", np.int8)
@@ -77,7 +89,8 @@ bool_ = DType("bool", np.bool_)
 complex64 = cfloat = DType("complex64", np.complex64)
 complex128 = cdouble = DType("complex128", np.complex128)
 
-_BY_NUMPY = {d.np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_,
+_BY_NUMPY = {d.np: d for d in (float16, bfloat16, float32, float64, int8, int16, int32, int64,
+                               uint8, bool_,
                                complex64, complex128)}
 _BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
 
@@ -157,9 +170,11 @@ def dtype_argument(value, function, label, position) -> DType:
 
 _INF = _builtins.float("inf")
 _FLOAT_MAX = {2: 65504.0, 4: _builtins.float(np.finfo(np.float32).max)}
+_BF16_MAX = _builtins.float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
 # how PyTorch's checked conversion of a number names a dtype: its C++ type
 _C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
-           "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double",
+           "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+           "float32": "float", "float64": "double",
            "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
@@ -177,7 +192,9 @@ def number_for(value, np_dtype, half_checked=False):
     (nor float16, when ``half_checked``: PyTorch's fill of more than one element checks it,
     its single-element and indexed writes do not); bool takes anything.  Returns the number
     to store."""
-    if type(value) is _builtins.float and np_dtype.kind == "f":     # the common case, quickly
+    if np_dtype == BFLOAT16:
+        return _bfloat16_number(value, half_checked)
+    if type(value) is _builtins.float and np_dtype.kind in "fV":     # the common case, quickly
         limit = _FLOAT_MAX.get(np_dtype.itemsize) if np_dtype.itemsize == 4 or half_checked \
             else None
         if limit is None or -limit <= value <= limit or value != value or abs(value) == _INF:
@@ -200,7 +217,7 @@ def number_for(value, np_dtype, half_checked=False):
     if kind == "b" or isinstance(value, (_builtins.bool, np.bool_)) or \
             not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
         return value
-    if kind == "f":
+    if kind in "fV":
         number = _builtins.float(value)
         if (np_dtype.itemsize == 4 or (np_dtype.itemsize == 2 and half_checked)) and \
                 abs(number) != _INF and abs(number) > _FLOAT_MAX[np_dtype.itemsize]:
@@ -219,10 +236,26 @@ def number_for(value, np_dtype, half_checked=False):
                        f"overflow")
 
 
+def _bfloat16_number(value, checked):
+    """``number_for`` for bfloat16: as float16's, with bfloat16's largest finite value."""
+    if isinstance(value, (_builtins.complex, np.complexfloating)):
+        if value.imag != 0:
+            raise RuntimeError("value cannot be converted to type c10::BFloat16 without overflow")
+        value = value.real
+    if isinstance(value, (_builtins.bool, np.bool_)) or \
+            not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
+        return value
+    number = _builtins.float(value)
+    if checked and abs(number) != _INF and abs(number) > _BF16_MAX:
+        raise RuntimeError("value cannot be converted to type c10::BFloat16 without overflow")
+    return number
+
+
 # PyTorch's names of the scalar types: its kernels' dtype errors ("not implemented for
 # 'Long'") and its legacy tensor types ("torch.FloatTensor") spell a dtype with them
 SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-                 "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                 "int32": "Int", "int64": "Long", "float16": "Half", "bfloat16": "BFloat16",
+                 "float32": "Float",
                  "float64": "Double", "complex64": "ComplexFloat",
                  "complex128": "ComplexDouble"}
 
@@ -251,9 +284,39 @@ def from_numpy_dtype(np_dtype) -> DType:
 
 
 def _category(np_dtype) -> int:
-    """0 for bool, 1 for integers, 2 for floating point, 3 for complex."""
+    """0 for bool, 1 for integers, 2 for floating point (bfloat16 too), 3 for complex."""
     kind = np_dtype.kind
-    return 0 if kind == "b" else (2 if kind == "f" else (3 if kind == "c" else 1))
+    return 0 if kind == "b" else (2 if kind in "fV" or np_dtype == BFLOAT16 else
+                                  (3 if kind == "c" else 1))
+
+
+def np_finfo(np_dtype):
+    """numpy's finfo of a floating numpy dtype; ml_dtypes' for bfloat16 (numpy's refuses it)."""
+    return ml_dtypes.finfo(np_dtype) if np_dtype == BFLOAT16 else np.finfo(np_dtype)
+
+
+def is_float_np(np_dtype) -> bool:
+    """Whether a numpy dtype is a real floating one: numpy's kind 'f', or bfloat16 (kind 'V')."""
+    return np_dtype.kind in "fV" or np_dtype == BFLOAT16
+
+
+def reduced_float(np_dtype) -> bool:
+    """Whether a numpy dtype is a 2-byte float (float16, bfloat16): PyTorch's CPU kernels
+    compute those in float32 and round the result once."""
+    return np_dtype.itemsize == 2 and (np_dtype.kind in "fV" or np_dtype == BFLOAT16)
+
+
+def _same_category(a, b):
+    """numpy's promotion within one category, and PyTorch's for bfloat16 (which numpy does not
+    promote with other floats): with float16 it is float32, with a wider float that one."""
+    if a == BFLOAT16 or b == BFLOAT16:
+        if a == b:
+            return a
+        other = b if a == BFLOAT16 else a
+        if other.kind == "c":
+            return np.promote_types(other, np.complex64)
+        return _FLOAT32_NP if other.itemsize <= 2 else other
+    return np.promote_types(a, b)
 
 
 _COMPLEX_OF = {2: np.dtype(np.complex64), 4: np.dtype(np.complex64), 8: np.dtype(np.complex128)}
@@ -269,9 +332,9 @@ def _promote(a, b):
         if ca < cb:
             a, b, ca, cb = b, a, cb, ca
         if ca == 3 and cb == 2:
-            return np.promote_types(a, b)
+            return _same_category(a, b)
         return a
-    return np.promote_types(a, b)
+    return _same_category(a, b)
 
 
 def result_type(*operands):
@@ -295,7 +358,12 @@ def result_type(*operands):
         for d in group[1:]:
             promoted = _promote(promoted, d)
         if result is None or _category(promoted) > _category(result):
-            result = promoted
+            if result is not None and _category(promoted) == 3 and _category(result) == 2:
+                # a 0-d complex tensor makes a float tensor the complex dtype of its width,
+                # as a complex number does (float32 with complex128 0-d is complex64)
+                result = _COMPLEX_OF[result.itemsize]
+            else:
+                result = promoted
     for s in scalars:
         cat = 0 if isinstance(s, _builtins.bool) else (1 if isinstance(s, _builtins.int) else
                                                      (2 if isinstance(s, _builtins.float) else 3))
@@ -306,7 +374,7 @@ def result_type(*operands):
             if cat == 3:
                 # a complex number makes a float tensor the complex dtype of its width
                 # (float64 -> complex128, float16 -> complex64 here: no complex32)
-                result = _COMPLEX_OF[result.itemsize] if result.kind == "f" else \
+                result = _COMPLEX_OF[result.itemsize] if is_float_np(result) else \
                     default_complex().np
             else:
                 result = np.dtype(np.int64) if cat == 1 else _default_float.np

@@ -330,8 +330,12 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     ``argnums``: for an output of shape O and an input of shape I, a tensor of shape O + I.
     Several outputs or arguments give nested tuples (outputs outside, arguments inside).
     ``chunk_size`` is accepted for PyTorch compatibility (rows are computed one by one)."""
-    who = "jacrev(f, argnums)(*args)"
+    return _jacobian(func, argnums, has_aux, "jacrev(f, argnums)(*args)", _jacobian_rows)
 
+
+def _jacobian(func, argnums, has_aux, who, build):
+    """The Jacobian transform, its blocks made by ``build(out, wrt, keep)``: by rows (reverse
+    mode) or by columns (forward mode's order of operations)."""
     def wrapper(*args, **kwargs):
         outer = autograd.is_grad_enabled()
         with autograd.enable_grad():
@@ -343,8 +347,8 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
             for o in out_flat:
                 if not isinstance(o, Tensor):
                     raise RuntimeError(f"{who}: Expected f to return Tensors, got {type(o)}")
-                rows = _jacobian_rows(o, wrt, outer and _foreign_graph(o, wrt))
-                jac.append(_regroup(_settle(rows, wrt, outer), rebuilds, single))
+                blocks = build(o, wrt, outer and _foreign_graph(o, wrt))
+                jac.append(_regroup(_settle(blocks, wrt, outer), rebuilds, single))
         result = out_rebuild(jac)
         if has_aux:
             return result, _settle(aux, wrt, outer)
@@ -377,17 +381,46 @@ def _jacobian_rows(out, wrt, keep):
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """The Jacobian, as ``jacrev`` (minigrad computes it in reverse mode: same values)."""
+    """The Jacobian (as ``jacrev``'s), a column J e_j per input element as forward mode
+    makes it: the same values, but a NaN or infinite derivative spreads as PyTorch's forward
+    mode spreads it (sin at a NaN input: that output's row is NaN, where reverse mode makes
+    that input's column NaN)."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")
-    rev = jacrev(func, argnums, has_aux=has_aux)
+    fwd = _jacobian(func, argnums, has_aux, "jacfwd(f, argnums)(*args)", _jacobian_columns)
 
     def wrapper(*args, **kwargs):
         _, nums = _argnums(argnums, len(args), "jacfwd(f, argnums)(*args)")
         _check_primals([args[a] for a in nums])
-        return rev(*args, **kwargs)
+        return fwd(*args, **kwargs)
     return wrapper
+
+
+def _jacobian_columns(out, wrt, keep):
+    """d out / d x for each x in ``wrt``, shaped out.shape + x.shape, one column J e_j per
+    element of x: the double-backward trick of ``jvp`` (u -> u^T J is linear in u; its
+    gradient along e_j with respect to u is J e_j), on one reverse graph for all columns."""
+    if not out.requires_grad:
+        return [x.detach().new_zeros(tuple(out.shape) + tuple(x.shape)) for x in wrt]
+    u = out.detach().new_zeros(tuple(out.shape)).requires_grad_(True)
+    vjps = autograd.grad(out, wrt, u, create_graph=True, allow_unused=True)
+    result = []
+    for g, x in zip(vjps, wrt):
+        n = x.numel()
+        if g is None or not g.requires_grad or n == 0:       # J is zero (or empty)
+            result.append(x.detach().new_zeros(tuple(out.shape) + tuple(x.shape)))
+            continue
+        cols = []
+        for m in range(n):
+            e = x.detach().new_zeros(n)
+            e[m] = 1
+            c, = autograd.grad(g, u, e.reshape(tuple(x.shape)), retain_graph=True,
+                               create_graph=keep, allow_unused=True)
+            cols.append(c if c is not None else out.detach().new_zeros(tuple(out.shape)))
+        j = stack(cols, -1).reshape(tuple(out.shape) + tuple(x.shape))
+        result.append(j if keep else j.detach())
+    return result
 
 
 def _structure(tree):

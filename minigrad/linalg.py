@@ -46,7 +46,7 @@ def vecdot(x, y, *, dim=-1):
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
                            f"of type {_scalar_type_name(x._array.dtype)} and y of type "
                            f"{_scalar_type_name(y._array.dtype)} instead")
-    if x._array.dtype.kind not in "fc":
+    if x._array.dtype.kind not in "fcV":
         raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as input. "
                            f"Got {_scalar_type_name(x._array.dtype)}")
     if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:      # two vectors: no broadcasting

@@ -75,7 +75,7 @@ def _mask(input, mask):
 
 def _identity(input, kind):
     """The value a masked-out element becomes: the identity of the reduction ``kind``."""
-    floating = input._array.dtype.kind in "fc"
+    floating = input._array.dtype.kind in "fcV"
     if kind == "max":
         return -math.inf if floating else (False if input._array.dtype == np.bool_
                                            else int(np.iinfo(input._array.dtype).min))
@@ -130,7 +130,7 @@ def sum(input, dim=None, *, keepdim=False, dtype=None, mask=None):
 def mean(input, dim=None, *, keepdim=False, dtype=None, mask=None):
     """The mean of the kept elements: their sum / their count (NaN where none is kept)."""
     input = _input("mean", input, dtype)
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         raise ValueError("mean(): Could not infer output dtype. Input dtype must be either a "
                          f"floating point or complex dtype. Got: {_torch_name(input)}")
     total = _sum(_filled(input, mask, "sum"), _dims(input, dim), keepdim)
@@ -305,7 +305,7 @@ def median(input, dim=-1, *, keepdim=False, dtype=None, mask=None):
     input = _input("median", input, dtype)
     if input._array.dtype.kind == "c":             # complex numbers have no order
         raise not_implemented_for("nanmedian_cpu", input._array.dtype)
-    if input._array.dtype.kind == "f":
+    if input._array.dtype.kind in "fV":
         return nanmedian(_filled(input, mask, "nan"), dim, keepdim).values
     # integers have no NaN to stand for a masked-out element: go through float64
     m = _mask(input, mask)

@@ -225,7 +225,7 @@ def binary(ufunc, a, b):
     of one shape and one floating dtype (the result then has that dtype, as ufunc's own);
     for any other operands, ufunc(a, b) as it is."""
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
-            and a.dtype == b.dtype and a.dtype.kind == "f" and get_num_threads() > 1
+            and a.dtype == b.dtype and a.dtype.kind in "fV" and get_num_threads() > 1
             and 3 * a.nbytes >= MIN_PARALLEL_BYTES):
         out = np.empty_like(a)
         map_pieces(lambda x, y, o: ufunc(x, y, out=o), a, b, out)
@@ -333,7 +333,7 @@ def matmul(a, b):
     else the rows of a. Each part is one BLAS call on one thread. Small products, other
     operands, and a BLAS that cannot be held to one thread: ``numpy.matmul`` as it is."""
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and a.dtype == b.dtype and a.dtype.kind == "f" and a.dtype.itemsize >= 4
+            and a.dtype == b.dtype and a.dtype.kind in "fV" and a.dtype.itemsize >= 4
             and a.shape[1] == b.shape[0] and get_num_threads() > 1):
         M, K = a.shape
         N = b.shape[1]

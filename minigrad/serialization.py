@@ -235,11 +235,11 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
 # ----------------------------------------------------------------------------------------------
 # safetensors dtype name -> the numpy dtype minigrad keeps it as.
 _NATIVE = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
-           "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64,
-           "C64": np.complex64, "C128": np.complex128}
+           "I64": np.int64, "F16": np.float16, "BF16": dtypes.BFLOAT16, "F32": np.float32,
+           "F64": np.float64, "C64": np.complex64, "C128": np.complex128}
 # Dtypes torch can hold and minigrad cannot: widened exactly to one it has (with a warning).
 # name -> (bytes per element, what it becomes, how)
-_WIDENED = {"BF16": (2, "float32"), "U16": (2, "int32"), "U32": (4, "int64"),
+_WIDENED = {"U16": (2, "int32"), "U32": (4, "int64"),
             "U64": (8, "int64"), "F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
             "F8_E4M3FNUZ": (1, "float32"), "F8_E5M2FNUZ": (1, "float32")}
 _REFUSED = {"F8_E8M0": "float8_e8m0",
@@ -269,8 +269,6 @@ def _float8_table(exponent_bits, bias, ieee):
 
 def _widen(raw, kind, key, name):
     """Convert the little-endian bytes of a dtype minigrad lacks to one it has, exactly."""
-    if kind == "BF16":      # bfloat16 is the top half of a float32
-        return (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
     if kind == "U16":
         return raw.view("<u2").astype(np.int32)
     if kind == "U32":
@@ -300,9 +298,8 @@ def _read_tensors(data, header, name):
             what = _REFUSED.get(kind, "an unknown dtype")
             raise ValueError(f"minigrad.load: {name} holds '{key}' as {kind} ({what}), which "
                              "minigrad cannot represent; it loads bool, uint8, int8, int16, "
-                             "int32, int64, float16, float32, float64, complex64, complex128, "
-                             "and widens bfloat16, "
-                             "float8, uint16, uint32 and uint64")
+                             "int32, int64, float16, bfloat16, float32, float64, complex64, "
+                             "complex128, and widens float8, uint16, uint32 and uint64")
         itemsize = np.dtype(_NATIVE[kind]).itemsize if kind in _NATIVE else _WIDENED[kind][0]
         count = 1
         for s in shape:
@@ -313,7 +310,9 @@ def _read_tensors(data, header, name):
                              f"[{begin}, {end}] span {end - begin}")
         raw = np.frombuffer(buffer[start + begin:start + end], dtype=np.uint8)
         if kind in _NATIVE:
-            array = raw.view(np.dtype(_NATIVE[kind]).newbyteorder("<")).astype(_NATIVE[kind])
+            # (bfloat16, a 2-byte pattern to numpy, is read as little-endian 16-bit words)
+            array = raw.view("<u2").astype(np.uint16).view(_NATIVE[kind]) if kind == "BF16" \
+                else raw.view(np.dtype(_NATIVE[kind]).newbyteorder("<")).astype(_NATIVE[kind])
         else:
             array = _widen(raw, kind, key, name)
             widened.append(f"'{key}' {kind} as {_WIDENED[kind][1]}")
@@ -440,7 +439,7 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     file without minigrad's metadata (written by ``safetensors.torch.save_file``...) gives an
     OrderedDict name -> tensor in file order.  ``weights_only`` is accepted for PyTorch
     compatibility: minigrad never unpickles anything.  Reading needs no package: the format
-    is parsed here, so that dtypes minigrad lacks can be widened (bfloat16, float8, uint16/32/64,
+    is parsed here, so that dtypes minigrad lacks can be widened (float8, uint16/32/64,
     with a warning) or refused by name.
     """
     name, data = _read_all(f)

@@ -170,9 +170,9 @@ def _from_python_numbers(data, dtype):
     kind = array.dtype.kind
     if kind in "OSU" and dtype is not None and not isinstance(data, (list, tuple)):
         raise _no_number(data, dtype)
-    if (kind in "uO" or (kind == "f" and array.size and
+    if (kind in "uO" or (kind in "fV" and array.size and
                          float(np.abs(array).max()) >= 2.0 ** 63)) and \
-            (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fb"):
+            (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fbV"):
         # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
         # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
         _check_int64_range(data, floats_decide=dtype is None)
@@ -181,7 +181,7 @@ def _from_python_numbers(data, dtype):
             # each number read as a double, as PyTorch
             array, kind = array.astype(np.float64), "f"
     if dtype is None:
-        if kind == "f":
+        if kind in "fV":
             with np.errstate(over="ignore"):      # 1e300 as float32 is inf, silently
                 array = array.astype(dtypes.default_float().np)
         elif kind in "iu":
@@ -290,10 +290,10 @@ def _check_cast_range(array, target):
     unsigned type also takes negatives down to -max (two's complement: -1 as uint8 is 255).
     """
     kind = target.np.kind
-    if kind not in "iu" or array.dtype.kind not in "iuf" or array.size == 0:
+    if kind not in "iu" or array.dtype.kind not in "iufV" or array.size == 0:
         return
     info = np.iinfo(target.np)
-    if array.dtype.kind == "f":
+    if array.dtype.kind in "fV":
         with np.errstate(invalid="ignore"):
             bad = ~((array >= info.min) & (array <= info.max))     # NaN and inf included
     else:
@@ -545,7 +545,7 @@ class Tensor:
         return self._array.itemsize
 
     def is_floating_point(self) -> bool:
-        return self._array.dtype.kind == "f"
+        return self._array.dtype.kind in "fV"
 
     def stride(self, dim=None):
         if self._array.size == 0:
@@ -598,7 +598,7 @@ class Tensor:
                                    "doesn't require differentiation use var_no_grad = "
                                    "var.detach().")
             raise RuntimeError("you can only change requires_grad flags of leaf variables.")
-        if value and self._array.dtype.kind not in "fc":     # the setter's own words
+        if value and self._array.dtype.kind not in "fcV":     # the setter's own words
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require "
                                f"gradients (this tensor is {self.dtype})")
         self.requires_grad_(value)
@@ -614,7 +614,7 @@ class Tensor:
                                    "you want to use a computed variable in a subgraph that doesn't "
                                    "require differentiation use var_no_grad = var.detach().")
             return self
-        if requires_grad and self._array.dtype.kind not in "fc":
+        if requires_grad and self._array.dtype.kind not in "fcV":
             raise RuntimeError("only Tensors of floating point dtype can require gradients "
                                f"(this tensor is {self.dtype}; convert it with .float() first)")
         if requires_grad and self._vcounter is _INFERENCE and not _grad_state.inference:
@@ -683,6 +683,8 @@ class Tensor:
         if self.device.type != "cpu" and not force:
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
                             "Tensor.cpu() to copy the tensor to host memory first.")
+        if self._array.dtype.kind == "V":      # numpy has no bfloat16 of its own, as PyTorch says
+            raise TypeError("Got unsupported ScalarType BFloat16")
         return backend.as_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
@@ -870,7 +872,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
 def _require_grad_at_creation(t):
     """``requires_grad=True`` given to a factory function; a non-floating tensor is refused in
     the factories' words (``requires_grad_()`` has its own)."""
-    if t._array.dtype.kind not in "fc":
+    if t._array.dtype.kind not in "fcV":
         raise RuntimeError(f"Only Tensors of floating point and complex dtype can require "
                            f"gradients (this tensor is {t.dtype})")
     return t.requires_grad_(True)

@@ -152,8 +152,9 @@ def _flat(out):
 
 
 def _close(mine, theirs, what):
-    if theirs.layout != torch.strided:        # a sparse gradient: minigrad's are dense
-        theirs = theirs.to_dense()
+    if theirs.layout != torch.strided:        # a sparse gradient (embedding(sparse=True))
+        assert mine.is_sparse, f"{what}: torch's is sparse, minigrad's dense"
+        mine, theirs = mine.to_dense(), theirs.to_dense()
     m, t = mine.detach().numpy(), theirs.detach().numpy()
     assert m.shape == t.shape, f"{what}: shape {m.shape} vs {t.shape}"
     if t.dtype.kind not in "fc":

@@ -80,7 +80,11 @@ def _op_id(op):
     return f"{op.name}.{op.variant_test_name}" if op.variant_test_name else op.name
 
 
-# float64 and complex128 carry the gradient check; the others are compared forward only
+# float64 and complex128 carry the gradient check; the others are compared forward only.
+# bfloat16 is left out on purpose: op_db's samples are mostly smaller than a vector register,
+# and PyTorch's scalar bfloat16 loops round differently from its vectorised ones (rsqrt of 7
+# elements rounds the square root first, of 4000 rounds once); tests/test_bfloat16.py
+# compares bfloat16 against torch on samples that take the vectorised path
 DTYPES = (torch.float64, torch.float32, torch.float16, torch.int64, torch.int32, torch.int16,
           torch.int8, torch.uint8, torch.bool, torch.complex128, torch.complex64)
 

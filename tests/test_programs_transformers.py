@@ -472,13 +472,13 @@ def test_sdpa_needs_two_dims():
     assert str(got.value) == str(ref.value)
 
 
-def test_bfloat16_is_an_honest_error():
+def test_nanogpt_dtype_table_and_autocast_choices():
     # nanoGPT: dtype = 'bfloat16' if cuda and is_bf16_supported() else 'float16', then a dict
-    # naming torch.bfloat16.  minigrad has no bfloat16 (README): naming it must say so.
+    # naming torch.bfloat16, float32 and float16: all three exist (bfloat16 on the CPU only)
     assert torch.cuda.is_bf16_supported() == minigrad.cuda.is_bf16_supported() is False
-    assert not hasattr(minigrad, "bfloat16")
-    with pytest.raises(AttributeError, match="no bfloat16 dtype"):
-        minigrad.bfloat16
+    table = {name: getattr(minigrad, name) for name in ("float32", "bfloat16", "float16")}
+    assert [str(d) for d in table.values()] == \
+        [str(getattr(torch, n)).replace("torch", "minigrad") for n in table]
     with pytest.raises(AttributeError, match="no attribute 'not_a_name'$"):
         minigrad.not_a_name
     # PyTorch's own bfloat16 handed to minigrad's autocast is refused, not ignored

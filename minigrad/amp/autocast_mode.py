@@ -1,15 +1,16 @@
-"""``minigrad.autocast``: regions where matmul, linear and the convolutions run in float16.
+"""``minigrad.autocast``: regions where matmul, linear and the convolutions run in 16 bits.
 
-Inside ``with minigrad.autocast('cpu', dtype=minigrad.float16):`` the ops PyTorch's CPU
-autocast lowers (matmul, mm, bmm, linear, conv1d/2d/3d, conv_transpose1d/2d/3d, addmm, addbmm,
-baddbmm) cast their float32 operands to float16 and return float16; the losses it keeps in
-float32 (cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy(_with_logits)) cast
-float16 operands up to float32. Everything else runs in the dtype it is given, as in PyTorch.
+Inside ``with minigrad.autocast('cpu'):`` (bfloat16, PyTorch's CPU default; float16 when asked
+with ``dtype=minigrad.float16``) the ops PyTorch's CPU autocast lowers (matmul, mm, bmm, linear,
+conv1d/2d/3d, conv_transpose1d/2d/3d, addmm, addbmm, baddbmm) cast their float32 operands to
+that dtype and return it; the losses it keeps in float32 (cross_entropy, nll_loss, mse_loss,
+l1_loss, binary_cross_entropy(_with_logits)) cast 16-bit operands up to float32. Everything
+else runs in the dtype it is given, as in PyTorch.
 The casts are ordinary differentiable ops, so gradients arrive in the parameters' own dtype.
 
 Differences from PyTorch, on purpose:
-* minigrad has no bfloat16. PyTorch's CPU default autocast dtype is bfloat16; minigrad's is
-  float16 on every device, and a bfloat16 request raises a TypeError saying so.
+* CUDA autocast takes float16 only: cupy has no bfloat16 (``cuda.is_bf16_supported()`` is
+  False), so a bfloat16 request on 'cuda' warns and leaves autocast off.
 * The state is process-wide, not per thread; the cast cache (``cache_enabled``) is accepted
   and reported but nothing is cached (a cast is cheap next to the matmul it feeds).
 """
@@ -20,7 +21,7 @@ import warnings
 
 from .. import _autocast_state as _state
 from .. import backend
-from ..dtypes import DType, float16
+from ..dtypes import DType, bfloat16, float16
 
 __all__ = ["autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
@@ -34,13 +35,13 @@ def _check_device_type(device_type):
 
 
 def _refuse_foreign_dtype(dtype):
-    """bfloat16 (or any dtype that is not minigrad's) cannot be honoured: say so plainly."""
+    """A dtype that is not minigrad's (another library's) cannot be honoured: say so plainly."""
     if dtype is not None and not isinstance(dtype, DType):
         name = str(dtype)
-        if "bfloat16" in name:
-            raise TypeError("autocast: minigrad has no bfloat16 dtype; use "
-                            "dtype=minigrad.float16")
         raise TypeError(f"autocast: dtype must be a minigrad dtype, got {name}")
+
+
+_CPU_DTYPES = (bfloat16, float16)
 
 
 def is_autocast_available(device_type: str) -> bool:
@@ -53,10 +54,11 @@ class autocast:
 
     autocast(device_type, dtype=None, enabled=True, cache_enabled=None)
 
-    ``dtype`` None keeps the device's current autocast dtype (float16 unless changed with
-    ``set_autocast_dtype``). As in PyTorch, a dtype other than float16 on the CPU, or 'cuda'
-    on a machine without CUDA, warns and leaves autocast off for the region. Regions nest:
-    leaving one restores the state it found.
+    ``dtype`` None keeps the device's current autocast dtype (bfloat16 on the CPU, float16 on
+    CUDA, unless changed with ``set_autocast_dtype``). As in PyTorch, a dtype other than
+    bfloat16 or float16 on the CPU (float16 on CUDA), or 'cuda' on a machine without CUDA,
+    warns and leaves autocast off for the region. Regions nest: leaving one restores the
+    state it found.
     """
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True,
@@ -72,11 +74,15 @@ class autocast:
             warnings.warn("User provided device_type of 'cuda', but CUDA is not available. "
                           "Disabling")
             self._enabled = False
-        if self._enabled and self.fast_dtype != float16:
-            label = "CPU" if device_type == "cpu" else "CUDA"
-            warnings.warn(f"In {label} autocast, but the target dtype is not supported. "
-                          f"Disabling autocast.\n{label} Autocast only supports dtype of "
-                          f"minigrad.float16 currently (minigrad has no bfloat16).")
+        if self._enabled and device_type == "cpu" and self.fast_dtype not in _CPU_DTYPES:
+            warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling "
+                          "autocast.\nCPU Autocast only supports dtypes of minigrad.bfloat16, "
+                          "minigrad.float16 currently.")
+            self._enabled = False
+        elif self._enabled and device_type == "cuda" and self.fast_dtype != float16:
+            warnings.warn("In CUDA autocast, but the target dtype is not supported. Disabling "
+                          "autocast.\nCUDA Autocast only supports dtype of minigrad.float16 "
+                          "currently (cupy has no bfloat16).")
             self._enabled = False
 
     def __enter__(self):
@@ -172,7 +178,8 @@ def set_autocast_enabled(device_type, enabled=None) -> None:
 
 
 def get_autocast_dtype(device_type: str):
-    """The dtype autocast lowers to on ``device_type`` (float16 unless set otherwise)."""
+    """The dtype autocast lowers to on ``device_type`` (bfloat16 on the CPU, float16 on CUDA,
+    unless set otherwise)."""
     return _state.get_dtype(_device_arg(device_type, "get_autocast_dtype"))
 
 

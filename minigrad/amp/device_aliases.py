@@ -6,7 +6,7 @@ from __future__ import annotations
 import types
 import warnings
 
-from ..dtypes import float16
+from ..dtypes import bfloat16, float16
 from .autocast_mode import autocast, custom_bwd, custom_fwd
 from .grad_scaler import GradScaler
 
@@ -27,10 +27,9 @@ class CudaAutocast(autocast):
 
 
 class CpuAutocast(autocast):
-    """``minigrad.cpu.amp.autocast(enabled=True, dtype=float16, cache_enabled=True)``;
-    PyTorch's default here is bfloat16, which minigrad does not have."""
+    """``minigrad.cpu.amp.autocast(enabled=True, dtype=bfloat16, cache_enabled=True)``."""
 
-    def __init__(self, enabled: bool = True, dtype=float16, cache_enabled: bool = True):
+    def __init__(self, enabled: bool = True, dtype=bfloat16, cache_enabled: bool = True):
         _deprecated("minigrad.cpu.amp.autocast", "cpu")
         super().__init__("cpu", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 

@@ -15,7 +15,7 @@ from ..tensor import Tensor
 from .grad_mode import no_grad
 
 __all__ = ["INPUT", "OUTPUT", "CONST", "HOOKED", "saved_tensors_hooks_state",
-           "pack_with_hooks", "unpack_hooked"]
+           "pack_with_hooks", "hook_entry", "unpack_hooked"]
 
 INPUT, OUTPUT, CONST = 0, 1, 2
 HOOKED = "hooked"     # a node's ``_packed`` flag when its saved values went through hooks
@@ -42,29 +42,55 @@ def pack_with_hooks(node):
     itself); for a non-leaf input that is all that is kept, not its data.
     """
     pack_hook, unpack_hook = saved_tensors_hooks_state.stack[-1]
-    hooked = []
-    for kind, value in node.saved_:
-        if kind == CONST and value is None:
-            hooked.append((kind, value))
-            continue
-        if kind == INPUT:
-            if value.grad_fn is not None:
-                link = (value.grad_fn, value._output_nr)
-            else:
-                link = value if value._requires_grad else None
-            shown = value
-        elif kind == OUTPUT:
-            link = value[1]
-            shown = Tensor._wrap(value[0], True)
-            shown.grad_fn, shown._output_nr = node, link
-        else:
-            link = None
-            shown = Tensor._wrap(value)
-        with no_grad():             # as PyTorch: what a pack hook computes is not recorded
-            packed = pack_hook(shown)
-        hooked.append((kind, (packed, unpack_hook, link)))
-    node.saved_ = tuple(hooked)
+    node.saved_ = tuple(_hooked(node, kind, value, pack_hook, unpack_hook)
+                        for kind, value in node.saved_)
     node._packed = HOOKED
+
+
+def _hooked(node, kind, value, pack_hook, unpack_hook):
+    """One saved ``(kind, value)`` pair in its hooked form (see ``pack_with_hooks``)."""
+    if kind == CONST and value is None:
+        return kind, value
+    if kind == INPUT:
+        if value.grad_fn is not None:
+            link = (value.grad_fn, value._output_nr)
+        else:
+            link = value if value._requires_grad else None
+        shown = value
+    elif kind == OUTPUT:
+        link = value[1]
+        shown = Tensor._wrap(value[0], True)
+        shown.grad_fn, shown._output_nr = node, link
+    else:
+        link = None
+        shown = Tensor._wrap(value)
+    with no_grad():             # as PyTorch: what a pack hook computes is not recorded
+        packed = pack_hook(shown)
+    return kind, (packed, unpack_hook, link)
+
+
+def _as_is(t):
+    return t
+
+
+def hook_entry(node, index, pack_hook, unpack_hook):
+    """Hooks for one value the node saved (``SavedTensor.register_hooks``): the node's other
+    values take the hooked form too, with hooks that change nothing, so that all unpack
+    alike.  False when that value already has hooks (its own, or a saved_tensors_hooks
+    pair's)."""
+    if node._packed is not HOOKED:
+        node.saved_ = tuple(_hooked(node, kind, value, _as_is, _as_is)
+                            for kind, value in node.saved_)
+        node._packed = HOOKED
+    kind, (current, unpack_before, link) = node.saved_[index]
+    if unpack_before is not _as_is:
+        return False
+    with no_grad():
+        packed = pack_hook(current)
+    saved = list(node.saved_)
+    saved[index] = (kind, (packed, unpack_hook, link))
+    node.saved_ = tuple(saved)
+    return True
 
 
 def unpack_hooked(entry):

@@ -398,7 +398,9 @@ def _needed(parents, leaf_parents, target_leaves, target_nodes):
 
 def _add(a, b, create_graph):
     """Two gradient contributions summed (recorded when create_graph)."""
-    if create_graph:
+    if a.is_sparse:             # sparse gradients (embedding(sparse=True)) add up sparse
+        return a.add(b) if b.is_sparse else b + a
+    if create_graph or b.is_sparse:
         return a + b
     return Tensor._wrap(parallel.binary(np.add, a._array, b._array))
 
@@ -441,6 +443,8 @@ def _call(node, grads, create_graph, check_anomaly):
             continue
         if not isinstance(g, Tensor):
             g = results[i] = Tensor._wrap(_to_array(g))
+        elif g.is_sparse:       # a sparse gradient (embedding(sparse=True)): made to measure
+            continue
         shape, dtype = metas[i]
         if g._array.shape != shape:
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
@@ -498,6 +502,9 @@ def _accumulate(t, g, create_graph):
     """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
     ``create_graph``, as PyTorch. A first gradient that nothing else holds becomes ``.grad``
     as it is (no copy, as PyTorch steals it); one that may be shared is copied."""
+    if g.is_sparse:             # sparse gradients add up sparse, into a dense .grad dense
+        t._grad = g if t._grad is None else t._grad + g
+        return
     if g._array.dtype != t._array.dtype:
         g = Tensor._wrap(g._array.astype(t._array.dtype))
     if t._grad is None:
@@ -546,10 +553,10 @@ def _user_frame(stack):
 
 def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
-        if g is None:
+        if g is None or g.is_sparse:
             continue
         g = g._array
-        if getattr(g, "dtype", None) is None or g.dtype.kind not in "fc":
+        if getattr(g, "dtype", None) is None or g.dtype.kind not in "fcV":
             continue
         xp = backend.xp_of(g)
         if not bool(xp.isfinite(g).all()):

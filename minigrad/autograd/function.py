@@ -55,11 +55,14 @@ from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_ho
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
                            _unpack_hooked)
 from .grad_mode import _state, no_grad
+from .saved_names import FREED, saved_attribute, saved_dir
 
 # numpy prints a RuntimeWarning for every inf * 0, log(0), overflow...; PyTorch computes the
 # IEEE answer silently. A local setting for each forward (numpy's errstate is per thread and
 # restored on exit), never a process-wide one.
 _ieee = functools.partial(np.errstate, divide="ignore", invalid="ignore", over="ignore")
+_BF16 = dtypes.BFLOAT16       # bfloat16 inputs run in float32 (_reduced_forward)
+_HALF = np.dtype(np.float16)
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
 
@@ -77,6 +80,28 @@ def _is_same_memory(saved, array) -> bool:
         return True
     base = getattr(saved, "base", None)
     return base is not None and (base is array or base is getattr(array, "base", None))
+
+
+def _reduced_forward(fn, arrays, params, reduced):
+    """``fn.forward`` on bfloat16 inputs (or float16 ones, where the op says so) as PyTorch's
+    CPU kernels compute them: in float32, the float32 result rounded once to ``reduced``
+    (numpy would round after every step of a composite kernel, and sum in bfloat16). Inputs
+    mixed with wider floats, and ops that are given a dtype (a cast), run as they are.
+    What forward saves stays in float32, so that backward (16-bit gradient times float32
+    values) computes in float32 too and the engine rounds each input's gradient once, as
+    PyTorch's backward kernels do; the cost is float32 copies of what the op keeps. The
+    copies are version-checked as the tensors they were made from."""
+    for a in arrays:
+        if a.dtype.kind in "fc" and a.dtype.itemsize > 2:
+            return fn.forward(*arrays, **params)
+    for v in params.values():
+        if isinstance(v, (np.dtype, type, dtypes.DType)):
+            return fn.forward(*arrays, **params)
+    wide = [a.astype(np.float32) if a.dtype is reduced else a for a in arrays]
+    out = fn.forward(*wide, **params)
+    if fn.saved_:       # for _pack (which drops it): whose versions the copies stand for
+        fn._wide = (wide, out)
+    return out.astype(reduced) if getattr(out, "dtype", None) == np.float32 else out
 
 
 class Function:
@@ -106,12 +131,20 @@ class Function:
     # right for complex numbers as written; every other op refuses a complex input until it
     # has been checked against torch, rather than give a silently wrong gradient.
     complex_ok = False
+    # True in ops whose float16 forward, like every bfloat16 one, runs in float32 and is
+    # rounded once (``_reduced_forward``), as PyTorch's CPU kernels compute a half's value
+    half_in_float32 = False
     # Which input's gradient each saved value is read for, in ``save_for_backward``'s order
     # (None: always kept): a saved value is kept only when that input needs a gradient, as
     # PyTorch keeps them, so that changing it in place afterwards (x * 2 or x / 2, then
     # x.add_(1)) does not invalidate a backward that never reads it.  A product saves (a, b)
     # with (1, 0): d(ab)/da = b.  None for the ops that keep everything they save.
     saved_for_input = None
+    # PyTorch's names of what the node saved, read as ``grad_fn._saved_<name>`` (see
+    # autograd/saved_names.py): one per save_for_backward value, in its order, and the other
+    # values as name -> the node's attribute (or a function of the node)
+    saved_names = ()
+    saved_fields = {}
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
@@ -155,12 +188,7 @@ class Function:
             self._check_versions()
         saved = self.saved_
         if saved is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward.")
+            raise RuntimeError(FREED)
         packed = getattr(self, "_packed", False)
         if not packed:
             return saved
@@ -219,6 +247,13 @@ class Function:
                     "..., x.add_(...)) by its out-of-place form (x = x + ...).")
 
     # -- what users see ---------------------------------------------------------------------------
+    def __getattr__(self, attr):
+        # reached only for a name found nowhere else: PyTorch's _saved_<name> look-ups
+        return saved_attribute(self, attr)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(saved_dir(self)))
+
     @classmethod
     def name(cls) -> str:
         return f"{cls.__name__}Backward" if cls._ctx_style else f"{cls.__name__}Backward0"
@@ -292,6 +327,8 @@ class Function:
                             f"{len(arrays) + 1}) must be Tensor, not {kind}") from None
         if len(arrays) > 1:
             _check_same_device(cls, inputs, arrays)
+            if arrays[0] is arrays[1] or len(arrays) > 2:
+                _unalias(inputs, arrays)
         if not (cls.complex_ok or cls.returns_view):
             for a in arrays:
                 if a.dtype.kind == "c":
@@ -303,7 +340,13 @@ class Function:
         fn._retained = None
         fn._pre_hooks = None
         with _ieee():                   # inf * 0, inf - inf, overflow: silent, as in PyTorch
-            out = fn.forward(*arrays, **params)
+            for a in arrays:            # (one dtype look-up per input on the common path)
+                d = a.dtype
+                if (d is _BF16 or d is _HALF and cls.half_in_float32) and not cls.returns_view:
+                    out = _reduced_forward(fn, arrays, params, d)
+                    break
+            else:
+                out = fn.forward(*arrays, **params)
         result = Tensor._wrap(out)
         # a "view" op whose result numpy had to copy (reshape of a transposed tensor) is no
         # view: as PyTorch's, it has no base and a version counter of its own
@@ -344,6 +387,7 @@ class Function:
         packed = []
         versions = []
         outs = (out, result._array)
+        wide, wide_out = self.__dict__.pop("_wide", None) or (arrays, out)
         for value in self.saved_:
             is_tensor = isinstance(value, Tensor)
             v = value._array if is_tensor else value
@@ -364,10 +408,14 @@ class Function:
                 else:
                     packed.append((_CONST, v))
                     for i, a in enumerate(arrays):
-                        if _is_same_memory(v, a):
+                        if _is_same_memory(v, a) or v is wide[i]:
                             t = inputs[i]
                             versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
                             break
+                    else:
+                        if v is wide_out and wide_out is not out:    # the float32 output
+                            versions.append((result._vcounter, result._vcounter.value,
+                                             result._array.shape, result._array.dtype, -1))
         self.saved_ = tuple(packed)
         self._packed = True
         self._versions = versions
@@ -401,6 +449,18 @@ class Function:
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+def _unalias(inputs, arrays):
+    """Give each distinct input tensor an array object of its own (a numpy view where two
+    share one: ``x * x.detach()``), so that a value forward saves is matched to the input it
+    came from, not to another tensor over the same array (which may require grad when the
+    saved one does not)."""
+    seen = {}
+    for i, a in enumerate(arrays):
+        first = seen.setdefault(id(a), i)
+        if first != i and inputs[first] is not inputs[i]:
+            arrays[i] = a.view()
 
 
 def _refuse_complex(cls, array):
@@ -564,7 +624,7 @@ def _apply_ctx_style(cls, args, kwargs):
             alias = Tensor._wrap(o._array)
             link_view(alias, o)
             outs[j] = o = alias
-        if id(o) in ctx._non_diff or o._array.dtype.kind not in "fc":
+        if id(o) in ctx._non_diff or o._array.dtype.kind not in "fcV":
             o._requires_grad = False
             continue
         n_differentiable += 1

@@ -35,7 +35,7 @@ __all__ = ["multi_head_attention_forward"]
 
 
 def _is_float(t):
-    return t._array.dtype.kind == "f"
+    return t._array.dtype.kind in "fV"
 
 
 # how PyTorch's overflow message names the integer types
@@ -49,7 +49,7 @@ def _canonical_mask(mask, name, dtype, other=None, other_name=""):
     if mask is None:
         return None
     kind = mask._array.dtype.kind
-    if kind != "b" and kind != "f":
+    if kind != "b" and kind not in "fV":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     if other is not None and other._array.dtype != mask._array.dtype:
         warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use "

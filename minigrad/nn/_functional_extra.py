@@ -135,7 +135,7 @@ def _alpha_dropout(input, p, training, noise_shape):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input
-    floating = input._array.dtype.kind in "fc"
+    floating = input._array.dtype.kind in "fcV"
     if p == 1.0:
         return input * (0.0 if floating else (False if input._array.dtype == bool else 0))
     if not floating:      # the noise is float, applied to the input in place

@@ -44,7 +44,7 @@ def affine_grid(theta, size, align_corners=None):
     or theta (N, 3, 4) with size (N, C, D, H, W) -> (N, D, H, W, 3); each output point is
     theta @ (x, y[, z], 1) for its own normalised coordinates."""
     align_corners = _align_warning("affine_grid", align_corners)
-    if theta._array.dtype.kind != "f":
+    if theta._array.dtype.kind not in "fV":
         raise ValueError(f"Expected theta to have floating point type, but got "
                          f"{theta.dtype}")
     given, size = size, list(size)          # the messages print ``size`` as it was given
@@ -161,7 +161,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if grid.shape[-1] != k:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
-    if input._array.dtype.kind != "f":      # PyTorch's kernels are floating only
+    if input._array.dtype.kind not in "fV":      # PyTorch's kernels are floating only
         raise not_implemented_for("grid_sampler_2d_cpu_kernel_impl" if k == 2 else
                                   "grid_sampler3d_cpu", input._array.dtype)
     if input._array.dtype != grid._array.dtype:

@@ -73,7 +73,7 @@ def _floating_pair(input, target, kernel):
     (smooth L1, Huber) take in floating types only: an integer or bool pair is refused (a
     bool target with a floating input is fine)."""
     dtype = _result_dtype(input, target)
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         raise not_implemented_for(kernel, dtype)
     return tuple(cast(t, dtype) if isinstance(t, Tensor) else t for t in (input, target))
 
@@ -217,7 +217,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         raise ValueError(reduction + " is not valid")
     if bool((var._array < 0).any()):
         raise ValueError("var has negative entry/entries")
-    if var._array.dtype.kind != "f":
+    if var._array.dtype.kind not in "fV":
         # PyTorch clamps a copy of var in place at eps, a float its dtype cannot take
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{cpp_type_name(var._array.dtype)}")
@@ -248,7 +248,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     if not can_cast_inplace(product, dtype):
         raise RuntimeError(f"result type {_scalar_type_name(product)} can't be cast to the "
                            f"desired output type {_scalar_type_name(dtype)}")
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{_scalar_type_name(dtype)}")
     # (the negation first: -target of a uint8 target would wrap around)
@@ -351,11 +351,11 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
                         f"{type(dim).__name__}")
     if isinstance(x1, Tensor) and isinstance(x2, Tensor):
         common = _result_dtype(x1, x2)
-        if common.kind != "f":
+        if common.kind not in "fV":
             raise RuntimeError(f"expected common dtype to be floating point, yet common dtype "
                                f"is {_scalar_type_name(common)}")
         # an integer input becomes the common float dtype; a floating one keeps its own
-        x1, x2 = (x if x._array.dtype.kind == "f" else x.to(from_numpy_dtype(common))
+        x1, x2 = (x if x._array.dtype.kind in "fV" else x.to(from_numpy_dtype(common))
                   for x in (x1, x2))
     if eps < 0:
         raise RuntimeError(f"eps must be non-negative, got: {eps:g}")
@@ -376,7 +376,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     through |x|^p or s^(1/p), whose derivatives are infinite at 0: as PyTorch's norm, those
     zeros get no gradient through the norm, so a zero vector's gradient is g / eps.
     """
-    if isinstance(input, Tensor) and input._array.dtype.kind not in "fc":
+    if isinstance(input, Tensor) and input._array.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
     if isinstance(input, Tensor) and input._array.dtype.name == "float16":

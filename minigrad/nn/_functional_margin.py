@@ -40,7 +40,7 @@ def _margin_kernel_checks(kernel, x, target, reduction, weight=None):
     runs no kernel, so nothing is checked and the (empty, or zero) loss keeps the input's dtype.
     -> that loss for an empty batch of integer scores (nothing to differentiate), else None."""
     if x._array.size == 0:
-        if x._array.dtype.kind == "f":
+        if x._array.dtype.kind in "fV":
             return None
         xp = backend.xp_of(x._array)
         return Tensor._wrap(xp.zeros((0,) if reduction == "none" else (), dtype=x._array.dtype))
@@ -188,7 +188,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     steps, n, classes = lp.shape
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
-    if lp._array.dtype.kind != "f" or lp._array.dtype.itemsize < 4:
+    if lp._array.dtype.kind not in "fV" or lp._array.dtype.itemsize < 4:
         device = "cuda" if lp.device.type == "cuda" else "cpu"
         raise not_implemented_for(f"ctc_loss_{device}", lp._array.dtype)
     in_len = _lengths(input_lengths, n, "input_lengths")

@@ -45,7 +45,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         raise NotImplementedError(f'"rms_norm" not implemented for '
                                   f"'{scalar_type_name(input._array.dtype)}'")
     if weight is not None and tuple(weight.shape) != shape:
@@ -70,7 +70,7 @@ def pdist(input, p=2):
     row-major order of the upper triangle: a vector of N (N - 1) / 2."""
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
@@ -227,7 +227,7 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
         ind = Tensor._wrap(backend.to_device(np.zeros(lead + tuple(out), dtype=np.int64),
                                              input.device))
         return x.flatten(2)[:, :, :0].reshape(lead + tuple(out)), ind
-    if dtype.kind != "f":                    # PyTorch's kernel is floating only
+    if dtype.kind not in "fV":                    # PyTorch's kernel is floating only
         raise not_implemented_for(f"fractional_max_pool{d}d_out_frame", dtype)
     u = backend.as_numpy(samples._array)
     # which sample drives which dim: 2-d uses (W, H) order, 3-d (T, H, W)

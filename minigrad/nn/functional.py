@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .. import backend, dtypes
+from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from ..creation import default_generator
@@ -93,7 +96,7 @@ def _dropped(input, p, training, inplace, mask_shape):
     in-place machinery when ``inplace``; the input itself when nothing is dropped."""
     if not training or p == 0.0:
         return input
-    floating = input._array.dtype.kind == "f"
+    floating = input._array.dtype.kind in "fV"
     if not floating and p != 1.0:
         # the mask is a float tensor, multiplied into the input in place
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
@@ -200,8 +203,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape):
     output (*input.shape, dim).  The row ``padding_idx`` gets no gradient; ``max_norm`` first
     shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
-    gradient by how often ``input`` uses it. ``sparse=True`` gives the same gradient, as a
-    dense tensor (minigrad has no sparse tensors; PyTorch's would hold only the used rows)."""
+    gradient by how often ``input`` uses it. ``sparse=True`` makes the weight's gradient a
+    sparse COO tensor holding one row per index used, as PyTorch's."""
     if padding_idx is not None and weight.ndim and \
             not -weight.shape[0] <= padding_idx < weight.shape[0]:
         raise AssertionError("Padding_idx must be within num_embeddings")
@@ -219,9 +222,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None:
         _renorm_rows(weight, idx, max_norm, norm_type)
     xp = backend.xp_of(weight._array)
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    if sparse and not scale_grad_by_freq and xp is np and weight.requires_grad and \
+            _is_grad_enabled():         # the weight's gradient: a sparse tensor of used rows
+        rows = _embedding_rows(weight, idx.reshape(-1).astype("int64"), padding_idx)
+        return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
     if padding_idx is not None:
-        if padding_idx < 0:
-            padding_idx += n
         is_pad = (xp.arange(n) == padding_idx)[:, None]
         weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
     flat = idx.reshape(-1).astype("int64")

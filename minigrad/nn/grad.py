@@ -57,9 +57,9 @@ def _check_dtypes(kernel, lead, other, dilation):
     which has an int64 version too."""
     dtype = lead._array.dtype
     if any(d != 1 for d in dilation):
-        if dtype.kind != "f" and dtype != np.int64:
+        if dtype.kind not in "fV" and dtype != np.int64:
             raise not_implemented_for("slow_conv_dilated<>", dtype)
-    elif dtype.kind != "f":
+    elif dtype.kind not in "fV":
         raise not_implemented_for(kernel, dtype)
     if other._array.dtype != dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "

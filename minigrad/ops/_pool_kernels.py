@@ -59,7 +59,7 @@ def crop(x, pads, size):
 # ----------------------------------------------------------------------------------------------
 def lowest(dtype):
     """The value padding takes in a max-pool: -inf, or the smallest integer."""
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return -np.inf if dtype.kind in "fV" else np.iinfo(dtype).min
 
 
 def _offset_dtype(count):
@@ -89,7 +89,7 @@ def running_max(candidate, count, xp, with_arg=True):
             xp.multiply(move, bigger, out=move)
             arg += move
         xp.maximum(out, c, out=out)
-    if with_arg and out.dtype.kind == "f" and bool(xp.isnan(out).any()):
+    if with_arg and out.dtype.kind in "fV" and bool(xp.isnan(out).any()):
         for k in range(count):
             arg += xp.isnan(candidate(k)) * (k - arg)
     return out, arg

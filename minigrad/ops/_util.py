@@ -110,7 +110,7 @@ def ieee(method):
 def torch_sign(xp, x):
     """PyTorch's sign: -1, 0 or 1, and 0 for NaN (numpy's sign gives NaN there)."""
     s = xp.sign(x)
-    return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind == "f" else s
+    return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind in "fV" else s
 
 
 # PyTorch's names of the scalar types ('Long' for int64), as its kernels' dtype errors spell
@@ -257,8 +257,8 @@ def check_fill_value(value, dtype):
         value = value.real
     else:
         fits = True
-    if dtype.kind == "f":
-        fits = fits and (not np.isfinite(value) or abs(value) <= float(np.finfo(dtype).max))
+    if dtype.kind in "fV":
+        fits = fits and (not np.isfinite(value) or abs(value) <= float(dtypes.np_finfo(dtype).max))
     else:
         info = np.iinfo(dtype)
         if isinstance(value, (int, np.integer)):

@@ -139,8 +139,8 @@ def _check_dtypes(op, nd, x, w, b, dilation, transposed):
         raise RuntimeError(f"Input type ({_type_name(x)}) and bias type ({_type_name(b)}) "
                            "should be the same")
     # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
-    refused = x.dtype.name not in ("int64", "float16", "float32", "float64", "complex64",
-                                   "complex128") if transposed \
+    refused = x.dtype.name not in ("int64", "float16", "bfloat16", "float32", "float64",
+                                   "complex64", "complex128") if transposed \
         else x.dtype.kind == "b"
     dilated = any(d > 1 for d in dilation)
     if refused and not empty:
@@ -455,7 +455,7 @@ def pool_args(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, max_
         planes = x.shape[-nd - 1] if x.ndim > nd else 1
         raise RuntimeError(f"Given input size: ({_shape_str((planes, *size))}). Calculated output "
                            f"size: ({_shape_str((planes, *out_size))}). Output size is too small")
-    if not max_pool and x.dtype.kind != "f":
+    if not max_pool and x.dtype.kind not in "fV":
         raise RuntimeError(f"{op}: expected a floating point input, but got {x.dtype.name} "
                            "(convert it with .float())")
     # right padding: enough for the last window (ceil_mode may need more than `padding`)

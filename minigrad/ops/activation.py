@@ -47,13 +47,13 @@ _HALF, _FLOAT = np.dtype("float16"), np.dtype("float32")
 
 
 def _floating(a):
-    return a if a._array.dtype.kind in "fc" else cast(a, dtypes.default_float().np)
+    return a if a._array.dtype.kind in "fcV" else cast(a, dtypes.default_float().np)
 
 
 def _floating_only(a, kernel):
     """``a`` itself: PyTorch's ``kernel`` exists for floating dtypes only (bool and integer
     inputs are refused, not promoted)."""
-    if a._array.dtype.kind != "f":
+    if a._array.dtype.kind not in "fV":
         raise not_implemented_for(kernel, a._array.dtype)
     return a
 
@@ -113,8 +113,8 @@ def gelu(input, approximate="none"):
     tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
     if approximate in ("none", "tanh"):
         _floating_only(input, "GeluKernelImpl")
-        if input._array.dtype == _HALF:        # in float32, rounded once, as PyTorch's kernel
-            return cast(gelu(cast(input, _FLOAT), approximate), _HALF)
+        if dtypes.reduced_float(input._array.dtype):   # in float32, rounded once, as PyTorch
+            return cast(gelu(cast(input, _FLOAT), approximate), input._array.dtype)
     if approximate == "none":
         return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
     if approximate == "tanh":
@@ -133,6 +133,7 @@ class Elu(Function):
     stays -0.0) and takes x = 0 and NaN-free x <= 0; NaN takes the positive slope in the
     gradient; the gradient's own derivative at x = 0 is 0 (the negative branch's exponent is
     held constant there)."""
+    half_in_float32 = True          # float16 too: in float32, rounded once
     def forward(self, x, *, alpha, scale, input_scale):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
@@ -187,6 +188,7 @@ class Softplus(Function):
     d/dx = sigmoid(beta x) (1 above the threshold), written with sigmoid so that the second
     derivative, beta sigmoid (1 - sigmoid), holds at 0 too: differentiating the max/|x| form
     twice gives 0 there (its kinks cancel in the value, not in the derivatives)."""
+    half_in_float32 = True          # float16 too: in float32, rounded once
     def forward(self, x, *, beta, threshold):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
@@ -210,6 +212,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 class LogSigmoid(Function):
     """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|), stable for large |x|; d/dx = sigmoid(-x),
     whose own derivative -sigmoid (1 - sigmoid) holds at 0 too (see Softplus)."""
+    half_in_float32 = True          # float16 too: in float32, rounded once
     def forward(self, x):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
@@ -234,10 +237,10 @@ def silu(input, inplace=False):
         # PyTorch computes a complex silu but has no derivative for it
         raise RuntimeError("silu does not support automatic differentiation for outputs with "
                            "complex dtype.")
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         raise not_implemented_for("silu_cpu", input._array.dtype)
-    if input._array.dtype == _HALF:            # in float32, rounded once, as PyTorch's kernel
-        return cast(silu(cast(input, _FLOAT)), _HALF)
+    if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
+        return cast(silu(cast(input, _FLOAT)), input._array.dtype)
     return mul(input, sigmoid(_floating(input)))
 
 
@@ -246,6 +249,8 @@ def mish(input, inplace=False):
     if inplace:
         return overwrite_with(input, mish)
     _floating_only(input, "mish_cpu")
+    if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
+        return cast(mish(cast(input, _FLOAT)), input._array.dtype)
     return mul(input, tanh(softplus(input)))
 
 
@@ -309,6 +314,8 @@ def hardsigmoid(input, inplace=False):
     if inplace:
         return overwrite_with(input, hardsigmoid)
     input = _floating_only(input, "hardsigmoid_cpu")
+    if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
+        return cast(hardsigmoid(cast(input, _FLOAT)), input._array.dtype)
     inside = (input > -3.0) & (input < 3.0)
     return where(inside, add(div(input, 6.0), 0.5), (input >= 3.0)._array.astype(
         input._array.dtype))
@@ -321,6 +328,8 @@ def hardswish(input, inplace=False):
     if inplace:
         return overwrite_with(input, hardswish)
     input = _floating_only(input, "hardswish_cpu")
+    if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
+        return cast(hardswish(cast(input, _FLOAT)), input._array.dtype)
     c = clamp(input, -3.0, 3.0)
     middle = div(mul(c, add(c, 3.0)), 6.0)
     # from 3 on, x * 6 / 6 as PyTorch computes it: beyond max / 6 that is inf, not x; NaN
@@ -364,7 +373,7 @@ def threshold(input, threshold, value, inplace=False):
         raise not_implemented_for("threshold_cpu", dtype)
     # PyTorch converts both numbers to the element type first (a float16 input compares in
     # float32), refusing one that does not fit: a negative float for uint8, 1e10 for int32
-    bound_dtype = np.dtype("float32") if dtype == np.float16 else dtype
+    bound_dtype = np.dtype("float32") if dtypes.reduced_float(dtype) else dtype
     check_fill_value(threshold, bound_dtype)
     check_fill_value(value, dtype)
     xp = backend.xp_of(input._array)

@@ -101,7 +101,7 @@ def _bessel(input, order):
                         f"Tensor, not {type(input).__name__}")
     if input._array.dtype == np.float16:     # PyTorch's CPU kernel has no Half version
         raise not_implemented_for(f"bessel_j{order}_cpu", input._array.dtype)
-    dtype = input._array.dtype if input._array.dtype.kind == "f" else dtypes.default_float().np
+    dtype = input._array.dtype if input._array.dtype.kind in "fV" else dtypes.default_float().np
     x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
     ax = np.abs(x)
     out = np.full_like(x, np.nan)

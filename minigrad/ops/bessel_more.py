@@ -38,7 +38,7 @@ def _apply(name, arg_name, input, kernel):
     kind = input._array.dtype
     if kind in _HALF_NAMES:
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_HALF_NAMES[kind]}\'')
-    dtype = kind if kind.kind == "f" else dtypes.default_float().np
+    dtype = kind if kind.kind in "fV" else dtypes.default_float().np
     x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         out = kernel(x, dtype.type).reshape(input._array.shape).astype(dtype)

@@ -129,7 +129,7 @@ def view_as_complex(input):
     a = input._array
     if a.dtype == np.float16:
         raise _no_complex32("view_as_complex")
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fV":
         name = {"float16": "Half", "int64": "Long", "int32": "Int", "int16": "Short",
                 "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
                 "complex128": "ComplexDouble"}.get(a.dtype.name, a.dtype.name)
@@ -163,7 +163,7 @@ def _float_parts(a, b, name):
     da, db = a._array.dtype, b._array.dtype
     if da == np.float16 and db == np.float16:
         raise _no_complex32(name)
-    if da.kind != "f" or db.kind != "f" or da.itemsize == 2 or db.itemsize == 2:
+    if da.kind not in "fV" or db.kind not in "fV" or da.itemsize == 2 or db.itemsize == 2:
         raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got "
                            f"{dtypes.scalar_type_name(da)} and {dtypes.scalar_type_name(db)}")
     if da != db:

@@ -110,6 +110,15 @@ class Conv(Function):
     ``cols``: x's im2col matrix, when a caller already made it (a hint, never differentiated).
     """
     first_order_only = False
+    saved_names = ("input", "weight")
+    saved_fields = {"stride": lambda node: node.geom.stride,
+                    "padding": lambda node: tuple(left for left, _ in node.geom.padding),
+                    "dilation": lambda node: node.geom.dilation,
+                    "groups": lambda node: node.geom.groups,
+                    "transposed": lambda node: False,
+                    "output_padding": lambda node: (0,) * len(node.geom.stride),
+                    "bias_sym_sizes_opt": lambda node: node._in_meta[2][0] if node.has_bias
+                    else (0,)}
 
     @classmethod
     def name(cls):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
@@ -151,7 +151,8 @@ def torch_cholesky(input, upper=False):
         if input.numel() == 0:
             return clone(input)
         dtype = input._array.dtype
-        if input.shape[-1] == input.shape[-2] and (dtype.kind not in "fc" or dtype == np.float16):
+        if input.shape[-1] == input.shape[-2] and (dtype.kind not in "fcV" or
+                                                   dtypes.reduced_float(dtype)):
             raise not_implemented_for("cholesky_cpu", dtype)
     return cholesky(input, upper=upper)
 
@@ -423,11 +424,11 @@ def _check_eig_input(A, name, finite=True):
         raise TypeError(f"{name.replace('.', '_')}(): argument 'input' (position 1) must be "
                         f"Tensor, not {type(A).__name__}")
     dtype = A._array.dtype
-    if dtype.kind not in "fc":
+    if dtype.kind not in "fcV":
         raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(dtype)}")
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
-    if dtype == np.float16:
+    if dtypes.reduced_float(dtype):
         raise not_implemented_for("linalg_eig_out_cpu", dtype)
     if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
@@ -584,8 +585,8 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     """``linalg.pinv``: the pseudo-inverse (*, n, m) of A (*, m, n); singular values at most
     max(atol, rtol * largest) count as zero (``rcond``: the old name of rtol).  The gradient
     assumes the rank is locally constant."""
-    if isinstance(A, Tensor) and (A.ndim < 2 or A._array.dtype.kind not in "fc" or
-                                  A._array.dtype == np.float16):
+    if isinstance(A, Tensor) and (A.ndim < 2 or A._array.dtype.kind not in "fcV" or
+                                  dtypes.reduced_float(A._array.dtype)):
         kind = scalar_type_name(A._array.dtype)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(A.shape)}}}): expected a tensor with 2 "
                            "or more dimensions of float, double, cfloat or cdouble types")

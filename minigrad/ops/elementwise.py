@@ -29,6 +29,7 @@ from .writes import apply_inplace
 # ----------------------------------------------------------------------------------------------
 class Add(Function):
     complex_ok = True
+    saved_fields = {"alpha": lambda node: 1}    # add(a, b, alpha=k) records k * b first
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
@@ -43,6 +44,7 @@ class Add(Function):
 
 class Sub(Function):
     complex_ok = True
+    saved_fields = {"alpha": lambda node: 1}
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
@@ -58,6 +60,7 @@ class Mul(Function):
     half = False
     complex_ok = True
     saved_for_input = (1, 0)          # a is read only for b's gradient, b only for a's
+    saved_names = ("self", "other")
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
@@ -65,7 +68,7 @@ class Mul(Function):
         if half:        # a float16 a times a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
             with np.errstate(over="ignore"):       # past float16's range: inf, silently
-                return out.astype(np.float16)
+                return out.astype(a.dtype)
         return out
 
     def backward(self, g):
@@ -87,13 +90,14 @@ class Div(Function):
     half = False
     complex_ok = True
     saved_for_input = (1, None)       # a is read only for b's gradient; b for both
+    saved_names = ("self", "other")
 
     @ieee
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
         if half:        # a float16 a over a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
-            return (a / b).astype(np.float16)
+            return (a / b).astype(a.dtype)
         return a / b
 
     @ieee
@@ -110,12 +114,28 @@ class Div(Function):
                 if self.needs_input_grad[1] else None)
 
 
+def _c_pow(xp, a, b):
+    """a ** b as C's pow, PyTorch's tensor-exponent kernel: numpy takes an exponent of 0.5
+    that it reads with stride 0 (a scalar, a broadcast axis) as sqrt, whose (-inf) ** 0.5
+    is NaN (pow's is inf) and (-0) ** 0.5 is -0 (pow's +0)."""
+    out = xp.power(a, b)
+    if a.dtype.kind == "f" and b.size and (b == 0.5).any():
+        half = b == 0.5
+        out = xp.where(half & (a == 0), 0.0, xp.where(half & xp.isneginf(a), xp.inf, out))
+        out = out.astype(a.dtype, copy=False)
+    return out
+
+
 class Pow(Function):
     complex_ok = True
+    saved_names = ("self", "exponent", "result")
 
     @ieee
     def forward(self, a, b):
-        out = a ** b
+        if a.dtype.kind == "c":
+            out = a ** b
+        else:
+            out = _c_pow(backend.xp_of(a), a, b)
         self.save_for_backward(a, b, out)
         return out
 
@@ -136,20 +156,50 @@ class Pow(Function):
                 gb = sum_to(gb, b.shape)
             return ga, gb
         if self.needs_input_grad[0]:
-            # a^(b-1) is inf at a = 0, b < 1, but the b = 0 case is exactly 0; a NaN output
-            # has a NaN gradient, as PyTorch (numpy's (-inf)^(-1/2) is 0, so (-inf)^(1/2) = NaN
-            # would otherwise get a 0 gradient)
-            ga = where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1)))))
-            nan_out = backend.xp_of(out._array).isnan(out._array)
-            if nan_out.any():
-                ga = where(nan_out, float("nan"), ga)
-            ga = sum_to(ga, a.shape)
+            ga = self._base_grad(g, a, b)
         if self.needs_input_grad[1]:
             positive = a._array > 0
             log_a = where(positive, log(where(positive, a, 1.0)), float("nan"))
             gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
             gb = sum_to(gb, b.shape)
         return ga, gb
+
+    def _base_grad(self, g, a, b):
+        """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
+        derivative of x ** 2 is 2 everywhere); exactly 0 where b = 0 (a^(b-1) may be inf)."""
+        return sum_to(where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a.shape)
+
+
+class ScalarPow(Pow):
+    """a ** e for a Python number e: PyTorch's scalar-exponent kernel, which takes e = 0.5
+    as sqrt and e = -0.5 as rsqrt (NaN at -inf, where pow gives inf and 0), and its
+    backward: a zero gradient without a graph for e = 0, else g e a^(e-1) with that same
+    kernel (e - 1 a Python number again)."""
+
+    saved_names = ("self", None, None)
+    saved_fields = {"exponent": "exponent"}
+
+    @classmethod
+    def name(cls):
+        return "PowBackward0"
+
+    @ieee
+    def forward(self, a, b):
+        e = b.item()
+        if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV":
+            root = backend.xp_of(a).sqrt(a)
+            out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
+            self.save_for_backward(a, b, out)
+            return out
+        out = a ** b        # numpy's operator: x * x for 2, as PyTorch's scalar kernel
+        self.save_for_backward(a, b, out)
+        return out
+
+    def _base_grad(self, g, a, b):
+        e = b._array.item()
+        if e == 0:
+            return Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, g._array.dtype))
+        return sum_to(mul(g, mul(b, pow(a, e - 1))), a.shape)
 
 
 class BoolExponentPow(Function):
@@ -203,7 +253,7 @@ class PiecewiseLinearGrad(Function):
         self.slope, self.select = slope, select
         xp = backend.xp_of(g)
         out = xp.asarray(g * slope, dtype=g.dtype)
-        if select and out.dtype.kind == "f":
+        if select and out.dtype.kind in "fV":
             out = xp.where(slope == 0, out.dtype.type(0), out)
         return out
 
@@ -307,6 +357,7 @@ class Neg(Function):
 
 class Exp(Function):
     complex_ok = True
+    saved_names = ("result",)
 
     def forward(self, a):
         out = backend.xp_of(a).exp(a)
@@ -320,6 +371,7 @@ class Exp(Function):
 
 class Log(Function):
     complex_ok = True
+    saved_names = ("self",)
 
     @ieee
     def forward(self, a):
@@ -333,6 +385,7 @@ class Log(Function):
 
 
 class Log1p(Function):
+    half_in_float32 = True          # float16 too: in float32, rounded once
     complex_ok = True
 
     @ieee
@@ -348,6 +401,7 @@ class Log1p(Function):
 
 class Sqrt(Function):
     complex_ok = True
+    saved_names = ("result",)
 
     @ieee
     def forward(self, a):
@@ -363,6 +417,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     complex_ok = True
+    saved_names = ("self",)
 
     def forward(self, a):
         self.save_for_backward(a)
@@ -380,6 +435,7 @@ class Abs(Function):
 
 class Sin(Function):
     complex_ok = True
+    saved_names = ("self",)
 
     def forward(self, a):
         self.save_for_backward(a)
@@ -392,6 +448,7 @@ class Sin(Function):
 
 class Cos(Function):
     complex_ok = True
+    saved_names = ("self",)
 
     def forward(self, a):
         self.save_for_backward(a)
@@ -404,6 +461,7 @@ class Cos(Function):
 
 class Tanh(Function):
     complex_ok = True
+    saved_names = ("result",)
 
     def forward(self, a):
         out = backend.xp_of(a).tanh(a)
@@ -416,7 +474,9 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    half_in_float32 = True          # float16 too: in float32, rounded once
     complex_ok = True
+    saved_names = ("result",)
 
     def forward(self, a):
         xp = backend.xp_of(a)
@@ -438,6 +498,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     keeps_input = False                 # it keeps its output, not its input
+
+    saved_names = ("result",)
 
     def forward(self, a):
         # Backward needs only where the output is positive: the output is kept, as PyTorch
@@ -518,6 +580,7 @@ def _pass_where_positive(g, out, overwrite=False):
 
 
 class LeakyRelu(Function):
+    half_in_float32 = True          # float16 too: in float32, rounded once
     keeps_input = False                 # only the new slopes array
 
     def forward(self, a, *, negative_slope):
@@ -603,7 +666,7 @@ def cast(t, dtype):
     np_dtype = dtype.np if isinstance(dtype, dtypes.DType) else dtype
     if t._array.dtype == np_dtype:
         return t
-    if t.requires_grad and np_dtype.kind not in "fc":
+    if t.requires_grad and np_dtype.kind not in "fcV":
         return Cast.apply(t.detach(), dtype=np_dtype)
     return Cast.apply(t, dtype=np_dtype)
 
@@ -630,8 +693,8 @@ def _check_alpha(alpha, dtype):
         info = np.iinfo(dtype)
         low = -int(info.max) if dtype.kind == "u" else int(info.min)
         fits = low <= int(alpha) <= info.max
-    elif dtype.kind == "f" and dtype.itemsize < 8:
-        limit = float(np.finfo(dtype).max)
+    elif dtype.kind in "fV" and dtype.itemsize < 8:
+        limit = float(dtypes.np_finfo(dtype).max)
         fits = not np.isfinite(alpha) or -limit <= float(alpha) <= limit
     else:
         fits = True
@@ -687,6 +750,7 @@ def sub(a, b, *, alpha=1):
 
 
 _FLOAT16 = np.dtype(np.float16)       # (numpy's dtype of every native float16 array)
+_BF16 = dtypes.BFLOAT16
 _PYTHON_NUMBERS = frozenset((bool, int, float))
 
 
@@ -697,7 +761,7 @@ def half_scalar(a, b):
     float16(0.1)`` (an ulp apart).  None in every other case (then the usual promotion)."""
     if isinstance(b, Tensor):
         if b._array.ndim or b._requires_grad or b._array.dtype == _FLOAT16 or \
-                b._array.dtype.kind not in "fiub":
+                b._array.dtype.kind not in "fiubV":
             return None
         value = b._array
     elif isinstance(b, (bool, int, float, np.integer, np.floating, np.bool_)):
@@ -713,7 +777,7 @@ def half_scalar(a, b):
 
 
 def mul(a, b):
-    if isinstance(a, Tensor) and a._array.dtype is _FLOAT16:
+    if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
         scalar = half_scalar(a, b)
         if scalar is not None:
             return Mul.apply(a, scalar, half=True)
@@ -722,7 +786,7 @@ def mul(a, b):
 
 def div(a, b, *, rounding_mode=None):
     if rounding_mode is None:
-        if isinstance(a, Tensor) and a._array.dtype is _FLOAT16:
+        if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
             scalar = half_scalar(a, b)
             if scalar is not None:
                 return Div.apply(a, scalar, half=True)
@@ -816,8 +880,13 @@ def pow(a, b):
             raise not_implemented_for("pow", a._array.dtype)
         return Tensor._wrap(backend.xp_of(a._array).logical_or(a._array, not b))
     if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
-            a._array.dtype.kind == "f":
+            a._array.dtype.kind in "fV":
         return _binary(BoolExponentPow, a, b, "pow")
+    if isinstance(a, Tensor) and isinstance(b, (bool, int, float, np.number, np.bool_)):
+        out = _binary(ScalarPow, a, b, "pow")
+        if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
+            out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
+        return out
     return _binary(Pow, a, b, "pow")
 
 
@@ -947,7 +1016,7 @@ where_checked.__name__ = where_checked.__qualname__ = "where"    # its name in m
 def _unary(fn, a, floating=True, **params):
     if not isinstance(a, Tensor):
         fn.apply(a)         # PyTorch's TypeError, naming the argument's type
-    if floating and a._array.dtype.kind not in "fc":
+    if floating and a._array.dtype.kind not in "fcV":
         a = cast(a, dtypes.default_float().np)
     return fn.apply(a, **params)
 
@@ -1009,7 +1078,7 @@ def relu(a):
 
 def leaky_relu(a, negative_slope=0.01, inplace=False):
     """x for x >= 0, negative_slope * x below; ``inplace`` writes it back into ``a``."""
-    if isinstance(a, Tensor) and a._array.dtype.kind != "f":
+    if isinstance(a, Tensor) and a._array.dtype.kind not in "fV":
         raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
     if inplace:
         return apply_inplace(a, LeakyRelu, negative_slope=negative_slope)
@@ -1045,7 +1114,7 @@ def clamp(a, min=None, max=None):
             raise not_implemented_for("clamp_cpu", np.dtype(bool))
         # PyTorch's clamp node keeps the input and both bounds for its backward
         return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)
-    if a._array.dtype.kind != "f":
+    if a._array.dtype.kind not in "fV":
         # the bounds promote as PyTorch's (a float bound makes an int tensor float, an int
         # bound a bool tensor int64); there is no kernel for bool with bool bounds
         target = dtypes.result_type(a._array, *(v for v in (min, max) if v is not None))
@@ -1093,7 +1162,9 @@ def square(a):
 
 
 def rsqrt(a):
-    if isinstance(a, Tensor) and a._array.dtype == np.float16:    # rounded once, as PyTorch
+    # rounded once, as PyTorch's vectorised kernel (its scalar loop for fewer than a vector's
+    # elements rounds the bfloat16 square root first)
+    if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype):
         return cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
     return div(1.0, sqrt(a))
 
@@ -1113,7 +1184,7 @@ class Remainder(Function):
                                f"of a {a.dtype} remainder holds a 0)")
         self.save_for_backward(a, b)
         xp = backend.xp_of(a)
-        if a.dtype.kind != "f":
+        if a.dtype.kind not in "fV":
             return xp.remainder(a, b)
         # PyTorch's: fmod moved to the divisor's side; a zero keeps fmod's sign (-3 % 3 is
         # -0.0, where numpy's remainder gives the divisor's sign, +0.0)

@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from ..dtypes import reduced_float
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, cast, div, mul, sqrt, sub
 from .normalization import update_running
@@ -29,23 +30,24 @@ __all__ = ["layer_norm", "group_norm", "instance_norm"]
 
 
 def _check_dtypes(kernel, input, *params):
-    """PyTorch's CPU kernels: a floating input with parameters of its dtype, or a float16 input
-    with float32 parameters. A float16 input is computed in float32, the result float16.
+    """PyTorch's CPU kernels: a floating input with parameters of its dtype, or a float16 or
+    bfloat16 input with float32 parameters. Such an input is computed in float32, the result
+    rounded once to its dtype.
     Returns the dtype to compute in, or None for the input's own."""
     dtype = input._array.dtype
     kinds = [t._array.dtype for t in params if t is not None]
-    if dtype.kind != "f" and (kernel == "batch_norm" or not kinds or kinds[0] == dtype):
+    if dtype.kind not in "fV" and (kernel == "batch_norm" or not kinds or kinds[0] == dtype):
         # the kernel's dtype dispatch; layer/group norm compare the first parameter first
         raise not_implemented_for(kernel, dtype)
     if all(k == dtype for k in kinds):
         # float16 alone is computed in float32 too (PyTorch's accumulation type): its squares
         # overflow from |x| = 256
-        return np.dtype("float32") if dtype.name == "float16" else None
+        return np.dtype("float32") if reduced_float(dtype) else None
     if kinds[0] == dtype:           # the first parameter has the input's dtype: so must all
         found = next(k for k in kinds if k != dtype)
         raise RuntimeError(f"expected scalar type {scalar_type_name(dtype)} but found "
                            f"{scalar_type_name(found)}")
-    if dtype.name == "float16" and all(k.name == "float32" for k in kinds):
+    if reduced_float(dtype) and all(k.name == "float32" for k in kinds):
         return kinds[0]
     if all(k.name == "float32" for k in kinds):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
@@ -208,7 +210,7 @@ def _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
                            "use_input_stats is false")
     n, c = input.shape[0], input.shape[1]
     if use_input_stats and (running_mean is not None or running_var is not None):
-        if input._array.dtype.kind not in "fc":
+        if input._array.dtype.kind not in "fcV":
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
                                "a floating point or complex dtype. Got: "
                                f"{scalar_type_name(input._array.dtype)}")

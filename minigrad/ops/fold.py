@@ -198,7 +198,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         return reshape_to(flat[..., :0], lead + size)
     # PyTorch's kernels: max_unpool2d (which 1-d uses too) and max_unpool3d, floating only;
     # they check the indices' values inside, after this
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise not_implemented_for(f"max_unpool{3 if nd == 3 else 2}d", input._array.dtype)
     idx = indices._array.reshape(lead + (m,)).astype("int64")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):

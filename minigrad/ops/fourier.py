@@ -166,8 +166,8 @@ def _check_input(input, fname, half=True):
 
 
 def _check_half(input):
-    if input._array.dtype == np.float16:
-        raise RuntimeError("Unsupported dtype Half")
+    if dtypes.reduced_float(input._array.dtype):
+        raise RuntimeError(f"Unsupported dtype {dtypes.scalar_type_name(input._array.dtype)}")
 
 
 def _n_dim_input(input, s, dim, norm, fname, real_message=None):

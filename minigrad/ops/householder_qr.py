@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
@@ -83,7 +81,7 @@ def geqrf(input):
                         f"{type(input).__name__}")
     if input.ndim < 2:
         raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
-    if input._array.dtype.kind not in "fc" or input._array.dtype == np.float16:
+    if input._array.dtype.kind not in "fcV" or dtypes.reduced_float(input._array.dtype):
         raise not_implemented_for("geqrf_cpu", input._array.dtype)
     a, tau = _geqrf_arrays(input._array)
     return GeqrfResult(_Geqrf.apply(input, value=a), _Geqrf.apply(input, value=tau))
@@ -120,7 +118,7 @@ def _check_ormqr(input, tau, other, left):
             raise RuntimeError(f"torch.ormqr: Expected input and {name} to have the same dtype, "
                                f"but input has dtype{scalar_type_name(input._array.dtype)} and "
                                f"{name} has dtype {scalar_type_name(t._array.dtype)}")
-    if input._array.dtype.kind not in "fc" or input._array.dtype == np.float16:
+    if input._array.dtype.kind not in "fcV" or dtypes.reduced_float(input._array.dtype):
         raise not_implemented_for("ormqr_cpu", input._array.dtype)
 
 

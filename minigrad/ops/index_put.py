@@ -39,7 +39,7 @@ class AccumulateAt(Function):
         self.index = index
         out = a.copy()
         flat = out.reshape(-1)
-        if flat.dtype.kind == "f" and flat.size and isinstance(flat, np.ndarray):
+        if flat.dtype.kind in "fV" and flat.size and isinstance(flat, np.ndarray):
             # a bincount is one vectorised pass, much faster than numpy's unbuffered add.at
             flat += np.bincount(index.reshape(-1), weights=values.reshape(-1),
                                 minlength=flat.size).astype(flat.dtype)

@@ -183,7 +183,7 @@ def _array_index(index, a):
     out, basic = [], True
     for item in _index_items(index):
         if isinstance(item, Tensor):
-            if item._array.dtype.kind == "f":
+            if item._array.dtype.kind in "fV":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             item = item._array
             basic = False

@@ -99,7 +99,7 @@ def clamp_(t, min=None, max=None):
     if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
             not isinstance(max, Tensor):
         elementwise.check_clamp_kind(t, min, max, t._array.dtype)
-    if t._array.dtype.kind != "f":
+    if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
         # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)
         bounds = [b._array if isinstance(b, Tensor) else b for b in (min, max) if b is not None]
@@ -196,6 +196,12 @@ def resize_(t, *sizes, memory_format=None):
         raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
     if t.requires_grad:
         raise RuntimeError("cannot resize variables that require grad")
+    return resize_unchecked_(t, sizes, memory_format)
+
+
+def resize_unchecked_(t, sizes, memory_format=None):
+    """``resize_`` without the requires-grad refusal: an ``out=`` tensor that requires grad
+    is resized under ``no_grad`` as PyTorch's out= ops do (``sizes`` a tuple of ints >= 0)."""
     fmt = mf.check(memory_format, "resize_", none_means=mf.contiguous_format)
     if fmt is mf.preserve_format:
         raise RuntimeError("Unsupported memory format preserve_format (resize_ lays the "

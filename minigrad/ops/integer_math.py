@@ -81,11 +81,11 @@ def ldexp(input, other):
     # in the promoted result dtype (integers promoting to the default float); the product
     # then promotes as mul does (float16 input with int exponents stays float16)
     dtype = result_dtype(input, other)
-    if dtype.kind not in "fc":
+    if dtype.kind not in "fcV":
         dtype = dtypes.default_float().np
     elif other._array.dtype.kind == "b":
         raise not_implemented_for("ldexp_cpu_exp", other._array.dtype)
-    if other._array.dtype.kind not in "fc":
+    if other._array.dtype.kind not in "fcV":
         other = cast(other, dtype)
     return mul(input, pow(2.0, other))
 
@@ -116,7 +116,7 @@ def frexp(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"frexp(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     mantissa = Frexp.apply(input)
     exponent = backend.xp_of(input._array).frexp(input._array)[1].astype("int32")

@@ -68,7 +68,7 @@ def _requested(input, size, scale_factor, dim):
                 f"{size}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
                 "output size in (o1, o2, ...,oK) format.")
         if not all(isinstance(v, (numbers.Integral, np.integer)) or (
-                isinstance(v, Tensor) and v._array.dtype.kind not in "fc") for v in size):
+                isinstance(v, Tensor) and v._array.dtype.kind not in "fcV") for v in size):
             raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or "
                             "Tuple[int, int, int], but got size with types "
                             f"{[type(v) for v in size]}")
@@ -99,7 +99,7 @@ def _kernel(mode, nd, antialias):
 
 def _float_like(v):
     if isinstance(v, Tensor):
-        return v._array.size == 1 and v._array.dtype.kind in "biuf"
+        return v._array.size == 1 and v._array.dtype.kind in "biufV"
     return isinstance(v, numbers.Real)
 
 
@@ -309,7 +309,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         scales = [1.0 / float(f) if f else 0.0 for f in scale_factors]
     np_dtype = input._array.dtype
     uint8 = np_dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
-    if np_dtype.kind != "f" and not uint8:
+    if np_dtype.kind not in "fV" and not uint8:
         name = {"nearest": "compute_indices_weights_nearest",
                 "nearest-exact": "compute_indices_weights_nearest",
                 "bicubic": "compute_indices_weights_cubic"}.get(mode,

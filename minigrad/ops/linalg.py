@@ -325,13 +325,13 @@ def _safe_sqrt(x):
 def _check_norm_dtype(x, dtype, name):
     """PyTorch's checks of a norm's input and ``dtype=``: floating or complex input; a
     floating (complex for a complex input) dtype that does not narrow the input's."""
-    if x._array.dtype.kind not in "fc":
+    if x._array.dtype.kind not in "fcV":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(x._array.dtype)}")
     if dtype is None:
         return x
     dt = dtypes.to_dtype(dtype)
-    if dt.np.kind not in "fc":
+    if dt.np.kind not in "fcV":
         raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
                            f"{scalar_type_name(dt.np)}")
     if (x._array.dtype.kind == "c") != (dt.np.kind == "c"):
@@ -358,10 +358,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         # the norm of complex numbers is that of their moduli (a real result); abs's
         # gradient g z / |z| (0 at z = 0) carries it back
         x = abs(x)
-    if x._array.dtype == np.float16:
+    if dtypes.reduced_float(x._array.dtype):
         # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
         # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
-        return cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim), np.float16)
+        return cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim), x._array.dtype)
     axes = normalize_dims(dim, x.ndim)
     if dim is not None and len(axes) == 0:
         dim = None                          # dim=(): every element, as PyTorch
@@ -600,10 +600,10 @@ def svdvals(A):
                         f"{type(A).__name__}")
     if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    if A._array.dtype.kind not in "fc":
+    if A._array.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_type_name(A._array.dtype)}")
-    if A._array.dtype == np.float16 and A.numel() != 0:      # an empty one needs no kernel
+    if dtypes.reduced_float(A._array.dtype) and A.numel() != 0:   # an empty one needs none
         raise not_implemented_for("linalg_svd_cpu", A._array.dtype)
     return SvdVals.apply(A)
 
@@ -623,9 +623,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
                            "dimensions.")
     given = A._array.dtype
     A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")
-    if given == np.float16 and (ord == "nuc" or ord in (2, -2)):
+    if dtypes.reduced_float(given) and (ord == "nuc" or ord in (2, -2)):
         # PyTorch has no half-precision SVD (whatever dtype= asks for)
-        raise RuntimeError("linalg.matrix_norm: Low precision dtypes not supported. Got Half")
+        raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
+                           f"{scalar_type_name(given)}")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     if len(dims) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
@@ -714,7 +715,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
     """(spread(input), mean(input)) over the same dims: ``var``/``std`` themselves, so that
     no degrees of freedom left and ``dim=()`` give PyTorch's values and gradients."""
-    if input._array.dtype.kind not in "fc":      # checked before the dims, as PyTorch
+    if input._array.dtype.kind not in "fcV":      # checked before the dims, as PyTorch
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
     out = _var_apply(Var if spread is var else Std, input, dim, unbiased, keepdim, correction,
                      name)

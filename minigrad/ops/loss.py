@@ -213,7 +213,7 @@ def _check_class_target_shape(input, target, name):
     multi = (f"0D or 1D target tensor expected, multi-target not supported ({name}: a "
              f"target of class indices for input of shape {list(input.shape)} has shape "
              f"{list(input.shape[:1]) if input.ndim == 2 else []}, got {list(target.shape)}")
-    if target._array.dtype.kind == "f" and name == "cross_entropy":
+    if target._array.dtype.kind in "fV" and name == "cross_entropy":
         multi += (f"; a probability target must have the input's shape "
                   f"{list(input.shape)}, got {list(target.shape)}")
     multi += ")"
@@ -262,7 +262,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     _check_reduction(reduction)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors")
-    floating = input._array.dtype.kind == "f"
+    floating = input._array.dtype.kind in "fV"
     if from_logits and not floating and input._array.size:
         # PyTorch's log_softmax refuses the integer scores first
         kernel = "log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else "log_softmax_kernel_impl"
@@ -350,7 +350,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         input, target, weight = _autocast_widen(input, target, weight)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and \
             tuple(target.shape) == tuple(input.shape):
-        if target._array.dtype.kind != "f":
+        if target._array.dtype.kind not in "fV":
             raise RuntimeError(f"Expected floating point type for target with class "
                                f"probabilities, got {scalar_type_name(target._array.dtype)}")
         if ignore_index >= 0:
@@ -442,7 +442,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
         return _weighted(diff * diff, weight, input, reduction)
     # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
     dtype = result_dtype(input, target)
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         raise not_implemented_for("mse_cpu", dtype)
     diff = cast(input, dtype) - cast(target, dtype)
     # PyTorch's mse_loss node keeps its input and target for the backward
@@ -583,10 +583,10 @@ def _prepare_binary(input, target, weight, name, pos_weight=None):
         if t_dtype != dtype:
             raise RuntimeError(f"Found dtype {scalar_type_name(t_dtype)} but expected "
                                f"{scalar_type_name(dtype)}")
-        if dtype.kind != "f":
+        if dtype.kind not in "fV":
             raise not_implemented_for(name, dtype)
     else:
-        if dtype.kind != "f":
+        if dtype.kind not in "fV":
             raise not_implemented_for("log_sigmoid_cpu", dtype)
         # PyTorch computes pos_weight - 1, then 1 - target (the 1 taking the bool dtype)
         if isinstance(pos_weight, Tensor) and pos_weight._array.dtype.kind == "b":
@@ -596,7 +596,7 @@ def _prepare_binary(input, target, weight, name, pos_weight=None):
         if t_dtype.kind == "b":
             raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                                "supported. Use the `^` or `logical_xor()` operator instead.")
-        if t_dtype.kind != "f":
+        if t_dtype.kind not in "fV":
             raise RuntimeError(f"result type {scalar_type_name(dtype)} can't be cast to the "
                                f"desired output type {scalar_type_name(t_dtype)}")
     if name == "binary_cross_entropy":

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
@@ -180,7 +180,7 @@ def _check_lu_input(A, name, arg="A", rank_name="torch.lu_factor", empty_ok=Fals
     if A.ndim < 2:
         raise RuntimeError(f"{rank_name}: Expected tensor with 2 or more dimensions. Got "
                            f"size: [{', '.join(map(str, A.shape))}] instead")
-    if (A._array.dtype.kind not in "fc" or A._array.dtype == np.float16) and \
+    if (A._array.dtype.kind not in "fcV" or dtypes.reduced_float(A._array.dtype)) and \
             not (empty_ok and A.numel() == 0):
         # PyTorch's factorisations meet their kernel's refusal only with matrices to factor
         raise not_implemented_for("lu_cpu", A._array.dtype)

@@ -13,7 +13,8 @@ import math
 
 import numpy as np
 
-from .. import _sdp_state, backend
+from .. import _sdp_state, backend, dtypes
+from ..dtypes import reduced_float
 from ..creation import default_generator
 from ..tensor import Tensor
 from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_a_tensor,
@@ -42,12 +43,16 @@ _FLOAT16, _FLOAT32 = np.dtype("float16"), np.dtype("float32")
 
 
 def log2(input):
-    """log(x) / ln 2."""
+    """log(x) / ln 2 (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
+    if isinstance(input, Tensor) and reduced_float(input._array.dtype):
+        return cast(log2(cast(input, _FLOAT32)), input._array.dtype)
     return div(log(input), _LN2)
 
 
 def exp2(input):
-    """2^x = exp(x ln 2)."""
+    """2^x = exp(x ln 2) (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
+    if isinstance(input, Tensor) and reduced_float(input._array.dtype):
+        return cast(exp2(cast(input, _FLOAT32)), input._array.dtype)
     return exp(mul(input, _LN2))
 
 
@@ -84,10 +89,10 @@ def _check_lerp(input, end, weight):
     if isinstance(weight, Tensor):
         broadcast_shape(shape, tuple(weight.shape), "lerp")
         dtype = result_dtype(input, end, weight)
-    if dtype.kind not in "fc":
+    if dtype.kind not in "fcV":
         raise not_implemented_for("lerp_kernel_tensor" if isinstance(weight, Tensor) else
                                   "lerp_kernel_scalar", dtype)
-    if not isinstance(weight, Tensor) and dtype.kind == "f":
+    if not isinstance(weight, Tensor) and dtype.kind in "fV":
         compute = "double" if dtype.itemsize == 8 else "float"
         limit = np.finfo(np.float64 if dtype.itemsize == 8 else np.float32).max
         w = complex(weight)
@@ -103,8 +108,8 @@ def lerp(input, end, weight):
     end - (end - input)(1 - w), so that w = 1 gives exactly ``end`` even when far apart.
     """
     dtype = _check_lerp(input, end, weight)
-    # float16 is computed in float32 and rounded once at the end, as PyTorch's kernel does
-    compute = np.dtype(np.float32) if dtype == np.float16 else dtype
+    # float16 and bfloat16 are computed in float32 and rounded once, as PyTorch's kernel does
+    compute = np.dtype(np.float32) if reduced_float(dtype) else dtype
     input, end = cast(input, compute), cast(end, compute)
     diff = sub(end, input)
     if not isinstance(weight, Tensor):
@@ -149,7 +154,7 @@ def _check_floating(input, name, kernel):
     """A Tensor ``input`` of a floating dtype, as the kernel ``kernel`` of ``name`` needs."""
     if not isinstance(input, Tensor):
         raise not_a_tensor(name, input)
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise not_implemented_for(kernel, input._array.dtype)
 
 
@@ -192,10 +197,10 @@ def logcumsumexp(input, dim):
         if input._array.dtype.kind == "c":
             return _complex_logcumsumexp(input, dim)
     _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
-    if input._array.dtype == np.float16:
+    if reduced_float(input._array.dtype):
         # float16 sums drift by a few units in the last place per term: float32 inside,
         # rounded once, as PyTorch
-        return cast(logcumsumexp(cast(input, _FLOAT32), dim), _FLOAT16)
+        return cast(logcumsumexp(cast(input, _FLOAT32), dim), input._array.dtype)
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0 or input.shape[d] == 0:
         return add(input, 0.0)
@@ -263,7 +268,7 @@ def _running_arg(xp, a, d, largest):
     acc = (xp.maximum if largest else xp.minimum).accumulate(a, axis=d)
     pos = xp.arange(a.shape[d]).reshape([-1 if k == d else 1 for k in range(a.ndim)])
     hit = a == acc
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fV":
         hit |= xp.isnan(a)
     at = xp.where(hit, pos, 0)
     return xp.maximum.accumulate(at, axis=d).astype("int64")
@@ -273,10 +278,15 @@ def _cum_extreme(input, dim, largest, name):
     check_tensor(name, input)
     if input._array.dtype.kind == "c":           # complex numbers have no order
         raise not_implemented_for(f"{name}_cpu", input._array.dtype)
-    d = normalize_dim(dim, max(input.ndim, 1))
-    if input.ndim == 0:
-        zero = Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
-        return MaxResult(clone(input), zero, name)          # a copy, as PyTorch
+    if input.ndim == 0 or input._array.size == 0:
+        # PyTorch takes any dim for an empty tensor and names its own for a 0-d one
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            normalize_dim(dim, input.ndim)                  # the TypeError of a bad dim
+        elif input.ndim == 0 and dim not in (-1, 0):
+            raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
+        none = Tensor._wrap(backend.xp_of(input._array).zeros(input.shape, "int64"))
+        return MaxResult(clone(input), none, name)          # a copy, as PyTorch
+    d = normalize_dim(dim, input.ndim)
     idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
     return MaxResult(gather(input, d, idx), idx, name)
 
@@ -327,7 +337,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
         raise not_a_tensor("nan_to_num", input)
     values = {k: _replacement(v, k) for k, v in
               (("nan", nan), ("posinf", posinf), ("neginf", neginf))}
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         return clone(input)
     if input._array.dtype.kind == "c":
         # each part replaced on its own, as PyTorch; without a gradient (PyTorch has none)
@@ -338,6 +348,11 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
             parts = [NanToNum.apply(Tensor._wrap(p), **values)._array
                      for p in (input._array.real, input._array.imag)]
         return Tensor._wrap(parts[0] + 1j * parts[1]).to(input.dtype)
+    if input._array.dtype == dtypes.BFLOAT16:
+        # its float32 kernel (see Function.apply) would take float32's limits for infinities
+        info = dtypes.np_finfo(input._array.dtype)
+        values["posinf"] = float(info.max) if values["posinf"] is None else values["posinf"]
+        values["neginf"] = float(info.min) if values["neginf"] is None else values["neginf"]
     return NanToNum.apply(input, **values)
 
 
@@ -449,12 +464,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
     _sdp_state.check_kernel(query, key, value, dropout_p)
-    half = q_dtype == "float16"
-    if half:
+    half = query._array.dtype if reduced_float(query._array.dtype) else None
+    if half is not None:
         # as PyTorch's CPU kernels: half-precision attention is accumulated in float32 (the
         # float16 softmax and products alone were off by 2% of the output's scale)
         query, key, value = (cast(t, _FLOAT32) for t in (query, key, value))
-        if attn_mask is not None and attn_mask._array.dtype == np.float16:
+        if attn_mask is not None and reduced_float(attn_mask._array.dtype):
             attn_mask = cast(attn_mask, _FLOAT32)
     if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
         # key and value may each have fewer heads than query: each is repeated to match
@@ -483,7 +498,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
         weights = _dropout_weights(weights, dropout_p)
     out = matmul(weights, value)
-    return cast(out, _FLOAT16) if half else out
+    return cast(out, half) if half is not None else out
 
 
 def _repeat_heads(t, n_heads):

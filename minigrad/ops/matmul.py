@@ -22,6 +22,14 @@ def _mT(t):
     return Transpose.apply(t, axes=tuple(axes))
 
 
+def _element_strides(node, i):
+    """Operand i's strides (in elements) when the MatMul node ran, as PyTorch's node keeps
+    them: only for an operand that needs a gradient (else ())."""
+    if not node.needs_input_grad[i]:
+        return ()
+    return tuple(s // node._in_meta[i][1].itemsize for s in node.strides[i])
+
+
 class MatMul(Function):
     """a @ b with NumPy's rules: 1-D operands are promoted to matrices, batch dims broadcast.
 
@@ -34,9 +42,15 @@ class MatMul(Function):
     """
     complex_ok = True
     saved_for_input = (1, 0)          # a is read only for b's gradient, b only for a's
+    saved_names = ("self", "mat2")
+    saved_fields = {"self_sym_sizes": lambda node: node._in_meta[0][0],
+                    "self_sym_strides": lambda node: _element_strides(node, 0),
+                    "mat2_sym_sizes": lambda node: node._in_meta[1][0],
+                    "mat2_sym_strides": lambda node: _element_strides(node, 1)}
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
+        self.strides = a.strides, b.strides
         return backend.matmul(a, b)
 
     def backward(self, g):
@@ -188,6 +202,8 @@ def matmul(a, b):
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         _two_tensors("matmul", a, b, "other")
+    if a.is_sparse:             # a sparse COO matrix times a dense one (torch.sparse.mm)
+        return a.mm(b)
     if _autocast_state.active:
         a, b = _autocast_lower(a, b)
     return _matmul(a, b)
@@ -241,6 +257,8 @@ def mm(input, mat2):
     """The matrix product of two 2-d tensors: (n, k) @ (k, m) -> (n, m)."""
     if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)):
         _two_tensors("mm", input, mat2, "mat2")
+    if input.is_sparse:
+        return input.mm(mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:

@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..dtypes import reduced_float
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import scalar_type_name
@@ -83,10 +84,10 @@ class MatrixExp(Function):
 def matrix_exp(A):
     """``linalg.matrix_exp`` / ``matrix_exp``: the matrix exponential sum_k A^k / k! of A
     (*, n, n), same shape and dtype."""
-    if isinstance(A, Tensor) and A._array.dtype == np.float16:
-        # unlike PyTorch's other linalg kernels, matrix_exp has a half-precision one: here,
-        # float32 rounded once
-        return cast_to(matrix_exp(cast_to(A, np.float32)), np.float16)
+    if isinstance(A, Tensor) and reduced_float(A._array.dtype):
+        # unlike PyTorch's other linalg kernels, matrix_exp has a half-precision one (float16,
+        # bfloat16): here, float32 rounded once
+        return cast_to(matrix_exp(cast_to(A, np.float32)), A._array.dtype)
     check_matrices(A, "linalg.matrix_exp")
     return MatrixExp.apply(A)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function, no_grad
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
@@ -87,7 +87,7 @@ def cholesky_inverse(input, upper=False):
     if input.shape[-1] != input.shape[-2]:
         raise RuntimeError(f"cholesky_inverse: A must be batches of square matrices, but they "
                            f"are {input.shape[-2]} by {input.shape[-1]} matrices")
-    if input._array.dtype.kind not in "fc" or input._array.dtype.name == "float16":
+    if input._array.dtype.kind not in "fcV" or dtypes.reduced_float(input._array.dtype):
         raise not_implemented_for("cholesky_inverse_out_cpu", input._array.dtype)
     return CholeskyInverse.apply(input, upper=upper)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..dtypes import reduced_float
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
@@ -40,7 +41,7 @@ def update_running(stat, batch, momentum):
     which numpy keeps read-only. PyTorch's kernel writes through it anyway, one channel after
     another (the element ends up with every channel's update applied in turn); minigrad does
     the same, in channel order, through a writable view of the same memory."""
-    if stat.flags.writeable and stat.dtype.kind == "f" and batch.dtype.kind == "f" and \
+    if stat.flags.writeable and stat.dtype.kind in "fV" and batch.dtype.kind in "fV" and \
             batch.dtype.itemsize > stat.dtype.itemsize:
         # float16 statistics of a float16 input normalised in float32: blended in float32 and
         # rounded once, since the batch's variance may pass float16's range (65504) where
@@ -49,7 +50,7 @@ def update_running(stat, batch, momentum):
         return
     batch = batch.astype(stat.dtype, copy=False)
     if stat.flags.writeable:
-        if stat.dtype.kind == "f":
+        if stat.dtype.kind in "fV":
             stat *= 1 - momentum
             stat += momentum * batch
         else:                     # an integer statistic (instance_norm takes any): truncated
@@ -210,7 +211,7 @@ def _check_dtypes(input, *params):
     mismatch gets: of the input's dtype, every other must be too; of another, the mix is
     refused unless all are float32 (then unless the input is float16)."""
     dtype = input._array.dtype
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         raise not_implemented_for("batch_norm", dtype)
     kinds = [t._array.dtype for t in params if t is not None]
     if not kinds or all(k == dtype for k in kinds):
@@ -284,8 +285,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not shape:
         raise RuntimeError("batch_norm: a 0-d input has no channel dimension (N, C, ...)")
     _check_dtypes(input, weight, bias, running_mean, running_var)
-    half = input._array.dtype == np.float16
-    if half:
+    half = input._array.dtype if reduced_float(input._array.dtype) else None
+    if half is not None:
         # as PyTorch: float16 is normalised in float32 (its squares overflow from |x| = 256)
         # and the result rounded once; the running statistics keep their own dtype
         input, weight, bias = (None if t is None else cast_to(t, np.dtype("float32"))
@@ -301,4 +302,4 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         for t in (running_mean, running_var):
             if t is not None:
                 t._vcounter.value += 1
-    return cast_to(out, np.dtype("float16")) if half else out
+    return cast_to(out, half) if half is not None else out

@@ -235,7 +235,7 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density=False):
     a = input._array
     if a.ndim < 2:
         raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fV":
         raise NotImplementedError(f"\"histogramdd\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
     if weight is not None and tuple(weight.shape) != tuple(a.shape[:-1]):

@@ -55,7 +55,7 @@ def _operands(name, x, n):
             f" * (Number x, Tensor n, *, Tensor out = None)\n"
             f" * (Tensor x, Number n, *, Tensor out = None)\n")
     dtype = np.dtype(result_dtype(x, n))
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         dtype = np.dtype(dtypes.default_float().np)
     if dtype == np.float16:
         raise not_implemented_for(f"{name}_cpu", dtype)

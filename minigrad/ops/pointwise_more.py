@@ -54,7 +54,7 @@ def _float_pair(a, b, name):
     """Promote ``a``, ``b`` together; integers and bools go to the default float dtype."""
     a, b = _tensors(a, b, name)
     dtype = result_dtype(a, b)
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         dtype = dtypes.default_float().np
     return cast(a, dtype), cast(b, dtype)
 
@@ -64,13 +64,13 @@ def _floating_only_pair(a, b, name, kernel):
     _require_tensor_other(b, name)
     a, b = _tensors(a, b, name)
     dtype = result_dtype(a, b)
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         raise not_implemented_for(kernel, dtype)
     return cast(a, dtype), cast(b, dtype)
 
 
 def _floating(a):
-    return a if a._array.dtype.kind in "fc" else cast(a, dtypes.default_float().np)
+    return a if a._array.dtype.kind in "fcV" else cast(a, dtypes.default_float().np)
 
 
 def _real_only(input, name):

@@ -100,14 +100,14 @@ def _refuse_complex(input, name):
 def isposinf(input):
     """True where ``input`` is +inf (never for integers)."""
     _refuse_complex(input, "isposinf")
-    return _bool_of(input, lambda xp, a: xp.isposinf(a) if a.dtype.kind == "f"
+    return _bool_of(input, lambda xp, a: xp.isposinf(a) if a.dtype.kind in "fV"
                     else xp.zeros(a.shape, dtype=bool))
 
 
 def isneginf(input):
     """True where ``input`` is -inf (never for integers)."""
     _refuse_complex(input, "isneginf")
-    return _bool_of(input, lambda xp, a: xp.isneginf(a) if a.dtype.kind == "f"
+    return _bool_of(input, lambda xp, a: xp.isneginf(a) if a.dtype.kind in "fV"
                     else xp.zeros(a.shape, dtype=bool))
 
 

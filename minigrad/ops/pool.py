@@ -267,7 +267,7 @@ class AvgPool(Function):
         y = K.window_sums(x, kernel, stride, padding, out_size)
         divisor = K.avg_divisor(backend.xp_of(x), self.size, out_size, kernel, stride, padding,
                                 count_include_pad, divisor_override, x.dtype)
-        if x.dtype.kind != "f":
+        if x.dtype.kind not in "fV":
             return mf.channels_last_like(K.trunc_divide(y, divisor), x, len(kernel))
         y /= divisor
         self.divisor = divisor                                     # a number or a (*out) array
@@ -363,7 +363,7 @@ AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
 # ----------------------------------------------------------------------------------------------
 # Public functional API (re-exported from minigrad.nn.functional)
 # ----------------------------------------------------------------------------------------------
-_FLOATS = ("float16", "float32", "float64")
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
 _INTS = ("uint8", "int8", "int16", "int32", "int64")
 
 

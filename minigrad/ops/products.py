@@ -76,7 +76,7 @@ def _coefficient(value, np_dtype):
         return value
     info = np.iinfo(np_dtype)
     if isinstance(value, float) or type(value).__module__ == "numpy" and \
-            np.asarray(value).dtype.kind == "f":
+            np.asarray(value).dtype.kind in "fV":
         if not np.isfinite(value) or value < info.min or value > info.max:
             raise overflow
         return int(value)
@@ -109,8 +109,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         input, mat1, mat2 = _autocast_lower(input, mat1, mat2)
     _same_dtype(input, mat2)
     beta, alpha = _coefficients(beta, alpha, input, mat1, mat2)
-    if mat1._array.dtype == np.float16 and mat2._array.dtype == np.float16:
-        # PyTorch adds the bias in float32 and rounds once
+    if dtypes.reduced_float(mat1._array.dtype) and mat2._array.dtype == mat1._array.dtype:
+        # PyTorch adds the bias in float32 and rounds once (float16 and bfloat16)
         wide, m1, m2 = (cast(t, np.dtype("float32")) for t in (input, mat1, mat2))
         return cast(_scaled_sum(wide, mm(m1, m2), beta, alpha), mat1._array.dtype)
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
@@ -230,8 +230,8 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         dtype = result_dtype(input, tensor1, tensor2)
         value = _coefficient(value, dtype)
-        # float16 is computed in float32 and rounded once, as PyTorch's kernel does
-        work = np.dtype(np.float32) if dtype == np.float16 else dtype
+        # float16 and bfloat16 are computed in float32 and rounded once, as PyTorch's kernel
+        work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
         product = mul(cast(tensor1, work), cast(tensor2, work))
         out = add(cast(input, work), product if value == 1 else mul(product, value))
         return cast(out, dtype)
@@ -332,7 +332,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
-        if t._array.dtype.kind != "f":
+        if t._array.dtype.kind not in "fV":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
                                f"{scalar_type_name(t._array.dtype)}")
     if x1.shape[-1] != x2.shape[-1]:
@@ -354,7 +354,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{_C_TYPE.get(d1.name, d1.name)} != "
                                f"{_C_TYPE.get(d2.name, d2.name)}")
-        if not by_mm and d1 == np.float16:
+        if not by_mm and dtypes.reduced_float(d1):
             raise not_implemented_for("cdist", d1)
         if d1 != d2:
             raise RuntimeError(f"expected scalar type {scalar_type_name(d1)} but found "
@@ -375,7 +375,7 @@ def dist(input, other, p=2):
     if input._array.dtype.kind == "b" or other._array.dtype.kind == "b":
         sub(input, other)            # PyTorch subtracts first: its refusal of bool tensors
     dtype = result_dtype(input, other)
-    if dtype.kind not in "fc":
+    if dtype.kind not in "fcV":
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
                            f"Got {scalar_type_name(dtype)} instead.")
     return vector_norm(sub(cast(input, dtype), cast(other, dtype)), p)

@@ -7,6 +7,7 @@ gradient can be differentiated again).
 from __future__ import annotations
 
 import builtins  # this module defines sum, max, min, all, any: the builtins stay reachable
+import math
 import warnings
 
 from .. import backend, dtypes
@@ -33,6 +34,7 @@ def _spread(g, in_shape, axes, keepdim):
 
 class Sum(Function):
     complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"dim": "axes", "keepdim": "keepdim", "self_sym_sizes": "in_shape"}
 
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
@@ -55,6 +57,8 @@ def _mean_array(a, axes, keepdims, count):
 
 class Mean(Function):
     complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"dim": "axes", "keepdim": "keepdim", "self_sym_sizes": "in_shape",
+                    "self_sym_numel": lambda node: math.prod(node.in_shape)}
 
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
@@ -155,7 +159,7 @@ class MaxMin(Function):
     def backward(self, g):
         a, out = (t._array for t in self.saved_tensors)
         hits = a == out
-        if self.nan_to_nan and a.dtype.kind == "f":
+        if self.nan_to_nan and a.dtype.kind in "fV":
             xp = backend.xp_of(a)
             hits = xp.where(xp.isnan(out), xp.isnan(a), hits)
         count = hits.sum(axis=self.axes, keepdims=True)
@@ -317,6 +321,9 @@ class Softmax(Function):
     """y = exp(a - max) / sum(exp(a - max)) along ``dim`` (None for a 0-d input).
 
     Backward: dL/da = y * (g - sum(g * y)), from the output y (differentiable)."""
+    saved_names = ("result",)
+    saved_fields = {"dim": "dim"}
+
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
         if a.size == 0:
@@ -339,6 +346,9 @@ class LogSoftmax(Function):
     """y = a - max - log(sum(exp(a - max))) along ``dim`` (None for a 0-d input).
 
     Backward: dL/da = g - softmax(a) * sum(g), with softmax(a) = exp(y) from the output."""
+    saved_names = ("result",)
+    saved_fields = {"dim": "dim"}
+
     def forward(self, a, *, dim):
         xp = backend.xp_of(a)
         if a.size == 0:
@@ -377,11 +387,11 @@ def _float_input(a, dtype=None, name="sum"):
         raise not_a_tensor(name, a)
     if dtype is not None:
         target = dtypes.to_dtype(dtype)
-        if name == "mean" and target.np.kind not in "fc":
+        if name == "mean" and target.np.kind not in "fcV":
             raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be "
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_type_name(target.np)}")
-        if target.np.kind not in "fc" and a.requires_grad and is_grad_enabled():
+        if target.np.kind not in "fcV" and a.requires_grad and is_grad_enabled():
             # the result would have to carry a gradient, which an integer cannot
             raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
         if a._array.dtype.kind == "c" and target.np.kind != "c":
@@ -404,7 +414,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype, "mean")
-    if a._array.dtype.kind not in "fc":
+    if a._array.dtype.kind not in "fcV":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
     return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
@@ -643,7 +653,7 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
             # that overload takes nothing else: a bool is no dim
             raise TypeError(f"{name}(): argument 'dim' must be tuple of ints, not bool")
         correction, dim = int(dim), None
-    if a._array.dtype.kind not in "fc":
+    if a._array.dtype.kind not in "fcV":
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got "
                            f"{a.dtype.name})")
     if dim is None or a.ndim == 0:
@@ -663,11 +673,11 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
         warnings.warn(f"{name}(): degrees of freedom is <= 0. The correction ({correction}) "
                       f"should be strictly less than the reduction factor (input numel "
                       f"divided by output numel)", UserWarning, stacklevel=3)
-    if a._array.dtype.name == "float16":
+    if dtypes.reduced_float(a._array.dtype):
         # as PyTorch: float16 is summed in float32 and rounded once (its squares overflow
         # from |x| = 256, where the standard deviation is still far from float16's limit)
         return cast(function.apply(cast(a, dtypes.float32), axes=axes, correction=correction,
-                                   keepdim=keepdim, grad_count=grad_count), dtypes.float16)
+                                   keepdim=keepdim, grad_count=grad_count), a._array.dtype)
     return function.apply(a, axes=axes, correction=correction, keepdim=keepdim,
                           grad_count=grad_count)
 
@@ -675,7 +685,7 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
 def _as_float(a):
     """``a`` itself when floating point or complex, else cast to the default float dtype (as
     PyTorch)."""
-    if a._array.dtype.kind not in "fc":
+    if a._array.dtype.kind not in "fcV":
         a = cast(a, dtypes.default_float())
     return a
 
@@ -726,7 +736,7 @@ def _softmax_apply(function, a, dim, dtype):
                         f"int, not NoneType")
     a = _float_input(a, dtype, function.__name__.lower())
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
-    if a._array.dtype.kind != "f":
+    if a._array.dtype.kind not in "fV":
         if a._array.size == 0:             # PyTorch returns an empty input before its kernel
             return Tensor._wrap(a._array.copy())
         kernel = "softmax" if function is Softmax else "log_softmax"

@@ -35,7 +35,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     replacement = bool_arg("multinomial", "replacement", replacement)
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
                            f"{scalar_type_name(input._array.dtype)}")
     n = int(num_samples)
@@ -79,7 +79,7 @@ class Poisson(Function):
 
 def poisson(input, generator=None):
     """Poisson(rate) counts, one per element of the non-negative floating ``input``."""
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise not_implemented_for("poisson_cpu", input._array.dtype)
     rates = backend.as_numpy(input._array)
     if rates.size and not (rates >= 0).all():

@@ -51,7 +51,7 @@ def bernoulli(input, p=None, *, generator=None):
                         f"{type(input).__name__}")
     array = input._array
     if p is None:
-        if array.dtype.kind != "f":
+        if array.dtype.kind not in "fV":
             raise not_implemented_for("bernoulli_tensor_cpu_p_", array.dtype)
         probs = backend.as_numpy(array)
         if probs.size and not ((probs >= 0) & (probs <= 1)).all():
@@ -80,7 +80,7 @@ def binomial(count, prob, generator=None):
             raise TypeError(f"binomial(): argument '{name}' (position {position}) must be "
                             f"Tensor, not {type(value).__name__}")
     dt = count._array.dtype
-    if dt.kind != "f":
+    if dt.kind not in "fV":
         raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
                          f"{scalar_type_name(dt)}")
     if prob._array.dtype != dt:

@@ -91,7 +91,7 @@ def _reduce_identity(reduce, dtype):
         return 1
     if dtype.kind == "b":
         return reduce == "amin"
-    if dtype.kind == "f":
+    if dtype.kind in "fV":
         return -float("inf") if reduce == "amax" else float("inf")
     info = np.iinfo(dtype)
     return info.min if reduce == "amax" else info.max
@@ -114,7 +114,7 @@ def scatter_reduce_array(x, dim, index, src, reduce, include_self=True):
     if reduce == "mean":
         count = xp.bincount(pos, minlength=out.size) + int(include_self)
         count = xp.maximum(count, 1)              # a position no value reached keeps x's
-        out = out / count if out.dtype.kind == "f" else out // count
+        out = out / count if out.dtype.kind in "fV" else out // count
     return out.astype(x.dtype, copy=False).reshape(x.shape)
 
 

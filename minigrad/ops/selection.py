@@ -101,7 +101,7 @@ def _sorted_index(a, d, place):
 def _greater(a, b):
     """a > b, NaN above every number (the order PyTorch selects in)."""
     xp = backend.xp_of(a)
-    return (xp.isnan(a) & ~xp.isnan(b)) | (a > b) if a.dtype.kind == "f" else a > b
+    return (xp.isnan(a) & ~xp.isnan(b)) | (a > b) if a.dtype.kind in "fV" else a > b
 
 
 def _swap(arrays, rows, p, q):
@@ -212,12 +212,12 @@ def _whole_median(input, ignore_nan):
         if flat.size == 0:       # PyTorch's NaN for an empty input comes before its dtype check
             return _Evenly.apply(input, value=xp.asarray(True))
         raise not_implemented_for("median_cpu", a.dtype)
-    nan = xp.isnan(flat) if a.dtype.kind == "f" else xp.zeros(flat.shape, bool)
+    nan = xp.isnan(flat) if a.dtype.kind in "fV" else xp.zeros(flat.shape, bool)
     if ignore_nan:
         flat = flat[~nan]
     if flat.size == 0 or (nan.any() and not ignore_nan):
         # PyTorch: NaN for a NaN anywhere (median) or nothing left; an integer's lowest value
-        value = xp.asarray(np.nan if a.dtype.kind == "f" else np.iinfo(a.dtype).min, a.dtype)
+        value = xp.asarray(np.nan if a.dtype.kind in "fV" else np.iinfo(a.dtype).min, a.dtype)
     else:
         k = (flat.size - 1) // 2
         value = xp.partition(flat, k)[k]
@@ -233,7 +233,7 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
     a = input._array
     xp = backend.xp_of(a)
     n = a.shape[d]
-    nan = xp.isnan(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool)
+    nan = xp.isnan(a) if a.dtype.kind in "fV" else xp.zeros(a.shape, bool)
     nans = nan.sum(axis=d, keepdims=True)
     if ignore_nan:     # the lower middle of the numbers (the first NaN when all are NaN)
         index = _sorted_index(a, d, xp.maximum(n - nans - 1, 0) // 2)
@@ -318,12 +318,12 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
-        if dtype.is_complex and a._array.dtype.kind == "f":
+        if dtype.is_complex and a._array.dtype.kind in "fV":
             # PyTorch's NaN-skipping kernel has no complex version (a bool or integer input
             # goes through the plain sum, which has)
             raise not_implemented_for("nansum_cpu", dtype.np)
         a = cast(a, dtype)
-    if a._array.dtype.kind == "f":
+    if a._array.dtype.kind in "fV":
         a = _NanToZero.apply(a)
     out = _sum(a, dim, keepdim)
     # the sum of a bool or small integer dtype stays in it (integers wrap, bools saturate)
@@ -335,7 +335,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     there is none)."""
     if input._array.dtype.kind == "c":       # PyTorch's nanmean is a nansum, which refuses
         raise RuntimeError("nansum on CPU does not support complex inputs")
-    if input._array.dtype.kind != "f":
+    if input._array.dtype.kind not in "fV":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {scalar_type_name(input._array.dtype)}")
     total = nansum(input, dim, keepdim, dtype=dtype)

@@ -209,7 +209,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     n = y.shape[d]
     if n == 0:
         out_dtype = result_dtype(y, x) if x is not None else y._array.dtype
-        if out_dtype.kind != "f":
+        if out_dtype.kind not in "fV":
             out_dtype = dtypes.default_float().np
         return cast(y, out_dtype)
     pairs = _pair_sums(y, d)
@@ -281,7 +281,7 @@ def renorm(input, p, dim, maxnorm):
     """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
     maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
     check_tensor("renorm", input)
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
                            f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")
     if p <= 0:

@@ -21,7 +21,7 @@ import collections
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal
 from ..tensor import Tensor
@@ -88,13 +88,13 @@ _KERNEL_REFUSED_ONLY_IF_NONEMPTY = {
 def _refuse_dtype(name, dtype, empty=False):
     says = _SAYS.get(name, name)
     half, other = _DTYPE_REFUSALS.get(says, (None, None))
-    rule = half if dtype == np.float16 else other
+    rule = half if dtypes.reduced_float(dtype) else other
     if rule == "low":
         raise RuntimeError(f"{says}: Low precision dtypes not supported. Got "
                            f"{scalar_type_name(dtype)}")
     if rule == "float_double":
         raise RuntimeError("This function doesn't handle types other than float and double")
-    if rule is None and dtype == np.float16:
+    if rule is None and dtypes.reduced_float(dtype):
         rule = f"{name.replace('.', '_')}_cpu"
     if rule is not None:
         if empty and says in _KERNEL_REFUSED_ONLY_IF_NONEMPTY:
@@ -117,7 +117,8 @@ def empty_without_kernel(A):
     """Is A an empty batch (or of 0 x 0 matrices) of a dtype LAPACK has no kernel for? Where
     PyTorch lets such an input through (see _KERNEL_REFUSED_ONLY_IF_NONEMPTY), it is worked on
     as float32 and the empty results are cast back."""
-    return A.numel() == 0 and (A._array.dtype.kind not in "fc" or A._array.dtype == np.float16)
+    return A.numel() == 0 and (A._array.dtype.kind not in "fcV" or
+                               dtypes.reduced_float(A._array.dtype))
 
 
 def check_matrices(A, name, *, square=True, arg="A", position=1):
@@ -132,7 +133,7 @@ def check_matrices(A, name, *, square=True, arg="A", position=1):
         raise RuntimeError(f"{says}: The input tensor {arg} must have at least 2 dimensions.")
     if A._array.dtype.kind == "c" and name in _COMPLEX_REFUSED:
         _refuse_complex(says, A._array.dtype)
-    if A._array.dtype.kind not in "fc" or A._array.dtype == np.float16:
+    if A._array.dtype.kind not in "fcV" or dtypes.reduced_float(A._array.dtype):
         _refuse_dtype(name, A._array.dtype, A.numel() == 0)
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{says}: {arg} must be batches of square matrices, but they are "
@@ -431,7 +432,7 @@ def cholesky_solve(B, L, upper=False):
         raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
                            f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
                            f"{B.shape[-2]} by {B.shape[-1]}")
-    if L._array.dtype.kind not in "fc" or L._array.dtype == np.float16:
+    if L._array.dtype.kind not in "fcV" or dtypes.reduced_float(L._array.dtype):
         raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
     l, b = _broadcast_batches(L, B)
     return CholeskySolve.apply(b, l, upper=upper)

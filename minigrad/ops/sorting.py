@@ -35,7 +35,7 @@ def _order(a, dim, descending, stable=True):
         return xp.argsort(a, axis=dim, kind="stable")        # numpy sorts NaN last too
     if a.dtype.kind == "b":
         a = a.astype(xp.int8)
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fV":
         # descending with NaN first: sort the negated values, NaN moved to -inf's place
         key = xp.where(xp.isnan(a), -xp.inf, -a)
     elif a.dtype.kind == "u":

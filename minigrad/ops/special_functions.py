@@ -43,7 +43,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 def _floating(a):
     if not isinstance(a, Tensor):
         raise TypeError(f"argument 'input' must be Tensor, not {type(a).__name__}")
-    return a if a._array.dtype.kind == "f" else cast(a, dtypes.default_float().np)
+    return a if a._array.dtype.kind in "fV" else cast(a, dtypes.default_float().np)
 
 
 def _floating_no_half(a, kernel):
@@ -302,7 +302,7 @@ def _float_operands(a, b, name, kernel):
     a = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, name)
     b = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, name)
     dtype = result_dtype(a, b)
-    if dtype.kind != "f":
+    if dtype.kind not in "fV":
         if kernel is not None:
             raise not_implemented_for(kernel, dtype)
         dtype = dtypes.default_float().np

@@ -92,7 +92,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
             f"window={w}, normalized={int(normalized)}, onesided={onesided}, "
             f"return_complex={int(return_complex)}, align_to_window={align_to_window}) : {what}")
 
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         fail("expected a tensor of floating point or complex values")
     if input.ndim not in (1, 2):
         fail("expected a 1D or 2D tensor")

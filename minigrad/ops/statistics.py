@@ -42,7 +42,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {input.ndim} dimensions")
     x = input if input.ndim == 2 else reshape(input, 1, -1)
-    if x._array.dtype.kind not in "fc":
+    if x._array.dtype.kind not in "fcV":
         x = cast(x, dtypes.default_float().np)
     n = x.shape[1]
     w = None
@@ -54,7 +54,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             raise RuntimeError("cov(): fweights cannot be negative")
         w = cast(fweights, x._array.real.dtype)       # weights are real, complex x too
     if aweights is not None:
-        if aweights._array.dtype.kind != "f":
+        if aweights._array.dtype.kind not in "fV":
             raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got "
                                f"aweights with {scalar_type_name(aweights._array.dtype)} dtype")
         if (aweights._array < 0).any():
@@ -112,7 +112,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor")
-    if input._array.dtype.kind != "f" or input._array.dtype.itemsize == 2:
+    if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
         # (PyTorch's words say quantile() for nanquantile too)
         raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if interpolation not in _INTERPOLATIONS:
@@ -210,7 +210,7 @@ def histc(input, bins=100, min=0, max=0):
     if isinstance(bins, Tensor):         # PyTorch reads a one-element tensor as its value
         bins = bins.item()
     a = input._array
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fV":
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
     if bins <= 0:
@@ -245,7 +245,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     ``range`` (the data's range by default) or between the given 1-d tensor of edges; the last
     bin includes its right edge.  ``density`` divides by the total and the bin widths."""
     a = input._array
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fV":
         raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
                            f"same dtype, but got input {scalar_type_name(a.dtype)} and bins "
                            f"{scalar_type_name(a.dtype)}")

@@ -44,7 +44,7 @@ def reciprocal(input):
     if not isinstance(input, Tensor):
         raise TypeError(f"reciprocal(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    if input._array.dtype.kind not in "fc":
+    if input._array.dtype.kind not in "fcV":
         input = cast(input, dtypes.default_float().np)
     return Reciprocal.apply(input)
 
@@ -70,7 +70,7 @@ def logical_xor(input, other):
 def is_signed(input) -> bool:
     """Does input's dtype hold negative values (floats and signed integers; not uint8, bool)?"""
     _tensor_argument(input, "is_signed", "input", 1)
-    return input._array.dtype.kind in "fi"
+    return input._array.dtype.kind in "fiV"
 
 
 def is_nonzero(input) -> bool:
@@ -184,7 +184,7 @@ def new(input, *args, device=None):
         if not isinstance(data, (list, tuple, np.ndarray)):
             raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
         array = np.asarray(data)
-        if xp_dtype.kind in "iub" and array.dtype.kind == "f":
+        if xp_dtype.kind in "iub" and array.dtype.kind in "fV":
             array = np.trunc(array)                   # C's cast: 1.5 -> 1, as PyTorch
         return Tensor._wrap(backend.to_device(array.astype(xp_dtype), where))
     if not all(isinstance(a, (int, np.integer)) for a in args):
@@ -213,8 +213,8 @@ def _store(input, values):
     for v in values:
         if not isinstance(v, (bool, int, float, np.generic)):
             raise TypeError(f"must be real number, not {type(v).__name__}")
-    array = np.asarray(values, dtype=np.float64 if input._array.dtype.kind == "f" else None)
-    if input._array.dtype.kind in "iu" and array.dtype.kind == "f":
+    array = np.asarray(values, dtype=np.float64 if input._array.dtype.kind in "fV" else None)
+    if input._array.dtype.kind in "iu" and array.dtype.kind in "fV":
         array = np.trunc(array)
     input._array[...] = array.reshape(input._array.shape).astype(input._array.dtype)
     input._vcounter.value += 1

@@ -33,7 +33,7 @@ def tensorinv(A, ind=2):
                            f"prod(self.shape[:ind]), but got {cols} != {rows}")
     matrix = reshape(A, rows, cols)
     # the singular check after inv's dtype checks (float16 and integers refused), as in PyTorch
-    if A._array.dtype.kind in "fc" and A._array.dtype.itemsize > 2 and rows and \
+    if A._array.dtype.kind in "fcV" and A._array.dtype.itemsize > 2 and rows and \
             bool(_first_zero_pivot(matrix._array)):
         raise _singular_inverse(matrix._array, "inv")
     return reshape(inv(matrix), *A.shape[ind:], *A.shape[:ind])

@@ -43,7 +43,7 @@ class finfo(_Info):  # noqa: N801  (PyTorch's name)
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
         dtype = dtype.to_real()            # a complex dtype's limits are its parts'
-        info = np.finfo(dtype.np)
+        info = dtypes.np_finfo(dtype.np)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
         self.max = float(info.max)

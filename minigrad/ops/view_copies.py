@@ -200,7 +200,7 @@ def _scatter_into_view(input, src, make_view, name):
     if tuple(src.shape) != tuple(positions.shape):
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(positions.shape)}")
-    if src._requires_grad and is_grad_enabled() and input._array.dtype.kind not in "fc":
+    if src._requires_grad and is_grad_enabled() and input._array.dtype.kind not in "fcV":
         # the result takes input's dtype, which cannot carry the gradient src asks for
         raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(input._array.dtype)}")
     if src._array.dtype != input._array.dtype:

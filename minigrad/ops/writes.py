@@ -301,7 +301,7 @@ def _write(target, array):
 
 def can_cast_inplace(src, dst):
     order = "bifc"  # bool < integer < floating < complex: PyTorch refuses to go down in place
-    ks, kd = src.kind.replace("u", "i"), dst.kind.replace("u", "i")
+    ks, kd = (k.replace("u", "i").replace("V", "f") for k in (src.kind, dst.kind))  # V: bf16
     return order.index(ks) <= order.index(kd)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .. import backend
+from .. import backend, dtypes
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -66,7 +64,7 @@ class Adafactor(Optimizer):
             raise RuntimeError("Adafactor does not support complex parameters")
         eps1, eps2 = group["eps"]
         if eps1 is None:
-            eps1 = self._eps1.setdefault(id(group), float(np.finfo(p.dtype).eps))
+            eps1 = self._eps1.setdefault(id(group), float(dtypes.np_finfo(p.dtype).eps))
         if not state:
             state["step"] = self._step_tensor()
             if grad.ndim > 1:

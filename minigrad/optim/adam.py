@@ -25,6 +25,9 @@ class Adam(Optimizer):
     State per parameter: 'step', 'exp_avg' (m), 'exp_avg_sq' (v), 'max_exp_avg_sq' (amsgrad).
     """
 
+    _sparse_name = "Adam"         # AdamW's refusal too, in PyTorch's words
+    _sparse_hint = ", please consider SparseAdam instead"
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):

@@ -276,14 +276,16 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if p._array.dtype.kind not in "fc":
+                if p._array.dtype.kind not in "fcV":
                     # numpy would say "Cannot cast ufunc 'subtract' output..." mid-update
                     raise RuntimeError("For integral input tensors, argument alpha must not be "
                                        f"a floating point number ({type(self).__name__} cannot "
                                        f"update a {p.dtype.name} parameter of shape "
                                        f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
-                if p._array.dtype.kind == "c":
+                if p.grad.is_sparse:
+                    self._update_sparse(p, p.grad, state, _with_float_scalars(group))
+                elif p._array.dtype.kind == "c":
                     self._update_complex(p, state, _with_float_scalars(group))
                 else:
                     self._update(p, p.grad._array, state, _with_float_scalars(group))
@@ -314,6 +316,18 @@ class Optimizer:
     def _update(self, param, grad, state, group):
         """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""
         raise NotImplementedError
+
+    def _update_sparse(self, param, grad, state, group):
+        """Update ``param`` from a sparse COO gradient (``embedding(..., sparse=True)``): only
+        the optimizers that say so take one; the others refuse, with PyTorch's words."""
+        raise RuntimeError(f"{self._sparse_name} does not support sparse gradients"
+                           f"{self._sparse_hint}")
+
+    _sparse_hint = ""
+
+    @property
+    def _sparse_name(self):
+        return type(self).__name__
 
     @staticmethod
     def _zeros_like(param):
@@ -417,7 +431,7 @@ class Optimizer:
             for name, v in value.items():
                 if isinstance(v, Tensor) and name != "step":
                     array = v._array
-                    if array.dtype.kind == "f" and param._array.dtype.kind == "f":
+                    if array.dtype.kind in "fV" and param._array.dtype.kind in "fV":
                         array = array.astype(param._array.dtype, copy=False)
                     array = backend.to_device(array, param.device)
                     if name not in self._scalar_state and tuple(array.shape) != tuple(param.shape):

@@ -48,6 +48,19 @@ class SGD(Optimizer):
         if buf is None and momentum != 0:
             state["momentum_buffer"] = Tensor._wrap(made)
 
+    def _update_sparse(self, param, grad, state, group):
+        """A sparse gradient: without momentum only its rows move (``p[rows] -= lr * g``);
+        with momentum the buffer decays everywhere, so the step is the dense one."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) "
+                               "instead.")
+        if group["momentum"] != 0:
+            self._update(param, grad.to_dense()._array, state, group)
+            return
+        g = grad.coalesce()
+        step = g._values()._array * (group["lr"] if group["maximize"] else -group["lr"])
+        param._array[tuple(g._indices()._array)] += step.astype(param._array.dtype, copy=False)
+
 
 def sgd_update(p, grad, momentum_buffer, *, weight_decay, momentum, lr, dampening, nesterov,
                maximize):

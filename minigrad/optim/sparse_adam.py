@@ -1,12 +1,16 @@
 """``SparseAdam``: Adam for sparse gradients (embedding tables).
 
-minigrad has dense tensors only, so no gradient it produces is sparse; like PyTorch given a
-dense gradient, ``step()`` raises and points to ``Adam``. The class exists so that code
-building it (and saving/loading its state_dict) runs unchanged; parameters without a
-gradient are skipped, as in PyTorch.
+The sparse gradients of ``embedding(..., sparse=True)`` update only the rows they hold, with
+their moments; like PyTorch given a dense gradient, ``step()`` raises and points to ``Adam``.
+Parameters without a gradient are skipped, as in PyTorch.
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
 from .optimizer import Optimizer
 
 __all__ = ["SparseAdam"]
@@ -16,8 +20,9 @@ class SparseAdam(Optimizer):
     """``SparseAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False)``.
 
     PyTorch's lazy Adam: only the rows present in a sparse gradient have their moments and
-    values updated. ``step()`` raises PyTorch's RuntimeError for the dense gradients that are
-    all minigrad has.
+    values updated. A dense gradient is PyTorch's RuntimeError.
+    State per parameter: 'step' (an int), 'exp_avg' and 'exp_avg_sq' (dense, like the
+    parameter).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
@@ -39,3 +44,28 @@ class SparseAdam(Optimizer):
     def _update(self, param, grad, state, group):
         raise RuntimeError("SparseAdam does not support dense gradients, please consider Adam "
                            "instead")
+
+    def _update_sparse(self, param, grad, state, group):
+        g = grad.coalesce()
+        where = tuple(g._indices()._array)
+        values = g._values()._array
+        if group["maximize"]:
+            values = -values
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = Tensor._wrap(np.zeros_like(param._array))
+            state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(param._array))
+        state["step"] += 1
+        if values.size == 0:
+            return
+        beta1, beta2 = group["betas"]
+        m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
+        # each moment moves toward the new value by (1 - beta), at the rows held only
+        m_rows = m[where]
+        m_rows += (values - m_rows) * (1 - beta1)
+        v_rows = v[where]
+        v_rows += (values * values - v_rows) * (1 - beta2)
+        m[where], v[where] = m_rows, v_rows
+        t = state["step"]
+        step_size = group["lr"] * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        param._array[where] -= step_size * m_rows / (np.sqrt(v_rows) + group["eps"])

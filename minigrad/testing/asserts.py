@@ -26,7 +26,8 @@ from ..tensor import Tensor, _to_array
 __all__ = ["assert_close", "assert_allclose", "make_tensor"]
 
 # (rtol, atol) by numpy dtype name; anything missing (integers, bool) is compared exactly
-_TOLERANCES = {"float16": (1e-3, 1e-5), "float32": (1.3e-6, 1e-5), "float64": (1e-7, 1e-7),
+_TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
+               "float64": (1e-7, 1e-7),
                "complex64": (1.3e-6, 1e-5), "complex128": (1e-7, 1e-7)}
 # the older, looser table of the deprecated assert_allclose
 _ALLCLOSE_TOLERANCES = {"float16": (1e-3, 1e-3), "float32": (1e-4, 1e-5),
@@ -111,7 +112,7 @@ def _compare_values(a, e, rtol, atol, equal_nan, int_rel_dtype):
         common = np.promote_types(a.dtype, e.dtype)
         a, e = a.astype(common), e.astype(common)
     with np.errstate(all="ignore"):
-        if a.dtype.kind in "fc":
+        if a.dtype.kind in "fcV":
             close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan)
         elif rtol == 0 and atol == 0:
             close = a == e
@@ -288,13 +289,13 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
             raise ValueError(f"`low` must be less than `high`, but got {lo} >= {hi}")
         values = rng.integers(lo, hi, size=size).astype(dt.np)
     else:
-        info = np.finfo(dt.np)
+        info = dtypes.np_finfo(dt.np)
         lo, hi = _low_high(low, high, float(info.min), float(info.max), -9, 9)
         if lo > hi:
             raise ValueError(f"`low` must be less than `high`, but got {lo} >= {hi}")
         values = rng.uniform(lo, hi, size=size).astype(dt.np)
     if exclude_zero and kind != "b":
-        values[values == 0] = 1 if kind in "iu" else np.finfo(dt.np).tiny
+        values[values == 0] = 1 if kind in "iu" else dtypes.np_finfo(dt.np).tiny
     if noncontiguous and values.size > 1:
         wide = np.repeat(values[..., None], 2, axis=-1).reshape(size[:-1] + (2 * size[-1],))
         values = wide[..., ::2]

@@ -97,8 +97,8 @@ def _fmt_index(flat_index, shape):
 
 def _mismatch_report(actual, expected, rtol, atol, equal_nan=False):
     """None when close; else (message lines, max abs diff, max rel diff)."""
-    a = actual.astype(np.float64) if actual.dtype.kind in "biuf" else actual
-    e = expected.astype(np.float64) if expected.dtype.kind in "biuf" else expected
+    a = actual.astype(np.float64) if actual.dtype.kind in "biufV" else actual
+    e = expected.astype(np.float64) if expected.dtype.kind in "biufV" else expected
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         diff = np.abs(a - e)
         both_nan = np.isnan(a) & np.isnan(e) if equal_nan else np.zeros(a.shape, bool)
@@ -166,7 +166,7 @@ def assert_close(actual, expected, rtol=None, atol=None, msg=None, *, equal_nan=
         raise ValueError("assert_close: give both rtol and atol, or neither (defaults by dtype)")
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol
-    if a.dtype.kind not in "biuf" or e.dtype.kind not in "biuf":
+    if a.dtype.kind not in "biufV" or e.dtype.kind not in "biufV":
         raise TypeError(f"assert_close: unsupported dtypes {a.dtype} and {e.dtype}")
     report = _mismatch_report(a, e, rtol, atol, equal_nan)
     if report is not None:
@@ -184,7 +184,7 @@ def _as_tuple(x):
 
 def _float_outputs(out):
     """The outputs that carry gradients: floating tensors, in order (others are ignored)."""
-    return [o for o in _as_tuple(out) if _is_minigrad_tensor(o) and o._array.dtype.kind == "f"]
+    return [o for o in _as_tuple(out) if _is_minigrad_tensor(o) and o._array.dtype.kind in "fV"]
 
 
 def _upstream(outputs, seed):
@@ -374,7 +374,7 @@ def paired_inputs(torch, inputs, requires_grad, device="cpu", torch_device="cpu"
             x = backend.as_numpy(x._array)
         if isinstance(x, (np.ndarray, np.generic)):
             arr = np.array(x)                                 # a private copy for each side
-            wants = (arr.dtype.kind == "f") if rg is None else bool(rg)
+            wants = (arr.dtype.kind in "fV") if rg is None else bool(rg)
             mt = Tensor._wrap(backend.to_device(arr.copy(), backend.device(device)))
             tt = torch.from_numpy(arr.copy()).to(torch_device)
             if wants:
@@ -435,7 +435,7 @@ def compare_with_torch(fn_minigrad, fn_torch, inputs, rtol=None, atol=None, grad
                                  f"{e.dtype} (shape {list(e.shape)})")
         _check(a, e, rtol, atol, f"output {k} (shape {list(e.shape)}) differs from torch's",
                equal_nan)
-        if a.dtype.kind == "f":
+        if a.dtype.kind in "fV":
             cmp.add(f"output {k}", a, e, _atol_for(a, e, atol))
 
     if not grad or not diff:

@@ -43,7 +43,7 @@ class Sample:
         self.inputs = tuple(inputs)
         self.kwargs = dict(kwargs or {})
         if requires_grad is None:
-            requires_grad = [isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in inputs]
+            requires_grad = [isinstance(x, np.ndarray) and x.dtype.kind in "fV" for x in inputs]
         self.requires_grad = tuple(bool(r) for r in requires_grad)
         if len(self.requires_grad) != len(self.inputs):
             raise ValueError("Sample: requires_grad needs one entry per input")
@@ -63,7 +63,7 @@ class Sample:
 
     def astype(self, dtype):
         """The same sample with its floating arrays in ``dtype``."""
-        inputs = [x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
+        inputs = [x.astype(dtype) if isinstance(x, np.ndarray) and x.dtype.kind in "fV" else x
                   for x in self.inputs]
         return Sample(*inputs, kwargs=self.kwargs, requires_grad=self.requires_grad, fd=self.fd,
                       desc=self.desc, rtol=self.rtol, atol=self.atol)

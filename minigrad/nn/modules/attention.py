@@ -133,7 +133,7 @@ class MultiheadAttention(Module):
         attention, bool masks only, CUDA autocast off, and no gradient to record."""
         if not _sdp_state.get_fastpath_enabled() or self.training:
             return False
-        if any(m is not None and m._array.dtype.kind == "f"
+        if any(m is not None and m._array.dtype.kind in "fV"
                for m in (attn_mask, key_padding_mask)):
             return False
         if query.ndim != 3 or query is not key or key is not value or not self.batch_first:

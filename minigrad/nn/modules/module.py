@@ -375,7 +375,7 @@ class Module(ModuleExtras):
         dev = backend.device(device) if device is not None else None
 
         def convert(array):
-            if dtype is not None and array.dtype.kind in "fc" and array.dtype != dtype.np:
+            if dtype is not None and array.dtype.kind in "fcV" and array.dtype != dtype.np:
                 # floating and complex tensors take the dtype (a complex one going real keeps
                 # its real part), as PyTorch's
                 source = array.real if array.dtype.kind == "c" and not dtype.is_complex \

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import partial
 
-from ... import backend
+from ... import backend, dtypes
 from ..parameter import Parameter
 from .hooks import RemovableHandle
 
@@ -153,8 +153,8 @@ class ModuleExtras:
         return self
 
     def bfloat16(self):
-        """Raises TypeError: minigrad has no bfloat16 dtype (numpy has none)."""
-        raise TypeError("minigrad has no bfloat16 dtype; use float() or half() instead")
+        """Casts every floating parameter and buffer to bfloat16; returns self."""
+        return self.to(dtypes.bfloat16)
 
 
 class _PostHook:

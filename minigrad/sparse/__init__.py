@@ -1,0 +1,86 @@
+"""``minigrad.sparse``: the ops on sparse COO tensors (``torch.sparse``): ``mm``, ``addmm``,
+``sum``, ``softmax``/``log_softmax``, and the legacy ``FloatTensor(indices, values, size)``
+constructors. The tensor itself is in ``minigrad/_sparse_coo.py``, its kernels in ``minigrad/_sparse_kernels.py``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _sparse_kernels as K, dtypes
+from .._sparse_coo import SparseCooTensor, _new, spmm
+from .._sparse_factories import sparse_coo_tensor
+from ..ops.matmul import mm as _dense_mm
+from ..tensor import Tensor
+
+__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "FloatTensor", "DoubleTensor",
+           "LongTensor"]
+
+
+def mm(mat1, mat2):
+    """sparse (n, m) @ dense (m, p) -> dense (n, p), with gradients for the dense matrix and
+    for the sparse one's values; two dense matrices are a plain ``mm``."""
+    if isinstance(mat1, SparseCooTensor):
+        return spmm(mat1, mat2)
+    if isinstance(mat2, SparseCooTensor):
+        raise NotImplementedError("mm(dense, sparse): minigrad multiplies a sparse matrix by a "
+                                  "dense one only (use (s.t() @ d.t()).t())")
+    return _dense_mm(mat1, mat2)
+
+
+def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
+    """beta * mat + alpha * (mat1 @ mat2), mat1 sparse."""
+    product = mm(mat1, mat2)
+    product = product if alpha == 1 else product * alpha
+    return product + (mat if beta == 1 else mat * beta)
+
+
+def sum(input, dim=None, dtype=None):  # noqa: A001  (torch.sparse.sum)
+    """The sum over ``dim`` (all dims by default). A dense tensor when every sparse dim is
+    summed; otherwise a coalesced sparse tensor over the dims left."""
+    if not isinstance(input, SparseCooTensor):
+        raise TypeError("torch.sparse.sum: expected a sparse tensor")
+    return input._sum(dim, dtype)
+
+
+def _softmax(kernel, input, dim, dtype):
+    if not isinstance(input, SparseCooTensor):
+        raise TypeError(f"torch.sparse.{kernel.__name__[6:].lower()}: expected a sparse tensor")
+    s = input.coalesce()
+    values = s._vals if dtype is None else s._vals.to(dtype)
+    dim = s._normalize_dim(dim, s.ndim)
+    sd = s.sparse_dim()
+    if dim >= sd:               # a dense dim: an ordinary softmax of the values
+        out = values.log_softmax(dim - sd + 1) if kernel.log else values.softmax(dim - sd + 1)
+        return _new(s._idx, out, s._size, True)
+    keep = [d for d in range(sd) if d != dim]
+    lin = K.linear_index(s._idx[keep], tuple(s._size[d] for d in keep))
+    order = np.argsort(lin, kind="stable")
+    starts, _ = K.runs(lin[order])
+    return _new(s._idx, kernel.apply(values, order=order, starts=starts), s._size, True)
+
+
+def softmax(input, dim, *, dtype=None):
+    """Softmax along ``dim`` over the specified entries only (the others count as -inf, and
+    stay unspecified): a sparse tensor of the input's coalesced pattern."""
+    return _softmax(K.SparseSoftmax, input, dim, dtype)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """log of ``softmax``, over the specified entries only."""
+    return _softmax(K.SparseLogSoftmax, input, dim, dtype)
+
+
+def _legacy(dtype):
+    def make(*args):
+        """``FloatTensor(indices, values[, size])`` (the values keep their dtype, as in
+        PyTorch) or ``FloatTensor(*sizes)``: an empty sparse tensor of that dtype."""
+        if args and isinstance(args[0], Tensor):
+            return sparse_coo_tensor(*args[:3])
+        sizes = tuple(int(n) for n in args)
+        values = Tensor._wrap(np.zeros(0, dtype.np))
+        return _new(np.zeros((len(sizes), 0), np.int64), values, sizes, True)
+    return make
+
+
+FloatTensor = _legacy(dtypes.float32)
+DoubleTensor = _legacy(dtypes.float64)
+LongTensor = _legacy(dtypes.int64)
