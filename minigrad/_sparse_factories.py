@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _sparse_kernels as K, backend, creation, dtypes
 from ._sparse_coo import _new
-from .autograd import Function
+from .autograd import Function, is_grad_enabled
 from .tensor import Tensor, _to_array
 
 __all__ = ["sparse_coo_tensor", "to_sparse", "embedding_rows"]
@@ -64,6 +64,9 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
     a = self._array
     if backend.xp_of(a) is not np:
         raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    if a.dtype.kind == "c" and self.requires_grad and is_grad_enabled():
+        raise RuntimeError("_to_sparse does not support automatic differentiation for outputs "
+                           "with complex dtype.")
     mask = a != 0 if sd == a.ndim else (a != 0).reshape(a.shape[:sd] + (-1,)).any(-1)
     idx = np.stack(np.nonzero(mask)).astype(np.int64).reshape(sd, -1)
     vals = self[tuple(Tensor._wrap(r) for r in idx)] if sd else self.unsqueeze(0)

@@ -91,6 +91,7 @@ class CatValues(Function):
 
 class ToDense(Function):
     """values (nnz, *d) -> dense (*sparse_sizes, *d); repeated positions add up."""
+    complex_ok = True      # a scatter of the values: linear, no conjugate in backward
     first_order_only = True
 
     def forward(self, values, lin=None, sizes=None, coalesced=False):

@@ -154,7 +154,9 @@ def _outputs(out):
 
 def _weighted(o, lib):
     """A fixed real weighted sum of an output's elements (of its real and imaginary parts,
-    with different weights, for a complex output)."""
+    with different weights, for a complex output); a sparse output through its dense form."""
+    if o.is_sparse:
+        o = o.to_dense()
     w = lib.tensor(np.cos(np.arange(o.numel())).reshape(tuple(o.shape)))
     if o.is_complex():
         v = lib.tensor(np.sin(np.arange(o.numel()) + 0.5).reshape(tuple(o.shape)))
@@ -315,9 +317,18 @@ def _same_meta(m, t):
     assert tuple(m.shape) == tuple(t.shape), f"shape {tuple(m.shape)} vs {tuple(t.shape)}"
     assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
         f"dtype {m.dtype} vs {t.dtype}"
+    assert str(m.layout).split(".")[-1] == str(t.layout).split(".")[-1], \
+        f"layout {m.layout} vs {t.layout}"
 
 
 def _values(x):
+    if isinstance(x, (torch.Tensor, minigrad.Tensor)):
+        # compared through what numpy holds: a sparse result's dense form (its layout is
+        # compared with the metadata), a bfloat16 one widened exactly to float32
+        if x.is_sparse:
+            x = x.to_dense()
+        if str(x.dtype).endswith("bfloat16"):
+            x = x.float()
     if isinstance(x, torch.Tensor):
         return x.detach().resolve_conj().numpy()      # a conjugate view, written out
     return x.detach().numpy() if isinstance(x, minigrad.Tensor) else np.asarray(x)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes
+from .._sparse_factories import embedding_rows
+from ..autograd import is_grad_enabled
 from ..ops.movement import cat
 from ..ops.scatter_gather import SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array
 from ..tensor import Tensor
@@ -123,7 +125,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     to_dev = (lambda a: backend.to_device(a, weight.device))
     if mode == "max":
         return _bag_max(weight, kept, bag_of, bags, to_dev)
-    rows = IndexSelect.apply(weight, index=to_dev(kept), dim=0)          # (K, dim)
+    if sparse and not scale_grad_by_freq and backend.xp_of(weight._array) is np and \
+            weight.requires_grad and is_grad_enabled():
+        # the weight's gradient: a sparse tensor of the rows the bags used, as PyTorch's
+        rows = embedding_rows(weight, kept.astype(np.int64), None)             # (K, dim)
+    else:
+        rows = IndexSelect.apply(weight, index=to_dev(kept), dim=0)          # (K, dim)
     if scale_grad_by_freq and kept.size:
         rows = _scaled_by_frequency(rows, kept, n, to_dev)
     if psw is not None:
