@@ -1,17 +1,17 @@
 """``torch.library``: custom operators, defined from a Python function.
 
-    @custom_op("mylib::numpy_sin", mutates_args=())
-    def numpy_sin(x: Tensor) -> Tensor:
-        return minigrad.from_numpy(np.sin(x.numpy()))
+    @custom_op("demo::cube", mutates_args=())
+    def cube(x: Tensor) -> Tensor:              # any code: numpy, a C library, ...
+        return minigrad.from_numpy(x.numpy() ** 3)
 
-    def setup_context(ctx, inputs, output):
+    def keep_input(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
 
-    def backward(ctx, grad):
+    def cube_grad(ctx, grad):                   # d(x^3)/dx = 3 x^2
         x, = ctx.saved_tensors
-        return grad * x.cos()
+        return 3 * grad * x * x
 
-    numpy_sin.register_autograd(backward, setup_context=setup_context)
+    cube.register_autograd(cube_grad, setup_context=keep_input)
 
 ``custom_op`` reads the function's type annotations into PyTorch's schema (``(Tensor x) ->
 Tensor``; annotations are required, as in PyTorch) and returns a ``CustomOpDef``. Calling it

@@ -677,7 +677,8 @@ class Tensor:
     # ------------------------------------------------------------------------------------------
     def numpy(self, force=False) -> np.ndarray:
         """The data as a numpy array (shared memory on the CPU)."""
-        if self.requires_grad and not force:
+        # refused only while grad mode is on: under no_grad PyTorch hands the data over
+        if self.requires_grad and _grad_state.enabled and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
         if self.device.type != "cpu" and not force:

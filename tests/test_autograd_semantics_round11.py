@@ -330,3 +330,22 @@ def test_raw_saved_register_hooks_refusals(case):
         assert mine[1].splitlines()[0] == theirs[1].splitlines()[0]
     else:
         _same_error(call)
+
+
+@pytest.mark.parametrize("convert", ["numpy", "asarray"])
+def test_numpy_of_a_tensor_requiring_grad_is_refused_only_with_grad_mode_on(convert):
+    """torch refuses x.numpy() for a tensor that requires grad while grad mode is on, and hands
+    the data over under no_grad (a custom op's kernel runs that way)."""
+    got = []
+    for lib in (minigrad, torch):
+        x = lib.tensor([1.5, -2.0], requires_grad=True)
+        call = (lambda: x.numpy()) if convert == "numpy" else (lambda: np.asarray(x))
+        try:
+            call()
+            outside = "ok"
+        except RuntimeError as e:
+            outside = type(e).__name__
+        with lib.no_grad():
+            inside = call().tolist()
+        got.append((outside, inside))
+    assert got[0] == got[1]

@@ -101,7 +101,21 @@ class _Span:
         self.self_mem, self.user, self.stack, self.id = 0, user, stack, ident
 
 
-class _Recorder:
+class OpSlot:
+    """What sits in ``Function.apply``'s one observer slot (the profiler, the FLOP counter):
+    ``apply`` asks ``claims(cls)`` first thing and, when True, hands the call to
+    ``run_op``, which sets ``self._local.inner`` before calling ``apply`` again itself."""
+
+    def claims(self, cls):
+        """False for the call ``run_op`` makes (so that it runs), else True."""
+        local = self._local
+        if getattr(local, "inner", False):
+            local.inner = False
+            return False
+        return True
+
+
+class _Recorder(OpSlot):
     """What sits in ``function._profiler`` while a profiler records."""
 
     def __init__(self, record_shapes=False, profile_memory=False, with_stack=False):
@@ -154,14 +168,6 @@ class _Recorder:
                 break
 
     # -- the hooks --------------------------------------------------------------------------------
-    def claims(self, cls):
-        """Called first thing by ``Function.apply``: False for the call ``run_op`` makes."""
-        local = self._local
-        if getattr(local, "inner", False):
-            local.inner = False
-            return False
-        return True
-
     def run_op(self, cls, inputs, params):
         span = self.begin(_op_name(cls), _shapes(inputs) if self.record_shapes else None)
         result = None

@@ -30,6 +30,7 @@ import weakref
 
 from ..autograd import function as _function
 from ..autograd.function import Function
+from ..autograd.profiler import OpSlot
 from ..nn.modules.hooks import register_module_forward_hook, register_module_forward_pre_hook
 
 __all__ = ["FlopCounterMode", "aten"]
@@ -156,7 +157,7 @@ def _percent(part, whole):
     return "0%" if whole == 0 else f"{part / whole:.2%}"
 
 
-class FlopCounterMode:
+class FlopCounterMode(OpSlot):
     """Counts FLOPs inside a ``with`` block (entering again starts from zero). ``display``
     prints the table on exit, ``depth`` deep in the module tree."""
 
@@ -261,14 +262,6 @@ class FlopCounterMode:
                 ops[op] = ops.get(op, 0) + n
 
     # -- the autograd slot -----------------------------------------------------------------------
-    def claims(self, cls):
-        """False for the call this counter's ``run_op`` makes (so that it runs), else True."""
-        local = self._local
-        if getattr(local, "inner", False):
-            local.inner = False
-            return False
-        return True
-
     def run_op(self, cls, inputs, params):
         local = self._local
         local.inner = True
