@@ -227,6 +227,35 @@ for _name in ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul",
 for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
               "bitwise_right_shift"):
     globals()[_name] = _torch_args(globals()[_name])
+# ... and out= on every other function that PyTorch gives it (torch.erf(x, out=y),
+# torch.linalg.inv(a, out=b): minigrad.linalg, .special and .fft do the same)
+for _name in ("absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addmm", "addmv",
+              "addr", "alias_copy", "aminmax", "angle", "arccos", "arccosh", "arcsin",
+              "arcsinh", "arctan", "arctan2", "arctanh", "as_strided_copy", "asin", "asinh",
+              "atan", "atanh", "baddbmm", "bernoulli", "bucketize", "ceil", "chain_matmul",
+              "cholesky", "cholesky_inverse", "cholesky_solve", "column_stack", "complex",
+              "conj_physical", "copysign", "cosh", "cross", "cummax", "cummin", "deg2rad",
+              "detach_copy", "diag", "diagonal_copy", "diff", "digamma", "dstack", "eq",
+              "erf", "erfc", "erfinv", "exp2", "expand_copy", "expm1", "fix", "float_power",
+              "floor", "floor_divide", "fmax", "fmin", "frac", "frexp", "frobenius_norm",
+              "gcd", "ge", "geqrf", "ger", "greater", "greater_equal", "gt", "hardshrink",
+              "heaviside", "histc", "histogram", "histogramdd", "hstack", "hypot", "i0",
+              "igamma", "igammac", "index_add", "index_copy", "index_reduce", "inner",
+              "inverse", "isin", "isneginf", "isposinf", "kron", "lcm", "ldexp", "le", "lerp",
+              "less", "less_equal", "lgamma", "log10", "log1p", "log2", "logaddexp",
+              "logaddexp2", "logcumsumexp", "logical_and", "logical_not", "logical_or",
+              "logical_xor", "logit", "lt", "lu", "lu_solve", "lu_unpack", "masked_select",
+              "matrix_power", "msort", "multinomial", "mvlgamma", "nanquantile",
+              "narrow_copy", "ne", "neg", "negative", "nextafter", "nonzero",
+              "nonzero_static", "normal", "not_equal", "nuclear_norm", "ormqr",
+              "permute_copy", "polar", "polygamma", "qr", "quantile", "rad2deg", "reciprocal",
+              "remainder", "renorm", "round", "row_stack", "rsqrt", "scatter", "scatter_add",
+              "scatter_reduce", "searchsorted", "select_copy", "sgn", "sign", "signbit",
+              "sinc", "sinh", "slice_copy", "slice_scatter", "slogdet", "square",
+              "squeeze_copy", "svd", "t_copy", "take_along_dim", "tan", "tensordot",
+              "threshold", "transpose_copy", "triangular_solve", "true_divide", "trunc",
+              "unfold_copy", "unsqueeze_copy", "vdot", "view_copy", "vstack", "xlogy"):
+    globals()[_name] = _torch_args(globals()[_name])
 del _name
 from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tensor)
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)

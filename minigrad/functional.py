@@ -87,7 +87,7 @@ def _tensordot_dims(a, b, dims):
     return list(da), list(db)
 
 
-def tensordot(a, b, dims=2, out=None):
+def tensordot(a, b, dims=2):
     """Contract dims of ``a`` with dims of ``b`` (the last ``dims`` of a with the first of b,
     or the pairs ``dims = ([a dims], [b dims])``), as an einsum: the result has a's other
     dims then b's.  A contracted dim of size 1 broadcasts against its partner, as PyTorch."""

@@ -25,6 +25,7 @@ from .ops.tensor_solve import tensorinv, tensorsolve  # noqa: F401
 from .ops.plumbing import conj_of as _conj_of
 from .ops.sequence_more import vander as _vander
 from .tensor import Tensor
+from ._tensor_methods import _torch_args
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "svdvals", "vecdot", "matmul",
            "cross", "vander", "diagonal", "inv", "inv_ex", "solve", "solve_triangular", "det",
@@ -75,3 +76,10 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     """``linalg.diagonal``: the ``offset`` diagonals of the matrices in the last two dims (by
     default), as a new last dim."""
     return A.diagonal(offset, dim1, dim2)
+
+
+# out= on every function torch.linalg gives it (lstsq, matrix_exp, vander and diagonal take none)
+for _name in __all__:
+    if _name not in ("LinAlgError", "lstsq", "matrix_exp", "vander", "diagonal"):
+        globals()[_name] = _torch_args(globals()[_name])
+del _name

@@ -21,6 +21,7 @@ from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from ..creation import default_generator
 from ..tensor import Tensor
+from .._tensor_methods import _torch_args
 from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
 from ..ops import elementwise as _E
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
@@ -274,3 +275,10 @@ def softmax2d(input):
 from ._functional_round6 import (  # noqa: F401,E402
     rms_norm, pdist, triplet_margin_with_distance_loss, fractional_max_pool2d,
     fractional_max_pool3d, fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices)
+
+
+# out= where PyTorch's functional form takes it: F.gelu(x, out=y)
+for _name in ("normalize", "gelu", "linear", "avg_pool2d", "avg_pool3d", "softplus", "logsigmoid",
+              "hardshrink", "softshrink"):
+    globals()[_name] = _torch_args(globals()[_name])
+del _name

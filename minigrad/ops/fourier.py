@@ -301,21 +301,21 @@ def _c2r(input, axes, sizes, norm, fname):
 
 
 # the eighteen public transforms: 1-D, 2-D (dim=(-2, -1)) and n-D forms of six kinds
-def fft(input, n=None, dim=-1, norm=None, *, out=None):
+def fft(input, n=None, dim=-1, norm=None):
     """The 1-D discrete Fourier transform along ``dim`` (complex output)."""
     input, norm = _check_input(input, "fft"), _check_norm(norm, "fft")
     axes, sizes = _one_dim(input, n, dim, "fft")
     return _c2c(input, axes, sizes, norm, False)
 
 
-def ifft(input, n=None, dim=-1, norm=None, *, out=None):
+def ifft(input, n=None, dim=-1, norm=None):
     """The 1-D inverse discrete Fourier transform along ``dim``."""
     input, norm = _check_input(input, "ifft"), _check_norm(norm, "ifft")
     axes, sizes = _one_dim(input, n, dim, "ifft")
     return _c2c(input, axes, sizes, norm, True)
 
 
-def rfft(input, n=None, dim=-1, norm=None, *, out=None):
+def rfft(input, n=None, dim=-1, norm=None):
     """The 1-D transform of a real signal: the n // 2 + 1 non-negative frequency bins."""
     input, norm = _check_input(input, "rfft"), _check_norm(norm, "rfft")
     _real_only(input, "rfft expects a real input tensor")      # before dim, as PyTorch
@@ -323,21 +323,21 @@ def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _r2c(input, axes, sizes, norm, "rfft", "rfft expects a real input tensor")
 
 
-def irfft(input, n=None, dim=-1, norm=None, *, out=None):
+def irfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``rfft``: a half spectrum to ``n`` real points (default 2 (m - 1))."""
     input, norm = _check_input(input, "irfft"), _check_norm(norm, "irfft")
     axes, sizes = _one_dim(input, n, dim, "irfft")
     return _c2r(input, axes, sizes, norm, "irfft")
 
 
-def hfft(input, n=None, dim=-1, norm=None, *, out=None):
+def hfft(input, n=None, dim=-1, norm=None):
     """The transform of a Hermitian-symmetric signal given by its first half: real output."""
     input, norm = _check_input(input, "hfft"), _check_norm(norm, "hfft")
     axes, sizes = _one_dim(input, n, dim, "hfft")
     return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfft")
 
 
-def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
+def ihfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``hfft``: a real signal to the first half of its inverse transform."""
     input, norm = _check_input(input, "ihfft"), _check_norm(norm, "ihfft")
     _real_only(input, "ihfft expects a real input tensor")
@@ -346,38 +346,38 @@ def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
                         "ihfft expects a real input tensor"))
 
 
-def fftn(input, s=None, dim=None, norm=None, *, out=None):
+def fftn(input, s=None, dim=None, norm=None):
     """The n-D discrete Fourier transform over ``dim`` (all axes by default)."""
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "fftn")
     return _c2c(input, axes, sizes, norm, False)
 
 
-def ifftn(input, s=None, dim=None, norm=None, *, out=None):
+def ifftn(input, s=None, dim=None, norm=None):
     """The n-D inverse discrete Fourier transform over ``dim`` (all axes by default)."""
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ifftn")
     return _c2c(input, axes, sizes, norm, True)
 
 
-def rfftn(input, s=None, dim=None, norm=None, *, out=None):
+def rfftn(input, s=None, dim=None, norm=None):
     """The n-D transform of a real signal, halved on the last transformed axis."""
     message = "rfftn expects a real-valued input tensor"
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "rfftn", message)
     return _r2c(input, axes, sizes, norm, "rfftn", message)
 
 
-def irfftn(input, s=None, dim=None, norm=None, *, out=None):
+def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``: real output, the last axis 2 (m - 1) unless ``s`` says."""
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "irfftn")
     return _c2r(input, axes, sizes, norm, "irfftn")
 
 
-def hfftn(input, s=None, dim=None, norm=None, *, out=None):
+def hfftn(input, s=None, dim=None, norm=None):
     """The n-D transform of a Hermitian signal given by its half (last axis): real output."""
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "hfftn")
     return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfftn")
 
 
-def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
+def ihfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``hfftn``: a real signal to the half (last axis) of its inverse."""
     input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ihfftn")
     if input._array.dtype.kind == "c":
@@ -386,32 +386,32 @@ def ihfftn(input, s=None, dim=None, norm=None, *, out=None):
     return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
 
 
-def fft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def fft2(input, s=None, dim=(-2, -1), norm=None):
     """``fftn`` over the last two axes."""
     return fftn(input, s, dim, norm)
 
 
-def ifft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def ifft2(input, s=None, dim=(-2, -1), norm=None):
     """``ifftn`` over the last two axes."""
     return ifftn(input, s, dim, norm)
 
 
-def rfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def rfft2(input, s=None, dim=(-2, -1), norm=None):
     """``rfftn`` over the last two axes."""
     return rfftn(input, s, dim, norm)
 
 
-def irfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def irfft2(input, s=None, dim=(-2, -1), norm=None):
     """``irfftn`` over the last two axes."""
     return irfftn(input, s, dim, norm)
 
 
-def hfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def hfft2(input, s=None, dim=(-2, -1), norm=None):
     """``hfftn`` over the last two axes."""
     return hfftn(input, s, dim, norm)
 
 
-def ihfft2(input, s=None, dim=(-2, -1), norm=None, *, out=None):
+def ihfft2(input, s=None, dim=(-2, -1), norm=None):
     """``ihfftn`` over the last two axes."""
     return ihfftn(input, s, dim, norm)
 
@@ -451,7 +451,7 @@ def _freqs(values, n, d, dtype, device, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False,
             pin_memory=False):
     """The sample frequencies of an ``fft`` of n points spaced d apart:
     [0, 1, .., (n - 1) // 2, -(n // 2), .., -1] / (n d)."""
@@ -460,7 +460,7 @@ def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, require
     return _freqs(values, n, d, dtype, device, requires_grad)
 
 
-def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=False,
              pin_memory=False):
     """The sample frequencies of an ``rfft`` of n points spaced d apart:
     [0, 1, .., n // 2] / (n d)."""
