@@ -74,7 +74,7 @@ from . import profiler  # noqa: E402,F401  (torch.profiler)
 from . import explain, viz  # noqa
 from . import sparse  # noqa: E402,F401  (torch.sparse: mm, addmm, sum)
 from ._sparse_coo import spmm  # noqa: E402,F401
-from ._sparse_factories import sparse_coo_tensor  # noqa: E402,F401
+from ._sparse_factories import sparse_coo_tensor, sparse_csr_tensor  # noqa: E402,F401
 # round 7 (part C): torch-level constants, nn forms with aten signatures, windows, settings
 from math import e, inf, nan, pi  # noqa: E402,F401
 newaxis = None

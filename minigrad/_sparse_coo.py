@@ -183,9 +183,11 @@ class SparseCooTensor(Tensor):
         return out if dtype is None else out.to(dtype)
 
     def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+        if layout is creation.sparse_csr:
+            return self.to_sparse_csr(dense_dim)
         if layout not in (None, creation.sparse_coo):
             raise NotImplementedError(f"to_sparse: layout {layout} is not supported "
-                                      "(minigrad has the COO layout only)")
+                                      "(minigrad has the COO and CSR layouts)")
         return self
 
     def numpy(self, force=False):
@@ -388,6 +390,8 @@ def _intersection_product(a, b):
 
 def spmm(sparse, dense):
     """2-d sparse (n, m) @ dense (m, p) -> dense (n, p), differentiable in both."""
+    if sparse.is_sparse_csr:                    # a CSR matrix (_sparse_csr.py)
+        return sparse.mm(dense)
     if not isinstance(dense, Tensor) or isinstance(dense, SparseCooTensor):
         raise TypeError("mm(sparse, dense): the second argument must be a dense Tensor")
     if sparse.sparse_dim() != 2 or sparse.dense_dim():

@@ -1,16 +1,18 @@
-"""The makers of sparse COO tensors: ``sparse_coo_tensor``, ``Tensor.to_sparse``,
-``zeros``/``empty``/``zeros_like`` with ``layout=sparse_coo``, and the sparse gradient of
-``embedding(..., sparse=True)``. The tensor itself is in ``_sparse_coo.py``."""
+"""The makers of sparse tensors: ``sparse_coo_tensor``, ``sparse_csr_tensor``,
+``Tensor.to_sparse``/``to_sparse_csr``, ``zeros``/``empty``/``zeros_like`` with
+``layout=sparse_coo``, and the sparse gradient of ``embedding(..., sparse=True)``. The
+tensors themselves are in ``_sparse_coo.py`` and ``_sparse_csr.py``."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import _sparse_kernels as K, backend, creation, dtypes
+from . import _sparse_csr as csr, _sparse_kernels as K, backend, creation, dtypes
 from ._sparse_coo import _new
 from .autograd import Function, is_grad_enabled
 from .tensor import Tensor, _to_array
 
-__all__ = ["sparse_coo_tensor", "to_sparse", "embedding_rows"]
+__all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_csr",
+           "embedding_rows"]
 
 
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
@@ -55,9 +57,16 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
 def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
     """A dense tensor's nonzeros as a coalesced COO tensor (its first ``sparse_dim`` dims
     sparse, all of them by default)."""
+    if layout is creation.sparse_csr:
+        if sparse_dim is not None:
+            raise TypeError("to_sparse() takes 0 positional arguments but 1 was given")
+        if blocksize is not None:
+            raise RuntimeError("dense_to_sparse: conversion from Strided to SparseCsr with "
+                               "blocksize argument given is not supported")
+        return _dense_to_csr(self, dense_dim, "dense_to_sparse")
     if layout not in (None, creation.sparse_coo):
         raise NotImplementedError(f"to_sparse: layout {layout} is not supported (minigrad has "
-                                  "the COO layout only)")
+                                  "the COO and CSR layouts)")
     sd = self.ndim if sparse_dim is None else int(sparse_dim)
     if not 0 <= sd <= self.ndim:
         raise RuntimeError(f"sparse_dim must be in [0, {self.ndim}], got {sd}")
@@ -71,6 +80,149 @@ def to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=N
     idx = np.stack(np.nonzero(mask)).astype(np.int64).reshape(sd, -1)
     vals = self[tuple(Tensor._wrap(r) for r in idx)] if sd else self.unsqueeze(0)
     return _new(idx, vals, self.shape, True)
+
+
+def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=None, device=None,
+                      pin_memory=False, requires_grad=False, check_invariants=None):
+    """PyTorch's ``sparse_csr_tensor``: row i's values are ``values[crow_indices[i]:
+    crow_indices[i + 1]]``, in the columns ``col_indices`` of that slice; ``size`` inferred
+    (one column past the largest index) when not given. The invariants are always checked
+    (as PyTorch's ``check_invariants=True``), since the kernels rely on them; that argument
+    adds PyTorch's checks of the index dtypes."""
+    crow, col = _to_array(crow_indices), _to_array(col_indices)
+    if backend.xp_of(crow) is not np or backend.xp_of(col) is not np:
+        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    if crow.ndim == 0:
+        raise RuntimeError("crow_indices must have dimensionality >= 1 but got 0")
+    if crow.ndim != col.ndim:
+        raise RuntimeError(f"crow_indices and col_indices dimensionalities must be equal but "
+                           f"got {crow.ndim} and {col.ndim}, respectively")
+    if size is None and col.dtype.kind not in "iu":
+        raise NotImplementedError('"estimate_sparse_compressed_tensor_size" not implemented '
+                                  f"for '{dtypes.scalar_type_name(col.dtype)}'")
+    _check_index_dtypes(crow.dtype, col.dtype, check_invariants)
+    if crow.ndim > 1:
+        raise NotImplementedError(_NO_BATCH)
+    vals = values if isinstance(values, Tensor) else Tensor._wrap(_to_array(values))
+    if dtype is not None and vals.dtype != dtypes.to_dtype(dtype):
+        vals = vals.to(dtype)
+    if device is not None:
+        vals = vals.to(device)
+    if vals.device.type != "cpu":
+        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    if vals.ndim == 0:
+        raise RuntimeError("values must have dimensionality > sum of batch and block "
+                           "dimensionalities (=0 + 0) but got 0")
+    if vals.ndim > 1:
+        raise NotImplementedError(_NO_BATCH)
+    if col.shape[0] != vals.shape[0]:
+        raise RuntimeError(f"col_indices.shape[-1] must be equal to nnz (={vals.shape[0]}) as "
+                           f"defined by values.shape[0], but got {col.shape[0]}")
+    if size is None:
+        size = (max(crow.shape[0] - 1, 0), int(col.max()) + 1 if col.size else 0)
+    size = tuple(int(n) for n in size)
+    if len(size) != 2:
+        raise RuntimeError(f"tensor dimensionality must be sum of batch, base, and dense "
+                           f"dimensionalities (=0 + 2 + 0) but got {len(size)}")
+    if min(size) < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
+                           f"{list(size)}")
+    if crow.shape[0] != size[0] + 1:
+        raise RuntimeError(f"crow_indices.shape[-1] must be equal to the number of rows + 1 "
+                           f"(={size[0] + 1}), but got {crow.shape[0]}")
+    _check_invariants(crow.astype(np.int64), col.astype(np.int64), size[1])
+    if requires_grad:
+        if not (vals.dtype.is_floating_point or vals.dtype.is_complex):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        vals = vals.detach().requires_grad_()
+    elif vals.requires_grad:
+        vals = csr.SparseCompressedTensor.apply(vals)
+    return csr._new(crow, col, vals, size)
+
+
+_NO_BATCH = ("sparse CSR tensors with batch or dense dimensions are not supported: minigrad's "
+             "CSR tensors are 2-D, their crow_indices, col_indices and values 1-D")
+
+
+def _check_index_dtypes(crow, col, check_invariants):
+    """Integer indices (PyTorch's checks of their dtypes, which it runs only with
+    ``check_invariants=True``, where the indices are not integers)."""
+    strict = bool(check_invariants) or crow.kind not in "iu" or col.kind not in "iu"
+    if strict and crow != col:
+        raise RuntimeError(f"crow_indices and col_indices must have the same dtype, bot got "
+                           f"{dtypes.scalar_type_name(crow)} and "
+                           f"{dtypes.scalar_type_name(col)}, respectively")
+    if strict and crow not in (np.int32, np.int64):
+        raise RuntimeError(f"crow_indices and col_indices dtype must be Int or Long, but got "
+                           f"{dtypes.scalar_type_name(crow)}")
+
+
+def _check_invariants(crow, col, ncols):
+    """PyTorch's invariants of a CSR tensor, checked in its order (the per-row ones row by
+    row): rows start at 0, end at nnz, columns in range, then for each row a count in
+    [0, ncols] and sorted, distinct columns."""
+    nnz = col.shape[0]
+    if crow[0] != 0:
+        raise RuntimeError("`crow_indices[..., 0] == 0` is not satisfied.")
+    if crow[-1] != nnz:
+        raise RuntimeError("`crow_indices[..., -1] == nnz` is not satisfied.")
+    if nnz and (col.min() < 0 or col.max() >= ncols):
+        raise RuntimeError("`0 <= col_indices < ncols` is not satisfied.")
+    counts = np.diff(crow)
+    bad = np.flatnonzero((counts < 0) | (counts > ncols))
+    first_bad = bad[0] if bad.size else counts.size
+    # the rows before it are well formed: a column not above its predecessor in one of them
+    rows = np.repeat(np.arange(first_bad), counts[:first_bad])[:nnz]
+    k = rows.size
+    if k > 1 and ((rows[1:] == rows[:-1]) & (col[1:k] <= col[:k - 1])).any():
+        raise RuntimeError("`col_indices[..., crow_indices[..., i - 1]:crow_indices[..., i]] "
+                           "for all i = 1, ..., nrows are sorted and distinct along the last "
+                           "dimension values` is not satisfied.")
+    if bad.size:
+        raise RuntimeError("`0 <= crow_indices[..., 1:] - crow_indices[..., :-1] <= ncols` is "
+                           "not satisfied.")
+
+
+def to_sparse_csr(self, dense_dim=None):
+    """A dense matrix's nonzeros (or a COO matrix's entries) as a CSR tensor, differentiable
+    in the values."""
+    if self.is_sparse:
+        if self.sparse_dim() != 2:
+            raise RuntimeError("coo_to_sparse_csr: conversion from Sparse to SparseCsr for "
+                               "input tensors with sparse_dim()!=2 is not supported")
+        if dense_dim is not None:
+            raise RuntimeError("coo_to_sparse_csr: conversion from Sparse to SparseCsr with "
+                               "dense_dim argument given is not supported")
+        if self.dense_dim():
+            raise NotImplementedError(_NO_BATCH)
+        s = self.coalesce()
+        crow = np.zeros(s.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(s._idx[0], minlength=s.shape[0]), out=crow[1:])
+        return csr._new(crow, s._idx[1].copy(), s._vals, s.shape)
+    return _dense_to_csr(self, dense_dim, "dense_to_sparse_csr")
+
+
+def _dense_to_csr(self, dense_dim, name):
+    a = self._array
+    if backend.xp_of(a) is not np:
+        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    if a.ndim < 2:      # PyTorch's own error, from the nonzeros' (nnz, ndim) indices
+        raise IndexError(f"select(): index 1 out of range for tensor of size "
+                         f"[{int(np.count_nonzero(a))}, {a.ndim}] at dimension 1")
+    if dense_dim is not None and not 0 <= dense_dim <= a.ndim - 2:
+        raise RuntimeError(f"{name}: dense_dim argument must be in [0,{a.ndim - 2}] range, but "
+                           f"{dense_dim} is given")
+    if a.ndim > 2 or dense_dim:
+        raise NotImplementedError(_NO_BATCH)
+    if a.dtype.kind == "c" and self.requires_grad and is_grad_enabled():
+        raise RuntimeError("_to_sparse_csr does not support automatic differentiation for "
+                           "outputs with complex dtype.")
+    at = np.flatnonzero(a != 0)
+    rows, cols = np.divmod(at, a.shape[1])
+    crow = np.zeros(a.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=a.shape[0]), out=crow[1:])
+    return csr._new(crow, cols.astype(np.int64), csr.ToSparseCsr.apply(self, at=at), a.shape)
 
 
 class _SparseRows(Function):

@@ -127,13 +127,17 @@ def _csr_product(rows, cols, vals, dense, n_out):
     starts, keys = runs(rows)
     counts = np.diff(np.append(starts, rows.size))
     level = np.ceil(np.log2(counts)).astype(np.int64)
+    finite = np.isfinite(dense).all()
+    if not finite:      # the padding's weight 0 times an inf would be NaN: pad with a 0 row
+        dense = np.concatenate((dense, np.zeros((1, dense.shape[1]), dense.dtype)))
     for lv in np.unique(level):
         group = np.flatnonzero(level == lv)
         width = np.arange(1 << int(lv))
         inside = width < counts[group, None]
         at = np.where(inside, starts[group, None] + width, 0)        # (r, width)
         weights = np.where(inside, vals[at], 0).astype(out.dtype, copy=False)
-        out[keys[group]] = np.matmul(weights[:, None, :], dense[cols[at]])[:, 0]
+        src = cols[at] if finite else np.where(inside, cols[at], dense.shape[0] - 1)
+        out[keys[group]] = np.matmul(weights[:, None, :], dense[src])[:, 0]
     return out
 
 

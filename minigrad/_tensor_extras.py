@@ -36,10 +36,11 @@ __all__ = ["from_dlpack", "to_dlpack", "sym_int", "sym_float", "sym_max", "sym_m
 Tensor.to_dense = lambda self, dtype=None, *, masked_grad=None: (
     self if dtype is None or dtype == self.dtype else self.to(dtype))
 for _name in ("is_mps", "is_xpu", "is_xla", "is_ipu", "is_mkldnn", "is_vulkan", "is_maia",
-              "is_mtia", "is_sparse_csr"):
+              "is_mtia"):
     setattr(Tensor, _name, property(lambda self: False, doc="False: not a tensor of that "
                                                             "backend or layout."))
 del _name
+Tensor.is_sparse_csr = False    # a class attribute (matmul tests it): SparseCsrTensor's is True
 Tensor.const_data_ptr = lambda self: self.data_ptr()
 
 

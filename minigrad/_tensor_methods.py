@@ -991,6 +991,7 @@ Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
 Tensor.is_meta = property(lambda self: False)         # no meta device in minigrad
 Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True (cheap test)
 Tensor.to_sparse = _sparse_factories.to_sparse
+Tensor.to_sparse_csr = _sparse_factories.to_sparse_csr
 Tensor.is_quantized = property(lambda self: False)
 Tensor.is_nested = property(lambda self: False)
 Tensor.name = None                                    # PyTorch's (named-tensor) default

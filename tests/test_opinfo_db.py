@@ -100,6 +100,11 @@ def _to_minigrad(x, seen=None):
     seen = {} if seen is None else seen
     if isinstance(x, torch.Tensor):
         if id(x) not in seen:
+            if x.layout in (torch.sparse_coo, torch.sparse_csr):
+                # a sparse tensor: minigrad's of the same indices and values, requiring grad
+                # (through its values) where torch's does
+                seen[id(x)] = _sparse_to_minigrad(x)
+                return seen[id(x)]
             if x.is_conj() or x.is_neg():
                 # a lazy conjugate/negative view (op_db's x.conj() samples): its values
                 t = minigrad.tensor(x.detach().resolve_conj().resolve_neg().numpy())
@@ -131,6 +136,17 @@ def _to_minigrad(x, seen=None):
                 setattr(mine, key, value)
         return mine
     return x
+
+
+def _sparse_to_minigrad(x):
+    values = minigrad.tensor(x.detach().values().numpy())
+    if x.layout == torch.sparse_csr:
+        t = minigrad.sparse_csr_tensor(x.crow_indices().numpy(), x.col_indices().numpy(),
+                                       values, tuple(x.shape))
+    else:
+        t = minigrad.sparse_coo_tensor(x.detach()._indices().numpy(), values, tuple(x.shape),
+                                       is_coalesced=x.is_coalesced())
+    return t.requires_grad_(True) if x.requires_grad else t
 
 
 def _leaves(x):
@@ -455,9 +471,18 @@ def check_op(op, fn, dtype=torch.float64):
                 wrong = _WRONG_TORCH_GRAD.get(op.name, ())
                 for k, (m, t) in enumerate(zip(_leaves(margs), _leaves(targs))):
                     if t.grad is not None and not random and same_gauge and k not in wrong:
-                        got = np.zeros(tuple(t.shape)) if m.grad is None else m.grad.numpy()
+                        want = t.grad
+                        if want.layout != torch.strided:
+                            # a sparse gradient (of a sparse leaf): the same layout, and
+                            # compared through its dense form
+                            assert m.grad is not None, "no gradient vs a sparse one"
+                            _same_meta(m.grad, want)
+                            m_grad, want = m.grad.to_dense(), want.to_dense()
+                        else:
+                            m_grad = m.grad
+                        got = np.zeros(tuple(t.shape)) if m_grad is None else m_grad.numpy()
                         # force: torch's gradient may be a ZeroTensor (sgn of a real input)
-                        np.testing.assert_allclose(got, t.grad.numpy(force=True), rtol=1e-6,
+                        np.testing.assert_allclose(got, want.numpy(force=True), rtol=1e-6,
                                                    atol=_LOOSE_TORCH.get(op.name, 1e-9),
                                                    equal_nan=True)
             agree += 1

@@ -204,6 +204,8 @@ def matmul(a, b):
         _two_tensors("matmul", a, b, "other")
     if a.is_sparse:             # a sparse COO matrix times a dense one (torch.sparse.mm)
         return a.mm(b)
+    if a.is_sparse_csr:         # a sparse CSR one (a matrix or a vector)
+        return a.matmul(b)
     if _autocast_state.active:
         a, b = _autocast_lower(a, b)
     return _matmul(a, b)
@@ -257,7 +259,7 @@ def mm(input, mat2):
     """The matrix product of two 2-d tensors: (n, k) @ (k, m) -> (n, m)."""
     if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)):
         _two_tensors("mm", input, mat2, "mat2")
-    if input.is_sparse:
+    if input.is_sparse or input.is_sparse_csr:
         return input.mm(mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")

@@ -1,12 +1,15 @@
-"""``minigrad.sparse``: the ops on sparse COO tensors (``torch.sparse``): ``mm``, ``addmm``,
-``sum``, ``softmax``/``log_softmax``, and the legacy ``FloatTensor(indices, values, size)``
-constructors. The tensor itself is in ``minigrad/_sparse_coo.py``, its kernels in ``minigrad/_sparse_kernels.py``."""
+"""``minigrad.sparse``: the ops on sparse tensors (``torch.sparse``): ``mm`` (with ``reduce=``
+for a CSR matrix), ``addmm``, ``sum``, ``softmax``/``log_softmax``, and the legacy
+``FloatTensor(indices, values, size)`` constructors. The tensors are in
+``minigrad/_sparse_coo.py`` and ``minigrad/_sparse_csr.py``, the COO kernels in
+``minigrad/_sparse_kernels.py``."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _sparse_kernels as K, dtypes
 from .._sparse_coo import SparseCooTensor, _new, spmm
+from .._sparse_csr import SparseCsrTensor, csr_mm, mm_reduce
 from .._sparse_factories import sparse_coo_tensor
 from ..ops.matmul import mm as _dense_mm
 from ..tensor import Tensor
@@ -15,12 +18,18 @@ __all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "FloatTensor", "Doubl
            "LongTensor"]
 
 
-def mm(mat1, mat2):
+def mm(mat1, mat2, reduce=None):
     """sparse (n, m) @ dense (m, p) -> dense (n, p), with gradients for the dense matrix and
-    for the sparse one's values; two dense matrices are a plain ``mm``."""
+    for the sparse one's values; two dense matrices are a plain ``mm``. ``reduce`` ("sum",
+    "mean", "amax", "amin"), for a CSR ``mat1`` only: each output row reduces the products
+    ``mat1[i, j] * mat2[j]`` over its row's nonzeros j by that (a row without any gives 0)."""
+    if reduce is not None:
+        return mm_reduce(mat1, mat2, reduce)
     if isinstance(mat1, SparseCooTensor):
         return spmm(mat1, mat2)
-    if isinstance(mat2, SparseCooTensor):
+    if isinstance(mat1, SparseCsrTensor):
+        return csr_mm(mat1, mat2)
+    if isinstance(mat2, (SparseCooTensor, SparseCsrTensor)):
         raise NotImplementedError("mm(dense, sparse): minigrad multiplies a sparse matrix by a "
                                   "dense one only (use (s.t() @ d.t()).t())")
     return _dense_mm(mat1, mat2)
