@@ -245,6 +245,23 @@ def conv2d_bigkernel_build(lib, d, device):
 
 
 # ----------------------------------------------------------------------------------------------
+# (6c) A depthwise 3x3 (groups = channels), MobileNet's kind: 9 multiply-adds per output, far
+#      too few for a GEMM.
+# ----------------------------------------------------------------------------------------------
+def conv2d_depthwise_data(quick):
+    rng = _rng(9)
+    n, c, hw = (2, 8, 12) if quick else (32, 64, 32)
+    return {"x": _normal(rng, (n, c, hw, hw)), "w": _uniform(rng, (c, 1, 3, 3), 9),
+            "b": _uniform(rng, (c,), 9), "g": _normal(rng, (n, c, hw, hw))}
+
+
+def conv2d_depthwise_build(lib, d, device):
+    _need(lib.nn.functional, "conv2d")
+    return _functional_case(lib, d, device, lambda F, x, w, b: F.conv2d(
+        x, w, b, padding=1, groups=x.shape[1]))
+
+
+# ----------------------------------------------------------------------------------------------
 # (7) A ResNet-18-like training step: BasicBlocks with BatchNorm, stride-2 downsampling with
 #     1x1 convolutions, global average pool, Linear; batch 16 of 3x64x64, SGD with momentum.
 # ----------------------------------------------------------------------------------------------
@@ -370,6 +387,8 @@ WORKLOADS = [
              conv2d_large_data, conv2d_build, ["conv2d"]),
     Workload("conv2d_bigkernel", "conv2d 1x8x256x256, 8x8x15x15, pad 7, fwd+bwd", 1.5,
              conv2d_bigkernel_data, conv2d_bigkernel_build, ["conv2d"]),
+    Workload("conv2d_depthwise", "depthwise conv2d 32x64x32x32, 64x1x3x3, pad 1, fwd+bwd", 1.5,
+             conv2d_depthwise_data, conv2d_depthwise_build, ["conv2d"]),
     Workload("resnet_step", "ResNet-18-like train step, 16x3x64x64 (BasicBlocks, BN, stride 2)",
              1.3, resnet_data, resnet_build, ["conv2d", "batch_norm", "relu", "linear"]),
 ]

@@ -16,7 +16,9 @@ Three ways to compute them, chosen by shape (``path``):
 * ``"shift"``  stride 1, one group, planes large enough: the shifted-GEMM formulation
                (``_conv_shift.py``; ``shift_conv``'s docstring has the picture). No im2col
                matrix, no transposes.
-* ``"im2col"`` everything else (strided 3x3, grouped and depthwise convs, tiny planes):
+* ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): a
+               multiply-add pass per kernel tap, no matrix (``_conv_depthwise.py``).
+* ``"im2col"`` everything else (strided 3x3, grouped convs, tiny planes):
                every window copied once into a matrix, then one batched GEMM
                (``_conv_im2col.py``).
 
@@ -37,7 +39,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, parallel
-from . import _conv_im2col as _cols, _conv_phases as _phases, _conv_shift as _shift
+from . import (_conv_depthwise as _depthwise, _conv_im2col as _cols, _conv_phases as _phases,
+               _conv_shift as _shift)
 from ._util import prod as _prod
 from ._workspace import workspace as _workspace
 
@@ -86,7 +89,9 @@ _SHIFT_MIN_DEPTH = 32
 
 def path(geom, channels):
     """Which formulation computes this geometry on ``channels`` input channels: "gemm",
-    "shift" or "im2col"."""
+    "depthwise", "shift" or "im2col"."""
+    if geom.groups == channels > 1:
+        return "depthwise"
     if geom.groups == 1 and all(k == 1 for k in geom.kernel) and \
             all(l == 0 and r == 0 for l, r in geom.padding):
         return "gemm"
@@ -213,6 +218,9 @@ def _forward(x, w, b, geom, cols, y):
     if how == "shift":
         _shift.shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b, out=y)
         return None
+    if how == "depthwise":
+        _depthwise.forward(x, w, b, geom, y)
+        return None
     if cols is None:
         cols = columns(x, geom)
     y_t = _workspace("im2col-y", (G, O // G, cols.shape[-1]), x.dtype, xp)
@@ -245,6 +253,9 @@ def _input_grad(g, w, geom, gx):
     xp = backend.xp_of(g)
     N, O, G = g.shape[0], w.shape[0], geom.groups
     C = w.shape[1] * G
+    if path(geom, C) == "depthwise":        # (any channel multiplier O / C)
+        _depthwise.input_grad(g, w, geom, gx)
+        return
     how = path(geom, O)                     # the adjoint convolution reads O channels
     if how == "gemm":
         if tuple(geom.out_size) == tuple(geom.in_size):
@@ -321,6 +332,8 @@ def _weight_grad(x, g, geom, cols):
     N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
     shape = (O, C // G) + tuple(geom.kernel)
     how = path(geom, C)
+    if how == "depthwise":
+        return _depthwise.weight_grad(x, g, geom)
     if how == "gemm":
         # sum over images of g[n] (O, L) @ x[n]^T (L, C)
         gw = xp.matmul(g.reshape(N, O, -1), _pick(x, geom).transpose(0, 2, 1)).sum(axis=0)
