@@ -557,7 +557,9 @@ def test_dispatch_by_shape():
     assert path(geom((32, 32), 3, pad=1), 3) == "im2col"      # RGB stem: too shallow a GEMM
     assert path(geom((12, 12), 5), 20) == "im2col"            # LeNet's small planes
     assert path(geom((32, 32), 3, stride=2, pad=1), 64) == "im2col"
-    assert path(geom((32, 32), 3, pad=1, groups=2), 64) == "im2col"
+    assert path(geom((32, 32), 3, pad=1, groups=2), 64) == "shift"   # group by group
+    assert path(geom((32, 32), 3, stride=2, pad=1, groups=2), 64) == "im2col"
+    assert path(geom((32, 32), 3, pad=1, groups=64), 64) == "depthwise"
     assert path(geom((32, 32), 1, stride=2), 64) == "gemm"    # ResNet's downsampling 1x1
 
 

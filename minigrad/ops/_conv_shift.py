@@ -1,4 +1,5 @@
-"""The shifted-GEMM formulation of ``conv_kernels``: stride 1, one group, large planes.
+"""The shifted-GEMM formulation of ``conv_kernels``: stride 1, large planes, one group (a
+grouped convolution calls it group by group).
 No im2col matrix: each zero-padded image is one flat row of numbers, a kernel tap is a shift
 along it, and the convolution is a sum of GEMMs over shifted views (``shift_conv``'s
 docstring has the picture).

@@ -13,12 +13,13 @@ Three ways to compute them, chosen by shape (``path``):
 
 * ``"gemm"``   1x1 kernels without padding: a plain matrix product per image, on the (N, C,
                H*W) layout as it is (a strided view first for stride 2).
-* ``"shift"``  stride 1, one group, planes large enough: the shifted-GEMM formulation
+* ``"shift"``  stride 1, planes large enough (a grouped convolution group by group): the
+               shifted-GEMM formulation
                (``_conv_shift.py``; ``shift_conv``'s docstring has the picture). No im2col
                matrix, no transposes.
 * ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): a
                multiply-add pass per kernel tap, no matrix (``_conv_depthwise.py``).
-* ``"im2col"`` everything else (strided 3x3, grouped convs, tiny planes):
+* ``"im2col"`` everything else (strided 3x3, strided grouped convs, tiny planes):
                every window copied once into a matrix, then one batched GEMM
                (``_conv_im2col.py``).
 
@@ -89,20 +90,37 @@ _SHIFT_MIN_DEPTH = 32
 
 def path(geom, channels):
     """Which formulation computes this geometry on ``channels`` input channels: "gemm",
-    "depthwise", "shift" or "im2col"."""
+    "depthwise", "shift" or "im2col". A grouped convolution (one input channel per group
+    aside) takes the shifted GEMMs group by group wherever its stride is 1, however few
+    channels a group has: im2col's batched products over the groups ran 2-3x slower (4 to 64
+    groups of 2 to 16 channels, 32x32 planes, one and two threads)."""
     if geom.groups == channels > 1:
         return "depthwise"
     if geom.groups == 1 and all(k == 1 for k in geom.kernel) and \
             all(l == 0 and r == 0 for l, r in geom.padding):
         return "gemm"
-    if geom.groups == 1 and all(s == 1 for s in geom.stride) and \
-            channels * geom.kernel[-1] >= _SHIFT_MIN_DEPTH:
-        outputs = _prod(geom.out_size)
-        computed = _prod(_shift.extent(geom.in_size, geom.padding, geom.kernel,
-                                       geom.dilation))
-        if outputs >= _SHIFT_MIN_OUTPUTS and computed <= _SHIFT_MAX_WASTE * outputs:
-            return "shift"
+    if (geom.groups > 1 or channels * geom.kernel[-1] >= _SHIFT_MIN_DEPTH) and \
+            _shift_fits(geom):
+        return "shift"
     return "im2col"
+
+
+def _shift_fits(geom):
+    """Stride 1, and planes large enough for the shifted GEMMs to waste little."""
+    if any(s != 1 for s in geom.stride):
+        return False
+    outputs = _prod(geom.out_size)
+    computed = _prod(_shift.extent(geom.in_size, geom.padding, geom.kernel, geom.dilation))
+    return outputs >= _SHIFT_MIN_OUTPUTS and computed <= _SHIFT_MAX_WASTE * outputs
+
+
+def _groups(G, *parts):
+    """For each of the G groups, the group's slice of every part: ``parts`` are (array, axis)
+    pairs, each cut into G equal slices along its axis (views). One group: the arrays."""
+    for q in range(G):
+        yield tuple(a[(slice(None),) * axis + (slice(q * (a.shape[axis] // G),
+                                                      (q + 1) * (a.shape[axis] // G)),)]
+                    for a, axis in parts)
 
 
 # A strided convolution's input gradient splits into stride-1 pieces, one per phase of x
@@ -215,8 +233,10 @@ def _forward(x, w, b, geom, cols, y):
         if b is not None:
             out += b.reshape(-1, 1)
         return None
-    if how == "shift":
-        _shift.shift_conv(x, w, geom.padding, geom.dilation, geom.out_size, b, out=y)
+    if how == "shift":                     # group by group (one group: the whole)
+        for q, (xq, wq, yq) in enumerate(_groups(G, (x, 1), (w, 0), (y, 1))):
+            bq = None if b is None else b[q * (O // G):(q + 1) * (O // G)]
+            _shift.shift_conv(xq, wq, geom.padding, geom.dilation, geom.out_size, bq, out=yq)
         return None
     if how == "depthwise":
         _depthwise.forward(x, w, b, geom, y)
@@ -257,6 +277,8 @@ def _input_grad(g, w, geom, gx):
         _depthwise.input_grad(g, w, geom, gx)
         return
     how = path(geom, O)                     # the adjoint convolution reads O channels
+    if G > 1:                               # (O == G is no depthwise adjoint: C/G channels)
+        how = "shift" if _shift_fits(geom) else "im2col"
     if how == "gemm":
         if tuple(geom.out_size) == tuple(geom.in_size):
             xp.matmul(w.reshape(O, C).T, g.reshape(N, O, -1), out=gx.reshape(N, C, -1))
@@ -273,8 +295,10 @@ def _input_grad(g, w, geom, gx):
     finite_w = not (how == "shift" or any(s > 1 for s in geom.stride)) or \
         bool(xp.isfinite(w.sum()))
     pads = _shift.adjoint_pads(geom) if how == "shift" and finite_w else None
-    if pads is not None:
-        _shift.shift_conv(g, _shift.flipped(w), pads, geom.dilation, geom.in_size, out=gx)
+    if pads is not None:                    # group by group (one group: the whole)
+        for gq, wq, gxq in _groups(G, (g, 1), (w, 0), (gx, 1)):
+            _shift.shift_conv(gq, _shift.flipped(wq), pads, geom.dilation, geom.in_size,
+                              out=gxq)
         return
     phases = by_phases(geom, C, O) if finite_w else None
     if phases:
@@ -340,8 +364,10 @@ def _weight_grad(x, g, geom, cols):
         return gw.reshape(shape)
     # the shifted GEMMs multiply the zeros of cropped outputs by x's cells wrapped round
     # from the next row: an inf or NaN in x would make NaNs there, so such an x takes im2col
-    if how == "shift" and bool(xp.isfinite(x.sum())):
-        return _shift.shift_weight_grad(x, g, geom.padding, geom.dilation, geom.kernel)
+    if how == "shift" and bool(xp.isfinite(x.sum())):    # group by group, stacked
+        parts = [_shift.shift_weight_grad(xq, gq, geom.padding, geom.dilation, geom.kernel)
+                 for xq, gq in _groups(G, (x, 1), (g, 1))]
+        return parts[0] if G == 1 else xp.concatenate(parts)
     if cols is None:
         cols = _cols.im2col(x, geom)
     g_t = _cols.channels_first(g).reshape(G, O // G, -1)               # (G, O/G, N*L)

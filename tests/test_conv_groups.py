@@ -1,8 +1,11 @@
-"""Depthwise convolutions (groups == input channels) take their own kernels
-(``minigrad/ops/_conv_depthwise.py``: a multiply-add pass per tap on phase planes): checked
-beside torch in float64 -- forward, the three gradients and second derivatives -- over
-strides, dilations, paddings, channel multipliers, 1-d to 3-d, blocks cut small, and the
-fallback for an inf or NaN factor."""
+"""Grouped convolutions on their fast paths, beside torch in float64 -- forward, the three
+gradients and second derivatives:
+
+* depthwise ones (groups == input channels) on their own kernels
+  (``minigrad/ops/_conv_depthwise.py``: a multiply-add pass per tap on phase planes), over
+  strides, dilations, paddings, channel multipliers, 1-d to 3-d, blocks cut small, and the
+  fallback for an inf or NaN factor;
+* other grouped ones with stride 1 on the shifted GEMMs, group by group."""
 import numpy as np
 import pytest
 
@@ -60,7 +63,9 @@ def test_depthwise_takes_its_own_path():
     geom = conv_kernels.Geometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 64, (32, 32),
                                  (32, 32))
     assert conv_kernels.path(geom, 64) == "depthwise"
-    assert conv_kernels.path(geom._replace(groups=32), 64) == "im2col"   # two channels a group
+    assert conv_kernels.path(geom._replace(groups=32), 64) == "shift"    # two channels a group
+    assert conv_kernels.path(geom._replace(groups=32, stride=(2, 2), out_size=(16, 16)),
+                             64) == "im2col"                             # ... with a stride
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[7], CASES[11]])
@@ -121,3 +126,60 @@ def test_transposed_depthwise_matches_torch():
         outs.append([a.numpy() for a in (y.detach(),) + tuple(t.grad for t in tensors)])
     for a, t in zip(*outs):
         np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-10)
+
+
+GROUPED = [
+    # nd, N, C, O, groups, kernel, dilation, padding, size
+    (2, 2, 8, 8, 4, 3, 1, 1, 12),
+    (2, 2, 6, 9, 3, 3, 2, "same", 13),
+    (2, 1, 8, 4, 4, 3, 1, 1, 12),             # one output channel a group (O == groups)
+    (2, 2, 4, 8, 2, 2, 1, 0, 14),
+    (1, 2, 8, 8, 2, 5, 1, 2, 150),
+    (3, 1, 4, 4, 2, 3, 1, 1, 7),
+]
+
+
+def _grouped_run(lib, arrays, nd, groups, dilation, padding):
+    conv = getattr(lib.nn.functional, f"conv{nd}d")
+    tensors = [lib.tensor(a, requires_grad=True) for a in arrays]
+    y = conv(*tensors, padding=padding, dilation=dilation, groups=groups)
+    g = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
+    grads = lib.autograd.grad(y, tensors, g, create_graph=True)
+    second = lib.autograd.grad((grads[0] ** 2).sum() + (grads[1] ** 2).sum(), tensors[:2])
+    return [a.detach().numpy() for a in (y,) + tuple(grads) + tuple(second)]
+
+
+@pytest.mark.parametrize("nd, N, C, O, groups, k, dilation, padding, size", GROUPED)
+def test_grouped_shifted_gemms_match_torch(nd, N, C, O, groups, k, dilation, padding, size):
+    geom_out = tuple(size + 2 * (padding if isinstance(padding, int) else 0) - dilation *
+                     (k - 1) for _ in range(nd))
+    if padding == "same":
+        geom_out = (size,) * nd
+    pads = ((padding, padding),) * nd if isinstance(padding, int) else \
+        ((dilation * (k - 1) // 2, dilation * (k - 1) - dilation * (k - 1) // 2),) * nd
+    geom = conv_kernels.Geometry((k,) * nd, (1,) * nd, pads, (dilation,) * nd, groups,
+                                 (size,) * nd, geom_out)
+    assert conv_kernels.path(geom, C) == "shift"
+    rng = np.random.default_rng(11)
+    arrays = (rng.standard_normal((N, C) + (size,) * nd),
+              rng.standard_normal((O, C // groups) + (k,) * nd), rng.standard_normal(O))
+    for name, a, t in zip(("y", "gx", "gw", "gb", "ggx", "ggw"),
+                          _grouped_run(minigrad, arrays, nd, groups, dilation, padding),
+                          _grouped_run(torch, arrays, nd, groups, dilation, padding)):
+        np.testing.assert_allclose(a, t, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("where", ["x", "w"])
+def test_grouped_inf_lands_where_torch_puts_it(where):
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 8, 12, 12)), rng.standard_normal((8, 2, 3, 3))
+    (x if where == "x" else w)[(1, 3, 5, 11) if where == "x" else (2, 1, 0, 2)] = np.inf
+    outs = []
+    for lib in (minigrad, torch):
+        tx, tw = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.conv2d(tx, tw, padding=1, groups=4)
+        y.backward(lib.ones(tuple(y.shape), dtype=lib.float64))
+        outs.append([a.numpy() for a in (y.detach(), tx.grad, tw.grad)])
+    for a, t in zip(*outs):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(t))
+        np.testing.assert_allclose(np.nan_to_num(a), np.nan_to_num(t), rtol=1e-10)
