@@ -3,6 +3,7 @@ matrix, one batched GEMM; col2im, its adjoint, adds the columns back. Used for s
 grouped and depthwise convolutions, small planes and shallow inputs (``conv_kernels.path``).
 
     im2col(x, geom)                 x (N, C, *S) -> cols (G, C/G * prod(k), N * prod(L))
+    im2col_batch_last(x, geom)      the same, (G, C/G * prod(k), prod(L), N) (many small planes)
     col2im(cols, out, ...)          cols (C, *k, N, *L) added into out (N, C, *Sp)
     conv_transpose_t(g_t, w, ...)   w^T @ g, then col2im: the input gradient, padded
     input_grad_batch_last(g, w, geom, gx)   the same, batch axis last (many small planes)
@@ -67,6 +68,40 @@ def im2col(x, geom):
     # every element of the (reused) buffer is written: no stale values
     cols = _workspace("im2col", (geom.groups, C // geom.groups * _prod(kernel),
                                  N * _prod(out_size)), x.dtype, xp)
+    rows = cols.reshape(win.shape)
+
+    def copy(c0, c1):                    # channels c0..c1, on one thread
+        rows[c0:c1] = win[c0:c1]
+    run_split(copy, C, 2 * cols.nbytes, xp)
+    return cols
+
+
+def im2col_batch_last(x, geom):
+    """``im2col`` with the batch axis last, for many images of small planes (LeNet's 64
+    images of 8x8 outputs): -> cols (G, C/G * prod(kernel), prod(out_size), N) with
+    cols[g, (c, p, q), (i, j), n] = xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW].
+
+    x is first turned to (C, *Sp, N) (one small transpose); a window row of all N images is
+    then one contiguous run of L[-1] * N numbers, where the (image, position) order copies
+    runs of L[-1] numbers (8 for LeNet's second layer): the copy 2x faster there.
+    """
+    kernel, stride, dilation, out_size = geom.kernel, geom.stride, geom.dilation, geom.out_size
+    nd = len(kernel)
+    N, C = x.shape[:2]
+    xp = backend.xp_of(x)
+    xpad = padded(x, geom.padding)                                # (N, C, *Sp)
+    xt = _workspace("im2col-xt", (C,) + xpad.shape[2:] + (N,), x.dtype, xp)
+    xt[...] = xpad.transpose(1, *range(2, nd + 2), 0)             # (C, *Sp, N)
+    spatial = tuple(range(1, nd + 1))
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    win = backend.sliding_window_view(xt, span, axis=spatial)     # (C, *positions, N, *span)
+    win = win[(slice(None),)
+              + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(stride, out_size))
+              + (slice(None),)
+              + tuple(slice(None, None, d) for d in dilation)]    # (C, *out, N, *kernel)
+    win = win.transpose(0, *range(nd + 2, 2 * nd + 2), *spatial, nd + 1)   # (C, *k, *out, N)
+    cols = _workspace("im2col", (geom.groups, C // geom.groups * _prod(kernel),
+                                 _prod(out_size), N), x.dtype, xp)
     rows = cols.reshape(win.shape)
 
     def copy(c0, c1):                    # channels c0..c1, on one thread

@@ -150,11 +150,27 @@ def by_phases(geom, channels, out_channels):
 # The three maps
 # ----------------------------------------------------------------------------------------------
 def columns(x, geom):
-    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), N * prod(L)), or None when this
+    """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), N * prod(L)), or, for many
+    images of small planes (``batch_last``), (G, C/G * prod(k), prod(L), N); None when this
     geometry is not computed with im2col (nothing to share then)."""
     if path(geom, x.shape[1]) != "im2col" or x.size == 0:
         return None
+    return _im2col(x, geom)
+
+
+def _im2col(x, geom):
+    if batch_last(x.shape[0], x.shape[1], geom, x.itemsize):
+        return _cols.im2col_batch_last(x, geom)
     return _cols.im2col(x, geom)
+
+
+def batch_last(N, C, geom, itemsize):
+    """Whether im2col and col2im put the batch axis last: for many images of small planes
+    (N at least 4 outputs rows' worth, LeNet's 64 images of 8x8 outputs), while the matrix
+    stays within FRESH_MAP_BYTES. Their copies and adds then run over rows of L[-1] * N
+    numbers rather than L[-1] (1.6-2x faster there), for two small transposes."""
+    return N >= 4 * geom.out_size[-1] and \
+        C * _prod(geom.kernel) * _prod(geom.out_size) * N * itemsize <= _cols.FRESH_MAP_BYTES
 
 
 def _half(x):
@@ -186,6 +202,8 @@ def _part_columns(cols, n0, n1, per_image):
         return None
     if isinstance(cols, PartColumns):
         return cols.get((n0, n1))
+    if cols.ndim == 4:                   # batch last: a part's columns are not one slice
+        return None
     return cols[:, :, n0 * per_image:n1 * per_image]
 
 
@@ -243,9 +261,16 @@ def _forward(x, w, b, geom, cols, y):
         return None
     if cols is None:
         cols = columns(x, geom)
-    y_t = _workspace("im2col-y", (G, O // G, cols.shape[-1]), x.dtype, xp)
-    xp.matmul(w.reshape(G, O // G, -1), cols, out=y_t)              # (G, O/G, N*L)
-    _cols.crop_into(y, y_t.reshape((O, N) + tuple(geom.out_size)).swapaxes(0, 1), b)
+    nd = len(geom.kernel)
+    flat = cols.reshape(cols.shape[:2] + (-1,))                     # (G, C/G*K, N*L)
+    y_t = _workspace("im2col-y", (G, O // G, flat.shape[-1]), x.dtype, xp)
+    xp.matmul(w.reshape(G, O // G, -1), flat, out=y_t)              # (G, O/G, N*L)
+    if cols.ndim == 4:                  # batch last: y_t is (O, *L, N)
+        kept = y_t.reshape((O,) + tuple(geom.out_size) + (N,)).transpose(
+            nd + 1, 0, *range(1, nd + 1))
+    else:
+        kept = y_t.reshape((O, N) + tuple(geom.out_size)).swapaxes(0, 1)
+    _cols.crop_into(y, kept, b)
     return cols
 
 
@@ -304,8 +329,7 @@ def _input_grad(g, w, geom, gx):
     if phases:
         _phases.input_grad(g, w, geom, phases, gx)
         return
-    if N >= 4 * geom.out_size[-1] and \
-            C * _prod(geom.kernel) * _prod(geom.out_size) * N * g.itemsize <= _cols.FRESH_MAP_BYTES:
+    if batch_last(N, C, geom, g.itemsize):
         _cols.input_grad_batch_last(g, w, geom, gx)
         return
     # wide columns (see _cols.col2im) along a stride-1 last axis, unless they would more than
@@ -369,8 +393,13 @@ def _weight_grad(x, g, geom, cols):
                  for xq, gq in _groups(G, (x, 1), (g, 1))]
         return parts[0] if G == 1 else xp.concatenate(parts)
     if cols is None:
-        cols = _cols.im2col(x, geom)
-    g_t = _cols.channels_first(g).reshape(G, O // G, -1)               # (G, O/G, N*L)
+        cols = _im2col(x, geom)
+    if cols.ndim == 4:                  # batch last: g as (O, *L, N)
+        nd = len(geom.kernel)
+        g_t = xp.ascontiguousarray(g.transpose(1, *range(2, nd + 2), 0)).reshape(G, O // G, -1)
+        cols = cols.reshape(cols.shape[:2] + (-1,))
+    else:
+        g_t = _cols.channels_first(g).reshape(G, O // G, -1)           # (G, O/G, N*L)
     # (G, C/G*K, N*L) @ (G, N*L, O/G): the long N*L axis is the contraction. With the small
     # O/G axis last, OpenBLAS splits the work over threads well; the other order,
     # g @ cols^T, took 2-3x the CPU time on 2 threads (same numbers).
