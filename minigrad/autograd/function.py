@@ -334,7 +334,7 @@ class Function:
                 if a.dtype.kind == "c":
                     _refuse_complex(cls, a)
 
-        fn = cls()
+        fn = _node_type(cls)()
         fn.saved_ = ()
         fn._versions = None
         fn._retained = None
@@ -576,11 +576,25 @@ def _check_same_device(cls, inputs, arrays):
                 f"is on {d}; move them with .to(device))")
 
 
+def _node_type(cls):
+    """The class of ``cls``'s graph nodes: a subclass named as PyTorch names the node
+    (``MulBackward0``, ``MyFunctionBackward``), made once, so that ``type(y.grad_fn).__name__``
+    reads as in PyTorch (graph drawers label nodes by it). It adds nothing else: isinstance
+    checks against ``cls`` and everything ``cls`` declares hold for its nodes."""
+    node = cls.__dict__.get("_node_type_")
+    if node is None:
+        name = cls.name()
+        node = type(name, (cls,), {"__module__": cls.__module__, "__qualname__": name,
+                                   "__slots__": (), "name": classmethod(lambda _: name)})
+        cls._node_type_ = node
+    return node
+
+
 # ----------------------------------------------------------------------------------------------
 # PyTorch-style Functions: static forward(ctx, *args) / backward(ctx, *grads)
 # ----------------------------------------------------------------------------------------------
 def _apply_ctx_style(cls, args, kwargs):
-    ctx = cls()
+    ctx = _node_type(cls)()
     ctx.saved_ = ()
     ctx._versions = None
     ctx._retained = None
