@@ -580,12 +580,14 @@ def _node_type(cls):
     """The class of ``cls``'s graph nodes: a subclass named as PyTorch names the node
     (``MulBackward0``, ``MyFunctionBackward``), made once, so that ``type(y.grad_fn).__name__``
     reads as in PyTorch (graph drawers label nodes by it). It adds nothing else: isinstance
-    checks against ``cls`` and everything ``cls`` declares hold for its nodes."""
+    checks against ``cls`` and everything ``cls`` declares hold for its nodes, and
+    ``type(node).op_class`` is ``cls``."""
     node = cls.__dict__.get("_node_type_")
     if node is None:
         name = cls.name()
         node = type(name, (cls,), {"__module__": cls.__module__, "__qualname__": name,
-                                   "__slots__": (), "name": classmethod(lambda _: name)})
+                                   "__slots__": (), "name": classmethod(lambda _: name),
+                                   "op_class": cls})
         cls._node_type_ = node
     return node
 

@@ -300,7 +300,8 @@ class FlopCounterMode(OpSlot):
         if meta and not outer:
             shapes = [tuple(m[0]) if m is not None else () for m in meta]
             out_shape = tuple(node._out_meta[0][0]) if node._out_meta else ()
-            flops = _backward_flops(type(node).__name__, shapes, out_shape,
+            op = getattr(type(node), "op_class", type(node))        # the op, not its node
+            flops = _backward_flops(op.__name__, shapes, out_shape,
                                     node.needs_input_grad)
             self._count(flops, self._node_modules.get(node, ()))
         return results
