@@ -410,16 +410,10 @@ class SparseMmReduceImpl(Function):
                 None if gd is None else gd.astype(dense.dtype, copy=False))
 
 
-class SparseCompressedTensor(Function):
-    """The values of a new CSR tensor, as given (the node its gradient passes through)."""
-    first_order_only = True
+class SparseCompressedTensor(K.SparseCooTensorWithDimsAndTensors):
+    """The values of a new CSR tensor, as given: the COO constructor's pass-through node,
+    under torch's name for this one."""
     complex_ok = True
-
-    def forward(self, values):
-        return values
-
-    def backward(self, g):
-        return g
 
 
 class ToSparseCsr(Function):

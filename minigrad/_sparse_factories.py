@@ -15,6 +15,18 @@ __all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_csr
            "embedding_rows"]
 
 
+def _values(values, dtype, device):
+    """A sparse tensor's values as a tensor of ``dtype`` on ``device`` (the CPU only)."""
+    vals = values if isinstance(values, Tensor) else Tensor._wrap(_to_array(values))
+    if dtype is not None and vals.dtype != dtypes.to_dtype(dtype):
+        vals = vals.to(dtype)
+    if device is not None:
+        vals = vals.to(device)
+    if vals.device.type != "cpu":
+        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    return vals
+
+
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
                       requires_grad=False, check_invariants=None, is_coalesced=None):
     """PyTorch's ``sparse_coo_tensor``: ``values[k]`` at ``indices[:, k]``; ``size``
@@ -27,13 +39,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     idx = idx.astype(np.int64, copy=False)
     if idx.ndim != 2:
         raise RuntimeError(f"indices must be sparse_dim x nnz, but got: {list(idx.shape)}")
-    vals = values if isinstance(values, Tensor) else Tensor._wrap(_to_array(values))
-    if dtype is not None and vals.dtype != dtypes.to_dtype(dtype):
-        vals = vals.to(dtype)
-    if device is not None:
-        vals = vals.to(device)
-    if vals.device.type != "cpu":
-        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    vals = _values(values, dtype, device)
     if vals.ndim == 0:
         vals = vals.reshape(1)
     if idx.shape[1] != vals.shape[0]:
@@ -103,13 +109,7 @@ def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
     _check_index_dtypes(crow.dtype, col.dtype, check_invariants)
     if crow.ndim > 1:
         raise NotImplementedError(_NO_BATCH)
-    vals = values if isinstance(values, Tensor) else Tensor._wrap(_to_array(values))
-    if dtype is not None and vals.dtype != dtypes.to_dtype(dtype):
-        vals = vals.to(dtype)
-    if device is not None:
-        vals = vals.to(device)
-    if vals.device.type != "cpu":
-        raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")
+    vals = _values(values, dtype, device)
     if vals.ndim == 0:
         raise RuntimeError("values must have dimensionality > sum of batch and block "
                            "dimensionalities (=0 + 0) but got 0")

@@ -182,6 +182,8 @@ def _conv1d_samples(g):
     yield S(g.randn(1, 2, 9), g.randn(3, 2, 3), kwargs={"dilation": 2, "padding": 2},
             desc="dilation, no bias")
     yield S(g.randn(2, 4, 6), g.randn(6, 2, 3), g.randn(6), kwargs={"groups": 2})
+    yield S(g.randn(2, 3, 8), g.randn(6, 1, 3), g.randn(6),
+            kwargs={"groups": 3, "stride": 2, "padding": 1}, desc="depthwise, multiplier 2")
     yield S(g.randn(3, 7), g.randn(2, 3, 3), g.randn(2), desc="batch-less")
     yield S(g.randn(2, 2, 5), g.randn(3, 2, 1), kwargs={"stride": 3}, desc="1x1 kernel, stride")
     yield S(g.randn(1, 2, 6), g.randn(2, 2, 4), kwargs={"padding": "same"}, desc="'same', even k")
@@ -196,6 +198,14 @@ def _conv2d_samples(g):
     yield S(g.randn(1, 1, 7, 7), g.randn(2, 1, 3, 3), kwargs={"dilation": 2, "padding": 1},
             desc="dilation, no bias")
     yield S(g.randn(1, 4, 4, 4), g.randn(4, 2, 3, 3), g.randn(4), kwargs={"groups": 2})
+    yield S(g.randn(1, 4, 12, 12), g.randn(4, 2, 3, 3), g.randn(4),
+            kwargs={"groups": 2, "padding": 1}, desc="groups, shifted products per group")
+    yield S(g.randn(2, 3, 6, 6), g.randn(3, 1, 3, 3), g.randn(3), kwargs={"groups": 3,
+            "padding": 1}, desc="depthwise")
+    yield S(g.randn(1, 2, 7, 7), g.randn(2, 1, 3, 3), kwargs={"groups": 2, "stride": 2,
+            "dilation": 2, "padding": 2}, desc="depthwise, stride and dilation")
+    yield S(g.randn(8, 2, 4, 4), g.randn(3, 2, 3, 3), g.randn(3),
+            desc="many small planes (batch last)")
     yield S(g.randn(2, 5, 5), g.randn(2, 2, 3, 3), g.randn(2), desc="batch-less")
     yield S(g.randn(1, 2, 5, 4), g.randn(2, 2, 2, 3), kwargs={"padding": "same"}, desc="'same'")
     yield S(g.randn(1, 2, 4, 4), g.randn(3, 2, 4, 4), g.randn(3), desc="kernel = input")
@@ -222,6 +232,8 @@ def _conv_transpose2d_samples(g):
     yield S(g.randn(1, 2, 3, 3), g.randn(2, 1, 2, 2), kwargs={"dilation": 2, "stride": 2},
             desc="dilation, stride, no bias")
     yield S(g.randn(1, 4, 3, 3), g.randn(4, 1, 3, 3), g.randn(2), kwargs={"groups": 2})
+    yield S(g.randn(1, 3, 3, 3), g.randn(3, 1, 3, 3), g.randn(3),
+            kwargs={"groups": 3, "stride": 2}, desc="depthwise")
     yield S(g.randn(2, 3, 3), g.randn(2, 2, 2, 2), g.randn(2), kwargs={"stride": 2},
             desc="batch-less")
     yield S(g.randn(0, 2, 3, 3), g.randn(2, 3, 3, 3), g.randn(3), kwargs={"stride": 2},
