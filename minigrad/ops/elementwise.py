@@ -811,19 +811,34 @@ def div(a, b, *, rounding_mode=None):
         raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
-    if rounding_mode == "floor":
+    a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "div")
+    b_t = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, "div")
+    broadcast_shape(a_t._array.shape, b_t._array.shape, "div")
+    av, bv = a_t._array.astype(dtype, copy=False), b_t._array.astype(dtype, copy=False)
+    xp = backend.xp_of(av)
+    with ieee_errors():
         # PyTorch's floor division of floats is numpy's: from fmod, the quotient the remainder
         # implies (1.0 // 0.1 is 9, as in Python, where floor(1.0 / 0.1) would be 10)
-        a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "div")
-        b_t = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, "div")
-        broadcast_shape(a_t._array.shape, b_t._array.shape, "div")
-        av, bv = a_t._array.astype(dtype, copy=False), b_t._array.astype(dtype, copy=False)
-        with ieee_errors():
-            return Tensor._wrap(backend.xp_of(av).floor_divide(av, bv))
-    out = _binary(Div, a, b, "div", true_divide=False)
-    xp = backend.xp_of(out._array)
-    # numpy's a / b is float64 even for integers: cast back, so integer inputs stay integer
-    return Tensor._wrap(xp.trunc(out._array).astype(result_dtype(a, b)))
+        q = xp.floor_divide(av, bv) if rounding_mode == "floor" else xp.trunc(av / bv)
+    if is_grad_enabled() and (a_t._requires_grad or b_t._requires_grad):
+        return RoundedDiv.apply(a_t, b_t, quotient=q)
+    return Tensor._wrap(q)
+
+
+class RoundedDiv(Function):
+    """a / b rounded to an integral value (floor or trunc): a step function of both operands,
+    so, as in PyTorch, the result requires grad and both gradients are zeros."""
+    @classmethod
+    def name(cls):
+        return "DivBackward2"           # PyTorch's node for a div with a rounding mode
+
+    def forward(self, a, b, *, quotient):
+        return quotient
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        return tuple(Tensor._wrap(xp.zeros(shape, dtype)) if need else None
+                     for (shape, dtype), need in zip(self._in_meta, self.needs_input_grad))
 
 
 def _integer_div(a, b, dtype, rounding_mode):

@@ -431,6 +431,21 @@ _extra("round_decimals", lambda lib, x, **kw: lib.round(x, **kw),
                        S(np.asarray(300 * g.away(4)), kwargs={"decimals": -1})]))
 
 
+def _rounded_div(g):
+    # quotients half-way between integers, so that a finite difference never crosses a step
+    b = g.away(3, 4)
+    q = g.rng.integers(-5, 5, (3, 4)) + 0.5 + 0.3 * g.rng.uniform(-1, 1, (3, 4))
+    for mode in ("floor", "trunc"):
+        yield S(q * b, b, kwargs={"rounding_mode": mode}, desc=mode)
+        yield S(q[:, :1] * 2.5, np.full(4, 2.5), kwargs={"rounding_mode": mode},
+                desc=f"{mode}, broadcast")
+        yield S(q * 1.5, 1.5, kwargs={"rounding_mode": mode}, desc=f"{mode}, by a number")
+
+
+# div with a rounding mode is flat between its steps in both operands: both gradients zero
+_extra("div_rounded", lambda lib, a, b, **kw: lib.div(a, b, **kw), _rounded_div)
+
+
 # ----------------------------------------------------------------------------------------------
 # Bit operators (minigrad/ops/bitwise.py): integer and bool operands only, no gradients (the
 # samples have no floating input), so only the forward is compared with torch.
