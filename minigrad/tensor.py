@@ -134,7 +134,7 @@ def _to_array(data, dtype=None, device=None):
             _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
-            array = array.astype(dtypes.to_dtype(dtype).np, copy=False)
+            array = dtypes.astype(array, dtypes.to_dtype(dtype).np)
     else:
         dtypes.from_numpy_dtype(array.dtype)  # raises a clear error for unsupported dtypes
     if device is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ._util import unbroadcast
 
@@ -80,7 +80,7 @@ class Cast(Function):
         # NaN or an out-of-range float cast to an integer, or past float16's range, is silent
         # in PyTorch (whatever value the platform's conversion gives); numpy would warn
         with np.errstate(invalid="ignore", over="ignore"):
-            return a.astype(dtype)
+            return dtypes.astype(a, dtype)
 
     def backward(self, g):
         return cast_to(g, self.in_dtype)
