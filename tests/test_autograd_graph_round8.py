@@ -270,3 +270,23 @@ def test_node_class_names_are_torchs():
     ours[-1].sum().backward()
     theirs[-1].sum().backward()
     close(x.grad, tx.grad)
+
+
+def test_transpose_and_product_node_names_are_torchs():
+    """t(), .T, permute, mm, mv, dot and bmm record the nodes PyTorch records (a product's by
+    the dims of its operands); their gradients stay right."""
+    def make(lib):
+        g = lambda *s: lib.tensor(np.arange(1.0, 1 + np.prod(s)).reshape(s) / 7,   # noqa: E731
+                                  requires_grad=True)
+        m, v, b = g(3, 3), g(3), g(2, 3, 3)
+        outs = [m.t(), m.T, m.permute(1, 0), m.transpose(0, 1), m.mT, m @ m, lib.mm(m, m),
+                lib.matmul(m, m), m @ v, lib.mv(m, v), v @ v, lib.dot(v, v), lib.bmm(b, b)]
+        return (m, v, b), outs
+
+    (ms, ours), (ts, theirs) = make(mg), make(torch)
+    for y, ty in zip(ours, theirs):
+        assert type(y.grad_fn).__name__ == type(ty.grad_fn).__name__
+    sum(o.sum() for o in ours).backward()
+    sum(o.sum() for o in theirs).backward()
+    for a, b in zip(ms, ts):
+        close(a.grad, b.grad)

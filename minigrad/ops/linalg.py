@@ -283,7 +283,10 @@ def dot(input, other):
                            f"and {b.size} elements respectively")
     if a.dtype.kind == "b":
         raise not_implemented_for("dot", a.dtype)
-    # integers keep their dtype, wrapping as PyTorch's (the int64 sum taken modulo the width)
+    if a.dtype.kind in "fc" and a.dtype.itemsize >= 4:
+        return matmul(input, other)         # (a Dot node, as PyTorch's)
+    # integers keep their dtype, wrapping as PyTorch's (the int64 sum taken modulo the width);
+    # a half's products are summed in float32 as there
     return cast_to(sum(mul(input, other)), a.dtype)
 
 

@@ -137,6 +137,44 @@ def _folds(a, b):
                                for i in range(t1.ndim - 2))
 
 
+class Mm(MatMul):
+    """MatMul of two matrices, under PyTorch's name for its node."""
+    @classmethod
+    def name(cls):
+        return "MmBackward0"
+
+
+class Bmm(MatMul):
+    """MatMul of two equal batches (``torch.bmm``), under PyTorch's name for its node."""
+    @classmethod
+    def name(cls):
+        return "BmmBackward0"
+
+
+class Mv(MatMul):
+    """MatMul of a matrix and a vector, under PyTorch's name for its node."""
+    saved_names = ("self", "vec")
+    saved_fields = {}
+
+    @classmethod
+    def name(cls):
+        return "MvBackward0"
+
+
+class Dot(MatMul):
+    """MatMul of two vectors, under PyTorch's name for its node."""
+    saved_names = ("self", "tensor")
+    saved_fields = {}
+
+    @classmethod
+    def name(cls):
+        return "DotBackward0"
+
+
+# the node a product of operands of these dims makes (others keep MatMul's own name)
+_NODES = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot}
+
+
 def _kernel(a, b):
     """Which product PyTorch's matmul runs for a @ b: "dot" (two vectors), "mv" (a matrix and
     a vector, a folded batch of matrices included), "mm" (two matrices, or a folded batch and
@@ -211,8 +249,9 @@ def matmul(a, b):
     return _matmul(a, b)
 
 
-def _matmul(a, b):
-    """matmul without autocast (mv, which PyTorch's autocast leaves in float32, calls this)."""
+def _matmul(a, b, node=None):
+    """matmul without autocast (mv, which PyTorch's autocast leaves in float32, calls this);
+    ``node``: the MatMul class to record (by default chosen by the operands' dims)."""
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")
@@ -252,7 +291,8 @@ def _matmul(a, b):
     if a._array.dtype.kind == "b":
         _refuse_bool(a, b, kernel)
     dtype = result_dtype(a, b)
-    return MatMul.apply(cast(a, dtype), cast(b, dtype))
+    node = node or _NODES.get((a.ndim, b.ndim), MatMul)
+    return node.apply(cast(a, dtype), cast(b, dtype))
 
 
 def mm(input, mat2):
@@ -281,7 +321,9 @@ def bmm(input, mat2):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, "
                            f"{mat2.shape[1]}].")
-    return matmul(input, mat2)
+    if _autocast_state.active:
+        input, mat2 = _autocast_lower(input, mat2)
+    return _matmul(input, mat2, Bmm)
 
 
 def mv(input, vec):

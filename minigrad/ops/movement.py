@@ -96,6 +96,20 @@ class Transpose(Function):
         return Transpose.apply(g, axes=tuple(inverse))
 
 
+class Permute(Transpose):
+    """``permute`` (and ``.T``): the same view, under PyTorch's name for its node."""
+    @classmethod
+    def name(cls):
+        return "PermuteBackward0"
+
+
+class T(Transpose):
+    """``t()`` of a matrix: the same view, under PyTorch's name for its node."""
+    @classmethod
+    def name(cls):
+        return "TBackward0"
+
+
 class Repeat(Function):
     """Tile ``a`` ``repeats[i]`` times along axis i: (s0, s1) -> (r0 s0, r1 s1).
 
@@ -432,13 +446,13 @@ def permute(a, *dims):
     axes = tuple(normalize_dim(d, a.ndim) for d in dims)
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
-    return Transpose.apply(a, axes=axes)
+    return Permute.apply(a, axes=axes)
 
 
 def t(a):
     if a.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
-    return transpose(a, 0, 1) if a.ndim == 2 else a
+    return T.apply(a, axes=(1, 0)) if a.ndim == 2 else a
 
 
 def expand(a, *shape):

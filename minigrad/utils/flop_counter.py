@@ -94,9 +94,13 @@ def _swap01(shape):
     return (shape[1], shape[0]) + tuple(shape[2:])
 
 
+# MatMul and its subclasses named as PyTorch's nodes (a product of two matrices is an Mm...)
+_PRODUCTS = frozenset(("MatMul", "Mm", "Mv", "Dot", "Bmm"))
+
+
 def _forward_flops(name, shapes, out_shape):
     """[(op, flops)] of one forward op of class ``name`` on inputs of these shapes."""
-    if name == "MatMul":
+    if name in _PRODUCTS:
         kind = _matmul_kind(shapes[0], shapes[1])
         if kind is None:
             return []
@@ -116,7 +120,7 @@ def _forward_flops(name, shapes, out_shape):
 def _backward_flops(name, shapes, out_shape, needs):
     """[(op, flops)] of the backward of one node: a product per input that needs a
     gradient, as PyTorch's backward formulas run them."""
-    if name == "MatMul":
+    if name in _PRODUCTS:
         kind = _matmul_kind(shapes[0], shapes[1])
         if kind is None:
             return []
