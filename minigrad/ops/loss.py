@@ -7,6 +7,7 @@ their backward with minigrad's ops, so that it can be differentiated again.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 from .. import _autocast_state, backend, dtypes
@@ -86,7 +87,8 @@ class ClassNLL(Function):
         xp = backend.xp_of(scores)
         m, c = scores.shape
         if from_logits:
-            row_max = scores.max(axis=1, keepdims=True)                  # (M, 1)
+            # (M, 1); with no classes (M is 0 then) numpy's max has no identity to give
+            row_max = scores.max(axis=1, keepdims=True) if c else xp.zeros((m, 1), scores.dtype)
             shifted = scores - row_max
             lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))     # (M, 1)
             logp = shifted - lse
@@ -106,7 +108,7 @@ class ClassNLL(Function):
         loss = -(1 - label_smoothing) * w_t * picked
         if label_smoothing:
             smooth = -(logp * w_class).sum(axis=1) * valid           # (M,)
-            loss = loss + (label_smoothing / c) * smooth
+            loss = loss + (label_smoothing / max(c, 1)) * smooth
         if reduction == "mean":
             denominator = w_t.sum()
             with ieee_errors():                  # every target ignored: nan, as PyTorch
@@ -155,7 +157,7 @@ def _coefficients(t, w_t, w_class, valid, eps, coef):
     a = xp.zeros((m, c), dtype=w_class.dtype)
     a[xp.arange(m), t] = (-(1 - eps) * coef) * w_t
     if eps:
-        a -= ((eps / c) * coef) * w_class[None, :] * valid[:, None]
+        a -= ((eps / max(c, 1)) * coef) * w_class[None, :] * valid[:, None]
     return a
 
 
@@ -175,12 +177,13 @@ class CrossEntropyGrad(Function):
         soft -= lse
         xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
         # row sums of A in closed form: no pass over (M, C)
-        row_a = (-coef) * ((1 - eps) * w_t + (eps / c) * w_class.sum() * valid)      # (M,)
+        share = eps / max(c, 1)          # (no classes: every array here is empty)
+        row_a = (-coef) * ((1 - eps) * w_t + share * w_class.sum() * valid)      # (M,)
         r = g                                           # () or (M,): broadcasts against (M,)
         dx = soft * (-(row_a * r))[:, None]             # -r S rA
         dx[xp.arange(m), t] += (-(1 - eps) * coef) * w_t * r          # + r A: target column
         if eps:
-            dx -= ((eps / c) * coef) * w_class[None, :] * (valid * r)[:, None]   # smoothing
+            dx -= (share * coef) * w_class[None, :] * (valid * r)[:, None]     # smoothing
         self.save_for_backward(x, g)
         self.soft, self.row_a = soft, row_a.astype(x.dtype, copy=False)[:, None]
         self.targets = t, w_t, w_class, valid, eps, coef
@@ -254,7 +257,22 @@ def _class_axis_last(input, target):
     scores = input
     if input.ndim > 2:
         scores = permute(input, 0, *range(2, input.ndim), 1)
-    return reshape(scores, -1, c), target._array.reshape(-1), expected
+    m = math.prod(expected)          # (not -1: with no classes the count is not implied)
+    return reshape(scores, m, c), target._array.reshape(m), expected
+
+
+def _check_class_weight(weight, input, name):
+    """One weight per class, in the input's dtype (PyTorch's kernel reads the class weights in
+    it, no promotion), checked before the input is reshaped (which an empty one cannot be)."""
+    _no_grad_argument(weight, "weight", name)
+    c = input.shape[0 if input.ndim == 1 else 1]
+    if tuple(weight.shape) != (c,):
+        raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    if weight._array.dtype != input._array.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} "
+                           f"but found {scalar_type_name(weight._array.dtype)}")
 
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits,
@@ -279,6 +297,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if target._array.dtype.name not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{scalar_type_name(target._array.dtype)}")
+    if weight is not None and floating:
+        _check_class_weight(weight, input, name)
     scores, t, out_shape = _class_axis_last(input, target)
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
@@ -292,18 +312,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise RuntimeError(f"{name}: expected target of integer class indices (int64), got "
                            f"{target.dtype}; for class probabilities pass a float target with "
                            f"the input's shape")
-    w = None
-    if weight is not None:
-        _no_grad_argument(weight, "weight", name)
-        if tuple(weight.shape) != (c,):
-            raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
-                               f"classes or no classes but got weight tensor of shape: "
-                               f"{list(weight.shape)}")
-        if weight._array.dtype != scores._array.dtype:
-            # PyTorch's kernel reads the class weights in the input's dtype, no promotion
-            raise RuntimeError(f"expected scalar type {scalar_type_name(scores._array.dtype)} "
-                               f"but found {scalar_type_name(weight._array.dtype)}")
-        w = weight._array
+    w = None if weight is None else weight._array
     xp = backend.xp_of(t)
     bad = (t != ignore_index) & ((t < 0) | (t >= c))
     if t.size and bool(bad.any()):

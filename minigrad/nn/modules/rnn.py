@@ -396,9 +396,11 @@ class RNNCellBase(Module):
         name = type(self).__name__
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        for s in states:
+        for k, s in enumerate(states):
             if s is not None and s.ndim not in (1, 2):
-                raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {s.ndim}D "
+                # an LSTMCell names the state it checks (hx[0], hx[1]), the others "hidden"
+                what = f"hx[{k}]" if name == "LSTMCell" else "hidden"
+                raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {s.ndim}D "
                                  "instead")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
