@@ -210,6 +210,7 @@ from .nn.functional import rrelu_, threshold_  # noqa: E402,F401
 from .nn._functional_inplace import (  # noqa: E402,F401
     celu_, selu_, dropout_, alpha_dropout_, feature_alpha_dropout_, feature_dropout_)
 from ._tensor_methods import _torch_args  # noqa: E402
+from . import _tensor_input  # noqa: E402
 
 # PyTorch's keyword spellings on the top-level functions: torch.sum(x, axis=1, keepdims=True),
 # torch.matmul(input=a, other=b), torch.add(a, b, out=c)
@@ -245,7 +246,7 @@ for _name in ("absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addm
               "less", "less_equal", "lgamma", "log10", "log1p", "log2", "logaddexp",
               "logaddexp2", "logcumsumexp", "logical_and", "logical_not", "logical_or",
               "logical_xor", "logit", "lt", "lu", "lu_solve", "lu_unpack", "masked_select",
-              "matrix_power", "msort", "multinomial", "mvlgamma", "nanquantile",
+              "matrix_power", "msort", "mvlgamma", "nanquantile",
               "narrow_copy", "ne", "neg", "negative", "nextafter", "nonzero",
               "nonzero_static", "normal", "not_equal", "nuclear_norm", "ormqr",
               "permute_copy", "polar", "polygamma", "qr", "quantile", "rad2deg", "reciprocal",
@@ -282,6 +283,12 @@ from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the
 # torch.overrides (__torch_function__ for functions that ask), torch.storage, torch.library
 # (custom_op), torch._dynamo (config and the compiler's names; code runs eagerly)
 from . import overrides, storage, library, _dynamo  # noqa: E402,F401
+
+# PyTorch's TypeError for a number, list or array where its function takes a Tensor first
+# (torch.eq(2, t), torch.abs([1, 2])); torch.pow(2, t) and torch.add(2, t) still compute
+for _name in _tensor_input.NAMES:
+    globals()[_name] = _tensor_input.guarded(globals()[_name], _name)
+del _name
 
 # PyTorch dtypes minigrad does not have (numpy has no complex32; quantized and sub-byte
 # tensors are not supported): naming one says so, rather than a bare "no attribute"

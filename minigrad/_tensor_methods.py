@@ -34,6 +34,7 @@ from .ops import lu as LU, householder_qr as HQR
 from .ops import sampling_round8 as SR8
 from .ops._util import scalar_type_name
 from ._type_names import python_type_name
+from . import _out_rules as OR
 from ._grad_state import state as _GRAD
 from . import _sparse_factories, backend, creation, dtypes
 from . import _legacy_types as LT
@@ -48,7 +49,35 @@ _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 
 
 def _reflected(fn):
-    return lambda self, other: fn(other, self)
+    """``other <op> self`` (``__rpow__``): called unbound on two non-tensors
+    (``Tensor.__rpow__(2, 3)``) it returns NotImplemented, as PyTorch's Python-level reflected
+    operators do when their op refuses the operands."""
+    def method(self, other):
+        if not isinstance(self, Tensor) and not isinstance(other, Tensor):
+            return NotImplemented
+        return fn(other, self)
+    return method
+
+
+def _rsub(self, other):
+    """``other - self``; NotImplemented for a non-Tensor ``self`` (unbound use), as PyTorch's
+    ``Tensor.__rsub__``, whose ``rsub`` takes a Tensor first."""
+    if not isinstance(self, Tensor):
+        return NotImplemented
+    return E.sub(other, self)
+
+
+def _descriptor(op, name):
+    """``op`` as the operator method ``name``: called unbound on something other than a
+    Tensor (``Tensor.__radd__(2, 3)``) it raises the TypeError PyTorch's C-level methods
+    raise, not computing ``2 + 3``."""
+    def method(self, other):
+        if not isinstance(self, Tensor):
+            raise TypeError(f"descriptor '{name}' for 'Tensor' objects doesn't apply to a "
+                            f"'{python_type_name(self)}' object")
+        return op(self, other)
+    method.__name__ = name
+    return method
 
 
 def _torch_args(fn):
@@ -68,18 +97,19 @@ def _torch_args(fn):
         if "other" in kwargs and len(args) == 1 and "other" not in _params(fn):
             args = args + (kwargs.pop("other"),)
         out = kwargs.pop("out", None)
-        if (isinstance(out, Tensor) and fn.__name__ in _OUT_CASTS
+        if out is None:
+            return fn(*args, **kwargs)
+        name = OR.OUT_NAMES.get(fn.__name__, fn.__name__)
+        if name in OR.BINARY_FORMS and len(args) > 1 and isinstance(args[1], Tensor):
+            name = OR.BINARY_FORMS[name]    # max(a, b) is torch's maximum, by that name
+        rule = _out_rule(name, args, kwargs)
+        OR.check_overlap(out, _tensor_arguments(args, kwargs), rule)
+        if (isinstance(out, Tensor) and fn.__name__ in OR.OUT_CASTS
                 and kwargs.get("dtype") is None):
             # PyTorch reduces in out's dtype: a float sum into an int64 out adds the
             # truncated values (not the float sum, truncated)
             kwargs["dtype"] = out.dtype
-        result = fn(*args, **kwargs)
-        if out is None:
-            return result
-        name = _OUT_NAMES.get(fn.__name__, fn.__name__)
-        if name in _BINARY_FORMS and len(args) > 1 and isinstance(args[1], Tensor):
-            name = _BINARY_FORMS[name]      # max(a, b) is torch's maximum, by that name
-        return _write_out(out, result, name)
+        return _write_out(out, fn(*args, **kwargs), name, rule)
     return call
 
 
@@ -89,26 +119,24 @@ def _params(fn):
     return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
 
 
-# the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
-_OUT_NAMES = {"outer": "mul"}
-_BINARY_FORMS = {"max": "maximum", "min": "minimum"}
+def _out_rule(name, args, kwargs):
+    """The key of this call's rules in ``_out_rules``: ``name``, but ``max.dim`` for
+    ``max(x, 0)`` and ``clamp.Tensor`` for ``clamp(x, lo, hi)`` with tensor bounds."""
+    if name in OR.DIM_FORMS and (len(args) > 1 or "dim" in kwargs):
+        return name + ".dim"
+    if name in OR.SCALAR_BOUNDS and any(isinstance(v, Tensor) for v in
+                                        (*args[1:], kwargs.get("min"), kwargs.get("max"))):
+        return name + ".Tensor"
+    return name
 
 
-# the ops whose out= may have a lower kind than the result (a float sum into an int tensor)
-_OUT_CASTS = frozenset(("sum", "prod", "cumsum", "cumprod"))
-
-
-# the ops whose out= must have the result's dtype exactly, with PyTorch's words
-_OUT_EXACT = {
-    "matmul": lambda have, want: (f"Expected out tensor to have dtype "
-                                  f"{_C_NAMES.get(have, have)}, but got "
-                                  f"{_C_NAMES.get(want, want)} instead"),
-    "clamp": lambda have, want: f"Found dtype {want} but expected {have}",
-    "where": lambda have, want: f"Expected out type to be {have} but got {want}",
-}
-_OUT_EXACT["mm"] = _OUT_EXACT["bmm"] = _OUT_EXACT["matmul"]
-_C_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half", "Long": "long int",
-            "Int": "int"}
+def _tensor_arguments(args, kwargs):
+    """The tensors among an op's arguments, those in a list (cat's) included."""
+    found = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
+    for v in args:
+        if isinstance(v, (list, tuple)):
+            found.extend(t for t in v if isinstance(t, Tensor))
+    return found
 
 
 def _out_grad_check(out, result, name):
@@ -127,24 +155,27 @@ def _out_grad_check(out, result, name):
                                "grad.")
 
 
-def _write_out(out, result, name):
+def _write_out(out, result, name, rule=None):
     """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
-    shape, as torch does with a warning), in out's dtype; returns ``out``."""
+    shape, as torch does with a warning), in out's dtype; returns ``out``.  ``rule``: the key
+    of the op's dtype rule in ``_out_rules.OUT_EXACT`` (``name`` if not given)."""
     _out_grad_check(out, result, name)
-    return _write_values(out, result, name)
+    return _write_values(out, result, name, name if rule is None else rule)
 
 
-def _write_values(out, result, name):
+def _write_values(out, result, name, rule, index=0):
     if isinstance(result, tuple):
-        for o, r in zip(out, result):
-            _write_values(o, r, name)
+        for i, (o, r) in enumerate(zip(out, result)):
+            _write_values(o, r, name, rule, i)
         return out
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     have, want = result._array.dtype, out._array.dtype
-    if have != want and name in _OUT_EXACT:
-        raise RuntimeError(_OUT_EXACT[name](scalar_type_name(have), scalar_type_name(want)))
-    if dtypes._category(have) > dtypes._category(want) and name not in _OUT_CASTS:
+    exact = OR.OUT_EXACT.get(rule)
+    if have != want and exact is not None:
+        message = exact[index] if isinstance(exact, tuple) else exact
+        raise RuntimeError(message(scalar_type_name(have), scalar_type_name(want)))
+    if dtypes._category(have) > dtypes._category(want) and name not in OR.OUT_CASTS:
         if name in ("cat", "stack"):
             raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
                             f"{scalar_type_name(want)}")
@@ -167,16 +198,18 @@ def _write_values(out, result, name):
 
 # arithmetic operators (the tensor stays input 0 of a commutative op, as torch)
 Tensor.__add__ = E.add
-Tensor.__radd__ = E.add
+Tensor.__radd__ = _descriptor(E.add, "__radd__")
 Tensor.__sub__ = E.sub
-Tensor.__rsub__ = _reflected(E.sub)
+Tensor.__rsub__ = _rsub
 Tensor.__mul__ = E.mul
-Tensor.__rmul__ = E.mul
+Tensor.__rmul__ = _descriptor(E.mul, "__rmul__")
 Tensor.__truediv__ = E.div
 def _rtruediv(self, other):
     """``number / t`` as PyTorch computes it: ``t.reciprocal() * number`` (so the node keeps
-    1/t, not t, which may then change in place, and the rounding is PyTorch's)."""
-    if isinstance(other, (bool, int, float, complex, np.number, np.bool_)):
+    1/t, not t, which may then change in place, and the rounding is PyTorch's).  Called
+    unbound on a non-Tensor ``self`` it fails as PyTorch's does (no ``reciprocal``)."""
+    if isinstance(other, (bool, int, float, complex, np.number, np.bool_)) or \
+            not isinstance(self, Tensor):
         return E.mul(self.reciprocal(), other)
     return E.div(other, self)
 
@@ -206,7 +239,7 @@ Tensor.__abs__ = E.abs
 Tensor.__floordiv__ = _array_operand(lambda a, b: E.div(a, b, rounding_mode="floor"))
 Tensor.__rfloordiv__ = lambda a, b: E.div(b, a, rounding_mode="floor")   # array // t: refused
 Tensor.__mod__ = _array_operand(E.remainder)
-Tensor.__rmod__ = lambda a, b: E.remainder(b, a)       # array % t: refused, as PyTorch
+Tensor.__rmod__ = _reflected(E.remainder)       # array % t: refused, as PyTorch
 Tensor.remainder = lambda a, b: E.remainder(a, b)
 
 # comparisons (no gradient)
@@ -246,9 +279,9 @@ Tensor.__or__ = B.operator_method(B.bitwise_or)
 Tensor.__xor__ = B.operator_method(B.bitwise_xor)
 Tensor.__lshift__ = B.operator_method(B.bitwise_left_shift)
 Tensor.__rshift__ = B.operator_method(B.bitwise_right_shift)
-Tensor.__rand__ = B.operator_method(B.bitwise_and, reflected=True)
-Tensor.__ror__ = B.operator_method(B.bitwise_or, reflected=True)
-Tensor.__rxor__ = B.operator_method(B.bitwise_xor, reflected=True)
+Tensor.__rand__ = _descriptor(B.operator_method(B.bitwise_and, reflected=True), "__rand__")
+Tensor.__ror__ = _descriptor(B.operator_method(B.bitwise_or, reflected=True), "__ror__")
+Tensor.__rxor__ = _descriptor(B.operator_method(B.bitwise_xor, reflected=True), "__rxor__")
 Tensor.__rlshift__ = B.operator_method(B.bitwise_left_shift, reflected=True)
 Tensor.__rrshift__ = B.operator_method(B.bitwise_right_shift, reflected=True)
 Tensor.__iand__ = B.operator_method(B.bitwise_and_)

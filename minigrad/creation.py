@@ -16,6 +16,7 @@ from . import backend, dtypes
 from . import _memory_format as mf
 from .tensor import Tensor, _require_grad_at_creation
 from ._grad_state import state as _GRAD
+from ._space_arguments import check_space_arguments
 
 __all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
            "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
@@ -427,12 +428,20 @@ def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
     return _finish(np.arange(start, end, step), dt, device, requires_grad)
 
 
-def _steps_arg(name, steps):
-    """linspace/logspace's ``steps``: an int (or an integer tensor), no float or bool."""
-    if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, Tensor)):
-        raise TypeError(f"{name}(): argument 'steps' (position 3) must be int, not "
-                        f"{type(steps).__name__}")
-    return steps
+def _given(dtype, layout, device, requires_grad):
+    """The factory keywords given other than their defaults, as PyTorch's parser lists them."""
+    given = {"dtype": dtype, "layout": layout, "device": device}
+    given = {k: v for k, v in given.items() if v is not None}
+    if requires_grad is not False:
+        given["requires_grad"] = requires_grad
+    return given
+
+
+def _zero_dim_bounds(name, start, end):
+    for label, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, "
+                               f"but got {label} with {v.ndim} dimension(s).")
 
 
 @_out_keyword
@@ -441,16 +450,12 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
     dtype start and end are truncated to integers first and each value is truncated, for
     float32 / float16 the arithmetic is in that precision."""
+    check_space_arguments("linspace", start, end, steps,
+                          _given(dtype, layout, device, requires_grad))
     check_layout(layout, "linspace")
-    for name, v in (("start", start), ("end", end)):
-        if not isinstance(v, (numbers.Number, Tensor)):
-            raise TypeError(f"linspace(): argument '{name}' must be Number, not "
-                            f"{type(v).__name__}")
-        if isinstance(v, Tensor) and v.ndim:
-            raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, "
-                               f"but got {name} with {v.ndim} dimension(s).")
+    _zero_dim_bounds("linspace", start, end)
     start, end = _number(start), _number(end)
-    steps = int(_number(_steps_arg("linspace", steps)))
+    steps = int(_number(steps))
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
     if dtype is not None:
@@ -683,19 +688,16 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     ``linspace`` spaces them): out[i] = base ** (start + i (end - start) / (steps - 1)).
     For an integer dtype start and end are truncated to integers first, the powers are
     taken in float64 and truncated; float32 / float16 compute in that precision."""
+    check_space_arguments("logspace", start, end, steps,
+                          _given(dtype, layout, device, requires_grad), base)
     check_layout(layout, "logspace")
-    for name, v in (("start", start), ("end", end)):
-        if not isinstance(v, (numbers.Number, Tensor)):
-            raise TypeError(f"logspace(): argument '{name}' must be Number, not "
-                            f"{type(v).__name__}")
-    steps = int(_number(_steps_arg("logspace", steps)))
+    _zero_dim_bounds("logspace", start, end)
+    steps = int(_number(steps))
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if dt.np.kind == "b" and steps > 1:     # one value or none needs no kernel in PyTorch
         raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
-    if not isinstance(base, (numbers.Number, Tensor)) or isinstance(base, complex):
-        raise TypeError(f"logspace(): argument 'base' must be float, not {type(base).__name__}")
     base = _number(base)
     if dt.np.kind == "b":
         values = np.float64(base) ** np.full(steps, _number(start), np.float64)

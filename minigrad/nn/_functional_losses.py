@@ -12,6 +12,7 @@ and ``reduction`` is 'mean' (default), 'sum' or 'none'.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 from .. import backend
@@ -271,6 +272,13 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+def _check_margin_number(op, position, margin):
+    """PyTorch's parser: a loss's ``margin`` is a float (an int or a bool passes)."""
+    if not isinstance(margin, (numbers.Real, Tensor)):
+        raise TypeError(f"{op}(): argument 'margin' (position {position}) must be float, not "
+                        f"{type(margin).__name__}")
+
+
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target (input1 - input2) + margin): target 1 wants input1 ranked higher."""
@@ -279,6 +287,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
                            f"dimension but got sizes: input1: {input1.shape}, input2: "
                            f"{input2.shape}, target: {target.shape} ")
+    _check_margin_number("margin_ranking_loss", 4, margin)
     # PyTorch's margin is a double: an integer pair gives a floating loss
     return _reduce(clamp(-target * (input1 - input2) + float(margin), min=0), reduction)
 
@@ -288,6 +297,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """input where target == 1, max(0, margin - input) where target == -1 (input is
     usually a distance)."""
     reduction = _legacy(size_average, reduce, reduction)
+    _check_margin_number("hinge_embedding_loss", 3, margin)
     if isinstance(input, Tensor) and input._array.dtype.kind in "iu":
         # PyTorch computes in the input's integer dtype, the margin truncated to it (so the
         # loss stays integral, and its 'mean' is refused as an integer mean is)
@@ -304,6 +314,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1,
     the cosine taken along the last dimension of (N, D) or (D,) inputs."""
     reduction = _legacy(size_average, reduce, reduction)
+    _check_margin_number("cosine_embedding_loss", 4, margin)
     # PyTorch's checks: a 1-d target goes with (N, D) inputs, a 0-d one with (D,) inputs
     if target.ndim not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -328,6 +339,11 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     reduction = _legacy(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
+    for position, (name, t) in enumerate((("anchor", anchor), ("positive", positive),
+                                          ("negative", negative)), 1):
+        if not isinstance(t, Tensor):         # PyTorch's parser, before the rank check
+            raise TypeError(f"triplet_margin_loss(): argument '{name}' (position {position}) "
+                            f"must be Tensor, not {type(t).__name__}")
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
                            f"same number of dimensions, but got: anchor {anchor.ndim}D, positive "

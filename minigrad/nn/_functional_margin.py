@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -28,9 +30,18 @@ def _as_array(x):
     return backend.as_numpy(x._array) if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _check_classes(x, input):
-    """The margin losses need at least one class (only the batch may be empty)."""
-    if x.shape[1] == 0:
+def _check_tensors(op, input, target):
+    """PyTorch's parser: the scores and the target must be tensors."""
+    for position, (name, value) in enumerate((("input", input), ("target", target)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {type(value).__name__}")
+
+
+def _check_scores(input):
+    """The margin losses take a non-empty vector or a matrix with at least one class (only
+    the batch may be empty); a 0-d input is a single score."""
+    if not ((input.ndim <= 1 and input.numel() > 0) or (input.ndim == 2 and input.shape[1] > 0)):
         raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
                            f"size, but got: {list(input.shape)}")
 
@@ -57,35 +68,36 @@ def _margin_kernel_checks(kernel, x, target, reduction, weight=None):
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
                       reduce=None, reduction="mean"):
-    """Input (N, C) or (C,), target (N,) or () class indices -> per-sample
-    sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C, then reduced."""
+    """Input (N, C), (C,) or () scores, target (N,) or () class indices -> per-sample
+    sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C, then reduced ('none': the target's
+    shape)."""
     reduction = _legacy(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    if input.ndim == 0:               # a single score: one class, the loss is 0-d
-        if target.ndim > 1 or target.numel() != 1:
-            raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
-                               f"size: {list(input.shape)}")
-        return multi_margin_loss(input.reshape(1), target.reshape(()), p, margin, weight,
-                                 reduction=reduction)
-    batched = input.ndim == 2
-    if input.ndim not in (1, 2) or (target.ndim != (1 if batched else 0) and
-                                    not (not batched and target.ndim == 1)):
-        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
-                           f"{list(input.shape)}")
-    x = input if batched else input.unsqueeze(0)
-    _check_classes(x, input)
-    t = _as_array(target).reshape(-1).astype("int64")
-    n, c = x.shape
-    if t.shape[0] != n:
-        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
-                           f"{list(input.shape)}")
-    if weight is not None and (weight.ndim > 1 or weight.numel() != c):
+    if weight is not None:
+        if not isinstance(weight, Tensor):        # (PyTorch asks for weight.dim() here)
+            raise AttributeError(f"'{type(weight).__name__}' object has no attribute 'dim'")
+        if weight.ndim != 1:
+            raise ValueError("weight must be one-dimensional")
+    _check_tensors("multi_margin_loss", input, target)
+    if isinstance(margin, bool) or not isinstance(margin, (numbers.Number, Tensor)):
+        raise TypeError(f"multi_margin_loss(): argument 'margin' (position 4) must be Number, "
+                        f"not {type(margin).__name__}")
+    _check_scores(input)
+    n, c = (1, input.numel()) if input.ndim <= 1 else tuple(input.shape)
+    if target.ndim > 1 or target.numel() != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                           f"the number of input samples (batch size). Expected target size "
+                           f"[{n}], but got {list(target.shape)}. Input has shape "
+                           f"{list(input.shape)}.")
+    if weight is not None and weight.numel() != c:
         raise RuntimeError(f"inconsistent weight size, expected {c} but got "
                            f"{list(weight.shape)}")
+    x = input.reshape(n, c)
     empty = _margin_kernel_checks("multi_margin_loss_cpu_kernel", x, target, reduction, weight)
     if empty is not None:
         return empty
+    t = _as_array(target).reshape(-1).astype("int64")
     if t.size and (t.min() < 0 or t.max() >= c):
         raise RuntimeError("target out of range")
     xp = backend.xp_of(x._array)
@@ -98,8 +110,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1).to(x.dtype)
     wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
     loss = (gaps * wrong).sum(1) / c
-    if not batched:
-        loss = loss.reshape(tuple(target.shape))  # () for a 0-d target, (1,) for a (1,) one
+    loss = loss.reshape(tuple(target.shape))      # PyTorch's 'none' has the target's shape
     return _reduce(loss, reduction)
 
 
@@ -107,23 +118,27 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     """Input (N, C) or (C,), target of the same shape holding class indices, the list ending
     at the first -1 -> per-sample sum_j sum_{i not a target} max(0, 1 - x[j] + x[i]) / C."""
     reduction = _legacy(size_average, reduce, reduction)
+    _check_tensors("multilabel_margin_loss", input, target)
+    _check_scores(input)
     if input.ndim == 0:               # a single score: one class, the loss is 0-d
         if target.ndim > 1 or target.numel() != 1:
             raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
                                f"size: {list(input.shape)}")
         return multilabel_margin_loss(input.reshape(1), target.reshape(1), reduction=reduction)
-    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape):
+    if tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
                            f"{list(input.shape)}")
     batched = input.ndim == 2
     x = input if batched else input.unsqueeze(0)
-    _check_classes(x, input)
-    t = _as_array(target).reshape(x.shape).astype("int64")
     n, c = x.shape
+    t = _as_array(target).reshape(x.shape)
+    # every entry must be a class or -1, those after the list's end too (PyTorch's check,
+    # before any of dtypes)
+    if t.size and ((t < -1) | (t >= c)).any():
+        raise RuntimeError("argument #2 'target' is out of range")
+    t = t.astype("int64")
     xp = backend.xp_of(x._array)
     listed = xp.cumprod(t >= 0, axis=1).astype(bool)          # before the first -1
-    if xp.any(listed & (t >= c)):
-        raise RuntimeError("argument #2 'target' is out of range")
     empty = _margin_kernel_checks("multilabel_margin_loss_forward_out_frame", x, target,
                                   reduction)
     if empty is not None:

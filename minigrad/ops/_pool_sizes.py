@@ -3,6 +3,9 @@ stride, padding, dilation: one, or one per pooled dim), and an adaptive pool's o
 (its Python function fills None entries from the input, then its parser wants ints)."""
 from __future__ import annotations
 
+import numbers
+
+from ..tensor import Tensor
 from ._int_lists import int_lists
 
 __all__ = ["check_lengths", "output_ints"]
@@ -41,7 +44,9 @@ def output_ints(op, nd, x, output_size):
     """An adaptive pool's output_size as PyTorch reads it: the 2-d and 3-d pools' Python
     functions fill a sequence's None entries from the input's last sizes (wanting one
     dimension more than the sequence has), then the parser wants ints (a sequence's first
-    element no bool)."""
+    element no bool). Their Python functions take the length of anything but an int."""
+    if nd > 1 and not isinstance(output_size, (tuple, list, numbers.Integral, Tensor)):
+        raise TypeError(f"object of type '{type(output_size).__name__}' has no len()")
     if nd > 1 and isinstance(output_size, (tuple, list)):
         if x.ndim <= len(output_size):
             raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")

@@ -27,8 +27,8 @@ from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from . import conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
-from ._window_checks import (conv_args, conv_output_size, conv_transpose_args, empty_dtype,
-                             tensor_arrays)
+from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
+from ._window_checks import conv_output_size, tensor_arrays
 from .conv_kernels import Geometry
 from .complex_numbers import complex, imag, real
 from .elementwise import cast

@@ -158,17 +158,9 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     k = _pair(kernel_size, nd)
     s = k if stride is None else _pair(stride, nd)
     p = _pair(padding, nd)
-    if tuple(indices.shape) != tuple(input.shape):
-        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
-                           f"({list(input.shape)}) but got indices tensor with shape: "
-                           f"{list(indices.shape)}")
-    if indices._array.dtype != "int64":      # torch's kernels read the indices as int64 only
-        if nd == 3:
-            raise RuntimeError("elements in indices should be type int64")
-        raise RuntimeError("elements in indices should be type int64 but got: "
-                           f"{scalar_type_name(indices._array.dtype)}")
-    if nd == 3 and any(st <= 0 for st in s):     # (the 1-d and 2-d kernels take any stride)
-        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(s)}")
+    # PyTorch's Python function first works out the default size, axis by axis of the kernel
+    if len(k) > min(len(s), len(p), input.ndim):
+        raise IndexError("tuple index out of range")
     spatial_in = tuple(input.shape[-nd:])
     default = tuple((n - 1) * st - 2 * pd + kk for n, st, pd, kk in zip(spatial_in, s, p, k))
     if output_size is None:
@@ -186,6 +178,25 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
                 raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
                                  f'{low} and {high})')
         size = tuple(int(n) for n in output_size)
+    # then its kernels: max_unpool2d (a 1-d input gets a unit last dim, as its words show)
+    # and max_unpool3d
+    if indices._array.dtype != "int64":      # torch's kernels read the indices as int64 only
+        if nd == 3:
+            raise RuntimeError("elements in indices should be type int64")
+        raise RuntimeError("elements in indices should be type int64 but got: "
+                           f"{scalar_type_name(indices._array.dtype)}")
+    unit = [1] if nd == 1 else []
+    if input.ndim not in (nd + 1, nd + 2):
+        kernel_nd = max(nd, 2)
+        raise RuntimeError(f"Input to max_unpooling{kernel_nd}d should be a {kernel_nd + 1}d or "
+                           f"{kernel_nd + 2}d Tensor, but got a tensor with "
+                           f"{input.ndim + len(unit)} dimensions.")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape) + unit}) but got indices tensor with shape: "
+                           f"{list(indices.shape) + unit}")
+    if nd == 3 and any(st <= 0 for st in s):     # (the 1-d and 2-d kernels take any stride)
+        raise RuntimeError(f"strides should be greater than zero, but got stride: {list(s)}")
     lead = tuple(input.shape[:-nd])
     plane = 1
     for n in size:
@@ -204,7 +215,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
         bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
-                           f"{'x'.join(map(str, size))})")
+                           f"{'x'.join(map(str, size + tuple(unit)))})")
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
     return reshape_to(out, lead + size)
 

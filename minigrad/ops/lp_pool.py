@@ -17,7 +17,19 @@ from .pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, ma
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
+def _unpacked(kernel, nd):
+    """The kernel's sizes as PyTorch's lp_pool2d/3d unpack them, before anything else (a
+    sequence of another length: Python's own ValueError)."""
+    if nd == 2:
+        kh, kw = kernel
+        return kh, kw
+    kd, kh, kw = kernel
+    return kd, kh, kw
+
+
 def _lp_pool(avg_pool, nd, input, norm_type, kernel_size, stride, ceil_mode):
+    if nd > 1 and isinstance(kernel_size, (tuple, list)):
+        _unpacked(kernel_size, nd)
     if isinstance(norm_type, (int, float)) and abs(norm_type) == float("inf"):
         # the limit of the p-norm: x^p would over/underflow, so take the window's extreme |x|
         max_pool = {1: max_pool1d, 2: max_pool2d, 3: max_pool3d}[nd]

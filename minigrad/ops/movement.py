@@ -14,6 +14,7 @@ from .. import _memory_format as mf
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import link_view
 from ..tensor import Tensor
+from ._narrow_args import narrow_arguments
 from ._util import (NO_DIM, check_tensor, check_tensors, int_arg, normalize_dim,
                     python_type_name, result_dtype, scalar_type_name)
 from .elementwise import cast
@@ -509,11 +510,8 @@ def _same_device_check(tensors, name):
 
 
 def cat(tensors, dim=0):
-    if isinstance(tensors, Tensor):
-        raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors, not a "
-                        f"Tensor (got one tensor of shape {list(tensors.shape)}; write "
-                        "cat([a, b], dim))")
-    _refuse_non_sequence("cat", tensors)
+    _refuse_non_sequence("cat", tensors)       # a Tensor too: PyTorch's words name its type
+    dim = int_arg("cat", "dim", dim, 2)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -545,14 +543,12 @@ def _refuse_non_sequence(name, tensors):
     """PyTorch takes a tuple or list of tensors, not another iterable (a generator...)."""
     if not isinstance(tensors, (tuple, list)):
         raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
-                        f"not {type(tensors).__name__}")
+                        f"not {python_type_name(tensors)}")
 
 
 def stack(tensors, dim=0):
-    if isinstance(tensors, Tensor):
-        raise TypeError("stack(): argument 'tensors' must be a tuple or list of Tensors, not a "
-                        f"Tensor (got one tensor of shape {list(tensors.shape)})")
     _refuse_non_sequence("stack", tensors)
+    dim = int_arg("stack", "dim", dim, 2)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -628,22 +624,8 @@ def _int_arg(name, value, what):
 
 def narrow(input, dim, start, length):
     """input's elements start..start+length-1 along ``dim`` (a negative start counts from the
-    end): a view."""
-    if check_tensor("narrow", input).ndim == 0:
-        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
-    start, length = _int_arg("narrow", start, "start"), _int_arg("narrow", length, "length")
-    d = normalize_dim(dim, input.ndim)
-    size = input.shape[d]
-    if not -size <= start <= size:
-        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
-                         f"but got {start})")
-    if length < 0:
-        raise RuntimeError("narrow(): length must be non-negative.")
-    if start < 0:
-        start += size
-    if start + length > size:
-        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
-                           f"({size}).")
+    end; ``start`` may be a 0-d integer tensor): a view."""
+    d, start, length = narrow_arguments("narrow", input, dim, start, length)
     return getitem(input, (slice(None),) * d + (slice(start, start + length),))
 
 
@@ -672,8 +654,20 @@ def chunk(a, chunks, dim=0):
     return split(a, -(-size // chunks), dim)
 
 
+def unbind_dim(name, a, dim):
+    """The dim ``unbind`` / ``unbind_copy`` (``name``) takes ``a`` apart along, checked as
+    PyTorch does: an int (a 0-d integer tensor too) within range, ``a`` not 0-d."""
+    check_tensor(name, a)
+    if isinstance(dim, Tensor) and dim.ndim:
+        raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not Tensor")
+    d = normalize_dim(int_arg(name, "dim", dim, 2), a.ndim)
+    if a.ndim == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    return d
+
+
 def unbind(a, dim=0):
-    d = normalize_dim(dim, a.ndim)
+    d = unbind_dim("unbind", a, dim)
     return _several_views([getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d])],
                           "Unbind")
 

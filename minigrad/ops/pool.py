@@ -27,7 +27,7 @@ from . import _pool_kernels as K
 from ._util import prod as _prod
 from .elementwise import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._window_checks import (adaptive_size, check_int_list_types,
+from ._window_checks import (adaptive_not_empty, adaptive_size, check_int_list_types,
                              pool_args, tensor_arrays)
 from .reduce import mean
 
@@ -383,13 +383,15 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     x, = tensor_arrays(op, input=input)
     check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
                          ("padding", 4, padding, False), ("dilation", 5, dilation, False))
-    # the lengths come before the input's rank, but for the 1-d pool after it
-    if nd > 1 or x.ndim in (2, 3):
-        check_lengths(op, nd, nd == 1 and not return_indices, kernel_size=kernel_size,
-                       stride=stride, padding=padding, dilation=dilation)
+    # the lengths come before the input's rank, but for the 1-d pool after it (and for its
+    # fast path, with no indices, after an empty dim too: pool_args checks them then)
+    fast_1d = nd == 1 and not return_indices
+    if nd > 1 or (x.ndim in (2, 3) and not fast_1d):
+        check_lengths(op, nd, False, kernel_size=kernel_size, stride=stride, padding=padding,
+                      dilation=dilation)
     params = pool_args(op, nd, x, kernel_size, _omitted(stride), padding, dilation, ceil_mode,
-                       max_pool=True, fast_1d=nd == 1 and not return_indices)
-    if nd == 1 and not return_indices:          # PyTorch's max_pool1d fast path: floats only
+                       max_pool=True, fast_1d=fast_1d)
+    if fast_1d:                                 # PyTorch's max_pool1d fast path: floats only
         _check_dtype(x, "max_pool1d_impl", _FLOATS)
     _check_dtype(x, f"max_pool{max(nd, 2)}d", _FLOATS + _INTS)
     sink = [] if return_indices else None
@@ -487,16 +489,6 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad, divisor_override)
 
 
-def _check_not_empty(op, x, dims, shown=None, first=None):
-    """PyTorch's error for an adaptive pool over an empty plane (or channel axis)."""
-    for d in dims:
-        if x.shape[d] == 0:
-            shape = list(x.shape) if shown is None else shown
-            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
-                               f"dimensions, but input has sizes {shape} with dimension "
-                               f"{d if first is None else first} being empty")
-
-
 def _global_size(output_size, x):
     """Is ``output_size`` (1, 1)? PyTorch then takes the mean over the last two axes, with no
     check of the rank beyond theirs (a 2-d or 5-d input, an empty plane: nan)."""
@@ -530,8 +522,8 @@ def adaptive_avg_pool1d(input, output_size):
     if size == (1,):           # PyTorch's 2-D pool to (1, 1): the mean, as below
         return _global_mean(input, (-1,))
     # PyTorch runs it as a 2-D pool over (.., 1, L), and its messages say so
-    _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
-                     list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
+    adaptive_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
+                       list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
     if _prod(x.shape[:-1]) * size[0]:     # an empty result runs no kernel: any dtype passes
         _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
     return AdaptiveAvgPool1d.apply(input, out_size=size)
@@ -549,7 +541,7 @@ def adaptive_avg_pool2d(input, output_size):
     if _global_size(output_size, x):
         return _global_mean(input, (-2, -1))
     size = adaptive_size("adaptive_avg_pool2d", 2, x, output_size)
-    _check_not_empty("adaptive_avg_pool2d", x, (x.ndim - 2, x.ndim - 1))
+    adaptive_not_empty("adaptive_avg_pool2d", x, (x.ndim - 2, x.ndim - 1))
     if _prod(x.shape[:-2]) * _prod(size):   # an empty result runs no kernel: any dtype passes
         _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
     return AdaptiveAvgPool2d.apply(input, out_size=size)
@@ -558,8 +550,7 @@ def adaptive_avg_pool2d(input, output_size):
 def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
     output_size = output_ints(op, nd, x, output_size)
-    size = adaptive_size(op, nd, x, output_size)
-    _check_not_empty(op, x, range(1, x.ndim))        # only axis 0 (batch or channels) may be 0
+    size = adaptive_size(op, nd, x, output_size)       # (and an empty non-batch dim)
     _check_dtype(x, "adaptive_max_pool2d", _FLOATS)
     in_size = x.shape[-nd:]
     sink = [] if return_indices else None
@@ -597,7 +588,7 @@ def adaptive_avg_pool3d(input, output_size):
         # PyTorch's pool to (1, 1, 1): the mean of the last three axes, of any rank
         return _global_mean(input, (-1, -2, -3))
     size = adaptive_size("adaptive_avg_pool3d", 3, x, output_size)
-    _check_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis
+    adaptive_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis
     _check_dtype(x, "adaptive_avg_pool3d_cpu", _FLOATS)
     return AdaptiveAvgPool3d.apply(input, out_size=size)
 

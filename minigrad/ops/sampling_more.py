@@ -15,9 +15,10 @@ import numpy as np
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function
-from ..creation import _laid_out, _like, check_layout, default_generator, randint
+from ..creation import Generator, _laid_out, _like, check_layout, default_generator, randint
 from ..tensor import Tensor
-from ._util import bool_arg, check_tensor, int_arg, not_implemented_for, scalar_type_name
+from ._util import (check_tensor, int_arg, not_implemented_for, python_type_name,
+                    scalar_type_name)
 
 __all__ = ["multinomial", "poisson", "randint_like"]
 
@@ -26,18 +27,29 @@ def _rng(generator):
     return (generator or default_generator).rng
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn with probability proportional to each row's weights (see the module
     docstring); without replacement, a row with fewer than ``num_samples`` non-zero weights
-    gives all of those, then zero-weight categories (as PyTorch's CPU kernel does)."""
+    gives all of those, then zero-weight categories (as PyTorch's CPU kernel does).
+    ``out``: an int64 tensor the indices are written into (resized to fit, silently)."""
     check_tensor("multinomial", input)
     num_samples = int_arg("multinomial", "num_samples", num_samples, 2)
-    replacement = bool_arg("multinomial", "replacement", replacement)
+    if replacement is not True and replacement is not False:
+        raise TypeError(f"multinomial(): argument 'replacement' (position 3) must be bool, not "
+                        f"{python_type_name(replacement)}")
+    for label, value, kind in (("generator", generator, Generator), ("out", out, Tensor)):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"multinomial(): argument '{label}' must be "
+                            f"{'torch.Generator' if kind is Generator else 'Tensor'}, not "
+                            f"{python_type_name(value)}")
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if input._array.dtype.kind not in "fV":
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
                            f"{scalar_type_name(input._array.dtype)}")
+    if out is not None and out._array.dtype != np.int64:
+        raise RuntimeError(f"multinomial expects Long tensor out, got: "
+                           f"{scalar_type_name(out._array.dtype)}")
     n = int(num_samples)
     if n <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
@@ -45,15 +57,15 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     if not replacement and n > k:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
-    weights = backend.as_numpy(input._array).astype(np.float64).reshape(-1, k)
-    if not np.isfinite(weights).all() or (weights < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if k > 2 ** 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    batch = input.shape[0] if input.ndim == 2 else 1
+    weights = backend.as_numpy(input._array).astype(np.float64).reshape(batch, k)
+    _check_weights(weights, replacement and n > 1)
     rng = _rng(generator)
     rows = []
     for w in weights:
         total = w.sum()
-        if not total > 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         live = np.count_nonzero(w)
         if not replacement and live < n:
             # as PyTorch on the CPU: every category of non-zero weight first, in drawn
@@ -63,8 +75,36 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
             rows.append(np.concatenate([drawn, rng.permutation(np.flatnonzero(w == 0))])[:n])
             continue
         rows.append(rng.choice(k, size=n, replace=bool(replacement), p=w / total))
-    out = np.asarray(rows, dtype=np.int64).reshape(tuple(input.shape[:-1]) + (n,))
-    return Tensor._wrap(backend.to_device(out, input.device))
+    result = np.asarray(rows, dtype=np.int64).reshape(tuple(input.shape[:-1]) + (n,))
+    result = Tensor._wrap(backend.to_device(result, input.device))
+    if out is None:
+        return result
+    return out.resize_(tuple(result.shape)).copy_(result)
+
+
+def _check_weights(weights, by_row):
+    """PyTorch's refusals of bad weights (rows of ``weights``, K wide), in its CPU order.
+    Drawing several with replacement (``by_row``) it checks row by row, each entry then the
+    sum; otherwise the whole tensor first (an empty last dim fails its aminmax), then each
+    row's sum."""
+    message = "invalid multinomial distribution ({})"
+    if not by_row:
+        if weights.shape[1] == 0 and weights.shape[0]:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                               "the operation has no identity.")
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    for w in weights:
+        if by_row:
+            bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))
+            if bad.size:
+                first = w[bad[0]]
+                raise RuntimeError(message.format("encountering probability entry < 0"
+                                                  if not first >= 0 else
+                                                  "encountering probability entry = infinity "
+                                                  "or NaN"))
+        if not w.sum() > 0:
+            raise RuntimeError(message.format("sum of probabilities <= 0"))
 
 
 class Poisson(Function):

@@ -18,6 +18,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ._int_lists import int_lists
 from ._util import check_tensor, int_arg, normalize_dim
 from .elementwise import mul, where
 from .movement import Contiguous, clone, permute, repeat
@@ -232,28 +233,31 @@ def unfold(input, dimension, size, step):
 
 
 def roll(input, shifts, dims=None):
-    """Shift elements along ``dims`` by ``shifts`` (wrapping around)."""
+    """Shift elements along ``dims`` by ``shifts`` (wrapping around); with no dims, along the
+    flattened tensor."""
     check_tensor("roll", input)
-    if isinstance(shifts, (bool, float)):
-        raise TypeError(f"roll(): argument 'shifts' (position 2) must be tuple of ints, not "
-                        f"{type(shifts).__name__}")
-    if isinstance(dims, (tuple, list)) and not dims:
-        dims = None                      # no dims: as PyTorch, a roll of the flattened tensor
-    if dims is None:
+    shifts, dims = int_lists("roll", 2, {"shifts": shifts, "dims": () if dims is None else dims},
+                             1)
+    if not shifts:
+        raise RuntimeError("`shifts` required")
+    for s in shifts:
+        if not -2 ** 63 <= s < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
+    if not dims and len(shifts) == 1:    # no dims: as PyTorch, a roll of the flattened tensor
         flat = reshape_to(input, (input.numel(),))
         return reshape_to(roll(flat, shifts, 0), tuple(input.shape))
-    shifts = [int_arg("roll", "shifts", shifts)] if _one_int(shifts) else list(shifts)
-    dims = [dims] if _one_int(dims) else list(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
+    dims = [normalize_dim(dim, input.ndim) for dim in dims]
     xp = backend.xp_of(input._array)
     out = input
-    for s, dim in zip(shifts, dims):
-        d = normalize_dim(dim, max(input.ndim, 1))
+    for s, d in zip(shifts, dims):
         n = input.shape[d]
         if n:
-            out = index_select(out, d, Tensor._wrap((xp.arange(n) - s) % n))
+            out = index_select(out, d, Tensor._wrap((xp.arange(n) - s % n) % n))
     return out
 
 

@@ -13,10 +13,9 @@ All are compositions of differentiable ops, so first and second derivatives come
 """
 from __future__ import annotations
 
-import numbers
-
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dim, python_type_name, scalar_type_name
+from ._overloads import check_int_tuple_rest, is_int, is_int_tuple, no_overload, type_names
+from ._util import normalize_dim, python_type_name, scalar_type_name
 from .indexing import getitem
 from .movement import cat
 from .plumbing import reshape_to
@@ -78,29 +77,52 @@ def column_stack(tensors):
     return cat([reshape_to(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in tensors], 1)
 
 
-def _split_points(name, value):
-    """(sections or None, indices or None) from tensor_split's second argument."""
-    if isinstance(value, Tensor):
-        if value._array.dtype.kind not in "iu" or value._array.dtype.itemsize != 8:
-            raise RuntimeError(f"{name} expected tensor_indices_or_sections to have dtype of "
-                               f"long, but got {scalar_type_name(value._array.dtype)}")
-        if value.ndim > 1:
-            raise RuntimeError(f"{name} expected tensor_indices_or_sections to be a "
-                               f"zero-dimensional or one-dimensional tensor, but got a tensor "
-                               f"with {value.ndim} dims")
-        if value.ndim == 0:
-            return int(value.item()), None
-        return None, [int(v) for v in value.tolist()]
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value), None
-    if isinstance(value, (list, tuple)):
-        for v in value:
-            if isinstance(v, bool) or not isinstance(v, (numbers.Integral, Tensor)):
-                raise TypeError(f"{name}(): argument 'indices' must be tuple of ints, but found "
-                                f"element of type {type(v).__name__}")
-        return None, [int(v) for v in value]
-    raise TypeError(f"{name}(): argument 'indices_or_sections' must be int, tuple of ints or "
-                    f"Tensor, not {type(value).__name__}")
+_FORMS = ("Tensor input, tuple of ints indices, int dim = 0",
+          "Tensor input, Tensor tensor_indices_or_sections, int dim = 0",
+          "Tensor input, int sections, int dim = 0")
+_FITS = (is_int_tuple, lambda v: isinstance(v, Tensor), is_int)
+
+
+def _split_form(input, value, dim, named):
+    """Which of tensor_split's forms the arguments fit (0: indices, 1: a tensor, 2: sections),
+    as PyTorch's parser matches them; its TypeError when none does."""
+    if len(named) == 1 and isinstance(input, Tensor) and is_int(dim):
+        (key, given), = named.items()
+        if key == "indices_or_sections":
+            form = next((i for i, fits in enumerate(_FITS) if fits(given)), None)
+        else:
+            form = ("indices", "tensor_indices_or_sections", "sections").index(key)
+            form = form if _FITS[form](given) else None
+        if form is not None:
+            return form
+    got = type_names(input, *([value] if value is not None else []))
+    if not (type(dim) is int and dim == 0):
+        got += type_names(dim)
+    got += [f"{key}={type_names(v)[0]}" for key, v in named.items()
+            if key != "indices_or_sections"]
+    marks = None
+    if value is not None and not (type(dim) is int and dim == 0) and len(named) == 1:
+        marks = [((input, isinstance(input, Tensor)), (value, fits(value)), (dim, is_int(dim)))
+                 for fits in _FITS]
+    raise no_overload("tensor_split", got, _FORMS, marks)
+
+
+def _split_points(name, value, form):
+    """(sections or None, indices or None) from tensor_split's split argument."""
+    if form == 0:
+        return None, check_int_tuple_rest(name, "indices", value)
+    if form == 2:
+        return int(value._array) if isinstance(value, Tensor) else int(value), None
+    if value._array.dtype.kind not in "iu" or value._array.dtype.itemsize != 8:
+        raise RuntimeError(f"{name} expected tensor_indices_or_sections to have dtype of "
+                           f"long, but got {scalar_type_name(value._array.dtype)}")
+    if value.ndim > 1:
+        raise RuntimeError(f"{name} expected tensor_indices_or_sections to be a "
+                           f"zero-dimensional or one-dimensional tensor, but got a tensor "
+                           f"with {value.ndim} dims")
+    if value.ndim == 0:
+        return int(value.item()), None
+    return None, [int(v) for v in value.tolist()]
 
 
 def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
@@ -113,16 +135,18 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
     indices count from the end, out-of-range ones clip, a decreasing pair gives an empty
     piece).  A 0-d int64 tensor means sections.  Returns a tuple of views.
     """
-    check_tensor("tensor_split", input)
-    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections)
-             if v is not None]
-    if len(given) != 1:
-        raise TypeError("tensor_split() takes one of indices_or_sections, sections, indices "
-                        "or tensor_indices_or_sections")
+    named = {key: v for key, v in (("indices_or_sections", indices_or_sections),
+                                   ("sections", sections), ("indices", indices),
+                                   ("tensor_indices_or_sections", tensor_indices_or_sections))
+             if v is not None}
+    form = _split_form(input, indices_or_sections, dim, named)
+    value, = named.values()
+    if form == 0:       # the rest of a tuple of ints is read with the arguments' types
+        check_int_tuple_rest("tensor_split", "indices", value)
     if input.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
                            "tensor with 0 dims")
-    n_sections, points = _split_points("tensor_split", given[0])
+    n_sections, points = _split_points("tensor_split", value, form)
     d = normalize_dim(dim, input.ndim)
     size = input.shape[d]
     if n_sections is not None:

@@ -6,12 +6,14 @@ no gradient).
 from __future__ import annotations
 
 import collections
+import warnings
 
 import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import bool_arg, check_tensor, normalize_dim, not_implemented_for, scalar_type_name
+from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for,
+                    python_type_name, scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
 from .elementwise import add, cast, clamp, div, mul, sqrt, sub, where
 from .matmul import matmul
@@ -36,6 +38,11 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     (sum(w) - correction * (sum(w aweights) / sum(w) if aweights else 1)), the divisor clamped
     at 0.  For complex variables the transpose is the conjugate one (cov_ij = E[x_i conj(x_j)])."""
     check_tensor("cov", input)
+    correction = int_arg("cov", "correction", correction)
+    for name, weights in (("fweights", fweights), ("aweights", aweights)):
+        if weights is not None and not isinstance(weights, Tensor):
+            raise TypeError(f"cov(): argument '{name}' must be Tensor, not "
+                            f"{python_type_name(weights)}")
     if input._array.dtype.kind == "b":
         raise RuntimeError("cov(): bool dtype is not supported for input")
     if input.ndim > 2:
@@ -46,24 +53,13 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         x = cast(x, dtypes.default_float().np)
     n = x.shape[1]
     w = None
+    # PyTorch checks fweights fully (rank, dtype, length, sign), then aweights alike
     if fweights is not None:
-        if fweights._array.dtype.kind not in "iu":
-            raise RuntimeError(f"cov(): expected fweights to have integral dtype but got "
-                               f"fweights with {scalar_type_name(fweights._array.dtype)} dtype")
-        if (fweights._array < 0).any():
-            raise RuntimeError("cov(): fweights cannot be negative")
+        _check_weights(fweights, "fweights", "iu", "integral", n)
         w = cast(fweights, x._array.real.dtype)       # weights are real, complex x too
     if aweights is not None:
-        if aweights._array.dtype.kind not in "fV":
-            raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got "
-                               f"aweights with {scalar_type_name(aweights._array.dtype)} dtype")
-        if (aweights._array < 0).any():
-            raise RuntimeError("cov(): aweights cannot be negative")
+        _check_weights(aweights, "aweights", "fV", "floating point", n)
         w = aweights if w is None else mul(w, aweights)
-    for name, weight in (("fweights", fweights), ("aweights", aweights)):
-        if weight is not None and (weight.ndim > 1 or weight.numel() != n):
-            raise RuntimeError(f"cov(): expected {name} to have one dimension with {n} "
-                               f"elements but got {weight.numel()}")
     if w is None:
         total = float(n)
         mean = div(sum_(x, 1, True), total)
@@ -79,11 +75,30 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             norm = sub(total, mul(div(sum_(mul(w, aweights)), total), correction))
         centred = sub(x, mean)
         weighted = mul(centred, w)
+    if (float(norm._array) if isinstance(norm, Tensor) else norm) <= 0:
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the number of observations.", UserWarning, stacklevel=2)
     norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = div(matmul(centred, conj_of(transpose(weighted, 0, 1))), norm)
     # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result
     return reshape(c) if tuple(c.shape) == (1, 1) else c
+
+
+def _check_weights(weights, name, kinds, kind_words, n):
+    """PyTorch's checks of cov's fweights or aweights, in its order: at most one dimension,
+    the right dtype kind, one weight per observation, none negative."""
+    if weights.ndim > 1:
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
+                           f"{name} with {weights.ndim} dimensions")
+    if weights._array.dtype.kind not in kinds:
+        raise RuntimeError(f"cov(): expected {name} to have {kind_words} dtype but got "
+                           f"{name} with {scalar_type_name(weights._array.dtype)} dtype")
+    if weights.numel() != n:
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
+                           f"observations in the input but got {weights.numel()} != {n}")
+    if (weights._array < 0).any():
+        raise RuntimeError(f"cov(): {name} cannot be negative")
 
 
 def corrcoef(input):

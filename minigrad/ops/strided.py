@@ -14,6 +14,7 @@ import numbers
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ._narrow_args import narrow_arguments
 from .indexing import GetItem, IndexScatter
 from .movement import clone, narrow
 
@@ -96,9 +97,8 @@ def _int_list(values, name):
     return out
 
 
-def as_strided(input, size, stride, storage_offset=None):
-    """A view of ``input``'s memory with the given ``size``, ``stride`` (in elements) and
-    ``storage_offset`` (default: where input starts); see the module docstring."""
+def strided_geometry(size, stride):
+    """as_strided's ``size`` and ``stride`` as lists of ints, checked as PyTorch does."""
     size, stride = _int_list(size, "size"), _int_list(stride, "stride")
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
@@ -108,27 +108,40 @@ def as_strided(input, size, stride, storage_offset=None):
     if any(n < 0 for n in size):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
                            f"{size}")
-    memory = _memory_of(input)
-    item = input._array.itemsize
-    if storage_offset is None:
-        storage_offset = (input.data_ptr() - memory.data_ptr()) // item
-    storage_offset = int(storage_offset)
+    return size, stride
+
+
+def check_in_storage(size, stride, storage_offset, available, item):
+    """PyTorch's refusal of a strided view reaching past a storage of ``available`` elements
+    of ``item`` bytes each (or starting before it)."""
     if storage_offset < 0:
         raise RuntimeError(f"Tensor: invalid storage offset {storage_offset}")
     needed = 0 if 0 in size else storage_offset + 1 + sum((n - 1) * s
                                                           for n, s in zip(size, stride))
-    available = memory._array.size
     if needed > available:
         raise RuntimeError(f"setStorage: sizes {size}, strides {stride}, storage offset "
                            f"{storage_offset}, and itemsize {item} requiring a storage size of "
                            f"{needed * item} are out of bounds for storage of size "
                            f"{available * item}")
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s memory with the given ``size``, ``stride`` (in elements) and
+    ``storage_offset`` (default: where input starts); see the module docstring."""
+    size, stride = strided_geometry(size, stride)
+    memory = _memory_of(input)
+    item = input._array.itemsize
+    if storage_offset is None:
+        storage_offset = (input.data_ptr() - memory.data_ptr()) // item
+    storage_offset = int(storage_offset)
+    check_in_storage(size, stride, storage_offset, memory._array.size, item)
     return AsStrided.apply(input, memory=memory._array, size=size, stride=stride,
                            offset=storage_offset, own=_own_positions(input, memory))
 
 
 def narrow_copy(input, dim, start, length):
     """A new tensor holding input's elements start..start+length-1 along ``dim`` (narrow's
-    checks and negative ``start``); gradients flow back to those elements."""
-    return clone(narrow(input, dim, start, length))
+    checks, but its own words for a negative length or a dim past the end, and negative
+    ``start``); gradients flow back to those elements."""
+    return clone(narrow(input, *narrow_arguments("narrow_copy", input, dim, start, length)))
 

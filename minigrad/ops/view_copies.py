@@ -26,9 +26,9 @@ from .elementwise import cast
 from .indexing import getitem
 from .movement import pad as pad_constant
 from .movement import (chunk, clone, expand, narrow, permute, reshape, select, split, squeeze,
-                       t, transpose, unbind, unsqueeze, view)
+                       t, transpose, unbind, unbind_dim, unsqueeze, view)
 from .shaping import diagonal, unfold
-from .strided import as_strided
+from .strided import as_strided, check_in_storage, strided_geometry
 from .writes import ViewScatter
 
 __all__ = ["alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy",
@@ -159,7 +159,7 @@ def transpose_copy(input, dim0, dim1):
 
 
 def unbind_copy(input, dim=0):
-    return tuple(_fresh(p) for p in unbind(input, dim))
+    return tuple(_fresh(p) for p in unbind(input, unbind_dim("unbind_copy", input, dim)))
 
 
 def unfold_copy(input, dimension, size, step):
@@ -252,6 +252,11 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     """``input`` with ``input.clone().as_strided(size, stride, storage_offset)`` replaced by
     ``src`` (positions counted in the memory of input's clone, which PyTorch lays out as input
     when input is dense: a transposed input is addressed column by column); a new tensor."""
+    if isinstance(input, Tensor):      # the bounds of input's clone, in input's itemsize
+        geometry = strided_geometry(size, stride)
+        check_in_storage(*geometry, 0 if storage_offset is None else int(storage_offset),
+                         input.numel(), input._array.itemsize)
+
     def make_view(grid):
         memory = Tensor._wrap(_storage_order(input))
         return as_strided(memory, size, stride, 0 if storage_offset is None else storage_offset)

@@ -1,0 +1,273 @@
+"""What PyTorch's ``out=`` refuses, op by op, as data: the ``out`` dtype an op requires exactly
+(``gather(x, 0, i, out=float64)`` with a float32 ``x``) and the memory an ``out`` tensor may not
+share with the inputs or with itself.
+
+The rules are keyed by the name ``_tensor_methods._torch_args`` reaches the op by: the
+function's own ``__name__`` (mapped by ``OUT_NAMES``), with ``.dim`` appended for the
+(values, indices) form of ``max(x, dim)`` and friends and ``.Tensor`` for a clamp with tensor
+bounds.  A dtype rule is a function of the result's and ``out``'s scalar type names
+(``'Float'``, ``'Double'``) giving PyTorch's message, or a tuple of them, one per output; the
+ops not listed take any ``out`` dtype their result can be cast to.
+
+Overlap, as PyTorch's kernels check it (``check_overlap``):
+
+* an ``out`` of which several elements share one memory location (an expanded tensor) is
+  refused, except by the ops of ``SELF_OVERLAP_OK``;
+* an ``out`` sharing any memory with an input is refused by the ops of ``NO_OVERLAP``
+  (gather, index_select, cat, ...), even when it is that input;
+* an ``out`` sharing part of an input's memory (not all of it, laid out alike) is refused by
+  the elementwise ops of ``NO_PARTIAL_OVERLAP``, which accept ``torch.add(a, b, out=a)``.
+
+Where PyTorch cannot tell cheaply (a tensor that is not dense, or steps backwards) it does not
+refuse, and neither does minigrad.
+"""
+from __future__ import annotations
+
+from . import backend
+from .tensor import Tensor
+
+__all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_EXACT",
+           "check_overlap"]
+
+# the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
+OUT_NAMES = {"outer": "mul"}
+BINARY_FORMS = {"max": "maximum", "min": "minimum"}
+# the ops whose (values, indices) form, max(x, dim), has rules of its own: key "max.dim"
+DIM_FORMS = frozenset(("max", "min", "median", "nanmedian"))
+# the clamps whose rule holds for number bounds only (tensor bounds take any float out)
+SCALAR_BOUNDS = frozenset(("clamp", "clamp_min", "clamp_max"))
+
+# the ops whose out= may have a lower kind than the result (a float sum into an int tensor)
+OUT_CASTS = frozenset(("sum", "prod", "cumsum", "cumprod"))
+
+# C++'s names for the scalar types, which some of PyTorch's messages print
+_C_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half",
+            "BFloat16": "c10::BFloat16", "Long": "long int", "Int": "int", "Short": "short int",
+            "Char": "signed char", "Byte": "unsigned char", "Bool": "bool",
+            "ComplexFloat": "c10::complex<float>", "ComplexDouble": "c10::complex<double>"}
+
+
+def _c(name):
+    return _C_NAMES.get(name, name)
+
+
+def _expected_out(have, want):
+    return f"Expected out tensor to have dtype {_c(have)}, but got {_c(want)} instead"
+
+
+def _found(have, want):
+    return f"Found dtype {want} but expected {have}"
+
+
+def _scalar_type(have, want):
+    return f"expected scalar_type {have} but found {want}"
+
+
+def _same_as_input(have, want):
+    return f"result dtype {want} does not match input dtype {have}"
+
+
+def _scalar_object(have, want):
+    return f"Expected object of scalar type {have} but got scalar type {want} for argument 'out'"
+
+
+def _fixed(message):
+    return lambda have, want: message
+
+
+def _median(have, want):
+    return (f"Expected tensor for 'values' to have the same type as tensor for argument #2 "
+            f"'self'; but type torch.{want}Tensor does not equal torch.{have}Tensor (while "
+            f"checking arguments for median)")
+
+
+def _median_indices(have, want):
+    return (f"Expected tensor for argument #1 'indices' to have scalar type Long; but got "
+            f"torch.{want}Tensor instead (while checking arguments for median)")
+
+
+def _mode(output):
+    return lambda have, want: (f"expected scalar type '{have}' but got '{want}' for {output} "
+                               f"output")
+
+
+def _histogram(part):
+    return lambda have, want: (f"torch.histogram: input tensor and {part} tensor should have "
+                               f"the same dtype, but got input {_c(have)} and {part} "
+                               f"{_c(want)}" + (" for dimension 0" if part == "bin_edges"
+                                                else ""))
+
+
+def _non_boolean(name):
+    return _fixed(f"{name} does not support non-boolean outputs.")
+
+
+# the ops whose out= must have the result's dtype exactly, with PyTorch's words
+OUT_EXACT = dict.fromkeys((
+    "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "cross", "linalg_cross", "diag",
+    "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy",
+    "permute_copy", "select_copy", "slice_copy", "squeeze_copy", "t_copy", "transpose_copy",
+    "unfold_copy", "unsqueeze_copy", "view_copy", "slice_scatter", "lu_unpack",
+    "torch_lu_solve", "triangular_solve", "torch_qr", "torch_svd", "inv", "frobenius_norm",
+    "slogdet", "softmax", "log_softmax", "aminmax", "topk", "sort", "msort", "argsort",
+    "argmax", "argmin", "renorm", "gather", "scatter", "scatter_add", "scatter_reduce",
+    "index_copy", "index_add", "index_reduce", "take_along_dim", "tril", "triu", "norm",
+    "isin", "max.dim", "min.dim",
+    # torch.linalg's (linalg.matrix_power takes a wider out, torch.matrix_power does not:
+    # the two share minigrad's function, which is left out)
+    "cholesky", "cholesky_ex", "det", "eigh", "eigvalsh", "inv_ex", "ldl_factor",
+    "ldl_factor_ex", "ldl_solve", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "qr",
+    "solve", "solve_ex", "svd", "svdvals", "vector_norm"), _expected_out)
+OUT_EXACT.update(dict.fromkeys((
+    "clamp", "clamp_min", "clamp_max", "abs", "neg", "ceil", "floor", "round", "trunc",
+    "frac", "sign", "sgn", "conj_physical", "hardshrink", "bitwise_not"), _found))
+OUT_EXACT.update(dict.fromkeys(("cummax", "cummin", "diff", "logcumsumexp"), _scalar_type))
+OUT_EXACT.update(dict.fromkeys(("dot", "vdot"), _same_as_input))
+OUT_EXACT.update(dict.fromkeys(("complex", "polar"), _scalar_object))
+OUT_EXACT.update(dict.fromkeys(("quantile", "nanquantile"), _fixed(
+    "quantile() out tensor must be same dtype as the input tensor")))
+OUT_EXACT.update({name: _non_boolean(name) for name in ("signbit", "isposinf", "isneginf")})
+OUT_EXACT.update({
+    "where": lambda have, want: f"Expected out type to be {have} but got {want}",
+    "amax": lambda have, want: (f"Expected the dtype for input and out to match, but got "
+                                f"{have} for input's dtype and {want} for out's dtype."),
+    "mv": lambda have, want: (f"addmv input tensors must have the same dtype, but got {want}, "
+                              f"{have}, and {have}"),
+    "addbmm": lambda have, want: (f"self and mat2 must have the same dtype, but got {want} and "
+                                  f"{have}"),
+    "tensordot": lambda have, want: (f"tensordot: Expected the output tensor to have dtype "
+                                     f"{have}, but got an output tensor with dtype {want}"),
+    "take": lambda have, want: (f"take(): self and out expected to have the same dtype, but "
+                                f"got self.dtype = {have} and out.dtype = {want}"),
+    "nan_to_num": lambda have, want: (f"nan_to_num: dtype of out: {want} should be same as "
+                                      f"input: {have}"),
+    "ormqr": lambda have, want: (f"torch.ormqr: Expected input and result to have the same "
+                                 f"dtype, but input has dtype{have} and result has dtype "
+                                 f"{want}"),
+    "chain_matmul": lambda have, want: (f"multi_dot(): expected out tensor to have dtype "
+                                        f"{_c(have)} but got {_c(want)}"),
+    "nuclear_norm": lambda have, want: (f"linalg.matrix_norm expected out tensor dtype {have} "
+                                        f"but got: {want}"),
+    "nonzero": lambda have, want: (f"nonzero: Expected out tensor to have scalar type Long but "
+                                   f"got scalar type{want}"),
+    "linalg_norm": lambda have, want: (f"linalg.norm expected out tensor dtype {have} but "
+                                       f"got: {want}"),
+    "vecdot": lambda have, want: f"linalg.vecdot: Expected out of dtype{have} but found {want}",
+    "solve_triangular": lambda have, want: f"expected scalar type {have} but found {want}",
+    "heaviside": _fixed("heaviside is not yet implemented for tensors with different dtypes."),
+    "masked_select": _fixed("masked_select(): self and result must have the same scalar type"),
+    "index_select": _fixed("index_select(): self and result must have the same scalar type"),
+    "histc": _histogram("hist"),
+    "histogram": (_histogram("hist"), _histogram("bin_edges")),
+    "kthvalue": (_fixed("output values must be of same type as input"),
+                 _fixed("output indices must be of scalar type Long")),
+    "mode": (_mode("values"), _mode("indices")),
+    "median.dim": (_median, _median_indices),
+    "nanmedian.dim": (_median, _median_indices),
+    "frexp": (lambda have, want: (f"torch.frexp() expects mantissa to have dtype {_c(have)} "
+                                  f"but got {_c(want)}"),
+              lambda have, want: (f"torch.frexp() expects exponent to have int dtype but got "
+                                  f"{_c(want)}")),
+})
+OUT_EXACT["amin"] = OUT_EXACT["amax"]
+OUT_EXACT["inner"] = OUT_EXACT["tensordot"]
+OUT_EXACT["matrix_norm"] = OUT_EXACT["nuclear_norm"]
+OUT_EXACT["multi_dot"] = OUT_EXACT["chain_matmul"]
+
+
+# ---- memory overlap ----------------------------------------------------------------------
+
+# an out that is part of (or all of) an input: refused by these ops
+NO_OVERLAP = frozenset((
+    "gather", "index_select", "take", "take_along_dim", "masked_select", "nonzero", "kthvalue",
+    "topk", "mode", "aminmax", "max.dim", "min.dim", "cat", "stack", "hstack", "vstack",
+    "dstack", "column_stack", "row_stack", "cross", "linalg_cross"))
+# an out that is part of an input, but not all of it laid out alike: refused by these
+# (PyTorch's elementwise kernels: torch.add(a, b, out=a) is fine, out=a[1:] is not)
+NO_PARTIAL_OVERLAP = frozenset("""
+abs acos acosh add addbmm addcdiv addcmul addmm addmv addr angle asin asinh atan atan2 atanh
+baddbmm bernoulli bitwise_and bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift
+bitwise_xor ceil clamp clamp_max clamp_min complex conj_physical copysign cos cosh cumprod
+cumsum deg2rad diff digamma div eq erf erfc erfinv exp exp2 expm1 float_power floor
+floor_divide fmax fmin fmod frac frexp gcd ge gt hardshrink heaviside hypot i0 igamma igammac
+index_add index_copy index_reduce isneginf isposinf lcm ldexp le lerp lgamma log log10 log1p
+log2 logaddexp logaddexp2 logcumsumexp logical_and logical_not logical_or logical_xor logit lt
+maximum minimum msort mul nan_to_num ne neg nextafter normal polygamma pow rad2deg reciprocal
+remainder renorm round rsqrt scatter scatter_add scatter_reduce sgn sigmoid sign signbit sin
+sinc sinh sort sqrt square sub tan tanh true_divide trunc where xlogy
+clamp.Tensor clamp_max.Tensor clamp_min.Tensor
+airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 chebyshev_polynomial_t chebyshev_polynomial_u
+chebyshev_polynomial_v chebyshev_polynomial_w entr erfcx hermite_polynomial_h
+hermite_polynomial_he i0e i1 i1e laguerre_polynomial_l legendre_polynomial_p log_ndtr
+modified_bessel_i0 modified_bessel_i1 modified_bessel_k0 modified_bessel_k1 ndtri
+scaled_modified_bessel_k0 scaled_modified_bessel_k1 shifted_chebyshev_polynomial_t
+shifted_chebyshev_polynomial_u shifted_chebyshev_polynomial_v shifted_chebyshev_polynomial_w
+spherical_bessel_j0 xlog1py zeta gelu normalize softplus softshrink
+""".split())
+# the ops that write an out whose elements overlap one another (PyTorch checks it in the
+# others)
+SELF_OVERLAP_OK = frozenset((
+    "sum", "prod", "amax", "amin", "argmax", "argmin", "all", "any", "norm", "nansum",
+    "count_nonzero", "cummax", "cummin", "tril", "triu", "var", "std", "histc", "narrow_copy",
+    "matmul", "bmm", "mv", "dot", "vdot", "matrix_rank", "linear", "avg_pool3d"))
+
+_SELF_OVERLAP = ("unsupported operation: more than one element of the written-to tensor "
+                 "refers to a single memory location. Please clone() the tensor before "
+                 "performing the operation.")
+_INPUT_OVERLAP = ("unsupported operation: some elements of the input tensor and the "
+                  "written-to tensor refer to a single memory location. Please clone() the "
+                  "tensor before performing the operation.")
+_NO, _PARTIAL, _FULL = 0, 1, 2
+
+
+def _overlaps_itself(array):
+    return array.size > 1 and any(step == 0 and size > 1
+                                  for size, step in zip(array.shape, array.strides))
+
+
+def _dense(array):
+    """Its elements fill one block of memory, each once (PyTorch's non-overlapping and
+    dense), with no step backwards."""
+    if array.flags.c_contiguous or array.flags.f_contiguous:
+        return True
+    need = array.itemsize
+    for step, size in sorted((s, n) for s, n in zip(array.strides, array.shape) if n != 1):
+        if step != need:
+            return False
+        need *= size
+    return True
+
+
+def _overlap(out, other):
+    """How ``out``'s memory meets ``other``'s: not, in part, or fully (the same elements in
+    the same layout), as PyTorch's memory-overlap test finds it."""
+    if out is other:
+        return _FULL
+    a, b = out._array, other._array
+    if a.size == 0 or b.size == 0 or not backend.xp_of(a).may_share_memory(a, b):
+        return _NO
+    if not (_dense(a) and _dense(b)):
+        return _NO                           # too hard to tell: PyTorch lets it pass
+    a0, b0 = out.data_ptr(), other.data_ptr()
+    a1, b1 = a0 + a.nbytes, b0 + b.nbytes
+    if a0 == b0 and a1 == b1:
+        return _FULL if a.strides == b.strides else _PARTIAL
+    return _PARTIAL if a0 < b1 and b0 < a1 else _NO
+
+
+def check_overlap(out, inputs, rule):
+    """Refuse, with PyTorch's RuntimeError, an ``out`` (a Tensor or a tuple of them) that op
+    ``rule`` may not write because of shared memory; ``inputs``: the op's tensor arguments."""
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    any_overlap = rule in NO_OVERLAP
+    check_inputs = any_overlap or rule in NO_PARTIAL_OVERLAP
+    for o in outs:
+        if not isinstance(o, Tensor):
+            continue                             # the TypeError of a wrong out comes later
+        if rule not in SELF_OVERLAP_OK and _overlaps_itself(o._array):
+            raise RuntimeError(_SELF_OVERLAP)
+        if check_inputs:
+            for t in inputs:
+                status = _overlap(o, t)
+                if status == _PARTIAL or (status == _FULL and any_overlap):
+                    raise RuntimeError(_INPUT_OVERLAP)
