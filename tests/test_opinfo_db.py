@@ -9,7 +9,10 @@ are run on both libraries:
 * float32, int64, int32, uint8 and bool, where op_db says the op takes that dtype on CPU: the
   forward outputs must have the same shape, dtype and values (float32 within rounding).
 
-Either way, both libraries may instead refuse the sample with the same exception type. Importing
+Either way, both libraries may instead refuse the sample with the same exception type.
+``test_opinfo_reference_inputs`` does the same over op_db's reference inputs (extremal values,
+large and non-contiguous tensors) in float64 and float32; tests/opinfo_wrong_torch.py lists
+the elements where torch's own value is not a reference. Importing
 ``op_db`` takes PyTorch half a minute (it needs the ``expecttest`` package), so this is a slow
 test: ``pytest --runslow tests/test_opinfo_db.py`` (or ``MINIGRAD_SLOW=1``).
 """
@@ -26,6 +29,8 @@ import minigrad
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("expecttest")
+
+from opinfo_wrong_torch import set_apart, wrong_torch_mask  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +54,8 @@ def _by_name(name):
     if callable(fn) and not isinstance(fn, minigrad.dtype):
         return fn
     if hasattr(minigrad.Tensor, name):
+        if name.startswith("__"):           # op_db's torch.Tensor.__radd__: called unbound
+            return getattr(minigrad.Tensor, name)
         return lambda x, *a, **k: getattr(x, name)(*a, **k)
     return None
 
@@ -114,6 +121,9 @@ def _to_minigrad(x, seen=None):
                 storage = torch.empty(0, dtype=x.dtype).set_(x.untyped_storage())
                 t = minigrad.tensor(storage.numpy()).as_strided(tuple(x.shape), x.stride(),
                                                                 x.storage_offset())
+            elif x.dtype == torch.bfloat16:
+                # numpy has no bfloat16 of torch's: through float32, which holds it exactly
+                t = minigrad.tensor(x.detach().float().numpy()).to(minigrad.bfloat16)
             else:
                 t = minigrad.tensor(x.detach().numpy())
             seen[id(x)] = t.requires_grad_(True) if x.requires_grad else t
@@ -415,12 +425,30 @@ def _refused_complex(error):
     return isinstance(error, NotImplementedError) and "docs/complex.md" in str(error)
 
 
-def check_op(op, fn, dtype=torch.float64):
-    """(agreements, disagreements) over the op's samples of ``dtype``; gradients are compared
-    for float64 only."""
+def _samples(op, inputs, dtype, grads):
+    """The op's samples from its generator ``inputs`` ("sample_inputs" or
+    "reference_inputs"), and whether they require grad. Some of op_db's reference generators
+    ask make_tensor for an integer or bool tensor that requires grad (clamp's, where's,
+    addcmul's), which it refuses: those samples are then made without gradients."""
+    generate = getattr(op, inputs)
+    if not grads:
+        return list(generate("cpu", dtype, requires_grad=False)), False
+    try:
+        return list(generate("cpu", dtype, requires_grad=True)), True
+    except ValueError as exc:
+        if "requires_grad=True" not in str(exc):
+            raise
+        return list(generate("cpu", dtype, requires_grad=False)), False
+
+
+def check_op(op, fn, dtype=torch.float64, inputs="sample_inputs"):
+    """(agreements, disagreements) over the op's samples of ``dtype`` from its generator
+    ``inputs`` ("sample_inputs" or "reference_inputs"); gradients are compared for float64
+    only."""
     agree, disagree = 0, []
-    grads = dtype in (torch.float64, torch.complex128) and op.supports_autograd
-    for sample in op.sample_inputs("cpu", dtype, requires_grad=grads):
+    samples, grads = _samples(op, inputs, dtype,
+                              dtype in (torch.float64, torch.complex128) and op.supports_autograd)
+    for sample in samples:
         targs = [sample.input, *sample.args]
         seen = {}
         margs = _to_minigrad(targs, seen)
@@ -464,6 +492,10 @@ def check_op(op, fn, dtype=torch.float64):
                         m, t = _picked(op, sample, m, t)
                     if random or (op.name, dtype) in _WRONG_TORCH_VALUES:
                         continue
+                    if i == 0:
+                        mask = wrong_torch_mask(op, sample, "out", tuple(_values(t).shape))
+                        if mask is not None:
+                            m, t = set_apart(mask, _values(m), _values(t))
                     if dtype in (torch.float32, torch.float16, torch.complex64):
                         _same_low_precision_values(op, sample, m, t, i, dtype)
                     else:
@@ -480,9 +512,15 @@ def check_op(op, fn, dtype=torch.float64):
                             m_grad, want = m.grad.to_dense(), want.to_dense()
                         else:
                             m_grad = m.grad
-                        got = np.zeros(tuple(t.shape)) if m_grad is None else m_grad.numpy()
-                        # force: torch's gradient may be a ZeroTensor (sgn of a real input)
-                        np.testing.assert_allclose(got, want.numpy(force=True), rtol=1e-6,
+                        got = np.zeros(tuple(t.shape)) if m_grad is None else _values(m_grad)
+                        # force: torch's gradient may be a ZeroTensor (sgn of a real input);
+                        # a bfloat16 one widened exactly to float32, as _values does
+                        if want.dtype == torch.bfloat16:
+                            want = want.float()
+                        want = want.numpy(force=True)
+                        got, want = set_apart(wrong_torch_mask(op, sample, k, want.shape),
+                                               got, want)
+                        np.testing.assert_allclose(got, want, rtol=1e-6,
                                                    atol=_LOOSE_TORCH.get(op.name, 1e-9),
                                                    equal_nan=True)
             agree += 1
@@ -500,3 +538,20 @@ def test_opinfo_samples(op, fn, dtype):
         pytest.skip(f"minigrad refuses {dtype} in {_op_id(op)}")
     assert not disagree, f"{_op_id(op)} {dtype}: {agree} samples agree, {len(disagree)} do " \
         "not:\n" + "\n".join(disagree[:5])
+
+
+# op_db's reference inputs: the samples again and more (extremal values, NaN and infinities,
+# large and non-contiguous tensors), for the ops that have a generator of them; float64 (with
+# gradients) and float32 only, to keep the run affordable
+REFERENCE_CASES = [(op, fn, dtype) for op, fn in OPS for dtype in (torch.float64, torch.float32)
+                   if op.reference_inputs_func is not None and op.supports_dtype(dtype, "cpu")]
+
+
+@pytest.mark.parametrize("op, fn, dtype", REFERENCE_CASES,
+                         ids=[f"{_op_id(op)}-{str(dtype)[6:]}" for op, _, dtype in REFERENCE_CASES])
+def test_opinfo_reference_inputs(op, fn, dtype):
+    agree, disagree = check_op(op, fn, dtype, inputs="reference_inputs")
+    if not agree and not disagree:
+        pytest.skip(f"minigrad refuses {dtype} in {_op_id(op)}")
+    assert not disagree, f"{_op_id(op)} {dtype}: {agree} reference samples agree, " \
+        f"{len(disagree)} do not:\n" + "\n".join(disagree[:5])

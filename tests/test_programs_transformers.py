@@ -1221,6 +1221,14 @@ def _activation_edges_program(lib, name):
     return {"y": y, "g": g, "gg": gg}
 
 
+# activations whose torch gradient at a NaN input depends on where the element falls: its
+# vectorised loop gives one value, its scalar loop over the last few elements another
+# (tests/opinfo_wrong_torch.py); _EDGES' NaN is in the scalar tail on an AVX2 machine, in a
+# vector on a wider one. minigrad gives the vectorised loop's value, checked here instead
+_GRAD_AT_NAN = {"softshrink": 0.0, "elu": float("nan"), "selu": float("nan"),
+                "celu": float("nan")}
+
+
 @pytest.mark.parametrize("name", ["softplus", "logsigmoid", "hardswish", "softshrink", "mish",
                                   "silu", "gelu", "elu", "selu", "celu"])
 def test_activation_edges(name):
@@ -1228,8 +1236,13 @@ def test_activation_edges(name):
         warnings.simplefilter("error")              # no numpy RuntimeWarning may leak out
         got = _activation_edges_program(minigrad, name)
     ref = _activation_edges_program(torch, name)
+    nan_input = np.isnan(_EDGES)
     for key in ref:
         r, g = _np(ref[key]), _np(got[key])
+        if key != "y" and name in _GRAD_AT_NAN:
+            if key == "g":
+                np.testing.assert_array_equal(g[nan_input], _GRAD_AT_NAN[name])
+            r, g = r[~nan_input], g[~nan_input]
         np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"{name} {key}")
         np.testing.assert_allclose(g, r, rtol=1e-7, atol=1e-8, err_msg=f"{name} {key}")
         if key == "y":                              # signed zeros too

@@ -1,6 +1,6 @@
 """The numerics behind ``special_functions``: numpy kernels for the gamma family, the
-complementary error function and its inverse, modified Bessel functions and the incomplete
-gamma function, each to float64 precision.
+complementary error function and its inverse and modified Bessel functions, each to
+float64 precision.
 
 Every kernel takes and returns float64 numpy arrays and is vectorised: the loops below run a
 fixed, small number of times (or until every element has converged), never once per element.
@@ -16,9 +16,9 @@ The methods are the textbook ones, named in each docstring:
 * erfcx / erfc: Laplace's continued fraction from x = 2 on, Taylor series of erfcx (from its
   differential equation erfcx' = 2 x erfcx - 2/sqrt(pi)) about a few nodes on [0.5, 2);
 * erfinv / ndtri: a closed-form first guess refined by Halley or Newton steps;
-* i0e / i1e: the power series below 25, Hankel's asymptotic series above;
-* the regularized incomplete gamma: its power series for x < a + 1, Legendre's continued
-  fraction (modified Lentz) otherwise.
+* i0e / i1e: the power series below 25, Hankel's asymptotic series above.
+
+(The regularized incomplete gamma functions are in ``_gamma_inc_kernels``.)
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import numpy as np
 from .activation import _erf_array
 
 __all__ = ["lgamma", "digamma", "hurwitz_zeta", "polygamma", "erfcx", "erfc", "log_ndtr",
-           "erfinv", "ndtri", "i0e", "i1e", "i0", "i1", "gammainc", "gammaincc"]
+           "erfinv", "ndtri", "i0e", "i1e", "i0", "i1"]
 
 _PI = math.pi
 _SQRT_PI = math.sqrt(math.pi)
@@ -82,7 +82,7 @@ def _hurwitz_positive(s, q):
 
 def hurwitz_zeta(s, q):
     """zeta(s, q) with PyTorch's conventions: inf at s = 1 and at q a non-positive integer,
-    NaN for s < 1 and for q < 0 with s not an integer.
+    NaN for s < 1 and for q < 0 with s not an integer (or infinite).
 
     For q < 0 (s an integer) the terms (q + k)^-s with q + k < 0 are (-1)^s (r + i)^-s with
     r = 1 - (q + m) in (0, 1), m = ceil(-q), so zeta(s, q) = (-1)^s (zeta(s, r) -
@@ -103,8 +103,14 @@ def hurwitz_zeta(s, q):
         sign = np.where(np.mod(sn, 2.0) == 0.0, 1.0, -1.0)
         out[neg] = sign * (_hurwitz_positive(sn, r) - _hurwitz_positive(sn, r + m)) + \
             _hurwitz_positive(sn, t)
-    pole = (s == 1.0) | ((s > 1.0) & (q <= 0.0) & (q == np.floor(q)))
-    out[pole & ~np.isnan(q)] = np.inf
+    with np.errstate(invalid="ignore"):
+        # as PyTorch, a NaN s does not hide the poles of q (nor a NaN q the pole at s = 1)
+        pole = (s == 1.0) | (~(s < 1.0) & (q <= 0.0) & (q == np.floor(q)))
+        # s = inf: the first term decides, (q)^-inf: 1 at q = 1, inf below, 0 above (some
+        # term with |q + k| < 1 for a negative q)
+        top = (s == np.inf) & ~pole & (q < np.inf)
+        out[top] = np.select([q[top] == 1.0, q[top] < 1.0], [1.0, np.inf], 0.0)
+    out[pole] = np.inf
     return out
 
 
@@ -207,7 +213,8 @@ def polygamma(n, x):
         return digamma(x)
     out = (1.0 if n % 2 else -1.0) * math.factorial(n) * hurwitz_zeta(float(n + 1), x)
     if n == 1:
-        out = np.where(x == np.inf, 0.0, out)      # PyTorch's trigamma(+inf) = 0
+        # PyTorch's trigamma: 0 at +inf, NaN at -inf (where the poles pile up)
+        out = np.where(x == np.inf, 0.0, np.where(x == -np.inf, np.nan, out))
     return out
 
 
@@ -424,78 +431,3 @@ def i0(x):
 def i1(x):
     """I1(x), the modified Bessel function of the first kind of order 1."""
     return _unscaled(x, 1)
-
-
-# ----------------------------------------------------------------------------------------------
-# Regularized incomplete gamma functions
-# ----------------------------------------------------------------------------------------------
-_TINY = 1e-300
-
-
-def _incomplete_gamma(a, x):
-    """(P, Q) = (gamma(a, x), Gamma(a, x)) / Gamma(a) for a > 0, 0 < x < inf.
-
-    x < a + 1: P = x^a e^-x / Gamma(a + 1) sum_n x^n / ((a+1)...(a+n)).  Otherwise
-    Q = x^a e^-x / Gamma(a) / (x + 1 - a - 1 (1 - a) / (x + 3 - a - 2 (2 - a) / ...)), by the
-    modified Lentz algorithm.  Both loops stop once every element has converged.
-    """
-    log_pref = a * np.log(x) - x - lgamma(a)
-    p = np.zeros_like(a)
-    q = np.zeros_like(a)
-    ser = x < a + 1.0
-    aa, xx = a[ser], x[ser]
-    term = 1.0 / aa
-    total = term.copy()
-    den = aa.copy()
-    for _ in range(5000):
-        den = den + 1.0
-        term = term * xx / den
-        total = total + term
-        if not np.any(np.abs(term) > np.abs(total) * 1e-17):
-            break
-    p[ser] = np.exp(log_pref[ser]) * total
-    q[ser] = 1.0 - p[ser]
-    aa, xx = a[~ser], x[~ser]
-    b = xx + 1.0 - aa
-    c = np.full_like(b, 1.0 / _TINY)
-    d = 1.0 / b
-    h = d.copy()
-    for i in range(1, 5000):
-        an = -i * (i - aa)
-        b = b + 2.0
-        d = an * d + b
-        d = np.where(np.abs(d) < _TINY, _TINY, d)
-        c = b + an / c
-        c = np.where(np.abs(c) < _TINY, _TINY, c)
-        d = 1.0 / d
-        delta = d * c
-        h = h * delta
-        if not np.any(np.abs(delta - 1.0) > 1e-16):
-            break
-    q[~ser] = np.exp(log_pref[~ser]) * h
-    p[~ser] = 1.0 - q[~ser]
-    return p, q
-
-
-def _gammainc_pair(a, x):
-    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
-    p = np.full(a.shape, np.nan)
-    q = np.full(a.shape, np.nan)
-    main = (a > 0.0) & (x > 0.0) & np.isfinite(a) & np.isfinite(x)
-    p[main], q[main] = _incomplete_gamma(a[main], x[main])
-    valid = (a >= 0.0) & (x >= 0.0) & ~((a == 0.0) & (x == 0.0)) & ~(np.isinf(a) & np.isinf(x))
-    lower_end = valid & ((x == 0.0) | (a == np.inf))         # P = 0
-    upper_end = valid & ((a == 0.0) | (x == np.inf))         # P = 1
-    p[lower_end], q[lower_end] = 0.0, 1.0
-    p[upper_end], q[upper_end] = 1.0, 0.0
-    return p, q
-
-
-def gammainc(a, x):
-    """The regularized lower incomplete gamma function P(a, x)."""
-    return _gammainc_pair(a, x)[0]
-
-
-def gammaincc(a, x):
-    """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
-    return _gammainc_pair(a, x)[1]

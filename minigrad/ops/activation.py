@@ -19,14 +19,15 @@ Two habits below keep the gradients finite where PyTorch's are:
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, log1p, maximum,
-                          minimum, mul, neg, sigmoid, sub, tanh, where)
+from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, mul, neg, sigmoid,
+                          sub, tanh, where)
 from ..tensor import Tensor
 from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
@@ -130,9 +131,9 @@ class Elu(Function):
     (input_scale = 1 / alpha) and selu (PyTorch's constants) in one, as PyTorch's kernel.
 
     Where PyTorch's kernel puts its edges, so does this: the negative branch is expm1 (-0.0
-    stays -0.0) and takes x = 0 and NaN-free x <= 0; NaN takes the positive slope in the
-    gradient; the gradient's own derivative at x = 0 is 0 (the negative branch's exponent is
-    held constant there)."""
+    stays -0.0) and takes x = 0 and NaN-free x <= 0; NaN takes the negative branch in the
+    gradient (a NaN gradient); the gradient's own derivative at x = 0 is 0 (the negative
+    branch's exponent is held constant there)."""
     half_in_float32 = True          # float16 too: in float32, rounded once
     def forward(self, x, *, alpha, scale, input_scale):
         xp = backend.xp_of(x)
@@ -144,10 +145,13 @@ class Elu(Function):
 
     def backward(self, g):
         x, = self.saved_tensors
-        below = where(x < 0, x, 0.0)
+        # x below 0, else a constant 0 (so the slope's derivative at 0 is 0), or NaN at a NaN
+        # (which takes the negative side, as in PyTorch's kernel: a NaN gradient)
+        xp = backend.xp_of(x._array)
+        below = where(x < 0, x, Tensor._wrap(xp.where(xp.isnan(x._array), x._array, 0)))
         slope = mul(exp(mul(below, self.input_scale)),
                     self.alpha * self.scale * self.input_scale)
-        return where(x <= 0, mul(g, slope), mul(g, self.scale))
+        return where(x > 0, mul(g, self.scale), mul(g, slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -297,8 +301,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
     def rule(a):
-        xp = backend.xp_of(a)         # NaN lies on neither bound: it keeps its gradient
-        return xp.clip(a, min_val, max_val), ~((a <= min_val) | (a >= max_val))
+        xp = backend.xp_of(a)         # a NaN is not inside: no gradient, as PyTorch's
+        return xp.clip(a, min_val, max_val), (a > min_val) & (a < max_val)
     return PiecewiseLinear.apply(input, rule=rule)
 
 
@@ -317,8 +321,9 @@ def hardsigmoid(input, inplace=False):
     if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
         return cast(hardsigmoid(cast(input, _FLOAT)), input._array.dtype)
     inside = (input > -3.0) & (input < 3.0)
-    return where(inside, add(div(input, 6.0), 0.5), (input >= 3.0)._array.astype(
-        input._array.dtype))
+    xp = backend.xp_of(input._array)
+    ends = xp.where(xp.isnan(input._array), input._array, input._array >= 3.0)  # NaN stays
+    return where(inside, add(div(input, 6.0), 0.5), ends.astype(input._array.dtype))
 
 
 def hardswish(input, inplace=False):
@@ -338,29 +343,40 @@ def hardswish(input, inplace=False):
     return where(input <= -3.0, mul(input, 0.0), where(input < 3.0, middle, top))
 
 
+def _check_lambd(op, lambd):
+    """PyTorch's parser: ``lambd`` is a number."""
+    if not isinstance(lambd, (numbers.Number, Tensor)):
+        raise TypeError(f"{op}(): argument 'lambd' (position 2) must be Number, not "
+                        f"{type(lambd).__name__}")
+
+
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
+    _check_lambd("hardshrink", lambd)
     _floating_only(input, "hardshrink_cpu")
 
     def rule(a):
-        keep = ~((a >= -lambd) & (a <= lambd))
-        return backend.xp_of(a).where(keep, a, a.dtype.type(0)), keep
+        keep = ~((a >= -lambd) & (a <= lambd))            # NaN stays NaN, with no gradient
+        return backend.xp_of(a).where(keep, a, a.dtype.type(0)), (a < -lambd) | (a > lambd)
     return PiecewiseLinear.apply(input, rule=rule)
 
 
 def softshrink(input, lambd=0.5):
     """x - lambd above lambd, x + lambd below -lambd, 0 in between."""
+    _check_lambd("softshrink", lambd)
     _floating_only(input, "softshrink_check")      # PyTorch checks lambd inside that kernel
-    if lambd < 0:
-        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    dtype = input._array.dtype
+    top = float(dtypes.np_finfo(dtype).max)
+    if not 0 <= float(lambd) <= top:              # (NaN is outside too)
+        raise RuntimeError(f"lambda must be in range [0, {top:g}] for input dtype "
+                           f"{scalar_type_name(dtype)}, but found {float(lambd):g}")
 
     def rule(a):
         xp = backend.xp_of(a)
-        # NaN is outside [-lambd, lambd] for PyTorch: it passes through, with slope 1
-        keep = ~((a >= -lambd) & (a <= lambd))
+        # NaN passes through, with no gradient (as PyTorch's)
         out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, a.dtype.type(0)))
         out = xp.where(xp.isnan(a), a, out)
-        return out.astype(a.dtype, copy=False), keep
+        return out.astype(a.dtype, copy=False), (a < -lambd) | (a > lambd)
     return PiecewiseLinear.apply(input, rule=rule)
 
 

@@ -153,6 +153,9 @@ def _no_complex32(name):
                                f'complex32 dtype (see docs/complex.md)')
 
 
+_HALF_FLOAT_DOUBLE = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _float_parts(a, b, name):
     """The two real tensors of complex()/polar(), checked as PyTorch checks them."""
     for label, value, pos in (("real" if name == "complex" else "abs", a, 1),
@@ -161,15 +164,14 @@ def _float_parts(a, b, name):
             raise TypeError(f"{name}(): argument '{label}' (position {pos}) must be Tensor, "
                             f"not {type(value).__name__}")
     da, db = a._array.dtype, b._array.dtype
-    if da == np.float16 and db == np.float16:
-        raise _no_complex32(name)
-    if da.kind not in "fV" or db.kind not in "fV" or da.itemsize == 2 or db.itemsize == 2:
-        raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got "
+    if not (da in _HALF_FLOAT_DOUBLE and db in _HALF_FLOAT_DOUBLE):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
                            f"{dtypes.scalar_type_name(da)} and {dtypes.scalar_type_name(db)}")
     if da != db:
-        raise RuntimeError(f"Expected object of scalar type {dtypes.from_numpy_dtype(da)} but "
-                           f"got scalar type {dtypes.from_numpy_dtype(db)} for second argument"
-                           .replace("minigrad.", ""))
+        raise RuntimeError(f"Expected object of scalar type {dtypes.scalar_type_name(da)} but "
+                           f"got scalar type {dtypes.scalar_type_name(db)} for second argument")
+    if da == np.float16:
+        raise _no_complex32(name)
     broadcast_shape(a._array.shape, b._array.shape, name)
 
 
@@ -198,8 +200,12 @@ def complex(real, imag):
 
 class Polar(Function):
     """r (cos theta + i sin theta) from real r and theta (broadcast).
-    Backward, with u = cos theta + i sin theta: Re(g conj(u)) to r, Re(g conj(i out)) to
-    theta."""
+    Backward, with u = cos theta + i sin theta: Re(g conj(u)) to r (NaN where r is infinite
+    or NaN, as PyTorch's), Re(g conj(i out)) to theta.
+
+    PyTorch takes u from the output, as out / |out|: its gradient for r is 0 at r = 0 and
+    flips sign below (its gradcheck fails there); minigrad's is the derivative, u, there
+    too."""
     def forward(self, r, theta):
         self.save_for_backward(r, theta)
         self.shapes = r.shape, theta.shape
@@ -214,7 +220,11 @@ class Polar(Function):
         unit = complex(theta.cos(), theta.sin())
         gr = gt = None
         if self.needs_input_grad[0]:
-            gr = sum_to(real(mul(g, conj_of(unit))), r.shape)
+            gr = real(mul(g, conj_of(unit)))
+            infinite = ~backend.xp_of(r._array).isfinite(r._array)
+            if infinite.any():
+                gr = where(infinite, float("nan"), gr)
+            gr = sum_to(gr, r.shape)
         if self.needs_input_grad[1]:
             # d out / d theta = i out
             gt = sum_to(real(mul(g, conj_of(mul(mul(unit, r), 1j)))), theta.shape)

@@ -158,8 +158,10 @@ class Pow(Function):
         if self.needs_input_grad[0]:
             ga = self._base_grad(g, a, b)
         if self.needs_input_grad[1]:
+            # log(a): -inf at a = +-0 (so 0 ** -1 gives -inf, as PyTorch), NaN below
             positive = a._array > 0
-            log_a = where(positive, log(where(positive, a, 1.0)), float("nan"))
+            log_a = where(positive, log(where(positive, a, 1.0)),
+                          Tensor._wrap(_nonpositive_log(a._array)))
             gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
             gb = sum_to(gb, b.shape)
         return ga, gb
@@ -168,6 +170,12 @@ class Pow(Function):
         """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
         derivative of x ** 2 is 2 everywhere); exactly 0 where b = 0 (a^(b-1) may be inf)."""
         return sum_to(where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a.shape)
+
+
+def _nonpositive_log(a):
+    """log of an array's non-positive elements: -inf at zero, NaN below it (and at NaN)."""
+    xp = backend.xp_of(a)
+    return xp.where(a == 0, -xp.inf, xp.nan).astype(a.dtype, copy=False)
 
 
 class ScalarPow(Pow):
@@ -728,8 +736,20 @@ def _scaled(a, b, alpha, name):
     return _binary(Mul, cast(b, dtype), alpha, "mul")
 
 
+_NUMBER_TYPES = frozenset((bool, int, float, complex))
+
+
+def _first_number(a, b):
+    """add, sub, mul and div, as in PyTorch, take two Python numbers (``torch.add(2, 3.5)`` is
+    ``tensor(5.5)``): the first is then read as ``torch.tensor(a)``."""
+    if type(a) in _NUMBER_TYPES and type(b) in _NUMBER_TYPES:
+        return _number_tensor(a)
+    return a
+
+
 def add(a, b, *, alpha=1):
     """a + alpha * b, in PyTorch's promoted dtype of a and b."""
+    a = _first_number(a, b)
     return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
 
 
@@ -738,6 +758,7 @@ def _is_bool(x):
 
 
 def sub(a, b, *, alpha=1):
+    a = _first_number(a, b)
     if _is_bool(a) or _is_bool(b):
         # as PyTorch: a - b of booleans is ambiguous (xor? a mask's inverse?): refused
         if _is_bool(a) and _is_bool(b):
@@ -777,6 +798,7 @@ def half_scalar(a, b):
 
 
 def mul(a, b):
+    a = _first_number(a, b)
     if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
         scalar = half_scalar(a, b)
         if scalar is not None:
@@ -785,6 +807,7 @@ def mul(a, b):
 
 
 def div(a, b, *, rounding_mode=None):
+    a = _first_number(a, b)
     if rounding_mode is None:
         if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
             scalar = half_scalar(a, b)
@@ -860,7 +883,9 @@ def _integer_div(a, b, dtype, rounding_mode):
     return Tensor._wrap(xp.asarray(q, dtype=dtype))
 
 
-def pow(a, b):
+def pow(input, exponent):
+    """input ** exponent (either may be a Python number, not both)."""
+    a, b = input, exponent
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
         refuse_array("pow", a, "self", 1)
         refuse_array("pow", b, "exponent")
@@ -955,10 +980,13 @@ def refuse_complex_pair(a, b, name):
 
 def _two_numbers_dtype(a, b):
     """The dtype of ``where(cond, a, b)`` with two Python numbers: the larger kind of the two
-    (bool < int64 < the default float), as PyTorch."""
+    (bool < int64 < the default float < its complex dtype), as PyTorch."""
     kinds = ["b" if isinstance(v, (bool, np.bool_)) else
-             "i" if isinstance(v, (int, np.integer)) else "f" for v in (a, b)]
-    kind = max(kinds, key="bif".index)
+             "i" if isinstance(v, (int, np.integer)) else
+             "c" if isinstance(v, (complex, np.complexfloating)) else "f" for v in (a, b)]
+    kind = max(kinds, key="bifc".index)
+    if kind == "c":
+        return dtypes.default_float().to_complex().np
     return np.dtype(bool) if kind == "b" else np.dtype(np.int64) if kind == "i" else \
         dtypes.default_float().np
 
@@ -1140,15 +1168,50 @@ def clamp(a, min=None, max=None):
 
 
 def clamp_by_tensors(a, min, max):
-    """clamp with a tensor bound.  As PyTorch: the input keeps the gradient where
-    min <= a <= max (bounds included, so ties do not split it as maximum/minimum would); a
-    bound gets it where it is applied."""
-    out = a
-    if min is not None:
-        out = where(out < min, min, out)
-    if max is not None:
-        out = where(out > max, max, out)
-    return out
+    """clamp with a tensor bound (a number beside it is made a tensor like ``a``), all
+    three promoted together; see ClampByTensors for the gradients."""
+    bounds = [v if isinstance(v, Tensor) or v is None else _scalar_or_tensor(v, a, "clamp")
+              for v in (min, max)]
+    dtype = dtypes.result_type(a._array, *(v._array for v in bounds if v is not None))
+    inputs = [cast(v, dtype) for v in (a, *bounds) if v is not None]
+    for shape in (v._array.shape for v in inputs[1:]):
+        broadcast_shape(inputs[0]._array.shape, shape, "clamp")
+    return ClampByTensors.apply(*inputs, has_min=min is not None, has_max=max is not None)
+
+
+class ClampByTensors(Function):
+    """min(max(a, lo), hi) for tensor bounds, NaN wherever a or a bound is NaN (as PyTorch).
+
+    Backward, as PyTorch's: ``a`` gets the gradient where lo <= a <= hi (bounds included, so
+    ties do not split it); lo where lo > a and lo < hi; hi where hi < a or lo > hi. Every
+    comparison with a NaN is False, so a NaN input or bound passes nothing on (but a bound
+    above the other still hands the gradient to hi)."""
+    def forward(self, a, *bounds, has_min, has_max):
+        xp = backend.xp_of(a)
+        lo = bounds[0] if has_min else None
+        hi = bounds[-1] if has_max else None
+        out = a if lo is None else xp.maximum(a, lo)      # maximum and minimum keep NaNs
+        out = out if hi is None else xp.minimum(out, hi)
+        shape = out.shape
+        with np.errstate(invalid="ignore"):
+            keep = xp.ones(shape, dtype=bool)
+            if lo is not None:
+                keep = keep & (a >= lo)
+            if hi is not None:
+                keep = keep & (a <= hi)
+            masks = [keep]
+            if lo is not None:
+                masks.append((lo > a) & (lo < hi) if hi is not None else lo > a)
+            if hi is not None:
+                masks.append((hi < a) | (lo > hi) if lo is not None else hi < a)
+        self.masks = [xp.broadcast_to(m, shape) for m in masks]
+        self.shapes = [a.shape] + [b.shape for b in bounds]
+        return out
+
+    def backward(self, g):
+        return tuple(sum_to(select_grad(g, mask), shape) if needed else None
+                     for mask, shape, needed in zip(self.masks, self.shapes,
+                                                    self.needs_input_grad))
 
 
 def check_clamp_kind(a, min, max, target):

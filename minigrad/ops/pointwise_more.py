@@ -19,8 +19,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
-from .compare import Sign, _step
-from .elementwise import (_scalar_or_tensor, abs, add, cast, clamp, div, exp, log, log1p,
+from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, log1p,
                           mul, neg, pow, sigmoid, sin, sub, where)
 from .plumbing import conj_of, sum_to
 
@@ -81,13 +80,32 @@ def _real_only(input, name):
 # ----------------------------------------------------------------------------------------------
 # Sign manipulation
 # ----------------------------------------------------------------------------------------------
-def copysign(input, other):
-    """|input| with the sign bit of ``other`` (so -0.0 counts as negative); a float result.
+class Copysign(Function):
+    """|a| with the sign bit of b (so -0.0 counts as negative).
 
-    Gradient: sign(input) * (+-1) for ``input`` (0 at input = 0), zeros for ``other``."""
+    Backward, as PyTorch's: g * out / a for ``a`` (0 where a is 0, so NaN where a is NaN or
+    infinite), zeros for ``b``."""
+    @ieee
+    def forward(self, a, b):
+        xp = backend.xp_of(a)
+        out = xp.copysign(a, b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.ratio = xp.where(a == 0, 0, out / a).astype(out.dtype, copy=False)
+        self.shapes = a.shape, b.shape
+        return out
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        return (sum_to(mul(g, Tensor._wrap(self.ratio)), self.shapes[0])
+                if self.needs_input_grad[0] else None,
+                Tensor._wrap(xp.zeros(self.shapes[1], g._array.dtype))
+                if self.needs_input_grad[1] else None)
+
+
+def copysign(input, other):
+    """|input| with the sign bit of ``other`` (so -0.0 counts as negative); a float result."""
     a, b = _float_pair(input, other, "copysign")
-    sign_bit = _step(Sign, b, lambda xp, x: xp.copysign(xp.ones((), x.dtype), x))
-    return mul(abs(a), sign_bit)
+    return Copysign.apply(a, b)
 
 
 def signbit(input):
@@ -214,16 +232,36 @@ def xlog1py(input, other):
     return XLogY.apply(x, y, shift=1)
 
 
+class Entr(Function):
+    """-x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays).
+
+    Backward, PyTorch's formula everywhere: -(1 + log x), so inf at 0 and NaN below.
+
+    A bfloat16 input arrives in float32; its log is rounded to bfloat16 before the product,
+    as PyTorch's scalar bfloat16 kernel rounds it."""
+    @ieee
+    def forward(self, x, *, dtype):
+        self.save_for_backward(x)
+        xp = backend.xp_of(x)
+        positive_ = x > 0
+        safe = xp.where(positive_, x, 1)
+        log_x = xp.log(safe)
+        if dtype != x.dtype:
+            log_x = log_x.astype(dtype).astype(x.dtype)
+        out = xp.where(positive_, -safe * log_x, 0).astype(x.dtype, copy=False)
+        out = xp.where(x < 0, -xp.inf, out).astype(x.dtype, copy=False)
+        return xp.where(xp.isnan(x), x, out)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return mul(g, neg(add(log(x), 1.0)))
+
+
 def entr(input):
     """The elementwise entropy term: -x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays)."""
     no_complex_kernel("entr_cpu", input)
     x = _floating(input)
-    xp = backend.xp_of(x._array)
-    positive_ = x._array > 0
-    safe = where(positive_, x, 1.0)
-    inside = mul(neg(safe), log(safe))
-    out = where(positive_, inside, 0.0)
-    return where(x._array < 0, -xp.inf, where(xp.isnan(x._array), x, out))
+    return Entr.apply(x, dtype=x._array.dtype)
 
 
 # ----------------------------------------------------------------------------------------------

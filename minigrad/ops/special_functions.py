@@ -2,17 +2,17 @@
 ``erfcx``, ``erfinv``, ``log_ndtr``, ``ndtri``, ``i0``, ``i0e``, ``i1``, ``i1e``, ``igamma`` /
 ``gammainc``, ``igammac`` / ``gammaincc`` and the Hurwitz ``zeta``.
 
-The numerics live in ``_special_kernels`` (float64 numpy, methods named there).  Here each is
-a ``Function`` whose forward computes in float64 and rounds once to the input's dtype (an
-integer or bool input is promoted to the default float dtype, as PyTorch does), and whose
-backward is written with differentiable ops, so second derivatives work:
+The numerics live in ``_special_kernels`` and ``_gamma_inc_kernels`` (float64 numpy, methods
+named there).  Here each is a ``Function`` whose forward computes in float64 and rounds once to
+the input's dtype (an integer or bool input is promoted to the default float dtype, as PyTorch
+does), and whose backward is written with differentiable ops, so second derivatives work:
 
     lgamma' = digamma             digamma' = polygamma(1)      polygamma(n)' = polygamma(n+1)
     erfc' = -2/sqrt(pi) e^(-x^2)  erfcx' = 2 x erfcx - 2/sqrt(pi)
     erfinv' = sqrt(pi)/2 e^(erfinv(x)^2)                        ndtri' = sqrt(2 pi) e^(ndtri^2/2)
     log_ndtr' = sqrt(2/pi) / erfcx(-x/sqrt 2)   (= pdf / cdf, without underflow)
-    i0' = i1       i1' = i0 - i1/x (1/2 at 0)   i0e' = i1e - sgn(x) i0e
-    i1e' = i0e - i1e (sgn(x) + 1/x) (1/2 at 0)
+    i0' = i1       i1' = i0 - i1/x (1/2 at 0, and at NaN as PyTorch)   i0e' = i1e - sgn(x) i0e
+    i1e' = i0e - i1e (sgn(x) + 1/x) (1/2 at 0 and NaN)
     d/dx P(a, x) = -d/dx Q(a, x) = x^(a-1) e^-x / Gamma(a)
 
 As in PyTorch, the incomplete gamma functions have no derivative with respect to ``a`` and
@@ -24,12 +24,14 @@ import math
 
 import numpy as np
 
-from .. import dtypes
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
+from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K
 from ._util import not_implemented_for, result_dtype
-from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, mul, neg, sub, where)
+from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, log1p, mul, neg, sub,
+                          where)
 from .compare import sign
 from .plumbing import sum_to
 
@@ -165,11 +167,17 @@ class I0e(_Unary):
         return sub(i1e(a), mul(sign(a), i0e(a)))
 
 
+def _zero_or_nan(a):
+    """Where ``a`` is 0 or NaN: PyTorch's i1 and i1e take their slope at 0, 1/2, at a NaN
+    too (its test is |x| > 0, false for NaN)."""
+    return ~(backend.xp_of(a._array).abs(a._array) > 0)
+
+
 class I1(_Unary):
     kernel = staticmethod(K.i1)
 
     def derivative(self, a):
-        return where(a == 0, 0.5, sub(i0(a), div(i1(a), _nonzero(a))))
+        return where(_zero_or_nan(a), 0.5, sub(i0(a), div(i1(a), _nonzero(a))))
 
 
 class I1e(_Unary):
@@ -177,7 +185,7 @@ class I1e(_Unary):
 
     def derivative(self, a):
         slope = sub(i0e(a), mul(i1e(a), add(sign(a), div(1.0, _nonzero(a)))))
-        return where(a == 0, 0.5, slope)
+        return where(_zero_or_nan(a), 0.5, slope)
 
 
 class _IncompleteGamma(Function):
@@ -185,7 +193,7 @@ class _IncompleteGamma(Function):
     def forward(self, a, x, *, upper):
         self.save_for_backward(a, x)
         self.upper = upper
-        return _round_to(K.gammaincc if upper else K.gammainc, a, x)
+        return _round_to(GI.gammaincc if upper else GI.gammainc, a, x)
 
     def backward(self, g):
         a, x = self.saved_tensors
@@ -193,6 +201,15 @@ class _IncompleteGamma(Function):
             raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
         # x^(a-1) e^-x / Gamma(a), in logs so that large a and x do not overflow
         density = exp(sub(sub(mul(sub(a, 1.0), log(x)), x), lgamma(a)))
+        large = (a._array >= 20.0) & (x._array > 0.0)
+        if large.any():
+            # there a log x and lgamma(a) are huge and nearly cancel: the same density as
+            # e^(a (log1p(d) - d) + offset(a)) / x, d = (x - a) / a
+            big_a = Tensor._wrap(np.where(large, a._array, 20.0))
+            offset = GI.log_density_offset(big_a._array).astype(a._array.dtype)
+            d = div(sub(x, big_a), big_a)
+            exponent = add(mul(big_a, sub(log1p(d), d)), Tensor._wrap(offset))
+            density = where(large, div(exp(exponent), x), density)
         return None, sum_to(mul(g, neg(density) if self.upper else density), x.shape)
 
 
