@@ -22,7 +22,7 @@ from . import dtypes
 from ._type_names import python_type_name
 from .tensor import Tensor
 
-__all__ = ["guarded", "NAMES"]
+__all__ = ["guarded", "described", "NAMES"]
 
 # one signature, whose first parameter is the Tensor ``input``
 _ONE = frozenset("""
@@ -429,7 +429,7 @@ def _fits(kind, value):
     return name in ("float", "int") if kind == "float" else name == kind
 
 
-def _described(value):
+def described(value):
     """A value's type as PyTorch's message shows it, a list's or tuple's elements' too."""
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_type_name(v) for v in value)
@@ -467,7 +467,7 @@ def _combination(name, args, kwargs, signatures):
         shown = []
         for i, (param, kind) in enumerate(pieces):
             value = args[i] if i < len(args) else kwargs[param]
-            text = ("" if i < len(args) else f"{param}=") + _described(value)
+            text = ("" if i < len(args) else f"{param}=") + described(value)
             shown.append(text if _fits(kind, value) else f"!{text}!")
         lines.append("      didn't match because some of the arguments have invalid types: "
                      + _listed(shown, args))

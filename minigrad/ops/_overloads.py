@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._tensor_input import described as shown
 from ..tensor import Tensor
 from ._int_lists import int_like
 from ._util import python_type_name
@@ -38,16 +39,6 @@ def check_int_tuple_rest(name, label, values):
                             f"{i} with error \"type must be tuple of ints,but got "
                             f"{python_type_name(v)}\"")
     return [int(v) for v in values]
-
-
-def shown(value):
-    """How the parser shows an argument in its marks: a sequence with its elements' types."""
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(python_type_name(v) for v in value)
-        if isinstance(value, list):
-            return f"list of [{inner}]"
-        return f"tuple of ({inner}{',' if len(value) == 1 else ''})"
-    return python_type_name(value)
 
 
 def no_overload(name, got, overloads, marks=None):
