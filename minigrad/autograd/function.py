@@ -123,6 +123,9 @@ class Function:
     keeps_input = True
     # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
     _ctx_style = False
+    # PyTorch's name for this op's node where it is not "<ClassName>Backward0" (Cast records
+    # ToCopyBackward0, a product of two matrices MmBackward0): what name() gives
+    _node_name = None
     # PyTorch's switch for deriving a vmap rule from forward/backward: minigrad derives none
     generate_vmap_rule = False
     # True in ops whose forward and backward are right for complex inputs (PyTorch's
@@ -256,6 +259,8 @@ class Function:
 
     @classmethod
     def name(cls) -> str:
+        if cls._node_name is not None:      # an op recorded under another of PyTorch's names
+            return cls._node_name
         return f"{cls.__name__}Backward" if cls._ctx_style else f"{cls.__name__}Backward0"
 
     @property

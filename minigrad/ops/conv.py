@@ -120,9 +120,7 @@ class Conv(Function):
                     "bias_sym_sizes_opt": lambda node: node._in_meta[2][0] if node.has_bias
                     else (0,)}
 
-    @classmethod
-    def name(cls):
-        return "ConvolutionBackward0"
+    _node_name = "ConvolutionBackward0"
 
     def forward(self, x, w, b=None, *, geom, cols=None):
         y, cols = kernels.forward(x, w, b, geom, cols)
@@ -160,9 +158,7 @@ class ConvTranspose(Function):
     """
     first_order_only = False
 
-    @classmethod
-    def name(cls):
-        return "ConvolutionBackward0"
+    _node_name = "ConvolutionBackward0"
 
     def forward(self, g, w, b=None, *, geom):
         gx = kernels.input_grad(g, w, geom)

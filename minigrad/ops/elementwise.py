@@ -187,9 +187,7 @@ class ScalarPow(Pow):
     saved_names = ("self", None, None)
     saved_fields = {"exponent": "exponent"}
 
-    @classmethod
-    def name(cls):
-        return "PowBackward0"
+    _node_name = "PowBackward0"
 
     @ieee
     def forward(self, a, b):
@@ -851,9 +849,7 @@ def div(a, b, *, rounding_mode=None):
 class RoundedDiv(Function):
     """a / b rounded to an integral value (floor or trunc): a step function of both operands,
     so, as in PyTorch, the result requires grad and both gradients are zeros."""
-    @classmethod
-    def name(cls):
-        return "DivBackward2"           # PyTorch's node for a div with a rounding mode
+    _node_name = "DivBackward2"           # PyTorch's node for a div with a rounding mode
 
     def forward(self, a, b, *, quotient):
         return quotient

@@ -139,16 +139,12 @@ def _folds(a, b):
 
 class Mm(MatMul):
     """MatMul of two matrices, under PyTorch's name for its node."""
-    @classmethod
-    def name(cls):
-        return "MmBackward0"
+    _node_name = "MmBackward0"
 
 
 class Bmm(MatMul):
     """MatMul of two equal batches (``torch.bmm``), under PyTorch's name for its node."""
-    @classmethod
-    def name(cls):
-        return "BmmBackward0"
+    _node_name = "BmmBackward0"
 
 
 class Mv(MatMul):
@@ -156,9 +152,7 @@ class Mv(MatMul):
     saved_names = ("self", "vec")
     saved_fields = {}
 
-    @classmethod
-    def name(cls):
-        return "MvBackward0"
+    _node_name = "MvBackward0"
 
 
 class Dot(MatMul):
@@ -166,9 +160,7 @@ class Dot(MatMul):
     saved_names = ("self", "tensor")
     saved_fields = {}
 
-    @classmethod
-    def name(cls):
-        return "DotBackward0"
+    _node_name = "DotBackward0"
 
 
 # the node a product of operands of these dims makes (others keep MatMul's own name)

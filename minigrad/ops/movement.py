@@ -99,16 +99,12 @@ class Transpose(Function):
 
 class Permute(Transpose):
     """``permute`` (and ``.T``): the same view, under PyTorch's name for its node."""
-    @classmethod
-    def name(cls):
-        return "PermuteBackward0"
+    _node_name = "PermuteBackward0"
 
 
 class T(Transpose):
     """``t()`` of a matrix: the same view, under PyTorch's name for its node."""
-    @classmethod
-    def name(cls):
-        return "TBackward0"
+    _node_name = "TBackward0"
 
 
 class Repeat(Function):

@@ -67,9 +67,7 @@ class Cast(Function):
     an op that quietly casts its input to float would otherwise drop the imaginary part."""
     complex_ok = True
 
-    @classmethod
-    def name(cls) -> str:
-        return "ToCopyBackward0"        # PyTorch's node for x.to(dtype), x.double()...
+    _node_name = "ToCopyBackward0"        # PyTorch's node for x.to(dtype), x.double()...
 
     def forward(self, a, *, dtype):
         if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":

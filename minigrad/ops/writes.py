@@ -255,9 +255,7 @@ class ViewScatter(Function):
     at the view's positions (``ViewGather``)."""
     complex_ok = True             # linear, real coefficients: right as written
 
-    @classmethod
-    def name(cls):
-        return "CopySlices"                  # PyTorch's name for a write through a view
+    _node_name = "CopySlices"                  # PyTorch's name for a write through a view
 
     def forward(self, base, value, *, index):
         self.index = index
