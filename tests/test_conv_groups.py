@@ -2,7 +2,7 @@
 gradients and second derivatives:
 
 * depthwise ones (groups == input channels) on their own kernels
-  (``minigrad/ops/_conv_depthwise.py``: a multiply-add pass per tap on phase planes), over
+  (``minigrad/ops/_conv_depthwise.py``: passes per tap on phase planes), over
   strides, dilations, paddings, channel multipliers, 1-d to 3-d, blocks cut small, and the
   fallback for an inf or NaN factor;
 * other grouped ones with stride 1 on the shifted GEMMs, group by group."""
@@ -25,6 +25,9 @@ CASES = [
     (2, 2, 2, 1, 3, 1, 3, (2, 1), 8),
     (2, 2, 3, 1, 5, 3, 1, 2, 11),             # stride 3: nine phases
     (2, 2, 4, 1, 1, 1, 1, 0, 5),              # a 1x1 depthwise: a per-channel scale
+    (2, 2, 3, 1, 4, 1, 1, "same", 9),         # even kernel: padding (1, 2), flipped for gx
+    (2, 2, 3, 1, 3, 1, 1, 3, 7),              # stride 1, padding beyond the kernel's reach
+    (1, 2, 3, 1, 3, 1, 2, (5,), 9),           # ... dilated: padding 5, reach 4
     (1, 3, 5, 1, 5, 1, 1, 2, 11),
     (1, 2, 4, 2, 3, 3, 2, 4, 13),
     (3, 2, 2, 1, 3, 1, 1, 1, 5),
@@ -72,6 +75,7 @@ def test_depthwise_takes_its_own_path():
 def test_blocks_of_one_channel_match_torch(monkeypatch, case):
     """Blocks cut down to one image and one channel: the block loops and their offsets."""
     monkeypatch.setattr(_conv_depthwise, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(_conv_depthwise, "STACK_BYTES", 1)
     nd, N, C, m, k, stride, dilation, padding, size = case
     x, w, b = _case_arrays(nd, N, C, m, k, size, seed=3)
     for a, t in zip(_run(minigrad, x, w, b, nd, C, stride, dilation, padding),

@@ -18,7 +18,8 @@ Three ways to compute them, chosen by shape (``path``):
                (``_conv_shift.py``; ``shift_conv``'s docstring has the picture). No im2col
                matrix, no transposes.
 * ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): a
-               multiply-add pass per kernel tap, no matrix (``_conv_depthwise.py``).
+               pass per kernel tap on phase planes, in blocks that stay in cache
+               (``_conv_depthwise.py``).
 * ``"im2col"`` everything else (strided 3x3, strided grouped convs, tiny planes):
                every window copied once into a matrix, then one batched GEMM
                (``_conv_im2col.py``).
