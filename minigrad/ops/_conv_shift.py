@@ -231,9 +231,11 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
     ext = extent(size, pads, kernel, dilation)
     P, kw = _prod(ext), kernel[-1]
     # w as one (T*O, kW*C) matrix: row t*O + o holds leading tap t, columns ordered (j, c) as
-    # the block's rows
-    w_all = xp.ascontiguousarray(w.reshape(O, C, -1, kw).transpose(2, 0, 3, 1)).reshape(
-        -1, kw * C)
+    # the block's rows; in scratch, so that a step allocates nothing for it
+    lead = _prod(kernel[:-1])
+    w_all = _workspace("shift-w", (lead, O, kw, C), x.dtype, xp)
+    w_all[...] = w.reshape(O, C, lead, kw).transpose(2, 0, 3, 1)
+    w_all = w_all.reshape(-1, kw * C)
     shifts = taps(kernel, dilation, ext)
     step, tap_groups, lead_groups = plan(N, C, O, kernel, ext, x.itemsize)
     crop = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
@@ -297,7 +299,8 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
     ext = extent(size, pads, kernel, dilation)
     P, kw = _prod(ext), kernel[-1]
     shifts = taps(kernel, dilation, ext)
-    gw = xp.zeros((len(shifts), kw * C, O), dtype=x.dtype)
+    # the sums and each product in scratch buffers: only the answer (O, C, *k) is allocated
+    gw = _workspace("shift-gw", (len(shifts), kw * C, O), x.dtype, xp)
     step, tap_groups, _ = plan(N, C, O, kernel, ext, x.itemsize)
     keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
     for n0 in range(0, N, step):
@@ -313,16 +316,22 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
         wide_t = wide.reshape(O, L).T                              # (L, O), a view
         for j0, j1 in tap_groups:
             block = shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            product = _workspace("shift-gw-t", ((j1 - j0) * C, O), x.dtype, xp)
             for t, shift in enumerate(shifts):
                 # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis
                 # last; the other order, (O, L) @ (L, kW*C), ran 5-20x slower on 2 BLAS threads
-                gw[t, j0 * C:j1 * C] += block[:, shift:shift + L] @ wide_t
-            del block                       # the workspace is free again for the next group
+                sums = gw[t, j0 * C:j1 * C]
+                xp.matmul(block[:, shift:shift + L], wide_t, out=sums if n0 == 0 else product)
+                if n0 > 0:
+                    sums += product
+            del block, product              # the workspace is free again for the next group
         del wide, wide_t                    # the workspace is free again for the next chunk
     # (taps, kW, C, O) -> (O, C, *k[:-1], kW)
     gw = gw.reshape(tuple(kernel[:-1]) + (kw, C, O))
     nd = len(kernel)
-    return xp.ascontiguousarray(gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1))
+    answer = xp.ascontiguousarray(gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1))
+    del gw                                  # (a view of the workspace: free again)
+    return answer
 
 
 def flipped(w):
