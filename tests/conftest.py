@@ -12,6 +12,14 @@ def pytest_addoption(parser):
                      help="also run tests marked @pytest.mark.slow (or set MINIGRAD_SLOW=1)")
 
 
+def pytest_configure(config):
+    # modules that choose their parameters by it read the environment when they are
+    # imported: under pytest-xdist that happens in worker processes, whose sys.argv is not
+    # the command line, but each of which runs this hook with the options first
+    if config.getoption("--runslow"):
+        os.environ["MINIGRAD_SLOW"] = "1"
+
+
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--runslow") or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0"):
         return

@@ -14,7 +14,6 @@ only option) is skipped by the harness only when torch raises.
 Slow (it imports PyTorch's testing internals): ``pytest --runslow tests/test_common_nn_db.py``.
 """
 import os
-import sys
 import types
 import warnings
 
@@ -28,7 +27,7 @@ pytest.importorskip("expecttest")
 
 pytestmark = pytest.mark.slow
 
-_SLOW = "--runslow" in sys.argv or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")
+_SLOW = os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")    # conftest: --runslow sets it
 
 # entries whose torch input gradient is not exact, so not a reference: CrossMapLRN2d's backward
 # (the legacy formula) is off by 2.5e-6 against central differences of its own forward, where

@@ -19,7 +19,6 @@ tests/test_moduleinfo_db.py``.
 """
 import os
 import re
-import sys
 import warnings
 
 import numpy as np
@@ -32,7 +31,7 @@ pytest.importorskip("expecttest")
 
 pytestmark = pytest.mark.slow
 
-_SLOW = "--runslow" in sys.argv or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")
+_SLOW = os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")    # conftest: --runslow sets it
 
 # layers whose outputs are random draws in training mode: compared by shape and dtype there
 _RANDOM = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",

@@ -18,7 +18,6 @@ test: ``pytest --runslow tests/test_opinfo_db.py`` (or ``MINIGRAD_SLOW=1``).
 """
 import inspect
 import os
-import sys
 import types
 import warnings
 
@@ -95,7 +94,7 @@ def _op_id(op):
 DTYPES = (torch.float64, torch.float32, torch.float16, torch.int64, torch.int32, torch.int16,
           torch.int8, torch.uint8, torch.bool, torch.complex128, torch.complex64)
 
-_SLOW = "--runslow" in sys.argv or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")
+_SLOW = os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")    # conftest: --runslow sets it
 OPS = _ops() if _SLOW else []
 CASES = [(op, fn, dtype) for op, fn in OPS for dtype in DTYPES
          if op.supports_dtype(dtype, "cpu")]

@@ -15,7 +15,6 @@ of every op.  The samples live in ``minigrad/testing/registry_core.py`` and
 ``registry_nn.py``; an entry whose function does not exist yet is skipped with the reason.
 """
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ F32_RTOL, F32_ATOL = 1e-4, 1e-5
 F32_SAMPLES_PER_OP = 3
 # finite differences of a first derivative cost two create_graph backward passes per input
 # element: the default run checks the first samples of each op, --runslow all of them
-_SLOW = "--runslow" in sys.argv or os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")
+_SLOW = os.environ.get("MINIGRAD_SLOW", "") not in ("", "0")    # conftest: --runslow sets it
 SECOND_ORDER_FD_SAMPLES = None if _SLOW else 2
 
 
