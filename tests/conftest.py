@@ -3,6 +3,7 @@
 Run them with ``pytest --runslow`` or ``MINIGRAD_SLOW=1 pytest``.
 """
 import os
+import sys
 
 import pytest
 
@@ -27,3 +28,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _distribution_checks_on():
+    """Every test starts with the distributions' argument checks on, PyTorch's default, on
+    both sides. Loading torch's compiler (torch.compile, torch.cond) turns torch's off for the
+    whole process, and a test may switch either off: under pytest-xdist the tests a worker
+    runs after such a one depend on how the tests were dealt out."""
+    for name in ("torch.distributions", "minigrad.distributions"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.Distribution.set_default_validate_args(True)
