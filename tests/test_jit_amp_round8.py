@@ -13,15 +13,6 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 
-@pytest.fixture(autouse=True)
-def _keep_torchs_distribution_checks():
-    """torch.cond loads torch's compiler, which turns off torch.distributions' argument
-    checks for the whole process: put them back, so that later tests see torch's default."""
-    before = torch.distributions.Distribution._validate_args
-    yield
-    torch.distributions.Distribution.set_default_validate_args(before)
-
-
 def _pair(shape, seed=0, dtype=np.float32):
     a = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
     return minigrad.tensor(a), torch.tensor(a)
