@@ -514,8 +514,7 @@ class Relu(Function):
         # of a ResNet step's 154). An in-place write to it later is caught, as in PyTorch.
         xp = backend.xp_of(a)
         out = xp.empty_like(a)
-        zero = a.dtype.type(0)
-        parallel.map_pieces(lambda x, o: xp.maximum(x, zero, out=o), a, out)
+        parallel.map_pieces(_max_zero, a, out)
         self.save_for_backward(out)
         return out
 
@@ -534,6 +533,32 @@ class Relu(Function):
             del out
             return Tensor._wrap(_pass_where_positive(g._array, arr, reuse))
         return _piecewise_grad(self, g, ~(out._array <= 0), True)
+
+
+# numpy's maximum of an array and a scalar runs a plain C loop; of two arrays, its SIMD loop:
+# against a block of zeros, max(x, 0) ran 2.8x faster (0.14 ms instead of 0.39 for LeNet's
+# 64x20x24x24 maps, one thread). A block of 64K numbers stays in cache; smaller ones cost
+# more calls (4K: no faster than the scalar)
+_ZERO_BLOCK = 1 << 16
+_zero_blocks = {}           # dtype -> a read-only block of zeros, made on first use
+
+
+def _max_zero(x, o):
+    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu."""
+    xp = backend.xp_of(x)
+    if xp is not np or x.dtype.name not in ("float32", "float64") or x.shape != o.shape or \
+            not (x.flags.c_contiguous and o.flags.c_contiguous):
+        xp.maximum(x, x.dtype.type(0), out=o)
+        return
+    x, o = x.reshape(-1), o.reshape(-1)
+    zeros = _zero_blocks.get(x.dtype)
+    if zeros is None:
+        zeros = np.zeros(_ZERO_BLOCK, dtype=x.dtype)
+        zeros.flags.writeable = False
+        zeros = _zero_blocks.setdefault(x.dtype, zeros)
+    for s in range(0, x.size, _ZERO_BLOCK):
+        e = min(x.size, s + _ZERO_BLOCK)
+        np.maximum(x[s:e], zeros[:e - s], out=o[s:e])
 
 
 # Relu's backward works through its arrays in blocks of this many numbers: the block's
