@@ -169,6 +169,28 @@ def test_2x2_pools_of_lenet_shapes_float32():
     _compare(lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1), x)
 
 
+@pytest.mark.parametrize("size, kernel, padding", [
+    ((24, 24), 2, 0),          # windows tile the plane: the gradient buffer is not zeroed first
+    ((30, 30), 3, 0),
+    ((22, 22), 2, 1),          # tiling the padded plane (the padding cropped after)
+    ((25, 24), 2, 0),          # the last row in no window: it must read 0
+])
+def test_max_pool_gradient_of_large_maps_over_the_threads(size, kernel, padding, monkeypatch):
+    # large enough for the scatter to be split over the threads; every new uninitialised
+    # array starts as NaNs, so an element that no pass writes would show
+    empty = np.empty
+
+    def stale(shape, dtype=float, **kw):
+        out = empty(shape, dtype, **kw)
+        if out.dtype.kind == "f":
+            out.fill(np.nan)
+        return out
+    monkeypatch.setattr(np, "empty", stale)
+    x = np.random.default_rng(2).standard_normal((64, 20) + size).astype(np.float32)
+    _compare(lambda t: F.max_pool2d(t, kernel, padding=padding),
+             lambda t: TF.max_pool2d(t, kernel, padding=padding), x)
+
+
 def test_adaptive_output_size_none_keeps_the_axis():
     x = np.random.default_rng(2).standard_normal((2, 3, 7, 5))
     _compare(lambda x: F.adaptive_avg_pool2d(x, (3, None)),
