@@ -9,7 +9,7 @@ Where things live (each module uses only those above it):
     backend.py      numpy on the CPU, cupy on CUDA: the only place that chooses
     dtypes.py       float32, int64, ... and PyTorch's type promotion
     autograd.py     Function (forward beside backward), the backward engine, no_grad
-    tensor.py       Tensor; _tensor_methods.py attaches the ops as methods
+    tensor.py       Tensor; _tensor_methods*.py attach the ops as methods
     ops/            the math: elementwise, reduce, movement, matmul, conv, pool, loss
     nn/             Module, layers, functional, init
     optim/          SGD, Adam, AdamW, RMSprop, lr_scheduler
@@ -31,23 +31,27 @@ from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # no
 from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance(x, ...))
     FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor,
     IntTensor, LongTensor, BoolTensor)
-from . import _tensor_methods  # noqa: F401  (x + y, x.sum(), ...)
-from ._tensor_methods import allclose, equal  # noqa: F401
+from . import _tensor_methods  # noqa: F401  (x + y, x[i], x += y, ...)
+from . import _tensor_methods_math, _tensor_methods_layout  # noqa: F401  (x.sum(), x.to())
+from ._tensor_methods_math import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
     zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint, randperm,
     zeros_like, ones_like, full_like, empty_like, rand_like, randn_like, manual_seed, seed,
     initial_seed, Generator, default_generator, get_rng_state, set_rng_state, layout, strided,
     sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
-from .ops.elementwise import (  # noqa: F401
-    add, sub, mul, div, pow, neg, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid,
-    relu, clamp, clamp_min, clamp_max, maximum, minimum, square, remainder)
-from .ops.elementwise import where_checked as where  # noqa: F401  (no numpy masks, as torch)
+from .ops.elementwise import add, sub, mul, div, neg, remainder  # noqa: F401
+from .ops.elementary_functions import (  # noqa: F401
+    pow, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, square)
+from .ops.relu_clamp import relu, clamp, clamp_min, clamp_max  # noqa: F401
+from .ops.pointwise_select import maximum, minimum  # noqa: F401
+from .ops.pointwise_select import where_checked as where  # noqa: F401  (no numpy masks, as torch)
 from .ops.compare import (  # noqa: F401
     sign, floor, ceil, round, isnan, isinf, isfinite, eq, ne, lt, le, gt, ge, logical_and,
     logical_or, logical_not)
 from .ops.bitwise import (  # noqa: F401
     bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift)
-from .ops.elementwise import sub as subtract, mul as multiply, div as divide, clamp as clip  # noqa
+from .ops.elementwise import sub as subtract, mul as multiply, div as divide  # noqa
+from .ops.relu_clamp import clamp as clip  # noqa
 from .ops.reduce import (  # noqa: F401
     sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, softmax,
     log_softmax, all, any, count_nonzero)
@@ -200,7 +204,8 @@ from .ops.inplace_pointwise import (  # noqa: E402,F401
 from .ops.inplace_views import as_strided_  # noqa: E402,F401
 from .ops.inplace import relu_  # noqa: E402,F401
 from .ops.integer_math import ldexp_  # noqa: E402,F401
-from .ops.elementwise import neg as negative, abs as absolute  # noqa: E402,F401
+from .ops.elementwise import neg as negative  # noqa: E402,F401
+from .ops.elementary_functions import abs as absolute  # noqa: E402,F401
 from .ops.movement import transpose as swapdims  # noqa: E402,F401
 from .ops.compare import (  # noqa: E402,F401
     gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal)

@@ -23,7 +23,9 @@ import numbers
 import numpy as np
 
 from . import backend, dtypes
-from .ops.elementwise import cast, div, maximum, mul, sqrt, sub, where
+from .ops.elementary_functions import sqrt
+from .ops.elementwise import cast, div, mul, sub
+from .ops.pointwise_select import maximum, where
 from .ops._util import normalize_dim, not_implemented_for, to_tensor_like
 from .ops.linalg import vector_norm
 from .ops.plumbing import conj_of

@@ -938,5 +938,7 @@ class HookHandle:
 
 
 # The math methods (x + y, x.sum(), x.to(...), x.backward()...) are attached by
-# minigrad/_tensor_methods.py, which imports the ops and the backward engine: that module is
-# the one place where an earlier layer (Tensor) gets code from later ones.
+# minigrad/_tensor_methods.py (operators, in-place methods, indexing), _tensor_methods_math.py
+# (named math) and _tensor_methods_layout.py (shape, dtype, device), which import the ops and
+# the backward engine: those modules are the one place where an earlier layer (Tensor) gets
+# code from later ones.

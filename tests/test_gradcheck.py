@@ -321,19 +321,19 @@ def test_cli_order_2_checks_second_derivatives(capsys):
 def test_cli_order_2_catches_a_wrong_second_derivative(monkeypatch, capsys):
     pytest.importorskip("torch")
     from minigrad.gradcheck import main
-    from minigrad.ops import elementwise
+    from minigrad.ops import elementary_functions
     # tanh' = 1 - tanh^2, written so that its own derivative is wrong (tanh^2 as a constant)
     def wrong_backward(self, g):
         out, = self.saved_tensors
         return g * (1 - minigrad.tensor(out.detach().numpy() ** 2))
-    monkeypatch.setattr(elementwise.Tanh, "backward", wrong_backward)
+    monkeypatch.setattr(elementary_functions.Tanh, "backward", wrong_backward)
     assert main(["--op", "tanh", "--fast"]) == 0           # first order still right
     assert main(["--op", "tanh", "--fast", "--order", "2"]) == 1
     assert "second order vs torch" in capsys.readouterr().out
 
 
 def test_gradgradcheck_finds_a_wrong_second_derivative(monkeypatch):
-    from minigrad.ops import elementwise
+    from minigrad.ops import elementary_functions
     from minigrad.testing import GradcheckError, gradgradcheck
     x = minigrad.tensor([0.3, -0.7, 1.1], dtype=minigrad.float64, requires_grad=True)
     assert gradgradcheck(minigrad.tanh, (x,))
@@ -341,6 +341,6 @@ def test_gradgradcheck_finds_a_wrong_second_derivative(monkeypatch):
     def wrong_backward(self, g):
         out, = self.saved_tensors
         return g * (1 - minigrad.tensor(out.detach().numpy() ** 2))
-    monkeypatch.setattr(elementwise.Tanh, "backward", wrong_backward)
+    monkeypatch.setattr(elementary_functions.Tanh, "backward", wrong_backward)
     with pytest.raises(GradcheckError, match="second derivative"):
         gradgradcheck(minigrad.tanh, (x,))

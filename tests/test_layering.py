@@ -3,7 +3,7 @@
 * no import cycle among minigrad's modules (module-level imports only);
 * no import of a minigrad module inside a function or method (such imports hide cycles);
 * ``tensor.py`` imports no op and no part of the backward engine: Tensor's methods reach the
-  ops only through ``_tensor_methods.py``, the one documented exception.
+  ops only through ``_tensor_methods*.py``, the one documented exception.
 """
 import ast
 from pathlib import Path

@@ -20,7 +20,7 @@ from ..dtypes import bool_, int64
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import scalar_type_name
-from ..ops.elementwise import leaky_relu
+from ..ops.relu_clamp import leaky_relu
 from ..ops.reduce import softmax
 from ..ops.padding import pad
 from ..ops.writes import overwrite_with

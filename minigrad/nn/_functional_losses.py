@@ -19,7 +19,9 @@ from .. import backend
 from ..autograd import no_grad
 from ..autograd.function import keep_for_backward
 from ..ops.activation import logsigmoid, softplus
-from ..ops.elementwise import cast, clamp, sub, where
+from ..ops.elementwise import cast, sub
+from ..ops.pointwise_select import where
+from ..ops.relu_clamp import clamp
 from ..ops.loss import broadcast_promoted
 from ..ops.reduce import amax
 from ..ops.writes import can_cast_inplace

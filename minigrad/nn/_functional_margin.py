@@ -15,7 +15,8 @@ import numpy as np
 from .. import backend
 from ..ops.movement import cat, stack
 from ..tensor import Tensor
-from ..ops.elementwise import relu, where
+from ..ops.pointwise_select import where
+from ..ops.relu_clamp import relu
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.reduce import logsumexp
 from ._functional_losses import _legacy, _reduce

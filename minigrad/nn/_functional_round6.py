@@ -18,7 +18,8 @@ from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.scatter_gather import ScatterAdd
 from ..tensor import Tensor
-from ..ops.elementwise import clamp, minimum
+from ..ops.pointwise_select import minimum
+from ..ops.relu_clamp import clamp
 from ..ops.type_info import finfo
 from ._functional_losses import pairwise_distance, _reduce
 

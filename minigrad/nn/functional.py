@@ -22,12 +22,15 @@ from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from ..creation import default_generator
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
-from ..ops.elementwise import leaky_relu, sigmoid, tanh, maximum, where, Mul  # noqa: F401
-from ..ops import elementwise as _E
+from ..ops.elementary_functions import sigmoid, tanh  # noqa: F401
+from ..ops.elementwise import Mul  # noqa: F401
+from ..ops.pointwise_select import maximum, where  # noqa: F401
+from ..ops.relu_clamp import leaky_relu  # noqa: F401
+from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
                          scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
-from ..ops.elementwise import clamp  # noqa: F401
+from ..ops.relu_clamp import clamp  # noqa: F401
 from ..ops.reduce import amax  # noqa: F401
 from ..ops import reduce as _R
 from ..ops.reduce import logsumexp  # noqa: F401
@@ -82,7 +85,7 @@ from ..ops.plumbing import reshape_to
 
 def relu(input, inplace=False):
     """max(0, x), elementwise; ``inplace`` writes it into ``input`` (``input.relu_()``)."""
-    return input.relu_() if inplace else _E.relu(input)
+    return input.relu_() if inplace else _RC.relu(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

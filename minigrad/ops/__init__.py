@@ -1,6 +1,11 @@
 """The differentiable ops, one module per family; each Function's forward sits beside its backward.
 
-  elementwise  + - * / ** exp log tanh sigmoid relu clamp where
+  elementwise  + - * / % and negation; the type promotion binary ops share
+  elementary_functions
+               exp log log1p sqrt rsqrt square pow abs sin cos tanh sigmoid
+  pointwise_select
+               where maximum minimum, and the gradients of selecting ops
+  relu_clamp   relu leaky_relu clamp clamp_min clamp_max
   compare      == < > logical ops, sign, floor, isnan...: no gradient
   reduce       sum mean prod max min var std logsumexp softmax log_softmax argmax
   movement     reshape view transpose permute expand repeat cat stack pad

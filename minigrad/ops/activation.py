@@ -26,8 +26,10 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from .elementwise import (_piecewise_grad, abs, add, cast, clamp, div, exp, mul, neg, sigmoid,
-                          sub, tanh, where)
+from .elementary_functions import abs, exp, sigmoid, tanh
+from .elementwise import add, cast, div, mul, neg, sub
+from .pointwise_select import _piecewise_grad, where
+from .relu_clamp import clamp
 from ..tensor import Tensor
 from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
 from .plumbing import reshape_to

@@ -23,7 +23,9 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape
-from .elementwise import abs, cast, div, mul, where
+from .elementary_functions import abs
+from .elementwise import cast, div, mul
+from .pointwise_select import where
 from .plumbing import Cast, RealPart, ViewAsComplex, ViewAsReal, cast_to, conj_of, sum_to
 
 __all__ = ["real", "imag", "isreal", "angle", "sgn", "view_as_real", "view_as_complex",

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from .elementwise import div, mul, where
+from .elementwise import div, mul
+from .pointwise_select import where
 from .linalg import matrix_norm, svdvals
 from .movement import narrow, squeeze
 from .reduce import sum

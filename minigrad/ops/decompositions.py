@@ -36,7 +36,9 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
-from .elementwise import abs as abs_, add, cast, div, mul, sub, where
+from .elementary_functions import abs as abs_
+from .elementwise import add, cast, div, mul, sub
+from .pointwise_select import where
 from .linalg import (LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, _svd_arrays, svd_parts,
                      svdvals)
 from .matmul import matmul

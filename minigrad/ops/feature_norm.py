@@ -21,7 +21,8 @@ import numpy as np
 
 from ..dtypes import reduced_float
 from ._util import not_implemented_for, scalar_type_name
-from .elementwise import add, cast, div, mul, sqrt, sub
+from .elementary_functions import sqrt
+from .elementwise import add, cast, div, mul, sub
 from .normalization import update_running
 from .plumbing import reshape_to
 from .reduce import mean

@@ -14,7 +14,9 @@ from .. import _memory_format as mf
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from . import elementwise
-from .elementwise import Add, Clamp, Div, Mul, Pow, Relu, Sub
+from .elementary_functions import Pow
+from .elementwise import Add, Div, Mul, Sub
+from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors
 from .indexing import setitem
 from .movement import to_device
 from .plumbing import RealPart
@@ -98,7 +100,7 @@ def clamp_(t, min=None, max=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
             not isinstance(max, Tensor):
-        elementwise.check_clamp_kind(t, min, max, t._array.dtype)
+        check_clamp_kind(t, min, max, t._array.dtype)
     if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
         # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)
@@ -111,7 +113,7 @@ def clamp_(t, min=None, max=None):
                                f"output type {name(t._array.dtype)}")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # computed out of place and copied in: a tensor bound can get a gradient too
-        return copy_(t, keep_for_backward(elementwise.clamp_by_tensors(t, min, max), min, max))
+        return copy_(t, keep_for_backward(clamp_by_tensors(t, min, max), min, max))
     return apply_inplace(t, Clamp, min=min, max=max)
 
 

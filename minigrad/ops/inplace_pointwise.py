@@ -26,6 +26,7 @@ from .. import backend, dtypes
 from ..autograd import Function, no_grad
 from ..tensor import Tensor
 from . import activation as A, compare as C, elementwise as E, math_extra as MX
+from . import elementary_functions as EF
 from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
@@ -135,35 +136,35 @@ def _unary(fn, name, summary):
 def _real_abs(input):
     if input._array.dtype.kind == "c":      # |z| is real: a complex tensor cannot hold it
         raise RuntimeError("In-place abs is not supported for complex tensors.")
-    return E.abs(input)
+    return EF.abs(input)
 
 
 abs_ = _unary(_real_abs, "abs_", "|input|")
 absolute_ = abs_
 neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)")
 negative_ = neg_
-exp_ = _unary(E.exp, "exp_", "e ** input")
+exp_ = _unary(EF.exp, "exp_", "e ** input")
 exp2_ = _unary(MX.exp2, "exp2_", "2 ** input")
 expm1_ = _unary(PW.expm1, "expm1_", "e ** input - 1")
-log_ = _unary(E.log, "log_", "ln(input)")
+log_ = _unary(EF.log, "log_", "ln(input)")
 log2_ = _unary(MX.log2, "log2_", "log2(input)")
 log10_ = _unary(MX.log10, "log10_", "log10(input)")
-log1p_ = _unary(E.log1p, "log1p_", "ln(1 + input)")
-sqrt_ = _unary(E.sqrt, "sqrt_", "sqrt(input)")
-rsqrt_ = _unary(E.rsqrt, "rsqrt_", "1 / sqrt(input)")
-square_ = _unary(E.square, "square_", "input ** 2")
+log1p_ = _unary(EF.log1p, "log1p_", "ln(1 + input)")
+sqrt_ = _unary(EF.sqrt, "sqrt_", "sqrt(input)")
+rsqrt_ = _unary(EF.rsqrt, "rsqrt_", "1 / sqrt(input)")
+square_ = _unary(EF.square, "square_", "input ** 2")
 reciprocal_ = _unary(reciprocal, "reciprocal_", "1 / input")
-sigmoid_ = _unary(E.sigmoid, "sigmoid_", "1 / (1 + e ** -input)")
+sigmoid_ = _unary(EF.sigmoid, "sigmoid_", "1 / (1 + e ** -input)")
 logit_ = _inplace(PW.logit, "logit_", "ln(p / (1 - p)), p = input clamped to [eps, 1 - eps]")
-sin_ = _unary(E.sin, "sin_", "sin(input)")
-cos_ = _unary(E.cos, "cos_", "cos(input)")
+sin_ = _unary(EF.sin, "sin_", "sin(input)")
+cos_ = _unary(EF.cos, "cos_", "cos(input)")
 tan_ = _unary(T.tan, "tan_", "tan(input)")
 asin_ = _unary(T.asin, "asin_", "asin(input)")
 acos_ = _unary(T.acos, "acos_", "acos(input)")
 atan_ = _unary(T.atan, "atan_", "atan(input)")
 sinh_ = _unary(T.sinh, "sinh_", "sinh(input)")
 cosh_ = _unary(T.cosh, "cosh_", "cosh(input)")
-tanh_ = _unary(E.tanh, "tanh_", "tanh(input)")
+tanh_ = _unary(EF.tanh, "tanh_", "tanh(input)")
 asinh_ = _unary(T.asinh, "asinh_", "asinh(input)")
 acosh_ = _unary(T.acosh, "acosh_", "acosh(input)")
 atanh_ = _unary(T.atanh, "atanh_", "atanh(input)")

@@ -14,7 +14,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, result_dtype
-from .elementwise import cast, mul, pow
+from .elementary_functions import pow
+from .elementwise import cast, mul
 from .inplace import copy_
 from .writes import can_cast_inplace, kind_name
 

@@ -28,7 +28,9 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import (normalize_dim, normalize_dims, not_implemented_for, python_type_name,
                     scalar_type_name)
-from .elementwise import abs, add, div, mul, pow, sqrt, sub, where
+from .elementary_functions import abs, pow, sqrt
+from .elementwise import add, div, mul, sub
+from .pointwise_select import where
 from .matmul import matmul
 from .complex_numbers import real
 from .movement import mT, narrow, squeeze, unsqueeze

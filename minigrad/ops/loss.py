@@ -17,7 +17,10 @@ from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
                     scalar_type_name)
-from .elementwise import add, cast, clamp, div, log, mul, neg, sigmoid, sub, where
+from .elementary_functions import log, sigmoid
+from .elementwise import add, cast, div, mul, neg, sub
+from .pointwise_select import where
+from .relu_clamp import clamp
 from .movement import permute, reshape
 from .plumbing import reshape_to
 from .reduce import log_softmax, sum as reduce_sum

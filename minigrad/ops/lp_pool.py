@@ -11,7 +11,7 @@ as PyTorch computes it.
 from __future__ import annotations
 
 from ._util import prod as _prod
-from .elementwise import pow as _pow
+from .elementary_functions import pow as _pow
 from .pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]

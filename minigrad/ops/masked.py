@@ -20,7 +20,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_a_tensor, scalar_type_name
-from .elementwise import where
+from .pointwise_select import where
 from .indexing import setitem
 from .movement import cat
 from .plumbing import expand_to, reshape_to

@@ -22,7 +22,9 @@ from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_
 from ..autograd import Function, no_grad
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
-from .elementwise import _binary, add, refuse_array, cast, div, exp, log, mul, neg, sub, where
+from .elementary_functions import exp, log
+from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
+from .pointwise_select import where
 from .indexing import setitem
 from .inplace import _binary_inplace
 from .matmul import matmul

@@ -26,7 +26,8 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _batch_norm_kernels as _kernels
 from ._util import not_implemented_for, scalar_type_name
-from .elementwise import add, mul, rsqrt, sub
+from .elementary_functions import rsqrt
+from .elementwise import add, mul, sub
 from .movement import clone
 from .plumbing import cast_to, reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum

@@ -19,8 +19,9 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
-from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, log1p,
-                          mul, neg, pow, sigmoid, sin, sub, where)
+from .elementary_functions import exp, log, log1p, pow, sigmoid, sin
+from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
+from .pointwise_select import where
 from .plumbing import conj_of, sum_to
 
 __all__ = ["copysign", "hypot", "logaddexp", "logaddexp2", "xlogy", "xlog1py", "entr",

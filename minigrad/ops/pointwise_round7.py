@@ -10,7 +10,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
-from .elementwise import cast, refuse_complex_pair, select_grad, sub
+from .elementwise import cast, sub
+from .pointwise_select import refuse_complex_pair, select_grad
 from .plumbing import sum_to
 
 __all__ = ["rsub", "fmax", "fmin", "isposinf", "isneginf", "fill", "fill_", "detach", "detach_"]

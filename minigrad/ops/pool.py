@@ -25,7 +25,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._util import prod as _prod
-from .elementwise import _input_on_graph
+from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
 from ._window_checks import (adaptive_not_empty, adaptive_size, check_int_list_types,
                              pool_args, tensor_arrays)

@@ -16,8 +16,9 @@ from ..tensor import Tensor
 from ._util import (NO_DIM, Omitted, bool_arg, check_tensor, ieee_errors, normalize_dim,
                     normalize_dims, not_a_tensor, not_implemented_for, python_type_name,
                     scalar_type_name)
-from .elementwise import (Mul, cast, div, exp, maximum, minimum, mul, select_grad, sub,
-                          where)
+from .elementary_functions import exp
+from .elementwise import Mul, cast, div, mul, sub
+from .pointwise_select import maximum, minimum, select_grad, where
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
 
 

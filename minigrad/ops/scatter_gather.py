@@ -32,7 +32,8 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, check_fill_value, check_tensor, normalize_dim,
                     python_type_name, scalar_type_name)
 from .inplace import copy_
-from .elementwise import add, cast, where
+from .elementwise import add, cast
+from .pointwise_select import where
 from .movement import clone
 from .plumbing import expand_to, reshape_to
 

@@ -27,7 +27,8 @@ from ..tensor import Tensor
 from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,
                     scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
-from .elementwise import cast, div, mul, where
+from .elementwise import cast, div, mul
+from .pointwise_select import where
 from .movement import clone
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _as_1d,

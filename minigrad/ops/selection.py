@@ -19,7 +19,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
     not_implemented_for, scalar_type_name
-from .elementwise import Mul, cast, div, select_grad
+from .elementwise import Mul, cast, div
+from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
 from .reduce import (NO_DIM, MaxMin, MaxResult, TakeAlongDim, _dim_given, _reduced_axes,
                      _unordered, sum as _sum)

@@ -13,7 +13,9 @@ import numpy as np
 from .. import backend, dtypes
 from ..tensor import Tensor
 from ._util import check_tensor, int_arg, normalize_dim, python_type_name, result_dtype
-from .elementwise import add, cast, div, mul, pow, sub, where
+from .elementary_functions import pow
+from .elementwise import add, cast, div, mul, sub
+from .pointwise_select import where
 from .linalg import vector_norm
 from .math_extra import nonzero
 from .movement import (cat, contiguous, flatten, flip, narrow, pad, reshape, stack, transpose,

@@ -20,7 +20,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._int_lists import int_lists
 from ._util import check_tensor, int_arg, normalize_dim
-from .elementwise import mul, where
+from .elementwise import mul
+from .pointwise_select import where
 from .movement import Contiguous, clone, permute, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select

@@ -26,7 +26,9 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
-from .elementwise import add, cast, log, mul, neg, where
+from .elementary_functions import log
+from .elementwise import add, cast, mul, neg
+from .pointwise_select import where
 from .linalg import LinAlgError, SvdU, SvdVals, SvdVh
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze

@@ -19,7 +19,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for
-from .elementwise import cast, div, mul, where
+from .elementwise import cast, div, mul
+from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
 from .reduce import MaxResult, prod

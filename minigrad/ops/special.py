@@ -26,7 +26,8 @@ from .orthogonal_polynomials import (  # noqa: F401
     legendre_polynomial_p, shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u,
     shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w)
 from .compare import round as _round
-from .elementwise import add, log1p, mul, sigmoid as expit  # noqa: F401
+from .elementary_functions import log1p, sigmoid as expit  # noqa: F401
+from .elementwise import add, mul  # noqa: F401
 from .math_extra import exp2  # noqa: F401
 from .pointwise_more import entr, expm1, logit, sinc, xlog1py, xlogy  # noqa: F401
 from .reduce import log_softmax, logsumexp, softmax  # noqa: F401

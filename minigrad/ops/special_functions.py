@@ -30,8 +30,9 @@ from ..tensor import Tensor
 from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K
 from ._util import not_implemented_for, result_dtype
-from .elementwise import (_scalar_or_tensor, add, cast, div, exp, log, log1p, mul, neg, sub,
-                          where)
+from .elementary_functions import exp, log, log1p
+from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
+from .pointwise_select import where
 from .compare import sign
 from .plumbing import sum_to
 

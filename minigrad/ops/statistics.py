@@ -15,7 +15,10 @@ from ..tensor import Tensor
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for,
                     python_type_name, scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
-from .elementwise import add, cast, clamp, div, mul, sqrt, sub, where
+from .elementary_functions import sqrt
+from .elementwise import add, cast, div, mul, sub
+from .pointwise_select import where
+from .relu_clamp import clamp
 from .matmul import matmul
 from .movement import reshape, transpose, unsqueeze
 from .plumbing import conj_of

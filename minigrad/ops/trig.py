@@ -1,5 +1,5 @@
 """The rest of the trigonometric family: tan, asin, acos, atan, atan2, and the hyperbolic
-sinh, cosh, asinh, acosh, atanh (sin, cos, tanh live in ``elementwise``).
+sinh, cosh, asinh, acosh, atanh (sin, cos, tanh live in ``elementary_functions``).
 
 Forward on arrays (numpy's ufunc), backward as ops on Tensors: each derivative is a formula
 of the input (or the output), so it can be differentiated again::
@@ -19,7 +19,9 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
-from .elementwise import _binary, _unary, add, cast, div, mul, neg, sqrt, sub, where
+from .elementary_functions import _unary, sqrt
+from .elementwise import _binary, add, cast, div, mul, neg, sub
+from .pointwise_select import where
 from .plumbing import conj_of, sum_to
 
 __all__ = ["tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",

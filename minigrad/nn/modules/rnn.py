@@ -30,7 +30,9 @@ import numbers
 import warnings
 
 from ... import creation
-from ...ops.elementwise import add, mul, relu, sigmoid, sub, tanh
+from ...ops.elementary_functions import sigmoid, tanh
+from ...ops.elementwise import add, mul, sub
+from ...ops.relu_clamp import relu
 from ...ops.matmul import linear
 from ...ops.movement import cat, chunk, split, stack, unbind
 from ...ops.scatter_gather import index_select

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 
 from ... import creation
-from ...ops import elementwise as ew
+from ...ops import elementary_functions as ef
 from ..parameter import Parameter
 
 __all__ = ["fuse_conv_bn_eval", "fuse_conv_bn_weights", "fuse_linear_bn_eval",
@@ -54,7 +54,7 @@ def fuse_conv_bn_weights(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, trans
         bn_w = creation.ones_like(bn_rm)
     if bn_b is None:
         bn_b = creation.zeros_like(bn_rm)
-    inv_std = ew.rsqrt(bn_rv + bn_eps)
+    inv_std = ef.rsqrt(bn_rv + bn_eps)
     # Output channels are dim 0 of a Conv weight, dim 1 of a ConvTranspose weight.
     channel_shape = [1] * conv_w.dim()
     channel_shape[1 if transpose else 0] = -1
@@ -91,7 +91,7 @@ def fuse_linear_bn_weights(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b)
     bias_dtype = linear_b.dtype if linear_b is not None else weight_dtype
     if linear_b is None:
         linear_b = creation.zeros_like(bn_rm)
-    scale = bn_w * ew.rsqrt(bn_rv + bn_eps)
+    scale = bn_w * ef.rsqrt(bn_rv + bn_eps)
     weight = linear_w * scale.unsqueeze(-1).to(dtype=weight_dtype)
     bias = ((linear_b - bn_rm) * scale + bn_b).to(dtype=bias_dtype)
     return Parameter(weight, linear_w.requires_grad), Parameter(bias, linear_b.requires_grad)

@@ -1,0 +1,328 @@
+"""Tensor's methods about a tensor's form and place rather than its values.
+
+Shape and movement (``reshape``, ``view``, ``permute``, ``split``, ``flip``, ``T``...); device,
+dtype and memory (``to``, ``cuda``, ``float``, ``type``, ``storage``, ``pin_memory``); new
+tensors (``new_zeros``, ``new_empty_strided``...); ``backward``; the random fills in place
+(``normal_``...); and the aliases, predicates and properties of ``ops/tensor_predicates.py``
+(``is_signed``, ``nbytes``, ``H``, ``is_cpu``...).  One line per method, as next door.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .ops import elementwise as E, movement as M, inplace as I
+from .ops import elementary_functions as EF
+from .ops import compare as C
+from .ops import activation as A, scatter_gather as G, shaping as H
+from .ops import complex_numbers as CN, spectral as SPEC
+from .ops import tensor_predicates as TP
+from .ops import sampling_round8 as SR8
+from ._type_names import python_type_name
+from . import _sparse_factories, backend, creation, dtypes
+from . import _legacy_types as LT
+from ._storage import TypedStorage, UntypedStorage
+from . import _sampling as RS
+from . import _memory_format as mf
+from .autograd.engine import tensor_backward
+from .autograd import graph as autograd_graph
+from .tensor import Tensor, _COPY_CONSTRUCT, _parse_to, tensor
+
+# movement
+Tensor.reshape = creation._size_keyword(M.reshape, "shape", 1)
+Tensor.view = creation._size_keyword(M.view, "size", 1)
+Tensor.flatten = M.flatten
+Tensor.unflatten = M.unflatten_method
+Tensor.squeeze = M.squeeze
+Tensor.unsqueeze = M.unsqueeze
+Tensor.transpose = M.transpose
+Tensor.swapaxes = M.transpose
+Tensor.permute = M.permute
+Tensor.t = M.t
+Tensor.expand = creation._size_keyword(M.expand, "size", 1)
+Tensor.expand_as = M.expand_as
+Tensor.repeat = M.repeat
+
+
+def _split_method(self, split_size, dim=0):
+    """``Tensor.split``: its size argument is called ``split_size`` (torch.split's is
+    ``split_size_or_sections``)."""
+    return M.split(self, split_size, dim)
+
+
+Tensor.split = _split_method
+Tensor.chunk = M.chunk
+Tensor.unbind = M.unbind
+Tensor.clone = M.clone
+Tensor.contiguous = M.contiguous
+
+
+def _flip(self, *dims, **kwargs):
+    """``x.flip(0, 1)`` as well as ``x.flip([0, 1])`` and ``x.flip(dims=...)``."""
+    if "dims" in kwargs and not dims:
+        return M.flip(self, kwargs.pop("dims"), **kwargs)
+    if not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    if len(dims) == 1:
+        one = dims[0]
+        if isinstance(one, (tuple, list)):
+            dims = one
+        elif isinstance(one, bool) or not (isinstance(one, np.integer) or type(one) is int or (
+                isinstance(one, Tensor) and not one.ndim and one._array.dtype.kind in "iu")):
+            raise TypeError(f"flip(): argument 'dims' (position 1) must be tuple of ints, not "
+                            f"{python_type_name(one)}")
+    if kwargs:
+        raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    return M.flip_dims(self, dims)
+
+
+Tensor.flip = _flip
+Tensor.movedim = H.movedim
+Tensor.moveaxis = H.movedim
+Tensor.tril = H.tril
+Tensor.triu = H.triu
+Tensor.tril_ = lambda self, diagonal=0: I.copy_(self, H.tril(self, diagonal))
+Tensor.triu_ = lambda self, diagonal=0: I.copy_(self, H.triu(self, diagonal))
+Tensor.diag = H.diag
+Tensor.outer = H.outer
+Tensor.ger = H.outer
+Tensor.repeat_interleave = H.repeat_interleave
+Tensor.tile = H.tile_method
+Tensor.unfold = H.unfold
+Tensor.roll = H.roll
+Tensor.view_as = lambda self, other: M.view(self, other.shape)
+Tensor.reshape_as = lambda self, other: M.reshape(self, other.shape)
+Tensor.type_as = lambda self, other: self.to(other.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Device and dtype
+# ----------------------------------------------------------------------------------------------
+def _to(self, *args, **kwargs) -> "Tensor":
+    """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``,
+    with ``copy=`` and ``memory_format=`` keywords.
+
+    ``t`` itself when nothing changes: same dtype and device, no ``copy=True``, and a format
+    that is ``preserve_format`` or the one t's strides already suggest.  Otherwise a new
+    tensor, laid out in the format (by default as ``t`` is)."""
+    flags = [a for a in args if isinstance(a, bool)]     # to(dtype, non_blocking, copy)
+    if len(flags) > 1:
+        kwargs.setdefault("copy", flags[1])
+    copy = bool(kwargs.pop("copy", False))
+    fmt = mf.check(kwargs.pop("memory_format", None), "to")
+    device, dtype = _parse_to([a for a in args if not isinstance(a, bool)], kwargs,
+                              allow_copy=False)
+    dtype = None if dtype is None else dtypes.to_dtype(dtype)
+    device = None if device is None else backend.device(device)
+    new_dtype = dtype is not None and dtype != self.dtype
+    new_device = device is not None and device != self.device
+    if not (new_dtype or new_device or copy) and (fmt is mf.preserve_format or
+                                                  mf.suggest(self._array) is fmt):
+        return self
+    strides = mf.target_strides(self._array, fmt)
+    source = self
+    if new_dtype and self._array.dtype.kind == "c" and dtype is dtypes.bool_:
+        source = C.ne(self, 0)             # any nonzero part is True, as PyTorch (no warning)
+    elif new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
+        warnings.warn("Casting complex values to real discards the imaginary part",
+                      UserWarning, stacklevel=2)
+        source = CN.real(self)
+    out = E.cast(source, dtype) if new_dtype else self
+    if (out is self and not new_device) or mf.element_strides(out._array) != strides:
+        out = M.Copy.apply(out, strides=strides)
+    if new_device:
+        out = M.to_device(out, device)
+    return out
+
+def _is_contiguous(self, *, memory_format=mf.contiguous_format) -> bool:
+    """Are the elements stored densely in ``memory_format``'s order (row-major by default;
+    NHWC for ``channels_last``, which is False on a tensor that is not 4-d)?"""
+    return mf.is_contiguous(self._array, mf.check(memory_format, "is_contiguous",
+                                                  none_means=None))
+
+def _cuda(self, device=None, non_blocking=False, memory_format=mf.preserve_format) -> "Tensor":
+    return _to(self, "cuda" if device is None else
+               (f"cuda:{device}" if isinstance(device, int) else device),
+               memory_format=mf.check(memory_format, "cuda"))
+
+def _cpu(self, memory_format=mf.preserve_format) -> "Tensor":
+    return _to(self, "cpu", memory_format=mf.check(memory_format, "cpu"))
+
+def _type(self, dtype=None, non_blocking=False, **kwargs):
+    """No argument: the legacy type name, ``'minigrad.FloatTensor'`` (``'minigrad.cuda.
+    FloatTensor'`` on a GPU).  A dtype, or a legacy name (``'torch.DoubleTensor'``,
+    ``'torch.cuda.LongTensor'``, minigrad's spelling too): the tensor converted to it."""
+    if dtype is None:
+        where = "cuda." if self.device.type == "cuda" else ""
+        return f"minigrad.{where}{G.SCALAR_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+    if isinstance(dtype, str):
+        parts = dtype.split(".")
+        by_name = {f"{v}Tensor": k for k, v in G.SCALAR_NAMES.items()}
+        if len(parts) not in (2, 3) or parts[0] not in ("torch", "minigrad") or \
+                parts[-1] not in by_name or (len(parts) == 3 and parts[1] != "cuda"):
+            raise ValueError(f"invalid type: {dtype!r} (expected a dtype or a name such as "
+                             "'torch.FloatTensor' or 'torch.cuda.LongTensor')")
+        converted = self.to(dtypes._named(by_name[parts[-1]]))
+        return converted.to("cuda" if len(parts) == 3 else "cpu")
+    if LT.is_legacy_type(dtype):                       # x.type(minigrad.LongTensor)
+        return self.to(dtype.dtype).to("cpu")
+    if isinstance(dtype, type):                        # PyTorch takes no Python/numpy type
+        module = "" if dtype.__module__ == "builtins" else f"{dtype.__module__}."
+        raise ValueError(f"invalid type: '{module}{dtype.__name__}'")
+    if not isinstance(dtype, dtypes.DType):
+        raise TypeError("dtype must be a type, str, or dtype object")
+    return self.to(dtype)
+
+def _as_dtype(dtype, name):
+    """``t.float()``, ``t.long()``...: ``t.to(dtype, memory_format=...)``."""
+    def convert(self, *, memory_format=mf.preserve_format):
+        return _to(self, dtype, memory_format=mf.check(memory_format, name))
+    convert.__name__ = name
+    convert.__doc__ = f"``self.to({dtype!r}, memory_format=memory_format)``."
+    return convert
+
+def _new_tensor(self, data, dtype=None, requires_grad=False):
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning, stacklevel=2)
+        data = data.detach()._array
+    return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                  requires_grad=requires_grad)
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
+                         device=device or self.device, requires_grad=requires_grad)
+
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    size = creation._size(size, "new_zeros")     # (new_zeros words a negative size as empty)
+    return creation.zeros(size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    return creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                         requires_grad=requires_grad)
+
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    return creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+
+
+# device, dtype and creation
+Tensor.backward = tensor_backward
+Tensor.register_post_accumulate_grad_hook = autograd_graph.register_post_accumulate_grad_hook
+Tensor.to = _to
+Tensor.is_contiguous = _is_contiguous
+Tensor.is_complex = lambda self: self._array.dtype.kind == "c"
+Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.device.index
+
+
+def _storage_offset(self) -> int:
+    """Where this tensor's first element lies in its base's memory, in elements (0 for a
+    tensor that owns its memory)."""
+    base = self._base
+    if base is None or not backend.xp_of(self._array).may_share_memory(self._array,
+                                                                       base._array):
+        return 0
+    return (self.data_ptr() - base.data_ptr()) // self._array.itemsize
+
+
+Tensor.storage_offset = _storage_offset
+Tensor.untyped_storage = lambda self: UntypedStorage(self)
+Tensor.storage = lambda self: TypedStorage(self)
+Tensor.cuda = _cuda
+Tensor.cpu = _cpu
+Tensor.type = _type
+Tensor.float = _as_dtype(dtypes.float32, "float")
+Tensor.double = _as_dtype(dtypes.float64, "double")
+Tensor.half = _as_dtype(dtypes.float16, "half")
+Tensor.bfloat16 = _as_dtype(dtypes.bfloat16, "bfloat16")
+Tensor.cfloat = _as_dtype(dtypes.complex64, "cfloat")
+Tensor.cdouble = _as_dtype(dtypes.complex128, "cdouble")
+Tensor.long = _as_dtype(dtypes.int64, "long")
+Tensor.int = _as_dtype(dtypes.int32, "int")
+Tensor.short = _as_dtype(dtypes.int16, "short")
+Tensor.char = _as_dtype(dtypes.int8, "char")
+Tensor.byte = _as_dtype(dtypes.uint8, "byte")
+Tensor.bool = _as_dtype(dtypes.bool_, "bool")
+Tensor.new_tensor = _new_tensor
+Tensor.new_full = _new_full
+Tensor.new_zeros = creation._size_keyword(_new_zeros, "size", 1, "new_zeros")
+Tensor.new_ones = creation._size_keyword(_new_ones, "size", 1, "new_ones")
+Tensor.new_empty = creation._size_keyword(_new_empty, "size", 1, "new_empty")
+
+
+
+def _T(self):
+    """All dims reversed; PyTorch warns that this is deprecated unless the tensor is 2-d."""
+    if self.ndim == 0:
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                      "these cases.", UserWarning, stacklevel=2)
+    elif self.ndim != 2:
+        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                      "shape is deprecated and it will throw an error in a future release. "
+                      "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
+                      "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+                      UserWarning, stacklevel=2)
+    return M.permute(self, *reversed(range(self.ndim)))
+
+
+Tensor.T = property(_T)
+Tensor.mT = property(M.mT)
+Tensor.layout = property(lambda self: creation.strided)     # minigrad's tensors are all dense
+
+# random fills in place (minigrad/_sampling.py)
+Tensor.normal_ = RS.normal_
+Tensor.uniform_ = RS.uniform_
+Tensor.exponential_ = RS.exponential_
+Tensor.geometric_ = RS.geometric_
+Tensor.log_normal_ = RS.log_normal_
+Tensor.cauchy_ = RS.cauchy_
+Tensor.random_ = RS.random_
+Tensor.bernoulli_ = RS.bernoulli_
+
+# aliases and small methods (ops/tensor_predicates.py)
+Tensor.reciprocal = TP.reciprocal
+Tensor.absolute = EF.abs
+Tensor.logical_xor = TP.logical_xor
+Tensor.greater = C.gt
+Tensor.greater_equal = C.ge
+Tensor.less = C.lt
+Tensor.less_equal = C.le
+Tensor.not_equal = C.ne
+Tensor.swapdims = M.transpose
+Tensor.broadcast_to = creation._size_keyword(M.expand, "size", 1, "broadcast_to")
+Tensor.hardshrink = A.hardshrink
+Tensor.prelu = A.prelu
+Tensor.is_signed = TP.is_signed
+Tensor.is_nonzero = TP.is_nonzero
+Tensor.is_same_size = TP.is_same_size
+Tensor.dim_order = TP.dim_order
+Tensor.new = TP.new
+Tensor.apply_ = TP.apply_
+Tensor.map_ = TP.map_
+Tensor.map2_ = TP.map2_
+Tensor.nbytes = property(TP.nbytes)
+Tensor.output_nr = property(TP.output_nr)
+Tensor.H = property(TP.H)
+Tensor.mH = property(TP.mH)
+Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
+Tensor.is_meta = property(lambda self: False)         # no meta device in minigrad
+Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True (cheap test)
+Tensor.to_sparse = _sparse_factories.to_sparse
+Tensor.to_sparse_csr = _sparse_factories.to_sparse_csr
+Tensor.is_quantized = property(lambda self: False)
+Tensor.is_nested = property(lambda self: False)
+Tensor.name = None                                    # PyTorch's (named-tensor) default
+
+# round 8: out-of-place bernoulli, strided factories, pinned/shared memory (ops/sampling_round8.py)
+Tensor.bernoulli = SR8.bernoulli
+Tensor.new_empty_strided = SR8.new_empty_strided
+Tensor.pin_memory = SR8.pin_memory
+Tensor.is_pinned = SR8.is_pinned
+Tensor.share_memory_ = SR8.share_memory_
+Tensor.is_shared = SR8.is_shared
+Tensor.stft, Tensor.istft = SPEC.stft, SPEC.istft

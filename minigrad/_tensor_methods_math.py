@@ -1,0 +1,457 @@
+"""Tensor's named math methods, each one line calling its op in ``minigrad/ops``.
+
+Pointwise functions (``exp``, ``atan2``, ``lgamma``, ``hypot``...), reductions, scans and
+statistics (``sum``, ``cumsum``, ``median``, ``quantile``), sorting, gather/scatter and index
+writes, products and linear algebra (``matmul``, ``det``, ``qr``), complex parts (``conj``,
+``real``), and the in-place forms of the pointwise ops and of the view changes (``exp_``,
+``t_``...).  Also ``allclose`` and ``equal``, the whole-tensor comparisons, which are
+top-level functions too.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import elementwise as E, reduce as R, movement as M, inplace as I
+from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
+from .ops import matmul as MM, compare as C
+from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
+from .ops import linalg as L, math_extra as MX
+from .ops import special_functions as SF
+from .ops import scatter_reduce as SR, selection as SE
+from .ops import set_ops as SO, stacking as ST, masked as MS
+from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
+from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
+from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
+from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
+from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
+from .ops import complex_numbers as CN
+from .ops import matrix_round7 as MR7, numeric_grid as NG
+from .ops import inplace_pointwise as INP, inplace_views as IV
+from .ops import lu as LU, householder_qr as HQR
+from ._tensor_methods import _torch_args
+from .tensor import Tensor
+
+# pointwise
+Tensor.add = _torch_args(E.add)
+Tensor.sub = _torch_args(E.sub)
+Tensor.subtract = _torch_args(E.sub)
+Tensor.mul = _torch_args(E.mul)
+Tensor.multiply = _torch_args(E.mul)
+Tensor.div = _torch_args(E.div)
+Tensor.divide = _torch_args(E.div)
+Tensor.true_divide = _torch_args(E.div)
+Tensor.pow = _torch_args(EF.pow)
+Tensor.neg = E.neg
+Tensor.negative = E.neg
+Tensor.exp = EF.exp
+Tensor.log = EF.log
+Tensor.log1p = EF.log1p
+Tensor.sqrt = EF.sqrt
+Tensor.rsqrt = EF.rsqrt
+Tensor.abs = EF.abs
+Tensor.sin = EF.sin
+Tensor.cos = EF.cos
+Tensor.tanh = EF.tanh
+Tensor.sigmoid = EF.sigmoid
+Tensor.relu = RC.relu
+Tensor.clamp = RC.clamp
+Tensor.clip = RC.clamp
+Tensor.clamp_min = RC.clamp_min
+Tensor.clamp_max = RC.clamp_max
+Tensor.maximum = _torch_args(PS.maximum)
+Tensor.minimum = _torch_args(PS.minimum)
+Tensor.square = EF.square
+Tensor.sign = C.sign
+Tensor.floor = C.floor
+Tensor.ceil = C.ceil
+Tensor.round = C.round
+Tensor.isnan = C.isnan
+Tensor.isinf = C.isinf
+Tensor.isfinite = C.isfinite
+Tensor.eq = C.eq
+Tensor.ne = C.ne
+Tensor.lt = C.lt
+Tensor.le = C.le
+Tensor.gt = C.gt
+Tensor.ge = C.ge
+Tensor.logical_and = C.logical_and
+Tensor.logical_or = C.logical_or
+Tensor.logical_not = C.logical_not
+
+
+def _where_method(self, condition, other):
+    """``x.where(condition, y)``: ``where(condition, x, y)``, the condition a Tensor."""
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                        f"{type(condition).__name__}")
+    if isinstance(other, np.ndarray):
+        raise TypeError("where(): argument 'other' (position 2) must be Tensor, not "
+                        "numpy.ndarray")
+    return PS.where_checked(condition, self, other)
+
+
+Tensor.where = _where_method
+
+# trigonometry and erf (ops/trig.py, ops/activation.py)
+Tensor.tan = T.tan
+Tensor.asin = T.asin
+Tensor.acos = T.acos
+Tensor.atan = T.atan
+Tensor.atan2 = _torch_args(T.atan2)
+Tensor.arcsin = T.asin
+Tensor.arccos = T.acos
+Tensor.arctan = T.atan
+Tensor.arctan2 = _torch_args(T.atan2)
+Tensor.sinh = T.sinh
+Tensor.cosh = T.cosh
+Tensor.asinh = T.asinh
+Tensor.acosh = T.acosh
+Tensor.atanh = T.atanh
+Tensor.arcsinh = T.asinh
+Tensor.arccosh = T.acosh
+Tensor.arctanh = T.atanh
+Tensor.erf = A.erf
+
+# the gamma family, erfc, erfinv, i0 (ops/special_functions.py)
+Tensor.lgamma = SF.lgamma
+Tensor.digamma = SF.digamma
+Tensor.polygamma = lambda self, n: SF.polygamma(n, self)
+Tensor.mvlgamma = lambda self, p: SF.mvlgamma(self, p)
+Tensor.erfc = SF.erfc
+Tensor.erfinv = SF.erfinv
+Tensor.i0 = SF.i0
+Tensor.igamma = SF.igamma
+Tensor.igammac = SF.igammac
+
+# more pointwise, scans and selections (ops/math_extra.py)
+Tensor.log2 = MX.log2
+Tensor.exp2 = MX.exp2
+Tensor.log10 = MX.log10
+Tensor.lerp = MX.lerp
+Tensor.lerp_ = MX.lerp_
+Tensor.nan_to_num = MX.nan_to_num
+Tensor.nan_to_num_ = MX.nan_to_num_
+Tensor.trunc = MX.trunc
+Tensor.fix = MX.trunc
+Tensor.frac = MX.frac
+Tensor.isclose = MX.isclose
+Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
+Tensor.cummax = _torch_args(MX.cummax)
+Tensor.cummin = _torch_args(MX.cummin)
+Tensor.diagonal = H.diagonal
+Tensor.narrow = M.narrow
+Tensor.select = M.select
+Tensor.masked_select = MX.masked_select
+Tensor.fmod = _torch_args(MX.fmod)
+Tensor.fmod_ = MX.fmod_
+
+# sets, counts, splitting, masked writes (ops/set_ops.py, ops/stacking.py, ops/masked.py)
+Tensor.unique = SO.unique
+Tensor.unique_consecutive = SO.unique_consecutive
+Tensor.bincount = SO.bincount
+Tensor.tensor_split = ST.tensor_split
+Tensor.masked_scatter = MS.masked_scatter
+Tensor.masked_scatter_ = MS.masked_scatter_
+# minigrad has no inference tensors (inference_mode is no_grad): no tensor is one
+Tensor.nonzero = MX.nonzero
+
+# reductions (numpy's axis= / keepdims= accepted too)
+Tensor.sum = _torch_args(R.sum)
+Tensor.mean = _torch_args(R.mean)
+Tensor.prod = _torch_args(R.prod)
+Tensor.max = _torch_args(R.max)
+Tensor.min = _torch_args(R.min)
+Tensor.amax = _torch_args(R.amax)
+Tensor.amin = _torch_args(R.amin)
+Tensor.argmax = _torch_args(R.argmax)
+Tensor.argmin = _torch_args(R.argmin)
+Tensor.var = _torch_args(R.var)
+Tensor.std = _torch_args(R.std)
+Tensor.logsumexp = _torch_args(R.logsumexp)
+Tensor.softmax = _torch_args(R.softmax)
+Tensor.log_softmax = _torch_args(R.log_softmax)
+Tensor.all = _torch_args(R.all)
+Tensor.any = _torch_args(R.any)
+Tensor.count_nonzero = _torch_args(R.count_nonzero)
+Tensor.norm = _torch_args(L.norm)
+Tensor.cumsum = _torch_args(S.cumsum)
+Tensor.cumprod = _torch_args(S.cumprod)
+
+# ordering
+Tensor.sort = _torch_args(S.sort)
+Tensor.argsort = _torch_args(S.argsort)
+Tensor.msort = S.msort
+Tensor.topk = _torch_args(S.topk)
+
+# gather / scatter (ops/scatter_gather.py)
+Tensor.gather = _torch_args(G.gather)
+Tensor.scatter = G.scatter
+Tensor.scatter_add = G.scatter_add
+Tensor.index_select = _torch_args(G.index_select)
+Tensor.index_add = G.index_add
+Tensor.masked_fill = G.masked_fill
+Tensor.take_along_dim = G.take_along_dim
+Tensor.scatter_ = lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs))
+Tensor.scatter_add_ = lambda self, *args: I.copy_(self, G.scatter_add(self, *args))
+Tensor.index_add_ = lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs))
+Tensor.masked_fill_ = G.masked_fill_
+
+# scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
+Tensor.scatter_reduce = SR.scatter_reduce
+# (from a clone: the out-of-place node saves its input, which the copy back would overwrite)
+Tensor.scatter_reduce_ = lambda self, *args, **kwargs: I.copy_(self, SR.scatter_reduce(
+    self.clone(), *args, **kwargs))
+Tensor.index_copy = SR.index_copy
+Tensor.index_copy_ = lambda self, *args: I.copy_(self, SR.index_copy(self, *args))
+Tensor.index_fill = SR.index_fill
+Tensor.index_fill_ = lambda self, *args: I.copy_(self, SR.index_fill(self, *args))
+Tensor.take = SR.take
+Tensor.aminmax = SE.aminmax
+Tensor.kthvalue = _torch_args(SE.kthvalue)
+Tensor.median = _torch_args(SE.median)
+Tensor.nanmedian = _torch_args(SE.nanmedian)
+Tensor.mode = _torch_args(SE.mode)
+Tensor.nansum = _torch_args(SE.nansum)
+Tensor.nanmean = _torch_args(SE.nanmean)
+
+# products
+Tensor.matmul = _torch_args(MM.matmul)
+Tensor.mm = _torch_args(MM.mm)
+Tensor.bmm = _torch_args(MM.bmm)
+Tensor.mv = _torch_args(MM.mv)
+Tensor.dot = L.dot
+Tensor.inner = L.inner
+Tensor.det = LS.det
+Tensor.logdet = LS.logdet
+Tensor.slogdet = LS.slogdet
+Tensor.inverse = LS.inv
+Tensor.triangular_solve = LS.triangular_solve
+Tensor.cholesky_solve = LS.cholesky_solve
+Tensor.cholesky = DEC.torch_cholesky
+Tensor.svd = DEC.torch_svd
+Tensor.pinverse = DEC.pinverse
+Tensor.matrix_power = MF.matrix_power
+Tensor.matrix_exp = MF.matrix_exp
+Tensor.orgqr = MF.householder_product
+Tensor.lu = LU.torch_lu
+Tensor.lu_solve = LU.torch_lu_solve
+Tensor.qr = HQR.torch_qr
+Tensor.geqrf = HQR.geqrf
+Tensor.ormqr = HQR.ormqr
+
+# comparisons of whole tensors
+Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)
+Tensor.equal = lambda self, other: equal(self, other)
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when |a - b| <= atol + rtol |b| everywhere (shapes broadcast; isclose's checks)."""
+    return bool(MX.isclose(a, b, rtol, atol, equal_nan)._array.all())
+
+
+def equal(a, b) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return tuple(a.shape) == tuple(b.shape) and bool((a._array == b._array).all())
+
+# pointwise, products, sequences and statistics (ops/pointwise_more.py, products.py,
+# sequence_more.py, statistics.py)
+Tensor.sgn = CN.sgn
+Tensor.copysign = PW.copysign
+Tensor.hypot = PW.hypot
+Tensor.logaddexp = PW.logaddexp
+Tensor.logaddexp2 = PW.logaddexp2
+Tensor.xlogy = PW.xlogy
+Tensor.float_power = PW.float_power
+Tensor.floor_divide = PW.floor_divide
+Tensor.deg2rad = PW.deg2rad
+Tensor.rad2deg = PW.rad2deg
+Tensor.heaviside = PW.heaviside
+Tensor.nextafter = PW.nextafter
+Tensor.signbit = PW.signbit
+Tensor.logit = PW.logit
+Tensor.sinc = PW.sinc
+Tensor.expm1 = PW.expm1
+Tensor.positive = PW.positive
+Tensor.addmm = PR.addmm
+Tensor.addmv = PR.addmv
+Tensor.addr = PR.addr
+Tensor.addbmm = PR.addbmm
+Tensor.baddbmm = PR.baddbmm
+Tensor.addcmul = PR.addcmul
+Tensor.addcdiv = PR.addcdiv
+Tensor.addcmul_ = PR.addcmul_
+Tensor.addcdiv_ = PR.addcdiv_
+Tensor.kron = PR.kron
+Tensor.cross = PR.cross
+Tensor.dist = PR.dist
+Tensor.vdot = PR.vdot
+Tensor.diff = SQ.diff
+Tensor.fliplr = SQ.fliplr
+Tensor.flipud = SQ.flipud
+Tensor.rot90 = SQ.rot90
+Tensor.diag_embed = SQ.diag_embed
+Tensor.diagflat = SQ.diagflat
+Tensor.renorm = SQ.renorm
+Tensor.argwhere = SQ.argwhere
+Tensor.ravel = SQ.ravel
+Tensor.cov = STAT.cov
+Tensor.corrcoef = STAT.corrcoef
+Tensor.quantile = STAT.quantile
+Tensor.nanquantile = STAT.nanquantile
+Tensor.histc = STAT.histc
+Tensor.histogram = STAT.histogram
+
+# integer math, sampling, splits, conjugation, strided views, index_reduce (round 6)
+Tensor.gcd = IM.gcd
+Tensor.gcd_ = IM.gcd_
+Tensor.lcm = IM.lcm
+Tensor.lcm_ = IM.lcm_
+Tensor.ldexp = IM.ldexp
+Tensor.ldexp_ = IM.ldexp_
+Tensor.frexp = IM.frexp
+Tensor.multinomial = SM.multinomial
+Tensor.hsplit = AX.hsplit
+Tensor.vsplit = AX.vsplit
+Tensor.dsplit = AX.dsplit
+Tensor.conj = CJ.conj
+Tensor.conj_physical = CJ.conj_physical
+Tensor.conj_physical_ = CJ.conj_physical_
+Tensor.resolve_conj = CJ.resolve_conj
+Tensor.resolve_neg = CJ.resolve_neg
+Tensor.is_conj = CJ.is_conj
+Tensor.is_neg = CJ.is_neg
+Tensor.adjoint = CJ.adjoint
+Tensor.as_strided = SD.as_strided
+Tensor.narrow_copy = SD.narrow_copy
+Tensor.index_reduce = IRD.index_reduce
+Tensor.index_reduce_ = IRD.index_reduce_
+Tensor.fill_diagonal_ = IRD.fill_diagonal_
+
+# in place: every pointwise op, scan and fused product (ops/inplace_pointwise.py) and the
+# view changes (ops/inplace_views.py)
+Tensor.abs_ = INP.abs_
+Tensor.absolute_ = INP.absolute_
+Tensor.neg_ = INP.neg_
+Tensor.negative_ = INP.negative_
+Tensor.exp_ = INP.exp_
+Tensor.exp2_ = INP.exp2_
+Tensor.expm1_ = INP.expm1_
+Tensor.log_ = INP.log_
+Tensor.log2_ = INP.log2_
+Tensor.log10_ = INP.log10_
+Tensor.log1p_ = INP.log1p_
+Tensor.sqrt_ = INP.sqrt_
+Tensor.rsqrt_ = INP.rsqrt_
+Tensor.square_ = INP.square_
+Tensor.reciprocal_ = INP.reciprocal_
+Tensor.sigmoid_ = INP.sigmoid_
+Tensor.logit_ = INP.logit_
+Tensor.sin_ = INP.sin_
+Tensor.cos_ = INP.cos_
+Tensor.tan_ = INP.tan_
+Tensor.asin_ = INP.asin_
+Tensor.acos_ = INP.acos_
+Tensor.atan_ = INP.atan_
+Tensor.sinh_ = INP.sinh_
+Tensor.cosh_ = INP.cosh_
+Tensor.tanh_ = INP.tanh_
+Tensor.asinh_ = INP.asinh_
+Tensor.acosh_ = INP.acosh_
+Tensor.atanh_ = INP.atanh_
+Tensor.arcsin_ = INP.arcsin_
+Tensor.arccos_ = INP.arccos_
+Tensor.arctan_ = INP.arctan_
+Tensor.arcsinh_ = INP.arcsinh_
+Tensor.arccosh_ = INP.arccosh_
+Tensor.arctanh_ = INP.arctanh_
+Tensor.sinc_ = INP.sinc_
+Tensor.deg2rad_ = INP.deg2rad_
+Tensor.rad2deg_ = INP.rad2deg_
+Tensor.ceil_ = INP.ceil_
+Tensor.floor_ = INP.floor_
+Tensor.round_ = INP.round_
+Tensor.trunc_ = INP.trunc_
+Tensor.fix_ = INP.fix_
+Tensor.frac_ = INP.frac_
+Tensor.sign_ = INP.sign_
+Tensor.sgn_ = INP.sgn_
+Tensor.erf_ = INP.erf_
+Tensor.erfc_ = INP.erfc_
+Tensor.erfinv_ = INP.erfinv_
+Tensor.lgamma_ = INP.lgamma_
+Tensor.digamma_ = INP.digamma_
+Tensor.i0_ = INP.i0_
+Tensor.mvlgamma_ = INP.mvlgamma_
+Tensor.logical_not_ = INP.logical_not_
+Tensor.polygamma_ = INP.polygamma_
+Tensor.atan2_ = INP.atan2_
+Tensor.arctan2_ = INP.arctan2_
+Tensor.copysign_ = INP.copysign_
+Tensor.hypot_ = INP.hypot_
+Tensor.heaviside_ = INP.heaviside_
+Tensor.nextafter_ = INP.nextafter_
+Tensor.xlogy_ = INP.xlogy_
+Tensor.remainder_ = INP.remainder_
+Tensor.floor_divide_ = INP.floor_divide_
+Tensor.igamma_ = INP.igamma_
+Tensor.igammac_ = INP.igammac_
+Tensor.divide_ = INP.divide_
+Tensor.true_divide_ = INP.true_divide_
+Tensor.multiply_ = INP.multiply_
+Tensor.subtract_ = INP.subtract_
+Tensor.eq_ = INP.eq_
+Tensor.ne_ = INP.ne_
+Tensor.lt_ = INP.lt_
+Tensor.le_ = INP.le_
+Tensor.gt_ = INP.gt_
+Tensor.ge_ = INP.ge_
+Tensor.not_equal_ = INP.not_equal_
+Tensor.less_ = INP.less_
+Tensor.less_equal_ = INP.less_equal_
+Tensor.greater_ = INP.greater_
+Tensor.greater_equal_ = INP.greater_equal_
+Tensor.logical_and_ = INP.logical_and_
+Tensor.logical_or_ = INP.logical_or_
+Tensor.logical_xor_ = INP.logical_xor_
+Tensor.float_power_ = INP.float_power_
+Tensor.cumsum_ = INP.cumsum_
+Tensor.cumprod_ = INP.cumprod_
+Tensor.renorm_ = INP.renorm_
+Tensor.addmm_ = INP.addmm_
+Tensor.addmv_ = INP.addmv_
+Tensor.addr_ = INP.addr_
+Tensor.addbmm_ = INP.addbmm_
+Tensor.baddbmm_ = INP.baddbmm_
+Tensor.t_ = IV.t_
+Tensor.transpose_ = IV.transpose_
+Tensor.swapaxes_ = IV.swapaxes_
+Tensor.swapdims_ = IV.swapdims_
+Tensor.squeeze_ = IV.squeeze_
+Tensor.unsqueeze_ = IV.unsqueeze_
+Tensor.as_strided_ = IV.as_strided_
+
+# round 7 (part B): view copies/scatters, index_put/put, NaN-ignoring extremes, queries
+Tensor.trace = MR7.trace
+Tensor.sum_to_size = MR7.sum_to_size
+Tensor.cholesky_inverse = MR7.cholesky_inverse
+Tensor.fmax = PR7.fmax
+Tensor.fmin = PR7.fmin
+Tensor.isposinf = PR7.isposinf
+Tensor.isneginf = PR7.isneginf
+Tensor.isreal = CN.isreal
+Tensor.angle = CN.angle
+# properties, as PyTorch's; assigning to one writes that part of a complex tensor in place
+Tensor.real = property(CN.real, lambda self, value: CN.real(self).copy_(value))
+Tensor.imag = property(CN.imag, lambda self, value: CN.imag(self).copy_(value))
+Tensor.split_with_sizes = VC.split_with_sizes
+Tensor.unsafe_chunk = VC.unsafe_chunk
+Tensor.unsafe_split = VC.unsafe_split
+Tensor.unsafe_split_with_sizes = VC.unsafe_split_with_sizes
+Tensor.diagonal_scatter = VC.diagonal_scatter
+Tensor.select_scatter = VC.select_scatter
+Tensor.slice_scatter = VC.slice_scatter
+Tensor.as_strided_scatter = VC.as_strided_scatter
+Tensor.index_put = IP.index_put
+Tensor.index_put_ = IP.index_put_
+Tensor.put = IP.put
+Tensor.put_ = IP.put_
+Tensor.nonzero_static = NG.nonzero_static

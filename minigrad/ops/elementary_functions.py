@@ -1,0 +1,402 @@
+"""The elementary functions, pointwise: ``exp``, ``log``, ``log1p``, ``sqrt``, ``rsqrt``,
+``square``, ``pow``, ``abs``, ``sin``, ``cos``, ``tanh``, ``sigmoid``.
+
+Derivatives, as their backwards compute them (conjugated for complex inputs)::
+
+    exp' = exp            log' = 1 / x          log1p' = 1 / (1 + x)    sqrt' = 1 / (2 sqrt x)
+    sin' = cos            cos' = -sin           tanh' = 1 - tanh^2      sigmoid' = s (1 - s)
+    abs' = sign(x)        d(a^b)/da = b a^(b-1)                         d(a^b)/db = a^b log a
+
+Integer and bool inputs of exp, log, sqrt, sin... compute in the default float dtype
+(``_unary``).  ``pow`` follows PyTorch's kernels: its scalar-exponent one (``ScalarPow``: 0.5 is
+sqrt), its tensor-exponent one (``_c_pow``), and integer powers with negative exponents.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, torch_sign
+from .elementwise import _binary, _scalar_or_tensor, add, cast, div, mul, neg, refuse_array, sub
+from .plumbing import cast_to, conj_of, sum_to
+from .pointwise_select import _piecewise_grad, where
+
+
+# ----------------------------------------------------------------------------------------------
+# Powers
+# ----------------------------------------------------------------------------------------------
+def _c_pow(xp, a, b):
+    """a ** b as C's pow, PyTorch's tensor-exponent kernel: numpy takes an exponent of 0.5
+    that it reads with stride 0 (a scalar, a broadcast axis) as sqrt, whose (-inf) ** 0.5
+    is NaN (pow's is inf) and (-0) ** 0.5 is -0 (pow's +0)."""
+    out = xp.power(a, b)
+    if a.dtype.kind == "f" and b.size and (b == 0.5).any():
+        half = b == 0.5
+        out = xp.where(half & (a == 0), 0.0, xp.where(half & xp.isneginf(a), xp.inf, out))
+        out = out.astype(a.dtype, copy=False)
+    return out
+
+
+class Pow(Function):
+    complex_ok = True
+    saved_names = ("self", "exponent", "result")
+
+    @ieee
+    def forward(self, a, b):
+        if a.dtype.kind == "c":
+            out = a ** b
+        else:
+            out = _c_pow(backend.xp_of(a), a, b)
+        self.save_for_backward(a, b, out)
+        return out
+
+    @ieee
+    def backward(self, g):
+        # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
+        a, b, out = self.saved_tensors
+        ga = gb = None
+        if out._array.dtype.kind == "c":
+            # the principal branch: conj(b a^(b-1)) and conj(a^b log a); a zero exponent
+            # gives a zero gradient for a, as for real tensors
+            if self.needs_input_grad[0]:
+                ga = where(b._array == 0, 0.0, mul(g, conj_of(mul(b, pow(a, sub(b, 1))))))
+                ga = sum_to(ga, a.shape)
+            if self.needs_input_grad[1]:
+                gb = where((a._array == 0) & (b._array.real >= 0), 0.0,
+                           mul(g, conj_of(mul(out, log(a)))))
+                gb = sum_to(gb, b.shape)
+            return ga, gb
+        if self.needs_input_grad[0]:
+            ga = self._base_grad(g, a, b)
+        if self.needs_input_grad[1]:
+            # log(a): -inf at a = +-0 (so 0 ** -1 gives -inf, as PyTorch), NaN below
+            positive = a._array > 0
+            log_a = where(positive, log(where(positive, a, 1.0)),
+                          Tensor._wrap(_nonpositive_log(a._array)))
+            gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
+            gb = sum_to(gb, b.shape)
+        return ga, gb
+
+    def _base_grad(self, g, a, b):
+        """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
+        derivative of x ** 2 is 2 everywhere); exactly 0 where b = 0 (a^(b-1) may be inf)."""
+        return sum_to(where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a.shape)
+
+
+def _nonpositive_log(a):
+    """log of an array's non-positive elements: -inf at zero, NaN below it (and at NaN)."""
+    xp = backend.xp_of(a)
+    return xp.where(a == 0, -xp.inf, xp.nan).astype(a.dtype, copy=False)
+
+
+class ScalarPow(Pow):
+    """a ** e for a Python number e: PyTorch's scalar-exponent kernel, which takes e = 0.5
+    as sqrt and e = -0.5 as rsqrt (NaN at -inf, where pow gives inf and 0), and its
+    backward: a zero gradient without a graph for e = 0, else g e a^(e-1) with that same
+    kernel (e - 1 a Python number again)."""
+
+    saved_names = ("self", None, None)
+    saved_fields = {"exponent": "exponent"}
+
+    _node_name = "PowBackward0"
+
+    @ieee
+    def forward(self, a, b):
+        e = b.item()
+        if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV":
+            root = backend.xp_of(a).sqrt(a)
+            out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
+            self.save_for_backward(a, b, out)
+            return out
+        out = a ** b        # numpy's operator: x * x for 2, as PyTorch's scalar kernel
+        self.save_for_backward(a, b, out)
+        return out
+
+    def _base_grad(self, g, a, b):
+        e = b._array.item()
+        if e == 0:
+            return Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, g._array.dtype))
+        return sum_to(mul(g, mul(b, pow(a, e - 1))), a.shape)
+
+
+class BoolExponentPow(Function):
+    """a ** b for a bool exponent b (promoted to a's dtype): the value of Pow; its backward
+    refuses as PyTorch's does (it computes b - 1, a subtraction PyTorch forbids on bools)."""
+    def forward(self, a, b):
+        with ieee_errors():
+            return a ** b
+
+    def backward(self, g):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+# ----------------------------------------------------------------------------------------------
+# exp, log, log1p, sqrt, abs, sin, cos, tanh, sigmoid
+# ----------------------------------------------------------------------------------------------
+class Exp(Function):
+    complex_ok = True
+    saved_names = ("result",)
+
+    def forward(self, a):
+        out = backend.xp_of(a).exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # d(e^a)/da = e^a: the output itself
+        return mul(g, conj_of(out))
+
+
+class Log(Function):
+    complex_ok = True
+    saved_names = ("self",)
+
+    @ieee
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).log(a)
+
+    @ieee
+    def backward(self, g):
+        a, = self.saved_tensors        # d(log a)/da = 1/a
+        return div(g, conj_of(a))
+
+
+class Log1p(Function):
+    half_in_float32 = True          # float16 too: in float32, rounded once
+    complex_ok = True
+
+    @ieee
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).log1p(a)
+
+    @ieee
+    def backward(self, g):
+        a, = self.saved_tensors        # 1 / (1 + a)
+        return div(g, conj_of(add(a, 1)))
+
+
+class Sqrt(Function):
+    complex_ok = True
+    saved_names = ("result",)
+
+    @ieee
+    def forward(self, a):
+        out = backend.xp_of(a).sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    @ieee
+    def backward(self, g):
+        out, = self.saved_tensors      # d(sqrt a)/da = 1 / (2 sqrt a)
+        return div(g, mul(conj_of(out), 2))
+
+
+class Abs(Function):
+    complex_ok = True
+    saved_names = ("self",)
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).abs(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        if a._array.dtype.kind == "c":
+            # |z| = sqrt(x^2 + y^2): d|z|/dx + i d|z|/dy = z / |z| (0 at z = 0, as PyTorch)
+            r = abs(a)
+            return mul(cast_to(g, a._array.dtype), where(r._array == 0, 0.0, div(a, r)))
+        # sign(a); 0 at 0 and at NaN, as PyTorch
+        return _piecewise_grad(self, g, torch_sign(backend.xp_of(a._array), a._array), False, a)
+
+
+class Sin(Function):
+    complex_ok = True
+    saved_names = ("self",)
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).sin(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors        # cos(a)
+        return mul(g, conj_of(cos(a)))
+
+
+class Cos(Function):
+    complex_ok = True
+    saved_names = ("self",)
+
+    def forward(self, a):
+        self.save_for_backward(a)
+        return backend.xp_of(a).cos(a)
+
+    def backward(self, g):
+        a, = self.saved_tensors        # -sin(a)
+        return mul(neg(g), conj_of(sin(a)))
+
+
+class Tanh(Function):
+    complex_ok = True
+    saved_names = ("result",)
+
+    def forward(self, a):
+        out = backend.xp_of(a).tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # 1 - tanh^2, from the output
+        return mul(g, conj_of(sub(1, mul(out, out))))
+
+
+class Sigmoid(Function):
+    half_in_float32 = True          # float16 too: in float32, rounded once
+    complex_ok = True
+    saved_names = ("result",)
+
+    def forward(self, a):
+        xp = backend.xp_of(a)
+        if a.dtype.kind == "c":         # 1 / (1 + e^-a): no sign to split on
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                out = 1 / (1 + xp.exp(-a))
+            self.save_for_backward(out)
+            return out
+        # Stable for large |a|: exp of a non-positive number only.
+        e = xp.exp(-xp.abs(a))
+        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors      # s (1 - s), from the output
+        return mul(g, conj_of(mul(out, sub(1, out))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor-level functions (what Tensor methods and minigrad.* call)
+# ----------------------------------------------------------------------------------------------
+def pow(input, exponent):
+    """input ** exponent (either may be a Python number, not both)."""
+    a, b = input, exponent
+    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+        refuse_array("pow", a, "self", 1)
+        refuse_array("pow", b, "exponent")
+    if isinstance(a, Tensor) and a._array.dtype.kind in "biu" and isinstance(b, int) and \
+            not isinstance(b, bool) and b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if isinstance(a, Tensor) and a._array.dtype.kind in "iu" and isinstance(b, int) and \
+            not isinstance(b, bool):
+        # the exponent is converted to the base's integer type first, and must fit
+        info = np.iinfo(a._array.dtype)
+        if not info.min <= b <= info.max:
+            c_name = {"int32": "int"}.get(a._array.dtype.name, f"{a._array.dtype.name}_t")
+            raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
+    if isinstance(b, Tensor) and b._array.dtype.kind in "iu":
+        like = b
+        a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "pow")
+        dtype = dtypes.result_type(a_t._array, b._array)
+        if dtype.kind in "iu":
+            xp = backend.xp_of(like._array)
+            # in the promoted dtype (a uint8 base wraps -1 to 255, as PyTorch)
+            bv = b._array.astype(dtype, copy=False)
+            if bool((bv < 0).any()):
+                return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
+                                             dtype)
+    if isinstance(a, bool) and isinstance(b, Tensor) and b._array.dtype.kind == "b":
+        raise not_implemented_for("pow", b._array.dtype)       # True ** bool tensor: bool
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b" and \
+            (isinstance(b, bool) or (isinstance(b, Tensor) and b._array.dtype.kind == "b")):
+        # a bool result: PyTorch's pow kernel has no bool version; a Python bool exponent is
+        # done without it (a ** True = a, a ** False = True)
+        if isinstance(b, Tensor):
+            raise not_implemented_for("pow", a._array.dtype)
+        return Tensor._wrap(backend.xp_of(a._array).logical_or(a._array, not b))
+    if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
+            a._array.dtype.kind in "fV":
+        return _binary(BoolExponentPow, a, b, "pow")
+    if isinstance(a, Tensor) and isinstance(b, (bool, int, float, np.number, np.bool_)):
+        out = _binary(ScalarPow, a, b, "pow")
+        if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
+            out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
+        return out
+    return _binary(Pow, a, b, "pow")
+
+
+def _integer_pow_negative(xp, av, bv, dtype):
+    """Integer ** integer with negative exponents, as PyTorch: 1 ** -n = 1, (-1) ** -n = +-1,
+    any other base ** -n = 0 (0 ** -n too)."""
+    broadcast_shape(tuple(av.shape), tuple(bv.shape), "pow")
+    negative = bv < 0
+    with ieee_errors():
+        out = xp.power(av, xp.where(negative, 0, bv).astype(dtype, copy=False))
+    odd = (bv % 2) != 0
+    reciprocal = xp.where(av == 1, 1, xp.where(av == -1, xp.where(odd, -1, 1), 0))
+    return Tensor._wrap(xp.asarray(xp.where(negative, reciprocal, out), dtype=dtype))
+
+
+def _unary(fn, a, floating=True, **params):
+    if not isinstance(a, Tensor):
+        fn.apply(a)         # PyTorch's TypeError, naming the argument's type
+    if floating and a._array.dtype.kind not in "fcV":
+        a = cast(a, dtypes.default_float().np)
+    return fn.apply(a, **params)
+
+
+def exp(a):
+    return _unary(Exp, a)
+
+
+def log(a):
+    return _unary(Log, a)
+
+
+def log1p(a):
+    return _unary(Log1p, a)
+
+
+def sqrt(a):
+    return _unary(Sqrt, a)
+
+
+def abs(a):
+    if a._array.dtype.kind == "b":
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool' (abs of a bool "
+                                  "tensor; cast it with .int() or .float() first)")
+    return Abs.apply(a)
+
+
+def sin(a):
+    return _unary(Sin, a)
+
+
+def cos(a):
+    return _unary(Cos, a)
+
+
+def tanh(a):
+    return _unary(Tanh, a)
+
+
+def sigmoid(a):
+    return _unary(Sigmoid, a)
+
+
+def square(a):
+    """a * a; a bool tensor squares as int64 (PyTorch computes it as pow(a, 2))."""
+    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+        a = cast(a, dtypes.result_type(a._array, 2))
+    return mul(a, a)
+
+
+def rsqrt(a):
+    # rounded once, as PyTorch's vectorised kernel (its scalar loop for fewer than a vector's
+    # elements rounds the bfloat16 square root first)
+    if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype):
+        return cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
+    return div(1.0, sqrt(a))

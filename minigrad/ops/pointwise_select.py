@@ -1,0 +1,266 @@
+"""Pointwise selection: ``where(condition, a, b)``, ``maximum`` and ``minimum``, and the
+gradients of the ops that pick, element by element, an input or a slope.
+
+Their backward routes ``g`` to what was picked: where's to ``a`` where the condition holds and
+to ``b`` elsewhere; maximum's to the larger input (half to each at a tie, all to both where
+either is NaN).  ``select_grad(g, share)`` is ``g * share`` with exactly 0 where the share is 0,
+even for a NaN or infinite ``g``, as PyTorch's selecting backwards (relu, clamp, max, pools).
+``PiecewiseLinearGrad`` / ``_piecewise_grad`` give ``g * slope`` for a piecewise-linear op
+(relu, leaky_relu, abs) in a form that can be differentiated again (``create_graph``).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import backend, dtypes, parallel
+from ..autograd import Function
+from ..autograd.function import keep_for_backward
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
+from ._util import broadcast_shape, python_type_name, scalar_type_name, to_tensor_like
+from .elementwise import Mul, _binary, _scalar_or_tensor, cast, mul
+from .plumbing import sum_to
+
+
+# ----------------------------------------------------------------------------------------------
+# The gradients of selecting and piecewise-linear ops
+# ----------------------------------------------------------------------------------------------
+def select_grad(g, share):
+    """g * share for a constant ``share`` array (a bool mask, or the fractions a tie splits),
+    with exactly 0 where share is 0 even for a NaN or infinite g (NaN * 0 is NaN): PyTorch's
+    selecting backwards (relu, clamp, maximum, max, max-pool) leave the unselected at 0."""
+    xp = backend.xp_of(g._array)
+    if not is_grad_enabled() and g._array.shape == share.shape:
+        # no graph to record: the multiply and the check of its sum in one pass (split over
+        # the threads), the product's pieces summed while they are still in cache
+        out = xp.empty(share.shape, dtype=xp.result_type(g._array, share))
+        sums = []
+
+        def piece(gp, sp, op):
+            # inf * 0 is NaN, silently (as PyTorch): the non-finite case is redone below;
+            # numpy's error state is per thread, so it is set in each piece
+            with np.errstate(invalid="ignore", over="ignore"):
+                xp.multiply(gp, sp, out=op)
+                sums.append(op.sum())
+        parallel.map_pieces(piece, g._array, share, out)
+        if all(xp.isfinite(t) for t in sums):
+            return Tensor._wrap(out)
+    elif xp.isfinite(g._array.sum()):
+        # the common case, one multiply (an overflowing sum only takes the path below)
+        return Mul.apply(g, Tensor._wrap(share))
+    return where(share != 0, Mul.apply(g, Tensor._wrap(share)), 0.0)
+
+
+class PiecewiseLinearGrad(Function):
+    """``g * slope``: the first derivative of a piecewise-linear op (relu, leaky_relu, abs)
+    whose derivative ``slope`` is a constant array (1 / 0 masks, slopes, signs), as it is
+    recorded under ``create_graph``.  Input ``a`` is the op's own input: unused by the value,
+    it is listed so that the gradient depends on it as PyTorch's does (``requires_grad``, a
+    second ``grad`` with respect to it works).  Derivatives: d/dg = slope (``select``: exactly
+    0 where slope is 0, even for a NaN gradient, as ``select_grad``), d/da = 0 (the slope is
+    constant between kinks)."""
+    def forward(self, g, a, *, slope, select):
+        self.slope, self.select = slope, select
+        xp = backend.xp_of(g)
+        out = xp.asarray(g * slope, dtype=g.dtype)
+        if select and out.dtype.kind in "fV":
+            out = xp.where(slope == 0, out.dtype.type(0), out)
+        return out
+
+    def backward(self, gg):
+        ga = None
+        if self.needs_input_grad[1]:
+            shape, dtype = self._in_meta[1]
+            ga = Tensor._wrap(backend.xp_of(gg._array).zeros(shape, dtype=dtype))
+        if not self.needs_input_grad[0]:
+            return None, ga
+        gg = select_grad(gg, self.slope) if self.select else mul(gg, Tensor._wrap(self.slope))
+        return gg, ga
+
+
+def _input_on_graph(node, i, like):
+    """Input ``i`` of ``node`` as a tensor on the autograd graph, for a backward that did not
+    save it: the leaf itself, or a stand-in output of the node that produced it (a read-only
+    zero array of its shape and dtype, on ``like``'s device: only its place in the graph is
+    used, never its values)."""
+    src, nr = node.next_functions_[i]
+    if isinstance(src, Tensor):
+        return src
+    shape, dtype = node._in_meta[i]
+    xp = backend.xp_of(like)
+    stand_in = Tensor._wrap(xp.broadcast_to(xp.zeros((), dtype=dtype), shape), True)
+    stand_in.grad_fn, stand_in._output_nr = src, nr
+    return stand_in
+
+
+def _piecewise_grad(node, g, slope, select, a=None):
+    """``g * slope`` for a piecewise-linear op's backward: one multiply when nothing is
+    recorded; under create_graph a ``PiecewiseLinearGrad`` on the op's input ``a`` (found
+    from the node's graph edge when it was not saved)."""
+    if not is_grad_enabled():
+        return select_grad(g, slope) if select else mul(g, Tensor._wrap(slope))
+    if a is None:
+        a = _input_on_graph(node, 0, slope)
+    return PiecewiseLinearGrad.apply(g, a, slope=slope, select=select)
+
+
+# ----------------------------------------------------------------------------------------------
+# maximum, minimum, where
+# ----------------------------------------------------------------------------------------------
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).maximum(a, b)
+
+    def backward(self, g):
+        # The larger input gets the gradient; ties split it in half (as PyTorch).
+        a, b = self.saved_tensors
+        share_a, share_b = _shares(a._array, b._array, g._array.dtype)
+        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return backend.xp_of(a).minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        share_a, share_b = _shares(b._array, a._array, g._array.dtype)   # = -max(-a, -b)
+        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
+                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+
+
+def _shares(a, b, dtype):
+    """How maximum(a, b) splits its gradient, as PyTorch: all of it to the larger input, half
+    each at a tie, and all of it to *both* where either is NaN (neither is smaller)."""
+    xp = backend.xp_of(a)
+    share_a = xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(dtype, copy=False)
+    share_b = xp.where(a == b, 0.5, xp.where(a > b, 0.0, 1.0)).astype(dtype, copy=False)
+    return share_a, share_b
+
+
+class Where(Function):
+    complex_ok = True
+
+    def forward(self, a, b, *, condition):
+        self.condition = condition
+        self.shapes = a.shape, b.shape
+        return backend.xp_of(a).where(condition, a, b)
+
+    def backward(self, g):
+        c = self.condition
+        return (sum_to(where(c, g, 0.0), self.shapes[0]) if self.needs_input_grad[0] else None,
+                sum_to(where(c, 0.0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Tensor-level functions (what Tensor methods and minigrad.* call)
+# ----------------------------------------------------------------------------------------------
+def _two_tensors(name, a, b):
+    """PyTorch's refusal of a number where an op takes only tensors (maximum, minimum)."""
+    for what, value, pos in (("input", a, 1), ("other", b, 2)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{what}' (position {pos}) must be Tensor, not "
+                            f"{type(value).__name__}")
+
+
+def maximum(a, b):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        _two_tensors("maximum", a, b)
+    refuse_complex_pair(a, b, "maximum")
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a, b):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        _two_tensors("minimum", a, b)
+    refuse_complex_pair(a, b, "minimum")
+    return _binary(Minimum, a, b, "minimum")
+
+
+def refuse_complex_pair(a, b, name):
+    """maximum / minimum / fmax / fmin: complex numbers have no order (PyTorch's words)."""
+    if a._array.dtype.kind == "c" or b._array.dtype.kind == "c":
+        raise RuntimeError(f"{name} not implemented for complex tensors.")
+
+
+def _two_numbers_dtype(a, b):
+    """The dtype of ``where(cond, a, b)`` with two Python numbers: the larger kind of the two
+    (bool < int64 < the default float < its complex dtype), as PyTorch."""
+    kinds = ["b" if isinstance(v, (bool, np.bool_)) else
+             "i" if isinstance(v, (int, np.integer)) else
+             "c" if isinstance(v, (complex, np.complexfloating)) else "f" for v in (a, b)]
+    kind = max(kinds, key="bifc".index)
+    if kind == "c":
+        return dtypes.default_float().to_complex().np
+    return np.dtype(bool) if kind == "b" else np.dtype(np.int64) if kind == "i" else \
+        dtypes.default_float().np
+
+
+def where(condition, input=None, other=None):
+    """Elements of ``input`` where ``condition`` is True, else of ``other`` (all three
+    broadcast; either may be a Python number).  ``where(condition)`` alone is
+    ``nonzero(condition, as_tuple=True)``."""
+    a, b = input, other
+    if a is None and b is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                            f"{type(condition).__name__}")
+        c = condition._array                # a 0-d condition counts as 1-d, as nonzero's
+        found = backend.xp_of(c).nonzero(c if c.ndim else c.reshape(1))
+        return tuple(Tensor._wrap(f.astype("int64")) for f in found)
+    if a is None or b is None:
+        raise TypeError("where(): expected both 'input' and 'other' (or neither, for the "
+                        "indices of the True elements of 'condition')")
+    if isinstance(condition, (list, tuple, bool, int, float, complex)):  # (numpy masks: ok)
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                        f"{type(condition).__name__}")
+    cond = condition._array if isinstance(condition, Tensor) else condition
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                            f"{type(condition).__name__}")
+        dtype = _two_numbers_dtype(a, b)
+        a = to_tensor_like(a, condition, dtype=dtype)
+        b = to_tensor_like(b, condition, dtype=dtype)
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(a, Tensor):
+        a = _scalar_or_tensor(a, like, "where")
+    if not isinstance(b, Tensor):
+        b = _scalar_or_tensor(b, like, "where")
+    if getattr(cond, "dtype", None) == np.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
+                      "will be removed in a future version of PyTorch. Use a boolean condition "
+                      "instead.", UserWarning, stacklevel=2)
+        cond = cond != 0
+    if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
+        got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"
+               if getattr(cond, "dtype", None) is not None else type(condition).__name__)
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
+                           "(compare first, e.g. where(x > 0, a, b))")
+    dtype = dtypes.result_type(a._array, b._array)
+    broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
+    # the condition is kept for the backward, as PyTorch's where node keeps it
+    return keep_for_backward(Where.apply(cast(a, dtype), cast(b, dtype), condition=cond),
+                             condition)
+
+
+def where_checked(condition, input=None, other=None):
+    """``torch.where`` as PyTorch's parser takes it: no numpy array, list or tuple as the
+    condition, input or other (minigrad's own ops call ``where``, which takes numpy masks)."""
+    if isinstance(condition, np.ndarray) or isinstance(input, (np.ndarray, list, tuple)) or \
+            isinstance(other, (np.ndarray, list, tuple)):
+        got = ", ".join(python_type_name(v) for v in (condition, input, other) if v is not None)
+        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), "
+                        f"but expected one of: (Tensor condition), (Tensor condition, Tensor "
+                        f"input, Tensor other), (Tensor condition, Number self, Tensor other), "
+                        f"(Tensor condition, Tensor input, Number other), (Tensor condition, "
+                        f"Number self, Number other)")
+    return where(condition, input, other)
+
+
+where_checked.__name__ = where_checked.__qualname__ = "where"    # its name in messages
