@@ -35,10 +35,12 @@ from . import _tensor_methods  # noqa: F401  (x + y, x[i], x += y, ...)
 from . import _tensor_methods_math, _tensor_methods_layout  # noqa: F401  (x.sum(), x.to())
 from ._tensor_methods_math import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
-    zeros, ones, full, empty, arange, linspace, eye, rand, randn, randint, randperm,
-    zeros_like, ones_like, full_like, empty_like, rand_like, randn_like, manual_seed, seed,
-    initial_seed, Generator, default_generator, get_rng_state, set_rng_state, layout, strided,
+    zeros, ones, full, empty, eye, zeros_like, ones_like, full_like, empty_like, layout, strided,
     sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc)
+from ._range_factories import arange, linspace  # noqa: F401
+from ._random_factories import (  # noqa: F401
+    rand, randn, randint, randperm, rand_like, randn_like, manual_seed, seed, initial_seed,
+    Generator, default_generator, get_rng_state, set_rng_state)
 from .ops.elementwise import add, sub, mul, div, neg, remainder  # noqa: F401
 from .ops.elementary_functions import (  # noqa: F401
     pow, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, square)
@@ -53,13 +55,16 @@ from .ops.bitwise import (  # noqa: F401
 from .ops.elementwise import sub as subtract, mul as multiply, div as divide  # noqa
 from .ops.relu_clamp import clamp as clip  # noqa
 from .ops.reduce import (  # noqa: F401
-    sum, mean, prod, max, min, amax, amin, argmax, argmin, var, std, logsumexp, softmax,
-    log_softmax, all, any, count_nonzero)
+    sum, mean, prod, var, std, all, any, count_nonzero)
+from .ops.extrema import max, min, amax, amin, argmax, argmin  # noqa: F401
+from .ops.softmax import logsumexp, softmax, log_softmax  # noqa: F401
 from .ops.movement import (  # noqa: F401
-    reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, cat, stack, split,
-    chunk, unbind, clone, flip)
-from .ops.movement import narrow, select  # noqa: F401
-from .ops.movement import cat as concat, cat as concatenate, transpose as swapaxes  # noqa: F401
+    reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, clone)
+from .ops.stacking import cat, stack, split, chunk, unbind  # noqa: F401
+from .ops.sequence_more import flip  # noqa: F401
+from .ops.stacking import narrow, select  # noqa: F401
+from .ops.stacking import cat as concat, cat as concatenate  # noqa: F401
+from .ops.movement import transpose as swapaxes  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .ops.inplace import zero_, resize_as_  # noqa: F401
 from .ops.matmul import mm, bmm, mv  # noqa: F401
@@ -118,7 +123,9 @@ from .ops.selection import (  # noqa: E402,F401
     aminmax, kthvalue, median, nanmedian, mode, nansum, nanmean)
 from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll, diagonal, tile)
-from .ops.linalg import einsum, norm, var_mean, std_mean, dot, inner  # noqa: E402,F401
+from .ops.contraction import einsum, dot, inner  # noqa: E402,F401
+from .ops.norms import norm  # noqa: E402,F401
+from .ops.statistics import var_mean, std_mean  # noqa: E402,F401
 from .ops.math_extra import (  # noqa: E402,F401
     log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,
     masked_select, nonzero, nan_to_num, nan_to_num_)
@@ -130,7 +137,8 @@ from .ops.set_ops import unique, unique_consecutive, bincount  # noqa: E402,F401
 from .ops.stacking import (  # noqa: E402,F401
     hstack, vstack, row_stack, dstack, column_stack, tensor_split)
 from .ops.masked import masked_scatter  # noqa: E402,F401
-from .creation import logspace, tril_indices, triu_indices, scalar_tensor  # noqa: E402,F401
+from ._range_factories import logspace, tril_indices, triu_indices  # noqa: E402,F401
+from .creation import scalar_tensor  # noqa: E402,F401
 from ._sampling import normal  # noqa: E402,F401
 from .ops.sampling_round8 import (  # noqa: E402,F401
     bernoulli, binomial, empty_strided, empty_permuted)

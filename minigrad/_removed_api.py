@@ -11,7 +11,7 @@ import math
 import warnings
 
 from . import dtypes
-from .creation import arange
+from ._range_factories import arange
 from .tensor import Tensor
 
 __all__ = ["matrix_rank", "solve", "lstsq", "eig", "symeig", "range", "set_default_tensor_type"]

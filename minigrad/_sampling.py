@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend, dtypes
-from .creation import check_layout, default_generator, randn
+from .creation import check_layout
+from ._random_factories import default_generator, randn
 from .ops._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
 from .ops.inplace import copy_

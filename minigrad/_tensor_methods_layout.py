@@ -16,6 +16,7 @@ from .ops import elementwise as E, movement as M, inplace as I
 from .ops import elementary_functions as EF
 from .ops import compare as C
 from .ops import activation as A, scatter_gather as G, shaping as H
+from .ops import stacking as ST, sequence_more as SQ
 from .ops import complex_numbers as CN, spectral as SPEC
 from .ops import tensor_predicates as TP
 from .ops import sampling_round8 as SR8
@@ -48,12 +49,12 @@ Tensor.repeat = M.repeat
 def _split_method(self, split_size, dim=0):
     """``Tensor.split``: its size argument is called ``split_size`` (torch.split's is
     ``split_size_or_sections``)."""
-    return M.split(self, split_size, dim)
+    return ST.split(self, split_size, dim)
 
 
 Tensor.split = _split_method
-Tensor.chunk = M.chunk
-Tensor.unbind = M.unbind
+Tensor.chunk = ST.chunk
+Tensor.unbind = ST.unbind
 Tensor.clone = M.clone
 Tensor.contiguous = M.contiguous
 
@@ -61,7 +62,7 @@ Tensor.contiguous = M.contiguous
 def _flip(self, *dims, **kwargs):
     """``x.flip(0, 1)`` as well as ``x.flip([0, 1])`` and ``x.flip(dims=...)``."""
     if "dims" in kwargs and not dims:
-        return M.flip(self, kwargs.pop("dims"), **kwargs)
+        return SQ.flip(self, kwargs.pop("dims"), **kwargs)
     if not dims:
         raise TypeError('flip() missing 1 required positional arguments: "dims"')
     if len(dims) == 1:
@@ -74,7 +75,7 @@ def _flip(self, *dims, **kwargs):
                             f"{python_type_name(one)}")
     if kwargs:
         raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    return M.flip_dims(self, dims)
+    return SQ.flip_dims(self, dims)
 
 
 Tensor.flip = _flip

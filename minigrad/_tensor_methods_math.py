@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops import elementwise as E, reduce as R, movement as M, inplace as I
+from .ops import elementwise as E, reduce as R, inplace as I
+from .ops import extrema as EX, softmax as SX
 from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
-from .ops import linalg as L, math_extra as MX
+from .ops import norms as NRM, contraction as CTR, math_extra as MX
 from .ops import special_functions as SF
 from .ops import scatter_reduce as SR, selection as SE
 from .ops import set_ops as SO, stacking as ST, masked as MS
@@ -139,8 +140,8 @@ Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
 Tensor.cummax = _torch_args(MX.cummax)
 Tensor.cummin = _torch_args(MX.cummin)
 Tensor.diagonal = H.diagonal
-Tensor.narrow = M.narrow
-Tensor.select = M.select
+Tensor.narrow = ST.narrow
+Tensor.select = ST.select
 Tensor.masked_select = MX.masked_select
 Tensor.fmod = _torch_args(MX.fmod)
 Tensor.fmod_ = MX.fmod_
@@ -159,21 +160,21 @@ Tensor.nonzero = MX.nonzero
 Tensor.sum = _torch_args(R.sum)
 Tensor.mean = _torch_args(R.mean)
 Tensor.prod = _torch_args(R.prod)
-Tensor.max = _torch_args(R.max)
-Tensor.min = _torch_args(R.min)
-Tensor.amax = _torch_args(R.amax)
-Tensor.amin = _torch_args(R.amin)
-Tensor.argmax = _torch_args(R.argmax)
-Tensor.argmin = _torch_args(R.argmin)
+Tensor.max = _torch_args(EX.max)
+Tensor.min = _torch_args(EX.min)
+Tensor.amax = _torch_args(EX.amax)
+Tensor.amin = _torch_args(EX.amin)
+Tensor.argmax = _torch_args(EX.argmax)
+Tensor.argmin = _torch_args(EX.argmin)
 Tensor.var = _torch_args(R.var)
 Tensor.std = _torch_args(R.std)
-Tensor.logsumexp = _torch_args(R.logsumexp)
-Tensor.softmax = _torch_args(R.softmax)
-Tensor.log_softmax = _torch_args(R.log_softmax)
+Tensor.logsumexp = _torch_args(SX.logsumexp)
+Tensor.softmax = _torch_args(SX.softmax)
+Tensor.log_softmax = _torch_args(SX.log_softmax)
 Tensor.all = _torch_args(R.all)
 Tensor.any = _torch_args(R.any)
 Tensor.count_nonzero = _torch_args(R.count_nonzero)
-Tensor.norm = _torch_args(L.norm)
+Tensor.norm = _torch_args(NRM.norm)
 Tensor.cumsum = _torch_args(S.cumsum)
 Tensor.cumprod = _torch_args(S.cumprod)
 
@@ -219,8 +220,8 @@ Tensor.matmul = _torch_args(MM.matmul)
 Tensor.mm = _torch_args(MM.mm)
 Tensor.bmm = _torch_args(MM.bmm)
 Tensor.mv = _torch_args(MM.mv)
-Tensor.dot = L.dot
-Tensor.inner = L.inner
+Tensor.dot = CTR.dot
+Tensor.inner = CTR.inner
 Tensor.det = LS.det
 Tensor.logdet = LS.logdet
 Tensor.slogdet = LS.slogdet

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _memory_format as mf, backend
 from .autograd import no_grad
-from .creation import default_generator
+from ._random_factories import default_generator
 from .tensor import Tensor
 from .nn import functional as F
 from .nn.functional import _masked

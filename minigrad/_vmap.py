@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import functools
 
-from .creation import default_generator
-from .ops.movement import stack
+from ._random_factories import default_generator
+from .ops.stacking import stack
 from .tensor import Tensor
 
 __all__ = ["vmap"]

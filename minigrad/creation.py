@@ -1,7 +1,11 @@
-"""Tensor factories: zeros, ones, full, arange, linspace, eye, rand, randn, randint, ..._like.
+"""Tensor factories that fill a size: ``zeros``, ``ones``, ``empty``, ``full``, ``eye``,
+``scalar_tensor`` and the ``zeros_like`` / ``ones_like`` / ``empty_like`` / ``full_like`` forms,
+with what every factory shares: ``layout`` (strided and the sparse layouts), the ``size=`` and
+``out=`` keywords, the parsing of ``*size`` and ``_finish`` (cast, move to the device, wrap).
 
-Random numbers come from one seeded generator (``manual_seed``).  They are drawn on the CPU and
-moved to the device, so a seed gives the same numbers on every run and on every device.
+The ranges (``arange``, ``linspace``, ``logspace``, ``tril_indices``...) are in
+``_range_factories``; the seeded generator and the random factories (``rand``, ``randn``,
+``randint``...) in ``_random_factories``.
 """
 from __future__ import annotations
 
@@ -16,13 +20,10 @@ from . import backend, dtypes
 from . import _memory_format as mf
 from .tensor import Tensor, _require_grad_at_creation
 from ._grad_state import state as _GRAD
-from ._space_arguments import check_space_arguments
 
-__all__ = ["zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn",
-           "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
-           "rand_like", "randn_like", "manual_seed", "seed", "initial_seed", "Generator",
-           "default_generator", "get_rng_state", "set_rng_state", "layout", "strided",
-           "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc"]
+__all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
+           "empty_like", "layout", "strided", "sparse_coo", "sparse_csr", "sparse_csc",
+           "sparse_bsr", "sparse_bsc"]
 
 
 class layout:  # noqa: N801  (PyTorch's spelling: torch.layout)
@@ -78,58 +79,6 @@ def check_layout(value, fn_name, sparse_ok=False):
 # The empty COO tensor of a size, for zeros/empty/zeros_like(..., layout=sparse_coo): set by
 # ``_sparse_coo`` (a module above this one, which imports it).
 sparse_zeros = None
-
-
-class Generator:
-    """A seeded source of random numbers (numpy's PCG64 behind it)."""
-
-    def __init__(self, device="cpu"):
-        self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
-        self._seed = 0
-        self.rng = np.random.Generator(np.random.PCG64(0))
-
-    def manual_seed(self, seed):
-        self._seed = int(seed)
-        self.rng = np.random.Generator(np.random.PCG64(self._seed))
-        return self
-
-    def seed(self):
-        s = int(np.random.SeedSequence().entropy % (2 ** 63))
-        self.manual_seed(s)
-        return s
-
-    def initial_seed(self):
-        return self._seed
-
-    def get_state(self):
-        return self.rng.bit_generator.state
-
-    def set_state(self, state):
-        self.rng.bit_generator.state = state
-
-
-default_generator = Generator()
-
-
-def manual_seed(seed):
-    """Seed minigrad's random numbers: the same seed gives the same numbers on every run."""
-    return default_generator.manual_seed(seed)
-
-
-def seed():
-    return default_generator.seed()
-
-
-def initial_seed():
-    return default_generator.initial_seed()
-
-
-def get_rng_state():
-    return default_generator.get_state()
-
-
-def set_rng_state(state):
-    default_generator.set_state(state)
 
 
 def _size_keyword(factory, keyword="size", leading=0, name=None):
@@ -355,140 +304,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
                        requires_grad)
 
 
-def _inconsistent(start, end, step):
-    return RuntimeError(f"upper bound and lower bound inconsistent with step sign (arange("
-                        f"start={start}, end={end}, step={step}))")
-
-
 def _number(value):
     """A tensor's or numpy scalar's value as the Python number PyTorch reads it (np.int32(5)
     is an int, np.float16(2) a float: they weigh as Python numbers, and np.bool_ as a float)."""
     if isinstance(value, np.generic) and not isinstance(value, float):
         return float(value) if isinstance(value, np.bool_) else value.item()
     return value.item() if isinstance(value, Tensor) else value
-
-
-_NO_END = object()      # arange(n): the end left out (PyTorch refuses an explicit None)
-
-
-@_out_keyword
-def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
-           requires_grad=False):
-    """Values from start (default 0) up to but excluding end, step apart.  For an integer
-    dtype PyTorch truncates start and step to integers first (end too for int64, whose
-    length is counted in integers; other integer dtypes count it from the exact values),
-    and the values wrap into the dtype."""
-    check_layout(layout, "arange")
-    start, end, step = _number(start), _number(end), _number(step)
-    if end is _NO_END:
-        start, end = 0, start
-    for value in (start, end, step):
-        if not isinstance(value, numbers.Number):
-            raise TypeError(f"arange() received an invalid combination of arguments - got "
-                            f"({', '.join(type(v).__name__ for v in (start, end, step))}), "
-                            f"but expected (Number start, Number end, Number step)")
-    if not isinstance(start, complex) and not isinstance(end, complex) and \
-            not (math.isfinite(start) and math.isfinite(end)):
-        raise RuntimeError(f"unsupported range: {start} -> {end}")
-    if any(isinstance(v, complex) for v in (start, end, step)) and \
-            (dtype is None or not dtypes.to_dtype(dtype).is_complex):   # (complex: refused below)
-        if any(isinstance(v, complex) and v.imag for v in (start, end, step)):
-            # PyTorch reads the bounds as doubles first: an imaginary part cannot be one
-            raise RuntimeError("value cannot be converted to type double without overflow")
-        start, end, step = (v.real if isinstance(v, complex) else v for v in (start, end, step))
-    if dtype is None:
-        dtype = dtypes.result_type(start, end, step)
-    dt = dtypes.to_dtype(dtype)
-    if dt.is_complex:                # a range of complex numbers has no order to step along
-        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
-                                  f"'{'ComplexFloat' if dt.itemsize == 8 else 'ComplexDouble'}'")
-    if dt.np.kind == "b":
-        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
-    if dt.np.kind in "iu":
-        first, last, stride = int(start), int(end), int(step)
-        if step == 0:
-            raise RuntimeError("step must be nonzero")
-        if dt.name == "int64":
-            if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
-                raise ValueError("step must be nonzero")
-            if (last - first) * stride < 0:
-                raise _inconsistent(start, end, step)
-            sign = 1 if stride > 0 else -1
-            n = int((last - first + stride - sign) / stride)     # C++'s truncating division
-        else:     # the length from the exact values; a step truncated to 0 repeats start
-            if (end - start) * step < 0:
-                raise _inconsistent(start, end, step)
-            n = math.ceil((end - start) / step)
-        values = first + np.arange(max(n, 0), dtype=np.int64) * stride
-        return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
-    if step == 0:
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise _inconsistent(start, end, step)
-    return _finish(np.arange(start, end, step), dt, device, requires_grad)
-
-
-def _given(dtype, layout, device, requires_grad):
-    """The factory keywords given other than their defaults, as PyTorch's parser lists them."""
-    given = {"dtype": dtype, "layout": layout, "device": device}
-    given = {k: v for k, v in given.items() if v is not None}
-    if requires_grad is not False:
-        given["requires_grad"] = requires_grad
-    return given
-
-
-def _zero_dim_bounds(name, start, end):
-    for label, v in (("start", start), ("end", end)):
-        if isinstance(v, Tensor) and v.ndim:
-            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, "
-                               f"but got {label} with {v.ndim} dimension(s).")
-
-
-@_out_keyword
-def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
-    """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
-    half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
-    dtype start and end are truncated to integers first and each value is truncated, for
-    float32 / float16 the arithmetic is in that precision."""
-    check_space_arguments("linspace", start, end, steps,
-                          _given(dtype, layout, device, requires_grad))
-    check_layout(layout, "linspace")
-    _zero_dim_bounds("linspace", start, end)
-    start, end = _number(start), _number(end)
-    steps = int(_number(steps))
-    if steps < 0:
-        raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
-    if dtype is not None:
-        dt = dtypes.to_dtype(dtype)
-    elif isinstance(start, complex) or isinstance(end, complex):
-        dt = dtypes.default_complex()
-    else:
-        dt = dtypes.default_float()
-    if dt.np.kind == "b":
-        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
-    if dt.np.kind != "c" and (isinstance(start, complex) or isinstance(end, complex)):
-        raise RuntimeError(f"torch.linspace(): inferred dtype "
-                           f"{dtypes.c_type_name(dtypes.default_complex().np)} can't be "
-                           f"safely cast to passed dtype {_scalar_name(dt)}")
-    if dt.np.kind in "iu":
-        check_fits(start, dt, "start")
-        check_fits(end, dt, "end")
-        wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
-        first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
-        last = int(end) % wrap if wrap else int(end)
-        work = np.float64
-    else:
-        first, last, work = start, end, dt.np.type
-    first, last = work(first), work(last)
-    idx = np.arange(steps)
-    step = (last - first) / work(max(steps - 1, 1))
-    values = np.where(idx < steps // 2, first + step * idx.astype(work),
-                      last - step * (steps - 1 - idx).astype(work))
-    if steps == 1:
-        values = np.full(1, first)
-    if dt.np.kind in "iu":
-        values = np.trunc(values)
-    return _finish(values.astype(work), dt, device, requires_grad)
 
 
 _NO_M = object()        # eye(n): m left out (PyTorch refuses an explicit None)
@@ -515,99 +336,6 @@ def _scalar_name(dt):
     """PyTorch's scalar-type name of a dtype: 'Float', 'Long', 'Bool'."""
     return {"float16": "Half", "float32": "Float", "float64": "Double"}.get(
         dt.name, _TORCH_TYPE_NAMES.get(dt.name, dt.name))
-
-
-def _require_float(dtype, kernel, op):
-    """rand/randn draw real (or complex) numbers: PyTorch refuses an integer or bool dtype
-    (casting the draws would give zeros, without a word)."""
-    if dtype is not None and not (dtypes.to_dtype(dtype).is_floating_point or
-                                  dtypes.to_dtype(dtype).is_complex):
-        name = dtypes.to_dtype(dtype).name
-        raise NotImplementedError(f'"{kernel}" not implemented for '
-                                  f"'{_TORCH_TYPE_NAMES.get(name, name)}' ({op}() draws "
-                                  f"floating-point numbers; dtype={name} was given)")
-
-
-def _complex_draws(draw, shape, dtype, scale=1.0):
-    """Draws for a complex ``dtype``: real and imaginary parts drawn independently (each
-    scaled by ``scale``), as PyTorch's complex rand/randn; ``draw(shape)`` otherwise."""
-    if dtype is None or not dtypes.to_dtype(dtype).is_complex:
-        return draw(shape)
-    parts = draw(tuple(shape) + (2,)) * scale
-    return parts[..., 0] + 1j * parts[..., 1]
-
-
-@_out_keyword
-@_size_keyword
-def rand(*size, generator=None, dtype=None, layout=None,
-          device=None, requires_grad=False):
-    """Uniform random numbers in [0, 1) (both parts, for a complex dtype)."""
-    shape = _size(size, "rand")
-    check_layout(layout, "rand")
-    _require_float(dtype, "check_uniform_bounds", "rand")
-    rng = (generator or default_generator).rng
-    return _finish(_complex_draws(rng.random, shape, dtype), dtype, device, requires_grad)
-
-
-@_out_keyword
-@_size_keyword
-def randn(*size, generator=None, dtype=None, layout=None,
-          device=None, requires_grad=False):
-    """Standard normal random numbers; for a complex dtype, E|z|^2 = 1 (each part has
-    variance 1/2, as PyTorch's)."""
-    shape = _size(size, "randn")
-    check_layout(layout, "randn")
-    _require_float(dtype, "normal_kernel_cpu", "randn")
-    rng = (generator or default_generator).rng
-    return _finish(_complex_draws(rng.standard_normal, shape, dtype, 0.5 ** 0.5), dtype, device,
-                   requires_grad)
-
-
-_NO_HIGH = object()     # randint(high, size): the one bound given (an explicit None is refused)
-
-
-@_out_keyword
-def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=None,
-            requires_grad=False, *, layout=None):
-    """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
-    check_layout(layout, "randint")
-    if size is None:
-        if isinstance(high, (tuple, list)):
-            low, high, size = 0, low, high
-        else:
-            raise TypeError("randint() missing the size argument, e.g. randint(0, 10, (3,))")
-    if high is _NO_HIGH:
-        low, high = 0, low
-    if high is None:
-        raise TypeError("randint(): argument 'high' must be int, not NoneType")
-    if not isinstance(size, (tuple, list)):
-        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
-                        f"{type(size).__name__}")
-    for value in (low, high):
-        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, Tensor)):
-            raise TypeError(f"randint(): argument 'high' must be int, not "
-                            f"{type(value).__name__}")
-    if dtype is not None:
-        kind = dtypes.to_dtype(dtype).np.kind
-        if kind == "c":
-            raise RuntimeError("check_random_bounds handles only integral, floating-point and "
-                               "boolean types")
-        if kind == "b" and (low < 0 or high - 1 > 1):
-            raise RuntimeError("from is out of bounds for bool" if low < 0 else
-                               "to - 1 is out of bounds for bool")
-    if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
-                           f"to={high}")
-    rng = (generator or default_generator).rng
-    return _finish(rng.integers(low, high, _size((size,), "randint")), dtype or dtypes.int64,
-                   device, requires_grad)
-
-
-@_out_keyword
-def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
-    check_layout(layout, "randperm")
-    rng = (generator or default_generator).rng
-    return _finish(rng.permutation(int(n)), dtype or dtypes.int64, device, False)
 
 
 def _like(t, dtype, device, name="zeros_like"):
@@ -661,86 +389,6 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, la
     dtype, device = _like(t, dtype, device, "full_like")
     return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "full_like")
-
-
-def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
-              memory_format=mf.preserve_format):
-    check_layout(layout, "rand_like")
-    dtype, device = _like(t, dtype, device, "rand_like")
-    return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
-                                     device=device, requires_grad=requires_grad),
-                     memory_format, "rand_like")
-
-
-def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
-               memory_format=mf.preserve_format):
-    check_layout(layout, "randn_like")
-    dtype, device = _like(t, dtype, device, "randn_like")
-    return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
-                                      device=device, requires_grad=requires_grad),
-                     memory_format, "randn_like")
-
-
-@_out_keyword
-def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None,
-             requires_grad=False):
-    """``steps`` values base**e for exponents e evenly spaced from start to end (spaced as
-    ``linspace`` spaces them): out[i] = base ** (start + i (end - start) / (steps - 1)).
-    For an integer dtype start and end are truncated to integers first, the powers are
-    taken in float64 and truncated; float32 / float16 compute in that precision."""
-    check_space_arguments("logspace", start, end, steps,
-                          _given(dtype, layout, device, requires_grad), base)
-    check_layout(layout, "logspace")
-    _zero_dim_bounds("logspace", start, end)
-    steps = int(_number(steps))
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
-    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    if dt.np.kind == "b" and steps > 1:     # one value or none needs no kernel in PyTorch
-        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
-    base = _number(base)
-    if dt.np.kind == "b":
-        values = np.float64(base) ** np.full(steps, _number(start), np.float64)
-        return _finish(values != 0, dt, device, requires_grad)
-    if dt.np.kind in "iu":
-        start, end = int(_number(start)), int(_number(end))
-        exps = linspace(start, end, steps, dtype=dtypes.float64)._array
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = np.trunc(np.float64(base) ** exps)
-        return _finish(values.astype(np.int64), dt, device, requires_grad)
-    exps = linspace(start, end, steps, dtype=dt)._array
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        values = np.power(exps.dtype.type(base), exps)
-    return _finish(values, dt, device, requires_grad)
-
-
-def _triangle_indices(name, row, col, offset, dtype, device, layout, lower):
-    """The (2, N) int64/int32 coordinates of the lower (j <= i + offset) or upper
-    (j >= i + offset) triangle of a row x col matrix, row by row."""
-    check_layout(layout, name)
-    for what, v in (("row", row), ("col", col)):
-        if v < 0:
-            raise RuntimeError(f"{what} must be non-negative, got{v}")
-    dt = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
-    if dt.np not in (np.int64, np.int32):
-        kind = {"float16": "Half", "float32": "Float", "float64": "Double"}.get(dt.np.name)
-        raise NotImplementedError(f"\"{name}\" not implemented for "
-                                  f"'{kind or _TORCH_TYPE_NAMES.get(dt.np.name, dt.np.name)}'")
-    i, j = np.indices((int(row), int(col))).reshape(2, -1)
-    keep = j <= i + offset if lower else j >= i + offset
-    return _finish(np.stack([i[keep], j[keep]]), dt, device, False)
-
-
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """Indices (2, N) of the lower triangle of a row x col matrix: the (i, j) with
-    j - i <= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
-    return _triangle_indices("tril_indices", row, col, offset, dtype, device, layout, True)
-
-
-def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
-    """Indices (2, N) of the upper triangle of a row x col matrix: the (i, j) with
-    j - i >= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
-    return _triangle_indices("triu_indices", row, col, offset, dtype, device, layout, False)
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False,

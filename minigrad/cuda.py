@@ -15,7 +15,7 @@ import warnings
 
 from . import backend
 from .amp.device_aliases import cuda_amp as _cuda_amp
-from .creation import manual_seed as _seed
+from ._random_factories import manual_seed as _seed
 
 _NOT_COMPILED = "Torch not compiled with CUDA enabled"
 

@@ -29,7 +29,7 @@ from .autograd.graph import reachable_leaves
 from ._vmap import _flatten, vmap
 from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
-from .ops.movement import stack
+from .ops.stacking import stack
 from .tensor import Tensor
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from .ops.linalg import einsum, norm  # noqa: F401
-from .ops.movement import split  # noqa: F401
+from .ops.contraction import einsum  # noqa: F401
+from .ops.norms import norm  # noqa: F401
+from .ops.stacking import split  # noqa: F401
 from .ops.plumbing import expand_to, reshape_to
 from .ops import _util
 from .ops._util import broadcast_shape

@@ -50,7 +50,7 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import creation
+from ._random_factories import Generator, randn
 from .nn.modules.conv import _ConvNd, _ConvTransposeNd
 from .nn.modules.linear import Linear
 from .summary import _make_inputs, _model_device, _tensors_in
@@ -296,7 +296,7 @@ def _first_tensor(value):
 
 def _time_alone(module, inputs, requires_grad, extra, repeat):
     best_f = best_b = None
-    gen = creation.Generator().manual_seed(0)
+    gen = Generator().manual_seed(0)
     for _ in range(repeat):
         args = _fresh(inputs, requires_grad)
         t0 = time.perf_counter()
@@ -304,7 +304,7 @@ def _time_alone(module, inputs, requires_grad, extra, repeat):
         t1 = time.perf_counter()
         best_f = min(math.inf if best_f is None else best_f, (t1 - t0) * 1e3)
         if out is not None and out.requires_grad and out.dtype.is_floating_point:
-            g = creation.randn(*out.shape, generator=gen, dtype=out.dtype, device=out.device)
+            g = randn(*out.shape, generator=gen, dtype=out.dtype, device=out.device)
             t0 = time.perf_counter()
             out.backward(g)
             best_b = min(math.inf if best_b is None else best_b,

@@ -8,8 +8,8 @@ non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 from __future__ import annotations
 
 from .ops._util import scalar_type_name as _scalar_type_name
-from .ops.linalg import (  # noqa: F401
-    LinAlgError, vector_norm, matrix_norm, svdvals, linalg_norm as norm)
+from .ops.linalg import LinAlgError, svdvals  # noqa: F401
+from .ops.norms import vector_norm, matrix_norm, linalg_norm as norm  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .ops.solve import (  # noqa: F401
     inv, inv_ex, solve, solve_triangular, det, slogdet)

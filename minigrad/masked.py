@@ -27,12 +27,13 @@ from .ops.elementary_functions import sqrt
 from .ops.elementwise import cast, div, mul, sub
 from .ops.pointwise_select import maximum, where
 from .ops._util import normalize_dim, not_implemented_for, to_tensor_like
-from .ops.linalg import vector_norm
+from .ops.norms import vector_norm
 from .ops.plumbing import conj_of
 from .ops.pointwise_more import logaddexp as _logaddexp
-from .ops.reduce import amax as _amax, amin as _amin, argmax as _argmax, argmin as _argmin
-from .ops.reduce import log_softmax as _log_softmax, logsumexp as _logsumexp
-from .ops.reduce import prod as _prod, softmax as _softmax, sum as _sum
+from .ops.extrema import amax as _amax, amin as _amin, argmax as _argmax, argmin as _argmin
+from .ops.reduce import prod as _prod, sum as _sum
+from .ops.softmax import log_softmax as _log_softmax, logsumexp as _logsumexp
+from .ops.softmax import softmax as _softmax
 from .ops.selection import nanmedian
 from .ops.sorting import cumprod as _cumprod, cumsum as _cumsum
 from .tensor import Tensor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from .creation import (  # noqa: F401
+from ._random_factories import (  # noqa: F401
     manual_seed, seed, initial_seed, get_rng_state, set_rng_state, default_generator)
 
 __all__ = ["set_rng_state", "get_rng_state", "manual_seed", "seed", "initial_seed", "fork_rng"]

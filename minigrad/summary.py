@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from . import creation, dtypes as _dtypes
+from ._random_factories import Generator, randn
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -195,12 +196,12 @@ def _make_inputs(input_size, dtype, device):
     dtype_list = list(dtype) if isinstance(dtype, (list, tuple)) else [dtype] * len(shapes)
     if len(dtype_list) != len(shapes):
         raise ValueError(f"summary: {len(shapes)} input shapes but {len(dtype_list)} dtypes")
-    generator = creation.Generator().manual_seed(0)    # leaves the user's random state alone
+    generator = Generator().manual_seed(0)    # leaves the user's random state alone
     inputs = []
     for shape, dt in zip(shapes, dtype_list):
         dt = dt if dt is not None else _dtypes.get_default_dtype()
         if dt.is_floating_point:
-            inputs.append(creation.randn(*shape, generator=generator, dtype=dt, device=device))
+            inputs.append(randn(*shape, generator=generator, dtype=dt, device=device))
         else:   # indices (embeddings, labels): zeros are valid everywhere
             inputs.append(creation.zeros(*shape, dtype=dt, device=device))
     return inputs

@@ -26,7 +26,7 @@ give PyTorch's values; minigrad computes them with the same reverse-mode passes.
 from __future__ import annotations
 
 from .. import backend
-from ..ops.movement import stack   # this module sits above ops (minigrad/__init__ imports it)
+from ..ops.stacking import stack   # this module sits above ops (minigrad/__init__ imports it)
 from ..tensor import Tensor
 from .engine import grad
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled

@@ -11,7 +11,7 @@ from numbers import Number
 import numpy as np
 
 from .. import backend
-from ..creation import default_generator
+from .._random_factories import default_generator
 from . import _ops as ops
 
 __all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape",

@@ -23,7 +23,8 @@ from . import _terminal as terminal
 from ._page import render
 from ._terminal import (MAX_INPUT, MAX_OUTPUTS, MAX_TERMS, _as_tensor, _numbers, _pads,
                         _size_formula, _term, _tuple, fmt)
-from ..creation import arange, manual_seed, randint
+from .._random_factories import manual_seed, randint
+from .._range_factories import arange
 from ..nn import functional as F
 from ..tensor import tensor
 

@@ -26,9 +26,9 @@ from .. import backend
 from ..tensor import Tensor
 from ..ops.matmul import linear
 from ..ops.padding import pad
-from ..ops.reduce import softmax
+from ..ops.softmax import softmax
 from ..ops.math_extra import scaled_dot_product_attention, _dropout_weights
-from ..ops.movement import cat
+from ..ops.stacking import cat
 from ..ops.products import baddbmm
 
 __all__ = ["multi_head_attention_forward"]

@@ -15,13 +15,13 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..creation import default_generator
+from .._random_factories import default_generator
 from ..dtypes import bool_, int64
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import scalar_type_name
 from ..ops.relu_clamp import leaky_relu
-from ..ops.reduce import softmax
+from ..ops.softmax import softmax
 from ..ops.padding import pad
 from ..ops.writes import overwrite_with
 

@@ -23,7 +23,7 @@ from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp
 from ..ops.loss import broadcast_promoted
-from ..ops.reduce import amax
+from ..ops.extrema import amax
 from ..ops.writes import can_cast_inplace
 from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
                          result_dtype as _result_dtype, scalar_type_name as _scalar_type_name)

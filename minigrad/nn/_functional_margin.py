@@ -13,12 +13,12 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..ops.movement import cat, stack
+from ..ops.stacking import cat, stack
 from ..tensor import Tensor
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import relu
 from ..ops._util import not_implemented_for, scalar_type_name
-from ..ops.reduce import logsumexp
+from ..ops.softmax import logsumexp
 from ._functional_losses import _legacy, _reduce
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..creation import default_generator
+from .._random_factories import default_generator
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.scatter_gather import ScatterAdd

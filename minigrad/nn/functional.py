@@ -19,7 +19,7 @@ from .. import backend, dtypes
 from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
-from ..creation import default_generator
+from .._random_factories import default_generator
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
 from ..ops.elementary_functions import sigmoid, tanh  # noqa: F401
@@ -31,9 +31,9 @@ from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
                          scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
 from ..ops.relu_clamp import clamp  # noqa: F401
-from ..ops.reduce import amax  # noqa: F401
-from ..ops import reduce as _R
-from ..ops.reduce import logsumexp  # noqa: F401
+from ..ops.extrema import amax  # noqa: F401
+from ..ops import softmax as _softmax_ops
+from ..ops.softmax import logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
 from ..ops.matmul import linear  # noqa: F401
@@ -191,15 +191,15 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``; without a dim, PyTorch's legacy choice (0 for 0-, 1-
     and 3-d inputs, else 1), with its deprecation warning."""
     if dim is None:
-        dim = _R.implicit_softmax_dim("softmax", input.dim(), _stacklevel)
-    return _R.softmax(input, dim, dtype)
+        dim = _softmax_ops.implicit_softmax_dim("softmax", input.dim(), _stacklevel)
+    return _softmax_ops.softmax(input, dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along ``dim``, computed stably; no dim: as ``softmax``."""
     if dim is None:
-        dim = _R.implicit_softmax_dim("log_softmax", input.dim(), _stacklevel)
-    return _R.log_softmax(input, dim, dtype)
+        dim = _softmax_ops.implicit_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return _softmax_ops.log_softmax(input, dim, dtype)
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,

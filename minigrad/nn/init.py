@@ -2,7 +2,7 @@
 
 Every function here writes into the tensor's array directly (no graph is recorded, as under
 ``no_grad``) and returns the tensor.  Random values come from ``generator`` when given, else
-from ``minigrad.creation.default_generator``: they are drawn on the CPU in float64, cast to the
+from ``minigrad.default_generator``: they are drawn on the CPU in float64, cast to the
 tensor's dtype and copied to its device, so a seed gives the same weights on every device.
 
 Fans, for a weight of shape (out, in, *kernel): ``fan_in = in * prod(kernel)`` and
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from .._sampling import complex_draws
-from ..creation import default_generator
+from .._random_factories import default_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",

@@ -7,8 +7,11 @@
                where maximum minimum, and the gradients of selecting ops
   relu_clamp   relu leaky_relu clamp clamp_min clamp_max
   compare      == < > logical ops, sign, floor, isnan...: no gradient
-  reduce       sum mean prod max min var std logsumexp softmax log_softmax argmax
-  movement     reshape view transpose permute expand repeat cat stack pad
+  reduce       sum mean prod var std all any count_nonzero
+  extrema      max min amax amin argmax argmin
+  softmax      logsumexp softmax log_softmax
+  movement     reshape view flatten squeeze transpose permute expand repeat pad clone
+  stacking     cat stack split chunk narrow select unbind
   indexing     x[i, 1:3, None, mask, idx] and x[...] = v
   inplace      x += y, x[i] = v, add_ mul_ zero_ copy_ ...
   matmul       matmul, linear

@@ -34,7 +34,7 @@ from ..tensor import Tensor
 from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
 from .plumbing import reshape_to
 from .writes import overwrite_with
-from .reduce import implicit_softmax_dim, softmax
+from .softmax import implicit_softmax_dim, softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
            "relu6", "softsign", "softplus", "logsigmoid", "mish", "silu", "prelu", "softmin",

@@ -15,8 +15,10 @@ from .. import backend
 from ..tensor import Tensor
 from .elementwise import div, mul
 from .pointwise_select import where
-from .linalg import matrix_norm, svdvals
-from .movement import narrow, squeeze
+from .linalg import svdvals
+from .norms import matrix_norm
+from .movement import squeeze
+from .stacking import narrow
 from .reduce import sum
 from .solve import _first_zero_pivot, check_matrices, inv
 

@@ -42,7 +42,8 @@ from .pointwise_select import where
 from .linalg import (LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, _svd_arrays, svd_parts,
                      svdvals)
 from .matmul import matmul
-from .movement import cat, clone, mT, narrow, squeeze, unsqueeze
+from .movement import clone, mT, squeeze, unsqueeze
+from .stacking import cat, narrow
 from .plumbing import cast_to, conj_of
 from .reduce import sum as sum_
 from .shaping import diagonal, tril, triu

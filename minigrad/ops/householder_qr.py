@@ -25,7 +25,8 @@ from ._util import not_implemented_for, scalar_type_name
 from .decompositions import qr as linalg_qr
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import narrow, unsqueeze
+from .movement import unsqueeze
+from .stacking import narrow
 from .plumbing import conj_of
 from .shaping import tril
 from .solve import _mH, result_type

@@ -23,7 +23,8 @@ from .pointwise_select import where
 from .relu_clamp import clamp
 from .movement import permute, reshape
 from .plumbing import reshape_to
-from .reduce import log_softmax, sum as reduce_sum
+from .reduce import sum as reduce_sum
+from .softmax import log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 

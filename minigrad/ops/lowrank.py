@@ -15,7 +15,7 @@ gradients, come from theirs. Where A has rank at most q the result is exact what
 """
 from __future__ import annotations
 
-from ..creation import randn
+from .._random_factories import randn
 from ..tensor import Tensor
 from .decompositions import qr, svd
 from .tensor_predicates import mH

@@ -38,7 +38,8 @@ from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
 from .matmul import matmul
-from .movement import cat, narrow, squeeze
+from .movement import squeeze
+from .stacking import cat, narrow
 from .shaping import tril, triu
 from .solve import (_batch_prefix, _mH, check_matrices, result_type, solve, solve_rhs,
                     solve_triangular)

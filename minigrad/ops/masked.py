@@ -22,7 +22,7 @@ from ..tensor import Tensor
 from ._util import broadcast_shape, not_a_tensor, scalar_type_name
 from .pointwise_select import where
 from .indexing import setitem
-from .movement import cat
+from .stacking import cat
 from .plumbing import expand_to, reshape_to
 from .scatter_gather import IndexSelect
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _sdp_state, backend, dtypes
 from ..dtypes import reduced_float
-from ..creation import default_generator
+from .._random_factories import default_generator
 from ..tensor import Tensor
 from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_a_tensor,
                     not_implemented_for, result_dtype, scalar_type_name)
@@ -30,7 +30,9 @@ from .inplace import _binary_inplace
 from .matmul import matmul
 from .movement import clone, transpose
 from .plumbing import expand_to, reshape_to, sum_to
-from .reduce import MaxResult, amax, softmax, sum as sum_
+from .extrema import MaxResult, amax
+from .reduce import sum as sum_
+from .softmax import softmax
 from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum

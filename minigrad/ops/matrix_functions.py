@@ -23,7 +23,8 @@ from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import cat, clone, narrow, squeeze, unsqueeze
+from .movement import clone, squeeze, unsqueeze
+from .stacking import cat, narrow
 from .plumbing import cast_to
 from .shaping import tril
 from .solve import _mH, check_matrices, inv

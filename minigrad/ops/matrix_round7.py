@@ -15,7 +15,7 @@ from .. import backend, dtypes
 from ..autograd import Function, no_grad
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
-from .linalg import matrix_norm, vector_norm
+from .norms import matrix_norm, vector_norm
 from .matmul import matmul
 from .matrix_functions import multi_dot
 from .movement import clone, reshape

@@ -27,7 +27,8 @@ from .. import backend, dtypes
 from ..tensor import Tensor
 from ._util import normalize_dim, python_type_name, scalar_type_name
 from .elementwise import add, cast, div, mul, sub
-from .movement import cat, narrow, reshape, select
+from .movement import reshape
+from .stacking import cat, narrow, select
 from .statistics import _c_name
 
 __all__ = ["gradient", "histogramdd", "unravel_index", "nonzero_static"]

@@ -16,9 +16,11 @@ from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemente
                     python_type_name, result_dtype, scalar_type_name)
 from .elementwise import add, cast, div, mul, sub
 from .inplace import add_
-from .linalg import dot, vector_norm
+from .contraction import dot
+from .norms import vector_norm
 from .matmul import bmm, matmul, mm, mv
-from .movement import cat, pad, reshape, unsqueeze
+from .movement import pad, reshape, unsqueeze
+from .stacking import cat
 from .plumbing import conj_of
 from .reduce import sum as sum_
 from .shaping import outer, roll

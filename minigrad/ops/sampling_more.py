@@ -15,7 +15,8 @@ import numpy as np
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function
-from ..creation import Generator, _laid_out, _like, check_layout, default_generator, randint
+from ..creation import _laid_out, _like, check_layout
+from .._random_factories import Generator, default_generator, randint
 from ..tensor import Tensor
 from ._util import (check_tensor, int_arg, not_implemented_for, python_type_name,
                     scalar_type_name)

@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import backend, cuda, dtypes
 from .. import _memory_format as mf
-from ..creation import _size, check_layout, default_generator
+from ..creation import _size, check_layout
+from .._random_factories import default_generator
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 

@@ -22,8 +22,8 @@ from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, 
 from .elementwise import Mul, cast, div
 from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
-from .reduce import (NO_DIM, MaxMin, MaxResult, TakeAlongDim, _dim_given, _reduced_axes,
-                     _unordered, sum as _sum)
+from .extrema import MaxMin, MaxResult, TakeAlongDim, _unordered
+from .reduce import NO_DIM, _dim_given, _reduced_axes, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 

@@ -1,32 +1,35 @@
-"""Shape-aware ops with PyTorch's names and arguments: ``diff``, ``fliplr``, ``flipud``,
-``rot90``, ``diag_embed``, ``diagflat``, ``trapezoid`` / ``trapz``,
+"""Shape-aware ops with PyTorch's names and arguments: ``diff``, ``flip``, ``fliplr``,
+``flipud``, ``rot90``, ``diag_embed``, ``diagflat``, ``trapezoid`` / ``trapz``,
 ``cumulative_trapezoid``, ``vander``, ``cartesian_prod``, ``combinations``, ``renorm``,
 ``argwhere`` and ``ravel``.
 
-All differentiable ones are compositions (narrow, sub, flip, transpose, where, pad, movedim,
-cumsum, index_select, vector_norm), so first and second derivatives come from those ops.
+``flip`` is one Function (``Flip``: a reversed copy along the given dims, whose backward
+flips the gradient back).  All other differentiable ones are compositions (narrow, sub,
+flip, transpose, where, pad, movedim, cumsum, index_select, vector_norm), so first and
+second derivatives come from those ops.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import backend, dtypes
+from ..autograd import Function
 from ..tensor import Tensor
 from ._util import check_tensor, int_arg, normalize_dim, python_type_name, result_dtype
 from .elementary_functions import pow
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
-from .linalg import vector_norm
+from .norms import vector_norm
 from .math_extra import nonzero
-from .movement import (cat, contiguous, flatten, flip, narrow, pad, reshape, stack, transpose,
-                       unsqueeze)
+from .movement import contiguous, flatten, pad, reshape, transpose, unsqueeze
 from .reduce import sum as sum_
 from .scatter_gather import index_select
 from .shaping import movedim
 from .sorting import cumsum
+from .stacking import cat, narrow, stack
 
-__all__ = ["diff", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trapezoid", "trapz",
-           "cumulative_trapezoid", "vander", "cartesian_prod", "combinations", "renorm",
+__all__ = ["diff", "flip", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trapezoid",
+           "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations", "renorm",
            "argwhere", "ravel"]
 
 
@@ -62,6 +65,40 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         else:
             x = sub(hi, lo)
     return x
+
+
+class Flip(Function):
+    """Reverse the order of the elements along ``axes``: a copy, as torch.flip.
+    Backward: flip the gradient back (flipping is its own inverse)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
+    def forward(self, a, *, axes):
+        self.axes = axes
+        return backend.xp_of(a).flip(a, axis=axes).copy()
+
+    def backward(self, g):
+        return Flip.apply(g, axes=self.axes)
+
+
+def flip(a, dims):
+    """``a`` reversed along each of ``dims`` (a tuple or list of dims: PyTorch's function
+    takes no single int, its method does)."""
+    check_tensor("flip", a)
+    if not isinstance(dims, (tuple, list)):
+        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not "
+                        f"{python_type_name(dims)}")
+    return flip_dims(a, dims)
+
+
+def flip_dims(a, dims):
+    """flip's work, ``dims`` a sequence of dims (ints, numpy or 0-d integer tensors)."""
+    axes = tuple(normalize_dim(d, a.ndim) for d in dims)
+    for i, ax in enumerate(axes):
+        if ax in axes[:i]:
+            raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
+    if a.ndim == 0:
+        axes = ()                   # flipping a 0-d tensor along dim 0 or -1: a copy of it
+    return Flip.apply(a, axes=axes)
 
 
 def fliplr(input):

@@ -23,7 +23,8 @@ from .elementwise import cast, div, mul
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
-from .reduce import MaxResult, prod
+from .extrema import MaxResult
+from .reduce import prod
 from .scatter_gather import gather
 
 __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]

@@ -1,26 +1,266 @@
-"""numpy-style joining and splitting: ``hstack``, ``vstack`` (``row_stack``), ``dstack``,
-``column_stack`` and ``tensor_split``.
+"""Joining and splitting: PyTorch's ``cat`` and ``stack``, ``split``, ``chunk``, ``unbind``,
+``narrow`` and ``select``, and the numpy-style ``hstack``, ``vstack`` (``row_stack``),
+``dstack``, ``column_stack`` and ``tensor_split``.
 
-All are compositions of differentiable ops, so first and second derivatives come from those:
-
-* the stacks give every tensor enough dims (a reshape view) and ``cat`` them:
+* ``Cat`` and ``Stack`` are Functions: numpy's concatenate / stack into an array laid out as
+  PyTorch's (channels-last when all inputs are); backward hands each input its slice of the
+  gradient (a basic-slice view, whose own backward pads it back with zeros).
+* ``split``, ``chunk``, ``unbind``, ``narrow``, ``select`` and ``tensor_split`` return
+  views of their input made by basic indexing (``getitem``), so writes through them reach it
+  and their gradients flow back into it.  The pieces ``split``, ``chunk`` and ``unbind``
+  return together (made with grad mode on) are marked so that a recorded in-place write into
+  one of them is refused, as PyTorch's.
+* the numpy-style stacks are compositions: they give every tensor enough dims (a reshape
+  view) and ``cat`` them:
     hstack:       cat along dim 1, or dim 0 when the tensors are 1-d (0-d ones become 1-d)
     vstack:       each as at least 2-d ((k,) -> (1, k)), cat along dim 0
     dstack:       each as at least 3-d ((k,) -> (1, k, 1), (a, b) -> (a, b, 1)), cat along 2
     column_stack: 0-d and 1-d ones as columns ((k,) -> (k, 1)), cat along dim 1
-* ``tensor_split`` returns basic-slice views (``getitem``) of its input, so writes through
-  them reach it and their gradients flow back into it.
 """
 from __future__ import annotations
 
+import numbers
+
+from .. import backend
+from .. import _memory_format as mf
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._narrow_args import narrow_arguments
 from ._overloads import check_int_tuple_rest, is_int, is_int_tuple, no_overload, type_names
-from ._util import normalize_dim, python_type_name, scalar_type_name
-from .indexing import getitem
-from .movement import cat
+from ._util import (check_tensor, check_tensors, int_arg, normalize_dim, python_type_name,
+                    result_dtype, scalar_type_name)
+from .elementwise import cast
+from .indexing import BasicGetItem, getitem
 from .plumbing import reshape_to
 
-__all__ = ["hstack", "vstack", "row_stack", "dstack", "column_stack", "tensor_split"]
+__all__ = ["cat", "stack", "split", "chunk", "unbind", "narrow", "select", "hstack", "vstack",
+           "row_stack", "dstack", "column_stack", "tensor_split"]
+
+
+def _narrow(g, dim, start, size):
+    """``g[..., start:start + size, ...]`` along ``dim``: a differentiable view of g."""
+    index = (slice(None),) * dim + (slice(start, start + size),)
+    return BasicGetItem.apply(g, index=index, basic=True)
+
+
+def _joined_layout(xp, arrays, shape, stacked=False):
+    """The array cat (stack) writes into, laid out as PyTorch's: in the channels-last format
+    all the inputs share (None: stack lets numpy follow the inputs' layout), else row-major."""
+    fmt = mf.suggest(arrays[0])
+    if fmt is not mf.contiguous_format and all(mf.suggest(a) is fmt for a in arrays[1:]):
+        if stacked:
+            return None
+        strides = mf.target_strides(xp.broadcast_to(xp.empty((), arrays[0].dtype), shape), fmt)
+        return mf.empty_strided(xp, shape, strides, arrays[0].dtype)
+    return xp.empty(shape, arrays[0].dtype)
+
+
+class Cat(Function):
+    """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
+    (a gather whose backward pads it back with zeros)."""
+    complex_ok = True             # linear, real coefficients: right as written
+
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        self.sizes = [a.shape[dim] for a in arrays]
+        xp = backend.xp_of(arrays[0])
+        shape = list(arrays[0].shape)
+        shape[dim] = sum(self.sizes)
+        return xp.concatenate(arrays, axis=dim, out=_joined_layout(xp, arrays, tuple(shape)))
+
+    def backward(self, g):
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_input_grad):
+            grads.append(_narrow(g, self.dim, start, size) if needed else None)
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    """Stack equal shapes along a new axis ``dim``.  Backward: input i gets ``g`` at
+    position i of that axis."""
+    complex_ok = True             # linear, real coefficients: right as written
+
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        xp = backend.xp_of(arrays[0])
+        shape = arrays[0].shape[:dim] + (len(arrays),) + arrays[0].shape[dim:]
+        return xp.stack(arrays, axis=dim, out=_joined_layout(xp, arrays, shape, stacked=True))
+
+    def backward(self, g):
+        lead = (slice(None),) * self.dim
+        return tuple(BasicGetItem.apply(g, index=lead + (i,), basic=True) if needed else None
+                     for i, needed in enumerate(self.needs_input_grad))
+
+
+def _same_device_check(tensors, name):
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                           f"devices, {' and '.join(sorted(map(str, devices)))}! (in {name})")
+
+
+def cat(tensors, dim=0):
+    _refuse_non_sequence("cat", tensors)       # a Tensor too: PyTorch's words name its type
+    dim = int_arg("cat", "dim", dim, 2)
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    check_tensors(tensors)
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated (use stack, or reshape it to 1-d first)")
+    # the legacy empty 1-d tensors are left out of the shape checks, not of the dtype
+    dtype = result_dtype(*tensors)
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ref = tensors[0]
+    d = normalize_dim(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
+                               f"{t.ndim} (tensor 0 has shape {list(ref.shape)}, tensor {i} has "
+                               f"shape {list(t.shape)})")
+        for ax in range(ref.ndim):
+            if ax != d and t.shape[ax] != ref.shape[ax]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected"
+                                   f" size {ref.shape[ax]} but got size {t.shape[ax]} for tensor "
+                                   f"number {i} in the list.")
+    _same_device_check(tensors, "cat")
+    return Cat.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def _refuse_non_sequence(name, tensors):
+    """PyTorch takes a tuple or list of tensors, not another iterable (a generator...)."""
+    if not isinstance(tensors, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not {python_type_name(tensors)}")
+
+
+def stack(tensors, dim=0):
+    _refuse_non_sequence("stack", tensors)
+    dim = int_arg("stack", "dim", dim, 2)
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    check_tensors(tensors)
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
+                               f"entry {i}")
+    _same_device_check(tensors, "stack")
+    d = normalize_dim(dim, tensors[0].ndim + 1)
+    dtype = result_dtype(*tensors)
+    return Stack.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
+    if not isinstance(a, Tensor):
+        # torch.split is Python code that calls a.split: anything else has no such attribute
+        raise AttributeError(f"'{python_type_name(a)}' object has no attribute 'split'")
+    sizes = split_size_or_sections
+    if isinstance(sizes, bool) or not isinstance(sizes, (int, tuple, list)):
+        if isinstance(sizes, (Tensor, bool)):
+            # an integer tensor is read as its value; a bool is no size to PyTorch
+            sizes = split_size_or_sections = int_arg("split", "split_size", sizes, 2)
+        else:
+            # PyTorch takes any other number (a numpy int too) for a list of sizes
+            raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be "
+                            f"tuple of ints, not {python_type_name(sizes)}")
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
+    d = normalize_dim(dim, a.ndim)
+    size = a.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {size}")
+        sizes = ([min(step, size - i) for i in range(0, size, step)] if step else []) or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * d + (slice(start, start + s),)
+        out.append(getitem(a, index))
+        start += s
+    return _several_views(out, "SplitWithSizes" if not isinstance(
+        split_size_or_sections, numbers.Integral) else "Split")
+
+
+def _several_views(out, name):
+    """``out`` (the views an op returns together) as a tuple, each marked, where made with
+    grad mode on, as one a recorded in-place write refuses (ops/writes.py), as PyTorch's
+    (its backward could not see such a write into one of several outputs)."""
+    if is_grad_enabled():
+        for j, o in enumerate(out):
+            o.__dict__["_view_meta"] = (name, j)
+    return tuple(out)
+
+
+def _int_arg(name, value, what):
+    """An int argument (a 0-d integer tensor counts), or PyTorch's TypeError."""
+    if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+def narrow(input, dim, start, length):
+    """input's elements start..start+length-1 along ``dim`` (a negative start counts from the
+    end; ``start`` may be a 0-d integer tensor): a view."""
+    d, start, length = narrow_arguments("narrow", input, dim, start, length)
+    return getitem(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input, dim, index):
+    """input[..., index, ...] with ``index`` along ``dim`` (that dim removed): a view."""
+    if check_tensor("select", input).ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    index = _int_arg("select", index, "index")
+    d = normalize_dim(dim, input.ndim)
+    if not -input.shape[d] <= index < input.shape[d]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {d}")
+    return getitem(input, (slice(None),) * d + (index,))
+
+
+def chunk(a, chunks, dim=0):
+    check_tensor("chunk", a)
+    chunks = int_arg("chunk", "chunks", chunks, 2)
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
+    size = a.shape[normalize_dim(dim, a.ndim)]
+    if size == 0:
+        return split(a, [0] * chunks, dim)       # as PyTorch: `chunks` empty pieces
+    return split(a, -(-size // chunks), dim)
+
+
+def unbind_dim(name, a, dim):
+    """The dim ``unbind`` / ``unbind_copy`` (``name``) takes ``a`` apart along, checked as
+    PyTorch does: an int (a 0-d integer tensor too) within range, ``a`` not 0-d."""
+    check_tensor(name, a)
+    if isinstance(dim, Tensor) and dim.ndim:
+        raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not Tensor")
+    d = normalize_dim(int_arg(name, "dim", dim, 2), a.ndim)
+    if a.ndim == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    return d
+
+
+def unbind(a, dim=0):
+    d = unbind_dim("unbind", a, dim)
+    return _several_views([getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d])],
+                          "Unbind")
 
 
 def _tensor_list(tensors, name):
@@ -80,6 +320,8 @@ def column_stack(tensors):
 _FORMS = ("Tensor input, tuple of ints indices, int dim = 0",
           "Tensor input, Tensor tensor_indices_or_sections, int dim = 0",
           "Tensor input, int sections, int dim = 0")
+
+
 _FITS = (is_int_tuple, lambda v: isinstance(v, Tensor), is_int)
 
 

@@ -1,7 +1,8 @@
 """Statistics and binning with PyTorch's names and arguments: ``cov``, ``corrcoef``,
-``quantile``, ``nanquantile`` (differentiable compositions of sort, gather, matmul...) and
-``histc``, ``histogram``, ``searchsorted``, ``bucketize``, ``isin`` (integer or bool results,
-no gradient).
+``quantile``, ``nanquantile`` (differentiable compositions of sort, gather, matmul...),
+``var_mean`` and ``std_mean`` ((spread, mean) over the same dims, from ``var`` / ``std`` and
+``mean`` themselves) and ``histc``, ``histogram``, ``searchsorted``, ``bucketize``, ``isin``
+(integer or bool results, no gradient).
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for,
-                    python_type_name, scalar_type_name)
+from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
+                    not_implemented_for, python_type_name, scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
 from .elementary_functions import sqrt
 from .elementwise import add, cast, div, mul, sub
@@ -22,13 +23,13 @@ from .relu_clamp import clamp
 from .matmul import matmul
 from .movement import reshape, transpose, unsqueeze
 from .plumbing import conj_of
-from .reduce import sum as sum_
+from .reduce import Std, Var, _var_apply, mean, std, sum as sum_, var
 from .scatter_gather import gather
 from .shaping import diagonal, movedim
 from .sorting import sort
 
 __all__ = ["cov", "corrcoef", "quantile", "nanquantile", "histc", "histogram", "searchsorted",
-           "bucketize", "isin"]
+           "bucketize", "isin", "var_mean", "std_mean"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -376,3 +377,28 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
             raise RuntimeError(f"Unsupported input type encountered for isin(): "
                                f"{scalar_type_name(array.dtype)}")
     return Tensor._wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert))
+
+
+# ----------------------------------------------------------------------------------------------
+# Variance and mean together
+# ----------------------------------------------------------------------------------------------
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
+    return _with_mean(var, input, dim, unbiased, keepdim, correction, "var_mean")
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(standard deviation, mean) over ``dim``."""
+    return _with_mean(std, input, dim, unbiased, keepdim, correction, "std_mean")
+
+
+def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
+    """(spread(input), mean(input)) over the same dims: ``var``/``std`` themselves, so that
+    no degrees of freedom left and ``dim=()`` give PyTorch's values and gradients."""
+    if input._array.dtype.kind not in "fcV":      # checked before the dims, as PyTorch
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+    out = _var_apply(Var if spread is var else Std, input, dim, unbiased, keepdim, correction,
+                     name)
+    if isinstance(dim, bool) or dim is not None and len(normalize_dims(dim, input.ndim)) == 0:
+        dim = None           # the old positional unbiased, or dim=(): every element
+    return out, mean(input, dim, keepdim=keepdim)

@@ -16,7 +16,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
 from .indexing import GetItem, IndexScatter
-from .movement import clone, narrow
+from .movement import clone
+from .stacking import narrow
 
 __all__ = ["as_strided", "narrow_copy"]
 

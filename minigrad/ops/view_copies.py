@@ -25,8 +25,8 @@ from ._util import NO_DIM, normalize_dim, scalar_type_name
 from .elementwise import cast
 from .indexing import getitem
 from .movement import pad as pad_constant
-from .movement import (chunk, clone, expand, narrow, permute, reshape, select, split, squeeze,
-                       t, transpose, unbind, unbind_dim, unsqueeze, view)
+from .movement import clone, expand, permute, reshape, squeeze, t, transpose, unsqueeze, view
+from .stacking import chunk, narrow, select, split, unbind, unbind_dim
 from .shaping import diagonal, unfold
 from .strided import as_strided, check_in_storage, strided_geometry
 from .writes import ViewScatter

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes
-from ..creation import default_generator
+from .._random_factories import default_generator
 from ..tensor import Tensor, _to_array
 
 __all__ = ["assert_close", "assert_allclose", "make_tensor"]

@@ -228,7 +228,7 @@ def _cumprod(g):
 _extra("cumprod", lambda lib, x, **kw: lib.cumprod(x, **kw), _cumprod)
 
 # ----------------------------------------------------------------------------------------------
-# einsum, norms, var/std with the mean (minigrad/ops/linalg.py)
+# einsum, norms, var/std with the mean (ops/contraction.py, ops/norms.py, ops/statistics.py)
 # ----------------------------------------------------------------------------------------------
 def _einsum(g):
     yield S(g.randn(3, 4), g.randn(4, 5), kwargs={"eq": "ij,jk->ik"})

@@ -17,7 +17,7 @@ import types
 import warnings
 from collections import OrderedDict, defaultdict, deque, namedtuple
 
-from ..ops.reduce import MaxResult
+from ..ops.extrema import MaxResult
 from ..ops.selection import AminmaxResult
 from ..tensor import Size
 

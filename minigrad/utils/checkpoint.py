@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import warnings
 
-from .. import creation
+from .._random_factories import get_rng_state, set_rng_state
 from ..autograd import Function, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad
 from ..nn.modules.module import Module
 from ..tensor import Tensor
@@ -184,7 +184,7 @@ class _Run:
 
     def __init__(self, function, args, kwargs, preserve_rng_state, recompute_context):
         self.function, self.args, self.kwargs = function, args, kwargs
-        self.rng_state = creation.get_rng_state() if preserve_rng_state else None
+        self.rng_state = get_rng_state() if preserve_rng_state else None
         self.recompute_context = recompute_context
         # argument i of the Function: a tensor argument, a tensor kwarg, or a used tensor
         self.arg_slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
@@ -217,9 +217,9 @@ class _Run:
         is replaced by a copy of its own (one per slot), so the recomputed graph starts at
         those copies and a gradient taken there never runs the graph that made an argument
         (the caller's, which backward runs once, after this)."""
-        saved_state = creation.get_rng_state()
+        saved_state = get_rng_state()
         if self.rng_state is not None:
-            creation.set_rng_state(self.rng_state)
+            set_rng_state(self.rng_state)
         n_args = len(self.arg_slots) + len(self.kwarg_slots)
         try:
             with enable_grad(), self.recompute_context:
@@ -227,7 +227,7 @@ class _Run:
                            for i, t in enumerate(tensors)]
                 return self.call(tensors), tensors
         finally:
-            creation.set_rng_state(saved_state)
+            set_rng_state(saved_state)
 
 
 class CheckpointFunction(Function):

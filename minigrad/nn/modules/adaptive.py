@@ -21,8 +21,8 @@ from collections import namedtuple
 import numpy as np
 
 from ... import backend
-from ...ops.movement import cat
-from ...ops.reduce import log_softmax
+from ...ops.stacking import cat
+from ...ops.softmax import log_softmax
 from ...tensor import Tensor
 from .container import ModuleList, Sequential
 from .linear import Linear

@@ -34,7 +34,7 @@ from ...ops.elementary_functions import sigmoid, tanh
 from ...ops.elementwise import add, mul, sub
 from ...ops.relu_clamp import relu
 from ...ops.matmul import linear
-from ...ops.movement import cat, chunk, split, stack, unbind
+from ...ops.stacking import cat, chunk, split, stack, unbind
 from ...ops.scatter_gather import index_select
 from .. import functional as F, init
 from ..parameter import Parameter

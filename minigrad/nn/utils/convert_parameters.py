@@ -2,7 +2,7 @@
 (for second-order methods, line searches, evolution strategies) and back."""
 from __future__ import annotations
 
-from ...ops.movement import cat
+from ...ops.stacking import cat
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from ... import creation
 from ...linalg import householder_product, matrix_exp, solve
 from ...ops.householder_qr import geqrf
-from ...ops.movement import cat
+from ...ops.stacking import cat
 from ...tensor import Tensor
 from ..modules.module import Module
 from .parametrize import register_parametrization

@@ -9,7 +9,7 @@ spectral_norm: w = W / sigma(W), sigma the largest singular value of W seen as a
 """
 from __future__ import annotations
 
-from ... import creation
+from ..._random_factories import randn
 from ...autograd import no_grad
 from ...tensor import Tensor
 from .. import functional as F
@@ -69,8 +69,8 @@ class _SpectralNorm(Module):
             mat = self._reshape_weight_to_matrix(weight)
             h, w = mat.shape
             kw = dict(dtype=mat.dtype, device=mat.device)
-            self.register_buffer("_u", F.normalize(creation.randn(h, **kw), dim=0, eps=eps))
-            self.register_buffer("_v", F.normalize(creation.randn(w, **kw), dim=0, eps=eps))
+            self.register_buffer("_u", F.normalize(randn(h, **kw), dim=0, eps=eps))
+            self.register_buffer("_v", F.normalize(randn(w, **kw), dim=0, eps=eps))
             self._power_method(mat, 15)
 
     def _reshape_weight_to_matrix(self, weight):

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from ... import creation
+from ..._random_factories import rand, rand_like
 from ..._memory_format import contiguous_format
 from .convert_parameters import parameters_to_vector
 
@@ -268,7 +269,7 @@ class RandomUnstructured(_EntryPruning):
     @staticmethod
     def _pick(t, count):
         # The ``count`` largest of i.i.d. uniforms form a uniformly random subset.
-        return creation.rand_like(t).view(-1).topk(count).indices
+        return rand_like(t).view(-1).topk(count).indices
 
 
 class L1Unstructured(_EntryPruning):
@@ -288,7 +289,7 @@ class RandomStructured(_SlicePruning):
 
     @staticmethod
     def _survivors(t, n_slices, count):
-        draws = creation.rand(n_slices)
+        draws = rand(n_slices)
         # Those above the count-th smallest draw stay: ``count`` random slices go.
         return draws > draws.kthvalue(count).values
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from ... import backend
 from ...ops.inplace import check_broadcasts_into
-from ...ops.movement import cat, reshape
+from ...ops.movement import reshape
+from ...ops.stacking import cat
 from ...ops.scatter_gather import IndexSelect
 from ...tensor import Tensor
 

@@ -10,7 +10,7 @@ state_dict keys: ``<name>_orig``, ``<name>_u``, ``<name>_v``.
 """
 from __future__ import annotations
 
-from ... import creation
+from ..._random_factories import randn
 from ...autograd import no_grad
 from .. import functional as F
 from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -82,8 +82,8 @@ class SpectralNorm:
             mat = fn.reshape_weight_to_matrix(weight)
             h, w = mat.shape
             kw = dict(dtype=weight.dtype, device=weight.device)
-            u = F.normalize(creation.randn(h, **kw), dim=0, eps=fn.eps)
-            v = F.normalize(creation.randn(w, **kw), dim=0, eps=fn.eps)
+            u = F.normalize(randn(h, **kw), dim=0, eps=fn.eps)
+            v = F.normalize(randn(w, **kw), dim=0, eps=fn.eps)
         delattr(module, name)
         module.register_parameter(name + "_orig", weight)
         setattr(module, name, weight.detach())

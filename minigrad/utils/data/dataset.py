@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from ... import backend
-from ...creation import default_generator
+from ..._random_factories import default_generator
 from ...tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ...creation import default_generator
+from ..._random_factories import default_generator
 from ...tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 
 import numpy as np
 
-from ....ops.movement import stack
+from ....ops.stacking import stack
 from ....tensor import Tensor
 
 __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map",

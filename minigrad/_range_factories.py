@@ -1,0 +1,212 @@
+"""Factories of spaced values and index grids: ``arange`` (start, start + step, ... up to
+end), ``linspace`` (``steps`` values evenly spaced from start to end), ``logspace``
+(base ** linspace) and ``tril_indices`` / ``triu_indices`` (the (2, N) coordinates of a
+matrix's lower or upper triangle).
+
+Their bounds are read as PyTorch's parser reads them (``_number``); for an integer dtype the
+values are truncated and wrap into the dtype as PyTorch's do.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .creation import (_TORCH_TYPE_NAMES, _finish, _number, _out_keyword, _scalar_name,
+                       check_fits, check_layout)
+from .tensor import Tensor
+from ._space_arguments import check_space_arguments
+
+__all__ = ["arange", "linspace", "logspace", "tril_indices", "triu_indices"]
+
+
+def _inconsistent(start, end, step):
+    return RuntimeError(f"upper bound and lower bound inconsistent with step sign (arange("
+                        f"start={start}, end={end}, step={step}))")
+
+
+_NO_END = object()      # arange(n): the end left out (PyTorch refuses an explicit None)
+
+
+@_out_keyword
+def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Values from start (default 0) up to but excluding end, step apart.  For an integer
+    dtype PyTorch truncates start and step to integers first (end too for int64, whose
+    length is counted in integers; other integer dtypes count it from the exact values),
+    and the values wrap into the dtype."""
+    check_layout(layout, "arange")
+    start, end, step = _number(start), _number(end), _number(step)
+    if end is _NO_END:
+        start, end = 0, start
+    for value in (start, end, step):
+        if not isinstance(value, numbers.Number):
+            raise TypeError(f"arange() received an invalid combination of arguments - got "
+                            f"({', '.join(type(v).__name__ for v in (start, end, step))}), "
+                            f"but expected (Number start, Number end, Number step)")
+    if not isinstance(start, complex) and not isinstance(end, complex) and \
+            not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if any(isinstance(v, complex) for v in (start, end, step)) and \
+            (dtype is None or not dtypes.to_dtype(dtype).is_complex):   # (complex: refused below)
+        if any(isinstance(v, complex) and v.imag for v in (start, end, step)):
+            # PyTorch reads the bounds as doubles first: an imaginary part cannot be one
+            raise RuntimeError("value cannot be converted to type double without overflow")
+        start, end, step = (v.real if isinstance(v, complex) else v for v in (start, end, step))
+    if dtype is None:
+        dtype = dtypes.result_type(start, end, step)
+    dt = dtypes.to_dtype(dtype)
+    if dt.is_complex:                # a range of complex numbers has no order to step along
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt.itemsize == 8 else 'ComplexDouble'}'")
+    if dt.np.kind == "b":
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dt.np.kind in "iu":
+        first, last, stride = int(start), int(end), int(step)
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+        if dt.name == "int64":
+            if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
+                raise ValueError("step must be nonzero")
+            if (last - first) * stride < 0:
+                raise _inconsistent(start, end, step)
+            sign = 1 if stride > 0 else -1
+            n = int((last - first + stride - sign) / stride)     # C++'s truncating division
+        else:     # the length from the exact values; a step truncated to 0 repeats start
+            if (end - start) * step < 0:
+                raise _inconsistent(start, end, step)
+            n = math.ceil((end - start) / step)
+        values = first + np.arange(max(n, 0), dtype=np.int64) * stride
+        return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise _inconsistent(start, end, step)
+    return _finish(np.arange(start, end, step), dt, device, requires_grad)
+
+
+def _given(dtype, layout, device, requires_grad):
+    """The factory keywords given other than their defaults, as PyTorch's parser lists them."""
+    given = {"dtype": dtype, "layout": layout, "device": device}
+    given = {k: v for k, v in given.items() if v is not None}
+    if requires_grad is not False:
+        given["requires_grad"] = requires_grad
+    return given
+
+
+def _zero_dim_bounds(name, start, end):
+    for label, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, "
+                               f"but got {label} with {v.ndim} dimension(s).")
+
+
+@_out_keyword
+def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
+    half as start + i * step, the second as end - (steps - 1 - i) * step; for an integer
+    dtype start and end are truncated to integers first and each value is truncated, for
+    float32 / float16 the arithmetic is in that precision."""
+    check_space_arguments("linspace", start, end, steps,
+                          _given(dtype, layout, device, requires_grad))
+    check_layout(layout, "linspace")
+    _zero_dim_bounds("linspace", start, end)
+    start, end = _number(start), _number(end)
+    steps = int(_number(steps))
+    if steps < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
+    if dtype is not None:
+        dt = dtypes.to_dtype(dtype)
+    elif isinstance(start, complex) or isinstance(end, complex):
+        dt = dtypes.default_complex()
+    else:
+        dt = dtypes.default_float()
+    if dt.np.kind == "b":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if dt.np.kind != "c" and (isinstance(start, complex) or isinstance(end, complex)):
+        raise RuntimeError(f"torch.linspace(): inferred dtype "
+                           f"{dtypes.c_type_name(dtypes.default_complex().np)} can't be "
+                           f"safely cast to passed dtype {_scalar_name(dt)}")
+    if dt.np.kind in "iu":
+        check_fits(start, dt, "start")
+        check_fits(end, dt, "end")
+        wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
+        first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
+        last = int(end) % wrap if wrap else int(end)
+        work = np.float64
+    else:
+        first, last, work = start, end, dt.np.type
+    first, last = work(first), work(last)
+    idx = np.arange(steps)
+    step = (last - first) / work(max(steps - 1, 1))
+    values = np.where(idx < steps // 2, first + step * idx.astype(work),
+                      last - step * (steps - 1 - idx).astype(work))
+    if steps == 1:
+        values = np.full(1, first)
+    if dt.np.kind in "iu":
+        values = np.trunc(values)
+    return _finish(values.astype(work), dt, device, requires_grad)
+
+
+@_out_keyword
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    """``steps`` values base**e for exponents e evenly spaced from start to end (spaced as
+    ``linspace`` spaces them): out[i] = base ** (start + i (end - start) / (steps - 1)).
+    For an integer dtype start and end are truncated to integers first, the powers are
+    taken in float64 and truncated; float32 / float16 compute in that precision."""
+    check_space_arguments("logspace", start, end, steps,
+                          _given(dtype, layout, device, requires_grad), base)
+    check_layout(layout, "logspace")
+    _zero_dim_bounds("logspace", start, end)
+    steps = int(_number(steps))
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if dt.np.kind == "b" and steps > 1:     # one value or none needs no kernel in PyTorch
+        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    base = _number(base)
+    if dt.np.kind == "b":
+        values = np.float64(base) ** np.full(steps, _number(start), np.float64)
+        return _finish(values != 0, dt, device, requires_grad)
+    if dt.np.kind in "iu":
+        start, end = int(_number(start)), int(_number(end))
+        exps = linspace(start, end, steps, dtype=dtypes.float64)._array
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.trunc(np.float64(base) ** exps)
+        return _finish(values.astype(np.int64), dt, device, requires_grad)
+    exps = linspace(start, end, steps, dtype=dt)._array
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        values = np.power(exps.dtype.type(base), exps)
+    return _finish(values, dt, device, requires_grad)
+
+
+def _triangle_indices(name, row, col, offset, dtype, device, layout, lower):
+    """The (2, N) int64/int32 coordinates of the lower (j <= i + offset) or upper
+    (j >= i + offset) triangle of a row x col matrix, row by row."""
+    check_layout(layout, name)
+    for what, v in (("row", row), ("col", col)):
+        if v < 0:
+            raise RuntimeError(f"{what} must be non-negative, got{v}")
+    dt = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
+    if dt.np not in (np.int64, np.int32):
+        kind = {"float16": "Half", "float32": "Float", "float64": "Double"}.get(dt.np.name)
+        raise NotImplementedError(f"\"{name}\" not implemented for "
+                                  f"'{kind or _TORCH_TYPE_NAMES.get(dt.np.name, dt.np.name)}'")
+    i, j = np.indices((int(row), int(col))).reshape(2, -1)
+    keep = j <= i + offset if lower else j >= i + offset
+    return _finish(np.stack([i[keep], j[keep]]), dt, device, False)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Indices (2, N) of the lower triangle of a row x col matrix: the (i, j) with
+    j - i <= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    return _triangle_indices("tril_indices", row, col, offset, dtype, device, layout, True)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """Indices (2, N) of the upper triangle of a row x col matrix: the (i, j) with
+    j - i >= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    return _triangle_indices("triu_indices", row, col, offset, dtype, device, layout, False)

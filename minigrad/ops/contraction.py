@@ -1,0 +1,310 @@
+"""Contractions: ``einsum``, ``dot`` and ``inner``.
+
+``einsum`` is one Function (``...`` is spelled out into letters first): numpy's einsum
+forward, and a backward that is again an einsum: for ``out = einsum("ij,jk->ik", A, B)`` the
+gradient of A is ``einsum("ik,jk->ij", g, B)`` (the output's letters and the other operands'
+letters, contracted to A's letters).  A letter only A has (summed away in the output,
+"ij->i") is missing from that product: the gradient is computed without it and broadcast
+back along it; a letter of size 1 in A but longer in another operand (broadcast) has its
+gradient summed back to size 1.  Since the backward calls ``einsum`` itself, gradients of any
+order follow.  A letter repeated inside one operand ("iji->j") first takes that diagonal
+(``diagonal``, differentiable), so the Function never sees one.
+
+``dot`` (two 1-d tensors of one dtype: sum_k a[k] b[k]) is a ``matmul`` for float32/64 and
+complex inputs, else ``sum(mul)`` cast back to the input's dtype (integers wrap as
+PyTorch's); ``inner`` (over the last dims: out[i..., j...] = sum_k a[i..., k] b[j..., k]) is
+an ``einsum``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import not_implemented_for, scalar_type_name
+from .elementwise import mul
+from .matmul import matmul
+from .plumbing import cast_to, conj_of, expand_to, reshape_to, sum_to
+from .reduce import sum
+from .shaping import diagonal
+
+__all__ = ["einsum", "dot", "inner"]
+
+
+def _check_subscripts(equation):
+    """PyTorch's errors for an equation holding something other than letters, spaces, commas,
+    one '->' and at most one '...' per operand; an output letter no input has, or one given
+    twice."""
+    arrow = equation.find("->")
+    lhs_end = len(equation) if arrow < 0 else arrow
+    segments, start = [], 0
+    for k, c in enumerate(equation[:lhs_end] + ","):
+        if c == ",":
+            segments.append((f"operand {len(segments)}", start, k))
+            start = k + 1
+    if arrow >= 0:
+        segments.append(("output", arrow + 2, len(equation)))
+    for who, start, end in segments:
+        found, i = False, start
+        while i < end:
+            c = equation[i]
+            if c == ".":
+                if found:
+                    raise RuntimeError(f"einsum(): found '.' for {who} " + (
+                        "but an ellipsis (...) was already found" if who == "output" else
+                        "for which an ellipsis was already found"))
+                if equation[i:i + 3] != "..." or i + 3 > end:
+                    raise RuntimeError(f"einsum(): found '.' for {who} that is not part of "
+                                       "any ellipsis" + (" (...)" if who == "output" else ""))
+                found, i = True, i + 3
+                continue
+            if c != " " and not ("a" <= c <= "z" or "A" <= c <= "Z"):
+                raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the "
+                                   "equation string, subscripts must be in [a-zA-Z]")
+            i += 1
+    if arrow >= 0:
+        inputs, out = set(equation[:arrow]), equation[arrow + 2:].replace(".", "")
+        for k, c in enumerate(out):
+            if c == " ":
+                continue
+            if c not in inputs:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   "equation for any input operand")
+            if c in out[:k]:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once "
+                                   "in the output")
+
+
+def _parse(equation, operands):
+    """(one letter string per operand, output letters); '...' is spelled out with capital
+    letters, right-aligned across operands as numpy and PyTorch broadcast them."""
+    _check_subscripts(equation)
+    eq = equation.replace(" ", "")
+    lhs, out = eq.split("->") if "->" in eq else (eq, None)
+    subs = lhs.split(",")
+    n_operands = len(operands)
+    if len(subs) != n_operands:
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the "
+                           f"equation (the equation has {len(subs)}, got {n_operands})"
+                           if n_operands > len(subs) else
+                           f"einsum(): fewer operands were provided than specified in the "
+                           f"equation (the equation has {len(subs)}, got {n_operands})")
+    spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in eq]
+    widths = [t.ndim - (len(s) - 3) for s, t in zip(subs, operands) if "..." in s]
+    ell = "".join(reversed(spare[:max(widths, default=0)]))     # the '...' dims, in order
+    subs = [s.replace("...", ell[len(ell) - (t.ndim - (len(s) - 3)):]) if "..." in s else s
+            for s, t in zip(subs, operands)]
+    if out is None:                         # implicit output: '...' then letters seen once
+        letters = "".join(subs)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                   and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return subs, out
+
+
+def _diagonals(n, s, t):
+    """Operand ``t`` (number ``n``) with subscripts ``s``: a letter repeated inside ``s``
+    ("ii", a diagonal) is reduced to one dim by taking that diagonal, which moves to the
+    end.  Returns the new (subscripts, tensor), with no letter repeated."""
+    while len(set(s)) != len(s):
+        k = next(k for k, c in enumerate(s) if s.count(c) > 1)
+        c = s[k]
+        j = s.index(c, k + 1)
+        if t.shape[j] != t.shape[k]:
+            raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {n} but the "
+                               f"sizes don't match, {t.shape[j]} != {t.shape[k]}")
+        t = diagonal(t, 0, k, j)
+        s = s[:k] + s[k + 1:j] + s[j + 1:] + c
+    return s, t
+
+
+class Einsum(Function):
+    """Any product-and-sum written as subscripts; output letters ``out``.  For complex
+    operands each gradient multiplies g by the conjugates of the other operands."""
+    complex_ok = True
+
+    def forward(self, *operands, subs, out):
+        self.subs, self.out = subs, out
+        self.save_for_backward(*operands)
+        return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands)
+
+    def backward(self, g):
+        ops = self.saved_tensors
+        grads = []
+        for i, s in enumerate(self.subs):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(self.subs[j], ops[j]) for j in range(len(ops)) if j != i]
+            seen = set(self.out).union(*(set(t) for t, _ in others)) if others else set(self.out)
+            kept = "".join(c for c in s if c in seen)
+            eq = ",".join([self.out] + [t for t, _ in others]) + "->" + kept
+            grad = Einsum.apply(g, *(conj_of(t) for _, t in others),
+                                subs=eq.split("->")[0].split(","),
+                                out=kept)
+            # a letter of size 1 here and longer in another operand broadcasts: sum its
+            # gradient back to size 1; longer here and size 1 elsewhere: spread it out
+            want = tuple(ops[i].shape[k] for k, c in enumerate(s) if c in seen)
+            grad = sum_to(grad, tuple(1 if w == 1 else n for w, n in zip(want, grad.shape)))
+            grad = expand_to(grad, want)
+            if kept != s:     # letters only this operand had: broadcast the gradient along them
+                shape = tuple(ops[i].shape[k] if c in seen else 1 for k, c in enumerate(s))
+                grad = expand_to(reshape_to(grad, shape), tuple(ops[i].shape))
+            grads.append(grad)
+        return tuple(grads)
+
+
+_SUBLIST_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sublist_letters(sublist):
+    """A sublist of ints in [0, 52) and ``...`` as equation letters: 0-25 -> a-z,
+    26-51 -> A-Z, Ellipsis -> '...'."""
+    out = []
+    for s in sublist:
+        if s is Ellipsis:
+            out.append("...")
+            continue
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"einsum(): a subscript list holds ints in [0, 52) and Ellipsis, "
+                            f"not {type(s).__name__}")
+        if not 0 <= s < 52:
+            raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                             "range [0, 52)")
+        out.append(_SUBLIST_LETTERS[s])
+    return "".join(out)
+
+
+def _from_sublists(args):
+    """einsum's sublist form ``(op0, sub0, op1, sub1, ..., [out])`` as (equation, operands)."""
+    operands = args[0::2][:len(args) // 2]
+    subs = args[1::2][:len(args) // 2]
+    equation = ",".join(_sublist_letters(s) for s in subs)
+    if len(args) % 2:
+        equation += "->" + _sublist_letters(args[-1])
+    return equation, operands
+
+
+def einsum(equation, *operands):
+    """``einsum("bij,bjk->bik", a, b)``: multiply operands along shared letters, sum the
+    letters missing from the output.  Operands may also be given as one list, or in the
+    sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (ints 0-51 for letters, ``...``
+    as Ellipsis, the output sublist optional)."""
+    if isinstance(equation, Tensor):
+        equation, operands = _from_sublists((equation,) + operands)
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
+                        f"{type(equation).__name__}")
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+                            f"{type(t).__name__}")
+    subs, out = _parse(equation, operands)
+    for n, (s, t) in enumerate(zip(subs, operands)):
+        if len(s) != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
+                               f"does not match the number of dimensions ({t.ndim}) for "
+                               f"operand {n} and no ellipsis was given")
+    subs, operands = zip(*(_diagonals(n, s, t) for n, (s, t) in enumerate(zip(subs, operands))))
+    subs = list(subs)
+    sizes = {}
+    letters = set(equation) if isinstance(equation, str) else set()
+    for i, (s, t) in enumerate(zip(subs, operands)):
+        for d, (c, n) in enumerate(zip(s, t.shape)):
+            if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                if c in letters:
+                    raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} "
+                                       f"which does not broadcast with previously seen size "
+                                       f"{sizes[c]}")
+                # PyTorch's words, its missing space included
+                raise RuntimeError(f"einsum(): dimension {d} covered by ellipsis in operand "
+                                   f"{i}has size {n} which does not broadcast with previously "
+                                   f"seen ellipsis with size {sizes[c]} for the respective "
+                                   "dimension")
+    dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
+    operands = [cast_to(t, dtype) for t in operands]
+    return Einsum.apply(*operands, subs=subs, out=out)
+
+
+def _result_dtype(subs, out, dts):
+    """einsum's result dtype, and its dtype errors, as PyTorch's contraction gives them.
+
+    PyTorch first sums, in each operand, the letters no other operand and not the output has
+    (``sum``: bools and integers widen to int64), then contracts the operands left to right:
+    a pair that shares a letter summed away is a ``bmm``, which wants one dtype and has no
+    bool kernel; a pair without one is a broadcast ``mul``, which promotes.
+    """
+    def summed_alone(i):
+        others = set(out).union(*(set(t) for j, t in enumerate(subs) if j != i))
+        return any(c not in others for c in subs[i])
+
+    dts = [dtypes.int64.np if d.kind in "biu" and summed_alone(i) else d
+           for i, d in enumerate(dts)]
+    left, left_dt = set(subs[0]), dts[0]
+    for i in range(1, len(subs)):
+        later = set(out).union(*(set(t) for t in subs[i + 1:]))
+        contracted = (left & set(subs[i])) - later
+        if contracted:
+            if left_dt.kind == "b":
+                raise not_implemented_for("bmm", left_dt)
+            if left_dt != dts[i]:
+                raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
+                                   f"{scalar_type_name(dts[i])}")
+        else:
+            left_dt = dtypes.result_type(np.empty(1, left_dt), np.empty(1, dts[i]))
+        left = (left | set(subs[i])) - contracted
+    return left_dt
+
+
+def dot(input, other):
+    """Inner product of two 1-d tensors of one dtype and length: sum(input * other)."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
+                           "tensors")
+    a, b = input._array, other._array
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{scalar_type_name(a.dtype)} and {scalar_type_name(b.dtype)}")
+    if a.size != b.size:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.size}] and src "
+                           f"[{b.size}] to have the same number of elements, but got {a.size} "
+                           f"and {b.size} elements respectively")
+    if a.dtype.kind == "b":
+        raise not_implemented_for("dot", a.dtype)
+    if a.dtype.kind in "fc" and a.dtype.itemsize >= 4:
+        return matmul(input, other)         # (a Dot node, as PyTorch's)
+    # integers keep their dtype, wrapping as PyTorch's (the int64 sum taken modulo the width);
+    # a half's products are summed in float32 as there
+    return cast_to(sum(mul(input, other)), a.dtype)
+
+
+def inner(input, other):
+    """Products summed over the last dim of both: out[i..., j...] = sum_k input[i..., k] *
+    other[j..., k], shape input.shape[:-1] + other.shape[:-1]; a 0-d operand just scales
+    the other (with type promotion).  Otherwise both need one dtype."""
+    if input.ndim == 0 or other.ndim == 0:
+        return mul(input, other)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    if input._array.dtype != other._array.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    if input._array.dtype.kind == "b":
+        # PyTorch's inner is a dot or an mm, with no bool kernel unless there is nothing to
+        # sum (then all False)
+        if input.ndim == 1 and other.ndim == 1:
+            raise not_implemented_for("dot", input._array.dtype)
+        if input.numel() != 0 and other.numel() != 0:
+            raise not_implemented_for("addmm_impl_cpu_", input._array.dtype)
+        return cast_to(inner(cast_to(input, dtypes.int64.np), cast_to(other, dtypes.int64.np)),
+                       input._array.dtype)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
+    sa = letters[:input.ndim - 1]
+    sb = letters[input.ndim - 1:input.ndim + other.ndim - 2]
+    return einsum(f"{sa}Z,{sb}Z->{sa}{sb}", input, other)

@@ -1,0 +1,214 @@
+"""Norms: ``linalg.vector_norm``, ``linalg.matrix_norm``, ``linalg.norm`` and ``norm``
+(``torch.norm`` / ``Tensor.norm``).
+
+vector_norm(x, ord) = (sum |x|^ord)^(1/ord) over the given dims; ord inf / -inf: max / min
+|x|; ord 0: the number of non-zeros.  The vector norms, and the 'fro' and 1 / inf matrix
+norms, are compositions of differentiable ops (``sum``, ``sqrt``, ``abs``, ``pow``,
+``amax``); where a power's derivative is infinite (a zero vector) the gradient is 0, as
+PyTorch's subgradient.  The 2 / -2 / nuclear matrix norms take singular values
+(``svdvals``, ``linalg.py``), differentiable to any order.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import normalize_dim, normalize_dims, python_type_name, scalar_type_name
+from .elementary_functions import abs, pow, sqrt
+from .elementwise import mul
+from .pointwise_select import where
+from .linalg import svdvals
+from .movement import unsqueeze
+from .plumbing import cast_to
+from .extrema import amax, amin
+from .reduce import sum
+from .shaping import movedim
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "linalg_norm"]
+
+
+def _safe_sqrt(x):
+    """sqrt with gradient 0 (not inf * 0 = nan) where x is exactly 0."""
+    nonzero = x != 0
+    return where(nonzero, sqrt(where(nonzero, x, 1.0)), 0.0)
+
+
+def _check_norm_dtype(x, dtype, name):
+    """PyTorch's checks of a norm's input and ``dtype=``: floating or complex input; a
+    floating (complex for a complex input) dtype that does not narrow the input's."""
+    if x._array.dtype.kind not in "fcV":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_type_name(x._array.dtype)}")
+    if dtype is None:
+        return x
+    dt = dtypes.to_dtype(dtype)
+    if dt.np.kind not in "fcV":
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{scalar_type_name(dt.np)}")
+    if (x._array.dtype.kind == "c") != (dt.np.kind == "c"):
+        kind = "complex" if x._array.dtype.kind == "c" else "real"
+        raise RuntimeError(f"{name}: dtype should be {kind} for {kind} inputs, but got "
+                           f"{scalar_type_name(dt.np)}")
+    if dt.np.itemsize < x._array.dtype.itemsize:
+        raise RuntimeError(f"{name}: the dtype of the input ({scalar_type_name(x._array.dtype)})"
+                           f" should be convertible without narrowing to the specified dtype "
+                           f"({scalar_type_name(dt.np)})")
+    return x.to(dt)
+
+
+def _ord_text(ord):
+    return "inf" if ord == math.inf else "-inf" if ord == -math.inf else f"{ord:g}"
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """(sum |x|^ord)^(1/ord) over ``dim`` (all elements by default); ord inf/-inf: max/min |x|,
+    ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
+    norm is 0 (for ord < 1 the power's derivative is infinite there)."""
+    x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    if x._array.dtype.kind == "c":
+        # the norm of complex numbers is that of their moduli (a real result); abs's
+        # gradient g z / |z| (0 at z = 0) carries it back
+        x = abs(x)
+    if dtypes.reduced_float(x._array.dtype):
+        # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
+        # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
+        return cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim), x._array.dtype)
+    axes = normalize_dims(dim, x.ndim)
+    if dim is not None and len(axes) == 0:
+        dim = None                          # dim=(): every element, as PyTorch
+    if (ord < 0 or ord == math.inf) and x.numel() == 0:
+        empty = [k for k in (axes if dim is not None else ()) if x.shape[k] == 0]
+        place = f"the dimension {empty[0]}because this dimension is empty and" if empty else \
+            "an empty tensor because" if dim is None else None
+        if place is not None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on "
+                               f"{place} the operation does not have an identity")
+    dims = None if dim is None else dim
+    if ord == 2:
+        return _safe_sqrt(sum(mul(x, x), dims, keepdim))
+    a = abs(x)
+    if ord == math.inf:
+        return amax(a, () if dims is None else dims, keepdim)
+    if ord == -math.inf:
+        return amin(a, () if dims is None else dims, keepdim)
+    if ord == 1:
+        return sum(a, dims, keepdim)
+    if ord == 0:
+        return sum(_NonZero.apply(x), dims, keepdim)
+    # |x|^ord with the zeros masked out (so their gradient is 0, not inf * 0); for ord < 0 a
+    # zero makes |x|^ord infinite and the norm 0: the where below gives 0 there, gradient 0.
+    nonzero = a != 0
+    powered = where(nonzero, pow(where(nonzero, a, 1.0), float(ord)), 0.0)
+    total = sum(powered, dims, keepdim)
+    zero = total == 0
+    if ord < 0:
+        zero = zero | (sum((~nonzero).to(x.dtype), dims, keepdim) != 0)
+    return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
+
+
+class _NonZero(Function):
+    """1 where x is not zero (NaN included), else 0, in x's dtype: the terms of the 0-norm,
+    piecewise constant, so a zero gradient (the norm requires grad when x does, as
+    PyTorch's)."""
+    def forward(self, x):
+        self._like = (x.shape, x.dtype)
+        return (x != 0).astype(x.dtype)
+
+    def backward(self, g):
+        shape, dtype = self._like
+        return Tensor._wrap(backend.xp_of(g._array).zeros(shape, dtype))
+
+
+_MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    """A norm of the matrices spanned by the two dims ``dim``: 'fro' (sqrt of the sum of
+    squares), 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular value),
+    1 / -1 (largest / smallest column sum of |A|), inf / -inf (the same over rows)."""
+    if isinstance(ord, str) and ord not in ("fro", "nuc") or \
+            not isinstance(ord, str) and ord not in _MATRIX_ORDS:      # checked first, as PyTorch
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    given = A._array.dtype
+    A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")
+    if dtypes.reduced_float(given) and (ord == "nuc" or ord in (2, -2)):
+        # PyTorch has no half-precision SVD (whatever dtype= asks for)
+        raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
+                           f"{scalar_type_name(given)}")
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dims)}")
+    d0, d1 = (normalize_dim(d, A.ndim) for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        s = svdvals(movedim(A, (d0, d1), (-2, -1)))
+        if ord == -2 and s.shape[-1] == 0:
+            raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+        # sum for 'nuc' and for an empty max (PyTorch gives 0 there)
+        out = (sum(s, -1) if ord == "nuc" or s.shape[-1] == 0 else
+               amax(s, -1) if ord == 2 else amin(s, -1))
+        if keepdim:
+            for d in sorted((d0, d1)):
+                out = unsqueeze(out, d)
+        return out
+    # 1-norms of the columns (of the rows for inf), then their max (min for negative ord)
+    if ord in (math.inf, -math.inf):
+        d0, d1 = d1, d0
+    sums = sum(abs(A), d0, keepdim)
+    if not keepdim and d0 < d1:
+        d1 -= 1
+    if sums.shape[d1] == 0:
+        if ord < 0:
+            raise IndexError(f"amin(): Expected reduction dim {d1} to have non-zero size.")
+        return sum(sums, d1, keepdim)          # PyTorch's 0 for an empty max
+    return amax(sums, d1, keepdim) if ord > 0 else amin(sums, d1, keepdim)
+
+
+def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """torch.linalg.norm: over one dim (or a 1-d input) a vector norm, over two dims (or a 2-d
+    input) a matrix norm; ord None with dim None: the 2-norm of every element."""
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        if len(dims) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. "
+                               f"Got {list(dims)}")
+        if isinstance(ord, str) or len(dims) == 2 and ord is not None:
+            return matrix_norm(A, ord, dims, keepdim, dtype=dtype)
+        # ord None: the 2-norm of the elements over dim (Frobenius over two dims)
+        return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    if A.ndim == 2 or isinstance(ord, str):
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+    return vector_norm(A, ord, None, keepdim, dtype=dtype)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm / Tensor.norm: ``p`` 'fro' (the 2-norm of every element given), a number,
+    inf or -inf, over ``dim`` (all elements by default); 'nuc': the nuclear norm over the
+    two dims ``dim`` (a 2-d input's by default)."""
+    if p == "nuc":
+        dims = tuple(range(input.ndim)) if dim is None else dim
+        return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
+    if p == "fro" and dim is not None and not isinstance(dim, (int, tuple, list)) and not (
+            isinstance(dim, Tensor) and dim.ndim):
+        # PyTorch's Python code takes len(dim) of anything but an int on the 'fro' path
+        raise TypeError("len() of a 0-d tensor" if isinstance(dim, Tensor) else
+                        f"object of type '{python_type_name(dim)}' has no len()")
+    if p == "fro" or p is None:
+        p = 2
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)

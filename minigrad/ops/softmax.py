@@ -1,0 +1,183 @@
+"""Softmax and its relatives along dimensions: ``logsumexp`` (log(sum(exp(a))), shifted by
+the max so that it cannot overflow), ``softmax`` (exp(a) / sum(exp(a)), each slice summing to
+1) and ``log_softmax`` (a - max - log(sum(exp(a - max)))), with PyTorch's legacy choice of
+dim when none is given (``implicit_softmax_dim``).
+
+Gradients: d lse / d a = softmax(a); softmax's is y * (g - sum(g * y)) and log_softmax's
+g - softmax(a) * sum(g), both from the saved output.  float16 is computed in float32, as
+PyTorch's kernels do.
+"""
+from __future__ import annotations
+
+import warnings
+
+from .. import backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import bool_arg, check_tensor, normalize_dim, not_implemented_for
+from .elementary_functions import exp
+from .elementwise import cast, mul, sub
+from .plumbing import conj_of, reshape_to
+from .reduce import Sum, _float_input, _reduced_axes, _spread
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over ``axes``, shifted by the max so that it cannot overflow.
+
+    Backward: d lse / d a_i = exp(a_i - lse) = softmax(a)_i, from the saved input and output
+    (holomorphic for complex a: the gradient is g * conj(softmax(a)_i)).  A complex input
+    is shifted by the max of its real parts (only they can overflow exp); the log is the
+    principal one.
+    """
+    complex_ok = True
+
+    def forward(self, a, *, axes, keepdim):
+        xp = backend.xp_of(a)
+        m = xp.amax(a.real, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
+        m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
+        out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        self.kept_shape = out.shape
+        if not keepdim:
+            out = out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+        self.save_for_backward(a, out)               # the very output: differentiable
+        self.axes, self.keepdim = axes, keepdim
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        softmax_a = exp(sub(a, reshape_to(out, self.kept_shape)))
+        return mul(_spread(g, a.shape, self.axes, self.keepdim), conj_of(softmax_a))
+
+
+def _slice_sum(t, dim):
+    """Sum along ``dim`` keeping it (size 1); ``dim`` None: a 0-d tensor, summed over nothing."""
+    return Sum.apply(t, axes=() if dim is None else (dim,), keepdim=True)
+
+
+def _widened_half(a):
+    """``a`` in float32 when it is float16 (PyTorch's softmax kernels accumulate float16 in
+    float32), else ``a`` itself."""
+    return a.astype("float32") if a.dtype.name == "float16" else a
+
+
+def _half_rounded(a, half):
+    """``a`` rounded to float16 and back when ``half`` (a value PyTorch's float16 softmax
+    kernels keep in float16 between their float32 steps), else ``a`` itself."""
+    return a.astype("float16").astype(a.dtype) if half else a
+
+
+class Softmax(Function):
+    """y = exp(a - max) / sum(exp(a - max)) along ``dim`` (None for a 0-d input).
+
+    Backward: dL/da = y * (g - sum(g * y)), from the output y (differentiable)."""
+    saved_names = ("result",)
+    saved_fields = {"dim": "dim"}
+
+    def forward(self, a, *, dim):
+        xp = backend.xp_of(a)
+        if a.size == 0:
+            out = a.copy()                        # nothing to normalise (amax would raise)
+        else:
+            work = _widened_half(a)
+            out = xp.exp(work - xp.amax(work, axis=dim, keepdims=True))
+            out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
+            out = out.astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        return mul(y, sub(g, _slice_sum(mul(g, y), self.dim)))
+
+
+class LogSoftmax(Function):
+    """y = a - max - log(sum(exp(a - max))) along ``dim`` (None for a 0-d input).
+
+    Backward: dL/da = g - softmax(a) * sum(g), with softmax(a) = exp(y) from the output."""
+    saved_names = ("result",)
+    saved_fields = {"dim": "dim"}
+
+    def forward(self, a, *, dim):
+        xp = backend.xp_of(a)
+        if a.size == 0:
+            out = a.copy()
+        else:
+            work = _widened_half(a)
+            out = work - xp.amax(work, axis=dim, keepdims=True)
+            # as PyTorch's float16 kernel along the last dim: the sum and its log are rounded
+            # to float16 on the way (along another dim, everything stays in float32)
+            last = work is not a and (dim is None or dim == a.ndim - 1)
+            total = _half_rounded(xp.exp(out).sum(axis=dim, keepdims=True), last)
+            out -= _half_rounded(xp.log(total), last)                 # in place: out is ours
+            out = out.astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        self.dim = dim
+        return out
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        return sub(g, mul(exp(y), _slice_sum(g, self.dim)))
+
+
+def _as_float(a):
+    """``a`` itself when floating point or complex, else cast to the default float dtype (as
+    PyTorch)."""
+    if a._array.dtype.kind not in "fcV":
+        a = cast(a, dtypes.default_float())
+    return a
+
+
+def logsumexp(a, dim, keepdim=False):
+    """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
+    a = _as_float(check_tensor("logsumexp", a))
+    if dim is None:
+        raise TypeError("logsumexp(): argument 'dim' (position 2) must be tuple of ints, not "
+                        "NoneType")
+    keepdim = bool_arg("logsumexp", "keepdim", keepdim)
+    axes = _reduced_axes(a, dim)
+    if isinstance(dim, (tuple, list)) and not dim and a._array.size and a.ndim and not keepdim:
+        # PyTorch reduces everything for dim=(), then fails to add back the kept max
+        raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
+                           f"{[1] * a.ndim}")
+    return LogSumExp.apply(a, axes=axes, keepdim=keepdim)
+
+
+def _softmax_dim(ndim):
+    """PyTorch's legacy choice when ``dim`` is not given (with a warning there)."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(a, dim, dtype=None):
+    """exp(a) / sum(exp(a)) along ``dim``; each slice along ``dim`` sums to 1."""
+    return _softmax_apply(Softmax, a, dim, dtype)
+
+
+def log_softmax(a, dim, dtype=None):
+    """log(softmax(a)) along ``dim``, computed stably as a - max - log(sum(exp(a - max)))."""
+    return _softmax_apply(LogSoftmax, a, dim, dtype)
+
+
+def implicit_softmax_dim(name, ndim, stacklevel):
+    """The dim a softmax-like function called without one takes (PyTorch's legacy choice),
+    with PyTorch's deprecation warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Pass dim= "
+                  f"explicitly (dim={_softmax_dim(ndim)} was chosen for a {ndim}-d input).",
+                  UserWarning, stacklevel=stacklevel)
+    return _softmax_dim(ndim)
+
+
+def _softmax_apply(function, a, dim, dtype):
+    """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
+    if dim is None:         # only nn.functional's softmax picks a dim for a missing one
+        raise TypeError(f"{function.__name__.lower()}(): argument 'dim' (position 2) must be "
+                        f"int, not NoneType")
+    a = _float_input(a, dtype, function.__name__.lower())
+    dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
+    if a._array.dtype.kind not in "fV":
+        if a._array.size == 0:             # PyTorch returns an empty input before its kernel
+            return Tensor._wrap(a._array.copy())
+        kernel = "softmax" if function is Softmax else "log_softmax"
+        raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
+                                  a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
+    return function.apply(a, dim=dim if a.ndim else None)
