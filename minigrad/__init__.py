@@ -158,8 +158,8 @@ from .ops.statistics import (  # noqa: E402,F401
     cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
 from .ops.solve import (  # noqa: E402,F401
     inv as inverse, det, slogdet, logdet, triangular_solve, cholesky_solve)
-from .ops.decompositions import (  # noqa: E402,F401
-    torch_cholesky as cholesky, torch_svd as svd, pinverse)
+from .ops.decompositions import torch_cholesky as cholesky, torch_svd as svd  # noqa: E402,F401
+from .ops.pseudo_inverse import pinverse  # noqa: E402,F401
 from .ops.matrix_functions import (  # noqa: E402,F401
     matrix_power, matrix_exp, householder_product as orgqr)
 from .ops.lu import torch_lu as lu, lu_unpack, torch_lu_solve as lu_solve  # noqa: E402,F401

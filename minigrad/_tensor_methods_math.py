@@ -22,6 +22,7 @@ from .ops import scatter_reduce as SR, selection as SE
 from .ops import set_ops as SO, stacking as ST, masked as MS
 from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
 from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
+from .ops import pseudo_inverse as PINV
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
@@ -230,7 +231,7 @@ Tensor.triangular_solve = LS.triangular_solve
 Tensor.cholesky_solve = LS.cholesky_solve
 Tensor.cholesky = DEC.torch_cholesky
 Tensor.svd = DEC.torch_svd
-Tensor.pinverse = DEC.pinverse
+Tensor.pinverse = PINV.pinverse
 Tensor.matrix_power = MF.matrix_power
 Tensor.matrix_exp = MF.matrix_exp
 Tensor.orgqr = MF.householder_product

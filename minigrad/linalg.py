@@ -1,6 +1,7 @@
 """``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has: norms, products,
-inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``) and matrix
-functions (``ops/matrix_functions.py``).
+inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``,
+eigendecompositions in ``ops/eigen.py``), pseudo-inverse, rank and least squares
+(``ops/pseudo_inverse.py``) and matrix functions (``ops/matrix_functions.py``).
 
 LU (``ops/lu.py``) and LDL (``ops/ldl.py``) factorizations and their solves are here, and the
 non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
@@ -13,8 +14,9 @@ from .ops.norms import vector_norm, matrix_norm, linalg_norm as norm  # noqa: F4
 from .ops.matmul import matmul  # noqa: F401
 from .ops.solve import (  # noqa: F401
     inv, inv_ex, solve, solve_triangular, det, slogdet)
-from .ops.decompositions import (  # noqa: F401
-    cholesky, cholesky_ex, qr, eig, eigvals, eigh, eigvalsh, svd, pinv, matrix_rank, lstsq)
+from .ops.decompositions import cholesky, cholesky_ex, qr, svd  # noqa: F401
+from .ops.eigen import eig, eigvals, eigh, eigvalsh  # noqa: F401
+from .ops.pseudo_inverse import pinv, matrix_rank, lstsq  # noqa: F401
 from .ops.matrix_functions import (  # noqa: F401
     matrix_power, matrix_exp, multi_dot, householder_product)
 from .ops.products import linalg_cross as cross  # noqa: F401

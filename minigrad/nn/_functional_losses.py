@@ -22,7 +22,7 @@ from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp
-from ..ops.loss import broadcast_promoted
+from ..ops.regression_loss import broadcast_promoted
 from ..ops.extrema import amax
 from ..ops.writes import can_cast_inplace
 from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,

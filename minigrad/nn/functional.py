@@ -37,9 +37,10 @@ from ..ops.softmax import logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
 from ..ops.matmul import linear  # noqa: F401
-from ..ops.loss import (  # noqa: F401
-    cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
-    binary_cross_entropy_with_logits)
+from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
+from ..ops.regression_loss import mse_loss, l1_loss  # noqa: F401
+from ..ops.binary_loss import (  # noqa: F401
+    binary_cross_entropy, binary_cross_entropy_with_logits)
 from ..ops.conv import (  # noqa: F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
     conv_output_size)

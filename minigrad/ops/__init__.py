@@ -17,6 +17,9 @@
   matmul       matmul, linear
   conv         conv1d conv2d conv_transpose1d conv_transpose2d (+ the teaching corr2d)
   pool         max_pool1d/2d avg_pool1d/2d adaptive_avg_pool2d
-  loss         cross_entropy nll_loss mse_loss binary_cross_entropy(_with_logits)
+  loss         cross_entropy nll_loss
+  regression_loss
+               mse_loss l1_loss
+  binary_loss  binary_cross_entropy(_with_logits)
 """
 from . import plumbing, elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401

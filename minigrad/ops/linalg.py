@@ -6,7 +6,7 @@ complex A in one array, read back by ``svd_parts``) and ``svdvals``.
 
 Norms are in ``norms.py``, ``einsum`` / ``dot`` / ``inner`` in ``contraction.py``,
 ``var_mean`` / ``std_mean`` in ``statistics.py``; the other decompositions, inverses and solves
-in ``decompositions.py``, ``solve.py``, ``lu.py``, ``ldl.py``.
+in ``decompositions.py``, ``eigen.py``, ``pseudo_inverse.py``, ``solve.py``, ``lu.py``, ``ldl.py``.
 """
 from __future__ import annotations
 

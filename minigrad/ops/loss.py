@@ -1,26 +1,30 @@
-"""Loss functions, with PyTorch's semantics and numerically stable formulas.
+"""Classification losses over class scores, with PyTorch's semantics and numerically stable
+formulas: ``cross_entropy`` and ``nll_loss``, and the reduction helpers every loss module shares
+(``reduction`` checks, the deprecated ``size_average`` / ``reduce`` flags, the final reduce).
 
 ``cross_entropy`` with class indices is one fused node: log-softmax and the negative
 log-likelihood together, whose gradient is simply softmax(x) - onehot(target) (scaled), so no
 exp of a large logit ever overflows.  The fused losses compute forward on arrays and write
-their backward with minigrad's ops, so that it can be differentiated again.
+their backward with minigrad's ops, so that it can be differentiated again.  Scores are
+(C,), (N, C) or (N, C, d1, ...); targets are class indices ((), (N) or (N, d1, ...)) or, for
+``cross_entropy``, probabilities of the scores' shape.
+
+The regression losses (``mse_loss``, ``l1_loss``) are in ``regression_loss.py``, the binary
+ones (``binary_cross_entropy`` and its logits version) in ``binary_loss.py``.
 """
 from __future__ import annotations
 
 import math
 import warnings
 
-from .. import _autocast_state, backend, dtypes
+from .. import _autocast_state, backend
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
-                    scalar_type_name)
-from .elementary_functions import log, sigmoid
-from .elementwise import add, cast, div, mul, neg, sub
+from ._util import ieee_errors, not_implemented_for, scalar_type_name
+from .elementwise import mul, neg, sub
 from .pointwise_select import where
-from .relu_clamp import clamp
 from .movement import permute, reshape
 from .plumbing import reshape_to
 from .reduce import sum as reduce_sum
@@ -52,14 +56,6 @@ def _legacy_reduction(size_average, reduce, reduction):
                   f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
     return reduction
 
-
-def _warn_target_size(input, target):
-    """PyTorch's regression losses broadcast a target of another shape, with a warning."""
-    if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). The two are broadcast against each other, which "
-                      f"is rarely what was meant; give them the same size.", UserWarning,
-                      stacklevel=3)
 
 
 class RowSoftmax(Function):
@@ -414,260 +410,4 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _weighted(errors, weight, input, reduction):
-    """PyTorch's weighted regression loss: errors * weight, whose 'mean' is the weighted
-    mean (divided by the sum of the weights); weight has the input's size."""
-    if tuple(weight.shape) != tuple(input.shape):
-        raise ValueError(f"Weights and input must have the same size (weight {list(weight.shape)}"
-                         f", input {list(input.shape)}).")
-    _check_reduction(reduction)
-    loss = errors * weight
-    if reduction == "none":
-        return loss
-    return loss.sum() / weight.sum() if reduction == "mean" else loss.sum()
-
-
-def broadcast_promoted(input, target):
-    """input and target in the dtype PyTorch's pointwise losses compute in: it broadcasts the
-    two to one shape first, so a 0-d operand beside a dimensioned one promotes as a dimensioned
-    one (a 0-d float64 input with a float32 (3,) target gives float64, not float32)."""
-    if isinstance(input, Tensor) and isinstance(target, Tensor) and \
-            (input.ndim == 0) != (target.ndim == 0) and \
-            input._array.dtype.kind != "b" and target._array.dtype.kind != "b":
-        # (a bool operand is left as it is, for the subtraction to refuse as PyTorch's does)
-        dtype = dtypes._promote(input._array.dtype, target._array.dtype)
-        return (input if input._array.dtype == dtype else cast(input, dtype),
-                target if target._array.dtype == dtype else cast(target, dtype))
-    return input, target
-
-
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean of (input - target)^2 (of weight * (input - target)^2 over the weights' sum)."""
-    _warn_target_size(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target = _autocast_widen(input, target)
-    _check_same_shape(input, target, "mse_loss")
-    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
-    input, target = broadcast_promoted(input, target)
-    if weight is not None:
-        diff = input - target
-        return _weighted(diff * diff, weight, input, reduction)
-    # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
-    dtype = result_dtype(input, target)
-    if dtype.kind not in "fV":
-        raise not_implemented_for("mse_cpu", dtype)
-    diff = cast(input, dtype) - cast(target, dtype)
-    # PyTorch's mse_loss node keeps its input and target for the backward
-    return keep_for_backward(_reduce(diff * diff, reduction), input, target)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean of |input - target| (of weight * |input - target| over the weights' sum)."""
-    _warn_target_size(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target = _autocast_widen(input, target)
-    _check_same_shape(input, target, "l1_loss")
-    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
-    input, target = broadcast_promoted(input, target)
-    if weight is not None:
-        return _weighted((input - target).abs(), weight, input, reduction)
-    return _reduce((input - target).abs(), reduction)
-
-
-def _check_same_shape(input, target, name):
-    if tuple(input.shape) != tuple(target.shape):
-        broadcast_shape(tuple(input.shape), tuple(target.shape), name)
-
-
-class BinaryCrossEntropy(Function):
-    """loss = -w (y log x + (1 - y) log(1 - x)), logs clamped at -100 as PyTorch.
-
-    Shapes: x, y and the result alike; w (a constant) broadcast to them, or None.
-    """
-    def forward(self, x, y, *, weight):
-        xp = backend.xp_of(x)
-        with ieee_errors():
-            log_x = xp.maximum(xp.log(x), -100)
-            log_1mx = xp.maximum(xp.log(1 - x), -100)
-        loss = -(y * log_x + (1 - y) * log_1mx)
-        if weight is not None:
-            loss = loss * weight
-        self.save_for_backward(x, y)
-        self.weight = weight
-        return loss
-
-    def backward(self, g):
-        """dL/dx = g w (x - y) / max(x (1 - x), 1e-12)   (PyTorch's floor on the denominator)
-        dL/dy = -g w (log x - log(1 - x))                 (each log clamped at -100)"""
-        x, y = self.saved_tensors
-        gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
-        gx = gy = None
-        if self.needs_input_grad[0]:
-            gx = mul(gw, div(sub(x, y), clamp(mul(x, sub(1, x)), min=1e-12)))
-        if self.needs_input_grad[1]:
-            # recomputed as ops of x (not the forward's arrays), so d(dL/dy)/dx is right
-            gy = mul(neg(gw), sub(clamp(log(x), min=-100), clamp(log(sub(1, x)), min=-100)))
-        return gx, gy
-
-
-class SoftplusNeg(Function):
-    """softplus(-x) = log(1 + e^-x), computed without overflow; d/dx = -sigmoid(-x)."""
-    def forward(self, x):
-        xp = backend.xp_of(x)
-        self.save_for_backward(x)
-        return xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-    def backward(self, g):
-        x, = self.saved_tensors
-        return mul(neg(g), sigmoid(neg(x)))
-
-
-class BCEWithLogits(Function):
-    """loss = w ((1 - y) x + (1 + (pw - 1) y) softplus(-x)), softplus without overflow.
-
-    Shapes: x, y and the result alike; w and pw (constants) broadcast to them, or None.
-    x and y come in one floating dtype (the promoted one); ``logit_dtype`` is the logits' own.
-    """
-    def forward(self, x, y, *, weight, pos_weight, logit_dtype):
-        xp = backend.xp_of(x)
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))      # log(1 + e^-x)
-        scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
-        # PyTorch keeps log_sigmoid(x) (times the pos_weight scale) in the logits' dtype: with
-        # float16 logits and a float32 target, that term is rounded to float16 on the way
-        term = softplus_neg.astype(logit_dtype)
-        if pos_weight is not None:
-            term = (term * scale).astype(logit_dtype)
-        term = term.astype(x.dtype, copy=False)
-        loss = (1 - y) * x + term
-        if weight is not None:
-            loss = loss * weight
-        self.save_for_backward(x, y)
-        self.weight, self.pos_weight = weight, pos_weight
-        return loss
-
-    def backward(self, g):
-        """With s = 1 + (pw - 1) y (s = 1 without pos_weight):
-            dL/dx = g w ((1 - y) - s sigmoid(-x))        (= g w (sigmoid(x) - y) when s = 1)
-            dL/dy = g w (-x + (pw - 1) softplus(-x))"""
-        x, y = self.saved_tensors
-        pw = None if self.pos_weight is None else Tensor._wrap(self.pos_weight)
-        gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
-        gx = gy = None
-        if self.needs_input_grad[0]:
-            # sigmoid(-x) is stable for any x, and exactly 1 at x = -inf
-            sig_neg = sigmoid(neg(x))
-            if pw is None:
-                gx = mul(gw, sub(sub(1, y), sig_neg))
-            else:
-                scale = add(mul(sub(pw, 1), y), 1)
-                gx = mul(gw, sub(sub(1, y), mul(scale, sig_neg)))
-        if self.needs_input_grad[1]:
-            dy = neg(x) if pw is None else sub(mul(sub(pw, 1), SoftplusNeg.apply(x)), x)
-            gy = mul(gw, dy)
-        return gx, gy
-
-
-def _fits_input(t, input, name, what):
-    """A weight that broadcasts to the input's shape, or PyTorch's RuntimeError."""
-    shape = broadcast_shape(tuple(input.shape), tuple(t.shape), f"{name}'s {what}")
-    if shape != tuple(input.shape):
-        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
-                           f"shape {list(shape)} ({name}'s {what} of shape {list(t.shape)} must "
-                           f"broadcast to the input's)")
-
-
-def _prepare_binary(input, target, weight, name, pos_weight=None):
-    if tuple(input.shape) != tuple(target.shape):
-        if name == "binary_cross_entropy":
-            raise ValueError(f"Using a target size ({target.shape}) that is different to the "
-                             f"input size ({input.shape}) is deprecated. Please ensure they "
-                             "have the same size.")
-        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
-                         f"({input.shape})")
-    for what, t in (("weight", weight), ("pos_weight", pos_weight)):
-        if isinstance(t, Tensor):
-            _fits_input(t, input, name, what)
-    dtype, t_dtype = input._array.dtype, target._array.dtype
-    # PyTorch's refusals, in its order: binary_cross_entropy wants one floating dtype;
-    # the logits version runs log_sigmoid(input), then (1 - target).mul_(input)
-    if name == "binary_cross_entropy":
-        if t_dtype != dtype:
-            raise RuntimeError(f"Found dtype {scalar_type_name(t_dtype)} but expected "
-                               f"{scalar_type_name(dtype)}")
-        if dtype.kind not in "fV":
-            raise not_implemented_for(name, dtype)
-    else:
-        if dtype.kind not in "fV":
-            raise not_implemented_for("log_sigmoid_cpu", dtype)
-        # PyTorch computes pos_weight - 1, then 1 - target (the 1 taking the bool dtype)
-        if isinstance(pos_weight, Tensor) and pos_weight._array.dtype.kind == "b":
-            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
-                               "supported. If you are trying to invert a mask, use the `~` or "
-                               "`logical_not()` operator instead.")
-        if t_dtype.kind == "b":
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
-        if t_dtype.kind not in "fV":
-            raise RuntimeError(f"result type {scalar_type_name(dtype)} can't be cast to the "
-                               f"desired output type {scalar_type_name(t_dtype)}")
-    if name == "binary_cross_entropy":
-        target = cast(target, dtype)
-    else:
-        # the logits version computes in the promoted floating dtype (and returns the target's)
-        dtype = result_dtype(input, target)
-    w = None
-    if weight is not None:
-        _no_grad_argument(weight, "weight", name)
-        xp = backend.xp_of(input._array)
-        w = xp.broadcast_to(weight._array.astype(dtype, copy=False), input._array.shape)
-    return target, w
-
-
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
-    """-(y log x + (1 - y) log(1 - x)) for probabilities ``input`` in [0, 1]."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target, weight = _autocast_widen(input, target, weight)
-    _check_reduction(reduction)
-    target, w = _prepare_binary(input, target, weight, "binary_cross_entropy")
-    a = input._array
-    if a.size and not bool(((a >= 0) & (a <= 1)).all()):          # NaN is refused too
-        raise RuntimeError(f"all elements of input should be between 0 and 1 (got values in "
-                           f"[{float(a.min()):g}, {float(a.max()):g}]; binary_cross_entropy "
-                           "takes probabilities; for logits use binary_cross_entropy_with_logits)")
-    y = target._array
-    if y.size and not bool(((y >= 0) & (y <= 1)).all()):
-        raise RuntimeError(f"all elements of target should be between 0 and 1 (got values in "
-                           f"[{float(y.min()):g}, {float(y.max()):g}])")
-    return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction)
-
-
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
-    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits.
-
-    As PyTorch, the loss has the target's dtype (a float64 target with float32 logits gives a
-    float64 loss, a float16 target a float16 one), computed in the promoted dtype of the two.
-    """
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target, weight, pos_weight = _autocast_widen(input, target, weight, pos_weight)
-    _check_reduction(reduction)
-    target, w = _prepare_binary(input, target, weight, "binary_cross_entropy_with_logits",
-                                pos_weight)
-    dtype = result_dtype(input, target)
-    pw = None
-    if pos_weight is not None:
-        _no_grad_argument(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
-        pw = pos_weight._array.astype(dtype, copy=False)
-    loss = BCEWithLogits.apply(cast(input, dtype), cast(target, dtype), weight=w, pos_weight=pw,
-                               logit_dtype=input._array.dtype)
-    # reduced in the promoted dtype: the mean's 1/N reaches the gradient unrounded, as there
-    return cast(_reduce(loss, reduction), target._array.dtype)
-
-
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "nll_loss"]

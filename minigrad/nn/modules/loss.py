@@ -1,7 +1,8 @@
 """Loss layers: ``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``,
 ``BCEWithLogitsLoss``, and the less common ones (``SmoothL1Loss``, ``HuberLoss``,
 ``KLDivLoss``, ``TripletMarginLoss``...).  Each calls the function of the same name in
-``minigrad/ops/loss.py`` (or, for the less common ones, ``minigrad/nn/_functional_losses.py``);
+``minigrad/ops/loss.py``, ``regression_loss.py`` or ``binary_loss.py`` (or, for the less common
+ones, ``minigrad/nn/_functional_losses.py``);
 class weights are registered as buffers (they move with ``.to()`` and appear in
 ``state_dict()``, as in PyTorch).  ``reduction`` is 'mean' (default), 'sum' or 'none'.
 """

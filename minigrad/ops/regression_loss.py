@@ -1,0 +1,99 @@
+"""The pointwise regression losses ``mse_loss`` and ``l1_loss``, with PyTorch's semantics:
+mean((input - target)^2) and mean(|input - target|) by default, or, with an optional ``weight``
+of the input's shape, sum(weight * error) / sum(weight); ``reduction`` 'mean', 'sum' or 'none'.
+
+A target of another shape is broadcast against the input, with PyTorch's warning; both are
+promoted as PyTorch's pointwise losses promote them (``broadcast_promoted``, which the
+``nn.functional`` losses of ``nn/_functional_losses.py`` use too).  Composed of tensor ops, so
+autograd differentiates them to any order.
+"""
+from __future__ import annotations
+
+import warnings
+
+from .. import _autocast_state, dtypes
+from ..autograd.function import keep_for_backward
+from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
+from ._util import broadcast_shape, not_implemented_for, result_dtype
+from .elementwise import cast
+from .loss import _check_reduction, _legacy_reduction, _reduce
+
+
+def _warn_target_size(input, target):
+    """PyTorch's regression losses broadcast a target of another shape, with a warning."""
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). The two are broadcast against each other, which "
+                      f"is rarely what was meant; give them the same size.", UserWarning,
+                      stacklevel=3)
+
+
+def _weighted(errors, weight, input, reduction):
+    """PyTorch's weighted regression loss: errors * weight, whose 'mean' is the weighted
+    mean (divided by the sum of the weights); weight has the input's size."""
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"Weights and input must have the same size (weight {list(weight.shape)}"
+                         f", input {list(input.shape)}).")
+    _check_reduction(reduction)
+    loss = errors * weight
+    if reduction == "none":
+        return loss
+    return loss.sum() / weight.sum() if reduction == "mean" else loss.sum()
+
+
+def broadcast_promoted(input, target):
+    """input and target in the dtype PyTorch's pointwise losses compute in: it broadcasts the
+    two to one shape first, so a 0-d operand beside a dimensioned one promotes as a dimensioned
+    one (a 0-d float64 input with a float32 (3,) target gives float64, not float32)."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and \
+            (input.ndim == 0) != (target.ndim == 0) and \
+            input._array.dtype.kind != "b" and target._array.dtype.kind != "b":
+        # (a bool operand is left as it is, for the subtraction to refuse as PyTorch's does)
+        dtype = dtypes._promote(input._array.dtype, target._array.dtype)
+        return (input if input._array.dtype == dtype else cast(input, dtype),
+                target if target._array.dtype == dtype else cast(target, dtype))
+    return input, target
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean of (input - target)^2 (of weight * (input - target)^2 over the weights' sum)."""
+    _warn_target_size(input, target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target = _autocast_widen(input, target)
+    _check_same_shape(input, target, "mse_loss")
+    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
+    input, target = broadcast_promoted(input, target)
+    if weight is not None:
+        diff = input - target
+        return _weighted(diff * diff, weight, input, reduction)
+    # PyTorch's kernel works in the promoted dtype, floating only (a bool target is fine)
+    dtype = result_dtype(input, target)
+    if dtype.kind not in "fV":
+        raise not_implemented_for("mse_cpu", dtype)
+    diff = cast(input, dtype) - cast(target, dtype)
+    # PyTorch's mse_loss node keeps its input and target for the backward
+    return keep_for_backward(_reduce(diff * diff, reduction), input, target)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean of |input - target| (of weight * |input - target| over the weights' sum)."""
+    _warn_target_size(input, target)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target = _autocast_widen(input, target)
+    _check_same_shape(input, target, "l1_loss")
+    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
+    input, target = broadcast_promoted(input, target)
+    if weight is not None:
+        return _weighted((input - target).abs(), weight, input, reduction)
+    return _reduce((input - target).abs(), reduction)
+
+
+def _check_same_shape(input, target, name):
+    if tuple(input.shape) != tuple(target.shape):
+        broadcast_shape(tuple(input.shape), tuple(target.shape), name)
+
+
+__all__ = ["mse_loss", "l1_loss"]
