@@ -1,5 +1,5 @@
 """Registry entries for the complex paths of reductions, statistics, indexing and shape ops
-(``ops/reduce.py``, ``ops/sorting.py``, ``ops/statistics.py``, ``ops/scatter_gather.py``,
+(``ops/reduce.py``, ``ops/softmax.py``, ``ops/sorting.py``, ``ops/statistics.py``, ``ops/scatter_gather.py``,
 ``ops/padding.py``, ``masked.py``...).
 
 As in ``registry_complex.py``, the registry's inputs are real float64 arrays: each entry
