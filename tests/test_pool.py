@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import minigrad
 import minigrad.nn.functional as F
-from minigrad.ops import pool
+from minigrad.ops import avg_pool, pool
 from minigrad.ops._window_checks import pool_args
 from minigrad.testing import gradcheck
 
@@ -116,9 +116,9 @@ def test_adaptive_pools_match_torch(nd, data):
         else rng.standard_normal(batch + (3,) + size).astype(dtype)
     output_size = out if nd == 2 or data.draw(st.booleans()) else out[0]
     avg, mx = f"adaptive_avg_pool{nd}d", f"adaptive_max_pool{nd}d"
-    _compare(lambda x: getattr(pool, avg)(x, output_size),
+    _compare(lambda x: getattr(F, avg)(x, output_size),
              lambda x: getattr(TF, avg)(x, output_size), x)
-    _compare(lambda x: getattr(pool, mx)(x, output_size, return_indices=True),
+    _compare(lambda x: getattr(F, mx)(x, output_size, return_indices=True),
              lambda x: getattr(TF, mx)(x, output_size, return_indices=True), x)
 
 
@@ -252,7 +252,7 @@ def _three_derivatives(lib, name, x, kw, u):
     the pool's upstream gradient depends on x, so its backward's backward (gather/pool) and
     that one's backward (scatter/adjoint) all carry weight."""
     x = lib.tensor(x, requires_grad=True)
-    out = getattr(pool if lib is minigrad else TF, name)(x * x * x, **kw)
+    out = getattr(F if lib is minigrad else TF, name)(x * x * x, **kw)
     out = out[0] if isinstance(out, tuple) else out
     grads, f = [], (out * out).sum()
     for order in range(3):
@@ -284,7 +284,7 @@ def test_first_second_and_third_derivatives_match_torch(name, shape, kw):
 ])
 def test_backward_of_backward_is_named_as_in_torch(shape, fn):
     names = []
-    for lib, functional in ((minigrad, pool), (torch, TF)):
+    for lib, functional in ((minigrad, F), (torch, TF)):
         x = lib.ones(*shape, requires_grad=True)
         y = fn(functional, x)
         g, = lib.autograd.grad(y.sum(), x, create_graph=True)
@@ -308,7 +308,7 @@ def test_gradient_of_a_linear_use_differentiates_to_zero_like_torch(name, kw):
     """d/dx of sum(pool(x)) does not depend on x, but, as in torch, it requires grad under
     create_graph and its own gradient is zeros (not an error, not None)."""
     results = []
-    for lib, fns in ((minigrad, pool), (torch, TF)):
+    for lib, fns in ((minigrad, F), (torch, TF)):
         x = lib.tensor(np.random.default_rng(9).standard_normal((2, 3, 7, 6)),
                        requires_grad=True)
         g, = lib.autograd.grad(getattr(fns, name)(x, **kw).sum(), x, create_graph=True)
@@ -338,7 +338,7 @@ def test_3d_pools_match_torch(kw, batched):
              lambda x: TF.max_pool3d(x, return_indices=True, **kw), x)
     if "dilation" not in kw:
         for extra in ({}, {"count_include_pad": False}, {"divisor_override": 5}):
-            _compare(lambda x: pool.avg_pool3d(x, **kw, **extra),
+            _compare(lambda x: avg_pool.avg_pool3d(x, **kw, **extra),
                      lambda x: TF.avg_pool3d(x, **kw, **extra), x + 0.5)
 
 
@@ -386,7 +386,7 @@ def test_dtypes_like_torch(name, nd, kw, dtype):
     x = (x > 0) if dtype == "bool" else np.abs(x) if dtype == "uint8" else x
     x = x.astype(dtype)
     size = {"output_size": 3} if name.startswith("adaptive") else {"kernel_size": 2}
-    _same_outcome(lambda: getattr(pool, name)(minigrad.tensor(x), **size, **kw),
+    _same_outcome(lambda: getattr(F, name)(minigrad.tensor(x), **size, **kw),
                   lambda: getattr(TF, name)(torch.tensor(x), **size, **kw))
 
 
@@ -396,7 +396,7 @@ def test_dtypes_like_torch(name, nd, kw, dtype):
 def test_empty_stride_means_omitted(name, stride):
     nd = int(name[-2])
     x = np.random.default_rng(8).standard_normal((2, 3) + (6,) * nd)
-    _compare(lambda x: getattr(pool, name)(x, 2, stride=stride),
+    _compare(lambda x: getattr(F, name)(x, 2, stride=stride),
              lambda x: getattr(TF, name)(x, 2, stride=stride), x)
 
 

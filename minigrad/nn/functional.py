@@ -47,10 +47,12 @@ from ..ops.conv import (  # noqa: F401
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm, instance_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
-    max_pool1d, max_pool2d, max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
-    adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, adaptive_avg_pool3d,
+    max_pool1d, max_pool2d, max_pool3d, adaptive_max_pool1d, adaptive_max_pool2d,
     adaptive_max_pool3d, max_pool1d_with_indices, max_pool2d_with_indices,
     max_pool3d_with_indices)
+from ..ops.avg_pool import (  # noqa: F401
+    avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d, adaptive_avg_pool2d,
+    adaptive_avg_pool3d)
 from ..ops.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: F401
 from ..ops.activation import (  # noqa: F401
     gelu, elu, celu, selu, hardswish, hardsigmoid, hardtanh, relu6, softsign, softplus,

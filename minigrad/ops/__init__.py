@@ -16,7 +16,8 @@
   inplace      x += y, x[i] = v, add_ mul_ zero_ copy_ ...
   matmul       matmul, linear
   conv         conv1d conv2d conv_transpose1d conv_transpose2d (+ the teaching corr2d)
-  pool         max_pool1d/2d avg_pool1d/2d adaptive_avg_pool2d
+  pool         max_pool1d/2d/3d adaptive_max_pool1d/2d/3d
+  avg_pool     avg_pool1d/2d/3d adaptive_avg_pool1d/2d/3d
   loss         cross_entropy nll_loss
   regression_loss
                mse_loss l1_loss

@@ -13,7 +13,7 @@ input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
     bicubic        x as linear but not clamped at 0; taps floor(x) - 1 .. floor(x) + 2 with
                    Keys' cubic weights (a = -0.75) of the distances t + 1, t, 1 - t, 2 - t
     area           the mean of in[floor(dst n_in / n_out) : ceil((dst + 1) n_in / n_out)]:
-                   adaptive average pooling, which computes it (``ops.pool``)
+                   adaptive average pooling, which computes it (``ops.avg_pool``)
 
 With ``antialias=True`` (bilinear, bicubic) a shrinking resize widens its filter to cover
 every input an output spans (see ``_taps_antialias``).
@@ -41,7 +41,7 @@ from ._util import not_implemented_for
 from .elementwise import add, mul
 from .movement import permute
 from .plumbing import reshape_to
-from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
 
 __all__ = ["interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle"]

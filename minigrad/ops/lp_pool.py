@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ._util import prod as _prod
 from .elementary_functions import pow as _pow
-from .pool import avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d
+from .avg_pool import avg_pool1d, avg_pool2d, avg_pool3d
+from .pool import max_pool1d, max_pool2d, max_pool3d
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
 

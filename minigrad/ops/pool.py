@@ -1,4 +1,6 @@
-"""Pooling: max, average and adaptive pooling in 1-D, 2-D and 3-D, differentiable to any order.
+"""Max pooling, plain and adaptive, in 1-D, 2-D and 3-D, differentiable to any order, and
+what every pool shares (the ranked classes, the zero gradients for a pool's input, the dtype
+checks); average pooling is in ``avg_pool.py``.
 
 Each pooling Function's forward runs an array kernel of ``_pool_kernels.py``; its backward
 is again a Function (forward: the adjoint kernel, fast), whose own backward is the pooling
@@ -17,24 +19,16 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
-import numbers
-import warnings
-
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
-from ._util import prod as _prod
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._window_checks import (adaptive_not_empty, adaptive_size, check_int_list_types,
-                             pool_args, tensor_arrays)
-from .reduce import mean
+from ._window_checks import adaptive_size, check_int_list_types, pool_args, tensor_arrays
 
-__all__ = ["MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool",
-           "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
-           "adaptive_max_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+__all__ = ["MaxPool", "AdaptiveMaxPool", "max_pool1d", "max_pool2d", "max_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices"]
 
 
@@ -242,125 +236,6 @@ AdaptiveMaxPoolGrad.ranks = _ranked(AdaptiveMaxPoolGrad)
 
 
 # ----------------------------------------------------------------------------------------------
-# Average pooling
-# ----------------------------------------------------------------------------------------------
-class AvgPool(Function):
-    """Mean over each window: y = (sum of the window's elements) / divisor.
-
-    x (..., *S) -> y (..., *out). The divisor is kH*kW, or with ``count_include_pad=False``
-    the number of real (non-padding) elements, or ``divisor_override`` (see ``avg_divisor``).
-    The window sum is separable: kH slice-adds along H, then kW along W. A linear map W:
-    backward is ``AvgPoolGrad``, W^T dy = dy / divisor spread back over each window.
-    An int64 input (as PyTorch) gives an int64 mean, rounded toward zero.
-    """
-    nd = 2
-
-    @classmethod
-    def name(cls):
-        return f"AvgPool{cls.nd}DBackward0"
-
-    def forward(self, x, *, kernel, stride, padding, out_size, count_include_pad=True,
-                divisor_override=None):
-        self.params = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size,
-                           count_include_pad=count_include_pad, divisor_override=divisor_override)
-        self.size = x.shape[x.ndim - len(kernel):]
-        y = K.window_sums(x, kernel, stride, padding, out_size)
-        divisor = K.avg_divisor(backend.xp_of(x), self.size, out_size, kernel, stride, padding,
-                                count_include_pad, divisor_override, x.dtype)
-        if x.dtype.kind not in "fV":
-            return mf.channels_last_like(K.trunc_divide(y, divisor), x, len(kernel))
-        y /= divisor
-        self.divisor = divisor                                     # a number or a (*out) array
-        self.save_for_backward(x)
-        return mf.channels_last_like(y, x, len(kernel))
-
-    def backward(self, g):                                         # g: (..., *out)
-        x, = self.saved_tensors
-        return _rank(AvgPoolGrad, self.nd).apply(g, x, divisor=self.divisor, size=self.size,
-                                                 params=self.params)
-
-
-class AvgPoolGrad(Function):
-    """AvgPool's backward as an op: dy (..., *out) -> dx (..., *S) = W^T dy, each dy / divisor
-    added to every element of its window. Linear; its backward, (W^T)^T = W, is the pool."""
-    nd = 2
-
-    @classmethod
-    def name(cls):
-        return f"AvgPool{cls.nd}DBackwardBackward0"
-
-    def forward(self, g, x, *, divisor, size, params):   # x: the pool's input (_zero_grads)
-        self.params = params
-        return K.spread_windows(g / divisor, params["kernel"], params["stride"],
-                                params["padding"], size)
-
-    def backward(self, gg):                                        # gg: (..., *S)
-        dg = _rank(AvgPool, self.nd).apply(gg, **self.params) if self.needs_input_grad[0] \
-            else None
-        return (dg,) + _zero_grads(self, gg, 1)
-
-
-AvgPool1d, AvgPool2d, AvgPool3d = AvgPool.ranks = _ranked(AvgPool)
-AvgPoolGrad.ranks = _ranked(AvgPoolGrad)
-
-
-class AdaptiveAvgPool(Function):
-    """Average over adaptive windows (``adaptive_mean``): x (..., *S) -> y (..., *out).
-    Linear; backward is ``AdaptiveAvgPoolGrad`` (the adjoint), whose backward is this again."""
-    nd = 2
-
-    @classmethod
-    def name(cls):
-        return f"AdaptiveAvgPool{cls.nd}DBackward0"
-
-    def forward(self, x, *, out_size):
-        self.size = x.shape[x.ndim - len(out_size):]
-        self.save_for_backward(x)
-        y = K.adaptive_mean(x, out_size)
-        if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
-            y = y.astype(x.dtype)
-        return mf.channels_last_like(y, x, len(out_size))
-
-    def backward(self, g):                                         # g: (..., *out)
-        # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty
-        # grad_output, its first dim aside (whether that is a batch or, unbatched, channels)
-        sizes = list(g.shape)
-        if self.nd == 1:
-            sizes.insert(len(sizes) - 1, 1)
-        empty = [k for k in range(1, len(sizes)) if sizes[k] == 0]
-        if empty:
-            raise RuntimeError(f"adaptive_avg_pool{3 if self.nd == 3 else 2}d_backward(): "
-                               "Expected grad_output to have non-zero size for non-batch "
-                               f"dimensions, but grad_output has sizes {sizes} with dimension "
-                               f"{empty[0]} being empty")
-        x, = self.saved_tensors
-        return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, x, size=self.size)
-
-
-class AdaptiveAvgPoolGrad(Function):
-    """dy (..., *out) -> dx (..., *S): each dy / len(window) spread over its window."""
-    nd = 2
-
-    @classmethod
-    def name(cls):
-        return f"AdaptiveAvgPool{cls.nd}DBackwardBackward0"
-
-    def forward(self, g, x, *, size):                 # x: the pool's input, see _zero_grads
-        self.out_size = g.shape[g.ndim - len(size):]
-        return K.adaptive_spread(g, size)
-
-    def backward(self, gg):                                        # gg: (..., *S)
-        dg = _rank(AdaptiveAvgPool, self.nd).apply(gg, out_size=self.out_size) \
-            if self.needs_input_grad[0] else None
-        return (dg,) + _zero_grads(self, gg, 1)
-
-
-AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = AdaptiveAvgPool.ranks = \
-    _ranked(AdaptiveAvgPool)
-AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
-
-
-# ----------------------------------------------------------------------------------------------
 # Public functional API (re-exported from minigrad.nn.functional)
 # ----------------------------------------------------------------------------------------------
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -428,125 +303,6 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
-def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override):
-    x, = tensor_arrays(op, input=input)
-    check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
-                         ("padding", 4, padding, False))
-    if divisor_override is not None and (isinstance(divisor_override, bool) or
-                                         not isinstance(divisor_override, numbers.Integral)):
-        raise TypeError(f"{op}(): argument 'divisor_override' must be int, not "
-                        f"{type(divisor_override).__name__}")
-    # the lengths come first (for the 1-d pool after the input's rank), then the divisor (for
-    # the 3-d pool after the input's rank)
-    if nd > 1 or x.ndim in (2, 3):
-        check_lengths(op, nd, False, kernel_size=kernel_size, stride=stride, padding=padding)
-    if divisor_override is not None and divisor_override == 0 and (nd < 3 or x.ndim in (4, 5)):
-        raise RuntimeError("divisor must be not zero")
-    if nd == 2 and x.ndim < 3:        # PyTorch reads input.size(-3) first
-        if x.ndim == 0:
-            raise IndexError("Dimension specified as -3 but tensor has no dimensions")
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-x.ndim}, "
-                         f"{x.ndim - 1}], but got -3)")
-    # max_pool=True: the dtype rule is checked here, after the shapes (PyTorch's order)
-    params = pool_args(op, nd, x, kernel_size, _omitted(stride), padding, 1, ceil_mode,
-                       max_pool=True)
-    if nd < 3:        # PyTorch's CPU kernels: floating types and int64 (a truncated mean)
-        _check_dtype(x, "avg_pool2d", _FLOATS + ("int64",))
-    else:
-        _check_dtype(x, "avg_pool3d_out_frame", ("float32", "float64", "int64"))
-    del params["dilation"]
-    return _rank(AvgPool, nd).apply(
-        input, count_include_pad=bool(count_include_pad), divisor_override=divisor_override,
-        **params)
-
-
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
-    """1-D average pooling: input (N, C, L) or (C, L) -> (N, C, L_out). See ``avg_pool2d``."""
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None)
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
-
-    input (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out). Each output is its window's sum
-    divided by kH*kW (zero padding included), by the count of non-padding elements when
-    ``count_include_pad=False``, or by ``divisor_override``. An int64 input gives an int64
-    result, the quotient rounded toward zero (as PyTorch).
-    """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
-
-
-def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    """3-D average pooling: input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out,
-    W_out), divisor kD*kH*kW. See ``avg_pool2d``."""
-    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, divisor_override)
-
-
-def _global_size(output_size, x):
-    """Is ``output_size`` (1, 1)? PyTorch then takes the mean over the last two axes, with no
-    check of the rank beyond theirs (a 2-d or 5-d input, an empty plane: nan)."""
-    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-    if len(sizes) != 2:
-        return False
-    for i, o in enumerate(sizes):
-        if o is None and x.ndim >= 2:
-            o = x.shape[i - 2]
-        if isinstance(o, bool) or o != 1:
-            return False
-    return True
-
-
-def _global_mean(input, dims):
-    with warnings.catch_warnings():          # numpy's "Mean of empty slice": nan, as PyTorch
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return mean(input, dims, keepdim=True)
-
-
-def adaptive_avg_pool1d(input, output_size):
-    """Average pooling to a given length: (N, C, L) or (C, L) -> (N, C, output_size)."""
-    x, = tensor_arrays("adaptive_avg_pool1d", input=input)
-    output_size = output_ints("adaptive_avg_pool1d", 1, x, output_size)
-    given = output_size[0] if len(output_size) == 1 else None
-    if x.ndim in (2, 3) and given is not None and given < 0:
-        # PyTorch runs it as a 2-D pool to (1, size), and its message says so
-        raise RuntimeError("adaptive_avg_pool2d: elements of output_size must be greater than "
-                           f"or equal to 0 but received {{1, {given}}}")
-    size = adaptive_size("adaptive_avg_pool1d", 1, x, output_size)
-    if size == (1,):           # PyTorch's 2-D pool to (1, 1): the mean, as below
-        return _global_mean(input, (-1,))
-    # PyTorch runs it as a 2-D pool over (.., 1, L), and its messages say so
-    adaptive_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
-                       list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
-    if _prod(x.shape[:-1]) * size[0]:     # an empty result runs no kernel: any dtype passes
-        _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
-    return AdaptiveAvgPool1d.apply(input, out_size=size)
-
-
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to a given size, as ``torch.nn.functional.adaptive_avg_pool2d``.
-
-    input (N, C, H, W) or (C, H, W) -> (N, C, oH, oW); output_size is an int, a pair, or a
-    pair with None (keep that axis). Window i along an axis of n elements covers
-    [floor(i*n/o), ceil((i+1)*n/o)). ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
-    """
-    x, = tensor_arrays("adaptive_avg_pool2d", input=input)
-    output_size = output_ints("adaptive_avg_pool2d", 2, x, output_size)
-    if _global_size(output_size, x):
-        return _global_mean(input, (-2, -1))
-    size = adaptive_size("adaptive_avg_pool2d", 2, x, output_size)
-    adaptive_not_empty("adaptive_avg_pool2d", x, (x.ndim - 2, x.ndim - 1))
-    if _prod(x.shape[:-2]) * _prod(size):   # an empty result runs no kernel: any dtype passes
-        _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
-    return AdaptiveAvgPool2d.apply(input, out_size=size)
-
-
 def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
     output_size = output_ints(op, nd, x, output_size)
@@ -574,23 +330,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a given size, as ``torch.nn.functional.adaptive_max_pool2d`` (windows as
     in ``adaptive_avg_pool2d``; indices as in ``max_pool2d``)."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
-
-
-def adaptive_avg_pool3d(input, output_size):
-    """Average pooling to a given size: (N, C, D, H, W) or (C, D, H, W) -> (N, C, oD, oH, oW);
-    output_size an int, a triple, or a triple with None (keep that axis); windows as in
-    ``adaptive_avg_pool2d``, along three axes."""
-    x, = tensor_arrays("adaptive_avg_pool3d", input=input)
-    output_size = output_ints("adaptive_avg_pool3d", 3, x, output_size)
-    if len(output_size) != 3:
-        raise RuntimeError("adaptive_avg_pool3d: output_size must be 3")
-    if output_size == (1, 1, 1):
-        # PyTorch's pool to (1, 1, 1): the mean of the last three axes, of any rank
-        return _global_mean(input, (-1, -2, -3))
-    size = adaptive_size("adaptive_avg_pool3d", 3, x, output_size)
-    adaptive_not_empty("adaptive_avg_pool3d", x, range(1, x.ndim))   # all but the first axis
-    _check_dtype(x, "adaptive_avg_pool3d_cpu", _FLOATS)
-    return AdaptiveAvgPool3d.apply(input, out_size=size)
 
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):

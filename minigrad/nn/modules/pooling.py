@@ -3,7 +3,8 @@
 
 They hold no parameters: each stores its arguments (as PyTorch stores them, which is what its
 repr prints: ``MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)``)
-and calls the matching function of ``minigrad.nn.functional`` (``minigrad/ops/pool.py``).
+and calls the matching function of ``minigrad.nn.functional`` (``minigrad/ops/pool.py``,
+``avg_pool.py``).
 """
 from __future__ import annotations
 
