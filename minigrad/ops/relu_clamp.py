@@ -72,7 +72,8 @@ _zero_blocks = {}           # dtype -> a read-only block of zeros, made on first
 
 
 def _max_zero(x, o):
-    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu."""
+    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu; -0.0 gives
+    +0.0 (PyTorch keeps -0.0), as the scalar maximum did before."""
     xp = backend.xp_of(x)
     if xp is not np or x.dtype.name not in ("float32", "float64") or x.shape != o.shape or \
             not (x.flags.c_contiguous and o.flags.c_contiguous):
