@@ -17,6 +17,8 @@ each running the same numpy call on its own slice of the leading axis, run them 
     over_batch(fn, n, worth) fn(start, stop) over parts of a batch, a part per thread, each
                              a whole kernel (copies AND matrix products), with numpy's BLAS
                              held to one thread meanwhile; False when it cannot
+    blas_on_one_thread()     a ``with`` block in which numpy's BLAS uses no worker threads
+                             (whose spinning afterwards would take minigrad's cores)
     matmul(a, b)             a @ b of two float matrices, its columns (or rows) in parts over
                              the threads in the same way when it is large enough
 
@@ -33,7 +35,7 @@ import threading
 import numpy as np
 
 __all__ = ["get_num_threads", "set_num_threads", "run_split", "map_pieces", "binary",
-           "over_batch", "matmul", "MIN_PARALLEL_BYTES"]
+           "over_batch", "blas_on_one_thread", "matmul", "MIN_PARALLEL_BYTES"]
 
 # Below about this many bytes moved, handing work to another thread (tens of microseconds)
 # costs more than it saves: an 8 MB pass ran 1.6x faster on two cores, a 2 MB one no faster
@@ -301,6 +303,30 @@ def _release_blas():
                 lib.set_num_threads(count)
 
 
+class blas_on_one_thread:
+    """``with blas_on_one_thread():`` numpy's BLAS runs on the calling thread only (counted
+    like ``over_batch``'s hold; nothing changes when it cannot be held).
+
+    For the BLAS calls that minigrad makes outside its own thread pieces, where the BLAS
+    would split them over its worker threads: after such a call OpenBLAS's workers spin for
+    a while (2^28 cycles by default, about 0.1 s) before they sleep, and a spinning worker
+    takes a core from minigrad's own threads. Batch norm's per-channel sums (one
+    matrix-vector product each) did this in a ResNet-like step, which then took 700 ms
+    instead of 390 on two cores unless OPENBLAS_THREAD_TIMEOUT was set short. On one thread
+    those products are 0-30% slower than on two; the hold costs about 4 us.
+    """
+    __slots__ = ("held",)
+
+    def __enter__(self):
+        self.held = get_num_threads() > 1 and _hold_blas()
+        return self
+
+    def __exit__(self, *exc):
+        if self.held:
+            _release_blas()
+        return False
+
+
 def over_batch(fn, n, worth=True):
     """Call ``fn(start, stop)`` on consecutive parts of a batch of ``n`` items, one part per
     thread, with numpy's BLAS held to one thread meanwhile; return True. ``fn`` must write
@@ -326,24 +352,68 @@ def over_batch(fn, n, worth=True):
 # 64, forward and both gradients, 1.5-2x faster in parts than on the BLAS's own two threads
 MATMUL_MIN_MACS = 1 << 22
 
+# OpenBLAS hands a product to its worker threads from about this many multiply-adds on
+# (4 x 65536, its build default); smaller ones it runs on the calling thread anyway
+BLAS_THREADED_MACS = 1 << 18
+
+
+def _macs(a_shape, b_shape):
+    """Multiply-adds of numpy.matmul(a, b) for these shapes, and the broadcast batch shape;
+    None when they do not fit (numpy then raises its own error)."""
+    n = a_shape[-2] if len(a_shape) > 1 else 1
+    m = b_shape[-1] if len(b_shape) > 1 else 1
+    k = a_shape[-1]
+    if k != (b_shape[-2] if len(b_shape) > 1 else b_shape[0]):
+        return None
+    try:
+        batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    except ValueError:
+        return None
+    count = n * k * m
+    for d in batch:
+        count *= d
+    return count, batch
+
 
 def matmul(a, b):
-    """a (M, K) @ b (K, N) for two float matrices (numpy, one dtype), in parts over the
-    threads as ``over_batch`` runs them: the columns of b (and of the result) when N >= M,
-    else the rows of a. Each part is one BLAS call on one thread. Small products, other
-    operands, and a BLAS that cannot be held to one thread: ``numpy.matmul`` as it is."""
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and a.dtype == b.dtype and a.dtype.kind in "fV" and a.dtype.itemsize >= 4
-            and a.shape[1] == b.shape[0] and get_num_threads() > 1):
-        M, K = a.shape
-        N = b.shape[1]
-        if M * K * N >= MATMUL_MIN_MACS:
-            out = np.empty((M, N), dtype=a.dtype)
-            if N >= M:
-                done = over_batch(lambda c0, c1: np.matmul(a, b[:, c0:c1], out=out[:, c0:c1]),
-                                  N)
-            else:
-                done = over_batch(lambda r0, r1: np.matmul(a[r0:r1], b, out=out[r0:r1]), M)
-            if done:
-                return out
-    return np.matmul(a, b)
+    """numpy.matmul(a, b) for numpy operands, never on the BLAS's own worker threads.
+
+    Large float products are cut into parts over minigrad's threads as ``over_batch`` runs
+    them, each part one BLAS call on one thread: two matrices by the columns of b (and of
+    the result) when N >= M, else by the rows of a; stacks of matrices by their leading
+    batch axis. Mid-sized ones run whole on the calling thread (``blas_on_one_thread``): the
+    BLAS's workers, once used, would spin on the core minigrad's threads need next. Small
+    products, other operands, and one thread: ``numpy.matmul`` as it is."""
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim and b.ndim and
+            a.dtype.kind in "fcV" and b.dtype.kind in "fcV" and get_num_threads() > 1):
+        return np.matmul(a, b)
+    size = _macs(a.shape, b.shape)
+    if size is None or size[0] < BLAS_THREADED_MACS:
+        return np.matmul(a, b)
+    if size[0] >= MATMUL_MIN_MACS and a.dtype == b.dtype and a.dtype.kind in "fV" and \
+            a.dtype.itemsize >= 4:
+        out = _matmul_in_parts(a, b, size[1])
+        if out is not None:
+            return out
+    with blas_on_one_thread():
+        return np.matmul(a, b)
+
+
+def _matmul_in_parts(a, b, batch):
+    """a @ b cut over the threads (see ``matmul``), or None when it cannot be."""
+    if a.ndim == 2 and b.ndim == 2:
+        M, N = a.shape[0], b.shape[1]
+        out = np.empty((M, N), dtype=a.dtype)
+        if N >= M:
+            done = over_batch(lambda c0, c1: np.matmul(a, b[:, c0:c1], out=out[:, c0:c1]), N)
+        else:
+            done = over_batch(lambda r0, r1: np.matmul(a[r0:r1], b, out=out[r0:r1]), M)
+        return out if done else None
+    if a.ndim < 2 or b.ndim < 2 or not batch or batch[0] < 2:
+        return None
+    # stacks: each thread takes a slice of the first batch axis (broadcast views, no copies)
+    a_b = np.broadcast_to(a, batch + a.shape[-2:])
+    b_b = np.broadcast_to(b, batch + b.shape[-2:])
+    out = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=a.dtype)
+    done = over_batch(lambda i, j: np.matmul(a_b[i:j], b_b[i:j], out=out[i:j]), batch[0])
+    return out if done else None

@@ -351,6 +351,7 @@ def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads, M, K, N, layo
     """parallel.matmul cuts the columns (N >= M) or the rows over three threads; any layout of
     the operands (a Linear's weight arrives transposed) gives numpy's product."""
     monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "BLAS_THREADED_MACS", 0)
     parallel.set_num_threads(3)
     rng = np.random.default_rng(M + K + N)
     for dtype in (np.float64, np.float32):
@@ -367,3 +368,99 @@ def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads, M, K, N, layo
     # and through the autograd ops, against torch
     x, w = rng.standard_normal((max(M, 1), K or 1)), rng.standard_normal((N or 1, K or 1))
     _compare(lambda x, w: F.linear(x, w), lambda x, w: TF.linear(x, w), [x, w], np.float64)
+
+
+@pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
+@pytest.mark.parametrize("a_shape, b_shape, split", [
+    ((6, 5, 7), (6, 7, 4), True), ((4, 3, 5, 6), (6, 7), True), ((5, 6), (4, 6, 7), True),
+    ((2, 1, 5, 6), (3, 6, 7), True), ((1, 5, 6), (6, 7), False), ((3, 6), (6,), False),
+    ((6,), (2, 6, 3), False), ((6,), (6,), False), ((0, 4, 5), (0, 5, 2), False),
+    ((4, 5, 6), (4, 6, 0), True)])
+def test_stacked_and_held_matrix_products_are_numpys(monkeypatch, threads, a_shape, b_shape,
+                                                     split):
+    """Stacks of matrices are cut over their first batch axis (broadcasting included); what
+    is not cut runs with the BLAS held to one thread. Either way: numpy's product."""
+    import threadpoolctl
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "BLAS_THREADED_MACS", 0)
+    parallel.set_num_threads(2)
+    cuts, limits, matmul = [], [], np.matmul
+
+    def spy(a, b, **kw):
+        cuts.append(getattr(parallel._inside, "active", False))
+        limits.append([lib.get_num_threads() for lib in blas])
+        return matmul(a, b, **kw)
+    rng = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
+    for dtype in (np.float32, np.float64, np.complex128):
+        a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+        if dtype == np.complex128:
+            a = a + 1j * rng.standard_normal(a_shape)
+        want = matmul(a, b)
+        cuts.clear(), limits.clear()
+        monkeypatch.setattr(np, "matmul", spy)
+        got = parallel.matmul(a, b)
+        monkeypatch.setattr(np, "matmul", matmul)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        # a cut product: one call per thread, one of them on a worker; complex: held, whole
+        assert len(cuts) == (2 if split and dtype != np.complex128 else 1)
+        assert any(cuts) == (split and dtype != np.complex128)
+        assert all(counts == [1] * len(blas) for counts in limits)
+    with pytest.raises(ValueError, match="matmul"):          # numpy's own error, unchanged
+        parallel.matmul(np.ones((2, 3)), np.ones((4, 2)))
+
+
+_STEP_WITHOUT_BLAS_WORKERS = """
+import os, threading
+import numpy as np
+import minigrad as torch
+nn, F = torch.nn, torch.nn.functional
+torch.manual_seed(0)
+cnn = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                    nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                    nn.Flatten(), nn.Linear(16 * 32 * 32, 64), nn.ReLU(), nn.Linear(64, 10))
+mlp = nn.Sequential(nn.Linear(300, 256), nn.ReLU(), nn.Linear(256, 10))
+attention = nn.MultiheadAttention(64, 4, batch_first=True)
+x, y = torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,))
+h, s = torch.randn(64, 300), torch.randn(8, 64, 64)
+def step():
+    F.cross_entropy(cnn(x), y).backward()
+    F.cross_entropy(mlp(h), y.repeat(2)).backward()
+    attention(s, s, s)[0].sum().backward()
+    torch.bmm(s, s.transpose(1, 2)).sum()
+def ticks():
+    ours = {t.native_id for t in threading.enumerate()}
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        if int(task) not in ours:            # a thread Python did not start: the BLAS's
+            with open(f"/proc/self/task/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
+step()
+before = ticks()
+for _ in range(3):
+    step()
+print(ticks() - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2 or
+                    parallel._find_blas() is False,
+                    reason="needs Linux's per-thread times, two CPUs and a BLAS minigrad holds")
+def test_a_training_step_leaves_the_blas_workers_asleep():
+    """minigrad's products never wake the BLAS's own worker threads: once woken, OpenBLAS's
+    spin for ~0.1 s (its default) on the core minigrad's threads need next, which made a
+    ResNet-like step 1.8x slower on two cores. Run in a fresh process with OpenBLAS's
+    default spin: any product handed to its workers shows as their CPU time."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", _STEP_WITHOUT_BLAS_WORKERS], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # clock ticks (10 ms) of the BLAS's workers over three steps: a product handed to them
+    # costs ~10 (its spin), each; these three steps made 9 before minigrad held them
+    assert int(done.stdout.split()[-1]) <= 2

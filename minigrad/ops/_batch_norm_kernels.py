@@ -19,7 +19,7 @@ product of the spatial sizes), for a contiguous float32/float64 input:
 from __future__ import annotations
 
 from .. import backend
-from ..parallel import run_split
+from ..parallel import blas_on_one_thread, run_split
 
 __all__ = ["usable", "forward_train", "forward_eval", "backward_train"]
 
@@ -35,7 +35,10 @@ def _channel_sum(a):
     """a (N, C, S) -> (C,): each channel summed over the batch and the positions."""
     xp = backend.xp_of(a)
     n, c, s = a.shape
-    return (a.reshape(n * c, s) @ xp.ones(s, dtype=a.dtype)).reshape(n, c).sum(axis=0)
+    # on the calling thread: the BLAS's own workers would spin afterwards on the core that
+    # the passes that follow split themselves over (``blas_on_one_thread``)
+    with blas_on_one_thread():
+        return (a.reshape(n * c, s) @ xp.ones(s, dtype=a.dtype)).reshape(n, c).sum(axis=0)
 
 
 def _row_dots(a, b):
@@ -66,8 +69,10 @@ def _channels(a):
 
 
 def _parallel(piece, like, passes):
-    """Run piece(start, stop) over slices of the batch axis of ``like`` (N, C, S)."""
-    run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
+    """Run piece(start, stop) over slices of the batch axis of ``like`` (N, C, S); the row
+    dot products in the pieces on their own threads only (``blas_on_one_thread``)."""
+    with blas_on_one_thread():
+        run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
 
 
 def _centered(x_in, mean, other=None):

@@ -36,6 +36,7 @@ threads (``minigrad.parallel``).
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -196,6 +197,14 @@ def _worth_splitting(N, O, C, geom):
         _SPLIT_MIN_MACS
 
 
+def _whole(xp, worth):
+    """The context a kernel runs its whole batch in on the calling thread. A kernel too small
+    to cut keeps its products off the BLAS's worker threads too (once woken they spin on the
+    core minigrad's threads use next, ``parallel.blas_on_one_thread``); a large one that
+    could not be cut (a single image) lets the BLAS split its products."""
+    return parallel.blas_on_one_thread() if xp is np and not worth else nullcontext()
+
+
 def _part_columns(cols, n0, n1, per_image):
     """The columns of images n0..n1 in ``cols``: a view of the (G, C/G*K, N*L) matrix, or
     the part's own matrix when a batch split made one per part (``PartColumns``)."""
@@ -235,9 +244,11 @@ def forward(x, w, b, geom, cols=None):
     def part(n0, n1):
         kept[n0, n1] = _forward(x[n0:n1], w, b, geom, _part_columns(cols, n0, n1, per_image),
                                 y[n0:n1])
-    if xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom)):
+    worth = _worth_splitting(N, O, C, geom)
+    if xp is np and parallel.over_batch(part, N, worth):
         return y, (kept if any(c is not None for c in kept.values()) else None)
-    return y, _forward(x, w, b, geom, cols, y)
+    with _whole(xp, worth):
+        return y, _forward(x, w, b, geom, cols, y)
 
 
 def _forward(x, w, b, geom, cols, y):
@@ -289,8 +300,10 @@ def input_grad(g, w, geom):
 
     def part(n0, n1):
         _input_grad(g[n0:n1], w, geom, gx[n0:n1])
-    if not (xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom))):
-        _input_grad(g, w, geom, gx)
+    worth = _worth_splitting(N, O, C, geom)
+    if not (xp is np and parallel.over_batch(part, N, worth)):
+        with _whole(xp, worth):
+            _input_grad(g, w, geom, gx)
     return gx
 
 
@@ -367,12 +380,14 @@ def weight_grad(x, g, geom, cols=None):
     def part(n0, n1):
         sums[n0] = _weight_grad(x[n0:n1], g[n0:n1], geom,
                                 _part_columns(cols, n0, n1, per_image))
-    if xp is np and parallel.over_batch(part, N, _worth_splitting(N, O, C, geom)):
+    worth = _worth_splitting(N, O, C, geom)
+    if xp is np and parallel.over_batch(part, N, worth):
         parts = [sums[n0] for n0 in sorted(sums)]
         for other in parts[1:]:
             parts[0] += other
         return parts[0]
-    return _weight_grad(x, g, geom, None if isinstance(cols, PartColumns) else cols)
+    with _whole(xp, worth):
+        return _weight_grad(x, g, geom, None if isinstance(cols, PartColumns) else cols)
 
 
 def _weight_grad(x, g, geom, cols):

@@ -135,7 +135,10 @@ def _pass_where_positive(g, out, overwrite=False):
             xp.multiply(gp[s:e], m, out=r)
             if not xp.isfinite(xp.dot(r, r) if fast_check else r.sum()):
                 xp.copyto(r, 0, where=~m)
-    parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
+    # the dot products on the pieces' own threads: the BLAS's workers, once woken, would spin
+    # on the core minigrad's threads use next (``parallel.blas_on_one_thread``)
+    with parallel.blas_on_one_thread():
+        parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
     return res
 
 
