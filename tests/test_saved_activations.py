@@ -52,6 +52,7 @@ def test_relu_forward_matches_torch(shape, dtype, layout):
     outs = [lib.relu(given(lib)).numpy() for lib in (minigrad, torch)]
     assert outs[0].dtype == outs[1].dtype
     np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(np.signbit(outs[0]), np.signbit(outs[1]))   # -0.0 kept
 
 
 @pytest.mark.parametrize("shape", [(), (7,), (3, 40000), (3, 400000), (0, 5), (2, 3, 4)])

@@ -72,12 +72,13 @@ _zero_blocks = {}           # dtype -> a read-only block of zeros, made on first
 
 
 def _max_zero(x, o):
-    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu; -0.0 gives
-    +0.0 (PyTorch keeps -0.0), as the scalar maximum did before."""
+    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu. The zero
+    comes first: where the two are equal numpy's float32/float64 maximum gives its second
+    operand, so -0.0 stays -0.0, as in PyTorch."""
     xp = backend.xp_of(x)
     if xp is not np or x.dtype.name not in ("float32", "float64") or x.shape != o.shape or \
             not (x.flags.c_contiguous and o.flags.c_contiguous):
-        xp.maximum(x, x.dtype.type(0), out=o)
+        xp.maximum(x.dtype.type(0), x, out=o)
         return
     x, o = x.reshape(-1), o.reshape(-1)
     zeros = _zero_blocks.get(x.dtype)
@@ -87,7 +88,7 @@ def _max_zero(x, o):
         zeros = _zero_blocks.setdefault(x.dtype, zeros)
     for s in range(0, x.size, _ZERO_BLOCK):
         e = min(x.size, s + _ZERO_BLOCK)
-        np.maximum(x[s:e], zeros[:e - s], out=o[s:e])
+        np.maximum(zeros[:e - s], x[s:e], out=o[s:e])
 
 
 # Relu's backward works through its arrays in blocks of this many numbers: the block's
