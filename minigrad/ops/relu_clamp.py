@@ -65,8 +65,8 @@ class Relu(Function):
 
 # numpy's maximum of an array and a scalar runs a plain C loop; of two arrays, its SIMD loop:
 # against a block of zeros, max(x, 0) ran 2.8x faster (0.14 ms instead of 0.39 for LeNet's
-# 64x20x24x24 maps, one thread). A block of 64K numbers stays in cache; smaller ones cost
-# more calls (4K: no faster than the scalar)
+# 64x20x24x24 maps, one thread). A block of 64K numbers stays in cache; shorter rows cost
+# more trips through numpy's outer loop (4K: 1.4x slower on 8 MB)
 _ZERO_BLOCK = 1 << 16
 _zero_blocks = {}           # dtype -> a read-only block of zeros, made on first use
 
@@ -86,9 +86,14 @@ def _max_zero(x, o):
         zeros = np.zeros(_ZERO_BLOCK, dtype=x.dtype)
         zeros.flags.writeable = False
         zeros = _zero_blocks.setdefault(x.dtype, zeros)
-    for s in range(0, x.size, _ZERO_BLOCK):
-        e = min(x.size, s + _ZERO_BLOCK)
-        np.maximum(zeros[:e - s], x[s:e], out=o[s:e])
+    # whole blocks in one call, x seen as rows of a block each: numpy's outer loop runs over
+    # the rows, its SIMD loop along each (5-18% faster than a call per block); then the rest
+    whole = x.size // _ZERO_BLOCK * _ZERO_BLOCK
+    if whole:
+        np.maximum(zeros, x[:whole].reshape(-1, _ZERO_BLOCK),
+                   out=o[:whole].reshape(-1, _ZERO_BLOCK))
+    if whole < x.size:
+        np.maximum(zeros[:x.size - whole], x[whole:], out=o[whole:])
 
 
 # Relu's backward works through its arrays in blocks of this many numbers: the block's
