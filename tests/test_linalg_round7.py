@@ -208,7 +208,15 @@ def test_cond_matches_torch(p):
     rng = np.random.default_rng(6)
     a = np.stack([rng.standard_normal((3, 3)), SINGULAR, np.zeros((3, 3))])
     m, t = pair(a)
-    close(minigrad.linalg.cond(m, p), torch.linalg.cond(t, p), tol=1e-9)
+    got, want = minigrad.linalg.cond(m, p).numpy(), torch.linalg.cond(t, p).numpy()
+    if p in (None, 2, "nuc"):
+        # from the singular values: the singular matrix's smallest is rounding noise
+        # (~1e-16), so its condition number is only enormous on both sides, its digits are
+        # the LAPACK build's (3.1e16 against 1.6e16 on an AVX-512 machine)
+        assert got[1] > 1e14 and want[1] > 1e14
+        got[1] = want[1] = 0
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
+    assert str(got.dtype) == str(want.dtype)
     m32, t32 = pair(a[:1].astype(np.float32))
     close(minigrad.linalg.cond(m32, p), torch.linalg.cond(t32, p), tol=1e-4)
     for empty in (np.zeros((0, 3, 3)), np.zeros((0, 0))):
