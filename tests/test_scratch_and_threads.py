@@ -332,6 +332,27 @@ def test_over_batch_holds_the_blas_to_one_thread_and_gives_it_back(threads):
     assert len(seen) == 2
 
 
+@pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
+def test_blas_on_one_thread_holds_and_gives_back(threads):
+    import threadpoolctl
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    parallel.set_num_threads(2)
+    before = [lib.get_num_threads() for lib in blas]
+    with parallel.blas_on_one_thread() as outer:
+        assert outer.held and [lib.get_num_threads() for lib in blas] == [1] * len(blas)
+        with parallel.blas_on_one_thread():           # nested: counted, not restored early
+            pass
+        assert [lib.get_num_threads() for lib in blas] == [1] * len(blas)
+    assert [lib.get_num_threads() for lib in blas] == before
+    with pytest.raises(KeyError):                       # given back on an error too
+        with parallel.blas_on_one_thread():
+            raise KeyError("inside")
+    assert [lib.get_num_threads() for lib in blas] == before
+    parallel.set_num_threads(1)                         # one thread: nothing to hold
+    with parallel.blas_on_one_thread() as single:
+        assert not single.held
+
+
 def test_without_control_of_the_blas_the_batch_is_not_cut(monkeypatch, threads):
     """No threadpoolctl (or a BLAS limited per thread): the kernels run whole, as before."""
     monkeypatch.setattr(parallel, "_blas_libs", False)
