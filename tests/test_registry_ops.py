@@ -11,8 +11,9 @@
    is checked against finite differences only;
 
 plus a float32 forward-and-gradient comparison with torch (rtol 1e-4) on the first samples
-of every op.  The samples live in ``minigrad/testing/registry_core.py`` and
-``registry_nn.py``; an entry whose function does not exist yet is skipped with the reason.
+of every op.  The samples live in ``minigrad/testing/registry_*.py`` (``registry_core.py``,
+``registry_reduce_move.py``, ``registry_nn.py``...); an entry whose function does not exist
+yet is skipped with the reason.
 """
 import os
 

@@ -1,8 +1,9 @@
 """What a registry entry is: ``Sample``, ``OpInfo``, ``Gen`` and ``register``.
 
-The entry modules (``registry_core.py``, ``registry_nn.py``, ``registry_extra.py``) import
-``register`` and ``Sample`` from here and register their ops when imported; ``registry.py``
-imports them and answers the lookups (``get``, ``names``, ``entries``, ``samples``).
+The entry modules (``registry_core.py``, ``registry_reduce_move.py``, ``registry_nn.py``...)
+import ``register`` and ``Sample`` from here and register their ops when imported;
+``registry.py`` imports them and answers the lookups (``get``, ``names``, ``entries``,
+``samples``).
 
 An entry's function is written once as ``f(lib, *inputs, **kwargs)`` with ``lib`` the
 ``minigrad`` package or ``torch``: the registry is a client of minigrad's public API, as the

@@ -18,7 +18,8 @@ Ops are written once as ``f(lib, *inputs, **kwargs)`` where ``lib`` is ``minigra
 ``torch``: minigrad follows PyTorch's API, so the same line calls each framework's own code.
 Where the two APIs differ an entry gives a separate torch function.  ``Sample``, ``OpInfo``,
 ``Gen`` and ``register`` are defined in ``opinfo.py``; the entries themselves live in
-``registry_core.py`` (tensor ops, reductions, movement, indexing), ``registry_nn.py`` (linear,
+``registry_core.py`` (arithmetic, unary math, activations), ``registry_reduce_move.py``
+(reductions, movement, indexing), ``registry_nn.py`` (linear,
 losses, dropout, convolution, pooling, batch norm), ``registry_extra.py`` and the others
 (``registry_more.py``: stacks, tensor_split, fmod, masked_scatter), which register
 their ops when this module imports them; the ``nn``
@@ -32,7 +33,8 @@ import difflib
 import numpy as np
 
 # importing the entry modules registers their ops, in this order
-from . import registry_core, registry_nn, registry_extra, registry_extra_nn  # noqa: F401
+from . import registry_core, registry_reduce_move, registry_nn, registry_extra  # noqa: F401
+from . import registry_extra_nn  # noqa: F401
 from . import registry_selection, registry_losses, registry_more  # noqa: F401
 from . import registry_round4, registry_nn_round4  # noqa: F401
 from . import registry_special, registry_linalg, registry_round5, registry_nn_round5  # noqa: F401
