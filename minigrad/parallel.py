@@ -19,8 +19,9 @@ each running the same numpy call on its own slice of the leading axis, run them 
                              held to one thread meanwhile; False when it cannot
     blas_on_one_thread()     a ``with`` block in which numpy's BLAS uses no worker threads
                              (whose spinning afterwards would take minigrad's cores)
-    matmul(a, b)             a @ b of two float matrices, its columns (or rows) in parts over
-                             the threads in the same way when it is large enough
+    matmul(a, b)             numpy.matmul(a, b), large products in parts over the threads in
+                             the same way (a matrix's columns or rows, a stack's matrices),
+                             mid-sized ones with the BLAS held to one thread
 
 The threads are started on first use (never at import) and after a fork the child starts its
 own. Work handed to ``run_split`` must be plain array operations on views that the pieces
@@ -350,6 +351,8 @@ def over_batch(fn, n, worth=True):
 # A matrix product is cut over the threads from about this many multiply-adds on (below, the
 # hand-over costs what the parts save). Measured on 2 cores: Linear(800, 500) on a batch of
 # 64, forward and both gradients, 1.5-2x faster in parts than on the BLAS's own two threads
+# on an AVX2 machine (on an AVX-512 one with OpenBLAS's shortest spin, 1.25x slower; but
+# there the BLAS's threads spin on minigrad's cores afterwards wherever the spin is long)
 MATMUL_MIN_MACS = 1 << 22
 
 # OpenBLAS hands a product to its worker threads from about this many multiply-adds on

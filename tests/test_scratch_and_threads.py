@@ -414,7 +414,8 @@ def test_stacked_and_held_matrix_products_are_numpys(monkeypatch, threads, a_sha
         return matmul(a, b, **kw)
     rng = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
     for dtype in (np.float32, np.float64, np.complex128):
-        a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+        a = rng.standard_normal(a_shape).astype(dtype)
+        b = rng.standard_normal(b_shape).astype(dtype)
         if dtype == np.complex128:
             a = a + 1j * rng.standard_normal(a_shape)
         want = matmul(a, b)
