@@ -330,6 +330,65 @@ def test_custom_function_needs_input_grad_and_materialize():
     run_both(scenario)
 
 
+def test_grad_of_some_inputs_computes_only_their_gradients(monkeypatch):
+    """autograd.grad and backward(inputs=...) run a node's backward for the wanted inputs
+    only, as PyTorch's engine does: the input's gradient of a convolution without its weight
+    gradient, and the other way round; the values are torch's."""
+    from minigrad.ops import conv_kernels
+    made = []
+    for name in ("input_grad", "weight_grad"):
+        def spy(*args, _kernel=getattr(conv_kernels, name), _name=name, **kwargs):
+            made.append(_name)
+            return _kernel(*args, **kwargs)
+        monkeypatch.setattr(conv_kernels, name, spy)
+    rng = np.random.default_rng(4)
+    xs, ws = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    w2s, gs = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+
+    def scenario(lib, which):
+        x, w, w2 = t(lib, xs), t(lib, ws), t(lib, w2s)
+        bn = lib.nn.BatchNorm2d(4).double()
+        y = lib.nn.functional.conv2d(bn(lib.nn.functional.conv2d(x, w, padding=1)), w2)
+        loss = (y.sum(dim=(0, 2, 3)) * lib.tensor(gs)).sum()
+        if which == "x":
+            return lib.autograd.grad(loss, x)
+        if which == "w2":
+            return lib.autograd.grad(loss, w2)
+        if which == "bn":
+            return lib.autograd.grad(loss, (bn.bias, x))
+        loss.backward(inputs=[w])
+        return w.grad, x.grad is None, w2.grad is None, bn.weight.grad is None
+    expected = {"x": ["input_grad", "input_grad"], "w2": ["weight_grad"],
+                "bn": ["input_grad", "input_grad"], "inputs=w": ["input_grad", "weight_grad"]}
+    for which, kernels in expected.items():
+        made.clear()
+        run_both(lambda lib: scenario(lib, which.split("=")[-1]))
+        assert made == kernels, (which, made)            # (torch's run calls none of them)
+
+
+def test_a_custom_functions_needs_input_grad_stays_as_at_forward():
+    """PyTorch narrows its own nodes' outputs to the wanted inputs, but a custom Function's
+    ctx.needs_input_grad keeps what it was at forward."""
+    def scenario(lib):
+        record = {}
+
+        class Mul(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                ctx.save_for_backward(x, y)
+                return x * y
+
+            @staticmethod
+            def backward(ctx, g):
+                record["needs"] = tuple(ctx.needs_input_grad)
+                x, y = ctx.saved_tensors
+                return g * y, g * x
+        x, y = t(lib, [1.0, 2.0]), t(lib, [3.0, 4.0])
+        gx, = lib.autograd.grad(Mul.apply(x, y).sum(), x)
+        return record, gx
+    run_both(scenario)
+
+
 def test_once_differentiable_refuses_a_second_derivative():
     def scenario(lib):
         class Sq(lib.autograd.Function):

@@ -5,7 +5,9 @@ nodes of its inputs (``next_functions``) and, for a leaf, at the leaf tensor its
 backward pass
 
 1. counts, for every node reachable from the outputs, how many edges send it a gradient;
-2. (``autograd.grad`` and ``inputs=``) keeps only the nodes that lie on a path to an input;
+2. (``autograd.grad`` and ``inputs=``) keeps only the nodes that lie on a path to an input,
+   and a built-in node computes only the input gradients that lead to one (its
+   ``needs_input_grad`` narrowed for the call, as PyTorch's engine masks its outputs);
 3. pops a node whose gradients have all arrived, calls its ``backward`` (a Tensor function,
    so with ``create_graph=True`` this records a new graph: higher-order gradients), and adds
    each result into the pending gradient of the node it goes to;
@@ -300,11 +302,17 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     continue
                 results = None
                 if grads is not None and any(g is not None for g in grads):
-                    if _function._profiler is None:
-                        results = _call(node, grads, create_graph, check_anomaly)
-                    else:
-                        results = _function._profiler.backward_node(node, _call, grads,
-                                                                    create_graph, check_anomaly)
+                    needs = None if execute is None else _narrow_needs(
+                        node, execute, target_nodes, target_leaves)
+                    try:
+                        if _function._profiler is None:
+                            results = _call(node, grads, create_graph, check_anomaly)
+                        else:
+                            results = _function._profiler.backward_node(
+                                node, _call, grads, create_graph, check_anomaly)
+                    finally:
+                        if needs is not None:
+                            node.needs_input_grad = needs
                     if not retain_graph:
                         node._release()
                 edges = node.next_functions_
@@ -396,6 +404,29 @@ def _needed(parents, leaf_parents, target_leaves, target_nodes):
     return needed
 
 
+def _narrow_needs(node, execute, target_nodes, target_leaves):
+    """When only some inputs' gradients are wanted (``autograd.grad``, ``inputs=``): set the
+    node's ``needs_input_grad`` to the inputs whose edge leads to a wanted gradient, so that
+    its backward skips the others (a convolution's weight gradient when only the input's is
+    asked for); -> the value to restore afterwards, or None when nothing was narrowed.
+    Custom Functions keep theirs: PyTorch's ``ctx.needs_input_grad`` is fixed at forward."""
+    needs = node.needs_input_grad
+    if node._ctx_style or not needs or not any(needs):
+        return None
+    wanted = []
+    for need, edge in zip(needs, node.next_functions_):
+        if need and edge is not None:
+            nxt = edge[0]
+            need = (nxt in execute or nxt in target_nodes) if isinstance(nxt, Function) \
+                else id(nxt) in target_leaves
+        wanted.append(bool(need))
+    wanted = tuple(wanted)
+    if wanted == tuple(needs):
+        return None
+    node.needs_input_grad = wanted
+    return needs
+
+
 def _add(a, b, create_graph):
     """Two gradient contributions summed (recorded when create_graph)."""
     if a.is_sparse:             # sparse gradients (embedding(sparse=True)) add up sparse
@@ -437,8 +468,9 @@ def _call(node, grads, create_graph, check_anomaly):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                            f"(expected {len(edges)}, got {len(results)})")
     metas = node._in_meta
-    for i, g in enumerate(results):
-        if g is None or edges[i] is None:
+    needs = node.needs_input_grad or ()      # narrowed during this call (``_narrow_needs``):
+    for i, g in enumerate(results):          # what a backward made for an unwanted input
+        if g is None or edges[i] is None or (i < len(needs) and not needs[i]):   # is dropped
             results[i] = None
             continue
         if not isinstance(g, Tensor):

@@ -186,7 +186,7 @@ class BatchNorm(Function):
             gw = reshape_to(gw, weight._array.shape)
         grads = [gx]
         if weight is not None:
-            grads.append(gw)
+            grads.append(gw if want_w else None)
         if self.has_bias:
             grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
         return tuple(grads)
