@@ -17,7 +17,7 @@ each running the same numpy call on its own slice of the leading axis, run them 
     over_batch(fn, n, worth) fn(start, stop) over parts of a batch, a part per thread, each
                              a whole kernel (copies AND matrix products), with numpy's BLAS
                              held to one thread meanwhile; False when it cannot
-    blas_on_one_thread()     a ``with`` block in which numpy's BLAS uses no worker threads
+    blas_on_one_thread(size) a ``with`` block in which numpy's BLAS uses no worker threads
                              (whose spinning afterwards would take minigrad's cores)
     matmul(a, b)             numpy.matmul(a, b), large products in parts over the threads in
                              the same way (a matrix's columns or rows, a stack's matrices),
@@ -304,6 +304,11 @@ def _release_blas():
                 lib.set_num_threads(count)
 
 
+# OpenBLAS keeps a dot product or a matrix-vector product under about 10,000 elements on the
+# calling thread (a matrix product under BLAS_THREADED_MACS multiply-adds, below)
+BLAS_SMALL = 1 << 13
+
+
 class blas_on_one_thread:
     """``with blas_on_one_thread():`` numpy's BLAS runs on the calling thread only (counted
     like ``over_batch``'s hold; nothing changes when it cannot be held).
@@ -314,12 +319,18 @@ class blas_on_one_thread:
     takes a core from minigrad's own threads. Batch norm's per-channel sums (one
     matrix-vector product each) did this in a ResNet-like step, which then took 700 ms
     instead of 390 on two cores unless OPENBLAS_THREAD_TIMEOUT was set short. On one thread
-    those products are 0-30% slower than on two; the hold costs about 4 us.
+    those products are 0-30% slower than on two; the hold costs about 4 us, so ``size`` (the
+    elements of the vectors, or the matrix's, the block's BLAS calls work on) below
+    BLAS_SMALL holds nothing: OpenBLAS runs such calls on the calling thread anyway.
     """
-    __slots__ = ("held",)
+    __slots__ = ("held", "size")
+
+    def __init__(self, size=None):
+        self.size = size
 
     def __enter__(self):
-        self.held = get_num_threads() > 1 and _hold_blas()
+        self.held = (get_num_threads() > 1 and (self.size is None or self.size >= BLAS_SMALL)
+                     and _hold_blas())
         return self
 
     def __exit__(self, *exc):
@@ -389,6 +400,8 @@ def matmul(a, b):
     products, other operands, and one thread: ``numpy.matmul`` as it is."""
     if not (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim and b.ndim and
             a.dtype.kind in "fcV" and b.dtype.kind in "fcV" and get_num_threads() > 1):
+        return np.matmul(a, b)
+    if a.size * b.size < BLAS_THREADED_MACS:       # a bound on the multiply-adds, cheap
         return np.matmul(a, b)
     size = _macs(a.shape, b.shape)
     if size is None or size[0] < BLAS_THREADED_MACS:

@@ -37,7 +37,7 @@ def _channel_sum(a):
     n, c, s = a.shape
     # on the calling thread: the BLAS's own workers would spin afterwards on the core that
     # the passes that follow split themselves over (``blas_on_one_thread``)
-    with blas_on_one_thread():
+    with blas_on_one_thread(a.size):
         return (a.reshape(n * c, s) @ xp.ones(s, dtype=a.dtype)).reshape(n, c).sum(axis=0)
 
 
@@ -70,8 +70,8 @@ def _channels(a):
 
 def _parallel(piece, like, passes):
     """Run piece(start, stop) over slices of the batch axis of ``like`` (N, C, S); the row
-    dot products in the pieces on their own threads only (``blas_on_one_thread``)."""
-    with blas_on_one_thread():
+    dot products (S long) in the pieces on their own threads only (``blas_on_one_thread``)."""
+    with blas_on_one_thread(like.shape[2]):
         run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
 
 

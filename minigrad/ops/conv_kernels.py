@@ -192,17 +192,20 @@ def _single(*arrays):
 _SPLIT_MIN_MACS = 1 << 21
 
 
-def _worth_splitting(N, O, C, geom):
-    return N * O * C // geom.groups * _prod(geom.kernel) * _prod(geom.out_size) >= \
-        _SPLIT_MIN_MACS
+def _macs(N, O, C, geom):
+    """The multiply-adds of one of the three maps (forward, input or weight gradient)."""
+    return N * O * C // geom.groups * _prod(geom.kernel) * _prod(geom.out_size)
 
 
-def _whole(xp, worth):
+def _whole(xp, macs):
     """The context a kernel runs its whole batch in on the calling thread. A kernel too small
     to cut keeps its products off the BLAS's worker threads too (once woken they spin on the
-    core minigrad's threads use next, ``parallel.blas_on_one_thread``); a large one that
-    could not be cut (a single image) lets the BLAS split its products."""
-    return parallel.blas_on_one_thread() if xp is np and not worth else nullcontext()
+    core minigrad's threads use next, ``parallel.blas_on_one_thread``), unless it is so small
+    that OpenBLAS would not split them anyway; a large one that could not be cut (a single
+    image) lets the BLAS split its products."""
+    if xp is np and parallel.BLAS_THREADED_MACS <= macs < _SPLIT_MIN_MACS:
+        return parallel.blas_on_one_thread()
+    return nullcontext()
 
 
 def _part_columns(cols, n0, n1, per_image):
@@ -244,10 +247,10 @@ def forward(x, w, b, geom, cols=None):
     def part(n0, n1):
         kept[n0, n1] = _forward(x[n0:n1], w, b, geom, _part_columns(cols, n0, n1, per_image),
                                 y[n0:n1])
-    worth = _worth_splitting(N, O, C, geom)
-    if xp is np and parallel.over_batch(part, N, worth):
+    macs = _macs(N, O, C, geom)
+    if xp is np and parallel.over_batch(part, N, macs >= _SPLIT_MIN_MACS):
         return y, (kept if any(c is not None for c in kept.values()) else None)
-    with _whole(xp, worth):
+    with _whole(xp, macs):
         return y, _forward(x, w, b, geom, cols, y)
 
 
@@ -300,9 +303,9 @@ def input_grad(g, w, geom):
 
     def part(n0, n1):
         _input_grad(g[n0:n1], w, geom, gx[n0:n1])
-    worth = _worth_splitting(N, O, C, geom)
-    if not (xp is np and parallel.over_batch(part, N, worth)):
-        with _whole(xp, worth):
+    macs = _macs(N, O, C, geom)
+    if not (xp is np and parallel.over_batch(part, N, macs >= _SPLIT_MIN_MACS)):
+        with _whole(xp, macs):
             _input_grad(g, w, geom, gx)
     return gx
 
@@ -380,13 +383,13 @@ def weight_grad(x, g, geom, cols=None):
     def part(n0, n1):
         sums[n0] = _weight_grad(x[n0:n1], g[n0:n1], geom,
                                 _part_columns(cols, n0, n1, per_image))
-    worth = _worth_splitting(N, O, C, geom)
-    if xp is np and parallel.over_batch(part, N, worth):
+    macs = _macs(N, O, C, geom)
+    if xp is np and parallel.over_batch(part, N, macs >= _SPLIT_MIN_MACS):
         parts = [sums[n0] for n0 in sorted(sums)]
         for other in parts[1:]:
             parts[0] += other
         return parts[0]
-    with _whole(xp, worth):
+    with _whole(xp, macs):
         return _weight_grad(x, g, geom, None if isinstance(cols, PartColumns) else cols)
 
 

@@ -20,13 +20,14 @@ from .elementwise import cast
 from .loss import _check_reduction, _legacy_reduction, _reduce
 
 
-def _warn_target_size(input, target):
-    """PyTorch's regression losses broadcast a target of another shape, with a warning."""
+def _warn_target_size(input, target, stacklevel=3):
+    """PyTorch's regression losses broadcast a target of another shape, with a warning (at
+    the loss's caller: ``stacklevel`` counts from here)."""
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
                       f"size ({input.shape}). The two are broadcast against each other, which "
                       f"is rarely what was meant; give them the same size.", UserWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
 
 
 def _weighted(errors, weight, input, reduction):
@@ -58,13 +59,8 @@ def broadcast_promoted(input, target):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean of (input - target)^2 (of weight * (input - target)^2 over the weights' sum)."""
-    _warn_target_size(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target = _autocast_widen(input, target)
-    _check_same_shape(input, target, "mse_loss")
-    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
-    input, target = broadcast_promoted(input, target)
+    input, target, reduction = _prepared(input, target, "mse_loss", size_average, reduce,
+                                         reduction)
     if weight is not None:
         diff = input - target
         return _weighted(diff * diff, weight, input, reduction)
@@ -79,16 +75,25 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean of |input - target| (of weight * |input - target| over the weights' sum)."""
-    _warn_target_size(input, target)
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _autocast_state.active:             # autocast runs losses in float32
-        input, target = _autocast_widen(input, target)
-    _check_same_shape(input, target, "l1_loss")
-    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
-    input, target = broadcast_promoted(input, target)
+    input, target, reduction = _prepared(input, target, "l1_loss", size_average, reduce,
+                                         reduction)
     if weight is not None:
         return _weighted((input - target).abs(), weight, input, reduction)
     return _reduce((input - target).abs(), reduction)
+
+
+def _prepared(input, target, name, size_average, reduce, reduction):
+    """What the pointwise regression losses do before their formula, in PyTorch's order: warn
+    of a target of another size, read the legacy reduction arguments, widen to float32 under
+    autocast, refuse shapes that do not broadcast, check the reduction, then broadcast and
+    promote -> (input, target, reduction)."""
+    _warn_target_size(input, target, stacklevel=4)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if _autocast_state.active:             # autocast runs losses in float32
+        input, target = _autocast_widen(input, target)
+    _check_same_shape(input, target, name)
+    _check_reduction(reduction)            # PyTorch reads it after broadcasting, before its kernel
+    return broadcast_promoted(input, target) + (reduction,)
 
 
 def _check_same_shape(input, target, name):

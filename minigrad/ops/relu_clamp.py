@@ -143,7 +143,7 @@ def _pass_where_positive(g, out, overwrite=False):
                 xp.copyto(r, 0, where=~m)
     # the dot products on the pieces' own threads: the BLAS's workers, once woken, would spin
     # on the core minigrad's threads use next (``parallel.blas_on_one_thread``)
-    with parallel.blas_on_one_thread():
+    with parallel.blas_on_one_thread(min(out.size, _RELU_BLOCK)):
         parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
     return res
 
