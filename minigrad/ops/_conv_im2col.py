@@ -16,6 +16,7 @@ import itertools
 from .. import backend
 from ..parallel import run_split
 from ._util import prod as _prod, window_slices as _window_slices
+from ._thin_gemm import thin_matmul
 from ._workspace import workspace as _workspace
 
 # ----------------------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def conv_transpose_t(g_t, w, stride, dilation, size, out_size, groups, N, wide=F
         w_p = w_rows[:, :, :, p:p + rows].reshape(groups, O // groups, -1)
         gcols = _workspace("col2im-cols", (groups, w_p.shape[-1], g_t.shape[-1]), g_t.dtype,
                            xp)
-        xp.matmul(w_p.swapaxes(1, 2), g_t, out=gcols)             # (G, C/G*rows*kW..., N*L)
+        thin_matmul(w_p.swapaxes(1, 2), g_t, gcols)             # (G, C/G*rows*kW..., N*L)
         gcols = gcols.reshape((C, -1) + tuple(kernel[1:]) + (N,) + tuple(out_size))
         if wide:
             col2im(gcols, out, stride, dilation, out_size, row0=p, flat=flat)
@@ -234,7 +235,7 @@ def input_grad_batch_last(g, w, geom, gx):
     g_t = xp.ascontiguousarray(g.transpose(1, *range(2, nd + 2), 0))      # (O, *L, N)
     w_t = w.reshape(G, O // G, -1).swapaxes(1, 2)                         # (G, C/G*K, O/G)
     gcols = _workspace("col2im-cols", (G, w_t.shape[1], g_t.size // O), g.dtype, xp)
-    xp.matmul(w_t, g_t.reshape(G, O // G, -1), out=gcols)                # (G, C/G*K, L*N)
+    thin_matmul(w_t, g_t.reshape(G, O // G, -1), gcols)                # (G, C/G*K, L*N)
     gcols = gcols.reshape((C,) + tuple(geom.kernel) + tuple(geom.out_size) + (N,))
     out = _workspace("col2im-last", (C,) + tuple(geom.padded) + (N,), g.dtype, xp)
 

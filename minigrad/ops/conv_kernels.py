@@ -45,6 +45,7 @@ from .. import backend, parallel
 from . import (_conv_depthwise as _depthwise, _conv_im2col as _cols, _conv_phases as _phases,
                _conv_shift as _shift)
 from ._util import prod as _prod
+from ._thin_gemm import thin_contract, thin_matmul
 from ._workspace import workspace as _workspace
 
 __all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns", "path"]
@@ -279,7 +280,7 @@ def _forward(x, w, b, geom, cols, y):
     nd = len(geom.kernel)
     flat = cols.reshape(cols.shape[:2] + (-1,))                     # (G, C/G*K, N*L)
     y_t = _workspace("im2col-y", (G, O // G, flat.shape[-1]), x.dtype, xp)
-    xp.matmul(w.reshape(G, O // G, -1), flat, out=y_t)              # (G, O/G, N*L)
+    thin_matmul(w.reshape(G, O // G, -1), flat, y_t)                # (G, O/G, N*L)
     if cols.ndim == 4:                  # batch last: y_t is (O, *L, N)
         kept = y_t.reshape((O,) + tuple(geom.out_size) + (N,)).transpose(
             nd + 1, 0, *range(1, nd + 1))
@@ -422,4 +423,5 @@ def _weight_grad(x, g, geom, cols):
     # (G, C/G*K, N*L) @ (G, N*L, O/G): the long N*L axis is the contraction. With the small
     # O/G axis last, OpenBLAS splits the work over threads well; the other order,
     # g @ cols^T, took 2-3x the CPU time on 2 threads (same numbers).
-    return (cols @ g_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(shape)
+    # (and a thin product, few channels and taps, in blocks of N*L: ``_thin_gemm``)
+    return thin_contract(cols, g_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(shape)
