@@ -218,9 +218,12 @@ def map_pieces(fn, *arrays):
                    for a in arrays)):
         fn(*arrays)
         return
+    nbytes = sum(a.nbytes for a in arrays)
+    if nbytes < MIN_PARALLEL_BYTES:          # run_split would not split it: no pieces to make
+        fn(*arrays)
+        return
     flats = [a.reshape(-1) for a in arrays]
-    run_split(lambda i, j: fn(*(f[i:j] for f in flats)), first.size,
-              sum(a.nbytes for a in arrays))
+    run_split(lambda i, j: fn(*(f[i:j] for f in flats)), first.size, nbytes)
 
 
 def binary(ufunc, a, b):

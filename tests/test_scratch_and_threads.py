@@ -63,7 +63,8 @@ def test_max_pool_ignores_what_reused_buffers_hold():
                  np.float64)
 
 
-def test_workspace_shares_buffers_by_kind_and_never_a_busy_one():
+def test_workspace_shares_buffers_by_kind_and_never_a_busy_one(monkeypatch):
+    monkeypatch.setattr(_workspace, "_SMALL_BYTES", 0)     # the cache, for these tiny sizes
     _workspace.clear_workspace()
 
     def kept(slot=0):
@@ -87,12 +88,25 @@ def test_workspace_shares_buffers_by_kind_and_never_a_busy_one():
     _workspace.clear_workspace()
 
 
+def test_small_scratch_is_plain_memory_and_large_is_cached():
+    _workspace.clear_workspace()
+    small = (_workspace._SMALL_BYTES - 4) // 4                  # float32 numbers under the size
+    a = _workspace.workspace("test-small", (small,), np.float32, np)
+    assert a.shape == (small,) and a.base is None and not _workspace._WORKSPACE
+    del a
+    b = _workspace.workspace("test-small", (small + 1,), np.float32, np)
+    assert len(_workspace._WORKSPACE) == 1 and b.base is not None
+    del b
+    _workspace.clear_workspace()
+
+
 def test_workspace_sheds_buffers_an_earlier_larger_workload_grew(monkeypatch):
     """A cache over its bound first drops the free buffers nothing asked for since the last
     time, or grown past twice what was asked since; the current workload's buffers then stay
     put from step to step instead of being evicted (and allocated again) at every step."""
     _workspace.clear_workspace()
     monkeypatch.setattr(_workspace, "_WORKSPACE_BYTES", 1000 * 4)     # 1000 float32
+    monkeypatch.setattr(_workspace, "_SMALL_BYTES", 0)
 
     class Counting:                        # numpy, counting the buffers the cache allocates
         __name__ = "numpy"

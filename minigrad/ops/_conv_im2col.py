@@ -151,6 +151,8 @@ def col2im(cols, out, stride, dilation, out_size, row0=0, flat=None):
     N, C, *size = out.shape
     plane = _prod(size)
     steps = [s * _prod(size[a + 1:]) for a, s in enumerate(stride)]       # numbers per step
+    if flat is not None:
+        strides = tuple(flat.itemsize * n for n in [C * plane, plane] + steps)
 
     def add(c0, c1):
         for offset in itertools.product(*(range(k) for k in kernel)):
@@ -163,9 +165,8 @@ def col2im(cols, out, stride, dilation, out_size, row0=0, flat=None):
                 continue
             start = c0 * plane + sum(o * d * _prod(size[a + 1:])
                                      for a, (o, d) in enumerate(zip(at, dilation)))
-            dst = xp.lib.stride_tricks.as_strided(
-                flat[start:], (N, c1 - c0) + tuple(out_size),
-                tuple(flat.itemsize * n for n in [C * plane, plane] + steps))
+            dst = backend.strided_view(flat, (N, c1 - c0) + tuple(out_size), strides,
+                                       start * flat.itemsize)
             dst += src
     run_split(add, C, 2 * _prod(kernel) * cols[(slice(None),) + (0,) * nd].nbytes, xp)
     return out

@@ -33,6 +33,10 @@ _WORKSPACE_BYTES = 96 << 20
 _LOCK = threading.Lock()          # kernels may ask from several threads (minigrad.parallel)
 _SLOTS = 4                        # buffers of one kind kept at once (several may be in use)
 _NEEDED = {}                      # key -> the most elements asked of it since the last trim
+# Below this size a buffer is simply allocated: glibc serves it from its heap, reusing freed
+# blocks without page faults, and the cache's lock and look-ups cost more than that (a
+# small max-pool asks for six such buffers per call)
+_SMALL_BYTES = 64 << 10
 
 
 def workspace(kind, shape, dtype, xp):
@@ -43,8 +47,11 @@ def workspace(kind, shape, dtype, xp):
     used, made larger if it is too small; when every kept one is busy a new one is made and
     kept (within the cache's bound). Arrays larger than half the bound are never kept.
     """
+    dtype = xp.dtype(dtype)
+    if prod(shape) * dtype.itemsize < _SMALL_BYTES:     # the allocator reuses these anyway
+        return xp.empty(shape, dtype=dtype)
     with _LOCK:
-        return _take(kind, shape, xp.dtype(dtype), xp)
+        return _take(kind, shape, dtype, xp)
 
 
 def _take(kind, shape, dtype, xp):

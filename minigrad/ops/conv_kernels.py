@@ -176,11 +176,14 @@ def batch_last(N, C, geom, itemsize):
         C * _prod(geom.kernel) * _prod(geom.out_size) * N * itemsize <= _cols.FRESH_MAP_BYTES
 
 
+_FLOAT16 = np.dtype(np.float16)
+
+
 def _half(x):
     """Whether x is a numpy float16 array: numpy has no float16 GEMM (its float16 products
     loop in C, 100-300x slower), so such convolutions run in float32 and are rounded once,
     with the float32 accumulation that PyTorch's float16 convolutions have too."""
-    return x.dtype.name == "float16" and backend.xp_of(x) is np
+    return x.dtype == _FLOAT16 and backend.xp_of(x) is np
 
 
 def _single(*arrays):
