@@ -23,7 +23,7 @@ import numpy as np  # dtype constants only; the arrays go through backend.xp_of
 from .. import backend
 from ..parallel import blas_on_one_thread, run_split
 
-__all__ = ["usable", "forward_train", "forward_eval", "backward_train"]
+__all__ = ["usable", "forward_train", "forward_eval", "backward_train", "channel_sum"]
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))   # (dtype.name costs ~2 us a look)
@@ -36,7 +36,7 @@ def usable(x, *others):
             all(a is None or a.dtype == x.dtype for a in others))
 
 
-def _channel_sum(a):
+def channel_sum(a):
     """a (N, C, S) -> (C,): each channel summed over the batch and the positions."""
     xp = backend.xp_of(a)
     n, c, s = a.shape
@@ -103,7 +103,7 @@ def forward_train(x_in, weight, bias, eps):
     xp = backend.xp_of(x_in)
     x = _channels(x_in)
     m = x.shape[0] * x.shape[2]
-    mean = _channel_sum(x) / m
+    mean = channel_sum(x) / m
     out, squares = _centered(x_in, mean)     # out holds x - mu first, then becomes y
     y = _channels(out)
     var = squares / m
@@ -140,7 +140,7 @@ def backward_train(x_in, g_in, mean, invstd, weight, want_x, want_w, want_b):
     dweight (C,), dbias (C,)), each None where not wanted."""
     x, g = _channels(x_in), _channels(g_in)
     m = x.shape[0] * x.shape[2]
-    gb = _channel_sum(g) if want_x or want_b else None                  # sum g
+    gb = channel_sum(g) if want_x or want_b else None                  # sum g
     if not (want_x or want_w):
         return None, None, gb
     out, dot = _centered(x_in, mean, g)       # x - mu (then becomes dx), sum g (x - mu)

@@ -16,14 +16,19 @@ import builtins  # this module defines sum, all, any: the builtins stay reachabl
 import math
 import warnings
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._batch_norm_kernels import channel_sum
 from ._util import (NO_DIM, bool_arg, check_tensor, ieee_errors, normalize_dim,
                     normalize_dims, not_a_tensor, scalar_type_name)
 from .elementwise import Mul, cast, div, mul, sub
 from .pointwise_select import where
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _spread(g, in_shape, axes, keepdim):
@@ -37,12 +42,26 @@ def _spread(g, in_shape, axes, keepdim):
     return expand_to(g, in_shape)
 
 
+# A per-channel sum (over every axis but 1: a convolution's bias gradient) as a matrix-vector
+# product: numpy's sum over axes (0, 2, 3) ran 2.8x slower (0.139 against 0.049 ms on LeNet's
+# 64x20x24x24 maps). Rows of at least 64 numbers (shorter ones cost more in calls), at most
+# 2^16 (a float32 dot product accumulates in float32: its rounding grows with the row, and
+# numpy's pairwise sum's does not)
+def _per_channel(a, axes):
+    return (type(a) is np.ndarray and a.ndim >= 3 and a.size and a.dtype in _FLOATS and
+            a.flags.c_contiguous and axes == (0,) + tuple(range(2, a.ndim)) and
+            64 <= a.size // (a.shape[0] * a.shape[1]) <= 1 << 16)
+
+
 class Sum(Function):
     complex_ok = True             # linear, real coefficients: right as written
     saved_fields = {"dim": "axes", "keepdim": "keepdim", "self_sym_sizes": "in_shape"}
 
     def forward(self, a, *, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = a.shape, axes, keepdim
+        if _per_channel(a, axes):
+            c = channel_sum(a.reshape(a.shape[0], a.shape[1], -1))
+            return c.reshape((1, -1) + (1,) * (a.ndim - 2)) if keepdim else c
         # in a's own dtype: numpy widens small integers (int32 -> int64), torch does not
         return a.sum(axis=axes, keepdims=keepdim, dtype=a.dtype)
 
