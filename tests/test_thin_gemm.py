@@ -1,7 +1,7 @@
 """Products with a thin operand, run in blocks of their long axis (``ops/_thin_gemm.py``):
 the same numbers as numpy's own product (any remainder, stacked and broadcast operands,
-strided views, float64 and complex), the blocks really taken, and the convolutions that use
-them (LeNet's first layer, a 3-channel stem, a transposed convolution to one channel) beside
+strided views, float64 and complex), the blocks really taken (only under OpenBLAS's AVX-512
+kernels), and the convolutions that use them (LeNet's first layer, a 3-channel stem, a transposed convolution to one channel) beside
 torch in float64, forward, both gradients and the second derivative."""
 import numpy as np
 import pytest
@@ -10,6 +10,13 @@ import minigrad
 from minigrad.ops import _thin_gemm, conv_kernels
 
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def blocks_on(monkeypatch):
+    """The blocked products on whatever BLAS this machine has (they are only chosen under
+    OpenBLAS's AVX-512 kernels, ``blocks_pay``): the numbers must be right everywhere."""
+    monkeypatch.setattr(_thin_gemm, "_pay", True)
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [
@@ -66,6 +73,36 @@ def test_blocks_are_taken_only_for_thin_long_products(monkeypatch):
     wide = np.ones((64, 25), np.float32)                # 1600 entries: one product
     _thin_gemm.thin_matmul(wide, b, np.empty((64, 3000), np.float32))
     assert calls == [(25, 3000)]
+
+
+def test_blocks_only_under_openblas_avx512_kernels(monkeypatch):
+    class Lib:
+        internal_api, filepath = "openblas", "site-packages/numpy.libs/libscipy_openblas.so"
+
+        def __init__(self, architecture):
+            self.architecture = architecture
+
+    class Controller:
+        def __init__(self, libs):
+            self.lib_controllers = libs
+
+        def select(self, user_api):
+            return self
+
+    import threadpoolctl
+    for arch, pays in [("SkylakeX", True), ("Haswell", False), ("Zen", False)]:
+        monkeypatch.setattr(threadpoolctl, "ThreadpoolController",
+                            lambda arch=arch: Controller([Lib(arch)]))
+        monkeypatch.setattr(_thin_gemm, "_pay", None)
+        assert _thin_gemm.blocks_pay() is pays
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", lambda: Controller([]))
+    monkeypatch.setattr(_thin_gemm, "_pay", None)
+    assert _thin_gemm.blocks_pay() is False             # MKL, BLIS, unknown: one product
+    calls = []
+    real = np.matmul
+    monkeypatch.setattr(_thin_gemm.np, "matmul", lambda *a, **k: calls.append(1) or real(*a, **k))
+    _thin_gemm.thin_matmul(np.ones((20, 25)), np.ones((25, 3000)), np.empty((20, 3000)))
+    assert calls == [1]
 
 
 def _run(lib, arrays, kw, transposed=False):
