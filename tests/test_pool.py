@@ -162,6 +162,19 @@ def test_2d_windows_of_nan_and_minus_inf_like_torch(data):
     np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
 
 
+@pytest.mark.parametrize("width", [8, 24, 40, 70])      # rows under and over 16 outputs
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2), (3, 1), ((2, 3), (1, 2))])
+def test_max_pool_ties_on_short_and_long_rows_like_torch(width, kernel, stride):
+    """The windows' candidates go through numpy contiguous where strided or short rows would
+    make its loops crawl (``_pool_kernels._dense``); the first maximum, ties included, must
+    stay PyTorch's on either side of that line."""
+    x = np.random.default_rng(width).integers(-2, 3, (3, 4, 9, width)).astype(np.float32)
+    out, idx = F.max_pool2d(minigrad.tensor(x), kernel, stride, return_indices=True)
+    expected, expected_idx = TF.max_pool2d(torch.tensor(x), kernel, stride, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(idx.numpy(), expected_idx.numpy())
+
+
 def test_2x2_pools_of_lenet_shapes_float32():
     x = np.random.default_rng(1).standard_normal((8, 20, 28, 28)).astype(np.float32)
     _compare(lambda x: F.max_pool2d(x, 2, 2), lambda x: TF.max_pool2d(x, 2, 2), x)

@@ -74,13 +74,22 @@ def running_max(candidate, count, xp, with_arg=True):
     but the LAST NaN. Here: a running ``maximum`` (NaN propagates) whose index moves only on a
     strictly greater value, then, only if the result holds NaNs, the largest k that is NaN.
     """
-    out = xp.array(candidate(0), copy=True)
-    arg = xp.zeros(out.shape, dtype=_offset_dtype(count)) if with_arg else None
-    if with_arg and count > 1:     # scratch for the steps below, reused from call to call
+    if count == 2:
+        # a 2-wide window: the max is one call, the index one comparison (strictly greater:
+        # a tie keeps the first), written as int8 ones and zeros
+        first, second = _dense(candidate(0), "pool-c0"), _dense(candidate(1), "pool-c1")
+        out = xp.maximum(first, second)
+        arg = xp.greater(second, first).view(np.int8) if with_arg else None
+        scanned = 2
+    else:
+        out = xp.array(candidate(0), copy=True)
+        arg = xp.zeros(out.shape, dtype=_offset_dtype(count)) if with_arg else None
+        scanned = 1
+    if with_arg and count > scanned:   # scratch for the steps below, reused call to call
         bigger = workspace("pool-mask", out.shape, bool, xp)
         move = workspace("pool-move", out.shape, arg.dtype, xp)
-    for k in range(1, count):
-        c = candidate(k)
+    for k in range(scanned, count):
+        c = _dense(candidate(k), "pool-c0")
         if with_arg:
             # arg = k where c > out, as arithmetic on small ints: ~30x faster than a masked
             # copy (copyto/where); into scratch buffers, so no temporaries per candidate
@@ -93,6 +102,26 @@ def running_max(candidate, count, xp, with_arg=True):
         for k in range(count):
             arg += xp.isnan(candidate(k)) * (k - arg)
     return out, arg
+
+
+def _dense(view, kind):
+    """``view`` itself, or a contiguous copy of it in scratch when numpy's loops would crawl
+    over it: when its numbers are not next to each other along its last axis (every s-th of
+    a row, the windows along the last axis) -- numpy's SIMD loops take contiguous rows only,
+    and maximum and greater ran 5-7x slower there (LeNet's 64x50x8x8 maps: 103 against 15
+    us, the copy 30) -- or when its rows are short (under 16 numbers: a loop per row; every
+    other row of LeNet's 4-wide maps, max and comparison 337 us as they are, 214 copied)."""
+    if not _crawls(view):
+        return view
+    out = workspace(kind, view.shape, view.dtype, np)
+    np.copyto(out, view)
+    return out
+
+
+def _crawls(view):
+    """Whether numpy's loops over this (numpy) view run a number or a short row at a time."""
+    return backend.xp_of(view) is np and view.ndim > 0 and not view.flags.c_contiguous and \
+        not (view.strides[-1] == view.itemsize and view.shape[-1] >= 16)
 
 
 def _by_leading_axis(x, nd, piece):
@@ -156,6 +185,13 @@ def _max_windows(x, kernel, stride, padding, dilation, out_size, with_arg):
 def _combine(xp, arg, arg_a, pick, k, later):
     """Row-major offset in the window: arg_a (offset along this axis) * prod(later kernel
     sizes) + the offset along the later axes found at the chosen position."""
+    if k == 2:     # arg_a is 0 or 1: first + arg_a * (later + second - first), four calls
+        first, second = _dense(arg[pick(0)], "pool-a0"), _dense(arg[pick(1)], "pool-a1")
+        out = xp.subtract(second, first, dtype=_offset_dtype(k * later))
+        out += later
+        out *= arg_a
+        out += first
+        return out
     out = arg_a.astype(_offset_dtype(k * later))
     out *= later
     chosen = workspace("pool-mask", arg_a.shape, bool, xp)
