@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, parallel
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, torch_sign
@@ -255,6 +255,26 @@ class Tanh(Function):
         return mul(g, conj_of(sub(1, mul(out, out))))
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SIGMOID_BLOCK = 1 << 16      # numbers per block: its temporaries stay in cache
+
+
+def _sigmoid_blocks(x, out):
+    """out = 1 / (1 + e^-x) for 1-D numpy x, block by block, stable for large |x|: with
+    e = e^-|x| (never overflows), 1 / (1 + e) for x >= 0 and e / (1 + e) below: the
+    numerator chosen as max(e, [x >= 0]), which is exactly 1 or e, not by ``where``: numpy's
+    where on a mask of random signs ran 8.6 ms on 2M numbers, the whole sigmoid 12 ms that
+    way; the same roundings as before, in blocks that stay in cache."""
+    for b in range(0, x.size, _SIGMOID_BLOCK):
+        xb, ob = x[b:b + _SIGMOID_BLOCK], out[b:b + _SIGMOID_BLOCK]
+        e = np.abs(xb)
+        np.negative(e, out=e)
+        np.exp(e, out=e)                        # e^-|x|, in (0, 1]
+        d = e + 1
+        np.maximum(e, xb >= 0, out=ob)          # 1 where x >= 0, else e: exactly
+        ob /= d
+
+
 class Sigmoid(Function):
     half_in_float32 = True          # float16 too: in float32, rounded once
     complex_ok = True
@@ -267,9 +287,14 @@ class Sigmoid(Function):
                 out = 1 / (1 + xp.exp(-a))
             self.save_for_backward(out)
             return out
-        # Stable for large |a|: exp of a non-positive number only.
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        if xp is np and a.dtype in _FLOATS:
+            out = np.empty(a.shape, dtype=a.dtype)
+            parallel.map_pieces(_sigmoid_blocks, np.ascontiguousarray(a).reshape(-1),
+                                out.reshape(-1))
+        else:
+            # Stable for large |a|: exp of a non-positive number only.
+            e = xp.exp(-xp.abs(a))
+            out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
         self.save_for_backward(out)
         return out
 
