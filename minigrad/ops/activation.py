@@ -28,7 +28,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from .elementary_functions import abs, exp, sigmoid, tanh
 from .elementwise import add, cast, div, mul, neg, sub
-from .pointwise_select import _piecewise_grad, where
+from .pointwise_select import _piecewise_grad, _select, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
 from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
@@ -208,8 +208,9 @@ class Elu(Function):
         self.save_for_backward(x)
         self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
         t = x.dtype.type
-        negative = xp.expm1(xp.where(x > 0, t(0), x) * t(input_scale)) * t(alpha * scale)
-        return xp.where(x > 0, x * t(scale), negative).astype(x.dtype, copy=False)
+        positive = x > 0
+        negative = xp.expm1(_select(positive, t(0), x) * t(input_scale)) * t(alpha * scale)
+        return _select(positive, x * t(scale), negative).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x, = self.saved_tensors

@@ -23,7 +23,7 @@ from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, python_type_name
 from .elementwise import _scalar_or_tensor, cast
 from .plumbing import sum_to
-from .pointwise_select import _piecewise_grad, select_grad
+from .pointwise_select import _piecewise_grad, _select, select_grad
 from .writes import apply_inplace
 
 
@@ -154,7 +154,7 @@ class LeakyRelu(Function):
     keeps_input = False                 # only the new slopes array
 
     def forward(self, a, *, negative_slope):
-        self.slope = backend.xp_of(a).where(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
+        self.slope = _select(a > 0, a.dtype.type(1), a.dtype.type(negative_slope))
         return a * self.slope
 
     def backward(self, g):
