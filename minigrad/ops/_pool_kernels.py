@@ -77,8 +77,9 @@ def running_max(candidate, count, xp, with_arg=True):
     if count == 2:
         # a 2-wide window: the max is one call, the index one comparison (strictly greater:
         # a tie keeps the first), written as int8 ones and zeros
-        first, second = _dense(candidate(0), "pool-c0"), _dense(candidate(1), "pool-c1")
-        out = xp.maximum(first, second)
+        view = candidate(0)
+        first, second = _dense(view, "pool-c0"), _dense(candidate(1), "pool-c1")
+        out = xp.maximum(first, second, out=xp.empty_like(view))   # the layout x's view has
         arg = xp.greater(second, first).view(np.int8) if with_arg else None
         scanned = 2
     else:
