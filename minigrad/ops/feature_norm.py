@@ -15,17 +15,21 @@ derivatives are theirs: nothing here to get wrong by hand.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
+from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
+from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
-from .elementary_functions import sqrt
+from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
 from .normalization import update_running
 from .plumbing import reshape_to
-from .reduce import mean
+from .reduce import mean, sum as reduce_sum
 
 __all__ = ["layer_norm", "group_norm", "instance_norm"]
 
@@ -70,6 +74,89 @@ def _normalise(x, axes, eps):
     return div(centred, sqrt(add(var, eps))), m, var
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class NativeLayerNorm(Function):
+    """layer_norm in one node, on numpy float32/float64 arrays: x (..., *D) seen as (M, D)
+    rows, each normalised, then * weight + bias (D elements each). The composition
+    (``_normalise``) made nine nodes and as many full-size passes each way: a Transformer's
+    32x128x512 activations took 36 ms forward and backward against PyTorch's 3.6.
+
+        forward     y = (x - mu) invstd * w + b       mu, invstd per row
+        backward    a = g * w,  x_hat = (x - mu) invstd,  D-means per row:
+                    dx = invstd (a - mean(a) - x_hat mean(a x_hat)),
+                    dw = sum over rows of g x_hat,  db = sum over rows of g
+    The backward works on arrays when it records no graph; under create_graph the same
+    formulas run as ops of x, so that a second derivative sees mu and invstd move with x.
+    """
+    def forward(self, x, *affine, k, has_weight, has_bias, eps):
+        D = x.size // math.prod(x.shape[:x.ndim - k])
+        rows = x.reshape(-1, D)                                     # (M, D)
+        mu = rows.mean(axis=1)                                      # (M,)
+        y = rows - mu[:, None]
+        invstd = 1.0 / np.sqrt(np.einsum("ij,ij->i", y, y) / D + eps)     # biased variance
+        invstd = invstd.astype(x.dtype, copy=False)
+        y *= invstd[:, None]                                        # x_hat
+        w = affine[0] if has_weight else None
+        b = affine[-1] if has_bias else None
+        if w is not None:
+            y *= w.reshape(-1)
+        if b is not None:
+            y += b.reshape(-1)
+        self.save_for_backward(x, w)
+        self.mu, self.invstd, self.k, self.has_bias, self.eps = mu, invstd, k, has_bias, eps
+        self.bias_shape = None if b is None else b.shape
+        return y.reshape(x.shape)
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        needs = self.needs_input_grad
+        want_x, want_w = needs[0], w is not None and needs[1]
+        want_b = self.has_bias and needs[-1]
+        if not is_grad_enabled() and g._array.dtype == x._array.dtype and \
+                type(g._array) is np.ndarray:
+            return self._backward_arrays(x._array, g._array, w, want_x, want_w, want_b)
+        axes = tuple(range(x.ndim - self.k, x.ndim))                 # the normalised dims
+        lead = tuple(range(x.ndim - self.k))                         # the rows
+        centred = sub(x, mean(x, axes, keepdim=True))
+        invstd = rsqrt(add(mean(mul(centred, centred), axes, keepdim=True), self.eps))
+        x_hat = mul(centred, invstd)
+        gx = gw = gb = None
+        if want_x:
+            a = g if w is None else mul(g, w)
+            gx = mul(invstd, sub(sub(a, mean(a, axes, keepdim=True)),
+                                 mul(x_hat, mean(mul(a, x_hat), axes, keepdim=True))))
+        if want_w:
+            gw = reduce_sum(mul(g, x_hat), lead) if lead else mul(g, x_hat)
+        if want_b:
+            gb = reduce_sum(g, lead) if lead else g
+        return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if self.has_bias else ())
+
+    def _backward_arrays(self, x, g, w, want_x, want_w, want_b):
+        """The same formulas on arrays, for a backward that records no graph."""
+        D = x.size // self.mu.size
+        rows, g2 = x.reshape(-1, D), np.ascontiguousarray(g).reshape(-1, D)
+        x_hat = rows - self.mu[:, None]
+        x_hat *= self.invstd[:, None]
+        gx = None
+        if want_x:
+            a = g2 * w._array.reshape(-1) if w is not None else g2.copy()      # (M, D)
+            dots = np.einsum("ij,ij->i", a, x_hat) / D                          # mean(a x_hat)
+            a -= a.mean(axis=1)[:, None]
+            a -= x_hat * dots[:, None].astype(a.dtype, copy=False)
+            a *= self.invstd[:, None]
+            gx = Tensor._wrap(a.reshape(x.shape))
+        grads = [gx]
+        if w is not None:
+            grads.append(Tensor._wrap((g2 * x_hat).sum(axis=0).reshape(w._array.shape))
+                         if want_w else None)
+        if self.has_bias:
+            grads.append(Tensor._wrap(g2.sum(axis=0).reshape(self.bias_shape))
+                         if want_b else None)
+        return tuple(grads)
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise each sample over its last dims ``normalized_shape``; then * weight + bias
     (both shaped ``normalized_shape``)."""
@@ -91,6 +178,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{list(shape)}")
     compute = _check_dtypes("LayerNormKernelImpl", input, weight, bias)
+    if compute is None and type(input._array) is np.ndarray and input._array.size and \
+            input._array.dtype in _FLOATS and isinstance(eps, numbers.Real):
+        affine = [t for t in (weight, bias) if t is not None]
+        return NativeLayerNorm.apply(input, *affine, k=k, has_weight=weight is not None,
+                                     has_bias=bias is not None, eps=float(eps))
     x = input if compute is None else cast(input, compute)
     y, _, _ = _normalise(x, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
