@@ -11,7 +11,10 @@ All three are the same composition of differentiable ops, over different axes:
                     running statistics)
 
 Being composed of ``mean``, ``sub``, ``mul`` and ``rsqrt``-style ops, the first and second
-derivatives are theirs: nothing here to get wrong by hand.
+derivatives are theirs: nothing here to get wrong by hand. layer_norm on numpy float32/float64
+(a Transformer's every block) runs as one node instead, ``NativeLayerNorm``: its forward a few
+passes over the rows, its backward the closed form, written as the same ops under
+create_graph.
 """
 from __future__ import annotations
 
