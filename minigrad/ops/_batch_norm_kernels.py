@@ -18,15 +18,13 @@ product of the spatial sizes), for a contiguous float32/float64 input:
 """
 from __future__ import annotations
 
-import numpy as np  # dtype constants only; the arrays go through backend.xp_of
-
 from .. import backend
 from ..parallel import blas_on_one_thread, run_split
+from ._util import FLOAT32_64 as _FLOATS
 
 __all__ = ["usable", "forward_train", "forward_eval", "backward_train", "channel_sum"]
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))   # (dtype.name costs ~2 us a look)
 
 
 def usable(x, *others):

@@ -112,17 +112,12 @@ def _dense(view, kind):
     and maximum and greater ran 5-7x slower there (LeNet's 64x50x8x8 maps: 103 against 15
     us, the copy 30) -- or when its rows are short (under 16 numbers: a loop per row; every
     other row of LeNet's 4-wide maps, max and comparison 337 us as they are, 214 copied)."""
-    if not _crawls(view):
+    if backend.xp_of(view) is not np or view.ndim == 0 or view.flags.c_contiguous or \
+            (view.strides[-1] == view.itemsize and view.shape[-1] >= 16):
         return view
     out = workspace(kind, view.shape, view.dtype, np)
     np.copyto(out, view)
     return out
-
-
-def _crawls(view):
-    """Whether numpy's loops over this (numpy) view run a number or a short row at a time."""
-    return backend.xp_of(view) is np and view.ndim > 0 and not view.flags.c_contiguous and \
-        not (view.strides[-1] == view.itemsize and view.shape[-1] >= 16)
 
 
 def _by_leading_axis(x, nd, piece):

@@ -12,6 +12,11 @@ from ..autograd.function import complex_refusal
 from ..tensor import Tensor
 
 
+# The dtypes the numpy fast paths take, for identity tests: ``dtype in FLOAT32_64`` costs
+# ~20 ns where ``dtype.name in (...)`` costs ~2 us
+FLOAT32_64 = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the backward of NumPy/PyTorch broadcasting.
 

@@ -18,7 +18,8 @@ import numpy as np
 from .. import backend, dtypes, parallel
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee, ieee_errors, not_implemented_for, torch_sign
+from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, ieee, ieee_errors,
+                    not_implemented_for, torch_sign)
 from .elementwise import _binary, _scalar_or_tensor, add, cast, div, mul, neg, refuse_array, sub
 from .plumbing import cast_to, conj_of, sum_to
 from .pointwise_select import _piecewise_grad, where
@@ -255,7 +256,6 @@ class Tanh(Function):
         return mul(g, conj_of(sub(1, mul(out, out))))
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SIGMOID_BLOCK = 1 << 16      # numbers per block: its temporaries stay in cache
 
 

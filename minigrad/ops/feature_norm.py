@@ -27,7 +27,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import FLOAT32_64 as _FLOATS, not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
 from .normalization import update_running
@@ -77,7 +77,6 @@ def _normalise(x, axes, eps):
     return div(centred, sqrt(add(var, eps))), m, var
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class NativeLayerNorm(Function):
@@ -122,9 +121,8 @@ class NativeLayerNorm(Function):
             return self._backward_arrays(x._array, g._array, w, want_x, want_w, want_b)
         axes = tuple(range(x.ndim - self.k, x.ndim))                 # the normalised dims
         lead = tuple(range(x.ndim - self.k))                         # the rows
-        centred = sub(x, mean(x, axes, keepdim=True))
-        invstd = rsqrt(add(mean(mul(centred, centred), axes, keepdim=True), self.eps))
-        x_hat = mul(centred, invstd)
+        x_hat, _, var = _normalise(x, axes, self.eps)                # as ops of x
+        invstd = rsqrt(add(var, self.eps))
         gx = gw = gb = None
         if want_x:
             a = g if w is None else mul(g, w)
@@ -139,15 +137,16 @@ class NativeLayerNorm(Function):
     def _backward_arrays(self, x, g, w, want_x, want_w, want_b):
         """The same formulas on arrays, for a backward that records no graph."""
         D = x.size // self.mu.size
-        rows, g2 = x.reshape(-1, D), np.ascontiguousarray(g).reshape(-1, D)
-        x_hat = rows - self.mu[:, None]
-        x_hat *= self.invstd[:, None]
+        g2 = np.ascontiguousarray(g).reshape(-1, D)
+        if want_x or want_w:
+            x_hat = x.reshape(-1, D) - self.mu[:, None]
+            x_hat *= self.invstd[:, None]
         gx = None
         if want_x:
             a = g2 * w._array.reshape(-1) if w is not None else g2.copy()      # (M, D)
             dots = np.einsum("ij,ij->i", a, x_hat) / D                          # mean(a x_hat)
             a -= a.mean(axis=1)[:, None]
-            a -= x_hat * dots[:, None].astype(a.dtype, copy=False)
+            a -= x_hat * dots[:, None]
             a *= self.invstd[:, None]
             gx = Tensor._wrap(a.reshape(x.shape))
         grads = [gx]

@@ -22,13 +22,12 @@ from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._batch_norm_kernels import channel_sum
-from ._util import (NO_DIM, bool_arg, check_tensor, ieee_errors, normalize_dim,
-                    normalize_dims, not_a_tensor, scalar_type_name)
+from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, check_tensor, ieee_errors,
+                    normalize_dim, normalize_dims, not_a_tensor, scalar_type_name)
 from .elementwise import Mul, cast, div, mul, sub
 from .pointwise_select import where
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _spread(g, in_shape, axes, keepdim):

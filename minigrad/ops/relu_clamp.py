@@ -20,7 +20,7 @@ from ..autograd.engine import frees_saved_values
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import broadcast_shape, not_implemented_for, python_type_name
+from ._util import FLOAT32_64 as _FLOATS, broadcast_shape, not_implemented_for, python_type_name
 from .elementwise import _scalar_or_tensor, cast
 from .plumbing import sum_to
 from .pointwise_select import _piecewise_grad, _select, select_grad
@@ -68,7 +68,6 @@ class Relu(Function):
 # 64x20x24x24 maps, one thread). A block of 64K numbers stays in cache; shorter rows cost
 # more trips through numpy's outer loop (4K: 1.4x slower on 8 MB)
 _ZERO_BLOCK = 1 << 16
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))   # (dtype.name costs ~2 us a look)
 _zero_blocks = {}           # dtype -> a read-only block of zeros, made on first use
 
 
