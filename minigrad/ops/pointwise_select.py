@@ -174,12 +174,28 @@ def _select(condition, a, b):
         for s in range(start, stop, _SELECT_BLOCK):
             e = min(stop, s + _SELECT_BLOCK)
             x, y = (v if v.ndim == 0 else v[s:e].view(ints) for v in parts)
-            mask = c[s:e].astype(ints)
-            np.negative(mask, out=mask)                  # all ones where the condition holds
-            np.bitwise_xor(x, y, out=o[s:e])
-            o[s:e] &= mask
-            o[s:e] ^= y
+            _select_bits(c[s:e], x, y, o[s:e])
     parallel.run_split(piece, n, 3 * out.nbytes)
+    return out
+
+
+def _select_bits(c, a, b, out):
+    """out = where(c, a, b) on the bits of one block: c 1-D int8 (0 or 1), a and b integer
+    views (or numbers) of out's dtype, out 1-D."""
+    mask = c.astype(out.dtype)
+    np.negative(mask, out=mask)                          # all ones where the condition holds
+    np.bitwise_xor(a, b, out=out)
+    out &= mask
+    out ^= b
+
+
+def select_block(condition, a, b, out):
+    """out = numpy.where(condition, a, b) by bits (as ``_select``), for one block held in
+    cache by a caller that runs its own blocks: condition a 1-D bool array, a and b 1-D
+    arrays or numbers of out's 4- or 8-byte dtype."""
+    ints = _SELECT_INTS[out.dtype.itemsize]
+    a, b = (np.asarray(v, dtype=out.dtype).view(ints) for v in (a, b))
+    _select_bits(condition.view(np.int8), a, b, out.view(ints))
     return out
 
 

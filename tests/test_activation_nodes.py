@@ -1,0 +1,111 @@
+"""GELU (exact and tanh), SiLU and hardswish as one node each (``minigrad/ops/activation_nodes``):
+forward, both backwards (on arrays without a graph, as ops under create_graph) and the second
+derivative against PyTorch, with the edges (+-3 for hardswish, infinities, NaN, -0.0) and
+arrays long enough to be cut into blocks and over the threads."""
+import numpy as np
+import pytest
+import torch
+
+import minigrad as mg
+from minigrad.ops import activation_nodes
+
+F = {"gelu": lambda L, x: L.nn.functional.gelu(x),
+     "gelu_tanh": lambda L, x: L.nn.functional.gelu(x, approximate="tanh"),
+     "silu": lambda L, x: L.nn.functional.silu(x),
+     "hardswish": lambda L, x: L.nn.functional.hardswish(x)}
+NODE = {"gelu": "GeluBackward0", "gelu_tanh": "GeluBackward0", "silu": "SiluBackward0",
+        "hardswish": "HardswishBackward0"}
+EDGES = [-np.inf, -1e30, -40.0, -5.0, -3.0, -2.9999, -1.0, -1e-30, -0.0, 0.0, 1e-30, 0.5,
+         2.9999, 3.0, 3.0001, 5.0, 40.0, 1e30, np.inf]
+
+
+def _inputs(dtype, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([EDGES, rng.standard_normal(n) * 4]).astype(dtype)
+    return x, rng.standard_normal(x.size).astype(dtype)
+
+
+def _close(mine, theirs, dtype, atol32=2e-6):
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-6, atol=atol32)
+    np.testing.assert_allclose(mine, theirs, equal_nan=True, **tol)
+
+
+def _run(lib, name, x, g):
+    X = lib.tensor(x, requires_grad=True)
+    y = F[name](lib, X)
+    y.backward(lib.tensor(g))
+    return y, X.grad
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(F))
+def test_forward_and_gradient_match_torch(name, dtype, threads):
+    x, g = _inputs(dtype, 300_000)          # several blocks of 64K numbers
+    old = mg.get_num_threads()
+    mg.set_num_threads(threads)
+    try:
+        y, gx = _run(mg, name, x, g)
+    finally:
+        mg.set_num_threads(old)
+    assert y.grad_fn.name() == NODE[name]
+    yt, gxt = _run(torch, name, x, g)
+    # torch's float32 gelu(inf) is NaN (ours, and its float64 one: inf)
+    finite = np.isfinite(x) if (name, dtype) == ("gelu", np.float32) else np.ones(x.size, bool)
+    _close(y.detach().numpy()[finite], yt.detach().numpy()[finite], dtype)
+    # tanh-form's slope has 1 - tanh^2 near tanh = -1: a float32 unit there is ~1e-6
+    _close(gx.numpy()[np.isfinite(x)], gxt.numpy()[np.isfinite(x)], dtype,
+           atol32=1e-5 if name == "gelu_tanh" else 2e-6)
+
+
+@pytest.mark.parametrize("name", list(F))
+def test_second_derivative_matches_torch(name):
+    x, g = _inputs(np.float64, 60, seed=1)
+    x = x[np.isfinite(x)]
+    g = g[:x.size]
+    outs = []
+    for lib in (mg, torch):
+        X = lib.tensor(x, requires_grad=True)
+        G = lib.tensor(g, requires_grad=True)
+        gx, = lib.autograd.grad(F[name](lib, X), X, G, create_graph=True)
+        v = lib.tensor(np.linspace(-1, 1, x.size))
+        hx, hg = lib.autograd.grad((gx * v).sum(), (X, G))
+        outs.append([t.detach().numpy() for t in (gx, hx, hg)])
+    for mine, theirs in zip(*outs):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(F))
+def test_both_backwards_agree(name):
+    """The array backward (no graph) and the ops backward (create_graph) give the same
+    gradient, edges included."""
+    x, g = _inputs(np.float64, 1000, seed=2)
+    X = mg.tensor(x, requires_grad=True)
+    plain, = mg.autograd.grad(F[name](mg, X), X, mg.tensor(g))
+    graph, = mg.autograd.grad(F[name](mg, X), X, mg.tensor(g), create_graph=True)
+    np.testing.assert_allclose(plain.numpy(), graph.detach().numpy(), rtol=1e-13, atol=0,
+                               equal_nan=True)
+
+
+def test_hardswish_slope_at_the_ends_is_pytorchs():
+    x = np.array([-3.5, -3.0, -2.5, 0.0, 2.5, 3.0, 3.5])
+    _, gx = _run(mg, "hardswish", x, np.ones_like(x))
+    np.testing.assert_allclose(gx.numpy(), [0, 0, -1 / 3, 0.5, 4 / 3, 1, 1], rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(F))
+def test_views_zero_dim_and_empty(name):
+    base = np.random.default_rng(3).standard_normal((6, 8))
+    for x in (base[:, ::2].T, np.float64(0.7) * np.ones(()), np.zeros((0, 3))):
+        y, gx = _run(mg, name, np.asarray(x), np.ones(np.shape(x)))
+        yt, gxt = _run(torch, name, np.asarray(x), np.ones(np.shape(x)))
+        assert y.shape == tuple(yt.shape)
+        _close(y.detach().numpy(), yt.detach().numpy(), np.float64)
+        _close(gx.numpy(), gxt.numpy(), np.float64)
+
+
+def test_other_dtypes_keep_the_composition():
+    assert activation_nodes.fits(mg.zeros(3))
+    assert not activation_nodes.fits(mg.zeros(3, dtype=mg.float16))
+    y = mg.nn.functional.gelu(mg.ones(3, dtype=mg.bfloat16, requires_grad=True))
+    assert y.dtype == mg.bfloat16
