@@ -13,6 +13,7 @@ F = {"gelu": lambda L, x: L.nn.functional.gelu(x),
      "gelu_tanh": lambda L, x: L.nn.functional.gelu(x, approximate="tanh"),
      "silu": lambda L, x: L.nn.functional.silu(x),
      "hardswish": lambda L, x: L.nn.functional.hardswish(x)}
+HARD_SIGMOID = {"hardsigmoid": lambda L, x: L.nn.functional.hardsigmoid(x)}
 NODE = {"gelu": "GeluBackward0", "gelu_tanh": "GeluBackward0", "silu": "SiluBackward0",
         "hardswish": "HardswishBackward0"}
 EDGES = [-np.inf, -1e30, -40.0, -5.0, -3.0, -2.9999, -1.0, -1e-30, -0.0, 0.0, 1e-30, 0.5,
@@ -32,7 +33,7 @@ def _close(mine, theirs, dtype, atol32=2e-6):
 
 def _run(lib, name, x, g):
     X = lib.tensor(x, requires_grad=True)
-    y = F[name](lib, X)
+    y = {**F, **HARD_SIGMOID}[name](lib, X)
     y.backward(lib.tensor(g))
     return y, X.grad
 
@@ -109,3 +110,11 @@ def test_other_dtypes_keep_the_composition():
     assert not activation_nodes.fits(mg.zeros(3, dtype=mg.float16))
     y = mg.nn.functional.gelu(mg.ones(3, dtype=mg.bfloat16, requires_grad=True))
     assert y.dtype == mg.bfloat16
+
+
+def test_hardsigmoid_rounds_as_pytorch_and_its_slope_is_a_sixth_inside():
+    x = np.concatenate([[-np.inf, -3.0, -2.999, -0.0, 2.999, 3.0, np.inf, np.nan],
+                        np.random.default_rng(4).standard_normal(100_000) * 3]).astype(np.float32)
+    (y, gx), (yt, gxt) = (_run(lib, "hardsigmoid", x, np.ones_like(x)) for lib in (mg, torch))
+    np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())   # (x + 3) / 6
+    np.testing.assert_array_equal(gx.numpy(), gxt.numpy())

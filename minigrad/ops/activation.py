@@ -272,16 +272,21 @@ def relu6(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (gradient 1/6 strictly inside)."""
+    """clamp(x + 3, 0, 6) / 6: 0 for x <= -3, 1 for x >= 3, (x + 3)/6 between (gradient 1/6
+    strictly inside); piecewise linear, so one node whose second derivative is zero."""
     if inplace:
         return overwrite_with(input, hardsigmoid)
     input = _floating_only(input, "hardsigmoid_cpu")
     if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
         return cast(hardsigmoid(cast(input, _FLOAT)), input._array.dtype)
-    inside = (input > -3.0) & (input < 3.0)
-    xp = backend.xp_of(input._array)
-    ends = xp.where(xp.isnan(input._array), input._array, input._array >= 3.0)  # NaN stays
-    return where(inside, add(div(input, 6.0), 0.5), ends.astype(input._array.dtype))
+    def rule(a):             # PyTorch's rounding, (x + 3) / 6; NaN stays NaN, no gradient
+        xp = backend.xp_of(a)
+        t = a.dtype.type
+        out = xp.clip(a + t(3), 0, 6)
+        out /= t(6)
+        inside = (a > -3) & (a < 3)
+        return out, inside.astype(a.dtype) * t(1 / 6)
+    return PiecewiseLinear.apply(input, rule=rule)
 
 
 def hardswish(input, inplace=False):
