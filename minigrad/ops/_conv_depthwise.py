@@ -43,6 +43,10 @@ below, the same passes on ``xpad[window of tap t]``, which touch only real cells
 Every array a pass touches is cut into blocks of images and channels (``_blocks``); the batch
 is split over the threads by the caller (``conv_kernels``: one part of the batch per thread).
 
+2-d stride-1 convolutions on planes of 100 outputs or more, with finite x and w, go to
+``_conv_bands`` instead (``forward`` and ``weight_grad``; ``input_grad`` through ``forward``):
+banded GEMMs, which trade the taps' passes for arithmetic.
+
     forward(x, w, b, geom, y)     x (N, C, *S), w (C*m, 1, *k) -> y (N, C*m, *L), written
     input_grad(g, w, geom, gx)    g (N, C*m, *L) -> gx (N, C, *S), written
     weight_grad(x, g, geom)       -> gw (C*m, 1, *k)
@@ -52,6 +56,7 @@ from __future__ import annotations
 import itertools
 
 from .. import backend
+from . import _conv_bands as _bands
 from ._util import prod as _prod, window_slices as _window_slices
 from ._workspace import workspace as _workspace
 
@@ -167,6 +172,8 @@ def _finite(xp, a):
 def forward(x, w, b, geom, y):
     """y = x (*) w + b for a depthwise w: x (N, C, *S), w (C*m, 1, *k), b (C*m,) or None,
     written into y (N, C*m, *L). Per block: the taps' slices stacked, one GEMM per channel."""
+    if _bands.fits(x, w, geom):           # 2-d, stride 1: banded GEMMs (_conv_bands)
+        return _bands.forward(x, w, b, geom, y)
     xp = backend.xp_of(x)
     N, C = x.shape[:2]
     m, nd = w.shape[0] // C, len(geom.kernel)
@@ -241,6 +248,8 @@ def weight_grad(x, g, geom):
     m = g.shape[1] // C
     if not _finite(xp, x):
         return _views_weight_grad(x, g, geom)
+    if _bands.fits(x, g[:0], geom):       # 2-d, stride 1: banded GEMMs (_conv_bands)
+        return _bands.weight_grad(x, g, geom)
     lay = Planes(geom)
     gv = g.reshape((N, C, m) + tuple(geom.out_size))
     gw = xp.zeros((C, m, len(lay.shift)), dtype=x.dtype)

@@ -17,9 +17,10 @@ Three ways to compute them, chosen by shape (``path``):
                shifted-GEMM formulation
                (``_conv_shift.py``; ``shift_conv``'s docstring has the picture). No im2col
                matrix, no transposes.
-* ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): a
-               pass per kernel tap on phase planes, in blocks that stay in cache
-               (``_conv_depthwise.py``).
+* ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): 2-d
+               stride-1 ones as banded GEMMs over stacked rows (``_conv_bands.py``),
+               the others a pass per kernel tap on phase planes, in blocks that stay in
+               cache (``_conv_depthwise.py``).
 * ``"im2col"`` everything else (strided 3x3, strided grouped convs, tiny planes):
                every window copied once into a matrix, then one batched GEMM
                (``_conv_im2col.py``).

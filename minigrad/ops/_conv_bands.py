@@ -1,0 +1,191 @@
+"""Depthwise 2-d convolutions with stride 1 as banded matrix products: the forward and the
+weight gradient (the input gradient of a stride-1 depthwise convolution is itself one, with
+the kernel flipped: ``_conv_depthwise._transposed``).
+
+A depthwise 3x3 is 9 multiply-adds per output: as passes over memory (a copy or a
+multiply-add per tap) numpy spends its time moving numbers, and on two threads such passes
+barely run faster than on one. A matrix product runs at the processor's speed and splits
+well, so this formulation trades arithmetic for passes. For one channel, R output rows
+(a *band*) read R + dh (kh - 1) input rows; stack, for every row h the band reads, its kw
+horizontal shifts (dj = 0 .. kw-1), and an output row is a fixed combination of those
+K = (R + dh (kh - 1)) kw stacked rows -- the same for every band of the channel:
+
+    T (R, K):  T[r, (h, dj)] = w[di, dj]  where h = r + di dh, else 0      (a banded matrix)
+    S (K, N):  S[(h, dj), q] = xpad[row h, column q + dj dw]               (the stacked rows)
+    Y (R, N) = T @ S                                                        (one GEMM a band)
+
+    3x3, R = 2:   rows in the band's reach h = 0 1 2 3; K = 4 x 3 shifts
+        T = | w00 w01 w02  w10 w11 w12  w20 w21 w22   0   0   0 |    output row 0
+            |   0   0   0  w00 w01 w02  w10 w11 w12  w20 w21 w22 |    output row 1
+
+The columns q run over every image of the block side by side, each padded to Wp columns
+(the wide rows of ``_conv_shift``): N = n Wp, and the columns past an image's last output
+are computed and cropped. T is (R + 2)/3 times as much arithmetic as the taps need (3.3x for
+R = 8) but one GEMM replaces 9 copies and a matrix-vector product per tap stack: on one core
+190 us per 64-channel 32x32 image against 280 for ``_conv_depthwise``'s stacks.
+
+The weight gradient is the same pair the other way round: P = G @ S^T for the output
+gradient G laid out as Y, and gw[di, dj] = sum over bands and rows r of P[r, (r + di dh, dj)].
+
+Every product of T's zeros with S is a real zero only for finite S: an inf or NaN in x (or
+in w) takes ``_conv_depthwise``'s taps instead (``fits``).
+
+    forward(x, w, b, geom, y)     x (N, C, H, W), w (C*m, 1, kh, kw) -> y (N, C*m, Ho, Wo)
+    weight_grad(x, g, geom)       -> gw (C*m, 1, kh, kw)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._workspace import workspace as _workspace
+
+# Output rows per band. More rows waste more arithmetic on T's zeros ((R + 2) / 3 for a
+# 3x3); fewer make K small, where the GEMM runs slower (32x64x32x32 forward on two threads,
+# 4 MB stacks: R = 4 5.2 ms, 8 4.9, 16 5.4)
+ROWS = 8
+# The stack S of a block of images and channels holds about this many bytes: 64 channels of
+# a 32x32 image, 0.8 MB, ran 250 us per image; two to four images 190-200; eight (6.8 MB,
+# past this machine's 2 MB of L2) 700
+STACK_BYTES = 4 << 20
+
+
+# Planes with fewer outputs keep the taps: forward and both gradients on one core, 7x7
+# outputs (4x128 channels) 1.14x the taps' time, 8x8 1.04x; 14x14 0.89x, 16x16 0.63-0.99x,
+# 32x32 0.77x, 112x112 0.71x
+MIN_OUTPUTS = 100
+
+
+def fits(x, w, geom):
+    """Whether this formulation applies: 2-d, stride 1, planes of MIN_OUTPUTS outputs or
+    more, numpy, finite x and w."""
+    return (len(geom.kernel) == 2 and geom.stride == (1, 1) and type(x) is np.ndarray and
+            x.dtype.kind == "f" and geom.out_size[0] * geom.out_size[1] >= MIN_OUTPUTS and
+            bool(np.isfinite(w.sum())) and bool(np.isfinite(x.sum())))
+
+
+class Bands:
+    """The banded layout of a geometry for a channel multiplier m: ``R`` rows a band,
+    ``bands`` of them, ``reach`` = dh (kh - 1) extra rows a band reads, ``rows`` of S in all,
+    ``Wp`` columns an image, and ``K`` = (R + reach) kw."""
+
+    def __init__(self, geom, m):
+        (self.kh, self.kw), (self.dh, self.dw) = geom.kernel, geom.dilation
+        (self.top, _), (self.left, right) = geom.padding
+        self.H, self.W = geom.in_size
+        self.Ho, self.Wo = geom.out_size
+        self.m = m
+        self.Wp = self.W + self.left + right
+        self.R = min(ROWS, self.Ho)
+        self.bands = -(-self.Ho // self.R)
+        self.reach = self.dh * (self.kh - 1)
+        self.rows = self.bands * self.R + self.reach
+        self.K = (self.R + self.reach) * self.kw
+
+    def per_channel(self, itemsize):
+        """Bytes of S per image and channel."""
+        return self.rows * self.kw * self.Wp * itemsize
+
+    def toeplitz(self, w, out):
+        """w (C*m, 1, kh, kw) -> T (C, R*m, K), written into ``out`` (its numbers): row
+        (r, j) of channel c holds the taps of output channel c*m + j at band rows r + di dh."""
+        C = w.shape[0] // self.m
+        T = out.reshape(C, self.R, self.m, self.R + self.reach, self.kw)
+        T.fill(0)
+        r = np.arange(self.R)
+        taps = w.reshape(C, self.m, self.kh, self.kw).transpose(0, 2, 1, 3)  # (C, kh, m, kw)
+        for di in range(self.kh):
+            T[:, r, :, r + di * self.dh, :] = taps[:, di]     # (R, C, m, kw) <- (C, m, kw)
+        return out.reshape(C, self.R * self.m, self.K)
+
+    def stack(self, x, kind, extra=0):
+        """x (n, c, H, W) -> S (c, rows, kw, n*Wp): row h, shift dj of every image of the
+        block side by side; zeros in the padding. With ``extra``, (S, a 1-D scratch of that
+        many numbers after it in the same buffer: one cached buffer, not two allocations).
+
+        One strided copy writes all kw shifts: shift dj starts dj*(n Wp - dw) numbers after
+        shift 0, so that x's first columns, which shift dj moves before its row's start,
+        land at the end of the row before, in columns that only cropped outputs read."""
+        n, c = x.shape[:2]
+        NW = n * self.Wp
+        size = c * self.rows * self.kw * NW
+        buf = _workspace(kind, (size + extra,), x.dtype, np)
+        S = buf[:size].reshape(c, self.rows, self.kw, NW)
+        S.fill(0)
+        isz = x.itemsize
+        first = S[:, self.top, 0, self.left:]
+        into = np.lib.stride_tricks.as_strided(
+            first, (c, self.H, self.kw, n, self.W),
+            (S.strides[0], S.strides[1], (NW - self.dw) * isz, self.Wp * isz, isz))
+        into[...] = x.transpose(1, 2, 0, 3)[:, :, None]
+        return (S, buf[size:]) if extra else S
+
+    def band_view(self, S):
+        """S (c, rows, kw, N) as (c, bands, K, N): band t reads rows t*R .. t*R + R + reach."""
+        s = S.strides
+        return np.lib.stride_tricks.as_strided(
+            S, (S.shape[0], self.bands, self.K, S.shape[3]), (s[0], self.R * s[1], s[2], s[3]))
+
+    def outputs(self, Y, n):
+        """Y (c, bands, R*m, n*Wp) -> the outputs, a view (c, Ho, m, n, Wo)."""
+        c = Y.shape[0]
+        full = Y.reshape(c, self.bands * self.R, self.m, n, self.Wp)
+        return full[:, :self.Ho, :, :, :self.Wo]
+
+
+def _blocks(N, C, per_channel):
+    """(n0, n1, c0, c1) of the blocks: whole images of all channels where several fit in
+    STACK_BYTES, else part of one image's channels."""
+    per_image = C * per_channel
+    if per_image >= STACK_BYTES:
+        bn, bc = 1, max(1, STACK_BYTES // per_channel)
+    else:
+        bn, bc = max(1, STACK_BYTES // per_image), C
+    for n0 in range(0, N, bn):
+        for c0 in range(0, C, bc):
+            yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
+
+
+def forward(x, w, b, geom, y):
+    """y = x (*) w + b, written into y (N, C*m, Ho, Wo): per block, S, then one GEMM per
+    channel and band, Y (c, bands, R*m, n Wp) = T @ S, cropped into y."""
+    N, C = x.shape[:2]
+    m = w.shape[0] // C
+    lay = Bands(geom, m)
+    yv = y.reshape(N, C, m, lay.Ho, lay.Wo)
+    bias = None if b is None else b.reshape(C, 1, m, 1, 1)
+    for n0, n1, c0, c1 in _blocks(N, C, lay.per_channel(x.itemsize)):
+        n, c = n1 - n0, c1 - c0
+        # the block's banded matrices live in its stack's buffer: one cached buffer
+        S, rest = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.R * m * lay.K)
+        T = lay.toeplitz(w[c0 * m:c1 * m], rest)[:, None]          # (c, 1, R*m, K)
+        Y = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.Wp), x.dtype, np)
+        np.matmul(T, lay.band_view(S), out=Y)
+        into = yv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)             # (c, Ho, m, n, Wo)
+        into[...] = lay.outputs(Y, n)
+        if bias is not None:           # (a three-operand add here buffered all three)
+            into += bias[c0:c1]
+        del S, rest, T, Y              # the workspace is free again for the next block
+
+
+def weight_grad(x, g, geom):
+    """gw (C*m, 1, kh, kw) = sum over images and outputs of g times the x each tap reads:
+    per block P (c, bands, R*m, K) = G @ S^T, then P's band diagonals summed."""
+    N, C = x.shape[:2]
+    m = g.shape[1] // C
+    lay = Bands(geom, m)
+    gv = g.reshape(N, C, m, lay.Ho, lay.Wo)
+    gw = np.zeros((C, lay.kh, m, lay.kw), dtype=x.dtype)
+    r = np.arange(lay.R)
+    for n0, n1, c0, c1 in _blocks(N, C, lay.per_channel(x.itemsize)):
+        n, c = n1 - n0, c1 - c0
+        S, P = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.bands * lay.R * m * lay.K)
+        P = P.reshape(c, lay.bands, lay.R * m, lay.K)
+        G = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.Wp), x.dtype, np)
+        G.fill(0)                      # the cropped columns and rows: no contribution
+        lay.outputs(G, n)[...] = gv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)
+        np.matmul(G, lay.band_view(S).swapaxes(2, 3), out=P)
+        bands = P.reshape(c, lay.bands, lay.R, m, lay.R + lay.reach, lay.kw)
+        for di in range(lay.kh):       # tap row di: the entries (r, r + di dh) of every band
+            gw[c0:c1, di] += bands[:, :, r, :, r + di * lay.dh, :].sum(axis=(0, 2))
+        del S, P, G, bands
+    return gw.transpose(0, 2, 1, 3).reshape(C * m, 1, lay.kh, lay.kw)
