@@ -118,3 +118,24 @@ def test_hardsigmoid_rounds_as_pytorch_and_its_slope_is_a_sixth_inside():
     (y, gx), (yt, gxt) = (_run(lib, "hardsigmoid", x, np.ones_like(x)) for lib in (mg, torch))
     np.testing.assert_array_equal(y.detach().numpy(), yt.detach().numpy())   # (x + 3) / 6
     np.testing.assert_array_equal(gx.numpy(), gxt.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 5.0), (0.5, 1.0)])
+def test_softplus_blocks_match_torch(dtype, beta, threshold):
+    """softplus's forward and its no-graph backward run on arrays in blocks."""
+    x, g = _inputs(dtype, 200_000, seed=9)
+    x[:4] = [threshold / beta, np.nextafter(threshold / beta, 0), -0.0, np.nan]
+    out = []
+    for lib in (mg, torch):
+        X = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.softplus(X, beta, threshold)
+        y.backward(lib.tensor(g))
+        out.append((y.detach().numpy(), X.grad.numpy()))
+    for mine, theirs in zip(*out):
+        _close(mine, theirs, dtype)
+    X = mg.tensor(x, requires_grad=True)
+    graph, = mg.autograd.grad(mg.nn.functional.softplus(X, beta, threshold), X, mg.tensor(g),
+                              create_graph=True)
+    np.testing.assert_allclose(out[0][1], graph.detach().numpy(), rtol=2e-7 if dtype ==
+                               np.float32 else 1e-15, atol=0, equal_nan=True)

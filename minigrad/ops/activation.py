@@ -153,12 +153,18 @@ class Softplus(Function):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
         self.beta, self.threshold = beta, threshold
+        if type(x) is np.ndarray and x.dtype in _nodes.FLOAT32_64:     # in blocks
+            return _nodes.softplus_value(x, beta, threshold)
         scaled = x * x.dtype.type(beta)
         soft = (xp.maximum(scaled, 0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / x.dtype.type(beta)
         return xp.where(scaled > threshold, x, soft).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x, = self.saved_tensors
+        if not is_grad_enabled() and _nodes.fits(x) and type(g._array) is np.ndarray and \
+                g._array.dtype == x._array.dtype:          # no graph: on arrays, in blocks
+            return Tensor._wrap(_nodes.softplus_slope_times(x._array, g._array, self.beta,
+                                                            self.threshold))
         scaled = mul(x, self.beta)
         return where(scaled > self.threshold, g, mul(g, sigmoid(scaled)))
 

@@ -39,7 +39,7 @@ from .elementary_functions import _sigmoid_blocks, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
 
-__all__ = ["Gelu", "Silu", "Hardswish", "fits"]
+__all__ = ["Gelu", "Silu", "Hardswish", "fits", "softplus_value", "softplus_slope_times"]
 
 _BLOCK = 1 << 16                 # numbers per block: the temporaries stay in cache
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -218,3 +218,35 @@ class Hardswish(_OneNode):
         slope = where(Tensor._wrap(inside), add(mul(x, 1.0 / 3.0), 0.5),
                       Tensor._wrap(self._slope(a)))
         return mul(g, slope)
+
+
+def softplus_slope_times(x, g, beta, threshold):
+    """g * d softplus / dx on arrays: g sigmoid(beta x), and g itself where beta x >
+    threshold (``activation.Softplus``'s backward when it records no graph)."""
+    def kernel(xb, gb, out):
+        t = xb.dtype.type
+        scaled = xb * t(beta)
+        _sigmoid_blocks(scaled, out)
+        out *= gb
+        select_block(~(scaled > threshold), out, gb, out)       # (out may be a, not b)
+    out = np.empty(x.shape, x.dtype)
+    _blocks(kernel, [x, g], [out])
+    return out
+
+
+def softplus_value(x, beta, threshold):
+    """(max(beta x, 0) + log1p(e^-|beta x|)) / beta, and x where beta x > threshold, on a
+    numpy float32/float64 array in blocks (``activation.Softplus``'s forward)."""
+    def kernel(xb, out):
+        t = xb.dtype.type
+        scaled = xb * t(beta)
+        np.abs(scaled, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        out += np.clip(scaled, 0, np.inf)       # max(beta x, 0), NaN stays; clip's faster
+        out /= t(beta)
+        select_block(~(scaled > threshold), out, xb, out)
+    out = np.empty(x.shape, x.dtype)
+    _blocks(kernel, [x], [out])
+    return out

@@ -192,7 +192,7 @@ def _select_bits(c, a, b, out):
 def select_block(condition, a, b, out):
     """out = numpy.where(condition, a, b) by bits (as ``_select``), for one block held in
     cache by a caller that runs its own blocks: condition a 1-D bool array, a and b 1-D
-    arrays or numbers of out's 4- or 8-byte dtype."""
+    arrays or numbers of out's 4- or 8-byte dtype. ``out`` may be ``a``, not ``b``."""
     ints = _SELECT_INTS[out.dtype.itemsize]
     a, b = (np.asarray(v, dtype=out.dtype).view(ints) for v in (a, b))
     _select_bits(condition.view(np.int8), a, b, out.view(ints))
