@@ -122,3 +122,16 @@ def test_float32_and_non_contiguous_input():
     b = np.zeros(6, np.float32)
     for a, t in zip(_conv(mg, x, w, b, 1, 1, g), _conv(torch, x, w, b, 1, 1, g)):
         np.testing.assert_allclose(a, t, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("case", CASES, ids=[str(c[:2]) for c in CASES])
+def test_scratch_left_full_of_nan_is_all_overwritten(case, monkeypatch):
+    """The stacks are zeroed only where x's copy does not write: with scratch buffers
+    handed out full of NaN, every cell that is read must still be written."""
+    monkeypatch.setattr(_conv_bands, "_workspace",
+                        lambda kind, shape, dtype, xp: np.full(shape, np.nan, dtype))
+    shape, kernel, pad, dil, mult = case
+    x, w, b, g = _arrays(*case, seed=11)
+    for a, t in zip(_conv(mg, x, w, b, pad, dil, g), _conv(torch, x, w, b, pad, dil, g)):
+        np.testing.assert_allclose(a, t, rtol=1e-11, atol=1e-11)

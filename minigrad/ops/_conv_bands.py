@@ -110,7 +110,7 @@ class Bands:
         size = c * self.rows * self.kw * NW
         buf = _workspace(kind, (size + extra,), x.dtype, np)
         S = buf[:size].reshape(c, self.rows, self.kw, NW)
-        S.fill(0)
+        self._zero_around(S, n)
         isz = x.itemsize
         first = S[:, self.top, 0, self.left:]
         into = np.lib.stride_tricks.as_strided(
@@ -118,6 +118,27 @@ class Bands:
             (S.strides[0], S.strides[1], (NW - self.dw) * isz, self.Wp * isz, isz))
         into[...] = x.transpose(1, 2, 0, 3)[:, :, None]
         return (S, buf[size:]) if extra else S
+
+    def _zero_around(self, S, n):
+        """Zero every number of S that x's copy will not write (a fill of all of S cost as
+        much as a third of the copy): the rows above and below x's, and in x's rows, for
+        each shift dj, the left + right numbers of every image's Wp that x's W do not
+        cover -- an interval that wraps round the image's end when dj moves x left (then
+        each image's end holds the next image's first columns, and the last image's end
+        nothing)."""
+        c, top, H, Wp = S.shape[0], self.top, self.H, self.Wp
+        S[:, :top] = 0
+        S[:, top + H:] = 0
+        gap = Wp - self.W
+        for dj in range(self.kw):
+            seg = S[:, top:top + H, dj].reshape(c, H, n, Wp)
+            start = (self.left - dj * self.dw + self.W) % Wp
+            seg[..., start:start + gap] = 0
+            if start + gap > Wp:
+                seg[..., :start + gap - Wp] = 0
+            moved = dj * self.dw - self.left     # x's first columns, moved before the row:
+            if moved > 0:                        # the last image's tail then holds nothing
+                seg[:, :, -1, Wp - moved:] = 0
 
     def band_view(self, S):
         """S (c, rows, kw, N) as (c, bands, K, N): band t reads rows t*R .. t*R + R + reach."""
@@ -181,11 +202,13 @@ def weight_grad(x, g, geom):
         S, P = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.bands * lay.R * m * lay.K)
         P = P.reshape(c, lay.bands, lay.R * m, lay.K)
         G = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.Wp), x.dtype, np)
-        G.fill(0)                      # the cropped columns and rows: no contribution
+        full = G.reshape(c, lay.bands * lay.R, m, n, lay.Wp)
+        full[:, lay.Ho:] = 0           # the cropped rows and columns: no contribution
+        full[:, :lay.Ho, :, :, lay.Wo:] = 0
         lay.outputs(G, n)[...] = gv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)
         np.matmul(G, lay.band_view(S).swapaxes(2, 3), out=P)
         bands = P.reshape(c, lay.bands, lay.R, m, lay.R + lay.reach, lay.kw)
         for di in range(lay.kh):       # tap row di: the entries (r, r + di dh) of every band
             gw[c0:c1, di] += bands[:, :, r, :, r + di * lay.dh, :].sum(axis=(0, 2))
-        del S, P, G, bands
+        del S, P, G, full, bands
     return gw.transpose(0, 2, 1, 3).reshape(C * m, 1, lay.kh, lay.kw)
