@@ -18,8 +18,11 @@ input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
 With ``antialias=True`` (bilinear, bicubic) a shrinking resize widens its filter to cover
 every input an output spans (see ``_taps_antialias``).
 
-where ``scale`` is n_in / n_out, or 1 / scale_factor when a scale factor is given.  The reads
-are ``IndexSelect``s and the mixing a multiply-add with constant weights, so the gradient (a
+where ``scale`` is n_in / n_out, or 1 / scale_factor when a scale factor is given.  On numpy
+float32/float64 each dim's taps make one linear map, applied by ``SeparableResize``
+(``_resize_maps``: small matrix products, repeats and gathers) whose gradient is the
+transposed maps, the same op again.  Other inputs (float16, bfloat16, cupy, empty) read with
+``IndexSelect``s and mix with a multiply-add of constant weights, so their gradient (a
 scatter-add of weighted gradients) and its own derivatives come from those ops.
 
 uint8 images (bilinear, bicubic) are resized as PyTorch does them: each dim's weights rounded
@@ -37,7 +40,8 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 from ._int_lists import int_like
-from ._util import not_implemented_for
+from ._resize_maps import Banded, SeparableResize, nearest_map
+from ._util import FLOAT32_64, not_implemented_for
 from .elementwise import add, mul
 from .movement import permute
 from .plumbing import reshape_to
@@ -228,11 +232,35 @@ def _resize_dim(out, d, taps):
     return total
 
 
+def _dims_taps(input, mode, sizes, scales, align_corners, antialias):
+    """[(dim, n_in, n_out, taps)] of the dims to resize, the last dim first (for uint8 the
+    order changes the rounding, and PyTorch goes last first); nearest leaves a dim of
+    unchanged size and scale 1 alone."""
+    dims = []
+    for k in reversed(range(len(sizes))):
+        d, n_out, n_in = 2 + k, sizes[k], input.shape[2 + k]
+        if n_out == n_in and mode in ("nearest", "nearest-exact") and scales[k] == 1.0:
+            continue
+        dims.append((d, n_in, n_out, (_taps_antialias if antialias else _taps)(
+            mode, n_in, n_out, scales[k], align_corners)))
+    return dims
+
+
+def _resize_arrays(input, dims):
+    """numpy float32/float64: each dim's taps as one linear map, applied by
+    ``SeparableResize`` (see ``_resize_maps``); the input itself when no dim changes."""
+    maps = tuple((d, nearest_map(taps[0][0], n_in) if taps[0][1] is None else
+                  Banded(taps, n_in, n_out)) for d, n_in, n_out, taps in dims)
+    return SeparableResize.apply(input, maps=maps) if maps else input
+
+
 def _resize_dim_uint8(a, d, taps, n_in):
     """uint8 path on a numpy array: fixed-point weights, rounded and clamped sums."""
-    weights = np.zeros((len(taps[0][0]), n_in))
-    for index, weight in taps:
-        np.add.at(weights, (np.arange(len(index)), index), weight)
+    n_out = len(taps[0][0])
+    # the (n_out, n_in) matrix of the taps, those clamped onto one input summed in tap order
+    flat = np.concatenate([np.arange(n_out) * n_in + index for index, _ in taps])
+    weights = np.bincount(flat, np.concatenate([weight for _, weight in taps]),
+                          minlength=n_out * n_in).reshape(n_out, n_in)
     # the most fractional bits that keep round(largest weight * 2^bits) below 2^15
     largest = np.abs(weights).max() if weights.size else 0.0
     bits = 0
@@ -320,14 +348,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(name, np_dtype)
     fixed_point = uint8 and mode in ("bilinear", "bicubic")
+    dims = _dims_taps(input, mode, sizes, scales, align_corners, antialias)
+    if type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and input._array.size:
+        return _resize_arrays(input, dims)
     out = backend.as_numpy(input._array) if fixed_point else input
-    # the last dim first: for uint8 the order changes the rounding, and PyTorch goes last first
-    for k in reversed(range(len(sizes))):
-        d, n_out, n_in = 2 + k, sizes[k], input.shape[2 + k]
-        if n_out == n_in and mode in ("nearest", "nearest-exact") and scales[k] == 1.0:
-            continue
-        taps = (_taps_antialias if antialias else _taps)(mode, n_in, n_out, scales[k],
-                                                          align_corners)
+    for d, n_in, _, taps in dims:
         out = _resize_dim_uint8(out, d, taps, n_in) if fixed_point else \
             _resize_dim(out, d, taps)
     if fixed_point:
