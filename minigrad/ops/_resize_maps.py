@@ -60,6 +60,14 @@ def _is_finite(a):
     return bool(np.isfinite(a.sum()))
 
 
+def _evenly_spaced(index):
+    """The slice an increasing ``index`` is (start, stop, a positive step), or None."""
+    step = index[1] - index[0] if index.size > 1 else 1
+    if step > 0 and np.array_equal(index, index[0] + step * np.arange(index.size)):
+        return slice(index[0], index[-1] + 1, step)
+    return None
+
+
 class Banded:
     """The map out[o] = sum_k w_k[o] in[index_k[o]] of ``taps`` [(index_k, w_k)] (each
     (n_out,), index_k non-decreasing in [0, n_in), w_k float64), or its transpose
@@ -196,12 +204,10 @@ class Gather:
         return Scatter(self.index, self.size_in)
 
     def apply(self, a, axis):
-        index = self.index
-        step = index[1] - index[0] if index.size > 1 else 1
-        if step > 0 and np.array_equal(index, index[0] + step * np.arange(index.size)):
-            # evenly spaced (a shrink by an integer factor): a strided copy, no gather
-            return a[_along(axis, slice(index[0], index[-1] + 1, step))].copy()
-        return np.take(a, index, axis=axis)
+        even = _evenly_spaced(self.index)
+        if even is not None:         # (a shrink by an integer factor): a strided copy
+            return a[_along(axis, even)].copy()
+        return np.take(a, self.index, axis=axis)
 
 
 class Scatter:
@@ -218,11 +224,10 @@ class Scatter:
 
     def apply(self, a, axis):
         index = self.index
-        step = index[1] - index[0] if index.size > 1 else 1
-        if step > 0 and np.array_equal(index, index[0] + step * np.arange(index.size)):
-            # evenly spaced, each input once: a strided copy into zeros
+        even = _evenly_spaced(index)
+        if even is not None:         # each input once: a strided copy into zeros
             out = np.zeros(_resized_shape(a, axis, self.size_out), a.dtype)
-            out[_along(axis, slice(index[0], index[-1] + 1, step))] = a
+            out[_along(axis, even)] = a
             return out
         if _is_finite(a):
             # numpy's fancy assignment and reduceat are slow along an axis: a product with
