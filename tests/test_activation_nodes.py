@@ -139,3 +139,13 @@ def test_softplus_blocks_match_torch(dtype, beta, threshold):
                               create_graph=True)
     np.testing.assert_allclose(out[0][1], graph.detach().numpy(), rtol=2e-7 if dtype ==
                                np.float32 else 1e-15, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(F))
+def test_zero_dim_second_derivative(name):
+    out = []
+    for lib in (mg, torch):
+        x = lib.tensor(0.7, dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad(F[name](lib, x), x, create_graph=True)
+        out.append((g.item(), lib.autograd.grad(g, x)[0].item()))
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-12)

@@ -216,7 +216,7 @@ class Hardswish(_OneNode):
         a = x._array
         inside = (a > -3) & (a < 3)
         slope = where(Tensor._wrap(inside), add(mul(x, 1.0 / 3.0), 0.5),
-                      Tensor._wrap(self._slope(a)))
+                      Tensor._wrap(self._slope(a.reshape(-1)).reshape(a.shape)))
         return mul(g, slope)
 
 
