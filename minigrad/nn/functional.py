@@ -235,11 +235,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             _is_grad_enabled():         # the weight's gradient: a sparse tensor of used rows
         rows = _embedding_rows(weight, idx.reshape(-1).astype("int64"), padding_idx)
         return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
-    if padding_idx is not None:
-        is_pad = (xp.arange(n) == padding_idx)[:, None]
-        weight = where(is_pad, weight.detach(), weight)      # that row: no gradient
     flat = idx.reshape(-1).astype("int64")
+    # the padding row gets no gradient: masked where it costs less, in the table or in the
+    # rows picked from it (a vocabulary larger than the batch's tokens: the rows)
+    mask_rows = padding_idx is not None and flat.size < n
+    if padding_idx is not None and not mask_rows:
+        is_pad = (xp.arange(n) == padding_idx)[:, None]
+        weight = where(is_pad, weight.detach(), weight)
     rows = _keep_for_backward(IndexSelect.apply(weight, index=flat, dim=0), input)
+    if mask_rows:
+        rows = where((flat == padding_idx)[:, None], rows.detach(), rows)
     if scale_grad_by_freq and sparse and rows.requires_grad:
         rows.register_hook(_no_sparse_frequency_scaling)   # PyTorch refuses it in backward
     if scale_grad_by_freq and flat.size:

@@ -13,6 +13,8 @@ of any order stay inside this pair):
 The scatter-add is vectorised with ``bincount`` on flat positions (no Python loop, no
 ``np.add.at``): position = (coordinates of src, with ``dim``'s coordinate replaced by the
 index) flattened in ``shape``; repeated positions add up, which is what a gradient needs.
+IndexAdd of float slices sums sorted runs of whole slices instead, bitwise the same
+(``_scatter_add_kernels``: both kernels).
 As in PyTorch, a 0-d input, index or src counts as 1-d of size 1 (``_as_1d``), and an empty
 index is returned from (or written) without the other checks.
 Many higher-level ops (pad modes, unfold/fold, interpolate, embedding, sort/topk) are
@@ -29,6 +31,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
+from ._scatter_add_kernels import (flat_positions, index_add_fits, index_add_slices,
+                                   scatter_add_array)
 from ._util import (broadcast_shape, check_fill_value, check_tensor, normalize_dim,
                     python_type_name, scalar_type_name)
 from .inplace import copy_
@@ -39,44 +43,6 @@ from .plumbing import expand_to, reshape_to
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
            "take_along_dim", "scatter_add_array", "scatter_reduce_array", "flat_positions"]
-
-
-def flat_positions(shape, dim, index):
-    """Where index's elements land in a flat array of ``shape``: each element's own coordinates
-    with ``dim``'s replaced by its value, flattened (int64, index's shape)."""
-    xp = backend.xp_of(index)
-    strides = [1] * len(shape)
-    for k in range(len(shape) - 2, -1, -1):
-        strides[k] = strides[k + 1] * shape[k + 1]
-    flat = index.astype(xp.int64) * strides[dim]
-    for k, n in enumerate(index.shape):
-        if k != dim and strides[k] and n > 1:
-            view = [1] * index.ndim
-            view[k] = n
-            flat = flat + (xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view)
-    return xp.broadcast_to(flat, index.shape)
-
-
-def scatter_add_array(shape, dim, index, src):
-    """zeros(shape) with src[pos] added at index along ``dim`` (index broadcastable to src).
-
-    Array-level (numpy or cupy); ``index`` values must already be checked and non-negative.
-    """
-    xp = backend.xp_of(src)
-    flat = flat_positions(shape, dim, xp.broadcast_to(index, src.shape))
-    size = 1
-    for n in shape:
-        size *= n
-    if src.size == 0 or size == 0:
-        return xp.zeros(shape, dtype=src.dtype)
-    pos, w = flat.ravel(), src.ravel()
-    if w.dtype.kind == "c":
-        # bincount adds float weights only: the real and imaginary parts are summed apart
-        summed = xp.bincount(pos, weights=w.real, minlength=size) + \
-            1j * xp.bincount(pos, weights=w.imag, minlength=size)
-    else:
-        summed = xp.bincount(pos, weights=w, minlength=size)
-    return summed.reshape(shape).astype(src.dtype, copy=False)
 
 
 # scatter_reduce's reductions: the ufunc that combines two values, and what a position starts
@@ -200,6 +166,8 @@ class IndexAdd(Function):
         self.index, self.dim = index, dim
         shape = list(src.shape)
         shape[dim] = size
+        if index_add_fits(src, index, size):        # float slices: sorted segment sums
+            return index_add_slices(src, index, dim, size)
         view = [1] * src.ndim
         view[dim] = len(index)
         return scatter_add_array(tuple(shape), dim, index.reshape(view), src)
