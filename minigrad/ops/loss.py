@@ -5,9 +5,10 @@ formulas: ``cross_entropy`` and ``nll_loss``, and the reduction helpers every lo
 ``cross_entropy`` with class indices is one fused node: log-softmax and the negative
 log-likelihood together, whose gradient is simply softmax(x) - onehot(target) (scaled), so no
 exp of a large logit ever overflows.  The fused losses compute forward on arrays and write
-their backward with minigrad's ops, so that it can be differentiated again.  Scores are
-(C,), (N, C) or (N, C, d1, ...); targets are class indices ((), (N) or (N, d1, ...)) or, for
-``cross_entropy``, probabilities of the scores' shape.
+their backward with minigrad's ops, so that it can be differentiated again (on arrays
+directly where the backward records no graph).  Scores are (C,), (N, C) or (N, C, d1, ...);
+targets are class indices ((), (N) or (N, d1, ...)) or, for ``cross_entropy``,
+probabilities of the scores' shape.
 
 The regression losses (``mse_loss``, ``l1_loss``) are in ``regression_loss.py``, the binary
 ones (``binary_cross_entropy`` and its logits version) in ``binary_loss.py``.
@@ -17,20 +18,25 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import _autocast_state, backend
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import ieee_errors, not_implemented_for, scalar_type_name
+from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
 from .elementwise import mul, neg, sub
 from .pointwise_select import where
 from .movement import permute, reshape
 from .plumbing import reshape_to
 from .reduce import sum as reduce_sum
-from .softmax import log_softmax
+from .softmax import _sums, log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
+# the dtypes a class-index target may have (int64 first), for identity tests
+_TARGET_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
 
 def _check_reduction(reduction):
@@ -86,33 +92,38 @@ class ClassNLL(Function):
                 from_logits):
         xp = backend.xp_of(scores)
         m, c = scores.shape
+        valid = target != ignore_index                               # (M,)
+        t = xp.where(valid, target, 0)
+        rows = xp.arange(m)
+        logp, picked = scores, None
         if from_logits:
             # (M, 1); with no classes (M is 0 then) numpy's max has no identity to give
             row_max = scores.max(axis=1, keepdims=True) if c else xp.zeros((m, 1), scores.dtype)
-            shifted = scores - row_max
-            lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))     # (M, 1)
-            logp = shifted - lse
+            logp = scores - row_max                                  # shifted: ours
+            if label_smoothing:              # every log-probability is read: all of them
+                lse = xp.log(_sums(xp.exp(logp), 1))                 # (M, 1)
+                logp -= lse
+            else:                            # only the targets': the exp in place
+                picked = logp[rows, t]
+                xp.exp(logp, out=logp)
+                lse = xp.log(_sums(logp, 1))
+                picked -= lse[:, 0]
             # backward needs softmax(x) = exp((x - row_max) - lse): keep the logits (an input:
             # a second derivative flows into them) and the (M, 1) shifts, not another (M, C).
             # Two shifts, not their sum: row_max + lse would round away lse at large logits.
             self.row_max, self.lse = row_max, lse
             self.save_for_backward(scores)
-        else:
-            logp = scores
-        valid = target != ignore_index                               # (M,)
-        t = xp.where(valid, target, 0)
-        rows = xp.arange(m)
         w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
         w_t = w_class[t] * valid                                     # (M,) weight of each row
-        picked = logp[rows, t]                                       # (M,) logp at the target
+        if picked is None:
+            picked = logp[rows, t]                                   # (M,) logp at the target
         loss = -(1 - label_smoothing) * w_t * picked
         if label_smoothing:
             smooth = -(logp * w_class).sum(axis=1) * valid           # (M,)
             loss = loss + (label_smoothing / max(c, 1)) * smooth
         if reduction == "mean":
             denominator = w_t.sum()
-            with ieee_errors():                  # every target ignored: nan, as PyTorch
-                out = loss.sum() / denominator
+            out = loss.sum() / denominator       # every target ignored: nan, as PyTorch
         else:
             denominator = None
             out = loss.sum() if reduction == "sum" else loss
@@ -142,10 +153,18 @@ class ClassNLL(Function):
                 g = where(xp.ones((), dtype=bool), 0.0, mul(g, float("nan")))
         if self.from_logits:
             x, = self.saved_tensors
-            return CrossEntropyGrad.apply(x, g, t=self.t, w_t=self.w_t, w_class=self.w_class,
-                                          valid=self.valid, row_max=self.row_max, lse=self.lse,
-                                          eps=self.label_smoothing, coef=coef)
+            args = dict(t=self.t, w_t=self.w_t, w_class=self.w_class, valid=self.valid,
+                        row_max=self.row_max, lse=self.lse, eps=self.label_smoothing, coef=coef)
+            xa, ga = x._array, g._array
+            if not is_grad_enabled() and type(xa) is np.ndarray and xa.dtype in _FLOATS and \
+                    ga.dtype == xa.dtype:       # nothing to record: the node's arrays alone
+                with ieee_errors():
+                    return Tensor._wrap(_cross_entropy_grad(xa, ga, **args)[0])
+            return CrossEntropyGrad.apply(x, g, **args)
         a = _coefficients(self.t, self.w_t, self.w_class, self.valid, self.label_smoothing, coef)
+        if not is_grad_enabled() and g._array.dtype == a.dtype:     # nothing to record
+            a *= g._array.reshape(-1, 1)
+            return Tensor._wrap(a)
         return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), Tensor._wrap(a))
 
 
@@ -161,6 +180,31 @@ def _coefficients(t, w_t, w_class, valid, eps, coef):
     return a
 
 
+def _cross_entropy_grad(x, g, t, w_t, w_class, valid, row_max, lse, eps, coef,
+                        keep_soft=False):
+    """``CrossEntropyGrad``'s value on arrays: dx = r (A - S rA) (M, C) in x's dtype, with
+    S = softmax(x) and the row sums rA (M,); S is returned apart from dx when ``keep_soft``,
+    else dx is computed in its memory."""
+    xp = backend.xp_of(x)
+    m, c = x.shape
+    soft = x - row_max
+    soft -= lse
+    xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
+    # row sums of A in closed form: no pass over (M, C)
+    share = eps / max(c, 1)          # (no classes: every array here is empty)
+    row_a = (-coef) * ((1 - eps) * w_t + share * w_class.sum() * valid)      # (M,)
+    r = g                                           # () or (M,): broadcasts against (M,)
+    if keep_soft:
+        dx = soft * (-(row_a * r))[:, None]         # -r S rA
+    else:
+        dx = soft
+        dx *= (-(row_a * r))[:, None]
+    dx[xp.arange(m), t] += (-(1 - eps) * coef) * w_t * r          # + r A: target column
+    if eps:
+        dx -= (share * coef) * w_class[None, :] * (valid * r)[:, None]     # smoothing
+    return dx.astype(x.dtype, copy=False), soft, row_a
+
+
 class CrossEntropyGrad(Function):
     """Cross entropy's gradient with respect to the logits, as a node of its own so that it can
     be differentiated again.  Inputs: x (M, C) and the loss's incoming gradient g (() or (M,)):
@@ -171,23 +215,13 @@ class CrossEntropyGrad(Function):
     ``RowSoftmax`` node of x, so the third derivative is right too.
     """
     def forward(self, x, g, *, t, w_t, w_class, valid, row_max, lse, eps, coef):
-        xp = backend.xp_of(x)
-        m, c = x.shape
-        soft = x - row_max
-        soft -= lse
-        xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
-        # row sums of A in closed form: no pass over (M, C)
-        share = eps / max(c, 1)          # (no classes: every array here is empty)
-        row_a = (-coef) * ((1 - eps) * w_t + share * w_class.sum() * valid)      # (M,)
-        r = g                                           # () or (M,): broadcasts against (M,)
-        dx = soft * (-(row_a * r))[:, None]             # -r S rA
-        dx[xp.arange(m), t] += (-(1 - eps) * coef) * w_t * r          # + r A: target column
-        if eps:
-            dx -= (share * coef) * w_class[None, :] * (valid * r)[:, None]     # smoothing
+        # a node may be recorded (grad mode on): its backward reads soft, kept apart from dx
+        dx, soft, row_a = _cross_entropy_grad(x, g, t, w_t, w_class, valid, row_max, lse, eps,
+                                              coef, keep_soft=is_grad_enabled())
         self.save_for_backward(x, g)
         self.soft, self.row_a = soft, row_a.astype(x.dtype, copy=False)[:, None]
         self.targets = t, w_t, w_class, valid, eps, coef
-        return dx.astype(x.dtype, copy=False)
+        return dx
 
     def backward(self, gg):
         """gg (M, C): d<gg, dx>/dx = S (h - sum_c h S) with h = -gg r rA (softmax's vjp), and
@@ -289,12 +323,12 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
     _check_label_smoothing(label_smoothing)
-    if input.ndim == 1 and target.ndim <= 1 and target._array.dtype.name not in ("int64", "uint8"):
+    if input.ndim == 1 and target.ndim <= 1 and target._array.dtype not in _TARGET_DTYPES:
         # a single sample: PyTorch reads the target's dtype before its size
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{scalar_type_name(target._array.dtype)}")
     _check_class_target_shape(input, target, name)
-    if target._array.dtype.name not in ("int64", "uint8"):
+    if target._array.dtype not in _TARGET_DTYPES:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{scalar_type_name(target._array.dtype)}")
     if weight is not None and floating:
@@ -303,7 +337,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
         raise not_implemented_for(kernel, input._array.dtype)
-    if input.ndim > 2 and input._array.size and target._array.dtype.name != "int64":
+    if input.ndim > 2 and input._array.size and target._array.dtype != _TARGET_DTYPES[0]:
         # PyTorch's spatial kernel reads int64 targets only (its 1-d one takes uint8 too)
         raise RuntimeError(f"expected scalar type Long but found "
                            f"{scalar_type_name(target._array.dtype)}")
@@ -314,9 +348,13 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
                            f"the input's shape")
     w = None if weight is None else weight._array
     xp = backend.xp_of(t)
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if t.size and bool(bad.any()):
-        value = int(t[bad][0])
+    # seen as unsigned, a negative target is above c too: one comparison finds both ends
+    if t.size and bool(((t.view(xp.uint64) if t.dtype.kind == "i" else t) >= c).any()):
+        bad = (t != ignore_index) & ((t < 0) | (t >= c))
+        value = int(t[bad][0]) if bool(bad.any()) else None
+    else:
+        value = None
+    if value is not None:
         raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
                          f"[0, {c - 1}] for an input with {c} classes")
     loss = ClassNLL.apply(scores, target=t.astype(xp.int64, copy=False), weight=w,

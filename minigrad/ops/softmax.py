@@ -6,15 +6,27 @@ dim when none is given (``implicit_softmax_dim``).
 Gradients: d lse / d a = softmax(a); softmax's is y * (g - sum(g * y)) and log_softmax's
 g - softmax(a) * sum(g), both from the saved output.  float16 is computed in float32, as
 PyTorch's kernels do.
+
+Softmax and LogSoftmax work in place on one new array each way (an attention's 32x8x128x128
+scores went through seven full-size temporaries forward and backward): the forward's max,
+exp, sum and division or log, and, when the backward records no graph, its formula on arrays
+(under create_graph it runs as ops of the saved output, differentiable again). Sums along
+the last dim, the common one, are ``einsum``'s, a few times faster than numpy's pairwise sum
+over short rows. Where an input's range cannot make exp overflow, softmax skips the shift by
+the max, whose per-slice passes cost a third of its forward (``_unshifted``).
 """
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import bool_arg, check_tensor, normalize_dim, not_implemented_for
+from ._util import FLOAT32_64 as _FLOATS, bool_arg, check_tensor, ieee, normalize_dim, \
+    not_implemented_for
 from .elementary_functions import exp
 from .elementwise import cast, mul, sub
 from .plumbing import conj_of, reshape_to
@@ -54,6 +66,62 @@ def _slice_sum(t, dim):
     return Sum.apply(t, axes=() if dim is None else (dim,), keepdim=True)
 
 
+# the longest last dim summed by einsum: it accumulates a float32 row in float32, in a few
+# running sums, whose rounding grows with the row (numpy's pairwise sum's does not)
+_EINSUM_ROW = 1 << 16
+
+
+def _by_einsum(a, dim):
+    """Whether the sums along ``dim`` go to einsum: numpy arrays along a last dim that is
+    not too long."""
+    return (type(a) is np.ndarray and dim is not None and dim == a.ndim - 1 and
+            a.shape[-1] <= _EINSUM_ROW)
+
+
+def _sums(a, dim):
+    """Array sums of ``a`` along ``dim``, kept as a size-1 dim (dim None: a 0-d ``a``)."""
+    if _by_einsum(a, dim):
+        return np.einsum("...i->...", a)[..., None]
+    return a.sum(axis=dim, keepdims=True)
+
+
+def _dot_sums(a, b, dim):
+    """Array sums of ``a * b`` along ``dim``, kept as a size-1 dim, without the product's
+    full-size temporary where einsum takes it."""
+    if _by_einsum(a, dim):
+        return np.einsum("...i,...i->...", a, b)[..., None]
+    return (a * b).sum(axis=dim, keepdims=True)
+
+
+# softmax's inputs within +-this need no shift by their max: exp stays well inside float32's
+# normal range (e^64 = 6e27; a slice of up to 5e10 of them sums below its largest number)
+_NO_SHIFT = 64.0
+# below this many numbers the max's per-slice passes cost less than finding the range
+_NO_SHIFT_SIZE = 1 << 14
+
+
+def _unshifted(a):
+    """Whether softmax may skip the max: exp(a) / sum(exp(a)) directly, the shift by the
+    max being there only to keep exp from overflowing (or every exp of a slice from
+    underflowing). Numpy float32/float64 arrays of at least _NO_SHIFT_SIZE numbers whose
+    range is within +-_NO_SHIFT (NaN fails the test): the max along a short last dim is
+    slow (a reduction per slice) and so is subtracting it (a broadcast per slice), while the
+    whole array's min and max are two fast passes. The values differ from the shifted ones
+    by roundings: no worse, exp's argument being exact rather than a rounded difference."""
+    if not (type(a) is np.ndarray and a.dtype in _FLOATS and a.size >= _NO_SHIFT_SIZE):
+        return False
+    return -_NO_SHIFT <= a.min() and a.max() <= _NO_SHIFT
+
+
+def _arrays_backward(g, y):
+    """Whether a backward may run on arrays: no graph being recorded, numpy float32/float64
+    gradient and saved output of one dtype, of at least one dim (numpy's arithmetic on 0-d
+    arrays gives scalars)."""
+    ga, ya = g._array, y._array
+    return (not is_grad_enabled() and type(ga) is np.ndarray and type(ya) is np.ndarray and
+            ga.dtype in _FLOATS and ga.dtype == ya.dtype and ga.ndim)
+
+
 def _widened_half(a):
     """``a`` in float32 when it is float16 (PyTorch's softmax kernels accumulate float16 in
     float32), else ``a`` itself."""
@@ -77,10 +145,15 @@ class Softmax(Function):
         xp = backend.xp_of(a)
         if a.size == 0:
             out = a.copy()                        # nothing to normalise (amax would raise)
+        elif _unshifted(a):
+            out = np.exp(a)                       # no exp can overflow: no max to subtract
+            out /= _sums(out, dim)
         else:
             work = _widened_half(a)
-            out = xp.exp(work - xp.amax(work, axis=dim, keepdims=True))
-            out /= out.sum(axis=dim, keepdims=True)                   # in place: out is ours
+            # a new array (0-d too: numpy's scalar result made one), the rest in place
+            out = xp.asarray(work - xp.amax(work, axis=dim, keepdims=True))
+            xp.exp(out, out=out)
+            out /= _sums(out, dim)
             out = out.astype(a.dtype, copy=False)
         self.save_for_backward(out)
         self.dim = dim
@@ -88,7 +161,15 @@ class Softmax(Function):
 
     def backward(self, g):
         y, = self.saved_tensors
+        if _arrays_backward(g, y):
+            return Tensor._wrap(self._backward_arrays(g._array, y._array))
         return mul(y, sub(g, _slice_sum(mul(g, y), self.dim)))
+
+    @ieee
+    def _backward_arrays(self, g, y):
+        dx = g - _dot_sums(g, y, self.dim)                 # g - sum(g y), then * y
+        dx *= y
+        return dx
 
 
 class LogSoftmax(Function):
@@ -108,7 +189,7 @@ class LogSoftmax(Function):
             # as PyTorch's float16 kernel along the last dim: the sum and its log are rounded
             # to float16 on the way (along another dim, everything stays in float32)
             last = work is not a and (dim is None or dim == a.ndim - 1)
-            total = _half_rounded(xp.exp(out).sum(axis=dim, keepdims=True), last)
+            total = _half_rounded(_sums(xp.exp(out), dim), last)
             out -= _half_rounded(xp.log(total), last)                 # in place: out is ours
             out = out.astype(a.dtype, copy=False)
         self.save_for_backward(out)
@@ -117,7 +198,15 @@ class LogSoftmax(Function):
 
     def backward(self, g):
         y, = self.saved_tensors
+        if _arrays_backward(g, y):
+            return Tensor._wrap(self._backward_arrays(g._array, y._array))
         return sub(g, mul(exp(y), _slice_sum(g, self.dim)))
+
+    @ieee
+    def _backward_arrays(self, g, y):
+        dx = np.exp(y)                                     # softmax(a), then * sum(g)
+        dx *= _sums(g, self.dim)
+        return np.subtract(g, dx, out=dx)
 
 
 def _as_float(a):
