@@ -17,7 +17,7 @@ import numpy as np  # dtype limits and index bookkeeping; the data goes through 
 
 from .. import backend
 from ..parallel import run_split
-from ._util import prod, window_slices as _window_slices
+from ._util import along as _along, prod, window_slices as _window_slices
 from ._workspace import workspace
 
 __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offsets",
@@ -26,11 +26,6 @@ __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offset
            "scatter_flat", "trunc_divide"]
 
 
-
-
-def _along(ax, index):
-    """An index tuple that applies ``index`` to axis ``ax`` only."""
-    return (slice(None),) * ax + (index,)
 
 
 def pad(x, pads, value):

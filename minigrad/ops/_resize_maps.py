@@ -31,18 +31,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._util import prod
+from ._util import along as _along, prod
 
 # a map whose input has at most this many slices is one dense block; longer ones are cut so
 # that each block reads a window of about _WINDOW inputs (the multiply-adds per output)
 _WHOLE = 64
 _WINDOW = 32
 _MIN_ROWS = 8
-
-
-def _along(axis, key):
-    """An indexing tuple that applies ``key`` to ``axis`` and keeps the others whole."""
-    return (slice(None),) * axis + (key,)
 
 
 def _three_d(a, axis):

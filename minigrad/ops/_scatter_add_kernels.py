@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ._util import along as _along
 
 # a rank of the runs is summed by a vectorised add of its own when it adds at least this
 # many elements (a few microseconds of Python each); the runs longer than the last such rank
@@ -94,11 +95,6 @@ def _runs_reaching(counts):
     if not counts.size:
         return np.zeros(0, np.int64)
     return np.bincount(counts - 1)[::-1].cumsum()[::-1]
-
-
-def _along(dim, key):
-    """An indexing tuple that applies ``key`` to axis ``dim`` and keeps the others whole."""
-    return (slice(None),) * dim + (key,)
 
 
 def index_add_slices(src, index, dim, size):

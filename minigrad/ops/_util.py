@@ -228,6 +228,11 @@ def int_arg(name, arg, value, position=None):
                     f"{python_type_name(value)}")
 
 
+def along(axis, key):
+    """An indexing tuple that applies ``key`` to ``axis`` and keeps the axes before it whole."""
+    return (slice(None),) * axis + (key,)
+
+
 def prod(values):
     """The product of a sequence of ints (1 for an empty one): a shape's element count."""
     n = 1
