@@ -95,7 +95,21 @@ def _normalised_grad(a, x_hat, invstd, axes):
                            mul(x_hat, mean(mul(a, x_hat), axes, keepdim=True))))
 
 
-class NativeLayerNorm(Function):
+class _NormNode(Function):
+    """The backward shared by the one-node normalisations (x, then weight and bias when
+    given): on arrays (``_backward_arrays``) when it records no graph, else as ops of x
+    (``_backward_ops``), each told which gradients are wanted."""
+    def backward(self, g):
+        x, w = self.saved_tensors
+        needs = self.needs_input_grad
+        wants = (needs[0], w is not None and needs[1], self.has_bias and needs[-1])
+        if not is_grad_enabled() and g._array.dtype == x._array.dtype and \
+                type(g._array) is np.ndarray:
+            return self._backward_arrays(x._array, g._array, w, *wants)
+        return self._backward_ops(x, g, w, *wants)
+
+
+class NativeLayerNorm(_NormNode):
     """layer_norm in one node, on numpy float32/float64 arrays: x (..., *D) seen as (M, D)
     rows, each normalised, then * weight + bias (D elements each). The composition
     (``_normalise``) made nine nodes and as many full-size passes each way: a Transformer's
@@ -123,14 +137,7 @@ class NativeLayerNorm(Function):
         self.bias_shape = None if b is None else b.shape
         return y.reshape(x.shape)
 
-    def backward(self, g):
-        x, w = self.saved_tensors
-        needs = self.needs_input_grad
-        want_x, want_w = needs[0], w is not None and needs[1]
-        want_b = self.has_bias and needs[-1]
-        if not is_grad_enabled() and g._array.dtype == x._array.dtype and \
-                type(g._array) is np.ndarray:
-            return self._backward_arrays(x._array, g._array, w, want_x, want_w, want_b)
+    def _backward_ops(self, x, g, w, want_x, want_w, want_b):
         axes = tuple(range(x.ndim - self.k, x.ndim))                 # the normalised dims
         lead = tuple(range(x.ndim - self.k))                         # the rows
         x_hat, _, var = _normalise(x, axes, self.eps)                # as ops of x
@@ -209,7 +216,7 @@ def _per_channel(t, ndim):
     return reshape_to(t, (t.shape[0],) + (1,) * (ndim - 2))
 
 
-class NativeGroupNorm(Function):
+class NativeGroupNorm(_NormNode):
     """group_norm in one node, on numpy float32/float64 arrays (PyTorch's
     NativeGroupNormBackward0): x (N, C, *) seen as (N, G, D), D = C/G * prod(*), each group
     normalised, then * weight + bias per channel (C each). The composition made ten nodes
@@ -245,14 +252,7 @@ class NativeGroupNorm(Function):
             has_bias, eps
         return y.reshape(x.shape)
 
-    def backward(self, g):
-        x, w = self.saved_tensors
-        needs = self.needs_input_grad
-        want_x, want_w = needs[0], w is not None and needs[1]
-        want_b = self.has_bias and needs[-1]
-        if not is_grad_enabled() and g._array.dtype == x._array.dtype and \
-                type(g._array) is np.ndarray:
-            return self._backward_arrays(x._array, g._array, w, want_x, want_w, want_b)
+    def _backward_ops(self, x, g, w, want_x, want_w, want_b):
         n, c = x.shape[:2]
         grouped = reshape_to(x, (n, self.groups, x._array.size // (n * self.groups)))
         x_hat, _, var = _normalise(grouped, (2,), self.eps)          # as ops of x
