@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad
-from minigrad.ops.erf import _erf_array
+from minigrad.ops.error_function import _erf_array
 
 torch = pytest.importorskip("torch")
 

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .erf import _erf_array
+from .error_function import _erf_array
 
 __all__ = ["lgamma", "digamma", "hurwitz_zeta", "polygamma", "erfcx", "erfc", "log_ndtr",
            "erfinv", "ndtri", "i0e", "i1e", "i0", "i1"]

@@ -4,7 +4,7 @@ softsign, softplus, logsigmoid, mish, silu, prelu, softmin.
 Almost every one is *composed* from the differentiable ops of ``elementwise`` and ``reduce``:
 its backward (and the backward of that backward, for ``create_graph=True``) comes from theirs,
 so there is nothing to get wrong twice.  erf, which exact GELU needs, has its own module
-(``erf.py``).  On numpy float32/float64 arrays GELU, SiLU and hardswish run as one node each
+(``error_function.py``).  On numpy float32/float64 arrays GELU, SiLU and hardswish run as one node each
 (``activation_nodes.py``: the same values, PyTorch's derivatives, a fraction of the passes);
 the compositions below stay their definition and serve every other case.  ``Softplus``,
 ``LogSigmoid`` and ``Elu`` are Functions too, with backwards written with ops: their stable
@@ -28,7 +28,7 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from .elementary_functions import abs, exp, sigmoid, tanh
-from .erf import erf, floating as _floating
+from .error_function import erf, floating as _floating
 from . import activation_nodes as _nodes
 from .elementwise import add, cast, div, mul, neg, sub
 from .pointwise_select import _piecewise_grad, _select, where

@@ -34,7 +34,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
-from .erf import Erf, _erf_array, _erf_cubic
+from .error_function import Erf, _erf_array, _erf_cubic
 from .elementary_functions import _sigmoid_blocks, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
