@@ -4,12 +4,13 @@ softsign, softplus, logsigmoid, mish, silu, prelu, softmin.
 Almost every one is *composed* from the differentiable ops of ``elementwise`` and ``reduce``:
 its backward (and the backward of that backward, for ``create_graph=True``) comes from theirs,
 so there is nothing to get wrong twice.  erf, which exact GELU needs, has its own module
-(``error_function.py``).  On numpy float32/float64 arrays GELU, SiLU and hardswish run as one node each
-(``activation_nodes.py``: the same values, PyTorch's derivatives, a fraction of the passes);
-the compositions below stay their definition and serve every other case.  ``Softplus``,
-``LogSigmoid`` and ``Elu`` are Functions too, with backwards written with ops: their stable
-forms go through |x| or min(x, 0), whose kinks would give wrong second derivatives at 0 (and
-the elu family follows PyTorch's kernel at its edges: -0.0, NaN, the second derivative at 0).
+(``error_function.py``).  On numpy float32/float64 arrays GELU, SiLU and hardswish run as
+one node each (``activation_nodes.py``: the same values, PyTorch's derivatives, a fraction
+of the passes); the compositions below stay their definition and serve every other case.
+``Softplus``, ``LogSigmoid`` and ``Elu`` are Functions too, with backwards written with
+ops: their stable forms go through |x| or min(x, 0), whose kinks would give wrong second
+derivatives at 0 (and the elu family follows PyTorch's kernel at its edges: -0.0, NaN, the
+second derivative at 0).
 
 Two habits below keep the gradients finite where PyTorch's are:
 

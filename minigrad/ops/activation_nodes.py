@@ -18,8 +18,8 @@ and infinities); the tests check both backwards against PyTorch's first and seco
 derivatives.
 
     gelu        y = x/2 (1 + erf(x / sqrt 2))         y' = Phi(x) + x phi(x)
-    gelu tanh   y = x/2 (1 + tanh(u)),                y' = (1 + tanh u)/2
-                u = sqrt(2/pi) (x + 0.044715 x^3)          + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 0.044715 x^2)
+    gelu tanh   y = x/2 (1 + tanh(u)),                y' = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) u'
+                u = sqrt(2/pi) (x + 0.044715 x^3)     u' = sqrt(2/pi) (1 + 3 0.044715 x^2)
     silu        y = x s,  s = sigmoid(x)              y' = s (1 + x (1 - s))
     hardswish   y = x clamp(x + 3, 0, 6) / 6          y' = 0 (x <= -3), x/3 + 1/2 (x < 3), 1
 """
