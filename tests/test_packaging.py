@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 import subprocess
@@ -93,12 +94,37 @@ def test_missing_optional_package_gives_one_line(script, missing, args, tmp_path
 
 
 # ---- build, check, install --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _locked(path):
+    """Hold an exclusive lock on the file ``path`` (no lock where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:                 # (Windows: the tests run in one process there)
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
+    """The sdist and wheel, built once per test run. Under xdist the tests that use them may
+    run on two workers, and two builds at once in the source tree collide (setuptools stages
+    the sdist in <root>/minigrad-<version>/: "No such file or directory" in one of them), so
+    the workers share one build through the run's temporary directory, under a lock."""
     pytest.importorskip("build")
-    out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
-        timeout=600)
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out = shared / "dist-shared"
+    with _locked(shared / "dist-shared.lock"):
+        if not list(out.glob("minigrad-*.whl")):
+            out.mkdir(exist_ok=True)
+            run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out),
+                 str(ROOT)], timeout=600)
     sdist = next(out.glob("minigrad-*.tar.gz"))
     wheel = next(out.glob("minigrad-*.whl"))
     return sdist, wheel
