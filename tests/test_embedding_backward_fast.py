@@ -1,7 +1,8 @@
 """IndexAdd by sorted runs (``ops/_scatter_add_kernels.py``), behind the backward of
-index_select and embedding: bitwise the bincount it replaced (``scatter_add_array``) over
-dims, dtypes, index patterns (all distinct, a few repeats, long runs, a single value),
--0.0 / nan / inf and non-contiguous sources; and embedding, index_select, index_add and
+index_select and embedding: bitwise the float64 sums in index order that it replaced (a
+bincount; the reference here is numpy's ``add.at``) over dims, dtypes, index patterns (all
+distinct, a few repeats, long runs, a single value), -0.0 / nan / inf and non-contiguous
+sources; and embedding, index_select, index_add and
 fold beside torch in float64 -- values, gradients and second derivatives (create_graph) --
 with padding_idx, scale_grad_by_freq, max_norm, sparse, empty, 0-d and batch-less indices;
 float32 at a loose tolerance."""
@@ -10,18 +11,18 @@ import pytest
 
 import minigrad
 import minigrad.ops._scatter_add_kernels as kernel
-from minigrad.ops.scatter_gather import scatter_add_array
 
 torch = pytest.importorskip("torch")
 
 
 def _bincount_reference(src, index, dim, size):
-    """What IndexAdd computed before: one bincount over every element."""
-    shape = list(src.shape)
-    shape[dim] = size
-    view = [1] * src.ndim
-    view[dim] = len(index)
-    return scatter_add_array(tuple(shape), dim, index.reshape(view), src)
+    """What IndexAdd computed before, by numpy alone: every slice added in index order into
+    float64 (complex128) zeros by numpy's unbuffered add, then rounded once to src's dtype."""
+    wide = np.complex128 if src.dtype.kind == "c" else np.float64
+    moved = np.moveaxis(src, dim, 0).astype(wide)
+    out = np.zeros((size,) + moved.shape[1:], wide)
+    np.add.at(out, index, moved)
+    return np.moveaxis(out, 0, dim).astype(src.dtype)
 
 
 def _index(rng, pattern, k, size):

@@ -35,7 +35,8 @@ from .elementwise import add, cast, div, mul, neg, sub
 from .pointwise_select import _piecewise_grad, _select, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
-from ._util import check_fill_value, no_complex_kernel, not_implemented_for, scalar_type_name
+from ._util import FLOAT32_64, check_fill_value, no_complex_kernel, not_implemented_for, \
+    scalar_type_name
 from .plumbing import reshape_to
 from .writes import overwrite_with
 from .softmax import implicit_softmax_dim, softmax
@@ -154,7 +155,7 @@ class Softplus(Function):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
         self.beta, self.threshold = beta, threshold
-        if type(x) is np.ndarray and x.dtype in _nodes.FLOAT32_64:     # in blocks
+        if type(x) is np.ndarray and x.dtype in FLOAT32_64:            # in blocks
             return _nodes.softplus_value(x, beta, threshold)
         scaled = x * x.dtype.type(beta)
         soft = (xp.maximum(scaled, 0) + xp.log1p(xp.exp(-xp.abs(scaled)))) / x.dtype.type(beta)
@@ -162,8 +163,7 @@ class Softplus(Function):
 
     def backward(self, g):
         x, = self.saved_tensors
-        if not is_grad_enabled() and _nodes.fits(x) and type(g._array) is np.ndarray and \
-                g._array.dtype == x._array.dtype:          # no graph: on arrays, in blocks
+        if _nodes.fits(x) and _nodes.on_arrays(x, g):     # no graph: on arrays, in blocks
             return Tensor._wrap(_nodes.softplus_slope_times(x._array, g._array, self.beta,
                                                             self.threshold))
         scaled = mul(x, self.beta)

@@ -39,7 +39,7 @@ from .elementary_functions import _sigmoid_blocks, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
 
-__all__ = ["Gelu", "Silu", "Hardswish", "fits", "softplus_value", "softplus_slope_times"]
+__all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "softplus_slope_times"]
 
 _BLOCK = 1 << 16                 # numbers per block: the temporaries stay in cache
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -52,6 +52,13 @@ def fits(x):
     """True where the one-node form applies: a numpy float32 or float64 array."""
     a = x._array
     return type(a) is np.ndarray and a.dtype in FLOAT32_64
+
+
+def on_arrays(x, g):
+    """Whether a backward may run on arrays: no graph recorded, and a numpy gradient of x's
+    dtype."""
+    return not is_grad_enabled() and type(g._array) is np.ndarray and \
+        g._array.dtype == x._array.dtype
 
 
 def _blocks(kernel, arrays, outs):
@@ -89,8 +96,7 @@ class _OneNode(Function):
 
     def backward(self, g):
         x, = self.saved_tensors
-        if not is_grad_enabled() and type(g._array) is np.ndarray and \
-                g._array.dtype == x._array.dtype:
+        if on_arrays(x, g):
             out = np.empty(x.shape, x._array.dtype)
             _blocks(self.slope_times, [x._array] + ([self.kept] if self.keeps else [])
                     + [g._array], [out])
@@ -104,14 +110,14 @@ class Gelu(_OneNode):
     keeps = True
 
     def value(self, x, out, kept):
+        np.multiply(x, x.dtype.type(0.5), out=out)          # (x/2) (1 + ...), in that order
         if self.options["approximate"] == "tanh":
             np.tanh(_tanh_inner(x), out=kept)
+            out *= kept + 1
         else:
             _erf(x * x.dtype.type(_SQRT1_2), kept)
-        np.multiply(x, x.dtype.type(0.5), out=out)          # (x/2) (1 + ...), in that order
-        out *= kept + 1
-        if self.options["approximate"] != "tanh":
             kept += 1                                       # 1 + erf, = 2 Phi(x)
+            out *= kept
 
     def slope_times(self, x, kept, g, out):
         t = x.dtype.type
