@@ -58,9 +58,15 @@ MIN_OUTPUTS = 100
 def fits(x, w, geom):
     """Whether this formulation applies: 2-d, stride 1, planes of MIN_OUTPUTS outputs or
     more, numpy, finite x and w."""
+    return (fits_shape(x, geom) and bool(np.isfinite(w.sum())) and
+            bool(np.isfinite(x.sum())))
+
+
+def fits_shape(x, geom):
+    """``fits`` but for the finiteness of x and w, which a caller that checked it once for
+    several calls need not pay again."""
     return (len(geom.kernel) == 2 and geom.stride == (1, 1) and type(x) is np.ndarray and
-            x.dtype.kind == "f" and geom.out_size[0] * geom.out_size[1] >= MIN_OUTPUTS and
-            bool(np.isfinite(w.sum())) and bool(np.isfinite(x.sum())))
+            x.dtype.kind == "f" and geom.out_size[0] * geom.out_size[1] >= MIN_OUTPUTS)
 
 
 class Bands:
