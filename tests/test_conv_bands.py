@@ -1,8 +1,9 @@
-"""Depthwise stride-1 2-d convolutions as banded GEMMs (``minigrad/ops/_conv_bands.py``):
+"""Depthwise 2-d convolutions as banded GEMMs (``minigrad/ops/_conv_bands.py``):
 forward, input and weight gradients and second derivatives against PyTorch in float64 over
 kernels, dilations, paddings, channel multipliers and plane sizes (bands cut short, planes
 smaller than a band, blocks cut inside an image's channels), that the banded path is the one
-taken, and that an inf or NaN takes the tap-by-tap path with PyTorch's answer."""
+taken, strides (the forward banded, its stack full of NaN scratch too), and that an inf or NaN
+takes the tap-by-tap path with PyTorch's answer."""
 import numpy as np
 import pytest
 import torch
@@ -134,4 +135,54 @@ def test_scratch_left_full_of_nan_is_all_overwritten(case, monkeypatch):
     shape, kernel, pad, dil, mult = case
     x, w, b, g = _arrays(*case, seed=11)
     for a, t in zip(_conv(mg, x, w, b, pad, dil, g), _conv(torch, x, w, b, pad, dil, g)):
+        np.testing.assert_allclose(a, t, rtol=1e-11, atol=1e-11)
+
+
+# (x shape, kernel, stride, padding, dilation, channel multiplier): the forward is banded with
+# any stride (its stack holds exactly the columns a column stride reads); the weight gradient
+# keeps the taps there, and the input gradient goes by phases (tests/test_conv_depthwise_
+# phases.py) -- both are checked here too, through the same calls
+STRIDED = [
+    ((2, 4, 16, 16), (3, 3), 2, 1, 1, 1),
+    ((2, 3, 17, 13), (3, 3), 2, 1, 1, 2),
+    ((1, 2, 20, 21), (5, 5), 2, 2, 1, 1),
+    ((2, 2, 15, 18), (3, 5), (1, 3), (1, 2), 1, 1),
+    ((1, 3, 19, 16), (3, 3), (3, 2), 0, (2, 1), 1),
+    ((2, 2, 12, 12), (1, 1), 2, 0, 1, 1),
+    ((1, 2, 9, 14), (4, 2), (2, 2), (3, 1), 1, 1),      # padding past a column's reach
+    ((1, 2, 6, 6), (3, 3), 4, 1, 1, 1),                 # one output column per image
+]
+
+
+def _strided(lib, x, w, b, stride, pad, dil, g):
+    X, W, B = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = lib.nn.functional.conv2d(X, W, B, stride=stride, padding=pad, dilation=dil,
+                                 groups=x.shape[1])
+    y.backward(lib.tensor(g))
+    return [t.detach().numpy() for t in (y, X.grad, W.grad, B.grad)]
+
+
+@pytest.mark.parametrize("nan_scratch", [False, True])
+@pytest.mark.parametrize("case", STRIDED, ids=[str(c[:3]) for c in STRIDED])
+def test_strided_forward_matches_torch(case, nan_scratch, monkeypatch):
+    shape, kernel, stride, pad, dil, mult = case
+    if nan_scratch:
+        monkeypatch.setattr(_conv_bands, "_workspace",
+                            lambda kind, shape, dtype, xp: np.full(shape, np.nan, dtype))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((shape[1] * mult, 1) + kernel)
+    b = rng.standard_normal(shape[1] * mult)
+    yt = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=stride,
+                                    padding=pad, dilation=dil, groups=shape[1])
+    g = rng.standard_normal(tuple(yt.shape))
+    taken = []
+    real = _conv_bands.Bands._strided_columns
+    monkeypatch.setattr(_conv_bands.Bands, "_strided_columns",
+                        lambda self, *a: taken.append(1) or real(self, *a))
+    mine = _strided(mg, x, w, b, stride, pad, dil, g)
+    theirs = _strided(torch, x, w, b, stride, pad, dil, g)
+    strided_columns = (stride if isinstance(stride, int) else stride[1]) > 1
+    assert bool(taken) == strided_columns
+    for a, t in zip(mine, theirs):
         np.testing.assert_allclose(a, t, rtol=1e-11, atol=1e-11)

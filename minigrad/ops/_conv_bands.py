@@ -1,6 +1,6 @@
-"""Depthwise 2-d convolutions with stride 1 as banded matrix products: the forward and the
-weight gradient (the input gradient of a stride-1 depthwise convolution is itself one, with
-the kernel flipped: ``_conv_depthwise._transposed``).
+"""Depthwise 2-d convolutions as banded matrix products: the forward and the weight gradient
+(the input gradient of a stride-1 depthwise convolution is itself one, with the kernel
+flipped: ``_conv_depthwise._transposed``; a strided one is one per phase of x).
 
 A depthwise 3x3 is 9 multiply-adds per output: as passes over memory (a copy or a
 multiply-add per tap) numpy spends its time moving numbers, and on two threads such passes
@@ -26,6 +26,12 @@ R = 8) but one GEMM replaces 9 copies and a matrix-vector product per tap stack:
 
 The weight gradient is the same pair the other way round: P = G @ S^T for the output
 gradient G laid out as Y, and gw[di, dj] = sum over bands and rows r of P[r, (r + di dh, dj)].
+
+A stride (sh, sw): output row r of a band reads rows r sh + di dh, so T's taps step sh
+columns of (h, dj) blocks a row and a band spans (R - 1) sh + dh (kh - 1) + 1 rows (R is
+ROWS / sh, which keeps K near the stride-1 one); with sw > 1, S holds for each shift dj
+exactly the Wo columns the outputs read (x's columns j sw + dj dw - left: a copy at the
+stride per shift) instead of the wide rows.
 
 Every product of T's zeros with S is a real zero only for finite S: an inf or NaN in x (or
 in w) takes ``_conv_depthwise``'s taps instead (``fits``).
@@ -56,8 +62,8 @@ MIN_OUTPUTS = 100
 
 
 def fits(x, w, geom):
-    """Whether this formulation applies: 2-d, stride 1, planes of MIN_OUTPUTS outputs or
-    more, numpy, finite x and w."""
+    """Whether this formulation applies: 2-d, planes of MIN_OUTPUTS outputs or more, numpy,
+    finite x and w."""
     return (fits_shape(x, geom) and bool(np.isfinite(w.sum())) and
             bool(np.isfinite(x.sum())))
 
@@ -65,57 +71,67 @@ def fits(x, w, geom):
 def fits_shape(x, geom):
     """``fits`` but for the finiteness of x and w, which a caller that checked it once for
     several calls need not pay again."""
-    return (len(geom.kernel) == 2 and geom.stride == (1, 1) and type(x) is np.ndarray and
-            x.dtype.kind == "f" and geom.out_size[0] * geom.out_size[1] >= MIN_OUTPUTS)
+    return (len(geom.kernel) == 2 and type(x) is np.ndarray and x.dtype.kind == "f" and
+            geom.out_size[0] * geom.out_size[1] >= MIN_OUTPUTS)
 
 
 class Bands:
     """The banded layout of a geometry for a channel multiplier m: ``R`` rows a band,
-    ``bands`` of them, ``reach`` = dh (kh - 1) extra rows a band reads, ``rows`` of S in all,
-    ``Wp`` columns an image, and ``K`` = (R + reach) kw."""
+    ``bands`` of them, each reading ``span`` = (R - 1) sh + dh (kh - 1) + 1 rows, ``rows`` of
+    S in all, ``cols`` columns an image (the padded width Wp for a column stride of 1, else
+    exactly the Wo outputs), and ``K`` = span kw."""
 
     def __init__(self, geom, m):
         (self.kh, self.kw), (self.dh, self.dw) = geom.kernel, geom.dilation
+        self.sh, self.sw = geom.stride
         (self.top, _), (self.left, right) = geom.padding
         self.H, self.W = geom.in_size
         self.Ho, self.Wo = geom.out_size
         self.m = m
         self.Wp = self.W + self.left + right
-        self.R = min(ROWS, self.Ho)
+        self.cols = self.Wp if self.sw == 1 else self.Wo
+        self.R = min(ROWS // self.sh or 1, self.Ho)
         self.bands = -(-self.Ho // self.R)
         self.reach = self.dh * (self.kh - 1)
-        self.rows = self.bands * self.R + self.reach
-        self.K = (self.R + self.reach) * self.kw
+        self.span = (self.R - 1) * self.sh + self.reach + 1
+        # (a stride may leave x's last rows unread; S still holds them)
+        self.rows = max((self.bands * self.R - 1) * self.sh + self.reach + 1,
+                        self.top + self.H)
+        self.K = self.span * self.kw
 
     def per_channel(self, itemsize):
         """Bytes of S per image and channel."""
-        return self.rows * self.kw * self.Wp * itemsize
+        return self.rows * self.kw * self.cols * itemsize
 
     def toeplitz(self, w, out):
         """w (C*m, 1, kh, kw) -> T (C, R*m, K), written into ``out`` (its numbers): row
         (r, j) of channel c holds the taps of output channel c*m + j at band rows r + di dh."""
         C = w.shape[0] // self.m
-        T = out.reshape(C, self.R, self.m, self.R + self.reach, self.kw)
+        T = out.reshape(C, self.R, self.m, self.span, self.kw)
         T.fill(0)
         r = np.arange(self.R)
         taps = w.reshape(C, self.m, self.kh, self.kw).transpose(0, 2, 1, 3)  # (C, kh, m, kw)
         for di in range(self.kh):
-            T[:, r, :, r + di * self.dh, :] = taps[:, di]     # (R, C, m, kw) <- (C, m, kw)
+            T[:, r, :, r * self.sh + di * self.dh, :] = taps[:, di]   # (R, C, m, kw)
         return out.reshape(C, self.R * self.m, self.K)
 
     def stack(self, x, kind, extra=0):
-        """x (n, c, H, W) -> S (c, rows, kw, n*Wp): row h, shift dj of every image of the
+        """x (n, c, H, W) -> S (c, rows, kw, n*cols): row h, shift dj of every image of the
         block side by side; zeros in the padding. With ``extra``, (S, a 1-D scratch of that
         many numbers after it in the same buffer: one cached buffer, not two allocations).
+        A column stride takes ``_strided_columns``; otherwise:
 
         One strided copy writes all kw shifts: shift dj starts dj*(n Wp - dw) numbers after
         shift 0, so that x's first columns, which shift dj moves before its row's start,
         land at the end of the row before, in columns that only cropped outputs read."""
         n, c = x.shape[:2]
-        NW = n * self.Wp
+        NW = n * self.cols
         size = c * self.rows * self.kw * NW
         buf = _workspace(kind, (size + extra,), x.dtype, np)
         S = buf[:size].reshape(c, self.rows, self.kw, NW)
+        if self.sw > 1:
+            self._strided_columns(x, S)
+            return (S, buf[size:]) if extra else S
         self._zero_around(S, n)
         isz = x.itemsize
         first = S[:, self.top, 0, self.left:]
@@ -124,6 +140,26 @@ class Bands:
             (S.strides[0], S.strides[1], (NW - self.dw) * isz, self.Wp * isz, isz))
         into[...] = x.transpose(1, 2, 0, 3)[:, :, None]
         return (S, buf[size:]) if extra else S
+
+    def _strided_columns(self, x, S):
+        """S for a column stride sw: shift dj holds, at output column j of each image, x's
+        column j sw + dj dw - left (0 where that is padding) -- a copy per shift, reading x
+        at the stride, and no cropped columns."""
+        n, c = x.shape[:2]
+        S5 = S.reshape(c, self.rows, self.kw, n, self.Wo)
+        S5[:, :self.top] = 0
+        S5[:, self.top + self.H:] = 0
+        src = x.transpose(1, 2, 0, 3)                                  # (c, H, n, W)
+        for dj in range(self.kw):
+            into = S5[:, self.top:self.top + self.H, dj]               # (c, H, n, Wo)
+            off = dj * self.dw - self.left           # x's column read by output column 0
+            j0 = min(self.Wo, max(0, -(off // self.sw)))               # the first in x
+            j1 = max(j0, min(self.Wo, (self.W - 1 - off) // self.sw + 1))   # past the last
+            into[..., :j0] = 0
+            into[..., j1:] = 0
+            if j1 > j0:
+                start = j0 * self.sw + off
+                into[..., j0:j1] = src[..., start:start + (j1 - j0 - 1) * self.sw + 1:self.sw]
 
     def _zero_around(self, S, n):
         """Zero every number of S that x's copy will not write (a fill of all of S cost as
@@ -147,15 +183,16 @@ class Bands:
                 seg[:, :, -1, Wp - moved:] = 0
 
     def band_view(self, S):
-        """S (c, rows, kw, N) as (c, bands, K, N): band t reads rows t*R .. t*R + R + reach."""
+        """S (c, rows, kw, N) as (c, bands, K, N): band t reads rows t R sh .. + span."""
         s = S.strides
         return np.lib.stride_tricks.as_strided(
-            S, (S.shape[0], self.bands, self.K, S.shape[3]), (s[0], self.R * s[1], s[2], s[3]))
+            S, (S.shape[0], self.bands, self.K, S.shape[3]),
+            (s[0], self.R * self.sh * s[1], s[2], s[3]))
 
     def outputs(self, Y, n):
-        """Y (c, bands, R*m, n*Wp) -> the outputs, a view (c, Ho, m, n, Wo)."""
+        """Y (c, bands, R*m, n*cols) -> the outputs, a view (c, Ho, m, n, Wo)."""
         c = Y.shape[0]
-        full = Y.reshape(c, self.bands * self.R, self.m, n, self.Wp)
+        full = Y.reshape(c, self.bands * self.R, self.m, n, self.cols)
         return full[:, :self.Ho, :, :, :self.Wo]
 
 
@@ -185,7 +222,7 @@ def forward(x, w, b, geom, y):
         # the block's banded matrices live in its stack's buffer: one cached buffer
         S, rest = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.R * m * lay.K)
         T = lay.toeplitz(w[c0 * m:c1 * m], rest)[:, None]          # (c, 1, R*m, K)
-        Y = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.Wp), x.dtype, np)
+        Y = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.cols), x.dtype, np)
         np.matmul(T, lay.band_view(S), out=Y)
         into = yv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)             # (c, Ho, m, n, Wo)
         into[...] = lay.outputs(Y, n)
@@ -207,14 +244,14 @@ def weight_grad(x, g, geom):
         n, c = n1 - n0, c1 - c0
         S, P = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.bands * lay.R * m * lay.K)
         P = P.reshape(c, lay.bands, lay.R * m, lay.K)
-        G = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.Wp), x.dtype, np)
-        full = G.reshape(c, lay.bands * lay.R, m, n, lay.Wp)
+        G = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.cols), x.dtype, np)
+        full = G.reshape(c, lay.bands * lay.R, m, n, lay.cols)
         full[:, lay.Ho:] = 0           # the cropped rows and columns: no contribution
         full[:, :lay.Ho, :, :, lay.Wo:] = 0
         lay.outputs(G, n)[...] = gv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)
         np.matmul(G, lay.band_view(S).swapaxes(2, 3), out=P)
-        bands = P.reshape(c, lay.bands, lay.R, m, lay.R + lay.reach, lay.kw)
-        for di in range(lay.kh):       # tap row di: the entries (r, r + di dh) of every band
-            gw[c0:c1, di] += bands[:, :, r, :, r + di * lay.dh, :].sum(axis=(0, 2))
+        bands = P.reshape(c, lay.bands, lay.R, m, lay.span, lay.kw)
+        for di in range(lay.kh):       # tap row di: the entries (r, r sh + di dh) of a band
+            gw[c0:c1, di] += bands[:, :, r, :, r * lay.sh + di * lay.dh, :].sum(axis=(0, 2))
         del S, P, G, full, bands
     return gw.transpose(0, 2, 1, 3).reshape(C * m, 1, lay.kh, lay.kw)
