@@ -24,6 +24,20 @@ __all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "m
            "set_rng_state"]
 
 
+_STATE_SIZE = 5056              # bytes in a state tensor: PyTorch's CPU generator's size
+_STATE_MAGIC = b"mgPCG64\x01"  # what opens a minigrad state (its layout's version)
+_U128 = (1 << 128) - 1
+
+
+def _seed_value(seed):
+    """``seed`` as the unsigned 64-bit number a generator keeps: PyTorch takes any integer in
+    [-2**63, 2**64) and reads a negative one as its two's complement (-1 is 2**64 - 1)."""
+    seed = int(seed)
+    if not -(1 << 63) <= seed < (1 << 64):
+        raise ValueError("Overflow when unpacking long long")
+    return seed % (1 << 64)
+
+
 class Generator:
     """A seeded source of random numbers (numpy's PCG64 behind it)."""
 
@@ -33,7 +47,7 @@ class Generator:
         self.rng = np.random.Generator(np.random.PCG64(0))
 
     def manual_seed(self, seed):
-        self._seed = int(seed)
+        self._seed = _seed_value(seed)
         self.rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
@@ -46,10 +60,46 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        return self.rng.bit_generator.state
+        """The generator's state as a uint8 tensor of 5056 bytes (PyTorch's shape and dtype
+        for a CPU generator; the bytes are minigrad's own: its seed and PCG64 state), which
+        ``set_state`` takes back (also after a save and load of a checkpoint)."""
+        st = self.rng.bit_generator.state
+        raw = (_STATE_MAGIC + self._seed.to_bytes(8, "little") +
+               (st["state"]["state"] & _U128).to_bytes(16, "little") +
+               (st["state"]["inc"] & _U128).to_bytes(16, "little") +
+               int(st["has_uint32"]).to_bytes(4, "little") +
+               int(st["uinteger"]).to_bytes(4, "little"))
+        array = np.zeros(_STATE_SIZE, dtype=np.uint8)
+        array[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        return Tensor._wrap(array)
 
-    def set_state(self, state):
-        self.rng.bit_generator.state = state
+    def set_state(self, new_state):
+        """Restore a state that ``get_state`` (of any minigrad generator) returned."""
+        if isinstance(new_state, dict):          # numpy's own form of the state
+            self.rng.bit_generator.state = new_state
+            return self
+        if not isinstance(new_state, Tensor):
+            raise TypeError(f"expected a minigrad.ByteTensor, but got "
+                            f"{type(new_state).__name__}")
+        if new_state.dtype != dtypes.uint8:
+            raise TypeError("RNG state must be a minigrad.ByteTensor")
+        raw = backend.as_numpy(new_state._array).reshape(-1)
+        if raw.size != _STATE_SIZE:
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_SIZE} but "
+                               f"found the input RNG state size to be {raw.size}")
+        raw = raw.tobytes()
+        if not raw.startswith(_STATE_MAGIC):
+            raise RuntimeError("Invalid PCG64 state: this RNG state was not made by a minigrad "
+                               "generator's get_state()")
+        n = len(_STATE_MAGIC)
+
+        def number(start, size):
+            return int.from_bytes(raw[n + start:n + start + size], "little")
+        self._seed = number(0, 8)
+        self.rng.bit_generator.state = {
+            "bit_generator": "PCG64", "state": {"state": number(8, 16), "inc": number(24, 16)},
+            "has_uint32": number(40, 4), "uinteger": number(44, 4)}
+        return self
 
 
 default_generator = Generator()

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
+from . import backend
 from ._random_factories import default_generator
 from .ops.stacking import stack
 from .tensor import Tensor
@@ -127,16 +130,33 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 def _examples(count, randomness):
     """range(count), watching or resetting the default generator between calls as
     ``randomness`` asks."""
-    start = default_generator.get_state()
+    start = default_generator.rng.bit_generator.state     # a dict, compared by value
     for b in range(count):
         if randomness == "same":
-            default_generator.set_state(start)
-        before = default_generator.get_state() if randomness == "error" else None
+            default_generator.rng.bit_generator.state = start
+        before = default_generator.rng.bit_generator.state if randomness == "error" else None
         yield b
-        if randomness == "error" and before != default_generator.get_state():
+        if randomness == "error" and before != default_generator.rng.bit_generator.state:
             raise RuntimeError("vmap: called random operation while in randomness error mode. "
                                "Please either use the 'same' or 'different' randomness flags "
                                "on vmap or perform the randomness operation out of vmap")
+
+
+def _unbatched(values):
+    """Whether the per-example values of an output are one value (the same object, or equal
+    tensors): what ``out_dims=None`` asks of an output that must not depend on the batch."""
+    first = values[0]
+    if not isinstance(first, Tensor):
+        return True
+    for v in values[1:]:
+        if v is first:
+            continue
+        if not isinstance(v, Tensor) or v.shape != first.shape or v.dtype != first.dtype:
+            return False
+        a, b = backend.as_numpy(first._array), backend.as_numpy(v._array)
+        if not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+            return False
+    return True
 
 
 def _stack_outputs(results, out_dims, name):
@@ -159,6 +179,9 @@ def _stack_outputs(results, out_dims, name):
         values = []
         for leaf_column in zip(*leaves_per_call):
             if dim is None:
+                if not _unbatched(leaf_column):
+                    raise ValueError(f"vmap({name}, ...): `{name}` can not return a "
+                                     f"BatchedTensor when out_dim is None")
                 values.append(leaf_column[0])
                 continue
             if not isinstance(leaf_column[0], Tensor):

@@ -63,8 +63,14 @@ def _describe(path):
     return "".join(f"[{p!r}]" for p in path) or "the top level"
 
 
-def _encode(obj, path, tensors):
-    """The JSON tree of ``obj``; its tensors go into ``tensors`` under dotted keys."""
+def _encode(obj, path, tensors, seen=None):
+    """The JSON tree of ``obj``; its tensors go into ``tensors`` under dotted keys.  A tensor
+    met again (the same object) is stored under each of its keys (so that every name of a
+    flat dict is in the file for other readers), its later nodes naming the first key
+    (``"same"``): it loads back as one object, as PyTorch's pickle keeps it (``seen``: id ->
+    the first key)."""
+    if seen is None:
+        seen = {}
     if len(path) > _MAX_DEPTH:
         raise ValueError(f"minigrad.save: the object is nested more than {_MAX_DEPTH} levels "
                          f"deep at {_describe(path[:3])}... (a self-referencing list or dict?)")
@@ -81,6 +87,10 @@ def _encode(obj, path, tensors):
             node["p"] = bool(obj.requires_grad)
         elif obj.requires_grad:
             node["rg"] = True
+        if id(obj) in seen:
+            node["same"] = seen[id(obj)]
+        else:
+            seen[id(obj)] = key
         return node
     if isinstance(obj, dict):
         items = []
@@ -88,7 +98,7 @@ def _encode(obj, path, tensors):
             if isinstance(k, bool) or not isinstance(k, (str, int)):
                 raise TypeError(f"minigrad.save: dict keys must be str or int, got "
                                 f"{type(k).__name__} {k!r} at {_describe(path)}")
-            items.append([k, _encode(v, path + (k,), tensors)])
+            items.append([k, _encode(v, path + (k,), tensors, seen)])
         node = {"d": items, "o": isinstance(obj, OrderedDict)}
         meta = _metadata_of(obj)
         if meta is not None:
@@ -104,7 +114,7 @@ def _encode(obj, path, tensors):
         return {"dev": str(obj)}
     if isinstance(obj, (list, tuple)):
         kind = "l" if isinstance(obj, list) else "u"
-        return {kind: [_encode(v, path + (i,), tensors) for i, v in enumerate(obj)]}
+        return {kind: [_encode(v, path + (i,), tensors, seen) for i, v in enumerate(obj)]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"v": obj}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
@@ -117,22 +127,30 @@ def _encode(obj, path, tensors):
                     "dtypes, devices, sizes, lists, tuples and dicts around them (no pickle)")
 
 
-def _decode(tree, tensors, depth=0):
+def _decode(tree, tensors, depth=0, decoded=None):
     """The object of a JSON tree written by ``_encode``; a crafted tree gives a ValueError
     (caught by ``load``), never a RecursionError."""
     if depth > _MAX_DEPTH:
         raise ValueError(f"the object is nested more than {_MAX_DEPTH} levels deep")
+    if decoded is None:
+        decoded = {}                    # key -> the object made for it (see "same")
     if not isinstance(tree, dict):
         raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'sz'|'dt'|'dev'|'v': ...}}, "
                          f"got {str(tree)[:80]}")
     if "t" in tree:
+        first = tree.get("same")
+        if isinstance(first, str) and first in decoded:
+            return decoded[first]       # the same tensor as at an earlier node
         t = tensors[tree["t"]]
         grad = bool(tree.get("p", tree.get("rg"))) and t.is_floating_point()
         if "p" in tree:
-            return Parameter(t, requires_grad=grad)
-        return t.requires_grad_(True) if grad else t
+            t = Parameter(t, requires_grad=grad)
+        elif grad:
+            t.requires_grad_(True)
+        decoded[tree["t"]] = t
+        return t
     if "d" in tree:
-        items = [(k, _decode(v, tensors, depth + 1)) for k, v in tree["d"]]
+        items = [(k, _decode(v, tensors, depth + 1, decoded)) for k, v in tree["d"]]
         if not tree.get("o"):
             return dict(items)
         result = OrderedDict(items)
@@ -141,9 +159,9 @@ def _decode(tree, tensors, depth=0):
                 (str(k), dict(v)) for k, v in tree["m"] if isinstance(v, dict))
         return result
     if "l" in tree:
-        return [_decode(v, tensors, depth + 1) for v in tree["l"]]
+        return [_decode(v, tensors, depth + 1, decoded) for v in tree["l"]]
     if "u" in tree:
-        return tuple(_decode(v, tensors, depth + 1) for v in tree["u"])
+        return tuple(_decode(v, tensors, depth + 1, decoded) for v in tree["u"])
     if "sz" in tree:
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in tree["sz"]):
             raise ValueError(f"a size node holds {str(tree['sz'])[:80]}, not ints")

@@ -34,7 +34,7 @@ from . import function as _function  # its _profiler slot, read as it is now
 from .function import Function, mark_not_differentiable
 from .grad_mode import _state, set_grad_enabled
 
-__all__ = ["backward", "grad", "tensor_backward"]
+__all__ = ["backward", "grad", "tensor_backward", "queue_callback"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,6 +255,17 @@ def frees_saved_values():
     return getattr(_pass, "frees", False)
 
 
+def queue_callback(callback):
+    """Call ``callback()`` (no arguments) once the backward pass running now has computed and
+    accumulated every gradient (``Variable._execution_engine.queue_callback``, as PyTorch's);
+    callbacks queued by a callback run too.  Only inside a backward pass (a hook, or a custom
+    Function's backward)."""
+    queued = getattr(_pass, "callbacks", None)
+    if queued is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    queued.append(callback)
+
+
 def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     """One backward pass. ``targets``: None (every leaf) or the tensors whose gradients are
     wanted; with ``accumulate`` they go into ``.grad``, else they are returned in order."""
@@ -287,6 +298,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     ready = [n for n in root_nodes if deps[n] == 0]
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
     outer, _pass.frees = frees_saved_values(), not retain_graph
+    outer_callbacks, _pass.callbacks = getattr(_pass, "callbacks", None), []
     try:
         with set_grad_enabled(create_graph):
             while ready:
@@ -354,8 +366,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     if post_hooks:
                         for hook in list(post_hooks):
                             hook(leaf)
+            callbacks = _pass.callbacks
+            while callbacks:
+                callbacks.pop(0)()
     finally:
         _pass.frees = outer
+        _pass.callbacks = outer_callbacks
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

@@ -44,6 +44,7 @@ Both are called as ``Exp.apply(x)``.
 from __future__ import annotations
 
 import functools
+import inspect
 import traceback
 import weakref
 
@@ -609,11 +610,14 @@ def _apply_ctx_style(cls, args, kwargs):
     ctx._non_diff = set()
     ctx._dirty = set()
     ctx._materialize = True
+    takes_ctx = not ("setup_context" in _own_attrs(cls) and not _forward_takes_ctx(cls))
+    if kwargs or not takes_ctx:
+        args, kwargs = _bind_arguments(cls, args, kwargs, takes_ctx)
     tensors = [a if isinstance(a, Tensor) else None for a in args]
     requires_grad = _state.enabled and any(t is not None and t._requires_grad for t in tensors)
     ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
     with no_grad():
-        if "setup_context" in _own_attrs(cls) and not _forward_takes_ctx(cls):
+        if not takes_ctx:
             outputs = cls.forward(*args, **kwargs)
             cls.setup_context(ctx, args, outputs)
         else:
@@ -708,8 +712,28 @@ def _own_attrs(cls):
     return attrs
 
 
+_FORWARD_SIGNATURES = weakref.WeakKeyDictionary()     # Function class -> its forward's
+
+
+def _bind_arguments(cls, args, kwargs, takes_ctx):
+    """``apply``'s arguments as forward's positional ones, its defaults filled in: a tensor
+    given by keyword is an input as one given by position, and ``setup_context`` sees every
+    argument of forward (as PyTorch binds them).  Left as given where forward takes ``*args``
+    or keyword-only arguments, or the call does not fit its signature."""
+    try:
+        sig = _FORWARD_SIGNATURES.get(cls)
+        if sig is None:
+            sig = _FORWARD_SIGNATURES[cls] = inspect.signature(cls.forward)
+        bound = sig.bind(None, *args, **kwargs) if takes_ctx else sig.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return args, kwargs
+    bound.apply_defaults()
+    if bound.kwargs:
+        return args, kwargs
+    return tuple(bound.args[1:] if takes_ctx else bound.args), {}
+
+
 def _forward_takes_ctx(cls):
-    import inspect
     try:
         params = list(inspect.signature(cls.forward).parameters)
     except (TypeError, ValueError):

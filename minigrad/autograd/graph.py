@@ -8,6 +8,7 @@ for backward, and the graph-node type.
     disable_saved_tensors_hooks(msg)     forbid saved_tensors_hooks in a region
     Node                                 the abstract type of ``y.grad_fn`` objects
     increment_version(t)                 mark t as modified in place (saved-value checks)
+    register_multi_grad_hook(ts, fn)     fn(grads of ts) once per backward that reaches them
 
 and ``Tensor.register_post_accumulate_grad_hook`` (defined here, attached to Tensor).
 
@@ -25,10 +26,11 @@ import abc
 from .. import backend
 from ..tensor import HookHandle as RemovableHandle, Tensor
 from ._saved_hooks import saved_tensors_hooks_state as _hooks
+from .engine import queue_callback
 from .function import AccumulateGrad, Function
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
-           "increment_version"]
+           "increment_version", "register_multi_grad_hook"]
 
 
 class saved_tensors_hooks:
@@ -145,6 +147,64 @@ def register_post_accumulate_grad_hook(self, hook):
     hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", [])
     hooks.append(hook)
     return RemovableHandle(hooks, hook)
+
+
+class _MultiHandle:
+    """What ``register_multi_grad_hook`` returns: ``remove()`` takes off all its hooks."""
+
+    def __init__(self, handles):
+        self.handles = tuple(handles)
+
+    def remove(self):
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """Call ``fn`` once per backward pass that computes a gradient for any of ``tensors``.
+
+    ``mode="all"``: after the pass, ``fn(grads)`` with one entry per tensor: its gradient,
+    or None for those the pass gave none.  ``mode="any"``: ``fn(grad)`` with the first
+    gradient computed for one of them, once per pass.  Returns a handle whose ``remove()``
+    unregisters it.
+    """
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    for t in tensors:
+        if not t.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+    current = {}            # the pass under way: "grads" (mode all) or "fired" (mode any)
+
+    def finish():
+        grads = current.pop("grads", None)
+        current.pop("fired", None)
+        if grads is not None:
+            fn(grads)
+
+    def hook_for(i):
+        def hook(grad):
+            if mode == "any":
+                if "fired" not in current:
+                    current["fired"] = True
+                    queue_callback(finish)
+                    fn(grad)
+                return None
+            if "grads" not in current:
+                current["grads"] = [None] * len(tensors)
+                queue_callback(finish)
+            current["grads"][i] = grad
+            return None
+        return hook
+
+    return _MultiHandle(t.register_hook(hook_for(i)) for i, t in enumerate(tensors))
 
 
 def reachable_leaves(tensors):

@@ -14,8 +14,16 @@ import numpy as np
 from .. import dtypes
 from .._type_names import python_type_name
 from ..tensor import Tensor
+from .engine import queue_callback
 
 __all__ = ["Variable"]
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: the backward engine's entry that code written for
+    PyTorch reaches through it (``queue_callback``)."""
+
+    queue_callback = staticmethod(queue_callback)
 
 
 class VariableMeta(type):
@@ -42,3 +50,6 @@ class Variable(metaclass=VariableMeta):
         if requires_grad:
             out.requires_grad_(True)
         return out
+
+
+Variable._execution_engine = _ExecutionEngine()

@@ -21,6 +21,8 @@ class Adadelta(Optimizer):
     State per parameter: 'step', 'square_avg' (s), 'acc_delta' (a).
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):
         self._check_tensor_lr(lr)

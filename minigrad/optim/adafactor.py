@@ -29,6 +29,8 @@ class Adafactor(Optimizer):
     State per parameter: 'step', and 'row_var' and 'col_var' (2+ dims) or 'variance'.
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     # the factored moments are shaped (..., m, 1) and (..., 1, n), not like the parameter:
     # load_state_dict skips its shape check for them
     _scalar_state = frozenset({"row_var", "col_var"})

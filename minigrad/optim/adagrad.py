@@ -20,6 +20,8 @@ class Adagrad(Optimizer):
     State per parameter: 'step' and 'sum'.
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
                  differentiable=False, fused=None):
@@ -44,6 +46,26 @@ class Adagrad(Optimizer):
                        lr=group["lr"], weight_decay=group["weight_decay"],
                        lr_decay=group["lr_decay"], eps=group["eps"],
                        maximize=group["maximize"])
+
+    def _update_sparse(self, param, grad, state, group):
+        """A sparse gradient (``embedding(..., sparse=True)``): only the rows it holds have
+        their sum and value changed, as in PyTorch (which has no weight decay for it)."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        if "sum" not in state:
+            state["step"] = self._step_tensor()
+            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+        step = state["step"]._array
+        step += 1
+        g = grad.coalesce()
+        where = tuple(g._indices()._array)
+        values = g._values()._array.astype(param._array.dtype, copy=False)
+        if group["maximize"]:
+            values = -values
+        clr = group["lr"] / (1 + (float(step) - 1) * group["lr_decay"])
+        sums = state["sum"]._array
+        sums[where] += values * values
+        param._array[where] -= clr * values / (sums[where] ** 0.5 + group["eps"])
 
 
 def adagrad_update(p, grad, state_sum, step, *, lr, weight_decay, lr_decay, eps, maximize):

@@ -25,6 +25,8 @@ class Adam(Optimizer):
     State per parameter: 'step', 'exp_avg' (m), 'exp_avg_sq' (v), 'max_exp_avg_sq' (amsgrad).
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     _sparse_name = "Adam"         # AdamW's refusal too, in PyTorch's words
     _sparse_hint = ", please consider SparseAdam instead"
 

@@ -22,6 +22,8 @@ class Adamax(Optimizer):
     State per parameter: 'step', 'exp_avg' (m), 'exp_inf' (u).
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):
         self._check_tensor_lr(lr)

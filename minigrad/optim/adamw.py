@@ -11,6 +11,8 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): each step first shrinks
     p by (1 - lr * weight_decay), then takes the Adam step without any L2 term."""
 
+    _late_options = {"decoupled_weight_decay": True}
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False, foreach=None, capturable=False,
                  differentiable=False, fused=None):

@@ -125,6 +125,14 @@ def _typename(obj):
     return typename(obj)
 
 
+# Options that later releases added (flags, mostly): a parameter group loaded from an older
+# checkpoint that lacks one gets this value (not the constructor's), as PyTorch's optimizers
+# fill them when they load a state dict; only the names this optimizer's defaults have.
+_LATE_OPTIONS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                 "differentiable": False, "fused": None, "decoupled_weight_decay": False,
+                 "nesterov": False, "centered": False}
+
+
 class Optimizer:
     """Base class: ``Optimizer(params, defaults)``.
 
@@ -132,6 +140,9 @@ class Optimizer:
     groups: ``{'params': [...], 'lr': 0.1}``; missing hyper-parameters come from
     ``defaults``).
     """
+
+    # this optimizer's values that differ from ``_LATE_OPTIONS`` (or add to it)
+    _late_options = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -312,6 +323,10 @@ class Optimizer:
     # names of per-parameter state tensors that are 0-d scalars, not shaped like the parameter
     # (NAdam's 'mu_product', ASGD's 'eta' and 'mu'): load_state_dict skips their shape check
     _scalar_state = frozenset()
+    # names of per-parameter state entries that the built-in optimizers keep as 0-d float32
+    # tensors: a plain number there in a loaded state dict (one written by an older release:
+    # 'step': 3) becomes one.  Empty for other subclasses of Optimizer (their state is their own).
+    _tensor_numbers = frozenset()
 
     def _update(self, param, grad, state, group):
         """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""
@@ -441,6 +456,9 @@ class Optimizer:
                             f"{list(param.shape)}")
                     if array is not v._array:
                         v = Tensor._wrap(array)
+                elif name in self._tensor_numbers and isinstance(v, (int, float)) and \
+                        not isinstance(v, bool):
+                    v = self._scalar_tensor(float(v))
                 new[name] = v
             state[param] = new
         new_groups = []
@@ -449,6 +467,9 @@ class Optimizer:
             ng["params"] = g["params"]
             if "param_names" in g and "param_names" not in sg:
                 ng["param_names"] = g["param_names"]
+            for name, value in {**_LATE_OPTIONS, **self._late_options}.items():
+                if name in self.defaults:
+                    ng.setdefault(name, value)
             new_groups.append(ng)
         self.state = state
         self.param_groups = new_groups

@@ -30,6 +30,8 @@ class RAdam(Optimizer):
     State per parameter: 'step', 'exp_avg' (m), 'exp_avg_sq' (v).
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):

@@ -22,6 +22,10 @@ class RMSprop(Optimizer):
     State per parameter: 'step', 'square_avg' (s), 'momentum_buffer' (b), 'grad_avg' (a).
     """
 
+    _tensor_numbers = frozenset({"step"})
+
+    _late_options = {"momentum": 0}
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):

@@ -23,6 +23,8 @@ class Rprop(Optimizer):
     State per parameter: 'step', 'prev', 'step_size'.
     """
 
+    _tensor_numbers = frozenset({"step"})
+
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         self._check_tensor_lr(lr)

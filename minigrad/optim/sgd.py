@@ -20,6 +20,8 @@ class SGD(Optimizer):
     State per parameter: 'momentum_buffer' (when momentum != 0).
     """
 
+    _late_options = {"fused": False}
+
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
                  fused=None):

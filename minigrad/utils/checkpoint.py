@@ -16,6 +16,8 @@ PyTorch's reentrant checkpoint does (so ``autograd.grad`` does not see it).
 """
 from __future__ import annotations
 
+import contextlib
+import enum
 import functools
 import warnings
 
@@ -24,11 +26,90 @@ from ..autograd import Function, enable_grad, grad as autograd_grad, is_grad_ena
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointPolicy",
+           "check_backward_validity", "create_selective_checkpoint_contexts",
+           "detach_variable", "noop_context_fn", "set_checkpoint_debug_enabled",
+           "set_checkpoint_early_stop"]
+
+
+class CheckpointError(RuntimeError):
+    """PyTorch's error type for a recomputation that does not match the first run."""
 
 
 def _noop_context_fn():
     return _NullContext(), _NullContext()
+
+
+noop_context_fn = _noop_context_fn     # the default ``context_fn``, under its public name
+
+
+class CheckpointPolicy(enum.Enum):
+    """What a selective-checkpoint policy says of one op's output (save it for backward or
+    recompute it); minigrad recomputes the whole region whatever it says."""
+    MUST_SAVE = 0
+    PREFER_SAVE = 1
+    MUST_RECOMPUTE = 2
+    PREFER_RECOMPUTE = 3
+    MUST_CPU_OFFLOAD = 4
+    PREFER_CPU_OFFLOAD = 5
+
+
+def create_selective_checkpoint_contexts(policy_fn_or_list, allow_cache_entry_mutation=False):
+    """The ``context_fn`` of selective activation checkpointing: ``checkpoint(...,
+    use_reentrant=False, context_fn=functools.partial(create_selective_checkpoint_contexts,
+    policy))``.  Which outputs are saved changes only memory, never the values: minigrad
+    recomputes the whole region, so the policy (a function or a list of ops) is checked and
+    kept, and the contexts do nothing."""
+    if not (callable(policy_fn_or_list) or isinstance(policy_fn_or_list, list)):
+        raise TypeError("policy_fn_or_list must be either a function or a list of ops.")
+    return _NullContext(), _NullContext()
+
+
+def detach_variable(inputs):
+    """A tuple of ``inputs`` with each tensor detached, keeping its ``requires_grad`` (what
+    hand-written checkpointing code calls on the inputs it re-runs a function on)."""
+    if not isinstance(inputs, tuple):
+        raise RuntimeError("Only tuple of tensors is supported. Got Unsupported input type: "
+                           f"{type(inputs).__name__}")
+    out = []
+    for inp in inputs:
+        if not isinstance(inp, Tensor):
+            out.append(inp)
+            continue
+        x = inp.detach()
+        x.requires_grad = inp.requires_grad
+        out.append(x)
+    return tuple(out)
+
+
+def check_backward_validity(inputs):
+    """Warn when no tensor among ``inputs`` requires grad (a checkpointed region's gradients
+    would then all be None)."""
+    if not any(isinstance(inp, Tensor) and inp.requires_grad for inp in inputs):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
+                      stacklevel=2)
+
+
+_debug_override = [None]     # set_checkpoint_debug_enabled's value while its block runs
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled):
+    """Inside the block, every ``checkpoint`` call runs with ``debug=enabled`` whatever it
+    passes (None: as passed), as PyTorch's."""
+    previous = _debug_override[0]
+    _debug_override[0] = enabled
+    try:
+        yield
+    finally:
+        _debug_override[0] = previous
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable):
+    """Accepted as PyTorch's (stopping a recomputation once what backward needs is made);
+    minigrad's recomputation always runs to the end, with the same results."""
+    yield
 
 
 class _NullContext:
@@ -63,6 +144,11 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
     if use_reentrant and (context_fn is not _noop_context_fn or debug is not False):
         raise ValueError("Passing `context_fn` or `debug` is only supported when "
                          "use_reentrant=False.")
+    if not use_reentrant:
+        if _debug_override[0] is not None:
+            debug = _debug_override[0]
+        if debug and context_fn is not _noop_context_fn:
+            raise ValueError("debug=True is incompatible with non-default context_fn")
     if determinism_check not in ("default", "none"):
         raise ValueError("determinism_check should be one of ['default', 'none'], but got "
                          f"{determinism_check}")

@@ -90,6 +90,16 @@ class DataLoader:
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else default_convert)
         self._vectorised = collate_fn is None and _has_batch_access(dataset)
+        self._initialized = True
+
+    def __setattr__(self, name, value):
+        # the batches come from what __init__ built: a later change of these would be ignored
+        if self.__dict__.get("_initialized") and name in (
+                "batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
+                "persistent_workers"):
+            raise ValueError(f"{name} attribute should not be set after "
+                             f"{type(self).__name__} is initialized")
+        super().__setattr__(name, value)
 
     def __len__(self):
         if self._iterable:
@@ -110,7 +120,7 @@ class DataLoader:
         if self.pin_memory and not backend.is_cuda_available():
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "so pinned memory is not used.", stacklevel=2)
-        return self._iter_batches()
+        return _LoaderIter(self)
 
     def _iter_batches(self):
         if self._iterable:
@@ -149,3 +159,25 @@ class DataLoader:
                 batch = []
         if batch and not self.drop_last:
             yield self.collate_fn(batch)
+
+
+class _LoaderIter:
+    """What ``iter(loader)`` gives: the batches of one pass, with ``len()`` the loader's
+    length (a progress bar over ``iter(loader)`` reads it) and ``_num_yielded`` the number of
+    batches given so far, as PyTorch's single-process iterator has."""
+
+    def __init__(self, loader):
+        self._loader = loader
+        self._batches = loader._iter_batches()
+        self._num_yielded = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self._batches)
+        self._num_yielded += 1
+        return batch
+
+    def __len__(self):
+        return len(self._loader)
