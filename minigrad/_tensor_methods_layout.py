@@ -79,6 +79,8 @@ def _flip(self, *dims, **kwargs):
 
 
 Tensor.flip = _flip
+# reversed(t) is t.flip(0) (a 0-d tensor: itself), a tensor rather than an iterator, as PyTorch
+Tensor.__reversed__ = lambda self: self if self.ndim == 0 else SQ.flip_dims(self, (0,))
 Tensor.movedim = H.movedim
 Tensor.moveaxis = H.movedim
 Tensor.tril = H.tril

@@ -287,7 +287,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
-    if isinstance(fill_value, Tensor) and fill_value._array.size != 1:
+    if isinstance(fill_value, Tensor) and fill_value.ndim != 0:   # (PyTorch: 0-d only)
         raise TypeError("full(): argument 'fill_value' (position 2) must be Number, not Tensor")
     fill_value = _number(fill_value)
     if not isinstance(fill_value, numbers.Number):

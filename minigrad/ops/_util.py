@@ -58,6 +58,14 @@ def to_tensor_like(value, like, dtype=None):
     return Tensor._wrap(xp.asarray(value, dtype=dtype))
 
 
+def c_order(array):
+    """``array`` laid out row-major: PyTorch's reductions, scans and softmax return contiguous
+    results whatever their input's layout (numpy's follow the input's, so a reduction of a
+    transposed tensor could not be ``view``-ed as PyTorch's can)."""
+    flags = getattr(array, "flags", None)
+    return array if flags is None or flags.c_contiguous else array.copy()
+
+
 def normalize_dim(dim, ndim):
     """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError."""
     span = max(ndim, 1)

@@ -168,7 +168,8 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
             value &= (1 << bits) - 1
             if dtype.kind == "i" and value >= 1 << (bits - 1):
                 value -= 1 << bits
-        return to_tensor_like(value, like, dtype=dtype)
+        with np.errstate(over="ignore"):   # past float16's range (x_half + 1e6): inf, silently
+            return to_tensor_like(value, like, dtype=dtype)
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
         return Tensor._wrap(backend.to_device(value, like.device))
     raise TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import (NO_DIM, Omitted, bool_arg, check_tensor, ieee_errors, normalize_dim,
+from ._util import (NO_DIM, Omitted, bool_arg, c_order, check_tensor, ieee_errors, normalize_dim,
                     not_a_tensor, not_implemented_for, python_type_name)
 from .elementwise import Mul
 from .pointwise_select import maximum, minimum, select_grad
@@ -36,7 +36,8 @@ class MaxMin(Function):
         # max()/min() of a whole tensor that holds NaN: PyTorch sends the gradient to the NaN
         # elements (evenly); amax/amin leave it NaN (a NaN never equals the NaN result)
         self.nan_to_nan = name in ("max", "min")
-        return out if keepdim else out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
+        return c_order(out if keepdim else
+                       out.reshape([s for i, s in enumerate(a.shape) if i not in axes]))
 
     def backward(self, g):
         a, out = (t._array for t in self.saved_tensors)

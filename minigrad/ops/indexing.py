@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to
-from .writes import apply_inplace
+from .writes import apply_inplace, overlaps_itself
 
 
 class GetItem(Function):
@@ -51,7 +51,8 @@ class BasicGetItem(GetItem):
         full = index if isinstance(index, tuple) else (index,)
         if not any(i is Ellipsis for i in full):
             full = full + (Ellipsis,)
-        return a[full]
+        out = a[full]
+        return _new_dim_strides(a, out, full) if any(i is None for i in full) else out
 
 
 # The node a read gets, named as PyTorch's for the last view op its indexing applies: an int
@@ -80,6 +81,29 @@ class Index(GetItem):
 def _full_slice(item, size):
     return item.start in (None, 0) and item.step in (None, 1) and \
         (item.stop is None or item.stop >= size)
+
+
+def _new_dim_strides(a, out, index):
+    """``out = a[index]`` with each dim that a None added given PyTorch's stride (numpy's is
+    0): the size times the stride of the input dim that follows it (1 element at the end),
+    so ``x[..., None].stride(-1)`` is 1 and ``x[None]`` stays contiguous, as PyTorch's."""
+    if not isinstance(out, np.ndarray) or any(isinstance(i, bool) or hasattr(i, "shape")
+                                              for i in index):
+        return out
+    taking = sum(1 for i in index if i is not None and i is not Ellipsis)
+    strides, j, pos = list(out.strides), 0, 0
+    for item in index:
+        if item is None:
+            strides[pos] = a.shape[j] * a.strides[j] if j < a.ndim else a.itemsize
+            pos += 1
+        elif item is Ellipsis:
+            j += a.ndim - taking
+            pos += a.ndim - taking
+        else:
+            pos += isinstance(item, slice)
+            j += 1
+    return np.lib.stride_tricks.as_strided(out, out.shape, strides,
+                                           writeable=out.flags.writeable)
 
 
 def _basic_node(index, shape):
@@ -183,9 +207,14 @@ def _array_index(index, a):
     out, basic = [], True
     for item in _index_items(index):
         if isinstance(item, Tensor):
-            if item._array.dtype.kind in "fV":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             item = item._array
+            if item.dtype.kind not in "biu" or item.dtype.kind == "i" and item.itemsize < 4 or \
+                    item.dtype.kind == "u" and item.itemsize > 1:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if item.dtype.kind == "u":          # a uint8 index is a mask, as PyTorch's
+                warnings.warn("indexing with dtype minigrad.uint8 is now deprecated, please use "
+                              "a dtype minigrad.bool instead.", UserWarning, stacklevel=3)
+                item = item != 0
             basic = False
         elif isinstance(item, (list, tuple, range)):  # a sequence inside the index: an array
             item = backend.xp_of(a._array).asarray(item)
@@ -355,9 +384,17 @@ def _index_message(exc, a):
 
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
+    if (not isinstance(value, Tensor) or value._array.size == 1) and any(
+            isinstance(i, Tensor) and i._array.dtype == np.uint8 for i in _index_items(index)):
+        # PyTorch writes one value through a mask with masked_fill_, which takes bool only
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
+    if not isinstance(value, (Tensor, numbers.Number, list, tuple)) and \
+            not hasattr(value, "__array__"):
+        raise TypeError(f"can't assign a {type(value).__name__} to a {a.type()}")
     if not isinstance(value, Tensor):
         # a number is checked as PyTorch converts it (300 into uint8 is refused, -1 wraps);
         # past float16's range it is inf, silently.  An int is read as a long long first.
@@ -398,6 +435,14 @@ def setitem(a, index, value):
             # PyTorch writes through the view the index selects first
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
                                "an in-place operation.")
+        part = getitem(a, index) if basic and overlaps_itself(a._array) else None
+        if part is not None and not overlaps_itself(part._array):
+            # a view whose elements share memory (overlapping unfold windows, as_strided):
+            # only the selected elements are written, through their own view, as PyTorch's
+            # a[idx].copy_(value); recording the whole view would write back the old values
+            # of the elements sharing memory with them
+            part.copy_(value)
+            return a
         return apply_inplace(a, SetItem, value, index=idx)
     except IndexError as exc:
         raise IndexError(_index_message(exc, a)) from None

@@ -12,16 +12,17 @@ import numpy as np
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd.function import keep_for_backward
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise
 from .elementary_functions import Pow
 from .elementwise import Add, Div, Mul, Sub
-from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors
+from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
 from .movement import to_device
 from .plumbing import RealPart
 from ._util import cpp_type_name
-from .writes import apply_inplace, can_cast_inplace, kind_name
+from .writes import _positions, _real_base, apply_inplace, can_cast_inplace, kind_name
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
@@ -98,9 +99,6 @@ def pow_(t, other):
 def clamp_(t, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
-            not isinstance(max, Tensor):
-        check_clamp_kind(t, min, max, t._array.dtype)
     if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
         # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)
@@ -111,9 +109,13 @@ def clamp_(t, min=None, max=None):
             name = kind_name if tensors else cpp_type_name
             raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "
                                f"output type {name(t._array.dtype)}")
+    if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
+            not isinstance(max, Tensor):
+        check_clamp_kind(t, min, max, t._array.dtype)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # computed out of place and copied in: a tensor bound can get a gradient too
         return copy_(t, keep_for_backward(clamp_by_tensors(t, min, max), min, max))
+    min, max = clamp_numbers(min, max, t._array.dtype)
     return apply_inplace(t, Clamp, min=min, max=max)
 
 
@@ -133,7 +135,28 @@ def fill_(t, value):
     if not isinstance(value, Tensor) and isinstance(t, Tensor):
         value = elementwise.dtypes.number_for(value, t._array.dtype,    # fill_'s own checks
                                               half_checked=t._array.size != 1)
+    if isinstance(t, Tensor) and _fill_expanded(t, value):
+        return t
     return setitem(t, Ellipsis, value)
+
+
+def _fill_expanded(t, value):
+    """fill_ / zero_ of an expanded view (``x.expand(3, 4).fill_(1)``), which PyTorch allows
+    (every copy of an element gets the same value): written into the base's memory. Done,
+    and True, only for such a view with nothing to record."""
+    a = t._array
+    if a.flags.writeable or not any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)):
+        return False
+    if isinstance(value, Tensor) or (is_grad_enabled() and t.requires_grad):
+        return False            # (PyTorch refuses a tensor value there too)
+    base = _real_base(t)
+    if base is None or not base._array.flags.writeable:
+        return False
+    xp = backend.xp_of(a)
+    positions = _positions(t, base).reshape(-1)
+    base._array[xp.unravel_index(positions, base._array.shape)] = value
+    t._vcounter.value += 1
+    return True
 
 
 def zero_(input):

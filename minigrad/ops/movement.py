@@ -232,14 +232,29 @@ def _infer_shape(numel, shape, in_shape):
     return shape
 
 
-def reshape(a, *shape):
+def keyword_sequence(name, positional, kwargs, keyword):
+    """The sequence argument of a method taking ``*ints`` that PyTorch also takes by keyword
+    (``x.permute(dims=(1, 0))``, ``torch.reshape(x, shape=(4,))``)."""
+    if not kwargs:
+        return positional
+    other = [k for k in kwargs if k != keyword]
+    if other:
+        raise TypeError(f"{name}() got an unexpected keyword argument '{other[0]}'")
+    if positional:
+        raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
+    return (kwargs[keyword],)
+
+
+def reshape(a, *shape, **kwargs):
+    shape = keyword_sequence("reshape", shape, kwargs, "shape")
     shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
-    if shape == a._array.shape:
-        return a if not a.requires_grad else Reshape.apply(a, shape=shape)
+    # a new view even for the same shape, as PyTorch: its own metadata (t_, resize_,
+    # requires_grad_ on it leave ``a`` alone)
     return Reshape.apply(a, shape=shape)
 
 
-def view(a, *shape):
+def view(a, *shape, **kwargs):
+    shape = keyword_sequence("view", shape, kwargs, "dtype" if "dtype" in kwargs else "size")
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral, Tensor)):
         if not (isinstance(shape[0], dtypes.DType) or shape[0] in (bool, int, float, complex)):
             raise TypeError(f"view() received an invalid combination of arguments - got "
@@ -280,6 +295,8 @@ def flatten(a, start_dim=0, end_dim=-1):
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim "
                            f"(start_dim={start_dim}, end_dim={end_dim})")
+    if start == end:            # nothing to merge: the tensor itself, as PyTorch
+        return a
     shape = a.shape
     n = 1
     for s in shape[start:end + 1]:
@@ -371,7 +388,8 @@ def mT(a):
     return transpose(a, -2, -1)
 
 
-def permute(a, *dims):
+def permute(a, *dims, **kwargs):
+    dims = keyword_sequence("permute", dims, kwargs, "dims")
     dims = _shape_arg(dims) if dims else ()
     if len(dims) != a.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -423,7 +441,14 @@ def expand_as(a, other):
     return expand(a, other.shape)
 
 
-def repeat(a, *repeats):
+def repeat(a, *repeats, **kwargs):
+    if kwargs:
+        if repeats or set(kwargs) != {"repeats"}:
+            raise TypeError(f"repeat() got an unexpected keyword argument "
+                            f"'{next(k for k in kwargs if k != 'repeats' or repeats)}'")
+        repeats = (kwargs["repeats"],)
+    if not repeats:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     repeats = _shape_arg(repeats)
     if any(r < 0 for r in repeats):
         raise RuntimeError(f"repeat: repeats can not be negative (got repeats {list(repeats)} for "

@@ -257,6 +257,14 @@ def _two_numbers_dtype(a, b):
         dtypes.default_float().np
 
 
+def _checked_number(value, like):
+    """A Python number beside ``like`` in ``where``: PyTorch converts it to the result type as
+    it fills a tensor, refusing what does not fit (int8 tensor with 300)."""
+    if type(value) in (int, float, complex):
+        dtypes.number_for(value, dtypes.result_type(like._array, value))
+    return value
+
+
 def where(condition, input=None, other=None):
     """Elements of ``input`` where ``condition`` is True, else of ``other`` (all three
     broadcast; either may be a Python number).  ``where(condition)`` alone is
@@ -285,9 +293,9 @@ def where(condition, input=None, other=None):
         b = to_tensor_like(b, condition, dtype=dtype)
     like = a if isinstance(a, Tensor) else b
     if not isinstance(a, Tensor):
-        a = _scalar_or_tensor(a, like, "where")
+        a = _scalar_or_tensor(_checked_number(a, like), like, "where")
     if not isinstance(b, Tensor):
-        b = _scalar_or_tensor(b, like, "where")
+        b = _scalar_or_tensor(_checked_number(b, like), like, "where")
     if getattr(cond, "dtype", None) == np.uint8:
         warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
                       "will be removed in a future version of PyTorch. Use a boolean condition "

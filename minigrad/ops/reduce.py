@@ -22,7 +22,7 @@ from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._batch_norm_kernels import channel_sum
-from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, check_tensor, ieee_errors,
+from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, c_order, check_tensor, ieee_errors,
                     normalize_dim, normalize_dims, not_a_tensor, scalar_type_name)
 from .elementwise import Mul, cast, div, mul, sub
 from .pointwise_select import where
@@ -62,7 +62,7 @@ class Sum(Function):
             c = channel_sum(a.reshape(a.shape[0], a.shape[1], -1))
             return c.reshape((1, -1) + (1,) * (a.ndim - 2)) if keepdim else c
         # in a's own dtype: numpy widens small integers (int32 -> int64), torch does not
-        return a.sum(axis=axes, keepdims=keepdim, dtype=a.dtype)
+        return c_order(a.sum(axis=axes, keepdims=keepdim, dtype=a.dtype))
 
     def backward(self, g):
         # Every input element contributed once: it gets the output's gradient.
@@ -73,9 +73,9 @@ def _mean_array(a, axes, keepdims, count):
     """``a.mean(axis=axes)``; over no elements (count 0) NaN without numpy's "Mean of empty
     slice" warning, as PyTorch."""
     if count:
-        return a.mean(axis=axes, keepdims=keepdims)
+        return c_order(a.mean(axis=axes, keepdims=keepdims))
     with ieee_errors():
-        return a.sum(axis=axes, keepdims=keepdims) / a.dtype.type(0)
+        return c_order(a.sum(axis=axes, keepdims=keepdims) / a.dtype.type(0))
 
 
 class Mean(Function):
@@ -109,7 +109,7 @@ class Prod(Function):
     complex_ok = True
 
     def forward(self, a, *, axis, keepdim):
-        out = a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype)    # as Sum: no widening
+        out = c_order(a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype))   # Sum's dtype
         self.save_for_backward(a, out)
         self.axis, self.keepdim = axis, keepdim
         return out
@@ -193,7 +193,7 @@ class Var(Function):
             # |c|^2: a complex input's variance is real
             squares = (c.real * c.real + c.imag * c.imag if c.dtype.kind == "c" else c * c)
             squares = squares.sum(axis=axes, keepdims=keepdim)
-            return squares / builtins.max(n - correction, 0)
+            return c_order(squares / builtins.max(n - correction, 0))
 
     def backward(self, g):
         a, centered = self.saved_tensors[:2]
@@ -365,9 +365,9 @@ def _truth(a, dim, keepdim, reduce):
     name = reduce.__name__
     keepdim = bool_arg(name, "keepdim", keepdim)
     xp = backend.xp_of(check_tensor(name, a)._array)
-    out = xp.asarray(reduce(a._array.astype(bool),
-                            axis=None if dim is None else normalize_dims(dim, a.ndim),
-                            keepdims=keepdim))
+    out = c_order(xp.asarray(reduce(a._array.astype(bool),
+                                    axis=None if dim is None else normalize_dims(dim, a.ndim),
+                                    keepdims=keepdim)))
     return Tensor._wrap(out.astype(xp.uint8) if a._array.dtype == xp.uint8 else out)
 
 
@@ -383,5 +383,5 @@ def count_nonzero(a, dim=None):
     xp = backend.xp_of(check_tensor("count_nonzero", a)._array)
     if isinstance(dim, (tuple, list)) and not dim:
         dim = None                         # PyTorch counts over every dim for an empty list
-    return Tensor._wrap(xp.asarray(xp.count_nonzero(
-        a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64"))
+    return Tensor._wrap(c_order(xp.asarray(xp.count_nonzero(
+        a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64")))

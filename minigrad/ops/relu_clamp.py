@@ -229,6 +229,7 @@ def clamp(a, min=None, max=None):
             raise not_implemented_for("clamp_cpu", np.dtype(bool))
         # PyTorch's clamp node keeps the input and both bounds for its backward
         return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)
+    target = a._array.dtype
     if a._array.dtype.kind not in "fV":
         # the bounds promote as PyTorch's (a float bound makes an int tensor float, an int
         # bound a bool tensor int64); there is no kernel for bool with bool bounds
@@ -236,7 +237,15 @@ def clamp(a, min=None, max=None):
         check_clamp_kind(a, min, max, target)
         if target != a._array.dtype:
             a = cast(a, target)
+    min, max = clamp_numbers(min, max, target)
     return Clamp.apply(a, min=min, max=max)
+
+
+def clamp_numbers(min, max, np_dtype):
+    """Number bounds converted to the result's dtype as PyTorch does, refusing what does not
+    fit (int8 with -200, float16 with 1e6) and wrapping a negative int into an unsigned type."""
+    return tuple(dtypes.number_for(v, np_dtype, half_checked=True)
+                 if v is not None and not isinstance(v, Tensor) else v for v in (min, max))
 
 
 def clamp_by_tensors(a, min, max):

@@ -22,7 +22,7 @@ from ._int_lists import int_lists
 from ._util import check_tensor, int_arg, normalize_dim
 from .elementwise import mul
 from .pointwise_select import where
-from .movement import Contiguous, clone, permute, repeat
+from .movement import Contiguous, clone, keyword_sequence, permute, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 
@@ -51,13 +51,13 @@ def movedim(input, source, destination):
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({shown})")
     if nd == 0:
-        return input
+        return permute(input)       # a new view, as PyTorch's (never the input itself)
     order = [None] * nd
     for s, d in zip(src, dst):
         order[d] = s
     rest = iter(k for k in range(nd) if k not in src)
     order = [next(rest) if o is None else o for o in order]
-    return input if order == list(range(nd)) else permute(input, *order)
+    return permute(input, *order)
 
 
 moveaxis = movedim
@@ -214,7 +214,8 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 def unfold(input, dimension, size, step):
     """Tensor.unfold: every window of ``size`` elements along ``dimension``, ``step`` apart, as
     a new last dim: (.., n, ..) -> (.., (n - size) // step + 1, .., size). A view of input
-    (windows that overlap share memory)."""
+    (windows that overlap share memory; as PyTorch, writes into it are allowed: only views
+    with a zero stride are refused)."""
     d = normalize_dim(dimension, max(input.ndim, 1))
     n = input.shape[d] if input.ndim else 1
     if size > n:
@@ -228,8 +229,7 @@ def unfold(input, dimension, size, step):
     def pick(x):
         s = x.strides
         return _as_strided(x, x.shape[:d] + (count,) + x.shape[d + 1:] + (size,),
-                           s[:d] + (s[d] * step,) + s[d + 1:] + (s[d],),
-                           overlapping=step < size and count > 1)
+                           s[:d] + (s[d] * step,) + s[d + 1:] + (s[d],))
     return StridedView.apply(input, pick=pick)
 
 
@@ -279,8 +279,9 @@ def tile(input, dims):
     return repeat(input, *dims) if dims else clone(input)
 
 
-def tile_method(self, *dims):
+def tile_method(self, *dims, **kwargs):
     """``Tensor.tile``: the dims as separate ints (``x.tile(2, 2)``) or one sequence."""
+    dims = keyword_sequence("tile", dims, kwargs, "dims")
     if not dims:
         raise TypeError('tile() missing 1 required positional arguments: "dims"')
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):

@@ -25,8 +25,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import FLOAT32_64 as _FLOATS, bool_arg, check_tensor, ieee, normalize_dim, \
-    not_implemented_for
+from ._util import FLOAT32_64 as _FLOATS, bool_arg, c_order, check_tensor, ieee, \
+    normalize_dim, not_implemented_for
 from .elementary_functions import exp
 from .elementwise import cast, mul, sub
 from .plumbing import conj_of, reshape_to
@@ -47,7 +47,7 @@ class LogSumExp(Function):
         xp = backend.xp_of(a)
         m = xp.amax(a.real, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
         m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
-        out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        out = c_order(xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m)
         self.kept_shape = out.shape
         if not keepdim:
             out = out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
@@ -155,6 +155,7 @@ class Softmax(Function):
             xp.exp(out, out=out)
             out /= _sums(out, dim)
             out = out.astype(a.dtype, copy=False)
+        out = c_order(out)
         self.save_for_backward(out)
         self.dim = dim
         return out
@@ -192,6 +193,7 @@ class LogSoftmax(Function):
             total = _half_rounded(_sums(xp.exp(out), dim), last)
             out -= _half_rounded(xp.log(total), last)                 # in place: out is ours
             out = out.astype(a.dtype, copy=False)
+        out = c_order(out)
         self.save_for_backward(out)
         self.dim = dim
         return out

@@ -18,7 +18,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import bool_arg, check_tensor, int_arg, normalize_dim, not_implemented_for
+from ._util import bool_arg, c_order, check_tensor, int_arg, normalize_dim, not_implemented_for
 from .elementwise import cast, div, mul
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
@@ -37,14 +37,17 @@ def _order(a, dim, descending, stable=True):
         return xp.argsort(a, axis=dim, kind="stable")        # numpy sorts NaN last too
     if a.dtype.kind == "b":
         a = a.astype(xp.int8)
-    if a.dtype.kind in "fV":
-        # descending with NaN first: sort the negated values, NaN moved to -inf's place
-        key = xp.where(xp.isnan(a), -xp.inf, -a)
-    elif a.dtype.kind == "u":
-        key = a.max() - a if a.size else a
-    else:
-        key = -a.astype(xp.int64)
-    return xp.argsort(key, axis=dim, kind="stable")
+    if a.dtype.kind not in "fV":
+        # ~x = -x - 1 (max - x unsigned): decreasing, with no overflow at the type's minimum
+        return xp.argsort(~a, axis=dim, kind="stable")
+    nan = xp.isnan(a)
+    order = xp.argsort(xp.where(nan, -xp.inf, -a), axis=dim, kind="stable")
+    if not nan.any():
+        return order
+    # NaN first, then +inf: a second stable pass moves the NaN (tied with -inf's key, which
+    # +inf also has) ahead, each group keeping its order
+    first = xp.argsort(~xp.take_along_axis(nan, order, axis=dim), axis=dim, kind="stable")
+    return xp.take_along_axis(order, first, axis=dim)
 
 
 def _check_dim(a, dim):
@@ -132,7 +135,7 @@ class CumSum(Function):
         self.dim, self.reverse = dim, reverse
         xp = backend.xp_of(a)
         if not reverse:
-            return _in_half(xp.cumsum(a, axis=dim, dtype=_accumulator(a)), a)
+            return c_order(_in_half(xp.cumsum(a, axis=dim, dtype=_accumulator(a)), a))
         return xp.flip(_in_half(xp.cumsum(xp.flip(a, dim), axis=dim, dtype=_accumulator(a)),
                                 a), dim)
 
@@ -147,7 +150,7 @@ class CumProd(Function):
 
     def forward(self, a, *, dim):
         self.dim = dim
-        out = _in_half(backend.xp_of(a).cumprod(a, axis=dim, dtype=_accumulator(a)), a)
+        out = c_order(_in_half(backend.xp_of(a).cumprod(a, axis=dim, dtype=_accumulator(a)), a))
         self.save_for_backward(a, out)
         return out
 

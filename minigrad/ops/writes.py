@@ -194,7 +194,8 @@ def _inplace_on_view(view, base, function, others, params):
     source = ViewAsReal.apply(base) if pairs else base
     index = _positions(view, source)
     if base._requires_grad:
-        current = ViewGather.apply(source, index=index)    # the view, as a function of base
+        # the view, as a function of base
+        current = ViewGather.apply(source, index=index, repeats=overlaps_itself(view._array))
     else:
         current = Tensor._wrap(view._array.copy())
     result = function.apply(current, *others, **params)
@@ -207,7 +208,8 @@ def _inplace_on_view(view, base, function, others, params):
         new_base = ViewAsComplex.apply(new_base)
     _write(view, result._array)                           # the real write, through the view
     base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-    rebased = ViewGather.apply(ViewAsReal.apply(base) if pairs else base, index=index)
+    rebased = ViewGather.apply(ViewAsReal.apply(base) if pairs else base, index=index,
+                               repeats=overlaps_itself(view._array))
     _take_history(view, rebased)
     view._vcounter.value += 1
     _rebase_views(base, view)
@@ -232,21 +234,51 @@ def _rebase_views(base, written):
             index = _positions(other, base)
         except RuntimeError:
             continue
-        _take_history(other, ViewGather.apply(base, index=index))
+        _take_history(other, ViewGather.apply(base, index=index,
+                                              repeats=overlaps_itself(other._array)))
+
+
+def overlaps_itself(array):
+    """May two elements of ``array`` share memory? (False for sure only when, taking dims by
+    increasing step, each step clears the span of the dims before it.)"""
+    span = 0
+    for step, size in sorted((abs(st), n) for st, n in zip(array.strides, array.shape) if n > 1):
+        if step < span or step == 0:
+            return True
+        span = step * (size - 1) + max(span, array.itemsize)
+    return False
 
 
 class ViewGather(Function):
     """A view's elements read out of its base: ``base.reshape(-1)[index]`` (index: the
-    view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros."""
+    view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros, or,
+    when positions repeat (``repeats``: overlapping windows), ``ViewAdd``: they add up."""
     complex_ok = True             # linear, real coefficients: right as written
 
-    def forward(self, base, *, index):
-        self.shape, self.index = base.shape, index
+    def forward(self, base, *, index, repeats=False):
+        self.shape, self.index, self.repeats = base.shape, index, repeats
         return base.reshape(-1)[index]
 
     def backward(self, g):
+        if self.repeats:
+            return ViewAdd.apply(g, shape=self.shape, index=self.index)
         zeros = Tensor._wrap(backend.xp_of(g._array).zeros(self.shape, dtype=g._array.dtype))
         return ViewScatter.apply(zeros, g, index=self.index)
+
+
+class ViewAdd(Function):
+    """Zeros of ``shape`` with ``value`` added at the positions ``index`` (repeats add up):
+    the gradient of reading an overlapping view. Backward: ``ViewGather``."""
+    complex_ok = True
+
+    def forward(self, value, *, shape, index):
+        self.index = index
+        out = backend.xp_of(value).zeros(shape, dtype=value.dtype)
+        backend.index_add(out.reshape(-1), index.reshape(-1), value.reshape(-1))
+        return out
+
+    def backward(self, g):
+        return ViewGather.apply(g, index=self.index, repeats=True)
 
 
 class ViewScatter(Function):
