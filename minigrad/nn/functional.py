@@ -22,10 +22,9 @@ from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from .._random_factories import default_generator
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
-from ..ops.elementary_functions import sigmoid, tanh  # noqa: F401
+from ..ops import elementary_functions as _EF
 from ..ops.elementwise import Mul  # noqa: F401
 from ..ops.pointwise_select import maximum, where  # noqa: F401
-from ..ops.relu_clamp import leaky_relu  # noqa: F401
 from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
                          scalar_type_name as _scalar_type_name)
@@ -281,6 +280,19 @@ def one_hot(tensor, num_classes=-1):
 
 def softmax2d(input):
     return softmax(input, -3)
+
+
+# PyTorch's names for the operand, so that F.leaky_relu(input=x) works as there
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _RC.leaky_relu(input, negative_slope, inplace)
+
+
+def sigmoid(input):
+    return _EF.sigmoid(input)
+
+
+def tanh(input):
+    return _EF.tanh(input)
 
 
 from ._functional_round6 import (  # noqa: F401,E402

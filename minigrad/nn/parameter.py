@@ -28,6 +28,9 @@ class Parameter(Tensor):
         if isinstance(data, Tensor) and data.is_inference():
             self._vcounter = data._vcounter      # an alias of an inference tensor is one too
         if requires_grad:
+            if array.dtype.kind not in "fcV":   # PyTorch's Parameter words it so
+                raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                                   "gradients")
             self.requires_grad_(True)
 
     def __repr__(self):
@@ -61,6 +64,25 @@ class UninitializedTensorMixin:
 
     def size(self, dim=None):
         raise RuntimeError(_UNINITIALIZED_SHAPE)
+
+    def _refuse(self, method):
+        raise ValueError(
+            f"Attempted to use an uninitialized parameter in <method '{method}' of "
+            "'minigrad.Tensor' objects>. This error happens when you are using a "
+            "`LazyModule` or explicitly manipulating "
+            f"`minigrad.nn.parameter.{type(self).__name__}` objects. When using LazyModules Call "
+            "`forward` with a dummy batch to initialize the parameters before calling torch "
+            "functions")
+
+    # what counting code reads first (``sum(p.numel() ...)``) refuses, as in PyTorch
+    def numel(self):
+        self._refuse("numel")
+
+    def nelement(self):
+        self._refuse("numel")
+
+    def dim(self):
+        self._refuse("dim")
 
     def materialize(self, shape, device=None, dtype=None):
         """Give the placeholder an (uninitialised) array of ``shape``; it becomes a plain

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...tensor import Tensor
 
-__all__ = ["check_num_layers"]
+__all__ = ["check_num_layers", "RNNArgumentChecks"]
 
 
 def _named(value):
@@ -52,3 +52,57 @@ def check_num_layers(fn, num_layers, args, lstm):
         lines.append("      didn't match because some of the arguments have invalid types: "
                      f"({', '.join(marks)})")
     raise TypeError("\n".join(lines) + "\n")
+
+
+class RNNArgumentChecks:
+    """The public checking helpers of PyTorch's ``RNNBase`` (``check_input``,
+    ``get_expected_hidden_size``, ``check_hidden_size``, ``check_forward_args``,
+    ``permute_hidden``; an LSTM's also ``get_expected_cell_size``), for subclasses that call
+    them.  An LSTM's hidden state is the pair (h, c)."""
+
+    def check_input(self, input, batch_sizes):
+        weight_dtype = self._flat_weights[0].dtype
+        if input.dtype != weight_dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
+                             f"convert model: model.to({input.dtype})")
+        want = 2 if batch_sizes is not None else 3
+        if input.ndim != want:
+            raise RuntimeError(f"input must have {want} dimensions, got {input.ndim}")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {input.shape[-1]}")
+
+    def _mini_batch(self, input, batch_sizes):
+        if batch_sizes is not None:
+            return int(batch_sizes[0])
+        return input.shape[0] if self.batch_first else input.shape[1]
+
+    def get_expected_hidden_size(self, input, batch_sizes):
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        return (layers, self._mini_batch(input, batch_sizes), self.proj_size or self.hidden_size)
+
+    def get_expected_cell_size(self, input, batch_sizes):
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        return (layers, self._mini_batch(input, batch_sizes), self.hidden_size)
+
+    def check_hidden_size(self, hx, expected_hidden_size, msg="Expected hidden size {}, got {}"):
+        if tuple(hx.shape) != tuple(expected_hidden_size):
+            raise RuntimeError(msg.format(expected_hidden_size, list(hx.shape)))
+
+    def check_forward_args(self, input, hidden, batch_sizes):
+        self.check_input(input, batch_sizes)
+        if self.mode == "LSTM":
+            self.check_hidden_size(hidden[0], self.get_expected_hidden_size(input, batch_sizes),
+                                   "Expected hidden[0] size {}, got {}")
+            self.check_hidden_size(hidden[1], self.get_expected_cell_size(input, batch_sizes),
+                                   "Expected hidden[1] size {}, got {}")
+        else:
+            self.check_hidden_size(hidden, self.get_expected_hidden_size(input, batch_sizes))
+
+    def permute_hidden(self, hx, permutation):
+        if permutation is None:
+            return hx
+        if self.mode == "LSTM":
+            return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
+        return hx.index_select(1, permutation)

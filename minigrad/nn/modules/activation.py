@@ -91,8 +91,18 @@ class Tanh(Module):
 class Hardtanh(Module):
     """x clamped to [min_val, max_val]."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None,
+                 max_value=None):
         super().__init__()
+        # the old spellings still work, with PyTorch's deprecation warning
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`",
+                          FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`",
+                          FutureWarning, stacklevel=2)
+            max_val = max_value
         if max_val <= min_val:
             raise AssertionError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
@@ -229,6 +239,9 @@ class GELU(_Simple):
     _fn, _params, _defaults = F.gelu, ("approximate",), {"approximate": "none"}
     _takes_inplace = False                  # PyTorch's GELU has no in-place form
 
+    def __init__(self, approximate="none"):   # explicit signatures, as inspect reads them
+        super().__init__(approximate=approximate)
+
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
 
@@ -237,20 +250,32 @@ class ELU(_Simple):
     """x for x > 0, alpha (e^x - 1) otherwise."""
     _fn, _params, _defaults = F.elu, ("alpha",), {"alpha": 1.0}
 
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(alpha=alpha, inplace=inplace)
+
 
 class CELU(_Simple):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise."""
     _fn, _params, _defaults = F.celu, ("alpha",), {"alpha": 1.0}
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(alpha=alpha, inplace=inplace)
 
 
 class SELU(_Simple):
     """1.0507 * elu(x, 1.6733): self-normalising."""
     _fn, _params, _defaults = F.selu, (), {}
 
+    def __init__(self, inplace=False):
+        super().__init__(inplace=inplace)
+
 
 class Hardswish(_Simple):
     """x * relu6(x + 3) / 6."""
     _fn, _params, _defaults = F.hardswish, (), {}
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace=inplace)
 
     def extra_repr(self):
         return ""                           # PyTorch prints no inplace=True for this one
@@ -260,6 +285,9 @@ class Hardsigmoid(_Simple):
     """relu6(x + 3) / 6."""
     _fn, _params, _defaults = F.hardsigmoid, (), {}
 
+    def __init__(self, inplace=False):
+        super().__init__(inplace=inplace)
+
     def extra_repr(self):
         return ""                           # PyTorch prints no inplace=True for this one
 
@@ -267,6 +295,9 @@ class Hardsigmoid(_Simple):
 class Mish(_Simple):
     """x * tanh(softplus(x))."""
     _fn, _params, _defaults = F.mish, (), {}
+
+    def __init__(self, inplace=False):
+        super().__init__(inplace=inplace)
 
 
 class Softsign(Module):

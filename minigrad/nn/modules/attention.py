@@ -126,6 +126,23 @@ class MultiheadAttention(Module):
             out = out.transpose(1, 0)
         return out, weights
 
+    def merge_masks(self, attn_mask, key_padding_mask, query):
+        """One (N, H, L, L) mask out of ``attn_mask`` ((L, L) or (N*H, L, L)) and
+        ``key_padding_mask`` ((N, L)) for a batch-first ``query`` (N, L, E), added together
+        when both are given, and its kind: 0/None none, 1 padding only, 2 with an attention
+        mask (as PyTorch's)."""
+        if attn_mask is None:
+            return key_padding_mask, (None if key_padding_mask is None else 1)
+        n, length = query.shape[0], query.shape[1]
+        if attn_mask.ndim == 3:
+            merged = attn_mask.view(n, -1, length, length)
+        else:
+            merged = attn_mask.view(1, 1, length, length).expand(n, self.num_heads, -1, -1)
+        if key_padding_mask is not None:
+            merged = merged + key_padding_mask.view(n, 1, 1, length).expand(
+                -1, self.num_heads, -1, -1)
+        return merged, 2
+
     def _fast_path(self, query, key, value, attn_mask, key_padding_mask):
         """Whether PyTorch would run this call on its fused inference kernel: batched
         self-attention (query, key and value the same tensor) in eval mode with batch_first,

@@ -9,13 +9,15 @@ the hooks, since only then are both known.  As in PyTorch:
     hook(module, grad_input, grad_output) -> new grad_input or None   (after it)
 
 grad_input has one entry per positional argument of forward (None for those that are not
-tensors requiring grad); when no input requires grad the hooks run at once, with
-grad_input all None.
+tensors); once one input requires grad, a tensor input that gets no gradient (it does not
+require grad, or is unused) shows zeros, as in PyTorch.  When no input requires grad the
+hooks run at once, with grad_input all None.
 """
 from __future__ import annotations
 
 import warnings
 
+from ... import backend
 from ...autograd import Function
 from ...autograd import is_grad_enabled
 from ...tensor import Tensor
@@ -53,6 +55,7 @@ class BackwardHookCall:
         self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
         self.n_inputs = 0
         self.input_slots = []          # positions in args of the tensors wrapped
+        self.input_zeros = []          # (position, tensor) of every tensor argument
         self.grad_output = None
 
     def _wrap(self, values, slots, on_grads):
@@ -70,6 +73,9 @@ class BackwardHookCall:
                             if isinstance(a, Tensor) and a.requires_grad]
         if not self.input_slots or not is_grad_enabled():
             return args
+        # as PyTorch: every tensor input missing a gradient (one not requiring grad, or not
+        # used) reaches the hooks as zeros
+        self.input_zeros = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
         return tuple(self._wrap(args, self.input_slots, self._input_grads))
 
     def wrap_outputs(self, output):
@@ -108,6 +114,9 @@ class BackwardHookCall:
         full = [None] * self.n_inputs
         for i, g in zip(self.input_slots, grads):
             full[i] = g
+        for i, a in self.input_zeros:
+            if full[i] is None:
+                full[i] = Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, a._array.dtype))
         full = self._run_hooks(tuple(full))
         return tuple(full[i] for i in self.input_slots)
 

@@ -35,9 +35,9 @@ class _LazyNormBase(LazyModuleMixin):
 
 class _LazyBatchNorm(_LazyNormBase):
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, bias=True):
         super().__init__(0, eps, momentum, affine, track_running_stats, device=device,
-                         dtype=dtype)
+                         dtype=dtype, bias=bias)
         self._placeholders_for_norm()
 
     def initialize_parameters(self, input):

@@ -136,6 +136,14 @@ class Sequential(Module):
     def __rmul__(self, other):
         return self.__mul__(other)
 
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other)} is given.")
+        for module in list(other):
+            self.append(module)
+        return self
+
     def __imul__(self, other):
         self._check_factor(other, "*")
         for module in list(self) * (other - 1):
@@ -427,6 +435,38 @@ class ParameterDict(Module):
 
     def get(self, key, default=None):
         return self[key] if key in self else default
+
+    def __reversed__(self):
+        return reversed(list(self._keys))
+
+    def copy(self):
+        return ParameterDict(OrderedDict((k, self[k]) for k in self._keys))
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self):
+        key = next(reversed(self._keys))
+        return key, self.pop(key)
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict((k, default) for k in keys)
+
+    def __or__(self, other):
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ror__(self, other):
+        out = other.copy()
+        out.update(self)
+        return out
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def pop(self, key):
         value = self[key]

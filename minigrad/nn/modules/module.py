@@ -12,10 +12,13 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 
+import numpy as np
+
 from ... import backend, dtypes
 from ... import _memory_format as mf
+from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 from .backward_hooks import BackwardHookCall
 from . import hooks as _global_hooks
 from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
@@ -188,7 +191,7 @@ class Module(ModuleExtras):
         elif d.get("_buffers") is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
-                                "(minigrad.Tensor or None expected)")
+                                "(minigrad.nn.Buffer, minigrad.Tensor or None expected)")
             hooks = _global_hooks._global_buffer_registration_hooks
             self._buffers[name] = registered(hooks, self, name, value) if hooks else value
         else:
@@ -289,8 +292,8 @@ class Module(ModuleExtras):
             sub_prefix = prefix + ("." if prefix else "") + name
             yield from module.named_modules(memo, sub_prefix, remove_duplicate)
 
-    def modules(self):
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     # ------------------------------------------------------------------------------------------
@@ -329,25 +332,30 @@ class Module(ModuleExtras):
     # Device and dtype: converted in place, so Parameters keep their identity (optimizers made
     # before .to() still hold the right objects).
     # ------------------------------------------------------------------------------------------
-    def _apply(self, fn):
-        """Replace the array of every parameter and gradient by ``fn(array)`` in place; a
-        buffer that ``fn`` converts becomes a new tensor, as PyTorch's ``buf.to(...)`` gives
+    def _apply(self, fn, recurse=True):
+        """PyTorch's ``_apply``: ``fn`` (Tensor -> Tensor) converts every parameter, gradient
+        and buffer, children first through their own ``_apply`` (so an override there runs,
+        as in PyTorch).  A parameter keeps its identity and takes the result's data; a
+        buffer that ``fn`` changes becomes the new tensor, as PyTorch's ``buf.to(...)`` gives
         (references taken before still see the old dtype and device)."""
-        for module in self.modules():
-            for t in module._parameters.values():
+        if recurse:
+            for module in self.children():
+                module._apply(fn)
+        with no_grad():
+            for t in self._parameters.values():
                 if t is None:
                     continue
-                t._array = fn(t._array)
+                t._array = fn(t)._array
                 if t.grad is not None:
-                    t.grad._array = fn(t.grad._array)
-            for name, t in list(module._buffers.items()):
+                    t.grad._array = fn(t.grad)._array
+            for name, t in list(self._buffers.items()):
                 if t is None:
                     continue
-                array = fn(t._array)
-                if array is not t._array:
-                    new = type(t)._wrap(array, t.requires_grad)
+                out = fn(t)
+                if out is not t and out._array is not t._array:
+                    new = type(t)._wrap(out._array, t.requires_grad)
                     new.__dict__.update(t.__dict__)
-                    module._buffers[name] = new
+                    self._buffers[name] = new
         return self
 
     def to(self, *args, **kwargs):
@@ -391,7 +399,7 @@ class Module(ModuleExtras):
                     laid[...] = array
                     array = laid
             return array
-        return self._apply(convert)
+        return self._apply(lambda t: Tensor._wrap(convert(t._array)))
 
     def cuda(self, device=None):
         return self.to("cuda" if device is None else
@@ -410,7 +418,14 @@ class Module(ModuleExtras):
         return self.to(dtypes.float16)
 
     def type(self, dst_type):
-        return self.to(dst_type)
+        """Cast every parameter and buffer, integer ones included, to ``dst_type`` (a dtype
+        or a tensor type such as ``'torch.DoubleTensor'``), as ``Tensor.type`` does."""
+        target = Tensor._wrap(np.zeros(0, np.float32)).type(dst_type).dtype
+        if not (target.is_floating_point or target.is_complex) and any(
+                p.requires_grad for p in self.parameters()):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        return self._apply(lambda t: Tensor._wrap(t._array).type(dst_type))
 
     # ------------------------------------------------------------------------------------------
     # Calling: pre-hooks, forward, hooks
@@ -518,6 +533,10 @@ class Module(ModuleExtras):
             output = call.wrap_outputs(output)
         return output
 
+    # PyTorch's names for the call machinery, which some code calls directly
+    _call_impl = __call__
+    _wrapped_call_impl = __call__
+
     def _run_always_called_hooks(self, args, kwargs):
         """After forward raised: the ``always_call`` forward hooks, with output None."""
         g = _global_hooks
@@ -536,12 +555,15 @@ class Module(ModuleExtras):
     # state_dict / load_state_dict
     # ------------------------------------------------------------------------------------------
     def _save_to_state_dict(self, destination, prefix, keep_vars):
+        # a lazy layer's placeholder is saved as itself (PyTorch's state dict holds the
+        # uninitialized parameter), so that loading it leaves another lazy layer lazy
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars or is_lazy(param) else \
+                    param.detach()
         for name, buf in self._buffers.items():
             if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars else buf.detach()
+                destination[prefix + name] = buf if keep_vars or is_lazy(buf) else buf.detach()
         if type(self).get_extra_state is not Module.get_extra_state:
             destination[prefix + "_extra_state"] = self.get_extra_state()
 

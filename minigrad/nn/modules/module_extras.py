@@ -142,6 +142,11 @@ class ModuleExtras:
                         t.grad = None
         return self
 
+    def compile(self, *args, **kwargs):
+        """``Module.compile``: PyTorch compiles ``__call__`` in place and returns None; minigrad
+        runs eagerly, so there is nothing to do beyond accepting ``torch.compile``'s options."""
+        return None
+
     def share_memory(self):
         """Moves every parameter, buffer and gradient into shared memory
         (``Tensor.share_memory_``), so that processes forked afterwards (Hogwild training)

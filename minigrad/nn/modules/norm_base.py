@@ -4,6 +4,7 @@ with running statistics (to exclude their weights from weight decay, to freeze t
 from __future__ import annotations
 
 from ...tensor import Tensor
+from .. import init
 from .module import Module
 
 __all__ = ["_NormBase"]
@@ -13,6 +14,19 @@ class _NormBase(Module):
     """The base class of ``_BatchNorm`` and ``_InstanceNorm``."""
 
     _version = 2    # version 2 added num_batches_tracked
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _load_defaults(self, state_dict, prefix, local_metadata):
         # Checkpoints from before num_batches_tracked existed (as PyTorch accepts them): no

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ... import creation, dtypes
 from ...ops.normalization import batch_norm
-from .. import init
 from ..parameter import Parameter
 from .norm_base import _NormBase
 
@@ -49,19 +48,6 @@ class _BatchNorm(_NormBase):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
         self.reset_parameters()
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self):
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -116,9 +102,10 @@ class SyncBatchNorm(_BatchNorm):
     (all minigrad has) it is batch norm over (N, C, *) inputs of at least 2 dims."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, process_group=None, device=None, dtype=None):
+                 track_running_stats=True, process_group=None, device=None, dtype=None, *,
+                 bias=True):
         super().__init__(num_features, eps, momentum, affine, track_running_stats,
-                         device=device, dtype=dtype)
+                         device=device, dtype=dtype, bias=bias)
         self.process_group = process_group
 
     def _check_input_dim(self, input):

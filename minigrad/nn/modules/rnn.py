@@ -40,7 +40,7 @@ from .. import functional as F, init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from ...tensor import Tensor
-from ._rnn_arguments import check_num_layers
+from ._rnn_arguments import RNNArgumentChecks, check_num_layers
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -102,7 +102,7 @@ def _run_reverse(step, xw, sizes, h0, c0, weights):
     return outs, h, c
 
 
-class RNNBase(Module):
+class RNNBase(RNNArgumentChecks, Module):
     """The multi-layer recurrence shared by RNN, LSTM and GRU; ``mode`` is one of 'RNN_TANH',
     'RNN_RELU', 'LSTM', 'GRU'."""
 

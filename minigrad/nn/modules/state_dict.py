@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import backend
 from ...tensor import Tensor
-from ..parameter import Parameter, is_lazy
+from ..parameter import _UNINITIALIZED_SHAPE, Parameter, is_lazy
 
 __all__ = ["load_state_dict", "load_own_keys", "_IncompatibleKeys"]
 
@@ -58,6 +58,10 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
                           "minigrad.Tensor or Tensor-like object from checkpoint but received "
                           f"{type(source)}")
             continue
+        if is_lazy(source):        # an uninitialized placeholder from a lazy layer
+            if is_lazy(target):
+                continue                                # lazy into lazy: stays lazy
+            raise RuntimeError(_UNINITIALIZED_SHAPE)    # its shape is unknown, as PyTorch
         lazy = is_lazy(target)     # a lazy layer's: any shape
         if not lazy and target.ndim == 0 and tuple(source.shape) == (1,):
             source = source[0]   # old checkpoints stored scalars as shape (1,): PyTorch's rule
