@@ -221,8 +221,8 @@ Tensor.__rmatmul__ = _reflected(MM.matmul)
 Tensor.__neg__ = E.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = EF.abs
-Tensor.__floordiv__ = _array_operand(lambda a, b: E.div(a, b, rounding_mode="floor"))
-Tensor.__rfloordiv__ = lambda a, b: E.div(b, a, rounding_mode="floor")   # array // t: refused
+Tensor.__floordiv__ = _array_operand(E.floor_divide)
+Tensor.__rfloordiv__ = lambda a, b: E.floor_divide(b, a)                 # array // t: refused
 Tensor.__mod__ = _array_operand(E.remainder)
 Tensor.__rmod__ = _reflected(E.remainder)       # array % t: refused, as PyTorch
 Tensor.remainder = lambda a, b: E.remainder(a, b)

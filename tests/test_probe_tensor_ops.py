@@ -193,13 +193,50 @@ def test_sort_descending_edges(values, dtype):
 
 
 # ---- setitem with a value that is no number ----------------------------------------------
-@pytest.mark.parametrize("value", [None, "a", object()])
+@pytest.mark.parametrize("value", [None, "a", object(), [1.0, 2.0], (1.0, 2.0), range(2),
+                                   np.ones(2), np.float32(2.0), np.ones(())])
 def test_setitem_refuses_non_numbers(value):
     def f(L):
         x = L.tensor([1.0, 2.0])
-        x[0] = value
+        x[:] = value
         return x
     agree(f, error=TypeError)
+
+
+def test_setitem_message_names_the_value_type():
+    for value, name in (([1.0], "list"), (np.ones(2), "numpy.ndarray"),
+                        (np.float32(1), "numpy.float32")):
+        with pytest.raises(TypeError, match=f"can't assign a {name} to a minigrad.FloatTensor"):
+            minigrad.zeros(2)[:] = value
+        with pytest.raises(TypeError, match=f"can't assign a {name} to a torch.FloatTensor"):
+            torch.zeros(2)[:] = value
+
+
+# ---- floor division has no derivative; div with a rounding mode a zero one ----------------
+@pytest.mark.parametrize("call", [
+    lambda L, x: x // 2, lambda L, x: L.floor_divide(x, 2), lambda L, x: 5 // x,
+    lambda L, x: x.floor_divide(L.tensor(2.0)), lambda L, x: x.clone().floor_divide_(2),
+])
+def test_floor_divide_backward_refused(call):
+    def f(L):
+        x = L.tensor([3.5, -2.0, 7.0], requires_grad=True)
+        y = call(L, x)
+        assert y.requires_grad and type(y.grad_fn).__name__ == "NotImplemented"
+        y.sum().backward()
+    agree(f, error=RuntimeError)
+    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide"):
+        f(minigrad)
+
+
+def test_div_floor_still_differentiable():
+    agree(lambda L: (lambda x: (L.div(x, 2, rounding_mode="floor").sum().backward(), x.grad)[1])(
+        L.tensor([3.5, -2.0], requires_grad=True)))
+    agree(lambda L: L.tensor([7.0, -7.0]) // 0.5)
+    agree(lambda L: L.tensor([7, -7]) // 2)
+
+
+def test_meshgrid_of_nothing():
+    agree(lambda L: L.meshgrid(indexing="ij"), error=RuntimeError)
 
 
 # ---- reductions of a permuted tensor: contiguous results, as PyTorch's (view(-1) works) ----

@@ -314,6 +314,17 @@ def mul(a, b):
 
 
 def div(a, b, *, rounding_mode=None):
+    return _div(a, b, rounding_mode, RoundedDiv)
+
+
+def floor_divide(a, b):
+    """``a // b``: floor(a / b) in the promoted dtype, as ``div(a, b, rounding_mode="floor")``
+    but, as PyTorch's floor_divide, with no derivative: a result that requires grad has a
+    node whose backward raises."""
+    return _div(a, b, "floor", FloorDivide)
+
+
+def _div(a, b, rounding_mode, rounded_node):
     a = _first_number(a, b)
     if rounding_mode is None:
         if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
@@ -351,7 +362,7 @@ def div(a, b, *, rounding_mode=None):
         # implies (1.0 // 0.1 is 9, as in Python, where floor(1.0 / 0.1) would be 10)
         q = xp.floor_divide(av, bv) if rounding_mode == "floor" else xp.trunc(av / bv)
     if is_grad_enabled() and (a_t._requires_grad or b_t._requires_grad):
-        return RoundedDiv.apply(a_t, b_t, quotient=q)
+        return rounded_node.apply(a_t, b_t, quotient=q)
     return Tensor._wrap(q)
 
 
@@ -367,6 +378,15 @@ class RoundedDiv(Function):
         xp = backend.xp_of(g._array)
         return tuple(Tensor._wrap(xp.zeros(shape, dtype)) if need else None
                      for (shape, dtype), need in zip(self._in_meta, self.needs_input_grad))
+
+
+class FloorDivide(RoundedDiv):
+    """``floor_divide`` (``a // b``) of operands that require grad: PyTorch records it with
+    no derivative, and a backward through it is an error."""
+    _node_name = "NotImplemented"
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
 
 def _integer_div(a, b, dtype, rounding_mode):

@@ -392,9 +392,13 @@ def setitem(a, index, value):
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
-    if not isinstance(value, (Tensor, numbers.Number, list, tuple)) and \
-            not hasattr(value, "__array__"):
-        raise TypeError(f"can't assign a {type(value).__name__} to a {a.type()}")
+    if not isinstance(value, (Tensor, bool, int, float, complex)):
+        # PyTorch takes a tensor or a Python number only (not a list, an array or a numpy
+        # scalar): torch.tensor(...) first
+        kind = type(value)
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+        raise TypeError(f"can't assign a {name} to a {a.type()}")
     if not isinstance(value, Tensor):
         # a number is checked as PyTorch converts it (300 into uint8 is refused, -1 wraps);
         # past float16's range it is inf, silently.  An int is read as a long long first.

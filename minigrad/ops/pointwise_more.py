@@ -20,6 +20,7 @@ from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
 from .elementary_functions import exp, log, log1p, pow, sigmoid, sin
+from . import elementwise
 from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
 from .pointwise_select import where
 from .plumbing import conj_of, sum_to
@@ -283,8 +284,9 @@ def true_divide(dividend, divisor):
 
 
 def floor_divide(input, other):
-    """floor(input / other), in the promoted dtype (integers stay integers)."""
-    return div(input, other, rounding_mode="floor")
+    """floor(input / other), in the promoted dtype (integers stay integers); no derivative
+    (``elementwise.floor_divide``)."""
+    return elementwise.floor_divide(input, other)
 
 
 def deg2rad(input):
