@@ -78,3 +78,23 @@ def check_kernel(query, key, value, dropout_p) -> None:
     warnings.warn("Flash attention kernel not used because:", stacklevel=3)
     warnings.warn(why, stacklevel=3)
     raise RuntimeError("No available kernel.  Aborting execution.")
+
+
+def flash_cpu_takes(query, key, value, attn_mask, dropout_p, enable_gqa) -> bool:
+    """Whether PyTorch's CPU flash kernel would take this call (it is enabled; query, key and
+    value 4-d, of one batch size and head count (or grouped heads with ``enable_gqa``), one
+    last dim, each with unit stride along it; no dropout; no mask, or a 2-d or 4-d one that
+    needs no gradient). That kernel takes an ``attn_mask`` and ``is_causal`` together; the
+    reference kernel refuses the pair."""
+    if not _enabled["flash"] or dropout_p > 0.0:
+        return False
+    if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+        return False
+    (n, h, _, e), (nk, hk, _, ek), (nv, hv, _, ev) = query.shape, key.shape, value.shape
+    if not (n == nk == nv and e == ek == ev and hk == hv):
+        return False
+    if hk != h and not (enable_gqa and hk and h % hk == 0):
+        return False
+    if any(t.shape[-1] > 1 and t.stride(-1) != 1 for t in (query, key, value)):
+        return False
+    return attn_mask is None or (attn_mask.ndim in (2, 4) and not attn_mask.requires_grad)

@@ -340,3 +340,77 @@ def test_lazy_state_dict_round_trip():
         out.append(([type(v).__name__ for v in sd.values()], repr(result), still_lazy,
                     tuple(y.shape), err[0], err[1][:40]))
     assert out[0] == out[1]
+
+
+# ---- scaled_dot_product_attention with an attn_mask and is_causal together ------------------
+@pytest.mark.parametrize("mask_kind", ["bool", "float", "float_grad"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sdpa_attn_mask_and_causal_together(mask_kind, dtype):
+    """PyTorch 2.13's CPU kernels apply both (a bool mask and-ed with the causal one, a float
+    mask added beside -inf above the diagonal; rows left with nothing give 0); a mask that
+    needs a gradient is refused by both (their reference kernel takes only one of the two)."""
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 3, 4, 8))
+    k = rng.standard_normal((2, 3, 5, 8))
+    mask = (rng.random((4, 5)) > 0.4) if mask_kind == "bool" else \
+        rng.standard_normal((2, 1, 4, 5))
+    out = []
+    for L in LIBS:
+        dt = getattr(L, dtype)
+        Q = L.tensor(q, dtype=dt, requires_grad=True)
+        K = L.tensor(k, dtype=dt, requires_grad=True)
+        M = L.tensor(mask) if mask_kind == "bool" else L.tensor(
+            mask, dtype=dt, requires_grad=mask_kind == "float_grad")
+        if mask_kind == "float_grad":      # a mask that needs a gradient: refused by both
+            with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set"):
+                L.nn.functional.scaled_dot_product_attention(Q, K, K, attn_mask=M,
+                                                             is_causal=True)
+            out.append([])
+            continue
+        y = L.nn.functional.scaled_dot_product_attention(Q, K, K, attn_mask=M, is_causal=True)
+        (y * y).sum().backward()
+        out.append([_np(y), _np(Q.grad), _np(K.grad)])
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    for a, b in zip(*out):
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+
+
+SDPA_PAIRS = {      # which calls with both an attn_mask and is_causal each library takes
+    "mask needs grad": lambda L, q, m: dict(q=q, attn_mask=m.clone().requires_grad_()),
+    "query needs grad": lambda L, q, m: dict(q=q.clone().requires_grad_(), attn_mask=m),
+    "dropout": lambda L, q, m: dict(q=q, attn_mask=m, dropout_p=0.1),
+    "3-d": lambda L, q, m: dict(q=q[0], attn_mask=m),
+    "value dim": lambda L, q, m: dict(q=q, v=q[..., :5], attn_mask=m),
+    "grouped heads": lambda L, q, m: dict(q=q, k=q[:, :1], v=q[:, :1], attn_mask=m,
+                                          enable_gqa=True),
+    "heads differ": lambda L, q, m: dict(q=q, k=q[:, :1], v=q[:, :1], attn_mask=m),
+    "key batch 1": lambda L, q, m: dict(q=q, k=q[:1], v=q[:1], attn_mask=m),
+    "3-d mask": lambda L, q, m: dict(q=q, attn_mask=m.expand(3, 4, 4)),
+    "4-d mask": lambda L, q, m: dict(q=q, attn_mask=m.expand(2, 3, 4, 4)),
+    "last dim strided": lambda L, q, m: dict(
+        q=q.transpose(-1, -2).contiguous().transpose(-1, -2), attn_mask=m),
+    "other dims strided": lambda L, q, m: dict(
+        q=q.transpose(1, 2).contiguous().transpose(1, 2), attn_mask=m),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SDPA_PAIRS))
+def test_sdpa_mask_with_causal_taken_or_refused_as_torch(name):
+    rng = np.random.default_rng(4)
+    q, m = rng.standard_normal((2, 3, 4, 8)), rng.standard_normal((4, 4))
+    outcomes = []
+    for L in LIBS:
+        kw = SDPA_PAIRS[name](L, L.tensor(q), L.tensor(m))
+        query = kw.pop("q")
+        key, value = kw.pop("k", query), kw.pop("v", query)
+        try:
+            y = L.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True,
+                                                             **kw)
+            outcomes.append(None if kw.get("dropout_p") else _np(y))
+        except RuntimeError as exc:
+            outcomes.append(str(exc))
+    a, b = outcomes
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b
+    elif a is not None:
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)

@@ -440,7 +440,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
     ``attn_mask`` keeps True positions (the others get -inf); a float one is added.  A row with
     every position masked gives 0 (and a zero gradient), as PyTorch.
-    ``is_causal`` masks positions j > i.  ``enable_gqa`` repeats key/value heads (dim -3)
+    ``is_causal`` masks positions j > i (beside an ``attn_mask`` too).  ``enable_gqa`` repeats key/value heads (dim -3)
     to match the query's.  ``dropout_p`` > 0 zeroes each attention weight with that
     probability and scales the others by 1 / (1 - p), whatever the module's training mode
     (as PyTorch; pass 0.0 for evaluation).  The kernel switches of ``nn.attention.sdpa_kernel``
@@ -449,7 +449,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
                            f"{dropout_p}")
-    if is_causal and attn_mask is not None:
+    if is_causal and attn_mask is not None and not _sdp_state.flash_cpu_takes(
+            query, key, value, attn_mask, dropout_p, enable_gqa):
+        # only PyTorch's CPU flash kernel takes both; its reference kernel refuses the pair
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                            "set when is_causal=True")
     q_dtype, k_dtype, v_dtype = (t._array.dtype.name for t in (query, key, value))
@@ -487,8 +489,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scores = mul(matmul(query, transpose(key, -2, -1)), s)
     xp = backend.xp_of(query._array)
     if is_causal:
+        # the causal mask (query i sees keys j <= i), and with an attn_mask as well both of
+        # them (PyTorch 2.13's CPU kernels: a bool mask and-ed, a float one added to -inf)
         n_l, n_s = query.shape[-2], key.shape[-2]
-        attn_mask = Tensor._wrap(xp.tril(xp.ones((n_l, n_s), dtype=bool)))
+        causal = xp.tril(xp.ones((n_l, n_s), dtype=bool))
+        if attn_mask is None:
+            attn_mask = Tensor._wrap(causal)
+        elif attn_mask._array.dtype.kind == "b":
+            attn_mask = Tensor._wrap(attn_mask._array & causal)
+        else:
+            attn_mask = add(attn_mask, Tensor._wrap(
+                xp.where(causal, 0.0, -math.inf).astype(attn_mask._array.dtype)))
     if attn_mask is not None:
         # as PyTorch, a bool mask becomes a bias (0 kept, -inf masked) that is added: the
         # gradient of the scores reaches masked positions too (0, or NaN beside a NaN)
