@@ -46,7 +46,7 @@ def _shareable(array, dtype, device, copy):
     return array
 
 
-def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     """``obj`` as a tensor, sharing memory when it can.
 
     * a Tensor: returned itself when dtype and device already match (``copy=True`` copies);
@@ -57,7 +57,9 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     * a Python number or (nested) sequence: a new tensor, dtype as ``minigrad.tensor``.
 
     ``copy=False`` raises ValueError where sharing is impossible; ``copy=None`` shares when it
-    can and copies otherwise.
+    can and copies otherwise.  ``requires_grad=None`` keeps a tensor's flag (and graph);
+    ``False`` gives a result out of the graph: as PyTorch, a leaf returned itself has its
+    flag cleared, anything else is detached.
     """
     if isinstance(obj, Tensor):
         want = obj._array.dtype if dtype is None else dtypes.to_dtype(dtype).np
@@ -81,6 +83,11 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
         result = Tensor._wrap(_to_array(obj, dtype, device))
     if requires_grad:
         result.requires_grad_(True)
+    elif requires_grad is not None and result.requires_grad:
+        if result is obj and result.is_leaf:
+            result.requires_grad_(False)
+        else:
+            result = result.detach()
     return result
 
 

@@ -123,6 +123,10 @@ def _format_array(a, fmt, indent, summarise):
 
 
 def tensor_repr(tensor, prefix="tensor(") -> str:
+    """The text of ``repr(tensor)``; a subclass of Tensor defined outside minigrad prints under
+    its own class name (``MyTensor([1., 2.])``), as PyTorch prints one."""
+    if prefix == "tensor(" and type(tensor).__module__.partition(".")[0] != "minigrad":
+        prefix = f"{type(tensor).__name__}("
     if getattr(tensor, "dtype", None) == bfloat16:
         # numpy() refuses bfloat16 as PyTorch's does; its values are exact in float32
         a = backend.as_numpy(tensor._array).astype(np.float32)

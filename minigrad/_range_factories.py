@@ -15,7 +15,7 @@ import numpy as np
 
 from . import dtypes
 from .creation import (_TORCH_TYPE_NAMES, _finish, _number, _out_keyword, _scalar_name,
-                       check_fits, check_layout)
+                       check_fits, check_layout, check_pin_memory)
 from .tensor import Tensor
 from ._space_arguments import check_space_arguments
 
@@ -31,13 +31,19 @@ _NO_END = object()      # arange(n): the end left out (PyTorch refuses an explic
 
 
 @_out_keyword
-def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
+def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
            requires_grad=False):
     """Values from start (default 0) up to but excluding end, step apart.  For an integer
     dtype PyTorch truncates start and step to integers first (end too for int64, whose
     length is counted in integers; other integer dtypes count it from the exact values),
     and the values wrap into the dtype."""
     check_layout(layout, "arange")
+    if start is _NO_END:                # arange(end=5): PyTorch's arange(Number end) by name
+        if end is _NO_END:
+            raise TypeError("arange() received an invalid combination of arguments - got (), "
+                            "but expected (Number end) or (Number start, Number end, Number "
+                            "step)")
+        start = 0
     start, end, step = _number(start), _number(end), _number(step)
     if end is _NO_END:
         start, end = 0, start
@@ -46,6 +52,10 @@ def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
             raise TypeError(f"arange() received an invalid combination of arguments - got "
                             f"({', '.join(type(v).__name__ for v in (start, end, step))}), "
                             f"but expected (Number start, Number end, Number step)")
+    for value in (start, end, step):       # PyTorch reads an int as int64 or uint64
+        if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 64:
+            raise OverflowError("can't convert negative int to unsigned" if value < 0 else
+                                "int too big to convert")
     if not isinstance(start, complex) and not isinstance(end, complex) and \
             not (math.isfinite(start) and math.isfinite(end)):
         raise RuntimeError(f"unsupported range: {start} -> {end}")
@@ -64,27 +74,41 @@ def arange(start, end=_NO_END, step=1, *, dtype=None, layout=None, device=None,
     if dt.np.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     if dt.np.kind in "iu":
-        first, last, stride = int(start), int(end), int(step)
-        if step == 0:
+        if step == 0 or step != step:
             raise RuntimeError("step must be nonzero")
+        if math.isinf(step) or step >= 2 ** 63 or (dt.name == "int64" and
+                                                   max(start, end) >= 2 ** 63):
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        first, last, stride = int(start), int(end), int(step)
         if dt.name == "int64":
             if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
                 raise ValueError("step must be nonzero")
             if (last - first) * stride < 0:
                 raise _inconsistent(start, end, step)
             sign = 1 if stride > 0 else -1
-            n = int((last - first + stride - sign) / stride)     # C++'s truncating division
+            span = last - first + stride - sign
+            if not -2 ** 63 <= span < 2 ** 63:        # wraps in PyTorch's int64 arithmetic
+                raise RuntimeError("invalid size, possible overflow?")
+            n = abs(span) // abs(stride)            # C++'s truncating division, exactly
+            n = -n if (span < 0) != (stride < 0) else n
         else:     # the length from the exact values; a step truncated to 0 repeats start
             if (end - start) * step < 0:
                 raise _inconsistent(start, end, step)
             n = math.ceil((end - start) / step)
+            if n > 2 ** 63 - 1:
+                raise RuntimeError("invalid size, possible overflow?")
         values = first + np.arange(max(n, 0), dtype=np.int64) * stride
         return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
-    if step == 0:
+    if step == 0 or step != step:         # (NaN: PyTorch's words for a zero step)
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
         raise _inconsistent(start, end, step)
-    return _finish(np.arange(start, end, step), dt, device, requires_grad)
+    if (end - start) / step > 2 ** 63 - 1:      # more elements than an int64 counts (or inf)
+        raise RuntimeError("invalid size, possible overflow?")
+    if math.isinf(step):                        # ceil((end - start) / inf) = 0 elements
+        return _finish(np.zeros(0), dt, device, requires_grad)
+    with np.errstate(over="ignore"):            # past float16's range: inf, silently
+        return _finish(np.arange(start, end, step), dt, device, requires_grad)
 
 
 def _given(dtype, layout, device, requires_grad):
@@ -103,6 +127,14 @@ def _zero_dim_bounds(name, start, end):
                                f"but got {label} with {v.ndim} dimension(s).")
 
 
+def _steps(steps):
+    """``steps`` of linspace/logspace as the int64 PyTorch parses it."""
+    steps = int(_number(steps))
+    if not -2 ** 63 <= steps < 2 ** 63:
+        raise ValueError("Overflow when unpacking long long")
+    return steps
+
+
 @_out_keyword
 def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
     """``steps`` values evenly spaced from start to end, computed as PyTorch does: the first
@@ -114,7 +146,7 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     check_layout(layout, "linspace")
     _zero_dim_bounds("linspace", start, end)
     start, end = _number(start), _number(end)
-    steps = int(_number(steps))
+    steps = _steps(steps)
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got steps={steps}")
     if dtype is not None:
@@ -161,7 +193,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
                           _given(dtype, layout, device, requires_grad), base)
     check_layout(layout, "logspace")
     _zero_dim_bounds("logspace", start, end)
-    steps = int(_number(steps))
+    steps = _steps(steps)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
@@ -174,9 +206,9 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     if dt.np.kind in "iu":
         start, end = int(_number(start)), int(_number(end))
         exps = linspace(start, end, steps, dtype=dtypes.float64)._array
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = np.trunc(np.float64(base) ** exps)
-        return _finish(values.astype(np.int64), dt, device, requires_grad)
+        with np.errstate(over="ignore", invalid="ignore"):     # past the dtype: silent, as C
+            values = np.trunc(np.float64(base) ** exps).astype(dt.np)
+        return _finish(values, dt, device, requires_grad)
     exps = linspace(start, end, steps, dtype=dt)._array
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         values = np.power(exps.dtype.type(base), exps)
@@ -200,13 +232,17 @@ def _triangle_indices(name, row, col, offset, dtype, device, layout, lower):
     return _finish(np.stack([i[keep], j[keep]]), dt, device, False)
 
 
-def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None,
+                 pin_memory=False):
     """Indices (2, N) of the lower triangle of a row x col matrix: the (i, j) with
     j - i <= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    check_pin_memory(pin_memory, "tril_indices")
     return _triangle_indices("tril_indices", row, col, offset, dtype, device, layout, True)
 
 
-def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None,
+                 pin_memory=False):
     """Indices (2, N) of the upper triangle of a row x col matrix: the (i, j) with
     j - i >= offset, in row-major order (row indices first).  dtype int64 (or int32)."""
+    check_pin_memory(pin_memory, "triu_indices")
     return _triangle_indices("triu_indices", row, col, offset, dtype, device, layout, False)

@@ -21,14 +21,20 @@ __all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "H
 
 
 class UntypedStorage:
-    """The bytes a tensor (and each view of its base) lives in."""
+    """The bytes a tensor (and each view of its base) lives in.  ``UntypedStorage(n)`` makes n
+    zero bytes, ``UntypedStorage([1, 2])`` those bytes; indexing reads and writes single bytes
+    (a slice is a storage over the same memory)."""
 
-    def __init__(self, tensor):
-        base = tensor._base
-        shared = base is not None and backend.xp_of(tensor._array).may_share_memory(
-            tensor._array, base._array)
-        self._array = base._array if shared else tensor._array
-        self._device = tensor.device
+    def __init__(self, data=0, *, device=None):
+        if not isinstance(data, Tensor):
+            data = Tensor._wrap(_new_bytes(data))
+            if device is not None:
+                data = data.to(device)
+        base = data._base
+        shared = base is not None and backend.xp_of(data._array).may_share_memory(
+            data._array, base._array)
+        self._array = base._array if shared else data._array
+        self._device = data.device
 
     def data_ptr(self) -> int:
         a = self._array
@@ -51,8 +57,79 @@ class UntypedStorage:
     def device(self):
         return self._device
 
+    def is_shared(self) -> bool:
+        return False
+
+    def is_pinned(self, device="cuda") -> bool:
+        return False
+
+    # -- the bytes ----------------------------------------------------------------------------
+    def _bytes(self):
+        """The block as a 1-d uint8 array over its memory."""
+        return _flat(self._array).view(np.uint8)
+
+    def _index(self, idx):
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            raise TypeError(f"can't index a minigrad.UntypedStorage with {type(idx).__name__}")
+        n = self.nbytes()
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} out of range for storage of size {n}")
+        return idx % n
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return UntypedStorage(Tensor._wrap(self._bytes()[idx]))
+        return int(self._bytes()[self._index(idx)])
+
+    def __setitem__(self, idx, value):
+        value = int(value) & 0xFF            # a byte keeps the low 8 bits, as a C cast
+        if isinstance(idx, slice):
+            self._bytes()[idx] = value
+        else:
+            self._bytes()[self._index(idx)] = value
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def tolist(self):
+        return backend.as_numpy(self._bytes()).tolist()
+
+    def fill_(self, value):
+        self._bytes()[...] = int(value) & 0xFF
+        return self
+
+    def copy_(self, source, non_blocking=None):
+        self._bytes()[...] = source._bytes()
+        return self
+
+    def clone(self):
+        return UntypedStorage(Tensor._wrap(self._bytes().copy()))
+
+    def cpu(self):
+        return self if self._device.type == "cpu" else \
+            UntypedStorage(Tensor._wrap(backend.as_numpy(self._bytes())))
+
     def __repr__(self):
-        return f"<minigrad.UntypedStorage of {self.nbytes()} bytes on {self._device}>"
+        body = "\n".join(f" {v}" for v in self.tolist())
+        return (f"{body}\n[minigrad.storage.UntypedStorage(device={self._device}) of size "
+                f"{self.nbytes()}]").lstrip("\n")
+
+
+def _new_bytes(data):
+    """The uint8 array of ``UntypedStorage(data)``: n zero bytes, or the bytes listed."""
+    if isinstance(data, int) and not isinstance(data, bool):
+        if data < 0:
+            raise RuntimeError(f"Trying to create a storage of negative size {data}")
+        return np.zeros(data, np.uint8)
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            if not isinstance(item, int) or isinstance(item, bool):
+                raise RuntimeError(f"minigrad.UntypedStorage(): tried to construct a storage "
+                                   f"from a sequence ({type(data).__name__}), but one of the "
+                                   f"items was of type {type(item).__name__} instead of int")
+        return np.array([v & 0xFF for v in data], np.uint8)
+    raise TypeError(f"minigrad.UntypedStorage(): could not make a storage from "
+                    f"{type(data).__name__}")
 
 
 # the storages' legacy names: 'minigrad.FloatStorage' for float32 ('Float' is PyTorch's name of

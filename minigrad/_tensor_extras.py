@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from . import _memory_format as mf, backend
-from ._storage import LEGACY_STORAGES, TypedStorage
+from ._storage import LEGACY_STORAGES, TypedStorage, UntypedStorage
 from .ops._util import scalar_type_name
 from .tensor import Tensor
 
@@ -67,7 +67,8 @@ def _as_subclass(self, cls):
 
 
 def _set(self, source=None, storage_offset=0, size=None, stride=None):
-    """Make this tensor look at ``source``'s memory (a tensor or a ``storage()``): its shape,
+    """Make this tensor look at ``source``'s memory (a tensor, a ``storage()`` or an
+    ``untyped_storage()``, whose bytes are read as this tensor's dtype): its shape,
     or ``size``/``stride`` from ``storage_offset`` on. No source: an empty tensor."""
     if self.is_leaf and self.requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
@@ -79,6 +80,9 @@ def _set(self, source=None, storage_offset=0, size=None, stride=None):
         return self
     if isinstance(source, TypedStorage):
         source = Tensor._wrap(source._flat)
+    elif isinstance(source, UntypedStorage):      # its bytes read as this tensor's dtype
+        raw, item = source._bytes(), self._array.dtype.itemsize
+        source = Tensor._wrap(raw[:raw.shape[0] // item * item].view(self._array.dtype))
     if not isinstance(source, Tensor):
         raise TypeError(f"set_(): argument 'source' must be Tensor or Storage, not "
                         f"{type(source).__name__}")

@@ -20,6 +20,7 @@ from . import backend, dtypes
 from . import _memory_format as mf
 from .tensor import Tensor, _require_grad_at_creation
 from ._grad_state import state as _GRAD
+from ._type_names import python_type_name
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
            "empty_like", "layout", "strided", "sparse_coo", "sparse_csr", "sparse_csc",
@@ -103,14 +104,31 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
     return with_size_keyword
 
 
+def check_pin_memory(value, name):
+    """A factory's ``pin_memory=``: False or None take ordinary memory; True needs an
+    accelerator (page-locked host memory is for copies to one), refused without one in
+    PyTorch's words; anything but a bool is PyTorch's TypeError."""
+    if value is None or value is False:
+        return
+    if value is not True:
+        raise TypeError(f"{name}(): argument 'pin_memory' must be bool, not "
+                        f"{type(value).__name__}")
+    if not backend.is_cuda_available():
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
+                           "pinned memory allocator is available on this system.")
+
+
 def _out_keyword(factory):
     """``factory(..., out=t)``, as PyTorch's factories take it: the values made in t's dtype
     (another ``dtype`` is refused) and device, written into ``t`` (resized to their shape,
-    silently) and ``t`` returned."""
+    silently) and ``t`` returned.  It also takes the factories' ``pin_memory=`` keyword
+    (``check_pin_memory``)."""
     name = factory.__name__
 
     @functools.wraps(factory)
     def with_out(*args, **kwargs):
+        if "pin_memory" in kwargs:
+            check_pin_memory(kwargs.pop("pin_memory"), name)
         out = kwargs.pop("out", None)
         if out is None:
             return factory(*args, **kwargs)
@@ -167,7 +185,7 @@ def _size(size, name):
             size = size[:i] + (s,) + tuple(size[i + 1:])
         # PyTorch's int-list parser reads a bool after the first element as 0 or 1
         if not isinstance(s, numbers.Integral) or (isinstance(s, bool) and i == 0):
-            kind = type(s).__name__
+            kind = python_type_name(s)
             if one_sequence and i == 0:
                 raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
                                 f"but found element of type {kind} at pos {i}")
@@ -286,7 +304,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layo
     check_layout(layout, "full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
-                        f"{type(size).__name__}")
+                        f"{python_type_name(size)}")
     if isinstance(fill_value, Tensor) and fill_value.ndim != 0:   # (PyTorch: 0-d only)
         raise TypeError("full(): argument 'fill_value' (position 2) must be Number, not Tensor")
     fill_value = _number(fill_value)
@@ -359,7 +377,8 @@ def _laid_out(t, make, memory_format, name):
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
-               memory_format=mf.preserve_format):
+               memory_format=mf.preserve_format, pin_memory=False):
+    check_pin_memory(pin_memory, "zeros_like")
     dtype, device = _like(t, dtype, device)
     if check_layout(layout, "zeros_like", sparse_ok=True):
         return sparse_zeros(tuple(t.shape), dtype, device, requires_grad)
@@ -368,7 +387,8 @@ def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
-              memory_format=mf.preserve_format):
+              memory_format=mf.preserve_format, pin_memory=False):
+    check_pin_memory(pin_memory, "ones_like")
     check_layout(layout, "ones_like")
     dtype, device = _like(t, dtype, device, "ones_like")
     return _laid_out(t, lambda: ones(tuple(t.shape), dtype=dtype, device=device,
@@ -376,7 +396,8 @@ def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
-               memory_format=mf.preserve_format):
+               memory_format=mf.preserve_format, pin_memory=False):
+    check_pin_memory(pin_memory, "empty_like")
     check_layout(layout, "empty_like")
     dtype, device = _like(t, dtype, device, "empty_like")
     return _laid_out(t, lambda: empty(tuple(t.shape), dtype=dtype, device=device,
@@ -384,7 +405,8 @@ def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None,
-              memory_format=mf.preserve_format):
+              memory_format=mf.preserve_format, pin_memory=False):
+    check_pin_memory(pin_memory, "full_like")
     check_layout(layout, "full_like")
     dtype, device = _like(t, dtype, device, "full_like")
     return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,

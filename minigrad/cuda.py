@@ -15,6 +15,7 @@ import warnings
 
 from . import backend
 from .amp.device_aliases import cuda_amp as _cuda_amp
+from ._legacy_types import CUDA_TYPES as _CUDA_TYPES
 from ._random_factories import manual_seed as _seed
 
 _NOT_COMPILED = "Torch not compiled with CUDA enabled"
@@ -257,3 +258,17 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 # sys.modules so that `from minigrad.cuda.amp import GradScaler` (a module, not a package) works
 amp = _cuda_amp
 _sys.modules[__name__ + ".amp"] = amp
+
+# PyTorch's legacy GPU tensor types (``Tensor = torch.cuda.FloatTensor if cuda else
+# torch.FloatTensor`` in old scripts): ``isinstance`` asks for that dtype on the GPU, and
+# calling one needs a GPU (``_legacy_types``)
+FloatTensor = _CUDA_TYPES["FloatTensor"]
+DoubleTensor = _CUDA_TYPES["DoubleTensor"]
+HalfTensor = _CUDA_TYPES["HalfTensor"]
+BFloat16Tensor = _CUDA_TYPES["BFloat16Tensor"]
+ByteTensor = _CUDA_TYPES["ByteTensor"]
+CharTensor = _CUDA_TYPES["CharTensor"]
+ShortTensor = _CUDA_TYPES["ShortTensor"]
+IntTensor = _CUDA_TYPES["IntTensor"]
+LongTensor = _CUDA_TYPES["LongTensor"]
+BoolTensor = _CUDA_TYPES["BoolTensor"]

@@ -36,7 +36,8 @@ class DType:
         if self.np == BFLOAT16:
             return complex64            # as PyTorch: a bfloat16 with a complex is complex64
         if not self.is_floating_point or self.np.itemsize == 2:
-            raise RuntimeError(f"Unsupported dtype {self.name}" if not self.is_floating_point
+            raise RuntimeError(f"Unknown Complex ScalarType for {SCALAR_NAMES[self.name]}"
+                               if not self.is_floating_point
                                else "minigrad has no complex32 (ComplexHalf) dtype")
         return _BY_NUMPY[np.result_type(self.np, np.complex64)]
 
@@ -71,6 +72,11 @@ class DType:
     def dtype(self):
         return self.np
 
+
+# named as PyTorch's class is: ``minigrad.dtype`` (what repr(type(x)) and type errors show)
+DType.__name__ = DType.__qualname__ = "dtype"
+DType.__module__ = "minigrad"
+DType._tp_name = "minigrad.dtype"       # PyTorch's is a C type: its errors say 'torch.dtype'
 
 # the numpy dtype of bfloat16 arrays (ml_dtypes'); numpy's kind for it is 'V'
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
@@ -285,6 +291,10 @@ def from_numpy_dtype(np_dtype) -> DType:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]
     except KeyError:
+        if not np.dtype(np_dtype).isnative:
+            raise ValueError("given numpy array has byte order different from the native byte "
+                             "order. Conversion between byte orders is currently not "
+                             "supported.") from None
         names = [d for d in ("float64", "float32", "float16", "complex64", "complex128",
                              "int64", "int32", "int16", "int8", "uint8")
                  if np.dtype(d) in _BY_NUMPY]
