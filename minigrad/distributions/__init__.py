@@ -47,7 +47,8 @@ from .uniform import Uniform
 from .von_mises import VonMises
 from .weibull_pareto import Pareto, Weibull
 from .wishart import Wishart
-from . import kl_more, kl_round10  # noqa: F401,E402  (register the KL pairs of the laws above)
+# register the KL pairs of the laws above
+from . import kl_cross, kl_more, kl_round10  # noqa: F401,E402
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",

@@ -44,6 +44,14 @@ class Transform:
         self._inv = None                 # weak reference to the inverse, made on demand
         self._memo = (None, None)        # the latest (x, y) when caching
 
+    def __getstate__(self):
+        # a weak reference cannot be pickled; the inverse is rebuilt on demand (an inverse
+        # transform's own strong reference to its source is kept, so it still works)
+        state = self.__dict__.copy()
+        if isinstance(state.get("_inv"), weakref.ref):
+            state["_inv"] = None
+        return state
+
     @property
     def event_dim(self):
         in_dims, out_dims = self.domain.event_dim, self.codomain.event_dim

@@ -139,7 +139,7 @@ class Distribution:
 
     @property
     def mean(self):
-        raise NotImplementedError(f"{self.__class__} does not implement mean")
+        raise NotImplementedError            # bare, as PyTorch's (only mode names itself)
 
     @property
     def mode(self):
@@ -147,7 +147,7 @@ class Distribution:
 
     @property
     def variance(self):
-        raise NotImplementedError(f"{self.__class__} does not implement variance")
+        raise NotImplementedError            # bare, as PyTorch's (only mode names itself)
 
     @property
     def stddev(self):
@@ -165,8 +165,8 @@ class Distribution:
         raise NotImplementedError
 
     def sample_n(self, n):
-        warnings.warn("sample_n will be deprecated. Use .sample((n,)) instead", UserWarning,
-                      stacklevel=2)
+        warnings.warn("`sample_n(n)` will be deprecated. Use `sample((n,))` instead.",
+                      FutureWarning, stacklevel=2)
         return self.sample(ops.Size([n]))
 
     def log_prob(self, value):

@@ -20,7 +20,8 @@ from .distribution import Distribution
 from .gamma import Gamma
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
-from .transforms import AbsTransform
+from .transforms import AbsTransform, AffineTransform, ExpTransform
+from .uniform import Uniform
 from .utils import standard_normal, standard_uniform, store_broadcast
 
 __all__ = ["Chi2", "Cauchy", "StudentT", "Gumbel", "HalfNormal", "HalfCauchy"]
@@ -148,17 +149,27 @@ class StudentT(Distribution):
                 + 0.5 * df.log() + log_beta)
 
 
-class Gumbel(Distribution):
+class Gumbel(TransformedDistribution):
+    """As in PyTorch, a TransformedDistribution: U ~ Uniform(tiny, 1 - eps) pushed through
+    u -> loc - scale log(-log u); its densities and moments are the closed forms below."""
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        shape = store_broadcast(self, Number, loc=loc, scale=scale)
-        super().__init__(shape, validate_args=validate_args)
+        store_broadcast(self, Number, loc=loc, scale=scale)
+        info = ops.finfo(self.loc.dtype)
+        base = Uniform(ops.full_like(self.loc, info.tiny), ops.full_like(self.loc, 1 - info.eps),
+                       validate_args=validate_args)
+        chain = [ExpTransform().inv, AffineTransform(0, -ops.ones_like(self.scale)),
+                 ExpTransform().inv, AffineTransform(self.loc, -self.scale)]
+        super().__init__(base, chain, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        return self._expand_params(Gumbel, batch_shape, _instance, ("loc", "scale"))
+        twin = self._get_checked_instance(Gumbel, _instance)
+        twin.loc = self.loc.expand(batch_shape)
+        twin.scale = self.scale.expand(batch_shape)
+        return TransformedDistribution.expand(self, batch_shape, _instance=twin)
 
     @property
     def mean(self):

@@ -207,8 +207,9 @@ def _laplace_vs_laplace(p, q):
 def _multivariatenormal_vs_multivariatenormal(p, q):
     # log det L_q - log det L_p + 0.5 (||L_q^-1 L_p||_F^2 + mahalanobis_q(mu_q - mu_p) - n)
     if q.event_shape != p.event_shape:
-        raise ValueError("KL-divergence between two Multivariate Normals with different "
-                         "event shapes cannot be computed")
+        # PyTorch's words, with the run of spaces its source's line continuation leaves
+        raise ValueError("KL-divergence between two Multivariate Normals with" + " " * 26
+                         + "different event shapes cannot be computed")
     tril_p, tril_q = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
     dim = p.event_shape[0]
     batch = tuple(ops.broadcast_shapes(tuple(tril_q.shape)[:-2], tuple(tril_p.shape)[:-2]))

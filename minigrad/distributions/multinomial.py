@@ -92,8 +92,10 @@ class Multinomial(Distribution):
     def log_prob(self, value):
         x = self._checked(value)
         log_p = self.logits
-        # terms with x_i = 0 contribute nothing, even where log p_i = -inf
-        powers = ops.where(x != 0, x * log_p, ops.zeros_like(log_p)).sum(-1)
+        # terms with x_i = 0 contribute nothing, even where log p_i = -inf (only there is
+        # log p_i replaced, so d/dx_i stays log p_i elsewhere, as in PyTorch)
+        log_p = ops.where((x == 0) & (log_p == -math.inf), ops.zeros_like(log_p), log_p)
+        powers = (x * log_p).sum(-1)
         log_coefficient = ops.lgamma(x.sum(-1) + 1) - ops.lgamma(x + 1).sum(-1)
         return log_coefficient + powers
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import _ops as ops
 from . import constraints
-from .distribution import Distribution
+from .distribution import Distribution, _size_text
 from .independent import Independent
 from .transforms import ComposeTransform, Transform
 from .utils import sum_rightmost
@@ -35,7 +35,7 @@ def _fit_base(base, chain):
     needed = chain.domain.event_dim
     if len(full_shape) < needed:
         raise ValueError(f"base_distribution needs to have shape with size at least "
-                         f"{needed}, but got {full_shape}.")
+                         f"{needed}, but got {_size_text(full_shape)}.")
     out_shape = chain.forward_shape(full_shape)
     pulled_back = tuple(chain.inverse_shape(out_shape))
     if pulled_back != full_shape:

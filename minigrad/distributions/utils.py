@@ -16,7 +16,9 @@ from . import _ops as ops
 
 __all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape",
            "logits_to_probs", "probs_to_logits", "lazy_property", "clamp_probs",
-           "tril_matrix_to_vec", "vec_to_tril_matrix"]
+           "tril_matrix_to_vec", "vec_to_tril_matrix", "euler_constant"]
+
+euler_constant = 0.57721566490153286060     # Euler-Mascheroni constant, as PyTorch exports it
 
 
 def scalar_or_param_shape(raw_values, param, kind=Number):

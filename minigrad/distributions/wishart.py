@@ -90,7 +90,7 @@ class Wishart(ExponentialFamily):
         self.df, batch = _as_df(df, matrix)
         p = matrix.shape[-1]
         if bool((self.df <= p - 1).any()):
-            shown = str(df).replace("minigrad.", "torch.")
+            shown = f"{df}".replace("minigrad.", "torch.")   # a 0-d tensor shows its value
             raise ValueError(f"Value of df={shown} expected to be greater than ndim - 1 = "
                              f"{p - 1}.")
         setattr(self, name, matrix.expand(batch + (-1, -1)))
