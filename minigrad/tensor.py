@@ -779,7 +779,7 @@ class Tensor:
         # graph (an intermediate result comes back as a leaf) and not .grad.  Loading a
         # pickle runs code, so minigrad.load never does: checkpoints stay safetensors.
         array = backend.to_device(self._array, backend.cpu)
-        state = dict(self.__dict__) if getattr(self, "__dict__", None) else None
+        state = _user_state(self)
         return (_unpickle_tensor,
                 (type(self), array, self._requires_grad, str(self.device), state))
 
@@ -795,10 +795,26 @@ class Tensor:
         new = type(self)._wrap(self._array.copy(), self.requires_grad)
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy())
-        if getattr(self, "__dict__", None):     # attributes set on the tensor are copied too
-            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        state = _user_state(self)
+        if state:                               # attributes set on the tensor are copied too
+            new.__dict__.update(copy.deepcopy(state, memo))
         memo[id(self)] = new
         return new
+
+
+# What minigrad itself keeps in a tensor's __dict__ (its live views, how a view was made,
+# hooks): bookkeeping about this object in this process, neither pickled nor deep-copied
+_BOOKKEEPING = frozenset({"_views", "_view_meta", "_inplace_refusal",
+                          "_post_accumulate_grad_hooks"})
+
+
+def _user_state(t):
+    """The attributes set on ``t`` by its user (``t.name = ...``), or None."""
+    d = getattr(t, "__dict__", None)
+    if not d:
+        return None
+    state = {k: v for k, v in d.items() if k not in _BOOKKEEPING}
+    return state or None
 
 
 def _unpickle_tensor(cls, array, requires_grad, device, state):

@@ -358,3 +358,26 @@ def test_vmap_out_dims_none_refuses_batched_output():
         got.append((_np(ok[0]).tolist(), _np(ok[1]).tolist(),
                     str(info.value).replace("torch", "minigrad")))
     assert got[0] == got[1]
+
+
+# -- pickling a tensor that has views (multiprocessing, DataLoader workers, joblib) ---------------
+def test_pickle_and_deepcopy_tensor_with_views_and_attributes():
+    import copy
+    import pickle
+    out = []
+    for L in LIBS:
+        t = L.tensor([1.0, 2.0], requires_grad=True)
+        t.tag = "w"
+        y = t * 1
+        _ = y[0], t.detach()[1:]                  # views of t and of y
+        t.register_post_accumulate_grad_hook(lambda p: None)
+        back = pickle.loads(pickle.dumps(t))
+        w = L.ones(3)
+        _ = w[1:]
+        dist = L.distributions.Beta(L.tensor([2.0]), L.tensor([3.0]))
+        dist_back = pickle.loads(pickle.dumps(dist))
+        out.append((_np(back), back.tag, back.requires_grad, _np(pickle.loads(pickle.dumps(w))),
+                    copy.deepcopy(t).tag, _np(dist_back.mean)))
+    a, b = out
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
