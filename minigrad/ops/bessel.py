@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import not_implemented_for
+from ._util import not_implemented_for, scalar_type_name
 
 __all__ = ["bessel_j0", "bessel_j1"]
 
@@ -67,18 +67,19 @@ def hankel_pq(x, order):
     mu = 4.0 * order * order
     p, q = np.zeros_like(x), np.zeros_like(x)
     coeff, power = 1.0, np.ones_like(x)
-    for k in range(40):
-        term = coeff / power
-        if k % 4 == 0:
-            p += term
-        elif k % 4 == 1:
-            q += term
-        elif k % 4 == 2:
-            p -= term
-        else:
-            q -= term
-        coeff *= (mu - (2 * k + 1) ** 2) / ((k + 1) * 8.0)
-        power = power * x
+    with np.errstate(over="ignore"):     # huge x: x ** k overflows to inf, so the term is 0
+        for k in range(40):
+            term = coeff / power
+            if k % 4 == 0:
+                p += term
+            elif k % 4 == 1:
+                q += term
+            elif k % 4 == 2:
+                p -= term
+            else:
+                q -= term
+            coeff *= (mu - (2 * k + 1) ** 2) / ((k + 1) * 8.0)
+            power = power * x
     return p, q
 
 
@@ -101,6 +102,9 @@ def _bessel(input, order):
                         f"Tensor, not {type(input).__name__}")
     if input._array.dtype == np.float16:     # PyTorch's CPU kernel has no Half version
         raise not_implemented_for(f"bessel_j{order}_cpu", input._array.dtype)
+    if input._array.dtype.kind == "c":       # nor a complex one (no silent real part)
+        raise NotImplementedError(f"\"bessel_j{order}_cpu\" not implemented for "
+                                  f"'{scalar_type_name(input._array.dtype)}'")
     dtype = input._array.dtype if input._array.dtype.kind in "fV" else dtypes.default_float().np
     x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
     ax = np.abs(x)

@@ -21,6 +21,7 @@ from .. import backend, dtypes
 from ..tensor import Tensor
 from . import _bessel_more_kernels as KB
 from . import _special_kernels as K
+from ._util import scalar_type_name
 
 __all__ = ["airy_ai", "bessel_y0", "bessel_y1", "modified_bessel_i0", "modified_bessel_i1",
            "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
@@ -38,6 +39,9 @@ def _apply(name, arg_name, input, kernel):
     kind = input._array.dtype
     if kind in _HALF_NAMES:
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'{_HALF_NAMES[kind]}\'')
+    if kind.kind == "c":                     # PyTorch has no complex kernel (no silent real part)
+        raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                  f'\'{scalar_type_name(kind)}\'')
     dtype = kind if kind.kind in "fV" else dtypes.default_float().np
     x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
     with np.errstate(all="ignore"):

@@ -130,7 +130,11 @@ class Einsum(Function):
     def forward(self, *operands, subs, out):
         self.subs, self.out = subs, out
         self.save_for_backward(*operands)
-        return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands)
+        # three or more operands: contract pairwise along a greedy path (numpy's default
+        # loops over every letter at once, whose cost is the product of all their sizes)
+        return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands,
+                                                 optimize="greedy" if len(operands) > 2
+                                                 else False)
 
     def backward(self, g):
         ops = self.saved_tensors

@@ -264,11 +264,12 @@ def svd(A, full_matrices=True, *, driver=None):
 
 def torch_svd(input, some=True, compute_uv=True):
     """``torch.svd``: (U, S, V) with input = U diag(S) V^H (V, not Vh); ``some`` False gives
-    square U and V; ``compute_uv`` False gives zero U and V of those shapes."""
+    square U and V; ``compute_uv`` False gives zero U (*, m, m) and V (*, n, n) whatever
+    ``some`` says, as PyTorch's."""
     u, s, vh = svd(input, full_matrices=not some)
     if compute_uv:
         return TorchSvdResult(u, s, _mH(vh))
     xp = backend.xp_of(input._array)
-    return TorchSvdResult(Tensor._wrap(xp.zeros(u.shape, u._array.dtype)), s,
-                          Tensor._wrap(xp.zeros(vh.shape[:-2] + vh.shape[-1:-3:-1],
-                                                vh._array.dtype)))
+    *batch, m, n = input.shape
+    return TorchSvdResult(Tensor._wrap(xp.zeros((*batch, m, m), u._array.dtype)), s,
+                          Tensor._wrap(xp.zeros((*batch, n, n), vh._array.dtype)))

@@ -22,6 +22,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
+from .linalg import lapack_eigh
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
 from .matmul import matmul
@@ -47,7 +48,7 @@ class _EighFactor(Function):
 
     def forward(self, a, *, uplo):
         self.uplo = uplo
-        w, v = backend.xp_of(a).linalg.eigh(a, UPLO=uplo)
+        w, v = lapack_eigh(a, uplo)
         self.save_for_backward(a, w, v)
         return (w, v)[self.index]
 
@@ -68,7 +69,7 @@ class EighPacked(Function):
 
     def forward(self, a, *, uplo):
         xp = backend.xp_of(a)
-        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        w, v = lapack_eigh(a, uplo)
         out = xp.concatenate([v, w[..., None].astype(v.dtype)], axis=-1)
         self.save_for_backward(out)             # the output itself: differentiable again
         return out

@@ -34,7 +34,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_dim
+from ._util import normalize_dim, scalar_type_name
 from .elementwise import mul
 from .plumbing import cast_to, conj_of
 from .shaping import roll
@@ -440,6 +440,23 @@ def ifftshift(input, dim=None):
     return _shift(input, dim, -1)
 
 
+def _check_freqs(name, n, size, dtype):
+    """PyTorch's checks of fftfreq / rfftfreq: ``n`` an int, the length ``size`` not negative,
+    a floating dtype (a complex one has no arange)."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+        raise TypeError(f"fft_{name}(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
+    if size < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {size}: [{size}]")
+    if dtype is not None:
+        kind = dtypes.to_dtype(dtype).np.kind
+        if kind == "c":
+            raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                      f"'{scalar_type_name(dtypes.to_dtype(dtype).np)}'")
+        if kind not in "fV":
+            raise RuntimeError(f"{name} requires a floating point or complex dtype")
+
+
 def _freqs(values, n, d, dtype, device, requires_grad):
     # torch multiplies an arange in the output dtype by 1 / (n d), rounded to that dtype
     np_dtype = (dtype or dtypes.default_float()).np
@@ -455,6 +472,7 @@ def fftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=Fal
             pin_memory=False):
     """The sample frequencies of an ``fft`` of n points spaced d apart:
     [0, 1, .., (n - 1) // 2, -(n // 2), .., -1] / (n d)."""
+    _check_freqs("fftfreq", n, n, dtype)
     k = np.arange(n)
     values = np.where(k < (n + 1) // 2, k, k - n)
     return _freqs(values, n, d, dtype, device, requires_grad)
@@ -464,4 +482,6 @@ def rfftfreq(n, d=1.0, *, dtype=None, layout=None, device=None, requires_grad=Fa
              pin_memory=False):
     """The sample frequencies of an ``rfft`` of n points spaced d apart:
     [0, 1, .., n // 2] / (n d)."""
-    return _freqs(np.arange(n // 2 + 1), n, d, dtype, device, requires_grad)
+    size = int(n / 2) + 1 if isinstance(n, numbers.Integral) else 0   # n / 2 toward zero, as C
+    _check_freqs("rfftfreq", n, size, dtype)
+    return _freqs(np.arange(size), n, d, dtype, device, requires_grad)

@@ -226,3 +226,66 @@ def svdvals(A):
     if dtypes.reduced_float(A._array.dtype) and A.numel() != 0:   # an empty one needs none
         raise not_implemented_for("linalg_svd_cpu", A._array.dtype)
     return SvdVals.apply(A)
+
+
+def lapack_eigh(a, uplo="L"):
+    """numpy's eigh (w, V) of the matrices a (..., n, n); LAPACK's failure to converge (on a
+    NaN, say) is PyTorch's LinAlgError naming the batch element, not numpy's error."""
+    xp = backend.xp_of(a)
+    try:
+        return xp.linalg.eigh(a, UPLO=uplo)
+    except np.linalg.LinAlgError:
+        bad = ~xp.isfinite(a).reshape((-1,) + a.shape[-2:]).all(axis=(-2, -1))
+        where_ = "" if a.ndim == 2 else \
+            f"(Batch element {int(xp.argmax(bad)) if bool(bad.any()) else 0}): "
+        raise LinAlgError(f"linalg.eigh: {where_}The algorithm failed to converge because the "
+                          "input matrix is ill-conditioned or has too many repeated "
+                          "eigenvalues.") from None
+
+
+# -- determinants of matrices with NaN or inf --------------------------------------------------
+def nonfinite_slogdet(a):
+    """(sign, log|det|, det) arrays of the real square matrices a (..., n, n) from the pivots of
+    partial-pivoting Gaussian elimination, as LAPACK's getrf leaves them.  For matrices with a
+    NaN or inf entry, where numpy's det takes an exactly zero pivot for a singular matrix
+    (det 0) though the eliminated NaN / inf makes PyTorch's product of the pivots NaN; a NaN
+    det has sign 0, as PyTorch's."""
+    xp = backend.xp_of(a)
+    *batch, n, _ = a.shape
+    u = xp.array(a, copy=True).reshape((-1, n, n))
+    rows = xp.arange(u.shape[0])
+    flips = xp.zeros(u.shape[0], dtype=bool)
+    with np.errstate(all="ignore"):          # NaN and inf go on silently, as in LAPACK
+        for j in range(n):
+            col = u[:, j:, j]
+            size = xp.abs(col)
+            # LAPACK's idamax: the first largest, a NaN only when it comes first
+            p = xp.argmax(xp.where(xp.isnan(size), -1.0, size), axis=1)
+            p = j + xp.where(xp.isnan(size[:, 0]), 0, p)
+            flips ^= p != j
+            u[rows, j], u[rows, p] = u[rows, p], u[rows, j].copy()
+            piv = u[:, j, j]
+            # a zero pivot leaves its column unscaled, and the update runs on, as in getf2
+            factor = u[:, j + 1:, j] / xp.where(piv == 0, 1, piv)[:, None]
+            u[:, j + 1:, j + 1:] -= factor[:, :, None] * u[:, j, None, j + 1:]
+        pivots = xp.diagonal(u, axis1=-2, axis2=-1)
+        magnitude = xp.abs(pivots)
+        det = xp.prod(pivots, axis=-1) * xp.where(flips, -1, 1)
+        logabs = xp.sum(xp.log(magnitude), axis=-1)
+        sign = xp.prod(xp.sign(pivots), axis=-1) * xp.where(flips, -1, 1)
+    sign = xp.where(xp.isnan(det), 0, sign)
+    shape = tuple(batch)
+    return sign.reshape(shape), logabs.reshape(shape), det.reshape(shape)
+
+
+def patch_nonfinite(a, out, which):
+    """``out``, numpy's det (which = 2), log|det| (1) or sign (0) of a (..., n, n), with the
+    real matrices that hold a NaN or inf recomputed by ``nonfinite_slogdet``."""
+    xp = backend.xp_of(a)
+    if a.shape[-1] == 0 or a.dtype.kind == "c" or bool(xp.isfinite(a).all()):
+        return out
+    bad = ~xp.isfinite(a).all(axis=(-2, -1))
+    fixed = nonfinite_slogdet(a[bad])[which]
+    out = xp.array(out, copy=True).reshape(bad.shape)
+    out[bad] = fixed
+    return out

@@ -32,7 +32,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee_errors, not_implemented_for, result_dtype
+from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
+                    scalar_type_name)
 
 __all__ = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
            "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
@@ -55,6 +56,9 @@ def _operands(name, x, n):
             f" * (Number x, Tensor n, *, Tensor out = None)\n"
             f" * (Tensor x, Number n, *, Tensor out = None)\n")
     dtype = np.dtype(result_dtype(x, n))
+    if dtype.kind == "c":                    # PyTorch has no complex kernel (no silent real part)
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
+                                  f"'{scalar_type_name(dtype)}'")
     if dtype.kind not in "fV":
         dtype = np.dtype(dtypes.default_float().np)
     if dtype == np.float16:

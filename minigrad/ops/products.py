@@ -17,11 +17,13 @@ from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemente
 from .elementwise import add, cast, div, mul, sub
 from .inplace import add_
 from .contraction import dot
+from .elementary_functions import sqrt
 from .norms import vector_norm
 from .matmul import bmm, matmul, mm, mv
-from .movement import pad, reshape, unsqueeze
+from .movement import mT, pad, reshape, unsqueeze
 from .stacking import cat
 from .plumbing import conj_of
+from .pointwise_select import where
 from .reduce import sum as sum_
 from .shaping import outer, roll
 
@@ -30,15 +32,21 @@ __all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", 
            "linalg_cross", "cdist", "dist", "vdot", "block_diag"]
 
 
-def _scaled_sum(input, product, beta, alpha):
+def _scaled_sum(input, product, beta, alpha, skip_zero_alpha=True):
     """beta * input + alpha * product, PyTorch's way: with beta = 0 ``input`` is not read (its
-    NaN and inf do not reach the result) but still broadcasts; alpha = 1 / beta = 1 skip the
-    multiply.  The result has the promoted dtype of input and product."""
-    if alpha != 1:
+    NaN and inf do not reach the result) but still broadcasts and gets a zero gradient; alpha = 0
+    likewise leaves the product out (not in baddbmm: ``skip_zero_alpha``); alpha = 1 / beta = 1
+    skip the multiply.  The result has the
+    promoted dtype of input and product."""
+    if alpha == 0 and skip_zero_alpha:
+        product = _unread(product)
+    elif alpha != 1:
         product = mul(product, alpha)
     if beta == 0:
         shape = broadcast_shape(tuple(input.shape), tuple(product.shape), "add")
         dtype = result_dtype(input, product)
+        if input.requires_grad:
+            return add(cast(_unread(input), dtype), product)
         return cast(product, dtype).expand(*shape) if tuple(product.shape) != shape else \
             cast(product, dtype)
     scaled = input if beta == 1 else mul(input, beta)
@@ -46,6 +54,13 @@ def _scaled_sum(input, product, beta, alpha):
         scaled = cast(scaled, input._array.dtype)   # an integer input stays integer
     out = add(scaled, product)
     return out
+
+
+def _unread(t):
+    """Zeros in place of ``t`` (none of its NaN or inf), still a function of ``t`` in the graph
+    when it needs a gradient: PyTorch gives an operand scaled by 0 a zero gradient, not none."""
+    mask = backend.xp_of(t._array).zeros(t._array.shape, dtype=bool)
+    return where(mask, t, 0)
 
 
 _C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
@@ -213,7 +228,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
         raise RuntimeError(f"Input dtypes must be the same, got: input {got[0]}, batch1: "
                            f"{got[1]}, batch2: {got[2]}")
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
-    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha, skip_zero_alpha=False)
 
 
 def _refuse_bool(input, tensor1, tensor2):
@@ -361,6 +376,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         if d1 != d2:
             raise RuntimeError(f"expected scalar type {scalar_type_name(d1)} but found "
                                f"{scalar_type_name(d2)}")
+        if by_mm:
+            return _euclidean_by_mm(x1, x2)
     else:
         # PyTorch returns an empty result, or zeros for no columns, in x1's dtype
         x2 = cast(x2, x1._array.dtype)
@@ -368,6 +385,22 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
             p = 2.0                   # any p: the norm of nothing (inf has no identity)
     diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
     return vector_norm(diff, p, -1)
+
+
+def _euclidean_by_mm(x1, x2):
+    """cdist's p = 2 by a matrix product, |a|^2 + |b|^2 - 2 a.b, with no (*, P, R, M)
+    difference tensor; rounding below zero is cut to 0, and a zero distance has a zero
+    gradient (as the direct way gives it)."""
+    sq1, sq2 = sum_(mul(x1, x1), -1, True), sum_(mul(x2, x2), -1, True)     # (*, P | R, 1)
+    # one product of [-2 a, |a|^2, 1] and [b, 1, |b|^2]: the three terms summed in one pass,
+    # so that a row's distance to itself rounds to (nearly) 0, as PyTorch's
+    ones1 = Tensor._wrap(backend.xp_of(x1._array).ones(sq1.shape, sq1._array.dtype))
+    ones2 = Tensor._wrap(backend.xp_of(x2._array).ones(sq2.shape, sq2._array.dtype))
+    left = cat([mul(x1, -2.0), sq1, ones1], -1)
+    right = cat([x2, ones2, sq2], -1)
+    squared = matmul(left, mT(right))
+    positive = ~(squared._array <= 0)                         # NaN stays NaN
+    return where(positive, sqrt(where(positive, squared, 1.0)), 0.0)
 
 
 def dist(input, other, p=2):

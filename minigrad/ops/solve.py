@@ -29,7 +29,7 @@ from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementary_functions import log
 from .elementwise import add, cast, mul, neg
 from .pointwise_select import where
-from .linalg import LinAlgError, SvdU, SvdVals, SvdVh
+from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, patch_nonfinite
 from .matmul import matmul
 from .movement import clone, mT, squeeze, unsqueeze
 from .complex_numbers import imag
@@ -447,8 +447,8 @@ class Det(Function):
 
     def forward(self, a):
         xp = backend.xp_of(a)
-        out = xp.asarray(xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2]),
-                         dtype=a.dtype)
+        out = xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2])
+        out = xp.asarray(patch_nonfinite(a, out, 2), dtype=a.dtype)
         self.save_for_backward(a, out)       # the output itself: its gradient flows on
         return out
 
@@ -489,6 +489,7 @@ class LogAbsDet(Function):
         xp = backend.xp_of(a)
         real = a.real.dtype
         out = xp.linalg.slogdet(a)[1] if a.shape[-1] else xp.zeros(a.shape[:-2], real)
+        out = patch_nonfinite(a, out, 1)
         self.save_for_backward(a)
         return xp.asarray(out, dtype=real)
 
@@ -507,6 +508,7 @@ class SlogdetSign(Function):
     def forward(self, a):
         xp = backend.xp_of(a)
         sign = xp.linalg.slogdet(a)[0] if a.shape[-1] else xp.ones(a.shape[:-2])
+        sign = patch_nonfinite(a, sign, 0)
         out = xp.asarray(sign, dtype=a.dtype)
         self.save_for_backward(a, out)
         return out
