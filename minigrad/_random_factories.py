@@ -16,7 +16,7 @@ import numpy as np
 from . import backend, dtypes
 from . import _memory_format as mf
 from .creation import (_TORCH_TYPE_NAMES, _finish, _laid_out, _like, _out_keyword, _size,
-                       _size_keyword, check_layout)
+                       _size_keyword, check_layout, check_pin_memory)
 from .tensor import Tensor
 
 __all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "manual_seed",
@@ -220,8 +220,9 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
-              memory_format=mf.preserve_format):
+              memory_format=mf.preserve_format, pin_memory=False):
     check_layout(layout, "rand_like")
+    check_pin_memory(pin_memory, "rand_like")
     dtype, device = _like(t, dtype, device, "rand_like")
     return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
                                      device=device, requires_grad=requires_grad),
@@ -229,8 +230,9 @@ def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, g
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
-               memory_format=mf.preserve_format):
+               memory_format=mf.preserve_format, pin_memory=False):
     check_layout(layout, "randn_like")
+    check_pin_memory(pin_memory, "randn_like")
     dtype, device = _like(t, dtype, device, "randn_like")
     return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
                                       device=device, requires_grad=requires_grad),

@@ -26,6 +26,7 @@ from . import _legacy_types as LT
 from ._storage import TypedStorage, UntypedStorage
 from . import _sampling as RS
 from . import _memory_format as mf
+from . import _tensor_input as TI
 from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
 from .tensor import Tensor, _COPY_CONSTRUCT, _parse_to, tensor
@@ -96,12 +97,48 @@ Tensor.unfold = H.unfold
 Tensor.roll = H.roll
 Tensor.view_as = lambda self, other: M.view(self, other.shape)
 Tensor.reshape_as = lambda self, other: M.reshape(self, other.shape)
-Tensor.type_as = lambda self, other: self.to(other.dtype)
+
+
+def _type_as(self, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as(): argument 'other' (position 1) must be Tensor, not "
+                        f"{python_type_name(other)}")
+    return self.to(other.dtype)
+
+
+Tensor.type_as = _type_as
 
 
 # ----------------------------------------------------------------------------------------------
 # Device and dtype
 # ----------------------------------------------------------------------------------------------
+_TO_SIGNATURES = (
+    "torch.device device = None, torch.dtype dtype = None, bool non_blocking = False, "
+    "bool copy = False, *, torch.memory_format memory_format = None",
+    "torch.dtype dtype, bool non_blocking = False, bool copy = False, *, "
+    "torch.memory_format memory_format = None",
+    "Tensor tensor, bool non_blocking = False, bool copy = False, *, "
+    "torch.memory_format memory_format = None",
+)
+_DEVICE_LIKE = (str, backend.Device, int)
+
+
+def _check_to_positionals(args, kwargs):
+    """PyTorch's TypeError for ``to()`` given two devices, two dtypes, a dtype before a device
+    or a tensor beside either: only (device, dtype) may come as a pair."""
+    rest = [a for a in args if not isinstance(a, bool)]
+    if len(rest) < 2 or (len(rest) == 2 and isinstance(rest[0], _DEVICE_LIKE) and
+                         not isinstance(rest[1], _DEVICE_LIKE + (Tensor,))):
+        return
+
+    def shown(value):
+        return "torch.device" if isinstance(value, backend.Device) else TI.described(value)
+    given = [shown(a) for a in args] + [f"{k}={shown(v)}" for k, v in reversed(kwargs.items())]
+    raise TypeError("to() received an invalid combination of arguments - got "
+                    f"({', '.join(given)}), but expected one of:\n"
+                    + "".join(f" * ({sig})\n" for sig in _TO_SIGNATURES))
+
+
 def _to(self, *args, **kwargs) -> "Tensor":
     """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``,
     with ``copy=`` and ``memory_format=`` keywords.
@@ -109,6 +146,7 @@ def _to(self, *args, **kwargs) -> "Tensor":
     ``t`` itself when nothing changes: same dtype and device, no ``copy=True``, and a format
     that is ``preserve_format`` or the one t's strides already suggest.  Otherwise a new
     tensor, laid out in the format (by default as ``t`` is)."""
+    _check_to_positionals(args, kwargs)
     flags = [a for a in args if isinstance(a, bool)]     # to(dtype, non_blocking, copy)
     if len(flags) > 1:
         kwargs.setdefault("copy", flags[1])
@@ -159,6 +197,9 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     if dtype is None:
         where = "cuda." if self.device.type == "cuda" else ""
         return f"minigrad.{where}{G.SCALAR_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+    if dtype is Tensor or dtype in ("torch.Tensor", "minigrad.Tensor"):
+        # the default tensor type: the default dtype, on the CPU
+        return self.to(dtypes.get_default_dtype()).to("cpu")
     if isinstance(dtype, str):
         parts = dtype.split(".")
         by_name = {f"{v}Tensor": k for k, v in G.SCALAR_NAMES.items()}
@@ -179,7 +220,10 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
 
 def _as_dtype(dtype, name):
     """``t.float()``, ``t.long()``...: ``t.to(dtype, memory_format=...)``."""
-    def convert(self, *, memory_format=mf.preserve_format):
+    def convert(self, *args, memory_format=mf.preserve_format):
+        if args:                            # memory_format is a keyword only, as in PyTorch
+            raise TypeError(f"{name}() takes 0 positional arguments but {len(args)} "
+                            f"{'was' if len(args) == 1 else 'were'} given")
         return _to(self, dtype, memory_format=mf.check(memory_format, name))
     convert.__name__ = name
     convert.__doc__ = f"``self.to({dtype!r}, memory_format=memory_format)``."
@@ -193,23 +237,31 @@ def _new_tensor(self, data, dtype=None, requires_grad=False):
                   requires_grad=requires_grad)
 
 
-def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
+              pin_memory=False):
+    creation.check_pin_memory(pin_memory, "new_full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
     return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
                          device=device or self.device, requires_grad=requires_grad)
 
-def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False,
+               pin_memory=False):
+    creation.check_pin_memory(pin_memory, "new_zeros")
     size = creation._size(size, "new_zeros")     # (new_zeros words a negative size as empty)
     return creation.zeros(size, dtype=dtype or self.dtype, device=device or self.device,
                           requires_grad=requires_grad)
 
-def _new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_ones(self, *size, dtype=None, device=None, requires_grad=False,
+              pin_memory=False):
+    creation.check_pin_memory(pin_memory, "new_ones")
     return creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
                          requires_grad=requires_grad)
 
-def _new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_empty(self, *size, dtype=None, device=None, requires_grad=False,
+               pin_memory=False):
+    creation.check_pin_memory(pin_memory, "new_empty")
     return creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
                           requires_grad=requires_grad)
 

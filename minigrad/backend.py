@@ -38,6 +38,20 @@ def _import_cupy():
     return _cupy
 
 
+def check_pin_memory(value, name, none_ok=True):
+    """A factory's ``pin_memory=``: False (or None where ``none_ok``) takes ordinary memory;
+    True needs an accelerator (page-locked host memory is for copies to one), refused without
+    one in PyTorch's words; anything else is PyTorch's TypeError."""
+    if value is False or (value is None and none_ok):
+        return
+    if value is not True:
+        raise TypeError(f"{name}(): argument 'pin_memory' must be bool, not "
+                        f"{type(value).__name__}")
+    if not is_cuda_available():
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
+                           "pinned memory allocator is available on this system.")
+
+
 def is_cuda_available() -> bool:
     """True when cupy imports and sees at least one CUDA GPU."""
     return _import_cupy() is not None
@@ -85,9 +99,8 @@ class Device:
                 raise RuntimeError(f"Invalid device string: '{spec}'")
             index = int(num)
         if kind == "cpu":
-            if index not in (None, 0):
+            if index not in (None, 0):     # an explicit index 0 is kept ('cpu:0'), as PyTorch
                 raise RuntimeError(f"the cpu device has no index, got '{spec}'")
-            index = None
         elif index is None:
             index = 0
         self.type, self.index = kind, index

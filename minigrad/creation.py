@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from . import backend, dtypes
+from .backend import check_pin_memory
 from . import _memory_format as mf
 from .tensor import Tensor, _require_grad_at_creation
 from ._grad_state import state as _GRAD
@@ -102,20 +103,6 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
             args = (*head, tuple(given))
         return factory(*args, **kwargs)
     return with_size_keyword
-
-
-def check_pin_memory(value, name):
-    """A factory's ``pin_memory=``: False or None take ordinary memory; True needs an
-    accelerator (page-locked host memory is for copies to one), refused without one in
-    PyTorch's words; anything but a bool is PyTorch's TypeError."""
-    if value is None or value is False:
-        return
-    if value is not True:
-        raise TypeError(f"{name}(): argument 'pin_memory' must be bool, not "
-                        f"{type(value).__name__}")
-    if not backend.is_cuda_available():
-        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
-                           "pinned memory allocator is available on this system.")
 
 
 def _out_keyword(factory):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import operator
 import warnings
 import weakref
 
@@ -57,6 +58,12 @@ _INFERENCE = InferenceCounter()         # one for all: it holds no state
 class Size(tuple):
     """The shape of a tensor: a tuple that prints as ``minigrad.Size([1, 2, 11])``."""
 
+    def __new__(cls, sizes=()):
+        items = tuple(sizes)
+        if any(type(s) is not int for s in items):
+            items = tuple(_size_item(s, i) for i, s in enumerate(items))
+        return tuple.__new__(cls, items)
+
     def __repr__(self):
         return f"minigrad.Size({list(self)})"
 
@@ -92,6 +99,26 @@ class Size(tuple):
     __rmul__ = __mul__
 
 
+def _size_item(s, i):
+    """One entry of a ``Size``: a bool or a one-element integer tensor becomes an int, other
+    integers (numpy's too) are kept as given; anything else is PyTorch's TypeError."""
+    if isinstance(s, bool):
+        return int(s)
+    if isinstance(s, Tensor):
+        if s._array.size == 1 and s._array.dtype.kind in "iub":
+            return int(s._array.reshape(-1)[0])
+    elif not isinstance(s, (float, complex, np.floating, np.complexfloating)):
+        try:
+            operator.index(s)
+            return s
+        except TypeError:
+            pass
+    kind = type(s)
+    name = kind.__qualname__ if kind.__module__ in ("builtins", __name__) else \
+        f"{kind.__module__}.{kind.__qualname__}"
+    raise TypeError(f"torch.Size() takes an iterable of 'int' (item {i} is '{name}')")
+
+
 def _refuse_negative_strides(array):
     """PyTorch's refusal of a numpy array with a negative stride (``arr[::-1]`` must be
     copied first), word for word."""
@@ -115,6 +142,8 @@ def _to_array(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         array = data._array
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
+        if isinstance(data, np.ndarray) and type(data) is not np.ndarray:
+            data = np.asarray(data)   # a subclass (np.matrix keeps 2-d on indexing): its data
         _refuse_negative_strides(data)
         if data.dtype.kind in "OSUV":         # strings or objects: no dtype to convert to
             dtypes.from_numpy_dtype(data.dtype)
@@ -165,8 +194,10 @@ def _from_python_numbers(data, dtype):
     else:
         numpy_error = None
     if numpy_error is not None:
-        _check_rectangular(data)     # raises PyTorch's message for ragged lists
-        raise numpy_error
+        shape = _check_rectangular(data)     # raises PyTorch's message for ragged lists
+        if 0 not in shape:
+            raise numpy_error
+        array = np.empty(shape, dtype=dtypes.default_float().np)    # holds no numbers
     kind = array.dtype.kind
     if kind in "OSU" and dtype is not None and not isinstance(data, (list, tuple)):
         raise _no_number(data, dtype)
@@ -279,8 +310,10 @@ def _from_mixed_sequence(data, dtype=None):
     try:
         return np.array(nested, dtype=result)
     except ValueError:
-        _check_rectangular(nested)
-        raise
+        shape = _check_rectangular(nested)
+        if 0 not in shape:
+            raise
+        return np.empty(shape, dtype=result)
 
 
 def _check_cast_range(array, target):
@@ -338,23 +371,39 @@ def _check_int64_range(data, floats_decide=True):
                              f"(the range is [{_INT64[0]}, {_INT64[1]}])")
 
 
-def _check_rectangular(data, dim=0):
-    """PyTorch's error for ragged nested lists (numpy's would talk about "inhomogeneous" arrays)."""
-    lengths = [len(x) if isinstance(x, (list, tuple)) else None for x in data]
-    if not lengths:
-        return
-    first = lengths[0]
-    for i, n in enumerate(lengths):
-        if n != first:
-            if first is None or n is None:
-                raise ValueError(f"expected a sequence of numbers or of sequences at dim {dim + 1}"
-                                 f", but element 0 is {type(data[0]).__name__} and element {i} "
-                                 f"is {type(data[i]).__name__} (ragged nested lists)")
-            raise ValueError(f"expected sequence of length {first} at dim {dim + 1} (got {n}) "
-                             "(ragged nested lists cannot make a tensor)")
-    if first is not None:
-        for x in data:
-            _check_rectangular(x, dim + 1)
+def _check_rectangular(data):
+    """PyTorch's error for ragged nested lists (numpy's would talk about "inhomogeneous"
+    arrays).  The shape is read down the first elements and every element is held to it; a
+    shape with a zero in it holds no numbers and is returned unchecked, as PyTorch builds such
+    a tensor (``[[], [1]]`` is an empty 2 x 0 tensor)."""
+    shape, x = [], data
+    while isinstance(x, (list, tuple)):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    if 0 not in shape:
+        _check_against(data, shape, 0)
+    return tuple(shape)
+
+
+def _check_against(data, shape, dim):
+    """Every element of ``data`` (at ``dim``) a sequence of length shape[dim + 1], or a
+    number at the last dim."""
+    inner = dim + 1 < len(shape)
+    for i, x in enumerate(data):
+        if isinstance(x, (list, tuple)) != inner:
+            if inner:
+                raise TypeError("not a sequence")
+            if isinstance(data[0], int):
+                raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
+                                f"integer")
+            raise TypeError(f"must be real number, not {type(x).__name__}")
+        if inner:
+            if len(x) != shape[dim + 1]:
+                raise ValueError(f"expected sequence of length {shape[dim + 1]} at dim "
+                                 f"{dim + 1} (got {len(x)})")
+            _check_against(x, shape, dim + 1)
 
 
 def _flatten(data):
@@ -869,17 +918,19 @@ _COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use "
                    ".requires_grad_(True), rather than {}(sourceTensor).")
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     """Make a tensor from data (nested lists, numbers, numpy arrays), copying the data.
 
     Python floats give float32, ints int64, bools bool; a numpy array keeps its dtype.
+    ``pin_memory=True`` needs an accelerator (page-locked memory is for copies to one).
     """
+    backend.check_pin_memory(pin_memory, "tensor", none_ok=False)   # (a bool only, here)
     if isinstance(data, Tensor):
         warnings.warn(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning, stacklevel=2)
         data = data.detach()._array
     array = _to_array(data, dtype, device)
     if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):
-        array = array.copy()
+        array = array.copy(order="K")      # the copy keeps a dense layout (Fortran order too)
     t = Tensor._wrap(array)
     if requires_grad:
         _require_grad_at_creation(t)

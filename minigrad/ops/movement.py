@@ -404,7 +404,8 @@ def permute(a, *dims, **kwargs):
 def t(a):
     if a.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
-    return T.apply(a, axes=(1, 0)) if a.ndim == 2 else a
+    # a 0-d or 1-d tensor is also a new view (same data) with its own TBackward0 node
+    return T.apply(a, axes=tuple(range(a.ndim))[::-1])
 
 
 def expand(a, *shape):

@@ -129,10 +129,12 @@ def poisson(input, generator=None):
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,
-                 requires_grad=False, memory_format=mf.preserve_format, generator=None):
+                 pin_memory=False, requires_grad=False, memory_format=mf.preserve_format,
+                 generator=None):
     """Random integers in [low, high) with ``input``'s shape (``randint_like(t, high)`` starts
     at 0), in input's dtype and device unless given."""
     check_layout(layout, "randint_like")
+    backend.check_pin_memory(pin_memory, "randint_like")
     if high is None:
         low, high = 0, low
     dtype, device = _like(input, dtype, device, "randint_like")

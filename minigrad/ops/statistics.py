@@ -264,10 +264,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     ``range`` (the data's range by default) or between the given 1-d tensor of edges; the last
     bin includes its right edge.  ``density`` divides by the total and the bin widths."""
     a = input._array
-    if a.dtype.kind not in "fV":
-        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the "
-                           f"same dtype, but got input {scalar_type_name(a.dtype)} and bins "
-                           f"{scalar_type_name(a.dtype)}")
+    if a.dtype.kind not in "fV":     # PyTorch has no integer, bool or complex kernel
+        raise not_implemented_for("histogram_cpu" if isinstance(bins, Tensor) else
+                                  "histogramdd", a.dtype)
     xp = backend.xp_of(a)
     if isinstance(bins, Tensor):
         edges = bins._array
@@ -334,18 +333,37 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            f"tensor must match, but we got boundaries tensor "
                            f"{list(seq.shape)} and input value tensor "
                            f"{list(values.shape)}")
-    how = "right" if right else "left"
     if seq.ndim == 1:
-        out = np.searchsorted(seq, values, side=how)
+        out = np.searchsorted(seq, values, side="right" if right else "left")
     else:
-        # row by row: count the boundaries below (< v) or not above (<= v) each value
-        lead = int(np.prod(seq.shape[:-1], dtype=np.int64))
-        rows = seq.reshape(lead, 1, seq.shape[-1])
-        vals = values.reshape(lead, values.shape[-1], 1)
-        out = (rows <= vals if right else rows < vals).sum(-1)
-        out = out.reshape(values.shape)
+        out = _searchsorted_rows(seq, values, right)
+    n = seq.shape[-1]
+    if values.dtype.kind in "fc":          # a NaN value goes past every boundary, either side
+        out = np.where(np.isnan(values), n, out)
     dtype = np.int32 if out_int32 else np.int64
     return Tensor._wrap(np.asarray(out, dtype=dtype))
+
+
+def _searchsorted_rows(seq, values, right):
+    """Insertion points of each row of ``values`` in the matching sorted row of ``seq``, all
+    rows at once: each row of boundaries and values is sorted together (stably, NaN last),
+    values placed before the boundaries for the left side (so an equal boundary counts after
+    the value) and after them for the right side; a value's index is then the number of
+    boundaries ahead of it in its row.  O(rows * (n + m) log(n + m)) time and memory."""
+    n, m = seq.shape[-1], values.shape[-1]
+    lead = int(np.prod(seq.shape[:-1], dtype=np.int64))
+    rows = seq.reshape(lead, n)
+    vals = values.reshape(lead, m)
+    dtype = np.result_type(rows, vals)
+    parts = (rows, vals) if right else (vals, rows)
+    merged = np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=-1)
+    order = np.argsort(merged, axis=-1, kind="stable")
+    is_boundary = order < n if right else order >= m
+    ahead = np.cumsum(is_boundary, axis=-1) - is_boundary      # boundaries before each slot
+    slot = order[~is_boundary].reshape(lead, m) - (n if right else 0)
+    out = np.empty((lead, m), dtype=np.int64)
+    np.put_along_axis(out, slot, ahead[~is_boundary].reshape(lead, m), axis=-1)
+    return out.reshape(values.shape)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
