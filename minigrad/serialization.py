@@ -35,7 +35,8 @@ import numpy as np
 
 from . import backend, dtypes
 from .nn.modules.module import Module
-from .nn.parameter import Parameter
+from .nn.parameter import (Parameter, UninitializedBuffer, UninitializedParameter,
+                           UninitializedTensorMixin)
 from .tensor import Size, Tensor
 
 __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
@@ -74,6 +75,11 @@ def _encode(obj, path, tensors, seen=None):
     if len(path) > _MAX_DEPTH:
         raise ValueError(f"minigrad.save: the object is nested more than {_MAX_DEPTH} levels "
                          f"deep at {_describe(path[:3])}... (a self-referencing list or dict?)")
+    if isinstance(obj, UninitializedTensorMixin):
+        # a lazy layer's placeholder (no shape, no data): kept a placeholder, as PyTorch's
+        # pickle keeps it, so that a loaded lazy layer stays lazy
+        return {"lazy": "p" if isinstance(obj, Parameter) else "b", "dt": obj.dtype.name,
+                "rg": bool(obj.requires_grad)}
     if isinstance(obj, Tensor):
         key = ".".join(str(p) for p in path) or "tensor"
         base, n = key, 1
@@ -135,8 +141,14 @@ def _decode(tree, tensors, depth=0, decoded=None):
     if decoded is None:
         decoded = {}                    # key -> the object made for it (see "same")
     if not isinstance(tree, dict):
-        raise ValueError(f"expected a node {{'t'|'d'|'l'|'u'|'sz'|'dt'|'dev'|'v': ...}}, "
+        raise ValueError(f"expected a node {{'t'|'lazy'|'d'|'l'|'u'|'sz'|'dt'|'dev'|'v': ...}}, "
                          f"got {str(tree)[:80]}")
+    if "lazy" in tree:
+        dtype = dtypes._BY_NAME.get(str(tree.get("dt")))
+        if dtype is None or tree["lazy"] not in ("p", "b"):
+            raise ValueError(f"a lazy placeholder node holds {str(tree)[:80]}")
+        kind = UninitializedParameter if tree["lazy"] == "p" else UninitializedBuffer
+        return kind(requires_grad=bool(tree.get("rg")), dtype=dtype)
     if "t" in tree:
         first = tree.get("same")
         if isinstance(first, str) and first in decoded:

@@ -19,6 +19,7 @@ has (C_ij + 1)/2 ~ Beta(eta - 1 + D/2, eta - 1 + D/2): mean 0, variance 1/(2 eta
 from __future__ import annotations
 
 import math
+import operator
 
 from . import _ops as ops
 from . import constraints
@@ -41,6 +42,12 @@ class LKJCholesky(Distribution):
         if dim < 2:
             raise ValueError(f"Expected dim to be an integer greater than or equal to 2. "
                              f"Found dim={dim}.")
+        try:
+            operator.index(dim)
+        except TypeError:
+            # PyTorch builds the event shape from dim, which takes only integers
+            raise TypeError(f"torch.Size() takes an iterable of 'int' (item 0 is "
+                            f"'{type(dim).__name__}')") from None
         self.dim = dim
         (self.concentration,) = broadcast_all(concentration)
         super().__init__(self.concentration.shape, (dim, dim), validate_args=validate_args)

@@ -257,11 +257,6 @@ def window_slices(offset, stride, dilation, out_size):
                  for o, s, d, n in zip(offset, stride, dilation, out_size))
 
 
-# how PyTorch's conversion check names a dtype: its C++ type
-_C_TYPES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
-            "int64": "int64_t", "float16": "c10::Half", "float32": "float", "float64": "double"}
-
-
 def check_fill_value(value, dtype):
     """PyTorch's conversion of a fill number to ``dtype``: integers within the type (an
     unsigned one also takes negatives down to -max: they wrap), floats into an integer type
@@ -285,5 +280,7 @@ def check_fill_value(value, dtype):
         else:
             fits = fits and bool(info.min <= value <= info.max)     # False for NaN
     if not fits:
-        raise RuntimeError(f"value cannot be converted to type "
-                           f"{_C_TYPES.get(dtype.name, dtype.name + '_t')} without overflow")
+        name = dtypes.c_type_name(dtype)
+        if name == dtype.name and dtype.kind in "iu":
+            name += "_t"                     # uint16 -> uint16_t
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")

@@ -183,7 +183,9 @@ class LogSigmoid(Function):
     def forward(self, x):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
-        return (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+        out = (xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))).astype(x.dtype, copy=False)
+        # C-contiguous whatever x's strides, as PyTorch's (which fills a fresh buffer)
+        return out if out.flags.c_contiguous else out.copy(order="C")
 
     def backward(self, g):
         x, = self.saved_tensors

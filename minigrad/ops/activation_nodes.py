@@ -35,7 +35,8 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
 from .error_function import Erf, _erf_array, _erf_cubic
-from .elementary_functions import _sigmoid_blocks, exp, sigmoid, tanh
+from .elementary_functions import (_sigmoid_blocks, dense_order, empty_in_order, exp, sigmoid,
+                                   tanh)
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
 
@@ -63,7 +64,13 @@ def on_arrays(x, g):
 
 def _blocks(kernel, arrays, outs):
     """kernel(*blocks of arrays, *blocks of outs) over blocks of _BLOCK numbers of the
-    flattened arrays (made contiguous) and outs, the blocks split over the threads."""
+    flattened arrays (made contiguous) and outs, the blocks split over the threads.  The
+    outs are laid out as ``empty_in_order`` makes them for arrays[0]: all are read in its
+    memory order (a transposed input is not copied)."""
+    perm = dense_order(arrays[0])
+    if perm is not None:
+        arrays = [a.transpose(perm) for a in arrays]
+        outs = [o.transpose(perm) for o in outs]
     flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays] + \
         [o.reshape(-1) for o in outs]
 
@@ -86,8 +93,9 @@ class _OneNode(Function):
     def forward(self, x, **kwargs):
         self.save_for_backward(x)
         self.options = kwargs
-        out = np.empty(x.shape, x.dtype)
-        self.kept = np.empty(x.shape, x.dtype) if self.keeps else None
+        perm = dense_order(x)                 # a transposed x: its strides kept, as PyTorch
+        out = empty_in_order(x, perm)
+        self.kept = empty_in_order(x, perm) if self.keeps else None
         _blocks(self.value, [x], [out] + ([self.kept] if self.keeps else []))
         return out
 
@@ -97,7 +105,7 @@ class _OneNode(Function):
     def backward(self, g):
         x, = self.saved_tensors
         if on_arrays(x, g):
-            out = np.empty(x.shape, x._array.dtype)
+            out = empty_in_order(x._array, dense_order(x._array))
             _blocks(self.slope_times, [x._array] + ([self.kept] if self.keeps else [])
                     + [g._array], [out])
             return Tensor._wrap(out)
@@ -235,7 +243,7 @@ def softplus_slope_times(x, g, beta, threshold):
         _sigmoid_blocks(scaled, out)
         out *= gb
         select_block(~(scaled > threshold), out, gb, out)       # (out may be a, not b)
-    out = np.empty(x.shape, x.dtype)
+    out = empty_in_order(x, dense_order(x))
     _blocks(kernel, [x, g], [out])
     return out
 
@@ -253,6 +261,6 @@ def softplus_value(x, beta, threshold):
         out += np.clip(scaled, 0, np.inf)       # max(beta x, 0), NaN stays; clip's faster
         out /= t(beta)
         select_block(~(scaled > threshold), out, xb, out)
-    out = np.empty(x.shape, x.dtype)
+    out = empty_in_order(x, dense_order(x))
     _blocks(kernel, [x], [out])
     return out

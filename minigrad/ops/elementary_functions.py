@@ -275,6 +275,26 @@ def _sigmoid_blocks(x, out):
         ob /= d
 
 
+def dense_order(a):
+    """For a numpy array that is dense and non-overlapping but not C-contiguous (a transpose,
+    a permute): the axis order ``perm`` in which ``a.transpose(perm)`` is C-contiguous.  None
+    for a C-contiguous array (one flag read: the common case stays as cheap) and for one with
+    gaps or negative strides, whose results PyTorch makes C-contiguous."""
+    if a.flags.c_contiguous or a.ndim < 2:
+        return None
+    perm = tuple(sorted(range(a.ndim), key=lambda d: -a.strides[d]))
+    return perm if a.transpose(perm).flags.c_contiguous else None
+
+
+def empty_in_order(a, perm):
+    """An uninitialised array of ``a``'s shape and dtype laid out as ``dense_order`` found
+    ``a`` (C order for perm None): PyTorch's elementwise results keep such an input's
+    strides."""
+    if perm is None:
+        return np.empty(a.shape, a.dtype)
+    return np.empty([a.shape[d] for d in perm], a.dtype).transpose(np.argsort(perm))
+
+
 class Sigmoid(Function):
     half_in_float32 = True          # float16 too: in float32, rounded once
     complex_ok = True
@@ -288,9 +308,14 @@ class Sigmoid(Function):
             self.save_for_backward(out)
             return out
         if xp is np and a.dtype in _FLOATS:
-            out = np.empty(a.shape, dtype=a.dtype)
+            perm = dense_order(a)               # a transposed input: its strides kept
+            out = empty_in_order(a, perm)
+            if perm is not None:
+                a, flat_out = a.transpose(perm), out.transpose(perm)
+            else:
+                flat_out = out
             parallel.map_pieces(_sigmoid_blocks, np.ascontiguousarray(a).reshape(-1),
-                                out.reshape(-1))
+                                flat_out.reshape(-1))
         else:
             # Stable for large |a|: exp of a non-positive number only.
             e = xp.exp(-xp.abs(a))

@@ -11,10 +11,11 @@ PyTorch's subgradient.  The 2 / -2 / nuclear matrix norms take singular values
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims, python_type_name, scalar_type_name
@@ -112,15 +113,13 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 class _NonZero(Function):
     """1 where x is not zero (NaN included), else 0, in x's dtype: the terms of the 0-norm,
-    piecewise constant, so a zero gradient (the norm requires grad when x does, as
-    PyTorch's)."""
+    piecewise constant.  The norm requires grad when x does, as PyTorch's, whose backward
+    then gives x no gradient at all (x.grad stays None)."""
     def forward(self, x):
-        self._like = (x.shape, x.dtype)
         return (x != 0).astype(x.dtype)
 
     def backward(self, g):
-        shape, dtype = self._like
-        return Tensor._wrap(backend.xp_of(g._array).zeros(shape, dtype))
+        return None
 
 
 _MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
@@ -130,6 +129,14 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """A norm of the matrices spanned by the two dims ``dim``: 'fro' (sqrt of the sum of
     squares), 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular value),
     1 / -1 (largest / smallest column sum of |A|), inf / -inf (the same over rows)."""
+    if not isinstance(ord, (str, numbers.Number)):
+        # PyTorch's signatures take a number or a string ord (None is neither)
+        raise TypeError(f"linalg_matrix_norm() received an invalid combination of arguments - "
+                        f"got (Tensor, ord={python_type_name(ord)}), but expected one of:\n"
+                        f" * (Tensor input, Number ord, tuple of ints dim = {{-2,-1}}, bool "
+                        f"keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n"
+                        f" * (Tensor input, str ord = \"fro\", tuple of ints dim = {{-2,-1}}, "
+                        f"bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n")
     if isinstance(ord, str) and ord not in ("fro", "nuc") or \
             not isinstance(ord, str) and ord not in _MATRIX_ORDS:      # checked first, as PyTorch
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")

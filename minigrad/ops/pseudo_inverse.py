@@ -18,11 +18,11 @@ from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementary_functions import abs as abs_
 from .elementwise import add, mul, sub
-from .linalg import _svd_arrays, lapack_eigh, svdvals
+from .linalg import LinAlgError, _svd_arrays, lapack_eigh, svdvals
 from .matmul import matmul
 from .movement import unsqueeze
 from .stacking import narrow
-from .solve import _mH, check_matrices, result_type
+from .solve import _batch_prefix, _mH, check_matrices, result_type
 
 __all__ = ["pinv", "pinverse", "matrix_rank", "lstsq"]
 
@@ -129,6 +129,25 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     return Tensor._wrap((s > cut[..., None]).sum(-1).astype(np.int64))
 
 
+def _check_gels_rank(a):
+    """'gels' solves through a QR (LQ when m < n) factorization that assumes full rank: as
+    PyTorch, a factor with an exactly zero diagonal entry is refused (LinAlgError naming its
+    1-based position).  Rank deficiency hidden by rounding passes, as it does there."""
+    a = backend.as_numpy(a)
+    m, n = a.shape[-2:]
+    if a.size == 0:
+        return
+    r = np.linalg.qr(a if m >= n else np.conj(np.swapaxes(a, -1, -2)), mode="r")
+    zero = np.diagonal(r, axis1=-2, axis2=-1)[..., :min(m, n)] == 0
+    if not zero.any():
+        return
+    info = np.where(zero.any(-1), zero.argmax(-1) + 1, 0)
+    k = int(info.reshape(-1)[np.flatnonzero(info.reshape(-1))[0]])
+    raise LinAlgError(f"torch.linalg.lstsq: {_batch_prefix(info)}The least squares solution "
+                      f"could not be computed because the input matrix does not have full rank "
+                      f"(error code: {k}).")
+
+
 def lstsq(A, B, rcond=None, *, driver=None):
     """``linalg.lstsq``: (solution, residuals, rank, singular_values) of min ||A X - B||, A
     (*, m, n), B (*, m, k) or (*, m); solution = pinv(A) B (differentiable).  As PyTorch on
@@ -143,11 +162,16 @@ def lstsq(A, B, rcond=None, *, driver=None):
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
                            f"dtype, but got input's dtype {scalar_type_name(A._array.dtype)} and "
                            f"other's dtype {scalar_type_name(B._array.dtype)}")
+    if not (A.ndim >= B.ndim and A.ndim - B.ndim <= 1):
+        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to "
+                           "other.dim() and (input.dim() - other.dim()) <= 1")
     vector = B.ndim == A.ndim - 1
     b = unsqueeze(B, -1) if vector else B
     if b.shape[-2] != A.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
                            f"Got {A.shape[-2]} and {b.shape[-2]}")
+    if driver == "gels":
+        _check_gels_rank(A._array)
     x = matmul(pinv(A, rtol=rcond), b)
     xp = backend.xp_of(A._array)
     empty = Tensor._wrap(xp.zeros((0,), A._array.real.dtype))     # real for complex A

@@ -196,7 +196,12 @@ def leaky_relu(a, negative_slope=0.01, inplace=False):
     if isinstance(a, Tensor) and a._array.dtype.kind not in "fV":
         raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
     if inplace:
-        return apply_inplace(a, LeakyRelu, negative_slope=negative_slope)
+        out = apply_inplace(a, LeakyRelu, negative_slope=negative_slope)
+        if is_grad_enabled() and out._requires_grad:
+            # PyTorch's in-place node keeps its result: writing to it before the backward
+            # is refused
+            keep_for_backward(out, out)
+        return out
     return LeakyRelu.apply(a, negative_slope=negative_slope)
 
 
