@@ -99,6 +99,11 @@ class Size(tuple):
     __rmul__ = __mul__
 
 
+# an array's shape as a Size without Size()'s checks (numpy's shapes are Python ints already):
+# ``.shape`` is read many times an op, and the checks tripled its cost
+_SIZE_OF = tuple.__new__
+
+
 def _size_item(s, i):
     """One entry of a ``Size``: a bool or a one-element integer tensor becomes an int, other
     integers (numpy's too) are kept as given; anything else is PyTorch's TypeError."""
@@ -534,12 +539,12 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._array.shape)
+        return _SIZE_OF(Size, self._array.shape)
 
     def size(self, dim=None):
         """The shape as a ``minigrad.Size``, or the length of dimension ``dim``."""
         if dim is None:
-            return Size(self._array.shape)
+            return _SIZE_OF(Size, self._array.shape)
         if type(dim) is not int:
             if isinstance(dim, Tensor) and dim._array.dtype.kind in "iu" and dim._array.size == 1:
                 dim = int(dim._array.reshape(()))      # PyTorch reads an integer tensor's value
