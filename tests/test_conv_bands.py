@@ -186,3 +186,23 @@ def test_strided_forward_matches_torch(case, nan_scratch, monkeypatch):
     assert bool(taken) == strided_columns
     for a, t in zip(mine, theirs):
         np.testing.assert_allclose(a, t, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("case", [STRIDED[0], STRIDED[3]], ids=["s2", "s(1,3)"])
+def test_strided_second_derivatives_match_torch(case):
+    shape, kernel, stride, pad, dil, mult = case
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((shape[1] * mult, 1) + kernel)
+    out = []
+    for lib in (mg, torch):
+        X, W = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.conv2d(X, W, stride=stride, padding=pad, dilation=dil,
+                                     groups=shape[1])
+        G = lib.tensor(np.random.default_rng(10).standard_normal(tuple(y.shape)),
+                       requires_grad=True)
+        gx, gw = lib.autograd.grad(y, (X, W), G, create_graph=True)
+        s = (gx * gx).sum() + (gw * gw).sum()
+        out.append([t.detach().numpy() for t in lib.autograd.grad(s, (X, W, G))])
+    for a, t in zip(*out):
+        np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-10)

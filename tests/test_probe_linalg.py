@@ -284,6 +284,18 @@ def test_cdist_matrix_product_path(mode):
     agree(lambda lib: lib.cdist(_t(lib, bad), _t(lib, x2[0, :, :2]), compute_mode=mode))
 
 
+def test_cdist_matrix_product_path_second_derivative():
+    x1, x2 = rng.normal(size=(30, 3)), rng.normal(size=(28, 3))
+    v = rng.normal(size=(30, 3))
+
+    def grads(lib):
+        a, b = _t(lib, x1, grad=True), _t(lib, x2, grad=True)
+        ga, = lib.autograd.grad(lib.cdist(a, b).pow(2).sum() + lib.cdist(a, b).sum(), a,
+                                create_graph=True)
+        return list(lib.autograd.grad((ga * _t(lib, v)).sum(), (a, b)))
+    agree(grads, tol=1e-8)
+
+
 def test_cdist_matrix_product_path_coincident_rows_zero_gradient():
     x = np.array([[1., 2.], [3., 4.], [1., 2.]])
 

@@ -343,9 +343,10 @@ def test_write_into_expanded_view(write, make):
 
 
 def test_write_into_expanded_view_with_grad_is_refused_not_looping():
-    z = minigrad.arange(6.0, requires_grad=True) * 1
-    with pytest.raises(RuntimeError, match="single memory location"):
-        z[:1].expand(3, 4)[...] = 1.0
+    for L in (torch, minigrad):
+        z = L.arange(6.0, requires_grad=True) * 1
+        with pytest.raises(RuntimeError, match="single memory location"):
+            z[:1].expand(3, 4)[...] = 1.0
 
 
 # ---- sequence arguments by keyword, as PyTorch's signatures name them ----------------------

@@ -102,8 +102,7 @@ def _new_dim_strides(a, out, index):
         else:
             pos += isinstance(item, slice)
             j += 1
-    return np.lib.stride_tricks.as_strided(out, out.shape, strides,
-                                           writeable=out.flags.writeable)
+    return backend.strided_view(out, out.shape, tuple(strides))
 
 
 def _basic_node(index, shape):
