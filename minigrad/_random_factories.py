@@ -3,9 +3,9 @@
 ``randn`` (standard normal), ``randint`` (integers in [low, high)), ``randperm`` and the
 ``rand_like`` / ``randn_like`` forms.
 
-Draws are made on the CPU (numpy's PCG64) and moved to the device, so a seed gives the same
-numbers on every run and on every device.  A complex dtype draws its real and imaginary parts
-independently.
+Draws are made on the CPU from PyTorch's own stream and transformations (``_cpu_stream``), so
+a seed gives the numbers PyTorch gives, on every run and every device.  A complex dtype draws
+its real and imaginary parts as consecutive real numbers.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from . import backend, dtypes
 from . import _memory_format as mf
+from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream
 from .creation import (_TORCH_TYPE_NAMES, _finish, _laid_out, _like, _out_keyword, _size,
                        _size_keyword, check_layout, check_pin_memory)
 from .tensor import Tensor
@@ -22,11 +23,6 @@ from .tensor import Tensor
 __all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "manual_seed",
            "seed", "initial_seed", "Generator", "default_generator", "get_rng_state",
            "set_rng_state"]
-
-
-_STATE_SIZE = 5056              # bytes in a state tensor: PyTorch's CPU generator's size
-_STATE_MAGIC = b"mgPCG64\x01"  # what opens a minigrad state (its layout's version)
-_U128 = (1 << 128) - 1
 
 
 def _seed_value(seed):
@@ -39,16 +35,19 @@ def _seed_value(seed):
 
 
 class Generator:
-    """A seeded source of random numbers (numpy's PCG64 behind it)."""
+    """A seeded source of random numbers: PyTorch's CPU stream (``_cpu_stream``), so a seed
+    gives PyTorch's numbers; ``rng`` is a numpy Generator over the same twister, for the
+    samplers PyTorch's algorithm is not followed in (gamma, Poisson, binomial...)."""
 
     def __init__(self, device="cpu"):
         self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
-        self._seed = 0
-        self.rng = np.random.Generator(np.random.PCG64(0))
+        self._seed = DEFAULT_SEED
+        self.stream = CPUStream(DEFAULT_SEED)
+        self.rng = np.random.Generator(self.stream.bits)
 
     def manual_seed(self, seed):
         self._seed = _seed_value(seed)
-        self.rng = np.random.Generator(np.random.PCG64(self._seed))
+        self.stream.seed(self._seed)
         return self
 
     def seed(self):
@@ -60,45 +59,23 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        """The generator's state as a uint8 tensor of 5056 bytes (PyTorch's shape and dtype
-        for a CPU generator; the bytes are minigrad's own: its seed and PCG64 state), which
-        ``set_state`` takes back (also after a save and load of a checkpoint)."""
-        st = self.rng.bit_generator.state
-        raw = (_STATE_MAGIC + self._seed.to_bytes(8, "little") +
-               (st["state"]["state"] & _U128).to_bytes(16, "little") +
-               (st["state"]["inc"] & _U128).to_bytes(16, "little") +
-               int(st["has_uint32"]).to_bytes(4, "little") +
-               int(st["uinteger"]).to_bytes(4, "little"))
-        array = np.zeros(_STATE_SIZE, dtype=np.uint8)
-        array[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        return Tensor._wrap(array)
+        """The generator's state as a uint8 tensor of 5056 bytes, laid out as PyTorch's CPU
+        generator's (so either library's state loads in the other)."""
+        raw = self.stream.state_bytes(self._seed)
+        return Tensor._wrap(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, new_state):
-        """Restore a state that ``get_state`` (of any minigrad generator) returned."""
-        if isinstance(new_state, dict):          # numpy's own form of the state
-            self.rng.bit_generator.state = new_state
-            return self
+        """Restore a state that ``get_state`` (of either library) returned."""
         if not isinstance(new_state, Tensor):
             raise TypeError(f"expected a minigrad.ByteTensor, but got "
                             f"{type(new_state).__name__}")
         if new_state.dtype != dtypes.uint8:
             raise TypeError("RNG state must be a minigrad.ByteTensor")
         raw = backend.as_numpy(new_state._array).reshape(-1)
-        if raw.size != _STATE_SIZE:
-            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {_STATE_SIZE} but "
+        if raw.size != STATE_SIZE:
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {STATE_SIZE} but "
                                f"found the input RNG state size to be {raw.size}")
-        raw = raw.tobytes()
-        if not raw.startswith(_STATE_MAGIC):
-            raise RuntimeError("Invalid PCG64 state: this RNG state was not made by a minigrad "
-                               "generator's get_state()")
-        n = len(_STATE_MAGIC)
-
-        def number(start, size):
-            return int.from_bytes(raw[n + start:n + start + size], "little")
-        self._seed = number(0, 8)
-        self.rng.bit_generator.state = {
-            "bit_generator": "PCG64", "state": {"state": number(8, 16), "inc": number(24, 16)},
-            "has_uint32": number(40, 4), "uinteger": number(44, 4)}
+        self._seed = self.stream.load_bytes(raw.tobytes())
         return self
 
 
@@ -137,13 +114,79 @@ def _require_float(dtype, kernel, op):
                                   f"floating-point numbers; dtype={name} was given)")
 
 
-def _complex_draws(draw, shape, dtype, scale=1.0):
-    """Draws for a complex ``dtype``: real and imaginary parts drawn independently (each
-    scaled by ``scale``), as PyTorch's complex rand/randn; ``draw(shape)`` otherwise."""
-    if dtype is None or not dtypes.to_dtype(dtype).is_complex:
-        return draw(shape)
-    parts = draw(tuple(shape) + (2,)) * scale
-    return parts[..., 0] + 1j * parts[..., 1]
+def stream_of(generator):
+    """The PyTorch-compatible stream of ``generator`` (the default one when None)."""
+    return (generator or default_generator).stream
+
+
+def _numpy_dtype(dtype):
+    return (dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)).np
+
+
+def _real_part_dtype(np_dtype):
+    """The dtype the draws are made in: a complex tensor draws its parts as real numbers."""
+    return np.dtype(np_dtype.char.lower()) if np_dtype.kind == "c" else np_dtype
+
+
+def arranged_draws(values, shape, strides, np_dtype):
+    """``values`` (drawn in PyTorch's order for a tensor of ``shape``/``strides``: memory
+    order, largest stride outermost) as an array of ``shape`` in ``np_dtype``; a complex dtype
+    pairs consecutive values as (real, imaginary)."""
+    if np_dtype.kind == "c":
+        values = values.astype(_real_part_dtype(np_dtype)).view(np_dtype)
+    else:
+        values = values.astype(np_dtype, copy=False)
+    if strides is None or len(shape) < 2:
+        return values.reshape(shape)
+    outer_first = sorted(range(len(shape)), key=lambda k: -abs(strides[k]))
+    arranged = values.reshape([shape[k] for k in outer_first])
+    return arranged.transpose(np.argsort(outer_first))
+
+
+def uniform_draws(generator, shape, np_dtype, low=0.0, high=1.0, strides=None):
+    """An array of ``shape`` with PyTorch's uniform draws in [low, high) for a tensor of
+    ``np_dtype`` (``strides``: the tensor's, when it is not a new contiguous one)."""
+    n = int(np.prod(shape, dtype=np.int64)) * (2 if np_dtype.kind == "c" else 1)
+    values = stream_of(generator).uniform(n, _real_part_dtype(np_dtype), low, high)
+    return arranged_draws(values, shape, strides, np_dtype)
+
+
+def normal_draws(generator, shape, np_dtype, mean=0.0, std=1.0, strides=None):
+    """An array of ``shape`` with PyTorch's N(mean, std^2) draws for a tensor of ``np_dtype``
+    (each part of a complex number has std / sqrt(2)); a contiguous tensor of 16 numbers or
+    more takes the block kernel, any other the one-at-a-time one."""
+    complex_ = np_dtype.kind == "c"
+    if complex_:
+        std = std / 2 ** 0.5
+    n = int(np.prod(shape, dtype=np.int64)) * (2 if complex_ else 1)
+    contiguous = strides is None or _c_contiguous(shape, strides)
+    stream = stream_of(generator)
+    if n >= 16 and contiguous:
+        values = stream.normal_block(n, _real_part_dtype(np_dtype), mean, std)
+    else:
+        values = stream.normal_pairs(n) * std + mean
+    return arranged_draws(values, shape, strides, np_dtype)
+
+
+def bernoulli_draws(generator, shape, p, strides=None):
+    """A bool array of ``shape``, True with probability ``p``: PyTorch's ``u < p``, with u
+    float64 uniforms for a number p, and for an array p (broadcast to shape) uniforms in
+    p's precision (float64, else float32)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    precision = np.dtype(np.float64 if np.asarray(p).dtype == np.float64 or
+                         not isinstance(p, np.ndarray) else np.float32)
+    u = arranged_draws(stream_of(generator).uniform01(n, precision), shape, strides, precision)
+    return u < (np.broadcast_to(p.astype(precision, copy=False), shape)
+                if isinstance(p, np.ndarray) else p)
+
+
+def _c_contiguous(shape, strides):
+    expected = 1
+    for size, stride in zip(reversed(shape), reversed(strides)):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 @_out_keyword
@@ -154,8 +197,8 @@ def rand(*size, generator=None, dtype=None, layout=None,
     shape = _size(size, "rand")
     check_layout(layout, "rand")
     _require_float(dtype, "check_uniform_bounds", "rand")
-    rng = (generator or default_generator).rng
-    return _finish(_complex_draws(rng.random, shape, dtype), dtype, device, requires_grad)
+    return _finish(uniform_draws(generator, shape, _numpy_dtype(dtype)), dtype, device,
+                   requires_grad)
 
 
 @_out_keyword
@@ -167,8 +210,7 @@ def randn(*size, generator=None, dtype=None, layout=None,
     shape = _size(size, "randn")
     check_layout(layout, "randn")
     _require_float(dtype, "normal_kernel_cpu", "randn")
-    rng = (generator or default_generator).rng
-    return _finish(_complex_draws(rng.standard_normal, shape, dtype, 0.5 ** 0.5), dtype, device,
+    return _finish(normal_draws(generator, shape, _numpy_dtype(dtype)), dtype, device,
                    requires_grad)
 
 
@@ -207,16 +249,16 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
-    rng = (generator or default_generator).rng
-    return _finish(rng.integers(low, high, _size((size,), "randint")), dtype or dtypes.int64,
-                   device, requires_grad)
+    shape = _size((size,), "randint")
+    draws = stream_of(generator).integers(int(np.prod(shape, dtype=np.int64)), low, high)
+    return _finish(draws.reshape(shape), dtype or dtypes.int64, device, requires_grad)
 
 
 @_out_keyword
 def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     check_layout(layout, "randperm")
-    rng = (generator or default_generator).rng
-    return _finish(rng.permutation(int(n)), dtype or dtypes.int64, device, False)
+    return _finish(stream_of(generator).permutation(int(n)), dtype or dtypes.int64, device,
+                   False)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,

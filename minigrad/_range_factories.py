@@ -173,8 +173,13 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     first, last = work(first), work(last)
     idx = np.arange(steps)
     step = (last - first) / work(max(steps - 1, 1))
-    values = np.where(idx < steps // 2, first + step * idx.astype(work),
-                      last - step * (steps - 1 - idx).astype(work))
+    # PyTorch's float32 and float64 kernels round start + step * i once (a fused multiply-add):
+    # a wider type gives that rounding (extended precision for float64, where the platform
+    # has it); float16 rounds each operation
+    wide = {np.float32: np.float64, np.float64: np.longdouble, np.complex64: np.complex128,
+            np.complex128: np.clongdouble}.get(work, work)
+    values = np.where(idx < steps // 2, wide(first) + wide(step) * idx.astype(wide),
+                      wide(last) - wide(step) * (steps - 1 - idx).astype(wide)).astype(work)
     if steps == 1:
         values = np.full(1, first)
     if dt.np.kind in "iu":

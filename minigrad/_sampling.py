@@ -1,23 +1,30 @@
-"""Random sampling beyond rand/randn: ``normal`` and ``bernoulli`` (PyTorch's signatures), and
-the in-place samplers behind ``Tensor.normal_``, ``uniform_``, ``exponential_``,
-``geometric_``, ``log_normal_``, ``cauchy_``, ``random_`` and ``bernoulli_``.
+"""Random sampling beyond rand/randn: ``normal`` (PyTorch's signatures) and the in-place
+samplers behind ``Tensor.normal_``, ``uniform_``, ``exponential_``, ``geometric_``,
+``log_normal_``, ``cauchy_``, ``random_`` and ``bernoulli_``.
 
-Draws come from the default generator (or ``generator=``), so ``manual_seed`` makes them
-reproducible; they carry no gradient (as in PyTorch, sampling is not differentiable).
+Draws come from the default generator (or ``generator=``) through PyTorch's own
+transformations of its stream (``_cpu_stream``), in the tensor's memory order, so a seed gives
+PyTorch's numbers.  They carry no gradient (as in PyTorch, sampling is not differentiable).
+
+    exponential_(lambd)    -1/lambd * log1p(-u)            (u: float64 uniforms in [0, 1))
+    geometric_(p)          ceil(log(u) / log1p(-p))
+    cauchy_(median, sigma) median + sigma * tan(pi * (u - 1/2))
+    log_normal_(mean, std) exp(mean + std * z), z float64 normals drawn one at a time
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import backend, dtypes
-from .creation import check_layout
-from ._random_factories import default_generator, randn
+from .creation import check_layout, empty
+from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
+                                uniform_draws)
 from .ops._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
 from .ops.inplace import copy_
 from .tensor import Tensor
 
-__all__ = ["normal", "bernoulli", "normal_", "uniform_", "exponential_", "geometric_",
+__all__ = ["normal", "normal_", "uniform_", "exponential_", "geometric_",
            "log_normal_", "cauchy_", "random_", "bernoulli_"]
 
 
@@ -32,9 +39,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
                             "float mean and std, the size argument is required")
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
-        z = randn(tuple(size), generator=generator, dtype=dtype, device=device)
-        out = z * std + mean
-        out = out.detach()
+        out = empty(tuple(size), dtype=dtype, device=device)
+        normal_(out, mean, std, generator=generator)
         return out.requires_grad_() if requires_grad else out
     if size is not None:
         raise TypeError(f"normal() received an invalid combination of arguments - got "
@@ -52,24 +58,12 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
     shape = tuple(like.shape)
     if isinstance(mean, Tensor) and isinstance(std, Tensor):
         shape = broadcast_shape(tuple(mean.shape), tuple(std.shape), "normal")
-    gen = generator or default_generator
-    z = gen.rng.standard_normal(shape).astype(like._array.dtype)
+    # as PyTorch: standard normals drawn into the result, then scaled and shifted
+    z = normal_draws(generator, shape, like._array.dtype)
     z = Tensor._wrap(backend.to_device(z, like.device))
     m = mean.detach() if isinstance(mean, Tensor) else mean
     s = std.detach() if isinstance(std, Tensor) else std
     return add(mul(z, s), m)
-
-
-def bernoulli(input, p=None, *, generator=None):
-    """1 with probability ``input`` (or ``p``) elementwise, else 0; in input's dtype."""
-    probs = input._array if p is None else backend.xp_of(input._array).full(
-        input._array.shape, p)
-    if probs.size and (float(probs.min()) < 0 or float(probs.max()) > 1):
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-    gen = generator or default_generator
-    draw = gen.rng.random(probs.shape) < backend.as_numpy(probs)
-    dtype = input._array.dtype if input._array.dtype.kind in "fV" else dtypes.default_float().np
-    return Tensor._wrap(backend.to_device(draw.astype(dtype), input.device))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,14 +80,20 @@ def _fill(t, draws):
     return copy_(t, Tensor._wrap(backend.to_device(draws, t.device)))
 
 
-def complex_draws(draw, shape):
-    """Complex numbers whose real and imaginary parts are independent ``draw(shape)``s."""
-    parts = draw(tuple(shape) + (2,))
-    return parts[..., 0] + 1j * parts[..., 1]
+def _strides(t):
+    """t's strides in elements: the draws go in PyTorch's order, which is memory order."""
+    return tuple(st // t._array.itemsize for st in t._array.strides)
 
 
-def _rng(generator):
-    return (generator or default_generator).rng
+def _count(t):
+    return int(np.prod(t.shape, dtype=np.int64))
+
+
+def _doubles(t, transform, generator):
+    """``transform`` of float64 uniforms, one per element of t in memory order (the kernels
+    of exponential_, geometric_ and cauchy_ draw float64 uniforms whatever t's dtype)."""
+    u = stream_of(generator).uniform01(_count(t), np.float64)
+    return arranged_draws(transform(u), tuple(t.shape), _strides(t), np.dtype(np.float64))
 
 
 def _continuous(t, name):
@@ -111,11 +111,9 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
-    if t._array.dtype.kind == "c":         # each part N(mean, std^2 / 2): E|z - m|^2 = std^2
-        return _fill(t, complex_draws(
-            lambda shape: mean + std / 2 ** 0.5 * _rng(generator).standard_normal(shape),
-            tuple(t.shape)))
-    return _fill(t, mean + std * _rng(generator).standard_normal(tuple(t.shape)))
+    # (a complex t: each part N(mean, std^2 / 2), so that E|z - m|^2 = std^2)
+    return _fill(t, normal_draws(generator, tuple(t.shape), t._array.dtype, mean, std,
+                                 _strides(t)))
 
 
 def uniform_(t, *args, generator=None, **kwargs):
@@ -126,10 +124,9 @@ def uniform_(t, *args, generator=None, **kwargs):
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={low} > to={high}")
-    if t._array.dtype.kind == "c":         # both parts uniform in [from, to)
-        return _fill(t, complex_draws(
-            lambda shape: low + (high - low) * _rng(generator).random(shape), tuple(t.shape)))
-    return _fill(t, low + (high - low) * _rng(generator).random(tuple(t.shape)))
+    # (a complex t: both parts uniform in [from, to))
+    return _fill(t, uniform_draws(generator, tuple(t.shape), t._array.dtype, low, high,
+                                  _strides(t)))
 
 
 def _from_to(args, kwargs, name, defaults):
@@ -153,14 +150,14 @@ def exponential_(t, lambd=1.0, *, generator=None):
     _continuous(t, "Exponential")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return _fill(t, _rng(generator).exponential(1.0 / lambd, tuple(t.shape)))
+    return _fill(t, _doubles(t, lambda u: -1.0 / lambd * np.log1p(-u), generator))
 
 
 def geometric_(t, p, *, generator=None):
     """Fill t with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-    return _fill(t, _rng(generator).geometric(p, tuple(t.shape)))
+    return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator))
 
 
 def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
@@ -169,7 +166,10 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     if t._array.dtype.kind not in "fV":
         raise not_implemented_for("log_normal_cpu", t._array.dtype)
-    return _fill(t, _rng(generator).lognormal(mean, std, tuple(t.shape)))
+    # (PyTorch's kernel draws its normals one at a time in float64, whatever t's size)
+    z = stream_of(generator).normal_pairs(_count(t))
+    return _fill(t, arranged_draws(np.exp(z * std + mean), tuple(t.shape), _strides(t),
+                                   np.dtype(np.float64)))
 
 
 def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
@@ -177,7 +177,8 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     _continuous(t, "Cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
-    return _fill(t, median + sigma * _rng(generator).standard_cauchy(tuple(t.shape)))
+    return _fill(t, _doubles(t, lambda u: median + sigma * np.tan(np.pi * (u - 0.5)),
+                             generator))
 
 
 def _random_bound(dtype):
@@ -213,7 +214,9 @@ def random_(t, *args, generator=None, **kwargs):
             raise RuntimeError(f"from is out of bounds for {_C_NAMES[dtype.name]}")
         if not info[0] <= high - 1 <= info[1]:
             raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[dtype.name]}")
-    return _fill(t, _rng(generator).integers(low, high, tuple(t.shape)))
+    # (the words are 64-bit for a range of 2^32 or more: random_() of int64 and float64)
+    draws = stream_of(generator).integers(_count(t), low, high)
+    return _fill(t, arranged_draws(draws, tuple(t.shape), _strides(t), draws.dtype))
 
 
 def bernoulli_(t, p=0.5, *, generator=None):
@@ -221,8 +224,7 @@ def bernoulli_(t, p=0.5, *, generator=None):
     else 0."""
     if t._array.dtype.kind == "c":
         raise not_implemented_for("bernoulli_scalar_cpu_", t._array.dtype)
-    probs = p._array if isinstance(p, Tensor) else p
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    probs = backend.as_numpy(probs) if isinstance(p, Tensor) else probs
-    return _fill(t, _rng(generator).random(tuple(t.shape)) < probs)
+    probs = backend.as_numpy(p._array) if isinstance(p, Tensor) else p
+    return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)))

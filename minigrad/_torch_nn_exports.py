@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _memory_format as mf, backend
 from .autograd import no_grad
-from ._random_factories import default_generator
+from ._random_factories import bernoulli_draws
 from .tensor import Tensor
 from .nn import functional as F
 from .nn.functional import _masked
@@ -110,7 +110,7 @@ def native_dropout(input, p, train):
     if not train:
         keep = np.ones(shape, dtype=bool)
         return input.clone(), Tensor._wrap(backend.to_device(keep, input.device))
-    keep = default_generator.rng.random(shape) >= p
+    keep = bernoulli_draws(None, shape, 1.0 - p)
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     factor = Tensor._wrap(backend.to_device((keep * scale).astype(input._array.dtype),
                                             input.device))

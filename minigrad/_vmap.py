@@ -130,13 +130,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 def _examples(count, randomness):
     """range(count), watching or resetting the default generator between calls as
     ``randomness`` asks."""
-    start = default_generator.rng.bit_generator.state     # a dict, compared by value
+    start = default_generator.get_state()
     for b in range(count):
         if randomness == "same":
-            default_generator.rng.bit_generator.state = start
-        before = default_generator.rng.bit_generator.state if randomness == "error" else None
+            default_generator.set_state(start)
+        before = default_generator.stream.state_bytes(0) if randomness == "error" else None
         yield b
-        if randomness == "error" and before != default_generator.rng.bit_generator.state:
+        if randomness == "error" and before != default_generator.stream.state_bytes(0):
             raise RuntimeError("vmap: called random operation while in randomness error mode. "
                                "Please either use the 'same' or 'different' randomness flags "
                                "on vmap or perform the randomness operation out of vmap")

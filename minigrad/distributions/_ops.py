@@ -16,6 +16,7 @@ from ..nn.functional import (  # noqa: F401
     binary_cross_entropy_with_logits, one_hot, softplus)
 from ..ops.activation import erf  # noqa: F401
 from ..ops.pointwise_select import where  # noqa: F401
+from ..ops.sampling_more import multinomial  # noqa: F401
 from ..ops.stacking import cat, stack  # noqa: F401
 from ..ops.pointwise_more import expm1, xlogy  # noqa: F401
 from ..ops.special_functions import digamma, erfinv, igamma, lgamma  # noqa: F401

@@ -8,7 +8,7 @@ import numpy as np
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
-from .utils import enumerate_values, lazy_property, logits_to_probs, numpy_rng, param_numpy, \
+from .utils import enumerate_values, lazy_property, logits_to_probs, param_numpy, \
     probs_to_logits, wrap_draws
 
 __all__ = ["Categorical", "OneHotCategorical"]
@@ -16,28 +16,21 @@ __all__ = ["Categorical", "OneHotCategorical"]
 
 def _draw_categories(probs, n):
     """n independent category indices for each row of ``probs`` (..., K), returned as an
-    int64 numpy array (n, ...).  Inverse-CDF sampling, vectorised over rows and draws: row r's
-    cumulative sums are shifted by r so that all rows form one increasing array, and one
-    searchsorted finds every draw's category (O(n rows log(rows K)) time, no n*rows*K
-    temporary)."""
+    int64 numpy array (n, ...): one ``multinomial`` call with replacement over the rows, as
+    PyTorch's sampler makes (so a seed gives its draws)."""
     p = param_numpy(probs)
     k = p.shape[-1]
-    rows = p.reshape(-1, k).astype("float64")
+    rows = p.reshape(-1, k)
     # PyTorch draws with multinomial, whose refusals these are (NaN rows come from unvalidated
     # probabilities that sum to 0, or from NaN logits)
     if not np.isfinite(rows).all() or (rows < 0).any():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if rows.size and not (rows.sum(-1) > 0).all():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    cdf = rows.cumsum(-1)
-    cdf /= cdf[:, -1:]
-    cdf[:, -1] = 1.0                                       # exact end, whatever the rounding
-    offsets = np.arange(rows.shape[0], dtype="float64")
-    flat = (cdf + offsets[:, None]).ravel()
-    u = numpy_rng().random((n, rows.shape[0])) + offsets  # in [r, r + 1)
-    index = np.searchsorted(flat, u, side="right") - (offsets * k).astype("int64")
-    index = index.clip(0, k - 1)                           # zero-probability tail categories
-    return index.reshape((n,) + p.shape[:-1])
+    if not rows.size or n == 0:
+        return np.zeros((n,) + p.shape[:-1], dtype=np.int64)
+    index = ops.multinomial(ops.Tensor._wrap(np.ascontiguousarray(rows)), n, True)._array
+    return index.T.reshape((n,) + p.shape[:-1])
 
 
 def _nan_like_mean(dist):

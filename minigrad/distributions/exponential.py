@@ -1,16 +1,19 @@
 """``Exponential(rate)``: density rate * exp(-rate x) on x >= 0.
 
     cdf(x) = 1 - exp(-rate x),   icdf(p) = -log(1 - p) / rate
-    rsample = icdf(u),  u ~ U[0, 1)
+    rsample = e / rate,  e ~ Exp(1) (PyTorch's exponential_ draws: -log1p(-u), u ~ U[0, 1))
 """
 from __future__ import annotations
 
 from numbers import Number
 
+import numpy as np
+
 from . import _ops as ops
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import standard_uniform, store_broadcast
+from .._random_factories import stream_of
+from .utils import store_broadcast, wrap_draws
 
 __all__ = ["Exponential"]
 
@@ -60,7 +63,10 @@ class Exponential(ExponentialFamily):
         return -(-p).log1p() / self.rate
 
     def rsample(self, sample_shape=ops.Size()):
-        return self._quantile(standard_uniform(self._extended_shape(sample_shape), self.rate))
+        shape = tuple(self._extended_shape(sample_shape))
+        u = stream_of(None).uniform01(int(np.prod(shape, dtype=np.int64)), np.float64)
+        e = wrap_draws(-np.log1p(-u).reshape(shape), self.rate)
+        return e / self.rate
 
     def log_prob(self, value):
         x = self._checked(value)

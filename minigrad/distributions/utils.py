@@ -1,8 +1,10 @@
 """Helpers shared by the distributions: parameter broadcasting, probs <-> logits, cached
 properties, and draws from minigrad's global random generator.
 
-Draws use ``minigrad.manual_seed``'s generator (numpy's PCG64), so a fixed seed gives fixed
-samples; they follow the same distributions as PyTorch's but are not the same numbers.
+Draws use ``minigrad.manual_seed``'s generator, so a fixed seed gives fixed samples.  Normal
+and uniform draws are PyTorch's own (``normal_``/``rand``), so samplers that use them as
+PyTorch's do give its numbers; gamma, Poisson and binomial draws come from numpy's
+algorithms over the same stream (the same distributions, other numbers).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from numbers import Number
 import numpy as np
 
 from .. import backend
-from .._random_factories import default_generator
+from .._random_factories import default_generator, normal_draws, uniform_draws
 from . import _ops as ops
 
 __all__ = ["broadcast_all", "enumerate_values", "store_broadcast", "scalar_or_param_shape",
@@ -163,13 +165,14 @@ def param_numpy(t):
 
 
 def standard_normal(shape, like):
-    """N(0, 1) draws of ``shape`` in ``like``'s dtype/device."""
-    return wrap_draws(_rng().standard_normal(tuple(shape)), like)
+    """N(0, 1) draws of ``shape`` in ``like``'s dtype/device (drawn as PyTorch's
+    ``empty(shape).normal_()``, so a seed gives its numbers)."""
+    return wrap_draws(normal_draws(None, tuple(shape), like._array.dtype), like)
 
 
 def standard_uniform(shape, like):
-    """U[0, 1) draws of ``shape`` in ``like``'s dtype/device."""
-    return wrap_draws(_rng().random(tuple(shape)), like)
+    """U[0, 1) draws of ``shape`` in ``like``'s dtype/device (as PyTorch's ``rand``)."""
+    return wrap_draws(uniform_draws(None, tuple(shape), like._array.dtype), like)
 
 
 def numpy_rng():

@@ -15,13 +15,14 @@ import numbers
 import numpy as np
 
 from .. import backend
-from .._random_factories import default_generator
+from .._random_factories import bernoulli_draws, stream_of
 from ..dtypes import bool_, int64
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import scalar_type_name
 from ..ops.relu_clamp import leaky_relu
 from ..ops.softmax import softmax
+from ..ops.movement import keep_channels_last
 from ..ops.padding import pad
 from ..ops.writes import overwrite_with
 
@@ -49,11 +50,16 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     if input._array.dtype.name not in ("float32", "float64"):   # PyTorch has no float16 one
         raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
-    draw = default_generator.rng.uniform(lower, upper, size=tuple(input.shape))
+    # as PyTorch's kernel: a slope u * (upper - lower) + lower for each element <= 0, in
+    # order (u a float64 uniform; the bounds in the input's dtype)
+    below = backend.as_numpy(input._array) <= 0
+    low, high = input._array.dtype.type(lower), input._array.dtype.type(upper)
+    u = stream_of(None).uniform01(int(below.sum()), np.float64)
+    draw = np.ones(below.shape)
+    draw[below] = u * np.float64(high - low) + np.float64(low)
 
     def rule(a):
-        xp = backend.xp_of(a)
-        slope = xp.where(a > 0, 1.0, backend.to_device(draw, input.device)).astype(a.dtype)
+        slope = backend.to_device(draw.astype(a.dtype), input.device)
         return a * slope, slope
 
     def randomized(x):
@@ -69,8 +75,11 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """softmax((logits + g) / tau) along ``dim``, g ~ Gumbel(0, 1) drawn per element.  With
     ``hard=True`` the value is the one-hot of its argmax, and the gradient is the soft
     sample's (straight-through: y_hard - y_soft.detach() + y_soft)."""
-    noise = -np.log(default_generator.rng.exponential(size=tuple(logits.shape)))
-    gumbels = Tensor._wrap(backend.to_device(noise.astype(logits._array.dtype), logits.device))
+    # as PyTorch: g = -log(e) with e ~ Exp(1) drawn by exponential_ in the logits' dtype
+    dtype = logits._array.dtype
+    e = -np.log1p(-stream_of(None).uniform01(logits.numel(), np.float64))
+    noise = -np.log(e.astype(dtype)).reshape(tuple(logits.shape))
+    gumbels = Tensor._wrap(backend.to_device(noise, logits.device))
     y_soft = softmax((logits + gumbels) / tau, dim)
     if not hard:
         return y_soft
@@ -141,7 +150,7 @@ def _alpha_dropout(input, p, training, noise_shape):
     if not floating:      # the noise is float, applied to the input in place
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{scalar_type_name(input._array.dtype)}")
-    keep = (default_generator.rng.random(noise_shape) >= p).astype(input._array.dtype)
+    keep = bernoulli_draws(None, noise_shape, 1.0 - p).astype(input._array.dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
     scale = Tensor._wrap(backend.to_device(keep * a, input.device))
     shift = Tensor._wrap(backend.to_device(
@@ -185,18 +194,29 @@ def channel_shuffle(input, groups):
         raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
                            f"groups:{groups}")
     if input.ndim < 3:
-        raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but "
-                           f"got input with sizes {list(input.shape)}")
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
     c = input.shape[1]
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
                            f"and {groups} groups.")
     n, rest = input.shape[0], tuple(input.shape[2:])
     grouped = input.reshape((n, groups, c // groups) + rest)
-    return grouped.transpose(1, 2).reshape((n, c) + rest)
+    # laid out as the input when that is channels-last, as PyTorch's result
+    return keep_channels_last(grouped.transpose(1, 2).reshape((n, c) + rest), input)
 
 
 native_channel_shuffle = channel_shuffle
+
+
+def _size_of(t, d):
+    """``t.shape[d]``, or PyTorch's IndexError for a dim ``t`` does not have."""
+    if t.ndim == 0:
+        raise IndexError(f"Dimension specified as {d} but tensor has no dimensions")
+    if d >= t.ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-t.ndim}, "
+                         f"{t.ndim - 1}], but got {d})")
+    return t.shape[d]
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -214,28 +234,25 @@ def bilinear(input1, input2, weight, bias=None):
     for name, t in (("input1", input1), ("input2", input2)):
         if t.ndim == 0 and input1.ndim == input2.ndim:   # (else the mismatch is reported)
             raise IndexError("Dimension specified as -1 but tensor has no dimensions")
-    if weight.ndim != 3:
-        raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "
-                           f"{weight.ndim}-dimensional")
-    out_f, in1, in2 = weight.shape
     if input1.ndim != input2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
                            f"{input2.ndim}")
-    if input1.shape[:-1] != input2.shape[:-1]:
-        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
-                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
-    if input1.shape[-1] != in1:
-        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
-                           f"{input1.shape[-1]} but expected {in1}")
-    if input2.shape[-1] != in2:
-        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
-                           f"{input2.shape[-1]} but expected {in2}")
-    if bias is not None:
-        if bias.ndim == 0:
-            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-        if bias.shape[0] != out_f:
-            raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
-                               f"{bias.shape[0]} but expected {out_f}")
+    for d, (a, b) in enumerate(zip(input1.shape[:-1], input2.shape[:-1])):
+        if a != b:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {d}: "
+                               f"got {a} and {b}")
+    # PyTorch compares the sizes before it looks at the weight's rank
+    for name, t, d in (("input1", input1, 1), ("input2", input2, 2)):
+        if t.shape[-1] != _size_of(weight, d):
+            raise RuntimeError(f"bilinear(): {name} size does not match weight size: got "
+                               f"{t.shape[-1]} but expected {weight.shape[d]}")
+    if bias is not None and _size_of(bias, 0) != _size_of(weight, 0):
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{bias.shape[0]} but expected {weight.shape[0]}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"number of dimensions must match (bilinear's weight must be "
+                           f"3-dimensional, but got {weight.ndim}-dimensional)")
+    out_f, in1, in2 = weight.shape
     # x1 @ W viewed as (in1, out * in2), then dotted with x2 along in2; the last sum keeps
     # the inputs' dtype (a plain integer sum would widen to int64)
     left = input1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)

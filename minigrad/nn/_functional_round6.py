@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from .._random_factories import default_generator
+from .._random_factories import uniform_draws
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.scatter_gather import ScatterAdd
@@ -173,7 +173,7 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
         channels = _dim_size(input, -d - 1)
         if dtype.kind in "biu":              # PyTorch draws them with rand in the input's dtype
             raise not_implemented_for("check_uniform_bounds", dtype)
-        samples = Tensor._wrap(default_generator.rng.random((n_batch, channels, d)).astype(dtype))
+        samples = Tensor._wrap(uniform_draws(None, (n_batch, channels, d), dtype))
 
     def samples_type():
         if not isinstance(samples, Tensor):

@@ -19,7 +19,7 @@ from .. import backend, dtypes
 from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
-from .._random_factories import default_generator
+from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
 from ..ops import elementary_functions as _EF
@@ -117,8 +117,9 @@ def _dropped(input, p, training, inplace, mask_shape):
 
 def _masked(input, mask_shape, p):
     """input * (keep / (1 - p)) with keep ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast)."""
-    keep = default_generator.rng.random(mask_shape) >= p
-    scale = (keep / (1.0 - p)).astype(input._array.dtype)
+    # PyTorch's noise: bernoulli_(1 - p), then divided by 1 - p in the input's dtype
+    dtype = input._array.dtype
+    scale = bernoulli_draws(None, mask_shape, 1.0 - p).astype(dtype) / dtype.type(1.0 - p)
     mask = Tensor._wrap(backend.to_device(scale, input.device))
     if mask_shape == tuple(input.shape):
         return Mul.apply(input, mask)

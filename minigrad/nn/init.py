@@ -2,8 +2,9 @@
 
 Every function here writes into the tensor's array directly (no graph is recorded, as under
 ``no_grad``) and returns the tensor.  Random values come from ``generator`` when given, else
-from ``minigrad.default_generator``: they are drawn on the CPU in float64, cast to the
-tensor's dtype and copied to its device, so a seed gives the same weights on every device.
+from ``minigrad.default_generator``: they are drawn on the CPU as PyTorch's kernels draw them
+for the tensor's dtype, in its memory order, and copied to its device, so a seed gives
+PyTorch's weights, on every device.
 
 Fans, for a weight of shape (out, in, *kernel): ``fan_in = in * prod(kernel)`` and
 ``fan_out = out * prod(kernel)``.
@@ -17,18 +18,13 @@ import warnings
 import numpy as np
 
 from .. import backend
-from .._sampling import complex_draws
-from .._random_factories import default_generator
+from .._random_factories import normal_draws, stream_of, uniform_draws
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
            "kaiming_normal_", "orthogonal_", "sparse_", "dirac_", "uniform", "normal",
            "constant", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
            "orthogonal", "sparse", "eye", "dirac"]
-
-
-def _rng(generator):
-    return (generator or default_generator).rng
 
 
 def _write(tensor, values):
@@ -89,65 +85,70 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b) (both parts, for a complex tensor)."""
-    return _write(tensor, _draws(tensor, lambda shape: _rng(generator).uniform(a, b, shape)))
+    return _write(tensor, uniform_draws(generator, tuple(tensor.shape), tensor._array.dtype,
+                                        a, b, _strides(tensor)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2) (each part N(mean, std^2 / 2), for a
     complex tensor, as PyTorch)."""
-    if tensor._array.dtype.kind == "c":
-        std = std / math.sqrt(2)
-    return _write(tensor, _draws(tensor, lambda shape: _rng(generator).normal(mean, std, shape)))
+    return _write(tensor, normal_draws(generator, tuple(tensor.shape), tensor._array.dtype,
+                                       mean, std, _strides(tensor)))
 
 
-def _draws(tensor, draw):
-    """``draw(shape)`` for a real tensor; for a complex one, independent draws for each part."""
-    shape = tuple(tensor.shape)
-    return complex_draws(draw, shape) if tensor._array.dtype.kind == "c" else draw(shape)
+def _strides(tensor):
+    """The tensor's strides in elements (draws are laid down in its memory order)."""
+    return tuple(st // tensor._array.itemsize for st in tensor._array.strides)
 
 
 def _norm_cdf(x):
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
-def _norm_ppf(p):
-    """Inverse of the standard normal CDF, vectorised (Acklam's rational approximation, relative
-    error < 1.2e-9, polished by one Halley step)."""
-    a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
-    b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-         6.680131188771972e+01, -1.328068155288572e+01]
-    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
-    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-         3.754408661907416e+00]
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-300, 1 - 1e-16)
-    x = np.empty_like(p)
-    low, high = p < 0.02425, p > 1 - 0.02425
-    mid = ~(low | high)
-    q = p[mid] - 0.5
-    r = q * q
-    x[mid] = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-              (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1))
-    for mask, sign, tail in ((low, 1.0, p[low]), (high, -1.0, 1 - p[high])):
-        q = np.sqrt(-2 * np.log(tail))
-        x[mask] = sign * ((((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-                          ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1))
-    return x
-
-
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) truncated to [a, b], by inverse-CDF sampling as PyTorch:
-    u ~ U(cdf(a'), cdf(b')) with a' = (a - mean)/std, b' likewise; x = mean + std * ppf(u)."""
+    """Fill with N(mean, std^2) truncated to [a, b] by rejection, as PyTorch 2.13 does.
+
+    When [a, b] holds more than 30% of the mass, normals are drawn for the whole tensor and
+    drawn again (the whole tensor's worth) for the places still outside [a, b].  Otherwise
+    proposals are uniform on [a, b]: x is kept when log(u) <= -((x - mean)/std)^2 / 2 - c
+    (u uniform in [0, 1), c the log-density's peak on [a, b]), redrawn where it is not.
+    """
     if tensor._array.dtype.kind == "c":      # a truncation interval orders the values
         raise NotImplementedError(f"\"lt_cpu\" not implemented for "
                                   f"'{'ComplexFloat' if tensor._array.itemsize == 8 else 'ComplexDouble'}'")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
-    lo, hi = _norm_cdf((a - mean) / std), _norm_cdf((b - mean) / std)
-    u = _rng(generator).uniform(lo, hi, tuple(tensor.shape))
-    return _write(tensor, np.clip(mean + std * _norm_ppf(u), a, b))
+    shape, dtype, strides = tuple(tensor.shape), tensor._array.dtype, _strides(tensor)
+    if _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std) > 0.3:
+        lo, hi = dtype.type(a), dtype.type(b)
+        result = normal_draws(generator, shape, dtype, mean, std, strides).astype(dtype)
+        outside = (result < lo) | (result > hi)
+        while outside.any():
+            fresh = normal_draws(generator, shape, dtype, mean, std).astype(dtype)
+            result = np.where(outside, fresh, result)
+            outside = (result < lo) | (result > hi)
+        return _write(tensor, result)
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+    def propose(order):
+        x = uniform_draws(generator, shape, dtype, a, b, order).astype(dtype)
+        score = ((x - mean) / std) ** 2 * -0.5 - log_peak       # in the tensor's dtype
+        return x, score
+
+    def rejected(score):
+        u = uniform_draws(generator, shape, dtype).astype(dtype)
+        with np.errstate(divide="ignore"):
+            return np.log(u) > score
+
+    result, score = propose(strides)
+    pending = rejected(score)
+    while pending.any():
+        candidate, score = propose(None)
+        result = np.where(pending, candidate, result)
+        pending = np.where(pending, rejected(score), pending)
+    return _write(tensor, result)
 
 
 def constant_(tensor, val):
@@ -224,7 +225,8 @@ def orthogonal_(tensor, gain=1.0, generator=None):
                                   "numbers. Please use torch.sgn instead.")
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).standard_normal((rows, cols))
+    # (as PyTorch: a contiguous (rows, cols) block of normals, orthogonalised by QR)
+    flat = normal_draws(generator, (rows, cols), tensor._array.dtype).astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -241,10 +243,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng = _rng(generator)
-    values = rng.normal(0.0, std, (rows, cols))
-    for col in range(cols):
-        values[rng.permutation(rows)[:num_zeros], col] = 0.0
+    values = normal_draws(generator, (rows, cols), tensor._array.dtype, 0.0, std,
+                          _strides(tensor))
+    stream = stream_of(generator)
+    for col in range(cols):      # one permutation per column, drawn in PyTorch's order
+        values[stream.permutation(rows)[:num_zeros], col] = 0.0
     return _write(tensor, values)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _sdp_state, backend, dtypes
 from ..dtypes import reduced_float
-from .._random_factories import default_generator
+from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
 from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_a_tensor,
                     not_implemented_for, result_dtype, scalar_type_name)
@@ -542,6 +542,6 @@ def _dropout_weights(weights, p):
     second derivatives are mul's."""
     if p >= 1:
         return mul(weights, 0.0)
-    keep = default_generator.rng.random(tuple(weights.shape)) >= p
+    keep = bernoulli_draws(None, tuple(weights.shape), 1.0 - p)
     scale = (keep / (1.0 - p)).astype(weights._array.dtype)
     return mul(weights, Tensor._wrap(backend.to_device(scale, weights.device)))

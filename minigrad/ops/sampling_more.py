@@ -1,6 +1,7 @@
 """More random sampling with PyTorch's names: ``multinomial``, ``poisson`` and
 ``randint_like``.  All draw from a ``Generator`` (the default one unless ``generator=`` is
-given), so ``manual_seed`` makes them repeatable (the streams differ from PyTorch's).
+given), so ``manual_seed`` makes them repeatable; multinomial and randint_like give
+PyTorch's numbers for a seed (poisson draws by numpy's algorithm from the same stream).
 
 multinomial(p, n): n category indices per row of the non-negative weights p (1-d [K] or 2-d
 [B, K], not necessarily normalised), with or without replacement; int64 [n] or [B, n].
@@ -16,7 +17,7 @@ from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function
 from ..creation import _laid_out, _like, check_layout
-from .._random_factories import Generator, default_generator, randint
+from .._random_factories import Generator, default_generator, randint, stream_of
 from ..tensor import Tensor
 from ._util import (check_tensor, int_arg, not_implemented_for, python_type_name,
                     scalar_type_name)
@@ -61,26 +62,46 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if k > 2 ** 24:
         raise RuntimeError("number of categories cannot exceed 2^24")
     batch = input.shape[0] if input.ndim == 2 else 1
-    weights = backend.as_numpy(input._array).astype(np.float64).reshape(batch, k)
-    _check_weights(weights, replacement and n > 1)
-    rng = _rng(generator)
-    rows = []
-    for w in weights:
-        total = w.sum()
-        live = np.count_nonzero(w)
-        if not replacement and live < n:
-            # as PyTorch on the CPU: every category of non-zero weight first, in drawn
-            # order, then zero-weight ones fill the row (PyTorch's order for those is its
-            # top-k's; here a random one)
-            drawn = rng.choice(k, size=live, replace=False, p=w / total)
-            rows.append(np.concatenate([drawn, rng.permutation(np.flatnonzero(w == 0))])[:n])
-            continue
-        rows.append(rng.choice(k, size=n, replace=bool(replacement), p=w / total))
-    result = np.asarray(rows, dtype=np.int64).reshape(tuple(input.shape[:-1]) + (n,))
+    weights = backend.as_numpy(input._array).reshape(batch, k)
+    _check_weights(weights.astype(np.float64), replacement and n > 1)
+    stream = stream_of(generator)
+    if replacement and n > 1:
+        result = _by_cumulative_weights(weights, n, stream)
+    else:
+        result = _by_exponential_race(weights, n, stream)
+    result = result.reshape(tuple(input.shape[:-1]) + (n,))
     result = Tensor._wrap(backend.to_device(result, input.device))
     if out is None:
         return result
     return out.resize_(tuple(result.shape)).copy_(result)
+
+
+def _by_exponential_race(weights, n, stream):
+    """Without replacement (or one draw), PyTorch's way: q ~ Exp(1) for every weight (drawn
+    as exponential_ draws, in the weights' dtype), and the n largest w / q of each row, in
+    decreasing order (argmax of w / q is a draw with probability w / sum(w); the next largest
+    continue the draw without replacement)."""
+    dtype = weights.dtype
+    q = (-np.log1p(-stream.uniform01(weights.size, np.float64))).astype(dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        race = weights / q.reshape(weights.shape)
+    if n == 1:
+        return np.argmax(race, axis=-1)[:, None]
+    # a stable sort of -race: ties (zero weights) keep their index order
+    return np.argsort(-race, axis=-1, kind="stable")[:, :n]
+
+
+def _by_cumulative_weights(weights, n, stream):
+    """With replacement, PyTorch's way: each row's running sum (in the weights' dtype) divided
+    by its total; a float64 uniform u per draw, row after row, picks the first category whose
+    normalised running sum reaches u."""
+    cumulative = np.cumsum(weights, axis=-1, dtype=weights.dtype)
+    cumulative = cumulative / cumulative[:, -1:]
+    u = stream.uniform01(weights.shape[0] * n, np.float64).reshape(weights.shape[0], n)
+    picks = np.empty(u.shape, dtype=np.int64)
+    for row in range(weights.shape[0]):      # one search per distribution, all its draws
+        picks[row] = np.searchsorted(cumulative[row], u[row], side="left")
+    return np.minimum(picks, weights.shape[1] - 1)
 
 
 def _check_weights(weights, by_row):

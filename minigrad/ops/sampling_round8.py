@@ -12,7 +12,7 @@
   anonymous shared mapping (visible to ``fork``-ed worker processes).
 
 Random draws come from a minigrad ``Generator`` (the default one unless ``generator=``), so
-``manual_seed`` repeats them; the streams differ from PyTorch's.
+``manual_seed`` repeats them; bernoulli draws PyTorch's numbers, binomial numpy's algorithm's.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 from .. import backend, cuda, dtypes
 from .. import _memory_format as mf
 from ..creation import _size, check_layout
-from .._random_factories import default_generator
+from .._random_factories import bernoulli_draws, default_generator
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 
@@ -66,7 +66,8 @@ def bernoulli(input, p=None, *, generator=None):
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         probs = p
-    draws = _rng(generator).random(array.shape) < probs
+    strides = tuple(st // array.itemsize for st in array.strides)     # drawn in memory order
+    draws = bernoulli_draws(generator, array.shape, probs, strides)
     return _wrap_like(draws, input, array.dtype)
 
 

@@ -5,20 +5,23 @@ generator), so ``minigrad.manual_seed(0)`` makes the batch order reproducible.
 """
 from __future__ import annotations
 
+import multiprocessing
 import warnings
+from typing import Generic
 
 import numpy as np
 
 from ... import backend
+from ..._random_factories import stream_of
 from ._utils.collate import default_collate, default_convert
 from ._utils.worker import get_worker_info  # noqa: F401  (PyTorch exports it here)
-from .dataset import IterableDataset, _has_batch_access
-from .sampler import BatchSampler, RandomSampler, SequentialSampler
+from .dataset import IterableDataset, _has_batch_access, _T_co
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
 
-class DataLoader:
+class DataLoader(Generic[_T_co]):
     """Iterate over ``dataset`` in batches.
 
     DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
@@ -47,6 +50,7 @@ class DataLoader:
                              "otherwise set prefetch_factor to None.")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
+        _check_multiprocessing_context(multiprocessing_context, num_workers)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             for name, value in (("shuffle", shuffle), ("sampler", sampler),
@@ -75,18 +79,19 @@ class DataLoader:
         self.prefetch_factor = prefetch_factor if num_workers > 0 else None
         self.persistent_workers, self.in_order = persistent_workers, in_order
         if self._iterable:
-            sampler = None          # the dataset decides the order
+            # the dataset decides the order; the sampler only stands in (code reads
+            # loader.sampler / loader.batch_sampler.batch_size for any loader)
+            sampler = _InfiniteConstantSampler()
             if batch_size is not None:
-                BatchSampler([], batch_size, drop_last)          # the same checks
+                batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         elif sampler is None:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))
-        if batch_size is not None and batch_sampler is None and not self._iterable:
+        if batch_size is not None and batch_sampler is None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler = sampler
         self.batch_sampler = batch_sampler
-        self._auto_collation = batch_sampler is not None or (self._iterable and
-                                                             batch_size is not None)
+        self._auto_collation = batch_sampler is not None
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else default_convert)
         self._vectorised = collate_fn is None and _has_batch_access(dataset)
@@ -161,6 +166,35 @@ class DataLoader:
             yield self.collate_fn(batch)
 
 
+def _check_multiprocessing_context(context, num_workers):
+    """PyTorch's checks of ``multiprocessing_context`` (the loading stays in this process):
+    only with workers, and a string must name a start method of this platform."""
+    if context is None:
+        return
+    if num_workers == 0:
+        raise ValueError("multiprocessing_context can only be used with multi-process loading "
+                         f"(num_workers > 0), but got num_workers={num_workers}")
+    if isinstance(context, str):
+        valid = multiprocessing.get_all_start_methods()
+        if context not in valid:
+            raise ValueError("multiprocessing_context option should specify a valid start "
+                             f"method in {valid!r}, but got multiprocessing_context="
+                             f"{context!r}")
+    elif not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError("multiprocessing_context option should be a valid context object or "
+                        f"a string specifying the start method, but got "
+                        f"multiprocessing_context={context}")
+
+
+class _InfiniteConstantSampler(Sampler):
+    """The sampler of a loader over an IterableDataset: None, forever (the dataset yields
+    its samples in its own order; this only fills ``loader.sampler``)."""
+
+    def __iter__(self):
+        while True:
+            yield None
+
+
 class _LoaderIter:
     """What ``iter(loader)`` gives: the batches of one pass, with ``len()`` the loader's
     length (a progress bar over ``iter(loader)`` reads it) and ``_num_yielded`` the number of
@@ -168,7 +202,10 @@ class _LoaderIter:
 
     def __init__(self, loader):
         self._loader = loader
-        self._batches = loader._iter_batches()
+        self._batches = loader._iter_batches()     # (lazy: the sampler draws at the first)
+        # PyTorch's iterator draws a base seed for its workers as it is made: one int64 draw
+        # from the loader's generator, which a seeded program's later draws follow
+        self._base_seed = int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
         self._num_yielded = 0
 
     def __iter__(self):
@@ -181,3 +218,8 @@ class _LoaderIter:
 
     def __len__(self):
         return len(self._loader)
+
+
+# PyTorch's names for the loader's iterator classes (code that checks or patches the iterator
+# refers to them); with one process there is one class
+_BaseDataLoaderIter = _SingleProcessDataLoaderIter = _LoaderIter

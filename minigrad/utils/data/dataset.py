@@ -10,18 +10,25 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
+from typing import Generic, Iterable, TypeVar
 
 import numpy as np
 
 from ... import backend
-from ..._random_factories import default_generator
+from ..._random_factories import stream_of
 from ...tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
            "ChainDataset", "Subset", "random_split"]
 
 
-class Dataset:
+# the sample type, so that annotated subclasses (``class Pairs(Dataset[tuple[Tensor, int]])``)
+# work as with PyTorch
+_T_co = TypeVar("_T_co", covariant=True)
+_T_stack = TypeVar("_T_stack", tuple, dict)
+
+
+class Dataset(Generic[_T_co]):
     """A map-style dataset: subclass it with ``__getitem__(index)`` and ``__len__()``."""
 
     def __getitem__(self, index):
@@ -31,12 +38,10 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[_T_co], Iterable[_T_co]):
     """A stream of samples: subclass it with ``__iter__()`` (a generator reading a file, a
-    socket, a simulator...).  A DataLoader batches it in the order it yields."""
-
-    def __iter__(self):
-        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+    socket, a simulator...).  A DataLoader batches it in the order it yields.  ``__iter__``
+    is abstract (from ``Iterable``): a subclass without one cannot be instantiated."""
 
     def __add__(self, other):
         return ChainDataset([self, other])
@@ -58,7 +63,7 @@ class ChainDataset(IterableDataset):
         return sum(len(d) for d in self.datasets)
 
 
-class TensorDataset(Dataset):
+class TensorDataset(Dataset[tuple]):
     """Samples are the i-th rows of the given tensors: ``dataset[i] == (x[i], y[i])``.
 
     All tensors must have the same first dimension.
@@ -86,11 +91,13 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             a = t._array
             idx = indices if isinstance(a, np.ndarray) else backend.to_device(indices, t.device)
-            out.append(Tensor._wrap(a[idx]))
+            # a tensor that requires grad gives a batch in its graph, as stacking its samples
+            # does (inputs of a physics-informed loss, say)
+            out.append(t[Tensor._wrap(idx)] if t.requires_grad else Tensor._wrap(a[idx]))
         return out          # a list, as default_collate makes of tuple samples
 
 
-class Subset(Dataset):
+class Subset(Dataset[_T_co]):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
     def __init__(self, dataset, indices):
@@ -117,7 +124,7 @@ class Subset(Dataset):
         return self.dataset._get_batch(np.asarray(self.indices, dtype=np.int64)[indices])
 
 
-class StackDataset(Dataset):
+class StackDataset(Dataset[_T_stack]):
     """Several datasets of one length side by side: sample ``i`` is the tuple
     ``(d0[i], d1[i], ...)`` of the positional datasets, or the dict ``{name: d[i]}`` of the
     keyword ones (one form or the other, not both)."""
@@ -156,20 +163,27 @@ def _has_batch_access(dataset):
             and _has_batch_access(dataset.dataset))
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[_T_co]):
     """The samples of several datasets one after the other."""
 
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
             raise AssertionError("datasets should not be an empty iterable")
-        self.cumulative_sizes = []
-        total = 0
         for d in self.datasets:
             if isinstance(d, IterableDataset):
                 raise AssertionError("ConcatDataset does not support IterableDataset")
-            total += len(d)
-            self.cumulative_sizes.append(total)
+        self.cumulative_sizes = self.cumsum(self.datasets)
+
+    @staticmethod
+    def cumsum(sequence):
+        """The running totals of the lengths of ``sequence``'s items ([2, 3] for lengths 2, 1):
+        where each dataset ends in the concatenation."""
+        sizes, total = [], 0
+        for item in sequence:
+            total += len(item)
+            sizes.append(total)
+        return sizes
 
     def __len__(self):
         return self.cumulative_sizes[-1]
@@ -209,7 +223,7 @@ def random_split(dataset, lengths, generator=None):
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!"
                          f" (lengths {lengths} sum to {sum(lengths)}, the dataset has {n})")
-    perm = (generator or default_generator).rng.permutation(n).tolist()
+    perm = stream_of(generator).permutation(n).tolist()
     out, offset = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[offset:offset + length]))

@@ -12,11 +12,12 @@ import math
 import numpy as np
 
 from ... import distributed as dist
-from .sampler import Sampler
+from ..._cpu_stream import CPUStream
+from .sampler import Sampler, _T_co
 
 __all__ = ["DistributedSampler"]
 
-class DistributedSampler(Sampler):
+class DistributedSampler(Sampler[_T_co]):
     """Indices ``rank, rank + num_replicas, rank + 2 * num_replicas, ...`` of the epoch's
     order (a permutation seeded by ``seed + epoch`` when ``shuffle``, so every replica draws
     the same one; call ``set_epoch`` each epoch).  The order is padded by repeating its start
@@ -45,7 +46,8 @@ class DistributedSampler(Sampler):
     def _index_array(self):
         n = len(self.dataset)
         if self.shuffle:
-            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
+            # PyTorch's: a permutation from a generator seeded with seed + epoch
+            order = CPUStream(self.seed + self.epoch).permutation(n)
         else:
             order = np.arange(n)
         if self.total_size > n:          # pad by repeating the order from its start

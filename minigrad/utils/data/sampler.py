@@ -5,10 +5,13 @@ numpy array (``_index_array``), drawn from ``generator`` or minigrad's default g
 from __future__ import annotations
 
 import numbers
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from ..._random_factories import default_generator
+from ..._cpu_stream import CPUStream
+from ..._random_factories import stream_of
+from ...ops.sampling_more import multinomial
 from ...tensor import Tensor
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -28,17 +31,23 @@ def _epoch_indices(sampler):
     return items
 
 
-class Sampler:
-    """Yields dataset indices; ``_index_array()`` gives one epoch's indices at once."""
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Sampler(Generic[_T_co]):
+    """Yields dataset indices; ``_index_array()`` gives one epoch's indices at once.
+    Generic in what it yields (``Sampler[int]``, ``Sampler[list[int]]``), as PyTorch's."""
 
     def __iter__(self):
+        if type(self)._index_array is Sampler._index_array:
+            raise NotImplementedError       # a subclass defines __iter__ (or _index_array)
         return iter(self._index_array().tolist())
 
     def _index_array(self):
         return np.fromiter(iter(self), dtype=np.int64)
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """0, 1, ..., len(data_source) - 1."""
 
     def __init__(self, data_source):
@@ -51,7 +60,7 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """A random permutation each epoch (or ``num_samples`` draws with replacement)."""
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
@@ -71,18 +80,22 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _index_array(self):
-        rng = (self.generator or default_generator).rng
+        # as PyTorch: without a generator, a fresh one seeded by a draw from the default
+        # generator; then integer draws, or whole permutations (one more than the full
+        # epochs, cut to num_samples, even when nothing of the last is used)
+        stream = (self.generator.stream if self.generator is not None else
+                  CPUStream(int(stream_of(None).integers(1, 0, 1 << 63)[0])))
         n = len(self.data_source)
         if self.replacement:
-            return rng.integers(0, n, self.num_samples)
-        reps = -(-self.num_samples // n)
-        return np.concatenate([rng.permutation(n) for _ in range(reps)])[:self.num_samples]
+            return stream.integers(self.num_samples, 0, n)
+        perms = [stream.permutation(n) for _ in range(self.num_samples // n + 1)]
+        return np.concatenate(perms)[:self.num_samples]
 
     def __len__(self):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices, in a random order each epoch."""
 
     def __init__(self, indices, generator=None):
@@ -90,14 +103,13 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def _index_array(self):
-        rng = (self.generator or default_generator).rng
-        return np.asarray(self.indices)[rng.permutation(len(self.indices))]
+        return np.asarray(self.indices)[stream_of(self.generator).permutation(len(self.indices))]
 
     def __len__(self):
         return len(self.indices)
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(Sampler[int]):
     """``num_samples`` indices drawn with probabilities proportional to ``weights`` (with
     replacement by default): oversampling the rare classes of an unbalanced dataset."""
 
@@ -127,23 +139,18 @@ class WeightedRandomSampler(Sampler):
                                "entry = infinity or NaN)")
         if w.sum() <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        rng = (self.generator or default_generator).rng
-        if self.replacement:
-            return rng.choice(len(w), size=self.num_samples, p=w / w.sum()).astype(np.int64)
-        if self.num_samples > len(w):
+        if not self.replacement and self.num_samples > len(w):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")
-        # Without replacement: sort by exponential keys E / w (the weighted draw one at a time,
-        # in one go); zero weights get key inf and come last, as in PyTorch's multinomial.
-        with np.errstate(divide="ignore"):
-            keys = rng.exponential(size=len(w)) / w
-        return np.argsort(keys, kind="stable")[:self.num_samples].astype(np.int64)
+        # PyTorch's sampler is one multinomial call (so are its numbers for a seed)
+        return multinomial(self.weights, self.num_samples, self.replacement,
+                           generator=self.generator)._array
 
     def __len__(self):
         return self.num_samples
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list]):
     """Groups a sampler's indices into lists of ``batch_size`` (the last one shorter unless
     ``drop_last``)."""
 

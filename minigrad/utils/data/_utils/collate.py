@@ -8,7 +8,7 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 import numpy as np
 
 from ....ops.stacking import stack
-from ....tensor import Tensor
+from ....tensor import Tensor, tensor
 
 __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map",
            "collate_tensor_fn", "collate_numpy_array_fn", "collate_numpy_scalar_fn",
@@ -70,9 +70,9 @@ def collate_float_fn(batch, *, collate_fn_map=None):
 
 
 def collate_int_fn(batch, *, collate_fn_map=None):
-    # bools are ints too: a batch of them is a bool tensor (what tensor([True, ...]) gives)
-    dtype = np.bool_ if all(isinstance(b, bool) for b in batch) else np.int64
-    return Tensor._wrap(np.asarray(batch, dtype=dtype))
+    # the dtype tensor(batch) infers: bools alone give bool, ints int64, and later floats in
+    # a batch whose first sample was an int give the default float dtype (not truncation)
+    return tensor(list(batch))
 
 
 def collate_str_fn(batch, *, collate_fn_map=None):

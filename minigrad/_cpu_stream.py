@@ -1,0 +1,208 @@
+"""PyTorch's CPU random stream, so that a seed gives the numbers PyTorch gives.
+
+PyTorch's CPU generator is a 32-bit Mersenne Twister (mt19937) seeded with the low 32 bits
+of the seed by the reference initialisation; each kernel turns its 32-bit words into numbers
+in a fixed way.  numpy ships the same twister (``np.random.MT19937``), so this module only
+seeds it as PyTorch does and applies PyTorch's transformations to its words, vectorised:
+
+    word        one 32-bit output;  word64 = (word_a << 32) | word_b  (two in a row)
+    uniform     float32/16/bfloat16: (word & (2^24 - 1)) * 2^-24       -> [0, 1)
+                float64:             (word64 & (2^53 - 1)) * 2^-53
+                to [a, b): u * (b - a) + a, rounded once (a and b in the dtype first)
+    normal      contiguous and at least 16 numbers: uniforms drawn for the whole tensor,
+                then Box-Muller on blocks of 16 (u1 = 1 - d[j], u2 = d[j + 8] for j < 8:
+                r = sqrt(-2 log u1), d[j] = r cos(2 pi u2), d[j + 8] = r sin(2 pi u2));
+                a ragged end redraws the last 16 and transforms them again.
+                Otherwise one number at a time in float64 from two uniforms
+                (r = sqrt(-2 log(1 - u2)), r cos(2 pi u1)), the r sin(2 pi u1) of the pair
+                kept for the next number (the generator's cached normal)
+    integers    in [low, high): word % (high - low) + low, or word64 when the range
+                is 2^32 or more
+    permutation Fisher-Yates from the front: swap(r[i], r[i + word % (n - i)])
+    bernoulli   float64 uniform < p for a number p; uniform in p's dtype for a tensor p
+
+The state bytes are PyTorch's layout (5056 bytes: seed, the twister's position and its 624
+words, the cached normal), so ``get_rng_state`` gives PyTorch's bytes and takes PyTorch's.
+Where PyTorch's own float32 Box-Muller runs in SIMD, its log/sin/cos round a few numbers a
+unit in the last place differently from numpy's; everything else is bit for bit.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+__all__ = ["CPUStream", "DEFAULT_SEED", "STATE_SIZE"]
+
+DEFAULT_SEED = 67280421310721    # PyTorch's default CPU seed (what initial_seed() says unseeded)
+STATE_SIZE = 5056                # bytes of a state: PyTorch's CPUGeneratorImplState
+_N = 624                         # words in the twister's state
+_U64 = np.uint64
+_TWO_PI = 2.0 * math.pi
+# the state's fields: seed, left, seeded, next, 624 words (each in 8 bytes), then the cached
+# float64 normal (as normal_y, flagged by normal_is_valid) and the unused float cache
+_HEAD, _WORDS_AT, _NORMAL_AT = "<QiiQ", 24, 24 + 8 * _N
+# up to this many pairs the one-at-a-time normals use the C library's functions in a Python
+# loop (PyTorch's roundings exactly); beyond, numpy's vectorised ones (a unit in the last
+# place apart now and then, at a hundredth of the time)
+_LIBM_PAIRS = 512
+
+
+def _seeded_words(seed32):
+    """The twister's 624 words after the reference initialisation with a 32-bit seed."""
+    words = [seed32]
+    for i in range(1, _N):
+        prev = words[-1]
+        words.append((1812433253 * (prev ^ (prev >> 30)) + i) & 0xFFFFFFFF)
+    return np.array(words, dtype=np.uint32)
+
+
+class CPUStream:
+    """One generator's stream: the twister (``bits``, numpy's MT19937, which numpy's own
+    samplers may also draw from) and PyTorch's cached float64 normal."""
+
+    def __init__(self, seed=DEFAULT_SEED):
+        self.bits = np.random.MT19937(0)
+        self.seed(seed)
+
+    def seed(self, seed):
+        """Start over from ``seed`` (only its low 32 bits reach the twister, as in PyTorch)."""
+        self._fresh = _seeded_words(int(seed) & 0xFFFFFFFF)
+        self.bits.state = {"bit_generator": "MT19937",
+                           "state": {"key": self._fresh.copy(), "pos": _N}}
+        self.cached_normal = None
+
+    # ----------------------------------------------------------------------------- words
+    def words(self, n):
+        """n 32-bit words (uint64 array)."""
+        return self.bits.random_raw(n)
+
+    def words64(self, n):
+        """n 64-bit words, each made of two 32-bit ones (the first is the high half)."""
+        w = self.bits.random_raw(2 * n).reshape(n, 2)
+        return (w[:, 0] << _U64(32)) | w[:, 1]
+
+    # ----------------------------------------------------------------------------- numbers
+    def uniform01(self, n, dtype):
+        """n uniforms in [0, 1) as the dtype's kernel makes them (float64 for float64, else
+        24-bit float32 values, which reduced-precision dtypes round from)."""
+        if np.dtype(dtype) == np.float64:
+            return (self.words64(n) & _U64((1 << 53) - 1)).astype(np.float64) * 2.0 ** -53
+        return ((self.words(n) & _U64((1 << 24) - 1)).astype(np.float32)
+                * np.float32(2.0 ** -24))
+
+    def uniform(self, n, dtype, low=0.0, high=1.0):
+        """n draws uniform in [low, high) for a tensor of ``dtype``: u * (high - low) + low,
+        rounded once; float64 for float64, else float32 (for the caller to round on)."""
+        u = self.uniform01(n, dtype)
+        if low == 0.0 and high == 1.0:
+            return u
+        work = u.dtype.type
+        a, b = work(low), work(high)
+        return (u.astype(np.float64) * np.float64(work(b - a)) + np.float64(a)).astype(work)
+
+    def normal_pairs(self, n):
+        """n float64 normals one at a time (PyTorch's serial kernel), through the cache."""
+        out = np.empty(n, dtype=np.float64)
+        start = 0
+        if n and self.cached_normal is not None:
+            out[0], self.cached_normal, start = self.cached_normal, None, 1
+        pairs = (n - start + 1) // 2
+        if not pairs:
+            return out
+        u = self.uniform01(2 * pairs, np.float64).reshape(pairs, 2)
+        if pairs <= _LIBM_PAIRS:
+            # log1p and sin/cos of the C library, as PyTorch's kernel calls them (numpy's
+            # SIMD versions round a few numbers a unit differently)
+            both = [(r * math.cos(_TWO_PI * u1), r * math.sin(_TWO_PI * u1))
+                    for u1, r in ((u1, math.sqrt(-2.0 * math.log1p(-u2)))
+                                  for u1, u2 in u.tolist())]
+            both = np.array(both, dtype=np.float64).reshape(-1)
+        else:
+            r = np.sqrt(-2.0 * np.log1p(-u[:, 1]))
+            both = np.stack([r * np.cos(_TWO_PI * u[:, 0]), r * np.sin(_TWO_PI * u[:, 0])],
+                            axis=1).reshape(-1)
+        out[start:] = both[:n - start]
+        if both.size > n - start:        # an odd count: the last sine waits for the next call
+            self.cached_normal = float(both[-1])
+        return out
+
+    def normal_block(self, n, dtype, mean=0.0, std=1.0):
+        """n >= 16 normals for a contiguous tensor of ``dtype``: Box-Muller on blocks of 16
+        uniforms; float64 for float64, else float32 (for the caller to round on)."""
+        dtype = np.dtype(dtype)
+        work = np.float64 if dtype == np.float64 else np.float32
+        whole = n - n % 16
+        # float32 and float64 draw uniforms for the whole tensor first; the reduced-precision
+        # dtypes only for its whole blocks
+        d = self.uniform01(n if dtype.itemsize >= 4 else whole, dtype).astype(work, copy=False)
+        out = np.empty(n, dtype=work)
+        out[:whole] = _box_muller16(d[:whole], work)
+        if n % 16:               # the ragged end: the last 16 drawn afresh and transformed
+            out[n - 16:] = _box_muller16(self.uniform01(16, dtype).astype(work, copy=False),
+                                         work)
+        if mean == 0.0 and std == 1.0:
+            return out
+        # PyTorch's kernel computes fma(z, std, mean): one rounding, which float64 work gets
+        # for float32 and extended precision (where the platform has it) for float64
+        wide = np.float64 if work is np.float32 else np.longdouble
+        return (out.astype(wide) * wide(work(std)) + wide(work(mean))).astype(work)
+
+    def integers(self, n, low, high):
+        """n integers in [low, high) as int64 (64-bit words when the range needs them; the
+        sum wraps modulo 2^64, as PyTorch's unsigned arithmetic does)."""
+        span = int(high) - int(low)
+        draws = (self.words64(n) if span >= 1 << 32 else self.words(n)) % _U64(span)
+        return (draws + _U64(int(low) % (1 << 64))).view(np.int64)
+
+    def permutation(self, n):
+        """A random permutation of range(n): Fisher-Yates from the front (sequential: each
+        swap depends on the ones before it)."""
+        order = list(range(n))
+        if n > 1:
+            picks = (self.words(n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).tolist()
+            for i, z in enumerate(picks):
+                j = i + z
+                order[i], order[j] = order[j], order[i]
+        return np.array(order, dtype=np.int64)
+
+    # ----------------------------------------------------------------------------- state
+    def state_bytes(self, initial_seed):
+        """The 5056 bytes of PyTorch's CPU generator state."""
+        st = self.bits.state["state"]
+        key, pos = st["key"], int(st["pos"])
+        fresh = pos == _N and np.array_equal(key, self._fresh)
+        nxt, left = (0, 1) if fresh else (pos, _N + 1 - pos) if pos < _N else (_N, 1)
+        raw = bytearray(STATE_SIZE)
+        struct.pack_into(_HEAD, raw, 0, initial_seed, left, 1, nxt)
+        raw[_WORDS_AT:_NORMAL_AT] = key.astype("<u8").tobytes()
+        cached = self.cached_normal
+        struct.pack_into("<dddi", raw, _NORMAL_AT, 0.0, 0.0 if cached is None else cached, 0.0,
+                         int(cached is not None))
+        return bytes(raw)
+
+    def load_bytes(self, raw):
+        """Take a state that ``state_bytes`` (or PyTorch) wrote; returns its initial seed."""
+        seed, left, _seeded, nxt = struct.unpack_from(_HEAD, raw, 0)
+        key = np.frombuffer(raw[_WORDS_AT:_NORMAL_AT], dtype="<u8")
+        if not (0 < left <= _N + 1) or not (0 <= nxt <= _N) or (key >> 32).any():
+            raise RuntimeError("The provided RNG state is not a valid CPU generator state")
+        pos = _N if left == 1 else nxt
+        self.bits.state = {"bit_generator": "MT19937",
+                           "state": {"key": key.astype(np.uint32), "pos": pos}}
+        self._fresh = _seeded_words(int(seed) & 0xFFFFFFFF)
+        _x, y, _rho, valid = struct.unpack_from("<dddi", raw, _NORMAL_AT)
+        self.cached_normal = y if valid else None
+        return seed
+
+
+def _box_muller16(d, work):
+    """Box-Muller over consecutive blocks of 16 uniforms (len(d) a multiple of 16)."""
+    blocks = d.reshape(-1, 2, 8)
+    radius = np.sqrt(work(-2.0) * np.log(work(1.0) - blocks[:, 0]))
+    theta = work(_TWO_PI) * blocks[:, 1]
+    out = np.empty_like(blocks)
+    np.multiply(radius, np.cos(theta), out=out[:, 0])
+    np.multiply(radius, np.sin(theta), out=out[:, 1])
+    return out.reshape(-1)
