@@ -157,7 +157,7 @@ from .ops.sequence_more import (  # noqa: E402,F401
 from .ops.statistics import (  # noqa: E402,F401
     cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
 from .ops.solve import (  # noqa: E402,F401
-    inv as inverse, det, slogdet, logdet, triangular_solve, cholesky_solve)
+    inv as inverse, det, torch_slogdet as slogdet, logdet, triangular_solve, cholesky_solve)
 from .ops.decompositions import torch_cholesky as cholesky, torch_svd as svd  # noqa: E402,F401
 from .ops.pseudo_inverse import pinverse  # noqa: E402,F401
 from .ops.matrix_functions import (  # noqa: E402,F401
@@ -288,7 +288,7 @@ from .amp.autocast_mode import (  # noqa: E402,F401
     set_autocast_cpu_dtype, get_autocast_gpu_dtype, set_autocast_gpu_dtype,
     is_autocast_cache_enabled, set_autocast_cache_enabled, clear_autocast_cache,
     autocast_increment_nesting, autocast_decrement_nesting)
-from ._control_flow import cond  # noqa: E402,F401
+from ._control_flow import cond, while_loop  # noqa: E402,F401
 from . import func  # noqa: E402,F401  (torch.func: grad, vjp, jacrev, functional_call)
 from . import fft  # noqa: E402,F401
 from .ops.spectral import stft, istft  # noqa: E402,F401
@@ -296,6 +296,24 @@ from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the
 # torch.overrides (__torch_function__ for functions that ask), torch.storage, torch.library
 # (custom_op), torch._dynamo (config and the compiler's names; code runs eagerly)
 from . import overrides, storage, library, _dynamo  # noqa: E402,F401
+from . import return_types  # noqa: E402,F401  (torch.return_types: max, sort, linalg_qr, ...)
+# the rest of torch's top-level names that library code reaches for: the other device modules,
+# the device errors, the symbolic types of isinstance checks, the kernel-level nn forms
+# (lstm, gru, embedding_bag, ...), segment_reduce, from_file, Event/Stream, the build flags
+from . import torch_version, mps, xpu, mtia, quasirandom  # noqa: E402,F401
+from ._device_modules import get_device_module  # noqa: E402,F401
+from ._device_errors import OutOfMemoryError, AcceleratorError  # noqa: E402,F401
+from ._symbolic_types import SymInt, SymFloat, SymBool  # noqa: E402,F401
+from ._storage import FloatStorage as Storage  # noqa: E402,F401  (torch.Storage)
+from .nn._functional_rnn import (  # noqa: E402,F401
+    lstm, gru, rnn_tanh, rnn_relu, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell)
+from .nn._embedding_bag_outputs import embedding_bag  # noqa: E402,F401
+from .ops.segment_reduce import segment_reduce  # noqa: E402,F401
+from ._from_file import from_file  # noqa: E402,F401
+from ._streams import Event, Stream  # noqa: E402,F401
+has_lapack = has_spectral = True        # numpy's LAPACK; minigrad.fft
+has_mkl = backends.mkl.is_available()
+has_openmp = backends.openmp.is_available()
 
 # PyTorch's TypeError for a number, list or array where its function takes a Tensor first
 # (torch.eq(2, t), torch.abs([1, 2])); torch.pow(2, t) and torch.add(2, t) still compute

@@ -30,7 +30,7 @@ __all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS
            "check_overlap"]
 
 # the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
-OUT_NAMES = {"outer": "mul"}
+OUT_NAMES = {"outer": "mul", "torch_slogdet": "slogdet"}
 BINARY_FORMS = {"max": "maximum", "min": "minimum"}
 # the ops whose (values, indices) form, max(x, dim), has rules of its own: key "max.dim"
 DIM_FORMS = frozenset(("max", "min", "median", "nanmedian"))

@@ -27,7 +27,7 @@ from .ops._util import scalar_type_name
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
-from . import backend, dtypes
+from . import backend, dtypes, return_types
 from .tensor import Tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -152,7 +152,10 @@ def _write_values(out, result, name, rule, index=0):
     if isinstance(result, tuple):
         for i, (o, r) in enumerate(zip(out, result)):
             _write_values(o, r, name, rule, i)
-        return out
+        # a named result comes back as its "_out" twin holding the out tensors, as PyTorch's
+        # (torch.max(x, 0, out=(v, i)) is a return_types.max_out)
+        twin = getattr(return_types, f"{type(result).__name__}_out", None)
+        return twin(out) if isinstance(result, return_types.StructSeq) and twin else out
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     have, want = result._array.dtype, out._array.dtype

@@ -16,6 +16,7 @@ import warnings
 from . import backend
 from .amp.device_aliases import cuda_amp as _cuda_amp
 from ._legacy_types import CUDA_TYPES as _CUDA_TYPES
+from ._device_errors import OutOfMemoryError  # noqa: F401  (torch.cuda.OutOfMemoryError)
 from ._random_factories import manual_seed as _seed
 
 _NOT_COMPILED = "Torch not compiled with CUDA enabled"

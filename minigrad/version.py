@@ -4,9 +4,12 @@ minigrad is pure Python on numpy: no CUDA/ROCm/XPU toolkit is compiled in (``cud
 ``xpu`` are None; GPUs are reached through cupy when installed), it is never a debug build, and
 there is no build-time git hash to record.
 """
+from .torch_version import TorchVersion
+
 __all__ = ["__version__", "cuda", "hip", "xpu", "git_version", "debug"]
 
-__version__ = "0.2.0"
+# a str that compares as a version ("0.10.0" > "0.9"), as torch.__version__ does
+__version__ = TorchVersion("0.2.0")
 cuda = None
 hip = None
 rocm = None

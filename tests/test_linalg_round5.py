@@ -30,7 +30,7 @@ def _close(m, t, atol=1e-10):
 ])
 def test_named_fields(name, fields):
     m, t = _both(lambda lib, a: getattr(lib.linalg, name)(a), SPD)
-    assert m._fields == fields
+    assert m.__match_args__ == fields
     for f in fields:
         _close(abs(getattr(m, f)), abs(getattr(t, f)))
 
@@ -39,7 +39,7 @@ def test_lstsq_fields_and_drivers():
     a, b = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
     for driver in (None, "gelsd"):
         m, t = _both(lambda lib, a, b: lib.linalg.lstsq(a, b, driver=driver), a, b)
-        assert m._fields == ("solution", "residuals", "rank", "singular_values")
+        assert m.__match_args__ == ("solution", "residuals", "rank", "singular_values")
         for x, y in zip(m, t):
             assert tuple(x.shape) == tuple(y.shape)
             _close(x, y)
@@ -63,7 +63,7 @@ def test_qr_modes_and_svd_shapes():
                                    atol=1e-12)
     for some in (True, False):
         m, t = _both(lambda lib, a: lib.svd(a, some=some), a)
-        assert m._fields == ("U", "S", "V")
+        assert m.__match_args__ == ("U", "S", "V")
         assert [tuple(x.shape) for x in m] == [tuple(x.shape) for x in t]
     m = mg.svd(mg.tensor(a), compute_uv=False)
     assert not m.U.numpy().any() and not m.V.numpy().any()

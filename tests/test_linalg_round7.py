@@ -48,7 +48,7 @@ def test_lu_factor_ex_matches_torch(shape):
     a = np.random.default_rng(sum(shape)).standard_normal(shape)
     m, t = pair(a)
     rm, rt = minigrad.linalg.lu_factor_ex(m), torch.linalg.lu_factor_ex(t)
-    assert rm._fields == ("LU", "pivots", "info")
+    assert rm.__match_args__ == ("LU", "pivots", "info")
     close(rm.LU, rt.LU)
     assert rm.pivots.dtype == minigrad.int32
     assert np.array_equal(rm.pivots.numpy(), rt.pivots.numpy())
@@ -114,11 +114,11 @@ def test_torch_lu_and_lu_unpack():
         sm, st = m.lu(), t.lu()
     assert type(tm) is tuple and len(tm) == 2
     close(tm[0], tt[0]), close(tm[1], tt[1]), close(sm[0], st[0])
-    assert im._fields == ("LU", "pivots", "info") and "_lu_with_info" in repr(im)
+    assert im.__match_args__ == ("LU", "pivots", "info") and "_lu_with_info" in repr(im)
     close(im.info, it.info)
     for kw in ({}, {"unpack_data": False}, {"unpack_pivots": False}):
         um, ut = minigrad.lu_unpack(*tm, **kw), torch.lu_unpack(*tt, **kw)
-        assert um._fields == ("P", "L", "U")
+        assert um.__match_args__ == ("P", "L", "U")
         for x, y in zip(um, ut):
             close(x, y)
     lu_m, piv_m = tm
@@ -177,7 +177,7 @@ def test_solve_ex():
     for b in (np.ones((3, 1)), np.ones((2, 3)), rng.standard_normal((2, 3, 2))):
         bm, bt = pair(b)
         rm, rt = minigrad.linalg.solve_ex(am, bm), torch.linalg.solve_ex(at, bt)
-        assert rm._fields == ("result", "info")
+        assert rm.__match_args__ == ("result", "info")
         close(rm.result, rt.result, tol=1e-10)            # inf / NaN where torch has them
         close(rm.info, rt.info)
     bm, bt = pair(rng.standard_normal((3, 2)))
@@ -283,7 +283,7 @@ def _ldl_inputs():
 def test_ldl_factor_and_solve_match_torch(a):
     m, t = pair(a)
     rm, rt = minigrad.linalg.ldl_factor_ex(m), torch.linalg.ldl_factor_ex(t)
-    assert rm._fields == ("LD", "pivots", "info")
+    assert rm.__match_args__ == ("LD", "pivots", "info")
     assert rm.pivots.dtype == minigrad.int32
     assert np.array_equal(rm.pivots.numpy(), rt.pivots.numpy())
     assert np.array_equal(rm.info.numpy(), rt.info.numpy())
@@ -294,7 +294,7 @@ def test_ldl_factor_and_solve_match_torch(a):
         xm = minigrad.linalg.ldl_solve(rm.LD, rm.pivots, bm)
         close(xm, torch.linalg.ldl_solve(rt.LD, rt.pivots, bt), tol=1e-8)
         fm = minigrad.linalg.ldl_factor(m, hermitian=True)
-        assert fm._fields == ("LD", "pivots")
+        assert fm.__match_args__ == ("LD", "pivots")
         close(fm.LD, torch.linalg.ldl_factor(t, hermitian=True).LD, tol=1e-12)
 
 
@@ -346,7 +346,7 @@ def test_geqrf_matches_torch(shape):
     a = np.random.default_rng(14).standard_normal(shape)
     m, t = pair(a)
     rm, rt = minigrad.geqrf(m), torch.geqrf(t)
-    assert rm._fields == ("a", "tau")
+    assert rm.__match_args__ == ("a", "tau")
     close(rm.a, rt.a), close(rm.tau, rt.tau)
     close(m.geqrf().a, t.geqrf().a)
     for special in (np.zeros((3, 2)), np.array([[-1.0, 0.0], [0.0, -1.0], [0.0, 0.0]])):
@@ -391,7 +391,7 @@ def test_torch_qr_and_eig_refused():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")            # torch.qr's deprecation
             qm, qt = minigrad.qr(m, some), torch.qr(t, some)
-        assert qm._fields == ("Q", "R") and "return_types.qr(" in repr(qm)
+        assert qm.__match_args__ == ("Q", "R") and "return_types.qr(" in repr(qm)
         assert qm.Q.shape == tuple(qt.Q.shape) and qm.R.shape == tuple(qt.R.shape)
         np.testing.assert_allclose((qm.Q @ qm.R).numpy(), m.numpy(), atol=1e-12)
     assert m.qr().Q.shape == (4, 2)

@@ -8,7 +8,7 @@ are refused: complex numbers have no order.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (NO_DIM, Omitted, bool_arg, c_order, check_tensor, ieee_errors, normalize_dim,
@@ -107,25 +107,9 @@ def amin(a, dim=(), keepdim=False):
                         largest=False, name="amin")
 
 
-class MaxResult(tuple):
-    """``(values, indices)`` with names, as torch.return_types.max."""
-
-    def __new__(cls, values, indices, name="max"):
-        self = super().__new__(cls, (values, indices))
-        self.name = name
-        return self
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
-
-    def __repr__(self):
-        return (f"minigrad.return_types.{self.name}(\nvalues={self[0]!r},\n"
-                f"indices={self[1]!r})")
+# ``MaxResult(values, indices, name)``: the ``return_types.<name>`` of a reduction that gives
+# values and their indices (max, min, sort, topk, kthvalue, median, mode, cummax, ...)
+MaxResult = return_types.values_indices
 
 
 def _max_min(a, dim, keepdim, other, largest):

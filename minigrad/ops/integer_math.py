@@ -8,9 +8,7 @@ mantissa * 2**exponent with 0.5 <= |mantissa| < 1 (mantissa 0 for 0) and an int3
 """
 from __future__ import annotations
 
-import collections
-
-from .. import backend, dtypes
+from .. import backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, result_dtype
@@ -21,7 +19,7 @@ from .writes import can_cast_inplace, kind_name
 
 __all__ = ["gcd", "lcm", "gcd_", "lcm_", "ldexp", "ldexp_", "frexp"]
 
-FrexpResult = collections.namedtuple("frexp", ["mantissa", "exponent"])
+FrexpResult = return_types.make("frexp", ["mantissa", "exponent"])
 
 
 def _integer_pair(input, other, name):

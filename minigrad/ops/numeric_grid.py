@@ -18,12 +18,11 @@ through it, to ``f`` and to tensor coordinates.
 """
 from __future__ import annotations
 
-import collections
 import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, return_types
 from ..tensor import Tensor
 from ._util import normalize_dim, python_type_name, scalar_type_name
 from .elementwise import add, cast, div, mul, sub
@@ -170,7 +169,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
 # ----------------------------------------------------------------------------------------------
 # histogramdd
 # ----------------------------------------------------------------------------------------------
-HistogramddResult = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
+HistogramddResult = return_types.make("histogramdd", ["hist", "bin_edges"])
 
 
 def _histogramdd_edges(data, bins, range, xp):

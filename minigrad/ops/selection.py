@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
@@ -28,22 +28,7 @@ from .reduce import NO_DIM, _dim_given, _reduced_axes, sum as _sum
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 
 
-class AminmaxResult(tuple):
-    """``(min, max)`` with names, as torch.return_types.aminmax."""
-
-    def __new__(cls, smallest, largest):
-        return super().__new__(cls, (smallest, largest))
-
-    @property
-    def min(self):
-        return self[0]
-
-    @property
-    def max(self):
-        return self[1]
-
-    def __repr__(self):
-        return f"minigrad.return_types.aminmax(\nmin={self[0]!r},\nmax={self[1]!r})"
+AminmaxResult = return_types.make("aminmax", ["min", "max"])
 
 
 def aminmax(input, *, dim=None, keepdim=False):

@@ -17,11 +17,9 @@ factorisation (found by ``_first_zero_pivot``) and, in a batch, the batch elemen
 """
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, return_types
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal
 from ..tensor import Tensor
@@ -38,21 +36,18 @@ from .reduce import prod
 from .shaping import tril, triu
 
 __all__ = ["inv", "inv_ex", "solve", "solve_triangular", "triangular_solve", "cholesky_solve",
-           "det", "slogdet", "logdet", "result_type", "check_matrices"]
+           "det", "slogdet", "torch_slogdet", "logdet", "result_type", "check_matrices"]
 
 
 def result_type(name, fields):
-    """A named tuple printed as PyTorch's ``torch.return_types.<name>``."""
-    base = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
-        return f"minigrad.return_types.{name}(\n{body})"
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+    """The constructor, from the values of ``fields`` in order, of ``return_types.<name>``
+    (PyTorch's ``torch.return_types.<name>``)."""
+    return return_types.make(name, fields)
 
 
 InvExResult = result_type("linalg_inv_ex", ["inverse", "info"])
 SlogdetResult = result_type("linalg_slogdet", ["sign", "logabsdet"])
+TorchSlogdetResult = result_type("slogdet", ["sign", "logabsdet"])
 TriangularSolveResult = result_type("triangular_solve", ["solution", "cloned_coefficient"])
 
 
@@ -538,6 +533,12 @@ def slogdet(A):
     -1, 0 or 1 (no gradient), logabsdet log|det A| (-inf for a singular matrix)."""
     check_matrices(A, "linalg.slogdet")
     return SlogdetResult(SlogdetSign.apply(A), LogAbsDet.apply(A))
+
+
+def torch_slogdet(A):
+    """``torch.slogdet`` / ``Tensor.slogdet``: linalg.slogdet's (sign, logabsdet), as the
+    ``return_types.slogdet`` PyTorch gives these two."""
+    return TorchSlogdetResult(*slogdet(A))
 
 
 def logdet(A):

@@ -6,12 +6,11 @@
 """
 from __future__ import annotations
 
-import collections
 import warnings
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import backend, dtypes, return_types
 from ..tensor import Tensor
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
                     not_implemented_for, python_type_name, scalar_type_name)
@@ -256,7 +255,7 @@ def _c_name(np_dtype):
         np.dtype(np_dtype).name, np.dtype(np_dtype).name)
 
 
-HistogramResult = collections.namedtuple("histogram", ["hist", "bin_edges"])
+HistogramResult = return_types.make("histogram", ["hist", "bin_edges"])
 
 
 def histogram(input, bins=100, *, range=None, weight=None, density=False):

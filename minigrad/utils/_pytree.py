@@ -17,8 +17,7 @@ import types
 import warnings
 from collections import OrderedDict, defaultdict, deque, namedtuple
 
-from ..ops.extrema import MaxResult
-from ..ops.selection import AminmaxResult
+from .. import return_types
 from ..tensor import Size
 
 __all__ = [
@@ -185,10 +184,10 @@ for _cls, _flat, _unflat, _keys, _sname in (
          "collections.deque"),
         # as PyTorch: a Size comes back as a plain tuple (its leaves may be any values)
         (Size, _tuple_flatten, lambda v, c: tuple(v), _positions, "torch.Size"),
-        # the named results of max/min/sort/topk/... and aminmax (torch.return_types)
-        (MaxResult, lambda r: (list(r), r.name), lambda v, c: MaxResult(*v, name=c),
-         _positions, None),
-        (AminmaxResult, _tuple_flatten, lambda v, c: AminmaxResult(*v), _positions, None)):
+        # the named results of max/min/sort/topk/linalg... (torch.return_types): each is its
+        # own node type, rebuilt from its items as PyTorch's
+        *((cls, _tuple_flatten, lambda v, c, cls=cls: cls(v), _positions, None)
+          for cls in return_types.all_return_types)):
     _store(_cls, _flat, _unflat, _sname, None, None, _with_keys(_flat, _keys))
 del _cls, _flat, _unflat, _keys, _sname
 

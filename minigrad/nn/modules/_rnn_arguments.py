@@ -1,6 +1,8 @@
 """PyTorch's refusal of a recurrent layer's arguments by the parser of its fused kernel
 (``rnn_tanh``, ``rnn_relu``, ``lstm``, ``gru``): a ``num_layers`` that is a bool, which the
-layer's constructor takes (a bool is an int in Python) and the kernel's ``int`` does not.
+layer's constructor takes (a bool is an int in Python) and the kernel's ``int`` does not; and
+(``refuse_arguments``) any call of the top-level kernels (``torch.lstm``...) that fits neither
+of their signatures.
 
 The kernel has two signatures, for a padded input and for a packed one; the message lists
 both, each with the call's arguments marked ``!...!`` where they do not fit (as PyTorch's
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from ...tensor import Tensor
 
-__all__ = ["check_num_layers", "RNNArgumentChecks"]
+__all__ = ["check_num_layers", "refuse_arguments", "RNNArgumentChecks"]
 
 
 def _named(value):
@@ -36,8 +38,13 @@ def check_num_layers(fn, num_layers, args, lstm):
     """``args``: the kernel call's arguments (input, hx, weights, has_biases, num_layers,
     dropout, train, bidirectional, batch_first; a packed input's data and batch sizes first
     and no batch_first)."""
-    if not isinstance(num_layers, bool):
-        return
+    if isinstance(num_layers, bool):
+        refuse_arguments(fn, args, lstm)
+
+
+def refuse_arguments(fn, args, lstm):
+    """PyTorch's parser's TypeError for a call of the kernel ``fn`` whose ``args`` fit neither
+    of its signatures: both listed, with the arguments that do not fit marked."""
     hx = "tuple of Tensors" if lstm else "Tensor"
     tail = ["tuple of Tensors params", "bool has_biases", "int num_layers", "float dropout",
             "bool train", "bool bidirectional"]

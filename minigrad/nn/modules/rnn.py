@@ -102,6 +102,34 @@ def _run_reverse(step, xw, sizes, h0, c0, weights):
     return outs, h, c
 
 
+def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropout, training):
+    """The stacked recurrence: x (T, N, in), or packed data (sum of ``sizes``, in) with
+    ``sizes`` the batch sizes, -> (output like x with D * H_out features, h_n, c_n or None).
+    ``weights(layer, d)`` gives (w_ih, b_ih, (w_hh, b_hh, w_hr)) of that layer and direction;
+    h0 (and c0) hold one state per layer and direction; dropout applies between layers."""
+    directions = 2 if bidirectional else 1
+    h_n, c_n = [], []
+    layer_input = x
+    for layer in range(num_layers):
+        outs = []
+        for d in range(directions):
+            w_ih, b_ih, recurrent = weights(layer, d)
+            k = layer * directions + d
+            h, c = h0[k], (c0[k] if c0 is not None else None)
+            xw = linear(layer_input, w_ih, b_ih)          # every time step at once
+            steps = unbind(xw, 0) if sizes is None else split(xw, sizes, 0)
+            steps_sizes = sizes or [h.shape[0]] * len(steps)
+            run = _run_reverse if d else _run_forward
+            seq, h, c = run(step, steps, steps_sizes, h, c, recurrent)
+            outs.append(stack(seq, 0) if sizes is None else cat(seq, 0))
+            h_n.append(h)
+            c_n.append(c)
+        layer_input = outs[0] if directions == 1 else cat(outs, -1)
+        if dropout and training and layer < num_layers - 1:
+            layer_input = F.dropout(layer_input, dropout, True)
+    return layer_input, stack(h_n, 0), (stack(c_n, 0) if c0 is not None else None)
+
+
 class RNNBase(RNNArgumentChecks, Module):
     """The multi-layer recurrence shared by RNN, LSTM and GRU; ``mode`` is one of 'RNN_TANH',
     'RNN_RELU', 'LSTM', 'GRU'."""
@@ -288,28 +316,8 @@ class RNNBase(RNNArgumentChecks, Module):
 
     def _layers(self, x, sizes, h0, c0):
         """x: (T, N, in) or packed data (sum of sizes, in) -> (output like x, h_n, c_n)."""
-        directions = 2 if self.bidirectional else 1
-        step = self._step()
-        h_n, c_n = [], []
-        layer_input = x
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(directions):
-                w_ih, b_ih, recurrent = self._weights(layer, d)
-                k = layer * directions + d
-                h, c = h0[k], (c0[k] if c0 is not None else None)
-                xw = linear(layer_input, w_ih, b_ih)          # every time step at once
-                steps = unbind(xw, 0) if sizes is None else split(xw, sizes, 0)
-                steps_sizes = sizes or [h.shape[0]] * len(steps)
-                run = _run_reverse if d else _run_forward
-                seq, h, c = run(step, steps, steps_sizes, h, c, recurrent)
-                outs.append(stack(seq, 0) if sizes is None else cat(seq, 0))
-                h_n.append(h)
-                c_n.append(c)
-            layer_input = outs[0] if directions == 1 else cat(outs, -1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, True)
-        return layer_input, stack(h_n, 0), (stack(c_n, 0) if c0 is not None else None)
+        return run_layers(self._step(), x, sizes, h0, c0, self._weights, self.num_layers,
+                          self.bidirectional, self.dropout, self.training)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
