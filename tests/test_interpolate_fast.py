@@ -236,4 +236,5 @@ def test_other_inputs_keep_the_composition():
     empty = minigrad.ones(0, 2, 3, 3, requires_grad=True)
     assert tuple(minigrad.nn.functional.interpolate(empty, scale_factor=2).shape) == (0, 2, 6, 6)
     same = minigrad.ones(1, 1, 3, 3, requires_grad=True)
-    assert minigrad.nn.functional.interpolate(same, scale_factor=1) is same    # as before
+    out = minigrad.nn.functional.interpolate(same, scale_factor=1)
+    assert out is not same and out.grad_fn is not None     # a new tensor, as PyTorch's

@@ -29,6 +29,14 @@ def _align_warning(name, align_corners):
     return bool(align_corners)
 
 
+def _prod_of(sizes):
+    """The product of a list of sizes (1 for none)."""
+    total = 1
+    for s in sizes:
+        total *= s
+    return total
+
+
 def _base_coords(xp, n, align_corners, dtype):
     """The n normalised pixel-centre coordinates along one dim (0 for a single pixel)."""
     if n <= 1:
@@ -58,7 +66,13 @@ def affine_grid(theta, size, align_corners=None):
     if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
-    if min(size) <= 0:
+    if align_corners and min(size[2:]) == 1:
+        # a unit-size axis has no span to align corners over (PyTorch warns, then goes on)
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                      "grids when align_corners=True. This is not an intended use case of "
+                      "affine_grid. See the documentation of affine_grid for details.",
+                      UserWarning, stacklevel=2)
+    elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {given}")
     xp = backend.xp_of(theta._array)
     dtype = theta._array.dtype
@@ -161,6 +175,11 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if grid.shape[-1] != k:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
+    for d in range(2, input.ndim):
+        if input.shape[d] == 0:          # nothing to sample from (an empty batch is fine)
+            raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
+                               f"dimensions, but input has sizes {list(input.shape)} with "
+                               f"dimension {d} being empty")
     if input._array.dtype.kind not in "fV":      # PyTorch's kernels are floating only
         raise not_implemented_for("grid_sampler_2d_cpu_kernel_impl" if k == 2 else
                                   "grid_sampler3d_cpu", input._array.dtype)
@@ -171,9 +190,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     spatial = list(input.shape[2:])
     out_spatial = list(grid.shape[1:-1])
-    points = 1
-    for s in out_spatial:
-        points *= s
+    points = _prod_of(out_spatial)
     flat_grid = grid.reshape(n, points, k)
     if mode == "bicubic":
         # the 4 x 4 taps around the unpadded source point; the padding mode acts on each tap
@@ -183,7 +200,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         # per input dim (D, H, W order) its source coordinate, shape (N, points)
         coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
                                 align_corners) for d in range(k)]
-    flat_input = input.reshape(n, c, -1)
+    flat_input = input.reshape(n, c, _prod_of(spatial))      # explicit: the batch may be 0
     xp = backend.xp_of(input._array)
     strides = [1] * k
     for d in range(k - 2, -1, -1):

@@ -23,6 +23,7 @@ import numbers
 import warnings
 
 from .._global_flags import is_warn_always_enabled
+from ._int_lists import int_like
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
 __all__ = ["conv_args", "conv_transpose_args", "empty_dtype"]
@@ -61,7 +62,7 @@ def _check_int_elements(op, **args):
         if isinstance(value, str):
             continue
         for v in tuple(value) if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            if not int_like(v, True):           # an int, or an integer tensor of one element
                 raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found "
                                 f"element of type {type(v).__name__} ({name}={value!r})")
 
@@ -171,6 +172,15 @@ def _check_shapes(op, nd, xb, w, b, stride, padding, dilation, groups, output_pa
             raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). "
                                f"Kernel size: ({_sizes(span)}). Kernel size can't be greater "
                                "than actual input size")
+
+
+def _check_empty_input(nd, xb):
+    """An input with no elements but with a batch and channels (an empty spatial axis) has no
+    kernel in PyTorch: refused (an empty batch or no channels give an empty result)."""
+    if xb[0] != 0 and xb[1] != 0 and 0 in xb[2:]:
+        shape = list(xb[:2]) + list(_as_2d(nd, xb[2:], 1))
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got "
+                           f"input shape: {shape}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,6 +343,7 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
         dilation = _expand(op, nd, w, "dilation", dilation)
         pads = tuple((p, p) for p in padding)
     _check_shapes(op, nd, xb, w, b, stride, padding, dilation, groups, shown=shown)
+    _check_empty_input(nd, xb)
     _check_kernel(nd, w, dilation)
     _check_dtypes(nd, x, w, b, dilation, transposed=False)
     return dict(stride=tuple(stride), padding=pads, dilation=tuple(dilation),
@@ -353,6 +364,7 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     dilation = _expand(op, nd, w, "dilation", _parsed(dilation, nd))
     output_padding = _expand(op, nd, w, "output_padding", _parsed(output_padding, nd))
     _check_shapes(op, nd, xb, w, b, stride, padding, dilation, groups, output_padding)
+    _check_empty_input(nd, xb)
     _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding)
     _check_dtypes(nd, x, w, b, dilation, transposed=True)
     return dict(stride=stride, padding=padding, output_padding=output_padding,

@@ -209,7 +209,12 @@ def _transposed(geom):
     if any(s != 1 for s in geom.stride) or any(
             l > r or p > r for (l, p), r in zip(geom.padding, reach)):
         return None
-    return geom._replace(padding=tuple((r - l, r - p) for (l, p), r in zip(geom.padding, reach)),
+    # cells past the last window (a transposed convolution's output_padding) get no gradient:
+    # g's right padding reaches over them too, so the correlation still has in_size outputs
+    unread = [n + l + p - r - o for n, (l, p), r, o in zip(geom.in_size, geom.padding, reach,
+                                                            geom.out_size)]
+    return geom._replace(padding=tuple((r - l, r - p + u) for (l, p), r, u
+                                       in zip(geom.padding, reach, unread)),
                          in_size=geom.out_size, out_size=geom.in_size)
 
 

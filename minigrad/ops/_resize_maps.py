@@ -247,19 +247,28 @@ class Scatter:
 
 class SeparableResize(Function):
     """a -> the axis maps ``maps`` ((axis, map), ...) applied in turn; a float32/float64
-    numpy array (N, C, *spatial) of any layout in, a C-contiguous one out.  Linear in a:
-    the gradient is the transposed maps applied to g in reverse order."""
+    numpy array (N, C, *spatial) of any layout in, a new C-contiguous one out.  Linear in a:
+    the gradient is the transposed maps applied to g in reverse order -- of ``grad_maps``
+    when given (PyTorch's backward kernels of some modes are not their forward's transpose;
+    the gradient's own gradient is then the forward's maps again)."""
 
-    def forward(self, a, *, maps):
+    def forward(self, a, *, maps, grad_maps=None):
         self.maps = maps
+        self.grad_maps = maps if grad_maps is None else grad_maps
+        if not maps:
+            return np.array(a, order="C")                # a copy, never the input itself
         a = np.ascontiguousarray(a)
         for axis, m in maps:
             a = m.apply(a, axis)
         return np.ascontiguousarray(a)
 
     def backward(self, g):
-        return SeparableResize.apply(g, maps=tuple((axis, m.T) for axis, m in
-                                                   reversed(self.maps)))
+        def transposed(maps):
+            return tuple((axis, m.T) for axis, m in reversed(maps))
+        if self.grad_maps is self.maps:
+            return SeparableResize.apply(g, maps=transposed(self.maps))
+        return SeparableResize.apply(g, maps=transposed(self.grad_maps),
+                                     grad_maps=transposed(self.maps))
 
 
 def nearest_map(index, n):

@@ -134,7 +134,8 @@ scalar_type_name = dtypes.scalar_type_name
 # the C++ names of the scalar types, as errors that print a kernel's element type spell them
 _CPP_TYPE = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char",
              "int16": "short int", "int32": "int", "int64": "long int", "float16": "c10::Half",
-             "float32": "float", "float64": "double"}
+             "float32": "float", "float64": "double", "bfloat16": "c10::BFloat16",
+             "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
 def cpp_type_name(np_dtype):

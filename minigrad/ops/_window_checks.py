@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numbers
 
+from .._type_names import python_type_name
 from ..tensor import Tensor
+from ._int_lists import int_like
 from ._pool_sizes import check_lengths
 
 __all__ = ["pool_args", "adaptive_size", "adaptive_not_empty", "int_tuple", "tensor_arrays",
@@ -63,7 +65,7 @@ def int_tuple(value, n, name, op):
     """``value`` (an int or a sequence of ints) as a tuple of ``n`` ints, or a pool's error."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     for v in items:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        if not int_like(v, True):            # an int, or an integer tensor of one element
             raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element "
                             f"of type {type(v).__name__} ({name}={value!r})")
     if len(items) == 1:
@@ -81,13 +83,23 @@ def check_int_list_types(op, *args):
             continue
         if isinstance(value, (tuple, list)):
             for i, v in enumerate(value):
-                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                if not int_like(v, True):
                     raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of "
                                     f"ints, but found element of type {type(v).__name__} at "
                                     f"pos {i}")
-        elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        elif not int_like(value, True):
             raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of ints, "
                             f"not {type(value).__name__}")
+
+
+def check_bool_args(op, *args):
+    """PyTorch's argument parser takes only a Python bool for a flag (ceil_mode,
+    count_include_pad): each arg is (name, position or None, value)."""
+    for name, pos, value in args:
+        if not isinstance(value, bool):
+            where = f" (position {pos})" if pos else ""
+            raise TypeError(f"{op}(): argument '{name}'{where} must be bool, not "
+                            f"{python_type_name(value)}")
 
 
 def check_output_size_type(op, nd, output_size):

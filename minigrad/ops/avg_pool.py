@@ -14,7 +14,6 @@ dtype checks) in ``pool.py``.
 """
 from __future__ import annotations
 
-import numbers
 import warnings
 
 from .. import _memory_format as mf, backend
@@ -22,8 +21,9 @@ from ..autograd import Function
 from . import _pool_kernels as K
 from ._util import prod as _prod
 from ._pool_sizes import check_lengths, output_ints
-from ._window_checks import (adaptive_not_empty, adaptive_size, check_int_list_types,
-                             pool_args, tensor_arrays)
+from ._int_lists import int_like
+from ._window_checks import (adaptive_not_empty, adaptive_size, check_bool_args,
+                             check_int_list_types, pool_args, tensor_arrays)
 from .pool import _FLOATS, _check_dtype, _omitted, _rank, _ranked, _zero_grads
 from .reduce import mean
 
@@ -158,10 +158,13 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     x, = tensor_arrays(op, input=input)
     check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
                          ("padding", 4, padding, False))
-    if divisor_override is not None and (isinstance(divisor_override, bool) or
-                                         not isinstance(divisor_override, numbers.Integral)):
+    check_bool_args(op, ("ceil_mode", None, ceil_mode),
+                    ("count_include_pad", None, count_include_pad))
+    if divisor_override is not None and not int_like(divisor_override, True):
         raise TypeError(f"{op}(): argument 'divisor_override' must be int, not "
                         f"{type(divisor_override).__name__}")
+    if divisor_override is not None:
+        divisor_override = int(divisor_override)          # an integer tensor of one element
     # the lengths come first (for the 1-d pool after the input's rank), then the divisor (for
     # the 3-d pool after the input's rank)
     if nd > 1 or x.ndim in (2, 3):

@@ -22,6 +22,7 @@ import collections.abc
 from .. import backend
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
+from .movement import keep_channels_last
 from .padding import pad
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
@@ -217,7 +218,10 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                            f"{'x'.join(map(str, size + tuple(unit)))})")
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
-    return reshape_to(out, lead + size)
+    out = reshape_to(out, lead + size)
+    # PyTorch's 1-d/2-d kernel writes the result in the input's suggested layout (channels-last
+    # stays so); the 3-d one row-major
+    return keep_channels_last(out, input) if nd < 3 else out
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

@@ -15,10 +15,14 @@ input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
     area           the mean of in[floor(dst n_in / n_out) : ceil((dst + 1) n_in / n_out)]:
                    adaptive average pooling, which computes it (``ops.avg_pool``)
 
-With ``antialias=True`` (bilinear, bicubic) a shrinking resize widens its filter to cover
-every input an output spans (see ``_taps_antialias``).
+With ``antialias=True`` (bilinear, bicubic, and lanczos, which needs it) a shrinking resize
+widens its filter to cover every input an output spans (see ``_taps_antialias``); lanczos's
+filter is the Lanczos-3 windowed sinc, sinc(x) sinc(x / 3) for |x| < 3.
 
-where ``scale`` is n_in / n_out, or 1 / scale_factor when a scale factor is given.  On numpy
+where ``scale`` is n_in / n_out, or 1 / scale_factor when a scale factor is given.  The nearest
+modes floor a float32 position, as PyTorch's CPU kernels do (see ``_nearest_index``); a dim
+whose size does not change is copied as it is by the linear modes, 2-d nearest and the
+anti-aliased and uint8 bicubic resizes, as PyTorch does whatever the scale factor.  On numpy
 float32/float64 each dim's taps make one linear map, applied by ``SeparableResize``
 (``_resize_maps``: small matrix products, repeats and gathers) whose gradient is the
 transposed maps, the same op again.  Other inputs (float16, bfloat16, cupy, empty) read with
@@ -37,21 +41,22 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..tensor import Tensor
 from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map
 from ._util import FLOAT32_64, not_implemented_for
 from .elementwise import add, mul
-from .movement import permute
+from .movement import clone, keep_channels_last, permute
 from .plumbing import reshape_to
 from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
 
 __all__ = ["interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle"]
 
-_NEEDS_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
-_ALL = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+_NEEDS_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
+_ALL = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact",
+        "lanczos")
 _INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
 _CUBIC_A = -0.75
 
@@ -97,7 +102,8 @@ def _kernel(mode, nd, antialias):
         return f"{'_upsample_nearest_exact' if mode == 'nearest-exact' else 'upsample_nearest'}" \
                f"{nd}d", False
     base = {"linear": "upsample_linear1d", "bilinear": "upsample_bilinear2d",
-            "trilinear": "upsample_trilinear3d", "bicubic": "upsample_bicubic2d"}[mode]
+            "trilinear": "upsample_trilinear3d", "bicubic": "upsample_bicubic2d",
+            "lanczos": "upsample_lanczos2d"}[mode]
     return ("_" + base + "_aa" if antialias else base), True
 
 
@@ -190,6 +196,35 @@ def _taps(mode, n_in, n_out, scale, align_corners):
     return [(lo, 1 - t), (np.minimum(lo + 1, n_in - 1), t)]
 
 
+def _nearest_index(mode, n_in, n_out, scale, scale32, planar, single):
+    """The input position each of the ``n_out`` outputs of a nearest mode copies, computed as
+    PyTorch's CPU kernels do, since a position that lands on an integer can floor either way:
+
+    * a 4-d input (``planar``): float32 arithmetic with ``scale32`` (the scale rounded to
+      float32); 'nearest' copies an unchanged size and halves an exact doubling;
+    * 3-d and 5-d inputs: the input dtype's precision (float32 for ``single``, any dtype but
+      float64), the position rounded to float32 before the floor; 'nearest-exact' goes
+      through the pixel centre, max(scale (dst + 0.5) - 0.5, 0) + 0.5.
+    """
+    dst = np.arange(n_out, dtype=np.int64)
+    exact = mode == "nearest-exact"
+    if planar:
+        if not exact and n_out == n_in:
+            return dst
+        if not exact and n_out == 2 * n_in:
+            return dst >> 1
+        # a product of two float32 values is exact in float64: rounding it once is float32's
+        pos = (dst + (0.5 if exact else 0.0)) * np.float64(scale32)
+    else:
+        work = np.float32 if single else np.float64
+        step = work(scale32 if single else scale)
+        pos = dst.astype(work) * step
+        if exact:
+            pos = np.maximum((dst.astype(work) + work(0.5)) * step - work(0.5), work(0)) + \
+                work(0.5)
+    return np.minimum(np.floor(pos.astype(np.float32)).astype(np.int64), n_in - 1)
+
+
 def _taps_antialias(mode, n_in, n_out, scale, align_corners):
     """Taps of the anti-aliased resize (``antialias=True``): when shrinking by ``scale`` > 1
     the filter (a triangle for bilinear, Keys' cubic with a = -0.5 for bicubic) is stretched
@@ -197,7 +232,7 @@ def _taps_antialias(mode, n_in, n_out, scale, align_corners):
     to sum to 1 (the ones cut off at the borders are dropped, not clamped)."""
     if align_corners:
         scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-    half_width = 1.0 if mode == "bilinear" else 2.0
+    half_width = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}[mode]
     support = half_width * scale if scale >= 1.0 else half_width
     stretch = 1.0 / scale if scale >= 1.0 else 1.0
     center = scale * (np.arange(n_out, dtype=np.float64) + 0.5)
@@ -208,6 +243,8 @@ def _taps_antialias(mode, n_in, n_out, scale, align_corners):
         d = np.abs((j + first - center + 0.5) * stretch)
         if mode == "bilinear":
             w = np.maximum(1.0 - d, 0.0)
+        elif mode == "lanczos":
+            w = np.where(d < 3.0, np.sinc(d) * np.sinc(d / 3.0), 0.0)
         else:
             w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1,
                          np.where(d < 2, ((-0.5 * d + 2.5) * d - 4) * d + 2, 0.0))
@@ -232,26 +269,62 @@ def _resize_dim(out, d, taps):
     return total
 
 
-def _dims_taps(input, mode, sizes, scales, align_corners, antialias):
+def _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias, backward=False):
     """[(dim, n_in, n_out, taps)] of the dims to resize, the last dim first (for uint8 the
-    order changes the rounding, and PyTorch goes last first); nearest leaves a dim of
-    unchanged size and scale 1 alone."""
+    order changes the rounding, and PyTorch goes last first).  A dim of unchanged size is
+    left alone where PyTorch copies it whatever the scale: by the linear modes, 2-d nearest
+    (as in ``_nearest_index``), anti-aliased and uint8 bicubic resizes; the nearest modes at
+    scale 1 read every position anyway.
+
+    ``backward``: the dims of PyTorch's backward kernels, which are not always the forward's
+    transpose: the anti-aliased ones resize every dim (none is skipped).  (Nearest's backward
+    kernels round some positions unlike its forward; minigrad keeps the forward's transpose
+    there, the true gradient.)"""
+    nearest = mode in ("nearest", "nearest-exact")
+    # PyTorch's separable kernels (anti-aliased, and uint8) skip the dims that keep their size
+    separable = (antialias and not backward) or (input._array.dtype == np.uint8 and
+                                                 mode == "bicubic")
+    planar = input.ndim == 4
+    single = input._array.dtype != np.float64
     dims = []
     for k in reversed(range(len(sizes))):
         d, n_out, n_in = 2 + k, sizes[k], input.shape[2 + k]
-        if n_out == n_in and mode in ("nearest", "nearest-exact") and scales[k] == 1.0:
+        if n_out == n_in and (mode in ("linear", "bilinear", "trilinear") and not antialias or
+                              separable or (mode == "nearest" and planar) or
+                              (nearest and scales[k] == 1.0)):
             continue
-        dims.append((d, n_in, n_out, (_taps_antialias if antialias else _taps)(
-            mode, n_in, n_out, scales[k], align_corners)))
+        if nearest:
+            taps = [(_nearest_index(mode, n_in, n_out, scales[k], scales32[k], planar, single),
+                     None)]
+        else:
+            taps = (_taps_antialias if antialias else _taps)(mode, n_in, n_out, scales[k],
+                                                             align_corners)
+        dims.append((d, n_in, n_out, taps))
     return dims
 
 
-def _resize_arrays(input, dims):
-    """numpy float32/float64: each dim's taps as one linear map, applied by
-    ``SeparableResize`` (see ``_resize_maps``); the input itself when no dim changes."""
-    maps = tuple((d, nearest_map(taps[0][0], n_in) if taps[0][1] is None else
+def _maps(dims):
+    """Each dim's taps as one linear map: ((dim, map), ...)."""
+    return tuple((d, nearest_map(taps[0][0], n_in) if taps[0][1] is None else
                   Banded(taps, n_in, n_out)) for d, n_in, n_out, taps in dims)
-    return SeparableResize.apply(input, maps=maps) if maps else input
+
+
+def _same_taps(dims, other):
+    """Do two lists of dims' taps hold the same maps?"""
+    if [d[:3] for d in dims] != [d[:3] for d in other]:
+        return False
+    return all(len(a[3]) == len(b[3]) and all(
+        np.array_equal(ia, ib) and (wa is None) == (wb is None) and
+        (wa is None or np.array_equal(wa, wb)) for (ia, wa), (ib, wb) in zip(a[3], b[3]))
+        for a, b in zip(dims, other))
+
+
+def _resize_arrays(input, dims, grad_dims):
+    """numpy float32/float64: each dim's taps as one linear map, applied by
+    ``SeparableResize`` (see ``_resize_maps``); the gradient with ``grad_dims``' maps."""
+    maps = _maps(dims)
+    grad_maps = None if _same_taps(dims, grad_dims) else _maps(grad_dims)
+    return SeparableResize.apply(input, maps=maps, grad_maps=grad_maps)
 
 
 def _resize_dim_uint8(a, d, taps, n_in):
@@ -289,7 +362,7 @@ def _check_sizes(input, sizes):
 
 
 def _wrong_rank(input, mode):
-    if mode in _NEEDS_NDIM and mode != "bicubic" and input.ndim in (3, 4, 5):
+    if mode in _NEEDS_NDIM and mode not in ("bicubic", "lanczos") and input.ndim in (3, 4, 5):
         return NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                    f"{_NEEDS_NDIM[mode]}D input")
     return NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
@@ -302,7 +375,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize the spatial dims of (N, C, *spatial) ``input`` to ``size`` (or by
     ``scale_factor``): output (N, C, *size), each value a fixed mix of nearby input values.
     PyTorch's order: align_corners, the sizes, recompute_scale_factor, antialias, the mode
-    and the input's rank, then the kernel's argument types, sizes and dtype."""
+    and the input's rank, then the kernel's argument types, sizes and dtype.  A channels-last
+    input gives a channels-last result, as PyTorch's kernels allocate it."""
+    out = _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                       antialias)
+    # (area is an adaptive average pool, which lays out its own result)
+    return keep_channels_last(out, input) if mode != "area" else out
+
+
+def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
+                 antialias):
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating "
@@ -324,6 +406,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.ndim not in (3, 4, 5) or mode not in _ALL or \
             (mode in _NEEDS_NDIM and input.ndim != _NEEDS_NDIM[mode]):
         raise _wrong_rank(input, mode)
+    if mode == "lanczos":
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     if mode == "area":
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[dim - 1](
             input, output_size)
@@ -333,10 +420,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     _check_sizes(input, sizes)
     if scale_factors is None:
         scales = [n / s for n, s in zip(input.shape[2:], sizes)]
+        scales32 = [np.float32(n) / np.float32(s) if s else 0.0
+                    for n, s in zip(input.shape[2:], sizes)]
     else:
         scales = [1.0 / float(f) if f else 0.0 for f in scale_factors]
+        scales32 = [np.float32(v) for v in scales]
     np_dtype = input._array.dtype
-    uint8 = np_dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic")
+    uint8 = np_dtype == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic",
+                                              "lanczos")
+    if antialias and np_dtype not in FLOAT32_64 and not uint8:
+        # PyTorch's anti-aliased kernels: float32, float64 and uint8 only
+        raise not_implemented_for("compute_index_ranges_weights", np_dtype)
     if np_dtype.kind not in "fV" and not uint8:
         name = {"nearest": "compute_indices_weights_nearest",
                 "nearest-exact": "compute_indices_weights_nearest",
@@ -347,10 +441,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             # their channels-last version, whatever the input's layout
             name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(name, np_dtype)
-    fixed_point = uint8 and mode in ("bilinear", "bicubic")
-    dims = _dims_taps(input, mode, sizes, scales, align_corners, antialias)
-    if type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and input._array.size:
-        return _resize_arrays(input, dims)
+    fixed_point = uint8 and mode in ("bilinear", "bicubic", "lanczos")
+    dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias)
+    numpy_float = type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and \
+        input._array.size
+    grad_dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias,
+                           backward=True) if numpy_float else dims
+    if not dims and not grad_dims:
+        # a new tensor, even when nothing changes (row-major, as PyTorch's kernels write it)
+        return clone(input, memory_format=mf.contiguous_format)
+    if numpy_float:
+        return _resize_arrays(input, dims, grad_dims)
     out = backend.as_numpy(input._array) if fixed_point else input
     for d, n_in, _, taps in dims:
         out = _resize_dim_uint8(out, d, taps, n_in) if fixed_point else \
@@ -381,10 +482,12 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w))
     x = permute(x, *range(n), n, n + 3, n + 1, n + 4, n + 2)        # (.., C, H, r, W, r)
-    return reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r))
+    return keep_channels_last(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
 
 
 def _positive_factor(op, name, value):
+    if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
+        value = int(value)                   # a 0-d integer tensor is read as its int
     if not isinstance(value, numbers.Integral):
         raise TypeError(f"{op}(): argument '{name}' (position 2) must be int, not "
                         f"{type(value).__name__}")
@@ -408,4 +511,4 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)
-    return reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r))
+    return keep_channels_last(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)

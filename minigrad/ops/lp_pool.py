@@ -5,8 +5,9 @@
 p = 1 is sum pooling, p = +-inf the largest (smallest) |x| of the window, p = 2 the Euclidean norm of the window.
 Composed of differentiable ops (an average pool of x^p, times the window size), so its
 gradients, to any order, come from theirs. Where the sum of x^p is negative (an odd p on
-negative inputs) the root is nan, and at a sum of 0 its gradient is inf times 0, nan: both
-as PyTorch computes it.
+negative inputs) the root is nan; at a sum of 0 the gradient is 0 (the sum passes through
+sign(s) * relu(|s|), equal to s, whose relu masks the root's infinite slope there): both as
+PyTorch computes it.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def _lp_pool(avg_pool, nd, input, norm_type, kernel_size, stride, ceil_mode):
         mean = avg_pool(_pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
     else:
         mean = avg_pool(_pow(input, norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    # sign * relu(|.|) is the identity in value; its relu zeroes the gradient at a sum of 0
+    mean = mean.sign() * mean.abs().relu()
     return _pow(mean * _prod(kernel), 1.0 / norm_type)          # sum = mean * window size
 
 

@@ -332,6 +332,10 @@ def linear(input, weight, bias=None):
     if not isinstance(input, Tensor):           # a PackedSequence given to a Linear layer
         raise TypeError(f"linear(): argument 'input' (position 1) must be Tensor, not "
                         f"{python_type_name(input)}")
+    for pos, name, arg in ((2, "weight", weight), (3, "bias", bias)):
+        if not isinstance(arg, Tensor) and not (name == "bias" and arg is None):
+            raise TypeError(f"linear(): argument '{name}' (position {pos}) must be Tensor, not "
+                            f"{python_type_name(arg)}")
     if _autocast_state.active:
         input, weight, bias = _autocast_lower(input, weight, bias)
     if input.ndim == 0 or weight.ndim == 0:

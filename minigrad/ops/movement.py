@@ -92,6 +92,10 @@ class Transpose(Function):
     """Permute the axes: out.shape[i] = a.shape[axes[i]] (a view).
     Backward: the inverse permutation."""
     returns_view = True
+    # PyTorch's TransposeBackward0 shows the two swapped dims (non-negative here)
+    saved_fields = {"dim0": lambda node: _swapped(node.axes)[0],
+                    "dim1": lambda node: _swapped(node.axes)[1]}
+
     def forward(self, a, *, axes):
         self.axes = axes
         return a.transpose(axes)
@@ -106,11 +110,19 @@ class Transpose(Function):
 class Permute(Transpose):
     """``permute`` (and ``.T``): the same view, under PyTorch's name for its node."""
     _node_name = "PermuteBackward0"
+    saved_fields = {"dims": "axes"}
 
 
 class T(Transpose):
     """``t()`` of a matrix: the same view, under PyTorch's name for its node."""
     _node_name = "TBackward0"
+    saved_fields = {}
+
+
+def _swapped(axes):
+    """(dim0, dim1): the two dims a transpose's permutation ``axes`` exchanges."""
+    moved = [i for i, ax in enumerate(axes) if ax != i] or [0]
+    return moved[0], moved[-1]
 
 
 class Repeat(Function):
@@ -157,6 +169,7 @@ class Copy(Function):
     """clone(): a copy with the given element ``strides`` (a dense layout, see
     minigrad/_memory_format.py); the gradient is passed straight through."""
     complex_ok = True             # linear, real coefficients: right as written
+    _node_name = "CloneBackward0"       # PyTorch's clone node
 
     def forward(self, a, *, strides):
         out = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
@@ -170,6 +183,7 @@ class Copy(Function):
 class Contiguous(Function):
     """A C-contiguous copy; the gradient is passed straight through."""
     complex_ok = True
+    _node_name = "CloneBackward0"       # PyTorch's contiguous() clones
 
     def forward(self, a):
         return backend.xp_of(a).ascontiguousarray(a)
@@ -325,6 +339,11 @@ def _unflatten(a, dim, sizes, position):
     if not sizes:                                # checked before dim is read, as PyTorch
         raise RuntimeError("unflatten: sizes must be non-empty")
     d = normalize_dim(dim, a.ndim)
+    for i, s in enumerate(sizes):
+        if not hasattr(s, "__index__"):          # a float size is refused by the parser
+            raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be "
+                            f"tuple of ints, but found element of type "
+                            f"{python_type_name(s)} at pos {i}")
     sizes, n = _shape_arg((sizes,)), a.shape[d]
     if sizes.count(-1) > 1:
         raise RuntimeError("unflatten got an unexpected error: only one dimension can be "
@@ -332,11 +351,11 @@ def _unflatten(a, dim, sizes, position):
     known = 1
     for s in sizes:
         known *= s if s != -1 else 1
-    if -1 in sizes and known == 0:
+    if -1 in sizes and known == 0 and n == 0:
         raise RuntimeError(f"unflatten got an unexpected error: cannot reshape tensor of 0 "
                            f"elements into shape {list(sizes)} because the unspecified "
                            f"dimension size -1 can be any value and is ambiguous")
-    if (n % known if -1 in sizes else known != n):
+    if (n % known if -1 in sizes and known else known != n):
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
                            f"size of dim {d} ({n}) in the input tensor")
     sizes = tuple(n // known if s == -1 else s for s in sizes)
@@ -493,6 +512,16 @@ def contiguous(a, memory_format=mf.contiguous_format):
     if fmt is mf.contiguous_format:
         return Contiguous.apply(a)
     return Copy.apply(a, strides=mf.target_strides(a._array, fmt))
+
+
+def keep_channels_last(out, like):
+    """``out`` laid out channels-last (channels-last-3d) where ``like``, an input of the same
+    rank, looks so: the layout PyTorch gives the results of its padding, resizing and
+    shuffling ops, which allocate them in their input's suggested format."""
+    fmt = mf.suggest(like._array)
+    if fmt is mf.contiguous_format or out.ndim != like.ndim:
+        return out
+    return contiguous(out, memory_format=fmt)
 
 
 def to_device(a, device):

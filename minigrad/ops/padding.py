@@ -24,7 +24,7 @@ from .. import _memory_format as mf, backend
 from ..tensor import Tensor
 from ._util import not_implemented_for
 from .elementwise import add
-from .movement import clone
+from .movement import clone, keep_channels_last
 from .scatter_gather import IndexAdd, IndexSelect
 
 __all__ = ["pad"]
@@ -63,7 +63,7 @@ def _check_output_size(shape, pad, k, mode):
     raise RuntimeError(f"input ({given}) is too small. Calculated output {got}")
 
 
-def _check(input, pad, mode):
+def _check(input, pad, mode, value):
     if mode not in _MODES:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if len(pad) % 2:
@@ -75,6 +75,9 @@ def _check(input, pad, mode):
                            f"dimension {input.ndim}")
     if mode == "constant":
         return
+    if value not in (None, 0, 0.0):
+        # checked before the pad's size, as PyTorch
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
     k = len(pad) // 2
     if not (k <= 3 and input.ndim in (k + 1, k + 2)):
         raise NotImplementedError(
@@ -119,20 +122,20 @@ def pad(input, pad, mode="constant", value=None):
         # PyTorch's argument parser refuses it before looking at anything else
         raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
                         f"{type(value).__name__}")
+    if isinstance(pad, Tensor):
+        raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, not Tensor")
     for i, p in enumerate(pad):
         if not hasattr(p, "__index__"):          # a float (or str) amount is refused
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
                             f"found element of type {type(p).__name__} at pos {i}")
     pad = tuple(int(p) for p in pad)
-    _check(input, pad, mode)
-    if mode != "constant" and value not in (None, 0, 0.0):
-        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    _check(input, pad, mode, value)
     xp = backend.xp_of(input._array)
     if not any(pad):
         # nothing to pad: still a new tensor, as PyTorch (laid out as input for 'constant',
-        # row-major for the other modes)
-        return clone(input, memory_format=mf.preserve_format if mode == "constant" else
-                     mf.contiguous_format)
+        # row-major for the other modes unless channels-last, below)
+        return _laid_out(clone(input, memory_format=mf.preserve_format if mode == "constant"
+                               else mf.contiguous_format), input, mode)
     out = input
     if mode != "constant":
         for i in range(len(pad) // 2):
@@ -142,7 +145,7 @@ def pad(input, pad, mode="constant", value=None):
             d = input.ndim - 1 - i
             out = IndexSelect.apply(out, index=_source_positions(xp, out.shape[d], lo, hi, mode),
                                     dim=d)
-        return out
+        return _laid_out(out, input, mode)
     # constant: crop the negative sides, then place into zeros and fill the border
     border = None
     for i in range(len(pad) // 2):
@@ -168,4 +171,10 @@ def pad(input, pad, mode="constant", value=None):
     if border is not None:
         out = add(out, xp.where(border, out._array.dtype.type(value), 0).astype(
             out._array.dtype))
-    return out
+    return _laid_out(out, input, mode)
+
+
+def _laid_out(out, input, mode):
+    """PyTorch allocates a constant, reflection or replication pad's result in its input's
+    suggested layout (channels-last stays so); a circular pad copies slices: row-major."""
+    return out if mode == "circular" else keep_channels_last(out, input)

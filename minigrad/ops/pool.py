@@ -25,7 +25,8 @@ from ..tensor import Tensor
 from . import _pool_kernels as K
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._window_checks import adaptive_size, check_int_list_types, pool_args, tensor_arrays
+from ._window_checks import (adaptive_size, check_bool_args, check_int_list_types, pool_args,
+                             tensor_arrays)
 
 __all__ = ["MaxPool", "AdaptiveMaxPool", "max_pool1d", "max_pool2d", "max_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
@@ -87,6 +88,19 @@ class ScatterAt(Function):
 # ----------------------------------------------------------------------------------------------
 # Max pooling
 # ----------------------------------------------------------------------------------------------
+def _laid_out_as_torch(y, x):
+    """A pool's result ``y`` (whose layout follows the input's strides) in PyTorch's layout:
+    the input's channels-last format where it suggests one, else row-major."""
+    fmt = mf.suggest(x)
+    if fmt is mf.contiguous_format or y.ndim != x.ndim:
+        return backend.xp_of(y).ascontiguousarray(y)
+    if mf.is_contiguous(y, fmt):
+        return y
+    out = mf.empty_strided(backend.xp_of(y), y.shape, mf.target_strides(y, fmt), y.dtype)
+    out[...] = y
+    return out
+
+
 class MaxPool(Function):
     """Max over each window (padding counts as -inf).
 
@@ -107,6 +121,9 @@ class MaxPool(Function):
         # padding: (left, right) per axis; indices_out: a list that receives PyTorch's indices
         with_arg = indices_out is not None or is_grad_enabled()   # no_grad inference: max only
         y, arg = K.max_windows(x, kernel, stride, padding, dilation, out_size, with_arg)
+        if len(kernel) > 1:
+            # (PyTorch's 1-d pool lays its result out by which kernel it runs: left as it is)
+            y = _laid_out_as_torch(y, x)
         self.geometry = (kernel, stride, padding, dilation, x.shape[x.ndim - len(kernel):])
         if indices_out is not None:
             indices_out.append(mf.channels_last_like(
@@ -258,6 +275,7 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     x, = tensor_arrays(op, input=input)
     check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
                          ("padding", 4, padding, False), ("dilation", 5, dilation, False))
+    check_bool_args(f"{op}_with_indices" if return_indices else op, ("ceil_mode", 6, ceil_mode))
     # the lengths come before the input's rank, but for the 1-d pool after it (and for its
     # fast path, with no indices, after an empty dim too: pool_args checks them then)
     fast_1d = nd == 1 and not return_indices

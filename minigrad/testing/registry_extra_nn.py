@@ -52,6 +52,8 @@ def _interp(g):
             desc="anti-aliased shrink")
     yield S(g.randn(1, 1, 6, 3), kwargs={"size": (4, 5), "mode": "bicubic", "antialias": True},
             desc="anti-aliased bicubic, one dim grows")
+    yield S(g.randn(1, 2, 9, 6), kwargs={"size": (4, 8), "mode": "lanczos", "antialias": True},
+            desc="lanczos, one dim shrinks, one grows")
 
 
 _extra("interpolate", lambda lib, x, **kw: lib.nn.functional.interpolate(x, **kw), _interp)

@@ -195,30 +195,38 @@ class _ConvTransposeNd(_ConvNd):
                              f"{type(self).__name__}")
         super().__init__(*args, padding_mode=padding_mode, **kwargs)
 
-    def _output_padding(self, input, output_size, nd):
-        """The output_padding that makes the output ``output_size`` (PyTorch's rule)."""
+    def _output_padding(self, input, output_size, stride, padding, kernel_size,
+                        num_spatial_dims, dilation=None):
+        """The output_padding that makes the output ``output_size`` (PyTorch's rule and
+        signature, which subclasses call): ``output_size`` lists the spatial sizes, or the
+        whole shape (with the batch and channel dims, or only the channel dim for an
+        unbatched input); each must lie between the smallest output and that plus stride - 1.
+        Returns a list of ints, or the layer's own output_padding without ``output_size``."""
+        nd = num_spatial_dims
         if output_size is None:
             return self.output_padding
+        lead = 2 if input.dim() == nd + 2 else 1          # the dims before the spatial ones
         output_size = list(output_size)
-        if len(output_size) == nd + 2 or (len(output_size) == nd + 1 and input.dim() == nd + 1):
-            output_size = output_size[-nd:]
+        if len(output_size) == lead + nd:
+            output_size = output_size[lead:]
         if len(output_size) != nd:
             raise ValueError(f"ConvTranspose{nd}D: for {input.dim()}D input, output_size must "
-                             f"have {nd} or {nd + 2} elements (got {len(output_size)})")
-        min_sizes = [(input.shape[input.dim() - nd + d] - 1) * self.stride[d] -
-                     2 * self.padding[d] + self.dilation[d] * (self.kernel_size[d] - 1) + 1
-                     for d in range(nd)]
-        max_sizes = [low + st - 1 for low, st in zip(min_sizes, self.stride)]
+                             f"have {nd} or {lead + nd} elements (got {len(output_size)})")
+        dilation = [1] * nd if dilation is None else dilation
+        min_sizes = [(input.shape[lead + d] - 1) * stride[d] - 2 * padding[d] +
+                     dilation[d] * (kernel_size[d] - 1) + 1 for d in range(nd)]
+        max_sizes = [low + st - 1 for low, st in zip(min_sizes, stride)]
         for d in range(nd):
             if not min_sizes[d] <= output_size[d] <= max_sizes[d]:
                 # PyTorch's words, which name the input's sizes from its dim 2 on
                 raise ValueError(f"requested an output size of {output_size}, but valid sizes "
                                  f"range from {min_sizes} to {max_sizes} (for an input of "
                                  f"{input.shape[2:]})")
-        return tuple(size - low for size, low in zip(output_size, min_sizes))
+        return [size - low for size, low in zip(output_size, min_sizes)]
 
     def _transpose_forward(self, input, output_size, conv, nd):
-        output_padding = self._output_padding(input, output_size, nd)
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                              self.kernel_size, nd, self.dilation)
         return conv(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                     self.groups, self.dilation)
 
@@ -284,6 +292,9 @@ class _LazyConvXdMixin(LazyModuleMixin):
             return
         batched = input.ndim == self._nd + 2
         self.in_channels = int(input.shape[1 if batched else 0])
+        if self.in_channels % self.groups != 0:
+            raise ValueError(f"in_channels must be divisible by groups (got in_channels="
+                             f"{self.in_channels}, groups={self.groups})")
         if self.transposed:
             shape = (self.in_channels, self.out_channels // self.groups)
         else:
@@ -298,9 +309,11 @@ class _LazyConv(_LazyConvXdMixin):
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
         self._lazy = True
-        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups,
+        # built with no channels (checked against groups only once the input gives them)
+        super().__init__(groups, groups, kernel_size, stride, padding, dilation, groups,
                          bias, padding_mode, device=device, dtype=dtype)
         self.in_channels = 0            # unknown until the first input (as PyTorch prints it)
+        self.out_channels = out_channels
         self._placeholders("weight", "bias")
 
 
@@ -327,9 +340,10 @@ class _LazyConvTranspose(_LazyConvXdMixin):
                  groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
                  dtype=None):
         self._lazy = True
-        super().__init__(groups, out_channels, kernel_size, stride, padding, output_padding,
+        super().__init__(groups, groups, kernel_size, stride, padding, output_padding,
                          groups, bias, dilation, padding_mode, device=device, dtype=dtype)
         self.in_channels = 0
+        self.out_channels = out_channels
         self._placeholders("weight", "bias")
 
 

@@ -18,6 +18,7 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):
         super().__init__()
+        self.name = type(self).__name__          # PyTorch keeps the class's name as well
         self.size = size
         # as PyTorch: a tuple's factors made floats, any other value float() of it when truthy,
         # so a scale_factor of 0 counts as not given
