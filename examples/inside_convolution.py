@@ -135,8 +135,8 @@ def anomaly():
     w = torch.tensor([[[[1.0, -1.0]]]], requires_grad=True)
     with autograd.detect_anomaly(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        y = F.conv2d(x, w)                  # [[-1], [-1]]: the sqrt below is of -1 + 1 = 0
-        loss = (y + 1).sqrt().sum()
+        y = F.conv2d(x, w)                  # [[-1], [-1]]: the sqrt below is of -1 (NaN)
+        loss = y.sqrt().sum()
         try:
             loss.backward()
         except RuntimeError as error:

@@ -79,35 +79,39 @@ def _variable(t, keep_graph):
     return t.detach().requires_grad_(True)
 
 
-def _argnums(argnums, n_args, who):
+def _argnums(argnums, n_args):
     """``argnums`` as a tuple of non-negative positions (checked as torch.func does)."""
     single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    if not single and not isinstance(argnums, tuple):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    nums = (argnums,) if single else argnums
     if not nums:
-        raise RuntimeError(f"{who}: argnums must be non-empty")
+        raise RuntimeError("argnums must be non-empty")
     out = []
     for a in nums:
         if not isinstance(a, int):
-            raise RuntimeError(f"{who}: argnums must be int or Tuple[int, ...], got: "
-                               f"{type(a).__name__}")
+            raise RuntimeError(f"argnum must be int, got: {type(a)}")
         if not -n_args <= a < n_args:
             raise RuntimeError(f"Got argnum={a}, but only {n_args} positional inputs")
         out.append(a % n_args)
     if len(set(out)) != len(out):
-        raise RuntimeError(f"{who}: argnums must be unique, got {argnums}")
+        raise RuntimeError(f"argnums elements must be unique, got {argnums}")
     return single, tuple(out)
 
 
-def _prepare(args, argnums, who, outer):
+def _prepare(args, argnums, outer):
     """(single, nums, new args with variables in the chosen places, their leaves, rebuilds).
     ``outer``: whether grad mode is on where the transform is called (an argument that
     requires grad then keeps its graph)."""
-    single, nums = _argnums(argnums, len(args), who)
+    single, nums = _argnums(argnums, len(args))
     keep_graph = outer
     args = list(args)
     leaves, rebuilds = [], []
     for a in nums:
         flat, rebuild = _flatten(args[a])
+        for t in flat:
+            if not isinstance(t, Tensor):
+                raise ValueError(f"Thing passed to transform API must be Tensor, got {type(t)}")
         flat = [_variable(t, keep_graph) for t in flat]
         args[a] = rebuild(flat)
         leaves.append([t for t in flat if isinstance(t, Tensor)])
@@ -149,7 +153,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     def wrapper(*args, **kwargs):
         outer = autograd.is_grad_enabled()
         with autograd.enable_grad():
-            single, nums, args, leaves, rebuilds = _prepare(args, argnums, who, outer)
+            single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{who}: Expected f(*args) to return a Tensor, got "
@@ -330,6 +334,8 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     ``argnums``: for an output of shape O and an input of shape I, a tensor of shape O + I.
     Several outputs or arguments give nested tuples (outputs outside, arguments inside).
     ``chunk_size`` is accepted for PyTorch compatibility (rows are computed one by one)."""
+    if chunk_size is not None and not chunk_size > 0:
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
     return _jacobian(func, argnums, has_aux, "jacrev(f, argnums)(*args)", _jacobian_rows)
 
 
@@ -339,7 +345,7 @@ def _jacobian(func, argnums, has_aux, who, build):
     def wrapper(*args, **kwargs):
         outer = autograd.is_grad_enabled()
         with autograd.enable_grad():
-            single, nums, args, leaves, rebuilds = _prepare(args, argnums, who, outer)
+            single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             wrt = [t for group in leaves for t in group]
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             out_flat, out_rebuild = _flatten(out)
@@ -391,7 +397,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     fwd = _jacobian(func, argnums, has_aux, "jacfwd(f, argnums)(*args)", _jacobian_columns)
 
     def wrapper(*args, **kwargs):
-        _, nums = _argnums(argnums, len(args), "jacfwd(f, argnums)(*args)")
+        _, nums = _argnums(argnums, len(args))
         _check_primals([args[a] for a in nums])
         return fwd(*args, **kwargs)
     return wrapper

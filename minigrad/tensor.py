@@ -631,6 +631,10 @@ class Tensor:
             raise RuntimeError("Inference tensors do not track version counter.")
         return self._vcounter.value
 
+    def _is_view(self) -> bool:
+        """Whether this tensor is a view of another (then ``_base`` is that tensor)."""
+        return self._base is not None
+
     def is_inference(self) -> bool:
         """Whether this tensor was made inside ``inference_mode`` (or is a view of one)."""
         return self._vcounter is _INFERENCE

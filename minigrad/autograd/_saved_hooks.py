@@ -45,6 +45,9 @@ def pack_with_hooks(node):
     node.saved_ = tuple(_hooked(node, kind, value, pack_hook, unpack_hook)
                         for kind, value in node.saved_)
     node._packed = HOOKED
+    # as PyTorch: what the hooks packed is theirs to keep, so later in-place writes to the
+    # original tensors are not refused (the values kept by keep_for_backward still are)
+    node._versions = [v for v in node._versions or () if not isinstance(v[4], int)] or None
 
 
 def _hooked(node, kind, value, pack_hook, unpack_hook):

@@ -24,22 +24,51 @@ import threading
 import traceback
 import warnings
 import weakref
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import backend, parallel
+from .. import _memory_format as mf, backend, parallel
 from ..dtypes import from_numpy_dtype
 from ..tensor import Size, Tensor, _to_array
 from . import function as _function  # its _profiler slot, read as it is now
-from .function import Function, mark_not_differentiable
+from .function import AccumulateGrad, Function, mark_not_differentiable
 from .grad_mode import _state, set_grad_enabled
 
-__all__ = ["backward", "grad", "tensor_backward", "queue_callback"]
+__all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdge"]
 
 
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------
+class GradientEdge(NamedTuple):
+    """A place in the graph a gradient flows into: output ``output_nr`` of ``node`` (for a
+    leaf, its AccumulateGrad node and 0). ``autograd.grad`` and ``backward(inputs=)`` take it
+    in place of a tensor (``graph.get_gradient_edge(t)`` makes one)."""
+    node: Any
+    output_nr: int
+    ownership_token: Any = None
+
+
+def _edge_targets(inputs):
+    """``inputs`` (a list) with each GradientEdge replaced by a tensor the engine can target:
+    the leaf of an AccumulateGrad node, else a stand-in with the node as its grad_fn."""
+    out = []
+    for t in inputs:
+        if isinstance(t, GradientEdge):
+            node = t.node
+            if isinstance(node, AccumulateGrad):
+                t = node.variable
+            else:
+                shape, dtype = node._out_meta[t.output_nr]
+                stand_in = Tensor._wrap(np.broadcast_to(np.zeros((), dtype), shape), True)
+                stand_in.grad_fn, stand_in._output_nr = node, t.output_nr
+                t = stand_in
+        out.append(t)
+    return out
+
+
 def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
 
@@ -56,7 +85,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     if grad_variables is not None:
         grad_tensors = grad_variables
     tensors = _as_list(tensors)
-    targets = None if inputs is None else _as_list(inputs)
+    targets = None if inputs is None else _as_list(
+        [inputs] if isinstance(inputs, GradientEdge) else inputs)
+    stand_ins = ()
+    if targets and any(isinstance(t, GradientEdge) for t in targets):
+        edges, targets = targets, _edge_targets(targets)
+        stand_ins = {id(t) for e, t in zip(edges, targets) if t is not e and t.grad_fn}
     if targets == []:
         raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     # PyTorch checks the outputs (and their gradients) before the inputs
@@ -65,6 +99,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         retain_graph = create_graph
     for t in targets or ():
         _check_input(t, "backward")
+    for t in targets or ():
+        if t.grad_fn is not None and id(t) not in stand_ins:
+            t.retain_grad()     # as PyTorch: a non-leaf input keeps receiving gradients after
     if create_graph:
         # PyTorch's words (given once per process there; here as Python's filters decide)
         warnings.warn("Using backward() with create_graph=True will create a reference cycle "
@@ -89,11 +126,24 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
                          "True, but got: allow_unused=False.")
+    if isinstance(inputs, Mapping) and type(inputs) is not dict:
+        raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
+                        f"{type(inputs).__name__}. Other Mapping types are not supported.")
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to "
+                      "True). To accumulate gradient for other parts of the graph, please use "
+                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
+    if type(inputs) is dict:
+        # ``dict(model.named_parameters())``: the gradients come back under the same keys
+        result = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,
+                      create_graph, True, allow_unused, is_grads_batched, materialize_grads)
+        return dict(zip(inputs.keys(), result))
     if is_grads_batched:
         return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
                              allow_unused, materialize_grads)
     allow_unused = bool(allow_unused) or materialize_grads
-    inputs = _as_list(inputs)
+    edges = _as_list([inputs] if isinstance(inputs, GradientEdge) else inputs)
+    inputs = _edge_targets(edges)
     outputs = _as_list(outputs)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
@@ -108,8 +158,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     out = []
     for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
+            if materialize_grads and isinstance(edges[i], GradientEdge):
+                raise RuntimeError("materialize_grads cannot be used when the given input is a "
+                                   "GradientEdge")
             if materialize_grads:
+                # a zero gradient that can itself be differentiated when a graph is built
                 g = Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array))
+                g.requires_grad_(bool(create_graph))
             elif not allow_unused:
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
                                    "been used in the graph. Set allow_unused=True if this is "
@@ -141,7 +196,7 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
     if len(set(sizes)) > 1:
         raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
                          f"dimension, got sizes {sizes} for the mapped dimension")
-    inputs = _as_list(inputs)
+    inputs = _as_list([inputs] if isinstance(inputs, GradientEdge) else inputs)
     count = sizes[0]
     if retain_graph is None:
         retain_graph = create_graph
@@ -155,7 +210,8 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
         found = [row[j] for row in rows]
         if not found or found[0] is None:
             if materialize_grads:
-                result.append(Tensor._wrap(backend.xp_of(x._array).zeros_like(x._array)))
+                zero = Tensor._wrap(backend.xp_of(x._array).zeros_like(x._array))
+                result.append(zero.requires_grad_(bool(create_graph)))
             elif not allow_unused and found:
                 raise RuntimeError(f"The differentiated Tensor at index {j} appears to not have "
                                    "been used in the graph. Set allow_unused=True if this is "
@@ -167,7 +223,7 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
         first = found[0]._array
         stacked = Tensor._wrap(backend.xp_of(first).zeros((count,) + first.shape,
                                                           dtype=first.dtype))
-        with set_grad_enabled(create_graph):
+        with set_grad_enabled(bool(create_graph)):
             for b, g in enumerate(found):
                 stacked[b] = g          # recorded (a differentiable copy) with create_graph
         result.append(stacked)
@@ -322,6 +378,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                         else:
                             results = _function._profiler.backward_node(
                                 node, _call, grads, create_graph, check_anomaly)
+                    except Exception:
+                        if _state.anomaly:
+                            _warn_failed_node(node)
+                        raise
                     finally:
                         if needs is not None:
                             node.needs_input_grad = needs
@@ -358,6 +418,13 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     for i in target_leaves.get(id(leaf), ()):
                         captured[i] = g
                 if accumulate:
+                    # hooks on the leaf's AccumulateGrad node (``next_functions``) run around
+                    # the accumulation: pre-hooks may replace the gradient
+                    acc_node = leaf.__dict__.get("_accumulate_node")
+                    for hook in list(getattr(acc_node, "_node_pre_hooks", None) or ()):
+                        new = hook((g,))
+                        if new is not None:
+                            g = new[0]
                     if _function._profiler is None:
                         _accumulate(leaf, g, create_graph)
                     else:
@@ -365,7 +432,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
                     if post_hooks:
                         for hook in list(post_hooks):
-                            hook(leaf)
+                            back = hook(leaf)       # meant to return None (a Tensor passes)
+                            if back is not None and not isinstance(back, Tensor):
+                                raise TypeError(f"expected Variable, but hook returned "
+                                                f"'{type(back).__name__}'")
+                    for hook in list(getattr(acc_node, "_post_hooks", None) or ()):
+                        _check_hook_count(hook, hook((), (g,)), 0)
             callbacks = _pass.callbacks
             while callbacks:
                 callbacks.pop(0)()
@@ -467,7 +539,9 @@ def _call(node, grads, create_graph, check_anomaly):
         for hook in hooks:
             new = hook(tuple(grads))
             if new is not None:
-                grads = list(new)
+                grads = _checked_node_hook_result(hook, grads, new)
+        if all(g is None for g in grads):      # a pre-hook dropped every gradient
+            return [None] * len(node.next_functions_)
     if node.first_order_only and not node._ctx_style:
         if node.saved_ is None:
             node.saved_tensors     # raises "backward through the graph a second time"
@@ -506,10 +580,36 @@ def _call(node, grads, create_graph, check_anomaly):
         for hook in post:
             new = hook(tuple(results), tuple(grads))
             if new is not None:
-                results = list(new)
+                results = _checked_node_hook_result(hook, results, new)
     if check_anomaly:
         _check_anomaly(node, results)
     return results
+
+
+def _check_hook_count(hook, values, expected):
+    """Refuse a node hook's replacement values of the wrong count, in PyTorch's words."""
+    if values is not None and len(values) != expected:
+        name = getattr(hook, "__name__", type(hook).__name__)
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got "
+                           f"{len(values)}, but expected {expected})")
+
+
+def _checked_node_hook_result(hook, grads, new):
+    """A node hook's replacement for ``grads`` (a list of Tensors or None), checked as
+    PyTorch: a tuple of the same length whose entries are None or Tensors like the ones they
+    replace (a gradient that was None may not be given a value)."""
+    if not isinstance(new, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(new).__name__}'")
+    _check_hook_count(hook, new, len(grads))
+    for old, value in zip(grads, new):
+        if value is None:
+            continue
+        if not isinstance(value, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(value).__name__}'")
+        if old is None:
+            raise RuntimeError("can't replace a empty gradient with a non-empty value")
+        _checked_hook_result(hook, old, value)
+    return list(new)
 
 
 def _checked_hook_result(hook, grad, new):
@@ -521,9 +621,9 @@ def _checked_hook_result(hook, grad, new):
     if not isinstance(new, Tensor):
         raise TypeError(f"expected Tensor, but hook '{name}' returned "
                         f"'{type(new).__name__}'")
-    if new._array.dtype != grad._array.dtype:
+    if new._array.dtype != grad._array.dtype or new.is_sparse != grad.is_sparse:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was "
-                           f"{grad.dtype} got {new.dtype})")
+                           f"{grad.type()} got {new.type()})")
     if tuple(new.shape) != tuple(grad.shape):
         raise RuntimeError(f"hook '{name}' has changed the size of value (was "
                            f"{list(grad.shape)} got {list(new.shape)})")
@@ -557,17 +657,35 @@ def _accumulate(t, g, create_graph):
         g = Tensor._wrap(g._array.astype(t._array.dtype))
     if t._grad is None:
         if _unshared(g):
-            t._grad = g if create_graph else Tensor._wrap(g._array)
+            t._grad = g if create_graph else Tensor._wrap(_laid_out_like(t, g._array, False))
         elif create_graph and g.grad_fn is not None:
             t._grad = g * 1                   # its own tensor, still on the graph
         else:
             # a copy: the same gradient may be handed to several inputs (as in a + b), or
             # be a view, or be held by a hook
-            t._grad = Tensor._wrap(g._array.copy())
+            t._grad = Tensor._wrap(_laid_out_like(t, g._array, True))
     elif create_graph or t._grad.requires_grad:
         t._grad = t._grad + g
     else:
         t._grad._array += g._array
+
+
+def _laid_out_like(t, array, copy):
+    """``array``, a leaf ``t``'s first gradient, stored as PyTorch lays out a new ``.grad``:
+    with ``t``'s strides when ``t`` is dense (a transposed or channels-last parameter keeps
+    its layout), else row-major. The array itself when it already fits, unless ``copy``."""
+    a = t._array
+    if array.size == 0:
+        return array.copy() if copy else array
+    own = mf.element_strides(a)
+    want = own if mf.is_non_overlapping_and_dense(a.shape, own) else \
+        mf.row_major_strides(a.shape)
+    have = mf.element_strides(array)
+    if not copy and all(n < 2 or h == w for n, h, w in zip(array.shape, have, want)):
+        return array
+    out = mf.empty_strided(backend.xp_of(array), array.shape, want, array.dtype)
+    out[...] = array
+    return out
 
 
 # How many references a gradient tensor has inside _unshared when only the engine holds it
@@ -586,7 +704,7 @@ def _unshared(g):
 
 
 # ----------------------------------------------------------------------------------------------
-# Anomaly detection: name the op whose backward produced a NaN or an inf.
+# Anomaly detection: name the op whose backward produced a NaN.
 # ----------------------------------------------------------------------------------------------
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -599,6 +717,20 @@ def _user_frame(stack):
     return None
 
 
+def _warn_failed_node(node):
+    """Anomaly mode's warning for a node whose backward raised: where its forward was called
+    (the user's frames of the stack recorded then), or that nothing was recorded."""
+    stack = getattr(node, "_trace", None)
+    if stack:
+        frames = [f for f in stack if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
+        body = ("Traceback of forward call that caused the error:\n" +
+                "".join(traceback.format_list(frames)))
+    else:
+        body = ("No forward pass information available. Enable detect anomaly during forward "
+                "pass for more information.")
+    warnings.warn(f"Error detected in {node.name()}. {body}", UserWarning, stacklevel=4)
+
+
 def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
         if g is None or g.is_sparse:
@@ -607,8 +739,10 @@ def _check_anomaly(node, grads):
         if getattr(g, "dtype", None) is None or g.dtype.kind not in "fcV":
             continue
         xp = backend.xp_of(g)
-        if not bool(xp.isfinite(g).all()):
-            bad = "nan" if bool(xp.isnan(g).any()) else "inf"
+        # only NaN is an anomaly: an infinite gradient (sqrt at 0, a loss scaler's overflow)
+        # passes, as in PyTorch
+        if bool(xp.isnan(g).any()):
+            bad = "nan"
             stack = getattr(node, "_trace", None)
             user = _user_frame(stack) if stack else None
             if user is not None:

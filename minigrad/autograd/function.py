@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import traceback
+import warnings
 import weakref
 
 import numpy as np
@@ -165,6 +167,15 @@ class Function:
         """Keep arrays (minigrad's ops) or tensors (ctx-style Functions) for backward."""
         self.saved_ = values
 
+    def save_for_forward(self, *tensors):
+        """ctx-style: tensors for a ``jvp`` staticmethod. Kept only: minigrad's forward mode
+        differentiates ``backward`` (see forward_ad.py), so a Function's jvp is not called."""
+        for t in tensors:
+            if not (isinstance(t, Tensor) or t is None):
+                raise AssertionError("save_for_forward expects all arguments to be tensors; you "
+                                     "should save non-tensors as attributes on ctx.")
+        self.saved_for_forward = tensors
+
     def mark_non_differentiable(self, *tensors):
         """ctx-style: these outputs get no gradient (integer indices, masks)."""
         self._non_diff = {id(t) for t in tensors}
@@ -203,6 +214,13 @@ class Function:
                          for kind, v in saved)
         return tuple(self._unpack(kind, value) for kind, value in saved)
 
+    @property
+    def saved_variables(self):
+        """The old name of ``saved_tensors`` (deprecated, as in PyTorch)."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning,
+                      stacklevel=2)
+        return self.saved_tensors
+
     def _unpack(self, kind, value):
         if kind == _INPUT:
             return value
@@ -239,16 +257,45 @@ class Function:
                 # PyTorch's legacy type name: [torch.FloatTensor [3]]
                 dtype = f"{dtypes.legacy_type_name(np_dtype, module='minigrad')} "
                 if isinstance(index, int):
-                    what = f", which is {f'input {index}' if index >= 0 else 'output 0'} of " \
-                        f"{self.name()},"
+                    what = self._origin_of_saved(counter, index)
                 else:       # kept by keep_for_backward: its producer's output, or a leaf
                     what = f", which is {index}," if index else ""
+                hint = ("Hint: the backtrace further above shows the operation that failed to "
+                        "compute its gradient. The variable in question was changed in there "
+                        "or anywhere later. Good luck!" if _state.anomaly else
+                        "Hint: enable anomaly detection to find the operation that failed to "
+                        "compute its gradient, with torch.autograd.set_detect_anomaly(True, "
+                        "check_nan=False).")
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: [{dtype}{list(shape)}]{what} is at version "
-                    f"{counter.value}; expected version "
-                    f"{expected} instead. Hint: replace the in-place op (x += ..., x[...] = "
-                    "..., x.add_(...)) by its out-of-place form (x = x + ...).")
+                    f"{counter.value}; expected version {expected} instead. {hint}")
+
+    def _origin_of_saved(self, counter, index):
+        """Where a saved value that was changed in place came from, in PyTorch's words:
+        ', which is output k of <op>,' naming this node for a saved output, the node that now
+        produces a saved input (an in-place op on it replaced its producer), and nothing for a
+        leaf. ``index``: -1 (the output) or the input's position for minigrad's ops, the slot
+        in ``save_for_backward`` for ctx-style Functions."""
+        saved = (self.saved_ or ()) if getattr(self, "_packed", False) is True else ()
+        if self._ctx_style:
+            entry = saved[index] if 0 <= index < len(saved) else None
+        elif index == -1:
+            entry = (_OUTPUT, (None, 0))
+        else:
+            entry = next(((kind, v) for kind, v in saved
+                          if kind == _INPUT and v._vcounter is counter), None)
+        if entry is not None and entry[0] == _OUTPUT:
+            node, nr = self, entry[1][1]
+        elif entry is not None and entry[0] == _INPUT:
+            node, nr = entry[1].grad_fn, entry[1]._output_nr
+        else:   # an array sharing an input's memory: that input's producer when recorded
+            edges = self.next_functions_ or ()
+            edge = edges[index] if not self._ctx_style and 0 <= index < len(edges) else None
+            node, nr = edge if edge is not None else (None, 0)
+        if not isinstance(node, Function):
+            return ""
+        return f", which is output {nr} of {_forward_name(node.name())},"
 
     # -- what users see ---------------------------------------------------------------------------
     def __getattr__(self, attr):
@@ -480,6 +527,12 @@ def complex_refusal(name, np_dtype):
                                f'complex tensors in the ops listed in docs/complex.md)')
 
 
+def _forward_name(node_name):
+    """The op a node's name stands for, as PyTorch's in-place error names it: 'Mul' for
+    'MulBackward0', 'F' for a custom Function's 'FBackward'."""
+    return re.sub(r"Backward\d*$", "", node_name)
+
+
 def keep_for_backward(result, *tensors):
     """Make the node that produced ``result`` keep ``tensors`` as PyTorch's node keeps them:
     the arguments its backward reads without differentiating them (indices, masks, targets).
@@ -495,7 +548,7 @@ def keep_for_backward(result, *tensors):
             _refuse_inference(t)
             made_by = t.grad_fn
             records.append((t._vcounter, t._vcounter.value, t._array.shape, t._array.dtype,
-                            f"output {t._output_nr} of {made_by.name()}"
+                            f"output {t._output_nr} of {_forward_name(made_by.name())}"
                             if isinstance(made_by, Function) else None))
     node._versions = records
     return result
@@ -544,7 +597,7 @@ VIEW_OF_REFUSED = "view"
 class AccumulateGrad:
     """The node that adds a gradient into a leaf tensor's ``.grad`` (seen in next_functions).
     One per leaf, made on first use, so ``is`` comparisons work as in PyTorch."""
-    __slots__ = ("variable", "__weakref__")
+    __slots__ = ("variable", "_node_pre_hooks", "_post_hooks", "_metadata", "__weakref__")
 
     @staticmethod
     def of(leaf):
@@ -556,11 +609,37 @@ class AccumulateGrad:
         return node
 
     def name(self):
-        return "AccumulateGrad"
+        return "torch::autograd::AccumulateGrad"     # PyTorch's C++ node name, namespace too
 
     @property
     def next_functions(self):
         return ()
+
+    @property
+    def metadata(self):
+        """A dict for the user's own notes about this node (empty at first)."""
+        if getattr(self, "_metadata", None) is None:
+            self._metadata = {}
+        return self._metadata
+
+    def register_prehook(self, hook):
+        """``hook((grad,))`` before the gradient is added into ``.grad`` (after the leaf's
+        tensor hooks); may return a replacement ``(grad,)``."""
+        return RemovableHandle(self._hooks("_node_pre_hooks", hook), hook)
+
+    def register_hook(self, hook):
+        """``hook((), (grad,))`` after the gradient was added into ``.grad`` (the call
+        gradient-bucketing code waits for); what it returns is ignored."""
+        return RemovableHandle(self._hooks("_post_hooks", hook), hook)
+
+    def _hooks(self, slot, hook):
+        """Add ``hook`` to the list in ``slot`` (made on first use); that list."""
+        hooks = getattr(self, slot, None)
+        if hooks is None:
+            hooks = []
+            setattr(self, slot, hooks)
+        hooks.append(hook)
+        return hooks
 
     def __repr__(self):
         return f"<AccumulateGrad object at {hex(id(self))}>"
@@ -625,7 +704,8 @@ def _apply_ctx_style(cls, args, kwargs):
     single = not isinstance(outputs, tuple)
     outs = list((outputs,) if single else outputs)
     ctx._n_outputs = len(outs)
-    if not requires_grad:
+    if not requires_grad or not any(isinstance(o, Tensor) for o in outs):
+        # nothing to record (a forward returning only numbers or a list is passed through)
         ctx.saved_ = ()
         return outputs
     ctx.next_functions_ = tuple(
@@ -639,7 +719,12 @@ def _apply_ctx_style(cls, args, kwargs):
     for j, o in enumerate(outs):
         if not isinstance(o, Tensor):
             continue
+        marked = id(o) in ctx._non_diff        # (before an input returned as-is is aliased)
         if id(o) in ctx._dirty:
+            if id(o) not in input_ids:
+                warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only "
+                              "input Tensors that have been mutated should be passed to "
+                              "ctx.mark_dirty().", UserWarning, stacklevel=3)
             if o.grad_fn is None and o._requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                    "in-place operation.")
@@ -649,7 +734,7 @@ def _apply_ctx_style(cls, args, kwargs):
             alias = Tensor._wrap(o._array)
             link_view(alias, o)
             outs[j] = o = alias
-        if id(o) in ctx._non_diff or o._array.dtype.kind not in "fcV":
+        if marked or o._array.dtype.kind not in "fcV":
             o._requires_grad = False
             continue
         n_differentiable += 1
@@ -756,6 +841,11 @@ def _backward_ctx_style(ctx, grads):
             raise RuntimeError(f"function {ctx.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(result)})")
     for i, (r, meta) in enumerate(zip(result, ctx._in_meta)):
+        if r is not None and not isinstance(r, Tensor):
+            kind = type(r)
+            name = kind.__name__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__name__}"
+            raise RuntimeError(f"expected Variable or None (got {name})")
         if meta is None and r is not None:
             raise RuntimeError(f"function {ctx.name()} returned a gradient different than None "
                                f"at position {i + 1}, but the corresponding forward input was "

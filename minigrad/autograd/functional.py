@@ -304,7 +304,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     output element. Nested tuples for several outputs/inputs (outputs outside), as PyTorch.
 
     ``strategy="forward-mode"`` (which PyTorch allows only with ``vectorize=True``, without
-    ``strict`` and ``create_graph``) gives the same Jacobian, computed here in reverse mode."""
+    ``strict`` and ``create_graph``) gives the same Jacobian, computed here in reverse mode
+    (for tuple inputs nested in lists, as PyTorch's forward mode returns it)."""
     if strategy not in _STRATEGIES:
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". '
                              'Hint: If your function has more outputs than inputs, '
@@ -337,7 +338,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
                                "set `strict=False` or `vectorize=False`.")
         rows = tuple(_jacobian_of(i, out, inputs, create_graph, strict, vectorize)
                      for i, out in enumerate(outputs))
-    return _unpack_nested(_detach_all(rows, create_graph), out_tuple, is_tuple)
+    rows = _detach_all(rows, create_graph)
+    if strategy == "forward-mode" and is_tuple:
+        rows = [list(row) for row in rows]      # PyTorch's forward mode nests lists here
+    return _unpack_nested(rows, out_tuple, is_tuple)
 
 
 def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):

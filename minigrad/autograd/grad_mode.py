@@ -71,8 +71,14 @@ class set_grad_enabled:
     """Turn gradient recording on or off: a function call, a context manager or a decorator."""
 
     def __init__(self, mode: bool):
+        if not isinstance(mode, bool):
+            kind = type(mode)
+            name = kind.__name__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__name__}"
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, "
+                            f"not {name}")
         self.prev = _state.enabled
-        self.mode = bool(mode)
+        self.mode = mode
         # inside inference_mode nothing records, even when asked to (PyTorch's rule)
         _state.enabled = self.mode and not _state.inference
 
@@ -86,6 +92,10 @@ class set_grad_enabled:
     def __call__(self, func):
         _state.enabled = self.prev   # used as a decorator: do not change the mode now
         return _with_grad_mode(self.mode, func)
+
+    def clone(self):
+        """A new context of the same mode (made as the constructor makes it: applied now)."""
+        return self.__class__(self.mode)
 
 
 class _GradModeContext:
@@ -110,6 +120,9 @@ class _GradModeContext:
 
     def __call__(self, func):
         return _with_grad_mode(self.mode, func)
+
+    def clone(self):
+        return self.__class__()
 
 
 class no_grad(_GradModeContext):
@@ -150,13 +163,16 @@ class inference_mode(_GradModeContext):
         enabled = self.enabled
         return _run_in(lambda: inference_mode(enabled), func)
 
+    def clone(self):
+        return self.__class__(self.enabled)
+
 
 def is_inference_mode_enabled() -> bool:
     return bool(_state.inference)
 
 
 # ----------------------------------------------------------------------------------------------
-# Anomaly detection: name the op whose backward produced a NaN or an inf.
+# Anomaly detection: name the op whose backward produced a NaN.
 # ----------------------------------------------------------------------------------------------
 def is_anomaly_enabled() -> bool:
     return _state.anomaly
@@ -168,13 +184,14 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 class detect_anomaly:
     """Context manager / decorator: inside it, each op remembers where it was called in forward,
-    and a backward that produces a NaN or an inf raises an error naming the op, the line of
-    user code that called it in forward and the shapes involved (as
-    ``torch.autograd.detect_anomaly``)::
+    and a backward that produces a NaN raises an error naming the op, the line of user code
+    that called it in forward and the shapes involved (as ``torch.autograd.detect_anomaly``;
+    an infinite gradient passes); a backward that fails otherwise warns where its op was
+    called::
 
         with minigrad.autograd.detect_anomaly():
-            y = x.sqrt()            # x contains a 0
-            y.sum().backward()      # RuntimeError: Function 'SqrtBackward0' returned inf ...
+            y = x.sqrt()            # x contains a negative number
+            y.sum().backward()      # RuntimeError: Function 'SqrtBackward0' returned nan ...
                                     # ... called in forward at test.py:2 ...
 
     The graph must be built inside the context (that is when call sites are recorded); the

@@ -9,6 +9,7 @@ for backward, and the graph-node type.
     Node                                 the abstract type of ``y.grad_fn`` objects
     increment_version(t)                 mark t as modified in place (saved-value checks)
     register_multi_grad_hook(ts, fn)     fn(grads of ts) once per backward that reaches them
+    get_gradient_edge(t)                 where t's gradient flows in, for autograd.grad
 
 and ``Tensor.register_post_accumulate_grad_hook`` (defined here, attached to Tensor).
 
@@ -26,11 +27,12 @@ import abc
 from .. import backend
 from ..tensor import HookHandle as RemovableHandle, Tensor
 from ._saved_hooks import saved_tensors_hooks_state as _hooks
-from .engine import queue_callback
+from .engine import GradientEdge, queue_callback
 from .function import AccumulateGrad, Function
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
-           "increment_version", "register_multi_grad_hook"]
+           "increment_version", "register_multi_grad_hook", "GradientEdge",
+           "get_gradient_edge"]
 
 
 class saved_tensors_hooks:
@@ -123,6 +125,18 @@ class Node(abc.ABC):
         if cls is Node and issubclass(subclass, (Function, AccumulateGrad)):
             return True
         return NotImplemented
+
+
+def get_gradient_edge(tensor):
+    """The ``GradientEdge`` through which ``tensor``'s gradient flows: (its grad_fn, its output
+    number), or (its AccumulateGrad node, 0) for a leaf. ``autograd.grad(loss, edge)`` then
+    gives what ``autograd.grad(loss, tensor)`` gives, even after ``tensor`` is gone."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does "
+                           "not require gradients")
+    if tensor.grad_fn is None:
+        return GradientEdge(AccumulateGrad.of(tensor), 0)
+    return GradientEdge(tensor.grad_fn, tensor._output_nr)
 
 
 def increment_version(tensor):

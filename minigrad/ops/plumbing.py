@@ -29,6 +29,7 @@ __all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "ViewAsReal
 class Reshape(Function):
     """(..) -> shape with the same number of elements; a view when numpy can make one."""
     returns_view = True
+    saved_fields = {"self_sym_sizes": "in_shape"}       # as PyTorch's ViewBackward0 shows
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
@@ -41,6 +42,7 @@ class Reshape(Function):
 class Expand(Function):
     """Broadcast ``a`` to ``shape`` (new leading axes, size-1 axes repeated): a view."""
     returns_view = True
+    saved_fields = {"self_sym_sizes": "in_shape"}
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return backend.xp_of(a).broadcast_to(a, shape)

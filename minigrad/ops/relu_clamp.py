@@ -161,6 +161,11 @@ class LeakyRelu(Function):
 
 
 class Clamp(Function):
+    """clip(a, min, max) with number bounds (either may be None)."""
+    _node_name = "ClampBackward1"       # PyTorch's node for number bounds
+    saved_names = ("self",)
+    saved_fields = {"min": lambda node: node.bounds[0], "max": lambda node: node.bounds[1]}
+
     def forward(self, a, *, min, max):
         self.save_for_backward(a)
         self.bounds = min, max

@@ -88,6 +88,8 @@ def scatter_reduce_array(x, dim, index, src, reduce, include_self=True):
 class Gather(Function):
     """a (..., n, ...), index (..., m, ...) -> out shaped like index: a's values at index."""
     complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"dim": "dim", "sparse_grad": lambda node: False,
+                    "index": lambda node: Tensor._wrap(node.index)}
 
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.in_shape = index, dim, a.shape
@@ -149,6 +151,8 @@ class ScatterLegacyReduce(Function):
 class IndexSelect(Function):
     """a -> a.take(index, axis=dim): the slices of ``dim`` listed in the 1-d ``index``."""
     complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"dim": "dim", "self_sym_sizes": lambda node: node._in_meta[0][0],
+                    "index": lambda node: Tensor._wrap(node.index)}
 
     def forward(self, a, *, index, dim):
         self.index, self.dim, self.size = index, dim, a.shape[dim]

@@ -59,6 +59,7 @@ class Cat(Function):
     """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
     (a gather whose backward pads it back with zeros)."""
     complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"dim": "dim"}
 
     def forward(self, *arrays, dim):
         self.dim = dim
