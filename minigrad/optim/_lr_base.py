@@ -123,13 +123,20 @@ class LRScheduler:
         if self._step_count == 1:
             _warn_if_optimizer_not_stepped(self.optimizer)
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
+                          "being deprecated where possible. Please use `scheduler.step()` to "
+                          "step the scheduler.", UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None):
+        """Set the groups' lr for the next epoch, or for ``epoch`` (closed form where there is
+        one): ``step`` without its call counting and warnings, which SequentialLR uses to
+        restart a schedule at a milestone."""
         if epoch is None:
             self.last_epoch += 1
             values = self._rates(self.get_lr)
         else:
-            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
-                          "being deprecated where possible. Please use `scheduler.step()` to "
-                          "step the scheduler.", UserWarning, stacklevel=2)
             self.last_epoch = epoch
             values = self._rates(getattr(self, "_get_closed_form_lr", self.get_lr))
         for group, lr in zip(self.optimizer.param_groups, values):

@@ -30,7 +30,7 @@ class Adadelta(Optimizer):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         check_non_negative(eps=eps, weight_decay=weight_decay)
-        self._check_flags("Adadelta", None, differentiable)
+        self._check_flags("Adadelta", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
@@ -44,6 +44,22 @@ class Adadelta(Optimizer):
                         state["acc_delta"]._array, state["step"]._array, lr=group["lr"],
                         rho=group["rho"], eps=group["eps"],
                         weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``adadelta_update``'s arithmetic as tensor operations, recorded in the graph."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["square_avg"] = self._zeros_like(param)
+            state["acc_delta"] = self._zeros_like(param)
+        rho, eps = group["rho"], group["eps"]
+        state["step"] += 1
+        g = self._differentiable_gradient(param, grad, group)
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        square_avg.mul_(rho).addcmul_(g, g, value=1 - rho)
+        std = square_avg.add(eps).sqrt_()
+        delta = acc_delta.add(eps).sqrt_().clone().div_(std).mul_(g)
+        acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        param.add_(delta, alpha=-group["lr"])
 
 
 def adadelta_update(p, grad, square_avg, acc_delta, step, *, lr, rho, eps, weight_decay,

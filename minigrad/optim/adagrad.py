@@ -32,7 +32,7 @@ class Adagrad(Optimizer):
                             ("epsilon value", eps)):
             if value < 0.0:
                 raise ValueError(f"Invalid {name}: {value}")
-        self._check_flags("Adagrad", fused, differentiable, foreach)
+        self._check_flags("Adagrad", fused, differentiable, foreach, differentiable_ok=True)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
@@ -46,6 +46,18 @@ class Adagrad(Optimizer):
                        lr=group["lr"], weight_decay=group["weight_decay"],
                        lr_decay=group["lr_decay"], eps=group["eps"],
                        maximize=group["maximize"])
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``adagrad_update``'s arithmetic as tensor operations, recorded in the graph."""
+        if "sum" not in state:
+            state["step"] = self._step_tensor()
+            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+        step = state["step"]
+        step += 1
+        g = self._differentiable_gradient(param, grad, group)
+        clr = group["lr"] / (1 + (step.item() - 1) * group["lr_decay"])
+        state["sum"].addcmul_(g, g, value=1)
+        param.addcdiv_(g, state["sum"].sqrt() + group["eps"], value=-clr)
 
     def _update_sparse(self, param, grad, state, group):
         """A sparse gradient (``embedding(..., sparse=True)``): only the rows it holds have

@@ -52,7 +52,8 @@ class Adam(Optimizer):
                 or all(isinstance(b, Tensor) for b in betas[:2])):
             # an int such as betas=(0, 0.99) is refused as PyTorch does
             raise ValueError("betas must be either both floats or both Tensors")
-        self._check_flags(type(self).__name__, fused, differentiable, foreach)
+        self._check_flags(type(self).__name__, fused, differentiable, foreach,
+                          differentiable_ok=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
@@ -74,6 +75,35 @@ class Adam(Optimizer):
                     lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
                     maximize=group["maximize"],
                     decoupled_weight_decay=group.get("decoupled_weight_decay", False))
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``adam_update``'s arithmetic as tensor operations, recorded in the graph.  As in
+        PyTorch, the bias corrections come from the 0-d float32 step counter (so they are
+        float32 numbers) and the moments are updated in place."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = self._zeros_like(param)
+            state["exp_avg_sq"] = self._zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = self._zeros_like(param)
+        beta1, beta2 = group["betas"]
+        lr, eps = group["lr"], group["eps"]
+        step = state["step"]
+        step += 1
+        g = self._differentiable_gradient(param, grad, group)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        step_size_neg = -(lr / (1 - beta1 ** step))
+        bias_correction2_sqrt = (1 - beta2 ** step).sqrt()
+        v = exp_avg_sq
+        if group["amsgrad"]:
+            previous = state["max_exp_avg_sq"].clone()
+            state["max_exp_avg_sq"].copy_(previous.maximum(exp_avg_sq))
+            v = state["max_exp_avg_sq"]
+        # p + m / denom with denom = (sqrt(v) / sqrt(bc2) + eps) / (-step size)
+        denom = (v.sqrt() / (bias_correction2_sqrt * step_size_neg)).add_(eps / step_size_neg)
+        param.addcdiv_(exp_avg.clone(), denom)
 
 
 def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, amsgrad, beta1, beta2,

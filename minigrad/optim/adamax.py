@@ -6,6 +6,7 @@ from ._moments import next_step, step_gradient
 from ._validate import check_betas, check_non_negative
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
+from ..ops.stacking import stack
 from .optimizer import Optimizer
 
 __all__ = ["Adamax", "adamax"]
@@ -30,7 +31,7 @@ class Adamax(Optimizer):
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay)
-        self._check_flags("Adamax", None, differentiable)
+        self._check_flags("Adamax", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable,
                         capturable=capturable)
@@ -46,6 +47,24 @@ class Adamax(Optimizer):
                       state["step"]._array, eps=group["eps"], beta1=beta1, beta2=beta2,
                       lr=group["lr"], weight_decay=group["weight_decay"],
                       maximize=group["maximize"])
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``adamax_update``'s arithmetic as tensor operations, recorded in the graph (the
+        running max as an amax over the two candidates, so ties share the gradient)."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = self._zeros_like(param)
+            state["exp_inf"] = self._zeros_like(param)
+        beta1, beta2 = group["betas"]
+        step = state["step"]
+        step += 1
+        g = self._differentiable_gradient(param, grad, group)
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        exp_avg.lerp_(g, 1 - beta1)
+        candidates = stack([exp_inf.mul_(beta2), g.abs().add_(group["eps"])], 0)
+        exp_inf.copy_(candidates.amax(0))
+        clr = group["lr"] / (1 - beta1 ** step.item())
+        param.addcdiv_(exp_avg, exp_inf, value=-clr)
 
 
 def adamax_update(p, grad, exp_avg, exp_inf, step, *, eps, beta1, beta2, lr, weight_decay,

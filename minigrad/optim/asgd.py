@@ -31,7 +31,7 @@ class ASGD(Optimizer):
                  foreach=None, maximize=False, differentiable=False, capturable=False):
         self._check_tensor_lr(lr)
         check_non_negative(lr=lr, weight_decay=weight_decay)
-        self._check_flags("ASGD", None, differentiable)
+        self._check_flags("ASGD", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)
@@ -47,6 +47,30 @@ class ASGD(Optimizer):
                     state["eta"]._array, state["step"]._array, lambd=group["lambd"],
                     lr=group["lr"], t0=group["t0"], alpha=group["alpha"],
                     weight_decay=group["weight_decay"], maximize=group["maximize"])
+
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``asgd_update``'s arithmetic as tensor operations, recorded in the graph (eta and
+        mu, the 0-d float32 schedule state, are read as numbers, as in PyTorch)."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["eta"] = self._scalar_tensor(group["lr"])
+            state["mu"] = self._scalar_tensor(1.0)
+            state["ax"] = self._zeros_like(param)
+        lambd, lr, alpha = group["lambd"], group["lr"], group["alpha"]
+        state["step"] += 1
+        g = self._differentiable_gradient(param, grad, group)
+        eta = state["eta"].item()
+        param.mul_(1 - lambd * eta)
+        param.add_(g, alpha=-eta)
+        ax, mu = state["ax"], state["mu"]
+        if mu.item() != 1:
+            ax.add_(param.sub(ax).mul_(mu))
+        else:
+            ax.copy_(param)
+        step = state["step"].item()
+        state["eta"].fill_(lr / ((1 + lambd * lr * step) ** alpha))
+        mu.fill_(1 / max(1, step - group["t0"]))
 
 
 def asgd_update(p, grad, ax, mu, eta, step, *, lambd, lr, t0, alpha, weight_decay, maximize):

@@ -168,6 +168,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             raise ValueError(f"Expected positive integer T_0, but got {T_0}")
         if T_mult < 1 or not isinstance(T_mult, int):
             raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type "
+                             f"{type(eta_min)}")
         self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
@@ -327,25 +330,32 @@ class SequentialLR(NestedSchedulers, LRScheduler):
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
-        self._step_count = 0
-        # every scheduler already took its step 0 when built: undo them, restart the first
+        # every scheduler already took its step 0 when built: undo them (inside nested ones
+        # too), restart the one that runs at epoch 0 (the second if a milestone is 0)
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
-        for s in self._schedulers:
-            s.last_epoch -= 1
-        first = self._schedulers[0]
+        self.recursive_undo()
+        first = self._schedulers[bisect_right(self._milestones, 0)]
         first._initial_step()
         self._last_lr = first.get_last_lr()
 
+    def recursive_undo(self, sched=None):
+        """Take back the step each schedule took when it was built: one epoch off every
+        schedule inside ``sched`` (default: this one), nested SequentialLR and
+        ChainedScheduler included (their own count is not theirs to undo)."""
+        sched = self if sched is None else sched
+        if hasattr(sched, "_schedulers"):
+            for inner in sched._schedulers:
+                self.recursive_undo(inner)
+        elif hasattr(sched, "last_epoch"):
+            sched.last_epoch -= 1
+
     def step(self):
         self.last_epoch += 1
-        self._step_count += 1
         k = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[k]
         if k > 0 and self._milestones[k - 1] == self.last_epoch:
-            with warnings.catch_warnings():       # step(0): a restart, not a deprecated jump
-                warnings.simplefilter("ignore")
-                scheduler.step(0)
+            scheduler._update_lr(0)   # a restart at epoch 0: not a counted (or warned) step
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
@@ -362,12 +372,9 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
         if factor >= 1.0:
             raise ValueError("Factor should be < 1.0.")
+        self.factor = factor
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode {mode} is unknown!")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
         # (LRScheduler.__init__ is not called: this schedule takes no step when built)
         self.optimizer = optimizer
         groups = optimizer.param_groups
@@ -380,14 +387,28 @@ class ReduceLROnPlateau(LRScheduler):
             # a single min_lr also covers param groups added later (add_param_group)
             self.default_min_lr = min_lr
             self.min_lrs = [min_lr] * len(groups)
-        self.factor, self.patience, self.cooldown, self.eps = factor, patience, cooldown, eps
-        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
-        self.mode_worse = math.inf if mode == "min" else -math.inf
-        self.best = self.mode_worse
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
         self._last_lr = [g["lr"] for g in groups]
+        self._init_is_better(mode=mode, threshold=threshold, threshold_mode=threshold_mode)
+        self._reset()
+
+    # the pieces below have PyTorch's (private) names: subclasses override them, e.g. a
+    # _reduce_lr that also logs, or a _reset called when training restarts
+    def _init_is_better(self, mode, threshold, threshold_mode):
+        """Check and set mode / threshold / threshold_mode, and the worst metric for mode."""
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode {mode} is unknown!")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold mode {threshold_mode} is unknown!")
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
+
+    def _reset(self):
+        """Forget the best metric and the bad-epoch and cooldown counts."""
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
 
     def is_better(self, a, best):
         if self.mode == "min":
@@ -413,7 +434,7 @@ class ReduceLROnPlateau(LRScheduler):
                           "being deprecated where possible. Please use `scheduler.step()` to "
                           "step the scheduler.", UserWarning, stacklevel=2)
         self.last_epoch = epoch
-        if self.is_better(current, self.best):
+        if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
         else:
             self.num_bad_epochs += 1
@@ -421,23 +442,27 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            groups = self.optimizer.param_groups
-            if len(groups) != len(self.min_lrs):
-                if self.default_min_lr is None:
-                    raise RuntimeError(
-                        f"The number of param groups in the `optimizer` ({len(groups)}) "
-                        f"differs from when `ReduceLROnPlateau` was initialized "
-                        f"({len(self.min_lrs)}), usually due to a new param group being added "
-                        "to the optimizer. Please modify the `min_lrs` field to match the "
-                        "length of the `optimizer` param groups.")
-                self.min_lrs = [self.default_min_lr] * len(groups)
-            for group, low in zip(groups, self.min_lrs):
-                new = max(group["lr"] * self.factor, low)
-                if group["lr"] - new > self.eps:
-                    group["lr"] = new
+            self._reduce_lr(epoch)
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def _reduce_lr(self, epoch):
+        """Multiply every group's lr by ``factor``, not below its min_lr (nor by eps or less)."""
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):
+            if self.default_min_lr is None:
+                raise RuntimeError(
+                    f"The number of param groups in the `optimizer` ({len(groups)}) "
+                    f"differs from when `ReduceLROnPlateau` was initialized "
+                    f"({len(self.min_lrs)}), usually due to a new param group being added "
+                    "to the optimizer. Please modify the `min_lrs` field to match the "
+                    "length of the `optimizer` param groups.")
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, low in zip(groups, self.min_lrs):
+            new = max(group["lr"] * self.factor, low)
+            if group["lr"] - new > self.eps:
+                group["lr"] = new
 
     def get_last_lr(self):
         return self._last_lr
@@ -447,3 +472,4 @@ class ReduceLROnPlateau(LRScheduler):
 
     def load_state_dict(self, state_dict):
         self.__dict__.update(state_dict)
+        self._init_is_better(self.mode, self.threshold, self.threshold_mode)

@@ -34,7 +34,7 @@ class NAdam(Optimizer):
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay, momentum_decay=momentum_decay)
-        self._check_flags("NAdam", None, differentiable)
+        self._check_flags("NAdam", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
@@ -54,6 +54,31 @@ class NAdam(Optimizer):
                      momentum_decay=group["momentum_decay"], eps=group["eps"],
                      maximize=group["maximize"],
                      decoupled_weight_decay=group["decoupled_weight_decay"])
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``nadam_update``'s arithmetic as tensor operations, recorded in the graph; as in
+        PyTorch, the step sizes come from the 0-d float32 'mu_product' (float32 numbers)."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["mu_product"] = self._scalar_tensor(1.0)
+            state["exp_avg"] = self._zeros_like(param)
+            state["exp_avg_sq"] = self._zeros_like(param)
+        beta1, beta2 = group["betas"]
+        lr = group["lr"]
+        state["step"] += 1
+        step = state["step"].item()
+        g = self._differentiable_gradient(param, grad, group)
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * group["momentum_decay"])))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * group["momentum_decay"])))
+        mu_product = state["mu_product"]
+        mu_product *= mu
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = exp_avg_sq.div(1 - beta2 ** step).sqrt().add(group["eps"])
+        mu_product_next = mu_product * mu_next
+        param.addcdiv_(g * (-lr * (1.0 - mu) / (1.0 - mu_product)), denom)
+        param.addcdiv_(exp_avg * (-lr * mu_next / (1.0 - mu_product_next)), denom)
 
 
 def nadam_update(p, grad, exp_avg, exp_avg_sq, mu_product, step, *, beta1, beta2, lr,

@@ -3,7 +3,10 @@
 An optimizer holds ``param_groups``, a list of dicts, each with its ``'params'`` (a list of
 tensors) and its hyper-parameters ('lr', ...); and ``state``, a dict tensor -> dict of that
 tensor's buffers (momentum, moving averages).  ``step()`` updates every parameter that has a
-``.grad``, in place on the raw arrays: no graph is recorded and Parameters keep their identity.
+``.grad``, in place on the raw arrays: no graph is recorded and Parameters keep their identity
+(except with ``differentiable=True``, for the optimizers whose PyTorch counterpart has the flag:
+the update is then made of tensor operations recorded in the graph, for non-leaf parameters as
+in meta-learning).
 ``state_dict()``/``load_state_dict()`` use PyTorch's layout:
     {'state': {0: {'momentum_buffer': tensor}, ...},
      'param_groups': [{'lr': 0.01, ..., 'params': [0, 1, ...]}]}
@@ -15,12 +18,15 @@ import copy
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
+from typing import Any, Union
 
 import numpy as np
 
 from .. import backend
 from .._global_flags import typename
-from ..autograd import enable_grad
+from ..autograd import enable_grad, set_grad_enabled
+from ..dtypes import float32, float64, get_default_dtype
 from ..nn.modules.hooks import RemovableHandle
 from ..tensor import Tensor, _zero_grads
 
@@ -107,6 +113,45 @@ def _with_float_scalars(group):
     return {k: (v if k == "params" else
                 tuple(map(scalar, v)) if isinstance(v, tuple) else scalar(v))
             for k, v in group.items()}
+
+
+# type aliases third-party optimizers annotate with (``params: ParamsT``)
+ParamsT = Union[Iterable[Tensor], Iterable[dict[str, Any]], Iterable[tuple[str, Tensor]]]
+StateDict = dict[str, Any]
+
+
+def _use_grad_for_differentiable(func):
+    """Decorator for a ``step``: run it with gradient recording on only when the optimizer
+    was built with ``differentiable=True`` (third-party optimizers copied from PyTorch's
+    sources decorate their step with it)."""
+    @functools.wraps(func)
+    def step(self, *args, **kwargs):
+        with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+            return func(self, *args, **kwargs)
+    return step
+
+
+def _get_value(x):
+    """A 1-element tensor's Python number (a step count, say); anything else as it is."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _get_scalar_dtype(is_fused=None):
+    """The dtype of 0-d state such as 'step': float64 under a float64 default, else float32."""
+    if is_fused:
+        return float32
+    return float64 if get_default_dtype() == float64 else float32
+
+
+def _default_to_fused_or_foreach(params, differentiable, use_fused=False):
+    """(fused, foreach) as PyTorch picks them when the caller left both unset: neither for a
+    differentiable step; fused when asked for and every tensor is floating point; else
+    foreach when no tensor is on the CPU (whose foreach kernels PyTorch does not count)."""
+    if differentiable:
+        return False, False
+    fused = bool(use_fused) and all(p is None or p.is_floating_point() for p in params)
+    foreach = not fused and all(p is None or p.device.type != "cpu" for p in params)
+    return fused, foreach
 
 
 class _RequiredParameter:
@@ -242,15 +287,19 @@ class Optimizer:
                             "Please use a list instead.")
         else:
             params = list(params)
-        names = []
-        if params and isinstance(params[0], tuple):     # named parameters: (name, tensor)
-            names = [n for n, _ in params]
-            params = [p for _, p in params]
+        # named parameters come as (name, tensor) pairs: all of a group's, or none
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param "
+                             "names are missing")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
                                 + _typename(p))
-            if not p.is_leaf:
+            # a non-leaf is fine when it keeps its .grad, or when the steps are recorded
+            # (differentiable=True: the tensor is a function of what is optimized upstream)
+            if not (p.is_leaf or p.retains_grad or self.defaults.get("differentiable")):
                 raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group)
         group["params"] = params
@@ -267,6 +316,10 @@ class Optimizer:
         seen = set()
         for g in self.param_groups:
             seen.update(map(id, g["params"]))
+            if ("param_names" in group) != ("param_names" in g):
+                kind = "with names" if "param_names" in group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {kind} to the optimizer")
         if not seen.isdisjoint(map(id, params)):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
@@ -279,6 +332,9 @@ class Optimizer:
     def step(self, closure=None):
         """One optimization step; ``closure`` (re-evaluates the model, returns the loss) is
         called with gradients enabled and its loss returned."""
+        if type(self)._update is Optimizer._update:
+            # a subclass that defines neither step nor _update: refuse even with no gradients
+            raise NotImplementedError
         loss = None
         if closure is not None:
             with enable_grad():
@@ -294,6 +350,12 @@ class Optimizer:
                                        f"update a {p.dtype.name} parameter of shape "
                                        f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
+                if group.get("differentiable"):
+                    # the update is recorded in the graph (tensor ops, in place on p)
+                    with set_grad_enabled(True):
+                        self._update_differentiable(p, p.grad, state, _with_float_scalars(group))
+                    self.state[p] = state
+                    continue
                 if p.grad.is_sparse:
                     self._update_sparse(p, p.grad, state, _with_float_scalars(group))
                 elif p._array.dtype.kind == "c":
@@ -332,6 +394,27 @@ class Optimizer:
         """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""
         raise NotImplementedError
 
+    def _update_differentiable(self, param, grad, state, group):
+        """``differentiable=True``: update ``param`` in place with tensor operations, so that
+        the step is part of the autograd graph (gradients flow to what param, grad and the
+        state were computed from); the optimizers that support it define it."""
+        raise NotImplementedError(f"{type(self).__name__}(differentiable=True) is not "
+                                  "supported by minigrad")
+
+    @staticmethod
+    def _differentiable_gradient(param, grad, group):
+        """The gradient a differentiable step follows: ``-grad`` when maximising, plus
+        ``weight_decay * param`` (L2 decay); with decoupled weight decay (AdamW, NAdam and
+        RAdam's flag) ``param`` shrinks by ``lr * weight_decay`` in place instead."""
+        g = -grad if group["maximize"] else grad
+        decay = group.get("weight_decay", 0)
+        if decay != 0:
+            if group.get("decoupled_weight_decay", False):
+                param.mul_(1 - group["lr"] * decay)
+            else:
+                g = g.add(param, alpha=decay)
+        return g
+
     def _update_sparse(self, param, grad, state, group):
         """Update ``param`` from a sparse COO gradient (``embedding(..., sparse=True)``): only
         the optimizers that say so take one; the others refuse, with PyTorch's words."""
@@ -367,16 +450,17 @@ class Optimizer:
             raise ValueError("Tensor lr must be 1-element")
 
     @staticmethod
-    def _check_flags(name, fused=None, differentiable=False, foreach=None):
+    def _check_flags(name, fused=None, differentiable=False, foreach=None,
+                     differentiable_ok=False):
         """PyTorch's implementation switches: accepted (foreach, fused and capturable choose
         kernels, not results: minigrad's updates are already vectorised over each tensor),
         with PyTorch's refusals of the combinations it does not allow; differentiable=True
-        would change what minigrad computes, and is not supported."""
+        records the steps in the graph, for the optimizers that can (``differentiable_ok``)."""
         if fused and differentiable:
             raise RuntimeError("`fused` does not support `differentiable`")
         if fused and foreach:
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-        if differentiable:
+        if differentiable and not differentiable_ok:
             raise NotImplementedError(f"{name}(differentiable=True) is not supported by minigrad")
 
     # ------------------------------------------------------------------------------------------

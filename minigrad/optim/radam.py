@@ -39,7 +39,7 @@ class RAdam(Optimizer):
         check_non_negative(lr=lr, eps=eps)
         check_betas(betas)
         check_non_negative(weight_decay=weight_decay)
-        self._check_flags("RAdam", None, differentiable)
+        self._check_flags("RAdam", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         decoupled_weight_decay=decoupled_weight_decay,
@@ -57,6 +57,35 @@ class RAdam(Optimizer):
                      weight_decay=group["weight_decay"], eps=group["eps"],
                      maximize=group["maximize"],
                      decoupled_weight_decay=group["decoupled_weight_decay"])
+
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``radam_update``'s arithmetic as tensor operations, recorded in the graph: the
+        rectified adaptive step once the variance estimate is tractable (rho_t > 5), the
+        momentum step before."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = self._zeros_like(param)
+            state["exp_avg_sq"] = self._zeros_like(param)
+        beta1, beta2 = group["betas"]
+        lr = group["lr"]
+        state["step"] += 1
+        step = state["step"].item()
+        g = self._differentiable_gradient(param, grad, group)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bias_correction2 = 1 - beta2 ** step
+        corrected = exp_avg / (1 - beta1 ** step)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf /
+                    ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            adaptive = (bias_correction2 ** 0.5) / exp_avg_sq.sqrt().add(group["eps"])
+            param.add_(corrected * lr * adaptive * rect, alpha=-1.0)
+        else:
+            param.add_(corrected * lr, alpha=-1.0)
 
 
 def radam_update(p, grad, exp_avg, exp_avg_sq, step, *, beta1, beta2, lr, weight_decay, eps,

@@ -40,7 +40,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if not 0.0 <= alpha:
             raise ValueError(f"Invalid alpha value: {alpha}")
-        self._check_flags("RMSprop", None, differentiable)
+        self._check_flags("RMSprop", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
@@ -61,6 +61,35 @@ class RMSprop(Optimizer):
                        state["step"]._array, lr=group["lr"], alpha=group["alpha"],
                        eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
                        centered=centered, maximize=group["maximize"])
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``rmsprop_update``'s arithmetic as tensor operations, recorded in the graph."""
+        momentum, centered = group["momentum"], group["centered"]
+        if not state:
+            state["step"] = self._step_tensor()
+            state["square_avg"] = self._zeros_like(param)
+            if momentum > 0:
+                state["momentum_buffer"] = self._zeros_like(param)
+            if centered:
+                state["grad_avg"] = self._zeros_like(param)
+        alpha = group["alpha"]
+        state["step"] += 1
+        g = self._differentiable_gradient(param, grad, group)
+        square_avg = state["square_avg"]
+        square_avg.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+        if centered:
+            grad_avg = state["grad_avg"]
+            grad_avg.lerp_(g, 1 - alpha)
+            avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg.add(group["eps"])
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf.mul_(momentum).addcdiv_(g, avg)
+            param.add_(buf, alpha=-group["lr"])
+        else:
+            param.addcdiv_(g, avg, value=-group["lr"])
 
 
 def rmsprop_update(p, grad, square_avg, grad_avg, momentum_buffer, step, *, lr, alpha, eps,

@@ -32,7 +32,7 @@ class Rprop(Optimizer):
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
-        self._check_flags("Rprop", None, differentiable)
+        self._check_flags("Rprop", None, differentiable, differentiable_ok=True)
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
@@ -48,6 +48,30 @@ class Rprop(Optimizer):
         rprop_update(p, grad, state["prev"]._array, state["step_size"]._array,
                      state["step"]._array, step_size_min=size_min, step_size_max=size_max,
                      etaminus=eta_minus, etaplus=eta_plus, maximize=group["maximize"])
+
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``rprop_update``'s arithmetic as tensor operations, recorded in the graph (the
+        signs carry no gradient; the step sizes and the masked gradient do)."""
+        if not state:
+            state["step"] = self._step_tensor()
+            state["prev"] = self._zeros_like(param)
+            state["step_size"] = self._zeros_like(param).fill_(float(group["lr"]))
+        size_min, size_max = group["step_sizes"]
+        eta_minus, eta_plus = group["etas"]
+        g = -grad if group["maximize"] else grad
+        state["step"] += 1
+        prev, step_size = state["prev"], state["step_size"]
+        sign = g.mul(prev.clone()).sign()
+        factor = sign.clone()
+        factor[sign.gt(0)] = eta_plus
+        factor[sign.lt(0)] = eta_minus
+        factor[sign.eq(0)] = 1
+        step_size.mul_(factor).clamp_(size_min, size_max)
+        g = g.clone()
+        g[factor.eq(eta_minus)] = 0      # a sign change: no step this time, as PyTorch
+        param.addcmul_(g.sign(), step_size, value=-1)
+        prev.copy_(g)
 
 
 def rprop_update(p, grad, prev, step_size, step, *, step_size_min, step_size_max, etaminus,

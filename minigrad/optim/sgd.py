@@ -34,7 +34,7 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        self._check_flags("SGD", fused, differentiable, foreach)
+        self._check_flags("SGD", fused, differentiable, foreach, differentiable_ok=True)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         foreach=foreach, differentiable=differentiable, fused=fused)
@@ -49,6 +49,20 @@ class SGD(Optimizer):
                           nesterov=group["nesterov"], maximize=group["maximize"])
         if buf is None and momentum != 0:
             state["momentum_buffer"] = Tensor._wrap(made)
+
+    def _update_differentiable(self, param, grad, state, group):
+        """``sgd_update``'s arithmetic as tensor operations, recorded in the graph; the first
+        momentum buffer is the (detached) gradient, as in PyTorch."""
+        g = self._differentiable_gradient(param, grad, group)
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.clone().detach()
+            else:
+                buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
+            g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
+        param.add_(g, alpha=-group["lr"])
 
     def _update_sparse(self, param, grad, state, group):
         """A sparse gradient: without momentum only its rows move (``p[rows] -= lr * g``);

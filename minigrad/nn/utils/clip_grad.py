@@ -68,12 +68,14 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     xp = backend.xp_of(tensors[0]._array)
     # as PyTorch, which stacks the per-tensor norms: their dtypes promote (float32 and
     # float64 gradients give a float64 total)
-    dtype = np.result_type(*[t._array.dtype for t in tensors])
+    # (a complex tensor's norm is real: its magnitudes, in the matching real dtype)
+    arrays = [xp.abs(t._array) if t._array.dtype.kind == "c" else t._array for t in tensors]
+    dtype = np.result_type(*[a.dtype for a in arrays])
     # as PyTorch: the norm of each tensor, then the same norm of those norms (for p > 0 this
     # is the norm of everything as one vector; p = 0 counts the tensors with a nonzero entry);
     # each tensor's norm is rounded to its own dtype, as PyTorch's per-tensor vector_norm
-    per = xp.stack([xp.asarray(_vector_norm(xp, t._array.astype(xp.float64), norm_type),
-                               dtype=t._array.dtype).astype(xp.float64) for t in tensors])
+    per = xp.stack([xp.asarray(_vector_norm(xp, a.astype(xp.float64), norm_type),
+                               dtype=a.dtype).astype(xp.float64) for a in arrays])
     total = xp.asarray(_vector_norm(xp, per, norm_type), dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "

@@ -45,7 +45,21 @@ def weight_norm(module, name="weight", dim=0):
     and v as ``parametrizations.<name>.original0`` / ``original1``; ``dim=None`` takes one
     norm over the whole tensor.  Returns ``module``."""
     register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+    module._register_load_state_dict_pre_hook(_old_weight_norm_keys_renamer(name))
     return module
+
+
+def _old_weight_norm_keys_renamer(name):
+    """A load_state_dict pre-hook that renames the old hook-based ``<name>_g`` / ``<name>_v``
+    keys to ``parametrizations.<name>.original0`` / ``original1``, so checkpoints saved with
+    ``nn.utils.weight_norm`` load into a module using this parametrization."""
+    def rename(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+               error_msgs):
+        g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
+    return rename
 
 
 class _SpectralNorm(Module):

@@ -231,8 +231,8 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if not sequences:
         raise RuntimeError("received an empty list of sequences")
     if padding_side not in ("left", "right"):
-        raise ValueError(f"Expected padding_side to be one of left or right, but got "
-                         f"{padding_side}.")
+        raise RuntimeError(f"Expected padding_side to be one of left or right, but got "
+                           f"{padding_side}.")
     if sequences[0].ndim == 0:
         raise RuntimeError("pad_sequence needs sequences of at least one dim (ArrayRef: invalid "
                            "slice, N = 1; size = 0)")

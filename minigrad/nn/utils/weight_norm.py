@@ -40,6 +40,11 @@ class WeightNorm:
 
     @staticmethod
     def apply(module, name, dim):
+        # deprecated (a FutureWarning, as PyTorch) for ``parametrizations.weight_norm``; the
+        # warning is the class's, so that code calling WeightNorm.apply directly sees it too
+        warnings.warn("`minigrad.nn.utils.weight_norm` is deprecated in favor of "
+                      "`minigrad.nn.utils.parametrizations.weight_norm`.", FutureWarning,
+                      stacklevel=2)
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same "
@@ -71,8 +76,6 @@ def weight_norm(module, name="weight", dim=0):
     """Replace ``module.<name>`` by ``<name>_g`` and ``<name>_v`` (see the module docstring);
     returns ``module``.  ``dim=None`` uses one norm for the whole tensor.  Deprecated (a
     FutureWarning, as PyTorch) for ``parametrizations.weight_norm``."""
-    warnings.warn("`minigrad.nn.utils.weight_norm` is deprecated in favor of "
-                  "`minigrad.nn.utils.parametrizations.weight_norm`.", FutureWarning, stacklevel=2)
     WeightNorm.apply(module, name, dim)
     return module
 
