@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, parallel
 from .creation import (_TORCH_TYPE_NAMES, _finish, _number, _out_keyword, _scalar_name,
                        check_fits, check_layout, check_pin_memory)
 from .tensor import Tensor
@@ -107,8 +107,62 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
         raise RuntimeError("invalid size, possible overflow?")
     if math.isinf(step):                        # ceil((end - start) / inf) = 0 elements
         return _finish(np.zeros(0), dt, device, requires_grad)
+    if dt.np in (np.float32, np.float64):
+        n = math.ceil((float(end) - float(start)) / float(step))
+        return _finish(_float_range(float(start), float(step), n, dt.np.type), dt, device,
+                       requires_grad)
     with np.errstate(over="ignore"):            # past float16's range: inf, silently
         return _finish(np.arange(start, end, step), dt, device, requires_grad)
+
+
+_RANGE_GRAIN = 32768        # PyTorch's grain: a longer range is split over its threads
+
+
+def _float_range(start, step, n, work):
+    """arange's n float32/float64 values rounded as PyTorch's CPU kernel rounds them.
+
+    The kernel splits [0, n) over the threads in chunks (for n > 32768) and walks each chunk
+    in pairs of SIMD vectors (8 float32 or 4 float64 lanes), the few left at a chunk's end
+    one by one.  A vector starting at index p holds base + k * step with
+    base = start + step * p rounded to the dtype; a lone element is start + step * i.  The
+    arithmetic is in float64 with fused multiply-adds (one rounding each, ``_fma``).
+    """
+    exact = 2.0 ** (24 if work is np.float32 else 53)
+    if float(start).is_integer() and float(step).is_integer() and \
+            abs(start) + abs(step) * n < exact:
+        # whole numbers the dtype holds exactly: every rounding above is exact
+        return (start + step * np.arange(n, dtype=np.float64)).astype(work)
+    lanes = 8 if work is np.float32 else 4
+    out = np.empty(n, dtype=np.float64)
+    tasks = 1 if n <= _RANGE_GRAIN else min(parallel.get_num_threads(), -(-n // _RANGE_GRAIN))
+    size = -(-n // tasks) if n else 1
+    for begin in range(0, n, size):          # one chunk per thread PyTorch would use
+        length = min(size, n - begin)
+        whole = length - length % (2 * lanes)
+        starts = begin + np.arange(0, whole, lanes, dtype=np.float64)
+        base = _fma(step, starts, start).astype(work).astype(np.float64)
+        lane = np.arange(lanes, dtype=np.float64)
+        out[begin:begin + whole] = _fma(step, lane[None, :], base[:, None]).reshape(-1)
+        alone = np.arange(begin + whole, begin + length, dtype=np.float64)
+        out[begin + whole:begin + length] = _fma(step, alone, start)
+    return out.astype(work)
+
+
+def _fma(a, b, c):
+    """a * b + c in float64 with one rounding (for float64 arrays or numbers): the product
+    split exactly into a high and a low part (Dekker), the sum's error carried (Knuth's
+    two-sum), both folded in at the end."""
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
+    high = a * b
+    split_a, split_b = a * 134217729.0, b * 134217729.0           # 2^27 + 1
+    a_hi = split_a - (split_a - a)
+    b_hi = split_b - (split_b - b)
+    a_lo, b_lo = a - a_hi, b - b_hi
+    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    total = high + c
+    back = total - high
+    error = (high - (total - back)) + (c - back)
+    return total + (error + low)
 
 
 def _given(dtype, layout, device, requires_grad):
