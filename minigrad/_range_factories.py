@@ -227,13 +227,18 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     first, last = work(first), work(last)
     idx = np.arange(steps)
     step = (last - first) / work(max(steps - 1, 1))
-    # PyTorch's float32 and float64 kernels round start + step * i once (a fused multiply-add):
-    # a wider type gives that rounding (extended precision for float64, where the platform
-    # has it); float16 rounds each operation
-    wide = {np.float32: np.float64, np.float64: np.longdouble, np.complex64: np.complex128,
-            np.complex128: np.clongdouble}.get(work, work)
-    values = np.where(idx < steps // 2, wide(first) + wide(step) * idx.astype(wide),
-                      wide(last) - wide(step) * (steps - 1 - idx).astype(wide)).astype(work)
+    # PyTorch's float32 and float64 kernels round start + step * i once (a fused multiply-add,
+    # ``_fma``); complex numbers get a wider type's one rounding (extended precision for
+    # complex128, where the platform has it); float16 rounds each operation
+    if work in (np.float32, np.float64):
+        from_first = _fma(np.float64(step), idx.astype(np.float64), np.float64(first))
+        from_last = _fma(-np.float64(step), (steps - 1 - idx).astype(np.float64),
+                         np.float64(last))
+        values = np.where(idx < steps // 2, from_first, from_last).astype(work)
+    else:
+        wide = {np.complex64: np.complex128, np.complex128: np.clongdouble}.get(work, work)
+        values = np.where(idx < steps // 2, wide(first) + wide(step) * idx.astype(wide),
+                          wide(last) - wide(step) * (steps - 1 - idx).astype(wide)).astype(work)
     if steps == 1:
         values = np.full(1, first)
     if dt.np.kind in "iu":
