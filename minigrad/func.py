@@ -69,14 +69,27 @@ def _settle(tree, own, outer):
 
 def _variable(t, keep_graph):
     """A tensor to differentiate with respect to: an alias still linked to ``t``'s graph
-    when that graph is being recorded, else a fresh leaf."""
+    when that graph is being recorded, else a fresh leaf (a copy of an inference tensor,
+    which may not require grad)."""
     if not isinstance(t, Tensor):
         return t
     if keep_graph and t.requires_grad:
         return t.view_as(t)
     if not t.is_floating_point():
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
-    return t.detach().requires_grad_(True)
+    leaf = t.detach()
+    if leaf.is_inference():
+        leaf = leaf.clone()
+    return leaf.requires_grad_(True)
+
+
+def _recording():
+    """The transforms' grad mode: recording on, also inside ``inference_mode`` (as PyTorch's
+    torch.func transforms compute their derivatives there, where plain autograd records
+    nothing)."""
+    if autograd.is_inference_mode_enabled():
+        return autograd.inference_mode(False)
+    return autograd.enable_grad()
 
 
 def _argnums(argnums, n_args):
@@ -152,7 +165,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
 
     def wrapper(*args, **kwargs):
         outer = autograd.is_grad_enabled()
-        with autograd.enable_grad():
+        with _recording():
             single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             if not isinstance(out, Tensor):
@@ -193,7 +206,7 @@ def vjp(func, *primals, has_aux=False):
     gives ``v^T J`` for every primal, as a tuple; ``cotangents`` has the output's structure.
     ``vjp_fn`` may be called several times."""
     outer = autograd.is_grad_enabled()
-    with autograd.enable_grad():
+    with _recording():
         flats = [_flatten(p) for p in primals]
         args = [rebuild([_variable(t, outer) for t in flat]) for flat, rebuild in flats]
         out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
@@ -214,7 +227,7 @@ def vjp(func, *primals, has_aux=False):
         if create_graph is None:
             create_graph = autograd.is_grad_enabled()
         live = [(o, c) for o, c in zip(out_flat, cots) if o.requires_grad]
-        with autograd.enable_grad():
+        with _recording():
             if live and wrt:
                 record = create_graph and (_foreign_graph(out_flat, wrt) or
                                            _requires_grad(cotangents))
@@ -262,7 +275,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
                                f"size {list(t.shape)}.")
     _check_primals(primals)
     outer = autograd.is_grad_enabled()
-    with autograd.enable_grad():
+    with _recording():
         # the primals may be nested tuples/lists/dicts (a dict of parameters): their leaves
         # are the variables, the tangents' leaves (in the same order) the directions
         xs = [_variable(p, outer) for p in flat_primals]
@@ -344,7 +357,7 @@ def _jacobian(func, argnums, has_aux, who, build):
     mode) or by columns (forward mode's order of operations)."""
     def wrapper(*args, **kwargs):
         outer = autograd.is_grad_enabled()
-        with autograd.enable_grad():
+        with _recording():
             single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             wrt = [t for group in leaves for t in group]
             out, aux = _split_aux(func(*args, **kwargs), has_aux, who)

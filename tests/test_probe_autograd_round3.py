@@ -715,3 +715,25 @@ def test_forward_mode_jacobian_nests_as_torch(case):
         seen.append((_structure(result), _np(flat)))
     assert seen[1][0] == seen[0][0]
     np.testing.assert_array_equal(seen[1][1], seen[0][1])
+
+
+def test_func_transforms_compute_inside_inference_mode():
+    """torch.func's transforms differentiate inside inference_mode (plain autograd records
+    nothing there); their results are ordinary tensors."""
+    programs = [
+        lambda L, x: L.func.grad(lambda t: (t ** 3).sum())(x),
+        lambda L, x: L.func.vjp(lambda t: t.sin(), x)[1](L.ones(2))[0],
+        lambda L, x: L.func.jacrev(lambda t: t ** 2)(x),
+        lambda L, x: L.func.jacfwd(lambda t: t ** 2)(x),
+        lambda L, x: L.func.hessian(lambda t: (t ** 3).sum())(x),
+        lambda L, x: L.func.jvp(lambda t: t ** 2, (x,), (L.ones(2),))[1],
+    ]
+    for program in programs:
+        outs = []
+        for L in (torch, minigrad):
+            with L.inference_mode():
+                x = L.tensor([1.0, 2.0], dtype=L.float64)
+                out = program(L, x)
+                assert not out.is_inference()
+                outs.append(out.numpy())
+        np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)
