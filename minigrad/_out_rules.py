@@ -24,6 +24,7 @@ refuse, and neither does minigrad.
 from __future__ import annotations
 
 from . import backend
+from .ops.writes import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
 from .tensor import Tensor
 
 __all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_EXACT",
@@ -214,45 +215,14 @@ SELF_OVERLAP_OK = frozenset((
 _SELF_OVERLAP = ("unsupported operation: more than one element of the written-to tensor "
                  "refers to a single memory location. Please clone() the tensor before "
                  "performing the operation.")
-_INPUT_OVERLAP = ("unsupported operation: some elements of the input tensor and the "
-                  "written-to tensor refer to a single memory location. Please clone() the "
-                  "tensor before performing the operation.")
-_NO, _PARTIAL, _FULL = 0, 1, 2
-
-
 def _overlaps_itself(array):
     return array.size > 1 and any(step == 0 and size > 1
                                   for size, step in zip(array.shape, array.strides))
 
 
-def _dense(array):
-    """Its elements fill one block of memory, each once (PyTorch's non-overlapping and
-    dense), with no step backwards."""
-    if array.flags.c_contiguous or array.flags.f_contiguous:
-        return True
-    need = array.itemsize
-    for step, size in sorted((s, n) for s, n in zip(array.strides, array.shape) if n != 1):
-        if step != need:
-            return False
-        need *= size
-    return True
-
-
 def _overlap(out, other):
-    """How ``out``'s memory meets ``other``'s: not, in part, or fully (the same elements in
-    the same layout), as PyTorch's memory-overlap test finds it."""
-    if out is other:
-        return _FULL
-    a, b = out._array, other._array
-    if a.size == 0 or b.size == 0 or not backend.xp_of(a).may_share_memory(a, b):
-        return _NO
-    if not (_dense(a) and _dense(b)):
-        return _NO                           # too hard to tell: PyTorch lets it pass
-    a0, b0 = out.data_ptr(), other.data_ptr()
-    a1, b1 = a0 + a.nbytes, b0 + b.nbytes
-    if a0 == b0 and a1 == b1:
-        return _FULL if a.strides == b.strides else _PARTIAL
-    return _PARTIAL if a0 < b1 and b0 < a1 else _NO
+    """How ``out``'s memory meets ``other``'s (``memory_overlap``); one tensor is itself."""
+    return FULL_OVERLAP if out is other else memory_overlap(out._array, other._array)
 
 
 def check_overlap(out, inputs, rule):
@@ -269,5 +239,5 @@ def check_overlap(out, inputs, rule):
         if check_inputs:
             for t in inputs:
                 status = _overlap(o, t)
-                if status == _PARTIAL or (status == _FULL and any_overlap):
-                    raise RuntimeError(_INPUT_OVERLAP)
+                if status == PARTIAL_OVERLAP or (status == FULL_OVERLAP and any_overlap):
+                    raise RuntimeError(INPUT_OVERLAP)

@@ -182,6 +182,12 @@ def device_of(array) -> Device:
     return Device("cuda", array.device.id)
 
 
+def data_address(array) -> int:
+    """The address of ``array``'s first element (its data pointer), host or device."""
+    return array.__array_interface__["data"][0] if isinstance(array, np.ndarray) else \
+        array.data.ptr
+
+
 def to_device(array, dev: Device):
     """Copy ``array`` to ``dev`` (no copy when it is already there)."""
     if dev.type == "cpu":

@@ -495,10 +495,17 @@ class Tensor:
 
     @data.setter
     def data(self, value):
-        value = value._array if isinstance(value, Tensor) else _to_array(value)
-        if tuple(value.shape) != tuple(self._array.shape) and self.grad_fn is not None:
-            raise RuntimeError("data set to a tensor of a different shape on a non-leaf tensor")
-        self._array = value
+        # Only the memory is swapped: the shape and dtype may change, but a tensor that
+        # requires gradients keeps a dtype that gradients exist for.
+        if not isinstance(value, Tensor):
+            cls = type(value)
+            name = cls.__qualname__ if cls.__module__ == "builtins" else \
+                f"{cls.__module__}.{cls.__qualname__}"
+            raise TypeError(f"Variable data has to be a tensor, but got {name}")
+        if self.requires_grad and not (value.is_floating_point() or value.is_complex()):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        self._array = value._array
 
     @property
     def grad(self):
@@ -616,8 +623,7 @@ class Tensor:
         return strides if dim is None else strides[self._normalize_dim(dim)]
 
     def data_ptr(self) -> int:
-        a = self._array
-        return a.__array_interface__["data"][0] if isinstance(a, np.ndarray) else a.data.ptr
+        return backend.data_address(self._array)
 
     @property
     def _version_value(self) -> int:

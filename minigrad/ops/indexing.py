@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to
-from .writes import apply_inplace, overlaps_itself
+from .writes import apply_inplace, check_partial_overlap, overlaps_itself
 
 
 class GetItem(Function):
@@ -414,6 +414,16 @@ def setitem(a, index, value):
             raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                                f"{scalar_type_name(a._array.dtype)} for the destination and "
                                f"{scalar_type_name(value._array.dtype)} for the source.")
+    if value._base is not None or a._base is not None or value is a:
+        # a value lying partly in the written memory is refused, as PyTorch's copy and
+        # index_put refuse it (x[1:] = x[:-1]); the written memory is the indexed region, or
+        # for an advanced index the whole tensor (an index out of range is reported below)
+        try:
+            written = a._array[idx] if basic else a._array
+        except IndexError:
+            written = None
+        if written is not None:
+            check_partial_overlap(written, (value,))
     value = cast(value, a._array.dtype)
     lead = 0
     while lead < value.ndim and value.shape[lead] == 1:

@@ -22,7 +22,8 @@ from .indexing import setitem
 from .movement import to_device
 from .plumbing import RealPart
 from ._util import cpp_type_name
-from .writes import _positions, _real_base, apply_inplace, can_cast_inplace, kind_name
+from .writes import (_positions, _real_base, apply_inplace, can_cast_inplace,
+                     check_partial_overlap, kind_name)
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
@@ -99,6 +100,7 @@ def pow_(t, other):
 def clamp_(t, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    check_partial_overlap(t._array, (min, max))
     if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
         # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)

@@ -36,6 +36,7 @@ from .softmax import softmax
 from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum
+from .writes import check_partial_overlap
 
 __all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
            "logcumsumexp", "cummax", "cummin", "masked_select", "nonzero", "nan_to_num",
@@ -133,6 +134,7 @@ class Trunc(StepFunction):
 def lerp_(input, end, weight):
     """In-place lerp: input + weight (end - input) written into ``input``, whose shape the
     broadcast shape must be; returns ``input``."""
+    check_partial_overlap(input._array, (end, weight))
     result = lerp(input, end, weight)
     if tuple(result.shape) != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "

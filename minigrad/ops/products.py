@@ -26,6 +26,7 @@ from .plumbing import conj_of
 from .pointwise_select import where
 from .reduce import sum as sum_
 from .shaping import outer, roll
+from .writes import check_partial_overlap
 
 __all__ = ["addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul", "addcdiv", "addcmul_",
            "addcdiv_", "kron", "cross",
@@ -279,6 +280,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 def addcmul_(input, tensor1, tensor2, *, value=1):
     """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
     _refuse_bool(input, tensor1, tensor2)
+    check_partial_overlap(input._array, (tensor1, tensor2))
     return add_(input, mul(tensor1, tensor2), alpha=value)
 
 
@@ -286,6 +288,7 @@ def addcdiv_(input, tensor1, tensor2, *, value=1):
     """In place: input += value * tensor1 / tensor2 (integer tensor1 and tensor2 refused)."""
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
+    check_partial_overlap(input._array, (tensor1, tensor2))
     return add_(input, div(tensor1, tensor2), alpha=value)
 
 

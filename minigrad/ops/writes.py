@@ -35,6 +35,7 @@ def apply_inplace(target, function, *others, **params):
     * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
       ``.grad`` would describe a value that no longer exists).
     """
+    check_partial_overlap(target._array, others)
     grad_on = is_grad_enabled()
     recording = grad_on and (target._requires_grad or any(o._requires_grad for o in others))
     if not recording:
@@ -236,6 +237,50 @@ def _rebase_views(base, written):
             continue
         _take_history(other, ViewGather.apply(base, index=index,
                                               repeats=overlaps_itself(other._array)))
+
+
+# how the memory of a written tensor meets an operand's (PyTorch's memory-overlap status)
+NO_OVERLAP, PARTIAL_OVERLAP, FULL_OVERLAP = 0, 1, 2
+INPUT_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to "
+                 "tensor refer to a single memory location. Please clone() the tensor before "
+                 "performing the operation.")
+
+
+def _dense(array):
+    """Its elements fill one block of memory, each once (PyTorch's non-overlapping and
+    dense), with no step backwards."""
+    if array.flags.c_contiguous or array.flags.f_contiguous:
+        return True
+    need = array.itemsize
+    for step, size in sorted((s, n) for s, n in zip(array.strides, array.shape) if n != 1):
+        if step != need:
+            return False
+        need *= size
+    return True
+
+
+def memory_overlap(a, b):
+    """How array ``a``'s memory meets ``b``'s, as PyTorch's test finds it: not at all, in part,
+    or fully (the same elements laid out alike).  Only dense arrays are compared; for others
+    PyTorch cannot tell either, and lets the operation run."""
+    if a.size == 0 or b.size == 0 or not backend.xp_of(a).may_share_memory(a, b):
+        return NO_OVERLAP
+    if not (_dense(a) and _dense(b)):
+        return NO_OVERLAP
+    a0, b0 = backend.data_address(a), backend.data_address(b)
+    a1, b1 = a0 + a.nbytes, b0 + b.nbytes
+    if a0 == b0 and a1 == b1:
+        return FULL_OVERLAP if a.strides == b.strides else PARTIAL_OVERLAP
+    return PARTIAL_OVERLAP if a0 < b1 and b0 < a1 else NO_OVERLAP
+
+
+def check_partial_overlap(written, operands):
+    """Refuse a write into array ``written`` that reads an operand (a Tensor among
+    ``operands``) lying partly in the same memory: PyTorch's RuntimeError (``x[1:] =
+    x[:-1]``, ``x[1:].add_(x[:-1])``; the same elements alike, ``x.mul_(x)``, are fine)."""
+    for t in operands:
+        if isinstance(t, Tensor) and memory_overlap(written, t._array) == PARTIAL_OVERLAP:
+            raise RuntimeError(INPUT_OVERLAP)
 
 
 def overlaps_itself(array):
