@@ -91,10 +91,10 @@ def test_state_restored_after_exception():
     assert not autograd.is_anomaly_enabled()
 
 
-def test_as_decorator_and_check_nan_false():
-    @autograd.detect_anomaly()
+def test_in_a_function_and_check_nan_false():
     def step(t):
-        torch.sqrt(t).sum().backward()
+        with autograd.detect_anomaly():
+            torch.sqrt(t).sum().backward()
 
     with pytest.raises(RuntimeError, match="SqrtBackward0"):
         step(torch.tensor([-1.0], requires_grad=True))

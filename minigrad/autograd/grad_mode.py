@@ -183,11 +183,11 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 
 class detect_anomaly:
-    """Context manager / decorator: inside it, each op remembers where it was called in forward,
-    and a backward that produces a NaN raises an error naming the op, the line of user code
-    that called it in forward and the shapes involved (as ``torch.autograd.detect_anomaly``;
-    an infinite gradient passes); a backward that fails otherwise warns where its op was
-    called::
+    """Context manager (not a decorator, as in PyTorch): inside it, each op remembers where it
+    was called in forward, and a backward that produces a NaN raises an error naming the op,
+    the line of user code that called it in forward and the shapes involved (as
+    ``torch.autograd.detect_anomaly``; an infinite gradient passes); a backward that fails
+    otherwise warns where its op was called::
 
         with minigrad.autograd.detect_anomaly():
             y = x.sqrt()            # x contains a negative number
@@ -212,17 +212,6 @@ class detect_anomaly:
     def __exit__(self, *exc):
         _state.anomaly, _state.anomaly_check_nan = self.prev
         return False
-
-    def __call__(self, func):
-        check_nan = self.check_nan
-
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(check_nan):
-                return func(*args, **kwargs)
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(func, "__doc__", None)
-        wrapper.__wrapped__ = func
-        return wrapper
 
 
 class set_detect_anomaly:

@@ -40,10 +40,29 @@ def check_index_dtype(dtype, op):
                            f"checking arguments for {op})")
 
 
-def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset,
+def _legacy_name(dtype):
+    """'torch.FloatTensor' for float32...: how PyTorch's argument checks name a tensor type."""
+    name = dtypes.from_numpy_dtype(np.dtype(dtype)).name
+    return f"torch.{SCALAR_NAMES.get(name, name)}Tensor"
+
+
+def _check_weights_dtype(weight, per_sample_weights):
+    """The per-sample weights scale rows of ``weight`` in its own dtype: they must share it."""
+    if per_sample_weights is not None and \
+            per_sample_weights._array.dtype != weight._array.dtype:
+        raise RuntimeError(f"Expected tensor for argument #1 'weight' to have the same type as "
+                           f"tensor for argument #1 'per_sample_weights'; but type "
+                           f"{_legacy_name(weight._array.dtype)} does not equal "
+                           f"{_legacy_name(per_sample_weights._array.dtype)} (while checking "
+                           f"arguments for embedding_bag)")
+
+
+def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_last_offset,
                    scale_grad_by_freq):
-    """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M or the last
-    offset, flat per-sample weights or None), all index arrays on the host."""
+    """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M, flat
+    per-sample weights or None), all index arrays on the host.  With ``include_last_offset``
+    the indices past the last offset join the last bag (PyTorch's reference kernel; its fast
+    float32 sum/mean kernel drops them from the values but not from the gradient)."""
     if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
         raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is "
                          f"not None, then it must have the same shape as the input "
@@ -75,6 +94,7 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
                                   f"mode='{mode}'). Please open a feature request on GitHub.")
+    _check_weights_dtype(weight, per_sample_weights)
     check_index_dtype(idx.dtype, "embedding_bag")     # PyTorch's kernel: after the mode
     if input.ndim == 1:
         check_index_dtype(offsets._array.dtype, "embedding_bag")
@@ -86,8 +106,7 @@ def _bag_arguments(input, offsets, per_sample_weights, mode, include_last_offset
         if len(starts) and starts[-1] > idx.size:
             raise RuntimeError(f"offsets[-1] can not be greater than input's length "
                                f"{idx.size} but got offsets[-1] of {int(starts[-1])}")
-        if not include_last_offset:
-            starts = np.append(starts, idx.size)
+        starts = np.append(starts[:-1] if include_last_offset else starts, idx.size)
     return idx.reshape(-1).astype(np.int64), starts, per_sample_weights
 
 
@@ -102,7 +121,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
         raise RuntimeError(f"Expected tensor for argument #1 'weight' to have one of the "
                            f"following scalar types: Half, BFloat16, Float, Double; but got "
                            f"CPU{kind}Type instead (while checking arguments for embedding_bag)")
-    idx, starts, psw = _bag_arguments(input, offsets, per_sample_weights, mode,
+    idx, starts, psw = _bag_arguments(input, weight, offsets, per_sample_weights, mode,
                                       include_last_offset, scale_grad_by_freq)
     n, dim = weight.shape
     bad = np.nonzero((idx < 0) | (idx >= n))[0]

@@ -42,7 +42,7 @@ from ..ops.binary_loss import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_with_logits)
 from ..ops.conv import (  # noqa: F401
     conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
-    conv_output_size)
+    conv_output_size, conv_tbc)
 from ..ops.normalization import batch_norm  # noqa: F401
 from ..ops.feature_norm import layer_norm, group_norm, instance_norm  # noqa: F401
 from ..ops.pool import (  # noqa: F401
@@ -71,6 +71,7 @@ from ._functional_extra import (  # noqa: F401
     rrelu, rrelu_, gumbel_softmax, local_response_norm, alpha_dropout, feature_alpha_dropout,
     channel_shuffle, native_channel_shuffle, bilinear, relu_, elu_, leaky_relu_, hardtanh_,
     celu_, selu_, threshold_)
+from ._functional_extra import dense_strides as _dense_strides
 from ._functional_grid import affine_grid, grid_sample  # noqa: F401
 from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
@@ -119,7 +120,11 @@ def _masked(input, mask_shape, p):
     """input * (keep / (1 - p)) with keep ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast)."""
     # PyTorch's noise: bernoulli_(1 - p), then divided by 1 - p in the input's dtype
     dtype = input._array.dtype
-    scale = bernoulli_draws(None, mask_shape, 1.0 - p).astype(dtype) / dtype.type(1.0 - p)
+    # (float16/bfloat16 divide in float32 by the unrounded 1 - p, as PyTorch's kernel does)
+    work = np.float32 if dtype.itemsize == 2 else dtype.type
+    strides = _dense_strides(input._array) if mask_shape == tuple(input.shape) else None
+    scale = bernoulli_draws(None, mask_shape, 1.0 - p, strides).astype(work) / work(1.0 - p)
+    scale = scale.astype(dtype)
     mask = Tensor._wrap(backend.to_device(scale, input.device))
     if mask_shape == tuple(input.shape):
         return Mul.apply(input, mask)

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from . import conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
 from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
+from ._util import not_implemented_for, scalar_type_name
 from ._window_checks import conv_output_size, tensor_arrays
 from .conv_kernels import Geometry
 from .complex_numbers import complex, imag, real
@@ -37,7 +40,7 @@ from .reduce import Sum
 
 __all__ = ["conv_output_size", "conv_reference", "corr2d", "Conv", "ConvTranspose",
            "ConvWeightGrad", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-           "conv_transpose2d", "conv_transpose3d"]
+           "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,3 +329,58 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """3-D transposed convolution: weight (C_in, C_out/groups, kD, kH, kW)."""
     return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-D convolution in time-batch-channel layout.
+
+    input (T, B, C_in), weight (K, C_in, C_out), bias (C_out,) -> (T + 2 pad - K + 1, B, C_out);
+    out[t, b, o] = bias[o] + sum_{k, c} input[t + k - pad, b, c] * weight[k, c, o].
+    """
+    if input.ndim != 3:
+        raise RuntimeError(f"conv_tbc: Input must have 3 dims: time, batch, in_channel, but got "
+                           f"{input.ndim}")
+    if weight.ndim != 3:
+        raise RuntimeError(f"conv_tbc: Weight tensor must have 3 dims: kernel_width, "
+                           f"in_channels, out_channels, but got {weight.ndim}")
+    if bias.ndim != 1:
+        raise RuntimeError(f"conv_tbc: Bias must have 1 dim, but got {bias.ndim}")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError(f"conv_tbc: Input dim 2 (input channels) ({input.shape[2]}) is not "
+                           f"== dim 1 in the weight tensor ({weight.shape[1]})")
+    if weight.shape[2] != bias.shape[0]:
+        raise RuntimeError(f"conv_tbc: Bias size ({bias.shape[0]}) must equal the weight's "
+                           f"output channels ({weight.shape[2]})")
+    # PyTorch computes it as one matrix product per tap, added onto a copy of the bias in the
+    # input's dtype: each tap views its time steps of the input as (steps * batch, C_in), so
+    # time and batch must be mergeable; the input and weight dtypes must agree, bool has no
+    # kernel, and the bias may be of any dtype
+    if not _tbc_viewable(input._array, weight.shape[0], pad):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    dtype = input._array.dtype
+    if weight._array.dtype != dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    if dtype == np.bool_:
+        raise not_implemented_for("addmm_impl_cpu_", dtype)
+    if bias._array.dtype != dtype:
+        bias = bias.to(input.dtype)
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1).contiguous()      # PyTorch's result is a fresh (T, B, C) one
+
+
+def _tbc_viewable(a, width, pad):
+    """Can every tap's slice of time steps of ``a`` (T, B, C) be viewed as (steps * B, C)?
+    Always when B <= 1 or time's stride spans the batch; else only if no tap reads more than
+    one step.  A negative-stride array (numpy's) counts as the contiguous copy PyTorch has."""
+    flipped = tuple(d for d, st in enumerate(a.strides) if st < 0)
+    if flipped:
+        a = backend.xp_of(a).flip(a, flipped)
+    steps, batch = a.shape[0], a.shape[1]
+    if batch <= 1 or a.strides[0] == a.strides[1] * batch:
+        return True
+    out_len = steps + 2 * pad - width + 1
+    return all(min(steps + pad - k, out_len) - max(0, pad - k) <= 1 for k in range(width))

@@ -16,6 +16,10 @@ register("conv_tbc", lambda lib, x, w, b, pad=0: lib.conv_tbc(x, w, b, pad),
          lambda g: [S(g.randn(6, 2, 3), g.randn(3, 3, 4), g.randn(4), 1),
                     S(g.randn(4, 1, 2), g.randn(2, 2, 3), g.randn(3), desc="no padding")],
          family="nn")
+register("functional_conv_tbc",     # the same function under torch.nn.functional
+         lambda lib, x, w, b, pad=0: lib.nn.functional.conv_tbc(x, w, b, pad),
+         lambda g: [S(g.randn(5, 3, 2), g.randn(2, 2, 3), g.randn(3), 2, desc="wide padding")],
+         family="nn")
 
 
 def _convolution_samples(g):

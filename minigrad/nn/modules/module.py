@@ -86,6 +86,28 @@ class Module(ModuleExtras):
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_backward_pre_hooks", OrderedDict())
 
+    # ------------------------------------------------------------------------------------------
+    # Pickling
+    # ------------------------------------------------------------------------------------------
+    # The bookkeeping containers a module gets in __init__ besides its parameters, buffers and
+    # children, with a factory for each: a module pickled before one of them existed (or whose
+    # subclass hands a hand-made state to super().__setstate__) gets an empty one back.
+    _STATE_DEFAULTS = (("_non_persistent_buffers_set", set), ("_forward_hooks", OrderedDict),
+                       ("_forward_hooks_with_kwargs", set), ("_forward_pre_hooks", OrderedDict),
+                       ("_forward_pre_hooks_with_kwargs", set),
+                       ("_backward_hooks", OrderedDict), ("_backward_pre_hooks", OrderedDict))
+
+    def __getstate__(self):
+        """A copy of the instance dict, so that a subclass may edit it before pickling."""
+        return self.__dict__.copy()
+
+    def __setstate__(self, state):
+        """Restore the instance dict from ``state`` and add the containers it lacks."""
+        self.__dict__.update(state)
+        for name, factory in self._STATE_DEFAULTS:
+            if name not in self.__dict__:
+                self.__dict__[name] = factory()
+
     def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')

@@ -14,6 +14,7 @@ from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 from . import prune  # noqa: F401
 from .fusion import (  # noqa: F401
     fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights)
+from . import init  # noqa: F401
 from .init_helpers import skip_init  # noqa: F401
 from .memory_format import (  # noqa: F401
     convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format)

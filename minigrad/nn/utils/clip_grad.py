@@ -105,6 +105,15 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = _grads(parameters)
     if not grads:
         return
+    if not isinstance(total_norm, Tensor) and not isinstance(max_norm, Tensor):
+        # PyTorch clamps max_norm / (total_norm + 1e-6) as a tensor: two numbers give a float,
+        # which its clamp refuses
+        raise TypeError("clamp() received an invalid combination of arguments - got (float, "
+                        "max=float), but expected one of:\n"
+                        " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = "
+                        "None)\n"
+                        " * (Tensor input, Number min = None, Number max = None, *, Tensor out "
+                        "= None)\n")
     # the coefficient in the norm's own precision (a float32 norm gives a float32 coefficient)
     total = backend.as_numpy(total_norm._array) if isinstance(total_norm, Tensor) else \
         backend.np.asarray(float(total_norm))

@@ -63,6 +63,15 @@ class ChainDataset(IterableDataset):
         return sum(len(d) for d in self.datasets)
 
 
+def _until_scalar(tensors):
+    """The tensors in order; a 0-d one, which has no first dimension to compare, raises
+    IndexError when reached (as PyTorch's size(0) does)."""
+    for t in tensors:
+        if t.dim() == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+        yield t
+
+
 class TensorDataset(Dataset[tuple]):
     """Samples are the i-th rows of the given tensors: ``dataset[i] == (x[i], y[i])``.
 
@@ -70,10 +79,8 @@ class TensorDataset(Dataset[tuple]):
     """
 
     def __init__(self, *tensors):
-        if not tensors:
-            raise ValueError("TensorDataset needs at least one tensor")
-        n = tensors[0].shape[0] if tensors[0].dim() else None
-        if any(t.dim() == 0 or t.shape[0] != n for t in tensors):
+        # no tensors at all is accepted (as PyTorch does); len() then raises IndexError
+        if any(t.shape[0] != tensors[0].shape[0] for t in _until_scalar(tensors)):
             raise AssertionError("Size mismatch between tensors: every tensor's first dimension "
                                  "must be the number of samples, got shapes "
                                  f"{[list(t.shape) for t in tensors]}")
