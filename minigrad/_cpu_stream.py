@@ -8,7 +8,8 @@ seeds it as PyTorch does and applies PyTorch's transformations to its words, vec
     word        one 32-bit output;  word64 = (word_a << 32) | word_b  (two in a row)
     uniform     float32/16/bfloat16: (word & (2^24 - 1)) * 2^-24       -> [0, 1)
                 float64:             (word64 & (2^53 - 1)) * 2^-53
-                to [a, b): u * (b - a) + a, rounded once (a and b in the dtype first)
+                to [a, b): u * (b - a) + a, rounded once (a and b in the dtype first;
+                for float64 a fused multiply-add)
     normal      contiguous and at least 16 numbers: uniforms drawn for the whole tensor,
                 then Box-Muller on blocks of 16 (u1 = 1 - d[j], u2 = d[j + 8] for j < 8:
                 r = sqrt(-2 log u1), d[j] = r cos(2 pi u2), d[j + 8] = r sin(2 pi u2));
@@ -17,7 +18,7 @@ seeds it as PyTorch does and applies PyTorch's transformations to its words, vec
                 (r = sqrt(-2 log(1 - u2)), r cos(2 pi u1)), the r sin(2 pi u1) of the pair
                 kept for the next number (the generator's cached normal)
     integers    in [low, high): word % (high - low) + low, or word64 when the range
-                is 2^32 or more
+                is 2^32 or more (2^28 for the from/to kernel: randint, random_(a, b))
     permutation Fisher-Yates from the front: swap(r[i], r[i + word % (n - i)])
     bernoulli   float64 uniform < p for a number p; uniform in p's dtype for a tensor p
 
@@ -33,7 +34,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["CPUStream", "DEFAULT_SEED", "STATE_SIZE"]
+__all__ = ["CPUStream", "DEFAULT_SEED", "STATE_SIZE", "fused_multiply_add", "libm"]
 
 DEFAULT_SEED = 67280421310721    # PyTorch's default CPU seed (what initial_seed() says unseeded)
 STATE_SIZE = 5056                # bytes of a state: PyTorch's CPUGeneratorImplState
@@ -47,6 +48,7 @@ _HEAD, _WORDS_AT, _NORMAL_AT = "<QiiQ", 24, 24 + 8 * _N
 # loop (PyTorch's roundings exactly); beyond, numpy's vectorised ones (a unit in the last
 # place apart now and then, at a hundredth of the time)
 _LIBM_PAIRS = 512
+_LIBM_EXPONENTIALS = 1 << 16     # the same trade for exponential draws
 
 
 def _seeded_words(seed32):
@@ -100,6 +102,10 @@ class CPUStream:
             return u
         work = u.dtype.type
         a, b = work(low), work(high)
+        # PyTorch's kernel fuses the multiply-add (one rounding): float32 products are exact
+        # in float64; float64 ones need fused_multiply_add
+        if work is np.float64:
+            return fused_multiply_add(u, np.float64(b - a), a)
         return (u.astype(np.float64) * np.float64(work(b - a)) + np.float64(a)).astype(work)
 
     def normal_pairs(self, n):
@@ -145,15 +151,25 @@ class CPUStream:
         if mean == 0.0 and std == 1.0:
             return out
         # PyTorch's kernel computes fma(z, std, mean): one rounding, which float64 work gets
-        # for float32 and extended precision (where the platform has it) for float64
-        wide = np.float64 if work is np.float32 else np.longdouble
-        return (out.astype(wide) * wide(work(std)) + wide(work(mean))).astype(work)
+        # for float32, and fused_multiply_add for float64
+        if work is np.float64:
+            return fused_multiply_add(out, np.float64(std), np.float64(mean))
+        return (out.astype(np.float64) * np.float64(work(std))
+                + np.float64(work(mean))).astype(work)
 
-    def integers(self, n, low, high):
+    def exponentials(self, n):
+        """n float64 draws of Exp(1): -log1p(-u) of float64 uniforms (exponential_'s kernel),
+        with the C library's log1p up to a size (numpy's rounds a few a unit differently)."""
+        return -libm(math.log1p, -self.uniform01(n, np.float64))
+
+    def integers(self, n, low, high, wide_from=1 << 32):
         """n integers in [low, high) as int64 (64-bit words when the range needs them; the
-        sum wraps modulo 2^64, as PyTorch's unsigned arithmetic does)."""
+        sum wraps modulo 2^64, as PyTorch's unsigned arithmetic does).  The words are 64-bit
+        from a range of ``wide_from`` on: 2^32 for random_() without bounds, 2^28 for
+        PyTorch's from/to kernel (randint, random_(from, to)), which keeps the modulo's
+        skew small."""
         span = int(high) - int(low)
-        draws = (self.words64(n) if span >= 1 << 32 else self.words(n)) % _U64(span)
+        draws = (self.words64(n) if span >= wide_from else self.words(n)) % _U64(span)
         return (draws + _U64(int(low) % (1 << 64))).view(np.int64)
 
     def permutation(self, n):
@@ -197,12 +213,45 @@ class CPUStream:
         return seed
 
 
+def libm(function, x):
+    """``function`` (one of math's, the C library's) of each float64 in x, as PyTorch's serial
+    kernels call it; beyond _LIBM_EXPONENTIALS numbers numpy's vectorised ``function`` of the
+    same name (a unit in the last place apart now and then)."""
+    if x.size <= _LIBM_EXPONENTIALS:
+        return np.array([function(v) for v in x.ravel().tolist()],
+                        dtype=np.float64).reshape(x.shape)
+    return getattr(np, function.__name__)(x)
+
+
+def fused_multiply_add(a, b, c):
+    """a * b + c in float64 with one rounding (a C compiler's fused multiply-add), for float64
+    arrays or numbers: the product split exactly into a high and a low part (Dekker's
+    splitting), the sum's rounding error carried (Knuth's two-sum), both folded in at the
+    end."""
+    a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
+    high = a * b
+    split_a, split_b = a * 134217729.0, b * 134217729.0           # 2^27 + 1
+    a_hi = split_a - (split_a - a)
+    b_hi = split_b - (split_b - b)
+    a_lo, b_lo = a - a_hi, b - b_hi
+    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    total = high + c
+    back = total - high
+    error = (high - (total - back)) + (c - back)
+    return total + (error + low)
+
+
 def _box_muller16(d, work):
     """Box-Muller over consecutive blocks of 16 uniforms (len(d) a multiple of 16)."""
     blocks = d.reshape(-1, 2, 8)
-    radius = np.sqrt(work(-2.0) * np.log(work(1.0) - blocks[:, 0]))
+    # PyTorch's float64 kernel calls the C library's log/cos/sin (libm: numpy's own round a
+    # few numbers in a thousand a unit differently)
+    log, cos, sin = ((lambda x: libm(math.log, x), lambda x: libm(math.cos, x),
+                      lambda x: libm(math.sin, x)) if work is np.float64
+                     else (np.log, np.cos, np.sin))
+    radius = np.sqrt(work(-2.0) * log(work(1.0) - blocks[:, 0]))
     theta = work(_TWO_PI) * blocks[:, 1]
     out = np.empty_like(blocks)
-    np.multiply(radius, np.cos(theta), out=out[:, 0])
-    np.multiply(radius, np.sin(theta), out=out[:, 1])
+    np.multiply(radius, cos(theta), out=out[:, 0])
+    np.multiply(radius, sin(theta), out=out[:, 1])
     return out.reshape(-1)

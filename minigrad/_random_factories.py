@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backend, dtypes
 from . import _memory_format as mf
-from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream
+from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _laid_out, _like, _out_keyword, _size,
                        _size_keyword, check_layout, check_pin_memory)
 from .tensor import Tensor
@@ -164,7 +164,8 @@ def normal_draws(generator, shape, np_dtype, mean=0.0, std=1.0, strides=None):
     if n >= 16 and contiguous:
         values = stream.normal_block(n, _real_part_dtype(np_dtype), mean, std)
     else:
-        values = stream.normal_pairs(n) * std + mean
+        # (z * std + mean, one rounding: the kernel's fused multiply-add)
+        values = fused_multiply_add(stream.normal_pairs(n), float(std), float(mean))
     return arranged_draws(values, shape, strides, np_dtype)
 
 
@@ -250,7 +251,9 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
     shape = _size((size,), "randint")
-    draws = stream_of(generator).integers(int(np.prod(shape, dtype=np.int64)), low, high)
+    # (PyTorch's from/to kernel: 64-bit words from a range of 2^28 on)
+    draws = stream_of(generator).integers(int(np.prod(shape, dtype=np.int64)), low, high,
+                                          wide_from=1 << 28)
     return _finish(draws.reshape(shape), dtype or dtypes.int64, device, requires_grad)
 
 

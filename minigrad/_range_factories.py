@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from . import dtypes, parallel
+from ._cpu_stream import fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _number, _out_keyword, _scalar_name,
                        check_fits, check_layout, check_pin_memory)
 from .tensor import Tensor
@@ -125,7 +126,7 @@ def _float_range(start, step, n, work):
     in pairs of SIMD vectors (8 float32 or 4 float64 lanes), the few left at a chunk's end
     one by one.  A vector starting at index p holds base + k * step with
     base = start + step * p rounded to the dtype; a lone element is start + step * i.  The
-    arithmetic is in float64 with fused multiply-adds (one rounding each, ``_fma``).
+    arithmetic is in float64 with fused multiply-adds (one rounding each).
     """
     exact = 2.0 ** (24 if work is np.float32 else 53)
     if float(start).is_integer() and float(step).is_integer() and \
@@ -140,29 +141,13 @@ def _float_range(start, step, n, work):
         length = min(size, n - begin)
         whole = length - length % (2 * lanes)
         starts = begin + np.arange(0, whole, lanes, dtype=np.float64)
-        base = _fma(step, starts, start).astype(work).astype(np.float64)
+        base = fused_multiply_add(step, starts, start).astype(work).astype(np.float64)
         lane = np.arange(lanes, dtype=np.float64)
-        out[begin:begin + whole] = _fma(step, lane[None, :], base[:, None]).reshape(-1)
+        out[begin:begin + whole] = fused_multiply_add(step, lane[None, :],
+                                                      base[:, None]).reshape(-1)
         alone = np.arange(begin + whole, begin + length, dtype=np.float64)
-        out[begin + whole:begin + length] = _fma(step, alone, start)
+        out[begin + whole:begin + length] = fused_multiply_add(step, alone, start)
     return out.astype(work)
-
-
-def _fma(a, b, c):
-    """a * b + c in float64 with one rounding (for float64 arrays or numbers): the product
-    split exactly into a high and a low part (Dekker), the sum's error carried (Knuth's
-    two-sum), both folded in at the end."""
-    a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
-    high = a * b
-    split_a, split_b = a * 134217729.0, b * 134217729.0           # 2^27 + 1
-    a_hi = split_a - (split_a - a)
-    b_hi = split_b - (split_b - b)
-    a_lo, b_lo = a - a_hi, b - b_hi
-    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    total = high + c
-    back = total - high
-    error = (high - (total - back)) + (c - back)
-    return total + (error + low)
 
 
 def _given(dtype, layout, device, requires_grad):
@@ -227,13 +212,14 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
     first, last = work(first), work(last)
     idx = np.arange(steps)
     step = (last - first) / work(max(steps - 1, 1))
-    # PyTorch's float32 and float64 kernels round start + step * i once (a fused multiply-add,
-    # ``_fma``); complex numbers get a wider type's one rounding (extended precision for
+    # PyTorch's float32 and float64 kernels round start + step * i once (a fused
+    # multiply-add); complex numbers get a wider type's one rounding (extended precision for
     # complex128, where the platform has it); float16 rounds each operation
     if work in (np.float32, np.float64):
-        from_first = _fma(np.float64(step), idx.astype(np.float64), np.float64(first))
-        from_last = _fma(-np.float64(step), (steps - 1 - idx).astype(np.float64),
-                         np.float64(last))
+        from_first = fused_multiply_add(np.float64(step), idx.astype(np.float64),
+                                        np.float64(first))
+        from_last = fused_multiply_add(-np.float64(step), (steps - 1 - idx).astype(np.float64),
+                                       np.float64(last))
         values = np.where(idx < steps // 2, from_first, from_last).astype(work)
     else:
         wide = {np.complex64: np.complex128, np.complex128: np.clongdouble}.get(work, work)

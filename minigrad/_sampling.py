@@ -13,9 +13,12 @@ PyTorch's numbers.  They carry no gradient (as in PyTorch, sampling is not diffe
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import backend, dtypes
+from ._cpu_stream import fused_multiply_add, libm
 from .creation import check_layout, empty
 from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
                                 uniform_draws)
@@ -150,7 +153,9 @@ def exponential_(t, lambd=1.0, *, generator=None):
     _continuous(t, "Exponential")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return _fill(t, _doubles(t, lambda u: -1.0 / lambd * np.log1p(-u), generator))
+    # (-1/lambd) log1p(-u) as PyTorch's kernel rounds it: the negation is exact either side
+    e = stream_of(generator).exponentials(_count(t)) * (1.0 / lambd)
+    return _fill(t, arranged_draws(e, tuple(t.shape), _strides(t), np.dtype(np.float64)))
 
 
 def geometric_(t, p, *, generator=None):
@@ -167,8 +172,9 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
     if t._array.dtype.kind not in "fV":
         raise not_implemented_for("log_normal_cpu", t._array.dtype)
     # (PyTorch's kernel draws its normals one at a time in float64, whatever t's size)
-    z = stream_of(generator).normal_pairs(_count(t))
-    return _fill(t, arranged_draws(np.exp(z * std + mean), tuple(t.shape), _strides(t),
+    z = fused_multiply_add(stream_of(generator).normal_pairs(_count(t)), float(std),
+                           float(mean))
+    return _fill(t, arranged_draws(libm(math.exp, z), tuple(t.shape), _strides(t),
                                    np.dtype(np.float64)))
 
 
@@ -177,8 +183,10 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     _continuous(t, "Cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
-    return _fill(t, _doubles(t, lambda u: median + sigma * np.tan(np.pi * (u - 0.5)),
-                             generator))
+    # sigma * tan + median with one rounding (the kernel's fused multiply-add), the C
+    # library's tan
+    return _fill(t, _doubles(t, lambda u: fused_multiply_add(
+        libm(math.tan, np.pi * (u - 0.5)), float(sigma), float(median)), generator))
 
 
 def _random_bound(dtype):
@@ -214,8 +222,11 @@ def random_(t, *args, generator=None, **kwargs):
             raise RuntimeError(f"from is out of bounds for {_C_NAMES[dtype.name]}")
         if not info[0] <= high - 1 <= info[1]:
             raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[dtype.name]}")
-    # (the words are 64-bit for a range of 2^32 or more: random_() of int64 and float64)
-    draws = stream_of(generator).integers(_count(t), low, high)
+    # the words are 64-bit for a range of 2^32 or more in random_() (int64 and float64), and
+    # from 2^28 on when bounds are given (PyTorch's from/to kernel: random_(-5, None) of an
+    # int32 tensor, random_(2 ** 30))
+    wide_from = 1 << 28 if args or kwargs else 1 << 32
+    draws = stream_of(generator).integers(_count(t), low, high, wide_from=wide_from)
     return _fill(t, arranged_draws(draws, tuple(t.shape), _strides(t), draws.dtype))
 
 

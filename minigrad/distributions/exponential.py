@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from numbers import Number
 
-import numpy as np
-
 from . import _ops as ops
 from . import constraints
 from .exp_family import ExponentialFamily
-from .._random_factories import stream_of
-from .utils import store_broadcast, wrap_draws
+from .utils import store_broadcast
 
 __all__ = ["Exponential"]
 
@@ -63,9 +60,8 @@ class Exponential(ExponentialFamily):
         return -(-p).log1p() / self.rate
 
     def rsample(self, sample_shape=ops.Size()):
-        shape = tuple(self._extended_shape(sample_shape))
-        u = stream_of(None).uniform01(int(np.prod(shape, dtype=np.int64)), np.float64)
-        e = wrap_draws(-np.log1p(-u).reshape(shape), self.rate)
+        # PyTorch's way: exponential_ draws of rate 1 in the rate's dtype, divided by the rate
+        e = self.rate.new_empty(self._extended_shape(sample_shape)).exponential_()
         return e / self.rate
 
     def log_prob(self, value):

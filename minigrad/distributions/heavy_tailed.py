@@ -22,7 +22,7 @@ from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform
 from .uniform import Uniform
-from .utils import standard_normal, standard_uniform, store_broadcast
+from .utils import standard_normal, store_broadcast
 
 __all__ = ["Chi2", "Cauchy", "StudentT", "Gumbel", "HalfNormal", "HalfCauchy"]
 
@@ -80,8 +80,10 @@ class Cauchy(Distribution):
         return _filled(self, math.inf, self.loc)
 
     def rsample(self, sample_shape=ops.Size()):
-        u = standard_uniform(self._extended_shape(sample_shape), self.loc)
-        return self.loc + ((u - 0.5) * math.pi).tan() * self.scale
+        # PyTorch's way: standard Cauchy draws of cauchy_ (a float64 uniform each, through
+        # tan(pi (u - 1/2)), then rounded to the dtype), scaled and shifted
+        eps = self.loc.new_empty(self._extended_shape(sample_shape)).cauchy_()
+        return self.loc + eps * self.scale
 
     def log_prob(self, value):
         z = (self._checked(value) - self.loc) / self.scale
@@ -186,11 +188,6 @@ class Gumbel(TransformedDistribution):
     @property
     def variance(self):
         return self.scale.pow(2) * (math.pi ** 2 / 6)
-
-    def rsample(self, sample_shape=ops.Size()):
-        info = ops.finfo(self.loc.dtype)
-        u = standard_uniform(self._extended_shape(sample_shape), self.loc)
-        return self.icdf(u.clamp(info.tiny, 1 - info.eps))
 
     def log_prob(self, value):
         z = (self.loc - self._checked(value)) / self.scale

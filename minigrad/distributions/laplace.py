@@ -11,7 +11,7 @@ from numbers import Number
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
-from .utils import standard_uniform, store_broadcast
+from .utils import store_broadcast
 
 __all__ = ["Laplace"]
 
@@ -53,9 +53,10 @@ class Laplace(Distribution):
     def rsample(self, sample_shape=ops.Size()):
         out_shape = self._extended_shape(sample_shape)
         eps = ops.finfo(self.loc.dtype).eps
-        # v in [eps - 1, 1): log1p(-|v|) stays finite
-        v = standard_uniform(out_shape, self.loc) * (2 - eps) - (1 - eps)
-        return self._from_signed(v)
+        # v uniform in [eps - 1, 1) (so log1p(-|v|) stays finite), drawn and combined as
+        # PyTorch does, so a seed gives its numbers
+        v = self.loc.new_empty(out_shape).uniform_(eps - 1, 1)
+        return self.loc - self.scale * v.sign() * (-v.abs()).log1p()
 
     def log_prob(self, value):
         gap = (self._checked(value) - self.loc).abs()

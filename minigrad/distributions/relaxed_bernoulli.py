@@ -53,7 +53,8 @@ class LogitRelaxedBernoulli(GivenParameter, BinaryOdds, Distribution):
         out_shape = self._extended_shape(sample_shape)
         p = clamp_probs(self.probs.expand(out_shape))
         u = clamp_probs(standard_uniform(out_shape, p))
-        return (_logit(u) + _logit(p)) / self.temperature
+        # summed left to right as PyTorch's sampler does, so a seed gives its numbers
+        return (u.log() - (-u).log1p() + p.log() - (-p).log1p()) / self.temperature
 
     def log_prob(self, value):
         y = self._checked(value)

@@ -60,7 +60,9 @@ class ExpRelaxedCategorical(Distribution):
     def rsample(self, sample_shape=ops.Size()):
         u = clamp_probs(standard_uniform(self._extended_shape(sample_shape), self.logits))
         gumbel_noise = -(-u.log()).log()
-        return ((gumbel_noise + self.logits) / self.temperature).log_softmax(-1)
+        # scores - logsumexp(scores) (not log_softmax), rounded as PyTorch's sampler rounds
+        scores = (self.logits + gumbel_noise) / self.temperature
+        return scores - scores.logsumexp(-1, keepdim=True)
 
     def log_prob(self, value):
         y = self._checked(value)

@@ -56,7 +56,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     low, high = input._array.dtype.type(lower), input._array.dtype.type(upper)
     u = stream_of(None).uniform01(int(below.sum()), np.float64)
     draw = np.ones(below.shape)
-    draw[below] = u * np.float64(high - low) + np.float64(low)
+    draw[below] = u * (np.float64(high) - np.float64(low)) + np.float64(low)
 
     def rule(a):
         slope = backend.to_device(draw.astype(a.dtype), input.device)
@@ -77,7 +77,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     sample's (straight-through: y_hard - y_soft.detach() + y_soft)."""
     # as PyTorch: g = -log(e) with e ~ Exp(1) drawn by exponential_ in the logits' dtype
     dtype = logits._array.dtype
-    e = -np.log1p(-stream_of(None).uniform01(logits.numel(), np.float64))
+    e = stream_of(None).exponentials(logits.numel())
     noise = -np.log(e.astype(dtype)).reshape(tuple(logits.shape))
     gumbels = Tensor._wrap(backend.to_device(noise, logits.device))
     y_soft = softmax((logits + gumbels) / tau, dim)
@@ -136,6 +136,20 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 # ----------------------------------------------------------------------------------------------
 # alpha dropout
 # ----------------------------------------------------------------------------------------------
+def dense_strides(array):
+    """array's strides in elements when its elements fill their memory densely in some order
+    of the dims (a transposed or permuted tensor): PyTorch's noise is an empty_like of the
+    input, which keeps that layout and is drawn in its memory order.  None otherwise (a
+    contiguous noise tensor)."""
+    strides = tuple(st // array.itemsize for st in array.strides)
+    expected = 1
+    for k in sorted(range(array.ndim), key=lambda k: abs(strides[k])):
+        if array.shape[k] != 1 and strides[k] != expected:
+            return None
+        expected *= array.shape[k]
+    return strides
+
+
 def _alpha_dropout(input, p, training, noise_shape):
     """Keep each unit with probability 1-p; dropped units become SELU's saturation value
     -alpha', then an affine map a * y + b restores zero mean and unit variance:
@@ -150,12 +164,20 @@ def _alpha_dropout(input, p, training, noise_shape):
     if not floating:      # the noise is float, applied to the input in place
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{scalar_type_name(input._array.dtype)}")
-    keep = bernoulli_draws(None, noise_shape, 1.0 - p).astype(input._array.dtype)
+    dtype = input._array.dtype
+    # (an elementwise noise is an empty_like of the input: drawn in its memory order)
+    strides = dense_strides(input._array) if noise_shape == tuple(input.shape) else None
+    keep = bernoulli_draws(None, noise_shape, 1.0 - p, strides).astype(dtype)
     a = 1.0 / math.sqrt((_SELU_SATURATION ** 2 * p + 1) * (1 - p))
-    scale = Tensor._wrap(backend.to_device(keep * a, input.device))
-    shift = Tensor._wrap(backend.to_device(
-        ((keep - 1) * _SELU_SATURATION * a + _SELU_SATURATION * a * p).astype(keep.dtype),
-        input.device))
+    # each step rounded to the dtype as PyTorch's in-place steps round it (its float16 and
+    # bfloat16 kernels work in float32 with the unrounded numbers)
+    work = np.float32 if dtype.itemsize == 2 else dtype.type
+    wide = keep.astype(work)
+    noise = (wide * work(a)).astype(dtype)
+    shift = ((wide - 1) * work(_SELU_SATURATION * a)).astype(dtype)
+    shift = (shift.astype(work) + work(_SELU_SATURATION * a * p)).astype(dtype)
+    scale = Tensor._wrap(backend.to_device(noise, input.device))
+    shift = Tensor._wrap(backend.to_device(shift, input.device))
     return input * scale + shift
 
 

@@ -82,7 +82,7 @@ def _by_exponential_race(weights, n, stream):
     decreasing order (argmax of w / q is a draw with probability w / sum(w); the next largest
     continue the draw without replacement)."""
     dtype = weights.dtype
-    q = (-np.log1p(-stream.uniform01(weights.size, np.float64))).astype(dtype)
+    q = stream.exponentials(weights.size).astype(dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         race = weights / q.reshape(weights.shape)
     if n == 1:

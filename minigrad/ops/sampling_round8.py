@@ -66,8 +66,9 @@ def bernoulli(input, p=None, *, generator=None):
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         probs = p
-    strides = tuple(st // array.itemsize for st in array.strides)     # drawn in memory order
-    draws = bernoulli_draws(generator, array.shape, probs, strides)
+    # (the result is a new contiguous tensor, its draws in row-major order whatever input's
+    # layout, as PyTorch's)
+    draws = bernoulli_draws(generator, array.shape, probs)
     return _wrap_like(draws, input, array.dtype)
 
 
