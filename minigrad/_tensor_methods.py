@@ -94,6 +94,11 @@ def _torch_args(fn):
             # PyTorch reduces in out's dtype: a float sum into an int64 out adds the
             # truncated values (not the float sum, truncated)
             kwargs["dtype"] = out.dtype
+        elif (name == "normal" and isinstance(out, Tensor) and kwargs.get("dtype") is None
+              and not _tensor_arguments(args, kwargs)):
+            # normal(mean, std, size, out=) of numbers draws straight into out, so in its
+            # dtype (a float64 out gets float64 draws)
+            kwargs["dtype"] = out.dtype
         return _write_out(out, fn(*args, **kwargs), name, rule)
     return call
 

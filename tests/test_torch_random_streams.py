@@ -269,3 +269,11 @@ def test_the_readme_example_prints_pytorchs_numbers():
 def test_scrambled_sobol_points_are_pytorchs():
     pytest.importorskip("scipy")          # the direction numbers come from SciPy's table
     _same(lambda L: L.quasirandom.SobolEngine(5, scramble=True, seed=7).draw(9))
+
+
+def test_normal_of_numbers_draws_in_the_out_dtype():
+    def program(L):
+        out = L.empty(20, dtype=L.float64)
+        L.normal(0.5, 2.0, (20,), out=out)
+        return out
+    _same(program)
