@@ -227,18 +227,21 @@ def fused_multiply_add(a, b, c):
     """a * b + c in float64 with one rounding (a C compiler's fused multiply-add), for float64
     arrays or numbers: the product split exactly into a high and a low part (Dekker's
     splitting), the sum's rounding error carried (Knuth's two-sum), both folded in at the
-    end."""
+    end.  Non-finite results are the plain a * b + c's."""
     a, b, c = (np.asarray(v, dtype=np.float64) for v in (a, b, c))
-    high = a * b
-    split_a, split_b = a * 134217729.0, b * 134217729.0           # 2^27 + 1
-    a_hi = split_a - (split_a - a)
-    b_hi = split_b - (split_b - b)
-    a_lo, b_lo = a - a_hi, b - b_hi
-    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    total = high + c
-    back = total - high
-    error = (high - (total - back)) + (c - back)
-    return total + (error + low)
+    with np.errstate(all="ignore"):          # non-finite values are sorted out at the end
+        high = a * b
+        split_a, split_b = a * 134217729.0, b * 134217729.0           # 2^27 + 1
+        a_hi = split_a - (split_a - a)
+        b_hi = split_b - (split_b - b)
+        a_lo, b_lo = a - a_hi, b - b_hi
+        low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+        total = high + c
+        back = total - high
+        error = (high - (total - back)) + (c - back)
+        fused = total + (error + low)
+    # infinities and NaN (and a split that overflows) take the plain sum, as the fma does
+    return np.where(np.isfinite(fused), fused, total)
 
 
 def _box_muller16(d, work):

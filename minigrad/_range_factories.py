@@ -211,7 +211,8 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
         first, last, work = start, end, dt.np.type
     first, last = work(first), work(last)
     idx = np.arange(steps)
-    step = (last - first) / work(max(steps - 1, 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing span: inf, silently
+        step = (last - first) / work(max(steps - 1, 1))
     # PyTorch's float32 and float64 kernels round start + step * i once (a fused
     # multiply-add); complex numbers get a wider type's one rounding (extended precision for
     # complex128, where the platform has it); float16 rounds each operation
