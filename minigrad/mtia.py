@@ -3,6 +3,8 @@
 Everything answers as a PyTorch build without MTIA does: no device is available, seeding and
 the memory counters are harmless, and what needs the device raises ``RuntimeError``.
 """
+from ._no_device_seeding import manual_seed, manual_seed_all, seed, seed_all  # noqa: F401
+
 __all__ = ["is_available", "device_count", "is_initialized", "current_device", "set_device",
            "synchronize", "empty_cache", "manual_seed", "manual_seed_all", "seed", "seed_all",
            "is_bf16_supported", "memory_allocated", "max_memory_allocated", "memory_stats",
@@ -50,23 +52,6 @@ def get_device_properties(device=None):
 
 def empty_cache():
     raise _absent("emptyCache")
-
-
-def manual_seed(seed):
-    """A no-op without a device (as PyTorch's, so that seeding every backend works); so are
-    the other seeding functions below."""
-
-
-def manual_seed_all(seed):
-    pass
-
-
-def seed():
-    pass
-
-
-def seed_all():
-    pass
 
 
 def reset_peak_memory_stats(device=None):

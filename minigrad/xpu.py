@@ -6,6 +6,8 @@ needs a device fails its ``AssertionError`` "Torch not compiled with XPU enabled
 """
 from collections import OrderedDict
 
+from ._no_device_seeding import manual_seed, manual_seed_all, seed, seed_all  # noqa: F401
+
 __all__ = ["is_available", "device_count", "is_initialized", "init", "current_device",
            "set_device", "get_device_name", "get_device_properties", "get_device_capability",
            "synchronize", "empty_cache", "manual_seed", "manual_seed_all", "seed", "seed_all",
@@ -41,23 +43,6 @@ def is_initialized():
 
 def empty_cache():
     """A no-op: without a device there is nothing to free."""
-
-
-def manual_seed(seed):
-    """A no-op without a device (as PyTorch's, so that seeding every backend works); so are
-    the other seeding functions below."""
-
-
-def manual_seed_all(seed):
-    pass
-
-
-def seed():
-    pass
-
-
-def seed_all():
-    pass
 
 
 def set_rng_state(new_state, device="xpu"):

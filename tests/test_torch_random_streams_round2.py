@@ -8,24 +8,9 @@ import torch
 
 import minigrad
 from minigrad._cpu_stream import CPUStream
+from test_torch_random_streams import _numpy, _seeded
 
 LIBS = (torch, minigrad)
-
-
-def _numpy(value):
-    if isinstance(value, (list, tuple)):
-        return np.asarray([_numpy(v) for v in value])
-    if hasattr(value, "detach"):
-        return value.detach().numpy()
-    return np.asarray(value)
-
-
-def _seeded(program, seed=11):
-    out = []
-    for lib in LIBS:
-        lib.manual_seed(seed)
-        out.append(_numpy(program(lib)))
-    return out
 
 
 def _vec(lib, *values, dtype=None):
