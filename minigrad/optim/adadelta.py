@@ -35,11 +35,15 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["square_avg"] = self._zeros_like(param)
+        state["acc_delta"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(param)
-            state["acc_delta"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         adadelta_update(param._array, grad, state["square_avg"]._array,
                         state["acc_delta"]._array, state["step"]._array, lr=group["lr"],
                         rho=group["rho"], eps=group["eps"],
@@ -48,9 +52,7 @@ class Adadelta(Optimizer):
     def _update_differentiable(self, param, grad, state, group):
         """``adadelta_update``'s arithmetic as tensor operations, recorded in the graph."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(param)
-            state["acc_delta"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         rho, eps = group["rho"], group["eps"]
         state["step"] += 1
         g = self._differentiable_gradient(param, grad, group)

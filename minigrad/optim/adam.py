@@ -60,13 +60,17 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["exp_avg"] = self._zeros_like(param)
+        state["exp_avg_sq"] = self._zeros_like(param)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         amsgrad = group["amsgrad"]
         adam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
@@ -81,11 +85,7 @@ class Adam(Optimizer):
         PyTorch, the bias corrections come from the 0-d float32 step counter (so they are
         float32 numbers) and the moments are updated in place."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         lr, eps = group["lr"], group["eps"]
         step = state["step"]

@@ -37,11 +37,15 @@ class Adamax(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["exp_avg"] = self._zeros_like(param)
+        state["exp_inf"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_inf"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         adamax_update(param._array, grad, state["exp_avg"]._array, state["exp_inf"]._array,
                       state["step"]._array, eps=group["eps"], beta1=beta1, beta2=beta2,
@@ -52,9 +56,7 @@ class Adamax(Optimizer):
         """``adamax_update``'s arithmetic as tensor operations, recorded in the graph (the
         running max as an amax over the two candidates, so ties share the gradient)."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_inf"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         step = state["step"]
         step += 1

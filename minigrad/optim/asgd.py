@@ -37,12 +37,16 @@ class ASGD(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["eta"] = self._scalar_tensor(group["lr"])
+        state["mu"] = self._scalar_tensor(1.0)
+        state["ax"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["eta"] = self._scalar_tensor(group["lr"])
-            state["mu"] = self._scalar_tensor(1.0)
-            state["ax"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         asgd_update(param._array, grad, state["ax"]._array, state["mu"]._array,
                     state["eta"]._array, state["step"]._array, lambd=group["lambd"],
                     lr=group["lr"], t0=group["t0"], alpha=group["alpha"],
@@ -53,10 +57,7 @@ class ASGD(Optimizer):
         """``asgd_update``'s arithmetic as tensor operations, recorded in the graph (eta and
         mu, the 0-d float32 schedule state, are read as numbers, as in PyTorch)."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["eta"] = self._scalar_tensor(group["lr"])
-            state["mu"] = self._scalar_tensor(1.0)
-            state["ax"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         lambd, lr, alpha = group["lambd"], group["lr"], group["alpha"]
         state["step"] += 1
         g = self._differentiable_gradient(param, grad, group)

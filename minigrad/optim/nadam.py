@@ -41,12 +41,16 @@ class NAdam(Optimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["mu_product"] = self._scalar_tensor(1.0)
+        state["exp_avg"] = self._zeros_like(param)
+        state["exp_avg_sq"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["mu_product"] = self._scalar_tensor(1.0)
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         nadam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
                      state["mu_product"]._array, state["step"]._array, beta1=beta1,
@@ -59,10 +63,7 @@ class NAdam(Optimizer):
         """``nadam_update``'s arithmetic as tensor operations, recorded in the graph; as in
         PyTorch, the step sizes come from the 0-d float32 'mu_product' (float32 numbers)."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["mu_product"] = self._scalar_tensor(1.0)
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         state["step"] += 1

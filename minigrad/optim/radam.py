@@ -46,11 +46,15 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        state["step"] = self._step_tensor()
+        state["exp_avg"] = self._zeros_like(param)
+        state["exp_avg_sq"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         radam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
                      state["step"]._array, beta1=beta1, beta2=beta2, lr=group["lr"],
@@ -64,9 +68,7 @@ class RAdam(Optimizer):
         rectified adaptive step once the variance estimate is tractable (rho_t > 5), the
         momentum step before."""
         if not state:
-            state["step"] = self._step_tensor()
-            state["exp_avg"] = self._zeros_like(param)
-            state["exp_avg_sq"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
         state["step"] += 1

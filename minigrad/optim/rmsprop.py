@@ -46,15 +46,20 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
+    def _fresh_state(self, param, state, group):
+        """The state a parameter starts with (its first step fills it)."""
+        momentum, centered = group["momentum"], group["centered"]
+        state["step"] = self._step_tensor()
+        state["square_avg"] = self._zeros_like(param)
+        if momentum > 0:
+            state["momentum_buffer"] = self._zeros_like(param)
+        if centered:
+            state["grad_avg"] = self._zeros_like(param)
+
     def _update(self, param, grad, state, group):
         momentum, centered = group["momentum"], group["centered"]
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(param)
-            if momentum > 0:
-                state["momentum_buffer"] = self._zeros_like(param)
-            if centered:
-                state["grad_avg"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         rmsprop_update(param._array, grad, state["square_avg"]._array,
                        state["grad_avg"]._array if centered else None,
                        state["momentum_buffer"]._array if momentum > 0 else None,
@@ -66,12 +71,7 @@ class RMSprop(Optimizer):
         """``rmsprop_update``'s arithmetic as tensor operations, recorded in the graph."""
         momentum, centered = group["momentum"], group["centered"]
         if not state:
-            state["step"] = self._step_tensor()
-            state["square_avg"] = self._zeros_like(param)
-            if momentum > 0:
-                state["momentum_buffer"] = self._zeros_like(param)
-            if centered:
-                state["grad_avg"] = self._zeros_like(param)
+            self._fresh_state(param, state, group)
         alpha = group["alpha"]
         state["step"] += 1
         g = self._differentiable_gradient(param, grad, group)
