@@ -12,12 +12,14 @@ import numbers
 import operator
 import warnings
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from . import backend, dtypes
 from ._formatting import tensor_repr
 from ._grad_state import state as _grad_state
+from ._hooks import RemovableHandle, warn_if_has_hooks
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 
@@ -709,16 +711,41 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         node = self.grad_fn
+        # hooks live in an OrderedDict keyed by their handle's id (registration order)
         if node is None:
             if self._hooks is None:
-                self._hooks = []
+                self._hooks = OrderedDict()
             hooks = self._hooks
         else:
             if node._pre_hooks is None:
                 node._pre_hooks = {}
-            hooks = node._pre_hooks.setdefault(self._output_nr, [])
-        hooks.append(hook)
-        return HookHandle(hooks, hook)
+            hooks = node._pre_hooks.get(self._output_nr)
+            if hooks is None:
+                hooks = node._pre_hooks[self._output_nr] = OrderedDict()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    @property
+    def _backward_hooks(self):
+        """The OrderedDict of this tensor's ``register_hook`` hooks, keyed by handle id (None
+        before the first); code that clears hooks assigns a new dict here."""
+        node = self.grad_fn
+        if node is None:
+            return self._hooks
+        return node._pre_hooks.get(self._output_nr) if node._pre_hooks else None
+
+    @_backward_hooks.setter
+    def _backward_hooks(self, hooks):
+        node = self.grad_fn
+        if node is None:
+            self._hooks = hooks
+        elif hooks is not None:
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            node._pre_hooks[self._output_nr] = hooks
+        elif node._pre_hooks:
+            node._pre_hooks.pop(self._output_nr, None)
 
     def detach(self) -> "Tensor":
         """The same data (shared memory), cut out of the graph."""
@@ -842,6 +869,7 @@ class Tensor:
         # Parameter stays one), requires_grad and the attributes set on the tensor; not the
         # graph (an intermediate result comes back as a leaf) and not .grad.  Loading a
         # pickle runs code, so minigrad.load never does: checkpoints stay safetensors.
+        warn_if_has_hooks(self)
         array = backend.to_device(self._array, backend.cpu)
         state = _user_state(self)
         return (_unpickle_tensor,
@@ -998,25 +1026,6 @@ def _warn_readonly_once():
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
-
-
-
-class HookHandle:
-    """What ``register_hook`` returns (on a tensor or a graph node): ``handle.remove()``
-    unregisters the hook."""
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.remove()
 
 
 # The math methods (x + y, x.sum(), x.to(...), x.backward()...) are attached by

@@ -412,7 +412,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
             for leaf, g in leaf_grads.values():
                 if leaf._hooks:
-                    for hook in list(leaf._hooks):
+                    for hook in list(leaf._hooks.values()):
                         g = _checked_hook_result(hook, g, hook(g))
                 if targets is not None:
                     for i in target_leaves.get(id(leaf), ()):
@@ -421,7 +421,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     # hooks on the leaf's AccumulateGrad node (``next_functions``) run around
                     # the accumulation: pre-hooks may replace the gradient
                     acc_node = leaf.__dict__.get("_accumulate_node")
-                    for hook in list(getattr(acc_node, "_node_pre_hooks", None) or ()):
+                    for hook in list((getattr(acc_node, "_node_pre_hooks", None) or {}).values()):
                         new = hook((g,))
                         if new is not None:
                             g = new[0]
@@ -431,12 +431,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                         _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
                     post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
                     if post_hooks:
-                        for hook in list(post_hooks):
+                        for hook in list(post_hooks.values()):
                             back = hook(leaf)       # meant to return None (a Tensor passes)
                             if back is not None and not isinstance(back, Tensor):
                                 raise TypeError(f"expected Variable, but hook returned "
                                                 f"'{type(back).__name__}'")
-                    for hook in list(getattr(acc_node, "_post_hooks", None) or ()):
+                    for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
                         _check_hook_count(hook, hook((), (g,)), 0)
             callbacks = _pass.callbacks
             while callbacks:
@@ -536,7 +536,7 @@ def _call(node, grads, create_graph, check_anomaly):
     """Run one node's backward and check what it returns against its inputs."""
     hooks = node.__dict__.get("_node_pre_hooks") if node.__dict__ else None
     if hooks:
-        for hook in hooks:
+        for hook in list(hooks.values()):      # a snapshot: a hook may remove hooks
             new = hook(tuple(grads))
             if new is not None:
                 grads = _checked_node_hook_result(hook, grads, new)
@@ -577,7 +577,7 @@ def _call(node, grads, create_graph, check_anomaly):
                 g._array.astype(dtype))
     post = node.__dict__.get("_post_hooks") if node.__dict__ else None
     if post:
-        for hook in post:
+        for hook in list(post.values()):
             new = hook(tuple(results), tuple(grads))
             if new is not None:
                 results = _checked_node_hook_result(hook, results, new)
@@ -636,7 +636,7 @@ def _tensor_hooks(node, grads, create_graph):
     for nr, hooks in (node._pre_hooks or {}).items():
         if grads[nr] is None:
             continue
-        for hook in list(hooks):
+        for hook in list(hooks.values()):
             grads[nr] = _checked_hook_result(hook, grads[nr], hook(grads[nr]))
     if node._retained:
         for nr, ref in node._retained.items():

@@ -49,11 +49,13 @@ import re
 import traceback
 import warnings
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from .. import backend, dtypes
-from ..tensor import HookHandle as RemovableHandle, Tensor, InferenceCounter
+from .._hooks import RemovableHandle
+from ..tensor import Tensor, InferenceCounter
 from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
                            _unpack_hooked)
@@ -332,15 +334,11 @@ class Function:
     def register_hook(self, hook):
         """``hook(grad_inputs, grad_outputs)`` after this node's backward; may return new
         grad_inputs. Returns a handle whose ``remove()`` takes it off."""
-        hooks = self.__dict__.setdefault("_post_hooks", [])
-        hooks.append(hook)
-        return RemovableHandle(hooks, hook)
+        return _add_node_hook(self.__dict__, "_post_hooks", hook)
 
     def register_prehook(self, hook):
         """``hook(grad_outputs)`` before this node's backward; may return new grad_outputs."""
-        hooks = self.__dict__.setdefault("_node_pre_hooks", [])
-        hooks.append(hook)
-        return RemovableHandle(hooks, hook)
+        return _add_node_hook(self.__dict__, "_node_pre_hooks", hook)
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -504,6 +502,17 @@ class Function:
         self.saved_ = None if freed else ()
 
 
+def _add_node_hook(attrs, slot, hook):
+    """Register ``hook`` in the OrderedDict ``attrs[slot]`` (a node's ``__dict__``; the dict
+    is made on first use), keyed by its handle's id; the handle."""
+    hooks = attrs.get(slot)
+    if hooks is None:
+        hooks = attrs[slot] = OrderedDict()
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
 def _unalias(inputs, arrays):
     """Give each distinct input tensor an array object of its own (a numpy view where two
     share one: ``x * x.detach()``), so that a value forward saves is matched to the input it
@@ -625,21 +634,22 @@ class AccumulateGrad:
     def register_prehook(self, hook):
         """``hook((grad,))`` before the gradient is added into ``.grad`` (after the leaf's
         tensor hooks); may return a replacement ``(grad,)``."""
-        return RemovableHandle(self._hooks("_node_pre_hooks", hook), hook)
+        return self._add_hook("_node_pre_hooks", hook)
 
     def register_hook(self, hook):
         """``hook((), (grad,))`` after the gradient was added into ``.grad`` (the call
         gradient-bucketing code waits for); what it returns is ignored."""
-        return RemovableHandle(self._hooks("_post_hooks", hook), hook)
+        return self._add_hook("_post_hooks", hook)
 
-    def _hooks(self, slot, hook):
-        """Add ``hook`` to the list in ``slot`` (made on first use); that list."""
+    def _add_hook(self, slot, hook):
+        """Add ``hook`` to the OrderedDict in ``slot`` (made on first use); its handle."""
         hooks = getattr(self, slot, None)
         if hooks is None:
-            hooks = []
+            hooks = OrderedDict()
             setattr(self, slot, hooks)
-        hooks.append(hook)
-        return hooks
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def __repr__(self):
         return f"<AccumulateGrad object at {hex(id(self))}>"

@@ -23,9 +23,11 @@ Example, counting what a forward keeps::
 from __future__ import annotations
 
 import abc
+from collections import OrderedDict
 
 from .. import backend
-from ..tensor import HookHandle as RemovableHandle, Tensor
+from .._hooks import RemovableHandle
+from ..tensor import Tensor
 from ._saved_hooks import saved_tensors_hooks_state as _hooks
 from .engine import GradientEdge, queue_callback
 from .function import AccumulateGrad, Function
@@ -158,9 +160,12 @@ def register_post_accumulate_grad_hook(self, hook):
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if self.grad_fn is not None:
         raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-    hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", [])
-    hooks.append(hook)
-    return RemovableHandle(hooks, hook)
+    hooks = self.__dict__.get("_post_accumulate_grad_hooks")
+    if hooks is None:
+        hooks = self.__dict__["_post_accumulate_grad_hooks"] = OrderedDict()
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 class _MultiHandle:

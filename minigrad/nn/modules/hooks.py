@@ -2,32 +2,15 @@
 global hooks that run on every module's call (``register_module_forward_hook``...)."""
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
+
+from ..._hooks import RemovableHandle
 
 __all__ = ["RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
            "register_module_backward_hook", "register_module_buffer_registration_hook",
            "register_module_module_registration_hook",
            "register_module_parameter_registration_hook"]
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``: ``handle.remove()`` takes the hook out again."""
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict):
-        self.hooks_dict = hooks_dict
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,8 +33,8 @@ _global_module_registration_hooks = OrderedDict()
 _global_parameter_registration_hooks = OrderedDict()
 
 
-def _add_global(hooks, hook):
-    handle = RemovableHandle(hooks)
+def _add_global(hooks, hook, extra_dict=None):
+    handle = RemovableHandle(hooks, extra_dict=extra_dict)
     hooks[handle.id] = hook
     return handle
 
@@ -66,7 +49,7 @@ def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
     """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
     ``with_kwargs``) after every module's forward; a non-None return replaces the output.
     With ``always_call`` it also runs when forward raises."""
-    handle = _add_global(_global_forward_hooks, hook)
+    handle = _add_global(_global_forward_hooks, hook, _global_forward_hooks_always_called)
     if with_kwargs:
         _global_forward_hooks_with_kwargs.add(handle.id)
     if always_call:

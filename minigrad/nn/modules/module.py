@@ -455,7 +455,8 @@ class Module(ModuleExtras):
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Call ``hook(module, args)`` before forward; it may return new args (a tuple or one
         value).  With ``with_kwargs=True``: ``hook(module, args, kwargs)`` -> (args, kwargs)."""
-        handle = RemovableHandle(self._forward_pre_hooks)
+        handle = RemovableHandle(self._forward_pre_hooks,
+                                 extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs.add(handle.id)
@@ -471,12 +472,14 @@ class Module(ModuleExtras):
 
         Returns a handle whose ``.remove()`` unregisters the hook.
         """
-        handle = RemovableHandle(self._forward_hooks)
+        always_called = self.__dict__.setdefault("_forward_hooks_always_called", set())
+        handle = RemovableHandle(self._forward_hooks, extra_dict=[
+            self._forward_hooks_with_kwargs, always_called])
         self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
         if always_call:
-            self.__dict__.setdefault("_forward_hooks_always_called", set()).add(handle.id)
+            always_called.add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
