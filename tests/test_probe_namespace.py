@@ -560,3 +560,15 @@ def test_cpu_events_and_streams_match_torch():
                  lambda: repr(L.Event(L.device("cpu"))), lambda: repr(L.Stream(priority=-1))]
         return [_outcome(c) for c in calls]
     assert _neutral(probe(minigrad)) == _neutral(probe(torch))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "prod"])
+def test_segment_reduce_unsafe_lengths_short_of_the_axis(reduce):
+    """With unsafe=True the lengths may cover less than the axis: the rows past them belong to
+    no segment (an empty last segment holds ``initial``)."""
+    data = np.random.default_rng(3).standard_normal((10, 3))
+    outs = []
+    for L in (torch, minigrad):
+        outs.append(L.segment_reduce(L.tensor(data), reduce, lengths=L.tensor([1, 2, 0, 6, 0]),
+                                     axis=0, unsafe=True, initial=1.0).numpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)

@@ -22,6 +22,7 @@ from ..tensor import Tensor
 from .elementwise import add, div, mul
 from .pointwise_select import where
 from .scatter_reduce import scatter_reduce
+from .stacking import narrow
 
 __all__ = ["segment_reduce"]
 
@@ -71,16 +72,21 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
     ends = np.cumsum(sizes, -1)
     position = np.arange(data.shape[axis])
     owner = (position >= ends[..., :, None]).sum(-2)
-    owner = np.minimum(owner, max(segments - 1, 0))          # (only with unsafe=True)
+    # with unsafe=True the lengths may cover less than the axis: the elements past the last
+    # segment belong to none (they go to a spare segment, dropped after the reduction)
+    spare = int(owner.max(initial=0) >= segments)
     owner = owner.reshape(owner.shape + (1,) * (data.ndim - axis - 1))
     index = Tensor._wrap(backend.to_device(np.ascontiguousarray(
         np.broadcast_to(owner, data.shape)), data.device))
     shape = tuple(data.shape[:axis]) + (segments,) + tuple(data.shape[axis + 1:])
     xp = backend.xp_of(data._array)
     start = 0.0 if reduce in ("sum", "mean") else 1.0 if reduce == "prod" else _EMPTY[reduce]
-    base = Tensor._wrap(xp.full(shape, start, data._array.dtype))
+    wide = shape[:axis] + (segments + spare,) + shape[axis + 1:]
+    base = Tensor._wrap(xp.full(wide, start, data._array.dtype))
     out = scatter_reduce(base, axis, index, data, _REDUCTIONS[reduce],
                          include_self=reduce in ("sum", "prod", "mean"))
+    if spare:
+        out = narrow(out, axis, 0, segments)
     counts = sizes.reshape(sizes.shape + (1,) * (data.ndim - axis - 1))
     fill = _EMPTY[reduce] if initial is None else initial
     if reduce == "mean":
