@@ -49,6 +49,11 @@ _HEAD, _WORDS_AT, _NORMAL_AT = "<QiiQ", 24, 24 + 8 * _N
 # place apart now and then, at a hundredth of the time)
 _LIBM_PAIRS = 512
 _LIBM_EXPONENTIALS = 1 << 16     # the same trade for exponential draws
+# gamma, Poisson and binomial draws follow PyTorch's serial kernels in a Python loop (each
+# draw takes as many uniforms as its rejections need) for up to this many numbers a call
+# (~15 us a draw); larger calls take numpy's vectorised samplers over the same twister (the
+# same distributions, other numbers, a hundred times faster)
+SERIAL_SAMPLER_LIMIT = 1 << 14
 
 
 def _seeded_words(seed32):
@@ -76,6 +81,10 @@ class CPUStream:
         self.cached_normal = None
 
     # ----------------------------------------------------------------------------- words
+    def numpy_generator(self):
+        """A numpy Generator drawing from this stream's twister (for numpy's samplers)."""
+        return np.random.Generator(self.bits)
+
     def words(self, n):
         """n 32-bit words (uint64 array)."""
         return self.bits.random_raw(n)

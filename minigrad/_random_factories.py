@@ -37,7 +37,8 @@ def _seed_value(seed):
 class Generator:
     """A seeded source of random numbers: PyTorch's CPU stream (``_cpu_stream``), so a seed
     gives PyTorch's numbers; ``rng`` is a numpy Generator over the same twister, for the
-    samplers PyTorch's algorithm is not followed in (gamma, Poisson, binomial...)."""
+    samplers PyTorch's algorithm is not followed in (von Mises, and gamma, Poisson and
+    binomial draws of more than SERIAL_SAMPLER_LIMIT numbers)."""
 
     def __init__(self, device="cpu"):
         self.device = backend.device(device)    # (draws happen on the CPU whatever it says)

@@ -20,17 +20,21 @@ Gamma, Beta or Dirichlet rsample) raises, as in PyTorch.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
+from .._cpu_stream import SERIAL_SAMPLER_LIMIT
+from .._random_factories import stream_of
 from ..autograd.function import Function
 from ..ops import _special_kernels as kernels
-from .utils import numpy_rng
 
 __all__ = ["standard_gamma"]
 
 _MAX_TERMS = 5000
 _LARGE_ALPHA = 1000.0
+_ONE_THIRD_F32 = float(np.float32(1.0) / np.float32(3.0))
 
 
 def _dP_dalpha(a, x):
@@ -75,15 +79,65 @@ def gamma_sample_grad(alpha, x):
     return np.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0).astype(x.dtype)
 
 
+def _marsaglia_tsang(alpha, stream, single):
+    """One Gamma(alpha, 1) draw as PyTorch's CPU kernel makes it, from ``stream``: alpha < 1
+    boosted to alpha + 1 and scaled by U^(1/alpha); then Marsaglia and Tsang's rejection
+    (d = alpha - 1/3, c = 1/sqrt(9d); x normal, v = (1 + cx)^3, accepted when
+    u < 1 - 0.0331 x^4 or log u < x^2/2 + d(1 - v + log v)).  Uniforms and normals are the
+    stream's float64 ones (the normal through its cached pair).  ``single``: alpha is a
+    float32 value, and 1/alpha, alpha + 1 and d are rounded to float32 as the kernel's
+    float arithmetic does."""
+    f32 = np.float32 if single else float
+    uniform = lambda: float(stream.uniform01(1, np.float64)[0])    # noqa: E731
+    scale = 1.0
+    if alpha < 1.0:
+        if alpha == 0.0:
+            return 0.0
+        scale *= (1.0 - uniform()) ** float(f32(1.0) / f32(alpha))
+        alpha = f32(alpha) + f32(1.0)
+    # the kernel's 1/3 is a float32 constant, whatever alpha's precision
+    d = float(f32(alpha) - f32(_ONE_THIRD_F32))
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        while True:
+            x = float(stream.normal_pairs(1)[0])
+            y = 1.0 + c * x
+            if y > 0:
+                break
+        v = y * y * y
+        u = 1.0 - uniform()
+        xx = x * x
+        if u < 1.0 - 0.0331 * xx * xx or math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
+            return scale * d * v
+
+
+def torch_gamma_draws(alpha, dtype=None):
+    """Gamma(alpha, 1) draws for the float array ``alpha``, element by element in C order
+    from the global stream (PyTorch's serial kernel: each draw takes as many uniforms and
+    normals as its rejections need, so the order cannot be vectorised), as float64.
+    ``dtype``: the precision alpha's arithmetic runs in (float32 alpha: float32 steps)."""
+    stream = stream_of(None)
+    if np.size(alpha) > SERIAL_SAMPLER_LIMIT:
+        return stream.numpy_generator().standard_gamma(np.asarray(alpha, dtype=np.float64))
+    single = np.dtype(dtype or alpha.dtype) != np.float64
+    flat = np.ascontiguousarray(alpha).reshape(-1).tolist()
+    return np.array([_marsaglia_tsang(a, stream, single) for a in flat],
+                    dtype=np.float64).reshape(np.shape(alpha))
+
+
 class _StandardGamma(Function):
     """x ~ Gamma(alpha, 1), elementwise; backward: the implicit gradient above, on arrays
     (first order only: differentiating it again raises, as PyTorch's does)."""
     first_order_only = True
 
-    def forward(self, alpha):
-        draws = numpy_rng().standard_gamma(backend.as_numpy(alpha).astype(np.float64))
-        draws = np.maximum(draws, np.finfo(alpha.dtype).tiny)   # log x stays finite
-        out = backend.to_device(draws.astype(alpha.dtype), backend.device_of(alpha))
+    def forward(self, alpha, draws=None):
+        a = backend.as_numpy(alpha)
+        if draws is None:
+            draws = torch_gamma_draws(a)
+        # rounded to alpha's dtype first, then kept above its smallest normal number (log x
+        # stays finite), as PyTorch's kernel does
+        draws = np.maximum(draws.astype(a.dtype), np.finfo(a.dtype).tiny)
+        out = backend.to_device(draws, backend.device_of(alpha))
         self._alpha, self._x = alpha, out
         return out
 
@@ -92,6 +146,7 @@ class _StandardGamma(Function):
         return g * backend.to_device(dxda, backend.device_of(g))
 
 
-def standard_gamma(alpha):
-    """Draws of Gamma(alpha, 1) with alpha's shape, differentiable in alpha (first order)."""
-    return _StandardGamma.apply(alpha)
+def standard_gamma(alpha, draws=None):
+    """Draws of Gamma(alpha, 1) with alpha's shape, differentiable in alpha (first order).
+    ``draws``: the float64 draws to use (made by ``torch_gamma_draws``), else fresh ones."""
+    return _StandardGamma.apply(alpha, draws=draws)

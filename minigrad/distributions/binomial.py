@@ -6,11 +6,13 @@ softplus(l) = max(l, 0) + log(1 + e^-|l|) (finite for any l).
 """
 from __future__ import annotations
 
+from .._random_factories import stream_of
+from ..ops.sampling_binomial import binomial_draws
 from . import _ops as ops
 from . import constraints
 from .bernoulli import BinaryOdds, _BOTH_OR_NEITHER
 from .distribution import Distribution
-from .utils import broadcast_all, enumerate_values, numpy_rng, param_numpy, wrap_draws
+from .utils import broadcast_all, enumerate_values, param_numpy, wrap_draws
 
 __all__ = ["Binomial"]
 
@@ -72,9 +74,9 @@ class Binomial(BinaryOdds, Distribution):
 
     def sample(self, sample_shape=ops.Size()):
         out_shape = self._extended_shape(sample_shape)
-        trials = param_numpy(self.total_count.expand(out_shape)).astype("int64")
         chance = param_numpy(self.probs.expand(out_shape))
-        return wrap_draws(numpy_rng().binomial(trials, chance), self.probs)
+        trials = param_numpy(self.total_count.expand(out_shape)).astype(chance.dtype)
+        return wrap_draws(binomial_draws(trials, chance, stream_of(None)), self.probs)
 
     def log_prob(self, value):
         """log C(n, k) + k l - n log(1 + e^l), in a form stable for any logit l."""

@@ -7,9 +7,12 @@ x_i's Beta marginal instead; both have the same expectation).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import _ops as ops
 from . import constraints
-from ._standard_gamma import standard_gamma
+from ._standard_gamma import standard_gamma, torch_gamma_draws
+from .utils import param_numpy, wrap_draws
 from .exp_family import ExponentialFamily
 
 __all__ = ["Dirichlet"]
@@ -37,13 +40,19 @@ class Dirichlet(ExponentialFamily):
 
     def rsample(self, sample_shape=ops.Size()):
         out_shape = self._extended_shape(sample_shape)
-        g = standard_gamma(self.concentration.expand(out_shape))
+        alpha = self.concentration.expand(out_shape)
+        # PyTorch's kernel draws the gammas and normalises them in float64, then rounds to
+        # alpha's dtype and keeps the result inside (0, 1): those are the values; the
+        # gradient flows through the normalised gammas (the difference is a constant shift)
+        a = param_numpy(alpha)
+        g64 = np.maximum(torch_gamma_draws(a, np.float64), np.finfo(np.float64).tiny)
+        dtype = a.dtype
+        exact = np.clip((g64 / g64.sum(-1, keepdims=True)).astype(dtype),
+                        np.finfo(dtype).tiny, np.nextafter(dtype.type(1), dtype.type(0)))
+        g = standard_gamma(alpha, draws=g64)
         point = g / g.sum(-1, keepdim=True)
-        # keep coordinates inside (0, 1) after rounding; a constant shift, so the gradient
-        # is untouched
-        info = ops.finfo(point.dtype)
         frozen = point.detach()
-        return point + (frozen.clamp(min=info.tiny, max=1 - info.eps) - frozen)
+        return point + (wrap_draws(exact, frozen) - frozen)
 
     def log_prob(self, value):
         """sum (a_i - 1) log x_i - log B(a)."""

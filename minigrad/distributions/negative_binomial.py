@@ -11,12 +11,14 @@ Both powers are taken in log space from the logits, log p = logsigmoid(logits) a
 log(1 - p) = logsigmoid(-logits).  A draw is Poisson(lambda) with lambda ~ Gamma(r, rate
 (1 - p) / p) (no gradient).  total_count and the probability broadcast to the batch shape.
 """
+from .._random_factories import stream_of
+from ..ops.sampling_more import poisson_counts
 from . import _ops as ops
 from . import constraints
 from .bernoulli import _BOTH_OR_NEITHER, BinaryOdds, GivenParameter
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import broadcast_all, lazy_property, numpy_rng, param_numpy, wrap_draws
+from .utils import broadcast_all, lazy_property, param_numpy, wrap_draws
 
 __all__ = ["NegativeBinomial"]
 
@@ -69,7 +71,7 @@ class NegativeBinomial(GivenParameter, BinaryOdds, Distribution):
     def sample(self, sample_shape=ops.Size()):
         with ops.no_grad():
             lam = self._poisson_rate.sample(sample_shape)
-            return wrap_draws(numpy_rng().poisson(param_numpy(lam)), lam)
+            return wrap_draws(poisson_counts(param_numpy(lam), stream_of(None)), lam)
 
     def log_prob(self, value):
         k = self._checked(value)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from numbers import Number
 
+from .._random_factories import stream_of
+from ..ops.sampling_more import poisson_counts
 from . import _ops as ops
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, numpy_rng, param_numpy, store_broadcast, wrap_draws
+from .utils import broadcast_all, param_numpy, store_broadcast, wrap_draws
 
 __all__ = ["Poisson"]
 
@@ -48,7 +50,7 @@ class Poisson(ExponentialFamily):
 
     def sample(self, sample_shape=ops.Size()):
         lam = param_numpy(self.rate.expand(self._extended_shape(sample_shape)))
-        return wrap_draws(numpy_rng().poisson(lam), self.rate)
+        return wrap_draws(poisson_counts(lam, stream_of(None)), self.rate)
 
     def log_prob(self, value):
         """k log(rate) - rate - log(k!), with 0 log 0 = 0 (rate 0 puts all mass on k = 0)."""

@@ -24,6 +24,8 @@ import math
 import warnings
 from numbers import Number
 
+import numpy as np
+
 from ..linalg import slogdet
 from ..ops.solve import cholesky_solve
 from ..ops.special_functions import mvlgamma
@@ -32,7 +34,7 @@ from . import constraints
 from ._standard_gamma import standard_gamma
 from .exp_family import ExponentialFamily
 from .multivariate_normal import _log_det_half, scale_tril_of
-from .utils import lazy_property, standard_normal
+from .utils import lazy_property, param_numpy, standard_normal, wrap_draws
 
 __all__ = ["Wishart"]
 
@@ -155,7 +157,13 @@ class Wishart(ExponentialFamily):
         dofs = (self.df.unsqueeze(-1) - steps).expand(lead + (p,))
         chi_squared = 2.0 * standard_gamma(0.5 * dofs)
         diagonal = chi_squared.sqrt().clamp(min=ops.finfo(L.dtype).eps)
-        lower = standard_normal(lead + (p, p), L).tril(-1)
+        # normals for the strictly lower entries only, drawn after the chi-squares and laid
+        # out row by row (PyTorch's draw order)
+        normals = param_numpy(standard_normal(lead + (p * (p - 1) // 2,), L))
+        below = np.zeros(lead + (p, p), dtype=normals.dtype)
+        rows, cols = np.tril_indices(p, -1)
+        below[..., rows, cols] = normals
+        lower = wrap_draws(below, L)
         factor = L @ (diagonal.diag_embed() + lower)
         return factor @ factor.mT
 
@@ -170,15 +178,27 @@ class Wishart(ExponentialFamily):
         tries = _DEFAULT_TRIES if max_try_correction is None else max_try_correction
         shape = ops.Size(sample_shape)
         draws = self._bartlett_draw(shape)
-        bad = self._singular(draws)
+        # PyTorch's first test marks the draws that pass the positive-definite check (not
+        # those that fail it), so a valid first draw warns and is drawn again once; done the
+        # same way here, so that a seeded program gets its numbers and its warning
+        bad = self._per_sample(self.support.check(draws.detach()))
         if bool(bad.any()):
             warnings.warn("Singular sample detected.", stacklevel=2)
             for _ in range(tries):
-                draws = ops.where(bad[..., None, None], self._bartlett_draw(shape), draws)
-                bad = self._singular(draws)
+                fresh = self._bartlett_draw(ops.Size([int(bad.sum())]))
+                draws[bad] = fresh
+                still = bad.clone()
+                still[bad] = self._per_sample(self._singular(fresh))
+                bad = still
                 if not bool(bad.any()):
                     break
         return draws
+
+    def _per_sample(self, flags):
+        """Flags of shape sample_shape + batch_shape -> sample_shape (any over the batch)."""
+        for _ in range(len(self._batch_shape)):
+            flags = flags.any(-1)
+        return flags
 
     def _half_log_det_terms(self):
         """p log(2)/2 + log|L|, of shape batch_shape (or the unbroadcasted L's batch)."""

@@ -1,7 +1,7 @@
 """More random sampling with PyTorch's names: ``multinomial``, ``poisson`` and
 ``randint_like``.  All draw from a ``Generator`` (the default one unless ``generator=`` is
 given), so ``manual_seed`` makes them repeatable; multinomial and randint_like give
-PyTorch's numbers for a seed (poisson draws by numpy's algorithm from the same stream).
+PyTorch's numbers for a seed, and so does poisson (its CPU kernel's algorithm, serially).
 
 multinomial(p, n): n category indices per row of the non-negative weights p (1-d [K] or 2-d
 [B, K], not necessarily normalised), with or without replacement; int64 [n] or [B, n].
@@ -11,22 +11,21 @@ t, in t's dtype unless ``dtype=`` is given.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function
 from ..creation import _laid_out, _like, check_layout
-from .._random_factories import Generator, default_generator, randint, stream_of
+from .._cpu_stream import SERIAL_SAMPLER_LIMIT
+from .._random_factories import Generator, randint, stream_of
 from ..tensor import Tensor
 from ._util import (check_tensor, int_arg, not_implemented_for, python_type_name,
                     scalar_type_name)
 
 __all__ = ["multinomial", "poisson", "randint_like"]
-
-
-def _rng(generator):
-    return (generator or default_generator).rng
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
@@ -129,10 +128,55 @@ def _check_weights(weights, by_row):
             raise RuntimeError(message.format("sum of probabilities <= 0"))
 
 
+def _poisson_draw(lam, uniform):
+    """One Poisson(lam) count as PyTorch's CPU kernel draws it from float64 uniforms: for
+    lam >= 10 Hoermann's transformed rejection (1993), below it the product of uniforms
+    until it falls to exp(-lam)."""
+    if lam >= 10:
+        slam, loglam = math.sqrt(lam), math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = uniform() - 0.5
+            v = uniform()
+            us = 0.5 - abs(u)
+            k = math.floor((2 * a / us + b) * u + lam + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+                    <= -lam + k * loglam - math.lgamma(k + 1.0)):
+                return k
+    if lam == 0:
+        return 0
+    count, prod, enlam = 0, 1.0, math.exp(-lam)
+    while True:
+        prod *= uniform()
+        if prod <= enlam:
+            return count
+        count += 1
+
+
+def poisson_counts(rates, stream):
+    """Poisson counts (float64) for the float array ``rates``, element by element in C order
+    from ``stream`` (PyTorch's serial kernel: each count takes as many uniforms as it needs,
+    so the draws cannot be vectorised)."""
+    if np.size(rates) > SERIAL_SAMPLER_LIMIT:
+        return stream.numpy_generator().poisson(np.asarray(rates, dtype=np.float64)).astype(
+            np.float64)
+    uniform = lambda: float(stream.uniform01(1, np.float64)[0])    # noqa: E731
+    flat = np.ascontiguousarray(rates, dtype=np.float64).reshape(-1).tolist()
+    return np.array([_poisson_draw(lam, uniform) for lam in flat],
+                    dtype=np.float64).reshape(np.shape(rates))
+
+
 class Poisson(Function):
     """One Poisson draw per rate; the backward is zeros (the draw is treated as constant)."""
-    def forward(self, rates, *, rng):
-        counts = rng.poisson(backend.as_numpy(rates).astype(np.float64))
+    def forward(self, rates, *, stream):
+        counts = poisson_counts(backend.as_numpy(rates), stream)
         return backend.to_device(counts.astype(rates.dtype), backend.device_of(rates))
 
     def backward(self, g):
@@ -146,7 +190,7 @@ def poisson(input, generator=None):
     rates = backend.as_numpy(input._array)
     if rates.size and not (rates >= 0).all():
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    return Poisson.apply(input, rng=_rng(generator))
+    return Poisson.apply(input, stream=stream_of(generator))
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,

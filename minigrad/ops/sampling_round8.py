@@ -12,7 +12,7 @@
   anonymous shared mapping (visible to ``fork``-ed worker processes).
 
 Random draws come from a minigrad ``Generator`` (the default one unless ``generator=``), so
-``manual_seed`` repeats them; bernoulli draws PyTorch's numbers, binomial numpy's algorithm's.
+``manual_seed`` repeats them; bernoulli and binomial draw PyTorch's numbers.
 """
 from __future__ import annotations
 
@@ -24,16 +24,13 @@ import numpy as np
 from .. import backend, cuda, dtypes
 from .. import _memory_format as mf
 from ..creation import _size, check_layout
-from .._random_factories import bernoulli_draws, default_generator
+from .._random_factories import bernoulli_draws, stream_of
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
+from .sampling_binomial import binomial_draws
 
 __all__ = ["bernoulli", "binomial", "empty_strided", "new_empty_strided", "empty_permuted",
            "pin_memory", "is_pinned", "share_memory_", "is_shared"]
-
-
-def _rng(generator):
-    return (generator or default_generator).rng
 
 
 def _wrap_like(draws, like, dtype):
@@ -91,12 +88,12 @@ def binomial(count, prob, generator=None):
                            f"{scalar_type_name(dt)}")
     if dt == np.float16:
         raise not_implemented_for("binomial_cpu", dt)
-    n, q = np.broadcast_arrays(backend.as_numpy(count._array).astype(np.float64),
-                               backend.as_numpy(prob._array).astype(np.float64))
+    n, q = np.broadcast_arrays(backend.as_numpy(count._array), backend.as_numpy(prob._array))
     bad = np.isnan(n) | np.isnan(q) | np.isinf(n)
-    trials = np.where(bad, 0, np.clip(np.floor(n), 0, None)).astype(np.int64)
-    draws = _rng(generator).binomial(trials, np.where(bad, 0.5, np.clip(q, 0, 1)))
-    return _wrap_like(np.where(bad, np.nan, draws), count, dt)
+    # PyTorch's kernel, element by element; NaN and infinite counts give NaN without drawing
+    draws = np.full(n.shape, np.nan)
+    draws[~bad] = binomial_draws(n[~bad], q[~bad], stream_of(generator))
+    return _wrap_like(draws, count, dt)
 
 
 # ----------------------------------------------------------------------------- factories
