@@ -44,11 +44,10 @@ _TWO_PI = 2.0 * math.pi
 # the state's fields: seed, left, seeded, next, 624 words (each in 8 bytes), then the cached
 # float64 normal (as normal_y, flagged by normal_is_valid) and the unused float cache
 _HEAD, _WORDS_AT, _NORMAL_AT = "<QiiQ", 24, 24 + 8 * _N
-# up to this many pairs the one-at-a-time normals use the C library's functions in a Python
-# loop (PyTorch's roundings exactly); beyond, numpy's vectorised ones (a unit in the last
-# place apart now and then, at a hundredth of the time)
-_LIBM_PAIRS = 512
-_LIBM_EXPONENTIALS = 1 << 16     # the same trade for exponential draws
+# up to this many numbers a call the float64 kernels' log, sin, cos... are the C library's, in
+# a Python loop (PyTorch's roundings exactly); beyond, numpy's vectorised ones (a unit in the
+# last place apart now and then, at a hundredth of the time)
+_LIBM_LIMIT = 1 << 16
 # gamma, Poisson and binomial draws follow PyTorch's serial kernels in a Python loop (each
 # draw takes as many uniforms as its rejections need) for up to this many numbers a call
 # (~15 us a draw); larger calls take numpy's vectorised samplers over the same twister (the
@@ -127,17 +126,10 @@ class CPUStream:
         if not pairs:
             return out
         u = self.uniform01(2 * pairs, np.float64).reshape(pairs, 2)
-        if pairs <= _LIBM_PAIRS:
-            # log1p and sin/cos of the C library, as PyTorch's kernel calls them (numpy's
-            # SIMD versions round a few numbers a unit differently)
-            both = [(r * math.cos(_TWO_PI * u1), r * math.sin(_TWO_PI * u1))
-                    for u1, r in ((u1, math.sqrt(-2.0 * math.log1p(-u2)))
-                                  for u1, u2 in u.tolist())]
-            both = np.array(both, dtype=np.float64).reshape(-1)
-        else:
-            r = np.sqrt(-2.0 * np.log1p(-u[:, 1]))
-            both = np.stack([r * np.cos(_TWO_PI * u[:, 0]), r * np.sin(_TWO_PI * u[:, 0])],
-                            axis=1).reshape(-1)
+        r = np.sqrt(-2.0 * libm(math.log1p, -u[:, 1]))
+        theta = _TWO_PI * u[:, 0]
+        both = np.stack([r * libm(math.cos, theta), r * libm(math.sin, theta)],
+                        axis=1).reshape(-1)
         out[start:] = both[:n - start]
         if both.size > n - start:        # an odd count: the last sine waits for the next call
             self.cached_normal = float(both[-1])
@@ -224,9 +216,9 @@ class CPUStream:
 
 def libm(function, x):
     """``function`` (one of math's, the C library's) of each float64 in x, as PyTorch's serial
-    kernels call it; beyond _LIBM_EXPONENTIALS numbers numpy's vectorised ``function`` of the
+    kernels call it; beyond _LIBM_LIMIT numbers numpy's vectorised ``function`` of the
     same name (a unit in the last place apart now and then)."""
-    if x.size <= _LIBM_EXPONENTIALS:
+    if x.size <= _LIBM_LIMIT:
         return np.array([function(v) for v in x.ravel().tolist()],
                         dtype=np.float64).reshape(x.shape)
     return getattr(np, function.__name__)(x)

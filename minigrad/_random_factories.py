@@ -44,7 +44,7 @@ class Generator:
         self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
         self._seed = DEFAULT_SEED
         self.stream = CPUStream(DEFAULT_SEED)
-        self.rng = np.random.Generator(self.stream.bits)
+        self.rng = self.stream.numpy_generator()
 
     def manual_seed(self, seed):
         self._seed = _seed_value(seed)
