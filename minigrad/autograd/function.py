@@ -313,6 +313,24 @@ class Function:
             return cls._node_name
         return f"{cls.__name__}Backward" if cls._ctx_style else f"{cls.__name__}Backward0"
 
+    @classmethod
+    def renamed(cls, node_name):
+        """``cls`` recorded under another of PyTorch's node names, for an op whose name depends
+        on the call (``x.sum()`` records SumBackward0, ``x.sum(1)`` SumBackward1): a subclass,
+        made once per name, that differs in ``name()`` only. It keeps the class name, which
+        the profiler and the FLOP counter read."""
+        table = cls.__dict__.get("_renamed_")
+        if table is None:
+            table = {}
+            cls._renamed_ = table
+        sub = table.get(node_name)
+        if sub is None:
+            sub = type(cls.__name__, (cls,), {"__module__": cls.__module__, "__slots__": (),
+                                              "__qualname__": cls.__qualname__,
+                                              "_node_name": node_name, "_renamed_from": cls})
+            table[node_name] = sub
+        return sub
+
     @property
     def next_functions(self):
         """The nodes this one sends gradients to, in input order: (node, output_nr) pairs,
@@ -538,8 +556,9 @@ def complex_refusal(name, np_dtype):
 
 def _forward_name(node_name):
     """The op a node's name stands for, as PyTorch's in-place error names it: 'Mul' for
-    'MulBackward0', 'F' for a custom Function's 'FBackward'."""
-    return re.sub(r"Backward\d*$", "", node_name)
+    'MulBackward0', 'F' for a custom Function's 'FBackward', and the overload's number kept
+    past 0: 'Pow1' for 'PowBackward1', 'Elu1' for the in-place 'EluBackward1'."""
+    return re.sub(r"Backward(\d*)$", lambda m: m[1].lstrip("0"), node_name)
 
 
 def keep_for_backward(result, *tensors):
@@ -671,6 +690,22 @@ def _check_same_device(cls, inputs, arrays):
                 f"is on {d}; move them with .to(device))")
 
 
+def rename_node(result, node_name, op=None):
+    """Record ``result``'s node under PyTorch's ``node_name``, for an op composed of others
+    whose last step stands for the whole (``masked_fill`` is a ``where``: PyTorch records a
+    MaskedFillBackward0). Only the name changes: the node becomes an instance of its op's
+    ``renamed`` class, which adds nothing to it. Left alone when there is no node, or when
+    ``op`` is given and the node is not one of its (the last step was not the one expected).
+    Returns ``result``."""
+    node = getattr(result, "grad_fn", None)
+    op_class = getattr(type(node), "op_class", None)       # None: no node made by apply
+    if op_class is None or node._ctx_style or (op is not None and not isinstance(node, op)):
+        return result
+    op_class = op_class.__dict__.get("_renamed_from", op_class)     # the op itself
+    node.__class__ = _node_type(op_class.renamed(node_name))
+    return result
+
+
 def _node_type(cls):
     """The class of ``cls``'s graph nodes: a subclass named as PyTorch names the node
     (``MulBackward0``, ``MyFunctionBackward``), made once, so that ``type(y.grad_fn).__name__``
@@ -680,7 +715,9 @@ def _node_type(cls):
     node = cls.__dict__.get("_node_type_")
     if node is None:
         name = cls.name()
-        node = type(name, (cls,), {"__module__": cls.__module__, "__qualname__": name,
+        # a C++ node's name() has its namespace ("torch::autograd::CopySlices"), its class not
+        short = name.rpartition("::")[2]
+        node = type(short, (cls,), {"__module__": cls.__module__, "__qualname__": short,
                                    "__slots__": (), "name": classmethod(lambda _: name),
                                    "op_class": cls})
         cls._node_type_ = node
