@@ -18,7 +18,7 @@ import numpy as np
 from . import _sparse_kernels as K, creation, dtypes
 from ._formatting import THRESHOLD, _ComplexFormatter, _Formatter, _add_suffixes, \
     _format_array, _summarised_values
-from ._sparse_coo import SparseCooTensor, _new as _new_coo
+from ._sparse_coo import _CSR_BETA, SparseCooTensor, _new as _new_coo, warn_once
 from .autograd import Function
 from .ops._util import scalar_type_name
 from .tensor import Size, Tensor
@@ -29,6 +29,7 @@ REDUCTIONS = ("sum", "mean", "amax", "amin", "max", "min")
 
 
 def _new(crow, col, values, size, rows=None):
+    warn_once(_CSR_BETA)            # PyTorch's CSR tensors warn as they are made
     t = object.__new__(SparseCsrTensor)
     t._crow, t._col, t._vals, t._size = crow, col, values, Size(size)
     t._rows = rows if rows is not None else np.repeat(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _sparse_csr as csr, _sparse_kernels as K, backend, creation, dtypes
-from ._sparse_coo import _new
+from ._sparse_coo import _new, warn_once
 from .autograd import Function, is_grad_enabled
 from .tensor import Tensor, _to_array
 
@@ -27,10 +27,18 @@ def _values(values, dtype, device):
     return vals
 
 
+_UNCHECKED = ("Sparse invariant checks are implicitly disabled. Memory errors (e.g. SEGFAULT) "
+              "will occur when operating on a sparse tensor which violates the invariants, but "
+              "checks incur performance overhead. To silence this warning, explicitly opt in "
+              "or out. See `torch.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
+
+
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
                       requires_grad=False, check_invariants=None, is_coalesced=None):
     """PyTorch's ``sparse_coo_tensor``: ``values[k]`` at ``indices[:, k]``; ``size``
     inferred (each sparse dim one past its largest index) when not given."""
+    if check_invariants is None:
+        warn_once(_UNCHECKED)
     idx = _to_array(indices)
     if idx.dtype.kind not in "iuf":
         raise RuntimeError("indices must be an int64 tensor")
@@ -95,6 +103,8 @@ def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
     (one column past the largest index) when not given. The invariants are always checked
     (as PyTorch's ``check_invariants=True``), since the kernels rely on them; that argument
     adds PyTorch's checks of the index dtypes."""
+    if check_invariants is None:
+        warn_once(_UNCHECKED)
     crow, col = _to_array(crow_indices), _to_array(col_indices)
     if backend.xp_of(crow) is not np or backend.xp_of(col) is not np:
         raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")

@@ -19,7 +19,7 @@ from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar
 from .indexing import setitem
 from .inplace import copy_
 from .movement import clone
-from .scatter_reduce import scatter_reduce
+from .scatter_reduce import check_reduce_arguments, scatter_reduce
 
 __all__ = ["index_reduce", "index_reduce_", "fill_diagonal_"]
 
@@ -66,6 +66,7 @@ def _check(input, dim, index, source, reduce):
 def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     """``input`` with source's slices reduced into the slices ``index`` names along ``dim``
     (see the module docstring); a new tensor, differentiable in input and source."""
+    check_reduce_arguments("index_reduce", reduce, include_self)
     if not include_self:
         no_complex_kernel("index_reduce_func_exclude_input_init", input)
         if isinstance(input, Tensor) and input._array.dtype.kind == "b":
@@ -92,6 +93,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
 def index_reduce_(input, dim, index, source, reduce, *, include_self=True):
     """In-place index_reduce: ``input`` becomes index_reduce(input, ...); returns it.  The
     reduction reads a clone, so the write does not change what its backward saved."""
+    check_reduce_arguments("index_reduce_", reduce, include_self)
     return copy_(input, index_reduce(clone(input), dim, index, source, reduce,
                                      include_self=include_self))
 

@@ -15,10 +15,12 @@ and gradients of those, come from the ops' own backwards.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from .. import backend
+from .._global_flags import is_warn_always_enabled
 from . import fourier as fft
 from ..tensor import Tensor
 from .complex_numbers import view_as_real
@@ -35,6 +37,36 @@ _TORCH_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "D
                 "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
                 "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                 "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+# the warnings PyTorch gives once per process (every time under set_warn_always(True))
+_WARNED_ONCE = set()
+_NO_STFT_WINDOW = (
+    "A window was not provided. A rectangular window will be applied,which is known to cause "
+    "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
+    "recommended to reduce spectral leakage.To suppress this warning and use a rectangular "
+    "window, explicitly set `window=torch.ones(n_fft, device=<device>)`.")
+_NO_ISTFT_WINDOW = (
+    "A window was not provided. A rectangular window will be applied.Please provide the same "
+    "window used by stft to make the inversion lossless.To suppress this warning and use a "
+    "rectangular window, explicitly set `window=torch.ones(n_fft, device=<device>)`.")
+_REAL_STFT = (
+    "stft with return_complex=False is deprecated. In a future pytorch release, stft will "
+    "return complex tensors for all inputs, and return_complex=False will raise an error.\n"
+    "Note: you can still call torch.view_as_real on the complex output to recover the old "
+    "return format.")
+
+
+def _warn_once(message):
+    """UserWarning ``message``, the first time only unless warn_always is set (as PyTorch)."""
+    if is_warn_always_enabled() or message not in _WARNED_ONCE:
+        _WARNED_ONCE.add(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _flag(value):
+    """How torch's stft/istft errors print an optional bool argument: None, 0 or 1."""
+    return "None" if value is None else int(value)
 
 
 def _describe(t):
@@ -67,6 +99,8 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     (B?, N, T, 2) real with return_complex=False (deprecated in torch, still accepted)."""
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
+    if window is None:
+        _warn_once(_NO_STFT_WINDOW)
     is_complex = input._array.dtype.kind == "c" or (
         window is not None and window._array.dtype.kind == "c")
     if return_complex is None:
@@ -75,6 +109,8 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                                "inputs, and will further require that return_complex=True in "
                                "a future PyTorch release.")
         return_complex = True
+    if not return_complex:
+        _warn_once(_REAL_STFT)
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     if center and input.ndim in (1, 2):
@@ -89,7 +125,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
             f"torch.{_TORCH_NAMES.get(window._array.dtype.name, 'Tensor')}{{{list(window.shape)}}}"
         raise RuntimeError(
             f"stft({_describe(input)}, n_fft={n_fft}, hop_length={hop}, win_length={win}, "
-            f"window={w}, normalized={int(normalized)}, onesided={onesided}, "
+            f"window={w}, normalized={int(normalized)}, onesided={_flag(onesided)}, "
             f"return_complex={int(return_complex)}, align_to_window={align_to_window}) : {what}")
 
     if input._array.dtype.kind not in "fcV":
@@ -127,8 +163,9 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     """The inverse of ``stft`` by weighted overlap-add: (B?, N, T) complex -> (B?, L)."""
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
+    onesided_given = onesided
 
-    def fail(what):
+    def fail(what, sep=" : "):
         kind = {"complex64": "CPUComplexFloatType", "complex128": "CPUComplexDoubleType"}.get(
             input._array.dtype.name, input._array.dtype.name)
         w = "None" if window is None else \
@@ -136,9 +173,11 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         raise RuntimeError(
             f"istft({kind}[{', '.join(map(str, input.shape))}], n_fft={n_fft}, hop_length={hop}"
             f", win_length={win}, window={w}, center={int(center)}, "
-            f"normalized={int(normalized)}, onesided={onesided}, length={length}, "
-            f"return_complex={int(return_complex)}) : {what}")
+            f"normalized={int(normalized)}, onesided={_flag(onesided_given)}, "
+            f"length={length}, return_complex={int(return_complex)}){sep}{what}")
 
+    if window is None:
+        _warn_once(_NO_ISTFT_WINDOW)
     if input._array.dtype.kind != "c":
         raise RuntimeError("istft requires a complex-valued input tensor matching the output "
                            "from stft with return_complex=True.")
@@ -159,7 +198,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         fail(f"expected the frequency dimension (3rd to the last) of the input tensor to match "
              f"n_fft when onesided=False, but got {bins}")
     if not 0 < hop <= win:
-        fail(f"expected 0 < hop_length <= win_length")
+        fail("expected 0 < hop_length <= win_length")
     if not 0 < win <= n_fft:
         fail(f"expected 0 < win_length <= n_fft but got win_length={win}")
     _check_window(window, win, fail)
@@ -196,7 +235,8 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     end = max(end, start)
     y, envelope = y[..., start:end], envelope[start:end]
     if bool(xp.any(xp.abs(envelope._array) < 1e-11)):
-        fail("window overlap add min: 1")
+        # torch's check prints its failed condition (a bool tensor) after the words
+        fail("window overlap add min: 1\n[ CPUBoolType{} ]", sep=" ")
     y = div(y, envelope)
     if length is not None and y.shape[-1] < length:
         y = pad(y, [0, length - y.shape[-1]])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _sparse_kernels as K, dtypes
-from .._sparse_coo import SparseCooTensor, _new, spmm
+from .._sparse_coo import SparseCooTensor, _new, spmm, warn_once
 from .._sparse_csr import SparseCsrTensor, csr_mm, mm_reduce
 from .._sparse_factories import sparse_coo_tensor
 from ..ops.matmul import mm as _dense_mm
@@ -83,7 +83,11 @@ def _legacy(dtype):
         """``FloatTensor(indices, values[, size])`` (the values keep their dtype, as in
         PyTorch) or ``FloatTensor(*sizes)``: an empty sparse tensor of that dtype."""
         if args and isinstance(args[0], Tensor):
-            return sparse_coo_tensor(*args[:3])
+            # PyTorch says only that this constructor is deprecated (no invariants warning)
+            warn_once("torch.sparse.SparseTensor(indices, values, shape, *, device=) is "
+                      "deprecated.  Please use torch.sparse_coo_tensor(indices, values, shape, "
+                      "dtype=, device=).")
+            return sparse_coo_tensor(*args[:3], check_invariants=False)
         sizes = tuple(int(n) for n in args)
         values = Tensor._wrap(np.zeros(0, dtype.np))
         return _new(np.zeros((len(sizes), 0), np.int64), values, sizes, True)
