@@ -24,6 +24,7 @@ from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp
 from ..ops.regression_loss import broadcast_promoted
 from ..ops.extrema import amax
+from ..ops.norms import vector_norm
 from ..ops.writes import can_cast_inplace
 from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
                          result_dtype as _result_dtype, scalar_type_name as _scalar_type_name)
@@ -397,9 +398,13 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     if isinstance(input, Tensor) and input._array.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
-    if isinstance(input, Tensor) and input._array.dtype.name == "float16":
+    if isinstance(input, Tensor) and input._array.dtype.type is backend.np.float16:
         # float32 inside, rounded once, as PyTorch's norms: |x|^p overflows float16 early
         return normalize(input.float(), p, dim, eps).to(input.dtype)
+    if p == 2:
+        # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
+        # gradient 0 at a zero vector): four passes where the general form below makes nine
+        return input / clamp(vector_norm(input, 2, dim, keepdim=True), min=eps)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
         count = (size != 0).to(size.dtype).sum(dim, keepdim=True)      # real, as |x|

@@ -281,7 +281,11 @@ def one_hot(tensor, num_classes=-1):
         num_classes = int(a.max()) + 1
     elif int(a.max()) >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
-    return Tensor._wrap((a[..., None] == xp.arange(num_classes)).astype(dtypes.int64.np))
+    # zeros with a 1 written at each index: one write per element, where comparing with
+    # arange(num_classes) made a bool array of the whole result and converted it
+    out = xp.zeros(a.shape + (num_classes,), dtype=dtypes.int64.np)
+    out.reshape(-1)[xp.arange(a.size) * num_classes + a.reshape(-1)] = 1
+    return Tensor._wrap(out)
 
 
 def softmax2d(input):

@@ -24,7 +24,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import c_order, not_implemented_for, scalar_type_name
 from .elementwise import mul
 from .matmul import matmul
 from .plumbing import cast_to, conj_of, expand_to, reshape_to, sum_to
@@ -130,6 +130,10 @@ class Einsum(Function):
     def forward(self, *operands, subs, out):
         self.subs, self.out = subs, out
         self.save_for_backward(*operands)
+        if len(operands) == 2:
+            product = _pair_as_matmul(*operands, *subs, out)
+            if product is not None:
+                return product
         # three or more operands: contract pairwise along a greedy path (numpy's default
         # loops over every letter at once, whose cost is the product of all their sizes)
         return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands,
@@ -160,6 +164,48 @@ class Einsum(Function):
                 grad = expand_to(reshape_to(grad, shape), tuple(ops[i].shape))
             grads.append(grad)
         return tuple(grads)
+
+
+def _pair_as_matmul(a, b, sa, sb, out):
+    """``einsum(sa + "," + sb + "->" + out, a, b)`` as one batched matrix product, as
+    PyTorch contracts a pair: letters in both operands and the output are the batch, in both
+    but not the output are contracted, in one and the output are its rows (a) or columns (b);
+    a letter in one operand alone is summed first.  numpy's einsum loops in C without BLAS:
+    "bhqd,bhkd->bhqk" on 4x8x128x64 took 6 ms instead of 0.5.  None when this does not
+    apply (numpy float32/64 or complex operands of one dtype, shared letters of equal sizes,
+    at least one letter contracted), numpy's einsum then."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or \
+            a.dtype.kind not in "fc" or a.dtype.itemsize < 4:
+        return None
+    size = dict(zip(sa, a.shape))
+    size_b = dict(zip(sb, b.shape))
+    shared = [c for c in sa if c in size_b]
+    if any(size[c] != size_b[c] for c in shared):
+        return None                                    # a broadcast size-1 letter
+    size.update(size_b)
+    batch = [c for c in out if c in sa and c in sb]
+    summed = [c for c in shared if c not in out]
+    rows = [c for c in out if c in sa and c not in sb]
+    cols = [c for c in out if c in sb and c not in sa]
+    if not summed:
+        return None
+    a = a.sum(axis=tuple(k for k, c in enumerate(sa) if c not in sb and c not in out))
+    b = b.sum(axis=tuple(k for k, c in enumerate(sb) if c not in sa and c not in out))
+    sa = [c for c in sa if c in sb or c in out]
+    sb = [c for c in sb if c in sa or c in out]
+
+    def count(letters):
+        n = 1
+        for c in letters:
+            n *= size[c]
+        return n
+    left = a.transpose([sa.index(c) for c in batch + rows + summed]).reshape(
+        count(batch), count(rows), count(summed))
+    right = b.transpose([sb.index(c) for c in batch + summed + cols]).reshape(
+        count(batch), count(summed), count(cols))
+    product = backend.matmul(left, right).reshape([size[c] for c in batch + rows + cols])
+    order = batch + rows + cols
+    return c_order(product.transpose([order.index(c) for c in out]))
 
 
 _SUBLIST_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

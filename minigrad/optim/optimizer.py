@@ -340,9 +340,12 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            numbers = None         # the group's hyper-parameters as numbers, read once
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if numbers is None:
+                    numbers = _with_float_scalars(group)
                 if p._array.dtype.kind not in "fcV":
                     # numpy would say "Cannot cast ufunc 'subtract' output..." mid-update
                     raise RuntimeError("For integral input tensors, argument alpha must not be "
@@ -353,15 +356,15 @@ class Optimizer:
                 if group.get("differentiable"):
                     # the update is recorded in the graph (tensor ops, in place on p)
                     with set_grad_enabled(True):
-                        self._update_differentiable(p, p.grad, state, _with_float_scalars(group))
+                        self._update_differentiable(p, p.grad, state, numbers)
                     self.state[p] = state
                     continue
                 if p.grad.is_sparse:
-                    self._update_sparse(p, p.grad, state, _with_float_scalars(group))
+                    self._update_sparse(p, p.grad, state, numbers)
                 elif p._array.dtype.kind == "c":
-                    self._update_complex(p, state, _with_float_scalars(group))
+                    self._update_complex(p, state, numbers)
                 else:
-                    self._update(p, p.grad._array, state, _with_float_scalars(group))
+                    self._update(p, p.grad._array, state, numbers)
                 if state:
                     self.state[p] = state      # SGD without momentum keeps no state, as torch
                 p._vcounter.value += 1

@@ -74,7 +74,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     # as PyTorch: the norm of each tensor, then the same norm of those norms (for p > 0 this
     # is the norm of everything as one vector; p = 0 counts the tensors with a nonzero entry);
     # each tensor's norm is rounded to its own dtype, as PyTorch's per-tensor vector_norm
-    per = xp.stack([xp.asarray(_vector_norm(xp, a.astype(xp.float64), norm_type),
+    per = xp.stack([xp.asarray(_vector_norm(xp, a.astype(xp.float64, copy=False), norm_type),
                                dtype=a.dtype).astype(xp.float64) for a in arrays])
     total = xp.asarray(_vector_norm(xp, per, norm_type), dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -88,6 +88,11 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 def _vector_norm(xp, values, p):
     """The p-norm of an array seen as a vector (linalg.vector_norm's definition for every p:
     max / min of |x| for +-inf, the count of nonzeros for 0, (sum |x|^p)^(1/p) otherwise)."""
+    if p == 2 and values.dtype.kind == "f":
+        # the common case in one BLAS dot product: no |x| and x ** 2 arrays (a 1M-parameter
+        # model's clip took 1.9 ms against PyTorch's 0.4)
+        flat = values.reshape(-1)
+        return xp.sqrt(xp.dot(flat, flat))
     values = xp.abs(values.reshape(-1))
     if p == math.inf:
         return values.max() if values.size else xp.zeros((), values.dtype)
