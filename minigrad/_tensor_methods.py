@@ -297,10 +297,26 @@ Tensor.bitwise_left_shift_ = B.bitwise_left_shift_
 Tensor.bitwise_right_shift_ = B.bitwise_right_shift_
 
 # in place
-Tensor.__iadd__ = _array_operand(I.add_)
-Tensor.__isub__ = I.sub_
-Tensor.__imul__ = _array_operand(I.mul_)
-Tensor.__itruediv__ = _array_operand(I.div_)
+def _inplace_operator(op):
+    """``x op= other``: ``op`` (in place) for a tensor or a number (numpy scalars included);
+    any other operand (a numpy array, a list) gives NotImplemented, as PyTorch's operators, so
+    that Python falls back to ``x = x op other``: a new tensor, x's views left as they were."""
+    def operator(self, other):
+        if not isinstance(other, (Tensor, bool, int, float, complex, np.generic)):
+            return NotImplemented
+        return op(self, other)
+    operator.__name__ = op.__name__
+    return operator
+
+
+Tensor.__iadd__ = _inplace_operator(I.add_)
+Tensor.__isub__ = _inplace_operator(I.sub_)
+Tensor.__imul__ = _inplace_operator(I.mul_)
+Tensor.__itruediv__ = _inplace_operator(I.div_)
+# without these Python would fall back to x = x ** y (a new tensor, maybe of another dtype)
+Tensor.__ipow__ = _inplace_operator(I.pow_)
+Tensor.__ifloordiv__ = _inplace_operator(INP.floor_divide_)
+Tensor.__imod__ = _inplace_operator(INP.remainder_)
 Tensor.add_ = I.add_
 Tensor.sub_ = I.sub_
 Tensor.mul_ = I.mul_

@@ -224,7 +224,7 @@ def polygamma(n, x):
 def _exp_neg_square(x):
     """exp(-x^2) without the rounding of x^2 (an absolute error of x^2 * 2^-53, i.e. a
     relative one in the result that grows like x^2): x = hi + lo with hi's square exact."""
-    x = np.abs(x)
+    x = np.minimum(np.abs(x), 1e10)      # exp(-x^2) is 0 long before; x * 2^12 must not overflow
     hi = np.floor(x * 2.0 ** 12) / 2.0 ** 12
     lo = x - hi
     return np.exp(-hi * hi) * np.exp(-lo * (2.0 * hi + lo))
@@ -390,7 +390,7 @@ def _bessel_asymptotic(ax, order):
     for k in range(1, 32):
         term = term * -(mu - (2 * k - 1) ** 2) / (8.0 * k * ax)
         total = total + term
-    return total / np.sqrt(2.0 * _PI * ax)
+    return total / (np.sqrt(2.0 * _PI) * np.sqrt(ax))     # (2 pi x overflows near 1e308)
 
 
 def _scaled_bessel(x, order):

@@ -58,6 +58,13 @@ def to_tensor_like(value, like, dtype=None):
     return Tensor._wrap(xp.asarray(value, dtype=dtype))
 
 
+def sort_keys(array):
+    """``array`` as numpy can order it: bfloat16 (a numpy extension type, whose sorts leave a
+    NaN where it was and order around it) as the float32 values it holds, exactly; numpy's own
+    float sorts put NaN last, as PyTorch."""
+    return array.astype(np.float32) if array.dtype.kind == "V" else array
+
+
 def c_order(array):
     """``array`` laid out row-major: PyTorch's reductions, scans and softmax return contiguous
     results whatever their input's layout (numpy's follow the input's, so a reduction of a

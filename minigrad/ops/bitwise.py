@@ -23,7 +23,9 @@ def _type_label(x):
 
 
 def _is_number(x):
-    return isinstance(x, (bool, int, float)) or isinstance(x, (np.integer, np.floating, np.bool_))
+    # a complex number is an operand too: PyTorch refuses it at the kernel, by its dtype
+    return isinstance(x, (bool, int, float, complex)) or \
+        isinstance(x, (np.integer, np.floating, np.complexfloating, np.bool_))
 
 
 def _check_operands(name, a, b):

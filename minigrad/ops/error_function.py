@@ -120,7 +120,7 @@ def _erf_array(x):
     erfc_big = xp.exp(-big * big) / (math.sqrt(math.pi) * frac)
     out = xp.where(ax < 3.0, series, 1.0 - erfc_big)
     out = xp.where(xp.isnan(x64), xp.nan, out)
-    return (xp.sign(x64) * out).astype(x.dtype, copy=False)
+    return xp.copysign(out, x64).astype(x.dtype, copy=False)       # erf(-0.0) is -0.0
 
 
 class Erf(Function):

@@ -29,7 +29,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K
-from ._util import not_implemented_for, result_dtype
+from ._util import broadcast_shape, not_implemented_for, result_dtype
 from .elementary_functions import exp, log, log1p
 from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
 from .pointwise_select import where
@@ -319,6 +319,7 @@ def _float_operands(a, b, name, kernel):
                         f"{type(a).__name__}")
     a = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, name)
     b = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, name)
+    broadcast_shape(tuple(a.shape), tuple(b.shape), name)      # shapes before the dtype
     dtype = result_dtype(a, b)
     if dtype.kind not in "fV":
         if kernel is not None:
