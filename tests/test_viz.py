@@ -75,8 +75,8 @@ def test_text_tree_exact():
     assert str(g) == g.text() == "\n".join([
         "output () float32",
         "└── SumBackward0 () float32",
-        "    └── LinearBackward0 (1, 4) float32",
-        "        ├── ReshapeBackward0 (1, 2) float32",
+        "    └── AddmmBackward0 (1, 4) float32",
+        "        ├── ViewBackward0 (1, 2) float32",
         "        │   └── MaxPool2DWithIndicesBackward0 (1, 2, 1, 1) float32",
         "        │       └── ReluBackward0 (1, 2, 2, 2) float32",
         "        │           └── ConvolutionBackward0 (1, 2, 2, 2) float32",

@@ -70,6 +70,7 @@ class BCEWithLogits(Function):
     Shapes: x, y and the result alike; w and pw (constants) broadcast to them, or None.
     x and y come in one floating dtype (the promoted one); ``logit_dtype`` is the logits' own.
     """
+    _node_name = "BinaryCrossEntropyWithLogitsBackward0"
     def forward(self, x, y, *, weight, pos_weight, logit_dtype):
         xp = backend.xp_of(x)
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))      # log(1 + e^-x)
@@ -182,7 +183,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if y.size and not bool(((y >= 0) & (y <= 1)).all()):
         raise RuntimeError(f"all elements of target should be between 0 and 1 (got values in "
                            f"[{float(y.min()):g}, {float(y.max()):g}])")
-    return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction)
+    return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction,
+                   "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -206,7 +208,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     loss = BCEWithLogits.apply(cast(input, dtype), cast(target, dtype), weight=w, pos_weight=pw,
                                logit_dtype=input._array.dtype)
     # reduced in the promoted dtype: the mean's 1/N reaches the gradient unrounded, as there
-    return cast(_reduce(loss, reduction), target._array.dtype)
+    return cast(_reduce(loss, reduction, BCEWithLogits.name()), target._array.dtype)
 
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]

@@ -85,6 +85,7 @@ class Cholesky(Function):
     """The lower Cholesky factor of a (..., n, n), computed beforehand (``factor``) so that
     its error code can be read; backward as in the module docstring (^T -> ^H for a complex
     Hermitian a: A = L L^H, the gradient is the Hermitian part)."""
+    _node_name = "LinalgCholeskyExBackward0"        # PyTorch's node
     complex_ok = True
     def forward(self, a, *, factor):
         self.save_for_backward(factor)
@@ -155,6 +156,7 @@ class QrQ(Function):
     Backward (m >= n; for a complex a too, R's diagonal being real): with W = Q^H gQ and
     skew(W) = tril(W - W^H) with its diagonal halved, gA = (gQ + Q (skew(W) - W)) R^-H
     (for a real a, skew(W) - W = copyltu(-W^T): the formula of the module docstring)."""
+    _node_name = "LinalgQrBackward0"                # PyTorch's node
     complex_ok = True
     def forward(self, a, *, mode):
         self.mode = mode

@@ -44,6 +44,7 @@ EighResult = result_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
 class _EighFactor(Function):
     """One factor of eigh(a) (eigenvalues ascending, or eigenvectors), ``uplo`` the triangle
     read; for a real a (a complex, Hermitian, one goes through EighPacked)."""
+    _node_name = "LinalgEighBackward0"              # PyTorch's node
     index = None
 
     def forward(self, a, *, uplo):
@@ -65,6 +66,7 @@ class EighPacked(Function):
     second derivative's too) meets in one node.  Backward, with W = V^H gV:
     V (diag(gw) + F o (W - W^H) / 2) V^H, F_ij = 1 / (w_j - w_i) (0 on the diagonal).  A loss
     with Im diag(W) != 0 depends on the eigenvectors' phases: refused, as PyTorch does."""
+    _node_name = "LinalgEighBackward0"              # PyTorch's node
     complex_ok = True
 
     def forward(self, a, *, uplo):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections.abc
 
 from .. import backend
+from ..autograd.function import rename_node
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
 from .movement import keep_channels_last
@@ -109,7 +110,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     _check_dtype("im2col_out_cpu", input)
     cols = IndexSelect.apply(reshape_to(x, (n, c, hp * wp)), index=index, dim=2)
     out = reshape_to(cols, (n, c * k[0] * k[1], out_h * out_w))
-    return out if batched else reshape_to(out, tuple(out.shape[1:]))
+    return rename_node(out if batched else reshape_to(out, tuple(out.shape[1:])),
+                       "Im2ColBackward0")
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -152,7 +154,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     out = reshape_to(planes, (n, c, hp, wp))
     if p != (0, 0):
         out = pad(out, (-p[1], -p[1], -p[0], -p[0]))
-    return out if batched else reshape_to(out, tuple(out.shape[1:]))
+    return rename_node(out if batched else reshape_to(out, tuple(out.shape[1:])),
+                       "Col2ImBackward0")
 
 
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):

@@ -30,7 +30,7 @@ from . import elementary_functions as EF
 from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
-from .inplace import clamp_, mul_, sub_
+from .inplace import clamp_, mul_, named_write, sub_
 from .tensor_predicates import logical_xor, reciprocal
 from .writes import apply_inplace, can_cast_inplace
 
@@ -264,12 +264,14 @@ def float_power_(input, exponent):
 
 def clamp_min_(input, min):
     """In place: ``input`` becomes max(input, min); returns ``input``."""
-    return clamp_(input, min=min)
+    return named_write(input, f"ClampMinBackward{int(isinstance(min, Tensor))}", clamp_, input,
+                       min=min)
 
 
 def clamp_max_(input, max):
     """In place: ``input`` becomes min(input, max); returns ``input``."""
-    return clamp_(input, max=max)
+    return named_write(input, f"ClampMaxBackward{int(isinstance(max, Tensor))}", clamp_, input,
+                       max=max)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ would have (same memory, so views of it, and the base it views, are untouched). 
 from __future__ import annotations
 
 from ..autograd import is_grad_enabled
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import NO_DIM
 from .movement import squeeze, t, transpose, unsqueeze
@@ -41,8 +42,20 @@ def _restride(input, view, *args, **kwargs):
     input._array = result._array
     if recording and result.grad_fn is not None:
         _take_history(input, result)
+        # the in-place overload's node name (TransposeBackward1 for transpose_'s...)
+        name = _INPLACE_NAMES.get(input.grad_fn.name())
+        if name is not None:
+            rename_node(input, name)
     input._vcounter.value += 1
     return input
+
+
+# PyTorch's node of each in-place view change, by the node of its out-of-place view
+_INPLACE_NAMES = {"TBackward0": "TBackward1", "TransposeBackward0": "TransposeBackward1",
+                  "SqueezeBackward0": "SqueezeBackward3", "SqueezeBackward1": "SqueezeBackward4",
+                  "SqueezeBackward2": "SqueezeBackward5",
+                  "UnsqueezeBackward0": "UnsqueezeBackward1",
+                  "AsStridedBackward0": "AsStridedBackward1"}
 
 
 def t_(input):

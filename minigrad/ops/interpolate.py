@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 
 from .. import _memory_format as mf, backend
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map
@@ -379,8 +380,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     input gives a channels-last result, as PyTorch's kernels allocate it."""
     out = _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
                        antialias)
-    # (area is an adaptive average pool, which lays out its own result)
-    return keep_channels_last(out, input) if mode != "area" else out
+    # (area is an adaptive average pool, which lays out and names its own result)
+    if mode == "area":
+        return out
+    return rename_node(keep_channels_last(out, input), _upsample_node(mode, input.ndim, antialias))
+
+
+def _upsample_node(mode, ndim, antialias):
+    """PyTorch's node for a resize: UpsampleBilinear2DBackward0, UpsampleNearestExact1D...,
+    with ``Aa`` after the dims when antialiased."""
+    kind = "".join(part.capitalize() for part in mode.split("-"))
+    return f"Upsample{kind}{ndim - 2}D{'Aa' if antialias else ''}Backward0"
 
 
 def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale_factor,
@@ -482,7 +492,8 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w))
     x = permute(x, *range(n), n, n + 3, n + 1, n + 4, n + 2)        # (.., C, H, r, W, r)
-    return keep_channels_last(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
+    out = keep_channels_last(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
+    return rename_node(out, "PixelShuffleBackward0")
 
 
 def _positive_factor(op, name, value):
@@ -511,4 +522,5 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)
-    return keep_channels_last(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
+    out = keep_channels_last(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
+    return rename_node(out, "PixelUnshuffleBackward0")

@@ -82,6 +82,7 @@ def _lapack_svd(xp, a):
 
 class _SvdFactor(Function):
     """One factor of the reduced SVD of ``a`` (..., m, n); subclasses pick which."""
+    _node_name = "LinalgSvdBackward0"               # PyTorch's node
     index = None
 
     def forward(self, a):
@@ -161,6 +162,7 @@ class SvdPacked(Function):
 
     A phase e^(i phi) shared by a column of U and of V is arbitrary: a loss with
     Im diag(W_U + W_V) != 0 depends on it, and is refused as PyTorch does."""
+    _node_name = "LinalgSvdBackward0"               # PyTorch's node
     complex_ok = True
 
     def forward(self, a):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _autocast_state, backend
 from ..autograd import Function
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
@@ -31,7 +31,7 @@ from .elementwise import mul, neg, sub
 from .pointwise_select import where
 from .movement import permute, reshape
 from .plumbing import reshape_to
-from .reduce import sum as reduce_sum
+from .reduce import Mean, Sum, sum as reduce_sum
 from .softmax import _sums, log_softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -292,6 +292,8 @@ def _class_axis_last(input, target):
     if input.ndim > 2:
         scores = permute(input, 0, *range(2, input.ndim), 1)
     m = math.prod(expected)          # (not -1: with no classes the count is not implied)
+    if input.ndim == 2:              # already (M, C): no view node between it and the loss's
+        return scores, target._array.reshape(m), expected
     return reshape(scores, m, c), target._array.reshape(m), expected
 
 
@@ -357,13 +359,23 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if value is not None:
         raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
                          f"[0, {c - 1}] for an input with {c} classes")
-    loss = ClassNLL.apply(scores, target=t.astype(xp.int64, copy=False), weight=w,
-                          ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=_smoothing(label_smoothing), from_logits=from_logits)
+    smoothing = _smoothing(label_smoothing)
+    loss = _nll_node(input.ndim, smoothing).apply(
+        scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
+        reduction=reduction, label_smoothing=smoothing, from_logits=from_logits)
     loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
-    if reduction == "none":
+    if reduction == "none" and tuple(loss.shape) != tuple(out_shape):
         loss = reshape(loss, out_shape)
     return loss
+
+
+def _nll_node(ndim, label_smoothing):
+    """ClassNLL under the name of the node PyTorch's loss ends in: its nll_loss kernel's for
+    (N, C) or (C,) scores, its spatial kernel's for more dims, and with label smoothing the
+    sum of the two losses it adds up."""
+    if label_smoothing:
+        return ClassNLL.renamed("AddBackward0")
+    return ClassNLL.renamed("NllLossBackward0" if ndim <= 2 else "NllLoss2DBackward0")
 
 
 def _check_label_smoothing(label_smoothing):
@@ -429,7 +441,10 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
     if reduction == "none":
         return per_sample
     total = per_sample.sum()
-    return total / (input._array.size // c) if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    # PyTorch divides by the count as a number: DivBackward1, its node for a number divisor
+    return rename_node(total / (input._array.size // c), "DivBackward1")
 
 
 def _no_grad_argument(t, arg, name):
@@ -439,13 +454,16 @@ def _no_grad_argument(t, arg, name):
                            f"'{arg}'. This input cannot have requires_grad True.")
 
 
-def _reduce(loss, reduction):
+def _reduce(loss, reduction, node=None):
+    """The elementwise ``loss`` reduced; ``node``: PyTorch's name for its node of the whole
+    loss (MseLossBackward0), which the reduction, the loss's last step here, then records."""
     _check_reduction(reduction)
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
+    if reduction == "none":
+        return loss
+    if node is None:
+        return loss.mean() if reduction == "mean" else loss.sum()
+    op = (Mean if reduction == "mean" else Sum).renamed(node)
+    return op.apply(loss, axes=tuple(range(loss.ndim)), keepdim=False)
 
 
 __all__ = ["cross_entropy", "nll_loss"]

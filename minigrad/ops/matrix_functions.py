@@ -66,6 +66,7 @@ def _expm(a):
 class MatrixExp(Function):
     """exp(a) of a (..., n, n); backward the top-right block of exp([[a^H, g], [0, a^H]])
     (a^H: the adjoint of exp's derivative at a is its derivative at a^H)."""
+    _node_name = "LinalgMatrixExpBackward0"         # PyTorch's node
     complex_ok = True
 
     def forward(self, a):

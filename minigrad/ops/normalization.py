@@ -82,6 +82,8 @@ class BatchNorm(Function):
 
     Shapes: x (N, C, *S); weight, bias (C,) (or another shape of C elements); y like x.
     """
+    _node_name = "NativeBatchNormBackward0"                 # PyTorch's node for batch_norm
+
     def forward(self, x, *affine, running_mean, running_var, has_weight, has_bias, training,
                 momentum, eps):
         xp = backend.xp_of(x)

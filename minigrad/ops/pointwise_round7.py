@@ -8,9 +8,10 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
-from .elementwise import cast, sub
+from .elementwise import Sub, cast, sub
 from .pointwise_select import refuse_complex_pair, select_grad
 from .plumbing import sum_to
 
@@ -23,7 +24,8 @@ def rsub(input, other, alpha=1):
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    return sub(other, input, alpha=alpha)
+    out = sub(other, input, alpha=alpha)       # (a number's is recorded as RsubBackward1)
+    return rename_node(out, "RsubBackward0", Sub) if isinstance(other, Tensor) else out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -51,11 +53,13 @@ class _NanIgnoringExtreme(Function):
 
 
 class FMax(_NanIgnoringExtreme):
+    _node_name = "FmaxBackward0"        # PyTorch's spelling
     numpy_fn = "fmax"
     wins = staticmethod(lambda a, b: a >= b)
 
 
 class FMin(_NanIgnoringExtreme):
+    _node_name = "FminBackward0"        # PyTorch's spelling
     numpy_fn = "fmin"
     wins = staticmethod(lambda a, b: a <= b)
 

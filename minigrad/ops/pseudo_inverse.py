@@ -53,6 +53,7 @@ class Pinv(Function):
     """The pseudo-inverse P (..., n, m) of a (..., m, n), singular values (eigenvalues'
     magnitudes if ``hermitian``) at most ``cutoff`` dropped; backward Golub-Pereyra (with
     conjugate transposes for a complex a)."""
+    _node_name = "LinalgPinvBackward0"              # PyTorch's node
     complex_ok = True
 
     def forward(self, a, *, atol, rtol, hermitian):

@@ -16,7 +16,7 @@ from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import broadcast_shape, not_implemented_for, result_dtype
-from .elementwise import cast
+from .elementwise import Mul, cast
 from .loss import _check_reduction, _legacy_reduction, _reduce
 
 
@@ -69,8 +69,14 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if dtype.kind not in "fV":
         raise not_implemented_for("mse_cpu", dtype)
     diff = cast(input, dtype) - cast(target, dtype)
-    # PyTorch's mse_loss node keeps its input and target for the backward
-    return keep_for_backward(_reduce(diff * diff, reduction), input, target)
+    # PyTorch's mse_loss node keeps its input and target for the backward; its last step
+    # records PyTorch's name for it, whatever the reduction
+    squared = _MSE_SQUARE.apply(diff, diff) if reduction == "none" else diff * diff
+    return keep_for_backward(_reduce(squared, reduction, _MSE_NODE), input, target)
+
+
+_MSE_NODE = "MseLossBackward0"
+_MSE_SQUARE = Mul.renamed(_MSE_NODE)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import check_tensor, int_arg, normalize_dim, python_type_name, result_dtype
 from .elementary_functions import pow
@@ -159,7 +160,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     if k:
         square = pad(square, (k, 0, 0, k) if offset > 0 else (0, k, k, 0))
     # a fresh row-major tensor, as PyTorch's (its strides show through as_strided and views)
-    return contiguous(movedim(square, (-2, -1), (d1, d2)))
+    return rename_node(contiguous(movedim(square, (-2, -1), (d1, d2))), "DiagEmbedBackward0")
 
 
 def diagflat(input, offset=0):
@@ -324,7 +325,7 @@ def renorm(input, p, dim, maxnorm):
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
                            f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")
     if p <= 0:
-        raise RuntimeError(f"renorm: non-positive-norm not supported")
+        raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     if input.ndim <= 1:
@@ -334,7 +335,7 @@ def renorm(input, p, dim, maxnorm):
     others = tuple(i for i in range(input.ndim) if i != d)
     norms = vector_norm(input, p, others, True)
     factor = where(norms._array > maxnorm, div(maxnorm, add(norms, 1e-7)), 1.0)
-    return mul(input, cast(factor, input._array.dtype))
+    return rename_node(mul(input, cast(factor, input._array.dtype)), "RenormBackward0")
 
 
 def argwhere(input):

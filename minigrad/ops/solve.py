@@ -185,6 +185,7 @@ def _inverse_array(a, name="linalg.inv"):
 
 class Inv(Function):
     """The inverses X of the matrices a (..., n, n); backward -X^H g X^H (X^T for real a)."""
+    _node_name = "LinalgInvExBackward0"             # PyTorch's node
     complex_ok = True
 
     def forward(self, a):
@@ -226,6 +227,7 @@ def inv_ex(A, *, check_errors=False):
 class Solve(Function):
     """X = a^-1 b for a (..., n, n) and b (..., n, k) of the same batch shape; backward
     db = a^-H g (Solve again), da = -db X^H (transposes for real tensors)."""
+    _node_name = "LinalgSolveExBackward0"           # PyTorch's node
     complex_ok = True
 
     def forward(self, a, b):
@@ -438,6 +440,7 @@ def cholesky_solve(B, L, upper=False):
 class Det(Function):
     """det(a) of a (..., n, n): shape (...); backward g conj(det a^-T) (holomorphic: the
     gradient times the conjugate of the derivative, the cofactors)."""
+    _node_name = "LinalgDetBackward0"               # PyTorch's node
     complex_ok = True
 
     def forward(self, a):
@@ -478,6 +481,7 @@ def _cofactors(a, d):
 class LogAbsDet(Function):
     """log|det(a)| of a (..., n, n): shape (...), real (a complex a's real dtype); backward
     g a^-H (log|det| = Re log det, whose derivative is a^-T)."""
+    _node_name = "LinalgSlogdetBackward0"           # PyTorch's node
     complex_ok = True
 
     def forward(self, a):
@@ -498,6 +502,7 @@ class SlogdetSign(Function):
     gradient: an output that requires grad when a does, as PyTorch's); det / |det| for a
     complex one, e^(i theta) with theta = Im log det, so d sign = i sign Im tr(a^-1 da) and
     the gradient is i Im(g conj(sign)) a^-H (0 for a singular a, whose sign is 0)."""
+    _node_name = "LinalgSlogdetBackward0"           # PyTorch's node
     complex_ok = True
 
     def forward(self, a):

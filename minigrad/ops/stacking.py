@@ -186,13 +186,20 @@ def split(a, split_size_or_sections, dim=0):
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
                                f"(input tensor's size at dimension {d}), but got "
                                f"split_sizes={sizes}")
+    name = "Split" if isinstance(split_size_or_sections, numbers.Integral) else "SplitWithSizes"
+    node = _PIECE_NODES[name]
     out, start = [], 0
     for s in sizes:
         index = (slice(None),) * d + (slice(start, start + s),)
-        out.append(getitem(a, index))
+        out.append(node.apply(a, index=index, basic=True))
         start += s
-    return _several_views(out, "SplitWithSizes" if not isinstance(
-        split_size_or_sections, numbers.Integral) else "Split")
+    return _several_views(out, name)
+
+
+# The read of one piece of split / chunk / unbind, under the name of PyTorch's node (which is
+# one node for all the pieces; here each piece has its own)
+_PIECE_NODES = {name: BasicGetItem.renamed(f"{name}Backward0")
+                for name in ("Split", "SplitWithSizes", "Unbind")}
 
 
 def _several_views(out, name):
@@ -260,8 +267,9 @@ def unbind_dim(name, a, dim):
 
 def unbind(a, dim=0):
     d = unbind_dim("unbind", a, dim)
-    return _several_views([getitem(a, (slice(None),) * d + (i,)) for i in range(a.shape[d])],
-                          "Unbind")
+    node = _PIECE_NODES["Unbind"]
+    return _several_views([node.apply(a, index=(slice(None),) * d + (i,), basic=True)
+                           for i in range(a.shape[d])], "Unbind")
 
 
 def _tensor_list(tensors, name):
