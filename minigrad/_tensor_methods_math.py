@@ -26,6 +26,7 @@ from .ops import pseudo_inverse as PINV
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
+from .ops import writes as W
 from .ops import complex_numbers as CN
 from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV
@@ -193,18 +194,31 @@ Tensor.index_select = _torch_args(G.index_select)
 Tensor.index_add = G.index_add
 Tensor.masked_fill = G.masked_fill
 Tensor.take_along_dim = G.take_along_dim
-Tensor.scatter_ = lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs))
-Tensor.scatter_add_ = lambda self, *args: I.copy_(self, G.scatter_add(self, *args))
-Tensor.index_add_ = lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs))
+def _source_apart(method):
+    """``method`` (an in-place index or scatter write taking (dim, index, source, ...)), first
+    refusing a source that shares memory with self, as PyTorch's do: a clone() is needed."""
+    def write(self, *args, **kwargs):
+        source = args[2] if len(args) > 2 else kwargs.get("source", kwargs.get("src"))
+        if isinstance(source, Tensor) and isinstance(self, Tensor) and \
+                W.memory_overlap(self._array, source._array) != W.NO_OVERLAP:
+            raise RuntimeError(W.INPUT_OVERLAP)
+        return method(self, *args, **kwargs)
+    write.__name__ = getattr(method, "__name__", "write")
+    return write
+
+
+Tensor.scatter_ = _source_apart(
+    lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs)))
+Tensor.scatter_add_ = _source_apart(lambda self, *args: I.copy_(self, G.scatter_add(self, *args)))
+Tensor.index_add_ = _source_apart(
+    lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs)))
 Tensor.masked_fill_ = G.masked_fill_
 
 # scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
 Tensor.scatter_reduce = SR.scatter_reduce
-# (from a clone: the out-of-place node saves its input, which the copy back would overwrite)
-Tensor.scatter_reduce_ = lambda self, *args, **kwargs: I.copy_(self, SR.scatter_reduce(
-    self.clone(), *args, **kwargs))
+Tensor.scatter_reduce_ = _source_apart(SR.scatter_reduce_)
 Tensor.index_copy = SR.index_copy
-Tensor.index_copy_ = lambda self, *args: I.copy_(self, SR.index_copy(self, *args))
+Tensor.index_copy_ = _source_apart(lambda self, *args: I.copy_(self, SR.index_copy(self, *args)))
 Tensor.index_fill = SR.index_fill
 Tensor.index_fill_ = lambda self, *args: I.copy_(self, SR.index_fill(self, *args))
 Tensor.take = SR.take
@@ -325,7 +339,7 @@ Tensor.adjoint = CJ.adjoint
 Tensor.as_strided = SD.as_strided
 Tensor.narrow_copy = SD.narrow_copy
 Tensor.index_reduce = IRD.index_reduce
-Tensor.index_reduce_ = IRD.index_reduce_
+Tensor.index_reduce_ = _source_apart(IRD.index_reduce_)
 Tensor.fill_diagonal_ = IRD.fill_diagonal_
 
 # in place: every pointwise op, scan and fused product (ops/inplace_pointwise.py) and the

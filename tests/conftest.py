@@ -40,3 +40,16 @@ def _distribution_checks_on():
         module = sys.modules.get(name)
         if module is not None:
             module.Distribution.set_default_validate_args(True)
+
+
+@pytest.fixture(autouse=True)
+def _default_dtype_kept():
+    """Every test starts with float32 as the default dtype on both sides, PyTorch's default.
+    A test that sets another and fails before putting it back would otherwise change the
+    dtype of every tensor made by the tests its worker runs after it (and their memory
+    figures: a float64 default doubles every activation)."""
+    yield
+    for name in ("torch", "minigrad"):
+        module = sys.modules.get(name)
+        if module is not None and module.get_default_dtype() != module.float32:
+            module.set_default_dtype(module.float32)

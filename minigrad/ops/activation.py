@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .elementary_functions import abs, exp, sigmoid, tanh
 from .error_function import erf, floating as _floating
@@ -127,7 +128,8 @@ def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
     input = _floating_only(input, "elu_cpu")
-    return Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+    return Elu.renamed("CeluBackward0").apply(input, alpha=alpha, scale=1.0,
+                                              input_scale=1.0 / alpha)
 
 
 def selu(input, inplace=False):
@@ -222,7 +224,7 @@ def mish(input, inplace=False):
     _floating_only(input, "mish_cpu")
     if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
         return cast(mish(cast(input, _FLOAT)), input._array.dtype)
-    return mul(input, tanh(softplus(input)))
+    return rename_node(mul(input, tanh(softplus(input))), "MishBackward0")
 
 
 def tanhshrink(input):
@@ -247,6 +249,19 @@ class PiecewiseLinear(Function):
         return _piecewise_grad(self, g, self.slope, self.slope.dtype.kind == "b")
 
 
+# PiecewiseLinear under PyTorch's node name of each activation made with it
+_PIECEWISE_NODES = {name: PiecewiseLinear.renamed(f"{name}Backward0") for name in (
+    "Hardtanh", "Hardsigmoid", "Hardshrink", "Softshrink", "Threshold")}
+
+
+def _int64_bound(value):
+    """An integer hardtanh bound as PyTorch reads it first: truncated to an int64, which it must
+    fit (NaN and infinities do not)."""
+    if isinstance(value, float) and not (math.isfinite(value) and -2.0 ** 63 <= value < 2.0 ** 63):
+        raise RuntimeError("value cannot be converted to type int64_t without overflow")
+    return int(value)
+
+
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
     there): the gradient flows only strictly inside (min_val, max_val)."""
@@ -261,16 +276,20 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if kind == "b":
         raise RuntimeError("Bool inputs not supported for hardtanh")
     if kind in "iu":        # PyTorch clamps integers to the bounds truncated, in their dtype
-        low, high = int(min_val), int(max_val)      # (-0.5 is 0: no negative limit then)
+        low, high = (_int64_bound(v) for v in (min_val, max_val))   # (-0.5 is 0: not negative)
         if kind == "u" and (low < 0 or high < 0):
             raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+        info = np.iinfo(input._array.dtype)
+        if not (info.min <= low <= info.max and info.min <= high <= info.max):
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{dtypes.c_type_name(input._array.dtype)} without overflow")
         xp = backend.xp_of(input._array)
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
     def rule(a):
         xp = backend.xp_of(a)         # a NaN is not inside: no gradient, as PyTorch's
         return xp.clip(a, min_val, max_val), (a > min_val) & (a < max_val)
-    return PiecewiseLinear.apply(input, rule=rule)
+    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule)
 
 
 def relu6(input, inplace=False):
@@ -295,7 +314,7 @@ def hardsigmoid(input, inplace=False):
         out /= t(6)
         inside = (a > -3) & (a < 3)
         return out, inside.astype(a.dtype) * t(1 / 6)
-    return PiecewiseLinear.apply(input, rule=rule)
+    return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule)
 
 
 def hardswish(input, inplace=False):
@@ -332,7 +351,7 @@ def hardshrink(input, lambd=0.5):
     def rule(a):
         keep = ~((a >= -lambd) & (a <= lambd))            # NaN stays NaN, with no gradient
         return backend.xp_of(a).where(keep, a, a.dtype.type(0)), (a < -lambd) | (a > lambd)
-    return PiecewiseLinear.apply(input, rule=rule)
+    return _PIECEWISE_NODES["Hardshrink"].apply(input, rule=rule)
 
 
 def softshrink(input, lambd=0.5):
@@ -351,7 +370,7 @@ def softshrink(input, lambd=0.5):
         out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, a.dtype.type(0)))
         out = xp.where(xp.isnan(a), a, out)
         return out.astype(a.dtype, copy=False), (a < -lambd) | (a > lambd)
-    return PiecewiseLinear.apply(input, rule=rule)
+    return _PIECEWISE_NODES["Softshrink"].apply(input, rule=rule)
 
 
 def threshold(input, threshold, value, inplace=False):
@@ -374,7 +393,7 @@ def threshold(input, threshold, value, inplace=False):
     def rule(a):
         above = ~(a <= bound)
         return xp.where(above, a, fill), above
-    out = PiecewiseLinear.apply(input, rule=rule)
+    out = _PIECEWISE_NODES["Threshold"].apply(input, rule=rule)
     if inplace:
         input[...] = out
         return input
@@ -398,7 +417,7 @@ def glu(input, dim=-1):
     half = size // 2
     first = tuple([slice(None)] * d + [slice(0, half)])
     second = tuple([slice(None)] * d + [slice(half, size)])
-    return mul(input[first], sigmoid(input[second]))
+    return rename_node(mul(input[first], sigmoid(input[second])), "GluBackward0")
 
 
 def prelu(input, weight):
@@ -425,7 +444,7 @@ def prelu(input, weight):
         weight = reshape_to(weight, shape)
     elif weight.ndim == 1 and input.ndim == 0:
         weight = weight.reshape(())
-    return where(input > 0, input, mul(weight, input))
+    return rename_node(where(input > 0, input, mul(weight, input)), "PreluKernelBackward0")
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):

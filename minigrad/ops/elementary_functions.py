@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend, dtypes, parallel
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, ieee, ieee_errors,
                     not_implemented_for, torch_sign)
@@ -56,9 +57,9 @@ class Pow(Function):
     @ieee
     def backward(self, g):
         # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
-        a, b, out = self.saved_tensors
+        a, b, out = self.saved_tensors          # out: None for ScalarPow (not needed)
         ga = gb = None
-        if out._array.dtype.kind == "c":
+        if any(v is not None and v._array.dtype.kind == "c" for v in (a, b, out)):
             # the principal branch: conj(b a^(b-1)) and conj(a^b log a); a zero exponent
             # gives a zero gradient for a, as for real tensors
             if self.needs_input_grad[0]:
@@ -109,10 +110,12 @@ class ScalarPow(Pow):
         if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV":
             root = backend.xp_of(a).sqrt(a)
             out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
-            self.save_for_backward(a, b, out)
+            self.save_for_backward(a, b, None)
             return out
         out = a ** b        # numpy's operator: x * x for 2, as PyTorch's scalar kernel
-        self.save_for_backward(a, b, out)
+        # the result is not kept: the exponent takes no gradient, and a pow_ written later
+        # over (a view of) it must not make backward refuse, as in PyTorch
+        self.save_for_backward(a, b, None)
         return out
 
     def _base_grad(self, g, a, b):
@@ -168,6 +171,7 @@ class Log(Function):
 
 
 class Log1p(Function):
+    _node_name = "Log1PBackward0"                           # PyTorch's spelling
     half_in_float32 = True          # float16 too: in float32, rounded once
     complex_ok = True
 
@@ -331,22 +335,34 @@ class Sigmoid(Function):
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions (what Tensor methods and minigrad.* call)
 # ----------------------------------------------------------------------------------------------
+def check_integer_exponent(a, b):
+    """PyTorch's refusals of an integer (or bool) tensor ``a`` to the power of an integer
+    number ``b`` (a numpy integer too): a negative one, or one past a's integer type; and of a
+    float16 or bfloat16 ``a`` to a power past its range (the number is converted to it)."""
+    if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype) and \
+            isinstance(b, (int, float)) and not isinstance(b, bool):
+        dtypes.number_for(b, a._array.dtype, half_checked=True)
+    if not isinstance(a, Tensor) or a._array.dtype.kind not in "biu" or \
+            not isinstance(b, (int, np.integer)) or isinstance(b, (bool, np.bool_)):
+        return
+    b = int(b)
+    if b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if a._array.dtype.kind in "iu":
+        # the exponent is converted to the base's integer type first, and must fit
+        info = np.iinfo(a._array.dtype)
+        if not info.min <= b <= info.max:
+            c_name = {"int32": "int"}.get(a._array.dtype.name, f"{a._array.dtype.name}_t")
+            raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
+
+
 def pow(input, exponent):
     """input ** exponent (either may be a Python number, not both)."""
     a, b = input, exponent
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
         refuse_array("pow", a, "self", 1)
         refuse_array("pow", b, "exponent")
-    if isinstance(a, Tensor) and a._array.dtype.kind in "biu" and isinstance(b, int) and \
-            not isinstance(b, bool) and b < 0:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    if isinstance(a, Tensor) and a._array.dtype.kind in "iu" and isinstance(b, int) and \
-            not isinstance(b, bool):
-        # the exponent is converted to the base's integer type first, and must fit
-        info = np.iinfo(a._array.dtype)
-        if not info.min <= b <= info.max:
-            c_name = {"int32": "int"}.get(a._array.dtype.name, f"{a._array.dtype.name}_t")
-            raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
+    check_integer_exponent(a, b)
     if isinstance(b, Tensor) and b._array.dtype.kind in "iu":
         like = b
         a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "pow")
@@ -375,7 +391,11 @@ def pow(input, exponent):
         if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
             out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
         return out
-    return _binary(Pow, a, b, "pow")
+    # PyTorch's nodes: PowBackward1 for a tensor exponent, PowBackward2 for a number's power
+    return _binary(_NUMBER_BASE_POW if not isinstance(a, Tensor) else _TENSOR_POW, a, b, "pow")
+
+
+_TENSOR_POW, _NUMBER_BASE_POW = Pow.renamed("PowBackward1"), Pow.renamed("PowBackward2")
 
 
 def _integer_pow_negative(xp, av, bv, dtype):
@@ -441,7 +461,7 @@ def square(a):
     """a * a; a bool tensor squares as int64 (PyTorch computes it as pow(a, 2))."""
     if isinstance(a, Tensor) and a._array.dtype.kind == "b":
         a = cast(a, dtypes.result_type(a._array, 2))
-    return mul(a, a)
+    return rename_node(mul(a, a), "PowBackward0")       # PyTorch's square is pow(a, 2)
 
 
 def rsqrt(a):
@@ -449,4 +469,4 @@ def rsqrt(a):
     # elements rounds the bfloat16 square root first)
     if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype):
         return cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
-    return div(1.0, sqrt(a))
+    return rename_node(div(1.0, sqrt(a)), "RsqrtBackward0")

@@ -14,9 +14,13 @@ leaky_relu, clamp).
 """
 from __future__ import annotations
 
+import numbers
+import warnings
+
 import numpy as np
 
 from .. import backend, dtypes, parallel
+from .._global_flags import is_warn_always_enabled
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor as _number_tensor
@@ -55,6 +59,9 @@ class Sub(Function):
         sa, sb = self.shapes
         return (sum_to(g, sa) if self.needs_input_grad[0] else None,
                 sum_to(neg(g), sb) if self.needs_input_grad[1] else None)
+
+
+_RSUB = Sub.renamed("RsubBackward1")
 
 
 class Mul(Function):
@@ -254,8 +261,40 @@ def _first_number(a, b):
     return a
 
 
-def add(a, b, *, alpha=1):
-    """a + alpha * b, in PyTorch's promoted dtype of a and b."""
+# PyTorch's deprecated overloads that take the scalar first (old optimizers' p.add_(-lr, g),
+# exp_avg_sq.addcmul_(1 - beta2, g, g)): still accepted, with a warning given once per process
+_LEGACY_WARNED = []
+
+
+def legacy_overload(name, scalar, tensors, given, instead, numbers_ok=False):
+    """Checks a call by PyTorch's deprecated overload ``given`` (a number ``scalar`` before the
+    ``tensors``; numbers too where ``numbers_ok``) and warns as PyTorch does (once per
+    process, every time under ``set_warn_always(True)``), naming the current signature
+    ``instead``; returns ``scalar``.  Other arguments: the current signature's TypeError."""
+    kinds = (Tensor, numbers.Number) if numbers_ok else Tensor
+    if isinstance(scalar, Tensor) or not isinstance(scalar, numbers.Number) or \
+            not all(isinstance(t, kinds) for t in tensors):
+        n = instead.split("*")[0].count("Tensor ")
+        if not name.endswith("_"):
+            n -= 1 if instead.startswith(f"{name}(Tensor other") else 0
+        raise TypeError(f"{name}() takes {n} positional argument{'s' * (n != 1)} but "
+                        f"{n + 1} were given")
+    if is_warn_always_enabled() or not _LEGACY_WARNED:
+        _LEGACY_WARNED.append(name)
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{given}\nConsider using one "
+                      f"of the following signatures instead:\n\t{instead}", UserWarning,
+                      stacklevel=3)
+    return scalar
+
+
+def add(a, b, _other=None, *, alpha=1):
+    """a + alpha * b, in PyTorch's promoted dtype of a and b; ``add(a, alpha, other)``:
+    PyTorch's deprecated order, with its warning."""
+    if _other is not None:
+        alpha, b = legacy_overload(
+            "add", b, (_other,), "add(Tensor input, Number alpha, Tensor other, *, Tensor out = "
+            "None)", "add(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)",
+            numbers_ok=True), _other
     a = _first_number(a, b)
     return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
 
@@ -264,7 +303,14 @@ def _is_bool(x):
     return isinstance(x, bool) or (isinstance(x, Tensor) and x._array.dtype.kind == "b")
 
 
-def sub(a, b, *, alpha=1):
+def sub(a, b, _other=None, *, alpha=1):
+    if _other is not None:                  # PyTorch's deprecated sub(a, alpha, other)
+        alpha, b = legacy_overload(
+            "sub", b, (_other,), "sub(Tensor input, Number alpha, Tensor other, *, Tensor out = "
+            "None)", "sub(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)",
+            numbers_ok=True), _other
+    # a number minus a tensor is PyTorch's rsub, whose node is RsubBackward1
+    node = Sub if isinstance(a, Tensor) else _RSUB
     a = _first_number(a, b)
     if _is_bool(a) or _is_bool(b):
         # as PyTorch: a - b of booleans is ambiguous (xor? a mask's inverse?): refused
@@ -274,7 +320,7 @@ def sub(a, b, *, alpha=1):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
-    return _binary(Sub, a, _scaled(a, b, alpha, "sub"), "sub")
+    return _binary(node, a, _scaled(a, b, alpha, "sub"), "sub")
 
 
 _FLOAT16 = np.dtype(np.float16)       # (numpy's dtype of every native float16 array)
@@ -340,7 +386,9 @@ def _div(a, b, rounding_mode, rounded_node):
                            f"but found '{rounding_mode}'")
     if not isinstance(a, Tensor):
         if isinstance(a, (bool, int, float, complex, np.number, np.bool_)):
-            a = _number_tensor(a)    # PyTorch reads a number first operand as torch.tensor(a)
+            # beside a tensor the number is a scalar operand (1e300 // float64 stays finite,
+            # 5 // uint8 is uint8); beside a number PyTorch reads it as torch.tensor(a)
+            a = a if isinstance(b, Tensor) else _number_tensor(a)
         else:
             raise TypeError(f"div(): argument 'input' (position 1) must be Tensor, not "
                             f"{python_type_name(a)}")
@@ -383,7 +431,7 @@ class RoundedDiv(Function):
 class FloorDivide(RoundedDiv):
     """``floor_divide`` (``a // b``) of operands that require grad: PyTorch records it with
     no derivative, and a backward through it is an error."""
-    _node_name = "NotImplemented"
+    _node_name = "torch::autograd::NotImplemented"
 
     def backward(self, g):
         raise RuntimeError("derivative for aten::floor_divide is not implemented")
@@ -398,7 +446,7 @@ def _integer_div(a, b, dtype, rounding_mode):
     bv = b._array if isinstance(b, Tensor) else xp.asarray(b)
     broadcast_shape(tuple(av.shape), tuple(bv.shape), "div")
     av, bv = av.astype(dtype, copy=False), bv.astype(dtype, copy=False)
-    if bool((bv == 0).any()):
+    if av.size and bool((bv == 0).any()):      # (an empty result divides nothing)
         raise RuntimeError(f"ZeroDivisionError: integer division by zero (div with rounding_mode="
                            f"'{rounding_mode}' of {dtype} values; the divisor holds a 0)")
     with np.errstate(over="ignore"):    # the type's minimum over -1 wraps, silently as PyTorch
@@ -434,7 +482,7 @@ class Remainder(Function):
         if a.dtype.kind == "b":
             raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool' (remainder "
                                       "of bool tensors; cast them with .int() first)")
-        if a.dtype.kind in "iu" and bool((b == 0).any()):
+        if a.dtype.kind in "iu" and a.size and b.size and bool((b == 0).any()):
             raise RuntimeError("ZeroDivisionError: integer remainder by zero (the divisor "
                                f"of a {a.dtype} remainder holds a 0)")
         self.save_for_backward(a, b)
@@ -453,9 +501,24 @@ class Remainder(Function):
                 if self.needs_input_grad[1] else None)
 
 
+class NumberRemainder(Remainder):
+    """``number % tensor``: PyTorch records it with no derivative (its Scalar-self overload),
+    and a backward through it is an error."""
+    _node_name = "torch::autograd::NotImplemented"
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::remainder is not implemented")
+
+
 def remainder(a, b):
     """Python's modulo, with the sign of the divisor (as torch.remainder); see Remainder."""
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
         refuse_array("remainder", a, "self", 1)
         refuse_array("remainder", b)
-    return _binary(Remainder, a, b, "remainder")
+    node = NumberRemainder if isinstance(b, Tensor) and not isinstance(a, Tensor) else \
+        _TENSOR_REMAINDER if isinstance(b, Tensor) else Remainder
+    return _binary(node, a, b, "remainder")
+
+
+# PyTorch's nodes: RemainderBackward0 for a number divisor, RemainderBackward1 for a tensor
+_TENSOR_REMAINDER = Remainder.renamed("RemainderBackward1")

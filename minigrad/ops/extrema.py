@@ -73,6 +73,16 @@ class TakeAlongDim(Function):
                            positions == self.indices)
 
 
+# PyTorch's node names for these reductions ("max" and "min" of a whole tensor, along a dim)
+MAXMIN_NODES = {name: MaxMin.renamed(node) for name, node in (
+    ("max", "MaxBackward1"), ("min", "MinBackward1"), ("amax", "AmaxBackward0"),
+    ("amin", "AminBackward0"), ("aminmax", "AminmaxBackward0"))}
+TAKE_NODES = {name: TakeAlongDim.renamed(node) for name, node in (
+    ("max", "MaxBackward0"), ("min", "MinBackward0"), ("kthvalue", "KthvalueBackward0"),
+    ("median", "MedianBackward1"), ("nanmedian", "NanmedianBackward1"),
+    ("mode", "ModeBackward0"))}
+
+
 # max/min(a, b, keepdim=...): a 0-d integer tensor b reads as a dim only when keepdim is given
 KEEPDIM_LEFT_OUT = Omitted("False")
 
@@ -94,7 +104,7 @@ def _check_reducible(a, dim, name):
 def amax(a, dim=(), keepdim=False):
     """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
     _unordered(check_tensor("amax", a), "max_values_cpu")
-    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amax"),
+    return MAXMIN_NODES["amax"].apply(a, axes=_check_reducible(a, dim, "amax"),
                         keepdim=bool_arg("amax", "keepdim", keepdim),
                         largest=True, name="amax")
 
@@ -102,7 +112,7 @@ def amax(a, dim=(), keepdim=False):
 def amin(a, dim=(), keepdim=False):
     """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
     _unordered(check_tensor("amin", a), "min_values_cpu")
-    return MaxMin.apply(a, axes=_check_reducible(a, dim, "amin"),
+    return MAXMIN_NODES["amin"].apply(a, axes=_check_reducible(a, dim, "amin"),
                         keepdim=bool_arg("amin", "keepdim", keepdim),
                         largest=False, name="amin")
 
@@ -136,8 +146,9 @@ def _max_min(a, dim, keepdim, other, largest):
         return maximum(a, b) if largest else minimum(a, b)
     if dim is None:
         _unordered(a, "max_all" if largest else "min_all")
-        return MaxMin.apply(a, axes=tuple(range(a.ndim)), keepdim=False, largest=largest,
-                            name="max" if largest else "min")
+        name = "max" if largest else "min"
+        return MAXMIN_NODES[name].apply(a, axes=tuple(range(a.ndim)), keepdim=False,
+                                        largest=largest, name=name)
     if a._array.dtype.kind == "c":
         raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
     keepdim = bool_arg("max" if largest else "min", "keepdim", keepdim)
@@ -149,7 +160,8 @@ def _max_min(a, dim, keepdim, other, largest):
     xp = backend.xp_of(src._array)
     idx = xp.expand_dims((xp.argmax if largest else xp.argmin)(src._array, axis=d), d)
     keep = keepdim or a.ndim == 0
-    values = TakeAlongDim.apply(src, indices=idx, dim=d, keepdim=keep)
+    values = TAKE_NODES["max" if largest else "min"].apply(src, indices=idx, dim=d,
+                                                           keepdim=keep)
     indices = Tensor._wrap((idx if keep else idx.squeeze(d)).astype("int64"))
     if a.ndim == 0:
         values, indices = values.reshape(()), indices.reshape(())

@@ -11,17 +11,17 @@ import numpy as np
 
 from .. import backend
 from .. import _memory_format as mf
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise
-from .elementary_functions import Pow
+from .elementary_functions import Pow, ScalarPow, check_integer_exponent
 from .elementwise import Add, Div, Mul, Sub
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
 from .movement import to_device
 from .plumbing import RealPart
-from ._util import cpp_type_name
+from ._util import cpp_type_name, python_type_name
 from .writes import (_positions, _real_base, apply_inplace, can_cast_inplace,
                      check_partial_overlap, kind_name)
 
@@ -53,16 +53,26 @@ def _binary_inplace(function, target, other, name):
     return apply_inplace(target, function, other)
 
 
-def add_(t, other, alpha=1):
-    """t += alpha * other, with add's checks of alpha and its scaling in the promoted dtype."""
+def add_(t, other, _alpha=None, *, alpha=1):
+    """t += alpha * other, with add's checks of alpha and its scaling in the promoted dtype;
+    ``add_(alpha, other)``: PyTorch's deprecated order, with its warning."""
+    if _alpha is not None:
+        other, alpha = _alpha, elementwise.legacy_overload(
+            "add_", other, (_alpha,), "add_(Number alpha, Tensor other)",
+            "add_(Tensor other, *, Number alpha = 1)", numbers_ok=True)
     if isinstance(other, np.ndarray):
         elementwise.refuse_array("add_", other, position=1)
     _check_inplace(t, other, "add_")
     return _binary_inplace(Add, t, elementwise._scaled(t, other, alpha, "add_"), "add_")
 
 
-def sub_(t, other, alpha=1):
-    """t -= alpha * other (bool operands refused, as sub)."""
+def sub_(t, other, _alpha=None, *, alpha=1):
+    """t -= alpha * other (bool operands refused, as sub); ``sub_(alpha, other)``: PyTorch's
+    deprecated order, with its warning."""
+    if _alpha is not None:
+        other, alpha = _alpha, elementwise.legacy_overload(
+            "sub_", other, (_alpha,), "sub_(Number alpha, Tensor other)",
+            "sub_(Tensor other, *, Number alpha = 1)", numbers_ok=True)
     if elementwise._is_bool(t) or elementwise._is_bool(other):
         elementwise.sub(t, other)          # raises PyTorch's error for bool subtraction
     _check_inplace(t, other, "sub_")
@@ -94,12 +104,23 @@ def div_(t, other):
 
 
 def pow_(t, other):
-    return _binary_inplace(Pow, t, other, "pow_")
+    check_integer_exponent(t, other)       # as pow's refusals (numpy's is a ValueError)
+    # a number exponent: pow's scalar kernel, whose node keeps the input only (not the
+    # result, which later writes into the tensor would change)
+    scalar = isinstance(other, (bool, int, float, np.number, np.bool_))
+    return _binary_inplace(ScalarPow if scalar else Pow, t, other, "pow_")
 
 
 def clamp_(t, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    bound = min if isinstance(min, Tensor) else max
+    if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
+            max is not None and (bound.ndim != 0 or bound.requires_grad):
+        # as clamp: two tensor bounds or two numbers (a 0-d tensor needing no gradient is one)
+        raise TypeError(f"clamp_() received an invalid combination of arguments - got "
+                        f"({python_type_name(min)}, {python_type_name(max)}), but expected "
+                        f"(Tensor min, Tensor max) or (Number min, Number max)")
     check_partial_overlap(t._array, (min, max))
     if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
@@ -115,8 +136,10 @@ def clamp_(t, min=None, max=None):
             not isinstance(max, Tensor):
         check_clamp_kind(t, min, max, t._array.dtype)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # computed out of place and copied in: a tensor bound can get a gradient too
-        return copy_(t, keep_for_backward(clamp_by_tensors(t, min, max), min, max))
+        # computed out of place and copied in: a tensor bound can get a gradient too; the
+        # write is recorded under PyTorch's node for the clamp
+        return _write_all(t, keep_for_backward(clamp_by_tensors(t, min, max), min, max),
+                          "ClampBackward0")
     min, max = clamp_numbers(min, max, t._array.dtype)
     return apply_inplace(t, Clamp, min=min, max=max)
 
@@ -139,7 +162,25 @@ def fill_(t, value):
                                               half_checked=t._array.size != 1)
     if isinstance(t, Tensor) and _fill_expanded(t, value):
         return t
-    return setitem(t, Ellipsis, value)
+    # PyTorch's node: FillBackward2 for a number, FillBackward3 for a tensor
+    return _write_all(t, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
+
+
+def _write_all(t, value, node_name):
+    """``t[...] = value``, its node (when one is recorded) named as PyTorch's for the
+    in-place op that wrote it."""
+    return named_write(t, node_name, setitem, t, Ellipsis, value)
+
+
+def named_write(t, node_name, write, *args, **kwargs):
+    """``write(*args, **kwargs)``, an in-place change of ``t`` made of other ops (addcmul_ is
+    an add_), with the node it records for ``t`` named as PyTorch's for the whole op.
+    Returns ``t``."""
+    before = getattr(t, "grad_fn", None)
+    write(*args, **kwargs)
+    if t.grad_fn is not before:
+        rename_node(t, node_name)
+    return t
 
 
 def _fill_expanded(t, value):
@@ -156,14 +197,21 @@ def _fill_expanded(t, value):
         return False
     xp = backend.xp_of(a)
     positions = _positions(t, base).reshape(-1)
-    base._array[xp.unravel_index(positions, base._array.shape)] = value
+    if base._array.ndim == 0:        # an expanded 0-d tensor: its one element
+        base._array[()] = value
+    else:
+        base._array[xp.unravel_index(positions, base._array.shape)] = value
     t._vcounter.value += 1
     return True
 
 
 def zero_(input):
     """Fill ``input`` with zeros in place; returns it."""
-    return fill_(input, 0)
+    before = getattr(input, "grad_fn", None)
+    fill_(input, 0)
+    if input.grad_fn is not before:
+        rename_node(input, "ZeroBackward0")
+    return input
 
 
 def copy_(t, src):
@@ -186,7 +234,7 @@ def copy_(t, src):
             warnings.warn("Casting complex values to real discards the imaginary part",
                           UserWarning, stacklevel=2)
             src = RealPart.apply(src)
-    return setitem(t, Ellipsis, src)
+    return _write_all(t, src, "torch::autograd::CopyBackwards")
 
 
 def check_broadcasts_into(have, src, where=""):
@@ -198,7 +246,7 @@ def check_broadcasts_into(have, src, where=""):
         if a[i] != b[i] and a[i] != 1 and b[i] != 1:
             raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b "
                                f"({b[i]}) at non-singleton dimension {i}{where}")
-    wide = tuple(max(x, y) for x, y in zip(a, b))
+    wide = tuple(y if x == 1 else x for x, y in zip(a, b))     # a size 1 also spreads to 0
     if wide != have:
         raise RuntimeError(f"output with shape {list(have)} doesn't match the broadcast shape "
                            f"{list(wide)}{where}")

@@ -17,16 +17,18 @@ from .. import _sdp_state, backend, dtypes
 from ..dtypes import reduced_float
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
-from ._util import (bool_arg, broadcast_shape, check_tensor, normalize_dim, not_a_tensor,
+from ._util import (bool_arg, broadcast_shape, check_tensor, ieee, normalize_dim, not_a_tensor,
                     not_implemented_for, result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
+from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, isnan
 from .elementary_functions import exp, log
 from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
 from .pointwise_select import where
+from .plumbing import conj_of
 from .indexing import setitem
-from .inplace import _binary_inplace
+from .inplace import _binary_inplace, named_write
 from .matmul import matmul
 from .movement import clone, transpose
 from .plumbing import expand_to, reshape_to, sum_to
@@ -47,22 +49,76 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _FLOAT16, _FLOAT32 = np.dtype("float16"), np.dtype("float32")
 
 
+def _in_float64(a):
+    """A float32 array in float64 (its function then rounded once to float32: correctly
+    rounded, as PyTorch's are to within an ulp, and exact where the answer is)."""
+    return a.astype(np.float64) if a.dtype == _FLOAT32 else a
+
+
+class _LogBase(Function):
+    """log2 or log10 (``base``) by numpy's own function: exact where the answer is (log2(8) is
+    3, where log(x) / ln 2 misses it by an ulp, and floor() of it by one).  d/dx = 1 / (x ln b),
+    conjugated for complex x."""
+    complex_ok = True
+
+    @ieee
+    def forward(self, a, *, base):
+        self.save_for_backward(a)
+        self.ln_base = _LN2 if base == 2 else _LN10
+        xp = backend.xp_of(a)
+        wide = _in_float64(a)             # (numpy's float32 log10(1e10) is 10.000001)
+        return (xp.log2(wide) if base == 2 else xp.log10(wide)).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a, = self.saved_tensors
+        return div(g, conj_of(mul(a, self.ln_base)))
+
+
+class _Exp2(Function):
+    """2^x by numpy's exp2: exact powers of two (exp(x ln 2) is not: 16 comes out
+    15.999999999999998).  d/dx = 2^x ln 2, conjugated for complex x."""
+    complex_ok = True
+
+    @ieee
+    def forward(self, a):
+        out = backend.xp_of(a).exp2(_in_float64(a)).astype(a.dtype, copy=False)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        return mul(g, conj_of(mul(out, _LN2)))
+
+
+def _floating_input(input):
+    """``input`` in a floating dtype (integers and bools in the default one)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._array.dtype.kind not in "fcV":
+        return cast(input, dtypes.default_float().np)
+    return input
+
+
 def log2(input):
-    """log(x) / ln 2 (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
+    """log base 2 (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
     if isinstance(input, Tensor) and reduced_float(input._array.dtype):
         return cast(log2(cast(input, _FLOAT32)), input._array.dtype)
-    return div(log(input), _LN2)
+    return rename_node(_LogBase.apply(_floating_input(input), base=2), "Log2Backward0")
 
 
 def exp2(input):
-    """2^x = exp(x ln 2) (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
+    """2^x (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
     if isinstance(input, Tensor) and reduced_float(input._array.dtype):
         return cast(exp2(cast(input, _FLOAT32)), input._array.dtype)
-    return exp(mul(input, _LN2))
+    return rename_node(_Exp2.apply(_floating_input(input)), "Exp2Backward0")
 
 
 def log10(input):
-    return div(log(input), _LN10)
+    """log base 10 (for float16 and bfloat16 in float32, rounded once, as PyTorch)."""
+    if isinstance(input, Tensor) and reduced_float(input._array.dtype):
+        return cast(log10(cast(input, _FLOAT32)), input._array.dtype)
+    return rename_node(_LogBase.apply(_floating_input(input), base=10), "Log10Backward0")
 
 
 def _type_label(x):
@@ -124,7 +180,8 @@ def lerp(input, end, weight):
         weight = cast(cast(weight, dtype), compute)
         out = where(abs(weight._array) < 0.5, add(input, mul(weight, diff)),
                     sub(end, mul(diff, sub(1.0, weight))))
-    return cast(out, dtype)
+    # PyTorch's node: LerpBackward0 for a number weight, LerpBackward1 for a tensor
+    return rename_node(cast(out, dtype), f"LerpBackward{int(isinstance(weight, Tensor))}")
 
 
 class Trunc(StepFunction):
@@ -139,7 +196,8 @@ def lerp_(input, end, weight):
     if tuple(result.shape) != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(result.shape)}")
-    return setitem(input, Ellipsis, result)
+    return named_write(input, result.grad_fn.name() if result.grad_fn is not None else "",
+                       setitem, input, Ellipsis, result)      # LerpBackward0 / 1, as lerp's
 
 
 def trunc(input):
@@ -167,7 +225,7 @@ def _check_floating(input, name, kernel):
 def frac(input):
     """x - trunc(x), floating input only: the gradient passes through unchanged."""
     _check_floating(input, "frac", "frac_cpu")
-    return sub(input, trunc(input))
+    return rename_node(sub(input, trunc(input)), "FracBackward0")
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -294,7 +352,8 @@ def _cum_extreme(input, dim, largest, name):
         return MaxResult(clone(input), none, name)          # a copy, as PyTorch
     d = normalize_dim(dim, input.ndim)
     idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
-    return MaxResult(gather(input, d, idx), idx, name)
+    return MaxResult(rename_node(gather(input, d, idx), f"{name.capitalize()}Backward0"), idx,
+                     name)
 
 
 def cummax(input, dim):
@@ -379,8 +438,8 @@ class Fmod(Function):
     def forward(self, a, b):
         if a.dtype.kind == "b":
             raise not_implemented_for("fmod_cpu", a.dtype)
-        if a.dtype.kind in "iu" and bool((b == 0).any()):
-            raise RuntimeError("ZeroDivisionError")
+        if a.dtype.kind in "iu" and a.size and b.size and bool((b == 0).any()):
+            raise RuntimeError("ZeroDivisionError")         # (an empty result divides nothing)
         self.save_for_backward(a, b)
         return backend.xp_of(a).fmod(a, b)
 
@@ -396,7 +455,9 @@ def fmod(input, other):
     PyTorch's type promotion and broadcasting; see ``Fmod``."""
     if isinstance(other, np.ndarray):
         refuse_array("fmod", other)
-    return _binary(Fmod, input, other, "fmod")
+    # PyTorch's node: FmodBackward0 for a number other, FmodBackward1 for a tensor
+    node = Fmod.renamed("FmodBackward1") if isinstance(other, Tensor) else Fmod
+    return _binary(node, input, other, "fmod")
 
 
 def fmod_(input, other):
@@ -417,7 +478,7 @@ def masked_select(input, mask):
     shape = tuple(broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_select"))
     flat = reshape_to(expand_to(input, shape), (int(math.prod(shape)),))
     where_true = xp.flatnonzero(xp.broadcast_to(m, shape))
-    return IndexSelect.apply(flat, index=where_true, dim=0)
+    return IndexSelect.renamed("MaskedSelectBackward0").apply(flat, index=where_true, dim=0)
 
 
 def nonzero(input, *, as_tuple=False):

@@ -163,8 +163,12 @@ class Dot(MatMul):
     _node_name = "DotBackward0"
 
 
-# the node a product of operands of these dims makes (others keep MatMul's own name)
+# the node a product of operands of these dims makes
 _NODES = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot}
+# with a batch: PyTorch's matmul views its mm / bmm result back to the batch shape
+# (UnsafeViewBackward0), or for a matrix times a batch copies it from a transposed product
+# (CloneBackward0)
+_BATCHED = {False: MatMul.renamed("UnsafeViewBackward0"), True: MatMul.renamed("CloneBackward0")}
 
 
 def _kernel(a, b):
@@ -233,7 +237,7 @@ def matmul(a, b):
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         _two_tensors("matmul", a, b, "other")
     if a.is_sparse:             # a sparse COO matrix times a dense one (torch.sparse.mm)
-        return a.mm(b)
+        return mv(a, b) if b.ndim == 1 else a.mm(b)
     if a.is_sparse_csr:         # a sparse CSR one (a matrix or a vector)
         return a.matmul(b)
     if _autocast_state.active:
@@ -283,7 +287,7 @@ def _matmul(a, b, node=None):
     if a._array.dtype.kind == "b":
         _refuse_bool(a, b, kernel)
     dtype = result_dtype(a, b)
-    node = node or _NODES.get((a.ndim, b.ndim), MatMul)
+    node = node or _NODES.get((a.ndim, b.ndim)) or _BATCHED[a.ndim == 2]
     return node.apply(cast(a, dtype), cast(b, dtype))
 
 
@@ -320,9 +324,15 @@ def bmm(input, mat2):
 
 def mv(input, vec):
     """A matrix times a vector: (n, k) @ (k,) -> (n,)."""
+    if input.ndim == 0:         # PyTorch reads the matrix's size(0) before checking ranks
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, "
                            f"{vec.ndim}")
+    if input.is_sparse:         # a sparse COO matrix (PageRank's A @ v): as a one-column mm
+        if input.shape[1] != vec.shape[0]:
+            raise RuntimeError("mv: expected self.size(-1) == vec.size(-1)")
+        return input.mm(vec.unsqueeze(1)).squeeze(1)
     return _matmul(input, vec)
 
 
@@ -372,7 +382,7 @@ def linear(input, weight, bias=None):
                                f"{cpp_type_name(input._array.dtype)} != "
                                f"{cpp_type_name(weight._array.dtype)}")
         _refuse_bool_linear(input, weight, folded)
-        return Linear.apply(input, weight)
+        return _linear_node(input.ndim, False, folded).apply(input, weight)
     out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
     _check_bias_shape(bias, out_shape, input, folded)
     mixed = bias._array.dtype != weight._array.dtype
@@ -401,9 +411,25 @@ def linear(input, weight, bias=None):
                                f"{scalar_type_name(out)}")
         return reshape_to(Linear.apply(input, weight) + cast(bias, out), out_shape)
     if tuple(bias.shape) == (weight.shape[0],):
-        return Linear.apply(input, weight, bias)
+        return _linear_node(input.ndim, True, folded).apply(input, weight, bias)
     # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)
     return reshape_to(Linear.apply(input, weight) + bias, out_shape)
+
+
+def _linear_node(ndim, bias, folded):
+    """The Linear op under the name of the node PyTorch's linear ends in, which depends on how
+    it ran: one addmm (or mm without a bias) for a matrix input, that product viewed back to
+    the input's leading dims for a folded (contiguous) batch or a vector, a bmm plus the bias
+    for any other batch."""
+    if ndim == 2:
+        name = "AddmmBackward0" if bias else "MmBackward0"
+    elif ndim == 1:
+        name = "ViewBackward0" if bias else "SqueezeBackward4"
+    elif bias:
+        name = "ViewBackward0" if folded else "AddBackward0"
+    else:
+        name = "UnsafeViewBackward0"
+    return Linear.renamed(name)
 
 
 def _refuse_bool_linear(input, weight, folded):

@@ -13,6 +13,7 @@ import warnings
 
 from .. import backend, dtypes
 from ..autograd import Function, no_grad
+from ..autograd.function import rename_node
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .norms import matrix_norm, vector_norm
@@ -30,11 +31,11 @@ __all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobeniu
 def trace(input):
     """The sum of the main diagonal of a 2-d tensor (integers sum to int64, as ``sum``)."""
     check_tensor("trace", input)
+    if input._array.dtype.kind == "b":          # PyTorch checks the dtype before the rank
+        raise not_implemented_for("trace", input._array.dtype)
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
-    if input._array.dtype.kind == "b":
-        raise not_implemented_for("trace", input._array.dtype)
-    return sum(diagonal(input))
+    return rename_node(sum(diagonal(input)), "TraceBackward0")
 
 
 def sum_to_size(self, *size):

@@ -208,6 +208,8 @@ class ToDevice(Function):
 def _shape_arg(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if all(type(s) is int for s in shape):      # plain ints, the usual case: nothing to check
+        return tuple(shape)
     for pos, s in enumerate(shape):
         # int() would truncate 2.5 to 2 without a word; an integer tensor counts (its index);
         # PyTorch's int-list parser reads a bool after the first element as 0 or 1
@@ -264,7 +266,24 @@ def reshape(a, *shape, **kwargs):
     shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
     # a new view even for the same shape, as PyTorch: its own metadata (t_, resize_,
     # requires_grad_ on it leave ``a`` alone)
-    return Reshape.apply(a, shape=shape)
+    return _reshape_node(a._array, shape).apply(a, shape=shape)
+
+
+def _reshape_node(arr, shape):
+    """The op recording ``reshape`` under PyTorch's node name, which says how it was done: a
+    view of a contiguous tensor (ViewBackward0), a view of a strided one
+    (ReshapeAliasBackward0), or a copy (UnsafeViewBackward0; PyTorch records the copy as a
+    CloneBackward0 under it, a node minigrad does not make)."""
+    if arr.flags.c_contiguous:
+        return _RESHAPE_AS_VIEW
+    if view_strides(arr.shape, arr.strides if arr.ndim else (arr.itemsize,), shape) is None:
+        return _RESHAPE_COPIED
+    return _RESHAPE_ALIAS
+
+
+_RESHAPE_AS_VIEW = Reshape.renamed("ViewBackward0")
+_RESHAPE_ALIAS = Reshape.renamed("ReshapeAliasBackward0")
+_RESHAPE_COPIED = Reshape.renamed("UnsafeViewBackward0")
 
 
 def view(a, *shape, **kwargs):
@@ -376,14 +395,22 @@ def squeeze(a, dim=NO_DIM):
             if ax in axes[:i]:
                 raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
-    return Reshape.apply(a, shape=shape)
+    # PyTorch's node names: SqueezeBackward0 for all dims, 1 for one dim, 2 for a tuple
+    node = 0 if dim is NO_DIM else 2 if isinstance(dim, (tuple, list)) else 1
+    return _SQUEEZE_NODES[node].apply(a, shape=shape)
+
+
+_SQUEEZE_NODES = [Reshape.renamed(f"SqueezeBackward{i}") for i in range(3)]
 
 
 def unsqueeze(a, dim):
     d = normalize_dim(dim, check_tensor("unsqueeze", a).ndim + 1)
     shape = list(a.shape)
     shape.insert(d, 1)
-    return Reshape.apply(a, shape=tuple(shape))
+    return _UNSQUEEZE_NODE.apply(a, shape=tuple(shape))
+
+
+_UNSQUEEZE_NODE = Reshape.renamed("UnsqueezeBackward0")
 
 
 def transpose(a, dim0, dim1):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims, python_type_name, scalar_type_name
 from .elementary_functions import abs, pow, sqrt
@@ -77,7 +78,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if dtypes.reduced_float(x._array.dtype):
         # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
         # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
-        return cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim), x._array.dtype)
+        return _named(cast_to(vector_norm(cast_to(x, np.float32), ord, dim, keepdim),
+                              x._array.dtype))
     axes = normalize_dims(dim, x.ndim)
     if dim is not None and len(axes) == 0:
         dim = None                          # dim=(): every element, as PyTorch
@@ -89,26 +91,39 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
             raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on "
                                f"{place} the operation does not have an identity")
     dims = None if dim is None else dim
+    if ord != 0 and x.numel() and all(x.shape[k] == 1 for k in
+                                      (axes if dim is not None else range(x.ndim))):
+        # every norm is of one element: PyTorch's reduction then gives |x| itself (no |x|^ord
+        # to overflow at 1e200, no root to round off by an ulp)
+        return _named(amax(abs(x), () if dims is None else dims, keepdim))
     if ord == 2:
-        return _safe_sqrt(sum(mul(x, x), dims, keepdim))
+        return _named(_safe_sqrt(sum(mul(x, x), dims, keepdim)))
     a = abs(x)
     if ord == math.inf:
-        return amax(a, () if dims is None else dims, keepdim)
+        return _named(amax(a, () if dims is None else dims, keepdim))
     if ord == -math.inf:
-        return amin(a, () if dims is None else dims, keepdim)
+        return _named(amin(a, () if dims is None else dims, keepdim))
     if ord == 1:
-        return sum(a, dims, keepdim)
+        return _named(sum(a, dims, keepdim))
     if ord == 0:
-        return sum(_NonZero.apply(x), dims, keepdim)
+        return _named(sum(_NonZero.apply(x), dims, keepdim))
     # |x|^ord with the zeros masked out (so their gradient is 0, not inf * 0); for ord < 0 a
-    # zero makes |x|^ord infinite and the norm 0: the where below gives 0 there, gradient 0.
+    # zero makes |x|^ord infinite and the norm 0 (unless a NaN makes it NaN): the where below
+    # gives 0 there, gradient 0; all-infinite elements sum to 0 there, a norm of inf.
     nonzero = a != 0
     powered = where(nonzero, pow(where(nonzero, a, 1.0), float(ord)), 0.0)
     total = sum(powered, dims, keepdim)
-    zero = total == 0
     if ord < 0:
-        zero = zero | (sum((~nonzero).to(x.dtype), dims, keepdim) != 0)
-    return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
+        zero = (sum((~nonzero).to(x.dtype), dims, keepdim) != 0)._array & \
+            ~np.isnan(total._array)
+    else:
+        zero = total._array == 0
+    return _named(where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord)))
+
+
+def _named(norm):
+    """A vector norm's last node, named as PyTorch's for the whole norm."""
+    return rename_node(norm, "LinalgVectorNormBackward0")
 
 
 class _NonZero(Function):

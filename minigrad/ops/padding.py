@@ -13,19 +13,20 @@ and pads (lo, hi), output position p in [-lo, n + hi) reads input position
 gradient of IndexSelect adds up what every copy received (an edge replicated 3 times gets 3
 gradients), and its own gradient is again an IndexSelect: any order.
 
-``constant`` places the (cropped) input into a zero tensor with ``IndexAdd`` and writes the
-fill value in the border: same structure, same derivatives.
+``constant`` (``ConstantPadNd``) copies the (cropped) input into a tensor of the fill value;
+its gradient crops the border away and zero-pads what was cropped: the same op, pads negated.
 """
 from __future__ import annotations
 
 import numbers
 
 from .. import _memory_format as mf, backend
+from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import not_implemented_for
-from .elementwise import add
 from .movement import clone, keep_channels_last
-from .scatter_gather import IndexAdd, IndexSelect
+from .scatter_gather import IndexSelect
 
 __all__ = ["pad"]
 
@@ -134,8 +135,9 @@ def pad(input, pad, mode="constant", value=None):
     if not any(pad):
         # nothing to pad: still a new tensor, as PyTorch (laid out as input for 'constant',
         # row-major for the other modes unless channels-last, below)
-        return _laid_out(clone(input, memory_format=mf.preserve_format if mode == "constant"
-                               else mf.contiguous_format), input, mode)
+        out = _laid_out(clone(input, memory_format=mf.preserve_format if mode == "constant"
+                              else mf.contiguous_format), input, mode)
+        return rename_node(out, _PAD_NODES[mode].format(len(pad) // 2))
     out = input
     if mode != "constant":
         for i in range(len(pad) // 2):
@@ -145,33 +147,51 @@ def pad(input, pad, mode="constant", value=None):
             d = input.ndim - 1 - i
             out = IndexSelect.apply(out, index=_source_positions(xp, out.shape[d], lo, hi, mode),
                                     dim=d)
-        return _laid_out(out, input, mode)
-    # constant: crop the negative sides, then place into zeros and fill the border
-    border = None
+        return rename_node(_laid_out(out, input, mode), _PAD_NODES[mode].format(len(pad) // 2))
+    # constant: crop the negative sides, then place into a tensor of the fill value
     for i in range(len(pad) // 2):
         lo, hi = pad[2 * i], pad[2 * i + 1]
-        if lo == hi == 0:
-            continue
         d = input.ndim - 1 - i
         n = out.shape[d]
         if n + min(lo, 0) + min(hi, 0) < 0:     # the crop comes first, then the padding
             raise RuntimeError(f"narrow(): length must be non-negative. (pad {list(pad)} "
                                f"crops dimension {d} of size {n} below 0)")
-        kept = xp.arange(max(-lo, 0), n - max(-hi, 0))
-        size = len(kept) + max(lo, 0) + max(hi, 0)
-        out = IndexAdd.apply(IndexSelect.apply(out, index=kept, dim=d) if len(kept) < n else out,
-                             index=xp.arange(len(kept)) + max(lo, 0), dim=d, size=size)
-        if value:
-            inside = xp.zeros(size, dtype=bool)
-            inside[max(lo, 0):max(lo, 0) + len(kept)] = True
-            view = [1] * input.ndim
-            view[d] = size
-            edge = ~inside.reshape(view)
-            border = edge if border is None else border | edge
-    if border is not None:
-        out = add(out, xp.where(border, out._array.dtype.type(value), 0).astype(
-            out._array.dtype))
-    return _laid_out(out, input, mode)
+    fill = input._array.dtype.type(value) if value else 0
+    return _laid_out(ConstantPadNd.apply(input, pad=pad, value=fill), input, mode)
+
+
+class ConstantPadNd(Function):
+    """``pad`` in 'constant' mode: a (..., n, ...) -> out with each padded dim n + lo + hi
+    long, ``value`` in the border and a's (cropped, where a pad is negative) values inside.
+    One fill and one copy, where an index-add per dim sorted its indices each time.
+
+    Backward: cropping the border away and zero-padding what was cropped, that is this op
+    with every pad negated and 0 as the value; so any order."""
+    complex_ok = True             # linear, real coefficients: right as written
+    saved_fields = {"pad": "pad"}
+
+    def forward(self, a, *, pad, value):
+        self.pad = pad
+        shape, inside, src = list(a.shape), [slice(None)] * a.ndim, [slice(None)] * a.ndim
+        for i in range(len(pad) // 2):
+            lo, hi = pad[2 * i], pad[2 * i + 1]
+            d = a.ndim - 1 - i
+            n = a.shape[d]
+            kept = n - max(-lo, 0) - max(-hi, 0)
+            src[d] = slice(max(-lo, 0), max(-lo, 0) + kept)
+            inside[d] = slice(max(lo, 0), max(lo, 0) + kept)
+            shape[d] = kept + max(lo, 0) + max(hi, 0)
+        out = backend.xp_of(a).full(shape, value, dtype=a.dtype)
+        out[tuple(inside)] = a[tuple(src)]
+        return out
+
+    def backward(self, g):
+        return ConstantPadNd.apply(g, pad=tuple(-p for p in self.pad), value=0)
+
+
+# PyTorch's node for each padding mode (of as many dims as the pad gives pairs)
+_PAD_NODES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0",
+              "circular": "torch::autograd::CopySlices", "constant": "ConstantPadNdBackward0"}
 
 
 def _laid_out(out, input, mode):

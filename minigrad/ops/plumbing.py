@@ -30,6 +30,9 @@ class Reshape(Function):
     """(..) -> shape with the same number of elements; a view when numpy can make one."""
     returns_view = True
     saved_fields = {"self_sym_sizes": "in_shape"}       # as PyTorch's ViewBackward0 shows
+    # PyTorch has no ReshapeBackward0: its reshape of contiguous memory records a view (the
+    # user-facing reshape picks its name by the input's layout, ops/movement.py)
+    _node_name = "ViewBackward0"
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
@@ -45,7 +48,13 @@ class Expand(Function):
     saved_fields = {"self_sym_sizes": "in_shape"}
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        return backend.xp_of(a).broadcast_to(a, shape)
+        out = backend.xp_of(a).broadcast_to(a, shape)
+        if type(out) is np.ndarray and a.flags.writeable and \
+                not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape)):
+            # no element repeated (the same shape, new size-1 dims, a size 0): PyTorch writes
+            # through such a view, where numpy's broadcast_to is read-only
+            out = np.lib.stride_tricks.as_strided(a, out.shape, out.strides, writeable=True)
+        return out
 
     def backward(self, g):
         return sum_to(g, self.in_shape)         # each copy's gradient, summed

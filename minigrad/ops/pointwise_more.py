@@ -53,11 +53,17 @@ def _require_tensor_other(other, name):
 
 def _float_pair(a, b, name):
     """Promote ``a``, ``b`` together; integers and bools go to the default float dtype."""
-    a, b = _tensors(a, b, name)
-    dtype = result_dtype(a, b)
+    ta, tb = _tensors(a, b, name)
+    dtype = result_dtype(ta, tb)
     if dtype.kind not in "fV":
         dtype = dtypes.default_float().np
-    return cast(a, dtype), cast(b, dtype)
+    # a Python number keeps its value in that dtype (xlogy(uint8_tensor, -2) takes log(-2),
+    # not the log of the -2 wrapped to uint8's 254)
+    if not isinstance(a, Tensor):
+        tb = cast(tb, dtype)
+        return _scalar_or_tensor(a, tb, name), tb
+    ta = cast(ta, dtype)
+    return ta, (cast(tb, dtype) if isinstance(b, Tensor) else _scalar_or_tensor(b, ta, name))
 
 
 def _floating_only_pair(a, b, name, kernel):
@@ -107,11 +113,15 @@ class Copysign(Function):
 def copysign(input, other):
     """|input| with the sign bit of ``other`` (so -0.0 counts as negative); a float result."""
     a, b = _float_pair(input, other, "copysign")
-    return Copysign.apply(a, b)
+    # PyTorch's node: CopysignBackward0 for a tensor other, CopysignBackward1 for a number
+    node = Copysign if isinstance(other, Tensor) else Copysign.renamed("CopysignBackward1")
+    return node.apply(a, b)
 
 
 def signbit(input):
     """True where the sign bit is set (negative numbers, -0.0, negative NaN); a bool tensor."""
+    if input._array.dtype.kind == "c":
+        raise NotImplementedError("signbit is not implemented for complex tensors.")
     xp = backend.xp_of(input._array)
     return Tensor._wrap(xp.signbit(input._array))
 
@@ -199,6 +209,8 @@ def logaddexp2(input, other):
 class XLogY(Function):
     """x * f(y) with f = log (``shift`` 0) or log1p (``shift`` 1); 0 where x = 0 unless y is
     NaN.  d/dx = f(y) (0 where x = 0 and y <= -shift), d/dy = x / (y + shift)."""
+    _node_name = "XlogyBackward0"                   # PyTorch's node
+
     @ieee
     def forward(self, x, y, *, shift):
         self.save_for_backward(x, y)
@@ -215,7 +227,10 @@ class XLogY(Function):
             undefined = (x._array == 0) & (y._array <= -self.shift)
             safe_y = where(undefined, 1.0 - self.shift, y)
             fy = log1p(safe_y) if self.shift else log(safe_y)
-            gx = sum_to(where(undefined, 0.0, mul(g, fy)), x.shape)
+            # PyTorch's g * f(y) is itself an xlogy: 0 where g is 0 (unless y is NaN), so a
+            # zero gradient stays 0 where f(y) is NaN or infinite (y < -shift)
+            silent = undefined | ((g._array == 0) & ~backend.xp_of(g._array).isnan(y._array))
+            gx = sum_to(where(silent, 0.0, mul(g, fy)), x.shape)
         if self.needs_input_grad[1]:
             gy = sum_to(div(mul(g, x), add(y, self.shift) if self.shift else y), y.shape)
         return gx, gy
@@ -225,13 +240,16 @@ def xlogy(input, other):
     """input * log(other), with 0 where input = 0 (unless other is NaN); a float result.
     Either argument may be a Python number."""
     x, y = _float_pair(input, other, "xlogy")
-    return XLogY.apply(x, y, shift=0)
+    # PyTorch's node: XlogyBackward0 for two tensors, 1 for a number input, 2 for a number other
+    node = 0 if isinstance(input, Tensor) and isinstance(other, Tensor) else \
+        1 if isinstance(other, Tensor) else 2
+    return XLogY.renamed(f"XlogyBackward{node}").apply(x, y, shift=0)
 
 
 def xlog1py(input, other):
     """input * log1p(other), with 0 where input = 0 (unless other is NaN); a float result."""
     x, y = _float_pair(input, other, "xlog1py")
-    return XLogY.apply(x, y, shift=1)
+    return XLogY.renamed("SpecialXlog1PyBackward0").apply(x, y, shift=1)
 
 
 class Entr(Function):
@@ -275,6 +293,14 @@ def float_power(input, exponent):
     a, b = _tensors(input, exponent, "float_power")
     wide = np.dtype(np.complex128 if "c" in (a._array.dtype.kind, b._array.dtype.kind)
                     else np.float64)
+    # a Python number keeps its value in the wide dtype (uint8 ** -1 divides by 2, not by the
+    # -1 wrapped to uint8's 255)
+    # (as a number, so that pow's scalar paths apply: x ** 0.5 is sqrt, -0.0 stays)
+    if not isinstance(exponent, Tensor):
+        return pow(cast(a, wide), exponent.item() if isinstance(exponent, np.generic)
+                   else exponent)
+    if not isinstance(input, Tensor):
+        return pow(input.item() if isinstance(input, np.generic) else input, cast(b, wide))
     return pow(cast(a, wide), cast(b, wide))
 
 
@@ -316,7 +342,19 @@ def heaviside(input, values):
     xp = backend.xp_of(input._array)
     x, v = input._array, values._array
     out = xp.where(x == 0, v, (x > 0).astype(x.dtype))
-    return Tensor._wrap(out.astype(x.dtype, copy=False))
+    return Heaviside.apply(input, values, value=out.astype(x.dtype, copy=False))
+
+
+class Heaviside(Function):
+    """heaviside's result (computed beforehand): as PyTorch's, it requires grad when an
+    operand does, and a backward through it is refused."""
+    _node_name = "NotImplemented"
+
+    def forward(self, a, b, *, value):
+        return value
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::heaviside is not implemented")
 
 
 class NextAfter(Function):
@@ -380,8 +418,11 @@ def logit(input, eps=None):
 
 
 def sinc(input):
-    """The normalised sinc: sin(pi x) / (pi x), and 1 at x = 0."""
+    """The normalised sinc: sin(pi x) / (pi x), and 1 at x = 0 (float16 and bfloat16 in
+    float32, rounded once, as PyTorch: sinc(1) is then 0, not sin(pi rounded to float16))."""
     x = _floating(input)
+    if dtypes.reduced_float(x._array.dtype):
+        return cast(sinc(cast(x, np.dtype(np.float32))), x._array.dtype)
     zero = x._array == 0
     safe = mul(where(zero, 1.0, x), math.pi)
     return where(zero, 1.0, div(sin(safe), safe))

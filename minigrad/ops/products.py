@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemented_for,
                     python_type_name, result_dtype, scalar_type_name)
-from .elementwise import add, cast, div, mul, sub
-from .inplace import add_
+from .elementwise import add, cast, div, legacy_overload, mul, sub
+from .inplace import add_, named_write
 from .contraction import dot
 from .elementary_functions import sqrt
 from .norms import vector_norm
@@ -131,7 +132,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         # PyTorch adds the bias in float32 and rounds once (float16 and bfloat16)
         wide, m1, m2 = (cast(t, np.dtype("float32")) for t in (input, mat1, mat2))
         return cast(_scaled_sum(wide, mm(m1, m2), beta, alpha), mat1._array.dtype)
-    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+    return rename_node(_scaled_sum(input, mm(mat1, mat2), beta, alpha), "AddmmBackward0")
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -143,7 +144,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
                            f"{', '.join(scalar_type_name(k) for k in kinds[:2])}, and "
                            f"{scalar_type_name(kinds[2])}")
     beta, alpha = _coefficients(beta, alpha, input, mat, vec)
-    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+    return rename_node(_scaled_sum(input, mv(mat, vec), beta, alpha), "AddmvBackward0")
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
@@ -168,7 +169,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1):
     product = outer(cast(vec1, dtype), cast(vec2, dtype))
     if alpha != 1:
         product = mul(product, alpha)
-    return _scaled_sum(cast(input, dtype), product, beta, 1)
+    return rename_node(_scaled_sum(cast(input, dtype), product, beta, 1), "AddrBackward0")
 
 
 def _addr_scalar(name, value, dtype):
@@ -214,7 +215,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
         batch1, batch2 = cast(batch1, input._array.dtype), cast(batch2, input._array.dtype)
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     product = bmm(batch1, batch2)
-    return _scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha)
+    return rename_node(_scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha),
+                       "AddbmmBackward0")
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
@@ -229,7 +231,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
         raise RuntimeError(f"Input dtypes must be the same, got: input {got[0]}, batch1: "
                            f"{got[1]}, batch2: {got[2]}")
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
-    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha, skip_zero_alpha=False)
+    return rename_node(_scaled_sum(input, bmm(batch1, batch2), beta, alpha,
+                                   skip_zero_alpha=False), "BaddbmmBackward0")
 
 
 def _refuse_bool(input, tensor1, tensor2):
@@ -240,10 +243,15 @@ def _refuse_bool(input, tensor1, tensor2):
             raise not_implemented_for("addcmul_cpu_out", dtype)
 
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """input + value * tensor1 * tensor2 (all three broadcast), in the promoted dtype of the
     three tensors: ``value`` does not take part in the promotion but is converted to that dtype
     (truncated toward zero for an integer result, as PyTorch does)."""
+    if _tensor2 is not None:                # PyTorch's deprecated addcmul(input, value, t1, t2)
+        value, tensor1, tensor2 = legacy_overload(
+            "addcmul", tensor1, (tensor2, _tensor2), "addcmul(Tensor input, Number value, Tensor "
+            "tensor1, Tensor tensor2, *, Tensor out = None)", "addcmul(Tensor input, Tensor "
+            "tensor1, Tensor tensor2, *, Number value = 1, Tensor out = None)"), tensor2, _tensor2
     _refuse_bool(input, tensor1, tensor2)
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         dtype = result_dtype(input, tensor1, tensor2)
@@ -252,18 +260,23 @@ def addcmul(input, tensor1, tensor2, *, value=1):
         work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
         product = mul(cast(tensor1, work), cast(tensor2, work))
         out = add(cast(input, work), product if value == 1 else mul(product, value))
-        return cast(out, dtype)
+        return rename_node(cast(out, dtype), "AddcmulBackward0")
     product = mul(tensor1, tensor2)
     if value != 1:
         product = mul(product, value)
         if product._array.dtype.kind in "iu" and isinstance(value, float):
             product = cast(product, result_dtype(tensor1, tensor2))
-    return add(input, product)
+    return rename_node(add(input, product), "AddcmulBackward0")
 
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """input + value * tensor1 / tensor2 (all three broadcast); integer tensor1 and tensor2
     are refused, as PyTorch does since it changed to true division."""
+    if _tensor2 is not None:                # PyTorch's deprecated addcdiv(input, value, t1, t2)
+        value, tensor1, tensor2 = legacy_overload(
+            "addcdiv", tensor1, (tensor2, _tensor2), "addcdiv(Tensor input, Number value, Tensor "
+            "tensor1, Tensor tensor2, *, Tensor out = None)", "addcdiv(Tensor input, Tensor "
+            "tensor1, Tensor tensor2, *, Number value = 1, Tensor out = None)"), tensor2, _tensor2
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         # PyTorch's words (its double space included)
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
@@ -274,22 +287,33 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
                            "inputs. The future addcdiv behavior is just the latter "
                            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
     quotient = div(tensor1, tensor2)
-    return add(input, quotient if value == 1 else mul(quotient, value))
+    return rename_node(add(input, quotient if value == 1 else mul(quotient, value)),
+                       "AddcdivBackward0")
 
 
-def addcmul_(input, tensor1, tensor2, *, value=1):
+def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
+    if _tensor2 is not None:                # PyTorch's deprecated addcmul_(value, t1, t2)
+        value, tensor1, tensor2 = legacy_overload(
+            "addcmul_", tensor1, (tensor2, _tensor2), "addcmul_(Number value, Tensor tensor1, "
+            "Tensor tensor2)", "addcmul_(Tensor tensor1, Tensor tensor2, *, Number value = 1)"
+        ), tensor2, _tensor2
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
-    return add_(input, mul(tensor1, tensor2), alpha=value)
+    return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2), alpha=value)
 
 
-def addcdiv_(input, tensor1, tensor2, *, value=1):
+def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 / tensor2 (integer tensor1 and tensor2 refused)."""
+    if _tensor2 is not None:                # PyTorch's deprecated addcdiv_(value, t1, t2)
+        value, tensor1, tensor2 = legacy_overload(
+            "addcdiv_", tensor1, (tensor2, _tensor2), "addcdiv_(Number value, Tensor tensor1, "
+            "Tensor tensor2)", "addcdiv_(Tensor tensor1, Tensor tensor2, *, Number value = 1)"
+        ), tensor2, _tensor2
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
-    return add_(input, div(tensor1, tensor2), alpha=value)
+    return named_write(input, "AddcdivBackward0", add_, input, div(tensor1, tensor2), alpha=value)
 
 
 def kron(input, other):
@@ -335,12 +359,12 @@ def cross(input, other, dim=None):
         if not sized:
             raise RuntimeError("no dimension of size 3 in input")
         dim = sized[0]
-    return _cross(input, other, dim, "linalg.cross")
+    return rename_node(_cross(input, other, dim, "linalg.cross"), "LinalgCrossBackward0")
 
 
 def linalg_cross(input, other, *, dim=-1):
     """``linalg.cross``: the cross product along ``dim`` (default the last)."""
-    return _cross(input, other, dim, "linalg.cross")
+    return rename_node(_cross(input, other, dim, "linalg.cross"), "LinalgCrossBackward0")
 
 
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
@@ -387,7 +411,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         if x1.shape[-1] == 0:
             p = 2.0                   # any p: the norm of nothing (inf has no identity)
     diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
-    return vector_norm(diff, p, -1)
+    return rename_node(vector_norm(diff, p, -1), "CdistBackward0")
 
 
 def _euclidean_by_mm(x1, x2):
@@ -416,7 +440,8 @@ def dist(input, other, p=2):
     if dtype.kind not in "fcV":
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
                            f"Got {scalar_type_name(dtype)} instead.")
-    return vector_norm(sub(cast(input, dtype), cast(other, dtype)), p)
+    return rename_node(vector_norm(sub(cast(input, dtype), cast(other, dtype)), p),
+                       "DistBackward0")
 
 
 def vdot(input, other):
@@ -451,4 +476,4 @@ def block_diag(*tensors):
         right = width - left - b.shape[1]
         rows.append(pad(cast(b, dtype), (left, right)))
         left += b.shape[1]
-    return cat(rows, 0)
+    return rename_node(cat(rows, 0), "BlockDiagBackward0")

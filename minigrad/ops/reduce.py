@@ -54,6 +54,9 @@ def _per_channel(a, axes):
 
 class Sum(Function):
     complex_ok = True             # linear, real coefficients: right as written
+    # float16 too in float32, rounded once: PyTorch accumulates a half sum in float32 (a sum
+    # along a dim in float16 drifted by an ulp or more, visible in the printed values)
+    half_in_float32 = True
     saved_fields = {"dim": "axes", "keepdim": "keepdim", "self_sym_sizes": "in_shape"}
 
     def forward(self, a, *, axes, keepdim):
@@ -130,6 +133,9 @@ class Prod(Function):
         flat = reshape_to(a, (arr.size,)) if self.axis is None else a
         others = _products_of_others_graph(flat, 0 if self.axis is None else self.axis)
         return mul(g, conj_of(reshape_to(others, a.shape)))
+
+
+_PROD_DIM = Prod.renamed("ProdBackward1")
 
 
 def _products_of_others(a, axis):
@@ -251,6 +257,14 @@ def _reduced_axes(a, dim):
     return normalize_dims(dim, a.ndim)
 
 
+def check_grad_dtype(a, target):
+    """PyTorch's refusal of a ``dtype=`` that is not floating (a ``minigrad.dtype``) for a
+    reduction of ``a`` that needs a gradient: the result would have to carry one, which an
+    integer cannot."""
+    if target.np.kind not in "fcV" and a.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
+
+
 def _float_input(a, dtype=None, name="sum"):
     """``a`` cast to the reduction's ``dtype=`` argument (itself when None)."""
     if not isinstance(a, Tensor):
@@ -261,9 +275,7 @@ def _float_input(a, dtype=None, name="sum"):
             raise RuntimeError("mean(): could not infer output dtype. Optional dtype must be "
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_type_name(target.np)}")
-        if target.np.kind not in "fcV" and a.requires_grad and is_grad_enabled():
-            # the result would have to carry a gradient, which an integer cannot
-            raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
+        check_grad_dtype(a, target)
         if a._array.dtype.kind == "c" and target.np.kind != "c":
             # PyTorch converts as .to(dtype) does: the real part, with its warning
             warnings.warn("Casting complex values to real discards the imaginary part",
@@ -279,7 +291,8 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype)
     if dtype is None and a._array.dtype.kind in "bui":  # torch sums integers and bools as int64
         a = cast(a, dtypes.int64)
-    return Sum.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("sum", "keepdim", keepdim))
+    node = _SUM_ALL if dim is None else _SUM_DIMS
+    return node.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("sum", "keepdim", keepdim))
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
@@ -287,7 +300,14 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     if a._array.dtype.kind not in "fcV":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
-    return Mean.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
+    node = _MEAN_ALL if dim is None else _MEAN_DIMS
+    return node.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
+
+
+# PyTorch's node names: ...Backward0 for the whole tensor, ...Backward1 for given dims (an
+# explicit dim=None included, which reads here as left out)
+_SUM_ALL, _SUM_DIMS = Sum.renamed("SumBackward0"), Sum.renamed("SumBackward1")
+_MEAN_ALL, _MEAN_DIMS = Mean.renamed("MeanBackward0"), Mean.renamed("MeanBackward1")
 
 
 def _dim_given(name, dim):
@@ -307,7 +327,9 @@ def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
     axis = None if dim is None else normalize_dim(dim, a.ndim)
     if a.ndim == 0:
         axis = None
-    return Prod.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim))
+    # PyTorch's node: ProdBackward0 for every element, ProdBackward1 along a dim
+    node = Prod if dim is None else _PROD_DIM
+    return node.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim))
 
 
 def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
 from ._scatter_add_kernels import (flat_positions, index_add_fits, index_add_slices,
                                    scatter_add_array)
@@ -37,7 +37,7 @@ from ._util import (broadcast_shape, check_fill_value, check_tensor, normalize_d
                     python_type_name, scalar_type_name)
 from .inplace import copy_
 from .elementwise import add, cast
-from .pointwise_select import where
+from .pointwise_select import Where, where
 from .movement import clone
 from .plumbing import expand_to, reshape_to
 
@@ -148,6 +148,28 @@ class ScatterLegacyReduce(Function):
         raise RuntimeError("derivative for aten::scatter is not implemented")
 
 
+class NothingWritten(Function):
+    """x, src -> a copy of x: an empty index writes nothing, yet (as in PyTorch) the result
+    depends on src, whose gradient is zero (or refused, ``refuse`` holding the words)."""
+    complex_ok = True             # a copy: right as written
+    def forward(self, x, src, *, refuse=None):
+        self.src_shape, self.src_dtype, self.refuse = src.shape, src.dtype, refuse
+        return x.copy()
+
+    def backward(self, g):
+        if self.refuse is not None:
+            raise RuntimeError(self.refuse)
+        xp = backend.xp_of(g._array)
+        return g, Tensor._wrap(xp.zeros(self.src_shape, dtype=self.src_dtype))
+
+
+def nothing_written(input, src, refuse=None):
+    """``clone(input)`` for a write with an empty index, tied to a tensor ``src``."""
+    if not isinstance(src, Tensor):
+        return clone(input)
+    return NothingWritten.apply(input, src, refuse=refuse)
+
+
 class IndexSelect(Function):
     """a -> a.take(index, axis=dim): the slices of ``dim`` listed in the 1-d ``index``."""
     complex_ok = True             # linear, real coefficients: right as written
@@ -187,7 +209,8 @@ class IndexAdd(Function):
 # type ("Got Long"), and its legacy tensor class ("torch.FloatTensor")
 CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
              "int32": "int", "int16": "short int", "int8": "signed char",
-             "uint8": "unsigned char", "bool": "bool"}
+             "uint8": "unsigned char", "bool": "bool", "bfloat16": "c10::BFloat16",
+             "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 SCALAR_NAMES = dtypes.SCALAR_NAMES
 
 
@@ -291,7 +314,7 @@ def take_along_dim(input, indices, dim=None):
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                            f"number of dimensions, but got {input.ndim} dimensions for input, "
                            f"and {idx.ndim} dimensions for indices")
-    if idx.dtype.name != "int64":
+    if idx.dtype.type is not np.int64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{scalar_type_name(idx.dtype)}")
     d = normalize_dim(dim, input.ndim)
@@ -315,7 +338,10 @@ def _src_tensor(input, src, value, idx):
         src = value
     if not isinstance(src, Tensor):
         xp = backend.xp_of(input._array)
-        return Tensor._wrap(xp.full(idx.shape, src, dtype=input._array.dtype))
+        # converted as PyTorch converts a number for the input's type: checked (1e300 into
+        # int64 is refused), a negative int wrapping into an unsigned one
+        value = dtypes.number_for(src, input._array.dtype, half_checked=True)
+        return Tensor._wrap(xp.full(idx.shape, value, dtype=input._array.dtype))
     src = _as_1d(src)
     return src if tuple(src.shape) == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
 
@@ -351,7 +377,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
                         f"{python_type_name(src)}")
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
-        return clone(input)
+        return nothing_written(input, src, None if reduce is None else
+                               "derivative for aten::scatter is not implemented")
     x = _as_1d(input)
     s = _src_tensor(x, src, value, idx)
     if reduce is not None:
@@ -366,6 +393,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
             idx.shape, dtype="float32")) > 0
         out = where(Tensor._wrap(hit), ScatterPut.apply(s, index=idx, dim=d,
                                                         shape=tuple(x.shape)), x)
+        # PyTorch's node: ScatterBackward0 for a tensor src, ScatterBackward1 for a number
+        out = rename_node(out, f"ScatterBackward{int(not isinstance(src, Tensor))}")
     out = keep_for_backward(out, index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
@@ -377,11 +406,11 @@ def scatter_add(input, dim, index, src):
     check_tensor("scatter_add", src, "src", 4)
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
-        return clone(input)
+        return nothing_written(input, src)
     x = _as_1d(input)
     s = _src_tensor(x, src, None, idx)
-    out = keep_for_backward(add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape))),
-                            index)
+    out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
+    out = keep_for_backward(rename_node(out, "ScatterAddBackward0"), index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -450,6 +479,11 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
                            f"specified dimension. Got self.shape = {list(input.shape)} "
                            f"source.shape = {list(source.shape)}")
+    if not isinstance(alpha, Tensor):
+        # PyTorch converts alpha to input's type first: checked, and truncated for integers
+        alpha = dtypes.number_for(alpha, input._array.dtype, half_checked=True)
+        if input._array.dtype.kind in "iu" and isinstance(alpha, (float, np.floating)):
+            alpha = int(alpha)
     size = _size(input.shape, d)
     bad = _first_out_of_range(idx, size)
     if bad is not None and (input.ndim < 2 or input._array.size):   # PyTorch skips empty
@@ -465,7 +499,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     x = _as_1d(input)
     src = _as_1d(source if alpha == 1 else cast(source * alpha, input._array.dtype))
     out = add(x, IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size))
-    out = keep_for_backward(out, index)
+    out = keep_for_backward(rename_node(out, "IndexAddBackward0"), index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -505,16 +539,29 @@ def _masked_fill_checks(input, mask, value):
 
 def masked_fill(input, mask, value):
     """``input`` with ``value`` where the bool ``mask`` (broadcast with it) is True."""
+    node = _masked_fill_node(value)
     m, value = _masked_fill_checks(input, mask, value)
     broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
-    return keep_for_backward(where(m, value, input), mask)
+    out = keep_for_backward(where(m, value, input), mask)
+    return rename_node(out, node, Where)
+
+
+def _masked_fill_node(value):
+    """PyTorch's node for masked_fill: MaskedFillBackward1 for a tensor value,
+    MaskedFillBackward0 for a number."""
+    return "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
 
 
 def masked_fill_(input, mask, value):
     """In place: ``value`` into ``input`` where ``mask`` (which broadcasts to it) is True."""
+    node = _masked_fill_node(value)
     m, value = _masked_fill_checks(input, mask, value)
     wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
     if wide != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(wide)}")
-    return copy_(input, keep_for_backward(where(m, value, input), mask))
+    before = input.grad_fn
+    copy_(input, keep_for_backward(where(m, value, input), mask))
+    if input.grad_fn is not before:
+        rename_node(input, node)
+    return input

@@ -23,17 +23,19 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,
                     scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
+from .inplace import copy_
 from .pointwise_select import where
 from .movement import clone
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _as_1d,
                              _index_array, _public_args, _scatter_prepare, _size, _src_tensor,
-                             scatter_add_array, scatter_reduce_array)
+                             nothing_written, scatter_add_array, scatter_reduce_array)
 
 __all__ = ["scatter_reduce", "index_copy", "index_fill", "take"]
 
@@ -120,11 +122,22 @@ class ScatterReduce(Function):
 _REDUCE_ALIASES = {"max": "amax", "min": "amin"}
 
 
+def check_reduce_arguments(name, reduce, include_self):
+    """PyTorch's argument parser's refusals for scatter_reduce / index_reduce: ``reduce`` a
+    str, ``include_self`` a bool (not 0/1, None or a tensor)."""
+    if not isinstance(reduce, str):
+        raise TypeError(f"{name}(): argument 'reduce' must be str, not {type(reduce).__name__}")
+    if not isinstance(include_self, (bool, np.bool_)):
+        raise TypeError(f"{name}(): argument 'include_self' must be bool, not "
+                        f"{type(include_self).__name__}")
+
+
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """``input`` with ``src``'s values combined into the positions ``index`` names along
     ``dim`` (out[i][index[i][j]] op= src[i][j] for dim 1) by ``reduce``: 'sum', 'prod',
     'mean', 'amax' or 'amin'.  ``include_self=False`` leaves input's own value out of every
     position written to.  index and src as scatter's; a 0-d tensor counts as 1-d of size 1."""
+    check_reduce_arguments("scatter_reduce", reduce, include_self)
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): argument 'src' (position 4) must be Tensor, not "
                         f"{type(src).__name__}")
@@ -149,7 +162,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         raise not_implemented_for("div_floor_cpu" if idx is None else
                                   "scatter_gather_tensor_cpu_reduce_mean", input._array.dtype)
     if idx is None:
-        return clone(input)
+        return nothing_written(input, src)
     x = _as_1d(input)
     out = ScatterReduce.apply(x, _src_tensor(x, src, None, idx), index=idx, dim=d,
                               reduce=reduce, include_self=include_self)
@@ -168,6 +181,14 @@ def _slices_hit(x, d, idx):
     hit = xp.zeros(x.shape[d], dtype=bool)
     hit[idx] = True
     return hit.reshape([-1 if k == d else 1 for k in range(x.ndim)])
+
+
+def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
+    """In place: ``input`` becomes scatter_reduce(input, ...) (computed from a clone: the
+    out-of-place node saves its input, which the copy back would overwrite)."""
+    check_reduce_arguments("scatter_reduce_", reduce, include_self)
+    return copy_(input, scatter_reduce(input.clone(), dim, index, src, reduce,
+                                       include_self=include_self))
 
 
 def index_copy(input, dim, index, source):
@@ -208,13 +229,13 @@ def index_copy(input, dim, index, source):
     flat = idx.reshape(-1)
     _check_restrided(input, d, flat.size)
     if input._array.size == 0:           # nothing to write: PyTorch checks no index value
-        return clone(input)
+        return nothing_written(input, source)
     bad = _first_outside(flat, 0, size)
     if bad is not None:
         raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {d} with "
                          f"size {size}")
     if not flat.size:
-        return clone(input)
+        return nothing_written(input, source)
     x = _as_1d(input)
     shape = list(x.shape)
     shape[d] = flat.size
@@ -223,6 +244,7 @@ def index_copy(input, dim, index, source):
     spread = backend.xp_of(flat).broadcast_to(flat.reshape(view), tuple(shape))
     out = where(_slices_hit(x, d, flat),
                 ScatterPut.apply(s, index=spread, dim=d, shape=tuple(x.shape)), x)
+    out = rename_node(out, "IndexCopyBackward0")
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -268,17 +290,19 @@ def index_fill(input, dim, index, value):
     dtype = input._array.dtype
     _check_fill_value(number, dtype)
     if input._array.size == 0:           # nothing to write: PyTorch checks no index value
-        return clone(input)
+        return nothing_written(input, value)
     size = _size(input.shape, d)
     bad = _first_outside(flat, -size, size)
     if bad is not None:
         raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {size}")
     x = _as_1d(input)
+    # PyTorch's node: IndexFillBackward0 for a number value, IndexFillBackward1 for a tensor
+    node = f"IndexFillBackward{int(isinstance(value, Tensor))}"
     if isinstance(value, Tensor):
         value = cast(value, dtype)
     else:
         value = Tensor._wrap(backend.xp_of(x._array).asarray(value).astype(dtype))
-    out = where(_slices_hit(x, d, flat % size if size else flat), value, x)
+    out = rename_node(where(_slices_hit(x, d, flat % size if size else flat), value, x), node)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
 
@@ -299,4 +323,4 @@ def take(input, index):
                          "elements.")
     flat = reshape_to(input, (n,))
     picked = IndexSelect.apply(flat, index=(idx % n if n else idx).reshape(-1), dim=0)
-    return reshape_to(picked, idx.shape)
+    return rename_node(reshape_to(picked, idx.shape), "TakeBackward0")

@@ -16,14 +16,15 @@ import numpy as np
 
 from .. import backend, dtypes, return_types
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
-    not_implemented_for, scalar_type_name
+    not_implemented_for, scalar_type_name, sort_keys
 from .elementwise import Mul, cast, div
 from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
-from .extrema import MaxMin, MaxResult, TakeAlongDim, _unordered
-from .reduce import NO_DIM, _dim_given, _reduced_axes, sum as _sum
+from .extrema import MAXMIN_NODES, TAKE_NODES, MaxResult, TakeAlongDim, _unordered
+from .reduce import NO_DIM, _dim_given, _reduced_axes, check_grad_dtype, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
 
@@ -48,8 +49,10 @@ def aminmax(input, *, dim=None, keepdim=False):
             raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
         axes = (d,) if input.ndim else ()
     return AminmaxResult(
-        MaxMin.apply(input, axes=axes, keepdim=keepdim, largest=False, name="amin"),
-        MaxMin.apply(input, axes=axes, keepdim=keepdim, largest=True, name="amax"))
+        MAXMIN_NODES["aminmax"].apply(input, axes=axes, keepdim=keepdim, largest=False,
+                                      name="amin"),
+        MAXMIN_NODES["aminmax"].apply(input, axes=axes, keepdim=keepdim, largest=True,
+                                      name="amax"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +74,7 @@ def _take(input, d, index, keepdim, name):
         values = TakeAlongDim.apply(reshape_to(input, (1,)), indices=xp.zeros(1, "int64"),
                                     dim=0, keepdim=False)
         return MaxResult(values, Tensor._wrap(xp.zeros((), "int64")), name)
-    values = TakeAlongDim.apply(input, indices=index, dim=d, keepdim=keepdim)
+    values = TAKE_NODES[name].apply(input, indices=index, dim=d, keepdim=keepdim)
     return MaxResult(values, Tensor._wrap(index if keepdim else index.squeeze(d)), name)
 
 
@@ -79,7 +82,7 @@ def _sorted_index(a, d, place):
     """Array: the index, along d, of the element at ``place`` (per slice, keepdim shape) of a
     stable ascending sort of ``a`` with NaN last."""
     xp = backend.xp_of(a)
-    order = xp.argsort(a, axis=d, kind="stable")
+    order = xp.argsort(sort_keys(a), axis=d, kind="stable")
     place = xp.broadcast_to(place, [1 if k == d else n for k, n in enumerate(a.shape)])
     return xp.take_along_axis(order, place.astype("int64"), axis=d).astype("int64")
 
@@ -202,12 +205,15 @@ def _whole_median(input, ignore_nan):
     if ignore_nan:
         flat = flat[~nan]
     if flat.size == 0 or (nan.any() and not ignore_nan):
-        # PyTorch: NaN for a NaN anywhere (median) or nothing left; an integer's lowest value
-        value = xp.asarray(np.nan if a.dtype.kind in "fV" else np.iinfo(a.dtype).min, a.dtype)
+        # PyTorch: NaN for a NaN anywhere (median) or nothing left; an integer gets NaN cast
+        # through int32 (its lowest value, or 0 once narrowed to a 1- or 2-byte integer)
+        value = xp.asarray(np.nan if a.dtype.kind in "fV" else
+                           np.iinfo(a.dtype).min if a.dtype.itemsize >= 4 else 0, a.dtype)
     else:
         k = (flat.size - 1) // 2
         value = xp.partition(flat, k)[k]
-    return _Evenly.apply(input, value=xp.asarray(value, dtype=a.dtype).reshape(()))
+    node = _Evenly.renamed("NanmedianBackward0" if ignore_nan else "MedianBackward0")
+    return node.apply(input, value=xp.asarray(value, dtype=a.dtype).reshape(()))
 
 
 def _median_along(input, dim, keepdim, ignore_nan, name):
@@ -267,7 +273,7 @@ def mode(input, dim=-1, keepdim=False):
     xp = backend.xp_of(a)
     moved = xp.moveaxis(a, d, -1)
     rows, n = moved.reshape(-1, a.shape[d]), a.shape[d]
-    order = xp.argsort(rows, axis=1, kind="stable")
+    order = xp.argsort(sort_keys(rows), axis=1, kind="stable")
     v = xp.take_along_axis(rows, order, axis=1)
     starts = xp.ones(v.shape, bool)
     starts[:, 1:] = v[:, 1:] != v[:, :-1]                 # NaN != NaN: one group each
@@ -304,14 +310,17 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
+        check_grad_dtype(a, dtype)
         if dtype.is_complex and a._array.dtype.kind in "fV":
             # PyTorch's NaN-skipping kernel has no complex version (a bool or integer input
             # goes through the plain sum, which has)
             raise not_implemented_for("nansum_cpu", dtype.np)
-        a = cast(a, dtype)
+    # NaN counts as 0 before any conversion to ``dtype`` (to an integer or bool it would not)
     if a._array.dtype.kind in "fV":
         a = _NanToZero.apply(a)
-    out = _sum(a, dim, keepdim)
+    if dtype is not None:
+        a = cast(a, dtype)
+    out = rename_node(_sum(a, dim, keepdim), "NansumBackward0")
     # the sum of a bool or small integer dtype stays in it (integers wrap, bools saturate)
     return out if dtype is None or out._array.dtype == dtype.np else cast(out, dtype)
 
@@ -324,6 +333,10 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if input._array.dtype.kind not in "fV":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {scalar_type_name(input._array.dtype)}")
+    if dtype is not None and dtypes.to_dtype(dtype).np.kind not in "fcV":
+        raise RuntimeError("nanmean(): could not infer output dtype. Optional dtype must be "
+                           "either a floating point or complex dtype. Got: "
+                           f"{scalar_type_name(dtypes.to_dtype(dtype).np)}")
     total = nansum(input, dim, keepdim, dtype=dtype)
     xp = backend.xp_of(input._array)
     count = (~xp.isnan(input._array)).sum(axis=_reduced_axes(input, dim), keepdims=keepdim)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._int_lists import int_lists
 from ._util import check_tensor, int_arg, normalize_dim
@@ -80,7 +81,8 @@ def _triangle(input, diagonal, lower, name):
     # a zero of input's own dtype: tril of a bool tensor stays bool
     out = where(keep, input, Tensor._wrap(xp.zeros((), dtype=input._array.dtype)))
     # row-major whatever input's layout, as PyTorch's
-    return out if out._array.flags.c_contiguous else Contiguous.apply(out)
+    out = out if out._array.flags.c_contiguous else Contiguous.apply(out)
+    return rename_node(out, f"{name.capitalize()}Backward0")      # TrilBackward0, TriuBackward0
 
 
 def tril(input, diagonal=0):
@@ -102,15 +104,18 @@ def diag(input, diagonal=0):
         size = n + abs(k)
         i = xp.arange(n)
         flat = (i + max(-k, 0)) * size + i + max(k, 0)
-        return reshape_to(IndexAdd.apply(input, index=flat, dim=0, size=size * size),
-                          (size, size))
+        out = reshape_to(IndexAdd.apply(input, index=flat, dim=0, size=size * size),
+                         (size, size))
+        return rename_node(out, "DiagEmbedBackward0")       # as PyTorch's diag of a vector
     if input.ndim == 2:
         n, m = input.shape
         start_r, start_c = max(-k, 0), max(k, 0)
         count = max(min(n - start_r, m - start_c), 0)
         i = xp.arange(count)
         flat = (i + start_r) * m + i + start_c
-        return IndexSelect.apply(reshape_to(input, (n * m,)), index=flat, dim=0)
+        # (PyTorch's diag of a matrix copies its diagonal: that is the node's name there)
+        return IndexSelect.renamed("DiagonalBackward0_copy").apply(
+            reshape_to(input, (n * m,)), index=flat, dim=0)
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 
 
@@ -208,7 +213,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
         x = x.transpose(order)[..., min(r0, rows):, min(c0, cols):]
         s1, s2 = x.strides[-2:]
         return _as_strided(x, x.shape[:-2] + (count,), x.strides[:-2] + (s1 + s2,))
-    return StridedView.apply(input, pick=pick)
+    return StridedView.renamed("DiagonalBackward0").apply(input, pick=pick)
 
 
 def unfold(input, dimension, size, step):
@@ -222,15 +227,18 @@ def unfold(input, dimension, size, step):
         raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
-    if input.ndim == 0:
-        return StridedView.apply(input, pick=lambda x: _as_strided(x, (1,), (x.itemsize,)))
+    if input.ndim == 0:      # one window of ``size`` (0 or 1) elements
+        return _UNFOLD.apply(input, pick=lambda x: _as_strided(x, (size,), (x.itemsize,)))
     count = (n - size) // step + 1
 
     def pick(x):
         s = x.strides
         return _as_strided(x, x.shape[:d] + (count,) + x.shape[d + 1:] + (size,),
                            s[:d] + (s[d] * step,) + s[d + 1:] + (s[d],))
-    return StridedView.apply(input, pick=pick)
+    return _UNFOLD.apply(input, pick=pick)
+
+
+_UNFOLD = StridedView.renamed("UnfoldBackward0")
 
 
 def roll(input, shifts, dims=None):
@@ -259,7 +267,7 @@ def roll(input, shifts, dims=None):
         n = input.shape[d]
         if n:
             out = index_select(out, d, Tensor._wrap((xp.arange(n) - s % n) % n))
-    return out
+    return out if out is input else rename_node(out, "RollBackward0")
 
 
 def tile(input, dims):

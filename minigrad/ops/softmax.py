@@ -41,6 +41,7 @@ class LogSumExp(Function):
     is shifted by the max of its real parts (only they can overflow exp); the log is the
     principal one.
     """
+    _node_name = "LogsumexpBackward0"                       # PyTorch's spelling
     complex_ok = True
 
     def forward(self, a, *, axes, keepdim):
@@ -125,7 +126,7 @@ def _arrays_backward(g, y):
 def _widened_half(a):
     """``a`` in float32 when it is float16 (PyTorch's softmax kernels accumulate float16 in
     float32), else ``a`` itself."""
-    return a.astype("float32") if a.dtype.name == "float16" else a
+    return a.astype("float32") if a.dtype.type is np.float16 else a
 
 
 def _half_rounded(a, half):

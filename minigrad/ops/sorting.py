@@ -17,14 +17,16 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
-from ._util import bool_arg, c_order, check_tensor, int_arg, normalize_dim, not_implemented_for
+from ._util import (bool_arg, c_order, check_tensor, int_arg, normalize_dim, not_implemented_for,
+                    sort_keys)
 from .elementwise import cast, div, mul
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
 from .extrema import MaxResult
-from .reduce import prod
+from .reduce import check_grad_dtype, prod
 from .scatter_gather import gather
 
 __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
@@ -33,6 +35,7 @@ __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
 def _order(a, dim, descending, stable=True):
     """argsort of the array ``a`` along ``dim``; NaN counts as the largest value (PyTorch)."""
     xp = backend.xp_of(a)
+    a = sort_keys(a)
     if not descending:
         return xp.argsort(a, axis=dim, kind="stable")        # numpy sorts NaN last too
     if a.dtype.kind == "b":
@@ -71,7 +74,7 @@ def sort(input, dim=-1, descending=False, stable=False):
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "sort")
     idx = Tensor._wrap(_order(input._array, d, descending).astype("int64"))
-    return MaxResult(gather(input, d, idx), idx, "sort")
+    return MaxResult(rename_node(gather(input, d, idx), "SortBackward0"), idx, "sort")
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -105,9 +108,47 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "topk")
-    order = _order(input._array, d, descending=largest)
-    idx = Tensor._wrap(backend.xp_of(order).take(order, range(k), axis=d).astype("int64"))
-    return MaxResult(gather(input, d, idx), idx, "topk")
+    top = _top_order(input._array, k, d, largest)
+    if top is None:
+        order = _order(input._array, d, descending=largest)
+        top = backend.xp_of(order).take(order, range(k), axis=d)
+    idx = Tensor._wrap(top.astype("int64"))
+    return MaxResult(rename_node(gather(input, d, idx), "TopkBackward0"), idx, "topk")
+
+
+# topk partitions instead of sorting when k is at most this fraction of the dim: a full
+# stable argsort of 256x1024 float32 took 18 ms, the partition and a sort of the k kept 1.5
+_TOP_FRACTION = 4
+_TOP_MIN_SIZE = 64
+
+
+def _top_order(a, k, dim, largest):
+    """The first ``k`` indices of the stable order along ``dim`` (``_order``), found by
+    partitioning: a (..., n, ...) -> (..., k, ...) int, or None where the full sort is used
+    instead (cupy, few or many of n wanted, NaN present, not a number dtype).
+
+    The k-th best key splits the dim: every strictly better element is kept, then the tied
+    ones in index order until k are kept (as the stable sort keeps them); the kept ones, in
+    index order, are then sorted stably by key, so ties keep that order too."""
+    n = a.shape[dim]
+    if type(a) is not np.ndarray or a.dtype.kind not in "fiu" or k == 0 or \
+            k * _TOP_FRACTION > n or n < _TOP_MIN_SIZE or a.size == 0:
+        return None
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        return None
+    # smaller key is better: -x for the largest (exact for floats), ~x = -x - 1 for integers
+    key = a if not largest else -a if a.dtype.kind == "f" else ~a
+    key = np.moveaxis(key, dim, -1)
+    kth = np.partition(key, k - 1, axis=-1)[..., k - 1:k]
+    keep = key < kth
+    tied = key == kth
+    need = k - np.count_nonzero(keep, axis=-1, keepdims=True)
+    if (np.count_nonzero(tied, axis=-1, keepdims=True) != need).any():
+        tied &= np.cumsum(tied, axis=-1) <= need          # the first ``need`` ties only
+    keep |= tied
+    pos = (np.flatnonzero(keep) % n).reshape(key.shape[:-1] + (k,))   # k per row, in order
+    sub = np.argsort(np.take_along_axis(key, pos, axis=-1), axis=-1, kind="stable")
+    return np.moveaxis(np.take_along_axis(pos, sub, axis=-1), -1, dim)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,6 +170,7 @@ def _in_half(out, a):
 
 class CumSum(Function):
     """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
+    _node_name = "CumsumBackward0"                          # PyTorch's spelling
     complex_ok = True             # linear, real coefficients: right as written
 
     def forward(self, a, *, dim, reverse=False):
@@ -146,6 +188,7 @@ class CumSum(Function):
 
 class CumProd(Function):
     """out_i = prod_{j <= i} a_j along ``dim``, for an input without zeros."""
+    _node_name = "CumprodBackward0"                         # PyTorch's spelling
     complex_ok = True
 
     def forward(self, a, *, dim):
@@ -164,6 +207,8 @@ class CumProd(Function):
 def _running(input, dim, dtype, name):
     check_tensor(name, input)
     if dtype is not None:
+        if dtypes.to_dtype(dtype).np.kind != "b":       # bool has no kernel: refused later
+            check_grad_dtype(input, dtypes.to_dtype(dtype))
         input = cast(input, dtypes.to_dtype(dtype))
     elif input._array.dtype.kind in "bui":        # integers and bools accumulate in int64
         input = cast(input, dtypes.int64)

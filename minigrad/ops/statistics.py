@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes, return_types
+from .._global_flags import is_warn_always_enabled
 from ..tensor import Tensor
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
                     not_implemented_for, python_type_name, scalar_type_name)
@@ -189,9 +190,12 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
                        Tensor._wrap(lo.astype(input._array.dtype)))
         # zero, not NaN, in the NaN slices: their gradients (to q too) must stay 0
         step = where(missing, 0.0, sub(high, low))
-        out = add(low, mul(step, frac))
+        # PyTorch's lerp, from the nearer end: low + step w below w = 0.5, high - step (1 - w)
+        # from it (so an infinite end gives PyTorch's inf or NaN, and its roundings)
+        out = where(frac._array < 0.5, add(low, mul(step, frac)),
+                    sub(high, mul(step, sub(1.0, frac))))
     elif interpolation == "midpoint":
-        out = div(add(low, high), 2.0)
+        out = sub(high, mul(sub(high, low), 0.5))           # PyTorch's lerp with w = 0.5
     else:
         out = low
     out = where(missing, float("nan"), out)                 # (..., k)
@@ -332,6 +336,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            f"tensor must match, but we got boundaries tensor "
                            f"{list(seq.shape)} and input value tensor "
                            f"{list(values.shape)}")
+    if not scalar and not input.is_contiguous():
+        _warn_copy("input value")
+    if not sorted_sequence.is_contiguous():
+        _warn_copy("boundary")
     if seq.ndim == 1:
         out = np.searchsorted(seq, values, side="right" if right else "left")
     else:
@@ -341,6 +349,22 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         out = np.where(np.isnan(values), n, out)
     dtype = np.int32 if out_int32 else np.int64
     return Tensor._wrap(np.asarray(out, dtype=dtype))
+
+
+_COPY_WARNED = set()
+
+
+def _warn_copy(what):
+    """PyTorch's UserWarning that searchsorted / bucketize copies a non-contiguous ``what``
+    ('input value' or 'boundary') tensor: once per process (every time under
+    set_warn_always(True))."""
+    if is_warn_always_enabled() or what not in _COPY_WARNED:
+        _COPY_WARNED.add(what)
+        warnings.warn(f"torch.searchsorted(): {what} tensor is non-contiguous, this will lower "
+                      f"the performance due to extra data copy when converting non-contiguous "
+                      f"tensor to contiguous, please use contiguous {what} tensor if possible. "
+                      f"This message will only appear once per program.", UserWarning,
+                      stacklevel=3)
 
 
 def _searchsorted_rows(seq, values, right):

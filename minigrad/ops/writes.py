@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
@@ -213,6 +215,10 @@ def _inplace_on_view(view, base, function, others, params):
                                repeats=overlaps_itself(view._array))
     _take_history(view, rebased)
     view._vcounter.value += 1
+    if result.grad_fn is not None and not result.grad_fn._ctx_style:
+        # an op that keeps its output (exp_, sigmoid_) keeps the view's memory, which a
+        # later write into the base or another of its views changes: checked by version
+        result.grad_fn._adopt_output(result._array, view)
     _rebase_views(base, view)
     return view
 
@@ -332,7 +338,7 @@ class ViewScatter(Function):
     at the view's positions (``ViewGather``)."""
     complex_ok = True             # linear, real coefficients: right as written
 
-    _node_name = "CopySlices"                  # PyTorch's name for a write through a view
+    _node_name = "torch::autograd::CopySlices"     # PyTorch's name for a write through a view
 
     def forward(self, base, value, *, index):
         self.index = index
@@ -352,6 +358,27 @@ class ViewScatter(Function):
         return gb, gv
 
 
+def writable_alias(a):
+    """A writeable array on the memory of the read-only array ``a`` (its shape and strides),
+    or ``a`` itself when its memory is read-only.  numpy marks every view of an expanded array
+    read-only, even one in which no two elements share memory (a row of ``x.expand(2, 3)``),
+    which PyTorch writes through."""
+    root = node = a
+    while getattr(node, "base", None) is not None:     # (as_strided puts a non-array between)
+        node = node.base
+        if isinstance(node, np.ndarray):
+            root = node
+    if type(a) is not np.ndarray or not root.flags.writeable or \
+            not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return a
+    offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if offset % a.itemsize or root.dtype.itemsize != a.itemsize:
+        return a
+    # a's strides taken from its first element, found in root's memory (a 1-d view of it)
+    start = root.ravel(order="K")[offset // a.itemsize:]
+    return np.lib.stride_tricks.as_strided(start, a.shape, a.strides, writeable=True)
+
+
 def _write(target, array):
     """Copy ``array`` into ``target``'s memory (it may be a view shared with other tensors)."""
     dst = target._array
@@ -361,6 +388,11 @@ def _write(target, array):
     if tuple(array.shape) != tuple(dst.shape):
         raise RuntimeError(f"output with shape {list(dst.shape)} doesn't match the broadcast "
                            f"shape {list(array.shape)}")
+    if dst.size == 0:                      # nothing to write, even into an expanded view
+        return
+    if not dst.flags.writeable and \
+            not any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+        dst = writable_alias(dst)
     if not dst.flags.writeable:
         if not any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
             # not an expanded view: the memory is a read-only NumPy buffer (from_numpy of a

@@ -1,0 +1,1514 @@
+"""Whole programs in the styles of popular third-party PyTorch code not covered by the other
+program tests, each written once as ``program(lib)`` and run with ``lib`` = minigrad and
+``lib`` = torch on the same numpy inputs and copied weights: graph neural networks (message
+passing by scatter_add_/index_add_ over edge_index, softmax over neighbours, pooling by a
+batch vector), detection utilities (IoU/GIoU, NMS in tensor ops, anchors by meshgrid, RoI
+crops by affine_grid/grid_sample, focal loss, box coders), audio front-ends (stft/istft,
+mel filterbanks, MFCC by a DCT matrix, gated dilated causal convolutions), NeRF rendering
+(positional encoding, cumprod transmittance, inverse-CDF sampling with searchsorted), metric
+learning (cdist, hard-negative mining, InfoNCE), state-space and mixture-of-experts layers
+(causal depthwise conv, a selective scan over time, top-k routing), cached decoding loops
+with rotary embeddings, CRF/Viterbi and beam search, einops-like reshapes and per-sample
+gradients; and what such code meets on the way: sparse adjacencies (sparse @ sparse, sparse @
+vector), in-place writes into slices of tensors whose ops kept them for backward, the
+deprecated scalar-first overloads of old optimizers (``p.add_(-lr, g)``), index errors of
+out-of-range node ids, and the warnings PyTorch gives once per process.
+
+Both libraries must give the same values (float64 to ~1e-10, float32 to ~1e-5), dtypes,
+shapes and requires_grad, or raise the same exception type with torch's words.
+"""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from side_by_side import SideBySide, bare, err, grads_of, load_seeded, registry  # noqa: E402
+
+
+HARNESS = SideBySide(rename=bare, rename_error=bare,
+                     tol={"float16": (1e-3, 1e-4), "float32": (1e-5, 1e-6),
+                          "float64": (1e-9, 1e-11)},
+                     scalar_tol=(1e-9, 1e-11), requires_grad=True)
+check = HARNESS.check
+PROGRAMS, program = registry()
+
+RNG = np.random.RandomState(1234)
+
+
+def _arr(*shape, scale=1.0, seed=0):
+    """Float64 normal draws of ``shape`` from a fresh generator seeded by ``seed`` and the
+    shape, so that a program calling it draws the same numbers in both libraries."""
+    return np.random.RandomState(seed * 1000 + sum(shape) * 31 + len(shape)).randn(*shape) * scale
+
+
+# ----------------------------------------------------------------------------------------------
+# graph neural networks
+# ----------------------------------------------------------------------------------------------
+# two small graphs batched PyG-style: 5 + 4 nodes, directed edges both ways
+EDGES = np.array([[0, 1, 1, 2, 2, 3, 3, 4, 0, 4, 5, 6, 6, 7, 7, 8, 5, 8],
+                  [1, 0, 2, 1, 3, 2, 4, 3, 4, 0, 6, 5, 7, 6, 8, 7, 8, 5]])
+BATCH = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
+NODE_X = _arr(9, 6)
+
+
+def _gcn_layer(L, x, edge_index, weight, bias):
+    """Kipf-Welling GCN: self loops, symmetric degree normalisation, scatter-add aggregation."""
+    n = x.size(0)
+    loops = L.arange(n).unsqueeze(0).repeat(2, 1)
+    edge_index = L.cat([edge_index, loops], dim=1)
+    row, col = edge_index[0], edge_index[1]
+    deg = L.zeros(n, dtype=x.dtype).scatter_add_(0, col, L.ones(col.numel(), dtype=x.dtype))
+    dinv = deg.pow(-0.5)
+    dinv.masked_fill_(dinv == float("inf"), 0)
+    norm = dinv[row] * dinv[col]
+    h = x @ weight
+    msg = norm.view(-1, 1) * h.index_select(0, row)
+    out = L.zeros_like(h).index_add_(0, col, msg)
+    return out + bias
+
+
+def _scatter_softmax(L, src, index, n):
+    """Softmax of ``src`` (E, H) over the entries sharing an ``index`` (E,) value, by
+    scatter_reduce amax then a scatter_add of the exponentials."""
+    idx = index.unsqueeze(-1).expand_as(src)
+    mx = L.full((n, src.size(1)), float("-inf"), dtype=src.dtype)
+    mx = mx.scatter_reduce(0, idx, src, reduce="amax", include_self=True)
+    e = (src - mx.gather(0, idx)).exp()
+    den = L.zeros((n, src.size(1)), dtype=src.dtype).scatter_add(0, idx, e)
+    return e / (den.gather(0, idx) + 1e-16)
+
+
+@program
+def gcn_node_classification_training(L):
+    """Two GCN layers with relu/dropout-free training by Adam, cross-entropy over nodes."""
+    x = L.tensor(NODE_X)
+    ei = L.tensor(EDGES)
+    y = L.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2])
+    w1 = L.nn.Parameter(L.tensor(_W1))
+    b1 = L.nn.Parameter(L.zeros(8, dtype=L.float64))
+    w2 = L.nn.Parameter(L.tensor(_W2))
+    b2 = L.nn.Parameter(L.zeros(3, dtype=L.float64))
+    opt = L.optim.Adam([w1, b1, w2, b2], lr=0.01)
+    losses = []
+    for _ in range(4):
+        opt.zero_grad()
+        h = L.relu(_gcn_layer(L, x, ei, w1, b1))
+        out = _gcn_layer(L, h, ei, w2, b2)
+        loss = L.nn.functional.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return dict(losses=losses, out=out, gw1=w1.grad, gb2=b2.grad, pred=out.argmax(-1))
+
+
+_W1 = _arr(6, 8, scale=0.4, seed=1)
+_W2 = _arr(8, 3, scale=0.4, seed=2)
+_ATT = _arr(2, 2, 4, scale=0.5)
+
+
+@program
+def gat_attention_over_neighbours_and_global_pooling(L):
+    """GAT layer (2 heads): per-edge scores, leaky relu, softmax over each node's incoming
+    edges by scatter, aggregation by index_add_, then mean/max/add pooling by batch vector."""
+    x = L.tensor(NODE_X, requires_grad=True)
+    ei = L.tensor(EDGES)
+    batch = L.tensor(BATCH)
+    w = L.tensor(_arr(6, 8, scale=0.3), requires_grad=True)
+    att = L.tensor(_ATT, requires_grad=True)     # (src/dst, heads, channels)
+    h = (x @ w).view(-1, 2, 4)
+    src, dst = ei
+    a_src = (h * att[0]).sum(-1)
+    a_dst = (h * att[1]).sum(-1)
+    alpha = L.nn.functional.leaky_relu(a_src[src] + a_dst[dst], 0.2)
+    alpha = _scatter_softmax(L, alpha, dst, x.size(0))
+    msg = h[src] * alpha.unsqueeze(-1)
+    out = L.zeros_like(h).index_add_(0, dst, msg).flatten(1)
+    out = L.nn.functional.elu(out)
+    g = int(batch.max()) + 1
+    counts = L.bincount(batch, minlength=g).to(out.dtype).clamp(min=1)
+    add_pool = L.zeros(g, out.size(1), dtype=out.dtype).index_add(0, batch, out)
+    mean_pool = add_pool / counts.unsqueeze(-1)
+    max_pool = L.full((g, out.size(1)), float("-inf"), dtype=out.dtype).scatter_reduce(
+        0, batch.unsqueeze(-1).expand_as(out), out, reduce="amax")
+    emb = L.cat([mean_pool, max_pool, add_pool], dim=-1)
+    loss = emb.pow(2).sum()
+    loss.backward()
+    return dict(alpha=alpha, emb=emb, gx=x.grad, gw=w.grad, gatt=att.grad,
+                alpha_sums=L.zeros(9, 2, dtype=alpha.dtype).index_add(0, dst, alpha))
+
+
+@program
+def graphsage_mean_aggregation_and_edge_softmax_utils(L):
+    """SAGE-style mean aggregation by scatter_reduce('mean'), degree by bincount, segment sums
+    by a sorted pointer (cumsum of counts) and torch_scatter-like idioms."""
+    x = L.tensor(NODE_X.astype(np.float32), requires_grad=True)
+    ei = L.tensor(EDGES)
+    src, dst = ei[0], ei[1]
+    agg = L.zeros(9, 6).scatter_reduce(0, dst.view(-1, 1).expand(-1, 6), x[src], "mean",
+                                       include_self=False)
+    lin_l = L.nn.Linear(6, 5)
+    lin_r = L.nn.Linear(6, 5, bias=False)
+    load_seeded(L, lin_l, 1)
+    load_seeded(L, lin_r, 2)
+    out = L.nn.functional.normalize(lin_l(agg) + lin_r(x), p=2.0, dim=-1)
+    deg = L.bincount(dst, minlength=9)
+    ptr = L.cat([L.zeros(1, dtype=L.long), deg.cumsum(0)])
+    order = L.argsort(dst * 100 + src)
+    sorted_dst = dst[order]
+    seg = L.zeros(9, 6).index_add_(0, sorted_dst, x[src][order])
+    out.sum().backward()
+    return dict(agg=agg, out=out, deg=deg, ptr=ptr, sorted_dst=sorted_dst,
+                seg=seg, gx=x.grad, gw=lin_l.weight.grad)
+
+
+@program
+def pygcn_with_a_sparse_normalised_adjacency(L):
+    """Kipf's GCN with a torch.sparse adjacency: A + I, D^-1/2 (A + I) D^-1/2 by sparse @
+    sparse products, then torch.spmm / torch.sparse.mm / @ by the dense features (a
+    UserWarning each: sparse_coo_tensor's unchecked invariants, the CSR beta)."""
+    idx = L.tensor(EDGES[:, :10])
+    adj = L.sparse_coo_tensor(idx, L.ones(10, dtype=L.float64), (5, 5)) + \
+        L.eye(5, dtype=L.float64).to_sparse()
+    deg = L.sparse.sum(adj, dim=1).to_dense()
+    d_inv_sqrt = L.diag(deg.pow(-0.5)).to_sparse()
+    adj_n = L.sparse.mm(L.sparse.mm(d_inv_sqrt, adj), d_inv_sqrt)
+    w = L.tensor(_W1[:, :3], requires_grad=True)
+    support = L.mm(L.tensor(NODE_X[:5]), w)
+    out = L.spmm(adj_n, support)
+    same = [L.equal(L.sparse.mm(adj_n, support), out), L.equal(adj_n @ support, out)]
+    out.pow(2).sum().backward()
+    return dict(adj=adj_n.to_dense(), idx=adj_n._indices(), coalesced=adj_n.is_coalesced(),
+                out=out, same=same, g=w.grad)
+
+
+@program
+def sparse_times_sparse_keeps_cancelled_entries_and_gradients(L):
+    v = L.tensor([1., 2., -1.], dtype=L.float64, requires_grad=True)
+    u = L.tensor([1., 2.], dtype=L.float64, requires_grad=True)
+    a = L.sparse_coo_tensor(L.tensor([[0, 1, 1], [1, 0, 2]]), v, (2, 3), check_invariants=False)
+    b = L.sparse_coo_tensor(L.tensor([[0, 1], [0, 0]]), u, (2, 2), check_invariants=False)
+    c = L.sparse.mm(b, a)
+    (c.to_dense() * L.arange(6.).view(2, 3).double()).sum().backward()
+    return dict(c=c.to_dense(), nnz=c._nnz(), idx=c._indices(), gv=v.grad, gu=u.grad,
+                bad=[err(lambda: L.sparse.mm(a, b)), err(lambda: L.sparse.mm(b.float(), a))])
+
+
+@program
+def scatter_and_index_reductions_take_a_bool_include_self(L):
+    """torch_scatter-like wrappers passing include_self as 0/1 or None: refused by PyTorch's
+    argument parser (as is a reduce that is not a string); a bool works."""
+    x, i, ones = L.zeros(3), L.tensor([0]), L.ones(1)
+    return [err(lambda: x.scatter_reduce(0, i, ones, "sum", include_self=1)),
+            err(lambda: L.scatter_reduce(x, 0, i, ones, "sum", include_self=None)),
+            err(lambda: x.scatter_reduce(0, i, ones, "sum", include_self=L.tensor(True))),
+            err(lambda: x.clone().scatter_reduce_(0, i, ones, "amax", include_self=0)),
+            err(lambda: x.scatter_reduce(0, i, ones, reduce=1)),
+            err(lambda: x.index_reduce(0, i, ones, "prod", include_self=1)),
+            err(lambda: x.clone().index_reduce_(0, i, ones, "prod", include_self=None)),
+            x.clone().scatter_reduce_(0, i, ones, "sum", include_self=False)]
+
+
+@program
+def pagerank_power_iteration_with_a_sparse_transition_matrix(L):
+    """PageRank on a sparse column-stochastic matrix: ``M @ r`` and ``torch.mv(M, r)`` are
+    sparse matrix-vector products (mm refuses a vector), differentiable in the values."""
+    n = 9
+    src, dst = L.tensor(EDGES[0]), L.tensor(EDGES[1])
+    out_deg = L.bincount(src, minlength=n).to(L.float64)
+    weights = (1.0 / out_deg[src]).requires_grad_()
+    m = L.sparse_coo_tensor(L.stack([dst, src]), weights, (n, n))
+    r = L.full((n,), 1.0 / n, dtype=L.float64)
+    for _ in range(20):
+        r = 0.85 * (m @ r) + 0.15 / n
+    r2 = 0.85 * L.mv(m, r) + 0.15 / n
+    (r2 * L.arange(n, dtype=L.float64)).sum().backward()
+    return dict(r=r, r2=r2, g=weights.grad, bad=[err(lambda: L.sparse.mm(m, r)),
+                                                 err(lambda: L.mv(m, L.ones(3)))])
+
+
+# ----------------------------------------------------------------------------------------------
+# detection utilities
+# ----------------------------------------------------------------------------------------------
+BOXES = np.array([[10., 10., 50., 50.], [12., 12., 48., 52.], [100., 100., 150., 140.],
+                  [105., 98., 148., 145.], [30., 30., 80., 80.], [0., 0., 20., 25.],
+                  [101., 99., 149., 139.]])
+SCORES = np.array([0.9, 0.85, 0.7, 0.95, 0.6, 0.3, 0.69])
+
+
+def _box_area(b):
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def _box_iou(L, a, b):
+    """(N, M) IoU of xyxy boxes, torchvision's broadcasting idiom."""
+    lt = L.max(a[:, None, :2], b[:, :2])
+    rb = L.min(a[:, None, 2:], b[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = _box_area(a)[:, None] + _box_area(b) - inter
+    return inter / union, union
+
+
+def _giou(L, a, b):
+    iou, union = _box_iou(L, a, b)
+    lt = L.min(a[:, None, :2], b[:, :2])
+    rb = L.max(a[:, None, 2:], b[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    area = wh[..., 0] * wh[..., 1]
+    return iou - (area - union) / area
+
+
+def _nms(L, boxes, scores, thresh):
+    """Greedy NMS: sort by score, keep the best, drop the rest overlapping it above thresh."""
+    order = scores.argsort(descending=True)
+    keep = []
+    while order.numel() > 0:
+        i = order[0]
+        keep.append(i)
+        if order.numel() == 1:
+            break
+        iou, _ = _box_iou(L, boxes[i].unsqueeze(0), boxes[order[1:]])
+        mask = iou[0] <= thresh
+        order = order[1:][mask]
+    return L.stack(keep)
+
+
+@program
+def box_iou_giou_and_greedy_nms(L):
+    b = L.tensor(BOXES, requires_grad=True)
+    s = L.tensor(SCORES)
+    iou, _ = _box_iou(L, b, b)
+    giou = _giou(L, b, b.flip(0))
+    keep = _nms(L, b.detach(), s, 0.5)
+    # batched NMS by the coordinate-offset trick
+    labels = L.tensor([0, 0, 1, 1, 0, 1, 1])
+    offs = labels.to(b.dtype) * (b.detach().max() + 1)
+    keep_b = _nms(L, b.detach() + offs[:, None], s, 0.5)
+    loss = (1 - giou.diagonal()).mean() + iou.triu(1).sum()
+    loss.backward()
+    return dict(iou=iou, giou=giou, keep=keep, keep_b=keep_b, g=b.grad)
+
+
+@program
+def anchors_by_meshgrid_and_box_coder(L):
+    """RetinaNet/Faster R-CNN anchors over a feature grid and the (dx, dy, dw, dh) coder with
+    weights, clamped log-space decoding and clip to the image."""
+    scales = L.tensor([32., 64.], dtype=L.float64)
+    ratios = L.tensor([0.5, 1., 2.], dtype=L.float64)
+    hr = L.sqrt(ratios)
+    wr = 1 / hr
+    ws = (wr[:, None] * scales[None, :]).view(-1)
+    hs = (hr[:, None] * scales[None, :]).view(-1)
+    base = L.stack([-ws, -hs, ws, hs], dim=1) / 2
+    base = base.round()
+    sy = L.arange(0, 4, dtype=L.float64) * 16
+    sx = L.arange(0, 5, dtype=L.float64) * 16
+    yy, xx = L.meshgrid(sy, sx, indexing="ij")
+    shifts = L.stack((xx.reshape(-1), yy.reshape(-1), xx.reshape(-1), yy.reshape(-1)), dim=1)
+    anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
+
+    wx, wy, ww, wh = 10., 10., 5., 5.
+    gt = L.tensor(BOXES[[0, 2, 4]])
+    iou, _ = _box_iou(L, gt, anchors)
+    matched_vals, matches = iou.max(dim=0)
+    matches[matched_vals < 0.3] = -1
+    tgt = gt[matches.clamp(min=0)]
+
+    def encode(ref, prop):
+        pw, ph = prop[:, 2] - prop[:, 0], prop[:, 3] - prop[:, 1]
+        px, py = prop[:, 0] + 0.5 * pw, prop[:, 1] + 0.5 * ph
+        gw_, gh_ = ref[:, 2] - ref[:, 0], ref[:, 3] - ref[:, 1]
+        gx_, gy_ = ref[:, 0] + 0.5 * gw_, ref[:, 1] + 0.5 * gh_
+        return L.stack((wx * (gx_ - px) / pw, wy * (gy_ - py) / ph,
+                        ww * L.log(gw_ / pw), wh * L.log(gh_ / ph)), dim=1)
+
+    def decode(codes, prop):
+        pw, ph = prop[:, 2] - prop[:, 0], prop[:, 3] - prop[:, 1]
+        px, py = prop[:, 0] + 0.5 * pw, prop[:, 1] + 0.5 * ph
+        dx, dy = codes[:, 0::4] / wx, codes[:, 1::4] / wy
+        dw = L.clamp(codes[:, 2::4] / ww, max=math.log(1000. / 16))
+        dh = L.clamp(codes[:, 3::4] / wh, max=math.log(1000. / 16))
+        cx = dx * pw[:, None] + px[:, None]
+        cy = dy * ph[:, None] + py[:, None]
+        w_, h_ = L.exp(dw) * pw[:, None], L.exp(dh) * ph[:, None]
+        out = L.stack((cx - 0.5 * w_, cy - 0.5 * h_, cx + 0.5 * w_, cy + 0.5 * h_), dim=2)
+        return out.flatten(1)
+
+    codes = encode(tgt, anchors)
+    codes_p = (codes + L.tensor(_arr(*codes.shape, scale=0.1))).requires_grad_()
+    dec = decode(codes_p, anchors)
+    dec_c = L.stack([dec[:, 0].clamp(0, 70), dec[:, 1].clamp(0, 60),
+                     dec[:, 2].clamp(0, 70), dec[:, 3].clamp(0, 60)], dim=1)
+    pos = matches >= 0
+    loss = L.nn.functional.smooth_l1_loss(codes_p[pos], codes[pos], beta=1 / 9, reduction="sum")
+    loss = loss + L.nn.functional.l1_loss(dec_c[pos], tgt[pos])
+    loss.backward()
+    return dict(base=base, anchors=anchors, matches=matches, codes=codes, dec=dec_c,
+                npos=int(pos.sum()), g=codes_p.grad, loss=loss)
+
+
+@program
+def sigmoid_focal_loss_and_roi_crops_by_grid_sample(L):
+    """torchvision's sigmoid focal loss, and RoI crops of a feature map by affine_grid and
+    grid_sample (the spatial-transformer way to RoIAlign)."""
+    logits = L.tensor(_arr(6, 4), requires_grad=True)
+    targets = L.tensor((np.random.RandomState(5).rand(6, 4) > 0.7).astype(np.float64))
+    p = L.sigmoid(logits)
+    ce = L.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * ((1 - p_t) ** 2)
+    alpha_t = 0.25 * targets + 0.75 * (1 - targets)
+    focal = (alpha_t * loss).sum() / max(1.0, targets.sum().item())
+
+    feat = L.tensor(_FEAT, requires_grad=True)            # (1, 3, 16, 16)
+    rois = L.tensor([[2., 3., 10., 12.], [0., 0., 15., 15.], [5.5, 4.25, 9.5, 7.75]])
+    h, w = feat.shape[-2:]
+    x1, y1, x2, y2 = rois.unbind(1)
+    theta = L.zeros(rois.size(0), 2, 3, dtype=feat.dtype)
+    theta[:, 0, 0] = (x2 - x1) / (w - 1)
+    theta[:, 0, 2] = (x1 + x2 - w + 1) / (w - 1)
+    theta[:, 1, 1] = (y2 - y1) / (h - 1)
+    theta[:, 1, 2] = (y1 + y2 - h + 1) / (h - 1)
+    grid = L.nn.functional.affine_grid(theta, [rois.size(0), 3, 7, 7], align_corners=True)
+    crops = L.nn.functional.grid_sample(feat.expand(rois.size(0), -1, -1, -1), grid,
+                                        mode="bilinear", align_corners=True)
+    pooled = L.nn.functional.adaptive_max_pool2d(crops, 2)
+    total = focal + pooled.sum() * 0.01
+    total.backward()
+    return dict(focal=focal, crops=crops, pooled=pooled, gl=logits.grad, gf=feat.grad,
+                grid=grid)
+
+
+_FEAT = _arr(1, 3, 16, 16, seed=3)
+
+
+# ----------------------------------------------------------------------------------------------
+# audio
+# ----------------------------------------------------------------------------------------------
+WAVE = np.sin(2 * np.pi * 440 * np.arange(2048) / 8000) + 0.1 * RNG.randn(2048)
+
+
+def _mel_fb(L, n_freqs, n_mels, sr, f_min=0.0, f_max=None):
+    """HTK mel filterbank (n_freqs, n_mels) built with tensor ops, torchaudio's way."""
+    f_max = f_max or sr / 2
+    all_freqs = L.linspace(0, sr // 2, n_freqs, dtype=L.float64)
+    m_min = 2595.0 * math.log10(1.0 + f_min / 700.0)
+    m_max = 2595.0 * math.log10(1.0 + f_max / 700.0)
+    m_pts = L.linspace(m_min, m_max, n_mels + 2, dtype=L.float64)
+    f_pts = 700.0 * (10 ** (m_pts / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
+    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return L.max(L.zeros(1, dtype=L.float64), L.min(down, up))
+
+
+def _dct_matrix(L, n_mfcc, n_mels):
+    """Orthonormal DCT-II matrix (n_mels, n_mfcc)."""
+    n = L.arange(float(n_mels), dtype=L.float64)
+    k = L.arange(float(n_mfcc), dtype=L.float64).unsqueeze(1)
+    dct = L.cos(math.pi / float(n_mels) * (n + 0.5) * k)
+    dct[0] *= 1.0 / math.sqrt(2.0)
+    dct *= math.sqrt(2.0 / float(n_mels))
+    return dct.t()
+
+
+@program
+def stft_mel_spectrogram_mfcc(L):
+    wave = L.tensor(WAVE, requires_grad=True)
+    n_fft, hop = 256, 64
+    window = L.hann_window(n_fft, dtype=L.float64)
+    spec = L.stft(wave, n_fft, hop_length=hop, win_length=n_fft, window=window, center=True,
+                  pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+    power = spec.abs().pow(2.0)
+    fb = _mel_fb(L, n_fft // 2 + 1, 20, 8000)
+    mel = L.matmul(power.transpose(-1, -2), fb).transpose(-1, -2)
+    log_mel = 10.0 * L.log10(L.clamp(mel, min=1e-10))
+    log_mel = L.max(log_mel, log_mel.max() - 80.0)
+    mfcc = L.matmul(log_mel.transpose(-1, -2), _dct_matrix(L, 13, 20)).transpose(-1, -2)
+    # per-utterance CMVN
+    feats = (mfcc - mfcc.mean(-1, keepdim=True)) / (mfcc.std(-1, keepdim=True) + 1e-5)
+    feats.pow(2).mean().backward()
+    return dict(spec_shape=spec.shape, spec_dtype=spec.dtype, fb=fb, mel=mel, mfcc=mfcc,
+                feats=feats, g=wave.grad)
+
+
+@program
+def stft_istft_roundtrip_and_griffin_lim_step(L):
+    wave = L.tensor(WAVE[None, :1024].repeat(2, 0))
+    n_fft, hop = 128, 32
+    window = L.hann_window(n_fft, periodic=True, dtype=L.float64)
+    spec = L.stft(wave, n_fft, hop, window=window, return_complex=True)
+    back = L.istft(spec, n_fft, hop, window=window, length=wave.size(-1))
+    mag = spec.abs()
+    phase = L.angle(spec)
+    rebuilt = L.polar(mag, phase)
+    # one Griffin-Lim iteration from a fixed phase
+    angles = L.exp(1j * L.tensor(_PHASE))
+    inv = L.istft(mag * angles, n_fft, hop, window=window, length=wave.size(-1))
+    rebuilt2 = L.stft(inv, n_fft, hop, window=window, return_complex=True)
+    angles = rebuilt2 / rebuilt2.abs().clamp(min=1e-16)
+    return dict(back=back, err=(back - wave).abs().max(), rebuilt=rebuilt, angles=angles,
+                view=L.view_as_real(spec).shape, inv=inv)
+
+
+_PHASE = RNG.uniform(-np.pi, np.pi, (2, 65, 33))
+
+
+def _wavenet(L, channels=4, layers=3):
+    nn = L.nn
+
+    class Block(nn.Module):
+        def __init__(self, dilation):
+            super().__init__()
+            self.dilation = dilation
+            self.conv = nn.Conv1d(channels, 2 * channels, 2, dilation=dilation)
+            self.res = nn.Conv1d(channels, channels, 1)
+            self.skip = nn.Conv1d(channels, channels, 1)
+
+        def forward(self, x):
+            y = self.conv(nn.functional.pad(x, (self.dilation, 0)))
+            f, g = y.chunk(2, dim=1)
+            z = L.tanh(f) * L.sigmoid(g)
+            return x + self.res(z), self.skip(z)
+
+    class WaveNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.front = nn.Conv1d(1, channels, 3, padding=2)
+            self.blocks = nn.ModuleList(Block(2 ** i) for i in range(layers))
+            self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(channels, 8, 1))
+
+        def forward(self, x):
+            x = self.front(x)[..., :-2]          # causal: pad both sides, drop the future
+            skips = 0
+            for b in self.blocks:
+                x, s = b(x)
+                skips = skips + s
+            return self.head(skips)
+
+    net = WaveNet().double()
+    return load_seeded(L, net, 7, 0.4)
+
+
+@program
+def wavenet_gated_dilated_causal_stack(L):
+    net = _wavenet(L)
+    x = L.tensor(WAVE[None, None, :64])
+    target = L.tensor((np.abs(WAVE[1:65]) * 4).astype(np.int64).clip(0, 7)[None])
+    opt = L.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        logits = net(x)
+        loss = L.nn.functional.cross_entropy(logits, target)
+        loss.backward()
+        L.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    # causality: the first output frame only sees the first sample
+    x2 = x.clone()
+    x2[..., 10:] = 0
+    same = L.allclose(net(x)[..., :10], net(x2)[..., :10])
+    return dict(losses=losses, logits=logits, same=same, g=grads_of(net))
+
+
+@program
+def sincnet_learnable_band_pass_front_end(L):
+    """SincNet: band-pass filters built from learnable cut-off frequencies (sin differences
+    over a time axis, a Hamming half-window, flipped for the other half), applied by conv1d."""
+    n_filt, k, sr = 4, 11, 16000
+    low = L.tensor(np.linspace(30, 3000, n_filt)[:, None] / sr, requires_grad=True)
+    band = L.tensor(np.full((n_filt, 1), 500.0 / sr), requires_grad=True)
+    n_lin = L.linspace(0, (k / 2) - 1, steps=int(k / 2), dtype=L.float64)
+    window = 0.54 - 0.46 * L.cos(2 * math.pi * n_lin / k)
+    n = 2 * math.pi * L.arange(-(k - 1) / 2.0, 0, dtype=L.float64).view(1, -1) / sr
+    f_low = L.abs(low) + 50 / sr
+    f_high = L.clamp(f_low + L.abs(band), 50 / sr, 0.5)
+    left = ((L.sin(L.matmul(f_high * sr, n)) - L.sin(L.matmul(f_low * sr, n))) / (n / 2)) * window
+    centre = 2 * (f_high - f_low) * sr
+    filters = (L.cat([left, centre, L.flip(left, dims=[1])], dim=1) / centre).view(n_filt, 1, k)
+    y = L.nn.functional.conv1d(L.tensor(WAVE[None, None, :200]).repeat(2, 1, 1), filters,
+                               padding=5)
+    y = L.nn.functional.max_pool1d(L.nn.functional.layer_norm(y.abs(), y.shape[-1:]), 3)
+    y.pow(2).mean().backward()
+    return dict(filters=filters, y=y, g_low=low.grad, g_band=band.grad)
+
+
+@program
+def tacotron_location_sensitive_attention(L):
+    """Tacotron 2 attention: conv1d over the previous and cumulative alignments, additive
+    energies masked past each utterance's length, softmax, bmm context, a few decoder steps."""
+    nn, F = L.nn, L.nn.functional
+    b, t, d, a = 2, 7, 6, 5
+    conv = load_seeded(L, nn.Conv1d(2, 4, 5, padding=2, bias=False).double(), 1)
+    loc, query_layer, memory_layer = (load_seeded(L, nn.Linear(i, a, bias=False).double(), s)
+                                      for i, s in ((4, 2), (d, 3), (d, 4)))
+    v = load_seeded(L, nn.Linear(a, 1).double(), 5)
+    memory = L.tensor(_arr(b, t, d, seed=34), requires_grad=True)
+    mask = L.arange(t)[None] >= L.tensor([[7], [5]])
+    processed = memory_layer(memory)
+    weights, cumulative = L.zeros(b, t, dtype=L.float64), L.zeros(b, t, dtype=L.float64)
+    query, contexts = L.tensor(_arr(b, d, seed=35)), []
+    for _ in range(3):
+        both = L.cat((weights.unsqueeze(1), cumulative.unsqueeze(1)), dim=1)
+        location = loc(conv(both).transpose(1, 2))
+        energies = v(L.tanh(query_layer(query).unsqueeze(1) + location + processed)).squeeze(-1)
+        weights = F.softmax(energies.masked_fill(mask, -float("inf")), dim=1)
+        cumulative = cumulative + weights
+        context = L.bmm(weights.unsqueeze(1), memory).squeeze(1)
+        contexts.append(context)
+        query = query + context
+    L.stack(contexts).sum().backward()
+    return dict(contexts=contexts, weights=weights, cumulative=cumulative, gm=memory.grad,
+                gc=conv.weight.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# NeRF
+# ----------------------------------------------------------------------------------------------
+def _posenc(L, x, n_freqs):
+    freqs = 2.0 ** L.linspace(0.0, n_freqs - 1, n_freqs, dtype=x.dtype)
+    xb = (x[..., None, :] * freqs[:, None]).flatten(-2)
+    return L.cat([x, L.sin(xb), L.cos(xb)], dim=-1)
+
+
+def _sample_pdf(L, bins, weights, n_samples, u):
+    """Inverse-CDF sampling (NeRF's hierarchical sampler) with given uniforms ``u``."""
+    weights = weights + 1e-5
+    pdf = weights / L.sum(weights, -1, keepdim=True)
+    cdf = L.cumsum(pdf, -1)
+    cdf = L.cat([L.zeros_like(cdf[..., :1]), cdf], -1)
+    u = u.contiguous()
+    inds = L.searchsorted(cdf, u, right=True)
+    below = L.max(L.zeros_like(inds - 1), inds - 1)
+    above = L.min((cdf.shape[-1] - 1) * L.ones_like(inds), inds)
+    inds_g = L.stack([below, above], -1)
+    shape = [inds_g.shape[0], inds_g.shape[1], cdf.shape[-1]]
+    cdf_g = L.gather(cdf.unsqueeze(1).expand(shape), 2, inds_g)
+    bins_g = L.gather(bins.unsqueeze(1).expand(shape), 2, inds_g)
+    denom = cdf_g[..., 1] - cdf_g[..., 0]
+    denom = L.where(denom < 1e-5, L.ones_like(denom), denom)
+    t = (u - cdf_g[..., 0]) / denom
+    return bins_g[..., 0] + t * (bins_g[..., 1] - bins_g[..., 0])
+
+
+@program
+def nerf_positional_encoding_volume_rendering_and_resampling(L):
+    n_rays, n_pts = 4, 16
+    rays_o = L.tensor(_arr(n_rays, 3, scale=0.1))
+    rays_d = L.nn.functional.normalize(L.tensor(_arr(n_rays, 3)), dim=-1)
+    near, far = 2.0, 6.0
+    t_vals = L.linspace(0.0, 1.0, steps=n_pts, dtype=L.float64)
+    z = near * (1.0 - t_vals) + far * t_vals
+    z = z.expand([n_rays, n_pts])
+    mids = 0.5 * (z[..., 1:] + z[..., :-1])
+    upper = L.cat([mids, z[..., -1:]], -1)
+    lower = L.cat([z[..., :1], mids], -1)
+    z = lower + (upper - lower) * L.tensor(np.random.RandomState(6).rand(n_rays, n_pts))
+    pts = rays_o[..., None, :] + rays_d[..., None, :] * z[..., :, None]
+    enc = _posenc(L, pts, 4)
+    mlp = L.nn.Sequential(L.nn.Linear(enc.shape[-1], 16), L.nn.ReLU(), L.nn.Linear(16, 4))
+    mlp = load_seeded(L, mlp.double(), 3, 0.3)
+    raw = mlp(enc)
+    dists = z[..., 1:] - z[..., :-1]
+    dists = L.cat([dists, L.tensor([1e10], dtype=dists.dtype).expand(dists[..., :1].shape)], -1)
+    dists = dists * L.norm(rays_d[..., None, :], dim=-1)
+    rgb = L.sigmoid(raw[..., :3])
+    alpha = 1.0 - L.exp(-L.nn.functional.relu(raw[..., 3]) * dists)
+    trans = L.cumprod(L.cat([L.ones((alpha.shape[0], 1), dtype=alpha.dtype),
+                             1.0 - alpha + 1e-10], -1), -1)[:, :-1]
+    weights = alpha * trans
+    rgb_map = L.sum(weights[..., None] * rgb, -2)
+    depth = L.sum(weights * z, -1)
+    disp = 1.0 / L.max(1e-10 * L.ones_like(depth), depth / L.sum(weights, -1))
+    acc = weights.sum(-1)
+    z_mid = 0.5 * (z[..., 1:] + z[..., :-1])
+    fine = _sample_pdf(L, z_mid, weights[..., 1:-1].detach(), 8, L.tensor(_U))
+    z_all, _ = L.sort(L.cat([z, fine], -1), -1)
+    loss = ((rgb_map - 0.5) ** 2).mean()
+    loss.backward()
+    return dict(enc_shape=enc.shape, weights=weights, rgb=rgb_map, depth=depth, disp=disp,
+                acc=acc, fine=fine, z_all=z_all, g=grads_of(mlp))
+
+
+_U = RNG.rand(4, 8)
+
+
+# ----------------------------------------------------------------------------------------------
+# metric learning
+# ----------------------------------------------------------------------------------------------
+EMB = _arr(8, 5)
+LABELS = np.array([0, 0, 1, 1, 2, 2, 3, 0])
+
+
+@program
+def batch_hard_triplet_and_contrastive_losses(L):
+    e = L.tensor(EMB, requires_grad=True)
+    y = L.tensor(LABELS)
+    x = L.nn.functional.normalize(e, dim=1)
+    d = L.cdist(x, x, p=2)
+    same = y.unsqueeze(0) == y.unsqueeze(1)
+    eye = L.eye(len(y), dtype=L.bool)
+    pos_mask = same & ~eye
+    neg_mask = ~same
+    hardest_pos = (d * pos_mask.float().to(d.dtype)).max(1)[0]
+    max_d = d.max(1, keepdim=True)[0]
+    hardest_neg = (d + max_d * (~neg_mask).to(d.dtype)).min(1)[0]
+    triplet = L.relu(hardest_pos - hardest_neg + 0.3).mean()
+    # online contrastive over all pairs
+    pairs = L.triu_indices(len(y), len(y), 1)
+    pd = d[pairs[0], pairs[1]]
+    lbl = same[pairs[0], pairs[1]].to(d.dtype)
+    contrastive = (lbl * pd.pow(2) + (1 - lbl) * L.relu(0.8 - pd).pow(2)).mean()
+    mod = L.nn.TripletMarginLoss(margin=0.3)(x[0:4], x[1:5], x[4:8])
+    cos = L.nn.CosineEmbeddingLoss(margin=0.1)(x[:4], x[4:], L.tensor([1, -1, 1, -1]))
+    total = triplet + contrastive + mod + cos
+    total.backward()
+    return dict(d=d, hp=hardest_pos, hn=hardest_neg, triplet=triplet, contrastive=contrastive,
+                mod=mod, cos=cos, g=e.grad)
+
+
+@program
+def info_nce_simclr_supcon(L):
+    z1 = L.tensor(EMB[:4].astype(np.float32), requires_grad=True)
+    z2 = L.tensor((EMB[4:] + 0.1).astype(np.float32), requires_grad=True)
+    tau = 0.5
+    z = L.nn.functional.normalize(L.cat([z1, z2]), dim=1)
+    sim = z @ z.T / tau
+    n = z1.size(0)
+    sim = sim.masked_fill(L.eye(2 * n, dtype=L.bool), float("-inf"))
+    targets = L.cat([L.arange(n, 2 * n), L.arange(0, n)])
+    nt_xent = L.nn.functional.cross_entropy(sim, targets)
+    # explicit logsumexp form
+    lse = L.logsumexp(sim, dim=1)
+    manual = (lse - sim[L.arange(2 * n), targets]).mean()
+    # SupCon with labels
+    y = L.tensor([0, 1, 0, 2, 0, 1, 0, 2])
+    logits = z @ z.T / tau
+    logits = logits - logits.max(dim=1, keepdim=True)[0].detach()
+    self_mask = ~L.eye(2 * n, dtype=L.bool)
+    pos = (y[:, None] == y[None, :]) & self_mask
+    log_prob = logits - L.log((logits.exp() * self_mask).sum(1, keepdim=True))
+    supcon = -((pos * log_prob).sum(1) / pos.sum(1)).mean()
+    # CLIP-style symmetric loss with a learnable temperature
+    logit_scale = L.nn.Parameter(L.ones([]) * math.log(1 / 0.07))
+    lg = logit_scale.exp() * z[:n] @ z[n:].t()
+    lab = L.arange(n)
+    clip = (L.nn.functional.cross_entropy(lg, lab) + L.nn.functional.cross_entropy(lg.t(), lab)) / 2
+    (nt_xent + supcon + clip).backward()
+    return dict(nt_xent=nt_xent, manual=manual, supcon=supcon, clip=clip, g1=z1.grad,
+                g2=z2.grad, gs=logit_scale.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# state-space models and mixture of experts
+# ----------------------------------------------------------------------------------------------
+@program
+def mamba_block_causal_conv_and_selective_scan(L):
+    b, t, d, n, r = 2, 6, 4, 3, 2
+    nn, F = L.nn, L.nn.functional
+
+    class Mamba(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.in_proj = nn.Linear(d, 2 * d, bias=False)
+            self.conv1d = nn.Conv1d(d, d, kernel_size=4, groups=d, padding=3)
+            self.x_proj = nn.Linear(d, r + 2 * n, bias=False)
+            self.dt_proj = nn.Linear(r, d)
+            A = L.arange(1, n + 1, dtype=L.float64).repeat(d, 1)
+            self.A_log = nn.Parameter(L.log(A))
+            self.D = nn.Parameter(L.ones(d, dtype=L.float64))
+            self.out_proj = nn.Linear(d, d, bias=False)
+
+        def forward(self, x):
+            bl, ln, _ = x.shape
+            xz = self.in_proj(x)
+            x, z = xz.split([d, d], dim=-1)
+            x = x.transpose(1, 2)                        # b d l
+            x = self.conv1d(x)[:, :, :ln]
+            x = F.silu(x.transpose(1, 2))
+            y = self.ssm(x)
+            return self.out_proj(y * F.silu(z))
+
+        def ssm(self, x):
+            A = -L.exp(self.A_log.float().to(x.dtype))
+            dbc = self.x_proj(x)
+            delta, B, C = dbc.split(split_size=[r, n, n], dim=-1)
+            delta = F.softplus(self.dt_proj(delta))
+            dA = L.exp(L.einsum("b l d, d n -> b l d n", delta, A))
+            dBu = L.einsum("b l d, b l n, b l d -> b l d n", delta, B, x)
+            h = L.zeros(x.size(0), d, n, dtype=x.dtype)
+            ys = []
+            for i in range(x.size(1)):
+                h = dA[:, i] * h + dBu[:, i]
+                ys.append(L.einsum("b d n, b n -> b d", h, C[:, i, :]))
+            y = L.stack(ys, dim=1)
+            return y + x * self.D
+
+    m = load_seeded(L, Mamba().double(), 11, 0.4)
+    x = L.tensor(_arr(b, t, d))
+    opt = L.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        y = m(x)
+        loss = F.mse_loss(y, x.roll(1, dims=1))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return dict(losses=losses, y=y, g=grads_of(m))
+
+
+@program
+def mixture_of_experts_top2_routing(L):
+    nn, F = L.nn, L.nn.functional
+    tokens, dim, n_exp, k = 10, 6, 4, 2
+    x = L.tensor(_arr(tokens, dim), requires_grad=True)
+    gate = load_seeded(L, nn.Linear(dim, n_exp, bias=False).double(), 21)
+    experts = nn.ModuleList(nn.Sequential(nn.Linear(dim, 8), nn.GELU(), nn.Linear(8, dim))
+                            for _ in range(n_exp)).double()
+    load_seeded(L, experts, 22)
+    logits = gate(x)
+    probs = F.softmax(logits, dim=-1)
+    topv, topi = L.topk(probs, k, dim=-1)
+    topv = topv / topv.sum(-1, keepdim=True)
+    out = L.zeros_like(x)
+    for e in range(n_exp):
+        tok, slot = L.where(topi == e)
+        if tok.numel() == 0:
+            continue
+        y = experts[e](x[tok]) * topv[tok, slot, None]
+        out.index_add_(0, tok, y)
+    # Switch-style load balancing: fraction routed times mean probability
+    mask = F.one_hot(topi[:, 0], n_exp).to(x.dtype)
+    density = mask.mean(0)
+    density_proxy = probs.mean(0)
+    aux = (density * density_proxy).mean() * n_exp ** 2
+    z_loss = L.logsumexp(logits, dim=-1).pow(2).mean()
+    # dispatch by scatter: a token-by-expert combine weight matrix
+    combine = L.zeros(tokens, n_exp, dtype=x.dtype).scatter(1, topi, topv)
+    counts = L.zeros(n_exp, dtype=L.long).scatter_add_(0, topi.flatten(),
+                                                       L.ones_like(topi.flatten()))
+    total = out.pow(2).mean() + 0.01 * aux + 0.001 * z_loss
+    total.backward()
+    return dict(out=out, aux=aux, z=z_loss, combine=combine, counts=counts, topi=topi,
+                gx=x.grad, gg=gate.weight.grad, ge=grads_of(experts))
+
+
+# ----------------------------------------------------------------------------------------------
+# cached decoding with rotary embeddings
+# ----------------------------------------------------------------------------------------------
+def _rope_complex(L, x, freqs_cis):
+    """LLaMA's rotary embedding: pairs of channels as complex numbers times e^{i m theta}."""
+    xc = L.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    fc = freqs_cis.view(1, xc.size(1), 1, xc.size(-1))
+    return L.view_as_real(xc * fc).flatten(3).type_as(x)
+
+
+def _rope_half(L, x, cos, sin):
+    """GPT-NeoX / HF rotate_half form of the rotary embedding."""
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return x * cos + L.cat((-x2, x1), dim=-1) * sin
+
+
+@program
+def rotary_embeddings_complex_and_rotate_half(L):
+    dim, seq, heads = 8, 5, 2
+    freqs = 1.0 / (10000 ** (L.arange(0, dim, 2)[: dim // 2].float() / dim))
+    t = L.arange(seq, dtype=L.float32)
+    freqs = L.outer(t, freqs)
+    freqs_cis = L.polar(L.ones_like(freqs), freqs)
+    q = L.tensor(_arr(1, seq, heads, dim).astype(np.float32), requires_grad=True)
+    rq = _rope_complex(L, q, freqs_cis)
+    emb = L.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
+    rh = _rope_half(L, q, cos, sin)
+    # the rotation keeps each pair's norm
+    norms = (rq.pow(2).sum(-1) - q.pow(2).sum(-1)).abs().max()
+    (rq.sum() + (rh * rh).sum()).backward()
+    return dict(fc=freqs_cis, rq=rq, rh=rh, norms=norms < 1e-4, g=q.grad,
+                dtype=freqs_cis.dtype)
+
+
+def _tiny_lm(L):
+    nn, F = L.nn, L.nn.functional
+    vocab, dim, heads = 11, 8, 2
+
+    class Attn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+            self.o = nn.Linear(dim, dim, bias=False)
+
+        def forward(self, x, cache, pos):
+            b, t, _ = x.shape
+            q, k, v = self.qkv(x).view(b, t, 3, heads, dim // heads).unbind(2)
+            inv_freq = L.tensor(_INV_FREQ)
+            ang = (pos + L.arange(t, dtype=x.dtype))[:, None] * inv_freq[None, :]
+            cos = L.cat([ang.cos(), ang.cos()], -1)[None, :, None]
+            sin = L.cat([ang.sin(), ang.sin()], -1)[None, :, None]
+            q, k = _rope_half(L, q, cos, sin), _rope_half(L, k, cos, sin)
+            q, k, v = (z.transpose(1, 2) for z in (q, k, v))
+            if cache is not None:
+                k = L.cat([cache[0], k], dim=2)
+                v = L.cat([cache[1], v], dim=2)
+            s = q @ k.transpose(-2, -1) / math.sqrt(dim // heads)
+            tk = k.size(2)
+            causal = L.ones(t, tk, dtype=L.bool).tril(diagonal=tk - t)
+            s = s.masked_fill(~causal, float("-inf"))
+            y = F.softmax(s, dim=-1) @ v
+            return self.o(y.transpose(1, 2).reshape(b, t, dim)), (k, v)
+
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(vocab, dim)
+            self.attn = Attn()
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, vocab, bias=False)
+
+        def forward(self, idx, cache=None, pos=0):
+            h = self.emb(idx)
+            a, cache = self.attn(self.norm(h), cache, pos)
+            return self.head(h + a), cache
+
+    return load_seeded(L, LM().double(), 5, 0.5)
+
+
+_INV_FREQ = 1.0 / (10000 ** (np.arange(0, 4, 2) / 4.0))      # rotary frequencies, head dim 4
+
+
+@program
+def kv_cache_greedy_topk_topp_generation(L):
+    lm = _tiny_lm(L)
+    lm.eval()
+    prompt = L.tensor([[1, 4, 2]])
+    with L.no_grad():
+        # full recompute vs cached: the same logits
+        full, _ = lm(L.tensor([[1, 4, 2, 7]]))
+        lg, cache = lm(prompt)
+        step, cache = lm(L.tensor([[7]]), cache, pos=3)
+        # greedy
+        idx, cache = prompt, None
+        logits, cache = lm(idx)
+        out = idx
+        for i in range(5):
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            out = L.cat([out, nxt], dim=1)
+            logits, cache = lm(nxt, cache, pos=out.size(1) - 1)
+        # top-k then top-p filtering, sampled with a seeded generator
+        lgt = logits[:, -1] / 0.8
+        v, _ = L.topk(lgt, 4)
+        lgt_k = lgt.masked_fill(lgt < v[:, [-1]], float("-inf"))
+        sl, si = L.sort(lgt, descending=True)
+        cum = L.cumsum(L.softmax(sl, dim=-1), dim=-1)
+        remove = cum > 0.7
+        remove[..., 1:] = remove[..., :-1].clone()
+        remove[..., 0] = False
+        drop = remove.scatter(1, si, remove)
+        lgt_p = lgt.masked_fill(drop, float("-inf"))
+        probs = L.softmax(lgt_p, dim=-1)
+        gen = L.Generator().manual_seed(0)
+        draws = L.multinomial(probs.expand(3, -1), num_samples=2, replacement=True,
+                              generator=gen)
+    return dict(diff=(full[:, -1] - step[:, -1]).abs().max() < 1e-10, lg=lg, step=step,
+                greedy=out, cache_shape=cache[0].shape, lgt_k=lgt_k, lgt_p=lgt_p,
+                probs=probs, draws_ok=bool(probs.gather(1, draws).gt(0).all()))
+
+
+# ----------------------------------------------------------------------------------------------
+# structured decoding
+# ----------------------------------------------------------------------------------------------
+TRANS = _arr(4, 4, scale=0.5)
+EMIT = _arr(2, 6, 4, seed=4)
+MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], dtype=bool)
+
+
+@program
+def linear_chain_crf_forward_algorithm_and_viterbi(L):
+    trans = L.tensor(TRANS, requires_grad=True)
+    start = L.tensor([0.1, -0.2, 0.3, 0.0], dtype=L.float64, requires_grad=True)
+    end = L.tensor([0.0, 0.2, -0.1, 0.1], dtype=L.float64, requires_grad=True)
+    em = L.tensor(EMIT, requires_grad=True)
+    mask = L.tensor(MASK)
+    tags = L.tensor([[0, 1, 2, 3, 1, 0], [2, 2, 1, 0, 0, 0]])
+    b, t, k = em.shape
+    # gold path score
+    score = start[tags[:, 0]] + em[:, 0].gather(1, tags[:, :1]).squeeze(1)
+    for i in range(1, t):
+        s = trans[tags[:, i - 1], tags[:, i]] + em[:, i].gather(1, tags[:, i:i + 1]).squeeze(1)
+        score = score + s * mask[:, i]
+    last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+    score = score + end[last]
+    # partition by the forward algorithm
+    alpha = start + em[:, 0]
+    for i in range(1, t):
+        nxt = L.logsumexp(alpha.unsqueeze(2) + trans + em[:, i].unsqueeze(1), dim=1)
+        alpha = L.where(mask[:, i].unsqueeze(1), nxt, alpha)
+    logz = L.logsumexp(alpha + end, dim=1)
+    nll = (logz - score).sum()
+    nll.backward()
+    # Viterbi
+    with L.no_grad():
+        v = start + em[:, 0]
+        history = []
+        for i in range(1, t):
+            best, idx = (v.unsqueeze(2) + trans).max(dim=1)
+            nxt = best + em[:, i]
+            v = L.where(mask[:, i].unsqueeze(1), nxt, v)
+            history.append(idx)
+        v = v + end
+        best_score, best_last = v.max(dim=1)
+        paths = []
+        for j in range(b):
+            n = int(mask[j].sum())
+            tag = best_last[j].item()
+            path = [tag]
+            for hist in reversed(history[: n - 1]):
+                tag = hist[j][tag].item()
+                path.append(tag)
+            paths.append(path[::-1])
+    return dict(score=score, logz=logz, nll=nll, gt=trans.grad, gs=start.grad, ge=end.grad,
+                gem=em.grad, best=best_score, paths=paths)
+
+
+@program
+def beam_search_over_flattened_scores(L):
+    lm = _tiny_lm(L)
+    beams, vocab, eos = 3, 11, 10
+    with L.no_grad():
+        seqs = L.tensor([[1, 4]]).repeat(beams, 1)
+        scores = L.tensor([0.0] + [float("-inf")] * (beams - 1), dtype=L.float64)
+        finished = L.zeros(beams, dtype=L.bool)
+        for _ in range(4):
+            logits, _ = lm(seqs)
+            logp = L.log_softmax(logits[:, -1], dim=-1)
+            logp[finished] = float("-inf")
+            logp[finished, eos] = 0.0
+            cand = (scores.unsqueeze(1) + logp).view(-1)
+            top, flat = cand.topk(beams)
+            origin = L.div(flat, vocab, rounding_mode="floor")
+            token = flat % vocab
+            seqs = L.cat([seqs.index_select(0, origin), token.unsqueeze(1)], dim=1)
+            finished = finished.gather(0, origin) | (token == eos)
+            scores = top
+        lengths = (seqs != eos).sum(1).to(scores.dtype)
+        normed = scores / lengths ** 0.6
+        best = normed.argmax()
+    return dict(seqs=seqs, scores=scores, normed=normed, best=best, fin=finished)
+
+
+# ----------------------------------------------------------------------------------------------
+# einops-like reshapes and per-sample gradients
+# ----------------------------------------------------------------------------------------------
+@program
+def einops_like_rearrange_idioms(L):
+    x = L.tensor(_arr(2, 3, 8, 8), requires_grad=True)
+    # 'b c (h p1) (w p2) -> b (h w) (p1 p2 c)'
+    p = 4
+    patches = x.unflatten(2, (2, p)).unflatten(4, (2, p))          # b c h p1 w p2
+    patches = patches.permute(0, 2, 4, 3, 5, 1).reshape(2, 4, p * p * 3)
+    # inverse 'b (h w) (p1 p2 c) -> b c (h p1) (w p2)'
+    back = patches.view(2, 2, 2, p, p, 3).movedim(-1, 1).permute(0, 1, 2, 4, 3, 5)
+    back = back.reshape(2, 3, 8, 8)
+    # 'b c h w -> b (c h) w' and pixel-shuffle by reshape
+    mixed = x.flatten(1, 2)
+    ps = x[:, :2].reshape(2, 2, 1, 1, 8, 8)
+    shuffled = L.nn.functional.pixel_shuffle(x[:, :, :4, :4].repeat(1, 4, 1, 1), 2)
+    # multi-head split 'b n (h d) -> b h n d' and merge
+    t = patches.unflatten(-1, (4, 12)).transpose(1, 2)
+    merged = t.transpose(1, 2).flatten(-2)
+    # reduce 'b c (h 2) (w 2) -> b c h w' (max)
+    pooled = x.unflatten(-1, (4, 2)).unflatten(2, (4, 2)).amax(dim=(3, 5))
+    # repeat 'b c h w -> b c h w r'
+    rep = x.unsqueeze(-1).expand(*x.shape, 2)
+    stacked = L.stack(x.unbind(1), dim=-1)
+    loss = (patches.sum(-1) ** 2).sum() + pooled.sum() + rep.mean() + (merged * patches).sum()
+    loss.backward()
+    return dict(patches=patches, same=L.equal(back, x), mixed=mixed.shape, ps=ps.shape,
+                shuffled=shuffled, t=t.shape, merged=L.equal(merged, patches),
+                pooled=pooled, stacked=stacked.shape, contig=back.is_contiguous(),
+                g=x.grad)
+
+
+@program
+def per_sample_gradients_with_vmap_and_by_hand(L):
+    model = load_seeded(L, L.nn.Linear(4, 3).double(), 31)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x = L.tensor(_arr(5, 4))
+    y = L.tensor([0, 2, 1, 1, 0])
+
+    def loss_fn(p, xi, yi):
+        out = L.func.functional_call(model, p, (xi.unsqueeze(0),))
+        return L.nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    g = L.func.vmap(L.func.grad(loss_fn), in_dims=(None, 0, 0))(params, x, y)
+    # by hand: the gradient of the sum of per-sample losses, one backward per sample
+    rows = []
+    for i in range(5):
+        model.zero_grad()
+        L.nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
+        rows.append(model.weight.grad.clone())
+    # clipped and noised DP-SGD aggregation with fixed noise
+    flat = L.cat([g["weight"].flatten(1), g["bias"]], dim=1)
+    norms = flat.norm(dim=1)
+    factor = (1.0 / (norms + 1e-6)).clamp(max=1.0)
+    clipped = (flat * factor[:, None]).sum(0) + L.tensor(_arr(15, scale=0.01))
+    return dict(gw=g["weight"], gb=g["bias"], same=L.allclose(g["weight"], L.stack(rows)),
+                norms=norms, clipped=clipped)
+
+
+@program
+def stft_without_a_window_and_with_real_output_warns(L):
+    """torchaudio-era calls: no window (rectangular, a UserWarning), return_complex=False
+    (deprecated, a UserWarning), istft without a window (a UserWarning)."""
+    x = L.tensor(WAVE[:300])
+    spec = L.stft(x, 64, return_complex=True)
+    old = L.stft(x, 64, window=L.hann_window(64, dtype=L.float64), return_complex=False)
+    back = L.istft(spec, 64, length=300)
+    return dict(spec=spec, old=old, back=back)
+
+
+@program
+def istft_of_frames_that_do_not_overlap_refused(L):
+    """A hop as long as a Hann window leaves zeros in the overlap-added envelope."""
+    win = L.hann_window(64, dtype=L.float64)
+    spec = L.stft(L.tensor(WAVE[:320]), 64, 64, window=win, return_complex=True)
+    return L.istft(spec, 64, 64, window=win, center=False)
+
+
+@program
+def istft_error_prints_the_onesided_argument_as_given(L):
+    spec = L.zeros(2, 33, 5, dtype=L.complex128)
+    win = L.hann_window(64, dtype=L.float64)
+    return [err(lambda: L.istft(spec, 64, onesided=False, window=win)),
+            err(lambda: L.istft(spec, 64, 64, onesided=True, window=win, center=False)),
+            err(lambda: L.stft(L.ones(2, 10, dtype=L.float64), 64, window=L.ones(64,
+                dtype=L.float64), center=False, onesided=True, return_complex=True))]
+
+
+@program
+def rotary_view_as_complex_refusals(L):
+    """view_as_complex wants a float tensor whose last dim is 2 and contiguous."""
+    return [err(lambda: L.view_as_complex(L.ones(4, 3))),
+            err(lambda: L.view_as_complex(L.ones(4, 2).t())),
+            err(lambda: L.view_as_complex(L.ones(4, 2, dtype=L.long))),
+            err(lambda: L.view_as_real(L.ones(2)))]
+
+
+@program
+def gathering_node_features_past_the_last_node_refused(L):
+    """An edge_index naming a node that is not there: PyTorch names the dimension among the
+    index tensors' (it indexes them first), reading and writing alike."""
+    x = L.zeros(4, 3, 5)
+    bad = L.tensor([0, 9])
+
+    def write(index):
+        x.clone()[index] = 1.0
+    return [err(lambda: x[:, L.tensor([3])]), err(lambda: write((slice(None), L.tensor([3])))),
+            err(lambda: x[L.tensor([0]), :, L.tensor([7])]),
+            err(lambda: write((L.tensor([0]), slice(None), L.tensor([7])))),
+            err(lambda: x[1, L.tensor([6])]), err(lambda: write((1, L.tensor([6])))),
+            err(lambda: x[..., bad]), err(lambda: x[L.ones(4, 3, dtype=L.bool), bad]),
+            err(lambda: x[bad]), err(lambda: x[:, 5]), err(lambda: write((slice(None), 5)))]
+
+
+@program
+def yolo_head_decoding_written_in_place_into_slices(L):
+    """YOLOv5-style decoding that writes into slices of the sigmoid output: fine, since the
+    later writes replace the values sigmoid's backward would need only where they are not
+    read again."""
+    conv = load_seeded(L, L.nn.Conv2d(4, 3 * 7, 1).double(), 1)
+    anchors = L.tensor([[10., 13.], [16., 30.], [33., 23.]], dtype=L.float64)
+    p = conv(L.tensor(_arr(2, 4, 4, 5, seed=9)))
+    p = p.view(2, 3, 7, 4, 5).permute(0, 1, 3, 4, 2).contiguous()
+    yv, xv = L.meshgrid([L.arange(4), L.arange(5)], indexing="ij")
+    grid = L.stack((xv, yv), 2).expand((1, 3, 4, 5, 2)).to(p.dtype)
+    anchor_grid = (anchors.clone() * 8).view((1, 3, 1, 1, 2)).expand((1, 3, 4, 5, 2))
+    y = p.sigmoid()
+    y[..., 0:2] = (y[..., 0:2] * 2 - 0.5 + grid) * 8
+    y[..., 2:4] = (y[..., 2:4] * 2) ** 2 * anchor_grid
+    z = y.view(2, -1, 7)
+    xyxy = L.cat([z[..., :2] - z[..., 2:4] / 2, z[..., :2] + z[..., 2:4] / 2], -1)
+    conf = z[..., 4:5] * z[..., 5:]
+    best, cls = conf.max(-1)
+    (xyxy.pow(2).mean() + conf.sum()).backward()
+    return dict(z=z, xyxy=xyxy, keep=best > 0.3, cls=cls, g=conv.weight.grad)
+
+
+def _activated_slice(L, op, then):
+    """An in-place activation on a slice of an intermediate, then ``then`` writes into the
+    same memory (the base or another slice), then backward through everything."""
+    p = L.tensor(_arr(2, 6, seed=10), requires_grad=True)
+    y = p * 1.0
+    op(y[:, :3])
+    if then == "other slice":
+        y[:, 4:].mul_(2)
+    elif then == "base":
+        y.add_(1)
+    y.sum().backward()
+    return p.grad
+
+
+@program
+def inplace_activation_on_a_slice_then_another_write_refused(L):
+    """exp_/sigmoid_/tanh_/relu_/sqrt_ keep their output for backward; on a slice, that is the
+    base's memory, which a later write into the base or any slice of it changes (they share one
+    version counter): backward refuses, as PyTorch's."""
+    ops = [lambda v: v.exp_(), lambda v: v.sigmoid_(), lambda v: v.tanh_(),
+           lambda v: L.nn.functional.relu(v, inplace=True), lambda v: v.exp_().exp_(),
+           lambda v: v.abs_().sqrt_()]
+    return [err(lambda: _activated_slice(L, op, then)) for op in ops
+            for then in ("other slice", "base")]
+
+
+@program
+def inplace_ops_on_a_slice_that_keep_no_output_allowed(L):
+    """pow_ by a number, mul_, sin_ and clamp_ keep their input (a copy) or nothing: later
+    writes are fine; and without a later write the output-keeping ones are fine too."""
+    ops = [lambda v: v.pow_(2), lambda v: v.mul_(3), lambda v: v.sin_(),
+           lambda v: v.clamp_(-0.5, 0.5)]
+    grads = [_activated_slice(L, op, then) for op in ops for then in ("other slice", "base")]
+    keep = [lambda v: v.exp_(), lambda v: v.sigmoid_(), lambda v: v.tanh_()]
+    return grads + [_activated_slice(L, op, "nothing") for op in keep]
+
+
+@program
+def hand_written_adam_with_the_deprecated_scalar_first_overloads(L):
+    """A 2018-era optimizer loop: ``m.mul_(b1).add_(1 - b1, g)``,
+    ``v.mul_(b2).addcmul_(1 - b2, g, g)``, ``p.data.addcdiv_(-step, m, denom)``: still
+    accepted by PyTorch, with a deprecation UserWarning."""
+    w = L.nn.Parameter(L.tensor(_arr(3, 4, seed=11)))
+    x, y = L.tensor(_arr(5, 3, seed=12)), L.tensor(_arr(5, 4, seed=13))
+    m, v = L.zeros_like(w), L.zeros_like(w)
+    losses = []
+    for step in range(1, 4):
+        loss = ((x @ w - y) ** 2).mean()
+        w.grad = None
+        loss.backward()
+        grad = w.grad.data
+        m.mul_(0.9).add_(1 - 0.9, grad)
+        v.mul_(0.999).addcmul_(1 - 0.999, grad, grad)
+        denom = v.sqrt().add_(1e-8)
+        step_size = 0.01 * math.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step)
+        w.data.addcdiv_(-step_size, m, denom)
+        w.data.sub_(0.01 * 0.1, w.data)
+        losses.append(loss.item())
+    return dict(w=w, losses=losses, m=m, v=v)
+
+
+@program
+def deprecated_scalar_first_overloads_out_of_place_and_their_gradients(L):
+    p = L.tensor(_arr(3, seed=14), requires_grad=True)
+    g = L.tensor(_arr(3, seed=15), requires_grad=True)
+    y = p * 1
+    y.add_(-0.1, g)
+    y.addcmul_(0.5, g, g)
+    z = L.addcdiv(y, 2, g, g.abs() + 1) + L.add(p, 2, g) + L.sub(p, 0.3, g) + p.add(2, g)
+    z = z + L.addcmul(p, 0.5, g, g) + p.addcdiv(0.5, g, g.abs() + 1) + L.sub(p, 2, 3)
+    z.sum().backward()
+    return dict(z=z, gp=p.grad, gg=g.grad)
+
+
+@program
+def deprecated_overloads_need_a_number_first(L):
+    p, g = L.ones(3), L.ones(3)
+    return [err(lambda: L.add(p, g, 2)), err(lambda: p.add_(g, g)),
+            err(lambda: L.addcmul(p, g, g, g)), err(lambda: p.addcmul_(g, g, g)),
+            err(lambda: p.addcdiv_(1, 2, g)), err(lambda: p.sub_(g, g))]
+
+
+@program
+def pre_0_4_loss_indexing_refused(L):
+    """``loss.data[0]`` of pre-0.4 code: a 0-dim tensor has no index to take."""
+    loss = (L.tensor(_arr(2, 3, seed=16)) ** 2).mean()
+    return [err(lambda: loss.data[0]), err(lambda: loss[0]), loss.item()]
+
+
+def _segsum(L, x):
+    """Mamba-2's stable segment sum: out[..., i, j] = x[..., j+1] + ... + x[..., i] for
+    j <= i, -inf above the diagonal."""
+    t = x.size(-1)
+    x = x[..., None].repeat(*([1] * x.ndim), t)
+    x = x.masked_fill(~L.tril(L.ones(t, t, dtype=L.bool), diagonal=-1), 0)
+    xs = L.cumsum(x, dim=-2)
+    return xs.masked_fill(~L.tril(L.ones(t, t, dtype=L.bool), diagonal=0), -math.inf)
+
+
+@program
+def mamba2_chunked_state_space_duality(L):
+    """The minimal SSD algorithm: chunked einsums with exp(segsum) decay matrices."""
+    b, length, h, p, cl = 1, 8, 2, 3, 4
+    x = L.tensor(_arr(b, length, h, p, seed=17), requires_grad=True)
+    a = L.tensor(-np.abs(_arr(b, length, h, seed=18)), requires_grad=True)
+    bm, cm = L.tensor(_arr(b, length, h, 4, seed=19)), L.tensor(_arr(b, length, h, 4, seed=20))
+    x_, a_, b_, c_ = (t.reshape(t.shape[0], -1, cl, *t.shape[2:]) for t in (x, a, bm, cm))
+    a_ = a_.permute(0, 3, 1, 2)
+    a_cumsum = L.cumsum(a_, dim=-1)
+    y_diag = L.einsum("bclhn,bcshn,bhcls,bcshp->bclhp", c_, b_, L.exp(_segsum(L, a_)), x_)
+    decay_states = L.exp(a_cumsum[:, :, :, -1:] - a_cumsum)
+    states = L.einsum("bclhn,bhcl,bclhp->bchpn", b_, decay_states, x_)
+    states = L.cat([L.zeros_like(states[:, :1]), states], dim=1)
+    decay_chunk = L.exp(_segsum(L, L.nn.functional.pad(a_cumsum[:, :, :, -1], (1, 0))))
+    new_states = L.einsum("bhzc,bchpn->bzhpn", decay_chunk, states)
+    states, final = new_states[:, :-1], new_states[:, -1]
+    y_off = L.einsum("bclhn,bchpn,bhcl->bclhp", c_, states, L.exp(a_cumsum))
+    y = (y_diag + y_off).reshape(b, length, h, p)
+    y.pow(2).sum().backward()
+    return dict(y=y, final=final, gx=x.grad, ga=a.grad)
+
+
+@program
+def s4d_convolution_kernel_by_vandermonde_and_fft(L):
+    """S4D: a diagonal complex state matrix discretised by ZOH, its kernel by a Vandermonde
+    product, applied by FFT convolution."""
+    n, h, length = 4, 2, 16
+    log_dt = L.tensor(np.log(np.array([0.01, 0.1])), requires_grad=True)
+    a_re = L.tensor(-0.5 * np.ones((h, n // 2)), requires_grad=True)
+    a_im = L.tensor(np.pi * np.tile(np.arange(n // 2), (h, 1)).astype(float))
+    c_ri = L.tensor(_arr(h, n // 2, 2, seed=21), requires_grad=True)
+    dt, c = L.exp(log_dt), L.view_as_complex(c_ri)
+    a = -L.exp(a_re) + 1j * a_im
+    dta = a * dt.unsqueeze(-1)
+    c2 = c * (L.exp(dta) - 1.) / a
+    k = 2 * L.einsum("hn, hnl -> hl", c2, L.exp(dta.unsqueeze(-1) *
+                                               L.arange(length, dtype=L.float64))).real
+    u = L.tensor(_arr(2, h, length, seed=22))
+    y = L.fft.irfft(L.fft.rfft(u, n=2 * length) * L.fft.rfft(k, n=2 * length),
+                    n=2 * length)[..., :length]
+    y.pow(2).sum().backward()
+    return dict(k=k, y=y, g_dt=log_dt.grad, g_a=a_re.grad, g_c=c_ri.grad)
+
+
+@program
+def mixture_of_experts_sorted_dispatch(L):
+    """Megablocks-style dispatch: sort the (token, slot) pairs by expert, split by bincount,
+    run each expert on its chunk, put back by index_copy or scatter_add_."""
+    t, e, d, k = 7, 3, 4, 2
+    x = L.tensor(_arr(t, d, seed=23), requires_grad=True)
+    logits = L.tensor(_arr(t, e, seed=24), requires_grad=True)
+    w, idx = logits.softmax(-1).topk(k, -1)
+    order = idx.flatten().argsort(stable=True)
+    tok = order // k
+    counts = L.bincount(idx.flatten(), minlength=e)
+    ys = L.cat([chunk * (i + 1.0) for i, chunk in enumerate(x[tok].split(counts.tolist()))])
+    back = L.zeros(t * k, d, dtype=ys.dtype).index_copy(0, order, ys)
+    y = (back.view(t, k, d) * w.unsqueeze(-1)).sum(1)
+    y2 = L.zeros_like(x).scatter_add_(0, tok.unsqueeze(-1).expand(-1, d),
+                                      ys * w.flatten()[order].unsqueeze(-1))
+    rep = L.repeat_interleave(L.arange(e), counts, output_size=t * k)
+    (y.sum() + y2.pow(2).sum()).backward()
+    return dict(y=y, y2=y2, rep=rep, gx=x.grad, gl=logits.grad,
+                ends=L.cumsum(counts, 0, dtype=L.int32))
+
+
+@program
+def learnable_exponent_output_written_in_place_refused(L):
+    """A learnable power (``x ** p``, p a parameter) keeps its result for p's gradient; a
+    later in-place write makes backward refuse, naming the op's overload ('Pow1')."""
+    x = L.tensor(np.array([1.5, 2.0, 2.5]), requires_grad=True)
+    p = L.tensor(np.array([0.5, 1.0, 2.0]), requires_grad=True)
+
+    def run(base):
+        z = base ** p
+        z.add_(1)
+        z.sum().backward()
+    return [err(lambda: run(x * 1)), err(lambda: run(2.0))]
+
+
+@program
+def vq_vae_codebook_straight_through_and_ema_update(L):
+    """VQ-VAE: nearest code by expanded squared distances (and by cdist), straight-through
+    estimator, commitment loss, then the EMA codebook update under no_grad."""
+    nn, F = L.nn, L.nn.functional
+    k, d = 6, 3
+    emb = nn.Embedding(k, d).double()
+    emb.weight.data.copy_(L.tensor(_arr(k, d, seed=25)))
+    z = L.tensor(_arr(2, d, 4, 4, seed=26), requires_grad=True)
+    flat = z.permute(0, 2, 3, 1).reshape(-1, d)
+    dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ emb.weight.t() + emb.weight.pow(2).sum(1)
+    idx = dist.argmin(1)
+    by_cdist = L.cdist(flat, emb.weight).argmin(1)
+    q = emb(idx).view(2, 4, 4, d).permute(0, 3, 1, 2)
+    q_st = z + (q - z).detach()
+    loss = q_st.pow(2).sum() + F.mse_loss(q, z.detach()) + 0.25 * F.mse_loss(z, q.detach())
+    loss.backward()
+    with L.no_grad():
+        onehot = F.one_hot(idx, k).to(flat.dtype)
+        cluster = L.zeros(k, dtype=flat.dtype).mul_(0.99).add_(onehot.sum(0), alpha=0.01)
+        ema_w = emb.weight.detach().clone().mul_(0.99).add_(onehot.t() @ flat, alpha=0.01)
+        n = cluster.sum()
+        emb.weight.copy_(ema_w / ((cluster + 1e-5) / (n + k * 1e-5) * n).unsqueeze(1))
+        avg = onehot.mean(0)
+        perplexity = L.exp(-L.sum(avg * L.log(avg + 1e-10)))
+    return dict(idx=idx, by_cdist=by_cdist, gz=z.grad, ge=emb.weight.grad, w=emb.weight,
+                perplexity=perplexity)
+
+
+@program
+def custom_functions_straight_through_round_and_sort_with_indices(L):
+    """autograd.Function idioms: a straight-through round; a sort returning its indices
+    marked non-differentiable, its backward scattering the gradient back."""
+    class Round(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.round()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class Sort(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            v, i = x.sort(-1)
+            ctx.mark_non_differentiable(i)
+            ctx.save_for_backward(i)
+            return v, i
+
+        @staticmethod
+        def backward(ctx, gv, gi):
+            i, = ctx.saved_tensors
+            return L.zeros_like(gv).scatter(-1, i, gv)
+
+    x = L.tensor(_arr(3, 4, scale=3, seed=27), requires_grad=True)
+    r = Round.apply(x)
+    v, i = Sort.apply(x * 2)
+    (r * L.arange(4.).double()).sum().backward(retain_graph=True)
+    g_round = x.grad.clone()
+    x.grad = None
+    (v * L.arange(4.).double()).sum().backward()
+    return dict(r=r, v=v, i=i, i_rg=i.requires_grad, g_round=g_round, g_sort=x.grad)
+
+
+@program
+def ctc_speech_recognition_losses(L):
+    """CTC over log-probs (T, N, C) with padded and concatenated targets, every reduction,
+    zero_infinity for an impossible alignment, float32 and float64."""
+    lp = L.tensor(_arr(12, 2, 5, seed=28), requires_grad=True)
+    logp = lp.log_softmax(2)
+    targets = L.tensor([[1, 2, 2, 3], [4, 1, 0, 0]])
+    il, tl = L.tensor([12, 9]), L.tensor([4, 2])
+    outs = [L.nn.functional.ctc_loss(logp, targets, il, tl, reduction=r, zero_infinity=True)
+            for r in ("mean", "sum", "none")]
+    flat = L.nn.functional.ctc_loss(logp, L.tensor([1, 2, 2, 3, 4, 1]), il, tl)
+    module = L.nn.CTCLoss(blank=0)(logp, targets, (12, 9), (4, 2))
+    (outs[0] + outs[1]).backward()
+    short = L.tensor(_arr(3, 1, 4, seed=29)).log_softmax(2)
+    impossible = [L.nn.functional.ctc_loss(short, L.tensor([[1, 1, 1]]), L.tensor([3]),
+                                           L.tensor([3]), reduction="none", zero_infinity=z)
+                  for z in (False, True)]
+    lp32 = L.tensor(_arr(6, 2, 4, seed=30).astype(np.float32), requires_grad=True)
+    l32 = L.nn.functional.ctc_loss(lp32.log_softmax(-1), L.tensor([[1, 2], [3, 3]]),
+                                   L.tensor([6, 5]), L.tensor([2, 2]))
+    l32.backward()
+    return dict(outs=outs, flat=flat, module=module, g=lp.grad, impossible=impossible,
+                l32=l32, g32=lp32.grad)
+
+
+@program
+def static_kv_cache_filled_by_index_copy_under_inference_mode(L):
+    """HF-style static cache: preallocated (B, H, max_len, D) buffers written by index_copy_
+    (and LLaMA's slice assignment) inside inference_mode, attention masked by position."""
+    nn, F = L.nn, L.nn.functional
+    b, h, d, maxlen = 1, 2, 4, 8
+    wq, wk, wv = (load_seeded(L, nn.Linear(8, 8, bias=False).double(), s) for s in (1, 2, 3))
+    cache_k = L.zeros(b, h, maxlen, d, dtype=L.float64)
+    cache_v = L.zeros(b, h, maxlen, d, dtype=L.float64)
+    cache_k2 = L.zeros(b, maxlen, h, d, dtype=L.float64)
+    x = L.tensor(_arr(b, 5, 8, seed=31))
+    outs, pos = [], 0
+    with L.inference_mode():
+        for chunk in (x[:, :3], x[:, 3:4], x[:, 4:5]):
+            t = chunk.size(1)
+            q, k, v = (w(chunk).view(b, t, h, d).transpose(1, 2) for w in (wq, wk, wv))
+            positions = L.arange(pos, pos + t)
+            cache_k.index_copy_(2, positions, k)
+            cache_v.index_copy_(2, positions, v)
+            cache_k2[:b, pos:pos + t] = k.transpose(1, 2)
+            mask = L.arange(maxlen)[None, :] <= positions[:, None]
+            outs.append(F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=mask))
+            pos += t
+    return dict(outs=outs, k=cache_k, same=L.equal(cache_k2.transpose(1, 2), cache_k),
+                inference=cache_k.is_inference(), refused=err(lambda: cache_k.requires_grad_()))
+
+
+@program
+def distance_and_complete_iou_losses(L):
+    """DIoU/CIoU box regression losses as detection repos write them (masked intersection,
+    aspect-ratio term by atan, its weight under no_grad)."""
+    b1 = L.tensor([[0., 0., 10., 10.], [5., 5., 15., 20.]], dtype=L.float64, requires_grad=True)
+    b2 = L.tensor([[1., 2., 9., 12.], [10., 0., 20., 10.]], dtype=L.float64, requires_grad=True)
+    eps = 1e-7
+    x1, y1, x2, y2 = b1.unbind(dim=-1)
+    x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+    xk1, yk1, xk2, yk2 = L.max(x1, x1g), L.max(y1, y1g), L.min(x2, x2g), L.min(y2, y2g)
+    inter = L.zeros_like(x1)
+    mask = (yk2 > yk1) & (xk2 > xk1)
+    inter[mask] = (xk2[mask] - xk1[mask]) * (yk2[mask] - yk1[mask])
+    union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
+    iou = inter / (union + eps)
+    diag = (L.max(x2, x2g) - L.min(x1, x1g)) ** 2 + (L.max(y2, y2g) - L.min(y1, y1g)) ** 2 + eps
+    centre = ((x1 + x2) / 2 - (x1g + x2g) / 2) ** 2 + ((y1 + y2) / 2 - (y1g + y2g) / 2) ** 2
+    diou = 1 - iou + centre / diag
+    v = (4 / math.pi ** 2) * L.pow(L.atan((x2g - x1g) / (y2g - y1g)) -
+                                   L.atan((x2 - x1) / (y2 - y1)), 2)
+    with L.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    ciou = diou + alpha * v
+    ciou.sum().backward()
+    return dict(iou=iou, diou=diou, ciou=ciou, g1=b1.grad, g2=b2.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    check(fn)
+
+
+# the warnings' words too (the start of each message, without torch's C++ source location)
+WORDED = SideBySide(rename=bare, rename_error=bare, tol=HARNESS.tol, scalar_tol=(1e-9, 1e-11),
+                    warning=lambda w: bare(str(w.message).split(" (Triggered")[0])[:70])
+
+
+def _sparse_graph_warnings(L):
+    """sparse_coo_tensor / sparse_csr_tensor without check_invariants, CSR tensors made by
+    conversions and ops, the legacy sparse constructor, sparse @ sparse."""
+    e = L.tensor(EDGES[:, :6])
+    coo = L.sparse_coo_tensor(e, L.ones(6), (5, 5))
+    csr = L.sparse_csr_tensor(L.tensor([0, 1, 2]), L.tensor([1, 0]), L.tensor([1., 2.]), (2, 2))
+    eye = L.eye(3).to_sparse_csr()
+    legacy = L.sparse.FloatTensor(L.tensor([[0, 1]]), L.ones(2), L.Size([2]))
+    return [coo.to_dense(), csr.to_dense(), (eye @ L.ones(3, 2)), (eye * 2).to_dense(),
+            legacy.to_dense(), L.sparse.mm(coo, coo).to_dense()]
+
+
+def _deprecated_call_warnings(L):
+    """The scalar-first overloads and stft/istft's defaults."""
+    p, g = L.ones(3), L.ones(3)
+    p.add_(-0.1, g)
+    L.addcmul(p, 0.5, g, g)
+    x = L.tensor(WAVE[:300])
+    L.stft(x, 64, return_complex=True)
+    L.stft(x, 64, window=L.hann_window(64, dtype=L.float64), return_complex=False)
+    L.istft(L.stft(x, 64, window=L.ones(64, dtype=L.float64), return_complex=True), 64)
+    return p
+
+
+def _searchsorted_copy_warnings(L):
+    """NeRF's inverse-CDF sampler fed a transposed (non-contiguous) CDF and uniforms, and
+    bucketize with strided boundaries: PyTorch warns that it copies them."""
+    cdf = L.cumsum(L.tensor(np.abs(_arr(8, 4, seed=32))), 0).t()
+    u = L.tensor(np.random.RandomState(33).rand(6, 4)).t()
+    return [L.searchsorted(cdf, u, right=True), L.searchsorted(cdf.contiguous(), u),
+            L.searchsorted(cdf, u.contiguous()), L.bucketize(L.tensor([2.5]), L.arange(6.)[::2]),
+            L.searchsorted(L.arange(10.)[::2], 3.0)]
+
+
+@pytest.mark.parametrize("fn", [_sparse_graph_warnings, _deprecated_call_warnings,
+                                _searchsorted_copy_warnings],
+                         ids=lambda f: f.__name__)
+def test_warnings_say_what_torch_says(fn):
+    WORDED.check(fn)
