@@ -517,3 +517,16 @@ def test_weight_norm_class_apply_warns_and_removes_like_torch():
     assert got[1][0] == got[0][0] and got[1][2] == got[0][2]
     np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-12)
     np.testing.assert_allclose(got[1][3], got[0][3], rtol=1e-12)
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_state_dict_keys_in_pytorchs_order(three_phase):
+    """A checkpoint's scheduler state lists its keys in PyTorch's order (code that zips or
+    prints them sees the same)."""
+    keys = []
+    for lib in (minigrad, torch):
+        opt = lib.optim.SGD(lib.nn.Linear(2, 2).parameters(), 0.1)
+        sched = lib.optim.lr_scheduler.OneCycleLR(opt, 1.0, total_steps=10,
+                                                  three_phase=three_phase)
+        keys.append(list(sched.state_dict()))
+    assert keys[0] == keys[1]

@@ -238,8 +238,6 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
                              f"{anneal_strategy}")
         self.total_steps = total_steps
-        # the strategy's name, not the function: a state_dict holds only plain values
-        self._anneal_func_type = anneal_strategy
         up = float(pct_start * total_steps) - 1
         if three_phase:
             phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
@@ -251,6 +249,9 @@ class OneCycleLR(LRScheduler):
                       (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         # PyTorch's state_dict layout: one dict per phase, naming the group keys annealed
         self._schedule_phases = [dict(zip(_PHASE_KEYS, phase)) for phase in phases]
+        # the strategy's name, not the function: a state_dict holds only plain values (set
+        # after the phases: the state_dict's keys come in PyTorch's order)
+        self._anneal_func_type = anneal_strategy
         groups = optimizer.param_groups
         max_lrs = _per_group("max_lr", optimizer, max_lr)
         if last_epoch == -1:
