@@ -34,6 +34,35 @@ from .ops import lu as LU, householder_qr as HQR
 from ._tensor_methods import _torch_args
 from .tensor import Tensor
 
+
+def _named_copy(node_name, op):
+    """``self.<op>_(...)`` computed as ``self.copy_(op(self, ...))``, its node named as
+    PyTorch's for the in-place op (ScatterAddBackward0, not a copy's)."""
+    def write(self, *args, **kwargs):
+        return I.named_write(self, node_name, I.copy_, self, op(self, *args, **kwargs))
+    return write
+
+
+def _named_inplace(node_name, method):
+    """The in-place ``method`` (made of other ops), its node named ``node_name``; a callable
+    ``node_name`` picks the name from the call's arguments."""
+    def write(self, *args, **kwargs):
+        name = node_name(*args, **kwargs) if callable(node_name) else node_name
+        return I.named_write(self, name, method, self, *args, **kwargs)
+    write.__name__ = getattr(method, "__name__", "write")
+    write.__doc__ = getattr(method, "__doc__", None)
+    return write
+
+
+def _value_overload(name, position, key):
+    """The node name of an op whose value is a number (``<name>0``) or a tensor (``<name>1``),
+    the value being argument ``position`` or keyword ``key``."""
+    def pick(*args, **kwargs):
+        value = args[position] if len(args) > position else kwargs.get(key)
+        return f"{name}{int(isinstance(value, Tensor))}"
+    return pick
+
+
 # pointwise
 Tensor.add = _torch_args(E.add)
 Tensor.sub = _torch_args(E.sub)
@@ -133,7 +162,7 @@ Tensor.log10 = MX.log10
 Tensor.lerp = MX.lerp
 Tensor.lerp_ = MX.lerp_
 Tensor.nan_to_num = MX.nan_to_num
-Tensor.nan_to_num_ = MX.nan_to_num_
+Tensor.nan_to_num_ = _named_inplace("NanToNumBackward0", MX.nan_to_num_)
 Tensor.trunc = MX.trunc
 Tensor.fix = MX.trunc
 Tensor.frac = MX.frac
@@ -154,7 +183,7 @@ Tensor.unique_consecutive = SO.unique_consecutive
 Tensor.bincount = SO.bincount
 Tensor.tensor_split = ST.tensor_split
 Tensor.masked_scatter = MS.masked_scatter
-Tensor.masked_scatter_ = MS.masked_scatter_
+Tensor.masked_scatter_ = _named_inplace("MaskedScatterBackward0", MS.masked_scatter_)
 # minigrad has no inference tensors (inference_mode is no_grad): no tensor is one
 Tensor.nonzero = MX.nonzero
 
@@ -207,20 +236,33 @@ def _source_apart(method):
     return write
 
 
-Tensor.scatter_ = _source_apart(
-    lambda self, *args, **kwargs: I.copy_(self, G.scatter(self, *args, **kwargs)))
-Tensor.scatter_add_ = _source_apart(lambda self, *args: I.copy_(self, G.scatter_add(self, *args)))
-Tensor.index_add_ = _source_apart(
-    lambda self, *args, **kwargs: I.copy_(self, G.index_add(self, *args, **kwargs)))
+def _scatter_(self, *args, **kwargs):
+    """``scatter_(dim, index, src | value, reduce=None)``: ScatterBackward0 for a tensor
+    source, ScatterBackward1 for a number (a reduce= has no node name of its own in PyTorch:
+    left as the copy's)."""
+    result = G.scatter(self, *args, **kwargs)
+    if kwargs.get("reduce") is not None or len(args) > 3:
+        return I.copy_(self, result)
+    source = args[2] if len(args) > 2 else kwargs.get("src", kwargs.get("value"))
+    name = "ScatterBackward0" if isinstance(source, Tensor) else "ScatterBackward1"
+    return I.named_write(self, name, I.copy_, self, result)
+
+
+Tensor.scatter_ = _source_apart(_scatter_)
+Tensor.scatter_add_ = _source_apart(_named_copy("ScatterAddBackward0", G.scatter_add))
+Tensor.index_add_ = _source_apart(_named_copy("IndexAddBackward0", G.index_add))
 Tensor.masked_fill_ = G.masked_fill_
 
 # scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
 Tensor.scatter_reduce = SR.scatter_reduce
-Tensor.scatter_reduce_ = _source_apart(SR.scatter_reduce_)
+Tensor.scatter_reduce_ = _source_apart(_named_inplace("ScatterReduceBackward0",
+                                                     SR.scatter_reduce_))
 Tensor.index_copy = SR.index_copy
-Tensor.index_copy_ = _source_apart(lambda self, *args: I.copy_(self, SR.index_copy(self, *args)))
+Tensor.index_copy_ = _source_apart(_named_copy("IndexCopyBackward0", SR.index_copy))
 Tensor.index_fill = SR.index_fill
-Tensor.index_fill_ = lambda self, *args: I.copy_(self, SR.index_fill(self, *args))
+Tensor.index_fill_ = lambda self, *args, **kwargs: I.named_write(
+    self, _value_overload("IndexFillBackward", 2, "value")(*args, **kwargs), I.copy_, self,
+    SR.index_fill(self, *args, **kwargs))
 Tensor.take = SR.take
 Tensor.aminmax = SE.aminmax
 Tensor.kthvalue = _torch_args(SE.kthvalue)
@@ -322,7 +364,7 @@ Tensor.gcd_ = IM.gcd_
 Tensor.lcm = IM.lcm
 Tensor.lcm_ = IM.lcm_
 Tensor.ldexp = IM.ldexp
-Tensor.ldexp_ = IM.ldexp_
+Tensor.ldexp_ = _named_inplace("LdexpBackward0", IM.ldexp_)
 Tensor.frexp = IM.frexp
 Tensor.multinomial = SM.multinomial
 Tensor.hsplit = AX.hsplit
@@ -339,7 +381,7 @@ Tensor.adjoint = CJ.adjoint
 Tensor.as_strided = SD.as_strided
 Tensor.narrow_copy = SD.narrow_copy
 Tensor.index_reduce = IRD.index_reduce
-Tensor.index_reduce_ = _source_apart(IRD.index_reduce_)
+Tensor.index_reduce_ = _source_apart(_named_inplace("IndexReduceBackward0", IRD.index_reduce_))
 Tensor.fill_diagonal_ = IRD.fill_diagonal_
 
 # in place: every pointwise op, scan and fused product (ops/inplace_pointwise.py) and the
@@ -379,9 +421,9 @@ Tensor.arctan_ = INP.arctan_
 Tensor.arcsinh_ = INP.arcsinh_
 Tensor.arccosh_ = INP.arccosh_
 Tensor.arctanh_ = INP.arctanh_
-Tensor.sinc_ = INP.sinc_
-Tensor.deg2rad_ = INP.deg2rad_
-Tensor.rad2deg_ = INP.rad2deg_
+Tensor.sinc_ = _named_inplace("SincBackward0", INP.sinc_)
+Tensor.deg2rad_ = _named_inplace("Deg2RadBackward0", INP.deg2rad_)
+Tensor.rad2deg_ = _named_inplace("Rad2DegBackward0", INP.rad2deg_)
 Tensor.ceil_ = INP.ceil_
 Tensor.floor_ = INP.floor_
 Tensor.round_ = INP.round_
@@ -389,16 +431,16 @@ Tensor.trunc_ = INP.trunc_
 Tensor.fix_ = INP.fix_
 Tensor.frac_ = INP.frac_
 Tensor.sign_ = INP.sign_
-Tensor.sgn_ = INP.sgn_
+Tensor.sgn_ = _named_inplace("SgnBackward0", INP.sgn_)
 Tensor.erf_ = INP.erf_
 Tensor.erfc_ = INP.erfc_
 Tensor.erfinv_ = INP.erfinv_
 Tensor.lgamma_ = INP.lgamma_
 Tensor.digamma_ = INP.digamma_
 Tensor.i0_ = INP.i0_
-Tensor.mvlgamma_ = INP.mvlgamma_
+Tensor.mvlgamma_ = _named_inplace("MvlgammaBackward0", INP.mvlgamma_)
 Tensor.logical_not_ = INP.logical_not_
-Tensor.polygamma_ = INP.polygamma_
+Tensor.polygamma_ = _named_inplace("PolygammaBackward1", INP.polygamma_)
 Tensor.atan2_ = INP.atan2_
 Tensor.arctan2_ = INP.arctan2_
 Tensor.copysign_ = INP.copysign_
@@ -432,6 +474,9 @@ Tensor.float_power_ = INP.float_power_
 Tensor.cumsum_ = INP.cumsum_
 Tensor.cumprod_ = INP.cumprod_
 Tensor.renorm_ = INP.renorm_
+# (bound in _tensor_methods.py to clamp_, whose node is a ClampBackward's)
+Tensor.clamp_min_ = INP.clamp_min_
+Tensor.clamp_max_ = INP.clamp_max_
 Tensor.addmm_ = INP.addmm_
 Tensor.addmv_ = INP.addmv_
 Tensor.addr_ = INP.addr_
@@ -467,7 +512,7 @@ Tensor.select_scatter = VC.select_scatter
 Tensor.slice_scatter = VC.slice_scatter
 Tensor.as_strided_scatter = VC.as_strided_scatter
 Tensor.index_put = IP.index_put
-Tensor.index_put_ = IP.index_put_
+Tensor.index_put_ = _named_inplace("IndexPutBackward0", IP.index_put_)
 Tensor.put = IP.put
-Tensor.put_ = IP.put_
+Tensor.put_ = _named_inplace("PutBackward0", IP.put_)
 Tensor.nonzero_static = NG.nonzero_static

@@ -17,7 +17,7 @@ import warnings
 
 from .. import backend
 from ..autograd import no_grad
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
@@ -113,8 +113,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     near = ~(size >= beta)                 # a NaN diff counts as near, as in PyTorch's kernel
     inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
     # PyTorch's smooth_l1_loss node keeps its input and target for the backward
-    return keep_for_backward(_reduce(where(near, 0.5 * inner * inner / beta,
+    loss = keep_for_backward(_reduce(where(near, 0.5 * inner * inner / beta,
                                            size - 0.5 * beta), reduction), input, target)
+    return rename_node(loss, "SmoothL1LossBackward0")
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -143,7 +144,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if weight is not None:
         loss = loss * weight
     # PyTorch's huber_loss node keeps its input and target for the backward
-    return keep_for_backward(_reduce(loss, _legacy(None, None, reduction)), input, target)
+    loss = keep_for_backward(_reduce(loss, _legacy(None, None, reduction)), input, target)
+    # (a weight is applied after PyTorch's huber_loss node: its last node is the product's)
+    return loss if weight is not None else rename_node(loss, "HuberLossBackward0")
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -256,7 +259,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{_scalar_type_name(dtype)}")
     # (the negation first: -target of a uint8 target would wrap around)
-    return _reduce(softplus(cast(margin * target, dtype)), reduction)
+    return rename_node(_reduce(softplus(cast(margin * target, dtype)), reduction),
+                       "SoftMarginLossBackward0")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
@@ -385,7 +389,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dimension (eps avoids the norm's kink at 0)."""
-    return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+    # PyTorch records the norm(p, dim) overload: NormBackward1
+    return rename_node((x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim), "NormBackward1")
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
@@ -400,7 +405,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
     if isinstance(input, Tensor) and input._array.dtype.type is backend.np.float16:
         # float32 inside, rounded once, as PyTorch's norms: |x|^p overflows float16 early
-        return normalize(input.float(), p, dim, eps).to(input.dtype)
+        # (recorded under the division's node, as PyTorch's, whose float32 is internal)
+        return rename_node(normalize(input.float(), p, dim, eps).to(input.dtype), "DivBackward0")
     if p == 2:
         # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
         # gradient 0 at a zero vector): four passes where the general form below makes nine

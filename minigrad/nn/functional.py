@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._sparse_factories import embedding_rows as _embedding_rows
-from ..autograd.function import keep_for_backward as _keep_for_backward
+from ..autograd.function import keep_for_backward as _keep_for_backward, rename_node as _rename
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
@@ -29,6 +29,7 @@ from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
                          scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
+from ..ops.inplace import named_write as _named_write
 from ..ops.relu_clamp import clamp  # noqa: F401
 from ..ops.extrema import amax  # noqa: F401
 from ..ops import softmax as _softmax_ops
@@ -82,7 +83,8 @@ from ._functional_round7 import (  # noqa: F401
     upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)
 from . import grad  # noqa: F401,E402  (torch.nn.functional.grad is torch.nn.grad)
-from ..ops.scatter_gather import IndexSelect
+from ..ops.scatter_gather import IndexAdd as _IndexAdd
+from ..autograd import Function as _Function
 from ..ops.plumbing import reshape_to
 
 
@@ -239,25 +241,53 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if sparse and not scale_grad_by_freq and xp is np and weight.requires_grad and \
             _is_grad_enabled():         # the weight's gradient: a sparse tensor of used rows
         rows = _embedding_rows(weight, idx.reshape(-1).astype("int64"), padding_idx)
-        return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
+        return _rename(reshape_to(rows, tuple(idx.shape) + (weight.shape[1],)),
+                       "EmbeddingBackward0")
     flat = idx.reshape(-1).astype("int64")
-    # the padding row gets no gradient: masked where it costs less, in the table or in the
-    # rows picked from it (a vocabulary larger than the batch's tokens: the rows)
-    mask_rows = padding_idx is not None and flat.size < n
-    if padding_idx is not None and not mask_rows:
-        is_pad = (xp.arange(n) == padding_idx)[:, None]
-        weight = where(is_pad, weight.detach(), weight)
-    rows = _keep_for_backward(IndexSelect.apply(weight, index=flat, dim=0), input)
-    if mask_rows:
-        rows = where((flat == padding_idx)[:, None], rows.detach(), rows)
+    counts = None
+    if scale_grad_by_freq and flat.size:
+        counts = xp.bincount(flat, minlength=n)[flat][:, None].astype(weight._array.dtype)
+    rows = _keep_for_backward(_Embedding.apply(weight, index=idx.astype("int64"),
+                                               padding_idx=padding_idx, counts=counts,
+                                               scale_grad_by_freq=scale_grad_by_freq), input)
     if scale_grad_by_freq and sparse and rows.requires_grad:
         rows.register_hook(_no_sparse_frequency_scaling)   # PyTorch refuses it in backward
-    if scale_grad_by_freq and flat.size:
-        # rows is exactly kept + (rows - kept) / count, and only the second term has a gradient
-        count = xp.bincount(flat, minlength=n)[flat][:, None].astype(weight._array.dtype)
-        kept = rows.detach()
-        rows = kept + (rows - kept) / Tensor._wrap(count)
-    return reshape_to(rows, tuple(idx.shape) + (weight.shape[1],))
+    return rows
+
+
+class _Embedding(_Function):
+    """weight (num_embeddings, dim) and an integer ``index`` of any shape -> the rows it picks,
+    (*index.shape, dim): one node, as PyTorch's EmbeddingBackward0, and a tensor of its own
+    (not a view: an in-place write into it records that op, as in PyTorch).
+
+    Backward: the incoming rows g (N, dim) added into a zero table at their indices
+    (IndexAdd), the rows of ``padding_idx`` left out, each row divided by how often its index
+    occurs when ``counts`` (N, 1) is given (scale_grad_by_freq). Written with ops, so it can
+    be differentiated again."""
+    complex_ok = True             # linear, real coefficients: right as written
+    _node_name = "EmbeddingBackward0"
+    saved_fields = {"indices": lambda node: Tensor._wrap(node.index),
+                    # (no padding row: PyTorch shows its -1 read as an unsigned 64-bit int)
+                    "padding_idx": lambda node: 2 ** 64 - 1 if node.padding_idx is None else
+                    node.padding_idx,
+                    "scale_grad_by_freq": "scale_grad_by_freq",
+                    "sparse": lambda node: False,
+                    "weight_sym_argsize_0": lambda node: node._in_meta[0][0][0]}
+
+    def forward(self, weight, *, index, padding_idx, counts, scale_grad_by_freq):
+        self.index, self.padding_idx, self.counts = index, padding_idx, counts
+        self.scale_grad_by_freq = bool(scale_grad_by_freq)
+        self.size = weight.shape[0]
+        return backend.xp_of(weight).take(weight, index, axis=0)
+
+    def backward(self, g):
+        flat = self.index.reshape(-1)
+        rows = reshape_to(g, (flat.size,) + tuple(g.shape[self.index.ndim:]))
+        if self.padding_idx is not None:
+            rows = where((flat == self.padding_idx)[:, None], 0.0, rows)
+        if self.counts is not None:
+            rows = rows / Tensor._wrap(self.counts)
+        return _IndexAdd.apply(rows, index=flat, dim=0, size=self.size)
 
 
 def _no_sparse_frequency_scaling(grad):
@@ -294,6 +324,9 @@ def softmax2d(input):
 
 # PyTorch's names for the operand, so that F.leaky_relu(input=x) works as there
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:         # PyTorch's in-place node (it keeps the result): LeakyReluBackward1
+        return _named_write(input, "LeakyReluBackward1", _RC.leaky_relu, input, negative_slope,
+                            True)
     return _RC.leaky_relu(input, negative_slope, inplace)
 
 

@@ -39,7 +39,8 @@ from ..tensor import Tensor
 from ._util import FLOAT32_64, check_fill_value, no_complex_kernel, not_implemented_for, \
     scalar_type_name
 from .plumbing import reshape_to
-from .writes import overwrite_with
+from .writes import apply_inplace, overwrite_with
+from .inplace import named_write
 from .softmax import implicit_softmax_dim, softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
@@ -113,20 +114,62 @@ class Elu(Function):
         return where(x > 0, mul(g, self.scale), mul(g, slope))
 
 
+class EluInplace(Elu):
+    """``Elu`` written into its input (elu_, celu_, selu_, ``inplace=True``): the same
+    values, with PyTorch's in-place node, which keeps the RESULT for the backward, not the
+    input (gone once overwritten). So a later in-place write to the result makes the backward
+    refuse, as PyTorch's.
+
+    The slope is read off the result: ``scale`` where it is > 0 (and at NaN, as PyTorch's
+    kernel, whose test is result <= 0), else ``input_scale * (result + alpha * scale)``;
+    its derivative reaches the result (and through it this node again) only below 0. A
+    negative alpha makes the result's sign ambiguous: its backward is refused, as PyTorch's.
+    ``slope_scale``: the input scale the backward uses, where PyTorch's differs from the
+    forward's (celu_'s backward takes 1 / alpha with alpha rounded to float32)."""
+    keeps_input = False             # keeps its result, so it may run on the tensor itself
+    saved_names = ("result",)
+    _node_name = "EluBackward1"
+
+    def forward(self, x, *, alpha, scale, input_scale, slope_scale=None):
+        out = super().forward(x, alpha=alpha, scale=scale, input_scale=input_scale)
+        self.slope_scale = input_scale if slope_scale is None else slope_scale
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        if self.alpha < 0:
+            raise RuntimeError("In-place elu backward calculation is triggered with a negative "
+                               "slope which is not supported. This is caused by calling "
+                               "in-place forward function with a negative slope, please call "
+                               "out-of-place version instead.")
+        out, = self.saved_tensors
+        below = where(out < 0, out, 0.0)       # (a constant 0 at 0: no second derivative there)
+        negative = mul(g, mul(add(below, self.alpha * self.scale), self.slope_scale))
+        return where(out <= 0, negative, mul(g, self.scale))
+
+
+def _elu_inplace(input, node, alpha, scale, input_scale, slope_scale=None):
+    """``input`` overwritten with its elu (``node``: EluInplace under the op's name)."""
+    _floating_only(input, "elu_cpu")
+    return apply_inplace(input, node, alpha=alpha, scale=scale, input_scale=input_scale,
+                         slope_scale=slope_scale)
+
+
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^x - 1) otherwise."""
     if inplace:
-        return overwrite_with(input, elu, alpha)
+        return _elu_inplace(input, EluInplace, alpha, 1.0, 1.0)
     input = _floating_only(input, "elu_cpu")
     return Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0)
 
 
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
-    if inplace:
-        return overwrite_with(input, celu, alpha)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
+    if inplace:
+        return _elu_inplace(input, EluInplace.renamed("CeluBackward1"), alpha, 1.0, 1.0 / alpha,
+                            1.0 / float(np.float32(alpha)))
     input = _floating_only(input, "elu_cpu")
     return Elu.renamed("CeluBackward0").apply(input, alpha=alpha, scale=1.0,
                                               input_scale=1.0 / alpha)
@@ -135,7 +178,7 @@ def celu(input, alpha=1.0, inplace=False):
 def selu(input, inplace=False):
     """scale * elu(x, alpha) with the self-normalising constants (1.0507..., 1.6732...)."""
     if inplace:
-        return overwrite_with(input, selu)
+        return _elu_inplace(input, EluInplace, _SELU_ALPHA, _SELU_SCALE, 1.0)
     input = _floating_only(input, "elu_cpu")
     return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
 
@@ -393,11 +436,10 @@ def threshold(input, threshold, value, inplace=False):
     def rule(a):
         above = ~(a <= bound)
         return xp.where(above, a, fill), above
-    out = _PIECEWISE_NODES["Threshold"].apply(input, rule=rule)
-    if inplace:
-        input[...] = out
-        return input
-    return out
+    if inplace:       # PyTorch's in-place node: ThresholdBackward1
+        return named_write(input, "ThresholdBackward1", apply_inplace, input,
+                           _PIECEWISE_NODES["Threshold"], rule=rule)
+    return _PIECEWISE_NODES["Threshold"].apply(input, rule=rule)
 
 
 def glu(input, dim=-1):

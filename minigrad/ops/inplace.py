@@ -175,10 +175,11 @@ def _write_all(t, value, node_name):
 def named_write(t, node_name, write, *args, **kwargs):
     """``write(*args, **kwargs)``, an in-place change of ``t`` made of other ops (addcmul_ is
     an add_), with the node it records for ``t`` named as PyTorch's for the whole op.
-    Returns ``t``."""
+    Returns ``t``. A view keeps its own node's name: in PyTorch the write is recorded on the
+    base (CopySlices), and the view's node only reads it back."""
     before = getattr(t, "grad_fn", None)
     write(*args, **kwargs)
-    if t.grad_fn is not before:
+    if t.grad_fn is not before and t._base is None:
         rename_node(t, node_name)
     return t
 
@@ -207,11 +208,7 @@ def _fill_expanded(t, value):
 
 def zero_(input):
     """Fill ``input`` with zeros in place; returns it."""
-    before = getattr(input, "grad_fn", None)
-    fill_(input, 0)
-    if input.grad_fn is not before:
-        rename_node(input, "ZeroBackward0")
-    return input
+    return named_write(input, "ZeroBackward0", fill_, input, 0)
 
 
 def copy_(t, src):

@@ -59,6 +59,11 @@ _extra("elu_alpha", lambda lib, x: lib.nn.functional.elu(x, alpha=0.4), _kinked)
 _extra("celu", lambda lib, x, **kw: lib.nn.functional.celu(x, **kw),
        lambda g: iter([S(g.away(3, 4)), S(g.away(3, 4), kwargs={"alpha": 2.5}),
                        S(g.away(), desc="0-d")]))
+# the in-place forms keep their output, and read the gradient off it (their own node)
+_extra("elu_inplace", lambda lib, x: lib.nn.functional.elu(x * 1, 0.7, inplace=True), _kinked)
+_extra("celu_inplace", lambda lib, x: lib.nn.functional.celu(x * 1, 1.5, inplace=True),
+       _kinked)
+_extra("selu_inplace", lambda lib, x: lib.nn.functional.selu(x * 1, inplace=True), _kinked)
 _extra("hardswish", _F("hardswish"), _hard)
 # torch's hardsigmoid has no second derivative ("derivative for aten::hardsigmoid_backward is
 # not implemented"): its oracle is the same piecewise formula written with torch's ops

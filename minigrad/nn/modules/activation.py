@@ -13,7 +13,6 @@ import warnings
 
 from ... import creation
 from .. import functional as F
-from ...ops.writes import overwrite_with
 from ..parameter import Parameter
 from .module import Module
 
@@ -24,11 +23,11 @@ __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ReL
 
 
 def _activate(fn, input, inplace, *args, **kwargs):
-    """``fn(input, *args, **kwargs)``, or with ``inplace`` that result written back into
-    ``input`` through the in-place machinery (the op runs on a snapshot of the old value, so
-    what its backward saved stays valid, and the version counter goes up), returning input."""
+    """``fn(input, *args, **kwargs)``, or its in-place form: the functional's own, which
+    records what PyTorch's records (``elu_`` keeps its output, so a later write into it makes
+    the backward refuse; node ``EluBackward1``)."""
     if inplace:
-        return overwrite_with(input, lambda x: fn(x, *args, **kwargs))
+        return fn(input, *args, inplace=True, **kwargs)
     return fn(input, *args, **kwargs)
 
 
