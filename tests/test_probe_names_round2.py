@@ -317,3 +317,17 @@ def test_inplace_activation_modules_record_what_the_functionals_do(name, args):
     # (PyTorch's hardsigmoid slope is 1/6 rounded to float32, in float64 too)
     np.testing.assert_allclose(seen[0][2], seen[1][2], rtol=1e-7 if name == "Hardsigmoid"
                                else 1e-12, atol=0)
+
+
+def test_views_of_a_base_written_in_place_record_as_strided():
+    names = []
+    for lib in (minigrad, torch):
+        x = lib.ones(3, 4, requires_grad=True)
+        y = x * 1
+        row, col = y[0], y[:, 1]
+        y.add_(1)
+        z = x * 1
+        tail = z[1:]
+        tail.mul_(2)
+        names.append([type(t.grad_fn).__name__ for t in (row, col, z, tail)])
+    assert names[0] == names[1]

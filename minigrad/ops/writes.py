@@ -305,6 +305,8 @@ class ViewGather(Function):
     view's positions in the base). Backward: ``ViewScatter`` of the gradient into zeros, or,
     when positions repeat (``repeats``: overlapping windows), ``ViewAdd``: they add up."""
     complex_ok = True             # linear, real coefficients: right as written
+    # PyTorch regenerates such a view's history as an as_strided of the base
+    _node_name = "AsStridedBackward0"
 
     def forward(self, base, *, index, repeats=False):
         self.shape, self.index, self.repeats = base.shape, index, repeats
