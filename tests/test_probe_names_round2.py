@@ -331,3 +331,17 @@ def test_views_of_a_base_written_in_place_record_as_strided():
         tail.mul_(2)
         names.append([type(t.grad_fn).__name__ for t in (row, col, z, tail)])
     assert names[0] == names[1]
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("weights", [False, True])
+def test_embedding_bag_records_one_node(mode, weights):
+    names = []
+    for lib in (minigrad, torch):
+        w = lib.ones(10, 3, requires_grad=True)
+        idx, offsets = lib.tensor([1, 2, 4, 5, 4, 3]), lib.tensor([0, 3])
+        psw = lib.ones(6) if weights and mode == "sum" else None
+        out = lib.nn.functional.embedding_bag(idx, w, offsets, mode=mode,
+                                              per_sample_weights=psw)
+        names.append(type(out.grad_fn).__name__)
+    assert names[0] == names[1]

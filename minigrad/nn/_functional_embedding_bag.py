@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._sparse_factories import embedding_rows
 from ..autograd import is_grad_enabled
+from ..autograd.function import rename_node
 from ..ops.stacking import cat
 from ..ops.scatter_gather import SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array
 from ..tensor import Tensor
@@ -142,8 +143,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if max_norm is not None:
         _renorm_rows(weight, kept, max_norm, norm_type)
     to_dev = (lambda a: backend.to_device(a, weight.device))
-    if mode == "max":
-        return _bag_max(weight, kept, bag_of, bags, to_dev)
+    if mode == "max":           # (each bag's result named as PyTorch's one node for them all)
+        return rename_node(_bag_max(weight, kept, bag_of, bags, to_dev), "EmbeddingBagBackward0")
     if sparse and not scale_grad_by_freq and backend.xp_of(weight._array) is np and \
             weight.requires_grad and is_grad_enabled():
         # the weight's gradient: a sparse tensor of the rows the bags used, as PyTorch's
@@ -157,9 +158,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                                         dim=0).unsqueeze(1)
     sums = IndexAdd.apply(rows, index=to_dev(bag_of), dim=0, size=bags)
     if mode == "sum":
-        return sums
+        return rename_node(sums, "EmbeddingBagBackward0")
     count = np.maximum(np.bincount(bag_of, minlength=bags), 1)        # empty bags stay 0
-    return sums / Tensor._wrap(to_dev(count[:, None].astype(weight._array.dtype)))
+    return rename_node(sums / Tensor._wrap(to_dev(count[:, None].astype(weight._array.dtype))),
+                       "EmbeddingBagBackward0")
 
 
 def _scaled_by_frequency(rows, kept, n, to_dev):
