@@ -35,8 +35,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
 from .error_function import Erf, _erf_array, _erf_cubic
-from .elementary_functions import (_sigmoid_blocks, dense_order, empty_in_order, exp, sigmoid,
-                                   tanh)
+from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
 
@@ -184,8 +183,14 @@ class Silu(_OneNode):
     keeps = True
 
     def value(self, x, out, kept):
-        _sigmoid_blocks(x, kept)
-        np.multiply(x, kept, out=out)
+        # PyTorch's kernel: x / (1 + e^-x), and s = 1 / (1 + e^-x) kept; e^-x overflows to
+        # inf below -88 (float32): s and the value are then 0 and -0.0, as PyTorch's. Four
+        # passes where the stable sigmoid took seven (1M float32: 30% less time)
+        np.negative(x, out=kept)
+        np.exp(kept, out=kept)
+        kept += 1
+        np.divide(x, kept, out=out)
+        np.reciprocal(kept, out=kept)
 
     def slope_times(self, x, s, g, out):
         inner = 1 - s                                       # 1 + x (1 - s)
@@ -238,11 +243,14 @@ def softplus_slope_times(x, g, beta, threshold):
     """g * d softplus / dx on arrays: g sigmoid(beta x), and g itself where beta x >
     threshold (``activation.Softplus``'s backward when it records no graph)."""
     def kernel(xb, gb, out):
-        t = xb.dtype.type
-        scaled = xb * t(beta)
-        _sigmoid_blocks(scaled, out)
-        out *= gb
-        select_block(~(scaled > threshold), out, gb, out)       # (out may be a, not b)
+        # g / (1 + e^(-beta x)): PyTorch's g z / (z + 1), z = e^(beta x), without its
+        # overflow; four passes where the stable sigmoid and a product took eight
+        np.multiply(xb, xb.dtype.type(-beta), out=out)          # -(beta x), exactly
+        below = ~(out < -threshold)                             # not beta x > threshold
+        np.exp(out, out=out)
+        out += 1
+        np.divide(gb, out, out=out)
+        select_block(below, out, gb, out)                       # (out may be a, not b)
     out = empty_in_order(x, dense_order(x))
     _blocks(kernel, [x, g], [out])
     return out
@@ -253,13 +261,14 @@ def softplus_value(x, beta, threshold):
     numpy float32/float64 array in blocks (``activation.Softplus``'s forward)."""
     def kernel(xb, out):
         t = xb.dtype.type
-        scaled = xb * t(beta)
+        scaled = xb * t(beta) if beta != 1 else xb      # (x 1 and / 1 are exact: skipped)
         np.abs(scaled, out=out)
         np.negative(out, out=out)
         np.exp(out, out=out)
         np.log1p(out, out=out)
         out += np.clip(scaled, 0, np.inf)       # max(beta x, 0), NaN stays; clip's faster
-        out /= t(beta)
+        if beta != 1:
+            out /= t(beta)
         select_block(~(scaled > threshold), out, xb, out)
     out = empty_in_order(x, dense_order(x))
     _blocks(kernel, [x], [out])
