@@ -23,7 +23,6 @@ import sys
 import threading
 import traceback
 import warnings
-import weakref
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -341,7 +340,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             nr = t._output_nr
             slots[nr] = g if slots[nr] is None else _add(slots[nr], g, create_graph)
 
-    deps, parents, leaf_parents = _dependencies(root_nodes, targets is not None)
+    deps, parents, leaf_parents, leaf_deps = _dependencies(root_nodes, targets is not None)
     target_leaves, target_nodes, execute = {}, {}, None
     if targets is not None:
         for i, t in enumerate(targets):
@@ -351,6 +350,37 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 target_nodes.setdefault(t.grad_fn, {}).setdefault(t._output_nr, []).append(i)
         execute = _needed(parents, leaf_parents, target_leaves, target_nodes)
     captured = [None] * (len(targets) if targets is not None else 0)
+
+    def deliver(leaf, g):
+        """A leaf's complete gradient: its hooks, then the caller's list or its ``.grad``
+        (with the AccumulateGrad node's hooks around the accumulation)."""
+        if leaf._hooks:
+            for hook in list(leaf._hooks.values()):
+                g = _checked_hook_result(hook, g, hook(g))
+        if targets is not None:
+            for i in target_leaves.get(id(leaf), ()):
+                captured[i] = g
+        if accumulate:
+            # hooks on the leaf's AccumulateGrad node (``next_functions``) run around
+            # the accumulation: pre-hooks may replace the gradient
+            acc_node = leaf.__dict__.get("_accumulate_node")
+            for hook in list((getattr(acc_node, "_node_pre_hooks", None) or {}).values()):
+                new = hook((g,))
+                if new is not None:
+                    g = new[0]
+            if _function._profiler is None:
+                _accumulate(leaf, g, create_graph)
+            else:
+                _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
+            post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
+            if post_hooks:
+                for hook in list(post_hooks.values()):
+                    back = hook(leaf)       # meant to return None (a Tensor passes)
+                    if back is not None and not isinstance(back, Tensor):
+                        raise TypeError(f"expected Variable, but hook returned "
+                                        f"'{type(back).__name__}'")
+            for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
+                _check_hook_count(hook, hook((), (g,)), 0)
 
     ready = [n for n in root_nodes if deps[n] == 0]
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
@@ -397,7 +427,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     if not retain_graph:
                         node._release()
                 edges = node.next_functions_
-                for i, edge in enumerate(edges):
+                # a node may hand its gradients on in another order than its inputs' (the
+                # order its leaves' hooks then fire in): ``delivery_order``
+                order = getattr(node, "delivery_order", None)
+                for i in range(len(edges)) if order is None else \
+                        [k for k in order if k < len(edges)]:
+                    edge = edges[i]
                     if edge is None:
                         continue
                     nxt = edge[0]
@@ -420,48 +455,33 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                         deps[nxt] -= 1
                         if deps[nxt] == 0:
                             ready.append(nxt)
-                    elif g is not None:
+                    else:
                         if targets is not None and id(nxt) not in target_leaves:
                             continue
-                        entry = leaf_grads.get(id(nxt))
-                        if isinstance(g, _Piece):
-                            if entry is None:
-                                leaf_grads[id(nxt)] = [nxt, _add_piece(None, g, owned)]
+                        if g is not None:
+                            entry = leaf_grads.get(id(nxt))
+                            if isinstance(g, _Piece):
+                                if entry is None:
+                                    leaf_grads[id(nxt)] = [nxt, _add_piece(None, g, owned)]
+                                else:
+                                    entry[1] = _add_piece(entry[1], g, owned)
                             else:
-                                entry[1] = _add_piece(entry[1], g, owned)
-                            continue
-                        if entry is not None:
-                            owned.pop(id(entry[1]), None)
-                        _add_leaf(leaf_grads, nxt, g, create_graph)
+                                if entry is not None:
+                                    owned.pop(id(entry[1]), None)
+                                _add_leaf(leaf_grads, nxt, g, create_graph)
+                        # every edge into the leaf has sent its part: its gradient is complete
+                        # and is delivered now, as PyTorch runs a leaf's AccumulateGrad as soon
+                        # as it is ready (its hooks fire between the nodes', not after all)
+                        leaf_deps[id(nxt)] -= 1
+                        if leaf_deps[id(nxt)] == 0 and id(nxt) in leaf_grads:
+                            leaf, g = leaf_grads.pop(id(nxt))
+                            owned.pop(id(g), None)
+                            deliver(leaf, g)
 
+            # what is left: the roots that are leaves, and leaves some of whose edges did not
+            # run (nodes no target needs)
             for leaf, g in leaf_grads.values():
-                if leaf._hooks:
-                    for hook in list(leaf._hooks.values()):
-                        g = _checked_hook_result(hook, g, hook(g))
-                if targets is not None:
-                    for i in target_leaves.get(id(leaf), ()):
-                        captured[i] = g
-                if accumulate:
-                    # hooks on the leaf's AccumulateGrad node (``next_functions``) run around
-                    # the accumulation: pre-hooks may replace the gradient
-                    acc_node = leaf.__dict__.get("_accumulate_node")
-                    for hook in list((getattr(acc_node, "_node_pre_hooks", None) or {}).values()):
-                        new = hook((g,))
-                        if new is not None:
-                            g = new[0]
-                    if _function._profiler is None:
-                        _accumulate(leaf, g, create_graph)
-                    else:
-                        _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
-                    post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
-                    if post_hooks:
-                        for hook in list(post_hooks.values()):
-                            back = hook(leaf)       # meant to return None (a Tensor passes)
-                            if back is not None and not isinstance(back, Tensor):
-                                raise TypeError(f"expected Variable, but hook returned "
-                                                f"'{type(back).__name__}'")
-                    for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
-                        _check_hook_count(hook, hook((), (g,)), 0)
+                deliver(leaf, g)
             callbacks = _pass.callbacks
             while callbacks:
                 callbacks.pop(0)()
@@ -476,9 +496,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
 
 
 def _dependencies(root_nodes, want_parents):
-    """Count, for each node reachable from the roots, the edges that send it a gradient."""
+    """Count, for each node reachable from the roots and each leaf (by id), the edges that
+    send it a gradient."""
     deps = {n: 0 for n in root_nodes}
-    parents, leaf_parents = {}, {}
+    parents, leaf_parents, leaf_deps = {}, {}, {}
     stack = list(root_nodes)
     seen = set(root_nodes)
     while stack:
@@ -494,9 +515,11 @@ def _dependencies(root_nodes, want_parents):
                 if nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
-            elif want_parents:
-                leaf_parents.setdefault(id(nxt), []).append(node)
-    return deps, parents, leaf_parents
+            else:
+                leaf_deps[id(nxt)] = leaf_deps.get(id(nxt), 0) + 1
+                if want_parents:
+                    leaf_parents.setdefault(id(nxt), []).append(node)
+    return deps, parents, leaf_parents, leaf_deps
 
 
 def _needed(parents, leaf_parents, target_leaves, target_nodes):
