@@ -277,7 +277,7 @@ def _hook_order_layers(lib, log):
     model(lib.ones(5, 3)).pow(2).sum().backward()
 
 
-@pytest.mark.parametrize("program", [_hook_order_mlp, _hook_order_shared])
+@pytest.mark.parametrize("program", [_hook_order_mlp, _hook_order_shared, _hook_order_layers])
 def test_leaf_hooks_fire_when_the_leafs_gradient_is_complete(program):
     """PyTorch runs a leaf's AccumulateGrad as soon as every gradient into it has come: its
     tensor hooks and post-accumulate hooks fire between the other nodes' hooks, not after

@@ -66,6 +66,48 @@ from .saved_names import FREED, saved_attribute, saved_dir
 # IEEE answer silently. A local setting for each forward (numpy's errstate is per thread and
 # restored on exit), never a process-wide one.
 _ieee = functools.partial(np.errstate, divide="ignore", invalid="ignore", over="ignore")
+try:        # numpy's own context variable for that setting (numpy >= 2), for _quiet_enter
+    from numpy._core._multiarray_umath import _make_extobj
+    from numpy._core._ufunc_config import _extobj_contextvar
+    # (private names: used only if they still do what numpy 2.0-2.4's errstate does with them)
+    _make_extobj(divide="ignore", invalid="ignore", over="ignore")
+    _extobj_contextvar.get()
+except Exception:           # another numpy: np.errstate each time
+    _extobj_contextvar = None
+# (the setting apply was last entered from, the quiet setting made from it): entering a fresh
+# np.errstate costs about 1 us, most of an op on small tensors, and nearly every op enters it
+# from the same setting, so the quiet one is made once and reused. A new outer setting (the
+# user's own np.errstate) makes a new pair: what errstate would make, from the same state.
+_quiet_pair = (None, None)
+
+
+def _quiet_enter():
+    """Enter ``_ieee()``'s setting as cheaply as possible; the token for ``_quiet_exit``."""
+    global _quiet_pair
+    if _extobj_contextvar is None:
+        scope = _ieee()
+        scope.__enter__()
+        return scope
+    outer = _extobj_contextvar.get()
+    pair = _quiet_pair              # one read: another thread may replace it
+    if outer is pair[1]:            # a nested apply (an op inside a forward): already quiet
+        return None
+    if outer is not pair[0]:
+        pair = _quiet_pair = (outer, _make_extobj(divide="ignore", invalid="ignore",
+                                                  over="ignore"))
+    return _extobj_contextvar.set(pair[1])
+
+
+def _quiet_exit(token):
+    """Leave the setting ``_quiet_enter`` entered (the one before it is back)."""
+    if token is None:
+        return
+    if _extobj_contextvar is None:
+        token.__exit__(None, None, None)
+    else:
+        _extobj_contextvar.reset(token)
+
+
 _BF16 = dtypes.BFLOAT16       # bfloat16 inputs run in float32 (_reduced_forward)
 _HALF = np.dtype(np.float16)
 
@@ -395,7 +437,10 @@ class Function:
             raise TypeError(f"{cls.__name__.lower()}(): argument 'input' (position "
                             f"{len(arrays) + 1}) must be Tensor, not {kind}") from None
         if len(arrays) > 1:
-            _check_same_device(cls, inputs, arrays)
+            # two numpy arrays, the common case, are on one device: no call to check it
+            if len(arrays) > 2 or type(arrays[0]) is not np.ndarray or \
+                    type(arrays[1]) is not np.ndarray:
+                _check_same_device(cls, inputs, arrays)
             if arrays[0] is arrays[1] or len(arrays) > 2:
                 _unalias(inputs, arrays)
         if not (cls.complex_ok or cls.returns_view):
@@ -403,12 +448,13 @@ class Function:
                 if a.dtype.kind == "c":
                     _refuse_complex(cls, a)
 
-        fn = _node_type(cls)()
+        fn = (cls.__dict__.get("_node_type_") or _node_type(cls))()
         fn.saved_ = ()
         fn._versions = None
         fn._retained = None
         fn._pre_hooks = None
-        with _ieee():                   # inf * 0, inf - inf, overflow: silent, as in PyTorch
+        quiet = _quiet_enter()          # inf * 0, inf - inf, overflow: silent, as in PyTorch
+        try:
             for a in arrays:            # (one dtype look-up per input on the common path)
                 d = a.dtype
                 if (d is _BF16 or d is _HALF and cls.half_in_float32) and not cls.returns_view:
@@ -416,19 +462,30 @@ class Function:
                     break
             else:
                 out = fn.forward(*arrays, **params)
+        finally:
+            _quiet_exit(quiet)
         result = Tensor._wrap(out)
         # a "view" op whose result numpy had to copy (reshape of a transposed tensor) is no
         # view: as PyTorch's, it has no base and a version counter of its own
-        if cls.returns_view and (out.size == 0 or
+        # (a numpy view of the input's own array, the usual case, shares its memory surely:
+        # no bounds check needed)
+        if cls.returns_view and (out.size == 0 or getattr(out, "base", None) is arrays[0] or
                                  backend.xp_of(out).may_share_memory(out, arrays[0])):
             link_view(result, inputs[0])
 
         if requires_grad and _state.enabled:
-            fn.needs_input_grad = tuple(t._requires_grad for t in inputs)
-            fn.next_functions_ = tuple(
-                (t.grad_fn, t._output_nr) if t.grad_fn is not None else
-                ((t, 0) if t._requires_grad else None) for t in inputs)
-            fn._in_meta = tuple((a.shape, a.dtype) for a in arrays)
+            # one pass over the inputs, without generators (a few inputs: their set-up costs
+            # more than the loop)
+            needs, nexts, meta = [], [], []
+            for t, a in zip(inputs, arrays):
+                needs.append(t._requires_grad)
+                node = t.grad_fn
+                nexts.append((node, t._output_nr) if node is not None else
+                             (t, 0) if t._requires_grad else None)
+                meta.append((a.shape, a.dtype))
+            fn.needs_input_grad = tuple(needs)
+            fn.next_functions_ = tuple(nexts)
+            fn._in_meta = tuple(meta)
             if fn.saved_:
                 if cls.saved_for_input is not None:
                     fn.saved_ = fn._needed_only(fn.saved_)

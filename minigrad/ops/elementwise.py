@@ -146,8 +146,10 @@ def _binary(fn, a, b, name, true_divide=False):
         b = _scalar_or_tensor(b, a, name, true_divide)
     aa, ba = a._array, b._array
     if aa.dtype == ba.dtype and not (true_divide and aa.dtype.kind in "biu"):
-        # the common case: nothing to promote (two equal dtypes promote to themselves)
-        broadcast_shape(aa.shape, ba.shape, name)
+        # the common case: nothing to promote (two equal dtypes promote to themselves); a 0-d
+        # operand (a number made a tensor) broadcasts to any shape: nothing to check
+        if aa.ndim and ba.ndim:
+            broadcast_shape(aa.shape, ba.shape, name)
         return fn.apply(a, b)
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
@@ -156,7 +158,22 @@ def _binary(fn, a, b, name, true_divide=False):
     return fn.apply(cast(a, dtype), cast(b, dtype))
 
 
+# the largest magnitude of each float dtype: a Python number within it is made in that dtype
+# without overflowing (what ``_scalar_or_tensor``'s fast path relies on)
+_FLOAT_LIMITS = {np.dtype(d): float(np.finfo(d).max)
+                 for d in (np.float16, np.float32, np.float64)}
+
+
 def _scalar_or_tensor(value, like, name, true_divide=False):
+    kind = type(value)
+    if (kind is float or kind is int and -2 ** 63 <= value < 2 ** 64) and \
+            type(like._array) is np.ndarray:
+        # ``x * 0.5``, ``x + 1`` on a float tensor, the common case: the number takes the
+        # tensor's dtype (promotion of a float tensor with a Python number) and, being within
+        # its range (NaN is not), needs none of the checks below
+        limit = _FLOAT_LIMITS.get(like._array.dtype)
+        if limit is not None and -limit <= value <= limit:
+            return Tensor._wrap(np.asarray(value, dtype=like._array.dtype))
     if type(value) not in _PYTHON_NUMBERS and isinstance(value, np.generic):
         # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
         # as a Python float (int32 tensor * it is float32), and np.bool_ as a float too

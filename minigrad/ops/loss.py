@@ -247,16 +247,9 @@ def _check_class_target_shape(input, target, name):
     its order and words: the batch size, then the target's rank, then its size."""
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    multi = (f"0D or 1D target tensor expected, multi-target not supported ({name}: a "
-             f"target of class indices for input of shape {list(input.shape)} has shape "
-             f"{list(input.shape[:1]) if input.ndim == 2 else []}, got {list(target.shape)}")
-    if target._array.dtype.kind in "fV" and name == "cross_entropy":
-        multi += (f"; a probability target must have the input's shape "
-                  f"{list(input.shape)}, got {list(target.shape)}")
-    multi += ")"
     if input.ndim == 1:
         if target.ndim > 1:
-            raise RuntimeError(multi)
+            raise RuntimeError(_multi_target_message(input, target, name))
         if target.ndim == 1 and target.shape[0] != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
                              f"size: {target.shape[0]}")
@@ -267,7 +260,7 @@ def _check_class_target_shape(input, target, name):
                          f"({target.shape[0] if target.ndim else 0}).")
     if input.ndim == 2:
         if target.ndim != 1:
-            raise RuntimeError(multi)
+            raise RuntimeError(_multi_target_message(input, target, name))
         return
     expected = [n] + list(input.shape[2:])
     if input.ndim == 4:
@@ -281,19 +274,32 @@ def _check_class_target_shape(input, target, name):
         raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
 
 
+def _multi_target_message(input, target, name):
+    """PyTorch's words for a target of too many dims, with the shapes expected and given
+    (built only when raised: the formatting costs more than the whole check)."""
+    multi = (f"0D or 1D target tensor expected, multi-target not supported ({name}: a "
+             f"target of class indices for input of shape {list(input.shape)} has shape "
+             f"{list(input.shape[:1]) if input.ndim == 2 else []}, got {list(target.shape)}")
+    if target._array.dtype.kind in "fV" and name == "cross_entropy":
+        multi += (f"; a probability target must have the input's shape "
+                  f"{list(input.shape)}, got {list(target.shape)}")
+    return multi + ")"
+
+
 def _class_axis_last(input, target):
     """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()
     (their shapes checked already: ``_check_class_target_shape``)."""
     if input.ndim == 1:
         return reshape(input, 1, -1), target._array.reshape(1), ()
+    if input.ndim == 2:              # already (M, C): no view node between it and the loss's
+        n = input._array.shape[0]    # (the common case, read off the array's own shape)
+        return input, target._array.reshape(n), (n,)
     n, c = input.shape[0], input.shape[1]
     expected = (n,) + tuple(input.shape[2:])
     scores = input
     if input.ndim > 2:
         scores = permute(input, 0, *range(2, input.ndim), 1)
     m = math.prod(expected)          # (not -1: with no classes the count is not implied)
-    if input.ndim == 2:              # already (M, C): no view node between it and the loss's
-        return scores, target._array.reshape(m), expected
     return reshape(scores, m, c), target._array.reshape(m), expected
 
 
@@ -321,7 +327,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         # PyTorch's log_softmax refuses the integer scores first
         kernel = "log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else "log_softmax_kernel_impl"
         raise not_implemented_for(kernel, input._array.dtype)
-    if target.device != input.device:
+    if (type(target._array) is not np.ndarray or type(input._array) is not np.ndarray) and \
+            target.device != input.device:       # (two numpy arrays are both on the CPU)
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
     _check_label_smoothing(label_smoothing)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import _autocast_state, backend
 from ..autograd import Function
 from ..tensor import Tensor
@@ -94,6 +96,9 @@ class Linear(Function):
     complex_ok = True
 
     saved_for_input = (1, 0)          # x is read only for W's gradient, W only for x's
+    # PyTorch's W gets its gradient through a transpose node after the product's: b's is
+    # complete first, and their hooks fire in that order (the engine's delivery order)
+    delivery_order = (0, 2, 1)
 
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
@@ -339,6 +344,11 @@ def mv(input, vec):
 def linear(input, weight, bias=None):
     """y = x W^T + b.  input (*, in_features), weight (out_features, in_features).
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if _plain_addmm(input, weight, bias):
+        # the common case of a layer, (B, in) @ (out, in)^T + (out,), in one float dtype on
+        # the CPU: none of the checks below can refuse it, and on small inputs they cost more
+        # than the product
+        return _ADDMM.apply(input, weight, bias)
     if not isinstance(input, Tensor):           # a PackedSequence given to a Linear layer
         raise TypeError(f"linear(): argument 'input' (position 1) must be Tensor, not "
                         f"{python_type_name(input)}")
@@ -414,6 +424,22 @@ def linear(input, weight, bias=None):
         return _linear_node(input.ndim, True, folded).apply(input, weight, bias)
     # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)
     return reshape_to(Linear.apply(input, weight) + bias, out_shape)
+
+
+def _plain_addmm(input, weight, bias):
+    """Is ``linear(input, weight, bias)`` one plain addmm: numpy float arrays of one dtype,
+    input (B, in), weight (out, in), bias (out,), outside autocast?"""
+    if not (isinstance(bias, Tensor) and isinstance(input, Tensor) and
+            isinstance(weight, Tensor)):
+        return False
+    x, w, b = input._array, weight._array, bias._array
+    return (type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray and
+            x.ndim == 2 and w.ndim == 2 and b.ndim == 1 and x.dtype is w.dtype is b.dtype and
+            x.dtype.kind == "f" and x.shape[1] == w.shape[1] and b.shape[0] == w.shape[0] and
+            not _autocast_state.active)
+
+
+_ADDMM = Linear.renamed("AddmmBackward0")       # the node of that case (see _linear_node)
 
 
 def _linear_node(ndim, bias, folded):

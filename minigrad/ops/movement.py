@@ -461,11 +461,12 @@ def expand(a, *shape):
                            f"{{{list(a.shape)}}}, size={list(shape)}): the number of sizes "
                            f"provided ({len(shape)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({a.ndim})")
-    lead = len(shape) - a.ndim
+    in_shape = a._array.shape      # the array's own tuple: read per dim, a Size costs more
+    lead = len(shape) - len(in_shape)
     out = []
     for i in range(len(shape) - 1, -1, -1):      # last dim first, as PyTorch checks them
         s = shape[i]
-        own = a.shape[i - lead] if i >= lead else None
+        own = in_shape[i - lead] if i >= lead else None
         if s < -1:
             raise RuntimeError(f"expand: the expanded size of the tensor ({s}) isn't allowed at "
                                f"dimension {i} (sizes must be >= 0, or -1 to keep the existing "

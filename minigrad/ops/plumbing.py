@@ -87,9 +87,9 @@ class Cast(Function):
                                       f"implemented for complex tensors")
         self.in_dtype = a.dtype
         # NaN or an out-of-range float cast to an integer, or past float16's range, is silent
-        # in PyTorch (whatever value the platform's conversion gives); numpy would warn
-        with np.errstate(invalid="ignore", over="ignore"):
-            return dtypes.astype(a, dtype)
+        # in PyTorch (whatever value the platform's conversion gives); numpy would warn, but
+        # not here: Function.apply runs every forward with those warnings off
+        return dtypes.astype(a, dtype)
 
     def backward(self, g):
         return cast_to(g, self.in_dtype)
