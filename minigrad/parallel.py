@@ -230,9 +230,10 @@ def binary(ufunc, a, b):
     """ufunc(a, b), with the work split over the threads when a and b are large numpy arrays
     of one shape and one floating dtype (the result then has that dtype, as ufunc's own);
     for any other operands, ufunc(a, b) as it is."""
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape
-            and a.dtype == b.dtype and a.dtype.kind in "fV" and get_num_threads() > 1
-            and 3 * a.nbytes >= MIN_PARALLEL_BYTES):
+    # (the size first: a small operand, the usual one, fails it at once)
+    if (type(a) is np.ndarray and 3 * a.nbytes >= MIN_PARALLEL_BYTES
+            and type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype
+            and a.dtype.kind in "fV" and get_num_threads() > 1):
         out = np.empty_like(a)
         map_pieces(lambda x, y, o: ufunc(x, y, out=o), a, b, out)
         return out
