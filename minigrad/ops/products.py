@@ -243,15 +243,27 @@ def _refuse_bool(input, tensor1, tensor2):
             raise not_implemented_for("addcmul_cpu_out", dtype)
 
 
+def _value_first(name, value, tensor1, tensor2):
+    """A call by PyTorch's deprecated ``name(..., value, tensor1, tensor2)`` (the arguments
+    read one place to the left): checked and warned by ``legacy_overload`` under the two
+    signatures PyTorch names; returns (value, tensor1, tensor2)."""
+    if name.endswith("_"):
+        given = f"{name}(Number value, Tensor tensor1, Tensor tensor2)"
+        instead = f"{name}(Tensor tensor1, Tensor tensor2, *, Number value = 1)"
+    else:
+        given = (f"{name}(Tensor input, Number value, Tensor tensor1, Tensor tensor2, *, "
+                 f"Tensor out = None)")
+        instead = (f"{name}(Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = 1, "
+                   f"Tensor out = None)")
+    return legacy_overload(name, value, (tensor1, tensor2), given, instead), tensor1, tensor2
+
+
 def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """input + value * tensor1 * tensor2 (all three broadcast), in the promoted dtype of the
     three tensors: ``value`` does not take part in the promotion but is converted to that dtype
     (truncated toward zero for an integer result, as PyTorch does)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcmul(input, value, t1, t2)
-        value, tensor1, tensor2 = legacy_overload(
-            "addcmul", tensor1, (tensor2, _tensor2), "addcmul(Tensor input, Number value, Tensor "
-            "tensor1, Tensor tensor2, *, Tensor out = None)", "addcmul(Tensor input, Tensor "
-            "tensor1, Tensor tensor2, *, Number value = 1, Tensor out = None)"), tensor2, _tensor2
+        value, tensor1, tensor2 = _value_first("addcmul", tensor1, tensor2, _tensor2)
     _refuse_bool(input, tensor1, tensor2)
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         dtype = result_dtype(input, tensor1, tensor2)
@@ -273,10 +285,7 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """input + value * tensor1 / tensor2 (all three broadcast); integer tensor1 and tensor2
     are refused, as PyTorch does since it changed to true division."""
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv(input, value, t1, t2)
-        value, tensor1, tensor2 = legacy_overload(
-            "addcdiv", tensor1, (tensor2, _tensor2), "addcdiv(Tensor input, Number value, Tensor "
-            "tensor1, Tensor tensor2, *, Tensor out = None)", "addcdiv(Tensor input, Tensor "
-            "tensor1, Tensor tensor2, *, Number value = 1, Tensor out = None)"), tensor2, _tensor2
+        value, tensor1, tensor2 = _value_first("addcdiv", tensor1, tensor2, _tensor2)
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         # PyTorch's words (its double space included)
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
@@ -294,10 +303,7 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
 def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcmul_(value, t1, t2)
-        value, tensor1, tensor2 = legacy_overload(
-            "addcmul_", tensor1, (tensor2, _tensor2), "addcmul_(Number value, Tensor tensor1, "
-            "Tensor tensor2)", "addcmul_(Tensor tensor1, Tensor tensor2, *, Number value = 1)"
-        ), tensor2, _tensor2
+        value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
     return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2), alpha=value)
@@ -306,10 +312,7 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
 def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 / tensor2 (integer tensor1 and tensor2 refused)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv_(value, t1, t2)
-        value, tensor1, tensor2 = legacy_overload(
-            "addcdiv_", tensor1, (tensor2, _tensor2), "addcdiv_(Number value, Tensor tensor1, "
-            "Tensor tensor2)", "addcdiv_(Tensor tensor1, Tensor tensor2, *, Number value = 1)"
-        ), tensor2, _tensor2
+        value, tensor1, tensor2 = _value_first("addcdiv_", tensor1, tensor2, _tensor2)
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
