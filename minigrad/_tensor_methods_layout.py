@@ -86,8 +86,11 @@ Tensor.movedim = H.movedim
 Tensor.moveaxis = H.movedim
 Tensor.tril = H.tril
 Tensor.triu = H.triu
-Tensor.tril_ = lambda self, diagonal=0: I.copy_(self, H.tril(self, diagonal))
-Tensor.triu_ = lambda self, diagonal=0: I.copy_(self, H.triu(self, diagonal))
+# (recorded under PyTorch's node for them, not copy_'s)
+Tensor.tril_ = lambda self, diagonal=0: I.named_write(self, "TrilBackward0", I.copy_, self,
+                                                      H.tril(self, diagonal))
+Tensor.triu_ = lambda self, diagonal=0: I.named_write(self, "TriuBackward0", I.copy_, self,
+                                                      H.triu(self, diagonal))
 Tensor.diag = H.diag
 Tensor.outer = H.outer
 Tensor.ger = H.outer

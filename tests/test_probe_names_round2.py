@@ -345,3 +345,17 @@ def test_embedding_bag_records_one_node(mode, weights):
                                               per_sample_weights=psw)
         names.append(type(out.grad_fn).__name__)
     assert names[0] == names[1]
+
+
+def test_tril_and_triu_in_place_record_their_own_nodes():
+    seen = []
+    for lib in (minigrad, torch):
+        x = lib.ones(3, 3, dtype=lib.float64, requires_grad=True)
+        lower, upper, rows = x * 1, x * 1, (x * 1)[1:]
+        lower.tril_()
+        upper.triu_(1)
+        rows.tril_()
+        (lower.sum() + 2 * upper.sum() + 3 * rows.sum()).backward()
+        seen.append(([type(t.grad_fn).__name__ for t in (lower, upper, rows)],
+                     x.grad.numpy().tolist()))
+    assert seen[0] == seen[1]
