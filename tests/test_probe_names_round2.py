@@ -359,3 +359,17 @@ def test_tril_and_triu_in_place_record_their_own_nodes():
         seen.append(([type(t.grad_fn).__name__ for t in (lower, upper, rows)],
                      x.grad.numpy().tolist()))
     assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("slope", [0.1, -0.1])
+def test_leaky_relu_in_place_with_a_negative_slope_refuses_its_backward(slope):
+    seen = []
+    for lib in (minigrad, torch):
+        x = lib.tensor([-2.0, -0.5, 0.3, 1.7], dtype=lib.float64, requires_grad=True)
+        y = lib.nn.functional.leaky_relu(x * 1, slope, inplace=True)
+        try:
+            y.sum().backward()
+            seen.append((type(y.grad_fn).__name__, x.grad.numpy().tolist()))
+        except RuntimeError as exc:
+            seen.append((type(y.grad_fn).__name__, str(exc)))
+    assert seen[0] == seen[1]

@@ -166,6 +166,26 @@ class LeakyRelu(Function):
         return _piecewise_grad(self, g, self.slope, False)   # 1 or the slope: a constant
 
 
+class LeakyReluInplace(LeakyRelu):
+    """``LeakyRelu`` written into its input (``leaky_relu_``, ``inplace=True``). PyTorch's
+    in-place backward reads the slope off the result's sign, which a negative slope makes
+    ambiguous: it refuses that backward, and so does this node."""
+
+    def forward(self, a, *, negative_slope):
+        self.negative_slope = negative_slope
+        return super().forward(a, negative_slope=negative_slope)
+
+    def backward(self, g):
+        if self.negative_slope < 0:
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope "
+                "which is not supported. This is caused by calling in-place forward function "
+                "with a negative slope, please call out-of-place version instead. File an "
+                "issue at https://github.com/pytorch/pytorch if you do require supporting "
+                "in-place leakRelu backward calculation with negative slope")
+        return super().backward(g)
+
+
 class Clamp(Function):
     """clip(a, min, max) with number bounds (either may be None)."""
     _node_name = "ClampBackward1"       # PyTorch's node for number bounds
@@ -214,7 +234,7 @@ def leaky_relu(a, negative_slope=0.01, inplace=False):
     if isinstance(a, Tensor) and a._array.dtype.kind not in "fV":
         raise not_implemented_for("leaky_relu_cpu", a._array.dtype)
     if inplace:
-        out = apply_inplace(a, LeakyRelu, negative_slope=negative_slope)
+        out = apply_inplace(a, LeakyReluInplace, negative_slope=negative_slope)
         if is_grad_enabled() and out._requires_grad:
             # PyTorch's in-place node keeps its result: writing to it before the backward
             # is refused
