@@ -373,3 +373,26 @@ def test_leaky_relu_in_place_with_a_negative_slope_refuses_its_backward(slope):
         except RuntimeError as exc:
             seen.append((type(y.grad_fn).__name__, str(exc)))
     assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16", "complex128"])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_rsqrt_keeps_its_result(dtype, inplace):
+    """PyTorch's rsqrt reads its result in the backward: a later write into it makes the
+    backward refuse; name and gradient as PyTorch's."""
+    seen = []
+    for lib in (minigrad, torch):
+        x = lib.tensor([1.0, 4.0], dtype=getattr(lib, dtype), requires_grad=True)
+        y = x * 1
+        y = y.rsqrt_() if inplace else y.rsqrt()
+        node = type(y.grad_fn).__name__
+        y.sum().abs().backward(retain_graph=True)
+        grad = x.grad.to(lib.complex128).numpy().tolist()
+        y.mul_(2)
+        try:
+            (y * 1).sum().abs().backward()
+            refused = False
+        except RuntimeError as exc:
+            refused = "modified by an inplace operation" in str(exc)
+        seen.append((node, grad, refused))
+    assert seen[0] == seen[1]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend, dtypes, parallel
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
 from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, ieee, ieee_errors,
                     not_implemented_for, torch_sign)
@@ -468,5 +468,10 @@ def rsqrt(a):
     # rounded once, as PyTorch's vectorised kernel (its scalar loop for fewer than a vector's
     # elements rounds the bfloat16 square root first)
     if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype):
-        return cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
-    return rename_node(div(1.0, sqrt(a)), "RsqrtBackward0")
+        out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
+    else:
+        out = div(1.0, sqrt(a))
+    out = rename_node(out, "RsqrtBackward0")
+    # PyTorch's node reads its result (-r^3 / 2): a later in-place write into it makes the
+    # backward refuse, as there
+    return keep_for_backward(out, out)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from .. import backend, dtypes
 from ..autograd import Function, no_grad
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from . import activation as A, compare as C, elementwise as E, math_extra as MX
 from . import elementary_functions as EF
@@ -151,7 +152,15 @@ log2_ = _unary(MX.log2, "log2_", "log2(input)")
 log10_ = _unary(MX.log10, "log10_", "log10(input)")
 log1p_ = _unary(EF.log1p, "log1p_", "ln(1 + input)")
 sqrt_ = _unary(EF.sqrt, "sqrt_", "sqrt(input)")
-rsqrt_ = _unary(EF.rsqrt, "rsqrt_", "1 / sqrt(input)")
+
+
+def rsqrt_(input):
+    """In place: ``input`` becomes 1 / sqrt(input); returns ``input``. Its node reads the
+    result, as PyTorch's: a later write into it makes the backward refuse."""
+    out = run_inplace(input, EF.rsqrt, (), {}, "rsqrt_")
+    return keep_for_backward(out, out)
+
+
 square_ = _unary(EF.square, "square_", "input ** 2")
 reciprocal_ = _unary(reciprocal, "reciprocal_", "1 / input")
 sigmoid_ = _unary(EF.sigmoid, "sigmoid_", "1 / (1 + e ** -input)")
