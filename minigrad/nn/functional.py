@@ -243,11 +243,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         rows = _embedding_rows(weight, idx.reshape(-1).astype("int64"), padding_idx)
         return _rename(reshape_to(rows, tuple(idx.shape) + (weight.shape[1],)),
                        "EmbeddingBackward0")
-    flat = idx.reshape(-1).astype("int64")
+    index = idx.astype("int64", copy=False)
     counts = None
-    if scale_grad_by_freq and flat.size:
+    if scale_grad_by_freq and index.size:
+        flat = index.reshape(-1)
         counts = xp.bincount(flat, minlength=n)[flat][:, None].astype(weight._array.dtype)
-    rows = _keep_for_backward(_Embedding.apply(weight, index=idx.astype("int64"),
+    rows = _keep_for_backward(_Embedding.apply(weight, index=index,
                                                padding_idx=padding_idx, counts=counts,
                                                scale_grad_by_freq=scale_grad_by_freq), input)
     if scale_grad_by_freq and sparse and rows.requires_grad:

@@ -64,6 +64,8 @@ _extra("elu_inplace", lambda lib, x: lib.nn.functional.elu(x * 1, 0.7, inplace=T
 _extra("celu_inplace", lambda lib, x: lib.nn.functional.celu(x * 1, 1.5, inplace=True),
        _kinked)
 _extra("selu_inplace", lambda lib, x: lib.nn.functional.selu(x * 1, inplace=True), _kinked)
+_extra("leaky_relu_inplace",
+       lambda lib, x: lib.nn.functional.leaky_relu(x * 1, 0.2, inplace=True), _kinked)
 _extra("hardswish", _F("hardswish"), _hard)
 # torch's hardsigmoid has no second derivative ("derivative for aten::hardsigmoid_backward is
 # not implemented"): its oracle is the same piecewise formula written with torch's ops
