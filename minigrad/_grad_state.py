@@ -9,7 +9,8 @@ __all__ = ["GradState", "state"]
 
 
 class GradState(threading.local):
-    enabled = True
+    mode = True              # the grad mode a user set (what is_grad_enabled() reports)
+    enabled = True           # whether ops record: mode, and not inside inference_mode()
     inference = 0            # depth of inference_mode() blocks: nothing records inside them
     anomaly = False          # record each op's forward call site
     anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf

@@ -24,7 +24,14 @@ _state = _grad_state.state
 
 
 def is_grad_enabled() -> bool:
-    return _state.enabled
+    return _state.mode
+
+
+def _set_mode(mode):
+    """Set the grad mode; recording follows it except inside inference_mode, where nothing
+    records even when the mode is on (PyTorch reports the mode it was set to all the same)."""
+    _state.mode = mode
+    _state.enabled = mode and not _state.inference
 
 
 def _run_in(make_context, func):
@@ -77,20 +84,19 @@ class set_grad_enabled:
                 f"{kind.__module__}.{kind.__name__}"
             raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, "
                             f"not {name}")
-        self.prev = _state.enabled
+        self.prev = _state.mode
         self.mode = mode
-        # inside inference_mode nothing records, even when asked to (PyTorch's rule)
-        _state.enabled = self.mode and not _state.inference
+        _set_mode(mode)
 
     def __enter__(self):
         return None      # `with ... as x` binds None, as in PyTorch
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _set_mode(self.prev)
         return False
 
     def __call__(self, func):
-        _state.enabled = self.prev   # used as a decorator: do not change the mode now
+        _set_mode(self.prev)   # used as a decorator: do not change the mode now
         return _with_grad_mode(self.mode, func)
 
     def clone(self):
@@ -110,12 +116,12 @@ class _GradModeContext:
         return self
 
     def __enter__(self):
-        self.prev = _state.enabled
-        _state.enabled = self.mode and not _state.inference
+        self.prev = _state.mode
+        _set_mode(self.mode)
         return None
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _set_mode(self.prev)
         return False
 
     def __call__(self, func):
@@ -147,16 +153,17 @@ class inference_mode(_GradModeContext):
         self.enabled = bool(mode)
 
     def __enter__(self):
-        self.prev = (_state.enabled, _state.inference)
+        self.prev = (_state.mode, _state.enabled, _state.inference)
         if self.enabled:
-            _state.enabled = False
             _state.inference += 1
+            _set_mode(False)
         else:
-            _state.enabled, _state.inference = True, 0
+            _state.inference = 0
+            _set_mode(True)
         return None
 
     def __exit__(self, *exc):
-        _state.enabled, _state.inference = self.prev
+        _state.mode, _state.enabled, _state.inference = self.prev
         return False
 
     def __call__(self, func):
