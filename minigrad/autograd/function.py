@@ -168,6 +168,9 @@ class Function:
     # (relu keeps a new mask): their in-place form may then run on the tensor itself instead
     # of on a copy of it (``ops/writes.apply_inplace``).
     keeps_input = True
+    # True in write ops whose caller has already checked the written region against the
+    # values read (``ops/writes.apply_inplace`` otherwise checks the whole target)
+    overlap_checked = False
     # PyTorch-style (static forward(ctx, ...)) subclasses: set by __init_subclass__.
     _ctx_style = False
     # PyTorch's name for this op's node where it is not "<ClassName>Backward0" (Cast records

@@ -202,6 +202,9 @@ class SetItem(Function):
     """
     complex_ok = True             # linear, real coefficients: right as written
     _node_name = "torch::autograd::CopySlices"     # PyTorch's node for a write into a part
+    # setitem checks the value against the written region only (``y[1:3] += 1`` writes y[1:3]
+    # back into itself), not against the whole of ``a``
+    overlap_checked = True
 
     def forward(self, a, value, *, index):
         self.index, self.value_shape = index, value.shape

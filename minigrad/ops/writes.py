@@ -37,7 +37,8 @@ def apply_inplace(target, function, *others, **params):
     * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
       ``.grad`` would describe a value that no longer exists).
     """
-    check_partial_overlap(target._array, others)
+    if not function.overlap_checked:
+        check_partial_overlap(target._array, others)
     grad_on = is_grad_enabled()
     recording = grad_on and (target._requires_grad or any(o._requires_grad for o in others))
     if not recording:
