@@ -37,7 +37,7 @@ def apply_inplace(target, function, *others, **params):
     * ``target`` is a leaf that requires grad, or a view of one: refused (the leaf's
       ``.grad`` would describe a value that no longer exists).
     """
-    if not function.overlap_checked:
+    if not getattr(function, "overlap_checked", False):     # (a composite op is no Function)
         check_partial_overlap(target._array, others)
     grad_on = is_grad_enabled()
     recording = grad_on and (target._requires_grad or any(o._requires_grad for o in others))
@@ -266,6 +266,13 @@ def _dense(array):
     return True
 
 
+def _same_layout(a, b):
+    """Equal strides, where a size-1 dim's step (which never moves) does not count: numpy
+    gives x[None] the step 0 where PyTorch's view of the same elements has another."""
+    return a.shape == b.shape and all(
+        sa == sb for sa, sb, n in zip(a.strides, b.strides, a.shape) if n != 1)
+
+
 def memory_overlap(a, b):
     """How array ``a``'s memory meets ``b``'s, as PyTorch's test finds it: not at all, in part,
     or fully (the same elements laid out alike).  Only dense arrays are compared; for others
@@ -277,7 +284,7 @@ def memory_overlap(a, b):
     a0, b0 = backend.data_address(a), backend.data_address(b)
     a1, b1 = a0 + a.nbytes, b0 + b.nbytes
     if a0 == b0 and a1 == b1:
-        return FULL_OVERLAP if a.strides == b.strides else PARTIAL_OVERLAP
+        return FULL_OVERLAP if _same_layout(a, b) else PARTIAL_OVERLAP
     return PARTIAL_OVERLAP if a0 < b1 and b0 < a1 else NO_OVERLAP
 
 
@@ -292,7 +299,10 @@ def check_partial_overlap(written, operands):
 
 def overlaps_itself(array):
     """May two elements of ``array`` share memory? (False for sure only when, taking dims by
-    increasing step, each step clears the span of the dims before it.)"""
+    increasing step, each step clears the span of the dims before it.)  An empty array has
+    no elements to share (numpy gives its dims the step 0)."""
+    if array.size == 0:
+        return False
     span = 0
     for step, size in sorted((abs(st), n) for st, n in zip(array.strides, array.shape) if n > 1):
         if step < span or step == 0:
