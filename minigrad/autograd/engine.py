@@ -8,11 +8,13 @@ backward pass
 2. (``autograd.grad`` and ``inputs=``) keeps only the nodes that lie on a path to an input,
    and a built-in node computes only the input gradients that lead to one (its
    ``needs_input_grad`` narrowed for the call, as PyTorch's engine masks its outputs);
-3. pops a node whose gradients have all arrived, calls its ``backward`` (a Tensor function,
-   so with ``create_graph=True`` this records a new graph: higher-order gradients), and adds
-   each result into the pending gradient of the node it goes to;
-4. delivers the leaves' summed gradients: into ``.grad`` (``backward``) or into the result
-   tuple (``grad``, which never touches any ``.grad``).
+3. runs, of the nodes whose gradients have all arrived, the one created last (the highest
+   sequence number, as PyTorch's ready queue orders them): calls its ``backward`` (a Tensor
+   function, so with ``create_graph=True`` this records a new graph: higher-order
+   gradients), and adds each result into the pending gradient of the node it goes to;
+4. delivers a leaf's summed gradient as soon as it is complete, before any other ready node
+   (PyTorch's AccumulateGrad): into ``.grad`` (``backward``) or into the result tuple
+   (``grad``, which never touches any ``.grad``).
 
 Iterative throughout: a chain of 100,000 ops needs no recursion.
 """
@@ -24,6 +26,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Mapping
+from heapq import heappop, heappush
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -368,7 +371,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 new = hook((g,))
                 if new is not None:
                     g = new[0]
-            if _function._profiler is None:
+            if g is None:           # no gradient came: only the hooks run
+                pass
+            elif _function._profiler is None:
                 _accumulate(leaf, g, create_graph)
             else:
                 _function._profiler.accumulate(_accumulate, leaf, g, create_graph)
@@ -382,20 +387,43 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
                 _check_hook_count(hook, hook((), (g,)), 0)
 
-    ready = [n for n in root_nodes if deps[n] == 0]
+    # the ready queue (see ``_LEAF``), the roots first, in order, as PyTorch's GraphRoot
+    # hands them on
+    heap = []
+    last_root = {(t.grad_fn if t.grad_fn is not None else id(t)): i
+                 for i, t in enumerate(roots)}
+    for i, t in enumerate(roots):
+        node = t.grad_fn
+        if node is None:
+            if last_root[id(t)] == i and not leaf_deps.get(id(t)) and (
+                    targets is None or id(t) in target_leaves):
+                heappush(heap, (_LEAF, _LeafTask(t)))
+        elif last_root[node] == i and deps[node] == 0 and (
+                execute is None or node in execute or node in target_nodes):
+            heappush(heap, (-node._seq, node))
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
     outer, _pass.frees = frees_saved_values(), not retain_graph
     outer_callbacks, _pass.callbacks = getattr(_pass, "callbacks", None), []
     try:
         with set_grad_enabled(create_graph):
-            while ready:
-                node = ready.pop()
+            while heap:
+                key, node = heappop(heap)
+                if key == _LEAF:
+                    # a leaf whose every gradient has come (its AccumulateGrad node); its
+                    # hooks run when all were None too, as PyTorch's
+                    # (unpacked: nothing else may hold the gradient, or .grad copies it)
+                    leaf, g = leaf_grads.pop(id(node.leaf), None) or (node.leaf, None)
+                    owned.pop(id(g), None)
+                    deliver(leaf, g)
+                    continue
                 grads = pending.pop(node, None)
                 if owned and grads is not None:     # handed on now: no more adds in place
                     for g in grads:
                         owned.pop(id(g), None)
-                if grads is not None and (node._pre_hooks or node._retained):
-                    grads = _tensor_hooks(node, grads, create_graph)
+                if node._pre_hooks or node._retained:
+                    # (with None where no gradient came: PyTorch calls the hooks then too)
+                    grads = _tensor_hooks(node, grads or [None] * len(node._out_meta),
+                                          create_graph)
                 if node in target_nodes and grads is not None:
                     for nr, indices in target_nodes[node].items():
                         for i in indices:
@@ -403,7 +431,15 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 if execute is not None and node not in execute:
                     continue
                 results = None
-                if grads is not None and any(g is not None for g in grads):
+                if grads is not None and any(g is not None for g in grads) or \
+                        node._ctx_style or node.__dict__ and (
+                            node.__dict__.get("_node_pre_hooks") or
+                            node.__dict__.get("_post_hooks")):
+                    # (no gradient came, a backward gave None for it: PyTorch runs the node
+                    # all the same, its hooks seeing None, a custom Function's backward
+                    # zeros)
+                    if grads is None:
+                        grads = [None] * len(node._out_meta)
                     needs = None if execute is None else _narrow_needs(
                         node, execute, target_nodes, target_leaves)
                     piece = None if execute is not None or _state.anomaly or \
@@ -427,9 +463,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     if not retain_graph:
                         node._release()
                 edges = node.next_functions_
-                # a node may hand its gradients on in another order than its inputs' (the
-                # order its leaves' hooks then fire in): ``delivery_order``
-                order = getattr(node, "delivery_order", None)
+                # a fused node hands its gradients on in the order of PyTorch's nodes it
+                # stands for (``delivery_order``; Linear's bias first): the order in which
+                # its leaves become ready, and so their hooks fire
+                order = node.delivery_order
                 for i in range(len(edges)) if order is None else \
                         [k for k in order if k < len(edges)]:
                     edge = edges[i]
@@ -454,7 +491,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                                 slots[nr] = _add(slots[nr], g, create_graph)
                         deps[nxt] -= 1
                         if deps[nxt] == 0:
-                            ready.append(nxt)
+                            heappush(heap, (-nxt._seq, nxt))
                     else:
                         if targets is not None and id(nxt) not in target_leaves:
                             continue
@@ -469,14 +506,12 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                                 if entry is not None:
                                     owned.pop(id(entry[1]), None)
                                 _add_leaf(leaf_grads, nxt, g, create_graph)
-                        # every edge into the leaf has sent its part: its gradient is complete
-                        # and is delivered now, as PyTorch runs a leaf's AccumulateGrad as soon
-                        # as it is ready (its hooks fire between the nodes', not after all)
+                        # every edge into the leaf has sent its part: its AccumulateGrad is
+                        # ready, and runs before any other node (its hooks fire between the
+                        # nodes', not after all)
                         leaf_deps[id(nxt)] -= 1
-                        if leaf_deps[id(nxt)] == 0 and id(nxt) in leaf_grads:
-                            leaf, g = leaf_grads.pop(id(nxt))
-                            owned.pop(id(g), None)
-                            deliver(leaf, g)
+                        if leaf_deps[id(nxt)] == 0:
+                            heappush(heap, (_LEAF, _LeafTask(nxt)))
 
             # what is left: the roots that are leaves, and leaves some of whose edges did not
             # run (nodes no target needs)
@@ -493,6 +528,27 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             if t.grad_fn is not None and g is not None and not t.retains_grad:
                 _accumulate(t, g, create_graph)       # (a retained one already has it)
     return captured
+
+
+# The ready queue is a ``heapq`` of (-priority, task): a node's priority is its sequence
+# number, a leaf's (its AccumulateGrad) the largest. heapq sifts exactly as the C++ library's
+# ``push_heap`` / ``pop_heap`` under PyTorch's ready queue (a hole sinks along the better
+# children, right on a tie, then the last item rises while strictly better than its parent),
+# so leaves ready together, equal in priority, come out in the order PyTorch's heap gives
+# them, not first in first out (four at once run as 0, 2, 1, 3).
+_LEAF = -sys.maxsize
+
+
+class _LeafTask:
+    """A leaf in the ready queue. Two of them are equal in order (neither is less), as
+    PyTorch's AccumulateGrad nodes, so the heap's layout alone decides between them."""
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf):
+        self.leaf = leaf
+
+    def __lt__(self, other):
+        return False
 
 
 def _dependencies(root_nodes, want_parents):
@@ -647,9 +703,13 @@ def _call(node, grads, create_graph, check_anomaly):
             new = hook(tuple(grads))
             if new is not None:
                 grads = _checked_node_hook_result(hook, grads, new)
-        if all(g is None for g in grads):      # a pre-hook dropped every gradient
-            return [None] * len(node.next_functions_)
-    if node.first_order_only and not node._ctx_style:
+    post = node.__dict__.get("_post_hooks") if node.__dict__ else None
+    if (hooks or post) and not node._ctx_style and all(g is None for g in grads):
+        # no gradient came, or a pre-hook dropped every one: nothing to compute, but the
+        # post-hooks run (with None), as PyTorch's (a custom Function's backward is called,
+        # on zeros or, with set_materialize_grads(False), on None)
+        results = [None] * len(node.next_functions_)
+    elif node.first_order_only and not node._ctx_style:
         if node.saved_ is None:
             node.saved_tensors     # raises "backward through the graph a second time"
         arrays = node.backward(*(g._array if g is not None else None for g in grads))
@@ -682,7 +742,6 @@ def _call(node, grads, create_graph, check_anomaly):
         if g._array.dtype != dtype:
             results[i] = g.to(from_numpy_dtype(dtype)) if create_graph else Tensor._wrap(
                 g._array.astype(dtype))
-    post = node.__dict__.get("_post_hooks") if node.__dict__ else None
     if post:
         for hook in list(post.values()):
             new = hook(tuple(results), tuple(grads))
@@ -724,6 +783,8 @@ def _checked_hook_result(hook, grad, new):
     must be a Tensor of ``grad``'s shape and dtype."""
     if new is None:
         return grad
+    if grad is None:        # the hook was called with None: no gradient came
+        raise RuntimeError("can't replace a None gradient with a non-None value")
     name = getattr(hook, "__name__", type(hook).__name__)
     if not isinstance(new, Tensor):
         raise TypeError(f"expected Tensor, but hook '{name}' returned "
@@ -741,8 +802,6 @@ def _tensor_hooks(node, grads, create_graph):
     """Hooks registered on non-leaf tensors (``register_hook``), then ``retain_grad``."""
     grads = list(grads)
     for nr, hooks in (node._pre_hooks or {}).items():
-        if grads[nr] is None:
-            continue
         for hook in list(hooks.values()):
             grads[nr] = _checked_hook_result(hook, grads[nr], hook(grads[nr]))
     if node._retained:

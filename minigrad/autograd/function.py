@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import re
 import traceback
 import warnings
@@ -198,10 +199,13 @@ class Function:
     # values as name -> the node's attribute (or a function of the node)
     saved_names = ()
     saved_fields = {}
+    # A fused node's order for handing its gradients on (input indices), where PyTorch's
+    # several nodes for the op make the inputs ready in another order than theirs (Linear)
+    delivery_order = None
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
-                 "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "__dict__",
-                 "__weakref__")
+                 "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "_seq",
+                 "__dict__", "__weakref__")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -345,6 +349,11 @@ class Function:
         return f", which is output {nr} of {_forward_name(node.name())},"
 
     # -- what users see ---------------------------------------------------------------------------
+    def _sequence_nr(self):
+        """The node's place in creation order (PyTorch's per-thread sequence number): among
+        the nodes ready in a backward pass, the one made last runs first."""
+        return self._seq
+
     def __getattr__(self, attr):
         # reached only for a name found nowhere else: PyTorch's _saved_<name> look-ups
         return saved_attribute(self, attr)
@@ -452,6 +461,7 @@ class Function:
                     _refuse_complex(cls, a)
 
         fn = (cls.__dict__.get("_node_type_") or _node_type(cls))()
+        fn._seq = next(_sequence)
         fn.saved_ = ()
         fn._versions = None
         fn._retained = None
@@ -682,6 +692,11 @@ NO_GRAD_VIEW = "no_grad"
 VIEW_OF_REFUSED = "view"
 
 
+# Sequence numbers of graph nodes, increasing in creation order (as PyTorch numbers its nodes
+# per thread); the engine runs the ready node of the highest number first
+_sequence = itertools.count()
+
+
 class AccumulateGrad:
     """The node that adds a gradient into a leaf tensor's ``.grad`` (seen in next_functions).
     One per leaf, made on first use, so ``is`` comparisons work as in PyTorch."""
@@ -695,6 +710,11 @@ class AccumulateGrad:
             node.variable = leaf
             leaf.__dict__["_accumulate_node"] = node
         return node
+
+    def _sequence_nr(self):
+        """The largest number (PyTorch's UINT64_MAX): a leaf's gradient is accumulated as soon
+        as it is complete, before any other ready node runs."""
+        return 2 ** 64 - 1
 
     def name(self):
         return "torch::autograd::AccumulateGrad"     # PyTorch's C++ node name, namespace too
@@ -789,6 +809,7 @@ def _node_type(cls):
 # ----------------------------------------------------------------------------------------------
 def _apply_ctx_style(cls, args, kwargs):
     ctx = _node_type(cls)()
+    ctx._seq = next(_sequence)
     ctx.saved_ = ()
     ctx._versions = None
     ctx._retained = None

@@ -96,9 +96,11 @@ class Linear(Function):
     complex_ok = True
 
     saved_for_input = (1, 0)          # x is read only for W's gradient, W only for x's
-    # PyTorch's W gets its gradient through a transpose node after the product's: b's is
-    # complete first, and their hooks fire in that order (the engine's delivery order)
-    delivery_order = (0, 2, 1)
+    # The order PyTorch's nodes for this op (addmm or mm after W.t(), views of x when it is
+    # not 2-D) make the inputs' AccumulateGrads ready: b, then x (2-D, or without a bias)
+    # before W, whose gradient passes the transpose's node first; a flattened x's view was
+    # made before that transpose, so it runs after it (``forward`` sets (2, 1, 0) then)
+    delivery_order = (2, 0, 1)
 
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
@@ -106,6 +108,8 @@ class Linear(Function):
         if b is not None:
             out += b
         self.save_for_backward(x, w)                     # the inputs themselves, not x2
+        if b is not None and x.ndim != 2:
+            self.delivery_order = (2, 1, 0)
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):

@@ -209,6 +209,12 @@ def _several_views(out, name):
     if is_grad_enabled():
         for j, o in enumerate(out):
             o.__dict__["_view_meta"] = (name, j)
+        # PyTorch's one node for all the pieces runs once, their hooks in order: here the
+        # pieces' nodes take their sequence numbers in reverse, so that the backward engine
+        # runs piece 0's first and the others right after it, in order
+        nodes = [o.grad_fn for o in out if o.grad_fn is not None]
+        for node, seq in zip(nodes, [n._seq for n in reversed(nodes)]):
+            node._seq = seq
     return tuple(out)
 
 
