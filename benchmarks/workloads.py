@@ -261,6 +261,37 @@ def conv2d_depthwise_build(lib, d, device):
         x, w, b, padding=1, groups=x.shape[1]))
 
 
+# (6d) MobileNet's downsampling depthwise 3x3, stride 2: a quarter of the outputs, each
+#      reading x at the stride.
+def conv2d_depthwise_s2_data(quick):
+    rng = _rng(10)
+    n, c, hw = (2, 8, 13) if quick else (32, 128, 28)
+    out = (hw + 1) // 2
+    return {"x": _normal(rng, (n, c, hw, hw)), "w": _uniform(rng, (c, 1, 3, 3), 9),
+            "b": _uniform(rng, (c,), 9), "g": _normal(rng, (n, c, out, out))}
+
+
+def conv2d_depthwise_s2_build(lib, d, device):
+    _need(lib.nn.functional, "conv2d")
+    return _functional_case(lib, d, device, lambda F, x, w, b: F.conv2d(
+        x, w, b, stride=2, padding=1, groups=x.shape[1]))
+
+
+# (6e) A 1-d depthwise convolution over a sequence (groups = channels, kernel 9: the kind in
+#      ConvNeXt-style text and speech blocks).
+def conv1d_depthwise_data(quick):
+    rng = _rng(11)
+    n, c, length = (2, 8, 40) if quick else (16, 128, 1000)
+    return {"x": _normal(rng, (n, c, length)), "w": _uniform(rng, (c, 1, 9), 9),
+            "b": _uniform(rng, (c,), 9), "g": _normal(rng, (n, c, length))}
+
+
+def conv1d_depthwise_build(lib, d, device):
+    _need(lib.nn.functional, "conv1d")
+    return _functional_case(lib, d, device, lambda F, x, w, b: F.conv1d(
+        x, w, b, padding=4, groups=x.shape[1]))
+
+
 # ----------------------------------------------------------------------------------------------
 # (7) A ResNet-18-like training step: BasicBlocks with BatchNorm, stride-2 downsampling with
 #     1x1 convolutions, global average pool, Linear; batch 16 of 3x64x64, SGD with momentum.
@@ -389,6 +420,10 @@ WORKLOADS = [
              conv2d_bigkernel_data, conv2d_bigkernel_build, ["conv2d"]),
     Workload("conv2d_depthwise", "depthwise conv2d 32x64x32x32, 64x1x3x3, pad 1, fwd+bwd", 1.5,
              conv2d_depthwise_data, conv2d_depthwise_build, ["conv2d"]),
+    Workload("conv2d_depthwise_s2", "depthwise conv2d 32x128x28x28, 128x1x3x3, stride 2, pad 1, "
+             "fwd+bwd", 1.5, conv2d_depthwise_s2_data, conv2d_depthwise_s2_build, ["conv2d"]),
+    Workload("conv1d_depthwise", "depthwise conv1d 16x128x1000, 128x1x9, pad 4, fwd+bwd", 1.5,
+             conv1d_depthwise_data, conv1d_depthwise_build, ["conv1d"]),
     Workload("resnet_step", "ResNet-18-like train step, 16x3x64x64 (BasicBlocks, BN, stride 2)",
              1.3, resnet_data, resnet_build, ["conv2d", "batch_norm", "relu", "linear"]),
 ]
