@@ -10,10 +10,15 @@ from __future__ import annotations
 import itertools
 import warnings
 
-from .. import backend
+import numpy as np
+
+from .. import _autocast_state, backend
+from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import ieee_errors, not_implemented_for, scalar_type_name
+from ..ops._autocast_cast import widen as _autocast_widen
+from ..ops._util import ieee, ieee_errors, not_implemented_for, scalar_type_name
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -147,6 +152,131 @@ def _padded_tap(pos, n, padding_mode, align_corners):
     return pos
 
 
+def _bilinear_corners(ix, iy, h, w):
+    """The 4 taps of bilinear sampling at source pixel coordinates ix, iy (N, P) of an
+    (h, w) image, in the order (y0, x0), (y0, x1), (y1, x0), (y1, x1): per tap its flat
+    pixel index (N, P) int64 (clamped inside; 0 for a NaN coordinate), its validity (inside
+    the image) as 0/1 in the coordinates' dtype, whether it is the upper tap in y and in x.
+    Plus the fractions fx, fy (N, P): the upper taps' weights."""
+    x0, y0 = np.floor(ix), np.floor(iy)
+    fx, fy = ix - x0, iy - y0
+    corners = []
+    for up_y, up_x in itertools.product((0, 1), repeat=2):
+        py, px = y0 + up_y, x0 + up_x
+        valid = (py >= 0) & (py < h) & (px >= 0) & (px < w)
+        # fmax: a NaN position (invalid, weight 0) reads index 0, not a garbage index
+        index = np.minimum(np.fmax(py, 0), h - 1).astype(np.int64) * w
+        index += np.minimum(np.fmax(px, 0), w - 1).astype(np.int64)
+        corners.append((index, valid.astype(ix.dtype), up_y, up_x))
+    return corners, fx, fy
+
+
+def _pixel_rows(inp):
+    """inp (N, C, H, W) as rows of its C channels per pixel, (N H W, C) (a copy unless it is
+    channels-last already), and each sample's first row (N, 1): a tap of every channel is
+    then one row, gathered at once."""
+    n, c, h, w = inp.shape
+    pixels = np.ascontiguousarray(inp.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+    return pixels, (np.arange(n, dtype=np.int64) * (h * w))[:, None]
+
+
+class _BilinearSample2d(Function):
+    """grid_sample's bilinear 4-D case as one node: input (N, C, H, W) read at source pixel
+    coordinates ix, iy (N, P) (unnormalised, padding mode applied: ops of the grid before
+    this node) -> (N, C, P). The composition made ~100 nodes of gathers and products.
+
+        out = sum over the 4 taps of input[tap] * valid * w_y * w_x,
+              w = f for the upper tap, 1 - f for the lower (f = coordinate - floor)
+        d input: each tap's g * weight added at its pixel
+        d ix = sum over channels of g * sum over taps of +-input[tap] * valid * w_y
+               (+ for the upper tap in x), and d iy alike with w_x
+
+    The products and sums are those of the composition, in its order (so the values are
+    the same numbers). Without a recorded graph the backward runs on arrays (the pixel sums
+    by a bincount per tap); under create_graph it runs as ops (gather, scatter_add), so second
+    derivatives come out of it."""
+    @ieee                                   # NaN and infinite coordinates: silently
+    def forward(self, inp, ix, iy):
+        self.save_for_backward(inp, ix, iy)
+        n, c, h, w = inp.shape
+        corners, fx, fy = _bilinear_corners(ix, iy, h, w)
+        pixels, first = _pixel_rows(inp)
+        out = None
+        for index, valid, up_y, up_x in corners:
+            weight = valid * (fy if up_y else (fy * -1) + 1)
+            weight *= fx if up_x else (fx * -1) + 1
+            term = pixels.take(first + index, axis=0)                    # (N, P, C)
+            term *= weight[:, :, None]
+            out = term if out is None else out + term
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
+
+    def backward(self, g):
+        inp, ix, iy = self.saved_tensors
+        arrays = (inp._array, ix._array, iy._array, g._array)
+        if not is_grad_enabled() and all(type(a) is np.ndarray for a in arrays) and \
+                g._array.dtype == inp._array.dtype:
+            return self._grads_arrays(*arrays)
+        return self._grads_ops(inp, ix, iy, g)
+
+    @ieee
+    def _grads_arrays(self, inp, ix, iy, g):
+        n, c, h, w = inp.shape
+        corners, fx, fy = _bilinear_corners(ix, iy, h, w)
+        base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1)
+        want_in, want_x, want_y = self.needs_input_grad
+        if want_x or want_y:
+            pixels, first = _pixel_rows(inp)
+            g_rows = np.ascontiguousarray(g.transpose(0, 2, 1))               # (N, P, C)
+        gin, gx, gy = None, 0, 0
+        for index, valid, up_y, up_x in corners:
+            wy = fy if up_y else (fy * -1) + 1
+            wx = fx if up_x else (fx * -1) + 1
+            if want_in:                 # this tap's g * weight summed per pixel (float64)
+                spread = np.bincount((base + index[:, None, :]).reshape(-1),
+                                     (g * (valid * wy * wx)[:, None, :]).reshape(-1),
+                                     minlength=inp.size)
+                gin = spread if gin is None else np.add(gin, spread, out=gin)
+            if want_x or want_y:                                        # sum over channels
+                gv = np.einsum("npc,npc->np", g_rows, pixels.take(first + index, axis=0))
+                gv *= valid
+                if want_x:
+                    gx = gx + (gv * wy if up_x else gv * (wy * -1))
+                if want_y:
+                    gy = gy + (gv * wx if up_y else gv * (wx * -1))
+        if want_in:
+            gin = Tensor._wrap(gin.astype(inp.dtype).reshape(inp.shape))
+        return (gin, Tensor._wrap(np.asarray(gx, ix.dtype)) if want_x else None,
+                Tensor._wrap(np.asarray(gy, iy.dtype)) if want_y else None)
+
+    def _grads_ops(self, inp, ix, iy, g):
+        n, c, h, w = inp.shape
+        with ieee_errors():
+            corners, _, _ = _bilinear_corners(ix._array, iy._array, h, w)
+        fx = ix - Tensor._wrap(np.floor(ix._array))                 # floor held constant
+        fy = iy - Tensor._wrap(np.floor(iy._array))
+        flat = inp.reshape(n, c, h * w)
+        gin = gx = gy = None
+        for index, valid, up_y, up_x in corners:
+            wy = fy if up_y else (fy * -1.0) + 1.0
+            wx = fx if up_x else (fx * -1.0) + 1.0
+            valid = Tensor._wrap(backend.to_device(valid, inp.device))
+            taps = Tensor._wrap(backend.to_device(
+                np.ascontiguousarray(np.broadcast_to(index[:, None, :], (n, c, index.shape[1]))),
+                inp.device))
+            if self.needs_input_grad[0]:
+                spread = flat.new_zeros(flat.shape).scatter_add(
+                    2, taps, g * (valid * wy * wx).unsqueeze(1))
+                gin = spread if gin is None else gin + spread
+            gv = (g * flat.gather(2, taps)).sum(1) * valid
+            tx = gv * wy if up_x else gv * (wy * -1.0)
+            ty = gv * wx if up_y else gv * (wx * -1.0)
+            gx = tx if gx is None else gx + tx
+            gy = ty if gy is None else gy + ty
+        return (None if gin is None else gin.reshape(inp.shape),
+                gx if self.needs_input_grad[1] else None,
+                gy if self.needs_input_grad[2] else None)
+
+
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample ``input`` (N, C, H, W) at ``grid`` (N, H_out, W_out, 2) -> (N, C, H_out, W_out)
     (or 5-D: (N, C, D, H, W) at (N, D_out, H_out, W_out, 3)).  ``mode`` 'bilinear' weights the
@@ -162,6 +292,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
     align_corners = _align_warning("grid_sample", align_corners)
+    if _autocast_state.active:             # grid_sampler: one of the ops CPU autocast runs in
+        input, grid = _autocast_widen(input, grid)                        # float32
     if input.ndim not in (4, 5) or grid.ndim != input.ndim:
         raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
                            f"of dimensions, but got input with sizes {list(input.shape)} and "
@@ -200,6 +332,10 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         # per input dim (D, H, W order) its source coordinate, shape (N, points)
         coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
                                 align_corners) for d in range(k)]
+    if mode == "bilinear" and k == 2 and type(input._array) is np.ndarray and \
+            type(grid._array) is np.ndarray and input._array.dtype in (np.float32, np.float64):
+        out = _BilinearSample2d.apply(input, coords[1], coords[0])      # (x, y): W, H
+        return out.reshape([n, c] + out_spatial)
     flat_input = input.reshape(n, c, _prod_of(spatial))      # explicit: the batch may be 0
     xp = backend.xp_of(input._array)
     strides = [1] * k

@@ -29,8 +29,12 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from ... import creation
-from ...ops.elementary_functions import sigmoid, tanh
+from ...autograd import Function
+from ...autograd.grad_mode import is_grad_enabled
+from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
 from ...ops.elementwise import add, mul, sub
 from ...ops.relu_clamp import relu
 from ...ops.matmul import linear
@@ -57,18 +61,145 @@ def _rnn_step(nonlinearity):
 
 
 def _lstm_step(xw, h, c, w_hh, b_hh, w_hr=None):
-    i, f, g, o = chunk(add(xw, linear(h, w_hh, b_hh)), 4, -1)
-    c = add(mul(sigmoid(f), c), mul(sigmoid(i), tanh(g)))
-    h = mul(sigmoid(o), tanh(c))
+    pre = add(xw, linear(h, w_hh, b_hh))
+    if _LstmCell.fits(pre, c):
+        h, c = unbind(_LstmCell.apply(pre, c), 0)       # each C-contiguous, as PyTorch's
+    else:
+        i, f, g, o = chunk(pre, 4, -1)
+        c = add(mul(sigmoid(f), c), mul(sigmoid(i), tanh(g)))
+        h = mul(sigmoid(o), tanh(c))
     return (h if w_hr is None else linear(h, w_hr)), c
 
 
+def _lstm_cell_grads(gates, c, dh, dc, tanh_of, cat_of):
+    """The gradients of an LSTM step's pre-activations and of c from those of h' and c':
+    gates = (i, f, g, o) activated; c' = f c + i g, h' = o tanh(c'):
+        dc' = dc + dh o (1 - tanh(c')^2),  do = dh tanh(c'),  dc_prev = dc' f,
+        d pre = (dc' g i (1 - i), dc' c f (1 - f), dc' i (1 - g^2), do o (1 - o)).
+    Arithmetic by operators, so it runs on numpy arrays (tanh_of = numpy.tanh) and as ops
+    on tensors alike (the latter differentiable again)."""
+    i, f, g, o = gates
+    tc = tanh_of(f * c + i * g)
+    total = dc + dh * o * (1 - tc * tc)
+    pre = cat_of([total * g * (i * (1 - i)), total * c * (f * (1 - f)),
+                  total * i * (1 - g * g), dh * tc * (o * (1 - o))])
+    return pre, total * f
+
+
+class _LstmCell(Function):
+    """An LSTM step after its gate pre-activations as one node: pre (..., 4 H) (gates i, f,
+    g, o in PyTorch's order) and c (..., H) -> h' and c' stacked, (2, ..., H) (the
+    composition of chunk, 3 sigmoids, 2 tanh, 3 products and a sum: eleven nodes a step).
+    The same numbers as that composition (each value computed as it computes it); the
+    backward on arrays when it records no graph, else as ops (``_lstm_cell_grads``)."""
+    @staticmethod
+    def fits(pre, c):
+        """Numpy float32/float64 operands of one dtype, the shapes of one step."""
+        a, b = pre._array, c._array
+        return type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and \
+            a.dtype in (np.float32, np.float64) and a.shape[:-1] == b.shape[:-1] and \
+            a.shape[-1] == 4 * b.shape[-1]
+
+    @staticmethod
+    def _gates(pre, size):
+        """(i, f, g, o) of a pre-activation array: sigmoid, sigmoid, tanh, sigmoid."""
+        s = sigmoid_array(pre)
+        return (s[..., :size], s[..., size:2 * size], np.tanh(pre[..., 2 * size:3 * size]),
+                s[..., 3 * size:])
+
+    def forward(self, pre, c):
+        self.save_for_backward(pre, c)
+        size = c.shape[-1]
+        i, f, g, o = self._gates(pre, size)
+        out = np.empty((2,) + c.shape, c.dtype)
+        np.multiply(f, c, out=out[1])
+        out[1] += i * g
+        np.multiply(o, np.tanh(out[1]), out=out[0])
+        return out
+
+    def backward(self, grad):
+        pre, c = self.saved_tensors
+        size = c.shape[-1]
+        if not is_grad_enabled() and type(grad._array) is np.ndarray and \
+                grad._array.dtype == c._array.dtype:
+            g = grad._array
+            d_pre, d_c = _lstm_cell_grads(self._gates(pre._array, size), c._array,
+                                          g[0], g[1], np.tanh,
+                                          lambda parts: np.concatenate(parts, -1))
+            return Tensor._wrap(d_pre), Tensor._wrap(d_c)
+        i, f, g, o = chunk(pre, 4, -1)
+        gates = (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o))
+        dh, dc = unbind(grad, 0)
+        return _lstm_cell_grads(gates, c, dh, dc, tanh, lambda parts: cat(parts, -1))
+
+
 def _gru_step(xw, h, c, w_hh, b_hh, w_hr=None):
+    hw = linear(h, w_hh, b_hh)
+    if _GruCell.fits(xw, hw, h):
+        return _GruCell.apply(xw, hw, h), None
     xr, xz, xn = chunk(xw, 3, -1)
-    hr, hz, hn = chunk(linear(h, w_hh, b_hh), 3, -1)
+    hr, hz, hn = chunk(hw, 3, -1)
     r, z = sigmoid(add(xr, hr)), sigmoid(add(xz, hz))
     n = tanh(add(xn, mul(r, hn)))
     return add(mul(sub(1.0, z), n), mul(z, h)), None
+
+
+def _gru_cell_grads(r, z, n, hn, h, g, cat_of):
+    """The gradients of a GRU step's input and hidden projections xw, hw (each (..., 3 H))
+    and of h from that of h' (g); r, z, n the gates, hn the hidden projection's n part:
+        h' = (1 - z) n + z h,  n = tanh(xn + r hn),  r, z = sigmoid(xr + hr), sigmoid(...)
+        dn = g (1 - z) (1 - n^2),  dr = dn hn r (1 - r),  dz = g (h - n) z (1 - z)
+        d xw = (dr, dz, dn),  d hw = (dr, dz, dn r),  dh = g z
+    By operators: on numpy arrays and as ops alike (``_lstm_cell_grads``)."""
+    dn = g * (1 - z) * (1 - n * n)
+    dr = dn * hn * (r * (1 - r))
+    dz = g * (h - n) * (z * (1 - z))
+    return cat_of([dr, dz, dn]), cat_of([dr, dz, dn * r]), g * z
+
+
+class _GruCell(Function):
+    """A GRU step after its two projections as one node: xw = W_ih x + b_ih and hw = W_hh h
+    + b_hh (each (..., 3 H), gates r, z, n) and h (..., H) -> h' (the composition: two
+    chunks, 2 sigmoids, a tanh, 4 sums and 4 products, thirteen nodes a step). The same
+    numbers as that composition; the backward on arrays without a recorded graph, else as
+    ops (``_gru_cell_grads``)."""
+    @staticmethod
+    def fits(xw, hw, h):
+        """Numpy float32/float64 operands of one dtype and the shapes of one step."""
+        a, b, c = xw._array, hw._array, h._array
+        return all(type(v) is np.ndarray and v.dtype == c.dtype for v in (a, b, c)) and \
+            c.dtype in (np.float32, np.float64) and a.shape == b.shape and \
+            a.shape[:-1] == c.shape[:-1] and a.shape[-1] == 3 * c.shape[-1]
+
+    @staticmethod
+    def _gates(xw, hw, size):
+        """r, z, n and hn of a step, on arrays, computed as the composition computes them."""
+        rz = sigmoid_array(xw[..., :2 * size] + hw[..., :2 * size])
+        hn = hw[..., 2 * size:]
+        n = np.tanh(xw[..., 2 * size:] + rz[..., :size] * hn)
+        return rz[..., :size], rz[..., size:], n, hn
+
+    def forward(self, xw, hw, h):
+        self.save_for_backward(xw, hw, h)
+        r, z, n, _ = self._gates(xw, hw, h.shape[-1])
+        out = (1.0 - z) * n
+        out += z * h
+        return out
+
+    def backward(self, grad):
+        xw, hw, h = self.saved_tensors
+        size = h.shape[-1]
+        if not is_grad_enabled() and type(grad._array) is np.ndarray and \
+                grad._array.dtype == h._array.dtype:
+            r, z, n, hn = self._gates(xw._array, hw._array, size)
+            grads = _gru_cell_grads(r, z, n, hn, h._array, grad._array,
+                                    lambda parts: np.concatenate(parts, -1))
+            return tuple(Tensor._wrap(v) for v in grads)
+        xr, xz, xn = chunk(xw, 3, -1)
+        hr, hz, hn = chunk(hw, 3, -1)
+        r, z = sigmoid(add(xr, hr)), sigmoid(add(xz, hz))
+        n = tanh(add(xn, mul(r, hn)))
+        return _gru_cell_grads(r, z, n, hn, h, grad, lambda parts: cat(parts, -1))
 
 
 def _run_forward(step, xw, sizes, h, c, weights):
