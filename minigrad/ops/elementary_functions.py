@@ -287,12 +287,14 @@ def sigmoid_array(a):
 
 def _sigmoid_slope_blocks(s, g, out):
     """out = g (s (1 - s)) for 1-D numpy s (sigmoid's result) and g, block by block: the
-    backward's ops in one pass over cache-sized blocks."""
-    for b in range(0, s.size, _SIGMOID_BLOCK):
-        sb, ob = s[b:b + _SIGMOID_BLOCK], out[b:b + _SIGMOID_BLOCK]
-        np.subtract(1, sb, out=ob)
-        ob *= sb
-        ob *= g[b:b + _SIGMOID_BLOCK]
+    backward's ops in one pass over cache-sized blocks (silent, as the ops: 0 * inf is NaN
+    here as there; a worker thread has numpy's default warnings, not the caller's setting)."""
+    with np.errstate(all="ignore"):
+        for b in range(0, s.size, _SIGMOID_BLOCK):
+            sb, ob = s[b:b + _SIGMOID_BLOCK], out[b:b + _SIGMOID_BLOCK]
+            np.subtract(1, sb, out=ob)
+            ob *= sb
+            ob *= g[b:b + _SIGMOID_BLOCK]
 
 
 def dense_order(a):
