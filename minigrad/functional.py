@@ -6,7 +6,9 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from .ops.contraction import einsum  # noqa: F401
+from . import _autocast_state
+from .ops._autocast_cast import lower as _autocast_lower
+from .ops.contraction import contract as _contract, einsum  # noqa: F401
 from .ops.norms import norm  # noqa: F401
 from .ops.stacking import split  # noqa: F401
 from .ops.plumbing import expand_to, reshape_to
@@ -119,7 +121,11 @@ def tensordot(a, b, dims=2):
     fa, fb = {ka for ka, _ in pairs}, {kb for _, kb in pairs}
     kept = [c for k, c in enumerate(sa) if k not in fa] + [c for k, c in enumerate(sb)
                                                            if k not in fb]
-    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", a, b)
+    if kept and _autocast_state.active:
+        # PyTorch's tensordot is an mm (an outer product too), which autocast casts, unless
+        # it contracts every dim (a dot, left in float32)
+        a, b = _autocast_lower(a, b)
+    return _contract(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", (a, b), autocast=False)
 
 
 def _atleast(n, tensors):

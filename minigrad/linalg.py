@@ -8,6 +8,8 @@ non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 """
 from __future__ import annotations
 
+from . import _autocast_state
+from .ops._autocast_cast import lower as _autocast_lower
 from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import LinAlgError, svdvals  # noqa: F401
 from .ops.norms import vector_norm, matrix_norm, linalg_norm as norm  # noqa: F401
@@ -45,6 +47,8 @@ def vecdot(x, y, *, dim=-1):
         if not isinstance(t, Tensor):
             raise TypeError(f"linalg_vecdot(): argument '{name}' (position {position}) must be "
                             f"Tensor, not {type(t).__name__}")
+    if _autocast_state.active:       # one of the ops CPU autocast runs in its lower dtype
+        x, y = _autocast_lower(x, y)
     if x.dtype != y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
                            f"of type {_scalar_type_name(x._array.dtype)} and y of type "

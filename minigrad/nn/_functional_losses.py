@@ -15,9 +15,10 @@ import math
 import numbers
 import warnings
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd import no_grad
 from ..autograd.function import keep_for_backward, rename_node
+from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
@@ -101,6 +102,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _warn_size(input, target)
     broadcast_shapes(tuple(input.shape), tuple(target.shape))
     reduction = _legacy(None, None, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     no_complex_kernel("smooth_l1_cpu", input, target)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -125,6 +128,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _warn_size(input, target)
     broadcast_shapes(tuple(input.shape), tuple(target.shape))
     reduction = _legacy(None, None, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     no_complex_kernel("huber_cpu", input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -163,6 +168,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "same as 'batchmean' in the next major release.", stacklevel=2)
     elif reduction != "batchmean":
         reduction = _legacy(None, None, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     kinds = [t._array.dtype.kind for t in (input, target) if isinstance(t, Tensor)]
     if "c" in kinds:
         raise RuntimeError("kl_div: Complex inputs not supported.")
@@ -184,6 +191,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     ``full`` adds Stirling's term target log target - target + log(2 pi target) / 2 (for
     targets > 1)."""
     reduction = _legacy(size_average, reduce, reduction, deprecated_ok=False)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     if log_input:
         loss = input.exp() - target * input
     else:
@@ -243,6 +252,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Two-class logistic loss log(1 + exp(-target * input)), targets in {1, -1}."""
     reduction = _legacy(size_average, reduce, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
     if shape != tuple(input.shape):        # PyTorch writes the loss into the input's shape
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
@@ -290,6 +301,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                         reduction="mean"):
     """max(0, -target (input1 - input2) + margin): target 1 wants input1 ranked higher."""
     reduction = _legacy(size_average, reduce, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input1, input2, target = _autocast_widen(input1, input2, target)
     if not (input1.ndim == input2.ndim == target.ndim):
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same "
                            f"dimension but got sizes: input1: {input1.shape}, input2: "
@@ -304,6 +317,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     """input where target == 1, max(0, margin - input) where target == -1 (input is
     usually a distance)."""
     reduction = _legacy(size_average, reduce, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     _check_margin_number("hinge_embedding_loss", 3, margin)
     if isinstance(input, Tensor) and input._array.dtype.kind in "iu":
         # PyTorch computes in the input's integer dtype, the margin truncated to it (so the
@@ -321,6 +336,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1,
     the cosine taken along the last dimension of (N, D) or (D,) inputs."""
     reduction = _legacy(size_average, reduce, reduction)
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        input1, input2, target = _autocast_widen(input1, input2, target)
     _check_margin_number("cosine_embedding_loss", 4, margin)
     # PyTorch's checks: a 1-d target goes with (N, D) inputs, a 0-d one with (D,) inputs
     if target.ndim not in (0, 1):
@@ -351,6 +368,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         if not isinstance(t, Tensor):         # PyTorch's parser, before the rank check
             raise TypeError(f"triplet_margin_loss(): argument '{name}' (position {position}) "
                             f"must be Tensor, not {type(t).__name__}")
+    if _autocast_state.active:             # one of the losses CPU autocast runs in float32
+        anchor, positive, negative = _autocast_widen(anchor, positive, negative)
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
                            f"same number of dimensions, but got: anchor {anchor.ndim}D, positive "

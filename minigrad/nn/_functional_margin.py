@@ -12,7 +12,8 @@ import numbers
 
 import numpy as np
 
-from .. import backend
+from .. import _autocast_state, backend
+from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.stacking import cat, stack
 from ..tensor import Tensor
 from ..ops.pointwise_select import where
@@ -80,6 +81,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
             raise AttributeError(f"'{type(weight).__name__}' object has no attribute 'dim'")
         if weight.ndim != 1:
             raise ValueError("weight must be one-dimensional")
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        input, target, weight = _autocast_widen(input, target, weight)
     _check_tensors("multi_margin_loss", input, target)
     if isinstance(margin, bool) or not isinstance(margin, (numbers.Number, Tensor)):
         raise TypeError(f"multi_margin_loss(): argument 'margin' (position 4) must be Number, "
@@ -119,6 +122,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     """Input (N, C) or (C,), target of the same shape holding class indices, the list ending
     at the first -1 -> per-sample sum_j sum_{i not a target} max(0, 1 - x[j] + x[i]) / C."""
     reduction = _legacy(size_average, reduce, reduction)
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        input, target = _autocast_widen(input, target)
     _check_tensors("multilabel_margin_loss", input, target)
     _check_scores(input)
     if input.ndim == 0:               # a single score: one class, the loss is 0-d

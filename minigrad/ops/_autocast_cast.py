@@ -1,10 +1,12 @@
 """The casts autocast inserts at the entry of the ops it covers (see minigrad/_autocast_state.py).
 
 ``lower`` is for the ops PyTorch's CPU autocast runs in the reduced dtype (matmul, mm, bmm,
-linear, the convolutions and transposed convolutions, addmm, addbmm, baddbmm); ``widen`` for
-those it runs in float32 (the losses). Both go through ``cast``, so gradients flow back to the
-original dtype. Callers check ``_autocast_state.active`` first, so these run only inside an
-autocast region.
+linear, the convolutions and transposed convolutions, addmm, addbmm, baddbmm, prelu,
+linalg.vecdot, the contractions of einsum and tensordot, the fused encoder layer); ``widen``
+for those it runs in float32 (the losses, reflection and replication pads, the FFTs, cdist,
+the 3-d pools, max_unpool, grid_sample, quantiles, trace). Both go through ``cast``, so
+gradients flow back to the original dtype. Callers check ``_autocast_state.active`` first, so
+these run only inside an autocast region.
 """
 from __future__ import annotations
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import warnings
 
-from .. import _memory_format as mf, backend
+from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from . import _pool_kernels as K
+from ._autocast_cast import widen as _autocast_widen
 from ._util import prod as _prod
 from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
@@ -213,6 +214,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """3-D average pooling: input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out,
     W_out), divisor kD*kH*kW. See ``avg_pool2d``."""
+    if _autocast_state.active:       # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 
@@ -279,6 +282,8 @@ def adaptive_avg_pool3d(input, output_size):
     """Average pooling to a given size: (N, C, D, H, W) or (C, D, H, W) -> (N, C, oD, oH, oW);
     output_size an int, a triple, or a triple with None (keep that axis); windows as in
     ``adaptive_avg_pool2d``, along three axes."""
+    if _autocast_state.active:       # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     x, = tensor_arrays("adaptive_avg_pool3d", input=input)
     output_size = output_ints("adaptive_avg_pool3d", 3, x, output_size)
     if len(output_size) != 3:

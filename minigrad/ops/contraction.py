@@ -21,12 +21,13 @@ import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import lower as _autocast_lower
 from ._util import c_order, not_implemented_for, scalar_type_name
 from .elementwise import mul
-from .matmul import matmul
+from .matmul import _matmul
 from .plumbing import cast_to, conj_of, expand_to, reshape_to, sum_to
 from .reduce import sum
 from .shaping import diagonal
@@ -243,7 +244,15 @@ def einsum(equation, *operands):
     """``einsum("bij,bjk->bik", a, b)``: multiply operands along shared letters, sum the
     letters missing from the output.  Operands may also be given as one list, or in the
     sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (ints 0-51 for letters, ``...``
-    as Ellipsis, the output sublist optional)."""
+    as Ellipsis, the output sublist optional).  Under autocast, an einsum that contracts a
+    pair of operands runs in the autocast dtype (PyTorch's contraction is a bmm)."""
+    return contract(equation, operands, autocast=True)
+
+
+def contract(equation, operands, autocast):
+    """einsum of ``operands`` (a tuple); ``autocast``: whether einsum's autocast casts apply
+    (False where the caller decides them itself: tensordot, and inner of two vectors, which
+    PyTorch computes as a dot)."""
     if isinstance(equation, Tensor):
         equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -277,9 +286,23 @@ def einsum(equation, *operands):
                                    f"{i}has size {n} which does not broadcast with previously "
                                    f"seen ellipsis with size {sizes[c]} for the respective "
                                    "dimension")
+    if autocast and _autocast_state.active and _bmm_pairs(subs, out):
+        operands = _autocast_lower(*operands)
     dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
     return Einsum.apply(*operands, subs=subs, out=out)
+
+
+def _bmm_pairs(subs, out):
+    """Whether PyTorch's left-to-right contraction of operands with letters ``subs`` into
+    ``out`` meets a pair sharing a letter summed away (a bmm, not a broadcast mul)."""
+    left = set(subs[0])
+    for i in range(1, len(subs)):
+        later = set(out).union(*(set(t) for t in subs[i + 1:]))
+        if (left & set(subs[i])) - later:
+            return True
+        left |= set(subs[i])
+    return False
 
 
 def _result_dtype(subs, out, dts):
@@ -328,7 +351,8 @@ def dot(input, other):
     if a.dtype.kind == "b":
         raise not_implemented_for("dot", a.dtype)
     if a.dtype.kind in "fc" and a.dtype.itemsize >= 4:
-        return matmul(input, other)         # (a Dot node, as PyTorch's)
+        # (a Dot node, as PyTorch's; float32 under autocast, which leaves dot alone)
+        return _matmul(input, other)
     # integers keep their dtype, wrapping as PyTorch's (the int64 sum taken modulo the width);
     # a half's products are summed in float32 as there
     return cast_to(sum(mul(input, other)), a.dtype)
@@ -357,4 +381,6 @@ def inner(input, other):
     letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
     sa = letters[:input.ndim - 1]
     sb = letters[input.ndim - 1:input.ndim + other.ndim - 2]
-    return einsum(f"{sa}Z,{sb}Z->{sa}{sb}", input, other)
+    # two vectors: PyTorch's dot, which autocast leaves in float32; else an mm, which it casts
+    return contract(f"{sa}Z,{sb}Z->{sa}{sb}", (input, other),
+                    autocast=input.ndim + other.ndim > 2)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import collections.abc
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd.function import rename_node
+from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
 from .movement import keep_channels_last
@@ -234,8 +235,12 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Undo max_pool2d: each value back at its recorded position, zeros elsewhere."""
+    if _autocast_state.active:       # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    if _autocast_state.active:       # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)

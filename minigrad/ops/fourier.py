@@ -31,9 +31,10 @@ import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
 from ._util import normalize_dim, scalar_type_name
 from .elementwise import mul
 from .plumbing import cast_to, conj_of
@@ -158,6 +159,8 @@ def _check_input(input, fname, half=True):
     if not isinstance(input, Tensor):
         raise TypeError(f"fft_{fname}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
+    if _autocast_state.active:        # the transforms are among the ops CPU autocast runs in
+        input, = _autocast_widen(input)                                    # float32
     if half:
         _check_half(input)
     if input._array.dtype.kind in "biu":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
 from ..autograd.function import rename_node
+from ._autocast_cast import widen as _autocast_widen
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .norms import matrix_norm, vector_norm
@@ -31,6 +32,8 @@ __all__ = ["trace", "sum_to_size", "chain_matmul", "cholesky_inverse", "frobeniu
 def trace(input):
     """The sum of the main diagonal of a 2-d tensor (integers sum to int64, as ``sum``)."""
     check_tensor("trace", input)
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input,)
     if input._array.dtype.kind == "b":          # PyTorch checks the dtype before the rank
         raise not_implemented_for("trace", input._array.dtype)
     if input.ndim != 2:

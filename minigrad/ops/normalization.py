@@ -209,10 +209,11 @@ class BatchNorm(Function):
 
 
 def _check_dtypes(input, *params):
-    """PyTorch's CPU kernel: a floating input, and parameters of its dtype (a float16 input may
-    take float32 ones, all of them).  The first parameter given decides which words a
-    mismatch gets: of the input's dtype, every other must be too; of another, the mix is
-    refused unless all are float32 (then unless the input is float16)."""
+    """PyTorch's CPU kernel: a floating input, and parameters of its dtype (a float16 or
+    bfloat16 input may take float32 ones, all of them: a BatchNorm layer under CPU autocast).
+    The first parameter given decides which words a mismatch gets: of the input's dtype,
+    every other must be too; of another, the mix is refused unless all are float32 (then
+    unless the input is float16 or bfloat16)."""
     dtype = input._array.dtype
     if dtype.kind not in "fV":
         raise not_implemented_for("batch_norm", dtype)
@@ -225,7 +226,7 @@ def _check_dtypes(input, *params):
                            f"{scalar_type_name(found)}")
     if any(k.name != "float32" for k in kinds):
         raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
-    if dtype.name != "float16":
+    if not reduced_float(dtype):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import numbers
 
-from .. import _memory_format as mf, backend
+from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
 from ._util import not_implemented_for
 from .movement import clone, keep_channels_last
 from .scatter_gather import IndexSelect
@@ -131,6 +132,9 @@ def pad(input, pad, mode="constant", value=None):
                             f"found element of type {type(p).__name__} at pos {i}")
     pad = tuple(int(p) for p in pad)
     _check(input, pad, mode, value)
+    if _autocast_state.active and (mode == "reflect" and len(pad) <= 4 or mode == "replicate"):
+        # reflection_pad1d/2d and replication_pad1d/2d/3d: ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     xp = backend.xp_of(input._array)
     if not any(pad):
         # nothing to pad: still a new tensor, as PyTorch (laid out as input for 'constant',

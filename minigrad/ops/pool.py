@@ -19,10 +19,11 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
-from .. import _memory_format as mf, backend, dtypes
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _pool_kernels as K
+from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
 from ._window_checks import (adaptive_size, check_bool_args, check_int_list_types, pool_args,
@@ -317,6 +318,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """3-D max pooling: input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out);
     indices count in the flattened D*H*W plane. See ``max_pool2d``."""
+    if _autocast_state.active and not return_indices:
+        # one of the ops CPU autocast runs in float32 (max_pool3d_with_indices is not)
+        input, = _autocast_widen(input)
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -353,6 +357,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Max pooling to a given size over (N, C, D, H, W) or (C, D, H, W) (windows as in
     ``adaptive_avg_pool3d``; indices flat in each D*H*W volume, as ``max_pool3d``'s)."""
+    if _autocast_state.active:       # one of the ops CPU autocast runs in float32
+        input, = _autocast_widen(input)
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size, return_indices)
 
 

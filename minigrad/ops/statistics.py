@@ -10,9 +10,10 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes, return_types
+from .. import _autocast_state, backend, dtypes, return_types
 from .._global_flags import is_warn_always_enabled
 from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
                     not_implemented_for, python_type_name, scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
@@ -131,6 +132,8 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor")
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        input, q = _autocast_widen(input, q)
     if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
         # (PyTorch's words say quantile() for nanquantile too)
         raise RuntimeError("quantile() input tensor must be either float or double dtype")

@@ -18,6 +18,7 @@ import warnings
 
 from ... import _autocast_state, _sdp_state, backend
 from ...autograd import is_grad_enabled
+from ...ops._autocast_cast import lower as _autocast_lower
 from ...tensor import Tensor
 from .. import functional as F
 from .._functional_attention import _canonical_mask
@@ -89,6 +90,9 @@ class TransformerEncoderLayer(Module):
             # PyTorch's fused inference kernel: the masks are merged, ``is_causal`` is not
             # looked at, and a query whose keys are all masked gives NaN (0 elsewhere)
             sa = self._fused_sa_block
+            if _autocast_state.active:
+                # the fused kernel is among the ops CPU autocast runs in its lower dtype
+                src, = _autocast_lower(src)
             if self.norm_first:
                 x = src + sa(self.norm1(src), src_mask, src_key_padding_mask)
                 return x + self._ff_block(self.norm2(x))
