@@ -57,7 +57,7 @@ from .ops.relu_clamp import clamp as clip  # noqa
 from .ops.reduce import (  # noqa: F401
     sum, mean, prod, var, std, all, any, count_nonzero)
 from .ops.extrema import max, min, amax, amin, argmax, argmin  # noqa: F401
-from .ops.softmax import logsumexp, softmax, log_softmax  # noqa: F401
+from .ops.softmax import logsumexp, softmax, log_softmax, _softmax_backward_data  # noqa: F401
 from .ops.movement import (  # noqa: F401
     reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, clone)
 from .ops.stacking import cat, stack, split, chunk, unbind  # noqa: F401

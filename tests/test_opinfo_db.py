@@ -59,6 +59,13 @@ def _by_name(name):
     return None
 
 
+def _fills_in_place(op):
+    """op_db's random fills (cauchy, exponential, geometric, log_normal, uniform) are named
+    without the trailing underscore of the in-place Tensor method their lambda calls."""
+    return inspect.isfunction(op.op) and hasattr(minigrad.Tensor, op.name + "_") and \
+        op.name + "_" in op.op.__code__.co_names
+
+
 def _ops():
     from torch.testing._internal import common_methods_invocations as cmi
     found = []
@@ -67,7 +74,8 @@ def _ops():
     for op in (op for db in databases for op in db):
         exported = _by_name(op.name) is not None or _by_name(
             getattr(op.op, "__name__", op.name)) is not None or (
-            op.name in ("T", "mT", "mH", "H") and hasattr(minigrad.Tensor, op.name))
+            op.name in ("T", "mT", "mH", "H") and hasattr(minigrad.Tensor, op.name)) or \
+            _fills_in_place(op)
         if not exported:
             continue
         wrapper = op.op

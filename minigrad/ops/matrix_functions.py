@@ -97,6 +97,7 @@ def matrix_exp(A):
 class _IdentityOf(Function):
     """Identity matrices of A's shape and dtype, whatever A holds (a NaN in A stays out); A's
     gradient is zero."""
+    complex_ok = True               # a zero gradient needs no conjugation
 
     def forward(self, a):
         xp = backend.xp_of(a)

@@ -1,7 +1,8 @@
 """Softmax and its relatives along dimensions: ``logsumexp`` (log(sum(exp(a))), shifted by
 the max so that it cannot overflow), ``softmax`` (exp(a) / sum(exp(a)), each slice summing to
 1) and ``log_softmax`` (a - max - log(sum(exp(a - max)))), with PyTorch's legacy choice of
-dim when none is given (``implicit_softmax_dim``).
+dim when none is given (``implicit_softmax_dim``); and ``_softmax_backward_data``, softmax's
+gradient as a function of its own (PyTorch's, which custom autograd Functions call).
 
 Gradients: d lse / d a = softmax(a); softmax's is y * (g - sum(g * y)) and log_softmax's
 g - softmax(a) * sum(g), both from the saved output.  float16 is computed in float32, as
@@ -25,7 +26,7 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import FLOAT32_64 as _FLOATS, bool_arg, c_order, check_tensor, ieee, \
+from ._util import FLOAT32_64 as _FLOATS, bool_arg, c_order, check_tensor, ieee, int_arg, \
     normalize_dim, not_implemented_for
 from .elementary_functions import exp
 from .elementwise import cast, mul, sub
@@ -273,3 +274,47 @@ def _softmax_apply(function, a, dim, dtype):
         raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
                                   a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
     return function.apply(a, dim=dim if a.ndim else None)
+
+
+def _softmax_backward_kernel(grad_output, dim):
+    """The kernel name PyTorch's refusal of a non-float softmax backward gives."""
+    last = dim == grad_output.ndim - 1 or grad_output.ndim == 0
+    return "softmax_backward_lastdim_kernel_impl" if last else "softmax_backward_kernel_impl"
+
+
+def _softmax_backward_data(grad_output, output, dim, input_dtype):
+    """The gradient of ``softmax`` along ``dim`` given its output y and the upstream gradient g
+    (both of one shape and dtype): y * (g - sum(g * y, dim)), in g's dtype (``input_dtype``,
+    the dtype softmax was given, only matters on a GPU; on the CPU a float32 g with a
+    float16 ``input_dtype`` is refused, as there). Differentiable in both g and y, as written
+    with minigrad ops."""
+    name = "_softmax_backward_data"
+    grad_output = check_tensor(name, grad_output, "grad_output", 1)
+    output = check_tensor(name, output, "output", 2)
+    dim = int_arg(name, "dim", dim, 3)
+    input_dtype = dtypes.dtype_argument(input_dtype, name, "input_dtype", 4)
+    if tuple(grad_output.shape) != tuple(output.shape):
+        raise RuntimeError(
+            f"Expected tensor for argument #1 'grad' to have same size as tensor for argument "
+            f"#2 'output'; but {list(grad_output.shape)} does not equal {list(output.shape)} "
+            f"(while checking arguments for softmax_backward)")
+    dim = normalize_dim(dim, grad_output.ndim)
+    g_type, y_type = grad_output._array.dtype, output._array.dtype
+    # PyTorch's CPU kernel reads y, and writes the result, in g's dtype; its result is
+    # float16 for a float32 g with a float16 input_dtype, which that kernel then refuses
+    result_type = (np.dtype("float16") if g_type == np.float32 and
+                   input_dtype is dtypes.float16 else g_type)
+    for other in (y_type, result_type):
+        if other != g_type:
+            raise RuntimeError(f"expected scalar type {dtypes.scalar_type_name(g_type)} but "
+                               f"found {dtypes.scalar_type_name(other)}")
+    if g_type.kind not in "fV" and grad_output._array.size:
+        raise not_implemented_for(_softmax_backward_kernel(grad_output, dim), g_type)
+    if grad_output._array.size == 0:
+        return mul(grad_output, output)       # nothing to sum: the empty result, in g's dtype
+    g, y = grad_output, output
+    if grad_output.dtype in (dtypes.float16, dtypes.bfloat16):    # accumulated in float32
+        g, y = cast(g, dtypes.float32), cast(y, dtypes.float32)
+    grad_input = mul(y, sub(g, _slice_sum(mul(g, y), dim if grad_output.ndim else None)))
+    return cast(grad_input, grad_output.dtype) if grad_input.dtype != grad_output.dtype \
+        else grad_input

@@ -178,7 +178,8 @@ register("solve_ex_complex",
          lambda g: [_pairs(g, (3, 3), (2, 3))])
 register("matrix_exp_power_complex",
          lambda lib, a, b: _flat(lib, lib.linalg.matrix_exp(_z(lib, a, b)),
-                                 lib.linalg.matrix_power(_z(lib, a, b), -2)),
+                                 lib.linalg.matrix_power(_z(lib, a, b), -2),
+                                 lib.linalg.matrix_power(_z(lib, a, b), 0)),
          lambda g: [_pairs(g, (3, 3)), _pairs(g, (2, 2, 2))])
 register("matrix_norms_svd_complex",
          lambda lib, a, b: lib.stack([lib.linalg.matrix_norm(_z(lib, a, b), ord)

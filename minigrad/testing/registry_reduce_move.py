@@ -164,6 +164,20 @@ register("log_softmax", lambda lib, x, **kw: lib.nn.functional.log_softmax(x, **
          _softmax_samples)
 
 
+def _softmax_backward_samples(g):
+    """(upstream gradient, softmax output) pairs; the op is y * (g - sum(g * y)) for any y."""
+    yield S(g.randn(3, 5), g.uniform(3, 5), 1)
+    yield S(g.randn(2, 3, 4), g.uniform(2, 3, 4), 0, desc="first dim")
+    yield S(g.randn(2, 3, 4), g.uniform(2, 3, 4), -1, desc="dim -1")
+    yield S(g.randn(0, 4), g.uniform(0, 4), 1, desc="empty batch")
+    yield S(g.randn(), g.uniform(), 0, desc="0-d")
+
+
+register("_softmax_backward_data",
+         lambda lib, g, y, dim: lib._softmax_backward_data(g, y, dim, g.dtype),
+         _softmax_backward_samples)
+
+
 def _logsumexp_samples(g):
     yield S(g.randn(3, 5), kwargs={"dim": 1})
     yield S(g.randn(3, 5), kwargs={"dim": 0, "keepdim": True})
