@@ -6,8 +6,9 @@ The rules are keyed by the name ``_tensor_methods._torch_args`` reaches the op b
 function's own ``__name__`` (mapped by ``OUT_NAMES``), with ``.dim`` appended for the
 (values, indices) form of ``max(x, dim)`` and friends and ``.Tensor`` for a clamp with tensor
 bounds.  A dtype rule is a function of the result's and ``out``'s scalar type names
-(``'Float'``, ``'Double'``) giving PyTorch's message, or a tuple of them, one per output; the
-ops not listed take any ``out`` dtype their result can be cast to.
+(``'Float'``, ``'Double'``) giving PyTorch's message (None for an ``out`` dtype it takes after
+all), or a tuple of them, one per output; the ops not listed take any ``out`` dtype their
+result can be cast to.
 
 Overlap, as PyTorch's kernels check it (``check_overlap``):
 
@@ -27,8 +28,8 @@ from . import backend
 from .ops.writes import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
 from .tensor import Tensor
 
-__all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_EXACT",
-           "check_overlap"]
+__all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_COMPUTES",
+           "OUT_EXACT", "check_overlap"]
 
 # the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
 OUT_NAMES = {"outer": "mul", "torch_slogdet": "slogdet"}
@@ -40,6 +41,8 @@ SCALAR_BOUNDS = frozenset(("clamp", "clamp_min", "clamp_max"))
 
 # the ops whose out= may have a lower kind than the result (a float sum into an int tensor)
 OUT_CASTS = frozenset(("sum", "prod", "cumsum", "cumprod"))
+# the reductions that compute in a floating out's dtype (a float32 input read as float64)
+OUT_COMPUTES = frozenset(("mean", "nanmean", "var", "std"))
 
 # C++'s names for the scalar types, which some of PyTorch's messages print
 _C_NAMES = {"Float": "float", "Double": "double", "Half": "c10::Half",
@@ -103,6 +106,13 @@ def _non_boolean(name):
     return _fixed(f"{name} does not support non-boolean outputs.")
 
 
+def _bool_or_byte(name):
+    """all/any write into a bool or a uint8 out (None: allowed, whatever the result's dtype),
+    any other is refused."""
+    return lambda have, want: None if want in ("Bool", "Byte") else \
+        f"{name} only supports bool tensor for result, got: {want}"
+
+
 # the ops whose out= must have the result's dtype exactly, with PyTorch's words
 OUT_EXACT = dict.fromkeys((
     "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "cross", "linalg_cross", "diag",
@@ -128,6 +138,7 @@ OUT_EXACT.update(dict.fromkeys(("complex", "polar"), _scalar_object))
 OUT_EXACT.update(dict.fromkeys(("quantile", "nanquantile"), _fixed(
     "quantile() out tensor must be same dtype as the input tensor")))
 OUT_EXACT.update({name: _non_boolean(name) for name in ("signbit", "isposinf", "isneginf")})
+OUT_EXACT.update({name: _bool_or_byte(name) for name in ("all", "any")})
 OUT_EXACT.update({
     "where": lambda have, want: f"Expected out type to be {have} but got {want}",
     "amax": lambda have, want: (f"Expected the dtype for input and out to match, but got "

@@ -94,6 +94,13 @@ def _torch_args(fn):
             # PyTorch reduces in out's dtype: a float sum into an int64 out adds the
             # truncated values (not the float sum, truncated)
             kwargs["dtype"] = out.dtype
+        elif (name in OR.OUT_COMPUTES and isinstance(out, Tensor) and args and
+              isinstance(args[0], Tensor) and out._array.dtype.kind == "f" and
+              args[0]._array.dtype != out._array.dtype and kwargs.get("dtype") is None and
+              args[0]._array.dtype.kind in "fV"):
+            # PyTorch reduces a floating input in a floating out's dtype (a float32 mean
+            # into a float64 out is a float64 mean)
+            args = (E.cast(args[0], out.dtype),) + tuple(args[1:])
         elif (name == "normal" and isinstance(out, Tensor) and kwargs.get("dtype") is None
               and not _tensor_arguments(args, kwargs)):
             # normal(mean, std, size, out=) of numbers draws straight into out, so in its
@@ -165,10 +172,15 @@ def _write_values(out, result, name, rule, index=0):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     have, want = result._array.dtype, out._array.dtype
     exact = OR.OUT_EXACT.get(rule)
+    taken = False
     if have != want and exact is not None:
         message = exact[index] if isinstance(exact, tuple) else exact
-        raise RuntimeError(message(scalar_type_name(have), scalar_type_name(want)))
-    if dtypes._category(have) > dtypes._category(want) and name not in OR.OUT_CASTS:
+        words = message(scalar_type_name(have), scalar_type_name(want))
+        if words is not None:
+            raise RuntimeError(words)
+        taken = True                # the op's rule takes this out dtype (any into uint8)
+    if dtypes._category(have) > dtypes._category(want) and name not in OR.OUT_CASTS and \
+            not taken:
         if name in ("cat", "stack"):
             raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
                             f"{scalar_type_name(want)}")

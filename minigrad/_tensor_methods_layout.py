@@ -8,6 +8,7 @@ tensors (``new_zeros``, ``new_empty_strided``...); ``backward``; the random fill
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -31,18 +32,38 @@ from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
 from .tensor import Tensor, _COPY_CONSTRUCT, _parse_to, tensor
 
+
+
+def _sized(method, words):
+    """``method(self, *size, **kwargs)`` refusing a call with no size at all, as PyTorch's
+    parser does (``x.permute()`` is a TypeError, not the identity of a 0-d tensor)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        if not args and not kwargs:
+            raise TypeError(words)
+        return method(self, *args, **kwargs)
+    return call
+
+
+def _missing(name, argument):
+    return f'{name}() missing 1 required positional arguments: "{argument}"'
+
+
 # movement
-Tensor.reshape = creation._size_keyword(M.reshape, "shape", 1)
-Tensor.view = creation._size_keyword(M.view, "size", 1)
+Tensor.reshape = _sized(creation._size_keyword(M.reshape, "shape", 1),
+                        _missing("reshape", "shape"))
+Tensor.view = _sized(creation._size_keyword(M.view, "size", 1),
+                     "view() received an invalid combination of arguments - got (), but "
+                     "expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n")
 Tensor.flatten = M.flatten
 Tensor.unflatten = M.unflatten_method
 Tensor.squeeze = M.squeeze
 Tensor.unsqueeze = M.unsqueeze
 Tensor.transpose = M.transpose
 Tensor.swapaxes = M.transpose
-Tensor.permute = M.permute
+Tensor.permute = _sized(M.permute, _missing("permute", "dims"))
 Tensor.t = M.t
-Tensor.expand = creation._size_keyword(M.expand, "size", 1)
+Tensor.expand = _sized(creation._size_keyword(M.expand, "size", 1), _missing("expand", "size"))
 Tensor.expand_as = M.expand_as
 Tensor.repeat = M.repeat
 

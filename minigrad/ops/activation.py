@@ -25,15 +25,16 @@ import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
-from .elementary_functions import abs, exp, sigmoid, tanh
+from .elementary_functions import abs, dense_order, empty_in_order, exp, sigmoid, tanh
 from .error_function import erf, floating as _floating
 from . import activation_nodes as _nodes
+from ._autocast_cast import lower as _autocast_lower
 from .elementwise import add, cast, div, mul, neg, sub
-from .pointwise_select import _piecewise_grad, _select, where
+from .pointwise_select import _piecewise_grad, _select, select_block, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
 from ._util import FLOAT32_64, check_fill_value, no_complex_kernel, not_implemented_for, \
@@ -94,24 +95,66 @@ class Elu(Function):
     gradient (a NaN gradient); the gradient's own derivative at x = 0 is 0 (the negative
     branch's exponent is held constant there)."""
     half_in_float32 = True          # float16 too: in float32, rounded once
-    def forward(self, x, *, alpha, scale, input_scale):
+    def forward(self, x, *, alpha, scale, input_scale, slope_scale=None):
         xp = backend.xp_of(x)
         self.save_for_backward(x)
         self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        # the input scale of the backward, where PyTorch's differs (celu's: 1 / alpha with
+        # alpha rounded to float32 first)
+        self.slope_scale = input_scale if slope_scale is None else slope_scale
         t = x.dtype.type
+        if type(x) is np.ndarray and x.dtype in FLOAT32_64:
+            return _elu_arrays(self._value, x)
         positive = x > 0
         negative = xp.expm1(_select(positive, t(0), x) * t(input_scale)) * t(alpha * scale)
         return _select(positive, x * t(scale), negative).astype(x.dtype, copy=False)
 
+    def _value(self, x, out):
+        """The forward on one block of a float32/float64 array, in cache: as the general
+        form, with x (x <= 0) in place of selecting x or 0 (the same where it is kept: -0.0
+        and NaN stay, and the side it zeroes, x > 0, is discarded)."""
+        t = x.dtype.type
+        negative = np.multiply(x, x <= 0)
+        if self.input_scale != 1:                   # (x 1 is exact: the pass is skipped)
+            negative *= t(self.input_scale)
+        np.expm1(negative, out=negative)
+        negative *= t(self.alpha * self.scale)
+        np.multiply(x, t(self.scale), out=out)
+        select_block(x > 0, out, negative, out)
+
+    def _slope_times(self, x, g, out):
+        """g * d elu / dx on one block, as the backward's ops compute it: g scale for x > 0,
+        else g (e^(slope_scale below) alpha scale slope_scale), below = x (x < 0) (0 at 0, NaN
+        at NaN, as the ops' choice)."""
+        t = x.dtype.type
+        negative = np.multiply(x, x < 0)
+        if self.slope_scale != 1:
+            negative *= t(self.slope_scale)
+        np.exp(negative, out=negative)
+        negative *= t(self.alpha * self.scale * self.slope_scale)
+        negative *= g
+        np.multiply(g, t(self.scale), out=out)
+        select_block(x > 0, out, negative, out)
+
     def backward(self, g):
         x, = self.saved_tensors
+        if _nodes.fits(x) and _nodes.on_arrays(x, g):      # no graph: one pass over blocks
+            return Tensor._wrap(_elu_arrays(self._slope_times, x._array, g._array))
         # x below 0, else a constant 0 (so the slope's derivative at 0 is 0), or NaN at a NaN
         # (which takes the negative side, as in PyTorch's kernel: a NaN gradient)
         xp = backend.xp_of(x._array)
         below = where(x < 0, x, Tensor._wrap(xp.where(xp.isnan(x._array), x._array, 0)))
-        slope = mul(exp(mul(below, self.input_scale)),
-                    self.alpha * self.scale * self.input_scale)
+        slope = mul(exp(mul(below, self.slope_scale)),
+                    self.alpha * self.scale * self.slope_scale)
         return where(x > 0, mul(g, self.scale), mul(g, slope))
+
+
+def _elu_arrays(kernel, x, *more):
+    """kernel(x, *more, out) over cache-sized blocks of numpy arrays of x's shape and dtype;
+    the result laid out as x (a transposed x keeps its strides, as PyTorch)."""
+    out = empty_in_order(x, dense_order(x))
+    _nodes._blocks(kernel, [x, *more], [out])
+    return out
 
 
 class EluInplace(Elu):
@@ -172,7 +215,8 @@ def celu(input, alpha=1.0, inplace=False):
                             1.0 / float(np.float32(alpha)))
     input = _floating_only(input, "elu_cpu")
     return Elu.renamed("CeluBackward0").apply(input, alpha=alpha, scale=1.0,
-                                              input_scale=1.0 / alpha)
+                                              input_scale=1.0 / alpha,
+                                              slope_scale=1.0 / float(np.float32(alpha)))
 
 
 def selu(input, inplace=False):
@@ -356,7 +400,8 @@ def hardsigmoid(input, inplace=False):
         out = xp.clip(a + t(3), 0, 6)
         out /= t(6)
         inside = (a > -3) & (a < 3)
-        return out, inside.astype(a.dtype) * t(1 / 6)
+        # PyTorch's slope is 1/6 rounded to float32 first, in float64 too
+        return out, inside.astype(a.dtype) * t(np.float32(1) / np.float32(6))
     return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule)
 
 
@@ -465,6 +510,8 @@ def glu(input, dim=-1):
 def prelu(input, weight):
     """x for x > 0, w * x otherwise; ``weight`` has 1 element or one per channel (dim 1 of
     the input; an input of fewer than 2 dims has one channel, as PyTorch)."""
+    if _autocast_state.active:       # one of the ops CPU autocast runs in its lower dtype
+        input, weight = _autocast_lower(input, weight)
     n = weight.numel()
     if input.ndim == 0 and n != 1:
         raise RuntimeError("Not allow zero-dim input tensor.")

@@ -27,12 +27,25 @@ def _wrapped(value, other):
     return value
 
 
+def _in_common_dtype(value, other):
+    """An array ``value`` converted to the dtype PyTorch compares ``value`` and ``other`` in
+    (their promoted type: a 0-d float64 tensor meets a float32 one in float32, a 0-d int16
+    one a uint8 one in uint8, as two's complement); a number as it is (numpy converts it)."""
+    kind = getattr(value, "dtype", None)
+    if kind is None or kind == getattr(other, "dtype", None) or (
+            kind.kind in "fc" and type(other) in (int, float)):
+        return value            # (the common cases, kept as they are without promoting)
+    common = dtypes.result_type(value, other)
+    return value if value.dtype == common else dtypes.astype(value, common)
+
+
 def _no_grad_binary(name, a, b, op):
     like = a if isinstance(a, Tensor) else b
     av = a._array if isinstance(a, Tensor) else a
     bv = b._array if isinstance(b, Tensor) else b
     if op in _COMPARISONS:
         av, bv = _wrapped(av, bv), _wrapped(bv, av)
+        av, bv = _in_common_dtype(av, bv), _in_common_dtype(bv, av)
     if isinstance(bv, Tensor) or isinstance(av, Tensor):
         raise TypeError(f"{name}: unsupported operands")
     if hasattr(av, "shape") and hasattr(bv, "shape"):

@@ -235,6 +235,8 @@ def _arg_extreme(a, dim, keepdim, largest):
     name = "argmax" if largest else "argmin"
     keepdim = bool_arg(name, "keepdim", keepdim)
     xp = backend.xp_of(check_tensor(name, a)._array)
+    if isinstance(dim, (tuple, list)):    # the parser's refusal comes before the dtype's
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
         raise RuntimeError(f"{name}(): does not support bool input")
     if a._array.dtype.kind == "c":        # complex numbers have no order

@@ -22,7 +22,7 @@ from ..tensor import Tensor
 from ._util import python_type_name, scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to
-from .indexing import GetItem
+from .indexing import GetItem, _check_masks, _index_message, check_fill_value
 from .writes import ViewScatter, apply_inplace
 
 __all__ = ["index_put", "index_put_", "put", "put_"]
@@ -118,14 +118,43 @@ def _leading_int_positions(input, index):
     return flat.reshape(flat.shape + (1,) * len(inner)) * count + offsets
 
 
+def _indexed_shape(input, index):
+    """The shape of ``input[index]`` for index arrays and masks, found without reading an
+    element or checking the integers' bounds (a dim of size 0 still refuses any integer)."""
+    xp = backend.xp_of(input._array)
+    probe = xp.broadcast_to(xp.zeros((), dtype=bool), tuple(input.shape))
+    zeros = tuple(i if i.dtype.kind == "b" else xp.zeros_like(i) for i in index)
+    try:
+        return probe[zeros].shape
+    except IndexError as exc:
+        if str(exc).endswith("with size 0"):        # PyTorch's check of an empty dim
+            raise IndexError("index is out of bounds for dimension with size 0") from None
+        raise IndexError(_index_message(exc, input, index)) from None
+
+
 def _index_put(input, indices, values, accumulate, name, inplace):
     if not isinstance(values, Tensor):
         raise TypeError(f"{name}(): argument 'values' (position 3) must be Tensor, not "
                         f"{type(values).__name__}")
     index = _numpy_index(indices, name)
-    masked_fill = len(index) == 1 and index[0].dtype.kind == "b" and values._array.size == 1
-    if values._array.dtype != input._array.dtype and masked_fill:
-        values = cast(values, input._array.dtype)   # as PyTorch: a masked fill converts
+    # PyTorch's order of checks: the index (masks that do not fit, arrays that do not
+    # broadcast), the value's shape, the dtypes, and last (in the kernel) the bounds
+    _check_masks(index, input)
+    xp = backend.xp_of(input._array)
+    shape = _indexed_shape(input, index)
+    # as PyTorch: one value written through one bool mask is a masked fill, which converts
+    # the value and takes it whatever its shape (an accumulating write never is one)
+    masked_fill = not accumulate and len(index) == 1 and index[0].dtype.kind == "b" and \
+        values._array.size == 1
+    if masked_fill:
+        check_fill_value(values, input._array.dtype)
+        values = cast(reshape_to(values, ()), input._array.dtype)
+    try:
+        if np.broadcast_shapes(tuple(values.shape), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
+                           f"be broadcast to indexing result of shape {list(shape)}") from None
     if values._array.dtype != input._array.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{scalar_type_name(input._array.dtype)} for the destination and "
@@ -133,19 +162,11 @@ def _index_put(input, indices, values, accumulate, name, inplace):
     _check_same_device(input, values)
     positions = _leading_int_positions(input, index)
     if positions is None:
-        xp = backend.xp_of(input._array)
         grid = xp.arange(input._array.size, dtype=xp.int64).reshape(input.shape)
         try:
             positions = grid[index]
         except IndexError as exc:
             raise IndexError(str(exc).replace("axis", "dimension")) from None
-    try:
-        if np.broadcast_shapes(tuple(values.shape), positions.shape) != positions.shape:
-            raise ValueError
-    except ValueError:
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot "
-                           f"be broadcast to indexing result of shape "
-                           f"{list(positions.shape)}") from None
     values = expand_to(values, positions.shape)
     return _write_at(input, values, positions, accumulate, inplace)
 

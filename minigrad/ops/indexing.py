@@ -24,6 +24,123 @@ from .plumbing import expand_to, reshape_to, sum_to
 from .writes import apply_inplace, check_partial_overlap, overlaps_itself, writable_alias
 
 
+def _row_major_strides(out):
+    """A C-contiguous ``out`` with PyTorch's strides for its size-1 dims too (the product of
+    the sizes after them; numpy may leave another step there, which never moves)."""
+    strides, step = [], out.itemsize
+    for size in reversed(out.shape):
+        strides.append(step)
+        step *= max(size, 1)
+    strides = tuple(reversed(strides))
+    if out.size == 0 or strides == out.strides:
+        return out
+    return backend.strided_view(out, out.shape, strides)
+
+
+def _operand_steps(a, index, shape):
+    """The steps (per dim of the result ``shape``) of the operands PyTorch's index kernel
+    iterates over for ``a[index]`` (slices, None and ... applied first, then index arrays and
+    masks): the indexed tensor, with step 0 along the dims the arrays make, and each index
+    array (a mask as the columns of its nonzero()), with step 0 along the others.  None when
+    the index is not of that form (a bool scalar, a 0-d mask)."""
+    basic, arrays, positions = [], [], []
+    for item in index:
+        if isinstance(item, bool) or getattr(item, "ndim", 1) == 0:
+            return None
+        if hasattr(item, "shape") and item.dtype.kind == "b":
+            found = backend.xp_of(item).stack(item.nonzero(), 1)        # (k, mask.ndim)
+            positions += range(len(basic), len(basic) + item.ndim)
+            arrays += [found[:, k] for k in range(item.ndim)]
+            basic += [slice(None)] * item.ndim
+        elif hasattr(item, "shape"):
+            positions.append(len(basic))
+            arrays.append(item)
+            basic.append(slice(None))
+        else:
+            basic.append(item)
+    if not arrays:
+        return None
+    full = tuple(basic) if any(i is Ellipsis for i in basic) else tuple(basic) + (Ellipsis,)
+    view = _new_dim_strides(a, a[full], full)        # PyTorch's steps for None's dims
+    # the view's dim each index array indexes (ints drop their dim, None adds one)
+    taken = sum(1 for i in basic if i is not None and i is not Ellipsis)
+    dim, where = 0, []
+    for j, item in enumerate(basic):
+        if item is Ellipsis:
+            dim += a.ndim - taken
+        elif item is None or isinstance(item, slice):
+            if j in positions:
+                where.append(dim)
+            dim += 1
+    replaced = tuple(np.broadcast_shapes(*(x.shape for x in arrays)))
+    adjacent = where == list(range(where[0], where[0] + len(where)))
+    rest = [d for d in range(view.ndim) if d not in where]
+    before = [d for d in rest if d < where[0]] if adjacent else []
+    after = [d for d in rest if d not in before]
+    if len(before) + len(replaced) + len(after) != len(shape):
+        return None
+    item = view.itemsize
+    steps = [[view.strides[d] // item for d in before] + [0] * len(replaced) +
+             [view.strides[d] // item for d in after]]
+    # an index array is viewed with size-1 dims around its own, which keep a step where the
+    # result's dim is 1 too (the steps of a contiguous view: its size before, 1 after)
+    size = int(np.prod(replaced, dtype=np.int64))
+    outer = [size if shape[d] == 1 else 0 for d in range(len(before))]
+    trailing = [1 if shape[d] == 1 else 0 for d in range(len(shape) - len(after), len(shape))]
+    for x in arrays:
+        spread = backend.xp_of(x).broadcast_to(x, replaced)
+        steps.append(outer + [st // x.itemsize for st in spread.strides] + trailing)
+    return steps
+
+
+def _iteration_order(a, index, shape):
+    """The order of the result's dims, fastest first, that PyTorch's TensorIterator gives the
+    output of ``a[index]`` (an advanced index): an insertion sort of the dims by the steps of
+    its operands, the first operand with two nonzero, unequal steps deciding (equal steps
+    put the smaller dim first).  None where it cannot be told (the result is then
+    row-major, as for a contiguous ``a``)."""
+    if len(shape) < 2 or 0 in shape:
+        return None
+    steps = _operand_steps(a, index, shape)
+    if steps is None:
+        return None
+
+    def should_swap(d0, d1):
+        for st in steps:
+            s0, s1 = st[d0], st[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    perm = list(range(len(shape) - 1, -1, -1))
+    for i in range(1, len(perm)):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            comparison = should_swap(perm[d0], perm[d1])
+            if comparison > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif comparison < 0:
+                break
+    return perm
+
+
+def _laid_out(out, order):
+    """``out`` copied into memory whose dims run as ``order`` says (fastest first), with
+    PyTorch's strides (a dim's step is the product of the sizes of the faster dims)."""
+    xp = backend.xp_of(out)
+    buffer = xp.ascontiguousarray(out.transpose(order[::-1]))
+    strides, step = [0] * out.ndim, out.itemsize
+    for d in order:
+        strides[d] = step
+        step *= out.shape[d]
+    return backend.strided_view(buffer, out.shape, tuple(strides))
+
+
 class GetItem(Function):
     """Gather: ``out = a[index]`` with numpy's rules (``getitem`` below puts PyTorch's order
     first). ``basic`` says every element is picked at most once (no integer arrays).
@@ -35,7 +152,19 @@ class GetItem(Function):
 
     def forward(self, a, *, index, basic):
         self.in_shape, self.index, self.basic = a.shape, index, basic
-        return a[index]
+        # a new tensor laid out as PyTorch's index kernel lays it out: row-major for a
+        # contiguous ``a`` (numpy puts the dims of index arrays that follow a slice last in
+        # memory, and x[:, idx].view(-1) would then fail), after a's dims for a strided one
+        out = a[index]
+        # (a C-contiguous ``a`` gives a row-major result: no need to work the order out,
+        # but for the steps PyTorch gives a result's size-1 dims)
+        order = None if a.flags.c_contiguous and 1 not in out.shape else \
+            _iteration_order(a, index, out.shape)
+        if order is not None:
+            return _laid_out(out, order)
+        if not out.flags.c_contiguous:
+            return out.copy(order="C")
+        return _row_major_strides(out)
 
     def backward(self, g):
         return IndexScatter.apply(g, shape=self.in_shape, index=self.index, basic=self.basic)
@@ -304,7 +433,7 @@ def _ints_first(idx):
 def _value_in_numpy_order(a, idx, value):
     """``value`` laid out for numpy's ``a[idx] = value`` when PyTorch's layout of ``a[idx]``
     differs (integers beside index arrays, see ``_ints_first``); else ``value`` itself."""
-    if value._array.size <= 1 or not any(_is_int(i) for i in idx) or \
+    if value._array.size == 1 or not any(_is_int(i) for i in idx) or \
             all(not hasattr(i, "shape") for i in idx):
         return value
     xp = backend.xp_of(a._array)
@@ -320,7 +449,44 @@ def _value_in_numpy_order(a, idx, value):
     return reshape_to(getitem(flat, Tensor._wrap(where)), tuple(in_numpy.shape))
 
 
+def _bools_as_arrays(a, index):
+    """PyTorch's reading of a Python bool in an index: a new size-1 dim there, picked by an
+    index array ([0] for True, nothing for False).  Returns (``a`` with those dims, the index
+    with those arrays), or None when the index holds no bool (numpy would count a bool as an
+    index array of its own, placed apart from the others)."""
+    items = _index_items(index)
+    if not any(isinstance(i, bool) for i in items):
+        return None
+
+    def width(item):                    # the dims of ``a`` an index item takes
+        if item is None or item is Ellipsis or isinstance(item, bool):
+            return 0
+        array = item._array if isinstance(item, Tensor) else item
+        if isinstance(array, (list, tuple)):
+            array = np.asarray(array)
+        kind = getattr(array, "dtype", None)
+        return array.ndim if kind is not None and kind.kind in "bu" and kind.itemsize == 1 \
+            else 1
+    used = sum(width(i) for i in items)
+    shape, out, dim = list(a.shape), [], 0
+    for item in items:
+        if item is Ellipsis:
+            dim += max(a.ndim - used, 0)
+            out.append(item)
+        elif isinstance(item, bool):
+            shape.insert(dim, 1)
+            out.append(Tensor._wrap(np.arange(1 if item else 0, dtype=np.int64)))
+            dim += 1
+        else:
+            dim += width(item)
+            out.append(item)
+    return reshape_to(a, tuple(shape)), tuple(out)
+
+
 def getitem(a, index):
+    rewritten = _bools_as_arrays(a, index)
+    if rewritten is not None:
+        return getitem(*rewritten)
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
@@ -458,8 +624,20 @@ def _index_message(exc, a, idx=()):
     return f"{msg} (indexing a tensor of shape {list(a.shape)})"
 
 
+def check_fill_value(value, np_dtype):
+    """A one-element ``value`` written through a bool mask is a masked fill of its number,
+    which must fit ``np_dtype`` as a Python number must (300 into uint8, 1e10 into float16
+    are refused; -1 into uint8 wraps)."""
+    if value._array.dtype != np_dtype:
+        dtypes.number_for(value._array.reshape(-1)[0].item(), np_dtype, half_checked=True)
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
+    rewritten = _bools_as_arrays(a, index)
+    if rewritten is not None:
+        setitem(rewritten[0], rewritten[1], value)      # written through the new dims' view
+        return a
     if (not isinstance(value, Tensor) or value._array.size == 1) and any(
             isinstance(i, Tensor) and i._array.dtype == np.uint8 for i in _index_items(index)):
         # PyTorch writes one value through a mask with masked_fill_, which takes bool only
@@ -491,6 +669,7 @@ def setitem(a, index, value):
             raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                                f"{scalar_type_name(a._array.dtype)} for the destination and "
                                f"{scalar_type_name(value._array.dtype)} for the source.")
+        check_fill_value(value, a._array.dtype)
     if value._base is not None or a._base is not None or value is a:
         # a value lying partly in the written memory is refused, as PyTorch's copy and
         # index_put refuse it (x[1:] = x[:-1]); the written memory is the indexed region, or

@@ -15,7 +15,7 @@ from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise
-from .elementary_functions import Pow, ScalarPow, check_integer_exponent
+from .elementary_functions import Pow, ScalarPow, check_integer_exponent, pow
 from .elementwise import Add, Div, Mul, Sub
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
@@ -105,6 +105,16 @@ def div_(t, other):
 
 def pow_(t, other):
     check_integer_exponent(t, other)       # as pow's refusals (numpy's is a ValueError)
+    if t._array.dtype.kind == "b" and (isinstance(other, bool) or (
+            isinstance(other, Tensor) and other._array.dtype.kind == "b")):
+        # pow's bool cases: a bool tensor exponent has no kernel, a Python bool needs none
+        return _write_all(t, pow(t, other), "PowBackward0")
+    if isinstance(other, Tensor) and t._array.dtype.kind in "biu" and \
+            other._array.dtype.kind in "iu" and bool((other._array < 0).any()):
+        # integers to negative integer powers (0, or +-1 for a base of +-1): pow's values,
+        # which numpy's power refuses to compute
+        _check_inplace(t, other, "pow_")
+        return _write_all(t, pow(t, other), "PowBackward1")
     # a number exponent: pow's scalar kernel, whose node keeps the input only (not the
     # result, which later writes into the tensor would change)
     scalar = isinstance(other, (bool, int, float, np.number, np.bool_))
@@ -121,6 +131,10 @@ def clamp_(t, min=None, max=None):
         raise TypeError(f"clamp_() received an invalid combination of arguments - got "
                         f"({python_type_name(min)}, {python_type_name(max)}), but expected "
                         f"(Tensor min, Tensor max) or (Number min, Number max)")
+    if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
+            max is not None:
+        # the 0-d tensor bound beside a number is a number, as clamp reads it
+        min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
     check_partial_overlap(t._array, (min, max))
     if t._array.dtype.kind not in "fV":
         # a float bound makes the result float: refused in place, by PyTorch's words (its
@@ -138,8 +152,11 @@ def clamp_(t, min=None, max=None):
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # computed out of place and copied in: a tensor bound can get a gradient too; the
         # write is recorded under PyTorch's node for the clamp
-        return _write_all(t, keep_for_backward(clamp_by_tensors(t, min, max), min, max),
-                          "ClampBackward0")
+        clamped = clamp_by_tensors(t, min, max)
+        if tuple(clamped.shape) != tuple(t.shape):     # the bounds may not widen t
+            raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast "
+                               f"shape {list(clamped.shape)}")
+        return _write_all(t, keep_for_backward(clamped, min, max), "ClampBackward0")
     min, max = clamp_numbers(min, max, t._array.dtype)
     return apply_inplace(t, Clamp, min=min, max=max)
 

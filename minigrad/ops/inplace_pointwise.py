@@ -74,6 +74,20 @@ def _fit(result, inputs, dtype, name):
     return result
 
 
+def _refuse_complex_into_real(x, operands):
+    """PyTorch's cast error for a real ``x`` written with a complex operand (checked before
+    its kernel runs: ``x.remainder_(1j)`` is refused for the cast, not for the complex
+    remainder minigrad lacks)."""
+    numbers = [v._array if isinstance(v, Tensor) else v for v in operands
+               if isinstance(v, (Tensor, complex))]
+    if x._array.dtype.kind == "c" or not numbers:
+        return
+    have = dtypes.result_type(x._array, *numbers)
+    if have.kind == "c":
+        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
+                           f"output type {scalar_type_name(x._array.dtype)}")
+
+
 def run_inplace(input, fn, args=(), kwargs=None, name="op_"):
     """``input`` overwritten with ``fn(input, *args, **kwargs)``; returns ``input``.
 
@@ -94,7 +108,12 @@ def run_inplace(input, fn, args=(), kwargs=None, name="op_"):
             full[i] = t
         for k, t in zip(keys, tensors[len(slots):]):
             named[k] = t
-        return _fit(fn(x, *full, **named), (x, *tensors), dtype, name)
+        try:
+            result = fn(x, *full, **named)
+        except NotImplementedError:
+            _refuse_complex_into_real(x, (*full, *named.values()))
+            raise
+        return _fit(result, (x, *tensors), dtype, name)
 
     return apply_inplace(input, _Composite(composite), *others)
 

@@ -358,6 +358,9 @@ def _unflatten(a, dim, sizes, position):
     if not sizes:                                # checked before dim is read, as PyTorch
         raise RuntimeError("unflatten: sizes must be non-empty")
     d = normalize_dim(dim, a.ndim)
+    if a.ndim == 0:                              # a 0-d tensor has no dim 0 (or -1) to split
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {d} "
+                           f"but tensor has no dimensions")
     for i, s in enumerate(sizes):
         if not hasattr(s, "__index__"):          # a float size is refused by the parser
             raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be "
@@ -407,10 +410,20 @@ def unsqueeze(a, dim):
     d = normalize_dim(dim, check_tensor("unsqueeze", a).ndim + 1)
     shape = list(a.shape)
     shape.insert(d, 1)
-    return _UNSQUEEZE_NODE.apply(a, shape=tuple(shape))
+    return Unsqueeze.apply(a, shape=tuple(shape), dim=d)
 
 
-_UNSQUEEZE_NODE = Reshape.renamed("UnsqueezeBackward0")
+class Unsqueeze(Reshape):
+    """A new size-1 dim at ``dim``: a view whose new dim has PyTorch's stride, the size
+    times the stride of the dim it lands before (1 element at the end); numpy's reshape of a
+    strided array puts another step there."""
+    _node_name = "UnsqueezeBackward0"
+
+    def forward(self, a, *, shape, dim):
+        self.in_shape = a.shape
+        steps = list(a.strides)
+        steps.insert(dim, a.shape[dim] * a.strides[dim] if dim < a.ndim else a.itemsize)
+        return backend.strided_view(a, shape, tuple(steps))
 
 
 def transpose(a, dim0, dim1):

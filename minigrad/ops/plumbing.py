@@ -42,6 +42,23 @@ class Reshape(Function):
         return reshape_to(g, self.in_shape)
 
 
+def _expanded_strides(a, shape):
+    """PyTorch's strides (bytes) for array ``a`` expanded to ``shape``: a repeated dim steps 0;
+    a size-1 dim that stays size 1 keeps its stride, and a new size-1 leading dim gets the
+    size times the stride of the dim after it (numpy gives both 0).  A 0-d ``a`` steps 0
+    everywhere."""
+    if a.ndim == 0:
+        return (0,) * len(shape)
+    lead = len(shape) - a.ndim
+    steps = [0] * len(shape)
+    after = a.itemsize
+    for i in range(len(shape) - 1, -1, -1):
+        size, step = (a.shape[i - lead], a.strides[i - lead]) if i >= lead else (1, after)
+        steps[i] = step if size == shape[i] else 0
+        after = shape[i] * steps[i]
+    return tuple(steps)
+
+
 class Expand(Function):
     """Broadcast ``a`` to ``shape`` (new leading axes, size-1 axes repeated): a view."""
     returns_view = True
@@ -49,11 +66,16 @@ class Expand(Function):
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         out = backend.xp_of(a).broadcast_to(a, shape)
-        if type(out) is np.ndarray and a.flags.writeable and \
-                not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape)):
-            # no element repeated (the same shape, new size-1 dims, a size 0): PyTorch writes
-            # through such a view, where numpy's broadcast_to is read-only
-            out = np.lib.stride_tricks.as_strided(a, out.shape, out.strides, writeable=True)
+        if type(out) is not np.ndarray:
+            return out
+        # (numpy's steps differ from PyTorch's only at size-1 dims of the result)
+        steps = _expanded_strides(a, out.shape) if 1 in out.shape else out.strides
+        # no element repeated (the same shape, new size-1 dims, a size 0): PyTorch writes
+        # through such a view, where numpy's broadcast_to is read-only
+        writeable = a.flags.writeable and \
+            not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape))
+        if writeable or steps != out.strides:
+            out = np.lib.stride_tricks.as_strided(a, out.shape, steps, writeable=writeable)
         return out
 
     def backward(self, g):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _autocast_state, backend, dtypes
 from ..autograd.function import rename_node
 from ..tensor import Tensor
-from ._autocast_cast import lower as _autocast_lower
+from ._autocast_cast import lower as _autocast_lower, widen as _autocast_widen
 from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemented_for,
                     python_type_name, result_dtype, scalar_type_name)
 from .elementwise import add, cast, div, legacy_overload, mul, sub
@@ -295,9 +295,28 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
                            "integer inputs and as (input + value * tensor1 / tensor2) for float "
                            "inputs. The future addcdiv behavior is just the latter "
                            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
+    if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
+        # as addcmul: the quotient is taken in the promoted dtype of the three tensors (a
+        # float16 0-d tensor1 over an int8 tensor2 added to float64 is computed in float64)
+        dtype = result_dtype(input, tensor1, tensor2)
+        value = _coefficient(value, dtype)
+        work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
+        quotient = div(cast(tensor1, work), cast(tensor2, work))
+        out = add(cast(input, work), quotient if value == 1 else mul(quotient, value))
+        return rename_node(cast(out, dtype), "AddcdivBackward0")
     quotient = div(tensor1, tensor2)
     return rename_node(add(input, quotient if value == 1 else mul(quotient, value)),
                        "AddcdivBackward0")
+
+
+def _factors_in_common_dtype(input, tensor1, tensor2):
+    """tensor1 and tensor2 of an in-place addcmul_/addcdiv_ converted to the promoted dtype of
+    the three tensors, in which PyTorch computes (an int64 tensor1 times a bfloat16 0-d tensor2
+    added to float32 input is a float32 product, not a bfloat16 one)."""
+    if not all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
+        return tensor1, tensor2
+    dtype = result_dtype(input, tensor1, tensor2)
+    return cast(tensor1, dtype), cast(tensor2, dtype)
 
 
 def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
@@ -306,7 +325,9 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
         value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
-    return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2), alpha=value)
+    tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
+    return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2),
+                       alpha=_number_value(value))
 
 
 def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
@@ -316,7 +337,15 @@ def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
-    return named_write(input, "AddcdivBackward0", add_, input, div(tensor1, tensor2), alpha=value)
+    tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
+    return named_write(input, "AddcdivBackward0", add_, input, div(tensor1, tensor2),
+                       alpha=_number_value(value))
+
+
+def _number_value(value):
+    """``value`` of addcmul_/addcdiv_ as add_'s alpha: a bool scales as 0 or 1 (add_ takes a
+    bool alpha for bool results only; PyTorch's kernels take any number here)."""
+    return int(value) if isinstance(value, bool) else value
 
 
 def kron(input, other):
@@ -376,6 +405,8 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     the largest difference.  The gradient is 0 where two rows coincide."""
     check_tensor("cdist", x1, "x1")
     check_tensor("cdist", x2, "x2", 2)
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        x1, x2 = _autocast_widen(x1, x2)
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")

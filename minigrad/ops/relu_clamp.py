@@ -264,6 +264,11 @@ def clamp(a, min=None, max=None):
                         f"{python_type_name(min)}, {python_type_name(max)}), but expected "
                         f"(Tensor input, Tensor min, Tensor max) or (Tensor input, Number min, "
                         f"Number max)")
+    if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
+            max is not None:
+        # so the 0-d tensor bound is a number, promoting as one (clamp(bool_tensor,
+        # tensor(0.5, dtype=float64), 1.0) is float32)
+        min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
     if a._array.dtype.kind == "c" or any(isinstance(v, Tensor) and v._array.dtype.kind == "c"
                                          for v in (min, max)):
         raise NotImplementedError("clamp is not supported for complex types")
@@ -300,8 +305,9 @@ def clamp_by_tensors(a, min, max):
               for v in (min, max)]
     dtype = dtypes.result_type(a._array, *(v._array for v in bounds if v is not None))
     inputs = [cast(v, dtype) for v in (a, *bounds) if v is not None]
-    for shape in (v._array.shape for v in inputs[1:]):
-        broadcast_shape(inputs[0]._array.shape, shape, "clamp")
+    shape = inputs[0]._array.shape
+    for other in (v._array.shape for v in inputs[1:]):
+        shape = broadcast_shape(shape, other, "clamp")      # the bounds with each other too
     return ClampByTensors.apply(*inputs, has_min=min is not None, has_max=max is not None)
 
 

@@ -28,6 +28,7 @@ from .scatter_gather import index_select
 from .shaping import movedim
 from .sorting import cumsum
 from .stacking import cat, narrow, stack
+from .writes import overlaps_itself
 
 __all__ = ["diff", "flip", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trapezoid",
            "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations", "renorm",
@@ -75,7 +76,10 @@ class Flip(Function):
 
     def forward(self, a, *, axes):
         self.axes = axes
-        return backend.xp_of(a).flip(a, axis=axes).copy()
+        # its dims laid out in the input's memory order, as PyTorch's empty_like keeps it (a
+        # transposed input gives a transposed result); row-major for an expanded input
+        order = "C" if overlaps_itself(a) else "K"
+        return backend.xp_of(a).flip(a, axis=axes).copy(order=order)
 
     def backward(self, g):
         return Flip.apply(g, axes=self.axes)
@@ -344,5 +348,6 @@ def argwhere(input):
 
 
 def ravel(input):
-    """``input`` flattened to 1-d (a view when possible)."""
-    return reshape(input, -1)
+    """``input`` flattened to 1-d: a view of a contiguous ``input``, else a copy (as PyTorch's
+    contiguous().view(-1): a strided 1-d ``x.t()[0]`` is copied, not viewed)."""
+    return reshape(contiguous(check_tensor("ravel", input)), -1)

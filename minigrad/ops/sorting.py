@@ -244,20 +244,30 @@ class CumProd(Function):
 def _running(input, dim, dtype, name):
     check_tensor(name, input)
     if dtype is not None:
-        if dtypes.to_dtype(dtype).np.kind != "b":       # bool has no kernel: refused later
-            check_grad_dtype(input, dtypes.to_dtype(dtype))
-        input = cast(input, dtypes.to_dtype(dtype))
+        target = dtypes.to_dtype(dtype)
+        if target.np.kind != "b" or input.ndim == 0 or input._array.size == 0:
+            # a bool scan of elements is refused by its missing kernel first, below
+            check_grad_dtype(input, target)
+        input = cast(input, target)
     elif input._array.dtype.kind in "bui":        # integers and bools accumulate in int64
         input = cast(input, dtypes.int64)
     d = _check_dim(input, dim)
     return input, d
 
 
+def _unscanned(input):
+    """The running sum or product of a 0-d or empty ``input`` (already in the asked dtype):
+    a copy of it, even a bool one (PyTorch runs no kernel, which would refuse bool)."""
+    if input._array.dtype.kind == "b":
+        return Tensor._wrap(input._array.copy())
+    return input * 1
+
+
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim``."""
     input, d = _running(input, dim, dtype, "cumsum")
-    if input.ndim == 0:
-        return input * 1
+    if input.ndim == 0 or input._array.size == 0:
+        return _unscanned(input)
     if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
         raise not_implemented_for("cumsum_out_cpu", input._array.dtype)
     return CumSum.apply(input, dim=d)
@@ -266,8 +276,8 @@ def cumsum(input, dim, *, dtype=None):
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim`` (exact gradients with zeros in the input too)."""
     input, d = _running(input, dim, dtype, "cumprod")
-    if input.ndim == 0:
-        return input * 1
+    if input.ndim == 0 or input._array.size == 0:
+        return _unscanned(input)
     if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
         raise not_implemented_for("cumprod_out_cpu", input._array.dtype)
     if not bool((input._array == 0).any()) or not input.requires_grad:

@@ -16,6 +16,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
 from .indexing import GetItem, IndexScatter
+from .elementwise import mul
 from .movement import clone
 from .stacking import narrow
 
@@ -81,6 +82,13 @@ class AsStrided(Function):
 
     def backward(self, g):
         buffer = IndexScatter.apply(g, shape=(self.numel,), index=(self.index,), basic=False)
+        xp = backend.xp_of(g._array)
+        counts = xp.bincount(self.own.reshape(-1), minlength=self.numel)
+        if counts.size and int(counts.max()) > 1:
+            # input's elements share memory (an expanded input): as PyTorch, each memory
+            # position's gradient is split evenly among the input elements that read it
+            share = 1.0 / xp.maximum(counts, 1)
+            buffer = mul(buffer, Tensor._wrap(share.astype(g._array.dtype)))
         return GetItem.apply(buffer, index=(self.own,), basic=False)
 
 
