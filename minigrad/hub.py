@@ -1,11 +1,12 @@
 """``torch.hub``: checkpoints fetched by URL, and models published as a ``hubconf.py``.
 
 ``load_state_dict_from_url(url)`` downloads a checkpoint once into ``get_dir()/checkpoints``
-and reads it with ``minigrad.load`` -- so the file must be safetensors: a PyTorch ``.pth``
-(a pickle, or a zip of pickles) is refused by ``minigrad.load`` with a ValueError that says
-so, and nothing is ever unpickled.  ``load(repo_or_dir, 'entry')`` imports the ``hubconf.py``
-of a local directory (``source='local'``) or of a GitHub repository downloaded as a zip
-(``source='github'``, ``'owner/repo[:ref]'``) and calls its entry point.  The cache layout,
+and reads it with ``minigrad.load``: a safetensors file, or a PyTorch ``.pth`` written by
+``torch.save`` (a zip of pickles; unpickled with PyTorch's weights_only allowlist when
+``weights_only=True``); the legacy pre-1.6 pickle is refused with a ValueError that says so.
+``load(repo_or_dir, 'entry')`` imports the ``hubconf.py`` of a local directory
+(``source='local'``) or of a GitHub repository downloaded as a zip (``source='github'``,
+``'owner/repo[:ref]'``) and calls its entry point.  The cache layout,
 the trusted-repository list, the messages and the errors are PyTorch's.
 """
 from __future__ import annotations
@@ -128,9 +129,8 @@ def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=Tr
     ``get_dir()/checkpoints``) unless a file of that name is already there, then read with
     ``minigrad.load(path, map_location=...)``.  The file name is the URL's last path part
     (or ``file_name``).  ``check_hash``: the name must look like ``name-<sha256 prefix>.ext``
-    and the download must match that prefix.  The file must be safetensors (``minigrad.load``
-    explains the refusal of a PyTorch pickle); ``weights_only`` is accepted for PyTorch
-    compatibility -- nothing is unpickled either way."""
+    and the download must match that prefix.  ``weights_only`` goes to ``minigrad.load``
+    (it matters for a torch.save file only: safetensors files hold no pickle)."""
     if os.getenv("TORCH_MODEL_ZOO"):
         warnings.warn("TORCH_MODEL_ZOO is deprecated, please use env TORCH_HOME instead",
                       stacklevel=2)
@@ -146,7 +146,7 @@ def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=Tr
             found = _HASH_IN_NAME.search(name)
             prefix = found.group(1) if found else None
         download_url_to_file(url, cached, prefix, progress=progress)
-    return serialization.load(cached, map_location=map_location)
+    return serialization.load(cached, map_location=map_location, weights_only=weights_only)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``minigrad.save`` / ``minigrad.load``: checkpoints in the safetensors format, never pickle.
+"""``minigrad.save`` / ``minigrad.load``: checkpoints in the safetensors format, never pickle;
+``load`` also reads what PyTorch's ``torch.save`` wrote (``_torch_checkpoint``).
 
 A safetensors file is an 8-byte little-endian header length, a JSON header (each tensor's
 dtype, shape and byte range, plus a ``__metadata__`` dict of strings) and the raw tensor bytes.
@@ -16,6 +17,12 @@ What is stored:
     which tensors are Parameters or require grad, and a ``state_dict()``'s ``_metadata`` (the
     module versions that wrote it).
 
+Loading a zip archive (what ``torch.save`` writes since PyTorch 1.6) goes to
+``_torch_checkpoint``: it unpickles the archive's ``data.pkl`` as ``torch.load`` does, with
+PyTorch's weights_only allowlist by default (plus what ``add_safe_globals`` registered), fully
+with ``weights_only=False`` (``torch.*`` classes becoming minigrad's).  PyTorch's legacy
+pre-1.6 format (a bare pickle) is refused.
+
 Saving writes a temporary file in the target's directory and renames it over the target
 (``os.replace``), so an interrupted save leaves any previous checkpoint intact.  Loading checks
 the header and sizes first: an empty, truncated or non-safetensors file raises a ValueError
@@ -24,6 +31,7 @@ naming the file, and nothing is returned half-loaded.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import struct
@@ -33,7 +41,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import backend, dtypes
+from . import _torch_checkpoint, backend, dtypes
 from .nn.modules.module import Module
 from .nn.parameter import (Parameter, UninitializedBuffer, UninitializedParameter,
                            UninitializedTensorMixin)
@@ -376,11 +384,16 @@ def _complex128_keys(header, arrays, name):
     return keys
 
 
+# how a legacy torch.save file starts: pickle protocol 2, then its magic number as a LONG1
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
+
+
 def _what_it_is(head):
-    if head.startswith(b"PK\x03\x04"):
-        return ("a zip archive: files written by torch.save are pickles inside a zip, which "
-                "minigrad does not load; re-save it with safetensors.torch.save_file("
-                "model.state_dict(), path)")
+    if head.startswith(_LEGACY_TORCH_MAGIC):
+        return ("PyTorch's legacy torch.save format (before PyTorch 1.6, or "
+                "_use_new_zipfile_serialization=False), which minigrad does not load; re-save "
+                "it with torch.save(obj, path) from PyTorch 1.6 or later: its zip archive "
+                "loads here")
     if head[:1] == b"\x80":
         return "a Python pickle, which minigrad never loads"
     if head.startswith(b"\x93NUMPY"):
@@ -461,18 +474,27 @@ def _read_all(f):
 
 
 def load(f, map_location=None, weights_only=True, **kwargs):
-    """Load what ``minigrad.save`` wrote (or any safetensors file) from ``f`` (a path or a
+    """Load what ``minigrad.save`` wrote (or any safetensors file), or what PyTorch's
+    ``torch.save`` wrote (its zip format; see ``_torch_checkpoint``), from ``f`` (a path or a
     binary file object).
 
     Tensors come back on the CPU, or on ``map_location`` ('cuda', 'cuda:1', a device, a
     dict {'cuda:0': 'cpu'}, or a function called as fn(tensor, 'cpu') on each tensor).  A
     file without minigrad's metadata (written by ``safetensors.torch.save_file``...) gives an
-    OrderedDict name -> tensor in file order.  ``weights_only`` is accepted for PyTorch
-    compatibility: minigrad never unpickles anything.  Reading needs no package: the format
-    is parsed here, so that dtypes minigrad lacks can be widened (float8, uint16/32/64,
-    with a warning) or refused by name.
+    OrderedDict name -> tensor in file order.  ``weights_only`` matters for torch.save's files
+    only (safetensors files hold no pickle): True (the default) allows what PyTorch's
+    weights_only loader allows, False unpickles everything (trusted files only).  Other
+    keyword arguments (``mmap``...) are accepted and read the file the same way.  Reading a
+    safetensors file needs no package: the format is parsed here, so that dtypes minigrad
+    lacks can be widened (float8, uint16/32/64, with a warning) or refused by name.  For a
+    torch.save file, a function ``map_location`` is called as fn(storage, location) with
+    each storage's saved location ('cpu', 'cuda:0'), a tensor over the storage standing
+    in for it.
     """
     name, data = _read_all(f)
+    if data.startswith(_torch_checkpoint.ZIP_MAGIC):          # written by torch.save
+        return _torch_checkpoint.load_zip(io.BytesIO(data), name, map_location,
+                                          weights_only, _safe_globals)
     header = _check_header(data, name)
     arrays = _read_tensors(data, header, name)
     for k in _complex128_keys(header, arrays, name):
@@ -502,16 +524,17 @@ def load(f, map_location=None, weights_only=True, **kwargs):
 
 
 # ----------------------------------------------------------------------------------------------
-# PyTorch's allowlist for its weights_only unpickler. minigrad never unpickles (a checkpoint is
-# tensors plus JSON), so no global is ever looked up at load; the list is kept, as PyTorch
-# keeps it, so that code which registers its classes before loading runs unchanged.
+# PyTorch's allowlist for its weights_only unpickler: the globals, besides tensors and
+# containers, that loading a torch.save checkpoint with weights_only=True may build (a
+# safetensors checkpoint holds no pickle, so there it changes nothing).
 # ----------------------------------------------------------------------------------------------
 _safe_globals = []
 
 
 def add_safe_globals(safe_globals):
     """Add classes or functions (or ``(obj, "module.name")`` pairs) to the allowlist, as
-    ``torch.serialization.add_safe_globals``. Changes nothing minigrad.load does."""
+    ``torch.serialization.add_safe_globals``: a torch.save checkpoint naming them then loads
+    with weights_only=True (a minigrad class also allows its ``torch.`` name)."""
     for item in safe_globals:
         if item not in _safe_globals:
             _safe_globals.append(item)
@@ -539,9 +562,12 @@ def safe_globals(safe_globals):
 
 
 def get_unsafe_globals_in_checkpoint(f):
-    """The globals a checkpoint would need that are not allowlisted: none for minigrad's
-    files, which hold no pickle. ``f`` must be a checkpoint minigrad.load reads (a
-    ValueError naming what it is otherwise)."""
+    """The globals a checkpoint would need that are not allowlisted ('module.name' strings):
+    those of a torch.save file's pickle; none for safetensors files, which hold no pickle.
+    ``f`` must be a checkpoint minigrad.load reads (a ValueError naming what it is
+    otherwise)."""
     name, data = _read_all(f)
+    if data.startswith(_torch_checkpoint.ZIP_MAGIC):
+        return _torch_checkpoint.unsafe_globals(io.BytesIO(data), name, _safe_globals)
     _check_header(data, name)
     return []

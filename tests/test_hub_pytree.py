@@ -413,10 +413,14 @@ def test_load_state_dict_from_url_check_hash(home, capsys):
     minigrad.hub.load_state_dict_from_url(_url(bad), progress=False)
 
 
-def test_torch_pickles_are_refused_not_unpickled(home):
-    _, served = _checkpoint(home)
-    with pytest.raises(ValueError, match="not a safetensors file"):
-        minigrad.hub.load_state_dict_from_url(_url(served / "net.pth"), progress=False)
+def test_torch_pickles_load_and_other_zips_are_refused(home):
+    sd, served = _checkpoint(home)
+    # a torch.save .pth loads (its pickle read with PyTorch's weights_only allowlist)
+    got = minigrad.hub.load_state_dict_from_url(_url(served / "net.pth"), progress=False,
+                                                weights_only=True)
+    assert list(got) == list(sd)
+    for k in sd:
+        np.testing.assert_array_equal(got[k].numpy(), sd[k])
     legacy = served / "legacy.zip"
     with zipfile.ZipFile(legacy, "w") as zf:
         zf.write(served / "net.safetensors", "net.safetensors")

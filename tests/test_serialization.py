@@ -152,11 +152,9 @@ def test_bad_files_give_clear_errors(tmp_path):
         trunc.write_bytes(data[:cut])
         with pytest.raises(ValueError, match=f"cut{cut}.safetensors'.*(truncated|too short)"):
             minigrad.load(trunc)
-    foreign = tmp_path / "model.pt"
+    foreign = tmp_path / "model.pt"          # torch.save's zip format loads too
     torch.save({"w": torch.ones(2)}, foreign)
-    with pytest.raises(ValueError, match=r"model\.pt' is not a safetensors file \(a zip "
-                                         r"archive: files written by torch\.save"):
-        minigrad.load(foreign)
+    assert minigrad.load(foreign)["w"].tolist() == torch.load(foreign)["w"].tolist()
     text = tmp_path / "notes.txt"
     text.write_text("hello world, not a checkpoint")
     with pytest.raises(ValueError, match="notes.txt' is not a safetensors file"):

@@ -237,6 +237,7 @@ class GELU(_Simple):
     """x * Phi(x) (approximate='none') or its tanh approximation (approximate='tanh')."""
     _fn, _params, _defaults = F.gelu, ("approximate",), {"approximate": "none"}
     _takes_inplace = False                  # PyTorch's GELU has no in-place form
+    inplace = False     # (a class attribute: a GELU pickled by PyTorch has none of its own)
 
     def __init__(self, approximate="none"):   # explicit signatures, as inspect reads them
         super().__init__(approximate=approximate)

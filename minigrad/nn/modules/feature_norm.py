@@ -28,7 +28,6 @@ class LayerNorm(Module):
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        self._bias = bool(bias and elementwise_affine)
         if elementwise_affine:
             self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
             if bias:
@@ -50,7 +49,7 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self._bias}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -64,7 +63,6 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
-        self._bias = bool(bias and affine)
         if affine:
             self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
             if bias:
@@ -86,7 +84,7 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={self._bias}")
+                f"bias={self.bias is not None}")
 
 
 class _InstanceNorm(_NormBase):
@@ -98,7 +96,6 @@ class _InstanceNorm(_NormBase):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         factory = {"device": device, "dtype": dtype}
-        self._bias = bool(bias and affine)
         if affine:
             self.weight = Parameter(creation.ones(num_features, **factory))
             if bias:
@@ -142,7 +139,7 @@ class _InstanceNorm(_NormBase):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self._bias}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
 
 
