@@ -8,9 +8,27 @@ import types
 import warnings
 import weakref
 
+from ..tensor import Tensor
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaScheduler", "NestedSchedulers"]
+
+
+def _set_group_value(group, key, value):
+    """``group[key] = value``, except that a tensor hyper-parameter (``lr=torch.tensor(0.1)``)
+    is filled in place, as PyTorch does, so that code holding that tensor sees the schedule."""
+    current = group[key]
+    if isinstance(current, Tensor):
+        current.fill_(value.detach().reshape(()) if isinstance(value, Tensor) else value)
+    else:
+        group[key] = value
+
+
+def _group_values(optimizer, key):
+    """``[group[key] for each group]`` with tensors cloned: a list of rates kept by the caller
+    (``get_last_lr()``) does not change when a later step fills the group's tensor."""
+    return [g[key].clone() if isinstance(g[key], Tensor) else g[key]
+            for g in optimizer.param_groups]
 
 
 def _track_step_calls(optimizer):
@@ -45,6 +63,35 @@ def _warn_if_optimizer_not_stepped(optimizer):
         warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. The "
                       "optimizer should step first, then the schedule: in the other order the "
                       "schedule's first learning rate is never used.", UserWarning, stacklevel=3)
+
+
+# the words of the warning a ``step(epoch)`` call gives (third-party code imports the name to
+# filter the warning)
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
+    "possible. Please use `scheduler.step()` to step the scheduler.")
+
+
+class _enable_get_lr_call:
+    """``with _enable_get_lr_call(schedule):`` marks ``get_lr()`` calls inside as made by a
+    step, so they do not warn (for schedules that write their own ``step``)."""
+
+    def __init__(self, o):
+        self.o = o
+
+    def __enter__(self):
+        self.o._get_lr_called_within_step = True
+        return self
+
+    def __exit__(self, *exc):
+        self.o._get_lr_called_within_step = False
+
+
+def _warn_get_lr_called_within_step(lr_scheduler):
+    """The warning a schedule's ``get_lr()`` gives when called from outside its step."""
+    if not getattr(lr_scheduler, "_get_lr_called_within_step", False):
+        warnings.warn("To get the last learning rate computed by the scheduler, please use "
+                      "`get_last_lr()`.", UserWarning, stacklevel=3)
 
 
 def _warn_outside_step(get_lr):
@@ -86,7 +133,9 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                # a tensor lr is copied: the schedule fills the group's own in place
+                lr = group["lr"]
+                group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -96,7 +145,7 @@ class LRScheduler:
                         "when:\n1. You're trying to resume training from a checkpoint but "
                         "haven't properly loaded the optimizer state\n2. You're using "
                         "last_epoch >= 0 for a fresh training run (not recommended)")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = _group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         _track_step_calls(optimizer)
         self._initial_step()
@@ -124,9 +173,7 @@ class LRScheduler:
             _warn_if_optimizer_not_stepped(self.optimizer)
         self._step_count += 1
         if epoch is not None:
-            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
-                          "being deprecated where possible. Please use `scheduler.step()` to "
-                          "step the scheduler.", UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
@@ -139,9 +186,9 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self._rates(getattr(self, "_get_closed_form_lr", self.get_lr))
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
+            _set_group_value(group, "lr", lr)
+        self._last_lr = _group_values(self.optimizer, "lr")
 
     def state_dict(self):
         """Everything but the optimizer (and functions, for LambdaLR)."""

@@ -7,7 +7,7 @@ combined; ``_get_closed_form_lr`` serves the deprecated ``step(epoch)``.
 """
 from __future__ import annotations
 
-from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers
+from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers, _group_values
 
 __all__ = ["ConstantLR", "MultiplicativeLR", "PolynomialLR", "ChainedScheduler"]
 
@@ -42,7 +42,8 @@ class MultiplicativeLR(LambdaScheduler):
     def get_lr(self):
         groups = self.optimizer.param_groups
         if not self._is_initial:
-            return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, groups)]
+            return [g["lr"] * fn(self.last_epoch)
+                    for fn, g in zip(self.lr_lambdas, groups, strict=True)]
         return [g["lr"] for g in groups]
 
 
@@ -79,9 +80,9 @@ class ChainedScheduler(NestedSchedulers, LRScheduler):
         self._check_schedulers(optimizer, schedulers)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
+        self._last_lr = _group_values(optimizer, "lr")
 
     def step(self):
         for s in self._schedulers:
             s.step()
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self._last_lr = _group_values(self.optimizer, "lr")

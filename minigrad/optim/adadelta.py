@@ -22,6 +22,7 @@ class Adadelta(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone"]     # PyTorch's list here
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):

@@ -37,11 +37,31 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        # PyTorch fills the state of every parameter here, so a state_dict() lists the ones
+        # that never get a gradient too
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._fresh_state(p, self.state[p], group)
+
+    def _check_fused(self, with_grad):
+        """The first parameter is checked once; then no step takes complex or sparse."""
+        super()._check_fused(with_grad)
+        if any(p.is_complex() or p.grad.is_sparse for p in with_grad):
+            raise RuntimeError("`fused` does not support sparse grad or complex param")
+
+    def _fresh_state(self, param, state, group):
+        """Fill ``state`` with 'step' (0-d counter) and 'sum' (param-shaped); a complex
+        parameter's sum starts at initial_accumulator_value in both its real and imaginary
+        parts, as in PyTorch.  Parameters of a group added later start from the constructor's
+        value (PyTorch's defaults), not their group's."""
+        value = self.defaults["initial_accumulator_value"]
+        fill = complex(value, value) if param._array.dtype.kind == "c" else value
+        state["step"] = self._step_tensor(group["fused"])
+        state["sum"] = Tensor._wrap(param._array * 0 + fill)
 
     def _update(self, param, grad, state, group):
         if "sum" not in state:
-            state["step"] = self._step_tensor()       # a 0-d float32 tensor, as PyTorch's
-            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+            self._fresh_state(param, state, group)
         adagrad_update(param._array, grad, state["sum"]._array, state["step"]._array,
                        lr=group["lr"], weight_decay=group["weight_decay"],
                        lr_decay=group["lr_decay"], eps=group["eps"],
@@ -50,8 +70,7 @@ class Adagrad(Optimizer):
     def _update_differentiable(self, param, grad, state, group):
         """``adagrad_update``'s arithmetic as tensor operations, recorded in the graph."""
         if "sum" not in state:
-            state["step"] = self._step_tensor()
-            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+            self._fresh_state(param, state, group)
         step = state["step"]
         step += 1
         g = self._differentiable_gradient(param, grad, group)
@@ -65,8 +84,7 @@ class Adagrad(Optimizer):
         if group["weight_decay"] != 0:
             raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         if "sum" not in state:
-            state["step"] = self._step_tensor()
-            state["sum"] = Tensor._wrap(param._array * 0 + group["initial_accumulator_value"])
+            self._fresh_state(param, state, group)
         step = state["step"]._array
         step += 1
         g = grad.coalesce()

@@ -29,6 +29,12 @@ class Adam(Optimizer):
 
     _tensor_numbers = frozenset({"step"})
 
+    def _check_fused(self, with_grad):
+        """Each parameter is checked when its state is first made, as in PyTorch."""
+        for p in with_grad:
+            if not self.state.get(p):
+                self._fused_param_check(p)
+
     _sparse_name = "Adam"         # AdamW's refusal too, in PyTorch's words
     _sparse_hint = ", please consider SparseAdam instead"
 
@@ -56,6 +62,9 @@ class Adam(Optimizer):
             raise ValueError("betas must be either both floats or both Tensors")
         self._check_flags(type(self).__name__, fused, differentiable, foreach,
                           differentiable_ok=True)
+        # kept as a tuple (a list given is copied), 1-element tensors as 0-d ones, as PyTorch
+        betas = tuple(b.reshape(()) if isinstance(b, Tensor) and b.dim() != 0 else b
+                      for b in betas)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
@@ -64,7 +73,7 @@ class Adam(Optimizer):
 
     def _fresh_state(self, param, state, group):
         """The state a parameter starts with (its first step fills it)."""
-        state["step"] = self._step_tensor()
+        state["step"] = self._step_tensor(group["fused"])
         state["exp_avg"] = self._zeros_like(param)
         state["exp_avg_sq"] = self._zeros_like(param)
         if group["amsgrad"]:

@@ -25,6 +25,7 @@ class ASGD(Optimizer):
     State per parameter: 'step', 'eta', 'mu', 'ax'.
     """
     _scalar_state = frozenset({"eta", "mu"})
+    _capturable_what = "params, mus, etas, and state_steps"
     _tensor_numbers = frozenset({"step", "eta", "mu"})
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,

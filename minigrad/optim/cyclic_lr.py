@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import types
 
-from ._lr_base import LRScheduler
+from ._lr_base import LRScheduler, _set_group_value
 from .optimizer import Optimizer
 
 __all__ = ["CyclicLR"]
@@ -56,7 +56,7 @@ class CyclicLR(LRScheduler):
         if last_epoch == -1:
             # The cycle starts at the bottom, so the groups' current lr is overwritten.
             for group, lr in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = lr
+                _set_group_value(group, "lr", lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up

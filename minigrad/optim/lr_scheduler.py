@@ -16,7 +16,9 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
-from ._lr_base import LambdaScheduler, LRScheduler, NestedSchedulers
+from ._lr_base import EPOCH_DEPRECATION_WARNING, LambdaScheduler, LRScheduler, \
+    NestedSchedulers, _enable_get_lr_call, _group_values, _set_group_value, \
+    _warn_get_lr_called_within_step  # noqa: F401
 from ._lr_more import ChainedScheduler, ConstantLR, MultiplicativeLR, PolynomialLR  # noqa: F401
 from .cyclic_lr import CyclicLR, _per_group  # noqa: F401
 from .optimizer import Optimizer
@@ -28,6 +30,10 @@ __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialL
 
 
 _LRScheduler = LRScheduler
+# PyTorch's helper names, which schedules written outside (copied from its sources) import
+_param_groups_val_list = _group_values
+_update_param_group_val = _set_group_value
+_format_param = _per_group
 
 
 class StepLR(LRScheduler):
@@ -103,7 +109,7 @@ class CosineAnnealingLR(LRScheduler):
                     for base in self.base_lrs]
         if (self.last_epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
             return [group["lr"] + (base - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
-                    for base, group in zip(self.base_lrs, groups)]
+                    for base, group in zip(self.base_lrs, groups, strict=True)]
         return [(1 + math.cos(math.pi * self.last_epoch / self.T_max)) /
                 (1 + math.cos(math.pi * (self.last_epoch - 1) / self.T_max)) *
                 (group["lr"] - self.eta_min) + self.eta_min for group in groups]
@@ -203,9 +209,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
         # (_step_count is left alone, as PyTorch's: this step never warns about the order)
-        for group, lr in zip(self.optimizer.param_groups, self._rates(self.get_lr)):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        for group, lr in zip(self.optimizer.param_groups, self._rates(self.get_lr),
+                             strict=True):
+            _set_group_value(group, "lr", lr)
+        self._last_lr = _group_values(self.optimizer, "lr")
 
 
 _PHASE_KEYS = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
@@ -334,7 +341,7 @@ class SequentialLR(NestedSchedulers, LRScheduler):
         # every scheduler already took its step 0 when built: undo them (inside nested ones
         # too), restart the one that runs at epoch 0 (the second if a milestone is 0)
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            _set_group_value(group, "lr", group["initial_lr"])
         self.recursive_undo()
         first = self._schedulers[bisect_right(self._milestones, 0)]
         first._initial_step()
@@ -390,7 +397,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.min_lrs = [min_lr] * len(groups)
         self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
-        self._last_lr = [g["lr"] for g in groups]
+        self._last_lr = _group_values(optimizer, "lr")
         self._init_is_better(mode=mode, threshold=threshold, threshold_mode=threshold_mode)
         self._reset()
 
@@ -431,9 +438,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is "
-                          "being deprecated where possible. Please use `scheduler.step()` to "
-                          "step the scheduler.", UserWarning, stacklevel=2)
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
@@ -446,7 +451,7 @@ class ReduceLROnPlateau(LRScheduler):
             self._reduce_lr(epoch)
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self._last_lr = _group_values(self.optimizer, "lr")
 
     def _reduce_lr(self, epoch):
         """Multiply every group's lr by ``factor``, not below its min_lr (nor by eps or less)."""
@@ -461,9 +466,10 @@ class ReduceLROnPlateau(LRScheduler):
                     "length of the `optimizer` param groups.")
             self.min_lrs = [self.default_min_lr] * len(groups)
         for group, low in zip(groups, self.min_lrs):
-            new = max(group["lr"] * self.factor, low)
-            if group["lr"] - new > self.eps:
-                group["lr"] = new
+            old = float(group["lr"])      # a tensor lr is read as a number, as PyTorch's
+            new = max(old * self.factor, low)
+            if old - new > self.eps:
+                _set_group_value(group, "lr", new)
 
     def get_last_lr(self):
         return self._last_lr

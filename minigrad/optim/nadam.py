@@ -25,6 +25,7 @@ class NAdam(Optimizer):
     'exp_avg' (m), 'exp_avg_sq' (v).
     """
     _scalar_state = frozenset({"mu_product"})
+    _capturable_what = "params, mu_products and state_steps"
     _tensor_numbers = frozenset({"step", "mu_product"})
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,

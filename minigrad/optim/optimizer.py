@@ -66,7 +66,7 @@ def _with_step_hooks(step):
             result = hook(self, args, kwargs)
             if result is not None:
                 if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, "
+                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
                 args, kwargs = result
         self._in_hooked_step = True
@@ -277,7 +277,7 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of parameters, e.g. layers to unfreeze: ``{'params': [...], 'lr': ...}``."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -339,8 +339,20 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # inf/nan gradients make inf/nan parameters silently, as in PyTorch (no numpy warnings)
+        with np.errstate(all="ignore"):
+            self._step_groups()
+        return loss
+
+    def _step_groups(self):
+        """``step``'s updates: each parameter with a gradient, group by group."""
         for group in self.param_groups:
             numbers = None         # the group's hyper-parameters as numbers, read once
+            if group.get("capturable") or group.get("fused"):
+                # refused before any parameter of the group moves, as in PyTorch
+                with_grad = [p for p in group["params"] if p.grad is not None]
+                if with_grad:
+                    self._check_kernel_flags(group, with_grad)
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -368,7 +380,6 @@ class Optimizer:
                 if state:
                     self.state[p] = state      # SGD without momentum keeps no state, as torch
                 p._vcounter.value += 1
-        return loss
 
     def _update_complex(self, p, state, group):
         """A complex parameter is updated as PyTorch's optimizers update it: as the real
@@ -384,6 +395,36 @@ class Optimizer:
             shaped = isinstance(v, Tensor) and v._array.shape == real_p._array.shape and \
                 v._array.dtype == real_p._array.dtype
             state[k] = Tensor._wrap(complex_of_pairs(v._array)) if shaped else v
+
+    # PyTorch's capturable=True kernels run only on these devices; its assertion names the
+    # tensors it checks ('params and state_steps' for most optimizers)
+    _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
+    _capturable_what = "params and state_steps"
+    _fused_devices = ["mps", "cuda", "xpu", "hpu", "cpu", "mtia", "privateuseone"]
+
+    def _check_kernel_flags(self, group, with_grad):
+        """PyTorch's refusals of a ``capturable`` or ``fused`` group about to step
+        (``with_grad``: its parameters that have a gradient): capturable needs an
+        accelerator (AssertionError on the CPU); fused needs floating-point parameters."""
+        if group.get("capturable") and \
+                any(p.device.type not in self._capturable_devices for p in with_grad):
+            raise AssertionError(f"If capturable=True, {self._capturable_what} must be on "
+                                 f"supported devices: {self._capturable_devices}.")
+        if group.get("fused"):
+            self._check_fused(with_grad)
+
+    def _check_fused(self, with_grad):
+        """SGD and Adagrad (as PyTorch) check only the first parameter they ever step."""
+        if getattr(self, "_need_device_dtype_check_for_fused", True):
+            self._fused_param_check(with_grad[0])
+            self._need_device_dtype_check_for_fused = False
+
+    def _fused_param_check(self, p):
+        """A fused kernel takes floating-point parameters on its devices (RuntimeError)."""
+        if not (p.device.type in self._fused_devices and p.is_floating_point()):
+            raise RuntimeError("`fused=True` requires all the params to be floating point "
+                               f"Tensors of supported devices: {self._fused_devices} but "
+                               f"{p.dtype} and {p.device.type}")
 
     # names of per-parameter state tensors that are 0-d scalars, not shaped like the parameter
     # (NAdam's 'mu_product', ASGD's 'eta' and 'mu'): load_state_dict skips their shape check
@@ -437,14 +478,16 @@ class Optimizer:
 
     @staticmethod
     def _scalar_tensor(value):
-        """A 0-d float32 tensor on the CPU holding ``value`` (PyTorch keeps its per-parameter
-        scalar state, such as NAdam's mu_product, in the default float dtype)."""
-        return Tensor._wrap(np.asarray(value, dtype=np.float32))
+        """A 0-d tensor on the CPU holding ``value``: float32, or float64 under a float64
+        default dtype (PyTorch keeps its per-parameter scalar state, such as NAdam's
+        mu_product, in that dtype)."""
+        return Tensor._wrap(np.asarray(value, dtype=_get_scalar_dtype().np))
 
     @staticmethod
-    def _step_tensor():
-        """The step counter, a 0-d float32 tensor on the CPU as in PyTorch's state_dict."""
-        return Tensor._wrap(np.zeros((), dtype=np.float32))
+    def _step_tensor(fused=None):
+        """The step counter, a 0-d tensor on the CPU as in PyTorch's state_dict: float32, or
+        float64 under a float64 default dtype unless the group is ``fused``."""
+        return Tensor._wrap(np.zeros((), dtype=_get_scalar_dtype(fused).np))
 
     @staticmethod
     def _check_tensor_lr(lr):

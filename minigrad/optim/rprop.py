@@ -87,7 +87,8 @@ def rprop_update(p, grad, prev, step_size, step, *, step_size_min, step_size_max
     step_size *= factor.astype(step_size.dtype, copy=False)
     xp.clip(step_size, step_size_min, step_size_max, out=step_size)
     g = xp.where(flipped, 0, g).astype(p.dtype, copy=False)
-    p -= xp.sign(g) * step_size
+    # a NaN gradient does not move the parameter: PyTorch's sign(NaN) is 0
+    p -= xp.nan_to_num(xp.sign(g), nan=0.0) * step_size
     prev[...] = g
 
 

@@ -2,6 +2,7 @@
 its functional form ``sgd`` (one update, ``sgd_update``, for both)."""
 from __future__ import annotations
 
+from ..dtypes import complex64
 from ..tensor import Tensor
 from ._functional import bump_versions, each_param, float_scalars, unscale_grads
 from .optimizer import Optimizer, complex_of_pairs
@@ -21,6 +22,14 @@ class SGD(Optimizer):
     """
 
     _late_options = {"fused": False}
+
+    def _check_fused(self, with_grad):
+        """The first parameter is checked once; PyTorch's fused kernel has no complex case."""
+        super()._check_fused(with_grad)
+        for p in with_grad:
+            if p.is_complex():
+                kind = "ComplexFloat" if p.dtype == complex64 else "ComplexDouble"
+                raise NotImplementedError(f'"fused_sgd_kernel" not implemented for \'{kind}\'')
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False,
