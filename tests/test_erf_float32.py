@@ -1,5 +1,5 @@
-"""erf of float32 and narrower inputs by two polynomials (``error_function.
-_erf_polynomials``): within one float32 unit of the exact value (Python's math.erf) over the whole
+"""erf of float32 and narrower inputs by cubic interpolation of a table (``error_function.
+_erf_cubics``): within one float32 unit of the exact value (Python's math.erf) over the whole
 line, the special values as PyTorch's, and erf, gelu and their gradients beside torch in
 float32, float16 and bfloat16, on arrays large enough to be cut into blocks and threads."""
 import math

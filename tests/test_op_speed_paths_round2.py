@@ -1,7 +1,8 @@
 """The fast paths of round 2 beside torch (correctness only, nothing timed):
 
-* erf of float32 and narrower inputs by two polynomials (``error_function._erf_block``),
-  and exact GELU built on it;
+* erf of float32 and narrower inputs (the cubic table of ``error_function``: two
+  polynomials were tried and not kept, faster on large arrays of small numbers but slower
+  on small arrays and wide ones), and exact GELU built on it;
 * elu / celu / selu forward and array backward in cache-sized blocks (``activation.Elu``);
 * sigmoid as 1 / (1 + e^-x) in four passes, and its array backward;
 * grid_sample's bilinear 4-D case as one node (``_functional_grid._BilinearSample2d``).

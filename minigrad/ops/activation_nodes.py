@@ -34,7 +34,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
-from .error_function import Erf, _erf_array, _erf_block
+from .error_function import Erf, _erf_array, _erf_cubic
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
@@ -159,10 +159,10 @@ class Gelu(_OneNode):
 
 
 def _erf(x, out):
-    """out = erf of a block, in x's dtype: the polynomials for float32, the float64 evaluation
+    """out = erf of a block, in x's dtype: the table for float32, the float64 evaluation
     else."""
     if x.dtype == np.float32:
-        _erf_block(x, out)
+        _erf_cubic(x, out)
     else:
         out[...] = _erf_array(x)
 
