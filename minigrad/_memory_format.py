@@ -114,15 +114,26 @@ def _inferred_order(shape, strides):
     """The dimensions ordered by stride, outermost first, for a tensor that is not dense:
     a stable insertion sort in which a 0 stride (broadcast) is comparable to nothing, and
     equal strides put the longer dimension outside."""
+    return tuple(reversed(iteration_order(shape, [strides])))
+
+
+def iteration_order(shape, operands):
+    """The order of the dims, innermost first, that PyTorch's TensorIterator gives an output
+    computed from operands with these strides (one tuple per operand, one step per dim): a
+    stable insertion sort of the dims, the first operand whose steps of two dims are both
+    nonzero deciding (the smaller step inside; equal steps put the longer dim outside)."""
     perm = list(reversed(range(len(shape))))          # innermost first
 
     def should_swap(d0, d1):                          # 1: d0 lies outside d1; -1: inside
-        s0, s1 = strides[d0], strides[d1]
-        if s0 == 0 or s1 == 0:
-            return 0
-        if s0 != s1:
-            return -1 if s0 < s1 else 1
-        return 1 if shape[d0] > shape[d1] else 0
+        for steps in operands:
+            s0, s1 = steps[d0], steps[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
 
     for i in range(1, len(perm)):
         j = i
@@ -133,7 +144,7 @@ def _inferred_order(shape, strides):
                 j = k
             elif c < 0:
                 break
-    return tuple(reversed(perm))
+    return perm
 
 
 def target_strides(array, fmt):
@@ -178,10 +189,23 @@ def suggest(array):
 def channels_last_like(y, x, nd=2):
     """A 4-d result ``y`` laid out channels-last where the 4-d input ``x`` looks channels-last
     (a copy only then), as PyTorch lays out its 2-d (``nd``) pooling and convolution results
-    (an unbatched 3-d pooling's 4-d input is left alone)."""
+    (an unbatched 3-d pooling's 4-d input is left alone); for a 1-d pooling (``nd`` 1) the
+    same over the (N, C, 1, L) view its kernels see."""
     if nd == 2 and y.ndim == 4 and x.ndim == 4 and suggest(x) is channels_last:
         return y.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2)
+    if nd == 1 and y.ndim == 3 and x.ndim == 3 and _unsqueezed_channels_last(x):
+        return y.transpose(0, 2, 1).copy().transpose(0, 2, 1)
     return y
+
+
+def _unsqueezed_channels_last(x):
+    """Does the 3-d (N, C, L) array ``x``, seen as the (N, C, 1, L) tensor PyTorch's 1-d pools
+    run their 2-d kernels on, look channels-last (a transposed (N, L, C) tensor does)?"""
+    n, c, length = x.shape
+    s_n, s_c, s_l = element_strides(x)
+    # PyTorch's unsqueeze gives the new dim the stride that spans the next one
+    return _strides_grow((n, c, 1, length), (s_n, s_c, s_l * max(length, 1), s_l),
+                         _CHANNELS_LAST[channels_last][1])
 
 
 def _strides_grow(shape, strides, order):

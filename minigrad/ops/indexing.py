@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -102,31 +102,7 @@ def _iteration_order(a, index, shape):
     if len(shape) < 2 or 0 in shape:
         return None
     steps = _operand_steps(a, index, shape)
-    if steps is None:
-        return None
-
-    def should_swap(d0, d1):
-        for st in steps:
-            s0, s1 = st[d0], st[d1]
-            if s0 == 0 or s1 == 0:
-                continue
-            if s0 != s1:
-                return -1 if s0 < s1 else 1
-            if shape[d0] > shape[d1]:
-                return 1
-        return 0
-
-    perm = list(range(len(shape) - 1, -1, -1))
-    for i in range(1, len(perm)):
-        d1 = i
-        for d0 in range(i - 1, -1, -1):
-            comparison = should_swap(perm[d0], perm[d1])
-            if comparison > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif comparison < 0:
-                break
-    return perm
+    return None if steps is None else mf.iteration_order(shape, steps)
 
 
 def _laid_out(out, order):
