@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from .._random_factories import bernoulli_draws, stream_of
-from ..dtypes import bool_, int64
+from ..dtypes import bfloat16, bool_, float16, int64
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import scalar_type_name
@@ -46,7 +46,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         raise RuntimeError(f"Lower bound should be less than or equal to the upper bound (got "
                            f"lower={lower}, upper={upper})")
     if not training:
-        return leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
+        out = leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
+        # PyTorch writes the result into a row-major buffer (its noise's), whatever the layout
+        return out if inplace else out.contiguous()
     if input._array.dtype.name not in ("float32", "float64"):   # PyTorch has no float16 one
         raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
@@ -115,10 +117,12 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
         window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
         raise RuntimeError(f"kernel size should be greater than zero, but got {window}")
-    if input.ndim > 3 and input._array.dtype.name == "float16":
-        # PyTorch's window mean of a 4-d or wider input is a 3-d average pool, which has no
-        # float16 kernel (the 2-d one, for 3-d inputs, has)
-        raise NotImplementedError("\"avg_pool3d_out_frame\" not implemented for 'Half'")
+    if input.ndim > 3 and input.dtype in (float16, bfloat16):
+        # PyTorch's window mean of a 4-d or wider input is a 3-d average pool over a
+        # (N, 1, C, H, W) view, whose kernel has no float16 or bfloat16 version (the 2-d one,
+        # for 3-d inputs, has)
+        raise NotImplementedError(f"\"avg_pool3d_out_frame\" not implemented for "
+                                  f"'{scalar_type_name(input._array.dtype)}'")
     channels = input.shape[1]
     sq = input * input
     # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)

@@ -25,6 +25,7 @@ from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp
 from ..ops.regression_loss import broadcast_promoted
 from ..ops.extrema import amax
+from ..ops.pointwise_more import xlogy
 from ..ops.norms import vector_norm
 from ..ops.writes import can_cast_inplace
 from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
@@ -84,10 +85,9 @@ def _floating_pair(input, target, kernel):
 
 
 def _xlogx(t):
-    """t * log(t): 0 where t == 0 (the limit, with a finite gradient there), NaN where t < 0
-    (as PyTorch's xlogy: a negative "probability" is not silently dropped)."""
-    zero = t == 0
-    return where(zero, 0.0, t * where(zero, 1.0, t).log())
+    """t * log(t): 0 where t == 0, NaN where t < 0 (a negative "probability" is not silently
+    dropped).  PyTorch's xlogy(t, t), whose gradient at t == 0 is NaN (its y-part 0 / 0)."""
+    return xlogy(t, t)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,8 +201,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
         if isinstance(target, Tensor) and target._array.dtype.kind == "b":
             sub(0.0, target)               # PyTorch's Stirling term subtracts the target: refused
         big = target > 1
-        safe = where(big, target, 2.0)
-        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        # the term of every target, then masked, as PyTorch's masked_fill: the masked ones get
+        # no value, and a gradient of 0 * (its derivative), NaN for a target <= 0
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
         # PyTorch adds the term in place: the loss keeps its dtype (float16 with an int target)
         loss = cast(loss + where(big, stirling, 0.0), loss._array.dtype)
     return _reduce(loss, reduction)
@@ -424,21 +425,28 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
     if isinstance(input, Tensor) and input._array.dtype.type is backend.np.float16:
         # float32 inside, rounded once, as PyTorch's norms: |x|^p overflows float16 early
-        # (recorded under the division's node, as PyTorch's, whose float32 is internal)
+        # (recorded under the division's node, as PyTorch's, whose float32 is internal). Its
+        # clamp is float16's, where an eps below the range is 0: a zero vector gives 0 / 0
+        eps = float(backend.np.float16(eps))
         return rename_node(normalize(input.float(), p, dim, eps).to(input.dtype), "DivBackward0")
-    if p == 2:
+    # clamp: the gradient reaches norm at norm = eps
+    return input / clamp(_norm_along(input, p, dim), min=eps)
+
+
+def _norm_along(input, p, dim):
+    """||input||_p along ``dim``, kept as a size-1 dim, for ``normalize``."""
+    if p == 2 or p < 0:
         # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
-        # gradient 0 at a zero vector): four passes where the general form below makes nine
-        return input / clamp(vector_norm(input, 2, dim, keepdim=True), min=eps)
+        # gradient 0 at a zero vector): four passes where the general form below makes nine;
+        # and the negative orders, whose zero elements make the norm 0
+        return vector_norm(input, p, dim, keepdim=True)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)
-        count = (size != 0).to(size.dtype).sum(dim, keepdim=True)      # real, as |x|
-        return input / clamp(count, min=eps)
+        return (size != 0).to(size.dtype).sum(dim, keepdim=True)      # real, as |x|
     if p == float("inf"):
-        return input / clamp(amax(size, dim, keepdim=True), min=eps)
+        return amax(size, dim, keepdim=True)
     nonzero = size._array > 0
     powered = where(nonzero, where(nonzero, size, 1.0) ** p, 0.0)      # |x|^p, 0 at 0
     total = powered.sum(dim, keepdim=True)
     positive = total._array > 0
-    norm = where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)
-    return input / clamp(norm, min=eps)        # clamp: the gradient reaches norm at norm = eps
+    return where(positive, where(positive, total, 1.0) ** (1.0 / p), 0.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..autograd import Function
 from .._random_factories import uniform_draws
 from ..ops._int_lists import int_lists
@@ -19,6 +19,8 @@ from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.scatter_gather import ScatterAdd
 from ..tensor import Tensor
 from ..ops.pointwise_select import minimum
+from ..ops.movement import contiguous
+from ..ops.products import row_distances
 from ..ops.relu_clamp import clamp
 from ..ops.type_info import finfo
 from ._functional_losses import pairwise_distance, _reduce
@@ -53,17 +55,21 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
                            f"weight of shape {list(weight.shape)} and normalized_shape = "
                            f"{list(shape)}")
-    if eps is None:       # a complex input: the epsilon of its parts' real dtype
-        eps = float(np.finfo(input._array.dtype).eps) if input._array.dtype.kind == "c" \
-            else finfo(input.dtype).eps
+    # float16 and bfloat16 are computed in float32 (the weight's product too) and rounded once
+    # at the end, as PyTorch: x^2 overflows float16 from |x| = 256 on
+    low = input._array.dtype.kind in "fV" and input._array.dtype.itemsize == 2
+    x = input.float() if low else input
+    if eps is None:       # the epsilon of the computing dtype (a complex input's: its parts')
+        eps = float(np.finfo(x._array.dtype).eps) if x._array.dtype.kind == "c" \
+            else finfo(x.dtype).eps
     dims = tuple(range(input.ndim - k, input.ndim))
-    # float16 is computed in float32 and rounded at the end, as PyTorch: x^2 overflows float16
-    # from |x| = 256 on, which would make every output of the row 0
-    x = input.float() if input._array.dtype == np.float16 else input
-    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt() if k else x * (x * x + eps).rsqrt()
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
-        y = y * weight
-    return y.to(input.dtype) if x is not input else y
+        y = y * (weight if weight.dtype == y.dtype else weight.to(y.dtype))
+    # the result has the input's dtype whatever the weight's, laid out as PyTorch's kernel
+    # allocates it: channels-last stays so, any other layout becomes row-major
+    y = y if y.dtype == input.dtype else y.to(input.dtype)
+    return contiguous(y, memory_format=mf.suggest(input._array))
 
 
 def pdist(input, p=2):
@@ -75,14 +81,14 @@ def pdist(input, p=2):
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    if input._array.dtype == np.float16:         # torch's CPU kernel has no Half version
-        raise NotImplementedError("\"pdist\" not implemented for 'Half'")
+    if input._array.dtype.itemsize == 2:      # torch's CPU kernel has no Half or BFloat16 one
+        raise not_implemented_for("pdist", input._array.dtype)
     n = input.shape[0]
     i, j = np.triu_indices(n, 1)
     if len(i) == 0:
         return input.sum(-1)[:0]
     diff = input[i.astype(np.int64)] - input[j.astype(np.int64)]
-    return diff.norm(p, dim=-1)
+    return row_distances(diff, p)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -159,6 +165,10 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
         raise ValueError(f"{name} requires specifying either an output_size or an "
                          "output_ratio")
     if output_size is None:
+        if d == 2 and not hasattr(output_ratio, "__len__"):
+            # PyTorch's 2-d function takes the ratio's length before pairing it (its layer
+            # pairs a single ratio first)
+            raise TypeError(f"object of type '{type(output_ratio).__name__}' has no len()")
         ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else \
             (output_ratio,) * d
         if d == 2 and len(ratio) > 2:

@@ -234,6 +234,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")
     if max_norm is not None:
+        if weight._array.dtype.kind not in "fcV":      # PyTorch renorms with its norm
+            raise RuntimeError(f"norm(): input dtype should be either floating point or "
+                               f"complex. Got {_scalar_type_name(weight._array.dtype)} instead.")
         _renorm_rows(weight, idx, max_norm, norm_type)
     xp = backend.xp_of(weight._array)
     if padding_idx is not None and padding_idx < 0:

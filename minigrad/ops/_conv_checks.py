@@ -60,7 +60,20 @@ def _check_int_elements(op, **args):
     is looked at (a padding string is for the caller to judge)."""
     for name, value in args.items():
         if isinstance(value, str):
-            continue
+            if name == "padding":
+                continue
+            if "transpose" in op:
+                raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, not str")
+            # a convolution's parser has two signatures (padding ints or a string): neither
+            # takes a string here
+            raise TypeError(f"{op}() received an invalid combination of arguments - got "
+                            f"({name}=str), but expected one of:\n"
+                            " * (Tensor input, Tensor weight, Tensor bias = None, tuple of ints "
+                            "stride = 1, tuple of ints padding = 0, tuple of ints dilation = 1, "
+                            "int groups = 1)\n"
+                            " * (Tensor input, Tensor weight, Tensor bias = None, tuple of ints "
+                            "stride = 1, str padding = \"valid\", tuple of ints dilation = 1, "
+                            "int groups = 1)")
         for v in tuple(value) if isinstance(value, (tuple, list)) else (value,):
             if not int_like(v, True):           # an int, or an integer tensor of one element
                 raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found "

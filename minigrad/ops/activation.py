@@ -229,7 +229,8 @@ def selu(input, inplace=False):
 
 def softsign(input):
     """x / (1 + |x|)."""
-    return div(input, add(abs(input), 1.0))
+    # an integer 1, as PyTorch's: an integer input's 1 + |x| stays in its dtype (and wraps)
+    return div(input, add(abs(input), 1))
 
 
 class Softplus(Function):

@@ -30,6 +30,7 @@ from ..tensor import Tensor
 from ._util import FLOAT32_64 as _FLOATS, ieee, not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
+from .movement import contiguous, keep_channels_last
 from .normalization import update_running
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum
@@ -260,7 +261,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         y = mul(y, weight)
     if bias is not None:
         y = add(y, bias)
-    return _in_input_dtype(y, input, compute)
+    # PyTorch's kernel writes a row-major result whatever the input's layout
+    return contiguous(_in_input_dtype(y, input, compute))
 
 
 def _per_channel(t, ndim):
@@ -372,6 +374,15 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     n, c = input.shape[0], input.shape[1]
     if num_groups == 0:
         raise ZeroDivisionError("integer division or modulo by zero (num_groups=0)")
+    # PyTorch's Python function then checks the (N C / G, G, *spatial) view it normalises
+    # (in eval too): one value per group is refused
+    seen = [n * c // num_groups, num_groups] + list(input.shape[2:])
+    per_group = seen[0]
+    for size in seen[2:]:
+        per_group *= size
+    if per_group == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {seen}")
     if num_groups < 0:
         raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
@@ -387,9 +398,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if compute is None and type(input._array) is np.ndarray and input._array.size and \
             input._array.dtype in _FLOATS and isinstance(eps, numbers.Real):
         affine = [t for t in (weight, bias) if t is not None]
-        return NativeGroupNorm.apply(input, *affine, groups=num_groups,
-                                     has_weight=weight is not None, has_bias=bias is not None,
-                                     eps=float(eps))
+        # PyTorch's CPU kernel has a channels-last version that keeps that layout
+        return keep_channels_last(
+            NativeGroupNorm.apply(input, *affine, groups=num_groups,
+                                  has_weight=weight is not None, has_bias=bias is not None,
+                                  eps=float(eps)), input)
     x = input if compute is None else cast(input, compute)
     per_group = input.numel() // (n * num_groups) if n else 0
     grouped = reshape_to(x, (n, num_groups, per_group))
@@ -399,7 +412,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
-    return _in_input_dtype(y, input, compute)
+    return keep_channels_last(_in_input_dtype(y, input, compute), input)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
@@ -457,7 +470,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
-    return _in_input_dtype(y, original, compute)
+    # row-major, as PyTorch's batch norm of the input viewed as (1, N * C, *) writes it
+    return contiguous(_in_input_dtype(y, original, compute))
 
 
 def _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):

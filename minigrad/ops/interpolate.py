@@ -48,7 +48,7 @@ from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map
 from ._util import FLOAT32_64, not_implemented_for
 from .elementwise import add, mul
-from .movement import clone, keep_channels_last, permute
+from .movement import clone, contiguous, keep_channels_last, permute
 from .plumbing import reshape_to
 from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
@@ -127,20 +127,24 @@ def _described(value, ok):
     return text if ok else f"!{text}!"
 
 
-def _parse_sizes(kernel, nd, with_corners, output_size, scale_factors):
-    """PyTorch's parser on (output_size, scale_factors): an int list (the first element no
-    bool) and a float list, or its TypeError listing the kernel's two signatures."""
+def _parse_sizes(kernel, nd, with_corners, output_size, scale_factors, align_corners=False):
+    """PyTorch's parser on (output_size, align_corners, scale_factors): an int list (the first
+    element no bool), a bool and a float list, or its TypeError listing the kernel's two
+    signatures."""
     sizes_ok = output_size is not None and all(int_like(v, i == 0)
                                                for i, v in enumerate(output_size))
     scales_ok = scale_factors is not None and all(_float_like(v) for v in scale_factors)
-    if (output_size is None or sizes_ok) and (scale_factors is None or scales_ok):
+    corners_ok = not with_corners or isinstance(align_corners, bool)     # 0 / 1 are refused
+    if (output_size is None or sizes_ok) and (scale_factors is None or scales_ok) and \
+            corners_ok:
         return
     corners = ", bool align_corners" if with_corners else ""
     scales = ", ".join(f"float scales{'_' + a if nd > 1 else ''} = None" for a in "dhw"[3 - nd:])
-    got = ", ".join(["Tensor", type(output_size).__name__] +
-                    (["bool"] if with_corners else []) + [type(scale_factors).__name__])
+    given = [type(align_corners).__name__] if with_corners else []
+    got = ", ".join(["Tensor", type(output_size).__name__] + given +
+                    [type(scale_factors).__name__])
     marked = ", ".join(["Tensor", _described(output_size, sizes_ok)] +
-                       (["bool"] if with_corners else []) +
+                       [_described(align_corners, corners_ok) for _ in given] +
                        [_described(scale_factors, scales_ok)])
     raise TypeError(f"{kernel}() received an invalid combination of arguments - got ({got}), "
                     f"but expected one of:\n"
@@ -425,7 +429,7 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[dim - 1](
             input, output_size)
     kernel, with_corners = _kernel(mode, dim, antialias)
-    _parse_sizes(kernel, dim, with_corners, output_size, scale_factors)
+    _parse_sizes(kernel, dim, with_corners, output_size, scale_factors, align_corners)
     sizes = _output_sizes(input.shape[2:], output_size, scale_factors)
     _check_sizes(input, sizes)
     if scale_factors is None:
@@ -467,7 +471,10 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
         out = _resize_dim_uint8(out, d, taps, n_in) if fixed_point else \
             _resize_dim(out, d, taps)
     if fixed_point:
-        return Tensor._wrap(backend.to_device(out, input.device))
+        # the matmuls leave the resized dims' strides permuted; PyTorch allocates its result in
+        # the input's suggested layout
+        out = Tensor._wrap(backend.to_device(np.ascontiguousarray(out), input.device))
+        return keep_channels_last(out, input)
     return out
 
 
@@ -492,7 +499,7 @@ def pixel_shuffle(input, upscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w))
     x = permute(x, *range(n), n, n + 3, n + 1, n + 4, n + 2)        # (.., C, H, r, W, r)
-    out = keep_channels_last(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
+    out = _shuffled_layout(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
     return rename_node(out, "PixelShuffleBackward0")
 
 
@@ -505,6 +512,17 @@ def _positive_factor(op, name, value):
     if value <= 0:
         raise RuntimeError(f"{op} expects a positive {name}, but got {value}")
     return int(value)
+
+
+def _shuffled_layout(out, input):
+    """A pixel (un)shuffle's result as PyTorch's, always a new tensor: channels-last where the
+    input looks so, else row-major (the reshape may have left a view with any strides, for a
+    factor of 1 or a single channel)."""
+    fmt = mf.suggest(input._array)
+    out = contiguous(out, memory_format=fmt)
+    if backend.xp_of(out._array).may_share_memory(out._array, input._array):
+        out = clone(out, memory_format=fmt)           # a factor of 1: still a copy
+    return out
 
 
 def pixel_unshuffle(input, downscale_factor):
@@ -522,5 +540,5 @@ def pixel_unshuffle(input, downscale_factor):
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)
-    out = keep_channels_last(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
+    out = _shuffled_layout(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
     return rename_node(out, "PixelUnshuffleBackward0")

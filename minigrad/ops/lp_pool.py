@@ -44,6 +44,10 @@ def _lp_pool(avg_pool, nd, input, norm_type, kernel_size, stride, ceil_mode):
         mean = avg_pool(_pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
     else:
         mean = avg_pool(_pow(input, norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    if nd == 1 and isinstance(kernel_size, (tuple, list)):
+        # PyTorch's 1-d function multiplies by kernel_size as given: a sequence is refused
+        raise TypeError(f"mul(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(kernel_size).__name__}")
     # sign * relu(|.|) is the identity in value; its relu zeroes the gradient at a sum of 0
     mean = mean.sign() * mean.abs().relu()
     return _pow(mean * _prod(kernel), 1.0 / norm_type)          # sum = mean * window size

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..dtypes import reduced_float
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -28,7 +28,7 @@ from . import _batch_norm_kernels as _kernels
 from ._util import not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt
 from .elementwise import add, mul, sub
-from .movement import clone
+from .movement import clone, contiguous
 from .plumbing import cast_to, reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 
@@ -289,6 +289,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not shape:
         raise RuntimeError("batch_norm: a 0-d input has no channel dimension (N, C, ...)")
     _check_dtypes(input, weight, bias, running_mean, running_var)
+    layout = input
     half = input._array.dtype if reduced_float(input._array.dtype) else None
     if half is not None:
         # as PyTorch: float16 is normalised in float32 (its squares overflow from |x| = 256)
@@ -306,4 +307,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         for t in (running_mean, running_var):
             if t is not None:
                 t._vcounter.value += 1
-    return cast_to(out, half) if half is not None else out
+    out = cast_to(out, half) if half is not None else out
+    # PyTorch's kernels write row-major results, channels-last ones for such inputs, whatever
+    # other layout the input has (a transposed or permuted one)
+    return contiguous(out, memory_format=mf.suggest(layout._array))

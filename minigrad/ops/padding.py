@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import not_implemented_for
+from ._util import check_fill_value, not_implemented_for
 from .movement import clone, keep_channels_last
 from .scatter_gather import IndexSelect
 
@@ -44,6 +44,8 @@ def _source_positions(xp, n, lo, hi, mode):
         return xp.clip(p, 0, n - 1)
     # circular, as PyTorch: crop the negative sides first, then wrap within what is left
     start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+    if n + lo + hi == 0:                        # an empty result: nothing to wrap
+        return xp.arange(0)
     return start + (xp.arange(-max(lo, 0), m + max(hi, 0)) % m)
 
 
@@ -81,7 +83,7 @@ def _check(input, pad, mode, value):
         # checked before the pad's size, as PyTorch
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
     k = len(pad) // 2
-    if not (k <= 3 and input.ndim in (k + 1, k + 2)):
+    if not (1 <= k <= 3 and input.ndim in (k + 1, k + 2)):
         raise NotImplementedError(
             f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
             "Supported combinations for non-constant padding:\n"
@@ -102,9 +104,17 @@ def _check(input, pad, mode, value):
             raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the "
                                f"corresponding input dimension, but got: padding ({lo}, {hi}) "
                                f"at dimension {d} of input {shape}")
-        kept = n - max(-lo, 0) - max(-hi, 0)
-        if mode == "circular" and (lo > kept or hi > kept):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if mode == "circular":
+            if lo > n or hi > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            if n + lo + hi < 0:
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+            # PyTorch wraps from what the crop keeps: past that its copies read memory not yet
+            # written (refused here rather than given undefined values); an empty result
+            # wraps nothing
+            kept = n - max(-lo, 0) - max(-hi, 0)
+            if n + lo + hi > 0 and (lo > kept or hi > kept):
+                raise RuntimeError("Padding value causes wrapping around more than once.")
     if mode != "circular":
         _check_output_size(shape, pad, k, mode)
     if mode != "circular" and input._array.dtype.kind == "b":
@@ -127,7 +137,8 @@ def pad(input, pad, mode="constant", value=None):
     if isinstance(pad, Tensor):
         raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, not Tensor")
     for i, p in enumerate(pad):
-        if not hasattr(p, "__index__"):          # a float (or str) amount is refused
+        # a float or str amount is refused, and a bool first (the parser's int-list rule)
+        if not hasattr(p, "__index__") or i == 0 and isinstance(p, bool):
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
                             f"found element of type {type(p).__name__} at pos {i}")
     pad = tuple(int(p) for p in pad)
@@ -160,6 +171,8 @@ def pad(input, pad, mode="constant", value=None):
         if n + min(lo, 0) + min(hi, 0) < 0:     # the crop comes first, then the padding
             raise RuntimeError(f"narrow(): length must be non-negative. (pad {list(pad)} "
                                f"crops dimension {d} of size {n} below 0)")
+    if isinstance(value, numbers.Number):
+        check_fill_value(value, input._array.dtype)     # NaN, inf, out of an integer type
     fill = input._array.dtype.type(value) if value else 0
     return _laid_out(ConstantPadNd.apply(input, pad=pad, value=fill), input, mode)
 

@@ -117,17 +117,32 @@ class MaxPool(Function):
         return cls.label.format(cls.nd) + "Backward0"
 
     label = "MaxPool{}DWithIndices"            # the grad_fn's name, as PyTorch's
+    channels_last_3d = True                     # has PyTorch's 3-d kernel a channels-last one?
 
-    def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None):
-        # padding: (left, right) per axis; indices_out: a list that receives PyTorch's indices
+    def _laid_out(self, y, x, nd):
+        """The values or indices ``y`` in PyTorch's layout: for a 1-d pool by which kernel it
+        runs (see below); else the input's channels-last format where it suggests one (and the
+        kernel has such a version), row-major otherwise."""
+        if nd == 1:
+            # without indices or a gradient PyTorch runs a 1-d kernel, which writes row-major
+            # results; else its 2-d one over (N, C, 1, L)
+            y = backend.xp_of(y).ascontiguousarray(y)
+            return y if self.plain_1d else mf.channels_last_like(y, x, 1)
+        if nd == 3 and not self.channels_last_3d:
+            return backend.xp_of(y).ascontiguousarray(y)
+        return _laid_out_as_torch(y, x)
+
+    def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None,
+                plain_1d=False):
+        # padding: (left, right) per axis; indices_out: a list that receives PyTorch's indices;
+        # plain_1d: a 1-d pool PyTorch runs without indices (no gradient wanted)
         with_arg = indices_out is not None or is_grad_enabled()   # no_grad inference: max only
         y, arg = K.max_windows(x, kernel, stride, padding, dilation, out_size, with_arg)
-        if len(kernel) > 1:
-            # (PyTorch's 1-d pool lays its result out by which kernel it runs: left as it is)
-            y = _laid_out_as_torch(y, x)
+        self.plain_1d = plain_1d
+        y = self._laid_out(y, x, len(kernel))
         self.geometry = (kernel, stride, padding, dilation, x.shape[x.ndim - len(kernel):])
         if indices_out is not None:
-            indices_out.append(mf.channels_last_like(
+            indices_out.append(self._laid_out(
                 K.flat_indices(arg, self.geometry[-1], out_size, kernel, stride, padding,
                                dilation), x, len(kernel)))
         if with_arg:
@@ -192,6 +207,7 @@ class AdaptiveMaxPoolEqual(MaxPool):
     """An adaptive max-pool whose windows are all equal (n a multiple of o): a plain max-pool
     (kernel = stride = n/o), named as PyTorch names an adaptive max-pool's grad_fn."""
     label = "AdaptiveMaxPool{}D"
+    channels_last_3d = False                    # PyTorch's 3-d one writes row-major results
 
 
 class AdaptiveMaxPoolEqualGrad(MaxPoolGrad):
@@ -289,7 +305,9 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
         _check_dtype(x, "max_pool1d_impl", _FLOATS)
     _check_dtype(x, f"max_pool{max(nd, 2)}d", _FLOATS + _INTS)
     sink = [] if return_indices else None
-    out = _rank(MaxPool, nd).apply(input, indices_out=sink, **params)
+    # (PyTorch's 1-d pool without indices runs a kernel of its own unless a gradient is wanted)
+    plain_1d = fast_1d and not (input.requires_grad and is_grad_enabled())
+    out = _rank(MaxPool, nd).apply(input, indices_out=sink, plain_1d=plain_1d, **params)
     return (out, Tensor._wrap(sink[0])) if return_indices else out
 
 

@@ -445,7 +445,18 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         if x1.shape[-1] == 0:
             p = 2.0                   # any p: the norm of nothing (inf has no identity)
     diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))          # (*, P, R, M)
-    return rename_node(vector_norm(diff, p, -1), "CdistBackward0")
+    return rename_node(row_distances(diff, p), "CdistBackward0")
+
+
+def row_distances(diff, p):
+    """The p-norms of ``diff`` (*, M) over its last dim, for cdist and pdist.  For p = 0 (a
+    count of non-zeros, a step function) a zero that depends on ``diff`` is added, so that the
+    gradient is zeros, as PyTorch's distance kernels give it, rather than none, as its norm."""
+    out = vector_norm(diff, p, -1)
+    if p == 0:
+        never = backend.xp_of(diff._array).zeros(tuple(diff.shape), dtype=bool)
+        out = add(out, sum_(where(never, diff, 0.0), -1))
+    return out
 
 
 def _euclidean_by_mm(x1, x2):

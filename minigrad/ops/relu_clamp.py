@@ -41,7 +41,9 @@ class Relu(Function):
         # adds no memory of its own; a bool mask beside it was a quarter of it again (16 MB
         # of a ResNet step's 154). An in-place write to it later is caught, as in PyTorch.
         xp = backend.xp_of(a)
-        out = xp.empty_like(a)
+        # laid out as the input, but row-major for a broadcast one (numpy's empty_like would
+        # put its 0-stride dims innermost; PyTorch's treat them as unordered)
+        out = xp.empty(a.shape, a.dtype) if 0 in a.strides else xp.empty_like(a)
         parallel.map_pieces(_max_zero, a, out)
         self.save_for_backward(out)
         return out
