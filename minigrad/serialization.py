@@ -1,5 +1,6 @@
-"""``minigrad.save`` / ``minigrad.load``: checkpoints in the safetensors format, never pickle;
-``load`` also reads what PyTorch's ``torch.save`` wrote (``_torch_checkpoint``).
+"""``minigrad.save`` / ``minigrad.load``: checkpoints in the safetensors format, falling back
+to PyTorch's zip format (a pickle, ``_torch_checkpoint_writer``) for objects safetensors cannot
+hold; ``load`` also reads what PyTorch's ``torch.save`` wrote (``_torch_checkpoint``).
 
 A safetensors file is an 8-byte little-endian header length, a JSON header (each tensor's
 dtype, shape and byte range, plus a ``__metadata__`` dict of strings) and the raw tensor bytes.
@@ -16,6 +17,14 @@ What is stored:
     ``__metadata__['minigrad']``; there too what PyTorch's pickle keeps besides the values:
     which tensors are Parameters or require grad, and a ``state_dict()``'s ``_metadata`` (the
     module versions that wrote it).
+
+Anything else (a whole ``nn.Module``, an optimizer object, a set, a numpy array, an object of
+a class of your own, dict keys other than str and int) is pickled into PyTorch's zip checkpoint
+format by ``_torch_checkpoint_writer``: tensors as PyTorch's rebuild calls over storages
+(shared memory stays shared), dtypes/devices/Sizes under their ``torch.`` names, minigrad's
+classes under their own qualified names.  It loads back with ``weights_only=False`` (the
+default ``weights_only=True`` refuses a pickled module, naming its class, as ``torch.load``
+does), and in PyTorch too when it holds only tensors and containers.
 
 Loading a zip archive (what ``torch.save`` writes since PyTorch 1.6) goes to
 ``_torch_checkpoint``: it unpickles the archive's ``data.pkl`` as ``torch.load`` does, with
@@ -41,7 +50,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import _torch_checkpoint, backend, dtypes
+from . import _torch_checkpoint, _torch_checkpoint_writer, backend, dtypes
 from .nn.modules.module import Module
 from .nn.parameter import (Parameter, UninitializedBuffer, UninitializedParameter,
                            UninitializedTensorMixin)
@@ -225,25 +234,32 @@ def _parse_json(text):
 
 def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False):
-    """Save a tensor, a state_dict, an optimizer's state_dict or a dict of such things to
-    ``f`` (a path, or a binary file object) in the safetensors format.  PyTorch's pickle
-    options are accepted and have no effect (nothing is pickled)."""
-    st = _safetensors_numpy()
+    """Save ``obj`` to ``f`` (a path, or a binary file object).
+
+    A tensor, a state_dict, an optimizer's state_dict or a dict of such things (what
+    ``_encode`` can describe) is written in the safetensors format.  Anything else (a whole
+    ``nn.Module``, an optimizer object, a dict holding a set, a numpy array or an object of
+    your own class) is pickled into PyTorch's zip checkpoint format
+    (``_torch_checkpoint_writer``, with ``pickle_protocol``), which ``minigrad.load`` reads
+    with weights_only=False (and PyTorch's ``torch.load`` too when it holds only tensors and
+    containers).  ``pickle_module`` and the other options of PyTorch are accepted and have no
+    effect."""
     tensors = {}
-    tree = _encode(obj, (), tensors)
-    metadata = {_TREE_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree}),
-                "format": "pt"}
-    # safetensors has complex64 but no complex128: such a tensor is stored as its float64
-    # (real, imag) pairs, shape (..., 2), and named in the metadata so that it loads back
-    pairs = [k for k, a in tensors.items() if a.dtype == np.complex128]
-    if pairs:
-        for k in pairs:
-            tensors[k] = np.ascontiguousarray(tensors[k]).view(np.float64).reshape(
-                tensors[k].shape + (2,))
-        metadata[_COMPLEX128_KEY] = json.dumps(pairs)
-    data = st.save(tensors, metadata=metadata)
+    try:
+        tree = _encode(obj, (), tensors)
+    except TypeError:
+        tree = None
+    if tree is None:
+        # safetensors cannot hold it: pickle it now, so that an object pickle refuses (a
+        # lambda, a local class) raises before anything is written
+        write = _torch_checkpoint_writer.pickle_checkpoint(obj, pickle_protocol).write_zip
+    else:
+        data = _safetensors_bytes(tree, tensors)
+
+        def write(out, _name):
+            out.write(data)
     if hasattr(f, "write"):
-        f.write(data)
+        write(f, "archive")
         return
     path = os.fspath(f)
     parent = os.path.dirname(path)
@@ -256,7 +272,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            write(out, _torch_checkpoint_writer.archive_name(path))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -266,6 +282,22 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
         except OSError:
             pass
         raise
+
+
+def _safetensors_bytes(tree, tensors):
+    """The safetensors file of ``tensors`` (flat {key: array}) with the JSON ``tree``."""
+    st = _safetensors_numpy()
+    metadata = {_TREE_KEY: json.dumps({"version": _FORMAT_VERSION, "tree": tree}),
+                "format": "pt"}
+    # safetensors has complex64 but no complex128: such a tensor is stored as its float64
+    # (real, imag) pairs, shape (..., 2), and named in the metadata so that it loads back
+    pairs = [k for k, a in tensors.items() if a.dtype == np.complex128]
+    if pairs:
+        for k in pairs:
+            tensors[k] = np.ascontiguousarray(tensors[k]).view(np.float64).reshape(
+                tensors[k].shape + (2,))
+        metadata[_COMPLEX128_KEY] = json.dumps(pairs)
+    return st.save(tensors, metadata=metadata)
 
 
 # ----------------------------------------------------------------------------------------------
