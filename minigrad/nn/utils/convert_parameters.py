@@ -18,13 +18,13 @@ def _check_device(param, device):
 
 
 def parameters_to_vector(parameters):
-    """Every parameter flattened and concatenated in order (differentiable)."""
-    if isinstance(parameters, Tensor):
-        raise TypeError(f"expected an iterable of Tensors, but got {type(parameters).__name__}")
+    """Every parameter flattened and concatenated in order (differentiable). A single tensor
+    is iterated like any iterable, row by row, as PyTorch does; each entry is flattened by
+    ``view(-1)``, so a non-contiguous one is refused with view's error."""
     device, flat = None, []
     for p in parameters:
         device = _check_device(p, device)
-        flat.append(p.reshape(-1))
+        flat.append(p.view(-1))
     return cat(flat)
 
 
