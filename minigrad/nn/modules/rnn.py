@@ -31,9 +31,10 @@ import warnings
 
 import numpy as np
 
-from ... import creation
+from ... import _autocast_state, creation
 from ...autograd import Function
 from ...autograd.grad_mode import is_grad_enabled
+from ...ops._autocast_cast import lower as _autocast_lower
 from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
 from ...ops.elementwise import add, mul, sub
 from ...ops.relu_clamp import relu
@@ -430,6 +431,11 @@ class RNNBase(RNNArgumentChecks, Module):
                          (hx_arg, self._flat_weights, self.bias, self.num_layers, self.dropout,
                           self.training, self.bidirectional) + (() if packed else
                                                                  (self.batch_first,)), is_lstm)
+        if is_lstm and not packed and _autocast_state.active:
+            # PyTorch's CPU LSTM layer is among the ops autocast runs in its lower dtype (its
+            # packed form is not): the sequence and the states go down, the weights with them
+            # through the products inside
+            x, h0, c0 = _autocast_lower(x, h0, c0)
         out, h_n, c_n = self._layers(x, sizes, h0, c0)
         if packed:
             if input.unsorted_indices is not None:
