@@ -125,10 +125,15 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
 def cholesky(A, *, upper=False):
     """``linalg.cholesky``: the Cholesky factor of the symmetric positive-definite A (*, n, n)
     (lower; upper = its transpose if ``upper``).  LinAlgError if a matrix is not PD."""
+    return _checked_cholesky(A, upper, "linalg.cholesky")
+
+
+def _checked_cholesky(A, upper, name):
+    """linalg.cholesky's work; ``name`` heads its errors (torch.cholesky's differ)."""
     check_matrices(A, "linalg.cholesky")
     factor, info = _cholesky_arrays(A._array)
     if bool((info != 0).any()):
-        raise _cholesky_error(info, "linalg.cholesky")
+        raise _cholesky_error(info, name)
     L = Cholesky.apply(A, factor=factor)
     return _mH(L) if upper else L
 
@@ -144,7 +149,7 @@ def torch_cholesky(input, upper=False):
         if input.shape[-1] == input.shape[-2] and (dtype.kind not in "fcV" or
                                                    dtypes.reduced_float(dtype)):
             raise not_implemented_for("cholesky_cpu", dtype)
-    return cholesky(input, upper=upper)
+    return _checked_cholesky(input, upper, "cholesky")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,7 +257,7 @@ def svd(A, full_matrices=True, *, driver=None):
     """``linalg.svd``: (U, S, Vh) with A = U diag(S) Vh, A (*, m, n), k = min(m, n), S (*, k)
     descending; U (*, m, k) and Vh (*, k, n) when not ``full_matrices``, else U (*, m, m),
     Vh (*, n, n) (the extra columns, LAPACK's, have no gradient)."""
-    svdvals(A)                       # the same checks (and errors) as svdvals
+    svdvals(A, driver=driver)        # the same checks (and errors) as svdvals
     if A._array.dtype.kind == "c":   # one node for the three factors (see SvdPacked)
         u, s, vh = svd_parts(SvdPacked.apply(A), *A.shape[-2:])
         s = clone(s)

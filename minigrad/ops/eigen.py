@@ -133,15 +133,17 @@ class EighVecs(_EighFactor):
 
 
 def _check_uplo(UPLO):
-    if UPLO not in ("L", "U"):
+    """UPLO as 'L' or 'U' (PyTorch takes either case), or PyTorch's error."""
+    if not isinstance(UPLO, str) or UPLO.upper() not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return UPLO.upper()
 
 
 def eigh(A, UPLO="L"):
     """``linalg.eigh``: (eigenvalues (*, n) ascending, eigenvectors (*, n, n) as columns) of
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
     check_matrices(A, "linalg.eigh")
-    _check_uplo(UPLO)
+    UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
         w, v = eigh(cast(A, np.dtype(np.float32)), UPLO)
         return EighResult(cast(w, A._array.dtype), cast(v, A._array.dtype))
@@ -154,7 +156,7 @@ def eigh(A, UPLO="L"):
 def eigvalsh(A, UPLO="L"):
     """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
     check_matrices(A, "linalg.eigvalsh")
-    _check_uplo(UPLO)
+    UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
         return cast(eigvalsh(cast(A, np.dtype(np.float32)), UPLO), A._array.dtype)
     return EighVals.apply(A, uplo=UPLO)

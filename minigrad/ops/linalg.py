@@ -214,12 +214,20 @@ def svd_parts(packed, m, n):
     return u, s, vh
 
 
-def svdvals(A):
+def check_svd_driver(driver):
+    """PyTorch takes an SVD ``driver`` only for CUDA inputs: any on this CPU is refused."""
+    if driver is not None:
+        raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on "
+                           "CUDA inputs with cuSOLVER backend.")
+
+
+def svdvals(A, *, driver=None):
     """Singular values of the matrices A (..., m, n), descending: (..., min(m, n)).
-    Differentiable to any order (see SvdVals)."""
+    Differentiable to any order (see SvdVals).  ``driver`` picks a CUDA solver: refused."""
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg_svdvals(): argument 'A' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
+    check_svd_driver(driver)
     if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
     if A._array.dtype.kind not in "fcV":

@@ -399,8 +399,11 @@ class Logit(Function):
     def forward(self, p, *, eps):
         self.eps = eps
         self.save_for_backward(p)
-        q = p if eps is None else backend.xp_of(p).clip(p, eps, 1.0 - eps)
-        return backend.xp_of(p).log(q / (1 - q))
+        xp, q = backend.xp_of(p), p
+        if eps is not None:      # low bound first: with eps > 0.5 a p below eps becomes eps
+            lo, hi = xp.asarray(eps, p.dtype), xp.asarray(1.0 - eps, p.dtype)
+            q = xp.where(p < lo, lo, xp.where(p > hi, hi, p))
+        return xp.log(q / (1 - q))
 
     def backward(self, g):
         p, = self.saved_tensors

@@ -15,7 +15,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import scalar_type_name
+from ._util import broadcast_shape, scalar_type_name
 from .elementary_functions import abs as abs_
 from .elementwise import add, mul, sub
 from .linalg import LinAlgError, _svd_arrays, lapack_eigh, svdvals
@@ -46,6 +46,8 @@ def _cutoff(s, atol, rtol, shape, xp, dtype):
             else 0.0
     smax = s.max(-1) if s.shape[-1] else xp.zeros(s.shape[:-1], s.dtype)
     atol = 0.0 if atol is None else atol
+    # a tolerance tensor broadcasts against the batch shape: PyTorch's error where it cannot
+    broadcast_shape(xp.shape(atol), broadcast_shape(xp.shape(rtol), smax.shape))
     return xp.maximum(atol, rtol * smax)
 
 
@@ -113,6 +115,9 @@ def pinverse(input, rcond=1e-15):
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     """``linalg.matrix_rank``: the number (int64, shape (*)) of singular values of A (*, m, n)
     above max(atol, rtol * largest) (``tol``: an absolute tolerance, the old spelling)."""
+    if isinstance(A, Tensor) and A.ndim < 2:        # its own words, naming the input
+        raise RuntimeError("torch.linalg.matrix_rank: The input tensor input must have at "
+                           "least 2 dimensions.")
     check_matrices(A, "linalg.matrix_rank", square=hermitian)
     xp = backend.xp_of(A._array)
     if tol is not None:
@@ -155,6 +160,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     the CPU: rank always (driver 'gels' aside); singular_values only for 'gelsd'/'gelss';
     residuals (squared column norms of A X - B) when m > n for 'gels', and for 'gelsd' /
     'gelss' when besides every matrix has full rank; otherwise empty tensors."""
+    if isinstance(A, Tensor) and A.ndim < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
     check_matrices(A, "linalg.lstsq", square=False)
     if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, "

@@ -177,10 +177,36 @@ def _inverse_array(a, name="linalg.inv"):
     xp = backend.xp_of(a)
     if a.size == 0:
         return xp.zeros_like(a)
+    # PyTorch's LU solve spreads a NaN over its whole matrix's inverse; numpy's LAPACK may keep
+    # a row finite or stop on a NaN pivot: such matrices are inverted as the identity, then NaN
+    # (a finite input is passed as it is: its memory layout steers LAPACK's rounding)
+    nan = xp.isnan(a).any(axis=(-2, -1))[..., None, None]
     try:
-        return xp.linalg.inv(a)
+        out = xp.linalg.inv(_identity_where(nan, a) if nan.any() else a)
     except np.linalg.LinAlgError:
-        raise _singular_inverse(a, name) from None
+        if xp.any(_first_zero_pivot(a)):
+            raise _singular_inverse(a, name) from None
+        # the elimination of a matrix with an inf gave a NaN pivot: NaN there, as PyTorch
+        nan = nan | ~xp.isfinite(a).all(axis=(-2, -1))[..., None, None]
+        out = xp.linalg.inv(_identity_where(nan, a))
+    return xp.where(nan, np.nan, out) if nan.any() else out
+
+
+def _identity_where(mask, a):
+    """a (..., n, n) with the matrices where mask (..., 1, 1) swapped for the identity."""
+    xp = backend.xp_of(a)
+    return xp.where(mask, xp.eye(a.shape[-1], dtype=a.dtype), a)
+
+
+def _inverse_unchecked(a):
+    """The inverses of a (..., n, n), NaN for each matrix with a zero LU pivot."""
+    xp = backend.xp_of(a)
+    if a.size == 0:
+        return xp.zeros_like(a)
+    bad = (_first_zero_pivot(a) != 0)[..., None, None]
+    if not bad.any():
+        return _inverse_array(a)
+    return xp.where(bad, np.nan, _inverse_array(_identity_where(bad, a)))
 
 
 class Inv(Function):
@@ -188,8 +214,10 @@ class Inv(Function):
     _node_name = "LinalgInvExBackward0"             # PyTorch's node
     complex_ok = True
 
-    def forward(self, a):
-        out = _inverse_array(a)
+    def forward(self, a, *, checked=True):
+        # checked=False (a backward's inverse, as PyTorch's skips the singularity check): a
+        # singular matrix's inverse comes back as NaN instead of raising
+        out = _inverse_array(a) if checked else _inverse_unchecked(a)
         self.save_for_backward(out)
         return out
 
@@ -374,9 +402,19 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
         raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
                            f"{scalar_type_name(b._array.dtype)} and A of type "
                            f"{scalar_type_name(A._array.dtype)} instead.")
+    for name, t in (("b", b), ("A", A)):            # its own words for the shapes
+        if isinstance(t, Tensor) and t.ndim < 2:
+            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
+                               f"dimensions, but it has {t.ndim} dimensions instead")
+    if isinstance(b, Tensor) and isinstance(A, Tensor) and A.shape[-1] == A.shape[-2] and \
+            b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
+                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
     coeff = mT(A) if transpose else A
     x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
-    return TriangularSolveResult(x, clone(A))
+    # the cloned coefficient is A broadcast to the solution's batch shape
+    return TriangularSolveResult(x, clone(A.expand(*x.shape[:-2], *A.shape[-2:])))
 
 
 class CholeskySolve(Function):
@@ -494,7 +532,7 @@ class LogAbsDet(Function):
 
     def backward(self, g):
         a, = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(g, -1), -1), _mH(Inv.apply(a)))
+        return mul(unsqueeze(unsqueeze(g, -1), -1), _mH(Inv.apply(a, checked=False)))
 
 
 class SlogdetSign(Function):
@@ -551,5 +589,8 @@ def logdet(A):
     zero one; log|det A| + log(sign)."""
     check_matrices(A, "logdet")
     sign, logabs = slogdet(A)
-    return logabs + log(sign)
+    if A.is_complex():
+        return logabs + log(sign)
+    # a real A's NaN is picked, so that no gradient flows into a negative determinant's matrix
+    return where(sign < 0, float("nan"), logabs)
 

@@ -243,6 +243,8 @@ def digamma(input):
 
 def polygamma(n, input):
     """The n-th derivative of digamma: psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 1."""
+    if isinstance(n, Tensor) and n.ndim == 0 and n._array.dtype.kind in "iu":
+        n = int(n.item())            # PyTorch reads a one-element integer tensor as its int
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not "
                         f"{type(n).__name__}")
