@@ -13,9 +13,10 @@ runs, and a mapped dimension of size 0 cannot be looped over (ValueError).
 
 ``in_dims``: an int (or None) for every input, or a tuple with one entry per positional
 argument, each an int, None (not mapped) or a nested list/tuple/dict matching that argument.
-``out_dims``: an int, or one entry per output (None: the output is not batched, the first
-call's is returned).  ``randomness``: 'error' raises if the function draws random numbers,
-'different' lets each example draw its own, 'same' gives every example the same draws.
+``out_dims``: an int for every output, or a nested tuple/list/dict matching the output's
+structure (None: that output is not batched, the first call's is returned).
+``randomness``: 'error' raises if the function draws random numbers, 'different' lets each
+example draw its own, 'same' gives every example the same draws.
 Keyword arguments are passed to every call unmapped.
 """
 from __future__ import annotations
@@ -54,17 +55,16 @@ def _flatten(obj):
     return [obj], lambda values: values[0]
 
 
-def _dims_like(dims, obj, where):
-    """One in_dim per leaf of ``obj``: an int/None spreads over all of them, a structure must
-    match ``obj``'s."""
+def _dims_like(dims, obj, where, what="in_dims", of="inputs"):
+    """One dim per leaf of ``obj``: an int/None spreads over all of them, a structure must
+    match ``obj``'s (same container types, lengths and keys, as torch's pytree prefixes)."""
     if dims is None or isinstance(dims, int):
         return [dims] * len(_flatten(obj)[0])
-    if isinstance(dims, (tuple, list)) and isinstance(obj, (tuple, list)) and \
-            len(dims) == len(obj):
-        return [d for sub, o in zip(dims, obj) for d in _dims_like(sub, o, where)]
+    if isinstance(dims, (tuple, list)) and type(dims) is type(obj) and len(dims) == len(obj):
+        return [d for sub, o in zip(dims, obj) for d in _dims_like(sub, o, where, what, of)]
     if isinstance(dims, dict) and isinstance(obj, dict) and set(dims) == set(obj):
-        return [d for k in obj for d in _dims_like(dims[k], obj[k], where)]
-    raise ValueError(f"{where}: in_dims is not compatible with the structure of `inputs`.")
+        return [d for k in obj for d in _dims_like(dims[k], obj[k], where, what, of)]
+    raise ValueError(f"{where}: {what} is not compatible with the structure of `{of}`.")
 
 
 def _leaf_dims(in_dims, args, where):
@@ -111,6 +111,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                                  f"-{n} <= in_dim < {n}.")
             mapped.append(d % n)
             sizes.append(leaf.shape[d % n])
+        if not args:
+            raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add "
+                             f"inputs, or you are trying to vmap over a function with no "
+                             f"inputs. The latter is unsupported.")
         if not sizes:
             raise ValueError(f"{where}: at least one input must be a Tensor mapped over a "
                              f"dimension (every in_dim is None)")
@@ -159,37 +163,50 @@ def _unbatched(values):
     return True
 
 
+def _out_leaf_dims(out_dims, first, name):
+    """One out_dim per leaf of the first call's output: an int/None spreads over every leaf,
+    a tuple/list/dict must match the output's structure; a 1-tuple may wrap the dim of a
+    single output."""
+    where = f"vmap({name}, ..., out_dims={out_dims})(<inputs>)"
+    if isinstance(out_dims, tuple) and len(out_dims) == 1 and \
+            not isinstance(first, (tuple, list, dict)):
+        out_dims = out_dims[0]
+    if not _valid_dims(out_dims):
+        raise ValueError(f"{where}: `out_dims` must be an int, None or a python collection of "
+                         f"ints representing where in the outputs the vmapped dimension "
+                         f"should appear.")
+    return _dims_like(out_dims, first, where, "out_dims", "outputs")
+
+
+def _valid_dims(dims):
+    """Whether ``dims`` is an int/None or a nested tuple/list/dict of them."""
+    if dims is None or (isinstance(dims, int) and not isinstance(dims, bool)):
+        return True
+    if isinstance(dims, (tuple, list)):
+        return all(_valid_dims(d) for d in dims)
+    if isinstance(dims, dict):
+        return all(_valid_dims(d) for d in dims.values())
+    return False
+
+
 def _stack_outputs(results, out_dims, name):
     """Stack the per-example outputs (a Tensor or a nested structure of them) along
-    ``out_dims``."""
+    ``out_dims``, leaf by leaf."""
     first = results[0]
-    top_level = isinstance(first, (tuple, list))
-    if isinstance(out_dims, (tuple, list)):
-        if not top_level or len(out_dims) != len(first):
-            raise ValueError(f"vmap({name}, ...): out_dims is not compatible with the structure "
-                             f"of `outputs`.")
-        per_output = list(out_dims)
-    else:
-        per_output = [out_dims] * (len(first) if top_level else 1)
-    columns = list(zip(*results)) if top_level else [tuple(results)]
-    stacked = []
-    for column, dim in zip(columns, per_output):
-        leaves_per_call = [_flatten(c)[0] for c in column]
-        _, rebuild = _flatten(column[0])
-        values = []
-        for leaf_column in zip(*leaves_per_call):
-            if dim is None:
-                if not _unbatched(leaf_column):
-                    raise ValueError(f"vmap({name}, ...): `{name}` can not return a "
-                                     f"BatchedTensor when out_dim is None")
-                values.append(leaf_column[0])
-                continue
-            if not isinstance(leaf_column[0], Tensor):
-                raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got "
-                                 f"type {type(leaf_column[0])}. Did you mean to set out_dims= "
-                                 f"to None for output?")
-            values.append(stack(list(leaf_column), dim))
-        stacked.append(rebuild(values))
-    if not top_level:
-        return stacked[0]
-    return type(first)(stacked)
+    dims = _out_leaf_dims(out_dims, first, name)
+    leaves_per_call = [_flatten(r)[0] for r in results]
+    _, rebuild = _flatten(first)
+    values = []
+    for leaf_column, dim in zip(zip(*leaves_per_call), dims):
+        if dim is None:
+            if not _unbatched(leaf_column):
+                raise ValueError(f"vmap({name}, ...): `{name}` can not return a "
+                                 f"BatchedTensor when out_dim is None")
+            values.append(leaf_column[0])
+            continue
+        if not isinstance(leaf_column[0], Tensor):
+            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got "
+                             f"type {type(leaf_column[0])}. Did you mean to set out_dims= "
+                             f"to None for output?")
+        values.append(stack(list(leaf_column), dim))
+    return rebuild(values)

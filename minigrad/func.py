@@ -220,10 +220,11 @@ def vjp(func, *primals, has_aux=False):
 
     def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         cots = _flatten(cotangents)[0]
-        if len(cots) != len(out_flat):
+        # torch compares the whole pytree (container types, lengths, keys), not just counts
+        if _structure(cotangents) != _structure(out):
             raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
-                               f"pytree structure of outputs to the function: {len(cots)} "
-                               f"tensors given for {len(out_flat)} outputs")
+                               f"pytree structure of outputs to the function. cotangents: "
+                               f"{_structure(cotangents)}, primal output: {_structure(out)}")
         if create_graph is None:
             create_graph = autograd.is_grad_enabled()
         live = [(o, c) for o, c in zip(out_flat, cots) if o.requires_grad]

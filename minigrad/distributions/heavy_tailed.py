@@ -196,8 +196,8 @@ class Gumbel(TransformedDistribution):
     def cdf(self, value):
         return (-((self.loc - self._checked(value)) / self.scale).exp()).exp()
 
-    def icdf(self, value):
-        return self.loc - self.scale * (-value.log()).log()
+    # icdf is inherited: torch pushes the base Uniform(tiny, 1 - eps) quantile through the
+    # transforms, so 0 and 1 map to finite values rather than -inf / inf
 
     def entropy(self):
         return self.scale.log() + (1 + _EULER)

@@ -106,4 +106,6 @@ class Multinomial(Distribution):
         j = j.reshape((n,) + (1,) * p.dim())                     # (n, 1, ..., 1)
         marginal = _log_binomial_pmf(j, n, p).exp()               # (n, *batch, k)
         expected_log_fact = (marginal * ops.lgamma(j + 1)).sum(0).sum(-1)
-        return n * self._trial.entropy() - math.lgamma(n + 1) + expected_log_fact
+        # torch takes lgamma(n + 1) of an integer tensor, so rounded to the default dtype
+        log_n_fact = float(ops.tensor(math.lgamma(n + 1), dtype=ops.get_default_dtype()))
+        return n * self._trial.entropy() - log_n_fact + expected_log_fact
