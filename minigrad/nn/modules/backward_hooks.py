@@ -43,7 +43,8 @@ class BackwardHookFunction(Function):
 def _as_tuple(result, n, what):
     result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
     if len(result) != n:
-        raise RuntimeError(f"Backward hook returned an invalid number of grad_{what}, got "
+        kind = "pre hook" if what == "output" else "hook"     # which hook returned it
+        raise RuntimeError(f"Backward {kind} returned an invalid number of grad_{what}, got "
                            f"{len(result)}, but expected {n}")
     return result
 
@@ -79,6 +80,11 @@ class BackwardHookCall:
         return tuple(self._wrap(args, self.input_slots, self._input_grads))
 
     def wrap_outputs(self, output):
+        if not isinstance(output, (Tensor, tuple)):
+            # a list or dict output is not looked into, so no grad_output ever comes and the
+            # hooks never run (see _input_grads), as in PyTorch, which says so here
+            warnings.warn("For backward hooks to be called, module output should be a Tensor "
+                          f"or a tuple of Tensors but received {type(output)}", stacklevel=4)
         single = isinstance(output, Tensor)
         values = [output] if single else list(output) if isinstance(output, tuple) else None
         if values is None or not is_grad_enabled():
@@ -111,6 +117,10 @@ class BackwardHookCall:
         return tuple(full[i] for i in self.output_slots)
 
     def _input_grads(self, grads):
+        if self.grad_output is None:
+            # the gradient reached the inputs without passing through the outputs (an output
+            # not wrapped, or a double backward): PyTorch runs no hook then
+            return grads
         full = [None] * self.n_inputs
         for i, g in zip(self.input_slots, grads):
             full[i] = g
@@ -118,6 +128,7 @@ class BackwardHookCall:
             if full[i] is None:
                 full[i] = Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, a._array.dtype))
         full = self._run_hooks(tuple(full))
+        self.grad_output = None        # spent: a retained graph's next pass brings its own
         return tuple(full[i] for i in self.input_slots)
 
     def _run_hooks(self, grad_input):

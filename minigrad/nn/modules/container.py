@@ -268,8 +268,9 @@ class ModuleList(Module):
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList is not callable: iterate over it in your "
-                                  "module's forward")
+        # not callable: iterate over it in your module's forward (PyTorch's words below)
+        raise NotImplementedError('Module [ModuleList] is missing the required "forward" '
+                                  'function')
 
 
 class ModuleDict(Module):
@@ -323,8 +324,18 @@ class ModuleDict(Module):
             self[key] = module
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict is not callable: index it in your module's "
-                                  "forward")
+        # not callable: index it in your module's forward (PyTorch's words below)
+        raise NotImplementedError('Module [ModuleDict] is missing the required "forward" '
+                                  'function')
+
+
+def _parameter_dict_key(key):
+    """A ParameterDict key, which must be a str (it becomes an attribute name)."""
+    if not isinstance(key, str):
+        raise TypeError("Index given to ParameterDict cannot be used as a key as it is not a "
+                        f"string (type is '{type(key).__name__}'). Open an issue on github if "
+                        "you need non-string keys.")
+    return key
 
 
 def _as_parameter(value):
@@ -405,10 +416,10 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key):
-        return getattr(self, key)
+        return getattr(self, _parameter_dict_key(key))
 
     def __setitem__(self, key, value):
-        self._keys[key] = None
+        self._keys[_parameter_dict_key(key)] = None
         setattr(self, key, _as_parameter(value))
 
     def __delitem__(self, key):

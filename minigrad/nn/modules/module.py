@@ -69,10 +69,13 @@ class Module(ModuleExtras):
     _version = 1
 
     def __init__(self, *args, **kwargs):
-        if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected argument: "
-                            f"Module.__init__ takes none (got {len(args)} positional and "
-                            f"{sorted(kwargs)} keyword arguments)")
+        # the words Python itself uses for a surplus argument, as PyTorch reports them
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword "
+                            f"argument '{next(iter(kwargs))}'")
+        if args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument "
+                            f"but {len(args) + 1} were given")
         setattr_ = object.__setattr__
         setattr_(self, "training", True)
         setattr_(self, "_parameters", OrderedDict())
@@ -335,7 +338,11 @@ class Module(ModuleExtras):
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` (a bool) on every parameter in place; return self."""
         for p in self.parameters():
+            if not isinstance(requires_grad, bool):
+                raise TypeError("requires_grad_(): argument 'requires_grad' (position 1) must "
+                                f"be bool, not {type(requires_grad).__name__}")
             p.requires_grad_(requires_grad)
         return self
 
@@ -391,6 +398,8 @@ class Module(ModuleExtras):
         """
         fmt = kwargs.pop("memory_format", None)
         fmt = None if fmt is None else mf.check(fmt, "to")
+        # a positional bool is non_blocking (``.to(device, dtype, True)``), ignored here
+        args = tuple(a for a in args if not isinstance(a, bool))
         device, dtype = _parse_to(args, kwargs, allow_copy=False)
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
@@ -488,6 +497,7 @@ class Module(ModuleExtras):
         """Call ``hook(module, grad_input, grad_output)`` once the gradients of this call's
         inputs are computed (tuples: one entry per positional input / output, None where
         there is none); a non-None return replaces grad_input.  See ``backward_hooks.py``."""
+        self._claim_backward_hook_kind(full=True)
         return self._add_hook(self._backward_hooks, hook, prepend)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
@@ -500,7 +510,18 @@ class Module(ModuleExtras):
         is what PyTorch's old hook gets; grad_input here holds the gradients of the module's
         inputs, where the old hook got those of the inputs of the module's last operation
         (the same thing for a module of one operation)."""
+        self._claim_backward_hook_kind(full=False)
         return self._add_hook(self._backward_hooks, hook, False)
+
+    def _claim_backward_hook_kind(self, full):
+        """Record which backward-hook API this module uses; the first registration decides
+        for good (removing the hooks does not undo it), as in PyTorch, since both kinds
+        share one registry but promise different grad_input."""
+        kind = self.__dict__.get("_is_full_backward_hook")
+        if kind is not None and kind != full:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_is_full_backward_hook", full)
 
     @staticmethod
     def _add_hook(hooks, hook, prepend):
@@ -518,6 +539,19 @@ class Module(ModuleExtras):
         if not (self._forward_pre_hooks or self._forward_hooks or backward or
                 g._global_forward_pre_hooks or g._global_forward_hooks):
             return self.forward(*args, **kwargs)
+        # a hook or forward that raises still lets the always_call forward hooks see the call
+        # (``state`` holds how far the call got: args after the pre-hooks, output, hooks run)
+        state = {"args": args, "kwargs": kwargs, "output": None, "called": set()}
+        try:
+            return self._call_with_hooks(args, kwargs, backward, state)
+        except Exception:
+            self._run_always_called_hooks(state)
+            raise
+
+    def _call_with_hooks(self, args, kwargs, backward, state):
+        """The hooked call: pre-hooks, forward, forward hooks, recording progress in
+        ``state`` for the always_call hooks should any step raise."""
+        g = _global_hooks
         # the global hooks (register_module_forward_hook...) first, then the module's own
         for hook_id, hook in [*g._global_forward_pre_hooks.items(),
                               *self._forward_pre_hooks.items()]:
@@ -541,19 +575,17 @@ class Module(ModuleExtras):
                                          *pre_hooks.items()])
             call = BackwardHookCall(self, hooks, pre_hooks)
             args = call.wrap_inputs(args)
-        try:
-            output = self.forward(*args, **kwargs)
-        except BaseException:
-            self._run_always_called_hooks(args, kwargs)
-            raise
+        state.update(args=args, kwargs=kwargs)
+        output = state["output"] = self.forward(*args, **kwargs)
         for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
+            state["called"].add(hook_id)
             if (hook_id in self._forward_hooks_with_kwargs or
                     hook_id in g._global_forward_hooks_with_kwargs):
                 result = hook(self, args, kwargs, output)
             else:
                 result = hook(self, args, output)
             if result is not None:
-                output = result
+                output = state["output"] = result
         if backward:
             output = call.wrap_outputs(output)
         return output
@@ -562,19 +594,30 @@ class Module(ModuleExtras):
     _call_impl = __call__
     _wrapped_call_impl = __call__
 
-    def _run_always_called_hooks(self, args, kwargs):
-        """After forward raised: the ``always_call`` forward hooks, with output None."""
+    def _run_always_called_hooks(self, state):
+        """After a pre-hook, forward or forward hook raised: the ``always_call`` forward hooks
+        not run yet, with the output so far (None when forward did not return).  An error
+        in one of them is only warned about, so that the first error is the one raised."""
         g = _global_hooks
         always = self.__dict__.get("_forward_hooks_always_called") or set()
         if not (always or g._global_forward_hooks_always_called):
             return
+        args, kwargs, output, called = state["args"], state["kwargs"], state["output"], \
+            state["called"]
         for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
-            if hook_id in always or hook_id in g._global_forward_hooks_always_called:
+            if hook_id in called or not (hook_id in always or
+                                         hook_id in g._global_forward_hooks_always_called):
+                continue
+            try:
                 if (hook_id in self._forward_hooks_with_kwargs or
                         hook_id in g._global_forward_hooks_with_kwargs):
-                    hook(self, args, kwargs, None)
+                    hook(self, args, kwargs, output)
                 else:
-                    hook(self, args, None)
+                    hook(self, args, output)
+            except Exception as e:
+                warnings.warn("forward hook with ``always_call=True`` raised an exception that "
+                              f"was silenced as another error was raised in forward: {e}",
+                              stacklevel=2)
 
     # ------------------------------------------------------------------------------------------
     # state_dict / load_state_dict

@@ -48,6 +48,8 @@ class DataLoader(Generic[_T_co]):
             raise ValueError("prefetch_factor option could only be specified in "
                              "multiprocessing.let num_workers > 0 to enable multiprocessing, "
                              "otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
         _check_multiprocessing_context(multiprocessing_context, num_workers)
@@ -76,7 +78,9 @@ class DataLoader(Generic[_T_co]):
         self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
         self.timeout, self.worker_init_fn = timeout, worker_init_fn
         self.multiprocessing_context = multiprocessing_context
-        self.prefetch_factor = prefetch_factor if num_workers > 0 else None
+        # batches each worker loads ahead: 2 by default once there are workers, as PyTorch
+        self.prefetch_factor = None if num_workers == 0 else \
+            (2 if prefetch_factor is None else prefetch_factor)
         self.persistent_workers, self.in_order = persistent_workers, in_order
         if self._iterable:
             # the dataset decides the order; the sampler only stands in (code reads
@@ -118,6 +122,9 @@ class DataLoader(Generic[_T_co]):
 
     def __iter__(self):
         # the checks run when the iterator is made (``iter(loader)``), not at its first batch
+        if self.num_workers == 0 and self.timeout != 0:
+            # a timeout bounds the wait for a worker's batch; with no workers PyTorch refuses it
+            raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if self.pin_memory and self.pin_memory_device:
             warnings.warn("pin_memory_device is deprecated, the current accelerator will be "
                           f"used as the device, ignore pin_memory_device="
