@@ -31,7 +31,7 @@ from ._util import FLOAT32_64 as _FLOATS, ieee, not_implemented_for, scalar_type
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
 from .movement import contiguous, keep_channels_last
-from .normalization import update_running
+from .normalization import check_values_per_channel, update_running
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum
 
@@ -377,12 +377,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     # PyTorch's Python function then checks the (N C / G, G, *spatial) view it normalises
     # (in eval too): one value per group is refused
     seen = [n * c // num_groups, num_groups] + list(input.shape[2:])
-    per_group = seen[0]
-    for size in seen[2:]:
-        per_group *= size
-    if per_group == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                         f"size {seen}")
+    check_values_per_channel(seen, seen)
     if num_groups < 0:
         raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:

@@ -230,6 +230,18 @@ def _check_dtypes(input, *params):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 
+def check_values_per_channel(sizes, shown):
+    """PyTorch's refusal of a normalisation over one value per channel: ``sizes`` (N, C,
+    *spatial) as the function sees them (every dim but C counted), ``shown`` as its message
+    prints them."""
+    per_channel = sizes[0]
+    for n in sizes[2:]:
+        per_channel *= n
+    if per_channel == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {shown}")
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-05):
     """Batch normalization, as ``torch.nn.functional.batch_norm``.
@@ -245,12 +257,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training:                # the batch's size first, then eps, as PyTorch
         if not shape:
             raise IndexError("tuple index out of range")       # PyTorch reads size[0]
-        per_channel = shape[0]
-        for n in shape[2:]:
-            per_channel *= n
-        if per_channel == 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {input.shape}")
+        check_values_per_channel(shape, input.shape)
     if training and not eps > 0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0:
