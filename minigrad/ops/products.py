@@ -258,6 +258,18 @@ def _value_first(name, value, tensor1, tensor2):
     return legacy_overload(name, value, (tensor1, tensor2), given, instead), tensor1, tensor2
 
 
+def _in_promoted_dtype(op, input, tensor1, tensor2, value, node_name):
+    """addcmul / addcdiv of three tensors: input + value * op(tensor1, tensor2), computed in
+    the promoted dtype of the three (``value`` converted to it, not taking part), float16
+    and bfloat16 in float32 and rounded once, as PyTorch's kernels."""
+    dtype = result_dtype(input, tensor1, tensor2)
+    value = _coefficient(value, dtype)
+    work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
+    combined = op(cast(tensor1, work), cast(tensor2, work))
+    out = add(cast(input, work), combined if value == 1 else mul(combined, value))
+    return rename_node(cast(out, dtype), node_name)
+
+
 def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """input + value * tensor1 * tensor2 (all three broadcast), in the promoted dtype of the
     three tensors: ``value`` does not take part in the promotion but is converted to that dtype
@@ -266,13 +278,7 @@ def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
         value, tensor1, tensor2 = _value_first("addcmul", tensor1, tensor2, _tensor2)
     _refuse_bool(input, tensor1, tensor2)
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
-        dtype = result_dtype(input, tensor1, tensor2)
-        value = _coefficient(value, dtype)
-        # float16 and bfloat16 are computed in float32 and rounded once, as PyTorch's kernel
-        work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
-        product = mul(cast(tensor1, work), cast(tensor2, work))
-        out = add(cast(input, work), product if value == 1 else mul(product, value))
-        return rename_node(cast(out, dtype), "AddcmulBackward0")
+        return _in_promoted_dtype(mul, input, tensor1, tensor2, value, "AddcmulBackward0")
     product = mul(tensor1, tensor2)
     if value != 1:
         product = mul(product, value)
@@ -296,14 +302,8 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
                            "inputs. The future addcdiv behavior is just the latter "
                            "implementation: (input + value * tensor1 / tensor2), for all dtypes.")
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
-        # as addcmul: the quotient is taken in the promoted dtype of the three tensors (a
-        # float16 0-d tensor1 over an int8 tensor2 added to float64 is computed in float64)
-        dtype = result_dtype(input, tensor1, tensor2)
-        value = _coefficient(value, dtype)
-        work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
-        quotient = div(cast(tensor1, work), cast(tensor2, work))
-        out = add(cast(input, work), quotient if value == 1 else mul(quotient, value))
-        return rename_node(cast(out, dtype), "AddcdivBackward0")
+        # (a float16 0-d tensor1 over an int8 tensor2 added to float64 is computed in float64)
+        return _in_promoted_dtype(div, input, tensor1, tensor2, value, "AddcdivBackward0")
     quotient = div(tensor1, tensor2)
     return rename_node(add(input, quotient if value == 1 else mul(quotient, value)),
                        "AddcdivBackward0")
