@@ -13,8 +13,6 @@ carry strides too, so each format is expressed as an array laid out that way:
 """
 from __future__ import annotations
 
-from . import backend
-
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
            "channels_last_3d"]
 

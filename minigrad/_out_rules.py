@@ -24,7 +24,6 @@ refuse, and neither does minigrad.
 """
 from __future__ import annotations
 
-from . import backend
 from .ops.writes import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
 from .tensor import Tensor
 

@@ -51,7 +51,6 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _torch_checkpoint, _torch_checkpoint_writer, backend, dtypes
-from .nn.modules.module import Module
 from .nn.parameter import (Parameter, UninitializedBuffer, UninitializedParameter,
                            UninitializedTensorMixin)
 from .tensor import Size, Tensor
@@ -119,8 +118,7 @@ def _encode(obj, path, tensors, seen=None):
         items = []
         for k, v in obj.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError(f"minigrad.save: dict keys must be str or int, got "
-                                f"{type(k).__name__} {k!r} at {_describe(path)}")
+                raise _NotSafetensors(f"a {type(k).__name__} dict key at {_describe(path)}")
             items.append([k, _encode(v, path + (k,), tensors, seen)])
         node = {"d": items, "o": isinstance(obj, OrderedDict)}
         meta = _metadata_of(obj)
@@ -142,12 +140,12 @@ def _encode(obj, path, tensors, seen=None):
         return {"v": obj}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return {"v": obj.item()}
-    hint = (" (save its state_dict() instead: minigrad.save(model.state_dict(), path))"
-            if isinstance(obj, Module) else
-            " (save its state_dict() instead)" if hasattr(obj, "state_dict") else "")
-    raise TypeError(f"minigrad.save cannot store a {type(obj).__name__} at {_describe(path)}"
-                    f"{hint}: a checkpoint holds tensors, and numbers, strings, booleans, None, "
-                    "dtypes, devices, sizes, lists, tuples and dicts around them (no pickle)")
+    raise _NotSafetensors(f"a {type(obj).__name__} at {_describe(path)}")
+
+
+class _NotSafetensors(Exception):
+    """What ``_encode`` raises for a part of the object a safetensors file cannot describe
+    (``save`` then pickles the whole object instead)."""
 
 
 def _decode(tree, tensors, depth=0, decoded=None):
@@ -247,7 +245,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     tensors = {}
     try:
         tree = _encode(obj, (), tensors)
-    except TypeError:
+    except _NotSafetensors:
         tree = None
     if tree is None:
         # safetensors cannot hold it: pickle it now, so that an object pickle refuses (a

@@ -105,6 +105,22 @@ def params_of(module):
     return {n: p.detach().clone() for n, p in module.named_parameters()}
 
 
+def normal64(*shape, scale=1.0, seed=0):
+    """Float64 normal draws of ``shape`` from a generator seeded by ``seed`` (the same numbers
+    fed to both libraries)."""
+    return np.random.RandomState(seed).randn(*shape) * scale
+
+
+def normal32(*shape, scale=1.0, seed=0):
+    """``normal64``'s draws in float32."""
+    return normal64(*shape, scale=scale, seed=seed).astype(np.float32)
+
+
+def labels(n, classes, seed):
+    """``n`` class indices below ``classes``, seeded."""
+    return np.random.RandomState(seed).randint(0, classes, n)
+
+
 # ----------------------------------------------------------------------------------------------
 # registering programs
 # ----------------------------------------------------------------------------------------------

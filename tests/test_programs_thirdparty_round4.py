@@ -27,26 +27,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
-    SideBySide, bare, err, grads_of, load_seeded, params_of, registry)
+    SideBySide, bare, err, grads_of, labels as _labels, load_seeded, normal32 as _f32,
+    normal64 as _arr, params_of, registry)
 
 
 HARNESS = SideBySide(rename=bare, rename_error=bare,
                      tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
                      scalar_tol=(1e-9, 1e-11), requires_grad=True)
 PROGRAMS, program = registry()
-
-
-def _arr(*shape, scale=1.0, seed=0):
-    """Float64 normal draws of ``shape`` from a generator seeded by ``seed``."""
-    return np.random.RandomState(seed).randn(*shape) * scale
-
-
-def _f32(*shape, scale=1.0, seed=0):
-    return _arr(*shape, scale=scale, seed=seed).astype(np.float32)
-
-
-def _labels(n, classes, seed):
-    return np.random.RandomState(seed).randint(0, classes, n)
 
 
 def _train(model, opt, loss_of, steps=3):

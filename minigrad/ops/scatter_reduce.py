@@ -31,7 +31,6 @@ from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
 from .inplace import copy_
 from .pointwise_select import where
-from .movement import clone
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _as_1d,
                              _index_array, _public_args, _scatter_prepare, _size, _src_tensor,

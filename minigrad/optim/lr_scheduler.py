@@ -30,7 +30,7 @@ __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialL
 
 
 _LRScheduler = LRScheduler
-# PyTorch's helper names, which schedules written outside (copied from its sources) import
+# PyTorch's helper names, which third-party schedules modelled on PyTorch's own import
 _param_groups_val_list = _group_values
 _update_param_group_val = _set_group_value
 _format_param = _per_group
