@@ -101,7 +101,8 @@ def sgd_update(p, grad, momentum_buffer, *, weight_decay, momentum, lr, dampenin
             buf = g.copy()
         else:
             buf *= momentum
-            buf += (1 - dampening) * g
+            # (no dampening, the usual case: g as it is, not a product by 1 in a new array)
+            buf += (1 - dampening) * g if dampening else g
         g = g + momentum * buf if nesterov else buf
     p -= lr * g
     return buf
