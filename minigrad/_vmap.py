@@ -27,6 +27,7 @@ import numpy as np
 
 from . import backend
 from ._random_factories import default_generator
+from .autograd.function import inside_transform
 from .ops.stacking import stack
 from .tensor import Tensor
 
@@ -55,16 +56,36 @@ def _flatten(obj):
     return [obj], lambda values: values[0]
 
 
-def _dims_like(dims, obj, where, what="in_dims", of="inputs"):
+def treespec(tree, depth=0):
+    """A nested tuple/list/dict's structure written as PyTorch's ``str(TreeSpec)``, its
+    leaves as ``*``: ``TreeSpec(tuple, None, [*, *])`` for a pair, each comma between
+    children followed by a line break and two spaces per level of nesting."""
+    if not isinstance(tree, (tuple, list, dict)):
+        return "*"
+    keys = repr(list(tree)) if isinstance(tree, dict) else "None"
+    children = tree.values() if isinstance(tree, dict) else tree
+    inner = (",\n" + "  " * (depth + 1)).join(treespec(t, depth + 1) for t in children)
+    return f"TreeSpec({type(tree).__name__}, {keys}, [{inner}])"
+
+
+def _dims_like(dims, obj, where, what="in_dims", of="inputs", top=None):
     """One dim per leaf of ``obj``: an int/None spreads over all of them, a structure must
-    match ``obj``'s (same container types, lengths and keys, as torch's pytree prefixes)."""
+    match ``obj``'s (same container types, lengths and keys, as torch's pytree prefixes).
+    ``top``: the whole (dims, obj) pair, whose structures a mismatch reports."""
+    top = (dims, obj) if top is None else top
     if dims is None or isinstance(dims, int):
         return [dims] * len(_flatten(obj)[0])
     if isinstance(dims, (tuple, list)) and type(dims) is type(obj) and len(dims) == len(obj):
-        return [d for sub, o in zip(dims, obj) for d in _dims_like(sub, o, where, what, of)]
+        return [d for sub, o in zip(dims, obj)
+                for d in _dims_like(sub, o, where, what, of, top)]
     if isinstance(dims, dict) and isinstance(obj, dict) and set(dims) == set(obj):
-        return [d for k in obj for d in _dims_like(dims[k], obj[k], where, what, of)]
-    raise ValueError(f"{where}: {what} is not compatible with the structure of `{of}`.")
+        return [d for k in obj for d in _dims_like(dims[k], obj[k], where, what, of, top)]
+    if what == "in_dims" and not isinstance(dims, (tuple, list, dict)):
+        raise ValueError(f"{where}: Got in_dim={dims} for an input but in_dim must be either "
+                         f"an integer dimension or None.")
+    raise ValueError(f"{where}: {what} is not compatible with the structure of `{of}`. {what} "
+                     f"has structure {treespec(top[0])} but {of} has structure "
+                     f"{treespec(top[1])}.")
 
 
 def _leaf_dims(in_dims, args, where):
@@ -73,10 +94,6 @@ def _leaf_dims(in_dims, args, where):
     if not isinstance(in_dims, tuple):
         raise ValueError(f"{where}: expected `in_dims` to be int or a (potentially nested) tuple "
                          f"matching the structure of inputs, got: {type(in_dims)}.")
-    if len(in_dims) != len(args):
-        raise ValueError(f"{where}: in_dims is not compatible with the structure of `inputs`. "
-                         f"in_dims has {len(in_dims)} entries but there are {len(args)} "
-                         f"inputs.")
     return _dims_like(in_dims, args, where)
 
 
@@ -124,9 +141,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         if sizes[0] == 0:
             raise ValueError("vmap: minigrad maps by calling the function once per example, "
                              "so it cannot map over a dimension of size 0")
-        results = [func(*rebuild([leaf if d is None else leaf.select(d, b)
-                                  for leaf, d in zip(leaves, mapped)]), **kwargs)
-                   for b in _examples(sizes[0], randomness)]
+        with inside_transform("functorch", "vmap"):     # (for the custom Functions applied)
+            results = [func(*rebuild([leaf if d is None else leaf.select(d, b)
+                                      for leaf, d in zip(leaves, mapped)]), **kwargs)
+                       for b in _examples(sizes[0], randomness)]
         return _stack_outputs(results, out_dims, name)
     return batched
 

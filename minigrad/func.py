@@ -25,8 +25,9 @@ structure, zeros for an argument ``f`` does not use.
 from __future__ import annotations
 
 from . import autograd
+from .autograd.function import inside_transform
 from .autograd.graph import reachable_leaves
-from ._vmap import _flatten, vmap
+from ._vmap import _flatten, treespec as _treespec, vmap
 from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
 from .ops.stacking import stack
@@ -75,7 +76,7 @@ def _variable(t, keep_graph):
         return t
     if keep_graph and t.requires_grad:
         return t.view_as(t)
-    if not t.is_floating_point():
+    if t._array.dtype.kind not in "fc":      # (complex tensors may require grad too)
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
     leaf = t.detach()
     if leaf.is_inference():
@@ -167,7 +168,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
         outer = autograd.is_grad_enabled()
         with _recording():
             single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
-            out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
+            with inside_transform("functorch"):
+                out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{who}: Expected f(*args) to return a Tensor, got "
                                    f"{type(out)}")
@@ -209,7 +211,8 @@ def vjp(func, *primals, has_aux=False):
     with _recording():
         flats = [_flatten(p) for p in primals]
         args = [rebuild([_variable(t, outer) for t in flat]) for flat, rebuild in flats]
-        out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
+        with inside_transform("functorch"):
+            out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
     out_flat, _ = _flatten(out)
     for o in out_flat:
         if not isinstance(o, Tensor):
@@ -224,7 +227,7 @@ def vjp(func, *primals, has_aux=False):
         if _structure(cotangents) != _structure(out):
             raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
                                f"pytree structure of outputs to the function. cotangents: "
-                               f"{_structure(cotangents)}, primal output: {_structure(out)}")
+                               f"{_pprint(cotangents)}, primal output: {_pprint(out)}")
         if create_graph is None:
             create_graph = autograd.is_grad_enabled()
         live = [(o, c) for o, c in zip(out_flat, cots) if o.requires_grad]
@@ -259,8 +262,8 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         raise RuntimeError(f"{who}: Expected primals and tangents to have the same python "
                            f"structure. For example, if primals is a tuple of 3 tensors, "
                            f"tangents also must be. Got primals with structure "
-                           f"{_structure(primals)} and tangents with structure "
-                           f"{_structure(tangents)}")
+                           f"{_treespec(primals)} and tangents with structure "
+                           f"{_treespec(tangents)}")
     flat_primals, rebuild_primals = _flatten(primals)
     flat_tangents = _flatten(tangents)[0]
     for what, flat in (("primals", flat_primals), ("tangents", flat_tangents)):
@@ -281,7 +284,8 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         # are the variables, the tangents' leaves (in the same order) the directions
         xs = [_variable(p, outer) for p in flat_primals]
         tangents = flat_tangents
-        out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
+        with inside_transform("functorch", "forward"):
+            out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
         out_flat, out_rebuild = _flatten(out)
         for o in out_flat:
             if not isinstance(o, Tensor):
@@ -321,7 +325,8 @@ def linearize(func, *primals):
     """``(func(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` = J tangents at ``primals``
     (tangents shaped like the primals). PyTorch traces the linear map once; here each call
     of ``jvp_fn`` runs ``jvp`` again: the same values."""
-    output = func(*primals)
+    with inside_transform("forward"):      # PyTorch's linearize runs func in forward mode
+        output = func(*primals)
     flat_primals = _flatten(primals)[0]
 
     def jvp_fn(*tangents):
@@ -356,13 +361,20 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
 def _jacobian(func, argnums, has_aux, who, build):
     """The Jacobian transform, its blocks made by ``build(out, wrt, keep)``: by rows (reverse
     mode) or by columns (forward mode's order of operations)."""
+    # what PyTorch's transform is made of, for the custom Functions ``func`` applies:
+    # jacrev a vjp, jacfwd a vmap of jvps
+    kinds = ("functorch", "vmap", "forward") if build is _jacobian_columns else ("functorch",)
+
     def wrapper(*args, **kwargs):
+        _refuse_complex(who, args, "inputs")
         outer = autograd.is_grad_enabled()
         with _recording():
             single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             wrt = [t for group in leaves for t in group]
-            out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
+            with inside_transform(*kinds):
+                out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
             out_flat, out_rebuild = _flatten(out)
+            _refuse_complex(who, out_flat, "outputs")
             jac = []
             for o in out_flat:
                 if not isinstance(o, Tensor):
@@ -374,6 +386,15 @@ def _jacobian(func, argnums, has_aux, who, build):
             return result, _settle(aux, wrt, outer)
         return result
     return wrapper
+
+
+def _refuse_complex(who, tree, what):
+    """PyTorch's refusal of a complex tensor among a Jacobian's inputs (every positional
+    argument, whatever ``argnums`` picks) or outputs, by its index in the flattened tree."""
+    for i, leaf in enumerate(_flatten(tree)[0]):
+        if isinstance(leaf, Tensor) and leaf._array.dtype.kind == "c":
+            raise RuntimeError(f"{who.split('(')[0]}: Expected all {what} to be real but "
+                               f"received complex tensor at flattened input idx: {i}")
 
 
 def _jacobian_rows(out, wrt, keep):
@@ -411,6 +432,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     fwd = _jacobian(func, argnums, has_aux, "jacfwd(f, argnums)(*args)", _jacobian_columns)
 
     def wrapper(*args, **kwargs):
+        _refuse_complex("jacfwd", args, "inputs")
         _, nums = _argnums(argnums, len(args))
         _check_primals([args[a] for a in nums])
         return fwd(*args, **kwargs)
@@ -452,10 +474,22 @@ def _structure(tree):
     return "*"
 
 
+def _pprint(tree):
+    """A nested structure written as PyTorch's ``treespec_pprint``: ``(*, [*, *])``."""
+    if isinstance(tree, tuple):
+        inner = ", ".join(_pprint(t) for t in tree)
+        return f"({inner},)" if len(tree) == 1 else f"({inner})"
+    if isinstance(tree, list):
+        return "[" + ", ".join(_pprint(t) for t in tree) + "]"
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_pprint(v)}" for k, v in tree.items()) + "}"
+    return "*"
+
+
 def _check_primals(tree):
     """Forward mode's refusal of a primal that is not floating point (PyTorch's words)."""
     for t in _tensors(tree):
-        if not t.is_floating_point():
+        if t._array.dtype.kind not in "fc":
             raise ValueError(f"Expected primal to be floating point or complex, but got: "
                              f"{t.dtype}")
 

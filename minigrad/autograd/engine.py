@@ -261,8 +261,7 @@ def _make_grads(outputs, grads, create_graph):
     made = []
     for i, (out, g) in enumerate(zip(outputs, grads)):
         if not isinstance(out, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
-                            f"{type(out).__name__}")
+            raise AssertionError("Expected output to be a torch.Tensor")    # PyTorch's words
         if not out.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
@@ -367,10 +366,11 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
             # hooks on the leaf's AccumulateGrad node (``next_functions``) run around
             # the accumulation: pre-hooks may replace the gradient
             acc_node = leaf.__dict__.get("_accumulate_node")
-            for hook in list((getattr(acc_node, "_node_pre_hooks", None) or {}).values()):
-                new = hook((g,))
-                if new is not None:
-                    g = new[0]
+            if acc_node is not None:
+                for hook in list((getattr(acc_node, "_node_pre_hooks", None) or {}).values()):
+                    new = hook((g,))
+                    if new is not None:
+                        g = new[0]
             if g is None:           # no gradient came: only the hooks run
                 pass
             elif _function._profiler is None:
@@ -384,8 +384,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     if back is not None and not isinstance(back, Tensor):
                         raise TypeError(f"expected Variable, but hook returned "
                                         f"'{type(back).__name__}'")
-            for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
-                _check_hook_count(hook, hook((), (g,)), 0)
+            if acc_node is not None:
+                for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
+                    _check_hook_count(hook, hook((), (g,)), 0)
 
     # the ready queue (see ``_LEAF``), the roots first, in order, as PyTorch's GraphRoot
     # hands them on
@@ -431,7 +432,8 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                 if execute is not None and node not in execute:
                     continue
                 results = None
-                if grads is not None and any(g is not None for g in grads) or \
+                if grads is not None and (grads[0] is not None if len(grads) == 1 else
+                                          any(g is not None for g in grads)) or \
                         node._ctx_style or node.__dict__ and (
                             node.__dict__.get("_node_pre_hooks") or
                             node.__dict__.get("_post_hooks")):
@@ -443,8 +445,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     needs = None if execute is None else _narrow_needs(
                         node, execute, target_nodes, target_leaves)
                     piece = None if execute is not None or _state.anomaly or \
-                        _function._profiler is not None else _piece_grad(node, grads,
-                                                                         create_graph)
+                        _function._profiler is not None or \
+                        not getattr(type(node), "grad_is_piece", False) else \
+                        _piece_grad(node, grads, create_graph)
                     try:
                         if piece is not None:
                             results = [piece]
@@ -736,10 +739,19 @@ def _call(node, grads, create_graph, check_anomaly):
             continue
         shape, dtype = metas[i]
         if g._array.shape != shape:
-            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
-                               f"{i} - got {list(g._array.shape)} but expected shape compatible "
-                               f"with {list(shape)}")
+            if not _expands_to(shape, g._array.shape):
+                raise RuntimeError(f"Function {node.name()} returned an invalid gradient at "
+                                   f"index {i} - got {list(g._array.shape)} but expected shape "
+                                   f"compatible with {list(shape)}")
+            g = results[i] = g.sum_to_size(shape)   # PyTorch sums a broadcast gradient down
         if g._array.dtype != dtype:
+            if g._array.dtype.kind == "c" and dtype.kind != "c" and node._ctx_style:
+                # a custom backward's complex gradient for a real input (PyTorch's check, in
+                # its words; minigrad's own ops may rely on the cast)
+                raise RuntimeError("Expected isFloatingType(grad.scalar_type()) || "
+                                   "(input_is_complex == grad_is_complex) to be true, but got "
+                                   "false.  (Could this error message be improved?  If so, "
+                                   "please report an enhancement request to PyTorch.)")
             results[i] = g.to(from_numpy_dtype(dtype)) if create_graph else Tensor._wrap(
                 g._array.astype(dtype))
     if post:
@@ -750,6 +762,13 @@ def _call(node, grads, create_graph, check_anomaly):
     if check_anomaly:
         _check_anomaly(node, results)
     return results
+
+
+def _expands_to(shape, target):
+    """Whether a tensor of ``shape`` broadcasts to ``target`` (so a gradient of ``target``'s
+    shape can be summed down to it)."""
+    extra = len(target) - len(shape)
+    return extra >= 0 and all(n == 1 or n == m for n, m in zip(shape, target[extra:]))
 
 
 def _check_hook_count(hook, values, expected):
@@ -773,7 +792,7 @@ def _checked_node_hook_result(hook, grads, new):
         if not isinstance(value, Tensor):
             raise TypeError(f"expected Variable, but hook returned '{type(value).__name__}'")
         if old is None:
-            raise RuntimeError("can't replace a empty gradient with a non-empty value")
+            raise RuntimeError("can't replace a None gradient with a non-None value")
         _checked_hook_result(hook, old, value)
     return list(new)
 
@@ -787,8 +806,7 @@ def _checked_hook_result(hook, grad, new):
         raise RuntimeError("can't replace a None gradient with a non-None value")
     name = getattr(hook, "__name__", type(hook).__name__)
     if not isinstance(new, Tensor):
-        raise TypeError(f"expected Tensor, but hook '{name}' returned "
-                        f"'{type(new).__name__}'")
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
     if new._array.dtype != grad._array.dtype or new.is_sparse != grad.is_sparse:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was "
                            f"{grad.type()} got {new.type()})")
@@ -815,23 +833,29 @@ def _tensor_hooks(node, grads, create_graph):
 def _accumulate(t, g, create_graph):
     """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
     ``create_graph``, as PyTorch. A first gradient that nothing else holds becomes ``.grad``
-    as it is (no copy, as PyTorch steals it); one that may be shared is copied."""
+    as it is (no copy, as PyTorch steals it); one that may be shared is copied, and so is
+    every first gradient under ``create_graph`` (recorded: PyTorch's CopyBackwards)."""
     if g.is_sparse:             # sparse gradients add up sparse, into a dense .grad dense
         t._grad = g if t._grad is None else t._grad + g
         return
     if g._array.dtype != t._array.dtype:
         g = Tensor._wrap(g._array.astype(t._array.dtype))
     if t._grad is None:
-        if _unshared(g):
-            t._grad = g if create_graph else Tensor._wrap(_laid_out_like(t, g._array, False))
-        elif create_graph and g.grad_fn is not None:
-            t._grad = g * 1                   # its own tensor, still on the graph
+        if create_graph:
+            # as PyTorch: always a copy, which stays on the graph (a CopyBackwards node)
+            t._grad = Tensor._wrap(_laid_out_like(t, g._array, True))
+            if g.requires_grad:
+                t._grad.copy_(g)
+        elif _unshared(g):
+            t._grad = Tensor._wrap(_laid_out_like(t, g._array, False))
         else:
             # a copy: the same gradient may be handed to several inputs (as in a + b), or
             # be a view, or be held by a hook
             t._grad = Tensor._wrap(_laid_out_like(t, g._array, True))
-    elif create_graph or t._grad.requires_grad:
+    elif create_graph:
         t._grad = t._grad + g
+    elif t._grad.requires_grad:
+        t._grad.add_(g)     # in place, as PyTorch with grad mode off: .grad keeps its flags
     else:
         t._grad._array += g._array
 
@@ -843,6 +867,9 @@ def _laid_out_like(t, array, copy):
     a = t._array
     if array.size == 0:
         return array.copy() if copy else array
+    if not copy and array.flags.c_contiguous and a.flags.c_contiguous and \
+            array.shape == a.shape:
+        return array            # the common case: both row-major already (no stride walk)
     own = mf.element_strides(a)
     want = own if mf.is_non_overlapping_and_dense(a.shape, own) else \
         mf.row_major_strides(a.shape)

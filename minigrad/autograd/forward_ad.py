@@ -51,6 +51,7 @@ from typing import NamedTuple, Optional
 from .. import backend
 from ..tensor import Tensor
 from .engine import grad
+from . import function as _function
 from .function import Function
 from .graph import reachable_leaves
 from .grad_mode import enable_grad, is_grad_enabled
@@ -91,6 +92,7 @@ def enter_dual_level():
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
     _current_level = 0
     _duals.clear()
+    _function.dual_carrier = _carries_tangent     # custom Functions check their inputs
     return _current_level
 
 
@@ -106,6 +108,7 @@ def exit_dual_level(*, level=None):
         raise RuntimeError("Dual level must be a positive number.")
     _duals.clear()
     _current_level = level - 1
+    _function.dual_carrier = None
 
 
 class dual_level:
@@ -195,8 +198,9 @@ def unpack_dual(tensor, *, level=None):
         vjps = grad(tensor, seeds, u, create_graph=True, allow_unused=True)
         # sum_i Re <g_i, v_i>: a real number linear in u, whose gradient in u is J v
         terms = [_real_dot(g, v) for g, (_, v, _, _) in zip(vjps, _duals) if g is not None]
-        total = functools.reduce(lambda a, b: a + b, terms)
-    if total._requires_grad:
+        # (no terms: every seed's VJP is None, as for a norm of order 0: a zero tangent)
+        total = functools.reduce(lambda a, b: a + b, terms) if terms else None
+    if total is not None and total._requires_grad:
         jvp, = grad(total, u, create_graph=keep_graph, allow_unused=True)
     else:
         jvp = None                  # the VJP ignores u: the derivative is zero
@@ -213,6 +217,15 @@ def unpack_dual(tensor, *, level=None):
 # ----------------------------------------------------------------------------------------------
 def _size(t):
     return "[" + ", ".join(str(n) for n in t.shape) + "]"
+
+
+def _carries_tangent(tensors):
+    """Whether one of ``tensors`` was computed from a dual of the open level."""
+    return bool(_duals) and _graph_reaches_any(tensors, _seed_ids())
+
+
+def _graph_reaches_any(tensors, seed_ids):
+    return any(id(leaf) in seed_ids for leaf in reachable_leaves(tensors))
 
 
 def _seed_ids():

@@ -43,10 +43,12 @@ Both are called as ``Exp.apply(x)``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
 import re
+import threading
 import traceback
 import warnings
 import weakref
@@ -112,7 +114,8 @@ def _quiet_exit(token):
 _BF16 = dtypes.BFLOAT16       # bfloat16 inputs run in float32 (_reduced_forward)
 _HALF = np.dtype(np.float16)
 
-__all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable"]
+__all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable",
+           "BackwardCFunction"]
 
 # What a node saved is kept as (kind, value) pairs: an input, its output or a constant.
 _INPUT, _OUTPUT, _CONST = INPUT, OUTPUT, CONST
@@ -210,7 +213,12 @@ class Function:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         fwd = cls.__dict__.get("forward")
-        if isinstance(fwd, staticmethod) or "setup_context" in cls.__dict__:
+        if isinstance(fwd, staticmethod) or "setup_context" in cls.__dict__ or \
+                isinstance(cls.__dict__.get("backward"), staticmethod) or \
+                isinstance(cls.__dict__.get("vjp"), staticmethod) or \
+                getattr(getattr(fwd, "__code__", None), "co_varnames", ())[:1] == ("ctx",):
+            # (the last: PyTorch's style with @staticmethod left out, ``def forward(ctx, x)``,
+            # which PyTorch runs as written; minigrad's own style names it ``self``)
             cls._ctx_style = True
 
     # -- what forward calls -----------------------------------------------------------------------
@@ -250,11 +258,11 @@ class Function:
     def saved_tensors(self):
         """What forward saved, as Tensors: inputs as themselves, the output as this node's
         output, the rest as constants. Raises if one was modified in place since, or freed."""
+        saved = self.saved_
+        if saved is None:       # freed: said first, as PyTorch (before any version check)
+            raise RuntimeError(FREED)
         if self._versions:
             self._check_versions()
-        saved = self.saved_
-        if saved is None:
-            raise RuntimeError(FREED)
         packed = getattr(self, "_packed", False)
         if not packed:
             return saved
@@ -388,9 +396,13 @@ class Function:
     @property
     def next_functions(self):
         """The nodes this one sends gradients to, in input order: (node, output_nr) pairs,
-        with ``AccumulateGrad`` for a leaf and ``(None, 0)`` for an input without gradient."""
+        with ``AccumulateGrad`` for a leaf and ``(None, 0)`` for an input without gradient
+        (a custom Function's non-tensor arguments have none, as in PyTorch)."""
         out = []
-        for edge in self.next_functions_:
+        metas = self._in_meta if self._ctx_style else ()
+        for i, edge in enumerate(self.next_functions_):
+            if i < len(metas) and metas[i] is None:
+                continue
             if edge is None:
                 out.append((None, 0))
             elif isinstance(edge[0], Function):
@@ -413,7 +425,9 @@ class Function:
         return _add_node_hook(self.__dict__, "_node_pre_hooks", hook)
 
     def __repr__(self):
-        return f"<{self.name()} object at {hex(id(self))}>"
+        # a custom Function's node is a Python class of PyTorch's autograd.function module
+        where = "minigrad.autograd.function." if self._ctx_style else ""
+        return f"<{where}{self.name()} object at {hex(id(self))}>"
 
     def __call__(self, *grads):
         """Run this node's backward on output gradients (PyTorch's ``grad_fn(grad)``)."""
@@ -461,32 +475,43 @@ class Function:
                     _refuse_complex(cls, a)
 
         fn = (cls.__dict__.get("_node_type_") or _node_type(cls))()
-        fn._seq = next(_sequence)
         fn.saved_ = ()
-        fn._versions = None
-        fn._retained = None
-        fn._pre_hooks = None
-        quiet = _quiet_enter()          # inf * 0, inf - inf, overflow: silent, as in PyTorch
-        try:
-            for a in arrays:            # (one dtype look-up per input on the common path)
-                d = a.dtype
-                if (d is _BF16 or d is _HALF and cls.half_in_float32) and not cls.returns_view:
-                    out = _reduced_forward(fn, arrays, params, d)
-                    break
-            else:
-                out = fn.forward(*arrays, **params)
-        finally:
-            _quiet_exit(quiet)
+        record = requires_grad and _state.enabled
+        if record:      # what only a node of the graph needs (one without is dropped)
+            fn._seq = next(_sequence)
+            fn._versions = None
+            fn._retained = None
+            fn._pre_hooks = None
+        if cls.returns_view:
+            # a view moves no number through arithmetic: nothing for numpy to warn about, and
+            # no 16-bit float to widen (the errstate below is a third of a small op's cost)
+            out = fn.forward(*arrays, **params)
+        else:
+            quiet = _quiet_enter()      # inf * 0, inf - inf, overflow: silent, as in PyTorch
+            try:
+                for a in arrays:        # (one dtype look-up per input on the common path)
+                    d = a.dtype
+                    if d is _BF16 or d is _HALF and cls.half_in_float32:
+                        out = _reduced_forward(fn, arrays, params, d)
+                        break
+                else:
+                    out = fn.forward(*arrays, **params)
+            finally:
+                _quiet_exit(quiet)
         result = Tensor._wrap(out)
         # a "view" op whose result numpy had to copy (reshape of a transposed tensor) is no
         # view: as PyTorch's, it has no base and a version counter of its own
-        # (a numpy view of the input's own array, the usual case, shares its memory surely:
-        # no bounds check needed)
-        if cls.returns_view and (out.size == 0 or getattr(out, "base", None) is arrays[0] or
-                                 backend.xp_of(out).may_share_memory(out, arrays[0])):
-            link_view(result, inputs[0])
+        # (a numpy view of the input's own array, the usual case, or of the array owning the
+        # input's memory, where numpy points a view of a view, shares it surely: no bounds
+        # check needed)
+        if cls.returns_view:
+            base = getattr(out, "base", None)
+            if out.size == 0 or base is not None and (
+                    base is arrays[0] or base is getattr(arrays[0], "base", None)) or \
+                    backend.xp_of(out).may_share_memory(out, arrays[0]):
+                link_view(result, inputs[0])
 
-        if requires_grad and _state.enabled:
+        if record:
             # one pass over the inputs, without generators (a few inputs: their set-up costs
             # more than the loop)
             needs, nexts, meta = [], [], []
@@ -517,8 +542,10 @@ class Function:
         """``saved`` with each value dropped whose input needs no gradient (see
         ``saved_for_input``)."""
         needs = self.needs_input_grad
-        return tuple(v if i is None or needs[i] else None
-                     for v, i in zip(saved, self.saved_for_input))
+        if False not in needs and len(saved) == len(self.saved_for_input):
+            return saved                # every input needs its gradient: all is kept
+        return tuple([v if i is None or needs[i] else None
+                      for v, i in zip(saved, self.saved_for_input)])
 
     def _pack(self, inputs, arrays, out, result):
         """Turn the saved values into (kind, value) pairs that ``saved_tensors`` unpacks, and
@@ -563,11 +590,11 @@ class Function:
 
     def _backward(self, grads):
         """Call backward with output gradients (Tensors); return one gradient per input."""
-        if self.saved_ is None and not getattr(self, "_saves_nothing", False):
-            self.saved_tensors       # raises "backward through the graph a second time"
-        if self._ctx_style:
+        if self._ctx_style:         # (raises when its backward reads what was freed)
             result = _backward_ctx_style(self, grads)
         else:
+            if self.saved_ is None and not getattr(self, "_saves_nothing", False):
+                self.saved_tensors   # raises "backward through the graph a second time"
             if self._versions:       # what keep_for_backward kept: checked, read or not
                 self._check_versions(kept_only=True)
             result = self.backward(*grads)
@@ -577,17 +604,30 @@ class Function:
         """Free what forward saved (after a backward without retain_graph).
 
         Like PyTorch, a node that saved nothing (an addition, say) can be backpropagated
-        through again; one that did raises a clear error the second time.
+        through again; one that did raises a clear error the second time.  A custom
+        Function's node only drops its saved tensors (its ctx attributes stay): its backward
+        may run again as long as it does not read them.
         """
+        if self._ctx_style:
+            self.saved_ = None if self.saved_ else ()
+            return
         freed = bool(self.saved_)
-        for key, value in list(self.__dict__.items()):
-            if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value,
-                                                                                      Tensor):
-                del self.__dict__[key]
+        attrs = self.__dict__
+        for key, value in list(attrs.items()):
+            kind = type(value)
+            # (an array at once, a Python value of a plain type never: hasattr's misses on a
+            # node's many flags and sizes cost more than the rest of the release)
+            if kind is np.ndarray or kind not in _PLAIN_TYPES and hasattr(value, "shape") and \
+                    hasattr(value, "dtype") and not isinstance(value, Tensor):
+                del attrs[key]
                 freed = True
         if not freed:
             self._saves_nothing = True
         self.saved_ = None if freed else ()
+
+
+# the types of a node's attributes that are never arrays (``Function._release`` skips them)
+_PLAIN_TYPES = frozenset((bool, int, float, complex, str, tuple, list, dict, type(None)))
 
 
 def _add_node_hook(attrs, slot, hook):
@@ -675,7 +715,7 @@ def link_view(view, source):
     if _state.enabled:
         views = base.__dict__.get("_views")
         if views is None:
-            views = base.__dict__["_views"] = weakref.WeakSet()
+            views = base.__dict__["_views"] = _LiveViews()
         views.add(view)
         # a view of a view that may not be written in place (see ops/writes.py) may not be
         # either; it is named by its own node
@@ -683,6 +723,38 @@ def link_view(view, source):
             view.__dict__["_view_meta"] = VIEW_OF_REFUSED
     elif not _state.inference:
         view.__dict__["_view_meta"] = NO_GRAD_VIEW
+
+
+class _LiveViews:
+    """The views of one base, held weakly: iterating gives the live ones (in the order they
+    were made), ``len`` counts them. A WeakSet did the same, but its callback ran Python code
+    when each view died, and a view of a small tensor (``x[0]``, ``h.view(...)``) paid more
+    for its entry than for the rest of its making; here a dead view's entry stays until the
+    dict has doubled since the last sweep, which drops them all."""
+    __slots__ = ("refs", "limit")
+
+    def __init__(self):
+        self.refs = {}          # id(view) -> weakref.ref(view) (an id reused replaces the entry)
+        self.limit = 16
+
+    def add(self, view):
+        refs = self.refs
+        refs[id(view)] = weakref.ref(view)
+        if len(refs) > self.limit:
+            self.refs = refs = {k: r for k, r in refs.items() if r() is not None}
+            self.limit = max(16, 2 * len(refs))
+
+    def __iter__(self):
+        for ref in list(self.refs.values()):
+            view = ref()
+            if view is not None:
+                yield view
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+    def __bool__(self):
+        return bool(self.refs)      # (perhaps only dead entries: iterating then gives none)
 
 
 # what ``Tensor.__dict__["_view_meta"]`` holds where a recorded in-place write to a view is
@@ -757,6 +829,19 @@ class AccumulateGrad:
 FunctionCtx = Function   # PyTorch's name for the ``ctx`` object: here the node itself
 
 
+class _CustomNodeType(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Function) and obj._ctx_style
+
+    def __subclasscheck__(cls, sub):
+        return isinstance(sub, type) and issubclass(sub, Function) and sub._ctx_style
+
+
+class BackwardCFunction(metaclass=_CustomNodeType):
+    """PyTorch's type of a custom Function's graph nodes (``y.grad_fn`` of ``F.apply(x)``):
+    here only a type to check against, which the nodes of ctx-style Functions pass."""
+
+
 def _check_same_device(cls, inputs, arrays):
     first = type(arrays[0])
     if all(type(a) is first for a in arrays) and first.__module__ == "numpy":
@@ -807,7 +892,67 @@ def _node_type(cls):
 # ----------------------------------------------------------------------------------------------
 # PyTorch-style Functions: static forward(ctx, *args) / backward(ctx, *grads)
 # ----------------------------------------------------------------------------------------------
+class _Transforms(threading.local):
+    """How many of torch.func's transforms are running the user's function now, by kind
+    (minigrad computes them with reverse mode and loops, but a custom Function is refused
+    where PyTorch's would be: ``_check_transforms``)."""
+    functorch = 0   # any of grad, vjp, jvp, jacrev, jacfwd, hessian, vmap
+    vmap = 0        # those that run the function batched in PyTorch: vmap, jacfwd, hessian
+    forward = 0     # those that differentiate in forward mode there: jvp, jacfwd, hessian
+
+
+transforms = _Transforms()
+# Set by ops/writes.py: rebases the history of a tensor whose view a custom Function wrote
+# in place (``mark_dirty``), as a recorded in-place write into a view does
+dirty_view_rebase = None
+# Set by forward_ad while a dual level is open: whether any of some tensors carries a tangent
+dual_carrier = None
+
+
+@contextlib.contextmanager
+def inside_transform(*kinds):
+    """Count a transform of the given ``kinds`` (``_Transforms``' fields) as running."""
+    for kind in kinds:
+        setattr(transforms, kind, getattr(transforms, kind) + 1)
+    try:
+        yield
+    finally:
+        for kind in kinds:
+            setattr(transforms, kind, getattr(transforms, kind) - 1)
+
+
+_EXTENDING_FUNC = ("For more details, please see "
+                   "https://pytorch.org/docs/main/notes/extending.func.html")
+
+
+def _check_transforms(cls, tensors):
+    """Refuse a custom Function inside a transform it does not support, as PyTorch: one
+    without ``setup_context`` in any torch.func transform, one without a ``vmap``
+    staticmethod (or ``generate_vmap_rule``) under vmap, one without ``jvp`` in forward
+    mode (torch.func's, or a dual tensor among its inputs)."""
+    if cls.__module__.split(".")[0] == "minigrad":
+        return          # minigrad's own (module hooks, checkpoint) run as they are
+    own = _own_attrs(cls)
+    if transforms.functorch:
+        if "setup_context" not in own:
+            raise RuntimeError("In order to use an autograd.Function with functorch transforms "
+                               "(vmap, grad, jvp, jacrev, ...), it must override the "
+                               f"setup_context staticmethod. {_EXTENDING_FUNC}")
+        if transforms.vmap and "vmap" not in own and not cls.generate_vmap_rule:
+            raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have "
+                               "vmap support. Please override and implement the vmap "
+                               "staticmethod or set generate_vmap_rule=True. "
+                               f"{_EXTENDING_FUNC}")
+    if "jvp" not in own and (transforms.forward or (
+            dual_carrier is not None and dual_carrier([t for t in tensors if t is not None]))):
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
+
 def _apply_ctx_style(cls, args, kwargs):
+    if "forward" not in _own_attrs(cls):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
     ctx = _node_type(cls)()
     ctx._seq = next(_sequence)
     ctx.saved_ = ()
@@ -821,6 +966,8 @@ def _apply_ctx_style(cls, args, kwargs):
     if kwargs or not takes_ctx:
         args, kwargs = _bind_arguments(cls, args, kwargs, takes_ctx)
     tensors = [a if isinstance(a, Tensor) else None for a in args]
+    if transforms.functorch or transforms.forward or dual_carrier is not None:
+        _check_transforms(cls, tensors)
     requires_grad = _state.enabled and any(t is not None and t._requires_grad for t in tensors)
     ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
     with no_grad():
@@ -832,9 +979,15 @@ def _apply_ctx_style(cls, args, kwargs):
     single = not isinstance(outputs, tuple)
     outs = list((outputs,) if single else outputs)
     ctx._n_outputs = len(outs)
+    if ctx._dirty and not ctx._dirty <= {id(o) for o in outs}:
+        raise RuntimeError("Some elements marked as dirty during the forward method were not "
+                           "returned as output. The inputs that are modified inplace must all "
+                           "be outputs of the Function.")
     if not requires_grad or not any(isinstance(o, Tensor) for o in outs):
         # nothing to record (a forward returning only numbers or a list is passed through)
         ctx.saved_ = ()
+        if any(o is t for o in outs for t in tensors if t is not None):
+            return _aliased_inputs(outputs, outs, tensors, ctx._dirty, single)
         return outputs
     ctx.next_functions_ = tuple(
         None if t is None else (t.grad_fn, t._output_nr) if t.grad_fn is not None else
@@ -884,6 +1037,10 @@ def _apply_ctx_style(cls, args, kwargs):
              "the custom backward associated with the custom Function, leading to incorrect "
              "gradients. This behavior is forbidden. You can fix this by cloning the output "
              "of the custom Function."))
+    for o in outs:
+        if id(o) in ctx._dirty and o._base is not None and o.grad_fn is ctx and \
+                dirty_view_rebase is not None:
+            dirty_view_rebase(o)
     ctx._out_meta = tuple((o._array.shape, o._array.dtype) if isinstance(o, Tensor) else None
                           for o in outs)
     ctx._xp = backend.xp_of(next(o._array for o in outs if isinstance(o, Tensor)))
@@ -916,6 +1073,18 @@ def _apply_ctx_style(cls, args, kwargs):
     return outs[0] if single else tuple(outs)
 
 
+def _aliased_inputs(outputs, outs, tensors, dirty, single):
+    """``outputs`` with each input returned as it is (and not marked dirty) replaced by a
+    new tensor sharing its memory, as PyTorch never hands an input back as the output."""
+    ids = {id(t) for t in tensors if t is not None and id(t) not in dirty}
+    for j, o in enumerate(outs):
+        if isinstance(o, Tensor) and id(o) in ids:
+            alias = Tensor._wrap(o._array)
+            link_view(alias, o)
+            outs[j] = alias
+    return outs[0] if single else (tuple(outs) if isinstance(outputs, tuple) else outputs)
+
+
 def _own_attrs(cls):
     attrs = set()
     for klass in cls.__mro__:
@@ -931,14 +1100,23 @@ _FORWARD_SIGNATURES = weakref.WeakKeyDictionary()     # Function class -> its fo
 def _bind_arguments(cls, args, kwargs, takes_ctx):
     """``apply``'s arguments as forward's positional ones, its defaults filled in: a tensor
     given by keyword is an input as one given by position, and ``setup_context`` sees every
-    argument of forward (as PyTorch binds them).  Left as given where forward takes ``*args``
-    or keyword-only arguments, or the call does not fit its signature."""
+    argument of forward (as PyTorch binds them).  A keyword that names no positional
+    parameter (a keyword-only one, or one for ``**kwargs``) is refused, as PyTorch refuses
+    it; a call that does not fit the signature otherwise is left to forward to refuse."""
     try:
         sig = _FORWARD_SIGNATURES.get(cls)
         if sig is None:
             sig = _FORWARD_SIGNATURES[cls] = inspect.signature(cls.forward)
-        bound = sig.bind(None, *args, **kwargs) if takes_ctx else sig.bind(*args, **kwargs)
     except (TypeError, ValueError):
+        return args, kwargs
+    positional = {name for name, p in sig.parameters.items()
+                  if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD}
+    for key in kwargs:
+        if key not in positional:
+            raise TypeError(f"forward() got an unexpected keyword argument '{key}'")
+    try:
+        bound = sig.bind(None, *args, **kwargs) if takes_ctx else sig.bind(*args, **kwargs)
+    except TypeError:
         return args, kwargs
     bound.apply_defaults()
     if bound.kwargs:
@@ -954,12 +1132,24 @@ def _forward_takes_ctx(cls):
     return bool(params) and params[0] == "ctx"
 
 
+def _user_backward(node_type):
+    """A custom Function's backward: its ``backward``, or its ``vjp`` (PyTorch's other name
+    for it), refusing a class that defines both."""
+    own = _own_attrs(node_type)
+    if "vjp" not in own:
+        return node_type.backward
+    if "backward" in own:
+        raise RuntimeError("Implementing both 'backward' and 'vjp' for a custom Function is not "
+                           "allowed. You should only implement one of them.")
+    return node_type.vjp
+
+
 def _backward_ctx_style(ctx, grads):
     if ctx._materialize:
         grads = [g if g is not None or meta is None else
                  Tensor._wrap(ctx._xp.zeros(meta[0], dtype=meta[1]))
                  for g, meta in zip(grads, ctx._out_meta)]
-    result = type(ctx).backward(ctx, *grads)
+    result = _user_backward(type(ctx))(ctx, *grads)
     result = result if isinstance(result, tuple) else (result,)
     n = len(ctx.next_functions_)
     if len(result) != n:
@@ -991,13 +1181,23 @@ def once_differentiable(backward):
         if not _state.enabled or not any(g is not None and g.requires_grad for g in grads):
             return result
         single = not isinstance(result, tuple)
-        out = tuple(mark_not_differentiable(r, ctx, grads, once=True) if isinstance(r, Tensor)
-                    else r for r in ((result,) if single else result))
+        out = tuple(_delayed_error(r, ctx) if isinstance(r, Tensor) and
+                    r._array.dtype.kind in "fc" else r
+                    for r in ((result,) if single else result))
         return out[0] if single else out
     return wrapper
 
 
-def mark_not_differentiable(value, node, grads, once=False):
+def _delayed_error(value, node):
+    """A once_differentiable backward's result, as PyTorch marks it: hung off a stand-in leaf
+    rather than the graph, so ``autograd.grad`` with respect to the inputs finds it unused
+    (None with allow_unused), while a ``backward()`` that reaches it raises."""
+    stand_in = Tensor._wrap(value._array).requires_grad_(True)
+    return rename_node(NotDifferentiable.apply(stand_in, value=value._array, what=node.name(),
+                                               once=True), "torch::autograd::Error")
+
+
+def mark_not_differentiable(value, node, grads):
     """``value`` (a gradient computed by ``node``'s backward without recording a graph) made
     into a tensor that depends on the output gradients and on node's inputs, through a
     ``NotDifferentiable`` node: differentiating it again raises instead of giving zero."""
@@ -1015,7 +1215,7 @@ def mark_not_differentiable(value, node, grads, once=False):
             sources.append(source)
     if not sources:
         return value
-    return NotDifferentiable.apply(*sources, value=value._array, what=node.name(), once=once)
+    return NotDifferentiable.apply(*sources, value=value._array, what=node.name())
 
 
 class NotDifferentiable(Function):

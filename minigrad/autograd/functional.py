@@ -29,6 +29,7 @@ from .. import backend
 from ..ops.stacking import stack   # this module sits above ops (minigrad/__init__ imports it)
 from ..tensor import Tensor
 from .engine import grad
+from .function import inside_transform
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
@@ -329,7 +330,10 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _leaves(inputs, create_graph, need_graph=True)
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
+        # forward mode, as PyTorch's: a custom Function it runs needs a jvp staticmethod
+        with inside_transform(*(("forward",) if strategy == "forward-mode" else ())):
+            result = func(*inputs)
+        out_tuple, outputs = _as_tuple(result, "outputs of the user-provided function",
                                        "jacobian")
         _require_grad(outputs, "outputs", strict)
         if vectorize and strict:
@@ -348,6 +352,10 @@ def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):
     """Output ``i``'s blocks of the Jacobian, one per input: a backward per element of
     ``out``, seeded with a one-hot gradient; stacked, shaped out.shape + x.shape."""
     xp = backend.xp_of(out._array)
+    if out._array.dtype.kind == "c" and not vectorize:
+        # PyTorch differentiates each element with an implicit gradient: refused for complex
+        raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but "
+                           f"got {out.dtype}")
     per_input = [[] for _ in inputs]
     for k in range(out.numel()):
         onehot = xp.zeros(out._array.size, dtype=out._array.dtype)

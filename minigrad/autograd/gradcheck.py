@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from . import forward_ad
 from .engine import grad
 from .grad_mode import enable_grad
 
@@ -128,6 +129,34 @@ def _analytical(outputs, leaves, diff_idx, check_grad_dtypes):
     return jac
 
 
+def _forward_mode(fn, leaves, diff_idx, positions):
+    """{(k, i): Jacobian block} by forward mode (dual tensors), one call of ``fn`` per real
+    input element: row j is the tangent of each output for the one-hot tangent e_j. Real
+    inputs and outputs only (a complex block is left out of this check)."""
+    jac = {}
+    for i in diff_idx:
+        x = leaves[i]
+        if x._array.dtype.kind == "c":
+            continue
+        xp = backend.xp_of(x._array)
+        for j in range(x._array.size):
+            onehot = xp.zeros(x._array.size, dtype=x._array.dtype)
+            onehot[j] = 1
+            with forward_ad.dual_level():
+                dual = forward_ad.make_dual(x.detach(), Tensor._wrap(onehot.reshape(x.shape)))
+                args = list(leaves)
+                args[i] = dual
+                out = _as_tuple(fn(*args))
+                tangents = [forward_ad.unpack_dual(out[p]).tangent for p in positions]
+            for k, (p, t) in enumerate(zip(positions, tangents)):
+                if out[p]._array.dtype.kind == "c":
+                    continue
+                block = jac.setdefault((k, i), np.zeros((x._array.size, out[p]._array.size)))
+                if t is not None:
+                    block[j] = _host(t)
+    return jac
+
+
 def _fail(message, raise_exception):
     if raise_exception:
         raise GradcheckError(message)
@@ -143,6 +172,8 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
     Returns True, or raises ``GradcheckError`` (False with ``raise_exception=False``).
     Inputs that require grad should be float64 (a warning otherwise, as in PyTorch).
     ``nondet_tol``: how far two backward passes with the same grad_output may differ.
+    ``check_forward_ad`` also compares forward mode's Jacobian (dual tensors), and
+    ``check_backward_ad=False`` leaves out the reverse-mode one.
     ``fast_mode`` runs the full check (minigrad has no cheaper projected variant);
     ``check_undefined_grad``, ``check_batched_grad`` and ``masked`` are accepted for
     PyTorch compatibility (minigrad's vmap loops, so batched gradients equal the per-row
@@ -173,14 +204,26 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
             return _fail("Numerical gradient for function expected to be zero",
                          raise_exception)
         return True
-    analytical = _analytical(outputs, leaves, diff_idx, check_grad_dtypes)
-    for k in range(len(outputs)):
-        for i in diff_idx:
-            a, n = analytical[(k, i)], numerical[(k, i)]
+    if check_backward_ad and not _backward_matches(outputs, leaves, diff_idx, numerical, rtol,
+                                                   atol, nondet_tol, check_grad_dtypes,
+                                                   raise_exception):
+        return False
+    if check_forward_ad:        # after the reverse-mode check, as PyTorch orders them
+        forward = _forward_mode(func, leaves, diff_idx, positions)
+        for (k, i), a in forward.items():
+            n = numerical[(k, i)]
             if not np.allclose(a, n, rtol=rtol, atol=atol):
-                return _fail(f"Jacobian mismatch for output {k} with respect to input {i},\n"
-                             f"numerical:{_show(n, outputs[k])}\nanalytical:"
-                             f"{_show(a, leaves[i])}\n", raise_exception)
+                return _fail(f"Jacobian computed with forward mode mismatch for output {k} with "
+                             f"respect to input {i},\nnumerical:{_show(n, outputs[k])}\n"
+                             f"analytical:{_show(a, leaves[i])}\n", raise_exception)
+    return True
+
+
+def _backward_matches(outputs, leaves, diff_idx, numerical, rtol, atol, nondet_tol,
+                      check_grad_dtypes, raise_exception):
+    """The reverse-mode check: backward gives the same Jacobian twice (within
+    ``nondet_tol``; checked first, as PyTorch), and it matches the numerical one."""
+    analytical = _analytical(outputs, leaves, diff_idx, check_grad_dtypes)
     again = _analytical(outputs, leaves, diff_idx, check_grad_dtypes)
     for key, a in analytical.items():
         if np.abs(again[key] - a).max(initial=0.0) > nondet_tol:
@@ -188,6 +231,13 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
                          "and grad_output multiple times gives different values, although "
                          "analytical gradient matches numerical gradient.The tolerance for "
                          f"nondeterminism was {nondet_tol}.", raise_exception)
+    for k in range(len(outputs)):
+        for i in diff_idx:
+            a, n = analytical[(k, i)], numerical[(k, i)]
+            if not np.allclose(a, n, rtol=rtol, atol=atol):
+                return _fail(f"Jacobian mismatch for output {k} with respect to input {i},\n"
+                             f"numerical:{_show(n, outputs[k])}\nanalytical:"
+                             f"{_show(a, leaves[i])}\n", raise_exception)
     return True
 
 

@@ -5,6 +5,7 @@ for backward, and the graph-node type.
                                          is stored as pack(tensor); backward reads it back
                                          as unpack(stored)
     save_on_cpu()                        those hooks moving saved tensors to host memory
+    allow_mutation_on_saved_tensors()    saved tensors may be changed in place afterwards
     disable_saved_tensors_hooks(msg)     forbid saved_tensors_hooks in a region
     Node                                 the abstract type of ``y.grad_fn`` objects
     increment_version(t)                 mark t as modified in place (saved-value checks)
@@ -32,7 +33,8 @@ from ._saved_hooks import saved_tensors_hooks_state as _hooks
 from .engine import GradientEdge, queue_callback
 from .function import AccumulateGrad, Function
 
-__all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
+__all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
+           "allow_mutation_on_saved_tensors", "Node",
            "increment_version", "register_multi_grad_hook", "GradientEdge",
            "get_gradient_edge"]
 
@@ -76,6 +78,28 @@ class save_on_cpu(saved_tensors_hooks):
             return t.to(device)
 
         super().__init__(pack, unpack)
+
+
+class allow_mutation_on_saved_tensors(saved_tensors_hooks):
+    """Context manager: the tensors ops save for backward inside it may be modified in place
+    afterwards, backward using the values they had when saved. PyTorch copies a saved tensor
+    when it is first mutated; here each is copied when saved (the same gradients, more
+    memory). Contexts may not be nested."""
+    _active = False
+
+    def __init__(self):
+        super().__init__(lambda t: t.detach().clone(), lambda t: t)
+
+    def __enter__(self):
+        if allow_mutation_on_saved_tensors._active:
+            raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+        super().__enter__()
+        allow_mutation_on_saved_tensors._active = True
+        return self
+
+    def __exit__(self, *exc):
+        allow_mutation_on_saved_tensors._active = False
+        return super().__exit__(*exc)
 
 
 class disable_saved_tensors_hooks:

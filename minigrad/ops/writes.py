@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, is_grad_enabled, no_grad
+from ..autograd import function as _function
 from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
 from ..tensor import Tensor
 from ._util import scalar_type_name
@@ -222,6 +223,34 @@ def _inplace_on_view(view, base, function, others, params):
         result.grad_fn._adopt_output(result._array, view)
     _rebase_views(base, view)
     return view
+
+
+def rebase_dirty_view(view):
+    """A custom Function's output ``view``, written in place by its forward (``mark_dirty``)
+    and already carrying the Function's node, when it is a view of another tensor: that
+    tensor's history takes the write, as after a recorded in-place op on a view
+    (``_inplace_on_view``), so a gradient through the base reaches the Function."""
+    base = _real_base(view)
+    if base is None or view._array.dtype != base._array.dtype:
+        return
+    if base.grad_fn is None and base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    try:
+        index = _positions(view, base)
+    except RuntimeError:        # a layout whose positions are not computed: left as it is
+        return
+    written = Tensor._wrap(view._array, True)       # the Function's output, as written
+    written.grad_fn, written._output_nr = view.grad_fn, view._output_nr
+    new_base = ViewScatter.apply(_snapshot(base), written, index=index)
+    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+    _take_history(view, ViewGather.apply(base, index=index,
+                                         repeats=overlaps_itself(view._array)))
+    _rebase_views(base, view)
+
+
+# custom Functions (autograd/function.py, which may not import ops) reach it through this
+_function.dirty_view_rebase = rebase_dirty_view
 
 
 def _rebase_views(base, written):
