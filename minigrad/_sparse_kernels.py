@@ -92,7 +92,6 @@ class CatValues(Function):
 class ToDense(Function):
     """values (nnz, *d) -> dense (*sparse_sizes, *d); repeated positions add up."""
     complex_ok = True      # a scatter of the values: linear, no conjugate in backward
-    first_order_only = True
 
     def forward(self, values, lin=None, sizes=None, coalesced=False):
         dense = values.shape[1:]
@@ -107,7 +106,8 @@ class ToDense(Function):
         return flat.reshape(tuple(sizes) + dense)
 
     def backward(self, g):
-        return g.reshape((-1,) + g.shape[len(self._sizes):])[self._lin]
+        # a gather of g (a Tensor op), so that a second derivative flows through it
+        return g.reshape((-1,) + tuple(g.shape[len(self._sizes):]))[self._lin]
 
 
 def _csr_product(rows, cols, vals, dense, n_out):

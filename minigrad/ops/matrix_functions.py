@@ -19,6 +19,7 @@ import numpy as np
 from .. import backend
 from ..dtypes import reduced_float
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import scalar_type_name
 from .elementwise import add, mul, sub
@@ -194,7 +195,22 @@ def multi_dot(tensors):
         out = squeeze(out, -1)
     if first_vec:
         out = squeeze(out, 0)
-    return out
+    # PyTorch views its product to the result's shape last, whatever the inputs' ranks
+    return rename_node(out, "ViewBackward0")
+
+
+class _NoReflector(Function):
+    """householder_product with no reflector (tau empty): the identity (*, m, n), a result of
+    A and tau (requiring grad as they do) whose gradient for both is None, as PyTorch's."""
+    _node_name = "LinalgHouseholderProductBackward0"
+    complex_ok = True           # a constant identity: nothing to conjugate
+
+    def forward(self, a, tau):
+        xp = backend.xp_of(a)
+        return xp.broadcast_to(xp.eye(a.shape[-2], a.shape[-1], dtype=a.dtype), a.shape).copy()
+
+    def backward(self, g):
+        return None, None
 
 
 def householder_product(A, tau):
@@ -221,6 +237,8 @@ def householder_product(A, tau):
                            f"{scalar_type_name(tau._array.dtype)} does not match input dtype "
                            f"{scalar_type_name(A._array.dtype)}")
     check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
+    if k == 0:
+        return _NoReflector.apply(A, tau)
     xp = backend.xp_of(A._array)
     v = add(tril(A, -1), Tensor._wrap(xp.eye(m, n, dtype=A._array.dtype)))
     q = Tensor._wrap(xp.broadcast_to(xp.eye(m, n, dtype=A._array.dtype), A.shape).copy())
