@@ -10,8 +10,15 @@ carry strides too, so each format is expressed as an array laid out that way:
   (HWC, 1, WC, C)); ``channels_last_3d`` the same for 5-d (N, C, D, H, W);
 * ``preserve_format``: the input's strides when it is non-overlapping and dense, otherwise a
   dense layout that orders the dimensions as the input's strides do.
+
+A pointwise op's result is laid out from its operands' strides, as PyTorch's TensorIterator
+lays it out (``pointwise_result``): where the operands disagree the first one decides
+(channels-last x + row-major y is channels-last, y + x row-major); numpy, which computes
+the values, would settle such a disagreement as row-major.
 """
 from __future__ import annotations
+
+import numpy as np
 
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
            "channels_last_3d"]
@@ -143,6 +150,85 @@ def iteration_order(shape, operands):
             elif c < 0:
                 break
     return perm
+
+
+def pointwise_result(out, *operands):
+    """``out``, a pointwise op's new result, laid out as PyTorch lays it out given the
+    ``operands`` (arrays or numbers, in the op's order): see ``pointwise_layout``, which this
+    skips (no work, the common case) when the first of two operands, or each of more, is
+    row-major or a number."""
+    if len(operands) == 2:           # the usual binary op: one check (no slice, no loop)
+        flags = getattr(operands[0], "flags", None)
+        if flags is None or flags.c_contiguous:
+            return out
+        return pointwise_layout(out, operands)
+    for x in operands:
+        flags = getattr(x, "flags", None)
+        if flags is not None and not flags.c_contiguous:
+            return pointwise_layout(out, operands)
+    return out
+
+
+def pointwise_layout(out, operands):
+    """``out``, the new array numpy computed for a pointwise op of ``operands`` (the op's
+    tensor operands' arrays in PyTorch's order, the first first; numbers take no part), laid
+    out as PyTorch's TensorIterator lays out such an op's result: ``out`` itself when it
+    already is, else a copy (or, where only size-1 dims' strides differ, a restrided view).
+
+    PyTorch's rule: operands of the result's shape that are all row-major, all channels-last,
+    or all dense with equal strides give that layout; otherwise the dims are ordered by
+    ``iteration_order`` (the first operand with two nonzero steps decides).  numpy's own rule
+    (a conflict between operands goes to row-major) agrees whenever the first operand is
+    row-major, the common case, so callers skip this then."""
+    shape = out.shape
+    if out.ndim < 2 or out.size == 0 or type(out) is not np.ndarray:
+        return out
+    arrays = [x for x in operands if hasattr(x, "ndim")]
+    strides = _fast_setup_strides(shape, arrays)
+    if strides is None:
+        steps = [_broadcast_steps(x, shape) for x in arrays]
+        strides = _dense_strides(shape, tuple(reversed(iteration_order(shape, steps))))
+    return _restrided(out, strides)
+
+
+def _fast_setup_strides(shape, arrays):
+    """The result's strides when every operand has the result's shape and all are row-major,
+    all channels-last, or all dense with one set of strides (TensorIterator's shortcut,
+    which also sets the strides of size-1 dims); None otherwise."""
+    if not arrays or any(x.shape != shape for x in arrays):
+        return None
+    if all(x.flags.c_contiguous for x in arrays):
+        return _dense_strides(shape, range(len(shape)))
+    if len(shape) == 4 and all(is_contiguous(x, channels_last) for x in arrays):
+        return _dense_strides(shape, _CHANNELS_LAST[channels_last][1])
+    first = element_strides(arrays[0])
+    if is_non_overlapping_and_dense(shape, first) and min(first) >= 0 and \
+            all(element_strides(x) == first for x in arrays[1:]):
+        return first
+    return None
+
+
+def _broadcast_steps(x, shape):
+    """The element steps of ``x`` broadcast to ``shape``: 0 along the dims it is repeated."""
+    lead = len(shape) - x.ndim
+    steps = [0] * lead
+    for d, s in enumerate(element_strides(x)):
+        steps.append(0 if x.shape[d] == 1 and shape[lead + d] != 1 else s)
+    return steps
+
+
+def _restrided(out, strides):
+    """``out`` with these element strides: itself when it has them, a view when only the
+    strides of size-1 dims differ (the same memory), else a copy laid out so."""
+    have = element_strides(out)
+    if have == strides:
+        return out
+    nbytes = tuple(s * out.itemsize for s in strides)
+    if all(h == s for h, s, n in zip(have, strides, out.shape) if n != 1):
+        return np.lib.stride_tricks.as_strided(out, out.shape, nbytes)
+    copy = empty_strided(np, out.shape, strides, out.dtype)
+    copy[...] = out
+    return copy
 
 
 def target_strides(array, fmt):

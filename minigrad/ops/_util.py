@@ -6,9 +6,9 @@ import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from .._type_names import python_type_name  # noqa: F401  (used here and by the ops)
-from ..autograd.function import complex_refusal
+from ..autograd.function import _quiet_enter, _quiet_exit, complex_refusal
 from ..tensor import Tensor
 
 
@@ -65,12 +65,30 @@ def sort_keys(array):
     return array.astype(np.float32) if array.dtype.kind == "V" else array
 
 
-def c_order(array):
+def c_order(array, source=None):
     """``array`` laid out row-major: PyTorch's reductions, scans and softmax return contiguous
     results whatever their input's layout (numpy's follow the input's, so a reduction of a
-    transposed tensor could not be ``view``-ed as PyTorch's can)."""
+    transposed tensor could not be ``view``-ed as PyTorch's can).  Given the reduced array
+    ``source``, a keepdim result's size-1 dims get row-major strides too (numpy gives them
+    others when ``source`` is not row-major)."""
     flags = getattr(array, "flags", None)
-    return array if flags is None or flags.c_contiguous else array.copy()
+    if flags is None:
+        return array
+    if not flags.c_contiguous:
+        return array.copy()
+    if source is not None and 1 in array.shape and not source.flags.c_contiguous:
+        return _row_major_view(array)
+    return array
+
+
+def _row_major_view(array):
+    """A C-contiguous ``array`` with PyTorch's row-major strides on its size-1 dims too (a
+    view, the same memory)."""
+    strides = mf.row_major_strides(array.shape)
+    if mf.element_strides(array) == strides:
+        return array
+    return np.lib.stride_tricks.as_strided(array, array.shape,
+                                           tuple(s * array.itemsize for s in strides))
 
 
 def normalize_dim(dim, ndim):
@@ -106,12 +124,27 @@ def result_dtype(*operands):
     return dtypes.result_type(*(o._array if isinstance(o, Tensor) else o for o in operands))
 
 
+class _IeeeErrors:
+    """``np.errstate(divide="ignore", invalid="ignore", over="ignore")`` as a context, entered
+    as ``Function.apply`` enters it (numpy's errstate spends about 1 us on its Python
+    machinery, most of a small backward's arithmetic)."""
+    __slots__ = ("token",)
+
+    def __enter__(self):
+        self.token = _quiet_enter()
+        return self
+
+    def __exit__(self, *exc):
+        _quiet_exit(self.token)
+        return False
+
+
 def ieee_errors():
     """A context in which numpy computes inf/nan silently, as PyTorch does (no RuntimeWarning).
 
     A no-op for cupy arrays, which never warn.
     """
-    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    return _IeeeErrors()
 
 
 def ieee(method):
@@ -122,8 +155,11 @@ def ieee(method):
     """
     @functools.wraps(method)
     def quiet(*args, **kwargs):
-        with ieee_errors():
+        token = _quiet_enter()
+        try:
             return method(*args, **kwargs)
+        finally:
+            _quiet_exit(token)
     return quiet
 
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
 
@@ -120,7 +120,7 @@ def _bessel(input, order):
         out[large] = _asymptotic(ax[large], order)
     if order == 1:
         out = np.where(x < 0, -out, out)
-    out = out.reshape(input._array.shape).astype(dtype)
+    out = mf.pointwise_result(out.reshape(input._array.shape).astype(dtype), input._array)
     return Tensor._wrap(backend.to_device(out, input.device))
 
 

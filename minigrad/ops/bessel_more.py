@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..tensor import Tensor
 from . import _bessel_more_kernels as KB
 from . import _special_kernels as K
@@ -43,9 +43,11 @@ def _apply(name, arg_name, input, kernel):
         raise NotImplementedError(f'"{name}_cpu" not implemented for '
                                   f'\'{scalar_type_name(kind)}\'')
     dtype = kind if kind.kind in "fV" else dtypes.default_float().np
-    x = backend.as_numpy(input._array).astype(np.float64).reshape(-1)
+    array = backend.as_numpy(input._array)
+    x = array.astype(np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         out = kernel(x, dtype.type).reshape(input._array.shape).astype(dtype)
+    out = mf.pointwise_result(out, array)
     return Tensor._wrap(backend.to_device(out, input.device))
 
 

@@ -9,7 +9,7 @@ can be differentiated again).
 """
 from __future__ import annotations
 
-from .. import _autocast_state, backend
+from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
@@ -36,7 +36,7 @@ class BinaryCrossEntropy(Function):
             loss = loss * weight
         self.save_for_backward(x, y)
         self.weight = weight
-        return loss
+        return mf.pointwise_result(loss, x, y)
 
     def backward(self, g):
         """dL/dx = g w (x - y) / max(x (1 - x), 1e-12)   (PyTorch's floor on the denominator)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for
 from .indexing import setitem
@@ -79,7 +79,7 @@ def _prepare(name, kernel, a, b, allow_bool=True):
 def _logic(name, kernel, fn):
     def op(input, other):
         x, y, xp = _prepare(name, kernel, input, other)
-        return Tensor._wrap(fn(xp, x, y))
+        return Tensor._wrap(mf.pointwise_result(fn(xp, x, y), x, y))
     op.__name__ = name
     return op
 
@@ -111,13 +111,13 @@ def _shift(x, s, xp, left):
 def bitwise_left_shift(input, other):
     """input * 2**other in integers (the bits move left; those past the width are lost)."""
     x, s, xp = _prepare("bitwise_left_shift", "lshift_cpu", input, other, allow_bool=False)
-    return Tensor._wrap(_shift(x, s, xp, left=True))
+    return Tensor._wrap(mf.pointwise_result(_shift(x, s, xp, left=True), x, s))
 
 
 def bitwise_right_shift(input, other):
     """floor(input / 2**other) in integers (an arithmetic shift: negatives stay negative)."""
     x, s, xp = _prepare("bitwise_right_shift", "rshift_cpu", input, other, allow_bool=False)
-    return Tensor._wrap(_shift(x, s, xp, left=False))
+    return Tensor._wrap(mf.pointwise_result(_shift(x, s, xp, left=False), x, s))
 
 
 def bitwise_not(input):

@@ -7,8 +7,11 @@ and the gradient they pass back is 0 (``StepFunction``).
 """
 from __future__ import annotations
 
-from .. import backend, dtypes
+import numpy as np
+
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, check_python_int, check_tensor, int_arg, not_implemented_for,
                     torch_sign)
@@ -43,6 +46,27 @@ def _no_grad_binary(name, a, b, op):
     like = a if isinstance(a, Tensor) else b
     av = a._array if isinstance(a, Tensor) else a
     bv = b._array if isinstance(b, Tensor) else b
+    kind = type(bv)
+    if type(av) is np.ndarray and (
+            kind is np.ndarray and av.dtype == bv.dtype or av.dtype.kind == "f" and
+            (kind is float or kind is int and -2 ** 63 <= bv < 2 ** 64)):
+        # the common cases: two numpy arrays of one dtype (one device, nothing to promote),
+        # or a float array and a Python number (compared as it is)
+        if kind is np.ndarray:
+            broadcast_shape(av.shape, bv.shape, name)
+    else:
+        av, bv = _checked_operands(name, like if like is a else None, av, bv, op)
+    out = op(av, bv)
+    # laid out as PyTorch's, after av: numpy's layout when av is row-major (or a number)
+    if type(av) is not type(out) or av.flags.c_contiguous:
+        return Tensor._wrap(out)
+    return Tensor._wrap(mf.pointwise_layout(out, (av, bv)))
+
+
+def _checked_operands(name, first, av, bv, op):
+    """``av`` and ``bv`` as a comparison takes them (Python ints wrapped into an integer
+    tensor's dtype, arrays in their common dtype), after the checks of type, shape and
+    device; ``first``: the first operand when it is a tensor (whose device ``bv`` needs)."""
     if op in _COMPARISONS:
         av, bv = _wrapped(av, bv), _wrapped(bv, av)
         av, bv = _in_common_dtype(av, bv), _in_common_dtype(bv, av)
@@ -50,10 +74,10 @@ def _no_grad_binary(name, a, b, op):
         raise TypeError(f"{name}: unsupported operands")
     if hasattr(av, "shape") and hasattr(bv, "shape"):
         broadcast_shape(av.shape, bv.shape, name)
-        if like is a and backend.device_of(bv) != like.device:
+        if first is not None and backend.device_of(bv) != first.device:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
-                               f"least two devices, {like.device} and {backend.device_of(bv)}!")
-    return Tensor._wrap(op(av, bv))
+                               f"least two devices, {first.device} and {backend.device_of(bv)}!")
+    return av, bv
 
 
 _EQ, _NE = (lambda x, y: x == y), (lambda x, y: x != y)
@@ -189,7 +213,9 @@ def round(a, decimals=_NO_DECIMALS):
     if isinstance(a, Tensor) and a._array.dtype.kind in "biuc":
         raise not_implemented_for("round_vml_cpu" if decimals == 0 else "round_cpu",
                                   a._array.dtype)
-    return _step(Round, a, lambda xp, x: xp.round(x, decimals))
+    # (PyTorch's round with decimals is an overload of its own: RoundBackward1)
+    return rename_node(_step(Round, a, lambda xp, x: mf.pointwise_result(xp.round(x, decimals),
+                                                                        x)), "RoundBackward1")
 
 def isnan(a):
     return _no_grad_unary(a, lambda xp, x: xp.isnan(x))

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes, parallel
+from .. import _memory_format as mf, backend, dtypes, parallel
 from .._global_flags import is_warn_always_enabled
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -37,12 +37,11 @@ class Add(Function):
     saved_fields = {"alpha": lambda node: 1}    # add(a, b, alpha=k) records k * b first
 
     def forward(self, a, b):
-        self.shapes = a.shape, b.shape
         return parallel.binary(np.add, a, b)
 
     def backward(self, g):
         # d(a+b)/da = d(a+b)/db = 1
-        sa, sb = self.shapes
+        (sa, _), (sb, _) = self._in_meta
         return (sum_to(g, sa) if self.needs_input_grad[0] else None,
                 sum_to(g, sb) if self.needs_input_grad[1] else None)
 
@@ -52,11 +51,10 @@ class Sub(Function):
     saved_fields = {"alpha": lambda node: 1}
 
     def forward(self, a, b):
-        self.shapes = a.shape, b.shape
         return parallel.binary(np.subtract, a, b)
 
     def backward(self, g):
-        sa, sb = self.shapes
+        (sa, _), (sb, _) = self._in_meta
         return (sum_to(g, sa) if self.needs_input_grad[0] else None,
                 sum_to(neg(g), sb) if self.needs_input_grad[1] else None)
 
@@ -100,13 +98,16 @@ class Div(Function):
     saved_for_input = (1, None)       # a is read only for b's gradient; b for both
     saved_names = ("self", "other")
 
-    @ieee
     def forward(self, a, b, *, half=False):
+        # (1/0 = inf silently: Function.apply runs every forward with numpy's warnings off)
         self.save_for_backward(a, b)
         if half:        # a float16 a over a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
             return (a / b).astype(a.dtype)
-        return a / b
+        out = a / b
+        # PyTorch lays the result out after a: numpy's layout when b is a number (0-d) or a
+        # is row-major
+        return out if b.ndim == 0 or a.flags.c_contiguous else mf.pointwise_layout(out, (a, b))
 
     @ieee
     def backward(self, g):
@@ -145,7 +146,8 @@ def _binary(fn, a, b, name, true_divide=False):
     elif not isinstance(b, Tensor):
         b = _scalar_or_tensor(b, a, name, true_divide)
     aa, ba = a._array, b._array
-    if aa.dtype == ba.dtype and not (true_divide and aa.dtype.kind in "biu"):
+    da, db = aa.dtype, ba.dtype
+    if (da is db or da == db) and not (true_divide and da.kind in "biu"):
         # the common case: nothing to promote (two equal dtypes promote to themselves); a 0-d
         # operand (a number made a tensor) broadcasts to any shape: nothing to check
         if aa.ndim and ba.ndim:
@@ -368,11 +370,14 @@ def half_scalar(a, b):
 
 
 def mul(a, b):
-    a = _first_number(a, b)
-    if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
-        scalar = half_scalar(a, b)
-        if scalar is not None:
-            return Mul.apply(a, scalar, half=True)
+    if not isinstance(a, Tensor):
+        a = _first_number(a, b)
+    if isinstance(a, Tensor):
+        dtype = a._array.dtype
+        if dtype is _FLOAT16 or dtype is _BF16:
+            scalar = half_scalar(a, b)
+            if scalar is not None:
+                return Mul.apply(a, scalar, half=True)
     return _binary(Mul, a, b, "mul")
 
 
@@ -388,12 +393,15 @@ def floor_divide(a, b):
 
 
 def _div(a, b, rounding_mode, rounded_node):
-    a = _first_number(a, b)
+    if not isinstance(a, Tensor):
+        a = _first_number(a, b)
     if rounding_mode is None:
-        if isinstance(a, Tensor) and (a._array.dtype is _FLOAT16 or a._array.dtype is _BF16):
-            scalar = half_scalar(a, b)
-            if scalar is not None:
-                return Div.apply(a, scalar, half=True)
+        if isinstance(a, Tensor):
+            dtype = a._array.dtype
+            if dtype is _FLOAT16 or dtype is _BF16:
+                scalar = half_scalar(a, b)
+                if scalar is not None:
+                    return Div.apply(a, scalar, half=True)
         return _binary(Div, a, b, "div", true_divide=True)
     if not isinstance(rounding_mode, str):
         raise TypeError(f"div(): argument 'rounding_mode' must be str, not "
@@ -426,6 +434,7 @@ def _div(a, b, rounding_mode, rounded_node):
         # PyTorch's floor division of floats is numpy's: from fmod, the quotient the remainder
         # implies (1.0 // 0.1 is 9, as in Python, where floor(1.0 / 0.1) would be 10)
         q = xp.floor_divide(av, bv) if rounding_mode == "floor" else xp.trunc(av / bv)
+    q = mf.pointwise_result(q, av, bv)
     if is_grad_enabled() and (a_t._requires_grad or b_t._requires_grad):
         return rounded_node.apply(a_t, b_t, quotient=q)
     return Tensor._wrap(q)
@@ -470,7 +479,7 @@ def _integer_div(a, b, dtype, rounding_mode):
         q = xp.floor_divide(av, bv)
         if rounding_mode == "trunc":   # floor is one below trunc for an inexact negative quotient
             q = q + ((q * bv != av) & ((av < 0) != (bv < 0)))
-    return Tensor._wrap(xp.asarray(q, dtype=dtype))
+    return Tensor._wrap(mf.pointwise_result(xp.asarray(q, dtype=dtype), av, bv))
 
 
 def refuse_array(name, value, what="other", position=2):
@@ -505,11 +514,12 @@ class Remainder(Function):
         self.save_for_backward(a, b)
         xp = backend.xp_of(a)
         if a.dtype.kind not in "fV":
-            return xp.remainder(a, b)
+            return mf.pointwise_result(xp.remainder(a, b), a, b)
         # PyTorch's: fmod moved to the divisor's side; a zero keeps fmod's sign (-3 % 3 is
         # -0.0, where numpy's remainder gives the divisor's sign, +0.0)
         mod = xp.fmod(a, b)
-        return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+        return mf.pointwise_result(xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod),
+                                   a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors

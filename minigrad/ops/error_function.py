@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes, parallel
+from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
 from .elementary_functions import exp
 from .elementwise import cast, mul, neg
@@ -127,7 +127,7 @@ class Erf(Function):
     """erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, elementwise; shape unchanged."""
     def forward(self, a):
         self.save_for_backward(a)
-        return _erf_array(a)
+        return mf.pointwise_result(_erf_array(a), a)
 
     def backward(self, g):
         a, = self.saved_tensors        # d erf/dx = 2/sqrt(pi) e^(-x^2)

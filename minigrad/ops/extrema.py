@@ -37,7 +37,7 @@ class MaxMin(Function):
         # elements (evenly); amax/amin leave it NaN (a NaN never equals the NaN result)
         self.nan_to_nan = name in ("max", "min")
         return c_order(out if keepdim else
-                       out.reshape([s for i, s in enumerate(a.shape) if i not in axes]))
+                       out.reshape([s for i, s in enumerate(a.shape) if i not in axes]), a)
 
     def backward(self, g):
         a, out = (t._array for t in self.saved_tensors)

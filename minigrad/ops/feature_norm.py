@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
 from ..tensor import Tensor
@@ -398,7 +399,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             NativeGroupNorm.apply(input, *affine, groups=num_groups,
                                   has_weight=weight is not None, has_bias=bias is not None,
                                   eps=float(eps)), input)
-    x = input if compute is None else cast(input, compute)
+    # (row-major first, as PyTorch's kernel reads it: a group is then one run of memory, and
+    # the result row-major unless channels-last, whatever layout the input had)
+    x = contiguous(input if compute is None else cast(input, compute))
     per_group = input.numel() // (n * num_groups) if n else 0
     grouped = reshape_to(x, (n, num_groups, per_group))
     y, _, _ = _normalise(grouped, (2,), eps)
@@ -465,8 +468,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
         y = add(y, _per_channel(bias, input.ndim))
-    # row-major, as PyTorch's batch norm of the input viewed as (1, N * C, *) writes it
-    return contiguous(_in_input_dtype(y, original, compute))
+    # row-major, as PyTorch's batch norm of the input viewed as (1, N * C, *) writes it; its
+    # last step views that back into input's shape (the node a printed result shows)
+    return rename_node(contiguous(_in_input_dtype(y, original, compute)), "ViewBackward0")
 
 
 def _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):

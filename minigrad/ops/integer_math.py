@@ -8,7 +8,7 @@ mantissa * 2**exponent with 0.5 <= |mantissa| < 1 (mantissa 0 for 0) and an int3
 """
 from __future__ import annotations
 
-from .. import backend, dtypes, return_types
+from .. import _memory_format as mf, backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, result_dtype
@@ -38,14 +38,14 @@ def _integer_pair(input, other, name):
 def gcd(input, other):
     """Elementwise greatest common divisor of two integer tensors (broadcast); no gradient."""
     a, b = _integer_pair(input, other, "gcd")
-    return Tensor._wrap(backend.xp_of(a).gcd(a, b))
+    return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).gcd(a, b), a, b))
 
 
 def lcm(input, other):
     """Elementwise least common multiple |a b| / gcd(a, b) of two integer tensors; no
     gradient."""
     a, b = _integer_pair(input, other, "lcm")
-    return Tensor._wrap(backend.xp_of(a).lcm(a, b))
+    return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).lcm(a, b), a, b))
 
 
 def _write_back(input, result, name):

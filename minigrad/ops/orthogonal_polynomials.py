@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
                     scalar_type_name)
@@ -136,7 +136,10 @@ def _wrap(name, x, n, compute):
     xa, na, dtype, shape, device = _operands(name, x, n)
     with ieee_errors():
         out = compute(xa, na, dtype.type)
-    return Tensor._wrap(backend.to_device(out.reshape(shape), device))
+    # laid out from the tensor operands (x first), a number taking no part
+    out = mf.pointwise_result(out.reshape(shape), *(backend.as_numpy(v._array) for v in (x, n)
+                                                     if isinstance(v, Tensor)))
+    return Tensor._wrap(backend.to_device(out, device))
 
 
 def _rounded(fn, a):

@@ -14,8 +14,9 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
@@ -100,7 +101,7 @@ class Copysign(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             self.ratio = xp.where(a == 0, 0, out / a).astype(out.dtype, copy=False)
         self.shapes = a.shape, b.shape
-        return out
+        return mf.pointwise_result(out, a, b)
 
     def backward(self, g):
         xp = backend.xp_of(g._array)
@@ -141,7 +142,7 @@ class Hypot(Function):
     @ieee
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return backend.xp_of(a).hypot(a, b)
+        return mf.pointwise_result(backend.xp_of(a).hypot(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -160,12 +161,14 @@ class LogAddExp(Function):
     """log(b^a + b^c) for base b = e (``scale`` = 1) or 2 (``scale`` = ln 2), computed stably.
 
     d/da = sigmoid(scale (a - c)), d/dc = sigmoid(scale (c - a))."""
+    _node_name = "LogaddexpBackward0"       # PyTorch's spelling (logaddexp2's too)
+
     @ieee
     def forward(self, a, b, *, base2):
         self.save_for_backward(a, b)
         self.scale = _LN2 if base2 else 1.0
         xp = backend.xp_of(a)
-        return xp.logaddexp2(a, b) if base2 else xp.logaddexp(a, b)
+        return mf.pointwise_result(xp.logaddexp2(a, b) if base2 else xp.logaddexp(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -200,7 +203,7 @@ def _complex_pair(a, b):
 def logaddexp2(input, other):
     """log2(2^input + 2^other), without overflow; floating dtypes only."""
     a, b = _floating_only_pair(input, other, "logaddexp2", "logaddexp2_cpu")
-    return LogAddExp.apply(a, b, base2=True)
+    return rename_node(LogAddExp.apply(a, b, base2=True), "Logaddexp2Backward0")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,7 +220,8 @@ class XLogY(Function):
         self.shift = shift
         xp = backend.xp_of(x)
         fy = xp.log1p(y) if shift else xp.log(y)
-        return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * fy).astype(x.dtype)
+        out = xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * fy).astype(x.dtype)
+        return mf.pointwise_result(out, x, y)
 
     @ieee
     def backward(self, g):
@@ -228,9 +232,13 @@ class XLogY(Function):
             safe_y = where(undefined, 1.0 - self.shift, y)
             fy = log1p(safe_y) if self.shift else log(safe_y)
             # PyTorch's g * f(y) is itself an xlogy: 0 where g is 0 (unless y is NaN), so a
-            # zero gradient stays 0 where f(y) is NaN or infinite (y < -shift)
-            silent = undefined | ((g._array == 0) & ~backend.xp_of(g._array).isnan(y._array))
-            gx = sum_to(where(silent, 0.0, mul(g, fy)), x.shape)
+            # zero gradient stays 0 where f(y) is NaN or infinite (y <= -shift); f(y) is
+            # masked rather than the product, so that the result stays linear in g (its
+            # derivative in g, what forward mode takes, is f(y) at g = 0 too)
+            xp = backend.xp_of(g._array)
+            silent = undefined | ((g._array == 0) & ~xp.isnan(y._array) &
+                                  ~xp.isfinite(fy._array))
+            gx = sum_to(mul(g, where(silent, 0.0, fy)), x.shape)
         if self.needs_input_grad[1]:
             gy = sum_to(div(mul(g, x), add(y, self.shift) if self.shift else y), y.shape)
         return gx, gy
@@ -342,7 +350,8 @@ def heaviside(input, values):
     xp = backend.xp_of(input._array)
     x, v = input._array, values._array
     out = xp.where(x == 0, v, (x > 0).astype(x.dtype))
-    return Heaviside.apply(input, values, value=out.astype(x.dtype, copy=False))
+    out = mf.pointwise_result(out.astype(x.dtype, copy=False), x, v)
+    return Heaviside.apply(input, values, value=out)
 
 
 class Heaviside(Function):
@@ -365,7 +374,7 @@ class NextAfter(Function):
         xp = backend.xp_of(a)
         self.moved = xp.not_equal(a, b)
         self.shapes = (a.shape, b.shape)
-        return xp.nextafter(a, b)
+        return mf.pointwise_result(xp.nextafter(a, b), a, b)
 
     def backward(self, g):
         a_shape, b_shape = self.shapes
@@ -384,8 +393,8 @@ def nextafter(input, other):
     a, b = _floating_only_pair(input, other, "nextafter", "nextafter_cpu")
     if a._requires_grad or b._requires_grad:
         return NextAfter.apply(a, b)
-    xp = backend.xp_of(a._array)
-    return Tensor._wrap(xp.nextafter(a._array, b._array))
+    av, bv = a._array, b._array
+    return Tensor._wrap(mf.pointwise_result(backend.xp_of(av).nextafter(av, bv), av, bv))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -425,10 +434,12 @@ def sinc(input):
     float32, rounded once, as PyTorch: sinc(1) is then 0, not sin(pi rounded to float16))."""
     x = _floating(input)
     if dtypes.reduced_float(x._array.dtype):
-        return cast(sinc(cast(x, np.dtype(np.float32))), x._array.dtype)
-    zero = x._array == 0
-    safe = mul(where(zero, 1.0, x), math.pi)
-    return where(zero, 1.0, div(sin(safe), safe))
+        out = cast(sinc(cast(x, np.dtype(np.float32))), x._array.dtype)
+    else:
+        zero = x._array == 0
+        safe = mul(where(zero, 1.0, x), math.pi)
+        out = where(zero, 1.0, div(sin(safe), safe))
+    return rename_node(out, "SincBackward0")                # PyTorch's node
 
 
 class Expm1(Function):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
@@ -43,7 +43,7 @@ class _NanIgnoringExtreme(Function):
         xp = backend.xp_of(a)
         self.shapes = a.shape, b.shape
         self.to_a = type(self).wins(a, b) | xp.isnan(b)
-        return getattr(xp, self.numpy_fn)(a, b)
+        return mf.pointwise_result(getattr(xp, self.numpy_fn)(a, b), a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -125,8 +125,8 @@ class Fill(Function):
     complex_ok = True             # linear, real coefficients: right as written
 
     def forward(self, a, value):
-        xp = backend.xp_of(a)
-        return xp.full(a.shape, value, dtype=a.dtype)
+        # laid out as ``a`` (PyTorch fills an empty_like of it: the input's dim order)
+        return backend.xp_of(a).full_like(a, value, dtype=a.dtype)
 
     def backward(self, g):
         ga = gv = None

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes, parallel
+from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
@@ -112,7 +112,7 @@ def _piecewise_grad(node, g, slope, select, a=None):
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return backend.xp_of(a).maximum(a, b)
+        return mf.pointwise_result(backend.xp_of(a).maximum(a, b), a, b)
 
     def backward(self, g):
         # The larger input gets the gradient; ties split it in half (as PyTorch).
@@ -125,7 +125,7 @@ class Maximum(Function):
 class Minimum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return backend.xp_of(a).minimum(a, b)
+        return mf.pointwise_result(backend.xp_of(a).minimum(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -204,13 +204,17 @@ class Where(Function):
 
     def forward(self, a, b, *, condition):
         self.condition = condition
-        self.shapes = a.shape, b.shape
-        return _select(condition, a, b)
+        out = _select(condition, a, b)
+        # laid out as PyTorch's (the condition's layout first): numpy's when all are row-major
+        if condition.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
+            return out
+        return mf.pointwise_layout(out, (condition, a, b))
 
     def backward(self, g):
         c = self.condition
-        return (sum_to(where(c, g, 0.0), self.shapes[0]) if self.needs_input_grad[0] else None,
-                sum_to(where(c, 0.0, g), self.shapes[1]) if self.needs_input_grad[1] else None)
+        (shape_a, _), (shape_b, _) = self._in_meta
+        return (sum_to(where(c, g, 0.0), shape_a) if self.needs_input_grad[0] else None,
+                sum_to(where(c, 0.0, g), shape_b) if self.needs_input_grad[1] else None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -296,16 +300,17 @@ def where(condition, input=None, other=None):
         a = _scalar_or_tensor(_checked_number(a, like), like, "where")
     if not isinstance(b, Tensor):
         b = _scalar_or_tensor(_checked_number(b, like), like, "where")
-    if getattr(cond, "dtype", None) == np.uint8:
-        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
-                      "will be removed in a future version of PyTorch. Use a boolean condition "
-                      "instead.", UserWarning, stacklevel=2)
-        cond = cond != 0
-    if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
-        got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"
-               if getattr(cond, "dtype", None) is not None else type(condition).__name__)
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
-                           "(compare first, e.g. where(x > 0, a, b))")
+    if getattr(getattr(cond, "dtype", None), "kind", None) != "b":      # (a bool one: no look)
+        if getattr(cond, "dtype", None) == np.uint8:
+            warnings.warn("where received a uint8 condition tensor. This behavior is deprecated "
+                          "and will be removed in a future version of PyTorch. Use a boolean "
+                          "condition instead.", UserWarning, stacklevel=2)
+            cond = cond != 0
+        if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
+            got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"
+                   if getattr(cond, "dtype", None) is not None else type(condition).__name__)
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
+                               "(compare first, e.g. where(x > 0, a, b))")
     dtype = dtypes.result_type(a._array, b._array)
     broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
     # the condition is kept for the backward, as PyTorch's where node keeps it

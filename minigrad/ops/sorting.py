@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
@@ -73,8 +73,10 @@ def sort(input, dim=-1, descending=False, stable=False):
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "sort")
-    idx = Tensor._wrap(_order(input._array, d, descending).astype("int64"))
-    return MaxResult(rename_node(gather(input, d, idx), "SortBackward0"), idx, "sort")
+    idx = Tensor._wrap(_sorted_order(input._array, d, descending))
+    values = rename_node(gather(input, d, idx), "SortBackward0")
+    values._array = mf.pointwise_result(values._array, input._array)    # gather's is row-major
+    return MaxResult(values, idx, "sort")
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -84,7 +86,14 @@ def argsort(input, dim=-1, descending=False, stable=False):
     d = _check_dim(input, dim)
     if input.ndim == 0:
         return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
-    return Tensor._wrap(_order(input._array, d, descending).astype("int64"))
+    return Tensor._wrap(_sorted_order(input._array, d, descending))
+
+
+def _sorted_order(a, dim, descending):
+    """The int64 indices that sort ``a`` along ``dim``, laid out as ``a`` is (PyTorch sorts a
+    channels-last or transposed tensor into one laid out alike; the values, gathered at these
+    indices, follow)."""
+    return mf.pointwise_result(_order(a, dim, descending).astype("int64"), a)
 
 
 def msort(input):

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from . import _gamma_inc_kernels as GI
@@ -63,7 +63,8 @@ def _round_to(kernel, a, *others):
     dtype.  The kernels work on flat arrays (numpy turns 0-d results into scalars)."""
     arrays = np.broadcast_arrays(a, *others)
     flat = [x.astype(np.float64).reshape(-1) for x in arrays]
-    return kernel(*flat).reshape(arrays[0].shape).astype(a.dtype, copy=False)
+    out = kernel(*flat).reshape(arrays[0].shape).astype(a.dtype, copy=False)
+    return mf.pointwise_result(out, a, *others)
 
 
 class _Unary(Function):
@@ -264,7 +265,8 @@ def mvlgamma(input, p):
     total = lgamma(x)
     for i in range(1, p):
         total = add(total, lgamma(sub(x, i / 2.0)))
-    return add(total, p * (p - 1) / 4.0 * math.log(math.pi))
+    # row-major whatever x's layout, as PyTorch's (a sum over a stacked last dim)
+    return add(total.contiguous(), p * (p - 1) / 4.0 * math.log(math.pi))
 
 
 def erfc(input):
@@ -330,16 +332,21 @@ def _float_operands(a, b, name, kernel):
     return cast(a, dtype), cast(b, dtype)
 
 
+# PyTorch's node names for the two functions (its ops igamma and igammac)
+_LOWER_GAMMA = _IncompleteGamma.renamed("IgammaBackward0")
+_UPPER_GAMMA = _IncompleteGamma.renamed("IgammacBackward0")
+
+
 def igamma(input, other):
     """The regularized lower incomplete gamma function P(a, x), a = input, x = other."""
     a, x = _float_operands(input, other, "igamma", "igamma_cpu")
-    return _IncompleteGamma.apply(a, x, upper=False)
+    return _LOWER_GAMMA.apply(a, x, upper=False)
 
 
 def igammac(input, other):
     """The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
     a, x = _float_operands(input, other, "igammac", "igammac_cpu")
-    return _IncompleteGamma.apply(a, x, upper=True)
+    return _UPPER_GAMMA.apply(a, x, upper=True)
 
 
 def zeta(input, other):

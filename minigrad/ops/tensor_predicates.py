@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Size, Tensor
 from ._util import broadcast_shape, check_tensor, python_type_name, scalar_type_name
@@ -61,7 +61,7 @@ def logical_xor(input, other):
     _tensor_argument(other, "logical_xor", "other", 2)
     a, b = input._array, other._array
     broadcast_shape(a.shape, b.shape, "logical_xor")
-    return Tensor._wrap(backend.xp_of(a).logical_xor(a, b))
+    return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).logical_xor(a, b), a, b))
 
 
 # ----------------------------------------------------------------------------------------------

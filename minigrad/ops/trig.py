@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
@@ -131,7 +131,7 @@ class Atan2(Function):
     def forward(self, y, x, *, squares=(None, None), minus_y=None, y_is_bool=False):
         self.save_for_backward(y, x)
         self.squares, self.minus_y, self.y_is_bool = squares, minus_y, y_is_bool
-        return backend.xp_of(y).arctan2(y, x)
+        return mf.pointwise_result(backend.xp_of(y).arctan2(y, x), y, x)
 
     @ieee
     def backward(self, g):
