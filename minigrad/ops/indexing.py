@@ -15,12 +15,12 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
 from ._scatter_add_kernels import index_add_fits, index_add_slices, scatter_add_array
 from ._util import scalar_type_name
 from .elementwise import cast
-from .plumbing import expand_to, reshape_to, sum_to
+from .plumbing import expand_to, reshape_to, sum_to, written_as_real
 from .writes import apply_inplace, check_partial_overlap, overlaps_itself, writable_alias
 
 
@@ -459,7 +459,32 @@ def _bools_as_arrays(a, index):
     return reshape_to(a, tuple(shape)), tuple(out)
 
 
+def _plain_item(item):
+    """An int (not a bool) or a slice of step 1: an index item with nothing to convert or
+    check before numpy reads it."""
+    kind = type(item)
+    return kind is int or kind is slice and item.step is None
+
+
 def getitem(a, index):
+    kind = type(index)
+    if kind is int or kind is slice and index.step is None:
+        # x[0], x[1:3]: the common reads, without the general path's conversions (which
+        # would leave them as they are)
+        idx, node = (index,), Select if kind is int else Slice
+    elif kind is tuple and all(map(_plain_item, index)):
+        idx = index                       # x[:, 1:3], x[0, 2]
+        node = _basic_node(idx, a._array.shape)
+    else:
+        return _getitem(a, index)
+    try:
+        return node.apply(a, index=idx, basic=True)
+    except IndexError as exc:
+        raise IndexError(_index_message(exc, a, idx)) from None
+
+
+def _getitem(a, index):
+    """``getitem`` for any index: bools, index tensors, masks, lists, None, ..."""
     rewritten = _bools_as_arrays(a, index)
     if rewritten is not None:
         return getitem(*rewritten)
@@ -608,6 +633,25 @@ def check_fill_value(value, np_dtype):
         dtypes.number_for(value._array.reshape(-1)[0].item(), np_dtype, half_checked=True)
 
 
+def _setitem_node(index, value):
+    """PyTorch's name of the node ``a[index] = value`` records where its index makes no view
+    first (only whole-dim slices and Ellipsis beside the index tensors): an index_put for
+    index tensors, a fill or a copy for none; None where it writes through a view
+    (CopySlices)."""
+    items = index if isinstance(index, tuple) else (index,)
+    advanced = False
+    for item in items:
+        if isinstance(item, (list, np.ndarray)) or isinstance(item, Tensor) and (
+                item.ndim or item._array.dtype.kind == "b"):
+            advanced = True
+        elif item is not Ellipsis and item != slice(None):
+            return None                     # an int, None or a part: a view is written
+    if advanced:
+        return "IndexPutBackward0"
+    one = not isinstance(value, Tensor) or value.ndim == 0
+    return "FillBackward3" if one else "CopyBackwards"
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     rewritten = _bools_as_arrays(a, index)
@@ -622,6 +666,7 @@ def setitem(a, index, value):
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
+    node = _setitem_node(index, value) if a._base is None else None
     if not isinstance(value, (Tensor, bool, int, float, complex)):
         # PyTorch takes a tensor or a Python number only (not a list, an array or a numpy
         # scalar): torch.tensor(...) first
@@ -656,6 +701,8 @@ def setitem(a, index, value):
             written = None
         if written is not None:
             check_partial_overlap(written, (value,))
+    if value._array.dtype.kind == "c" and a._array.dtype.kind != "c":
+        value = written_as_real(value, a._array.dtype.kind, 4)  # as PyTorch's copy
     value = cast(value, a._array.dtype)
     lead = 0
     while lead < value.ndim and value.shape[lead] == 1:
@@ -695,19 +742,31 @@ def setitem(a, index, value):
             # of the elements sharing memory with them
             part.copy_(value)
             return a
-        return apply_inplace(a, SetItem, value, index=idx)
+        out = apply_inplace(a, SetItem, value, index=idx)
+        return out if node is None else rename_node(out, node)
     except IndexError as exc:
         raise IndexError(_index_message(exc, a, idx)) from None
     except ValueError:
-        try:
-            target = list(a._array[idx].shape)
-        except Exception:  # noqa: BLE001 -- only to word the message
-            target = "?"
-        words = "" if target == "?" else _torch_words(value, target, basic)
-        raise RuntimeError(f"{words}cannot assign a tensor of shape {list(value.shape)} to "
-                           f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
-                           f"the value's shape {list(value.shape)} does not broadcast to the "
-                           f"indexed shape {target}{')' if words else ''}") from None
+        raise _shape_refusal(a, index, idx, value, basic) from None
+    except TypeError as exc:
+        # numpy's own refusal of a 2-d or deeper value written through a mask
+        if "boolean array indexing assignment" not in str(exc):
+            raise
+        raise _shape_refusal(a, index, idx, value, basic) from None
+
+
+def _shape_refusal(a, index, idx, value, basic):
+    """The RuntimeError for a value that does not broadcast to ``a[index]``: PyTorch's words,
+    then minigrad's explanation."""
+    try:
+        target = list(a._array[idx].shape)
+    except Exception:  # noqa: BLE001 -- only to word the message
+        target = "?"
+    words = "" if target == "?" else _torch_words(value, target, basic)
+    return RuntimeError(f"{words}cannot assign a tensor of shape {list(value.shape)} to "
+                        f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
+                        f"the value's shape {list(value.shape)} does not broadcast to the "
+                        f"indexed shape {target}{')' if words else ''}")
 
 
 def _torch_words(value, target, basic):

@@ -5,8 +5,6 @@ the graph (and rebases a view's base) when gradients are needed.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import backend
@@ -20,7 +18,7 @@ from .elementwise import Add, Div, Mul, Sub
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
 from .movement import to_device
-from .plumbing import RealPart
+from .plumbing import written_as_real
 from ._util import cpp_type_name, python_type_name
 from .writes import (_positions, _real_base, apply_inplace, can_cast_inplace,
                      check_partial_overlap, kind_name)
@@ -136,13 +134,16 @@ def clamp_(t, min=None, max=None):
         # the 0-d tensor bound beside a number is a number, as clamp reads it
         min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
     check_partial_overlap(t._array, (min, max))
-    if t._array.dtype.kind not in "fV":
-        # a float bound makes the result float: refused in place, by PyTorch's words (its
-        # number-bound kernel names the output's C++ type, its tensor-bound one the dtype's)
+    if t._array.dtype.kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
+    tensors = any(isinstance(b, Tensor) for b in (min, max))
+    if t._array.dtype.kind not in "fV" or tensors:
+        # a float bound makes the result float, a complex tensor bound complex: refused in
+        # place, by PyTorch's words (its number-bound kernel names the output's C++ type,
+        # its tensor-bound one the dtype's)
         bounds = [b._array if isinstance(b, Tensor) else b for b in (min, max) if b is not None]
         dtype = elementwise.dtypes.result_type(t._array, *bounds)
         if not can_cast_inplace(dtype, t._array.dtype):
-            tensors = any(isinstance(b, Tensor) for b in (min, max))
             name = kind_name if tensors else cpp_type_name
             raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "
                                f"output type {name(t._array.dtype)}")
@@ -233,6 +234,12 @@ def copy_(t, src):
     if isinstance(src, (list, tuple, np.ndarray)):     # PyTorch takes a Tensor or a number
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(src).__name__}")
+    if isinstance(src, (bool, float, complex)) or \
+            (isinstance(src, int) and -2 ** 63 <= src < 2 ** 63):
+        # a number is copied as PyTorch copies it: as a 0-d tensor of its own kind (bool,
+        # int64, float64, complex128) cast to t's dtype, wrapping around or dropping the
+        # imaginary part (uint8 copy_(300) gives 44, float copy_(2+3j) gives 2), not refused
+        src = Tensor._wrap(np.asarray(src))
     if isinstance(src, Tensor) and tuple(src.shape) != tuple(t.shape):
         check_broadcasts_into(tuple(t.shape), tuple(src.shape),
                               f" (copy_: a tensor of shape {list(src.shape)} into a tensor of "
@@ -241,13 +248,7 @@ def copy_(t, src):
         src = to_device(src, t.device)
     if isinstance(src, Tensor) and src._array.dtype.kind == "c" and \
             t._array.dtype.kind != "c":
-        if t._array.dtype.kind == "b":
-            src = Tensor._wrap(src._array != 0)      # a nonzero part of either kind is True
-        else:
-            # as PyTorch: the real part, with its warning (the gradient goes back as g + 0i)
-            warnings.warn("Casting complex values to real discards the imaginary part",
-                          UserWarning, stacklevel=2)
-            src = RealPart.apply(src)
+        src = written_as_real(src, t._array.dtype.kind)
     return _write_all(t, src, "torch::autograd::CopyBackwards")
 
 

@@ -89,11 +89,16 @@ class ClassNLL(Function):
     weights w[t] of the counted rows, as PyTorch.
     """
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
-                from_logits):
+                from_logits, all_valid=False):
+        # all_valid: the caller found every target in [0, C) and ignore_index outside it, so
+        # no row is ignored (the common case: two small passes fewer)
         xp = backend.xp_of(scores)
         m, c = scores.shape
-        valid = target != ignore_index                               # (M,)
-        t = xp.where(valid, target, 0)
+        if all_valid:
+            valid, t = xp.ones(m, dtype=bool), target
+        else:
+            valid = target != ignore_index                           # (M,)
+            t = xp.where(valid, target, 0)
         rows = xp.arange(m)
         logp, picked = scores, None
         if from_logits:
@@ -114,10 +119,16 @@ class ClassNLL(Function):
             self.row_max, self.lse = row_max, lse
             self.save_for_backward(scores)
         w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
-        w_t = w_class[t] * valid                                     # (M,) weight of each row
+        if all_valid and weight is None:         # every row's weight is 1
+            w_t = xp.ones(m, dtype=scores.dtype)
+        else:
+            w_t = w_class[t] * valid                                 # (M,) weight of each row
         if picked is None:
             picked = logp[rows, t]                                   # (M,) logp at the target
-        loss = -(1 - label_smoothing) * w_t * picked
+        if all_valid and weight is None and not label_smoothing:
+            loss = -picked                       # the product below, times ones: exactly it
+        else:
+            loss = -(1 - label_smoothing) * w_t * picked
         if label_smoothing:
             smooth = -(logp * w_class).sum(axis=1) * valid           # (M,)
             loss = loss + (label_smoothing / max(c, 1)) * smooth
@@ -192,7 +203,10 @@ def _cross_entropy_grad(x, g, t, w_t, w_class, valid, row_max, lse, eps, coef,
     xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
     # row sums of A in closed form: no pass over (M, C)
     share = eps / max(c, 1)          # (no classes: every array here is empty)
-    row_a = (-coef) * ((1 - eps) * w_t + share * w_class.sum() * valid)      # (M,)
+    row_a = (1 - eps) * w_t
+    if eps:                          # (without smoothing no class weight but w[t] enters)
+        row_a += share * w_class.sum() * valid
+    row_a *= -coef                                                           # (M,)
     r = g                                           # () or (M,): broadcasts against (M,)
     if keep_soft:
         dx = soft * (-(row_a * r))[:, None]         # -r S rA
@@ -358,18 +372,22 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     w = None if weight is None else weight._array
     xp = backend.xp_of(t)
     # seen as unsigned, a negative target is above c too: one comparison finds both ends
+    checked_all = False
     if t.size and bool(((t.view(xp.uint64) if t.dtype.kind == "i" else t) >= c).any()):
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
         value = int(t[bad][0]) if bool(bad.any()) else None
     else:
-        value = None
+        value, checked_all = None, True
     if value is not None:
         raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
                          f"[0, {c - 1}] for an input with {c} classes")
     smoothing = _smoothing(label_smoothing)
+    # every target in [0, c) (the bounds test above passed) and ignore_index none of them
+    all_valid = value is None and checked_all and not 0 <= ignore_index < c
     loss = _nll_node(input.ndim, smoothing).apply(
         scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
-        reduction=reduction, label_smoothing=smoothing, from_logits=from_logits)
+        reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,
+        all_valid=all_valid)
     loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
     if reduction == "none" and tuple(loss.shape) != tuple(out_shape):
         loss = reshape(loss, out_shape)
@@ -444,10 +462,10 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
         shape = [1] * input.ndim
         shape[class_dim] = c
         terms = terms * weight.reshape(shape)
-    per_sample = -reduce_sum(terms, class_dim)
     if reduction == "none":
-        return per_sample
-    total = per_sample.sum()
+        return -reduce_sum(terms, class_dim)
+    # one sum over every term, then the sign (PyTorch's order of nodes: NegBackward0 last)
+    total = -terms.sum()
     if reduction == "sum":
         return total
     # PyTorch divides by the count as a number: DivBackward1, its node for a number divisor

@@ -173,7 +173,9 @@ class Dot(MatMul):
 
 
 # the node a product of operands of these dims makes
-_NODES = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot}
+# (a vector times a matrix: PyTorch multiplies it as a (1, n) matrix and squeezes the row
+# away, so its last node is SqueezeBackward4)
+_NODES = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot, (1, 2): MatMul.renamed("SqueezeBackward4")}
 # with a batch: PyTorch's matmul views its mm / bmm result back to the batch shape
 # (UnsafeViewBackward0), or for a matrix times a batch copies it from a transposed product
 # (CloneBackward0)
@@ -243,6 +245,11 @@ def _two_tensors(name, a, b, second):
 def matmul(a, b):
     """a @ b (see MatMul), with PyTorch's refusals: each names the kernel PyTorch runs.
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if _plain_mm(a, b):
+        # two dense numpy float matrices of one dtype whose sizes fit, outside autocast: none
+        # of the checks below can refuse them, and on small ones they cost more than the
+        # product
+        return Mm.apply(a, b)
     if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
         _two_tensors("matmul", a, b, "other")
     if a.is_sparse:             # a sparse COO matrix times a dense one (torch.sparse.mm)
@@ -440,6 +447,18 @@ def _plain_addmm(input, weight, bias):
     return (type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray and
             x.ndim == 2 and w.ndim == 2 and b.ndim == 1 and x.dtype is w.dtype is b.dtype and
             x.dtype.kind == "f" and x.shape[1] == w.shape[1] and b.shape[0] == w.shape[0] and
+            not _autocast_state.active)
+
+
+def _plain_mm(a, b):
+    """Is ``matmul(a, b)`` one plain mm: dense numpy float (n, k) and (k, m) arrays of one
+    dtype, outside autocast?"""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.is_sparse or \
+            a.is_sparse_csr or b.is_sparse or b.is_sparse_csr:
+        return False
+    x, w = a._array, b._array
+    return (type(x) is np.ndarray and type(w) is np.ndarray and x.ndim == 2 and w.ndim == 2
+            and x.dtype is w.dtype and x.dtype.kind == "f" and x.shape[1] == w.shape[0] and
             not _autocast_state.active)
 
 

@@ -73,6 +73,10 @@ class View(Reshape):
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
+        if a.size and a.flags.c_contiguous:
+            # row-major memory views as any shape of its size, and numpy's reshape gives it
+            # PyTorch's strides (those of ``view_strides``): the common case, without its walk
+            return a.reshape(shape)
         strides = view_strides(a.shape, a.strides if a.ndim else (a.itemsize,), shape)
         if strides is None:
             raise RuntimeError(
@@ -448,6 +452,8 @@ def mT(a):
 
 
 def permute(a, *dims, **kwargs):
+    if not dims and not kwargs:           # even a 0-d tensor needs its (empty) dims spelled out
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = keyword_sequence("permute", dims, kwargs, "dims")
     dims = _shape_arg(dims) if dims else ()
     if len(dims) != a.ndim:

@@ -16,6 +16,8 @@ checks): ops call them on shapes they computed themselves.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend, dtypes
@@ -172,6 +174,17 @@ class RealPart(Function):
 
     def backward(self, g):
         return Cast.apply(g, dtype=self.in_dtype)
+
+
+def written_as_real(src, target_kind, stacklevel=3):
+    """A complex ``src`` about to be written into a real tensor (of numpy dtype kind
+    ``target_kind``), as PyTorch converts it: its real part, with PyTorch's warning (the
+    gradient goes back as g + 0i), or for a bool target whether either part is nonzero."""
+    if target_kind == "b":
+        return type(src)._wrap(src._array != 0)
+    warnings.warn("Casting complex values to real discards the imaginary part", UserWarning,
+                  stacklevel=stacklevel)
+    return RealPart.apply(src)
 
 
 class ViewAsReal(Function):

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
@@ -52,7 +52,7 @@ def movedim(input, source, destination):
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({shown})")
     if nd == 0:
-        return permute(input)       # a new view, as PyTorch's (never the input itself)
+        return permute(input, ())   # a new view, as PyTorch's (never the input itself)
     order = [None] * nd
     for s, d in zip(src, dst):
         order[d] = s
@@ -159,7 +159,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                            f"repeats.size(0) = {reps.size} and input.size({d}) = {n}")
     if reps.size and int(reps.min()) < 0:
         raise RuntimeError("repeats can not be negative")
-    return IndexSelect.apply(input, index=xp.repeat(xp.arange(n), reps), dim=d)
+    out = IndexSelect.apply(input, index=xp.repeat(xp.arange(n), reps), dim=d)
+    # an int count is PyTorch's expand then reshape, whose last node is a view
+    return out if isinstance(repeats, Tensor) else rename_node(out, "ViewBackward0")
 
 
 class StridedView(Function):
@@ -267,7 +269,11 @@ def roll(input, shifts, dims=None):
         n = input.shape[d]
         if n:
             out = index_select(out, d, Tensor._wrap((xp.arange(n) - s % n) % n))
-    return out if out is input else rename_node(out, "RollBackward0")
+    if out is input:
+        return out
+    if out.ndim == 4:        # PyTorch rolls a channels-last tensor into a channels-last one
+        out._array = mf.channels_last_like(out._array, input._array)
+    return rename_node(out, "RollBackward0")
 
 
 def tile(input, dims):

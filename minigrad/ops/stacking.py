@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function, is_grad_enabled
@@ -86,7 +88,11 @@ class Stack(Function):
         self.dim = dim
         xp = backend.xp_of(arrays[0])
         shape = arrays[0].shape[:dim] + (len(arrays),) + arrays[0].shape[dim:]
-        return xp.stack(arrays, axis=dim, out=_joined_layout(xp, arrays, shape, stacked=True))
+        # xp.stack's own steps, without its checks (made by stack()): each array with a new
+        # axis of 1 at dim (a view), then one concatenate
+        new_axis = (slice(None),) * dim + (None,)
+        return xp.concatenate([a[new_axis] for a in arrays], axis=dim,
+                              out=_joined_layout(xp, arrays, shape, stacked=True))
 
     def backward(self, g):
         lead = (slice(None),) * self.dim
@@ -95,6 +101,8 @@ class Stack(Function):
 
 
 def _same_device_check(tensors, name):
+    if all(type(t._array) is np.ndarray for t in tensors):
+        return                                  # numpy arrays: all on the CPU
     devices = {t.device for t in tensors}
     if len(devices) > 1:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
@@ -109,15 +117,20 @@ def cat(tensors, dim=0):
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     check_tensors(tensors)
     for i, t in enumerate(tensors):
-        if t.ndim == 0:
+        if t._array.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                "concatenated (use stack, or reshape it to 1-d first)")
     # the legacy empty 1-d tensors are left out of the shape checks, not of the dtype
-    dtype = result_dtype(*tensors)
-    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    dtype = _joined_dtype(tensors)
+    tensors = [t for t in tensors if t._array.shape != (0,)] or tensors[:1]
     ref = tensors[0]
     d = normalize_dim(dim, ref.ndim)
+    shape = ref._array.shape
     for i, t in enumerate(tensors):
+        other = t._array.shape
+        if len(other) == len(shape) and other[:d] == shape[:d] and \
+                other[d + 1:] == shape[d + 1:]:
+            continue                            # (the usual case: no per-axis loop)
         if t.ndim != ref.ndim:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
                                f"{t.ndim} (tensor 0 has shape {list(ref.shape)}, tensor {i} has "
@@ -129,6 +142,15 @@ def cat(tensors, dim=0):
                                    f"number {i} in the list.")
     _same_device_check(tensors, "cat")
     return Cat.apply(*(cast(t, dtype) for t in tensors), dim=d)
+
+
+def _joined_dtype(tensors):
+    """The promoted dtype of ``tensors`` (numpy's): their common one when they share it (the
+    usual case, where PyTorch's promotion gives it too), else by PyTorch's rules."""
+    first = tensors[0]._array.dtype
+    if all(t._array.dtype == first for t in tensors):
+        return first
+    return result_dtype(*tensors)
 
 
 def _refuse_non_sequence(name, tensors):
@@ -145,14 +167,15 @@ def stack(tensors, dim=0):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     check_tensors(tensors)
+    shape = tensors[0]._array.shape
     for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
+        if t._array.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
                                f"entry {i}")
     _same_device_check(tensors, "stack")
     d = normalize_dim(dim, tensors[0].ndim + 1)
-    dtype = result_dtype(*tensors)
+    dtype = _joined_dtype(tensors)
     return Stack.apply(*(cast(t, dtype) for t in tensors), dim=d)
 
 
