@@ -7,11 +7,18 @@
 """
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 from . import backend, dtypes
 from .ops._util import scalar_type_name
-from .tensor import Tensor, _refuse_negative_strides, _to_array
+from .tensor import Tensor, _refuse_negative_strides, _require_grad_at_creation, _to_array
+
+# the module minigrad/tensor.py (``minigrad.tensor`` names the function), whose once-a-process
+# flag for the read-only numpy array warning asarray shares with from_numpy and as_tensor
+_tensor_module = sys.modules[Tensor.__module__]
 
 __all__ = ["asarray", "frombuffer"]
 
@@ -62,6 +69,8 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     flag cleared, anything else is detached.
     """
     if isinstance(obj, Tensor):
+        if requires_grad is None and obj.requires_grad and not _flag_warned:
+            _warn_unspecified_flag_once()
         want = obj._array.dtype if dtype is None else dtypes.to_dtype(dtype).np
         if copy is False and want != obj._array.dtype:
             raise _alias_dtype_error(obj._array.dtype, want)
@@ -73,6 +82,9 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
         _refuse_negative_strides(obj)
         dtypes.from_numpy_dtype(obj.dtype)
         result = Tensor._wrap(_shareable(obj, dtype, device, copy))
+        if (isinstance(obj, np.ndarray) and not obj.flags.writeable
+                and not _tensor_module._readonly_warned and np.shares_memory(result._array, obj)):
+            _tensor_module._warn_readonly_once()
     elif isinstance(obj, _BUFFER_TYPES):
         result = frombuffer(obj, dtype=dtypes.default_float() if dtype is None else dtype)
         if copy:
@@ -82,7 +94,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
             raise ValueError("can't alias arbitrary sequence into a tensor.")
         result = Tensor._wrap(_to_array(obj, dtype, device))
     if requires_grad:
-        result.requires_grad_(True)
+        _require_grad_at_creation(result)
     elif requires_grad is not None and result.requires_grad:
         if result is obj and result.is_leaf:
             result.requires_grad_(False)
@@ -100,6 +112,8 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
         view = memoryview(buffer)
     except TypeError:
         raise ValueError("object does not implement Python buffer protocol.") from None
+    if not view.c_contiguous:          # (a strided view: PyTorch asks for contiguous bytes)
+        raise RuntimeError("could not retrieve buffer from object")
     dt = dtypes.to_dtype(dtype)
     item = np.dtype(dt.np).itemsize
     length = view.nbytes
@@ -118,7 +132,33 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
                          f"({offset} bytes) must not be greater than actual buffer length "
                          f"({length} bytes)")
     array = np.frombuffer(view, dtype=dt.np, count=count, offset=offset)
+    if view.readonly and not _buffer_warned:
+        _warn_readonly_buffer_once()
     t = Tensor._wrap(array)
     if requires_grad:
-        t.requires_grad_(True)
+        _require_grad_at_creation(t)
     return t
+
+
+_buffer_warned = False
+_flag_warned = False
+
+
+def _warn_unspecified_flag_once():
+    """PyTorch's note, once a process, that asarray of a tensor requiring grad keeps the flag
+    when requires_grad is left out (it once cleared it)."""
+    global _flag_warned
+    _flag_warned = True
+    warnings.warn("minigrad.asarray: unspecified requires_grad now defaults to "
+                  "obj.requires_grad instead of False. Pass requires_grad=False explicitly to "
+                  "get the old behavior and silence this warning.", UserWarning, stacklevel=3)
+
+
+def _warn_readonly_buffer_once():
+    """PyTorch's warning for a tensor over a read-only buffer (``bytes``), once a process."""
+    global _buffer_warned
+    _buffer_warned = True
+    warnings.warn("The given buffer is not writable, and minigrad does not support writing to "
+                  "it: in-place operations on this tensor will raise. Copy the buffer (or make "
+                  "it writable) before converting it to keep its data safe. This warning is "
+                  "given once per program.", UserWarning, stacklevel=3)

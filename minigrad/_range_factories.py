@@ -80,6 +80,8 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
         if math.isinf(step) or step >= 2 ** 63 or (dt.name == "int64" and
                                                    max(start, end) >= 2 ** 63):
             raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        if (end - start) * step < 0:        # PyTorch checks the bounds before truncating
+            raise _inconsistent(start, end, step)
         first, last, stride = int(start), int(end), int(step)
         if dt.name == "int64":
             if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
@@ -112,15 +114,22 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
         n = math.ceil((float(end) - float(start)) / float(step))
         return _finish(_float_range(float(start), float(step), n, dt.np.type), dt, device,
                        requires_grad)
+    n = math.ceil((float(end) - float(start)) / float(step))
+    # float16/bfloat16 step in float32 (PyTorch's accumulate type for them on the CPU), in
+    # vectors of 16 lanes whose bases are rounded to the half type first
+    values = _float_range(float(np.float32(start)), float(np.float32(step)), n, np.float32,
+                          lanes=16, base_type=dt.np)
     with np.errstate(over="ignore"):            # past float16's range: inf, silently
-        return _finish(np.arange(start, end, step), dt, device, requires_grad)
+        return _finish(values, dt, device, requires_grad)
 
 
 _RANGE_GRAIN = 32768        # PyTorch's grain: a longer range is split over its threads
 
 
-def _float_range(start, step, n, work):
-    """arange's n float32/float64 values rounded as PyTorch's CPU kernel rounds them.
+def _float_range(start, step, n, work, lanes=None, base_type=None):
+    """arange's n float32/float64 values rounded as PyTorch's CPU kernel rounds them
+    (``work``: the type each value is rounded to; ``lanes``, ``base_type``: a vector's width
+    and the type its base is rounded to, for float16/bfloat16 computed in float32).
 
     The kernel splits [0, n) over the threads in chunks (for n > 32768) and walks each chunk
     in pairs of SIMD vectors (8 float32 or 4 float64 lanes), the few left at a chunk's end
@@ -129,11 +138,11 @@ def _float_range(start, step, n, work):
     arithmetic is in float64 with fused multiply-adds (one rounding each).
     """
     exact = 2.0 ** (24 if work is np.float32 else 53)
-    if float(start).is_integer() and float(step).is_integer() and \
+    if base_type is None and float(start).is_integer() and float(step).is_integer() and \
             abs(start) + abs(step) * n < exact:
         # whole numbers the dtype holds exactly: every rounding above is exact
         return (start + step * np.arange(n, dtype=np.float64)).astype(work)
-    lanes = 8 if work is np.float32 else 4
+    lanes = lanes or (8 if work is np.float32 else 4)
     out = np.empty(n, dtype=np.float64)
     tasks = 1 if n <= _RANGE_GRAIN else min(parallel.get_num_threads(), -(-n // _RANGE_GRAIN))
     size = -(-n // tasks) if n else 1
@@ -141,7 +150,10 @@ def _float_range(start, step, n, work):
         length = min(size, n - begin)
         whole = length - length % (2 * lanes)
         starts = begin + np.arange(0, whole, lanes, dtype=np.float64)
-        base = fused_multiply_add(step, starts, start).astype(work).astype(np.float64)
+        base = fused_multiply_add(step, starts, start).astype(work)
+        if base_type is not None:
+            base = base.astype(base_type)
+        base = base.astype(np.float64)
         lane = np.arange(lanes, dtype=np.float64)
         out[begin:begin + whole] = fused_multiply_add(step, lane[None, :],
                                                       base[:, None]).reshape(-1)
@@ -201,8 +213,11 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
                            f"{dtypes.c_type_name(dtypes.default_complex().np)} can't be "
                            f"safely cast to passed dtype {_scalar_name(dt)}")
     if dt.np.kind in "iu":
-        check_fits(start, dt, "start")
-        check_fits(end, dt, "end")
+        # PyTorch converts only the bounds it uses: none for 0 steps, start alone for 1
+        if steps > 0:
+            check_fits(start, dt, "start")
+        if steps > 1:
+            check_fits(end, dt, "end")
         wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
         first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
         last = int(end) % wrap if wrap else int(end)

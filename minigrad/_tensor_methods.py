@@ -27,7 +27,7 @@ from .ops._util import scalar_type_name
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
-from . import backend, dtypes, return_types
+from . import _memory_format as mf, backend, dtypes, return_types
 from .tensor import Tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -52,6 +52,9 @@ def _rsub(self, other):
     return E.sub(other, self)
 
 
+_SEQUENCES = (list, tuple, str, bytes)
+
+
 def _descriptor(op, name):
     """``op`` as the operator method ``name``: called unbound on something other than a
     Tensor (``Tensor.__radd__(2, 3)``) it raises the TypeError PyTorch's C-level methods
@@ -60,6 +63,8 @@ def _descriptor(op, name):
         if not isinstance(self, Tensor):
             raise TypeError(f"descriptor '{name}' for 'Tensor' objects doesn't apply to a "
                             f"'{python_type_name(self)}' object")
+        if isinstance(other, _SEQUENCES):
+            return NotImplemented       # Python's own: [0] * tensor(3) repeats the list
         return op(self, other)
     method.__name__ = name
     return method
@@ -196,9 +201,25 @@ def _write_values(out, result, name, rule, index=0):
                           f"inplace, to zero elements with t.resize_(0).", UserWarning,
                           stacklevel=3)
         I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
+        if not result._array.flags.c_contiguous:
+            _take_layout(out, result._array)
     out._array[...] = result._array.astype(out._array.dtype, copy=False)
     out._vcounter.value += 1
     return out
+
+
+def _take_layout(out, array):
+    """Restride ``out``, just resized row-major to ``array``'s shape, to ``array``'s dense
+    layout (PyTorch lays a resized ``out=`` tensor out as the op computed its result: a
+    channels-last sum of channels-last tensors is channels-last).  A result that is not
+    dense (a view) leaves ``out`` row-major."""
+    strides = mf.element_strides(array)
+    if min(strides, default=0) < 0 or \
+            not mf.is_non_overlapping_and_dense(array.shape, strides):
+        return
+    a = out._array            # row-major over its whole storage, so any dense order fits
+    out._array = backend.xp_of(a).lib.stride_tricks.as_strided(
+        a, a.shape, tuple(s * a.itemsize for s in strides))
 
 
 # arithmetic operators (the tensor stays input 0 of a commutative op, as torch)
@@ -264,8 +285,8 @@ def _contains(self, element):
     """``element in t``: whether some element of ``t`` equals ``element`` (a number or a
     tensor that broadcasts against ``t``)."""
     if not isinstance(element, (Tensor, bool, int, float, complex, np.generic)):
-        raise RuntimeError(f"`element in tensor` needs a Tensor or a number as element, got "
-                           f"{type(element).__name__}")
+        raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you "
+                           f"passed in a {type(element)}.")
     return bool(R.any(C.eq(element, self) if isinstance(element, Tensor) else
                       C.eq(self, element)))
 

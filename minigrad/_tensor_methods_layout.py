@@ -346,7 +346,7 @@ def _T(self):
                       "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
                       "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
                       UserWarning, stacklevel=2)
-    return M.permute(self, *reversed(range(self.ndim)))
+    return M.permute(self, tuple(reversed(range(self.ndim))))
 
 
 Tensor.T = property(_T)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import operator
 import warnings
 
 import numpy as np
@@ -105,6 +106,20 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
     return with_size_keyword
 
 
+def _check_dtype_argument(dtype, fn_name):
+    """PyTorch's parser's refusal, in ``fn_name``'s words, of a ``dtype=`` that is no dtype:
+    a name ('float32'), a numpy type or dtype (Python's float, int, bool, complex are taken)."""
+    if dtype is None or isinstance(dtype, dtypes.DType) or \
+            any(dtype is kind for kind in (float, int, bool, complex)):   # (np.dtype == float)
+        return
+    if isinstance(dtype, (str, np.dtype)) or (isinstance(dtype, type) and
+                                              issubclass(dtype, np.generic)):
+        kind = type(dtype)
+        what = ("type" if kind is type else kind.__name__ if kind.__module__ == "builtins"
+                else f"{kind.__module__}.{kind.__qualname__}")
+        raise TypeError(f"{fn_name}(): argument 'dtype' must be torch.dtype, not {what}")
+
+
 def _out_keyword(factory):
     """``factory(..., out=t)``, as PyTorch's factories take it: the values made in t's dtype
     (another ``dtype`` is refused) and device, written into ``t`` (resized to their shape,
@@ -114,6 +129,7 @@ def _out_keyword(factory):
 
     @functools.wraps(factory)
     def with_out(*args, **kwargs):
+        _check_dtype_argument(kwargs.get("dtype"), name)
         if "pin_memory" in kwargs:
             check_pin_memory(kwargs.pop("pin_memory"), name)
         out = kwargs.pop("out", None)
@@ -285,7 +301,7 @@ def check_fits(value, dt, name):
 
 
 @_out_keyword
-def full(size, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None):
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None):
     """``size`` filled with ``fill_value``; a negative integer fills an unsigned dtype as
     PyTorch does, wrapping (-9 -> 247 in uint8)."""
     check_layout(layout, "full")
@@ -320,12 +336,29 @@ def _number(value):
 _NO_M = object()        # eye(n): m left out (PyTorch refuses an explicit None)
 
 
+def _int_argument(value, fn_name, name, position):
+    """``value`` as a Python int (an int, numpy integer or one-element integer tensor); a
+    float or anything else is PyTorch's TypeError naming the argument."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and not value.is_complex():
+        return int(value.item())
+    if not isinstance(value, (bool, float, np.floating, complex)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{fn_name}(): argument '{name}' (position {position}) must be int, not "
+                    f"{type(value).__name__}")
+
+
 @_out_keyword
-def eye(n, m=_NO_M, dtype=None, device=None, requires_grad=False, *, layout=None):
+def eye(n, m=_NO_M, *, dtype=None, device=None, requires_grad=False, layout=None):
     check_layout(layout, "eye")
     if m is None:
         raise TypeError("eye(): argument 'm' must be int, not NoneType")
     m = None if m is _NO_M else m
+    n = _int_argument(n, "eye", "n", 1)
+    m = None if m is None else _int_argument(m, "eye", "m", 2)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -363,8 +396,9 @@ def _laid_out(t, make, memory_format, name):
     return out
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
                memory_format=mf.preserve_format, pin_memory=False):
+    t = input                   # (PyTorch's name for the argument: input=x works)
     check_pin_memory(pin_memory, "zeros_like")
     dtype, device = _like(t, dtype, device)
     if check_layout(layout, "zeros_like", sparse_ok=True):
@@ -373,8 +407,9 @@ def zeros_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                                       requires_grad=requires_grad), memory_format, "zeros_like")
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
               memory_format=mf.preserve_format, pin_memory=False):
+    t = input                   # (PyTorch's name for the argument: input=x works)
     check_pin_memory(pin_memory, "ones_like")
     check_layout(layout, "ones_like")
     dtype, device = _like(t, dtype, device, "ones_like")
@@ -382,8 +417,9 @@ def ones_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                                      requires_grad=requires_grad), memory_format, "ones_like")
 
 
-def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None,
                memory_format=mf.preserve_format, pin_memory=False):
+    t = input                   # (PyTorch's name for the argument: input=x works)
     check_pin_memory(pin_memory, "empty_like")
     check_layout(layout, "empty_like")
     dtype, device = _like(t, dtype, device, "empty_like")
@@ -391,11 +427,15 @@ def empty_like(t, dtype=None, device=None, requires_grad=False, *, layout=None,
                                       requires_grad=requires_grad), memory_format, "empty_like")
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False, *, layout=None,
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
               memory_format=mf.preserve_format, pin_memory=False):
+    t = input                   # (PyTorch's name for the argument: input=x works)
     check_pin_memory(pin_memory, "full_like")
     check_layout(layout, "full_like")
     dtype, device = _like(t, dtype, device, "full_like")
+    if isinstance(fill_value, Tensor) and fill_value.ndim != 0:   # (PyTorch: 0-d only)
+        raise TypeError("full_like(): argument 'fill_value' (position 2) must be Number, not "
+                        "Tensor")
     return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
                                      requires_grad=requires_grad), memory_format, "full_like")
 

@@ -55,6 +55,9 @@ class InferenceCounter:
 
 
 _INFERENCE = InferenceCounter()         # one for all: it holds no state
+# (module-level names: ``_wrap``, run for every op's result, reads them without attribute
+# look-ups on numpy)
+_NDARRAY, _NP_SCALAR = np.ndarray, np.generic
 
 
 class Size(tuple):
@@ -67,7 +70,7 @@ class Size(tuple):
         return tuple.__new__(cls, items)
 
     def __repr__(self):
-        return f"minigrad.Size({list(self)})"
+        return f"minigrad.Size({list(map(int, self))})"   # (np.int64(3) shows as 3)
 
     __str__ = __repr__
 
@@ -157,6 +160,8 @@ def _to_array(data, dtype=None, device=None):
         array = data
     elif isinstance(data, np.generic):
         array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
+        if dtype is not None:               # a number, as a Python one: np.int64(300) no uint8
+            _check_cast_range(array, dtypes.to_dtype(dtype))
     else:
         if isinstance(data, (list, tuple)) and not _only_python_numbers(data):
             array = _from_mixed_sequence(data, dtype)
@@ -206,7 +211,7 @@ def _from_python_numbers(data, dtype):
             raise numpy_error
         array = np.empty(shape, dtype=dtypes.default_float().np)    # holds no numbers
     kind = array.dtype.kind
-    if kind in "OSU" and dtype is not None and not isinstance(data, (list, tuple)):
+    if kind in "OSU" and dtype is not None and not isinstance(data, (list, tuple, int)):
         raise _no_number(data, dtype)
     if (kind in "uO" or (kind in "fV" and array.size and
                          float(np.abs(array).max()) >= 2.0 ** 63)) and \
@@ -258,7 +263,23 @@ def _scalar_dtype(x, dtype=None):
             raise ValueError(f"only one element tensors can be converted to Python scalars "
                              f"(an element of the sequence is a tensor of shape "
                              f"{list(x.shape)})")
-        return x._array.dtype, backend.as_numpy(x._array).reshape(()).item()
+        kind = x._array.dtype.kind
+        want = None if dtype is None else dtypes.to_dtype(dtype).np.kind
+        if want is not None and want in "biu" and kind not in "biu":
+            # an integer (or bool) dtype reads each element with __index__, as PyTorch does
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        if kind in "fV" and x._requires_grad and _grad_state.enabled:
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                          "unexpected behavior.\nConsider using tensor.detach() first.",
+                          UserWarning, stacklevel=4)
+        value = backend.as_numpy(x._array).reshape(()).item()
+        if kind == "c" and want is not None and want in "fV":
+            # a real dtype reads a complex tensor as a double: only with no imaginary part
+            if value.imag:
+                raise RuntimeError("value cannot be converted to type double without overflow")
+            return np.dtype(x._array.real.dtype), value.real
+        return x._array.dtype, value
     if isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0:
         return x.dtype, x.item()
     if isinstance(x, bool):
@@ -468,7 +489,7 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         """Wrap an array without copying or converting it (the fast path ops use)."""
-        if isinstance(array, np.generic):
+        if type(array) is not _NDARRAY and isinstance(array, _NP_SCALAR):
             # numpy ufuncs and reductions on 0-d arrays return scalars; a numpy float64 scalar
             # is a Python float, which type promotion would then treat as a weak Python number.
             array = np.asarray(array)
@@ -533,9 +554,10 @@ class Tensor:
                                    "the tensor are the same size")
             if value._array.dtype != self._array.dtype:
                 raise RuntimeError(f"attempting to assign a gradient with dtype "
-                                   f"'{value.dtype.name}' to a tensor with dtype "
-                                   f"'{self.dtype.name}'. Please ensure that the gradient and "
-                                   "the tensor have the same dtype")
+                                   f"'{dtypes.c_type_name(value._array.dtype)}' to a tensor "
+                                   f"with grad_dtype '{dtypes.scalar_type_name(self._array.dtype)}'"
+                                   ". The gradient must match the tensor's grad_dtype "
+                                   "(defaults to the tensor's dtype)")
             if value.device != self.device:
                 raise RuntimeError(f"attempting to assign a gradient on device '{value.device}' "
                                    f"to a tensor on device '{self.device}'. Please ensure that "
@@ -785,6 +807,13 @@ class Tensor:
         a = self.numpy()
         return a if dtype is None else a.astype(dtype)
 
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # a numpy ufunc applied to a tensor (np.exp(t)) gives a tensor back, as in PyTorch,
+        # which holds a bool result as uint8
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8)
+        return Tensor._wrap(np.asarray(array))
+
     def item(self):
         if self._array.size != 1:
             raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to "
@@ -802,7 +831,7 @@ class Tensor:
     def __iter__(self):
         if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._array.shape[0]))
+        return iter(self.unbind(0))    # views by unbind, as PyTorch (grad_fn UnbindBackward0)
 
     def __bool__(self):
         if self._array.size != 1:
@@ -961,7 +990,7 @@ _COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use "
                    ".requires_grad_(True), rather than {}(sourceTensor).")
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
     """Make a tensor from data (nested lists, numbers, numpy arrays), copying the data.
 
     Python floats give float32, ints int64, bools bool; a numpy array keeps its dtype.
@@ -989,7 +1018,7 @@ def _require_grad_at_creation(t):
     return t.requires_grad_(True)
 
 
-def as_tensor(data, dtype=None, device=None) -> Tensor:
+def as_tensor(data, *, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
     if isinstance(data, Tensor):
         return data.to(*(a for a in (device, dtype) if a is not None))
