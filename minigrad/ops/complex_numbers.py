@@ -19,8 +19,9 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import broadcast_shape
 from .elementary_functions import abs
@@ -39,7 +40,10 @@ def _is_complex(t):
 def real(input):
     """The real part x of z = x + iy: a view of a complex tensor's memory (float32 from
     complex64); a real tensor itself, as PyTorch."""
-    return RealPart.apply(input) if _is_complex(input) else input
+    if not _is_complex(input):
+        return input
+    # PyTorch's real part is a select of the (..., 2) real view: its node says so
+    return rename_node(RealPart.apply(input), "SelectBackward0")
 
 
 class ImagPart(Function):
@@ -60,7 +64,7 @@ def imag(input):
     """The imaginary part y of z = x + iy, a view; refused for real tensors, as PyTorch."""
     if not _is_complex(input):
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-    return ImagPart.apply(input)
+    return rename_node(ImagPart.apply(input), "SelectBackward0")
 
 
 def isreal(input):
@@ -110,11 +114,14 @@ def sgn(input):
     Complex gradient: with s = z / |z| and r = |z|, a real loss moves z by
     (g - Re(conj(g) s) s) / r (the part of g along s would change |z|, which s does not
     see); composing div and abs gives exactly that, and the ``where`` gives PyTorch's 0 at
-    z = 0."""
+    z = 0, for the value and the gradient (z is divided by 1 there, not by 0, so that the
+    branch ``where`` drops has no 0/0 to send back as NaN)."""
+    # (one op in PyTorch for either kind of input: its node is SgnBackward0)
     if not _is_complex(input):
-        return input.sign()
+        return rename_node(input.sign(), "SgnBackward0")
     r = abs(input)
-    return where(r._array == 0, 0.0, div(input, r))
+    zero = r._array == 0
+    return rename_node(where(zero, 0.0, div(input, where(zero, 1.0, r))), "SgnBackward0")
 
 
 def view_as_real(input):
@@ -137,7 +144,9 @@ def view_as_complex(input):
                 "complex128": "ComplexDouble"}.get(a.dtype.name, a.dtype.name)
         raise RuntimeError(f"view_as_complex is only supported for half, float and double "
                            f"tensors, but got a tensor of scalar type: {name}")
-    if a.ndim == 0 or a.shape[-1] != 2:
+    if a.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if a.shape[-1] != 2:
         raise RuntimeError("Tensor must have a last dimension of size 2")
     strides = input.stride()
     if strides[-1] != 1:
@@ -179,11 +188,14 @@ def _float_parts(a, b, name):
 
 class ComplexFromParts(Function):
     """x + iy from real x and y (broadcast).  Backward: Re(g) to x, Im(g) to y."""
+    _node_name = "ComplexBackward0"         # PyTorch's name (torch.complex)
+
     def forward(self, x, y):
         self.shapes = x.shape, y.shape
         xp = backend.xp_of(x)
         out = xp.empty(xp.broadcast_shapes(x.shape, y.shape),
                        dtype=dtypes.from_numpy_dtype(x.dtype).to_complex().np)
+        out = mf.pointwise_result(out, x, y)          # laid out from the operands, x first
         out.real, out.imag = x, y
         return out
 
@@ -214,6 +226,7 @@ class Polar(Function):
         xp = backend.xp_of(r)
         out = xp.empty(xp.broadcast_shapes(r.shape, theta.shape),
                        dtype=dtypes.from_numpy_dtype(r.dtype).to_complex().np)
+        out = mf.pointwise_result(out, r, theta)      # laid out from the operands, r first
         out.real, out.imag = r * xp.cos(theta), r * xp.sin(theta)
         return out
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes, parallel
+from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
 from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -42,16 +42,58 @@ def _c_pow(xp, a, b):
     return out
 
 
+# the number exponents that PyTorch's scalar-exponent kernel computes without cpow, and how
+_COMPLEX_SCALAR_POWERS = {
+    0.5: lambda xp, a: xp.sqrt(a),
+    -0.5: lambda xp, a: 1 / xp.sqrt(a),
+    2: lambda xp, a: a * a,
+    3: lambda xp, a: a * a * a,
+    -1: lambda xp, a: 1 / a,
+    -2: lambda xp, a: 1 / (a * a),
+}
+
+
+def _complex_pow(xp, a, b, number_exponent=False):
+    """a ** b for complex arrays as PyTorch's kernel, C's cpow: exp(b log a). numpy's power
+    agrees for finite operands and results but has cases of its own at a = 0, at inf or NaN
+    and past the float range (integer exponents are repeated products there), where cpow
+    gives NaN for 0 ** 0 and inf ** 0 (log 0 is -inf), inf + NaN i for 0 ** -1 and 0 for
+    inf ** -1; there the formula is used. PyTorch's kernel for a number exponent
+    (``number_exponent``) computes the exponents of ``_COMPLEX_SCALAR_POWERS`` with
+    products, square roots and reciprocals instead, and x ** 0 is 1, x ** 1 is x."""
+    if number_exponent:
+        e = b.item()
+        with np.errstate(all="ignore"):
+            if e in _COMPLEX_SCALAR_POWERS:
+                return _COMPLEX_SCALAR_POWERS[e](xp, a).astype(a.dtype, copy=False)
+            out = a ** b
+        special = ((a == 0) | ~xp.isfinite(a) | ~xp.isfinite(out)) & (b != 0) & (b != 1)
+    else:
+        out = a ** b
+        special = (a == 0) | ~xp.isfinite(a) | ~xp.isfinite(b) | ~xp.isfinite(out)
+    if special.any():
+        with np.errstate(all="ignore"):
+            cpow = xp.exp(b * xp.log(a)).astype(out.dtype, copy=False)
+        out = xp.where(special, cpow, out)
+    return out
+
+
 class Pow(Function):
     complex_ok = True
     saved_names = ("self", "exponent", "result")
+    number_base = False       # number ** tensor: PyTorch gives it row-major, whatever b's layout
 
     @ieee
     def forward(self, a, b):
         if a.dtype.kind == "c":
-            out = a ** b
+            out = _complex_pow(backend.xp_of(a), a, b)
         else:
             out = _c_pow(backend.xp_of(a), a, b)
+        # laid out as PyTorch's: after a (or row-major for a number base)
+        if self.number_base:
+            out = out if out.flags.c_contiguous else out.copy()
+        else:
+            out = mf.pointwise_result(out, a, b)
         self.save_for_backward(a, b, out)
         return out
 
@@ -64,7 +106,8 @@ class Pow(Function):
             # the principal branch: conj(b a^(b-1)) and conj(a^b log a); a zero exponent
             # gives a zero gradient for a, as for real tensors
             if self.needs_input_grad[0]:
-                ga = where(b._array == 0, 0.0, mul(g, conj_of(mul(b, pow(a, sub(b, 1))))))
+                ga = where(b._array == 0, 0.0,
+                           mul(g, conj_of(mul(b, pow(a, self._exponent_less_one(b))))))
                 ga = sum_to(ga, a.shape)
             if self.needs_input_grad[1]:
                 gb = where((a._array == 0) & (b._array.real >= 0), 0.0,
@@ -81,6 +124,10 @@ class Pow(Function):
             gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
             gb = sum_to(gb, b.shape)
         return ga, gb
+
+    def _exponent_less_one(self, b):
+        """b - 1, the exponent of the base's gradient (a tensor, so pow's tensor kernel)."""
+        return sub(b, 1)
 
     def _base_grad(self, g, a, b):
         """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
@@ -113,11 +160,19 @@ class ScalarPow(Pow):
             out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
             self.save_for_backward(a, b, None)
             return out
-        out = a ** b        # numpy's operator: x * x for 2, as PyTorch's scalar kernel
+        if a.dtype.kind == "c":
+            out = _complex_pow(backend.xp_of(a), a, b, number_exponent=True)
+        else:
+            out = a ** b    # numpy's operator: x * x for 2, as PyTorch's scalar kernel
         # the result is not kept: the exponent takes no gradient, and a pow_ written later
         # over (a view of) it must not make backward refuse, as in PyTorch
         self.save_for_backward(a, b, None)
         return out
+
+    def _exponent_less_one(self, b):
+        """e - 1 as a number: the gradient's power uses the scalar kernel too (for a complex
+        base, 0 ** 0 is 1 there, NaN in the tensor kernel)."""
+        return b._array.item() - 1
 
     def _base_grad(self, g, a, b):
         e = b._array.item()
@@ -412,7 +467,7 @@ def pow(input, exponent):
     if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
             a._array.dtype.kind in "fV":
         return _binary(BoolExponentPow, a, b, "pow")
-    if isinstance(a, Tensor) and isinstance(b, (bool, int, float, np.number, np.bool_)):
+    if isinstance(a, Tensor) and isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
         out = _binary(ScalarPow, a, b, "pow")
         if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
             out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
@@ -422,6 +477,7 @@ def pow(input, exponent):
 
 
 _TENSOR_POW, _NUMBER_BASE_POW = Pow.renamed("PowBackward1"), Pow.renamed("PowBackward2")
+_NUMBER_BASE_POW.number_base = True
 
 
 def _integer_pow_negative(xp, av, bv, dtype):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import _sdp_state, backend, dtypes
+from .. import _memory_format as mf, _sdp_state, backend, dtypes
 from ..dtypes import reduced_float
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
@@ -178,8 +178,14 @@ def lerp(input, end, weight):
         out = add(input, mul(diff, w)) if abs(w) < 0.5 else sub(end, mul(diff, 1.0 - w))
     else:
         weight = cast(cast(weight, dtype), compute)
-        out = where(abs(weight._array) < 0.5, add(input, mul(weight, diff)),
-                    sub(end, mul(diff, sub(1.0, weight))))
+        near = abs(weight._array) < 0.5
+        arrays = (input._array, end._array, weight._array)
+        if not all(a.flags.c_contiguous for a in arrays):
+            # where's result follows its condition first, PyTorch's lerp its input: the
+            # condition laid out as lerp's result
+            shape = broadcast_shape(tuple(diff.shape), near.shape, "lerp")
+            near = mf.pointwise_layout(backend.xp_of(near).broadcast_to(near, shape), arrays)
+        out = where(near, add(input, mul(weight, diff)), sub(end, mul(diff, sub(1.0, weight))))
     # PyTorch's node: LerpBackward0 for a number weight, LerpBackward1 for a tensor
     return rename_node(cast(out, dtype), f"LerpBackward{int(isinstance(weight, Tensor))}")
 
@@ -244,11 +250,17 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         if tol < 0:
             raise RuntimeError(f"{name} must be greater than or equal to zero, but got {tol:g}")
     broadcast_shape(tuple(a.shape), tuple(b.shape), "isclose")
-    return Tensor._wrap(backend.xp_of(a).isclose(a, b, rtol=rtol, atol=atol,
-                                                 equal_nan=equal_nan))
+    close = backend.xp_of(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return Tensor._wrap(mf.pointwise_result(close, a, b))
 
 
 def logcumsumexp(input, dim):
+    """log(cumsum(exp(x))) along ``dim``, without overflow or underflow (see
+    ``_logcumsumexp``); the result's node is named as PyTorch's."""
+    return rename_node(_logcumsumexp(input, dim), "LogcumsumexpBackward0")
+
+
+def _logcumsumexp(input, dim):
     """log(cumsum(exp(x))) along ``dim``, without overflow or underflow.
 
     When a slice's values span a modest range, one shift by its (constant) max is enough:
@@ -264,7 +276,7 @@ def logcumsumexp(input, dim):
     if reduced_float(input._array.dtype):
         # float16 sums drift by a few units in the last place per term: float32 inside,
         # rounded once, as PyTorch
-        return cast(logcumsumexp(cast(input, _FLOAT32), dim), input._array.dtype)
+        return cast(_logcumsumexp(cast(input, _FLOAT32), dim), input._array.dtype)
     d = normalize_dim(dim, max(input.ndim, 1))
     if input.ndim == 0 or input.shape[d] == 0:
         return add(input, 0.0)
@@ -441,7 +453,7 @@ class Fmod(Function):
         if a.dtype.kind in "iu" and a.size and b.size and bool((b == 0).any()):
             raise RuntimeError("ZeroDivisionError")         # (an empty result divides nothing)
         self.save_for_backward(a, b)
-        return backend.xp_of(a).fmod(a, b)
+        return mf.pointwise_result(backend.xp_of(a).fmod(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -533,6 +545,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
     _sdp_state.check_kernel(query, key, value, dropout_p)
+    # the kernel PyTorch picks names the result's node (a printed output shows it)
+    flash = _sdp_state.flash_cpu_takes(query, key, value, attn_mask, dropout_p, enable_gqa)
     half = query._array.dtype if reduced_float(query._array.dtype) else None
     if half is not None:
         # as PyTorch's CPU kernels: half-precision attention is accumulated in float32 (the
@@ -576,7 +590,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
         weights = _dropout_weights(weights, dropout_p)
     out = matmul(weights, value)
-    return cast(out, half) if half is not None else out
+    out = cast(out, half) if half is not None else out
+    return rename_node(out, "ScaledDotProductFlashAttentionForCpuBackward0") if flash else out
 
 
 def _repeat_heads(t, n_heads):

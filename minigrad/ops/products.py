@@ -243,6 +243,15 @@ def _refuse_bool(input, tensor1, tensor2):
             raise not_implemented_for("addcmul_cpu_out", dtype)
 
 
+def _check_factors(name, tensor1, tensor2, position):
+    """PyTorch's TypeError for a number (or other non-Tensor) given as ``tensor1`` or
+    ``tensor2`` of addcmul / addcdiv: its parser takes only tensors there (``value`` is the
+    scaling number). ``position``: where tensor1 goes (2 for the functions, 1 for the in-place
+    methods)."""
+    check_tensor(name, tensor1, "tensor1", position)
+    check_tensor(name, tensor2, "tensor2", position + 1)
+
+
 def _value_first(name, value, tensor1, tensor2):
     """A call by PyTorch's deprecated ``name(..., value, tensor1, tensor2)`` (the arguments
     read one place to the left): checked and warned by ``legacy_overload`` under the two
@@ -276,6 +285,7 @@ def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     (truncated toward zero for an integer result, as PyTorch does)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcmul(input, value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcmul", tensor1, tensor2, _tensor2)
+    _check_factors("addcmul", tensor1, tensor2, 2)
     _refuse_bool(input, tensor1, tensor2)
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         return _in_promoted_dtype(mul, input, tensor1, tensor2, value, "AddcmulBackward0")
@@ -292,6 +302,7 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
     are refused, as PyTorch does since it changed to true division."""
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv(input, value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcdiv", tensor1, tensor2, _tensor2)
+    _check_factors("addcdiv", tensor1, tensor2, 2)
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         # PyTorch's words (its double space included)
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
@@ -323,6 +334,7 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 * tensor2 (the product broadcasts to input)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcmul_(value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
+    _check_factors("addcmul_", tensor1, tensor2, 1)
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
     tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
@@ -334,6 +346,7 @@ def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     """In place: input += value * tensor1 / tensor2 (integer tensor1 and tensor2 refused)."""
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv_(value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcdiv_", tensor1, tensor2, _tensor2)
+    _check_factors("addcdiv_", tensor1, tensor2, 1)
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
@@ -358,7 +371,8 @@ def kron(input, other):
     b_shape = (1,) * (n - other.ndim) + tuple(other.shape)
     a = reshape(input, *[v for s in a_shape for v in (s, 1)])
     b = reshape(other, *[v for s in b_shape for v in (1, s)])
-    return reshape(mul(a, b), *[x * y for x, y in zip(a_shape, b_shape)])
+    out = reshape(mul(a, b), *[x * y for x, y in zip(a_shape, b_shape)])
+    return rename_node(out, "UnsafeViewBackward0")          # PyTorch's node
 
 
 def _cross(input, other, dim, name):

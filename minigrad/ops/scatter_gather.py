@@ -39,7 +39,7 @@ from .inplace import copy_
 from .elementwise import add, cast
 from .pointwise_select import Where, where
 from .movement import clone
-from .plumbing import expand_to, reshape_to
+from .plumbing import RealPart, expand_to, reshape_to
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
            "take_along_dim", "scatter_add_array", "scatter_reduce_array", "flat_positions"]
@@ -416,7 +416,8 @@ def scatter_add(input, dim, index, src):
         return nothing_written(input, src)
     x = _as_1d(input)
     s = _src_tensor(x, src, None, idx)
-    out = add(x, ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)))
+    # the row-major sum first: PyTorch's result is row-major whatever input's layout
+    out = add(ScatterAdd.apply(s, index=idx, dim=d, shape=tuple(x.shape)), x)
     out = keep_for_backward(rename_node(out, "ScatterAddBackward0"), index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
@@ -505,7 +506,8 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise IndexError("index out of range in self")
     x = _as_1d(input)
     src = _as_1d(source if alpha == 1 else cast(source * alpha, input._array.dtype))
-    out = add(x, IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size))
+    # the row-major sum first: PyTorch's result is row-major whatever input's layout
+    out = add(IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size), x)
     out = keep_for_backward(rename_node(out, "IndexAddBackward0"), index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 
@@ -536,6 +538,10 @@ def _masked_fill_checks(input, mask, value):
                                f"got tensor with {value.ndim} dimension(s).")
         if value._array.dtype.kind != "b":
             check_fill_value(backend.as_numpy(value._array).item(), dtype)
+        if value._array.dtype.kind == "c" and dtype.kind != "c":
+            # a complex value with no imaginary part (checked above) into a real tensor: its
+            # real part; into a bool one (any value): whether it is nonzero, as PyTorch
+            value = Tensor._wrap(value._array != 0) if dtype.kind == "b" else RealPart.apply(value)
         return m, cast(value, dtype)
     if not isinstance(value, (numbers.Number, np.bool_)):
         raise TypeError(f"masked_fill(): argument 'value' must be Number or Tensor, not "
@@ -548,7 +554,12 @@ def masked_fill(input, mask, value):
     """``input`` with ``value`` where the bool ``mask`` (broadcast with it) is True."""
     node = _masked_fill_node(value)
     m, value = _masked_fill_checks(input, mask, value)
-    broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
+    shape = broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
+    if not (m.flags.c_contiguous and input._array.flags.c_contiguous):
+        # PyTorch fills a row-major copy of input; where's result follows its condition
+        # first: a full row-major mask makes it row-major too
+        xp = backend.xp_of(m)
+        m = xp.ascontiguousarray(xp.broadcast_to(m, shape))
     out = keep_for_backward(where(m, value, input), mask)
     return rename_node(out, node, Where)
 
