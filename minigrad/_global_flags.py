@@ -142,6 +142,18 @@ def is_warn_always_enabled() -> bool:
     return _flags.warn_always
 
 
+_WARNED_ONCE = set()        # the messages warn_once has given
+
+
+def warn_once(message, stacklevel=3):
+    """A UserWarning PyTorch gives once per process (TORCH_WARN_ONCE): the first time only,
+    every time under ``set_warn_always(True)``. ``stacklevel`` is handed to ``warnings.warn``
+    (2 names the caller of ``warn_once``, 3 its caller's caller)."""
+    if _flags.warn_always or message not in _WARNED_ONCE:
+        _WARNED_ONCE.add(message)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
 def set_flush_denormal(mode) -> bool:
     """Returns False: flushing denormals means changing the CPU's floating-point mode for the
     whole process, which minigrad does not do (denormals stay exact)."""

@@ -15,12 +15,12 @@ from __future__ import annotations
 import copy
 import numbers
 import re
-import warnings
 
 import numpy as np
 
 from . import _sparse_kernels as K, creation, dtypes
-from ._global_flags import is_warn_always_enabled
+from ._global_flags import warn_once
+from .autograd.function import rename_node
 from .ops._util import scalar_type_name
 from .tensor import Size, Tensor
 
@@ -335,7 +335,9 @@ class SparseCooTensor(Tensor):
         return NotImplemented
 
     def mm(self, mat2):
-        return spmm(self, mat2)
+        out = spmm(self, mat2)
+        # torch.mm and @ record an mm node (torch.sparse.mm keeps SparseAddmmBackward0)
+        return out if out.is_sparse else rename_node(out, "MmBackward0")
 
     def matmul(self, other):
         """``self @ other``: mm, or mv for a vector (mm refuses one)."""
@@ -396,18 +398,9 @@ def _intersection_product(a, b):
                 True)
 
 
-_WARNED = set()
 _CSR_BETA = ("Sparse CSR tensor support is in beta state. If you miss a functionality in the "
              "sparse tensor support, please submit a feature request to "
              "https://github.com/pytorch/pytorch/issues.")
-
-
-def warn_once(message, stacklevel=3):
-    """A UserWarning PyTorch gives once per process (every time under
-    ``set_warn_always(True)``)."""
-    if is_warn_always_enabled() or message not in _WARNED:
-        _WARNED.add(message)
-        warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 def _sparse_sparse_mm(a, b):

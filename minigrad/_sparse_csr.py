@@ -18,7 +18,8 @@ import numpy as np
 from . import _sparse_kernels as K, creation, dtypes
 from ._formatting import THRESHOLD, _ComplexFormatter, _Formatter, _add_suffixes, \
     _format_array, _summarised_values
-from ._sparse_coo import _CSR_BETA, SparseCooTensor, _new as _new_coo, warn_once
+from ._global_flags import warn_once
+from ._sparse_coo import _CSR_BETA, SparseCooTensor, _new as _new_coo
 from .autograd import Function
 from .ops._util import scalar_type_name
 from .tensor import Size, Tensor

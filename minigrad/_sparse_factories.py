@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _sparse_csr as csr, _sparse_kernels as K, backend, creation, dtypes
-from ._sparse_coo import _new, warn_once
+from ._global_flags import warn_once
+from ._sparse_coo import _new
 from .autograd import Function, is_grad_enabled
 from .tensor import Tensor, _to_array
 

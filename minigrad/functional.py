@@ -11,6 +11,7 @@ from .ops._autocast_cast import lower as _autocast_lower
 from .ops.contraction import contract as _contract, einsum  # noqa: F401
 from .ops.norms import norm  # noqa: F401
 from .ops.stacking import split  # noqa: F401
+from .autograd.function import rename_node
 from .ops.plumbing import expand_to, reshape_to
 from .ops import _util
 from .ops._util import broadcast_shape
@@ -125,7 +126,8 @@ def tensordot(a, b, dims=2):
         # PyTorch's tensordot is an mm (an outer product too), which autocast casts, unless
         # it contracts every dim (a dot, left in float32)
         a, b = _autocast_lower(a, b)
-    return _contract(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", (a, b), autocast=False)
+    return _contract(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", (a, b), autocast=False,
+                     node_name="ViewBackward0")
 
 
 def _atleast(n, tensors):
@@ -150,7 +152,11 @@ def _atleast(n, tensors):
                 shape = (1, shape[0]) if n == 2 else (1, shape[0], 1)
             else:
                 shape = shape + (1,)
-        out.append(reshape_to(t, shape))
+            # PyTorch unsqueezes a vector or a matrix, and views a 0-d tensor
+            out.append(rename_node(reshape_to(t, shape),
+                                   "UnsqueezeBackward0" if t.ndim else "ViewBackward0"))
+        else:
+            out.append(reshape_to(t, shape))
     return out[0] if single else tuple(out)
 
 

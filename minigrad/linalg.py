@@ -9,6 +9,7 @@ non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 from __future__ import annotations
 
 from . import _autocast_state
+from .autograd.function import rename_node as _rename_node
 from .ops._autocast_cast import lower as _autocast_lower
 from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import LinAlgError, svdvals  # noqa: F401
@@ -75,7 +76,9 @@ def vander(x, *, N=None):
     n = x.shape[-1] if N is None else N
     if n <= 1:
         raise RuntimeError("N must be greater than 1.")
-    return _vander(x.reshape(-1), n, increasing=True).reshape(*x.shape, n)
+    # PyTorch concatenates the running products: its last node is CatBackward0
+    return _rename_node(_vander(x.reshape(-1), n, increasing=True).reshape(*x.shape, n),
+                        "CatBackward0")
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):

@@ -71,8 +71,8 @@ class autocast:
             else cache_enabled
         self._enabled = bool(enabled)
         if device_type == "cuda" and self._enabled and not backend.is_cuda_available():
-            warnings.warn("User provided device_type of 'cuda', but CUDA is not available. "
-                          "Disabling")
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling "
+                          "autocast.")
             self._enabled = False
         if self._enabled and device_type == "cpu" and self.fast_dtype not in _CPU_DTYPES:
             warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling "

@@ -61,7 +61,8 @@ class Beta(ExponentialFamily):
 
     @property
     def mean(self):
-        return self._first(self._dirichlet.mean)
+        c1 = self.concentration1
+        return c1 / (c1 + self.concentration0)
 
     @property
     def mode(self):
@@ -69,7 +70,10 @@ class Beta(ExponentialFamily):
 
     @property
     def variance(self):
-        return self._first(self._dirichlet.variance)
+        """c1 c0 / ((c1 + c0)^2 (c1 + c0 + 1)), computed as PyTorch does (its nodes too)."""
+        c1, c0 = self.concentration1, self.concentration0
+        total = c1 + c0
+        return c1 * c0 / (total.pow(2) * (total + 1))
 
     def rsample(self, sample_shape=()):
         return self._first(self._dirichlet.rsample(sample_shape))

@@ -107,7 +107,7 @@ class Categorical(Distribution):
         batch = ops.broadcast_shapes(tuple(index.shape), tuple(table.shape[:-1]))
         index = index.reshape(tuple(index.shape) + (1,)).expand(tuple(batch) + (1,))
         table = table.expand(tuple(batch) + (self._num_events,))
-        return table.gather(-1, index)[..., 0]
+        return table.gather(-1, index).squeeze(-1)
 
     def entropy(self):
         """-sum_k p_k log p_k (logits clamped at the dtype's min so 0 * -inf stays 0)."""

@@ -15,6 +15,7 @@ Parameters give the batch shape; events are scalars.  Draws are icdf(u), reparam
 """
 import math
 
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from .bernoulli import GivenParameter, cross_entropy_with_logits, probs_or_logits
@@ -141,8 +142,9 @@ class ContinuousBernoulli(GivenParameter, ExponentialFamily):
 
     def log_prob(self, value):
         x = self._checked(value)
-        return self._log_norm() - cross_entropy_with_logits(*ops.broadcast_tensors(
-            self.logits, x))
+        # (PyTorch adds the log-normaliser last: AddBackward0)
+        return rename_node(self._log_norm() - cross_entropy_with_logits(
+            *ops.broadcast_tensors(self.logits, x)), "AddBackward0")
 
     def cdf(self, value):
         x = self._checked(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from ._standard_gamma import standard_gamma, torch_gamma_draws
@@ -82,7 +83,8 @@ class Dirichlet(ExponentialFamily):
         k = excess.shape[-1]
         corner = ops.one_hot(interior.argmax(-1), k).to(interior.dtype)
         all_small = (self.concentration < 1).all(dim=-1, keepdim=True)
-        return ops.where(all_small, corner, interior)
+        # (PyTorch writes the vertices into its result: CopySlices last)
+        return rename_node(ops.where(all_small, corner, interior), "torch::autograd::CopySlices")
 
     @property
     def variance(self):

@@ -66,15 +66,15 @@ class Exponential(ExponentialFamily):
 
     def log_prob(self, value):
         x = self._checked(value)
-        return -x * self.rate + self.rate.log()
+        return self.rate.log() - self.rate * x
 
     def cdf(self, value):
         x = self._checked(value)
-        return -ops.expm1(-x * self.rate)
+        return 1 - (-self.rate * x).exp()           # as PyTorch rounds it
 
     def icdf(self, value):
         return self._quantile(value)
 
     def entropy(self):
         """1 - log(rate)."""
-        return -self.rate.log() + 1.0
+        return 1.0 - self.rate.log()

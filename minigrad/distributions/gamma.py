@@ -68,8 +68,8 @@ class Gamma(ExponentialFamily):
         """a log(rate) + (a - 1) log x - rate x - lgamma(a)."""
         x = self._checked(value)
         a = self.concentration
-        normaliser = ops.xlogy(a, self.rate) - ops.lgamma(a)
-        return ops.xlogy(a - 1, x) - x * self.rate + normaliser
+        # summed in PyTorch's order (the same rounding, and the same last node)
+        return ops.xlogy(a, self.rate) + ops.xlogy(a - 1, x) - self.rate * x - ops.lgamma(a)
 
     def entropy(self):
         """a + lgamma(a) - (a - 1) digamma(a) - log(rate)."""

@@ -39,8 +39,7 @@ class Geometric(BinaryOdds, Distribution):
 
     @property
     def mean(self):
-        p = self.probs
-        return (1 - p) / p
+        return 1.0 / self.probs - 1.0
 
     @property
     def mode(self):

@@ -14,6 +14,7 @@ StudentT draws N(0, 1) / sqrt(V / df) with V ~ Chi2(df) = Gamma(df / 2, 1/2).
 import math
 from numbers import Number
 
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
@@ -118,7 +119,9 @@ class StudentT(Distribution):
 
     @property
     def mean(self):
-        return ops.where(self.df <= 1, math.nan, self.loc)
+        # (PyTorch writes the NaNs into a copy of loc: its node is CopySlices)
+        return rename_node(ops.where(self.df <= 1, math.nan, self.loc),
+                           "torch::autograd::CopySlices")
 
     @property
     def mode(self):
@@ -129,7 +132,7 @@ class StudentT(Distribution):
         df = self.df
         finite = self.scale.pow(2) * df / ops.where(df > 2, df - 2, 1.0)
         infinite = ops.where(df > 1, math.inf, math.nan)
-        return ops.where(df > 2, finite, infinite)
+        return rename_node(ops.where(df > 2, finite, infinite), "torch::autograd::CopySlices")
 
     def rsample(self, sample_shape=ops.Size()):
         normal = standard_normal(self._extended_shape(sample_shape), self.df)
@@ -187,14 +190,16 @@ class Gumbel(TransformedDistribution):
 
     @property
     def variance(self):
-        return self.scale.pow(2) * (math.pi ** 2 / 6)
+        return self.stddev.pow(2)
 
     def log_prob(self, value):
         z = (self.loc - self._checked(value)) / self.scale
         return (z - z.exp()) - self.scale.log()
 
     def cdf(self, value):
-        return (-((self.loc - self._checked(value)) / self.scale).exp()).exp()
+        # (PyTorch's last node: the monotonising sign * (F - 0.5) + 0.5 of its transforms)
+        return rename_node((-((self.loc - self._checked(value)) / self.scale).exp()).exp(),
+                           "AddBackward0")
 
     # icdf is inherited: torch pushes the base Uniform(tiny, 1 - eps) quantile through the
     # transforms, so 0 and 1 map to finite values rather than -inf / inf

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from numbers import Number
 
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
@@ -66,7 +67,8 @@ class Laplace(Distribution):
         """exp(-|d| / scale) / 2 below loc, one minus that above (d = value - loc)."""
         offset = self._checked(value) - self.loc
         half_tail = (-offset.abs() / self.scale).exp() * 0.5
-        return ops.where(offset < 0, half_tail, 1 - half_tail)
+        # (PyTorch's 0.5 - 0.5 sign expm1(..): its last node is RsubBackward1)
+        return rename_node(ops.where(offset < 0, half_tail, 1 - half_tail), "RsubBackward1")
 
     def icdf(self, value):
         return self._from_signed(2 * value - 1)

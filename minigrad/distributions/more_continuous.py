@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from numbers import Number
 
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
@@ -149,7 +150,8 @@ class Kumaraswamy(TransformedDistribution):
         defined = (a >= 1) & (b >= 1) & ((a > 1) | (b > 1))
         a_ok, b_ok = _guarded(defined, a, 2.0), _guarded(defined, b, 2.0)
         peak = ((a_ok - 1) / (a_ok * b_ok - 1)).pow(a_ok.reciprocal())
-        return ops.where(defined, peak, math.nan)
+        # (PyTorch's mode is exp of a log-mode with NaNs written in: ExpBackward0 last)
+        return rename_node(ops.where(defined, peak, math.nan), "ExpBackward0")
 
     @property
     def variance(self):
@@ -282,21 +284,22 @@ class FisherSnedecor(Distribution):
     def mean(self):
         finite = self.df2 > 2
         d2 = _guarded(finite, self.df2, 3.0)
-        return ops.where(finite, d2 / (d2 - 2), math.nan)
+        # (PyTorch writes NaN into a copy of df2, then divides: DivBackward0 last)
+        return rename_node(ops.where(finite, d2 / (d2 - 2), math.nan), "DivBackward0")
 
     @property
     def mode(self):
         interior = self.df1 > 2
         d1 = _guarded(interior, self.df1, 3.0)
         peak = (d1 - 2) / d1 * self.df2 / (self.df2 + 2)
-        return ops.where(interior, peak, math.nan)
+        return rename_node(ops.where(interior, peak, math.nan), "torch::autograd::CopySlices")
 
     @property
     def variance(self):
         finite = self.df2 > 4
         d1, d2 = self.df1, _guarded(finite, self.df2, 5.0)
         spread = 2 * d2.square() * (d1 + d2 - 2) / (d1 * (d2 - 2).square() * (d2 - 4))
-        return ops.where(finite, spread, math.nan)
+        return rename_node(ops.where(finite, spread, math.nan), "DivBackward0")
 
     def rsample(self, sample_shape=ops.Size()):
         tiny = ops.finfo(self.df1.dtype).tiny

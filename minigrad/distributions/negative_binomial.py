@@ -13,6 +13,7 @@ log(1 - p) = logsigmoid(-logits).  A draw is Poisson(lambda) with lambda ~ Gamma
 """
 from .._random_factories import stream_of
 from ..ops.sampling_more import poisson_counts
+from ..autograd.function import rename_node
 from . import _ops as ops
 from . import constraints
 from .bernoulli import _BOTH_OR_NEITHER, BinaryOdds, GivenParameter
@@ -80,4 +81,5 @@ class NegativeBinomial(GivenParameter, BinaryOdds, Distribution):
         log_coefficient = ops.lgamma(r + k) - ops.lgamma(r) - ops.lgamma(k + 1)
         # r + k = 0 (r = 0 and k = 0): the coefficient is 1, though lgamma(0) is infinite
         log_coefficient = ops.where(r + k == 0, 0.0, log_coefficient)
-        return log_powers + log_coefficient
+        # (PyTorch subtracts the log-normaliser last: SubBackward0)
+        return rename_node(log_powers + log_coefficient, "SubBackward0")

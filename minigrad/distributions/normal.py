@@ -19,7 +19,6 @@ from .utils import standard_normal, store_broadcast
 __all__ = ["Normal"]
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
-_SQRT_HALF = math.sqrt(0.5)
 
 
 class Normal(ExponentialFamily):
@@ -78,8 +77,9 @@ class Normal(ExponentialFamily):
 
     def cdf(self, value):
         """Phi(z) = (1 + erf(z / sqrt 2)) / 2."""
-        z = self._standardise(self._checked(value))
-        return 0.5 + 0.5 * ops.erf(z * _SQRT_HALF)
+        x = self._checked(value)
+        # PyTorch's order of operations (the same rounding, and the same last node)
+        return 0.5 * (1 + ops.erf((x - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
 
     def icdf(self, value):
         """loc + scale * sqrt(2) * erfinv(2 p - 1)."""

@@ -40,7 +40,7 @@ class Uniform(Distribution):
 
     @property
     def mean(self):
-        return (self.low + self.high) * 0.5
+        return (self.high + self.low) / 2
 
     @property
     def mode(self):

@@ -94,7 +94,7 @@ class Pareto(TransformedDistribution):
     @property
     def mean(self):
         a = self.alpha.clamp(min=1)          # a <= 1: infinite mean
-        return self.scale / (a - 1) * a
+        return a * self.scale / (a - 1)
 
     @property
     def mode(self):
@@ -103,7 +103,7 @@ class Pareto(TransformedDistribution):
     @property
     def variance(self):
         a = self.alpha.clamp(min=2)          # a <= 2: infinite variance
-        return (self.scale / (a - 1)).pow(2) * (a / (a - 2))
+        return self.scale.pow(2) * a / ((a - 1).pow(2) * (a - 2))
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):

@@ -17,6 +17,7 @@ import numpy as np
 from .. import backend
 from .._random_factories import bernoulli_draws, stream_of
 from ..dtypes import bfloat16, bool_, float16, int64
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import scalar_type_name
@@ -47,8 +48,10 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
                            f"lower={lower}, upper={upper})")
     if not training:
         out = leaky_relu(input, (lower + upper) / 2.0, inplace=inplace)
-        # PyTorch writes the result into a row-major buffer (its noise's), whatever the layout
-        return out if inplace else out.contiguous()
+        # PyTorch writes the result into a row-major buffer (its noise's), whatever the layout;
+        # its node is rrelu's in either mode (the in-place overload's: ...Backward1)
+        return rename_node(out, "RreluWithNoiseBackward1") if inplace else \
+            rename_node(out.contiguous(), "RreluWithNoiseBackward0")
     if input._array.dtype.name not in ("float32", "float64"):   # PyTorch has no float16 one
         raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
@@ -66,7 +69,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
     def randomized(x):
         return A.PiecewiseLinear.apply(x, rule=rule)
-    return overwrite_with(input, randomized) if inplace else randomized(input)
+    if inplace:
+        return rename_node(overwrite_with(input, randomized), "RreluWithNoiseBackward1")
+    return rename_node(randomized(input), "RreluWithNoiseBackward0")
 
 
 def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
@@ -228,8 +233,11 @@ def channel_shuffle(input, groups):
                            f"and {groups} groups.")
     n, rest = input.shape[0], tuple(input.shape[2:])
     grouped = input.reshape((n, groups, c // groups) + rest)
+    shuffled = grouped.transpose(1, 2).reshape((n, c) + rest)
+    if np.may_share_memory(shuffled._array, input._array):
+        shuffled = shuffled.clone()      # a new tensor, as PyTorch's (one group is a view here)
     # laid out as the input when that is channels-last, as PyTorch's result
-    return keep_channels_last(grouped.transpose(1, 2).reshape((n, c) + rest), input)
+    return keep_channels_last(shuffled, input)
 
 
 native_channel_shuffle = channel_shuffle

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _autocast_state, backend
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ..ops import activation as A
@@ -88,7 +89,8 @@ def affine_grid(theta, size, align_corners=None):
     base = xp.stack(list(mesh[::-1]) + [xp.ones(tuple(spatial), dtype=dtype)], axis=-1)
     base = Tensor._wrap(backend.to_device(base.reshape(1, -1, k + 1), theta.device))
     grid = base @ theta.transpose(1, 2)                                 # (N, points, k)
-    return grid.reshape([size[0]] + spatial + [k])
+    # one node in PyTorch: AffineGridGeneratorBackward0 stands for the product and the view
+    return rename_node(grid.reshape([size[0]] + spatial + [k]), "AffineGridGeneratorBackward0")
 
 
 def _unnormalize(coord, n, align_corners):
@@ -335,7 +337,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if mode == "bilinear" and k == 2 and type(input._array) is np.ndarray and \
             type(grid._array) is np.ndarray and input._array.dtype in (np.float32, np.float64):
         out = _BilinearSample2d.apply(input, coords[1], coords[0])      # (x, y): W, H
-        return out.reshape([n, c] + out_spatial)
+        return _sampler_node(out.reshape([n, c] + out_spatial), k)
     flat_input = input.reshape(n, c, _prod_of(spatial))      # explicit: the batch may be 0
     xp = backend.xp_of(input._array)
     strides = [1] * k
@@ -389,5 +391,11 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                 taps.append((pos, fracs[d] if up else (fracs[d] * -1.0) + 1.0))
             term = gather(taps)
             out = term if out is None else out + term
-    return out.reshape([n, c] + out_spatial)
+    return _sampler_node(out.reshape([n, c] + out_spatial), k)
+
+
+def _sampler_node(out, k):
+    """grid_sample's result, its last node named as PyTorch's one node for the whole sampling
+    over ``k`` spatial dims (GridSampler2DBackward0, GridSampler3DBackward0)."""
+    return rename_node(out, f"GridSampler{k}DBackward0")
 

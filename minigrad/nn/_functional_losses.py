@@ -22,7 +22,7 @@ from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
-from ..ops.relu_clamp import clamp
+from ..ops.relu_clamp import clamp, clamp_min
 from ..ops.regression_loss import broadcast_promoted
 from ..ops.extrema import amax
 from ..ops.pointwise_more import xlogy
@@ -310,7 +310,9 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                            f"{input2.shape}, target: {target.shape} ")
     _check_margin_number("margin_ranking_loss", 4, margin)
     # PyTorch's margin is a double: an integer pair gives a floating loss
-    return _reduce(clamp(-target * (input1 - input2) + float(margin), min=0), reduction)
+    # (PyTorch's nodes: its scalar-add overload, AddBackward1, then ClampMinBackward0)
+    shifted = rename_node(-target * (input1 - input2) + float(margin), "AddBackward1")
+    return _reduce(clamp_min(shifted, 0), reduction)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
@@ -327,7 +329,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
         margin, zero = int(number_for(float(margin), input._array.dtype)), 0
     else:
         zero = 0.0
-    hinge = where(target != 1, clamp(margin - input, min=0), zero)
+    hinge = where(target != 1, clamp_min(margin - input, 0), zero)
     same = where(target != -1, input, zero)
     return _reduce(hinge + same, reduction)
 
@@ -352,7 +354,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     dot = (input1 * input2).sum(dim)
     norms = ((input1 * input1).sum(dim) + tiny) * ((input2 * input2).sum(dim) + tiny)
     cos = dot / norms.sqrt()
-    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, clamp(cos - margin, min=0),
+    loss = where(target == 1, 1 - cos, 0.0) + where(target == -1, clamp_min(cos - margin, 0),
                                                     0.0)
     return _reduce(loss, reduction)
 
@@ -380,7 +382,9 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     if swap:
         d_swap = pairwise_distance(positive, negative, p, eps)
         d_neg = where(d_swap < d_neg, d_swap, d_neg)
-    return _reduce(clamp(margin + d_pos - d_neg, min=0), reduction)
+    # (PyTorch's nodes: its scalar-add overload, AddBackward1, and ClampMinBackward0)
+    gap = rename_node(margin + d_pos, "AddBackward1") - d_neg
+    return _reduce(clamp_min(gap, 0), reduction)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,7 +434,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         eps = float(backend.np.float16(eps))
         return rename_node(normalize(input.float(), p, dim, eps).to(input.dtype), "DivBackward0")
     # clamp: the gradient reaches norm at norm = eps
-    return input / clamp(_norm_along(input, p, dim), min=eps)
+    return input / clamp_min(_norm_along(input, p, dim), eps)
 
 
 def _norm_along(input, p, dim):

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from .. import _autocast_state, backend
+from ..autograd.function import rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.stacking import cat, stack
 from ..tensor import Tensor
@@ -115,7 +116,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
     loss = (gaps * wrong).sum(1) / c
     loss = loss.reshape(tuple(target.shape))      # PyTorch's 'none' has the target's shape
-    return _reduce(loss, reduction)
+    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss
+    return rename_node(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -159,7 +161,8 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     loss = (pairs * Tensor._wrap(keep)).sum((1, 2)) / c
     if not batched:
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss
+    return rename_node(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def _lengths(x, n, name):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend
 from ..autograd import Function
+from ..autograd.function import rename_node
 from .._random_factories import uniform_draws
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
@@ -85,10 +86,11 @@ def pdist(input, p=2):
         raise not_implemented_for("pdist", input._array.dtype)
     n = input.shape[0]
     i, j = np.triu_indices(n, 1)
+    # PyTorch computes it in one kernel: its node (PdistBackward0) stands for the whole
     if len(i) == 0:
-        return input.sum(-1)[:0]
+        return rename_node(input.sum(-1)[:0], "PdistBackward0")
     diff = input[i.astype(np.int64)] - input[j.astype(np.int64)]
-    return row_distances(diff, p)
+    return rename_node(row_distances(diff, p), "PdistBackward0")
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,

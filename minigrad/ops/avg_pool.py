@@ -25,7 +25,8 @@ from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
 from ._window_checks import (adaptive_not_empty, adaptive_size, check_bool_args,
                              check_int_list_types, pool_args, tensor_arrays)
-from .pool import _FLOATS, _check_dtype, _omitted, _rank, _ranked, _zero_grads
+from .pool import (_FLOATS, _as_squeezed_2d, _check_dtype, _omitted, _rank, _ranked,
+                   _zero_grads)
 from .reduce import mean
 
 __all__ = ["AvgPool", "AdaptiveAvgPool", "avg_pool1d", "avg_pool2d", "avg_pool3d",
@@ -48,7 +49,8 @@ class AvgPool(Function):
 
     @classmethod
     def name(cls):
-        return f"AvgPool{cls.nd}DBackward0"
+        # (a 1-D pool's node is renamed as PyTorch's squeeze: _as_squeezed_2d)
+        return cls._node_name or f"AvgPool{cls.nd}DBackward0"
 
     def forward(self, x, *, kernel, stride, padding, out_size, count_include_pad=True,
                 divisor_override=None):
@@ -102,7 +104,8 @@ class AdaptiveAvgPool(Function):
 
     @classmethod
     def name(cls):
-        return f"AdaptiveAvgPool{cls.nd}DBackward0"
+        # (a 1-D pool's node is renamed as PyTorch's squeeze: _as_squeezed_2d)
+        return cls._node_name or f"AdaptiveAvgPool{cls.nd}DBackward0"
 
     def forward(self, x, *, out_size):
         self.size = x.shape[x.ndim - len(out_size):]
@@ -193,8 +196,8 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """1-D average pooling: input (N, C, L) or (C, L) -> (N, C, L_out). See ``avg_pool2d``."""
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
-                     count_include_pad, None)
+    return _as_squeezed_2d(_avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding,
+                                     ceil_mode, count_include_pad, None))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -237,7 +240,16 @@ def _global_size(output_size, x):
 def _global_mean(input, dims):
     with warnings.catch_warnings():          # numpy's "Mean of empty slice": nan, as PyTorch
         warnings.simplefilter("ignore", RuntimeWarning)
-        return mean(input, dims, keepdim=True)
+        out = mean(input, dims, keepdim=True)
+    if len(dims) == 2 and out.ndim == 4 and not input._array.flags.c_contiguous and \
+            mf.suggest(input._array) is mf.channels_last:
+        # PyTorch lays the (N, C, 1, 1) mean of a channels-last input out as channels-last,
+        # strides (C, 1, C, C): a new view of the result's own memory (a row-major input,
+        # the usual case, skips the stride test)
+        c, a = out.shape[1], out._array
+        out._array = backend.xp_of(a).lib.stride_tricks.as_strided(
+            a, a.shape, (c * a.itemsize, a.itemsize, c * a.itemsize, c * a.itemsize))
+    return out
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -251,13 +263,13 @@ def adaptive_avg_pool1d(input, output_size):
                            f"or equal to 0 but received {{1, {given}}}")
     size = adaptive_size("adaptive_avg_pool1d", 1, x, output_size)
     if size == (1,):           # PyTorch's 2-D pool to (1, 1): the mean, as below
-        return _global_mean(input, (-1,))
+        return _as_squeezed_2d(_global_mean(input, (-1,)))
     # PyTorch runs it as a 2-D pool over (.., 1, L), and its messages say so
     adaptive_not_empty("adaptive_avg_pool2d", x, (x.ndim - 1,),
                        list(x.shape[:-1]) + [1, x.shape[-1]], x.ndim)
     if _prod(x.shape[:-1]) * size[0]:     # an empty result runs no kernel: any dtype passes
         _check_dtype(x, "adaptive_avg_pool2d", _FLOATS)
-    return AdaptiveAvgPool1d.apply(input, out_size=size)
+    return _as_squeezed_2d(AdaptiveAvgPool1d.apply(input, out_size=size))
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._util import c_order, not_implemented_for, scalar_type_name
@@ -249,10 +250,22 @@ def einsum(equation, *operands):
     return contract(equation, operands, autocast=True)
 
 
-def contract(equation, operands, autocast):
+def _einsum_node_name(subs, out):
+    """The node PyTorch's einsum ends its graph with (what a printed result's grad_fn shows):
+    one operand is permuted into the output's order, then summed over the letters left out;
+    several are multiplied (broadcast), or contracted by a bmm whose result is viewed into
+    shape whenever some letter is summed away."""
+    summed = set("".join(subs)) - set(out)
+    if len(subs) == 1:
+        return "SumBackward1" if summed else "PermuteBackward0"
+    return "ViewBackward0" if summed else "MulBackward0"
+
+
+def contract(equation, operands, autocast, node_name=None):
     """einsum of ``operands`` (a tuple); ``autocast``: whether einsum's autocast casts apply
     (False where the caller decides them itself: tensordot, and inner of two vectors, which
-    PyTorch computes as a dot)."""
+    PyTorch computes as a dot); ``node_name``: PyTorch's name of the result's node (default:
+    einsum's)."""
     if isinstance(equation, Tensor):
         equation, operands = _from_sublists((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -290,7 +303,8 @@ def contract(equation, operands, autocast):
         operands = _autocast_lower(*operands)
     dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
-    return Einsum.apply(*operands, subs=subs, out=out)
+    return rename_node(Einsum.apply(*operands, subs=subs, out=out),
+                       node_name or _einsum_node_name(subs, out), Einsum)
 
 
 def _bmm_pairs(subs, out):
@@ -383,4 +397,4 @@ def inner(input, other):
     sb = letters[input.ndim - 1:input.ndim + other.ndim - 2]
     # two vectors: PyTorch's dot, which autocast leaves in float32; else an mm, which it casts
     return contract(f"{sa}Z,{sb}Z->{sa}{sb}", (input, other),
-                    autocast=input.ndim + other.ndim > 2)
+                    autocast=input.ndim + other.ndim > 2, node_name="ViewBackward0")

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import normalize_dim, scalar_type_name
@@ -86,6 +87,7 @@ class C2C(Function):
     """fftn (``inverse`` False) or ifftn of a complex array over ``axes``, scaled by ``norm``;
     same shape and dtype.  Its adjoint is the opposite transform with the dual norm."""
     complex_ok = True
+    _node_name = "FftC2CBackward0"                # PyTorch's node
 
     def forward(self, a, *, axes, norm, inverse):
         self.axes, self.norm, self.inverse, self.dtype = axes, norm, inverse, a.dtype
@@ -107,6 +109,7 @@ class R2C(Function):
     Backward: y = P F x, so grad_x = Re(F^H P^T g): g zero-padded back to n bins, the inverse
     transform with the dual norm, the real part."""
     complex_ok = True
+    _node_name = "FftR2CBackward0"                # PyTorch's node
 
     def forward(self, a, *, axes, norm):
         self.axes, self.norm, self.in_dtype = axes, norm, a.dtype
@@ -130,6 +133,7 @@ class C2R(Function):
     so it moves the output twice: grad_z = c * rfftn(g) (dual norm), c = 2 there, 1 at bin 0
     and at bin n / 2 (whose imaginary parts the transform ignores; rfftn gives them real)."""
     complex_ok = True
+    _node_name = "FftC2RBackward0"                # PyTorch's node
 
     def forward(self, a, *, axes, norm, n_last):
         self.axes, self.norm, self.n_last, self.dtype = axes, norm, n_last, a.dtype
@@ -281,6 +285,14 @@ def _c2c(input, axes, sizes, norm, inverse):
     return C2C.apply(x, axes=axes, norm=norm, inverse=inverse)
 
 
+def _real_1d_node(input, out, inverse):
+    """PyTorch's fft/ifft of a real signal run its real-to-complex kernel (the two-sided
+    spectrum; ifft as the conjugate of a forward one): the result's node is named so."""
+    if input.is_complex():
+        return out
+    return rename_node(out, "ConjBackward0" if inverse else "FftR2CBackward0")
+
+
 def _r2c(input, axes, sizes, norm, fname, message):
     _real_only(input, message)
     if not axes:
@@ -308,14 +320,14 @@ def fft(input, n=None, dim=-1, norm=None):
     """The 1-D discrete Fourier transform along ``dim`` (complex output)."""
     input, norm = _check_input(input, "fft"), _check_norm(norm, "fft")
     axes, sizes = _one_dim(input, n, dim, "fft")
-    return _c2c(input, axes, sizes, norm, False)
+    return _real_1d_node(input, _c2c(input, axes, sizes, norm, False), False)
 
 
 def ifft(input, n=None, dim=-1, norm=None):
     """The 1-D inverse discrete Fourier transform along ``dim``."""
     input, norm = _check_input(input, "ifft"), _check_norm(norm, "ifft")
     axes, sizes = _one_dim(input, n, dim, "ifft")
-    return _c2c(input, axes, sizes, norm, True)
+    return _real_1d_node(input, _c2c(input, axes, sizes, norm, True), True)
 
 
 def rfft(input, n=None, dim=-1, norm=None):
@@ -386,7 +398,9 @@ def ihfftn(input, s=None, dim=None, norm=None):
     if input._array.dtype.kind == "c":
         raise RuntimeError(f"Only supports floating-point dtypes, but found: "
                            f"{_TORCH_KIND[input._array.dtype.name]}")
-    return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
+    out = conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
+    # over several dims PyTorch ends with a complex-to-complex pass (its node names it)
+    return out if len(axes) < 2 else rename_node(out, "FftC2CBackward0")
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None):

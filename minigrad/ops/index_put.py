@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..autograd.function import keep_for_backward
+from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
 from ._util import python_type_name, scalar_type_name
 from .elementwise import cast
@@ -176,6 +176,7 @@ def index_put(input, indices, values, accumulate=False):
     positions adding up); a new tensor.  ``indices``: a tuple of integer/bool tensors;
     ``values`` broadcasts to the indexed shape and has input's dtype."""
     out = _index_put(input, indices, values, accumulate, "index_put", inplace=False)
+    out = rename_node(out, "IndexPutBackward0")   # PyTorch's node, accumulating or not
     return keep_for_backward(out, *indices)       # as PyTorch's index_put node keeps them
 
 
@@ -226,7 +227,7 @@ def put(input, index, source, accumulate=False):
     """``input`` with ``source``'s elements written (added, with ``accumulate``) at the flat
     C-order positions ``index`` (int64, negative from the end; as many as source has); a new
     tensor."""
-    return _put(input, index, source, accumulate, inplace=False)
+    return rename_node(_put(input, index, source, accumulate, inplace=False), "PutBackward0")
 
 
 def put_(input, index, source, accumulate=False):

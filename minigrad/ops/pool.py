@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
@@ -114,7 +115,8 @@ class MaxPool(Function):
 
     @classmethod
     def name(cls):
-        return cls.label.format(cls.nd) + "Backward0"
+        # (a 1-D pool's node is renamed as PyTorch's squeeze: _as_squeezed_2d)
+        return cls._node_name or cls.label.format(cls.nd) + "Backward0"
 
     label = "MaxPool{}DWithIndices"            # the grad_fn's name, as PyTorch's
     channels_last_3d = True                     # has PyTorch's 3-d kernel a channels-last one?
@@ -230,7 +232,8 @@ class AdaptiveMaxPool(Function):
 
     @classmethod
     def name(cls):
-        return f"AdaptiveMaxPool{cls.nd}DBackward0"
+        # (a 1-D pool's node is renamed as PyTorch's squeeze: _as_squeezed_2d)
+        return cls._node_name or f"AdaptiveMaxPool{cls.nd}DBackward0"
 
     def forward(self, x, *, out_size, indices_out=None):
         xp = backend.xp_of(x)
@@ -314,8 +317,16 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """1-D max pooling: input (N, C, L) or (C, L) -> (N, C, L_out). See ``max_pool2d``."""
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
+    out = _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                    return_indices)
+    return _as_squeezed_2d(out)
+
+
+def _as_squeezed_2d(out):
+    """A 1-D pool's result (or (result, indices)), its node named as PyTorch's: it pools over
+    (.., 1, L) in 2-D and squeezes the 1 away, so the user sees a SqueezeBackward1."""
+    rename_node(out[0] if isinstance(out, tuple) else out, "SqueezeBackward1")
+    return out
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -363,7 +374,8 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Max pooling to a given length: (N, C, L) or (C, L) -> (N, C, output_size)."""
-    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+    return _as_squeezed_2d(_adaptive_max("adaptive_max_pool1d", 1, input, output_size,
+                                         return_indices))
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import broadcast_shape, scalar_type_name
 from .elementary_functions import abs as abs_
@@ -198,4 +199,6 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if m > n and full:
         r = sub(matmul(A, x), b)
         res = (r * r).sum(-2) if r._array.dtype.kind != "c" else (abs_(r) ** 2).sum(-2)
-    return LstsqResult(x.squeeze(-1) if vector else x, res, rank, sv)
+    # PyTorch solves in one node, LinalgLstsqBackward0 (here a product with the pseudo-inverse)
+    solution = rename_node(x.squeeze(-1) if vector else x, "LinalgLstsqBackward0")
+    return LstsqResult(solution, res, rank, sv)

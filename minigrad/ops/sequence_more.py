@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
@@ -22,7 +22,7 @@ from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
 from .norms import vector_norm
 from .math_extra import nonzero
-from .movement import contiguous, flatten, pad, reshape, transpose, unsqueeze
+from .movement import clone, contiguous, flatten, pad, reshape, transpose, unsqueeze
 from .reduce import sum as sum_
 from .scatter_gather import index_select
 from .shaping import movedim
@@ -139,12 +139,15 @@ def rot90(input, k=1, dims=(0, 1)):
                            f"dim1 = {d1}")
     k %= 4
     if k == 1:
-        return transpose(flip(input, (d1,)), d0, d1)
-    if k == 2:
-        return flip(input, (d0, d1))
-    if k == 3:
-        return transpose(flip(input, (d0,)), d0, d1)
-    return input
+        out = transpose(flip(input, (d1,)), d0, d1)
+    elif k == 2:
+        out = flip(input, (d0, d1))
+    elif k == 3:
+        out = transpose(flip(input, (d0,)), d0, d1)
+    else:
+        # a new (contiguous) tensor even with no turn, as PyTorch's
+        out = clone(input, memory_format=mf.contiguous_format)
+    return rename_node(out, "Rot90Backward0")               # PyTorch's node
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
@@ -228,12 +231,14 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     n = y.shape[d]
     if n == 0:
         return sum_(y, d, dtype=y.dtype)
+    # PyTorch's last steps are a division and a multiplication by a number: their nodes are
+    # named so (DivBackward1, MulBackward1), as a printed result shows
     if x is not None:
         products = mul(spacing, _pair_sums(y, d))
-        return div(sum_(products, d), 2)
+        return rename_node(div(sum_(products, d), 2), "DivBackward1")
     ends = add(narrow(y, d, 0, 1), narrow(y, d, n - 1, 1)).squeeze(d)
     out = sub(sum_(y, d), mul(ends, 0.5))
-    return out if dx is None else mul(out, dx)
+    return rename_node(mul(out, 1.0 if dx is None else dx), "MulBackward1")
 
 
 def trapz(y, x=None, *, dx=None, dim=-1):
@@ -258,8 +263,9 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
         return cast(y, out_dtype)
     pairs = _pair_sums(y, d)
     if x is not None:
-        return div(cumsum(mul(spacing, pairs), d), 2)
-    return mul(cumsum(pairs, d), (1.0 if dx is None else dx) / 2.0)
+        return rename_node(div(cumsum(mul(spacing, pairs), d), 2), "DivBackward1")
+    # PyTorch scales the pair sums, then runs the sum
+    return cumsum(mul(pairs, (1.0 if dx is None else dx) / 2.0), d)
 
 
 def vander(x, N=None, increasing=False):
@@ -276,7 +282,9 @@ def vander(x, N=None, increasing=False):
     powers = xp.arange(n, dtype=np.int64)
     if not increasing:
         powers = powers[::-1].copy()
-    return pow(unsqueeze(x, -1), Tensor._wrap(powers))
+    # PyTorch fills the powers increasing (its node: CopySlices), then flips them
+    return rename_node(pow(unsqueeze(x, -1), Tensor._wrap(powers)),
+                       "torch::autograd::CopySlices" if increasing else "FlipBackward0")
 
 
 def cartesian_prod(*tensors):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import backend, dtypes, return_types
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import complex_refusal
+from ..autograd.function import complex_refusal, rename_node
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementary_functions import log
@@ -301,7 +301,10 @@ def solve(A, B, *, left=True):
         out = Solve.apply(*_broadcast_batches(A, B))
     else:
         out = mT(Solve.apply(*_broadcast_batches(mT(A), mT(B))))
-    return squeeze(out, -1) if vector else out
+    if not (vector or not left):
+        return out
+    # PyTorch's one node for the solve, whatever view of its result the call returns
+    return rename_node(squeeze(out, -1) if vector else out, "LinalgSolveExBackward0")
 
 
 def solve_rhs(A, B, left, name):

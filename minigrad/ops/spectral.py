@@ -15,12 +15,12 @@ and gradients of those, come from the ops' own backwards.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from .. import backend
-from .._global_flags import is_warn_always_enabled
+from ..autograd.function import rename_node
+from .._global_flags import warn_once
 from . import fourier as fft
 from ..tensor import Tensor
 from .complex_numbers import view_as_real
@@ -40,7 +40,6 @@ _TORCH_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "D
 
 
 # the warnings PyTorch gives once per process (every time under set_warn_always(True))
-_WARNED_ONCE = set()
 _NO_STFT_WINDOW = (
     "A window was not provided. A rectangular window will be applied,which is known to cause "
     "spectral leakage. Other windows such as torch.hann_window or torch.hamming_window are "
@@ -56,12 +55,9 @@ _REAL_STFT = (
     "Note: you can still call torch.view_as_real on the complex output to recover the old "
     "return format.")
 
-
-def _warn_once(message):
-    """UserWarning ``message``, the first time only unless warn_always is set (as PyTorch)."""
-    if is_warn_always_enabled() or message not in _WARNED_ONCE:
-        _WARNED_ONCE.add(message)
-        warnings.warn(message, UserWarning, stacklevel=4)
+_ISTFT_SHORT = ("The length of signal is shorter than the length parameter. Result is being "
+                "padded with zeros in the tail. Please check your center and hop_length "
+                "settings.")
 
 
 def _flag(value):
@@ -100,7 +96,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if window is None:
-        _warn_once(_NO_STFT_WINDOW)
+        warn_once(_NO_STFT_WINDOW, 4)
     is_complex = input._array.dtype.kind == "c" or (
         window is not None and window._array.dtype.kind == "c")
     if return_complex is None:
@@ -110,7 +106,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                                "a future PyTorch release.")
         return_complex = True
     if not return_complex:
-        _warn_once(_REAL_STFT)
+        warn_once(_REAL_STFT, 4)
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
     if center and input.ndim in (1, 2):
@@ -155,7 +151,11 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     norm = "ortho" if normalized else "backward"
     spec = fft.rfft(frames, norm=norm) if onesided else fft.fft(frames, norm=norm)
     spec = transpose(spec, -1, -2)                           # (B?, N, T)
-    return spec if return_complex else view_as_real(spec)
+    if not return_complex:
+        return view_as_real(spec)
+    # PyTorch transposes a batch's result in place, and squeezes an unbatched one's batch
+    # dim away in place: the nodes a printed result shows
+    return rename_node(spec, "TransposeBackward1" if input.ndim == 2 else "SqueezeBackward4")
 
 
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
@@ -177,7 +177,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
             f"length={length}, return_complex={int(return_complex)}){sep}{what}")
 
     if window is None:
-        _warn_once(_NO_ISTFT_WINDOW)
+        warn_once(_NO_ISTFT_WINDOW, 4)
     if input._array.dtype.kind != "c":
         raise RuntimeError("istft requires a complex-valued input tensor matching the output "
                            "from stft with return_complex=True.")
@@ -239,5 +239,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         fail("window overlap add min: 1\n[ CPUBoolType{} ]", sep=" ")
     y = div(y, envelope)
     if length is not None and y.shape[-1] < length:
-        y = pad(y, [0, length - y.shape[-1]])
-    return y
+        warn_once(_ISTFT_SHORT, 4)
+        return pad(y, [0, length - y.shape[-1]])
+    # PyTorch squeezes an unbatched input's batch dim away last (before any padding)
+    return y if input.ndim == 3 else rename_node(y, "SqueezeBackward1")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes, return_types
 from .._global_flags import is_warn_always_enabled
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
@@ -86,8 +87,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = div(matmul(centred, conj_of(transpose(weighted, 0, 1))), norm)
-    # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result
-    return reshape(c) if tuple(c.shape) == (1, 1) else c
+    # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result; PyTorch
+    # squeezes the product in every case, so its last node is always a SqueezeBackward0
+    return rename_node(reshape(c) if tuple(c.shape) == (1, 1) else c, "SqueezeBackward0")
 
 
 def _check_weights(weights, name, kinds, kind_words, n):
@@ -445,4 +447,6 @@ def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
                      name)
     if isinstance(dim, bool) or dim is not None and len(normalize_dims(dim, input.ndim)) == 0:
         dim = None           # the old positional unbiased, or dim=(): every element
-    return out, mean(input, dim, keepdim=keepdim)
+    # PyTorch makes both in one node (StdMeanBackward0, VarMeanBackward0)
+    node = "StdMeanBackward0" if spread is std else "VarMeanBackward0"
+    return rename_node(out, node), rename_node(mean(input, dim, keepdim=keepdim), node)

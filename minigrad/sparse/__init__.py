@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _sparse_kernels as K, dtypes
-from .._sparse_coo import SparseCooTensor, _new, spmm, warn_once
+from ..autograd.function import rename_node
+from .._global_flags import warn_once
+from .._sparse_coo import SparseCooTensor, _new, spmm
 from .._sparse_csr import SparseCsrTensor, csr_mm, mm_reduce
 from .._sparse_factories import sparse_coo_tensor
 from ..ops.matmul import mm as _dense_mm
@@ -39,7 +41,8 @@ def addmm(mat, mat1, mat2, *, beta=1.0, alpha=1.0):
     """beta * mat + alpha * (mat1 @ mat2), mat1 sparse."""
     product = mm(mat1, mat2)
     product = product if alpha == 1 else product * alpha
-    return product + (mat if beta == 1 else mat * beta)
+    out = product + (mat if beta == 1 else mat * beta)
+    return out if out.is_sparse else rename_node(out, "SparseAddmmBackward0")   # one node
 
 
 def sum(input, dim=None, dtype=None):  # noqa: A001  (torch.sparse.sum)

@@ -32,7 +32,9 @@ import warnings
 import numpy as np
 
 from ... import _autocast_state, creation
+from ..._global_flags import warn_once
 from ...autograd import Function
+from ...autograd.function import rename_node
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops._autocast_cast import lower as _autocast_lower
 from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
@@ -262,6 +264,11 @@ def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropo
     return layer_input, stack(h_n, 0), (stack(c_n, 0) if c0 is not None else None)
 
 
+# PyTorch runs an unpacked float32/bfloat16 LSTM by oneDNN, except with projections
+_NO_ONEDNN_PROJECTIONS = ("LSTM with projections is not supported with oneDNN. Using default "
+                          "implementation.")
+
+
 class RNNBase(RNNArgumentChecks, Module):
     """The multi-layer recurrence shared by RNN, LSTM and GRU; ``mode`` is one of 'RNN_TANH',
     'RNN_RELU', 'LSTM', 'GRU'."""
@@ -436,7 +443,13 @@ class RNNBase(RNNArgumentChecks, Module):
             # packed form is not): the sequence and the states go down, the weights with them
             # through the products inside
             x, h0, c0 = _autocast_lower(x, h0, c0)
+        onednn = is_lstm and not packed and x.dtype.name in ("float32", "bfloat16")
+        if onednn and self.proj_size:
+            warn_once(_NO_ONEDNN_PROJECTIONS)
         out, h_n, c_n = self._layers(x, sizes, h0, c0)
+        if onednn and not (self.proj_size or self.bidirectional) and batched and \
+                not self.batch_first:
+            out = rename_node(out, "MkldnnRnnLayerBackward0")      # the oneDNN layer's node
         if packed:
             if input.unsorted_indices is not None:
                 h_n = index_select(h_n, 1, input.unsorted_indices)
@@ -446,6 +459,8 @@ class RNNBase(RNNArgumentChecks, Module):
         else:
             if batched and self.batch_first:
                 out = out.transpose(0, 1)
+                if not is_lstm:         # PyTorch transposes these in place (TransposeBackward1)
+                    out = rename_node(out, "TransposeBackward1")
             if not batched:
                 out, h_n = out.squeeze(1), h_n.squeeze(1)
                 c_n = c_n.squeeze(1) if c_n is not None else None
@@ -631,4 +646,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
-        return self._run(input, hx, None, _gru_step)[0]
+        h = self._run(input, hx, None, _gru_step)[0]
+        # PyTorch's GRU cell ends with the sum (1 - z) n + z h: its node is an add (an
+        # unbatched input's result is squeezed after it, a node of its own)
+        return rename_node(h, "AddBackward0") if input.ndim == 2 else h

@@ -17,6 +17,7 @@ import copy
 import warnings
 
 from ... import _autocast_state, _sdp_state, backend
+from ..._global_flags import warn_once
 from ...autograd import is_grad_enabled
 from ...ops._autocast_cast import lower as _autocast_lower
 from ...tensor import Tensor
@@ -151,6 +152,13 @@ class TransformerEncoderLayer(Module):
         return out.transpose(1, 0)
 
 
+# what PyTorch's nested tensors say as they are made from the padded input (once per process)
+_NESTED_PROTOTYPE = ("The PyTorch API of nested tensors is in prototype stage and will change "
+                     "in the near future. We recommend specifying layout=torch.jagged when "
+                     "constructing a nested tensor, as this layout receives active development, "
+                     "has better operator coverage, and works with torch.compile.")
+
+
 def _why_no_nested(layer):
     """Why PyTorch would not run this encoder on nested (padding-free) tensors; '' if it
     would."""
@@ -212,6 +220,8 @@ class TransformerEncoder(Module):
         mask = _canonical_mask(mask, "mask", dtype)
         first = self.layers[0]
         nested = self._runs_nested(src, mask, src_key_padding_mask, first)
+        if nested:
+            warn_once(_NESTED_PROTOTYPE)
         batch_first = first.self_attn.batch_first
         seq_len = src.shape[0] if src.ndim == 2 else src.shape[1 if batch_first else 0]
         is_causal = self._detect_causal(mask, is_causal, seq_len)
