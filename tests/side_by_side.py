@@ -124,6 +124,18 @@ def labels(n, classes, seed):
 # ----------------------------------------------------------------------------------------------
 # registering programs
 # ----------------------------------------------------------------------------------------------
+def train_steps(opt, loss_of, steps=3):
+    """``steps`` optimizer steps of ``loss_of()`` (zero_grad, backward, step); the losses."""
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def registry():
     """A list of programs and the decorator that adds to it: ``@program``, or
     ``@program(**options)`` where options are keywords of ``SideBySide.check`` (``words``,

@@ -31,7 +31,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
     SideBySide, bare, err, grads_of, labels as _labels, load_seeded, normal32 as _f32,
-    normal64 as _arr, params_of, registry)
+    normal64 as _arr, params_of, registry, train_steps)
 
 
 HARNESS = SideBySide(rename=bare, rename_error=bare,
@@ -39,18 +39,6 @@ HARNESS = SideBySide(rename=bare, rename_error=bare,
                           "float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
                      scalar_tol=(1e-9, 1e-11), requires_grad=True)
 PROGRAMS, program = registry()
-
-
-def _train(L, model, opt, loss_of, steps=3):
-    """``steps`` optimizer steps of ``loss_of()``; the list of losses."""
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_of()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,7 +152,7 @@ def fast_neural_style_transformer_net_with_total_variation(L):
         style_l = F.mse_loss(gram(y), style.expand(y.size(0), -1, -1))
         return content + 10 * style_l + 0.1 * tv
 
-    losses = _train(L, net, opt, loss_of, 2)
+    losses = train_steps(opt, loss_of, 2)
     return dict(losses=losses, out=net(x), grads=grads_of(net))
 
 
@@ -241,7 +229,7 @@ def siamese_network_with_bce_on_concatenated_embeddings(L):
                        (1 - same) * L.clamp(1.0 - d.squeeze(1), min=0.0).pow(2)).mean()
         return nn.BCELoss()(prob.squeeze(), same) + 0.5 * contrastive
 
-    losses = _train(L, net, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     net.eval()
     with L.no_grad():
         prob, _, _ = net(a, b)
@@ -396,7 +384,7 @@ def dense_adjacency_gat_multihead(L):
         h = F.elu(gat["l1"](x, adj))
         return F.nll_loss(F.log_softmax(gat["l2"](h, adj), dim=1), y)
 
-    losses = _train(L, gat, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, grads=grads_of(gat), params=params_of(gat))
 
 
@@ -446,7 +434,7 @@ def mobilenet_v2_inverted_residuals_train_then_eval(L):
     x = L.tensor(_arr(3, 3, 12, 12, seed=24))
     y = L.tensor(_labels(3, 5, 25))
     opt = L.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=4e-5)
-    losses = _train(L, net, opt, lambda: L.nn.functional.cross_entropy(net(x), y), 2)
+    losses = train_steps(opt, lambda: L.nn.functional.cross_entropy(net(x), y), 2)
     net.eval()
     return dict(losses=losses, eval_out=net(x), rv=net[2].conv[0][1].running_var,
                 res=[m.use_res_connect for m in net if hasattr(m, "use_res_connect")])
@@ -639,7 +627,7 @@ def squeezenet_fire_modules_with_ceil_mode_pool(L):
         h = m(h)
         shapes.append(tuple(h.shape))
     opt = L.optim.Adam(model.parameters(), lr=1e-3)
-    losses = _train(L, model, opt, lambda: nn.functional.cross_entropy(model(x), y))
+    losses = train_steps(opt, lambda: nn.functional.cross_entropy(model(x), y))
     return dict(shapes=shapes, losses=losses, w=model[3].expand3x3.weight)
 
 
@@ -692,7 +680,7 @@ def convnext_blocks_channels_last_layernorm_and_layer_scale(L):
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = L.optim.AdamW([{"params": decay, "weight_decay": 0.05},
                          {"params": no_decay, "weight_decay": 0.0}], lr=4e-3)
-    losses = _train(L, model, opt, lambda: model(x).pow(2).mean(), 2)
+    losses = train_steps(opt, lambda: model(x).pow(2).mean(), 2)
     return dict(losses=losses, out=model(x), gamma=model[2].gamma, n=[len(decay), len(no_decay)],
                 cf_equal=L.allclose(model[3](model[2](model[1](model[0](x)))).permute(0, 2, 3, 1),
                                     LayerNorm2d(4, eps=1e-6).double()(
@@ -911,7 +899,7 @@ def unet_transposed_conv_up_with_pad_and_crop_concat(L):
         opt = L.optim.RMSprop(net.parameters(), lr=1e-3, weight_decay=1e-8, momentum=0.9)
         if crop:
             mask = mask[:, :, :8, :10]
-        losses = _train(L, net, opt,
+        losses = train_steps(opt,
                         lambda: nn.BCEWithLogitsLoss()(net(x), mask) + (
                             1 - (2 * (L.sigmoid(net(x)) * mask).sum() + 1) /
                             (L.sigmoid(net(x)).sum() + mask.sum() + 1)), 2)
@@ -1328,7 +1316,7 @@ def weight_norm_and_spectral_norm_parametrizations_training(L):
     model = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), lin)
     x = L.tensor(_arr(2, 2, 4, 4, seed=73))
     opt = L.optim.SGD(model.parameters(), lr=0.1)
-    losses = _train(L, model, opt, lambda: model(x).pow(2).sum(), 3)
+    losses = train_steps(opt, lambda: model(x).pow(2).sum(), 3)
     keys = sorted(model.state_dict().keys())
     model.eval()
     w_eval = lin.weight
@@ -1363,7 +1351,7 @@ def orthogonal_parametrization_and_custom_symmetric(L):
     def loss_of():
         return (orth(x) - 1).pow(2).mean() + sym(x[:, :3]).pow(2).mean()
 
-    losses = _train(L, orth, opt, loss_of, 3)
+    losses = train_steps(opt, loss_of, 3)
     w = orth.weight
     with P.cached():
         same = sym.weight is sym.weight
@@ -1393,7 +1381,7 @@ def pruning_l1_ln_structured_global_and_remove(L):
     buffers = sorted(n for n, _ in model.named_buffers())
     x = L.tensor(_arr(2, 1, 6, 6, seed=79))
     opt = L.optim.SGD(model.parameters(), lr=0.1)
-    losses = _train(L, model, opt, lambda: model(x).pow(2).sum(), 2)
+    losses = train_steps(opt, lambda: model(x).pow(2).sum(), 2)
     sparsity = float((conv.weight == 0).sum()) / conv.weight.nelement()
     pruned = prune.is_pruned(model)
     prune.remove(conv, "weight")
@@ -1654,12 +1642,12 @@ def freeze_backbone_finetune_head_then_unfreeze_with_param_group(L):
                       momentum=0.9)
     x = L.from_numpy(_f32(4, 2, 6, 6, seed=95))
     y = L.tensor([0, 1, 1, 0])
-    losses = _train(L, model, opt, lambda: F.cross_entropy(model(x), y), 2)
+    losses = train_steps(opt, lambda: F.cross_entropy(model(x), y), 2)
     frozen = [p.grad is None for p in model.backbone.parameters()]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     model.backbone.requires_grad_(True)
     opt.add_param_group({"params": model.backbone.parameters(), "lr": 0.01})
-    losses += _train(L, model, opt, lambda: F.cross_entropy(model(x), y), 2)
+    losses += train_steps(opt, lambda: F.cross_entropy(model(x), y), 2)
     return dict(losses=losses, frozen=frozen, trainable=trainable,
                 bn_training=model.backbone[1].training, rm=model.backbone[1].running_mean,
                 w=model.backbone[0].weight, lrs=[g["lr"] for g in opt.param_groups],

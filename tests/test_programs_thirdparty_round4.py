@@ -28,25 +28,13 @@ import pytest
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
     SideBySide, bare, err, grads_of, labels as _labels, load_seeded, normal32 as _f32,
-    normal64 as _arr, params_of, registry)
+    normal64 as _arr, params_of, registry, train_steps)
 
 
 HARNESS = SideBySide(rename=bare, rename_error=bare,
                      tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
                      scalar_tol=(1e-9, 1e-11), requires_grad=True)
 PROGRAMS, program = registry()
-
-
-def _train(model, opt, loss_of, steps=3):
-    """``steps`` optimizer steps of ``loss_of()``; the list of losses."""
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_of()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,7 +102,7 @@ def mingpt_configure_optimizers_tied_weights_and_generate(L):
     idx = L.tensor(_labels(12, 11, 2)).view(2, 6)
     tgt = L.tensor(_labels(12, 11, 3)).view(2, 6)
     tgt[0, -2:] = -1
-    losses = _train(model, opt, lambda: model(idx, tgt)[1])
+    losses = train_steps(opt, lambda: model(idx, tgt)[1])
     model.eval()
     out = idx[:, :2]
     with L.no_grad():
@@ -291,7 +279,7 @@ def pointnet_with_tnet_and_max_over_points(L):
         reg = L.mean(L.norm(I - L.bmm(trans, trans.transpose(2, 1)), dim=(1, 2)))
         return F.nll_loss(out, y) + 0.001 * reg
 
-    losses = _train(model, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     model.eval()
     out, trans, crit = model(pts)
     return dict(losses=losses, out=out, trans=trans, crit=crit,
@@ -360,7 +348,7 @@ def neural_ode_with_fixed_step_rk4(L):
     ts = L.linspace(0, 1, 5, dtype=L.float64)
     target = L.tensor(_arr(5, 3, 2, seed=23))
     opt = L.optim.Adam(f.parameters(), lr=0.05)
-    losses = _train(f, opt, lambda: nn.functional.mse_loss(odeint(f, z0, ts), target))
+    losses = train_steps(opt, lambda: nn.functional.mse_loss(odeint(f, z0, ts), target))
     return dict(losses=losses, traj=odeint(f, z0, ts), params=params_of(f))
 
 
@@ -405,7 +393,7 @@ def realnvp_coupling_layers_with_log_det(L):
         logp = -0.5 * (z ** 2).sum(1) - 0.5 * 4 * math.log(2 * math.pi)
         return -(logp + logdet).mean()
 
-    losses = _train(flow, opt, nll)
+    losses = train_steps(opt, nll)
     with L.no_grad():
         z = x
         for layer in flow:
@@ -444,7 +432,7 @@ def vae_reparameterisation_and_kl(L):
         kls.append((kld - kl2).abs().item() < 1e-10)
         return (rec + kld) / x.size(0)
 
-    losses = _train(dec, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, kls=kls, g=grads_of(dec))
 
 
@@ -542,7 +530,7 @@ def knowledge_distillation_with_temperature(L):
         parts.append((soft.item(), soft2.item(), hard.item(), t.requires_grad))
         return 0.7 * soft + 0.3 * hard
 
-    losses = _train(student, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, parts=parts, w=student.weight)
 
 
@@ -615,7 +603,7 @@ def audio_conv1d_batchnorm_adaptive_pool_classifier(L):
     y = L.tensor([0, 1, 2, 1])
     opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
                       weight_decay=1e-4)
-    losses = _train(model, opt, lambda: nn.functional.cross_entropy(model(wav), y))
+    losses = train_steps(opt, lambda: nn.functional.cross_entropy(model(wav), y))
     model.eval()
     return dict(losses=losses, out=model(wav), rm=model[1].running_mean,
                 rv=model[5].running_var, dt=model(wav).dtype)
@@ -648,7 +636,7 @@ def tabular_embeddings_per_categorical_column(L):
     x_cont = L.tensor(_arr(6, 2, seed=53))
     y = L.tensor(_arr(6, seed=54))
     opt = L.optim.Adam(model.parameters(), lr=1e-2)
-    losses = _train(model, opt, lambda: nn.MSELoss()(model(x_cat, x_cont), y))
+    losses = train_steps(opt, lambda: nn.MSELoss()(model(x_cat, x_cont), y))
     return dict(losses=losses, dims=[e.embedding_dim for e in model.embs],
                 params=params_of(model), xcat_dtype=x_cat.dtype)
 
@@ -678,7 +666,7 @@ def matrix_factorisation_with_embedding_bag(L):
         score = (prof * items(i)).sum(1) + ub(u).squeeze(1)
         return F.binary_cross_entropy_with_logits(score, r)
 
-    losses = _train(mods, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, bag=bag(hist, offsets), params=params_of(mods))
 
 
@@ -880,7 +868,7 @@ def frozen_batchnorm_statistics_while_finetuning(L):
     x = L.tensor(_arr(3, 2, 6, 6, seed=86))
     y = L.tensor([0, 1, 1])
     opt = L.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    losses = _train(model, opt, lambda: nn.functional.cross_entropy(model(x), y))
+    losses = train_steps(opt, lambda: nn.functional.cross_entropy(model(x), y))
     return dict(losses=losses, rm1=model[1].running_mean, rm4=model[4].running_mean,
                 rv4=model[4].running_var, nbt=model[4].num_batches_tracked,
                 tr=[m.training for m in model], gw1=model[1].weight.grad,

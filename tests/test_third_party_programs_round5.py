@@ -19,25 +19,13 @@ import pytest
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
     SideBySide, bare, grads_of, labels as _labels, load_seeded, normal32 as _f32,
-    normal64 as _arr, registry)
+    normal64 as _arr, registry, train_steps)
 
 
 HARNESS = SideBySide(rename=bare, rename_error=bare,
                      tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
                      scalar_tol=(1e-9, 1e-11), requires_grad=True)
 PROGRAMS, program = registry()
-
-
-def _train(model, opt, loss_of, steps=3):
-    """``steps`` optimizer steps of ``loss_of()``; the list of losses."""
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = loss_of()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,7 +70,7 @@ def gcn_sparse_normalised_adjacency_and_mean_pool(L):
     batch = L.tensor(_BATCH)
     y = L.tensor([0, 1])
     opt = L.optim.Adam(model.parameters(), lr=0.01)
-    losses = _train(model, opt, lambda: F.cross_entropy(model(x, adj, batch), y))
+    losses = train_steps(opt, lambda: F.cross_entropy(model(x, adj, batch), y))
     return dict(losses=losses, deg=deg, idx=adj.indices(), vals=adj.values(),
                 nnz=adj._nnz(), dense=adj.to_dense(), out=model(x, adj, batch),
                 w=model.l1.weight)
@@ -166,7 +154,7 @@ def graphsage_scatter_mean_and_max_pool(L):
     x = L.tensor(_arr(7, 3, seed=7))
     ei, batch = L.tensor(_EDGES), L.tensor(_BATCH)
     opt = L.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-    losses = _train(net, opt, lambda: F.cross_entropy(net(x, ei, batch), L.tensor([2, 0])))
+    losses = train_steps(opt, lambda: F.cross_entropy(net(x, ei, batch), L.tensor([2, 0])))
     return dict(losses=losses, out=net(x, ei, batch), g=grads_of(net))
 
 
@@ -241,7 +229,7 @@ def wavenet_dilated_causal_gated_stack(L):
     x = F.one_hot(q[:, :-1], mu + 1).permute(0, 2, 1).double()
     net = load_seeded(L, WaveNet().double(), 12)
     opt = L.optim.Adam(net.parameters(), lr=3e-3)
-    losses = _train(net, opt, lambda: F.cross_entropy(net(x), q[:, 1:]))
+    losses = train_steps(opt, lambda: F.cross_entropy(net(x), q[:, 1:]))
     with L.no_grad():
         first = net(x)[:, :, :3]
         x2 = x.clone()
@@ -526,7 +514,7 @@ def lora_adapters_on_frozen_linear(L):
     n_all = sum(p.numel() for p in model.parameters())
     opt = L.optim.AdamW(trainable, lr=0.05, weight_decay=0.0)
     x, y = L.tensor(_arr(4, 5, seed=54)), L.tensor(_arr(4, 3, seed=55))
-    losses = _train(model, opt, lambda: F.mse_loss(model(x), y))
+    losses = train_steps(opt, lambda: F.mse_loss(model(x), y))
     before = model(x)
     with L.no_grad():
         for m in (model[0], model[2]):
@@ -669,7 +657,7 @@ def transformer_decoder_causal_training_and_greedy_decode(L):
     seq = L.tensor([[1, 4, 5, 2, 0, 0], [1, 3, 7, 8, 6, 2]])
     inp, tgt = seq[:, :-1], seq[:, 1:]
     opt = L.optim.Adam(model.parameters(), lr=5e-3)
-    losses = _train(model, opt, lambda: F.cross_entropy(
+    losses = train_steps(opt, lambda: F.cross_entropy(
         model(inp, mem, inp == 0, mpad).reshape(-1, V), tgt.reshape(-1), ignore_index=0,
         label_smoothing=0.1))
     model.eval()
@@ -734,7 +722,7 @@ def perceiver_latent_cross_attention(L):
     x = L.tensor(_arr(2, 9, 5, seed=66))
     mask = L.arange(9)[None] < L.tensor([[9], [6]])
     opt = L.optim.Adam(model.parameters(), lr=1e-2)
-    losses = _train(model, opt, lambda: F.cross_entropy(model(x, mask), L.tensor([3, 1])))
+    losses = train_steps(opt, lambda: F.cross_entropy(model(x, mask), L.tensor([3, 1])))
     return dict(losses=losses, out=model(x, mask), g=grads_of(model))
 
 
@@ -784,7 +772,7 @@ def tcn_weight_norm_chomped_causal_convs(L):
     tcn = load_seeded(L, TCN().double(), 67)
     x, y = L.tensor(_arr(3, 2, 12, seed=68)), L.tensor(_arr(3, 1, seed=69))
     opt = L.optim.Adam(tcn.parameters(), lr=1e-2)
-    losses = _train(tcn, opt, lambda: F.mse_loss(tcn(x), y))
+    losses = train_steps(opt, lambda: F.mse_loss(tcn(x), y))
     conv = tcn.blocks[0].net[0]
     return dict(losses=losses, keys=list(tcn.state_dict()), w=conv.weight,
                 g=conv.parametrizations.weight.original1.grad,
@@ -819,7 +807,7 @@ def crnn_ctc_training_and_greedy_decode(L):
     targets = L.tensor([1, 2, 2, 3, 4, 1])
     tlens, ilens = L.tensor([4, 2]), L.full((2,), 10, dtype=L.long)
     opt = L.optim.Adam(model.parameters(), lr=1e-2)
-    losses = _train(model, opt, lambda: F.ctc_loss(model(x), targets, ilens, tlens,
+    losses = train_steps(opt, lambda: F.ctc_loss(model(x), targets, ilens, tlens,
                                                    blank=0, zero_infinity=True))
     model.eval()
     with L.no_grad():
@@ -967,7 +955,7 @@ def tabular_embeddings_batchnorm_mlp(L):
     y = L.tensor((rs.rand(10) > 0.6).astype(np.float64))
     opt = L.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
     crit = nn.BCEWithLogitsLoss(pos_weight=L.tensor([2.0], dtype=L.float64))
-    losses = _train(net, opt, lambda: crit(net(cat, cont), y))
+    losses = train_steps(opt, lambda: crit(net(cat, cont), y))
     net.eval()
     with L.no_grad():
         pred = L.sigmoid(net(cat, cont))
@@ -1023,7 +1011,7 @@ def deep_sets_masked_sum_pooling(L):
 
     target = (x * mask).sum((1, 2))
     opt = L.optim.RMSprop(model.parameters(), lr=1e-2, alpha=0.9, centered=True)
-    losses = _train(model, opt, lambda: F.mse_loss(f(x), target))
+    losses = train_steps(opt, lambda: F.mse_loss(f(x), target))
     perm = L.tensor([1, 0, 3, 2, 4])
     xp = x.clone()
     xp[2] = x[2].index_select(0, perm)
@@ -1086,7 +1074,7 @@ def legacy_weight_norm_and_remove(L):
     shapes = lin.weight_g.shape, other.weight_g.shape
     opt = L.optim.SGD([*lin.parameters(), *other.parameters()], lr=0.1)
     x = L.tensor(_arr(5, 4, seed=93))
-    losses = _train(lin, opt, lambda: (lin(x) * other(x)).sum())
+    losses = train_steps(opt, lambda: (lin(x) * other(x)).sum())
     w_before = lin(x)
     nn.utils.remove_weight_norm(lin)
     return dict(losses=losses, names=names, shapes=shapes, after=lin(x), before=w_before,
@@ -1363,7 +1351,7 @@ def torch_compile_as_a_wrapper(L):
 
     x, y = L.tensor(_arr(5, 3, seed=117)), L.tensor(_arr(5, 2, seed=118))
     opt = L.optim.Adam(cm.parameters(), lr=1e-2)
-    losses = _train(cm, opt, lambda: loss_fn(cm(x), y))
+    losses = train_steps(opt, lambda: loss_fn(cm(x), y))
     out = cm(x)
     return dict(losses=losses, keys=list(cm.state_dict()), same=cm._orig_mod is model,
                 out=out, w=model[0].weight, training=cm.training,
@@ -1522,7 +1510,7 @@ def bilstm_crf_forward_algorithm_and_viterbi(L):
     tags = L.tensor(_labels(10, K, 130)).view(2, 5)
     mask = L.tensor([[True] * 5, [True] * 3 + [False] * 2])
     opt = L.optim.SGD(crf.parameters(), lr=0.1)
-    losses = _train(crf, opt, lambda: crf.nll(x, tags, mask))
+    losses = train_steps(opt, lambda: crf.nll(x, tags, mask))
     with L.no_grad():
         path = crf.viterbi(x)
     return dict(losses=losses, path=path, trans=crf.trans, g=grads_of(crf))
@@ -1611,7 +1599,7 @@ def hifigan_style_upsampler_with_reflection_pad(L):
         e_hat, e = frames.pow(2).mean(-1), target.squeeze(1).unfold(-1, 8, 4).pow(2).mean(-1)
         return F.l1_loss(wav, target) + F.l1_loss(e_hat, e)
 
-    losses = _train(g, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, out=g(mel), keys=list(g.state_dict())[:6])
 
 
@@ -1637,7 +1625,7 @@ def mixture_density_network_nll(L):
         comp = D.Independent(D.Normal(mu.view(-1, K, dim), log_s.view(-1, K, dim).exp()), 1)
         return D.MixtureSameFamily(D.Categorical(logits=logits), comp)
 
-    losses = _train(net, opt, lambda: -mdn(x).log_prob(y).mean())
+    losses = train_steps(opt, lambda: -mdn(x).log_prob(y).mean())
     m = mdn(x)
     post = m.component_distribution.log_prob(y.unsqueeze(1)) + \
         L.log_softmax(m.mixture_distribution.logits, -1)
@@ -1743,7 +1731,7 @@ def made_masked_autoregressive_flow(L):
         base = -0.5 * (h ** 2).sum(-1) - 0.5 * 3 * math.log(2 * math.pi)
         return -(base + logdet).mean()
 
-    losses = _train(flows, opt, nll)
+    losses = train_steps(opt, nll)
     x2 = x.clone().requires_grad_(True)
     u, _ = flows[0](x2)
     jac = L.autograd.functional.jacobian(lambda v: flows[0](v)[0], x[0])
@@ -1925,7 +1913,7 @@ def dgcnn_edgeconv_knn_graph(L):
     net = load_seeded(L, DGCNN().double(), 162)
     pts = L.tensor(_arr(2, 3, 10, seed=163))
     opt = L.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    losses = _train(net, opt, lambda: F.cross_entropy(net(pts), L.tensor([0, 2])))
+    losses = train_steps(opt, lambda: F.cross_entropy(net(pts), L.tensor([0, 2])))
     return dict(losses=losses, knn=knn(pts, 3), g=grads_of(net))
 
 
@@ -2013,7 +2001,7 @@ def set_transformer_isab_and_pma(L):
     pad = L.tensor([[False] * 5, [False] * 3 + [True] * 2])
     y = L.tensor(_arr(2, 1, seed=168))
     opt = L.optim.Adam(net.parameters(), lr=1e-2)
-    losses = _train(net, opt, lambda: F.mse_loss(net(x, pad), y))
+    losses = train_steps(opt, lambda: F.mse_loss(net(x, pad), y))
     perm = L.tensor([2, 0, 1, 3, 4])
     return dict(losses=losses, out=net(x, pad), perm=net(x[:, perm], pad[:, perm]),
                 g=grads_of(net))
@@ -2044,7 +2032,7 @@ def hypernetwork_generating_weights_via_functional_call(L):
             total = total + F.mse_loss(out, y[t])
         return total
 
-    losses = _train(hyper, opt, loss_of)
+    losses = train_steps(opt, loss_of)
     return dict(losses=losses, g=grads_of(hyper),
                 target_grads=[p.grad for p in target.parameters()])
 

@@ -369,16 +369,23 @@ def half_scalar(a, b):
         return Tensor._wrap(backend.xp_of(a._array).asarray(value, dtype=np.float32))
 
 
-def mul(a, b):
-    if not isinstance(a, Tensor):
-        a = _first_number(a, b)
+def _by_half_scalar(node, a, b):
+    """``node`` (Mul or Div) of a float16/bfloat16 tensor ``a`` by a float32 scalar ``b``,
+    computed in float32 as PyTorch (see ``half_scalar``); None for any other operands."""
     if isinstance(a, Tensor):
         dtype = a._array.dtype
         if dtype is _FLOAT16 or dtype is _BF16:
             scalar = half_scalar(a, b)
             if scalar is not None:
-                return Mul.apply(a, scalar, half=True)
-    return _binary(Mul, a, b, "mul")
+                return node.apply(a, scalar, half=True)
+    return None
+
+
+def mul(a, b):
+    if not isinstance(a, Tensor):
+        a = _first_number(a, b)
+    out = _by_half_scalar(Mul, a, b)
+    return _binary(Mul, a, b, "mul") if out is None else out
 
 
 def div(a, b, *, rounding_mode=None):
@@ -396,13 +403,8 @@ def _div(a, b, rounding_mode, rounded_node):
     if not isinstance(a, Tensor):
         a = _first_number(a, b)
     if rounding_mode is None:
-        if isinstance(a, Tensor):
-            dtype = a._array.dtype
-            if dtype is _FLOAT16 or dtype is _BF16:
-                scalar = half_scalar(a, b)
-                if scalar is not None:
-                    return Div.apply(a, scalar, half=True)
-        return _binary(Div, a, b, "div", true_divide=True)
+        out = _by_half_scalar(Div, a, b)
+        return _binary(Div, a, b, "div", true_divide=True) if out is None else out
     if not isinstance(rounding_mode, str):
         raise TypeError(f"div(): argument 'rounding_mode' must be str, not "
                         f"{python_type_name(rounding_mode)}")
