@@ -282,6 +282,25 @@ def channels_last_like(y, x, nd=2):
     return y
 
 
+def unsqueezed_order_strides(x, dim, shape):
+    """Dense strides for ``shape`` (``x``'s with one more dim at ``dim``), the dims in the
+    order of the strides of ``x.unsqueeze(dim)`` (PyTorch's unsqueeze gives the new dim the
+    stride spanning the dim after it): how PyTorch lays out a stack of such inputs."""
+    steps = list(element_strides(x))
+    steps.insert(dim, steps[dim] * max(x.shape[dim], 1) if dim < x.ndim else 1)
+    order = _inferred_order(shape[:dim] + (1,) + shape[dim + 1:], tuple(steps))
+    return _dense_strides(shape, order)
+
+
+def suggested_layout(y, x):
+    """``y``, a new result shaped like ``x``, laid out in the format ``x`` looks like
+    (``suggest``): channels-last(-3d) when x looks so (a copy only then), else ``y`` itself."""
+    fmt = suggest(x)
+    if fmt is contiguous_format:
+        return y
+    return _restrided(y, target_strides(y, fmt))
+
+
 def _unsqueezed_channels_last(x):
     """Does the 3-d (N, C, L) array ``x``, seen as the (N, C, 1, L) tensor PyTorch's 1-d pools
     run their 2-d kernels on, look channels-last (a transposed (N, L, C) tensor does)?"""

@@ -234,10 +234,14 @@ def matmul(a, b):
     products) at float32's speed. Two large float matrices are cut over minigrad's threads
     (``parallel.matmul``); other operands, and cupy arrays, go to ``xp.matmul`` as they are.
     """
-    if isinstance(a, np.ndarray) and a.dtype == np.float16 and b.dtype == np.float16:
-        return parallel.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
     if isinstance(a, np.ndarray):
-        return parallel.matmul(a, b)           # large float matrices: in parts over threads
+        if a.dtype == np.float16 and b.dtype == np.float16:
+            out = parallel.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
+        else:
+            out = parallel.matmul(a, b)        # large float matrices: in parts over threads
+        # numpy lays a batch of products out after its operands' batch strides; PyTorch's
+        # bmm result is always row-major
+        return out if out.flags.c_contiguous else np.ascontiguousarray(out)
     return xp_of(a).matmul(a, b)
 
 

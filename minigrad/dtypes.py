@@ -15,6 +15,8 @@ from __future__ import annotations
 import ml_dtypes      # only adds numpy dtypes (bfloat16); it changes no numpy or global setting
 import numpy as np
 
+from . import _memory_format as mf
+
 __all__ = ["DType", "float16", "bfloat16", "BFLOAT16", "reduced_float", "float32", "float64",
            "int8", "int16", "int32", "int64", "uint8", "bool_", "complex64", "complex128",
            "default_complex", "to_dtype", "default_float", "result_type", "get_default_dtype",
@@ -282,6 +284,15 @@ def astype(array, np_dtype):
     of a float (PyTorch's half is built from a float), so it rounds twice, as there -- 77 of a
     million uniform doubles in [-10, 10] land on a different half than numpy's direct
     conversion gives."""
+    if not array.flags.c_contiguous and 0 in array.strides and array.dtype != np_dtype and \
+            type(array) is np.ndarray:
+        # a broadcast (expanded) input: PyTorch orders the copy's dims by the nonzero strides
+        # alone, where numpy's order "K" would sort the 0 strides in among the others
+        out = mf.empty_strided(np, array.shape, mf.target_strides(array, mf.preserve_format),
+                               np_dtype)
+        out[...] = array.astype(np.float32) if array.dtype == np.float64 and \
+            np_dtype == np.float16 else array
+        return out
     if array.dtype == np.float64 and np_dtype == np.float16:
         array = array.astype(np.float32)
     return array.astype(np_dtype, copy=False)

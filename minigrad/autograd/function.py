@@ -148,7 +148,7 @@ def _reduced_forward(fn, arrays, params, reduced):
     for v in params.values():
         if isinstance(v, (np.dtype, type, dtypes.DType)):
             return fn.forward(*arrays, **params)
-    wide = [a.astype(np.float32) if a.dtype is reduced else a for a in arrays]
+    wide = [dtypes.astype(a, np.float32) if a.dtype is reduced else a for a in arrays]
     out = fn.forward(*wide, **params)
     if fn.saved_:       # for _pack (which drops it): whose versions the copies stand for
         fn._wide = (wide, out)

@@ -356,11 +356,17 @@ def dense_order(a):
     """For a numpy array that is dense and non-overlapping but not C-contiguous (a transpose,
     a permute): the axis order ``perm`` in which ``a.transpose(perm)`` is C-contiguous.  None
     for a C-contiguous array (one flag read: the common case stays as cheap) and for one with
-    gaps or negative strides, whose results PyTorch makes C-contiguous."""
+    negative strides.  For one with gaps (a sliced view): the order PyTorch gives its result,
+    the dims sorted by the input's strides (``a.transpose(perm)`` then needs a copy)."""
     if a.flags.c_contiguous or a.ndim < 2:
         return None
     perm = tuple(sorted(range(a.ndim), key=lambda d: -a.strides[d]))
-    return perm if a.transpose(perm).flags.c_contiguous else None
+    if a.transpose(perm).flags.c_contiguous:
+        return perm
+    if a.size == 0 or min(a.strides) < 0:
+        return None
+    perm = tuple(reversed(mf.iteration_order(a.shape, [mf.element_strides(a)])))
+    return None if perm == tuple(range(a.ndim)) else perm
 
 
 def empty_in_order(a, perm):

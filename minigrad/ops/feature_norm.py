@@ -305,7 +305,9 @@ class NativeGroupNorm(_NormNode):
         self.save_for_backward(x, w)
         self.mu, self.invstd, self.groups, self.has_bias, self.eps = mu, invstd, groups, \
             has_bias, eps
-        return y.reshape(x.shape)
+        # row-major, as PyTorch's kernel writes it (a 2-d transposed x is reshaped to itself,
+        # and y would follow its layout)
+        return np.ascontiguousarray(y.reshape(x.shape))
 
     def _backward_ops(self, x, g, w, want_x, want_w, want_b):
         n, c = x.shape[:2]

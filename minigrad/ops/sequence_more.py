@@ -77,9 +77,15 @@ class Flip(Function):
     def forward(self, a, *, axes):
         self.axes = axes
         # its dims laid out in the input's memory order, as PyTorch's empty_like keeps it (a
-        # transposed input gives a transposed result); row-major for an expanded input
-        order = "C" if overlaps_itself(a) else "K"
-        return backend.xp_of(a).flip(a, axis=axes).copy(order=order)
+        # transposed input gives a transposed result); for an expanded input, in the order
+        # of its nonzero strides (row-major where they say nothing)
+        xp = backend.xp_of(a)
+        if overlaps_itself(a):
+            out = mf.empty_strided(xp, a.shape, mf.target_strides(a, mf.preserve_format),
+                                   a.dtype)
+            out[...] = xp.flip(a, axis=axes)
+            return out
+        return xp.flip(a, axis=axes).copy(order="K")
 
     def backward(self, g):
         return Flip.apply(g, axes=self.axes)

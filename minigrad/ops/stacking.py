@@ -45,14 +45,19 @@ def _narrow(g, dim, start, size):
     return BasicGetItem.apply(g, index=index, basic=True)
 
 
-def _joined_layout(xp, arrays, shape, stacked=False):
-    """The array cat (stack) writes into, laid out as PyTorch's: in the channels-last format
-    all the inputs share (None: stack lets numpy follow the inputs' layout), else row-major."""
+def _joined_layout(xp, arrays, shape, stacked=None):
+    """The array cat (stack along dim ``stacked``) writes into, laid out as PyTorch's: in the
+    channels-last format all the inputs share (stack: in the order of the first input's
+    strides with the new dim unsqueezed in), else row-major."""
     fmt = mf.suggest(arrays[0])
     if fmt is not mf.contiguous_format and all(mf.suggest(a) is fmt for a in arrays[1:]):
-        if stacked:
-            return None
-        strides = mf.target_strides(xp.broadcast_to(xp.empty((), arrays[0].dtype), shape), fmt)
+        if stacked is not None and stacked < arrays[0].ndim:     # (a last new dim: row-major)
+            strides = mf.unsqueezed_order_strides(arrays[0], stacked, shape)
+        elif stacked is None:
+            strides = mf.target_strides(xp.broadcast_to(xp.empty((), arrays[0].dtype), shape),
+                                        fmt)
+        else:
+            return xp.empty(shape, arrays[0].dtype)
         return mf.empty_strided(xp, shape, strides, arrays[0].dtype)
     return xp.empty(shape, arrays[0].dtype)
 
@@ -92,7 +97,7 @@ class Stack(Function):
         # axis of 1 at dim (a view), then one concatenate
         new_axis = (slice(None),) * dim + (None,)
         return xp.concatenate([a[new_axis] for a in arrays], axis=dim,
-                              out=_joined_layout(xp, arrays, shape, stacked=True))
+                              out=_joined_layout(xp, arrays, shape, stacked=dim))
 
     def backward(self, g):
         lead = (slice(None),) * self.dim
