@@ -80,14 +80,17 @@ def _describe(path):
     return "".join(f"[{p!r}]" for p in path) or "the top level"
 
 
-def _encode(obj, path, tensors, seen=None):
+def _encode(obj, path, tensors, seen=None, blocks=None):
     """The JSON tree of ``obj``; its tensors go into ``tensors`` under dotted keys.  A tensor
     met again (the same object) is stored under each of its keys (so that every name of a
     flat dict is in the file for other readers), its later nodes naming the first key
     (``"same"``): it loads back as one object, as PyTorch's pickle keeps it (``seen``: id ->
-    the first key)."""
+    the first key).  Two different tensors over the same memory (a tensor and a view of it)
+    raise ``_NotSafetensors``: safetensors would store two copies, while PyTorch's pickle
+    (``save``'s fallback) keeps them sharing (``blocks``: id of a memory block's owner -> the
+    arrays met over it)."""
     if seen is None:
-        seen = {}
+        seen, blocks = {}, {}
     if len(path) > _MAX_DEPTH:
         raise ValueError(f"minigrad.save: the object is nested more than {_MAX_DEPTH} levels "
                          f"deep at {_describe(path[:3])}... (a self-referencing list or dict?)")
@@ -102,6 +105,8 @@ def _encode(obj, path, tensors, seen=None):
         while key in tensors:      # only for odd nestings such as {'a.b': x, 'a': {'b': y}}
             key, n = f"{base}#{n}", n + 1
         array = backend.as_numpy(obj._array)
+        if id(obj) not in seen:
+            _check_unshared(array, blocks, path)
         # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
         tensors[key] = array if array.flags.c_contiguous else array.copy(order="C")
         node = {"t": key}
@@ -119,7 +124,7 @@ def _encode(obj, path, tensors, seen=None):
         for k, v in obj.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
                 raise _NotSafetensors(f"a {type(k).__name__} dict key at {_describe(path)}")
-            items.append([k, _encode(v, path + (k,), tensors, seen)])
+            items.append([k, _encode(v, path + (k,), tensors, seen, blocks)])
         node = {"d": items, "o": isinstance(obj, OrderedDict)}
         meta = _metadata_of(obj)
         if meta is not None:
@@ -135,12 +140,23 @@ def _encode(obj, path, tensors, seen=None):
         return {"dev": str(obj)}
     if isinstance(obj, (list, tuple)):
         kind = "l" if isinstance(obj, list) else "u"
-        return {kind: [_encode(v, path + (i,), tensors, seen) for i, v in enumerate(obj)]}
+        return {kind: [_encode(v, path + (i,), tensors, seen, blocks)
+                       for i, v in enumerate(obj)]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"v": obj}
     if isinstance(obj, (np.integer, np.floating, np.bool_)):
         return {"v": obj.item()}
     raise _NotSafetensors(f"a {type(obj).__name__} at {_describe(path)}")
+
+
+def _check_unshared(array, blocks, path):
+    """Records ``array`` under the owner of its memory; raises ``_NotSafetensors`` when it
+    may overlap an array recorded before (another tensor viewing the same memory)."""
+    owner = _torch_checkpoint_writer._owner(array)
+    met = blocks.setdefault(id(owner), [owner])   # (the owner kept alive: its id stays valid)
+    if any(np.may_share_memory(array, other) for other in met[1:]):
+        raise _NotSafetensors(f"a tensor at {_describe(path)} sharing memory with another")
+    met.append(array)
 
 
 class _NotSafetensors(Exception):

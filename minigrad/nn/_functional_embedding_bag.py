@@ -17,6 +17,14 @@ from ..tensor import Tensor
 __all__ = ["embedding_bag"]
 
 
+def _type_name(obj):
+    """``str(type(obj))``, with the Tensor class under its public name
+    ("<class 'minigrad.Tensor'>", as PyTorch writes "<class 'torch.Tensor'>")."""
+    if type(obj) is Tensor:
+        return "<class 'minigrad.Tensor'>"
+    return str(type(obj))
+
+
 def _renorm_rows(weight, idx, max_norm, norm_type):
     """In place and outside autograd (as PyTorch does): each row of ``weight`` that ``idx``
     uses and whose ``norm_type``-norm exceeds ``max_norm`` is scaled by max_norm / (norm + 1e-7)."""
@@ -73,7 +81,7 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
         if offsets is not None:
             raise ValueError(f"if input is 2D, then offsets has to be None, as input is treated "
                              f"is a mini-batch of fixed length sequences. However, found "
-                             f"offsets of type {type(offsets)}")
+                             f"offsets of type {_type_name(offsets)}")
         bags, width = input.shape
         starts = np.arange(bags + 1, dtype=np.int64) * width
         if per_sample_weights is not None:

@@ -255,8 +255,14 @@ def roll(input, shifts, dims=None):
         if not -2 ** 63 <= s < 2 ** 63:
             raise ValueError("Overflow when unpacking long long")
     if not dims and len(shifts) == 1:    # no dims: as PyTorch, a roll of the flattened tensor
-        flat = reshape_to(input, (input.numel(),))
-        return reshape_to(roll(flat, shifts, 0), tuple(input.shape))
+        # gathered straight into input's shape, so the result is a new tensor (not a view of
+        # a temporary) whose node is a RollBackward0, as PyTorch's
+        n = input.numel()
+        xp = backend.xp_of(input._array)
+        source = (xp.arange(n) - shifts[0] % max(n, 1)) % max(n, 1)
+        flat = reshape_to(input, (n,))
+        out = flat[Tensor._wrap(source.reshape(tuple(input.shape)))]
+        return rename_node(out, "RollBackward0")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
@@ -271,8 +277,8 @@ def roll(input, shifts, dims=None):
             out = index_select(out, d, Tensor._wrap((xp.arange(n) - s % n) % n))
     if out is input:
         return out
-    if out.ndim == 4:        # PyTorch rolls a channels-last tensor into a channels-last one
-        out._array = mf.channels_last_like(out._array, input._array)
+    if out.ndim in (4, 5):   # PyTorch rolls a channels-last(-3d) tensor into one laid out so
+        out._array = mf.suggested_layout(out._array, input._array)
     return rename_node(out, "RollBackward0")
 
 

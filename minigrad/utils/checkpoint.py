@@ -134,7 +134,7 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
     """
     if use_reentrant is None:
         warnings.warn("minigrad.utils.checkpoint: the use_reentrant parameter should be passed "
-                      "explicitly (PyTorch will require it); use_reentrant=False is "
+                      "explicitly. PyTorch will require it; use_reentrant=False is "
                       "recommended. Defaulting to use_reentrant=True, PyTorch's current "
                       "default.", stacklevel=2)
         use_reentrant = True

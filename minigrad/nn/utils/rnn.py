@@ -255,10 +255,13 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
-    """Split a padded batch back into its sequences: a list of (lengths[b], *) tensors."""
+    """Split a padded batch back into its sequences: a list of (lengths[b], *) tensors.
+    With ``batch_first=False`` the padded tensor is left transposed in place to (B, T, *),
+    as PyTorch leaves it."""
     lengths = _host(lengths)
-    seqs = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
-    return [seqs[b, :int(n)] for b, n in enumerate(lengths)]
+    if not batch_first:
+        padded_sequences.transpose_(0, 1)
+    return [padded_sequences[b, :int(n)] for b, n in enumerate(lengths)]
 
 
 def pack_sequence(sequences, enforce_sorted=True):
