@@ -21,6 +21,7 @@ from .ops import stacking as ST, sequence_more as SQ
 from .ops import complex_numbers as CN, spectral as SPEC
 from .ops import tensor_predicates as TP
 from .ops import sampling_round8 as SR8
+from ._global_flags import warn_once
 from ._type_names import python_type_name
 from . import _sparse_factories, backend, creation, dtypes
 from . import _legacy_types as LT
@@ -336,16 +337,16 @@ Tensor.new_empty = creation._size_keyword(_new_empty, "size", 1, "new_empty")
 
 
 def _T(self):
-    """All dims reversed; PyTorch warns that this is deprecated unless the tensor is 2-d."""
+    """All dims reversed; PyTorch warns (once a process) that this is deprecated unless the
+    tensor is 2-d."""
     if self.ndim == 0:
-        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
-                      "these cases.", UserWarning, stacklevel=2)
+        warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                  "these cases.")
     elif self.ndim != 2:
-        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
-                      "shape is deprecated and it will throw an error in a future release. "
-                      "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
-                      "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
-                      UserWarning, stacklevel=2)
+        warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                  "shape is deprecated and it will throw an error in a future release. "
+                  "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
+                  "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
     return M.permute(self, tuple(reversed(range(self.ndim))))
 
 

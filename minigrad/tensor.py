@@ -20,6 +20,7 @@ from . import backend, dtypes
 from ._formatting import tensor_repr
 from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
+from ._type_names import python_type_name
 
 __all__ = ["Tensor", "Size", "tensor", "as_tensor", "from_numpy", "is_tensor"]
 
@@ -679,6 +680,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if type(value) is not bool:
+            raise RuntimeError("requires_grad must be a bool")      # PyTorch's words
         if self.grad_fn is not None:         # torch refuses the assignment on a non-leaf
             if not value:                    # (and says what to do instead when turning off)
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. "
@@ -692,10 +695,9 @@ class Tensor:
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
-        if not isinstance(requires_grad, (bool, int)) and not hasattr(requires_grad, "__bool__"):
-            raise TypeError(f"requires_grad_(): argument 'requires_grad' must be bool, not "
-                            f"{type(requires_grad).__name__}")
-        requires_grad = bool(requires_grad)
+        if type(requires_grad) is not bool:         # (not 1, not a numpy or tensor bool)
+            raise TypeError(f"requires_grad_(): argument 'requires_grad' (position 1) must be "
+                            f"bool, not {python_type_name(requires_grad)}")
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. If "

@@ -99,11 +99,13 @@ def test_module_imports_have_no_cycle():
 
 def test_tensor_imports_no_op_and_no_engine():
     top, _ = _imports()["minigrad.tensor"]
-    # (_hooks: the hook handle class, which imports nothing from minigrad)
+    # (_hooks: the hook handle class; _type_names: how PyTorch's messages name a Python
+    # type; neither imports anything from minigrad)
     assert top <= {"minigrad.backend", "minigrad.dtypes", "minigrad._formatting",
-                   "minigrad._grad_state", "minigrad._hooks"}, top
-    hooks_imports, _ = _imports()["minigrad._hooks"]
-    assert not hooks_imports, hooks_imports
+                   "minigrad._grad_state", "minigrad._hooks", "minigrad._type_names"}, top
+    for leaf in ("minigrad._hooks", "minigrad._type_names"):
+        leaf_imports, _ = _imports()[leaf]
+        assert not leaf_imports, (leaf, leaf_imports)
 
 
 def test_the_checker_sees_a_cycle_and_a_local_import(tmp_path, monkeypatch):
