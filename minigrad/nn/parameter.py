@@ -21,6 +21,9 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad=True):
+        if not isinstance(requires_grad, bool):      # (numpy's bool_ too), as PyTorch
+            raise TypeError("_make_subclass(): argument 'require_grad' (position 3) must be "
+                            f"bool, not {_qualified(requires_grad)}")
         if data is None:
             data = empty(0)
         array = data._array if isinstance(data, Tensor) else _to_array(data)
@@ -43,6 +46,13 @@ class Parameter(Tensor):
         new = type(self)._wrap(self._array.copy(), self.requires_grad)
         memo[id(self)] = new
         return new
+
+
+def _qualified(value):
+    """'int', 'numpy.bool': the type's name as PyTorch's argument errors write it."""
+    cls = type(value)
+    module = cls.__module__
+    return cls.__name__ if module == "builtins" else f"{module}.{cls.__name__}"
 
 
 _UNINITIALIZED_SHAPE = (

@@ -237,7 +237,8 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules):
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+        # any iterable (a ModuleDict gives its keys, which add_module then refuses)
+        if not isinstance(modules, Iterable):
             raise TypeError("ModuleList.extend should be called with an iterable, but got "
                             + type(modules).__name__)
         offset = len(self)
@@ -411,7 +412,7 @@ class ParameterDict(Module):
 
     def __init__(self, parameters=None):
         super().__init__()
-        self._keys = OrderedDict()
+        self._keys = {}
         if parameters is not None:
             self.update(parameters)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 
-import numpy as np
-
 from ... import backend, dtypes
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
@@ -27,6 +25,11 @@ from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
     register_module_full_backward_hook, register_module_full_backward_pre_hook,
     register_module_module_registration_hook, register_module_parameter_registration_hook,
     registered)
+from .hooks import (  # noqa: F401  (the global registries, which some tools read there)
+    _global_backward_hooks, _global_backward_pre_hooks, _global_buffer_registration_hooks,
+    _global_forward_hooks, _global_forward_hooks_always_called,
+    _global_forward_hooks_with_kwargs, _global_forward_pre_hooks,
+    _global_module_registration_hooks, _global_parameter_registration_hooks)
 from .module_extras import ModuleExtras, run_state_dict_hooks
 from .state_dict import _IncompatibleKeys, load_own_keys, load_state_dict  # noqa: F401
 
@@ -42,7 +45,8 @@ def _addindent(s_, num_spaces):
 
 
 _LEGACY_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "bfloat16": "BFloat16", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _typename(value):
@@ -67,27 +71,35 @@ class Module(ModuleExtras):
     """
     training: bool
     _version = 1
+    # True in a subclass that shares a cooperative base: __init__ then hands its arguments
+    # on to the next class of the MRO (super().__init__(*args, **kwargs)) instead of refusing
+    call_super_init = False
+    dump_patches = False       # PyTorch's flag (for its module-source dumps); kept for reading
 
     def __init__(self, *args, **kwargs):
         # the words Python itself uses for a surplus argument, as PyTorch reports them
-        if kwargs:
+        if kwargs and not self.call_super_init:
             raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword "
                             f"argument '{next(iter(kwargs))}'")
-        if args:
+        if args and not self.call_super_init:
             raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument "
                             f"but {len(args) + 1} were given")
         setattr_ = object.__setattr__
         setattr_(self, "training", True)
-        setattr_(self, "_parameters", OrderedDict())
-        setattr_(self, "_buffers", OrderedDict())
+        # plain (insertion-ordered) dicts, as PyTorch's registries; the hook ones are
+        # OrderedDicts (``prepend`` moves a hook to the front)
+        setattr_(self, "_parameters", {})
+        setattr_(self, "_buffers", {})
         setattr_(self, "_non_persistent_buffers_set", set())
-        setattr_(self, "_modules", OrderedDict())
+        setattr_(self, "_modules", {})
         setattr_(self, "_forward_hooks", OrderedDict())
         setattr_(self, "_forward_hooks_with_kwargs", set())
         setattr_(self, "_forward_pre_hooks", OrderedDict())
         setattr_(self, "_forward_pre_hooks_with_kwargs", set())
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_backward_pre_hooks", OrderedDict())
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------------------------------
     # Pickling
@@ -304,12 +316,13 @@ class Module(ModuleExtras):
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         """(name, module) for this module ('') and every descendant ('layer1.0.conv1'...)."""
+        # ``memo`` holds the modules themselves (a caller may pass some in, to skip them)
         if memo is None:
             memo = set()
-        if id(self) in memo:
+        if self in memo:
             return
         if remove_duplicate:
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, module in self._modules.items():
             if module is None:
@@ -396,9 +409,15 @@ class Module(ModuleExtras):
         the 4-d and 5-d ones only (conv weights), the others keep theirs; a channels-last
         format of the wrong rank for one of them raises, as in PyTorch.
         """
+        if len(args) > 4:
+            raise TypeError(f"to() takes from 0 to 4 positional arguments but {len(args)} "
+                            "were given")
+        # positional bools are non_blocking (ignored here), then copy, which a module refuses
+        flags = [a for a in args if isinstance(a, bool)]
+        if "copy" in kwargs or len(flags) > 1:
+            raise RuntimeError(".to() does not accept copy argument")
         fmt = kwargs.pop("memory_format", None)
         fmt = None if fmt is None else mf.check(fmt, "to")
-        # a positional bool is non_blocking (``.to(device, dtype, True)``), ignored here
         args = tuple(a for a in args if not isinstance(a, bool))
         device, dtype = _parse_to(args, kwargs, allow_copy=False)
         if dtype is not None:
@@ -431,32 +450,6 @@ class Module(ModuleExtras):
                     array = laid
             return array
         return self._apply(lambda t: Tensor._wrap(convert(t._array)))
-
-    def cuda(self, device=None):
-        return self.to("cuda" if device is None else
-                       (f"cuda:{device}" if isinstance(device, int) else device))
-
-    def cpu(self):
-        return self.to("cpu")
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def half(self):
-        return self.to(dtypes.float16)
-
-    def type(self, dst_type):
-        """Cast every parameter and buffer, integer ones included, to ``dst_type`` (a dtype
-        or a tensor type such as ``'torch.DoubleTensor'``), as ``Tensor.type`` does."""
-        target = Tensor._wrap(np.zeros(0, np.float32)).type(dst_type).dtype
-        if not (target.is_floating_point or target.is_complex) and any(
-                p.requires_grad for p in self.parameters()):
-            raise RuntimeError("data set to a tensor that requires gradients must be floating "
-                               "point or complex dtype")
-        return self._apply(lambda t: Tensor._wrap(t._array).type(dst_type))
 
     # ------------------------------------------------------------------------------------------
     # Calling: pre-hooks, forward, hooks
@@ -567,12 +560,12 @@ class Module(ModuleExtras):
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         if backward:
-            hooks = self.__dict__.get("_backward_hooks", {})
-            pre_hooks = self.__dict__.get("_backward_pre_hooks", {})
-            if g._global_backward_hooks or g._global_backward_pre_hooks:
-                hooks = OrderedDict([*g._global_backward_hooks.items(), *hooks.items()])
-                pre_hooks = OrderedDict([*g._global_backward_pre_hooks.items(),
-                                         *pre_hooks.items()])
+            # the hooks registered now, copied: this call's backward runs them even if they
+            # are removed before it (and not those added after), as PyTorch's
+            hooks = OrderedDict([*g._global_backward_hooks.items(),
+                                 *self.__dict__.get("_backward_hooks", {}).items()])
+            pre_hooks = OrderedDict([*g._global_backward_pre_hooks.items(),
+                                     *self.__dict__.get("_backward_pre_hooks", {}).items()])
             call = BackwardHookCall(self, hooks, pre_hooks)
             args = call.wrap_inputs(args)
         state.update(args=args, kwargs=kwargs)

@@ -1,6 +1,7 @@
 """The less common ``Module`` methods, kept apart from ``module.py``: dotted-path access
 (``get_submodule``, ``get_parameter``, ``get_buffer``, ``set_submodule``), state_dict hook
-registration, ``to_empty``, ``share_memory`` and ``bfloat16``.
+registration, ``to_empty``, ``share_memory``, and the casts ``float``, ``double``, ``half``,
+``bfloat16``, ``type``, ``cpu``, ``cuda``.
 
 State_dict hooks (run by ``Module.state_dict`` / ``load_state_dict``):
     register_state_dict_pre_hook(hook)        hook(module, prefix, keep_vars), before saving
@@ -19,8 +20,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import partial
 
+import numpy as np
+
 from ... import backend, dtypes
-from ..parameter import Parameter
+from ...tensor import Tensor
+from ..parameter import Parameter, is_lazy
 from .hooks import RemovableHandle
 
 __all__ = ["ModuleExtras"]
@@ -136,6 +140,8 @@ class ModuleExtras:
         for module in modules:
             for registry in (module._parameters, module._buffers):
                 for t in registry.values():
+                    if is_lazy(t):     # no shape to allocate: PyTorch refuses it so
+                        t._refuse("empty_like")
                     if t is not None:
                         xp = backend.xp_of(t._array)
                         t._array = backend.to_device(xp.empty_like(t._array), dev)
@@ -157,9 +163,56 @@ class ModuleExtras:
                 t.grad.share_memory_()
         return self
 
+    # -- casts (``to`` is in module.py) ------------------------------------------------------
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else
+                       (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def _cast_floating(self, dtype):
+        """Cast the floating-point parameters and buffers to ``dtype``; unlike ``to(dtype)``,
+        complex ones stay as they are (PyTorch's float(), double(), half(), bfloat16())."""
+        def cast(t):
+            array = t._array
+            if array.dtype.kind in "fV" and array.dtype != dtype.np:
+                return Tensor._wrap(array.astype(dtype.np))
+            return t
+        return self._apply(cast)
+
+    def float(self):
+        return self._cast_floating(dtypes.float32)
+
+    def double(self):
+        return self._cast_floating(dtypes.float64)
+
+    def half(self):
+        return self._cast_floating(dtypes.float16)
+
+    def type(self, dst_type):
+        """Cast every parameter and buffer, integer ones included, to ``dst_type`` (a dtype
+        or a tensor type such as ``'torch.DoubleTensor'``), as ``Tensor.type`` does."""
+        target = Tensor._wrap(np.zeros(0, np.float32)).type(dst_type).dtype
+        if not (target.is_floating_point or target.is_complex) and any(
+                p.requires_grad for p in self.parameters()):
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        return self._apply(lambda t: Tensor._wrap(t._array).type(dst_type))
+
     def bfloat16(self):
-        """Casts every floating parameter and buffer to bfloat16; returns self."""
-        return self.to(dtypes.bfloat16)
+        """Casts every floating parameter and buffer to bfloat16 (complex ones stay);
+        returns self."""
+        return self._cast_floating(dtypes.bfloat16)
+
+
+# these are Module's methods: Python's own errors name them so ("Module.to_empty() takes 1
+# positional argument but 2 were given"), as PyTorch's, and pickle finds them there
+for _name, _fn in list(vars(ModuleExtras).items()):
+    if callable(_fn) and not _name.startswith("__"):
+        _fn.__qualname__ = "Module." + _name
+        _fn.__module__ = __name__.rpartition(".")[0] + ".module"
+del _name, _fn
 
 
 class _PostHook:

@@ -193,4 +193,4 @@ def _copy(plan, assign):
             array = backend.to_device(array, target.device)
         if array is not target._array:
             target._array[...] = array
-            target._vcounter.value += 1
+        target._vcounter.value += 1     # an in-place copy, even of the tensor's own values

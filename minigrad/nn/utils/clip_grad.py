@@ -108,11 +108,12 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     """Scale every gradient by min(1, max_norm / (total_norm + 1e-6)), in place, with a
     ``total_norm`` already computed (e.g. by ``get_total_norm``)."""
     grads = _grads(parameters)
+    max_norm = float(max_norm)      # first, as PyTorch: a max_norm of None is a TypeError
     if not grads:
         return
-    if not isinstance(total_norm, Tensor) and not isinstance(max_norm, Tensor):
-        # PyTorch clamps max_norm / (total_norm + 1e-6) as a tensor: two numbers give a float,
-        # which its clamp refuses
+    if not isinstance(total_norm, Tensor):
+        # PyTorch clamps max_norm / (total_norm + 1e-6) as a tensor: a number total_norm
+        # gives a float, which its clamp refuses
         raise TypeError("clamp() received an invalid combination of arguments - got (float, "
                         "max=float), but expected one of:\n"
                         " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = "

@@ -117,8 +117,9 @@ class BasePruningMethod(ABC):
             method = earlier
         current = getattr(module, name)
         scores = current if importance_scores is None else importance_scores
-        assert scores.shape == current.shape, (
-            f"importance_scores should have the same shape as parameter {name} of {module}")
+        if scores.shape != current.shape:      # raised, not asserted: it survives python -O
+            raise AssertionError(f"importance_scores should have the same shape as parameter "
+                                 f"{name} of {module}, got {scores.shape} vs {current.shape}")
         if earlier is None:
             # First pruning of ``name``: the Parameter moves to ``name_orig``.
             module.register_parameter(orig_name, current)
@@ -141,7 +142,8 @@ class BasePruningMethod(ABC):
     def prune(self, t, default_mask=None, importance_scores=None):
         """``t`` times the mask this method computes (nothing is attached to a module)."""
         scores = t if importance_scores is None else importance_scores
-        assert scores.shape == t.shape, "importance_scores should have the same shape as tensor t"
+        if scores.shape != t.shape:
+            raise AssertionError("importance_scores should have the same shape as tensor t")
         start = creation.ones_like(t) if default_mask is None else default_mask
         return t * self.compute_mask(scores, default_mask=start)
 

@@ -90,7 +90,23 @@ class SpectralNorm:
         module.register_buffer(name + "_u", u)
         module.register_buffer(name + "_v", v)
         module.register_forward_pre_hook(fn)
+        module._register_state_dict_hook(_SpectralNormStateDictHook(fn))
         return fn
+
+
+class _SpectralNormStateDictHook:
+    """Records the format version in the state dict's metadata, as PyTorch's does
+    (``_metadata[prefix]['spectral_norm'] = {'<name>.version': 1}``)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, module, state_dict, prefix, local_metadata):
+        versions = local_metadata.setdefault("spectral_norm", {})
+        key = self.fn.name + ".version"
+        if key in versions:
+            raise RuntimeError(f"Unexpected key in metadata['spectral_norm']: {key}")
+        versions[key] = self.fn._version
 
 
 def _write(dest, src):
@@ -113,5 +129,10 @@ def remove_spectral_norm(module, name="weight"):
         if isinstance(hook, SpectralNorm) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[key]
+            sd_hooks = module.__dict__.get("_state_dict_hooks") or {}
+            for k, h in list(sd_hooks.items()):
+                if isinstance(getattr(h, "hook", None), _SpectralNormStateDictHook) and \
+                        h.hook.fn is hook:
+                    del sd_hooks[k]
             return module
     raise ValueError(f"spectral_norm of '{name}' not found in {module}")
