@@ -34,7 +34,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
-from .error_function import Erf, _erf_array, _erf_cubic
+from .error_function import Erf, _erf_array, _erf_cubic, erf_buffer
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
@@ -61,11 +61,12 @@ def on_arrays(x, g):
         g._array.dtype == x._array.dtype
 
 
-def _blocks(kernel, arrays, outs):
+def _blocks(kernel, arrays, outs, work=False):
     """kernel(*blocks of arrays, *blocks of outs) over blocks of _BLOCK numbers of the
     flattened arrays (made contiguous) and outs, the blocks split over the threads.  The
     outs are laid out as ``empty_in_order`` makes them for arrays[0]: all are read in its
-    memory order (a transposed input is not copied)."""
+    memory order (a transposed input is not copied). With ``work``, the kernel also gets a
+    dict of scratch arrays kept over the blocks of one piece (``erf_buffer``)."""
     perm = dense_order(arrays[0])
     if perm is not None:
         arrays = [a.transpose(perm) for a in arrays]
@@ -74,9 +75,10 @@ def _blocks(kernel, arrays, outs):
         [o.reshape(-1) for o in outs]
 
     def run(*pieces):
+        extra = ({},) if work else ()
         with np.errstate(all="ignore"):         # inf and NaN in, as PyTorch: no warnings
             for b in range(0, pieces[0].size, _BLOCK):
-                kernel(*(p[b:b + _BLOCK] for p in pieces))
+                kernel(*(p[b:b + _BLOCK] for p in pieces), *extra)
     parallel.map_pieces(run, *flats)
 
 
@@ -88,6 +90,7 @@ class _OneNode(Function):
     tanh, sigmoid: the same memory as the composition's saved results); None if ``keeps``
     is false."""
     keeps = False
+    work = False                 # whether value and slope_times take a scratch dict
 
     def forward(self, x, **kwargs):
         self.save_for_backward(x)
@@ -95,7 +98,7 @@ class _OneNode(Function):
         perm = dense_order(x)                 # a transposed x: its strides kept, as PyTorch
         out = empty_in_order(x, perm)
         self.kept = empty_in_order(x, perm) if self.keeps else None
-        _blocks(self.value, [x], [out] + ([self.kept] if self.keeps else []))
+        _blocks(self.value, [x], [out] + ([self.kept] if self.keeps else []), self.work)
         return out
 
     def value(self, x, out, kept=None):
@@ -106,27 +109,32 @@ class _OneNode(Function):
         if on_arrays(x, g):
             out = empty_in_order(x._array, dense_order(x._array))
             _blocks(self.slope_times, [x._array] + ([self.kept] if self.keeps else [])
-                    + [g._array], [out])
+                    + [g._array], [out], self.work)
             return Tensor._wrap(out)
         return self.grad_ops(x, g)
 
 
 class Gelu(_OneNode):
     """GELU, exact (``approximate='none'``) or in PyTorch's tanh form (``'tanh'``); keeps
-    1 + erf(x / sqrt 2), or tanh(u), for the derivative."""
+    1 + erf(x / sqrt 2), or tanh(u), for the derivative. Its temporaries live in the
+    piece's scratch dict: fresh ones for every block cost as much as the arithmetic."""
     keeps = True
+    work = True
 
-    def value(self, x, out, kept):
+    def value(self, x, out, kept, work):
         np.multiply(x, x.dtype.type(0.5), out=out)          # (x/2) (1 + ...), in that order
         if self.options["approximate"] == "tanh":
             np.tanh(_tanh_inner(x), out=kept)
             out *= kept + 1
         else:
-            _erf(x * x.dtype.type(_SQRT1_2), kept)
+            if x.dtype == np.float32:
+                _erf_cubic(x, kept, work, scale=_SQRT1_2)   # erf(fl(x / sqrt 2))
+            else:
+                kept[...] = _erf_array(x * x.dtype.type(_SQRT1_2))
             kept += 1                                       # 1 + erf, = 2 Phi(x)
             out *= kept
 
-    def slope_times(self, x, kept, g, out):
+    def slope_times(self, x, kept, g, out, work):
         t = x.dtype.type
         if self.options["approximate"] == "tanh":
             th = kept
@@ -137,15 +145,18 @@ class Gelu(_OneNode):
             left = th + 1
             left *= t(0.5)                                  # (1 + th) / 2
             left += right
+            np.multiply(g, left, out=out)
         else:
-            left = kept * t(0.5)                            # the cdf, then + x pdf
-            pdf = x * x
-            pdf *= t(-0.5)
-            np.exp(pdf, out=pdf)
-            pdf *= t(_PDF)
-            pdf *= x
-            left += pdf
-        np.multiply(g, left, out=out)
+            # g (cdf + x pdf), the cdf = kept / 2; pdf in out, then the cdf in a scratch
+            np.multiply(x, x, out=out)
+            out *= t(-0.5)
+            np.exp(out, out=out)
+            out *= t(_PDF)
+            out *= x
+            cdf = erf_buffer(work, "cdf", x.size, x.dtype)
+            np.multiply(kept, t(0.5), out=cdf)
+            out += cdf
+            out *= g
 
     def grad_ops(self, x, g):
         if self.options["approximate"] == "tanh":
@@ -156,15 +167,6 @@ class Gelu(_OneNode):
         cdf = mul(add(Erf.apply(mul(x, _SQRT1_2)), 1.0), 0.5)
         pdf = mul(exp(mul(mul(x, x), -0.5)), _PDF)
         return mul(g, add(cdf, mul(x, pdf)))
-
-
-def _erf(x, out):
-    """out = erf of a block, in x's dtype: the table for float32, the float64 evaluation
-    else."""
-    if x.dtype == np.float32:
-        _erf_cubic(x, out)
-    else:
-        out[...] = _erf_array(x)
 
 
 def _tanh_inner(x):
