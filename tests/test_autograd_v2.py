@@ -601,3 +601,45 @@ def test_a_shared_or_held_gradient_is_copied():
     y.backward(retain_graph=True)
     y.backward()                              # accumulates in place into the stolen array
     assert d.grad.tolist() == [4.0] * 3
+
+
+class _ReshapedDoubler(minigrad.autograd.Function):
+    """Its backward hands back reshapes of one fresh array (as many kernels do): to x alone,
+    or the same memory to x and y."""
+    made = []
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x * 2 + y
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = (g * 2)._array.reshape(-1)
+        _ReshapedDoubler.made.append(id(flat.base))
+        gx = minigrad.Tensor._wrap(flat.reshape(g.shape))
+        return gx, (gx if _ReshapedDoubler.share else None)
+
+
+def test_a_sole_reshape_of_a_fresh_array_becomes_grad_without_a_copy():
+    x, y = minigrad.randn(2, 3, requires_grad=True), minigrad.randn(2, 3)
+    _ReshapedDoubler.made.clear()
+    _ReshapedDoubler.share = False
+    _ReshapedDoubler.apply(x, y).sum().backward()
+    assert x.grad._array.base is not None and id(x.grad._array.base) == \
+        _ReshapedDoubler.made[0]
+    assert x.grad.tolist() == [[2.0] * 3] * 2
+
+
+def test_a_reshape_whose_memory_is_also_elsewhere_is_copied():
+    x, y = minigrad.randn(2, 3, requires_grad=True), minigrad.randn(2, 3, requires_grad=True)
+    _ReshapedDoubler.share = True
+    _ReshapedDoubler.apply(x, y).sum().backward()
+    x.grad.add_(1)                            # y's gradient is the same array: not changed
+    assert y.grad.tolist() == [[2.0] * 3] * 2 and x.grad.tolist() == [[3.0] * 3] * 2
+    held = []
+    z = minigrad.randn(2, 3, requires_grad=True)
+    z.register_hook(lambda g: held.append(g.view(-1)))   # a second view of the memory
+    _ReshapedDoubler.share = False
+    _ReshapedDoubler.apply(z, minigrad.zeros(2, 3)).sum().backward()
+    z.grad.add_(1)
+    assert held[0].tolist() == [2.0] * 6 and z.grad.tolist() == [[3.0] * 3] * 2

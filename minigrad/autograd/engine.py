@@ -892,8 +892,20 @@ def _unshared(g):
     """Whether ``g`` and its array are held by nobody outside the engine, own their memory
     and are writable: then ``.grad`` can take them over."""
     a = g._array
-    return (getattr(a, "base", True) is None and a.flags.writeable and a.flags.c_contiguous
+    base = getattr(a, "base", True)
+    if base is not None and not _sole_reshape(a, base):
+        return False
+    return (a.flags.writeable and a.flags.c_contiguous
             and sys.getrefcount(a) <= 3 and sys.getrefcount(g) <= _ENGINE_REFS)
+
+
+def _sole_reshape(a, base):
+    """Whether ``a`` is a row-major reshape of all of ``base``, a numpy array that owns its
+    memory and that nothing but ``a`` holds (a backward's ``fresh.reshape(shape)``): then
+    ``a`` may be taken over as if it owned the memory itself."""
+    return (isinstance(base, np.ndarray) and base.base is None and base.size == a.size
+            and base.flags.c_contiguous and sys.getrefcount(base) <= 4)
+    # (4: a's .base, _unshared's and this function's names for it, getrefcount's argument)
 
 
 # ----------------------------------------------------------------------------------------------
