@@ -34,12 +34,58 @@ _UNCHECKED = ("Sparse invariant checks are implicitly disabled. Memory errors (e
               "or out. See `torch.sparse.check_sparse_tensor_invariants.__doc__` for guidance.")
 
 
+# the process-wide default of ``check_invariants`` (torch.sparse.check_sparse_tensor_invariants),
+# and whether a program has set it: until then each constructor warns that it is implicitly off
+_INVARIANTS = {"enabled": False, "explicit": False}
+
+
+def set_check_invariants(enabled):
+    """Sets the process-wide default of the constructors' ``check_invariants``."""
+    _INVARIANTS["enabled"], _INVARIANTS["explicit"] = bool(enabled), True
+
+
+def check_invariants_enabled():
+    """The process-wide default of the constructors' ``check_invariants``."""
+    return _INVARIANTS["enabled"]
+
+
+def resolve_check(check_invariants, stacklevel=4):
+    """Whether a constructor checks its indices: ``check_invariants``, or where it is None the
+    process-wide default, with PyTorch's warning while no program has chosen one."""
+    if check_invariants is not None:
+        return bool(check_invariants)
+    if not _INVARIANTS["explicit"]:
+        warn_once(_UNCHECKED, stacklevel=stacklevel)
+    return _INVARIANTS["enabled"]
+
+
+def _check_coo(idx, size, is_coalesced):
+    """PyTorch's checks of COO indices against the size (per sparse dim: no negative index,
+    none at or past the size; None: the first only) and of a claimed ``is_coalesced``
+    (sorted, unique)."""
+    if idx.shape[1] == 0:
+        return
+    for d in range(idx.shape[0]):
+        low, high = int(idx[d].min()), int(idx[d].max())
+        if low < 0:
+            raise RuntimeError(f"found negative index {low} for dim {d}")
+        if size is not None and high >= size[d]:
+            raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is "
+                               f"{size[d]} but found index {high}")
+    if is_coalesced:
+        lin = K.linear_index(idx, tuple(size[:idx.shape[0]]))
+        if (np.diff(lin) <= 0).any():
+            raise RuntimeError("cannot set is_coalesced to true if indices correspond to "
+                               "uncoalesced COO tensor")
+
+
 def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pin_memory=False,
                       requires_grad=False, check_invariants=None, is_coalesced=None):
     """PyTorch's ``sparse_coo_tensor``: ``values[k]`` at ``indices[:, k]``; ``size``
-    inferred (each sparse dim one past its largest index) when not given."""
-    if check_invariants is None:
-        warn_once(_UNCHECKED)
+    inferred (each sparse dim one past its largest index) when not given.  With
+    ``check_invariants`` (or its process-wide default on) the indices are checked against
+    the size."""
+    check = resolve_check(check_invariants)
     idx = _to_array(indices)
     if idx.dtype.kind not in "iuf":
         raise RuntimeError("indices must be an int64 tensor")
@@ -55,6 +101,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
         raise RuntimeError(f"indices and values must have same nnz, but got nnz from indices: "
                            f"{idx.shape[1]}, nnz from values: {vals.shape[0]}")
     if size is None:
+        # (a size read off the indices is checked for negative indices, checks or not)
+        _check_coo(idx, None, False)
         sparse_sizes = tuple(int(m) + 1 for m in idx.max(axis=1)) if idx.shape[1] else \
             (0,) * idx.shape[0]
         size = sparse_sizes + tuple(vals.shape[1:])
@@ -62,6 +110,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     if len(size) != idx.shape[0] + vals.ndim - 1:
         raise RuntimeError(f"number of dimensions must be sparse_dim ({idx.shape[0]}) + "
                            f"dense_dim ({vals.ndim - 1}), but got {len(size)}")
+    if check:
+        _check_coo(idx, size, is_coalesced)
     if requires_grad:
         vals = vals.detach().requires_grad_()
     elif vals.requires_grad:
@@ -104,8 +154,7 @@ def sparse_csr_tensor(crow_indices, col_indices, values, size=None, *, dtype=Non
     (one column past the largest index) when not given. The invariants are always checked
     (as PyTorch's ``check_invariants=True``), since the kernels rely on them; that argument
     adds PyTorch's checks of the index dtypes."""
-    if check_invariants is None:
-        warn_once(_UNCHECKED)
+    check_invariants = resolve_check(check_invariants)
     crow, col = _to_array(crow_indices), _to_array(col_indices)
     if backend.xp_of(crow) is not np or backend.xp_of(col) is not np:
         raise NotImplementedError("sparse tensors: minigrad has them on the CPU only")

@@ -9,8 +9,8 @@
 log I0 and log I1 use the polynomial approximations of Abramowitz & Stegun 9.8.1-9.8.4
 (relative error below 2e-7), split at kappa = 3.75, written with differentiable minigrad
 ops.  Sampling (no rsample) is the rejection method of Best & Fisher (1979), run in float64
-on the global generator: each round redraws only the still-rejected elements, all at once
-(concentrations above 1e12, where the method breaks down in float64, draw the normal limit).
+on the global generator with PyTorch's draws (a seed gives its numbers; concentrations
+above 1e12, where the method breaks down in float64, draw the normal limit).
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ import numpy as np
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, numpy_rng, param_numpy, wrap_draws
+from .._random_factories import normal_draws, uniform_draws
+from .utils import broadcast_all, lazy_property, param_numpy, wrap_draws
 
 __all__ = ["VonMises"]
 
@@ -81,34 +82,37 @@ def _proposal_r(kappa):
         return np.where(kappa < 1e-5, 1.0 / kappa + kappa, exact)
 
 
-def _centred_angles(kappa, rng):
-    """Draws of the von Mises law with mean 0 and concentration ``kappa`` (float64 array,
-    one draw per element), by rejection: rounds repeat on the rejected elements only.
+def _centred_angles(kappa):
+    """Draws of the von Mises law with mean 0 and concentration ``kappa`` (float64 array),
+    by rejection as PyTorch samples, so that a seed gives its numbers: each round draws
+    three float64 uniforms for every element (torch.rand((3,) + shape)) and every element
+    whose proposal is accepted in that round takes it, done or not, until all have been.
 
     Above ``_NORMAL_LIMIT`` the envelope's r - 1 ~ 1 / (2 kappa) is lost to rounding and the
     rejection loop would never accept; there the law equals N(0, 1 / kappa) to within
-    O(1 / kappa), far below float64's resolution of the draws, and that is drawn instead.
-    A concentration that is not positive (possible with validation off) gives nan."""
-    kappa = kappa.ravel()
-    angles = np.zeros_like(kappa)
-    sharp = np.flatnonzero(kappa > _NORMAL_LIMIT)
-    if sharp.size:
-        angles[sharp] = rng.standard_normal(sharp.size) / np.sqrt(kappa[sharp])
-    angles[~(kappa > 0)] = math.nan          # invalid (unvalidated) concentrations
-    pending = np.flatnonzero((kappa > 0) & (kappa <= _NORMAL_LIMIT))
-    r = np.ones_like(kappa)
-    r[pending] = _proposal_r(kappa[pending])
-    while pending.size:
-        u1, u2, u3 = rng.random((3, pending.size))
+    O(1 / kappa), far below float64's resolution of the draws, and that is drawn instead
+    (PyTorch's loop does not end there).  A concentration that is not positive (possible
+    with validation off) gives nan."""
+    shape = kappa.shape
+    angles = np.zeros(shape)
+    sharp = kappa > _NORMAL_LIMIT
+    if sharp.any():
+        angles[sharp] = normal_draws(None, (int(sharp.sum()),), np.dtype(np.float64))
+        angles[sharp] /= np.sqrt(kappa[sharp])
+    bad = ~(kappa > 0)                       # invalid (unvalidated) concentrations
+    angles[bad] = math.nan
+    done = sharp | bad
+    r = _proposal_r(np.where(done, 1.0, kappa))
+    while not done.all():
+        u1, u2, u3 = uniform_draws(None, (3,) + shape, np.dtype(np.float64))
         z = np.cos(math.pi * u1)
-        r_now = r[pending]
-        f = (1.0 + r_now * z) / (r_now + z)
-        c = kappa[pending] * (r_now - f)
+        f = (1.0 + r * z) / (r + z)
+        c = kappa * (r - f)
         with np.errstate(divide="ignore", invalid="ignore"):
-            accept = (c * (2.0 - c) > u2) | (np.log(c / u2) + 1.0 - c >= 0)
-        taken = pending[accept]
-        angles[taken] = np.sign(u3[accept] - 0.5) * np.arccos(np.clip(f[accept], -1.0, 1.0))
-        pending = pending[~accept]
+            accept = ((c * (2.0 - c) - u2) > 0) | (np.log(c / u2) + 1.0 - c >= 0)
+            accept &= ~(sharp | bad)
+            angles = np.where(accept, np.sign(u3 - 0.5) * np.arccos(f), angles)
+        done |= accept
     return angles
 
 
@@ -155,7 +159,7 @@ class VonMises(Distribution):
         """Draws of shape sample_shape + batch_shape in [-pi, pi), loc's dtype, no gradient."""
         shape = tuple(self._extended_shape(sample_shape))
         kappa = np.broadcast_to(param_numpy(self.concentration).astype(np.float64), shape)
-        loc = np.broadcast_to(param_numpy(self.loc).astype(np.float64), shape)
-        angles = _centred_angles(kappa, numpy_rng()).reshape(shape)
-        wrapped = np.mod(angles + loc + math.pi, 2 * math.pi) - math.pi
-        return wrap_draws(wrapped, self.loc)
+        loc = self.loc.detach().double()
+        angles = wrap_draws(_centred_angles(np.array(kappa, dtype=np.float64)), loc)
+        # wrapped in float64 by PyTorch's remainder, then cast to loc's dtype
+        return ((angles + math.pi + loc) % (2 * math.pi) - math.pi).to(self.loc.dtype)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .. import _autocast_state, backend
+from .._range_factories import linspace
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -44,13 +45,18 @@ def _prod_of(sizes):
 
 
 def _base_coords(xp, n, align_corners, dtype):
-    """The n normalised pixel-centre coordinates along one dim (0 for a single pixel)."""
+    """The n normalised pixel-centre coordinates along one dim (0 for a single pixel):
+    torch.linspace(-1, 1, n) in theta's dtype, times (n - 1) / n for align_corners=False,
+    each operation rounded in that dtype as PyTorch's are (numpy's linspace rounds its
+    second half differently, which moves a point that should sit on a pixel centre by an
+    ulp and flips the floor grid_sample takes of it)."""
     if n <= 1:
-        return xp.zeros(n, dtype=dtype)
-    coords = xp.linspace(-1.0, 1.0, n)
+        return xp.zeros(n, dtype=dtype.np)
+    coords = linspace(-1.0, 1.0, n, dtype=dtype)._array
     if not align_corners:
-        coords = coords * (n - 1) / n
-    return coords.astype(dtype)
+        kind = coords.dtype.type
+        coords = coords * kind(n - 1) / kind(n)
+    return xp.asarray(coords)
 
 
 def affine_grid(theta, size, align_corners=None):
@@ -84,7 +90,7 @@ def affine_grid(theta, size, align_corners=None):
     dtype = theta._array.dtype
     spatial = size[2:]
     # one axis per spatial dim; the homogeneous point lists x (last dim) first
-    axes = [_base_coords(xp, n, align_corners, dtype) for n in spatial]
+    axes = [_base_coords(xp, n, align_corners, theta.dtype) for n in spatial]
     mesh = xp.meshgrid(*axes, indexing="ij")
     base = xp.stack(list(mesh[::-1]) + [xp.ones(tuple(spatial), dtype=dtype)], axis=-1)
     base = Tensor._wrap(backend.to_device(base.reshape(1, -1, k + 1), theta.device))

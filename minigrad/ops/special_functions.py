@@ -200,7 +200,8 @@ class _IncompleteGamma(Function):
     def backward(self, g):
         a, x = self.saved_tensors
         if self.needs_input_grad[0]:
-            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
+            op = "igammac" if self.upper else "igamma"      # PyTorch's words name the op
+            raise NotImplementedError(f"the derivative for '{op}: input' is not implemented.")
         # x^(a-1) e^-x / Gamma(a), in logs so that large a and x do not overflow
         density = exp(sub(sub(mul(sub(a, 1.0), log(x)), x), lgamma(a)))
         large = (a._array >= 20.0) & (x._array > 0.0)

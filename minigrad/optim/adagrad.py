@@ -1,6 +1,7 @@
 """``Adagrad``: per-parameter learning rates shrinking with the sum of squared gradients."""
 from __future__ import annotations
 
+from .._sparse_factories import resolve_check
 from ..tensor import Tensor
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars, unscale_grads
@@ -83,6 +84,9 @@ class Adagrad(Optimizer):
         their sum and value changed, as in PyTorch (which has no weight decay for it)."""
         if group["weight_decay"] != 0:
             raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        # PyTorch builds the update as a sparse_coo_tensor, whose implicit-checks warning
+        # its users see from here
+        resolve_check(None, stacklevel=5)
         if "sum" not in state:
             self._fresh_state(param, state, group)
         step = state["step"]._array

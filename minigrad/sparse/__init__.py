@@ -12,12 +12,13 @@ from ..autograd.function import rename_node
 from .._global_flags import warn_once
 from .._sparse_coo import SparseCooTensor, _new, spmm
 from .._sparse_csr import SparseCsrTensor, csr_mm, mm_reduce
-from .._sparse_factories import sparse_coo_tensor
+from .._sparse_factories import check_invariants_enabled, set_check_invariants, \
+    sparse_coo_tensor
 from ..ops.matmul import mm as _dense_mm
 from ..tensor import Tensor
 
 __all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "FloatTensor", "DoubleTensor",
-           "LongTensor"]
+           "LongTensor", "check_sparse_tensor_invariants"]
 
 
 def mm(mat1, mat2, reduce=None):
@@ -100,3 +101,47 @@ def _legacy(dtype):
 FloatTensor = _legacy(dtypes.float32)
 DoubleTensor = _legacy(dtypes.float64)
 LongTensor = _legacy(dtypes.int64)
+
+
+class check_sparse_tensor_invariants:  # noqa: N801  (PyTorch's name)
+    """The process-wide default of the sparse constructors' ``check_invariants``: the static
+    ``enable()`` / ``disable()`` / ``is_enabled()``, or an instance as a context manager (or
+    a decorator) that sets it to ``enable`` inside and puts the earlier value back after.
+    Setting it either way also silences the constructors' warning that the checks are
+    implicitly off."""
+
+    @staticmethod
+    def is_enabled():
+        return check_invariants_enabled()
+
+    @staticmethod
+    def enable():
+        set_check_invariants(True)
+
+    @staticmethod
+    def disable():
+        set_check_invariants(False)
+
+    def __init__(self, enable=True):
+        self.state = enable
+        self.saved_state = None
+
+    def __enter__(self):
+        if self.saved_state is not None:
+            raise RuntimeError("This context manager instance is already activated. Use a "
+                               "different context manager instance for context nesting.")
+        self.saved_state = self.is_enabled()
+        set_check_invariants(self.state)
+
+    def __exit__(self, type, value, traceback):  # noqa: A002
+        set_check_invariants(self.saved_state)
+        self.saved_state = None
+
+    def __call__(self, fn):
+        """``fn`` run with the setting (a fresh context each call, so calls may nest)."""
+        state = self.state
+
+        def checked(*args, **kwargs):
+            with check_sparse_tensor_invariants(state):
+                return fn(*args, **kwargs)
+        return checked
