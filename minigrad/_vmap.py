@@ -8,8 +8,10 @@ the inputs' slices ``x.select(in_dim, b)`` and the results are stacked along ``o
 So results and gradients are exactly those of the per-example calls (the slicing and the
 stacking are differentiable ops), nested vmaps compose, and the function may do anything it
 could do on one example.  What differs from torch's batching rules: the function runs B times
-(no speed-up), code torch refuses inside vmap (``.item()``, data-dependent branches) just
-runs, and a mapped dimension of size 0 cannot be looped over (ValueError).
+(no speed-up), and code torch refuses inside vmap (``.item()``, data-dependent branches)
+just runs. A mapped dimension of size 0 runs the function once on zeros shaped like an
+example and gives outputs of size 0 along out_dims. An in-place write into an unmapped input
+starts afresh in each example; writes that differ between examples raise torch's error.
 
 ``in_dims``: an int (or None) for every input, or a tuple with one entry per positional
 argument, each an int, None (not mapped) or a nested list/tuple/dict matching that argument.
@@ -22,18 +24,23 @@ Keyword arguments are passed to every call unmapped.
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
 from . import backend
 from ._random_factories import default_generator
 from .autograd.function import inside_transform
+from .ops import normalization as _normalization
 from .ops.stacking import stack
 from .tensor import Tensor
 
 __all__ = ["vmap"]
 
 _RANDOMNESS = ("error", "different", "same")
+_RANDOM_ERROR = ("vmap: called random operation while in randomness error mode. Please either "
+                 "use the 'same' or 'different' randomness flags on vmap or perform the "
+                 "randomness operation out of vmap")
 
 
 def _flatten(obj):
@@ -109,6 +116,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
     @functools.wraps(func)
     def batched(*args, **kwargs):
+        if not _valid_dims(out_dims):      # checked before the inputs, as torch
+            raise ValueError(f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an "
+                             f"int, None or a python collection of ints representing where in "
+                             f"the outputs the vmapped dimension should appear.")
         where = f"vmap({name}, in_dims={in_dims}, ...)(<inputs>)"
         leaves, rebuild = _flatten(list(args))
         dims = _leaf_dims(in_dims, args, where)
@@ -138,30 +149,115 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         if len(set(sizes)) > 1:
             raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
                              f"dimension, got sizes {sizes} for the mapped dimension")
-        if sizes[0] == 0:
-            raise ValueError("vmap: minigrad maps by calling the function once per example, "
-                             "so it cannot map over a dimension of size 0")
-        with inside_transform("functorch", "vmap"):     # (for the custom Functions applied)
-            results = [func(*rebuild([leaf if d is None else leaf.select(d, b)
-                                      for leaf, d in zip(leaves, mapped)]), **kwargs)
-                       for b in _examples(sizes[0], randomness)]
-        return _stack_outputs(results, out_dims, name)
+        count = sizes[0]
+        if count == 0:      # run once on zeros shaped like an example; outputs of batch 0
+            examples = [[leaf if d is None else _zero_example(leaf, d)
+                         for leaf, d in zip(leaves, mapped)]]
+        else:
+            examples = ([leaf if d is None else leaf.select(d, b)
+                         for leaf, d in zip(leaves, mapped)] for b in range(count))
+        results = _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness)
+        return _stack_outputs(results, out_dims, name, empty=count == 0)
     return batched
 
 
-def _examples(count, randomness):
-    """range(count), watching or resetting the default generator between calls as
-    ``randomness`` asks."""
+class _Levels(threading.local):
+    """Per running vmap call (innermost last): the ids of the per-example slices it is
+    passing to the function now, which count as batched tensors."""
+    stack = ()
+
+
+_levels = _Levels()
+
+
+def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
+    """The function's result for each example (a list of input leaves), with the checks
+    torch's batching makes: random draws as ``randomness`` asks, and no batched write into
+    an unmapped input (``_UnmappedWrites``)."""
+    level = set()
+    _levels.stack = _levels.stack + (level,)
+    writes = _UnmappedWrites(leaves, mapped, count > 1)
     start = default_generator.get_state()
-    for b in range(count):
-        if randomness == "same":
-            default_generator.set_state(start)
-        before = default_generator.stream.state_bytes(0) if randomness == "error" else None
-        yield b
-        if randomness == "error" and before != default_generator.stream.state_bytes(0):
-            raise RuntimeError("vmap: called random operation while in randomness error mode. "
-                               "Please either use the 'same' or 'different' randomness flags "
-                               "on vmap or perform the randomness operation out of vmap")
+    results = []
+    try:
+        with inside_transform("functorch", "vmap"):     # (for the custom Functions applied)
+            for example in examples:
+                if randomness == "same":
+                    default_generator.set_state(start)
+                before = default_generator.stream.state_bytes(0) if randomness == "error" \
+                    else None
+                level.clear()
+                level.update(id(e) for e, d in zip(example, mapped) if d is not None)
+                writes.restore()
+                results.append(func(*rebuild(example), **kwargs))
+                writes.record()
+                if randomness == "error" and before != default_generator.stream.state_bytes(0):
+                    raise RuntimeError(_RANDOM_ERROR)
+    finally:
+        _levels.stack = _levels.stack[:-1]
+    return results
+
+
+def _zero_example(leaf, dim):
+    """A stand-in for an example of a batch of size 0: zeros shaped like ``leaf`` without
+    ``dim`` (in ``leaf``'s graph when it requires grad, through an empty sum)."""
+    shape = tuple(leaf.shape[:dim]) + tuple(leaf.shape[dim + 1:])
+    zeros = leaf.detach().new_zeros(shape)
+    return zeros + leaf.narrow(dim, 0, 0).sum() if leaf.requires_grad else zeros
+
+
+class _UnmappedWrites:
+    """In-place writes into the unmapped (in_dim None) tensor inputs. In torch such an input
+    is one tensor written once, and writing a batched value into it is an error; here the
+    function runs once per example, so each example starts from the input's value before
+    the call, and writes that differ between examples (a batched value) raise torch's
+    error, the input restored. (Equal writes of a batched value pass: a limit of looping.)"""
+
+    def __init__(self, leaves, mapped, several):
+        unique = {id(t): t for t, d in zip(leaves, mapped) if d is None and isinstance(t, Tensor)}
+        self.tensors = list(unique.values())
+        self.versions = [t._version_value for t in self.tensors]
+        # the values each example starts from (no copy needed for a single example)
+        self.saved = [t._array.copy() for t in self.tensors] if several else None
+        self.written = {}       # index -> the value the first example wrote
+
+    def restore(self):
+        for i in self.written:
+            self.tensors[i]._array[...] = self.saved[i]
+
+    def record(self):
+        for i, t in enumerate(self.tensors):
+            if t._version_value == self.versions[i]:
+                continue
+            value = backend.as_numpy(t._array)
+            if i not in self.written:
+                self.written[i] = value.copy()
+            elif not np.array_equal(self.written[i], value, equal_nan=value.dtype.kind in "fc"):
+                for j in self.written:      # torch raises before writing anything
+                    self.tensors[j]._array[...] = self.saved[j]
+                raise RuntimeError(
+                    "vmap: inplace arithmetic(self, *extra_args) is not possible because there "
+                    "exists a Tensor `other` in extra_args that has more elements than `self`. "
+                    "This happened due to `other` being vmapped over but `self` not being "
+                    "vmapped over in a vmap. Please try to use out-of-place operators instead of "
+                    "inplace arithmetic. If said operator is being called inside the PyTorch "
+                    "framework, please file a bug report instead.")
+
+
+def refuse_unbatched_running_stats(running_mean, running_var):
+    """For ``batch_norm`` in training mode: under vmap, running statistics that are not
+    batched (not the per-example slices of a mapped input: a module's own buffers) would be
+    updated in place from a batched input, which torch refuses with this error."""
+    if not _levels.stack:
+        return
+    batched = set().union(*_levels.stack)
+    if any(t is not None and id(t) not in batched for t in (running_mean, running_var)):
+        raise RuntimeError(
+            "Batch norm got a batched tensor as input while the running_mean or running_var, "
+            "which will be updated in place, were not batched.\nIf you are using a module and "
+            "do not need eval mode, please set `track_running_stats` to be False.If you are "
+            "using a prebuilt module and do not need eval mode, please see the functorch "
+            "website for resources on how to patch your module to work with vmap")
 
 
 def _unbatched(values):
@@ -189,10 +285,6 @@ def _out_leaf_dims(out_dims, first, name):
     if isinstance(out_dims, tuple) and len(out_dims) == 1 and \
             not isinstance(first, (tuple, list, dict)):
         out_dims = out_dims[0]
-    if not _valid_dims(out_dims):
-        raise ValueError(f"{where}: `out_dims` must be an int, None or a python collection of "
-                         f"ints representing where in the outputs the vmapped dimension "
-                         f"should appear.")
     return _dims_like(out_dims, first, where, "out_dims", "outputs")
 
 
@@ -207,9 +299,10 @@ def _valid_dims(dims):
     return False
 
 
-def _stack_outputs(results, out_dims, name):
+def _stack_outputs(results, out_dims, name, empty=False):
     """Stack the per-example outputs (a Tensor or a nested structure of them) along
-    ``out_dims``, leaf by leaf."""
+    ``out_dims``, leaf by leaf (``empty``: for a batch of size 0, from the one call on a
+    stand-in example, size 0 along the out_dim)."""
     first = results[0]
     dims = _out_leaf_dims(out_dims, first, name)
     leaves_per_call = [_flatten(r)[0] for r in results]
@@ -226,5 +319,10 @@ def _stack_outputs(results, out_dims, name):
             raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got "
                              f"type {type(leaf_column[0])}. Did you mean to set out_dims= "
                              f"to None for output?")
-        values.append(stack(list(leaf_column), dim))
+        stacked = stack(list(leaf_column), dim)
+        values.append(stacked.narrow(dim, 0, 0) if empty else stacked)
     return rebuild(values)
+
+
+# batch_norm (in ops, below this module) asks this hook, when set, in training mode
+_normalization.vmap_running_stats_check = refuse_unbatched_running_stats

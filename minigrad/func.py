@@ -27,7 +27,8 @@ from __future__ import annotations
 from . import autograd
 from .autograd.function import inside_transform
 from .autograd.graph import reachable_leaves
-from ._vmap import _flatten, treespec as _treespec, vmap
+from ._random_factories import default_generator
+from ._vmap import _RANDOM_ERROR, _flatten, treespec as _treespec, vmap
 from .nn.modules.normalization import _BatchNorm
 from .nn.utils.stateless import call_with as _call_with
 from .ops.stacking import stack
@@ -152,6 +153,9 @@ def _split_aux(result, has_aux, who):
     if not (isinstance(result, tuple) and len(result) == 2):
         raise RuntimeError(f"{who}: output of function f should be a tuple: (output, aux) "
                            "if has_aux is True")
+    for leaf in _flatten(result[1])[0]:        # torch unwraps the aux's leaves as tensors
+        if not isinstance(leaf, Tensor):
+            raise RuntimeError(f"Expected tensors, got unsupported type {type(leaf)}")
     return result
 
 
@@ -377,8 +381,11 @@ def _jacobian(func, argnums, has_aux, who, build):
             _refuse_complex(who, out_flat, "outputs")
             jac = []
             for o in out_flat:
-                if not isinstance(o, Tensor):
-                    raise RuntimeError(f"{who}: Expected f to return Tensors, got {type(o)}")
+                if not isinstance(o, Tensor):       # torch's words of the vjp/jvp inside
+                    inner = ("jvp(f, primals, tangents)" if build is _jacobian_columns
+                             else "vjp(f, *primals)")
+                    raise RuntimeError(f"{inner}: expected f(*primals) to return only tensors, "
+                                       f"got unsupported type {type(o)}")
                 blocks = build(o, wrt, outer and _foreign_graph(o, wrt))
                 jac.append(_regroup(_settle(blocks, wrt, outer), rebuilds, single))
         result = out_rebuild(jac)
@@ -429,6 +436,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")
+    if randomness == "error":       # torch runs func under vmap, which refuses random draws
+        func = _refusing_random(func)
     fwd = _jacobian(func, argnums, has_aux, "jacfwd(f, argnums)(*args)", _jacobian_columns)
 
     def wrapper(*args, **kwargs):
@@ -437,6 +446,18 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         _check_primals([args[a] for a in nums])
         return fwd(*args, **kwargs)
     return wrapper
+
+
+def _refusing_random(func):
+    """``func``, raising vmap's error of randomness mode 'error' if it draws random numbers
+    from the default generator."""
+    def checked(*args, **kwargs):
+        before = default_generator.stream.state_bytes(0)
+        result = func(*args, **kwargs)
+        if before != default_generator.stream.state_bytes(0):
+            raise RuntimeError(_RANDOM_ERROR)
+        return result
+    return checked
 
 
 def _jacobian_columns(out, wrt, keep):
@@ -512,12 +533,17 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     if isinstance(parameter_and_buffer_dicts, dict):
         values = parameter_and_buffer_dicts
     elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
-        values, repeated = {}, []
+        if not all(isinstance(d, dict) for d in parameter_and_buffer_dicts):
+            raise ValueError("Expected all elements of parameter_and_buffer_dicts to be "
+                             "dictionaries")
+        values, counts = {}, {}
         for d in parameter_and_buffer_dicts:
-            repeated += [k for k in d if k in values]
+            for k in d:
+                counts[k] = counts.get(k, 0) + 1
             values.update(d)
+        repeated = [k for k, n in counts.items() if n > 1]     # in first-seen order
         if repeated:
-            raise ValueError(f"{sorted(set(repeated))} appeared in multiple dictionaries; "
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; "
                              "behavior of functional call is ambiguous")
     else:
         raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple "

@@ -74,6 +74,8 @@ def _leaves(tensors, create_graph, need_graph):
     for t in tensors:
         if create_graph and t.requires_grad:
             out.append(t.view_as(t))
+        elif need_graph and t._array.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         else:
             out.append(t.detach().requires_grad_(need_graph))
     return tuple(out)

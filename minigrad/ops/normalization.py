@@ -34,6 +34,10 @@ from .reduce import mean as reduce_mean, sum as reduce_sum
 
 __all__ = ["BatchNorm", "batch_norm"]
 
+# Set by minigrad._vmap (which imports this module): under vmap, refuses running statistics
+# that are not batched, as torch's batching rule for batch_norm does
+vmap_running_stats_check = None
+
 
 def update_running(stat, batch, momentum):
     """stat = (1 - momentum) stat + momentum batch, in place; stat, batch: (C,).
@@ -266,6 +270,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if (running_mean is None) != (running_var is None):
             raise ValueError("running_mean and running_var must either both be None or neither "
                              "be None")
+        if vmap_running_stats_check is not None:
+            vmap_running_stats_check(running_mean, running_var)
     if input.numel() == 0:
         # as PyTorch: a copy (in the graph), scaled and shifted by the first weight and bias;
         # no statistic is read, so none is checked
