@@ -364,3 +364,17 @@ def test_parameter_requires_grad_must_be_bool(flag):
 @pytest.mark.parametrize("flag", [True, False])
 def test_parameter_requires_grad_bool(flag):
     assert _same(lambda L: L.nn.Parameter(L.ones(1), flag).requires_grad) == ("ok", flag)
+
+
+def test_lazy_linear_loaded_weights_of_another_width_refuse_the_input():
+    """A LazyLinear whose weight came from load_state_dict checks the input's features
+    against it before running, in torch's words, and keeps in_features 0 then."""
+    outcomes = []
+    for lib in (torch, minigrad):
+        m = lib.nn.LazyLinear(2)
+        m.load_state_dict({"weight": lib.zeros(2, 3), "bias": lib.zeros(2)})
+        with pytest.raises(AssertionError) as info:
+            m(lib.ones(5, 4))
+        outcomes.append((str(info.value), m.in_features, tuple(m(lib.ones(5, 3)).shape),
+                         m.in_features))
+    assert outcomes[0] == outcomes[1]

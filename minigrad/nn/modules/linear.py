@@ -79,6 +79,10 @@ class LazyLinear(LazyModuleMixin, Linear):
 
     def initialize_parameters(self, input):
         if not self.has_uninitialized_params():     # filled by load_state_dict
+            if int(input.shape[-1]) != int(self.weight.shape[1]):
+                raise AssertionError(f"The in_features inferred from input: {input.shape[-1]} "
+                                     f"is not equal to in_features from self.weight: "
+                                     f"{self.weight.shape[1]}")
             self.in_features = int(self.weight.shape[1])
             return
         self.in_features = int(input.shape[-1])
