@@ -23,7 +23,6 @@ contiguous copy, multiply or add (1.7x faster than strided views on 32x32 planes
 
     forward       stack[c, t, n, :W] = plane[n, c, phase_t][shift_t : +W]        (a copy per tap)
                   ywide (c, m, n*W)  =  w (c, m, taps) @ stack (c, taps, n*W)   (a GEMM per c)
-    input_grad    gplane[phase_t][shift_t : +W]  +=  sum over j of  w[:, j, t] * gwide[:, :, j]
     weight_grad   gw[:, j, t]  =  sum over n, i of  gwide[n, :, j, i] * plane[phase_t][shift_t + i]
 
 The forward's stack is a block's im2col, cut to about STACK_BYTES so that it is still in
@@ -32,9 +31,13 @@ tap by tap took two passes and a temporary per tap (a whole stride-1 step, forwa
 gradients, 26 ms instead of 35 on one thread from this alone). With stride 1
 and one output channel per input channel, the input gradient is itself a depthwise
 convolution -- of g, padded by d*(k-1) - p, with the kernel flipped -- and takes
-``forward`` (``_transposed``); otherwise each tap adds its products into its slice of the
-phase planes. The weight gradient's sum is one dot product per (image, channel) (``einsum``:
-no product array written and read back, 1.5-2x faster than multiply-then-sum).
+``forward`` (``_transposed``); otherwise it is made phase by phase on the phase planes laid
+out channel first, a block's images end to end (``_conv_depthwise_lanes``: a tap is one long
+slice for the whole block, not a row per image and channel; a phase's taps are one GEMV). The
+weight gradient takes the same lanes (a GEMV per tap), but for a strided 2-d kernel of 9 taps
+or fewer with one output channel per input channel, where it stays here: a dot product per
+(image, channel) (``einsum``: no product array written and read back, 1.5-2x faster than
+multiply-then-sum).
 
 gwide is g spread onto the wide rows, zeros in the cropped columns, so they add nothing --
 unless a factor is inf or NaN (0 * inf): then the strided views are used instead (``_views``
@@ -51,8 +54,11 @@ core, forward and both gradients of 16x128x1000: k9 stride 1 17.6 -> 9.8 ms, k3 
 
 2-d convolutions on planes of 100 outputs or more, with finite x and w, go to ``_conv_bands``
 instead: banded GEMMs, which trade the taps' passes for arithmetic. The forward with any
-stride; the weight gradient with stride 1; the input gradient through ``forward`` with stride
-1, and with a stride in float32 phase by phase (``_banded_phases``).
+stride, and the input gradient through ``forward`` with stride 1. (The bands' weight gradient
+with stride 1 took 1.4x the lanes' time: float32, 32x64x32x32 3x3, 7.0 against 5.1 ms on one
+core; float64 12.2 / 10.2. A strided input gradient phase by phase on the bands, each phase a
+stride-1 convolution of g with its sub-kernel, took 1.1-2x the lanes' phases: float32,
+32x128x28x28 3x3 stride 2 12.1 against 7.2 ms, 16x96x60x60 5x5 stride 3 27.6 against 13.3.)
 
     forward(x, w, b, geom, y)     x (N, C, *S), w (C*m, 1, *k) -> y (N, C*m, *L), written
     input_grad(g, w, geom, gx)    g (N, C*m, *L) -> gx (N, C, *S), written
@@ -65,7 +71,7 @@ import itertools
 import numpy as np
 
 from .. import backend
-from . import _conv_bands as _bands, _conv_phases as _phases
+from . import _conv_bands as _bands, _conv_depthwise_lanes as _lanes
 from ._util import prod as _prod, window_slices as _window_slices
 from ._workspace import workspace as _workspace
 
@@ -150,12 +156,6 @@ class Planes:
             self._grid(buf, p)[of_plane] = x[of_x]
         return buf
 
-    def unplane(self, buf, out):
-        """The inverse of ``planes``: out (n, c, *S) = x's cells of buf (padding dropped)."""
-        for p, phase in enumerate(self.phases):
-            of_x, of_plane = self._parts(phase)
-            out[of_x] = self._grid(buf, p)[of_plane]
-
     def read(self, buf, t):
         """What tap t reads, for every wide output: (n, c, 1, width), a view of buf."""
         return buf[:, :, self.phase[t], None, self.shift[t]:self.shift[t] + self.width]
@@ -229,8 +229,7 @@ def _transposed(geom):
 def input_grad(g, w, geom, gx):
     """The transposed depthwise convolution: g (N, C*m, *L), w (C*m, 1, *k), written into
     gx (N, C, *S). With stride 1 and m == 1, ``forward`` of g with the flipped kernel; else
-    1-d on the runs; otherwise each tap adds its products into its shifted slice of the
-    phase planes."""
+    1-d on the runs; otherwise phase by phase on the lanes (``_conv_depthwise_lanes``)."""
     xp = backend.xp_of(g)
     N, C = gx.shape[:2]
     m = w.shape[0] // C
@@ -241,65 +240,13 @@ def input_grad(g, w, geom, gx):
         return forward(g, _flipped(w), None, turned, gx)
     if len(geom.kernel) == 1 and _runs_fit(g, w):
         return _runs_input_grad(g, w, geom, gx)
-    pieces = _banded_phases(g, geom) if m == 1 else None
-    if pieces is not None:
-        return _phases_input_grad(g, w, geom, pieces, gx)
-    lay = Planes(geom)
-    wv = w.reshape(C, m, -1, 1)                                     # (C, m, taps, 1)
-    gv = g.reshape((N, C, m) + tuple(geom.out_size))
-    for n0, n1, c0, c1 in _each_block(N, C, m * lay.width * g.itemsize):
-        wide = lay.spread(gv[n0:n1, c0:c1], "depthwise-y")        # (n, c, m, width)
-        buf = _workspace("depthwise-x", wide.shape[:2] + (len(lay.phases), lay.size),
-                         g.dtype, xp)
-        buf.fill(0)
-        tmp = _workspace("depthwise-t", wide.shape, g.dtype, xp)
-        for t in range(len(lay.shift)):
-            xp.multiply(wide, wv[c0:c1, :, t], out=tmp)
-            lay.read(buf, t)[:, :, 0] += tmp[:, :, 0] if m == 1 else tmp.sum(axis=2)
-        lay.unplane(buf, gx[n0:n1, c0:c1])
-        del wide, buf, tmp             # the workspace is free again for the next block
+    return _lanes.input_grad(g, w, geom, gx, Planes(geom))
 
 
 def _flipped(w):
     """w (C, 1, *k) turned by 180 degrees, contiguous."""
     return backend.xp_of(w).ascontiguousarray(
         w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)])
-
-
-# A strided depthwise convolution's input gradient, phase by phase (``_conv_phases``): the
-# pixels of x with the same remainders mod the stride are read by a sub-kernel of the taps
-# alone, as a stride-1 depthwise convolution, whose input gradient is again a stride-1
-# depthwise convolution -- of g, with that sub-kernel flipped -- on the banded GEMMs. On one
-# core, float32, input gradient of 32x64x32x32 3x3 stride 2: 7.8 -> 4.6 ms; 16x96x56x56 5x5
-# stride 2: 24 -> 15 ms. In float64 the bands' extra arithmetic costs twice as much, and the
-# taps stayed faster (9.5 against 13 ms); the forward and the weight gradient by phases read
-# x at a stride in every band's copy, and ran 2-4x slower than the phase planes below.
-def _banded_phases(g, geom):
-    """[(phase, the stride-1 depthwise geometry of its input gradient)], when every phase of
-    a strided 2-d depthwise convolution is one the bands compute; else None. g must be
-    float32 (see above) and finite (checked here, once for all phases)."""
-    if (len(geom.kernel) != 2 or geom.stride == (1, 1) or any(d != 1 for d in geom.dilation)
-            or type(g) is not np.ndarray or g.dtype != np.float32):
-        return None
-    pieces = []
-    for phase in _phases.split(geom._replace(groups=1)):
-        turned = _transposed(phase.geom._replace(groups=geom.groups))
-        if turned is None or not _bands.fits_shape(g, turned):
-            return None
-        pieces.append((phase, turned))
-    return pieces if pieces and _finite(np, g) else None
-
-
-def _phases_input_grad(g, w, geom, pieces, gx):
-    """gx[..., phase's pixels] = g (*) (the phase's taps of w, flipped), phase by phase,
-    each on the banded GEMMs; pixels that no tap reads get 0."""
-    if not _phases.covers([phase for phase, _ in pieces], geom):
-        gx.fill(0)
-    every = (slice(None), slice(None))
-    for phase, turned in pieces:
-        _bands.forward(g, _flipped(w[every + phase.taps]), None, turned,
-                       gx[every + phase.pixels])
-    return gx
 
 
 def weight_grad(x, g, geom):
@@ -313,12 +260,15 @@ def weight_grad(x, g, geom):
         return _views_weight_grad(x, g, geom)
     if len(geom.kernel) == 1 and _runs_fit(x, g):
         return _runs_weight_grad(x, g, geom)
-    # 2-d, stride 1: banded GEMMs (_conv_bands). With a stride the bands' copies read x at
-    # that stride and the taps stayed faster (float32, one core, 3x3 stride 2: 3.3 against
-    # 3.6 ms on 32x64x32x32, 12.8 against 24 with 5x5 on 16x96x56x56)
-    if geom.stride == (1,) * len(geom.stride) and _bands.fits(x, g[:0], geom):
-        return _bands.weight_grad(x, g, geom)
     lay = Planes(geom)
+    if m > 1 or len(geom.kernel) != 2 or geom.stride == (1,) * len(geom.stride) or \
+            len(lay.shift) > 9:
+        return _lanes.weight_grad(x, g, geom, lay)
+    # 2-d, strided, one output channel per input channel, 9 taps or fewer: the lanes' copy
+    # of x to channels first cost about what their sums saved (float32, one core,
+    # 32x128x28x28 3x3 stride 2: 6.6 ms here against 7.3 on the lanes, alternating
+    # processes; 10.3 / 10.9 in float64). With more taps the lanes' GEMVs win (5x5 stride 3
+    # on 16x64x30x30, float64: 6.0 -> 3.8; 5x5 stride 2 on 16x96x56x56, float32: 16.5 -> 11.5)
     gv = g.reshape((N, C, m) + tuple(geom.out_size))
     gw = xp.zeros((C, m, len(lay.shift)), dtype=x.dtype)
     for n0, n1, c0, c1 in _each_block(N, C, m * lay.width * x.itemsize):

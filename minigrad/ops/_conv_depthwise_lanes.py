@@ -1,0 +1,221 @@
+"""The gradients of a depthwise convolution on *lanes*: the phase planes of
+``_conv_depthwise.Planes`` laid out channel first, a block's images end to end, so that a
+tap is one long contiguous slice.
+
+``Planes`` keeps a plane per (image, channel, phase): a tap's pass over a block runs numpy's
+inner loop once per image and channel, on a row of a few hundred numbers, and the weight
+gradient's per-tap sums are an ``einsum`` over (image, position) per channel. Here one
+channel's plane of one phase holds the block's n images one after the other, ``size``
+numbers apart (a *lane* of n * size numbers)::
+
+    lane[c, phase, k * size + u]  =  number u of image k's plane (channel c, that phase)
+
+Tap t reads its phase from ``shift_t`` on, for every wide output of the whole block at once
+(``count`` = (n - 1) size + width numbers): image k's outputs are the ``width`` numbers from
+k * size on; those between are zeros in g spread onto the lanes (``spread``), so they add
+nothing::
+
+    input_grad    glane[c, p][u] =  sum over the taps t of phase p of  w[c, t] gwide[c][u - shift_t]
+    weight_grad   gw[c*m + j, t] =  gwide[c, j] . lane[c, phase_t][shift_t:]    (a GEMV a tap)
+
+The input gradient is thus the phase decomposition of the transposed convolution (each phase
+of x a stride-1 correlation of g with that phase's taps): per phase, one GEMV of its taps
+over a stack of g's shifted slices, every number of the lanes written once (a multiply where
+a phase has one tap; with a channel multiplier m > 1, each tap's GEMV over the multiplier
+added onto its slice instead). The weight gradient is one GEMV per tap for the block's
+channels (the dot products of whole lanes). Blocks of channels (``LANE_BYTES``) keep a
+block's lanes in cache between the passes. On one core, float32 (float64), against the
+passes per tap on ``Planes``, the bands, or the phases on the bands they replace: weight
+gradient of 32x64x32x32 3x3 stride 1 7.0 -> 5.1 ms (12.2 -> 10.2), of 8x32x16^3 stride 1
+10.3 -> 6.5; input gradient of 32x128x28x28 3x3 stride 2 12.1 -> 7.2 (on a loaded machine;
+12.9 -> 11.4 in float64), of 16x96x60x60 5x5 stride 3 27.6 -> 13.3, of 8x32x16^3 stride 2
+3.9 -> 3.3 (7.7 -> 5.7), of 16x64x28x28 stride 2 with m = 2 3.7 -> 1.7 (6.1 -> 3.8).
+
+With a stride, x reaches the lanes through a copy that puts the channels first (whole
+images: long contiguous runs), then a copy per phase into the lanes' grids; a copy per phase
+straight from x, at the stride and transposed, ran 3x slower (32x128x28x28: 6 ms against 2).
+The lanes' forward (a multiply and an add per tap) ran 1.1-1.3x slower than ``Planes``'
+stacked taps and the bands, and is not kept.
+
+Every product with a lane's zeros (padding, the dropped columns) is a real zero only for
+finite numbers: the callers check x (weight gradient) and w (input gradient) first.
+
+    input_grad(g, w, geom, gx, lay)    g (N, C*m, *L) -> gx (N, C, *S), written
+    weight_grad(x, g, geom, lay)       x (N, C, *S) -> gw (C*m, 1, *k)
+"""
+from __future__ import annotations
+
+from .. import backend
+from ._util import prod as _prod
+from ._workspace import workspace as _workspace
+
+# A block's lanes (every phase of its channels) hold about this many bytes: float32,
+# 32x128x28x28 stride 2, input gradient on one core, 6.1 ms in 2 MB blocks, 10 with all 128
+# channels at once (15 MB)
+LANE_BYTES = 2 << 20
+
+
+class Lanes:
+    """The lanes of ``lay`` (a ``_conv_depthwise.Planes``) for a block of ``n`` images."""
+
+    def __init__(self, lay, n):
+        self.lay, self.n = lay, n
+        self.phases = len(lay.phases)
+        self.span = n * lay.size                           # numbers a lane
+        self.count = (n - 1) * lay.size + lay.width        # wide outputs computed
+        self.strided = any(s > 1 for s in lay.geom.stride)
+
+    def read(self, lanes, t):
+        """What tap t reads for every wide output: (c, count), a view of lanes."""
+        shift = self.lay.shift[t]
+        return lanes[:, self.lay.phase[t], shift:shift + self.count]
+
+    def _grid(self, lanes, p):
+        """Phase p of lanes (c, phases, span) as (c, n, *Q): a view."""
+        lay = self.lay
+        c = lanes.shape[0]
+        per = lanes[:, p].reshape(c, self.n, lay.size)[:, :, :_prod(lay.Q)]
+        return per.reshape((c, self.n) + lay.Q)
+
+    def planes(self, x, kind):
+        """x (n, c, *S) -> lanes (c, phases, span), zero-padded, in a scratch buffer."""
+        xp = backend.xp_of(x)
+        n, c = x.shape[:2]
+        first = x.swapaxes(0, 1)
+        if self.strided:               # channels first, whole images (see the docstring)
+            first = _workspace(kind + "-t", (c, n) + x.shape[2:], x.dtype, xp)
+            first[...] = x.swapaxes(0, 1)
+        lanes = _workspace(kind, (c, self.phases, self.span), x.dtype, xp)
+        lanes.fill(0)
+        for p, phase in enumerate(self.lay.phases):
+            of_x, of_plane = self.lay._parts(phase)
+            self._grid(lanes, p)[of_plane] = first[of_x]
+        return lanes
+
+    def unplane(self, lanes, out, kind):
+        """The inverse of ``planes``: out (n, c, *S) = x's cells of lanes."""
+        xp = backend.xp_of(out)
+        n, c = out.shape[:2]
+        first = out.swapaxes(0, 1)
+        if self.strided:
+            first = _workspace(kind, (c, n) + out.shape[2:], out.dtype, xp)
+        for p, phase in enumerate(self.lay.phases):
+            of_x, of_plane = self.lay._parts(phase)
+            first[of_x] = self._grid(lanes, p)[of_plane]
+        if self.strided:
+            out[...] = first.swapaxes(0, 1)
+
+    def spread(self, g, m, kind, before=0):
+        """g (n, c*m, *L) -> (c, m, before + span): ``before`` zeros, then image k's outputs
+        on its wide rows from k * size on, zeros in every other number."""
+        xp = backend.xp_of(g)
+        n, c = g.shape[0], g.shape[1] // m
+        lay = self.lay
+        out = _workspace(kind, (c, m, before + self.span), g.dtype, xp)
+        out.fill(0)
+        rows = out[:, :, before:].reshape(c, m, n, lay.size)[..., :lay.width]
+        nd = g.ndim - 2
+        lay.crop(rows)[...] = g.reshape((n, c, m) + g.shape[2:]).transpose(
+            (1, 2, 0) + tuple(range(3, 3 + nd)))
+        return out
+
+
+def _each_block(N, C, per_image_channel):
+    """(n0, n1, c0, c1) of every block: all images and a few channels, ``LANE_BYTES`` a
+    block, or one channel and some of the images where a channel's lanes are larger."""
+    per_channel = N * per_image_channel
+    if per_channel <= LANE_BYTES:
+        bn, bc = N, max(1, LANE_BYTES // max(per_channel, 1))
+    else:
+        bn, bc = max(1, LANE_BYTES // max(per_image_channel, 1)), 1
+    for c0 in range(0, C, bc):
+        for n0 in range(0, N, bn):
+            yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
+
+
+def input_grad(g, w, geom, gx, lay):
+    """gx, per block: each phase's lane made whole from g's slices, then the lanes' cells
+    of x copied out. With one output channel per input channel, a phase's lane gathers::
+
+        glane[c, p][u]  =  sum over the taps t of phase p of  w[c, t] * gwide[c][u - shift_t]
+
+    one GEMV of the phase's taps over a stack of g's shifted slices (a multiply for a phase
+    of one tap), each lane number written once; with a channel multiplier each tap adds its
+    products (a GEMV over the multiplier) onto its slice instead."""
+    xp = backend.xp_of(g)
+    N, C = gx.shape[:2]
+    m = w.shape[0] // C
+    if m > 1:
+        return _input_grad_by_taps(g, w, gx, lay)
+    wv = w.reshape(C, -1)
+    phases = [[t for t in range(len(lay.shift)) if lay.phase[t] == p]
+              for p in range(len(lay.phases))]
+    top = max(lay.shift)               # zeros before g: u - shift_t < 0 reads them
+    per = (2 * len(phases) + 2) * lay.size * g.itemsize
+    for n0, n1, c0, c1 in _each_block(N, C, per):
+        n, c = n1 - n0, c1 - c0
+        lanes = Lanes(lay, n)
+        span = lanes.span
+        padded = lanes.spread(g[n0:n1, c0:c1], 1, "lanes-y", before=top)[:, 0]
+        buf = _workspace("lanes-x", (c, lanes.phases, span), g.dtype, xp)
+        stack = None
+        for p, taps in enumerate(phases):
+            reads = [padded[:, top - lay.shift[t]:top - lay.shift[t] + span] for t in taps]
+            if len(taps) <= 1:         # a phase no tap reads gets zeros
+                if taps:
+                    xp.multiply(reads[0], wv[c0:c1, taps[0], None], out=buf[:, p])
+                else:
+                    buf[:, p] = 0
+                continue
+            stack = _workspace("lanes-p", (c, len(taps), span), g.dtype, xp)
+            for i, read in enumerate(reads):
+                stack[:, i] = read
+            xp.matmul(wv[c0:c1, None, taps], stack, out=buf[:, p:p + 1])
+        lanes.unplane(buf, gx[n0:n1, c0:c1], "lanes-t")
+        del padded, buf, stack, reads  # the workspace is free again for the next block
+    return gx
+
+
+def _input_grad_by_taps(g, w, gx, lay):
+    """``input_grad`` with a channel multiplier m: per tap, the GEMV over the multiplier
+    (c, 1, m) @ gwide (c, m, count) added onto the tap's slice of the lanes. (A stack of
+    m * taps slices per phase ran 1.2-2x slower here.)"""
+    xp = backend.xp_of(g)
+    N, C = gx.shape[:2]
+    m = w.shape[0] // C
+    taps = len(lay.shift)
+    wv = w.reshape(C, m, taps)
+    per = (2 * len(lay.phases) + m + 1) * lay.size * g.itemsize
+    for n0, n1, c0, c1 in _each_block(N, C, per):
+        n, c = n1 - n0, c1 - c0
+        lanes = Lanes(lay, n)
+        wide = lanes.spread(g[n0:n1, c0 * m:c1 * m], m, "lanes-y")
+        gwide = wide[:, :, :lanes.count]
+        buf = _workspace("lanes-x", (c, lanes.phases, lanes.span), g.dtype, xp)
+        buf.fill(0)
+        tmp = _workspace("lanes-p", (c, 1, lanes.count), g.dtype, xp)
+        for t in range(taps):
+            xp.matmul(wv[c0:c1, None, :, t], gwide, out=tmp)
+            lanes.read(buf, t)[...] += tmp[:, 0]
+        lanes.unplane(buf, gx[n0:n1, c0:c1], "lanes-t")
+        del wide, gwide, buf, tmp      # the workspace is free again for the next block
+    return gx
+
+
+def weight_grad(x, g, geom, lay):
+    """gw, per block: a GEMV per tap, gwide (c, m, count) @ the tap's slice (c, count, 1)."""
+    xp = backend.xp_of(x)
+    N, C = x.shape[:2]
+    m = g.shape[1] // C
+    taps = len(lay.shift)
+    gw = xp.zeros((C, m, taps), dtype=x.dtype)
+    per = (len(lay.phases) + m + 1) * lay.size * x.itemsize
+    for n0, n1, c0, c1 in _each_block(N, C, per):
+        lanes = Lanes(lay, n1 - n0)
+        buf = lanes.planes(x[n0:n1, c0:c1], "lanes-x")
+        wide = lanes.spread(g[n0:n1, c0 * m:c1 * m], m, "lanes-y")
+        gwide = wide[:, :, :lanes.count]
+        for t in range(taps):
+            gw[c0:c1, :, t] += xp.matmul(gwide, lanes.read(buf, t)[:, :, None])[..., 0]
+        del buf, wide, gwide           # the workspace is free again for the next block
+    return gw.reshape((C * m, 1) + tuple(geom.kernel))
