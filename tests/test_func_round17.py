@@ -220,3 +220,19 @@ def test_jacfwd_randomness_same_allows_draws_independent_of_input():
     (x, tx) = pair(3)
     close(mf.jacfwd(lambda v: v.sin() + mg.rand(3) * 0, randomness="same")(x),
           tf.jacfwd(lambda v: v.sin() + torch.rand(3) * 0, randomness="same")(tx))
+
+
+def test_functional_call_refuses_a_value_that_is_not_a_tensor():
+    """A non-tensor value in the dict is refused by name as torch's (None passes)."""
+    outcomes = []
+    for lib in (torch, mg):
+        m = lib.nn.Linear(2, 2)
+        row = []
+        for values in ({"weight": 1}, {"bias": "x", "weight": 2}, {"foo": 3}):
+            with pytest.raises(TypeError) as info:
+                lib.func.functional_call(m, values, (lib.ones(1, 2),))
+            row.append(str(info.value))
+        out = lib.func.functional_call(m, {"bias": None}, (lib.ones(1, 2),))
+        row.append(tuple(out.shape))
+        outcomes.append(row)
+    assert outcomes[0] == outcomes[1]

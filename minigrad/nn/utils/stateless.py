@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import warnings
 
+from ...tensor import Tensor
+
 __all__ = ["functional_call"]
 
 _MISSING = object()
@@ -96,6 +98,8 @@ def reparametrized(module, values, tie_weights=True, strict=False):
     restore = []
     try:
         for name, value in values.items():
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{value} is not an instance of torch.Tensor")
             owner, attr = _owner(module, name)
             restore.append((attr,) + _swap(owner, attr, value))
         yield module
