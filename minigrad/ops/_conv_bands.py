@@ -1,6 +1,6 @@
-"""Depthwise 2-d convolutions as banded matrix products: the forward and the weight gradient
-(the input gradient of a stride-1 depthwise convolution is itself one, with the kernel
-flipped: ``_conv_depthwise._transposed``; a strided one is one per phase of x).
+"""Depthwise 2-d convolutions as banded matrix products: the forward (the input gradient of
+a stride-1 depthwise convolution is itself one, with the kernel flipped:
+``_conv_depthwise._transposed``; the gradients otherwise take ``_conv_depthwise_lanes``).
 
 A depthwise 3x3 is 9 multiply-adds per output: as passes over memory (a copy or a
 multiply-add per tap) numpy spends its time moving numbers, and on two threads such passes
@@ -24,9 +24,6 @@ are computed and cropped. T is (R + 2)/3 times as much arithmetic as the taps ne
 R = 8) but one GEMM replaces 9 copies and a matrix-vector product per tap stack: on one core
 190 us per 64-channel 32x32 image against 280 for ``_conv_depthwise``'s stacks.
 
-The weight gradient is the same pair the other way round: P = G @ S^T for the output
-gradient G laid out as Y, and gw[di, dj] = sum over bands and rows r of P[r, (r + di dh, dj)].
-
 A stride (sh, sw): output row r of a band reads rows r sh + di dh, so T's taps step sh
 columns of (h, dj) blocks a row and a band spans (R - 1) sh + dh (kh - 1) + 1 rows (R is
 ROWS / sh, which keeps K near the stride-1 one); with sw > 1, S holds for each shift dj
@@ -37,7 +34,6 @@ Every product of T's zeros with S is a real zero only for finite S: an inf or Na
 in w) takes ``_conv_depthwise``'s taps instead (``fits``).
 
     forward(x, w, b, geom, y)     x (N, C, H, W), w (C*m, 1, kh, kw) -> y (N, C*m, Ho, Wo)
-    weight_grad(x, g, geom)       -> gw (C*m, 1, kh, kw)
 """
 from __future__ import annotations
 
@@ -230,28 +226,3 @@ def forward(x, w, b, geom, y):
             into += bias[c0:c1]
         del S, rest, T, Y              # the workspace is free again for the next block
 
-
-def weight_grad(x, g, geom):
-    """gw (C*m, 1, kh, kw) = sum over images and outputs of g times the x each tap reads:
-    per block P (c, bands, R*m, K) = G @ S^T, then P's band diagonals summed."""
-    N, C = x.shape[:2]
-    m = g.shape[1] // C
-    lay = Bands(geom, m)
-    gv = g.reshape(N, C, m, lay.Ho, lay.Wo)
-    gw = np.zeros((C, lay.kh, m, lay.kw), dtype=x.dtype)
-    r = np.arange(lay.R)
-    for n0, n1, c0, c1 in _blocks(N, C, lay.per_channel(x.itemsize)):
-        n, c = n1 - n0, c1 - c0
-        S, P = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.bands * lay.R * m * lay.K)
-        P = P.reshape(c, lay.bands, lay.R * m, lay.K)
-        G = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.cols), x.dtype, np)
-        full = G.reshape(c, lay.bands * lay.R, m, n, lay.cols)
-        full[:, lay.Ho:] = 0           # the cropped rows and columns: no contribution
-        full[:, :lay.Ho, :, :, lay.Wo:] = 0
-        lay.outputs(G, n)[...] = gv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)
-        np.matmul(G, lay.band_view(S).swapaxes(2, 3), out=P)
-        bands = P.reshape(c, lay.bands, lay.R, m, lay.span, lay.kw)
-        for di in range(lay.kh):       # tap row di: the entries (r, r sh + di dh) of a band
-            gw[c0:c1, di] += bands[:, :, r, :, r * lay.sh + di * lay.dh, :].sum(axis=(0, 2))
-        del S, P, G, full, bands
-    return gw.transpose(0, 2, 1, 3).reshape(C * m, 1, lay.kh, lay.kw)

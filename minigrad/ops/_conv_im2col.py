@@ -13,19 +13,31 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
+
 from .. import backend
 from ..parallel import run_split
 from ._util import prod as _prod, window_slices as _window_slices
 from ._thin_gemm import thin_matmul
-from ._workspace import workspace as _workspace
+from ._workspace import padded_rows, workspace as _workspace
 
 # ----------------------------------------------------------------------------------------------
 # im2col and its adjoint, on the (N, C, *S) layout as it is
 # ----------------------------------------------------------------------------------------------
-# The columns are ordered (image, position): the product w @ cols is then (O, N, *L), and
-# its two leading axes swap into the (N, O, *L) output by copying contiguous rows of prod(L)
-# numbers. (An (position, image) order, N last, made that copy a gather with N's stride:
-# 2-5x slower, and the same again for the gradient going in.)
+# The columns are ordered (image, position): each image's columns are then one block, and
+# w @ (that block) is the image's (O, *L) output, written in place (``conv_kernels``). (An
+# (position, image) order, N last, made the output a gather with N's stride: 2-5x slower,
+# and the same again for the gradient going in.)
+def view_as(a, shape):
+    """a reshaped to ``shape`` as a view (for numpy an error, never a silent copy, if it
+    cannot be; the callers' arrays are contiguous or padded rows, which always can)."""
+    if type(a) is not np.ndarray:
+        return a.reshape(shape)
+    out = a.view()
+    out.shape = shape
+    return out
+
+
 def padded(x, pads):
     """x (N, C, *S) zero-padded to (N, C, *Sp), in a scratch buffer; x itself if no padding."""
     if not any(l or r for l, r in pads):
@@ -66,10 +78,11 @@ def im2col(x, geom):
               + tuple(slice(0, s * (n - 1) + 1, s) for s, n in zip(stride, out_size))
               + tuple(slice(None, None, d) for d in dilation)]    # (N, C, *out, *kernel)
     win = win.transpose(1, *range(nd + 2, 2 * nd + 2), 0, *spatial)   # (C, *kernel, N, *out)
-    # every element of the (reused) buffer is written: no stale values
-    cols = _workspace("im2col", (geom.groups, C // geom.groups * _prod(kernel),
-                                 N * _prod(out_size)), x.dtype, xp)
-    rows = cols.reshape(win.shape)
+    # every element of the (reused) buffer is written: no stale values. Rows a little apart
+    # when a power of two long (``padded_rows``): the GEMM reads them faster
+    cols = padded_rows("im2col", (geom.groups, C // geom.groups * _prod(kernel),
+                                  N * _prod(out_size)), x.dtype, xp)
+    rows = view_as(cols, win.shape)
 
     def copy(c0, c1):                    # channels c0..c1, on one thread
         rows[c0:c1] = win[c0:c1]
@@ -223,6 +236,16 @@ def crop_into(y, kept, bias):
         else:
             xp.add(kept[:, o0:o1], b[o0:o1], out=y[:, o0:o1])
     run_split(crop, y.shape[1], 2 * y.nbytes, xp)
+
+
+def add_bias(y, bias):
+    """y (n, O, *L) += bias (O,), in place: the output channels over the threads."""
+    xp = backend.xp_of(y)
+    b = bias.reshape((-1,) + (1,) * (y.ndim - 2))
+
+    def add(o0, o1):
+        y[:, o0:o1] += b[o0:o1]
+    run_split(add, y.shape[1], 2 * y.nbytes, xp)
 
 
 def input_grad_batch_last(g, w, geom, gx):

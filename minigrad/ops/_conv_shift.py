@@ -7,6 +7,8 @@ docstring has the picture).
     shift_conv(x, w, pads, ...)          the convolution (and, with the flipped kernel on
                                          the zero-extended gradient, the input gradient)
     shift_weight_grad(x, g, pads, ...)   the weight gradient
+    shift_conv_columns(x, w_all, ...)    shift_conv's sum for an image too large to copy
+                                         at once: all taps, over runs of positions
     extent, plan, bands                  the layout, and how the work is cut
 """
 from __future__ import annotations
@@ -57,7 +59,7 @@ def taps(kernel, dilation, ext):
             for tap in itertools.product(*(range(k) for k in kernel[:-1]))]
 
 
-def shift_planes(x, pads, dilation, kernel, cols=None):
+def shift_planes(x, pads, dilation, kernel, cols=None, first_only=False):
     """The shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
 
     Each image is flattened to a row of P = prod(E) numbers (``extent``: its rows share
@@ -73,6 +75,9 @@ def shift_planes(x, pads, dilation, kernel, cols=None):
     copy), and its padding zeroed; every other copy j is then that row read j*dW numbers
     further on, a plain copy of long contiguous rows (half the time of writing each copy from
     x). Cells read round from the next row or image feed only output columns cropped away.
+
+    ``first_only``: make copy j0 alone, every column that the other copies would read from it
+    (a (C, width + (j1 - j0 - 1)*dW) array): ``shift_conv_columns`` copies its parts itself.
     """
     xp = backend.xp_of(x)
     n, C, *size = x.shape
@@ -88,7 +93,7 @@ def shift_planes(x, pads, dilation, kernel, cols=None):
     # a row of copy j0 is read (j1 - j0 - 1)*dW further on by the last copy, and holds n
     # images from `shift` on
     row = max(width + (j1 - j0 - 1) * dw, shift + n * P)
-    buf = _workspace("shift", (j1 - j0, C, row), x.dtype, xp)
+    buf = _workspace("shift", (1 if first_only else j1 - j0, C, row), x.dtype, xp)
     first = buf[0]          # copy j0: the images read j0*dW on (x written that earlier)
     inner = (slice(None), slice(None)) + tuple(slice(0, m) for m in size)
     src = x.swapaxes(0, 1)                                                   # (C, n, *S), a view
@@ -108,9 +113,11 @@ def shift_planes(x, pads, dilation, kernel, cols=None):
         else:
             first[c0:c1, :n * P + shift] = whole[c0:c1].reshape(c1 - c0, n * P)[:, -shift:]
         first[c0:c1, shift + n * P:] = 0
-        for j in range(1, j1 - j0):
+        for j in range(1, 1 if first_only else j1 - j0):
             buf[j, c0:c1, :width] = first[c0:c1, j * dw:j * dw + width]
     run_split(copy, C, 2 * (j1 - j0) * C * width * x.itemsize, xp)
+    if first_only:
+        return buf[0]
     # (j1 - j0, C, row) -> ((j1 - j0) * C, width): the first `width` columns of every row
     return buf.reshape((j1 - j0) * C, row)[:, :width]
 
@@ -239,6 +246,15 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
     shifts = taps(kernel, dilation, ext)
     step, tap_groups, lead_groups = plan(N, C, O, kernel, ext, x.itemsize)
     crop = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
+    if len(tap_groups) > 1 or len(lead_groups) > 1:
+        # one image's copies or products pass CHUNK_BYTES: all taps at once, over runs of
+        # its flat positions (``shift_conv_columns``), image by image
+        for n0 in range(N):
+            acc = shift_conv_columns(x[n0:n0 + 1], w_all, pads, dilation, kernel, shifts, O)
+            kept = acc.reshape((O, 1) + tuple(ext))[crop].swapaxes(0, 1)
+            crop_into(y[n0:n0 + 1], kept, bias)
+            del acc, kept
+        return y
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
         L = (n1 - n0) * P
@@ -259,6 +275,47 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
         crop_into(y[n0:n1], kept, bias)
         del acc, kept                       # the workspace is free again for the next chunk
     return y
+
+
+def shift_conv_columns(x, w_all, pads, dilation, kernel, shifts, O):
+    """The sum over taps of ``shift_conv`` for images whose copies do not fit at once, cut
+    along the flat positions instead of into groups of taps: -> acc (O, n*P), a workspace.
+
+    The products at positions [c0, c1) need only the copies' columns [c0, c1): each run's
+    block (kW*C, c1 - c0) is copied from copy 0 (``shift_planes(first_only=True)``), ONE
+    GEMM with every tap's weights (T*O, kW*C) makes its products, and tap t's rows add into
+    acc at positions [c0 - shifts[t], c1 - shifts[t]). Runs of about IMAGE_CHUNK_BYTES keep
+    the block and products in cache. Against taps in groups of 5 (8 channels, 15x15 kernel
+    on 256x256: nine 40-deep products): 1.4x faster there (the deep GEMM runs at 86 GFLOPS
+    instead of 60, one thread)."""
+    xp = backend.xp_of(x)
+    n, C = x.shape[:2]
+    kw, dw = kernel[-1], dilation[-1]
+    ext = extent(x.shape[2:], pads, kernel, dilation)
+    L = n * _prod(ext)
+    first = shift_planes(x, pads, dilation, kernel, (0, kw), first_only=True)   # (C, row)
+    width = L + max(shifts)                # the products' positions some tap adds from
+    run = max(256, IMAGE_CHUNK_BYTES // (max(w_all.shape) * x.itemsize))
+    acc = _workspace("shift-acc", (O, L), x.dtype, xp)
+    acc.fill(0)
+    for c0 in range(0, width, run):
+        m = min(run, width - c0)
+        block = _workspace("shift-run", (kw * C, m), x.dtype, xp)
+        for j in range(kw):
+            block[j * C:(j + 1) * C] = first[:, c0 + j * dw:c0 + j * dw + m]
+        out = _workspace("shift-out", (w_all.shape[0], m), x.dtype, xp)
+        xp.matmul(w_all, block, out=out)
+
+        def add(o0, o1, out=out, c0=c0, m=m):   # output channels o0..o1, every tap
+            for t, shift in enumerate(shifts):
+                lo, hi = max(c0 - shift, 0), min(c0 + m - shift, L)
+                if hi > lo:
+                    acc[o0:o1, lo:hi] += out[t * O + o0:t * O + o1,
+                                             lo + shift - c0:hi + shift - c0]
+        run_split(add, O, 2 * len(shifts) * O * m * x.itemsize, xp)
+        del block, out
+    del first
+    return acc
 
 
 def add_shifted(acc, products, shifts, fresh):

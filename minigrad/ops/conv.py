@@ -25,8 +25,9 @@ import itertools
 
 import numpy as np
 
-from .. import _autocast_state, _memory_format as mf, backend
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..tensor import Tensor
 from . import conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
 from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
@@ -206,6 +207,27 @@ class ConvWeightGrad(Function):
                 Conv.apply(x, H, geom=geom) if need[1] else None)
 
 
+class NoChannels(Function):
+    """A convolution of an input with no channels, as PyTorch computes it: x (N, 0, *S) and
+    w (O, 0, *k) -> an empty (N, 0, *L) result in the promoted dtype of x and w (PyTorch
+    multiplies x by w's (empty) numbers there: whatever O and the bias, no channel is left).
+    Every gradient is zero: x's and w's are empty, b's is zeros (O,)."""
+    first_order_only = False
+    complex_ok = True           # (no arithmetic: zeros of the promoted dtype)
+    _node_name = "ConvolutionBackward0"
+
+    def forward(self, x, w, b=None, *, out_size):
+        self.shapes = [(a.shape, a.dtype) for a in (x, w, b) if a is not None]
+        xp = backend.xp_of(x)
+        return xp.zeros((x.shape[0], 0) + tuple(out_size),
+                        dtype=dtypes._promote(x.dtype, w.dtype))
+
+    def backward(self, gy):
+        xp = backend.xp_of(gy._array)
+        return tuple(Tensor._wrap(xp.zeros(shape, dtype)) if need else None
+                     for (shape, dtype), need in zip(self.shapes, self.needs_input_grad))
+
+
 # ----------------------------------------------------------------------------------------------
 # Public functional API (re-exported from minigrad.nn.functional)
 # ----------------------------------------------------------------------------------------------
@@ -242,6 +264,10 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     geom = Geometry(w.shape[2:], p["stride"], p["padding"], p["dilation"], p["groups"], size,
                     tuple(conv_output_size(n, k, s, pad, d) for n, k, s, pad, d in
                           zip(size, w.shape[2:], p["stride"], p["padding"], p["dilation"])))
+    if x.shape[-nd - 1] == 0:       # no input channels: an empty result, whatever O
+        tensors = (_batched(input, p["batched"]), weight) + (() if bias is None else (bias,))
+        y = NoChannels.apply(*tensors, out_size=geom.out_size)
+        return y if p["batched"] else reshape_to(y, y._array.shape[1:])
     if w.dtype != x.dtype:          # an empty batch (PyTorch returns before comparing them)
         return _empty_mixed(Conv, input, weight, bias, geom, x, w)
     if x.dtype.kind == "c":
