@@ -91,6 +91,9 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
             result = Tensor._wrap(result._array.copy())
     else:
         if copy is False:
+            if isinstance(obj, np.generic):      # (its own words, and a RuntimeError)
+                raise RuntimeError("can't alias NumPy scalars. Either remove copy=False or "
+                                   "transform it in a ndarray. ")
             raise ValueError("can't alias arbitrary sequence into a tensor.")
         result = Tensor._wrap(_to_array(obj, dtype, device))
     if requires_grad:

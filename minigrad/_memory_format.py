@@ -109,6 +109,18 @@ def _dense_strides(shape, order):
     return tuple(strides)
 
 
+def _channels_last_strides(shape, order):
+    """Dense strides for the dims in ``order`` (a channels-last one), as PyTorch computes a
+    channels-last tensor's: each the product of the sizes inside it, a 0 size included (an
+    empty (2, 3, 0, 2) tensor's are (0, 1, 6, 3)), where its row-major strides count a 0 as
+    a 1."""
+    strides, step = [0] * len(shape), 1
+    for d in reversed(order):
+        strides[d] = step
+        step *= shape[d]
+    return tuple(strides)
+
+
 def row_major_strides(shape):
     """The strides (in elements) of a C-contiguous tensor of ``shape``, as PyTorch counts
     them (a size-0 dimension counted as 1)."""
@@ -217,6 +229,11 @@ def _broadcast_steps(x, shape):
     return steps
 
 
+def restrided(out, strides):
+    """``out`` with these element strides (dense ones): see ``_restrided``."""
+    return _restrided(out, strides)
+
+
 def _restrided(out, strides):
     """``out`` with these element strides: itself when it has them, a view when only the
     strides of size-1 dims differ (the same memory), else a copy laid out so."""
@@ -231,15 +248,27 @@ def _restrided(out, strides):
     return copy
 
 
+def exact_layout(array, fmt):
+    """``array``, already dense in the channels-last format ``fmt`` (or any other array), with
+    the format's strides exactly, size-1 dims' too: a view where only those differ (a (N, 1,
+    H, W) result numpy left row-major is channels-last to PyTorch, which allocates it so).
+    An array of another rank, or in ``contiguous_format``, is returned as it is."""
+    if fmt not in _CHANNELS_LAST or array.ndim != _CHANNELS_LAST[fmt][0]:
+        return array
+    return _restrided(array, _channels_last_strides(array.shape, _CHANNELS_LAST[fmt][1]))
+
+
 def target_strides(array, fmt):
     """The element strides a new tensor shaped like ``array`` gets in format ``fmt`` (checks
     the rank of a channels-last format)."""
     shape = array.shape
     if fmt in _CHANNELS_LAST:
         _check_rank(fmt, array.ndim)
-        return _dense_strides(shape, _CHANNELS_LAST[fmt][1])
+        return _channels_last_strides(shape, _CHANNELS_LAST[fmt][1])
     if fmt is preserve_format:
         strides = element_strides(array)
+        if array.size == 0 and any(strides):
+            return strides        # an empty tensor counts as dense: its strides are kept
         if is_non_overlapping_and_dense(shape, strides) and min(strides, default=0) >= 0:
             return strides
         return _dense_strides(shape, _inferred_order(shape, strides))

@@ -222,18 +222,35 @@ def _take_layout(out, array):
         a, a.shape, tuple(s * a.itemsize for s in strides))
 
 
-# arithmetic operators (the tensor stays input 0 of a commutative op, as torch)
-Tensor.__add__ = E.add
-Tensor.__radd__ = _descriptor(E.add, "__radd__")
-Tensor.__sub__ = E.sub
-Tensor.__rsub__ = _rsub
-Tensor.__mul__ = E.mul
-Tensor.__rmul__ = _descriptor(E.mul, "__rmul__")
-Tensor.__truediv__ = E.div
+def _numpy_defers(op):
+    """``op`` as an operator method that gives NotImplemented for a numpy array operand, as
+    PyTorch's operators do: Python then asks the array, and numpy computes (reading the
+    tensor by ``__array__``, in numpy's promotion; a Tensor back by ``__array_wrap__``) or,
+    deferring to the tensor's ``__array_priority__``, leaves Python to raise."""
+    def operator(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
+        return op(self, other)
+    operator.__name__ = getattr(op, "__name__", "operator")
+    return operator
+
+
+# arithmetic operators (the tensor stays input 0 of a commutative op, as torch); + - * / of
+# two tensors are hot paths: elementwise's operator forms, a call shorter than add/sub/mul/div
+Tensor.__add__ = E.add_operator
+Tensor.__radd__ = _descriptor(_numpy_defers(E.add), "__radd__")
+Tensor.__sub__ = E.sub_operator
+Tensor.__rsub__ = _numpy_defers(_rsub)
+Tensor.__mul__ = E.mul_operator
+Tensor.__rmul__ = _descriptor(_numpy_defers(E.mul), "__rmul__")
+Tensor.__truediv__ = E.div_operator
 def _rtruediv(self, other):
     """``number / t`` as PyTorch computes it: ``t.reciprocal() * number`` (so the node keeps
-    1/t, not t, which may then change in place, and the rounding is PyTorch's).  Called
-    unbound on a non-Tensor ``self`` it fails as PyTorch's does (no ``reciprocal``)."""
+    1/t, not t, which may then change in place, and the rounding is PyTorch's); an array
+    ``a / t`` too, by the operator (numpy then multiplies).  Called unbound on a non-Tensor
+    ``self`` it fails as PyTorch's does (no ``reciprocal``)."""
+    if isinstance(other, np.ndarray):
+        return self.reciprocal() * other
     if isinstance(other, (bool, int, float, complex, np.number, np.bool_)) or \
             not isinstance(self, Tensor):
         return E.mul(self.reciprocal(), other)
@@ -244,37 +261,30 @@ Tensor.__rtruediv__ = _rtruediv
 Tensor.__rdiv__ = Tensor.__rtruediv__       # Python 2's name, which torch keeps
 
 
-def _array_operand(op, reflected=False):
-    """An operator of ``op``, which (unlike the named op) takes a numpy array operand, as
-    PyTorch's operators do: the array becomes a tensor first."""
-    def operator(self, other):
-        if isinstance(other, np.ndarray):
-            other = Tensor._wrap(backend.to_device(other, self.device))
-        return op(other, self) if reflected else op(self, other)
-    operator.__name__ = op.__name__
-    return operator
-
-
-Tensor.__pow__ = _array_operand(EF.pow)
-Tensor.__rpow__ = _reflected(EF.pow)
-Tensor.__matmul__ = MM.matmul
-Tensor.__rmatmul__ = _reflected(MM.matmul)
+Tensor.__pow__ = _numpy_defers(EF.pow)
+Tensor.__rpow__ = _numpy_defers(_reflected(EF.pow))
+Tensor.__matmul__ = _numpy_defers(MM.matmul)
+Tensor.__rmatmul__ = _numpy_defers(_reflected(MM.matmul))
 Tensor.__neg__ = E.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = EF.abs
-Tensor.__floordiv__ = _array_operand(E.floor_divide)
-Tensor.__rfloordiv__ = lambda a, b: E.floor_divide(b, a)                 # array // t: refused
-Tensor.__mod__ = _array_operand(E.remainder)
-Tensor.__rmod__ = _reflected(E.remainder)       # array % t: refused, as PyTorch
+Tensor.__floordiv__ = _numpy_defers(E.floor_divide)
+Tensor.__rfloordiv__ = _numpy_defers(lambda a, b: E.floor_divide(b, a))
+Tensor.__mod__ = _numpy_defers(E.remainder)
+Tensor.__rmod__ = _numpy_defers(_reflected(E.remainder))
 Tensor.remainder = lambda a, b: E.remainder(a, b)
 
 # comparisons (no gradient)
-def _comparison_operator(compare):
-    """``x == other`` and friends: elementwise against a tensor, a number or an array; any
-    other object (None, a string, a list) gives NotImplemented, so that ``x == None`` is
-    False and ``x < None`` a TypeError, as PyTorch's operators."""
+def _comparison_operator(compare, arrays=False):
+    """``x == other`` and friends: elementwise against a tensor or a number (an array too
+    where ``arrays``: PyTorch's ``==`` alone takes one); any other object (None, a string, a
+    list; an array for the others) gives NotImplemented, so that ``x == None`` is False,
+    ``x < None`` a TypeError and ``x != array`` Python's identity test, as PyTorch's
+    operators."""
+    kinds = (Tensor, bool, int, float, complex, np.generic) + ((np.ndarray,) if arrays else ())
+
     def operator(self, other):
-        if isinstance(other, (Tensor, bool, int, float, complex, np.generic, np.ndarray)):
+        if isinstance(other, kinds):
             return compare(self, other)
         return NotImplemented
     operator.__name__ = compare.__name__
@@ -291,7 +301,7 @@ def _contains(self, element):
                       C.eq(self, element)))
 
 
-Tensor.__eq__ = _comparison_operator(C.eq)
+Tensor.__eq__ = _comparison_operator(C.eq, arrays=True)
 Tensor.__ne__ = _comparison_operator(C.ne)
 Tensor.__lt__ = _comparison_operator(C.lt)
 Tensor.__le__ = _comparison_operator(C.le)

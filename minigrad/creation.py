@@ -328,8 +328,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
 def _number(value):
     """A tensor's or numpy scalar's value as the Python number PyTorch reads it (np.int32(5)
     is an int, np.float16(2) a float: they weigh as Python numbers, and np.bool_ as a float)."""
-    if isinstance(value, np.generic) and not isinstance(value, float):
-        return float(value) if isinstance(value, np.bool_) else value.item()
+    if isinstance(value, np.generic):
+        return dtypes.python_number(value)
     return value.item() if isinstance(value, Tensor) else value
 
 
@@ -446,8 +446,13 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=Fals
     check_layout(layout, "scalar_tensor")
     if isinstance(s, Tensor) and s.numel() == 1:
         s = s.item()
-    if not isinstance(s, numbers.Number):
+    if not isinstance(s, (numbers.Number, np.bool_)):
         raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
                         f"{type(s).__name__}")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    return _finish(np.array(s).astype(dt.np), dt, device, requires_grad)
+    # checked as PyTorch converts it (300 is no uint8); a complex number meets a 16-bit float
+    # dtype as a double (PyTorch's words name that type)
+    s = dtypes.number_for(s, np.dtype(np.float64) if isinstance(s, complex) and
+                          dt.np.itemsize == 2 and dt.is_floating_point else dt.np)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finish(np.array(s).astype(dt.np), dt, device, requires_grad)

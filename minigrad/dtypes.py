@@ -199,7 +199,13 @@ def number_for(value, np_dtype, half_checked=False):
     into an integer type must be finite and within it, one into float32 must not overflow it
     (nor float16, when ``half_checked``: PyTorch's fill of more than one element checks it,
     its single-element and indexed writes do not); bool takes anything.  Returns the number
-    to store."""
+    to store, a Python one (a numpy scalar is read as ``python_number`` says)."""
+    if isinstance(value, np.generic):
+        value = python_number(value)
+    if type(value) is _builtins.int and not -2 ** 63 <= value < 2 ** 64:
+        # (PyTorch reads an int as a 64-bit one first, whatever the dtype, bfloat16's too)
+        raise OverflowError("can't convert negative int to unsigned" if value < 0 else
+                            "int too big to convert")
     if np_dtype == BFLOAT16:
         return _bfloat16_number(value, half_checked)
     if type(value) is _builtins.float and np_dtype.kind in "fV":     # the common case, quickly
@@ -209,12 +215,16 @@ def number_for(value, np_dtype, half_checked=False):
             return value
         raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
                            f"without overflow")
-    if type(value) is _builtins.int and not -2 ** 63 <= value < 2 ** 64:
-        raise OverflowError("can't convert negative int to unsigned" if value < 0 else
-                            "int too big to convert")
     kind = np_dtype.kind
     if kind == "c":
-        return value
+        if np_dtype.itemsize == 8 and not isinstance(value, _builtins.bool) and any(
+                _FLOAT_MAX[4] < abs(part) < _INF for part in (value.real, value.imag)):
+            # a part past float32's range: complex64 refuses it as float32 does
+            raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
+                               f"without overflow")
+        # (an int as a complex: 2**63 fits a complex tensor, not the 64-bit int it would be
+        # read as on its way)
+        return _builtins.complex(value) if type(value) is _builtins.int else value
     if isinstance(value, (_builtins.complex, np.complexfloating)):
         if kind == "b":               # bool takes any number: True unless it is 0
             return value != 0
@@ -222,7 +232,11 @@ def number_for(value, np_dtype, half_checked=False):
             raise RuntimeError(f"value cannot be converted to type {c_type_name(np_dtype)} "
                                f"without overflow")
         value = value.real
-    if kind == "b" or isinstance(value, (_builtins.bool, np.bool_)) or \
+    if kind == "b":
+        # any number as it is (True unless 0, NaN True); an int past int64 (read as a
+        # uint64) as its truth, which numpy could not make a bool of
+        return value if type(value) is not _builtins.int or value < 2 ** 63 else True
+    if isinstance(value, (_builtins.bool, np.bool_)) or \
             not isinstance(value, (_builtins.int, _builtins.float, np.integer, np.floating)):
         return value
     if kind in "fV":
@@ -298,6 +312,25 @@ def astype(array, np_dtype):
     return array.astype(np_dtype, copy=False)
 
 
+def preserving_copy(array, source=None):
+    """A copy of the numpy array ``array`` laid out as PyTorch lays out its copy (a clone in
+    ``preserve_format``, what ``torch.tensor(ndarray)`` makes): ``array``'s own strides when
+    it is non-overlapping and dense (size-1 dims' strides included), else dense in the order
+    of its strides (0 strides of a broadcast taking no part: row-major for ``broadcast_to``),
+    where numpy's order "K" would sort the 0 strides in.  With ``source``: ``array`` is a
+    new array numpy converted from ``source`` (another dtype), laid out so after ``source``
+    (itself, or a view of it where only size-1 dims' strides differ)."""
+    like = array if source is None else source
+    if like.flags.c_contiguous and 1 not in like.shape:
+        return array.copy() if source is None else array     # row-major, the common case
+    strides = mf.target_strides(like, mf.preserve_format)
+    if source is not None:
+        return mf.restrided(array, strides)
+    out = mf.empty_strided(np, array.shape, strides, array.dtype)
+    out[...] = array
+    return out
+
+
 def from_numpy_dtype(np_dtype) -> DType:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]
@@ -368,16 +401,35 @@ def _promote(a, b):
     return _same_category(a, b)
 
 
+def python_number(value):
+    """A numpy scalar as the Python number PyTorch reads it in an op (``t + np.int32(2)``,
+    ``full(s, np.float16(1))``): an integer as an int, a real float as a float, a bool as a
+    float too (np.bool_ weighs as 1.0), a complex128 (a subclass of Python's complex) as a
+    complex, and the other complex scalars (complex64) as a float, by ``float()``: their real
+    part, with numpy's ComplexWarning, as PyTorch converts them.  Anything else is returned
+    as given."""
+    if isinstance(value, np.generic) and not isinstance(value, (_builtins.float,
+                                                                  _builtins.complex)):
+        if isinstance(value, (np.bool_, np.floating, np.complexfloating)):
+            return _builtins.float(value)
+        return value.item()
+    return value
+
+
 def result_type(*operands):
     """The numpy dtype PyTorch would give to an op on ``operands``.
 
-    ``operands`` are numpy/cupy arrays (with their ``ndim``) or Python scalars.
+    ``operands`` are numpy/cupy arrays (with their ``ndim``), Python scalars, or numpy scalars
+    (read as ``python_number`` says).
     """
     dimensioned, zero_dim, scalars = [], [], []
     for op in operands:
         if isinstance(op, (_builtins.bool, _builtins.int, _builtins.float, _builtins.complex)):
             scalars.append(op)
         elif op.ndim == 0:
+            if isinstance(op, np.generic):            # a numpy scalar: a number, not a 0-d
+                scalars.append(python_number(op))
+                continue
             zero_dim.append(op.dtype)
         else:
             dimensioned.append(op.dtype)

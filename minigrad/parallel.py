@@ -253,9 +253,12 @@ def binary(ufunc, a, b):
         return out
     out = ufunc(a, b)
     # numpy settles a disagreement of a's and b's layouts as row-major, PyTorch as a's: alike
-    # when b is a number (0-d) or a is row-major, the common cases; otherwise laid out as
-    # PyTorch lays it out
-    return out if b.ndim == 0 or a.flags.c_contiguous else mf.pointwise_layout(out, (a, b))
+    # when a is row-major (and, a number, b too), the common case; otherwise laid out as
+    # PyTorch lays it out (a dense tensor beside a number keeps its very strides, size-1
+    # dims' too, where numpy picks its own)
+    if a.flags.c_contiguous and (a.ndim or b.flags.c_contiguous):
+        return out
+    return mf.pointwise_layout(out, (a, b))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -156,7 +156,10 @@ def _to_array(data, dtype=None, device=None):
         if isinstance(data, np.ndarray) and type(data) is not np.ndarray:
             data = np.asarray(data)   # a subclass (np.matrix keeps 2-d on indexing): its data
         _refuse_negative_strides(data)
-        if data.dtype.kind in "OSUV":         # strings or objects: no dtype to convert to
+        if data.dtype not in _WIDE_UNSIGNED:
+            # refused even with a dtype to convert to, as PyTorch: strings, objects, dates,
+            # long doubles, another byte order (uint16/32/64, which PyTorch has and minigrad
+            # has not, do convert)
             dtypes.from_numpy_dtype(data.dtype)
         array = data
     elif isinstance(data, np.generic):
@@ -175,8 +178,15 @@ def _to_array(data, dtype=None, device=None):
                 array = array != 0
             _check_cast_range(array, dtypes.to_dtype(dtype))
     if dtype is not None:
+        target = dtypes.to_dtype(dtype).np
+        if array.dtype.kind == "c" and target.kind not in "cb":
+            # the real part, with PyTorch's warning (numpy's cast would give its own); a
+            # copy, as the cast would have made (a float view of complex memory shares it)
+            warnings.warn("Casting complex values to real discards the imaginary part",
+                          UserWarning, stacklevel=3)
+            array = array.real.copy() if array.real.dtype == target else array.real
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
-            array = dtypes.astype(array, dtypes.to_dtype(dtype).np)
+            array = dtypes.astype(array, target)
     else:
         dtypes.from_numpy_dtype(array.dtype)  # raises a clear error for unsupported dtypes
     if device is not None:
@@ -185,6 +195,7 @@ def _to_array(data, dtype=None, device=None):
 
 
 _PYTHON_NUMBERS = frozenset((int, float, bool, complex))
+_WIDE_UNSIGNED = frozenset(np.dtype(d) for d in ("uint16", "uint32", "uint64"))
 
 
 def _only_python_numbers(data) -> bool:
@@ -634,10 +645,10 @@ class Tensor:
         return self._array.dtype.kind in "fV"
 
     def stride(self, dim=None):
-        if self._array.size == 0:
-            # numpy gives an empty array zero strides; PyTorch, the row-major ones (each size
-            # counted as at least 1).  A permuted view of an empty tensor reports these too,
-            # where PyTorch would permute its base's
+        if self._array.size == 0 and not any(self._array.strides):
+            # numpy gives a new empty array zero strides; PyTorch, the row-major ones (each
+            # size counted as at least 1).  An empty array with strides of its own (a view of
+            # a tensor, or one laid out channels-last by minigrad) reports them
             strides, n = [], 1
             for size in reversed(self._array.shape):
                 strides.append(n)
@@ -1004,7 +1015,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         data = data.detach()._array
     array = _to_array(data, dtype, device)
     if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):
-        array = array.copy(order="K")      # the copy keeps a dense layout (Fortran order too)
+        # the copy keeps a dense layout (Fortran order too); a broadcast one is row-major
+        array = dtypes.preserving_copy(array) if type(array) is np.ndarray else \
+            array.copy(order="K")
+    elif type(data) is np.ndarray and type(array) is np.ndarray and data.ndim > 1:
+        array = dtypes.preserving_copy(array, data)     # numpy's cast, laid out as PyTorch's
     t = Tensor._wrap(array)
     if requires_grad:
         _require_grad_at_creation(t)

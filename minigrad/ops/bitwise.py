@@ -47,7 +47,7 @@ def _as_array(x, dtype, xp):
     if isinstance(x, Tensor):
         return x._array.astype(dtype, copy=False)
     if isinstance(x, np.generic):
-        x = x.item()
+        x = dtypes.python_number(x)   # as PyTorch reads it: np.bool_ is a float
     if isinstance(x, int) and not isinstance(x, bool):
         if not _INT64_MIN <= x <= _INT64_MAX:
             raise OverflowError("int too big to convert")
@@ -69,7 +69,7 @@ def _prepare(name, kernel, a, b, allow_bool=True):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                f"least two devices, {a.device} and {b.device}!")
     dtype = dtypes.result_type(*(x._array if isinstance(x, Tensor) else
-                                 (x.item() if isinstance(x, np.generic) else x) for x in (a, b)))
+                                 dtypes.python_number(x) for x in (a, b)))
     if dtype.kind not in "biu" or (dtype.kind == "b" and not allow_bool):
         raise not_implemented_for(kernel, dtype)
     xp = backend.xp_of(like._array)
@@ -148,7 +148,7 @@ def _inplace(name, out_of_place):
                             f"{type(self).__name__}")
         _check_operands(name, self, other)
         dtype = dtypes.result_type(self._array, other._array if isinstance(other, Tensor) else
-                                   (other.item() if isinstance(other, np.generic) else other))
+                                   dtypes.python_number(other))
         # PyTorch checks that the result fits the tensor before it looks for a kernel
         if not can_cast_inplace(dtype, self._array.dtype):
             raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "

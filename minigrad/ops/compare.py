@@ -66,7 +66,9 @@ def _no_grad_binary(name, a, b, op):
 def _checked_operands(name, first, av, bv, op):
     """``av`` and ``bv`` as a comparison takes them (Python ints wrapped into an integer
     tensor's dtype, arrays in their common dtype), after the checks of type, shape and
-    device; ``first``: the first operand when it is a tensor (whose device ``bv`` needs)."""
+    device; ``first``: the first operand when it is a tensor (whose device ``bv`` needs).
+    A numpy scalar is the Python number PyTorch reads (np.complex64 its real part)."""
+    av, bv = dtypes.python_number(av), dtypes.python_number(bv)
     if op in _COMPARISONS:
         av, bv = _wrapped(av, bv), _wrapped(bv, av)
         av, bv = _in_common_dtype(av, bv), _in_common_dtype(bv, av)

@@ -105,9 +105,10 @@ class Div(Function):
             self.half = True
             return (a / b).astype(a.dtype)
         out = a / b
-        # PyTorch lays the result out after a: numpy's layout when b is a number (0-d) or a
-        # is row-major
-        return out if b.ndim == 0 or a.flags.c_contiguous else mf.pointwise_layout(out, (a, b))
+        # PyTorch lays the result out after a: numpy's layout when a is row-major; otherwise
+        # a's dims' order (and, a dense a beside a number, a's very strides, size-1 dims'
+        # included, which numpy would choose for itself)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a, b))
 
     @ieee
     def backward(self, g):
@@ -127,7 +128,9 @@ class Neg(Function):
     complex_ok = True
 
     def forward(self, a):
-        return -a
+        out = -a
+        # (a dense non-row-major a: its strides exactly, as PyTorch, size-1 dims' included)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     def backward(self, g):
         return neg(g)
@@ -142,8 +145,12 @@ def _binary(fn, a, b, name, true_divide=False):
         if not isinstance(b, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(a).__name__} and "
                             f"{type(b).__name__}")
+        if isinstance(a, np.ndarray):
+            refuse_array(name, a, "input", 1)
         a = _scalar_or_tensor(a, b, name, true_divide)
     elif not isinstance(b, Tensor):
+        if isinstance(b, np.ndarray):
+            refuse_array(name, b)
         b = _scalar_or_tensor(b, a, name, true_divide)
     aa, ba = a._array, b._array
     da, db = aa.dtype, ba.dtype
@@ -178,8 +185,8 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
             return Tensor._wrap(np.asarray(value, dtype=like._array.dtype))
     if type(value) not in _PYTHON_NUMBERS and isinstance(value, np.generic):
         # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
-        # as a Python float (int32 tensor * it is float32), and np.bool_ as a float too
-        value = float(value) if isinstance(value, np.bool_) else value.item()
+        # as a Python float (int32 tensor * it is float32), np.bool_ as a float too
+        value = dtypes.python_number(value)
     if isinstance(value, (bool, int, float, complex)):
         check_python_int(value)
         dtype = dtypes.result_type(like._array, value)
@@ -316,6 +323,53 @@ def add(a, b, _other=None, *, alpha=1):
             numbers_ok=True), _other
     a = _first_number(a, b)
     return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
+
+
+# ``t + other``, ``t - other``, ``t * other``, ``t / other`` (Tensor.__add__...): the named
+# op's work, but a numpy array gives NotImplemented, as PyTorch's operators, so that numpy
+# computes (reading the tensor by __array__, in numpy's promotion; a Tensor back by
+# __array_wrap__); an array on the left, numpy and Python refuse (numpy defers to the tensor's
+# __array_priority__).  Written out, not wrapped: two tensors are a hot path, a call shorter
+# than add(x, y) here (no alpha, no number pair to read).
+def add_operator(self, other):
+    """``self + other``; see above."""
+    if isinstance(other, np.ndarray):
+        return NotImplemented
+    return _binary(Add, self, other, "add")      # (add's alpha is 1: nothing to scale)
+
+
+def sub_operator(self, other):
+    """``self - other``; see above (bool operands: sub's refusal)."""
+    if isinstance(other, Tensor) and self._array.dtype.kind != "b" and \
+            other._array.dtype.kind != "b":
+        return _binary(Sub, self, other, "sub")
+    if isinstance(other, np.ndarray):
+        return NotImplemented
+    return sub(self, other)
+
+
+def mul_operator(self, other):
+    """``self * other``; see above (a 16-bit float self: mul's float32 scalar rule)."""
+    dtype = self._array.dtype
+    if dtype is _FLOAT16 or dtype is _BF16 or not isinstance(other, Tensor):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
+        out = _by_half_scalar(Mul, self, other)
+        if out is not None:
+            return out
+    return _binary(Mul, self, other, "mul")
+
+
+def div_operator(self, other):
+    """``self / other``; see above (a 16-bit float self: div's float32 scalar rule)."""
+    dtype = self._array.dtype
+    if dtype is _FLOAT16 or dtype is _BF16 or not isinstance(other, Tensor):
+        if isinstance(other, np.ndarray):
+            return NotImplemented
+        out = _by_half_scalar(Div, self, other)
+        if out is not None:
+            return out
+    return _binary(Div, self, other, "div", true_divide=True)
 
 
 def _is_bool(x):
@@ -485,8 +539,9 @@ def _integer_div(a, b, dtype, rounding_mode):
 
 
 def refuse_array(name, value, what="other", position=2):
-    """PyTorch's TypeError for a numpy array given to a named op (``torch.pow(t, array)``);
-    its operators (``t ** array``) take one, so they convert before calling the op."""
+    """PyTorch's TypeError for a numpy array given to a named op (``torch.pow(t, array)``,
+    ``torch.add(t, array)``); its operators (``t ** array``) give NotImplemented instead,
+    so that numpy computes."""
     if isinstance(value, np.ndarray):
         raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, "
                         f"not numpy.ndarray")
@@ -542,8 +597,18 @@ class NumberRemainder(Remainder):
 def remainder(a, b):
     """Python's modulo, with the sign of the divisor (as torch.remainder); see Remainder."""
     if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
-        refuse_array("remainder", a, "self", 1)
-        refuse_array("remainder", b)
+        # (PyTorch's words for an op with a Number overload: the overloads it tried)
+        first, second = ("numpy.ndarray" if isinstance(x, np.ndarray) else
+                         python_type_name(x) for x in (a, b))
+        # (which arguments the (Number self, Tensor other) overload refuses)
+        marked = ", ".join((first if isinstance(a, numbers.Number) else f"!{first}!",
+                            f"!{second}!" if isinstance(b, np.ndarray) else second))
+        got = f"{first}, {second}"
+        raise TypeError(f"remainder() received an invalid combination of arguments - got "
+                        f"({got}), but expected one of:\n * (Tensor input, Tensor other, *, "
+                        f"Tensor out = None)\n * (Number self, Tensor other)\n      didn't "
+                        f"match because some of the arguments have invalid types: ({marked})\n"
+                        f" * (Tensor input, Number other, *, Tensor out = None)\n")
     node = NumberRemainder if isinstance(b, Tensor) and not isinstance(a, Tensor) else \
         _TENSOR_REMAINDER if isinstance(b, Tensor) else Remainder
     return _binary(node, a, b, "remainder")

@@ -667,6 +667,8 @@ def setitem(a, index, value):
     if not basic:
         _check_masks(idx, a)
     node = _setitem_node(index, value) if a._base is None else None
+    if isinstance(value, np.integer):
+        value = int(value)      # PyTorch takes a numpy integer as an int (np.float32 it refuses)
     if not isinstance(value, (Tensor, bool, int, float, complex)):
         # PyTorch takes a tensor or a Python number only (not a list, an array or a numpy
         # scalar): torch.tensor(...) first
@@ -720,10 +722,15 @@ def setitem(a, index, value):
                 # = v): PyTorch writes it through
                 target = writable_alias(target)
             if not target.flags.writeable:
+                if not any(st == 0 and n > 1 for st, n in zip(target.strides, target.shape)):
+                    # no repeated element: a read-only NumPy buffer (np.frombuffer of bytes)
+                    raise RuntimeError("cannot write to this tensor: its memory is a read-only "
+                                       "NumPy array (from_numpy of a non-writable array). "
+                                       "Please clone() the tensor before performing the "
+                                       "operation.")
                 raise RuntimeError("unsupported operation: more than one element of the "
                                    "written-to tensor refers to a single memory location. Please "
-                                   "clone() the tensor before performing the operation. (It is "
-                                   "an expanded view.)")
+                                   "clone() the tensor before performing the operation.")
             if value.device != a.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                    f"least two devices, {a.device} and {value.device}!")

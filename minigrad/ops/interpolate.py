@@ -267,7 +267,8 @@ def _resize_dim(out, d, taps):
     view[d] = len(taps[0][0])
     total = None
     for index, weight in taps:
-        w = backend.to_device(weight.reshape(view).astype(out._array.dtype), out.device)
+        w = Tensor._wrap(backend.to_device(weight.reshape(view).astype(out._array.dtype),
+                                           out.device))
         picked = IndexSelect.apply(out, index=backend.to_device(index, out.device), dim=d)
         term = mul(picked, w)
         total = term if total is None else add(total, term)
@@ -522,6 +523,9 @@ def _shuffled_layout(out, input):
     out = contiguous(out, memory_format=fmt)
     if backend.xp_of(out._array).may_share_memory(out._array, input._array):
         out = clone(out, memory_format=fmt)           # a factor of 1: still a copy
+    # channels-last strides exactly, size-1 dims' too: a single output channel (which
+    # contiguous() took as channels-last already, row-major) gets C's stride 1, as in PyTorch
+    out._array = mf.exact_layout(out._array, fmt)
     return out
 
 

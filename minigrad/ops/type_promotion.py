@@ -27,9 +27,7 @@ def _operand(value):
     scalar is a Python number: np.float16(1) weighs as 1.0, np.bool_ as a float too)."""
     if isinstance(value, Tensor):
         return value._array
-    if isinstance(value, np.bool_):
-        return float(value)
-    return value.item() if isinstance(value, np.generic) else value
+    return dtypes.python_number(value)
 
 
 # result_type's overloads, as PyTorch's parser lists them: (type, name) of each argument

@@ -432,19 +432,20 @@ def _write(target, array):
                            f"shape {list(array.shape)}")
     if dst.size == 0:                      # nothing to write, even into an expanded view
         return
-    if not dst.flags.writeable and \
-            not any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
-        dst = writable_alias(dst)
+    if 0 in dst.strides and any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+        # an expanded view, or from_numpy of an array with a 0 stride (numpy may mark that
+        # one writeable): elements that share memory, refused as PyTorch refuses them
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location. Please clone() the tensor before "
+                           "performing the operation.")
     if not dst.flags.writeable:
-        if not any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
-            # not an expanded view: the memory is a read-only NumPy buffer (from_numpy of a
-            # non-writable array, np.frombuffer of bytes), which numpy will not write
+        dst = writable_alias(dst)
+        if not dst.flags.writeable:
+            # the memory is a read-only NumPy buffer (from_numpy of a non-writable array,
+            # np.frombuffer of bytes), which numpy will not write
             raise RuntimeError("cannot write to this tensor: its memory is a read-only NumPy "
                                "array (from_numpy of a non-writable array). Please clone() the "
                                "tensor before performing the operation.")
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                           "refers to a single memory location. Please clone() the tensor before "
-                           "performing the operation. (It is an expanded view.)")
     dst[...] = array
 
 
