@@ -462,7 +462,7 @@ class Tensor:
     ``Tensor(2, 3)`` (PyTorch's legacy constructor) a tensor of that size (zeros here).
     """
     __slots__ = ("_array", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vcounter",
-                 "_base", "_hooks", "__weakref__", "__dict__")
+                 "_base", "_hooks", "_wrapped_number", "__weakref__", "__dict__")
 
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
     __array_priority__ = 1000
@@ -977,8 +977,9 @@ def _parse_to(args, kwargs, allow_copy):
     for arg in args:
         if isinstance(arg, Tensor):
             device, dtype = arg.device, arg.dtype
-        elif isinstance(arg, (str, backend.Device)):
-            device = arg
+        elif isinstance(arg, (str, backend.Device)) or (isinstance(arg, int) and
+                                                        not isinstance(arg, bool)):
+            device = arg                # (an int: an accelerator's index, as PyTorch)
         elif arg is not None:
             dtype = arg
     return device, dtype

@@ -54,6 +54,10 @@ def _hooked(node, kind, value, pack_hook, unpack_hook):
     """One saved ``(kind, value)`` pair in its hooked form (see ``pack_with_hooks``)."""
     if kind == CONST and value is None:
         return kind, value
+    if kind == INPUT and getattr(value, "_wrapped_number", False):
+        # a Python number made an operand (``x * 0.5``): PyTorch keeps such wrapped numbers
+        # away from the hooks (a hook casting what it packs must not round the 0.5)
+        return kind, (value, _as_is, None)
     if kind == INPUT:
         if value.grad_fn is not None:
             link = (value.grad_fn, value._output_nr)

@@ -182,7 +182,9 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         # its range (NaN is not), needs none of the checks below
         limit = _FLOAT_LIMITS.get(like._array.dtype)
         if limit is not None and -limit <= value <= limit:
-            return Tensor._wrap(np.asarray(value, dtype=like._array.dtype))
+            t = Tensor._wrap(np.asarray(value, dtype=like._array.dtype))
+            t._wrapped_number = True     # PyTorch's wrapped number: no saved-tensor hook sees it
+            return t
     if type(value) not in _PYTHON_NUMBERS and isinstance(value, np.generic):
         # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
         # as a Python float (int32 tensor * it is float32), np.bool_ as a float too
@@ -202,7 +204,9 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
             if dtype.kind == "i" and value >= 1 << (bits - 1):
                 value -= 1 << bits
         with np.errstate(over="ignore"):   # past float16's range (x_half + 1e6): inf, silently
-            return to_tensor_like(value, like, dtype=dtype)
+            t = to_tensor_like(value, like, dtype=dtype)
+        t._wrapped_number = True
+        return t
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
         return Tensor._wrap(backend.to_device(value, like.device))
     raise TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "
