@@ -62,8 +62,7 @@ def check(fmt, fn_name, none_means=preserve_format):
 def _check_rank(fmt, ndim):
     rank = _CHANNELS_LAST[fmt][0]
     if ndim != rank:
-        raise RuntimeError(f"required rank {rank} tensor to use {fmt.name} format (the tensor "
-                           f"has {ndim} dimensions)")
+        raise RuntimeError(f"required rank {rank} tensor to use {fmt.name} format")
 
 
 def element_strides(array):

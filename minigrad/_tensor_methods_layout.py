@@ -148,19 +148,42 @@ _TO_SIGNATURES = (
 _DEVICE_LIKE = (str, backend.Device, int)
 
 
-def _check_to_positionals(args, kwargs):
-    """PyTorch's TypeError for ``to()`` given two devices, two dtypes, a dtype before a device
-    or a tensor beside either: only (device, dtype) may come as a pair."""
+_TO_KEYWORDS = frozenset(("device", "dtype", "non_blocking", "copy", "memory_format"))
+
+
+def _to_arguments_match(args, kwargs):
+    """Whether ``to(*args, **kwargs)`` fits one of PyTorch's signatures (_TO_SIGNATURES) as
+    far as the devices, dtypes and tensors go: only (device, dtype) may come as a pair, a
+    keyword may not repeat a positional one, and no other keyword is known."""
+    if not _TO_KEYWORDS.issuperset(kwargs):
+        return False
     rest = [a for a in args if not isinstance(a, bool)]
-    if len(rest) < 2 or (len(rest) == 2 and isinstance(rest[0], _DEVICE_LIKE) and
-                         not isinstance(rest[1], _DEVICE_LIKE + (Tensor,))):
+    if len(rest) >= 2 and not (len(rest) == 2 and isinstance(rest[0], _DEVICE_LIKE) and
+                               not isinstance(rest[1], _DEVICE_LIKE + (Tensor,))):
+        return False
+    if not rest:
+        return True
+    first = rest[0]
+    if isinstance(first, Tensor):            # (Tensor tensor, ...): no device, no dtype
+        return "device" not in kwargs and "dtype" not in kwargs
+    if isinstance(first, _DEVICE_LIKE) or first is None:   # (device, dtype, ...)
+        return "device" not in kwargs and (len(rest) < 2 or "dtype" not in kwargs)
+    return "device" not in kwargs and "dtype" not in kwargs    # (dtype dtype, ...)
+
+
+def check_to_arguments(args, kwargs):
+    """PyTorch's TypeError for ``to()`` arguments that fit none of its signatures (Tensor.to,
+    and Module.to, which parses them alike)."""
+    if _to_arguments_match(args, kwargs):
         return
 
     def shown(value):
         return "torch.device" if isinstance(value, backend.Device) else TI.described(value)
     given = [shown(a) for a in args] + [f"{k}={shown(v)}" for k, v in reversed(kwargs.items())]
+    # (keywords alone are shown as PyTorch's parser shows them, with a trailing comma)
+    shown_all = ", ".join(given) if args else "".join(f"{g}, " for g in given)
     raise TypeError("to() received an invalid combination of arguments - got "
-                    f"({', '.join(given)}), but expected one of:\n"
+                    f"({shown_all}), but expected one of:\n"
                     + "".join(f" * ({sig})\n" for sig in _TO_SIGNATURES))
 
 
@@ -171,7 +194,7 @@ def _to(self, *args, **kwargs) -> "Tensor":
     ``t`` itself when nothing changes: same dtype and device, no ``copy=True``, and a format
     that is ``preserve_format`` or the one t's strides already suggest.  Otherwise a new
     tensor, laid out in the format (by default as ``t`` is)."""
-    _check_to_positionals(args, kwargs)
+    check_to_arguments(args, kwargs)
     flags = [a for a in args if isinstance(a, bool)]     # to(dtype, non_blocking, copy)
     if len(flags) > 1:
         kwargs.setdefault("copy", flags[1])

@@ -150,7 +150,17 @@ def check_default_device(dev: Device) -> None:
 
 
 def device(spec) -> Device:
-    """Parse ``spec`` ('cpu', 'cuda', 'cuda:N' or a Device) and check that it can be used."""
+    """Parse ``spec`` ('cpu', 'cuda', 'cuda:N', a Device, or an int: the accelerator of that
+    index, as PyTorch reads one) and check that it can be used."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if spec < 0:
+            raise RuntimeError("Device index must not be negative")
+        try:
+            _require_cupy()
+        except RuntimeError:
+            raise RuntimeError("Cannot access accelerator device when none is available.") \
+                from None
+        spec = f"cuda:{spec}"
     dev = spec if isinstance(spec, Device) else Device(spec)
     if dev.type == "cuda":
         cp = _require_cupy()

@@ -378,3 +378,43 @@ def test_lazy_linear_loaded_weights_of_another_width_refuse_the_input():
         outcomes.append((str(info.value), m.in_features, tuple(m(lib.ones(5, 3)).shape),
                          m.in_features))
     assert outcomes[0] == outcomes[1]
+
+
+_TO_CALLS = [
+    "t.to(0)", "t.to(-1)", "t.to(lib.float64, dtype=lib.float32)", "t.to(foo=3)",
+    "t.to('cpu', lib.float64, foo=1)", "m.to(0)", "m.to(foo=1)", "t.to(lib.float64, lib.float32)",
+    "t.to('cpu', 'cpu')", "t.to(None)", "t.to(t, dtype=lib.float64)", "t.to('cpu', device='cpu')",
+    "t.to('cpu', dtype=lib.float64)", "t.to(device='cpu', dtype=lib.float64, copy=True)",
+    "m.to('cpu', lib.float64, False)", "t.to(lib.float64, False, True)",
+    "m.to(lib.float64, copy=True)", "lib.ones(2, device=0)", "lib.ones(2, device=-1)",
+]
+
+
+@pytest.mark.parametrize("call", _TO_CALLS)
+def test_to_arguments_parsed_as_torch_parses_them(call):
+    """Tensor.to and Module.to: an int is an accelerator's index (none here), a keyword that
+    repeats a positional argument or is unknown fits none of torch's signatures."""
+    outcomes = []
+    for lib in (torch, minigrad):
+        t, m = lib.ones(2), lib.nn.Linear(2, 2)
+        try:
+            r = eval(call, {"lib": lib, "t": t, "m": m})
+            outcomes.append(str(getattr(r, "dtype", type(r).__name__)).split(".")[-1])
+        except Exception as e:      # noqa: BLE001  (the type and words are compared)
+            outcomes.append((type(e).__name__, str(e)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_last_3d"])
+def test_channels_last_of_the_wrong_rank_in_torch_words(fmt):
+    messages = []
+    for lib in (torch, minigrad):
+        x = lib.randn(3, 4)
+        row = []
+        for call in (lambda: x.contiguous(memory_format=getattr(lib, fmt)),
+                     lambda: x.to(memory_format=getattr(lib, fmt))):
+            with pytest.raises(RuntimeError) as info:
+                call()
+            row.append(str(info.value))
+        messages.append(row)
+    assert messages[0] == messages[1]
