@@ -4,8 +4,6 @@ relu keeps its output (as PyTorch does) and, when nothing else holds that output
 is freed after the pass, writes its gradient over it; an in-place op's saved output is the
 modified tensor itself. These tests pin the values (NaN and inf included), the in-place
 errors, and that the buffer reuse never touches an output someone can still see."""
-import gc
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -142,44 +140,46 @@ def test_maxpool_keeps_no_copy_of_its_input_and_still_differentiates_twice():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
 
 
+_RELU_PEAK = """
+import gc, sys, tracemalloc
+import minigrad
+x = minigrad.randn(16, 64, 32, 32, requires_grad=True)
+act = x.numel() * 4
+
+def backward_peak():
+    h = x * 1.0
+    y = minigrad.nn.functional.max_pool2d(minigrad.relu(h), 2)
+    del h
+    gy = minigrad.ones_like(y)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        y.backward(gy)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        x.grad = None
+
+backward_peak()
+print(backward_peak() / act)
+"""
+
+
 def test_relu_backward_writes_over_its_unheld_output():
     """relu -> max-pool: relu's output is held by relu alone (the pool keeps only offsets),
     so relu's backward writes its gradient over it: the whole backward allocates about one
-    activation (the pool's gradient), where a fresh relu gradient made it two."""
-    x = minigrad.randn(16, 64, 32, 32, requires_grad=True)
-    act = x.numel() * 4
+    activation (the pool's gradient), where a fresh relu gradient made it two.
 
-    def backward_peak():
-        h = x * 1.0
-        y = minigrad.nn.functional.max_pool2d(minigrad.relu(h), 2)
-        del h
-        gy = minigrad.ones_like(y)
-        gc.collect()
-        tracemalloc.start()
-        try:
-            y.backward(gy)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-            x.grad = None
-
-    backward_peak()
-    peak = backward_peak()
-    if peak >= 1.5 * act:
-        # it has failed (rarely) under pytest-xdist after other tests and never alone: say
-        # what the process looked like, and whether one thread changes it
-        from minigrad.autograd._saved_hooks import saved_tensors_hooks_state
-        state = dict(threads=minigrad.get_num_threads(), dtype=minigrad.get_default_dtype(),
-                     hooks=len(saved_tensors_hooks_state.stack),
-                     grad=minigrad.is_grad_enabled(),
-                     anomaly=minigrad.is_anomaly_enabled(), peak=peak / act)
-        threads = minigrad.get_num_threads()
-        minigrad.set_num_threads(1)
-        try:
-            state["peak_one_thread"] = backward_peak() / act
-        finally:
-            minigrad.set_num_threads(threads)
-        raise AssertionError(f"relu's backward allocated {peak / act:.2f} activations: {state}")
+    Measured in a fresh interpreter: tracemalloc counts every thread's allocations, and in a
+    pytest-xdist worker, after other tests, the peak came out at two activations about once
+    in five full runs (never alone, nor in a new process)."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", _RELU_PEAK], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    peak = float(done.stdout.split()[-1])
+    assert peak < 1.5, f"relu's backward allocated {peak:.2f} activations"
 
 
 def test_relu_output_kept_by_saved_tensor_hooks_is_never_overwritten():
