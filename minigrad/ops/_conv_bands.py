@@ -26,9 +26,10 @@ R = 8) but one GEMM replaces 9 copies and a matrix-vector product per tap stack:
 
 A stride (sh, sw): output row r of a band reads rows r sh + di dh, so T's taps step sh
 columns of (h, dj) blocks a row and a band spans (R - 1) sh + dh (kh - 1) + 1 rows (R is
-ROWS / sh, which keeps K near the stride-1 one); with sw > 1, S holds for each shift dj
-exactly the Wo columns the outputs read (x's columns j sw + dj dw - left: a copy at the
-stride per shift) instead of the wide rows.
+STRIDED_ROWS, fewer than ROWS / sh: see there); with sw > 1, each image's row is padded to
+a whole number of strides, cols of them (cols >= Wo), and shift dj holds the padded row's
+columns q sw + dj dw (``_strided_columns``: for float32 and sw = 2 a cast of 64-bit pairs,
+no copy at the stride) instead of the wide rows.
 
 Every product of T's zeros with S is a real zero only for finite S: an inf or NaN in x (or
 in w) takes ``_conv_depthwise``'s taps instead (``fits``).
@@ -36,6 +37,8 @@ in w) takes ``_conv_depthwise``'s taps instead (``fits``).
     forward(x, w, b, geom, y)     x (N, C, H, W), w (C*m, 1, kh, kw) -> y (N, C*m, Ho, Wo)
 """
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -45,6 +48,13 @@ from ._workspace import workspace as _workspace
 # 3x3); fewer make K small, where the GEMM runs slower (32x64x32x32 forward on two threads,
 # 4 MB stacks: R = 4 5.2 ms, 8 4.9, 16 5.4)
 ROWS = 8
+# With a row stride sh > 1, at most this many rows a band (and ROWS // sh, at least 1): this
+# changes only sh = 2, whose 4 rows a band read 9 input rows (K = 27 products an output for
+# a 3x3) where 2 rows read 5 (K = 15). Float32 forward on one core, R = 2 against 4:
+# 32x128x28x28 3x3 stride 2 3.6-4.0 ms against 3.9-4.3; 8x96x56x56 2.6 / 3.0; stride (2, 1)
+# on 32x128x28x28 6.6 / 7.6. R = 1 (a product per output row) was no faster; for stride 3,
+# R = 1 or 2 ran alike
+STRIDED_ROWS = 2
 # The stack S of a block of images and channels holds about this many bytes: 64 channels of
 # a 32x32 image, 0.8 MB, ran 250 us per image; two to four images 190-200; eight (6.8 MB,
 # past this machine's 2 MB of L2) 700
@@ -74,10 +84,12 @@ def fits_shape(x, geom):
 class Bands:
     """The banded layout of a geometry for a channel multiplier m: ``R`` rows a band,
     ``bands`` of them, each reading ``span`` = (R - 1) sh + dh (kh - 1) + 1 rows, ``rows`` of
-    S in all, ``cols`` columns an image (the padded width Wp for a column stride of 1, else
-    exactly the Wo outputs), and ``K`` = span kw."""
+    S in all, ``cols`` columns an image (the padded width Wp for a column stride of 1; with
+    ``pairs`` (float32 ``dtype``, sw = 2) ``seg`` / sw, ``seg`` >= Wp being as many padded
+    columns as reach x's last column and the last output's window, rounded up to whole
+    strides; else exactly the Wo outputs), and ``K`` = span kw."""
 
-    def __init__(self, geom, m):
+    def __init__(self, geom, m, dtype=None):
         (self.kh, self.kw), (self.dh, self.dw) = geom.kernel, geom.dilation
         self.sh, self.sw = geom.stride
         (self.top, _), (self.left, right) = geom.padding
@@ -86,7 +98,20 @@ class Bands:
         self.m = m
         self.Wp = self.W + self.left + right
         self.cols = self.Wp if self.sw == 1 else self.Wo
-        self.R = min(ROWS // self.sh or 1, self.Ho)
+        self.pairs = dtype is not None and _pairs_fit(dtype, self.sw)
+        if self.pairs:
+            # an image's segment of the phase rows: its padded columns up to the last one
+            # that x fills or an output reads, rounded up to whole strides
+            need = max(self.left + self.W, self.sw * (self.Wo - 1) +
+                       self.dw * (self.kw - 1) + 1)
+            self.cols = -(-need // self.sw)
+            self.seg = self.sw * self.cols
+            # what the last image's cropped columns read past its segment (one more for
+            # the pairs of ``_strided_columns``; an even row keeps every row's pairs aligned)
+            self.tail = self.dw * (self.kw - 1) + 1
+            self.tail += self.tail % 2
+        self.R = min(ROWS if self.sh == 1 else min(STRIDED_ROWS, ROWS // self.sh or 1),
+                     self.Ho)
         self.bands = -(-self.Ho // self.R)
         self.reach = self.dh * (self.kh - 1)
         self.span = (self.R - 1) * self.sh + self.reach + 1
@@ -111,11 +136,10 @@ class Bands:
             T[:, r, :, r * self.sh + di * self.dh, :] = taps[:, di]   # (R, C, m, kw)
         return out.reshape(C, self.R * self.m, self.K)
 
-    def stack(self, x, kind, extra=0):
+    def stack(self, x, kind):
         """x (n, c, H, W) -> S (c, rows, kw, n*cols): row h, shift dj of every image of the
-        block side by side; zeros in the padding. With ``extra``, (S, a 1-D scratch of that
-        many numbers after it in the same buffer: one cached buffer, not two allocations).
-        A column stride takes ``_strided_columns``; otherwise:
+        block side by side; zeros in the padding. A column stride takes
+        ``_strided_columns``; otherwise:
 
         One strided copy writes all kw shifts: shift dj starts dj*(n Wp - dw) numbers after
         shift 0, so that x's first columns, which shift dj moves before its row's start,
@@ -123,11 +147,10 @@ class Bands:
         n, c = x.shape[:2]
         NW = n * self.cols
         size = c * self.rows * self.kw * NW
-        buf = _workspace(kind, (size + extra,), x.dtype, np)
-        S = buf[:size].reshape(c, self.rows, self.kw, NW)
+        S = _workspace(kind, (size,), x.dtype, np).reshape(c, self.rows, self.kw, NW)
         if self.sw > 1:
             self._strided_columns(x, S)
-            return (S, buf[size:]) if extra else S
+            return S
         self._zero_around(S, n)
         isz = x.itemsize
         first = S[:, self.top, 0, self.left:]
@@ -135,12 +158,47 @@ class Bands:
             first, (c, self.H, self.kw, n, self.W),
             (S.strides[0], S.strides[1], (NW - self.dw) * isz, self.Wp * isz, isz))
         into[...] = x.transpose(1, 2, 0, 3)[:, :, None]
-        return (S, buf[size:]) if extra else S
+        return S
 
     def _strided_columns(self, x, S):
-        """S for a column stride sw: shift dj holds, at output column j of each image, x's
-        column j sw + dj dw - left (0 where that is padding) -- a copy per shift, reading x
-        at the stride, and no cropped columns."""
+        """S for a column stride sw: without ``pairs``, ``_strided_copies``; with them, in
+        two copies. First x's rows, padded, into a scratch
+        P (c, H, n seg + tail): each image's row in a segment of seg = sw cols columns (and
+        zeros round it). Then S's shift dj at column q is P's number sw q + dj dw of
+        the row. Output column j of image i reads P's i seg + j sw + dj dw, inside the
+        image's segment; the cols - Wo cropped columns after it read on into the next
+        image's (or the zero tail).
+
+        For float32 and sw = 2 (the common strided depthwise), P from number dj dw on, seen
+        as 64-bit pairs, holds shift dj's numbers in the pairs' first halves: a cast of the
+        pairs to 32 bits keeps those, so each shift is a contiguous cast, not a copy at the
+        stride (float32, 32x128x28x28 3x3 stride 2, one core: 2.5 ms for the stacks
+        straight from x at the stride, 2.1 this way)."""
+        if not self.pairs:
+            return self._strided_copies(x, S)
+        n, c = x.shape[:2]
+        top, H = self.top, self.H
+        S[:, :top] = 0
+        S[:, top + H:] = 0
+        width = n * self.seg
+        P = _workspace("bands-p", (c, H, width + self.tail), x.dtype, np)
+        # (one fill: zeroing just the padding's few columns an image took 1.6x as long)
+        P.fill(0)
+        rows = P[:, :, :width].reshape(c, H, n, self.seg)
+        rows[..., self.left:self.left + self.W] = x.transpose(1, 2, 0, 3)
+        into = S.view(np.uint32)
+        for dj in range(self.kw):
+            a = dj * self.dw
+            np.copyto(into[:, top:top + H, dj], P[:, :, a:a + width].view(np.uint64),
+                      casting="unsafe")
+        del rows, P                    # the workspace is free again
+
+    def _strided_copies(self, x, S):
+        """``_strided_columns`` without the pairs (cols = Wo): shift dj holds, at output
+        column j of each image, x's column j sw + dj dw - left (0 where that is padding) -- a
+        copy per shift, reading x at the stride, and no cropped columns. (Copying x's rows
+        into a padded scratch first, then all shifts from it at the stride, took 1.1x this:
+        float64, 32x128x30x30 3x3 stride 3, one core.)"""
         n, c = x.shape[:2]
         S5 = S.reshape(c, self.rows, self.kw, n, self.Wo)
         S5[:, :self.top] = 0
@@ -192,6 +250,12 @@ class Bands:
         return full[:, :self.Ho, :, :, :self.Wo]
 
 
+def _pairs_fit(dtype, sw):
+    """Whether ``_strided_columns`` may take its pairs: a stride of 2 over float32 stored
+    first number in the low half of a 64-bit pair (little-endian)."""
+    return sw == 2 and np.dtype(dtype) == np.float32 and sys.byteorder == "little"
+
+
 def _blocks(N, C, per_channel):
     """(n0, n1, c0, c1) of the blocks: whole images of all channels where several fit in
     STACK_BYTES, else part of one image's channels."""
@@ -210,19 +274,22 @@ def forward(x, w, b, geom, y):
     channel and band, Y (c, bands, R*m, n Wp) = T @ S, cropped into y."""
     N, C = x.shape[:2]
     m = w.shape[0] // C
-    lay = Bands(geom, m)
+    lay = Bands(geom, m, x.dtype)
     yv = y.reshape(N, C, m, lay.Ho, lay.Wo)
     bias = None if b is None else b.reshape(C, 1, m, 1, 1)
+    # every channel's banded matrix once, not once a block (a block of images holds all
+    # the channels: six blocks' matrices took 0.2 ms of a 4.5 ms forward, float32
+    # 32x128x28x28 stride 2, one core)
+    T_all = lay.toeplitz(w, _workspace("bands-t", (C * lay.R * m * lay.K,), x.dtype, np))
     for n0, n1, c0, c1 in _blocks(N, C, lay.per_channel(x.itemsize)):
         n, c = n1 - n0, c1 - c0
-        # the block's banded matrices live in its stack's buffer: one cached buffer
-        S, rest = lay.stack(x[n0:n1, c0:c1], "bands-s", extra=c * lay.R * m * lay.K)
-        T = lay.toeplitz(w[c0 * m:c1 * m], rest)[:, None]          # (c, 1, R*m, K)
+        S = lay.stack(x[n0:n1, c0:c1], "bands-s")
+        T = T_all[c0:c1, None]                                      # (c, 1, R*m, K)
         Y = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.cols), x.dtype, np)
         np.matmul(T, lay.band_view(S), out=Y)
         into = yv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)             # (c, Ho, m, n, Wo)
         into[...] = lay.outputs(Y, n)
         if bias is not None:           # (a three-operand add here buffered all three)
             into += bias[c0:c1]
-        del S, rest, T, Y              # the workspace is free again for the next block
+        del S, T, Y                    # the workspace is free again for the next block
 
