@@ -9,6 +9,8 @@ from .. import _autocast_state, backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
+from ._matmul_raw import (raw_grads_ok as _raw_grads_ok, raw_linear_grads as _raw_linear_grads,
+                          raw_matmul_grads as _raw_matmul_grads)
 from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_type_name,
                     result_dtype, scalar_type_name)
 from .elementwise import cast, mul
@@ -59,6 +61,9 @@ class MatMul(Function):
         a, b = self.saved_tensors       # a kept only when b needs a gradient, b when a does
         (sa, _), (sb, _) = self._in_meta
         need_a, need_b = self.needs_input_grad
+        if len(sa) == 2 and len(sb) == 2 and _raw_grads_ok(g, (a, b)):
+            # two matrices, nothing recorded: the products below on the arrays themselves
+            return _raw_matmul_grads(g._array, a, b, need_a, need_b)
         # the gradient of a product is g times the conjugate of the other factor
         b = conj_of(b) if need_a else b
         a = conj_of(a) if need_b else a
@@ -116,8 +121,10 @@ class Linear(Function):
         x, w = self.saved_tensors      # x kept only when W needs a gradient, W when x does
         (sx, _), (sw, _) = self._in_meta[:2]
         rows = math.prod(sx[:-1])
-        g2 = reshape_to(g, (rows, sw[0]))                # (B, out)
         needs = self.needs_input_grad
+        if _raw_grads_ok(g, (x, w)):
+            return _raw_linear_grads(g._array, x, w, sx, sw, rows, needs)
+        g2 = reshape_to(g, (rows, sw[0]))                # (B, out)
         # complex: the other factor's conjugate
         gx = reshape_to(MatMul.apply(g2, conj_of(w)), sx) if needs[0] else None       # (B, in)
         gw = (MatMul.apply(_mT(g2), reshape_to(conj_of(x), (rows, sx[-1])))          # (out, in)

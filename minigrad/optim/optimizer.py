@@ -108,7 +108,15 @@ def _with_float_scalars(group):
     def has_tensor(v):
         return isinstance(v, Tensor) or (isinstance(v, tuple) and
                                          any(isinstance(x, Tensor) for x in v))
-    if not any(has_tensor(v) for k, v in group.items() if k != "params"):
+    # (the usual group holds only numbers, flags and None: those are passed over by their
+    # exact type, without a call each, as this runs at every step)
+    for k, v in group.items():
+        kind = type(v)
+        if kind is float or kind is int or kind is bool or v is None or k == "params":
+            continue
+        if has_tensor(v):
+            break
+    else:
         return group
     return {k: (v if k == "params" else
                 tuple(map(scalar, v)) if isinstance(v, tuple) else scalar(v))

@@ -51,6 +51,11 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum = group["momentum"]
+        if momentum == 0 and group["weight_decay"] == 0 and not group["maximize"]:
+            # plain SGD: sgd_update's one line, without its keyword call (small tensors)
+            p = param._array
+            p -= group["lr"] * grad
+            return
         buf = state.get("momentum_buffer")
         made = sgd_update(param._array, grad, None if buf is None else buf._array,
                           weight_decay=group["weight_decay"], momentum=momentum,
