@@ -388,8 +388,10 @@ def over_batch(fn, n, worth=True):
 # hand-over costs what the parts save). Measured on 2 cores: Linear(800, 500) on a batch of
 # 64, forward and both gradients, 1.5-2x faster in parts than on the BLAS's own two threads
 # on an AVX2 machine (on an AVX-512 one with OpenBLAS's shortest spin, 1.25x slower; but
-# there the BLAS's threads spin on minigrad's cores afterwards wherever the spin is long)
-MATMUL_MIN_MACS = 1 << 22
+# there the BLAS's threads spin on minigrad's cores afterwards wherever the spin is long).
+# Below: (32, 784) @ (784, 256), 6.4M, took as long in two parts as whole on the calling
+# thread, with 45% more CPU time; (40, 784) @ (784, 256), 8M, was 10% faster in parts
+MATMUL_MIN_MACS = 1 << 23
 
 # OpenBLAS hands a product to its worker threads from about this many multiply-adds on
 # (4 x 65536, its build default); smaller ones it runs on the calling thread anyway

@@ -94,8 +94,9 @@ class ClassNLL(Function):
         # no row is ignored (the common case: two small passes fewer)
         xp = backend.xp_of(scores)
         m, c = scores.shape
-        if all_valid:
-            valid, t = xp.ones(m, dtype=bool), target
+        if all_valid:       # valid: every row; read only with label smoothing, else None
+            valid = xp.ones(m, dtype=bool) if label_smoothing else None
+            t = target
         else:
             valid = target != ignore_index                           # (M,)
             t = xp.where(valid, target, 0)
@@ -121,8 +122,8 @@ class ClassNLL(Function):
         w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
         if all_valid and weight is None:         # every row's weight is 1
             w_t = xp.ones(m, dtype=scores.dtype)
-        else:
-            w_t = w_class[t] * valid                                 # (M,) weight of each row
+        else:                                                        # (M,) weight of each row
+            w_t = w_class[t] if all_valid else w_class[t] * valid
         if picked is None:
             picked = logp[rows, t]                                   # (M,) logp at the target
         if all_valid and weight is None and not label_smoothing:
@@ -133,7 +134,10 @@ class ClassNLL(Function):
             smooth = -(logp * w_class).sum(axis=1) * valid           # (M,)
             loss = loss + (label_smoothing / max(c, 1)) * smooth
         if reduction == "mean":
-            denominator = w_t.sum()
+            if all_valid and weight is None and w_t.dtype.kind == "f" and w_t.itemsize >= 4:
+                denominator = w_t.dtype.type(m)  # the sum of the M ones, without the pass
+            else:
+                denominator = w_t.sum()
             out = loss.sum() / denominator       # every target ignored: nan, as PyTorch
         else:
             denominator = None
