@@ -771,7 +771,7 @@ def test_a_conv_step_allocates_its_results_and_little_more(shape, groups):
     """Forward and backward of a stride-1 conv (the shifted GEMMs; a depthwise one) allocate
     y, gx, gw and gb; the weight's re-layout, the weight gradient's sums and products, the
     stacks and planes live in the scratch cache, so that a step after the first allocates
-    within 24 KB of those four arrays (torch's own step: the same four, 0.64 MB for the
+    within 56 KB of those four arrays (torch's own step: the same four, 0.64 MB for the
     first shape; minigrad's was 0.83 MB before the re-layout and the sums moved to scratch)."""
     rng = np.random.default_rng(11)
     N, C, H, W = shape
@@ -795,4 +795,6 @@ def test_a_conv_step_allocates_its_results_and_little_more(shape, groups):
     finally:
         tracemalloc.stop()
     results = 2 * x.numel() * 4 + w.numel() * 4 + C * 4       # y, gx, gw, gb (y's size is x's)
-    assert peak <= results + 24 * 1024, (peak, results)      # (nodes, tensors: ~16 KB)
+    # (nodes, tensors: ~16 KB; the depthwise forward's banded matrix, C R m K numbers, 30 KB
+    # here: made per call, as scratch below the cache's 64 KB floor is)
+    assert peak <= results + 56 * 1024, (peak, results)

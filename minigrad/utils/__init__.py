@@ -30,7 +30,8 @@ def swap_tensors(t1, t2):
         a, b = getattr(t1, slot, missing), getattr(t2, slot, missing)
         for t, value in ((t1, b), (t2, a)):
             if value is missing:
-                delattr(t, slot)
+                if hasattr(t, slot):        # (a slot neither has set stays unset)
+                    delattr(t, slot)
             else:
                 setattr(t, slot, value)
     d1, d2 = dict(t1.__dict__), dict(t2.__dict__)
