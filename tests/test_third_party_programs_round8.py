@@ -675,10 +675,15 @@ def torch_compile_as_noop_and_weight_tying_checks(L):
     parameters(), its gradient summed), and named_parameters(remove_duplicate=False)."""
     F = L.nn.functional
     model = _tiny_lm(L)
-    compiled = L.compile(model, backend="eager")      # (dynamo traces; no C compiler run)
+    # torch's side is its eager run, the reference: its dynamo keeps process-wide state
+    # (caches, recompile limits other tests set) and failed this program once in a full run
+    # beside other workers; minigrad's compile must give eager's values
+    compile_ = L.compile if L.__name__ == "minigrad" else (lambda f=None, **kw: (
+        f if f is not None else (lambda g: g)))
+    compiled = compile_(model)
     ids = L.tensor(_labels(10, 11, 38).reshape(2, 5))
 
-    @L.compile(backend="eager")
+    @compile_(fullgraph=True)
     def loss_fn(logits, t):
         return F.cross_entropy(logits.reshape(-1, 11), t.reshape(-1))
 
