@@ -199,7 +199,7 @@ def pointwise_layout(out, operands):
     if strides is None:
         steps = [_broadcast_steps(x, shape) for x in arrays]
         strides = _dense_strides(shape, tuple(reversed(iteration_order(shape, steps))))
-    return _restrided(out, strides)
+    return restrided(out, strides)
 
 
 def _fast_setup_strides(shape, arrays):
@@ -229,11 +229,6 @@ def _broadcast_steps(x, shape):
 
 
 def restrided(out, strides):
-    """``out`` with these element strides (dense ones): see ``_restrided``."""
-    return _restrided(out, strides)
-
-
-def _restrided(out, strides):
     """``out`` with these element strides: itself when it has them, a view when only the
     strides of size-1 dims differ (the same memory), else a copy laid out so."""
     have = element_strides(out)
@@ -254,7 +249,7 @@ def exact_layout(array, fmt):
     An array of another rank, or in ``contiguous_format``, is returned as it is."""
     if fmt not in _CHANNELS_LAST or array.ndim != _CHANNELS_LAST[fmt][0]:
         return array
-    return _restrided(array, _channels_last_strides(array.shape, _CHANNELS_LAST[fmt][1]))
+    return restrided(array, _channels_last_strides(array.shape, _CHANNELS_LAST[fmt][1]))
 
 
 def target_strides(array, fmt):
@@ -326,7 +321,7 @@ def suggested_layout(y, x):
     fmt = suggest(x)
     if fmt is contiguous_format:
         return y
-    return _restrided(y, target_strides(y, fmt))
+    return restrided(y, target_strides(y, fmt))
 
 
 def _unsqueezed_channels_last(x):

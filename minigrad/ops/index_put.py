@@ -23,7 +23,7 @@ from ._util import python_type_name, scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to
 from .indexing import GetItem, _check_masks, _index_message, check_fill_value
-from .writes import ViewScatter, apply_inplace
+from .writes import ViewScatter, apply_inplace, refuse_write
 
 __all__ = ["index_put", "index_put_", "put", "put_"]
 
@@ -58,9 +58,7 @@ def _write_at(input, values, positions, accumulate, inplace):
     function = AccumulateAt if accumulate else ViewScatter
     if inplace:
         if not input._array.flags.writeable:
-            raise RuntimeError("unsupported operation: more than one element of the written-to "
-                               "tensor refers to a single memory location. Please clone() the "
-                               "tensor before performing the operation.")
+            refuse_write(input._array)
         return apply_inplace(input, function, values, index=positions)
     return function.apply(input, values, index=positions)
 

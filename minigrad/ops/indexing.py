@@ -21,7 +21,8 @@ from ._scatter_add_kernels import index_add_fits, index_add_slices, scatter_add_
 from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to, written_as_real
-from .writes import apply_inplace, check_partial_overlap, overlaps_itself, writable_alias
+from .writes import (apply_inplace, check_partial_overlap, overlaps_itself, refuse_write,
+                     writable_alias)
 
 
 def _row_major_strides(out):
@@ -722,15 +723,7 @@ def setitem(a, index, value):
                 # = v): PyTorch writes it through
                 target = writable_alias(target)
             if not target.flags.writeable:
-                if not any(st == 0 and n > 1 for st, n in zip(target.strides, target.shape)):
-                    # no repeated element: a read-only NumPy buffer (np.frombuffer of bytes)
-                    raise RuntimeError("cannot write to this tensor: its memory is a read-only "
-                                       "NumPy array (from_numpy of a non-writable array). "
-                                       "Please clone() the tensor before performing the "
-                                       "operation.")
-                raise RuntimeError("unsupported operation: more than one element of the "
-                                   "written-to tensor refers to a single memory location. Please "
-                                   "clone() the tensor before performing the operation.")
+                refuse_write(target)
             if value.device != a.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                    f"least two devices, {a.device} and {value.device}!")

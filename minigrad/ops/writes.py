@@ -400,6 +400,20 @@ class ViewScatter(Function):
         return gb, gv
 
 
+def refuse_write(dst):
+    """PyTorch's refusal of an in-place write into the array ``dst`` that cannot take it:
+    elements that share memory (an expanded view, which numpy may even mark writeable), or
+    else memory that is a read-only NumPy buffer (from_numpy of a non-writable array,
+    np.frombuffer of bytes), which numpy will not write."""
+    if any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location. Please clone() the "
+                           "tensor before performing the operation.")
+    raise RuntimeError("cannot write to this tensor: its memory is a read-only NumPy array "
+                       "(from_numpy of a non-writable array). Please clone() the tensor before "
+                       "performing the operation.")
+
+
 def writable_alias(a):
     """A writeable array on the memory of the read-only array ``a`` (its shape and strides),
     or ``a`` itself when its memory is read-only.  numpy marks every view of an expanded array
@@ -433,19 +447,11 @@ def _write(target, array):
     if dst.size == 0:                      # nothing to write, even into an expanded view
         return
     if 0 in dst.strides and any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
-        # an expanded view, or from_numpy of an array with a 0 stride (numpy may mark that
-        # one writeable): elements that share memory, refused as PyTorch refuses them
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                           "refers to a single memory location. Please clone() the tensor before "
-                           "performing the operation.")
+        refuse_write(dst)      # an expanded view (or from_numpy of an array with a 0 stride)
     if not dst.flags.writeable:
         dst = writable_alias(dst)
         if not dst.flags.writeable:
-            # the memory is a read-only NumPy buffer (from_numpy of a non-writable array,
-            # np.frombuffer of bytes), which numpy will not write
-            raise RuntimeError("cannot write to this tensor: its memory is a read-only NumPy "
-                               "array (from_numpy of a non-writable array). Please clone() the "
-                               "tensor before performing the operation.")
+            refuse_write(dst)
     dst[...] = array
 
 
