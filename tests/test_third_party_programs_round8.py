@@ -2115,20 +2115,9 @@ def float32_trainer_ten_steps_label_smoothing(L):
 
 
 # ----------------------------------------------------------------------------------------------
-def _not_deprecations(w):
-    """torch's tracer gives DeprecationWarnings of its own (torch.jit internals) the first time
-    it compiles in a process: those are not compared."""
-    return None if issubclass(w.category, DeprecationWarning) else w.category.__name__
-
-
-_COMPILING = {"torch_compile_as_noop_and_weight_tying_checks"}
-_QUIET = copy.copy(HARNESS)
-_QUIET.warning = _not_deprecations
-
-
 @pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
 def test_program_matches_torch(fn):
-    (_QUIET if fn.__name__ in _COMPILING else HARNESS).check(fn)
+    HARNESS.check(fn)
 
 
 def _hooked_scalar_operands(L):
