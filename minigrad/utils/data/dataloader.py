@@ -6,6 +6,7 @@ generator), so ``minigrad.manual_seed(0)`` makes the batch order reproducible.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import warnings
 from typing import Generic
 
@@ -14,7 +15,7 @@ import numpy as np
 from ... import backend
 from ..._random_factories import stream_of
 from ._utils.collate import default_collate, default_convert
-from ._utils.worker import get_worker_info  # noqa: F401  (PyTorch exports it here)
+from ._utils.worker import VirtualWorker, get_worker_info  # noqa: F401  (PyTorch exports it)
 from .dataset import IterableDataset, _has_batch_access, _T_co
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -30,8 +31,11 @@ class DataLoader(Generic[_T_co]):
 
     ``len(loader)`` is the number of batches.  ``batch_size=None`` yields single samples
     (numpy arrays made tensors by ``default_convert``).  An ``IterableDataset`` is batched in
-    the order it yields (no sampler, no shuffle).  Workers are not used: ``num_workers`` and
-    the options for them are accepted and kept, and the loading happens in this process.
+    the order it yields (no sampler, no shuffle).  With ``num_workers=N`` the loading still
+    happens in this process, but as N workers would do it (see ``_utils/worker.py``): batch k
+    is loaded by worker k mod N with that worker's copy of the dataset and random state,
+    seeded as PyTorch seeds its worker processes, after ``worker_init_fn(worker_id)``; an
+    ``IterableDataset`` is iterated once per worker, the workers' batches taken in turn.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
@@ -99,7 +103,10 @@ class DataLoader(Generic[_T_co]):
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else default_convert)
         self._vectorised = collate_fn is None and _has_batch_access(dataset)
+        self._length_reported = None    # len(dataset) when len(loader) read it (a stream)
+        self._iterator = None           # kept between epochs with persistent_workers
         self._initialized = True
+        _check_worker_number(num_workers)
 
     def __setattr__(self, name, value):
         # the batches come from what __init__ built: a later change of these would be ignored
@@ -113,6 +120,7 @@ class DataLoader(Generic[_T_co]):
     def __len__(self):
         if self._iterable:
             n = len(self.dataset)       # TypeError when the stream has no length, as torch
+            self._length_reported = n   # (a pass that yields more batches warns)
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -131,40 +139,49 @@ class DataLoader(Generic[_T_co]):
                           f"'{self.pin_memory_device}'.", stacklevel=2)
         if self.pin_memory and not backend.is_cuda_available():
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
-                          "so pinned memory is not used.", stacklevel=2)
-        return _LoaderIter(self)
-
-    def _iter_batches(self):
-        if self._iterable:
-            yield from self._iter_stream()
-            return
-        if not self._auto_collation:
-            for i in self.sampler:
-                yield self.collate_fn(self.dataset[i])
-            return
-        if isinstance(self.batch_sampler, BatchSampler):
-            batches = self.batch_sampler._batches()
+                          "then device pinned memory won't be used.", stacklevel=2)
+        if self.num_workers == 0:
+            return _LoaderIter(self)
+        if not self.persistent_workers:
+            _check_worker_number(self.num_workers)
+            return _WorkersLoaderIter(self)
+        # persistent workers keep their dataset copies and random states between epochs
+        if self._iterator is None:
+            _check_worker_number(self.num_workers)
+            self._iterator = _WorkersLoaderIter(self)
         else:
-            batches = iter(self.batch_sampler)       # lists of indices (or of other keys)
-        getitems = getattr(self.dataset, "__getitems__", None)
-        for idx in batches:
-            if self._vectorised:
-                yield self.dataset._get_batch(np.asarray(idx, dtype=np.int64))
-                continue
-            keys = idx.tolist() if isinstance(idx, np.ndarray) else list(idx)
-            if callable(getitems):          # the dataset fetches a whole batch itself
-                yield self.collate_fn(getitems(keys))
-            else:
-                yield self.collate_fn([self.dataset[k] for k in keys])
+            self._iterator._reset()
+        return self._iterator
 
-    def _iter_stream(self):
+    def _keys(self):
+        """What the sampler gives, batch by batch: a list of keys (or one key without
+        automatic batching)."""
+        if not self._auto_collation:
+            return iter(self.sampler)
+        if isinstance(self.batch_sampler, BatchSampler):
+            return self.batch_sampler._batches()
+        return iter(self.batch_sampler)      # lists of indices (or of other keys)
+
+    def _fetch(self, dataset, keys):
+        """One batch of ``dataset`` (the loader's own or a worker's copy), collated."""
+        if not self._auto_collation:
+            return self.collate_fn(dataset[keys])
+        if self._vectorised:
+            return dataset._get_batch(np.asarray(keys, dtype=np.int64))
+        keys = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+        getitems = getattr(dataset, "__getitems__", None)
+        if callable(getitems):          # the dataset fetches a whole batch itself
+            return self.collate_fn(getitems(keys))
+        return self.collate_fn([dataset[k] for k in keys])
+
+    def _iter_stream(self, dataset):
         """An IterableDataset's samples, in groups of batch_size (or one by one)."""
         if not self._auto_collation:
-            for sample in self.dataset:
+            for sample in dataset:
                 yield self.collate_fn(sample)
             return
         batch = []
-        for sample in self.dataset:
+        for sample in dataset:
             batch.append(sample)
             if len(batch) == self.batch_size:
                 yield self.collate_fn(batch)
@@ -209,11 +226,21 @@ class _LoaderIter:
 
     def __init__(self, loader):
         self._loader = loader
-        self._batches = loader._iter_batches()     # (lazy: the sampler draws at the first)
         # PyTorch's iterator draws a base seed for its workers as it is made: one int64 draw
         # from the loader's generator, which a seeded program's later draws follow
         self._base_seed = int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
+        self._reset()
+
+    def _reset(self):
+        self._batches = self._pass()        # (lazy: the sampler draws at the first batch)
         self._num_yielded = 0
+        self._length_reported = self._loader._length_reported
+
+    def _pass(self):
+        loader = self._loader
+        if loader._iterable:
+            return loader._iter_stream(loader.dataset)
+        return (loader._fetch(loader.dataset, keys) for keys in loader._keys())
 
     def __iter__(self):
         return self
@@ -221,12 +248,84 @@ class _LoaderIter:
     def __next__(self):
         batch = next(self._batches)
         self._num_yielded += 1
+        if self._length_reported is not None and self._num_yielded > self._length_reported:
+            message = (f"Length of IterableDataset {self._loader.dataset} was reported to be "
+                       f"{self._length_reported}(when accessing len(dataloader)), but "
+                       f"{self._num_yielded} samples have been fetched. ")
+            if self._loader.num_workers > 0:
+                message += ("For multiprocessing data-loading, this could be caused by not "
+                            "properly configuring the IterableDataset replica at each worker. "
+                            "Please see https://pytorch.org/docs/stable/data.html#torch.utils."
+                            "data.IterableDataset for examples.")
+            warnings.warn(message, stacklevel=2)
         return batch
 
     def __len__(self):
         return len(self._loader)
 
 
+class _WorkersLoaderIter(_LoaderIter):
+    """The iterator of a loader with workers: the same batches PyTorch's worker processes
+    give, loaded here in the order PyTorch hands them out (see ``_utils/worker.py``)."""
+
+    def __init__(self, loader):
+        self._loader = loader
+        self._base_seed = int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
+        self._workers = [VirtualWorker(i, loader.num_workers, self._base_seed, loader.dataset)
+                         for i in range(loader.num_workers)]
+        if loader.worker_init_fn is not None:
+            for worker in self._workers:
+                worker.run(loader.worker_init_fn, worker.info.id)
+        self._reset()
+
+    def _pass(self):
+        loader, workers = self._loader, self._workers
+        if not loader._iterable:
+            # batch k is loaded by worker k mod N: the keys come from the main program's
+            # sampler, the loading and collating happen in the worker
+            for k, keys in enumerate(loader._keys()):
+                yield workers[k % len(workers)].run(loader._fetch, workers[k % len(workers)]
+                                                    .info.dataset, keys)
+            return
+        # each worker iterates its own copy; their batches are taken in turn, and a worker
+        # whose stream has ended is skipped from then on
+        streams = [(w, loader._iter_stream(w.info.dataset)) for w in workers]
+        while streams:
+            for entry in list(streams):
+                worker, stream = entry
+                try:
+                    batch = worker.run(next, stream)
+                except StopIteration:
+                    streams.remove(entry)
+                    continue
+                yield batch
+
+
+def _check_worker_number(num_workers):
+    """PyTorch's warning when a loader asks for more workers than this process may use CPUs
+    (a worker each: more would only compete for them)."""
+    if not num_workers:
+        return
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        cpuset_note = ""
+    except AttributeError:
+        cpus = os.cpu_count()
+        cpuset_note = " (`cpuset` is not taken into account)"
+    if cpus is not None and num_workers <= cpus:
+        return
+    suggestion = ("DataLoader is not able to compute a suggested max number of worker in "
+                  "current system." if cpus is None else
+                  f"Our suggested max number of worker in current system is {cpus}"
+                  f"{cpuset_note}, which is smaller than what this DataLoader is going to "
+                  f"create.")
+    warnings.warn(f"This DataLoader will create {num_workers} worker processes in total. "
+                  f"{suggestion} Please be aware that excessive worker creation might get "
+                  f"DataLoader running slow or even freeze, lower the worker number to avoid "
+                  f"potential slowness/freeze if necessary.", stacklevel=3)
+
+
 # PyTorch's names for the loader's iterator classes (code that checks or patches the iterator
-# refers to them); with one process there is one class
+# refers to them)
 _BaseDataLoaderIter = _SingleProcessDataLoaderIter = _LoaderIter
+_MultiProcessingDataLoaderIter = _WorkersLoaderIter
