@@ -48,6 +48,8 @@ from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from ...tensor import Tensor
 from ._rnn_arguments import RNNArgumentChecks, check_num_layers
+from ._rnn_layers import (fits as _layer_fits, gru_gates, gru_layer, lstm_cell_grads as
+                          _lstm_cell_grads, gru_cell_grads as _gru_cell_grads, lstm_layer)
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -72,21 +74,6 @@ def _lstm_step(xw, h, c, w_hh, b_hh, w_hr=None):
         c = add(mul(sigmoid(f), c), mul(sigmoid(i), tanh(g)))
         h = mul(sigmoid(o), tanh(c))
     return (h if w_hr is None else linear(h, w_hr)), c
-
-
-def _lstm_cell_grads(gates, c, dh, dc, tanh_of, cat_of):
-    """The gradients of an LSTM step's pre-activations and of c from those of h' and c':
-    gates = (i, f, g, o) activated; c' = f c + i g, h' = o tanh(c'):
-        dc' = dc + dh o (1 - tanh(c')^2),  do = dh tanh(c'),  dc_prev = dc' f,
-        d pre = (dc' g i (1 - i), dc' c f (1 - f), dc' i (1 - g^2), do o (1 - o)).
-    Arithmetic by operators, so it runs on numpy arrays (tanh_of = numpy.tanh) and as ops
-    on tensors alike (the latter differentiable again)."""
-    i, f, g, o = gates
-    tc = tanh_of(f * c + i * g)
-    total = dc + dh * o * (1 - tc * tc)
-    pre = cat_of([total * g * (i * (1 - i)), total * c * (f * (1 - f)),
-                  total * i * (1 - g * g), dh * tc * (o * (1 - o))])
-    return pre, total * f
 
 
 class _LstmCell(Function):
@@ -147,19 +134,6 @@ def _gru_step(xw, h, c, w_hh, b_hh, w_hr=None):
     return add(mul(sub(1.0, z), n), mul(z, h)), None
 
 
-def _gru_cell_grads(r, z, n, hn, h, g, cat_of):
-    """The gradients of a GRU step's input and hidden projections xw, hw (each (..., 3 H))
-    and of h from that of h' (g); r, z, n the gates, hn the hidden projection's n part:
-        h' = (1 - z) n + z h,  n = tanh(xn + r hn),  r, z = sigmoid(xr + hr), sigmoid(...)
-        dn = g (1 - z) (1 - n^2),  dr = dn hn r (1 - r),  dz = g (h - n) z (1 - z)
-        d xw = (dr, dz, dn),  d hw = (dr, dz, dn r),  dh = g z
-    By operators: on numpy arrays and as ops alike (``_lstm_cell_grads``)."""
-    dn = g * (1 - z) * (1 - n * n)
-    dr = dn * hn * (r * (1 - r))
-    dz = g * (h - n) * (z * (1 - z))
-    return cat_of([dr, dz, dn]), cat_of([dr, dz, dn * r]), g * z
-
-
 class _GruCell(Function):
     """A GRU step after its two projections as one node: xw = W_ih x + b_ih and hw = W_hh h
     + b_hh (each (..., 3 H), gates r, z, n) and h (..., H) -> h' (the composition: two
@@ -174,13 +148,7 @@ class _GruCell(Function):
             c.dtype in (np.float32, np.float64) and a.shape == b.shape and \
             a.shape[:-1] == c.shape[:-1] and a.shape[-1] == 3 * c.shape[-1]
 
-    @staticmethod
-    def _gates(xw, hw, size):
-        """r, z, n and hn of a step, on arrays, computed as the composition computes them."""
-        rz = sigmoid_array(xw[..., :2 * size] + hw[..., :2 * size])
-        hn = hw[..., 2 * size:]
-        n = np.tanh(xw[..., 2 * size:] + rz[..., :size] * hn)
-        return rz[..., :size], rz[..., size:], n, hn
+    _gates = staticmethod(gru_gates)
 
     def forward(self, xw, hw, h):
         self.save_for_backward(xw, hw, h)
@@ -251,6 +219,18 @@ def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropo
             k = layer * directions + d
             h, c = h0[k], (c0[k] if c0 is not None else None)
             xw = linear(layer_input, w_ih, b_ih)          # every time step at once
+            w_hh, b_hh, w_hr = recurrent
+            if sizes is None and w_hr is None and step in (_lstm_step, _gru_step) and \
+                    _layer_fits(xw, h, c, w_hh, b_hh):
+                # the whole recurrence as one node (_rnn_layers.py): the same numbers
+                if step is _lstm_step:
+                    seq, h, c = lstm_layer(xw, h, c, w_hh, b_hh, bool(d))
+                else:
+                    seq, h = gru_layer(xw, h, w_hh, b_hh, bool(d))
+                outs.append(seq)
+                h_n.append(h)
+                c_n.append(c)
+                continue
             steps = unbind(xw, 0) if sizes is None else split(xw, sizes, 0)
             steps_sizes = sizes or [h.shape[0]] * len(steps)
             run = _run_reverse if d else _run_forward
