@@ -1,4 +1,4 @@
-"""LSTM and GRU layers run as one graph node per layer and direction (nn/modules/_rnn_layers.py)
+"""LSTM, GRU and Elman RNN layers run as one graph node per layer and direction (nn/modules/_rnn_layers.py)
 beside PyTorch: outputs, final states, every gradient (input, initial states, each parameter)
 in float64 and float32, and second derivatives through ``create_graph`` (the layer's backward
 then runs as ops), plus central finite differences of minigrad's own first derivatives."""
@@ -23,8 +23,17 @@ CONFIGS = [
 
 def _module(lib, kind, dtype, cfg, size=(5, 6)):
     lib.manual_seed(0)
+    kind, cfg = _kind(kind, cfg)
     m = getattr(lib.nn, kind)(*size, **cfg)
     return m.to(getattr(lib, dtype))
+
+
+KINDS = ["LSTM", "GRU", "RNN", "RNN_relu"]
+
+
+def _kind(kind, cfg):
+    """RNN_relu: an Elman layer with relu."""
+    return ("RNN", dict(cfg, nonlinearity="relu")) if kind == "RNN_relu" else (kind, cfg)
 
 
 def _copy_params(src, dst):
@@ -65,7 +74,7 @@ def _close(a, b, dtype):
                                b.detach().numpy(), **tol)
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("with_hx,use_states", [(False, False), (True, True)])
@@ -80,7 +89,7 @@ def test_layer_matches_torch(kind, cfg, dtype, with_hx, use_states):
         _close(a, b, dtype)
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("T,N", [(1, 1), (1, 4), (7, 1)])
 def test_short_and_thin_sequences_and_unbatched(kind, T, N):
     cfg = dict(num_layers=2, bidirectional=True)
@@ -94,7 +103,7 @@ def test_short_and_thin_sequences_and_unbatched(kind, T, N):
             _close(a, b, "float64")
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("cfg", [dict(num_layers=1), dict(num_layers=2, bidirectional=True)])
 def test_second_derivatives_match_torch(kind, cfg):
     """d/d(x, h0, W) of <grad of the loss wrt the parameters, v>: the layer's backward as ops."""
@@ -120,7 +129,7 @@ def test_second_derivatives_match_torch(kind, cfg):
             _close(a, b, "float64")
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_gradients_match_central_differences(kind):
     cfg = dict(num_layers=1, bidirectional=True)
     m = _module(minigrad, kind, "float64", cfg, size=(3, 2))
@@ -136,7 +145,7 @@ def test_gradients_match_central_differences(kind):
     assert minigrad.autograd.gradgradcheck(f, (x,) + states)
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_outputs_are_separate_tensors_as_torch(kind):
     """An in-place change of the output leaves h_n (and c_n) as they were, in both."""
     results = []

@@ -33,10 +33,11 @@ from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
 from ...ops.elementwise import add, mul, sub
 from ...ops.matmul import linear
+from ...ops.relu_clamp import relu
 from ...ops.stacking import cat, chunk, stack, unbind
 from ...tensor import Tensor
 
-__all__ = ["fits", "lstm_layer", "gru_layer", "lstm_cell_grads", "gru_cell_grads", "gru_gates"]
+__all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads", "gru_gates"]
 
 
 def fits(xw, h0, c0, w_hh, b_hh):
@@ -311,6 +312,83 @@ def _gru_backward_ops(grad, xw, h0, w_hh, b_hh, reverse):
     return stack(d_xw, 0), carry, dw, db
 
 
+class _RnnLayer(Function):
+    """An Elman layer: h_t = act(xw_t + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
+    def forward(self, xw, h0, *bias_weight, reverse=False, nonlinearity="tanh"):
+        # bias_weight: (b_hh, w_hh) or (w_hh,), see _LstmLayer
+        w_hh, b_hh = bias_weight[-1], (bias_weight[0] if len(bias_weight) == 2 else None)
+        T = xw.shape[0]
+        out = np.empty((T,) + h0.shape, xw.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)
+        h = h0
+        for t in _steps(T, reverse):
+            pre = out[t]
+            np.matmul(h, w_t, out=pre)
+            if b_hh is not None:
+                pre += b_hh
+            pre += xw[t]
+            if nonlinearity == "tanh":
+                np.tanh(pre, out=pre)
+            else:
+                np.maximum(pre, 0, out=pre)     # (NaN stays NaN, as relu's)
+            h = pre
+        self.reverse, self.nonlinearity = reverse, nonlinearity
+        # the h_t are handed out: saved as the output (version-checked), not as an attribute
+        self.save_for_backward(xw, h0, *bias_weight, out)
+        return out
+
+    def backward(self, grad):
+        saved = self.saved_tensors
+        xw, h0, w_hh, out = saved[0], saved[1], saved[-2], saved[-1]
+        b_hh = saved[2] if len(saved) == 5 else None
+        if is_grad_enabled() or type(grad._array) is not np.ndarray or \
+                grad._array.dtype != xw._array.dtype:
+            grads = _rnn_backward_ops(grad, xw, h0, w_hh, b_hh, self.reverse, self.nonlinearity)
+        else:
+            grads = [Tensor._wrap(v) if v is not None else None for v in _rnn_backward_arrays(
+                grad._array, out._array, h0._array, w_hh._array, b_hh is not None,
+                self.reverse, self.nonlinearity)]
+        d_xw, d_h0, d_w, d_b = grads
+        return (d_xw, d_h0) + ((d_b, d_w) if b_hh is not None else (d_w,))
+
+
+def _rnn_backward_arrays(grad, out, h0, w_hh, with_bias, reverse, nonlinearity):
+    """grad (T, N, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: d pre_t = dh_t act'(pre_t),
+    act' = 1 - h_t^2 for tanh, [h_t > 0] for relu."""
+    slope = 1 - out * out if nonlinearity == "tanh" else (out > 0).astype(out.dtype)
+    d_pre = np.empty_like(out)
+    carry = None
+    for t in reversed(_steps(out.shape[0], reverse)):
+        dh = grad[t] if carry is None else grad[t] + carry
+        np.multiply(dh, slope[t], out=d_pre[t])
+        carry = d_pre[t] @ w_hh
+    dw, db = _weight_grads(d_pre, _previous(out, h0, reverse), with_bias)
+    return d_pre, carry, dw, db
+
+
+def _rnn_backward_ops(grad, xw, h0, w_hh, b_hh, reverse, nonlinearity):
+    """As ``_lstm_backward_ops``, for an Elman layer."""
+    act = tanh if nonlinearity == "tanh" else relu
+    T = xw.shape[0]
+    xs, gs = unbind(xw, 0), unbind(grad, 0)
+    slopes, h_prev = [None] * T, [None] * T
+    h = h0
+    for t in _steps(T, reverse):
+        h_prev[t] = h
+        h = act(add(xs[t], linear(h, w_hh, b_hh)))
+        slopes[t] = sub(1.0, mul(h, h)) if nonlinearity == "tanh" else (h > 0).to(h.dtype)
+    d_pre, carry = [None] * T, None
+    for t in reversed(_steps(T, reverse)):
+        dh = gs[t] if carry is None else add(gs[t], carry)
+        d_pre[t] = mul(dh, slopes[t])
+        carry = d_pre[t] @ w_hh
+    d_pre = stack(d_pre, 0)
+    G, H = d_pre.shape[-1], h0.shape[-1]
+    dw = d_pre.reshape(-1, G).mT @ stack(h_prev, 0).reshape(-1, H)
+    db = d_pre.reshape(-1, G).sum(0) if b_hh is not None else None
+    return d_pre, carry, dw, db
+
+
 def lstm_layer(xw, h0, c0, w_hh, b_hh, reverse):
     """One LSTM layer direction as one node: -> (output (T, N, H), h_T, c_T), each its own
     tensor (an in-place change of one leaves the others, as PyTorch's separate outputs)."""
@@ -326,4 +404,12 @@ def gru_layer(xw, h0, w_hh, b_hh, reverse):
     """One GRU layer direction as one node: -> (output (T, N, H), h_T as its own tensor)."""
     args = (xw, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
     out = rename_node(_GruLayer.apply(*args, reverse=reverse), "StackBackward0")
+    return out, out[0 if reverse else xw.shape[0] - 1].clone()
+
+
+def rnn_layer(xw, h0, w_hh, b_hh, reverse, nonlinearity):
+    """One Elman layer direction as one node: -> (output (T, N, H), h_T as its own tensor)."""
+    args = (xw, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
+    out = _RnnLayer.apply(*args, reverse=reverse, nonlinearity=nonlinearity)
+    out = rename_node(out, "StackBackward0")
     return out, out[0 if reverse else xw.shape[0] - 1].clone()

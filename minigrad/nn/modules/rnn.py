@@ -49,7 +49,8 @@ from ..utils.rnn import PackedSequence
 from ...tensor import Tensor
 from ._rnn_arguments import RNNArgumentChecks, check_num_layers
 from ._rnn_layers import (fits as _layer_fits, gru_gates, gru_layer, lstm_cell_grads as
-                          _lstm_cell_grads, gru_cell_grads as _gru_cell_grads, lstm_layer)
+                          _lstm_cell_grads, gru_cell_grads as _gru_cell_grads, lstm_layer,
+                          rnn_layer)
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -62,6 +63,7 @@ def _rnn_step(nonlinearity):
 
     def step(xw, h, c, w_hh, b_hh, w_hr=None):
         return act(add(xw, linear(h, w_hh, b_hh))), None
+    step.nonlinearity = nonlinearity        # (run_layers' whole-layer node reads it)
     return step
 
 
@@ -220,13 +222,14 @@ def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropo
             h, c = h0[k], (c0[k] if c0 is not None else None)
             xw = linear(layer_input, w_ih, b_ih)          # every time step at once
             w_hh, b_hh, w_hr = recurrent
-            if sizes is None and w_hr is None and step in (_lstm_step, _gru_step) and \
-                    _layer_fits(xw, h, c, w_hh, b_hh):
-                # the whole recurrence as one node (_rnn_layers.py): the same numbers
+            if sizes is None and w_hr is None and _layer_fits(xw, h, c, w_hh, b_hh):
+                # the whole recurrence as one node (_rnn_layers.py)
                 if step is _lstm_step:
                     seq, h, c = lstm_layer(xw, h, c, w_hh, b_hh, bool(d))
-                else:
+                elif step is _gru_step:
                     seq, h = gru_layer(xw, h, w_hh, b_hh, bool(d))
+                else:
+                    seq, h = rnn_layer(xw, h, w_hh, b_hh, bool(d), step.nonlinearity)
                 outs.append(seq)
                 h_n.append(h)
                 c_n.append(c)
