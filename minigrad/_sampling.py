@@ -4,7 +4,9 @@ samplers behind ``Tensor.normal_``, ``uniform_``, ``exponential_``, ``geometric_
 
 Draws come from the default generator (or ``generator=``) through PyTorch's own
 transformations of its stream (``_cpu_stream``), in the tensor's memory order, so a seed gives
-PyTorch's numbers.  They carry no gradient (as in PyTorch, sampling is not differentiable).
+PyTorch's numbers.  They carry no gradient (as in PyTorch, sampling is not differentiable):
+``normal`` of a mean or std that requires grad records a node (NormalBackward1/2/3) that
+sends them zeros, as PyTorch's does.
 
     exponential_(lambd)    -1/lambd * log1p(-u)            (u: float64 uniforms in [0, 1))
     geometric_(p)          ceil(log(u) / log1p(-p))
@@ -18,6 +20,7 @@ import math
 import numpy as np
 
 from . import backend, dtypes
+from .autograd import Function
 from ._cpu_stream import fused_multiply_add, libm
 from .creation import check_layout, empty
 from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
@@ -66,7 +69,26 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
     z = Tensor._wrap(backend.to_device(z, like.device))
     m = mean.detach() if isinstance(mean, Tensor) else mean
     s = std.detach() if isinstance(std, Tensor) else std
-    return add(mul(z, s), m)
+    out = add(mul(z, s), m)
+    inputs = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if not any(t.requires_grad for t in inputs):
+        return out
+    # as PyTorch's: the draw requires grad when mean or std does, and they get zeros
+    # (NormalBackward1: tensor mean, 2: tensor std, 3: both)
+    kind = 1 if not isinstance(std, Tensor) else 2 if not isinstance(mean, Tensor) else 3
+    return _Drawn.renamed(f"NormalBackward{kind}").apply(*inputs, value=out._array)
+
+
+class _Drawn(Function):
+    """A draw made beforehand from the inputs' values; their gradients are zeros."""
+    def forward(self, *inputs, value):
+        self.shapes = [(i.shape, i.dtype) for i in inputs]
+        return value
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        grads = tuple(Tensor._wrap(xp.zeros(shape, dtype)) for shape, dtype in self.shapes)
+        return grads if len(grads) > 1 else grads[0]
 
 
 # ----------------------------------------------------------------------------------------------

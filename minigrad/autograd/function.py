@@ -426,8 +426,9 @@ class Function:
 
     def __repr__(self):
         # a custom Function's node is a Python class of PyTorch's autograd.function module
+        # (a C++ node is shown by its class name, without name()'s "torch::autograd::")
         where = "minigrad.autograd.function." if self._ctx_style else ""
-        return f"<{where}{self.name()} object at {hex(id(self))}>"
+        return f"<{where}{self.name().rpartition('::')[2]} object at {hex(id(self))}>"
 
     def __call__(self, *grads):
         """Run this node's backward on output gradients (PyTorch's ``grad_fn(grad)``)."""

@@ -357,7 +357,7 @@ def heaviside(input, values):
 class Heaviside(Function):
     """heaviside's result (computed beforehand): as PyTorch's, it requires grad when an
     operand does, and a backward through it is refused."""
-    _node_name = "NotImplemented"
+    _node_name = "torch::autograd::NotImplemented"
 
     def forward(self, a, b, *, value):
         return value

@@ -2,6 +2,8 @@
 
 * ``bernoulli(input, p=None)`` (also ``Tensor.bernoulli``): 0/1 draws with probability
   ``input`` elementwise, or the scalar ``p`` for every element (then any dtype of input).
+  Of an input that requires grad, the draws do too: the probabilities get zeros
+  (BernoulliBackward0); with ``p`` the node refuses a backward, as PyTorch's.
 * ``binomial(count, prob)``: the number of successes in ``count`` trials of chance ``prob``,
   elementwise over the broadcast shape, in their (shared, floating) dtype.
 * ``empty_strided(size, stride)`` / ``Tensor.new_empty_strided``: uninitialised values with
@@ -23,6 +25,7 @@ import numpy as np
 
 from .. import backend, cuda, dtypes
 from .. import _memory_format as mf
+from ..autograd import Function
 from ..creation import _size, check_layout
 from .._random_factories import bernoulli_draws, stream_of
 from ..tensor import Tensor
@@ -66,7 +69,31 @@ def bernoulli(input, p=None, *, generator=None):
     # (the result is a new contiguous tensor, its draws in row-major order whatever input's
     # layout, as PyTorch's)
     draws = bernoulli_draws(generator, array.shape, probs)
+    if input.requires_grad:     # (a node only where one can be recorded: grad mode is on)
+        draws = backend.to_device(np.asarray(draws).astype(array.dtype), input.device)
+        return (Bernoulli if p is None else BernoulliP).apply(input, value=draws)
     return _wrap_like(draws, input, array.dtype)
+
+
+class Bernoulli(Function):
+    """bernoulli(probs)'s draws (made beforehand).  As PyTorch's, the result requires grad
+    when the probabilities do, and the gradient they get is zeros (a draw is a constant)."""
+    def forward(self, probs, *, value):
+        return value
+
+    def backward(self, g):
+        return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
+
+
+class BernoulliP(Function):
+    """bernoulli(input, p)'s draws: PyTorch records a node that refuses a backward."""
+    _node_name = "torch::autograd::NotImplemented"
+
+    def forward(self, input, *, value):
+        return value
+
+    def backward(self, g):
+        raise RuntimeError("derivative for aten::bernoulli is not implemented")
 
 
 def binomial(count, prob, generator=None):

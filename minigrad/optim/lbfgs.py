@@ -230,7 +230,10 @@ class LBFGS(Optimizer):
     def _save_state(state, d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss):
         """Keep the history as tensors (PyTorch's names and layout: flat vectors, lists of
         them, 0-d tensors for the scalars), so that it round-trips through a state_dict."""
-        wrap = (lambda v: v if v is None or isinstance(v, (int, float)) else
+        # (numpy's float64 scalars, which y.s / y.y and 1 / y.s are, subclass float: they
+        # become 0-d tensors too; only Python's own numbers stay, as PyTorch's initial 1)
+        wrap = (lambda v: v if v is None or (isinstance(v, (int, float)) and
+                                             not isinstance(v, np.generic)) else
                 Tensor._wrap(np.asarray(v)))
         state["d"] = wrap(d)
         state["t"] = t if t is None or isinstance(t, (int, float)) else float(t)
