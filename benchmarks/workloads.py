@@ -384,6 +384,54 @@ def resnet_build(lib, d, device):
 
 
 # ----------------------------------------------------------------------------------------------
+# (8) A recurrent text classifier: a 2-layer LSTM over 50 steps, its last output to a Linear
+#     head, cross-entropy, forward + backward.
+# ----------------------------------------------------------------------------------------------
+def lstm_data(quick):
+    rng = _rng(12)
+    n, t, i, h, classes = (2, 3, 4, 5, 3) if quick else (16, 50, 64, 128, 10)
+    d = {"x": _normal(rng, (n, t, i)), "y": rng.integers(0, classes, n),
+         "head_w": _uniform(rng, (classes, h), h), "head_b": _uniform(rng, (classes,), h)}
+    for layer in range(2):
+        width = i if layer == 0 else h
+        d[f"weight_ih_l{layer}"] = _uniform(rng, (4 * h, width), h)
+        d[f"weight_hh_l{layer}"] = _uniform(rng, (4 * h, h), h)
+        d[f"bias_ih_l{layer}"] = _uniform(rng, (4 * h,), h)
+        d[f"bias_hh_l{layer}"] = _uniform(rng, (4 * h,), h)
+    return d
+
+
+def lstm_build(lib, d, device):
+    _need(lib.nn, "LSTM")
+    _, _, i = d["x"].shape
+    lstm = lib.nn.LSTM(i, d["weight_hh_l0"].shape[1], num_layers=2, batch_first=True)
+    lstm = lstm.to(device=device, dtype=getattr(lib, str(d["x"].dtype)))   # (the float64 check)
+    with lib.no_grad():
+        for name, p in lstm.named_parameters():
+            p.copy_(_tensor(lib, d[name], device))
+    w, b = _tensor(lib, d["head_w"], device, True), _tensor(lib, d["head_b"], device, True)
+    x, y = _tensor(lib, d["x"], device), lib.tensor(d["y"], device=device)
+    params = list(lstm.parameters()) + [w, b]
+    last = {}
+
+    def step():
+        for p in params:
+            p.grad = None
+        out, _ = lstm(x)
+        loss = lib.nn.functional.cross_entropy(lib.nn.functional.linear(out[:, -1], w, b), y)
+        loss.backward()
+        last["loss"] = loss
+
+    def results():
+        r = {"loss": _np(last["loss"]), "grad head": _np(w.grad)}
+        for name, p in lstm.named_parameters():
+            r[f"grad {name}"] = _np(p.grad)
+        return r
+
+    return Case(step, results)
+
+
+# ----------------------------------------------------------------------------------------------
 # Scaling: one conv2d 3x3 64 -> 64, pad 1, forward + backward, over batch and image size
 # ----------------------------------------------------------------------------------------------
 SCALING = [(1, 32), (8, 32), (64, 32), (256, 32), (8, 64), (8, 128), (8, 224)]
@@ -426,4 +474,7 @@ WORKLOADS = [
              conv1d_depthwise_data, conv1d_depthwise_build, ["conv1d"]),
     Workload("resnet_step", "ResNet-18-like train step, 16x3x64x64 (BasicBlocks, BN, stride 2)",
              1.3, resnet_data, resnet_build, ["conv2d", "batch_norm", "relu", "linear"]),
+    Workload("lstm_text", "LSTM text model 16x50x64, 2 layers of 128, last step -> Linear, "
+             "cross-entropy, fwd+bwd", 1.5, lstm_data, lstm_build, ["lstm", "linear",
+                                                                    "cross_entropy"]),
 ]
