@@ -78,21 +78,29 @@ def _parallel(piece, like, passes):
         run_split(piece, like.shape[0], passes * like.nbytes, backend.xp_of(like))
 
 
-def _centered(x_in, mean, other=None):
+def _centered(x_in, mean, other=None, other_sum=False):
     """x - mean, in a new (N, C, *S) array, and the per-channel sum of ``other`` (N, C, S)
-    times it (of its square when ``other`` is None), made in the same pass."""
+    times it (of its square when ``other`` is None), made in the same pass; with
+    ``other_sum`` also the per-channel sum of ``other`` itself (else None)."""
     xp = backend.xp_of(x_in)
     out = xp.empty_like(x_in)
     x, centered = _channels(x_in), _channels(out)
     other = centered if other is None else other
-    partial = xp.empty(x.shape[:2], dtype=x.dtype)
+    n, c, s = x.shape
+    partial = xp.empty((n, c), dtype=x.dtype)
+    sums = xp.empty((n, c), dtype=x.dtype) if other_sum else None
+    ones = xp.ones(s, dtype=x.dtype) if other_sum else None
     mean_s = _spread(mean, x)
 
     def center(a, b):
         xp.subtract(x[a:b], mean_s, out=centered[a:b])
         partial[a:b] = _row_dots(other[a:b], centered[a:b])
-    _parallel(center, x, 3 if other is centered else 4)
-    return out, partial.sum(axis=0)
+        if sums is not None:
+            # (in the pieces, not a product over the whole array on the calling thread
+            # first: the other threads would wait for it)
+            sums[a:b] = (other[a:b].reshape((b - a) * c, s) @ ones).reshape(b - a, c)
+    _parallel(center, x, 3 if other is centered else 5 if other_sum else 4)
+    return out, partial.sum(axis=0), None if sums is None else sums.sum(axis=0)
 
 
 def forward_train(x_in, weight, bias, eps):
@@ -102,7 +110,7 @@ def forward_train(x_in, weight, bias, eps):
     x = _channels(x_in)
     m = x.shape[0] * x.shape[2]
     mean = channel_sum(x) / m
-    out, squares = _centered(x_in, mean)     # out holds x - mu first, then becomes y
+    out, squares, _ = _centered(x_in, mean)     # out holds x - mu first, then becomes y
     y = _channels(out)
     var = squares / m
     invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
@@ -138,10 +146,10 @@ def backward_train(x_in, g_in, mean, invstd, weight, want_x, want_w, want_b):
     dweight (C,), dbias (C,)), each None where not wanted."""
     x, g = _channels(x_in), _channels(g_in)
     m = x.shape[0] * x.shape[2]
-    gb = channel_sum(g) if want_x or want_b else None                  # sum g
     if not (want_x or want_w):
-        return None, None, gb
-    out, dot = _centered(x_in, mean, g)       # x - mu (then becomes dx), sum g (x - mu)
+        return None, None, channel_sum(g) if want_b else None
+    # x - mu (then becomes dx), sum g (x - mu), and sum g in the same pass when needed
+    out, dot, gb = _centered(x_in, mean, g, want_x or want_b)
     centered = _channels(out)
     gw = invstd * dot if want_w else None
     if not want_x:
