@@ -20,8 +20,8 @@ from . import backend, dtypes, autograd, cuda  # noqa: F401
 from .backend import Device as device  # noqa: F401  (minigrad.device('cuda:0'), like torch.device)
 from .dtypes import (  # noqa: F401
     DType as dtype, float16, half, bfloat16, float32, float64, double, int8, int16, short, int32,
-    int64, long, uint8, bool_ as bool, complex64, cfloat, complex128, cdouble, get_default_dtype,
-    set_default_dtype)
+    int64, long, uint8, uint16, uint32, uint64, bool_ as bool, complex64, cfloat, complex128,
+    cdouble, get_default_dtype, set_default_dtype)
 from .dtypes import float32 as float, int32 as int  # noqa: F401,A001
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .parallel import get_num_threads, set_num_threads  # noqa: F401

@@ -25,7 +25,7 @@ __all__ = ["namespaces", "table", "main"]
 LEFT_OUT = (
     "Deliberately left out: complex32 and the float8 types (numpy has none of them; "
     "bfloat16 is ml_dtypes', CPU only), the compressed sparse layouts CSC, BSR and BSC (COO and 2-d CSR tensors are "
-    "in, with torch.sparse.mm/addmm/sum), nested and quantized tensors, the meta device, "
+    "in, with torch.sparse.mm/addmm/sum), nested and quantized tensors, "
     "distributed training on more than one process, the JIT and export (torch.compile runs eagerly: a function comes "
     "back unchanged, a module wrapped as PyTorch's OptimizedModule), CUDA streams, and "
     "torchvision/torchaudio (datasets are read with minigrad.utils.data).")

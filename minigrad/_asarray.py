@@ -81,10 +81,13 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     elif isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
         _refuse_negative_strides(obj)
         dtypes.from_numpy_dtype(obj.dtype)
-        result = Tensor._wrap(_shareable(obj, dtype, device, copy))
+        array = _shareable(obj, dtype, device, copy)
         if (isinstance(obj, np.ndarray) and not obj.flags.writeable
-                and not _tensor_module._readonly_warned and np.shares_memory(result._array, obj)):
-            _tensor_module._warn_readonly_once()
+                and np.shares_memory(array, obj)):
+            if not _tensor_module._readonly_warned:
+                _tensor_module._warn_readonly_once()
+            array = _tensor_module.writable_alias_of(array)     # PyTorch writes through it
+        result = Tensor._wrap(array)
     elif isinstance(obj, _BUFFER_TYPES):
         result = frombuffer(obj, dtype=dtypes.default_float() if dtype is None else dtype)
         if copy:
@@ -135,8 +138,12 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
                          f"({offset} bytes) must not be greater than actual buffer length "
                          f"({length} bytes)")
     array = np.frombuffer(view, dtype=dt.np, count=count, offset=offset)
-    if view.readonly and not _buffer_warned:
-        _warn_readonly_buffer_once()
+    if view.readonly:
+        # PyTorch writes into such memory all the same (after its warning, once a process):
+        # the tensor gets a writable array on the same bytes
+        if not _buffer_warned:
+            _warn_readonly_buffer_once()
+        array = _tensor_module.writable_alias_of(array)
     t = Tensor._wrap(array)
     if requires_grad:
         _require_grad_at_creation(t)
@@ -161,7 +168,10 @@ def _warn_readonly_buffer_once():
     """PyTorch's warning for a tensor over a read-only buffer (``bytes``), once a process."""
     global _buffer_warned
     _buffer_warned = True
-    warnings.warn("The given buffer is not writable, and minigrad does not support writing to "
-                  "it: in-place operations on this tensor will raise. Copy the buffer (or make "
-                  "it writable) before converting it to keep its data safe. This warning is "
-                  "given once per program.", UserWarning, stacklevel=3)
+    warnings.warn("The given buffer is not writable, and minigrad does not support "
+                  "non-writable tensors. This means you can write to the underlying (supposedly "
+                  "non-writable) buffer using the tensor. You may want to copy the buffer to "
+                  "protect its data or make it writable before converting it to a tensor. This "
+                  "type of warning will be suppressed for the rest of this program.",
+                  UserWarning, stacklevel=3)
+

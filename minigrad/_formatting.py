@@ -127,6 +127,8 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
     its own class name (``MyTensor([1., 2.])``), as PyTorch prints one."""
     if prefix == "tensor(" and type(tensor).__module__.partition(".")[0] != "minigrad":
         prefix = f"{type(tensor).__name__}("
+    if tensor.device.type == "meta":
+        return _meta_repr(tensor, prefix)
     if getattr(tensor, "dtype", None) == bfloat16:
         # numpy() refuses bfloat16 as PyTorch's does; its values are exact in float32
         a = backend.as_numpy(tensor._array).astype(np.float32)
@@ -164,6 +166,19 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
     elif tensor.requires_grad:
         suffixes.append("requires_grad=True")
     return _add_suffixes(prefix + body, suffixes, indent)
+
+
+def _meta_repr(tensor, prefix):
+    """A meta tensor has no values to show: PyTorch prints ``...``, the device and the size,
+    and the dtype whenever it is not the default float one (int64 and bool too)."""
+    suffixes = ["device='meta'", f"size={tuple(tensor.shape)}"]
+    if tensor.dtype != default_float():
+        suffixes.append(f"dtype={tensor.dtype!r}")
+    if tensor.grad_fn is not None:
+        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
+    elif tensor.requires_grad:
+        suffixes.append("requires_grad=True")
+    return _add_suffixes(prefix + "...", suffixes, len(prefix))
 
 
 def _add_suffixes(text, suffixes, indent):

@@ -18,6 +18,8 @@ the values, would settle such a disagreement as row-major.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
@@ -163,16 +165,39 @@ def iteration_order(shape, operands):
     return perm
 
 
+def numpy_agrees(out, a, b):
+    """Has ``out``, numpy's result of a pointwise op of the arrays ``a`` and ``b`` (a 0-d one
+    for a number), PyTorch's layout already?  Yes when both are row-major of one shape
+    (TensorIterator's shortcut), or when the first operand that is not 0-d is row-major of the
+    result's shape and the result has no size-1 dim: it then orders every dim, as numpy
+    does.  (A size-1 dim's stride, or a broadcast operand, may take PyTorch elsewhere.)"""
+    lead = a if a.ndim else b
+    if not lead.flags.c_contiguous:
+        return False
+    if b.flags.c_contiguous and a.shape == b.shape:
+        return True
+    return lead.shape == out.shape and 1 not in out.shape
+
+
 def pointwise_result(out, *operands):
     """``out``, a pointwise op's new result, laid out as PyTorch lays it out given the
     ``operands`` (arrays or numbers, in the op's order): see ``pointwise_layout``, which this
-    skips (no work, the common case) when the first of two operands, or each of more, is
-    row-major or a number."""
+    skips (no work, the common case) when numpy's layout is PyTorch's (``numpy_agrees``) or,
+    for more operands, each is row-major or a number."""
     if len(operands) == 2:           # the usual binary op: one check (no slice, no loop)
-        flags = getattr(operands[0], "flags", None)
-        if flags is None or flags.c_contiguous:
+        a, b = operands
+        if type(out) is not np.ndarray:
             return out
-        return pointwise_layout(out, operands)
+        if not hasattr(b, "ndim"):               # a number second: a alone decides
+            if not hasattr(a, "ndim") or a.flags.c_contiguous and (
+                    1 not in a.shape or exactly_row_major(a)):
+                return out
+            return pointwise_layout(out, operands)
+        if not hasattr(a, "ndim"):
+            a = np.zeros((), b.dtype)            # (a number first: b decides)
+        if numpy_agrees(out, a, b):
+            return out
+        return pointwise_layout(out, (a, b))
     for x in operands:
         flags = getattr(x, "flags", None)
         if flags is not None and not flags.c_contiguous:
@@ -180,11 +205,30 @@ def pointwise_result(out, *operands):
     return out
 
 
-def pointwise_layout(out, operands):
+def exactly_row_major(array):
+    """Is ``array`` row-major with the very strides PyTorch gives a new row-major tensor, its
+    size-1 dims' too?  (numpy's C-contiguous flag, as PyTorch's is_contiguous, lets a size-1
+    dim have any stride: ``x.t()`` of a (3, 1) tensor has strides (1, 1).)  Cheap where
+    there is no size-1 dim."""
+    if not array.flags.c_contiguous:
+        return False
+    shape = array.shape
+    if 1 not in shape:
+        return True
+    return array.strides == _row_major_bytes(shape, array.itemsize)
+
+
+@functools.lru_cache(maxsize=256)
+def _row_major_bytes(shape, itemsize):
+    return tuple(s * itemsize for s in _dense_strides(shape, range(len(shape))))
+
+
+def pointwise_layout(out, operands, numbers=False):
     """``out``, the new array numpy computed for a pointwise op of ``operands`` (the op's
-    tensor operands' arrays in PyTorch's order, the first first; numbers take no part), laid
-    out as PyTorch's TensorIterator lays out such an op's result: ``out`` itself when it
-    already is, else a copy (or, where only size-1 dims' strides differ, a restrided view).
+    tensor operands' arrays in PyTorch's order, the first first; numbers take no part unless
+    ``numbers``: a binary op's number operand, a 0-d tensor to PyTorch), laid out as
+    PyTorch's TensorIterator lays out such an op's result: ``out`` itself when it already
+    is, else a copy (or, where only size-1 dims' strides differ, a restrided view).
 
     PyTorch's rule: operands of the result's shape that are all row-major, all channels-last,
     or all dense with equal strides give that layout; otherwise the dims are ordered by
@@ -195,8 +239,13 @@ def pointwise_layout(out, operands):
     if out.ndim < 2 or out.size == 0 or type(out) is not np.ndarray:
         return out
     arrays = [x for x in operands if hasattr(x, "ndim")]
-    strides = _fast_setup_strides(shape, arrays)
+    # ``numbers``: a number is an operand too, a 0-d one (PyTorch's binary ops wrap it, where
+    # clamp's bounds are no operands): the shortcut is then off
+    strides = None if numbers and len(arrays) < len(operands) else \
+        _fast_setup_strides(shape, arrays)
     if strides is None:
+        # (steps in bytes, as TensorIterator compares them: a float64 operand's step of 8
+        # is a float32 one's 2 elements)
         steps = [_broadcast_steps(x, shape) for x in arrays]
         strides = _dense_strides(shape, tuple(reversed(iteration_order(shape, steps))))
     return restrided(out, strides)
@@ -205,7 +254,8 @@ def pointwise_layout(out, operands):
 def _fast_setup_strides(shape, arrays):
     """The result's strides when every operand has the result's shape and all are row-major,
     all channels-last, or all dense with one set of strides (TensorIterator's shortcut,
-    which also sets the strides of size-1 dims); None otherwise."""
+    which also sets the strides of size-1 dims); None otherwise (a 0-d operand, a number,
+    included)."""
     if not arrays or any(x.shape != shape for x in arrays):
         return None
     if all(x.flags.c_contiguous for x in arrays):
@@ -220,10 +270,11 @@ def _fast_setup_strides(shape, arrays):
 
 
 def _broadcast_steps(x, shape):
-    """The element steps of ``x`` broadcast to ``shape``: 0 along the dims it is repeated."""
+    """The byte steps of ``x`` broadcast to ``shape``: 0 along the dims it is repeated (a
+    size-1 dim of the result keeps x's own step, which PyTorch orders it by)."""
     lead = len(shape) - x.ndim
     steps = [0] * lead
-    for d, s in enumerate(element_strides(x)):
+    for d, s in enumerate(x.strides):
         steps.append(0 if x.shape[d] == 1 and shape[lead + d] != 1 else s)
     return steps
 

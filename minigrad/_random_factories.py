@@ -16,7 +16,7 @@ import numpy as np
 from . import backend, dtypes
 from . import _memory_format as mf
 from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
-from .creation import (_TORCH_TYPE_NAMES, _finish, _laid_out, _like, _out_keyword, _size,
+from .creation import (_TORCH_TYPE_NAMES, _finish, on_meta, _laid_out, _like, _out_keyword, _size,
                        _size_keyword, check_layout, check_pin_memory)
 from .tensor import Tensor
 
@@ -199,6 +199,9 @@ def rand(*size, generator=None, dtype=None, layout=None,
     shape = _size(size, "rand")
     check_layout(layout, "rand")
     _require_float(dtype, "check_uniform_bounds", "rand")
+    if on_meta(device):         # no data: nothing drawn, the generator's state kept
+        return _finish(backend.empty(shape, _numpy_dtype(dtype), backend.meta), dtype, device,
+                       requires_grad)
     return _finish(uniform_draws(generator, shape, _numpy_dtype(dtype)), dtype, device,
                    requires_grad)
 
@@ -212,11 +215,30 @@ def randn(*size, generator=None, dtype=None, layout=None,
     shape = _size(size, "randn")
     check_layout(layout, "randn")
     _require_float(dtype, "normal_kernel_cpu", "randn")
+    if on_meta(device):         # no data: nothing drawn, the generator's state kept
+        return _finish(backend.empty(shape, _numpy_dtype(dtype), backend.meta), dtype, device,
+                       requires_grad)
     return _finish(normal_draws(generator, shape, _numpy_dtype(dtype)), dtype, device,
                    requires_grad)
 
 
 _NO_HIGH = object()     # randint(high, size): the one bound given (an explicit None is refused)
+
+
+# the C++ element types PyTorch's bounds errors name
+_C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
+            "uint8": "unsigned char", "uint16": "short unsigned int", "uint32": "unsigned int",
+            "uint64": "long unsigned int"}
+
+
+def _check_bounds(np_dtype, low, high):
+    """PyTorch's refusal of a [low, high) range that leaves an integer dtype (numpy would wrap
+    the draws: randint(0, 300, dtype=int8) gives negatives)."""
+    info = np.iinfo(np_dtype)
+    if not info.min <= low <= info.max:
+        raise RuntimeError(f"from is out of bounds for {_C_NAMES[np_dtype.name]}")
+    if not info.min <= high - 1 <= info.max:
+        raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[np_dtype.name]}")
 
 
 @_out_keyword
@@ -251,7 +273,12 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
+    if dtype is not None and dtypes.to_dtype(dtype).np.kind in "iu":
+        _check_bounds(dtypes.to_dtype(dtype).np, low, high)
     shape = _size((size,), "randint")
+    if on_meta(device):         # no data: nothing drawn, the generator's state kept
+        return _finish(backend.empty(shape, np.int64, backend.meta), dtype or dtypes.int64,
+                       device, requires_grad)
     # (PyTorch's from/to kernel: 64-bit words from a range of 2^28 on)
     draws = stream_of(generator).integers(int(np.prod(shape, dtype=np.int64)), low, high,
                                           wide_from=1 << 28)
@@ -261,6 +288,11 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
 @_out_keyword
 def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     check_layout(layout, "randperm")
+    if dtype is not None:
+        dtypes.refuse_unsigned("randperm", dtypes.to_dtype(dtype))
+    if on_meta(device):         # no data: nothing drawn, the generator's state kept
+        return _finish(backend.empty((int(n),), np.int64, backend.meta),
+                       dtype or dtypes.int64, device, False)
     return _finish(stream_of(generator).permutation(int(n)), dtype or dtypes.int64, device,
                    False)
 

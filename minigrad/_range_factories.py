@@ -74,6 +74,7 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
                                   f"'{'ComplexFloat' if dt.itemsize == 8 else 'ComplexDouble'}'")
     if dt.np.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    dtypes.refuse_unsigned("arange_cpu", dt)
     if dt.np.kind in "iu":
         if step == 0 or step != step:
             raise RuntimeError("step must be nonzero")
@@ -208,6 +209,8 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
         dt = dtypes.default_float()
     if dt.np.kind == "b":
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if steps > 1:                    # (one value or none needs no kernel in PyTorch)
+        dtypes.refuse_unsigned("linspace_cpu", dt)
     if dt.np.kind != "c" and (isinstance(start, complex) or isinstance(end, complex)):
         raise RuntimeError(f"torch.linspace(): inferred dtype "
                            f"{dtypes.c_type_name(dtypes.default_complex().np)} can't be "
@@ -265,6 +268,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if dt.np.kind == "b" and steps > 1:     # one value or none needs no kernel in PyTorch
         raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    if steps > 1:
+        dtypes.refuse_unsigned("logspace_cpu", dt)
     base = _number(base)
     if dt.np.kind == "b":
         values = np.float64(base) ** np.full(steps, _number(start), np.float64)

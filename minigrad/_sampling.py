@@ -99,6 +99,12 @@ _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64"
             "uint8": "unsigned char", "bool": "bool"}
 
 
+def _no_data(t):
+    """A meta tensor: nothing to fill and, as in PyTorch, nothing drawn (a seeded program's
+    later numbers stay the same)."""
+    return type(t._array) is not np.ndarray and backend.device_of(t._array) is backend.meta
+
+
 def _fill(t, draws):
     """Write the numpy ``draws`` (t's shape) into t, cast to its dtype; returns t."""
     draws = np.asarray(draws).astype(t._array.dtype)
@@ -136,6 +142,8 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
+    if _no_data(t):
+        return t
     # (a complex t: each part N(mean, std^2 / 2), so that E|z - m|^2 = std^2)
     return _fill(t, normal_draws(generator, tuple(t.shape), t._array.dtype, mean, std,
                                  _strides(t)))
@@ -149,6 +157,8 @@ def uniform_(t, *args, generator=None, **kwargs):
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={low} > to={high}")
+    if _no_data(t):
+        return t
     # (a complex t: both parts uniform in [from, to))
     return _fill(t, uniform_draws(generator, tuple(t.shape), t._array.dtype, low, high,
                                   _strides(t)))
@@ -175,6 +185,8 @@ def exponential_(t, lambd=1.0, *, generator=None):
     _continuous(t, "Exponential")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    if _no_data(t):
+        return t
     # (-1/lambd) log1p(-u) as PyTorch's kernel rounds it: the negation is exact either side
     e = stream_of(generator).exponentials(_count(t)) * (1.0 / lambd)
     return _fill(t, arranged_draws(e, tuple(t.shape), _strides(t), np.dtype(np.float64)))
@@ -184,6 +196,8 @@ def geometric_(t, p, *, generator=None):
     """Fill t with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    if _no_data(t):
+        return t
     return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator))
 
 
@@ -193,6 +207,8 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     if t._array.dtype.kind not in "fV":
         raise not_implemented_for("log_normal_cpu", t._array.dtype)
+    if _no_data(t):
+        return t
     # (PyTorch's kernel draws its normals one at a time in float64, whatever t's size)
     z = fused_multiply_add(stream_of(generator).normal_pairs(_count(t)), float(std),
                            float(mean))
@@ -205,6 +221,8 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     _continuous(t, "Cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    if _no_data(t):
+        return t
     # sigma * tan + median with one rounding (the kernel's fused multiply-add), the C
     # library's tan
     return _fill(t, _doubles(t, lambda u: fused_multiply_add(
@@ -247,6 +265,8 @@ def random_(t, *args, generator=None, **kwargs):
     # the words are 64-bit for a range of 2^32 or more in random_() (int64 and float64), and
     # from 2^28 on when bounds are given (PyTorch's from/to kernel: random_(-5, None) of an
     # int32 tensor, random_(2 ** 30))
+    if _no_data(t):
+        return t
     wide_from = 1 << 28 if args or kwargs else 1 << 32
     draws = stream_of(generator).integers(_count(t), low, high, wide_from=wide_from)
     return _fill(t, arranged_draws(draws, tuple(t.shape), _strides(t), draws.dtype))
@@ -259,5 +279,7 @@ def bernoulli_(t, p=0.5, *, generator=None):
         raise not_implemented_for("bernoulli_scalar_cpu_", t._array.dtype)
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    if _no_data(t):
+        return t
     probs = backend.as_numpy(p._array) if isinstance(p, Tensor) else p
     return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)))

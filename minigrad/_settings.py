@@ -32,17 +32,14 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     _formatting.SCI_MODE = sci_mode
 
 
-_default_device = backend.device("cpu")
-
-
 def set_default_device(device):
-    """Where factory functions put new tensors.  minigrad creates them on the CPU; 'cpu' (or
-    None) is accepted, a GPU is refused with the reason (move tensors with ``.to(device)``)."""
-    global _default_device
+    """Where factory functions put new tensors: 'cpu' (or None) or 'meta' (tensors without
+    data, see docs/meta_device.md); a GPU is refused with the reason (move tensors with
+    ``.to(device)``)."""
     d = backend.device("cpu" if device is None else device)
     backend.check_default_device(d)
-    _default_device = d
+    backend.set_default(d)
 
 
 def get_default_device():
-    return _default_device
+    return backend.default_device

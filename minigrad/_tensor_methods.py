@@ -301,7 +301,7 @@ def _contains(self, element):
                       C.eq(self, element)))
 
 
-Tensor.__eq__ = _comparison_operator(C.eq, arrays=True)
+Tensor.__eq__ = _comparison_operator(C.eq_operator, arrays=True)
 Tensor.__ne__ = _comparison_operator(C.ne)
 Tensor.__lt__ = _comparison_operator(C.lt)
 Tensor.__le__ = _comparison_operator(C.le)

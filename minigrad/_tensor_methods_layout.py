@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from ._meta import MetaArray
 from .ops import elementwise as E, movement as M, inplace as I
 from .ops import elementary_functions as EF
 from .ops import compare as C
@@ -24,6 +25,7 @@ from .ops import sampling_round8 as SR8
 from ._global_flags import warn_once
 from ._type_names import python_type_name
 from . import _sparse_factories, backend, creation, dtypes
+from . import _warn_once as WO
 from . import _legacy_types as LT
 from ._storage import TypedStorage, UntypedStorage
 from . import _sampling as RS
@@ -214,8 +216,7 @@ def _to(self, *args, **kwargs) -> "Tensor":
     if new_dtype and self._array.dtype.kind == "c" and dtype is dtypes.bool_:
         source = C.ne(self, 0)             # any nonzero part is True, as PyTorch (no warning)
     elif new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
-        warnings.warn("Casting complex values to real discards the imaginary part",
-                      UserWarning, stacklevel=2)
+        WO.warn_once(WO.COMPLEX_TO_REAL, stacklevel=2)   # (PyTorch: once a process)
         source = CN.real(self)
     out = E.cast(source, dtype) if new_dtype else self
     if (out is self and not new_device) or mf.element_strides(out._array) != strides:
@@ -390,12 +391,12 @@ Tensor.bernoulli_ = RS.bernoulli_
 # aliases and small methods (ops/tensor_predicates.py)
 Tensor.reciprocal = TP.reciprocal
 Tensor.absolute = EF.abs
-Tensor.logical_xor = TP.logical_xor
-Tensor.greater = C.gt
-Tensor.greater_equal = C.ge
-Tensor.less = C.lt
-Tensor.less_equal = C.le
-Tensor.not_equal = C.ne
+Tensor.logical_xor = C.tensor_method(TP.logical_xor, "logical_xor")
+Tensor.greater = C.method(C.gt, "greater")
+Tensor.greater_equal = C.method(C.ge, "greater_equal")
+Tensor.less = C.method(C.lt, "less")
+Tensor.less_equal = C.method(C.le, "less_equal")
+Tensor.not_equal = C.method(C.ne, "not_equal")
 Tensor.swapdims = M.transpose
 Tensor.broadcast_to = creation._size_keyword(M.expand, "size", 1, "broadcast_to")
 Tensor.hardshrink = A.hardshrink
@@ -413,7 +414,7 @@ Tensor.output_nr = property(TP.output_nr)
 Tensor.H = property(TP.H)
 Tensor.mH = property(TP.mH)
 Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
-Tensor.is_meta = property(lambda self: False)         # no meta device in minigrad
+Tensor.is_meta = property(lambda self: isinstance(self._array, MetaArray))
 Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True (cheap test)
 Tensor.to_sparse = _sparse_factories.to_sparse
 Tensor.to_sparse_csr = _sparse_factories.to_sparse_csr

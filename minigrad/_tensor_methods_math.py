@@ -32,6 +32,7 @@ from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import inplace_pointwise as INP, inplace_views as IV
 from .ops import lu as LU, householder_qr as HQR
 from ._tensor_methods import _torch_args
+from ._method_out import refusing_out
 from .tensor import Tensor
 
 
@@ -100,14 +101,14 @@ Tensor.round = C.round
 Tensor.isnan = C.isnan
 Tensor.isinf = C.isinf
 Tensor.isfinite = C.isfinite
-Tensor.eq = C.eq
-Tensor.ne = C.ne
-Tensor.lt = C.lt
-Tensor.le = C.le
-Tensor.gt = C.gt
-Tensor.ge = C.ge
-Tensor.logical_and = C.logical_and
-Tensor.logical_or = C.logical_or
+Tensor.eq = C.method(C.eq)
+Tensor.ne = C.method(C.ne)
+Tensor.lt = C.method(C.lt)
+Tensor.le = C.method(C.le)
+Tensor.gt = C.method(C.gt)
+Tensor.ge = C.method(C.ge)
+Tensor.logical_and = C.tensor_method(C.logical_and)
+Tensor.logical_or = C.tensor_method(C.logical_or)
 Tensor.logical_not = C.logical_not
 
 
@@ -188,26 +189,26 @@ Tensor.masked_scatter_ = _named_inplace("MaskedScatterBackward0", MS.masked_scat
 Tensor.nonzero = MX.nonzero
 
 # reductions (numpy's axis= / keepdims= accepted too)
-Tensor.sum = _torch_args(R.sum)
-Tensor.mean = _torch_args(R.mean)
-Tensor.prod = _torch_args(R.prod)
-Tensor.max = _torch_args(EX.max)
-Tensor.min = _torch_args(EX.min)
-Tensor.amax = _torch_args(EX.amax)
-Tensor.amin = _torch_args(EX.amin)
-Tensor.argmax = _torch_args(EX.argmax)
-Tensor.argmin = _torch_args(EX.argmin)
-Tensor.var = _torch_args(R.var)
-Tensor.std = _torch_args(R.std)
+Tensor.sum = refusing_out(_torch_args(R.sum), "sum")
+Tensor.mean = refusing_out(_torch_args(R.mean), "mean")
+Tensor.prod = refusing_out(_torch_args(R.prod), "prod")
+Tensor.max = refusing_out(_torch_args(EX.max), "max")
+Tensor.min = refusing_out(_torch_args(EX.min), "min")
+Tensor.amax = refusing_out(_torch_args(EX.amax), "amax")
+Tensor.amin = refusing_out(_torch_args(EX.amin), "amin")
+Tensor.argmax = refusing_out(_torch_args(EX.argmax), "argmax")
+Tensor.argmin = refusing_out(_torch_args(EX.argmin), "argmin")
+Tensor.var = refusing_out(_torch_args(R.var), "var")
+Tensor.std = refusing_out(_torch_args(R.std), "std")
 Tensor.logsumexp = _torch_args(SX.logsumexp)
 Tensor.softmax = _torch_args(SX.softmax)
 Tensor.log_softmax = _torch_args(SX.log_softmax)
-Tensor.all = _torch_args(R.all)
-Tensor.any = _torch_args(R.any)
+Tensor.all = refusing_out(_torch_args(R.all), "all")
+Tensor.any = refusing_out(_torch_args(R.any), "any")
 Tensor.count_nonzero = _torch_args(R.count_nonzero)
 Tensor.norm = _torch_args(NRM.norm)
-Tensor.cumsum = _torch_args(S.cumsum)
-Tensor.cumprod = _torch_args(S.cumprod)
+Tensor.cumsum = refusing_out(_torch_args(S.cumsum), "cumsum")
+Tensor.cumprod = refusing_out(_torch_args(S.cumprod), "cumprod")
 
 # ordering
 Tensor.sort = _torch_args(S.sort)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib
 import pickle
 import pickletools
-import warnings
 import zipfile
 
 import numpy as np
@@ -45,10 +44,7 @@ _STORAGE_DTYPES = {
     "ShortStorage": "int16", "IntStorage": "int32", "LongStorage": "int64",
     "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
     "ComplexDoubleStorage": "complex128"}
-# dtypes torch has and minigrad lacks, widened exactly (name -> (numpy source, minigrad dtype))
-_WIDENED = {"uint16": ("<u2", "int32"), "uint32": ("<u4", "int64"), "uint64": ("<u8", "int64")}
-
-# dtypes of torch that minigrad neither has nor widens
+# dtypes of torch that minigrad lacks (loading one names it)
 _TORCH_ONLY_DTYPES = frozenset(
     ["complex32", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
      "float8_e8m0fnu", "float4_e2m1fn_x2", "qint8", "qint32", "quint8", "quint4x2",
@@ -68,7 +64,7 @@ _ALLOWED = frozenset(
     + [f"torch._utils.{n}" for n in _REBUILDERS]
     + [f"torch.{n}" for n in _STORAGE_DTYPES] + [f"torch.cuda.{n}" for n in _STORAGE_DTYPES]
     # (the dtypes minigrad lacks too: loading one then names it, see find_class)
-    + [f"torch.{n}" for n in [*dtypes._BY_NAME, *_WIDENED, *_TORCH_ONLY_DTYPES]])
+    + [f"torch.{n}" for n in [*dtypes._BY_NAME, *_TORCH_ONLY_DTYPES]])
 
 
 class _StorageType:
@@ -161,8 +157,6 @@ class _Unpickler(pickle.Unpickler):
         if module in ("torch", "torch.storage", "torch.cuda") and (
                 name in _STORAGE_DTYPES or name in ("UntypedStorage", "TypedStorage")):
             return _StorageType(_STORAGE_DTYPES.get(name))
-        if module == "torch" and name in _WIDENED:
-            return _StorageDtypeName(name)
         if module == "torch" and name in _TORCH_ONLY_DTYPES:
             raise RuntimeError(f"minigrad.load: the checkpoint holds a tensor of dtype "
                                f"torch.{name}, which minigrad cannot represent")
@@ -228,10 +222,6 @@ class _Unpickler(pickle.Unpickler):
         return param
 
 
-class _StorageDtypeName(str):
-    """A dtype minigrad lacks (uint16...) as the checkpoint names it: ``_view`` widens it."""
-
-
 def _from_big_endian(array):
     """``array``'s bytes read as big-endian elements (a bfloat16 or complex one included)."""
     swapped = array.view(np.uint8).reshape(-1, array.itemsize)[:, ::-1]
@@ -245,11 +235,7 @@ def _view(storage, dtype, offset, size, stride):
     """The tensor ``size``/``stride`` at element ``offset`` of ``storage``, sharing its memory
     (of ``dtype`` when the storage is untyped bytes); checked to lie inside the storage."""
     array = storage.array
-    widened = None
-    if isinstance(dtype, _StorageDtypeName):
-        widened, dtype = _WIDENED[str(dtype)], None
-        array = array.view(widened[0])
-    elif dtype is not None and array.dtype != dtype.np:
+    if dtype is not None and array.dtype != dtype.np:
         array = array.view(dtype.np)
     size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
     if len(size) != len(stride) or offset < 0 or any(n < 0 for n in size) or \
@@ -265,13 +251,6 @@ def _view(storage, dtype, offset, size, stride):
     item = array.itemsize
     view = xp.lib.stride_tricks.as_strided(array[offset:] if array.shape[0] else array, size,
                                            tuple(s * item for s in stride))
-    if widened is not None:
-        warnings.warn(f"minigrad.load: a tensor of dtype {np.dtype(widened[0]).name} was "
-                      f"widened to {widened[1]} (minigrad has no unsigned dtype wider than "
-                      "8 bits)", stacklevel=2)
-        if widened[0] == "<u8" and view.size and view.max() > np.iinfo(np.int64).max:
-            raise ValueError("minigrad.load: a uint64 tensor holds values beyond int64")
-        return Tensor._wrap(view.astype(widened[1]))
     t = Tensor._wrap(view)
     whole = offset == 0 and view.size == array.shape[0] and view.flags.c_contiguous
     if not whole:

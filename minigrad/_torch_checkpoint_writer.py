@@ -41,8 +41,11 @@ from .tensor import Size, Tensor, _user_state
 
 __all__ = ["pickle_checkpoint", "archive_name"]
 
-# minigrad dtype name -> the torch storage class that pickles it ('float32' -> 'FloatStorage')
+# minigrad dtype name -> the torch storage class that pickles it ('float32' -> 'FloatStorage');
+# a dtype with none (uint16, uint32, uint64) is pickled as PyTorch pickles it: its bytes as an
+# untyped storage, the dtype given to _rebuild_tensor_v3
 _STORAGE_NAMES = {dtype: storage for storage, dtype in _STORAGE_DTYPES.items()}
+_UNTYPED = "UntypedStorage"
 
 
 class _Global:
@@ -71,6 +74,7 @@ def _global(module, name):
 
 
 _REBUILD_V2 = _global("torch._utils", "_rebuild_tensor_v2")
+_REBUILD_V3 = _global("torch._utils", "_rebuild_tensor_v3")
 
 
 class _Call:
@@ -84,13 +88,13 @@ class _Call:
 
 class _Storage:
     """One storage of the archive: its key, torch storage class name, location ('cpu',
-    'cuda:0'), element count and bytes (a 1-d uint8 array)."""
+    'cuda:0'), element count (bytes, for an untyped one) and bytes (a 1-d uint8 array)."""
 
     __slots__ = ("key", "kind", "location", "numel", "block", "owner")
 
     def __init__(self, key, kind, location, block, itemsize, owner=None):
         self.key, self.kind, self.location, self.block = key, kind, location, block
-        self.numel = block.size // itemsize
+        self.numel = block.size // (1 if kind == _UNTYPED else itemsize)
         self.owner = owner          # the object owning the memory (kept alive: keyed by id)
 
 
@@ -135,7 +139,7 @@ class _Storages:
     def locate(self, t):
         """(storage, offset, size, stride) of tensor ``t``, in elements, as PyTorch pickles
         them: the shared storage of the memory block it views, else a copy of its own."""
-        array, kind = t._array, _STORAGE_NAMES[t.dtype.name]
+        array, kind = t._array, _STORAGE_NAMES.get(t.dtype.name, _UNTYPED)
         itemsize, size = array.itemsize, tuple(int(n) for n in array.shape)
         if isinstance(array, np.ndarray) and array.size:
             found = self._shared(array, kind, itemsize)
@@ -182,7 +186,8 @@ class _Pickler(pickle._Pickler):
 
     def persistent_id(self, obj):
         if isinstance(obj, _Storage):
-            return ("storage", _global("torch", obj.kind), obj.key, obj.location, obj.numel)
+            module = "torch.storage" if obj.kind == _UNTYPED else "torch"
+            return ("storage", _global(module, obj.kind), obj.key, obj.location, obj.numel)
         return None
 
     def save(self, obj, save_persistent_id=True):
@@ -239,20 +244,23 @@ class _Pickler(pickle._Pickler):
         warn_if_has_hooks(t)
         storage, offset, size, stride = self._storages.locate(t)
         args = (storage, offset, size, stride)
+        # (an untyped storage's tensor names its dtype: the last argument of the v3 rebuild)
+        rebuild, dtype = (_REBUILD_V3, (t.dtype,)) if storage.kind == _UNTYPED else \
+            (_REBUILD_V2, ())
         state = _user_state(t)
         if type(t) is Parameter:
-            inner = _Call(_REBUILD_V2, args + (False, OrderedDict()))
+            inner = _Call(rebuild, args + (False, OrderedDict()) + dtype)
             if state:
                 return (_global("torch._utils", "_rebuild_parameter_with_state"),
                         (inner, t.requires_grad, OrderedDict(), state))
             return _global("torch._utils", "_rebuild_parameter"), \
                 (inner, t.requires_grad, OrderedDict())
-        args = args + (t.requires_grad, OrderedDict())
+        args = args + (t.requires_grad, OrderedDict()) + dtype
         if type(t) is Tensor and not state:
-            return _REBUILD_V2, args
+            return rebuild, args
         cls = _global("torch", "Tensor") if type(t) is Tensor else type(t)
         return (_global("torch._tensor", "_rebuild_from_type_v2"),
-                (_REBUILD_V2, cls, args, state or {}))
+                (rebuild, cls, args, state or {}))
 
 
 class _Checkpoint:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import parallel
+from . import _meta, parallel
 
 __all__ = [
-    "Device", "device", "cpu", "xp_of", "device_of", "array_module", "to_device", "as_numpy",
-    "is_cuda_available", "cuda_device_count", "index_add", "matmul", "sliding_window_view",
-    "strided_view",
+    "Device", "device", "cpu", "meta", "xp_of", "device_of", "array_module", "to_device",
+    "as_numpy", "empty", "set_default", "is_cuda_available", "cuda_device_count", "index_add",
+    "matmul", "sliding_window_view", "strided_view",
     "tune_host_allocator",
 ]
 
@@ -73,7 +73,8 @@ def _require_cupy():
 
 
 class Device:
-    """A device: ``Device('cpu')``, ``Device('cuda')`` (= cuda:0) or ``Device('cuda:1')``.
+    """A device: ``Device('cpu')``, ``Device('cuda')`` (= cuda:0), ``Device('cuda:1')`` or
+    ``Device('meta')`` (tensors with a shape and a dtype but no data: see ``_meta``).
 
     Compares equal to its string form, so ``t.device == 'cpu'`` works as in PyTorch.
     """
@@ -91,9 +92,10 @@ class Device:
         if not (kind.isascii() and kind.replace("_", "a").isalpha()) or (colon and not (
                 num == "0" or (num.isascii() and num.isdigit() and num[0] != "0"))):
             raise RuntimeError(f"Invalid device string: '{spec}'")
-        if kind not in ("cpu", "cuda"):
+        if kind not in ("cpu", "cuda", "meta"):
             raise RuntimeError(
-                f"Expected one of cpu, cuda device type at start of device string: {spec}")
+                f"Expected one of cpu, cuda, meta device type at start of device string: "
+                f"{spec}")
         if num:
             if not num.isdigit():
                 raise RuntimeError(f"Invalid device string: '{spec}'")
@@ -101,7 +103,7 @@ class Device:
         if kind == "cpu":
             if index not in (None, 0):     # an explicit index 0 is kept ('cpu:0'), as PyTorch
                 raise RuntimeError(f"the cpu device has no index, got '{spec}'")
-        elif index is None:
+        elif index is None and kind == "cuda":
             index = 0
         self.type, self.index = kind, index
 
@@ -125,22 +127,40 @@ class Device:
         return hash((self.type, self.index))
 
     def __enter__(self):
-        """``with minigrad.device('cpu'):`` -- PyTorch's block form of ``set_default_device``.
-        minigrad's factory functions make CPU tensors, so only the CPU is taken."""
+        """``with minigrad.device('meta'):`` -- PyTorch's block form of ``set_default_device``:
+        factory functions called inside (and modules built there) make tensors on this
+        device. The CPU and the meta device are taken."""
         check_default_device(self)
+        _default_stack.append(default_device)
+        set_default(self)
         return self
 
     def __exit__(self, *exc_info):
+        set_default(_default_stack.pop())
         return False
 
 
 cpu = Device("cpu")
+meta = Device("meta")
+
+# Where factory functions put a tensor when no device is named: the CPU, or the meta device
+# (``set_default_device('meta')``, ``with minigrad.device('meta')``). Factories test
+# ``default_is_meta``, one module global, rather than compare devices on every call.
+default_device = cpu
+default_is_meta = False
+_default_stack = []
+
+
+def set_default(dev: Device) -> None:
+    """Make ``dev`` (checked by ``check_default_device``) the default device."""
+    global default_device, default_is_meta
+    default_device, default_is_meta = dev, dev.type == "meta"
 
 
 def check_default_device(dev: Device) -> None:
-    """Refuse a default device other than the CPU (``set_default_device``, ``with device``),
-    saying why: minigrad's factory functions create tensors on the CPU."""
-    if dev.type == "cpu":
+    """Refuse a default device other than the CPU or the meta device (``set_default_device``,
+    ``with device``), saying why: minigrad's factory functions create tensors on the CPU."""
+    if dev.type == "cpu" or dev.type == "meta":
         return
     if not is_cuda_available():
         raise RuntimeError("Torch not compiled with CUDA enabled (minigrad: no CUDA device "
@@ -173,12 +193,20 @@ def device(spec) -> Device:
 
 
 def array_module(dev: Device):
-    """numpy for the CPU, cupy for a CUDA device."""
-    return np if dev.type == "cpu" else _require_cupy()
+    """numpy for the CPU, cupy for a CUDA device, ``_meta.xp`` (numpy making meta arrays) for
+    the meta device."""
+    if dev.type == "cpu":
+        return np
+    return _meta.xp if dev.type == "meta" else _require_cupy()
 
 
 def xp_of(array):
-    """The array module that owns ``array`` (numpy for numpy arrays and scalars)."""
+    """The array module that owns ``array`` (numpy for numpy arrays and scalars, ``_meta.xp``
+    for a meta array)."""
+    if type(array) is np.ndarray:
+        return np
+    if isinstance(array, _meta.MetaArray):
+        return _meta.xp
     if isinstance(array, (np.ndarray, np.generic)):
         return np
     if _cupy is not None and isinstance(array, _cupy.ndarray):
@@ -187,21 +215,44 @@ def xp_of(array):
 
 
 def device_of(array) -> Device:
-    if isinstance(array, np.ndarray) or _cupy is None or not isinstance(array, _cupy.ndarray):
+    if type(array) is np.ndarray:               # the common case first, and cheapest
+        return cpu
+    if isinstance(array, _meta.MetaArray):
+        return meta
+    if _cupy is None or not isinstance(array, _cupy.ndarray):
         return cpu
     return Device("cuda", array.device.id)
 
 
+def empty(shape, dtype, dev: Device):
+    """An uninitialised array of ``shape`` and ``dtype`` (numpy's) made on ``dev`` directly."""
+    if dev.type == "meta":
+        return _meta.empty(shape, dtype)
+    if dev.type == "cpu":
+        return np.empty(shape, dtype)
+    cp = _require_cupy()
+    with cp.cuda.Device(dev.index):
+        return cp.empty(shape, dtype)
+
+
 def data_address(array) -> int:
-    """The address of ``array``'s first element (its data pointer), host or device."""
+    """The address of ``array``'s first element (its data pointer), host or device; 0 for a
+    meta array (no data, as PyTorch's meta tensors)."""
+    if isinstance(array, _meta.MetaArray):
+        return 0
     return array.__array_interface__["data"][0] if isinstance(array, np.ndarray) else \
         array.data.ptr
 
 
 def to_device(array, dev: Device):
-    """Copy ``array`` to ``dev`` (no copy when it is already there)."""
+    """Copy ``array`` to ``dev`` (no copy when it is already there). To the meta device only
+    the shape and the dtype go; from it, nothing can (PyTorch's NotImplementedError)."""
     if dev.type == "cpu":
         return as_numpy(array)
+    if dev.type == "meta":
+        return _meta.from_array(array if isinstance(array, np.ndarray) else as_numpy(array))
+    if isinstance(array, _meta.MetaArray):
+        raise NotImplementedError(_meta.NO_DATA)
     cp = _require_cupy()
     if isinstance(array, cp.ndarray) and array.device.id == dev.index:
         return array
@@ -213,7 +264,12 @@ def to_device(array, dev: Device):
 
 
 def as_numpy(array) -> np.ndarray:
-    """A numpy array with the data of ``array`` (a host copy for cupy arrays)."""
+    """A numpy array with the data of ``array`` (a host copy for cupy arrays); a meta array
+    has none to give (PyTorch's NotImplementedError)."""
+    if type(array) is np.ndarray:
+        return array
+    if isinstance(array, _meta.MetaArray):
+        raise NotImplementedError(_meta.NO_DATA)
     if isinstance(array, np.ndarray):
         return array
     if _cupy is not None and isinstance(array, _cupy.ndarray):
@@ -244,6 +300,9 @@ def matmul(a, b):
     products) at float32's speed. Two large float matrices are cut over minigrad's threads
     (``parallel.matmul``); other operands, and cupy arrays, go to ``xp.matmul`` as they are.
     """
+    if (type(a) is not np.ndarray or type(b) is not np.ndarray) and \
+            (isinstance(a, _meta.MetaArray) or isinstance(b, _meta.MetaArray)):
+        return np.matmul(a, b)          # shape and dtype only (MetaArray.__array_ufunc__)
     if isinstance(a, np.ndarray):
         if a.dtype == np.float16 and b.dtype == np.float16:
             out = parallel.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16)
@@ -263,9 +322,12 @@ def strided_view(array, shape, strides, offset=0):
     For a C-contiguous numpy array this is numpy's ndarray constructor on the array's buffer
     (0.4 us, and it refuses a view that would reach outside the buffer); anything else goes
     through ``as_strided`` (3.5 us for numpy: a wrapper object per call), which kernels
-    making a view per kernel offset felt."""
+    making a view per kernel offset felt. A meta array gives a meta array of ``shape`` (its
+    one element must not be read past)."""
     if type(array) is np.ndarray and array.flags.c_contiguous:
         return np.ndarray(shape, array.dtype, array, offset, strides)
+    if isinstance(array, _meta.MetaArray):
+        return _meta.empty(shape, array.dtype)
     if offset:                  # (the kernels' flat buffers: 1-D, whole steps in)
         if array.ndim != 1 or offset % array.strides[0]:
             raise ValueError("strided_view: an offset needs a 1-D array and whole elements")
@@ -285,6 +347,9 @@ def sliding_window_view(array, window_shape, axis):
         fast = len(set(axis)) == len(axis) and all(0 < w <= array.shape[a]
                                                    for a, w in zip(axis, window_shape))
     if not fast:        # other arrays, repeated axes, and the errors: numpy's own
+        if isinstance(array, _meta.MetaArray):      # (its strides, all 0, stay in its element)
+            return _meta.from_array(np.lib.stride_tricks.sliding_window_view(
+                array.view(np.ndarray), window_shape, axis=axis))
         return xp_of(array).lib.stride_tricks.sliding_window_view(array, window_shape,
                                                                   axis=axis)
     shape = list(array.shape)

@@ -204,8 +204,19 @@ def _size(size, name):
     return tuple(int(s) for s in size)
 
 
+def on_meta(device) -> bool:
+    """Does a factory given ``device`` (None: the default device) make a meta tensor? Random
+    factories ask before drawing: a meta tensor takes no numbers from the generator."""
+    if device is None:
+        return backend.default_is_meta
+    return (device.type if isinstance(device, backend.Device) else
+            backend.Device(device).type if isinstance(device, str) else None) == "meta"
+
+
 def _finish(array, dtype, device, requires_grad):
     """Cast to dtype, move to device, wrap; the one exit of every factory."""
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if array.dtype != dt.np:
         array = array.astype(dt.np)
@@ -229,8 +240,12 @@ def _check_flag(requires_grad):
 def _direct(fill, size, dtype, device, requires_grad):
     """zeros/ones/empty: build on the target device directly (no host-to-device copy)."""
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
     xp = backend.array_module(backend.device(device)) if device is not None else np
-    if device is not None and backend.Device(device).type == "cuda":
+    if device is not None and backend.Device(device).type == "meta":
+        array = backend.empty(size, dt.np, backend.meta)    # no memory, nothing filled
+    elif device is not None and backend.Device(device).type == "cuda":
         with xp.cuda.Device(backend.Device(device).index):
             array = fill(xp, size, dt.np)
     else:
@@ -363,11 +378,14 @@ def eye(n, m=_NO_M, *, dtype=None, device=None, requires_grad=False, layout=None
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    if dtype is not None:
+        dtypes.refuse_unsigned("eye", dtypes.to_dtype(dtype))
     return _finish(np.eye(n, m), dtype, device, requires_grad)
 
 
 _TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-                     "uint8": "Byte", "bool": "Bool"}
+                     "uint8": "Byte", "bool": "Bool", "uint16": "UInt16", "uint32": "UInt32",
+                     "uint64": "UInt64"}
 
 
 def _scalar_name(dt):

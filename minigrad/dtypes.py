@@ -18,7 +18,8 @@ import numpy as np
 from . import _memory_format as mf
 
 __all__ = ["DType", "float16", "bfloat16", "BFLOAT16", "reduced_float", "float32", "float64",
-           "int8", "int16", "int32", "int64", "uint8", "bool_", "complex64", "complex128",
+           "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool_",
+           "complex64", "complex128",
            "default_complex", "to_dtype", "default_float", "result_type", "get_default_dtype",
            "set_default_dtype", "np_finfo", "is_float_np"]
 
@@ -93,13 +94,21 @@ int16 = short = DType("int16", np.int16)
 int32 = int = DType("int32", np.int32)
 int64 = long = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
+# PyTorch's "barebones" unsigned types: few kernels take them and they promote with nothing
+# but themselves and floats (see ``_promote``)
+uint16 = DType("uint16", np.uint16)
+uint32 = DType("uint32", np.uint32)
+uint64 = DType("uint64", np.uint64)
 bool_ = DType("bool", np.bool_)
 complex64 = cfloat = DType("complex64", np.complex64)
 complex128 = cdouble = DType("complex128", np.complex128)
 
 _BY_NUMPY = {d.np: d for d in (float16, bfloat16, float32, float64, int8, int16, int32, int64,
-                               uint8, bool_,
+                               uint8, uint16, uint32, uint64, bool_,
                                complex64, complex128)}
+# numpy dtypes of the barebones unsigned types
+BAREBONES_UNSIGNED = frozenset(d.np for d in (uint16, uint32, uint64))
+_UINT64_NP = uint64.np
 _BY_NAME = {d.name: d for d in _BY_NUMPY.values()}
 
 
@@ -180,7 +189,8 @@ _INF = _builtins.float("inf")
 _FLOAT_MAX = {2: 65504.0, 4: _builtins.float(np.finfo(np.float32).max)}
 _BF16_MAX = _builtins.float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
 # how PyTorch's checked conversion of a number names a dtype: its C++ type
-_C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+_C_TYPE = {"uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
+           "int8": "int8_t", "int16": "int16_t", "int32": "int",
            "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
            "float32": "float", "float64": "double",
            "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
@@ -277,6 +287,7 @@ def _bfloat16_number(value, checked):
 # 'Long'") and its legacy tensor types ("torch.FloatTensor") spell a dtype with them
 SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
                  "int32": "Int", "int64": "Long", "float16": "Half", "bfloat16": "BFloat16",
+                 "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
                  "float32": "Float",
                  "float64": "Double", "complex64": "ComplexFloat",
                  "complex128": "ComplexDouble"}
@@ -286,6 +297,26 @@ def scalar_type_name(np_dtype) -> str:
     """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'ComplexFloat' for complex64."""
     name = np.dtype(np_dtype).name
     return SCALAR_NAMES.get(name, name)
+
+
+def refuse_unsigned(kernel, dtype) -> None:
+    """PyTorch's NotImplementedError when ``dtype`` (a DType or numpy dtype) is uint16, uint32
+    or uint64 and its ``kernel`` has no version for those ("arange_cpu" not implemented for
+    'UInt16'): numpy would compute one, PyTorch refuses."""
+    np_dtype = dtype.np if isinstance(dtype, DType) else dtype
+    if np_dtype in BAREBONES_UNSIGNED:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(np_dtype)}'")
+
+
+def refuse_unsigned_input(kernel, *values) -> None:
+    """``refuse_unsigned`` for the tensors among ``values`` (anything else is passed over, for
+    the op's own checks to word): a one-line guard at the top of an op PyTorch has no
+    uint16/32/64 kernel for."""
+    for value in values:
+        array = getattr(value, "_array", None)
+        if array is not None and array.dtype in BAREBONES_UNSIGNED:
+            refuse_unsigned(kernel, array.dtype)
 
 
 def legacy_type_name(np_dtype, cuda=False, module="torch") -> str:
@@ -340,7 +371,8 @@ def from_numpy_dtype(np_dtype) -> DType:
                              "order. Conversion between byte orders is currently not "
                              "supported.") from None
         names = [d for d in ("float64", "float32", "float16", "complex64", "complex128",
-                             "int64", "int32", "int16", "int8", "uint8")
+                             "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16",
+                             "uint8")
                  if np.dtype(d) in _BY_NUMPY]
         kind = np.dtype(np_dtype).type.__name__
         raise TypeError(f"can't convert np.ndarray of type numpy.{kind}. The only supported "
@@ -390,7 +422,17 @@ def _promote(a, b):
     """Promote two dtypes as PyTorch: across categories the higher category's dtype wins
     (float32 with int64 is float32, where numpy says float64), except that a complex dtype
     widens to hold a wider float (complex64 with float64 is complex128); within one
-    category, numpy's rule."""
+    category, numpy's rule.  uint16/32/64 promote only with themselves and with a real
+    floating dtype (which wins); anything else is PyTorch's RuntimeError."""
+    if a in BAREBONES_UNSIGNED or b in BAREBONES_UNSIGNED:
+        if a == b:
+            return a
+        if is_float_np(a) or is_float_np(b):
+            return a if is_float_np(a) else b
+        # (numpy would give int64 or float64: PyTorch refuses, uint64 does not fit int64)
+        raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                           f"attempted to promote {scalar_type_name(a)} and "
+                           f"{scalar_type_name(b)}")
     ca, cb = _category(a), _category(b)
     if ca != cb:
         if ca < cb:
@@ -440,6 +482,8 @@ def result_type(*operands):
         promoted = group[0]
         for d in group[1:]:
             promoted = _promote(promoted, d)
+        if result is not None and result.kind == "b" and promoted in BAREBONES_UNSIGNED:
+            _promote(result, promoted)      # PyTorch's error (bool tensor, 0-d uint16...)
         if result is None or _category(promoted) > _category(result):
             if result is not None and _category(promoted) == 3 and _category(result) == 2:
                 # a 0-d complex tensor makes a float tensor the complex dtype of its width,
@@ -453,6 +497,8 @@ def result_type(*operands):
         if result is None:
             result = (np.dtype(np.bool_), np.dtype(np.int64), _default_float.np,
                       default_complex().np)[cat]
+        elif cat == 1 and result.kind == "b" and s >= 2 ** 63 and type(s) is _builtins.int:
+            _promote(result, _UINT64_NP)    # such an int is a uint64 to PyTorch: refused
         elif cat > _category(result):
             if cat == 3:
                 # a complex number makes a float tensor the complex dtype of its width

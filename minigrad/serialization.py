@@ -319,12 +319,12 @@ def _safetensors_bytes(tree, tensors):
 # ----------------------------------------------------------------------------------------------
 # safetensors dtype name -> the numpy dtype minigrad keeps it as.
 _NATIVE = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
-           "I64": np.int64, "F16": np.float16, "BF16": dtypes.BFLOAT16, "F32": np.float32,
-           "F64": np.float64, "C64": np.complex64, "C128": np.complex128}
+           "I64": np.int64, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
+           "F16": np.float16, "BF16": dtypes.BFLOAT16, "F32": np.float32, "F64": np.float64,
+           "C64": np.complex64, "C128": np.complex128}
 # Dtypes torch can hold and minigrad cannot: widened exactly to one it has (with a warning).
 # name -> (bytes per element, what it becomes, how)
-_WIDENED = {"U16": (2, "int32"), "U32": (4, "int64"),
-            "U64": (8, "int64"), "F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
+_WIDENED = {"F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
             "F8_E4M3FNUZ": (1, "float32"), "F8_E5M2FNUZ": (1, "float32")}
 _REFUSED = {"F8_E8M0": "float8_e8m0",
             "F4": "float4", "F6_E2M3": "float6_e2m3", "F6_E3M2": "float6_e3m2"}
@@ -353,16 +353,6 @@ def _float8_table(exponent_bits, bias, ieee):
 
 def _widen(raw, kind, key, name):
     """Convert the little-endian bytes of a dtype minigrad lacks to one it has, exactly."""
-    if kind == "U16":
-        return raw.view("<u2").astype(np.int32)
-    if kind == "U32":
-        return raw.view("<u4").astype(np.int64)
-    if kind == "U64":
-        values = raw.view("<u8")
-        if values.size and values.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"minigrad.load: {name} holds '{key}' as uint64 with values up to "
-                             f"{values.max()}, beyond int64 (minigrad has no uint64 dtype)")
-        return values.astype(np.int64)
     exponent_bits, bias, ieee = {"F8_E4M3": (4, 7, False), "F8_E5M2": (5, 15, True),
                                  "F8_E4M3FNUZ": (4, 8, False), "F8_E5M2FNUZ": (5, 16, False)}[kind]
     return _float8_table(exponent_bits, bias, ieee)[raw.view(np.uint8)]
@@ -381,9 +371,9 @@ def _read_tensors(data, header, name):
         if kind in _REFUSED or (kind not in _NATIVE and kind not in _WIDENED):
             what = _REFUSED.get(kind, "an unknown dtype")
             raise ValueError(f"minigrad.load: {name} holds '{key}' as {kind} ({what}), which "
-                             "minigrad cannot represent; it loads bool, uint8, int8, int16, "
-                             "int32, int64, float16, bfloat16, float32, float64, complex64, "
-                             "complex128, and widens float8, uint16, uint32 and uint64")
+                             "minigrad cannot represent; it loads bool, uint8, uint16, uint32, "
+                             "uint64, int8, int16, int32, int64, float16, bfloat16, float32, "
+                             "float64, complex64, complex128, and widens float8")
         itemsize = np.dtype(_NATIVE[kind]).itemsize if kind in _NATIVE else _WIDENED[kind][0]
         count = 1
         for s in shape:
@@ -532,7 +522,7 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     weights_only loader allows, False unpickles everything (trusted files only).  Other
     keyword arguments (``mmap``...) are accepted and read the file the same way.  Reading a
     safetensors file needs no package: the format is parsed here, so that dtypes minigrad
-    lacks can be widened (float8, uint16/32/64, with a warning) or refused by name.  For a
+    lacks can be widened (float8, with a warning) or refused by name.  For a
     torch.save file, a function ``map_location`` is called as fn(storage, location) with
     each storage's saved location ('cpu', 'cuda:0'), a tensor over the storage standing
     in for it.

@@ -17,6 +17,8 @@ from collections import OrderedDict
 import numpy as np
 
 from . import backend, dtypes
+from ._meta import MetaArray
+from ._warn_once import COMPLEX_TO_REAL, warn_once
 from ._formatting import tensor_repr
 from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
@@ -156,16 +158,18 @@ def _to_array(data, dtype=None, device=None):
         if isinstance(data, np.ndarray) and type(data) is not np.ndarray:
             data = np.asarray(data)   # a subclass (np.matrix keeps 2-d on indexing): its data
         _refuse_negative_strides(data)
-        if data.dtype not in _WIDE_UNSIGNED:
-            # refused even with a dtype to convert to, as PyTorch: strings, objects, dates,
-            # long doubles, another byte order (uint16/32/64, which PyTorch has and minigrad
-            # has not, do convert)
-            dtypes.from_numpy_dtype(data.dtype)
+        # refused even with a dtype to convert to, as PyTorch: strings, objects, dates, long
+        # doubles, another byte order
+        dtypes.from_numpy_dtype(data.dtype)
         array = data
     elif isinstance(data, np.generic):
+        if (data.dtype if dtype is None else dtypes.to_dtype(dtype).np) == _UINT64:
+            raise TypeError("an integer is required")    # (PyTorch's uint64 takes int only)
         array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
         if dtype is not None:               # a number, as a Python one: np.int64(300) no uint8
             _check_cast_range(array, dtypes.to_dtype(dtype))
+    elif dtype is not None and dtypes.to_dtype(dtype).np == _UINT64:
+        array = _uint64_from_python(data)
     else:
         if isinstance(data, (list, tuple)) and not _only_python_numbers(data):
             array = _from_mixed_sequence(data, dtype)
@@ -182,8 +186,7 @@ def _to_array(data, dtype=None, device=None):
         if array.dtype.kind == "c" and target.kind not in "cb":
             # the real part, with PyTorch's warning (numpy's cast would give its own); a
             # copy, as the cast would have made (a float view of complex memory shares it)
-            warnings.warn("Casting complex values to real discards the imaginary part",
-                          UserWarning, stacklevel=3)
+            warn_once(COMPLEX_TO_REAL, stacklevel=3)     # (PyTorch: once a process)
             array = array.real.copy() if array.real.dtype == target else array.real
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
             array = dtypes.astype(array, target)
@@ -195,7 +198,40 @@ def _to_array(data, dtype=None, device=None):
 
 
 _PYTHON_NUMBERS = frozenset((int, float, bool, complex))
-_WIDE_UNSIGNED = frozenset(np.dtype(d) for d in ("uint16", "uint32", "uint64"))
+
+
+def _as_int64(value):
+    """``value`` (an int) as PyTorch's conversions through an int64 take it: a uint64 element
+    past int64 is refused."""
+    if type(value) is int and value >= 2 ** 63:
+        raise RuntimeError("value cannot be converted to type int64_t without overflow")
+    return value
+
+_UINT64 = np.dtype(np.uint64)
+
+
+def _uint64_from_python(data):
+    """A Python int (or nested sequence of them) as a uint64 array, as PyTorch stores one:
+    only Python ints (bools too) in [0, 2**64) are taken -- a negative one is refused, not
+    wrapped as the narrower unsigned types wrap it -- and any other element (a float, a numpy
+    scalar, a tensor) is a TypeError."""
+    leaves = list(_flatten(data)) if isinstance(data, (list, tuple)) else [data]
+    for x in leaves:
+        if isinstance(x, (str, bytes)):
+            return _from_mixed_sequence(data, dtypes.uint64)   # (its words for a str)
+        if not isinstance(x, int):
+            raise TypeError("an integer is required")
+        if x < 0:
+            raise OverflowError("can't convert negative int to unsigned")
+        if x >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+    try:
+        return np.array(data, dtype=_UINT64)
+    except ValueError:
+        shape = _check_rectangular(data)     # PyTorch's words for a ragged list
+        if 0 not in shape:
+            raise
+        return np.empty(shape, dtype=_UINT64)
 
 
 def _only_python_numbers(data) -> bool:
@@ -347,6 +383,10 @@ def _from_mixed_sequence(data, dtype=None):
     result = found[0] if found else dtypes.default_float().np
     for dt in found[1:]:
         result = dtypes._promote(result, dt)
+    if result == _UINT64 and dtype is None:
+        # PyTorch infers uint64 and then stores each element as a Python int, which a numpy
+        # scalar, a tensor or an array row is not
+        raise TypeError("an integer is required")
     try:
         return np.array(nested, dtype=result)
     except ValueError:
@@ -645,10 +685,12 @@ class Tensor:
         return self._array.dtype.kind in "fV"
 
     def stride(self, dim=None):
-        if self._array.size == 0 and not any(self._array.strides):
+        if not any(self._array.strides) and (self._array.size == 0 or
+                                             isinstance(self._array, MetaArray)):
             # numpy gives a new empty array zero strides; PyTorch, the row-major ones (each
             # size counted as at least 1).  An empty array with strides of its own (a view of
-            # a tensor, or one laid out channels-last by minigrad) reports them
+            # a tensor, or one laid out channels-last by minigrad) reports them.  A meta
+            # array's strides are all 0 (one element stands for all): row-major, as PyTorch's
             strides, n = [], 1
             for size in reversed(self._array.shape):
                 strides.append(n)
@@ -791,9 +833,14 @@ class Tensor:
     def detach_(self) -> "Tensor":
         """Cut this tensor out of the graph in place (a view cannot be: use detach())."""
         if self._base is not None:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead (this tensor "
-                               f"of shape {list(self.shape)} is a view of one of shape "
-                               f"{list(self._base.shape)})")
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is "
+                "set as True, gradients are views of DDP buckets, and hence detach_() cannot "
+                "be called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution. "
+                f"(this tensor of shape {list(self.shape)} is a view of one of shape "
+                f"{list(self._base.shape)})")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -851,7 +898,10 @@ class Tensor:
             how_many = "no values" if self._array.size == 0 else "more than one value"
             raise RuntimeError(f"Boolean value of Tensor with {how_many} is ambiguous "
                                f"(it has {self._array.size} elements; use .any() or .all())")
-        return bool(self._array.reshape(()).item())
+        value = self._array.reshape(()).item()
+        if self._array.dtype == _UINT64:
+            _as_int64(value)            # (PyTorch reads a uint64 as an int64 here)
+        return bool(value)
 
     def _one_scalar(self):
         if self._array.size != 1:
@@ -869,7 +919,7 @@ class Tensor:
         return float(self._real_scalar("double"))
 
     def __int__(self):
-        return int(self._real_scalar("int64_t"))
+        return _as_int64(int(self._real_scalar("int64_t")))
 
     def _real_scalar(self, c_type):
         """The one element as a real number; a complex one only with no imaginary part
@@ -888,7 +938,7 @@ class Tensor:
     def __index__(self):
         if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.item())
+        return _as_int64(int(self.item()))
 
     def __format__(self, spec):
         if self._array.ndim == 0:
@@ -912,7 +962,8 @@ class Tensor:
         # graph (an intermediate result comes back as a leaf) and not .grad.  Loading a
         # pickle runs code, so minigrad.load never does: checkpoints stay safetensors.
         warn_if_has_hooks(self)
-        array = backend.to_device(self._array, backend.cpu)
+        array = self._array if isinstance(self._array, MetaArray) else \
+            backend.to_device(self._array, backend.cpu)         # (a meta one: shape and dtype)
         state = _user_state(self)
         return (_unpickle_tensor,
                 (type(self), array, self._requires_grad, str(self.device), state))
@@ -1011,6 +1062,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     ``pin_memory=True`` needs an accelerator (page-locked memory is for copies to one).
     """
     backend.check_pin_memory(pin_memory, "tensor", none_ok=False)   # (a bool only, here)
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
     if isinstance(data, Tensor):
         warnings.warn(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning, stacklevel=2)
         data = data.detach()._array
@@ -1038,13 +1091,17 @@ def _require_grad_at_creation(t):
 
 def as_tensor(data, *, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
     if isinstance(data, Tensor):
         return data.to(*(a for a in (device, dtype) if a is not None))
-    out = Tensor._wrap(_to_array(data, dtype, device))
-    if (isinstance(data, np.ndarray) and not data.flags.writeable and not _readonly_warned
-            and np.shares_memory(out._array, data)):
-        _warn_readonly_once()
-    return out
+    array = _to_array(data, dtype, device)
+    if (isinstance(data, np.ndarray) and not data.flags.writeable and
+            np.shares_memory(array, data)):
+        if not _readonly_warned:
+            _warn_readonly_once()
+        array = writable_alias_of(array)
+    return Tensor._wrap(array)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -1052,12 +1109,37 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtypes.from_numpy_dtype(array.dtype)
-    if not array.flags.writeable and not _readonly_warned:
+    if array.flags.writeable:
+        return Tensor._wrap(_to_array(array))
+    if not _readonly_warned:
         _warn_readonly_once()
-    return Tensor._wrap(_to_array(array))
+    return Tensor._wrap(writable_alias_of(_to_array(array)))
 
 
 _readonly_warned = False
+
+
+class _WritableMemory:
+    """The memory of the read-only array ``array`` offered to numpy as writable (numpy's
+    array interface with its read-only flag off); an array made from it keeps this object,
+    and so ``array`` and the memory under it, alive."""
+
+    def __init__(self, array):
+        self._array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+
+
+def writable_alias_of(array):
+    """``array`` (a read-only numpy array) as a writable array on the same memory, as PyTorch
+    takes such memory (from_numpy, as_tensor, frombuffer of bytes: it warns, then writes
+    through).  An array whose elements share memory (a 0 stride, as np.broadcast_to gives)
+    stays read-only: PyTorch refuses writes into such a tensor in its own words."""
+    if array.flags.writeable or type(array) is not np.ndarray or any(
+            st == 0 and n > 1 for st, n in zip(array.strides, array.shape)):
+        return array
+    return np.asarray(_WritableMemory(array))
 
 
 def _warn_readonly_once():
@@ -1065,10 +1147,11 @@ def _warn_readonly_once():
     the tensor would share, given once per process."""
     global _readonly_warned
     _readonly_warned = True
-    warnings.warn("The given NumPy array is not writable, and minigrad does not support writing "
-                  "to it: in-place operations on this tensor will raise. Copy the array (or "
-                  "make it writable) before converting it to keep its data safe. This warning "
-                  "is given once per program.", UserWarning, stacklevel=3)
+    warnings.warn("The given NumPy array is not writable, and minigrad does not support "
+                  "non-writable tensors. This means writing to this tensor will result in "
+                  "undefined behavior. You may want to copy the array to protect its data or make "
+                  "it writable before converting it to a tensor. This type of warning will be "
+                  "suppressed for the rest of this program.", UserWarning, stacklevel=3)
 
 
 def is_tensor(obj) -> bool:

@@ -100,10 +100,13 @@ def test_module_imports_have_no_cycle():
 def test_tensor_imports_no_op_and_no_engine():
     top, _ = _imports()["minigrad.tensor"]
     # (_hooks: the hook handle class; _type_names: how PyTorch's messages name a Python
-    # type; neither imports anything from minigrad)
+    # type; _warn_once: PyTorch's once-a-process warnings; _meta: the meta device's arrays;
+    # none imports anything from minigrad)
     assert top <= {"minigrad.backend", "minigrad.dtypes", "minigrad._formatting",
-                   "minigrad._grad_state", "minigrad._hooks", "minigrad._type_names"}, top
-    for leaf in ("minigrad._hooks", "minigrad._type_names"):
+                   "minigrad._grad_state", "minigrad._hooks", "minigrad._type_names",
+                   "minigrad._warn_once", "minigrad._meta"}, top
+    for leaf in ("minigrad._hooks", "minigrad._type_names", "minigrad._warn_once",
+                 "minigrad._meta"):
         leaf_imports, _ = _imports()[leaf]
         assert not leaf_imports, (leaf, leaf_imports)
 

@@ -850,6 +850,13 @@ def _check_same_device(cls, inputs, arrays):
     devices = [backend.device_of(a) for a in arrays]
     for i, d in enumerate(devices[1:], 1):
         if d != devices[0]:
+            if "meta" in (d.type, devices[0].type):
+                # PyTorch: a CPU 0-d tensor goes with a meta one; other mixes are refused
+                if (d.type == "cpu" and arrays[i].ndim == 0) or \
+                        (devices[0].type == "cpu" and arrays[0].ndim == 0):
+                    continue
+                raise RuntimeError(f"Tensor on device {d} is not on the expected device "
+                                   f"{devices[0]}!")
             raise RuntimeError(
                 "Expected all tensors to be on the same device, but found at least two devices, "
                 f"{devices[0]} and {d}! (in {cls.__name__}: input 0 is on {devices[0]}, input {i} "

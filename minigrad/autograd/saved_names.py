@@ -79,7 +79,18 @@ def _saved_value(node, index):
     entry = saved[index]
     if node._packed is HOOKED:
         entry = unpack_hooked(entry)
-    return node._unpack(*entry)
+    value = node._unpack(*entry)
+    number = getattr(value, "_wrapped_number", None)
+    if number:
+        # a Python number made an operand (``x * 2``): PyTorch shows it as it wrapped it, a
+        # 0-d tensor of the number's own type (int64, float64, bool, complex128), not the
+        # operand's dtype it computed in
+        n = number[0]
+        kind = np.bool_ if isinstance(n, bool) else np.int64 if isinstance(n, int) else \
+            np.float64 if isinstance(n, float) else np.complex128
+        if kind is not np.int64 or -2 ** 63 <= n < 2 ** 63:
+            return type(value)._wrap(np.asarray(n, dtype=kind))
+    return value
 
 
 def _plain(value):

@@ -6,6 +6,8 @@ it is built from, and requires grad by default.
 """
 from __future__ import annotations
 
+import sys
+
 from ..creation import empty
 from ..tensor import Tensor, _to_array
 
@@ -62,10 +64,52 @@ _UNINITIALIZED_SHAPE = (
     "attributes.")
 
 
+# the Tensor methods PyTorch still lets a placeholder call (its ``_allowed_methods``); every
+# other public method, and the operators below, refuse it (``weight + 1`` on a lazy layer's)
+_ALLOWED_METHODS = frozenset(("size", "copy_", "is_complex", "is_floating_point", "half",
+                              "float", "double", "char", "short", "int", "long", "cuda", "cpu",
+                              "to", "get_device", "materialize", "share_memory_"))
+_refused_names = []          # filled at the first look-up (Tensor's methods are attached late)
+
+
+def _refused_methods():
+    if not _refused_names:
+        _refused_names.append(frozenset(
+            n for n in dir(Tensor) if not n.startswith("_") and n not in _ALLOWED_METHODS
+            and callable(getattr(Tensor, n, None)) and not isinstance(getattr(Tensor, n), type)))
+    return _refused_names[0]
+
+
+def _method(name):
+    return f"<method '{name}' of 'minigrad.Tensor' objects>"
+
+
+def _from_user(depth=2):
+    """Is the code ``depth`` frames up outside minigrad?  PyTorch refuses a placeholder at
+    its Python API (``__torch_function__``), not inside; minigrad's own code, which runs in
+    Python too, may still use the placeholder's methods (requires_grad_, detach...)."""
+    return not sys._getframe(depth).f_globals.get("__name__", "").startswith("minigrad.")
+
+
+def _refusing_operator(where, dunder):
+    """An operator of the placeholder: PyTorch's ValueError, naming what PyTorch's would
+    (``where``: the name of the method it calls, or the callable's own description), when
+    called from outside minigrad; Tensor's own ``dunder`` otherwise."""
+    def operator(self, *args):
+        if _from_user():
+            self._refuse(where if where.startswith("<") else _method(where))
+        return getattr(Tensor, dunder)(self, *args)
+    operator.__name__ = dunder
+    return operator
+
+
 class UninitializedTensorMixin:
     """A placeholder whose shape is not known yet (a lazy layer's weight before its first
     forward).  It holds no data; ``materialize(shape)`` gives it an uninitialised array of
-    that shape and turns it, in place, into ``cls_to_become``."""
+    that shape and turns it, in place, into ``cls_to_become``.
+
+    As PyTorch's, it refuses to be computed with: a method call (but for the few PyTorch
+    allows: ``size``, ``to``, ``float``...) or an operator raises ValueError."""
     cls_to_become = Tensor
 
     @property
@@ -73,16 +117,67 @@ class UninitializedTensorMixin:
         raise RuntimeError(_UNINITIALIZED_SHAPE)
 
     def size(self, dim=None):
-        raise RuntimeError(_UNINITIALIZED_SHAPE)
+        return Tensor.size(self, dim) if dim is not None else Tensor.size(self)
 
-    def _refuse(self, method):
+    def __getattribute__(self, name):
+        if name[0] != "_" and name in _refused_methods() and _from_user():
+            def refused(*args, **kwargs):
+                self._refuse(_method(name))
+            return refused
+        return super().__getattribute__(name)
+
+    def _refuse(self, where):
+        if not where.startswith("<"):
+            where = _method(where)
         raise ValueError(
-            f"Attempted to use an uninitialized parameter in <method '{method}' of "
-            "'minigrad.Tensor' objects>. This error happens when you are using a "
-            "`LazyModule` or explicitly manipulating "
+            f"Attempted to use an uninitialized parameter in {where}. This error happens when "
+            "you are using a `LazyModule` or explicitly manipulating "
             f"`minigrad.nn.parameter.{type(self).__name__}` objects. When using LazyModules Call "
             "`forward` with a dummy batch to initialize the parameters before calling torch "
             "functions")
+
+    # the operators, each named as PyTorch's error names it
+    __add__ = _refusing_operator("add", "__add__")
+    __radd__ = _refusing_operator("add", "__radd__")
+    __iadd__ = _refusing_operator("add", "__iadd__")
+    __sub__ = _refusing_operator("sub", "__sub__")
+    __isub__ = _refusing_operator("sub", "__isub__")
+    __rsub__ = _refusing_operator("<function Tensor.__rsub__>", "__rsub__")
+    __mul__ = _refusing_operator("mul", "__mul__")
+    __rmul__ = _refusing_operator("mul", "__rmul__")
+    __imul__ = _refusing_operator("mul", "__imul__")
+    __truediv__ = _refusing_operator("div", "__truediv__")
+    __itruediv__ = _refusing_operator("div", "__itruediv__")
+    __rtruediv__ = _refusing_operator("<function Tensor.__rdiv__>", "__rtruediv__")
+    __floordiv__ = _refusing_operator("<function Tensor.__floordiv__>", "__floordiv__")
+    __rfloordiv__ = _refusing_operator("<function Tensor.__rfloordiv__>", "__rfloordiv__")
+    __mod__ = _refusing_operator("remainder", "__mod__")
+    __pow__ = _refusing_operator("<function TensorBase.pow>", "__pow__")
+    __rpow__ = _refusing_operator("<function Tensor.__rpow__>", "__rpow__")
+    __matmul__ = _refusing_operator("matmul", "__matmul__")
+    __rmatmul__ = _refusing_operator("<function Tensor.__rmatmul__>", "__rmatmul__")
+    __neg__ = _refusing_operator("neg", "__neg__")
+    __abs__ = _refusing_operator("abs", "__abs__")
+    __invert__ = _refusing_operator("__invert__", "__invert__")
+    __and__ = _refusing_operator("__and__", "__and__")
+    __or__ = _refusing_operator("__or__", "__or__")
+    __xor__ = _refusing_operator("__xor__", "__xor__")
+    __eq__ = _refusing_operator("__eq__", "__eq__")
+    __ne__ = _refusing_operator("ne", "__ne__")
+    __lt__ = _refusing_operator("lt", "__lt__")
+    __le__ = _refusing_operator("le", "__le__")
+    __gt__ = _refusing_operator("gt", "__gt__")
+    __ge__ = _refusing_operator("ge", "__ge__")
+    __bool__ = _refusing_operator("__bool__", "__bool__")
+    __float__ = _refusing_operator("__float__", "__float__")
+    __int__ = _refusing_operator("__int__", "__int__")
+    __iter__ = _refusing_operator("dim", "__iter__")
+    __len__ = _refusing_operator("<function Tensor.__len__>", "__len__")
+    __getitem__ = _refusing_operator("<slot wrapper '__getitem__' of 'minigrad.Tensor' "
+                                     "objects>", "__getitem__")
+    __setitem__ = _refusing_operator("<slot wrapper '__setitem__' of 'minigrad.Tensor' "
+                                     "objects>", "__setitem__")
+    __hash__ = Tensor.__hash__
 
     # what counting code reads first (``sum(p.numel() ...)``) refuses, as in PyTorch
     def numel(self):

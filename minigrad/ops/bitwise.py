@@ -15,7 +15,8 @@ from ._util import broadcast_shape, not_implemented_for
 from .indexing import setitem
 from .writes import can_cast_inplace, kind_name
 
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+# the Python ints PyTorch reads as an operand: int64's, and beyond them uint64's
+_INT_MIN, _INT_END = -(1 << 63), 1 << 64
 
 
 def _type_label(x):
@@ -42,14 +43,15 @@ def _check_operands(name, a, b):
 def _as_array(x, dtype, xp):
     """Operand ``x`` (a Tensor or a Python number) as an array in ``dtype``.
 
-    A Python int is first taken as an int64 (OverflowError beyond it, as PyTorch) and then
-    wrapped into a narrower integer type, two's complement (uint8 | 300 uses 300 mod 256)."""
+    A Python int is first taken as an int64, or a uint64 from 2**63 on (OverflowError beyond
+    those, as PyTorch), and then wrapped into the operation's integer type, two's complement
+    (uint8 | 300 uses 300 mod 256, int64 & 2**63 uses -2**63)."""
     if isinstance(x, Tensor):
         return x._array.astype(dtype, copy=False)
     if isinstance(x, np.generic):
         x = dtypes.python_number(x)   # as PyTorch reads it: np.bool_ is a float
     if isinstance(x, int) and not isinstance(x, bool):
-        if not _INT64_MIN <= x <= _INT64_MAX:
+        if not _INT_MIN <= x < _INT_END:
             raise OverflowError("int too big to convert")
         if dtype.kind in "iu":
             bits = dtype.itemsize * 8
@@ -72,6 +74,8 @@ def _prepare(name, kernel, a, b, allow_bool=True):
                                  dtypes.python_number(x) for x in (a, b)))
     if dtype.kind not in "biu" or (dtype.kind == "b" and not allow_bool):
         raise not_implemented_for(kernel, dtype)
+    if not allow_bool:
+        dtypes.refuse_unsigned(kernel, dtype)     # PyTorch shifts no uint16/32/64
     xp = backend.xp_of(like._array)
     return _as_array(a, dtype, xp), _as_array(b, dtype, xp), xp
 
@@ -129,7 +133,11 @@ def bitwise_not(input):
     a = input._array
     if a.dtype.kind not in "biu":
         raise not_implemented_for("bitwise_not_cpu", a.dtype)
-    return Tensor._wrap(backend.xp_of(a).invert(a))
+    dtypes.refuse_unsigned("bitwise_not_cpu", a.dtype)
+    out = backend.xp_of(a).invert(a)
+    # laid out after a, as PyTorch's (numpy's own layout when a is row-major)
+    return Tensor._wrap(out if a.flags.c_contiguous or type(out) is not np.ndarray else
+                        mf.pointwise_layout(out, (a,)))
 
 
 def invert(input):

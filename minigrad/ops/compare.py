@@ -12,6 +12,8 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
+from .._tensor_input import _combination
+from .._type_names import python_type_name
 from ..tensor import Tensor
 from ._util import (broadcast_shape, check_python_int, check_tensor, int_arg, not_implemented_for,
                     torch_sign)
@@ -39,13 +41,25 @@ def _in_common_dtype(value, other):
             kind.kind in "fc" and type(other) in (int, float)):
         return value            # (the common cases, kept as they are without promoting)
     common = dtypes.result_type(value, other)
-    return value if value.dtype == common else dtypes.astype(value, common)
+    if value.dtype == common:
+        return value
+    converted = dtypes.astype(value, common)
+    if type(converted) is np.ndarray and not mf.exactly_row_major(value):
+        # (value's very strides kept, a size-1 dim's too: PyTorch orders the result by them)
+        converted = mf.restrided(converted, mf.target_strides(value, mf.preserve_format))
+    return converted
 
 
 def _no_grad_binary(name, a, b, op):
     like = a if isinstance(a, Tensor) else b
     av = a._array if isinstance(a, Tensor) else a
-    bv = b._array if isinstance(b, Tensor) else b
+    if isinstance(b, Tensor):
+        bv = b._array
+    else:
+        bv = b
+        if op in _REFUSING and not isinstance(b, _NUMBERS):
+            # an array, a list...: PyTorch's comparison functions take a Tensor or a Number
+            raise _combination(name, (a, b), {}, _FUNCTION_FORMS)
     kind = type(bv)
     if type(av) is np.ndarray and (
             kind is np.ndarray and av.dtype == bv.dtype or av.dtype.kind == "f" and
@@ -57,10 +71,17 @@ def _no_grad_binary(name, a, b, op):
     else:
         av, bv = _checked_operands(name, like if like is a else None, av, bv, op)
     out = op(av, bv)
-    # laid out as PyTorch's, after av: numpy's layout when av is row-major (or a number)
-    if type(av) is not type(out) or av.flags.c_contiguous:
+    # laid out as PyTorch's, after av: numpy's layout when av is row-major (or a number),
+    # unless av's size-1 dims have strides of their own beside a number (PyTorch's general
+    # rule then orders them too)
+    if type(av) is not type(out):
         return Tensor._wrap(out)
-    return Tensor._wrap(mf.pointwise_layout(out, (av, bv)))
+    if type(bv) is np.ndarray:
+        if mf.numpy_agrees(out, av, bv):
+            return Tensor._wrap(out)
+    elif av.flags.c_contiguous and (1 not in av.shape or mf.exactly_row_major(av)):
+        return Tensor._wrap(out)
+    return Tensor._wrap(mf.pointwise_layout(out, (av, bv), numbers=True))
 
 
 def _checked_operands(name, first, av, bv, op):
@@ -82,10 +103,64 @@ def _checked_operands(name, first, av, bv, op):
     return av, bv
 
 
+# the other operands a comparison takes besides a Tensor (numpy's scalars pass as numbers)
+_NUMBERS = (bool, int, float, complex, np.generic)
+_FUNCTION_FORMS = ("Tensor input, Tensor other, *, Tensor out = None",
+                   "Tensor input, Number other, *, Tensor out = None")
+_METHOD_FORMS = ("Tensor other", "Number other")
+
+
+def method(compare, name=None):
+    """``compare`` as the Tensor method ``name`` (``x.eq(other)``): PyTorch's method refuses
+    an ``other`` that is neither a Tensor nor a Number in its own words (one argument)."""
+    name = name or compare.__name__
+
+    def call(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs:
+            other = args[0]
+        elif not args and list(kwargs) == ["other"]:
+            other = kwargs["other"]
+        else:
+            other = _NO_OTHER
+        if not isinstance(other, _OPERANDS):
+            raise _combination(name, args, kwargs, _METHOD_FORMS)
+        return compare(self, other)
+    call.__name__ = name
+    return call
+
+
+def tensor_method(fn, name=None):
+    """``fn(self, other)`` as a Tensor method that, as PyTorch's (``x.logical_and(y)``),
+    takes a Tensor ``other`` only, refusing anything else in PyTorch's words."""
+    name = name or fn.__name__
+
+    def call(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs and not isinstance(args[0], Tensor):
+            raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not "
+                            f"{python_type_name(args[0])}")
+        if not args and "other" in kwargs and not isinstance(kwargs["other"], Tensor):
+            raise TypeError(f"{name}(): argument 'other' must be Tensor, not "
+                            f"{python_type_name(kwargs['other'])}")
+        return fn(self, *args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+_NO_OTHER = object()
 _EQ, _NE = (lambda x, y: x == y), (lambda x, y: x != y)
 _LT, _LE = (lambda x, y: x < y), (lambda x, y: x <= y)
 _GT, _GE = (lambda x, y: x > y), (lambda x, y: x >= y)
-_COMPARISONS = (_EQ, _NE, _LT, _LE, _GT, _GE)
+_ARRAY_EQ = lambda x, y: x == y         # noqa: E731  (eq, but taking an array: ``==``)
+_REFUSING = (_EQ, _NE, _LT, _LE, _GT, _GE)
+_COMPARISONS = _REFUSING + (_ARRAY_EQ,)
+_OPERANDS = (Tensor,) + _NUMBERS
+
+
+def eq_operator(a, b):
+    """``a == b``: eq, but taking a numpy array ``b`` as PyTorch's ``==`` does."""
+    if isinstance(b, np.ndarray) and isinstance(a, Tensor):
+        return _no_grad_binary("eq", a, b, _ARRAY_EQ)
+    return eq(a, b)
 
 
 def eq(a, b):
@@ -135,18 +210,24 @@ def logical_or(a, b):
 
 
 def logical_not(a):
-    return Tensor._wrap(backend.xp_of(a._array).logical_not(a._array))
+    return _no_grad_unary(a, lambda xp, x: xp.logical_not(x))
 
 
 def _no_grad_unary(a, fn):
-    return Tensor._wrap(fn(backend.xp_of(a._array), a._array))
+    x = a._array
+    out = fn(backend.xp_of(x), x)
+    # laid out after x as PyTorch's (numpy's own layout when x is row-major)
+    return Tensor._wrap(out if x.flags.c_contiguous or type(out) is not np.ndarray
+                        else mf.pointwise_layout(out, (x,)))
 
 
 class StepFunction(Function):
     """A piecewise-constant function ``fn(xp, a)`` (sign, floor...): its derivative is 0
     almost everywhere, so the gradient is zeros (not g * 0, which would be NaN for NaN g)."""
     def forward(self, a, *, fn):
-        return fn(backend.xp_of(a), a)
+        out = fn(backend.xp_of(a), a)
+        return out if a.flags.c_contiguous or type(out) is not np.ndarray else \
+            mf.pointwise_layout(out, (a,))          # a's layout, as PyTorch's
 
     def backward(self, g):
         return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))

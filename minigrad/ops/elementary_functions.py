@@ -164,6 +164,8 @@ class ScalarPow(Pow):
             out = _complex_pow(backend.xp_of(a), a, b, number_exponent=True)
         else:
             out = a ** b    # numpy's operator: x * x for 2, as PyTorch's scalar kernel
+        if not a.flags.c_contiguous:
+            out = mf.pointwise_layout(out, (a,))     # a's layout (the exponent is no operand)
         # the result is not kept: the exponent takes no gradient, and a pow_ written later
         # over (a view of) it must not make backward refuse, as in PyTorch
         self.save_for_backward(a, b, None)
@@ -203,6 +205,7 @@ class Exp(Function):
 
     def forward(self, a):
         out = backend.xp_of(a).exp(a)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
 
@@ -218,7 +221,8 @@ class Log(Function):
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
-        return backend.xp_of(a).log(a)
+        out = backend.xp_of(a).log(a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     @ieee
     def backward(self, g):
@@ -234,7 +238,8 @@ class Log1p(Function):
     @ieee
     def forward(self, a):
         self.save_for_backward(a)
-        return backend.xp_of(a).log1p(a)
+        out = backend.xp_of(a).log1p(a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     @ieee
     def backward(self, g):
@@ -249,6 +254,7 @@ class Sqrt(Function):
     @ieee
     def forward(self, a):
         out = backend.xp_of(a).sqrt(a)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
 
@@ -264,7 +270,8 @@ class Abs(Function):
 
     def forward(self, a):
         self.save_for_backward(a)
-        return backend.xp_of(a).abs(a)
+        out = backend.xp_of(a).abs(a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     def backward(self, g):
         a, = self.saved_tensors
@@ -282,7 +289,8 @@ class Sin(Function):
 
     def forward(self, a):
         self.save_for_backward(a)
-        return backend.xp_of(a).sin(a)
+        out = backend.xp_of(a).sin(a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     def backward(self, g):
         a, = self.saved_tensors        # cos(a)
@@ -295,7 +303,8 @@ class Cos(Function):
 
     def forward(self, a):
         self.save_for_backward(a)
-        return backend.xp_of(a).cos(a)
+        out = backend.xp_of(a).cos(a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     def backward(self, g):
         a, = self.saved_tensors        # -sin(a)
@@ -308,6 +317,7 @@ class Tanh(Function):
 
     def forward(self, a):
         out = backend.xp_of(a).tanh(a)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
 
@@ -384,7 +394,7 @@ class Sigmoid(Function):
     saved_names = ("result",)
 
     def forward(self, a):
-        xp = backend.xp_of(a)
+        xp, given = backend.xp_of(a), a
         if a.dtype.kind == "c":         # 1 / (1 + e^-a): no sign to split on
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 out = 1 / (1 + xp.exp(-a))
@@ -403,6 +413,9 @@ class Sigmoid(Function):
             # Stable for large |a|: exp of a non-positive number only.
             e = xp.exp(-xp.abs(a))
             out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        if not given.flags.c_contiguous:
+            # PyTorch's layout exactly (an expanded input's, a size-1 dim's stride too)
+            out = mf.pointwise_layout(out, (given,))
         self.save_for_backward(out)
         return out
 

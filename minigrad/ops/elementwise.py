@@ -108,7 +108,7 @@ class Div(Function):
         # PyTorch lays the result out after a: numpy's layout when a is row-major; otherwise
         # a's dims' order (and, a dense a beside a number, a's very strides, size-1 dims'
         # included, which numpy would choose for itself)
-        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a, b))
+        return out if mf.numpy_agrees(out, a, b) else mf.pointwise_layout(out, (a, b))
 
     @ieee
     def backward(self, g):
@@ -183,7 +183,9 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         limit = _FLOAT_LIMITS.get(like._array.dtype)
         if limit is not None and -limit <= value <= limit:
             t = Tensor._wrap(np.asarray(value, dtype=like._array.dtype))
-            t._wrapped_number = True     # PyTorch's wrapped number: no saved-tensor hook sees it
+            # PyTorch's wrapped number: no saved-tensor hook sees it, and a node shows it
+            # (grad_fn._saved_other) as the number itself; kept in a (truthy) 1-tuple
+            t._wrapped_number = (value,)
             return t
     if type(value) not in _PYTHON_NUMBERS and isinstance(value, np.generic):
         # PyTorch reads a numpy scalar as the Python number it holds, so np.float16(2) weighs
@@ -191,6 +193,7 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         value = dtypes.python_number(value)
     if isinstance(value, (bool, int, float, complex)):
         check_python_int(value)
+        number = value
         dtype = dtypes.result_type(like._array, value)
         if true_divide and dtype.kind in "biu":
             # true division computes in floating point: the number keeps its value there
@@ -205,7 +208,7 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
                 value -= 1 << bits
         with np.errstate(over="ignore"):   # past float16's range (x_half + 1e6): inf, silently
             t = to_tensor_like(value, like, dtype=dtype)
-        t._wrapped_number = True
+        t._wrapped_number = (number,)
         return t
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
         return Tensor._wrap(backend.to_device(value, like.device))

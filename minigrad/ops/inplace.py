@@ -178,6 +178,10 @@ def fill_(t, value):
     if not isinstance(value, Tensor) and isinstance(t, Tensor):
         value = elementwise.dtypes.number_for(value, t._array.dtype,    # fill_'s own checks
                                               half_checked=t._array.size != 1)
+        if type(value) is int and value >= 2 ** 63:
+            # a uint64 past int64 (-1 is 2**64 - 1): as a tensor, which the write takes as it
+            # is (a number it would read as a long long first)
+            value = Tensor._wrap(np.asarray(value, dtype=t._array.dtype))
     if isinstance(t, Tensor) and _fill_expanded(t, value):
         return t
     # PyTorch's node: FillBackward2 for a number, FillBackward3 for a tensor

@@ -23,6 +23,7 @@ made to fit ``input``:
 from __future__ import annotations
 
 from .. import backend, dtypes
+from .._type_names import python_type_name
 from ..autograd import Function, no_grad
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -130,7 +131,7 @@ def _inplace(fn, name, summary, tensor_only=None, tracked=True):
             other = args[0] if args else kwargs.get(tensor_only)
             if not isinstance(other, Tensor):
                 raise TypeError(f"{name}(): argument '{tensor_only}' (position 1) must be "
-                                f"Tensor, not {type(other).__name__}")
+                                f"Tensor, not {python_type_name(other)}")
         if tracked:
             return run_inplace(input, fn, args, kwargs, name)
         with no_grad():
@@ -259,12 +260,12 @@ divide_ = _inplace(E.div, "divide_", "input / other (``rounding_mode`` None, 'tr
 true_divide_ = _inplace(E.div, "true_divide_", "input / other")
 multiply_ = mul_
 subtract_ = sub_
-eq_ = _inplace(C.eq, "eq_", "input == other (1 or 0 in input's dtype)")
-ne_ = _inplace(C.ne, "ne_", "input != other (1 or 0 in input's dtype)")
-lt_ = _inplace(C.lt, "lt_", "input < other (1 or 0 in input's dtype)")
-le_ = _inplace(C.le, "le_", "input <= other (1 or 0 in input's dtype)")
-gt_ = _inplace(C.gt, "gt_", "input > other (1 or 0 in input's dtype)")
-ge_ = _inplace(C.ge, "ge_", "input >= other (1 or 0 in input's dtype)")
+eq_ = _inplace(C.method(C.eq, "eq_"), "eq_", "input == other (1 or 0 in input's dtype)")
+ne_ = _inplace(C.method(C.ne, "ne_"), "ne_", "input != other (1 or 0 in input's dtype)")
+lt_ = _inplace(C.method(C.lt, "lt_"), "lt_", "input < other (1 or 0 in input's dtype)")
+le_ = _inplace(C.method(C.le, "le_"), "le_", "input <= other (1 or 0 in input's dtype)")
+gt_ = _inplace(C.method(C.gt, "gt_"), "gt_", "input > other (1 or 0 in input's dtype)")
+ge_ = _inplace(C.method(C.ge, "ge_"), "ge_", "input >= other (1 or 0 in input's dtype)")
 not_equal_, less_, less_equal_, greater_, greater_equal_ = ne_, lt_, le_, gt_, ge_
 # PyTorch does not record the logical ops in place (the tensor keeps its grad_fn)
 logical_and_ = _inplace(C.logical_and, "logical_and_", "input and other (1 or 0)",

@@ -22,7 +22,7 @@ from ._util import (bool_arg, broadcast_shape, check_tensor, ieee, normalize_dim
 from ..autograd import Function, no_grad
 from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
-from .compare import StepFunction, isnan
+from .compare import StepFunction, _no_grad_unary, isnan
 from .elementary_functions import exp, log
 from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
 from .pointwise_select import where
@@ -217,7 +217,7 @@ def trunc(input):
         raise NotImplementedError("trunc is not supported for complex inputs")
     if input._requires_grad:
         return Trunc.apply(input, fn=lambda xp, x: xp.trunc(x))
-    return Tensor._wrap(backend.xp_of(input._array).trunc(input._array))
+    return _no_grad_unary(input, lambda xp, x: xp.trunc(x))
 
 
 def _check_floating(input, name, kernel):
@@ -401,7 +401,12 @@ class NanToNum(Function):
                      xp.asarray(0.0 if nan is None else nan).astype(a.dtype)]
         out = xp.where(xp.isnan(a), fills[2], a)
         out = xp.where(a == xp.inf, fills[0], out)
-        return xp.where(a == -xp.inf, fills[1], out)
+        out = xp.where(a == -xp.inf, fills[1], out)
+        # PyTorch's result is empty_like(a): a's own strides where a is dense (a size-1
+        # dim's too), else a dense layout in a's order
+        if type(out) is not np.ndarray or mf.exactly_row_major(a):
+            return out
+        return mf.restrided(out, mf.target_strides(a, mf.preserve_format))
 
     def backward(self, g):
         return mul(g, Tensor._wrap(self.finite.astype(g._array.dtype)))

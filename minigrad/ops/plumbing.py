@@ -16,11 +16,11 @@ checks): ops call them on shapes they computed themselves.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
+from .._warn_once import COMPLEX_TO_REAL, warn_once
 from ..autograd import Function
 from ._util import unbroadcast
 
@@ -113,7 +113,12 @@ class Cast(Function):
         # NaN or an out-of-range float cast to an integer, or past float16's range, is silent
         # in PyTorch (whatever value the platform's conversion gives); numpy would warn, but
         # not here: Function.apply runs every forward with those warnings off
-        return dtypes.astype(a, dtype)
+        out = dtypes.astype(a, dtype)
+        if type(out) is np.ndarray and out is not a and not mf.exactly_row_major(a):
+            # PyTorch's copy keeps a's strides where a is dense (a size-1 dim's too: an
+            # operand promoted for a binary op is then ordered as a itself would be)
+            out = mf.restrided(out, mf.target_strides(a, mf.preserve_format))
+        return out
 
     def backward(self, g):
         return cast_to(g, self.in_dtype)
@@ -182,8 +187,7 @@ def written_as_real(src, target_kind, stacklevel=3):
     gradient goes back as g + 0i), or for a bool target whether either part is nonzero."""
     if target_kind == "b":
         return type(src)._wrap(src._array != 0)
-    warnings.warn("Casting complex values to real discards the imaginary part", UserWarning,
-                  stacklevel=stacklevel)
+    warn_once(COMPLEX_TO_REAL, stacklevel=stacklevel)    # (PyTorch: once a process)
     return RealPart.apply(src)
 
 

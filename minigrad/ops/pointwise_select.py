@@ -206,7 +206,9 @@ class Where(Function):
         self.condition = condition
         out = _select(condition, a, b)
         # laid out as PyTorch's (the condition's layout first): numpy's when all are row-major
-        if condition.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
+        if condition.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous \
+                and (1 not in out.shape or all(mf.exactly_row_major(x) or x.ndim == 0
+                                                for x in (condition, a, b))):
             return out
         return mf.pointwise_layout(out, (condition, a, b))
 

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes
+from .._warn_once import COMPLEX_TO_REAL, warn_once
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._batch_norm_kernels import channel_sum
@@ -287,8 +288,7 @@ def _float_input(a, dtype=None, name="sum"):
         check_grad_dtype(a, target)
         if a._array.dtype.kind == "c" and target.np.kind != "c":
             # PyTorch converts as .to(dtype) does: the real part, with its warning
-            warnings.warn("Casting complex values to real discards the imaginary part",
-                          UserWarning, stacklevel=3)
+            warn_once(COMPLEX_TO_REAL, stacklevel=3)     # (PyTorch: once a process)
             a = cast_to(a, a._array.real.dtype)
         with ieee_errors():          # NaN or out-of-range values convert silently, as PyTorch
             return cast(a, target)

@@ -51,6 +51,8 @@ class Relu(Function):
             np.maximum(_zero_block(a.dtype)[:a.size].reshape(a.shape), a, out=out)
         else:
             parallel.map_pieces(_max_zero, a, out)
+        # (a dense non-row-major input: PyTorch's exact strides, size-1 dims' included)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
         self.save_for_backward(out)
         return out
 
@@ -220,12 +222,15 @@ class Clamp(Function):
         self.bounds = min, max
         xp = backend.xp_of(a)
         if min is not None and max is not None:
-            return xp.clip(a, min, max)
-        # one bound: PyTorch keeps the element unless it is past the bound, so a tie keeps
-        # its sign (clamp(-0.0, min=0.0) is -0.0) and NaN stays; a NaN bound is everywhere
-        bound = min if max is None else max
-        past = bound != bound or (a < bound if max is None else a > bound)
-        return xp.where(past, a.dtype.type(bound), a)
+            out = xp.clip(a, min, max)
+        else:
+            # one bound: PyTorch keeps the element unless it is past the bound, so a tie
+            # keeps its sign (clamp(-0.0, min=0.0) is -0.0) and NaN stays; a NaN bound is
+            # everywhere
+            bound = min if max is None else max
+            past = bound != bound or (a < bound if max is None else a > bound)
+            out = xp.where(past, a.dtype.type(bound), a)
+        return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
 
     def backward(self, g):
         # The gradient passes where the input was inside [min, max] (bounds included).

@@ -144,6 +144,8 @@ def _strided(size, stride, dtype, device, requires_grad, name):
     if requires_grad and not dt.is_floating_point and dt.np.kind != "c":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
+    if device is None and backend.default_is_meta:     # with minigrad.device("meta")
+        device = backend.meta
     xp = backend.array_module(backend.device(device)) if device is not None else np
     t = Tensor._wrap(mf.empty_strided(xp, shape, stride, dt.np))
     if requires_grad:

@@ -74,7 +74,12 @@ def sort(input, dim=-1, descending=False, stable=False):
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "sort")
     idx = Tensor._wrap(_sorted_order(input._array, d, descending))
-    values = rename_node(gather(input, d, idx), "SortBackward0")
+    if input._array.dtype in dtypes.BAREBONES_UNSIGNED:
+        # PyTorch sorts uint16/32/64 but has no gather for them; they carry no gradient
+        values = Tensor._wrap(backend.xp_of(idx._array).take_along_axis(input._array,
+                                                                        idx._array, axis=d))
+    else:
+        values = rename_node(gather(input, d, idx), "SortBackward0")
     values._array = mf.pointwise_result(values._array, input._array)    # gather's is row-major
     return MaxResult(values, idx, "sort")
 
@@ -117,6 +122,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if input.ndim == 0:
         return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
                          "topk")
+    dtypes.refuse_unsigned("topk_cpu", input._array.dtype)
     top = _top_order(input._array, k, d, largest)
     if top is None:
         order = _order(input._array, d, descending=largest)
@@ -279,6 +285,7 @@ def cumsum(input, dim, *, dtype=None):
         return _unscanned(input)
     if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
         raise not_implemented_for("cumsum_out_cpu", input._array.dtype)
+    dtypes.refuse_unsigned("cumsum_out_cpu", input._array.dtype)     # dtype=uint16... asked
     return CumSum.apply(input, dim=d)
 
 
@@ -289,6 +296,7 @@ def cumprod(input, dim, *, dtype=None):
         return _unscanned(input)
     if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
         raise not_implemented_for("cumprod_out_cpu", input._array.dtype)
+    dtypes.refuse_unsigned("cumprod_out_cpu", input._array.dtype)
     if not bool((input._array == 0).any()) or not input.requires_grad:
         return CumProd.apply(input, dim=d)
     # out_i = prod_j where(j <= i, a_j, 1): an (..., n, n) triangle along ``dim``

@@ -31,6 +31,7 @@ class Reciprocal(Function):
     def forward(self, a):
         with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
             out = backend.xp_of(a).reciprocal(a)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
 

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from .. import backend
+from .._meta import MetaArray
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd import function as _function
 from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
@@ -404,7 +405,10 @@ def refuse_write(dst):
     """PyTorch's refusal of an in-place write into the array ``dst`` that cannot take it:
     elements that share memory (an expanded view, which numpy may even mark writeable), or
     else memory that is a read-only NumPy buffer (from_numpy of a non-writable array,
-    np.frombuffer of bytes), which numpy will not write."""
+    np.frombuffer of bytes), which numpy will not write. A meta array takes the write
+    (there is nothing to write into: nothing happens)."""
+    if isinstance(dst, MetaArray):
+        return
     if any(st == 0 and n > 1 for st, n in zip(dst.strides, dst.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the "

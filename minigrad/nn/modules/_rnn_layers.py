@@ -37,7 +37,8 @@ from ...ops.relu_clamp import relu
 from ...ops.stacking import cat, chunk, stack, unbind
 from ...tensor import Tensor
 
-__all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads", "gru_gates"]
+__all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
+           "gru_gates"]
 
 
 def fits(xw, h0, c0, w_hh, b_hh):

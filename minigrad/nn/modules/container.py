@@ -223,14 +223,15 @@ class ModuleList(Module):
         return ModuleList(list(self) + list(other))
 
     def insert(self, index, module):
-        if not isinstance(module, Module) and module is not None:
-            raise TypeError(f"{_typename(module)} is not a Module subclass")
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules.clear()
-        # written in place, not registered anew: PyTorch runs no registration hook here
-        for i, m in enumerate(modules):
-            self._modules[str(i)] = m
+        """Shift the entries from ``index`` on one place up, then store ``module`` (any
+        object, unchecked, as PyTorch's) under ``str(index)``.  PyTorch's literal steps,
+        quirks included: an index past the end makes a key of its own ('5'), a negative
+        one fails with KeyError '-1' after shifting every entry, a non-int index is
+        range()'s TypeError.  Written in place: no registration hook runs."""
+        entries = self._modules
+        for i in range(len(entries), index, -1):
+            entries[str(i)] = entries[str(i - 1)]
+        entries[str(index)] = module
 
     def append(self, module):
         self.add_module(str(len(self)), module)

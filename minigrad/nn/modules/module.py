@@ -18,7 +18,7 @@ from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
 from ..parameter import Buffer, Parameter, is_lazy
-from .backward_hooks import BackwardHookCall
+from .backward_hooks import BackwardHookCall, warn_non_full_hook
 from . import hooks as _global_hooks
 from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
     RemovableHandle, register_module_backward_hook, register_module_buffer_registration_hook,
@@ -569,7 +569,7 @@ class Module(ModuleExtras):
             pre_hooks = OrderedDict([*g._global_backward_pre_hooks.items(),
                                      *self.__dict__.get("_backward_pre_hooks", {}).items()])
             call = BackwardHookCall(self, hooks, pre_hooks)
-            args = call.wrap_inputs(args)
+            unwrapped, args = args, call.wrap_inputs(args)
         state.update(args=args, kwargs=kwargs)
         output = state["output"] = self.forward(*args, **kwargs)
         for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
@@ -582,7 +582,12 @@ class Module(ModuleExtras):
             if result is not None:
                 output = state["output"] = result
         if backward:
-            output = call.wrap_outputs(output)
+            old = self.__dict__.get("_is_full_backward_hook") is False and self._backward_hooks
+            if old:
+                warn_non_full_hook(unwrapped, args, output)   # the deprecated kind's warning
+            # (PyTorch's warning about the output's type comes from its full hooks only)
+            output = call.wrap_outputs(output, warn=not old or bool(
+                g._global_backward_hooks or pre_hooks))
         return output
 
     # PyTorch's names for the call machinery, which some code calls directly

@@ -134,7 +134,12 @@ class ModuleExtras:
     # -- storage --------------------------------------------------------------------------
     def to_empty(self, *, device, recurse=True):
         """Give every parameter and buffer fresh uninitialised storage of the same shape and
-        dtype on ``device`` (own tensors only with ``recurse=False``); returns self."""
+        dtype on ``device`` (own tensors only with ``recurse=False``); returns self.
+
+        The way to materialise a module built on the meta device (``with
+        minigrad.device('meta'): m = Net()``): ``m.to_empty(device='cpu')``, then
+        ``m.load_state_dict(sd, assign=True)`` or ``m.reset_parameters()``-style init. The
+        tensors stay the same objects (a Parameter stays one): only their storage is new."""
         dev = backend.device(device if device is not None else "cpu")
         modules = self.modules() if recurse else [self]
         for module in modules:
@@ -143,8 +148,12 @@ class ModuleExtras:
                     if is_lazy(t):     # no shape to allocate: PyTorch refuses it so
                         t._refuse("empty_like")
                     if t is not None:
-                        xp = backend.xp_of(t._array)
-                        t._array = backend.to_device(xp.empty_like(t._array), dev)
+                        a = t._array
+                        if dev.type == "meta" or backend.device_of(a).type == "meta":
+                            # made on the device directly: a meta array has nothing to copy
+                            t._array = backend.empty(a.shape, a.dtype, dev)
+                        else:       # (empty_like: the layout kept, channels-last too)
+                            t._array = backend.to_device(backend.xp_of(a).empty_like(a), dev)
                         t.grad = None
         return self
 

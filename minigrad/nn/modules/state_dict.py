@@ -9,6 +9,7 @@ words:
 """
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, namedtuple
 
 from ... import backend
@@ -70,6 +71,13 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
                           f"{source.shape} from checkpoint, the shape in current model is "
                           f"{target.shape}.")
             continue
+        if target.device.type == "meta" and source.device.type != "meta" and \
+                not (local_metadata or {}).get("assign_to_params_buffers", False):
+            warnings.warn(f"for {key}: copying from a non-meta parameter in the checkpoint to "
+                          f"a meta parameter in the current model, which is a no-op. (Did you "
+                          f"mean to pass `assign=True` to assign items in the state dictionary "
+                          f"to their corresponding key in the module instead of copying them "
+                          f"in place?)", stacklevel=4)
         plan.append((module, name, target, source))
     extra = prefix + "_extra_state"
     if extra_state:

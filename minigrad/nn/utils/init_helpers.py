@@ -11,9 +11,9 @@ __all__ = ["skip_init"]
 def skip_init(module_cls, *args, **kwargs):
     """``module_cls(*args, **kwargs)`` with parameters and buffers left uninitialised.
 
-    The class must accept a ``device`` argument (that is how PyTorch defers allocation).
-    minigrad has no storage-less "meta" device, so the module is built on its target device
-    and then given fresh uninitialised storage (``to_empty``): the values are arbitrary, as
+    The class must accept a ``device`` argument (that is how PyTorch defers allocation): the
+    module is built on the meta device (no storage, no random draws) and then given fresh
+    uninitialised storage on its target device (``to_empty``): the values are arbitrary, as
     in PyTorch, and the caller is expected to fill them.
     """
     if not issubclass(module_cls, Module):
@@ -21,4 +21,4 @@ def skip_init(module_cls, *args, **kwargs):
     if "device" not in inspect.signature(module_cls).parameters:
         raise RuntimeError("Module must support a 'device' arg to skip initialization")
     device = kwargs.pop("device", "cpu")
-    return module_cls(*args, **kwargs).to_empty(device=device)
+    return module_cls(*args, device="meta", **kwargs).to_empty(device=device)
