@@ -15,6 +15,7 @@ import warnings
 
 from .autograd.grad_mode import _state as _grad_state
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401  (torch's top-level name)
+from . import _warn_once
 from ._storage import TypedStorage, UntypedStorage
 from .tensor import Tensor
 
@@ -33,7 +34,6 @@ class _Flags:
     deterministic_warn_only = False
     matmul_precision = "highest"
     interop_threads = 1
-    warn_always = False
 
 
 _flags = _Flags()
@@ -131,27 +131,22 @@ def set_num_interop_threads(num) -> None:
 
 
 def set_warn_always(b) -> None:
-    """Record torch's "warn every time, not once" flag (minigrad's warnings follow Python's
-    filters, which this does not change)."""
+    """PyTorch's "warn every time, not once" flag: the once-a-process warnings
+    (``_warn_once``) are then given every time (Python's filters still apply)."""
     if not isinstance(b, bool):
         raise RuntimeError(f"setWarnOnlyOnce expects a bool, but got {type(b).__name__}")
-    _flags.warn_always = b
+    _warn_once.state.always = b
 
 
 def is_warn_always_enabled() -> bool:
-    return _flags.warn_always
-
-
-_WARNED_ONCE = set()        # the messages warn_once has given
+    return _warn_once.state.always
 
 
 def warn_once(message, stacklevel=3):
     """A UserWarning PyTorch gives once per process (TORCH_WARN_ONCE): the first time only,
     every time under ``set_warn_always(True)``. ``stacklevel`` is handed to ``warnings.warn``
     (2 names the caller of ``warn_once``, 3 its caller's caller)."""
-    if _flags.warn_always or message not in _WARNED_ONCE:
-        _WARNED_ONCE.add(message)
-        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+    _warn_once.warn_once(message, UserWarning, stacklevel=stacklevel)
 
 
 def set_flush_denormal(mode) -> bool:
