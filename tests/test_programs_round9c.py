@@ -939,7 +939,5 @@ def _truncated_bptt_detaching_a_view_in_place(L):
     return dict(refused=refused, out2=out2, g=gru.weight_hh_l0.grad)
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.detach_ of a view (minigrad/tensor.py) words its "
-                   "refusal in part: PyTorch's message goes on about DDP's gradient buckets")
 def test_truncated_bptt_detaching_a_view_in_place():
     HARNESS.check(_truncated_bptt_detaching_a_view_in_place)
