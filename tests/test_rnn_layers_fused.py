@@ -172,3 +172,53 @@ def test_node_names_and_parameter_order_match_torch():
         (out.sum() + h.sum()).backward()
         orders.append(log)
     assert names[0] == names[1] and orders[0] == orders[1]
+
+
+def _packed_run(lib, m, x, lengths, hx, enforce_sorted, create_graph=False):
+    x = lib.tensor(x, requires_grad=True)
+    hx = tuple(lib.tensor(h, requires_grad=True) for h in hx)
+    packed = lib.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=enforce_sorted)
+    out, state = m(packed, hx if len(hx) == 2 else hx[0])
+    padded, _ = lib.nn.utils.rnn.pad_packed_sequence(out)
+    states = state if isinstance(state, tuple) else (state,)
+    weights = lib.tensor(np.cos(np.arange(padded.numel()) * 0.3).reshape(tuple(padded.shape)),
+                         dtype=padded.dtype)
+    loss = (padded * weights).sum() + sum((s * s).sum() * (k + 2) for k, s in enumerate(states))
+    wrt = [x, *hx] + list(m.parameters())
+    grads = lib.autograd.grad(loss, wrt, create_graph=create_graph)
+    if create_graph:
+        total = sum((g * g).sum() for g in grads)
+        grads = lib.autograd.grad(total, wrt, allow_unused=True)
+    return [padded, *states], list(grads)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cfg", [dict(num_layers=1), dict(num_layers=2, bidirectional=True)],
+                         ids=["one", "two-bidirectional"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("lengths,enforce_sorted", [([5, 3, 3, 1], True), ([2, 5, 1, 4], False),
+                                                    ([4, 4, 4], True)])
+def test_packed_sequences_match_torch(kind, cfg, dtype, lengths, enforce_sorted):
+    mine, theirs = _module(minigrad, kind, dtype, cfg), _module(torch, kind, dtype, cfg)
+    _copy_params(mine, theirs)
+    layers = cfg["num_layers"] * (2 if cfg.get("bidirectional") else 1)
+    x = RNG.standard_normal((max(lengths), len(lengths), 5)).astype(dtype)
+    hx = tuple(RNG.standard_normal((layers, len(lengths), 6)).astype(dtype)
+               for _ in range(2 if kind == "LSTM" else 1))
+    got, got_grads = _packed_run(minigrad, mine, x, lengths, hx, enforce_sorted)
+    want, want_grads = _packed_run(torch, theirs, x, lengths, hx, enforce_sorted)
+    for a, b in zip(got + got_grads, want + want_grads):
+        _close(a, b, dtype)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_packed_second_derivatives_match_torch(kind):
+    cfg = dict(num_layers=2, bidirectional=True)
+    mine, theirs = _module(minigrad, kind, "float64", cfg), _module(torch, kind, "float64", cfg)
+    _copy_params(mine, theirs)
+    x = RNG.standard_normal((4, 3, 5))
+    hx = tuple(RNG.standard_normal((4, 3, 6)) for _ in range(2 if kind == "LSTM" else 1))
+    got = _packed_run(minigrad, mine, x, [4, 2, 1], hx, True, create_graph=True)[1]
+    want = _packed_run(torch, theirs, x, [4, 2, 1], hx, True, create_graph=True)[1]
+    for a, b in zip(got, want):
+        _close(a, b, "float64")

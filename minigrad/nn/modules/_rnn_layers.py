@@ -1,4 +1,5 @@
-"""One LSTM or GRU layer (one direction, all time steps) as a single graph node.
+"""One recurrent layer (LSTM, GRU or Elman RNN; one direction, all time steps) as a single
+graph node.
 
 ``rnn.py`` composes a layer of per-step nodes (a product, a sum and a fused cell a step,
 and their backward one node at a time). That is exact and differentiable to any order, but
@@ -9,19 +10,21 @@ units over 50 steps made ~700 nodes per forward. Here the whole recurrence is on
               (``rnn.py``'s); the gates, the cell states and their tanh are kept
     backward  the factors of the cell's derivative that do not depend on the incoming
               gradient for every step at once, then the reverse sweep: per step d pre_t
-              (a few products of (N, H) rows) and dh_prev = d pre_t W_hh; after it the
+              (a few products of (b, H) rows) and dh_prev = d pre_t W_hh; after it the
               weight gradient of all steps as ONE product d W_hh = sum_t d pre_t^T h_prev_t
-              (a (G H, T N) @ (T N, H) GEMM), d b_hh the sum of d pre, d xw the stacked d pre.
+              (a (G H, S) @ (S, H) GEMM), d b_hh the sum of d pre, d xw the d pre rows.
 
-Shapes: xw (T, N, G H) (the input projections of every step, G = 4 gates i, f, g, o for an
-LSTM, 3 gates r, z, n for a GRU), h0 and c0 (N, H), w_hh (G H, H), b_hh (G H,).  ``reverse``
-runs the steps T-1 .. 0 (a bidirectional layer's second direction).  Outputs: LSTM (2, T, N,
-H), the h_t of every step then the c_t; GRU (T, N, H).  The values agree with the per-step
-composition to rounding (the products are the same, their BLAS call is not).
+Shapes: the node sees the steps packed, xw (S, G H) (the input projections of every step,
+G = 4 gates i, f, g, o for an LSTM, 3 gates r, z, n for a GRU, 1 for an RNN), step t's rows
+the first ``sizes[t]`` sequences (``_Steps``; an unpacked (T, N, G H) input is N rows a
+step), h0 and c0 (N, H), w_hh (G H, H), b_hh (G H,). ``reverse`` runs the steps T-1 .. 0 (a
+bidirectional layer's second direction). Outputs: LSTM (2, S, H), the h_t of every step then
+the c_t; GRU and RNN (S, H). The values agree with the per-step composition to rounding (the
+products are the same, their BLAS call is not).
 
-The backward runs on arrays when it records no graph; with ``create_graph`` it runs the
-layer again as ops from the saved inputs and takes the same formulas as ops, so gradients of
-any order stay those of the composition.
+The backward runs on arrays when it records no graph; with ``create_graph`` (or arrays that
+are not numpy's) it runs the layer again from its saved inputs as the per-step composition
+and lets the engine differentiate that, so gradients of any order stay the composition's.
 """
 from __future__ import annotations
 
@@ -30,11 +33,9 @@ import numpy as np
 from ...autograd import Function
 from ...autograd.function import rename_node
 from ...autograd.grad_mode import is_grad_enabled
-from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
-from ...ops.elementwise import add, mul, sub
-from ...ops.matmul import linear
-from ...ops.relu_clamp import relu
-from ...ops.stacking import cat, chunk, stack, unbind
+from ...ops.elementary_functions import sigmoid_array
+from ...ops.scatter_gather import index_select
+from ...ops.stacking import cat, unbind
 from ...tensor import Tensor
 
 __all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
@@ -87,330 +88,341 @@ def gru_gates(xw, hw, size):
     return rz[..., :size], rz[..., size:], n, hn
 
 
-def _steps(T, reverse):
-    return range(T - 1, -1, -1) if reverse else range(T)
+class _Steps:
+    """Where each time step's rows are in the packed layout: step t has the first ``sizes[t]``
+    sequences (sorted longest first, so the counts never grow), its rows at
+    ``offsets[t]:offsets[t] + sizes[t]`` of a (sum(sizes), ...) array. An unpacked (T, N, ...)
+    sequence is the same with every size N."""
 
+    def __init__(self, sizes, reverse):
+        self.sizes, self.reverse = sizes, reverse
+        self.offsets = [0]
+        for b in sizes[:-1]:
+            self.offsets.append(self.offsets[-1] + b)
+        self.uniform = sizes[0] == sizes[-1]
 
-def _previous(states, first, reverse):
-    """The state each step starts from, stacked (T, N, H): ``first`` then the states of the
-    steps before it in processing order."""
-    if reverse:
-        return np.concatenate([states[1:], first[None]], 0)
-    return np.concatenate([first[None], states[:-1]], 0)
+    def order(self):
+        """(rows, count) of each step in processing order (T-1 .. 0 for ``reverse``)."""
+        T = len(self.sizes)
+        for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
+            o = self.offsets[t]
+            yield slice(o, o + self.sizes[t]), self.sizes[t]
+
+    def previous(self, states, first):
+        """The state each step starts from, packed as ``states`` (S, H): the prefix of the
+        state the step before it (in processing order) left, and ``first`` (h0 or c0) for
+        sequences starting at this step."""
+        sizes, offsets, T = self.sizes, self.offsets, len(self.sizes)
+        if self.uniform:        # (every step has every row: one shift)
+            n = sizes[0]
+            if self.reverse:
+                return np.concatenate([states[n:], first], 0)
+            return np.concatenate([first, states[:-n]], 0)
+        parts = []
+        for t in range(T):
+            b = sizes[t]
+            before = t + 1 if self.reverse else t - 1
+            if 0 <= before < T:
+                kept = min(b, sizes[before])
+                parts.append(states[offsets[before]:offsets[before] + kept])
+                if kept < b:
+                    parts.append(first[kept:b])
+            else:
+                parts.append(first[:b])
+        return np.concatenate(parts, 0)
+
+    def last_rows(self, n):
+        """Where each of the n sequences' final state is in the packed layout (its row at the
+        last step it takes part in, processing order)."""
+        if self.reverse:
+            return np.arange(n) + self.offsets[0]
+        lengths = (np.asarray(self.sizes)[None, :] > np.arange(n)[:, None]).sum(1)
+        return np.asarray(self.offsets)[lengths - 1] + np.arange(n)
 
 
 def _weight_grads(d_pre, h_prev, with_bias):
     """d W_hh = sum over steps and rows of d_pre^T h_prev (one GEMM), d b_hh = sum d_pre."""
-    G, H = d_pre.shape[-1], h_prev.shape[-1]
-    dw = d_pre.reshape(-1, G).T @ h_prev.reshape(-1, H)
-    return dw, (d_pre.reshape(-1, G).sum(0) if with_bias else None)
+    dw = d_pre.T @ h_prev
+    return dw, (d_pre.sum(0) if with_bias else None)
 
 
-class _LstmLayer(Function):
-    def forward(self, xw, h0, c0, *bias_weight, reverse=False):
-        # (b_hh, w_hh) or (w_hh,): the bias first, so that the parameters' gradients complete
-        # in PyTorch's order (its step's addmm gives the bias's before the weight's)
+def _split_bias(bias_weight):
+    """(b_hh, w_hh) or (w_hh,) -> (w_hh, b_hh or None). The bias comes first among a layer
+    node's inputs, so that the parameters' gradients complete in PyTorch's order (its
+    step's addmm gives the bias's before the weight's)."""
+    return bias_weight[-1], (bias_weight[0] if len(bias_weight) == 2 else None)
+
+
+class _Layer(Function):
+    """One layer direction; inputs (xw, h0[, c0], [b_hh,] w_hh), xw packed (S, G H)."""
+    kind = None
+
+    def backward(self, grad):
+        saved = self.saved_tensors
+        if is_grad_enabled() or type(grad._array) is not np.ndarray or \
+                grad._array.dtype != saved[0]._array.dtype:
+            return _backward_as_ops(self, grad, saved)
+        return self.backward_arrays(grad._array, saved)
+
+
+class _LstmLayer(_Layer):
+    kind = "LSTM"
+
+    def forward(self, xw, h0, c0, *bias_weight, steps):
         self.save_for_backward(xw, h0, c0, *bias_weight)
-        w_hh, b_hh = bias_weight[-1], (bias_weight[0] if len(bias_weight) == 2 else None)
-        T, N, G = xw.shape
+        w_hh, b_hh = _split_bias(bias_weight)
+        S, G = xw.shape
         H = G // 4
-        out = np.empty((2, T, N, H), xw.dtype)          # h_t, then c_t, of every step
-        acts = np.empty((T, N, G), xw.dtype)            # each step's gates i, f, g, o
-        tanh_c = np.empty((T, N, H), xw.dtype)
-        pre = np.empty((N, G), xw.dtype)
+        out = np.empty((2, S, H), xw.dtype)             # h_t, then c_t, of every step
+        acts = np.empty((S, G), xw.dtype)               # each step's gates i, f, g, o
+        tanh_c = np.empty((S, H), xw.dtype)
+        pre = np.empty((h0.shape[0], G), xw.dtype)
         w_t = np.ascontiguousarray(w_hh.T)     # (numpy's product of a transposed view is
-        h, c = h0, c0                           # slower for these small row counts)
-        for t in _steps(T, reverse):
-            np.matmul(h, w_t, out=pre)
+        # slower for these small row counts); the states: the last step's rows, or with
+        # sequences of several lengths a buffer whose rows keep their last (or first) value
+        h, c = (h0, c0) if steps.uniform else (h0.copy(), c0.copy())
+        for rows, b in steps.order():
+            p = pre[:b]
+            np.matmul(h[:b], w_t, out=p)
             if b_hh is not None:
-                pre += b_hh
-            pre += xw[t]
-            a = acts[t]
-            a[...] = sigmoid_array(pre)
-            np.tanh(pre[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-            np.multiply(a[:, H:2 * H], c, out=out[1, t])
-            out[1, t] += a[:, :H] * a[:, 2 * H:3 * H]
-            np.tanh(out[1, t], out=tanh_c[t])
-            np.multiply(a[:, 3 * H:], tanh_c[t], out=out[0, t])
-            h, c = out[0, t], out[1, t]
-        # the backward reads the gates and cell states as made here (the c_t are not handed
-        # out: only a copy of the last is, so nothing can change them in place)
-        self.acts, self.tanh_c, self.cells, self.reverse = acts, tanh_c, out[1], reverse
-        return out
-
-    def backward(self, grad):
-        saved = self.saved_tensors
-        xw, h0, c0, w_hh = saved[0], saved[1], saved[2], saved[-1]
-        b_hh = saved[3] if len(saved) == 5 else None
-        if is_grad_enabled() or type(grad._array) is not np.ndarray or \
-                grad._array.dtype != xw._array.dtype:
-            grads = _lstm_backward_ops(grad, xw, h0, c0, w_hh, b_hh, self.reverse)
-        else:
-            grads = [Tensor._wrap(v) if v is not None else None for v in _lstm_backward_arrays(
-                grad._array, self.acts, self.tanh_c, self.cells, h0._array, c0._array,
-                w_hh._array, b_hh is not None, self.reverse)]
-        d_xw, d_h0, d_c0, d_w, d_b = grads
-        return (d_xw, d_h0, d_c0) + ((d_b, d_w) if b_hh is not None else (d_w,))
-
-
-def _lstm_backward_arrays(grad, acts, tanh_c, c, h0, c0, w_hh, with_bias, reverse):
-    """The layer's gradients on arrays from the forward's gates ``acts`` (T, N, 4 H), cell
-    states ``c`` and their tanh (T, N, H): grad (2, T, N, H) of (h_t, c_t) -> d xw, d h0,
-    d c0, d w_hh, d b_hh.  ``lstm_cell_grads``' formulas with every factor that does not
-    depend on the incoming gradients computed for all steps at once, so that a step of the
-    sweep is a few products on (N, H) rows and one GEMM."""
-    T, N, G = acts.shape
-    H = G // 4
-    i, f, g, o = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
-    c_prev = _previous(c, c0, reverse)
-    h_prev = _previous(o * tanh_c, h0, reverse)
-    through_c = o * (1 - tanh_c * tanh_c)           # dc' = dc + dh o (1 - tanh(c')^2)
-    slopes = np.empty((T, N, 4, H), acts.dtype)     # d pre = (dc' ., dc' ., dc' ., dh .)
-    np.multiply(g, i * (1 - i), out=slopes[:, :, 0])
-    np.multiply(c_prev, f * (1 - f), out=slopes[:, :, 1])
-    np.multiply(i, 1 - g * g, out=slopes[:, :, 2])
-    np.multiply(tanh_c, o * (1 - o), out=slopes[:, :, 3])
-    d_pre = np.empty((T, N, 4, H), acts.dtype)
-    dh, dc = None, None
-    for t in reversed(_steps(T, reverse)):
-        dh = grad[0, t] if dh is None else grad[0, t] + dh
-        total = grad[1, t] + dh * through_c[t] if dc is None else \
-            grad[1, t] + dc + dh * through_c[t]
-        np.multiply(total[:, None, :], slopes[t, :, :3], out=d_pre[t, :, :3])
-        np.multiply(dh, slopes[t, :, 3], out=d_pre[t, :, 3])
-        dc = total * f[t]
-        dh = d_pre[t].reshape(N, G) @ w_hh
-    d_pre = d_pre.reshape(T, N, G)
-    dw, db = _weight_grads(d_pre, h_prev, with_bias)
-    return d_pre, dh, dc, dw, db
-
-
-def _lstm_backward_ops(grad, xw, h0, c0, w_hh, b_hh, reverse):
-    """The same gradients as ops (differentiable again): the layer is run once more as the
-    per-step composition from its inputs, and the sweep is taken on those tensors."""
-    T = xw.shape[0]
-    xs = unbind(xw, 0)
-    gates, c_prev, h_prev = [None] * T, [None] * T, [None] * T
-    h, c = h0, c0
-    for t in _steps(T, reverse):
-        i, f, g, o = chunk(add(xs[t], linear(h, w_hh, b_hh)), 4, -1)
-        gates[t] = (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o))
-        c_prev[t], h_prev[t] = c, h
-        c = add(mul(gates[t][1], c), mul(gates[t][0], gates[t][2]))
-        h = mul(gates[t][3], tanh(c))
-    gh, gc = unbind(grad, 0)
-    gh, gc = unbind(gh, 0), unbind(gc, 0)
-    d_pre = [None] * T
-    dh_carry = dc_carry = None
-    for t in reversed(_steps(T, reverse)):
-        dh, dc = gh[t], gc[t]
-        if dh_carry is not None:
-            dh, dc = add(dh, dh_carry), add(dc, dc_carry)
-        d_pre[t], dc_carry = lstm_cell_grads(gates[t], c_prev[t], dh, dc, tanh,
-                                              lambda p: cat(p, -1))
-        dh_carry = d_pre[t] @ w_hh
-    d_pre = stack(d_pre, 0)
-    G, H = d_pre.shape[-1], h0.shape[-1]
-    dw = d_pre.reshape(-1, G).mT @ stack(h_prev, 0).reshape(-1, H)
-    db = d_pre.reshape(-1, G).sum(0) if b_hh is not None else None
-    return d_pre, dh_carry, dc_carry, dw, db
-
-
-class _GruLayer(Function):
-    def forward(self, xw, h0, *bias_weight, reverse=False):
-        self.save_for_backward(xw, h0, *bias_weight)        # (b_hh, w_hh): see _LstmLayer
-        w_hh, b_hh = bias_weight[-1], (bias_weight[0] if len(bias_weight) == 2 else None)
-        T, N, G = xw.shape
-        H = G // 3
-        out = np.empty((T, N, H), xw.dtype)
-        hw = np.empty((T, N, G), xw.dtype)
-        w_t = np.ascontiguousarray(w_hh.T)
-        h = h0
-        for t in _steps(T, reverse):
-            np.matmul(h, w_t, out=hw[t])
-            if b_hh is not None:
-                hw[t] += b_hh
-            r, z, n, _ = gru_gates(xw[t], hw[t], H)
-            np.multiply(1.0 - z, n, out=out[t])
-            out[t] += z * h
-            h = out[t]
-        self.hw, self.reverse = hw, reverse
-        return out
-
-    def backward(self, grad):
-        saved = self.saved_tensors
-        xw, h0, w_hh = saved[0], saved[1], saved[-1]
-        b_hh = saved[2] if len(saved) == 4 else None
-        if is_grad_enabled() or type(grad._array) is not np.ndarray or \
-                grad._array.dtype != xw._array.dtype:
-            grads = _gru_backward_ops(grad, xw, h0, w_hh, b_hh, self.reverse)
-        else:
-            grads = [Tensor._wrap(v) if v is not None else None for v in _gru_backward_arrays(
-                grad._array, xw._array, self.hw, h0._array, w_hh._array, b_hh is not None,
-                self.reverse)]
-        d_xw, d_h0, d_w, d_b = grads
-        return (d_xw, d_h0) + ((d_b, d_w) if b_hh is not None else (d_w,))
-
-
-def _gru_backward_arrays(grad, xw, hw, h0, w_hh, with_bias, reverse):
-    """The layer's gradients on arrays: grad (T, N, H) of the h_t -> d xw, d h0, d w_hh,
-    d b_hh.  ``gru_cell_grads``' formulas with the factors that do not depend on the incoming
-    gradient computed for all steps at once."""
-    T, N, G = xw.shape
-    H = G // 3
-    r, z, n, hn = gru_gates(xw, hw, H)
-    h = np.empty((T, N, H), xw.dtype)       # the states again, as the forward made them
-    state = h0
-    for t in _steps(T, reverse):
-        np.multiply(1.0 - z[t], n[t], out=h[t])
-        h[t] += z[t] * state
-        state = h[t]
-    h_prev = _previous(h, h0, reverse)
-    to_n = (1 - z) * (1 - n * n)                    # dn = g (1 - z) (1 - n^2)
-    to_r = hn * (r * (1 - r))                       # dr = dn hn r (1 - r)
-    to_z = (h_prev - n) * (z * (1 - z))             # dz = g (h - n) z (1 - z)
-    d_xw, d_hw = np.empty_like(xw), np.empty_like(hw)
-    carry = None
-    for t in reversed(_steps(T, reverse)):
-        g = grad[t] if carry is None else grad[t] + carry
-        dn = g * to_n[t]
-        np.multiply(dn, to_r[t], out=d_xw[t, :, :H])
-        np.multiply(g, to_z[t], out=d_xw[t, :, H:2 * H])
-        d_xw[t, :, 2 * H:] = dn
-        d_hw[t, :, :2 * H] = d_xw[t, :, :2 * H]
-        np.multiply(dn, r[t], out=d_hw[t, :, 2 * H:])
-        carry = g * z[t]
-        carry += d_hw[t] @ w_hh
-    dw, db = _weight_grads(d_hw, h_prev, with_bias)
-    return d_xw, carry, dw, db
-
-
-def _gru_backward_ops(grad, xw, h0, w_hh, b_hh, reverse):
-    """As ``_lstm_backward_ops``, for a GRU layer."""
-    T = xw.shape[0]
-    xs, gs = unbind(xw, 0), unbind(grad, 0)
-    parts, h_prev = [None] * T, [None] * T
-    h = h0
-    for t in _steps(T, reverse):
-        hw = linear(h, w_hh, b_hh)
-        xr, xz, xn = chunk(xs[t], 3, -1)
-        hr, hz, hn = chunk(hw, 3, -1)
-        r, z = sigmoid(add(xr, hr)), sigmoid(add(xz, hz))
-        n = tanh(add(xn, mul(r, hn)))
-        parts[t], h_prev[t] = (r, z, n, hn), h
-        h = add(mul(sub(1.0, z), n), mul(z, h))
-    d_xw, d_hw = [None] * T, [None] * T
-    carry = None
-    for t in reversed(_steps(T, reverse)):
-        g = gs[t] if carry is None else add(gs[t], carry)
-        d_xw[t], d_hw[t], direct = gru_cell_grads(*parts[t], h_prev[t], g,
-                                                   lambda p: cat(p, -1))
-        carry = add(direct, d_hw[t] @ w_hh)
-    d_hw = stack(d_hw, 0)
-    G, H = d_hw.shape[-1], h0.shape[-1]
-    dw = d_hw.reshape(-1, G).mT @ stack(h_prev, 0).reshape(-1, H)
-    db = d_hw.reshape(-1, G).sum(0) if b_hh is not None else None
-    return stack(d_xw, 0), carry, dw, db
-
-
-class _RnnLayer(Function):
-    """An Elman layer: h_t = act(xw_t + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
-    def forward(self, xw, h0, *bias_weight, reverse=False, nonlinearity="tanh"):
-        # bias_weight: (b_hh, w_hh) or (w_hh,), see _LstmLayer
-        w_hh, b_hh = bias_weight[-1], (bias_weight[0] if len(bias_weight) == 2 else None)
-        T = xw.shape[0]
-        out = np.empty((T,) + h0.shape, xw.dtype)
-        w_t = np.ascontiguousarray(w_hh.T)
-        h = h0
-        for t in _steps(T, reverse):
-            pre = out[t]
-            np.matmul(h, w_t, out=pre)
-            if b_hh is not None:
-                pre += b_hh
-            pre += xw[t]
-            if nonlinearity == "tanh":
-                np.tanh(pre, out=pre)
+                p += b_hh
+            p += xw[rows]
+            a = acts[rows]
+            a[...] = sigmoid_array(p)
+            np.tanh(p[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+            c_new, h_new = out[1, rows], out[0, rows]
+            np.multiply(a[:, H:2 * H], c[:b], out=c_new)
+            c_new += a[:, :H] * a[:, 2 * H:3 * H]
+            np.tanh(c_new, out=tanh_c[rows])
+            np.multiply(a[:, 3 * H:], tanh_c[rows], out=h_new)
+            if steps.uniform:
+                h, c = h_new, c_new
             else:
-                np.maximum(pre, 0, out=pre)     # (NaN stays NaN, as relu's)
-            h = pre
-        self.reverse, self.nonlinearity = reverse, nonlinearity
+                h[:b], c[:b] = h_new, c_new
+        # the backward reads the gates and cell states as made here (the c_t are not handed
+        # out: only copies of the final ones are, so nothing can change them in place)
+        self.acts, self.tanh_c, self.cells, self.steps = acts, tanh_c, out[1], steps
+        return out
+
+    def backward_arrays(self, grad, saved):
+        """grad (2, S, H) of (h_t, c_t) -> d xw, d h0, d c0, d w_hh, d b_hh: the cell's
+        formulas (``lstm_cell_grads``) with every factor that does not depend on the incoming
+        gradients computed for all steps at once, so that a step of the sweep is a few
+        products of (b, H) rows and one GEMM."""
+        h0, c0, w_hh = (s._array for s in (saved[1], saved[2], saved[-1]))
+        acts, tanh_c, steps = self.acts, self.tanh_c, self.steps
+        S, G = acts.shape
+        H = G // 4
+        i, f, g, o = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
+        c_prev = steps.previous(self.cells, c0)
+        h_prev = steps.previous(o * tanh_c, h0)
+        through_c = o * (1 - tanh_c * tanh_c)           # dc' = dc + dh o (1 - tanh(c')^2)
+        slopes = np.empty((S, 4, H), acts.dtype)        # d pre = (dc' ., dc' ., dc' ., dh .)
+        np.multiply(g, i * (1 - i), out=slopes[:, 0])
+        np.multiply(c_prev, f * (1 - f), out=slopes[:, 1])
+        np.multiply(i, 1 - g * g, out=slopes[:, 2])
+        np.multiply(tanh_c, o * (1 - o), out=slopes[:, 3])
+        d_pre = np.empty((S, 4, H), acts.dtype)
+        # the gradients reaching each sequence's state, as rows of one buffer: a sequence
+        # that has not started (in the sweep's order) has none yet, one that has ended keeps
+        # its d h0 / d c0
+        dh_state, dc_state = np.zeros_like(h0), np.zeros_like(c0)
+        for rows, b in reversed(list(steps.order())):
+            dh = grad[0, rows] + dh_state[:b]
+            total = grad[1, rows] + dc_state[:b]
+            total += dh * through_c[rows]
+            np.multiply(total[:, None, :], slopes[rows, :3], out=d_pre[rows, :3])
+            np.multiply(dh, slopes[rows, 3], out=d_pre[rows, 3])
+            np.multiply(total, f[rows], out=dc_state[:b])
+            np.matmul(d_pre[rows].reshape(b, G), w_hh, out=dh_state[:b])
+        d_pre = d_pre.reshape(S, G)
+        dw, db = _weight_grads(d_pre, h_prev, len(saved) == 5)
+        return _in_order(d_pre, (dh_state, dc_state), dw, db)
+
+
+class _GruLayer(_Layer):
+    kind = "GRU"
+
+    def forward(self, xw, h0, *bias_weight, steps):
+        w_hh, b_hh = _split_bias(bias_weight)
+        S, G = xw.shape
+        H = G // 3
+        out = np.empty((S, H), xw.dtype)
+        hw = np.empty((S, G), xw.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)
+        h = h0 if steps.uniform else h0.copy()
+        for rows, b in steps.order():
+            np.matmul(h[:b], w_t, out=hw[rows])
+            if b_hh is not None:
+                hw[rows] += b_hh
+            r, z, n, _ = gru_gates(xw[rows], hw[rows], H)
+            h_new = out[rows]
+            np.multiply(1.0 - z, n, out=h_new)
+            h_new += z * h[:b]
+            if steps.uniform:
+                h = h_new
+            else:
+                h[:b] = h_new
+        self.hw, self.steps = hw, steps
         # the h_t are handed out: saved as the output (version-checked), not as an attribute
         self.save_for_backward(xw, h0, *bias_weight, out)
         return out
 
-    def backward(self, grad):
-        saved = self.saved_tensors
-        xw, h0, w_hh, out = saved[0], saved[1], saved[-2], saved[-1]
-        b_hh = saved[2] if len(saved) == 5 else None
-        if is_grad_enabled() or type(grad._array) is not np.ndarray or \
-                grad._array.dtype != xw._array.dtype:
-            grads = _rnn_backward_ops(grad, xw, h0, w_hh, b_hh, self.reverse, self.nonlinearity)
-        else:
-            grads = [Tensor._wrap(v) if v is not None else None for v in _rnn_backward_arrays(
-                grad._array, out._array, h0._array, w_hh._array, b_hh is not None,
-                self.reverse, self.nonlinearity)]
-        d_xw, d_h0, d_w, d_b = grads
-        return (d_xw, d_h0) + ((d_b, d_w) if b_hh is not None else (d_w,))
+    def backward_arrays(self, grad, saved):
+        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: ``gru_cell_grads``'
+        formulas with the factors that do not depend on the incoming gradient computed for
+        all steps at once."""
+        xw, h0, w_hh, out = (s._array for s in (saved[0], saved[1], saved[-2], saved[-1]))
+        steps, hw = self.steps, self.hw
+        H = xw.shape[1] // 3
+        r, z, n, hn = gru_gates(xw, hw, H)
+        h_prev = steps.previous(out, h0)
+        to_n = (1 - z) * (1 - n * n)                    # dn = g (1 - z) (1 - n^2)
+        to_r = hn * (r * (1 - r))                       # dr = dn hn r (1 - r)
+        to_z = (h_prev - n) * (z * (1 - z))             # dz = g (h - n) z (1 - z)
+        d_xw, d_hw = np.empty_like(xw), np.empty_like(hw)
+        dh_state = np.zeros_like(h0)
+        for rows, b in reversed(list(steps.order())):
+            g = grad[rows] + dh_state[:b]
+            dn = g * to_n[rows]
+            dx, dhw = d_xw[rows], d_hw[rows]
+            np.multiply(dn, to_r[rows], out=dx[:, :H])
+            np.multiply(g, to_z[rows], out=dx[:, H:2 * H])
+            dx[:, 2 * H:] = dn
+            dhw[:, :2 * H] = dx[:, :2 * H]
+            np.multiply(dn, r[rows], out=dhw[:, 2 * H:])
+            carry = g * z[rows]
+            carry += dhw @ w_hh
+            dh_state[:b] = carry
+        dw, db = _weight_grads(d_hw, h_prev, len(saved) == 5)
+        return _in_order(d_xw, (dh_state,), dw, db)
 
 
-def _rnn_backward_arrays(grad, out, h0, w_hh, with_bias, reverse, nonlinearity):
-    """grad (T, N, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: d pre_t = dh_t act'(pre_t),
-    act' = 1 - h_t^2 for tanh, [h_t > 0] for relu."""
-    slope = 1 - out * out if nonlinearity == "tanh" else (out > 0).astype(out.dtype)
-    d_pre = np.empty_like(out)
-    carry = None
-    for t in reversed(_steps(out.shape[0], reverse)):
-        dh = grad[t] if carry is None else grad[t] + carry
-        np.multiply(dh, slope[t], out=d_pre[t])
-        carry = d_pre[t] @ w_hh
-    dw, db = _weight_grads(d_pre, _previous(out, h0, reverse), with_bias)
-    return d_pre, carry, dw, db
+class _RnnLayer(_Layer):
+    """An Elman layer: h_t = act(xw_t + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
+    kind = "RNN"
+
+    def forward(self, xw, h0, *bias_weight, steps, nonlinearity="tanh"):
+        w_hh, b_hh = _split_bias(bias_weight)
+        out = np.empty((xw.shape[0], h0.shape[1]), xw.dtype)
+        w_t = np.ascontiguousarray(w_hh.T)
+        h = h0 if steps.uniform else h0.copy()
+        for rows, b in steps.order():
+            pre = out[rows]
+            np.matmul(h[:b], w_t, out=pre)
+            if b_hh is not None:
+                pre += b_hh
+            pre += xw[rows]
+            if nonlinearity == "tanh":
+                np.tanh(pre, out=pre)
+            else:
+                np.maximum(pre, 0, out=pre)     # (NaN stays NaN, as relu's)
+            if steps.uniform:
+                h = pre
+            else:
+                h[:b] = pre
+        self.steps, self.nonlinearity = steps, nonlinearity
+        # the h_t are handed out: saved as the output (version-checked), not as an attribute
+        self.save_for_backward(xw, h0, *bias_weight, out)
+        return out
+
+    def backward_arrays(self, grad, saved):
+        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: d pre_t = dh_t act'(pre_t),
+        act' = 1 - h_t^2 for tanh, [h_t > 0] for relu."""
+        h0, w_hh, out = (s._array for s in (saved[1], saved[-2], saved[-1]))
+        slope = 1 - out * out if self.nonlinearity == "tanh" else (out > 0).astype(out.dtype)
+        d_pre = np.empty_like(out)
+        dh_state = np.zeros_like(h0)
+        for rows, b in reversed(list(self.steps.order())):
+            np.multiply(grad[rows] + dh_state[:b], slope[rows], out=d_pre[rows])
+            np.matmul(d_pre[rows], w_hh, out=dh_state[:b])
+        dw, db = _weight_grads(d_pre, self.steps.previous(out, h0), len(saved) == 5)
+        return _in_order(d_pre, (dh_state,), dw, db)
 
 
-def _rnn_backward_ops(grad, xw, h0, w_hh, b_hh, reverse, nonlinearity):
-    """As ``_lstm_backward_ops``, for an Elman layer."""
-    act = tanh if nonlinearity == "tanh" else relu
-    T = xw.shape[0]
-    xs, gs = unbind(xw, 0), unbind(grad, 0)
-    slopes, h_prev = [None] * T, [None] * T
-    h = h0
-    for t in _steps(T, reverse):
-        h_prev[t] = h
-        h = act(add(xs[t], linear(h, w_hh, b_hh)))
-        slopes[t] = sub(1.0, mul(h, h)) if nonlinearity == "tanh" else (h > 0).to(h.dtype)
-    d_pre, carry = [None] * T, None
-    for t in reversed(_steps(T, reverse)):
-        dh = gs[t] if carry is None else add(gs[t], carry)
-        d_pre[t] = mul(dh, slopes[t])
-        carry = d_pre[t] @ w_hh
-    d_pre = stack(d_pre, 0)
-    G, H = d_pre.shape[-1], h0.shape[-1]
-    dw = d_pre.reshape(-1, G).mT @ stack(h_prev, 0).reshape(-1, H)
-    db = d_pre.reshape(-1, G).sum(0) if b_hh is not None else None
-    return d_pre, carry, dw, db
+def _in_order(d_xw, d_states, dw, db):
+    """The gradients as the node's inputs come: xw, the states, then (b_hh,) w_hh."""
+    grads = (d_xw,) + d_states + ((dw,) if db is None else (db, dw))
+    return tuple(Tensor._wrap(v) for v in grads)
 
 
-def lstm_layer(xw, h0, c0, w_hh, b_hh, reverse):
-    """One LSTM layer direction as one node: -> (output (T, N, H), h_T, c_T), each its own
-    tensor (an in-place change of one leaves the others, as PyTorch's separate outputs)."""
-    args = (xw, h0, c0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    out = _LstmLayer.apply(*args, reverse=reverse)
-    hs, cs = unbind(out, 0)
-    rename_node(hs, "StackBackward0")       # PyTorch's layer stacks its steps' outputs
-    last = 0 if reverse else xw.shape[0] - 1
-    return hs, hs[last].clone(), cs[last].clone()
+def _backward_as_ops(node, grad, saved):
+    """The gradients as ops (differentiable again, for ``create_graph``): the layer is run
+    once more from its inputs as the per-step composition ``rnn.py`` makes, and its gradient
+    taken by the autograd engine."""
+    from . import rnn
+    from ...autograd import enable_grad, grad as autograd_grad
+    lstm = node.kind == "LSTM"
+    step = rnn._lstm_step if lstm else rnn._gru_step if node.kind == "GRU" else \
+        rnn._rnn_step(node.nonlinearity)
+    xw, h0 = saved[0], saved[1]
+    c0 = saved[2] if lstm else None
+    inputs = saved[:len(saved) - (0 if lstm else 1)]       # (GRU/RNN: the output saved last)
+    w_hh, b_hh = _split_bias(inputs[3 if lstm else 2:])
+    steps = node.steps
+    create_graph = is_grad_enabled()
+    with enable_grad():
+        hs, cs = [None] * len(steps.sizes), [None] * len(steps.sizes)
+        h, c = h0, c0
+        for t, (rows, b) in zip(range(len(steps.sizes) - 1, -1, -1) if steps.reverse else
+                                range(len(steps.sizes)), steps.order()):
+            h_new, c_new = step(xw[rows], h[:b], c[:b] if lstm else None, w_hh, b_hh)
+            hs[t], cs[t] = h_new, c_new
+            h = h_new if b == h.shape[0] else cat([h_new, h[b:]], 0)
+            if lstm:
+                c = c_new if b == c.shape[0] else cat([c_new, c[b:]], 0)
+        outputs = [cat(hs, 0)] + ([cat(cs, 0)] if lstm else [])
+        wanted = [t for t in inputs if t.requires_grad]
+        got = iter(autograd_grad(outputs, wanted, list(unbind(grad, 0)) if lstm else [grad],
+                                 create_graph=create_graph, allow_unused=True))
+    return tuple(next(got) if t.requires_grad else None for t in inputs)
 
 
-def gru_layer(xw, h0, w_hh, b_hh, reverse):
-    """One GRU layer direction as one node: -> (output (T, N, H), h_T as its own tensor)."""
-    args = (xw, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    out = rename_node(_GruLayer.apply(*args, reverse=reverse), "StackBackward0")
-    return out, out[0 if reverse else xw.shape[0] - 1].clone()
+def take_rows(x, rows):
+    """The rows ``rows`` (numpy ints) of x (S, H) as a tensor of its own (a copy)."""
+    start = int(rows[0]) if len(rows) else 0
+    if np.array_equal(rows, np.arange(start, start + len(rows))):
+        return x[start:start + len(rows)].clone()
+    return index_select(x, 0, Tensor._wrap(rows.astype(np.int64)))
 
 
-def rnn_layer(xw, h0, w_hh, b_hh, reverse, nonlinearity):
-    """One Elman layer direction as one node: -> (output (T, N, H), h_T as its own tensor)."""
-    args = (xw, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    out = _RnnLayer.apply(*args, reverse=reverse, nonlinearity=nonlinearity)
-    out = rename_node(out, "StackBackward0")
-    return out, out[0 if reverse else xw.shape[0] - 1].clone()
+def lstm_layer(xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
+    """One LSTM layer direction as one node. Unpacked (``sizes`` None): xw (T, N, 4H) ->
+    (output (T, N, H), h_T, c_T); packed: xw (S, 4H) with the batch sizes of its steps ->
+    (output (S, H), h_n, c_n (N, H)). h_n and c_n are tensors of their own (an in-place change
+    of the output leaves them, as PyTorch's separate outputs)."""
+    steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
+    flat = xw.reshape(-1, xw.shape[-1])
+    args = (flat, h0, c0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
+    hs, cs = unbind(_LstmLayer.apply(*args, steps=steps), 0)
+    last = steps.last_rows(h0.shape[0])
+    h_n, c_n = (take_rows(s, last) for s in (hs, cs))
+    return _named(hs, xw, h0, sizes), h_n, c_n
+
+
+def _named(out, xw, h0, sizes):
+    """The layer's output as PyTorch's: (T, N, H) unpacked, its node named as PyTorch's
+    layer's (which stacks its steps' outputs, or for a packed input concatenates them)."""
+    if not sizes:
+        out = out.reshape(xw.shape[:-1] + (h0.shape[1],))
+    return rename_node(out, "CatBackward0" if sizes else "StackBackward0")
+
+
+def gru_layer(xw, h0, w_hh, b_hh, reverse, sizes=None):
+    """One GRU layer direction as one node: -> (output, h_n as its own tensor)."""
+    return _one_state_layer(_GruLayer, xw, h0, w_hh, b_hh, reverse, sizes)
+
+
+def rnn_layer(xw, h0, w_hh, b_hh, reverse, nonlinearity, sizes=None):
+    """One Elman layer direction as one node: -> (output, h_n as its own tensor)."""
+    return _one_state_layer(_RnnLayer, xw, h0, w_hh, b_hh, reverse, sizes,
+                            nonlinearity=nonlinearity)
+
+
+def _one_state_layer(layer, xw, h0, w_hh, b_hh, reverse, sizes, **params):
+    steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
+    flat = xw.reshape(-1, xw.shape[-1])
+    args = (flat, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
+    out = layer.apply(*args, steps=steps, **params)
+    h_n = take_rows(out, steps.last_rows(h0.shape[0]))
+    return _named(out, xw, h0, sizes), h_n
