@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import Function
+from ...autograd import Function, enable_grad, grad as autograd_grad
 from ...autograd.function import rename_node
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementary_functions import sigmoid_array
@@ -168,7 +168,7 @@ class _Layer(Function):
 class _LstmLayer(_Layer):
     kind = "LSTM"
 
-    def forward(self, xw, h0, c0, *bias_weight, steps):
+    def forward(self, xw, h0, c0, *bias_weight, steps, step):
         self.save_for_backward(xw, h0, c0, *bias_weight)
         w_hh, b_hh = _split_bias(bias_weight)
         S, G = xw.shape
@@ -202,6 +202,7 @@ class _LstmLayer(_Layer):
         # the backward reads the gates and cell states as made here (the c_t are not handed
         # out: only copies of the final ones are, so nothing can change them in place)
         self.acts, self.tanh_c, self.cells, self.steps = acts, tanh_c, out[1], steps
+        self.step = step
         return out
 
     def backward_arrays(self, grad, saved):
@@ -243,7 +244,7 @@ class _LstmLayer(_Layer):
 class _GruLayer(_Layer):
     kind = "GRU"
 
-    def forward(self, xw, h0, *bias_weight, steps):
+    def forward(self, xw, h0, *bias_weight, steps, step):
         w_hh, b_hh = _split_bias(bias_weight)
         S, G = xw.shape
         H = G // 3
@@ -263,7 +264,7 @@ class _GruLayer(_Layer):
                 h = h_new
             else:
                 h[:b] = h_new
-        self.hw, self.steps = hw, steps
+        self.hw, self.steps, self.step = hw, steps, step
         # the h_t are handed out: saved as the output (version-checked), not as an attribute
         self.save_for_backward(xw, h0, *bias_weight, out)
         return out
@@ -302,7 +303,7 @@ class _RnnLayer(_Layer):
     """An Elman layer: h_t = act(xw_t + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
     kind = "RNN"
 
-    def forward(self, xw, h0, *bias_weight, steps, nonlinearity="tanh"):
+    def forward(self, xw, h0, *bias_weight, steps, step, nonlinearity="tanh"):
         w_hh, b_hh = _split_bias(bias_weight)
         out = np.empty((xw.shape[0], h0.shape[1]), xw.dtype)
         w_t = np.ascontiguousarray(w_hh.T)
@@ -321,7 +322,7 @@ class _RnnLayer(_Layer):
                 h = pre
             else:
                 h[:b] = pre
-        self.steps, self.nonlinearity = steps, nonlinearity
+        self.steps, self.step, self.nonlinearity = steps, step, nonlinearity
         # the h_t are handed out: saved as the output (version-checked), not as an attribute
         self.save_for_backward(xw, h0, *bias_weight, out)
         return out
@@ -350,11 +351,7 @@ def _backward_as_ops(node, grad, saved):
     """The gradients as ops (differentiable again, for ``create_graph``): the layer is run
     once more from its inputs as the per-step composition ``rnn.py`` makes, and its gradient
     taken by the autograd engine."""
-    from . import rnn
-    from ...autograd import enable_grad, grad as autograd_grad
-    lstm = node.kind == "LSTM"
-    step = rnn._lstm_step if lstm else rnn._gru_step if node.kind == "GRU" else \
-        rnn._rnn_step(node.nonlinearity)
+    lstm, step = node.kind == "LSTM", node.step
     xw, h0 = saved[0], saved[1]
     c0 = saved[2] if lstm else None
     inputs = saved[:len(saved) - (0 if lstm else 1)]       # (GRU/RNN: the output saved last)
@@ -386,15 +383,16 @@ def take_rows(x, rows):
     return index_select(x, 0, Tensor._wrap(rows.astype(np.int64)))
 
 
-def lstm_layer(xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
-    """One LSTM layer direction as one node. Unpacked (``sizes`` None): xw (T, N, 4H) ->
+def lstm_layer(step, xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
+    """One LSTM layer direction as one node (``step``: rnn.py's per-step composition, which
+    a ``create_graph`` backward runs again). Unpacked (``sizes`` None): xw (T, N, 4H) ->
     (output (T, N, H), h_T, c_T); packed: xw (S, 4H) with the batch sizes of its steps ->
     (output (S, H), h_n, c_n (N, H)). h_n and c_n are tensors of their own (an in-place change
     of the output leaves them, as PyTorch's separate outputs)."""
     steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
     flat = xw.reshape(-1, xw.shape[-1])
     args = (flat, h0, c0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    hs, cs = unbind(_LstmLayer.apply(*args, steps=steps), 0)
+    hs, cs = unbind(_LstmLayer.apply(*args, steps=steps, step=step), 0)
     last = steps.last_rows(h0.shape[0])
     h_n, c_n = (take_rows(s, last) for s in (hs, cs))
     return _named(hs, xw, h0, sizes), h_n, c_n
@@ -408,21 +406,21 @@ def _named(out, xw, h0, sizes):
     return rename_node(out, "CatBackward0" if sizes else "StackBackward0")
 
 
-def gru_layer(xw, h0, w_hh, b_hh, reverse, sizes=None):
+def gru_layer(step, xw, h0, w_hh, b_hh, reverse, sizes=None):
     """One GRU layer direction as one node: -> (output, h_n as its own tensor)."""
-    return _one_state_layer(_GruLayer, xw, h0, w_hh, b_hh, reverse, sizes)
+    return _one_state_layer(_GruLayer, step, xw, h0, w_hh, b_hh, reverse, sizes)
 
 
-def rnn_layer(xw, h0, w_hh, b_hh, reverse, nonlinearity, sizes=None):
+def rnn_layer(step, xw, h0, w_hh, b_hh, reverse, nonlinearity, sizes=None):
     """One Elman layer direction as one node: -> (output, h_n as its own tensor)."""
-    return _one_state_layer(_RnnLayer, xw, h0, w_hh, b_hh, reverse, sizes,
+    return _one_state_layer(_RnnLayer, step, xw, h0, w_hh, b_hh, reverse, sizes,
                             nonlinearity=nonlinearity)
 
 
-def _one_state_layer(layer, xw, h0, w_hh, b_hh, reverse, sizes, **params):
+def _one_state_layer(layer, step, xw, h0, w_hh, b_hh, reverse, sizes, **params):
     steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
     flat = xw.reshape(-1, xw.shape[-1])
     args = (flat, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    out = layer.apply(*args, steps=steps, **params)
+    out = layer.apply(*args, steps=steps, step=step, **params)
     h_n = take_rows(out, steps.last_rows(h0.shape[0]))
     return _named(out, xw, h0, sizes), h_n

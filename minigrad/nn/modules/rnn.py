@@ -225,11 +225,12 @@ def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropo
             if w_hr is None and _layer_fits(xw, h, c, w_hh, b_hh):
                 # the whole recurrence as one node (_rnn_layers.py), packed or not
                 if step is _lstm_step:
-                    seq, h, c = lstm_layer(xw, h, c, w_hh, b_hh, bool(d), sizes)
+                    seq, h, c = lstm_layer(step, xw, h, c, w_hh, b_hh, bool(d), sizes)
                 elif step is _gru_step:
-                    seq, h = gru_layer(xw, h, w_hh, b_hh, bool(d), sizes)
+                    seq, h = gru_layer(step, xw, h, w_hh, b_hh, bool(d), sizes)
                 else:
-                    seq, h = rnn_layer(xw, h, w_hh, b_hh, bool(d), step.nonlinearity, sizes)
+                    seq, h = rnn_layer(step, xw, h, w_hh, b_hh, bool(d), step.nonlinearity,
+                                       sizes)
                 outs.append(seq)
                 h_n.append(h)
                 c_n.append(c)
