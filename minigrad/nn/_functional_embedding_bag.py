@@ -135,6 +135,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     n, dim = weight.shape
     bad = np.nonzero((idx < 0) | (idx >= n))[0]
     if len(bad):
+        if mode == "max" or weight._array.dtype == np.float64:     # PyTorch's generic kernel
+            raise RuntimeError(f"embedding_bag: Expected idx >= 0 && idx < num_embeddings but "
+                               f"found idx to be {int(idx[bad[0]])}")
         raise RuntimeError(f"Index {int(bad[0])} of input takes value {int(idx[bad[0]])} which "
                            f"is not in the valid range [0, {n})")
     if padding_idx is not None and padding_idx < 0:

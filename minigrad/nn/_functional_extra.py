@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -82,8 +83,14 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     """softmax((logits + g) / tau) along ``dim``, g ~ Gumbel(0, 1) drawn per element.  With
     ``hard=True`` the value is the one-hot of its argmax, and the gradient is the soft
     sample's (straight-through: y_hard - y_soft.detach() + y_soft)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     # as PyTorch: g = -log(e) with e ~ Exp(1) drawn by exponential_ in the logits' dtype
     dtype = logits._array.dtype
+    if dtype.kind not in "fV":        # (exponential_ draws floating-point numbers only)
+        raise RuntimeError("Exponential distribution is a continuous probability distribution. "
+                           "dtype must be a floating point but you specified "
+                           f"{scalar_type_name(dtype)}")
     e = stream_of(None).exponentials(logits.numel())
     noise = -np.log(e.astype(dtype)).reshape(tuple(logits.shape))
     gumbels = Tensor._wrap(backend.to_device(noise, logits.device))
@@ -159,12 +166,25 @@ def dense_strides(array):
     return strides
 
 
+def check_dropout_args(kernel, p, training):
+    """PyTorch's checks of a dropout call, in its order: p outside [0, 1] (ValueError, from
+    Python), ``training`` not a bool (TypeError, from the ``kernel``'s argument parser: an int,
+    None or a tensor are refused), then a NaN p (RuntimeError, from the kernel)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(training, bool):
+        kind = type(training)
+        name = "Tensor" if isinstance(training, Tensor) else kind.__name__ \
+            if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        raise TypeError(f"{kernel}(): argument 'train' (position 3) must be bool, not {name}")
+    if p != p:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
 def _alpha_dropout(input, p, training, noise_shape):
     """Keep each unit with probability 1-p; dropped units become SELU's saturation value
     -alpha', then an affine map a * y + b restores zero mean and unit variance:
     a = 1 / sqrt((alpha'^2 p + 1)(1 - p)), b = alpha' a p (alpha' = 1.7580993...)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input
     floating = input._array.dtype.kind in "fcV"
@@ -201,11 +221,13 @@ def _alpha_dropout_maybe_inplace(input, p, training, noise_shape, inplace):
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout (for SELU networks), element by element; identity unless training."""
+    check_dropout_args("alpha_dropout", p, training)
     return _alpha_dropout_maybe_inplace(input, p, training, tuple(input.shape), inplace)
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
     """Alpha dropout of whole channels: one draw per (sample, channel) of (N, C, *)."""
+    check_dropout_args("feature_alpha_dropout", p, training)
     if training and 0.0 < p < 1.0 and input.ndim < 2:     # nothing drawn otherwise
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

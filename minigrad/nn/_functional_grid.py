@@ -302,19 +302,23 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     align_corners = _align_warning("grid_sample", align_corners)
     if _autocast_state.active:             # grid_sampler: one of the ops CPU autocast runs in
         input, grid = _autocast_widen(input, grid)                        # float32
-    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
-        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number "
-                           f"of dimensions, but got input with sizes {list(input.shape)} and "
-                           f"grid with sizes {list(grid.shape)}")
+    # PyTorch's order of checks: the batch, the grid's last dim, then the ranks (its words
+    # name 4-D for a 4-D input, 5-D for any other)
     k = input.ndim - 2
-    n, c = input.shape[:2]
-    if grid.shape[0] != n:
+    if grid.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if input.ndim and grid.shape[0] != input.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
                            f"but got input with sizes {list(input.shape)} and grid with sizes "
                            f"{list(grid.shape)}")
     if grid.shape[-1] != k:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension, "
                            f"but got grid with sizes {list(grid.shape)}")
+    if input.ndim not in (4, 5) or grid.ndim != input.ndim:
+        raise RuntimeError(f"grid_sampler(): expected {4 if input.ndim == 4 else 5}D input and "
+                           f"grid with same number of dimensions, but got input with sizes "
+                           f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
+    n, c = input.shape[:2]
     for d in range(2, input.ndim):
         if input.shape[d] == 0:          # nothing to sample from (an empty batch is fine)
             raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "

@@ -16,7 +16,7 @@ import numbers
 import warnings
 
 from .. import _autocast_state, backend
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..autograd.function import keep_for_backward, rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.activation import logsigmoid, softplus
@@ -127,6 +127,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     # PyTorch's order: the shapes broadcast, then the reduction is read, then its kernel checks
     _warn_size(input, target)
     broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    if weight is not None:      # PyTorch's Python path of a weight: its own checks, first
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError("Weights and input must have the same size.")
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', "
+                             "'mean', 'sum'.")
     reduction = _legacy(None, None, reduction)
     if _autocast_state.active:             # one of the losses CPU autocast runs in float32
         input, target = _autocast_widen(input, target)
@@ -253,6 +259,10 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Two-class logistic loss log(1 + exp(-target * input)), targets in {1, -1}."""
     reduction = _legacy(size_average, reduce, reduction)
+    if is_grad_enabled() and isinstance(target, Tensor) and target.requires_grad:
+        # PyTorch's kernel has no derivative for the target (its autograd refuses it first)
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
+                           "to argument 'target'. This input cannot have requires_grad True.")
     if _autocast_state.active:             # one of the losses CPU autocast runs in float32
         input, target = _autocast_widen(input, target)
     shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
@@ -284,7 +294,10 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
-    loss = loss.sum(dim=input.ndim - 1) / input.shape[-1]
+    loss = loss.sum(dim=input.ndim - 1)
+    if input.ndim == 0:         # (PyTorch's input.size(-1))
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+    loss = loss / input.shape[-1]
     # PyTorch reads the reduction only now, after the loss is computed, in words of its own
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not valid")
@@ -329,6 +342,10 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
         margin, zero = int(number_for(float(margin), input._array.dtype)), 0
     else:
         zero = 0.0
+    if isinstance(input, Tensor) and input._array.dtype.kind == "b":
+        # (PyTorch's margin - input: the margin wrapped as a bool tensor like the input)
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
     hinge = where(target != 1, clamp_min(margin - input, 0), zero)
     same = where(target != -1, input, zero)
     return _reduce(hinge + same, reduction)

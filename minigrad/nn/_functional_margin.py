@@ -209,6 +209,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     reduction = _legacy(None, None, reduction)      # PyTorch reads it before any check
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
+    if lp.ndim != 3:        # PyTorch's words name the rank after its unsqueeze of dim 1
+        raise RuntimeError(f"Expected 3-dimensional tensor, but got {lp.ndim}-dimensional tensor "
+                           "for argument #1 'log_probs' (while checking arguments for "
+                           "ctc_loss_allocate_outputs)")
     steps, n, classes = lp.shape
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")

@@ -45,9 +45,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
                            "containing at least one element, but got normalized_shape = []")
     if k > input.ndim:
         raise ValueError(f"Input tensor must have at least {k} dimensions, but got {input.ndim}")
-    if tuple(input.shape[input.ndim - k:]) != shape:
+    if tuple(input.shape[input.ndim - k:]) != shape:      # (PyTorch's "[*5, 2]", no comma)
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"[*{', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
     if input._array.dtype.kind not in "fcV":
         raise NotImplementedError(f'"rms_norm" not implemented for '

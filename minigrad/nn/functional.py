@@ -73,6 +73,7 @@ from ._functional_extra import (  # noqa: F401
     channel_shuffle, native_channel_shuffle, bilinear, relu_, elu_, leaky_relu_, hardtanh_,
     celu_, selu_, threshold_)
 from ._functional_extra import dense_strides as _dense_strides
+from ._functional_extra import check_dropout_args as _check_dropout_args
 from ._functional_grid import affine_grid, grid_sample  # noqa: F401
 from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
@@ -95,8 +96,7 @@ def relu(input, inplace=False):
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (in training)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_dropout_args("dropout", p, training)
     return _dropped(input, p, training, inplace, tuple(input.shape))
 
 
@@ -135,7 +135,7 @@ def _masked(input, mask_shape, p):
 
 def _feature_dropout(name, input, p, training, spatial, inplace=False):
     """Zero whole channels: one draw per (sample, channel), shared by its ``spatial`` dims."""
-    if not 0.0 <= p <= 1.0:
+    if p < 0.0 or p > 1.0:      # (a NaN p is the kernel's RuntimeError)
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (spatial + 1, spatial + 2):
         raise RuntimeError(
@@ -144,6 +144,7 @@ def _feature_dropout(name, input, p, training, spatial, inplace=False):
             f"inputs with {spatial} spatial dimension{'s' if spatial > 1 else ''}, a channel "
             "dimension, and an optional batch dimension (i.e. "
             f"{spatial + 1}D or {spatial + 2}D inputs).")
+    _check_dropout_args("feature_dropout", p, training)
     lead = input.ndim - spatial
     return _dropped(input, p, training, inplace, tuple(input.shape[:lead]) + (1,) * spatial)
 
@@ -165,7 +166,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) or (C, H, W)... as PyTorch, which reads a 3-D input
     as (N, C, L) (with a warning) and takes other ranks with a deprecation warning: one draw
     per (dim 0, dim 1) pair, shared by the remaining dims."""
-    if not 0.0 <= p <= 1.0:
+    if p < 0.0 or p > 1.0:      # (a NaN p is the kernel's RuntimeError)
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     _odd_rank_warning("dropout2d", input, 2)
     if input.ndim == 3:
@@ -174,6 +175,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
                       "shape (N, C, L), where C is the channel dim; use dropout1d to keep this "
                       "behaviour when dropout2d starts reading 3D inputs as (C, H, W).",
                       UserWarning, stacklevel=2)
+    _check_dropout_args("feature_dropout", p, training)
     if input.ndim < 2 and training and 0.0 < p < 1.0:      # nothing is drawn otherwise
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     if input.ndim < 2:
@@ -185,9 +187,10 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W); PyTorch takes other ranks (with a
     deprecation warning) as unbatched: one draw per index of dim 0."""
-    if not 0.0 <= p <= 1.0:
+    if p < 0.0 or p > 1.0:      # (a NaN p is the kernel's RuntimeError)
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     _odd_rank_warning("dropout3d", input, 3)
+    _check_dropout_args("feature_dropout", p, training)
     if input.ndim == 5:
         return _dropped(input, p, training, inplace, tuple(input.shape[:2]) + (1,) * 3)
     if input.ndim == 0:
@@ -202,6 +205,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     and 3-d inputs, else 1), with its deprecation warning."""
     if dim is None:
         dim = _softmax_ops.implicit_softmax_dim("softmax", input.dim(), _stacklevel)
+    _softmax_ops.check_functional_dim("softmax", dim)
     return _softmax_ops.softmax(input, dim, dtype)
 
 
@@ -209,6 +213,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along ``dim``, computed stably; no dim: as ``softmax``."""
     if dim is None:
         dim = _softmax_ops.implicit_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    _softmax_ops.check_functional_dim("log_softmax", dim)
     return _softmax_ops.log_softmax(input, dim, dtype)
 
 

@@ -42,7 +42,7 @@ from ._util import FLOAT32_64, check_fill_value, no_complex_kernel, not_implemen
 from .plumbing import reshape_to
 from .writes import apply_inplace, overwrite_with
 from .inplace import named_write
-from .softmax import implicit_softmax_dim, softmax
+from .softmax import check_functional_dim, implicit_softmax_dim, softmax
 
 __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "hardtanh",
            "relu6", "softsign", "softplus", "logsigmoid", "mish", "silu", "prelu", "softmin",
@@ -541,4 +541,5 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along ``dim``."""
     if dim is None:
         dim = implicit_softmax_dim("softmin", input.dim(), _stacklevel)
+    check_functional_dim("softmax", dim)        # (PyTorch's softmin runs softmax)
     return softmax(neg(input), dim, dtype)

@@ -40,7 +40,8 @@ class BinaryCrossEntropy(Function):
 
     def backward(self, g):
         """dL/dx = g w (x - y) / max(x (1 - x), 1e-12)   (PyTorch's floor on the denominator)
-        dL/dy = -g w (log x - log(1 - x))                 (each log clamped at -100)"""
+        dL/dy = -g w logit(x) = -g w log(x / (1 - x))   (PyTorch's: the logs unclamped, so
+                                                          x = 0 or 1 gives an infinite one)"""
         x, y = self.saved_tensors
         gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
         gx = gy = None
@@ -48,7 +49,7 @@ class BinaryCrossEntropy(Function):
             gx = mul(gw, div(sub(x, y), clamp(mul(x, sub(1, x)), min=1e-12)))
         if self.needs_input_grad[1]:
             # recomputed as ops of x (not the forward's arrays), so d(dL/dy)/dx is right
-            gy = mul(neg(gw), sub(clamp(log(x), min=-100), clamp(log(sub(1, x)), min=-100)))
+            gy = mul(neg(gw), log(div(x, sub(1, x))))
         return gx, gy
 
 
@@ -111,8 +112,22 @@ class BCEWithLogits(Function):
 
 
 def _fits_input(t, input, name, what):
-    """A weight that broadcasts to the input's shape, or PyTorch's RuntimeError."""
-    shape = broadcast_shape(tuple(input.shape), tuple(t.shape), f"{name}'s {what}")
+    """A weight that broadcasts to the input's shape, or PyTorch's RuntimeError: for
+    binary_cross_entropy's weight, its expand's words (the last mismatching dim of the weight,
+    counted from the end); for the logits version, its product's (pos_weight the first
+    operand, weight the second)."""
+    ishape, wshape = tuple(input.shape), tuple(t.shape)
+    if name == "binary_cross_entropy":
+        padded = (1,) * (len(wshape) - len(ishape)) + ishape
+        for k in range(1, min(len(wshape), len(ishape)) + 1):    # (extra leading dims: below)
+            if wshape[-k] != 1 and wshape[-k] != ishape[-k]:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {wshape[-k]} at -{k}! "
+                    f"Mismatching argument at index 1 had {t.shape!r}; but expected shape "
+                    f"should be broadcastable to {list(padded)}")
+    if what == "pos_weight":
+        broadcast_shape(wshape, ishape, f"{name}'s {what}")
+    shape = broadcast_shape(ishape, wshape, f"{name}'s {what}")
     if shape != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(shape)} ({name}'s {what} of shape {list(t.shape)} must "

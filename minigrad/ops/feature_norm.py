@@ -92,6 +92,7 @@ class _NormNode(Function):
     """The backward shared by the one-node normalisations (x, then weight and bias when
     given): on arrays (``_backward_arrays``) when it records no graph, else as ops of x
     (``_backward_ops``), each told which gradients are wanted."""
+    @ieee        # (an inf or NaN input: PyTorch's NaN gradients, no numpy warning)
     def backward(self, g):
         x, w = self.saved_tensors
         needs = self.needs_input_grad

@@ -321,16 +321,17 @@ def _class_axis_last(input, target):
     return reshape(scores, m, c), target._array.reshape(m), expected
 
 
-def _check_class_weight(weight, input, name):
+def _check_class_weight(weight, input, name, dtype_too=True):
     """One weight per class, in the input's dtype (PyTorch's kernel reads the class weights in
     it, no promotion), checked before the input is reshaped (which an empty one cannot be)."""
     _no_grad_argument(weight, "weight", name)
     c = input.shape[0 if input.ndim == 1 else 1]
     if tuple(weight.shape) != (c,):
-        raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
-                           f"classes or no classes but got weight tensor of shape: "
-                           f"{list(weight.shape)}")
-    if weight._array.dtype != input._array.dtype:
+        if input.ndim >= 3:             # (PyTorch's nll_loss2d words)
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+        raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no "
+                           f"classes but got weight tensor of shape: {list(weight.shape)}")
+    if dtype_too and weight._array.dtype != input._array.dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} "
                            f"but found {scalar_type_name(weight._array.dtype)}")
 
@@ -350,6 +351,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
     _check_label_smoothing(label_smoothing)
+    if from_logits and input.ndim == 0:         # PyTorch's log_softmax over dim 1 comes first
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     if input.ndim == 1 and target.ndim <= 1 and target._array.dtype not in _TARGET_DTYPES:
         # a single sample: PyTorch reads the target's dtype before its size
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
@@ -358,8 +361,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if target._array.dtype not in _TARGET_DTYPES:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{scalar_type_name(target._array.dtype)}")
-    if weight is not None and floating:
-        _check_class_weight(weight, input, name)
+    if weight is not None:      # (its dtype is read by the floating kernels only)
+        _check_class_weight(weight, input, name, dtype_too=floating)
     scores, t, out_shape = _class_axis_last(input, target)
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"

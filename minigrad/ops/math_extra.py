@@ -570,6 +570,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     s = 1.0 / math.sqrt(e) if scale is None else scale
     scores = mul(matmul(query, transpose(key, -2, -1)), s)
     xp = backend.xp_of(query._array)
+    if attn_mask is not None:
+        # PyTorch adds the mask into the scores in place: it may not enlarge them
+        grown = broadcast_shape(tuple(scores.shape), tuple(attn_mask.shape))
+        if grown != tuple(scores.shape):
+            raise RuntimeError(f"output with shape {list(scores.shape)} doesn't match the "
+                               f"broadcast shape {list(grown)}")
     if is_causal:
         # the causal mask (query i sees keys j <= i), and with an attn_mask as well both of
         # them (PyTorch 2.13's CPU kernels: a bool mask and-ed, a float one added to -inf)

@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _batch_norm_kernels as _kernels
-from ._util import not_implemented_for, scalar_type_name
+from ._util import ieee, not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt
 from .elementwise import add, mul, sub
 from .movement import clone, contiguous
@@ -144,6 +144,7 @@ class BatchNorm(Function):
         if running_var is not None:
             update_running(running_var, var * (m / max(m - 1, 1)), momentum)    # unbiased
 
+    @ieee        # (an inf or NaN input: PyTorch's NaN gradients, no numpy warning)
     def backward(self, g):
         """g (N, C, *S) -> (dx, dweight, dbias).
 

@@ -51,10 +51,16 @@ def _source_positions(xp, n, lo, hi, mode):
 
 def _check_output_size(shape, pad, k, mode):
     """PyTorch's reflection/replication kernels refuse a crop that leaves every padded
-    dimension empty (one of two or three may be)."""
+    dimension empty (one of two or three may be) and, past that, one of negative size."""
     ins = shape[-k:]
     outs = [n + pad[2 * (k - 1 - j)] + pad[2 * (k - 1 - j) + 1] for j, n in enumerate(ins)]
     if any(o >= 1 for o in outs):
+        full = list(shape[:-k]) + outs
+        if any(o < 0 for o in outs):        # a negative one: PyTorch's allocation refuses it
+            if mode == "reflect" and k == 2:
+                raise RuntimeError("numel: integer multiplication overflow")
+            first = next(o for o in full if o < 0)
+            raise RuntimeError(f"Trying to create tensor with negative dimension {first}: {full}")
         return
     names = "DHW"[3 - k:]
     got = " ".join(f"{a}: {o}" for a, o in zip(names, outs))

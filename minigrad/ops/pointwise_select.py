@@ -314,7 +314,8 @@ def where(condition, input=None, other=None):
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got {got} "
                                "(compare first, e.g. where(x > 0, a, b))")
     dtype = dtypes.result_type(a._array, b._array)
-    broadcast_shape(broadcast_shape(a._array.shape, b._array.shape, "where"), cond.shape, "where")
+    # (PyTorch's order of the operands, for which sizes its error names a and b)
+    broadcast_shape(broadcast_shape(cond.shape, a._array.shape, "where"), b._array.shape, "where")
     # the condition is kept for the backward, as PyTorch's where node keeps it
     return keep_for_backward(Where.apply(cast(a, dtype), cast(b, dtype), condition=cond),
                              condition)

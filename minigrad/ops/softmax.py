@@ -273,6 +273,14 @@ def implicit_softmax_dim(name, ndim, stacklevel):
     return _softmax_dim(ndim)
 
 
+def check_functional_dim(name, dim):
+    """nn.functional's softmax/log_softmax/softmin: a dim that is not an integer (a float, a
+    bool, a str, a list) is refused in the words of PyTorch's argument parser."""
+    if not isinstance(dim, Tensor) and (isinstance(dim, bool) or not hasattr(dim, "__index__")):
+        raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
+                        f"{type(dim).__name__}")
+
+
 def _softmax_apply(function, a, dim, dtype):
     """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
     if dim is None:         # only nn.functional's softmax picks a dim for a missing one
