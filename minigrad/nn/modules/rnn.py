@@ -368,7 +368,7 @@ class RNNBase(RNNArgumentChecks, Module):
         if c is not None and (h.ndim != want or c.ndim != want):
             raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
                                f"({h.ndim}-D, {c.ndim}-D) tensors")
-        if c is None and h.ndim != want:
+        if c is None and h.dim() != want:         # (a tuple hx fails here, as in PyTorch)
             raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got "
                                f"{h.ndim}-D tensor")
 

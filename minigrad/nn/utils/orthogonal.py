@@ -17,12 +17,13 @@ With ``use_trivialization`` (the default) the map is applied around a fixed orth
 registration does with the current weight) sets base to M's orthonormalised columns (QR with
 a positive diagonal in R) completed to n x n, and X to the tensor every map sends to the
 identity (-1 on the diagonal, 0 elsewhere), so that the weight is M orthonormalised.  The
-completing columns (a rectangular weight only) are any orthonormal basis of the rest of the
-space: PyTorch draws them at random, minigrad takes the QR's own (deterministic) ones.
+completing columns (a rectangular weight only) are drawn as PyTorch draws them: n - k
+standard normal columns from the default generator, orthonormalised with M's by one QR.
 """
 from __future__ import annotations
 
 from ... import creation
+from ..._random_factories import randn
 from ...linalg import householder_product, matrix_exp, solve
 from ...ops.householder_qr import geqrf
 from ...ops.stacking import cat
@@ -104,17 +105,14 @@ class _Orthogonal(Module):
             X = reflectors.clone()
             _diagonal(X).copy_(signs * (1.0 - 2.0 * (tau == 0).to(signs.dtype)))
             return X.mT if wide else X
-        # base: the reflectors' product completed to n x n, its first k columns made the
-        # orthonormalised Q (R's diagonal positive)
+        # base: the orthonormalised Q (R's diagonal positive) completed to n x n as PyTorch
+        # completes it: n - k standard normal columns drawn from the default generator (a
+        # seeded program's later draws follow them) and the whole orthonormalised again
         if n > k:
-            pad = creation.zeros(*reflectors.shape[:-1], n - k, dtype=Q.dtype,
-                                 device=Q.device)
-            reflectors = cat([reflectors, pad], -1)
-            tau = cat([tau, creation.zeros(*tau.shape[:-1], n - k, dtype=Q.dtype,
-                                           device=Q.device)], -1)
-        column_signs = cat([signs, creation.ones(*signs.shape[:-1], n - k, dtype=Q.dtype,
-                                                 device=Q.device)], -1)
-        self.base = householder_product(reflectors, tau) * column_signs.unsqueeze(-2)
+            extra = randn(*Q.shape[:-1], n - k, dtype=Q.dtype, device=Q.device)
+            reflectors, tau = geqrf(cat([Q, extra], -1))
+            signs = _diagonal(reflectors).sign()
+        self.base = householder_product(reflectors, tau) * signs.unsqueeze(-2)
         minus_identity = creation.zeros_like(given)
         _diagonal(minus_identity).fill_(-1.0)
         return minus_identity

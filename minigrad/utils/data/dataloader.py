@@ -5,9 +5,11 @@ generator), so ``minigrad.manual_seed(0)`` makes the batch order reproducible.
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import warnings
+from collections import deque
 from typing import Generic
 
 import numpy as np
@@ -20,6 +22,8 @@ from .dataset import IterableDataset, _has_batch_access, _T_co
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
+
+_DONE = object()     # the end of the sampler's keys
 
 
 class DataLoader(Generic[_T_co]):
@@ -240,13 +244,20 @@ class _LoaderIter:
         loader = self._loader
         if loader._iterable:
             return loader._iter_stream(loader.dataset)
-        return (loader._fetch(loader.dataset, keys) for keys in loader._keys())
+        return self._map_pass()
+
+    def _map_pass(self):
+        # a generator function, not a generator expression: the sampler draws at the first
+        # batch, as PyTorch's single-process iterator's does, not at ``iter(loader)``
+        loader = self._loader
+        for keys in loader._keys():
+            yield loader._fetch(loader.dataset, keys)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        batch = next(self._batches)
+        batch = self._next_batch()
         self._num_yielded += 1
         if self._length_reported is not None and self._num_yielded > self._length_reported:
             message = (f"Length of IterableDataset {self._loader.dataset} was reported to be "
@@ -260,13 +271,25 @@ class _LoaderIter:
             warnings.warn(message, stacklevel=2)
         return batch
 
+    def _next_batch(self):
+        return next(self._batches)
+
     def __len__(self):
         return len(self._loader)
 
 
 class _WorkersLoaderIter(_LoaderIter):
     """The iterator of a loader with workers: the same batches PyTorch's worker processes
-    give, loaded here in the order PyTorch hands them out (see ``_utils/worker.py``)."""
+    give, loaded here in the order PyTorch hands them out (see ``_utils/worker.py``).
+
+    PyTorch's iterator hands out prefetch_factor * num_workers tasks as it is made (drawing
+    their keys from the sampler then) and one more each time a batch is taken; a task goes to
+    the next worker in turn whose IterableDataset stream has not ended.  A worker loads its
+    tasks in the order it got them, so loading a task here only when its batch is wanted
+    gives the same batches; what is kept of the arrangement is what a program sees: the
+    sampler's draws at ``iter(loader)``, and, with persistent workers, the tasks handed out
+    but not taken when a new epoch begins, which the workers still load (their random
+    states move on) before the new epoch's."""
 
     def __init__(self, loader):
         self._loader = loader
@@ -276,29 +299,75 @@ class _WorkersLoaderIter(_LoaderIter):
         if loader.worker_init_fn is not None:
             for worker in self._workers:
                 worker.run(loader.worker_init_fn, worker.info.id)
+        self._tasks = deque()
         self._reset()
 
-    def _pass(self):
-        loader, workers = self._loader, self._workers
-        if not loader._iterable:
-            # batch k is loaded by worker k mod N: the keys come from the main program's
-            # sampler, the loading and collating happen in the worker
-            for k, keys in enumerate(loader._keys()):
-                yield workers[k % len(workers)].run(loader._fetch, workers[k % len(workers)]
-                                                    .info.dataset, keys)
-            return
-        # each worker iterates its own copy; their batches are taken in turn, and a worker
-        # whose stream has ended is skipped from then on
-        streams = [(w, loader._iter_stream(w.info.dataset)) for w in workers]
-        while streams:
-            for entry in list(streams):
-                worker, stream = entry
-                try:
-                    batch = worker.run(next, stream)
-                except StopIteration:
-                    streams.remove(entry)
-                    continue
-                yield batch
+    def _reset(self):
+        loader, n = self._loader, len(self._workers)
+        self._drain()
+        self._num_yielded = 0
+        self._length_reported = loader._length_reported
+        self._active = [True] * n
+        self._turn = itertools.cycle(range(n))
+        if loader._iterable:
+            # each worker iterates its own copy (made afresh for each epoch)
+            self._streams = [loader._iter_stream(w.info.dataset) for w in self._workers]
+        else:
+            self._keys_left = iter(loader._keys())
+        for _ in range(loader.prefetch_factor * n):
+            self._hand_out()
+
+    def _hand_out(self):
+        """One more task: the sampler's next keys (None for an IterableDataset), given to the
+        next worker in turn that is still active (a task that finds none is dropped)."""
+        keys = None
+        if not self._loader._iterable:
+            keys = next(self._keys_left, _DONE)
+            if keys is _DONE:
+                return
+        for _ in range(len(self._workers)):
+            w = next(self._turn)
+            if self._active[w]:
+                self._tasks.append((w, keys))
+                return
+
+    def _load(self, w, keys):
+        worker = self._workers[w]
+        if self._loader._iterable:
+            return worker.run(next, self._streams[w])
+        return worker.run(self._loader._fetch, worker.info.dataset, keys)
+
+    def _next_batch(self):
+        while self._tasks:
+            w, keys = self._tasks.popleft()
+            if not self._active[w]:
+                continue                # handed out before its worker's stream ended
+            try:
+                batch = self._load(w, keys)
+            except StopIteration:
+                self._active[w] = False
+                self._hand_out()
+                continue
+            except Exception:
+                self._hand_out()        # PyTorch hands out the next task, then raises
+                raise
+            self._hand_out()
+            return batch
+        raise StopIteration
+
+    def _drain(self):
+        """Persistent workers load what they were handed and was not taken before they
+        begin a new epoch: the batches are dropped, their random draws are not."""
+        while self._tasks:
+            w, keys = self._tasks.popleft()
+            if not self._active[w]:
+                continue
+            try:
+                self._load(w, keys)
+            except StopIteration:
+                self._active[w] = False
+            except Exception:  # noqa: BLE001 (PyTorch drops a dropped batch's error too)
+                pass
 
 
 def _check_worker_number(num_workers):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import random
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,13 +96,43 @@ class VirtualWorker:
             _worker_info = outer_info
 
     def run(self, fn, *args):
-        """``fn(*args)`` inside this worker; an exception leaving it names the worker."""
+        """``fn(*args)`` inside this worker; an exception leaving it is raised again as
+        PyTorch's main process raises a worker's: its type, the message "Caught <type> in
+        DataLoader worker process <id>." and the original traceback's text."""
         with self.active():
             try:
                 return fn(*args)
             except StopIteration:
                 raise
             except Exception as error:
-                error.add_note(f"(raised in DataLoader worker {self.info.id}, which minigrad "
-                               f"runs in the main process)")
-                raise
+                wrapped = _as_in_main(error, self.info.id)
+        raise wrapped from None
+
+
+class _KeyErrorMessage(str):
+    """A KeyError's message that prints as it is (KeyError shows its argument's repr)."""
+
+    def __repr__(self):
+        return self
+
+
+def _as_in_main(error, worker_id):
+    """The exception PyTorch's main process raises for ``error`` caught in worker
+    ``worker_id`` (its ExceptionWrapper.reraise): the same type built from one message that
+    holds the worker's traceback, or RuntimeError where the type cannot be built so."""
+    kind = type(error)
+    original = "".join(traceback.format_exception(kind, error, error.__traceback__))
+    message = (f"Caught {kind.__name__} in DataLoader worker process {worker_id}.\n"
+               f"Original {original}")
+    note = f"(raised in DataLoader worker {worker_id}, which minigrad runs in the main process)"
+    if kind is KeyError:
+        message = _KeyErrorMessage(message)
+    try:
+        if getattr(kind, "message", None):
+            wrapped = kind(message=message)
+        else:
+            wrapped = kind(message)
+    except Exception:  # noqa: BLE001 (a type taking other arguments: PyTorch's fallback)
+        wrapped = RuntimeError(message)
+    wrapped.add_note(note)
+    return wrapped
