@@ -532,7 +532,14 @@ def tcn_weight_normed_causal_dilated_convolutions(L):
 
 
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+# torch's side of these two leaves worker processes behind an abandoned iterator, and its
+# shutdown waits out their polling interval (~5 s each): run with --runslow
+_SLOW = {"dataloader_worker_error_types_and_the_batches_before_it",
+         "dataloader_sampler_draws_at_iter_and_persistent_partial_epochs"}
+
+
+@pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW
+                                else f for f in PROGRAMS], ids=lambda f: f.__name__)
 def test_program_matches_torch(fn):
     raised = HARNESS.check(fn)
     # each program runs through in torch, but those registered with torch's words
