@@ -216,7 +216,7 @@ from .ops.elementwise import neg as negative  # noqa: E402,F401
 from .ops.elementary_functions import abs as absolute  # noqa: E402,F401
 from .ops.movement import transpose as swapdims  # noqa: E402,F401
 from .ops.compare import (  # noqa: E402,F401
-    gt as greater, ge as greater_equal, lt as less, le as less_equal, ne as not_equal)
+    greater, greater_equal, less, less_equal, not_equal)
 from .ops.tensor_predicates import (  # noqa: E402,F401
     reciprocal, logical_xor, is_signed, is_nonzero, is_same_size)
 from .nn.functional import rrelu_, threshold_  # noqa: E402,F401

@@ -201,6 +201,22 @@ def ge(a, b):
     return _no_grad_binary("ge", a, b, _GE)
 
 
+def _alias(compare, name):
+    """``compare`` under PyTorch's other name for it (``torch.greater`` is ``gt``), whose
+    refusal of an operand that is neither a Tensor nor a Number names the alias, as
+    PyTorch's does."""
+    def call(a, b):
+        if not isinstance(b, (Tensor,) + _NUMBERS):
+            raise _combination(name, (a, b), {}, _FUNCTION_FORMS)
+        return compare(a, b)
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+greater, greater_equal = _alias(gt, "greater"), _alias(ge, "greater_equal")
+less, less_equal, not_equal = _alias(lt, "less"), _alias(le, "less_equal"), _alias(ne, "not_equal")
+
+
 def logical_and(a, b):
     return _no_grad_binary("logical_and", a, b, lambda x, y: backend.xp_of(x).logical_and(x, y))
 
