@@ -298,3 +298,17 @@ def test_sdpa_mask_that_broadcasts_still_works():
                                                         attn_mask=L.tensor(m)).numpy()
            for L in LIBS]
     np.testing.assert_allclose(got[1], got[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["greater", "greater_equal", "less", "less_equal",
+                                  "not_equal"])
+def test_comparison_aliases_refuse_an_array_under_their_own_names(name):
+    """torch.greater is gt under another name, and its refusal of an ndarray names greater()."""
+    got = []
+    for L in (torch, minigrad):
+        with pytest.raises(TypeError) as info:
+            getattr(L, name)(L.ones(2), np.ones(2))
+        got.append(str(info.value).split(" - ")[0])
+        assert getattr(L, name)(L.tensor([1.0, 2.0]), 1.5).tolist() == \
+            getattr(torch, name)(torch.tensor([1.0, 2.0]), 1.5).tolist()
+    assert got[0] == got[1] == f"{name}() received an invalid combination of arguments"
