@@ -11,13 +11,14 @@ function raises, in the words of PyTorch's argument parser, which these follow:
   wrong type is named (``max(): argument 'dim' must be int, not NoneType``), else the first
   keyword that is no parameter's own name (numpy's ``axis`` is only an alias of ``dim``) is
   "unexpected";
-* otherwise every signature is listed ("received an invalid combination of arguments"), with
-  the keywords that do not fit under those of as many parameters as arguments given.
+* otherwise every signature is listed ("received an invalid combination of arguments"),
+  by ``_tensor_input._combination``, as the functions' refusals are.
 """
 from __future__ import annotations
 
 import functools
 
+from ._tensor_input import _combination
 from ._type_names import python_type_name
 
 __all__ = ["refusing_out"]
@@ -69,14 +70,6 @@ def _fits(kind, value, has_default):
     return kind == "torch.dtype" or kind == "Tensor" and hasattr(value, "_array")
 
 
-def _shown(kwargs):
-    # PyTorch's map of the keywords gives the last one first and the first one last
-    keys = list(kwargs)
-    if len(keys) > 1:
-        keys[0], keys[-1] = keys[-1], keys[0]
-    return keys
-
-
 def refusal(name, args, kwargs):
     """The TypeError PyTorch's method ``name`` raises for these arguments (which hold a
     keyword none of its signatures takes, such as ``out``)."""
@@ -103,20 +96,7 @@ def refusal(name, args, kwargs):
         for key in kwargs:
             if key not in names:
                 return TypeError(f"{name}() got an unexpected keyword argument '{key}'")
-    keys = _shown(kwargs)
-    got = [python_type_name(a) for a in args] + \
-        [f"{k}={python_type_name(kwargs[k])}" for k in keys]
-    lines = [f"{name}() received an invalid combination of arguments - got "
-             f"({', '.join(got)}{', ' if keys else ''}), but expected one of:"]
-    for signature in signatures:
-        lines.append(f" * ({signature})")
-        if len(list(filter(None, signature.split(", ")))) == count:
-            names = {p for p, _, _ in _params(signature)}
-            wrong = [k for k in keys if k not in names]
-            if wrong:
-                lines.append("      didn't match because some of the keywords were "
-                             "incorrect: " + ", ".join(wrong))
-    return TypeError("\n".join(lines) + "\n")
+    return _combination(name, args, kwargs, signatures)
 
 
 def refusing_out(method, name):

@@ -447,8 +447,11 @@ def _listed(words, positional):
 def _combination(name, args, kwargs, signatures):
     """PyTorch's TypeError for arguments no signature takes: each signature listed, and under
     one that takes as many arguments as were given, why it did not match.  (Keywords come in
-    the reverse of their order, as PyTorch's map of them gives them.)"""
-    keywords = list(reversed(kwargs))
+    the order PyTorch's map of them gives: the last first and the first last, the others in
+    between as given.)"""
+    keywords = list(kwargs)
+    if len(keywords) > 1:
+        keywords[0], keywords[-1] = keywords[-1], keywords[0]
     given = [_type_name(a) for a in args] + [f"{k}={_type_name(kwargs[k])}" for k in keywords]
     lines = [f"{_PRINTED.get(name, name)}() received an invalid combination of arguments - "
              f"got {_listed(given, args)}, but expected one of:"]
