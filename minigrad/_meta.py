@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MetaArray", "MetaNumber", "empty", "from_array", "is_meta", "xp", "NO_DATA", "NO_ITEM"]
+__all__ = ["MetaArray", "MetaNumber", "empty", "from_array", "xp", "NO_DATA", "NO_ITEM"]
 
 NO_DATA = "Cannot copy out of meta tensor; no data!"          # PyTorch's words
 NO_ITEM = "Tensor.item() cannot be called on meta tensors"
+
 
 def _zero(dtype):
     return np.zeros((), dtype)
@@ -51,10 +52,6 @@ def from_array(array) -> "MetaArray":
         return array
     array = np.asarray(array)
     return empty(array.shape, array.dtype)
-
-
-def is_meta(array) -> bool:
-    return isinstance(array, MetaArray)
 
 
 def _plain(x):

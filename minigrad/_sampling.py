@@ -99,12 +99,6 @@ _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64"
             "uint8": "unsigned char", "bool": "bool"}
 
 
-def _no_data(t):
-    """A meta tensor: nothing to fill and, as in PyTorch, nothing drawn (a seeded program's
-    later numbers stay the same)."""
-    return type(t._array) is not np.ndarray and backend.device_of(t._array) is backend.meta
-
-
 def _fill(t, draws):
     """Write the numpy ``draws`` (t's shape) into t, cast to its dtype; returns t."""
     draws = np.asarray(draws).astype(t._array.dtype)
@@ -142,7 +136,7 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
-    if _no_data(t):
+    if t.is_meta:              # (nothing drawn, as PyTorch's)
         return t
     # (a complex t: each part N(mean, std^2 / 2), so that E|z - m|^2 = std^2)
     return _fill(t, normal_draws(generator, tuple(t.shape), t._array.dtype, mean, std,
@@ -157,7 +151,7 @@ def uniform_(t, *args, generator=None, **kwargs):
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={low} > to={high}")
-    if _no_data(t):
+    if t.is_meta:
         return t
     # (a complex t: both parts uniform in [from, to))
     return _fill(t, uniform_draws(generator, tuple(t.shape), t._array.dtype, low, high,
@@ -185,7 +179,7 @@ def exponential_(t, lambd=1.0, *, generator=None):
     _continuous(t, "Exponential")
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    if _no_data(t):
+    if t.is_meta:
         return t
     # (-1/lambd) log1p(-u) as PyTorch's kernel rounds it: the negation is exact either side
     e = stream_of(generator).exponentials(_count(t)) * (1.0 / lambd)
@@ -196,7 +190,7 @@ def geometric_(t, p, *, generator=None):
     """Fill t with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-    if _no_data(t):
+    if t.is_meta:
         return t
     return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator))
 
@@ -207,7 +201,7 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
     if t._array.dtype.kind not in "fV":
         raise not_implemented_for("log_normal_cpu", t._array.dtype)
-    if _no_data(t):
+    if t.is_meta:
         return t
     # (PyTorch's kernel draws its normals one at a time in float64, whatever t's size)
     z = fused_multiply_add(stream_of(generator).normal_pairs(_count(t)), float(std),
@@ -221,7 +215,7 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     _continuous(t, "Cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
-    if _no_data(t):
+    if t.is_meta:
         return t
     # sigma * tan + median with one rounding (the kernel's fused multiply-add), the C
     # library's tan
@@ -265,7 +259,7 @@ def random_(t, *args, generator=None, **kwargs):
     # the words are 64-bit for a range of 2^32 or more in random_() (int64 and float64), and
     # from 2^28 on when bounds are given (PyTorch's from/to kernel: random_(-5, None) of an
     # int32 tensor, random_(2 ** 30))
-    if _no_data(t):
+    if t.is_meta:
         return t
     wide_from = 1 << 28 if args or kwargs else 1 << 32
     draws = stream_of(generator).integers(_count(t), low, high, wide_from=wide_from)
@@ -279,7 +273,7 @@ def bernoulli_(t, p=0.5, *, generator=None):
         raise not_implemented_for("bernoulli_scalar_cpu_", t._array.dtype)
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    if _no_data(t):
+    if t.is_meta:
         return t
     probs = backend.as_numpy(p._array) if isinstance(p, Tensor) else p
     return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)))

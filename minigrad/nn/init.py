@@ -27,15 +27,9 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
            "orthogonal", "sparse", "eye", "dirac"]
 
 
-def _no_data(tensor):
-    """Is ``tensor`` on the meta device? Then an init does nothing: no numbers are drawn (the
-    generator's state stays as it was, as in PyTorch) and none written."""
-    return backend.device_of(tensor._array) is backend.meta
-
-
 def _write(tensor, values):
     """Copy host ``values`` (broadcastable to tensor's shape) into ``tensor`` in place."""
-    if _no_data(tensor):
+    if tensor.is_meta:     # (a meta tensor has nothing to write into)
         return tensor
     a = tensor._array
     values = np.asarray(values).astype(a.dtype, copy=False)
@@ -93,7 +87,7 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b) (both parts, for a complex tensor)."""
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     return _write(tensor, uniform_draws(generator, tuple(tensor.shape), tensor._array.dtype,
                                         a, b, _strides(tensor)))
@@ -102,7 +96,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2) (each part N(mean, std^2 / 2), for a
     complex tensor, as PyTorch)."""
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     return _write(tensor, normal_draws(generator, tuple(tensor.shape), tensor._array.dtype,
                                        mean, std, _strides(tensor)))
@@ -131,7 +125,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     shape, dtype, strides = tuple(tensor.shape), tensor._array.dtype, _strides(tensor)
     if _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std) > 0.3:
@@ -182,7 +176,7 @@ def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     return _write(tensor, np.eye(*tensor.shape))
 
@@ -239,7 +233,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if tensor._array.dtype.kind == "c":      # PyTorch's QR sign fix has no complex form
         raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
                                   "numbers. Please use torch.sgn instead.")
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
@@ -259,7 +253,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     random rows (Martens, 2010)."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
@@ -280,7 +274,7 @@ def dirac_(tensor, groups=1):
     sizes = tuple(tensor.shape)
     if sizes[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
-    if _no_data(tensor):
+    if tensor.is_meta:
         return tensor
     out_per_group = sizes[0] // groups
     values = np.zeros(sizes)
