@@ -102,11 +102,11 @@ class _Steps:
         self.uniform = sizes[0] == sizes[-1]
 
     def order(self):
-        """(rows, count) of each step in processing order (T-1 .. 0 for ``reverse``)."""
+        """(t, rows, count) of each step in processing order (T-1 .. 0 for ``reverse``)."""
         T = len(self.sizes)
         for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
             o = self.offsets[t]
-            yield slice(o, o + self.sizes[t]), self.sizes[t]
+            yield t, slice(o, o + self.sizes[t]), self.sizes[t]
 
     def previous(self, states, first):
         """The state each step starts from, packed as ``states`` (S, H): the prefix of the
@@ -181,7 +181,7 @@ class _LstmLayer(_Layer):
         # slower for these small row counts); the states: the last step's rows, or with
         # sequences of several lengths a buffer whose rows keep their last (or first) value
         h, c = (h0, c0) if steps.uniform else (h0.copy(), c0.copy())
-        for rows, b in steps.order():
+        for _, rows, b in steps.order():
             p = pre[:b]
             np.matmul(h[:b], w_t, out=p)
             if b_hh is not None:
@@ -228,7 +228,7 @@ class _LstmLayer(_Layer):
         # that has not started (in the sweep's order) has none yet, one that has ended keeps
         # its d h0 / d c0
         dh_state, dc_state = np.zeros_like(h0), np.zeros_like(c0)
-        for rows, b in reversed(list(steps.order())):
+        for _, rows, b in reversed(list(steps.order())):
             dh = grad[0, rows] + dh_state[:b]
             total = grad[1, rows] + dc_state[:b]
             total += dh * through_c[rows]
@@ -252,7 +252,7 @@ class _GruLayer(_Layer):
         hw = np.empty((S, G), xw.dtype)
         w_t = np.ascontiguousarray(w_hh.T)
         h = h0 if steps.uniform else h0.copy()
-        for rows, b in steps.order():
+        for _, rows, b in steps.order():
             np.matmul(h[:b], w_t, out=hw[rows])
             if b_hh is not None:
                 hw[rows] += b_hh
@@ -283,7 +283,7 @@ class _GruLayer(_Layer):
         to_z = (h_prev - n) * (z * (1 - z))             # dz = g (h - n) z (1 - z)
         d_xw, d_hw = np.empty_like(xw), np.empty_like(hw)
         dh_state = np.zeros_like(h0)
-        for rows, b in reversed(list(steps.order())):
+        for _, rows, b in reversed(list(steps.order())):
             g = grad[rows] + dh_state[:b]
             dn = g * to_n[rows]
             dx, dhw = d_xw[rows], d_hw[rows]
@@ -308,7 +308,7 @@ class _RnnLayer(_Layer):
         out = np.empty((xw.shape[0], h0.shape[1]), xw.dtype)
         w_t = np.ascontiguousarray(w_hh.T)
         h = h0 if steps.uniform else h0.copy()
-        for rows, b in steps.order():
+        for _, rows, b in steps.order():
             pre = out[rows]
             np.matmul(h[:b], w_t, out=pre)
             if b_hh is not None:
@@ -334,7 +334,7 @@ class _RnnLayer(_Layer):
         slope = 1 - out * out if self.nonlinearity == "tanh" else (out > 0).astype(out.dtype)
         d_pre = np.empty_like(out)
         dh_state = np.zeros_like(h0)
-        for rows, b in reversed(list(self.steps.order())):
+        for _, rows, b in reversed(list(self.steps.order())):
             np.multiply(grad[rows] + dh_state[:b], slope[rows], out=d_pre[rows])
             np.matmul(d_pre[rows], w_hh, out=dh_state[:b])
         dw, db = _weight_grads(d_pre, self.steps.previous(out, h0), len(saved) == 5)
@@ -361,8 +361,7 @@ def _backward_as_ops(node, grad, saved):
     with enable_grad():
         hs, cs = [None] * len(steps.sizes), [None] * len(steps.sizes)
         h, c = h0, c0
-        for t, (rows, b) in zip(range(len(steps.sizes) - 1, -1, -1) if steps.reverse else
-                                range(len(steps.sizes)), steps.order()):
+        for t, rows, b in steps.order():
             h_new, c_new = step(xw[rows], h[:b], c[:b] if lstm else None, w_hh, b_hh)
             hs[t], cs[t] = h_new, c_new
             h = h_new if b == h.shape[0] else cat([h_new, h[b:]], 0)
@@ -383,19 +382,13 @@ def take_rows(x, rows):
     return index_select(x, 0, Tensor._wrap(rows.astype(np.int64)))
 
 
-def lstm_layer(step, xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
-    """One LSTM layer direction as one node (``step``: rnn.py's per-step composition, which
-    a ``create_graph`` backward runs again). Unpacked (``sizes`` None): xw (T, N, 4H) ->
-    (output (T, N, H), h_T, c_T); packed: xw (S, 4H) with the batch sizes of its steps ->
-    (output (S, H), h_n, c_n (N, H)). h_n and c_n are tensors of their own (an in-place change
-    of the output leaves them, as PyTorch's separate outputs)."""
+def _layer(node, step, xw, states, w_hh, b_hh, reverse, sizes, **params):
+    """Run ``node`` on xw (T, N, G H), or packed (S, G H) with its steps' batch ``sizes``;
+    -> (its output (G, S, H) or (S, H), the steps)."""
     steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
-    flat = xw.reshape(-1, xw.shape[-1])
-    args = (flat, h0, c0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    hs, cs = unbind(_LstmLayer.apply(*args, steps=steps, step=step), 0)
-    last = steps.last_rows(h0.shape[0])
-    h_n, c_n = (take_rows(s, last) for s in (hs, cs))
-    return _named(hs, xw, h0, sizes), h_n, c_n
+    args = (xw.reshape(-1, xw.shape[-1]),) + states + \
+        ((w_hh,) if b_hh is None else (b_hh, w_hh))
+    return node.apply(*args, steps=steps, step=step, **params), steps
 
 
 def _named(out, xw, h0, sizes):
@@ -406,21 +399,26 @@ def _named(out, xw, h0, sizes):
     return rename_node(out, "CatBackward0" if sizes else "StackBackward0")
 
 
+def lstm_layer(step, xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
+    """One LSTM layer direction as one node (``step``: rnn.py's per-step composition, which
+    a ``create_graph`` backward runs again). Unpacked (``sizes`` None): xw (T, N, 4H) ->
+    (output (T, N, H), h_T, c_T); packed: xw (S, 4H) with the batch sizes of its steps ->
+    (output (S, H), h_n, c_n (N, H)). h_n and c_n are tensors of their own (an in-place change
+    of the output leaves them, as PyTorch's separate outputs)."""
+    out, steps = _layer(_LstmLayer, step, xw, (h0, c0), w_hh, b_hh, reverse, sizes)
+    hs, cs = unbind(out, 0)
+    last = steps.last_rows(h0.shape[0])
+    return _named(hs, xw, h0, sizes), take_rows(hs, last), take_rows(cs, last)
+
+
 def gru_layer(step, xw, h0, w_hh, b_hh, reverse, sizes=None):
     """One GRU layer direction as one node: -> (output, h_n as its own tensor)."""
-    return _one_state_layer(_GruLayer, step, xw, h0, w_hh, b_hh, reverse, sizes)
+    out, steps = _layer(_GruLayer, step, xw, (h0,), w_hh, b_hh, reverse, sizes)
+    return _named(out, xw, h0, sizes), take_rows(out, steps.last_rows(h0.shape[0]))
 
 
 def rnn_layer(step, xw, h0, w_hh, b_hh, reverse, nonlinearity, sizes=None):
     """One Elman layer direction as one node: -> (output, h_n as its own tensor)."""
-    return _one_state_layer(_RnnLayer, step, xw, h0, w_hh, b_hh, reverse, sizes,
-                            nonlinearity=nonlinearity)
-
-
-def _one_state_layer(layer, step, xw, h0, w_hh, b_hh, reverse, sizes, **params):
-    steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
-    flat = xw.reshape(-1, xw.shape[-1])
-    args = (flat, h0) + ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    out = layer.apply(*args, steps=steps, step=step, **params)
-    h_n = take_rows(out, steps.last_rows(h0.shape[0]))
-    return _named(out, xw, h0, sizes), h_n
+    out, steps = _layer(_RnnLayer, step, xw, (h0,), w_hh, b_hh, reverse, sizes,
+                        nonlinearity=nonlinearity)
+    return _named(out, xw, h0, sizes), take_rows(out, steps.last_rows(h0.shape[0]))
