@@ -223,6 +223,13 @@ class _InfiniteConstantSampler(Sampler):
             yield None
 
 
+def _base_seed(loader):
+    """The base seed PyTorch's iterator draws for its workers as it is made (with or without
+    workers): one int64 draw from the loader's generator, which a seeded program's later
+    draws follow."""
+    return int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
+
+
 class _LoaderIter:
     """What ``iter(loader)`` gives: the batches of one pass, with ``len()`` the loader's
     length (a progress bar over ``iter(loader)`` reads it) and ``_num_yielded`` the number of
@@ -230,9 +237,7 @@ class _LoaderIter:
 
     def __init__(self, loader):
         self._loader = loader
-        # PyTorch's iterator draws a base seed for its workers as it is made: one int64 draw
-        # from the loader's generator, which a seeded program's later draws follow
-        self._base_seed = int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
+        self._base_seed = _base_seed(loader)
         self._reset()
 
     def _reset(self):
@@ -293,7 +298,7 @@ class _WorkersLoaderIter(_LoaderIter):
 
     def __init__(self, loader):
         self._loader = loader
-        self._base_seed = int(stream_of(loader.generator).integers(1, 0, 1 << 63)[0])
+        self._base_seed = _base_seed(loader)
         self._workers = [VirtualWorker(i, loader.num_workers, self._base_seed, loader.dataset)
                          for i in range(loader.num_workers)]
         if loader.worker_init_fn is not None:
