@@ -20,15 +20,13 @@ Each public function returns the normalised hyper-parameters (tuples of ints, pa
 from __future__ import annotations
 
 import numbers
-import warnings
 
-from .._global_flags import is_warn_always_enabled
+from .._warn_once import warn_once
 from ._int_lists import int_like
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
 __all__ = ["conv_args", "conv_transpose_args", "empty_dtype"]
 
-_WARNED_ONCE = {}          # the warnings PyTorch gives once per process, once given
 _AXES = ("depth", "height", "width")
 _LAYOUT = {1: "kW", 2: "kH, kW", 3: "kD, kH, kW"}
 
@@ -322,12 +320,11 @@ def _same_padding(op, nd, xb, w, stride, dilation, groups):
     totals = [d * (k - 1) for k, d in zip(w.shape[2:], dilation)]
     lefts = [int(t / 2) for t in totals]         # rounded toward zero, as PyTorch's C++
     pads = tuple((left, t - left) for left, t in zip(lefts, totals))
-    if any(left != right for left, right in pads) and all(d > 0 for d in dilation) and (
-            is_warn_always_enabled() or not _WARNED_ONCE.get("same")):
-        _WARNED_ONCE["same"] = True    # once per process unless warn_always, as PyTorch
-        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may "
-                      "require a zero-padded copy of the input be created (the extra padding "
-                      "goes on the right)", UserWarning, stacklevel=5)
+    if any(left != right for left, right in pads) and all(d > 0 for d in dilation):
+        # once per process unless warn_always, as PyTorch
+        warn_once("Using padding='same' with even kernel lengths and odd dilation may require "
+                  "a zero-padded copy of the input be created (the extra padding goes on the "
+                  "right)", UserWarning, stacklevel=5)
     return pads, dilation
 
 

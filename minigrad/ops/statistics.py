@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes, return_types
-from .._global_flags import is_warn_always_enabled
+from .._warn_once import warn_once
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
@@ -356,20 +356,14 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return Tensor._wrap(np.asarray(out, dtype=dtype))
 
 
-_COPY_WARNED = set()
-
-
 def _warn_copy(what):
     """PyTorch's UserWarning that searchsorted / bucketize copies a non-contiguous ``what``
     ('input value' or 'boundary') tensor: once per process (every time under
     set_warn_always(True))."""
-    if is_warn_always_enabled() or what not in _COPY_WARNED:
-        _COPY_WARNED.add(what)
-        warnings.warn(f"torch.searchsorted(): {what} tensor is non-contiguous, this will lower "
-                      f"the performance due to extra data copy when converting non-contiguous "
-                      f"tensor to contiguous, please use contiguous {what} tensor if possible. "
-                      f"This message will only appear once per program.", UserWarning,
-                      stacklevel=3)
+    warn_once(f"torch.searchsorted(): {what} tensor is non-contiguous, this will lower the "
+              f"performance due to extra data copy when converting non-contiguous tensor to "
+              f"contiguous, please use contiguous {what} tensor if possible. This message will "
+              f"only appear once per program.", UserWarning, stacklevel=3)
 
 
 def _searchsorted_rows(seq, values, right):
