@@ -24,12 +24,16 @@ seeds it as PyTorch does and applies PyTorch's transformations to its words, vec
 
 The state bytes are PyTorch's layout (5056 bytes: seed, the twister's position and its 624
 words, the cached normal), so ``get_rng_state`` gives PyTorch's bytes and takes PyTorch's.
-Where PyTorch's own float32 Box-Muller runs in SIMD, its log/sin/cos round a few numbers a
-unit in the last place differently from numpy's; everything else is bit for bit.
+PyTorch's float32 Box-Muller on x86-64 runs in AVX2 with Cephes-style polynomial log and
+sincos, compiled with multiply-adds fused; those steps are followed here in float32 (a fused
+multiply-add as an exact float64 product plus one sum, rounded), so float32 normals come out
+bit for bit too.  Elsewhere (ARM) PyTorch calls the C library's float functions, taken here
+as numpy's, which round a few numbers a unit in the last place differently.
 """
 from __future__ import annotations
 
 import math
+import platform
 import struct
 
 import numpy as np
@@ -245,9 +249,84 @@ def fused_multiply_add(a, b, c):
     return np.where(np.isfinite(fused), fused, total)
 
 
+# PyTorch's float32 normal kernel: the AVX2 one on x86-64 (its polynomial log and sincos)
+_SIMD_FLOAT_NORMAL = platform.machine().lower() in ("x86_64", "amd64")
+_SIMD_CHUNK = 1 << 12            # blocks of 16 a pass (its float64 temporaries fit a cache)
+_F32 = np.float32
+# the float32 log's polynomial (highest power first) and its split of log(2); the sincos's
+# split of pi/4, its polynomials in z = x^2 and 4/pi
+_LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+             1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+             3.3333331174e-1)
+_LN2_LOW, _LN2_HIGH = -2.12194440e-4, 0.693359375
+_PIO4_PARTS = (-0.78515625, -2.4187564849853515625e-4, -3.77489497744594108e-8)
+_SIN_POLY = (-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1)
+_COS_POLY = (2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2)
+_FOUR_OVER_PI = 1.27323954473516
+
+
+def _fma32(a, b, c):
+    """a * b + c for float32 arrays/numbers with one rounding: the product is exact in float64."""
+    product = np.multiply(a, b, dtype=np.float64)
+    return np.add(product, c, out=product).astype(_F32)
+
+
+def _simd_log(x):
+    """The float32 log of PyTorch's AVX2 normal kernel (x > 0): exponent and mantissa split,
+    the mantissa moved into [sqrt(1/2), sqrt(2)), a degree-9 polynomial, log(2) in two parts."""
+    x = np.maximum(x, np.array(0x00800000, np.int32).view(_F32))
+    bits = x.view(np.int32)
+    e = ((bits >> 23) - 0x7F).astype(_F32) + _F32(1)
+    x = ((bits & ~0x7F800000) | np.array(0.5, _F32).view(np.int32)).view(_F32)
+    small = x < _F32(0.707106781186547524)
+    e = e - small.astype(_F32)
+    x = (x - _F32(1)) + np.where(small, x, _F32(0))
+    z = x * x
+    y = np.full_like(x, _F32(_LOG_POLY[0]))
+    for c in _LOG_POLY[1:]:
+        y = _fma32(y, x, _F32(c))
+    y = _fma32(y * x, z, e * _F32(_LN2_LOW))
+    y = _fma32(z, _F32(-0.5), y)
+    return _fma32(e, _F32(_LN2_HIGH), x + y)
+
+
+def _simd_sincos(x):
+    """sin and cos of float32 x >= 0 as PyTorch's AVX2 normal kernel computes them: x reduced
+    by an even multiple j of pi/4 (pi/4 in three parts), the two polynomials chosen and
+    signed by j."""
+    j = (x * _F32(_FOUR_OVER_PI)).astype(np.int32)
+    j = (j + 1) & ~1
+    y = j.astype(_F32)
+    for part in _PIO4_PARTS:
+        x = _fma32(y, _F32(part), x)
+    z = x * x
+    cos = np.full_like(x, _F32(_COS_POLY[0]))
+    for c in _COS_POLY[1:]:
+        cos = _fma32(cos, z, _F32(c))
+    cos = _fma32(cos * z, z, -(z * _F32(0.5))) + _F32(1)
+    sin = np.full_like(x, _F32(_SIN_POLY[0]))
+    for c in _SIN_POLY[1:]:
+        sin = _fma32(sin, z, _F32(c))
+    sin = _fma32(sin * z, x, x)
+    first = (j & 2) == 0
+    s, c = np.where(first, sin, cos), np.where(first, cos, sin)
+    s = np.where((j & 4) != 0, -s, s)
+    c = np.where(((~(j - 2)) & 4) != 0, -c, c)
+    return s, c
+
+
 def _box_muller16(d, work):
     """Box-Muller over consecutive blocks of 16 uniforms (len(d) a multiple of 16)."""
     blocks = d.reshape(-1, 2, 8)
+    if work is not np.float64 and _SIMD_FLOAT_NORMAL:
+        out = np.empty_like(blocks)
+        for i in range(0, len(blocks), _SIMD_CHUNK):     # chunks that stay in the cache
+            part = blocks[i:i + _SIMD_CHUNK]
+            radius = np.sqrt(_F32(-2.0) * _simd_log(_F32(1.0) - part[:, 0]))
+            sin, cos = _simd_sincos(_F32(_TWO_PI) * part[:, 1])
+            np.multiply(radius, cos, out=out[i:i + _SIMD_CHUNK, 0])
+            np.multiply(radius, sin, out=out[i:i + _SIMD_CHUNK, 1])
+        return out.reshape(-1)
     # PyTorch's float64 kernel calls the C library's log/cos/sin (libm: numpy's own round a
     # few numbers in a thousand a unit differently)
     log, cos, sin = ((lambda x: libm(math.log, x), lambda x: libm(math.cos, x),

@@ -977,9 +977,10 @@ class Tensor:
                                "103001")
         if id(self) in memo:
             return memo[id(self)]
-        new = type(self)._wrap(self._array.copy(), self.requires_grad)
+        # order="K": a permuted tensor keeps its strides, as PyTorch's copy of the storage does
+        new = type(self)._wrap(self._array.copy(order="K"), self.requires_grad)
         if self.grad is not None:
-            new.grad = Tensor._wrap(self.grad._array.copy())
+            new.grad = Tensor._wrap(self.grad._array.copy(order="K"))
         state = _user_state(self)
         if state:                               # attributes set on the tensor are copied too
             new.__dict__.update(copy.deepcopy(state, memo))

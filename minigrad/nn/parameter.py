@@ -44,8 +44,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        # as PyTorch's: the data and requires_grad only (no .grad, no attributes)
-        new = type(self)._wrap(self._array.copy(), self.requires_grad)
+        # as PyTorch's: the data (its strides kept) and requires_grad only (no .grad, no
+        # attributes)
+        new = type(self)._wrap(self._array.copy(order="K"), self.requires_grad)
         memo[id(self)] = new
         return new
 
