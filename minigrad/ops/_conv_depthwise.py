@@ -12,7 +12,8 @@ channel multiplier m = O / C::
 The fast layout (``Planes``): x is split into its s**nd *phases* (the cells whose padded
 coordinates are a given remainder mod the stride) and each (image, channel, phase) plane is
 flattened to one row of numbers. A tap then reads one phase, from a fixed *shift* along its
-row, for every output at once -- a contiguous slice, as in ``_conv_shift``::
+row, for every output at once -- a contiguous slice, as in ``_conv_shift``. (x goes into
+its phases in a few copies, not one per phase: ``_conv_phase_copy``.)::
 
     stride 2, 1-d: xpad  a0 b0 a1 b1 a2 b2 ...   phase a: a0 a1 a2 ..   phase b: b0 b1 b2 ..
     tap 0 reads a[i], tap 1 reads b[i], tap 2 reads a[i + 1]: y[i] = w0 a[i] + w1 b[i] + w2 a[i+1]
@@ -33,7 +34,8 @@ and one output channel per input channel, the input gradient is itself a depthwi
 convolution -- of g, padded by d*(k-1) - p, with the kernel flipped -- and takes
 ``forward`` (``_transposed``); otherwise it is made phase by phase on the phase planes laid
 out channel first, a block's images end to end (``_conv_depthwise_lanes``: a tap is one long
-slice for the whole block, not a row per image and channel; a phase's taps are one GEMV). The
+slice for the whole block, not a row per image and channel; all the phases of a block are
+one GEMM over the few shifts that the taps read g from). The
 weight gradient takes the same lanes (dot products), but for a strided 2-d kernel of 9 taps
 or fewer with one output channel per input channel, where it stays here: a dot product per
 (image, channel) (``einsum``: no product array written and read back, 1.5-2x faster than
@@ -71,7 +73,7 @@ import itertools
 import numpy as np
 
 from .. import backend
-from . import _conv_bands as _bands, _conv_depthwise_lanes as _lanes
+from . import _conv_bands as _bands, _conv_depthwise_lanes as _lanes, _conv_phase_copy as _phase
 from ._util import prod as _prod, window_slices as _window_slices
 from ._workspace import workspace as _workspace
 
@@ -159,10 +161,17 @@ class Planes:
         xp = backend.xp_of(x)
         buf = _workspace(kind, x.shape[:2] + (len(self.phases), self.size), x.dtype, xp)
         buf.fill(0)
-        for p, phase in enumerate(self.phases):
-            of_x, of_plane = self._parts(phase)
-            self._grid(buf, p)[of_plane] = x[of_x]
+        _phase.copy(x, buf, self.geom, self.strides(buf.strides[:3], buf.itemsize),
+                    parts=self._parts, phases=self.phases, grid=lambda p: self._grid(buf, p))
         return buf
+
+    def strides(self, lead, itemsize):
+        """The byte strides of the planes for ``_conv_phase_copy``: ``lead`` (an image's,
+        a channel's, a phase's), then per axis the phase's and a place's."""
+        out, s = list(lead[:2]), self.geom.stride
+        for a in range(len(s)):
+            out += [lead[2] * _prod(s[a + 1:]), itemsize * _prod(self.Q[a + 1:])]
+        return tuple(out)
 
     def read(self, buf, t):
         """What tap t reads, for every wide output: (n, c, 1, width), a view of buf."""

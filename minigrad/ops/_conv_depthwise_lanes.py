@@ -19,10 +19,11 @@ nothing::
     weight_grad   gw[c*m + j, t] =  gwide[c, j] . lane[c, phase_t][shift_t:]    (a dot a tap)
 
 The input gradient is thus the phase decomposition of the transposed convolution (each phase
-of x a stride-1 correlation of g with that phase's taps): per phase, one GEMV of its taps
-over a stack of g's shifted slices, every number of the lanes written once (a multiply where
-a phase has one tap; with a channel multiplier m > 1, each tap's GEMV over the multiplier
-added onto its slice instead). The weight gradient is the dot products of whole lanes, a
+of x a stride-1 correlation of g with that phase's taps); the phases' taps read g from a few
+shared shifts, so that all the lanes of a block are one GEMM over a stack of those shifted
+slices of g, every number of the lanes written once (``input_grad``). (The figures below for
+the input gradient are of the GEMV per phase that came before: see ``input_grad`` for the
+GEMM's.) The weight gradient is the dot products of whole lanes, a
 phase's taps in one matrix product (``_grid_dots``: numpy holds the interpreter lock through
 a dot, not through a larger product). Blocks of channels (``LANE_BYTES``) keep a
 block's lanes in cache between the passes. On one core, float32 (float64), against the
@@ -33,8 +34,9 @@ gradient of 32x64x32x32 3x3 stride 1 7.0 -> 5.1 ms (12.2 -> 10.2), of 8x32x16^3 
 3.9 -> 3.3 (7.7 -> 5.7), of 16x64x28x28 stride 2 with m = 2 3.7 -> 1.7 (6.1 -> 3.8).
 
 With a stride, x reaches the lanes through a copy that puts the channels first (whole
-images: long contiguous runs), then a copy per phase into the lanes' grids; a copy per phase
-straight from x, at the stride and transposed, ran 3x slower (32x128x28x28: 6 ms against 2).
+images: long contiguous runs), then into the lanes' grids, all phases in a few copies
+(``_conv_phase_copy``); a copy per phase straight from x, at the stride and transposed, ran
+3x slower (32x128x28x28: 6 ms against 2).
 The lanes' forward (a multiply and an add per tap) ran 1.1-1.3x slower than ``Planes``'
 stacked taps and the bands, and is not kept.
 
@@ -52,6 +54,7 @@ import itertools
 import numpy as np
 
 from .. import backend
+from . import _conv_phase_copy as _phase
 from ._util import prod as _prod
 from ._workspace import workspace as _workspace
 
@@ -93,10 +96,16 @@ class Lanes:
             first[...] = x.swapaxes(0, 1)
         lanes = _workspace(kind, (c, self.phases, self.span), x.dtype, xp)
         lanes.fill(0)
-        for p, phase in enumerate(self.lay.phases):
-            of_x, of_plane = self.lay._parts(phase)
-            self._grid(lanes, p)[of_plane] = first[of_x]
+        self._copy(first, lanes)
         return lanes
+
+    def _copy(self, first, lanes):
+        """first (c, n, *S) into the lanes, the phases in a few copies (``_conv_phase_copy``)."""
+        lay = self.lay
+        _phase.copy(first, lanes, lay.geom,
+                    lay.strides((lanes.strides[0], lay.size * lanes.itemsize, lanes.strides[1]),
+                                lanes.itemsize),
+                    lay._parts, lay.phases, lambda p: self._grid(lanes, p))
 
     def unplane(self, lanes, out):
         """The inverse of ``planes``: out (n, c, *S) = x's cells of lanes, a copy per phase.
@@ -111,8 +120,8 @@ class Lanes:
         direct = self.lay.geom.stride[-1] <= 2
         first = out.swapaxes(0, 1) if direct else \
             _workspace("lanes-t", (c, n) + out.shape[2:], out.dtype, xp)
-        for p, phase in enumerate(self.lay.phases):
-            of_x, of_plane = self.lay._parts(phase)
+        for p, phase in enumerate(self.lay.phases):   # (one copy: 1.3-1.7x slower,
+            of_x, of_plane = self.lay._parts(phase)    # writing at the stride)
             first[of_x] = self._grid(lanes, p)[of_plane]
         if not direct:
             out[...] = first.swapaxes(0, 1)
@@ -145,20 +154,83 @@ def _each_block(N, C, per_image_channel):
             yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
 
 
+def _shifts(lay, w, m):
+    """The distinct shifts of the taps (sorted), and w as the matrix (C, phases, m U) of
+    ``input_grad``: entry (c, p, j U + u) the sum of the taps of output channel c m + j that
+    read phase p from the u-th distinct shift (zero where none does)."""
+    xp = backend.xp_of(w)
+    C = w.shape[0] // m
+    distinct = sorted(set(lay.shift))
+    wv = w.reshape(C, m, -1)
+    mat = xp.zeros((C, len(lay.phases), m, len(distinct)), dtype=w.dtype)
+    for t, (p, shift) in enumerate(zip(lay.phase, lay.shift)):
+        mat[:, p, :, distinct.index(shift)] += wv[:, :, t]
+    return distinct, mat.reshape(C, len(lay.phases), -1)
+
+
 def input_grad(g, w, geom, gx, lay):
-    """gx, per block: each phase's lane made whole from g's slices, then the lanes' cells
-    of x copied out. With one output channel per input channel, a phase's lane gathers::
+    """gx, per block: every phase's lane made whole from g's slices in one GEMM, then the
+    lanes' cells of x copied out. A phase's lane gathers::
 
-        glane[c, p][u]  =  sum over the taps t of phase p of  w[c, t] * gwide[c][u - shift_t]
+        glane[c, p][u]  =  sum over the taps t of phase p, the multiplier's j of
+                           w[c m + j, t] * gwide[c, j][u - shift_t]
 
-    one GEMV of the phase's taps over a stack of g's shifted slices (a multiply for a phase
-    of one tap), each lane number written once; with a channel multiplier each tap adds its
-    products (a GEMV over the multiplier) onto its slice instead."""
+    and the taps of different phases read g from the same few shifts (3x3 stride 2: 9 taps,
+    4 phases, 4 distinct shifts 0, 1, Q, Q + 1; 5x5 stride 2: 25 taps, 9 shifts), so all the
+    lanes of a block are combinations of the same m U slices of gwide::
+
+        glane (c, phases, span)  =  W (c, phases, m U) @ stack (c, m U, span)
+
+    stack holding gwide's output channels from u - shift on for each distinct shift (``_shifts``
+    makes W, zeros where a phase has no tap at a shift): U copies and one product, each lane
+    number written once. This replaced a stack and a GEMV per phase (a copy per tap), and
+    with a channel multiplier a GEMV and an add per tap: float32 on one core, input gradient
+    of 32x128x28x28 3x3 stride 2 8.1 -> 6.0 ms, 16x96x56x56 5x5 stride 2 19.7 -> 10.3,
+    16x96x60x60 5x5 stride 3 14.6 -> 9.7, 16x64x28x28 stride 2 with m = 2 2.2 -> 1.7, 1x256x56x56
+    stride 2 2.1 -> 1.2.
+
+    Where no two taps share a shift (stride 1, or a dilation that puts every tap in one
+    phase) the GEMM would copy a slice per tap anyway, and its stack of m slices a tap ran
+    1.1-2x slower (16x64x28x28 with m = 2, 5.4 -> 6.5 ms; 8x32x28x28 5x5 with m = 4, 4.2 ->
+    8.1): there each phase's lane is a GEMV of its taps (``_input_grad_by_phase``), or with
+    a multiplier m each tap's GEMV over it added onto its slice (``_input_grad_by_taps``).
+
+    W's zeros times an inf or NaN of g would be NaNs that no tap makes: a block whose g is
+    not finite takes ``_block_by_taps`` instead."""
     xp = backend.xp_of(g)
     N, C = gx.shape[:2]
     m = w.shape[0] // C
-    if m > 1:
-        return _input_grad_by_taps(g, w, gx, lay)
+    if len(set(lay.shift)) == len(lay.shift):
+        return (_input_grad_by_taps if m > 1 else _input_grad_by_phase)(g, w, gx, lay)
+    distinct, mat = _shifts(lay, w, m)
+    U, top = len(distinct), max(distinct)
+    per = (len(lay.phases) + m * U + m) * lay.size * g.itemsize
+    for n0, n1, c0, c1 in _each_block(N, C, per):
+        n, c = n1 - n0, c1 - c0
+        lanes = Lanes(lay, n)
+        span = lanes.span
+        padded = lanes.spread(g[n0:n1, c0 * m:c1 * m], m, "lanes-y", before=top)
+        buf = _workspace("lanes-x", (c, lanes.phases, span), g.dtype, xp)
+        if bool(xp.isfinite(padded.sum())):       # (in cache: just written)
+            stack = _workspace("lanes-p", (c, m, U, span), g.dtype, xp)
+            for u, shift in enumerate(distinct):
+                stack[:, :, u] = padded[:, :, top - shift:top - shift + span]
+            xp.matmul(mat[c0:c1], stack.reshape(c, m * U, span), out=buf)
+        else:
+            stack = None
+            _block_by_taps(lanes, w.reshape(C, m, -1)[c0:c1],
+                           padded[:, :, top:top + lanes.count], buf)
+        lanes.unplane(buf, gx[n0:n1, c0:c1])
+        del padded, buf, stack         # the workspace is free again for the next block
+    return gx
+
+
+def _input_grad_by_phase(g, w, gx, lay):
+    """``input_grad`` with one output channel per input channel and no shift shared: per
+    phase, one GEMV of its taps over a stack of g's shifted slices (a multiply for a phase
+    of one tap), each lane number written once."""
+    xp = backend.xp_of(g)
+    N, C = gx.shape[:2]
     wv = w.reshape(C, -1)
     phases = [[t for t in range(len(lay.shift)) if lay.phase[t] == p]
               for p in range(len(lay.phases))]
@@ -192,29 +264,33 @@ def input_grad(g, w, geom, gx, lay):
 
 
 def _input_grad_by_taps(g, w, gx, lay):
-    """``input_grad`` with a channel multiplier m: per tap, the GEMV over the multiplier
-    (c, 1, m) @ gwide (c, m, count) added onto the tap's slice of the lanes. (A stack of
-    m * taps slices per phase ran 1.2-2x slower here.)"""
+    """``input_grad`` with a channel multiplier m and no shift shared: per block, every
+    tap's GEMV over the multiplier added onto its slice (``_block_by_taps``)."""
     xp = backend.xp_of(g)
     N, C = gx.shape[:2]
     m = w.shape[0] // C
-    taps = len(lay.shift)
-    wv = w.reshape(C, m, taps)
+    wv = w.reshape(C, m, -1)
     per = (2 * len(lay.phases) + m + 1) * lay.size * g.itemsize
     for n0, n1, c0, c1 in _each_block(N, C, per):
-        n, c = n1 - n0, c1 - c0
-        lanes = Lanes(lay, n)
+        lanes = Lanes(lay, n1 - n0)
         wide = lanes.spread(g[n0:n1, c0 * m:c1 * m], m, "lanes-y")
-        gwide = wide[:, :, :lanes.count]
-        buf = _workspace("lanes-x", (c, lanes.phases, lanes.span), g.dtype, xp)
-        buf.fill(0)
-        tmp = _workspace("lanes-p", (c, 1, lanes.count), g.dtype, xp)
-        for t in range(taps):
-            xp.matmul(wv[c0:c1, None, :, t], gwide, out=tmp)
-            lanes.read(buf, t)[...] += tmp[:, 0]
+        buf = _workspace("lanes-x", (c1 - c0, lanes.phases, lanes.span), g.dtype, xp)
+        _block_by_taps(lanes, wv[c0:c1], wide[:, :, :lanes.count], buf)
         lanes.unplane(buf, gx[n0:n1, c0:c1])
-        del wide, gwide, buf, tmp      # the workspace is free again for the next block
+        del wide, buf                  # the workspace is free again for the next block
     return gx
+
+
+def _block_by_taps(lanes, wv, gwide, buf):
+    """A block's lanes ``buf`` (c, phases, span) tap by tap: the GEMV over the multiplier
+    (c, 1, m) @ gwide (c, m, count) added onto the tap's slice, so that only the taps
+    multiply g (an inf of g gives the infs and NaNs that PyTorch's taps give)."""
+    xp = backend.xp_of(buf)
+    buf.fill(0)
+    tmp = _workspace("lanes-p", (buf.shape[0], 1, lanes.count), buf.dtype, xp)
+    for t in range(wv.shape[2]):
+        xp.matmul(wv[:, None, :, t], gwide, out=tmp)
+        lanes.read(buf, t)[...] += tmp[:, 0]
 
 
 def weight_grad(x, g, geom, lay):
