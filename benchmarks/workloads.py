@@ -432,6 +432,104 @@ def lstm_build(lib, d, device):
 
 
 # ----------------------------------------------------------------------------------------------
+# (9) A small GPT-style decoder: token + learned position embeddings, 2 pre-LayerNorm blocks of
+#     causal multi-head self-attention and a GELU MLP, final LayerNorm, an untied head,
+#     cross-entropy over every position, backward and an AdamW step.
+# ----------------------------------------------------------------------------------------------
+def gpt_net(lib, vocab, length, width, heads, layers):
+    """GPT-2's layout (without dropout): x = tok(idx) + pos(0..T-1); per block
+    x += proj(sdpa(split_heads(qkv(ln1(x))), is_causal=True)), x += fc2(gelu(fc1(ln2(x))));
+    logits = head(ln_f(x))."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(width)
+            self.qkv = nn.Linear(width, 3 * width)
+            self.proj = nn.Linear(width, width)
+            self.ln2 = nn.LayerNorm(width)
+            self.fc1 = nn.Linear(width, 4 * width)
+            self.fc2 = nn.Linear(4 * width, width)
+
+        def forward(self, x):
+            n, t, c = x.shape
+            q, k, v = (z.view(n, t, heads, c // heads).transpose(1, 2)
+                       for z in self.qkv(self.ln1(x)).split(c, dim=2))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(y.transpose(1, 2).contiguous().view(n, t, c))
+            return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, width)
+            self.pos = nn.Embedding(length, width)
+            self.blocks = nn.ModuleList([Block() for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(width)
+            self.head = nn.Linear(width, vocab, bias=False)
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(lib.arange(idx.shape[1], device=idx.device))
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.ln_f(x))
+
+    return GPT()
+
+
+def transformer_data(quick):
+    import minigrad
+    rng = _rng(19)
+    n, t, c, heads, vocab = (2, 8, 16, 2, 32) if quick else (16, 64, 128, 4, 512)
+    d = {"idx": rng.integers(0, vocab, (n, t)), "y": rng.integers(0, vocab, (n, t)),
+         "heads": np.array(heads)}
+    for name, p in gpt_net(minigrad, vocab, t, c, heads, 2).named_parameters():
+        shape = tuple(p.shape)
+        if name.startswith(("tok", "pos")):
+            d["p:" + name] = 0.1 * _normal(rng, shape)
+        elif ".ln" in name or name.startswith("ln"):       # LayerNorm: near 1 and near 0
+            d["p:" + name] = (name.endswith("weight") + 0.1 * _normal(rng, shape)
+                              ).astype(np.float32)
+        else:
+            d["p:" + name] = _uniform(rng, shape, shape[-1] if len(shape) > 1 else c)
+    return d
+
+
+def transformer_build(lib, d, device):
+    nn, F = lib.nn, lib.nn.functional
+    _need(nn, "Module", "Embedding", "LayerNorm", "Linear", "ModuleList")
+    _need(F, "scaled_dot_product_attention", "gelu", "cross_entropy")
+    _need(lib.optim, "AdamW")
+    t, (vocab, c) = d["idx"].shape[1], d["p:tok.weight"].shape
+    model = gpt_net(lib, vocab, t, c, int(d["heads"]), 2)
+    for name, p in model.named_parameters():
+        p.data = _tensor(lib, d["p:" + name], device)
+    model.to(device)
+    opt = lib.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    idx = _tensor(lib, d["idx"], device)
+    y = _tensor(lib, d["y"], device)
+    last = {}
+
+    def step():
+        opt.zero_grad()
+        logits = model(idx)
+        loss = F.cross_entropy(logits.view(-1, vocab), y.view(-1))
+        loss.backward()
+        opt.step()
+        last["logits"], last["loss"] = logits, loss
+
+    def results():
+        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
+        for name, p in model.named_parameters():
+            r[f"grad {name}"] = _np(p.grad)
+            r[f"updated {name}"] = _np(p)
+        return r
+
+    return Case(step, results)
+
+
+# ----------------------------------------------------------------------------------------------
 # Scaling: one conv2d 3x3 64 -> 64, pad 1, forward + backward, over batch and image size
 # ----------------------------------------------------------------------------------------------
 SCALING = [(1, 32), (8, 32), (64, 32), (256, 32), (8, 64), (8, 128), (8, 224)]
@@ -477,4 +575,8 @@ WORKLOADS = [
     Workload("lstm_text", "LSTM text model 16x50x64, 2 layers of 128, last step -> Linear, "
              "cross-entropy, fwd+bwd", 1.5, lstm_data, lstm_build, ["lstm", "linear",
                                                                     "cross_entropy"]),
+    Workload("transformer_step", "GPT-style decoder train step, 16x64 tokens, width 128, 4 heads, "
+             "2 blocks, vocab 512, AdamW", 1.5, transformer_data, transformer_build,
+             ["layer_norm", "gelu", "scaled_dot_product_attention", "embedding", "linear",
+              "cross_entropy"]),
 ]

@@ -45,7 +45,8 @@ def test_quick_run_checks_and_reports_every_workload():
     names = [w["name"] for w in report["workloads"]]
     assert names == ["mnist_step", "conv2d", "conv1d_text", "maxpool2d", "linear",
                      "conv2d_large", "conv2d_bigkernel", "conv2d_depthwise",
-                     "conv2d_depthwise_s2", "conv1d_depthwise", "resnet_step", "lstm_text"]
+                     "conv2d_depthwise_s2", "conv1d_depthwise", "resnet_step", "lstm_text",
+                     "transformer_step"]
     assert report["machine"]["torch_threads"] >= 1
     for w in report["workloads"]:
         if w["status"].startswith("n/a"):      # minigrad lacks a piece it needs (yet)

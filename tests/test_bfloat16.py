@@ -205,12 +205,13 @@ def test_activations_round_once_as_torch(name):
                                       ("gelu_tanh", lambda lib, x: lib.nn.functional.gelu(
                                           x, approximate="tanh"))])
 def test_ops_whose_float32_kernels_differ_are_within_one_unit(name, fn):
-    # numpy's float32 exp and erf are not PyTorch's (SLEEF): a float32 ulp apart, which
+    # numpy's float32 exp is not PyTorch's (SLEEF), and minigrad's float32 exact GELU is a
+    # fitted 1 + tanh(x R(x^2)) (activation_nodes.two_phi): a float32 ulp or a few apart, which
     # now and then lands on the other side of a bfloat16 rounding boundary
     m, t = _pair(SAMPLE)
     mine, theirs = fn(minigrad, m), fn(torch, t)
     _close(mine, theirs)
-    assert (_values(mine) != _values(theirs)).mean() < 0.03
+    assert (_values(mine) != _values(theirs)).mean() < (0.05 if name == "gelu" else 0.03)
 
 
 SHAPES = [((), ()), ((0,), (0,)), ((4000,), (4000,)), ((40, 100), (100,)), ((40, 1), (1, 100)),

@@ -34,12 +34,13 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
-from .error_function import Erf, _erf_array, _erf_cubic, erf_buffer
+from .error_function import Erf, _erf_array, erf_buffer
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import select_block, where
 
-__all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "softplus_slope_times"]
+__all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "softplus_slope_times",
+           "two_phi"]
 
 _BLOCK = 1 << 16                 # numbers per block: the temporaries stay in cache
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -128,10 +129,10 @@ class Gelu(_OneNode):
             out *= kept + 1
         else:
             if x.dtype == np.float32:
-                _erf_cubic(x, kept, work, scale=_SQRT1_2)   # erf(fl(x / sqrt 2))
+                two_phi(x, kept, work)                          # 1 + erf(x / sqrt 2)
             else:
                 kept[...] = _erf_array(x * x.dtype.type(_SQRT1_2))
-            kept += 1                                       # 1 + erf, = 2 Phi(x)
+                kept += 1                                       # 1 + erf, = 2 Phi(x)
             out *= kept
 
     def slope_times(self, x, kept, g, out, work):
@@ -167,6 +168,42 @@ class Gelu(_OneNode):
         cdf = mul(add(Erf.apply(mul(x, _SQRT1_2)), 1.0), 0.5)
         pdf = mul(exp(mul(mul(x, x), -0.5)), _PDF)
         return mul(g, add(cdf, mul(x, pdf)))
+
+
+# Exact GELU in float32 as 2 Phi(x) = 1 + tanh(x R(x^2)): R, of degree 6, fitted here (weighted
+# least squares iterated toward the smallest largest error of GELU's value) to
+# atanh(erf(x / sqrt 2)) / x on |x| <= 6, weighted by GELU's sensitivity (so in effect on
+# |x| <= 5.6, where Phi reaches 1 within float32's half unit); |x| beyond is clamped to 6,
+# where tanh's argument is 12 and numpy's float32 tanh exactly +-1 (at 9.2 it is not). R(0)
+# is sqrt(2/pi) and its next coefficient near sqrt(2/pi) 0.044715: the tanh approximation,
+# corrected. Float32 throughout, about 17 contiguous passes; erf's cubic table
+# (``error_function``) took a gather of four float64 coefficients per number and strided
+# float64 steps (GELU of 16x64x512 forward and backward: 27 ms against PyTorch's 0.9, one
+# thread, on a loaded machine). GELU's largest error over [-12, 12] is 5.5e-7 against the
+# exact value (PyTorch's float32 kernel's: 1.2e-6).
+_PHI_END = np.float32(6.0)
+_PHI_R = tuple(np.float32(c) for c in (
+    0.7978842163519901, 0.03633428277970181, -3.312944351877363e-05, -5.5240322087161805e-05,
+    3.969131651855168e-06, -1.334477698749677e-07, 1.8056466729800537e-09))
+
+
+def two_phi(x, out, work):
+    """out = 2 Phi(x) = 1 + erf(x / sqrt 2), in [0, 2], for 1-D float32 blocks x and out (see
+    above); scratch arrays from ``work`` (``erf_buffer``). NaN gives NaN, -0.0 1."""
+    n = x.size
+    a = erf_buffer(work, "a", n, np.float32)
+    t = erf_buffer(work, "t", n, np.float32)
+    np.clip(x, -_PHI_END, _PHI_END, out=a)
+    np.multiply(a, a, out=t)
+    r = _PHI_R
+    np.multiply(t, r[-1], out=out)
+    for c in r[-2:0:-1]:
+        out += c
+        out *= t
+    out += r[0]
+    out *= a
+    np.tanh(out, out=out)
+    out += np.float32(1)
 
 
 def _tanh_inner(x):

@@ -35,10 +35,11 @@ from .plumbing import expand_to, reshape_to, sum_to
 from .extrema import MaxResult, amax
 from .reduce import sum as sum_
 from .softmax import softmax
+from . import attention_node
 from .scatter_gather import CPP_NAMES, IndexSelect, gather
 from .shaping import movedim
 from .sorting import cumsum
-from .writes import check_partial_overlap
+from .writes import can_cast_inplace, check_partial_overlap, kind_name
 
 __all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
            "logcumsumexp", "cummax", "cummin", "masked_select", "nonzero", "nan_to_num",
@@ -202,6 +203,10 @@ def lerp_(input, end, weight):
     if tuple(result.shape) != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(result.shape)}")
+    if not can_cast_inplace(result._array.dtype, input._array.dtype):
+        # integers with a floating weight tensor: a float result, not written into them
+        raise RuntimeError(f"result type {kind_name(result._array.dtype)} can't be cast to the "
+                           f"desired output type {kind_name(input._array.dtype)}")
     return named_write(input, result.grad_fn.name() if result.grad_fn is not None else "",
                        setitem, input, Ellipsis, result)      # LerpBackward0 / 1, as lerp's
 
@@ -568,6 +573,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         key, value = _repeat_heads(key, n_q), _repeat_heads(value, n_q)
     e = query.shape[-1]
     s = 1.0 / math.sqrt(e) if scale is None else scale
+    if flash and half is None and attention_node.fits(query, key, value, attn_mask):
+        # the common case as one node (ops/attention_node.py)
+        out = attention_node.attention(query, key, value, attn_mask, is_causal, s)
+        return rename_node(out, "ScaledDotProductFlashAttentionForCpuBackward0")
     scores = mul(matmul(query, transpose(key, -2, -1)), s)
     xp = backend.xp_of(query._array)
     if attn_mask is not None:
