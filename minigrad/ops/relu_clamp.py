@@ -112,22 +112,37 @@ def _max_zero(x, o):
         np.maximum(zeros[:x.size - whole], x[whole:], out=o[whole:])
 
 
-# Relu's backward works through its arrays in blocks of this many numbers: the block's
-# comparison stays in cache, where a whole bool mask was a quarter of the output again. Each
-# block is five numpy calls, so small blocks cost Python time, and on two threads each call is
-# a chance for the other thread to take the interpreter lock: 16x32x64x64 took 1.8-2.0 ms (one
-# thread) and 2.0-3.8 ms (two) in 32K blocks, 1.4 and 1.2 ms in 512K blocks (no better for
-# larger blocks or the whole array)
-_RELU_BLOCK = 1 << 19
-# at most this many numbers, the backward is one where(): the block loop's setup (its
-# closures, thread and error-state contexts) cost more than the work below it
+# Relu's backward works through its arrays in blocks of this many numbers: the block's mask
+# (4 or 8 bytes a number) stays in cache, where a whole one was the output's size again.
+# Each block is three numpy calls, so small blocks cost Python time, and on two threads each
+# call is a chance for the other thread to take the interpreter lock. Measured on one thread
+# (float32, 16x32x64x64): 64K blocks 1.69 ms, 128K 1.47 ms, 512K 2.14 ms (its mask no longer
+# fits in cache); the earlier multiply by a bool mask took 1.63-1.75 ms
+_RELU_BLOCK = 1 << 17
+# at most this many numbers, the backward is one where(): the block loop's setup costs more
+# than the work below it
 _SMALL_RELU = 1 << 12
+# the integer type of each float type's width: the gradient's bits are masked in it
+_BITS = {np.dtype(np.float16): np.dtype(np.int16), np.dtype(np.float32): np.dtype(np.int32),
+         np.dtype(np.float64): np.dtype(np.int64)}
+
+
+def _stop_mask(o, mask):
+    """mask (integers of o's width) = 0 where o <= 0, all bits set elsewhere (NaN included):
+    the comparison's 1/0 written as integers, minus 1."""
+    np.less_equal(o, 0, out=mask, casting="unsafe")
+    np.subtract(mask, 1, out=mask)
 
 
 def _pass_where_positive(g, out, overwrite=False):
     """g where not out <= 0, else exactly 0 (a NaN or infinite g included, as PyTorch's
     threshold_backward): g, out (same shape) -> a new array, or ``out`` itself, overwritten,
-    when ``overwrite`` allows and the layouts match."""
+    when ``overwrite`` allows and the layouts match.
+
+    For float16/32/64 numpy arrays the selection is a bitwise and of g's bits with a mask
+    of all ones (pass) or zeros (stop): exact for every g, infinities and NaNs included, in
+    three passes (compare, mask, and) and no multiplication (g * 0 would be NaN for an
+    infinite g)."""
     xp = backend.xp_of(out)
     dtype = xp.result_type(g, out)
     reuse = (overwrite and dtype == out.dtype and g.shape == out.shape and xp is np and
@@ -136,40 +151,33 @@ def _pass_where_positive(g, out, overwrite=False):
             out.flags.c_contiguous and (g.flags.c_contiguous or 0 in g.strides):
         # (out row-major and g too, or broadcast, as a sum's gradient: a row-major result)
         # a small one: a selection in one call (a new array: reusing ``out`` saves nothing
-        # worth it), no blocks, no threads, no error state to set (where() makes no inf * 0)
+        # worth it), no blocks, no threads
         return xp.where(out <= 0, dtype.type(0), g)
+    bits = _BITS.get(dtype) if xp is np else None
     res = out if reuse else xp.empty(out.shape, dtype=dtype)
-    if not (g.shape == out.shape and g.dtype == res.dtype and xp is np and
-            g.flags.c_contiguous and out.flags.c_contiguous):
+    if bits is None or g.shape != out.shape or g.dtype != dtype:
         stop = out <= 0                   # before res (which may be out) is written
         xp.copyto(res, g)
         xp.copyto(res, 0, where=stop)
         return res
-
-    # g * (not out <= 0), block by block while the block is in cache; inf * 0 is NaN, so a
-    # block whose products are not all finite (a dot product tells, nearly free) has its
-    # stopped cells set to 0 again: exact, and a masked copy (10x slower than the multiply)
-    # only in such blocks. rp may be op: each block is read before it is written.
-    fast_check = res.dtype in _FLOATS
+    if not (g.flags.c_contiguous and out.flags.c_contiguous):
+        # any strides (a broadcast g from a sum, a channels-last output): one whole mask,
+        # made before res (which may be out) is written
+        mask = np.empty(out.shape, dtype=bits)
+        _stop_mask(out, mask)
+        np.bitwise_and(g.view(bits), mask, out=res.view(bits))
+        return res
 
     def piece(gp, op, rp):
-        with np.errstate(invalid="ignore", over="ignore"):   # per thread: set in each piece
-            blocks(gp, op, rp)
-
-    def blocks(gp, op, rp):
-        passes = xp.empty(min(_RELU_BLOCK, op.size), dtype=bool)
+        mask = np.empty(min(_RELU_BLOCK, op.size), dtype=bits)
+        gb, rb = gp.view(bits), rp.view(bits)
+        # rp may be op: each block is read (into the mask) before it is written
         for s in range(0, op.size, _RELU_BLOCK):
             e = min(op.size, s + _RELU_BLOCK)
-            m, r = passes[:e - s], rp[s:e]
-            xp.less_equal(op[s:e], 0, out=m)
-            xp.logical_not(m, out=m)
-            xp.multiply(gp[s:e], m, out=r)
-            if not xp.isfinite(xp.dot(r, r) if fast_check else r.sum()):
-                xp.copyto(r, 0, where=~m)
-    # the dot products on the pieces' own threads: the BLAS's workers, once woken, would spin
-    # on the core minigrad's threads use next (``parallel.blas_on_one_thread``)
-    with parallel.blas_on_one_thread(min(out.size, _RELU_BLOCK)):
-        parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
+            m = mask[:e - s]
+            _stop_mask(op[s:e], m)
+            np.bitwise_and(gb[s:e], m, out=rb[s:e])
+    parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
     return res
 
 

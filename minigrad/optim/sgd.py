@@ -2,6 +2,8 @@
 its functional form ``sgd`` (one update, ``sgd_update``, for both)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..dtypes import complex64
 from ..tensor import Tensor
 from ._functional import bump_versions, each_param, float_scalars, unscale_grads
@@ -92,11 +94,49 @@ class SGD(Optimizer):
         param._array[tuple(g._indices()._array)] += step.astype(param._array.dtype, copy=False)
 
 
+# The usual momentum step (b = momentum * b + g; p -= lr * b) on a large parameter runs in
+# blocks of this many numbers: lr * b is a block-sized temporary that stays in cache, where a
+# whole one was one more pass over memory (Linear(800, 500)'s weight: 0.36 ms -> 0.23 ms on
+# one thread). On the calling thread only: split over two threads on a busy 2-core machine,
+# the MNIST step took 6% longer (a piece waits for its thread to be scheduled)
+_SGD_BLOCK = 1 << 15
+_SGD_BLOCKED = 1 << 18      # from this many numbers on (below, whole arrays were as fast)
+
+
+def _blocked_momentum_step(p, grad, buf, lr, momentum):
+    """b *= momentum; b += g; p -= lr * b, block by block, when p, grad and buf are
+    row-major numpy arrays of one float dtype of at least _SGD_BLOCKED numbers and lr and
+    momentum plain numbers (as numbers, they are rounded to the dtype as in the whole-array
+    arithmetic, so the results are the same bits); False when it does not apply."""
+    if not (type(p) is np.ndarray and type(grad) is np.ndarray and type(buf) is np.ndarray
+            and p.size >= _SGD_BLOCKED and p.dtype.kind == "f" and p.dtype == grad.dtype ==
+            buf.dtype and p.shape == grad.shape == buf.shape and p.flags.c_contiguous and
+            grad.flags.c_contiguous and buf.flags.c_contiguous and p.flags.writeable and
+            type(lr) in (float, int) and type(momentum) in (float, int)):
+        return False
+    t = p.dtype.type
+    lr, momentum = t(lr), t(momentum)
+    pf, gf, bf = p.reshape(-1), grad.reshape(-1), buf.reshape(-1)
+    scratch = np.empty(_SGD_BLOCK, dtype=pf.dtype)
+    for s in range(0, pf.size, _SGD_BLOCK):
+        e = min(pf.size, s + _SGD_BLOCK)
+        b, step = bf[s:e], scratch[:e - s]
+        b *= momentum
+        b += gf[s:e]
+        np.multiply(b, lr, out=step)
+        pf[s:e] -= step
+    return True
+
+
 def sgd_update(p, grad, momentum_buffer, *, weight_decay, momentum, lr, dampening, nesterov,
                maximize):
     """One SGD step of one parameter, in place on its arrays; shared by ``SGD.step`` and
     ``sgd``.  Returns the momentum buffer: a new array (a copy of the first step's
     gradient) when ``momentum_buffer`` is None and momentum is used, else the one given."""
+    if (momentum_buffer is not None and momentum != 0 and weight_decay == 0 and not dampening
+            and not nesterov and not maximize and
+            _blocked_momentum_step(p, grad, momentum_buffer, lr, momentum)):
+        return momentum_buffer
     g = -grad if maximize else grad
     if weight_decay != 0:
         g = g + weight_decay * p
