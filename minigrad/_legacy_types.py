@@ -45,7 +45,7 @@ class _TensorType(type):
                                 f"of dtype {data.dtype!r})")
             return data.view(tuple(data.shape))    # as PyTorch: an alias, not a copy
         if len(args) == 1 and type(args[0]).__name__ != "Size" and \
-                isinstance(args[0], (list, tuple, np.ndarray)):
+                isinstance(args[0], (list, tuple, range, np.ndarray)):
             return tensor(args[0], dtype=cls.dtype)
         if len(args) == 1 and type(args[0]).__name__ == "Size":
             args = tuple(args[0])

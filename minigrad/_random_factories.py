@@ -290,6 +290,9 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     check_layout(layout, "randperm")
     if dtype is not None:
         dtypes.refuse_unsigned("randperm", dtypes.to_dtype(dtype))
+    if int(n) < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {int(n)}: "
+                           f"[{int(n)}]")
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty((int(n),), np.int64, backend.meta),
                        dtype or dtypes.int64, device, False)

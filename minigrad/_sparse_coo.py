@@ -276,9 +276,12 @@ class SparseCooTensor(Tensor):
 
     def __mul__(self, other):
         if isinstance(other, SparseCooTensor):
-            if not (self._coal and other._coal):
-                raise NotImplementedError("sparse * sparse: coalesce() both first")
-            return _intersection_product(self, other)
+            # as PyTorch: both coalesced first; the product flagged coalesced only when both
+            # factors were
+            both = self._coal and other._coal
+            product = _intersection_product(self if self._coal else self.coalesce(),
+                                            other if other._coal else other.coalesce())
+            return product if both else _new(product._idx, product._vals, product._size, False)
         if isinstance(other, Tensor) and other.ndim:
             if tuple(other.shape) != tuple(self._size):
                 raise RuntimeError("mul(sparse, dense): the dense tensor must have the sparse "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-__all__ = ["warn_once", "COMPLEX_TO_REAL"]
+__all__ = ["warn_once", "warn_deprecated_linalg", "COMPLEX_TO_REAL"]
 
 # PyTorch's words when a complex tensor is converted to a real dtype (its real part is kept)
 COMPLEX_TO_REAL = "Casting complex values to real discards the imaginary part"
@@ -29,3 +29,12 @@ def warn_once(message, category=UserWarning, stacklevel=2):
         return
     state.given.add(message)
     warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+def warn_deprecated_linalg(old, new):
+    """The UserWarning PyTorch gives once per process when one of its older top-level
+    linear-algebra functions (``cholesky``, ``qr``, ``lu``, ``lu_solve``,
+    ``triangular_solve``) is called: ``old`` gives way to ``new`` in the linalg module.
+    Attributed to the caller of that function."""
+    warn_once(f"minigrad.{old} is deprecated in favor of minigrad.linalg.{new} and will be "
+              f"removed in a future release.", UserWarning, stacklevel=3)

@@ -24,6 +24,8 @@ structure, zeros for an argument ``f`` does not use.
 """
 from __future__ import annotations
 
+import weakref
+
 from . import autograd
 from .autograd.function import inside_transform
 from .autograd.graph import reachable_leaves
@@ -50,20 +52,42 @@ def _requires_grad(*trees):
     return any(t.requires_grad for tree in trees for t in _tensors(tree))
 
 
+# the variables of transforms that have returned, by id (weakly: an entry goes with its
+# tensor): nothing can differentiate with respect to them any more, so a result that still
+# reaches one through a kept graph (an inner hessian's input inside an outer grad) does not
+# depend on them as on an outside tensor
+_RETIRED = {}
+
+
+def _retire(own):
+    for t in own:
+        if isinstance(t, Tensor) and t.grad_fn is None and id(t) not in _RETIRED:
+            key = id(t)
+            _RETIRED[key] = weakref.ref(t, lambda _, key=key: _RETIRED.pop(key, None))
+
+
+def _retired(t):
+    ref = _RETIRED.get(id(t))
+    return ref is not None and ref() is t
+
+
 def _foreign_graph(tree, own):
     """Whether a tensor of ``tree`` depends, through the recorded graph, on a tensor that
     requires grad and is not one of ``own`` (the leaves a transform made for itself): an
     argument that requires grad outside the transform, an outer transform's variable, or a
-    tensor ``f`` closes over (a model's parameters)."""
+    tensor ``f`` closes over (a model's parameters); not a finished inner transform's
+    variable (``_RETIRED``)."""
     own_ids = {id(t) for t in own}
-    return any(id(leaf) not in own_ids for leaf in reachable_leaves(_tensors(tree)))
+    return any(id(leaf) not in own_ids and not _retired(leaf)
+               for leaf in reachable_leaves(_tensors(tree)))
 
 
 def _settle(tree, own, outer):
     """A transform's results: each tensor keeps its graph only when grad mode was on where
     the transform was called and it depends on something outside the transform (see
     ``_foreign_graph``), as torch.func's results are differentiable by an outer backward
-    exactly then; the others are detached."""
+    exactly then; the others are detached. The transform is done with ``own`` then."""
+    _retire(own)
     flat, rebuild = _flatten(tree)
     return rebuild([t.detach() if isinstance(t, Tensor) and not (
         outer and _foreign_graph(t, own)) else t for t in flat])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes
+from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import not_implemented_for
@@ -142,6 +143,8 @@ def torch_cholesky(input, upper=False):
     """``torch.cholesky`` (deprecated there): linalg.cholesky with ``upper`` positional.  It
     has no up-front dtype check: an empty input comes back as it is (square or not), and a
     dtype without a kernel (integers, bool, float16) is its kernel's refusal."""
+    if isinstance(input, Tensor):
+        warn_deprecated_linalg("cholesky", "cholesky")
     if isinstance(input, Tensor) and input.ndim >= 2:
         if input.numel() == 0:
             return clone(input)

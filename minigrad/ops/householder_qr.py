@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from .. import backend, dtypes
+from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import not_implemented_for, scalar_type_name
@@ -152,5 +153,7 @@ def ormqr(input, input2, input3, left=True, transpose=False):
 def torch_qr(input, some=True):
     """``torch.qr`` / ``Tensor.qr``: (Q, R) of ``linalg.qr`` in 'reduced' mode, 'complete'
     when ``some`` is False."""
+    if isinstance(input, Tensor):
+        warn_deprecated_linalg("qr", "qr")
     q, r = linalg_qr(input, mode="reduced" if some else "complete")
     return TorchQrResult(q, r)

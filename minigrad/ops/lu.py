@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from .. import backend, dtypes
+from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
@@ -250,6 +251,8 @@ def torch_lu(A, pivot=True, get_infos=False):
     """``torch.lu`` (deprecated there): (LU, pivots) as ``linalg.lu_factor_ex``, a plain
     tuple; with ``get_infos`` the named (LU, pivots, info).  Singular matrices are not an
     error (as in PyTorch)."""
+    if isinstance(A, Tensor):
+        warn_deprecated_linalg("lu", "lu_factor")
     lu_t, piv, info = _factor(A, pivot, "torch.linalg.lu_factor_ex")
     if get_infos:
         return LuWithInfoResult(lu_t, Tensor._wrap(piv), Tensor._wrap(info))
@@ -341,6 +344,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
 def torch_lu_solve(input, LU_data, LU_pivots):
     """``torch.lu_solve`` (deprecated there): ``linalg.lu_solve(LU_data, LU_pivots, input)``,
     X with A X = input."""
+    if isinstance(input, Tensor):
+        warn_deprecated_linalg("lu_solve", "lu_solve")
     return lu_solve(LU_data, LU_pivots, input)
 
 

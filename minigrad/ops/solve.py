@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes, return_types
+from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal, rename_node
 from ..tensor import Tensor
@@ -401,6 +402,8 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
     solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle; b and A of
     one dtype (linalg.solve_triangular would cast b)."""
+    if isinstance(b, Tensor) and isinstance(A, Tensor):
+        warn_deprecated_linalg("triangular_solve", "solve_triangular")
     if isinstance(b, Tensor) and isinstance(A, Tensor) and b._array.dtype != A._array.dtype:
         raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
                            f"{scalar_type_name(b._array.dtype)} and A of type "
