@@ -74,10 +74,11 @@ def narrow_arguments(name, input, dim, start, length):
         raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, "
                            "but got false.  (Could this error message be improved?  If so, "
                            "please report an enhancement request to PyTorch.)")
+    if length < 0 and not copy:
+        # (checked before the dim, as PyTorch)
+        raise RuntimeError("narrow(): length must be non-negative.")
     d = normalize_dim(dim, input.ndim)
     size = input.shape[d]
-    if length < 0 and not copy:
-        raise RuntimeError("narrow(): length must be non-negative.")
     if not -size <= start <= size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
                          f"but got {start})")

@@ -155,6 +155,12 @@ def _inplace(name, out_of_place):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                             f"{type(self).__name__}")
         _check_operands(name, self, other)
+        if isinstance(other, Tensor):
+            # the shapes first (PyTorch's TensorIterator), then the dtypes
+            shape = broadcast_shape(self._array.shape, other._array.shape, name)
+            if tuple(shape) != tuple(self.shape):
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
+                                   f"broadcast shape {list(shape)}")
         dtype = dtypes.result_type(self._array, other._array if isinstance(other, Tensor) else
                                    dtypes.python_number(other))
         # PyTorch checks that the result fits the tensor before it looks for a kernel

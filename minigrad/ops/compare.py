@@ -7,6 +7,8 @@ and the gradient they pass back is 0 (``StepFunction``).
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
@@ -92,6 +94,8 @@ def _checked_operands(name, first, av, bv, op):
     av, bv = dtypes.python_number(av), dtypes.python_number(bv)
     if op in _COMPARISONS:
         av, bv = _wrapped(av, bv), _wrapped(bv, av)
+        av, bv = _in_common_dtype(av, bv), _in_common_dtype(bv, av)
+    elif op in _LOGICAL:
         av, bv = _in_common_dtype(av, bv), _in_common_dtype(bv, av)
     if isinstance(bv, Tensor) or isinstance(av, Tensor):
         raise TypeError(f"{name}: unsupported operands")
@@ -217,12 +221,25 @@ greater, greater_equal = _alias(gt, "greater"), _alias(ge, "greater_equal")
 less, less_equal, not_equal = _alias(lt, "less"), _alias(le, "less_equal"), _alias(ne, "not_equal")
 
 
+def _logical_and(x, y):
+    return backend.xp_of(x).logical_and(x, y)
+
+
+def _logical_or(x, y):
+    return backend.xp_of(x).logical_or(x, y)
+
+
+# (PyTorch's logical ops read their operands in the promoted dtype: a 0-d int64 256 beside a
+# uint8 tensor is 0 there, so False)
+_LOGICAL = (_logical_and, _logical_or)
+
+
 def logical_and(a, b):
-    return _no_grad_binary("logical_and", a, b, lambda x, y: backend.xp_of(x).logical_and(x, y))
+    return _no_grad_binary("logical_and", a, b, _logical_and)
 
 
 def logical_or(a, b):
-    return _no_grad_binary("logical_or", a, b, lambda x, y: backend.xp_of(x).logical_or(x, y))
+    return _no_grad_binary("logical_or", a, b, _logical_or)
 
 
 def logical_not(a):
@@ -313,8 +330,25 @@ def round(a, decimals=_NO_DECIMALS):
         raise not_implemented_for("round_vml_cpu" if decimals == 0 else "round_cpu",
                                   a._array.dtype)
     # (PyTorch's round with decimals is an overload of its own: RoundBackward1)
-    return rename_node(_step(Round, a, lambda xp, x: mf.pointwise_result(xp.round(x, decimals),
-                                                                        x)), "RoundBackward1")
+    return rename_node(_step(Round, a, lambda xp, x: mf.pointwise_result(
+        _round_decimals(xp, x, decimals), x)), "RoundBackward1")
+
+
+def _round_decimals(xp, x, decimals):
+    """PyTorch's rounding to ``decimals`` places: rint(x * 10**d) / 10**d, or for negative d
+    rint(x / 10**-d) * 10**-d, in the dtype (half floats in float32), so that the scaling
+    overflows where PyTorch's does and nowhere else (float16 65504 to -1 places is 65504)."""
+    work = x.astype(np.float32) if x.dtype in (np.float16, dtypes.BFLOAT16) else x
+    with np.errstate(over="ignore", invalid="ignore"):
+        places = builtins.abs(decimals)
+        power = work.dtype.type(10.0 ** places if places <= 308 else float("inf"))
+        if decimals > 0:
+            out = xp.rint(work * power) / power
+        elif decimals < 0:
+            out = xp.rint(work / power) * power
+        else:
+            out = xp.rint(work)
+    return out.astype(x.dtype, copy=False)
 
 def isnan(a):
     return _no_grad_unary(a, lambda xp, x: xp.isnan(x))

@@ -17,6 +17,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
+from ._ellipses import one_ellipsis
 from ._scatter_add_kernels import index_add_fits, index_add_slices, scatter_add_array
 from ._util import scalar_type_name
 from .elementwise import cast
@@ -376,7 +377,8 @@ def _array_index(index, a):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
         if isinstance(item, slice) and item.step is not None and item.step <= 0:
-            raise ValueError("step must be greater than zero")
+            raise ValueError("slice step cannot be zero" if item.step == 0 else
+                             "step must be greater than zero")
         out.append(item)
     bool_mask = not basic and all(getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
                                   for i in out if hasattr(i, "dtype"))
@@ -481,11 +483,12 @@ def getitem(a, index):
     try:
         return node.apply(a, index=idx, basic=True)
     except IndexError as exc:
-        raise IndexError(_index_message(exc, a, idx)) from None
+        raise IndexError(_index_message(exc, a, idx, index)) from None
 
 
 def _getitem(a, index):
     """``getitem`` for any index: bools, index tensors, masks, lists, None, ..."""
+    index = one_ellipsis(index, a.ndim)
     rewritten = _bools_as_arrays(a, index)
     if rewritten is not None:
         return getitem(*rewritten)
@@ -502,12 +505,29 @@ def _getitem(a, index):
             return node.apply(a, index=idx, basic=True)
         out = Index.apply(a, index=idx, basic=_picks_each_once(idx))
     except IndexError as exc:
-        raise IndexError(_index_message(exc, a, idx)) from None
+        out = None if basic else _empty_pick(a, idx)
+        if out is None:
+            raise IndexError(_index_message(exc, a, idx, index)) from None
     # as PyTorch's index node: the index tensors (not 0-d ones, which select) are kept
     given = index if isinstance(index, tuple) else (index,)
     return keep_for_backward(out, *(i for i in given if isinstance(i, Tensor) and i.ndim))
 
 
+def _empty_pick(a, idx):
+    """``a[idx]`` when it holds no element although an index array is out of range: PyTorch's
+    kernel then runs over nothing and checks no index (a (2, 0, 3) tensor indexed by [5] is
+    empty, of shape (1, 0, 3)); None when the result would hold elements."""
+    xp = backend.xp_of(a._array)
+    zeroed = tuple(xp.zeros_like(i) if getattr(i, "dtype", None) is not None and
+                   i.dtype.kind in "iu" else i for i in idx)
+    try:
+        out = Index.apply(a, index=zeroed, basic=False)
+    except IndexError:
+        return None
+    return out if out._array.size == 0 else None
+
+
+_UNGIVEN = object()
 _TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional, but (\d+) were "
                        r"indexed")
 _MASK = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
@@ -596,15 +616,20 @@ def _advanced_dim(idx, a, axis):
     return None
 
 
-def _index_message(exc, a, idx=()):
+def _index_message(exc, a, idx=(), index=_UNGIVEN):
     """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape (``idx``:
-    the index, whose arrays PyTorch counts dimensions by)."""
+    the index, whose arrays PyTorch counts dimensions by; ``index``: the index as given, whose
+    kind picks PyTorch's words for a 0-d tensor)."""
     msg = str(exc)
     too_many = _TOO_MANY.search(msg)
     mask = _MASK.search(msg)
     bounds = _BOUNDS.search(msg)
     dim = bounds and _advanced_dim(idx, a, int(bounds[2]))
-    if too_many and a.ndim == 0:
+    if too_many and a.ndim == 0 and index is not _UNGIVEN and not _is_int(index):
+        # only a lone int (x[0]) gets the words about item(); a lone slice has its own
+        msg = "slice() cannot be applied to a 0-dim tensor." if type(index) is slice else \
+            "too many indices for tensor of dimension 0"
+    elif too_many and a.ndim == 0:
         msg = ("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     elif too_many:
@@ -614,6 +639,8 @@ def _index_message(exc, a, idx=()):
         dim, size, got = mask.groups()
         msg = (f"The shape of the mask [{got}] at index {dim} does not match the shape of the "
                f"indexed tensor [{size}] at index {dim}")
+    elif bounds and bounds[3] == "0" and dim is not None:
+        msg = "index is out of bounds for dimension with size 0"     # PyTorch's words
     elif dim is not None:
         msg = f"index {bounds[1]} is out of bounds for dimension {dim} with size {bounds[3]}"
     elif msg.startswith(_NO_BROADCAST):
@@ -655,28 +682,34 @@ def _setitem_node(index, value):
 
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
+    index = one_ellipsis(index, a.ndim)
+    if type(index) is bool:
+        # a lone Python bool, as PyTorch: x[True] = v writes through the view x.unsqueeze(0)
+        # (a copy: v broadcast and cast), x[False] = v only checks v
+        if index:
+            setitem(reshape_to(a, (1,) + tuple(a.shape)), Ellipsis, value)
+            return a
+        _check_value_kind(a, value)
+        if not isinstance(value, Tensor):
+            dtypes.number_for(value, a._array.dtype)
+        return a
     rewritten = _bools_as_arrays(a, index)
     if rewritten is not None:
         setitem(rewritten[0], rewritten[1], value)      # written through the new dims' view
         return a
-    if (not isinstance(value, Tensor) or value._array.size == 1) and any(
-            isinstance(i, Tensor) and i._array.dtype == np.uint8 for i in _index_items(index)):
-        # PyTorch writes one value through a mask with masked_fill_, which takes bool only
-        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           "unsigned char")
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
+    if (not isinstance(value, Tensor) or value._array.size == 1) and any(
+            isinstance(i, Tensor) and i._array.dtype == np.uint8 for i in _index_items(index)):
+        # PyTorch writes one value through a mask with masked_fill_, which takes bool only
+        # (after its check of the mask's shape)
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
     node = _setitem_node(index, value) if a._base is None else None
     if isinstance(value, np.integer):
         value = int(value)      # PyTorch takes a numpy integer as an int (np.float32 it refuses)
-    if not isinstance(value, (Tensor, bool, int, float, complex)):
-        # PyTorch takes a tensor or a Python number only (not a list, an array or a numpy
-        # scalar): torch.tensor(...) first
-        kind = type(value)
-        name = kind.__name__ if kind.__module__ == "builtins" else \
-            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
-        raise TypeError(f"can't assign a {name} to a {a.type()}")
+    _check_value_kind(a, value)
     if not isinstance(value, Tensor):
         # a number is checked as PyTorch converts it (300 into uint8 is refused, -1 wraps);
         # past float16's range it is inf, silently.  An int is read as a long long first.
@@ -689,7 +722,15 @@ def setitem(a, index, value):
         # PyTorch's index_put wants equal dtypes; only a single mask with one value is a
         # masked_fill, which converts
         arrays = [i for i in idx if hasattr(i, "shape")]
-        if not (len(arrays) == 1 and arrays[0].dtype.kind == "b" and value._array.size == 1):
+        # (a 0-d bool tensor is no mask there: an index tensor, [0] or [])
+        if not (len(arrays) == 1 and arrays[0].dtype.kind == "b" and arrays[0].ndim and
+                value._array.size == 1):
+            if any(_is_int(i) for i in idx):
+                # PyTorch selects by the integers before its index_put checks the dtypes
+                try:
+                    a._array[_ints_first(idx)[0]]
+                except IndexError as exc:
+                    raise IndexError(_index_message(exc, a, idx, index)) from None
             raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                                f"{scalar_type_name(a._array.dtype)} for the destination and "
                                f"{scalar_type_name(value._array.dtype)} for the source.")
@@ -745,7 +786,7 @@ def setitem(a, index, value):
         out = apply_inplace(a, SetItem, value, index=idx)
         return out if node is None else rename_node(out, node)
     except IndexError as exc:
-        raise IndexError(_index_message(exc, a, idx)) from None
+        raise IndexError(_index_message(exc, a, idx, index)) from None
     except ValueError:
         raise _shape_refusal(a, index, idx, value, basic) from None
     except TypeError as exc:
@@ -753,6 +794,16 @@ def setitem(a, index, value):
         if "boolean array indexing assignment" not in str(exc):
             raise
         raise _shape_refusal(a, index, idx, value, basic) from None
+
+
+def _check_value_kind(a, value):
+    """PyTorch takes a tensor or a Python number only as the value of ``a[i] = value`` (not a
+    list, an array or a numpy scalar but an integer one): torch.tensor(...) first."""
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.integer)):
+        kind = type(value)
+        name = kind.__name__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+        raise TypeError(f"can't assign a {name} to a {a.type()}")
 
 
 def _shape_refusal(a, index, idx, value, basic):

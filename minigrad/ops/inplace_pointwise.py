@@ -65,6 +65,11 @@ def _fit(result, inputs, dtype, name):
         raise TypeError(f"{name}: the op gave a {type(result).__name__}, not a Tensor")
     have = result._array.dtype
     if have != dtype and not can_cast_inplace(have, dtype):
+        target = inputs[0]
+        if tuple(result.shape) != tuple(target.shape):
+            # PyTorch checks the shape of the output before its dtype
+            raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
+                               f"broadcast shape {list(result.shape)}")
         raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
                            f"output type {scalar_type_name(dtype)}")
     if result._requires_grad:

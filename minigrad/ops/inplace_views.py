@@ -27,17 +27,9 @@ def _restride(input, view, *args, **kwargs):
     """``input`` given the layout of ``view(input, *args, **kwargs)``; returns ``input``."""
     if not isinstance(input, Tensor):
         raise TypeError(f"expected a Tensor, got {type(input).__name__}")
-    recording = is_grad_enabled() and input._requires_grad
-    if recording and input.grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    recording = _refuse_leaf(input)
     if recording:
         check_view_meta(input)
-    base = input._base
-    if recording and base is not None and base is not input and base.grad_fn is None and \
-            base._requires_grad:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
     result = view(input, *args, **kwargs)
     input._array = result._array
     if recording and result.grad_fn is not None:
@@ -48,6 +40,20 @@ def _restride(input, view, *args, **kwargs):
             rename_node(input, name)
     input._vcounter.value += 1
     return input
+
+
+def _refuse_leaf(input):
+    """PyTorch's refusal of an in-place layout change of a leaf that requires grad, or of a
+    view (itself a leaf or not) of a leaf; returns whether the change is to be recorded."""
+    recording = is_grad_enabled() and input._requires_grad
+    base = input._base
+    if recording and base is not None and base is not input and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    if recording and input.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    return recording
 
 
 # PyTorch's node of each in-place view change, by the node of its out-of-place view
@@ -61,6 +67,7 @@ _INPLACE_NAMES = {"TBackward0": "TBackward1", "TransposeBackward0": "TransposeBa
 def t_(input):
     """In place ``t()``: a 2-d tensor transposed, fewer dimensions unchanged."""
     if isinstance(input, Tensor) and input.ndim > 2:
+        _refuse_leaf(input)         # (first, as PyTorch)
         raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
     return _restride(input, t)

@@ -17,8 +17,8 @@ import warnings
 from .. import backend, dtypes
 from .. import _memory_format as mf
 from ..autograd import Function
-from ..autograd.function import link_view
 from ..tensor import Tensor
+from ._view_dtype import view_as_dtype
 from ._util import NO_DIM, check_tensor, normalize_dim, python_type_name, scalar_type_name
 from .indexing import BasicGetItem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
@@ -297,31 +297,9 @@ def view(a, *shape, **kwargs):
             raise TypeError(f"view() received an invalid combination of arguments - got "
                             f"({python_type_name(shape[0])}), but expected one of: (torch.dtype "
                             f"dtype), (tuple of ints size)")
-        return _view_as_dtype(a, shape[0])
+        return view_as_dtype(a, shape[0])
     shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
     return View.apply(a, shape=shape)
-
-
-def _view_as_dtype(a, dtype):
-    """``view(dtype)``: the same bytes read as another dtype, as PyTorch (not a cast: a float32
-    1.0 viewed as int32 is 1065353216). No copy and, as PyTorch, no gradient."""
-    target = dtypes.to_dtype(dtype)
-    src = a._array
-    new, old = target.np.itemsize, src.itemsize
-    if new != old:
-        what = (f"to view {scalar_type_name(src.dtype)} as {scalar_type_name(target.np)} "
-                "(different element sizes)")
-        if src.ndim == 0:
-            raise RuntimeError(f"self.dim() cannot be 0 {what}")
-        if src.shape[-1] != 1 and src.strides[-1] != old:
-            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got "
-                               f"{src.strides[-1] // old}")
-        if new > old and (src.shape[-1] * old) % new:
-            raise RuntimeError(f"self.size(-1) must be divisible by {new // old} {what}, but got "
-                               f"{src.shape[-1]}")
-    out = Tensor._wrap(src.view(target.np))
-    link_view(out, a)
-    return out
 
 
 def flatten(a, start_dim=0, end_dim=-1):
@@ -460,10 +438,12 @@ def permute(a, *dims, **kwargs):
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {a.ndim} is not equal to len(dims) = {len(dims)}")
-    axes = tuple(normalize_dim(d, a.ndim) for d in dims)
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"permute(): duplicate dims are not allowed (got {list(dims)})")
-    return Permute.apply(a, axes=axes)
+    axes = []
+    for d in dims:          # each dim wrapped, then checked against those before it, in order
+        axes.append(normalize_dim(d, a.ndim))
+        if axes[-1] in axes[:-1]:
+            raise RuntimeError(f"permute(): duplicate dims are not allowed. (got {list(dims)})")
+    return Permute.apply(a, axes=tuple(axes))
 
 
 def t(a):
@@ -517,13 +497,21 @@ def repeat(a, *repeats, **kwargs):
     if not repeats:
         raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     repeats = _shape_arg(repeats)
-    if any(r < 0 for r in repeats):
-        raise RuntimeError(f"repeat: repeats can not be negative (got repeats {list(repeats)} for "
-                           f"a tensor of shape {list(a.shape)})")
     if len(repeats) < a.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "
                            f"{list(a.shape)})")
+    if any(r < 0 for r in repeats):
+        # as PyTorch: only a negative size of the result is refused (a negative repeat of an
+        # empty dim gives an empty dim)
+        sizes = (1,) * (len(repeats) - a.ndim) + tuple(a.shape)
+        target = [r * s for r, s in zip(repeats, sizes)]
+        bad = next((t for t in target if t < 0), None)
+        if bad is not None:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: "
+                               f"{target} (repeats can not be negative (got repeats "
+                               f"{list(repeats)} for a tensor of shape {list(a.shape)}))")
+        repeats = tuple(r if r >= 0 else 0 for r in repeats)
     return Repeat.apply(a, repeats=repeats)
 
 

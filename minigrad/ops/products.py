@@ -286,6 +286,7 @@ def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if _tensor2 is not None:                # PyTorch's deprecated addcmul(input, value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcmul", tensor1, tensor2, _tensor2)
     _check_factors("addcmul", tensor1, tensor2, 2)
+    value = _parsed_number(value, "addcmul")
     _refuse_bool(input, tensor1, tensor2)
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         return _in_promoted_dtype(mul, input, tensor1, tensor2, value, "AddcmulBackward0")
@@ -303,6 +304,7 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv(input, value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcdiv", tensor1, tensor2, _tensor2)
     _check_factors("addcdiv", tensor1, tensor2, 2)
+    value = _parsed_number(value, "addcdiv")
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         # PyTorch's words (its double space included)
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
@@ -335,11 +337,12 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if _tensor2 is not None:                # PyTorch's deprecated addcmul_(value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
     _check_factors("addcmul_", tensor1, tensor2, 1)
+    value = _parsed_number(value, "addcmul_")
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
     tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
     return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2),
-                       alpha=_number_value(value))
+                       alpha=_number_value(value, "addcmul_"))
 
 
 def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
@@ -347,18 +350,31 @@ def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if _tensor2 is not None:                # PyTorch's deprecated addcdiv_(value, t1, t2)
         value, tensor1, tensor2 = _value_first("addcdiv_", tensor1, tensor2, _tensor2)
     _check_factors("addcdiv_", tensor1, tensor2, 1)
+    value = _parsed_number(value, "addcdiv_")
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
     tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
     return named_write(input, "AddcdivBackward0", add_, input, div(tensor1, tensor2),
-                       alpha=_number_value(value))
+                       alpha=_number_value(value, "addcdiv_"))
 
 
-def _number_value(value):
-    """``value`` of addcmul_/addcdiv_ as add_'s alpha: a bool scales as 0 or 1 (add_ takes a
-    bool alpha for bool results only; PyTorch's kernels take any number here)."""
+def _number_value(value, name):
+    """``value`` of addcmul_/addcdiv_ (``name``) as add_'s alpha: a bool scales as 0 or 1 (add_
+    takes a bool alpha for bool results only; PyTorch's kernels take any number here); a 0-d
+    tensor is its number, any other tensor PyTorch's parser refuses."""
+    value = _parsed_number(value, name)
     return int(value) if isinstance(value, bool) else value
+
+
+def _parsed_number(value, name):
+    """``value`` as PyTorch's parser reads a Number argument: a 0-d tensor is its number, a
+    tensor of any other shape a TypeError."""
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise TypeError(f"{name}(): argument 'value' must be Number, not Tensor")
+        return value.item()
+    return value
 
 
 def kron(input, other):

@@ -209,7 +209,9 @@ class Var(Function):
             # |c|^2: a complex input's variance is real
             squares = (c.real * c.real + c.imag * c.imag if c.dtype.kind == "c" else c * c)
             squares = squares.sum(axis=axes, keepdims=keepdim)
-            return c_order(squares / builtins.max(n - correction, 0), c)
+            # no values: NaN, whatever the correction (PyTorch's mean of nothing is NaN)
+            divisor = builtins.max(n - correction, 0) if n else float("nan")
+            return c_order(squares / divisor, c)
 
     def backward(self, g):
         a, centered = self.saved_tensors[:2]

@@ -149,6 +149,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         input, d = reshape_to(input, (input.numel(),)), 0
     else:
         d = normalize_dim(dim, max(input.ndim, 1))
+        if input.ndim == 0:         # PyTorch's words for each kind of repeats
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions"
+                             if isinstance(repeats, Tensor) else "Dimension out of range "
+                             "(expected to be in range of [-1, 0], but got 1)")
     n = input.shape[d]
     reps = repeats._array if isinstance(repeats, Tensor) else repeats
     reps = xp.asarray(reps, dtype="int64").reshape(-1)
@@ -266,6 +270,8 @@ def roll(input, shifts, dims=None):
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
+    if input.numel() == 0:          # nothing to move: PyTorch checks no dim then
+        return rename_node(clone(input), "RollBackward0")
     if input.ndim == 0:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     dims = [normalize_dim(dim, input.ndim) for dim in dims]

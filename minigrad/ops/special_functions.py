@@ -322,8 +322,11 @@ def _float_operands(a, b, name, kernel):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(a).__name__}")
-    a = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, name)
-    b = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, name)
+    # (a number beside integers keeps its value where they go to a float: zeta(-3, uint8)
+    # is of -3, not of -3 wrapped to 253)
+    floats = kernel is None
+    a = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, name, true_divide=floats)
+    b = b if isinstance(b, Tensor) else _scalar_or_tensor(b, a, name, true_divide=floats)
     broadcast_shape(tuple(a.shape), tuple(b.shape), name)      # shapes before the dtype
     dtype = result_dtype(a, b)
     if dtype.kind not in "fV":
@@ -354,6 +357,6 @@ def zeta(input, other):
     """The Hurwitz zeta function sum_k (other + k)^-input; differentiable in ``other`` only,
     as in PyTorch."""
     s, q = _float_operands(input, other, "zeta", None)
-    if s._array.dtype == np.float16:
+    if s._array.dtype in (np.float16, dtypes.BFLOAT16):      # no half-float kernels
         raise not_implemented_for("zeta_cpu", s._array.dtype)
     return Zeta.apply(s, q)

@@ -198,6 +198,10 @@ def split(a, split_size_or_sections, dim=0):
             # PyTorch takes any other number (a numpy int too) for a list of sizes
             raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be "
                             f"tuple of ints, not {python_type_name(sizes)}")
+    if isinstance(sizes, numbers.Integral) and sizes < 0:
+        # (before the dim's checks, as PyTorch)
+        raise RuntimeError(f"split expects split_size be non-negative, but got "
+                           f"split_size={int(sizes)}")
     if a.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = normalize_dim(dim, a.ndim)
@@ -210,6 +214,9 @@ def split(a, split_size_or_sections, dim=0):
         sizes = ([min(step, size - i) for i in range(0, size, step)] if step else []) or [0]
     else:
         sizes = list(split_size_or_sections)
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative "
+                               f"entries, but got split_sizes={sizes}")
         if sum(sizes) != size:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
                                f"(input tensor's size at dimension {d}), but got "

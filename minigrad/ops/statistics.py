@@ -331,7 +331,15 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     if sorter is not None:
         seq = np.take_along_axis(seq, sorter._array, -1)
     scalar = not isinstance(input, Tensor)
-    values = np.asarray(input, dtype=seq.dtype) if scalar else input._array
+    values = input._array if not scalar else input
+    # both read in their promoted dtype, as PyTorch (a -3 beside uint8 boundaries is 253, a
+    # 2.5 beside them a float; bool boundaries beside an int are int64), which must be no bool
+    common = dtypes.result_type(seq, values)
+    if common.kind == "b":
+        raise not_implemented_for("searchsorted_out_cpu", common)
+    values = np.asarray(values).astype(common, copy=False) if scalar else \
+        values.astype(common, copy=False)
+    seq = seq.astype(common, copy=False)
     if seq.ndim == 0:
         raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive "
                            "dimension, but got 0 dimension")
@@ -413,9 +421,13 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     b = test_elements._array if isinstance(test_elements, Tensor) else \
         np.asarray(test_elements)
     for array in (a, b):
-        if array.dtype.kind == "c":           # PyTorch's isin sorts, and complex has no order
+        if array.dtype.kind in "cb":          # PyTorch's isin sorts, and complex has no order
             raise RuntimeError(f"Unsupported input type encountered for isin(): "
                                f"{scalar_type_name(array.dtype)}")
+    # compared in the promoted dtype, a number as PyTorch reads it (257 beside uint8 is 1)
+    common = dtypes.result_type(*(x._array if isinstance(x, Tensor) else x
+                                  for x in (elements, test_elements)))
+    a, b = a.astype(common, copy=False), b.astype(common, copy=False)
     return Tensor._wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert))
 
 

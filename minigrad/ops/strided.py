@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 
-from .. import backend
+from .. import _memory_format as mf, backend
 from ..autograd import Function
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
@@ -152,5 +152,7 @@ def narrow_copy(input, dim, start, length):
     """A new tensor holding input's elements start..start+length-1 along ``dim`` (narrow's
     checks, but its own words for a negative length or a dim past the end, and negative
     ``start``); gradients flow back to those elements."""
-    return clone(narrow(input, *narrow_arguments("narrow_copy", input, dim, start, length)))
+    # a new row-major tensor, whatever input's layout, as PyTorch's
+    return clone(narrow(input, *narrow_arguments("narrow_copy", input, dim, start, length)),
+                 memory_format=mf.contiguous_format)
 

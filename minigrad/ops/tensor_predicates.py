@@ -14,6 +14,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Size, Tensor
 from ._util import broadcast_shape, check_tensor, python_type_name, scalar_type_name
+from . import compare as C
 from .elementwise import cast, mul, neg
 from .movement import expand, transpose
 from .plumbing import conj_of
@@ -62,6 +63,8 @@ def logical_xor(input, other):
     _tensor_argument(other, "logical_xor", "other", 2)
     a, b = input._array, other._array
     broadcast_shape(a.shape, b.shape, "logical_xor")
+    if a.dtype != b.dtype:      # read in the promoted dtype, as PyTorch (see compare._LOGICAL)
+        a, b = C._in_common_dtype(a, b), C._in_common_dtype(b, a)
     return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).logical_xor(a, b), a, b))
 
 
@@ -182,7 +185,7 @@ def new(input, *args, device=None):
         return _zeros(tuple(args[0]), xp_dtype, where)
     if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
         data = args[0]
-        if not isinstance(data, (list, tuple, np.ndarray)):
+        if not isinstance(data, (list, tuple, range, np.ndarray)):
             raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
         array = np.asarray(data)
         if xp_dtype.kind in "iub" and array.dtype.kind in "fV":

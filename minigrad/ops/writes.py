@@ -58,7 +58,10 @@ def apply_inplace(target, function, *others, **params):
     check_view_meta(target)
     base = _real_base(target)
     if base is not None:
-        if base.grad_fn is None and base._requires_grad:
+        # as PyTorch: refused when the base is a leaf and it or the view requires grad (a
+        # view of a plain tensor made a leaf that requires grad: ``a.view(2, 3)
+        # .requires_grad_()``, and the views of that)
+        if base.grad_fn is None and (base._requires_grad or target._requires_grad):
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
         return _inplace_on_view(target, base, function, others, params)
