@@ -178,7 +178,8 @@ def test_linalg_error_is_a_runtime_error_raised_for_a_nan_svd():
                                    (0, 2, 3)])
 @pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "bool", "uint8"])
 def test_svdvals_bad_input(shape, dtype):
-    agree(lambda L: L.linalg.svdvals(L.ones(shape, dtype=getattr(L, dtype))))
+    # ones are rank one: the zero singular values are LAPACK rounding noise (1e-7 in float32)
+    agree(lambda L: L.linalg.svdvals(L.ones(shape, dtype=getattr(L, dtype))), atol=1e-6)
 
 
 def test_svdvals_of_a_list_and_empty_gradients():

@@ -136,8 +136,11 @@ def test_gaussian_nll_loss_number_var(a):
 def test_poisson_nll_loss_full_dtypes(a, b):
     """The Stirling term is added in place (a float16 loss stays float16) and subtracts the
     target (a bool one is refused)."""
+    # (torch's Stirling term of an integer target is float32-rounded on some CPUs (MKL on
+    # Intel) and not on others: 1e-6 covers both)
     agree(lambda L: _fn(L).poisson_nll_loss(_t(L, _X, a), _t(L, abs(_Y) * 2, b), full=True,
-                                            reduction="none"))
+                                            reduction="none"),
+          rtol=1e-6 if b in ("int64", "int32", "uint8") else None)
 
 
 # ---- cosine_embedding_loss: the target's rank decides the inputs' ---------------------------

@@ -13,6 +13,10 @@ from torch_agreement import agree  # noqa: E402
 
 DTYPES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
 RNG = np.random.default_rng(9)
+# on a CPU with AVX512-FP16 (Intel Sapphire Rapids and later) torch's float16 convolutions run
+# in oneDNN, which accepts mixed dtypes its reference kernel refuses
+_ONEDNN_HALF = torch.backends.mkldnn.is_available() and \
+    torch.ops.mkldnn._is_mkldnn_fp16_supported()
 
 
 def _t(lib, array, dtype):
@@ -43,6 +47,9 @@ def _grad_args(nd, dilated):
 @pytest.mark.parametrize("first", DTYPES)
 @pytest.mark.parametrize("grad_dtype", DTYPES)
 def test_conv_input_grad_dtypes(nd, dilated, first, grad_dtype):
+    if "float16" in (first, grad_dtype) and first != grad_dtype and _ONEDNN_HALF:
+        pytest.skip("torch takes oneDNN's float16 convolution on this CPU, which converts mixed "
+                    "dtypes; minigrad follows torch's reference kernel, which refuses them")
     x, g, kw = _grad_args(nd, dilated)
     agree(lambda L: getattr(L.nn.grad, f"conv{nd}d_input")(
         x.shape, _t(L, _W[nd], first), _t(L, g, grad_dtype), **kw))
