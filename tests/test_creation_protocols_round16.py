@@ -4,6 +4,7 @@ and frombuffer, read-only buffer warnings, eye's integer arguments, numbers cast
 dtype, iteration by unbind, sequences on the left of ``*``/``+``, half-precision arange,
 integer arange/linspace bound checks, 0-d tensor elements read in the asked dtype, the
 ``*_like`` factories' ``input=`` and keyword-only dtypes, and refused non-dtype ``dtype=``."""
+import functools
 import subprocess
 import sys
 import textwrap
@@ -106,13 +107,31 @@ print([("buffer" in str(x.message), "NumPy array" in str(x.message),
 """
 
 
+# (PyTorch warns once a process: each library is asked in a fresh one. One fresh process per
+# library runs both warning scripts, this one's and _GRAD_SCALAR_SCRIPT's, which look for
+# different warnings; each prints one line)
+_GRAD_SCALAR_SCRIPT = """
+import warnings
+import {lib} as lib
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter('always')
+    lib.tensor([lib.tensor(1.0, requires_grad=True), 2.0])
+    lib.tensor([lib.tensor(1, dtype=lib.int64), 2])
+print(['requires_grad=True to a scalar' in str(x.message) for x in w])
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _fresh_process_lines(name):
+    code = (textwrap.dedent(_WARNINGS_SCRIPT.format(lib=name))
+            + textwrap.dedent(_GRAD_SCALAR_SCRIPT.format(lib=name)))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return run.stdout.strip().splitlines()
+
+
 def test_read_only_buffer_array_and_kept_flag_warn_once_each():
-    outs = []
-    for name in ("torch", "minigrad"):
-        code = textwrap.dedent(_WARNINGS_SCRIPT.format(lib=name))
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
-        outs.append(run.stdout.strip())
+    outs = [_fresh_process_lines(name)[0] for name in ("torch", "minigrad")]
     assert outs[0] == outs[1] == ("[(True, False, False), (False, True, False), "
                                   "(False, False, True)]")
 
@@ -207,15 +226,8 @@ def test_zero_dim_tensor_elements_read_in_the_asked_dtype(element, dtype):
 
 
 def test_element_requiring_grad_warns_when_read_as_a_float():
-    # (PyTorch warns once a process: each library is asked in a fresh one)
-    code = ("import warnings\nimport {lib} as lib\n"
-            "with warnings.catch_warnings(record=True) as w:\n"
-            "    warnings.simplefilter('always')\n"
-            "    lib.tensor([lib.tensor(1.0, requires_grad=True), 2.0])\n"
-            "    lib.tensor([lib.tensor(1, dtype=lib.int64), 2])\n"
-            "print(['requires_grad=True to a scalar' in str(x.message) for x in w])\n")
-    outs = [subprocess.run([sys.executable, "-c", code.format(lib=name)], capture_output=True,
-                           text=True, check=True).stdout.strip() for name in ("torch", "minigrad")]
+    # (in a fresh process per library: _fresh_process_lines)
+    outs = [_fresh_process_lines(name)[1] for name in ("torch", "minigrad")]
     assert outs[0] == outs[1] == "[True]"
 
 

@@ -217,7 +217,7 @@ def test_page_is_self_contained(tmp_path):
         assert needle not in text, needle
 
 
-def test_cli_writes_the_page(tmp_path):
+def test_cli_writes_the_page(tmp_path, capsys):
     out = tmp_path / "cli.html"
     run = subprocess.run([sys.executable, "-m", "minigrad.explain", "conv2d", "--input-shape",
                           "1,1,5,5", "--kernel", "3", "--stride", "2", "--padding", "1",
@@ -225,15 +225,17 @@ def test_cli_writes_the_page(tmp_path):
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert "Warning" not in run.stderr and out.stat().st_size > 5000
-    run = subprocess.run([sys.executable, "-m", "minigrad.explain", "conv2d", "--input-shape",
-                          "1,1,3,3", "--kernel", "2"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
-    assert "0x0+1x1+3x2+4x3=19" in run.stdout, run.stdout
-    run = subprocess.run([sys.executable, "-m", "minigrad.explain", "conv1d", "--input-shape",
-                          "1,1,5,5", "--html", str(out)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)       # a 2-d shape for a 1-d op: one line, no trace
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert "error: Expected 2D (unbatched) or 3D (batched) input to conv1d" in run.stderr
+    # the rest through the command's main() in this process (the run above covers
+    # ``python -m``; a fresh interpreter per call only repeated the imports)
+    capsys.readouterr()
+    assert _html.main(["conv2d", "--input-shape", "1,1,3,3", "--kernel", "2"]) == 0
+    stdout = capsys.readouterr().out
+    assert "0x0+1x1+3x2+4x3=19" in stdout, stdout
+    with pytest.raises(SystemExit) as exited:      # a 2-d shape for a 1-d op: one line
+        _html.main(["conv1d", "--input-shape", "1,1,5,5", "--html", str(out)])
+    stderr = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in stderr
+    assert "error: Expected 2D (unbatched) or 3D (batched) input to conv1d" in stderr
 
 
 # ----------------------------------------------------------------------------------------------

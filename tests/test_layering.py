@@ -6,6 +6,7 @@
   ops only through ``_tensor_methods*.py``, the one documented exception.
 """
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minigrad"
@@ -46,17 +47,25 @@ def _resolve(current, node):
 
 
 def _imports():
-    """module -> (module-level imports, function-local imports as (line, target))."""
+    """module -> (module-level imports, function-local imports as (line, target)) of the
+    package at ``PACKAGE`` (parsed once per package: every test here reads the same graph)."""
+    return _imports_of(PACKAGE)
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_of(package):
     graph = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         name = _module_name(path)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         top, local = set(), []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for sub in ast.walk(node):
-                    if isinstance(sub, (ast.Import, ast.ImportFrom)):
-                        local += [(sub.lineno, t) for t in _resolve(name, sub)]
+        stack = [(tree, False)]
+        while stack:                          # every node once, knowing if a def encloses it
+            node, in_function = stack.pop()
+            if in_function and isinstance(node, (ast.Import, ast.ImportFrom)):
+                local += [(node.lineno, t) for t in _resolve(name, node)]
+            inside = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            stack.extend((child, inside) for child in ast.iter_child_nodes(node))
         for node in tree.body:
             stack = [node]
             while stack:                      # top level, including inside if/try blocks

@@ -182,7 +182,8 @@ def test_sdist_carries_its_tests(dist, tmp_path):
     collected = run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p",
                      "no:cacheprovider"], cwd=unpacked, env=env)
     assert "error" not in collected.stdout.lower().split("\n")[-2], collected.stdout[-2000:]
-    # (setup.cfg's addopts already has -q; a second -q would hide the "N passed" line)
-    ran = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x",
+    # (setup.cfg's addopts already has -q; a second -q would hide the "N passed" line; -n 0:
+    # one file in this process, not xdist workers that each start python and torch again)
+    ran = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-x",
                "tests/test_docs.py"], cwd=unpacked, env=env)
     assert re.search(r"\d+ passed", ran.stdout), ran.stdout[-2000:]

@@ -526,6 +526,9 @@ def test_no_grad_is_per_thread():
 # ----------------------------------------------------------------------------------------------
 # Scale: deep graphs, memory over a training loop
 # ----------------------------------------------------------------------------------------------
+# (slow: the same depth is backpropagated, checked and freed by test_long_runs.py's
+# test_a_chain_of_100000_ops_backpropagates in the default run)
+@pytest.mark.slow
 def test_100k_op_chain_backward():
     x = minigrad.tensor(1.5, requires_grad=True)
     y = x
@@ -574,43 +577,54 @@ def _numpy_bytes():
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
-def test_memory_is_flat_over_a_training_loop():
-    objects, array_bytes = {}, {}
-
+def _measure_at(first, last, objects, array_bytes):
+    """An ``on_step`` that counts live objects and numpy bytes after steps ``first`` and
+    ``last``. Tracing starts a few steps before ``first`` (not at step 0: tracemalloc slows
+    every allocation); a snapshot holds only what was allocated while tracing, so the
+    difference between the two counts what the steps in between left alive. The objects
+    alive then are frozen out of the collector's sight (``gc.freeze``) for the same reason:
+    the counts differ by the same objects, and the collections and scans of a pytest-xdist
+    worker's heap (the whole suite collected) no longer take seconds each. The caller
+    stops tracing and unfreezes (``_measuring_stopped``)."""
     def measure(step):
-        if step in (99, 999):
+        if step == first - 5:
+            gc.collect()
+            gc.freeze()
+            tracemalloc.start()
+        if step in (first, last):
             objects[step] = _live_minigrad_objects()
             array_bytes[step] = _numpy_bytes()
+    return measure
 
-    tracemalloc.start()
+
+def _measuring_stopped():
+    tracemalloc.stop()
+    gc.unfreeze()
+
+
+def test_memory_is_flat_over_a_training_loop():
+    objects, array_bytes = {}, {}
     try:
-        losses = _train(1000, on_step=measure)
+        losses = _train(500, on_step=_measure_at(99, 499, objects, array_bytes))
     finally:
-        tracemalloc.stop()
+        _measuring_stopped()
     assert losses[-1] < losses[0]                                     # it did train
-    assert objects[999] <= objects[99] + 2, objects
-    # One leaked (16, 1) float32 array per step would be 900 * 64 B = 57 kB.
-    assert array_bytes[999] - array_bytes[99] < 16_000, array_bytes
+    assert objects[499] <= objects[99] + 2, objects
+    # One leaked (16, 1) float32 array per step would be 400 * 64 B = 25.6 kB.
+    assert array_bytes[499] - array_bytes[99] < 16_000, array_bytes
 
 
 def test_memory_check_detects_a_leak():
     """The measurements above can fail: a loop that keeps every loss keeps its graph nodes
     (minigrad frees the saved arrays at backward), and one that keeps arrays is seen too."""
     objects, array_bytes = {}, {}
-
-    def measure(step):
-        if step in (99, 299):
-            objects[step] = _live_minigrad_objects()
-            array_bytes[step] = _numpy_bytes()
-
-    tracemalloc.start()
     try:
-        _train(300, keep=lambda loss: (loss, minigrad.zeros(64) + loss.detach()),
-               on_step=measure)
+        _train(200, keep=lambda loss: (loss, minigrad.zeros(64) + loss.detach()),
+               on_step=_measure_at(49, 199, objects, array_bytes))
     finally:
-        tracemalloc.stop()
-    assert objects[299] > objects[99] + 200 * 5
-    assert array_bytes[299] - array_bytes[99] > 200 * 64 * 4
+        _measuring_stopped()
+    assert objects[199] > objects[49] + 150 * 5
+    assert array_bytes[199] - array_bytes[49] > 150 * 64 * 4
 
 
 # ----------------------------------------------------------------------------------------------
