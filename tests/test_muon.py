@@ -30,10 +30,14 @@ def test_steps_match_pytorch(shape, kwargs):
     mine, theirs = _steps(minigrad, w0, grads, **kwargs)[0], _steps(torch, w0, grads,
                                                                        **kwargs)[0]
     moved = np.abs(theirs - w0).max()
-    # bfloat16 keeps 8 bits: sums of many products, taken in another order, may round to
-    # the neighbouring bfloat16 (0.4%); small matrices agree to the last float32 bit
-    tol = 1e-6 if max(shape) <= 8 else 1e-2
-    np.testing.assert_allclose(mine, theirs, rtol=0, atol=tol * moved)
+    # bfloat16 keeps 8 bits: sums of many products, taken in another order (which depends
+    # on the CPU's kernels: AMX on recent Intel), may round to the neighbouring bfloat16
+    # (0.4%), now and then twice; small matrices agree to the last float32 bit
+    if max(shape) <= 8:
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-6 * moved)
+    else:
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=2e-2 * moved)
+        assert np.mean(np.abs(mine - theirs) > 1e-2 * moved) < 1e-3
 
 
 def test_float64_parameters_and_state_dict():
