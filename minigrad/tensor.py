@@ -60,7 +60,7 @@ class InferenceCounter:
 _INFERENCE = InferenceCounter()         # one for all: it holds no state
 # (module-level names: ``_wrap``, run for every op's result, reads them without attribute
 # look-ups on numpy)
-_NDARRAY, _NP_SCALAR = np.ndarray, np.generic
+_NDARRAY, _NP_SCALAR, _new_object = np.ndarray, np.generic, object.__new__
 
 
 class Size(tuple):
@@ -545,7 +545,7 @@ class Tensor:
             # numpy ufuncs and reductions on 0-d arrays return scalars; a numpy float64 scalar
             # is a Python float, which type promotion would then treat as a weak Python number.
             array = np.asarray(array)
-        t = object.__new__(cls)
+        t = _new_object(cls)
         t._array = array
         t._grad = None
         t.grad_fn = None

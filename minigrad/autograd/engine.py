@@ -444,9 +444,10 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                         grads = [None] * len(node._out_meta)
                     needs = None if execute is None else _narrow_needs(
                         node, execute, target_nodes, target_leaves)
-                    piece = None if execute is not None or _state.anomaly or \
-                        _function._profiler is not None or \
-                        not getattr(type(node), "grad_is_piece", False) else \
+                    # (the class's flag first: it is False for nearly every node)
+                    piece = None if not getattr(type(node), "grad_is_piece", False) or \
+                        execute is not None or _state.anomaly or \
+                        _function._profiler is not None else \
                         _piece_grad(node, grads, create_graph)
                     try:
                         if piece is not None:
@@ -492,8 +493,9 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                             else:
                                 owned.pop(id(slots[nr]), None)
                                 slots[nr] = _add(slots[nr], g, create_graph)
-                        deps[nxt] -= 1
-                        if deps[nxt] == 0:
+                        left = deps[nxt] - 1
+                        deps[nxt] = left
+                        if left == 0:
                             heappush(heap, (-nxt._seq, nxt))
                     else:
                         if targets is not None and id(nxt) not in target_leaves:
@@ -560,7 +562,6 @@ def _dependencies(root_nodes, want_parents):
     deps = {n: 0 for n in root_nodes}
     parents, leaf_parents, leaf_deps = {}, {}, {}
     stack = list(root_nodes)
-    seen = set(root_nodes)
     while stack:
         node = stack.pop()
         for edge in node.next_functions_:
@@ -568,12 +569,14 @@ def _dependencies(root_nodes, want_parents):
                 continue
             nxt = edge[0]
             if isinstance(nxt, Function):
-                deps[nxt] = deps.get(nxt, 0) + 1
+                count = deps.get(nxt)       # (a node is in deps once seen: the roots, and
+                if count is None:           # every node reached, on first reaching it)
+                    deps[nxt] = 1
+                    stack.append(nxt)
+                else:
+                    deps[nxt] = count + 1
                 if want_parents:
                     parents.setdefault(nxt, []).append(node)
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
             else:
                 leaf_deps[id(nxt)] = leaf_deps.get(id(nxt), 0) + 1
                 if want_parents:
@@ -700,13 +703,14 @@ def _add_leaf(leaf_grads, leaf, g, create_graph):
 
 def _call(node, grads, create_graph, check_anomaly):
     """Run one node's backward and check what it returns against its inputs."""
-    hooks = node.__dict__.get("_node_pre_hooks") if node.__dict__ else None
+    attrs = node.__dict__
+    hooks = attrs.get("_node_pre_hooks") if attrs else None
     if hooks:
         for hook in list(hooks.values()):      # a snapshot: a hook may remove hooks
             new = hook(tuple(grads))
             if new is not None:
                 grads = _checked_node_hook_result(hook, grads, new)
-    post = node.__dict__.get("_post_hooks") if node.__dict__ else None
+    post = attrs.get("_post_hooks") if attrs else None
     if (hooks or post) and not node._ctx_style and all(g is None for g in grads):
         # no gradient came, or a pre-hook dropped every one: nothing to compute, but the
         # post-hooks run (with None), as PyTorch's (a custom Function's backward is called,
@@ -729,8 +733,9 @@ def _call(node, grads, create_graph, check_anomaly):
                            f"(expected {len(edges)}, got {len(results)})")
     metas = node._in_meta
     needs = node.needs_input_grad or ()      # narrowed during this call (``_narrow_needs``):
-    for i, g in enumerate(results):          # what a backward made for an unwanted input
-        if g is None or edges[i] is None or (i < len(needs) and not needs[i]):   # is dropped
+    n_needs = len(needs)                     # what a backward made for an unwanted input
+    for i, g in enumerate(results):          # is dropped
+        if g is None or edges[i] is None or (i < n_needs and not needs[i]):
             results[i] = None
             continue
         if not isinstance(g, Tensor):
@@ -744,7 +749,7 @@ def _call(node, grads, create_graph, check_anomaly):
                                    f"index {i} - got {list(g._array.shape)} but expected shape "
                                    f"compatible with {list(shape)}")
             g = results[i] = g.sum_to_size(shape)   # PyTorch sums a broadcast gradient down
-        if g._array.dtype != dtype:
+        if g._array.dtype is not dtype and g._array.dtype != dtype:
             if g._array.dtype.kind == "c" and dtype.kind != "c" and node._ctx_style:
                 # a custom backward's complex gradient for a real input (PyTorch's check, in
                 # its words; minigrad's own ops may rely on the cast)

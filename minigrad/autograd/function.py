@@ -111,6 +111,7 @@ def _quiet_exit(token):
         _extobj_contextvar.reset(token)
 
 
+_weakref = weakref.ref
 _BF16 = dtypes.BFLOAT16       # bfloat16 inputs run in float32 (_reduced_forward)
 _HALF = np.dtype(np.float16)
 
@@ -205,6 +206,9 @@ class Function:
     # A fused node's order for handing its gradients on (input indices), where PyTorch's
     # several nodes for the op make the inputs ready in another order than theirs (Linear)
     delivery_order = None
+    # True in ops whose gradient is a piece of a zero tensor the engine may sum in place
+    # (autograd/engine.py's ``_piece_grad``); declared here so the engine's look-up hits
+    grad_is_piece = False
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "_seq",
@@ -269,9 +273,12 @@ class Function:
         if packed is _HOOKED:
             saved = tuple(_unpack_hooked(entry) for entry in saved)
         if self.first_order_only and not self._ctx_style:
-            return tuple(v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
-                         for kind, v in saved)
-        return tuple(self._unpack(kind, value) for kind, value in saved)
+            return tuple([v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
+                          for kind, v in saved])
+        # (a list, not a generator: cheaper for the few values a node keeps; an input, the
+        # common kind, is itself)
+        return tuple([value if kind == _INPUT else self._unpack(kind, value)
+                      for kind, value in saved])
 
     @property
     def saved_variables(self):
@@ -470,10 +477,15 @@ class Function:
                 _check_same_device(cls, inputs, arrays)
             if arrays[0] is arrays[1] or len(arrays) > 2:
                 _unalias(inputs, arrays)
-        if not (cls.complex_ok or cls.returns_view):
-            for a in arrays:
-                if a.dtype.kind == "c":
+        reduced = None          # a 16-bit float input that makes forward run in float32
+        if not cls.returns_view:
+            check_complex = not cls.complex_ok
+            for a in arrays:    # (one dtype look-up per input on the common path)
+                d = a.dtype
+                if check_complex and d.kind == "c":
                     _refuse_complex(cls, a)
+                if reduced is None and (d is _BF16 or d is _HALF and cls.half_in_float32):
+                    reduced = d
 
         fn = (cls.__dict__.get("_node_type_") or _node_type(cls))()
         fn.saved_ = ()
@@ -488,17 +500,26 @@ class Function:
             # no 16-bit float to widen (the errstate below is a third of a small op's cost)
             out = fn.forward(*arrays, **params)
         else:
-            quiet = _quiet_enter()      # inf * 0, inf - inf, overflow: silent, as in PyTorch
+            # inf * 0, inf - inf, overflow: silent, as in PyTorch (``_quiet_enter``'s two
+            # common cases inline: already quiet, or entered from the usual setting)
+            if _extobj_contextvar is not None:
+                outer = _extobj_contextvar.get()
+                pair = _quiet_pair
+                quiet = None if outer is pair[1] else _extobj_contextvar.set(pair[1]) \
+                    if outer is pair[0] else _quiet_enter()
+            else:
+                quiet = _quiet_enter()
             try:
-                for a in arrays:        # (one dtype look-up per input on the common path)
-                    d = a.dtype
-                    if d is _BF16 or d is _HALF and cls.half_in_float32:
-                        out = _reduced_forward(fn, arrays, params, d)
-                        break
-                else:
+                if reduced is None:
                     out = fn.forward(*arrays, **params)
+                else:
+                    out = _reduced_forward(fn, arrays, params, reduced)
             finally:
-                _quiet_exit(quiet)
+                if quiet is not None:
+                    if _extobj_contextvar is not None:
+                        _extobj_contextvar.reset(quiet)
+                    else:
+                        quiet.__exit__(None, None, None)
         result = Tensor._wrap(out)
         # a "view" op whose result numpy had to copy (reshape of a transposed tensor) is no
         # view: as PyTorch's, it has no base and a version counter of its own
@@ -513,18 +534,38 @@ class Function:
                 link_view(result, inputs[0])
 
         if record:
-            # one pass over the inputs, without generators (a few inputs: their set-up costs
-            # more than the loop)
-            needs, nexts, meta = [], [], []
-            for t, a in zip(inputs, arrays):
-                needs.append(t._requires_grad)
+            n = len(arrays)
+            if n == 1 or n == 2:
+                # one or two inputs, nearly every op: the tuples built directly
+                t, a = inputs[0], arrays[0]
                 node = t.grad_fn
-                nexts.append((node, t._output_nr) if node is not None else
-                             (t, 0) if t._requires_grad else None)
-                meta.append((a.shape, a.dtype))
-            fn.needs_input_grad = tuple(needs)
-            fn.next_functions_ = tuple(nexts)
-            fn._in_meta = tuple(meta)
+                need = t._requires_grad
+                edge = (node, t._output_nr) if node is not None else (t, 0) if need else None
+                if n == 1:
+                    fn.needs_input_grad = (need,)
+                    fn.next_functions_ = (edge,)
+                    fn._in_meta = ((a.shape, a.dtype),)
+                else:
+                    t2, a2 = inputs[1], arrays[1]
+                    node = t2.grad_fn
+                    need2 = t2._requires_grad
+                    fn.needs_input_grad = (need, need2)
+                    fn.next_functions_ = (edge, (node, t2._output_nr) if node is not None else
+                                          (t2, 0) if need2 else None)
+                    fn._in_meta = ((a.shape, a.dtype), (a2.shape, a2.dtype))
+            else:
+                # one pass over the inputs, without generators (a few inputs: their set-up
+                # costs more than the loop)
+                needs, nexts, meta = [], [], []
+                for t, a in zip(inputs, arrays):
+                    needs.append(t._requires_grad)
+                    node = t.grad_fn
+                    nexts.append((node, t._output_nr) if node is not None else
+                                 (t, 0) if t._requires_grad else None)
+                    meta.append((a.shape, a.dtype))
+                fn.needs_input_grad = tuple(needs)
+                fn.next_functions_ = tuple(nexts)
+                fn._in_meta = tuple(meta)
             if fn.saved_:
                 if cls.saved_for_input is not None:
                     fn.saved_ = fn._needed_only(fn.saved_)
@@ -543,10 +584,15 @@ class Function:
         """``saved`` with each value dropped whose input needs no gradient (see
         ``saved_for_input``)."""
         needs = self.needs_input_grad
-        if False not in needs and len(saved) == len(self.saved_for_input):
-            return saved                # every input needs its gradient: all is kept
-        return tuple([v if i is None or needs[i] else None
-                      for v, i in zip(saved, self.saved_for_input)])
+        which = self.saved_for_input
+        if len(saved) == len(which):
+            if False not in needs:
+                return saved            # every input needs its gradient: all is kept
+            if len(which) == 2:         # a product, a quotient...: no loop to set up
+                i, j = which
+                return (saved[0] if i is None or needs[i] else None,
+                        saved[1] if j is None or needs[j] else None)
+        return tuple([v if i is None or needs[i] else None for v, i in zip(saved, which)])
 
     def _pack(self, inputs, arrays, out, result):
         """Turn the saved values into (kind, value) pairs that ``saved_tensors`` unpacks, and
@@ -556,14 +602,18 @@ class Function:
         outs = (out, result._array)
         wide, wide_out = self.__dict__.pop("_wide", None) or (arrays, out)
         for value in self.saved_:
-            is_tensor = isinstance(value, Tensor)
-            v = value._array if is_tensor else value
+            if value is None:           # a value dropped by _needed_only (out is never None)
+                packed.append((_CONST, None))
+                continue
+            v = value._array if isinstance(value, Tensor) else value
             for i, a in enumerate(arrays):
                 if value is inputs[i] or v is a:
-                    packed.append((_INPUT, inputs[i]))
                     t = inputs[i]
-                    _refuse_inference(t)
-                    versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
+                    packed.append((_INPUT, t))
+                    counter = t._vcounter
+                    if isinstance(counter, InferenceCounter):
+                        _refuse_inference(t)
+                    versions.append((counter, counter.value, a.shape, a.dtype, i))
                     break
             else:
                 if v is outs[0] or v is outs[1] or value is result:
@@ -714,10 +764,14 @@ def link_view(view, source):
     view._vcounter = source._vcounter
     view._base = base
     if _state.enabled:
-        views = base.__dict__.get("_views")
+        attrs = base.__dict__
+        views = attrs.get("_views")
         if views is None:
-            views = base.__dict__["_views"] = _LiveViews()
-        views.add(view)
+            views = attrs["_views"] = _LiveViews()
+        refs = views.refs           # (``_LiveViews.add``, inline: one call less per view)
+        refs[id(view)] = _weakref(view)
+        if len(refs) > views.limit:
+            views.sweep()
         # a view of a view that may not be written in place (see ops/writes.py) may not be
         # either; it is named by its own node
         if source.__dict__.get("_view_meta") is not None:
@@ -740,10 +794,14 @@ class _LiveViews:
 
     def add(self, view):
         refs = self.refs
-        refs[id(view)] = weakref.ref(view)
+        refs[id(view)] = _weakref(view)
         if len(refs) > self.limit:
-            self.refs = refs = {k: r for k, r in refs.items() if r() is not None}
-            self.limit = max(16, 2 * len(refs))
+            self.sweep()
+
+    def sweep(self):
+        """Drop the dead views' entries (``add`` calls it when the dict has doubled)."""
+        self.refs = refs = {k: r for k, r in self.refs.items() if r() is not None}
+        self.limit = max(16, 2 * len(refs))
 
     def __iter__(self):
         for ref in list(self.refs.values()):

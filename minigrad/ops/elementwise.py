@@ -158,7 +158,9 @@ def _binary(fn, a, b, name, true_divide=False):
         # the common case: nothing to promote (two equal dtypes promote to themselves); a 0-d
         # operand (a number made a tensor) broadcasts to any shape: nothing to check
         if aa.ndim and ba.ndim:
-            broadcast_shape(aa.shape, ba.shape, name)
+            sa, sb = aa.shape, ba.shape
+            if sa != sb:            # (equal shapes broadcast: no call to check them)
+                broadcast_shape(sa, sb, name)
         return fn.apply(a, b)
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
@@ -328,6 +330,8 @@ def add(a, b, _other=None, *, alpha=1):
             "add", b, (_other,), "add(Tensor input, Number alpha, Tensor other, *, Tensor out = "
             "None)", "add(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)",
             numbers_ok=True), _other
+    elif type(alpha) is int and alpha == 1 and isinstance(a, Tensor):
+        return _binary(Add, a, b, "add")      # the common call: nothing to read or scale
     a = _first_number(a, b)
     return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
 
@@ -361,9 +365,10 @@ def mul_operator(self, other):
     if dtype is _FLOAT16 or dtype is _BF16 or not isinstance(other, Tensor):
         if isinstance(other, np.ndarray):
             return NotImplemented
-        out = _by_half_scalar(Mul, self, other)
-        if out is not None:
-            return out
+        if dtype is _FLOAT16 or dtype is _BF16:      # (what _by_half_scalar looks for)
+            out = _by_half_scalar(Mul, self, other)
+            if out is not None:
+                return out
     return _binary(Mul, self, other, "mul")
 
 
@@ -373,9 +378,10 @@ def div_operator(self, other):
     if dtype is _FLOAT16 or dtype is _BF16 or not isinstance(other, Tensor):
         if isinstance(other, np.ndarray):
             return NotImplemented
-        out = _by_half_scalar(Div, self, other)
-        if out is not None:
-            return out
+        if dtype is _FLOAT16 or dtype is _BF16:      # (what _by_half_scalar looks for)
+            out = _by_half_scalar(Div, self, other)
+            if out is not None:
+                return out
     return _binary(Div, self, other, "div", true_divide=True)
 
 
@@ -389,6 +395,9 @@ def sub(a, b, _other=None, *, alpha=1):
             "sub", b, (_other,), "sub(Tensor input, Number alpha, Tensor other, *, Tensor out = "
             "None)", "sub(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)",
             numbers_ok=True), _other
+    elif type(alpha) is int and alpha == 1 and isinstance(a, Tensor) and \
+            isinstance(b, Tensor) and a._array.dtype.kind != "b" and b._array.dtype.kind != "b":
+        return _binary(Sub, a, b, "sub")      # the common call: two tensors, no alpha
     # a number minus a tensor is PyTorch's rsub, whose node is RsubBackward1
     node = Sub if isinstance(a, Tensor) else _RSUB
     a = _first_number(a, b)
@@ -445,6 +454,8 @@ def _by_half_scalar(node, a, b):
 def mul(a, b):
     if not isinstance(a, Tensor):
         a = _first_number(a, b)
+    elif a._array.dtype is not _FLOAT16 and a._array.dtype is not _BF16:
+        return _binary(Mul, a, b, "mul")      # (no 16-bit float a: no float32 scalar rule)
     out = _by_half_scalar(Mul, a, b)
     return _binary(Mul, a, b, "mul") if out is None else out
 
