@@ -21,7 +21,7 @@ from ..dtypes import bfloat16, bool_, float16, int64
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import scalar_type_name
+from ..ops._util import cpp_type_name, scalar_type_name
 from ..ops.relu_clamp import leaky_relu
 from ..ops.softmax import softmax
 from ..ops.movement import keep_channels_last
@@ -284,7 +284,7 @@ def bilinear(input1, input2, weight, bias=None):
         named.append(("bias", bias))
     if len({t.dtype for _, t in named}) > 1:
         raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
-            f"{name}: {t.dtype}" for name, t in named))
+            f"{name}: {cpp_type_name(t._array.dtype)}" for name, t in named))
     if input1.dtype == bool_:
         raise NotImplementedError("bilinear(): not implemented for bool tensors")
     for name, t in (("input1", input1), ("input2", input2)):

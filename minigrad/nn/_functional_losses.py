@@ -49,6 +49,8 @@ def _legacy(size_average, reduce, reduction, deprecated_ok=True):
                           "reduction='mean' instead.", stacklevel=3)
             return "mean"
         if reduction not in ("mean", "sum", "none"):
+            if not deprecated_ok:       # (PyTorch's Python check: adds the words to it)
+                raise ValueError(reduction + " is not a valid value for reduction")
             raise ValueError(f"{reduction} is not a valid value for reduction")
         return reduction
     size_average = True if size_average is None else size_average
@@ -300,7 +302,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     loss = loss / input.shape[-1]
     # PyTorch reads the reduction only now, after the loss is computed, in words of its own
     if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{reduction} is not valid")
+        raise ValueError(reduction + " is not valid")        # (TypeError for a non-str)
     return _reduce(loss, reduction)
 
 

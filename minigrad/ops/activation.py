@@ -209,7 +209,7 @@ def elu(input, alpha=1.0, inplace=False):
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
     if alpha == 0:
-        raise RuntimeError("ZeroDivisionError (celu with alpha=0: x / alpha is undefined)")
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     if inplace:
         return _elu_inplace(input, EluInplace.renamed("CeluBackward1"), alpha, 1.0, 1.0 / alpha,
                             1.0 / float(np.float32(alpha)))

@@ -413,7 +413,8 @@ def _nll_node(ndim, label_smoothing):
 def _check_label_smoothing(label_smoothing):
     """PyTorch refuses only a smoothing above 1; one of 0 or below (or NaN) smooths nothing."""
     if label_smoothing > 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{float(label_smoothing):g}")
 
 
 def _smoothing(label_smoothing):
@@ -449,7 +450,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_label_smoothing(label_smoothing)
         return _cross_entropy_probabilities(input, target, weight, reduction,
                                             _smoothing(label_smoothing))
-    return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True,
+    logits = True
+    if isinstance(input, Tensor) and input._array.dtype.itemsize == 2 and input.ndim and \
+            input._array.dtype.kind in "fV" and input._array.size:
+        # 16-bit scores: PyTorch's two kernels, each rounding to the 16-bit dtype
+        input, logits = log_softmax(input, 0 if input.ndim == 1 else 1), False
+    return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, logits,
                        "cross_entropy")
 
 
@@ -461,6 +467,10 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
                            f"{list(input.shape)}, got {list(target.shape)}")
     class_dim = 0 if input.ndim == 1 else 1
     c = input.shape[class_dim]
+    if weight is not None and tuple(weight.shape) != (c,):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {c} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
     logp = log_softmax(input, class_dim)
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / c

@@ -127,6 +127,18 @@ def _arrays_backward(g, y):
             ga.dtype in _FLOATS and ga.dtype == ya.dtype and ga.ndim)
 
 
+def _half_backward(g, y):
+    """The dtype of a float16 / bfloat16 backward, which PyTorch's kernels compute in float32
+    from the output in that dtype, rounding once; else None. (A bfloat16 forward ran in
+    float32, whose output was saved unrounded.)"""
+    return g.dtype if g.dtype in (dtypes.float16, dtypes.bfloat16) else None
+
+
+def _widened_pair(g, y, half):
+    """g and the saved output y in float32, y first rounded to ``half`` (as PyTorch's)."""
+    return cast(g, dtypes.float32), cast(cast(y, half), dtypes.float32)
+
+
 def _widened_half(a):
     """``a`` in float32 when it is float16 (PyTorch's softmax kernels accumulate float16 in
     float32), else ``a`` itself."""
@@ -134,9 +146,9 @@ def _widened_half(a):
 
 
 def _half_rounded(a, half):
-    """``a`` rounded to float16 and back when ``half`` (a value PyTorch's float16 softmax
-    kernels keep in float16 between their float32 steps), else ``a`` itself."""
-    return a.astype("float16").astype(a.dtype) if half else a
+    """``a`` rounded to the 16-bit dtype ``half`` and back (a value PyTorch's float16 and
+    bfloat16 softmax kernels keep in it between their float32 steps); None: ``a`` itself."""
+    return a if half is None else dtypes.astype(dtypes.astype(a, half), a.dtype)
 
 
 class Softmax(Function):
@@ -146,7 +158,7 @@ class Softmax(Function):
     saved_names = ("result",)
     saved_fields = {"dim": "dim"}
 
-    def forward(self, a, *, dim):
+    def forward(self, a, *, dim, bf16=False):
         xp = backend.xp_of(a)
         if a.size == 0:
             out = a.copy()                        # nothing to normalise (amax would raise)
@@ -160,7 +172,13 @@ class Softmax(Function):
             # on a small array)
             out = xp.asarray(work - work.max(axis=dim, keepdims=True))
             xp.exp(out, out=out)
-            out /= _sums(out, dim)
+            total = _sums(out, dim)
+            if dim is not None and dim != a.ndim - 1:
+                # PyTorch's 16-bit kernel along another dim than the last keeps each exp in
+                # the 16-bit dtype (their sum in float32); bfloat16 is given in float32
+                out = _half_rounded(out, "float16" if work is not a else
+                                    (dtypes.BFLOAT16 if bf16 else None))
+            out /= total
             out = out.astype(a.dtype, copy=False)
         out = c_order(out)
         self.save_for_backward(out)
@@ -171,7 +189,11 @@ class Softmax(Function):
         y, = self.saved_tensors
         if _arrays_backward(g, y):
             return Tensor._wrap(self._backward_arrays(g._array, y._array))
-        return mul(y, sub(g, _slice_sum(mul(g, y), self.dim)))
+        half = _half_backward(g, y)
+        if half is not None:            # accumulated in float32, rounded once (PyTorch's)
+            g, y = _widened_pair(g, y, half)
+        dx = mul(y, sub(g, _slice_sum(mul(g, y), self.dim)))
+        return dx if half is None else cast(dx, half)
 
     @ieee
     def _backward_arrays(self, g, y):
@@ -187,7 +209,7 @@ class LogSoftmax(Function):
     saved_names = ("result",)
     saved_fields = {"dim": "dim"}
 
-    def forward(self, a, *, dim):
+    def forward(self, a, *, dim, bf16=False):
         xp = backend.xp_of(a)
         if a.size == 0:
             out = a.copy()
@@ -204,7 +226,10 @@ class LogSoftmax(Function):
             out = work - work.max(axis=dim, keepdims=True)
             # as PyTorch's float16 kernel along the last dim: the sum and its log are rounded
             # to float16 on the way (along another dim, everything stays in float32)
-            last = work is not a and (dim is None or dim == a.ndim - 1)
+            # (bfloat16 alike, whose forward is given in float32: ``bf16`` says so)
+            last = None
+            if dim is None or dim == a.ndim - 1:
+                last = "float16" if work is not a else (dtypes.BFLOAT16 if bf16 else None)
             total = _half_rounded(_sums(xp.exp(out), dim), last)
             out -= _half_rounded(xp.log(total), last)                 # in place: out is ours
             out = out.astype(a.dtype, copy=False)
@@ -217,7 +242,11 @@ class LogSoftmax(Function):
         y, = self.saved_tensors
         if _arrays_backward(g, y):
             return Tensor._wrap(self._backward_arrays(g._array, y._array))
-        return sub(g, mul(exp(y), _slice_sum(g, self.dim)))
+        half = _half_backward(g, y)
+        if half is not None:            # accumulated in float32, rounded once (PyTorch's)
+            g, y = _widened_pair(g, y, half)
+        dx = sub(g, mul(exp(y), _slice_sum(g, self.dim)))
+        return dx if half is None else cast(dx, half)
 
     @ieee
     def _backward_arrays(self, g, y):
@@ -294,6 +323,8 @@ def _softmax_apply(function, a, dim, dtype):
         kernel = "softmax" if function is Softmax else "log_softmax"
         raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
                                   a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
+    if a.dtype == dtypes.bfloat16:
+        return function.apply(a, dim=dim if a.ndim else None, bf16=True)
     return function.apply(a, dim=dim if a.ndim else None)
 
 
