@@ -57,6 +57,29 @@ def _normal(rng, shape):
     return rng.standard_normal(shape, dtype=np.float32)
 
 
+def _training_case(model, opt, forward, updated=True):
+    """One training step as a Case: ``zero_grad``, ``forward()`` -> (logits, loss),
+    ``backward``, ``opt.step()``. Its results: the logits, the loss, every parameter's
+    gradient and (``updated``) its value after the step."""
+    last = {}
+
+    def step():
+        opt.zero_grad()
+        last["logits"], last["loss"] = forward()
+        last["loss"].backward()
+        opt.step()
+
+    def results():
+        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
+        for name, p in model.named_parameters():
+            r[f"grad {name}"] = _np(p.grad)
+            if updated:
+                r[f"updated {name}"] = _np(p)
+        return r
+
+    return Case(step, results)
+
+
 # ----------------------------------------------------------------------------------------------
 # (1) The MNIST net of seed 001: one full training step.
 # ----------------------------------------------------------------------------------------------
@@ -92,24 +115,11 @@ def mnist_build(lib, d, device):
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = _tensor(lib, d["x"], device)
     y = _tensor(lib, d["y"], device)
-    last = {}
 
-    def step():
-        opt.zero_grad()
+    def forward():
         out = model(x)
-        loss = F.cross_entropy(out, y)
-        loss.backward()
-        opt.step()
-        last["logits"], last["loss"] = out, loss
-
-    def results():
-        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
-        for name, p in model.named_parameters():
-            r[f"grad {name}"] = _np(p.grad)
-            r[f"updated {name}"] = _np(p)
-        return r
-
-    return Case(step, results)
+        return out, F.cross_entropy(out, y)
+    return _training_case(model, opt, forward)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,23 +374,11 @@ def resnet_build(lib, d, device):
     opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = _tensor(lib, d["x"], device)
     y = _tensor(lib, d["y"], device)
-    last = {}
 
-    def step():
-        opt.zero_grad()
+    def forward():
         out = model(x)
-        loss = F.cross_entropy(out, y)
-        loss.backward()
-        opt.step()
-        last["logits"], last["loss"] = out, loss
-
-    def results():
-        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
-        for name, p in model.named_parameters():
-            r[f"grad {name}"] = _np(p.grad)
-        return r
-
-    return Case(step, results)
+        return out, F.cross_entropy(out, y)
+    return _training_case(model, opt, forward, updated=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -509,24 +507,11 @@ def transformer_build(lib, d, device):
     opt = lib.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     idx = _tensor(lib, d["idx"], device)
     y = _tensor(lib, d["y"], device)
-    last = {}
 
-    def step():
-        opt.zero_grad()
+    def forward():
         logits = model(idx)
-        loss = F.cross_entropy(logits.view(-1, vocab), y.view(-1))
-        loss.backward()
-        opt.step()
-        last["logits"], last["loss"] = logits, loss
-
-    def results():
-        r = {"logits": _np(last["logits"]), "loss": _np(last["loss"])}
-        for name, p in model.named_parameters():
-            r[f"grad {name}"] = _np(p.grad)
-            r[f"updated {name}"] = _np(p)
-        return r
-
-    return Case(step, results)
+        return logits, F.cross_entropy(logits.view(-1, vocab), y.view(-1))
+    return _training_case(model, opt, forward)
 
 
 # ----------------------------------------------------------------------------------------------
