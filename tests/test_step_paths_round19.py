@@ -191,3 +191,31 @@ def test_sgd_momentum_blocked_is_the_whole_array_arithmetic():
         tp = torch.tensor(p0).add_(tb, alpha=-0.01)
         np.testing.assert_allclose(b, tb.numpy(), **_tol(dtype))
         np.testing.assert_allclose(p, tp.numpy(), **_tol(dtype))
+
+
+# ---- batch norm's pieces hold the BLAS to one thread for short planes too ---------------------
+def test_batch_norm_pieces_hold_the_blas_on_32x32_planes(monkeypatch):
+    """A piece's per-channel sums are one matrix-vector product over its (images x C, S)
+    block: on 32x32 planes (S = 1024) OpenBLAS splits it over its workers, which then spin on
+    the core minigrad's other thread needs, unless the hold covers the whole array. The
+    forward and backward still match torch's."""
+    from minigrad import parallel
+    from minigrad.ops import _batch_norm_kernels as bn
+    held = []
+    real = parallel.blas_on_one_thread
+    monkeypatch.setattr(bn, "blas_on_one_thread",
+                        lambda size=None: held.append(size) or real(size))
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((16, 8, 32, 32))
+    g = rng.standard_normal(x.shape)
+    outs = []
+    for lib in (minigrad, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        w, b = lib.ones(8, dtype=lib.float64, requires_grad=True), \
+            lib.zeros(8, dtype=lib.float64, requires_grad=True)
+        y = lib.nn.functional.batch_norm(xt, None, None, w, b, training=True)
+        y.backward(lib.tensor(g))
+        outs.append([t.detach().numpy() for t in (y, xt.grad, w.grad, b.grad)])
+    for m, t in zip(*outs):
+        np.testing.assert_allclose(m, t, rtol=1e-10, atol=1e-10)
+    assert held and all(size >= parallel.BLAS_SMALL for size in held), held
