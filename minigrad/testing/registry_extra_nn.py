@@ -183,6 +183,14 @@ def _sdpa(g):
     yield S(g.randn(1, 4, 3, 2), g.randn(1, 2, 5, 2), g.randn(1, 1, 5, 3),
             kwargs={"enable_gqa": True, "is_causal": True},
             desc="grouped-query: key and value with fewer heads, and not as many")
+    # 4-d with a mask (and v's last dim q's): the one-node path (ops/attention_node.py)
+    mask = g.mask(4, 6, p=0.7)
+    mask[:, 0] = True
+    yield S(g.randn(1, 2, 4, 3), g.randn(1, 2, 6, 3), g.randn(1, 2, 6, 3), mask,
+            kwargs={"_mask": True}, desc="4-d, bool mask")
+    yield S(g.randn(1, 2, 4, 3), g.randn(1, 2, 6, 3), g.randn(1, 2, 6, 3), g.randn(4, 6),
+            kwargs={"_mask": True, "scale": 0.7}, requires_grad=[True, True, True, False],
+            desc="4-d, float mask, scale")
 
 
 def _sdpa_f(lib, q, k, v, *mask, _mask=False, **kw):
