@@ -1,8 +1,8 @@
 """The faster paths of round 17 beside torch (or exact math):
 
 * float32 erf in kept block buffers, its sign put on with integer ops, |x| >= 6, inf and NaN
-  through the clipped gather (``error_function._erf_cubic``), and GELU's use of it with the
-  scale folded in (``activation_nodes.Gelu``);
+  through the clipped gather (``error_function._erf_cubic``), and GELU (since round 19 its
+  float32 path is ``activation_nodes.two_phi``);
 * layer_norm's rows over the threads, its sums of squares as one matrix product per row
   (``_norm_rows.row_dots``), the x gradient handed back owning its memory;
 * group_norm's statistics by the same row sums, its x gradient likewise;

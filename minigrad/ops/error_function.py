@@ -82,9 +82,8 @@ def erf_buffer(work, name, n, dtype):
     return buf[:n]
 
 
-def _erf_cubic(x, out, work=None, scale=None):
-    """out = erf(x) (or erf(scale x), scale > 0, that product rounded in x's dtype) for
-    1-D x, out (one block): the interval's cubic, evaluated in float64.
+def _erf_cubic(x, out, work=None):
+    """out = erf(x) for 1-D x, out (one block): the interval's cubic, evaluated in float64.
 
     The passes, and why each is as it is (the cost of each was measured): |x| and the split
     of 256 |x| into interval i and offset s in float32 (scaling by 256 and taking the integer
@@ -108,11 +107,7 @@ def _erf_cubic(x, out, work=None, scale=None):
     s = erf_buffer(work, "s", n, np.float64)
     y = erf_buffer(work, "y", n, np.float64)
     c = erf_buffer(work, "c", 4 * n, np.float64).reshape(n, 4)
-    if scale is None:
-        np.abs(x, out=a)
-    else:
-        np.multiply(x, np.float32(scale), out=a)    # its sign is x's (scale > 0)
-        np.abs(a, out=a)
+    np.abs(x, out=a)
     np.minimum(a, np.float32(_ERF_END), out=a)
     a *= np.float32(_ERF_STEPS)
     np.floor(a, out=whole)
