@@ -38,11 +38,10 @@ def _t(L, *shape, scale=1.0, seed=0, grad=False):
 
 
 def _make_divisible(v, divisor=8, min_value=None):
-    min_value = min_value or divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
+    """v rounded to the nearest multiple of ``divisor`` (at least ``min_value``), one step up
+    when the rounding lost more than a tenth of v (MobileNet's channel counts)."""
+    rounded = max(min_value or divisor, divisor * int(v / divisor + 0.5))
+    return rounded + divisor if rounded < 0.9 * v else rounded
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,14 +354,14 @@ def timm_vit_block_qkv_unbind_layerscale_drop_path_and_param_groups(L):
     nn, F = L.nn, L.nn.functional
 
     def drop_path(x, drop_prob=0.0, training=False, scale_by_keep=True):
-        if drop_prob == 0.0 or not training:
+        # each sample's residual branch kept with probability 1 - p, rescaled to keep the mean
+        if not training or drop_prob == 0.0:
             return x
-        keep_prob = 1 - drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        random_tensor = x.new_empty(shape).bernoulli_(keep_prob)
-        if keep_prob > 0.0 and scale_by_keep:
-            random_tensor.div_(keep_prob)
-        return x * random_tensor
+        kept = 1.0 - drop_prob
+        per_sample = x.new_empty((len(x),) + (1,) * (x.dim() - 1)).bernoulli_(kept)
+        if scale_by_keep and kept > 0.0:
+            per_sample.div_(kept)
+        return per_sample * x
 
     class DropPath(nn.Module):
         def __init__(self, drop_prob=0.0):
@@ -481,11 +480,10 @@ def shufflenet_v2_channel_shuffle_chunk_and_depthwise_branch(L):
     nn = L.nn
 
     def channel_shuffle(x, groups):
-        batchsize, num_channels, height, width = x.size()
-        channels_per_group = num_channels // groups
-        x = x.view(batchsize, groups, channels_per_group, height, width)
-        x = L.transpose(x, 1, 2).contiguous()
-        return x.view(batchsize, num_channels, height, width)
+        # (n, g * k, h, w) -> (n, g, k, h, w) -> swap g and k -> (n, k * g, h, w)
+        n, c, h, w = x.size()
+        grouped = x.view(n, groups, c // groups, h, w)
+        return L.transpose(grouped, 1, 2).contiguous().view(n, c, h, w)
 
     def depthwise_conv(i, o, k, stride=1, padding=0, bias=False):
         return nn.Conv2d(i, o, k, stride, padding, bias=bias, groups=i)

@@ -571,8 +571,8 @@ def kipf_gcn_on_a_sparse_normalised_adjacency_with_masks(L):
 @program
 def pygcn_legacy_constructors_sparse_float_tensor_and_spmm(L):
     """pygcn's utils as written in 2017 and still run: a scipy-free COO built from numpy
-    row/col arrays, row-normalised D^-1 (A + I) by np.power(rowsum, -1) with inf set to 0,
-    torch.from_numpy(np.vstack((row, col)).astype(np.int64)), torch.sparse.FloatTensor of
+    row/col arrays, row-normalised D^-1 (A + I) (an isolated node's infinite inverse degree
+    set to 0), torch.from_numpy(np.vstack((row, col)).astype(np.int64)), torch.sparse.FloatTensor of
     indices, values and torch.Size, torch.LongTensor index lists and torch.FloatTensor
     features, then torch.spmm inside the layer and a float32 training step."""
     nn, F = L.nn, L.nn.functional
@@ -581,10 +581,9 @@ def pygcn_legacy_constructors_sparse_float_tensor_and_spmm(L):
     A = np.zeros((n, n), dtype=np.float32)
     A[ei[0], ei[1]] = 1.0
     A = A + np.eye(n, dtype=np.float32)
-    rowsum = A.sum(1)
-    r_inv = np.power(rowsum, -1).flatten()
-    r_inv[np.isinf(r_inv)] = 0.0
-    A = np.diag(r_inv) @ A
+    with np.errstate(divide="ignore"):
+        inverse_degree = 1.0 / A.sum(1)
+    A = A * np.where(np.isinf(inverse_degree), 0.0, inverse_degree)[:, None].astype(np.float32)
     row, col = np.nonzero(A)
     indices = L.from_numpy(np.vstack((row, col)).astype(np.int64))
     values = L.from_numpy(A[row, col].astype(np.float32))
