@@ -1,8 +1,8 @@
 """Round 19 of the convolution kernels, beside torch:
 
 * whole images of 1-d and 2-d convolutions go through the shifted GEMMs in chunks of at
-  most ``_conv_shift.BATCH_CHUNK_BYTES`` of shifted copies (``batch_chunk_bytes``), smaller
-  than IMAGE_CHUNK_BYTES, which still sizes 3-d chunks and the bands of rows and the runs
+  most ``_conv_shift.BATCH_CHUNK_BYTES`` of shifted copies (``batch_chunk_bytes``), at most
+  IMAGE_CHUNK_BYTES, which still sizes 3-d chunks and the bands of rows and the runs
   of positions of images too large to copy whole;
 * with the chunk limit shrunk so that small batches go in several chunks (one of them
   shorter), on one and two threads (the batch in parts, ``parallel.over_batch``): stride-1
@@ -21,8 +21,9 @@ torch = pytest.importorskip("torch")
 
 def test_whole_images_chunked_by_batch_bytes():
     """The ResNet step's stride-1 layers (8 images per thread): each chunk's shifted copies
-    fit in batch_chunk_bytes(), at least one image per chunk, and the 64-channel layer's
-    chunks are smaller than IMAGE_CHUNK_BYTES alone would make them."""
+    fit in batch_chunk_bytes(), at least one image per chunk, and where that limit is under
+    IMAGE_CHUNK_BYTES (cores with little L2 cache) the 64-channel layer's chunks are smaller
+    than IMAGE_CHUNK_BYTES alone would make them."""
     limit = _conv_shift.batch_chunk_bytes(2)
     assert limit == min(_conv_shift.BATCH_CHUNK_BYTES, _conv_shift.IMAGE_CHUNK_BYTES)
     assert _conv_shift.batch_chunk_bytes(1) == limit
@@ -34,7 +35,7 @@ def test_whole_images_chunked_by_batch_bytes():
         assert taps == [(0, 3)] and lead == [(0, 3)]
         assert step >= 1 and 8 % step == 0
         assert step == 1 or step * per_image <= limit
-        if C == 64:
+        if C == 64 and limit <= _conv_shift.IMAGE_CHUNK_BYTES // 2:
             assert step * per_image <= _conv_shift.IMAGE_CHUNK_BYTES // 2
 
 

@@ -17,6 +17,7 @@ read.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -25,7 +26,7 @@ import numpy as np
 
 from ._util import prod
 
-__all__ = ["workspace", "padded_rows", "clear_workspace"]
+__all__ = ["workspace", "padded_rows", "clear_workspace", "l2_cache_bytes"]
 
 _WORKSPACE = OrderedDict()        # (kind, dtype, module, thread, slot) -> 1-D array, LRU order
 # At most this much is kept between calls: one buffer of each kind that a large convolution's
@@ -135,3 +136,27 @@ def clear_workspace():
     with _LOCK:
         _WORKSPACE.clear()
         _NEEDED.clear()
+
+
+CACHE_DIR = "/sys/devices/system/cpu/cpu0/cache"      # where Linux describes the caches
+
+
+def l2_cache_bytes(root=None):
+    """One core's L2 cache in bytes as Linux reports it (under ``root``, by default
+    CACHE_DIR), or None: another system, or not reported. Scratch that a kernel reuses in
+    chunks is sized by it (``_conv_shift.BATCH_CHUNK_BYTES``)."""
+    root = root or CACHE_DIR
+    try:
+        for entry in sorted(os.listdir(root)):
+            if not entry.startswith("index"):
+                continue
+            with open(os.path.join(root, entry, "level")) as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(os.path.join(root, entry, "size")) as f:
+                text = f.read().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+            return int(text.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        return None
+    return None
