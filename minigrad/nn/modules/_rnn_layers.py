@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import parallel
 from ...autograd import Function, enable_grad, grad as autograd_grad
 from ...autograd.function import rename_node
 from ...autograd.grad_mode import is_grad_enabled
@@ -37,6 +38,7 @@ from ...ops.elementary_functions import sigmoid_array
 from ...ops.scatter_gather import index_select
 from ...ops.stacking import cat, unbind
 from ...tensor import Tensor
+from ._lstm_kernels import lstm_backward_sweep, lstm_forward, lstm_slopes, scratch
 
 __all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
            "gru_gates"]
@@ -108,16 +110,16 @@ class _Steps:
             o = self.offsets[t]
             yield t, slice(o, o + self.sizes[t]), self.sizes[t]
 
-    def previous(self, states, first):
+    def previous(self, states, first, out=None):
         """The state each step starts from, packed as ``states`` (S, H): the prefix of the
         state the step before it (in processing order) left, and ``first`` (h0 or c0) for
-        sequences starting at this step."""
+        sequences starting at this step. Into ``out`` when given."""
         sizes, offsets, T = self.sizes, self.offsets, len(self.sizes)
         if self.uniform:        # (every step has every row: one shift)
             n = sizes[0]
             if self.reverse:
-                return np.concatenate([states[n:], first], 0)
-            return np.concatenate([first, states[:-n]], 0)
+                return np.concatenate([states[n:], first], 0, out=out)
+            return np.concatenate([first, states[:-n]], 0, out=out)
         parts = []
         for t in range(T):
             b = sizes[t]
@@ -129,7 +131,7 @@ class _Steps:
                     parts.append(first[kept:b])
             else:
                 parts.append(first[:b])
-        return np.concatenate(parts, 0)
+        return np.concatenate(parts, 0, out=out)
 
     def last_rows(self, n):
         """Where each of the n sequences' final state is in the packed layout (its row at the
@@ -142,7 +144,7 @@ class _Steps:
 
 def _weight_grads(d_pre, h_prev, with_bias):
     """d W_hh = sum over steps and rows of d_pre^T h_prev (one GEMM), d b_hh = sum d_pre."""
-    dw = d_pre.T @ h_prev
+    dw = parallel.matmul(d_pre.T, h_prev)
     return dw, (d_pre.sum(0) if with_bias else None)
 
 
@@ -162,7 +164,8 @@ class _Layer(Function):
         if is_grad_enabled() or type(grad._array) is not np.ndarray or \
                 grad._array.dtype != saved[0]._array.dtype:
             return _backward_as_ops(self, grad, saved)
-        return self.backward_arrays(grad._array, saved)
+        with parallel.blas_on_one_thread():     # (see _layer)
+            return self.backward_arrays(grad._array, saved)
 
 
 class _LstmLayer(_Layer):
@@ -171,34 +174,7 @@ class _LstmLayer(_Layer):
     def forward(self, xw, h0, c0, *bias_weight, steps, step):
         self.save_for_backward(xw, h0, c0, *bias_weight)
         w_hh, b_hh = _split_bias(bias_weight)
-        S, G = xw.shape
-        H = G // 4
-        out = np.empty((2, S, H), xw.dtype)             # h_t, then c_t, of every step
-        acts = np.empty((S, G), xw.dtype)               # each step's gates i, f, g, o
-        tanh_c = np.empty((S, H), xw.dtype)
-        pre = np.empty((h0.shape[0], G), xw.dtype)
-        w_t = np.ascontiguousarray(w_hh.T)     # (numpy's product of a transposed view is
-        # slower for these small row counts); the states: the last step's rows, or with
-        # sequences of several lengths a buffer whose rows keep their last (or first) value
-        h, c = (h0, c0) if steps.uniform else (h0.copy(), c0.copy())
-        for _, rows, b in steps.order():
-            p = pre[:b]
-            np.matmul(h[:b], w_t, out=p)
-            if b_hh is not None:
-                p += b_hh
-            p += xw[rows]
-            a = acts[rows]
-            a[...] = sigmoid_array(p)
-            np.tanh(p[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-            c_new, h_new = out[1, rows], out[0, rows]
-            np.multiply(a[:, H:2 * H], c[:b], out=c_new)
-            c_new += a[:, :H] * a[:, 2 * H:3 * H]
-            np.tanh(c_new, out=tanh_c[rows])
-            np.multiply(a[:, 3 * H:], tanh_c[rows], out=h_new)
-            if steps.uniform:
-                h, c = h_new, c_new
-            else:
-                h[:b], c[:b] = h_new, c_new
+        out, acts, tanh_c = lstm_forward(xw, h0, c0, w_hh, b_hh, steps)
         # the backward reads the gates and cell states as made here (the c_t are not handed
         # out: only copies of the final ones are, so nothing can change them in place)
         self.acts, self.tanh_c, self.cells, self.steps = acts, tanh_c, out[1], steps
@@ -209,36 +185,20 @@ class _LstmLayer(_Layer):
         """grad (2, S, H) of (h_t, c_t) -> d xw, d h0, d c0, d w_hh, d b_hh: the cell's
         formulas (``lstm_cell_grads``) with every factor that does not depend on the incoming
         gradients computed for all steps at once, so that a step of the sweep is a few
-        products of (b, H) rows and one GEMM."""
+        products of (b, H) rows and one GEMM (``_lstm_kernels``)."""
         h0, c0, w_hh = (s._array for s in (saved[1], saved[2], saved[-1]))
         acts, tanh_c, steps = self.acts, self.tanh_c, self.steps
-        S, G = acts.shape
-        H = G // 4
-        i, f, g, o = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
-        c_prev = steps.previous(self.cells, c0)
-        h_prev = steps.previous(o * tanh_c, h0)
-        through_c = o * (1 - tanh_c * tanh_c)           # dc' = dc + dh o (1 - tanh(c')^2)
-        slopes = np.empty((S, 4, H), acts.dtype)        # d pre = (dc' ., dc' ., dc' ., dh .)
-        np.multiply(g, i * (1 - i), out=slopes[:, 0])
-        np.multiply(c_prev, f * (1 - f), out=slopes[:, 1])
-        np.multiply(i, 1 - g * g, out=slopes[:, 2])
-        np.multiply(tanh_c, o * (1 - o), out=slopes[:, 3])
-        d_pre = np.empty((S, 4, H), acts.dtype)
-        # the gradients reaching each sequence's state, as rows of one buffer: a sequence
-        # that has not started (in the sweep's order) has none yet, one that has ended keeps
-        # its d h0 / d c0
-        dh_state, dc_state = np.zeros_like(h0), np.zeros_like(c0)
-        for _, rows, b in reversed(list(steps.order())):
-            dh = grad[0, rows] + dh_state[:b]
-            total = grad[1, rows] + dc_state[:b]
-            total += dh * through_c[rows]
-            np.multiply(total[:, None, :], slopes[rows, :3], out=d_pre[rows, :3])
-            np.multiply(dh, slopes[rows, 3], out=d_pre[rows, 3])
-            np.multiply(total, f[rows], out=dc_state[:b])
-            np.matmul(d_pre[rows].reshape(b, G), w_hh, out=dh_state[:b])
-        d_pre = d_pre.reshape(S, G)
+        H = acts.shape[1] // 4
+        S = acts.shape[0]
+        c_prev = steps.previous(self.cells, c0, scratch("prev", (S, H), acts.dtype))
+        through_c, slopes = lstm_slopes(acts, tanh_c, c_prev, H)
+        d_pre, dh0, dc0 = lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps,
+                                              h0.shape[0])
+        del c_prev, through_c, slopes       # (their buffers serve h_prev's)
+        h_t = np.multiply(acts[:, 3 * H:], tanh_c, out=scratch("h_t", (S, H), acts.dtype))
+        h_prev = steps.previous(h_t, h0, scratch("prev", (S, H), acts.dtype))
         dw, db = _weight_grads(d_pre, h_prev, len(saved) == 5)
-        return _in_order(d_pre, (dh_state, dc_state), dw, db)
+        return _in_order(d_pre, (dh0, dc0), dw, db)
 
 
 class _GruLayer(_Layer):
@@ -388,7 +348,11 @@ def _layer(node, step, xw, states, w_hh, b_hh, reverse, sizes, **params):
     steps = _Steps(sizes or [xw.shape[1]] * xw.shape[0], reverse)
     args = (xw.reshape(-1, xw.shape[-1]),) + states + \
         ((w_hh,) if b_hh is None else (b_hh, w_hh))
-    return node.apply(*args, steps=steps, step=step, **params), steps
+    # a step's products are too small for the BLAS's threads: with them, OpenBLAS's workers
+    # met at each product and spun after it, and a 2-thread step of the lstm_text benchmark
+    # took 170-880 ms instead of 21-24 when other processes held the cores
+    with parallel.blas_on_one_thread():
+        return node.apply(*args, steps=steps, step=step, **params), steps
 
 
 def _named(out, xw, h0, sizes):
