@@ -140,6 +140,8 @@ OUT_EXACT.update({name: _non_boolean(name) for name in ("signbit", "isposinf", "
 OUT_EXACT.update({name: _bool_or_byte(name) for name in ("all", "any")})
 OUT_EXACT.update({
     "where": lambda have, want: f"Expected out type to be {have} but got {want}",
+    "float_power": lambda have, want: (f"the output given to float_power has dtype {want} but "
+                                       f"the operation's result requires dtype {have}"),
     "amax": lambda have, want: (f"Expected the dtype for input and out to match, but got "
                                 f"{have} for input's dtype and {want} for out's dtype."),
     "mv": lambda have, want: (f"addmv input tensors must have the same dtype, but got {want}, "

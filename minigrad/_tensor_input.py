@@ -510,6 +510,9 @@ def guarded(fn, name):
             if not (any(isinstance(a, Tensor) for a in args[:2]) or
                     any(isinstance(v, Tensor) for v in kwargs.values())):
                 raise _combination(name, args, kwargs, _NUMBER_FIRST[name])
+            if "out" in kwargs and args and not isinstance(args[0], Tensor) and \
+                    "out" not in _NUMBER_FIRST[name][1]:
+                raise _combination(name, args, kwargs, _NUMBER_FIRST[name])   # (no out= there)
             return fn(*args, **kwargs)
         return call_numbers
     second = _SECOND.get(name)

@@ -84,6 +84,17 @@ def _torch_args(fn):
                 kwargs[name] = kwargs.pop(alias)
         if "input" in kwargs and not args:
             args = (kwargs.pop("input"),)
+        if "keepdim" in kwargs and len(args) == 1 and "dim" not in kwargs and \
+                fn.__name__ in _KEEPDIM_NEEDS_DIM:
+            _refuse_keepdim_without_dim(fn.__name__, kwargs)
+        if "stable" in kwargs and len(args) > 1 and fn.__name__ in ("sort", "argsort"):
+            # PyTorch's overload with ``stable`` takes dim and descending by keyword only
+            got = ", ".join(["Tensor"] + [python_type_name(a) for a in args[1:]] +
+                            [f"{k}={python_type_name(v)}" for k, v in kwargs.items()])
+            raise TypeError(f"{fn.__name__}() received an invalid combination of arguments - "
+                            f"got ({got}), but expected one of:\n"
+                            f" * (Tensor input, *, bool stable, int dim = -1, bool descending = "
+                            f"False)\n * (Tensor input, int dim = -1, bool descending = False)\n")
         if "other" in kwargs and len(args) == 1 and "other" not in _params(fn):
             args = args + (kwargs.pop("other"),)
         out = kwargs.pop("out", None)
@@ -94,6 +105,8 @@ def _torch_args(fn):
             name = OR.BINARY_FORMS[name]    # max(a, b) is torch's maximum, by that name
         rule = _out_rule(name, args, kwargs)
         OR.check_overlap(out, _tensor_arguments(args, kwargs), rule)
+        if name in _PROMOTED_RESULT and isinstance(out, Tensor) and len(args) == 2:
+            _check_out_cast(name, args, kwargs, out)
         if (isinstance(out, Tensor) and fn.__name__ in OR.OUT_CASTS
                 and kwargs.get("dtype") is None):
             # PyTorch reduces in out's dtype: a float sum into an int64 out adds the
@@ -113,6 +126,76 @@ def _torch_args(fn):
             kwargs["dtype"] = out.dtype
         return _write_out(out, fn(*args, **kwargs), name, rule)
     return call
+
+
+# binary ops whose result has the promoted dtype of their operands (a float one for true
+# division): PyTorch checks that ``out`` can hold it before its kernel runs, so a complex
+# ``remainder`` into an int out is refused for the cast, not for the kernel it lacks
+_PROMOTED_RESULT = frozenset((
+    "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "atan2",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+    "copysign"))
+_FLOAT_RESULT = frozenset(("div", "true_divide", "atan2", "copysign"))
+
+
+def _check_out_cast(name, args, kwargs, out):
+    operands = [a._array if isinstance(a, Tensor) else dtypes.python_number(a)
+                if isinstance(a, np.generic) else a for a in args]
+    if not all(isinstance(a, (np.ndarray, bool, int, float, complex)) for a in operands):
+        return                      # (the op's own error for anything else)
+    if name == "sub" and any(getattr(a, "dtype", None) == np.bool_ or isinstance(a, bool)
+                             for a in operands):
+        return                      # (sub's refusal of bools comes first)
+    shapes = [a.shape for a in operands if isinstance(a, np.ndarray)]
+    if len(shapes) == 2:
+        E.broadcast_shape(shapes[0], shapes[1], name)      # (its error comes first)
+    try:
+        have = dtypes.result_type(*operands)
+    except (TypeError, ValueError, OverflowError):
+        return
+    if name in _FLOAT_RESULT and have.kind in "biu" and kwargs.get("rounding_mode") is None:
+        have = dtypes.default_float().np
+    want = out._array.dtype
+    if dtypes._category(have) > dtypes._category(want):
+        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
+                           f"output type {scalar_type_name(want)}")
+
+
+# the reductions whose every overload with ``keepdim`` takes ``dim`` too: PyTorch's parser
+# refuses ``sum(x, keepdim=True)`` (std and var: with ``unbiased``, not with ``correction``)
+_KEEPDIM_NEEDS_DIM = {
+    "sum": (" * (Tensor input, *, torch.dtype dtype = None)",
+            " * (Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = "
+            "None, Tensor out = None)"),
+    "prod": (" * (Tensor input, *, torch.dtype dtype = None)",
+             " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+             "Tensor out = None)"),
+    "mean": (" * (Tensor input, *, torch.dtype dtype = None, Tensor out = None)",
+             " * (Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = "
+             "None, Tensor out = None)"),
+    "std": None, "var": None, "std_mean": None, "var_mean": None,
+    "median": "dim", "nanmedian": "dim"}
+
+
+def _refuse_keepdim_without_dim(name, kwargs):
+    overloads = _KEEPDIM_NEEDS_DIM[name]
+    if overloads == "dim":
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+    if overloads is None:           # std / var: only unbiased with keepdim needs dim
+        if "unbiased" not in kwargs:
+            return
+        out = "" if name.endswith("_mean") else ", *, Tensor out = None"
+        overloads = (f" * (Tensor input, tuple of ints dim, bool unbiased = True, bool keepdim "
+                     f"= False{out})",
+                     f" * (Tensor input, tuple of ints dim = None, *, Number correction = None, "
+                     f"bool keepdim = False{out.replace(', *', '')})",
+                     " * (Tensor input, bool unbiased = True)")
+    elif "dtype" in kwargs and name != "mean":
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+    got = ", ".join(["Tensor"] + [f"{k}={'torch.dtype' if k == 'dtype' else python_type_name(v)}"
+                                  for k, v in sorted(kwargs.items())])
+    raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                    f"but expected one of:\n" + "\n".join(overloads) + "\n")
 
 
 @functools.lru_cache(maxsize=None)
@@ -151,6 +234,8 @@ def _out_grad_check(out, result, name):
     if not all(isinstance(o, Tensor) for o, _ in pairs):
         return                                  # the TypeError of a wrong out comes first
     for o, r in pairs:
+        if isinstance(r, Tensor) and r._array.dtype.kind in "biu":
+            continue        # (no derivative: PyTorch's check is in its differentiable ops)
         if r.requires_grad or o.requires_grad:
             raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
                                "automatic differentiation, but one of the arguments requires "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._type_names import python_type_name
 from .ops import elementwise as E, reduce as R, inplace as I
 from .ops import extrema as EX, softmax as SX
 from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
@@ -112,8 +113,16 @@ Tensor.logical_or = C.tensor_method(C.logical_or)
 Tensor.logical_not = C.logical_not
 
 
-def _where_method(self, condition, other):
+_NO_OTHER = object()
+
+
+def _where_method(self, condition, other=_NO_OTHER):
     """``x.where(condition, y)``: ``where(condition, x, y)``, the condition a Tensor."""
+    if other is _NO_OTHER:
+        raise TypeError(f"where() received an invalid combination of arguments - got "
+                        f"({python_type_name(condition)}), but expected one of:\n"
+                        f" * (Tensor condition, Tensor other)\n"
+                        f" * (Tensor condition, Number other)\n")
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
                         f"{type(condition).__name__}")

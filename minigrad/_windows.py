@@ -23,6 +23,7 @@ import numpy as np
 
 from . import dtypes
 from .creation import _finish, check_layout
+from .tensor import Tensor
 
 __all__ = ["hann_window", "hamming_window", "blackman_window", "bartlett_window",
            "kaiser_window", "symmetric_or_periodic"]
@@ -59,6 +60,13 @@ def _kaiser(beta):
     return window
 
 
+# the C++ element types PyTorch's TensorOptions print names
+_C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
+            "uint8": "unsigned char", "uint16": "short unsigned int",
+            "uint32": "unsigned int", "uint64": "long unsigned int", "bool": "bool",
+            "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
 def _make(name, symmetric, window_length, periodic, dtype, layout, device, requires_grad):
     """Check the arguments as PyTorch does, then build the window tensor."""
     if isinstance(window_length, bool) or not isinstance(window_length, numbers.Integral):
@@ -73,42 +81,112 @@ def _make(name, symmetric, window_length, periodic, dtype, layout, device, requi
                            f"window_length={window_length}")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if dt.np.kind not in "fV":
-        raise RuntimeError(f"{name} expects floating point dtypes, got: {dt}")
+        raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype="
+                           f"{_C_NAMES.get(dt.np.name, dt.np.name)}, device=cpu, layout=Strided "
+                           f"(default), requires_grad=false (default), pinned_memory=false, "
+                           f"memory_format=(nullopt))")
     values = symmetric_or_periodic(symmetric, int(window_length), bool(periodic))
     return _finish(values, dt, device, requires_grad)
 
 
-def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
-                pin_memory=False, requires_grad=False):
-    """Hann window: 0.5 - 0.5 cos(2 pi n / L); see the module docstring for L and periodic."""
-    return _make("hann_window", _cosine_sum((0.5, 0.5)), window_length, periodic, dtype, layout,
-                 device, requires_grad)
+_OPTIONS = ("*, torch.dtype dtype = None, torch.layout layout = None, torch.device device = "
+            "None, bool pin_memory = False, bool requires_grad = False")
 
 
-def hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype=None,
-                   layout=None, device=None, pin_memory=False, requires_grad=False):
-    """Hamming window: alpha - beta cos(2 pi n / L)."""
-    return _make("hamming_window", _cosine_sum((alpha, beta)), window_length, periodic, dtype,
+def _label(value):
+    """The name PyTorch's parser gives a value's type in its "got (...)" list."""
+    if isinstance(value, Tensor):
+        return "Tensor"
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+
+
+def _parameters(name, optional, args, kwargs):
+    """(window_length, {the optional parameters given}) of a call of window ``name``
+    (``optional``: its (name, type) pairs, in order), read as PyTorch's overloads take them:
+    each overload adds the next parameter, so one can be given only with all before it
+    (``hamming_window(5, alpha=0.5)`` is refused: no overload has alpha without periodic),
+    and each must have its type (a bool ``periodic``, a real number ``alpha``)."""
+    names = ["window_length"] + [n for n, _ in optional]
+    if not args and "window_length" not in kwargs and kwargs:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "window_length"')
+    given = dict(zip(names, args))
+    fits = len(args) <= len(names)
+    for key, value in kwargs.items():
+        fits = fits and key in names and key not in given
+        given[key] = value
+    fits = fits and bool(given) and names[:len(given)] == [n for n in names if n in given]
+    for param, kind in optional:
+        value = given.get(param)
+        if param in given and not (isinstance(value, bool) if kind == "bool" else
+                                   isinstance(value, numbers.Real) or isinstance(
+                                       value, Tensor) and value.ndim == 0):
+            fits = False
+    if not fits:
+        got = [_label(a) for a in args] + [f"{k}={_label(v)}" for k, v in kwargs.items()]
+        lines = [f"{name}() received an invalid combination of arguments - got "
+                 f"({', '.join(got)}), but expected one of:"]
+        for n in range(len(optional) + 1):
+            params = ["int window_length"] + [f"{kind} {p}" for p, kind in optional[:n]]
+            lines.append(f" * ({', '.join(params)}, {_OPTIONS})")
+        raise TypeError("\n".join(lines) + "\n")
+    length = given.pop("window_length")
+    if isinstance(length, Tensor) and length.ndim == 0 and length._array.dtype.kind in "iu":
+        length = int(length._array)         # PyTorch reads an integer tensor's index
+    return length, given
+
+
+def _number(value):
+    return float(value.item() if isinstance(value, Tensor) else value)
+
+
+def hann_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
+                requires_grad=False, **kwargs):
+    """Hann window: 0.5 - 0.5 cos(2 pi n / L); see the module docstring for L and periodic.
+    ``hann_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
+    n, given = _parameters("hann_window", (("periodic", "bool"),), args, kwargs)
+    return _make("hann_window", _cosine_sum((0.5, 0.5)), n, given.get("periodic", True), dtype,
                  layout, device, requires_grad)
 
 
-def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
-                    pin_memory=False, requires_grad=False):
-    """Blackman window: 0.42 - 0.5 cos(2 pi n / L) + 0.08 cos(4 pi n / L)."""
-    return _make("blackman_window", _cosine_sum((0.42, 0.5, 0.08)), window_length, periodic,
+def hamming_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
+                   requires_grad=False, **kwargs):
+    """Hamming window: alpha - beta cos(2 pi n / L).
+    ``hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype, ...)``:
+    as PyTorch's overloads, alpha only after periodic, beta only after alpha."""
+    n, given = _parameters("hamming_window", (("periodic", "bool"), ("alpha", "float"),
+                                          ("beta", "float")), args, kwargs)
+    coefficients = (_number(given.get("alpha", 0.54)), _number(given.get("beta", 0.46)))
+    return _make("hamming_window", _cosine_sum(coefficients), n, given.get("periodic", True),
                  dtype, layout, device, requires_grad)
 
 
-def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None,
-                    pin_memory=False, requires_grad=False):
-    """Bartlett (triangular) window: 1 - |2 n / L - 1|."""
-    return _make("bartlett_window", _bartlett, window_length, periodic, dtype, layout, device,
-                 requires_grad)
+def blackman_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
+                    requires_grad=False, **kwargs):
+    """Blackman window: 0.42 - 0.5 cos(2 pi n / L) + 0.08 cos(4 pi n / L).
+    ``blackman_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
+    n, given = _parameters("blackman_window", (("periodic", "bool"),), args, kwargs)
+    return _make("blackman_window", _cosine_sum((0.42, 0.5, 0.08)), n,
+                 given.get("periodic", True), dtype, layout, device, requires_grad)
 
 
-def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout=None,
-                  device=None, pin_memory=False, requires_grad=False):
-    """Kaiser window: I0(beta sqrt(1 - (2 n / L - 1)^2)) / I0(beta), I0 the modified Bessel
-    function of the first kind, order 0."""
-    return _make("kaiser_window", _kaiser(float(beta)), window_length, periodic, dtype, layout,
+def bartlett_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
+                    requires_grad=False, **kwargs):
+    """Bartlett (triangular) window: 1 - |2 n / L - 1|.
+    ``bartlett_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
+    n, given = _parameters("bartlett_window", (("periodic", "bool"),), args, kwargs)
+    return _make("bartlett_window", _bartlett, n, given.get("periodic", True), dtype, layout,
                  device, requires_grad)
+
+
+def kaiser_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
+                  requires_grad=False, **kwargs):
+    """Kaiser window: I0(beta sqrt(1 - (2 n / L - 1)^2)) / I0(beta), I0 the modified Bessel
+    function of the first kind, order 0.
+    ``kaiser_window(window_length, periodic=True, beta=12.0, *, dtype, ...)``: as PyTorch's
+    overloads, beta only after periodic."""
+    n, given = _parameters("kaiser_window", (("periodic", "bool"), ("beta", "float")), args,
+                       kwargs)
+    return _make("kaiser_window", _kaiser(_number(given.get("beta", 12.0))), n,
+                 given.get("periodic", True), dtype, layout, device, requires_grad)

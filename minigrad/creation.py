@@ -197,6 +197,9 @@ def _size(size, name):
                                 f"not {kind}")
             raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
                             f"{i + 1} with error \"type must be tuple of ints,but got {kind}\"")
+        if not -2 ** 63 <= s < 2 ** 63:      # (PyTorch's words, less its C++ stack)
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{i + 1} with error \"Overflow when unpacking long long")
     # PyTorch's parser reads every element before any size's sign is checked
     for s in size:
         if s < 0:
@@ -265,6 +268,8 @@ def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
         return sparse_zeros(_size(size, "zeros"), dtype, device, requires_grad)
     sizes = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     for s in sizes:
+        if isinstance(s, numbers.Integral) and s < -2 ** 63:
+            break                           # (past 64 bits: the parser's error, below)
         if isinstance(s, numbers.Integral) and s < 0:      # zeros' own words, then the sizes
             raise RuntimeError(f"zeros: Dimension size must be non-negative. (Trying to create "
                                f"tensor with negative dimension {s}: {list(sizes)})")
@@ -327,8 +332,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, layo
         raise TypeError("full(): argument 'fill_value' (position 2) must be Number, not Tensor")
     fill_value = _number(fill_value)
     if not isinstance(fill_value, numbers.Number):
-        raise TypeError(f"full(): argument 'fill_value' must be a number, not "
-                        f"{type(fill_value).__name__} ({fill_value!r})")
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not "
+                        f"{python_type_name(fill_value)}")
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     dt = dtypes.to_dtype(dtype)

@@ -63,6 +63,19 @@ _INFERENCE = InferenceCounter()         # one for all: it holds no state
 _NDARRAY, _NP_SCALAR, _new_object = np.ndarray, np.generic, object.__new__
 
 
+def _strided_empty(array):
+    """An empty numpy array as PyTorch lays one out: numpy gives a new empty array zero
+    strides, PyTorch row-major ones (each size counted as at least 1), and its views
+    (``t()``, ``permute``, slices) carry them on.  Held with those strides, numpy's views of
+    it report what PyTorch's do."""
+    strides, n = [], array.itemsize
+    for size in reversed(array.shape):
+        strides.append(n)
+        n *= max(size, 1)
+    return np.ndarray(array.shape, array.dtype, np.empty(0, array.dtype), 0,
+                      tuple(reversed(strides)))
+
+
 class Size(tuple):
     """The shape of a tensor: a tuple that prints as ``minigrad.Size([1, 2, 11])``."""
 
@@ -364,7 +377,7 @@ def _from_mixed_sequence(data, dtype=None):
     arrays = []
 
     def unpack(x):
-        if isinstance(x, (list, tuple)):
+        if isinstance(x, (list, tuple, range)):       # (a range inside is a sequence too)
             return [unpack(y) for y in x]
         if isinstance(x, np.ndarray):
             arrays.append(x)
@@ -527,6 +540,9 @@ class Tensor:
         self._init(array, requires_grad)
 
     def _init(self, array, requires_grad=False):
+        if type(array) is _NDARRAY and not array.size and array.ndim and \
+                not any(array.strides):
+            array = _strided_empty(array)
         self._array = array
         self._grad = None
         self.grad_fn = None
@@ -541,10 +557,14 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         """Wrap an array without copying or converting it (the fast path ops use)."""
-        if type(array) is not _NDARRAY and isinstance(array, _NP_SCALAR):
-            # numpy ufuncs and reductions on 0-d arrays return scalars; a numpy float64 scalar
-            # is a Python float, which type promotion would then treat as a weak Python number.
-            array = np.asarray(array)
+        if type(array) is not _NDARRAY:
+            if isinstance(array, _NP_SCALAR):
+                # numpy ufuncs and reductions on 0-d arrays return scalars; a numpy float64
+                # scalar is a Python float, which type promotion would then treat as a weak
+                # Python number.
+                array = np.asarray(array)
+        elif not array.size and array.ndim and not any(array.strides):
+            array = _strided_empty(array)
         t = _new_object(cls)
         t._array = array
         t._grad = None

@@ -479,7 +479,7 @@ CASES = [
       r"'from' to be less than 'to', but got from=5 >= to=2"),
     C("eye-negative", lambda T: T.eye(-1), RuntimeError, r"n must be greater or equal to 0, got -1"),
     C("full-str", lambda T: T.full((2,), "a"), TypeError,
-      r"argument 'fill_value' must be a number, not str"),
+      r"argument 'fill_value' \(position 2\) must be Number, not str"),
     C("tensor-int64-overflow", lambda T: T.tensor([1, 2 ** 63]), ValueError,
       r"Overflow when unpacking long long: 9223372036854775808 does not fit in int64"),
     C("full-int32-overflow", lambda T: T.full((2,), 2 ** 40, dtype=T.int32), RuntimeError,

@@ -118,14 +118,22 @@ def test_saved_view_overwritten_through_base_still_raises():
             z.sum().backward()
 
 
-def test_view_made_without_grad_mode_is_left_alone():
-    x = minigrad.tensor([1., 2, 3], requires_grad=True)
-    y = x * 1
-    with minigrad.no_grad():
-        v = y[1:]
-    y.mul_(3)
-    assert not v.requires_grad and v.grad_fn is None
-    np.testing.assert_allclose(v.numpy(), [6., 9.])
+def test_view_made_without_grad_mode_requires_grad_as_a_leaf():
+    """As in PyTorch: the view requires grad, is a leaf, and keeps no gradient; a write
+    through its base (out of grad mode) shows in it."""
+    for lib in LIBS:
+        x = lib.tensor([1., 2, 3], requires_grad=True)
+        y = x * 1
+        with lib.no_grad():
+            v = y[1:]
+            w = x.t()[:2]
+        assert v.requires_grad and v.is_leaf and v.grad_fn is None
+        assert w.requires_grad and w.is_leaf
+        (v * w).sum().backward()
+        assert v.grad is None and w.grad is None and x.grad is None
+        with lib.no_grad():
+            y.mul_(3)
+        np.testing.assert_allclose(v.detach().numpy(), [6., 9.])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -839,7 +839,10 @@ def _accumulate(t, g, create_graph):
     """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
     ``create_graph``, as PyTorch. A first gradient that nothing else holds becomes ``.grad``
     as it is (no copy, as PyTorch steals it); one that may be shared is copied, and so is
-    every first gradient under ``create_graph`` (recorded: PyTorch's CopyBackwards)."""
+    every first gradient under ``create_graph`` (recorded: PyTorch's CopyBackwards). A view
+    made with grad mode off (``function.link_view``) keeps no gradient, as in PyTorch."""
+    if t.__dict__.get("_grad_sink", True) is False:
+        return
     if g.is_sparse:             # sparse gradients add up sparse, into a dense .grad dense
         t._grad = g if t._grad is None else t._grad + g
         return

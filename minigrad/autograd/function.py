@@ -756,7 +756,8 @@ def _refuse_inference(t):
 
 def link_view(view, source):
     """Make ``view`` (whose array shares ``source``'s memory) a view: it shares the version
-    counter and names the root base.  A view made with grad mode on is also listed (weakly)
+    counter and names the root base (with grad mode off, a view of a tensor that requires
+    grad requires grad too, as in PyTorch).  A view made with grad mode on is also listed (weakly)
     by its base: a recorded in-place write through the base or one of its views gives every
     other listed view a new history read from the base (``ops/writes.py``), so that a
     gradient through it sees the write, as PyTorch regenerates a view's ``grad_fn``."""
@@ -776,8 +777,14 @@ def link_view(view, source):
         # either; it is named by its own node
         if source.__dict__.get("_view_meta") is not None:
             view.__dict__["_view_meta"] = VIEW_OF_REFUSED
-    elif not _state.inference:
-        view.__dict__["_view_meta"] = NO_GRAD_VIEW
+    else:
+        if not _state.inference:
+            view.__dict__["_view_meta"] = NO_GRAD_VIEW
+        if source._requires_grad:
+            # as PyTorch: a view made with grad mode off of a tensor that requires grad
+            # requires grad too, as a leaf whose gradient goes nowhere (``.grad`` stays None)
+            view._requires_grad = True
+            view.__dict__["_grad_sink"] = False
 
 
 class _LiveViews:

@@ -1,19 +1,20 @@
 """``Dirichlet(concentration)``: density prod_i x_i^(a_i - 1) / B(a) on the simplex.
 
-rsample normalises independent Gamma(a_i, 1) draws, x = g / sum(g); its gradient flows
-through the Gamma draws' implicit gradients and the normalisation (an unbiased
-reparameterization gradient, but not numerically PyTorch's, which differentiates each
-x_i's Beta marginal instead; both have the same expectation).
+rsample normalises independent Gamma(a_i, 1) draws, x = g / sum(g), as PyTorch's kernel;
+its gradient is PyTorch's pathwise one, through each x_i's Beta marginal (see
+``_dirichlet_grad``), computed exactly where PyTorch approximates it.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import rename_node
+from .. import backend
+from ..autograd.function import Function, once_differentiable, rename_node
 from . import _ops as ops
 from . import constraints
-from ._standard_gamma import standard_gamma, torch_gamma_draws
-from .utils import param_numpy, wrap_draws
+from ._dirichlet_grad import dirichlet_grad
+from ._standard_gamma import torch_gamma_draws
+from .utils import param_numpy
 from .exp_family import ExponentialFamily
 
 __all__ = ["Dirichlet"]
@@ -22,6 +23,25 @@ __all__ = ["Dirichlet"]
 def _log_beta(a):
     """log B(a) = sum_i lgamma(a_i) - lgamma(sum_i a_i), over the last dim."""
     return ops.lgamma(a).sum(-1) - ops.lgamma(a.sum(-1))
+
+
+class _Dirichlet(Function):
+    """Dirichlet draws ``draws`` (a numpy array made in rsample) of concentration ``alpha``;
+    backward: PyTorch's pathwise gradient through the Beta marginals, once differentiable
+    as there."""
+
+    @staticmethod
+    def forward(ctx, alpha, draws):
+        x = ops.Tensor._wrap(backend.to_device(draws, alpha.device))
+        ctx.save_for_backward(x, alpha)
+        return x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, alpha = ctx.saved_tensors
+        grad = dirichlet_grad(param_numpy(x), param_numpy(alpha), param_numpy(g))
+        return ops.Tensor._wrap(backend.to_device(grad, g.device)), None
 
 
 class Dirichlet(ExponentialFamily):
@@ -50,10 +70,7 @@ class Dirichlet(ExponentialFamily):
         dtype = a.dtype
         exact = np.clip((g64 / g64.sum(-1, keepdims=True)).astype(dtype),
                         np.finfo(dtype).tiny, np.nextafter(dtype.type(1), dtype.type(0)))
-        g = standard_gamma(alpha, draws=g64)
-        point = g / g.sum(-1, keepdim=True)
-        frozen = point.detach()
-        return point + (wrap_draws(exact, frozen) - frozen)
+        return _Dirichlet.apply(alpha, exact)
 
     def log_prob(self, value):
         """sum (a_i - 1) log x_i - log B(a)."""

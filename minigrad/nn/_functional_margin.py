@@ -207,6 +207,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     -log sum over alignments; 'mean' divides each by its target length (at least 1) and
     averages; an impossible alignment gives inf (0 with ``zero_infinity``)."""
     reduction = _legacy(None, None, reduction)      # PyTorch reads it before any check
+    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
+        log_probs, = _autocast_widen(log_probs)
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     if lp.ndim != 3:        # PyTorch's words name the rank after its unsqueeze of dim 1

@@ -15,6 +15,7 @@ from .. import _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd.function import rename_node
 from .._random_factories import uniform_draws
+from ..ops._autocast_cast import in_float32
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.scatter_gather import ScatterAdd
@@ -159,6 +160,7 @@ class _EmptyWindows(Function):
         return ScatterAdd.apply(g, index=index, dim=2, shape=(g.shape[0], g.shape[1], self.plane))
 
 
+@in_float32                # one of the ops CPU autocast runs in float32
 def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
     """(output, flat indices into each input plane) of d-dim fractional max pooling, with
     PyTorch's checks in its order: its Python function reads the input's sizes for the output

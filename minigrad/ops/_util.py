@@ -99,6 +99,8 @@ def normalize_dim(dim, ndim):
             return normalize_dim(int(dim._array.reshape(())), ndim)   # PyTorch reads its index
         raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
     if not -span <= dim < span:
+        if not -2 ** 63 <= dim < 2 ** 63:       # PyTorch's parser reads an int64 first
+            raise ValueError("Overflow when unpacking long long")
         raise IndexError(f"Dimension out of range (expected to be in range of [{-span}, "
                          f"{span - 1}], but got {dim})")
     return dim % span if ndim else 0

@@ -178,11 +178,19 @@ def ne(a, b):
 def _unordered(kernel, *operands):
     """Complex numbers have no order: PyTorch's ordering kernels refuse them (numpy would
     compare real parts first, then imaginary parts, without a word)."""
-    for x in operands:
-        if isinstance(x, Tensor) and x._array.dtype.kind == "c":
-            raise not_implemented_for(kernel, x._array.dtype)
-        if isinstance(x, complex):          # a complex number makes the comparison complex
-            raise not_implemented_for(kernel, dtypes.default_complex().np)
+    if not any(isinstance(x, complex) or isinstance(x, Tensor) and x._array.dtype.kind == "c"
+               for x in operands):
+        return
+    shapes = [x._array.shape for x in operands if isinstance(x, Tensor)]
+    if len(shapes) == 2:
+        broadcast_shape(shapes[0], shapes[1], kernel[:2])     # (PyTorch checks it first)
+    try:        # the kernel PyTorch lacks is that of the promoted dtype
+        dtype = dtypes.result_type(*(x._array if isinstance(x, Tensor) else x
+                                     for x in operands))
+    except (TypeError, ValueError):
+        dtype = dtypes.default_complex().np
+    if dtype.kind == "c":
+        raise not_implemented_for(kernel, dtype)
 
 
 def lt(a, b):

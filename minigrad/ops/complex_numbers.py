@@ -23,6 +23,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import broadcast_shape
 from .elementary_functions import abs
 from .elementwise import cast, div, mul
@@ -132,6 +133,7 @@ def view_as_real(input):
     return ViewAsReal.apply(input)
 
 
+@in_float32
 def view_as_complex(input):
     """A real tensor whose last dim has size 2 read as a complex one, sharing its memory; the
     last dim must be contiguous (stride 1) and the other strides even, as in PyTorch."""
@@ -246,6 +248,7 @@ class Polar(Function):
         return gr, gt
 
 
+@in_float32
 def polar(abs, angle):
     """The complex numbers with modulus ``abs`` and argument ``angle`` (float32 or float64
     tensors of one dtype, broadcast)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from .elementwise import div, mul
 from .pointwise_select import where
 from .linalg import svdvals
@@ -42,6 +43,7 @@ def _ord_text(p):
     return str(p)
 
 
+@in_float32
 def cond(A, p=None):
     """``linalg.cond``: the condition number (*) of A (*, m, n) in the norm ``p`` (module
     docstring); p other than None / 2 / -2 needs square matrices.  A's (real) dtype."""

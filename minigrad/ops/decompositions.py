@@ -31,6 +31,7 @@ from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import not_implemented_for
 from .elementwise import add, mul, sub
 from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
@@ -111,6 +112,7 @@ def _cholesky_error(info, name):
                        f"{k} is not positive-definite).")
 
 
+@in_float32
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """``linalg.cholesky_ex``: (L, info); L (*, n, n) lower (upper, L^T, if ``upper``) with
     A = L L^T from A's lower triangle; info (*) int32, k > 0 where the order-k leading minor
@@ -123,6 +125,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     return CholeskyExResult(_mH(L) if upper else L, Tensor._wrap(info))
 
 
+@in_float32
 def cholesky(A, *, upper=False):
     """``linalg.cholesky``: the Cholesky factor of the symmetric positive-definite A (*, n, n)
     (lower; upper = its transpose if ``upper``).  LinAlgError if a matrix is not PD."""
@@ -139,6 +142,7 @@ def _checked_cholesky(A, upper, name):
     return _mH(L) if upper else L
 
 
+@in_float32
 def torch_cholesky(input, upper=False):
     """``torch.cholesky`` (deprecated there): linalg.cholesky with ``upper`` positional.  It
     has no up-front dtype check: an empty input comes back as it is (square or not), and a
@@ -200,6 +204,7 @@ class QrQ(Function):
         return gx
 
 
+@in_float32
 def qr(A, mode="reduced"):
     """``linalg.qr``: (Q, R) with A = Q R, A (*, m, n), k = min(m, n): 'reduced' Q (*, m, k),
     R (*, k, n); 'complete' Q (*, m, m), R (*, m, n); 'r' R only (Q empty).  R is computed as
@@ -256,6 +261,7 @@ def _complements(a):
     return u[..., k:], vh[..., k:, :]
 
 
+@in_float32
 def svd(A, full_matrices=True, *, driver=None):
     """``linalg.svd``: (U, S, Vh) with A = U diag(S) Vh, A (*, m, n), k = min(m, n), S (*, k)
     descending; U (*, m, k) and Vh (*, k, n) when not ``full_matrices``, else U (*, m, m),
@@ -272,6 +278,7 @@ def svd(A, full_matrices=True, *, driver=None):
     return SvdResult(u, s, vh)
 
 
+@in_float32
 def torch_svd(input, some=True, compute_uv=True):
     """``torch.svd``: (U, S, V) with input = U diag(S) V^H (V, not Vh); ``some`` False gives
     square U and V; ``compute_uv`` False gives zero U (*, m, m) and V (*, n, n) whatever

@@ -20,6 +20,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
 from .linalg import lapack_eigh
@@ -139,6 +140,7 @@ def _check_uplo(UPLO):
     return UPLO.upper()
 
 
+@in_float32
 def eigh(A, UPLO="L"):
     """``linalg.eigh``: (eigenvalues (*, n) ascending, eigenvectors (*, n, n) as columns) of
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
@@ -153,6 +155,7 @@ def eigh(A, UPLO="L"):
     return EighResult(EighVals.apply(A, uplo=UPLO), EighVecs.apply(A, uplo=UPLO))
 
 
+@in_float32
 def eigvalsh(A, UPLO="L"):
     """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
     check_matrices(A, "linalg.eigvalsh")
@@ -249,6 +252,7 @@ def _check_eig_input(A, name, finite=True):
         raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
 
 
+@in_float32
 def eig(A):
     """``linalg.eig``: (eigenvalues (*, n), eigenvectors (*, n, n) as unit-norm columns) of
     the square A (*, n, n), both complex; A = V diag(L) V^-1.  The gradient is defined for a
@@ -261,6 +265,7 @@ def eig(A):
                      clone(narrow(packed, -1, 0, n)))
 
 
+@in_float32
 def eigvals(A):
     """``linalg.eigvals``: the complex eigenvalues (*, n) of the square A (*, n, n), in
     LAPACK's order (that of ``eig``)."""

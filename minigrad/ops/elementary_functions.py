@@ -20,8 +20,8 @@ from ..autograd import Function
 from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, ieee, ieee_errors,
-                    not_implemented_for, torch_sign)
+from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, check_python_int, ieee,
+                    ieee_errors, not_implemented_for, torch_sign)
 from .elementwise import _binary, _scalar_or_tensor, add, cast, div, mul, neg, refuse_array, sub
 from .plumbing import cast_to, conj_of, sum_to
 from .pointwise_select import _piecewise_grad, where
@@ -438,7 +438,10 @@ class Sigmoid(Function):
 def check_integer_exponent(a, b):
     """PyTorch's refusals of an integer (or bool) tensor ``a`` to the power of an integer
     number ``b`` (a numpy integer too): a negative one, or one past a's integer type; and of a
-    float16 or bfloat16 ``a`` to a power past its range (the number is converted to it)."""
+    float16 or bfloat16 ``a`` to a power past its range (the number is converted to it); a
+    Python int past 64 bits is PyTorch's OverflowError first."""
+    check_python_int(a)
+    check_python_int(b)
     if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype) and \
             isinstance(b, (int, float)) and not isinstance(b, bool):
         dtypes.number_for(b, a._array.dtype, half_checked=True)

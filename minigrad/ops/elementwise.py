@@ -161,12 +161,28 @@ def _binary(fn, a, b, name, true_divide=False):
             sa, sb = aa.shape, ba.shape
             if sa != sb:            # (equal shapes broadcast: no call to check them)
                 broadcast_shape(sa, sb, name)
-        return fn.apply(a, b)
+        try:
+            return fn.apply(a, b)
+        except NotImplementedError:
+            _refuse_complex_by_kernel(name, da)
+            raise
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
         dtype = dtypes.default_float().np
     broadcast_shape(a._array.shape, b._array.shape, name)
+    if dtype.kind == "c":
+        _refuse_complex_by_kernel(name, dtype)
     return fn.apply(cast(a, dtype), cast(b, dtype))
+
+
+# ops whose complex refusal PyTorch's kernel names (minigrad's Function would name itself)
+_COMPLEX_KERNELS = {"remainder": "remainder_cpu", "fmod": "fmod_cpu", "atan2": "atan2_cpu"}
+
+
+def _refuse_complex_by_kernel(name, dtype):
+    kernel = _COMPLEX_KERNELS.get(name)
+    if kernel is not None and dtype.kind == "c":
+        raise not_implemented_for(kernel, dtype)
 
 
 # the largest magnitude of each float dtype: a Python number within it is made in that dtype
@@ -231,7 +247,9 @@ def cast(t, dtype):
 def _check_alpha(alpha, dtype):
     """PyTorch's checks of the ``alpha`` of add/sub against the result ``dtype``: a bool alpha
     only for a bool result, a float one only for a floating result, and a value the dtype holds
-    (an unsigned type takes negatives down to -max, as its two's complement)."""
+    (an unsigned type takes negatives down to -max, as its two's complement); a Python int
+    past 64 bits is PyTorch's OverflowError first."""
+    check_python_int(alpha)
     if isinstance(alpha, (bool, np.bool_)):
         if dtype.kind != "b":
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
@@ -256,8 +274,14 @@ def _check_alpha(alpha, dtype):
     else:
         fits = True
     if not fits:
-        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow "
+        c_name = _C_SCALAR_NAMES.get(dtype.name, dtype.name + "_t")
+        raise RuntimeError(f"value cannot be converted to type {c_name} without overflow "
                            f"(alpha={alpha!r})")
+
+
+# the C++ names PyTorch's overflow message gives a dtype's element type
+_C_SCALAR_NAMES = {"int32": "int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                   "float32": "float", "float64": "double"}
 
 
 def _scaled(a, b, alpha, name):
@@ -494,6 +518,10 @@ def _div(a, b, rounding_mode, rounded_node):
     if not isinstance(b, (Tensor, bool, int, float, complex, np.number, np.bool_)):
         raise TypeError(f"div(): argument 'other' (position 2) must be Tensor, not "
                         f"{python_type_name(b)}")
+    check_python_int(a)
+    check_python_int(b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        broadcast_shape(a._array.shape, b._array.shape, "div")    # (before the dtypes)
     dtype = result_dtype(a, b)
     if dtype.kind in "bc":
         raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)

@@ -103,16 +103,18 @@ def _check_reducible(a, dim, name):
 
 def amax(a, dim=(), keepdim=False):
     """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
-    _unordered(check_tensor("amax", a), "max_values_cpu")
-    return MAXMIN_NODES["amax"].apply(a, axes=_check_reducible(a, dim, "amax"),
+    axes = _check_reducible(check_tensor("amax", a), dim, "amax")   # (dims first)
+    _unordered(a, "max_values_cpu")
+    return MAXMIN_NODES["amax"].apply(a, axes=axes,
                         keepdim=bool_arg("amax", "keepdim", keepdim),
                         largest=True, name="amax")
 
 
 def amin(a, dim=(), keepdim=False):
     """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
-    _unordered(check_tensor("amin", a), "min_values_cpu")
-    return MAXMIN_NODES["amin"].apply(a, axes=_check_reducible(a, dim, "amin"),
+    axes = _check_reducible(check_tensor("amin", a), dim, "amin")   # (dims first)
+    _unordered(a, "min_values_cpu")
+    return MAXMIN_NODES["amin"].apply(a, axes=axes,
                         keepdim=bool_arg("amin", "keepdim", keepdim),
                         largest=False, name="amin")
 

@@ -22,6 +22,7 @@ from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
 from .decompositions import qr as linalg_qr
 from .elementwise import add, mul, sub
@@ -75,6 +76,7 @@ def _geqrf_arrays(a):
     return r.reshape(a.shape), tau.reshape(tuple(batch) + (k,))
 
 
+@in_float32
 def geqrf(input):
     """``geqrf``: (a (*, m, n), tau (*, min(m, n))), the Householder QR of input (*, m, n) in
     LAPACK's layout (module docstring).  Not differentiable (as in PyTorch)."""
@@ -124,6 +126,7 @@ def _check_ormqr(input, tau, other, left):
         raise not_implemented_for("ormqr_cpu", input._array.dtype)
 
 
+@in_float32
 def ormqr(input, input2, input3, left=True, transpose=False):
     """``ormqr``: Q C (C Q when not ``left``; Q^H in place of Q when ``transpose``), C =
     input3 (*, m, p) ((*, p, m) when not left), Q = H_1 ... H_k (m x m) given by geqrf's
@@ -150,6 +153,7 @@ def ormqr(input, input2, input3, left=True, transpose=False):
     return c
 
 
+@in_float32
 def torch_qr(input, some=True):
     """``torch.qr`` / ``Tensor.qr``: (Q, R) of ``linalg.qr`` in 'reduced' mode, 'complete'
     when ``some`` is False."""

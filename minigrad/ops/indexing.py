@@ -8,7 +8,6 @@ written value and zero to the overwritten elements.
 from __future__ import annotations
 
 import numbers
-import re
 import warnings
 
 import numpy as np
@@ -18,6 +17,9 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
 from ._ellipses import one_ellipsis
+from ._index_words import (_check_index_count, _check_masks, _check_put_shapes,
+                           _check_value_kind, _index_items, _index_message, _is_int,
+                           _lone_byte_mask, _refuse_long_ints, _selects_a_view, _shape_refusal)
 from ._scatter_add_kernels import index_add_fits, index_add_slices, scatter_add_array
 from ._util import scalar_type_name
 from .elementwise import cast
@@ -330,24 +332,6 @@ class SetItem(Function):
         return ga, gv
 
 
-def _index_items(index):
-    """The index as a tuple of per-dimension items, by PyTorch's (and old numpy's) rule for a
-    list: a short list (under 32 items) holding a slice, None, Ellipsis, a tensor, an array or
-    another sequence stands for a tuple (``x[[slice(None), 1]]`` is ``x[:, 1]``, with
-    PyTorch's deprecation warning); any other list is one index array."""
-    if isinstance(index, tuple):
-        return index
-    if isinstance(index, list) and len(index) < 32 and any(
-            item is None or item is Ellipsis
-            or isinstance(item, (slice, list, tuple, range, Tensor, np.ndarray))
-            for item in index):
-        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated: "
-                      "x[seq] is read as x[tuple(seq)] here, but may later be read as "
-                      "x[tensor(seq)]; write x[tuple(seq)]", UserWarning, stacklevel=4)
-        return tuple(index)
-    return (index,)
-
-
 def _array_index(index, a):
     """Turn Tensors and sequences inside an index into arrays; report whether it is basic."""
     out, basic = [], True
@@ -371,6 +355,8 @@ def _array_index(index, a):
             basic = False
         elif isinstance(item, np.integer):
             item = int(item)                      # a numpy integer is an integer, not an array
+        elif type(item) is int:
+            _refuse_long_ints((item,))
         elif hasattr(item, "shape") and hasattr(item, "dtype"):
             basic = False
         elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
@@ -383,10 +369,6 @@ def _array_index(index, a):
     bool_mask = not basic and all(getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
                                   for i in out if hasattr(i, "dtype"))
     return tuple(out), basic, bool_mask
-
-
-def _is_int(item):
-    return isinstance(item, numbers.Integral) and not isinstance(item, bool)
 
 
 def _ints_first(idx):
@@ -482,13 +464,15 @@ def getitem(a, index):
         return _getitem(a, index)
     try:
         return node.apply(a, index=idx, basic=True)
-    except IndexError as exc:
+    except (IndexError, OverflowError) as exc:
+        _refuse_long_ints(idx)
         raise IndexError(_index_message(exc, a, idx, index)) from None
 
 
 def _getitem(a, index):
     """``getitem`` for any index: bools, index tensors, masks, lists, None, ..."""
     index = one_ellipsis(index, a.ndim)
+    _check_index_count(a, index)
     rewritten = _bools_as_arrays(a, index)
     if rewritten is not None:
         return getitem(*rewritten)
@@ -527,132 +511,6 @@ def _empty_pick(a, idx):
     return out if out._array.size == 0 else None
 
 
-_UNGIVEN = object()
-_TOO_MANY = re.compile(r"too many indices for array: array is (\d+)-dimensional, but (\d+) were "
-                       r"indexed")
-_MASK = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); "
-                   r"size of (?:axis|dimension) is (\d+) but size of corresponding boolean "
-                   r"(?:axis|dimension) is (\d+)")
-_NO_BROADCAST = "shape mismatch: indexing arrays could not be broadcast together with shapes"
-_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
-
-
-def _check_masks(idx, a):
-    """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers.  The
-    sizes named are those of the tensor PyTorch indexes: the integer indices already applied
-    (their dims gone) and each None a new dim of size 1."""
-    def is_mask(i):
-        return getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
-
-    used = sum(i.ndim if is_mask(i) else 0 if i is None or i is Ellipsis else 1 for i in idx)
-    shape, kept, masks, d = a._array.shape, [], [], 0
-    for i in idx:
-        if i is None:
-            kept.append(1)
-        elif i is Ellipsis:
-            n = max(a.ndim - used, 0)
-            kept += shape[d:d + n]
-            d += n
-        elif is_mask(i):
-            masks.append((i, d, len(kept)))
-            kept += shape[d:d + i.ndim]
-            d += i.ndim
-        else:
-            if not _is_int(i):
-                kept += shape[d:d + 1]
-            d += 1
-    kept += shape[d:]
-    for mask, d, r in masks:
-        for j in range(mask.ndim):
-            if d + j < a.ndim and mask.shape[j] != shape[d + j]:
-                raise IndexError(f"The shape of the mask {list(mask.shape)} at index {j} does "
-                                 f"not match the shape of the indexed tensor {list(kept)} at "
-                                 f"index {r + j}")
-
-
-def _selects_a_view(idx, a):
-    """Does PyTorch's ``a[idx] = v`` first take a view of ``a``: an integer, None, a Python
-    bool or a slice that is not the whole dim (``:`` and ``...`` leave ``a`` as it is)."""
-    def is_array(i):
-        return getattr(i, "dtype", None) is not None
-
-    used = sum(i.ndim if is_array(i) and i.dtype.kind == "b" else
-               0 if i is None or i is Ellipsis or isinstance(i, bool) else 1 for i in idx)
-    d = 0
-    for i in idx:
-        if i is None or isinstance(i, bool) or _is_int(i):
-            return True
-        if i is Ellipsis:
-            d += max(a.ndim - used, 0)
-        elif isinstance(i, slice):
-            if d < a.ndim and i.indices(a.shape[d]) != (0, a.shape[d], 1):
-                return True
-            d += 1
-        else:
-            d += i.ndim if i.dtype.kind == "b" else 1
-    return False
-
-
-def _advanced_dim(idx, a, axis):
-    """The dimension PyTorch names when an index array at numpy's ``axis`` of ``a[idx]`` is
-    out of bounds: PyTorch moves the indexed dimensions to the front and applies the index
-    arrays there, so it counts only the dimensions the index arrays (and masks) before this
-    one index; None when a slice or an integer (numpy's axis is PyTorch's) is at ``axis``."""
-    used = sum(i.ndim if hasattr(i, "shape") and i.dtype.kind == "b" else
-               0 if i is None or i is Ellipsis or isinstance(i, bool) else 1 for i in idx)
-    d = before = 0
-    for i in idx:
-        if i is Ellipsis:
-            d += max(a.ndim - used, 0)
-        elif hasattr(i, "shape"):
-            width = i.ndim if i.dtype.kind == "b" else 1
-            if d <= axis < d + width:
-                return None if i.dtype.kind == "b" else before
-            d, before = d + width, before + width
-        elif i is not None and not isinstance(i, bool):
-            if d == axis:
-                return None
-            d += 1
-    return None
-
-
-def _index_message(exc, a, idx=(), index=_UNGIVEN):
-    """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape (``idx``:
-    the index, whose arrays PyTorch counts dimensions by; ``index``: the index as given, whose
-    kind picks PyTorch's words for a 0-d tensor)."""
-    msg = str(exc)
-    too_many = _TOO_MANY.search(msg)
-    mask = _MASK.search(msg)
-    bounds = _BOUNDS.search(msg)
-    dim = bounds and _advanced_dim(idx, a, int(bounds[2]))
-    if too_many and a.ndim == 0 and index is not _UNGIVEN and not _is_int(index):
-        # only a lone int (x[0]) gets the words about item(); a lone slice has its own
-        msg = "slice() cannot be applied to a 0-dim tensor." if type(index) is slice else \
-            "too many indices for tensor of dimension 0"
-    elif too_many and a.ndim == 0:
-        msg = ("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
-               "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
-    elif too_many:
-        msg = (f"too many indices for tensor of dimension {too_many[1]} (got {too_many[2]} "
-               "indices)")
-    elif mask:
-        dim, size, got = mask.groups()
-        msg = (f"The shape of the mask [{got}] at index {dim} does not match the shape of the "
-               f"indexed tensor [{size}] at index {dim}")
-    elif bounds and bounds[3] == "0" and dim is not None:
-        msg = "index is out of bounds for dimension with size 0"     # PyTorch's words
-    elif dim is not None:
-        msg = f"index {bounds[1]} is out of bounds for dimension {dim} with size {bounds[3]}"
-    elif msg.startswith(_NO_BROADCAST):
-        # numpy's shapes "(12,) (2,1) " written as PyTorch's "[12], [2, 1]"
-        shapes = re.findall(r"\(([\d,]*)\)", msg[len(_NO_BROADCAST):])
-        msg = ("shape mismatch: indexing tensors could not be broadcast together with shapes " +
-               ", ".join("[" + ", ".join(d for d in sh.split(",") if d) + "]" for sh in shapes))
-    else:
-        msg = msg.replace("axis", "dimension")
-    return f"{msg} (indexing a tensor of shape {list(a.shape)})"
-
-
 def check_fill_value(value, np_dtype):
     """A one-element ``value`` written through a bool mask is a masked fill of its number,
     which must fit ``np_dtype`` as a Python number must (300 into uint8, 1e10 into float16
@@ -683,6 +541,16 @@ def _setitem_node(index, value):
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
+    if type(value) in (int, float, bool, complex):
+        # PyTorch converts a number value before it looks at the index (300 into uint8 is
+        # refused whatever the index)
+        if type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
+        if type(value) is complex and value.imag and dtypes.reduced_float(a._array.dtype):
+            # (a 16-bit float is written through a double here)
+            raise RuntimeError("value cannot be converted to type double without overflow")
+        dtypes.number_for(value, a._array.dtype)
+    _check_index_count(a, index)
     if type(index) is bool:
         # a lone Python bool, as PyTorch: x[True] = v writes through the view x.unsqueeze(0)
         # (a copy: v broadcast and cast), x[False] = v only checks v
@@ -700,8 +568,7 @@ def setitem(a, index, value):
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
-    if (not isinstance(value, Tensor) or value._array.size == 1) and any(
-            isinstance(i, Tensor) and i._array.dtype == np.uint8 for i in _index_items(index)):
+    if (not isinstance(value, Tensor) or value._array.size == 1) and _lone_byte_mask(index):
         # PyTorch writes one value through a mask with masked_fill_, which takes bool only
         # (after its check of the mask's shape)
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
@@ -731,6 +598,7 @@ def setitem(a, index, value):
                     a._array[_ints_first(idx)[0]]
                 except IndexError as exc:
                     raise IndexError(_index_message(exc, a, idx, index)) from None
+            _check_put_shapes(a, index, idx, value)
             raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                                f"{scalar_type_name(a._array.dtype)} for the destination and "
                                f"{scalar_type_name(value._array.dtype)} for the source.")
@@ -788,6 +656,13 @@ def setitem(a, index, value):
     except IndexError as exc:
         raise IndexError(_index_message(exc, a, idx, index)) from None
     except ValueError:
+        if not basic:       # an index into a dim of size 0 is refused first, as PyTorch
+            try:
+                a._array[idx]
+            except IndexError as exc:
+                words = _index_message(exc, a, idx, index)
+                if "with size 0" in words:
+                    raise IndexError(words) from None
         raise _shape_refusal(a, index, idx, value, basic) from None
     except TypeError as exc:
         # numpy's own refusal of a 2-d or deeper value written through a mask
@@ -796,50 +671,3 @@ def setitem(a, index, value):
         raise _shape_refusal(a, index, idx, value, basic) from None
 
 
-def _check_value_kind(a, value):
-    """PyTorch takes a tensor or a Python number only as the value of ``a[i] = value`` (not a
-    list, an array or a numpy scalar but an integer one): torch.tensor(...) first."""
-    if not isinstance(value, (Tensor, bool, int, float, complex, np.integer)):
-        kind = type(value)
-        name = kind.__name__ if kind.__module__ == "builtins" else \
-            f"{kind.__module__.split('.')[0]}.{kind.__name__}"
-        raise TypeError(f"can't assign a {name} to a {a.type()}")
-
-
-def _shape_refusal(a, index, idx, value, basic):
-    """The RuntimeError for a value that does not broadcast to ``a[index]``: PyTorch's words,
-    then minigrad's explanation."""
-    try:
-        target = list(a._array[idx].shape)
-    except Exception:  # noqa: BLE001 -- only to word the message
-        target = "?"
-    words = "" if target == "?" else _torch_words(value, target, basic)
-    return RuntimeError(f"{words}cannot assign a tensor of shape {list(value.shape)} to "
-                        f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
-                        f"the value's shape {list(value.shape)} does not broadcast to the "
-                        f"indexed shape {target}{')' if words else ''}")
-
-
-def _torch_words(value, target, basic):
-    """How PyTorch words a value that does not broadcast to the indexed shape ``target``: a
-    basic index writes through a view, expanding the value to it; an advanced one is an
-    index_put. Returned as a lead-in to minigrad's own explanation."""
-    have = list(value.shape)
-    if not basic:
-        return (f"shape mismatch: value tensor of shape {have} cannot be broadcast to indexing "
-                f"result of shape {target} (")
-    if len(have) > len(target):
-        return (f"expand(torch.{scalar_type_name(value._array.dtype)}Tensor{{{have}}}, "
-                f"size={target}): the number of sizes provided ({len(target)}) must be greater "
-                f"or equal to the number of dimensions in the tensor ({len(have)}) (")
-    lead = len(target) - len(have)
-    for i in range(len(target) - 1, lead - 1, -1):          # the last clashing dim, as PyTorch
-        if have[i - lead] not in (1, target[i]):
-            return (f"The expanded size of the tensor ({target[i]}) must match the existing size "
-                    f"({have[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
-                    f"{target}.  Tensor sizes: {have} (")
-    return ""
-
-
-def _describe_index(index):
-    return "every element (copy_/fill_)" if index is Ellipsis else f"index {index!r}"

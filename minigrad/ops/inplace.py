@@ -42,13 +42,34 @@ def _check_inplace(target, other, name):
                            f"{kind_name(target._array.dtype)}")
 
 
+def check_out_shape(target, operands):
+    """PyTorch's first check of an in-place pointwise op: the shape the operands broadcast to
+    must be ``target``'s (before any check of dtypes or kernels: ``x0d.floor_divide_(t)``,
+    t of shape [1, 3], is refused for the shape whatever the dtypes).  Operands that do not
+    broadcast are left to the op's own error."""
+    shape = tuple(target._array.shape)
+    for v in operands:
+        if isinstance(v, Tensor) and tuple(v._array.shape) != shape:
+            try:
+                out = tuple(np.broadcast_shapes(shape, v._array.shape))
+            except ValueError:
+                return
+            if out != shape:
+                raise RuntimeError(f"output with shape {list(shape)} doesn't match the "
+                                   f"broadcast shape {list(out)}")
+
+
 def _binary_inplace(function, target, other, name):
     if not isinstance(other, Tensor):
         other = elementwise._scalar_or_tensor(other, target, name)
     _check_inplace(target, other, name)
     with elementwise.ieee_errors():          # a float32 value beyond float16 is inf, silently
         other = elementwise.cast(other, target._array.dtype)
-    return apply_inplace(target, function, other)
+    try:
+        return apply_inplace(target, function, other)
+    except NotImplementedError:
+        elementwise._refuse_complex_by_kernel(name.rstrip("_"), target._array.dtype)
+        raise
 
 
 def add_(t, other, _alpha=None, *, alpha=1):
@@ -102,6 +123,8 @@ def div_(t, other):
 
 
 def pow_(t, other):
+    if isinstance(t, Tensor):
+        check_out_shape(t, (other,))
     check_integer_exponent(t, other)       # as pow's refusals (numpy's is a ValueError)
     if t._array.dtype.kind == "b" and (isinstance(other, bool) or (
             isinstance(other, Tensor) and other._array.dtype.kind == "b")):
@@ -311,6 +334,9 @@ def resize_unchecked_(t, sizes, memory_format=None):
         storage = a.ravel(order="K")          # memory order, a view of t's memory
     else:
         storage = a.reshape(-1)
+        if not getattr(storage.flags, "writeable", True):
+            # an expanded tensor (its elements sharing memory): resized into memory of its own
+            storage = storage.copy()
     if n > storage.size:
         grown = backend.xp_of(a).zeros(n, a.dtype)
         grown[:storage.size] = storage

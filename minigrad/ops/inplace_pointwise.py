@@ -32,7 +32,7 @@ from . import elementary_functions as EF
 from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
-from .inplace import clamp_, mul_, named_write, sub_
+from .inplace import check_out_shape, clamp_, mul_, named_write, sub_
 from .tensor_predicates import logical_xor, reciprocal
 from .writes import apply_inplace, can_cast_inplace
 
@@ -94,11 +94,13 @@ def _refuse_complex_into_real(x, operands):
                            f"output type {scalar_type_name(x._array.dtype)}")
 
 
-def run_inplace(input, fn, args=(), kwargs=None, name="op_"):
+def run_inplace(input, fn, args=(), kwargs=None, name="op_", cast_first=True):
     """``input`` overwritten with ``fn(input, *args, **kwargs)``; returns ``input``.
 
     The Tensors among ``args`` and ``kwargs`` are the other operands of the write (a graph
-    is recorded when one of them requires grad too); the rest are passed as they are."""
+    is recorded when one of them requires grad too); the rest are passed as they are.
+    ``cast_first=False``: a kernel's refusal of a complex operand stands (a comparison's:
+    ``x.lt_(1j)`` is refused for the complex ``lt``, not for a cast into x)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
@@ -117,30 +119,36 @@ def run_inplace(input, fn, args=(), kwargs=None, name="op_"):
         try:
             result = fn(x, *full, **named)
         except NotImplementedError:
-            _refuse_complex_into_real(x, (*full, *named.values()))
+            if cast_first:
+                _refuse_complex_into_real(x, (*full, *named.values()))
             raise
         return _fit(result, (x, *tensors), dtype, name)
 
     return apply_inplace(input, _Composite(composite), *others)
 
 
-def _inplace(fn, name, summary, tensor_only=None, tracked=True):
+def _inplace(fn, name, summary, tensor_only=None, tracked=True, shape_first=True,
+             cast_first=True):
     """The in-place method ``name`` of the out-of-place ``fn(input, *args, **kwargs)``.
 
     ``tensor_only``: the name of the second operand when, as in PyTorch, the in-place form
     takes a Tensor there and no number.  ``tracked=False``: the write is not recorded in the
     graph (PyTorch's logical ops in place: the tensor keeps its ``grad_fn``, and a leaf that
-    requires grad is not refused)."""
+    requires grad is not refused).  ``shape_first=False``: the op's own checks come before
+    that of the output's shape (heaviside's of the dtypes), or its operands do not broadcast
+    to its output (the fused products' matrices)."""
     def method(input, *args, **kwargs):
         if tensor_only is not None:
             other = args[0] if args else kwargs.get(tensor_only)
             if not isinstance(other, Tensor):
                 raise TypeError(f"{name}(): argument '{tensor_only}' (position 1) must be "
                                 f"Tensor, not {python_type_name(other)}")
+        if shape_first and isinstance(input, Tensor):
+            check_out_shape(input, (*args, *kwargs.values()))
         if tracked:
-            return run_inplace(input, fn, args, kwargs, name)
+            return run_inplace(input, fn, args, kwargs, name, cast_first)
         with no_grad():
-            return run_inplace(input, fn, args, kwargs, name)
+            return run_inplace(input, fn, args, kwargs, name, cast_first)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In place: ``input`` becomes {summary}; returns ``input``."
     return method
@@ -250,7 +258,7 @@ arctan2_ = _inplace(T.atan2, "arctan2_", "atan2(input, other)", tensor_only="oth
 copysign_ = _inplace(PW.copysign, "copysign_", "|input| with other's sign")
 hypot_ = _inplace(PW.hypot, "hypot_", "sqrt(input ** 2 + other ** 2)", tensor_only="other")
 heaviside_ = _inplace(PW.heaviside, "heaviside_", "0, values or 1 for input < 0, = 0, > 0",
-                      tensor_only="values")
+                      tensor_only="values", shape_first=False)
 nextafter_ = _inplace(PW.nextafter, "nextafter_", "the next float after input toward other",
                       tensor_only="other")
 xlogy_ = _inplace(PW.xlogy, "xlogy_", "input * ln(other) (0 where input is 0)")
@@ -267,10 +275,14 @@ multiply_ = mul_
 subtract_ = sub_
 eq_ = _inplace(C.method(C.eq, "eq_"), "eq_", "input == other (1 or 0 in input's dtype)")
 ne_ = _inplace(C.method(C.ne, "ne_"), "ne_", "input != other (1 or 0 in input's dtype)")
-lt_ = _inplace(C.method(C.lt, "lt_"), "lt_", "input < other (1 or 0 in input's dtype)")
-le_ = _inplace(C.method(C.le, "le_"), "le_", "input <= other (1 or 0 in input's dtype)")
-gt_ = _inplace(C.method(C.gt, "gt_"), "gt_", "input > other (1 or 0 in input's dtype)")
-ge_ = _inplace(C.method(C.ge, "ge_"), "ge_", "input >= other (1 or 0 in input's dtype)")
+lt_ = _inplace(C.method(C.lt, "lt_"), "lt_", "input < other (1 or 0 in input's dtype)",
+               cast_first=False)
+le_ = _inplace(C.method(C.le, "le_"), "le_", "input <= other (1 or 0 in input's dtype)",
+               cast_first=False)
+gt_ = _inplace(C.method(C.gt, "gt_"), "gt_", "input > other (1 or 0 in input's dtype)",
+               cast_first=False)
+ge_ = _inplace(C.method(C.ge, "ge_"), "ge_", "input >= other (1 or 0 in input's dtype)",
+               cast_first=False)
 not_equal_, less_, less_equal_, greater_, greater_equal_ = ne_, lt_, le_, gt_, ge_
 # PyTorch does not record the logical ops in place (the tensor keeps its grad_fn)
 logical_and_ = _inplace(C.logical_and, "logical_and_", "input and other (1 or 0)",
@@ -298,12 +310,16 @@ def float_power_(input, exponent):
 
 def clamp_min_(input, min):
     """In place: ``input`` becomes max(input, min); returns ``input``."""
+    if isinstance(input, Tensor):
+        check_out_shape(input, (min,))
     return named_write(input, f"ClampMinBackward{int(isinstance(min, Tensor))}", clamp_, input,
                        min=min)
 
 
 def clamp_max_(input, max):
     """In place: ``input`` becomes min(input, max); returns ``input``."""
+    if isinstance(input, Tensor):
+        check_out_shape(input, (max,))
     return named_write(input, f"ClampMaxBackward{int(isinstance(max, Tensor))}", clamp_, input,
                        max=max)
 
@@ -318,7 +334,7 @@ _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "in
 
 
 def _scan(fn, name, summary):
-    method = _inplace(fn, name, summary)
+    method = _inplace(fn, name, summary, shape_first=False)
 
     def scan(input, dim, dtype=None):
         if isinstance(input, Tensor) and input._array.dtype.kind == "b":
@@ -337,12 +353,17 @@ def _scan(fn, name, summary):
 cumsum_ = _scan(S.cumsum, "cumsum_", "its running sum along ``dim``")
 cumprod_ = _scan(S.cumprod, "cumprod_", "its running product along ``dim``")
 renorm_ = _inplace(SQ.renorm, "renorm_", "input with each slice along ``dim`` scaled to a "
-                                         "p-norm of at most ``maxnorm``")
-addmm_ = _inplace(PR.addmm, "addmm_", "beta input + alpha mat1 @ mat2")
-addmv_ = _inplace(PR.addmv, "addmv_", "beta input + alpha mat @ vec")
-addr_ = _inplace(PR.addr, "addr_", "beta input + alpha outer(vec1, vec2)")
-addbmm_ = _inplace(PR.addbmm, "addbmm_", "beta input + alpha sum_b batch1[b] @ batch2[b]")
-baddbmm_ = _inplace(PR.baddbmm, "baddbmm_", "beta input + alpha batch1 @ batch2 (batched)")
+                                         "p-norm of at most ``maxnorm``", shape_first=False)
+addmm_ = _inplace(PR.addmm, "addmm_", "beta input + alpha mat1 @ mat2",
+                  shape_first=False)
+addmv_ = _inplace(PR.addmv, "addmv_", "beta input + alpha mat @ vec",
+                  shape_first=False)
+addr_ = _inplace(PR.addr, "addr_", "beta input + alpha outer(vec1, vec2)",
+                 shape_first=False)
+addbmm_ = _inplace(PR.addbmm, "addbmm_", "beta input + alpha sum_b batch1[b] @ batch2[b]",
+                   shape_first=False)
+baddbmm_ = _inplace(PR.baddbmm, "baddbmm_", "beta input + alpha batch1 @ batch2 (batched)",
+                    shape_first=False)
 
 __all__ = [name for name, value in list(globals().items())
            if name.endswith("_") and not name.startswith("_") and callable(value)] + \

@@ -48,6 +48,18 @@ def lcm(input, other):
     return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).lcm(a, b), a, b))
 
 
+def _out_shape_first(input, other):
+    """PyTorch checks an in-place op's output shape before its kernel's dtypes."""
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
+        try:
+            shape = tuple(broadcast_shape(tuple(input.shape), tuple(other.shape), "op"))
+        except RuntimeError:
+            return
+        if shape != tuple(input.shape):
+            raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
+
+
 def _write_back(input, result, name):
     if tuple(result.shape) != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
@@ -60,11 +72,13 @@ def _write_back(input, result, name):
 
 def gcd_(input, other):
     """In-place gcd: ``input`` becomes gcd(input, other); returns ``input``."""
+    _out_shape_first(input, other)
     return _write_back(input, gcd(input, other), "gcd_")
 
 
 def lcm_(input, other):
     """In-place lcm: ``input`` becomes lcm(input, other); returns ``input``."""
+    _out_shape_first(input, other)
     return _write_back(input, lcm(input, other), "lcm_")
 
 
@@ -79,16 +93,21 @@ def ldexp(input, other):
     # exponent gives a float16-rounded power even for float64 input), and an integer exponent
     # in the promoted result dtype (integers promoting to the default float); the product
     # then promotes as mul does (float16 input with int exponents stays float16)
+    broadcast_shape(tuple(input.shape), tuple(other.shape), "ldexp")
     dtype = result_dtype(input, other)
     if dtype.kind not in "fcV":
         dtype = dtypes.default_float().np
     elif other._array.dtype.kind == "b" and dtype.kind != "c":
         # (a complex product takes a bool exponent: PyTorch's pow has a complex kernel)
         raise not_implemented_for("ldexp_cpu_exp", other._array.dtype)
-    if dtype.kind == "f" and other._array.dtype.kind in "iu":
+    if dtype.kind in "fV" and other._array.dtype.kind in "iu" and \
+            input._array.dtype.kind in "fV":
+        # (an integer or bool input: PyTorch's input * 2.0 ** other in the default float,
+        # where 0 * 2**200 is 0 * inf, NaN)
         # an integer exponent of a real float: the C ldexp, exact scaling (1e30 * 2**-200
         # is 6.2e-31 in float32, 0 * 2**32767 is 0), the exponent read as a C int
-        return Ldexp.apply(cast(input, dtype), exponent=other._array.astype("int32"))
+        return Ldexp.apply(cast(input, dtype), exponent=other._array.astype("int32"),
+                           scale=_integer_power_of_two(other._array))
     if other._array.dtype.kind not in "fcV":
         other = cast(other, dtype)
     return mul(input, pow(2.0, other))
@@ -97,20 +116,41 @@ def ldexp(input, other):
 class Ldexp(Function):
     """x * 2**e for an integer ``exponent`` e (a constant: integers take no gradient).
 
-    Backward: g * 2**e, the same linear map (so itself differentiable, to any order)."""
-    def forward(self, x, *, exponent):
+    Backward: g * ``scale``, PyTorch's derivative: 2**e computed as an integer power in e's
+    own integer type (so 0 for a negative e or one past the type's bits, as PyTorch's
+    ``pow(2, other)`` of an integer tensor gives), a constant factor: differentiable to any
+    order."""
+    def forward(self, x, *, exponent, scale):
         xp = backend.xp_of(x)
-        self.exponent = exponent
+        self.scale = scale
         with xp.errstate(over="ignore", under="ignore"):
             out = xp.ldexp(x, exponent)
         return out.astype(x.dtype, copy=False)
 
     def backward(self, g):
-        return Ldexp.apply(g, exponent=self.exponent)
+        return mul(g, Tensor._wrap(self.scale))
+
+
+def _integer_power_of_two(e):
+    """2**e as PyTorch's integer pow computes it in e's dtype: two's complement wrapping
+    (1 << (bits - 1) is the type's minimum for a signed type), 0 for e < 0 or e >= bits."""
+    xp = backend.xp_of(e)
+    bits = e.dtype.itemsize * 8
+    inside = (e >= 0) & (e < bits)
+    shift = xp.where(inside, e, 0).astype(e.dtype)
+    return xp.where(inside, xp.left_shift(xp.ones_like(e), shift), 0).astype(e.dtype)
 
 
 def ldexp_(input, other):
     """In-place ldexp: ``input`` becomes input * 2**other; returns ``input``."""
+    if isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"ldexp_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(other).__name__}")
+    if isinstance(input, Tensor) and input._array.dtype.kind in "biu":
+        # (PyTorch's Python-level check, before the shapes)
+        raise RuntimeError(f"ldexp can't be cast to the desired output type "
+                           f"{kind_name(input._array.dtype)}")
+    _out_shape_first(input, other)
     return _write_back(input, ldexp(input, other), "ldexp_")
 
 

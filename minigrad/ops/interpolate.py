@@ -109,9 +109,10 @@ def _kernel(mode, nd, antialias):
 
 
 def _float_like(v):
-    if isinstance(v, Tensor):
-        return v._array.size == 1 and v._array.dtype.kind in "biufV"
-    return isinstance(v, numbers.Real)
+    """A scale factor the kernel's float-list parser takes: a real number; not a tensor
+    (``F.interpolate`` turns a tensor ``scale_factor`` into a list of it, which PyTorch's
+    kernels refuse unless ``recompute_scale_factor`` made sizes of it first)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, Tensor)
 
 
 def _described(value, ok):

@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, div, mul, sub
 from .pointwise_select import where
@@ -42,7 +43,12 @@ __all__ = ["LinAlgError", "svdvals"]
 
 class LinAlgError(RuntimeError):
     """A linear-algebra routine failed on its input (PyTorch's torch.linalg.LinAlgError, a
-    RuntimeError)."""
+    RuntimeError).  Its class name is PyTorch's, ``_LinAlgError`` (what a traceback and
+    ``repr`` print); the module holds it under that name too, for pickle."""
+
+
+LinAlgError.__name__ = LinAlgError.__qualname__ = "_LinAlgError"
+_LinAlgError = LinAlgError
 
 
 def _svd_arrays(a):
@@ -221,6 +227,7 @@ def check_svd_driver(driver):
                            "CUDA inputs with cuSOLVER backend.")
 
 
+@in_float32
 def svdvals(A, *, driver=None):
     """Singular values of the matrices A (..., m, n), descending: (..., min(m, n)).
     Differentiable to any order (see SvdVals).  ``driver`` picks a CUDA solver: refused."""

@@ -35,6 +35,7 @@ from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
@@ -341,6 +342,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return _mH(_lu_apply_inverse(LU, p, _mH(B), not adjoint))     # X A = B <=> A^T X^T = B^T
 
 
+@in_float32
 def torch_lu_solve(input, LU_data, LU_pivots):
     """``torch.lu_solve`` (deprecated there): ``linalg.lu_solve(LU_data, LU_pivots, input)``,
     X with A X = input."""

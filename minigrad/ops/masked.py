@@ -19,7 +19,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, not_a_tensor, scalar_type_name
+from ._util import broadcast_shape, python_type_name, scalar_type_name
 from .pointwise_select import where
 from .indexing import setitem
 from .stacking import cat
@@ -56,11 +56,14 @@ class MaskedScatter(Function):
         return g_input, g_source
 
 
-def _check(input, mask, source):
-    for name, value in (("input", input), ("mask", mask), ("source", source)):
+def _check(input, mask, source, op="masked_scatter"):
+    for position, (name, value) in enumerate((("input", input), ("mask", mask),
+                                              ("source", source)), 1):
         if not isinstance(value, Tensor):
-            raise not_a_tensor("masked_scatter", value,
-                               ("input", "mask", "source").index(name) + 1)
+            # (masked_scatter_ is a method only: self is not counted)
+            position -= op.endswith("_")
+            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
+                            f"not {python_type_name(value)}")
     if mask._array.dtype.kind != "b":
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
                            f"dtype {scalar_type_name(mask._array.dtype)}")
@@ -88,7 +91,7 @@ def masked_scatter(input, mask, source):
 
 def masked_scatter_(input, mask, source):
     """In-place ``masked_scatter``: ``mask`` must broadcast to input's shape; returns input."""
-    _check(input, mask, source)
+    _check(input, mask, source, "masked_scatter_")
     shape = tuple(input.shape)
     if broadcast_shape(shape, tuple(mask.shape), "masked_scatter_") != shape:
         raise RuntimeError(f"masked_scatter_: the mask of shape {list(mask.shape)} does not "

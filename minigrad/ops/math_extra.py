@@ -10,6 +10,7 @@ second derivatives come from those ops.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -17,8 +18,9 @@ from .. import _memory_format as mf, _sdp_state, backend, dtypes
 from ..dtypes import reduced_float
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
-from ._util import (bool_arg, broadcast_shape, check_tensor, ieee, normalize_dim, not_a_tensor,
-                    not_implemented_for, result_dtype, scalar_type_name)
+from ._util import (bool_arg, broadcast_shape, check_python_int, check_tensor, ieee,
+                    normalize_dim, not_a_tensor, not_implemented_for, result_dtype,
+                    scalar_type_name)
 from ..autograd import Function, no_grad
 from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -28,7 +30,7 @@ from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
 from .pointwise_select import where
 from .plumbing import conj_of
 from .indexing import setitem
-from .inplace import _binary_inplace, named_write
+from .inplace import _binary_inplace, check_out_shape, named_write
 from .matmul import matmul
 from .movement import clone, transpose
 from .plumbing import expand_to, reshape_to, sum_to
@@ -140,6 +142,7 @@ def _check_lerp(input, end, weight):
                         f"({', '.join(_type_label(x) for x in (input, end, weight))}), but "
                         "expected (Tensor input, Tensor end, Tensor weight) or (Tensor input, "
                         "Tensor end, Number weight)")
+    check_python_int(weight)
     dtype = input._array.dtype
     checked = [("end", end)] + ([("weight", weight)] if isinstance(weight, Tensor) and
                                 weight.ndim else [])
@@ -198,6 +201,24 @@ class Trunc(StepFunction):
 def lerp_(input, end, weight):
     """In-place lerp: input + weight (end - input) written into ``input``, whose shape the
     broadcast shape must be; returns ``input``."""
+    if not isinstance(end, Tensor) or \
+            not isinstance(weight, (Tensor, bool, int, float, complex, np.number)):
+        got = [_type_label(x) for x in (end, weight)]
+        bad = ", ".join(g if ok else f"!{g}!" for g, ok in zip(
+            got, (isinstance(end, Tensor), not isinstance(weight, str) and
+                  isinstance(weight, (Tensor, numbers.Number)))))
+        raise TypeError(f"lerp_() received an invalid combination of arguments - got "
+                        f"({', '.join(got)}), but expected one of:\n"
+                        f" * (Tensor end, Tensor weight)\n      didn't match because some of "
+                        f"the arguments have invalid types: ({bad})\n"
+                        f" * (Tensor end, Number weight)\n      didn't match because some of "
+                        f"the arguments have invalid types: ({bad})\n")
+    try:            # lerp's dtype checks come first, then the shape, then the kernel's dtype
+        _check_lerp(input, end, weight)
+    except NotImplementedError:
+        check_out_shape(input, (end, weight))
+        raise
+    check_out_shape(input, (end, weight))
     check_partial_overlap(input._array, (end, weight))
     result = lerp(input, end, weight)
     if tuple(result.shape) != tuple(input.shape):

@@ -21,6 +21,7 @@ from ..dtypes import reduced_float
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import scalar_type_name
 from .elementwise import add, mul, sub
 from .matmul import matmul
@@ -213,6 +214,7 @@ class _NoReflector(Function):
         return None, None
 
 
+@in_float32
 def householder_product(A, tau):
     """``linalg.householder_product`` / ``orgqr``: the first n columns of H_1 ... H_k, A
     (*, m, n), tau (*, k), H_i = I - tau_i v_i v_i^H with v_i the i-th column of A below the

@@ -14,7 +14,7 @@ import warnings
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
 from ..autograd.function import rename_node
-from ._autocast_cast import widen as _autocast_widen
+from ._autocast_cast import in_float32, widen as _autocast_widen
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .norms import matrix_norm, vector_norm
@@ -82,6 +82,7 @@ def chain_matmul(*matrices):
     return multi_dot(matrices)
 
 
+@in_float32
 def cholesky_inverse(input, upper=False):
     """The inverse of A = L L^H (``upper``: A = U^H U) from its Cholesky factor, for one
     matrix or a batch (..., n, n)."""

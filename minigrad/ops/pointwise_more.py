@@ -56,6 +56,8 @@ def _float_pair(a, b, name):
     """Promote ``a``, ``b`` together; integers and bools go to the default float dtype."""
     ta, tb = _tensors(a, b, name)
     dtype = result_dtype(ta, tb)
+    if dtype.kind == "c":               # (PyTorch's kernel names the promoted dtype)
+        raise not_implemented_for(f"{name}_cpu", dtype)
     if dtype.kind not in "fV":
         dtype = dtypes.default_float().np
     # a Python number keeps its value in that dtype (xlogy(uint8_tensor, -2) takes log(-2),

@@ -69,8 +69,8 @@ def _nan_ignoring(function, input, other, name):
         if not isinstance(value, Tensor):
             raise TypeError(f"{name}(): argument '{what}' (position {pos}) must be Tensor, not "
                             f"{type(value).__name__}")
+    refuse_complex_pair(input, other, name)         # (before the shapes, as PyTorch)
     broadcast_shape(input._array.shape, other._array.shape, name)
-    refuse_complex_pair(input, other, name)
     if input.device != other.device:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
                            f"two devices, {input.device} and {other.device}!")

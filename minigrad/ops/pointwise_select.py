@@ -19,7 +19,8 @@ from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import broadcast_shape, python_type_name, scalar_type_name, to_tensor_like
+from ._util import (broadcast_shape, check_python_int, python_type_name, scalar_type_name,
+                    to_tensor_like)
 from .elementwise import Mul, _binary, _scalar_or_tensor, cast, mul
 from .plumbing import sum_to
 
@@ -290,6 +291,8 @@ def where(condition, input=None, other=None):
         raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
                         f"{type(condition).__name__}")
     cond = condition._array if isinstance(condition, Tensor) else condition
+    check_python_int(a)
+    check_python_int(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         if not isinstance(condition, Tensor):
             raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "

@@ -12,16 +12,16 @@ import numpy as np
 from .. import _autocast_state, backend, dtypes
 from ..autograd.function import rename_node
 from ..tensor import Tensor
-from ._autocast_cast import lower as _autocast_lower, widen as _autocast_widen
-from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemented_for,
-                    python_type_name, result_dtype, scalar_type_name)
+from ._autocast_cast import in_float32, lower as _autocast_lower
+from ._util import (broadcast_shape, check_python_int, check_tensor, normalize_dim,
+                    not_implemented_for, python_type_name, result_dtype, scalar_type_name)
 from .elementwise import add, cast, div, legacy_overload, mul, sub
-from .inplace import add_, named_write
+from .inplace import add_, check_out_shape, named_write
 from .contraction import dot
 from .elementary_functions import sqrt
 from .norms import vector_norm
 from .matmul import bmm, matmul, mm, mv
-from .movement import mT, pad, reshape, unsqueeze
+from .movement import expand, mT, pad, reshape, unsqueeze
 from .stacking import cat
 from .plumbing import conj_of
 from .pointwise_select import where
@@ -121,6 +121,14 @@ def _same_dtype(input, matrix):
                            f"{scalar_type_name(matrix._array.dtype)}")
 
 
+def _check_expands(input, shape):
+    """PyTorch's error where ``input`` cannot be expanded to the product's ``shape`` (addmm,
+    addbmm and baddbmm expand their input to it): expand's own words, raised by expand."""
+    own = input.shape
+    if len(own) > len(shape) or any(o != 1 and o != t for o, t in zip(own[::-1], shape[::-1])):
+        expand(input, shape)
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); mat1 (n, m), mat2 (m, p), input broadcasts to
     (n, p); all of one dtype."""
@@ -131,8 +139,12 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if dtypes.reduced_float(mat1._array.dtype) and mat2._array.dtype == mat1._array.dtype:
         # PyTorch adds the bias in float32 and rounds once (float16 and bfloat16)
         wide, m1, m2 = (cast(t, np.dtype("float32")) for t in (input, mat1, mat2))
-        return cast(_scaled_sum(wide, mm(m1, m2), beta, alpha), mat1._array.dtype)
-    return rename_node(_scaled_sum(input, mm(mat1, mat2), beta, alpha), "AddmmBackward0")
+        product = mm(m1, m2)
+        _check_expands(input, product.shape)
+        return cast(_scaled_sum(wide, product, beta, alpha), mat1._array.dtype)
+    product = mm(mat1, mat2)
+    _check_expands(input, product.shape)
+    return rename_node(_scaled_sum(input, product, beta, alpha), "AddmmBackward0")
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
@@ -143,6 +155,12 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
         raise RuntimeError("addmv input tensors must have the same dtype, but got "
                            f"{', '.join(scalar_type_name(k) for k in kinds[:2])}, and "
                            f"{scalar_type_name(kinds[2])}")
+    if input.ndim > 1 or mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {mat.ndim}, "
+                           f"{vec.ndim}")
+    if mat.shape[1] != vec.shape[0] or input.numel() not in (1, mat.shape[0]):
+        raise RuntimeError(f"size mismatch, got input ({input.numel()}), mat "
+                           f"({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
     beta, alpha = _coefficients(beta, alpha, input, mat, vec)
     return rename_node(_scaled_sum(input, mv(mat, vec), beta, alpha), "AddmvBackward0")
 
@@ -214,6 +232,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
                                f"{scalar_type_name(input._array.dtype)}")
         batch1, batch2 = cast(batch1, input._array.dtype), cast(batch2, input._array.dtype)
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
+    if batch1.ndim == 3 and batch2.ndim == 3:    # input is expanded before the product
+        _check_expands(input, (batch1.shape[1], batch2.shape[2]))
     product = bmm(batch1, batch2)
     return rename_node(_scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha),
                        "AddbmmBackward0")
@@ -231,6 +251,8 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
         raise RuntimeError(f"Input dtypes must be the same, got: input {got[0]}, batch1: "
                            f"{got[1]}, batch2: {got[2]}")
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
+    if batch1.ndim == 3 and batch2.ndim == 3:    # input is expanded before the product
+        _check_expands(input, (batch1.shape[0], batch1.shape[1], batch2.shape[2]))
     return rename_node(_scaled_sum(input, bmm(batch1, batch2), beta, alpha,
                                    skip_zero_alpha=False), "BaddbmmBackward0")
 
@@ -338,6 +360,7 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
         value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
     _check_factors("addcmul_", tensor1, tensor2, 1)
     value = _parsed_number(value, "addcmul_")
+    check_out_shape(input, (tensor1, tensor2))
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
     tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
@@ -374,7 +397,7 @@ def _parsed_number(value, name):
         if value.ndim:
             raise TypeError(f"{name}(): argument 'value' must be Number, not Tensor")
         return value.item()
-    return value
+    return check_python_int(value)
 
 
 def kron(input, other):
@@ -429,14 +452,13 @@ def linalg_cross(input, other, *, dim=-1):
     return rename_node(_cross(input, other, dim, "linalg.cross"), "LinalgCrossBackward0")
 
 
+@in_float32          # one of the ops CPU autocast runs in float32 (its mm path too)
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances between the rows of x1 (*, P, M) and x2 (*, R, M): shape
     (*, P, R), the batch dims broadcast.  p = 0 counts differing coordinates, p = inf takes
     the largest difference.  The gradient is 0 where two rows coincide."""
     check_tensor("cdist", x1, "x1")
     check_tensor("cdist", x2, "x2", 2)
-    if _autocast_state.active:             # one of the ops CPU autocast runs in float32
-        x1, x2 = _autocast_widen(x1, x2)
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")

@@ -16,6 +16,7 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import broadcast_shape, scalar_type_name
 from .elementary_functions import abs as abs_
 from .elementwise import add, mul, sub
@@ -108,11 +109,13 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
                       hermitian=hermitian)
 
 
+@in_float32
 def pinverse(input, rcond=1e-15):
     """``torch.pinverse``: pinv with relative tolerance ``rcond``."""
     return pinv(input, rtol=rcond)
 
 
+@in_float32
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     """``linalg.matrix_rank``: the number (int64, shape (*)) of singular values of A (*, m, n)
     above max(atol, rtol * largest) (``tol``: an absolute tolerance, the old spelling)."""
@@ -155,6 +158,7 @@ def _check_gels_rank(a):
                       f"(error code: {k}).")
 
 
+@in_float32
 def lstsq(A, B, rcond=None, *, driver=None):
     """``linalg.lstsq``: (solution, residuals, rank, singular_values) of min ||A X - B||, A
     (*, m, n), B (*, m, k) or (*, m); solution = pinv(A) B (differentiable).  As PyTorch on

@@ -18,10 +18,11 @@ import warnings
 
 import numpy as np
 
-from .. import backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from .._warn_once import COMPLEX_TO_REAL, warn_once
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ._autocast_cast import widen as _autocast_widen
 from ._batch_norm_kernels import channel_sum
 from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, c_order, check_tensor, ieee_errors,
                     normalize_dim, normalize_dims, not_a_tensor, scalar_type_name)
@@ -288,6 +289,8 @@ def _float_input(a, dtype=None, name="sum"):
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_type_name(target.np)}")
         check_grad_dtype(a, target)
+        if a._array.dtype.kind == "c" and target.np.kind == "b":
+            return Tensor._wrap(a._array != 0)     # (as .to(bool): nonzero, imaginary too)
         if a._array.dtype.kind == "c" and target.np.kind != "c":
             # PyTorch converts as .to(dtype) does: the real part, with its warning
             warn_once(COMPLEX_TO_REAL, stacklevel=3)     # (PyTorch: once a process)
@@ -332,6 +335,8 @@ def _dim_given(name, dim):
 
 def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
     dim = _dim_given("prod", dim)
+    if _autocast_state.active:          # one of the ops CPU autocast runs in float32
+        a, = _autocast_widen(a)
     a = _float_input(a, dtype, "prod")
     if dtype is None and a._array.dtype.kind in "bui":  # as sum: int64 (numpy: uint64 for uint8)
         a = cast(a, dtypes.int64)

@@ -516,7 +516,9 @@ def _fill_number(value, dtype):
     """A masked_fill number as PyTorch converts it to ``dtype``: a complex one must be real, it
     must fit the dtype (``check_fill_value``), and a negative integer wraps an unsigned one."""
     check_fill_value(value, dtype)
-    if isinstance(value, complex) and dtype.kind != "c":
+    if isinstance(value, complex) and dtype.kind == "b":
+        value = value != 0                  # (into bool: nonzero, the imaginary part too)
+    elif isinstance(value, complex) and dtype.kind != "c":
         value = value.real
     if dtype.kind == "u" and isinstance(value, (int, np.integer)) and \
             not isinstance(value, (bool, np.bool_)) and value < 0:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import _autocast_state, backend
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._autocast_cast import promote as _autocast_promote
 from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,
                     scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
@@ -193,6 +194,8 @@ def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
 def index_copy(input, dim, index, source):
     """``input`` with its slices ``index[k]`` along ``dim`` replaced by source's slice k
     (source: input's shape with len(index) along dim; the last copy wins for a repeat)."""
+    if _autocast_state.active:             # on CPU autocast's 'promote' list
+        input, source = _autocast_promote(input, source)
     _public_args("index_copy", input, index)
     _public_args("index_copy", input, source, "source", 4)
     idx = _index_array(index)

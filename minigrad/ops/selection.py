@@ -170,7 +170,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         return _take(input, d, None, keepdim, "kthvalue")
     xp = backend.xp_of(input._array)
     moved = xp.moveaxis(input._array, d, -1)
-    index = _quickselect(moved.reshape(-1, moved.shape[-1]), k - 1)
+    # (a column of the quickselect's work array: made row-major, as PyTorch's indices are)
+    index = xp.ascontiguousarray(_quickselect(moved.reshape(-1, moved.shape[-1]), k - 1))
     return _take(input, d, xp.expand_dims(index.reshape(moved.shape[:-1]), d), keepdim,
                  "kthvalue")
 

@@ -16,7 +16,8 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
-from ._util import check_tensor, int_arg, normalize_dim, python_type_name, result_dtype
+from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
+                    scalar_type_name)
 from .elementary_functions import pow
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
@@ -340,8 +341,8 @@ def renorm(input, p, dim, maxnorm):
     maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
     check_tensor("renorm", input)
     if input._array.dtype.kind not in "fcV":
-        raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
-                           f"{dtypes.from_numpy_dtype(input._array.dtype).name.capitalize()}")
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {scalar_type_name(input._array.dtype)}")
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:

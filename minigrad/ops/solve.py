@@ -24,6 +24,7 @@ from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import complex_refusal, rename_node
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementary_functions import log
 from .elementwise import add, cast, mul, neg
@@ -228,6 +229,7 @@ class Inv(Function):
         return neg(matmul(matmul(xt, g), xt))
 
 
+@in_float32
 def inv(A):
     """``linalg.inv`` / ``inverse``: the inverses of A (..., n, n), same shape and dtype.
     A singular matrix raises LinAlgError."""
@@ -235,6 +237,7 @@ def inv(A):
     return Inv.apply(A)
 
 
+@in_float32
 def inv_ex(A, *, check_errors=False):
     """``linalg.inv_ex``: (inverse, info), info (...,) int32 the LAPACK-style code of each
     matrix (k > 0: the k-th pivot is zero, and that inverse is not meaningful)."""
@@ -292,6 +295,7 @@ def _broadcast_batches(A, B):
     return expand_to(A, batch + A.shape[-2:]), expand_to(B, batch + B.shape[-2:])
 
 
+@in_float32
 def solve(A, B, *, left=True):
     """``linalg.solve``: X with A X = B (X A = B when ``left`` is False), A (*, n, n) and B
     (*, n, k) or, when B is (n,) or has A's batch shape with one fewer dim, a batch of vectors
@@ -398,6 +402,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     return mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular))
 
 
+@in_float32
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
     solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle; b and A of
@@ -453,6 +458,7 @@ class CholeskySolve(Function):
         return gb, gl
 
 
+@in_float32
 def cholesky_solve(B, L, upper=False):
     """``cholesky_solve``: X with (L L^H) X = B (U^H U when ``upper``), L (*, n, n) the
     Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""

@@ -237,19 +237,26 @@ def histc(input, bins=100, min=0, max=0):
     if isinstance(bins, Tensor):         # PyTorch reads a one-element tensor as its value
         bins = bins.item()
     a = input._array
-    if a.dtype.kind not in "fV":
-        raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
+    given = (float(min), float(max))
+    if given[0] != given[1] and not all(np.isfinite(given)):     # (before the dtype's check)
+        raise RuntimeError(f"torch.histc: range of [{given[0]:g}, {given[1]:g}] is not finite")
+    if a.dtype.kind not in "fV":        # (a bool tensor fails earlier there, making the bins)
+        kernel = "linspace_cpu" if a.dtype.kind == "b" else "histogram_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
     xp = backend.xp_of(a)
     lo, hi = float(min), float(max)
-    if lo == hi and a.size:
+    from_data = lo == hi and a.size
+    if from_data:
         lo, hi = float(a.min()), float(a.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+        # (C++'s printing: 1 for 1.0, and the NaN PyTorch's min/max of the data gives, -nan)
+        words = ["-nan" if v != v and from_data else f"{v:g}" for v in (lo, hi)]
+        raise RuntimeError(f"torch.histc: range of [{words[0]}, {words[1]}] is not finite")
     if lo > hi:
         raise RuntimeError("torch.histc: max must be larger than min")
     flat = a.reshape(-1)

@@ -7,6 +7,7 @@ import math
 import numbers
 
 from ..tensor import Tensor
+from ._autocast_cast import in_float32
 from ._util import normalize_dim
 from .movement import reshape
 from .shaping import movedim
@@ -15,6 +16,7 @@ from .solve import _first_zero_pivot, _singular_inverse, inv, solve
 __all__ = ["tensorinv", "tensorsolve"]
 
 
+@in_float32
 def tensorinv(A, ind=2):
     """``linalg.tensorinv``: the tensor X of shape A.shape[ind:] + A.shape[:ind] with
     tensordot(A, X, ind) the identity, i.e. the inverse of A reshaped to a square matrix of
@@ -39,6 +41,7 @@ def tensorinv(A, ind=2):
     return reshape(inv(matrix), *A.shape[ind:], *A.shape[:ind])
 
 
+@in_float32
 def tensorsolve(A, B, dims=None):
     """``linalg.tensorsolve``: X of shape A.shape[B.ndim:] with tensordot(A, X, X.ndim) = B;
     ``dims`` (dims of A) are first moved to the end of A."""

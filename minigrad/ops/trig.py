@@ -18,7 +18,7 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee
+from ._util import broadcast_shape, ieee, not_implemented_for
 from .elementary_functions import _unary, sqrt
 from .elementwise import _binary, add, cast, div, mul, neg, sub
 from .pointwise_select import where
@@ -212,6 +212,8 @@ def atan2(input, other):
     # one integer or bool operand beside a floating one: its backward terms in its own dtype
     dtype = dtypes.result_type(input._array, other._array)
     broadcast_shape(tuple(input.shape), tuple(other.shape), "atan2")
+    if dtype.kind == "c":
+        raise not_implemented_for("atan2_cpu", dtype)
     xp = backend.xp_of(input._array)
     y_sq, minus_y = _in_own_dtype(input, dtype, xp)
     x_sq, _ = _in_own_dtype(other, dtype, xp)

@@ -106,11 +106,14 @@ class BasePruningMethod(ABC):
         """Prune ``module.name`` with ``cls(*args, **kwargs)`` (composed with any earlier
         pruning of it) and return the method that became the pre-hook."""
         orig_name, mask_name = name + "_orig", name + "_mask"
-        method = cls(*args, **kwargs)
-        method._tensor_name = name
         key, earlier = _pruning_hook(module, name)
         if earlier is not None:
+            # taken off first, as PyTorch does: a method that refuses its arguments below
+            # leaves the module without it
             del module._forward_pre_hooks[key]
+        method = cls(*args, **kwargs)
+        method._tensor_name = name
+        if earlier is not None:
             if not isinstance(earlier, PruningContainer):
                 earlier = PruningContainer(earlier)
             earlier.add_pruning_method(method)

@@ -1,0 +1,1299 @@
+"""Whole programs in the idioms of code people run, a thirteenth round: generative and
+self-supervised models and the reinforcement-learning and speech code of public repositories.
+DDPM training (a linear beta schedule gathered per sample, sinusoidal time embeddings, a small
+UNet of GroupNorm residual blocks with self-attention, an EMA copy of the weights, a reverse
+sampling step), a VAE's reparameterisation and closed-form KL, a VQ-VAE codebook with the
+straight-through estimator and EMA updates, SimCLR's NT-Xent and CLIP's symmetric loss with a
+learned temperature, MoCo's queue, BYOL's predictor and Barlow Twins' cross-correlation, PPO
+with GAE over a Categorical policy, DQN with a replay buffer and a target network, SAC's
+tanh-squashed Normal, a hand-built mel filterbank and MFCC, a CTC speech model with greedy
+decoding, STFT/iSTFT round trips, DLRM's EmbeddingBag interactions and a DeepFM.  Part b holds
+the training machinery of the round.
+
+Each ``program(L)`` runs with ``L`` = torch and ``L`` = minigrad on the same numpy inputs and
+the same weights (drawn after ``L.manual_seed``, which gives PyTorch's numbers in minigrad);
+both must give the same values (float64 to ~1e-9, float32 to ~1e-5), dtypes, shapes and
+requires_grad, or raise the same exception type with torch's words.
+"""
+import copy
+import math
+import random
+from collections import deque
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from side_by_side import (  # noqa: E402
+    SideBySide, bare, err, grads_of, normal64 as _arr, registry)
+
+
+HARNESS = SideBySide(rename=bare, rename_error=bare,
+                     tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
+                     scalar_tol=(1e-9, 1e-11), requires_grad=True)
+PROGRAMS, program = registry()
+F32 = dict(rtol=2e-5, atol=2e-6)   # float32 programs: their Python-float losses as float32's
+
+
+def _t(L, *shape, scale=1.0, seed=0, grad=False):
+    return L.tensor(_arr(*shape, scale=scale, seed=seed), requires_grad=grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# diffusion
+# ----------------------------------------------------------------------------------------------
+def _timestep_embedding(L, t, dim):
+    half = dim // 2
+    freqs = L.exp(-math.log(10000) * L.arange(half, dtype=L.float64) / half)
+    args = t[:, None].to(L.float64) * freqs[None]
+    return L.cat([L.cos(args), L.sin(args)], dim=-1)
+
+
+@program
+def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
+    """A DDPM training loop as the popular single-file repos write it: betas by linspace,
+    alphas_cumprod by cumprod, sqrt tables gathered at random timesteps and reshaped to
+    (B, 1, 1, 1); a tiny UNet of GroupNorm/SiLU residual blocks taking a sinusoidal time
+    embedding through an MLP, a self-attention block over the flattened feature map, a
+    down/up path with skip concatenation; MSE to the noise; an EMA copy updated by
+    mul_/add_ under no_grad; one reverse step x_{t-1} from the EMA model."""
+    nn, F = L.nn, L.nn.functional
+    T = 50
+    betas = L.linspace(1e-4, 0.02, T, dtype=L.float64)
+    alphas = 1.0 - betas
+    abar = L.cumprod(alphas, dim=0)
+    abar_prev = F.pad(abar[:-1], (1, 0), value=1.0)
+    sqrt_ab, sqrt_1mab = abar.sqrt(), (1 - abar).sqrt()
+    post_var = betas * (1 - abar_prev) / (1 - abar)
+
+    def extract(a, t, shape):
+        return a.gather(-1, t).reshape(t.shape[0], *((1,) * (len(shape) - 1)))
+
+    class ResBlock(nn.Module):
+        def __init__(self, cin, cout, tdim):
+            super().__init__()
+            self.n1, self.c1 = nn.GroupNorm(2, cin), nn.Conv2d(cin, cout, 3, padding=1)
+            self.t = nn.Linear(tdim, cout)
+            self.n2, self.c2 = nn.GroupNorm(2, cout), nn.Conv2d(cout, cout, 3, padding=1)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+        def forward(self, x, temb):
+            h = self.c1(F.silu(self.n1(x)))
+            h = h + self.t(F.silu(temb))[:, :, None, None]
+            h = self.c2(F.silu(self.n2(h)))
+            return h + self.skip(x)
+
+    class Attn(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.norm, self.qkv, self.proj = nn.GroupNorm(2, c), nn.Conv2d(c, 3 * c, 1), \
+                nn.Conv2d(c, c, 1)
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).unbind(1)
+            w = L.einsum("bci,bcj->bij", q, k) * C ** -0.5
+            h = L.einsum("bij,bcj->bci", w.softmax(-1), v).reshape(B, C, H, W)
+            return x + self.proj(h)
+
+    class UNet(nn.Module):
+        def __init__(self, c=4, tdim=8):
+            super().__init__()
+            self.tdim = tdim
+            self.tmlp = nn.Sequential(nn.Linear(tdim, 2 * tdim), nn.SiLU(),
+                                      nn.Linear(2 * tdim, tdim))
+            self.inc = nn.Conv2d(1, c, 3, padding=1)
+            self.d1 = ResBlock(c, c, tdim)
+            self.down = nn.Conv2d(c, c, 3, stride=2, padding=1)
+            self.mid, self.attn = ResBlock(c, 2 * c, tdim), Attn(2 * c)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.u1 = ResBlock(3 * c, c, tdim)
+            self.out = nn.Sequential(nn.GroupNorm(2, c), nn.SiLU(), nn.Conv2d(c, 1, 3, padding=1))
+
+        def forward(self, x, t):
+            temb = self.tmlp(_timestep_embedding(L, t, self.tdim).to(x.dtype))
+            h1 = self.d1(self.inc(x), temb)
+            h = self.attn(self.mid(self.down(h1), temb))
+            h = self.u1(L.cat([self.up(h), h1], dim=1), temb)
+            return self.out(h)
+
+    L.manual_seed(0)
+    model = UNet().double()
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = L.optim.Adam(model.parameters(), lr=2e-3)
+    x0 = _t(L, 4, 1, 8, 8, seed=1)
+    losses = []
+    for step in range(3):
+        t = L.randint(0, T, (x0.shape[0],))
+        noise = L.randn_like(x0)
+        xt = extract(sqrt_ab, t, x0.shape) * x0 + extract(sqrt_1mab, t, x0.shape) * noise
+        loss = F.mse_loss(model(xt, t), noise)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with L.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(0.9).add_(pm.detach(), alpha=0.1)
+        losses.append(loss.item())
+    with L.no_grad():
+        x = L.randn(2, 1, 8, 8, dtype=L.float64)
+        t = L.full((2,), T - 1, dtype=L.long)
+        eps = ema(x, t)
+        coef = extract(betas, t, x.shape) / extract(sqrt_1mab, t, x.shape)
+        mean = (x - coef * eps) / extract(alphas, t, x.shape).sqrt()
+        x_prev = mean + extract(post_var, t, x.shape).sqrt() * L.randn_like(x)
+    return dict(losses=losses, x_prev=x_prev, ema=ema.state_dict(), g=grads_of(model),
+                t=t, post=post_var[:4])
+
+
+@program(**F32)
+def ddim_sampler_with_classifier_free_guidance_and_a_generator(L):
+    """DDIM sampling as the diffusers-style loops write it: timesteps by
+    torch.arange(0, T, T // steps).flip(0), a conditional MLP denoiser run on a doubled batch
+    (the class embedding and a null embedding), the guided eps = uncond + w (cond - uncond),
+    x0 predicted and clamped to [-1, 1], eta = 0 deterministic steps; the initial noise from
+    a torch.Generator seeded apart from the global seed."""
+    nn = L.nn
+    T = 100
+    betas = L.linspace(1e-4, 0.02, T, dtype=L.float32)
+    abar = L.cumprod(1 - betas, 0)
+
+    class Denoiser(nn.Module):
+        def __init__(self, d=6, ncls=3):
+            super().__init__()
+            self.emb = nn.Embedding(ncls + 1, 8)
+            self.net = nn.Sequential(nn.Linear(d + 8 + 8, 32), nn.Mish(), nn.Linear(32, d))
+
+        def forward(self, x, t, y):
+            return self.net(L.cat([x, _timestep_embedding(L, t, 8).float(), self.emb(y)], -1))
+
+    L.manual_seed(3)
+    model = Denoiser().eval()
+    g = L.Generator().manual_seed(42)
+    x = L.randn(4, 6, generator=g)
+    y = L.tensor([0, 1, 2, 1])
+    null = L.full_like(y, 3)
+    ts = L.arange(0, T, T // 10).flip(0)
+    traj = []
+    with L.inference_mode():
+        for i, t in enumerate(ts):
+            tb = t.repeat(x.shape[0])
+            eps_c, eps_u = model(L.cat([x, x]), L.cat([tb, tb]), L.cat([y, null])).chunk(2)
+            eps = eps_u + 2.5 * (eps_c - eps_u)
+            a_t = abar[t]
+            a_prev = abar[ts[i + 1]] if i + 1 < len(ts) else L.tensor(1.0)
+            x0 = ((x - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+            traj.append(x.norm().item())
+    return dict(x=x, traj=traj, ts=ts, inf=x.is_inference())
+
+
+# ----------------------------------------------------------------------------------------------
+# VAEs
+# ----------------------------------------------------------------------------------------------
+@program
+def conv_vae_reparameterisation_bce_and_closed_form_kl_with_beta_warmup(L):
+    """The classic VAE example: a conv encoder to mu/logvar, z = mu + eps * exp(0.5 logvar)
+    with eps from randn_like, a ConvTranspose decoder to logits, BCE-with-logits summed
+    plus the closed form -0.5 sum(1 + logvar - mu^2 - exp(logvar)) weighted by a linearly
+    warmed beta; Adam steps; reconstructions and samples from the prior under no_grad."""
+    nn, F = L.nn, L.nn.functional
+
+    class VAE(nn.Module):
+        def __init__(self, z=3):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.LeakyReLU(0.2),
+                                     nn.Conv2d(4, 8, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
+            self.mu, self.logvar = nn.Linear(32, z), nn.Linear(32, z)
+            self.fc = nn.Linear(z, 32)
+            self.dec = nn.Sequential(nn.Unflatten(1, (8, 2, 2)),
+                                     nn.ConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(),
+                                     nn.ConvTranspose2d(4, 1, 4, 2, 1))
+
+        def encode(self, x):
+            h = self.enc(x)
+            return self.mu(h), self.logvar(h)
+
+        def reparameterize(self, mu, logvar):
+            std = L.exp(0.5 * logvar)
+            return mu + L.randn_like(std) * std
+
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            return self.dec(self.fc(self.reparameterize(mu, logvar))), mu, logvar
+
+    L.manual_seed(5)
+    vae = VAE().double()
+    x = L.tensor((np.random.RandomState(2).rand(6, 1, 8, 8) > 0.6).astype(np.float64))
+    opt = L.optim.Adam(vae.parameters(), lr=1e-2)
+    hist = []
+    for step in range(4):
+        beta = min(1.0, (step + 1) / 4)
+        logits, mu, logvar = vae(x)
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kld = -0.5 * L.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (rec + beta * kld) / x.size(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((rec.item(), kld.item()))
+    vae.eval()
+    with L.no_grad():
+        recon = L.sigmoid(vae(x)[0])
+        samples = L.sigmoid(vae.dec(vae.fc(L.randn(2, 3, dtype=L.float64))))
+    return dict(hist=hist, recon=recon, samples=samples, g=grads_of(vae))
+
+
+@program(**F32)
+def vq_vae_codebook_straight_through_and_ema_updates(L):
+    """A VQ-VAE quantiser: distances |z|^2 - 2 z e^T + |e|^2, argmin codes, one_hot
+    encodings, the straight-through z + (q - z).detach(), codebook and commitment losses,
+    perplexity from the mean usage; the EMA codebook update of the Sonnet-style repos by
+    cluster sizes with Laplace smoothing and an embedding sum of encodings^T z, copied into
+    the buffer with .data.copy_."""
+    nn, F = L.nn, L.nn.functional
+
+    class VectorQuantizerEMA(nn.Module):
+        def __init__(self, K=6, D=3, decay=0.9, eps=1e-5):
+            super().__init__()
+            self.K, self.D, self.decay, self.eps = K, D, decay, eps
+            self.embedding = nn.Embedding(K, D)
+            self.embedding.weight.data.normal_()
+            self.register_buffer("cluster_size", L.zeros(K))
+            self.ema_w = nn.Parameter(L.empty(K, D).normal_(), requires_grad=False)
+
+        def forward(self, z):
+            z = z.permute(0, 2, 3, 1).contiguous()
+            flat = z.view(-1, self.D)
+            d = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embedding.weight.t()
+                 + self.embedding.weight.pow(2).sum(1))
+            idx = L.argmin(d, dim=1).unsqueeze(1)
+            enc = L.zeros(idx.shape[0], self.K, device=z.device)
+            enc.scatter_(1, idx, 1)
+            q = (enc @ self.embedding.weight).view(z.shape)
+            if self.training:
+                self.cluster_size.mul_(self.decay).add_(enc.sum(0), alpha=1 - self.decay)
+                n = self.cluster_size.sum()
+                self.cluster_size.data = (self.cluster_size + self.eps) / \
+                    (n + self.K * self.eps) * n
+                dw = enc.t() @ flat
+                self.ema_w.data.copy_(self.ema_w * self.decay + (1 - self.decay) * dw)
+                self.embedding.weight.data.copy_(self.ema_w / self.cluster_size.unsqueeze(1))
+            commit = F.mse_loss(q.detach(), z)
+            q = z + (q - z).detach()
+            avg = enc.mean(0)
+            perplexity = L.exp(-L.sum(avg * L.log(avg + 1e-10)))
+            return 0.25 * commit, q.permute(0, 3, 1, 2).contiguous(), perplexity, idx
+
+    L.manual_seed(7)
+    enc = nn.Conv2d(2, 3, 3, padding=1)
+    vq = VectorQuantizerEMA()
+    dec = nn.Conv2d(3, 2, 3, padding=1)
+    x = L.tensor(np.random.RandomState(3).randn(2, 2, 4, 4).astype(np.float32))
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = L.optim.Adam(params, lr=1e-2)
+    out = []
+    for _ in range(3):
+        commit, q, ppl, idx = vq(enc(x))
+        loss = F.mse_loss(dec(q), x) + commit
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append((loss.item(), ppl.item()))
+    return dict(out=out, idx=idx, cb=vq.embedding.weight, cs=vq.cluster_size,
+                g=[p.grad for p in params])
+
+
+@program(**F32)
+def gumbel_softmax_vae_with_hard_samples_and_temperature_annealing(L):
+    """A categorical VAE: logits reshaped to (B, latents, classes), F.gumbel_softmax with
+    hard=True under the seed (a one-hot forward, soft gradients), the KL to a uniform
+    prior by q log(q K) summed, the temperature annealed by max(0.5, exp(-r step))."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(11)
+    enc = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3 * 4))
+    dec = nn.Sequential(nn.Linear(3 * 4, 16), nn.ReLU(), nn.Linear(16, 10))
+    x = L.tensor((np.random.RandomState(4).rand(5, 10) > 0.5).astype(np.float32))
+    opt = L.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-2)
+    hist = []
+    for step in range(3):
+        tau = max(0.5, math.exp(-0.3 * step))
+        logits = enc(x).view(-1, 3, 4)
+        z = F.gumbel_softmax(logits, tau=tau, hard=True)
+        q = F.softmax(logits, dim=-1)
+        kl = (q * L.log(q * 4 + 1e-20)).sum(dim=(1, 2)).mean()
+        rec = F.binary_cross_entropy(L.sigmoid(dec(z.view(-1, 12))), x, reduction="sum") / 5
+        loss = rec + kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((rec.item(), kl.item()))
+    return dict(hist=hist, z=z, g=grads_of(enc))
+
+
+# ----------------------------------------------------------------------------------------------
+# self-supervised and contrastive
+# ----------------------------------------------------------------------------------------------
+@program(**F32)
+def simclr_nt_xent_with_masked_diagonal_and_temperature(L):
+    """SimCLR's NT-Xent: two augmented views (noise and random feature dropout by
+    bernoulli), an MLP encoder and projection head with BatchNorm1d, F.normalize'd
+    projections, the 2N x 2N cosine matrix by matmul, the diagonal masked by
+    masked_fill(eye.bool(), -inf), positives at (i + N) % 2N, cross_entropy over the
+    temperature-scaled rows; top-1 positive accuracy by argmax."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(13)
+    encoder = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16))
+    head = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4))
+    x = L.tensor(np.random.RandomState(5).randn(6, 8).astype(np.float32))
+
+    def augment(v):
+        keep = L.bernoulli(L.full_like(v, 0.8))
+        return v * keep + 0.1 * L.randn_like(v)
+
+    def nt_xent(z1, z2, tau=0.5):
+        z = F.normalize(L.cat([z1, z2], dim=0), dim=1)
+        sim = z @ z.T / tau
+        n = z1.shape[0]
+        sim = sim.masked_fill(L.eye(2 * n, dtype=L.bool), float("-inf"))
+        targets = (L.arange(2 * n) + n) % (2 * n)
+        return F.cross_entropy(sim, targets), (sim.argmax(1) == targets).float().mean()
+
+    opt = L.optim.SGD(list(encoder.parameters()) + list(head.parameters()), lr=0.1,
+                      momentum=0.9, weight_decay=1e-4)
+    hist = []
+    for _ in range(3):
+        loss, acc = nt_xent(head(encoder(augment(x))), head(encoder(augment(x))))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((loss.item(), acc.item()))
+    return dict(hist=hist, g=grads_of(encoder), rm=encoder[1].running_mean)
+
+
+@program(**F32)
+def clip_symmetric_loss_with_learned_clamped_logit_scale(L):
+    """CLIP's training objective: an image tower and a text tower (EmbeddingBag of token
+    ids with offsets, mean mode), both projected without bias and L2-normalised by
+    x / x.norm(dim=-1, keepdim=True); logit_scale a Parameter initialised to log(1/0.07),
+    exponentiated and clamped to 100; logits_per_image and its transpose; the mean of the
+    two cross entropies; the scale clamped in place after each step as the repo does."""
+    nn, F = L.nn, L.nn.functional
+
+    class CLIP(nn.Module):
+        def __init__(self, d=6):
+            super().__init__()
+            self.visual = nn.Sequential(nn.Linear(12, 16), nn.GELU(), nn.Linear(16, d, bias=False))
+            self.tok = nn.EmbeddingBag(20, 16, mode="mean")
+            self.text_proj = nn.Parameter(L.randn(16, d) * 16 ** -0.5)
+            self.logit_scale = nn.Parameter(L.ones([]) * math.log(1 / 0.07))
+
+        def forward(self, img, ids, offsets):
+            i = self.visual(img)
+            t = self.tok(ids, offsets) @ self.text_proj
+            i = i / i.norm(dim=-1, keepdim=True)
+            t = t / t.norm(dim=-1, keepdim=True)
+            s = self.logit_scale.exp().clamp(max=100)
+            li = s * i @ t.t()
+            return li, li.t()
+
+    L.manual_seed(17)
+    model = CLIP()
+    img = L.tensor(np.random.RandomState(6).randn(4, 12).astype(np.float32))
+    ids = L.tensor(np.random.RandomState(7).randint(0, 20, 11))
+    offsets = L.tensor([0, 3, 5, 9])
+    opt = L.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.2, betas=(0.9, 0.98),
+                        eps=1e-6)
+    labels = L.arange(4)
+    hist = []
+    for _ in range(3):
+        li, lt = model(img, ids, offsets)
+        loss = (F.cross_entropy(li, labels) + F.cross_entropy(lt, labels)) / 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with L.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        hist.append(loss.item())
+    return dict(hist=hist, li=li, g=grads_of(model), scale=model.logit_scale)
+
+
+@program(**F32)
+def moco_momentum_encoder_with_a_queue_of_negatives(L):
+    """MoCo v2: a query encoder and a key encoder initialised by param_k.data.copy_(param_q)
+    and requires_grad False, the momentum update under no_grad, positive logits by einsum
+    'nc,nc->n' and negatives 'nc,ck->nk' against a normalised queue buffer, labels all zero,
+    the queue refreshed by slice assignment at a pointer kept in a long buffer."""
+    nn, F = L.nn, L.nn.functional
+
+    class MoCo(nn.Module):
+        def __init__(self, dim=4, K=8, m=0.9, T=0.2):
+            super().__init__()
+            self.K, self.m, self.T = K, m, T
+            self.encoder_q = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, dim))
+            self.encoder_k = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, dim))
+            for pq, pk in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
+                pk.data.copy_(pq.data)
+                pk.requires_grad = False
+            self.register_buffer("queue", F.normalize(L.randn(dim, K), dim=0))
+            self.register_buffer("queue_ptr", L.zeros(1, dtype=L.long))
+
+        @L.no_grad()
+        def _momentum_update(self):
+            for pq, pk in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
+                pk.data = pk.data * self.m + pq.data * (1.0 - self.m)
+
+        @L.no_grad()
+        def _enqueue(self, keys):
+            ptr = int(self.queue_ptr)
+            self.queue[:, ptr:ptr + keys.shape[0]] = keys.T
+            self.queue_ptr[0] = (ptr + keys.shape[0]) % self.K
+
+        def forward(self, im_q, im_k):
+            q = F.normalize(self.encoder_q(im_q), dim=1)
+            with L.no_grad():
+                self._momentum_update()
+                k = F.normalize(self.encoder_k(im_k), dim=1)
+            l_pos = L.einsum("nc,nc->n", [q, k]).unsqueeze(-1)
+            l_neg = L.einsum("nc,ck->nk", [q, self.queue.clone().detach()])
+            logits = L.cat([l_pos, l_neg], dim=1) / self.T
+            labels = L.zeros(logits.shape[0], dtype=L.long)
+            self._enqueue(k)
+            return logits, labels
+
+    L.manual_seed(19)
+    model = MoCo()
+    opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    hist = []
+    for s in range(3):
+        x = L.tensor(np.random.RandomState(10 + s).randn(4, 6).astype(np.float32))
+        logits, labels = model(x + 0.05 * L.randn_like(x), x + 0.05 * L.randn_like(x))
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+    return dict(hist=hist, queue=model.queue, ptr=model.queue_ptr,
+                k=model.encoder_k.state_dict(), g=grads_of(model))
+
+
+@program
+def byol_predictor_with_ema_target_and_barlow_twins_cross_correlation(L):
+    """BYOL's loss 2 - 2 cos(p, z') symmetrised, the target network an EMA of the online one
+    by torch._foreach_mul_/_foreach_add_ over parameter lists, and Barlow Twins' loss on the
+    same projections: the batch-normalised cross-correlation, on-diagonal (1 - c)^2 and
+    off-diagonal c^2 weighted by lambda, the off-diagonal taken by flatten()[:-1].view(n-1,
+    n+1)[:, 1:]."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(23)
+
+    def mlp(i, h, o):
+        return nn.Sequential(nn.Linear(i, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
+                             nn.Linear(h, o))
+
+    online = nn.Sequential(mlp(8, 16, 8), mlp(8, 16, 4)).double()
+    predictor = mlp(4, 8, 4).double()
+    target = copy.deepcopy(online)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    x = _t(L, 6, 8, seed=8)
+
+    def byol(p, z):
+        return 2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1).mean()
+
+    def off_diagonal(m):
+        n = m.shape[0]
+        return m.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+    def barlow(z1, z2, lam=5e-3):
+        bn = nn.BatchNorm1d(z1.shape[1], affine=False).double()
+        c = bn(z1).T @ bn(z2) / z1.shape[0]
+        on = L.diagonal(c).add_(-1).pow_(2).sum()
+        return on + lam * off_diagonal(c).pow_(2).sum()
+
+    opt = L.optim.Adam(list(online.parameters()) + list(predictor.parameters()), lr=3e-3)
+    hist = []
+    for _ in range(3):
+        v1, v2 = x + 0.1 * L.randn_like(x), x * (1 + 0.1 * L.randn_like(x))
+        o1, o2 = online(v1), online(v2)
+        with L.no_grad():
+            t1, t2 = target(v1), target(v2)
+        loss = byol(predictor(o1), t2) + byol(predictor(o2), t1) + 0.01 * barlow(o1, o2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with L.no_grad():
+            tp, op = list(target.parameters()), list(online.parameters())
+            L._foreach_mul_(tp, 0.99)
+            L._foreach_add_(tp, op, alpha=0.01)
+        hist.append(loss.item())
+    return dict(hist=hist, t=target.state_dict(), g=grads_of(predictor))
+
+
+@program
+def triplet_mining_and_arcface_margin_for_metric_learning(L):
+    """Metric learning: batch-hard triplet mining from torch.cdist distances with masks
+    from labels (hardest positive by max over masked, hardest negative by min after adding
+    the max to the positives), F.relu(d_ap - d_an + margin); an ArcFace head, cos(theta + m)
+    by cos*cos_m - sin*sin_m with sin from sqrt((1 - cos^2).clamp(0, 1)), the one-hot
+    mixing by torch.where, scaled logits to cross_entropy; TripletMarginLoss on chosen
+    triplets beside."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(29)
+    emb_net = nn.Sequential(nn.Linear(5, 12), nn.PReLU(), nn.Linear(12, 4))
+    W = nn.Parameter(L.randn(3, 4, dtype=L.float64))
+    emb_net.double()
+    x = _t(L, 9, 5, seed=9)
+    y = L.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    e = emb_net(x)
+    d = L.cdist(e, e)
+    same = y.unsqueeze(0) == y.unsqueeze(1)
+    d_ap = (d * same.float()).max(dim=1).values
+    d_an = (d + d.max() * same.double()).min(dim=1).values
+    tri = F.relu(d_ap - d_an + 0.3).mean()
+    en, wn = F.normalize(e), F.normalize(W)
+    cos = F.linear(en, wn)
+    sin = L.sqrt((1.0 - cos.pow(2)).clamp(0, 1))
+    m = 0.2
+    phi = cos * math.cos(m) - sin * math.sin(m)
+    phi = L.where(cos > math.cos(math.pi - m), phi, cos - math.sin(math.pi - m) * m)
+    one_hot = L.zeros_like(cos).scatter_(1, y.view(-1, 1), 1.0)
+    logits = 16.0 * (one_hot * phi + (1.0 - one_hot) * cos)
+    arc = F.cross_entropy(logits, y)
+    tml = nn.TripletMarginLoss(margin=0.5, p=2, swap=True)(e[[0, 3, 6]], e[[1, 4, 7]],
+                                                           e[[3, 6, 0]])
+    (tri + arc + tml).backward()
+    return dict(tri=tri, arc=arc, tml=tml, g=grads_of(emb_net), gw=W.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# reinforcement learning
+# ----------------------------------------------------------------------------------------------
+class _ChainEnv:
+    """A deterministic toy environment in numpy: a position on a line pushed by actions."""
+
+    def __init__(self, seed):
+        self.rng = np.random.RandomState(seed)
+        self.pos = 0.0
+
+    def reset(self):
+        self.pos = float(self.rng.uniform(-1, 1))
+        return np.array([self.pos, 0.0], dtype=np.float32)
+
+    def step(self, a):
+        self.pos += (float(a) - 1.0) * 0.3
+        r = 1.0 - abs(self.pos)
+        done = abs(self.pos) > 1.5
+        return np.array([self.pos, r], dtype=np.float32), r, done
+
+
+@program(**F32)
+def ppo_with_gae_clipped_ratio_value_loss_and_entropy_bonus(L):
+    """CleanRL-style PPO: an actor-critic with orthogonal init (layer_init by
+    nn.init.orthogonal_ with gain sqrt(2) and constant_ biases), rollouts sampled from
+    Categorical(logits=...) under the seed, GAE computed backwards with nextnonterminal
+    masks, advantages normalised, minibatches by a seeded permutation, the clipped surrogate
+    with ratio = (newlogprob - oldlogprob).exp(), approx_kl, clipfracs, a clipped value loss,
+    the entropy bonus, clip_grad_norm_ with max_norm 0.5."""
+    nn = L.nn
+    D = L.distributions
+
+    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
+        nn.init.orthogonal_(layer.weight, std)
+        nn.init.constant_(layer.bias, bias_const)
+        return layer
+
+    class Agent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.critic = nn.Sequential(layer_init(nn.Linear(2, 16)), nn.Tanh(),
+                                        layer_init(nn.Linear(16, 1), std=1.0))
+            self.actor = nn.Sequential(layer_init(nn.Linear(2, 16)), nn.Tanh(),
+                                       layer_init(nn.Linear(16, 3), std=0.01))
+
+        def get_value(self, x):
+            return self.critic(x)
+
+        def get_action_and_value(self, x, action=None):
+            probs = D.Categorical(logits=self.actor(x))
+            if action is None:
+                action = probs.sample()
+            return action, probs.log_prob(action), probs.entropy(), self.critic(x)
+
+    L.manual_seed(31)
+    agent = Agent()
+    opt = L.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
+    env = _ChainEnv(0)
+    N = 16
+    obs = L.zeros(N, 2)
+    actions, logprobs = L.zeros(N), L.zeros(N)
+    rewards, dones, values = L.zeros(N), L.zeros(N), L.zeros(N)
+    next_obs, next_done = L.tensor(env.reset()), L.zeros(())
+    for step in range(N):
+        obs[step] = next_obs
+        dones[step] = next_done
+        with L.no_grad():
+            action, logprob, _, value = agent.get_action_and_value(next_obs)
+            values[step] = value.flatten()
+        actions[step], logprobs[step] = action, logprob
+        o, r, d = env.step(action.item())
+        if d:
+            o = env.reset()
+        rewards[step] = L.tensor(r).view(-1)
+        next_obs, next_done = L.tensor(o), L.tensor(float(d))
+    gamma, lam = 0.99, 0.95
+    with L.no_grad():
+        next_value = agent.get_value(next_obs).reshape(1, -1)
+        advantages = L.zeros_like(rewards)
+        lastgaelam = 0
+        for t in reversed(range(N)):
+            if t == N - 1:
+                nextnonterminal, nextvalues = 1.0 - next_done, next_value
+            else:
+                nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
+            delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
+            advantages[t] = lastgaelam = delta + gamma * lam * nextnonterminal * lastgaelam
+        returns = advantages + values
+    g = L.Generator().manual_seed(1)
+    stats = []
+    for epoch in range(2):
+        inds = L.randperm(N, generator=g)
+        for start in range(0, N, 8):
+            mb = inds[start:start + 8]
+            _, newlogprob, entropy, newvalue = agent.get_action_and_value(obs[mb],
+                                                                          actions.long()[mb])
+            logratio = newlogprob - logprobs[mb]
+            ratio = logratio.exp()
+            with L.no_grad():
+                approx_kl = ((ratio - 1) - logratio).mean()
+                clipfrac = ((ratio - 1.0).abs() > 0.2).float().mean().item()
+            mb_adv = advantages[mb]
+            mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+            pg_loss = L.max(-mb_adv * ratio, -mb_adv * L.clamp(ratio, 0.8, 1.2)).mean()
+            newvalue = newvalue.view(-1)
+            v_unclipped = (newvalue - returns[mb]) ** 2
+            v_clipped = values[mb] + L.clamp(newvalue - values[mb], -0.2, 0.2)
+            v_loss = 0.5 * L.max(v_unclipped, (v_clipped - returns[mb]) ** 2).mean()
+            loss = pg_loss - 0.01 * entropy.mean() + v_loss * 0.5
+            opt.zero_grad()
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
+            opt.step()
+            stats.append((loss.item(), approx_kl.item(), clipfrac, norm.item()))
+    var_y = returns.var()
+    explained = float("nan") if var_y == 0 else 1 - (returns - values).var() / var_y
+    return dict(stats=stats, adv=advantages, actions=actions, explained=explained,
+                sd=agent.state_dict())
+
+
+@program(**F32)
+def dqn_replay_buffer_gather_huber_and_target_network_sync(L):
+    """A DQN tutorial's loop: epsilon-greedy by Python's seeded random, a deque replay
+    buffer sampled by random.sample, the batch stacked by torch.tensor(np.array(...)),
+    Q(s, a) by gather(1, a.unsqueeze(1)), targets from the target net's max(1)[0] masked
+    by done, SmoothL1Loss, clip_grad_value_, and the target network synced by
+    load_state_dict every few steps; a soft (Polyak) update as the alternative."""
+    nn = L.nn
+    L.manual_seed(37)
+    rnd = random.Random(0)
+
+    def qnet():
+        return nn.Sequential(nn.Linear(2, 24), nn.ReLU(), nn.Linear(24, 24), nn.ReLU(),
+                             nn.Linear(24, 3))
+
+    policy, target = qnet(), qnet()
+    target.load_state_dict(policy.state_dict())
+    target.eval()
+    opt = L.optim.AdamW(policy.parameters(), lr=1e-3, amsgrad=True)
+    memory = deque(maxlen=64)
+    env = _ChainEnv(1)
+    state = env.reset()
+    losses, qs = [], []
+    for step in range(40):
+        eps = 0.05 + 0.9 * math.exp(-step / 20)
+        if rnd.random() > eps:
+            with L.no_grad():
+                action = policy(L.tensor(state).unsqueeze(0)).max(1).indices.view(1, 1).item()
+        else:
+            action = rnd.randrange(3)
+        nxt, r, done = env.step(action)
+        memory.append((state, action, r, nxt, done))
+        state = env.reset() if done else nxt
+        if len(memory) < 16:
+            continue
+        batch = rnd.sample(memory, 8)
+        s, a, r, s2, d = zip(*batch)
+        s = L.tensor(np.array(s))
+        a = L.tensor(a, dtype=L.int64)
+        r = L.tensor(r, dtype=L.float32)
+        s2 = L.tensor(np.array(s2))
+        d = L.tensor(d, dtype=L.bool)
+        q = policy(s).gather(1, a.unsqueeze(1))
+        with L.no_grad():
+            nq = target(s2).max(1)[0]
+            nq[d] = 0.0
+        expected = r + 0.9 * nq
+        loss = nn.SmoothL1Loss()(q, expected.unsqueeze(1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_value_(policy.parameters(), 100)
+        opt.step()
+        losses.append(loss.item())
+        qs.append(q.detach().mean().item())
+        if step % 10 == 0:
+            target.load_state_dict(policy.state_dict())
+        else:
+            tsd, psd = target.state_dict(), policy.state_dict()
+            for k in psd:
+                tsd[k] = psd[k] * 0.005 + tsd[k] * (1 - 0.005)
+            target.load_state_dict(tsd)
+    return dict(losses=losses, qs=qs, t=target.state_dict())
+
+
+@program
+def sac_tanh_squashed_normal_with_log_prob_correction_and_twin_critics(L):
+    """Soft actor-critic's actor: mean and log_std heads, log_std clamped then rescaled by
+    tanh into [min, max], Normal(mean, std).rsample() pushed through tanh with the
+    log-prob correction log(scale (1 - y^2) + eps) summed over actions; twin Q critics with
+    min over them; the entropy temperature log_alpha learned against a target entropy;
+    critic targets under no_grad; the actor loss (alpha logp - min Q).mean()."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+    L.manual_seed(41)
+
+    class Actor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Sequential(nn.Linear(3, 16), nn.ReLU())
+            self.mean, self.log_std = nn.Linear(16, 2), nn.Linear(16, 2)
+            self.register_buffer("scale", L.tensor([1.0, 2.0], dtype=L.float64))
+
+        def forward(self, x):
+            h = self.fc(x)
+            log_std = L.tanh(self.log_std(h))
+            log_std = -5 + 0.5 * (2 - -5) * (log_std + 1)
+            return self.mean(h), log_std
+
+        def get_action(self, x):
+            mean, log_std = self(x)
+            normal = D.Normal(mean, log_std.exp())
+            x_t = normal.rsample()
+            y_t = L.tanh(x_t)
+            action = y_t * self.scale
+            logp = normal.log_prob(x_t) - L.log(self.scale * (1 - y_t.pow(2)) + 1e-6)
+            return action, logp.sum(1, keepdim=True), L.tanh(mean) * self.scale
+
+    class Q(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 1))
+
+        def forward(self, s, a):
+            return self.net(L.cat([s, a], 1))
+
+    actor, q1, q2 = Actor().double(), Q().double(), Q().double()
+    q1_t, q2_t = copy.deepcopy(q1), copy.deepcopy(q2)
+    log_alpha = L.zeros(1, requires_grad=True, dtype=L.float64)
+    q_opt = L.optim.Adam(list(q1.parameters()) + list(q2.parameters()), lr=1e-3)
+    a_opt = L.optim.Adam(actor.parameters(), lr=3e-4)
+    al_opt = L.optim.Adam([log_alpha], lr=1e-3)
+    s, s2 = _t(L, 6, 3, seed=12), _t(L, 6, 3, seed=13)
+    a, r = _t(L, 6, 2, seed=14).clamp(-1, 1), _t(L, 6, seed=15)
+    done = L.tensor([0.0, 0, 1, 0, 0, 1], dtype=L.float64)
+    hist = []
+    for _ in range(2):
+        alpha = log_alpha.exp().item()
+        with L.no_grad():
+            na, nlogp, _ = actor.get_action(s2)
+            minq = L.min(q1_t(s2, na), q2_t(s2, na)) - alpha * nlogp
+            y = r + (1 - done) * 0.99 * minq.view(-1)
+        qf_loss = F.mse_loss(q1(s, a).view(-1), y) + F.mse_loss(q2(s, a).view(-1), y)
+        q_opt.zero_grad()
+        qf_loss.backward()
+        q_opt.step()
+        pi, logp, _ = actor.get_action(s)
+        actor_loss = ((alpha * logp) - L.min(q1(s, pi), q2(s, pi))).mean()
+        a_opt.zero_grad()
+        actor_loss.backward()
+        a_opt.step()
+        with L.no_grad():
+            _, logp, _ = actor.get_action(s)
+        alpha_loss = (-log_alpha.exp() * (logp + -2.0)).mean()
+        al_opt.zero_grad()
+        alpha_loss.backward()
+        al_opt.step()
+        hist.append((qf_loss.item(), actor_loss.item(), alpha_loss.item()))
+    return dict(hist=hist, alpha=log_alpha, actor=grads_of(actor), q=grads_of(q1))
+
+
+@program(**F32)
+def reinforce_with_baseline_discounted_returns_and_normal_policy(L):
+    """REINFORCE on a continuous action: a Normal policy with a state-independent log_std
+    Parameter, actions sampled under the seed, discounted returns by a reversed Python
+    loop with insert(0, R), returns standardised by (r - mean) / (std + eps) over
+    torch.tensor(returns), the policy loss by torch.stack of -log_prob * advantage and a
+    baseline value net trained by F.smooth_l1_loss; Independent over the action dims."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+    L.manual_seed(43)
+    mu_net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+    log_std = nn.Parameter(L.full((2,), -0.5))
+    vnet = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    opt = L.optim.Adam([*mu_net.parameters(), log_std, *vnet.parameters()], lr=1e-2)
+    env = _ChainEnv(2)
+    hist = []
+    for ep in range(2):
+        o = env.reset()
+        logps, vals, rewards = [], [], []
+        for _ in range(8):
+            x = L.from_numpy(o)
+            dist = D.Independent(D.Normal(mu_net(x), log_std.exp()), 1)
+            a = dist.sample()
+            logps.append(dist.log_prob(a))
+            vals.append(vnet(x).squeeze())
+            o, r, _ = env.step(float(a[0].clamp(-1, 3)))
+            rewards.append(r)
+        R, returns = 0.0, []
+        for r in rewards[::-1]:
+            R = r + 0.95 * R
+            returns.insert(0, R)
+        returns = L.tensor(returns)
+        returns = (returns - returns.mean()) / (returns.std() + 1e-9)
+        vals = L.stack(vals)
+        adv = returns - vals.detach()
+        loss = L.stack([-lp * ad for lp, ad in zip(logps, adv)]).sum() + \
+            F.smooth_l1_loss(vals, returns)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+    return dict(hist=hist, log_std=log_std, g=grads_of(mu_net), ent=dist.entropy())
+
+
+# ----------------------------------------------------------------------------------------------
+# speech
+# ----------------------------------------------------------------------------------------------
+def _hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + f / 700.0)
+
+
+def _mel_fbank(L, n_freqs, n_mels, sr, dtype):
+    all_freqs = L.linspace(0, sr // 2, n_freqs, dtype=dtype)
+    m_pts = L.linspace(float(_hz_to_mel(0.0)), float(_hz_to_mel(sr / 2)), n_mels + 2,
+                       dtype=dtype)
+    f_pts = 700.0 * (10 ** (m_pts / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
+    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    fb = L.max(L.zeros(1, dtype=dtype), L.min(down, up))
+    enorm = 2.0 / (f_pts[2:n_mels + 2] - f_pts[:n_mels])
+    return fb * enorm.unsqueeze(0)
+
+
+@program
+def log_mel_and_mfcc_by_a_hand_built_filterbank_and_dct_matrix(L):
+    """A torchaudio-free front end: torch.stft with a periodic hann_window, center=True and
+    reflect padding, power spectrogram by .abs().pow(2), a Slaney-normalised triangular mel
+    filterbank built from linspace/min/max, log(clamp(min=1e-10)) scaled to dB with a top_db
+    floor by amax over the last two dims, an orthonormal DCT-II matrix by cos over an outer
+    product, MFCCs by matmul; per-utterance CMVN; gradients back to the waveform."""
+    sr, n_fft, hop = 8000, 64, 16
+    rng = np.random.RandomState(21)
+    tt = np.arange(400) / sr
+    wav = np.stack([np.sin(2 * np.pi * 440 * tt), np.sin(2 * np.pi * 1200 * tt)]) + \
+        0.05 * rng.randn(2, 400)
+    x = L.tensor(wav, requires_grad=True)
+    spec = L.stft(x, n_fft=n_fft, hop_length=hop, win_length=n_fft,
+                  window=L.hann_window(n_fft, dtype=L.float64), center=True,
+                  pad_mode="reflect", return_complex=True)
+    power = spec.abs().pow(2.0)
+    fb = _mel_fbank(L, n_fft // 2 + 1, 12, sr, L.float64)
+    mel = (power.transpose(-1, -2) @ fb).transpose(-1, -2)
+    db = 10.0 * L.log10(L.clamp(mel, min=1e-10))
+    db = L.max(db, db.amax(dim=(-2, -1), keepdim=True) - 80.0)
+    n = L.arange(12, dtype=L.float64)
+    k = L.arange(8, dtype=L.float64).unsqueeze(1)
+    dct = L.cos(math.pi / 12 * (n + 0.5) * k)
+    dct[0] *= 1.0 / math.sqrt(2.0)
+    dct *= math.sqrt(2.0 / 12)
+    mfcc = L.matmul(db.transpose(-1, -2), dct.t()).transpose(-1, -2)
+    cmvn = (mfcc - mfcc.mean(-1, keepdim=True)) / (mfcc.std(-1, keepdim=True) + 1e-5)
+    cmvn.pow(2).mean().backward()
+    return dict(spec_shape=tuple(spec.shape), fb=fb, db=db, mfcc=mfcc, g=x.grad)
+
+
+@program
+def stft_istft_round_trip_and_a_spectral_masking_enhancer(L):
+    """Speech enhancement by masking: STFT (onesided, hann window, hop n_fft // 4),
+    magnitude and phase by abs() and angle(), a small MLP predicting a sigmoid mask over
+    frequency bins, the masked complex spectrum rebuilt by torch.polar(mag * mask, phase),
+    istft with length= back to the waveform, an L1 waveform loss plus a multi-resolution
+    spectral convergence term; the round trip without the mask reconstructs the input."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(47)
+    rng = np.random.RandomState(22)
+    clean = np.sin(2 * np.pi * 5 * np.arange(256) / 256)[None].repeat(2, 0) * \
+        np.array([[1.0], [0.5]])
+    noisy = L.tensor(clean + 0.2 * rng.randn(2, 256))
+    clean = L.tensor(clean)
+    n_fft, hop = 32, 8
+    win = L.hann_window(n_fft, dtype=L.float64)
+    spec = L.stft(noisy, n_fft, hop, window=win, return_complex=True)
+    back = L.istft(spec, n_fft, hop, window=win, length=256)
+    net = nn.Sequential(nn.Linear(n_fft // 2 + 1, 24), nn.ReLU(),
+                        nn.Linear(24, n_fft // 2 + 1)).double()
+    opt = L.optim.Adam(net.parameters(), lr=1e-2)
+
+    def sc_loss(a, b, nf):
+        w = L.hann_window(nf, dtype=L.float64)
+        A = L.stft(a, nf, nf // 4, window=w, return_complex=True).abs()
+        B = L.stft(b, nf, nf // 4, window=w, return_complex=True).abs()
+        return L.norm(B - A, p="fro") / L.norm(B, p="fro")
+
+    hist = []
+    for _ in range(3):
+        mag, phase = spec.abs(), spec.angle()
+        mask = L.sigmoid(net(mag.transpose(1, 2))).transpose(1, 2)
+        est = L.istft(L.polar(mag * mask, phase), n_fft, hop, window=win, length=256)
+        loss = F.l1_loss(est, clean) + sc_loss(est, clean, 16) + sc_loss(est, clean, 64)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+    return dict(err=(back - noisy).abs().max() < 1e-10, hist=hist, est=est, g=grads_of(net))
+
+
+@program
+def ctc_speech_model_with_greedy_decoding_and_unique_consecutive(L):
+    """A small ASR model: a Conv1d front end with stride over log-mel frames, a
+    bidirectional GRU, a Linear to the vocabulary, log_softmax transposed to (T, N, C) for
+    nn.CTCLoss(blank=0, zero_infinity=True) with output lengths computed from the stride;
+    padded targets and their lengths; greedy decoding by argmax, unique_consecutive and
+    dropping blanks; gradient clipping by norm."""
+    nn, F = L.nn, L.nn.functional
+
+    class ASR(nn.Module):
+        def __init__(self, n_mels=8, vocab=6):
+            super().__init__()
+            self.conv = nn.Sequential(nn.Conv1d(n_mels, 12, 3, stride=2, padding=1),
+                                      nn.BatchNorm1d(12), nn.GELU())
+            self.rnn = nn.GRU(12, 8, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(16, vocab)
+
+        def forward(self, x, lengths):
+            h = self.conv(x).transpose(1, 2)
+            out_lengths = (lengths + 2 * 1 - 3) // 2 + 1
+            h, _ = self.rnn(h)
+            return F.log_softmax(self.fc(h), dim=-1), out_lengths
+
+    L.manual_seed(53)
+    model = ASR().double()
+    feats = _t(L, 3, 8, 20, seed=23)
+    in_lens = L.tensor([20, 17, 12])
+    targets = L.tensor([[1, 2, 3, 2], [4, 4, 1, 0], [5, 3, 0, 0]])
+    tgt_lens = L.tensor([4, 3, 2])
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    opt = L.optim.Adam(model.parameters(), lr=5e-3)
+    hist = []
+    for _ in range(3):
+        logp, out_lens = model(feats, in_lens)
+        loss = ctc(logp.transpose(0, 1), targets, out_lens, tgt_lens)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        hist.append(loss.item())
+    model.eval()
+    with L.no_grad():
+        logp, out_lens = model(feats, in_lens)
+    decoded = []
+    for b in range(3):
+        best = logp[b, :out_lens[b]].argmax(-1)
+        best = L.unique_consecutive(best)
+        decoded.append(best[best != 0].tolist())
+    per = F.ctc_loss(logp.transpose(0, 1), targets, out_lens, tgt_lens, reduction="none")
+    return dict(hist=hist, decoded=decoded, per=per, out_lens=out_lens, g=grads_of(model))
+
+
+@program
+def ctc_loss_reductions_blank_index_and_concatenated_targets(L):
+    """F.ctc_loss the way different codebases call it: targets concatenated in one 1-d
+    tensor, the blank as the last class, input lengths as a tuple of ints, reductions
+    'mean' (divided by target lengths), 'sum' and 'none', an impossible alignment giving
+    inf (and 0 with zero_infinity); gradients of each w.r.t. the logits."""
+    F = L.nn.functional
+    logits = _t(L, 7, 2, 5, seed=24, grad=True)
+    logp = logits.log_softmax(2)
+    targets = L.tensor([0, 1, 1, 2, 3, 0, 2])
+    out = {}
+    for red in ("mean", "sum", "none"):
+        out[red] = F.ctc_loss(logp, targets, (7, 6), (4, 3), blank=4, reduction=red)
+    g = L.autograd.grad(out["mean"] + out["sum"], logits, retain_graph=True)[0]
+    bad = F.ctc_loss(logp, L.tensor([[1, 1, 1, 1], [2, 2, 2, 2]]), (7, 3), (4, 4),
+                     blank=4, reduction="none")
+    zi = F.ctc_loss(logp, L.tensor([[1, 1, 1, 1], [2, 2, 2, 2]]), (7, 3), (4, 4),
+                    blank=4, reduction="sum", zero_infinity=True)
+    gz = L.autograd.grad(zi, logits)[0]
+    return dict(out=out, g=g, bad=bad, zi=zi, gz=gz)
+
+
+# ----------------------------------------------------------------------------------------------
+# recommendation
+# ----------------------------------------------------------------------------------------------
+@program
+def dlrm_embedding_bags_with_offsets_and_pairwise_dot_interactions(L):
+    """DLRM: a bottom MLP over dense features, one nn.EmbeddingBag(mode='sum') per sparse
+    feature fed flat indices with offsets, the pairwise dot interactions by bmm of the
+    stacked features with their transpose, the strict upper triangle gathered by
+    torch.triu_indices (offset=1), concatenated with the dense output into a top MLP and
+    BCEWithLogitsLoss; sparse gradients and SGD."""
+    nn = L.nn
+
+    class DLRM(nn.Module):
+        def __init__(self, tables=(10, 7, 5), d=4):
+            super().__init__()
+            self.emb = nn.ModuleList([nn.EmbeddingBag(n, d, mode="sum", sparse=True)
+                                      for n in tables])
+            self.bot = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, d), nn.ReLU())
+            n = len(tables) + 1
+            self.li, self.lj = L.triu_indices(n, n, offset=1)
+            self.top = nn.Sequential(nn.Linear(d + n * (n - 1) // 2, 8), nn.ReLU(),
+                                     nn.Linear(8, 1))
+
+        def forward(self, dense, idx, offs):
+            x = self.bot(dense)
+            ly = [e(i, o) for e, i, o in zip(self.emb, idx, offs)]
+            T = L.cat([x] + ly, dim=1).view(x.shape[0], -1, x.shape[1])
+            Z = L.bmm(T, L.transpose(T, 1, 2))
+            Zflat = Z[:, self.li, self.lj]
+            return self.top(L.cat([x, Zflat], dim=1))
+
+    L.manual_seed(59)
+    model = DLRM().double()
+    rng = np.random.RandomState(25)
+    dense = _t(L, 4, 3, seed=26)
+    idx = [L.tensor(rng.randint(0, n, 9)) for n in (10, 7, 5)]
+    offs = [L.tensor([0, 2, 5, 6]), L.tensor([0, 3, 3, 7]), L.tensor([0, 1, 2, 4])]
+    y = L.tensor([1.0, 0, 0, 1], dtype=L.float64)
+    dense_params = [p for n, p in model.named_parameters() if not n.startswith("emb")]
+    opt = L.optim.SGD(dense_params, lr=0.1)
+    sopt = L.optim.SGD(model.emb.parameters(), lr=0.1)
+    hist = []
+    for _ in range(3):
+        loss = nn.BCEWithLogitsLoss()(model(dense, idx, offs).squeeze(1), y)
+        opt.zero_grad()
+        sopt.zero_grad()
+        loss.backward()
+        opt.step()
+        sopt.step()
+        hist.append(loss.item())
+    g0 = model.emb[0].weight.grad
+    return dict(hist=hist, sparse=g0.is_sparse, gdense=g0.to_dense(),
+                emb=[e.weight for e in model.emb], g=grads_of(model.top))
+
+
+@program
+def deepfm_and_fm_second_order_by_square_of_sum_minus_sum_of_squares(L):
+    """DeepFM on field-aware categorical input: a shared embedding table indexed by field
+    offsets added to the raw ids, the FM's first-order term by an Embedding(n, 1), the
+    second-order term 0.5 (sum^2 - sum of squares) summed over the embedding dim, a deep
+    part over the flattened embeddings with Dropout in train mode under the seed; weight
+    decay only on embeddings by two parameter groups; roc-auc by ranks from argsort."""
+    nn = L.nn
+
+    class DeepFM(nn.Module):
+        def __init__(self, field_dims=(4, 6, 3), d=4):
+            super().__init__()
+            self.register_buffer("offsets", L.tensor((0, *np.cumsum(field_dims)[:-1])))
+            n = sum(field_dims)
+            self.linear = nn.Embedding(n, 1)
+            self.bias = nn.Parameter(L.zeros((1,)))
+            self.embedding = nn.Embedding(n, d)
+            nn.init.xavier_uniform_(self.embedding.weight.data)
+            self.mlp = nn.Sequential(nn.Linear(len(field_dims) * d, 16), nn.BatchNorm1d(16),
+                                     nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+        def forward(self, x):
+            x = x + self.offsets.unsqueeze(0)
+            e = self.embedding(x)
+            fm = 0.5 * (e.sum(1) ** 2 - (e ** 2).sum(1)).sum(1, keepdim=True)
+            lin = self.linear(x).sum(1) + self.bias
+            deep = self.mlp(e.view(-1, e.shape[1] * e.shape[2]))
+            return L.sigmoid((lin + fm + deep).squeeze(1))
+
+    L.manual_seed(61)
+    model = DeepFM().double()
+    rng = np.random.RandomState(27)
+    x = L.tensor(np.stack([rng.randint(0, n, 12) for n in (4, 6, 3)], 1))
+    y = L.tensor(rng.randint(0, 2, 12).astype(np.float64))
+    emb = [p for n, p in model.named_parameters() if "embedding" in n]
+    rest = [p for n, p in model.named_parameters() if "embedding" not in n]
+    opt = L.optim.Adam([{"params": emb, "weight_decay": 1e-3}, {"params": rest}], lr=1e-2)
+    crit = nn.BCELoss()
+    hist = []
+    for _ in range(3):
+        loss = crit(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+    model.eval()
+    with L.no_grad():
+        p = model(x)
+    ranks = L.empty_like(p)
+    ranks[p.argsort()] = L.arange(1, 13, dtype=p.dtype)
+    pos = y.sum()
+    auc = (ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * (12 - pos))
+    return dict(hist=hist, p=p, auc=auc, g=grads_of(model))
+
+
+@program
+def ncf_with_bpr_loss_negative_sampling_and_hit_rate_at_k(L):
+    """Neural collaborative filtering (NeuMF): GMF and MLP towers over user and item
+    embeddings concatenated into a prediction layer initialised with kaiming_uniform_(a=1,
+    nonlinearity='sigmoid'); BPR loss -logsigmoid(pos - neg) with negatives drawn by
+    torch.randint under the seed; HR@K and NDCG@K from torch.topk over all items with the
+    training items masked to -inf by index_put_."""
+    nn, F = L.nn, L.nn.functional
+
+    class NeuMF(nn.Module):
+        def __init__(self, nu=5, ni=9, d=4):
+            super().__init__()
+            self.ug, self.ig = nn.Embedding(nu, d), nn.Embedding(ni, d)
+            self.um, self.im = nn.Embedding(nu, d), nn.Embedding(ni, d)
+            for e in (self.ug, self.ig, self.um, self.im):
+                nn.init.normal_(e.weight, std=0.01)
+            self.mlp = nn.Sequential(nn.Linear(2 * d, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())
+            self.predict = nn.Linear(d + 4, 1)
+            nn.init.kaiming_uniform_(self.predict.weight, a=1, nonlinearity="sigmoid")
+
+        def forward(self, u, i):
+            gmf = self.ug(u) * self.ig(i)
+            mlp = self.mlp(L.cat([self.um(u), self.im(i)], -1))
+            return self.predict(L.cat([gmf, mlp], -1)).view(-1)
+
+    L.manual_seed(67)
+    model = NeuMF().double()
+    u = L.tensor([0, 0, 1, 2, 3, 4, 4, 1])
+    pos = L.tensor([1, 2, 3, 4, 5, 6, 0, 7])
+    opt = L.optim.Adam(model.parameters(), lr=0.05)
+    hist = []
+    for _ in range(4):
+        neg = L.randint(0, 9, (8,))
+        loss = -F.logsigmoid(model(u, pos) - model(u, neg)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append(loss.item())
+    with L.no_grad():
+        users = L.arange(5)
+        scores = model(users.repeat_interleave(9), L.arange(9).repeat(5)).view(5, 9)
+        scores.index_put_((u[:-2], pos[:-2]), L.tensor(float("-inf"), dtype=L.float64))
+        top = L.topk(scores, k=3, dim=1).indices
+        held = L.tensor([7, 6, 7, 7, 0])
+        hit = (top == held.unsqueeze(1))
+        hr = hit.any(1).float().mean()
+        ndcg = (hit.float() / L.log2(L.arange(2, 5).float())).sum(1).mean()
+    return dict(hist=hist, top=top, hr=hr, ndcg=ndcg, g=grads_of(model))
+
+
+@program
+def embedding_bag_max_mode_padding_idx_and_per_sample_weights(L):
+    """EmbeddingBag in its other modes: 'max' over 2-d input (fixed bag length) and over
+    1-d input with offsets including an empty bag, 'sum' with per_sample_weights and a
+    padding_idx whose entries are skipped, include_last_offset=True; from_pretrained with
+    freeze=False; gradients of each."""
+    nn, F = L.nn, L.nn.functional
+    W = _t(L, 8, 3, seed=28)
+    bag = nn.EmbeddingBag.from_pretrained(W, mode="max", freeze=False)
+    a = bag(L.tensor([[1, 2, 7], [3, 3, 0]]))
+    b = bag(L.tensor([4, 5, 1, 6]), L.tensor([0, 2, 2]))
+    bag2 = nn.EmbeddingBag(8, 3, mode="sum", padding_idx=2, include_last_offset=True)
+    with L.no_grad():
+        bag2.weight.copy_(W)
+    psw = L.tensor([0.5, 2.0, 1.0, -1.0, 3.0], dtype=L.float32)
+    c = bag2(L.tensor([1, 2, 2, 5, 6]), L.tensor([0, 2, 3, 5]), per_sample_weights=psw)
+    d = F.embedding_bag(L.tensor([0, 1, 3, 3]), W, L.tensor([0, 1]), mode="mean",
+                        padding_idx=3)
+    (a.sum() + b.pow(2).sum() + d.sum()).backward()
+    c.sum().backward()
+    return dict(a=a, b=b, c=c, d=d, g=bag.weight.grad, g2=bag2.weight.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# policies as RL libraries build them from torch.distributions
+# ----------------------------------------------------------------------------------------------
+@program
+def squashed_gaussian_policy_as_a_transformed_distribution_with_cached_inverse(L):
+    """The RL-library way to a squashed policy: TransformedDistribution(Normal, [TanhTransform
+    (cache_size=1), AffineTransform(cache_size=1)]) so that log_prob of an rsample reuses
+    the cached pre-tanh value, Independent over the action dims, gradients into the mean
+    and log-std; log_prob of a clamped action (through atanh); a stick-breaking simplex
+    transform's inverse over a Dirichlet, Compose/Power/Exp transforms with their
+    log-determinants, CumulativeDistributionTransform; the mean's NotImplementedError."""
+    D = L.distributions
+    T = D.transforms
+    mu = _t(L, 3, 2, grad=True)
+    ls = _t(L, 3, 2, seed=1, scale=0.3, grad=True)
+    d = D.TransformedDistribution(D.Normal(mu, ls.exp()),
+                                  [T.TanhTransform(cache_size=1),
+                                   T.AffineTransform(0.5, 2.0, cache_size=1)])
+    L.manual_seed(0)
+    a = d.rsample()
+    lp = d.log_prob(a)
+    ind = D.Independent(d, 1)
+    lp2 = ind.log_prob(a)
+    (lp.sum() + a.sum() + lp2.sum()).backward()
+    lp3 = d.log_prob(a.detach().clamp(-1.4, 2.4))
+    st = D.TransformedDistribution(D.Dirichlet(L.ones(3, dtype=L.float64) * 2),
+                                   [T.StickBreakingTransform().inv])
+    x = st.sample((2,))
+    c = T.ComposeTransform([T.ExpTransform(), T.PowerTransform(L.tensor(2.0, dtype=L.float64))])
+    u = _t(L, 3, seed=2)
+    y = c(u)
+    sig = T.SigmoidTransform()
+    cdt = T.CumulativeDistributionTransform(D.Normal(0.0, 1.0))
+    z = _t(L, 4, seed=3)
+    return dict(a=a, lp=lp, lp2=lp2, gm=mu.grad, gl=ls.grad, lp3=lp3, x=x, stlp=st.log_prob(x),
+                y=y, ladj=c.log_abs_det_jacobian(u, y), sig=sig.inv(sig(z)), cdt=cdt(z),
+                ladj2=cdt.log_abs_det_jacobian(z, cdt(z)), mean_err=err(lambda: d.mean),
+                support=str(d.support), ev=(d.event_shape, ind.event_shape, ind.batch_shape))
+
+
+@program
+def action_masked_categorical_policy_with_entropy_and_kl_to_the_old_policy(L):
+    """Invalid-action masking as game-playing agents do it: logits.masked_fill(~mask, -1e8)
+    into Categorical(logits=...), a seeded sample, log_prob and entropy backpropagated (the
+    masked logits get no gradient), KL to the unmasked old policy, enumerate_support,
+    perplexity, mode, and the probs/logits the distribution normalised; a Bernoulli and a
+    MultivariateNormal's entropy and batched log_prob beside."""
+    D = L.distributions
+    logits = _t(L, 4, 3, grad=True)
+    mask = L.tensor([[True, True, False], [True, False, True], [True, True, True],
+                     [False, True, True]])
+    c = D.Categorical(logits=logits.masked_fill(~mask, -1e8))
+    L.manual_seed(5)
+    a = c.sample()
+    lp, ent = c.log_prob(a), c.entropy()
+    (lp.sum() + ent.sum()).backward()
+    old = D.Categorical(probs=L.softmax(logits.detach(), -1))
+    b = D.Bernoulli(logits=logits.detach())
+    mvn = D.MultivariateNormal(L.zeros(2, dtype=L.float64), L.eye(2, dtype=L.float64) * 2)
+    L.manual_seed(6)
+    return dict(a=a, lp=lp, ent=ent, g=logits.grad, kl=D.kl_divergence(c, old),
+                es=old.enumerate_support(), pp=old.perplexity(), bent=b.entropy(), bs=b.sample(),
+                mode=c.mode, mce=mvn.entropy(), mclp=mvn.log_prob(L.ones(3, 2, dtype=L.float64)),
+                logits=c.logits, probs=c.probs)
+
+
+# ----------------------------------------------------------------------------------------------
+_SLOW = set()
+
+
+@pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW
+                                else f for f in PROGRAMS], ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    assert HARNESS.check(fn, **fn.options) is None
