@@ -502,3 +502,17 @@ def test_sort_method_stable_takes_dim_by_keyword_only():
                                   "torch.tensor([[2., 1], [0, 3]]).sort(0, True)"])
 def test_sort_stable_keyword_forms_taken(code):
     agree(run(code))
+
+
+# ---- clamp with a complex number bound ------------------------------------------------------------
+@pytest.mark.parametrize("code", [
+    "torch.ones(3).clamp(min=1j)", "torch.ones(3, dtype=torch.float16).clamp(max=2j)",
+    "torch.ones(3, dtype=torch.int64).clamp(min=1j)", "torch.ones(3, dtype=torch.bool).clamp(1j)",
+    "torch.clamp(torch.ones(3), 0, 1 + 2j)",
+])
+def test_clamp_complex_number_bound_refused(code):
+    same_refusal(run(code))
+
+
+def test_clamp_complex_number_bound_without_imaginary_part():
+    agree(run("torch.ones(3).clamp(min=1 + 0j, max=2)"))

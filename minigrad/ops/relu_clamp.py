@@ -315,6 +315,10 @@ def clamp(a, min=None, max=None):
             raise not_implemented_for("clamp_cpu", np.dtype(bool))
         # PyTorch's clamp node keeps the input and both bounds for its backward
         return keep_for_backward(clamp_by_tensors(a, min, max), a, min, max)
+    if any(isinstance(v, complex) and v.imag for v in (min, max)):
+        if a._array.dtype.kind in "fV":     # PyTorch reads a float tensor's bounds as doubles
+            raise RuntimeError("value cannot be converted to type double without overflow")
+        raise NotImplementedError("clamp is not supported for complex types")
     target = a._array.dtype
     if a._array.dtype.kind not in "fV":
         # the bounds promote as PyTorch's (a float bound makes an int tensor float, an int
