@@ -85,6 +85,8 @@ from ._functional_round7 import (  # noqa: F401
     adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)
 from . import grad  # noqa: F401,E402  (torch.nn.functional.grad is torch.nn.grad)
 from ..ops.scatter_gather import IndexAdd as _IndexAdd
+from ..ops.embedding_grad import (EmbeddingDenseBackward as _EmbeddingDenseBackward,
+                                  dense_backward_fits as _dense_backward_fits)
 from ..autograd import Function as _Function
 from ..ops.plumbing import reshape_to
 
@@ -269,10 +271,11 @@ class _Embedding(_Function):
     (*index.shape, dim): one node, as PyTorch's EmbeddingBackward0, and a tensor of its own
     (not a view: an in-place write into it records that op, as in PyTorch).
 
-    Backward: the incoming rows g (N, dim) added into a zero table at their indices
-    (IndexAdd), the rows of ``padding_idx`` left out, each row divided by how often its index
-    occurs when ``counts`` (N, 1) is given (scale_grad_by_freq). Written with ops, so it can
-    be differentiated again."""
+    Backward: the incoming rows g (N, dim), each divided by how often its index occurs when
+    ``counts`` (N, 1) is given (scale_grad_by_freq), added into a zero table at their
+    indices, the rows of ``padding_idx`` left out: for numpy float32/float64 one node that
+    adds them in index order as PyTorch does (``ops.embedding_grad``), else IndexAdd. Both
+    are differentiable again."""
     complex_ok = True             # linear, real coefficients: right as written
     _node_name = "EmbeddingBackward0"
     saved_fields = {"indices": lambda node: Tensor._wrap(node.index),
@@ -292,10 +295,13 @@ class _Embedding(_Function):
     def backward(self, g):
         flat = self.index.reshape(-1)
         rows = reshape_to(g, (flat.size,) + tuple(g.shape[self.index.ndim:]))
-        if self.padding_idx is not None:
-            rows = where((flat == self.padding_idx)[:, None], 0.0, rows)
         if self.counts is not None:
             rows = rows / Tensor._wrap(self.counts)
+        if _dense_backward_fits(rows, flat):     # float32/64: sums in index order, one node
+            return _EmbeddingDenseBackward.apply(rows, index=flat, size=self.size,
+                                                 padding_idx=self.padding_idx)
+        if self.padding_idx is not None:
+            rows = where((flat == self.padding_idx)[:, None], 0.0, rows)
         return _IndexAdd.apply(rows, index=flat, dim=0, size=self.size)
 
 

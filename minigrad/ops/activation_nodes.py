@@ -34,6 +34,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
+from ._workspace import workspace
 from .error_function import Erf, _erf_array, erf_buffer
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
@@ -43,6 +44,9 @@ __all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "
            "two_phi"]
 
 _BLOCK = 1 << 16                 # numbers per block: the temporaries stay in cache
+# the names of the kernels' scratch arrays (``erf_buffer``) in x's dtype: float64 (none: its
+# erf makes its own), float32 (two_phi's)
+_SCRATCH = ((), ("a", "t"))
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _PDF = 1.0 / math.sqrt(2.0 * math.pi)          # phi(x) = e^(-x^2/2) / sqrt(2 pi)
 _TANH_SCALE = math.sqrt(2.0 / math.pi)
@@ -76,7 +80,10 @@ def _blocks(kernel, arrays, outs, work=False):
         [o.reshape(-1) for o in outs]
 
     def run(*pieces):
-        extra = ({},) if work else ()
+        # the scratch arrays: kept between calls (per thread), no fresh pages each time
+        extra = ({name: workspace("activation_" + name, (min(_BLOCK, pieces[0].size),),
+                                  pieces[0].dtype, np)
+                  for name in _SCRATCH[pieces[0].dtype == np.float32]},) if work else ()
         with np.errstate(all="ignore"):         # inf and NaN in, as PyTorch: no warnings
             for b in range(0, pieces[0].size, _BLOCK):
                 kernel(*(p[b:b + _BLOCK] for p in pieces), *extra)
@@ -117,14 +124,15 @@ class _OneNode(Function):
 
 class Gelu(_OneNode):
     """GELU, exact (``approximate='none'``) or in PyTorch's tanh form (``'tanh'``); keeps
-    1 + erf(x / sqrt 2), or tanh(u), for the derivative. Its temporaries live in the
-    piece's scratch dict: fresh ones for every block cost as much as the arithmetic."""
+    Phi(x) = (1 + erf(x / sqrt 2)) / 2, or tanh(u), for the derivative. Its temporaries live
+    in the piece's scratch dict (kept between calls, ``workspace``): fresh ones for every
+    block cost as much as the arithmetic."""
     keeps = True
     work = True
 
     def value(self, x, out, kept, work):
-        np.multiply(x, x.dtype.type(0.5), out=out)          # (x/2) (1 + ...), in that order
         if self.options["approximate"] == "tanh":
+            np.multiply(x, x.dtype.type(0.5), out=out)      # (x/2) (1 + ...), in that order
             np.tanh(_tanh_inner(x), out=kept)
             out *= kept + 1
         else:
@@ -133,7 +141,10 @@ class Gelu(_OneNode):
             else:
                 kept[...] = _erf_array(x * x.dtype.type(_SQRT1_2))
                 kept += 1                                       # 1 + erf, = 2 Phi(x)
-            out *= kept
+            # Phi(x) kept: halving is exact, so x Phi is (x/2)(1 + erf) as it was rounded,
+            # and the derivative reads Phi without a pass of its own
+            kept *= x.dtype.type(0.5)
+            np.multiply(x, kept, out=out)
 
     def slope_times(self, x, kept, g, out, work):
         t = x.dtype.type
@@ -148,15 +159,13 @@ class Gelu(_OneNode):
             left += right
             np.multiply(g, left, out=out)
         else:
-            # g (cdf + x pdf), the cdf = kept / 2; pdf in out, then the cdf in a scratch
+            # g (cdf + x pdf), the cdf = kept; pdf in out
             np.multiply(x, x, out=out)
             out *= t(-0.5)
             np.exp(out, out=out)
             out *= t(_PDF)
             out *= x
-            cdf = erf_buffer(work, "cdf", x.size, x.dtype)
-            np.multiply(kept, t(0.5), out=cdf)
-            out += cdf
+            out += kept
             out *= g
 
     def grad_ops(self, x, g):

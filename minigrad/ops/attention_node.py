@@ -30,6 +30,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..parallel import get_num_threads, over_batch
 from ..tensor import Tensor
 from ._util import FLOAT32_64
 from .elementwise import add, mul, sub
@@ -100,21 +101,30 @@ def _mask_bias(mask, dtype):
     return np.where(mask, 0.0, -math.inf).astype(dtype)
 
 
-def _weights(q, k, scale, bias, causal):
-    """softmax((q scale) k^T + bias (+ causal)) along the last dim, on arrays, in one new
-    array; fully masked rows 0."""
-    t = q.dtype.type
-    scores = backend.matmul(np.multiply(q, t(scale), order="C"), np.swapaxes(k, -1, -2))
+def _scores_into(q, k, scale, out, ranged):
+    """out = (q * scale) k^T (a stack of products) -> (its min, its max), or (0, 0) when
+    not ``ranged``."""
+    np.matmul(np.multiply(q, q.dtype.type(scale), order="C"), np.swapaxes(k, -1, -2), out=out)
+    return (out.min(), out.max()) if ranged else (0, 0)
+
+
+def _no_shift(bias, causal, size, lo, hi):
+    """Whether the softmax may skip the max: causal alone, enough scores, all within
+    +-_NO_SHIFT (NaN fails)."""
+    return bias is None and causal and size >= 1024 and -_NO_SHIFT <= lo and hi <= _NO_SHIFT
+
+
+def _softmax_in_place(scores, bias, causal, unshifted):
+    """scores -> softmax(scores + bias (+ causal)) along the last dim, in place; fully masked
+    rows 0. ``unshifted``: ``_no_shift``'s verdict on the whole array."""
+    t = scores.dtype.type
     n_l, n_s = scores.shape[-2:]
     with np.errstate(invalid="ignore", over="ignore"):
-        if bias is None and causal and scores.size >= 1024:
-            upper = _upper(n_l, n_s)
-            lo, hi = scores.min(), scores.max()
-            if -_NO_SHIFT <= lo and hi <= _NO_SHIFT:      # NaN fails: the shifted path
-                np.exp(scores, out=scores)
-                np.copyto(scores, t(0), where=upper)       # row i keeps key 0: never empty
-                scores /= _sums(scores, scores.ndim - 1)
-                return scores
+        if unshifted:
+            np.exp(scores, out=scores)
+            np.copyto(scores, t(0), where=_upper(n_l, n_s))   # row i keeps key 0: never empty
+            scores /= _sums(scores, scores.ndim - 1)
+            return scores
         if bias is not None:
             scores += bias
         if causal:
@@ -132,14 +142,79 @@ def _weights(q, k, scale, bias, causal):
     return scores
 
 
+def _weights(q, k, scale, bias, causal):
+    """softmax((q scale) k^T + bias (+ causal)) along the last dim, on arrays, in one new
+    array; fully masked rows 0."""
+    scores = backend.matmul(np.multiply(q, q.dtype.type(scale), order="C"),
+                            np.swapaxes(k, -1, -2))
+    unshifted = bias is None and causal and scores.size >= 1024 and \
+        _no_shift(bias, causal, scores.size, scores.min(), scores.max())
+    return _softmax_in_place(scores, bias, causal, unshifted)
+
+
+# the split over the threads below pays from about this many multiply-adds of the products
+# q k^T (a meeting of the threads costs tens of microseconds)
+_SPLIT_MACS = 1 << 20
+
+
+def _parts(q, k):
+    """The axis along which the threads share an attention (the batch, or the heads of a
+    single sample), its length; None when one thread does it all (``over_batch`` decides
+    the rest)."""
+    n, h, n_l, e = q.shape
+    if get_num_threads() == 1 or n * h < 2 or n * h * n_l * k.shape[2] * e < _SPLIT_MACS:
+        return None
+    return (0, n) if n >= 2 else (1, h)
+
+
+def _cut(axis, i, j):
+    return (slice(i, j),) if axis == 0 else (slice(None), slice(i, j))
+
+
+def _forward_split(q, k, v, bias, causal, scale, axis, n):
+    """The forward with each thread computing the attention of its part of the batch (or
+    heads) -- products on one BLAS thread, softmax passes in its own cache -- in two runs:
+    the scores and their range, then (the no-shift test settled on the whole array, as
+    ``_weights`` settles it) the softmax and the product with v. None if ``over_batch``
+    declines."""
+    scores = np.empty(q.shape[:3] + k.shape[2:3], q.dtype)
+    ranges = {}
+    ranged = _no_shift(bias, causal, scores.size, 0, 0)         # whether the range matters
+
+    def first(i, j):
+        c = _cut(axis, i, j)
+        ranges[i] = _scores_into(q[c], k[c], scale, scores[c], ranged)
+    if not over_batch(first, n):
+        return None
+    lo = min(r[0] for r in ranges.values())
+    hi = max(r[1] for r in ranges.values())
+    unshifted = ranged and _no_shift(bias, causal, scores.size, lo, hi)
+    full_bias = None if bias is None else np.broadcast_to(bias, scores.shape)
+    out = np.empty(q.shape[:3] + v.shape[3:], q.dtype)
+
+    def second(i, j):
+        c = _cut(axis, i, j)
+        w = _softmax_in_place(scores[c], None if full_bias is None else full_bias[c], causal,
+                              unshifted)
+        np.matmul(w, v[c], out=out[c])
+    over_batch(second, n)
+    return scores, out
+
+
 class Attention(Function):
     """softmax(q k^T scale + bias) v in one node (module docstring)."""
 
     def forward(self, q, k, v, *, bias, causal, scale):
-        w = _weights(q, k, scale, bias, causal)
+        parts = _parts(q, k)
+        done = None if parts is None else _forward_split(q, k, v, bias, causal, scale, *parts)
+        if done is None:
+            w = _weights(q, k, scale, bias, causal)
+            out = backend.matmul(w, v)
+        else:
+            w, out = done
         self.save_for_backward(q, k, v)
         self.weights, self.bias, self.causal, self.scale = w, bias, causal, scale
-        return backend.matmul(w, v)
+        return out
 
     def backward(self, g):
         q, k, v = self.saved_tensors
@@ -151,17 +226,43 @@ class Attention(Function):
 
     def _backward_arrays(self, g, q, k, v):
         need_q, need_k, need_v = self.needs_input_grad[:3]
-        w = self.weights
+        parts = _parts(q, k)
+        if parts is not None:
+            axis, n = parts
+            dq = np.empty(q.shape, q.dtype) if need_q else None
+            dk = np.empty(k.shape, k.dtype) if need_k else None
+            dv = np.empty(v.shape, v.dtype) if need_v else None
+
+            def piece(i, j):
+                c = _cut(axis, i, j)
+                self._grads_into(g[c], q[c], k[c], v[c], self.weights[c],
+                                 (need_q, need_k, need_v),
+                                 tuple(None if a is None else a[c] for a in (dq, dk, dv)))
+            # (each thread its part of the batch: the four products and the passes between)
+            if over_batch(piece, n):
+                return dq, dk, dv
+        return self._grads_into(g, q, k, v, self.weights, (need_q, need_k, need_v),
+                                (None, None, None))
+
+    def _grads_into(self, g, q, k, v, w, needs, outs):
+        """(dq, dk, dv) from g and the weights w, each None where ``needs`` says so: written
+        into ``outs`` (a thread's part of them), or where an out is None made by
+        ``backend.matmul`` (which keeps a mid-sized product off the BLAS's threads)."""
+        def product(a, b, out):
+            if out is None:
+                return backend.matmul(a, b)
+            return np.matmul(a, b, out=out)
         t = q.dtype.type
-        dv = backend.matmul(np.swapaxes(w, -1, -2), g) if need_v else None
+        need_q, need_k, need_v = needs
+        dv = product(np.swapaxes(w, -1, -2), g, outs[2]) if need_v else None
         if not (need_q or need_k):
             return None, None, dv
-        ds = backend.matmul(g, np.swapaxes(v, -1, -2))                # dA
+        ds = product(g, np.swapaxes(v, -1, -2), None)                  # dA
         with np.errstate(invalid="ignore", over="ignore"):
             ds -= _dot_sums(ds, w, ds.ndim - 1)
             ds *= w
-            dq = backend.matmul(ds, k) if need_q else None
-            dk = backend.matmul(np.swapaxes(ds, -1, -2), q) if need_k else None
+            dq = product(ds, k, outs[0]) if need_q else None
+            dk = product(np.swapaxes(ds, -1, -2), q, outs[1]) if need_k else None
             if dq is not None:
                 dq *= t(self.scale)
             if dk is not None:

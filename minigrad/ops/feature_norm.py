@@ -28,7 +28,8 @@ from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
 from ..tensor import Tensor
-from ._norm_rows import centred_rows_into, normalised_rows, row_dots, over_rows, row_blocks
+from ._norm_rows import (centred_rows_into, layer_norm_grad_rows, layer_norm_rows, over_rows,
+                         row_blocks, row_dots)
 from ._util import FLOAT32_64 as _FLOATS, ieee, not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
@@ -120,14 +121,8 @@ class NativeLayerNorm(_NormNode):
         D = x.size // math.prod(x.shape[:x.ndim - k])
         w = affine[0] if has_weight else None
         b = affine[-1] if has_bias else None
-
-        def finish(c, invstd):
-            c *= invstd[:, None]                                    # x_hat
-            if w is not None:
-                c *= w.reshape(-1)
-            if b is not None:
-                c += b.reshape(-1)
-        y, mu, invstd = normalised_rows(x.reshape(-1, D), eps, finish)   # (M, D), (M,), (M,)
+        y, mu, invstd = layer_norm_rows(x.reshape(-1, D), None if w is None else w.reshape(-1),
+                                        None if b is None else b.reshape(-1), eps)
         self.save_for_backward(x, w)
         self.mu, self.invstd, self.k, self.has_bias, self.eps = mu, invstd, k, has_bias, eps
         self.bias_shape = None if b is None else b.shape
@@ -148,59 +143,18 @@ class NativeLayerNorm(_NormNode):
         return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if self.has_bias else ())
 
     def _backward_arrays(self, x, g, w, want_x, want_w, want_b):
-        """The same formulas on arrays, for a backward that records no graph, block by block
-        of rows (``row_blocks``): x - mu and a made and used while in cache, x_hat never
-        (its row factors folded into the per-row constants); the blocks over the threads."""
+        """The same formulas on arrays, for a backward that records no graph
+        (``layer_norm_grad_rows``)."""
         M = self.mu.size
         D = x.size // M
-        rows, g2 = x.reshape(M, D), g.reshape(M, D)
-        wv = None if w is None else w._array.reshape(-1)
         # gx made in x's shape and filled through a (M, D) view: the array handed back then
         # owns its memory, and a leaf's .grad takes it over instead of copying it
         gx_full = np.empty(x.shape, x.dtype) if want_x else None
-        gx = None if gx_full is None else gx_full.reshape(M, D)
-        sums = []                       # (gw, gb) partial sums, one pair per piece
-
-        def piece(start, stop):
-            gw = np.zeros(D, x.dtype) if want_w else None
-            gb = np.zeros(D, x.dtype) if want_b else None
-            work = None                 # the piece's block buffers, made at its first block
-            for sl in row_blocks(stop, D, start):
-                k = sl.stop - sl.start
-                g_b, inv = g2[sl], self.invstd[sl]
-                if work is None:
-                    work = [np.empty((k, D), x.dtype),
-                            np.empty((k, D), x.dtype) if want_w else None, np.ones(k, x.dtype)]
-                if want_b:
-                    gb += work[2][:k] @ g_b                                 # sum of g
-                if not (want_x or want_w):
-                    continue
-                c = np.subtract(rows[sl], self.mu[sl, None], out=work[0][:k])   # x - mu
-                if want_w:
-                    # sum of g x_hat = invstd @ (g (x - mu)): a matrix-vector product, no
-                    # x_hat (and fewer roundings than numpy's sum down the rows)
-                    gw += inv @ np.multiply(g_b, c, out=work[1][:k])
-                if want_x:
-                    a = gx[sl]                                                  # g * w
-                    if wv is None:
-                        a[...] = g_b
-                    else:
-                        np.multiply(g_b, wv, out=a)
-                    # x_hat mean(a x_hat) = (x - mu) invstd^2 (sum a (x - mu)) / D
-                    dots = row_dots(a, c)
-                    dots *= inv * inv / D
-                    a -= (np.einsum("ij->i", a) / D)[:, None]                   # mean(a)
-                    c *= dots[:, None]
-                    a -= c
-                    a *= inv[:, None]
-            sums.append((start, gw, gb))
-        over_rows(piece, M, D, 4 * x.nbytes, blas=row_blocks(M, D)[0].stop * D)
-        sums.sort(key=lambda t: t[0])   # the pieces' partial sums, added in row order
-        _, gw, gb = sums[0]
-        for _, more_w, more_b in sums[1:]:
-            gw = None if gw is None else gw + more_w
-            gb = None if gb is None else gb + more_b
-        grads = [None if gx is None else Tensor._wrap(gx_full)]
+        _, gw, gb = layer_norm_grad_rows(
+            x.reshape(M, D), g.reshape(M, D), self.mu, self.invstd,
+            None if w is None else w._array.reshape(-1), want_x, want_w, want_b,
+            None if gx_full is None else gx_full.reshape(M, D))
+        grads = [None if gx_full is None else Tensor._wrap(gx_full)]
         if w is not None:
             grads.append(None if gw is None else Tensor._wrap(gw.reshape(w._array.shape)))
         if self.has_bias:

@@ -6,8 +6,10 @@ import math
 import numpy as np
 
 from .. import backend
+from ..parallel import get_num_threads
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars, unscale_grads
+from ._adam_batch import Job, job_fits, run_jobs
 from ._moments import next_step, step_gradient, update_moments
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -79,11 +81,37 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = self._zeros_like(param)
 
+    def _step_groups(self):
+        """With several threads, the updates of the dense float32/float64 parameters are
+        queued by ``_update`` and run together at the end (``_adam_batch``: over the
+        threads, in kept scratch); the queue also runs when a later parameter raises, so
+        that the ones before it moved."""
+        if get_num_threads() == 1:     # one by one: as fast there, with less Python
+            return super()._step_groups()
+        self._queued = []              # (an attribute only while the step runs)
+        try:
+            super()._step_groups()
+        finally:
+            run_jobs(self.__dict__.pop("_queued"))
+
     def _update(self, param, grad, state, group):
         if not state:
             self._fresh_state(param, state, group)
         beta1, beta2 = group["betas"]
         amsgrad = group["amsgrad"]
+        queue = getattr(self, "_queued", None)
+        v_max = state["max_exp_avg_sq"]._array if amsgrad else None
+        arrays = (param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
+                  v_max)
+        if queue is not None and job_fits(*arrays) and \
+                not isinstance(group["lr"], Tensor) and \
+                not any(isinstance(b, Tensor) for b in (beta1, beta2)):
+            queue.append(adam_job(*arrays, state["step"]._array, beta1=beta1, beta2=beta2,
+                                  lr=group["lr"], weight_decay=group["weight_decay"],
+                                  eps=group["eps"], maximize=group["maximize"],
+                                  decoupled_weight_decay=group.get("decoupled_weight_decay",
+                                                                   False)))
+            return
         adam_update(param._array, grad, state["exp_avg"]._array, state["exp_avg_sq"]._array,
                     state["max_exp_avg_sq"]._array if amsgrad else None,
                     state["step"]._array, amsgrad=amsgrad, beta1=beta1, beta2=beta2,
@@ -137,6 +165,19 @@ def adam_update(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, amsgrad, 
         v = max_exp_avg_sq
     denom = xp.sqrt(v) / bias_correction2_sqrt + eps
     p -= (lr / bias_correction1) * exp_avg / denom
+
+
+def adam_job(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, beta1, beta2, lr,
+             weight_decay, eps, maximize, decoupled_weight_decay):
+    """``adam_update`` as a queued ``Job``: the step counter advanced now, the arrays updated
+    when the queue runs (``_adam_batch.run_jobs``), with the same operations."""
+    t = next_step(step)
+    decoupled = weight_decay != 0 and decoupled_weight_decay
+    return Job(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
+               decay=1 - lr * weight_decay if decoupled else 1, negate=maximize,
+               l2=weight_decay if weight_decay != 0 and not decoupled else 0,
+               beta1=beta1, beta2=beta2, step_size=lr / (1 - beta1 ** t),
+               bc2_sqrt=math.sqrt(1 - beta2 ** t), eps=eps)
 
 
 # numbers per chunk of the step below: its two scratch arrays and the chunks of the five
