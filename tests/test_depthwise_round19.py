@@ -18,6 +18,7 @@ import torch
 import minigrad as mg
 from minigrad.ops import _conv_depthwise as depthwise
 from minigrad.ops import _conv_depthwise_lanes as lanes
+from minigrad.ops import _conv_depthwise_runs as runs
 from minigrad.ops import _conv_phase_copy as phase_copy
 from minigrad.ops.conv_kernels import Geometry
 
@@ -245,6 +246,7 @@ def test_scratch_full_of_nan(monkeypatch):
         return take
     monkeypatch.setattr(lanes, "_workspace", dirty(lanes._workspace))
     monkeypatch.setattr(depthwise, "_workspace", dirty(depthwise._workspace))
+    monkeypatch.setattr(runs, "_workspace", dirty(runs._workspace))
     for nd, N, C, size, k, s, p, d, m, _ in (GEOMETRIES[1], GEOMETRIES[5], GEOMETRIES[11],
                                               GEOMETRIES[13]):
         x, w, b = _inputs(nd, N, C, size, k, m, seed=6)

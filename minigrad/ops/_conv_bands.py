@@ -1,6 +1,7 @@
 """Depthwise 2-d convolutions as banded matrix products: the forward (the input gradient of
 a stride-1 depthwise convolution is itself one, with the kernel flipped:
-``_conv_depthwise._transposed``; the gradients otherwise take ``_conv_depthwise_lanes``).
+``_conv_depthwise._transposed``; a row-strided one on enough rows takes
+``_conv_depthwise_rows``; the other gradients take ``_conv_depthwise_lanes``).
 
 A depthwise 3x3 is 9 multiply-adds per output: as passes over memory (a copy or a
 multiply-add per tap) numpy spends its time moving numbers, and on two threads such passes

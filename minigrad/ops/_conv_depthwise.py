@@ -45,22 +45,26 @@ gwide is g spread onto the wide rows, zeros in the cropped columns, so they add 
 unless a factor is inf or NaN (0 * inf): then the strided views are used instead (``_views``
 below, the same passes on ``xpad[window of tap t]``, which touch only real cells).
 
-Every array a pass touches is cut into blocks of images and channels (``_blocks``); the batch
-is split over the threads by the caller (``conv_kernels``: one part of the batch per thread).
+Every array a pass touches is cut into blocks of images and channels (``_each_block``); the
+batch is split over the threads by the caller (``conv_kernels``: one part of the batch per
+thread).
 
-1-d convolutions with finite numbers take the *runs* instead (``Runs`` below): the outputs
-cut into runs of 16, each run a window of x times a small Toeplitz matrix of the channel's
-taps, so that all three maps are a few GEMMs per block with no copy per tap (float32, one
-core, forward and both gradients of 16x128x1000: k9 stride 1 17.6 -> 9.8 ms, k3 stride 2
-8.7 -> 8.1, k31 25 -> 8.6).
+1-d convolutions with finite numbers take the *runs* instead (``_conv_depthwise_runs``: the
+outputs cut into runs of 16, each run a window of x times a small Toeplitz matrix of the
+channel's taps, a few GEMMs per block with no copy per tap).
 
-2-d convolutions on planes of 100 outputs or more, with finite x and w, go to ``_conv_bands``
-instead: banded GEMMs, which trade the taps' passes for arithmetic. The forward with any
-stride, and the input gradient through ``forward`` with stride 1. (The bands' weight gradient
-with stride 1 took 1.4x the lanes' time: float32, 32x64x32x32 3x3, 7.0 against 5.1 ms on one
-core; float64 12.2 / 10.2. A strided input gradient phase by phase on the bands, each phase a
-stride-1 convolution of g with its sub-kernel, took 1.1-2x the lanes' phases: float32,
-32x128x28x28 3x3 stride 2 12.1 against 7.2 ms, 16x96x60x60 5x5 stride 3 27.6 against 13.3.)
+2-d convolutions with a row stride, on batches of enough rows, take the *row chunks*
+(``_conv_depthwise_rows``: each output row a few whole input rows times a matrix of the
+taps, all three maps GEMMs over x read once, channels first).
+
+Other 2-d convolutions on planes of 100 outputs or more, with finite x and w, go to
+``_conv_bands`` instead: banded GEMMs, which trade the taps' passes for arithmetic. The
+forward (with a stride where the row chunks do not take it), and the input gradient through
+``forward`` with stride 1. (The bands' weight gradient with stride 1 took 1.4x the lanes'
+time: float32, 32x64x32x32 3x3, 7.0 against 5.1 ms on one core; float64 12.2 / 10.2. A
+strided input gradient phase by phase on the bands, each phase a stride-1 convolution of g
+with its sub-kernel, took 1.1-2x the lanes' phases: float32, 32x128x28x28 3x3 stride 2 12.1
+against 7.2 ms, 16x96x60x60 5x5 stride 3 27.6 against 13.3.)
 
     forward(x, w, b, geom, y)     x (N, C, *S), w (C*m, 1, *k) -> y (N, C*m, *L), written
     input_grad(g, w, geom, gx)    g (N, C*m, *L) -> gx (N, C, *S), written
@@ -73,9 +77,15 @@ import itertools
 import numpy as np
 
 from .. import backend
-from . import _conv_bands as _bands, _conv_depthwise_lanes as _lanes, _conv_phase_copy as _phase
+from . import (_conv_bands as _bands, _conv_depthwise_blocks as _blk,
+               _conv_depthwise_lanes as _lanes, _conv_depthwise_rows as _rows,
+               _conv_depthwise_runs as _runs, _conv_phase_copy as _phase)
 from ._util import prod as _prod, window_slices as _window_slices
 from ._workspace import workspace as _workspace
+
+# The 1-d runs (``_conv_depthwise_runs``), under names of this module, which dispatches to them
+_runs_forward, _runs_input_grad, _runs_weight_grad = _runs.forward, _runs.input_grad, \
+    _runs.weight_grad
 
 # The output block of a pass holds about this many bytes. Each pass is a numpy call; smaller
 # blocks stay in a faster cache but pay more calls: 32x64x32x32, stride-1 3x3 forward on one
@@ -92,21 +102,9 @@ def _taps(kernel):
     return list(itertools.product(*(range(k) for k in kernel)))
 
 
-def _blocks(n, C, per_channel, size):
-    """(images, channels) per block: ``per_channel`` bytes per image and channel, about
-    ``size`` bytes a block -- whole images where one fits, else part of one image's channels."""
-    per_image = C * per_channel
-    if per_image >= size:
-        return 1, max(1, size // max(per_channel, 1))
-    return max(1, min(n, size // max(per_image, 1))), C
-
-
 def _each_block(N, C, per_channel, size=None):
     """(n0, n1, c0, c1) of every block, in order; blocks of BLOCK_BYTES unless ``size``."""
-    bn, bc = _blocks(N, C, per_channel, BLOCK_BYTES if size is None else size)
-    for n0 in range(0, N, bn):
-        for c0 in range(0, C, bc):
-            yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
+    return _blk.each_block(N, C, per_channel, BLOCK_BYTES if size is None else size)
 
 
 class Planes:
@@ -191,16 +189,15 @@ class Planes:
         return wide
 
 
-def _finite(xp, a):
-    return bool(xp.isfinite(a.sum()))
-
-
 def forward(x, w, b, geom, y):
     """y = x (*) w + b for a depthwise w: x (N, C, *S), w (C*m, 1, *k), b (C*m,) or None,
     written into y (N, C*m, *L). Per block: the taps' slices stacked, one GEMM per channel."""
+    m = w.shape[0] // x.shape[1]
+    if _rows.fits(x, geom, m) and _blk.finite(np, w) and _rows.forward(x, w, b, geom, y):
+        return None                   # 2-d with a row stride: row chunks (_conv_depthwise_rows)
     if _bands.fits(x, w, geom):           # 2-d: banded GEMMs (_conv_bands)
         return _bands.forward(x, w, b, geom, y)
-    if len(geom.kernel) == 1 and _runs_fit(x, w):    # 1-d: small Toeplitz GEMMs (runs)
+    if len(geom.kernel) == 1 and _runs.fits(x, w):    # 1-d: small Toeplitz GEMMs (runs)
         return _runs_forward(x, w, b, geom, y)
     xp = backend.xp_of(x)
     N, C = x.shape[:2]
@@ -250,13 +247,15 @@ def input_grad(g, w, geom, gx):
     xp = backend.xp_of(g)
     N, C = gx.shape[:2]
     m = w.shape[0] // C
-    if not _finite(xp, w):
+    if not _blk.finite(xp, w):
         return _views_input_grad(g, w, geom, gx)
     turned = _transposed(geom) if m == 1 else None
     if turned is not None:             # a correlation of g with the flipped kernel
         return forward(g, _flipped(w), None, turned, gx)
-    if len(geom.kernel) == 1 and _runs_fit(g, w):
+    if len(geom.kernel) == 1 and _runs.fits(g, w):
         return _runs_input_grad(g, w, geom, gx)
+    if _rows.fits(g, geom, m, _rows.MAX_GRAD_WIDTH) and _rows.input_grad(g, w, geom, gx):
+        return gx                      # (False: g not finite, gx to be made again)
     return _lanes.input_grad(g, w, geom, gx, Planes(geom))
 
 
@@ -271,15 +270,17 @@ def weight_grad(x, g, geom):
     gw (C*m, 1, *k): per tap, the products of g with what the tap reads of x, summed over
     the images and positions."""
     xp = backend.xp_of(x)
-    if len(geom.kernel) == 1 and _runs_fit(x, g):
+    if len(geom.kernel) == 1 and _runs.fits(x, g):
         return _runs_weight_grad(x, g, geom)
-    gw = _layout_weight_grad(x, g, geom)
+    m = g.shape[1] // x.shape[1]
+    gw = _rows.weight_grad(x, g, geom) if _rows.fits(x, geom, m, _rows.MAX_GRAD_WIDTH) else \
+        _layout_weight_grad(x, g, geom)
     # The lanes and planes also multiply x's cells that no window reads (the cropped columns)
     # by g's zeros: an inf or NaN there is a NaN that torch's windows do not make. Every cell
     # they read lands in some tap's sum, so a finite gw means every one was finite and gw is
     # exact; only then is it kept (a check of gw, not a pass over x: float32 32x128x28x28
     # stride 2, 0.5 of the 6 ms weight gradient)
-    if not _finite(xp, gw):
+    if not _blk.finite(xp, gw):
         return _views_weight_grad(x, g, geom)
     return gw
 
@@ -308,215 +309,6 @@ def _layout_weight_grad(x, g, geom):
             gw[c0:c1, :, t] += xp.einsum("ncji,nci->cj", wide, lay.read(buf, t)[:, :, 0])
         del buf, wide                  # the workspace is free again for the next block
     return gw.reshape((C * m, 1) + tuple(geom.kernel))
-
-
-# ----------------------------------------------------------------------------------------------
-# 1-d: runs of outputs as small Toeplitz GEMMs
-# ----------------------------------------------------------------------------------------------
-# Outputs per run. A run of B outputs reads a window of K = s (B - 1) + d (k - 1) + 1 inputs,
-# and its GEMM spends about K multiply-adds per output where the taps need k: more outputs a
-# run waste more arithmetic, fewer make the products too thin to run at speed (float32, one
-# core, forward and both gradients of 16x128x1000: k9 stride 1, B = 8 10.5 ms, 16 9.9, 32
-# 12.4; k3 stride 2, 8.1 / 8.8 / 11.2)
-RUN = 16
-# The runs' blocks hold about this many bytes of scratch (k3 stride 1 forward of
-# 16x128x1000: 1 MB blocks 3.2 ms, 4 MB 2.6: fewer, longer calls)
-RUN_BYTES = 4 << 20
-
-
-def _runs_fit(a, b):
-    """Whether the runs apply: numpy floats, and a and b finite (a zero of the Toeplitz
-    matrix or of the padding times an inf would be a NaN that no tap makes)."""
-    return (type(a) is np.ndarray and a.dtype.kind == "f" and _finite(np, a) and
-            _finite(np, b))
-
-
-class Runs:
-    """The run layout of a 1-d depthwise geometry for a channel multiplier m.
-
-    The outputs of an image and channel are cut into runs of ``B``; run j reads the window
-    xpad[j*step : j*step + K] (step = s B), and its outputs are that window times the
-    channel's Toeplitz matrix T (K, m*B), T[s r + t d, (i, r)] = w[c*m + i, t] (else 0).
-
-    A window is ``pieces`` steps of xpad, and xpad is a channel's images end to end, ``per``
-    runs of cells each (at least the padded length, so that a real output's window stays in
-    its image): so piece q of every window of a block is one matrix, the block's xpad from
-    q*step on, as (n*per, step) -- a view, no window copied::
-
-        X (c, n*per*step + tail)     the block's padded images, channels first
-        Y (c, n*per, m*B)  =  sum over pieces q of  X[:, q*step:][as (n*per, step)] @ T_q
-
-    with T_q = T's rows q*step .. + step (the last piece: what is left of K, a narrower
-    view of X's steps; ``reached`` names the columns it can touch). The input gradient runs the
-    same products backwards: G @ T_q^T, added onto X from q*step on; the weight gradient
-    X_q^T @ G gives T_q's entries, whose diagonals (s r + t d, r) are the taps' sums. The
-    rows past an image's outputs (G's zeros there) read or write the next image's cells
-    only through T's zeros."""
-
-    def __init__(self, geom, m):
-        (self.k,), (self.s,), (self.d,) = geom.kernel, geom.stride, geom.dilation
-        ((self.left, _),) = geom.padding
-        (self.L,), (self.Lo,), (Sp,) = geom.in_size, geom.out_size, geom.padded
-        self.m = m
-        self.B = min(RUN, self.Lo)
-        self.runs = -(-self.Lo // self.B)
-        self.step = self.s * self.B
-        self.K = self.s * (self.B - 1) + self.d * (self.k - 1) + 1
-        self.pieces = -(-self.K // self.step)
-        self.per = max(self.runs, -(-Sp // self.step))
-
-    def per_channel(self, itemsize):
-        """Bytes of a block's scratch per image and channel."""
-        return self.per * (self.step + 2 * self.m * self.B) * itemsize
-
-    def toeplitz(self, w):
-        """w (C*m, 1, k) -> T (C, K, m*B)."""
-        C = w.shape[0] // self.m
-        T = np.zeros((C, self.K, self.m, self.B), dtype=w.dtype)
-        r = np.arange(self.B)
-        taps = w.reshape(C, self.m, self.k)
-        for t in range(self.k):                  # (B, C, m): tap t on every run position r
-            T[:, self.s * r + t * self.d, :, r] = taps[:, :, t]
-        return T.reshape(C, self.K, self.m * self.B)
-
-    def padded(self, n, c, dtype):
-        """A scratch X (c, n*per*step + tail), and its images (c, n, per*step): a view."""
-        rows = n * self.per * self.step
-        X = _workspace("runs-x", (c, rows + (self.pieces - 1) * self.step), dtype, np)
-        return X, X[:, :rows].reshape(c, n, self.per * self.step)
-
-    def spread(self, x):
-        """x (n, c, L) -> X, zero-padded (see ``padded``)."""
-        n, c = x.shape[:2]
-        X, images = self.padded(n, c, x.dtype)
-        images[:, :, :self.left] = 0
-        images[:, :, self.left + self.L:] = 0
-        images[:, :, self.left:self.left + self.L] = x.transpose(1, 0, 2)
-        X[:, images.shape[1] * images.shape[2]:] = 0
-        return X
-
-    def grid(self, X, q):
-        """X from q*step on, as (c, n*per, step): a view."""
-        rows = X.shape[1] // self.step - self.pieces + 1
-        return X[:, q * self.step:(q + rows) * self.step].reshape(X.shape[0], rows, self.step)
-
-    def piece(self, X, q):
-        """Piece q of every window: (c, n*per, width), a view (width: step, or what is left
-        of K for the last piece)."""
-        return self.grid(X, q)[:, :, :self.K - q * self.step]
-
-    def rows(self, T, q):
-        """T's rows that piece q multiplies."""
-        return T[:, q * self.step:(q + 1) * self.step]
-
-    def reached(self, q):
-        """The columns (of m*B) that piece q's rows of T reach, where that is a run's last
-        output alone (one output channel a channel, a piece one cell wide: k3 stride 2),
-        else all. A product one cell deep over all the columns took twice piece 0's time;
-        adding into 2-8 columns of each row, 3x the time of all 16."""
-        if self.m == 1 and q > 0 and \
-                self.s * (self.B - 2) + self.d * (self.k - 1) < q * self.step:
-            return slice(self.B - 1, None)
-        return slice(None)
-
-    def _by_run(self, a):
-        """a (n, c*m, Lo) as (n, c, m, Lo), and its full runs (n, c, m, runs', B): views."""
-        n, c = a.shape[0], a.shape[1] // self.m
-        flat = a.reshape(n, c, self.m, self.Lo)
-        full = self.Lo // self.B
-        return flat, flat[..., :full * self.B].reshape(n, c, self.m, full, self.B), full
-
-    def gather(self, g):
-        """g (n, c*m, Lo) -> G (c, n*per, m*B), zeros past the last output."""
-        n, c = g.shape[0], g.shape[1] // self.m
-        G = _workspace("runs-y", (c, n * self.per, self.m * self.B), g.dtype, np)
-        into = G.reshape(c, n, self.per, self.m, self.B).transpose(1, 0, 3, 2, 4)
-        flat, runs, full = self._by_run(g)
-        into[:, :, :, :full] = runs
-        into[:, :, :, full:] = 0
-        if full < self.runs:                     # the last run, part outputs, part zeros
-            into[:, :, :, full, :self.Lo - full * self.B] = flat[..., full * self.B:]
-        return G
-
-    def scatter(self, Y, out):
-        """The inverse of ``gather``: out (n, c*m, Lo) = Y's outputs (the rest dropped)."""
-        n, c = out.shape[0], out.shape[1] // self.m
-        src = Y.reshape(c, n, self.per, self.m, self.B).transpose(1, 0, 3, 2, 4)
-        flat, runs, full = self._by_run(out)
-        runs[...] = src[:, :, :, :full]
-        if full < self.runs:
-            flat[..., full * self.B:] = src[:, :, :, full, :self.Lo - full * self.B]
-
-
-def _runs_forward(x, w, b, geom, y):
-    """``forward`` of a 1-d geometry on the runs: Y = sum of X_q @ T_q per block."""
-    N, C = x.shape[:2]
-    m = w.shape[0] // C
-    lay = Runs(geom, m)
-    T = lay.toeplitz(w)
-    for n0, n1, c0, c1 in _each_block(N, C, lay.per_channel(x.itemsize), RUN_BYTES):
-        n, c = n1 - n0, c1 - c0
-        X = lay.spread(x[n0:n1, c0:c1])
-        Y = _workspace("runs-y", (c, n * lay.per, m * lay.B), x.dtype, np)
-        np.matmul(lay.piece(X, 0), lay.rows(T[c0:c1], 0), out=Y)
-        part = None
-        for q in range(1, lay.pieces):
-            cols = lay.reached(q)
-            T_q = lay.rows(T[c0:c1], q)[:, :, cols]
-            part = _workspace("runs-p", Y.shape[:2] + T_q.shape[2:], x.dtype, np)
-            Y[:, :, cols] += np.matmul(lay.piece(X, q), T_q, out=part)
-        out = y[n0:n1, c0 * m:c1 * m]
-        lay.scatter(Y, out)
-        if b is not None:
-            out += b[c0 * m:c1 * m, None]
-        del X, Y, part                 # the workspace is free again for the next block
-
-
-def _runs_input_grad(g, w, geom, gx):
-    """``input_grad`` of a 1-d geometry on the runs: per block and piece q, G @ T_q^T
-    added onto X from q*step on (piece 0 writes every cell of the images, but those past
-    a window shorter than the step: no fill)."""
-    N, C = gx.shape[:2]
-    m = w.shape[0] // C
-    lay = Runs(geom, m)
-    T = lay.toeplitz(w)
-    for n0, n1, c0, c1 in _each_block(N, C, lay.per_channel(g.itemsize), RUN_BYTES):
-        n, c = n1 - n0, c1 - c0
-        G = lay.gather(g[n0:n1, c0 * m:c1 * m])                    # (c, n*per, m*B)
-        X, images = lay.padded(n, c, g.dtype)
-        X[:, images.shape[1] * images.shape[2]:] = 0
-        part = None
-        np.matmul(G, lay.rows(T[c0:c1], 0).swapaxes(1, 2), out=lay.piece(X, 0))  # all rows
-        lay.grid(X, 0)[:, :, lay.K:] = 0   # a window shorter than a step: cells none reads
-        for q in range(1, lay.pieces):
-            cols = lay.reached(q)
-            T_q = lay.rows(T[c0:c1], q).swapaxes(1, 2)[:, cols]
-            part = _workspace("runs-p", G.shape[:2] + T_q.shape[2:], g.dtype, np)
-            lay.piece(X, q)[...] += np.matmul(G[:, :, cols], T_q, out=part)
-        gx[n0:n1, c0:c1] = images[:, :, lay.left:lay.left + lay.L].transpose(1, 0, 2)
-        del G, X, images, part         # the workspace is free again for the next block
-
-
-def _runs_weight_grad(x, g, geom):
-    """``weight_grad`` of a 1-d geometry on the runs: P = X_q^T @ G summed over the
-    blocks, whose diagonals (s r + t d, r) hold tap t's products."""
-    N, C = x.shape[:2]
-    m = g.shape[1] // C
-    lay = Runs(geom, m)
-    P = np.zeros((C, lay.K, m * lay.B), dtype=x.dtype)
-    for n0, n1, c0, c1 in _each_block(N, C, lay.per_channel(x.itemsize), RUN_BYTES):
-        X = lay.spread(x[n0:n1, c0:c1])
-        G = lay.gather(g[n0:n1, c0 * m:c1 * m])                    # (c, n*per, m*B)
-        for q in range(lay.pieces):
-            cols = lay.reached(q)
-            lay.rows(P[c0:c1], q)[:, :, cols] += np.matmul(
-                lay.piece(X, q).swapaxes(1, 2), G[:, :, cols])
-        del X, G                       # the workspace is free again for the next block
-    r = np.arange(lay.B)
-    P = P.reshape(C, -1, m, lay.B)
-    gw = np.stack([P[:, lay.s * r + t * lay.d, :, r].sum(axis=0) for t in range(lay.k)],
-                  axis=-1)                                         # (C, m, k)
-    return gw.reshape(C * m, 1, lay.k)
 
 
 # ----------------------------------------------------------------------------------------------

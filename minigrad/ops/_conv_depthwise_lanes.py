@@ -33,10 +33,10 @@ gradient of 32x64x32x32 3x3 stride 1 7.0 -> 5.1 ms (12.2 -> 10.2), of 8x32x16^3 
 12.9 -> 11.4 in float64), of 16x96x60x60 5x5 stride 3 27.6 -> 13.3, of 8x32x16^3 stride 2
 3.9 -> 3.3 (7.7 -> 5.7), of 16x64x28x28 stride 2 with m = 2 3.7 -> 1.7 (6.1 -> 3.8).
 
-With a stride, x reaches the lanes through a copy that puts the channels first (whole
-images: long contiguous runs), then into the lanes' grids, all phases in a few copies
-(``_conv_phase_copy``); a copy per phase straight from x, at the stride and transposed, ran
-3x slower (32x128x28x28: 6 ms against 2).
+x goes into the lanes' grids straight from its (image, channel) layout, all phases in a few
+copies (``_conv_phase_copy``; a copy per phase, at the stride and transposed, ran 3x slower
+than a channels-first copy of x and the phases from it, 32x128x28x28: 6 ms against 2; the
+few copies straight from x beat both, see ``Lanes._copy``).
 The lanes' forward (a multiply and an add per tap) ran 1.1-1.3x slower than ``Planes``'
 stacked taps and the bands, and is not kept.
 
@@ -72,7 +72,6 @@ class Lanes:
         self.phases = len(lay.phases)
         self.span = n * lay.size                           # numbers a lane
         self.count = (n - 1) * lay.size + lay.width        # wide outputs computed
-        self.strided = any(s > 1 for s in lay.geom.stride)
 
     def read(self, lanes, t):
         """What tap t reads for every wide output: (c, count), a view of lanes."""
@@ -87,25 +86,28 @@ class Lanes:
         return per.reshape((c, self.n) + lay.Q)
 
     def planes(self, x, kind):
-        """x (n, c, *S) -> lanes (c, phases, span), zero-padded, in a scratch buffer."""
+        """x (n, c, *S) -> lanes (c, phases, span), zero-padded, in a scratch buffer: x's
+        cells go straight into the lanes' grids, (n, c) read in x's order and written in the
+        lanes' (``_copy``)."""
         xp = backend.xp_of(x)
         n, c = x.shape[:2]
-        first = x.swapaxes(0, 1)
-        if self.strided:               # channels first, whole images (see the docstring)
-            first = _workspace(kind + "-t", (c, n) + x.shape[2:], x.dtype, xp)
-            first[...] = x.swapaxes(0, 1)
         lanes = _workspace(kind, (c, self.phases, self.span), x.dtype, xp)
         lanes.fill(0)
-        self._copy(first, lanes)
+        self._copy(x, lanes)
         return lanes
 
-    def _copy(self, first, lanes):
-        """first (c, n, *S) into the lanes, the phases in a few copies (``_conv_phase_copy``)."""
+    def _copy(self, x, lanes):
+        """x (n, c, *S) into the lanes, the phases in a few copies (``_conv_phase_copy``):
+        the lanes' strides for an image and a channel are handed over in x's order, so that
+        no channels-first copy of x comes first. (With a stride, the copies run a few numbers
+        a row anyway, and reading x's (n, c) in place cost nothing more: float32,
+        16x128x28x28 3x3 stride 2, weight gradient on one core, 3.5 -> 2.9 ms against a
+        channels-first scratch and its copy.)"""
         lay = self.lay
-        _phase.copy(first, lanes, lay.geom,
-                    lay.strides((lanes.strides[0], lay.size * lanes.itemsize, lanes.strides[1]),
-                                lanes.itemsize),
-                    lay._parts, lay.phases, lambda p: self._grid(lanes, p))
+        it = lanes.itemsize
+        _phase.copy(x, lanes, lay.geom,
+                    lay.strides((lay.size * it, lanes.strides[0], lanes.strides[1]), it),
+                    lay._parts, lay.phases, lambda p: self._grid(lanes, p).swapaxes(0, 1))
 
     def unplane(self, lanes, out):
         """The inverse of ``planes``: out (n, c, *S) = x's cells of lanes, a copy per phase.

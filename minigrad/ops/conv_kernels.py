@@ -20,9 +20,10 @@ Three ways to compute them, chosen by shape (``path``):
                matrix, no transposes.
 * ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): 2-d
                stride-1 ones as banded GEMMs over stacked rows (``_conv_bands.py``),
-               1-d ones as small Toeplitz GEMMs over runs of outputs, the others a pass
-               per kernel tap on phase planes, in blocks that stay in cache
-               (``_conv_depthwise.py``).
+               row-strided 2-d ones on enough rows as GEMMs over chunks of stride rows
+               (``_conv_depthwise_rows.py``), 1-d ones as small Toeplitz GEMMs over runs
+               of outputs (``_conv_depthwise_runs.py``), the others a pass per kernel tap
+               on phase planes, in blocks that stay in cache (``_conv_depthwise.py``).
 * ``"im2col"`` everything else (strided 3x3, strided grouped convs, tiny planes):
                every window copied once into a matrix, then one GEMM per image (and
                group) straight into the output (``_conv_im2col.py``).
