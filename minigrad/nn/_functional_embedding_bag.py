@@ -108,10 +108,12 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
     if input.ndim == 1:
         check_index_dtype(offsets._array.dtype, "embedding_bag")
     if input.ndim == 1:         # the offsets' values: PyTorch's kernel checks them, after the above
+        # (PyTorch promotes the indices and offsets to one type first: int64 if either is)
+        common = np.promote_types(idx.dtype, offsets._array.dtype)
         if len(starts) and starts[0] != 0:
             raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
                                f"mini-batch has to start from position 0. However, got "
-                               f"{int(starts[0])}")
+                               f"{int(starts[0])}\n[ torch.{SCALAR_NAMES[common.name]}Tensor{{}} ]")
         if len(starts) and starts[-1] > idx.size:
             raise RuntimeError(f"offsets[-1] can not be greater than input's length "
                                f"{idx.size} but got offsets[-1] of {int(starts[-1])}")

@@ -259,8 +259,10 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     num_zeros = int(math.ceil(sparsity * rows))
     values = normal_draws(generator, (rows, cols), tensor._array.dtype, 0.0, std,
                           _strides(tensor))
-    stream = stream_of(generator)
-    for col in range(cols):      # one permutation per column, drawn in PyTorch's order
+    # one permutation per column, drawn in PyTorch's order and, as PyTorch's, from the default
+    # generator even where ``generator`` is given (it seeds only the normal values)
+    stream = stream_of(None)
+    for col in range(cols):
         values[stream.permutation(rows)[:num_zeros], col] = 0.0
     return _write(tensor, values)
 

@@ -112,7 +112,8 @@ class Div(Function):
 
     @ieee
     def backward(self, g):
-        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2, taken as -g ((a / b) / b), PyTorch's order of
+        # operations (the same bits as its gradient: -g a / (b b) rounds differently)
         a, b = self.saved_tensors      # a kept only when b needs a gradient
         (shape_a, _), (shape_b, _) = self._in_meta
         if self.half:
@@ -120,7 +121,7 @@ class Div(Function):
         else:
             b = conj_of(b)
         return (sum_to(div(g, b), shape_a) if self.needs_input_grad[0] else None,
-                sum_to(div(mul(neg(g), conj_of(a)), mul(b, b)), shape_b)
+                sum_to(mul(neg(g), div(div(conj_of(a), b), b)), shape_b)
                 if self.needs_input_grad[1] else None)
 
 

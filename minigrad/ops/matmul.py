@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .. import _autocast_state, backend
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
@@ -109,9 +109,17 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
-        out = backend.matmul(x2, w.T)                    # (B, in) @ (in, out) -> (B, out)
-        if b is not None:
-            out += b
+        if x.dtype == np.float16:
+            # as PyTorch's addmm: accumulated in float32, the bias added in float32 too, one
+            # rounding (bfloat16 arrives here in float32 already: Function's _reduced_forward)
+            out = backend.matmul(x2.astype(np.float32), w.T.astype(np.float32))
+            if b is not None:
+                out += b.astype(np.float32)
+            out = out.astype(np.float16)
+        else:
+            out = backend.matmul(x2, w.T)                # (B, in) @ (in, out) -> (B, out)
+            if b is not None:
+                out += b
         self.save_for_backward(x, w)                     # the inputs themselves, not x2
         if b is not None and x.ndim != 2:
             self.delivery_order = (2, 1, 0)
@@ -438,6 +446,10 @@ def linear(input, weight, bias=None):
                                f"can't be cast to the desired output type "
                                f"{scalar_type_name(out)}")
         return reshape_to(Linear.apply(input, weight) + cast(bias, out), out_shape)
+    if not folded and dtypes.reduced_float(input._array.dtype):
+        # PyTorch's bmm rounds the product to float16/bfloat16 before the bias is added (a
+        # second rounding), where a folded input's addmm rounds once
+        return Linear.apply(input, weight) + bias
     if tuple(bias.shape) == (weight.shape[0],):
         return _linear_node(input.ndim, True, folded).apply(input, weight, bias)
     # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)

@@ -87,6 +87,7 @@ class Expand(Function):
 class SumTo(Function):
     """Sum ``a`` down to ``shape``, the shape it was broadcast from: Expand's adjoint."""
     complex_ok = True
+    half_in_float32 = True        # a float16 sum accumulated in float32, as PyTorch's (Sum's)
     def forward(self, a, *, shape):
         self.in_shape = a.shape
         return unbroadcast(a, shape)
