@@ -115,8 +115,32 @@ class _Job:
             self.done.release()
 
 
+class _Piece:
+    """One piece of a run handed to the workers: fn(start, stop) for ``job``. ``claim`` is
+    taken by whichever thread runs it: a worker that dequeues it, or the calling thread,
+    which takes back the pieces no worker has started once its own piece is done (a worker
+    that another process keeps off its core, or that starts late, then costs no waiting)."""
+    __slots__ = ("fn", "start", "stop", "job", "claim")
+
+    def __init__(self, fn, start, stop, job):
+        self.fn, self.start, self.stop, self.job = fn, start, stop, job
+        self.claim = threading.Lock()
+
+    def run(self):
+        """Run the piece (its claim held) and report it to its job; drop its references."""
+        fn, job = self.fn, self.job
+        self.fn = self.job = None          # the queue may still hold the piece: hold nothing
+        error = None
+        try:
+            _run_piece(fn, self.start, self.stop)
+        except BaseException as exc:       # noqa: B036 -- handed to the caller
+            error = exc
+        fn = None                          # drop every reference before reporting
+        job.finished(error)
+
+
 class _Workers:
-    """Daemon threads taking (fn, start, stop, job) from one queue.
+    """Daemon threads taking pieces (``_Piece``) from one queue.
 
     Not concurrent.futures: its worker keeps a reference to the last work item until it takes
     the next one, so an array a piece used would still be referenced after the call returned,
@@ -129,24 +153,19 @@ class _Workers:
     def _work(self):
         errstate = None                        # the error handling set on this thread
         while True:
-            task = self.tasks.get()
-            if task is None:
+            piece = self.tasks.get()
+            if piece is None:
                 return
-            fn, start, stop, job = task
-            del task
-            error = None
-            try:
-                # numpy's floating-point error handling is per thread: the caller's applies
-                # (set only when it changes: an errstate block at every piece cost 2 us)
-                if job.errstate != errstate:
-                    np.seterr(**job.errstate)
-                    errstate = job.errstate
-                _run_piece(fn, start, stop)
-            except BaseException as exc:       # noqa: B036 -- handed to the caller
-                error = exc
-            fn = None                          # drop every reference before reporting
-            job.finished(error)
-            job = error = None
+            if not piece.claim.acquire(False):  # the calling thread ran it already
+                piece = None
+                continue
+            # numpy's floating-point error handling is per thread: the caller's applies
+            # (set only when it changes: an errstate block at every piece cost 2 us)
+            if piece.job.errstate != errstate:
+                errstate = piece.job.errstate
+                np.seterr(**errstate)
+            piece.run()
+            piece = None
 
     def stop(self):
         for _ in range(self.count):
@@ -203,18 +222,29 @@ def run_split(fn, n, nbytes, xp=None):
 
 def _run_cuts(fn, n, threads):
     """fn(start, stop) over ``threads`` consecutive pieces of range(n), the first on this
-    thread; an exception in any piece is raised once all have ended."""
+    thread; an exception in any piece is raised once all have ended.
+
+    Once its own piece is done, this thread runs any other piece that no worker has started
+    yet (the last first): on a machine whose other cores are busy with other processes, or
+    when a worker wakes late, the run then ends when this thread could end it alone, instead
+    of waiting for the worker to be scheduled."""
     size = -(-n // threads)
     cuts = [(s, min(n, s + size)) for s in range(0, n, size)]
     pool = _get_pool(get_num_threads() - 1)
     job = _Job(len(cuts) - 1)
-    for a, b in cuts[1:]:
-        pool.tasks.put((fn, a, b, job))
+    pieces = [_Piece(fn, a, b, job) for a, b in cuts[1:]]
+    for piece in pieces:
+        pool.tasks.put(piece)
     error = None
     try:
         _run_piece(fn, *cuts[0])
     except BaseException as exc:     # noqa: B036 -- re-raised below, after the others end
         error = exc
+    fn = None
+    for piece in reversed(pieces):
+        if piece.claim.acquire(False):
+            piece.run()
+    pieces = None
     job.done.acquire()
     error = error or job.error
     if error is not None:
