@@ -43,6 +43,7 @@ import sys
 
 import numpy as np
 
+from .. import parallel
 from ._workspace import workspace as _workspace
 
 # Output rows per band. More rows waste more arithmetic on T's zeros ((R + 2) / 3 for a
@@ -58,8 +59,24 @@ ROWS = 8
 STRIDED_ROWS = 2
 # The stack S of a block of images and channels holds about this many bytes: 64 channels of
 # a 32x32 image, 0.8 MB, ran 250 us per image; two to four images 190-200; eight (6.8 MB,
-# past this machine's 2 MB of L2) 700
+# past this machine's 2 MB of L2) 700 (so it read then). On two threads larger blocks win:
+# each block is a few dozen numpy calls, and the threads take turns through the interpreter
+# lock between them. Float32 32x64x32x32 3x3 stride 1, forward (input gradient), medians
+# under a real-time priority on 2 cores: one thread 1 MB 7.3 ms (6.9), 4 MB 7.0 (6.1), 8 MB
+# 6.8 (6.2), 16 MB 7.4 (6.9); two threads 1 MB 7.9 (6.8), 2 MB 5.8 (5.4), 4 MB 4.5 (4.1),
+# 8 MB 4.0 (3.9), 16 MB 4.2 (3.7). One thread keeps 4 MB (in the benchmark's whole step, 8
+# MB ran about 4% slower there); several take THREADED_SCALE times that
 STACK_BYTES = 4 << 20
+THREADED_SCALE = 2
+
+
+# Images of at most this many padded columns have their stack zeroed by one fill before the
+# copy, not just the padding around x's columns (a few numbers a row, numpy's inner loop
+# started for each): float32 3x3, forward and input gradient, ms on one / two threads, those
+# zeros against the fill: 32x64x32x32 13.2 / 7.9-8.4 against 12.8 / 7.3-7.4; 4x64x20x20
+# 1.05 / 0.96 against 0.94 / 0.91; but 8x96x56x56 15.6 / 9.4 against 16.2 / 9.1 and
+# 16x32x112x112 43 / 25 against 47 / 27
+FILL_WIDTH = 48
 
 
 # Planes with fewer outputs keep the taps: forward and both gradients on one core, 7x7
@@ -222,7 +239,10 @@ class Bands:
         each shift dj, the left + right numbers of every image's Wp that x's W do not
         cover -- an interval that wraps round the image's end when dj moves x left (then
         each image's end holds the next image's first columns, and the last image's end
-        nothing)."""
+        nothing). Rows of at most FILL_WIDTH padded columns take one fill of S instead."""
+        if self.Wp <= FILL_WIDTH:
+            S.fill(0)
+            return
         c, top, H, Wp = S.shape[0], self.top, self.H, self.Wp
         S[:, :top] = 0
         S[:, top + H:] = 0
@@ -259,15 +279,23 @@ def _pairs_fit(dtype, sw):
 
 def _blocks(N, C, per_channel):
     """(n0, n1, c0, c1) of the blocks: whole images of all channels where several fit in
-    STACK_BYTES, else part of one image's channels."""
+    STACK_BYTES (THREADED_SCALE times that with several threads set), else part of one image's channels; the blocks as nearly of one size as
+    their count allows (``_even``: 16 images in blocks of 9 would leave one of 7: 8 and 8)."""
     per_image = C * per_channel
-    if per_image >= STACK_BYTES:
-        bn, bc = 1, max(1, STACK_BYTES // per_channel)
+    size = STACK_BYTES * (THREADED_SCALE if parallel.get_num_threads() > 1 else 1)
+    if per_image >= size:
+        bn, bc = 1, _even(C, max(1, size // per_channel))
     else:
-        bn, bc = max(1, STACK_BYTES // per_image), C
+        bn, bc = _even(N, max(1, size // per_image)), C
     for n0 in range(0, N, bn):
         for c0 in range(0, C, bc):
             yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
+
+
+def _even(n, most):
+    """The smallest block size that cuts n into as few blocks as ``most`` does (at most
+    ``most``): the blocks as nearly one size as one size for all but the last allows."""
+    return -(-n // -(-n // most))
 
 
 def forward(x, w, b, geom, y):
@@ -277,7 +305,7 @@ def forward(x, w, b, geom, y):
     m = w.shape[0] // C
     lay = Bands(geom, m, x.dtype)
     yv = y.reshape(N, C, m, lay.Ho, lay.Wo)
-    bias = None if b is None else b.reshape(C, 1, m, 1, 1)
+    bias = None if b is None else b.reshape(C, 1, m, 1)
     # every channel's banded matrix once, not once a block (a block of images holds all
     # the channels: six blocks' matrices took 0.2 ms of a 4.5 ms forward, float32
     # 32x128x28x28 stride 2, one core)
@@ -288,9 +316,12 @@ def forward(x, w, b, geom, y):
         T = T_all[c0:c1, None]                                      # (c, 1, R*m, K)
         Y = _workspace("bands-y", (c, lay.bands, lay.R * m, n * lay.cols), x.dtype, np)
         np.matmul(T, lay.band_view(S), out=Y)
+        if bias is not None:
+            # onto Y's long rows while they are in cache, not onto y's strided outputs
+            # after the copy (a three-operand add in the copy buffered all three): float32
+            # 32x64x32x32 forward, 6.7-7.1 -> 6.7 ms on one thread, 3.9-4.2 -> 3.9 on two
+            Y.reshape(c, lay.bands * lay.R, m, -1)[...] += bias[c0:c1]
         into = yv[n0:n1, c0:c1].transpose(1, 3, 2, 0, 4)             # (c, Ho, m, n, Wo)
         into[...] = lay.outputs(Y, n)
-        if bias is not None:           # (a three-operand add here buffered all three)
-            into += bias[c0:c1]
         del S, T, Y                    # the workspace is free again for the next block
 

@@ -53,7 +53,7 @@ import itertools
 
 import numpy as np
 
-from .. import backend
+from .. import backend, parallel
 from . import _conv_phase_copy as _phase
 from ._util import prod as _prod
 from ._workspace import workspace as _workspace
@@ -62,6 +62,21 @@ from ._workspace import workspace as _workspace
 # 32x128x28x28 stride 2, input gradient on one core, 6.1 ms in 2 MB blocks, 10 with all 128
 # channels at once (15 MB)
 LANE_BYTES = 2 << 20
+# The weight gradient's blocks are this many times LANE_BYTES: each block is some twenty
+# numpy calls, and on two threads the threads took turns through the interpreter lock
+# between them. Float32 32x64x32x32 3x3 stride 1 (each thread's 16 images: 64 channels of
+# 0.2 MB), medians under a real-time priority on 2 cores, one thread / two threads: 2 MB
+# blocks 5.2 / 5.4 ms, 4 MB 5.2 / 4.1, 8 MB 5.1 / 3.1, 16 MB 5.0 / 2.9, 64 MB 5.1 / 3.2
+# (0.25 MB: 9.7 / 24.8)
+WEIGHT_SCALE = 8
+# With several threads set, the input gradient's blocks are this many times LANE_BYTES: on
+# one thread its smaller blocks stay in cache (float32, ms with 2 / 4 / 8 / 16 MB blocks:
+# 16x64x28x28 m = 2 4.8 / 5.9 / 7.4 / 8.0; 16x32x96x96 stride 2 7.0 / 6.5 / 7.4 / 7.9;
+# 16x96x56x56 5x5 stride 2 10.3 / 10.3 / 10.7 / 12.1), on two the threads' turns through
+# the interpreter lock between the more, shorter numpy calls cost more (4.9 / 4.1 / 4.1 /
+# 4.2; 6.8 / 5.4 / 4.4 / 4.1; 13.5 / 9.9 / 7.2 / 6.4; and 8x32x56x56 m = 4 7.1 / 5.3 / 5.5
+# / 5.5, where one thread took 6.2 in 2 MB blocks)
+THREADED_SCALE = 4
 
 
 class Lanes:
@@ -143,17 +158,27 @@ class Lanes:
         return out
 
 
-def _each_block(N, C, per_image_channel):
-    """(n0, n1, c0, c1) of every block: all images and a few channels, ``LANE_BYTES`` a
-    block, or one channel and some of the images where a channel's lanes are larger."""
+def _each_block(N, C, per_image_channel, size=None):
+    """(n0, n1, c0, c1) of every block: all images and a few channels, ``size`` bytes
+    (unless given, LANE_BYTES, times THREADED_SCALE with several threads set) a block, or one channel and some of the images where a
+    channel's lanes are larger; the blocks as nearly of one size as their count allows
+    (``_even``)."""
+    if size is None:
+        size = LANE_BYTES * (THREADED_SCALE if parallel.get_num_threads() > 1 else 1)
     per_channel = N * per_image_channel
-    if per_channel <= LANE_BYTES:
-        bn, bc = N, max(1, LANE_BYTES // max(per_channel, 1))
+    if per_channel <= size:
+        bn, bc = N, _even(C, max(1, size // max(per_channel, 1)))
     else:
-        bn, bc = max(1, LANE_BYTES // max(per_image_channel, 1)), 1
+        bn, bc = _even(N, max(1, size // max(per_image_channel, 1))), 1
     for c0 in range(0, C, bc):
         for n0 in range(0, N, bn):
             yield n0, min(N, n0 + bn), c0, min(C, c0 + bc)
+
+
+def _even(n, most):
+    """The smallest block size that cuts n into as few blocks as ``most`` does (at most
+    ``most``): the blocks as nearly one size as one size for all but the last allows."""
+    return -(-n // -(-n // most))
 
 
 def _shifts(lay, w, m):
@@ -306,7 +331,7 @@ def weight_grad(x, g, geom, lay):
     gw = xp.zeros((C, m, taps), dtype=x.dtype)
     per = (len(lay.phases) + m + 1) * lay.size * x.itemsize
     grids = [_phase_grid(lay, p) for p in range(len(lay.phases))]
-    for n0, n1, c0, c1 in _each_block(N, C, per):
+    for n0, n1, c0, c1 in _each_block(N, C, per, LANE_BYTES * WEIGHT_SCALE):
         lanes = Lanes(lay, n1 - n0)
         buf = lanes.planes(x[n0:n1, c0:c1], "lanes-x")
         wide = lanes.spread(g[n0:n1, c0 * m:c1 * m], m, "lanes-y")
