@@ -297,7 +297,7 @@ def test_errors_match_torch(case):
         with pytest.raises(type(theirs.value)) as ours:
             _bad(minigrad)[case]()
     expected = str(theirs.value).split("\n")[0].replace("torch.", "minigrad.")
-    assert str(ours.value) == expected
+    assert str(ours.value).split("\n")[0] == expected
 
 
 def test_single_layer_dropout_warns():

@@ -170,6 +170,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     b_q = b_k = b_v = None
     if in_proj_bias is not None:
         b_q, b_k, b_v = in_proj_bias.chunk(3)
+    if use_separate_proj_weight:
+        _check_projections(query, key, value, (w_q, w_k, w_v), (b_q, b_k, b_v))
     q, k, v = linear(query, w_q, b_q), linear(key, w_k, b_k), linear(value, w_v, b_v)
     src_len = key.shape[0]
     if attn_mask is not None:
@@ -250,6 +252,20 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
     return (out if batched else out.squeeze(1)), None
+
+
+def _check_projections(query, key, value, weights, biases):
+    """PyTorch's checks of the in-projections' shapes against the query's, key's and value's
+    feature sizes (separate weights: each (E, its input's size); biases (E,))."""
+    e = query.shape[-1]
+    names = ("query", "key", "value")
+    for name, x, w in zip(names, (query, key, value), weights):
+        if tuple(w.shape) != (e, x.shape[-1]):
+            raise AssertionError(f"expecting {name} weights shape of {(e, x.shape[-1])}, but "
+                                 f"got {w.shape}")
+    for name, b in zip(names, biases):
+        if b is not None and tuple(b.shape) != (e,):
+            raise AssertionError(f"expecting {name} bias shape of {(e,)}, but got {b.shape}")
 
 
 def _static(t, name, bh, head_dim):

@@ -114,8 +114,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     x / (k + alpha / size * sum of x^2 over the window)^beta, the window running from
     c - size//2 to c + (size-1)//2, zero-padded at the ends.  Input (N, C, *)."""
     if input.ndim < 3:
-        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
-                         "dimensions)")
+        # (PyTorch's words hold the indentation of its source's continued line)
+        raise ValueError("Expected 3D or higher dimensionality" + " " * 26 +
+                         f"input (got {input.ndim} dimensions)")
     if input.numel() == 0:
         return input
     if isinstance(size, bool) or not isinstance(size, numbers.Integral):

@@ -45,12 +45,12 @@ def output_ints(op, nd, x, output_size):
     functions fill a sequence's None entries from the input's last sizes (wanting one
     dimension more than the sequence has), then the parser wants ints (a sequence's first
     element no bool). Their Python functions take the length of anything but an int."""
-    if nd > 1 and not isinstance(output_size, (tuple, list, numbers.Integral, Tensor)):
-        raise TypeError(f"object of type '{type(output_size).__name__}' has no len()")
-    if nd > 1 and isinstance(output_size, (tuple, list)):
-        if x.ndim <= len(output_size):
-            raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+    if nd > 1 and not isinstance(output_size, (numbers.Integral, Tensor)):
+        # anything with a length (a str too) is zipped with the input's last sizes
+        count = len(output_size)        # (no length: Python's own TypeError, as PyTorch's)
+        if x.ndim <= count:
+            raise ValueError(f"Input dimension should be at least {count + 1}")
         output_size = [n if o is None else o
-                       for o, n in zip(output_size, x.shape[x.ndim - len(output_size):])]
+                       for o, n in zip(output_size, x.shape[x.ndim - count:])]
     size, = int_lists(op, 2, {"output_size": output_size}, nd)
     return size

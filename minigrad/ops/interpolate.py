@@ -508,7 +508,7 @@ def pixel_shuffle(input, upscale_factor):
 def _positive_factor(op, name, value):
     if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
         value = int(value)                   # a 0-d integer tensor is read as its int
-    if not isinstance(value, numbers.Integral):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{op}(): argument '{name}' (position 2) must be int, not "
                         f"{type(value).__name__}")
     if value <= 0:

@@ -358,7 +358,7 @@ def _adaptive_max(op, nd, input, output_size, return_indices):
     x, = tensor_arrays(op, input=input)
     output_size = output_ints(op, nd, x, output_size)
     size = adaptive_size(op, nd, x, output_size)       # (and an empty non-batch dim)
-    _check_dtype(x, "adaptive_max_pool2d", _FLOATS)
+    _check_dtype(x, "adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d", _FLOATS)
     in_size = x.shape[-nd:]
     sink = [] if return_indices else None
     if all(o and n % o == 0 for n, o in zip(in_size, size)):

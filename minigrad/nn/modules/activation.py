@@ -217,7 +217,8 @@ class _Simple(Module):
             values[key] = value
         for name in self._params:
             setattr(self, name, values.get(name, self._defaults[name]))
-        self.inplace = values.get("inplace", False)
+        if self._takes_inplace:             # (GELU has none: its class attribute reads False)
+            self.inplace = values.get("inplace", False)
 
     def forward(self, input):
         fn = type(self)._fn
@@ -228,8 +229,7 @@ class _Simple(Module):
         return _activate(fn, input, self.inplace, **values)
 
     def extra_repr(self):
-        parts = [f"{n}={getattr(self, n)!r}" if isinstance(getattr(self, n), str) else
-                 f"{n}={getattr(self, n)}" for n in self._params]
+        parts = [f"{n}={getattr(self, n)}" for n in self._params]   # str(), as PyTorch's
         return ", ".join(parts + (["inplace=True"] if self.inplace else []))
 
 

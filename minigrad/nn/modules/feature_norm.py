@@ -6,6 +6,7 @@ running statistics, initialised and printed as PyTorch's.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from ... import creation, dtypes
@@ -23,20 +24,22 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
             tuple(normalized_shape)
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
+            # empty() then reset_parameters, as PyTorch's (a bad size is refused by empty())
+            self.weight = Parameter(creation.empty(shape, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(creation.zeros(shape, device=device, dtype=dtype))
+                self.bias = Parameter(creation.empty(shape, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        self.reset_parameters()
 
     def reset_parameters(self):
         if self.weight is not None:
@@ -64,14 +67,15 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
         if affine:
-            self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
+            self.weight = Parameter(creation.empty(num_channels, device=device, dtype=dtype))
             if bias:
-                self.bias = Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
+                self.bias = Parameter(creation.empty(num_channels, device=device, dtype=dtype))
             else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        self.reset_parameters()
 
     def reset_parameters(self):
         if self.affine:
@@ -96,10 +100,10 @@ class _InstanceNorm(_NormBase):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         factory = {"device": device, "dtype": dtype}
-        if affine:
-            self.weight = Parameter(creation.ones(num_features, **factory))
+        if affine:          # empty(), filled below, as PyTorch's (which refuses a bad size)
+            self.weight = Parameter(creation.empty(num_features, **factory))
             if bias:
-                self.bias = Parameter(creation.zeros(num_features, **factory))
+                self.bias = Parameter(creation.empty(num_features, **factory))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -116,6 +120,7 @@ class _InstanceNorm(_NormBase):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
 
     def forward(self, input):
         nd = self._spatial

@@ -14,6 +14,7 @@ Gradients are F.pad's (each padded copy sends its gradient back to its source el
 """
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable
 
 from .. import functional as F
@@ -39,6 +40,18 @@ class _PadNd(Module):
     """Shared by every padding layer: stores ``padding`` and pads with ``_mode``."""
     _mode = "constant"
     _n_dims = 1
+
+    def __init_subclass__(cls, **kwargs):
+        """A public layer that inherits its __init__ gets a copy under its own name, so that
+        Python's words for a bad call name it (``ConstantPad1d.__init__() missing ...``), as
+        PyTorch's layers' own __init__ do."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in vars(cls) and not cls.__name__.startswith("_"):
+            base = cls.__init__
+            init = types.FunctionType(base.__code__, base.__globals__, "__init__",
+                                      base.__defaults__, base.__closure__)
+            init.__qualname__, init.__doc__ = f"{cls.__qualname__}.__init__", base.__doc__
+            cls.__init__ = init
 
     def __init__(self, padding):
         super().__init__()

@@ -261,6 +261,7 @@ class RNNBase(RNNArgumentChecks, Module):
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
                  device=None, dtype=None):
         super().__init__()
+        as_float = float(dropout)       # first, as PyTorch's (Python's words for a str, None)
         if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
                 or not 0 <= dropout <= 1):
             raise ValueError("dropout should be a number in range [0, 1] representing the "
@@ -291,10 +292,13 @@ class RNNBase(RNNArgumentChecks, Module):
             raise ValueError("Unrecognized RNN mode: " + str(mode))
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bias, self.batch_first, self.dropout = bias, batch_first, as_float
         self.bidirectional, self.proj_size = bidirectional, proj_size
         directions = 2 if bidirectional else 1
-        gh, out_size = _GATES[mode] * hidden_size, proj_size or hidden_size
+        # (sizes as PyTorch computes them: an RNN's gate size is hidden_size itself, so a
+        # bool hidden_size reaches empty() as a bool, which refuses it there)
+        gh = hidden_size if _GATES[mode] == 1 else _GATES[mode] * hidden_size
+        out_size = proj_size if proj_size > 0 else hidden_size
         factory = {"device": device, "dtype": dtype}
         self._all_weights = []
         for layer in range(num_layers):
@@ -308,7 +312,7 @@ class RNNBase(RNNArgumentChecks, Module):
                 if proj_size:
                     shapes[f"weight_hr{sfx}"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
-                    setattr(self, name, Parameter(creation.empty(*shape, **factory)))
+                    setattr(self, name, Parameter(creation.empty(shape, **factory)))
                 self._all_weights.append(list(shapes))
         self.reset_parameters()
 
@@ -379,8 +383,10 @@ class RNNBase(RNNArgumentChecks, Module):
             batched, batch = True, sizes[0]
         else:
             if input.ndim not in (2, 3):
+                # (PyTorch's RNN says "tensor", its LSTM and GRU do not)
+                word = " tensor" if type(self).__name__ == "RNN" else ""
                 raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
-                                 f"{input.ndim}D instead")
+                                 f"{input.ndim}D{word} instead")
             batched = input.ndim == 3
             if hx is not None:
                 self._check_hx_dims(hx, batched)

@@ -2,6 +2,8 @@
 ``FractionalMaxPool3d`` (``TripletMarginWithDistanceLoss`` is in ``loss.py``, as PyTorch's)."""
 from __future__ import annotations
 
+import numbers
+
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
@@ -21,17 +23,18 @@ class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
             tuple(normalized_shape)
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            # ones(shape) rather than ones(*shape): an empty shape is a 0-d weight, refused by
-            # F.rms_norm at call time as in torch
-            self.weight = Parameter(creation.ones(shape, device=device, dtype=dtype))
+            # empty(shape) then reset_parameters, as PyTorch's (a bad size is refused by
+            # empty()); an empty shape is a 0-d weight, refused by F.rms_norm at call time
+            self.weight = Parameter(creation.empty(shape, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
+        self.reset_parameters()
 
     def reset_parameters(self):
         if self.weight is not None:

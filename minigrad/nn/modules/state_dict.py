@@ -78,11 +78,11 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
                           f"mean to pass `assign=True` to assign items in the state dictionary "
                           f"to their corresponding key in the module instead of copying them "
                           f"in place?)", stacklevel=4)
-        plan.append((module, name, target, source))
+        plan.append((module, name, target, source, key))
     extra = prefix + "_extra_state"
     if extra_state:
         if extra in state_dict:
-            plan.append((module, "_extra_state", None, state_dict[extra]))
+            plan.append((module, "_extra_state", None, state_dict[extra], extra))
         elif strict:
             missing.append(extra)
     for key in state_dict:
@@ -105,7 +105,7 @@ def load_own_keys(module, state_dict, prefix, local_metadata, strict, missing, u
     _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, strict,
                  extra_state, local_metadata)
     if not _PLANS:
-        _copy(plan, False)
+        errors.extend(_copy(plan, False))
 
 
 def load_state_dict(module, state_dict, strict=True, assign=False):
@@ -152,7 +152,7 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
                   for h in (m.__dict__.get("_load_state_dict_post_hooks") or {}).values()]
     if post_hooks and not errors:
         # PyTorch's order: copy, run the post hooks, then report what is still incompatible
-        _copy(plan, assign)
+        errors.extend(_copy(plan, assign))
         keys = _IncompatibleKeys(missing, unexpected)
         for m in modules:
             for hook in list((m.__dict__.get("_load_state_dict_post_hooks") or {}).values()):
@@ -169,36 +169,51 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
         if missing:
             errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
                 ", ".join(f'"{k}"' for k in missing)))
+    if not errors:
+        errors = _copy(plan, assign)
     if errors:
         raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
             type(module).__name__, "\n\t".join(errors)))
-    _copy(plan, assign)
     return _IncompatibleKeys(missing, unexpected)
 
 
 def _copy(plan, assign):
     """Carry out the checked plan: copy each source into its target (cast to the target's
-    dtype and device), or with ``assign`` put the source in the target's place."""
-    for owner, name, target, source in plan:
+    dtype and device), or with ``assign`` put the source in the target's place. Returns
+    PyTorch's words for each tensor whose copy raised (the others are still copied)."""
+    errors = []
+    for owner, name, target, source, key in plan:
         if target is None:                  # a module's extra state
             owner.set_extra_state(source)
             continue
-        if assign:
-            if isinstance(target, Parameter):
-                value = (source if isinstance(source, Parameter)
-                         else Parameter(source.detach(), target.requires_grad))
-                value.requires_grad_(target.requires_grad)
-                owner._parameters[name] = value
-            else:
-                owner._buffers[name] = source
-            continue
-        if is_lazy(target):
-            target.materialize(tuple(source.shape))
-        array = source._array
-        if array.dtype != target._array.dtype:
-            array = array.astype(target._array.dtype)
-        if backend.device_of(array) != target.device:
-            array = backend.to_device(array, target.device)
-        if array is not target._array:
-            target._array[...] = array
-        target._vcounter.value += 1     # an in-place copy, even of the tensor's own values
+        try:
+            _copy_one(owner, name, target, source, assign)
+        except Exception as ex:  # noqa: BLE001 (reported as PyTorch reports it)
+            errors.append(f'While copying the parameter named "{key}", whose dimensions in '
+                          f"the model are {target.shape} and whose dimensions in the "
+                          f"checkpoint are {source.shape}, an exception occurred : "
+                          f"{ex.args}.")
+    return errors
+
+
+def _copy_one(owner, name, target, source, assign):
+    """One tensor of the plan: assigned, or copied into its target."""
+    if assign:
+        if isinstance(target, Parameter):
+            value = (source if isinstance(source, Parameter)
+                     else Parameter(source.detach(), target.requires_grad))
+            value.requires_grad_(target.requires_grad)
+            owner._parameters[name] = value
+        else:
+            owner._buffers[name] = source
+        return
+    if is_lazy(target):
+        target.materialize(tuple(source.shape))
+    array = source._array
+    if array.dtype != target._array.dtype:
+        array = array.astype(target._array.dtype)
+    if backend.device_of(array) != target.device:
+        array = backend.to_device(array, target.device)
+    if array is not target._array:
+        target._array[...] = array
+    target._vcounter.value += 1     # an in-place copy, even of the tensor's own values
