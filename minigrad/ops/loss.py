@@ -10,6 +10,10 @@ directly where the backward records no graph).  Scores are (C,), (N, C) or (N, C
 targets are class indices ((), (N) or (N, d1, ...)) or, for ``cross_entropy``,
 probabilities of the scores' shape.
 
+The fused node's kernels (the block-wise log-softmax forward, the gradient written into its
+exp) are in ``_cross_entropy_rows.py``; float16 / bfloat16 reductions, rounded where
+PyTorch's kernels round, in ``_class_loss_16bit.py``.
+
 The regression losses (``mse_loss``, ``l1_loss``) are in ``regression_loss.py``, the binary
 ones (``binary_cross_entropy`` and its logits version) in ``binary_loss.py``.
 """
@@ -20,19 +24,22 @@ import warnings
 
 import numpy as np
 
-from .. import _autocast_state, backend
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
-from .elementwise import mul, neg, sub
+from .elementwise import mul
 from .pointwise_select import where
 from .movement import permute, reshape
 from .plumbing import reshape_to
 from .reduce import Mean, Sum, sum as reduce_sum
-from .softmax import _sums, log_softmax
+from .softmax import log_softmax
+from . import _class_loss_16bit as half16
+from ._cross_entropy_rows import (CrossEntropyGrad, coefficients, cross_entropy_grad_into,
+                                  exp_rows_again, softmax_rows)
 
 _REDUCTIONS = ("mean", "sum", "none")
 # the dtypes a class-index target may have (int64 first), for identity tests
@@ -64,20 +71,6 @@ def _legacy_reduction(size_average, reduce, reduction):
 
 
 
-class RowSoftmax(Function):
-    """softmax(x) along axis 1 of x (M, C), its value handed in already computed (ClassNLL's
-    backward has it for the price of one exp); the backward is softmax's, in ops:
-        dx = y * (g - sum_c g y)
-    so that cross entropy's gradient can be differentiated again, to any order."""
-    def forward(self, x, *, value):
-        self.save_for_backward(value)
-        return value
-
-    def backward(self, g):
-        y, = self.saved_tensors                 # this node's output, as a Tensor
-        return mul(y, sub(g, reduce_sum(mul(g, y), 1, keepdim=True)))
-
-
 class ClassNLL(Function):
     """Negative log-likelihood of class indices, optionally of logits (then = cross entropy).
 
@@ -89,7 +82,7 @@ class ClassNLL(Function):
     weights w[t] of the counted rows, as PyTorch.
     """
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
-                from_logits, all_valid=False):
+                from_logits, all_valid=False, half=None):
         # all_valid: the caller found every target in [0, C) and ignore_index outside it, so
         # no row is ignored (the common case: two small passes fewer)
         xp = backend.xp_of(scores)
@@ -101,23 +94,23 @@ class ClassNLL(Function):
             valid = target != ignore_index                           # (M,)
             t = xp.where(valid, target, 0)
         rows = xp.arange(m)
-        logp, picked = scores, None
+        logp, picked, smooth = scores, None, None
         if from_logits:
-            # (M, 1); with no classes (M is 0 then) numpy's max has no identity to give
-            row_max = scores.max(axis=1, keepdims=True) if c else xp.zeros((m, 1), scores.dtype)
-            logp = scores - row_max                                  # shifted: ours
-            if label_smoothing:              # every log-probability is read: all of them
-                lse = xp.log(_sums(xp.exp(logp), 1))                 # (M, 1)
-                logp -= lse
-            else:                            # only the targets': the exp in place
-                picked = logp[rows, t]
-                xp.exp(logp, out=logp)
-                lse = xp.log(_sums(logp, 1))
-                picked -= lse[:, 0]
-            # backward needs softmax(x) = exp((x - row_max) - lse): keep the logits (an input:
-            # a second derivative flows into them) and the (M, 1) shifts, not another (M, C).
-            # Two shifts, not their sum: row_max + lse would round away lse at large logits.
-            self.row_max, self.lse = row_max, lse
+            # exp(x - row_max) and its row sums s, block by block; log-softmax = x - row_max -
+            # log s is never made whole: the loss reads it at the targets' columns (and, with
+            # smoothing, its weighted row sums). The backward's softmax is E / s: E is kept
+            # (the logits too, an input: a second derivative flows into them).
+            w_smooth = None if not label_smoothing else True if weight is None else weight
+            e, row_max, sums, wdot = softmax_rows(scores, w_smooth)
+            lse = xp.log(sums)
+            if m and c:
+                picked = (scores[rows, t] - row_max) - lse
+            else:
+                picked = xp.zeros(m, scores.dtype)
+            if label_smoothing:              # sum_c w_c logp_c = sum_c w_c (x_c - max) - W lse
+                total_w = c if weight is None else weight.sum()
+                smooth = -(wdot - total_w * lse)
+            self.exp_rows, self.row_max, self.sums = e, row_max, sums
             self.save_for_backward(scores)
         w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
         if all_valid and weight is None:         # every row's weight is 1
@@ -131,7 +124,9 @@ class ClassNLL(Function):
         else:
             loss = -(1 - label_smoothing) * w_t * picked
         if label_smoothing:
-            smooth = -(logp * w_class).sum(axis=1) * valid           # (M,)
+            if smooth is None:
+                smooth = -(logp * w_class).sum(axis=1)
+            smooth = smooth * valid                                  # (M,)
             loss = loss + (label_smoothing / max(c, 1)) * smooth
         if reduction == "mean":
             if all_valid and weight is None and w_t.dtype.kind == "f" and w_t.itemsize >= 4:
@@ -145,6 +140,20 @@ class ClassNLL(Function):
         self.t, self.w_t, self.w_class, self.valid = t, w_t, w_class, valid
         self.denominator, self.reduction, self.shape = denominator, reduction, (m, c)
         self.label_smoothing, self.from_logits = label_smoothing, from_logits
+        self.half = None
+        if half is not None and type(scores) is np.ndarray:
+            # 16-bit log-probabilities: summed and rounded where PyTorch's kernels round
+            self.half, self.weight = scores.dtype, weight
+            with np.errstate(all="ignore"):
+                if label_smoothing:
+                    out = half16.smoothed_value(scores, t, weight, valid, reduction,
+                                                label_smoothing, self.half)
+                    self.total_weight = None if reduction == "none" else half16.nll_reduced(
+                        scores, t, weight, valid, reduction, self.half)[1]
+                else:
+                    out, self.total_weight = half16.nll_reduced(scores, t, weight, valid,
+                                                                reduction, self.half)
+            return dtypes.astype(np.asarray(out), scores.dtype)
         return out.astype(scores.dtype, copy=False)
 
     def backward(self, g):
@@ -169,95 +178,50 @@ class ClassNLL(Function):
         if self.from_logits:
             x, = self.saved_tensors
             args = dict(t=self.t, w_t=self.w_t, w_class=self.w_class, valid=self.valid,
-                        row_max=self.row_max, lse=self.lse, eps=self.label_smoothing, coef=coef)
+                        eps=self.label_smoothing, coef=coef)
             xa, ga = x._array, g._array
+            e, self.exp_rows = self.exp_rows, None       # the first backward writes into E
+            if e is None:                                # (a second one makes it again)
+                e = exp_rows_again(xa, self.row_max)
             if not is_grad_enabled() and type(xa) is np.ndarray and xa.dtype in _FLOATS and \
                     ga.dtype == xa.dtype:       # nothing to record: the node's arrays alone
                 with ieee_errors():
-                    return Tensor._wrap(_cross_entropy_grad(xa, ga, **args)[0])
-            return CrossEntropyGrad.apply(x, g, **args)
-        a = _coefficients(self.t, self.w_t, self.w_class, self.valid, self.label_smoothing, coef)
+                    return Tensor._wrap(cross_entropy_grad_into(e, self.sums, ga, **args))
+            soft = e
+            soft /= self.sums[:, None]
+            return CrossEntropyGrad.apply(x, g, soft=soft, **args)
+        if self.half is not None and not is_grad_enabled() and g._array.dtype == self.half:
+            with np.errstate(all="ignore"):
+                a = _half_grad(self, dtypes.astype(g._array, np.float32))
+            return Tensor._wrap(dtypes.astype(a, self.half))
+        a = coefficients(self.t, self.w_t, self.w_class, self.valid, self.label_smoothing, coef)
         if not is_grad_enabled() and g._array.dtype == a.dtype:     # nothing to record
             a *= g._array.reshape(-1, 1)
             return Tensor._wrap(a)
         return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), Tensor._wrap(a))
 
 
-def _coefficients(t, w_t, w_class, valid, eps, coef):
-    """A (M, C) = dL/dlogp per unit of each row's gradient (coef: 1, or 1 / the summed weights
-    for 'mean'):  A[i, :] = -coef ((1 - eps) w[t_i] onehot(t_i) + (eps / C) w[:] valid_i)."""
-    xp = backend.xp_of(w_t)
-    m, c = len(t), len(w_class)
-    a = xp.zeros((m, c), dtype=w_class.dtype)
-    a[xp.arange(m), t] = (-(1 - eps) * coef) * w_t
-    if eps:
-        a -= ((eps / max(c, 1)) * coef) * w_class[None, :] * valid[:, None]
-    return a
+def _rounding_dtype(scores, from_logits, reduction, label_smoothing):
+    """The 16-bit dtype of log-probabilities that ClassNLL sums and rounds as PyTorch's kernels
+    do (``_class_loss_16bit``), or None: reduced or smoothed 16-bit losses (a 'none' loss
+    without smoothing rounds once, as PyTorch's). Handed to the node as a dtype, it also keeps
+    a bfloat16 forward in bfloat16 (not widened to float32: ``autograd.function``)."""
+    dtype = scores._array.dtype
+    if (not from_logits and dtype.itemsize == 2 and dtype.kind in "fV" and
+            (reduction != "none" or bool(label_smoothing))):
+        return dtype
+    return None
 
 
-def _cross_entropy_grad(x, g, t, w_t, w_class, valid, row_max, lse, eps, coef,
-                        keep_soft=False):
-    """``CrossEntropyGrad``'s value on arrays: dx = r (A - S rA) (M, C) in x's dtype, with
-    S = softmax(x) and the row sums rA (M,); S is returned apart from dx when ``keep_soft``,
-    else dx is computed in its memory."""
-    xp = backend.xp_of(x)
-    m, c = x.shape
-    soft = x - row_max
-    soft -= lse
-    xp.exp(soft, out=soft)                          # softmax(x) = exp(logp), as forward's
-    # row sums of A in closed form: no pass over (M, C)
-    share = eps / max(c, 1)          # (no classes: every array here is empty)
-    row_a = (1 - eps) * w_t
-    if eps:                          # (without smoothing no class weight but w[t] enters)
-        row_a += share * w_class.sum() * valid
-    row_a *= -coef                                                           # (M,)
-    r = g                                           # () or (M,): broadcasts against (M,)
-    if keep_soft:
-        dx = soft * (-(row_a * r))[:, None]         # -r S rA
-    else:
-        dx = soft
-        dx *= (-(row_a * r))[:, None]
-    dx[xp.arange(m), t] += (-(1 - eps) * coef) * w_t * r          # + r A: target column
-    if eps:
-        dx -= (share * coef) * w_class[None, :] * (valid * r)[:, None]     # smoothing
-    return dx.astype(x.dtype, copy=False), soft, row_a
-
-
-class CrossEntropyGrad(Function):
-    """Cross entropy's gradient with respect to the logits, as a node of its own so that it can
-    be differentiated again.  Inputs: x (M, C) and the loss's incoming gradient g (() or (M,)):
-
-        dx = r (A - S rA),   S = softmax(x) (rows),  r = g per row,  rA = sum_c A  (M, 1)
-
-    forward: numpy, in place (the first-order hot path); backward: minigrad ops, with S as a
-    ``RowSoftmax`` node of x, so the third derivative is right too.
-    """
-    def forward(self, x, g, *, t, w_t, w_class, valid, row_max, lse, eps, coef):
-        # a node may be recorded (grad mode on): its backward reads soft, kept apart from dx
-        dx, soft, row_a = _cross_entropy_grad(x, g, t, w_t, w_class, valid, row_max, lse, eps,
-                                              coef, keep_soft=is_grad_enabled())
-        self.save_for_backward(x, g)
-        self.soft, self.row_a = soft, row_a.astype(x.dtype, copy=False)[:, None]
-        self.targets = t, w_t, w_class, valid, eps, coef
-        return dx
-
-    def backward(self, gg):
-        """gg (M, C): d<gg, dx>/dx = S (h - sum_c h S) with h = -gg r rA (softmax's vjp), and
-        d<gg, dx>/dg = sum_c gg (A - S rA) per row (summed over rows for a 0-d g)."""
-        x, g = self.saved_tensors
-        soft = RowSoftmax.apply(x, value=self.soft)
-        row_a = Tensor._wrap(self.row_a)
-        r = reshape_to(g, (x.shape[0] if g.ndim else 1, 1))
-        gx = gg_g = None
-        if self.needs_input_grad[0]:
-            h = mul(gg, mul(r, neg(row_a)))
-            gx = mul(soft, sub(h, reduce_sum(mul(h, soft), 1, keepdim=True)))
-        if self.needs_input_grad[1]:
-            b = sub(Tensor._wrap(_coefficients(*self.targets)), mul(soft, row_a))
-            gg_g = reduce_sum(mul(gg, b), 1)
-            if not g.ndim:
-                gg_g = reduce_sum(gg_g)
-        return gx, gg_g
+def _half_grad(node, g):
+    """The 16-bit loss's gradient (M, C) with respect to its log-probabilities, float32."""
+    m, c = node.shape
+    valid = node.valid
+    if node.label_smoothing:
+        return half16.smoothed_grads(g, node.t, node.weight, valid, node.reduction,
+                                     node.label_smoothing, node.total_weight, m, c, node.half)
+    return half16.nll_grad(g, node.t, node.weight, valid, node.reduction, node.total_weight,
+                           m, c, node.half)
 
 
 def _check_class_target_shape(input, target, name):
@@ -394,7 +358,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     loss = _nll_node(input.ndim, smoothing).apply(
         scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
         reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,
-        all_valid=all_valid)
+        all_valid=all_valid,
+        half=_rounding_dtype(scores, from_logits, reduction, smoothing))
     loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
     if reduction == "none" and tuple(loss.shape) != tuple(out_shape):
         loss = reshape(loss, out_shape)
