@@ -24,7 +24,9 @@ def threads(request):
 
 
 def _tol(dtype):
-    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
+    # float32: the weight and bias gradients are sums over 1200-4400 rows, whose rounding
+    # depends on the order each library (and its thread count) adds them in
+    return dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-11)
 
 
 # ------------------------------------------------------------------------------------------
