@@ -255,3 +255,15 @@ def test_adaptive_max_pool_integer_input_names_the_kernel(nd, dtype):
             getattr(lib.nn.functional, f"adaptive_max_pool{nd}d")(x, 2)
         outcome.append(str(info.value))
     assert outcome[1].startswith(outcome[0])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("bad", [3, -2])
+def test_target_out_of_bounds_starts_with_pytorchs_words(loss, bad):
+    outcome = []
+    for lib in (torch, minigrad):
+        fn = getattr(lib.nn.functional, loss)
+        with pytest.raises(IndexError) as info:
+            fn(lib.zeros(2, 3), lib.tensor([0, bad]))
+        outcome.append(str(info.value))
+    assert outcome[1].startswith(outcome[0])

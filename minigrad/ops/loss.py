@@ -350,7 +350,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     else:
         value, checked_all = None, True
     if value is not None:
-        raise IndexError(f"Target {value} is out of bounds: {name} expects class indices in "
+        raise IndexError(f"Target {value} is out of bounds. {name} expects class indices in "
                          f"[0, {c - 1}] for an input with {c} classes")
     smoothing = _smoothing(label_smoothing)
     # every target in [0, c) (the bounds test above passed) and ignore_index none of them
