@@ -16,8 +16,8 @@ import numpy as np
 from . import backend, dtypes
 from . import _memory_format as mf
 from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
-from .creation import (_TORCH_TYPE_NAMES, _finish, on_meta, _laid_out, _like, _out_keyword, _size,
-                       _size_keyword, check_layout, check_pin_memory)
+from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _laid_out, _like,
+                       _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
 from .tensor import Tensor
 
 __all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "manual_seed",
@@ -288,6 +288,7 @@ def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=No
 @_out_keyword
 def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     check_layout(layout, "randperm")
+    n = _int_argument(n, "randperm", "n", 1)
     if dtype is not None:
         dtypes.refuse_unsigned("randperm", dtypes.to_dtype(dtype))
     if int(n) < 0:

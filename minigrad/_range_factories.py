@@ -15,8 +15,8 @@ import numpy as np
 
 from . import dtypes, parallel
 from ._cpu_stream import fused_multiply_add
-from .creation import (_TORCH_TYPE_NAMES, _finish, _number, _out_keyword, _scalar_name,
-                       check_fits, check_layout, check_pin_memory)
+from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, _number, _out_keyword,
+                       _scalar_name, check_fits, check_layout, check_pin_memory)
 from .tensor import Tensor
 from ._space_arguments import check_space_arguments
 
@@ -290,6 +290,8 @@ def _triangle_indices(name, row, col, offset, dtype, device, layout, lower):
     """The (2, N) int64/int32 coordinates of the lower (j <= i + offset) or upper
     (j >= i + offset) triangle of a row x col matrix, row by row."""
     check_layout(layout, name)
+    row, col = _int_argument(row, name, "row", 1), _int_argument(col, name, "col", 2)
+    offset = _int_argument(offset, name, "offset", 3)
     for what, v in (("row", row), ("col", col)):
         if v < 0:
             raise RuntimeError(f"{what} must be non-negative, got{v}")

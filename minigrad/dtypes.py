@@ -163,7 +163,7 @@ def to_dtype(dtype) -> DType:
                         f"{'str' if isinstance(dtype, str) else 'type'}")
     try:
         return _BY_NUMPY[np.dtype(dtype)]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):      # ValueError: a tensor (numpy reads its .dtype)
         raise TypeError(f"minigrad has no dtype {dtype!r}; use one of "
                         f"{sorted(d.name for d in _BY_NUMPY.values())}") from None
 

@@ -37,8 +37,8 @@ from .elementwise import add, cast, div, mul, neg, sub
 from .pointwise_select import _piecewise_grad, _select, select_block, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
-from ._util import FLOAT32_64, check_fill_value, no_complex_kernel, not_implemented_for, \
-    scalar_type_name
+from ._util import FLOAT32_64, check_fill_value, int_arg, no_complex_kernel, not_implemented_for, \
+    python_type_name, scalar_type_name
 from .plumbing import reshape_to
 from .writes import apply_inplace, overwrite_with
 from .inplace import named_write
@@ -70,6 +70,9 @@ def _floating_only(a, kernel):
 def gelu(input, approximate="none"):
     """x * Phi(x) (``approximate='none'``: Phi(x) = (1 + erf(x / sqrt 2)) / 2), or PyTorch's
     tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
+    if not isinstance(approximate, str):
+        raise TypeError(f"gelu(): argument 'approximate' must be str, not "
+                        f"{python_type_name(approximate)}")
     if approximate in ("none", "tanh"):
         _floating_only(input, "GeluKernelImpl")
         if dtypes.reduced_float(input._array.dtype):   # in float32, rounded once, as PyTorch
@@ -353,6 +356,9 @@ def _int64_bound(value):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
     there): the gradient flows only strictly inside (min_val, max_val)."""
+    # a tensor bound reads as its number, as PyTorch's parser takes it
+    min_val, max_val = (v.item() if isinstance(v, Tensor) and v.ndim == 0 else v
+                        for v in (min_val, max_val))
     if input._array.dtype.kind == "c":
         raise NotImplementedError("clamp is not supported for complex types")
     if inplace:
@@ -360,6 +366,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, "
                          f"max_val={max_val})")
+    for position, (name, v) in enumerate((("min_val", min_val), ("max_val", max_val)), 2):
+        if isinstance(v, Tensor):
+            raise TypeError(f"hardtanh(): argument '{name}' (position {position}) must be "
+                            f"Number, not Tensor")
     kind = input._array.dtype.kind
     if kind == "b":
         raise RuntimeError("Bool inputs not supported for hardtanh")
@@ -491,6 +501,7 @@ def threshold(input, threshold, value, inplace=False):
 def glu(input, dim=-1):
     """Gated linear unit: split ``input`` in two halves a, b along ``dim`` (its size must be
     even) and return a * sigmoid(b); the output's ``dim`` is half as long."""
+    dim = int_arg("glu", "dim", dim, 2)
     no_complex_kernel("glu_cpu", input)
     if input.ndim == 0:
         raise RuntimeError("glu does not support scalars because halving size must be even")

@@ -5,6 +5,8 @@ the graph (and rebases a view's base) when gradients are needed.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import backend
@@ -143,6 +145,14 @@ def pow_(t, other):
 
 
 def clamp_(t, min=None, max=None):
+    if not all(v is None or isinstance(v, (Tensor, numbers.Number)) for v in (min, max)):
+        # a list, a string or an array is no bound of any overload
+        given = ([python_type_name(min)] if min is not None else []) + \
+            ([("max=" if min is None else "") + python_type_name(max)] if max is not None else [])
+        raise TypeError(f"clamp_() received an invalid combination of arguments - got "
+                        f"({', '.join(given)}), but expected one of:\n"
+                        " * (Tensor min = None, Tensor max = None)\n"
+                        " * (Number min = None, Number max = None)\n")
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     bound = min if isinstance(min, Tensor) else max

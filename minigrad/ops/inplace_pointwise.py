@@ -22,6 +22,8 @@ made to fit ``input``:
 """
 from __future__ import annotations
 
+import numbers
+
 from .. import backend, dtypes
 from .._type_names import python_type_name
 from ..autograd import Function, no_grad
@@ -308,8 +310,17 @@ def float_power_(input, exponent):
     return run_inplace(input, PW.float_power, (exponent,), {}, "float_power_")
 
 
+def _check_bound(name, bound, label):
+    """A tensor or a number, as PyTorch's parser takes for a one-sided clamp bound."""
+    if not isinstance(bound, (Tensor, numbers.Number)):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({python_type_name(bound)}), but expected one of:\n"
+                        f" * (Tensor {label})\n * (Number {label})\n")
+
+
 def clamp_min_(input, min):
     """In place: ``input`` becomes max(input, min); returns ``input``."""
+    _check_bound("clamp_min_", min, "min")
     if isinstance(input, Tensor):
         check_out_shape(input, (min,))
     return named_write(input, f"ClampMinBackward{int(isinstance(min, Tensor))}", clamp_, input,
@@ -318,6 +329,7 @@ def clamp_min_(input, min):
 
 def clamp_max_(input, max):
     """In place: ``input`` becomes min(input, max); returns ``input``."""
+    _check_bound("clamp_max_", max, "max")
     if isinstance(input, Tensor):
         check_out_shape(input, (max,))
     return named_write(input, f"ClampMaxBackward{int(isinstance(max, Tensor))}", clamp_, input,

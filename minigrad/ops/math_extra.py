@@ -316,7 +316,10 @@ def _logcumsumexp(input, dim):
         return add(log(cumsum(exp(sub(input, m)), d)), m)
     x = movedim(input, d, -1)
     n, lead = x.shape[-1], tuple(x.shape[:-1])
-    running = Tensor._wrap(xp.maximum.accumulate(x._array, axis=-1)[..., :, None])   # m_i
+    m = xp.maximum.accumulate(x._array, axis=-1)
+    # an infinite (or NaN) running max shifts by 0: inf - inf would make a NaN of the inf
+    m = xp.where(xp.isfinite(m), m, 0.0).astype(x._array.dtype)
+    running = Tensor._wrap(m[..., :, None])                                          # m_i
     rows = expand_to(reshape_to(x, lead + (1, n)), lead + (n, n))                    # [i, j]: x_j
     lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]                           # j <= i
     terms = exp(where(lower, sub(rows, running), -math.inf))

@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import check_fill_value, not_implemented_for
+from ._util import check_fill_value, not_implemented_for, python_type_name
 from .movement import clone, keep_channels_last
 from .scatter_gather import IndexSelect
 
@@ -135,18 +135,23 @@ def pad(input, pad, mode="constant", value=None):
     ``pad`` lists (left, right) pairs starting from the LAST dimension: (1, 2) pads the last
     dim by 1 before and 2 after; (1, 1, 2, 2) also the one before it by 2 on each side.
     """
-    if value is not None and not isinstance(value, numbers.Real) and \
-            not (isinstance(value, Tensor) and value.ndim == 0):
-        # PyTorch's argument parser refuses it before looking at anything else
-        raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
-                        f"{type(value).__name__}")
-    if isinstance(pad, Tensor):
-        raise TypeError("pad(): argument 'pad' (position 2) must be tuple of ints, not Tensor")
+    # PyTorch's argument parser checks the arguments in order before looking at anything else
+    if not isinstance(pad, (tuple, list)):
+        # an int, a tensor, an array or a string is no list of amounts
+        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, not "
+                        f"{python_type_name(pad)}")
     for i, p in enumerate(pad):
         # a float or str amount is refused, and a bool first (the parser's int-list rule)
         if not hasattr(p, "__index__") or i == 0 and isinstance(p, bool):
             raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
                             f"found element of type {type(p).__name__} at pos {i}")
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not "
+                        f"{type(mode).__name__}")
+    if value is not None and not isinstance(value, numbers.Real) and \
+            not (isinstance(value, Tensor) and value.ndim == 0):
+        raise TypeError(f"pad(): argument 'value' (position 4) must be float, not "
+                        f"{type(value).__name__}")
     pad = tuple(int(p) for p in pad)
     _check(input, pad, mode, value)
     if _autocast_state.active and (mode == "reflect" and len(pad) <= 4 or mode == "replicate"):

@@ -566,7 +566,7 @@ def block_diag(*tensors):
                       else t)
     if not blocks:
         return Tensor._wrap(np.zeros((1, 0), dtype=dtypes.default_float().np))
-    dtype = result_dtype(*blocks)
+    dtype = result_dtype(*tensors)     # a 0-d block promotes as a 0-d tensor does
     width = sum(b.shape[1] for b in blocks)
     rows, left = [], 0
     for b in blocks:

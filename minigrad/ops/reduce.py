@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins  # this module defines sum, all, any: the builtins stay reachable
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -25,7 +26,8 @@ from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._batch_norm_kernels import channel_sum
 from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, c_order, check_tensor, ieee_errors,
-                    normalize_dim, normalize_dims, not_a_tensor, scalar_type_name)
+                    normalize_dim, normalize_dims, not_a_tensor, python_type_name,
+                    scalar_type_name)
 from .elementwise import Mul, cast, div, mul, sub
 from .pointwise_select import where
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
@@ -360,8 +362,25 @@ def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     check_tensor(name, a)
+    if unbiased is not None and not isinstance(unbiased, bool):
+        # an int is no 'unbiased' (var(x, 0, 2) would otherwise read as unbiased=True)
+        got = ["Tensor"] + ([] if dim is None else [python_type_name(dim)]) + \
+            [python_type_name(unbiased)] + ([] if keepdim is False else [python_type_name(keepdim)])
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({', '.join(got)}), but expected one of:\n")
     keepdim = bool_arg(name, "keepdim", keepdim)
     correction_given = correction is not None
+    if isinstance(correction, np.generic) or (isinstance(correction, Tensor)
+                                              and correction.ndim == 0):
+        # a 0-d tensor or a numpy scalar reads as its Python number (a numpy int64
+        # would promote a float32 variance to float64)
+        correction = correction.item()
+    elif correction_given and (not isinstance(correction, numbers.Number)
+                               or isinstance(correction, complex)):
+        got = ["Tensor"] + ([] if dim is None else [python_type_name(dim)])
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({', '.join(got)}, correction={python_type_name(correction)}), but "
+                        f"expected one of:\n")
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'

@@ -10,6 +10,7 @@ its output, not its input, and its forward and backward run block by block over 
 """
 from __future__ import annotations
 
+import numbers
 import sys
 
 import numpy as np
@@ -281,7 +282,7 @@ def leaky_relu(a, negative_slope=0.01, inplace=False):
 
 def clamp(a, min=None, max=None):
     """Limit every element to [min, max]; either bound may be None."""
-    if not isinstance(a, Tensor):
+    if not isinstance(a, Tensor) or not all(v is None or _is_bound(v) for v in (min, max)):
         given = [python_type_name(a)] + ([python_type_name(min)] if min is not None else []) + \
             ([("max=" if min is None else "") + python_type_name(max)] if max is not None else [])
         raise TypeError(f"clamp() received an invalid combination of arguments - got "
@@ -396,14 +397,30 @@ def check_clamp_kind(a, min, max, target):
         raise not_implemented_for(f"{kernel}_scalar_cpu", a._array.dtype)
 
 
+def _is_bound(value):
+    """A tensor or a number: what PyTorch's parser takes for a clamp bound (a list, a string
+    or an array is no overload's)."""
+    return isinstance(value, (Tensor, numbers.Number))
+
+
+def _check_one_bound(name, a, bound, label):
+    if not (isinstance(a, Tensor) and _is_bound(bound)):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"({python_type_name(a)}, {python_type_name(bound)}), but expected one "
+                        f"of:\n * (Tensor input, Tensor {label}, *, Tensor out = None)\n"
+                        f" * (Tensor input, Number {label}, *, Tensor out = None)\n")
+
+
 def clamp_min(a, min):
     """``clamp(a, min=min)``: every element at least ``min`` (a number or a tensor)."""
+    _check_one_bound("clamp_min", a, min, "min")
     # PyTorch's node: ClampMinBackward0 for a number, ClampMinBackward1 for a tensor
     return _bound_node(clamp(a, min=min), "ClampMin", min)
 
 
 def clamp_max(a, max):
     """``clamp(a, max=max)``: every element at most ``max`` (a number or a tensor)."""
+    _check_one_bound("clamp_max", a, max, "max")
     return _bound_node(clamp(a, max=max), "ClampMax", max)
 
 

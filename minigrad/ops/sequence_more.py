@@ -161,6 +161,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """A tensor with one more dim whose diagonals (``offset`` above the main one) in the
     planes (dim1, dim2) hold the last dim of ``input``; zeros elsewhere.  Input (..., n) gives
     size n + |offset| along dim1 and dim2."""
+    offset = int_arg("diag_embed", "offset", offset, 2)
     ndim = input.ndim + 1
     d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
     if d1 == d2:
@@ -179,7 +180,7 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 
 def diagflat(input, offset=0):
     """A 2-d matrix with the flattened ``input`` on its ``offset`` diagonal, zeros elsewhere."""
-    return diag_embed(flatten(input), offset, 0, 1)
+    return diag_embed(flatten(input), int_arg("diagflat", "offset", offset, 2), 0, 1)
 
 
 def _spacing(x, y, d, name):
@@ -278,6 +279,7 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix of the 1-d ``x``: columns x^(N-1), ..., x^1, x^0 (reversed with
     ``increasing``); N defaults to len(x).  Bool and integer inputs give int64."""
+    N = None if N is None else int_arg("vander", "N", N, 2)
     if x.ndim != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     n = x.shape[0] if N is None else N
@@ -320,6 +322,7 @@ def cartesian_prod(*tensors):
 def combinations(input, r=2, with_replacement=False):
     """All length-r combinations of the elements of the 1-d ``input``, in lexicographic order
     of positions: shape (number of combinations, r)."""
+    r = int_arg("combinations", "r", r, 2)
     if input.ndim != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
     if r < 0:

@@ -20,7 +20,7 @@ from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._int_lists import int_lists
-from ._util import check_tensor, int_arg, normalize_dim
+from ._util import check_tensor, int_arg, normalize_dim, not_implemented_for
 from .elementwise import mul
 from .pointwise_select import where
 from .movement import Contiguous, clone, keyword_sequence, permute, repeat
@@ -141,10 +141,20 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                         "not NoneType")
     if repeats is not None and not isinstance(repeats, Tensor):
         repeats = int_arg("repeat_interleave", "repeats", repeats, 2)
+        if repeats < 0:
+            raise RuntimeError("Repeats must be non-negative")
+    counts = input if repeats is None else repeats
+    if isinstance(counts, Tensor) and counts._array.dtype not in (np.int32, np.int64):
+        # the counts kernel takes int32 / int64 only (a float count is not truncated)
+        raise not_implemented_for("repeat_interleave_cpu", counts._array.dtype)
     xp = backend.xp_of(input._array)
     if repeats is None:                 # torch.repeat_interleave(tensor([2, 1])) -> [0, 0, 1]
         counts = input._array
-        return Tensor._wrap(xp.repeat(xp.arange(len(counts)), counts).astype("int64"))
+        if counts.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if counts.size and int(counts.min()) < 0:
+            raise RuntimeError("repeats can not be negative")
+        return Tensor._wrap(xp.repeat(xp.arange(len(counts)), counts).astype(counts.dtype))
     if dim is None:
         input, d = reshape_to(input, (input.numel(),)), 0
     else:
