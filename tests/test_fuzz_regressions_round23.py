@@ -192,3 +192,17 @@ def test_tensor_as_dtype_is_type_error(code):
     differ (minigrad's dtype conversion does not know the function's name)."""
     (t_kind, _), (m_kind, m_msg) = _words(run(code))
     assert t_kind == m_kind == "TypeError", (t_kind, m_kind, m_msg)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("seed", range(4))
+def test_baddbmm_16_bit_rounds_once(dtype, seed):
+    """PyTorch's baddbmm adds the product to the input in float32 and rounds once, in
+    float16 and bfloat16 alike (multi-head attention's masked scores are one)."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-9, 9, s).astype(np.float32) for s in ((4, 3, 5), (4, 3, 2), (4, 2, 5))]
+    out = []
+    for lib in (torch, minigrad):
+        ts = [lib.tensor(a).to(getattr(lib, dtype)) for a in arrays]
+        out.append(lib.baddbmm(*ts, beta=0.5, alpha=1.5).float().numpy())
+    np.testing.assert_array_equal(out[1], out[0])

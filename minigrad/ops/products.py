@@ -253,6 +253,12 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     if batch1.ndim == 3 and batch2.ndim == 3:    # input is expanded before the product
         _check_expands(input, (batch1.shape[0], batch1.shape[1], batch2.shape[2]))
+    if dtypes.reduced_float(batch1._array.dtype):
+        # as addmm: PyTorch's kernel adds the product to the input in float32 and rounds once
+        # (float16 and bfloat16; multi-head attention's masked scores come this way)
+        wide, b1, b2 = (cast(t, np.dtype("float32")) for t in (input, batch1, batch2))
+        return cast(_scaled_sum(wide, bmm(b1, b2), beta, alpha, skip_zero_alpha=False),
+                    batch1._array.dtype)
     return rename_node(_scaled_sum(input, bmm(batch1, batch2), beta, alpha,
                                    skip_zero_alpha=False), "BaddbmmBackward0")
 
