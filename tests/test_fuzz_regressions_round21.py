@@ -30,7 +30,6 @@ running both side by side, each case here run against torch in the test.
 * ``torch.tensor`` takes ranges nested in a list; ``x.where(cond)`` words; full's words for
   a fill value that is no number.
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -38,32 +37,9 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-from torch_agreement import agree  # noqa: E402
+from torch_agreement import agree, outcomes as _words, same_refusal  # noqa: E402
 
 LIBS = (torch, minigrad)
-
-
-def _words(fn):
-    out = []
-    for lib in LIBS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fn(lib)
-                out.append(("ok", None))
-            except Exception as e:  # noqa: BLE001 (compared with the other library's)
-                out.append((type(e).__name__, str(e).split("\n")[0]
-                            .replace("minigrad", "torch")))
-    return out
-
-
-def same_refusal(fn):
-    """Both refuse ``fn(lib)`` with one exception type, minigrad's words starting with
-    PyTorch's."""
-    (t_kind, t_msg), (m_kind, m_msg) = _words(fn)
-    assert t_kind != "ok", "torch accepted it"
-    assert m_kind == t_kind, (t_kind, t_msg, m_kind, m_msg)
-    assert m_msg.startswith(t_msg), (t_msg, m_msg)
 
 
 def run(code):

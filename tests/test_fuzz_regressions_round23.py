@@ -15,7 +15,6 @@ and non-finite values), run side by side with PyTorch; each case here is run aga
   a tensor given as a dtype, a non-str gelu ``approximate`` or meshgrid ``indexing`` are
   TypeErrors.
 """
-import warnings
 
 import numpy as np
 import pytest
@@ -23,30 +22,9 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import outcomes as _words, same_refusal  # noqa: E402
 
 LIBS = (torch, minigrad)
-
-
-def _words(fn):
-    out = []
-    for lib in LIBS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                out.append(("ok", fn(lib)))
-            except Exception as e:  # noqa: BLE001 (compared with the other library's)
-                out.append((type(e).__name__, str(e).split("\n")[0]
-                            .replace("minigrad", "torch")))
-    return out
-
-
-def same_refusal(fn):
-    """Both refuse ``fn(lib)`` with one exception type, minigrad's words starting with
-    PyTorch's."""
-    (t_kind, t_msg), (m_kind, m_msg) = _words(fn)
-    assert t_kind != "ok", "torch accepted it"
-    assert m_kind == t_kind, (t_kind, t_msg, m_kind, m_msg)
-    assert m_msg.startswith(t_msg), (t_msg, m_msg)
 
 
 def same_result(fn):

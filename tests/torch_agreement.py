@@ -1,6 +1,7 @@
-"""The check shared by the regression tests of the fuzzer's and op_db's finds
+"""The checks shared by the regression tests of the fuzzer's and op_db's finds
 (tests/test_fuzz_regressions_*.py): the same call on minigrad and on PyTorch must give the same
-tensors (value, dtype, shape, requires_grad) or raise the same exception type."""
+tensors (value, dtype, shape, requires_grad) or raise the same exception type (``agree``), or
+both refuse it, minigrad in words that start with PyTorch's (``same_refusal``)."""
 import warnings
 
 import numpy as np
@@ -65,3 +66,23 @@ def grads(fn, values, dtype="float64"):
         (out * weights).sum().backward()
         return out, x.grad
     return agree(run)
+
+
+def outcomes(fn):
+    """For torch, then minigrad: ("ok", fn(lib)), or (the exception's type name, the first
+    line of its message with the library's name read as torch's)."""
+    out = []
+    for lib in (torch, minigrad):
+        result, exc = _outcome(lib, fn)
+        out.append(("ok", result) if exc is None else
+                   (type(exc).__name__, str(exc).split("\n")[0].replace("minigrad", "torch")))
+    return out
+
+
+def same_refusal(fn):
+    """Both refuse ``fn(lib)`` with one exception type, minigrad's words starting with
+    PyTorch's."""
+    (t_kind, t_msg), (m_kind, m_msg) = outcomes(fn)
+    assert t_kind != "ok", "torch accepted it"
+    assert m_kind == t_kind, (t_kind, t_msg, m_kind, m_msg)
+    assert m_msg.startswith(t_msg), (t_msg, m_msg)
