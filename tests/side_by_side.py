@@ -355,3 +355,18 @@ class SideBySide:
             harness.same(mine, theirs, getattr(program, "__name__", "result"))
         assert my_warnings == their_warnings, (my_warnings, their_warnings)
         return their_error
+
+
+def program_harness(**more_tol):
+    """The harness of the programs rounds (tests/test_programs_round9*.py onwards): names and
+    error words compared without the library's name, float64 to ~1e-9 and float32 to ~1e-5,
+    Python numbers likewise, requires_grad compared; ``more_tol`` adds dtypes' (rtol, atol)."""
+    return SideBySide(rename=bare, rename_error=bare,
+                      tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11), **more_tol},
+                      scalar_tol=(1e-9, 1e-11), requires_grad=True)
+
+
+def leaf(L, *shape, scale=1.0, seed=0, grad=False):
+    """A tensor of library ``L`` holding normal64(*shape, scale, seed), requiring grad when
+    ``grad``: the same numbers on both sides."""
+    return L.tensor(normal64(*shape, scale=scale, seed=seed), requires_grad=grad)

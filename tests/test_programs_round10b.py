@@ -18,18 +18,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
-    SideBySide, bare, err, grads_of, labels as _labels, load_seeded, normal64 as _arr,
-    registry)
+    err, grads_of, labels as _labels, load_seeded, registry, program_harness, leaf as _t)
 
 
-HARNESS = SideBySide(rename=bare, rename_error=bare,
-                     tol={"float32": (1e-5, 1e-6), "float64": (1e-9, 1e-11)},
-                     scalar_tol=(1e-9, 1e-11), requires_grad=True)
+HARNESS = program_harness()
 PROGRAMS, program = registry()
-
-
-def _t(L, *shape, scale=1.0, seed=0, grad=False):
-    return L.tensor(_arr(*shape, scale=scale, seed=seed), requires_grad=grad)
 
 
 # ----------------------------------------------------------------------------------------------
