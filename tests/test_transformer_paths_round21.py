@@ -315,7 +315,9 @@ _SHAPES = [(200, 400), (7,), (64, 33), (1,), (70000,)]
     ("AdamW", dict(amsgrad=True, weight_decay=0.01, betas=(0.8, 0.9), eps=1e-6)),
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adam_steps_match_torch(threads, opt_name, kw, dtype):
+def test_adam_steps_match_torch(threads, opt_name, kw, dtype, monkeypatch):
+    # (the queue on two threads even for these few numbers)
+    monkeypatch.setattr(minigrad.optim.adam, "QUEUE_MIN_NUMBERS", 0)
     mine = _optimise(minigrad, opt_name, _SHAPES, dtype, 2, **kw)
     theirs = _optimise(torch, opt_name, _SHAPES, dtype, 2, **kw)
     for a, t in zip(mine, theirs):
@@ -324,8 +326,9 @@ def test_adam_steps_match_torch(threads, opt_name, kw, dtype):
                                    atol=1e-6 if dtype == np.float32 else 1e-14)
 
 
-def test_adam_parameters_that_are_views_of_one_buffer(threads):
+def test_adam_parameters_that_are_views_of_one_buffer(threads, monkeypatch):
     # two parameters viewing one buffer: their steps run in order, as they were queued
+    monkeypatch.setattr(minigrad.optim.adam, "QUEUE_MIN_NUMBERS", 0)
     out = []
     for lib in (minigrad, torch):
         base = lib.tensor(np.linspace(-1, 1, 40000).astype(np.float32))
@@ -422,3 +425,26 @@ def test_attention_second_order_matches_torch(threads):
         out.append([d.detach().numpy() for d in grads + second])
     for a, t in zip(*out):
         np.testing.assert_allclose(a, t, rtol=1e-9, atol=1e-10)
+
+
+def test_adam_queue_only_for_many_numbers(monkeypatch):
+    """On several threads the step is queued only when the parameters with a gradient hold
+    QUEUE_MIN_NUMBERS or more (fewer ran faster one by one); either way torch's values."""
+    before = minigrad.get_num_threads()
+    minigrad.set_num_threads(2)
+    ran = []
+    real = minigrad.optim.adam.run_jobs
+    monkeypatch.setattr(minigrad.optim.adam, "run_jobs", lambda jobs: ran.append(len(jobs))
+                        or real(jobs))
+    try:
+        shapes = [(300, 200), (50000,)]
+        for limit, queued in ((110000 + 1, False), (110000, True)):
+            monkeypatch.setattr(minigrad.optim.adam, "QUEUE_MIN_NUMBERS", limit)
+            ran.clear()
+            mine = _optimise(minigrad, "AdamW", shapes, np.float32, 2, weight_decay=0.01)
+            theirs = _optimise(torch, "AdamW", shapes, np.float32, 2, weight_decay=0.01)
+            assert bool(ran) == queued
+            for a, t in zip(mine, theirs):
+                np.testing.assert_allclose(a, t, rtol=1e-6, atol=1e-6)
+    finally:
+        minigrad.set_num_threads(before)

@@ -16,6 +16,11 @@ from .optimizer import Optimizer
 
 __all__ = ["Adam", "adam"]
 
+# The queue runs when the parameters with a gradient hold at least this many numbers in all:
+# on a quiet 2-core Xeon, two threads, float32, a GPT-like set of 0.5M numbers took 1.60 ms
+# queued against 1.46 one by one, 1.06M 2.54 / 2.62, 1.85M 3.92 / 4.28, 5.8M 11.9 / 15.5
+QUEUE_MIN_NUMBERS = 1 << 20
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), PyTorch's formulation.
@@ -86,13 +91,24 @@ class Adam(Optimizer):
         queued by ``_update`` and run together at the end (``_adam_batch``: over the
         threads, in kept scratch); the queue also runs when a later parameter raises, so
         that the ones before it moved."""
-        if get_num_threads() == 1:     # one by one: as fast there, with less Python
-            return super()._step_groups()
+        if get_num_threads() == 1 or not self._worth_queueing():
+            return super()._step_groups()   # one by one: as fast there, with less Python
         self._queued = []              # (an attribute only while the step runs)
         try:
             super()._step_groups()
         finally:
             run_jobs(self.__dict__.pop("_queued"))
+
+    def _worth_queueing(self):
+        """Whether the parameters that have a gradient hold QUEUE_MIN_NUMBERS or more."""
+        total = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    total += p._array.size
+                    if total >= QUEUE_MIN_NUMBERS:
+                        return True
+        return False
 
     def _update(self, param, grad, state, group):
         if not state:
