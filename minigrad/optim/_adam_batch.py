@@ -3,7 +3,8 @@
 A model has many parameters of a few hundred to a few hundred thousand numbers: a GPT-style
 decoder of width 128 has 29, from 128 to 65,536 numbers each. Stepped one by one as
 whole-array expressions, each made about ten fresh temporaries of its size (which the
-allocator page-faults in again on every step) and ran on one thread. With several threads,
+allocator page-faults in again on every step) and ran on one thread. With several threads
+and at least ``adam.QUEUE_MIN_NUMBERS`` numbers in all (1M; fewer ran faster one by one),
 ``Adam.step`` queues each dense float32/float64 parameter's update (``Job``) and ``run_jobs``
 runs them together: the parameters are seen as one flat range of numbers, cut into equal
 parts over minigrad's threads (``parallel.run_split``), each part stepped chunk by chunk of
