@@ -370,3 +370,40 @@ def leaf(L, *shape, scale=1.0, seed=0, grad=False):
     """A tensor of library ``L`` holding normal64(*shape, scale, seed), requiring grad when
     ``grad``: the same numbers on both sides."""
     return L.tensor(normal64(*shape, scale=scale, seed=seed), requires_grad=grad)
+
+
+def ddpm_blocks(L):
+    """(ResBlock, Attn): the small DDPM U-Net's pieces in library ``L``, as the programs
+    rounds build them. ResBlock(cin, cout, tdim)(x, temb): GroupNorm, SiLU and 3x3 conv
+    twice, the time embedding added between, a 1x1 skip when the channels change.
+    Attn(c)(x): self-attention over the flattened map (one head, 1x1 convs), residual."""
+    nn, F = L.nn, L.nn.functional
+
+    class ResBlock(nn.Module):
+        def __init__(self, cin, cout, tdim):
+            super().__init__()
+            self.n1, self.c1 = nn.GroupNorm(2, cin), nn.Conv2d(cin, cout, 3, padding=1)
+            self.t = nn.Linear(tdim, cout)
+            self.n2, self.c2 = nn.GroupNorm(2, cout), nn.Conv2d(cout, cout, 3, padding=1)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+        def forward(self, x, temb):
+            h = self.c1(F.silu(self.n1(x)))
+            h = h + self.t(F.silu(temb))[:, :, None, None]
+            h = self.c2(F.silu(self.n2(h)))
+            return h + self.skip(x)
+
+    class Attn(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.norm, self.qkv, self.proj = nn.GroupNorm(2, c), nn.Conv2d(c, 3 * c, 1), \
+                nn.Conv2d(c, c, 1)
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).unbind(1)
+            w = L.einsum("bci,bcj->bij", q, k) * C ** -0.5
+            h = L.einsum("bij,bcj->bci", w.softmax(dim=-1), v).reshape(B, C, H, W)
+            return x + self.proj(h)
+
+    return ResBlock, Attn

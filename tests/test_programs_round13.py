@@ -25,7 +25,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
-    err, grads_of, registry, program_harness, leaf as _t)
+    err, grads_of, registry, program_harness, leaf as _t, ddpm_blocks)
 
 
 HARNESS = program_harness()
@@ -63,32 +63,7 @@ def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
     def extract(a, t, shape):
         return a.gather(-1, t).reshape(t.shape[0], *((1,) * (len(shape) - 1)))
 
-    class ResBlock(nn.Module):
-        def __init__(self, cin, cout, tdim):
-            super().__init__()
-            self.n1, self.c1 = nn.GroupNorm(2, cin), nn.Conv2d(cin, cout, 3, padding=1)
-            self.t = nn.Linear(tdim, cout)
-            self.n2, self.c2 = nn.GroupNorm(2, cout), nn.Conv2d(cout, cout, 3, padding=1)
-            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-        def forward(self, x, temb):
-            h = self.c1(F.silu(self.n1(x)))
-            h = h + self.t(F.silu(temb))[:, :, None, None]
-            h = self.c2(F.silu(self.n2(h)))
-            return h + self.skip(x)
-
-    class Attn(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.norm, self.qkv, self.proj = nn.GroupNorm(2, c), nn.Conv2d(c, 3 * c, 1), \
-                nn.Conv2d(c, c, 1)
-
-        def forward(self, x):
-            B, C, H, W = x.shape
-            q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).unbind(1)
-            w = L.einsum("bci,bcj->bij", q, k) * C ** -0.5
-            h = L.einsum("bij,bcj->bci", w.softmax(-1), v).reshape(B, C, H, W)
-            return x + self.proj(h)
+    ResBlock, Attn = ddpm_blocks(L)
 
     class UNet(nn.Module):
         def __init__(self, c=4, tdim=8):

@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
     SideBySide, bare, grads_of, labels as _labels, load_seeded, normal32 as _f32,
-    normal64 as _arr, registry, train_steps)
+    normal64 as _arr, registry, train_steps, ddpm_blocks)
 
 
 HARNESS = SideBySide(rename=bare, rename_error=bare,
@@ -250,34 +250,8 @@ def _timestep_embedding(L, t, dim):
 
 
 def _ddpm_unet(L):
-    nn, F = L.nn, L.nn.functional
-
-    class ResBlock(nn.Module):
-        def __init__(self, cin, cout, tdim):
-            super().__init__()
-            self.n1, self.c1 = nn.GroupNorm(2, cin), nn.Conv2d(cin, cout, 3, padding=1)
-            self.t = nn.Linear(tdim, cout)
-            self.n2, self.c2 = nn.GroupNorm(2, cout), nn.Conv2d(cout, cout, 3, padding=1)
-            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-        def forward(self, x, temb):
-            h = self.c1(F.silu(self.n1(x)))
-            h = h + self.t(F.silu(temb))[:, :, None, None]
-            h = self.c2(F.silu(self.n2(h)))
-            return h + self.skip(x)
-
-    class Attn(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.norm, self.qkv, self.proj = nn.GroupNorm(2, c), nn.Conv2d(c, 3 * c, 1), \
-                nn.Conv2d(c, c, 1)
-
-        def forward(self, x):
-            B, C, H, W = x.shape
-            q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).unbind(1)
-            w = L.einsum("bci,bcj->bij", q, k) * C ** -0.5
-            h = L.einsum("bij,bcj->bci", w.softmax(dim=-1), v).reshape(B, C, H, W)
-            return x + self.proj(h)
+    nn = L.nn
+    ResBlock, Attn = ddpm_blocks(L)
 
     class UNet(nn.Module):
         def __init__(self, c=4, tdim=8):
