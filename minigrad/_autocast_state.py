@@ -10,6 +10,8 @@ per thread (minigrad's grad mode is process-wide too).
 """
 from __future__ import annotations
 
+import contextlib
+
 from .dtypes import bfloat16, float16
 
 DEVICE_TYPES = ("cpu", "cuda")
@@ -32,6 +34,23 @@ def set_enabled(device_type: str, enabled: bool) -> None:
     global active
     _enabled[device_type] = bool(enabled)
     active = any(_enabled.values())
+
+
+@contextlib.contextmanager
+def paused():
+    """Autocast off for every device type inside the block (an op of the float32 list runs
+    its own steps as PyTorch's kernels do, past the autocast layer), the switches as they
+    were after it, whatever the block set."""
+    global active
+    before = dict(_enabled)
+    for device_type in _enabled:
+        _enabled[device_type] = False
+    active = False
+    try:
+        yield
+    finally:
+        _enabled.update(before)
+        active = any(_enabled.values())
 
 
 def get_dtype(device_type: str):

@@ -184,3 +184,17 @@ def test_baddbmm_16_bit_rounds_once(dtype, seed):
         ts = [lib.tensor(a).to(getattr(lib, dtype)) for a in arrays]
         out.append(lib.baddbmm(*ts, beta=0.5, alpha=1.5).float().numpy())
     np.testing.assert_array_equal(out[1], out[0])
+
+
+def test_autocast_float32_ops_leave_the_region_as_it_was():
+    """An op of CPU autocast's float32 list (inv) runs its own steps unlowered, and the
+    region is as before after it: later products lowered again, autocast still on."""
+    out = []
+    for lib in (torch, minigrad):
+        a = lib.eye(3) * 2 + 0.1
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            inv = lib.linalg.inv(a.bfloat16())
+            out.append((str(inv.dtype).split(".")[-1], str((a @ a).dtype).split(".")[-1],
+                        lib.is_autocast_enabled("cpu")))
+        out[-1] += (lib.is_autocast_enabled("cpu"),)
+    assert out[0] == out[1] == ("float32", "bfloat16", True, False)

@@ -65,9 +65,6 @@ def in_float32(op):
         kwargs = {k: widen(v)[0] for k, v in kwargs.items()}
         # the op's own steps (a matmul inside lstsq) run as PyTorch's kernel runs them, past
         # the autocast layer: not lowered again
-        state.active = False
-        try:
+        with state.paused():
             return op(*args, **kwargs)
-        finally:
-            state.active = True
     return widened
