@@ -1,6 +1,6 @@
 """Scaled dot-product attention as one node, for the calls PyTorch's CPU flash kernel takes.
 
-``math_extra.scaled_dot_product_attention`` composes the attention from ops (a matmul, a
+``attention.scaled_dot_product_attention`` composes the attention from ops (a matmul, a
 product by the scale, the mask added as a new tensor, a softmax guarded for fully masked rows,
 a matmul), each a node with its own full-size passes forward and backward. Here, for numpy
 float32/float64 query, key and value of shape (N, H, L, E), (N, H, S, E), (N, H, S, Ev) with

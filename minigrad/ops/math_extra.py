@@ -1,11 +1,11 @@
-"""More pointwise and scan ops found missing by running other projects' PyTorch-side tests:
-``log2``, ``exp2``, ``log10``, ``lerp``, ``trunc``, ``frac``, ``isclose``, ``logcumsumexp``,
-``cummax``, ``cummin``, ``masked_select``, ``nonzero``, ``nan_to_num``, ``fmod`` and
-``scaled_dot_product_attention``.
+"""More pointwise ops found missing by running other projects' PyTorch-side tests: ``log2``,
+``exp2``, ``log10``, ``lerp``, ``trunc``, ``frac``, ``isclose``, ``nan_to_num``, ``fmod``, and
+the selections ``masked_select`` and ``nonzero``; and, importable from here as before they
+moved out, the scans ``logcumsumexp``, ``cummax`` and ``cummin`` (``cumulative.py``) and
+``scaled_dot_product_attention`` (``attention.py``).
 
-All differentiable ones are compositions (log/exp with a constant factor, gather at indices
-found with numpy, index_select on flat positions, softmax and matmul), so their first and
-second derivatives come from those ops.
+All differentiable ones are compositions (log/exp with a constant factor, index_select on
+flat positions), so their first and second derivatives come from those ops.
 """
 from __future__ import annotations
 
@@ -14,34 +14,30 @@ import numbers
 
 import numpy as np
 
-from .. import _memory_format as mf, _sdp_state, backend, dtypes
+from .. import _memory_format as mf, backend, dtypes
 from ..dtypes import reduced_float
-from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
-from ._util import (bool_arg, broadcast_shape, check_python_int, check_tensor, ieee,
-                    normalize_dim, not_a_tensor, not_implemented_for, result_dtype,
-                    scalar_type_name)
+from ._util import (bool_arg, broadcast_shape, check_python_int, check_tensor, ieee, not_a_tensor,
+                    not_implemented_for, result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
 from ..autograd.function import rename_node
 from ..autograd.grad_mode import is_grad_enabled
-from .compare import StepFunction, _no_grad_unary, isnan
-from .elementary_functions import exp, log
+from .compare import StepFunction, _no_grad_unary
 from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
 from .pointwise_select import where
 from .plumbing import conj_of
 from .indexing import setitem
 from .inplace import _binary_inplace, check_out_shape, named_write
-from .matmul import matmul
-from .movement import clone, transpose
+from .movement import clone
 from .plumbing import expand_to, reshape_to, sum_to
-from .extrema import MaxResult, amax
-from .reduce import sum as sum_
-from .softmax import softmax
-from . import attention_node
-from .scatter_gather import CPP_NAMES, IndexSelect, gather
-from .shaping import movedim
-from .sorting import cumsum
+from .scatter_gather import CPP_NAMES, IndexSelect
 from .writes import can_cast_inplace, check_partial_overlap, kind_name
+from ._floating_checks import _check_floating
+# the parts that moved out, importable from here as before
+from .attention import (_dropout_weights, _repeat_heads, _safe_softmax,  # noqa: F401
+                        scaled_dot_product_attention)
+from .cumulative import (_complex_logcumsumexp, _cum_extreme, _logcumsumexp,  # noqa: F401
+                         _running_arg, _scan_branch, cummax, cummin, logcumsumexp)
 
 __all__ = ["log2", "exp2", "log10", "lerp", "lerp_", "trunc", "frac", "isclose",
            "logcumsumexp", "cummax", "cummin", "masked_select", "nonzero", "nan_to_num",
@@ -246,14 +242,6 @@ def trunc(input):
     return _no_grad_unary(input, lambda xp, x: xp.trunc(x))
 
 
-def _check_floating(input, name, kernel):
-    """A Tensor ``input`` of a floating dtype, as the kernel ``kernel`` of ``name`` needs."""
-    if not isinstance(input, Tensor):
-        raise not_a_tensor(name, input)
-    if input._array.dtype.kind not in "fV":
-        raise not_implemented_for(kernel, input._array.dtype)
-
-
 def frac(input):
     """x - trunc(x), floating input only: the gradient passes through unchanged."""
     _check_floating(input, "frac", "frac_cpu")
@@ -278,132 +266,6 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     broadcast_shape(tuple(a.shape), tuple(b.shape), "isclose")
     close = backend.xp_of(a).isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
     return Tensor._wrap(mf.pointwise_result(close, a, b))
-
-
-def logcumsumexp(input, dim):
-    """log(cumsum(exp(x))) along ``dim``, without overflow or underflow (see
-    ``_logcumsumexp``); the result's node is named as PyTorch's."""
-    return rename_node(_logcumsumexp(input, dim), "LogcumsumexpBackward0")
-
-
-def _logcumsumexp(input, dim):
-    """log(cumsum(exp(x))) along ``dim``, without overflow or underflow.
-
-    When a slice's values span a modest range, one shift by its (constant) max is enough:
-    log(cumsum(exp(x - m))) + m.  A wider range would underflow the early terms (exp(0 - 100)
-    in float32), so each output i is shifted by its own running max m_i over an (n, n)
-    triangle: out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).
-    """
-    if isinstance(input, Tensor):
-        normalize_dim(dim, max(input.ndim, 1))      # PyTorch checks the dim before the dtype
-        if input._array.dtype.kind == "c":
-            return _complex_logcumsumexp(input, dim)
-    _check_floating(input, "logcumsumexp", "logcumsumexp_out_cpu")
-    if reduced_float(input._array.dtype):
-        # float16 sums drift by a few units in the last place per term: float32 inside,
-        # rounded once, as PyTorch
-        return cast(_logcumsumexp(cast(input, _FLOAT32), dim), input._array.dtype)
-    d = normalize_dim(dim, max(input.ndim, 1))
-    if input.ndim == 0 or input.shape[d] == 0:
-        return add(input, 0.0)
-    xp = backend.xp_of(input._array)
-    a = input._array
-    finite = a[xp.isfinite(a)]
-    spread = float(finite.max() - finite.min()) if finite.size else 0.0
-    if spread < (60.0 if a.dtype.itemsize <= 4 else 600.0):
-        m = amax(input, d, keepdim=True).detach()
-        m = where(isnan(m) | (m.abs() == math.inf), 0.0, m)
-        return add(log(cumsum(exp(sub(input, m)), d)), m)
-    x = movedim(input, d, -1)
-    n, lead = x.shape[-1], tuple(x.shape[:-1])
-    m = xp.maximum.accumulate(x._array, axis=-1)
-    # an infinite (or NaN) running max shifts by 0: inf - inf would make a NaN of the inf
-    m = xp.where(xp.isfinite(m), m, 0.0).astype(x._array.dtype)
-    running = Tensor._wrap(m[..., :, None])                                          # m_i
-    rows = expand_to(reshape_to(x, lead + (1, n)), lead + (n, n))                    # [i, j]: x_j
-    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]                           # j <= i
-    terms = exp(where(lower, sub(rows, running), -math.inf))
-    out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
-    return movedim(out, -1, d)
-
-
-def _complex_logcumsumexp(input, dim):
-    """The complex logcumsumexp: each output i shifted by the running max m_i of the real
-    parts (only they can overflow exp), over the (n, n) triangle as for a wide real range:
-    out_i = m_i + log(sum_{j <= i} exp(x_j - m_i)).  PyTorch accumulates it as a scan of
-    logaddexp, whose imaginary part is not wrapped into (-pi, pi]: it stays within pi of the
-    larger operand's.  The principal value is moved by that multiple of 2 pi (``_scan_branch``,
-    a constant, so the gradient exp(x_j - out_i) is unchanged)."""
-    d = normalize_dim(dim, max(input.ndim, 1))
-    if input.ndim == 0 or input.shape[d] == 0:
-        return add(input, 0.0)
-    xp = backend.xp_of(input._array)
-    x = movedim(input, d, -1)
-    n, lead = x.shape[-1], tuple(x.shape[:-1])
-    m = xp.maximum.accumulate(x._array.real, axis=-1)
-    m = xp.where(xp.isfinite(m), m, 0.0)[..., :, None]                           # m_i
-    running = Tensor._wrap(m.astype(x._array.real.dtype))
-    rows = expand_to(reshape_to(x, lead + (1, n)), lead + (n, n))                 # [i, j]: x_j
-    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]                        # j <= i
-    terms = where(lower, exp(sub(rows, running)), 0.0)
-    out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
-    out = add(out, Tensor._wrap(1j * _scan_branch(xp, x._array, out._array)))
-    return movedim(out, -1, d)
-
-
-def _scan_branch(xp, x, principal):
-    """The 2 pi multiples that take the principal imaginary parts (..., n) of a complex
-    logcumsumexp to those of PyTorch's logaddexp scan: out_0 = x_0, and each later out_i is
-    within pi of the imaginary part of the larger-real-part operand of
-    logaddexp(out_{i-1}, x_i).  A scan along the last axis, vectorised over the others."""
-    two_pi = 2 * math.pi
-    target = principal.imag.copy()
-    target[..., 0] = x[..., 0].imag
-    for i in range(1, x.shape[-1]):
-        ref = xp.where(principal[..., i - 1].real >= x[..., i].real, target[..., i - 1],
-                       x[..., i].imag)
-        turn = principal[..., i].imag - ref
-        target[..., i] = ref + turn - two_pi * xp.ceil((turn - math.pi) / two_pi)
-    return xp.where(xp.isfinite(target), target - principal.imag, 0.0)
-
-
-def _running_arg(xp, a, d, largest):
-    """(running max/min values, the index of the latest element equal to it) along axis d.
-    A NaN is the extreme from where it appears on (each later NaN takes the index over)."""
-    acc = (xp.maximum if largest else xp.minimum).accumulate(a, axis=d)
-    pos = xp.arange(a.shape[d]).reshape([-1 if k == d else 1 for k in range(a.ndim)])
-    hit = a == acc
-    if a.dtype.kind in "fV":
-        hit |= xp.isnan(a)
-    at = xp.where(hit, pos, 0)
-    return xp.maximum.accumulate(at, axis=d).astype("int64")
-
-
-def _cum_extreme(input, dim, largest, name):
-    check_tensor(name, input)
-    if input._array.dtype.kind == "c":           # complex numbers have no order
-        raise not_implemented_for(f"{name}_cpu", input._array.dtype)
-    if input.ndim == 0 or input._array.size == 0:
-        # PyTorch takes any dim for an empty tensor and names its own for a 0-d one
-        if not isinstance(dim, int) or isinstance(dim, bool):
-            normalize_dim(dim, input.ndim)                  # the TypeError of a bad dim
-        elif input.ndim == 0 and dim not in (-1, 0):
-            raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
-        none = Tensor._wrap(backend.xp_of(input._array).zeros(input.shape, "int64"))
-        return MaxResult(clone(input), none, name)          # a copy, as PyTorch
-    d = normalize_dim(dim, input.ndim)
-    idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
-    return MaxResult(rename_node(gather(input, d, idx), f"{name.capitalize()}Backward0"), idx,
-                     name)
-
-
-def cummax(input, dim):
-    """(running max, its index) along ``dim``; ties take the latest index, as PyTorch."""
-    return _cum_extreme(input, dim, True, "cummax")
-
-
-def cummin(input, dim):
-    return _cum_extreme(input, dim, False, "cummin")
 
 
 def _replacement(value, name):
@@ -540,130 +402,3 @@ def nonzero(input, *, as_tuple=False):
     if input.ndim == 0:                     # one row (no coordinates) if the value is non-zero
         return Tensor._wrap(xp.zeros((found[0].size, 0), "int64"))
     return Tensor._wrap(xp.stack(found, axis=1).astype("int64"))
-
-
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, enable_gqa=False):
-    """softmax(Q K^T * scale + mask) V, with scale 1/sqrt(E) by default.
-
-    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).  A bool
-    ``attn_mask`` keeps True positions (the others get -inf); a float one is added.  A row with
-    every position masked gives 0 (and a zero gradient), as PyTorch.
-    ``is_causal`` masks positions j > i (beside an ``attn_mask`` too).  ``enable_gqa`` repeats key/value heads (dim -3)
-    to match the query's.  ``dropout_p`` > 0 zeroes each attention weight with that
-    probability and scales the others by 1 / (1 - p), whatever the module's training mode
-    (as PyTorch; pass 0.0 for evaluation).  The kernel switches of ``nn.attention.sdpa_kernel``
-    and ``backends.cuda.enable_*_sdp`` can refuse a call, as PyTorch's (``_sdp_state.py``).
-    """
-    if dropout_p > 1:
-        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
-                           f"{dropout_p}")
-    if is_causal and attn_mask is not None and not _sdp_state.flash_cpu_takes(
-            query, key, value, attn_mask, dropout_p, enable_gqa):
-        # only PyTorch's CPU flash kernel takes both; its reference kernel refuses the pair
-        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
-                           "set when is_causal=True")
-    q_dtype, k_dtype, v_dtype = (t._array.dtype.name for t in (query, key, value))
-    if not q_dtype == k_dtype == v_dtype:
-        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
-                           f"query.dtype: {CPP_NAMES[q_dtype]} key.dtype: {CPP_NAMES[k_dtype]} "
-                           f"and value.dtype: {CPP_NAMES[v_dtype]} instead.")
-    if min(query.ndim, key.ndim, value.ndim) < 2:
-        raise RuntimeError(f"Expected query, key, and value to all be  at least 2 dimensional, "
-                           f"but got query.dim: {query.ndim} key.dim: {key.ndim} and "
-                           f"value.dim: {value.ndim} instead.")
-    if attn_mask is not None and attn_mask._array.dtype.name not in ("bool", "float32",
-                                                                     q_dtype):
-        raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query "
-                           f"dtype, but got attn_mask.dtype: "
-                           f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
-                           f"{CPP_NAMES[q_dtype]} instead.")
-    _sdp_state.check_kernel(query, key, value, dropout_p)
-    # the kernel PyTorch picks names the result's node (a printed output shows it)
-    flash = _sdp_state.flash_cpu_takes(query, key, value, attn_mask, dropout_p, enable_gqa)
-    half = query._array.dtype if reduced_float(query._array.dtype) else None
-    if half is not None:
-        # as PyTorch's CPU kernels: half-precision attention is accumulated in float32 (the
-        # float16 softmax and products alone were off by 2% of the output's scale)
-        query, key, value = (cast(t, _FLOAT32) for t in (query, key, value))
-        if attn_mask is not None and reduced_float(attn_mask._array.dtype):
-            attn_mask = cast(attn_mask, _FLOAT32)
-    if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
-        # key and value may each have fewer heads than query: each is repeated to match
-        n_q = query.shape[-3]
-        if n_q % key.shape[-3] or n_q % value.shape[-3]:
-            raise RuntimeError("Number of heads in key and value must divide the number of "
-                               "heads in ")
-        key, value = _repeat_heads(key, n_q), _repeat_heads(value, n_q)
-    e = query.shape[-1]
-    s = 1.0 / math.sqrt(e) if scale is None else scale
-    if flash and half is None and attention_node.fits(query, key, value, attn_mask):
-        # the common case as one node (ops/attention_node.py)
-        out = attention_node.attention(query, key, value, attn_mask, is_causal, s)
-        return rename_node(out, "ScaledDotProductFlashAttentionForCpuBackward0")
-    scores = mul(matmul(query, transpose(key, -2, -1)), s)
-    xp = backend.xp_of(query._array)
-    if attn_mask is not None:
-        # PyTorch adds the mask into the scores in place: it may not enlarge them
-        grown = broadcast_shape(tuple(scores.shape), tuple(attn_mask.shape))
-        if grown != tuple(scores.shape):
-            raise RuntimeError(f"output with shape {list(scores.shape)} doesn't match the "
-                               f"broadcast shape {list(grown)}")
-    if is_causal:
-        # the causal mask (query i sees keys j <= i), and with an attn_mask as well both of
-        # them (PyTorch 2.13's CPU kernels: a bool mask and-ed, a float one added to -inf)
-        n_l, n_s = query.shape[-2], key.shape[-2]
-        causal = xp.tril(xp.ones((n_l, n_s), dtype=bool))
-        if attn_mask is None:
-            attn_mask = Tensor._wrap(causal)
-        elif attn_mask._array.dtype.kind == "b":
-            attn_mask = Tensor._wrap(attn_mask._array & causal)
-        else:
-            attn_mask = add(attn_mask, Tensor._wrap(
-                xp.where(causal, 0.0, -math.inf).astype(attn_mask._array.dtype)))
-    if attn_mask is not None:
-        # as PyTorch, a bool mask becomes a bias (0 kept, -inf masked) that is added: the
-        # gradient of the scores reaches masked positions too (0, or NaN beside a NaN)
-        bias = attn_mask._array
-        if bias.dtype.kind == "b":
-            bias = xp.where(bias, 0.0, -math.inf).astype(scores._array.dtype)
-            attn_mask = Tensor._wrap(bias)
-        with np.errstate(invalid="ignore"):     # inf + -inf is NaN, silently as in PyTorch
-            scores = add(scores, cast(attn_mask, scores._array.dtype))
-    weights = _safe_softmax(scores, xp)
-    if dropout_p > 0:                     # a negative p drops nothing, as in PyTorch
-        weights = _dropout_weights(weights, dropout_p)
-    out = matmul(weights, value)
-    out = cast(out, half) if half is not None else out
-    return rename_node(out, "ScaledDotProductFlashAttentionForCpuBackward0") if flash else out
-
-
-def _repeat_heads(t, n_heads):
-    """(..., H, S, E) -> (..., n_heads, S, E), each head repeated n_heads // H times in place
-    (head h serves query heads h*r .. h*r + r - 1), as grouped-query attention shares them."""
-    if t.shape[-3] == n_heads:
-        return t
-    xp = backend.xp_of(t._array)
-    heads = xp.repeat(xp.arange(t.shape[-3]), n_heads // t.shape[-3])
-    return IndexSelect.apply(t, index=heads, dim=t.ndim - 3)
-
-
-def _safe_softmax(scores, xp):
-    """softmax over the last dim, but 0 (and a zero gradient) for a row whose scores are all
-    -inf (fully masked), as PyTorch's attention, where plain softmax would give NaN."""
-    dead = (scores._array == -math.inf).all(axis=-1, keepdims=True)
-    if not dead.any():
-        return softmax(scores, -1)
-    weights = softmax(where(dead, 0.0, scores), -1)
-    return where(dead, 0.0, weights)
-
-
-def _dropout_weights(weights, p):
-    """weights * keep / (1 - p), keep ~ Bernoulli(1 - p) drawn from minigrad's generator (as
-    F.dropout draws it); all zeros when p is 1.  A product with a constant, so its first and
-    second derivatives are mul's."""
-    if p >= 1:
-        return mul(weights, 0.0)
-    keep = bernoulli_draws(None, tuple(weights.shape), 1.0 - p)
-    scale = (keep / (1.0 - p)).astype(weights._array.dtype)
-    return mul(weights, Tensor._wrap(backend.to_device(scale, weights.device)))

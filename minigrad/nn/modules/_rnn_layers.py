@@ -1,13 +1,13 @@
 """One recurrent layer (LSTM, GRU or Elman RNN; one direction, all time steps) as a single
 graph node.
 
-``rnn.py`` composes a layer of per-step nodes (a product, a sum and a fused cell a step,
+``_rnn_steps.py`` composes a layer of per-step nodes (a product, a sum and a fused cell a step,
 and their backward one node at a time). That is exact and differentiable to any order, but
 for a short hidden state the time goes to the per-node bookkeeping: a 2-layer LSTM of 128
 units over 50 steps made ~700 nodes per forward. Here the whole recurrence is one node:
 
     forward   for t in order: pre_t = h W_hh^T + b_hh + xw_t, then the cell's formulas
-              (``rnn.py``'s); the gates, the cell states and their tanh are kept
+              (``_rnn_steps.py``'s); the gates, the cell states and their tanh are kept
     backward  the factors of the cell's derivative that do not depend on the incoming
               gradient for every step at once, then the reverse sweep: per step d pre_t
               (a few products of (b, H) rows) and dh_prev = d pre_t W_hh; after it the
@@ -309,7 +309,7 @@ def _in_order(d_xw, d_states, dw, db):
 
 def _backward_as_ops(node, grad, saved):
     """The gradients as ops (differentiable again, for ``create_graph``): the layer is run
-    once more from its inputs as the per-step composition ``rnn.py`` makes, and its gradient
+    once more from its inputs as the per-step composition ``_rnn_steps.py`` makes, and its gradient
     taken by the autograd engine."""
     lstm, step = node.kind == "LSTM", node.step
     xw, h0 = saved[0], saved[1]
@@ -364,7 +364,7 @@ def _named(out, xw, h0, sizes):
 
 
 def lstm_layer(step, xw, h0, c0, w_hh, b_hh, reverse, sizes=None):
-    """One LSTM layer direction as one node (``step``: rnn.py's per-step composition, which
+    """One LSTM layer direction as one node (``step``: _rnn_steps.py's per-step composition, which
     a ``create_graph`` backward runs again). Unpacked (``sizes`` None): xw (T, N, 4H) ->
     (output (T, N, H), h_T, c_T); packed: xw (S, 4H) with the batch sizes of its steps ->
     (output (S, H), h_n, c_n (N, H)). h_n and c_n are tensors of their own (an in-place change

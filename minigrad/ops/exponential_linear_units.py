@@ -1,0 +1,167 @@
+"""The exponential linear units: ``elu``, ``celu`` and ``selu`` (and their in-place forms),
+one Function (``Elu``; ``EluInplace`` written into its input) with PyTorch's kernel's edges:
+-0.0, NaN, and the second derivative at 0.
+
+A branch that would overflow on the side ``where`` discards (``exp(x)`` for large x) is fed
+``min(x, 0)``: ``where`` zeroes the gradient of the unused branch, but 0 * inf = nan.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from .elementary_functions import dense_order, empty_in_order, exp
+from . import activation_nodes as _nodes
+from .elementwise import add, mul
+from .pointwise_select import _select, select_block, where
+from ..tensor import Tensor
+from ._util import FLOAT32_64
+from .writes import apply_inplace
+from ._floating_checks import _floating_only
+
+
+# SELU's fixed point constants (Klambauer et al., 2017), as PyTorch uses them
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class Elu(Function):
+    """scale * x for x > 0, scale * alpha * (e^(input_scale x) - 1) otherwise: elu, celu
+    (input_scale = 1 / alpha) and selu (PyTorch's constants) in one, as PyTorch's kernel.
+
+    Where PyTorch's kernel puts its edges, so does this: the negative branch is expm1 (-0.0
+    stays -0.0) and takes x = 0 and NaN-free x <= 0; NaN takes the negative branch in the
+    gradient (a NaN gradient); the gradient's own derivative at x = 0 is 0 (the negative
+    branch's exponent is held constant there)."""
+    half_in_float32 = True          # float16 too: in float32, rounded once
+    def forward(self, x, *, alpha, scale, input_scale, slope_scale=None):
+        xp = backend.xp_of(x)
+        self.save_for_backward(x)
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        # the input scale of the backward, where PyTorch's differs (celu's: 1 / alpha with
+        # alpha rounded to float32 first)
+        self.slope_scale = input_scale if slope_scale is None else slope_scale
+        t = x.dtype.type
+        if type(x) is np.ndarray and x.dtype in FLOAT32_64:
+            return _elu_arrays(self._value, x)
+        positive = x > 0
+        negative = xp.expm1(_select(positive, t(0), x) * t(input_scale)) * t(alpha * scale)
+        return _select(positive, x * t(scale), negative).astype(x.dtype, copy=False)
+
+    def _value(self, x, out):
+        """The forward on one block of a float32/float64 array, in cache: as the general
+        form, with x (x <= 0) in place of selecting x or 0 (the same where it is kept: -0.0
+        and NaN stay, and the side it zeroes, x > 0, is discarded)."""
+        t = x.dtype.type
+        negative = np.multiply(x, x <= 0)
+        if self.input_scale != 1:                   # (x 1 is exact: the pass is skipped)
+            negative *= t(self.input_scale)
+        np.expm1(negative, out=negative)
+        negative *= t(self.alpha * self.scale)
+        np.multiply(x, t(self.scale), out=out)
+        select_block(x > 0, out, negative, out)
+
+    def _slope_times(self, x, g, out):
+        """g * d elu / dx on one block, as the backward's ops compute it: g scale for x > 0,
+        else g (e^(slope_scale below) alpha scale slope_scale), below = x (x < 0) (0 at 0, NaN
+        at NaN, as the ops' choice)."""
+        t = x.dtype.type
+        negative = np.multiply(x, x < 0)
+        if self.slope_scale != 1:
+            negative *= t(self.slope_scale)
+        np.exp(negative, out=negative)
+        negative *= t(self.alpha * self.scale * self.slope_scale)
+        negative *= g
+        np.multiply(g, t(self.scale), out=out)
+        select_block(x > 0, out, negative, out)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        if _nodes.fits(x) and _nodes.on_arrays(x, g):      # no graph: one pass over blocks
+            return Tensor._wrap(_elu_arrays(self._slope_times, x._array, g._array))
+        # x below 0, else a constant 0 (so the slope's derivative at 0 is 0), or NaN at a NaN
+        # (which takes the negative side, as in PyTorch's kernel: a NaN gradient)
+        xp = backend.xp_of(x._array)
+        below = where(x < 0, x, Tensor._wrap(xp.where(xp.isnan(x._array), x._array, 0)))
+        slope = mul(exp(mul(below, self.slope_scale)),
+                    self.alpha * self.scale * self.slope_scale)
+        return where(x > 0, mul(g, self.scale), mul(g, slope))
+
+
+def _elu_arrays(kernel, x, *more):
+    """kernel(x, *more, out) over cache-sized blocks of numpy arrays of x's shape and dtype;
+    the result laid out as x (a transposed x keeps its strides, as PyTorch)."""
+    out = empty_in_order(x, dense_order(x))
+    _nodes._blocks(kernel, [x, *more], [out])
+    return out
+
+
+class EluInplace(Elu):
+    """``Elu`` written into its input (elu_, celu_, selu_, ``inplace=True``): the same
+    values, with PyTorch's in-place node, which keeps the RESULT for the backward, not the
+    input (gone once overwritten). So a later in-place write to the result makes the backward
+    refuse, as PyTorch's.
+
+    The slope is read off the result: ``scale`` where it is > 0 (and at NaN, as PyTorch's
+    kernel, whose test is result <= 0), else ``input_scale * (result + alpha * scale)``;
+    its derivative reaches the result (and through it this node again) only below 0. A
+    negative alpha makes the result's sign ambiguous: its backward is refused, as PyTorch's.
+    ``slope_scale``: the input scale the backward uses, where PyTorch's differs from the
+    forward's (celu_'s backward takes 1 / alpha with alpha rounded to float32)."""
+    keeps_input = False             # keeps its result, so it may run on the tensor itself
+    saved_names = ("result",)
+    _node_name = "EluBackward1"
+
+    def forward(self, x, *, alpha, scale, input_scale, slope_scale=None):
+        out = super().forward(x, alpha=alpha, scale=scale, input_scale=input_scale)
+        self.slope_scale = input_scale if slope_scale is None else slope_scale
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        if self.alpha < 0:
+            raise RuntimeError("In-place elu backward calculation is triggered with a negative "
+                               "slope which is not supported. This is caused by calling "
+                               "in-place forward function with a negative slope, please call "
+                               "out-of-place version instead.")
+        out, = self.saved_tensors
+        below = where(out < 0, out, 0.0)       # (a constant 0 at 0: no second derivative there)
+        negative = mul(g, mul(add(below, self.alpha * self.scale), self.slope_scale))
+        return where(out <= 0, negative, mul(g, self.scale))
+
+
+def _elu_inplace(input, node, alpha, scale, input_scale, slope_scale=None):
+    """``input`` overwritten with its elu (``node``: EluInplace under the op's name)."""
+    _floating_only(input, "elu_cpu")
+    return apply_inplace(input, node, alpha=alpha, scale=scale, input_scale=input_scale,
+                         slope_scale=slope_scale)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+    if inplace:
+        return _elu_inplace(input, EluInplace, alpha, 1.0, 1.0)
+    input = _floating_only(input, "elu_cpu")
+    return Elu.apply(input, alpha=alpha, scale=1.0, input_scale=1.0)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    if inplace:
+        return _elu_inplace(input, EluInplace.renamed("CeluBackward1"), alpha, 1.0, 1.0 / alpha,
+                            1.0 / float(np.float32(alpha)))
+    input = _floating_only(input, "elu_cpu")
+    return Elu.renamed("CeluBackward0").apply(input, alpha=alpha, scale=1.0,
+                                              input_scale=1.0 / alpha,
+                                              slope_scale=1.0 / float(np.float32(alpha)))
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalising constants (1.0507..., 1.6732...)."""
+    if inplace:
+        return _elu_inplace(input, EluInplace, _SELU_ALPHA, _SELU_SCALE, 1.0)
+    input = _floating_only(input, "elu_cpu")
+    return Elu.apply(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)

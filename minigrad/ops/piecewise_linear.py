@@ -1,0 +1,176 @@
+"""The piecewise-linear activations: ``hardtanh``, ``relu6``, ``hardsigmoid``, ``hardshrink``,
+``softshrink`` and ``threshold``, each one ``PiecewiseLinear`` node (the output and the
+slope of every piece from one rule; its backward ``g * slope``, so a second derivative is
+zeros, as PyTorch's), with PyTorch's choice of side at each kink and its handling of NaN.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import backend, dtypes
+from ..autograd import Function
+from .elementwise import cast
+from .pointwise_select import _piecewise_grad
+from ..tensor import Tensor
+from ._util import check_fill_value, not_implemented_for, scalar_type_name
+from .writes import apply_inplace, overwrite_with
+from .inplace import named_write
+from ._floating_checks import _floating_only
+
+_FLOAT = np.dtype("float32")      # float16 and bfloat16 are computed in it
+
+
+class PiecewiseLinear(Function):
+    """An activation that is linear piece by piece with constant slopes: ``rule(a)`` gives the
+    output array and the slope array (a bool mask: slope 1 where True, 0 elsewhere, and an
+    exact 0 gradient there even for NaN; or a float array of slopes).  Backward is
+    ``g * slope``, recorded under ``create_graph`` as relu's is, so the first derivative stays
+    on the graph (a second derivative is zeros, as PyTorch's, not an error)."""
+    def forward(self, a, *, rule):
+        out, self.slope = rule(a)
+        return out
+
+    def backward(self, g):
+        return _piecewise_grad(self, g, self.slope, self.slope.dtype.kind == "b")
+
+
+# PiecewiseLinear under PyTorch's node name of each activation made with it
+_PIECEWISE_NODES = {name: PiecewiseLinear.renamed(f"{name}Backward0") for name in (
+    "Hardtanh", "Hardsigmoid", "Hardshrink", "Softshrink", "Threshold")}
+
+
+def _int64_bound(value):
+    """An integer hardtanh bound as PyTorch reads it first: truncated to an int64, which it must
+    fit (NaN and infinities do not)."""
+    if isinstance(value, float) and not (math.isfinite(value) and -2.0 ** 63 <= value < 2.0 ** 63):
+        raise RuntimeError("value cannot be converted to type int64_t without overflow")
+    return int(value)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val), with PyTorch's zero gradient ON the bounds (clamp passes it
+    there): the gradient flows only strictly inside (min_val, max_val)."""
+    # a tensor bound reads as its number, as PyTorch's parser takes it
+    min_val, max_val = (v.item() if isinstance(v, Tensor) and v.ndim == 0 else v
+                        for v in (min_val, max_val))
+    if input._array.dtype.kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
+    if inplace:
+        return overwrite_with(input, hardtanh, min_val, max_val)
+    if min_val > max_val:
+        raise ValueError(f"min_val cannot be greater than max_val (got min_val={min_val}, "
+                         f"max_val={max_val})")
+    for position, (name, v) in enumerate((("min_val", min_val), ("max_val", max_val)), 2):
+        if isinstance(v, Tensor):
+            raise TypeError(f"hardtanh(): argument '{name}' (position {position}) must be "
+                            f"Number, not Tensor")
+    kind = input._array.dtype.kind
+    if kind == "b":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if kind in "iu":        # PyTorch clamps integers to the bounds truncated, in their dtype
+        low, high = (_int64_bound(v) for v in (min_val, max_val))   # (-0.5 is 0: not negative)
+        if kind == "u" and (low < 0 or high < 0):
+            raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+        info = np.iinfo(input._array.dtype)
+        if not (info.min <= low <= info.max and info.min <= high <= info.max):
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{dtypes.c_type_name(input._array.dtype)} without overflow")
+        xp = backend.xp_of(input._array)
+        arr = xp.clip(input._array.astype("int64"), low, high)
+        return Tensor._wrap(arr.astype(input._array.dtype))
+    def rule(a):
+        xp = backend.xp_of(a)         # a NaN is not inside: no gradient, as PyTorch's
+        return xp.clip(a, min_val, max_val), (a > min_val) & (a < max_val)
+    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule)
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6)."""
+    if inplace:
+        return overwrite_with(input, relu6)
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input, inplace=False):
+    """clamp(x + 3, 0, 6) / 6: 0 for x <= -3, 1 for x >= 3, (x + 3)/6 between (gradient 1/6
+    strictly inside); piecewise linear, so one node whose second derivative is zero."""
+    if inplace:
+        return overwrite_with(input, hardsigmoid)
+    input = _floating_only(input, "hardsigmoid_cpu")
+    if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
+        return cast(hardsigmoid(cast(input, _FLOAT)), input._array.dtype)
+    def rule(a):             # PyTorch's rounding, (x + 3) / 6; NaN stays NaN, no gradient
+        xp = backend.xp_of(a)
+        t = a.dtype.type
+        out = xp.clip(a + t(3), 0, 6)
+        out /= t(6)
+        inside = (a > -3) & (a < 3)
+        # PyTorch's slope is 1/6 rounded to float32 first, in float64 too
+        return out, inside.astype(a.dtype) * t(np.float32(1) / np.float32(6))
+    return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule)
+
+
+def _check_lambd(op, lambd):
+    """PyTorch's parser: ``lambd`` is a number."""
+    if not isinstance(lambd, (numbers.Number, Tensor)):
+        raise TypeError(f"{op}(): argument 'lambd' (position 2) must be Number, not "
+                        f"{type(lambd).__name__}")
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    _check_lambd("hardshrink", lambd)
+    _floating_only(input, "hardshrink_cpu")
+
+    def rule(a):
+        keep = ~((a >= -lambd) & (a <= lambd))            # NaN stays NaN, with no gradient
+        return backend.xp_of(a).where(keep, a, a.dtype.type(0)), (a < -lambd) | (a > lambd)
+    return _PIECEWISE_NODES["Hardshrink"].apply(input, rule=rule)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 in between."""
+    _check_lambd("softshrink", lambd)
+    _floating_only(input, "softshrink_check")      # PyTorch checks lambd inside that kernel
+    dtype = input._array.dtype
+    top = float(dtypes.np_finfo(dtype).max)
+    if not 0 <= float(lambd) <= top:              # (NaN is outside too)
+        raise RuntimeError(f"lambda must be in range [0, {top:g}] for input dtype "
+                           f"{scalar_type_name(dtype)}, but found {float(lambd):g}")
+
+    def rule(a):
+        xp = backend.xp_of(a)
+        # NaN passes through, with no gradient (as PyTorch's)
+        out = xp.where(a > lambd, a - lambd, xp.where(a < -lambd, a + lambd, a.dtype.type(0)))
+        out = xp.where(xp.isnan(a), a, out)
+        return out.astype(a.dtype, copy=False), (a < -lambd) | (a > lambd)
+    return _PIECEWISE_NODES["Softshrink"].apply(input, rule=rule)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``; gradient 1 strictly above the threshold, 0 below
+    and on it (integer inputs stay integers, as PyTorch). NaN is not <= the threshold: it
+    passes through with its gradient, as PyTorch's kernel tests x <= threshold."""
+    dtype = input._array.dtype
+    if dtype.kind == "b":
+        raise not_implemented_for("threshold_cpu", dtype)
+    # PyTorch converts both numbers to the element type first (a float16 input compares in
+    # float32), refusing one that does not fit: a negative float for uint8, 1e10 for int32
+    bound_dtype = np.dtype("float32") if dtypes.reduced_float(dtype) else dtype
+    check_fill_value(threshold, bound_dtype)
+    check_fill_value(value, dtype)
+    xp = backend.xp_of(input._array)
+    # an integer type truncates (-0.2 is 0) and wraps a negative int into an unsigned type
+    bound = xp.asarray(int(threshold) if dtype.kind in "iu" else threshold).astype(bound_dtype)
+    fill = xp.asarray(int(value) if dtype.kind in "iu" else value).astype(dtype)
+
+    def rule(a):
+        above = ~(a <= bound)
+        return xp.where(above, a, fill), above
+    if inplace:       # PyTorch's in-place node: ThresholdBackward1
+        return named_write(input, "ThresholdBackward1", apply_inplace, input,
+                           _PIECEWISE_NODES["Threshold"], rule=rule)
+    return _PIECEWISE_NODES["Threshold"].apply(input, rule=rule)
