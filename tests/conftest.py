@@ -1,11 +1,16 @@
 """Shared pytest setup: tests marked ``@pytest.mark.slow`` are skipped unless asked for.
 
 Run them with ``pytest --runslow`` or ``MINIGRAD_SLOW=1 pytest``.
+
+Fixtures several test files share: ``threads`` (the test on 1 and on 2 of minigrad's threads)
+and ``threads_restored`` (the thread count a test sets put back after it).
 """
 import os
 import sys
 
 import pytest
+
+import minigrad
 
 
 def pytest_addoption(parser):
@@ -53,3 +58,22 @@ def _default_dtype_kept():
         module = sys.modules.get(name)
         if module is not None and module.get_default_dtype() != module.float32:
             module.set_default_dtype(module.float32)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    """The test runs twice, on 1 and on 2 of minigrad's threads (the number is the fixture's
+    value); the count it had is put back after."""
+    before = minigrad.get_num_threads()
+    minigrad.set_num_threads(request.param)
+    yield request.param
+    minigrad.set_num_threads(before)
+
+
+@pytest.fixture
+def threads_restored():
+    """For a test that sets minigrad's thread count itself: the count it had is put back
+    after."""
+    before = minigrad.get_num_threads()
+    yield
+    minigrad.set_num_threads(before)

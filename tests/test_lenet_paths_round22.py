@@ -20,13 +20,6 @@ F = minigrad.nn.functional
 TF = torch.nn.functional
 
 
-@pytest.fixture
-def threads():
-    before = parallel.get_num_threads()
-    yield
-    parallel.set_num_threads(before)
-
-
 def _tol(dtype):
     return dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
 
@@ -54,7 +47,7 @@ def _busy_worker():
     return release, job
 
 
-def test_unstarted_piece_runs_on_the_calling_thread(threads):
+def test_unstarted_piece_runs_on_the_calling_thread(threads_restored):
     parallel.set_num_threads(2)
     release, job = _busy_worker()
     try:
@@ -75,7 +68,7 @@ def test_unstarted_piece_runs_on_the_calling_thread(threads):
     assert len(seen) in (1, 2)
 
 
-def test_piece_error_raised_when_run_on_the_calling_thread(threads):
+def test_piece_error_raised_when_run_on_the_calling_thread(threads_restored):
     parallel.set_num_threads(2)
     release, job = _busy_worker()
 
@@ -90,7 +83,7 @@ def test_piece_error_raised_when_run_on_the_calling_thread(threads):
     assert job.done.acquire(timeout=10)
 
 
-def test_over_batch_holds_blas_while_the_calling_thread_runs_both(threads):
+def test_over_batch_holds_blas_while_the_calling_thread_runs_both(threads_restored):
     parallel.set_num_threads(2)
     if not parallel._hold_blas():
         pytest.skip("numpy's BLAS cannot be held to one thread here")
@@ -109,7 +102,7 @@ def test_over_batch_holds_blas_while_the_calling_thread_runs_both(threads):
     assert len(counts) == 2 and all(c and set(c) == {1} for c in counts)
 
 
-def test_lenet_kernels_split_over_the_batch(threads):
+def test_lenet_kernels_split_over_the_batch(threads_restored):
     """The LeNet step's convolutions are cut over the batch on two threads (over_batch)."""
     parallel.set_num_threads(2)
     if not parallel._hold_blas():
@@ -143,7 +136,7 @@ LENET = [(64, 1, 28, 28, 20, 5), (64, 20, 12, 12, 50, 5), (1, 1, 28, 28, 20, 5),
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", LENET, ids=lambda s: "x".join(map(str, s)))
-def test_conv_relu_pool_vs_torch(threads, nthreads, dtype, shape):
+def test_conv_relu_pool_vs_torch(threads_restored, nthreads, dtype, shape):
     parallel.set_num_threads(nthreads)
     n, c, h, w, o, k = shape
     rng = np.random.default_rng(n * 1000 + c)
@@ -162,7 +155,7 @@ def test_conv_relu_pool_vs_torch(threads, nthreads, dtype, shape):
 
 @pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lenet_step_vs_torch(threads, nthreads, dtype):
+def test_lenet_step_vs_torch(threads_restored, nthreads, dtype):
     """Two steps of LeNet (conv, pool, conv, pool, linear, relu, linear, cross-entropy, SGD
     with momentum): losses, gradients and updated parameters."""
     parallel.set_num_threads(nthreads)
@@ -197,7 +190,7 @@ def test_lenet_step_vs_torch(threads, nthreads, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_kernels_right_when_the_calling_thread_runs_every_piece(threads, dtype):
+def test_kernels_right_when_the_calling_thread_runs_every_piece(threads_restored, dtype):
     """With the worker kept busy, the calling thread runs the worker's pieces too, one after
     its own: per-thread scratch (``ops._workspace``) must not let the second piece overwrite
     what the first left for the join (the weight gradient's per-part sums, the split

@@ -25,14 +25,6 @@ torch = pytest.importorskip("torch")
 F32 = dict(rtol=1.3e-6, atol=1e-5)
 
 
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    before = minigrad.get_num_threads()
-    minigrad.set_num_threads(request.param)
-    yield request.param
-    minigrad.set_num_threads(before)
-
-
 def _close64(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-11)
 

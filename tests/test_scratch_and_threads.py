@@ -19,14 +19,6 @@ F = minigrad.nn.functional
 TF = torch.nn.functional
 
 
-@pytest.fixture
-def threads():
-    """Restore the thread count a test changes."""
-    before = parallel.get_num_threads()
-    yield
-    parallel.set_num_threads(before)
-
-
 def _poison_cache():
     """Every cached scratch buffer filled with NaN: a kernel that reads a cell it did not
     write (a padding cell it took to be zero, say) now gives NaNs."""
@@ -136,7 +128,7 @@ def test_workspace_sheds_buffers_an_earlier_larger_workload_grew(monkeypatch):
     _workspace.clear_workspace()
 
 
-def test_set_num_threads_follows_pytorch(threads):
+def test_set_num_threads_follows_pytorch(threads_restored):
     minigrad.set_num_threads(3)
     assert minigrad.get_num_threads() == 3
     for bad, word in [(0, "a positive integer"), (-2, "a positive integer"),
@@ -147,7 +139,7 @@ def test_set_num_threads_follows_pytorch(threads):
             torch.set_num_threads(bad)
 
 
-def test_run_split_covers_the_range_once(threads):
+def test_run_split_covers_the_range_once(threads_restored):
     seen = []
 
     def piece(a, b):
@@ -167,7 +159,7 @@ def test_run_split_covers_the_range_once(threads):
     assert sorted(seen) == [(0, 1), (1, 2), (2, 3)]
 
 
-def test_run_split_raises_a_pieces_error_and_does_not_nest(threads):
+def test_run_split_raises_a_pieces_error_and_does_not_nest(threads_restored):
     parallel.set_num_threads(2)
     inner = []
 
@@ -227,7 +219,7 @@ def _child_runs_split(queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_starts_its_own_threads(threads):
+def test_a_forked_child_starts_its_own_threads(threads_restored):
     parallel.set_num_threads(2)
     parallel.run_split(lambda a, b: None, 4, 1 << 40)    # the parent's workers exist now
     ctx = multiprocessing.get_context("fork")
@@ -270,7 +262,7 @@ SPLIT_CASES = PATH_CASES + [
 
 
 @pytest.fixture
-def split_everything(monkeypatch, threads):
+def split_everything(monkeypatch, threads_restored):
     """Every convolution's batch is cut over three threads, and the parts are counted."""
     from minigrad.ops import conv_kernels
     monkeypatch.setattr(conv_kernels, "_SPLIT_MIN_MACS", 0)
@@ -317,7 +309,7 @@ def test_a_batch_in_parts_gives_torchs_convolution(monkeypatch, split_everything
 
 
 @pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
-def test_over_batch_holds_the_blas_to_one_thread_and_gives_it_back(threads):
+def test_over_batch_holds_the_blas_to_one_thread_and_gives_it_back(threads_restored):
     import threadpoolctl
     blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
     parallel.set_num_threads(2)
@@ -347,7 +339,7 @@ def test_over_batch_holds_the_blas_to_one_thread_and_gives_it_back(threads):
 
 
 @pytest.mark.skipif(parallel._find_blas() is False, reason="numpy's BLAS threads can't be held")
-def test_blas_on_one_thread_holds_and_gives_back(threads):
+def test_blas_on_one_thread_holds_and_gives_back(threads_restored):
     import threadpoolctl
     blas = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
     parallel.set_num_threads(2)
@@ -367,7 +359,7 @@ def test_blas_on_one_thread_holds_and_gives_back(threads):
         assert not single.held
 
 
-def test_without_control_of_the_blas_the_batch_is_not_cut(monkeypatch, threads):
+def test_without_control_of_the_blas_the_batch_is_not_cut(monkeypatch, threads_restored):
     """No threadpoolctl (or a BLAS limited per thread): the kernels run whole, as before."""
     monkeypatch.setattr(parallel, "_blas_libs", False)
     parallel.set_num_threads(2)
@@ -382,7 +374,7 @@ def test_without_control_of_the_blas_the_batch_is_not_cut(monkeypatch, threads):
 @pytest.mark.parametrize("M, K, N", [(64, 800, 500), (500, 64, 800), (7, 300, 3), (301, 97, 5),
                                      (0, 5, 3), (4, 0, 6)])
 @pytest.mark.parametrize("layout", ["C", "F", "strided"])
-def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads, M, K, N, layout):
+def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads_restored, M, K, N, layout):
     """parallel.matmul cuts the columns (N >= M) or the rows over three threads; any layout of
     the operands (a Linear's weight arrives transposed) gives numpy's product."""
     monkeypatch.setattr(parallel, "MATMUL_MIN_MACS", 0)
@@ -411,8 +403,8 @@ def test_a_matrix_product_in_parts_is_numpys(monkeypatch, threads, M, K, N, layo
     ((2, 1, 5, 6), (3, 6, 7), True), ((1, 5, 6), (6, 7), False), ((3, 6), (6,), False),
     ((6,), (2, 6, 3), False), ((6,), (6,), False), ((0, 4, 5), (0, 5, 2), False),
     ((4, 5, 6), (4, 6, 0), True)])
-def test_stacked_and_held_matrix_products_are_numpys(monkeypatch, threads, a_shape, b_shape,
-                                                     split):
+def test_stacked_and_held_matrix_products_are_numpys(monkeypatch, threads_restored, a_shape,
+                                                     b_shape, split):
     """Stacks of matrices are cut over their first batch axis (broadcasting included); what
     is not cut runs with the BLAS held to one thread. Either way: numpy's product."""
     import threadpoolctl

@@ -21,14 +21,6 @@ F32 = dict(rtol=2e-6, atol=1e-7)
 F64 = dict(rtol=1e-10, atol=1e-12)
 
 
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    before = minigrad.get_num_threads()
-    minigrad.set_num_threads(request.param)
-    yield request.param
-    minigrad.set_num_threads(before)
-
-
 def _tol(dtype):
     return F64 if np.dtype(dtype) == np.float64 else F32
 
