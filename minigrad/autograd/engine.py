@@ -20,10 +20,8 @@ Iterative throughout: a chain of 100,000 ops needs no recursion.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
-import traceback
 import warnings
 from collections.abc import Mapping
 from heapq import heappop, heappush
@@ -31,11 +29,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import _memory_format as mf, backend, parallel
+from .. import backend
 from ..dtypes import from_numpy_dtype
 from ..tensor import Size, Tensor, _to_array
 from . import function as _function  # its _profiler slot, read as it is now
 from .function import AccumulateGrad, Function, mark_not_differentiable
+from ._function_ctx import _backward_ctx_style    # (importing it fills function's slots)
+from ._engine_checks import (_check_anomaly, _check_hook_count, _checked_hook_result,
+                             _checked_node_hook_result, _expands_to, _warn_failed_node)
+from ._grad_sums import _Piece, _accumulate, _add, _add_leaf, _add_piece, _piece_grad
 from .grad_mode import _state, set_grad_enabled
 
 __all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdge"]
@@ -425,7 +427,7 @@ def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
                     # (with None where no gradient came: PyTorch calls the hooks then too)
                     grads = _tensor_hooks(node, grads or [None] * len(node._out_meta),
                                           create_graph)
-                if node in target_nodes and grads is not None:
+                if target_nodes and grads is not None and node in target_nodes:
                     for nr, indices in target_nodes[node].items():
                         for i in indices:
                             captured[i] = grads[nr]
@@ -624,83 +626,6 @@ def _narrow_needs(node, execute, target_nodes, target_leaves):
     return needs
 
 
-def _add(a, b, create_graph):
-    """Two gradient contributions summed (recorded when create_graph)."""
-    if a.is_sparse:             # sparse gradients (embedding(sparse=True)) add up sparse
-        return a.add(b) if b.is_sparse else b + a
-    if create_graph or b.is_sparse:
-        return a + b
-    return Tensor._wrap(parallel.binary(np.add, a._array, b._array))
-
-
-class _Piece:
-    """The gradient of a basic read ``a[index]`` (ints, slices, None, ...: a view of ``a``)
-    before it is made a tensor: ``array`` in the ``index`` part of zeros of ``shape``.
-
-    The reads of many pieces of one tensor (``unbind``, ``split``, ``x[:, t]`` in a loop over
-    time) each gave a full-size gradient, zeros but for their piece, and each was added to
-    the sum of the ones before: quadratic in the number of pieces (an LSTM over 50 steps
-    added 49 copies of its (50, 32, 1024) gate inputs, 28 of 140 ms). Kept apart, the pieces
-    are added into one buffer in place (``_add_piece``)."""
-    __slots__ = ("index", "array", "shape")
-
-    def __init__(self, index, array, shape):
-        self.index, self.array, self.shape = index, array, shape
-
-
-def _piece_grad(node, grads, create_graph):
-    """The ``_Piece`` that ``node``'s backward would make full-size, when ``node`` is a basic
-    read (its class says ``grad_is_piece``) whose backward need not run: nothing recorded
-    (no create_graph), no hooks on the node, a numpy gradient of the input's dtype. Else
-    None."""
-    if create_graph or not getattr(type(node), "grad_is_piece", False) or \
-            node.__dict__.get("_node_pre_hooks") or node.__dict__.get("_post_hooks") or \
-            len(grads) != 1 or not node.needs_input_grad or not node.needs_input_grad[0]:
-        return None
-    g = grads[0]
-    shape, dtype = node._in_meta[0]
-    if g is None or g.is_sparse or type(g._array) is not np.ndarray or g._array.dtype != dtype:
-        return None
-    return _Piece(node.index, g._array, shape)
-
-
-def _add_piece(current, piece, owned):
-    """``current`` (a gradient tensor, or None) plus the ``_Piece`` ``piece``: added in place
-    when this pass made ``current`` from pieces (its id in ``owned``), else into a new
-    buffer that the pass then owns. Nothing is added outside the piece, where adding the
-    zeros of a full-size gradient left the same numbers.
-
-    Signed zeros as PyTorch's sums of full-size gradients: a lone piece keeps its -0.0, which
-    the second one's +0.0 zeros turn into +0.0. ``owned`` notes the first piece's index until
-    a second one comes (then None)."""
-    if current is not None and id(current) in owned:
-        first = owned[id(current)]
-        if first is not None:
-            current._array[first] += 0.0         # -0.0 + 0.0 = +0.0, all else unchanged
-            owned[id(current)] = None
-        current._array[piece.index] += piece.array
-        return current
-    out = np.zeros(piece.shape, dtype=piece.array.dtype)
-    out[piece.index] = piece.array
-    if current is not None:
-        a = current._array
-        if current.is_sparse or type(a) is not np.ndarray or a.dtype != out.dtype or \
-                a.shape != out.shape:
-            return _add(current, Tensor._wrap(out), False)
-        out += a
-    summed = Tensor._wrap(out)
-    owned[id(summed)] = piece.index if current is None else None
-    return summed
-
-
-def _add_leaf(leaf_grads, leaf, g, create_graph):
-    entry = leaf_grads.get(id(leaf))
-    if entry is None:
-        leaf_grads[id(leaf)] = [leaf, g]
-    else:
-        entry[1] = _add(entry[1], g, create_graph)
-
-
 def _call(node, grads, create_graph, check_anomaly):
     """Run one node's backward and check what it returns against its inputs."""
     attrs = node.__dict__
@@ -725,8 +650,16 @@ def _call(node, grads, create_graph, check_anomaly):
         if create_graph:
             results = [None if r is None else mark_not_differentiable(r, node, grads)
                        for r in results]
+    elif node._ctx_style:
+        results = list(_backward_ctx_style(node, grads))
     else:
-        results = list(node._backward(grads))
+        # ``Function._backward`` inline for minigrad's own ops (one call less per node)
+        if node.saved_ is None and not (attrs and attrs.get("_saves_nothing")):
+            node.saved_tensors      # raises "backward through the graph a second time"
+        if node._versions and attrs and attrs.get("_kept"):
+            node._check_versions(kept_only=True)    # what keep_for_backward kept
+        results = node.backward(*grads)
+        results = list(results) if isinstance(results, tuple) else [results]
     edges = node.next_functions_
     if len(results) != len(edges):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
@@ -769,58 +702,6 @@ def _call(node, grads, create_graph, check_anomaly):
     return results
 
 
-def _expands_to(shape, target):
-    """Whether a tensor of ``shape`` broadcasts to ``target`` (so a gradient of ``target``'s
-    shape can be summed down to it)."""
-    extra = len(target) - len(shape)
-    return extra >= 0 and all(n == 1 or n == m for n, m in zip(shape, target[extra:]))
-
-
-def _check_hook_count(hook, values, expected):
-    """Refuse a node hook's replacement values of the wrong count, in PyTorch's words."""
-    if values is not None and len(values) != expected:
-        name = getattr(hook, "__name__", type(hook).__name__)
-        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got "
-                           f"{len(values)}, but expected {expected})")
-
-
-def _checked_node_hook_result(hook, grads, new):
-    """A node hook's replacement for ``grads`` (a list of Tensors or None), checked as
-    PyTorch: a tuple of the same length whose entries are None or Tensors like the ones they
-    replace (a gradient that was None may not be given a value)."""
-    if not isinstance(new, tuple):
-        raise TypeError(f"expected tuple, but hook returned '{type(new).__name__}'")
-    _check_hook_count(hook, new, len(grads))
-    for old, value in zip(grads, new):
-        if value is None:
-            continue
-        if not isinstance(value, Tensor):
-            raise TypeError(f"expected Variable, but hook returned '{type(value).__name__}'")
-        if old is None:
-            raise RuntimeError("can't replace a None gradient with a non-None value")
-        _checked_hook_result(hook, old, value)
-    return list(new)
-
-
-def _checked_hook_result(hook, grad, new):
-    """What a tensor hook returned, checked as PyTorch: None keeps ``grad``; a replacement
-    must be a Tensor of ``grad``'s shape and dtype."""
-    if new is None:
-        return grad
-    if grad is None:        # the hook was called with None: no gradient came
-        raise RuntimeError("can't replace a None gradient with a non-None value")
-    name = getattr(hook, "__name__", type(hook).__name__)
-    if not isinstance(new, Tensor):
-        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
-    if new._array.dtype != grad._array.dtype or new.is_sparse != grad.is_sparse:
-        raise RuntimeError(f"hook '{name}' has changed the type of value (was "
-                           f"{grad.type()} got {new.type()})")
-    if tuple(new.shape) != tuple(grad.shape):
-        raise RuntimeError(f"hook '{name}' has changed the size of value (was "
-                           f"{list(grad.shape)} got {list(new.shape)})")
-    return new
-
-
 def _tensor_hooks(node, grads, create_graph):
     """Hooks registered on non-leaf tensors (``register_hook``), then ``retain_grad``."""
     grads = list(grads)
@@ -833,146 +714,3 @@ def _tensor_hooks(node, grads, create_graph):
             if t is not None and grads[nr] is not None:
                 _accumulate(t, grads[nr], create_graph)
     return grads
-
-
-def _accumulate(t, g, create_graph):
-    """Add ``g`` into ``t.grad``: in place normally; out of place (keeping the graph) when
-    ``create_graph``, as PyTorch. A first gradient that nothing else holds becomes ``.grad``
-    as it is (no copy, as PyTorch steals it); one that may be shared is copied, and so is
-    every first gradient under ``create_graph`` (recorded: PyTorch's CopyBackwards). A view
-    made with grad mode off (``function.link_view``) keeps no gradient, as in PyTorch."""
-    if t.__dict__.get("_grad_sink", True) is False:
-        return
-    if g.is_sparse:             # sparse gradients add up sparse, into a dense .grad dense
-        t._grad = g if t._grad is None else t._grad + g
-        return
-    if g._array.dtype != t._array.dtype:
-        g = Tensor._wrap(g._array.astype(t._array.dtype))
-    if t._grad is None:
-        if create_graph:
-            # as PyTorch: always a copy, which stays on the graph (a CopyBackwards node)
-            t._grad = Tensor._wrap(_laid_out_like(t, g._array, True))
-            if g.requires_grad:
-                t._grad.copy_(g)
-        elif _unshared(g):
-            t._grad = Tensor._wrap(_laid_out_like(t, g._array, False))
-        else:
-            # a copy: the same gradient may be handed to several inputs (as in a + b), or
-            # be a view, or be held by a hook
-            t._grad = Tensor._wrap(_laid_out_like(t, g._array, True))
-    elif create_graph:
-        t._grad = t._grad + g
-    elif t._grad.requires_grad:
-        t._grad.add_(g)     # in place, as PyTorch with grad mode off: .grad keeps its flags
-    else:
-        t._grad._array += g._array
-
-
-def _laid_out_like(t, array, copy):
-    """``array``, a leaf ``t``'s first gradient, stored as PyTorch lays out a new ``.grad``:
-    with ``t``'s strides when ``t`` is dense (a transposed or channels-last parameter keeps
-    its layout), else row-major. The array itself when it already fits, unless ``copy``."""
-    a = t._array
-    if array.size == 0:
-        return array.copy() if copy else array
-    if not copy and array.flags.c_contiguous and a.flags.c_contiguous and \
-            array.shape == a.shape:
-        return array            # the common case: both row-major already (no stride walk)
-    own = mf.element_strides(a)
-    want = own if mf.is_non_overlapping_and_dense(a.shape, own) else \
-        mf.row_major_strides(a.shape)
-    have = mf.element_strides(array)
-    if not copy and all(n < 2 or h == w for n, h, w in zip(array.shape, have, want)):
-        return array
-    out = mf.empty_strided(backend.xp_of(array), array.shape, want, array.dtype)
-    out[...] = array
-    return out
-
-
-# How many references a gradient tensor has inside _unshared when only the engine holds it
-# (its entry in leaf_grads, the loop variables, _accumulate's and _unshared's parameters,
-# getrefcount's argument); one more is someone else's, a hook that kept it, say.
-# tests/test_autograd_v2.py checks both sides of this line.
-_ENGINE_REFS = 6
-
-
-def _unshared(g):
-    """Whether ``g`` and its array are held by nobody outside the engine, own their memory
-    and are writable: then ``.grad`` can take them over."""
-    a = g._array
-    base = getattr(a, "base", True)
-    if base is not None and not _sole_reshape(a, base):
-        return False
-    return (a.flags.writeable and a.flags.c_contiguous
-            and sys.getrefcount(a) <= 3 and sys.getrefcount(g) <= _ENGINE_REFS)
-
-
-def _sole_reshape(a, base):
-    """Whether ``a`` is a row-major reshape of all of ``base``, a numpy array that owns its
-    memory and that nothing but ``a`` holds (a backward's ``fresh.reshape(shape)``): then
-    ``a`` may be taken over as if it owned the memory itself."""
-    return (isinstance(base, np.ndarray) and base.base is None and base.size == a.size
-            and base.flags.c_contiguous and sys.getrefcount(base) <= 4)
-    # (4: a's .base, _unshared's and this function's names for it, getrefcount's argument)
-
-
-# ----------------------------------------------------------------------------------------------
-# Anomaly detection: name the op whose backward produced a NaN.
-# ----------------------------------------------------------------------------------------------
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _user_frame(stack):
-    """The innermost frame of ``stack`` outside the minigrad package: the user's call."""
-    for frame in reversed(stack):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
-            return frame
-    return None
-
-
-def _warn_failed_node(node):
-    """Anomaly mode's warning for a node whose backward raised: where its forward was called
-    (the user's frames of the stack recorded then), or that nothing was recorded."""
-    stack = getattr(node, "_trace", None)
-    if stack:
-        frames = [f for f in stack if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR)]
-        body = ("Traceback of forward call that caused the error:\n" +
-                "".join(traceback.format_list(frames)))
-    else:
-        body = ("No forward pass information available. Enable detect anomaly during forward "
-                "pass for more information.")
-    warnings.warn(f"Error detected in {node.name()}. {body}", UserWarning, stacklevel=4)
-
-
-def _check_anomaly(node, grads):
-    for i, g in enumerate(grads):
-        if g is None or g.is_sparse:
-            continue
-        g = g._array
-        if getattr(g, "dtype", None) is None or g.dtype.kind not in "fcV":
-            continue
-        xp = backend.xp_of(g)
-        # only NaN is an anomaly: an infinite gradient (sqrt at 0, a loss scaler's overflow)
-        # passes, as in PyTorch
-        if bool(xp.isnan(g).any()):
-            bad = "nan"
-            stack = getattr(node, "_trace", None)
-            user = _user_frame(stack) if stack else None
-            if user is not None:
-                site = f"{user.filename}:{user.lineno}, in {user.name}"
-                if user.line:
-                    site += f"\n    {user.line}"
-            else:
-                site = ("unknown (the op was created outside detect_anomaly(): build the graph "
-                        "inside the context to record its call site)")
-            shapes = getattr(node, "_shapes", None)
-            inputs = ", ".join(str(s) for s in shapes) if shapes else "unknown"
-            meta = getattr(node, "_out_meta", None)
-            output = str(tuple(meta[0][0])) if meta else "unknown"
-            trace = "".join(traceback.format_list(stack[-8:])) if stack else ""   # innermost
-            raise RuntimeError(
-                f"Function '{node.name()}' returned {bad} values in its {i}th output.\n"
-                f"  it is the gradient for input {i}, of shape {tuple(g.shape)}; the op's input "
-                f"shapes: {inputs}; its output shape: {output}\n"
-                f"  the op was called in forward at {site}\n"
-                + (f"Traceback of forward call that caused the error:\n{trace}" if trace else ""))

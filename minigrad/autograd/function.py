@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import itertools
 import re
 import threading
@@ -58,7 +57,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._hooks import RemovableHandle
-from ..tensor import Tensor, InferenceCounter
+from ..tensor import Tensor, InferenceCounter, _INFERENCE
 from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
                            _unpack_hooked)
@@ -209,6 +208,9 @@ class Function:
     # True in ops whose gradient is a piece of a zero tensor the engine may sum in place
     # (autograd/engine.py's ``_piece_grad``); declared here so the engine's look-up hits
     grad_is_piece = False
+    # The class of this op's graph nodes, made on first use (``_node_type``); None here, and
+    # a subclass's look-up finds its base's until it has its own (apply checks ``op_class``)
+    _node_type_ = None
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "_seq",
@@ -265,8 +267,11 @@ class Function:
         saved = self.saved_
         if saved is None:       # freed: said first, as PyTorch (before any version check)
             raise RuntimeError(FREED)
-        if self._versions:
-            self._check_versions()
+        versions = self._versions
+        if versions:
+            for entry in versions:      # (the check inline; formatted by _check_versions)
+                if entry[0].value != entry[1]:
+                    self._check_versions()
         packed = getattr(self, "_packed", False)
         if not packed:
             return saved
@@ -275,8 +280,15 @@ class Function:
         if self.first_order_only and not self._ctx_style:
             return tuple([v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
                           for kind, v in saved])
-        # (a list, not a generator: cheaper for the few values a node keeps; an input, the
-        # common kind, is itself)
+        # (an input, the common kind, is itself; one or two values, nearly every node's,
+        # unpacked without a comprehension's frame)
+        if len(saved) == 2:
+            (k0, v0), (k1, v1) = saved
+            return (v0 if k0 == _INPUT else self._unpack(k0, v0),
+                    v1 if k1 == _INPUT else self._unpack(k1, v1))
+        if len(saved) == 1:
+            k0, v0 = saved[0]
+            return (v0 if k0 == _INPUT else self._unpack(k0, v0),)
         return tuple([value if kind == _INPUT else self._unpack(kind, value)
                       for kind, value in saved])
 
@@ -461,9 +473,16 @@ class Function:
         arrays = []
         requires_grad = False
         try:
-            for t in inputs:
+            if len(inputs) == 2:        # (a binary op, the common case: no loop to set up)
+                t, t2 = inputs
                 arrays.append(t._array)
-                requires_grad = requires_grad or t._requires_grad
+                requires_grad = t._requires_grad
+                arrays.append(t2._array)
+                requires_grad = requires_grad or t2._requires_grad
+            else:
+                for t in inputs:
+                    arrays.append(t._array)
+                    requires_grad = requires_grad or t._requires_grad
         except AttributeError:
             t = inputs[len(arrays)]
             kind = type(t).__name__ if type(t).__module__ == "builtins" else \
@@ -487,7 +506,10 @@ class Function:
                 if reduced is None and (d is _BF16 or d is _HALF and cls.half_in_float32):
                     reduced = d
 
-        fn = (cls.__dict__.get("_node_type_") or _node_type(cls))()
+        node_type = cls._node_type_     # (inherited from a base class: not cls's own)
+        if node_type is None or node_type.op_class is not cls:
+            node_type = _node_type(cls)
+        fn = node_type()
         fn.saved_ = ()
         record = requires_grad and _state.enabled
         if record:      # what only a node of the graph needs (one without is dropped)
@@ -567,12 +589,17 @@ class Function:
                 fn.next_functions_ = tuple(nexts)
                 fn._in_meta = tuple(meta)
             if fn.saved_:
-                if cls.saved_for_input is not None:
+                # (every input needing its gradient, the usual case, keeps all that was saved)
+                if cls.saved_for_input is not None and False in fn.needs_input_grad:
                     fn.saved_ = fn._needed_only(fn.saved_)
-                fn._pack(inputs, arrays, out, result)
+                if reduced is None:
+                    fn._pack_plain(inputs, arrays, out, result)
+                else:
+                    fn._pack(inputs, arrays, out, result)
             fn._shapes = None
             # the output's (shape, dtype): the node keeps no reference to its output tensor
-            fn._out_meta = ((result._array.shape, result._array.dtype),)
+            out = result._array
+            fn._out_meta = ((out.shape, out.dtype),)
             if _state.anomaly:
                 fn._trace = traceback.extract_stack()[:-1]   # formatted only if needed
                 fn._shapes = [tuple(a.shape) for a in arrays]
@@ -593,6 +620,40 @@ class Function:
                 return (saved[0] if i is None or needs[i] else None,
                         saved[1] if j is None or needs[j] else None)
         return tuple([v if i is None or needs[i] else None for v, i in zip(saved, which)])
+
+    def _pack_plain(self, inputs, arrays, out, result):
+        """``_pack`` for a forward run as it is (no 16-bit float widened), taking the usual
+        case directly: every saved value is one of the input arrays or the output array
+        itself (``a * b`` saves its two inputs, ``exp`` its output). Anything else (a
+        tensor, a constant, a view of an input, None) is left to ``_pack``."""
+        packed = []
+        versions = []
+        n = len(arrays)
+        a0 = arrays[0]
+        for value in self.saved_:
+            if value is a0:
+                i = 0
+            elif n > 1 and value is arrays[1]:
+                i = 1
+            elif value is out and value is result._array:
+                counter = result._vcounter
+                packed.append((_OUTPUT, (value, 0)))
+                versions.append((counter, counter.value, value.shape, value.dtype, -1))
+                continue
+            else:           # (any other value: the general loop, from the start)
+                self._pack(inputs, arrays, out, result)
+                return
+            t = inputs[i]
+            counter = t._vcounter
+            if counter is _INFERENCE:
+                _refuse_inference(t)
+            packed.append((_INPUT, t))
+            versions.append((counter, counter.value, value.shape, value.dtype, i))
+        self.saved_ = tuple(packed)
+        self._packed = True
+        self._versions = versions
+        if saved_tensors_hooks_state.stack:
+            _pack_with_hooks(self)
 
     def _pack(self, inputs, arrays, out, result):
         """Turn the saved values into (kind, value) pairs that ``saved_tensors`` unpacks, and
@@ -646,7 +707,9 @@ class Function:
         else:
             if self.saved_ is None and not getattr(self, "_saves_nothing", False):
                 self.saved_tensors   # raises "backward through the graph a second time"
-            if self._versions:       # what keep_for_backward kept: checked, read or not
+            if self._versions and self.__dict__.get("_kept"):
+                # what keep_for_backward kept: checked, read or not (what save_for_backward
+                # kept is checked when backward reads it)
                 self._check_versions(kept_only=True)
             result = self.backward(*grads)
         return result if isinstance(result, tuple) else (result,)
@@ -740,6 +803,7 @@ def keep_for_backward(result, *tensors):
                             f"output {t._output_nr} of {_forward_name(made_by.name())}"
                             if isinstance(made_by, Function) else None))
     node._versions = records
+    node._kept = True       # (``_backward`` checks these even when backward reads nothing)
     return result
 
 
@@ -994,254 +1058,11 @@ def inside_transform(*kinds):
             setattr(transforms, kind, getattr(transforms, kind) - 1)
 
 
-_EXTENDING_FUNC = ("For more details, please see "
-                   "https://pytorch.org/docs/main/notes/extending.func.html")
-
-
-def _check_transforms(cls, tensors):
-    """Refuse a custom Function inside a transform it does not support, as PyTorch: one
-    without ``setup_context`` in any torch.func transform, one without a ``vmap``
-    staticmethod (or ``generate_vmap_rule``) under vmap, one without ``jvp`` in forward
-    mode (torch.func's, or a dual tensor among its inputs)."""
-    if cls.__module__.split(".")[0] == "minigrad":
-        return          # minigrad's own (module hooks, checkpoint) run as they are
-    own = _own_attrs(cls)
-    if transforms.functorch:
-        if "setup_context" not in own:
-            raise RuntimeError("In order to use an autograd.Function with functorch transforms "
-                               "(vmap, grad, jvp, jacrev, ...), it must override the "
-                               f"setup_context staticmethod. {_EXTENDING_FUNC}")
-        if transforms.vmap and "vmap" not in own and not cls.generate_vmap_rule:
-            raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have "
-                               "vmap support. Please override and implement the vmap "
-                               "staticmethod or set generate_vmap_rule=True. "
-                               f"{_EXTENDING_FUNC}")
-    if "jvp" not in own and (transforms.forward or (
-            dual_carrier is not None and dual_carrier([t for t in tensors if t is not None]))):
-        raise NotImplementedError("You must implement the jvp function for custom "
-                                  "autograd.Function to use it with forward mode AD.")
-
-
-def _apply_ctx_style(cls, args, kwargs):
-    if "forward" not in _own_attrs(cls):
-        raise NotImplementedError("You must implement the forward function for custom "
-                                  "autograd.Function.")
-    ctx = _node_type(cls)()
-    ctx._seq = next(_sequence)
-    ctx.saved_ = ()
-    ctx._versions = None
-    ctx._retained = None
-    ctx._pre_hooks = None
-    ctx._non_diff = set()
-    ctx._dirty = set()
-    ctx._materialize = True
-    takes_ctx = not ("setup_context" in _own_attrs(cls) and not _forward_takes_ctx(cls))
-    if kwargs or not takes_ctx:
-        args, kwargs = _bind_arguments(cls, args, kwargs, takes_ctx)
-    tensors = [a if isinstance(a, Tensor) else None for a in args]
-    if transforms.functorch or transforms.forward or dual_carrier is not None:
-        _check_transforms(cls, tensors)
-    requires_grad = _state.enabled and any(t is not None and t._requires_grad for t in tensors)
-    ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
-    with no_grad():
-        if not takes_ctx:
-            outputs = cls.forward(*args, **kwargs)
-            cls.setup_context(ctx, args, outputs)
-        else:
-            outputs = cls.forward(ctx, *args, **kwargs)
-    single = not isinstance(outputs, tuple)
-    outs = list((outputs,) if single else outputs)
-    ctx._n_outputs = len(outs)
-    if ctx._dirty and not ctx._dirty <= {id(o) for o in outs}:
-        raise RuntimeError("Some elements marked as dirty during the forward method were not "
-                           "returned as output. The inputs that are modified inplace must all "
-                           "be outputs of the Function.")
-    if not requires_grad or not any(isinstance(o, Tensor) for o in outs):
-        # nothing to record (a forward returning only numbers or a list is passed through)
-        ctx.saved_ = ()
-        if any(o is t for o in outs for t in tensors if t is not None):
-            return _aliased_inputs(outputs, outs, tensors, ctx._dirty, single)
-        return outputs
-    ctx.next_functions_ = tuple(
-        None if t is None else (t.grad_fn, t._output_nr) if t.grad_fn is not None else
-        ((t, 0) if t._requires_grad else None) for t in tensors)
-    ctx._in_meta = tuple(None if t is None else (t._array.shape, t._array.dtype) for t in tensors)
-    input_ids = {id(t) for t in tensors if t is not None}
-    input_bases = {id(t if t._base is None else t._base) for t in tensors if t is not None}
-    viewing = []                    # outputs sharing an input's memory: no in-place writes
-    n_differentiable = 0
-    for j, o in enumerate(outs):
-        if not isinstance(o, Tensor):
-            continue
-        marked = id(o) in ctx._non_diff        # (before an input returned as-is is aliased)
-        if id(o) in ctx._dirty:
-            if id(o) not in input_ids:
-                warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only "
-                              "input Tensors that have been mutated should be passed to "
-                              "ctx.mark_dirty().", UserWarning, stacklevel=3)
-            if o.grad_fn is None and o._requires_grad:
-                raise RuntimeError("a leaf Variable that requires grad has been used in an "
-                                   "in-place operation.")
-            o._vcounter.value += 1
-        elif id(o) in input_ids:
-            # an input returned unchanged: the output is a new tensor sharing its memory
-            alias = Tensor._wrap(o._array)
-            link_view(alias, o)
-            outs[j] = o = alias
-        if marked or o._array.dtype.kind not in "fcV":
-            o._requires_grad = False
-            continue
-        n_differentiable += 1
-        if id(o) not in ctx._dirty and o._base is not None and id(o._base) in input_bases:
-            viewing.append((j, o))
-        o._requires_grad = True
-        o.grad_fn = ctx
-        o._output_nr = j
-    for j, o in viewing:
-        # PyTorch refuses a recorded in-place write to such an output (ops/writes.py raises)
-        o.__dict__["_inplace_refusal"] = (
-            f"Output {j} of {cls.__name__} is a view and is being modified inplace. " +
-            ("This view is the output of a function that returns multiple views. Such "
-             "functions do not allow the output views to be modified inplace. You should "
-             "replace the inplace operation by an out-of-place one." if n_differentiable > 1
-             else
-             "This view was created inside a custom Function (or because an input was "
-             "returned as-is) and the autograd logic to handle view+inplace would override "
-             "the custom backward associated with the custom Function, leading to incorrect "
-             "gradients. This behavior is forbidden. You can fix this by cloning the output "
-             "of the custom Function."))
-    for o in outs:
-        if id(o) in ctx._dirty and o._base is not None and o.grad_fn is ctx and \
-                dirty_view_rebase is not None:
-            dirty_view_rebase(o)
-    ctx._out_meta = tuple((o._array.shape, o._array.dtype) if isinstance(o, Tensor) else None
-                          for o in outs)
-    ctx._xp = backend.xp_of(next(o._array for o in outs if isinstance(o, Tensor)))
-    if ctx.saved_:
-        packed, versions = [], []
-        for value in ctx.saved_:
-            if value is None:
-                packed.append((_CONST, None))
-                continue
-            if not isinstance(value, Tensor):
-                raise TypeError("save_for_backward can only save variables, but argument "
-                                f"{len(packed)} is of type {type(value).__name__}")
-            for j, o in enumerate(outs):
-                if value is o and o.grad_fn is ctx:
-                    packed.append((_OUTPUT, (o._array, j)))
-                    break
-            else:
-                packed.append((_INPUT, value))
-                _refuse_inference(value)
-            versions.append((value._vcounter, value._vcounter.value, value._array.shape,
-                             value._array.dtype, len(packed) - 1))
-        ctx.saved_ = tuple(packed)
-        ctx._packed = True
-        ctx._versions = versions
-        if saved_tensors_hooks_state.stack:
-            _pack_with_hooks(ctx)
-    if _state.anomaly:
-        ctx._trace = traceback.extract_stack()[:-2]
-        ctx._shapes = [tuple(t.shape) for t in tensors if t is not None]
-    return outs[0] if single else tuple(outs)
-
-
-def _aliased_inputs(outputs, outs, tensors, dirty, single):
-    """``outputs`` with each input returned as it is (and not marked dirty) replaced by a
-    new tensor sharing its memory, as PyTorch never hands an input back as the output."""
-    ids = {id(t) for t in tensors if t is not None and id(t) not in dirty}
-    for j, o in enumerate(outs):
-        if isinstance(o, Tensor) and id(o) in ids:
-            alias = Tensor._wrap(o._array)
-            link_view(alias, o)
-            outs[j] = alias
-    return outs[0] if single else (tuple(outs) if isinstance(outputs, tuple) else outputs)
-
-
-def _own_attrs(cls):
-    attrs = set()
-    for klass in cls.__mro__:
-        if klass is Function:
-            break
-        attrs.update(klass.__dict__)
-    return attrs
-
-
-_FORWARD_SIGNATURES = weakref.WeakKeyDictionary()     # Function class -> its forward's
-
-
-def _bind_arguments(cls, args, kwargs, takes_ctx):
-    """``apply``'s arguments as forward's positional ones, its defaults filled in: a tensor
-    given by keyword is an input as one given by position, and ``setup_context`` sees every
-    argument of forward (as PyTorch binds them).  A keyword that names no positional
-    parameter (a keyword-only one, or one for ``**kwargs``) is refused, as PyTorch refuses
-    it; a call that does not fit the signature otherwise is left to forward to refuse."""
-    try:
-        sig = _FORWARD_SIGNATURES.get(cls)
-        if sig is None:
-            sig = _FORWARD_SIGNATURES[cls] = inspect.signature(cls.forward)
-    except (TypeError, ValueError):
-        return args, kwargs
-    positional = {name for name, p in sig.parameters.items()
-                  if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD}
-    for key in kwargs:
-        if key not in positional:
-            raise TypeError(f"forward() got an unexpected keyword argument '{key}'")
-    try:
-        bound = sig.bind(None, *args, **kwargs) if takes_ctx else sig.bind(*args, **kwargs)
-    except TypeError:
-        return args, kwargs
-    bound.apply_defaults()
-    if bound.kwargs:
-        return args, kwargs
-    return tuple(bound.args[1:] if takes_ctx else bound.args), {}
-
-
-def _forward_takes_ctx(cls):
-    try:
-        params = list(inspect.signature(cls.forward).parameters)
-    except (TypeError, ValueError):
-        return True
-    return bool(params) and params[0] == "ctx"
-
-
-def _user_backward(node_type):
-    """A custom Function's backward: its ``backward``, or its ``vjp`` (PyTorch's other name
-    for it), refusing a class that defines both."""
-    own = _own_attrs(node_type)
-    if "vjp" not in own:
-        return node_type.backward
-    if "backward" in own:
-        raise RuntimeError("Implementing both 'backward' and 'vjp' for a custom Function is not "
-                           "allowed. You should only implement one of them.")
-    return node_type.vjp
-
-
-def _backward_ctx_style(ctx, grads):
-    if ctx._materialize:
-        grads = [g if g is not None or meta is None else
-                 Tensor._wrap(ctx._xp.zeros(meta[0], dtype=meta[1]))
-                 for g, meta in zip(grads, ctx._out_meta)]
-    result = _user_backward(type(ctx))(ctx, *grads)
-    result = result if isinstance(result, tuple) else (result,)
-    n = len(ctx.next_functions_)
-    if len(result) != n:
-        if len(result) > n and all(r is None for r in result[n:]):
-            result = result[:n]
-        else:
-            raise RuntimeError(f"function {ctx.name()} returned an incorrect number of gradients "
-                               f"(expected {n}, got {len(result)})")
-    for i, (r, meta) in enumerate(zip(result, ctx._in_meta)):
-        if r is not None and not isinstance(r, Tensor):
-            kind = type(r)
-            name = kind.__name__ if kind.__module__ == "builtins" else \
-                f"{kind.__module__}.{kind.__name__}"
-            raise RuntimeError(f"expected Variable or None (got {name})")
-        if meta is None and r is not None:
-            raise RuntimeError(f"function {ctx.name()} returned a gradient different than None "
-                               f"at position {i + 1}, but the corresponding forward input was "
-                               "not a Variable")
-    return tuple(result)
+# How a PyTorch-style Function is applied and how its node's backward is called: set by
+# _function_ctx.py (which builds on this module; engine.py imports it), called through these
+# slots by ``Function.apply`` and ``Function._backward``
+_apply_ctx_style = None
+_backward_ctx_style = None
 
 
 def once_differentiable(backward):
