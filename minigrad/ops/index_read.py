@@ -58,7 +58,8 @@ class BasicGetItem(GetItem):
     """Ints, slices, None and ...: the result is a view of the input."""
     returns_view = True
     # its first-order gradient is g in the read part of zeros: the engine adds that part
-    # alone into the input's gradient (``autograd/_grad_sums._Piece``) instead of running this backward
+    # alone into the input's gradient (``autograd/_grad_sums._Piece``) instead of running
+    # this backward
     grad_is_piece = True
 
     def forward(self, a, *, index, basic):
