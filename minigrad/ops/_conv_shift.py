@@ -9,17 +9,18 @@ docstring has the picture).
     shift_weight_grad(x, g, pads, ...)   the weight gradient
     shift_conv_columns(x, w_all, ...)    shift_conv's sum for an image too large to copy
                                          at once: all taps, over runs of positions
-    extent, plan, bands                  the layout, and how the work is cut
+    plan, bands                          how the work is cut
+The layouts themselves (``extent``, ``shift_planes``, the zero-free ``rows`` layout of
+2-d 'same' convolutions) live in ``_conv_layout``.
 """
 from __future__ import annotations
-
-import itertools
 
 from .. import backend
 from ..parallel import run_split
 from ._conv_im2col import crop_into
+from ._conv_layout import add_rows, extent, packs, shift_planes, taps, zero_beyond
 from ._util import prod as _prod
-from ._workspace import l2_cache_bytes, workspace as _workspace
+from ._workspace import l2_cache_bytes, padded_rows, workspace as _workspace
 
 # ----------------------------------------------------------------------------------------------
 # Shifted GEMMs: stride 1, one group
@@ -71,97 +72,6 @@ def batch_chunk_bytes(nd=2):
     """The bytes of shifted copies that one chunk of whole images may hold, for an
     ``nd``-dimensional convolution."""
     return IMAGE_CHUNK_BYTES if nd > 2 else min(IMAGE_CHUNK_BYTES, BATCH_CHUNK_BYTES)
-
-
-def extent(size, pads, kernel, dilation):
-    """The numbers per step along each axis of the flattened layout: E = max(S + max(l, r), L).
-
-    Images are not padded each on its own (S + l + r per axis): consecutive rows (and images)
-    share their zeros. A row is S numbers and E - S zeros; a read up to r past a row's end
-    lands in those zeros, and so does a read up to l before the next row's start, since both
-    are at most E - S away. E must also hold a row of L outputs. With 3x3 kernels and padding
-    1 that is (H + 1)(W + 1) numbers per image instead of (H + 2)(W + 2): on 16x16 planes the
-    GEMMs compute 1.13x the outputs instead of 1.27x.
-    """
-    return [max(m + max(l, r), m + l + r - d * (k - 1))
-            for m, (l, r), k, d in zip(size, pads, kernel, dilation)]
-
-
-def taps(kernel, dilation, ext):
-    """How far each leading kernel tap (all axes but the last) reads ahead in the flattened
-    layout: sum over axes of p_a * d_a * (numbers per step along axis a)."""
-    return [sum(p * d * _prod(ext[a + 1:]) for a, (p, d) in enumerate(zip(tap, dilation)))
-            for tap in itertools.product(*(range(k) for k in kernel[:-1]))]
-
-
-def shift_planes(x, pads, dilation, kernel, cols=None, first_only=False):
-    """The shifted copies of the zero-padded images: a (kW*C, n*P + tail) block.
-
-    Each image is flattened to a row of P = prod(E) numbers (``extent``: its rows share
-    their padding zeros) and the n images of the chunk are laid end to end, so one GEMM
-    covers them all::
-
-        block[j*C + c, m*P + t] = (image m, channel c at flat position t + j*dW)
-
-    ``tail`` zeros follow, for the taps of the last image. ``cols`` = (j0, j1) makes only the
-    copies j0 <= j < j1 (rows (j - j0)*C + c), for kernels too wide to copy all at once.
-
-    Copy 0 *is* the padded layout: x is written into its interior, once (the only strided
-    copy), and its padding zeroed; every other copy j is then that row read j*dW numbers
-    further on, a plain copy of long contiguous rows (half the time of writing each copy from
-    x). Cells read round from the next row or image feed only output columns cropped away.
-
-    ``first_only``: make copy j0 alone, every column that the other copies would read from it
-    (a (C, width + (j1 - j0 - 1)*dW) array): ``shift_conv_columns`` copies its parts itself.
-    """
-    xp = backend.xp_of(x)
-    n, C, *size = x.shape
-    kw, dw = kernel[-1], dilation[-1]
-    j0, j1 = cols or (0, kw)
-    ext = extent(size, pads, kernel, dilation)
-    P = _prod(ext)
-    tail = max(taps(kernel, dilation, ext))     # the furthest a leading tap reads past n*P
-    width = n * P + tail                               # the columns a copy has
-    # where x's first number lands in copy j0 (the padding before it, less j0*dW)
-    shift = pads[-1][0] - j0 * dw + sum(l * _prod(ext[a + 1:])
-                                        for a, (l, _) in enumerate(pads[:-1]))
-    # a row of copy j0 is read (j1 - j0 - 1)*dW further on by the last copy, and holds n
-    # images from `shift` on
-    row = max(width + (j1 - j0 - 1) * dw, shift + n * P)
-    buf = _workspace("shift", (1 if first_only else j1 - j0, C, row), x.dtype, xp)
-    first = buf[0]          # copy j0: the images read j0*dW on (x written that earlier)
-    inner = (slice(None), slice(None)) + tuple(slice(0, m) for m in size)
-    src = x.swapaxes(0, 1)                                                   # (C, n, *S), a view
-    whole = None
-    if shift < 0:
-        # a group of taps that starts past the left padding: x's first -shift numbers fall
-        # off the front (only outputs this group does not compute read them)
-        whole = xp.zeros([C, n] + ext, dtype=x.dtype)
-        whole[inner] = src
-
-    def copy(c0, c1):                     # channels c0..c1 of every copy, on one thread
-        if whole is None:
-            first[c0:c1, :shift] = 0
-            images = first[c0:c1, shift:shift + n * P].reshape([c1 - c0, n] + ext)
-            images[inner] = src[c0:c1]
-            zero_beyond(images, size)    # the padding (a reused buffer holds old numbers)
-        else:
-            first[c0:c1, :n * P + shift] = whole[c0:c1].reshape(c1 - c0, n * P)[:, -shift:]
-        first[c0:c1, shift + n * P:] = 0
-        for j in range(1, 1 if first_only else j1 - j0):
-            buf[j, c0:c1, :width] = first[c0:c1, j * dw:j * dw + width]
-    run_split(copy, C, 2 * (j1 - j0) * C * width * x.itemsize, xp)
-    if first_only:
-        return buf[0]
-    # (j1 - j0, C, row) -> ((j1 - j0) * C, width): the first `width` columns of every row
-    return buf.reshape((j1 - j0) * C, row)[:, :width]
-
-
-def zero_beyond(a, size):
-    """Zero every cell of a (A, B, *E) outside its leading (A, B, *size) corner."""
-    for ax, m in enumerate(size):
-        a[(slice(None), slice(None)) + tuple(slice(0, k) for k in size[:ax]) +
-          (slice(m, None),)] = 0
 
 
 def even(total, most):
@@ -259,8 +169,10 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
     instead of T thin ones, 10-40% faster). No im2col matrix (kH*kW times the input). A very
     wide kernel on a large plane takes its taps a few at a time instead (``plan``), and a
     large image goes in bands of rows (``bands``), and few output channels (fewer than
-    C / T) take every tap on the products' side (``_shift_conv_thin``). ``out``: where to
-    write y (a view).
+    C / T) take every tap on the products' side (``_shift_conv_thin``). A 2-d (or 3-d)
+    convolution padded along its last axis whose output rows fit in x's rows ('same'
+    padding and narrower) takes the zero-free ``rows`` layout (``_shift_conv_rows``).
+    ``out``: where to write y (a view).
     """
     xp = backend.xp_of(x)
     N, C, *size = x.shape
@@ -294,6 +206,14 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
             crop_into(y[n0:n0 + 1], kept, bias)
             del acc, kept
         return y
+    # The rows layout adds its terms into y where it lies: not into a y strided along its
+    # rows (a phase of a strided convolution's input gradient: 7% slower there than adding
+    # into the contiguous accumulator and copying that once). Nor with an inf or NaN in w:
+    # torch's windows multiply it by the padding's zeros, NaNs that the rows layout, which
+    # adds no term that reads padding rows, would not make (w is small: a cheap check)
+    if packs(size, pads, kernel, dilation) and y.strides[-1] == y.itemsize and \
+            bool(xp.isfinite(w_all.sum())):
+        return _shift_conv_rows(x, w_all, pads, dilation, kernel, bias, y, step)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
         L = (n1 - n0) * P
@@ -313,6 +233,32 @@ def shift_conv(x, w, pads, dilation, out_size, bias=None, out=None):
         kept = acc.reshape((O, n1 - n0) + tuple(ext))[crop].swapaxes(0, 1)   # (n, O, *L)
         crop_into(y[n0:n1], kept, bias)
         del acc, kept                       # the workspace is free again for the next chunk
+    return y
+
+
+def _shift_conv_rows(x, w_all, pads, dilation, kernel, bias, y, step):
+    """``shift_conv`` in the ``rows`` layout (``_conv_layout``): images of prod(S) numbers end
+    to end, no zeros. The kW horizontal copies are those of x with padding along the last
+    axis alone (``shift_planes``, packed), ONE GEMM (T*O, kW*C) @ (kW*C, n*prod(S)) makes
+    every leading tap's product, and ``add_rows`` sums them into y over the rows each tap
+    reads inside its image, ``step`` images at a time: the chunks that the padded layout
+    would make (planned on its larger images; planned on the smaller ones, chunks near the
+    limit grew, 8 images instead of 4 on 32x32 planes with 64 channels, and ran 6% slower).
+    Writes y (N, O, *L); returns it."""
+    xp = backend.xp_of(x)
+    N, size = x.shape[0], x.shape[2:]
+    flat = (1,) * (len(size) - 1)           # the leading axes: no padding, one tap
+    row_pads, row_dil = ((0, 0),) * len(flat) + (pads[-1],), flat + (dilation[-1],)
+    row_kernel = flat + (kernel[-1],)
+    for n0 in range(0, N, step):
+        n1 = min(N, n0 + step)
+        block = shift_planes(x[n0:n1], row_pads, row_dil, row_kernel, packed=True)
+        # rows a little apart: n*prod(S) is often a power of two (4 images of 32x32)
+        out = padded_rows("shift-out", (w_all.shape[0], block.shape[1]), x.dtype, xp)
+        xp.matmul(w_all, block, out=out)
+        del block                           # the workspace is free again
+        add_rows(y[n0:n1], out, kernel, dilation, pads, size, bias)
+        del out
     return y
 
 
@@ -434,12 +380,15 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
             gw = gw + shift_weight_grad(x[:, :, a:b], g[:, :, r0:r1],
                                         (ends,) + tuple(pads[1:]), dilation, kernel)
         return gw
-    ext = extent(size, pads, kernel, dilation)
+    step, tap_groups, _ = plan(N, C, O, kernel, extent(size, pads, kernel, dilation),
+                               x.itemsize)
+    # rows of W numbers (``packs``) unless the taps go in groups
+    packed = len(tap_groups) == 1 and packs(size, pads, kernel, dilation)
+    ext = extent(size, pads, kernel, dilation, packed)   # (the chunks planned as before)
     P, kw = _prod(ext), kernel[-1]
     shifts = taps(kernel, dilation, ext)
     # the sums and each product in scratch buffers: only the answer (O, C, *k) is allocated
     gw = _workspace("shift-gw", (len(shifts), kw * C, O), x.dtype, xp)
-    step, tap_groups, _ = plan(N, C, O, kernel, ext, x.itemsize)
     keep = (slice(None), slice(None)) + tuple(slice(0, m) for m in out_size)   # of (O, n, *E)
     for n0 in range(0, N, step):
         n1 = min(N, n0 + step)
@@ -463,7 +412,7 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
         run_split(turn, L, 2 * wide_t.nbytes, xp)
         wide = flat = None                  # the workspace is free again
         for j0, j1 in tap_groups:
-            block = shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1))
+            block = shift_planes(x[n0:n1], pads, dilation, kernel, (j0, j1), packed=packed)
             product = _workspace("shift-gw-t", ((j1 - j0) * C, O), x.dtype, xp)
             for t, shift in enumerate(shifts):
                 # (kW*C, L) @ (L, O): the long L axis is the contraction and the small O axis

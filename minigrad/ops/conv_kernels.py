@@ -106,29 +106,49 @@ _SHIFT_3D_WASTE_CHANNELS = 4
 _SHIFT_3D_MAX_CHANNELS = 32
 
 
-def path(geom, channels):
+# Small 2-d planes (fewer than _SHIFT_MIN_OUTPUTS outputs, from 7x7 on) padded 'same' take
+# the shifted GEMMs' zero-free rows layout (``_conv_layout``) when a batch of them makes a
+# product at least _ROWS_MIN_COLUMNS wide (images x outputs) over at most _ROWS_MAX_CHANNELS
+# channels: one thread, forward + both gradients of 3x3 convolutions, CPU time against
+# im2col: 64x64x7x7 -> 64 0.76x, 16x64x7x7 0.70x, 64x32x8x8 0.72x, 16x128x8x8 0.76x,
+# 8x64x10x10 0.79x, 16x256x7x7 0.89x, 32x128x7x7 0.91x; but 32x256x7x7 1.01x,
+# 16x512x7x7 1.09x (the chunks' products grow narrow), and with fewer columns 8x256x7x7
+# 1.01x, 32x64x4x4 1.04x, 1x64x7x7 1.3x
+_ROWS_MIN_OUTPUTS = 49
+_ROWS_MIN_COLUMNS = 768
+_ROWS_MAX_CHANNELS = 256
+
+
+def path(geom, channels, images=None):
     """Which formulation computes this geometry on ``channels`` input channels: "gemm",
     "depthwise", "shift" or "im2col". A grouped convolution (one input channel per group
     aside) takes the shifted GEMMs group by group wherever its stride is 1, however few
     channels a group has: im2col's batched products over the groups ran 2-3x slower (4 to 64
-    groups of 2 to 16 channels, 32x32 planes, one and two threads)."""
+    groups of 2 to 16 channels, 32x32 planes, one and two threads). ``images``: the batch
+    (or the part of it) that one call computes, when known (small planes, ``_shift_fits``)."""
     if geom.groups == channels > 1:
         return "depthwise"
     if geom.groups == 1 and all(k == 1 for k in geom.kernel) and \
             all(l == 0 and r == 0 for l, r in geom.padding):
         return "gemm"
     if (geom.groups > 1 or channels * geom.kernel[-1] >= _SHIFT_MIN_DEPTH) and \
-            _shift_fits(geom, channels):
+            _shift_fits(geom, channels, images):
         return "shift"
     return "im2col"
 
 
-def _shift_fits(geom, channels):
+def _shift_fits(geom, channels, images=None):
     """Stride 1, and planes large enough for the shifted GEMMs to waste little (a little
-    more in 3-d with few ``channels`` per group, the channels the convolution reads)."""
+    more in 3-d with few ``channels`` per group, the channels the convolution reads), or
+    small 2-d planes in the rows layout, ``images`` of them at once (``_ROWS_MIN_COLUMNS``)."""
     if any(s != 1 for s in geom.stride):
         return False
     outputs = _prod(geom.out_size)
+    if images is not None and len(geom.kernel) == 2 and geom.groups == 1 and \
+            _ROWS_MIN_OUTPUTS <= outputs < _SHIFT_MIN_OUTPUTS and \
+            channels <= _ROWS_MAX_CHANNELS and images * outputs >= _ROWS_MIN_COLUMNS and \
+            _shift.packs(geom.in_size, geom.padding, geom.kernel, geom.dilation):
+        return True
     computed = _prod(_shift.extent(geom.in_size, geom.padding, geom.kernel, geom.dilation))
     per_group = channels // geom.groups
     if len(geom.kernel) == 3 and 0 < per_group <= _SHIFT_3D_MAX_CHANNELS:
@@ -176,7 +196,7 @@ def columns(x, geom):
     """The im2col matrix of x (N, C, *S): (G, C/G * prod(k), N * prod(L)), or, for many
     images of small planes (``batch_last``), (G, C/G * prod(k), prod(L), N); None when this
     geometry is not computed with im2col (nothing to share then)."""
-    if path(geom, x.shape[1]) != "im2col" or x.size == 0:
+    if path(geom, x.shape[1], x.shape[0]) != "im2col" or x.size == 0:
         return None
     return _im2col(x, geom)
 
@@ -283,7 +303,7 @@ def _forward(x, w, b, geom, cols, y):
     None."""
     xp = backend.xp_of(x)
     N, O, G = x.shape[0], w.shape[0], geom.groups
-    how = path(geom, x.shape[1])
+    how = path(geom, x.shape[1], N)
     if how == "gemm":
         out = y.reshape(N, O, -1)
         xp.matmul(w.reshape(O, -1), _pick(x, geom), out=out)      # (O, C) @ (N, C, L)
@@ -352,7 +372,7 @@ def _input_grad(g, w, geom, gx):
     if path(geom, C) == "depthwise":        # (any channel multiplier O / C)
         _depthwise.input_grad(g, w, geom, gx)
         return
-    how = path(geom, O)                     # the adjoint convolution reads O channels
+    how = path(geom, O, N)                  # the adjoint convolution reads O channels
     if G > 1:                               # (O == G is no depthwise adjoint: C/G channels)
         how = "shift" if _shift_fits(geom, O) else "im2col"
     if how == "gemm":
@@ -432,7 +452,7 @@ def _weight_grad(x, g, geom, cols):
     xp = backend.xp_of(x)
     N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
     shape = (O, C // G) + tuple(geom.kernel)
-    how = path(geom, C)
+    how = path(geom, C, N)
     if how == "depthwise":
         return _depthwise.weight_grad(x, g, geom)
     if how == "gemm":
