@@ -157,7 +157,7 @@ class OneHotCategorical(Distribution):
     @property
     def variance(self):
         p = self.probs
-        return p - p * p
+        return p * (1 - p)                   # PyTorch's form (its rounding, its last node)
 
     def sample(self, sample_shape=ops.Size()):
         labels = self._categorical.sample(sample_shape)

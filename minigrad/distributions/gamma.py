@@ -60,9 +60,10 @@ class Gamma(ExponentialFamily):
         out_shape = self._extended_shape(sample_shape)
         draws = standard_gamma(self.concentration.expand(out_shape)) / self.rate.expand(out_shape)
         # lift exact zeros (underflow) to the smallest normal number so log_prob stays
-        # finite; the shift is a constant, so gradients pass through untouched
-        frozen = draws.detach()
-        return draws + (frozen.clamp(min=ops.finfo(draws.dtype).tiny) - frozen)
+        # finite: written in place into the values only, as PyTorch does (the division's
+        # gradients read its inputs, so they pass through untouched; the node stays Div's)
+        draws.detach().clamp_(min=ops.finfo(draws.dtype).tiny)
+        return draws
 
     def log_prob(self, value):
         """a log(rate) + (a - 1) log x - rate x - lgamma(a)."""
@@ -74,7 +75,8 @@ class Gamma(ExponentialFamily):
     def entropy(self):
         """a + lgamma(a) - (a - 1) digamma(a) - log(rate)."""
         a = self.concentration
-        return a + ops.lgamma(a) - (a - 1) * ops.digamma(a) - self.rate.log()
+        # summed in PyTorch's order (its rounding, its last node)
+        return a - self.rate.log() + ops.lgamma(a) + (1.0 - a) * ops.digamma(a)
 
     def cdf(self, value):
         """The regularized lower incomplete gamma P(a, rate x)."""

@@ -101,6 +101,12 @@ class Cauchy(Distribution):
         return self.scale.log() + math.log(4 * math.pi)
 
 
+def _masked_write_node(out):
+    """PyTorch's node of ``m[mask] = value`` into a copy m: IndexPutBackward0, except for a
+    0-d m (a 0-d mask is a write through a view: CopySlices)."""
+    return "torch::autograd::CopySlices" if out.ndim == 0 else "IndexPutBackward0"
+
+
 class StudentT(Distribution):
     arg_constraints = {"df": constraints.positive, "loc": constraints.real,
                        "scale": constraints.positive}
@@ -119,9 +125,9 @@ class StudentT(Distribution):
 
     @property
     def mean(self):
-        # (PyTorch writes the NaNs into a copy of loc: its node is CopySlices)
-        return rename_node(ops.where(self.df <= 1, math.nan, self.loc),
-                           "torch::autograd::CopySlices")
+        # (PyTorch writes the NaNs into a copy of loc by a mask: see _masked_write_node)
+        out = ops.where(self.df <= 1, math.nan, self.loc)
+        return rename_node(out, _masked_write_node(out))
 
     @property
     def mode(self):
@@ -132,7 +138,8 @@ class StudentT(Distribution):
         df = self.df
         finite = self.scale.pow(2) * df / ops.where(df > 2, df - 2, 1.0)
         infinite = ops.where(df > 1, math.inf, math.nan)
-        return rename_node(ops.where(df > 2, finite, infinite), "torch::autograd::CopySlices")
+        out = ops.where(df > 2, finite, infinite)
+        return rename_node(out, _masked_write_node(out))
 
     def rsample(self, sample_shape=ops.Size()):
         normal = standard_normal(self._extended_shape(sample_shape), self.df)

@@ -238,7 +238,7 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
 # ----------------------------------------------------------------------------------------------
 # channel_shuffle, bilinear
 # ----------------------------------------------------------------------------------------------
-def channel_shuffle(input, groups):
+def native_channel_shuffle(input, groups):
     """(N, C, *) -> same shape, channels regrouped: view C as (groups, C // groups), swap the
     two, flatten back (channel g * (C/groups) + i moves to i * groups + g)."""
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
@@ -263,7 +263,11 @@ def channel_shuffle(input, groups):
     return keep_channels_last(shuffled, input)
 
 
-native_channel_shuffle = channel_shuffle
+def channel_shuffle(input, groups):
+    return rename_node(native_channel_shuffle(input, groups), "ChannelShuffleBackward0")
+
+
+channel_shuffle.__doc__ = native_channel_shuffle.__doc__
 
 
 def _size_of(t, d):
@@ -315,7 +319,8 @@ def bilinear(input1, input2, weight, bias=None):
     left = input1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)
     left = left.reshape(tuple(input1.shape[:-1]) + (out_f, in2))
     out = (left * input2.unsqueeze(-2)).sum(-1, dtype=input1.dtype)
-    return out if bias is None else out + bias
+    # PyTorch's product ends in a view of its result (ViewBackward0) before the bias
+    return rename_node(out, "ViewBackward0") if bias is None else out + bias
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from .elementwise import div, mul
@@ -76,4 +77,5 @@ def cond(A, p=None):
     eye = xp.eye(A.shape[-1], dtype=A._array.dtype)
     safe = where(Tensor._wrap(singular[..., None, None]), Tensor._wrap(eye), A)
     value = mul(matrix_norm(A, p), matrix_norm(inv(safe), p))
-    return where(Tensor._wrap(singular), np.inf, value)
+    # PyTorch maps the singular ones' NaN to inf by nan_to_num: its last node
+    return rename_node(where(Tensor._wrap(singular), np.inf, value), "NanToNumBackward0")

@@ -30,6 +30,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import not_implemented_for
@@ -156,7 +157,7 @@ def torch_cholesky(input, upper=False):
         if input.shape[-1] == input.shape[-2] and (dtype.kind not in "fcV" or
                                                    dtypes.reduced_float(dtype)):
             raise not_implemented_for("cholesky_cpu", dtype)
-    return _checked_cholesky(input, upper, "cholesky")
+    return rename_node(_checked_cholesky(input, upper, "cholesky"), "CholeskyBackward0")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def qr(A, mode="reduced"):
                            f"'reduced' (default), 'r', or 'complete'")
     check_matrices(A, "linalg.qr", square=False)
     q = QrQ.apply(A, mode="complete" if mode == "complete" else "reduced")
-    r = triu(matmul(_mH(q), A))
+    r = rename_node(triu(matmul(_mH(q), A)), "LinalgQrBackward0")      # PyTorch's node
     if mode == "r":
         q = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
         r = _ROnly.apply(r)
@@ -225,6 +226,8 @@ class _ROnly(Function):
     """R of ``linalg.qr(A, mode='r')``: the same values, but no gradient (its derivative
     needs Q, which that mode does not return): backward is PyTorch's error."""
     complex_ok = True            # a copy; its backward refuses every dtype
+    _node_name = "LinalgQrBackward0"
+
     def forward(self, r):
         return r.copy()
 

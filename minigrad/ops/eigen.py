@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
@@ -252,6 +253,9 @@ def _check_eig_input(A, name, finite=True):
         raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
 
 
+_EIG_NODE = "LinalgEigBackward0"          # PyTorch's one node for eig's and eigvals' outputs
+
+
 @in_float32
 def eig(A):
     """``linalg.eig``: (eigenvalues (*, n), eigenvectors (*, n, n) as unit-norm columns) of
@@ -261,8 +265,8 @@ def eig(A):
     packed, n = Eig.apply(A), A.shape[-1]
     # copies, not views of the packed array: changing one in place must not touch the other
     # (nor what the backward saved)
-    return EigResult(clone(squeeze(narrow(packed, -1, n, 1), -1)),
-                     clone(narrow(packed, -1, 0, n)))
+    return EigResult(rename_node(clone(squeeze(narrow(packed, -1, n, 1), -1)), _EIG_NODE),
+                     rename_node(clone(narrow(packed, -1, 0, n)), _EIG_NODE))
 
 
 @in_float32
@@ -277,7 +281,7 @@ def eigvals(A):
         bad = ~xp.isfinite(a).all(axis=(-2, -1))
         w, _ = _eig_arrays(xp.where(bad[..., None, None], a.dtype.type(0), a))
         return Tensor._wrap(xp.where(bad[..., None], w.dtype.type(complex("nan+nanj")), w))
-    return clone(squeeze(narrow(Eig.apply(A), -1, A.shape[-1], 1), -1))
+    return rename_node(clone(squeeze(narrow(Eig.apply(A), -1, A.shape[-1], 1), -1)), _EIG_NODE)
 
 
 def _all_finite(a):

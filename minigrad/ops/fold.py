@@ -230,17 +230,20 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Undo max_pool1d: each value back at its recorded position, zeros elsewhere."""
-    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+    out = _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+    return rename_node(out, "SqueezeBackward1")       # PyTorch's: 2-d's result squeezed
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Undo max_pool2d: each value back at its recorded position, zeros elsewhere."""
     if _autocast_state.active:       # one of the ops CPU autocast runs in float32
         input, = _autocast_widen(input)
-    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+    out = _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+    return rename_node(out, "MaxUnpool2DBackward0")              # PyTorch's node
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     if _autocast_state.active:       # one of the ops CPU autocast runs in float32
         input, = _autocast_widen(input)
-    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+    out = _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+    return rename_node(out, "MaxUnpool3DBackward0")              # PyTorch's node

@@ -21,6 +21,7 @@ import math
 from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
@@ -41,6 +42,7 @@ TorchQrResult = result_type("qr", ["Q", "R"])
 
 class _Geqrf(Function):
     """One result of geqrf (computed beforehand), with no derivative."""
+    _node_name = "GeqrfBackward0"                   # PyTorch's node
     complex_ok = True            # values only: its backward refuses every dtype
     def forward(self, a, *, value):
         return value
@@ -150,7 +152,7 @@ def ormqr(input, input2, input3, left=True, transpose=False):
             c = sub(c, mul(ti, matmul(vi, matmul(_mH(vi), c))))
         else:
             c = sub(c, mul(ti, matmul(matmul(c, vi), _mH(vi))))
-    return c
+    return rename_node(c, "OrmqrBackward0") if c is not other else c    # PyTorch's node
 
 
 @in_float32

@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 
 from .. import backend
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar_type_name
 from .indexing import setitem
@@ -80,14 +81,16 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,
                   stacklevel=2)
     if input.ndim == 0:
-        return scatter_reduce(input, 0, index, source, reduce, include_self=include_self)
+        out = scatter_reduce(input, 0, index, source, reduce, include_self=include_self)
+        return rename_node(out, "IndexReduceBackward0")          # PyTorch's node
     xp = backend.xp_of(idx)
     size = input.shape[d] if input.ndim else 1
     idx = xp.where(idx < 0, idx + size, idx).astype(xp.int64)
     shape = [1] * source.ndim
     shape[d] = idx.size
     full = xp.broadcast_to(idx.reshape(shape), tuple(source.shape)).copy()
-    return scatter_reduce(input, d, Tensor._wrap(full), source, reduce, include_self=include_self)
+    out = scatter_reduce(input, d, Tensor._wrap(full), source, reduce, include_self=include_self)
+    return rename_node(out, "IndexReduceBackward0")              # PyTorch's node
 
 
 def index_reduce_(input, dim, index, source, reduce, *, include_self=True):
@@ -116,4 +119,6 @@ def fill_diagonal_(input, fill_value, wrap=False):
         step = sum(n ** k for k in range(input.ndim))
         flat = xp.arange(n, dtype=xp.int64) * step
     coords = xp.unravel_index(flat, shape)
-    return setitem(input, tuple(Tensor._wrap(c.astype(xp.int64)) for c in coords), fill_value)
+    out = setitem(input, tuple(Tensor._wrap(c.astype(xp.int64)) for c in coords), fill_value)
+    # PyTorch fills a strided view of the diagonal: its node is the write through a view's
+    return rename_node(out, "torch::autograd::CopySlices")

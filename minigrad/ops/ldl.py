@@ -49,12 +49,14 @@ _ALPHA = (1.0 + np.sqrt(17.0)) / 8.0
 class _NoDerivative(Function):
     """An array computed without a derivative: forward returns ``value``, backward raises."""
     complex_ok = True            # values only: its backward refuses every dtype
+    _node_name = "torch::autograd::NotImplemented"          # PyTorch's node
+
     def forward(self, *sources, value, name):
-        self.name = name
+        self.op_name = name      # (not ``name``: that is the node's name() method)
         return value
 
     def backward(self, g):
-        raise RuntimeError(f"derivative for aten::{self.name} is not implemented")
+        raise RuntimeError(f"derivative for aten::{self.op_name} is not implemented")
 
 
 def _symmetrize_lower(s, herm=False):

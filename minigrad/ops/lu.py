@@ -34,6 +34,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
@@ -138,6 +139,7 @@ class LuFactor(Function):
     """The packed LU (..., m, n) of a, computed beforehand (``lu``, with the row order
     ``perm``) so that pivots and info can be read; backward as in the module docstring (for a
     complex a with conjugate transposes: ^T -> ^H)."""
+    _node_name = "LinalgLuFactorExBackward0"        # PyTorch's node
     complex_ok = True
     def forward(self, a, *, lu, perm):
         self.perm = perm
@@ -241,11 +243,17 @@ def _unpack(lu_t, perm, unpack_data=True, unpack_pivots=True):
     return p, _unit_lower(lu_t, k), _upper(lu_t, k)
 
 
+def _named(factors, node_name):
+    """(P, L, U) with L's and U's nodes under PyTorch's one node name for the op."""
+    p, lower, upper = factors
+    return p, rename_node(lower, node_name), rename_node(upper, node_name)
+
+
 def lu(A, *, pivot=True):
     """``linalg.lu``: (P (*, m, m), L (*, m, k), U (*, k, n)) with A = P L U, k = min(m, n);
     no error for singular matrices.  L and U are differentiable, P is a constant."""
     lu_t, piv, _ = _factor(A, pivot, "torch.linalg.lu")
-    return LuResult(*_unpack(lu_t, permutation(piv, A.shape[-2])))
+    return LuResult(*_named(_unpack(lu_t, permutation(piv, A.shape[-2])), "LinalgLuBackward0"))
 
 
 def torch_lu(A, pivot=True, get_infos=False):
@@ -284,7 +292,8 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
         raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
                            "inclusive.Did you properly pass the result of lu_factor?")
     perm = permutation(LU_pivots._array, m) if unpack_pivots else None
-    return LuUnpackResult(*_unpack(LU_data, perm, unpack_data, unpack_pivots))
+    return LuUnpackResult(*_named(_unpack(LU_data, perm, unpack_data, unpack_pivots),
+                                  "LuUnpackBackward0"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,8 +347,10 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     broadcast_shape(tuple(B.shape[:-2]), tuple(LU.shape[:-2]), "the batch dims of B and LU")
     p = Tensor._wrap(permutation_matrix(permutation(arr, n), LU._array.dtype))
     if left:
-        return _lu_apply_inverse(LU, p, B, adjoint)
-    return _mH(_lu_apply_inverse(LU, p, _mH(B), not adjoint))     # X A = B <=> A^T X^T = B^T
+        x = _lu_apply_inverse(LU, p, B, adjoint)
+    else:
+        x = _mH(_lu_apply_inverse(LU, p, _mH(B), not adjoint))    # X A = B <=> A^T X^T = B^T
+    return rename_node(x, "LinalgLuSolveBackward0")             # one node in PyTorch
 
 
 @in_float32

@@ -248,4 +248,4 @@ def householder_product(A, tau):
         vi = narrow(v, -1, i, 1)                                 # (*, m, 1)
         ti = unsqueeze(narrow(tau, -1, i, 1), -1)                # (*, 1, 1)
         q = sub(q, mul(ti, matmul(vi, matmul(_mH(vi), q))))
-    return q
+    return rename_node(q, "LinalgHouseholderProductBackward0")      # one node in PyTorch

@@ -269,6 +269,8 @@ class Entr(Function):
 
     A bfloat16 input arrives in float32; its log is rounded to bfloat16 before the product,
     as PyTorch's scalar bfloat16 kernel rounds it."""
+    _node_name = "SpecialEntrBackward0"             # PyTorch's node
+
     @ieee
     def forward(self, x, *, dtype):
         self.save_for_backward(x)
@@ -328,13 +330,13 @@ def floor_divide(input, other):
 def deg2rad(input):
     """Degrees to radians (x * pi / 180); integers and bools give the default float dtype."""
     _real_only(input, "deg2rad")
-    return mul(_floating(input), math.pi / 180.0)
+    return rename_node(mul(_floating(input), math.pi / 180.0), "Deg2RadBackward0")
 
 
 def rad2deg(input):
     """Radians to degrees (x * 180 / pi); integers and bools give the default float dtype."""
     _real_only(input, "rad2deg")
-    return mul(_floating(input), 180.0 / math.pi)
+    return rename_node(mul(_floating(input), 180.0 / math.pi), "Rad2DegBackward0")
 
 
 # ----------------------------------------------------------------------------------------------

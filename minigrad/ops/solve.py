@@ -351,6 +351,7 @@ class SolveTriangular(Function):
     """X = T^-1 b where T is the upper (or lower) triangle of a (..., n, n), with ones on the
     diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-H g
     (the conjugate-transposed triangle), da = -db X^H kept to T's triangle."""
+    _node_name = "LinalgSolveTriangularBackward0"       # PyTorch's node
     complex_ok = True
 
     def forward(self, a, b, *, upper, unit):
@@ -399,7 +400,8 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     if left:
         return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
     a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
-    return mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular))
+    return rename_node(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)),
+                       SolveTriangular._node_name)
 
 
 @in_float32
@@ -424,8 +426,11 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
                            f"{b.shape[-2]} by {b.shape[-1]}")
     coeff = mT(A) if transpose else A
     x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
-    # the cloned coefficient is A broadcast to the solution's batch shape
-    return TriangularSolveResult(x, clone(A.expand(*x.shape[:-2], *A.shape[-2:])))
+    # the cloned coefficient is A broadcast to the solution's batch shape; both results are
+    # one PyTorch node's
+    cloned = clone(A.expand(*x.shape[:-2], *A.shape[-2:]))
+    return TriangularSolveResult(rename_node(x, "TriangularSolveBackward0"),
+                                 rename_node(cloned, "TriangularSolveBackward0"))
 
 
 class CholeskySolve(Function):

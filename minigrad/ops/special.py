@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ..autograd.function import rename_node
 from .activation import erf
 from .bessel import bessel_j0, bessel_j1  # noqa: F401
 from .bessel_more import (  # noqa: F401
@@ -61,4 +62,5 @@ def round(input, *, decimals=0):
 
 def ndtr(input):
     """The standard normal cumulative distribution function: (1 + erf(x / sqrt 2)) / 2."""
-    return mul(add(erf(mul(input, _SQRT_HALF)), 1.0), 0.5)
+    # PyTorch records the last step as a product with a number (MulBackward1)
+    return rename_node(mul(add(erf(mul(input, _SQRT_HALF)), 1.0), 0.5), "MulBackward1")

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K
@@ -114,6 +115,7 @@ class Erfc(_Unary):
 
 
 class Erfcx(_Unary):
+    _node_name = "SpecialErfcxBackward0"      # PyTorch's nodes of torch.special's own ops
     kernel = staticmethod(K.erfcx)
 
     def derivative(self, a):
@@ -132,6 +134,8 @@ class Erfinv(Function):
 
 
 class Ndtri(Function):
+    _node_name = "SpecialNdtriBackward0"
+
     def forward(self, a):
         out = _round_to(K.ndtri, a)
         self.save_for_backward(out)
@@ -143,6 +147,7 @@ class Ndtri(Function):
 
 
 class LogNdtr(_Unary):
+    _node_name = "SpecialLogNdtrBackward0"
     kernel = staticmethod(K.log_ndtr)
 
     def derivative(self, a):
@@ -163,6 +168,7 @@ class I0(_Unary):
 
 
 class I0e(_Unary):
+    _node_name = "SpecialI0EBackward0"
     kernel = staticmethod(K.i0e)
 
     def derivative(self, a):
@@ -176,6 +182,7 @@ def _zero_or_nan(a):
 
 
 class I1(_Unary):
+    _node_name = "SpecialI1Backward0"
     kernel = staticmethod(K.i1)
 
     def derivative(self, a):
@@ -183,6 +190,7 @@ class I1(_Unary):
 
 
 class I1e(_Unary):
+    _node_name = "SpecialI1EBackward0"
     kernel = staticmethod(K.i1e)
 
     def derivative(self, a):
@@ -219,6 +227,8 @@ class _IncompleteGamma(Function):
 class Zeta(Function):
     """zeta(s, q) = sum over k >= 0 of (q + k)^-s; a gradient for q only, as PyTorch:
     d/dq zeta(s, q) = -s zeta(s + 1, q) (each term's derivative, summed)."""
+    _node_name = "SpecialZetaBackward0"
+
     def forward(self, s, q):
         self.save_for_backward(s, q)
         return _round_to(K.hurwitz_zeta, s, q)
@@ -267,7 +277,8 @@ def mvlgamma(input, p):
     for i in range(1, p):
         total = add(total, lgamma(sub(x, i / 2.0)))
     # row-major whatever x's layout, as PyTorch's (a sum over a stacked last dim)
-    return add(total.contiguous(), p * (p - 1) / 4.0 * math.log(math.pi))
+    out = add(total.contiguous(), p * (p - 1) / 4.0 * math.log(math.pi))
+    return rename_node(out, "MvlgammaBackward0")           # one node in PyTorch
 
 
 def erfc(input):

@@ -89,7 +89,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         c = div(matmul(centred, conj_of(transpose(weighted, 0, 1))), norm)
     # one variable (a 1-d input, or a 2-d input with one row) gives a 0-d result; PyTorch
     # squeezes the product in every case, so its last node is always a SqueezeBackward0
-    return rename_node(reshape(c) if tuple(c.shape) == (1, 1) else c, "SqueezeBackward0")
+    return rename_node(reshape(c, ()) if tuple(c.shape) == (1, 1) else c, "SqueezeBackward0")
 
 
 def _check_weights(weights, name, kinds, kind_words, n):
@@ -210,20 +210,22 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
             out = reshape(out, *((out.shape[0],) + (1,) * input.ndim))
         else:
             out = unsqueeze(out, d + 1) if input.ndim else out
-    return reshape(out, *out.shape[1:]) if scalar_q or qa.ndim == 0 else out
+    return reshape(out, tuple(out.shape[1:])) if scalar_q or qa.ndim == 0 else out
 
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles of ``input`` along ``dim`` (of all elements when None), q a number or
     a 1-d tensor (its values in [0, 1]; a tensor q puts its dim first in the result).  A slice
     holding NaN gives NaN."""
-    return _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
+    return rename_node(_quantile(input, q, dim, keepdim, interpolation, False, "quantile"),
+                       "SqueezeBackward4")               # PyTorch's last step
 
 
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     """``quantile`` ignoring NaNs: each slice's quantiles of its non-NaN values (NaN when it
     has none)."""
-    return _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
+    return rename_node(_quantile(input, q, dim, keepdim, interpolation, True, "nanquantile"),
+                       "SqueezeBackward4")               # PyTorch's last step
 
 
 # ----------------------------------------------------------------------------------------------

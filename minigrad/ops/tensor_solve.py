@@ -7,6 +7,7 @@ import math
 import numbers
 
 from ..tensor import Tensor
+from ..autograd.function import rename_node
 from ._autocast_cast import in_float32
 from ._util import normalize_dim
 from .movement import reshape
@@ -38,7 +39,8 @@ def tensorinv(A, ind=2):
     if A._array.dtype.kind in "fcV" and A._array.dtype.itemsize > 2 and rows and \
             bool(_first_zero_pivot(matrix._array)):
         raise _singular_inverse(matrix._array, "inv")
-    return reshape(inv(matrix), *A.shape[ind:], *A.shape[:ind])
+    out = reshape(inv(matrix), tuple(A.shape[ind:]) + tuple(A.shape[:ind]))
+    return rename_node(out, "ReshapeAliasBackward0")            # PyTorch's node
 
 
 @in_float32
@@ -59,4 +61,4 @@ def tensorsolve(A, B, dims=None):
                            f"prod(self.shape[other.ndim:]) == prod(self.shape[:other.ndim]), "
                            f"but got {cols} != {rows}")
     x = solve(reshape(A, rows, cols), reshape(B, rows))
-    return reshape(x, *out_shape)
+    return reshape(x, tuple(out_shape))

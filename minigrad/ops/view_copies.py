@@ -20,6 +20,7 @@ import numbers
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import is_grad_enabled, no_grad
+from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ._util import NO_DIM, normalize_dim, scalar_type_name
 from .elementwise import cast
@@ -59,23 +60,27 @@ def split_with_sizes(input, split_sizes, dim=0):
 def unsafe_split(input, split_size, dim=0):
     """``split`` (PyTorch's version skips view tracking; the pieces are the same, and may be
     written in place)."""
-    return _untracked(split(input, split_size, dim))
+    return _untracked(split(input, split_size, dim), input, "UnsafeSplitBackward0")
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
     """``split_with_sizes`` (see ``unsafe_split``)."""
-    return _untracked(split_with_sizes(input, split_sizes, dim))
+    return _untracked(split_with_sizes(input, split_sizes, dim), input,
+                      "UnsafeSplitWithSizesBackward0")
 
 
 def unsafe_chunk(input, chunks, dim=0):
     """``chunk`` (see ``unsafe_split``)."""
-    return _untracked(chunk(input, chunks, dim))
+    return _untracked(chunk(input, chunks, dim), input, "UnsafeSplitBackward0")
 
 
-def _untracked(pieces):
-    """``pieces`` without the mark that refuses an in-place write (ops/writes.py)."""
+def _untracked(pieces, input, node_name):
+    """``pieces`` without the mark that refuses an in-place write (ops/writes.py), their
+    nodes under PyTorch's ``node_name`` (a piece that is ``input`` itself left alone)."""
     for p in pieces:
         p.__dict__.pop("_view_meta", None)
+        if p.grad_fn is not None and p.grad_fn is not input.grad_fn:
+            rename_node(p, node_name)
     return pieces
 
 
