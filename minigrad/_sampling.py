@@ -96,7 +96,9 @@ class _Drawn(Function):
 # grad is refused and views see the new values, as in PyTorch)
 # ----------------------------------------------------------------------------------------------
 _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
-            "uint8": "unsigned char", "bool": "bool"}
+            "uint8": "unsigned char", "bool": "bool",
+            "uint16": "short unsigned int", "uint32": "unsigned int",
+            "uint64": "long unsigned int"}
 
 
 def _fill(t, draws):
@@ -246,6 +248,7 @@ def random_(t, *args, generator=None, **kwargs):
     if dtype.kind == "c":
         raise not_implemented_for("random_kernel_cpu", dtype)
     if high is None:
+        dtypes.refuse_unsigned("random_kernel_cpu", dtype)    # (a range of its own it draws)
         high = _random_bound(dtype) + 1
     elif low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
@@ -271,6 +274,8 @@ def bernoulli_(t, p=0.5, *, generator=None):
     else 0."""
     if t._array.dtype.kind == "c":
         raise not_implemented_for("bernoulli_scalar_cpu_", t._array.dtype)
+    dtypes.refuse_unsigned("bernoulli_tensor_cpu_self_" if isinstance(p, Tensor) else
+                           "bernoulli_scalar_cpu_", t._array.dtype)    # (no uint16/32/64)
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     if t.is_meta:

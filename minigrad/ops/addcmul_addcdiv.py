@@ -72,6 +72,9 @@ def addcmul(input, tensor1, tensor2, _tensor2=None, *, value=1):
     _check_factors("addcmul", tensor1, tensor2, 2)
     value = _parsed_number(value, "addcmul")
     _refuse_bool(input, tensor1, tensor2)
+    if any(isinstance(t, Tensor) and t._array.dtype in dtypes.BAREBONES_UNSIGNED
+           for t in (input, tensor1, tensor2)):      # (no uint16/32/64 kernel in PyTorch)
+        dtypes.refuse_unsigned("addcmul_cpu_out", result_dtype(input, tensor1, tensor2))
     if all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         return _in_promoted_dtype(mul, input, tensor1, tensor2, value, "AddcmulBackward0")
     product = mul(tensor1, tensor2)

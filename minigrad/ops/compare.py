@@ -175,10 +175,16 @@ def ne(a, b):
     return _no_grad_binary("ne", a, b, _NE)
 
 
+# complex numbers have no order; uint16/32/64 have no ordering kernels in PyTorch
+_UNORDERED = frozenset(np.dtype(d) for d in ("complex64", "complex128")) | \
+    dtypes.BAREBONES_UNSIGNED
+
+
 def _unordered(kernel, *operands):
     """Complex numbers have no order: PyTorch's ordering kernels refuse them (numpy would
-    compare real parts first, then imaginary parts, without a word)."""
-    if not any(isinstance(x, complex) or isinstance(x, Tensor) and x._array.dtype.kind == "c"
+    compare real parts first, then imaginary parts, without a word); nor has it any for
+    uint16/32/64 (the promoted dtype's kernel: uint16 < 1.5 compares in float32)."""
+    if not any(isinstance(x, complex) or isinstance(x, Tensor) and x._array.dtype in _UNORDERED
                for x in operands):
         return
     shapes = [x._array.shape for x in operands if isinstance(x, Tensor)]
@@ -189,8 +195,16 @@ def _unordered(kernel, *operands):
                                      for x in operands))
     except (TypeError, ValueError):
         dtype = dtypes.default_complex().np
-    if dtype.kind == "c":
+    if dtype.kind == "c" or dtype in _UNORDERED:
         raise not_implemented_for(kernel, dtype)
+
+
+def _unsigned_logical(kernel, a, b):
+    """PyTorch's refusal of a logical op whose operands promote to uint16/32/64."""
+    if isinstance(a, Tensor) and a._array.dtype in dtypes.BAREBONES_UNSIGNED or \
+            isinstance(b, Tensor) and b._array.dtype in dtypes.BAREBONES_UNSIGNED:
+        dtypes.refuse_unsigned(kernel, dtypes.result_type(
+            *(x._array if isinstance(x, Tensor) else x for x in (a, b))))
 
 
 def lt(a, b):
@@ -243,14 +257,17 @@ _LOGICAL = (_logical_and, _logical_or)
 
 
 def logical_and(a, b):
+    _unsigned_logical("logical_and_cpu", a, b)
     return _no_grad_binary("logical_and", a, b, _logical_and)
 
 
 def logical_or(a, b):
+    _unsigned_logical("logical_or_cpu", a, b)
     return _no_grad_binary("logical_or", a, b, _logical_or)
 
 
 def logical_not(a):
+    dtypes.refuse_unsigned("logical_not_cpu", a._array.dtype)
     return _no_grad_unary(a, lambda xp, x: xp.logical_not(x))
 
 
@@ -300,6 +317,7 @@ def sign(a):
     """-1, 0 or 1 by the sign of each element (0 for NaN); a bool tensor is its own sign."""
     if a._array.dtype.kind == "b":
         return _no_grad_unary(a, lambda xp, x: x.copy())
+    dtypes.refuse_unsigned("sign_cpu", a._array.dtype)
     if a._array.dtype.kind == "c":
         raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
                                   "numbers. Please use torch.sgn instead.")

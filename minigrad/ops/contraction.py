@@ -349,6 +349,10 @@ def _result_dtype(subs, out, dts):
     return left_dt
 
 
+# the dtypes PyTorch's dot and mm have no kernel for
+_NO_KERNEL = frozenset((np.dtype(bool),)) | dtypes.BAREBONES_UNSIGNED
+
+
 def dot(input, other):
     """Inner product of two 1-d tensors of one dtype and length: sum(input * other)."""
     if input.ndim != 1 or other.ndim != 1:
@@ -362,7 +366,7 @@ def dot(input, other):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.size}] and src "
                            f"[{b.size}] to have the same number of elements, but got {a.size} "
                            f"and {b.size} elements respectively")
-    if a.dtype.kind == "b":
+    if a.dtype in _NO_KERNEL:
         raise not_implemented_for("dot", a.dtype)
     if a.dtype.kind in "fc" and a.dtype.itemsize >= 4:
         # (a Dot node, as PyTorch's; float32 under autocast, which leaves dot alone)
@@ -383,9 +387,9 @@ def inner(input, other):
                            f"got shapes {list(input.shape)} and {list(other.shape)}")
     if input._array.dtype != other._array.dtype:
         raise RuntimeError("both inputs should have same dtype")
-    if input._array.dtype.kind == "b":
-        # PyTorch's inner is a dot or an mm, with no bool kernel unless there is nothing to
-        # sum (then all False)
+    if input._array.dtype in _NO_KERNEL:
+        # PyTorch's inner is a dot or an mm, with no bool (nor uint16/32/64) kernel unless
+        # there is nothing to sum (then all False)
         if input.ndim == 1 and other.ndim == 1:
             raise not_implemented_for("dot", input._array.dtype)
         if input.numel() != 0 and other.numel() != 0:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..dtypes import reduced_float
+from ..dtypes import BAREBONES_UNSIGNED, reduced_float
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim, not_implemented_for
 from ..autograd.function import rename_node
@@ -133,8 +133,8 @@ def _running_arg(xp, a, d, largest):
 
 def _cum_extreme(input, dim, largest, name):
     check_tensor(name, input)
-    if input._array.dtype.kind == "c":           # complex numbers have no order
-        raise not_implemented_for(f"{name}_cpu", input._array.dtype)
+    if input._array.dtype.kind == "c" or input._array.dtype in BAREBONES_UNSIGNED:
+        raise not_implemented_for(f"{name}_cpu", input._array.dtype)  # (complex: no order)
     if input.ndim == 0 or input._array.size == 0:
         # PyTorch takes any dim for an empty tensor and names its own for a 0-d one
         if not isinstance(dim, int) or isinstance(dim, bool):

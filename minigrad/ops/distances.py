@@ -107,6 +107,7 @@ def dist(input, other, p=2):
         sub(input, other)            # PyTorch subtracts first: its refusal of bool tensors
     dtype = result_dtype(input, other)
     if dtype.kind not in "fcV":
+        dtypes.refuse_unsigned("add_stub", dtype)     # (its subtraction's refusal first)
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. "
                            f"Got {scalar_type_name(dtype)} instead.")
     return rename_node(vector_norm(sub(cast(input, dtype), cast(other, dtype)), p),

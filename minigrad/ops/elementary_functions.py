@@ -538,8 +538,13 @@ def sqrt(a):
     return _unary(Sqrt, a)
 
 
+# bool: refused in its own words below; uint16/32/64: no kernel in PyTorch
+_NO_ABS = frozenset((np.dtype(bool),)) | dtypes.BAREBONES_UNSIGNED
+
+
 def abs(a):
-    if a._array.dtype.kind == "b":
+    if a._array.dtype in _NO_ABS:
+        dtypes.refuse_unsigned("abs_cpu", a._array.dtype)
         raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool' (abs of a bool "
                                   "tensor; cast it with .int() or .float() first)")
     return Abs.apply(a)
@@ -563,7 +568,8 @@ def sigmoid(a):
 
 def square(a):
     """a * a; a bool tensor squares as int64 (PyTorch computes it as pow(a, 2))."""
-    if isinstance(a, Tensor) and a._array.dtype.kind == "b":
+    if isinstance(a, Tensor) and a._array.dtype in _NO_ABS:     # (bool, uint16/32/64)
+        dtypes.refuse_unsigned("pow", a._array.dtype)          # (PyTorch's square is pow)
         a = cast(a, dtypes.result_type(a._array, 2))
     return rename_node(mul(a, a), "PowBackward0")       # PyTorch's square is pow(a, 2)
 

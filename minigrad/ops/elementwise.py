@@ -162,6 +162,8 @@ def _binary(fn, a, b, name, true_divide=False):
             sa, sb = aa.shape, ba.shape
             if sa != sb:            # (equal shapes broadcast: no call to check them)
                 broadcast_shape(sa, sb, name)
+        if da in _BAREBONES:
+            _refuse_unsigned_by_kernel(name, da)
         try:
             return fn.apply(a, b)
         except NotImplementedError:
@@ -170,6 +172,8 @@ def _binary(fn, a, b, name, true_divide=False):
     dtype = dtypes.result_type(a._array, b._array)
     if true_divide and dtype.kind in "biu":
         dtype = dtypes.default_float().np
+    if dtype in _BAREBONES:
+        _refuse_unsigned_by_kernel(name, dtype)
     broadcast_shape(a._array.shape, b._array.shape, name)
     if dtype.kind == "c":
         _refuse_complex_by_kernel(name, dtype)
@@ -178,6 +182,21 @@ def _binary(fn, a, b, name, true_divide=False):
 
 # ops whose complex refusal PyTorch's kernel names (minigrad's Function would name itself)
 _COMPLEX_KERNELS = {"remainder": "remainder_cpu", "fmod": "fmod_cpu", "atan2": "atan2_cpu"}
+
+
+# uint16/32/64 (PyTorch's "barebones" unsigned types): the ops among these names have no
+# kernel for them there, and refuse them in the words of the kernel named (mul, and true
+# division, which computes in floating point, take them)
+_BAREBONES = dtypes.BAREBONES_UNSIGNED
+_UNSIGNED_KERNELS = {"add": "add_stub", "sub": "add_stub", "remainder": "remainder_cpu",
+                     "fmod": "fmod_cpu", "maximum": "maximum_cpu", "minimum": "minimum_cpu",
+                     "pow": "pow"}
+
+
+def _refuse_unsigned_by_kernel(name, dtype):
+    kernel = _UNSIGNED_KERNELS.get(name)
+    if kernel is not None:
+        dtypes.refuse_unsigned(kernel, dtype)
 
 
 def _refuse_complex_by_kernel(name, dtype):
@@ -214,6 +233,8 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         check_python_int(value)
         number = value
         dtype = dtypes.result_type(like._array, value)
+        if dtype in _BAREBONES:             # (x.add_(1) too: the in-place name's kernel)
+            _refuse_unsigned_by_kernel(name.rstrip("_"), dtype)
         if true_divide and dtype.kind in "biu":
             # true division computes in floating point: the number keeps its value there
             # (uint8 / -3 divides by -3, not by -3 wrapped to 253)
@@ -524,7 +545,7 @@ def _div(a, b, rounding_mode, rounded_node):
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         broadcast_shape(a._array.shape, b._array.shape, "div")    # (before the dtypes)
     dtype = result_dtype(a, b)
-    if dtype.kind in "bc":
+    if dtype.kind in "bc" or dtype in _BAREBONES:
         raise not_implemented_for(f"div_{rounding_mode}_cpu", dtype)
     if dtype.kind in "iu":
         return _integer_div(a, b, dtype, rounding_mode)
@@ -594,8 +615,13 @@ def refuse_array(name, value, what="other", position=2):
                         f"not numpy.ndarray")
 
 
+# (bool: Python's words below; uint16/32/64: no kernel)
+_NO_NEG = frozenset((np.dtype(bool),)) | dtypes.BAREBONES_UNSIGNED
+
+
 def neg(a):
-    if a._array.dtype.kind == "b":
+    if a._array.dtype in _NO_NEG:
+        dtypes.refuse_unsigned("neg_cpu", a._array.dtype)
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
                            "you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")

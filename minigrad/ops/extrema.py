@@ -8,7 +8,9 @@ are refused: complex numbers have no order.
 """
 from __future__ import annotations
 
-from .. import backend, return_types
+import numpy as np
+
+from .. import backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import (NO_DIM, Omitted, bool_arg, c_order, check_tensor, ieee_errors, normalize_dim,
@@ -151,7 +153,8 @@ def _max_min(a, dim, keepdim, other, largest):
         name = "max" if largest else "min"
         return MAXMIN_NODES[name].apply(a, axes=tuple(range(a.ndim)), keepdim=False,
                                         largest=largest, name=name)
-    if a._array.dtype.kind == "c":
+    if a._array.dtype in _UNORDERED:
+        dtypes.refuse_unsigned("max_cpu" if largest else "min_cpu", a._array.dtype)
         raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
     keepdim = bool_arg("max" if largest else "min", "keepdim", keepdim)
     d = normalize_dim(dim, a.ndim)
@@ -170,9 +173,16 @@ def _max_min(a, dim, keepdim, other, largest):
     return MaxResult(values, indices, "max" if largest else "min")
 
 
+# complex numbers have no order; uint16/32/64 have no such kernels in PyTorch
+_UNORDERED = frozenset(np.dtype(d) for d in ("complex64", "complex128")) | \
+    dtypes.BAREBONES_UNSIGNED
+
+
 def _unordered(a, kernel):
-    """Complex numbers have no order: PyTorch's extreme-value kernels refuse them."""
-    if isinstance(a, Tensor) and a._array.dtype.kind == "c":
+    """Complex numbers have no order: PyTorch's extreme-value kernels refuse them (and the
+    unsigned types it has no kernel for)."""
+    if isinstance(a, Tensor) and a._array.dtype in _UNORDERED:
+        dtypes.refuse_unsigned(kernel, a._array.dtype)
         raise not_implemented_for(kernel, a._array.dtype)
 
 
@@ -241,7 +251,8 @@ def _arg_extreme(a, dim, keepdim, largest):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
         raise RuntimeError(f"{name}(): does not support bool input")
-    if a._array.dtype.kind == "c":        # complex numbers have no order
+    if a._array.dtype in _UNORDERED:      # complex numbers have no order
+        dtypes.refuse_unsigned(f"{name}_cpu", a._array.dtype)
         raise RuntimeError(f"{name}(): does not support complex input")
     _check_arg_reducible(a, dim, name)
     pick = xp.argmax if largest else xp.argmin

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.function import keep_for_backward, rename_node
 from ..tensor import Tensor
@@ -158,6 +158,8 @@ def _index_put(input, indices, values, accumulate, name, inplace):
                            f"{scalar_type_name(input._array.dtype)} for the destination and "
                            f"{scalar_type_name(values._array.dtype)} for the source.")
     _check_same_device(input, values)
+    # (PyTorch has no uint16/32/64 kernel for it: a mask's one value fills, as masked_fill)
+    dtypes.refuse_unsigned("masked_fill" if masked_fill else "index_put", input._array.dtype)
     positions = _leading_int_positions(input, index)
     if positions is None:
         grid = xp.arange(input._array.size, dtype=xp.int64).reshape(input.shape)
@@ -206,6 +208,7 @@ def _put(input, index, source, accumulate, inplace):
                          f"index.numel() = {flat.size}")
     _check_same_device(input, source)
     _check_same_device(input, index)
+    dtypes.refuse_unsigned("take_put_cpu", input._array.dtype)     # (no uint16/32/64 kernel)
     numel = input._array.size
     if flat.size and not numel:
         raise IndexError("put_(): Tried to put elements into an empty tensor")

@@ -108,6 +108,15 @@ def _setitem_node(index, value):
     return "FillBackward3" if one else "CopyBackwards"
 
 
+def _refuse_unsigned_put(a, idx, value):
+    """PyTorch's refusal of an advanced-index write into uint16/32/64, for which it has no
+    kernel: one value through one mask is its masked_fill, anything else its index_put."""
+    arrays = [i for i in idx if hasattr(i, "shape")]
+    fill = len(arrays) == 1 and arrays[0].dtype.kind == "b" and arrays[0].ndim > 0 and \
+        (not isinstance(value, Tensor) or value._array.size == 1)
+    dtypes.refuse_unsigned("masked_fill" if fill else "index_put", a._array.dtype)
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -138,6 +147,8 @@ def setitem(a, index, value):
     idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
+        if a._array.dtype in dtypes.BAREBONES_UNSIGNED:
+            _refuse_unsigned_put(a, idx, value)
     if (not isinstance(value, Tensor) or value._array.size == 1) and _lone_byte_mask(index):
         # PyTorch writes one value through a mask with masked_fill_, which takes bool only
         # (after its check of the mask's shape)

@@ -30,7 +30,7 @@ def _integer_pair(input, other, name):
                             f"not {type(value).__name__}")
     broadcast_shape(tuple(input.shape), tuple(other.shape), name)
     dtype = result_dtype(input, other)
-    if dtype.kind not in "iu":
+    if dtype.kind not in "iu" or dtype in dtypes.BAREBONES_UNSIGNED:
         raise not_implemented_for(f"{name}_cpu", dtype)
     return input._array.astype(dtype, copy=False), other._array.astype(dtype, copy=False)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, python_type_name, scalar_type_name
@@ -85,6 +85,7 @@ def masked_scatter(input, mask, source):
     True hold source's first elements, in row-major order; see the module docstring.
     Differentiable in input and source."""
     _check(input, mask, source)
+    dtypes.refuse_unsigned("masked_scatter", input._array.dtype)      # (no uint16/32/64 kernel)
     shape = broadcast_shape(tuple(input.shape), tuple(mask.shape), "masked_scatter")
     return _scatter(input, mask, source, tuple(shape))
 
@@ -92,6 +93,7 @@ def masked_scatter(input, mask, source):
 def masked_scatter_(input, mask, source):
     """In-place ``masked_scatter``: ``mask`` must broadcast to input's shape; returns input."""
     _check(input, mask, source, "masked_scatter_")
+    dtypes.refuse_unsigned("masked_scatter", input._array.dtype)
     shape = tuple(input.shape)
     if broadcast_shape(shape, tuple(mask.shape), "masked_scatter_") != shape:
         raise RuntimeError(f"masked_scatter_: the mask of shape {list(mask.shape)} does not "

@@ -382,6 +382,7 @@ def masked_select(input, mask):
     if m.dtype.kind != "b":
         raise RuntimeError(f"masked_select: expected BoolTensor for mask (got a mask of dtype "
                            f"{m.dtype})")
+    dtypes.refuse_unsigned("masked_select", input._array.dtype)   # (no uint16/32/64 kernel)
     xp = backend.xp_of(input._array)
     shape = tuple(broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_select"))
     flat = reshape_to(expand_to(input, shape), (int(math.prod(shape)),))
@@ -393,6 +394,7 @@ def nonzero(input, *, as_tuple=False):
     """Indices of the non-zero elements: (count, ndim) int64, or one 1-d tensor per dim (a 0-d
     input counting as 1-d there)."""
     check_tensor("nonzero", input)
+    dtypes.refuse_unsigned("nonzero_count_cpu", input._array.dtype)   # (nor here)
     if as_tuple is not True and as_tuple is not False:
         as_tuple = bool_arg("nonzero", "as_tuple", as_tuple)
     xp = backend.xp_of(input._array)

@@ -232,6 +232,10 @@ def _check_dtypes(a, b, kernel):
                        f"{cpp_type_name(da)} != {cpp_type_name(db)}")
 
 
+# the dtypes PyTorch's products have no kernel for: bool, uint16/32/64
+_NO_KERNEL = frozenset((np.dtype(bool),)) | dtypes.BAREBONES_UNSIGNED
+
+
 def _refuse_bool(a, b, kernel):
     """PyTorch has no bool kernel for the products matmul dispatches to (dot, mv, mm, bmm); the
     kernel is skipped, and nothing raised, when the product is empty or sums over nothing."""
@@ -312,10 +316,10 @@ def _matmul(a, b, node=None):
     if kernel == "bmm" and a.dtype != b.dtype and _nothing_to_sum(a, b):
         # PyTorch's bmm skips its dtype check too: the zeros take other's dtype
         return MatMul.apply(cast(a, b.dtype), b)
-    if kernel == "bmm" and a._array.dtype.kind == "b":
+    if kernel == "bmm" and a._array.dtype in _NO_KERNEL:
         _refuse_bool(a, b, kernel)        # bmm picks its kernel by a's dtype before comparing
     _check_dtypes(a, b, kernel)
-    if a._array.dtype.kind == "b":
+    if a._array.dtype in _NO_KERNEL:
         _refuse_bool(a, b, kernel)
     dtype = result_dtype(a, b)
     node = node or _NODES.get((a.ndim, b.ndim)) or _BATCHED[a.ndim == 2]

@@ -34,8 +34,8 @@ def trace(input):
     check_tensor("trace", input)
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         input, = _autocast_widen(input,)
-    if input._array.dtype.kind == "b":          # PyTorch checks the dtype before the rank
-        raise not_implemented_for("trace", input._array.dtype)
+    if input._array.dtype.kind == "b" or input._array.dtype in dtypes.BAREBONES_UNSIGNED:
+        raise not_implemented_for("trace", input._array.dtype)   # (before the rank, as PyTorch)
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return rename_node(sum(diagonal(input)), "TraceBackward0")

@@ -75,6 +75,8 @@ def _nan_ignoring(function, input, other, name):
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
                            f"two devices, {input.device} and {other.device}!")
     dtype = dtypes.result_type(input._array, other._array)
+    # (PyTorch's integer fmax/fmin are maximum/minimum, which have no uint16/32/64 kernel)
+    dtypes.refuse_unsigned("maximum_cpu" if name == "fmax" else "minimum_cpu", dtype)
     return function.apply(cast(input, dtype), cast(other, dtype))
 
 

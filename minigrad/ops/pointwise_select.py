@@ -282,6 +282,7 @@ def where(condition, input=None, other=None):
             raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
                             f"{type(condition).__name__}")
         c = condition._array                # a 0-d condition counts as 1-d, as nonzero's
+        dtypes.refuse_unsigned("nonzero_count_cpu", c.dtype)     # (as nonzero: no kernel)
         found = backend.xp_of(c).nonzero(c if c.ndim else c.reshape(1))
         return tuple(Tensor._wrap(f.astype("int64")) for f in found)
     if a is None or b is None:

@@ -61,7 +61,7 @@ def _cross(input, other, dim, name):
                            f"{input.shape[d]} and {other.shape[d]}")
     shape = broadcast_shape(tuple(input.shape), tuple(other.shape), name)
     # PyTorch's kernel is chosen by input's dtype (none for bool), then checks other's
-    if input._array.dtype.kind == "b":
+    if input._array.dtype.kind == "b" or input._array.dtype in dtypes.BAREBONES_UNSIGNED:
         raise not_implemented_for("cross", input._array.dtype)
     if input._array.dtype != other._array.dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "

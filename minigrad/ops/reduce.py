@@ -280,6 +280,10 @@ def check_grad_dtype(a, target):
         raise RuntimeError(f"Autograd not support dtype: {scalar_type_name(target.np)}")
 
 
+# the kernels PyTorch's reductions lack for a uint16/32/64 ``dtype=``
+_UNSIGNED_KERNELS = {"sum": "sum_cpu", "prod": "prod_out_cpu"}
+
+
 def _float_input(a, dtype=None, name="sum"):
     """``a`` cast to the reduction's ``dtype=`` argument (itself when None)."""
     if not isinstance(a, Tensor):
@@ -291,6 +295,8 @@ def _float_input(a, dtype=None, name="sum"):
                                "either a floating point or complex dtype. Got: "
                                f"{scalar_type_name(target.np)}")
         check_grad_dtype(a, target)
+        if target.np in dtypes.BAREBONES_UNSIGNED and name in _UNSIGNED_KERNELS:
+            dtypes.refuse_unsigned(_UNSIGNED_KERNELS[name], target)     # (no such kernel)
         if a._array.dtype.kind == "c" and target.np.kind == "b":
             return Tensor._wrap(a._array != 0)     # (as .to(bool): nonzero, imaginary too)
         if a._array.dtype.kind == "c" and target.np.kind != "c":
@@ -440,5 +446,7 @@ def count_nonzero(a, dim=None):
     xp = backend.xp_of(check_tensor("count_nonzero", a)._array)
     if isinstance(dim, (tuple, list)) and not dim:
         dim = None                         # PyTorch counts over every dim for an empty list
+    if dim is None:                        # (that kernel has no uint16/32/64 version)
+        dtypes.refuse_unsigned("nonzero_count_cpu", a._array.dtype)
     return Tensor._wrap(c_order(xp.asarray(xp.count_nonzero(
         a._array, axis=None if dim is None else normalize_dims(dim, a.ndim))).astype("int64")))

@@ -233,6 +233,16 @@ def _public_args(name, input, index, arg="index", position=3):
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
                         f"{python_type_name(index)}")
+    if input._array.dtype in dtypes.BAREBONES_UNSIGNED and name in _UNSIGNED_KERNELS:
+        dtypes.refuse_unsigned(_UNSIGNED_KERNELS[name], input._array.dtype)
+
+
+# the kernel that refuses each op's uint16/32/64 input in PyTorch (which has none for them;
+# the ops that write a source check its dtype first, then refuse: see _scatter_prepare)
+_UNSIGNED_KERNELS = {
+    "gather": "scatter_gather_tensor_cpu", "take_along_dim": "scatter_gather_tensor_cpu",
+    "index_select": "index_select", "masked_fill": "masked_fill",
+    "index_fill": "index_fill_cpu", "take": "take_cpu"}
 
 
 def _first_out_of_range(idx, size):
@@ -363,6 +373,9 @@ def _scatter_prepare(input, dim, index, src, name, bounds=True):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor) and src._array.dtype != input._array.dtype:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    if input._array.dtype in dtypes.BAREBONES_UNSIGNED:      # (no kernel for them)
+        dtypes.refuse_unsigned("scatter_gather_tensor_cpu" if isinstance(src, Tensor) else
+                               "scatter_gather_scalar_cpu", input._array.dtype)
     if idx.size == 0:
         return d, None
     return d, _check_along(input, d, idx, name, src if isinstance(src, Tensor) else None,
@@ -474,6 +487,7 @@ def index_add(input, dim, index, source, *, alpha=1):
         raise RuntimeError(f"index_add_(): self ({scalar_type_name(input._array.dtype)}) and "
                            f"source ({scalar_type_name(source._array.dtype)}) must have the "
                            "same scalar type")
+    dtypes.refuse_unsigned("index_add_", input._array.dtype)     # (no uint16/32/64 kernel)
     if source.ndim == 0 and idx.size != 1:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     if source.ndim and d >= source.ndim:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _autocast_state, backend
+from ..dtypes import BAREBONES_UNSIGNED
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import rename_node
 from ..tensor import Tensor
@@ -216,6 +217,8 @@ def index_copy(input, dim, index, source):
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
                            f"but got (self) {scalar_type_name(input._array.dtype)} and (source) "
                            f"{scalar_type_name(source._array.dtype)}")
+    if input._array.dtype in BAREBONES_UNSIGNED:        # (no uint16/32/64 kernel)
+        raise not_implemented_for("index_copy_cpu", input._array.dtype)
     want = tuple(s for k, s in enumerate(input.shape) if k != d)
     have = tuple(s for k, s in enumerate(source.shape) if k != d)
     if want != have:

@@ -23,7 +23,7 @@ from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, 
 from .elementwise import Mul, cast, div
 from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
-from .extrema import MAXMIN_NODES, TAKE_NODES, MaxResult, TakeAlongDim, _unordered
+from .extrema import _UNORDERED, MAXMIN_NODES, TAKE_NODES, MaxResult, TakeAlongDim, _unordered
 from .reduce import NO_DIM, _dim_given, _reduced_axes, check_grad_dtype, sum as _sum
 
 __all__ = ["aminmax", "kthvalue", "median", "nanmedian", "mode", "nansum", "nanmean"]
@@ -219,7 +219,7 @@ def _whole_median(input, ignore_nan):
 
 def _median_along(input, dim, keepdim, ignore_nan, name):
     d = _check_along(input, dim, "median")          # the dim is checked before the dtype
-    if input._array.dtype.kind == "b":
+    if input._array.dtype.kind == "b" or input._array.dtype in _UNORDERED:
         raise not_implemented_for("median_out", input._array.dtype)
     if input.ndim == 0:
         return _take(input, d, None, keepdim, name)
@@ -240,7 +240,9 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
 def median(input, dim=NO_DIM, keepdim=False):
     """``median(input)``: the lower median of all elements (NaN if any is NaN);
     ``median(input, dim)``: (values, indices) of the lower median along ``dim``."""
-    _unordered(check_tensor("median", input), "median_cpu")
+    check_tensor("median", input)
+    if dim is NO_DIM:                   # (along a dim: median_out's refusal, after the dim's)
+        _unordered(input, "median_cpu")
     dim = _dim_given("median", dim)
     keepdim = bool_arg("median", "keepdim", keepdim)
     if dim is None:
@@ -252,7 +254,9 @@ def median(input, dim=NO_DIM, keepdim=False):
 
 def nanmedian(input, dim=NO_DIM, keepdim=False):
     """median skipping NaN: the lower median of the numbers (NaN where all are NaN)."""
-    _unordered(check_tensor("nanmedian", input), "nanmedian_cpu")
+    check_tensor("nanmedian", input)
+    if dim is NO_DIM:                   # (PyTorch's nanmedian refuses in median's words)
+        _unordered(input, "median_cpu")
     dim = _dim_given("nanmedian", dim)
     keepdim = bool_arg("nanmedian", "keepdim", keepdim)
     if dim is None:
@@ -312,6 +316,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
         check_grad_dtype(a, dtype)
+        dtypes.refuse_unsigned("sum_cpu", dtype)        # (no uint16/32/64 sum kernel)
         if dtype.is_complex and a._array.dtype.kind in "fV":
             # PyTorch's NaN-skipping kernel has no complex version (a bool or integer input
             # goes through the plain sum, which has)

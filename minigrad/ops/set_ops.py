@@ -173,7 +173,7 @@ def bincount(input, weights=None, minlength=0):
         raise TypeError(f"bincount(): argument 'minlength' must be int, not "
                         f"{type(minlength).__name__}")
     a = input._array
-    if a.dtype.kind not in "iu":
+    if a.dtype.kind not in "iu" or a.dtype in dtypes.BAREBONES_UNSIGNED:
         raise not_implemented_for("bincount_cpu", a.dtype)
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")

@@ -65,6 +65,7 @@ def logical_xor(input, other):
     broadcast_shape(a.shape, b.shape, "logical_xor")
     if a.dtype != b.dtype:      # read in the promoted dtype, as PyTorch (see compare._LOGICAL)
         a, b = C._in_common_dtype(a, b), C._in_common_dtype(b, a)
+    dtypes.refuse_unsigned("logical_xor_cpu", a.dtype)     # (no uint16/32/64 kernel)
     return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).logical_xor(a, b), a, b))
 
 
