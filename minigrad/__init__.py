@@ -59,7 +59,8 @@ from .ops.reduce import (  # noqa: F401
 from .ops.extrema import max, min, amax, amin, argmax, argmin  # noqa: F401
 from .ops.softmax import logsumexp, softmax, log_softmax, _softmax_backward_data  # noqa: F401
 from .ops.movement import (  # noqa: F401
-    reshape, flatten, unflatten, squeeze, unsqueeze, transpose, permute, t, clone)
+    flatten, unflatten, squeeze, unsqueeze, transpose, t, clone)
+from .ops._function_forms import reshape, permute  # noqa: F401
 from .ops.stacking import cat, stack, split, chunk, unbind  # noqa: F401
 from .ops.sequence_more import flip  # noqa: F401
 from .ops.stacking import narrow, select  # noqa: F401

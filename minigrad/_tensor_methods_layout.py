@@ -22,6 +22,7 @@ from .ops import stacking as ST, sequence_more as SQ
 from .ops import complex_numbers as CN, spectral as SPEC
 from .ops import tensor_predicates as TP
 from .ops import sampling_round8 as SR8
+from .ops._int_list_args import int_list_argument
 from ._global_flags import warn_once
 from ._type_names import python_type_name
 from . import _sparse_factories, backend, creation, dtypes
@@ -53,8 +54,7 @@ def _missing(name, argument):
 
 
 # movement
-Tensor.reshape = _sized(creation._size_keyword(M.reshape, "shape", 1),
-                        _missing("reshape", "shape"))
+Tensor.reshape = _sized(M.reshape, _missing("reshape", "shape"))
 Tensor.view = _sized(creation._size_keyword(M.view, "size", 1),
                      "view() received an invalid combination of arguments - got (), but "
                      "expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n")
@@ -66,7 +66,7 @@ Tensor.transpose = M.transpose
 Tensor.swapaxes = M.transpose
 Tensor.permute = _sized(M.permute, _missing("permute", "dims"))
 Tensor.t = M.t
-Tensor.expand = _sized(creation._size_keyword(M.expand, "size", 1), _missing("expand", "size"))
+Tensor.expand = _sized(M.expand, _missing("expand", "size"))
 Tensor.expand_as = M.expand_as
 Tensor.repeat = M.repeat
 
@@ -86,21 +86,7 @@ Tensor.contiguous = M.contiguous
 
 def _flip(self, *dims, **kwargs):
     """``x.flip(0, 1)`` as well as ``x.flip([0, 1])`` and ``x.flip(dims=...)``."""
-    if "dims" in kwargs and not dims:
-        return SQ.flip(self, kwargs.pop("dims"), **kwargs)
-    if not dims:
-        raise TypeError('flip() missing 1 required positional arguments: "dims"')
-    if len(dims) == 1:
-        one = dims[0]
-        if isinstance(one, (tuple, list)):
-            dims = one
-        elif isinstance(one, bool) or not (isinstance(one, np.integer) or type(one) is int or (
-                isinstance(one, Tensor) and not one.ndim and one._array.dtype.kind in "iu")):
-            raise TypeError(f"flip(): argument 'dims' (position 1) must be tuple of ints, not "
-                            f"{python_type_name(one)}")
-    if kwargs:
-        raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    return SQ.flip_dims(self, dims)
+    return SQ.flip_dims(self, int_list_argument("flip", "dims", dims, kwargs))
 
 
 Tensor.flip = _flip
@@ -173,11 +159,13 @@ def _to_arguments_match(args, kwargs):
     return "device" not in kwargs and "dtype" not in kwargs    # (dtype dtype, ...)
 
 
-def check_to_arguments(args, kwargs):
+def check_to_arguments(args, kwargs, shown_args=None):
     """PyTorch's TypeError for ``to()`` arguments that fit none of its signatures (Tensor.to,
-    and Module.to, which parses them alike)."""
+    and Module.to, which parses them alike); ``shown_args``: the arguments as given, when
+    ``args`` replaced some."""
     if _to_arguments_match(args, kwargs):
         return
+    args = args if shown_args is None else shown_args
 
     def shown(value):
         return "torch.device" if isinstance(value, backend.Device) else TI.described(value)
@@ -189,6 +177,18 @@ def check_to_arguments(args, kwargs):
                     + "".join(f" * ({sig})\n" for sig in _TO_SIGNATURES))
 
 
+_NUMBER_DTYPES = {bool: np.bool_, float: np.float64, complex: np.complex128}
+
+
+def number_as_tensor(args):
+    """``to()``'s positional arguments with a first bool, float or complex read as PyTorch's
+    parser reads it: the ``other`` tensor (a wrapped number: bool, float64 or complex128),
+    whose dtype is the target (Tensor.to and Module.to alike)."""
+    if args and type(args[0]) in _NUMBER_DTYPES:
+        return (Tensor._wrap(np.zeros((), _NUMBER_DTYPES[type(args[0])])),) + args[1:]
+    return args
+
+
 def _to(self, *args, **kwargs) -> "Tensor":
     """``t.to(device)``, ``t.to(dtype)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``,
     with ``copy=`` and ``memory_format=`` keywords.
@@ -196,7 +196,8 @@ def _to(self, *args, **kwargs) -> "Tensor":
     ``t`` itself when nothing changes: same dtype and device, no ``copy=True``, and a format
     that is ``preserve_format`` or the one t's strides already suggest.  Otherwise a new
     tensor, laid out in the format (by default as ``t`` is)."""
-    check_to_arguments(args, kwargs)
+    given, args = args, number_as_tensor(args)
+    check_to_arguments(args, kwargs, given)
     flags = [a for a in args if isinstance(a, bool)]     # to(dtype, non_blocking, copy)
     if len(flags) > 1:
         kwargs.setdefault("copy", flags[1])

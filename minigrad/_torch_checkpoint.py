@@ -372,3 +372,11 @@ def unsafe_globals(file, name, safe_globals):
         elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
             strings.append(arg)
     return found
+
+
+def refuse_bare_pickle(name):
+    """A bare pickle given to ``load`` with weights_only: torch.load's UnpicklingError (its
+    weights_only unpickler fails on one); minigrad never unpickles it."""
+    raise pickle.UnpicklingError(
+        f"Weights only load failed. (minigrad.load: {name} is a bare Python pickle, not a "
+        f"checkpoint written by torch.save or minigrad.save; minigrad never unpickles one)")

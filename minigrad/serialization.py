@@ -35,7 +35,8 @@ pre-1.6 format (a bare pickle) is refused.
 Saving writes a temporary file in the target's directory and renames it over the target
 (``os.replace``), so an interrupted save leaves any previous checkpoint intact.  Loading checks
 the header and sizes first: an empty, truncated or non-safetensors file raises a ValueError
-naming the file, and nothing is returned half-loaded.
+naming the file (a bare pickle under weights_only: torch.load's UnpicklingError, naming it),
+and nothing is returned half-loaded.
 """
 from __future__ import annotations
 
@@ -531,6 +532,9 @@ def load(f, map_location=None, weights_only=True, **kwargs):
     if data.startswith(_torch_checkpoint.ZIP_MAGIC):          # written by torch.save
         return _torch_checkpoint.load_zip(io.BytesIO(data), name, map_location,
                                           weights_only, _safe_globals)
+    if weights_only is not False and data[:1] == b"\x80" and data[8:9] != b"{" and \
+            not data.startswith(_LEGACY_TORCH_MAGIC):
+        _torch_checkpoint.refuse_bare_pickle(name)      # (weights_only=False: a ValueError)
     header = _check_header(data, name)
     arrays = _read_tensors(data, header, name)
     for k in _complex128_keys(header, arrays, name):

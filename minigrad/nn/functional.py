@@ -27,6 +27,7 @@ from ..ops.elementwise import Mul  # noqa: F401
 from ..ops.pointwise_select import maximum, where  # noqa: F401
 from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
+                         python_type_name as _python_type_name,
                          scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
 from ..ops.inplace import named_write as _named_write
@@ -226,9 +227,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
     gradient by how often ``input`` uses it. ``sparse=True`` makes the weight's gradient a
     sparse COO tensor holding one row per index used, as PyTorch's."""
+    for position, arg, value in ((1, "weight", weight), (2, "indices", input)):
+        if not isinstance(value, Tensor):      # (the parser's order: weight first)
+            raise TypeError(f"embedding(): argument '{arg}' (position {position}) must be "
+                            f"Tensor, not {_python_type_name(value)}")
     if padding_idx is not None and weight.ndim and \
             not -weight.shape[0] <= padding_idx < weight.shape[0]:
         raise AssertionError("Padding_idx must be within num_embeddings")
+    if padding_idx is not None:              # (checked after the range, as PyTorch)
+        padding_idx = _int_arg("embedding", "padding_idx", padding_idx, 3)
     idx = input._array if isinstance(input, Tensor) else input
     _check_index_dtype(idx.dtype, "embedding")
     if weight.ndim != 2:
@@ -313,7 +320,7 @@ def _no_sparse_frequency_scaling(grad):
 def one_hot(tensor, num_classes=-1):
     """Class indices (any shape) -> (..., num_classes) int64 of zeros and ones."""
     a = _check_tensor("one_hot", tensor)._array
-    num_classes = _int_arg("one_hot", "num_classes", num_classes)
+    num_classes = _int_arg("one_hot", "num_classes", num_classes, 2)
     if a.dtype != dtypes.int64.np:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     xp = backend.xp_of(a)

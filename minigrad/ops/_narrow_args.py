@@ -59,8 +59,11 @@ def _parse(name, input, dim, start, length):
             if not _fits(value, kind):
                 raise TypeError(f"{name}(): argument '{label}' (position {position}) must be "
                                 f"int, not {python_type_name(value)}")
-    return tuple(int(v._array.reshape(())) if isinstance(v, Tensor) else int(v)
-                 for v in (dim, start, length))
+    out = tuple(int(v._array.reshape(())) if isinstance(v, Tensor) else int(v)
+                for v in (dim, start, length))
+    if any(not -2 ** 63 <= v < 2 ** 63 for v in out):     # the parser reads int64s
+        raise ValueError("Overflow when unpacking long long")
+    return out
 
 
 def narrow_arguments(name, input, dim, start, length):

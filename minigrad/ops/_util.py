@@ -260,20 +260,25 @@ NO_DIM = Omitted("<no dim>")
 
 
 def bool_arg(name, arg, value):
-    """A bool flag argument (keepdim, descending, ...): PyTorch takes no int or None for one."""
+    """A bool flag argument (keepdim, descending, ...): PyTorch takes no int, None or numpy
+    bool for one."""
     if value is True or value is False:
         return value
-    if isinstance(value, np.bool_):
-        return bool(value)
     raise TypeError(f"{name}(): argument '{arg}' must be bool, not {python_type_name(value)}")
+
+
+_INT64 = 2 ** 63
 
 
 def int_arg(name, arg, value, position=None):
     """An int argument (k, offset, diagonal, ...): PyTorch takes no bool or float for one, and
-    reads an integer tensor of one element as its value."""
-    if type(value) is int:
+    reads an integer tensor of one element as its value; its parser reads an int64, so a
+    Python int out of that range is its ValueError."""
+    if type(value) is int and -_INT64 <= value < _INT64:
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError("Overflow when unpacking long long")
         return int(value)
     if isinstance(value, Tensor) and value._array.dtype.kind in "iu" and value._array.size == 1:
         return int(value._array.reshape(()))

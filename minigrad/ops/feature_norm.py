@@ -30,7 +30,9 @@ from ..dtypes import reduced_float
 from ..tensor import Tensor
 from ._norm_rows import (centred_rows_into, layer_norm_grad_rows, layer_norm_rows, over_rows,
                          row_blocks, row_dots)
-from ._util import FLOAT32_64 as _FLOATS, ieee, not_implemented_for, scalar_type_name
+from ._int_list_args import int_list_argument
+from ._util import (FLOAT32_64 as _FLOATS, ieee, not_implemented_for, python_type_name,
+                    scalar_type_name)
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
 from .movement import contiguous, keep_channels_last
@@ -165,10 +167,16 @@ class NativeLayerNorm(_NormNode):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise each sample over its last dims ``normalized_shape``; then * weight + bias
     (both shaped ``normalized_shape``)."""
-    if isinstance(normalized_shape, numbers.Integral):      # the LayerNorm layer takes an int
-        raise TypeError(f"layer_norm(): argument 'normalized_shape' (position 2) must be tuple "
-                        f"of ints, not {type(normalized_shape).__name__}")
-    shape = tuple(normalized_shape)
+    # (the parser's words, in its order; an int is no shape here: the LayerNorm layer takes one)
+    shape = int_list_argument("layer_norm", "normalized_shape", (normalized_shape,), {}, 2,
+                              False)
+    for position, name, t in ((3, "weight", weight), (4, "bias", bias)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"layer_norm(): argument '{name}' (position {position}) must be "
+                            f"Tensor, not {python_type_name(t)}")
+    if not (isinstance(eps, numbers.Real) or isinstance(eps, Tensor) and eps._array.size == 1):
+        raise TypeError(f"layer_norm(): argument 'eps' (position 5) must be float, not "
+                        f"{python_type_name(eps)}")
     if not shape:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
@@ -391,7 +399,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.ndim < 3 or use_input_stats and spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
-    if not isinstance(eps, numbers.Real):          # (a bool passes, as an int does)
+    if not (isinstance(eps, numbers.Real) or isinstance(eps, Tensor) and eps._array.size == 1):          # (a bool passes, as an int does)
         raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
                         f"{type(eps).__name__}")
     if input.numel() == 0:

@@ -347,7 +347,10 @@ def resize_unchecked_(t, sizes, memory_format=None):
         if not getattr(storage.flags, "writeable", True):
             # an expanded tensor (its elements sharing memory): resized into memory of its own
             storage = storage.copy()
-    if n > storage.size:
+    room = _room_in_base(t, storage, n) if n > storage.size else None
+    if room is not None:
+        storage = room
+    elif n > storage.size:
         grown = backend.xp_of(a).zeros(n, a.dtype)
         grown[:storage.size] = storage
         storage = grown
@@ -355,6 +358,23 @@ def resize_unchecked_(t, sizes, memory_format=None):
         storage, sizes, tuple(s * a.itemsize for s in strides))
     t._vcounter.value += 1
     return t
+
+
+def _room_in_base(t, flat, n):
+    """``n`` elements from ``flat``'s first one (t's memory in order) over the memory of the
+    tensor ``t`` is a view of, where they fit in it: PyTorch grows a view into its base's
+    storage (``x[1:3].resize_(4)`` then holds x[1:5] and still writes into x).  None
+    otherwise (then new memory)."""
+    base = t._base
+    root = None if base is None else base._array
+    if not (isinstance(flat, np.ndarray) and isinstance(root, np.ndarray) and
+            root.flags.c_contiguous and root.flags.writeable and root.size):
+        return None
+    start = flat.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if start < 0 or start % flat.itemsize or start + n * flat.itemsize > root.nbytes:
+        return None
+    raw = root.reshape(-1).view(np.uint8)
+    return raw[start:start + n * flat.itemsize].view(flat.dtype)
 
 
 def resize_as_(input, the_template, *, memory_format=None):

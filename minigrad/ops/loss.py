@@ -30,6 +30,7 @@ from ..autograd.function import keep_for_backward, rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
+from ._loss_arguments import check_class_loss_arguments
 from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
 from .elementwise import mul
 from .pointwise_select import where
@@ -390,6 +391,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
              reduction="mean"):
     """Mean (or sum) of -input[i, target[i]] (times weight[target[i]]); input holds log-probs."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    ignore_index = check_class_loss_arguments("nll_loss", input, target, weight, ignore_index)
     if _autocast_state.active:             # autocast runs losses in float32
         input, weight = _autocast_widen(input, weight)
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
@@ -403,6 +406,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)            # PyTorch reads it before any of its checks
+    ignore_index = check_class_loss_arguments("cross_entropy", input, target, weight,
+                                              ignore_index, label_smoothing)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight = _autocast_widen(input, target, weight)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and \

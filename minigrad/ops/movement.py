@@ -18,6 +18,7 @@ from .. import backend, dtypes
 from .. import _memory_format as mf
 from ..autograd import Function
 from ..tensor import Tensor
+from ._int_list_args import int_list_argument
 from ._view_dtype import view_as_dtype
 from ._util import NO_DIM, check_tensor, normalize_dim, python_type_name, scalar_type_name
 from .indexing import BasicGetItem
@@ -266,8 +267,8 @@ def keyword_sequence(name, positional, kwargs, keyword):
 
 
 def reshape(a, *shape, **kwargs):
-    shape = keyword_sequence("reshape", shape, kwargs, "shape")
-    shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
+    shape = int_list_argument("reshape", "shape", shape, kwargs, empty=True)
+    shape = _infer_shape(a._array.size, shape, a.shape)
     # a new view even for the same shape, as PyTorch: its own metadata (t_, resize_,
     # requires_grad_ on it leave ``a`` alone)
     return _reshape_node(a._array, shape).apply(a, shape=shape)
@@ -291,6 +292,10 @@ _RESHAPE_COPIED = Reshape.renamed("UnsafeViewBackward0")
 
 
 def view(a, *shape, **kwargs):
+    if "size" in kwargs or not (kwargs or len(shape) == 1 and not isinstance(
+            shape[0], (tuple, list, numbers.Integral, Tensor))):
+        shape = int_list_argument("view", "size", shape, kwargs, empty=True)
+        return View.apply(a, shape=_infer_shape(a._array.size, shape, a.shape))
     shape = keyword_sequence("view", shape, kwargs, "dtype" if "dtype" in kwargs else "size")
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral, Tensor)):
         if not (isinstance(shape[0], dtypes.DType) or shape[0] in (bool, int, float, complex)):
@@ -432,8 +437,7 @@ def mT(a):
 def permute(a, *dims, **kwargs):
     if not dims and not kwargs:           # even a 0-d tensor needs its (empty) dims spelled out
         raise TypeError('permute() missing 1 required positional arguments: "dims"')
-    dims = keyword_sequence("permute", dims, kwargs, "dims")
-    dims = _shape_arg(dims) if dims else ()
+    dims = int_list_argument("permute", "dims", dims, kwargs)
     if len(dims) != a.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
@@ -453,8 +457,13 @@ def t(a):
     return T.apply(a, axes=tuple(range(a.ndim))[::-1])
 
 
-def expand(a, *shape):
-    shape = _shape_arg(shape)
+def expand(a, *shape, **kwargs):
+    if "implicit" in kwargs:                 # (PyTorch's flag for its own broadcasts)
+        implicit = kwargs.pop("implicit")
+        if type(implicit) is not bool:
+            raise TypeError(f"expand(): argument 'implicit' must be bool, not "
+                            f"{python_type_name(implicit)}")
+    shape = int_list_argument("expand", "size", shape, kwargs, empty=True)
     if len(shape) < a.ndim:
         raise RuntimeError(f"expand(torch.{scalar_type_name(a._array.dtype)}Tensor"
                            f"{{{list(a.shape)}}}, size={list(shape)}): the number of sizes "
@@ -489,14 +498,7 @@ def expand_as(a, other):
 
 
 def repeat(a, *repeats, **kwargs):
-    if kwargs:
-        if repeats or set(kwargs) != {"repeats"}:
-            raise TypeError(f"repeat() got an unexpected keyword argument "
-                            f"'{next(k for k in kwargs if k != 'repeats' or repeats)}'")
-        repeats = (kwargs["repeats"],)
-    if not repeats:
-        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
-    repeats = _shape_arg(repeats)
+    repeats = int_list_argument("repeat", "repeats", repeats, kwargs)
     if len(repeats) < a.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "

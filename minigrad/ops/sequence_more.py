@@ -16,6 +16,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd.function import rename_node
 from ..tensor import Tensor
+from ._int_list_args import int_list_argument
 from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
                     scalar_type_name)
 from .elementary_functions import pow
@@ -92,14 +93,11 @@ class Flip(Function):
         return Flip.apply(g, axes=self.axes)
 
 
-def flip(a, dims):
+def flip(a, *dims, **kwargs):
     """``a`` reversed along each of ``dims`` (a tuple or list of dims: PyTorch's function
     takes no single int, its method does)."""
     check_tensor("flip", a)
-    if not isinstance(dims, (tuple, list)):
-        raise TypeError(f"flip(): argument 'dims' (position 2) must be tuple of ints, not "
-                        f"{python_type_name(dims)}")
-    return flip_dims(a, dims)
+    return flip_dims(a, int_list_argument("flip", "dims", dims, kwargs, 2, False))
 
 
 def flip_dims(a, dims):
@@ -336,7 +334,7 @@ def combinations(input, r=2, with_replacement=False):
     positions = grid[keep]
     xp = backend.xp_of(input._array)
     picked = index_select(input, 0, Tensor._wrap(xp.asarray(positions.reshape(-1))))
-    return reshape(picked, positions.shape[0], r)
+    return rename_node(reshape(picked, positions.shape[0], r), "StackBackward0")   # PyTorch's
 
 
 def renorm(input, p, dim, maxnorm):

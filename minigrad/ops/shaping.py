@@ -23,7 +23,8 @@ from ._int_lists import int_lists
 from ._util import check_tensor, int_arg, normalize_dim, not_implemented_for
 from .elementwise import mul
 from .pointwise_select import where
-from .movement import Contiguous, clone, keyword_sequence, permute, repeat
+from ._int_list_args import int_list_argument
+from .movement import Contiguous, clone, permute, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 
@@ -298,32 +299,17 @@ def roll(input, shifts, dims=None):
     return rename_node(out, "RollBackward0")
 
 
-def tile(input, dims):
+def tile(input, *dims, **kwargs):
     """``input`` repeated ``dims[k]`` times along each dim (a copy): ``repeat`` with ``dims``
     padded on the left with 1s to input.ndim (a longer ``dims`` adds leading dims, as repeat).
 
     Shapes: (d_0, ..., d_{n-1}) -> (dims'_0 d'_0, ...) with both padded to one length."""
-    if not isinstance(dims, (tuple, list)):
-        raise TypeError(f"tile(): argument 'dims' (position 2) must be tuple of ints, not "
-                        f"{type(dims).__name__}")
-    for d in dims:
-        if isinstance(d, bool) or not hasattr(d, "__index__"):
-            raise TypeError(f"tile(): argument 'dims' must be tuple of ints, but found element "
-                            f"of type {type(d).__name__} ({d!r})")
-    dims = (1,) * (input.ndim - len(dims)) + tuple(int(d) for d in dims)
+    dims = int_list_argument("tile", "dims", dims, kwargs, 2, False)
+    dims = (1,) * (input.ndim - len(dims)) + dims
     # a 0-d input tiled by () stays 0-d (repeat would read "no repeats" as a shape)
     return repeat(input, *dims) if dims else clone(input)
 
 
 def tile_method(self, *dims, **kwargs):
     """``Tensor.tile``: the dims as separate ints (``x.tile(2, 2)``) or one sequence."""
-    dims = keyword_sequence("tile", dims, kwargs, "dims")
-    if not dims:
-        raise TypeError('tile() missing 1 required positional arguments: "dims"')
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = tuple(dims[0])
-    for d in dims:
-        if isinstance(d, bool) or not hasattr(d, "__index__"):
-            raise TypeError(f"tile(): argument 'dims' (position 1) must be tuple of ints, not "
-                            f"{type(d).__name__}")
-    return tile(self, dims)
+    return tile(self, int_list_argument("tile", "dims", dims, kwargs))

@@ -198,6 +198,14 @@ def split(a, split_size_or_sections, dim=0):
             # PyTorch takes any other number (a numpy int too) for a list of sizes
             raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be "
                             f"tuple of ints, not {python_type_name(sizes)}")
+    if type(sizes) is int:
+        int_arg("split", "split_size", sizes, 2)          # an int64, or the parser's error
+    else:
+        for pos, s in enumerate(sizes if isinstance(sizes, (tuple, list)) else (), 1):
+            if type(s) is int and not -2 ** 63 <= s < 2 ** 63:
+                raise TypeError(f"split_with_sizes(): argument 'split_sizes' failed to unpack "
+                                f"the object at pos {pos} with error \"Overflow when unpacking "
+                                f"long long\"")
     if isinstance(sizes, numbers.Integral) and sizes < 0:
         # (before the dim's checks, as PyTorch)
         raise RuntimeError(f"split expects split_size be non-negative, but got "
@@ -259,7 +267,7 @@ def _int_arg(name, value, what):
         return int(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__}")
-    return int(value)
+    return int_arg(name, what, value)       # (an int64: a larger one is the parser's error)
 
 
 def narrow(input, dim, start, length):

@@ -13,7 +13,7 @@ import warnings
 from collections import OrderedDict
 
 from ... import backend, dtypes
-from ..._tensor_methods_layout import check_to_arguments
+from ..._tensor_methods_layout import check_to_arguments, number_as_tensor
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
@@ -413,7 +413,8 @@ class Module(ModuleExtras):
         if len(args) > 4:
             raise TypeError(f"to() takes from 0 to 4 positional arguments but {len(args)} "
                             "were given")
-        check_to_arguments(args, kwargs)       # PyTorch's parser, shared with Tensor.to
+        given, args = args, number_as_tensor(args)     # to(True): a bool tensor's dtype
+        check_to_arguments(args, kwargs, given)    # PyTorch's parser, shared with Tensor.to
         # positional bools are non_blocking (ignored here), then copy, which a module refuses
         flags = [a for a in args if isinstance(a, bool)]
         if "copy" in kwargs or len(flags) > 1:
