@@ -42,10 +42,10 @@ _MATMUL_ROW = 128
 _ROW_BLOCK = 1 << 17
 
 
-def row_blocks(m, d, start=0):
-    """The rows start..m of d numbers as slices of whole rows, about _ROW_BLOCK numbers
-    each."""
-    step = max(1, _ROW_BLOCK // max(d, 1))
+def row_blocks(m, d, start=0, block=None):
+    """The rows start..m of d numbers as slices of whole rows, about ``block`` (by default
+    _ROW_BLOCK) numbers each."""
+    step = max(1, (_ROW_BLOCK if block is None else block) // max(d, 1))
     return [slice(i, min(i + step, m)) for i in range(start, m, step)]
 
 
@@ -58,15 +58,20 @@ def over_rows(piece, m, d, nbytes, blas=None):
         run_split(piece, m, nbytes)
 
 
-def centred_rows_into(rows, eps, out):
+def centred_rows_into(rows, eps, out, ones=None):
     """rows (M, D) array -> (out, mu, invstd): out = rows - mu (written into ``out``), mu
     (M,) the row means, invstd (M,) = 1 / sqrt(biased var + eps), in the rows' dtype. The
-    row sums by einsum: a third of the time of mean's pairwise summation, and as accurate
-    for rows of a few thousand; the sums of squares by ``row_dots``."""
+    row sums as one matrix-vector product (``ones``: D ones of the rows' dtype, made when not
+    given; the library's dot sums in several running sums, as accurate as einsum's and in
+    less time); mu spread over ``out`` by a copy and then taken from the rows in one
+    same-shape pass (numpy's subtraction of a column, broadcast, costs about what the two
+    cost together and more for rows under a few hundred); the sums of squares by
+    ``row_dots``."""
     d = rows.shape[1]
-    mu = np.einsum("ij->i", rows)
+    mu = rows @ (np.ones(d, rows.dtype) if ones is None else ones)
     mu /= rows.dtype.type(d)
-    np.subtract(rows, mu[:, None], out=out)
+    np.copyto(out, mu[:, None])
+    np.subtract(rows, out, out=out)
     var = row_dots(out, out) / d
     var += eps
     invstd = np.sqrt(var, out=var)
@@ -74,31 +79,53 @@ def centred_rows_into(rows, eps, out):
     return out, mu, invstd.astype(rows.dtype, copy=False)
 
 
+class _Outer:
+    """col (k,) times the fixed row (D,) as a (k, D) matrix, written into ``out``: a matrix
+    product of (k, 2) by (2, D) with a zero second column and row, numpy's (k, 1) @ (1, D)
+    going by a slower path (10x at 1024 x 128). A row (D,) broadcast down a block by a
+    ufunc costs about twice a same-shape pass, and a column (k, 1) broadcast along the rows
+    three times: a matrix made here then used same-shape costs less."""
+    def __init__(self, row, k):
+        self.left = np.zeros((k, 2), row.dtype)
+        self.right = np.zeros((2, row.shape[0]), row.dtype)
+        self.right[0] = row
+
+    def __call__(self, col, out):
+        left = self.left[:col.shape[0]]
+        left[:, 0] = col
+        return np.matmul(left, self.right, out=out)
+
+
 def layer_norm_rows(rows, w, b, eps):
     """layer_norm's forward on rows (M, D) with w, b (D,) or None -> (y, mu, invstd), y
-    (M, D) = (rows - mu) invstd w + b: block by block of rows, each block's passes in place
-    in y while it is in cache; the blocks over the threads."""
+    (M, D) = (rows - mu) (invstd w) + b: block by block of rows, each block's passes in
+    place in y while it is in cache (invstd w made as one (k, D) matrix in a kept scratch
+    block, ``_Outer``); the blocks over the threads."""
     m, d = rows.shape
-    y = np.empty((m, d), rows.dtype)
-    mu = np.empty(m, rows.dtype)
-    invstd = np.empty(m, rows.dtype)
+    dt = rows.dtype
+    y = np.empty((m, d), dt)
+    mu = np.empty(m, dt)
+    invstd = np.empty(m, dt)
+    ones = np.ones(d, dt)
 
     def piece(start, stop):
-        for sl in row_blocks(stop, d, start):
-            c, mu[sl], invstd[sl] = centred_rows_into(rows[sl], eps, y[sl])
-            c *= invstd[sl, None]                                   # x_hat
-            if w is not None:
-                c *= w
+        blocks = row_blocks(stop, d, start)
+        k = blocks[0].stop - blocks[0].start
+        scale = workspace("norm_rows_s", (k, d), dt, np)
+        outer = _Outer(ones if w is None else w, k)
+        for sl in blocks:
+            c, mu[sl], invstd[sl] = centred_rows_into(rows[sl], eps, y[sl], ones)
+            c *= outer(invstd[sl], scale[:sl.stop - sl.start])              # x_hat w
             if b is not None:
                 c += b
-    over_rows(piece, m, d, _FORWARD_PASSES * rows.nbytes)
+    over_rows(piece, m, d, _FORWARD_PASSES * rows.nbytes, blas=row_blocks(m, d)[0].stop * d)
     return y, mu, invstd
 
 
 # the arrays of the rows' size each way reads and writes, counted for ``run_split``'s size
-# rule: x and y forward; x, g, gx and the two scratch blocks backward (a Transformer's
-# 1024 x 128 float32 rows stay on one thread: on a loaded 2-core machine they took about
-# 0.6 ms forward and backward whole, no less split in two)
+# rule: x and y forward; x, g, gx and the scratch block (written three times) backward
+# (a Transformer's 1024 x 128 float32 rows stay on one thread: on a loaded 2-core machine
+# they took about 0.6 ms forward and backward whole, no less split in two)
 _FORWARD_PASSES = 2
 _BACKWARD_PASSES = 5
 
@@ -106,58 +133,75 @@ _BACKWARD_PASSES = 5
 def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None):
     """layer_norm's gradients on arrays from rows x (M, D), g (M, D), the forward's mu and
     invstd (M,), w (D,) or None: (gx written into ``gx`` (M, D) when want_x, gw (D,) or None,
-    gb (D,) or None). With a = g w, c = x - mu and D-means per row:
+    gb (D,) or None). With a = g w, c = x - mu and row sums sa = sum a = g @ w,
+    sac = sum a c = (g c) @ w:
 
-        dx = invstd (a - mean(a) - c invstd^2 mean(a c)),
-        dw = invstd @ (g c),          db = ones @ g               (matrix-vector products)
+        dx = g (invstd w) + x beta + gamma,   beta = -sac invstd^3 / D,
+                                              gamma = -beta mu - sa invstd / D
+        dw = invstd @ (g c),          db = ones @ g
 
-    block by block of rows (x - mu and a made and used while in cache, x_hat never), the
+    every sum a matrix-vector product; g c made once (c by a copy of mu and a same-shape
+    subtraction) for dw and sac, whose digits it keeps for rows of a mean large beside their
+    spread (sums of g x uncentred, PyTorch's CPU kernel's form, lost 3x more in float32 at a
+    ratio of 1000, and took 5-10% less time); the combine, as PyTorch's, from x. invstd w,
+    beta and gamma made as (k, D) matrices (``_Outer``, a copy) and used in same-shape
+    passes, numpy's broadcasting of a row or column along a block costing more. Block by
+    block of rows (blocks half the forward's: four arrays of the block's size are live), the
     blocks over the threads, their partial sums of dw and db added in row order. The
-    blocks' scratch (x - mu, g (x - mu)) is kept between calls (``workspace``): made afresh
-    at every call, its pages were faulted in again each time, and a Transformer's 1024 x 128
-    float32 rows took 1.0 ms forward and backward instead of 0.6 (one thread)."""
+    blocks' scratch (g c, reused for beta and gamma) is kept between calls (``workspace``):
+    made afresh at every call, its pages were faulted in again each time."""
     m, d = rows.shape
+    dt = rows.dtype
     sums = []
+    ones = np.ones(d, dt)
+    wv = ones if w is None else w
 
     def piece(start, stop):
-        gw = np.zeros(d, rows.dtype) if want_w else None
-        gb = np.zeros(d, rows.dtype) if want_b else None
-        c_buf = t_buf = ones = None
-        for sl in row_blocks(stop, d, start):
+        gw = np.zeros(d, dt) if want_w else None
+        gb = np.zeros(d, dt) if want_b else None
+        blocks = row_blocks(stop, d, start, _GRAD_BLOCK)
+        kmax = blocks[0].stop - blocks[0].start
+        ones_k = np.ones(kmax, dt)
+        t_buf = workspace("norm_rows_t", (kmax, d), dt, np) if want_x or want_w else None
+        outer = _Outer(wv, kmax) if want_x else None
+        for sl in blocks:
             k = sl.stop - sl.start
-            g_b, inv = g[sl], invstd[sl]
-            if c_buf is None:       # kept between calls: no fresh pages to fault in
-                c_buf = workspace("norm_rows_c", (k, d), rows.dtype, np)
-                t_buf = workspace("norm_rows_t", (k, d), rows.dtype, np) if want_w else None
-                ones = np.ones(k, rows.dtype)
+            g_b, x_b, inv, mu_b = g[sl], rows[sl], invstd[sl], mu[sl]
             if want_b:
-                gb += ones[:k] @ g_b                                        # sum of g
+                gb += ones_k[:k] @ g_b                                      # sum of g
             if not (want_x or want_w):
                 continue
-            c = np.subtract(rows[sl], mu[sl, None], out=c_buf[:k])          # x - mu
+            t = t_buf[:k]
+            np.copyto(t, mu_b[:, None])
+            t = np.subtract(x_b, t, out=t)                                  # x - mu
+            t *= g_b
             if want_w:
-                # sum of g x_hat = invstd @ (g (x - mu)): a matrix-vector product, no x_hat
-                # (and fewer roundings than numpy's sum down the rows)
-                gw += inv @ np.multiply(g_b, c, out=t_buf[:k])
+                gw += inv @ t                          # sum of g x_hat, x_hat never made
             if want_x:
-                a = gx[sl]                                                  # g * w
-                if w is None:
-                    a[...] = g_b
-                else:
-                    np.multiply(g_b, w, out=a)
-                # x_hat mean(a x_hat) = (x - mu) invstd^2 (sum a (x - mu)) / D
-                dots = row_dots(a, c)
-                dots *= inv * inv / d
-                a -= (np.einsum("ij->i", a) / d)[:, None]                   # mean(a)
-                c *= dots[:, None]
-                a -= c
-                a *= inv[:, None]
+                sa = g_b @ wv
+                beta = t @ wv                                               # sum a (x - mu)
+                beta *= inv * inv * inv / -d
+                neg_gamma = beta * mu_b
+                neg_gamma += sa * inv / d
+                dx = outer(inv, gx[sl])                                     # invstd w
+                dx *= g_b
+                np.copyto(t, beta[:, None])
+                t *= x_b
+                dx += t
+                np.copyto(t, neg_gamma[:, None])
+                dx -= t
         sums.append((start, gw, gb))
     over_rows(piece, m, d, _BACKWARD_PASSES * rows.nbytes,
-              blas=row_blocks(m, d)[0].stop * d)
+              blas=row_blocks(m, d, 0, _GRAD_BLOCK)[0].stop * d)
     sums.sort(key=lambda t: t[0])       # the pieces' partial sums, added in row order
     _, gw, gb = sums[0]
     for _, more_w, more_b in sums[1:]:
         gw = None if gw is None else gw + more_w
         gb = None if gb is None else gb + more_b
     return gx, gw, gb
+
+
+# numbers per block of rows in the backward: half the forward's, its four live arrays of
+# the block's size (x, g, g x, gx) then fit the L2 cache (4096 x 768 float32, one thread:
+# 6.6 ms instead of 8.8)
+_GRAD_BLOCK = 1 << 16
