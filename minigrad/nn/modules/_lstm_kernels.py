@@ -24,7 +24,7 @@ import numpy as np
 from ... import parallel
 from ...ops._workspace import workspace
 
-__all__ = ["lstm_forward", "lstm_backward_sweep", "lstm_slopes", "scratch"]
+__all__ = ["lstm_forward", "lstm_backward_sweep", "lstm_slopes", "scratch", "step_has_grad"]
 
 # a batch is split over the threads when a part has at least this many rows and a step's
 # product at least this many multiply-adds. The threads take turns at the interpreter lock for
@@ -87,8 +87,9 @@ def _part_rows(steps, r0, r1):
 def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
     """The recurrence of one layer direction: xw (S, 4 H) packed (``_rnn_layers._Steps``),
     h0, c0 (N, H), w_hh (4 H, H), b_hh (4 H,) or None -> (out (2, S, H): the h_t then the c_t
-    of every step, acts (S, 4 H): the activated gates i, f, g, o, tanh_c (S, H):
-    tanh of the c_t)."""
+    of every step, acts (S, 4 H): the activated gates i, f, g, o, tanh_c (S, H): tanh of the
+    c_t, fc and ig (S, H): the two terms of c_t = f c_{t-1} + i g, kept for the backward's
+    slopes at no extra numpy call)."""
     S, G = xw.shape
     H, N, dtype = G // 4, h0.shape[0], xw.dtype
     scale, offset = _gate_constants(H, dtype)
@@ -97,6 +98,7 @@ def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
     out = scratch("out", (2, S, H), dtype)
     acts = scratch("acts", (S, G), dtype)
     tanh_c = scratch("tanh_c", (S, H), dtype)
+    fc_all, ig_all = scratch("fc", (S, H), dtype), scratch("ig", (S, H), dtype)
     worth = _worth(N, H, G)
 
     def inputs(r0, r1):                    # (rows of the packed layout: any split is right)
@@ -112,7 +114,6 @@ def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
         h, c = h0[r0:r1], c0[r0:r1]
         if not steps.uniform:              # rows that end (or start later) keep their state
             h, c = h.copy(), c.copy()
-        ig = np.empty((r1 - r0, H), dtype)
         for rows, n in _part_rows(steps, r0, r1):
             a = acts[rows]
             np.matmul(h[:n], w_t, out=a)
@@ -121,9 +122,10 @@ def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
             a *= scale
             a += offset
             c_new, h_new, tc = out[1, rows], out[0, rows], tanh_c[rows]
-            np.multiply(a[:, H:2 * H], c[:n], out=c_new)
-            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig[:n])
-            c_new += ig[:n]
+            fc, ig = fc_all[rows], ig_all[rows]
+            np.multiply(a[:, H:2 * H], c[:n], out=fc)
+            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
+            np.add(fc, ig, out=c_new)
             np.tanh(c_new, out=tc)
             np.multiply(a[:, 3 * H:], tc, out=h_new)
             if steps.uniform:
@@ -131,14 +133,17 @@ def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
             else:
                 h[:n], c[:n] = h_new, c_new
     _split(part, N, worth)
-    return out, acts, tanh_c
+    return out, acts, tanh_c, fc_all, ig_all
 
 
-def lstm_slopes(acts, tanh_c, c_prev, H):
+def lstm_slopes(acts, tanh_c, fc, ig, h_t, H):
     """The factors of the cell's derivative that do not depend on the incoming gradient, for
     every step at once (``_rnn_layers.lstm_cell_grads``' formulas):
         dc' = dc + dh through_c,  d pre = (dc' slope_i, dc' slope_f, dc' slope_g, dh slope_o)
-    -> through_c (S, H) and the slopes (S, 4, H) in PyTorch's gate order."""
+    -> through_c (S, H) and the slopes (S, 4, H) in PyTorch's gate order. Each is x - x y of
+    what the forward kept (fc = f c, ig = i g, h_t = o tanh(c')), two passes over (S, H):
+        i (1 - i) g = ig - i ig,   f (1 - f) c = fc - f fc,   i (1 - g^2) = i - ig g,
+        o (1 - o) tanh(c') = h - o h,   through_c = o (1 - tanh(c')^2) = o - h tanh(c')."""
     S = acts.shape[0]
     dtype = acts.dtype
     through_c = scratch("through_c", (S, H), dtype)
@@ -146,22 +151,23 @@ def lstm_slopes(acts, tanh_c, c_prev, H):
 
     def rows(r0, r1):
         a, sl = acts[r0:r1], slopes[r0:r1]
-        i, g, o = a[:, :H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        tc = tanh_c[r0:r1]
-        # s (1 - s) of the sigmoid gates and 1 - g^2, over whole rows of the four gates
-        sq = scratch("slope_sq", a.shape, dtype)
-        np.multiply(a, a, out=sq)
-        v = np.subtract(a, sq, out=scratch("slope_v", a.shape, dtype))
-        np.subtract(1, sq[:, 2 * H:3 * H], out=v[:, 2 * H:3 * H])
-        np.multiply(v[:, :H], g, out=sl[:, 0])
-        np.multiply(v[:, H:2 * H], c_prev[r0:r1], out=sl[:, 1])
-        np.multiply(v[:, 2 * H:3 * H], i, out=sl[:, 2])
-        np.multiply(v[:, 3 * H:], tc, out=sl[:, 3])
-        t = np.multiply(tc, tc, out=sq[:, :H])            # o (1 - tanh(c')^2)
-        np.subtract(1, t, out=t)
-        np.multiply(o, t, out=through_c[r0:r1])
-    _split(rows, S, _pass_worth(S, 4 * slopes.nbytes + 8 * through_c.nbytes))
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        ig_r, fc_r, h, tc = ig[r0:r1], fc[r0:r1], h_t[r0:r1], tanh_c[r0:r1]
+        for k, (x, y, z) in enumerate(((ig_r, i, ig_r), (fc_r, f, fc_r), (i, ig_r, g),
+                                       (h, o, h))):
+            np.subtract(x, np.multiply(y, z, out=sl[:, k]), out=sl[:, k])
+        t = through_c[r0:r1]
+        np.subtract(o, np.multiply(h, tc, out=t), out=t)
+    _split(rows, S, _pass_worth(S, 3 * slopes.nbytes + 6 * through_c.nbytes))
     return through_c, slopes
+
+
+def step_has_grad(g, steps):
+    """Per step (by t): whether any of g's (S, H) rows of that step is nonzero. The incoming
+    gradient is often zero at most steps (a model reading only the last h_t; the c_t, read by
+    nothing, given as zeros), and a step's add of a zero gradient is then left out."""
+    nz = g.any(1)
+    return np.logical_or.reduceat(nz, steps.offsets).tolist() if nz.size else []
 
 
 def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, N):
@@ -175,21 +181,26 @@ def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, N):
     # sweep's order) has none yet, one that has ended keeps its d h0 / d c0
     dh_state, dc_state = np.zeros((N, H), dtype), np.zeros((N, H), dtype)
     order = list(steps.order())[::-1]
+    with_h, with_c = step_has_grad(grad[0], steps), step_has_grad(grad[1], steps)
 
     def part(r0, r1):
         dh_s, dc_s = dh_state[r0:r1], dc_state[r0:r1]
-        dh_b, total_b, tmp_b = (np.empty((r1 - r0, H), dtype) for _ in range(3))
-        for _, rows, b in order:
+        dh_b, total_b = (np.empty((r1 - r0, H), dtype) for _ in range(2))
+        for t, rows, b in order:
             n = min(b, r1) - r0
             if n <= 0:
                 continue
             rs = slice(rows.start + r0, rows.start + r0 + n)
-            dh = np.add(grad[0, rs], dh_s[:n], out=dh_b[:n])
-            total = np.add(grad[1, rs], dc_s[:n], out=total_b[:n])
-            total += np.multiply(through_c[rs], dh, out=tmp_b[:n])
+            # dh = grad_h + dh_s;  total = grad_c + dc_s + through_c dh
+            dh = np.add(grad[0, rs], dh_s[:n], out=dh_b[:n]) if with_h[t] else dh_s[:n]
+            total = np.multiply(through_c[rs], dh, out=total_b[:n])
+            total += dc_s[:n]
+            if with_c[t]:
+                total += grad[1, rs]
             np.multiply(total[:, None, :], slopes[rs, :3], out=d_pre[rs, :3])
             np.multiply(dh, slopes[rs, 3], out=d_pre[rs, 3])
             np.multiply(total, f[rs], out=dc_s[:n])
+            # (dh may be dh_s itself: it is read for the last time above)
             np.matmul(d_pre[rs].reshape(n, G), w_hh, out=dh_s[:n])
     _split(part, N, _worth(N, H, G))
     return d_pre.reshape(S, G), dh_state, dc_state

@@ -22,6 +22,7 @@ bidirectional layer's second direction). Outputs: LSTM (2, S, H), the h_t of eve
 the c_t; GRU and RNN (S, H). The values agree with the per-step composition to rounding (the
 products are the same, their BLAS call is not).
 
+The array kernels are in ``_lstm_kernels.py`` (LSTM) and ``_rnn_kernels.py`` (GRU, Elman).
 The backward runs on arrays when it records no graph; with ``create_graph`` (or arrays that
 are not numpy's) it runs the layer again from its saved inputs as the per-step composition
 and lets the engine differentiate that, so gradients of any order stay the composition's.
@@ -39,6 +40,7 @@ from ...ops.scatter_gather import index_select
 from ...ops.stacking import cat, unbind
 from ...tensor import Tensor
 from ._lstm_kernels import lstm_backward_sweep, lstm_forward, lstm_slopes, scratch
+from ._rnn_kernels import elman_backward, elman_forward, gru_backward, gru_forward
 
 __all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
            "gru_gates"]
@@ -174,10 +176,9 @@ class _LstmLayer(_Layer):
     def forward(self, xw, h0, c0, *bias_weight, steps, step):
         self.save_for_backward(xw, h0, c0, *bias_weight)
         w_hh, b_hh = _split_bias(bias_weight)
-        out, acts, tanh_c = lstm_forward(xw, h0, c0, w_hh, b_hh, steps)
-        # the backward reads the gates and cell states as made here (the c_t are not handed
-        # out: only copies of the final ones are, so nothing can change them in place)
-        self.acts, self.tanh_c, self.cells, self.steps = acts, tanh_c, out[1], steps
+        out, acts, tanh_c, fc, ig = lstm_forward(xw, h0, c0, w_hh, b_hh, steps)
+        # the backward reads the gates and cell terms as made here (none is handed out)
+        self.acts, self.tanh_c, self.fc, self.ig, self.steps = acts, tanh_c, fc, ig, steps
         self.step = step
         return out
 
@@ -186,16 +187,15 @@ class _LstmLayer(_Layer):
         formulas (``lstm_cell_grads``) with every factor that does not depend on the incoming
         gradients computed for all steps at once, so that a step of the sweep is a few
         products of (b, H) rows and one GEMM (``_lstm_kernels``)."""
-        h0, c0, w_hh = (s._array for s in (saved[1], saved[2], saved[-1]))
+        h0, w_hh = saved[1]._array, saved[-1]._array
         acts, tanh_c, steps = self.acts, self.tanh_c, self.steps
         H = acts.shape[1] // 4
         S = acts.shape[0]
-        c_prev = steps.previous(self.cells, c0, scratch("prev", (S, H), acts.dtype))
-        through_c, slopes = lstm_slopes(acts, tanh_c, c_prev, H)
+        h_t = np.multiply(acts[:, 3 * H:], tanh_c, out=scratch("h_t", (S, H), acts.dtype))
+        through_c, slopes = lstm_slopes(acts, tanh_c, self.fc, self.ig, h_t, H)
         d_pre, dh0, dc0 = lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps,
                                               h0.shape[0])
-        del c_prev, through_c, slopes       # (their buffers serve h_prev's)
-        h_t = np.multiply(acts[:, 3 * H:], tanh_c, out=scratch("h_t", (S, H), acts.dtype))
+        del through_c, slopes
         h_prev = steps.previous(h_t, h0, scratch("prev", (S, H), acts.dtype))
         dw, db = _weight_grads(d_pre, h_prev, len(saved) == 5)
         return _in_order(d_pre, (dh0, dc0), dw, db)
@@ -206,57 +206,20 @@ class _GruLayer(_Layer):
 
     def forward(self, xw, h0, *bias_weight, steps, step):
         w_hh, b_hh = _split_bias(bias_weight)
-        S, G = xw.shape
-        H = G // 3
-        out = np.empty((S, H), xw.dtype)
-        hw = np.empty((S, G), xw.dtype)
-        w_t = np.ascontiguousarray(w_hh.T)
-        h = h0 if steps.uniform else h0.copy()
-        for _, rows, b in steps.order():
-            np.matmul(h[:b], w_t, out=hw[rows])
-            if b_hh is not None:
-                hw[rows] += b_hh
-            r, z, n, _ = gru_gates(xw[rows], hw[rows], H)
-            h_new = out[rows]
-            np.multiply(1.0 - z, n, out=h_new)
-            h_new += z * h[:b]
-            if steps.uniform:
-                h = h_new
-            else:
-                h[:b] = h_new
-        self.hw, self.steps, self.step = hw, steps, step
+        out, self.acts, self.hn = gru_forward(xw, h0, w_hh, b_hh, steps)
+        self.steps, self.step = steps, step
         # the h_t are handed out: saved as the output (version-checked), not as an attribute
         self.save_for_backward(xw, h0, *bias_weight, out)
         return out
 
     def backward_arrays(self, grad, saved):
-        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: ``gru_cell_grads``'
-        formulas with the factors that do not depend on the incoming gradient computed for
-        all steps at once."""
-        xw, h0, w_hh, out = (s._array for s in (saved[0], saved[1], saved[-2], saved[-1]))
-        steps, hw = self.steps, self.hw
-        H = xw.shape[1] // 3
-        r, z, n, hn = gru_gates(xw, hw, H)
-        h_prev = steps.previous(out, h0)
-        to_n = (1 - z) * (1 - n * n)                    # dn = g (1 - z) (1 - n^2)
-        to_r = hn * (r * (1 - r))                       # dr = dn hn r (1 - r)
-        to_z = (h_prev - n) * (z * (1 - z))             # dz = g (h - n) z (1 - z)
-        d_xw, d_hw = np.empty_like(xw), np.empty_like(hw)
-        dh_state = np.zeros_like(h0)
-        for _, rows, b in reversed(list(steps.order())):
-            g = grad[rows] + dh_state[:b]
-            dn = g * to_n[rows]
-            dx, dhw = d_xw[rows], d_hw[rows]
-            np.multiply(dn, to_r[rows], out=dx[:, :H])
-            np.multiply(g, to_z[rows], out=dx[:, H:2 * H])
-            dx[:, 2 * H:] = dn
-            dhw[:, :2 * H] = dx[:, :2 * H]
-            np.multiply(dn, r[rows], out=dhw[:, 2 * H:])
-            carry = g * z[rows]
-            carry += dhw @ w_hh
-            dh_state[:b] = carry
+        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh (``_rnn_kernels``)."""
+        h0, w_hh, out = (s._array for s in (saved[1], saved[-2], saved[-1]))
+        h_prev = self.steps.previous(out, h0, scratch("prev", out.shape, out.dtype))
+        d_xw, d_hw, dh0 = gru_backward(grad, self.acts, self.hn, h_prev, w_hh, self.steps,
+                                       h0.shape[0])
         dw, db = _weight_grads(d_hw, h_prev, len(saved) == 5)
-        return _in_order(d_xw, (dh_state,), dw, db)
+        return _in_order(d_xw, (dh0,), dw, db)
 
 
 class _RnnLayer(_Layer):
@@ -265,40 +228,19 @@ class _RnnLayer(_Layer):
 
     def forward(self, xw, h0, *bias_weight, steps, step, nonlinearity="tanh"):
         w_hh, b_hh = _split_bias(bias_weight)
-        out = np.empty((xw.shape[0], h0.shape[1]), xw.dtype)
-        w_t = np.ascontiguousarray(w_hh.T)
-        h = h0 if steps.uniform else h0.copy()
-        for _, rows, b in steps.order():
-            pre = out[rows]
-            np.matmul(h[:b], w_t, out=pre)
-            if b_hh is not None:
-                pre += b_hh
-            pre += xw[rows]
-            if nonlinearity == "tanh":
-                np.tanh(pre, out=pre)
-            else:
-                np.maximum(pre, 0, out=pre)     # (NaN stays NaN, as relu's)
-            if steps.uniform:
-                h = pre
-            else:
-                h[:b] = pre
+        out = elman_forward(xw, h0, w_hh, b_hh, steps, nonlinearity)
         self.steps, self.step, self.nonlinearity = steps, step, nonlinearity
         # the h_t are handed out: saved as the output (version-checked), not as an attribute
         self.save_for_backward(xw, h0, *bias_weight, out)
         return out
 
     def backward_arrays(self, grad, saved):
-        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh: d pre_t = dh_t act'(pre_t),
-        act' = 1 - h_t^2 for tanh, [h_t > 0] for relu."""
+        """grad (S, H) of the h_t -> d xw, d h0, d w_hh, d b_hh (``_rnn_kernels``)."""
         h0, w_hh, out = (s._array for s in (saved[1], saved[-2], saved[-1]))
-        slope = 1 - out * out if self.nonlinearity == "tanh" else (out > 0).astype(out.dtype)
-        d_pre = np.empty_like(out)
-        dh_state = np.zeros_like(h0)
-        for _, rows, b in reversed(list(self.steps.order())):
-            np.multiply(grad[rows] + dh_state[:b], slope[rows], out=d_pre[rows])
-            np.matmul(d_pre[rows], w_hh, out=dh_state[:b])
-        dw, db = _weight_grads(d_pre, self.steps.previous(out, h0), len(saved) == 5)
-        return _in_order(d_pre, (dh_state,), dw, db)
+        d_pre, dh0 = elman_backward(grad, out, h0, w_hh, self.steps, self.nonlinearity)
+        h_prev = self.steps.previous(out, h0, scratch("prev", out.shape, out.dtype))
+        dw, db = _weight_grads(d_pre, h_prev, len(saved) == 5)
+        return _in_order(d_pre, (dh0,), dw, db)
 
 
 def _in_order(d_xw, d_states, dw, db):
