@@ -17,11 +17,14 @@ the closed form, written with minigrad's own ops so that it can be differentiate
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .. import _memory_format as mf, backend
 from ..dtypes import reduced_float
 from ..autograd import Function
+from ..autograd.engine import frees_saved_values
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _batch_norm_kernels as _kernels
@@ -159,7 +162,19 @@ class BatchNorm(Function):
         want_b = self.has_bias and self.needs_input_grad[-1]
         if self.training and not is_grad_enabled() and _kernels.usable(
                 x._array, g._array, None if weight is None else weight._array):
-            return self._backward_fast(x._array, g._array, weight, want_x, want_w, want_b)
+            # x freed right after this (no retain_graph), kept plainly (no saved-tensor
+            # hooks) and held by nobody else -- no tensor but the saved one (its entry, the
+            # name x, getrefcount's argument), no view of its array, which owns its memory:
+            # dx is written over it, and the backward makes no full-size array of its own
+            # (in a ResNet-like step every batch norm's input is such a convolution output)
+            arr = x._array
+            overwrite = (want_x and frees_saved_values() and
+                         getattr(self, "_packed", False) is True and type(arr) is np.ndarray
+                         and arr.flags.owndata and arr.flags.writeable and
+                         sys.getrefcount(x) <= 3 and sys.getrefcount(arr) <= 3)
+            del arr
+            return self._backward_fast(x._array, g._array, weight, want_x, want_w, want_b,
+                                       overwrite)
         if self.training and is_grad_enabled() and want_x:
             # create_graph: mu and invstd as ops of x, so that the derivative of this backward
             # sees how they move with x (the cached arrays would be constants: a silently
@@ -198,13 +213,14 @@ class BatchNorm(Function):
             grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
         return tuple(grads)
 
-    def _backward_fast(self, x, g, weight, want_x, want_w, want_b):
+    def _backward_fast(self, x, g, weight, want_x, want_w, want_b, overwrite=False):
         """The same closed form on arrays (``_batch_norm_kernels``), for a backward that
-        records no graph: four passes over the full-size arrays for dx, not about ten."""
+        records no graph: four passes over the full-size arrays for dx, not about ten; dx
+        written over x where ``overwrite``."""
         w = None if weight is None else weight._array.reshape(-1)
         gx, gw, gb = _kernels.backward_train(
             x, backend.xp_of(g).ascontiguousarray(g), self.mean.reshape(-1),
-            self.invstd.reshape(-1), w, want_x, want_w, want_b)
+            self.invstd.reshape(-1), w, want_x, want_w, want_b, overwrite)
         grads = [None if gx is None else Tensor._wrap(gx)]
         if weight is not None:
             grads.append(None if gw is None else Tensor._wrap(gw.reshape(weight._array.shape)))

@@ -114,11 +114,17 @@ def _max_zero(x, o):
 
 
 # Relu's backward works through its arrays in blocks of this many numbers: the block's mask
-# (4 or 8 bytes a number) stays in cache, where a whole one was the output's size again.
-# Each block is three numpy calls, so small blocks cost Python time, and on two threads each
-# call is a chance for the other thread to take the interpreter lock. Measured on one thread
-# (float32, 16x32x64x64): 64K blocks 1.69 ms, 128K 1.47 ms, 512K 2.14 ms (its mask no longer
-# fits in cache); the earlier multiply by a bool mask took 1.63-1.75 ms
+# stays in cache, where a whole one was a quarter of the output's size again. Each block is
+# three numpy calls, so small blocks cost Python time, and on two threads each call is a
+# chance for the other thread to take the interpreter lock. Measured on one thread (float32,
+# 16x32x64x64, an integer mask of the gradient's width): 64K blocks 1.69 ms, 128K 1.47 ms,
+# 512K 2.14 ms (its mask no longer fits in cache); the earlier multiply by a bool mask took
+# 1.63-1.75 ms. Since round 23 the gradient's bits are multiplied by a 1/0 mask of their
+# width (exact: x 1 or x 0, as integers), two calls a block instead of three (compare, minus
+# 1, bitwise and): a 128K block 51-56 -> 44 us in float32. (A bool mask was faster still
+# alone, but numpy multiplies integers by bools through a buffered cast that gives up the
+# interpreter lock every few thousand numbers: beside another busy Python thread, 14x
+# slower.)
 _RELU_BLOCK = 1 << 17
 # at most this many numbers, the backward is one where(): the block loop's setup costs more
 # than the work below it
@@ -128,11 +134,11 @@ _BITS = {np.dtype(np.float16): np.dtype(np.int16), np.dtype(np.float32): np.dtyp
          np.dtype(np.float64): np.dtype(np.int64)}
 
 
-def _stop_mask(o, mask):
-    """mask (integers of o's width) = 0 where o <= 0, all bits set elsewhere (NaN included):
-    the comparison's 1/0 written as integers, minus 1."""
-    np.less_equal(o, 0, out=mask, casting="unsafe")
-    np.subtract(mask, 1, out=mask)
+def _pass_mask(o, mask):
+    """mask (integers) = 1 where relu's output ``o`` passes the gradient, else 0: where it is
+    positive or NaN, that is, not o <= 0. A relu output is never below zero (only +-0 where
+    it stops), so that is o != 0, one comparison."""
+    np.not_equal(o, 0, out=mask, casting="unsafe")
 
 
 def _pass_where_positive(g, out, overwrite=False):
@@ -140,10 +146,10 @@ def _pass_where_positive(g, out, overwrite=False):
     threshold_backward): g, out (same shape) -> a new array, or ``out`` itself, overwritten,
     when ``overwrite`` allows and the layouts match.
 
-    For float16/32/64 numpy arrays the selection is a bitwise and of g's bits with a mask
-    of all ones (pass) or zeros (stop): exact for every g, infinities and NaNs included, in
-    three passes (compare, mask, and) and no multiplication (g * 0 would be NaN for an
-    infinite g)."""
+    ``out`` is relu's output (never below zero). For float16/32/64 numpy arrays g's bits, as
+    integers of their width, are multiplied by a 1/0 mask of that width (``_pass_mask``):
+    exact for every g, infinities and NaNs included (a float g * 0 would be NaN for an
+    infinite g), in two passes (compare, multiply)."""
     xp = backend.xp_of(out)
     dtype = xp.result_type(g, out)
     reuse = (overwrite and dtype == out.dtype and g.shape == out.shape and xp is np and
@@ -165,8 +171,8 @@ def _pass_where_positive(g, out, overwrite=False):
         # any strides (a broadcast g from a sum, a channels-last output): one whole mask,
         # made before res (which may be out) is written
         mask = np.empty(out.shape, dtype=bits)
-        _stop_mask(out, mask)
-        np.bitwise_and(g.view(bits), mask, out=res.view(bits))
+        _pass_mask(out, mask)
+        np.multiply(g.view(bits), mask, out=res.view(bits))
         return res
 
     def piece(gp, op, rp):
@@ -176,8 +182,8 @@ def _pass_where_positive(g, out, overwrite=False):
         for s in range(0, op.size, _RELU_BLOCK):
             e = min(op.size, s + _RELU_BLOCK)
             m = mask[:e - s]
-            _stop_mask(op[s:e], m)
-            np.bitwise_and(gb[s:e], m, out=rb[s:e])
+            _pass_mask(op[s:e], m)
+            np.multiply(gb[s:e], m, out=rb[s:e])
     parallel.map_pieces(piece, g.reshape(-1), out.reshape(-1), res.reshape(-1))
     return res
 
