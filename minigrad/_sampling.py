@@ -27,7 +27,7 @@ from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, s
                                 uniform_draws)
 from .ops._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
-from .ops.inplace import copy_
+from .ops.inplace import copy_, named_write
 from .tensor import Tensor
 
 __all__ = ["normal", "normal_", "uniform_", "exponential_", "geometric_",
@@ -101,10 +101,12 @@ _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64"
             "uint64": "long unsigned int"}
 
 
-def _fill(t, draws):
-    """Write the numpy ``draws`` (t's shape) into t, cast to its dtype; returns t."""
+def _fill(t, draws, node_name):
+    """Write the numpy ``draws`` (t's shape) into t, cast to its dtype; returns t, whose node
+    (when t requires grad) is named as PyTorch's fill of that distribution ('UniformBackward0')."""
     draws = np.asarray(draws).astype(t._array.dtype)
-    return copy_(t, Tensor._wrap(backend.to_device(draws, t.device)))
+    # (a view keeps its own node: the write is recorded on its base, as PyTorch's CopySlices)
+    return named_write(t, node_name, copy_, t, Tensor._wrap(backend.to_device(draws, t.device)))
 
 
 def _strides(t):
@@ -142,7 +144,7 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
         return t
     # (a complex t: each part N(mean, std^2 / 2), so that E|z - m|^2 = std^2)
     return _fill(t, normal_draws(generator, tuple(t.shape), t._array.dtype, mean, std,
-                                 _strides(t)))
+                                 _strides(t)), "NormalBackward0")
 
 
 def uniform_(t, *args, generator=None, **kwargs):
@@ -157,7 +159,7 @@ def uniform_(t, *args, generator=None, **kwargs):
         return t
     # (a complex t: both parts uniform in [from, to))
     return _fill(t, uniform_draws(generator, tuple(t.shape), t._array.dtype, low, high,
-                                  _strides(t)))
+                                  _strides(t)), "UniformBackward0")
 
 
 def _from_to(args, kwargs, name, defaults):
@@ -185,7 +187,8 @@ def exponential_(t, lambd=1.0, *, generator=None):
         return t
     # (-1/lambd) log1p(-u) as PyTorch's kernel rounds it: the negation is exact either side
     e = stream_of(generator).exponentials(_count(t)) * (1.0 / lambd)
-    return _fill(t, arranged_draws(e, tuple(t.shape), _strides(t), np.dtype(np.float64)))
+    return _fill(t, arranged_draws(e, tuple(t.shape), _strides(t), np.dtype(np.float64)),
+                 "ExponentialBackward0")
 
 
 def geometric_(t, p, *, generator=None):
@@ -194,7 +197,8 @@ def geometric_(t, p, *, generator=None):
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     if t.is_meta:
         return t
-    return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator))
+    return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator),
+                 "GeometricBackward0")
 
 
 def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
@@ -209,7 +213,7 @@ def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
     z = fused_multiply_add(stream_of(generator).normal_pairs(_count(t)), float(std),
                            float(mean))
     return _fill(t, arranged_draws(libm(math.exp, z), tuple(t.shape), _strides(t),
-                                   np.dtype(np.float64)))
+                                   np.dtype(np.float64)), "LogNormalBackward0")
 
 
 def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
@@ -222,7 +226,8 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     # sigma * tan + median with one rounding (the kernel's fused multiply-add), the C
     # library's tan
     return _fill(t, _doubles(t, lambda u: fused_multiply_add(
-        libm(math.tan, np.pi * (u - 0.5)), float(sigma), float(median)), generator))
+        libm(math.tan, np.pi * (u - 0.5)), float(sigma), float(median)), generator),
+        "CauchyBackward0")
 
 
 def _random_bound(dtype):
@@ -238,6 +243,8 @@ def _random_bound(dtype):
 def random_(t, *args, generator=None, **kwargs):
     """``random_()``: integers uniform in [0, largest the dtype holds exactly];
     ``random_(to)``: in [0, to); ``random_(from, to)``: in [from, to)."""
+    # PyTorch's node of each overload: RandomBackward2, 1 (to alone) and 0 (from and to)
+    node_name = f"RandomBackward{2 - min(2, len(args) + len({'from', 'to'} & set(kwargs)))}"
     if len(args) == 1 and "to" not in kwargs and "from" not in kwargs:
         args = (0, args[0])
     low, high = _from_to(args, kwargs, "random_", (0, None))
@@ -266,7 +273,7 @@ def random_(t, *args, generator=None, **kwargs):
         return t
     wide_from = 1 << 28 if args or kwargs else 1 << 32
     draws = stream_of(generator).integers(_count(t), low, high, wide_from=wide_from)
-    return _fill(t, arranged_draws(draws, tuple(t.shape), _strides(t), draws.dtype))
+    return _fill(t, arranged_draws(draws, tuple(t.shape), _strides(t), draws.dtype), node_name)
 
 
 def bernoulli_(t, p=0.5, *, generator=None):
@@ -281,4 +288,5 @@ def bernoulli_(t, p=0.5, *, generator=None):
     if t.is_meta:
         return t
     probs = backend.as_numpy(p._array) if isinstance(p, Tensor) else p
-    return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)))
+    return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)),
+                 "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")

@@ -27,6 +27,7 @@ from ..ops.elementwise import Mul  # noqa: F401
 from ..ops.pointwise_select import maximum, where  # noqa: F401
 from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
+                         number_arg as _number_arg,
                          python_type_name as _python_type_name,
                          scalar_type_name as _scalar_type_name)
 from ..ops.writes import overwrite_with as _overwrite_with
@@ -346,6 +347,8 @@ def softmax2d(input):
 
 # PyTorch's names for the operand, so that F.leaky_relu(input=x) works as there
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    negative_slope = _number_arg("leaky_relu_" if inplace else "leaky_relu", "negative_slope",
+                                 negative_slope, 2)
     if inplace:         # PyTorch's in-place node (it keeps the result): LeakyReluBackward1
         return _named_write(input, "LeakyReluBackward1", _RC.leaky_relu, input, negative_slope,
                             True)

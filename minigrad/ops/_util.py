@@ -178,7 +178,8 @@ scalar_type_name = dtypes.scalar_type_name
 
 # the C++ names of the scalar types, as errors that print a kernel's element type spell them
 _CPP_TYPE = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char",
-             "int16": "short int", "int32": "int", "int64": "long int", "float16": "c10::Half",
+             "int16": "short int", "int32": "int", "int64": "long int", "uint16": "short unsigned int",
+             "uint32": "unsigned int", "uint64": "long unsigned int", "float16": "c10::Half",
              "float32": "float", "float64": "double", "bfloat16": "c10::BFloat16",
              "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
@@ -187,6 +188,27 @@ def cpp_type_name(np_dtype):
     """The C++ name of a dtype's element type: 'float' for float32, 'long int' for int64."""
     name = np.dtype(np_dtype).name
     return _CPP_TYPE.get(name, name)
+
+
+def number_arg(fn, name, value, position=None):
+    """PyTorch's parser for a Scalar argument ``name`` of ``fn``: a Python or numpy number, or
+    a 0-d tensor that does not require grad. Anything else (a str, None, a list, an array, a
+    1-d or grad-requiring tensor) is its TypeError, raised before any check of the input; the
+    position is named when the argument came by position. A complex number with an imaginary
+    part cannot be read as a float; one without is its real part. Returns the value."""
+    if isinstance(value, Tensor):
+        ok = value.ndim == 0 and not value.requires_grad
+    else:
+        ok = isinstance(value, (bool, int, float, complex, np.number, np.bool_))
+    if not ok:
+        where = f" (position {position})" if position else ""
+        raise TypeError(f"{fn}(): argument '{name}'{where} must be Number, not "
+                        f"{python_type_name(value)}")
+    if isinstance(value, (complex, np.complexfloating)):
+        if value.imag:
+            raise RuntimeError("value cannot be converted to type float without overflow")
+        value = value.real
+    return value
 
 
 def check_python_int(value):

@@ -38,8 +38,8 @@ from .elementwise import add, cast, div, mul, neg, sub
 from .pointwise_select import where
 from .relu_clamp import clamp
 from ..tensor import Tensor
-from ._util import (FLOAT32_64, int_arg, no_complex_kernel, not_implemented_for, python_type_name,
-                    scalar_type_name)
+from ._util import (FLOAT32_64, int_arg, no_complex_kernel, not_implemented_for, number_arg,
+                    python_type_name, scalar_type_name)
 from .plumbing import reshape_to
 from .writes import overwrite_with
 from .softmax import check_functional_dim, implicit_softmax_dim, softmax
@@ -59,7 +59,7 @@ __all__ = ["erf", "gelu", "elu", "celu", "selu", "hardswish", "hardsigmoid", "ha
 _HALF, _FLOAT = np.dtype("float16"), np.dtype("float32")
 
 
-def gelu(input, approximate="none"):
+def gelu(input, *, approximate="none"):
     """x * Phi(x) (``approximate='none'``: Phi(x) = (1 + erf(x / sqrt 2)) / 2), or PyTorch's
     tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``)."""
     if not isinstance(approximate, str):
@@ -68,7 +68,7 @@ def gelu(input, approximate="none"):
     if approximate in ("none", "tanh"):
         _floating_only(input, "GeluKernelImpl")
         if dtypes.reduced_float(input._array.dtype):   # in float32, rounded once, as PyTorch
-            return cast(gelu(cast(input, _FLOAT), approximate), input._array.dtype)
+            return cast(gelu(cast(input, _FLOAT), approximate=approximate), input._array.dtype)
     if approximate in ("none", "tanh") and _nodes.fits(input):    # one node, same values
         return _nodes.Gelu.apply(input, approximate=approximate)
     if approximate == "none":
@@ -114,10 +114,32 @@ class Softplus(Function):
         return where(scaled > self.threshold, g, mul(g, sigmoid(scaled)))
 
 
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+def softplus(input, *args, **kwargs):
+    """``softplus(input, beta=1.0, threshold=20.0)``: log(1 + exp(beta x)) / beta, and x itself
+    where beta x > threshold (as PyTorch). Read as PyTorch's parser reads them: each a number,
+    its error naming the position of one given by position."""
+    values = _softplus_args(args, kwargs)
     input = _floating_only(input, "softplus_cpu")
-    return Softplus.apply(input, beta=beta, threshold=threshold)
+    return Softplus.apply(input, beta=values["beta"], threshold=values["threshold"])
+
+
+def _softplus_args(args, kwargs):
+    """softplus' beta and threshold from its positional and keyword arguments, checked."""
+    if len(args) > 2:
+        raise TypeError(f"softplus() takes from 1 to 3 positional arguments but "
+                        f"{len(args) + 1} were given")
+    for key in kwargs:
+        if key not in ("beta", "threshold"):
+            raise TypeError(f"softplus() got an unexpected keyword argument '{key}'")
+    values = {"beta": 1.0, "threshold": 20.0}
+    for k, key in enumerate(values):
+        if k < len(args):
+            if key in kwargs:
+                raise TypeError(f"softplus() got multiple values for argument '{key}'")
+            values[key] = number_arg("softplus", key, args[k], k + 2)
+        elif key in kwargs:
+            values[key] = number_arg("softplus", key, kwargs[key])
+    return values
 
 
 class LogSigmoid(Function):

@@ -16,7 +16,7 @@ from . import activation_nodes as _nodes
 from .elementwise import add, mul
 from .pointwise_select import _select, select_block, where
 from ..tensor import Tensor
-from ._util import FLOAT32_64
+from ._util import FLOAT32_64, number_arg
 from .writes import apply_inplace
 from ._floating_checks import _floating_only
 
@@ -140,6 +140,7 @@ def _elu_inplace(input, node, alpha, scale, input_scale, slope_scale=None):
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^x - 1) otherwise."""
+    alpha = number_arg("elu_" if inplace else "elu", "alpha", alpha, 2)
     if inplace:
         return _elu_inplace(input, EluInplace, alpha, 1.0, 1.0)
     input = _floating_only(input, "elu_cpu")
@@ -148,6 +149,7 @@ def elu(input, alpha=1.0, inplace=False):
 
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha (e^(x/alpha) - 1) otherwise (elu, continuously differentiable)."""
+    alpha = number_arg("celu_" if inplace else "celu", "alpha", alpha, 2)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     if inplace:

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from .._type_names import python_type_name
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -202,16 +203,28 @@ def _array_index(index, a):
                 item = item != 0
             basic = False
         elif isinstance(item, (list, tuple, range)):  # a sequence inside the index: an array
-            item = backend.xp_of(a._array).asarray(item)
-            if item.size == 0:
-                item = item.astype(np.int64)      # x[[]] selects nothing (numpy: float64)
-            basic = False
+            array = backend.xp_of(a._array).asarray(item)
+            if array.size == 0:
+                array = array.astype(np.int64)    # x[[]] selects nothing (numpy: float64)
+            elif array.dtype.kind in "fc":        # PyTorch reads each number as an integer
+                _refuse_non_integral(item)
+                array = _truncated(array)
+            item, basic = array, False
         elif isinstance(item, np.integer):
             item = int(item)                      # a numpy integer is an integer, not an array
         elif type(item) is int:
             _refuse_long_ints((item,))
+        elif isinstance(item, (np.bool_, np.floating, np.complexfloating)):
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {python_type_name(item)})")
         elif hasattr(item, "shape") and hasattr(item, "dtype"):
-            basic = False
+            if type(item) is np.ndarray and item.dtype.kind == "f":
+                # PyTorch reads a float array's numbers as integers, as a list's (a 0-d one
+                # selects, as an int)
+                item = _truncated(item)
+                item = int(item) if item.ndim == 0 else item
+            if hasattr(item, "shape"):
+                basic = False
         elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
@@ -222,6 +235,30 @@ def _array_index(index, a):
     bool_mask = not basic and all(getattr(i, "dtype", None) is not None and i.dtype.kind == "b"
                                   for i in out if hasattr(i, "dtype"))
     return tuple(out), basic, bool_mask
+
+
+def _refuse_non_integral(seq):
+    """PyTorch's TypeError for a number in the sequence index ``seq`` (nested lists and tuples)
+    that is neither an integer nor a Python float (a complex, a numpy float32): it reads each
+    through the integer protocol. Python floats (numpy's float64 among them) it truncates."""
+    stack = [seq]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif not isinstance(item, (numbers.Integral, np.integer, np.bool_, float)):
+            raise TypeError(f"'{python_type_name(item)}' object cannot be interpreted as an "
+                            f"integer")
+
+
+def _truncated(array):
+    """A floating index array as int64, each number truncated towards 0 (1.5 is 1, -0.5 is
+    0), as PyTorch converts one; NaN, infinities and numbers beyond int64 refused in its
+    words."""
+    xp = backend.xp_of(array)
+    if not bool(xp.all(xp.abs(array) < 2.0 ** 63)):
+        raise RuntimeError("value cannot be converted to type int64 without overflow")
+    return array.astype(np.int64)
 
 
 def _ints_first(idx):

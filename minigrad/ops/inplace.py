@@ -67,6 +67,8 @@ def _binary_inplace(function, target, other, name):
     _check_inplace(target, other, name)
     with elementwise.ieee_errors():          # a float32 value beyond float16 is inf, silently
         other = elementwise.cast(other, target._array.dtype)
+    if target._array.dtype in elementwise._BAREBONES:     # (x += y for uint16/32/64: add_stub)
+        elementwise._refuse_unsigned_by_kernel(name.rstrip("_"), target._array.dtype)
     try:
         return apply_inplace(target, function, other)
     except NotImplementedError:

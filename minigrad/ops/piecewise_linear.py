@@ -6,7 +6,6 @@ zeros, as PyTorch's), with PyTorch's choice of side at each kink and its handlin
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from ..autograd import Function
 from .elementwise import cast
 from .pointwise_select import _piecewise_grad
 from ..tensor import Tensor
-from ._util import check_fill_value, not_implemented_for, scalar_type_name
+from ._util import check_fill_value, not_implemented_for, number_arg, scalar_type_name
 from .writes import apply_inplace, overwrite_with
 from .inplace import named_write
 from ._floating_checks import _floating_only
@@ -115,9 +114,7 @@ def hardsigmoid(input, inplace=False):
 
 def _check_lambd(op, lambd):
     """PyTorch's parser: ``lambd`` is a number."""
-    if not isinstance(lambd, (numbers.Number, Tensor)):
-        raise TypeError(f"{op}(): argument 'lambd' (position 2) must be Number, not "
-                        f"{type(lambd).__name__}")
+    number_arg(op, "lambd", lambd, 2)
 
 
 def hardshrink(input, lambd=0.5):
@@ -154,6 +151,9 @@ def threshold(input, threshold, value, inplace=False):
     """x where x > threshold, else ``value``; gradient 1 strictly above the threshold, 0 below
     and on it (integer inputs stay integers, as PyTorch). NaN is not <= the threshold: it
     passes through with its gradient, as PyTorch's kernel tests x <= threshold."""
+    name = "threshold_" if inplace else "threshold"      # (PyTorch's parser reads both first)
+    threshold = number_arg(name, "threshold", threshold, 2)
+    value = number_arg(name, "value", value, 3)
     dtype = input._array.dtype
     if dtype.kind == "b":
         raise not_implemented_for("threshold_cpu", dtype)

@@ -351,6 +351,7 @@ def heaviside(input, values):
     if input._array.dtype != values._array.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     broadcast_shape(tuple(input.shape), tuple(values.shape), "heaviside")
+    dtypes.refuse_unsigned("heaviside_cpu", input._array.dtype)
     xp = backend.xp_of(input._array)
     x, v = input._array, values._array
     out = xp.where(x == 0, v, (x > 0).astype(x.dtype))

@@ -108,6 +108,8 @@ def flip_dims(a, dims):
             raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
     if a.ndim == 0:
         axes = ()                   # flipping a 0-d tensor along dim 0 or -1: a copy of it
+    if axes and a._array.size:      # (a copy, or nothing to move, needs no kernel)
+        dtypes.refuse_unsigned("flip_cpu", a._array.dtype)
     return Flip.apply(a, axes=axes)
 
 
@@ -333,6 +335,12 @@ def combinations(input, r=2, with_replacement=False):
     keep = (steps >= 0).all(axis=1) if with_replacement else (steps > 0).all(axis=1)
     positions = grid[keep]
     xp = backend.xp_of(input._array)
+    if input._array.dtype in dtypes.BAREBONES_UNSIGNED:
+        # PyTorch picks them with masked_select, which has no kernel for these dtypes (and
+        # none is run for no combination)
+        if len(positions):
+            dtypes.refuse_unsigned("masked_select", input._array.dtype)
+        return Tensor._wrap(xp.empty((0, r), input._array.dtype))
     picked = index_select(input, 0, Tensor._wrap(xp.asarray(positions.reshape(-1))))
     return rename_node(reshape(picked, positions.shape[0], r), "StackBackward0")   # PyTorch's
 

@@ -242,6 +242,9 @@ def histc(input, bins=100, min=0, max=0):
     given = (float(min), float(max))
     if given[0] != given[1] and not all(np.isfinite(given)):     # (before the dtype's check)
         raise RuntimeError(f"torch.histc: range of [{given[0]:g}, {given[1]:g}] is not finite")
+    if a.dtype in dtypes.BAREBONES_UNSIGNED:   # uint16/32/64: the data's range, else the bins
+        dtypes.refuse_unsigned("aminmax_cpu" if given[0] == given[1] and a.size else
+                               "linspace_cpu", a.dtype)
     if a.dtype.kind not in "fV":        # (a bool tensor fails earlier there, making the bins)
         kernel = "linspace_cpu" if a.dtype.kind == "b" else "histogram_cpu"
         raise NotImplementedError(f"\"{kernel}\" not implemented for "
@@ -358,6 +361,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            f"tensor must match, but we got boundaries tensor "
                            f"{list(seq.shape)} and input value tensor "
                            f"{list(values.shape)}")
+    if np.size(values):                   # (no values: nothing to search, for every dtype)
+        dtypes.refuse_unsigned("searchsorted_out_cpu", common)
     if not scalar and not input.is_contiguous():
         _warn_copy("input value")
     if not sorted_sequence.is_contiguous():
@@ -436,6 +441,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     # compared in the promoted dtype, a number as PyTorch reads it (257 beside uint8 is 1)
     common = dtypes.result_type(*(x._array if isinstance(x, Tensor) else x
                                   for x in (elements, test_elements)))
+    if isinstance(test_elements, Tensor) and a.size:    # (a number to test against: a compare)
+        dtypes.refuse_unsigned("isin_default_cpu", common)
     a, b = a.astype(common, copy=False), b.astype(common, copy=False)
     return Tensor._wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert))
 

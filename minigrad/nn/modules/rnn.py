@@ -385,6 +385,11 @@ class RNNCellBase(Module):
         if step is _lstm_step:
             c = zeros if c is None else (c if batched else c.unsqueeze(0))
         h, c = step(linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
+        if step is _lstm_step and h._base is not None:
+            # the fused LSTM step's h' and c' are views of one stacked result (unbind's, not to
+            # be written in place): copies, with the nodes of PyTorch's cell (h' = o * tanh(c'),
+            # c' = f * c + i * g)
+            h, c = rename_node(h.clone(), "MulBackward0"), rename_node(c.clone(), "AddBackward0")
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if c is not None else None
