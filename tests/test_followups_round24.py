@@ -197,6 +197,9 @@ def test_float_list_index_gradient():
     "F.threshold(x.bool(), 'a', 0)", "F.threshold(x, L.tensor([1.]), 0)",
     "F.threshold(x, 1, L.tensor(-1))", "F.threshold(x, 1j, 0)",
     "F.hardshrink(x, None)", "F.softshrink(x, L.tensor(0.5, requires_grad=True))",
+    "F.rrelu(x, 'a')", "F.rrelu(x, 0.1, 'b')", "F.rrelu(x, lower='a')", "F.rrelu(x, None)",
+    "F.rrelu_(x.clone(), 'a')", "F.rrelu(x, 'a', training=True)", "F.rrelu(x, 0.1, 0.2)",
+    "F.rrelu(x, L.tensor(0.1), 0.2)",
 ])
 def test_activation_number_arguments(expr):
     same(_eval(expr, x=lambda L: L.arange(-3., 3.)), rtol=1e-6)

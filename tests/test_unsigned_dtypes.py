@@ -309,6 +309,9 @@ def test_what_pytorch_refuses(d, expr):
 # of a reduction, sort-like or indexing op (a table from the op to PyTorch's kernel name, looked
 # at only for these three dtypes), in that kernel's words
 _REFUSED_BY_KERNEL = [
+    "X.clamp(1, 2)", "X.clamp_min(2)", "X.clamp_max(2)", "X.clamp(min=L.tensor(1, dtype=D))",
+    "X.clamp(max=L.tensor(1, dtype=D))", "X.clamp(L.tensor(1, dtype=D), L.tensor(2, dtype=D))",
+    "X.clone().clamp_min_(1)", "X.clone().clamp_(1, 2)", "X.clone().clamp_max_(2)",
     "X + 1", "X + Y", "X - Y", "X.add(Y)", "X.sub(Y)", "X + True", "-X", "X.neg()", "X // Y",
     "X % Y", "X.remainder(Y)", "X.fmod(Y)", "X.div(Y, rounding_mode='floor')",
     "X.div(Y, rounding_mode='trunc')", "X.abs()", "X.sign()", "X.sgn()", "X.pow(2)", "X ** 2",
@@ -375,23 +378,6 @@ def test_the_same_ops_with_uint8_or_a_promoting_operand(d, other, expr):
         out = eval(expr, env)
         return (out.dtype, tuple(out.shape)) if expr in _DRAWS else out
     same(program)
-
-
-# refused by PyTorch and still computed by minigrad: each needs one line in a module another
-# change owns (clamp: relu_clamp).
-# strict: an entry that starts passing fails here until it moves to _REFUSED_BY_KERNEL
-_ELSEWHERE = pytest.mark.xfail(strict=True, reason="computed where PyTorch refuses (left)")
-_REFUSED_ELSEWHERE = [
-    "X.clamp(1, 2)", "X.clamp_min(2)", "X.clamp_max(2)", "X.clamp(min=L.tensor(1, dtype=D))",
-    "X.clamp(max=L.tensor(1, dtype=D))", "X.clamp(L.tensor(1, dtype=D), L.tensor(2, dtype=D))",
-    "X.clone().clamp_min_(1)",
-]
-
-
-@pytest.mark.parametrize("d", UNSIGNED)
-@pytest.mark.parametrize("expr", [pytest.param(e, marks=_ELSEWHERE) for e in _REFUSED_ELSEWHERE])
-def test_what_pytorch_refuses_elsewhere(d, expr):
-    test_what_pytorch_refuses(d, expr)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ..dtypes import bfloat16, bool_, float16, int64
 from ..autograd.function import rename_node
 from ..tensor import Tensor
 from ..ops import activation as A
-from ..ops._util import cpp_type_name, scalar_type_name
+from ..ops._util import cpp_type_name, number_arg, scalar_type_name
 from ..ops.relu_clamp import leaky_relu
 from ..ops.softmax import softmax
 from ..ops.movement import keep_channels_last
@@ -44,6 +44,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomised leaky ReLU: x for x > 0, a * x otherwise.  In training each element draws its
     own slope a ~ U(lower, upper) (the gradient there is that a); in eval a = (lower + upper)/2,
     i.e. ``leaky_relu(x, (lower + upper) / 2)``."""
+    name = "rrelu_" if inplace else "rrelu"       # (PyTorch's wrapper passes them by position)
+    lower = number_arg(name, "lower", lower, 2)
+    upper = number_arg(name, "upper", upper, 3)
     if lower > upper:
         raise RuntimeError(f"Lower bound should be less than or equal to the upper bound (got "
                            f"lower={lower}, upper={upper})")

@@ -182,9 +182,8 @@ def clamp_(t, min=None, max=None):
             name = kind_name if tensors else cpp_type_name
             raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "
                                f"output type {name(t._array.dtype)}")
-    if t._array.dtype.kind == "b" and not isinstance(min, Tensor) and \
-            not isinstance(max, Tensor):
-        check_clamp_kind(t, min, max, t._array.dtype)
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        check_clamp_kind(t, min, max, t._array.dtype)     # (bool, uint16/32/64: refused)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # computed out of place and copied in: a tensor bound can get a gradient too; the
         # write is recorded under PyTorch's node for the clamp

@@ -351,6 +351,9 @@ def clamp_by_tensors(a, min, max):
     bounds = [v if isinstance(v, Tensor) or v is None else _scalar_or_tensor(v, a, "clamp")
               for v in (min, max)]
     dtype = dtypes.result_type(a._array, *(v._array for v in bounds if v is not None))
+    if dtype in dtypes.BAREBONES_UNSIGNED:      # (PyTorch's kernels for tensor bounds)
+        dtypes.refuse_unsigned("clamp_cpu" if min is not None and max is not None else
+                               "maximum_cpu" if min is not None else "minimum_cpu", dtype)
     inputs = [cast(v, dtype) for v in (a, *bounds) if v is not None]
     shape = inputs[0]._array.shape
     for other in (v._array.shape for v in inputs[1:]):
@@ -396,8 +399,9 @@ class ClampByTensors(Function):
 
 
 def check_clamp_kind(a, min, max, target):
-    """PyTorch's refusal of a bool clamp with number bounds (its scalar kernels have no Bool)."""
-    if target.kind == "b":
+    """PyTorch's refusal of a bool or uint16/32/64 clamp with number bounds (its scalar
+    kernels have neither)."""
+    if target.kind == "b" or target in dtypes.BAREBONES_UNSIGNED:
         kernel = "clamp" if min is not None and max is not None else \
             "clamp_min" if min is not None else "clamp_max"
         raise not_implemented_for(f"{kernel}_scalar_cpu", a._array.dtype)
