@@ -160,12 +160,21 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
                                                       int64, bool_)
     if dtype not in implied:
         suffixes.append(f"dtype={dtype!r}")
-    if tensor.grad_fn is not None:
-        # the node's class name, as PyTorch's (CopySlices, not torch::autograd::CopySlices)
-        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
-    elif tensor.requires_grad:
-        suffixes.append("requires_grad=True")
+    suffixes += _history_suffix(tensor)
     return _add_suffixes(prefix + body, suffixes, indent)
+
+
+def _history_suffix(tensor):
+    """["grad_fn=<MulBackward0>"] (the node's class name, as PyTorch's: CopySlices, not
+    torch::autograd::CopySlices), ["requires_grad=True"] for a leaf that requires grad, or [];
+    a view whose history went stale (``_checked_view.py``) prints as PyTorch's: <Invalid>."""
+    try:
+        node = tensor.grad_fn
+    except RuntimeError:
+        return ["grad_fn=<Invalid>"]
+    if node is not None:
+        return [f"grad_fn=<{node.name().rpartition('::')[2]}>"]
+    return ["requires_grad=True"] if tensor.requires_grad else []
 
 
 def _meta_repr(tensor, prefix):
@@ -174,10 +183,7 @@ def _meta_repr(tensor, prefix):
     suffixes = ["device='meta'", f"size={tuple(tensor.shape)}"]
     if tensor.dtype != default_float():
         suffixes.append(f"dtype={tensor.dtype!r}")
-    if tensor.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{tensor.grad_fn.name().rpartition('::')[2]}>")
-    elif tensor.requires_grad:
-        suffixes.append("requires_grad=True")
+    suffixes += _history_suffix(tensor)
     return _add_suffixes(prefix + "...", suffixes, len(prefix))
 
 

@@ -37,7 +37,7 @@ from . import backend, dtypes
 from ._hooks import warn_if_has_hooks
 from ._torch_checkpoint import _STORAGE_DTYPES
 from .nn.parameter import Parameter, UninitializedTensorMixin
-from .tensor import Size, Tensor, _user_state
+from .tensor import Size, Tensor, _plain_type, _user_state
 
 __all__ = ["pickle_checkpoint", "archive_name"]
 
@@ -256,9 +256,10 @@ class _Pickler(pickle._Pickler):
             return _global("torch._utils", "_rebuild_parameter"), \
                 (inner, t.requires_grad, OrderedDict())
         args = args + (t.requires_grad, OrderedDict()) + dtype
-        if type(t) is Tensor and not state:
+        plain = _plain_type(t)          # (a checked view is a Tensor to its user)
+        if plain is Tensor and not state:
             return rebuild, args
-        cls = _global("torch", "Tensor") if type(t) is Tensor else type(t)
+        cls = _global("torch", "Tensor") if plain is Tensor else plain
         return (_global("torch._tensor", "_rebuild_from_type_v2"),
                 (rebuild, cls, args, state or {}))
 

@@ -605,7 +605,7 @@ class Tensor:
     @property
     def grad(self):
         """The gradient accumulated by ``backward`` (None until then)."""
-        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
+        if self._grad is None and _grad_fn_or_none(self) is not None and not self.retains_grad:
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
                           "accessed. backward() leaves it None: call .retain_grad() on this "
                           "tensor before backward() to keep its gradient, or read the .grad of "
@@ -755,7 +755,7 @@ class Tensor:
     def requires_grad(self, value):
         if type(value) is not bool:
             raise RuntimeError("requires_grad must be a bool")      # PyTorch's words
-        if self.grad_fn is not None:         # torch refuses the assignment on a non-leaf
+        if _grad_fn_or_none(self) is not None:  # torch refuses the assignment on a non-leaf
             if not value:                    # (and says what to do instead when turning off)
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. "
                                    "If you want to use a computed variable in a subgraph that "
@@ -771,7 +771,7 @@ class Tensor:
         if type(requires_grad) is not bool:         # (not 1, not a numpy or tensor bool)
             raise TypeError(f"requires_grad_(): argument 'requires_grad' (position 1) must be "
                             f"bool, not {python_type_name(requires_grad)}")
-        if self.grad_fn is not None:
+        if _grad_fn_or_none(self) is not None:
             if not requires_grad:
                 raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
                                    "you want to use a computed variable in a subgraph that doesn't "
@@ -783,6 +783,8 @@ class Tensor:
         if requires_grad and self._vcounter is _INFERENCE and not _grad_state.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                "InferenceMode is not allowed.")
+        if not requires_grad and "_made_at" in self.__dict__ and self._base._requires_grad:
+            return self     # (as PyTorch: a view of a tensor that requires grad does too)
         self._requires_grad = requires_grad
         return self
 
@@ -790,7 +792,7 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` during ``backward``."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        node = self.grad_fn
+        node = _grad_fn_or_none(self)
         if node is not None:
             if node._retained is None:
                 node._retained = {}
@@ -798,7 +800,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
-        node = self.grad_fn
+        node = _grad_fn_or_none(self)
         return node is not None and bool(node._retained) and self._output_nr in node._retained \
             and node._retained[self._output_nr]() is self
 
@@ -986,7 +988,7 @@ class Tensor:
             backend.to_device(self._array, backend.cpu)         # (a meta one: shape and dtype)
         state = _user_state(self)
         return (_unpickle_tensor,
-                (type(self), array, self._requires_grad, str(self.device), state))
+                (_plain_type(self), array, self._requires_grad, str(self.device), state))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -998,7 +1000,7 @@ class Tensor:
         if id(self) in memo:
             return memo[id(self)]
         # order="K": a permuted tensor keeps its strides, as PyTorch's copy of the storage does
-        new = type(self)._wrap(self._array.copy(order="K"), self.requires_grad)
+        new = _plain_type(self)._wrap(self._array.copy(order="K"), self.requires_grad)
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy(order="K"))
         state = _user_state(self)
@@ -1011,7 +1013,23 @@ class Tensor:
 # What minigrad itself keeps in a tensor's __dict__ (its live views, how a view was made,
 # hooks): bookkeeping about this object in this process, neither pickled nor deep-copied
 _BOOKKEEPING = frozenset({"_views", "_view_meta", "_inplace_refusal",
-                          "_post_accumulate_grad_hooks"})
+                          "_post_accumulate_grad_hooks", "_grad_sink", "_made_at"})
+
+
+def _plain_type(t):
+    """``type(t)``, with a checked view's class (``_checked_view.py``) the one its user sees:
+    Tensor."""
+    cls = type(t)
+    return Tensor if getattr(cls, "_checked_view", False) else cls
+
+
+def _grad_fn_or_none(t):
+    """``t.grad_fn``, None for a stale view (where PyTorch's getter of the same property
+    reads no history)."""
+    try:
+        return t.grad_fn
+    except RuntimeError:
+        return None
 
 
 def _user_state(t):

@@ -57,6 +57,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._hooks import RemovableHandle
+from .._checked_view import check_history
 from ..tensor import Tensor, InferenceCounter, _INFERENCE
 from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
@@ -839,16 +840,36 @@ def link_view(view, source):
             views.sweep()
         # a view of a view that may not be written in place (see ops/writes.py) may not be
         # either; it is named by its own node
-        if source.__dict__.get("_view_meta") is not None:
+        meta = source.__dict__.get("_view_meta")
+        if meta is not None:
             view.__dict__["_view_meta"] = VIEW_OF_REFUSED
+            # one of a view made with grad mode off: a later write into the base makes
+            # its history stale too (``ops/writes._rebase_views``)
+            origin = INFERENCE_VIEW if meta == INFERENCE_VIEW else NO_GRAD_VIEW if \
+                meta == NO_GRAD_VIEW else source.__dict__.get("_nograd_origin")
+            if origin is not None:
+                view.__dict__["_nograd_origin"] = origin
+                # as PyTorch: once the memory is written in place after now, its history
+                # may not be read (the node it is about to get included)
+                check_history(view, source._vcounter.value, origin, True)
     else:
-        if not _state.inference:
+        inference = _state.inference
+        if not inference:
             view.__dict__["_view_meta"] = NO_GRAD_VIEW
         if source._requires_grad:
             # as PyTorch: a view made with grad mode off of a tensor that requires grad
             # requires grad too, as a leaf whose gradient goes nowhere (``.grad`` stays None)
             view._requires_grad = True
-            view.__dict__["_grad_sink"] = False
+            attrs = view.__dict__
+            attrs["_grad_sink"] = False
+            counter = source._vcounter
+            if counter is not _INFERENCE:
+                # once the memory is written in place after now, reading its grad_fn
+                # raises PyTorch's error (``_checked_view.check_history``)
+                if inference:
+                    attrs["_view_meta"] = INFERENCE_VIEW
+                check_history(view, counter.value, INFERENCE_VIEW if inference else
+                              NO_GRAD_VIEW)
 
 
 class _LiveViews:
@@ -891,6 +912,7 @@ class _LiveViews:
 # refused, as PyTorch's view "creation meta": made under no_grad, a view of such a view, or
 # (a tuple (op name, output number)) an output of an op returning several views
 NO_GRAD_VIEW = "no_grad"
+INFERENCE_VIEW = "inference"        # (made in inference_mode, of a tensor that is not)
 VIEW_OF_REFUSED = "view"
 
 

@@ -12,7 +12,7 @@ from ..autograd import is_grad_enabled
 from ..autograd.function import rename_node
 from ..ops.stacking import cat
 from ..ops.scatter_gather import SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array
-from ..tensor import Tensor
+from ..tensor import Tensor, _plain_type
 
 __all__ = ["embedding_bag"]
 
@@ -20,9 +20,10 @@ __all__ = ["embedding_bag"]
 def _type_name(obj):
     """``str(type(obj))``, with the Tensor class under its public name
     ("<class 'minigrad.Tensor'>", as PyTorch writes "<class 'torch.Tensor'>")."""
-    if type(obj) is Tensor:
+    cls = _plain_type(obj)          # (a checked view is a Tensor to its user)
+    if cls is Tensor:
         return "<class 'minigrad.Tensor'>"
-    return str(type(obj))
+    return str(cls)
 
 
 def _renorm_rows(weight, idx, max_norm, norm_type):

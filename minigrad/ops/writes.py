@@ -18,7 +18,8 @@ from .. import backend
 from .._meta import MetaArray
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd import function as _function
-from ..autograd.function import NO_GRAD_VIEW, VIEW_OF_REFUSED
+from ..autograd.function import INFERENCE_VIEW, NO_GRAD_VIEW, VIEW_OF_REFUSED
+from .._checked_view import check_history, node_words as _node_words
 from ..tensor import Tensor
 from ._util import scalar_type_name
 from .plumbing import ViewAsComplex, ViewAsReal
@@ -44,7 +45,7 @@ def apply_inplace(target, function, *others, **params):
     grad_on = is_grad_enabled()
     recording = grad_on and (target._requires_grad or any(o._requires_grad for o in others))
     if not recording:
-        if grad_on and target.__dict__.get("_view_meta") == NO_GRAD_VIEW and \
+        if grad_on and target.__dict__.get("_view_meta") in _MADE_WITHOUT_GRAD and \
                 target._base is not None and target._base._requires_grad:
             check_view_meta(target)         # a no_grad view of a tensor that requires grad
         with no_grad():
@@ -87,13 +88,37 @@ _SEVERAL = ("This view is the output of a function that returns multiple views. 
             "inplace operation by an out-of-place one.")
 
 
+_MADE_WITHOUT_GRAD = (NO_GRAD_VIEW, INFERENCE_VIEW)
+_DIRECT = {
+    NO_GRAD_VIEW: (" was created in no_grad mode and is being modified inplace with grad mode "
+                   "enabled.", "no_grad"),
+    INFERENCE_VIEW: (" was created in inference mode and is being modified inplace in normal "
+                     "mode.", "inference_mode"),
+}
+
+
+def _direct_message(kind, head):
+    words, block = _DIRECT[kind]
+    return (head + words + " Given that this use case is ambiguous and error-prone, it is "
+            "forbidden. You can clarify your code by moving both the view and the inplace "
+            f"either both inside the {block} block (if you don't want the inplace to be "
+            "tracked) or both outside (if you want the inplace to be tracked).")
+
+
 def check_view_meta(target):
     """Refuse a recorded in-place write into a view marked when it was made (as PyTorch's
-    view creation meta): one made under no_grad, one of the views an op returned together
-    (split, chunk, unbind), or a view of either."""
-    meta = target.__dict__.get("_view_meta")
+    view creation meta): one made under no_grad or inference_mode, one of the views an op
+    returned together (split, chunk, unbind), or a view of any of these."""
+    attrs = target.__dict__
+    meta = attrs.get("_view_meta")
     if meta is None:
         return
+    if meta == INFERENCE_VIEW:
+        raise RuntimeError(_direct_message(INFERENCE_VIEW, "A view"))
+    origin = attrs.get("_nograd_origin")
+    if origin is not None and meta == VIEW_OF_REFUSED:
+        raise RuntimeError(_direct_message(origin, _node_words(target) +
+                                           " is a view of a view which"))
     if meta == NO_GRAD_VIEW or target.grad_fn is None:
         raise RuntimeError(
             "A view was created in no_grad mode and is being modified inplace with grad mode "
@@ -268,8 +293,25 @@ def _rebase_views(base, written):
     if not views or not base._requires_grad:
         return
     for other in list(views):
-        if other is written or other._array.dtype != base._array.dtype or \
-                _real_base(other) is not base:
+        if other is written:
+            continue
+        attrs = other.__dict__
+        meta = attrs.get("_view_meta")
+        if meta is not None:
+            # a view that may not be written in place itself (one of the views split or
+            # unbind returned, or a view taken in grad mode of one of those or of a view made
+            # with grad mode off): as PyTorch, its history may no longer be read
+            # (``_checked_view.check_history``; one checked since it was made sees the write
+            # by its version)
+            if "_made_at" in attrs:
+                continue
+            if meta != VIEW_OF_REFUSED:
+                check_history(other, -1, "several", f"Output {meta[1]} of {meta[0]}")
+                continue
+            if other.grad_fn is not None:
+                check_history(other, -1, "several", _node_words(other))
+                continue
+        if other._array.dtype != base._array.dtype or _real_base(other) is not base:
             continue
         try:
             index = _positions(other, base)
