@@ -22,20 +22,10 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-from torch_agreement import outcomes as _words, same_refusal  # noqa: E402
+from torch_agreement import (  # noqa: E402
+    outcomes as _words, same_refusal, same_result)
 
 LIBS = (torch, minigrad)
-
-
-def same_result(fn):
-    """Both accept ``fn(lib)`` and give one dtype, shape and values (NaN where NaN)."""
-    (t_kind, t), (m_kind, m) = _words(fn)
-    assert t_kind == "ok", t
-    assert m_kind == "ok", m
-    assert str(m.dtype).replace("minigrad", "torch") == str(t.dtype)
-    assert tuple(m.shape) == tuple(t.shape)
-    np.testing.assert_allclose(np.asarray(m.detach().numpy()), t.detach().numpy(),
-                               rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
 def run(code):

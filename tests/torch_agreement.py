@@ -86,3 +86,20 @@ def same_refusal(fn):
     assert t_kind != "ok", "torch accepted it"
     assert m_kind == t_kind, (t_kind, t_msg, m_kind, m_msg)
     assert m_msg.startswith(t_msg), (t_msg, m_msg)
+
+
+def same_result(fn):
+    """Both accept ``fn(lib)`` and give one dtype, shape and values (NaN where NaN; bool and
+    16-bit float results compared as float32 numbers)."""
+    (t_kind, t), (m_kind, m) = outcomes(fn)
+    assert t_kind == "ok", t
+    assert m_kind == "ok", m
+    assert str(m.dtype).replace("minigrad", "torch") == str(t.dtype)
+    assert tuple(m.shape) == tuple(t.shape)
+
+    def numbers(x):
+        x = x.detach()
+        if str(x.dtype).split(".")[-1] in ("bool", "float16", "bfloat16"):
+            x = x.float()
+        return np.asarray(x.numpy())
+    np.testing.assert_allclose(numbers(m), numbers(t), rtol=1e-6, atol=1e-6, equal_nan=True)
