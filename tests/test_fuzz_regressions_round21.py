@@ -31,26 +31,14 @@ running both side by side, each case here run against torch in the test.
   a fill value that is no number.
 """
 
-import numpy as np
 import pytest
 
 import minigrad
 
 torch = pytest.importorskip("torch")
-from torch_agreement import agree, outcomes as _words, same_refusal  # noqa: E402
+from torch_agreement import agree, outcomes as _words, run, same_refusal  # noqa: E402
 
 LIBS = (torch, minigrad)
-
-
-def run(code):
-    """fn(lib): ``code`` evaluated with ``torch`` bound to lib (statements end in ``r = ...``)."""
-    def fn(lib):
-        env = {"torch": lib, "F": lib.nn.functional, "np": np}
-        if "\n" in code or code.startswith("r = ") or "; r = " in code:
-            exec(code, env)
-            return env.get("r")
-        return eval(code, env)
-    return fn
 
 
 # ---- Python ints past 64 bits ------------------------------------------------------------------

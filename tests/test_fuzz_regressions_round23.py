@@ -23,16 +23,9 @@ import minigrad
 
 torch = pytest.importorskip("torch")
 from torch_agreement import (  # noqa: E402
-    outcomes as _words, same_refusal, same_result)
+    outcomes as _words, run, same_refusal, same_result)
 
 LIBS = (torch, minigrad)
-
-
-def run(code):
-    """fn(lib): ``code`` evaluated with ``torch`` bound to lib."""
-    def fn(lib):
-        return eval(code, {"torch": lib, "F": lib.nn.functional, "np": np})
-    return fn
 
 
 # ---- silent wrong answers -----------------------------------------------------------------

@@ -103,3 +103,14 @@ def same_result(fn):
             x = x.float()
         return np.asarray(x.numpy())
     np.testing.assert_allclose(numbers(m), numbers(t), rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def run(code):
+    """fn(lib): ``code`` evaluated with ``torch`` bound to lib (statements end in ``r = ...``)."""
+    def fn(lib):
+        env = {"torch": lib, "F": lib.nn.functional, "np": np}
+        if "\n" in code or code.startswith("r = ") or "; r = " in code:
+            exec(code, env)
+            return env.get("r")
+        return eval(code, env)
+    return fn
