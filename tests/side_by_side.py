@@ -372,6 +372,17 @@ def leaf(L, *shape, scale=1.0, seed=0, grad=False):
     return L.tensor(normal64(*shape, scale=scale, seed=seed), requires_grad=grad)
 
 
+def tanh_mlp(L, sizes, seed):
+    """A float64 MLP of Linear layers ``sizes[0] -> ... -> sizes[-1]`` with Tanh between
+    them, its weights drawn by ``L`` after ``L.manual_seed(seed)``."""
+    nn = L.nn
+    L.manual_seed(seed)
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.Tanh()]
+    return nn.Sequential(*layers[:-1]).double()
+
+
 def ddpm_blocks(L):
     """(ResBlock, Attn): the small DDPM U-Net's pieces in library ``L``, as the programs
     rounds build them. ResBlock(cin, cout, tdim)(x, temb): GroupNorm, SiLU and 3x3 conv

@@ -20,21 +20,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
-    err, grads_of, labels as _labels, registry, program_harness, leaf as _t)
+    err, grads_of, labels as _labels, registry, program_harness, leaf as _t,
+    tanh_mlp as _mlp)
 
 
 HARNESS = program_harness()
 PROGRAMS, program = registry()
 F32 = dict(rtol=2e-5, atol=2e-6)   # float32 programs: their Python-float losses as float32's
-
-
-def _mlp(L, sizes, seed):
-    nn = L.nn
-    L.manual_seed(seed)
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.Tanh()]
-    return nn.Sequential(*layers[:-1]).double()
 
 
 # ----------------------------------------------------------------------------------------------
