@@ -22,7 +22,7 @@ import numpy as np
 from ..ops._workspace import workspace
 from ..parallel import run_split
 
-__all__ = ["Job", "job_fits", "run_jobs", "CHUNK"]
+__all__ = ["Job", "job_fits", "chunkable", "step_chunk", "run_jobs", "CHUNK"]
 
 # numbers per chunk: its scratch arrays and the chunks of the five arrays it reads stay in
 # the L2 cache (whole-array expressions on a 1M-number parameter took 14 passes through
@@ -37,12 +37,16 @@ QUEUE_MIN = 1 << 12
 
 
 def job_fits(*arrays):
-    """Whether a parameter's step can be queued: C-contiguous numpy float32/float64 arrays
-    of one shape and dtype (None, an unused max_exp_avg_sq, aside), of QUEUE_MIN numbers or
-    more."""
+    """Whether a parameter's step can be queued: ``chunkable`` arrays of QUEUE_MIN numbers
+    or more."""
+    return chunkable(arrays) and arrays[0].size >= QUEUE_MIN
+
+
+def chunkable(arrays):
+    """Whether a step can run chunk by chunk on these arrays: C-contiguous numpy
+    float32/float64 arrays of one shape and dtype (None, an unused max_exp_avg_sq, aside)."""
     first = arrays[0]
-    return type(first) is np.ndarray and first.dtype in (np.float32, np.float64) and \
-        first.size >= QUEUE_MIN and all(
+    return type(first) is np.ndarray and first.dtype in (np.float32, np.float64) and all(
         a is None or (type(a) is np.ndarray and a.dtype == first.dtype and
                       a.shape == first.shape and a.flags.c_contiguous)
         for a in arrays)
@@ -86,23 +90,31 @@ class Job:
                 if l2:
                     np.multiply(p, l2, out=u)
                     g = np.add(g, u, out=gg)
-            np.subtract(g, m, out=t)
-            t *= 1 - beta1
-            m += t
-            v *= beta2
-            np.multiply(g, 1 - beta2, out=t)
-            t *= g
-            v += t
-            if vmax_all is not None:
-                v_max = vmax_all[b:e]
-                np.maximum(v_max, v, out=v_max)
-                v = v_max
-            np.sqrt(v, out=t)
-            t /= self.bc2_sqrt
-            t += self.eps
-            np.multiply(m, self.step_size, out=u)
-            u /= t
-            p -= u
+            step_chunk(p, g, m, v, None if vmax_all is None else vmax_all[b:e], t, u,
+                       beta1, beta2, self.step_size, self.bc2_sqrt, self.eps)
+
+
+def step_chunk(p, g, m, v, v_max, t, u, beta1, beta2, step_size, bc2_sqrt, eps):
+    """One chunk's moments and update, in place, in the order of ``adam_update``'s
+    expressions (so the same numbers); t, u: scratch of the chunk's size.
+        m += (1 - beta1) (g - m);  v = v beta2 + ((1 - beta2) g) g;  (v_max = max(v_max, v))
+        p -= (step_size m) / (sqrt(v) / bc2_sqrt + eps)"""
+    np.subtract(g, m, out=t)
+    t *= 1 - beta1
+    m += t
+    v *= beta2
+    np.multiply(g, 1 - beta2, out=t)
+    t *= g
+    v += t
+    if v_max is not None:
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
+    np.sqrt(v, out=t)
+    t /= bc2_sqrt
+    t += eps
+    np.multiply(m, step_size, out=u)
+    u /= t
+    p -= u
 
 
 def _scratch(dtype, size):

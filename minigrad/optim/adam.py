@@ -9,7 +9,7 @@ from .. import backend
 from ..parallel import get_num_threads
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars, unscale_grads
-from ._adam_batch import Job, job_fits, run_jobs
+from ._adam_batch import Job, chunkable, job_fits, run_jobs, step_chunk
 from ._moments import next_step, step_gradient, update_moments
 from ..tensor import Tensor
 from .optimizer import Optimizer
@@ -204,45 +204,23 @@ _CHUNK = 1 << 16
 
 
 def _in_chunks(*arrays):
-    """Whether the chunked step applies: C-contiguous numpy float32/float64 arrays of one
-    shape and dtype (None, the unused max_exp_avg_sq, aside), more than a chunk of them (a
-    smaller parameter's arrays stay in cache anyway, and its step is numpy's per-call cost:
-    the whole-array expressions make fewer calls: an MLP of six parameters of 64x64 and
-    less stepped in 101 us that way, 134 us chunked)."""
-    first = arrays[0]
-    return first.size > _CHUNK and all(
-        a is None or (type(a) is np.ndarray and a.dtype == first.dtype and
-                      a.shape == first.shape and a.flags.c_contiguous)
-        for a in arrays) and first.dtype in (np.float32, np.float64)
+    """Whether the chunked step applies: ``chunkable`` arrays of more than a chunk of
+    numbers (a smaller parameter's arrays stay in cache anyway, and its step is numpy's
+    per-call cost: the whole-array expressions make fewer calls: an MLP of six parameters of
+    64x64 and less stepped in 101 us that way, 134 us chunked)."""
+    return arrays[0].size > _CHUNK and chunkable(arrays)
 
 
 def _adam_chunks(p, g, m, v, v_max, *, beta1, beta2, step_size, bias_correction2_sqrt, eps):
-    """``adam_update``'s moments and update, chunk by chunk, with the same operations in
-    the same order on each element (so the same numbers):
-        m += (1 - beta1) (g - m);  v = v beta2 + ((1 - beta2) g) g;  (v_max = max(v_max, v))
-        p -= (step_size m) / (sqrt(v) / sqrt(bc2) + eps)"""
+    """``adam_update``'s moments and update, chunk by chunk (``step_chunk``: the same
+    operations in the same order on each element, so the same numbers)."""
     flat = [None if a is None else a.reshape(-1) for a in (p, g, m, v, v_max)]
     work = np.empty(min(_CHUNK, p.size), p.dtype)
     other = np.empty_like(work)
     for b in range(0, p.size, _CHUNK):
         pc, gc, mc, vc, vmax = (None if a is None else a[b:b + _CHUNK] for a in flat)
-        t, u = work[:pc.size], other[:pc.size]
-        np.subtract(gc, mc, out=t)
-        t *= 1 - beta1
-        mc += t
-        vc *= beta2
-        np.multiply(gc, 1 - beta2, out=t)
-        t *= gc
-        vc += t
-        if vmax is not None:
-            np.maximum(vmax, vc, out=vmax)
-            vc = vmax
-        np.sqrt(vc, out=t)
-        t /= bias_correction2_sqrt
-        t += eps
-        np.multiply(mc, step_size, out=u)
-        u /= t
-        pc -= u
+        step_chunk(pc, gc, mc, vc, vmax, work[:pc.size], other[:pc.size], beta1, beta2,
+                   step_size, bias_correction2_sqrt, eps)
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, foreach=None,
