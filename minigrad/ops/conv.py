@@ -27,8 +27,9 @@ import numpy as np
 
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from . import conv_kernels as kernels
+from . import _conv_joint_backward as _joint, conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
 from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
 from ._util import not_implemented_for, scalar_type_name
@@ -137,10 +138,19 @@ class Conv(Function):
     def backward(self, gy):                                        # gy (N, O, *L)
         x, w = self.saved_tensors
         need = self.needs_input_grad
-        gx = ConvTranspose.apply(gy, w, geom=self.geom) if need[0] else None
         # the columns serve this one backward: dropped here, so that a graph kept alive after
         # it (until the next step's forward, say) keeps no im2col buffer busy
         cols, self.cols = self.cols, None
+        if not is_grad_enabled():
+            # no graph to record: the gradients at once, a part of the batch per thread
+            grads = _joint.backward(x._array, gy._array, w._array, self.geom, cols, need)
+            if grads is not None:
+                gx, gw, gb = grads
+                gx = None if gx is None else Tensor._wrap(_layout_of(gx, gy._array, w._array))
+                gw = None if gw is None else Tensor._wrap(gw)
+                return (gx, gw, Tensor._wrap(gb) if need[2] else None) if self.has_bias \
+                    else (gx, gw)
+        gx = ConvTranspose.apply(gy, w, geom=self.geom) if need[0] else None
         gw = ConvWeightGrad.apply(x, gy, geom=self.geom, cols=cols) if need[1] else None
         if not self.has_bias:
             return gx, gw
