@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _sparse_kernels as K, creation, dtypes
 from ._global_flags import warn_once
-from .autograd.function import rename_node
+from .autograd._node_names import rename_node
 from .ops._util import scalar_type_name
 from .tensor import Size, Tensor
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import backend
 from ._random_factories import default_generator
-from .autograd.function import inside_transform
+from .autograd._transforms import inside_transform
 from .ops import normalization as _normalization
 from .ops.stacking import stack
 from .tensor import Tensor

@@ -27,7 +27,7 @@ from __future__ import annotations
 import weakref
 
 from . import autograd
-from .autograd.function import inside_transform
+from .autograd._transforms import inside_transform
 from .autograd.graph import reachable_leaves
 from ._random_factories import default_generator
 from ._vmap import _RANDOM_ERROR, _flatten, treespec as _treespec, vmap

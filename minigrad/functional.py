@@ -11,7 +11,7 @@ from .ops._autocast_cast import lower as _autocast_lower
 from .ops.contraction import contract as _contract, einsum  # noqa: F401
 from .ops.norms import norm  # noqa: F401
 from .ops.stacking import split  # noqa: F401
-from .autograd.function import rename_node
+from .autograd._node_names import rename_node
 from .ops.plumbing import expand_to, reshape_to
 from .ops import _util
 from .ops._util import broadcast_shape

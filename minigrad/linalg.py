@@ -9,7 +9,7 @@ non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 from __future__ import annotations
 
 from . import _autocast_state
-from .autograd.function import rename_node as _rename_node
+from .autograd._node_names import rename_node as _rename_node
 from .ops._autocast_cast import lower as _autocast_lower
 from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import LinAlgError, svdvals  # noqa: F401

@@ -4,9 +4,10 @@
 or aliasing an input, saved tensors version-checked) and how its node's backward is called
 (``_backward_ctx_style``: gradients materialized and checked as PyTorch's).
 
-This module builds on ``function.py`` (``Function``, its node classes, view links), so
-``function.py`` cannot import it: importing this module fills ``function.py``'s two slots for
-these functions (``engine.py`` imports it, and the ``autograd`` package imports the engine)."""
+This module builds on ``function.py`` (``Function``) and its neighbours (node classes in
+``_node_names.py``, view links in ``_view_tracking.py``), so ``function.py`` cannot import
+it: importing this module fills ``function.py``'s two slots for these functions
+(``engine.py`` imports it, and the ``autograd`` package imports the engine)."""
 from __future__ import annotations
 
 import inspect
@@ -19,7 +20,11 @@ from ..tensor import Tensor
 from . import function as _function     # its slots, read as they are now
 from ._saved_hooks import CONST as _CONST, INPUT as _INPUT, OUTPUT as _OUTPUT, \
     pack_with_hooks as _pack_with_hooks, saved_tensors_hooks_state
-from .function import Function, _node_type, _refuse_inference, _sequence, link_view, transforms
+from ._input_checks import _refuse_inference
+from ._node_names import _node_type
+from ._transforms import transforms
+from ._view_tracking import link_view
+from .function import Function, _sequence
 from .grad_mode import _state, no_grad
 
 

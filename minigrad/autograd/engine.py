@@ -17,6 +17,12 @@ backward pass
    (``grad``, which never touches any ``.grad``).
 
 Iterative throughout: a chain of 100,000 ops needs no recursion.
+
+This module holds the entry points, the pass itself (``_run`` and its ready queue) and the
+pass's per-thread state (``frees_saved_values``, ``queue_callback``). The rest lives apart:
+the arguments checked in ``_backward_args.py``, the graph walked before a pass in
+``_pass_plan.py``, one node run in ``_node_call.py``, gradients summed in ``_grad_sums.py``
+and hooks' results checked in ``_engine_checks.py``.
 """
 from __future__ import annotations
 
@@ -25,19 +31,16 @@ import threading
 import warnings
 from collections.abc import Mapping
 from heapq import heappop, heappush
-from typing import Any, NamedTuple
-
-import numpy as np
 
 from .. import backend
-from ..dtypes import from_numpy_dtype
-from ..tensor import Size, Tensor, _to_array
+from ..tensor import Size, Tensor
 from . import function as _function  # its _profiler slot, read as it is now
-from .function import AccumulateGrad, Function, mark_not_differentiable
-from ._function_ctx import _backward_ctx_style    # (importing it fills function's slots)
-from ._engine_checks import (_check_anomaly, _check_hook_count, _checked_hook_result,
-                             _checked_node_hook_result, _expands_to, _warn_failed_node)
+from ._backward_args import GradientEdge, _as_list, _check_input, _edge_targets, _make_grads
+from ._engine_checks import _check_hook_count, _checked_hook_result, _warn_failed_node
 from ._grad_sums import _Piece, _accumulate, _add, _add_leaf, _add_piece, _piece_grad
+from ._node_call import _call, _tensor_hooks
+from ._pass_plan import _dependencies, _narrow_needs, _needed
+from .function import Function
 from .grad_mode import _state, set_grad_enabled
 
 __all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdge"]
@@ -46,33 +49,6 @@ __all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdg
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------
-class GradientEdge(NamedTuple):
-    """A place in the graph a gradient flows into: output ``output_nr`` of ``node`` (for a
-    leaf, its AccumulateGrad node and 0). ``autograd.grad`` and ``backward(inputs=)`` take it
-    in place of a tensor (``graph.get_gradient_edge(t)`` makes one)."""
-    node: Any
-    output_nr: int
-    ownership_token: Any = None
-
-
-def _edge_targets(inputs):
-    """``inputs`` (a list) with each GradientEdge replaced by a tensor the engine can target:
-    the leaf of an AccumulateGrad node, else a stand-in with the node as its grad_fn."""
-    out = []
-    for t in inputs:
-        if isinstance(t, GradientEdge):
-            node = t.node
-            if isinstance(node, AccumulateGrad):
-                t = node.variable
-            else:
-                shape, dtype = node._out_meta[t.output_nr]
-                stand_in = Tensor._wrap(np.broadcast_to(np.zeros((), dtype), shape), True)
-                stand_in.grad_fn, stand_in._output_nr = node, t.output_nr
-                t = stand_in
-        out.append(t)
-    return out
-
-
 def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
 
@@ -232,72 +208,6 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
                 stacked[b] = g          # recorded (a differentiable copy) with create_graph
         result.append(stacked)
     return tuple(result)
-
-
-def _as_list(value, n=None):
-    if value is None:
-        return [None] * (n or 0) if n is not None else []
-    # one tensor, or any iterable of them (a generator, ``dict.values()``); anything else is
-    # refused by ``list`` as not iterable, as PyTorch's ``tuple`` refuses it
-    value = [value] if isinstance(value, Tensor) else list(value)
-    if n is not None and len(value) != n:
-        if len(value) > n:          # PyTorch pairs them up and drops the extra gradients
-            return value[:n]
-        raise RuntimeError(f"got {n} tensors and {len(value)} gradients (grad_tensors/"
-                           f"grad_outputs needs one entry per tensor to differentiate)")
-    return value
-
-
-def _check_input(t, caller="grad"):
-    if not isinstance(t, Tensor):
-        raise RuntimeError(f"all inputs have to be Tensors or GradientEdges, but got "
-                           f"{type(t).__name__}")
-    if not t.requires_grad:
-        if caller == "backward":     # backward(inputs=...) keeps their gradients: refused so
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        raise RuntimeError("One of the differentiated Tensors does not require grad")
-
-
-def _make_grads(outputs, grads, create_graph):
-    """Check each output against its gradient (PyTorch's errors); default 1 for scalars."""
-    made = []
-    for i, (out, g) in enumerate(zip(outputs, grads)):
-        if not isinstance(out, Tensor):
-            raise AssertionError("Expected output to be a torch.Tensor")    # PyTorch's words
-        if not out.requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
-                               "have a grad_fn")
-        if g is None:
-            if out._array.dtype.kind == "c":
-                raise RuntimeError(f"grad can be implicitly created only for real scalar "
-                                   f"outputs but got {out.dtype}")
-            if out._array.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs "
-                                   f"(this tensor has shape {tuple(out.shape)}; pass "
-                                   "gradient=... of that shape)")
-            g = Tensor._wrap(backend.xp_of(out._array).ones_like(out._array))
-        else:
-            if not isinstance(g, Tensor):
-                raise TypeError(f"gradients can be either Tensors or None, but got "
-                                f"{type(g).__name__}")
-            if tuple(g._array.shape) != tuple(out._array.shape):
-                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
-                                   f"{Size(g._array.shape)} and output[{i}] has a shape of "
-                                   f"{out.shape}.")
-            if backend.device_of(g._array) != out.device:
-                raise RuntimeError(f"gradient is on {backend.device_of(g._array)} but the tensor "
-                                   f"is on {out.device}")
-            if g._array.dtype != out._array.dtype:
-                # any real gradient is cast to the output's dtype (integer and bool included)
-                if (g._array.dtype.kind == "c") != (out._array.dtype.kind == "c"):
-                    raise RuntimeError(
-                        "For complex Tensors, both grad_output and output are required to have "
-                        f"the same dtype. Mismatch in dtype: grad_output[{i}] has a dtype of "
-                        f"{g.dtype} and output[{i}] has a dtype of {out.dtype}.")
-                g = g.to(out.dtype) if create_graph else Tensor._wrap(
-                    g._array.astype(out._array.dtype))
-        made.append(g)
-    return made
 
 
 # ----------------------------------------------------------------------------------------------
@@ -556,161 +466,3 @@ class _LeafTask:
 
     def __lt__(self, other):
         return False
-
-
-def _dependencies(root_nodes, want_parents):
-    """Count, for each node reachable from the roots and each leaf (by id), the edges that
-    send it a gradient."""
-    deps = {n: 0 for n in root_nodes}
-    parents, leaf_parents, leaf_deps = {}, {}, {}
-    stack = list(root_nodes)
-    while stack:
-        node = stack.pop()
-        for edge in node.next_functions_:
-            if edge is None:
-                continue
-            nxt = edge[0]
-            if isinstance(nxt, Function):
-                count = deps.get(nxt)       # (a node is in deps once seen: the roots, and
-                if count is None:           # every node reached, on first reaching it)
-                    deps[nxt] = 1
-                    stack.append(nxt)
-                else:
-                    deps[nxt] = count + 1
-                if want_parents:
-                    parents.setdefault(nxt, []).append(node)
-            else:
-                leaf_deps[id(nxt)] = leaf_deps.get(id(nxt), 0) + 1
-                if want_parents:
-                    leaf_parents.setdefault(id(nxt), []).append(node)
-    return deps, parents, leaf_parents, leaf_deps
-
-
-def _needed(parents, leaf_parents, target_leaves, target_nodes):
-    """The nodes whose backward must run: those with a path to a target."""
-    stack = []
-    for key in target_leaves:
-        stack.extend(leaf_parents.get(key, ()))
-    for node in target_nodes:
-        stack.extend(parents.get(node, ()))
-    needed = set()
-    while stack:
-        node = stack.pop()
-        if node in needed:
-            continue
-        needed.add(node)
-        stack.extend(parents.get(node, ()))
-    return needed
-
-
-def _narrow_needs(node, execute, target_nodes, target_leaves):
-    """When only some inputs' gradients are wanted (``autograd.grad``, ``inputs=``): set the
-    node's ``needs_input_grad`` to the inputs whose edge leads to a wanted gradient, so that
-    its backward skips the others (a convolution's weight gradient when only the input's is
-    asked for); -> the value to restore afterwards, or None when nothing was narrowed.
-    Custom Functions keep theirs: PyTorch's ``ctx.needs_input_grad`` is fixed at forward."""
-    needs = node.needs_input_grad
-    if node._ctx_style or not needs or not any(needs):
-        return None
-    wanted = []
-    for need, edge in zip(needs, node.next_functions_):
-        if need and edge is not None:
-            nxt = edge[0]
-            need = (nxt in execute or nxt in target_nodes) if isinstance(nxt, Function) \
-                else id(nxt) in target_leaves
-        wanted.append(bool(need))
-    wanted = tuple(wanted)
-    if wanted == tuple(needs):
-        return None
-    node.needs_input_grad = wanted
-    return needs
-
-
-def _call(node, grads, create_graph, check_anomaly):
-    """Run one node's backward and check what it returns against its inputs."""
-    attrs = node.__dict__
-    hooks = attrs.get("_node_pre_hooks") if attrs else None
-    if hooks:
-        for hook in list(hooks.values()):      # a snapshot: a hook may remove hooks
-            new = hook(tuple(grads))
-            if new is not None:
-                grads = _checked_node_hook_result(hook, grads, new)
-    post = attrs.get("_post_hooks") if attrs else None
-    if (hooks or post) and not node._ctx_style and all(g is None for g in grads):
-        # no gradient came, or a pre-hook dropped every one: nothing to compute, but the
-        # post-hooks run (with None), as PyTorch's (a custom Function's backward is called,
-        # on zeros or, with set_materialize_grads(False), on None)
-        results = [None] * len(node.next_functions_)
-    elif node.first_order_only and not node._ctx_style:
-        if node.saved_ is None:
-            node.saved_tensors     # raises "backward through the graph a second time"
-        arrays = node.backward(*(g._array if g is not None else None for g in grads))
-        arrays = arrays if isinstance(arrays, tuple) else (arrays,)
-        results = [None if a is None else Tensor._wrap(a) for a in arrays]
-        if create_graph:
-            results = [None if r is None else mark_not_differentiable(r, node, grads)
-                       for r in results]
-    elif node._ctx_style:
-        results = list(_backward_ctx_style(node, grads))
-    else:
-        # ``Function._backward`` inline for minigrad's own ops (one call less per node)
-        if node.saved_ is None and not (attrs and attrs.get("_saves_nothing")):
-            node.saved_tensors      # raises "backward through the graph a second time"
-        if node._versions and attrs and attrs.get("_kept"):
-            node._check_versions(kept_only=True)    # what keep_for_backward kept
-        results = node.backward(*grads)
-        results = list(results) if isinstance(results, tuple) else [results]
-    edges = node.next_functions_
-    if len(results) != len(edges):
-        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
-                           f"(expected {len(edges)}, got {len(results)})")
-    metas = node._in_meta
-    needs = node.needs_input_grad or ()      # narrowed during this call (``_narrow_needs``):
-    n_needs = len(needs)                     # what a backward made for an unwanted input
-    for i, g in enumerate(results):          # is dropped
-        if g is None or edges[i] is None or (i < n_needs and not needs[i]):
-            results[i] = None
-            continue
-        if not isinstance(g, Tensor):
-            g = results[i] = Tensor._wrap(_to_array(g))
-        elif g.is_sparse:       # a sparse gradient (embedding(sparse=True)): made to measure
-            continue
-        shape, dtype = metas[i]
-        if g._array.shape != shape:
-            if not _expands_to(shape, g._array.shape):
-                raise RuntimeError(f"Function {node.name()} returned an invalid gradient at "
-                                   f"index {i} - got {list(g._array.shape)} but expected shape "
-                                   f"compatible with {list(shape)}")
-            g = results[i] = g.sum_to_size(shape)   # PyTorch sums a broadcast gradient down
-        if g._array.dtype is not dtype and g._array.dtype != dtype:
-            if g._array.dtype.kind == "c" and dtype.kind != "c" and node._ctx_style:
-                # a custom backward's complex gradient for a real input (PyTorch's check, in
-                # its words; minigrad's own ops may rely on the cast)
-                raise RuntimeError("Expected isFloatingType(grad.scalar_type()) || "
-                                   "(input_is_complex == grad_is_complex) to be true, but got "
-                                   "false.  (Could this error message be improved?  If so, "
-                                   "please report an enhancement request to PyTorch.)")
-            results[i] = g.to(from_numpy_dtype(dtype)) if create_graph else Tensor._wrap(
-                g._array.astype(dtype))
-    if post:
-        for hook in list(post.values()):
-            new = hook(tuple(results), tuple(grads))
-            if new is not None:
-                results = _checked_node_hook_result(hook, results, new)
-    if check_anomaly:
-        _check_anomaly(node, results)
-    return results
-
-
-def _tensor_hooks(node, grads, create_graph):
-    """Hooks registered on non-leaf tensors (``register_hook``), then ``retain_grad``."""
-    grads = list(grads)
-    for nr, hooks in (node._pre_hooks or {}).items():
-        for hook in list(hooks.values()):
-            grads[nr] = _checked_hook_result(hook, grads[nr], hook(grads[nr]))
-    if node._retained:
-        for nr, ref in node._retained.items():
-            t = ref()
-            if t is not None and grads[nr] is not None:
-                _accumulate(t, grads[nr], create_graph)
-    return grads

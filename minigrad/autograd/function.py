@@ -40,80 +40,43 @@ Two ways to write one::
             return g * out
 
 Both are called as ``Exp.apply(x)``.
+
+Why this module is long: the ``Function`` class is some 590 lines on its own (what forward
+and backward call, the node as users see it, ``apply`` and the packing of saved values), one
+concept that reads best whole. Beside it are only the other names of PyTorch's
+``torch.autograd.function`` (``FunctionCtx``, ``BackwardCFunction``, ``once_differentiable``
+with its ``NotDifferentiable`` node), ``keep_for_backward`` (a node keeping more than
+``save_for_backward`` gave it) and the slots other modules fill. The rest lives apart:
+``_forward_numerics`` (numpy's quiet IEEE setting, 16-bit floats in float32),
+``_input_checks`` (devices, complex and inference inputs refused), ``_view_tracking``
+(views and their bases), ``_node_names`` (``MulBackward0``, ``rename_node``),
+``_accumulate_grad`` (a leaf's node), ``_transforms`` (torch.func transforms running) and
+``_function_ctx`` (the PyTorch-style ``ctx`` form).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
-import re
-import threading
 import traceback
 import warnings
-import weakref
 from collections import OrderedDict
 
 import numpy as np
 
 from .. import backend, dtypes
 from .._hooks import RemovableHandle
-from .._checked_view import check_history
 from ..tensor import Tensor, InferenceCounter, _INFERENCE
+from . import _forward_numerics  # its _quiet_pair, read as it is now
+from ._accumulate_grad import AccumulateGrad
+from ._forward_numerics import _BF16, _HALF, _extobj_contextvar, _quiet_enter, _reduced_forward
+from ._input_checks import _check_same_device, _refuse_complex, _refuse_inference, _unalias
+from ._node_names import _forward_name, _node_type, rename_node
 from ._saved_hooks import (CONST, HOOKED as _HOOKED, INPUT, OUTPUT, pack_with_hooks as
                            _pack_with_hooks, saved_tensors_hooks_state, unpack_hooked as
                            _unpack_hooked)
+from ._view_tracking import link_view
 from .grad_mode import _state, no_grad
 from .saved_names import FREED, saved_attribute, saved_dir
-
-# numpy prints a RuntimeWarning for every inf * 0, log(0), overflow...; PyTorch computes the
-# IEEE answer silently. A local setting for each forward (numpy's errstate is per thread and
-# restored on exit), never a process-wide one.
-_ieee = functools.partial(np.errstate, divide="ignore", invalid="ignore", over="ignore")
-try:        # numpy's own context variable for that setting (numpy >= 2), for _quiet_enter
-    from numpy._core._multiarray_umath import _make_extobj
-    from numpy._core._ufunc_config import _extobj_contextvar
-    # (private names: used only if they still do what numpy 2.0-2.4's errstate does with them)
-    _make_extobj(divide="ignore", invalid="ignore", over="ignore")
-    _extobj_contextvar.get()
-except Exception:           # another numpy: np.errstate each time
-    _extobj_contextvar = None
-# (the setting apply was last entered from, the quiet setting made from it): entering a fresh
-# np.errstate costs about 1 us, most of an op on small tensors, and nearly every op enters it
-# from the same setting, so the quiet one is made once and reused. A new outer setting (the
-# user's own np.errstate) makes a new pair: what errstate would make, from the same state.
-_quiet_pair = (None, None)
-
-
-def _quiet_enter():
-    """Enter ``_ieee()``'s setting as cheaply as possible; the token for ``_quiet_exit``."""
-    global _quiet_pair
-    if _extobj_contextvar is None:
-        scope = _ieee()
-        scope.__enter__()
-        return scope
-    outer = _extobj_contextvar.get()
-    pair = _quiet_pair              # one read: another thread may replace it
-    if outer is pair[1]:            # a nested apply (an op inside a forward): already quiet
-        return None
-    if outer is not pair[0]:
-        pair = _quiet_pair = (outer, _make_extobj(divide="ignore", invalid="ignore",
-                                                  over="ignore"))
-    return _extobj_contextvar.set(pair[1])
-
-
-def _quiet_exit(token):
-    """Leave the setting ``_quiet_enter`` entered (the one before it is back)."""
-    if token is None:
-        return
-    if _extobj_contextvar is None:
-        token.__exit__(None, None, None)
-    else:
-        _extobj_contextvar.reset(token)
-
-
-_weakref = weakref.ref
-_BF16 = dtypes.BFLOAT16       # bfloat16 inputs run in float32 (_reduced_forward)
-_HALF = np.dtype(np.float16)
 
 __all__ = ["Function", "FunctionCtx", "AccumulateGrad", "once_differentiable", "NotDifferentiable",
            "BackwardCFunction"]
@@ -132,28 +95,6 @@ def _is_same_memory(saved, array) -> bool:
         return True
     base = getattr(saved, "base", None)
     return base is not None and (base is array or base is getattr(array, "base", None))
-
-
-def _reduced_forward(fn, arrays, params, reduced):
-    """``fn.forward`` on bfloat16 inputs (or float16 ones, where the op says so) as PyTorch's
-    CPU kernels compute them: in float32, the float32 result rounded once to ``reduced``
-    (numpy would round after every step of a composite kernel, and sum in bfloat16). Inputs
-    mixed with wider floats, and ops that are given a dtype (a cast), run as they are.
-    What forward saves stays in float32, so that backward (16-bit gradient times float32
-    values) computes in float32 too and the engine rounds each input's gradient once, as
-    PyTorch's backward kernels do; the cost is float32 copies of what the op keeps. The
-    copies are version-checked as the tensors they were made from."""
-    for a in arrays:
-        if a.dtype.kind in "fc" and a.dtype.itemsize > 2:
-            return fn.forward(*arrays, **params)
-    for v in params.values():
-        if isinstance(v, (np.dtype, type, dtypes.DType)):
-            return fn.forward(*arrays, **params)
-    wide = [dtypes.astype(a, np.float32) if a.dtype is reduced else a for a in arrays]
-    out = fn.forward(*wide, **params)
-    if fn.saved_:       # for _pack (which drops it): whose versions the copies stand for
-        fn._wide = (wide, out)
-    return out.astype(reduced) if getattr(out, "dtype", None) == np.float32 else out
 
 
 class Function:
@@ -527,7 +468,7 @@ class Function:
             # common cases inline: already quiet, or entered from the usual setting)
             if _extobj_contextvar is not None:
                 outer = _extobj_contextvar.get()
-                pair = _quiet_pair
+                pair = _forward_numerics._quiet_pair
                 quiet = None if outer is pair[1] else _extobj_contextvar.set(pair[1]) \
                     if outer is pair[0] else _quiet_enter()
             else:
@@ -756,36 +697,6 @@ def _add_node_hook(attrs, slot, hook):
     return handle
 
 
-def _unalias(inputs, arrays):
-    """Give each distinct input tensor an array object of its own (a numpy view where two
-    share one: ``x * x.detach()``), so that a value forward saves is matched to the input it
-    came from, not to another tensor over the same array (which may require grad when the
-    saved one does not)."""
-    seen = {}
-    for i, a in enumerate(arrays):
-        first = seen.setdefault(id(a), i)
-        if first != i and inputs[first] is not inputs[i]:
-            arrays[i] = a.view()
-
-
-def _refuse_complex(cls, array):
-    raise complex_refusal(cls.__name__, array.dtype)
-
-
-def complex_refusal(name, np_dtype):
-    """The error of an op that minigrad has not made right for complex tensors (yet)."""
-    kind = "ComplexFloat" if np_dtype.itemsize == 8 else "ComplexDouble"
-    return NotImplementedError(f'"{name}" not implemented for \'{kind}\' (minigrad supports '
-                               f'complex tensors in the ops listed in docs/complex.md)')
-
-
-def _forward_name(node_name):
-    """The op a node's name stands for, as PyTorch's in-place error names it: 'Mul' for
-    'MulBackward0', 'F' for a custom Function's 'FBackward', and the overload's number kept
-    past 0: 'Pow1' for 'PowBackward1', 'Elu1' for the in-place 'EluBackward1'."""
-    return re.sub(r"Backward(\d*)$", lambda m: m[1].lstrip("0"), node_name)
-
-
 def keep_for_backward(result, *tensors):
     """Make the node that produced ``result`` keep ``tensors`` as PyTorch's node keeps them:
     the arguments its backward reads without differentiating them (indices, masks, targets).
@@ -808,174 +719,9 @@ def keep_for_backward(result, *tensors):
     return result
 
 
-def _refuse_inference(t):
-    """An inference tensor (made in inference_mode) keeps no version counter, so a backward
-    could not tell whether it was overwritten: PyTorch refuses to save one, and so does this."""
-    if isinstance(t._vcounter, InferenceCounter):
-        raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use "
-                           "Tensors created in inference mode in computation tracked by "
-                           "autograd. To work around this, you can make a clone to get a "
-                           "normal tensor and use it in autograd, or use `torch.no_grad()` "
-                           "instead of `torch.inference_mode()`.")
-
-
-def link_view(view, source):
-    """Make ``view`` (whose array shares ``source``'s memory) a view: it shares the version
-    counter and names the root base (with grad mode off, a view of a tensor that requires
-    grad requires grad too, as in PyTorch).  A view made with grad mode on is also listed (weakly)
-    by its base: a recorded in-place write through the base or one of its views gives every
-    other listed view a new history read from the base (``ops/writes.py``), so that a
-    gradient through it sees the write, as PyTorch regenerates a view's ``grad_fn``."""
-    base = source if source._base is None else source._base
-    view._vcounter = source._vcounter
-    view._base = base
-    if _state.enabled:
-        attrs = base.__dict__
-        views = attrs.get("_views")
-        if views is None:
-            views = attrs["_views"] = _LiveViews()
-        refs = views.refs           # (``_LiveViews.add``, inline: one call less per view)
-        refs[id(view)] = _weakref(view)
-        if len(refs) > views.limit:
-            views.sweep()
-        # a view of a view that may not be written in place (see ops/writes.py) may not be
-        # either; it is named by its own node
-        meta = source.__dict__.get("_view_meta")
-        if meta is not None:
-            view.__dict__["_view_meta"] = VIEW_OF_REFUSED
-            # one of a view made with grad mode off: a later write into the base makes
-            # its history stale too (``ops/writes._rebase_views``)
-            origin = INFERENCE_VIEW if meta == INFERENCE_VIEW else NO_GRAD_VIEW if \
-                meta == NO_GRAD_VIEW else source.__dict__.get("_nograd_origin")
-            if origin is not None:
-                view.__dict__["_nograd_origin"] = origin
-                # as PyTorch: once the memory is written in place after now, its history
-                # may not be read (the node it is about to get included)
-                check_history(view, source._vcounter.value, origin, True)
-    else:
-        inference = _state.inference
-        if not inference:
-            view.__dict__["_view_meta"] = NO_GRAD_VIEW
-        if source._requires_grad:
-            # as PyTorch: a view made with grad mode off of a tensor that requires grad
-            # requires grad too, as a leaf whose gradient goes nowhere (``.grad`` stays None)
-            view._requires_grad = True
-            attrs = view.__dict__
-            attrs["_grad_sink"] = False
-            counter = source._vcounter
-            if counter is not _INFERENCE:
-                # once the memory is written in place after now, reading its grad_fn
-                # raises PyTorch's error (``_checked_view.check_history``)
-                if inference:
-                    attrs["_view_meta"] = INFERENCE_VIEW
-                check_history(view, counter.value, INFERENCE_VIEW if inference else
-                              NO_GRAD_VIEW)
-
-
-class _LiveViews:
-    """The views of one base, held weakly: iterating gives the live ones (in the order they
-    were made), ``len`` counts them. A WeakSet did the same, but its callback ran Python code
-    when each view died, and a view of a small tensor (``x[0]``, ``h.view(...)``) paid more
-    for its entry than for the rest of its making; here a dead view's entry stays until the
-    dict has doubled since the last sweep, which drops them all."""
-    __slots__ = ("refs", "limit")
-
-    def __init__(self):
-        self.refs = {}          # id(view) -> weakref.ref(view) (an id reused replaces the entry)
-        self.limit = 16
-
-    def add(self, view):
-        refs = self.refs
-        refs[id(view)] = _weakref(view)
-        if len(refs) > self.limit:
-            self.sweep()
-
-    def sweep(self):
-        """Drop the dead views' entries (``add`` calls it when the dict has doubled)."""
-        self.refs = refs = {k: r for k, r in self.refs.items() if r() is not None}
-        self.limit = max(16, 2 * len(refs))
-
-    def __iter__(self):
-        for ref in list(self.refs.values()):
-            view = ref()
-            if view is not None:
-                yield view
-
-    def __len__(self):
-        return sum(1 for _ in self)
-
-    def __bool__(self):
-        return bool(self.refs)      # (perhaps only dead entries: iterating then gives none)
-
-
-# what ``Tensor.__dict__["_view_meta"]`` holds where a recorded in-place write to a view is
-# refused, as PyTorch's view "creation meta": made under no_grad, a view of such a view, or
-# (a tuple (op name, output number)) an output of an op returning several views
-NO_GRAD_VIEW = "no_grad"
-INFERENCE_VIEW = "inference"        # (made in inference_mode, of a tensor that is not)
-VIEW_OF_REFUSED = "view"
-
-
 # Sequence numbers of graph nodes, increasing in creation order (as PyTorch numbers its nodes
 # per thread); the engine runs the ready node of the highest number first
 _sequence = itertools.count()
-
-
-class AccumulateGrad:
-    """The node that adds a gradient into a leaf tensor's ``.grad`` (seen in next_functions).
-    One per leaf, made on first use, so ``is`` comparisons work as in PyTorch."""
-    __slots__ = ("variable", "_node_pre_hooks", "_post_hooks", "_metadata", "__weakref__")
-
-    @staticmethod
-    def of(leaf):
-        node = leaf.__dict__.get("_accumulate_node")
-        if node is None:
-            node = AccumulateGrad()
-            node.variable = leaf
-            leaf.__dict__["_accumulate_node"] = node
-        return node
-
-    def _sequence_nr(self):
-        """The largest number (PyTorch's UINT64_MAX): a leaf's gradient is accumulated as soon
-        as it is complete, before any other ready node runs."""
-        return 2 ** 64 - 1
-
-    def name(self):
-        return "torch::autograd::AccumulateGrad"     # PyTorch's C++ node name, namespace too
-
-    @property
-    def next_functions(self):
-        return ()
-
-    @property
-    def metadata(self):
-        """A dict for the user's own notes about this node (empty at first)."""
-        if getattr(self, "_metadata", None) is None:
-            self._metadata = {}
-        return self._metadata
-
-    def register_prehook(self, hook):
-        """``hook((grad,))`` before the gradient is added into ``.grad`` (after the leaf's
-        tensor hooks); may return a replacement ``(grad,)``."""
-        return self._add_hook("_node_pre_hooks", hook)
-
-    def register_hook(self, hook):
-        """``hook((), (grad,))`` after the gradient was added into ``.grad`` (the call
-        gradient-bucketing code waits for); what it returns is ignored."""
-        return self._add_hook("_post_hooks", hook)
-
-    def _add_hook(self, slot, hook):
-        """Add ``hook`` to the OrderedDict in ``slot`` (made on first use); its handle."""
-        hooks = getattr(self, slot, None)
-        if hooks is None:
-            hooks = OrderedDict()
-            setattr(self, slot, hooks)
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
-        return handle
-
-    def __repr__(self):
-        return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
 FunctionCtx = Function   # PyTorch's name for the ``ctx`` object: here the node itself
@@ -994,90 +740,14 @@ class BackwardCFunction(metaclass=_CustomNodeType):
     here only a type to check against, which the nodes of ctx-style Functions pass."""
 
 
-def _check_same_device(cls, inputs, arrays):
-    first = type(arrays[0])
-    if all(type(a) is first for a in arrays) and first.__module__ == "numpy":
-        return
-    devices = [backend.device_of(a) for a in arrays]
-    for i, d in enumerate(devices[1:], 1):
-        if d != devices[0]:
-            if "meta" in (d.type, devices[0].type):
-                # PyTorch: a CPU 0-d tensor goes with a meta one; other mixes are refused
-                if (d.type == "cpu" and arrays[i].ndim == 0) or \
-                        (devices[0].type == "cpu" and arrays[0].ndim == 0):
-                    continue
-                raise RuntimeError(f"Tensor on device {d} is not on the expected device "
-                                   f"{devices[0]}!")
-            raise RuntimeError(
-                "Expected all tensors to be on the same device, but found at least two devices, "
-                f"{devices[0]} and {d}! (in {cls.__name__}: input 0 is on {devices[0]}, input {i} "
-                f"is on {d}; move them with .to(device))")
-
-
-def rename_node(result, node_name, op=None):
-    """Record ``result``'s node under PyTorch's ``node_name``, for an op composed of others
-    whose last step stands for the whole (``masked_fill`` is a ``where``: PyTorch records a
-    MaskedFillBackward0). Only the name changes: the node becomes an instance of its op's
-    ``renamed`` class, which adds nothing to it. Left alone when there is no node, or when
-    ``op`` is given and the node is not one of its (the last step was not the one expected).
-    Returns ``result``."""
-    node = getattr(result, "grad_fn", None)
-    op_class = getattr(type(node), "op_class", None)       # None: no node made by apply
-    if op_class is None or node._ctx_style or (op is not None and not isinstance(node, op)):
-        return result
-    op_class = op_class.__dict__.get("_renamed_from", op_class)     # the op itself
-    node.__class__ = _node_type(op_class.renamed(node_name))
-    return result
-
-
-def _node_type(cls):
-    """The class of ``cls``'s graph nodes: a subclass named as PyTorch names the node
-    (``MulBackward0``, ``MyFunctionBackward``), made once, so that ``type(y.grad_fn).__name__``
-    reads as in PyTorch (graph drawers label nodes by it). It adds nothing else: isinstance
-    checks against ``cls`` and everything ``cls`` declares hold for its nodes, and
-    ``type(node).op_class`` is ``cls``."""
-    node = cls.__dict__.get("_node_type_")
-    if node is None:
-        name = cls.name()
-        # a C++ node's name() has its namespace ("torch::autograd::CopySlices"), its class not
-        short = name.rpartition("::")[2]
-        node = type(short, (cls,), {"__module__": cls.__module__, "__qualname__": short,
-                                   "__slots__": (), "name": classmethod(lambda _: name),
-                                   "op_class": cls})
-        cls._node_type_ = node
-    return node
-
-
 # ----------------------------------------------------------------------------------------------
 # PyTorch-style Functions: static forward(ctx, *args) / backward(ctx, *grads)
 # ----------------------------------------------------------------------------------------------
-class _Transforms(threading.local):
-    """How many of torch.func's transforms are running the user's function now, by kind
-    (minigrad computes them with reverse mode and loops, but a custom Function is refused
-    where PyTorch's would be: ``_check_transforms``)."""
-    functorch = 0   # any of grad, vjp, jvp, jacrev, jacfwd, hessian, vmap
-    vmap = 0        # those that run the function batched in PyTorch: vmap, jacfwd, hessian
-    forward = 0     # those that differentiate in forward mode there: jvp, jacfwd, hessian
-
-
-transforms = _Transforms()
 # Set by ops/writes.py: rebases the history of a tensor whose view a custom Function wrote
 # in place (``mark_dirty``), as a recorded in-place write into a view does
 dirty_view_rebase = None
 # Set by forward_ad while a dual level is open: whether any of some tensors carries a tangent
 dual_carrier = None
-
-
-@contextlib.contextmanager
-def inside_transform(*kinds):
-    """Count a transform of the given ``kinds`` (``_Transforms``' fields) as running."""
-    for kind in kinds:
-        setattr(transforms, kind, getattr(transforms, kind) + 1)
-    try:
-        yield
-    finally:
-        for kind in kinds:
-            setattr(transforms, kind, getattr(transforms, kind) - 1)
 
 
 # How a PyTorch-style Function is applied and how its node's backward is called: set by
@@ -1111,27 +781,6 @@ def _delayed_error(value, node):
     stand_in = Tensor._wrap(value._array).requires_grad_(True)
     return rename_node(NotDifferentiable.apply(stand_in, value=value._array, what=node.name(),
                                                once=True), "torch::autograd::Error")
-
-
-def mark_not_differentiable(value, node, grads):
-    """``value`` (a gradient computed by ``node``'s backward without recording a graph) made
-    into a tensor that depends on the output gradients and on node's inputs, through a
-    ``NotDifferentiable`` node: differentiating it again raises instead of giving zero."""
-    sources = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
-    for edge, meta in zip(node.next_functions_, node._in_meta):
-        if edge is None or meta is None:
-            continue
-        source, nr = edge
-        if isinstance(source, Function):      # a stand-in for that input: same node and slot
-            proxy = Tensor._wrap(backend.xp_of(value._array).broadcast_to(
-                value._array.dtype.type(0), meta[0]), True)
-            proxy.grad_fn, proxy._output_nr = source, nr
-            sources.append(proxy)
-        else:
-            sources.append(source)
-    if not sources:
-        return value
-    return NotDifferentiable.apply(*sources, value=value._array, what=node.name())
 
 
 class NotDifferentiable(Function):

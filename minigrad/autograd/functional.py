@@ -29,7 +29,7 @@ from .. import backend
 from ..ops.stacking import stack   # this module sits above ops (minigrad/__init__ imports it)
 from ..tensor import Tensor
 from .engine import grad
-from .function import inside_transform
+from ._transforms import inside_transform
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]

@@ -29,9 +29,11 @@ from collections import OrderedDict
 from .. import backend
 from .._hooks import RemovableHandle
 from ..tensor import Tensor
+from ._accumulate_grad import AccumulateGrad
+from ._backward_args import GradientEdge
 from ._saved_hooks import saved_tensors_hooks_state as _hooks
-from .engine import GradientEdge, queue_callback
-from .function import AccumulateGrad, Function
+from .engine import queue_callback
+from .function import Function
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
            "allow_mutation_on_saved_tensors", "Node",

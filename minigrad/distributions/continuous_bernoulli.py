@@ -15,7 +15,7 @@ Parameters give the batch shape; events are scalars.  Draws are icdf(u), reparam
 """
 import math
 
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from . import _ops as ops
 from . import constraints
 from .bernoulli import GivenParameter, cross_entropy_with_logits, probs_or_logits

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd.function import Function, once_differentiable, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import Function, once_differentiable
 from . import _ops as ops
 from . import constraints
 from ._dirichlet_grad import dirichlet_grad

@@ -14,7 +14,7 @@ StudentT draws N(0, 1) / sqrt(V / df) with V ~ Chi2(df) = Gamma(df / 2, 1/2).
 import math
 from numbers import Number
 
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from numbers import Number
 
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from . import _ops as ops
 from . import constraints
 from .distribution import Distribution

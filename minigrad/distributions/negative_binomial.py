@@ -13,7 +13,7 @@ log(1 - p) = logsigmoid(-logits).  A draw is Poisson(lambda) with lambda ~ Gamma
 """
 from .._random_factories import stream_of
 from ..ops.sampling_more import poisson_counts
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from . import _ops as ops
 from . import constraints
 from .bernoulli import _BOTH_OR_NEITHER, BinaryOdds, GivenParameter

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._sparse_factories import embedding_rows
 from ..autograd import is_grad_enabled
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..ops.stacking import cat
 from ..ops.scatter_gather import SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array
 from ..tensor import Tensor, _plain_type

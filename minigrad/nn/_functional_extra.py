@@ -18,7 +18,7 @@ import numpy as np
 from .. import backend
 from .._random_factories import bernoulli_draws, stream_of
 from ..dtypes import bfloat16, bool_, float16, int64
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._util import cpp_type_name, number_arg, scalar_type_name

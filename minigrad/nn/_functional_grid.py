@@ -15,7 +15,7 @@ import numpy as np
 from .. import _autocast_state, backend
 from .._range_factories import linspace
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ..ops import activation as A

@@ -17,7 +17,8 @@ import warnings
 
 from .. import _autocast_state, backend
 from ..autograd import is_grad_enabled, no_grad
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.activation import logsigmoid, softplus
 from ..ops.elementwise import cast, sub

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .. import _autocast_state, backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.stacking import cat, stack
 from ..tensor import Tensor

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .._random_factories import uniform_draws
 from ..ops._autocast_cast import in_float32
 from ..ops._int_lists import int_lists

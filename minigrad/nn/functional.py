@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._sparse_factories import embedding_rows as _embedding_rows
-from ..autograd.function import keep_for_backward as _keep_for_backward, rename_node as _rename
+from ..autograd._node_names import rename_node as _rename
+from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import function as _function
-from ..autograd.function import _quiet_enter as quiet_enter, _quiet_exit as quiet_exit
+from ..autograd._forward_numerics import _quiet_enter as quiet_enter, _quiet_exit as quiet_exit
 # (quiet_enter/quiet_exit: inf * 0 in a product, an overflowing sum silent, as in apply)
 from ..autograd.grad_mode import _state as _grad_state
 from ..tensor import Tensor

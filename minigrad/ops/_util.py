@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from .._type_names import python_type_name  # noqa: F401  (used here and by the ops)
-from ..autograd.function import _quiet_enter, _quiet_exit, complex_refusal
+from ..autograd._forward_numerics import _quiet_enter, _quiet_exit
+from ..autograd._input_checks import complex_refusal
 from ..tensor import Tensor
 
 

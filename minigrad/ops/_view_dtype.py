@@ -3,7 +3,7 @@ the layout (in its strides) when the element sizes differ."""
 from __future__ import annotations
 
 from .. import backend, dtypes
-from ..autograd.function import link_view
+from ..autograd._view_tracking import link_view
 from ..tensor import Tensor
 from ._util import scalar_type_name
 

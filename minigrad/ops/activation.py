@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .elementary_functions import abs, sigmoid, tanh
 from .error_function import erf, floating as _floating

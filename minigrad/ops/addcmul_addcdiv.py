@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import check_python_int, check_tensor, not_implemented_for, result_dtype
 from .elementwise import add, cast, div, legacy_overload, mul

@@ -15,7 +15,7 @@ from ..dtypes import reduced_float
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
 from ._util import broadcast_shape
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .elementwise import add, cast, mul
 from .pointwise_select import where
 from .matmul import matmul

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .._tensor_input import _combination
 from .._type_names import python_type_name
 from ..tensor import Tensor

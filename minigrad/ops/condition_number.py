@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from .elementwise import div, mul

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._util import c_order, not_implemented_for, scalar_type_name

@@ -15,7 +15,7 @@ from .. import backend
 from ..dtypes import BAREBONES_UNSIGNED, reduced_float
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim, not_implemented_for
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .compare import isnan
 from .elementary_functions import exp, log
 from .elementwise import add, cast, sub

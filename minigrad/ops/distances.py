@@ -9,7 +9,7 @@ and second derivatives come from those ops.
 from __future__ import annotations
 
 from .. import backend, dtypes
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import check_tensor, not_implemented_for, result_dtype, scalar_type_name

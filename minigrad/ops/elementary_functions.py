@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, check_python_int, ieee,

@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
 from ..tensor import Tensor

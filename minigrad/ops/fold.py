@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections.abc
 
 from .. import _autocast_state, backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name

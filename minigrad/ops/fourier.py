@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import normalize_dim, scalar_type_name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_type_name

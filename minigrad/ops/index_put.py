@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import python_type_name, scalar_type_name
 from .elementwise import cast

@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 from .. import backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar_type_name
 from .indexing import setitem

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._ellipses import one_ellipsis
 from ._index_words import (_check_index_count, _check_masks, _check_put_shapes, _check_value_kind,

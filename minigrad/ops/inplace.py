@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import backend
 from .. import _memory_format as mf
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise

@@ -12,7 +12,7 @@ would have (same memory, so views of it, and the base it views, are untouched). 
 from __future__ import annotations
 
 from ..autograd import is_grad_enabled
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import NO_DIM
 from .movement import squeeze, t, transpose, unsqueeze

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 from .. import _memory_format as mf, backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map

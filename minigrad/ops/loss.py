@@ -26,7 +26,8 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen

@@ -34,7 +34,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name

@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from ._util import (bool_arg, broadcast_shape, check_python_int, check_tensor, ieee, not_a_tensor,
                     not_implemented_for, result_dtype, scalar_type_name)
 from ..autograd import Function, no_grad
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, _no_grad_unary
 from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub

@@ -19,7 +19,7 @@ import numpy as np
 from .. import backend
 from ..dtypes import reduced_float
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import scalar_type_name

@@ -13,7 +13,7 @@ import warnings
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ._autocast_cast import in_float32, widen as _autocast_widen
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg

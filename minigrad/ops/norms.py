@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import normalize_dim, normalize_dims, python_type_name, scalar_type_name
 from .elementary_functions import abs, pow, sqrt

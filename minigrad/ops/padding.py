@@ -22,7 +22,7 @@ import numbers
 
 from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import check_fill_value, not_implemented_for, python_type_name

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee
 from .elementwise import Sub, cast, sub

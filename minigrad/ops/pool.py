@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, check_tensor, normalize_dim, not_implemented_for,
                     python_type_name, result_dtype, scalar_type_name)

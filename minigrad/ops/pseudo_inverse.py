@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape, scalar_type_name

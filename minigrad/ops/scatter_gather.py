@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd import Function
-from ..autograd.function import keep_for_backward, rename_node
+from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._scatter_add_kernels import (flat_positions, index_add_fits, index_add_slices,
                                    scatter_add_array)

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _autocast_state, backend
 from ..dtypes import BAREBONES_UNSIGNED
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import promote as _autocast_promote
 from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend, dtypes, return_types
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
     not_implemented_for, scalar_type_name, sort_keys

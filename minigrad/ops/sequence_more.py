@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._int_list_args import int_list_argument
 from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,

@@ -22,7 +22,8 @@ import numpy as np
 from .. import backend, dtypes, return_types
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function, is_grad_enabled
-from ..autograd.function import complex_refusal, rename_node
+from ..autograd._input_checks import complex_refusal
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (bool_arg, c_order, check_tensor, int_arg, normalize_dim, not_implemented_for,
                     sort_keys)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .activation import erf
 from .bessel import bessel_j0, bessel_j1  # noqa: F401
 from .bessel_more import (  # noqa: F401

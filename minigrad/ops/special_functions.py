@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .._global_flags import warn_once
 from . import fourier as fft
 from ..tensor import Tensor

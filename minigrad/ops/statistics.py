@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes, return_types
 from .._warn_once import warn_once
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,

@@ -7,7 +7,7 @@ import math
 import numbers
 
 from ..tensor import Tensor
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ._autocast_cast import in_float32
 from ._util import normalize_dim
 from .movement import reshape

@@ -20,7 +20,7 @@ import numbers
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import is_grad_enabled, no_grad
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import NO_DIM, normalize_dim, scalar_type_name
 from .elementwise import cast

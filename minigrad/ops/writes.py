@@ -18,7 +18,7 @@ from .. import backend
 from .._meta import MetaArray
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd import function as _function
-from ..autograd.function import INFERENCE_VIEW, NO_GRAD_VIEW, VIEW_OF_REFUSED
+from ..autograd._view_tracking import INFERENCE_VIEW, NO_GRAD_VIEW, VIEW_OF_REFUSED
 from .._checked_view import check_history, node_words as _node_words
 from ..tensor import Tensor
 from ._util import scalar_type_name

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _sparse_kernels as K, dtypes
-from ..autograd.function import rename_node
+from ..autograd._node_names import rename_node
 from .._global_flags import warn_once
 from .._sparse_coo import SparseCooTensor, _new, spmm
 from .._sparse_csr import SparseCsrTensor, csr_mm, mm_reduce

@@ -33,7 +33,7 @@ import numpy as np
 
 from ... import parallel
 from ...autograd import Function, enable_grad, grad as autograd_grad
-from ...autograd.function import rename_node
+from ...autograd._node_names import rename_node
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementary_functions import sigmoid_array
 from ...ops.scatter_gather import index_select

@@ -30,7 +30,7 @@ import warnings
 
 from ... import _autocast_state, creation
 from ..._global_flags import warn_once
-from ...autograd.function import rename_node
+from ...autograd._node_names import rename_node
 from ...ops._autocast_cast import lower as _autocast_lower
 from ...ops.matmul import linear
 from ...ops.scatter_gather import index_select
