@@ -9,10 +9,14 @@ can be differentiated again).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
+from ..dtypes import reduced_float
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
+from ._bce_16bit import bce_16, bce_with_logits_16
 from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
                     scalar_type_name)
 from .elementary_functions import log, sigmoid
@@ -198,6 +202,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if y.size and not bool(((y >= 0) & (y <= 1)).all()):
         raise RuntimeError(f"all elements of target should be between 0 and 1 (got values in "
                            f"[{float(y.min()):g}, {float(y.max()):g}])")
+    if reduced_float(a.dtype) and type(a) is np.ndarray:
+        # float16 / bfloat16: rounded where PyTorch's kernel rounds (_bce_16bit)
+        return bce_16(input, target, w, reduction)
     return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction,
                    "BinaryCrossEntropyBackward0")
 
@@ -220,6 +227,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if pos_weight is not None:
         _no_grad_argument(pos_weight, "pos_weight", "binary_cross_entropy_with_logits")
         pw = pos_weight._array.astype(dtype, copy=False)
+    if reduced_float(dtype) and input._array.dtype == target._array.dtype == dtype and \
+            type(input._array) is np.ndarray:
+        # float16 / bfloat16: rounded step by step as PyTorch's composition (_bce_16bit)
+        return bce_with_logits_16(input, target, w, pw, reduction)
     loss = BCEWithLogits.apply(cast(input, dtype), cast(target, dtype), weight=w, pos_weight=pw,
                                logit_dtype=input._array.dtype)
     # reduced in the promoted dtype: the mean's 1/N reaches the gradient unrounded, as there

@@ -423,6 +423,13 @@ class Sigmoid(Function):
     def backward(self, g):
         out, = self.saved_tensors      # s (1 - s), from the output
         s, ga = out._array, g._array
+        if not is_grad_enabled() and type(s) is np.ndarray and s.dtype == np.float32 and \
+                dtypes.reduced_float(ga.dtype):
+            # float16 / bfloat16: PyTorch's slope reads its saved 16-bit result, in float32,
+            # rounded once (the float32 s kept here is that result before its rounding)
+            s = dtypes.astype(dtypes.astype(s, ga.dtype), np.float32)
+            slope = dtypes.astype(ga, np.float32) * (1 - s) * s
+            return Tensor._wrap(dtypes.astype(slope, ga.dtype))
         if not is_grad_enabled() and type(s) is np.ndarray and type(ga) is np.ndarray and \
                 s.dtype in _FLOATS and ga.dtype == s.dtype and s.shape == ga.shape and \
                 s.flags.c_contiguous and ga.flags.c_contiguous:

@@ -31,6 +31,8 @@ from ..tensor import Tensor
 from ._norm_rows import (centred_rows_into, layer_norm_grad_rows, layer_norm_rows, over_rows,
                          row_blocks, row_dots)
 from ._int_list_args import int_list_argument
+from ._instance_norm_parts import InstanceNorm16, instance_norm_of_nothing
+from ._norm_16bit import GroupNorm16, LayerNorm16
 from ._util import (FLOAT32_64 as _FLOATS, ieee, not_implemented_for, python_type_name,
                     scalar_type_name)
 from .elementary_functions import rsqrt, sqrt
@@ -196,6 +198,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         affine = [t for t in (weight, bias) if t is not None]
         return NativeLayerNorm.apply(input, *affine, k=k, has_weight=weight is not None,
                                      has_bias=bias is not None, eps=float(eps))
+    if compute is not None and type(input._array) is np.ndarray and input._array.size and \
+            isinstance(eps, numbers.Real):
+        # float16 / bfloat16: one node rounding where PyTorch's kernel rounds (_norm_16bit)
+        affine = [t for t in (weight, bias) if t is not None]
+        stats = compute if affine and affine[0]._array.dtype == compute else \
+            input._array.dtype
+        return rename_node(LayerNorm16.apply(input, *affine, k=k, has_weight=weight is not None,
+                                             has_bias=bias is not None, eps=float(eps),
+                                             stats=stats), "NativeLayerNormBackward0")
     x = input if compute is None else cast(input, compute)
     y, _, _ = _normalise(x, tuple(range(input.ndim - k, input.ndim)), eps)
     if weight is not None:
@@ -374,6 +385,16 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             NativeGroupNorm.apply(input, *affine, groups=num_groups,
                                   has_weight=weight is not None, has_bias=bias is not None,
                                   eps=float(eps)), input)
+    if compute is not None and type(input._array) is np.ndarray and input._array.size and \
+            input._array.flags.c_contiguous and isinstance(eps, numbers.Real):
+        # float16 / bfloat16, row-major: one node rounding where PyTorch's kernel rounds
+        affine = [t for t in (weight, bias) if t is not None]
+        stats = compute if affine and affine[0]._array.dtype == compute else \
+            input._array.dtype
+        return rename_node(GroupNorm16.apply(input, *affine, groups=num_groups,
+                                             has_weight=weight is not None,
+                                             has_bias=bias is not None, eps=float(eps),
+                                             stats=stats), "NativeGroupNormBackward0")
     # (row-major first, as PyTorch's kernel reads it: a group is then one run of memory, and
     # the result row-major unless channels-last, whatever layout the input had)
     x = contiguous(input if compute is None else cast(input, compute))
@@ -403,7 +424,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
                         f"{type(eps).__name__}")
     if input.numel() == 0:
-        return _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
+        return instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
     # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic
     # repeated N times, and checks their sizes so
     n, c = input.shape[0], input.shape[1]
@@ -415,14 +436,24 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     # the running statistics may have any dtype (PyTorch copies the batch's into them)
     compute = _check_dtypes("batch_norm", input, weight, bias)
     original, input = input, input if compute is None else cast(input, compute)
+    # float16 / bfloat16 with the input's statistics: PyTorch's batch-norm kernel, rounded as
+    # it rounds (_instance_norm_parts); the running statistics as below
+    one_node = use_input_stats and compute is not None and isinstance(eps, numbers.Real) and \
+        type(original._array) is np.ndarray and original._array.flags.c_contiguous and \
+        all(t is None or t._array.dtype == original._array.dtype for t in (weight, bias))
     if use_input_stats:
-        y, m, var = _normalise(input, axes, eps)
+        if one_node:
+            m_arr = input._array.mean(axis=axes, keepdims=True)
+            var_arr = np.square(input._array - m_arr).mean(axis=axes, keepdims=True)
+        else:
+            y, m, var = _normalise(input, axes, eps)
+            m_arr, var_arr = m._array, var._array
         if running_mean is not None or running_var is not None:
             count = 1
             for k in axes:
                 count *= input.shape[k]
-            bm = m._array.mean(axis=0).reshape(-1)
-            bv = var._array.mean(axis=0).reshape(-1) * count / max(count - 1, 1)
+            bm = m_arr.mean(axis=0).reshape(-1)
+            bv = var_arr.mean(axis=0).reshape(-1) * count / max(count - 1, 1)
             for stat, batch in ((running_mean, bm), (running_var, bv)):
                 if stat is not None and not stat._array.flags.writeable:
                     raise RuntimeError("unsupported operation: more than one element of the "
@@ -439,6 +470,11 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                                "use_input_stats is false")
         y = div(sub(input, _per_channel(running_mean, input.ndim)),
                 sqrt(add(_per_channel(running_var, input.ndim), eps)))
+    if one_node:
+        return rename_node(InstanceNorm16.apply(
+            original, *[t for t in (weight, bias) if t is not None], has_weight=weight is not
+            None, has_bias=bias is not None, eps=float(eps), half=original._array.dtype),
+            "ViewBackward0")
     if weight is not None:
         y = mul(y, _per_channel(weight, input.ndim))
     if bias is not None:
@@ -447,33 +483,3 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     # last step views that back into input's shape (the node a printed result shows)
     return rename_node(contiguous(_in_input_dtype(y, original, compute)), "ViewBackward0")
 
-
-def _instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):
-    """instance_norm of an input with no elements, as PyTorch computes it: its batch norm of
-    nothing returns a copy of the input at once (no dtype check: an integer input passes; no
-    size check of the running statistics). With input statistics the running ones are then
-    updated from the repeated ones: a mean of the input (refused for an integer input), then,
-    per statistic, a view as (N, C) averaged over N (nan for N = 0) copied back, which needs
-    the statistic to hold C values."""
-    if not use_input_stats and (running_mean is None or running_var is None):
-        raise RuntimeError("Expected running_mean and running_var to be defined when "
-                           "use_input_stats is false")
-    n, c = input.shape[0], input.shape[1]
-    if use_input_stats and (running_mean is not None or running_var is not None):
-        if input._array.dtype.kind not in "fcV":
-            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
-                               "a floating point or complex dtype. Got: "
-                               f"{scalar_type_name(input._array.dtype)}")
-        for stat in (running_mean, running_var):
-            if stat is None:
-                continue
-            if n * stat.numel() != n * c:
-                raise RuntimeError(f"shape '[{n}, {c}]' is invalid for input of size "
-                                   f"{n * stat.numel()}")
-            if stat.numel() != c:
-                raise RuntimeError(f"The size of tensor a ({stat.numel()}) must match the size "
-                                   f"of tensor b ({c}) at non-singleton dimension 0")
-            if n == 0:                       # the mean of no repeated statistic
-                stat._array[...] = np.nan
-                stat._vcounter.value += 1
-    return input.clone()

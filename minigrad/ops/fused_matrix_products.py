@@ -13,6 +13,7 @@ import numpy as np
 from .. import _autocast_state, backend, dtypes
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
+from ._addbmm_16bit import addbmm_16
 from ._autocast_cast import lower as _autocast_lower
 from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_type_name
 from .elementwise import add, cast, mul
@@ -223,6 +224,10 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     beta, alpha = _coefficients(beta, alpha, input, batch1, batch2)
     if batch1.ndim == 3 and batch2.ndim == 3:    # input is expanded before the product
         _check_expands(input, (batch1.shape[1], batch2.shape[2]))
+    if batch1.ndim == 3 and batch1.shape[0] and dtypes.reduced_float(batch1._array.dtype) and \
+            type(batch1._array) is np.ndarray:
+        # float16 / bfloat16: each batch's product added and rounded in turn (_addbmm_16bit)
+        return addbmm_16(input, batch1, batch2, beta, alpha)
     product = bmm(batch1, batch2)
     return rename_node(_scaled_sum(input, sum_(product, 0, dtype=product.dtype), beta, alpha),
                        "AddbmmBackward0")

@@ -27,7 +27,7 @@ from ..autograd import Function
 from ..autograd.engine import frees_saved_values
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from . import _batch_norm_kernels as _kernels
+from . import _batch_norm_16bit as _bn16, _batch_norm_kernels as _kernels
 from ._util import ieee, not_implemented_for, scalar_type_name
 from .elementary_functions import rsqrt
 from .elementwise import add, mul, sub
@@ -320,6 +320,21 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("batch_norm: a 0-d input has no channel dimension (N, C, ...)")
     _check_dtypes(input, weight, bias, running_mean, running_var)
     layout = input
+    if _bn16.fits(input, weight, bias, running_mean, running_var) and \
+            (training or running_mean is not None and running_var is not None):
+        # float16 / bfloat16, row-major: rounded as PyTorch's kernel rounds (_batch_norm_16bit)
+        out = _bn16.BatchNorm16.apply(
+            input, *[t for t in (weight, bias) if t is not None],
+            running_mean=None if running_mean is None else running_mean._array,
+            running_var=None if running_var is None else running_var._array,
+            has_weight=weight is not None, has_bias=bias is not None, training=bool(training),
+            momentum=float(momentum), eps=float(eps), update=BatchNorm._update_running,
+            half=input._array.dtype)
+        if training:
+            for t in (running_mean, running_var):
+                if t is not None:
+                    t._vcounter.value += 1
+        return out
     half = input._array.dtype if reduced_float(input._array.dtype) else None
     if half is not None:
         # as PyTorch: float16 is normalised in float32 (its squares overflow from |x| = 256)
