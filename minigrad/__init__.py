@@ -271,6 +271,13 @@ for _name in ("absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addm
               "threshold", "transpose_copy", "triangular_solve", "true_divide", "trunc",
               "unfold_copy", "unsqueeze_copy", "vdot", "view_copy", "vstack", "xlogy"):
     globals()[_name] = _torch_args(globals()[_name])
+# ... and the others whose arguments' TypeErrors are worded for the call (position, overloads)
+from . import _tensor_methods_words  # noqa: E402,F401  (the same for the Tensor methods)
+from ._argument_words import worded as _worded  # noqa: E402
+for _name in ("narrow", "select", "movedim", "moveaxis", "swapdims", "unbind",
+              "roll", "diagonal", "chunk", "repeat_interleave", "unflatten"):
+    globals()[_name] = _worded(globals()[_name], False, _name)
+swapaxes = _worded(swapaxes, False, "swapaxes", _tensor_methods_words.SWAPAXES)  # noqa: F405
 del _name
 from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tensor)
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)

@@ -18,6 +18,7 @@ from . import _memory_format as mf
 from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _laid_out, _like,
                        _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
+from ._type_names import python_type_name
 from .tensor import Tensor
 
 __all__ = ["rand", "randn", "randint", "randperm", "rand_like", "randn_like", "manual_seed",
@@ -241,27 +242,52 @@ def _check_bounds(np_dtype, low, high):
         raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[np_dtype.name]}")
 
 
+_NO_SIZE = object()     # randint(high, size): the size comes second
+
+
+def _randint_int(value):
+    return not isinstance(value, bool) and isinstance(value, (numbers.Integral, Tensor))
+
+
+def _check_randint_types(low, high, size):
+    """PyTorch's parser on randint's (high, size) or (low, high, size), in its words."""
+    if size is _NO_SIZE and not isinstance(high, (tuple, list)):
+        if high is _NO_HIGH:             # one argument: no signature takes it
+            raise TypeError(f"randint() received an invalid combination of arguments - got "
+                            f"({python_type_name(low)}), but expected one of:\n")
+        raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not "
+                        f"{python_type_name(high)}")
+    if size is _NO_SIZE or high is _NO_HIGH:         # (high, size)
+        given = high if size is _NO_SIZE else size
+        if not _randint_int(low):
+            raise TypeError(f"randint(): argument 'high' (position 1) must be int, not "
+                            f"{python_type_name(low)}")
+        if not isinstance(given, (tuple, list)):
+            raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
+                            f"{python_type_name(given)}")
+    elif not (_randint_int(low) and _randint_int(high) and isinstance(size, (tuple, list))
+              and (not size or isinstance(size[0], (numbers.Integral, Tensor)) and
+                   not isinstance(size[0], bool))):
+        raise TypeError(f"randint() received an invalid combination of arguments - got "
+                        f"({', '.join(python_type_name(v) for v in (low, high, size))}), but "
+                        f"expected one of:\n")
+
+
 @_out_keyword
-def randint(low, high=_NO_HIGH, size=None, generator=None, dtype=None, device=None,
-            requires_grad=False, *, layout=None):
+def randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=None,
+            device=None, requires_grad=False, *, layout=None):
     """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
     check_layout(layout, "randint")
-    if size is None:
-        if isinstance(high, (tuple, list)):
-            low, high, size = 0, low, high
-        else:
-            raise TypeError("randint() missing the size argument, e.g. randint(0, 10, (3,))")
-    if high is _NO_HIGH:
+    if low is _NO_SIZE:                  # randint(high=5, size=(2,))
+        if high is _NO_HIGH:
+            raise TypeError("randint() received an invalid combination of arguments - got (), "
+                            "but expected one of:\n")
+        low, high = high, _NO_HIGH
+    _check_randint_types(low, high, size)
+    if size is _NO_SIZE:                 # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is _NO_HIGH:               # randint(high, size=size)
         low, high = 0, low
-    if high is None:
-        raise TypeError("randint(): argument 'high' must be int, not NoneType")
-    if not isinstance(size, (tuple, list)):
-        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
-                        f"{type(size).__name__}")
-    for value in (low, high):
-        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, Tensor)):
-            raise TypeError(f"randint(): argument 'high' must be int, not "
-                            f"{type(value).__name__}")
     if dtype is not None:
         kind = dtypes.to_dtype(dtype).np.kind
         if kind == "c":

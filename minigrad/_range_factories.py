@@ -17,6 +17,7 @@ from . import dtypes, parallel
 from ._cpu_stream import fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, _number, _out_keyword,
                        _scalar_name, check_fits, check_layout, check_pin_memory)
+from ._type_names import python_type_name
 from .tensor import Tensor
 from ._space_arguments import check_space_arguments
 
@@ -29,6 +30,15 @@ def _inconsistent(start, end, step):
 
 
 _NO_END = object()      # arange(n): the end left out (PyTorch refuses an explicit None)
+_ARANGE_TAIL = ("torch.dtype dtype = None, torch.layout layout = None, torch.device device = "
+                "None, bool pin_memory = False, bool requires_grad = False")
+
+
+def _check_range_number(value, where):
+    """arange's one number (its end), as PyTorch's parser reads it."""
+    if not isinstance(_number(value), numbers.Number):
+        raise TypeError(f"arange(): argument 'end'{where} must be Number, not "
+                        f"{python_type_name(value)}")
 
 
 @_out_keyword
@@ -45,14 +55,20 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
                             "but expected (Number end) or (Number start, Number end, Number "
                             "step)")
         start = 0
+        _check_range_number(end, "")
+    elif end is _NO_END:                # arange(5): the end, by position
+        _check_range_number(start, " (position 1)")
     start, end, step = _number(start), _number(end), _number(step)
     if end is _NO_END:
         start, end = 0, start
-    for value in (start, end, step):
-        if not isinstance(value, numbers.Number):
-            raise TypeError(f"arange() received an invalid combination of arguments - got "
-                            f"({', '.join(type(v).__name__ for v in (start, end, step))}), "
-                            f"but expected (Number start, Number end, Number step)")
+    if not all(isinstance(value, numbers.Number) for value in (start, end, step)):
+        # (several signatures take two or three numbers: PyTorch's parser lists them)
+        shown = (start, end) if type(step) is int and step == 1 else (start, end, step)
+        raise TypeError(f"arange() received an invalid combination of arguments - got "
+                        f"({', '.join(python_type_name(v) for v in shown)}), but expected one "
+                        f"of:\n" + "".join(f" * ({s}, *, {_ARANGE_TAIL})\n" for s in (
+                            "Number end", "Number start, Number end",
+                            "Number start, Number end, Number step = 1")))
     for value in (start, end, step):       # PyTorch reads an int as int64 or uint64
         if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 64:
             raise OverflowError("can't convert negative int to unsigned" if value < 0 else

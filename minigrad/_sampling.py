@@ -25,7 +25,7 @@ from ._cpu_stream import fused_multiply_add, libm
 from .creation import check_layout, empty
 from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
                                 uniform_draws)
-from .ops._util import broadcast_shape, not_implemented_for, scalar_type_name
+from .ops._util import broadcast_shape, float_arg, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
 from .ops.inplace import copy_, named_write
 from .tensor import Tensor
@@ -136,8 +136,9 @@ def _continuous(t, name):
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
     """Fill t with draws of N(mean, std^2)."""
+    mean, std = float_arg("normal_", "mean", mean), float_arg("normal_", "std", std)
     if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
     if t.is_meta:              # (nothing drawn, as PyTorch's)
@@ -150,11 +151,12 @@ def normal_(t, mean=0.0, std=1.0, *, generator=None):
 def uniform_(t, *args, generator=None, **kwargs):
     """``uniform_(from=0, to=1)``: fill t with draws uniform in [from, to)."""
     low, high = _from_to(args, kwargs, "uniform_", (0.0, 1.0))
+    low, high = float_arg("uniform_", "from", low), float_arg("uniform_", "to", high)
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("check_uniform_bounds", t._array.dtype)
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
-                           f"from={low} > to={high}")
+                           f"from={low:g} > to={high:g}")
     if t.is_meta:
         return t
     # (a complex t: both parts uniform in [from, to))

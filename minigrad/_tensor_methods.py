@@ -24,6 +24,7 @@ from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
 from .ops._util import scalar_type_name
+from ._argument_words import restated
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
@@ -70,13 +71,21 @@ def _descriptor(op, name):
     return method
 
 
-def _torch_args(fn):
+def _torch_args(fn, method=False):
     """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
-    (the first two operands by name) and ``out=`` (the result copied into ``out``)."""
+    (the first two operands by name) and ``out=`` (the result copied into ``out``); an
+    argument of the wrong type refused in the words PyTorch's parser gives that call of the
+    function (of the Tensor method, with ``method``)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if not kwargs:
-            return fn(*args)
+        try:
+            return fn(*args) if not kwargs else _call(args, dict(kwargs))
+        except TypeError as exc:
+            if not hasattr(exc, "argument"):
+                raise
+            raise restated(exc, fn, args, kwargs, method) from None
+
+    def _call(args, kwargs):
         for alias, name in _ALIASES.items():
             if alias in kwargs:
                 if name in kwargs:

@@ -108,8 +108,8 @@ Tensor.repeat_interleave = H.repeat_interleave
 Tensor.tile = H.tile_method
 Tensor.unfold = H.unfold
 Tensor.roll = H.roll
-Tensor.view_as = lambda self, other: M.view(self, other.shape)
-Tensor.reshape_as = lambda self, other: M.reshape(self, other.shape)
+Tensor.view_as = M.view_as
+Tensor.reshape_as = M.reshape_as
 
 
 def _type_as(self, other):
@@ -139,15 +139,41 @@ _DEVICE_LIKE = (str, backend.Device, int)
 _TO_KEYWORDS = frozenset(("device", "dtype", "non_blocking", "copy", "memory_format"))
 
 
+def _fits_to(value, device):
+    """Does ``to()``'s parser read ``value`` as a device (``device``) or a dtype (None being
+    either's default)?  A dtype is minigrad's, or Python's float, int, bool or complex."""
+    if value is None:
+        return True
+    if device:
+        return isinstance(value, _DEVICE_LIKE)
+    return isinstance(value, dtypes.DType) or any(value is t for t in (float, int, bool, complex))
+
+
 def _to_arguments_match(args, kwargs):
     """Whether ``to(*args, **kwargs)`` fits one of PyTorch's signatures (_TO_SIGNATURES) as
     far as the devices, dtypes and tensors go: only (device, dtype) may come as a pair, a
     keyword may not repeat a positional one, and no other keyword is known."""
-    if not _TO_KEYWORDS.issuperset(kwargs):
+    if not _TO_KEYWORDS.issuperset(kwargs) or any(
+            k in kwargs and type(kwargs[k]) is not bool for k in ("non_blocking", "copy")):
         return False
-    rest = [a for a in args if not isinstance(a, bool)]
-    if len(rest) >= 2 and not (len(rest) == 2 and isinstance(rest[0], _DEVICE_LIKE) and
+    k = next((i for i, a in enumerate(args) if isinstance(a, bool)), len(args))
+    if not all(isinstance(a, bool) for a in args[k:]):
+        return False                # the flags (non_blocking, copy) come last
+    rest = args[:k]
+    # the flags' places: after (device, dtype) or after one dtype or tensor
+    first = rest[0] if rest else None
+    pair = first is None or isinstance(first, (str, backend.Device)) or (
+        type(first) is int and k > 1)
+    flags = len(args) - (2 if pair else 1)
+    if (pair and k == 1 and len(args) > 1) or flags > 2 or (
+            flags > 0 and "non_blocking" in kwargs) or (flags > 1 and "copy" in kwargs):
+        return False
+    if len(rest) >= 2 and not (len(rest) == 2 and pair and
                                not isinstance(rest[1], _DEVICE_LIKE + (Tensor,))):
+        return False
+    if not all(_fits_to(kwargs.get(k), k == "device") for k in ("device", "dtype")) or \
+            not all(_fits_to(a, False) or (i == 0 and _fits_to(a, True))
+                    for i, a in enumerate(rest) if not isinstance(a, Tensor)):
         return False
     if not rest:
         return True
@@ -168,7 +194,7 @@ def check_to_arguments(args, kwargs, shown_args=None):
     args = args if shown_args is None else shown_args
 
     def shown(value):
-        return "torch.device" if isinstance(value, backend.Device) else TI.described(value)
+        return "torch.device" if isinstance(value, backend.Device) else TI._type_name(value)
     given = [shown(a) for a in args] + [f"{k}={shown(v)}" for k, v in reversed(kwargs.items())]
     # (keywords alone are shown as PyTorch's parser shows them, with a trailing comma)
     shown_all = ", ".join(given) if args else "".join(f"{g}, " for g in given)
@@ -293,8 +319,9 @@ def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
                         f"{type(size).__name__}")
-    return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
-                         device=device or self.device, requires_grad=requires_grad)
+    return creation.renamed("new_full", "full", creation.full, tuple(size), fill_value,
+                            dtype=dtype or self.dtype, device=device or self.device,
+                            requires_grad=requires_grad)
 
 def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False,
                pin_memory=False):
@@ -306,14 +333,15 @@ def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False,
 def _new_ones(self, *size, dtype=None, device=None, requires_grad=False,
               pin_memory=False):
     creation.check_pin_memory(pin_memory, "new_ones")
-    return creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                         requires_grad=requires_grad)
+    return creation.renamed("new_ones", "ones", creation.ones, *size, dtype=dtype or self.dtype,
+                            device=device or self.device, requires_grad=requires_grad)
 
 def _new_empty(self, *size, dtype=None, device=None, requires_grad=False,
                pin_memory=False):
     creation.check_pin_memory(pin_memory, "new_empty")
-    return creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
-                          requires_grad=requires_grad)
+    return creation.renamed("new_empty", "empty", creation.empty, *size,
+                            dtype=dtype or self.dtype, device=device or self.device,
+                            requires_grad=requires_grad)
 
 
 # device, dtype and creation

@@ -9,6 +9,8 @@ top-level functions too.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._type_names import python_type_name
@@ -66,15 +68,15 @@ def _value_overload(name, position, key):
 
 
 # pointwise
-Tensor.add = _torch_args(E.add)
-Tensor.sub = _torch_args(E.sub)
-Tensor.subtract = _torch_args(E.sub)
-Tensor.mul = _torch_args(E.mul)
-Tensor.multiply = _torch_args(E.mul)
-Tensor.div = _torch_args(E.div)
-Tensor.divide = _torch_args(E.div)
-Tensor.true_divide = _torch_args(E.div)
-Tensor.pow = _torch_args(EF.pow)
+Tensor.add = _torch_args(E.add, True)
+Tensor.sub = _torch_args(E.sub, True)
+Tensor.subtract = _torch_args(E.sub, True)
+Tensor.mul = _torch_args(E.mul, True)
+Tensor.multiply = _torch_args(E.mul, True)
+Tensor.div = _torch_args(E.div, True)
+Tensor.divide = _torch_args(E.div, True)
+Tensor.true_divide = _torch_args(E.div, True)
+Tensor.pow = _torch_args(EF.pow, True)
 Tensor.neg = E.neg
 Tensor.negative = E.neg
 Tensor.exp = EF.exp
@@ -92,8 +94,8 @@ Tensor.clamp = RC.clamp
 Tensor.clip = RC.clamp
 Tensor.clamp_min = RC.clamp_min
 Tensor.clamp_max = RC.clamp_max
-Tensor.maximum = _torch_args(PS.maximum)
-Tensor.minimum = _torch_args(PS.minimum)
+Tensor.maximum = _torch_args(PS.maximum, True)
+Tensor.minimum = _torch_args(PS.minimum, True)
 Tensor.square = EF.square
 Tensor.sign = C.sign
 Tensor.floor = C.floor
@@ -123,12 +125,13 @@ def _where_method(self, condition, other=_NO_OTHER):
                         f"({python_type_name(condition)}), but expected one of:\n"
                         f" * (Tensor condition, Tensor other)\n"
                         f" * (Tensor condition, Number other)\n")
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
-                        f"{type(condition).__name__}")
-    if isinstance(other, np.ndarray):
-        raise TypeError("where(): argument 'other' (position 2) must be Tensor, not "
-                        "numpy.ndarray")
+    if not isinstance(condition, Tensor) or not isinstance(
+            other, (Tensor, numbers.Number, np.number, np.bool_)):
+        # (two signatures take two arguments: PyTorch's parser lists them)
+        raise TypeError(f"where() received an invalid combination of arguments - got "
+                        f"({python_type_name(condition)}, {python_type_name(other)}), but "
+                        f"expected one of:\n * (Tensor condition, Tensor other)\n"
+                        f" * (Tensor condition, Number other)\n")
     return PS.where_checked(condition, self, other)
 
 
@@ -139,11 +142,11 @@ Tensor.tan = T.tan
 Tensor.asin = T.asin
 Tensor.acos = T.acos
 Tensor.atan = T.atan
-Tensor.atan2 = _torch_args(T.atan2)
+Tensor.atan2 = _torch_args(T.atan2, True)
 Tensor.arcsin = T.asin
 Tensor.arccos = T.acos
 Tensor.arctan = T.atan
-Tensor.arctan2 = _torch_args(T.atan2)
+Tensor.arctan2 = _torch_args(T.atan2, True)
 Tensor.sinh = T.sinh
 Tensor.cosh = T.cosh
 Tensor.asinh = T.asinh
@@ -177,14 +180,14 @@ Tensor.trunc = MX.trunc
 Tensor.fix = MX.trunc
 Tensor.frac = MX.frac
 Tensor.isclose = MX.isclose
-Tensor.logcumsumexp = _torch_args(MX.logcumsumexp)
-Tensor.cummax = _torch_args(MX.cummax)
-Tensor.cummin = _torch_args(MX.cummin)
+Tensor.logcumsumexp = _torch_args(MX.logcumsumexp, True)
+Tensor.cummax = _torch_args(MX.cummax, True)
+Tensor.cummin = _torch_args(MX.cummin, True)
 Tensor.diagonal = H.diagonal
 Tensor.narrow = ST.narrow
 Tensor.select = ST.select
 Tensor.masked_select = MX.masked_select
-Tensor.fmod = _torch_args(MX.fmod)
+Tensor.fmod = _torch_args(MX.fmod, True)
 Tensor.fmod_ = MX.fmod_
 
 # sets, counts, splitting, masked writes (ops/set_ops.py, ops/stacking.py, ops/masked.py)
@@ -198,38 +201,38 @@ Tensor.masked_scatter_ = _named_inplace("MaskedScatterBackward0", MS.masked_scat
 Tensor.nonzero = MX.nonzero
 
 # reductions (numpy's axis= / keepdims= accepted too)
-Tensor.sum = refusing_out(_torch_args(R.sum), "sum")
-Tensor.mean = refusing_out(_torch_args(R.mean), "mean")
-Tensor.prod = refusing_out(_torch_args(R.prod), "prod")
-Tensor.max = refusing_out(_torch_args(EX.max), "max")
-Tensor.min = refusing_out(_torch_args(EX.min), "min")
-Tensor.amax = refusing_out(_torch_args(EX.amax), "amax")
-Tensor.amin = refusing_out(_torch_args(EX.amin), "amin")
-Tensor.argmax = refusing_out(_torch_args(EX.argmax), "argmax")
-Tensor.argmin = refusing_out(_torch_args(EX.argmin), "argmin")
-Tensor.var = refusing_out(_torch_args(R.var), "var")
-Tensor.std = refusing_out(_torch_args(R.std), "std")
-Tensor.logsumexp = _torch_args(SX.logsumexp)
-Tensor.softmax = _torch_args(SX.softmax)
-Tensor.log_softmax = _torch_args(SX.log_softmax)
-Tensor.all = refusing_out(_torch_args(R.all), "all")
-Tensor.any = refusing_out(_torch_args(R.any), "any")
-Tensor.count_nonzero = _torch_args(R.count_nonzero)
-Tensor.norm = _torch_args(NRM.norm)
-Tensor.cumsum = refusing_out(_torch_args(S.cumsum), "cumsum")
-Tensor.cumprod = refusing_out(_torch_args(S.cumprod), "cumprod")
+Tensor.sum = refusing_out(_torch_args(R.sum, True), "sum")
+Tensor.mean = refusing_out(_torch_args(R.mean, True), "mean")
+Tensor.prod = refusing_out(_torch_args(R.prod, True), "prod")
+Tensor.max = refusing_out(_torch_args(EX.max, True), "max")
+Tensor.min = refusing_out(_torch_args(EX.min, True), "min")
+Tensor.amax = refusing_out(_torch_args(EX.amax, True), "amax")
+Tensor.amin = refusing_out(_torch_args(EX.amin, True), "amin")
+Tensor.argmax = refusing_out(_torch_args(EX.argmax, True), "argmax")
+Tensor.argmin = refusing_out(_torch_args(EX.argmin, True), "argmin")
+Tensor.var = refusing_out(_torch_args(R.var, True), "var")
+Tensor.std = refusing_out(_torch_args(R.std, True), "std")
+Tensor.logsumexp = _torch_args(SX.logsumexp, True)
+Tensor.softmax = _torch_args(SX.softmax, True)
+Tensor.log_softmax = _torch_args(SX.log_softmax, True)
+Tensor.all = refusing_out(_torch_args(R.all, True), "all")
+Tensor.any = refusing_out(_torch_args(R.any, True), "any")
+Tensor.count_nonzero = _torch_args(R.count_nonzero, True)
+Tensor.norm = _torch_args(NRM.norm, True)
+Tensor.cumsum = refusing_out(_torch_args(S.cumsum, True), "cumsum")
+Tensor.cumprod = refusing_out(_torch_args(S.cumprod, True), "cumprod")
 
 # ordering
-Tensor.sort = _torch_args(S.sort)
-Tensor.argsort = _torch_args(S.argsort)
+Tensor.sort = _torch_args(S.sort, True)
+Tensor.argsort = _torch_args(S.argsort, True)
 Tensor.msort = S.msort
-Tensor.topk = _torch_args(S.topk)
+Tensor.topk = _torch_args(S.topk, True)
 
 # gather / scatter (ops/scatter_gather.py)
-Tensor.gather = _torch_args(G.gather)
+Tensor.gather = _torch_args(G.gather, True)
 Tensor.scatter = G.scatter
 Tensor.scatter_add = G.scatter_add
-Tensor.index_select = _torch_args(G.index_select)
+Tensor.index_select = _torch_args(G.index_select, True)
 Tensor.index_add = G.index_add
 Tensor.masked_fill = G.masked_fill
 Tensor.take_along_dim = G.take_along_dim
@@ -275,18 +278,18 @@ Tensor.index_fill_ = lambda self, *args, **kwargs: I.named_write(
     SR.index_fill(self, *args, **kwargs))
 Tensor.take = SR.take
 Tensor.aminmax = SE.aminmax
-Tensor.kthvalue = _torch_args(SE.kthvalue)
-Tensor.median = _torch_args(SE.median)
-Tensor.nanmedian = _torch_args(SE.nanmedian)
-Tensor.mode = _torch_args(SE.mode)
-Tensor.nansum = _torch_args(SE.nansum)
-Tensor.nanmean = _torch_args(SE.nanmean)
+Tensor.kthvalue = _torch_args(SE.kthvalue, True)
+Tensor.median = _torch_args(SE.median, True)
+Tensor.nanmedian = _torch_args(SE.nanmedian, True)
+Tensor.mode = _torch_args(SE.mode, True)
+Tensor.nansum = _torch_args(SE.nansum, True)
+Tensor.nanmean = _torch_args(SE.nanmean, True)
 
 # products
-Tensor.matmul = _torch_args(MM.matmul)
-Tensor.mm = _torch_args(MM.mm)
-Tensor.bmm = _torch_args(MM.bmm)
-Tensor.mv = _torch_args(MM.mv)
+Tensor.matmul = _torch_args(MM.matmul, True)
+Tensor.mm = _torch_args(MM.mm, True)
+Tensor.bmm = _torch_args(MM.bmm, True)
+Tensor.mv = _torch_args(MM.mv, True)
 Tensor.dot = CTR.dot
 Tensor.inner = CTR.inner
 Tensor.det = LS.det

@@ -112,8 +112,8 @@ def _check_dtype_argument(dtype, fn_name):
     if dtype is None or isinstance(dtype, dtypes.DType) or \
             any(dtype is kind for kind in (float, int, bool, complex)):   # (np.dtype == float)
         return
-    if isinstance(dtype, (str, np.dtype)) or (isinstance(dtype, type) and
-                                              issubclass(dtype, np.generic)):
+    if isinstance(dtype, (str, np.dtype, int, float, complex, list, tuple)) or (
+            isinstance(dtype, type) and issubclass(dtype, np.generic)):
         kind = type(dtype)
         what = ("type" if kind is type else kind.__name__ if kind.__module__ == "builtins"
                 else f"{kind.__module__}.{kind.__qualname__}")
@@ -378,7 +378,13 @@ def eye(n, m=_NO_M, *, dtype=None, device=None, requires_grad=False, layout=None
         raise TypeError("eye(): argument 'm' must be int, not NoneType")
     m = None if m is _NO_M else m
     n = _int_argument(n, "eye", "n", 1)
-    m = None if m is None else _int_argument(m, "eye", "m", 2)
+    try:
+        m = None if m is None else _int_argument(m, "eye", "m", 2)
+    except TypeError:               # (eye(n, *, out) and eye(n, m) both take two arguments)
+        raise TypeError(f"eye() received an invalid combination of arguments - got "
+                        f"({python_type_name(n)}, {python_type_name(m)}), but expected one of:\n"
+                        f" * (int n, *, Tensor out = None, ...)\n * (int n, int m, *, Tensor out "
+                        f"= None, ...)\n") from None
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
@@ -459,8 +465,21 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
     if isinstance(fill_value, Tensor) and fill_value.ndim != 0:   # (PyTorch: 0-d only)
         raise TypeError("full_like(): argument 'fill_value' (position 2) must be Number, not "
                         "Tensor")
-    return _laid_out(t, lambda: full(tuple(t.shape), fill_value, dtype=dtype, device=device,
-                                     requires_grad=requires_grad), memory_format, "full_like")
+    return _laid_out(t, lambda: renamed("full_like", "full", full, tuple(t.shape), fill_value,
+                                        dtype=dtype, device=device,
+                                        requires_grad=requires_grad), memory_format, "full_like")
+
+
+def renamed(name, inner, factory, *args, **kwargs):
+    """``factory(*args, **kwargs)`` (the factory ``inner``) for the op ``name`` (new_ones,
+    full_like): its TypeErrors name ``name``, as PyTorch's do."""
+    try:
+        return factory(*args, **kwargs)
+    except TypeError as exc:
+        words = str(exc)
+        if not words.startswith((f"{inner}():", f"{inner}() ")):
+            raise
+        raise TypeError(name + words[len(inner):]) from None
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False,

@@ -16,6 +16,7 @@ import ml_dtypes      # only adds numpy dtypes (bfloat16); it changes no numpy o
 import numpy as np
 
 from . import _memory_format as mf
+from ._argument_error import argument_error
 
 __all__ = ["DType", "float16", "bfloat16", "BFLOAT16", "reduced_float", "float32", "float64",
            "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool_",
@@ -159,8 +160,10 @@ def to_dtype(dtype) -> DType:
         return complex128       # Python's complex is a pair of doubles
     if isinstance(dtype, str) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
         # PyTorch's parser takes no name ('float') nor numpy type (np.float32) for a dtype
-        raise TypeError(f"argument 'dtype' must be torch.dtype, not "
-                        f"{'str' if isinstance(dtype, str) else 'type'}")
+        # (the op's name and the argument's position added by the op's wrapper)
+        raise argument_error(None, "dtype", "torch.dtype", dtype)
+    if isinstance(dtype, (builtins_int, builtins_float, builtins_complex, list, tuple)):
+        raise argument_error(None, "dtype", "torch.dtype", dtype)
     try:
         return _BY_NUMPY[np.dtype(dtype)]
     except (KeyError, TypeError, ValueError):      # ValueError: a tensor (numpy reads its .dtype)

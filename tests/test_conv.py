@@ -346,7 +346,8 @@ ERRORS = [
      r"expected stride to be a single integer value or a list of 2 values to match the "
      r"convolution dimensions, but got stride=\[1, 2, 3\]"),
     (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), padding=1.5), TypeError,
-     "argument 'padding' must be tuple of ints"),
+     r"conv2d\(\) received an invalid combination of arguments - got \(Tensor, Tensor, "
+     r"padding=float\)"),
     (lambda: F.conv2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(6, 3, 3, 3)), RuntimeError,
      r"Input type \(double\) and weight type \(float\) should be the same"),
     (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), _t(6, dtype=minigrad.float64)),
@@ -372,7 +373,8 @@ ERRORS = [
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(3, 6, 3, 3)),
      RuntimeError, r"Input type \(double\) and weight type \(float\) should be the same"),
     (lambda: F.conv2d(np.zeros((1, 3, 5, 5)), _t(6, 3, 3, 3)), TypeError,
-     r"conv2d\(\): argument 'input' \(position 1\) must be Tensor, not ndarray"),
+     r"conv2d\(\) received an invalid combination of arguments - got \(numpy.ndarray, "
+     r"Tensor\)"),
 ]
 
 

@@ -247,8 +247,9 @@ CASES = [
     C("conv_transpose2d-empty-weight", lambda T: F(T).conv_transpose2d(T.ones(1, 1, 4, 4),
                                                                        T.ones(1, 0, 3, 3)),
       RuntimeError, r"non-empty 2D or 4D weight tensor expected, but got: \[1, 0, 3, 3\]"),
-    C("conv2d-numpy-input", lambda T: F(T).conv2d(np.ones((1, 1, 4, 4)), T.ones(1, 1, 3, 3)),
-      TypeError, r"argument 'input' \(position 1\) must be Tensor, not ndarray"),
+    C("conv2d-list-input", lambda T: F(T).conv2d([[[[1.0]]]], T.ones(1, 1, 3, 3)),
+      TypeError, r"conv2d\(\) received an invalid combination of arguments - got "
+                 r"\(list, Tensor\)"),
     C("Conv2d-in_channels-vs-groups", lambda T: T.nn.Conv2d(3, 4, 3, groups=2), ValueError,
       r"in_channels must be divisible by groups \(got in_channels=3, groups=2\)"),
     C("Conv2d-out_channels-vs-groups", lambda T: T.nn.Conv2d(4, 3, 3, groups=2), ValueError,

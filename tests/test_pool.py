@@ -488,7 +488,7 @@ ERRORS = [
 
 def test_input_must_be_a_tensor():
     with pytest.raises(TypeError, match=r"max_pool2d\(\): argument 'input' \(position 1\) must "
-                                        r"be Tensor, not ndarray"):
+                                        r"be Tensor, not numpy.ndarray"):
         F.max_pool2d(np.zeros((1, 3, 4, 4)), 2)
 
 

@@ -29,8 +29,9 @@ from ..ops.extrema import amax
 from ..ops.pointwise_more import xlogy
 from ..ops.norms import vector_norm
 from ..ops.writes import can_cast_inplace
-from ..ops._util import (cpp_type_name, no_complex_kernel, not_implemented_for,
-                         result_dtype as _result_dtype, scalar_type_name as _scalar_type_name)
+from ..ops._util import (argument_error, cpp_type_name, dim_like, float_arg, no_complex_kernel,
+                         not_implemented_for, result_dtype as _result_dtype,
+                         scalar_type_name as _scalar_type_name)
 from ..functional import broadcast_shapes, broadcast_tensors
 from ..dtypes import from_numpy_dtype, number_for
 from ..tensor import Tensor
@@ -71,6 +72,8 @@ def _reduce(loss, reduction):
 
 
 def _warn_size(input, target):
+    if not hasattr(target, "shape"):
+        target.size()           # PyTorch reads target.size() first: its AttributeError
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
                       f"size ({input.shape}). This will likely lead to incorrect results due "
@@ -105,6 +108,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     _warn_size(input, target)
     broadcast_shapes(tuple(input.shape), tuple(target.shape))
     reduction = _legacy(None, None, reduction)
+    if beta != 0:                          # (beta 0 is l1_loss, which takes no beta)
+        beta = float_arg("smooth_l1_loss", "beta", beta, 4)
     if _autocast_state.active:             # one of the losses CPU autocast runs in float32
         input, target = _autocast_widen(input, target)
     no_complex_kernel("smooth_l1_cpu", input, target)
@@ -412,10 +417,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 # ----------------------------------------------------------------------------------------------
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps)) along ``dim`` (inputs broadcast)."""
-    if isinstance(dim, bool) or not isinstance(dim, int) and not hasattr(dim, "__index__"):
+    if not dim_like(dim) or isinstance(dim, Tensor) and dim._array.dtype.kind == "b":
         # PyTorch's argument parser refuses it before any other check
-        raise TypeError(f"cosine_similarity(): argument 'dim' (position 3) must be int, not "
-                        f"{type(dim).__name__}")
+        raise argument_error("cosine_similarity", "dim", "int", dim, 3)
+    eps = float_arg("cosine_similarity", "eps", eps, 4)
     if isinstance(x1, Tensor) and isinstance(x2, Tensor):
         common = _result_dtype(x1, x2)
         if common.kind not in "fV":
@@ -459,6 +464,10 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 def _norm_along(input, p, dim):
     """||input||_p along ``dim``, kept as a size-1 dim, for ``normalize``."""
+    if p is None or p == "fro":             # as Tensor.norm reads them (PyTorch's normalize
+        p = 2                               # calls it)
+    elif isinstance(p, str):
+        return input.norm(p, dim, keepdim=True)     # 'nuc', or its error for another name
     if p == 2 or p < 0:
         # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
         # gradient 0 at a zero vector): four passes where the general form below makes nine;

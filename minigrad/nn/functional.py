@@ -23,11 +23,13 @@ from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
+from .._argument_words import worded as _worded
 from ..ops import elementary_functions as _EF
 from ..ops.elementwise import Mul  # noqa: F401
 from ..ops.pointwise_select import maximum, where  # noqa: F401
 from ..ops import relu_clamp as _RC
 from ..ops._util import (check_tensor as _check_tensor, int_arg as _int_arg,
+                         float_arg as _float_arg, bool_arg as _bool_arg,
                          number_arg as _number_arg,
                          python_type_name as _python_type_name,
                          scalar_type_name as _scalar_type_name)
@@ -233,11 +235,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         if not isinstance(value, Tensor):      # (the parser's order: weight first)
             raise TypeError(f"embedding(): argument '{arg}' (position {position}) must be "
                             f"Tensor, not {_python_type_name(value)}")
-    if padding_idx is not None and weight.ndim and \
-            not -weight.shape[0] <= padding_idx < weight.shape[0]:
+    if padding_idx is not None and weight.ndim and (   # (in PyTorch's order of comparisons)
+            padding_idx > 0 and not padding_idx < weight.shape[0] or
+            padding_idx < 0 and not padding_idx >= -weight.shape[0]):
         raise AssertionError("Padding_idx must be within num_embeddings")
+    if max_norm is not None:                 # PyTorch's embedding_renorm_ reads these first
+        max_norm = _float_arg("embedding_renorm_", "max_norm", max_norm, 3)
+        norm_type = _float_arg("embedding_renorm_", "norm_type", norm_type, 4)
     if padding_idx is not None:              # (checked after the range, as PyTorch)
         padding_idx = _int_arg("embedding", "padding_idx", padding_idx, 3)
+    _bool_arg("embedding", "scale_grad_by_freq", scale_grad_by_freq, 4)
+    _bool_arg("embedding", "sparse", sparse, 5)
     idx = input._array if isinstance(input, Tensor) else input
     _check_index_dtype(idx.dtype, "embedding")
     if weight.ndim != 2:
@@ -369,6 +377,9 @@ from ._functional_round6 import (  # noqa: F401,E402
     fractional_max_pool3d, fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices)
 
 
+# the argument TypeErrors of the functions that are PyTorch's own builtins (no Python code of
+# its between: a keyword argument is named with no position)
+cosine_similarity = _worded(cosine_similarity, False, "cosine_similarity")
 # out= where PyTorch's functional form takes it: F.gelu(x, out=y)
 for _name in ("normalize", "gelu", "linear", "avg_pool2d", "avg_pool3d", "softplus", "logsigmoid",
               "hardshrink", "softshrink"):

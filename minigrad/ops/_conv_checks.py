@@ -19,8 +19,8 @@ Each public function returns the normalised hyper-parameters (tuples of ints, pa
 """
 from __future__ import annotations
 
-import numbers
 
+from .._argument_error import argument_error
 from .._warn_once import warn_once
 from ._int_lists import int_like
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
@@ -53,29 +53,27 @@ def _named(what, values, sep=" "):
 # ----------------------------------------------------------------------------------------------
 # 1-2: the parser, the input's rank
 # ----------------------------------------------------------------------------------------------
-def _check_int_elements(op, **args):
-    """PyTorch's argument parser refuses a non-int stride, padding, ... before the input's rank
-    is looked at (a padding string is for the caller to judge)."""
+def _check_int_elements(op, groups, **args):
+    """PyTorch's argument parser: a non-int stride, padding, ... or groups is refused before
+    the input's rank is looked at (a padding string is for the caller to judge). An int list
+    takes an int (not a bool) first, then ints or bools; a scalar is an int, not a bool. The
+    TypeError carries the argument (``_argument_error``): the public functions' wrapper words
+    it for the call -- with its position, or, for a convolution, whose parser has two
+    signatures (padding ints or a string), as "an invalid combination of arguments"."""
     for name, value in args.items():
-        if isinstance(value, str):
-            if name == "padding":
-                continue
-            if "transpose" in op:
-                raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, not str")
-            # a convolution's parser has two signatures (padding ints or a string): neither
-            # takes a string here
-            raise TypeError(f"{op}() received an invalid combination of arguments - got "
-                            f"({name}=str), but expected one of:\n"
-                            " * (Tensor input, Tensor weight, Tensor bias = None, tuple of ints "
-                            "stride = 1, tuple of ints padding = 0, tuple of ints dilation = 1, "
-                            "int groups = 1)\n"
-                            " * (Tensor input, Tensor weight, Tensor bias = None, tuple of ints "
-                            "stride = 1, str padding = \"valid\", tuple of ints dilation = 1, "
-                            "int groups = 1)")
-        for v in tuple(value) if isinstance(value, (tuple, list)) else (value,):
-            if not int_like(v, True):           # an int, or an integer tensor of one element
-                raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found "
-                                f"element of type {type(v).__name__} ({name}={value!r})")
+        if isinstance(value, str) and name == "padding" and "transpose" not in op:
+            continue
+        if isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                if not int_like(v, i == 0):
+                    # a wrong first element: the signature does not match; a later one: it
+                    # matched, and the element could not be read
+                    raise argument_error(op, name, "tuple of ints", value,
+                                         found=(i, v) if i else None)
+        elif not int_like(value, True):         # an int, or an integer tensor of one element
+            raise argument_error(op, name, "tuple of ints", value)
+    if not int_like(groups, True):
+        raise argument_error(op, "groups", "int", groups)
 
 
 def _parsed(value, nd):
@@ -117,8 +115,7 @@ def _check_weight_rank_and_groups(op, nd, w, groups):
     if w.ndim < 3:
         raise RuntimeError("weight should have at least three dimensions"
                            + _weight_rank_detail(op, nd, w))
-    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
-        raise TypeError(f"groups must be an int, got {groups!r}")
+    groups = int(groups)                # (its type checked by the parser's stage)
     if groups <= 0:
         raise RuntimeError(f"non-positive groups is not supported (groups must be >= 1, got "
                            f"groups={groups})")
@@ -330,7 +327,7 @@ def _same_padding(op, nd, xb, w, stride, dilation, groups):
 
 def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     """Check a convolution's arguments (arrays) and normalise them; padding -> (l, r) pairs."""
-    _check_int_elements(op, stride=stride, padding=padding, dilation=dilation)
+    _check_int_elements(op, groups, stride=stride, padding=padding, dilation=dilation)
     mode = padding if isinstance(padding, str) else None
     if mode is None and b is not None and b.dtype != x.dtype:
         raise _bias_dtype_error(x, b)          # PyTorch's very first look, with int padding
@@ -363,10 +360,8 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
 
 def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups, dilation):
     """Check a transposed convolution's arguments (arrays) and normalise them."""
-    if isinstance(padding, str):
-        raise TypeError(f"{op}(): argument 'padding' must be tuple of ints, not str")
-    _check_int_elements(op, stride=stride, padding=padding, output_padding=output_padding,
-                        dilation=dilation)
+    _check_int_elements(op, groups, stride=stride, padding=padding,
+                        output_padding=output_padding, dilation=dilation)
     _check_input_rank(op, nd, x)
     xb = _batched_shape(nd, x)
     _check_weight_rank_and_groups(op, nd, w, groups)

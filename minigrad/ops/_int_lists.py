@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._argument_error import argument_error
 from ..tensor import Tensor
 
 __all__ = ["int_lists", "int_like"]
@@ -32,21 +33,17 @@ def int_lists(op, first_position, named, n, then=None):
     for position, (name, value) in enumerate(named.items(), first_position):
         if isinstance(value, (tuple, list)):
             if value and not int_like(value[0], True):
-                raise TypeError(f"{op}(): argument '{name}' (position {position}) must be tuple "
-                                f"of ints, but found element of type {type(value[0]).__name__} "
-                                "at pos 0")
+                raise argument_error(op, name, "tuple of ints", value, position,
+                                     found=(0, value[0]))
             lists.append(tuple(value))
         elif int_like(value, True):
             lists.append((value,) * n)
         else:
-            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be tuple of "
-                            f"ints, not {type(value).__name__}")
+            raise argument_error(op, name, "tuple of ints", value, position)
     if then is not None:
         then()
     for name, items in reversed(tuple(zip(named, lists))):
         for i, v in enumerate(items[1:], 2):
             if not int_like(v, False):
-                raise TypeError(f"{op}(): argument '{name}' failed to unpack the object at pos "
-                                f"{i} with error \"type must be tuple of ints,but got "
-                                f"{type(v).__name__}\"")
+                raise argument_error(op, name, "tuple of ints", named[name], found=(i - 1, v))
     return [tuple(int(v) for v in items) for items in lists]

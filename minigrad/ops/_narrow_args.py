@@ -15,6 +15,7 @@ import numbers
 
 from ..tensor import Tensor
 from ._overloads import no_overload, type_names
+from .._argument_error import ArgumentError
 from ._util import normalize_dim, python_type_name
 
 __all__ = ["narrow_arguments"]
@@ -46,7 +47,14 @@ def _parse(name, input, dim, start, length):
     if name == "narrow":
         if not (isinstance(input, Tensor) and _fits(dim, _DIM) and _fits(length, _LENGTH) and
                 (isinstance(start, Tensor) or _fits(start, _LENGTH))):
-            raise _no_overload(input, dim, start, length)
+            exc = _no_overload(input, dim, start, length)
+            # (worded for the function: a method's wrapper words it for its call)
+            bad = next(v for v, ok in ((dim, _fits(dim, _DIM)), (length, _fits(length, _LENGTH)),
+                                       (start, isinstance(start, Tensor) or
+                                        _fits(start, _LENGTH))) if not ok) \
+                if isinstance(input, Tensor) else input
+            exc.argument = ArgumentError(name, None, None, bad)
+            raise exc
         if isinstance(start, Tensor) and not (start.ndim == 0 and
                                               start._array.dtype.kind in "iu"):
             raise RuntimeError("start must be an 0-dim integral Tensor.")

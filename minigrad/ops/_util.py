@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from .._type_names import python_type_name  # noqa: F401  (used here and by the ops)
+from .._argument_error import argument_error  # (used here and by the ops)
 from ..autograd._forward_numerics import _quiet_enter, _quiet_exit
 from ..autograd._input_checks import complex_refusal
 from ..tensor import Tensor
@@ -92,13 +93,21 @@ def _row_major_view(array):
                                            tuple(s * array.itemsize for s in strides))
 
 
-def normalize_dim(dim, ndim):
-    """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError."""
+def dim_like(dim):
+    """Does PyTorch's parser read ``dim`` as an int: a Python or numpy integer (no bool), or
+    an integer tensor of one element?"""
+    return isinstance(dim, numbers.Integral) and not isinstance(dim, bool) or (
+        isinstance(dim, Tensor) and dim._array.dtype.kind in "iub" and dim._array.size == 1)
+
+
+def normalize_dim(dim, ndim, op=None, arg="dim"):
+    """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError; a
+    ``dim`` that is no int is the TypeError of PyTorch's parser (argument ``arg`` of ``op``)."""
     span = max(ndim, 1)
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         if isinstance(dim, Tensor) and dim._array.dtype.kind in "iub" and dim._array.size == 1:
             return normalize_dim(int(dim._array.reshape(())), ndim)   # PyTorch reads its index
-        raise TypeError(f"dim must be an int, got {type(dim).__name__} {dim!r}")
+        raise argument_error(op, arg, "int", dim)
     if not -span <= dim < span:
         if not -2 ** 63 <= dim < 2 ** 63:       # PyTorch's parser reads an int64 first
             raise ValueError("Overflow when unpacking long long")
@@ -107,17 +116,24 @@ def normalize_dim(dim, ndim):
     return dim % span if ndim else 0
 
 
-def normalize_dims(dim, ndim):
-    """``dim`` as a sorted tuple of axes (None -> all axes)."""
+def normalize_dims(dim, ndim, op=None, position=None):
+    """``dim`` as a sorted tuple of axes (None -> all axes); a ``dim`` that is neither an int
+    nor a list of them is the TypeError of PyTorch's parser for a "tuple of ints" (argument
+    ``dim`` of ``op``, at ``position`` where known)."""
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
-        axes = tuple(normalize_dim(d, ndim) for d in dim)
+        for i, d in enumerate(dim):
+            if type(d) is not int and not (dim_like(d) or i and isinstance(d, bool)):
+                raise argument_error(op, "dim", "tuple of ints", dim, position, found=(i, d))
+        axes = tuple(normalize_dim(int(d) if isinstance(d, bool) else d, ndim) for d in dim)
         if len(set(axes)) != len(axes):
             twice = next(a for i, a in enumerate(axes) if a in axes[:i])
             raise RuntimeError(f"dim {twice} appears multiple times in the list of dims (got "
                                f"dim={tuple(dim)})")
         return tuple(sorted(axes)) if ndim else ()
+    if type(dim) is not int and not dim_like(dim):
+        raise argument_error(op, "dim", "tuple of ints", dim, position)
     axis = normalize_dim(dim, ndim)        # checked on a 0-d tensor too: only 0 and -1
     return (axis,) if ndim else ()
 
@@ -202,9 +218,7 @@ def number_arg(fn, name, value, position=None):
     else:
         ok = isinstance(value, (bool, int, float, complex, np.number, np.bool_))
     if not ok:
-        where = f" (position {position})" if position else ""
-        raise TypeError(f"{fn}(): argument '{name}'{where} must be Number, not "
-                        f"{python_type_name(value)}")
+        raise argument_error(fn, name, "Number", value, position)
     if isinstance(value, (complex, np.complexfloating)):
         if value.imag:
             raise RuntimeError("value cannot be converted to type float without overflow")
@@ -249,9 +263,8 @@ def not_a_tensor(name, value, position=1):
 def check_tensor(name, value, arg="input", position=1):
     """PyTorch's TypeError for a non-Tensor (a list, a number, a numpy array) where an op's
     tensor argument goes; ``value`` itself when it is one."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{python_type_name(value)}")
+    if not isinstance(value, Tensor):       # (position: the function's; a method's wrapper
+        raise argument_error(name, arg, "Tensor", value, position)      # words its own)
     return value
 
 
@@ -282,12 +295,24 @@ class Omitted:
 NO_DIM = Omitted("<no dim>")
 
 
-def bool_arg(name, arg, value):
+def bool_arg(name, arg, value, position=None):
     """A bool flag argument (keepdim, descending, ...): PyTorch takes no int, None or numpy
     bool for one."""
     if value is True or value is False:
         return value
-    raise TypeError(f"{name}(): argument '{arg}' must be bool, not {python_type_name(value)}")
+    raise argument_error(name, arg, "bool", value, position)
+
+
+def float_arg(name, arg, value, position=None):
+    """A float argument (eps, momentum, max_norm, ...) as PyTorch's parser reads one: a Python
+    or numpy real number (a bool too) or a tensor of one real element, as a Python float."""
+    if isinstance(value, (float, int)):
+        return float(value)
+    if isinstance(value, (np.floating, np.integer, np.bool_)) or (
+            isinstance(value, Tensor) and value._array.size == 1 and
+            value._array.dtype.kind != "c"):
+        return float(value.item())
+    raise argument_error(name, arg, "float", value, position)
 
 
 _INT64 = 2 ** 63
@@ -305,9 +330,7 @@ def int_arg(name, arg, value, position=None):
         return int(value)
     if isinstance(value, Tensor) and value._array.dtype.kind in "iu" and value._array.size == 1:
         return int(value._array.reshape(()))
-    where = f" (position {position})" if position is not None else ""
-    raise TypeError(f"{name}(): argument '{arg}'{where} must be int, not "
-                    f"{python_type_name(value)}")
+    raise argument_error(name, arg, "int", value, position)
 
 
 def along(axis, key):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 
-from .._type_names import python_type_name
+from .._argument_error import argument_error
 from ..tensor import Tensor
 from ._int_lists import int_like
 from ._pool_sizes import check_lengths
@@ -53,8 +53,7 @@ def tensor_arrays(op, **tensors):
         elif isinstance(t, Tensor):
             arrays.append(t._array)
         else:
-            raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
-                            f"not {type(t).__name__}")
+            raise argument_error(op, name, "Tensor", t, position)
     return arrays
 
 
@@ -64,8 +63,9 @@ def tensor_arrays(op, **tensors):
 def int_tuple(value, n, name, op):
     """``value`` (an int or a sequence of ints) as a tuple of ``n`` ints, or a pool's error."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    for v in items:
-        if not int_like(v, True):            # an int, or an integer tensor of one element
+    for i, v in enumerate(items):
+        if not int_like(v, i == 0):          # an int (a bool after the first), or an integer
+            # tensor of one element
             raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element "
                             f"of type {type(v).__name__} ({name}={value!r})")
     if len(items) == 1:
@@ -83,13 +83,10 @@ def check_int_list_types(op, *args):
             continue
         if isinstance(value, (tuple, list)):
             for i, v in enumerate(value):
-                if not int_like(v, True):
-                    raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of "
-                                    f"ints, but found element of type {type(v).__name__} at "
-                                    f"pos {i}")
+                if not int_like(v, i == 0):     # (a bool after the first is read as an int)
+                    raise argument_error(op, name, "tuple of ints", value, pos, found=(i, v))
         elif not int_like(value, True):
-            raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be tuple of ints, "
-                            f"not {type(value).__name__}")
+            raise argument_error(op, name, "tuple of ints", value, pos)
 
 
 def check_bool_args(op, *args):
@@ -97,9 +94,7 @@ def check_bool_args(op, *args):
     count_include_pad): each arg is (name, position or None, value)."""
     for name, pos, value in args:
         if not isinstance(value, bool):
-            where = f" (position {pos})" if pos else ""
-            raise TypeError(f"{op}(): argument '{name}'{where} must be bool, not "
-                            f"{python_type_name(value)}")
+            raise argument_error(op, name, "bool", value, pos)
 
 
 def check_output_size_type(op, nd, output_size):

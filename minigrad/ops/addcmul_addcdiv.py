@@ -12,7 +12,8 @@ import numpy as np
 from .. import dtypes
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import check_python_int, check_tensor, not_implemented_for, result_dtype
+from ._util import (argument_error, check_python_int, check_tensor, not_implemented_for,
+                    result_dtype)
 from .elementwise import add, cast, div, legacy_overload, mul
 from .inplace import add_, check_out_shape, named_write
 from .writes import check_partial_overlap
@@ -162,4 +163,6 @@ def _parsed_number(value, name):
         if value.ndim:
             raise TypeError(f"{name}(): argument 'value' must be Number, not Tensor")
         return value.item()
+    if not isinstance(value, (bool, int, float, complex, np.number, np.bool_)):
+        raise argument_error(name, "value", "Number", value)
     return check_python_int(value)

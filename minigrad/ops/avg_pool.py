@@ -17,6 +17,8 @@ from __future__ import annotations
 import warnings
 
 from .. import _autocast_state, _memory_format as mf, backend
+from .._argument_error import argument_error
+from .._argument_words import parser_words
 from ..autograd import Function
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
@@ -162,11 +164,9 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     x, = tensor_arrays(op, input=input)
     check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
                          ("padding", 4, padding, False))
-    check_bool_args(op, ("ceil_mode", None, ceil_mode),
-                    ("count_include_pad", None, count_include_pad))
+    check_bool_args(op, ("ceil_mode", 5, ceil_mode), ("count_include_pad", 6, count_include_pad))
     if divisor_override is not None and not int_like(divisor_override, True):
-        raise TypeError(f"{op}(): argument 'divisor_override' must be int, not "
-                        f"{type(divisor_override).__name__}")
+        raise argument_error(op, "divisor_override", "int", divisor_override, 7)
     if divisor_override is not None:
         divisor_override = int(divisor_override)          # an integer tensor of one element
     # the lengths come first (for the 1-d pool after the input's rank), then the divisor (for
@@ -193,6 +193,7 @@ def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
         **params)
 
 
+@parser_words("avg_pool1d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """1-D average pooling: input (N, C, L) or (C, L) -> (N, C, L_out). See ``avg_pool2d``."""
@@ -200,6 +201,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                                      ceil_mode, count_include_pad, None))
 
 
+@parser_words("avg_pool2d")
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """2-D average pooling, as ``torch.nn.functional.avg_pool2d``.
@@ -213,6 +215,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad, divisor_override)
 
 
+@parser_words("avg_pool3d")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """3-D average pooling: input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out,

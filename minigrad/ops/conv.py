@@ -26,6 +26,7 @@ import itertools
 import numpy as np
 
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
+from .._argument_words import parser_words
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
@@ -315,6 +316,15 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     return y if p["batched"] else reshape_to(y, y._array.shape[1:])
 
 
+# A convolution's parser has two signatures (padding as ints, or as a string): an argument of
+# the wrong type fits neither, and PyTorch lists both
+_CONV_SIGNATURES = tuple(
+    "Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
+    f"{padding}, tuple of ints dilation = 1, int groups = 1"
+    for padding in ("tuple of ints padding = 0", 'str padding = "valid"'))
+
+
+@parser_words("conv1d", _CONV_SIGNATURES)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D cross-correlation: input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, kL),
     bias (C_out,) -> (N, C_out, L_out) with L_out = conv_output_size(L, kL, stride, padding,
@@ -322,6 +332,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@parser_words("conv2d", _CONV_SIGNATURES)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
@@ -334,12 +345,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@parser_words("conv3d", _CONV_SIGNATURES)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D cross-correlation: input (N, C_in, D, H, W) or unbatched, weight (C_out, C_in/groups,
     kD, kH, kW) -> (N, C_out, D_out, H_out, W_out). The same code as conv2d."""
     return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
+@parser_words("conv_transpose1d")
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """1-D transposed convolution: input (N, C_in, L) or (C_in, L), weight (C_in,
@@ -348,6 +361,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@parser_words("conv_transpose2d")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
@@ -360,6 +374,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@parser_words("conv_transpose3d")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """3-D transposed convolution: weight (C_in, C_out/groups, kD, kH, kW)."""

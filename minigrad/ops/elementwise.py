@@ -24,8 +24,9 @@ from .._global_flags import is_warn_always_enabled
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor as _number_tensor
-from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for,
-                    python_type_name, result_dtype, to_tensor_like)
+from .._argument_error import ArgumentError
+from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors,
+                    not_implemented_for, python_type_name, result_dtype, to_tensor_like)
 from .plumbing import Cast, conj_of, sum_to
 
 
@@ -252,8 +253,12 @@ def _scalar_or_tensor(value, like, name, true_divide=False):
         return t
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # a numpy array
         return Tensor._wrap(backend.to_device(value, like.device))
-    raise TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "
+    exc = TypeError(f"{name}: unsupported operand type {type(value).__name__}; expected a "
                     "Tensor or a number")
+    # the methods' and functions' wrappers word it as PyTorch's parser (the operators, as
+    # Python's own refusal, keep these words)
+    exc.argument = ArgumentError(name, "other", "Tensor", value, 2)
+    raise exc
 
 
 def cast(t, dtype):

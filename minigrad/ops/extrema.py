@@ -13,8 +13,8 @@ import numpy as np
 from .. import backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import (NO_DIM, Omitted, bool_arg, c_order, check_tensor, ieee_errors, normalize_dim,
-                    not_a_tensor, not_implemented_for, python_type_name)
+from ._util import (NO_DIM, Omitted, argument_error, bool_arg, c_order, check_tensor, ieee_errors,
+                    normalize_dim, not_a_tensor, not_implemented_for, python_type_name)
 from .elementwise import Mul
 from .pointwise_select import maximum, minimum, select_grad
 from .reduce import _dim_given, _reduced_axes, _spread
@@ -248,7 +248,7 @@ def _arg_extreme(a, dim, keepdim, largest):
     keepdim = bool_arg(name, "keepdim", keepdim)
     xp = backend.xp_of(check_tensor(name, a)._array)
     if isinstance(dim, (tuple, list)):    # the parser's refusal comes before the dtype's
-        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+        raise argument_error(name, "dim", "int", dim)
     if a._array.dtype.kind == "b":        # checked first, as PyTorch (max(dim) takes bool)
         raise RuntimeError(f"{name}(): does not support bool input")
     if a._array.dtype in _UNORDERED:      # complex numbers have no order

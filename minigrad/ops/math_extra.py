@@ -17,8 +17,10 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..dtypes import reduced_float
 from ..tensor import Tensor
-from ._util import (bool_arg, broadcast_shape, check_python_int, check_tensor, ieee, not_a_tensor,
-                    not_implemented_for, result_dtype, scalar_type_name)
+from .._argument_error import ArgumentError
+from ._util import (argument_error, bool_arg, broadcast_shape, check_python_int,
+                    check_tensor, ieee, not_a_tensor, not_implemented_for, result_dtype,
+                    scalar_type_name)
 from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -134,10 +136,14 @@ def _check_lerp(input, end, weight):
     """
     if not (isinstance(input, Tensor) and isinstance(end, Tensor)) or \
             not isinstance(weight, (Tensor, bool, int, float, complex, np.number)):
-        raise TypeError(f"lerp() received an invalid combination of arguments - got "
+        exc = TypeError(f"lerp() received an invalid combination of arguments - got "
                         f"({', '.join(_type_label(x) for x in (input, end, weight))}), but "
                         "expected (Tensor input, Tensor end, Tensor weight) or (Tensor input, "
                         "Tensor end, Number weight)")
+        # (the wrappers list the signatures for the call, a method's or a function's)
+        exc.argument = ArgumentError("lerp", None, None, weight if isinstance(end, Tensor)
+                                     else end)
+        raise exc
     check_python_int(weight)
     dtype = input._array.dtype
     checked = [("end", end)] + ([("weight", weight)] if isinstance(weight, Tensor) and
@@ -275,7 +281,7 @@ def _replacement(value, name):
         return None if value is None else float(value.item())
     if isinstance(value, (bool, int, float, np.integer, np.floating)):
         return float(value)
-    raise TypeError(f"nan_to_num(): argument '{name}' must be float, not {type(value).__name__}")
+    raise argument_error("nan_to_num", name, "float", value)
 
 
 class NanToNum(Function):

@@ -11,8 +11,8 @@ from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._matmul_raw import (raw_grads_ok as _raw_grads_ok, raw_linear_grads as _raw_linear_grads,
                           raw_matmul_grads as _raw_matmul_grads)
-from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_type_name,
-                    result_dtype, scalar_type_name)
+from ._util import (broadcast_shape, check_tensor, cpp_type_name, not_implemented_for,
+                    python_type_name, result_dtype, scalar_type_name)
 from .elementwise import cast, mul
 from .movement import Transpose
 from .plumbing import conj_of, reshape_to, sum_to
@@ -256,9 +256,7 @@ def _nothing_to_sum(a, b):
 def _two_tensors(name, a, b, second):
     """PyTorch's TypeError for a non-Tensor operand (a list, a number, a numpy array)."""
     for arg, value, position in (("input", a, 1), (second, b, 2)):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, "
-                            f"not {python_type_name(value)}")
+        check_tensor(name, value, arg, position)
 
 
 def matmul(a, b):

@@ -20,7 +20,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._int_list_args import int_list_argument
 from ._view_dtype import view_as_dtype
-from ._util import NO_DIM, check_tensor, normalize_dim, python_type_name, scalar_type_name
+from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim, python_type_name,
+                    scalar_type_name)
 from .indexing import BasicGetItem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
 
@@ -309,9 +310,11 @@ def view(a, *shape, **kwargs):
 
 def flatten(a, start_dim=0, end_dim=-1):
     if check_tensor("flatten", a).ndim == 0:
-        normalize_dim(start_dim, 0), normalize_dim(end_dim, 0)   # 0 or -1, else IndexError
+        normalize_dim(start_dim, 0, arg="start_dim")           # 0 or -1, else IndexError
+        normalize_dim(end_dim, 0, arg="end_dim")
         return reshape(a, 1)
-    start, end = normalize_dim(start_dim, a.ndim), normalize_dim(end_dim, a.ndim)
+    start = normalize_dim(start_dim, a.ndim, arg="start_dim")
+    end = normalize_dim(end_dim, a.ndim, arg="end_dim")
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim "
                            f"(start_dim={start_dim}, end_dim={end_dim})")
@@ -339,6 +342,8 @@ def unflatten_method(self, dim, sizes):
 
 def _unflatten(a, dim, sizes, position):
     check_tensor("unflatten", a)
+    if not dim_like(dim):                         # the parser's first refusal
+        raise argument_error("unflatten", "dim", "int", dim, position - 1)
     if not isinstance(sizes, (tuple, list)):     # one int is no list of sizes to PyTorch
         raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be tuple of "
                         f"ints, not {python_type_name(sizes)}")
@@ -350,9 +355,8 @@ def _unflatten(a, dim, sizes, position):
                            f"but tensor has no dimensions")
     for i, s in enumerate(sizes):
         if not hasattr(s, "__index__"):          # a float size is refused by the parser
-            raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be "
-                            f"tuple of ints, but found element of type "
-                            f"{python_type_name(s)} at pos {i}")
+            raise argument_error("unflatten", "sizes", "tuple of ints", sizes, position,
+                                 found=(i, s))
     sizes, n = _shape_arg((sizes,)), a.shape[d]
     if sizes.count(-1) > 1:
         raise RuntimeError("unflatten got an unexpected error: only one dimension can be "
@@ -374,10 +378,8 @@ def _unflatten(a, dim, sizes, position):
 def squeeze(a, dim=NO_DIM):
     if check_tensor("squeeze", a) is not None and dim is NO_DIM:
         shape = tuple(s for s in a.shape if s != 1)
-    elif dim is None:
-        raise TypeError("squeeze() received an invalid combination of arguments - got (Tensor, "
-                        "NoneType), but expected one of: (Tensor input), (Tensor input, int "
-                        "dim), (Tensor input, tuple of ints dim)")
+    elif dim is None:           # (the wrappers word it for the call: several signatures fit)
+        raise argument_error("squeeze", "dim", "int", dim)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = [normalize_dim(d, a.ndim) for d in dims]     # a 0-d tensor takes 0 and -1
@@ -414,7 +416,8 @@ class Unsqueeze(Reshape):
 
 
 def transpose(a, dim0, dim1):
-    d0, d1 = normalize_dim(dim0, check_tensor("transpose", a).ndim), normalize_dim(dim1, a.ndim)
+    d0 = normalize_dim(dim0, check_tensor("transpose", a).ndim, arg="dim0")
+    d1 = normalize_dim(dim1, a.ndim, arg="dim1")
     if a.ndim == 0:
         return a
     axes = list(range(a.ndim))
@@ -494,7 +497,15 @@ def expand(a, *shape, **kwargs):
 
 
 def expand_as(a, other):
-    return expand(a, other.shape)
+    return expand(a, check_tensor("expand_as", other, "other", 1).shape)
+
+
+def view_as(a, other):
+    return view(a, check_tensor("view_as", other, "other", 1).shape)
+
+
+def reshape_as(a, other):
+    return reshape(a, check_tensor("reshape_as", other, "other", 1).shape)
 
 
 def repeat(a, *repeats, **kwargs):

@@ -28,7 +28,8 @@ from ..autograd.engine import frees_saved_values
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _batch_norm_16bit as _bn16, _batch_norm_kernels as _kernels
-from ._util import ieee, not_implemented_for, scalar_type_name
+from ._util import (bool_arg, float_arg, ieee, not_implemented_for, python_type_name,
+                    scalar_type_name)
 from .elementary_functions import rsqrt
 from .elementwise import add, mul, sub
 from .movement import clone, contiguous
@@ -271,18 +272,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``training=True`` normalizes with the batch's statistics and updates the running ones in
     place (when given); ``training=False`` uses the running statistics.
     """
-    if momentum is None:        # the layers' cumulative average (momentum=None) is theirs only
-        raise TypeError("batch_norm(): argument 'momentum' (position 7) must be float, not "
-                        "NoneType")
     shape = tuple(input.shape)
     if training:                # the batch's size first, then eps, as PyTorch
         if not shape:
             raise IndexError("tuple index out of range")       # PyTorch reads size[0]
         check_values_per_channel(shape, input.shape)
-    if training and not eps > 0:
+    if training and eps <= 0.0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
-    if eps < 0:
+    if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    # then PyTorch's parser reads batch_norm(input, weight, bias, running_mean, running_var,
+    # training, momentum, eps): the layers' cumulative average (momentum=None) is theirs only
+    for position, arg, value in ((2, "weight", weight), (3, "bias", bias),
+                                 (4, "running_mean", running_mean),
+                                 (5, "running_var", running_var)):
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"batch_norm(): argument '{arg}' (position {position}) must be "
+                            f"Tensor, not {python_type_name(value)}")
+    training = bool_arg("batch_norm", "training", training, 6)
+    momentum = float_arg("batch_norm", "momentum", momentum, 7)
+    eps = float_arg("batch_norm", "eps", eps, 8)
     if training:
         if (running_mean is None) != (running_var is None):
             raise ValueError("running_mean and running_var must either both be None or neither "

@@ -19,7 +19,8 @@ from .. import dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import normalize_dim, normalize_dims, python_type_name, scalar_type_name
+from ._util import (argument_error, normalize_dim, normalize_dims, python_type_name,
+                    scalar_type_name)
 from .elementary_functions import abs, pow, sqrt
 from .elementwise import mul
 from .pointwise_select import where
@@ -70,6 +71,13 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """(sum |x|^ord)^(1/ord) over ``dim`` (all elements by default); ord inf/-inf: max/min |x|,
     ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
     norm is 0 (for ord < 1 the power's derivative is infinite there)."""
+    if not isinstance(ord, (numbers.Number, np.number, np.bool_, Tensor)):  # (the parser's)
+        raise argument_error("linalg_vector_norm", "ord", "Number", ord, 2)
+    if isinstance(dim, bool):       # (an optional list of ints: a bool reads as a bad list)
+        raise argument_error("linalg_vector_norm", "dim", "tuple of ints", dim, 3,
+                             found=(0, dim))
+    if dim is not None:
+        normalize_dims(dim, x.ndim, "linalg_vector_norm", 3)
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
     if x._array.dtype.kind == "c":
         # the norm of complex numbers is that of their moduli (a real result); abs's
@@ -226,7 +234,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == "nuc":
         dims = tuple(range(input.ndim)) if dim is None else dim
         return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
-    if p == "fro" and dim is not None and not isinstance(dim, (int, tuple, list)) and not (
+    if isinstance(p, str) and p != "fro":     # PyTorch hands any other name to matrix_norm
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    if p == "fro" and dim is not None and not isinstance(dim, (int, tuple, list, str)) and not (
             isinstance(dim, Tensor) and dim.ndim):
         # PyTorch's Python code takes len(dim) of anything but an int on the 'fro' path
         raise TypeError("len() of a 0-d tensor" if isinstance(dim, Tensor) else

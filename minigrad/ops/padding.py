@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import check_fill_value, not_implemented_for, python_type_name
+from ._util import argument_error, check_fill_value, not_implemented_for, python_type_name
 from .movement import clone, keep_channels_last
 from .scatter_gather import IndexSelect
 
@@ -143,8 +143,7 @@ def pad(input, pad, mode="constant", value=None):
     for i, p in enumerate(pad):
         # a float or str amount is refused, and a bool first (the parser's int-list rule)
         if not hasattr(p, "__index__") or i == 0 and isinstance(p, bool):
-            raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, but "
-                            f"found element of type {type(p).__name__} at pos {i}")
+            raise argument_error("pad", "pad", "tuple of ints", pad, 2, found=(i, p))
     if not isinstance(mode, str):
         raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not "
                         f"{type(mode).__name__}")

@@ -10,6 +10,7 @@ even for a NaN or infinite ``g``, as PyTorch's selecting backwards (relu, clamp,
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -328,8 +329,9 @@ def where(condition, input=None, other=None):
 def where_checked(condition, input=None, other=None):
     """``torch.where`` as PyTorch's parser takes it: no numpy array, list or tuple as the
     condition, input or other (minigrad's own ops call ``where``, which takes numpy masks)."""
-    if isinstance(condition, np.ndarray) or isinstance(input, (np.ndarray, list, tuple)) or \
-            isinstance(other, (np.ndarray, list, tuple)):
+    if isinstance(condition, np.ndarray) or any(
+            isinstance(v, (np.ndarray, list, tuple)) or v is not None and not isinstance(
+                v, (Tensor, numbers.Number, np.number, np.bool_)) for v in (input, other)):
         got = ", ".join(python_type_name(v) for v in (condition, input, other) if v is not None)
         raise TypeError(f"where() received an invalid combination of arguments - got ({got}), "
                         f"but expected one of: (Tensor condition), (Tensor condition, Tensor "

@@ -25,9 +25,10 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._batch_norm_kernels import channel_sum
-from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, bool_arg, c_order, check_tensor, ieee_errors,
-                    normalize_dim, normalize_dims, not_a_tensor, python_type_name,
-                    scalar_type_name)
+from .._argument_error import ArgumentError
+from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, Omitted, argument_error,
+                    bool_arg, c_order, check_tensor, ieee_errors, normalize_dim, normalize_dims,
+                    not_a_tensor, python_type_name, scalar_type_name)
 from .elementwise import Mul, cast, div, mul, sub
 from .pointwise_select import where
 from .plumbing import cast_to, conj_of, expand_to, reshape_to
@@ -337,7 +338,7 @@ def _dim_given(name, dim):
     if dim is NO_DIM:
         return None
     if dim is None:
-        raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not NoneType")
+        raise argument_error(name, "dim", "int", dim, 2)
     return dim
 
 
@@ -356,24 +357,33 @@ def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
     return node.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim))
 
 
-def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+# unbiased left out (PyTorch's parser refuses an explicit None there)
+UNBIASED = Omitted("<unbiased>")
+
+
+def var(a, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch."""
     return _var_apply(Var, a, dim, unbiased, keepdim, correction, "var")
 
 
-def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(a, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
     """sqrt(var), with the same arguments as ``var``."""
     return _var_apply(Std, a, dim, unbiased, keepdim, correction, "std")
 
 
 def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     check_tensor(name, a)
-    if unbiased is not None and not isinstance(unbiased, bool):
-        # an int is no 'unbiased' (var(x, 0, 2) would otherwise read as unbiased=True)
+    if unbiased is UNBIASED:
+        unbiased = None
+    elif not isinstance(unbiased, bool):
+        # an int is no 'unbiased' (var(x, 0, 2) would otherwise read as unbiased=True), nor
+        # is None (the wrappers word it for the call: several signatures fit)
         got = ["Tensor"] + ([] if dim is None else [python_type_name(dim)]) + \
             [python_type_name(unbiased)] + ([] if keepdim is False else [python_type_name(keepdim)])
-        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+        exc = TypeError(f"{name}() received an invalid combination of arguments - got "
                         f"({', '.join(got)}), but expected one of:\n")
+        exc.argument = ArgumentError(name, "unbiased", "bool", unbiased)
+        raise exc
     keepdim = bool_arg(name, "keepdim", keepdim)
     correction_given = correction is not None
     if isinstance(correction, np.generic) or (isinstance(correction, Tensor)
@@ -384,9 +394,11 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     elif correction_given and (not isinstance(correction, numbers.Number)
                                or isinstance(correction, complex)):
         got = ["Tensor"] + ([] if dim is None else [python_type_name(dim)])
-        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+        exc = TypeError(f"{name}() received an invalid combination of arguments - got "
                         f"({', '.join(got)}, correction={python_type_name(correction)}), but "
                         f"expected one of:\n")
+        exc.argument = ArgumentError(name, None, None, correction)   # (worded for the call)
+        raise exc
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'

@@ -23,6 +23,8 @@ from .loss import _check_reduction, _legacy_reduction, _reduce
 def _warn_target_size(input, target, stacklevel=3):
     """PyTorch's regression losses broadcast a target of another shape, with a warning (at
     the loss's caller: ``stacklevel`` counts from here)."""
+    if not hasattr(target, "shape"):
+        target.size()           # PyTorch reads target.size() first: its AttributeError
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
                       f"size ({input.shape}). The two are broadcast against each other, which "

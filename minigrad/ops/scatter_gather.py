@@ -34,8 +34,8 @@ from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._scatter_add_kernels import (flat_positions, index_add_fits, index_add_slices,
                                    scatter_add_array)
-from ._util import (broadcast_shape, check_fill_value, check_tensor, normalize_dim,
-                    python_type_name, scalar_type_name)
+from ._util import (Omitted, argument_error, broadcast_shape, check_fill_value, check_tensor,
+                    dim_like, normalize_dim, scalar_type_name)
 from .inplace import copy_
 from .elementwise import add, cast
 from .pointwise_select import Where, where
@@ -231,9 +231,7 @@ def _public_args(name, input, index, arg="index", position=3):
     """PyTorch's TypeErrors for a non-Tensor input or index of a public op (a list, a
     number or a numpy array: PyTorch's parser takes none of them)."""
     check_tensor(name, input)
-    if not isinstance(index, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{python_type_name(index)}")
+    check_tensor(name, index, arg, position)
     if input._array.dtype in dtypes.BAREBONES_UNSIGNED and name in _UNSIGNED_KERNELS:
         dtypes.refuse_unsigned(_UNSIGNED_KERNELS[name], input._array.dtype)
 
@@ -383,19 +381,27 @@ def _scatter_prepare(input, dim, index, src, name, bounds=True):
                            bounds)
 
 
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+_NO_SRC = Omitted("<no src>")
+
+
+def scatter(input, dim, index, src=_NO_SRC, *, value=None, reduce=None):
     """``input`` with ``src`` (a tensor of input's dtype, or a number) written at ``index``
     along ``dim``: out[i][index[i][j]] = src[i][j] (dim 1).  ``reduce='add'`` adds and
     ``'multiply'`` multiplies instead (every value sent to a position counts), with no
     derivative, as in PyTorch.  A 0-d input, index or src counts as 1-d of size 1."""
-    if src is None and value is None:
-        raise TypeError("scatter() missing 1 required positional argument: 'src' (or value=)")
+    if src is _NO_SRC:
+        if value is None:
+            raise TypeError("scatter() missing 1 required positional argument: 'src' (or "
+                            "value=)")
+        src = None
+    elif src is None or not isinstance(src, (Tensor, numbers.Number)):
+        # (the wrappers word it for the call: a Tensor and a Number src are two signatures)
+        raise argument_error("scatter", "src", "Tensor", src)
+    if not dim_like(dim):
+        raise argument_error("scatter", "dim", "int", dim)
     if reduce not in (None, "add", "multiply"):
         raise RuntimeError("reduce argument must be either add or multiply.")
     _public_args("scatter", input, index)
-    if src is not None and not isinstance(src, (Tensor, numbers.Number)):
-        raise TypeError(f"scatter(): argument 'src' (position 4) must be Tensor, not "
-                        f"{python_type_name(src)}")
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
     if idx is None:
         return nothing_written(input, src, None if reduce is None else
@@ -423,6 +429,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 def scatter_add(input, dim, index, src):
     """``input`` with ``src`` (of input's dtype) added at ``index`` along ``dim`` (repeats add
     up).  A 0-d input, index or src counts as 1-d of size 1."""
+    if not dim_like(dim):
+        raise argument_error("scatter_add", "dim", "int", dim, 2)
     _public_args("scatter_add", input, index)
     check_tensor("scatter_add", src, "src", 4)
     d, idx = _scatter_prepare(input, dim, index, src, "scatter")
@@ -561,8 +569,8 @@ def _masked_fill_checks(input, mask, value):
             value = Tensor._wrap(value._array != 0) if dtype.kind == "b" else RealPart.apply(value)
         return m, cast(value, dtype)
     if not isinstance(value, (numbers.Number, np.bool_)):
-        raise TypeError(f"masked_fill(): argument 'value' must be Number or Tensor, not "
-                        f"{type(value).__name__}")
+        # (a Tensor and a Number value are two signatures: the wrappers list them)
+        raise argument_error("masked_fill", "value", "Number", value)
     value = _fill_number(value, dtype)
     return m, Tensor._wrap(backend.xp_of(input._array).asarray(value, dtype=dtype))
 

@@ -27,8 +27,9 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import promote as _autocast_promote
-from ._util import (ieee_errors, no_complex_kernel, normalize_dim, not_implemented_for,
-                    scalar_type_name)
+from .._argument_error import ArgumentError
+from ._util import (ieee_errors, no_complex_kernel, normalize_dim,
+                    not_implemented_for, scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
 from .inplace import copy_
@@ -271,9 +272,11 @@ def index_fill(input, dim, index, value):
     _public_args("index_fill", input, index)
     idx = _index_array(index)
     if not isinstance(value, (Tensor, bool, int, float, complex, np.number, np.bool_)):
-        raise TypeError(f"index_fill() received an invalid combination of arguments - got "
+        exc = TypeError(f"index_fill() received an invalid combination of arguments - got "
                         f"(int, Tensor, {type(value).__name__}), but expected (int dim, Tensor "
                         "index, Tensor value) or (int dim, Tensor index, Number value)")
+        exc.argument = ArgumentError("index_fill", None, None, value)   # (worded for the call)
+        raise exc
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")

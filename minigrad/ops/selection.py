@@ -18,7 +18,7 @@ from .. import backend, dtypes, return_types
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
+from ._util import argument_error, bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
     not_implemented_for, scalar_type_name, sort_keys
 from .elementwise import Mul, cast, div
 from .pointwise_select import select_grad
@@ -36,7 +36,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     """(amin, amax) of ``input`` over ``dim`` (an int; None: every element), each with amin's
     and amax's gradient (shared evenly among ties)."""
     if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
-        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+        raise argument_error("aminmax", "dim", "int", dim)
     _unordered(input, "aminmax_cpu")
     if dim is None:
         if input._array.size == 0:

@@ -20,7 +20,8 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._int_lists import int_lists
-from ._util import check_tensor, int_arg, normalize_dim, not_implemented_for
+from ._util import (Omitted, argument_error, check_tensor, int_arg, normalize_dim,
+                    not_implemented_for)
 from .elementwise import mul
 from .pointwise_select import where
 from ._int_list_args import int_list_argument
@@ -36,10 +37,9 @@ def movedim(input, source, destination):
     """Move dimension(s) ``source`` to position(s) ``destination``, the rest keep their order."""
     check_tensor("movedim", input)
     if _one_int(source) != _one_int(destination):     # PyTorch takes two ints or two tuples
-        raise TypeError(f"movedim() received an invalid combination of arguments - got "
-                        f"(Tensor, {type(source).__name__}, {type(destination).__name__}), but "
-                        f"expected (Tensor input, int source, int destination) or (Tensor "
-                        f"input, tuple of ints source, tuple of ints destination)")
+        # (its two signatures listed by the wrappers, for the call)
+        arg, bad = ("destination", destination) if _one_int(source) else ("source", source)
+        raise argument_error(None, arg, "int", bad)     # (movedim or moveaxis)
     src = [source] if _one_int(source) else list(source)
     dst = [destination] if _one_int(destination) else list(destination)
     if len(src) != len(dst):
@@ -133,15 +133,22 @@ def outer(input, vec2):
 ger = outer
 
 
-def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+_NO_REPEATS = Omitted("<no repeats>")
+
+
+def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None):
     """Repeat each element (or each slice along ``dim``) ``repeats`` times, in place order:
     [a, b] with 2 -> [a, a, b, b].  ``repeat_interleave(counts)`` alone -> repeated indices."""
     check_tensor("repeat_interleave", input)
-    if repeats is None and dim is not None:
-        raise TypeError("repeat_interleave(): argument 'repeats' (position 2) must be Tensor, "
-                        "not NoneType")
+    if repeats is _NO_REPEATS:
+        if dim is not None:
+            raise TypeError("repeat_interleave(): argument 'repeats' (position 2) must be "
+                            "Tensor, not NoneType")
+        repeats = None
+    elif repeats is None:           # (its words for the call: several signatures fit)
+        raise argument_error("repeat_interleave", "repeats", "Tensor", repeats)
     if repeats is not None and not isinstance(repeats, Tensor):
-        repeats = int_arg("repeat_interleave", "repeats", repeats, 2)
+        repeats = int_arg("repeat_interleave", "repeats", repeats)
         if repeats < 0:
             raise RuntimeError("Repeats must be non-negative")
     counts = input if repeats is None else repeats
@@ -238,10 +245,16 @@ def unfold(input, dimension, size, step):
     a new last dim: (.., n, ..) -> (.., (n - size) // step + 1, .., size). A view of input
     (windows that overlap share memory; as PyTorch, writes into it are allowed: only views
     with a zero stride are refused)."""
+    if not (type(dimension) is int and type(size) is int and type(step) is int):
+        dimension = int_arg("unfold", "dimension", dimension)    # the parser's TypeErrors,
+        size = int_arg("unfold", "size", size)                   # in its order
+        step = int_arg("unfold", "step", step)
     d = normalize_dim(dimension, max(input.ndim, 1))
     n = input.shape[d] if input.ndim else 1
     if size > n:
         raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
     if step <= 0:
         raise RuntimeError(f"step is {step} but must be > 0")
     if input.ndim == 0:      # one window of ``size`` (0 or 1) elements

@@ -26,8 +26,8 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import FLOAT32_64 as _FLOATS, bool_arg, c_order, check_tensor, ieee, int_arg, \
-    normalize_dim, not_implemented_for
+from ._util import FLOAT32_64 as _FLOATS, argument_error, bool_arg, c_order, check_tensor, \
+    dim_like, ieee, int_arg, normalize_dim, not_implemented_for
 from .elementary_functions import exp
 from .elementwise import cast, mul, sub
 from .plumbing import conj_of, reshape_to
@@ -267,8 +267,7 @@ def logsumexp(a, dim, keepdim=False):
     """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
     a = _as_float(check_tensor("logsumexp", a))
     if dim is None:
-        raise TypeError("logsumexp(): argument 'dim' (position 2) must be tuple of ints, not "
-                        "NoneType")
+        raise argument_error("logsumexp", "dim", "tuple of ints", dim, 2)
     keepdim = bool_arg("logsumexp", "keepdim", keepdim)
     axes = _reduced_axes(a, dim)
     if isinstance(dim, (tuple, list)) and not dim and a._array.size and a.ndim and not keepdim:
@@ -305,16 +304,15 @@ def implicit_softmax_dim(name, ndim, stacklevel):
 def check_functional_dim(name, dim):
     """nn.functional's softmax/log_softmax/softmin: a dim that is not an integer (a float, a
     bool, a str, a list) is refused in the words of PyTorch's argument parser."""
-    if not isinstance(dim, Tensor) and (isinstance(dim, bool) or not hasattr(dim, "__index__")):
-        raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
-                        f"{type(dim).__name__}")
+    if not dim_like(dim) or isinstance(dim, Tensor) and dim._array.dtype.kind == "b":
+        raise argument_error(name, "dim", "int", dim, 1)
 
 
 def _softmax_apply(function, a, dim, dtype):
     """Softmax or LogSoftmax along ``dim``: the dtype, default dim and dim checks they share."""
     if dim is None:         # only nn.functional's softmax picks a dim for a missing one
-        raise TypeError(f"{function.__name__.lower()}(): argument 'dim' (position 2) must be "
-                        f"int, not NoneType")
+        raise argument_error("softmax" if function is Softmax else "log_softmax", "dim", "int",
+                             dim, 2)
     a = _float_input(a, dtype, function.__name__.lower())
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
     if a._array.dtype.kind not in "fV":

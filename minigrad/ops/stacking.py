@@ -29,8 +29,9 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
 from ._overloads import check_int_tuple_rest, is_int, is_int_tuple, no_overload, type_names
-from ._util import (check_tensor, check_tensors, int_arg, normalize_dim, python_type_name,
-                    result_dtype, scalar_type_name)
+from ._int_lists import int_like
+from ._util import (argument_error, check_tensor, check_tensors, dim_like, int_arg, normalize_dim,
+                    python_type_name, result_dtype, scalar_type_name)
 from .elementwise import cast
 from .indexing import BasicGetItem, getitem
 from .plumbing import reshape_to
@@ -184,6 +185,15 @@ def stack(tensors, dim=0):
     return Stack.apply(*(cast(t, dtype) for t in tensors), dim=d)
 
 
+def _no_split(a, size, dim):
+    """PyTorch's split(input, int split_size, int dim) refusing its arguments' types."""
+    return no_overload("split", ["Tensor", python_type_name(size), python_type_name(dim)],
+                       ["Tensor input, int split_size, int dim = 0",
+                        "Tensor input, tuple of ints split_size, int dim = 0"],
+                       [((a, True), (size, is_int(size)), (dim, dim_like(dim))),
+                        ((a, True), (size, False), (dim, dim_like(dim)))])
+
+
 def split(a, split_size_or_sections, dim=0):
     """Split along ``dim`` into chunks of a given size, or of the listed sizes."""
     if not isinstance(a, Tensor):
@@ -191,9 +201,12 @@ def split(a, split_size_or_sections, dim=0):
         raise AttributeError(f"'{python_type_name(a)}' object has no attribute 'split'")
     sizes = split_size_or_sections
     if isinstance(sizes, bool) or not isinstance(sizes, (int, tuple, list)):
-        if isinstance(sizes, (Tensor, bool)):
-            # an integer tensor is read as its value; a bool is no size to PyTorch
-            sizes = split_size_or_sections = int_arg("split", "split_size", sizes, 2)
+        if isinstance(sizes, Tensor) and sizes._array.size == 1:
+            # PyTorch's Python split reads a tensor of one element as int(tensor) (1.5 -> 1)
+            sizes = split_size_or_sections = int(sizes._array.reshape(()))
+        elif isinstance(sizes, bool):
+            # a bool is no size to PyTorch's split, nor a list to split_with_sizes
+            raise _no_split(a, sizes, dim)
         else:
             # PyTorch takes any other number (a numpy int too) for a list of sizes
             raise TypeError(f"split_with_sizes(): argument 'split_sizes' (position 2) must be "
@@ -202,10 +215,17 @@ def split(a, split_size_or_sections, dim=0):
         int_arg("split", "split_size", sizes, 2)          # an int64, or the parser's error
     else:
         for pos, s in enumerate(sizes if isinstance(sizes, (tuple, list)) else (), 1):
+            if not int_like(s, pos == 1):
+                raise argument_error("split_with_sizes", "split_sizes", "tuple of ints", sizes,
+                                     2, found=(pos - 1, s))
             if type(s) is int and not -2 ** 63 <= s < 2 ** 63:
                 raise TypeError(f"split_with_sizes(): argument 'split_sizes' failed to unpack "
                                 f"the object at pos {pos} with error \"Overflow when unpacking "
                                 f"long long\"")
+    if not dim_like(dim):               # the parser's, for the op split calls
+        if isinstance(sizes, numbers.Integral):
+            raise _no_split(a, sizes, dim)
+        raise argument_error("split_with_sizes", "dim", "int", dim, 3)
     if isinstance(sizes, numbers.Integral) and sizes < 0:
         # (before the dim's checks, as PyTorch)
         raise RuntimeError(f"split expects split_size be non-negative, but got "
@@ -266,7 +286,7 @@ def _int_arg(name, value, what):
     if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
         return int(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__}")
+        raise argument_error(name, what, "int", value)
     return int_arg(name, what, value)       # (an int64: a larger one is the parser's error)
 
 

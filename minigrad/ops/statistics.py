@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -15,8 +16,9 @@ from .._warn_once import warn_once
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import (bool_arg, check_tensor, int_arg, normalize_dim, normalize_dims,
-                    not_implemented_for, python_type_name, scalar_type_name)
+from ._util import (argument_error, bool_arg, check_tensor, int_arg, normalize_dim,
+                    normalize_dims, not_implemented_for, number_arg, python_type_name,
+                    scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
 from .elementary_functions import sqrt
 from .elementwise import add, cast, div, mul, sub
@@ -25,7 +27,7 @@ from .relu_clamp import clamp
 from .matmul import matmul
 from .movement import reshape, transpose, unsqueeze
 from .plumbing import conj_of
-from .reduce import Std, Var, _var_apply, mean, std, sum as sum_, var
+from .reduce import UNBIASED, Std, Var, _var_apply, mean, std, sum as sum_, var
 from .scatter_gather import gather
 from .shaping import diagonal, movedim
 from .sorting import sort
@@ -134,6 +136,12 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor")
+    # the parser's refusals (a float q and a Tensor q are two signatures: the wrappers list
+    # them for the call)
+    if not isinstance(q, (Tensor, numbers.Real, np.bool_)):
+        raise argument_error(name, "q", "float", q)
+    if not isinstance(interpolation, str):
+        raise argument_error(name, "interpolation", "str", interpolation)
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         input, q = _autocast_widen(input, q)
     if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
@@ -238,6 +246,9 @@ def histc(input, bins=100, min=0, max=0):
     check_tensor("histc", input)
     if isinstance(bins, Tensor):         # PyTorch reads a one-element tensor as its value
         bins = bins.item()
+    else:
+        bins = int_arg("histc", "bins", bins)
+    min, max = number_arg("histc", "min", min), number_arg("histc", "max", max)
     a = input._array
     given = (float(min), float(max))
     if given[0] != given[1] and not all(np.isfinite(given)):     # (before the dtype's check)
@@ -250,7 +261,7 @@ def histc(input, bins=100, min=0, max=0):
         raise NotImplementedError(f"\"{kernel}\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
     if bins <= 0:
-        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     xp = backend.xp_of(a)
     lo, hi = float(min), float(max)
     from_data = lo == hi and a.size
@@ -450,12 +461,12 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 # ----------------------------------------------------------------------------------------------
 # Variance and mean together
 # ----------------------------------------------------------------------------------------------
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
     """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
     return _with_mean(var, input, dim, unbiased, keepdim, correction, "var_mean")
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
     """(standard deviation, mean) over ``dim``."""
     return _with_mean(std, input, dim, unbiased, keepdim, correction, "std_mean")
 
