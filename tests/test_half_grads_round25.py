@@ -53,6 +53,19 @@ def _pair(array, tdt, mdt, grad=True):
     return t, m
 
 
+def batch_norm_inputs(tdt, mdt, shape, training, affine):
+    """x, weight, bias, running mean and variance as (torch, minigrad) pairs for a batch norm
+    of ``shape`` (weight and bias (None, None) without ``affine``)."""
+    rng = np.random.default_rng(sum(shape) + 2 * training + affine)
+    c = shape[1]
+    x = _pair(rng.standard_normal(shape) * 2 + 1, tdt, mdt)
+    w = _pair(rng.standard_normal(c) + 1, tdt, mdt) if affine else (None, None)
+    b = _pair(rng.standard_normal(c), tdt, mdt) if affine else (None, None)
+    rm = _pair(rng.standard_normal(c), tdt, mdt, grad=False)
+    rv = _pair(np.abs(rng.standard_normal(c)) + 0.5, tdt, mdt, grad=False)
+    return x, w, b, rm, rv
+
+
 @contextlib.contextmanager
 def _threads(n):
     """Both libraries on ``n`` threads (restored after)."""
@@ -243,13 +256,7 @@ def test_instance_norm_running_stats_still_update(tdt, mdt):
 @pytest.mark.parametrize("affine", [False, True])
 def test_batch_norm_kernel(tdt, mdt, shape, training, affine):
     """The 16-bit batch-norm node (``_batch_norm_16bit.BatchNorm16``) against batch_norm."""
-    rng = np.random.default_rng(sum(shape) + 2 * training + affine)
-    c = shape[1]
-    x = _pair(rng.standard_normal(shape) * 2 + 1, tdt, mdt)
-    w = _pair(rng.standard_normal(c) + 1, tdt, mdt) if affine else (None, None)
-    b = _pair(rng.standard_normal(c), tdt, mdt) if affine else (None, None)
-    rm = _pair(rng.standard_normal(c), tdt, mdt, grad=False)
-    rv = _pair(np.abs(rng.standard_normal(c)) + 0.5, tdt, mdt, grad=False)
+    x, w, b, rm, rv = batch_norm_inputs(tdt, mdt, shape, training, affine)
     t_out = torch.nn.functional.batch_norm(x[0], None if training else rm[0],
                                            None if training else rv[0], w[0], b[0], training)
     assert fits(x[1], w[1], b[1])

@@ -16,7 +16,8 @@ import torch
 import minigrad
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_half_grads_round25 import DTYPES, IDS, _compare, _pair  # noqa: E402
+from test_half_grads_round25 import (DTYPES, IDS, _compare, _pair,  # noqa: E402
+                                     batch_norm_inputs)
 
 
 @pytest.mark.parametrize("tdt, mdt", DTYPES, ids=IDS)
@@ -24,13 +25,7 @@ from test_half_grads_round25 import DTYPES, IDS, _compare, _pair  # noqa: E402
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [False, True])
 def test_batch_norm(tdt, mdt, shape, training, affine):
-    rng = np.random.default_rng(sum(shape) + 2 * training + affine)
-    c = shape[1]
-    x = _pair(rng.standard_normal(shape) * 2 + 1, tdt, mdt)
-    w = _pair(rng.standard_normal(c) + 1, tdt, mdt) if affine else (None, None)
-    b = _pair(rng.standard_normal(c), tdt, mdt) if affine else (None, None)
-    rm = _pair(rng.standard_normal(c), tdt, mdt, grad=False)
-    rv = _pair(np.abs(rng.standard_normal(c)) + 0.5, tdt, mdt, grad=False)
+    x, w, b, rm, rv = batch_norm_inputs(tdt, mdt, shape, training, affine)
     t_out = torch.nn.functional.batch_norm(x[0], rm[0], rv[0], w[0], b[0], training)
     m_out = minigrad.nn.functional.batch_norm(x[1], rm[1], rv[1], w[1], b[1], training)
     assert type(m_out.grad_fn).__name__ == "NativeBatchNormBackward0"

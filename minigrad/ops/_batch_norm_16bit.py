@@ -37,10 +37,18 @@ from .elementwise import add, cast, mul, sub
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum
 
-__all__ = ["batch_norm_stats_16", "batch_norm_apply_16", "batch_norm_grads_16",
+__all__ = ["saved_and_wanted", "batch_norm_stats_16", "batch_norm_apply_16", "batch_norm_grads_16",
            "running_invstd_16", "fits", "BatchNorm16"]
 
 _F32 = np.dtype("float32")
+
+
+def saved_and_wanted(node):
+    """(x, w, want_x, want_w, want_b) of a 16-bit normalisation node (``has_bias``, saved x and
+    w): which of its gradients are needed, the weight's and the bias's only where given."""
+    x, w = node.saved_tensors
+    need = node.needs_input_grad
+    return x, w, need[0], w is not None and need[1], node.has_bias and need[-1]
 
 
 def _f32(a):
@@ -149,9 +157,7 @@ class BatchNorm16(Function):
             x.shape)
 
     def backward(self, g):
-        x, w = self.saved_tensors
-        need = self.needs_input_grad
-        want_x, want_w, want_b = need[0], w is not None and need[1], self.has_bias and need[-1]
+        x, w, want_x, want_w, want_b = saved_and_wanted(self)
         if is_grad_enabled():
             return self._backward_ops(x, g, w, want_x, want_w, want_b)
         half = x._array.dtype

@@ -32,6 +32,17 @@ def _f32(a):
     return dtypes.astype(np.asarray(a), _F32)
 
 
+def _reduced(loss, reduction, half, r):
+    """The loss (float32, each element rounded) reduced as PyTorch reduces it, in ``half``:
+    'none' as it is, 'sum' the float32 sum rounded once, 'mean' that sum divided, then
+    rounded once (``r`` rounds to ``half``)."""
+    if reduction == "none":
+        return dtypes.astype(loss, half)
+    total = loss.sum(dtype=_F32)
+    total = r(total / np.float32(loss.size) if reduction == "mean" else total)
+    return dtypes.astype(np.asarray(total, _F32).reshape(()), half)
+
+
 class _Rounder:
     """``r(a)``: float32 ``a`` rounded to the 16-bit dtype and back to float32."""
     def __init__(self, half):
@@ -70,12 +81,7 @@ class BCEWithLogits16(Function):
                 loss = r(loss * _f32(weight))
         self.x, self.y, self.weight, self.pos_weight = x, y, weight, pos_weight
         self.reduction = reduction
-        if reduction == "none":
-            return dtypes.astype(loss, half)
-        total = loss.sum(dtype=_F32)
-        # (a mean: the float32 sum divided, then rounded once)
-        total = r(total / np.float32(loss.size) if reduction == "mean" else total)
-        return dtypes.astype(np.asarray(total, _F32).reshape(()), half)
+        return _reduced(loss, reduction, half, r)
 
     def backward(self, g):
         half = self.x.dtype
@@ -145,11 +151,7 @@ class BCE16(Function):
             if weight is not None:
                 loss = r(loss * _f32(weight))
         self.x, self.y, self.weight, self.reduction, self.half = x, y, weight, reduction, half
-        if reduction == "none":
-            return dtypes.astype(loss, half)
-        total = loss.sum(dtype=_F32)
-        total = r(total / np.float32(loss.size) if reduction == "mean" else total)
-        return dtypes.astype(np.asarray(total, _F32).reshape(()), half)
+        return _reduced(loss, reduction, half, r)
 
     def backward(self, g):
         half = self.half

@@ -12,7 +12,8 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import scalar_type_name
-from ._batch_norm_16bit import batch_norm_apply_16, batch_norm_grads_16, batch_norm_stats_16
+from ._batch_norm_16bit import (batch_norm_apply_16, batch_norm_grads_16, batch_norm_stats_16,
+                                saved_and_wanted)
 from .elementary_functions import rsqrt
 from .elementwise import add, cast, mul, sub
 from .plumbing import reshape_to
@@ -51,9 +52,7 @@ class InstanceNorm16(Function):
         return dtypes.astype(y, half).reshape(x.shape)
 
     def backward(self, g):
-        x, w = self.saved_tensors
-        need = self.needs_input_grad
-        want_x, want_w, want_b = need[0], w is not None and need[1], self.has_bias and need[-1]
+        x, w, want_x, want_w, want_b = saved_and_wanted(self)
         if is_grad_enabled():
             return self._backward_ops(x, g, w, want_x, want_w, want_b)
         half = self.half

@@ -27,6 +27,7 @@ from .. import dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from ._batch_norm_16bit import saved_and_wanted
 from .elementary_functions import rsqrt
 from .elementwise import add, cast, mul, sub
 from .plumbing import reshape_to
@@ -126,10 +127,7 @@ class LayerNorm16(Function):
         return dtypes.astype(y, half).reshape(x.shape)
 
     def backward(self, g):
-        x, w = self.saved_tensors
-        needs = self.needs_input_grad
-        want_x, want_w, want_b = needs[0], w is not None and needs[1], \
-            self.has_bias and needs[-1]
+        x, w, want_x, want_w, want_b = saved_and_wanted(self)
         if is_grad_enabled():
             return self._backward_ops(x, g, w, want_x, want_w, want_b)
         half = x._array.dtype
@@ -247,10 +245,7 @@ class GroupNorm16(Function):
         return dtypes.astype(y, half).reshape(x.shape)
 
     def backward(self, g):
-        x, w = self.saved_tensors
-        needs = self.needs_input_grad
-        want_x, want_w, want_b = needs[0], w is not None and needs[1], \
-            self.has_bias and needs[-1]
+        x, w, want_x, want_w, want_b = saved_and_wanted(self)
         half = x._array.dtype
         n, c = x._array.shape[:2]
         if is_grad_enabled():
