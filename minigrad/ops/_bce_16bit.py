@@ -43,6 +43,16 @@ def _reduced(loss, reduction, half, r):
     return dtypes.astype(np.asarray(total, _F32).reshape(()), half)
 
 
+def _finished(grad, w, reduction, n, shape, r, half):
+    """A gradient's last steps, each rounded (``r``): times the weight, over N for 'mean';
+    broadcast to ``shape`` and given in ``half``."""
+    if w is not None:
+        grad = r(grad * w)
+    if reduction == "mean":
+        grad = r(grad / n)
+    return dtypes.astype(np.broadcast_to(grad, shape), half)
+
+
 class _Rounder:
     """``r(a)``: float32 ``a`` rounded to the 16-bit dtype and back to float32."""
     def __init__(self, half):
@@ -99,22 +109,13 @@ class BCEWithLogits16(Function):
                 else:
                     t = r(pw * yf)
                     gx = r(r(r(r(t + 1) - yf) * sig) - t)
-                gx = r(gx * gf)
-                if w is not None:
-                    gx = r(gx * w)
-                if self.reduction == "mean":
-                    gx = r(gx / n)
-                gx = dtypes.astype(np.broadcast_to(gx, xf.shape), half)
+                gx = _finished(r(gx * gf), w, self.reduction, n, xf.shape, r, half)
             if self.needs_input_grad[1]:
                 if pw is None:
                     gy = r(-xf * gf)
                 else:
                     gy = r(r(r(_log_sigmoid(-xf)) - r(r(_log_sigmoid(xf)) * pw)) * gf)
-                if w is not None:
-                    gy = r(gy * w)
-                if self.reduction == "mean":
-                    gy = r(gy / n)
-                gy = dtypes.astype(np.broadcast_to(gy, yf.shape), half)
+                gy = _finished(gy, w, self.reduction, n, yf.shape, r, half)
         return gx, gy
 
 
@@ -164,18 +165,10 @@ class BCE16(Function):
             if self.needs_input_grad[0]:
                 floor = r(np.float32(1e-12))
                 gx = r(r(gf * r(xf - yf)) / np.maximum(r(r(1 - xf) * xf), floor))
-                if w is not None:
-                    gx = r(gx * w)
-                if self.reduction == "mean":
-                    gx = r(gx / n)
-                gx = dtypes.astype(np.broadcast_to(gx, xf.shape), half)
+                gx = _finished(gx, w, self.reduction, n, xf.shape, r, half)
             if self.needs_input_grad[1]:
                 gy = r(-r(np.log(r(xf / r(1 - xf)))) * gf)     # logit's 16-bit steps
-                if w is not None:
-                    gy = r(gy * w)
-                if self.reduction == "mean":
-                    gy = r(gy / n)
-                gy = dtypes.astype(np.broadcast_to(gy, yf.shape), half)
+                gy = _finished(gy, w, self.reduction, n, yf.shape, r, half)
         return gx, gy
 
 
