@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from ._argument_words import worded
 from ._type_names import python_type_name
 from .ops import elementwise as E, reduce as R, inplace as I
 from .ops import extrema as EX, softmax as SX
@@ -90,10 +91,10 @@ Tensor.cos = EF.cos
 Tensor.tanh = EF.tanh
 Tensor.sigmoid = EF.sigmoid
 Tensor.relu = RC.relu
-Tensor.clamp = RC.clamp
-Tensor.clip = RC.clamp
-Tensor.clamp_min = RC.clamp_min
-Tensor.clamp_max = RC.clamp_max
+Tensor.clamp = worded(RC.clamp, True, "clamp")
+Tensor.clip = worded(RC.clamp, True, "clamp")
+Tensor.clamp_min = worded(RC.clamp_min, True, "clamp_min")
+Tensor.clamp_max = worded(RC.clamp_max, True, "clamp_max")
 Tensor.maximum = _torch_args(PS.maximum, True)
 Tensor.minimum = _torch_args(PS.minimum, True)
 Tensor.square = EF.square

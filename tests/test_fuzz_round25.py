@@ -228,3 +228,14 @@ def test_the_error_is_a_plain_type_error():
             run(code)(minigrad)
         assert type(info.value) is TypeError
     assert np.asarray(run(f"{X}.softmax(1)")(minigrad).numpy()).shape == (2, 3)
+
+
+@pytest.mark.parametrize("code", [
+    "torch.ones(3).clamp('a')", "torch.ones(3).clamp(min='a')", "torch.ones(3).clamp(max=[1])",
+    "torch.clamp(torch.ones(3), 'a')", "torch.ones(3).clamp_min('a')",
+    "torch.ones(3).clamp_max(None)", "torch.clamp_min(torch.ones(3), 'a')",
+])
+def test_clamp_bounds_words_for_the_call(code):
+    """A bound no overload takes: PyTorch lists the call as made (a method's arguments
+    without the tensor, keywords by name)."""
+    same_refusal(run(code))

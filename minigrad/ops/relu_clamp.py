@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes, parallel
+from .._argument_error import ArgumentError
 from ..autograd import Function
 from ..autograd.engine import frees_saved_values
 from ..autograd._node_names import rename_node
@@ -292,11 +293,17 @@ def clamp(a, min=None, max=None):
     if not isinstance(a, Tensor) or not all(v is None or _is_bound(v) for v in (min, max)):
         given = [python_type_name(a)] + ([python_type_name(min)] if min is not None else []) + \
             ([("max=" if min is None else "") + python_type_name(max)] if max is not None else [])
-        raise TypeError(f"clamp() received an invalid combination of arguments - got "
+        exc = TypeError(f"clamp() received an invalid combination of arguments - got "
                         f"({', '.join(given)}), but expected one of:\n"
                         " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out "
                         "= None)\n * (Tensor input, Number min = None, Number max = None, *, "
                         "Tensor out = None)\n")
+        # (the argument no overload takes: a method's or a keyword call's wrapper lists the
+        # call as it was made, ``_argument_words``)
+        bad = a if not isinstance(a, Tensor) else min if not (min is None or _is_bound(min)) \
+            else max
+        exc.argument = ArgumentError("clamp", None, None, bad)
+        raise exc
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     bound = min if isinstance(min, Tensor) else max
@@ -416,10 +423,12 @@ def _is_bound(value):
 
 def _check_one_bound(name, a, bound, label):
     if not (isinstance(a, Tensor) and _is_bound(bound)):
-        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+        exc = TypeError(f"{name}() received an invalid combination of arguments - got "
                         f"({python_type_name(a)}, {python_type_name(bound)}), but expected one "
                         f"of:\n * (Tensor input, Tensor {label}, *, Tensor out = None)\n"
                         f" * (Tensor input, Number {label}, *, Tensor out = None)\n")
+        exc.argument = ArgumentError(name, None, None, bound if isinstance(a, Tensor) else a)
+        raise exc
 
 
 def clamp_min(a, min):
