@@ -16,6 +16,8 @@ import pytest
 import minigrad
 from minigrad.ops import _conv_shift, conv_kernels
 
+from conv_runs import conv_grads
+
 torch = pytest.importorskip("torch")
 
 
@@ -57,22 +59,6 @@ def test_bands_keep_image_chunk_bytes(monkeypatch):
     assert before is not None and _conv_shift.bands(*args) == before
 
 
-def _run(lib, op, arrays, kw, strided):
-    """y, its gradients in (x, w, b) under a fixed upstream gradient (with create_graph),
-    and the gradients in (x, w) of a scalar made of them (second order)."""
-    conv = getattr(lib.nn.functional, op)
-    x, w, b = (lib.tensor(np.ascontiguousarray(a), requires_grad=True) for a in arrays)
-    # the same numbers as a non-contiguous view: x doubled along the last axis, every other
-    # column taken
-    xin = lib.stack([x, x * 0], dim=-1).flatten(-2)[..., ::2] if strided else x
-    y = conv(xin, w, b, **kw)
-    g = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
-    grads = lib.autograd.grad(y, (x, w, b), g, create_graph=True)
-    second = lib.autograd.grad((grads[0] ** 2).sum() + (grads[1] ** 2).sum() + (y ** 2).sum(),
-                               (x, w))
-    return [a.detach().numpy() for a in [y, *grads, *second]]
-
-
 @pytest.fixture
 def chunks(monkeypatch):
     """Whole images in chunks of a few images (160 KB of shifted copies: three of the first
@@ -111,10 +97,10 @@ def test_batch_chunks_match_torch(chunks, op, xs, ws, kw, strided, threads):
     before = minigrad.get_num_threads()
     minigrad.set_num_threads(threads)
     try:
-        mine = _run(minigrad, op, arrays, kw, strided)
+        mine = conv_grads(minigrad, op, arrays, kw, strided=strided)
     finally:
         minigrad.set_num_threads(before)
-    theirs = _run(torch, op, arrays, kw, strided)
+    theirs = conv_grads(torch, op, arrays, kw, strided=strided)
     for name, a, t in zip(("y", "gx", "gw", "gb", "ggx", "ggw"), mine, theirs):
         assert a.shape == t.shape and a.dtype == t.dtype, name
         scale = max(1.0, float(np.abs(t).max()))

@@ -21,6 +21,8 @@ import pytest
 import minigrad
 from minigrad.ops import _conv_layout, _conv_shift, conv_kernels
 
+from conv_runs import conv_grads
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
@@ -40,19 +42,6 @@ def test_layout_predicates_and_extent():
     # padding past the kernel's reach: output rows longer than x's
     assert not _conv_layout.rows_fit((16, 16), ((2, 2), (2, 2)), (3, 3), (1, 1))
     assert _conv_layout.rows_fit((16, 16), ((2, 2), (2, 2)), (3, 3), (2, 2))
-
-
-def _run(lib, op, arrays, kw):
-    """y, its gradients in (x, w, b) under a fixed upstream gradient (with create_graph),
-    and the gradients in (x, w) of a scalar made of them (second order)."""
-    conv = getattr(lib.nn.functional, op)
-    x, w, b = (lib.tensor(np.ascontiguousarray(a), requires_grad=True) for a in arrays)
-    y = conv(x, w, b, **kw)
-    g = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
-    grads = lib.autograd.grad(y, (x, w, b), g, create_graph=True)
-    second = lib.autograd.grad((grads[0] ** 2).sum() + (grads[1] ** 2).sum() + (y ** 2).sum(),
-                               (x, w))
-    return [a.detach().numpy() for a in [y, *grads, *second]]
 
 
 @pytest.fixture
@@ -104,10 +93,10 @@ def test_layouts_match_torch(layouts, op, xs, ws, kw, expect, threads):
     before = minigrad.get_num_threads()
     minigrad.set_num_threads(threads)
     try:
-        mine = _run(minigrad, op, arrays, kw)
+        mine = conv_grads(minigrad, op, arrays, kw)
     finally:
         minigrad.set_num_threads(before)
-    theirs = _run(torch, op, arrays, kw)
+    theirs = conv_grads(torch, op, arrays, kw)
     for name, a, t in zip(("y", "gx", "gw", "gb", "ggx", "ggw"), mine, theirs):
         assert a.shape == t.shape and a.dtype == t.dtype, name
         scale = max(1.0, float(np.abs(t).max()))
@@ -241,10 +230,10 @@ def test_small_planes_match_torch(layouts, xs, ws, threads):
     before = minigrad.get_num_threads()
     minigrad.set_num_threads(threads)
     try:
-        mine = _run(minigrad, "conv2d", arrays, dict(padding=1))
+        mine = conv_grads(minigrad, "conv2d", arrays, dict(padding=1))
     finally:
         minigrad.set_num_threads(before)
-    theirs = _run(torch, "conv2d", arrays, dict(padding=1))
+    theirs = conv_grads(torch, "conv2d", arrays, dict(padding=1))
     for name, a, t in zip(("y", "gx", "gw", "gb", "ggx", "ggw"), mine, theirs):
         scale = max(1.0, float(np.abs(t).max()))
         np.testing.assert_allclose(a / scale, t / scale, rtol=1e-9, atol=1e-9, err_msg=name)

@@ -15,22 +15,9 @@ import pytest
 import minigrad
 from minigrad.ops import conv_kernels
 
+from conv_runs import conv_grads
+
 torch = pytest.importorskip("torch")
-
-
-def _run(lib, op, arrays, kw, second=True):
-    """y and its gradients in (x, w, b) under a fixed upstream gradient, and (``second``)
-    the gradients in (x, w) of a scalar made of them."""
-    conv = getattr(lib.nn.functional, op)
-    x, w, b = (lib.tensor(np.ascontiguousarray(a), requires_grad=True) for a in arrays)
-    y = conv(x, w, b, **kw)
-    g = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)).astype(arrays[0].dtype))
-    grads = lib.autograd.grad(y, (x, w, b), g, create_graph=second)
-    out = [y, *grads]
-    if second:
-        out += lib.autograd.grad((grads[0] ** 2).sum() + (grads[1] ** 2).sum() + (y ** 2).sum(),
-                                 (x, w))
-    return [a.detach().numpy() for a in out]
 
 
 def _arrays(seed, n, c, o, size, k, groups, dtype=np.float64):
@@ -39,14 +26,6 @@ def _arrays(seed, n, c, o, size, k, groups, dtype=np.float64):
     return (rng.standard_normal((n, c) + size).astype(dtype),
             (rng.standard_normal((o, c // groups) + (k,) * nd) / np.sqrt(c * k ** nd)).astype(dtype),
             rng.standard_normal(o).astype(dtype))
-
-
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    old = minigrad.get_num_threads()
-    minigrad.set_num_threads(request.param)
-    yield request.param
-    minigrad.set_num_threads(old)
 
 
 CASES = [
@@ -72,8 +51,8 @@ CASES = [
                          ids=[f"{c[0]}-{'x'.join(map(str, c[4]))}-k{c[5]}-{c[6]}" for c in CASES])
 def test_strided_float64_with_second_order(threads, op, n, c, o, size, k, kw):
     arrays = _arrays(0, n, c, o, size, k, kw.get("groups", 1))
-    got = _run(minigrad, op, arrays, kw)
-    want = _run(torch, op, arrays, kw)
+    got = conv_grads(minigrad, op, arrays, kw)
+    want = conv_grads(torch, op, arrays, kw)
     for i, (a, b) in enumerate(zip(got, want)):
         assert a.shape == b.shape, i
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, err_msg=f"output {i}")
@@ -99,8 +78,8 @@ def test_the_paths_are_the_ones_meant():
 def test_resnet_stride2_layers_float32(threads, n, c, o, size):
     kw = dict(stride=2, padding=1)
     arrays = _arrays(1, n, c, o, size, 3, 1, np.float32)
-    got = _run(minigrad, "conv2d", arrays, kw, second=False)
-    want = _run(torch, "conv2d", arrays, kw, second=False)
+    got = conv_grads(minigrad, "conv2d", arrays, kw, second=False)
+    want = conv_grads(torch, "conv2d", arrays, kw, second=False)
     for i, (a, b) in enumerate(zip(got, want)):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * float(np.abs(b).max()),
@@ -111,8 +90,8 @@ def test_inf_in_w_matches_torch_nans():
     arrays = list(_arrays(2, 1, 16, 32, (24, 24), 3, 1))               # the phases' shape
     arrays[1][1, 3, 0, 2] = np.inf
     kw = dict(stride=2, padding=1)
-    got = _run(minigrad, "conv2d", arrays, kw, second=False)
-    want = _run(torch, "conv2d", arrays, kw, second=False)
+    got = conv_grads(minigrad, "conv2d", arrays, kw, second=False)
+    want = conv_grads(torch, "conv2d", arrays, kw, second=False)
     for i in (0, 1):                                      # output, input gradient
         np.testing.assert_array_equal(np.isnan(got[i]), np.isnan(want[i]), err_msg=str(i))
         np.testing.assert_array_equal(np.isinf(got[i]), np.isinf(want[i]), err_msg=str(i))
