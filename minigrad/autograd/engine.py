@@ -37,6 +37,7 @@ from ..tensor import Size, Tensor
 from . import function as _function  # its _profiler slot, read as it is now
 from ._backward_args import GradientEdge, _as_list, _check_input, _edge_targets, _make_grads
 from ._engine_checks import _check_hook_count, _checked_hook_result, _warn_failed_node
+from ._forward_numerics import _quiet_enter, _quiet_exit
 from ._grad_sums import _Piece, _accumulate, _add, _add_leaf, _add_piece, _piece_grad
 from ._node_call import _call, _tensor_hooks
 from ._pass_plan import _dependencies, _narrow_needs, _needed
@@ -237,7 +238,18 @@ def queue_callback(callback):
 
 def _run(roots, root_grads, retain_graph, create_graph, targets, accumulate):
     """One backward pass. ``targets``: None (every leaf) or the tensors whose gradients are
-    wanted; with ``accumulate`` they go into ``.grad``, else they are returned in order."""
+    wanted; with ``accumulate`` they go into ``.grad``, else they are returned in order.
+    inf * 0, inf - inf, a 16-bit gradient's overflow: silent, as in PyTorch (and as every
+    forward is, ``Function.apply``), in the backward's ops, its sums and its casts."""
+    quiet = _quiet_enter()
+    try:
+        return _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate)
+    finally:
+        _quiet_exit(quiet)
+
+
+def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate):
+    """``_run``'s work."""
     pending = {}                 # node -> [grad of output 0, grad of output 1, ...]
     leaf_grads = {}              # id(leaf) -> [leaf, summed grad]
     owned = {}                   # id of a summed grad this pass made from pieces -> _add_piece's note

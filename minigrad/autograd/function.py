@@ -153,6 +153,11 @@ class Function:
     # The class of this op's graph nodes, made on first use (``_node_type``); None here, and
     # a subclass's look-up finds its base's until it has its own (apply checks ``op_class``)
     _node_type_ = None
+    # A 16-bit node's float32 copies of its inputs and output (``_reduced_forward``), by
+    # place in what it saved: {place: the input tensor, or the output's 16-bit array}; None
+    # for the rest. Under create_graph they are read as differentiable casts instead
+    # (``_widened``), so that a gradient of the gradient reaches them.
+    _wide_sources = None
 
     __slots__ = ("next_functions_", "needs_input_grad", "saved_", "_versions", "_shapes",
                  "_retained", "_pre_hooks", "_trace", "_in_meta", "_out_meta", "_seq",
@@ -222,6 +227,8 @@ class Function:
         if self.first_order_only and not self._ctx_style:
             return tuple([v._array if kind == _INPUT else v[0] if kind == _OUTPUT else v
                           for kind, v in saved])
+        if self._wide_sources is not None and _state.enabled:
+            return self._widened(saved)
         # (an input, the common kind, is itself; one or two values, nearly every node's,
         # unpacked without a comprehension's frame)
         if len(saved) == 2:
@@ -240,6 +247,18 @@ class Function:
         warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning,
                       stacklevel=2)
         return self.saved_tensors
+
+    def _widened(self, saved):
+        """``saved_tensors`` of a 16-bit node in a backward that records its graph: each
+        float32 copy (``_wide_sources``) as the float32 cast of the input or output it was
+        made from, a cast the graph records; the rest as usual."""
+        values = [value if kind == _INPUT else self._unpack(kind, value)
+                  for kind, value in saved]
+        for place, source in self._wide_sources.items():
+            if not isinstance(source, Tensor):          # the output's 16-bit array
+                source = self._unpack(_OUTPUT, (source, 0))
+            values[place] = source.to(values[place].dtype)
+        return tuple(values)
 
     def _unpack(self, kind, value):
         if kind == _INPUT:
@@ -604,6 +623,7 @@ class Function:
         versions = []
         outs = (out, result._array)
         wide, wide_out = self.__dict__.pop("_wide", None) or (arrays, out)
+        sources = {}
         for value in self.saved_:
             if value is None:           # a value dropped by _needed_only (out is never None)
                 packed.append((_CONST, None))
@@ -631,11 +651,16 @@ class Function:
                         if _is_same_memory(v, a) or v is wide[i]:
                             t = inputs[i]
                             versions.append((t._vcounter, t._vcounter.value, a.shape, a.dtype, i))
+                            if v is wide[i] and v is not a:          # input i in float32
+                                sources[len(packed) - 1] = t
                             break
                     else:
                         if v is wide_out and wide_out is not out:    # the float32 output
                             versions.append((result._vcounter, result._vcounter.value,
                                              result._array.shape, result._array.dtype, -1))
+                            sources[len(packed) - 1] = result._array
+        if sources:
+            self._wide_sources = sources
         self.saved_ = tuple(packed)
         self._packed = True
         self._versions = versions
