@@ -9,7 +9,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from ... import creation, dtypes
+from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
@@ -96,31 +96,8 @@ class _InstanceNorm(_NormBase):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, device=None, dtype=None, *, bias=True):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        factory = {"device": device, "dtype": dtype}
-        if affine:          # empty(), filled below, as PyTorch's (which refuses a bad size)
-            self.weight = Parameter(creation.empty(num_features, **factory))
-            if bias:
-                self.bias = Parameter(creation.empty(num_features, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, **factory))
-            self.register_buffer("running_var", creation.ones(num_features, **factory))
-            # in the state dict as PyTorch's (which keeps it at 0: instance statistics are
-            # always averaged with ``momentum``)
-            self.register_buffer("num_batches_tracked",
-                                 creation.zeros((), dtype=dtypes.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
 
     def forward(self, input):
         nd = self._spatial

@@ -9,53 +9,18 @@ batches); in eval mode it uses the running ones.  The math is ``F.batch_norm``
 """
 from __future__ import annotations
 
-from ... import creation, dtypes
 from ...ops.normalization import batch_norm
-from ..parameter import Parameter
 from .norm_base import _NormBase
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
 
 
 class _BatchNorm(_NormBase):
-    _version = 2
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None, *, bias=True):
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        factory = {"device": device, "dtype": dtype}
-        if affine:
-            self.weight = Parameter(creation.empty(num_features, **factory))
-            if bias:
-                self.bias = Parameter(creation.empty(num_features, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, **factory))
-            self.register_buffer("running_var", creation.ones(num_features, **factory))
-            self.register_buffer("num_batches_tracked",
-                                 creation.zeros((), dtype=dtypes.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
+    """The BatchNorm layers' base: ``_NormBase``'s parameters, buffers and forward, affine
+    and tracking running statistics by default."""
 
     def _check_input_dim(self, input):
         raise NotImplementedError
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
 
     def forward(self, input):
         self._check_input_dim(input)
