@@ -33,6 +33,7 @@ from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance
     IntTensor, LongTensor, BoolTensor)
 from . import _tensor_methods  # noqa: F401  (x + y, x[i], x += y, ...)
 from . import _tensor_methods_math, _tensor_methods_layout  # noqa: F401  (x.sum(), x.to())
+from . import _tensor_methods_inplace  # noqa: F401  (x.exp_(), x.t_())
 from ._tensor_methods_math import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
     zeros, ones, full, empty, eye, zeros_like, ones_like, full_like, empty_like, layout, strided,
@@ -43,7 +44,8 @@ from ._random_factories import (  # noqa: F401
     Generator, default_generator, get_rng_state, set_rng_state)
 from .ops.elementwise import add, sub, mul, div, neg, remainder  # noqa: F401
 from .ops.elementary_functions import (  # noqa: F401
-    pow, exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, square)
+    exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, square)
+from .ops.power import pow  # noqa: F401
 from .ops.relu_clamp import relu, clamp, clamp_min, clamp_max  # noqa: F401
 from .ops.pointwise_select import maximum, minimum  # noqa: F401
 from .ops.pointwise_select import where_checked as where  # noqa: F401  (no numpy masks, as torch)
@@ -117,7 +119,8 @@ from .ops.trig import (  # noqa: E402,F401
     arctan2, arcsinh, arccosh, arctanh)
 from .ops.activation import erf, selu, celu  # noqa: E402,F401
 from .ops.scatter_gather import (  # noqa: E402,F401
-    gather, scatter, scatter_add, index_select, index_add, masked_fill, take_along_dim)
+    gather, scatter, scatter_add, index_select, index_add, take_along_dim)
+from .ops.masked_fill import masked_fill  # noqa: E402,F401
 from .ops.sorting import sort, argsort, msort, topk, cumsum, cumprod  # noqa: E402,F401
 from .ops.scatter_reduce import scatter_reduce, index_copy, index_fill, take  # noqa: E402,F401
 from .ops.selection import (  # noqa: E402,F401
@@ -157,8 +160,9 @@ from .ops.sequence_more import (  # noqa: E402,F401
     vander, cartesian_prod, combinations, renorm, argwhere, ravel)
 from .ops.statistics import (  # noqa: E402,F401
     cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
-from .ops.solve import (  # noqa: E402,F401
-    inv as inverse, det, torch_slogdet as slogdet, logdet, triangular_solve, cholesky_solve)
+from .ops.solve import inv as inverse  # noqa: E402,F401
+from .ops.triangular_solve import triangular_solve, cholesky_solve  # noqa: E402,F401
+from .ops.determinant import det, torch_slogdet as slogdet, logdet  # noqa: E402,F401
 from .ops.decompositions import torch_cholesky as cholesky, torch_svd as svd  # noqa: E402,F401
 from .ops.pseudo_inverse import pinverse  # noqa: E402,F401
 from .ops.matrix_functions import (  # noqa: E402,F401

@@ -1,10 +1,11 @@
 """Tensor's Python operators (``x + y``, ``x == y``, ``x & y``, ``x += y``, ``x[i]``), its core
 in-place methods (``add_``, ``div_``, ``clamp_``, ``copy_``, ``fill_``...) and ``_torch_args``.
 
-Kept apart from tensor.py so the Tensor class stays short: here, as in the two sibling modules,
+Kept apart from tensor.py so the Tensor class stays short: here, as in the sibling modules,
 every method is one line that calls the function in ``minigrad/ops`` that does the work, grouped
-by kind.  The named methods are next door: ``_tensor_methods_math.py`` (what the values compute)
-and ``_tensor_methods_layout.py`` (shape, device, dtype, storage, properties).
+by kind.  The named methods are next door: ``_tensor_methods_math.py`` (what the values compute),
+``_tensor_methods_inplace.py`` (their in-place forms) and ``_tensor_methods_layout.py`` (shape,
+device, dtype, storage, properties).
 
 ``_torch_args`` lets a method or function take the keyword spellings PyTorch accepts besides
 its own: numpy's ``axis=`` / ``keepdims=`` for ``dim=`` / ``keepdim=``, ``input=`` / ``other=``
@@ -19,7 +20,7 @@ import warnings
 import numpy as np
 
 from .ops import elementwise as E, reduce as R, indexing as X, inplace as I
-from .ops import elementary_functions as EF
+from .ops import elementary_functions as EF, power as POW
 from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
@@ -355,8 +356,8 @@ Tensor.__rtruediv__ = _rtruediv
 Tensor.__rdiv__ = Tensor.__rtruediv__       # Python 2's name, which torch keeps
 
 
-Tensor.__pow__ = _numpy_defers(EF.pow)
-Tensor.__rpow__ = _numpy_defers(_reflected(EF.pow))
+Tensor.__pow__ = _numpy_defers(POW.pow)
+Tensor.__rpow__ = _numpy_defers(_reflected(POW.pow))
 Tensor.__matmul__ = _numpy_defers(MM.matmul)
 Tensor.__rmatmul__ = _numpy_defers(_reflected(MM.matmul))
 Tensor.__neg__ = E.neg

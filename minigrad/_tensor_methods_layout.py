@@ -17,7 +17,7 @@ from ._meta import MetaArray
 from .ops import elementwise as E, movement as M, inplace as I
 from .ops import elementary_functions as EF
 from .ops import compare as C
-from .ops import activation as A, scatter_gather as G, shaping as H
+from .ops import activation as A, shaping as H
 from .ops import stacking as ST, sequence_more as SQ
 from .ops import complex_numbers as CN, spectral as SPEC
 from .ops import tensor_predicates as TP
@@ -272,13 +272,13 @@ def _type(self, dtype=None, non_blocking=False, **kwargs):
     ``'torch.cuda.LongTensor'``, minigrad's spelling too): the tensor converted to it."""
     if dtype is None:
         where = "cuda." if self.device.type == "cuda" else ""
-        return f"minigrad.{where}{G.SCALAR_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+        return f"minigrad.{where}{dtypes.SCALAR_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
     if dtype is Tensor or dtype in ("torch.Tensor", "minigrad.Tensor"):
         # the default tensor type: the default dtype, on the CPU
         return self.to(dtypes.get_default_dtype()).to("cpu")
     if isinstance(dtype, str):
         parts = dtype.split(".")
-        by_name = {f"{v}Tensor": k for k, v in G.SCALAR_NAMES.items()}
+        by_name = {f"{v}Tensor": k for k, v in dtypes.SCALAR_NAMES.items()}
         if len(parts) not in (2, 3) or parts[0] not in ("torch", "minigrad") or \
                 parts[-1] not in by_name or (len(parts) == 3 and parts[1] != "cuda"):
             raise ValueError(f"invalid type: {dtype!r} (expected a dtype or a name such as "

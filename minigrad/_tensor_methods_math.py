@@ -3,9 +3,9 @@
 Pointwise functions (``exp``, ``atan2``, ``lgamma``, ``hypot``...), reductions, scans and
 statistics (``sum``, ``cumsum``, ``median``, ``quantile``), sorting, gather/scatter and index
 writes, products and linear algebra (``matmul``, ``det``, ``qr``), complex parts (``conj``,
-``real``), and the in-place forms of the pointwise ops and of the view changes (``exp_``,
-``t_``...).  Also ``allclose`` and ``equal``, the whole-tensor comparisons, which are
-top-level functions too.
+``real``).  Also ``allclose`` and ``equal``, the whole-tensor comparisons, which are
+top-level functions too.  The in-place forms of the pointwise ops and of the view changes
+(``exp_``, ``t_``...) are in ``_tensor_methods_inplace.py``.
 """
 from __future__ import annotations
 
@@ -18,14 +18,16 @@ from ._type_names import python_type_name
 from .ops import elementwise as E, reduce as R, inplace as I
 from .ops import extrema as EX, softmax as SX
 from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
+from .ops import power as POW
 from .ops import matmul as MM, compare as C
 from .ops import activation as A, trig as T, sorting as S, scatter_gather as G, shaping as H
 from .ops import norms as NRM, contraction as CTR, math_extra as MX
 from .ops import special_functions as SF
 from .ops import scatter_reduce as SR, selection as SE
-from .ops import set_ops as SO, stacking as ST, masked as MS
+from .ops import set_ops as SO, stacking as ST, masked as MS, masked_fill as FILL
 from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
 from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
+from .ops import determinant as DET, triangular_solve as TS
 from .ops import pseudo_inverse as PINV
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
@@ -33,7 +35,6 @@ from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
 from .ops import writes as W
 from .ops import complex_numbers as CN
 from .ops import matrix_round7 as MR7, numeric_grid as NG
-from .ops import inplace_pointwise as INP, inplace_views as IV
 from .ops import lu as LU, householder_qr as HQR
 from ._tensor_methods import _torch_args
 from ._method_out import refusing_out
@@ -77,7 +78,7 @@ Tensor.multiply = _torch_args(E.mul, True)
 Tensor.div = _torch_args(E.div, True)
 Tensor.divide = _torch_args(E.div, True)
 Tensor.true_divide = _torch_args(E.div, True)
-Tensor.pow = _torch_args(EF.pow, True)
+Tensor.pow = _torch_args(POW.pow, True)
 Tensor.neg = E.neg
 Tensor.negative = E.neg
 Tensor.exp = EF.exp
@@ -229,13 +230,13 @@ Tensor.argsort = _torch_args(S.argsort, True)
 Tensor.msort = S.msort
 Tensor.topk = _torch_args(S.topk, True)
 
-# gather / scatter (ops/scatter_gather.py)
+# gather / scatter (ops/scatter_gather.py, ops/masked_fill.py)
 Tensor.gather = _torch_args(G.gather, True)
 Tensor.scatter = G.scatter
 Tensor.scatter_add = G.scatter_add
 Tensor.index_select = _torch_args(G.index_select, True)
 Tensor.index_add = G.index_add
-Tensor.masked_fill = G.masked_fill
+Tensor.masked_fill = FILL.masked_fill
 Tensor.take_along_dim = G.take_along_dim
 def _source_apart(method):
     """``method`` (an in-place index or scatter write taking (dim, index, source, ...)), first
@@ -265,7 +266,7 @@ def _scatter_(self, *args, **kwargs):
 Tensor.scatter_ = _source_apart(_scatter_)
 Tensor.scatter_add_ = _source_apart(_named_copy("ScatterAddBackward0", G.scatter_add))
 Tensor.index_add_ = _source_apart(_named_copy("IndexAddBackward0", G.index_add))
-Tensor.masked_fill_ = G.masked_fill_
+Tensor.masked_fill_ = FILL.masked_fill_
 
 # scatter reductions, index writes, selections (ops/scatter_reduce.py, ops/selection.py)
 Tensor.scatter_reduce = SR.scatter_reduce
@@ -293,12 +294,12 @@ Tensor.bmm = _torch_args(MM.bmm, True)
 Tensor.mv = _torch_args(MM.mv, True)
 Tensor.dot = CTR.dot
 Tensor.inner = CTR.inner
-Tensor.det = LS.det
-Tensor.logdet = LS.logdet
-Tensor.slogdet = LS.torch_slogdet
+Tensor.det = DET.det
+Tensor.logdet = DET.logdet
+Tensor.slogdet = DET.torch_slogdet
 Tensor.inverse = LS.inv
-Tensor.triangular_solve = LS.triangular_solve
-Tensor.cholesky_solve = LS.cholesky_solve
+Tensor.triangular_solve = TS.triangular_solve
+Tensor.cholesky_solve = TS.cholesky_solve
 Tensor.cholesky = DEC.torch_cholesky
 Tensor.svd = DEC.torch_svd
 Tensor.pinverse = PINV.pinverse
@@ -397,112 +398,6 @@ Tensor.narrow_copy = SD.narrow_copy
 Tensor.index_reduce = IRD.index_reduce
 Tensor.index_reduce_ = _source_apart(_named_inplace("IndexReduceBackward0", IRD.index_reduce_))
 Tensor.fill_diagonal_ = IRD.fill_diagonal_
-
-# in place: every pointwise op, scan and fused product (ops/inplace_pointwise.py) and the
-# view changes (ops/inplace_views.py)
-Tensor.abs_ = INP.abs_
-Tensor.absolute_ = INP.absolute_
-Tensor.neg_ = INP.neg_
-Tensor.negative_ = INP.negative_
-Tensor.exp_ = INP.exp_
-Tensor.exp2_ = INP.exp2_
-Tensor.expm1_ = INP.expm1_
-Tensor.log_ = INP.log_
-Tensor.log2_ = INP.log2_
-Tensor.log10_ = INP.log10_
-Tensor.log1p_ = INP.log1p_
-Tensor.sqrt_ = INP.sqrt_
-Tensor.rsqrt_ = INP.rsqrt_
-Tensor.square_ = INP.square_
-Tensor.reciprocal_ = INP.reciprocal_
-Tensor.sigmoid_ = INP.sigmoid_
-Tensor.logit_ = INP.logit_
-Tensor.sin_ = INP.sin_
-Tensor.cos_ = INP.cos_
-Tensor.tan_ = INP.tan_
-Tensor.asin_ = INP.asin_
-Tensor.acos_ = INP.acos_
-Tensor.atan_ = INP.atan_
-Tensor.sinh_ = INP.sinh_
-Tensor.cosh_ = INP.cosh_
-Tensor.tanh_ = INP.tanh_
-Tensor.asinh_ = INP.asinh_
-Tensor.acosh_ = INP.acosh_
-Tensor.atanh_ = INP.atanh_
-Tensor.arcsin_ = INP.arcsin_
-Tensor.arccos_ = INP.arccos_
-Tensor.arctan_ = INP.arctan_
-Tensor.arcsinh_ = INP.arcsinh_
-Tensor.arccosh_ = INP.arccosh_
-Tensor.arctanh_ = INP.arctanh_
-Tensor.sinc_ = _named_inplace("SincBackward0", INP.sinc_)
-Tensor.deg2rad_ = _named_inplace("Deg2RadBackward0", INP.deg2rad_)
-Tensor.rad2deg_ = _named_inplace("Rad2DegBackward0", INP.rad2deg_)
-Tensor.ceil_ = INP.ceil_
-Tensor.floor_ = INP.floor_
-Tensor.round_ = INP.round_
-Tensor.trunc_ = INP.trunc_
-Tensor.fix_ = INP.fix_
-Tensor.frac_ = INP.frac_
-Tensor.sign_ = INP.sign_
-Tensor.sgn_ = _named_inplace("SgnBackward0", INP.sgn_)
-Tensor.erf_ = INP.erf_
-Tensor.erfc_ = INP.erfc_
-Tensor.erfinv_ = INP.erfinv_
-Tensor.lgamma_ = INP.lgamma_
-Tensor.digamma_ = INP.digamma_
-Tensor.i0_ = INP.i0_
-Tensor.mvlgamma_ = _named_inplace("MvlgammaBackward0", INP.mvlgamma_)
-Tensor.logical_not_ = INP.logical_not_
-Tensor.polygamma_ = _named_inplace("PolygammaBackward1", INP.polygamma_)
-Tensor.atan2_ = INP.atan2_
-Tensor.arctan2_ = INP.arctan2_
-Tensor.copysign_ = INP.copysign_
-Tensor.hypot_ = INP.hypot_
-Tensor.heaviside_ = INP.heaviside_
-Tensor.nextafter_ = INP.nextafter_
-Tensor.xlogy_ = INP.xlogy_
-Tensor.remainder_ = INP.remainder_
-Tensor.floor_divide_ = INP.floor_divide_
-Tensor.igamma_ = INP.igamma_
-Tensor.igammac_ = INP.igammac_
-Tensor.divide_ = INP.divide_
-Tensor.true_divide_ = INP.true_divide_
-Tensor.multiply_ = INP.multiply_
-Tensor.subtract_ = INP.subtract_
-Tensor.eq_ = INP.eq_
-Tensor.ne_ = INP.ne_
-Tensor.lt_ = INP.lt_
-Tensor.le_ = INP.le_
-Tensor.gt_ = INP.gt_
-Tensor.ge_ = INP.ge_
-Tensor.not_equal_ = INP.not_equal_
-Tensor.less_ = INP.less_
-Tensor.less_equal_ = INP.less_equal_
-Tensor.greater_ = INP.greater_
-Tensor.greater_equal_ = INP.greater_equal_
-Tensor.logical_and_ = INP.logical_and_
-Tensor.logical_or_ = INP.logical_or_
-Tensor.logical_xor_ = INP.logical_xor_
-Tensor.float_power_ = INP.float_power_
-Tensor.cumsum_ = INP.cumsum_
-Tensor.cumprod_ = INP.cumprod_
-Tensor.renorm_ = INP.renorm_
-# (bound in _tensor_methods.py to clamp_, whose node is a ClampBackward's)
-Tensor.clamp_min_ = INP.clamp_min_
-Tensor.clamp_max_ = INP.clamp_max_
-Tensor.addmm_ = INP.addmm_
-Tensor.addmv_ = INP.addmv_
-Tensor.addr_ = INP.addr_
-Tensor.addbmm_ = INP.addbmm_
-Tensor.baddbmm_ = INP.baddbmm_
-Tensor.t_ = IV.t_
-Tensor.transpose_ = IV.transpose_
-Tensor.swapaxes_ = IV.swapaxes_
-Tensor.swapdims_ = IV.swapdims_
-Tensor.squeeze_ = IV.squeeze_
-Tensor.unsqueeze_ = IV.unsqueeze_
-Tensor.as_strided_ = IV.as_strided_
 
 # round 7 (part B): view copies/scatters, index_put/put, NaN-ignoring extremes, queries
 Tensor.trace = MR7.trace

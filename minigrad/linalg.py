@@ -1,5 +1,6 @@
 """``minigrad.linalg``: PyTorch's ``torch.linalg`` names that minigrad has: norms, products,
-inverses and solves (``ops/solve.py``), decompositions (``ops/decompositions.py``,
+inverses and solves (``ops/solve.py``, ``ops/triangular_solve.py``), determinants
+(``ops/determinant.py``), decompositions (``ops/decompositions.py``,
 eigendecompositions in ``ops/eigen.py``), pseudo-inverse, rank and least squares
 (``ops/pseudo_inverse.py``) and matrix functions (``ops/matrix_functions.py``).
 
@@ -15,8 +16,9 @@ from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import LinAlgError, svdvals  # noqa: F401
 from .ops.norms import vector_norm, matrix_norm, linalg_norm as norm  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
-from .ops.solve import (  # noqa: F401
-    inv, inv_ex, solve, solve_triangular, det, slogdet)
+from .ops.solve import inv, inv_ex, solve  # noqa: F401
+from .ops.triangular_solve import solve_triangular  # noqa: F401
+from .ops.determinant import det, slogdet  # noqa: F401
 from .ops.decompositions import cholesky, cholesky_ex, qr, svd  # noqa: F401
 from .ops.eigen import eig, eigvals, eigh, eigvalsh  # noqa: F401
 from .ops.pseudo_inverse import pinv, matrix_rank, lstsq  # noqa: F401

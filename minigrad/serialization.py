@@ -37,6 +37,9 @@ Saving writes a temporary file in the target's directory and renames it over the
 the header and sizes first: an empty, truncated or non-safetensors file raises a ValueError
 naming the file (a bare pickle under weights_only: torch.load's UnpicklingError, naming it),
 and nothing is returned half-loaded.
+
+The object's JSON tree is made and read back in ``_checkpoint_tree.py``, a safetensors file's
+tensors read in ``_safetensors_read.py``.
 """
 from __future__ import annotations
 
@@ -46,22 +49,20 @@ import json
 import os
 import struct
 import tempfile
-import warnings
 from collections import OrderedDict
 
 import numpy as np
 
-from . import _torch_checkpoint, _torch_checkpoint_writer, backend, dtypes
-from .nn.parameter import (Parameter, UninitializedBuffer, UninitializedParameter,
-                           UninitializedTensorMixin)
-from .tensor import Size, Tensor
+from . import _torch_checkpoint, _torch_checkpoint_writer, backend
+from .tensor import Tensor
+from ._checkpoint_tree import _NotSafetensors, _decode, _encode
+from ._safetensors_read import _read_tensors
 
 __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
            "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 _TREE_KEY = "minigrad"
 _FORMAT_VERSION = 1
-_MAX_DEPTH = 200        # nesting levels a checkpoint's object may have (deeper is crafted)
 
 
 def _safetensors_numpy():
@@ -72,170 +73,6 @@ def _safetensors_numpy():
                           "pip install safetensors (or pip install 'minigrad[checkpoint]')") \
             from None
     return safetensors.numpy
-
-
-# ----------------------------------------------------------------------------------------------
-# Encoding: object -> (flat {key: array}, JSON tree)
-# ----------------------------------------------------------------------------------------------
-def _describe(path):
-    return "".join(f"[{p!r}]" for p in path) or "the top level"
-
-
-def _encode(obj, path, tensors, seen=None, blocks=None):
-    """The JSON tree of ``obj``; its tensors go into ``tensors`` under dotted keys.  A tensor
-    met again (the same object) is stored under each of its keys (so that every name of a
-    flat dict is in the file for other readers), its later nodes naming the first key
-    (``"same"``): it loads back as one object, as PyTorch's pickle keeps it (``seen``: id ->
-    the first key).  Two different tensors over the same memory (a tensor and a view of it)
-    raise ``_NotSafetensors``: safetensors would store two copies, while PyTorch's pickle
-    (``save``'s fallback) keeps them sharing (``blocks``: id of a memory block's owner -> the
-    arrays met over it)."""
-    if seen is None:
-        seen, blocks = {}, {}
-    if len(path) > _MAX_DEPTH:
-        raise ValueError(f"minigrad.save: the object is nested more than {_MAX_DEPTH} levels "
-                         f"deep at {_describe(path[:3])}... (a self-referencing list or dict?)")
-    if isinstance(obj, UninitializedTensorMixin):
-        # a lazy layer's placeholder (no shape, no data): kept a placeholder, as PyTorch's
-        # pickle keeps it, so that a loaded lazy layer stays lazy
-        return {"lazy": "p" if isinstance(obj, Parameter) else "b", "dt": obj.dtype.name,
-                "rg": bool(obj.requires_grad)}
-    if isinstance(obj, Tensor):
-        key = ".".join(str(p) for p in path) or "tensor"
-        base, n = key, 1
-        while key in tensors:      # only for odd nestings such as {'a.b': x, 'a': {'b': y}}
-            key, n = f"{base}#{n}", n + 1
-        array = backend.as_numpy(obj._array)
-        if id(obj) not in seen:
-            _check_unshared(array, blocks, path)
-        # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
-        tensors[key] = array if array.flags.c_contiguous else array.copy(order="C")
-        node = {"t": key}
-        if isinstance(obj, Parameter):          # comes back a Parameter, as in PyTorch
-            node["p"] = bool(obj.requires_grad)
-        elif obj.requires_grad:
-            node["rg"] = True
-        if id(obj) in seen:
-            node["same"] = seen[id(obj)]
-        else:
-            seen[id(obj)] = key
-        return node
-    if isinstance(obj, dict):
-        items = []
-        for k, v in obj.items():
-            if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise _NotSafetensors(f"a {type(k).__name__} dict key at {_describe(path)}")
-            items.append([k, _encode(v, path + (k,), tensors, seen, blocks)])
-        node = {"d": items, "o": isinstance(obj, OrderedDict)}
-        meta = _metadata_of(obj)
-        if meta is not None:
-            node["m"] = meta
-        return node
-    # what PyTorch's weights_only loader also lets through: a shape, a dtype, a device
-    # (configs and checkpoints keep {'dtype': torch.float16, 'shape': x.shape})
-    if isinstance(obj, Size):
-        return {"sz": [int(n) for n in obj]}
-    if isinstance(obj, dtypes.DType):
-        return {"dt": obj.name}
-    if isinstance(obj, backend.Device):
-        return {"dev": str(obj)}
-    if isinstance(obj, (list, tuple)):
-        kind = "l" if isinstance(obj, list) else "u"
-        return {kind: [_encode(v, path + (i,), tensors, seen, blocks)
-                       for i, v in enumerate(obj)]}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return {"v": obj}
-    if isinstance(obj, (np.integer, np.floating, np.bool_)):
-        return {"v": obj.item()}
-    raise _NotSafetensors(f"a {type(obj).__name__} at {_describe(path)}")
-
-
-def _check_unshared(array, blocks, path):
-    """Records ``array`` under the owner of its memory; raises ``_NotSafetensors`` when it
-    may overlap an array recorded before (another tensor viewing the same memory)."""
-    owner = _torch_checkpoint_writer._owner(array)
-    met = blocks.setdefault(id(owner), [owner])   # (the owner kept alive: its id stays valid)
-    if any(np.may_share_memory(array, other) for other in met[1:]):
-        raise _NotSafetensors(f"a tensor at {_describe(path)} sharing memory with another")
-    met.append(array)
-
-
-class _NotSafetensors(Exception):
-    """What ``_encode`` raises for a part of the object a safetensors file cannot describe
-    (``save`` then pickles the whole object instead)."""
-
-
-def _decode(tree, tensors, depth=0, decoded=None):
-    """The object of a JSON tree written by ``_encode``; a crafted tree gives a ValueError
-    (caught by ``load``), never a RecursionError."""
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"the object is nested more than {_MAX_DEPTH} levels deep")
-    if decoded is None:
-        decoded = {}                    # key -> the object made for it (see "same")
-    if not isinstance(tree, dict):
-        raise ValueError(f"expected a node {{'t'|'lazy'|'d'|'l'|'u'|'sz'|'dt'|'dev'|'v': ...}}, "
-                         f"got {str(tree)[:80]}")
-    if "lazy" in tree:
-        dtype = dtypes._BY_NAME.get(str(tree.get("dt")))
-        if dtype is None or tree["lazy"] not in ("p", "b"):
-            raise ValueError(f"a lazy placeholder node holds {str(tree)[:80]}")
-        kind = UninitializedParameter if tree["lazy"] == "p" else UninitializedBuffer
-        return kind(requires_grad=bool(tree.get("rg")), dtype=dtype)
-    if "t" in tree:
-        first = tree.get("same")
-        if isinstance(first, str) and first in decoded:
-            return decoded[first]       # the same tensor as at an earlier node
-        t = tensors[tree["t"]]
-        grad = bool(tree.get("p", tree.get("rg"))) and t.is_floating_point()
-        if "p" in tree:
-            t = Parameter(t, requires_grad=grad)
-        elif grad:
-            t.requires_grad_(True)
-        decoded[tree["t"]] = t
-        return t
-    if "d" in tree:
-        items = [(k, _decode(v, tensors, depth + 1, decoded)) for k, v in tree["d"]]
-        if not tree.get("o"):
-            return dict(items)
-        result = OrderedDict(items)
-        if "m" in tree:
-            result._metadata = OrderedDict(
-                (str(k), dict(v)) for k, v in tree["m"] if isinstance(v, dict))
-        return result
-    if "l" in tree:
-        return [_decode(v, tensors, depth + 1, decoded) for v in tree["l"]]
-    if "u" in tree:
-        return tuple(_decode(v, tensors, depth + 1, decoded) for v in tree["u"])
-    if "sz" in tree:
-        if not all(isinstance(n, int) and not isinstance(n, bool) for n in tree["sz"]):
-            raise ValueError(f"a size node holds {str(tree['sz'])[:80]}, not ints")
-        return Size(tree["sz"])
-    if "dt" in tree:
-        dtype = dtypes._BY_NAME.get(str(tree["dt"]))
-        if dtype is None:
-            raise ValueError(f"a dtype node names {str(tree['dt'])[:80]}, not a dtype")
-        return dtype
-    if "dev" in tree:
-        return backend.Device(str(tree["dev"]))
-    value = tree["v"]
-    if not (value is None or isinstance(value, (bool, int, float, str))):
-        raise ValueError(f"a value node holds {type(value).__name__}, not a number or string")
-    return value
-
-
-def _metadata_of(obj):
-    """A state_dict's ``_metadata`` (each module's version under its dotted path) as JSON
-    pairs, kept so that a reloaded checkpoint says which versions wrote it; None when there
-    is none or it holds what JSON cannot."""
-    meta = getattr(obj, "_metadata", None)
-    if not isinstance(meta, dict):
-        return None
-    pairs = [[k, v] for k, v in meta.items()]
-    try:
-        json.dumps(pairs)
-    except (TypeError, ValueError):
-        return None
-    return pairs
 
 
 def _parse_json(text):
@@ -318,88 +155,6 @@ def _safetensors_bytes(tree, tensors):
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
-# safetensors dtype name -> the numpy dtype minigrad keeps it as.
-_NATIVE = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32,
-           "I64": np.int64, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
-           "F16": np.float16, "BF16": dtypes.BFLOAT16, "F32": np.float32, "F64": np.float64,
-           "C64": np.complex64, "C128": np.complex128}
-# Dtypes torch can hold and minigrad cannot: widened exactly to one it has (with a warning).
-# name -> (bytes per element, what it becomes, how)
-_WIDENED = {"F8_E4M3": (1, "float32"), "F8_E5M2": (1, "float32"),
-            "F8_E4M3FNUZ": (1, "float32"), "F8_E5M2FNUZ": (1, "float32")}
-_REFUSED = {"F8_E8M0": "float8_e8m0",
-            "F4": "float4", "F6_E2M3": "float6_e2m3", "F6_E3M2": "float6_e3m2"}
-
-
-def _float8_table(exponent_bits, bias, ieee):
-    """The 256 float32 values of an 8-bit float (1 sign bit, ``exponent_bits``, the rest
-    mantissa). ``ieee``: an all-ones exponent is inf/NaN (e5m2); else the OCP 'fn' rule (e4m3fn:
-    only S.1111.111 is NaN, no inf) or, for the 'fnuz' kinds (bias one more), 0x80 is NaN."""
-    mantissa_bits = 7 - exponent_bits
-    code = np.arange(256)
-    e = (code >> mantissa_bits) & ((1 << exponent_bits) - 1)
-    m = (code & ((1 << mantissa_bits) - 1)).astype(np.float64)
-    magnitude = np.where(e == 0, m * 2.0 ** (1 - bias - mantissa_bits),
-                         (1 + m / 2 ** mantissa_bits) * 2.0 ** (e - bias))
-    value = np.where(code >> 7, -magnitude, magnitude)
-    top = (1 << exponent_bits) - 1
-    if ieee:
-        value = np.where(e == top, np.where(m == 0, np.copysign(np.inf, value), np.nan), value)
-    elif bias in (8, 16):                       # fnuz: no negative zero, 0x80 is the NaN
-        value[0x80] = np.nan
-    else:
-        value[(e == top) & (m == (1 << mantissa_bits) - 1)] = np.nan
-    return value.astype(np.float32)
-
-
-def _widen(raw, kind, key, name):
-    """Convert the little-endian bytes of a dtype minigrad lacks to one it has, exactly."""
-    exponent_bits, bias, ieee = {"F8_E4M3": (4, 7, False), "F8_E5M2": (5, 15, True),
-                                 "F8_E4M3FNUZ": (4, 8, False), "F8_E5M2FNUZ": (5, 16, False)}[kind]
-    return _float8_table(exponent_bits, bias, ieee)[raw.view(np.uint8)]
-
-
-def _read_tensors(data, header, name):
-    """{key: numpy array} from the validated ``header``: each tensor's bytes, checked against
-    its dtype and shape; dtypes minigrad lacks are widened (with one warning) or refused."""
-    start = 8 + struct.unpack("<Q", data[:8])[0]
-    buffer = memoryview(data)
-    arrays, widened = {}, []
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        kind, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
-        if kind in _REFUSED or (kind not in _NATIVE and kind not in _WIDENED):
-            what = _REFUSED.get(kind, "an unknown dtype")
-            raise ValueError(f"minigrad.load: {name} holds '{key}' as {kind} ({what}), which "
-                             "minigrad cannot represent; it loads bool, uint8, uint16, uint32, "
-                             "uint64, int8, int16, int32, int64, float16, bfloat16, float32, "
-                             "float64, complex64, complex128, and widens float8")
-        itemsize = np.dtype(_NATIVE[kind]).itemsize if kind in _NATIVE else _WIDENED[kind][0]
-        count = 1
-        for s in shape:
-            count *= s
-        if end - begin != count * itemsize:
-            raise ValueError(f"minigrad.load: {name} is damaged: '{key}' ({kind}, shape "
-                             f"{shape}) needs {count * itemsize} bytes but its data_offsets "
-                             f"[{begin}, {end}] span {end - begin}")
-        raw = np.frombuffer(buffer[start + begin:start + end], dtype=np.uint8)
-        if kind in _NATIVE:
-            # (bfloat16, a 2-byte pattern to numpy, is read as little-endian 16-bit words)
-            array = raw.view("<u2").astype(np.uint16).view(_NATIVE[kind]) if kind == "BF16" \
-                else raw.view(np.dtype(_NATIVE[kind]).newbyteorder("<")).astype(_NATIVE[kind])
-        else:
-            array = _widen(raw, kind, key, name)
-            widened.append(f"'{key}' {kind} as {_WIDENED[kind][1]}")
-        arrays[key] = array.reshape(shape)
-    if widened:
-        warnings.warn(f"minigrad.load: {name} holds dtypes minigrad does not have; converted "
-                      f"exactly: {', '.join(widened)}", stacklevel=3)
-    return arrays
-
-
-
-
 _COMPLEX128_KEY = "minigrad_complex128"
 
 

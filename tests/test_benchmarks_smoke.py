@@ -102,7 +102,7 @@ def test_table_output_and_only():
 def test_a_wrong_gradient_is_rejected_and_not_timed():
     # Break minigrad's Linear backward by 1% on the weight gradient.
     prelude = (
-        "import minigrad.ops.matmul as m\n"
+        "import minigrad.ops.linear as m\n"
         "_bw = m.Linear.backward\n"
         "def wrong(self, g):\n"
         "    gx, gw, *rest = _bw(self, g)\n"
@@ -118,7 +118,7 @@ def test_a_wrong_gradient_is_rejected_and_not_timed():
 
 def test_a_wrong_forward_is_rejected():
     prelude = (
-        "import minigrad.ops.matmul as m\n"
+        "import minigrad.ops.linear as m\n"
         "_fw = m.Linear.forward\n"
         "m.Linear.forward = lambda self, *a: _fw(self, *a) + 1e-2\n")
     out = _harness("--quick", "--only", "linear", prelude=prelude)

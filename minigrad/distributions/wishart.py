@@ -27,7 +27,7 @@ from numbers import Number
 import numpy as np
 
 from ..linalg import slogdet
-from ..ops.solve import cholesky_solve
+from ..ops.triangular_solve import cholesky_solve
 from ..ops.special_functions import mvlgamma
 from . import _ops as ops
 from . import constraints

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from ..ops.matmul import linear
+from ..ops.linear import linear
 from ..ops.padding import pad
 from ..ops.softmax import softmax
 from ..ops.math_extra import scaled_dot_product_attention, _dropout_weights

@@ -11,7 +11,8 @@ from .._sparse_factories import embedding_rows
 from ..autograd import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..ops.stacking import cat
-from ..ops.scatter_gather import SCALAR_NAMES, Gather, IndexAdd, IndexSelect, scatter_reduce_array
+from ..ops.scatter_gather import Gather, IndexAdd, IndexSelect, scatter_reduce_array
+from ..ops._gather_scatter_checks import SCALAR_NAMES
 from ..tensor import Tensor, _plain_type
 
 __all__ = ["embedding_bag"]

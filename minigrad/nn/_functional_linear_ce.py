@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..dtypes import float16, float32, float64, int64
 from ..ops.loss import cross_entropy
-from ..ops.matmul import linear
+from ..ops.linear import linear
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
 

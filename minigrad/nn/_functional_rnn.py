@@ -18,7 +18,7 @@ optional biases.
 """
 from __future__ import annotations
 
-from ..ops.matmul import linear
+from ..ops.linear import linear
 from ..tensor import Tensor
 from .modules._rnn_arguments import refuse_arguments
 from .modules.rnn import _gru_step, _lstm_step, _rnn_step, run_layers

@@ -41,7 +41,7 @@ from ..ops import softmax as _softmax_ops
 from ..ops.softmax import logsumexp  # noqa: F401
 from ..ops.movement import flatten, unflatten  # noqa: F401
 from ..ops.padding import pad  # noqa: F401
-from ..ops.matmul import linear  # noqa: F401
+from ..ops.linear import linear  # noqa: F401
 from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
 from ..ops.regression_loss import mse_loss, l1_loss  # noqa: F401
 from ..ops.binary_loss import (  # noqa: F401
@@ -63,8 +63,8 @@ from ..ops.activation import (  # noqa: F401
     gelu, elu, celu, selu, hardswish, hardsigmoid, hardtanh, relu6, softsign, softplus,
     logsigmoid, mish, silu, prelu, softmin, tanhshrink, hardshrink, softshrink)
 from ..ops.fold import unfold, fold, max_unpool1d, max_unpool2d, max_unpool3d  # noqa: F401
-from ..ops.interpolate import (  # noqa: F401
-    interpolate, upsample, pixel_shuffle, pixel_unshuffle)
+from ..ops.interpolate import interpolate, upsample  # noqa: F401
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.math_extra import scaled_dot_product_attention  # noqa: F401
 from ._functional_losses import (  # noqa: F401
     smooth_l1_loss, huber_loss, kl_div, poisson_nll_loss, gaussian_nll_loss, soft_margin_loss,

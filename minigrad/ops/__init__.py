@@ -2,7 +2,8 @@
 
   elementwise  + - * / % and negation; the type promotion binary ops share
   elementary_functions
-               exp log log1p sqrt rsqrt square pow abs sin cos tanh sigmoid
+               exp log log1p sqrt rsqrt square abs sin cos tanh sigmoid
+  power        pow
   pointwise_select
                where maximum minimum, and the gradients of selecting ops
   relu_clamp   relu leaky_relu clamp clamp_min clamp_max
@@ -14,7 +15,8 @@
   stacking     cat stack split chunk narrow select unbind
   indexing     x[i, 1:3, None, mask, idx] and x[...] = v
   inplace      x += y, x[i] = v, add_ mul_ zero_ copy_ ...
-  matmul       matmul, linear
+  matmul       matmul mm bmm mv
+  linear       linear
   conv         conv1d conv2d conv_transpose1d conv_transpose2d (+ the teaching corr2d)
   pool         max_pool1d/2d/3d adaptive_max_pool1d/2d/3d
   avg_pool     avg_pool1d/2d/3d adaptive_avg_pool1d/2d/3d

@@ -1,6 +1,7 @@
 """The gradients of a product of matrices and of ``linear`` computed on numpy arrays at
-once, for the backwards of ``MatMul`` and ``Linear`` (ops/matmul.py) when nothing is to be
-recorded: the same products and sums their ops would compute, without an apply each."""
+once, for the backwards of ``MatMul`` and ``Linear`` (ops/matmul.py, ops/linear.py) when
+nothing is to be recorded: the same products and sums their ops would compute, without an
+apply each."""
 from __future__ import annotations
 
 import numpy as np

@@ -22,7 +22,8 @@ from .matmul import matmul
 from .movement import transpose
 from .softmax import softmax
 from . import attention_node
-from .scatter_gather import CPP_NAMES, IndexSelect
+from .scatter_gather import IndexSelect
+from ._gather_scatter_checks import CPP_NAMES
 
 _FLOAT32 = np.dtype("float32")      # float16 and bfloat16 are computed in it
 

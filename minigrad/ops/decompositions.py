@@ -41,7 +41,8 @@ from .movement import clone, mT
 from .stacking import cat, narrow
 from .shaping import diagonal, tril, triu
 from .sequence_more import diag_embed
-from .solve import _batch_prefix, _mH, check_matrices, result_type, solve_triangular
+from .solve import _batch_prefix, _mH, check_matrices, result_type
+from .triangular_solve import solve_triangular
 
 __all__ = ["cholesky", "cholesky_ex", "torch_cholesky", "qr", "svd", "torch_svd"]
 

@@ -1,15 +1,14 @@
 """The elementary functions, pointwise: ``exp``, ``log``, ``log1p``, ``sqrt``, ``rsqrt``,
-``square``, ``pow``, ``abs``, ``sin``, ``cos``, ``tanh``, ``sigmoid``.
+``square``, ``abs``, ``sin``, ``cos``, ``tanh``, ``sigmoid``.  ``pow`` is in ``power.py``.
 
 Derivatives, as their backwards compute them (conjugated for complex inputs)::
 
     exp' = exp            log' = 1 / x          log1p' = 1 / (1 + x)    sqrt' = 1 / (2 sqrt x)
     sin' = cos            cos' = -sin           tanh' = 1 - tanh^2      sigmoid' = s (1 - s)
-    abs' = sign(x)        d(a^b)/da = b a^(b-1)                         d(a^b)/db = a^b log a
+    abs' = sign(x)
 
 Integer and bool inputs of exp, log, sqrt, sin... compute in the default float dtype
-(``_unary``).  ``pow`` follows PyTorch's kernels: its scalar-exponent one (``ScalarPow``: 0.5 is
-sqrt), its tensor-exponent one (``_c_pow``), and integer powers with negative exponents.
+(``_unary``).
 """
 from __future__ import annotations
 
@@ -21,180 +20,10 @@ from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, check_python_int, ieee,
-                    ieee_errors, not_implemented_for, torch_sign)
-from .elementwise import _binary, _scalar_or_tensor, add, cast, div, mul, neg, refuse_array, sub
-from .plumbing import cast_to, conj_of, sum_to
+from ._util import FLOAT32_64 as _FLOATS, ieee, torch_sign
+from .elementwise import add, cast, div, mul, neg, sub
+from .plumbing import cast_to, conj_of
 from .pointwise_select import _piecewise_grad, where
-
-
-# ----------------------------------------------------------------------------------------------
-# Powers
-# ----------------------------------------------------------------------------------------------
-def _c_pow(xp, a, b):
-    """a ** b as C's pow, PyTorch's tensor-exponent kernel: numpy takes an exponent of 0.5
-    that it reads with stride 0 (a scalar, a broadcast axis) as sqrt, whose (-inf) ** 0.5
-    is NaN (pow's is inf) and (-0) ** 0.5 is -0 (pow's +0)."""
-    out = xp.power(a, b)
-    if a.dtype.kind == "f" and b.size and (b == 0.5).any():
-        half = b == 0.5
-        out = xp.where(half & (a == 0), 0.0, xp.where(half & xp.isneginf(a), xp.inf, out))
-        out = out.astype(a.dtype, copy=False)
-    return out
-
-
-# the number exponents that PyTorch's scalar-exponent kernel computes without cpow, and how
-_COMPLEX_SCALAR_POWERS = {
-    0.5: lambda xp, a: xp.sqrt(a),
-    -0.5: lambda xp, a: 1 / xp.sqrt(a),
-    2: lambda xp, a: a * a,
-    3: lambda xp, a: a * a * a,
-    -1: lambda xp, a: 1 / a,
-    -2: lambda xp, a: 1 / (a * a),
-}
-
-
-def _complex_pow(xp, a, b, number_exponent=False):
-    """a ** b for complex arrays as PyTorch's kernel, C's cpow: exp(b log a). numpy's power
-    agrees for finite operands and results but has cases of its own at a = 0, at inf or NaN
-    and past the float range (integer exponents are repeated products there), where cpow
-    gives NaN for 0 ** 0 and inf ** 0 (log 0 is -inf), inf + NaN i for 0 ** -1 and 0 for
-    inf ** -1; there the formula is used. PyTorch's kernel for a number exponent
-    (``number_exponent``) computes the exponents of ``_COMPLEX_SCALAR_POWERS`` with
-    products, square roots and reciprocals instead, and x ** 0 is 1, x ** 1 is x."""
-    if number_exponent:
-        e = b.item()
-        with np.errstate(all="ignore"):
-            if e in _COMPLEX_SCALAR_POWERS:
-                return _COMPLEX_SCALAR_POWERS[e](xp, a).astype(a.dtype, copy=False)
-            out = a ** b
-        special = ((a == 0) | ~xp.isfinite(a) | ~xp.isfinite(out)) & (b != 0) & (b != 1)
-    else:
-        out = a ** b
-        special = (a == 0) | ~xp.isfinite(a) | ~xp.isfinite(b) | ~xp.isfinite(out)
-    if special.any():
-        with np.errstate(all="ignore"):
-            cpow = xp.exp(b * xp.log(a)).astype(out.dtype, copy=False)
-        out = xp.where(special, cpow, out)
-    return out
-
-
-class Pow(Function):
-    complex_ok = True
-    saved_names = ("self", "exponent", "result")
-    number_base = False       # number ** tensor: PyTorch gives it row-major, whatever b's layout
-
-    @ieee
-    def forward(self, a, b):
-        if a.dtype.kind == "c":
-            out = _complex_pow(backend.xp_of(a), a, b)
-        else:
-            out = _c_pow(backend.xp_of(a), a, b)
-        # laid out as PyTorch's: after a (or row-major for a number base)
-        if self.number_base:
-            out = out if out.flags.c_contiguous else out.copy()
-        else:
-            out = mf.pointwise_result(out, a, b)
-        self.save_for_backward(a, b, out)
-        return out
-
-    @ieee
-    def backward(self, g):
-        # d(a^b)/da = b a^(b-1);  d(a^b)/db = a^b log(a)
-        a, b, out = self.saved_tensors          # out: None for ScalarPow (not needed)
-        ga = gb = None
-        if any(v is not None and v._array.dtype.kind == "c" for v in (a, b, out)):
-            # the principal branch: conj(b a^(b-1)) and conj(a^b log a); a zero exponent
-            # gives a zero gradient for a, as for real tensors
-            if self.needs_input_grad[0]:
-                ga = where(b._array == 0, 0.0,
-                           mul(g, conj_of(mul(b, pow(a, self._exponent_less_one(b))))))
-                ga = sum_to(ga, a.shape)
-            if self.needs_input_grad[1]:
-                gb = where((a._array == 0) & (b._array.real >= 0), 0.0,
-                           mul(g, conj_of(mul(out, log(a)))))
-                gb = sum_to(gb, b.shape)
-            return ga, gb
-        if self.needs_input_grad[0]:
-            ga = self._base_grad(g, a, b)
-        if self.needs_input_grad[1]:
-            # log(a): -inf at a = +-0 (so 0 ** -1 gives -inf, as PyTorch), NaN below
-            positive = a._array > 0
-            log_a = where(positive, log(where(positive, a, 1.0)),
-                          Tensor._wrap(_nonpositive_log(a._array)))
-            gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
-            gb = sum_to(gb, b.shape)
-        return ga, gb
-
-    def _exponent_less_one(self, b):
-        """b - 1, the exponent of the base's gradient (a tensor, so pow's tensor kernel)."""
-        return sub(b, 1)
-
-    def _base_grad(self, g, a, b):
-        """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
-        derivative of x ** 2 is 2 everywhere); exactly 0 where b = 0 (a^(b-1) may be inf)."""
-        return sum_to(where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a.shape)
-
-
-def _nonpositive_log(a):
-    """log of an array's non-positive elements: -inf at zero, NaN below it (and at NaN)."""
-    xp = backend.xp_of(a)
-    return xp.where(a == 0, -xp.inf, xp.nan).astype(a.dtype, copy=False)
-
-
-class ScalarPow(Pow):
-    """a ** e for a Python number e: PyTorch's scalar-exponent kernel, which takes e = 0.5
-    as sqrt and e = -0.5 as rsqrt (NaN at -inf, where pow gives inf and 0), and its
-    backward: a zero gradient without a graph for e = 0, else g e a^(e-1) with that same
-    kernel (e - 1 a Python number again)."""
-
-    saved_names = ("self", None, None)
-    saved_fields = {"exponent": "exponent"}
-
-    _node_name = "PowBackward0"
-
-    @ieee
-    def forward(self, a, b):
-        e = b.item()
-        if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV":
-            root = backend.xp_of(a).sqrt(a)
-            out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
-            self.save_for_backward(a, b, None)
-            return out
-        if a.dtype.kind == "c":
-            out = _complex_pow(backend.xp_of(a), a, b, number_exponent=True)
-        else:
-            out = a ** b    # numpy's operator: x * x for 2, as PyTorch's scalar kernel
-        if not a.flags.c_contiguous:
-            out = mf.pointwise_layout(out, (a,))     # a's layout (the exponent is no operand)
-        # the result is not kept: the exponent takes no gradient, and a pow_ written later
-        # over (a view of) it must not make backward refuse, as in PyTorch
-        self.save_for_backward(a, b, None)
-        return out
-
-    def _exponent_less_one(self, b):
-        """e - 1 as a number: the gradient's power uses the scalar kernel too (for a complex
-        base, 0 ** 0 is 1 there, NaN in the tensor kernel)."""
-        return b._array.item() - 1
-
-    def _base_grad(self, g, a, b):
-        e = b._array.item()
-        if e == 0:
-            return Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, g._array.dtype))
-        return sum_to(mul(g, mul(b, pow(a, e - 1))), a.shape)
-
-
-class BoolExponentPow(Function):
-    """a ** b for a bool exponent b (promoted to a's dtype): the value of Pow; its backward
-    refuses as PyTorch's does (it computes b - 1, a subtraction PyTorch forbids on bools)."""
-    def forward(self, a, b):
-        with ieee_errors():
-            return a ** b
-
-    def backward(self, g):
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -443,85 +272,6 @@ class Sigmoid(Function):
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions (what Tensor methods and minigrad.* call)
 # ----------------------------------------------------------------------------------------------
-def check_integer_exponent(a, b):
-    """PyTorch's refusals of an integer (or bool) tensor ``a`` to the power of an integer
-    number ``b`` (a numpy integer too): a negative one, or one past a's integer type; and of a
-    float16 or bfloat16 ``a`` to a power past its range (the number is converted to it); a
-    Python int past 64 bits is PyTorch's OverflowError first."""
-    check_python_int(a)
-    check_python_int(b)
-    if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype) and \
-            isinstance(b, (int, float)) and not isinstance(b, bool):
-        dtypes.number_for(b, a._array.dtype, half_checked=True)
-    if not isinstance(a, Tensor) or a._array.dtype.kind not in "biu" or \
-            not isinstance(b, (int, np.integer)) or isinstance(b, (bool, np.bool_)):
-        return
-    b = int(b)
-    if b < 0:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    if a._array.dtype.kind in "iu":
-        # the exponent is converted to the base's integer type first, and must fit
-        info = np.iinfo(a._array.dtype)
-        if not info.min <= b <= info.max:
-            c_name = {"int32": "int"}.get(a._array.dtype.name, f"{a._array.dtype.name}_t")
-            raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
-
-
-def pow(input, exponent):
-    """input ** exponent (either may be a Python number, not both)."""
-    a, b = input, exponent
-    if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
-        refuse_array("pow", a, "self", 1)
-        refuse_array("pow", b, "exponent")
-    check_integer_exponent(a, b)
-    if isinstance(b, Tensor) and b._array.dtype.kind in "iu":
-        like = b
-        a_t = a if isinstance(a, Tensor) else _scalar_or_tensor(a, b, "pow")
-        dtype = dtypes.result_type(a_t._array, b._array)
-        if dtype.kind in "iu":
-            xp = backend.xp_of(like._array)
-            # in the promoted dtype (a uint8 base wraps -1 to 255, as PyTorch)
-            bv = b._array.astype(dtype, copy=False)
-            if bool((bv < 0).any()):
-                return _integer_pow_negative(xp, a_t._array.astype(dtype, copy=False), bv,
-                                             dtype)
-    if isinstance(a, bool) and isinstance(b, Tensor) and b._array.dtype.kind == "b":
-        raise not_implemented_for("pow", b._array.dtype)       # True ** bool tensor: bool
-    if isinstance(a, Tensor) and a._array.dtype.kind == "b" and \
-            (isinstance(b, bool) or (isinstance(b, Tensor) and b._array.dtype.kind == "b")):
-        # a bool result: PyTorch's pow kernel has no bool version; a Python bool exponent is
-        # done without it (a ** True = a, a ** False = True)
-        if isinstance(b, Tensor):
-            raise not_implemented_for("pow", a._array.dtype)
-        return Tensor._wrap(backend.xp_of(a._array).logical_or(a._array, not b))
-    if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \
-            a._array.dtype.kind in "fV":
-        return _binary(BoolExponentPow, a, b, "pow")
-    if isinstance(a, Tensor) and isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
-        out = _binary(ScalarPow, a, b, "pow")
-        if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
-            out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
-        return out
-    # PyTorch's nodes: PowBackward1 for a tensor exponent, PowBackward2 for a number's power
-    return _binary(_NUMBER_BASE_POW if not isinstance(a, Tensor) else _TENSOR_POW, a, b, "pow")
-
-
-_TENSOR_POW, _NUMBER_BASE_POW = Pow.renamed("PowBackward1"), Pow.renamed("PowBackward2")
-_NUMBER_BASE_POW.number_base = True
-
-
-def _integer_pow_negative(xp, av, bv, dtype):
-    """Integer ** integer with negative exponents, as PyTorch: 1 ** -n = 1, (-1) ** -n = +-1,
-    any other base ** -n = 0 (0 ** -n too)."""
-    broadcast_shape(tuple(av.shape), tuple(bv.shape), "pow")
-    negative = bv < 0
-    with ieee_errors():
-        out = xp.power(av, xp.where(negative, 0, bv).astype(dtype, copy=False))
-    odd = (bv % 2) != 0
-    reciprocal = xp.where(av == 1, 1, xp.where(av == -1, xp.where(odd, -1, 1), 0))
-    return Tensor._wrap(xp.asarray(xp.where(negative, reciprocal, out), dtype=dtype))
-
-
 def _unary(fn, a, floating=True, **params):
     if not isinstance(a, Tensor):
         fn.apply(a)         # PyTorch's TypeError, naming the argument's type

@@ -16,7 +16,7 @@ from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise
-from .elementary_functions import Pow, ScalarPow, check_integer_exponent, pow
+from .power import Pow, ScalarPow, check_integer_exponent, pow
 from .elementwise import Add, Div, Mul, Sub
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem

@@ -12,7 +12,7 @@ from .. import _memory_format as mf, backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for, result_dtype
-from .elementary_functions import pow
+from .power import pow
 from .elementwise import cast, mul
 from .inplace import copy_
 from .writes import can_cast_inplace, kind_name

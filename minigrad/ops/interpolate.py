@@ -1,6 +1,7 @@
 """``F.interpolate`` (modes ``nearest``, ``nearest-exact``, ``linear``, ``bilinear``,
-``trilinear``, ``bicubic`` and ``area``, with ``align_corners``) and ``pixel_shuffle`` /
-``pixel_unshuffle``.
+``trilinear``, ``bicubic`` and ``area``, with ``align_corners``).  The taps of each mode (the
+formulas below) are computed in ``_resize_taps.py``; ``pixel_shuffle`` / ``pixel_unshuffle``
+are in ``pixel_shuffle.py``.
 
 Resizing is separable: one spatial dim at a time, each output position ``dst`` mixes a few
 input positions ("taps", clamped into [0, n_in - 1]) with constant weights:
@@ -48,18 +49,17 @@ from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map
 from ._util import FLOAT32_64, not_implemented_for
 from .elementwise import add, mul
-from .movement import clone, contiguous, keep_channels_last, permute
-from .plumbing import reshape_to
+from .movement import clone, keep_channels_last
 from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
+from ._resize_taps import _dims_taps
 
-__all__ = ["interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["interpolate", "upsample"]
 
 _NEEDS_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
 _ALL = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact",
         "lanczos")
 _INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
-_CUBIC_A = -0.75
 
 
 def _requested(input, size, scale_factor, dim):
@@ -171,95 +171,6 @@ def _output_sizes(spatial, output_size, scale_factors):
     return out
 
 
-def _cubic(d):
-    """Keys' cubic convolution weight of a tap at distance |d| (a = -0.75)."""
-    d = np.abs(d)
-    a = _CUBIC_A
-    near = ((a + 2) * d - (a + 3)) * d * d + 1                     # |d| <= 1
-    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a                 # 1 < |d| < 2
-    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
-
-
-def _taps(mode, n_in, n_out, scale, align_corners):
-    """[(index (n_out,) int64, weight (n_out,) float64 or None)]: the input positions each of the
-    ``n_out`` outputs reads along one dim, and how much of each (None: just that one)."""
-    dst = np.arange(n_out, dtype=np.float64)
-    if mode in ("nearest", "nearest-exact"):
-        shift = 0.5 if mode == "nearest-exact" else 0.0
-        return [(np.minimum(np.floor((dst + shift) * scale).astype(np.int64), n_in - 1), None)]
-    if align_corners:
-        x = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        x = (dst + 0.5) * scale - 0.5
-        if mode != "bicubic":
-            x = np.maximum(x, 0.0)
-    floor = np.floor(x)
-    t = x - floor
-    floor = floor.astype(np.int64)
-    if mode == "bicubic":
-        return [(np.clip(floor + k, 0, n_in - 1), _cubic(t - k)) for k in (-1, 0, 1, 2)]
-    lo = np.minimum(floor, n_in - 1)
-    return [(lo, 1 - t), (np.minimum(lo + 1, n_in - 1), t)]
-
-
-def _nearest_index(mode, n_in, n_out, scale, scale32, planar, single):
-    """The input position each of the ``n_out`` outputs of a nearest mode copies, computed as
-    PyTorch's CPU kernels do, since a position that lands on an integer can floor either way:
-
-    * a 4-d input (``planar``): float32 arithmetic with ``scale32`` (the scale rounded to
-      float32); 'nearest' copies an unchanged size and halves an exact doubling;
-    * 3-d and 5-d inputs: the input dtype's precision (float32 for ``single``, any dtype but
-      float64), the position rounded to float32 before the floor; 'nearest-exact' goes
-      through the pixel centre, max(scale (dst + 0.5) - 0.5, 0) + 0.5.
-    """
-    dst = np.arange(n_out, dtype=np.int64)
-    exact = mode == "nearest-exact"
-    if planar:
-        if not exact and n_out == n_in:
-            return dst
-        if not exact and n_out == 2 * n_in:
-            return dst >> 1
-        # a product of two float32 values is exact in float64: rounding it once is float32's
-        pos = (dst + (0.5 if exact else 0.0)) * np.float64(scale32)
-    else:
-        work = np.float32 if single else np.float64
-        step = work(scale32 if single else scale)
-        pos = dst.astype(work) * step
-        if exact:
-            pos = np.maximum((dst.astype(work) + work(0.5)) * step - work(0.5), work(0)) + \
-                work(0.5)
-    return np.minimum(np.floor(pos.astype(np.float32)).astype(np.int64), n_in - 1)
-
-
-def _taps_antialias(mode, n_in, n_out, scale, align_corners):
-    """Taps of the anti-aliased resize (``antialias=True``): when shrinking by ``scale`` > 1
-    the filter (a triangle for bilinear, Keys' cubic with a = -0.5 for bicubic) is stretched
-    by ``scale``, so each output averages every input it covers; its weights are normalized
-    to sum to 1 (the ones cut off at the borders are dropped, not clamped)."""
-    if align_corners:
-        scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-    half_width = {"bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}[mode]
-    support = half_width * scale if scale >= 1.0 else half_width
-    stretch = 1.0 / scale if scale >= 1.0 else 1.0
-    center = scale * (np.arange(n_out, dtype=np.float64) + 0.5)
-    first = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
-    count = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), n_in) - first
-    weights = []
-    for j in range(int(math.ceil(support)) * 2 + 1):
-        d = np.abs((j + first - center + 0.5) * stretch)
-        if mode == "bilinear":
-            w = np.maximum(1.0 - d, 0.0)
-        elif mode == "lanczos":
-            w = np.where(d < 3.0, np.sinc(d) * np.sinc(d / 3.0), 0.0)
-        else:
-            w = np.where(d < 1, (1.5 * d - 2.5) * d * d + 1,
-                         np.where(d < 2, ((-0.5 * d + 2.5) * d - 4) * d + 2, 0.0))
-        weights.append(np.where(j < count, w, 0.0))
-    total = np.sum(weights, axis=0)
-    total = np.where(total == 0, 1.0, total)
-    return [(np.clip(first + j, 0, n_in - 1), w / total) for j, w in enumerate(weights)]
-
-
 def _resize_dim(out, d, taps):
     """Float path: sum over taps of weight * out[..., index, ...] along dim ``d``."""
     if taps[0][1] is None:
@@ -274,40 +185,6 @@ def _resize_dim(out, d, taps):
         term = mul(picked, w)
         total = term if total is None else add(total, term)
     return total
-
-
-def _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias, backward=False):
-    """[(dim, n_in, n_out, taps)] of the dims to resize, the last dim first (for uint8 the
-    order changes the rounding, and PyTorch goes last first).  A dim of unchanged size is
-    left alone where PyTorch copies it whatever the scale: by the linear modes, 2-d nearest
-    (as in ``_nearest_index``), anti-aliased and uint8 bicubic resizes; the nearest modes at
-    scale 1 read every position anyway.
-
-    ``backward``: the dims of PyTorch's backward kernels, which are not always the forward's
-    transpose: the anti-aliased ones resize every dim (none is skipped).  (Nearest's backward
-    kernels round some positions unlike its forward; minigrad keeps the forward's transpose
-    there, the true gradient.)"""
-    nearest = mode in ("nearest", "nearest-exact")
-    # PyTorch's separable kernels (anti-aliased, and uint8) skip the dims that keep their size
-    separable = (antialias and not backward) or (input._array.dtype == np.uint8 and
-                                                 mode == "bicubic")
-    planar = input.ndim == 4
-    single = input._array.dtype != np.float64
-    dims = []
-    for k in reversed(range(len(sizes))):
-        d, n_out, n_in = 2 + k, sizes[k], input.shape[2 + k]
-        if n_out == n_in and (mode in ("linear", "bilinear", "trilinear") and not antialias or
-                              separable or (mode == "nearest" and planar) or
-                              (nearest and scales[k] == 1.0)):
-            continue
-        if nearest:
-            taps = [(_nearest_index(mode, n_in, n_out, scales[k], scales32[k], planar, single),
-                     None)]
-        else:
-            taps = (_taps_antialias if antialias else _taps)(mode, n_in, n_out, scales[k],
-                                                             align_corners)
-        dims.append((d, n_in, n_out, taps))
-    return dims
 
 
 def _maps(dims):
@@ -485,65 +362,3 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
     warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
                   "instead.", UserWarning, stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
-
-
-def pixel_shuffle(input, upscale_factor):
-    """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block."""
-    r = _positive_factor("pixel_shuffle", "upscale_factor", upscale_factor)
-    if input.ndim < 3:
-        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
-                           f"input with {input.ndim} dimension(s)")
-    *lead, c, h, w = input.shape
-    if c % (r * r):
-        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
-                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
-                           f"is not divisible by {r * r}")
-    n = len(lead)
-    x = reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w))
-    x = permute(x, *range(n), n, n + 3, n + 1, n + 4, n + 2)        # (.., C, H, r, W, r)
-    out = _shuffled_layout(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
-    return rename_node(out, "PixelShuffleBackward0")
-
-
-def _positive_factor(op, name, value):
-    if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
-        value = int(value)                   # a 0-d integer tensor is read as its int
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{op}(): argument '{name}' (position 2) must be int, not "
-                        f"{type(value).__name__}")
-    if value <= 0:
-        raise RuntimeError(f"{op} expects a positive {name}, but got {value}")
-    return int(value)
-
-
-def _shuffled_layout(out, input):
-    """A pixel (un)shuffle's result as PyTorch's, always a new tensor: channels-last where the
-    input looks so, else row-major (the reshape may have left a view with any strides, for a
-    factor of 1 or a single channel)."""
-    fmt = mf.suggest(input._array)
-    out = contiguous(out, memory_format=fmt)
-    if backend.xp_of(out._array).may_share_memory(out._array, input._array):
-        out = clone(out, memory_format=fmt)           # a factor of 1: still a copy
-    # channels-last strides exactly, size-1 dims' too: a single output channel (which
-    # contiguous() took as channels-last already, row-major) gets C's stride 1, as in PyTorch
-    out._array = mf.exact_layout(out._array, fmt)
-    return out
-
-
-def pixel_unshuffle(input, downscale_factor):
-    """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse."""
-    r = _positive_factor("pixel_unshuffle", "downscale_factor", downscale_factor)
-    if input.ndim < 3:
-        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
-                           f"got input with {input.ndim} dimension(s)")
-    *lead, c, hr, wr = input.shape
-    for name, dim, size in (("height", -2, hr), ("width", -1, wr)):
-        if size % r:
-            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
-                               f"downscale_factor, but input.size({dim})={size} is not "
-                               f"divisible by {r}")
-    n = len(lead)
-    x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
-    x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)
-    out = _shuffled_layout(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
-    return rename_node(out, "PixelUnshuffleBackward0")

@@ -5,8 +5,9 @@ reduced SVD A = U diag(S) Vh, A (..., m, n), k = min(m, n)), ``SvdPacked`` (all 
 complex A in one array, read back by ``svd_parts``) and ``svdvals``.
 
 Norms are in ``norms.py``, ``einsum`` / ``dot`` / ``inner`` in ``contraction.py``,
-``var_mean`` / ``std_mean`` in ``statistics.py``; the other decompositions, inverses and solves
-in ``decompositions.py``, ``eigen.py``, ``pseudo_inverse.py``, ``solve.py``, ``lu.py``, ``ldl.py``.
+``var_mean`` / ``std_mean`` in ``statistics.py``; the other decompositions, inverses, solves
+and determinants in ``decompositions.py``, ``eigen.py``, ``pseudo_inverse.py``, ``solve.py``,
+``triangular_solve.py``, ``determinant.py``, ``lu.py``, ``ldl.py``.
 """
 from __future__ import annotations
 

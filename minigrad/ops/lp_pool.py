@@ -12,7 +12,7 @@ PyTorch computes it.
 from __future__ import annotations
 
 from ._util import prod as _prod
-from .elementary_functions import pow as _pow
+from .power import pow as _pow
 from .avg_pool import avg_pool1d, avg_pool2d, avg_pool3d
 from .pool import max_pool1d, max_pool2d, max_pool3d
 

@@ -44,8 +44,8 @@ from .matmul import matmul
 from .movement import squeeze
 from .stacking import cat, narrow
 from .shaping import tril, triu
-from .solve import (_batch_prefix, _mH, check_matrices, result_type, solve, solve_rhs,
-                    solve_triangular)
+from .solve import _batch_prefix, _mH, check_matrices, result_type, solve, solve_rhs
+from .triangular_solve import solve_triangular
 
 __all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_solve", "solve_ex", "torch_lu", "lu_unpack",
            "torch_lu_solve"]

@@ -32,7 +32,8 @@ from .indexing import setitem
 from .inplace import _binary_inplace, check_out_shape, named_write
 from .movement import clone
 from .plumbing import expand_to, reshape_to, sum_to
-from .scatter_gather import CPP_NAMES, IndexSelect
+from .scatter_gather import IndexSelect
+from ._gather_scatter_checks import CPP_NAMES
 from .writes import can_cast_inplace, check_partial_overlap, kind_name
 from ._floating_checks import _check_floating
 # the parts that moved out, importable from here as before

@@ -21,7 +21,8 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (argument_error, normalize_dim, normalize_dims, python_type_name,
                     scalar_type_name)
-from .elementary_functions import abs, pow, sqrt
+from .elementary_functions import abs, sqrt
+from .power import pow
 from .elementwise import mul
 from .pointwise_select import where
 from .linalg import svdvals

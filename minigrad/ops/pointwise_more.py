@@ -20,7 +20,8 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
-from .elementary_functions import exp, log, log1p, pow, sigmoid, sin
+from .elementary_functions import exp, log, log1p, sigmoid, sin
+from .power import pow
 from . import elementwise
 from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
 from .pointwise_select import where

@@ -1,6 +1,7 @@
 """Gather and scatter along a dimension: ``gather``, ``scatter``, ``scatter_add``,
-``index_select``, ``index_add``, ``masked_fill``, ``take_along_dim``, and the array kernel of
-the scatter reductions (``scatter_reduce_array``: sum, prod, mean, amax, amin with ufunc.at).
+``index_select``, ``index_add``, ``take_along_dim``, and the array kernel of the scatter
+reductions (``scatter_reduce_array``: sum, prod, mean, amax, amin with ufunc.at).  Their checks
+of the index are in ``_gather_scatter_checks.py``; ``masked_fill`` is in ``masked_fill.py``.
 
 Two pairs of adjoint Functions carry all of them (each is the other's backward, so gradients
 of any order stay inside this pair):
@@ -34,16 +35,17 @@ from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._scatter_add_kernels import (flat_positions, index_add_fits, index_add_slices,
                                    scatter_add_array)
-from ._util import (Omitted, argument_error, broadcast_shape, check_fill_value, check_tensor,
-                    dim_like, normalize_dim, scalar_type_name)
-from .inplace import copy_
+from ._util import (Omitted, argument_error, broadcast_shape, check_tensor, dim_like, normalize_dim,
+                    scalar_type_name)
 from .elementwise import add, cast
-from .pointwise_select import Where, where
+from .pointwise_select import where
 from .movement import clone
-from .plumbing import RealPart, expand_to, reshape_to
+from .plumbing import expand_to, reshape_to
+from ._gather_scatter_checks import (INDEX_DTYPES, _as_1d, _check_along, _first_out_of_range,
+                                     _index_array, _public_args, _size)
 
-__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
-           "take_along_dim", "scatter_add_array", "scatter_reduce_array", "flat_positions"]
+__all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "take_along_dim",
+           "scatter_add_array", "scatter_reduce_array", "flat_positions"]
 
 
 # scatter_reduce's reductions: the ufunc that combines two values, and what a position starts
@@ -206,96 +208,6 @@ class IndexAdd(Function):
 
     def backward(self, g):
         return IndexSelect.apply(g, index=self.index, dim=self.dim)
-
-
-# ----------------------------------------------------------------------------------------------
-# Checks with PyTorch's messages
-# ----------------------------------------------------------------------------------------------
-# how PyTorch's messages name a dtype: its C++ type ("mask with dtype float") or its scalar
-# type ("Got Long"), and its legacy tensor class ("torch.FloatTensor")
-CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-             "int32": "int", "int16": "short int", "int8": "signed char",
-             "uint8": "unsigned char", "bool": "bool", "bfloat16": "c10::BFloat16",
-             "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
-SCALAR_NAMES = dtypes.SCALAR_NAMES
-
-
-INDEX_DTYPES = ("int32", "int64")     # the index dtypes gather/scatter/index_* accept
-
-
-def _index_array(index):
-    return index._array if isinstance(index, Tensor) else index
-
-
-def _public_args(name, input, index, arg="index", position=3):
-    """PyTorch's TypeErrors for a non-Tensor input or index of a public op (a list, a
-    number or a numpy array: PyTorch's parser takes none of them)."""
-    check_tensor(name, input)
-    check_tensor(name, index, arg, position)
-    if input._array.dtype in dtypes.BAREBONES_UNSIGNED and name in _UNSIGNED_KERNELS:
-        dtypes.refuse_unsigned(_UNSIGNED_KERNELS[name], input._array.dtype)
-
-
-# the kernel that refuses each op's uint16/32/64 input in PyTorch (which has none for them;
-# the ops that write a source check its dtype first, then refuse: see _scatter_prepare)
-_UNSIGNED_KERNELS = {
-    "gather": "scatter_gather_tensor_cpu", "take_along_dim": "scatter_gather_tensor_cpu",
-    "index_select": "index_select", "masked_fill": "masked_fill",
-    "index_fill": "index_fill_cpu", "take": "take_cpu"}
-
-
-def _first_out_of_range(idx, size):
-    """The first value of ``idx`` (in order) outside [0, size), or None."""
-    if not idx.size or (idx.min() >= 0 and idx.max() < size):      # two passes, no masks
-        return None
-    bad = (idx < 0) | (idx >= size)
-    return int(idx.reshape(-1)[bad.reshape(-1)][0]) if bad.any() else None
-
-
-def _size(shape, k):
-    """PyTorch's size of dim k where a 0-d tensor counts as one element along dim 0."""
-    return shape[k] if len(shape) else 1
-
-
-def _as_1d(t):
-    """A 0-d tensor as shape (1,) (PyTorch's gather/scatter treat it so); others as they are."""
-    return reshape_to(t, (1,)) if t.ndim == 0 else t
-
-
-def _check_along(a, d, idx, name, src=None, bounds=True):
-    """gather/scatter's checks of a non-empty index against ``a`` (and a tensor ``src``), in
-    PyTorch's order: index dtype, number of dims (0-d counting as 1-d), sizes off ``dim``
-    (and every size against src), index values in range (unless ``bounds`` is False)."""
-    if idx.dtype.name not in INDEX_DTYPES:
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
-    nd, what = max(a.ndim, 1), "input" if name == "gather" else "self"
-    if max(idx.ndim, 1) != nd:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
-                           f"tensor (index has {idx.ndim}, {what} has {a.ndim})")
-    too_big = any(k != d and _size(idx.shape, k) > _size(a.shape, k) for k in range(nd))
-    if name == "gather" and too_big:
-        k = next(k for k in range(nd) if k != d and _size(idx.shape, k) > _size(a.shape, k))
-        raise RuntimeError(f"Size does not match at dimension {k} expected index "
-                           f"{list(idx.shape)} to be no larger than self {list(a.shape)} "
-                           f"apart from dimension {d}")
-    against = f"self {list(a.shape)} apart from dimension {d}"
-    if src is not None:
-        # PyTorch reads src's size for every dim of self (an IndexError past a 1-d src's end)
-        # before it compares the number of dims
-        too_big = too_big or any(
-            _size(idx.shape, k) > _size(src.shape, normalize_dim(k, src.ndim) if src.ndim else 0)
-            for k in range(nd))
-        if max(src.ndim, 1) != max(idx.ndim, 1):
-            raise RuntimeError("Index tensor must have the same number of dimensions as src "
-                               f"tensor (index has {idx.ndim}, src has {src.ndim})")
-        against += f" and to be no larger size than src {list(src.shape)}"
-    if too_big:
-        raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than {against}")
-    size = _size(a.shape, d)
-    bad = _first_out_of_range(idx, size) if bounds else None
-    if bad is not None:
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
-    return idx.astype("int64", copy=False).reshape(idx.shape or (1,))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -533,78 +445,3 @@ def index_add(input, dim, index, source, *, alpha=1):
     out = add(IndexAdd.apply(src, index=idx.astype("int64", copy=False), dim=d, size=size), x)
     out = keep_for_backward(rename_node(out, "IndexAddBackward0"), index)
     return reshape_to(out, ()) if input.ndim == 0 else out
-
-
-def _fill_number(value, dtype):
-    """A masked_fill number as PyTorch converts it to ``dtype``: a complex one must be real, it
-    must fit the dtype (``check_fill_value``), and a negative integer wraps an unsigned one."""
-    check_fill_value(value, dtype)
-    if isinstance(value, complex) and dtype.kind == "b":
-        value = value != 0                  # (into bool: nonzero, the imaginary part too)
-    elif isinstance(value, complex) and dtype.kind != "c":
-        value = value.real
-    if dtype.kind == "u" and isinstance(value, (int, np.integer)) and \
-            not isinstance(value, (bool, np.bool_)) and value < 0:
-        value = int(value) % (int(np.iinfo(dtype).max) + 1)
-    return value
-
-
-def _masked_fill_checks(input, mask, value):
-    _public_args("masked_fill", input, mask, "mask", 2)
-    m = mask._array if isinstance(mask, Tensor) else mask
-    if m.dtype.kind != "b":
-        name = dtypes.from_numpy_dtype(m.dtype).name
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{CPP_NAMES.get(name, name)}")
-    dtype = input._array.dtype
-    if isinstance(value, Tensor):
-        if value.ndim != 0:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
-                               f"got tensor with {value.ndim} dimension(s).")
-        if value._array.dtype.kind != "b":
-            check_fill_value(backend.as_numpy(value._array).item(), dtype)
-        if value._array.dtype.kind == "c" and dtype.kind != "c":
-            # a complex value with no imaginary part (checked above) into a real tensor: its
-            # real part; into a bool one (any value): whether it is nonzero, as PyTorch
-            value = Tensor._wrap(value._array != 0) if dtype.kind == "b" else RealPart.apply(value)
-        return m, cast(value, dtype)
-    if not isinstance(value, (numbers.Number, np.bool_)):
-        # (a Tensor and a Number value are two signatures: the wrappers list them)
-        raise argument_error("masked_fill", "value", "Number", value)
-    value = _fill_number(value, dtype)
-    return m, Tensor._wrap(backend.xp_of(input._array).asarray(value, dtype=dtype))
-
-
-def masked_fill(input, mask, value):
-    """``input`` with ``value`` where the bool ``mask`` (broadcast with it) is True."""
-    node = _masked_fill_node(value)
-    m, value = _masked_fill_checks(input, mask, value)
-    shape = broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
-    if not (m.flags.c_contiguous and input._array.flags.c_contiguous):
-        # PyTorch fills a row-major copy of input; where's result follows its condition
-        # first: a full row-major mask makes it row-major too
-        xp = backend.xp_of(m)
-        m = xp.ascontiguousarray(xp.broadcast_to(m, shape))
-    out = keep_for_backward(where(m, value, input), mask)
-    return rename_node(out, node, Where)
-
-
-def _masked_fill_node(value):
-    """PyTorch's node for masked_fill: MaskedFillBackward1 for a tensor value,
-    MaskedFillBackward0 for a number."""
-    return "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
-
-
-def masked_fill_(input, mask, value):
-    """In place: ``value`` into ``input`` where ``mask`` (which broadcasts to it) is True."""
-    node = _masked_fill_node(value)
-    m, value = _masked_fill_checks(input, mask, value)
-    wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
-    if wide != tuple(input.shape):
-        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
-                           f"shape {list(wide)}")
-    before = input.grad_fn
-    copy_(input, keep_for_backward(where(m, value, input), mask))
-    if input.grad_fn is not before:
-        rename_node(input, node)
-    return input

@@ -35,9 +35,9 @@ from .elementwise import cast, div, mul
 from .inplace import copy_
 from .pointwise_select import where
 from .plumbing import reshape_to
-from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _as_1d,
-                             _index_array, _public_args, _scatter_prepare, _size, _src_tensor,
-                             nothing_written, scatter_add_array, scatter_reduce_array)
+from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _scatter_prepare,
+                             _src_tensor, nothing_written, scatter_add_array, scatter_reduce_array)
+from ._gather_scatter_checks import _as_1d, _index_array, _public_args, _size
 
 __all__ = ["scatter_reduce", "index_copy", "index_fill", "take"]
 

@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from ._int_list_args import int_list_argument
 from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
                     scalar_type_name)
-from .elementary_functions import pow
+from .power import pow
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
 from .norms import vector_norm

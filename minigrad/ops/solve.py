@@ -1,16 +1,13 @@
-"""Inverses, linear solves and determinants: ``linalg.inv`` / ``inv_ex``, ``linalg.solve``,
-``linalg.solve_triangular``, ``triangular_solve``, ``cholesky_solve``, ``linalg.det``,
-``linalg.slogdet``, ``logdet``.  Every one works on batches of matrices (..., n, n).
+"""Inverses and linear solves: ``linalg.inv`` / ``inv_ex``, ``linalg.solve``, and the checks
+every linalg function makes of its input (``check_matrices``).  Every one works on batches of
+matrices (..., n, n).  Triangular and Cholesky solves are in ``triangular_solve.py``,
+determinants in ``determinant.py``.
 
-Forward: numpy's batched LAPACK routines (a triangular solve is a substitution over the rows,
-vectorised over the batch).  Backward: minigrad ops, so that gradients of any order follow.
+Forward: numpy's batched LAPACK routines.  Backward: minigrad ops, so that gradients of any
+order follow.
 
 * inverse X = A^-1:            dA = -X^T g X^T
 * solve X = A^-1 B:           dB = A^-T g (a solve again), dA = -dB X^T
-* triangular solve:           the same, with dA kept to A's triangle (off its diagonal
-                              when the diagonal is taken as ones)
-* det d = det(A):             dA = g d A^-T (the cofactors, from the SVD for a singular A);
-                              log|det|: dA = g A^-T
 
 A singular matrix is PyTorch's LinAlgError naming the first zero pivot of its LU
 factorisation (found by ``_first_zero_pivot``) and, in a batch, the batch element.
@@ -20,26 +17,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes, return_types
-from .._warn_once import warn_deprecated_linalg
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..autograd._input_checks import complex_refusal
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
-from .elementary_functions import log
-from .elementwise import add, cast, mul, neg
-from .pointwise_select import where
-from .linalg import LinAlgError, SvdU, SvdVals, SvdVh, patch_nonfinite
+from .elementwise import neg
+from .linalg import LinAlgError
 from .matmul import matmul
-from .movement import clone, mT, squeeze, unsqueeze
-from .complex_numbers import imag
+from .movement import mT, squeeze, unsqueeze
 from .plumbing import conj_of, expand_to
-from .reduce import prod
-from .shaping import tril, triu
 
-__all__ = ["inv", "inv_ex", "solve", "solve_triangular", "triangular_solve", "cholesky_solve",
-           "det", "slogdet", "torch_slogdet", "logdet", "result_type", "check_matrices"]
+__all__ = ["inv", "inv_ex", "solve", "result_type", "check_matrices"]
 
 
 def result_type(name, fields):
@@ -49,9 +39,6 @@ def result_type(name, fields):
 
 
 InvExResult = result_type("linalg_inv_ex", ["inverse", "info"])
-SlogdetResult = result_type("linalg_slogdet", ["sign", "logabsdet"])
-TorchSlogdetResult = result_type("slogdet", ["sign", "logabsdet"])
-TriangularSolveResult = result_type("triangular_solve", ["solution", "cloned_coefficient"])
 
 
 # the ``_ex`` variants' messages name the plain function, as PyTorch's
@@ -331,284 +318,3 @@ def solve_rhs(A, B, left, name):
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})")
     return b, vector
-
-
-def _substitute(t, b, upper):
-    """Solve t x = b by substitution, t (..., n, n) triangular, b (..., n, k); a zero on the
-    diagonal gives inf/NaN as LAPACK's trtrs-free substitution does."""
-    xp = backend.xp_of(t)
-    n = t.shape[-1]
-    x = xp.zeros(np.broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:],
-                 dtype=np.result_type(t.dtype, b.dtype))
-    order = range(n - 1, -1, -1) if upper else range(n)
-    for i in order:
-        done = slice(i + 1, n) if upper else slice(0, i)
-        acc = b[..., i, :] - xp.einsum("...j,...jk->...k", t[..., i, done], x[..., done, :])
-        x[..., i, :] = acc / t[..., i, i, None]
-    return x
-
-
-class SolveTriangular(Function):
-    """X = T^-1 b where T is the upper (or lower) triangle of a (..., n, n), with ones on the
-    diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-H g
-    (the conjugate-transposed triangle), da = -db X^H kept to T's triangle."""
-    _node_name = "LinalgSolveTriangularBackward0"       # PyTorch's node
-    complex_ok = True
-
-    def forward(self, a, b, *, upper, unit):
-        self.upper, self.unit = upper, unit
-        xp = backend.xp_of(a)
-        t = xp.triu(a) if upper else xp.tril(a)
-        if unit:
-            t = t.copy()
-            idx = xp.arange(a.shape[-1])
-            t[..., idx, idx] = 1
-        out = _substitute(t, b, upper)
-        self.save_for_backward(a, out)
-        return out
-
-    def backward(self, g):
-        a, x = self.saved_tensors
-        gb = SolveTriangular.apply(_mH(a), g, upper=not self.upper, unit=self.unit)
-        if not self.needs_input_grad[0]:
-            return None, gb
-        ga = neg(matmul(gb, _mH(x)))
-        off = 1 if self.unit else 0
-        return (triu(ga, off) if self.upper else tril(ga, -off)), gb
-
-
-def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
-    """``linalg.solve_triangular``: X with A X = B (X A = B when not ``left``), A (*, n, n)
-    read as its upper or lower triangle (diagonal taken as ones if ``unitriangular``), B
-    (*, n, k) (or (*, k, n) when not left); batch dims broadcast.  No check of singularity:
-    a zero on the diagonal gives inf/NaN."""
-    if not isinstance(A, Tensor) or A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        check_matrices(A, "linalg.solve_triangular")
-    if not isinstance(B, Tensor):
-        raise TypeError(f"linalg_solve_triangular(): argument 'B' (position 2) must be Tensor, "
-                        f"not {type(B).__name__}")
-    if B.ndim < 2:
-        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
-                           "dimensions.")
-    n = A.shape[-1]
-    if (B.shape[-2] if left else B.shape[-1]) != n:
-        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
-                           f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
-                           f"{B.shape[-2]}x{B.shape[-1]})")
-    check_matrices(A, "linalg.solve_triangular")      # its dtype refusal after the shapes
-    if A._array.dtype != B._array.dtype:
-        B = cast(B, A._array.dtype)          # PyTorch solves in A's dtype, whatever B's
-    if left:
-        return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
-    a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
-    return rename_node(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)),
-                       SolveTriangular._node_name)
-
-
-@in_float32
-def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
-    """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
-    solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle; b and A of
-    one dtype (linalg.solve_triangular would cast b)."""
-    if isinstance(b, Tensor) and isinstance(A, Tensor):
-        warn_deprecated_linalg("triangular_solve", "solve_triangular")
-    if isinstance(b, Tensor) and isinstance(A, Tensor) and b._array.dtype != A._array.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_type_name(b._array.dtype)} and A of type "
-                           f"{scalar_type_name(A._array.dtype)} instead.")
-    for name, t in (("b", b), ("A", A)):            # its own words for the shapes
-        if isinstance(t, Tensor) and t.ndim < 2:
-            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
-                               f"dimensions, but it has {t.ndim} dimensions instead")
-    if isinstance(b, Tensor) and isinstance(A, Tensor) and A.shape[-1] == A.shape[-2] and \
-            b.shape[-2] != A.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
-                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
-    coeff = mT(A) if transpose else A
-    x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
-    # the cloned coefficient is A broadcast to the solution's batch shape; both results are
-    # one PyTorch node's
-    cloned = clone(A.expand(*x.shape[:-2], *A.shape[-2:]))
-    return TriangularSolveResult(rename_node(x, "TriangularSolveBackward0"),
-                                 rename_node(cloned, "TriangularSolveBackward0"))
-
-
-class CholeskySolve(Function):
-    """X = (L L^H)^-1 b (U^H U when ``upper``) for the factor l (..., n, n), read as its
-    lower (upper) triangle, and b (..., n, k) of the same batch shape: two substitutions.
-    Backward, as PyTorch's: db = (L L^H)^-1 g (this solve again: the matrix is Hermitian)
-    and, with S = db X^H + X db^H, dl = -S L (-U S when ``upper``), a full matrix: the
-    gradient of the product L L^H that the factor stands for, not kept to the triangle."""
-    complex_ok = True
-
-    def forward(self, b, l, *, upper):
-        self.upper = upper
-        xp = backend.xp_of(l)
-        t = xp.triu(l) if upper else xp.tril(l)
-        tt = xp.swapaxes(t, -1, -2).conj()
-        first, second = (tt, t) if upper else (t, tt)
-        out = _substitute(second, _substitute(first, b, upper=False), upper=True)
-        self.save_for_backward(b, l, out)
-        return out
-
-    def backward(self, g):
-        b, l, x = self.saved_tensors
-        if is_grad_enabled():        # a recorded backward differentiates X too
-            x = CholeskySolve.apply(b, l, upper=self.upper)
-        gb = CholeskySolve.apply(g, l, upper=self.upper)
-        if not self.needs_input_grad[1]:
-            return gb, None
-        s = add(matmul(gb, _mH(x)), matmul(x, _mH(gb)))
-        gl = neg(matmul(l, s) if self.upper else matmul(s, l))
-        return gb, gl
-
-
-@in_float32
-def cholesky_solve(B, L, upper=False):
-    """``cholesky_solve``: X with (L L^H) X = B (U^H U when ``upper``), L (*, n, n) the
-    Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""
-    for arg, t, pos in (("input", B, 1), ("input2", L, 2)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"cholesky_solve(): argument '{arg}' (position {pos}) must be "
-                            f"Tensor, not {type(t).__name__}")
-    for name, t in (("b", B), ("u", L)):
-        if t.ndim < 2:
-            raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
-                               f"dimensions instead")
-    if B._array.dtype != L._array.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_type_name(B._array.dtype)} and A of type "
-                           f"{scalar_type_name(L._array.dtype)} instead.")
-    if L.shape[-1] != L.shape[-2]:
-        raise RuntimeError(f"A must be batches of square matrices, but they are "
-                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
-    if B.shape[-2] != L.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
-                           f"{B.shape[-2]} by {B.shape[-1]}")
-    if L._array.dtype.kind not in "fcV" or dtypes.reduced_float(L._array.dtype):
-        raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
-    l, b = _broadcast_batches(L, B)
-    return CholeskySolve.apply(b, l, upper=upper)
-
-
-class Det(Function):
-    """det(a) of a (..., n, n): shape (...); backward g conj(det a^-T) (holomorphic: the
-    gradient times the conjugate of the derivative, the cofactors)."""
-    _node_name = "LinalgDetBackward0"               # PyTorch's node
-    complex_ok = True
-
-    def forward(self, a):
-        xp = backend.xp_of(a)
-        out = xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2])
-        out = xp.asarray(patch_nonfinite(a, out, 2), dtype=a.dtype)
-        self.save_for_backward(a, out)       # the output itself: its gradient flows on
-        return out
-
-    def backward(self, g):
-        a, d = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(g, -1), -1), conj_of(_cofactors(a, d)))
-
-
-def _cofactors(a, d):
-    """The matrices of cofactors of a (..., n, n) (the gradient of det), d = det(a):
-    d a^-T where a is invertible; where it is not (d == 0), from its SVD a = U S Vh as
-    det(U) det(Vh) U diag(prod_{j != i} s_j) Vh (a formula that holds for every matrix, and
-    is differentiable again)."""
-    xp = backend.xp_of(a._array)
-    singular = d._array == 0
-    if not bool(singular.any()):
-        return mul(unsqueeze(unsqueeze(d, -1), -1), mT(Inv.apply(a)))
-    mask = singular[..., None, None]
-    eye = xp.eye(a.shape[-1], dtype=a._array.dtype)
-    regular = mul(unsqueeze(unsqueeze(d, -1), -1), mT(Inv.apply(where(mask, eye, a))))
-    # the invertible ones are swapped for diag(n, ..., 1) (distinct singular values: a finite
-    # SVD backward, so that no NaN leaks through the where into their gradients)
-    distinct = eye * xp.arange(a.shape[-1], 0, -1, dtype=a._array.dtype)
-    a = where(mask, a, distinct)
-    u, s, vh = SvdU.apply(a), SvdVals.apply(a), SvdVh.apply(a)
-    # others[..., i] = prod_{j != i} s_j: the row i of (s_j, j = 1..n) with s_i set to one
-    others = prod(where(xp.eye(s.shape[-1], dtype=bool), 1.0, unsqueeze(s, -2)), -1)
-    sign = unsqueeze(unsqueeze(mul(Det.apply(u), Det.apply(vh)), -1), -1)
-    return where(mask, mul(sign, matmul(mul(u, unsqueeze(others, -2)), vh)), regular)
-
-
-class LogAbsDet(Function):
-    """log|det(a)| of a (..., n, n): shape (...), real (a complex a's real dtype); backward
-    g a^-H (log|det| = Re log det, whose derivative is a^-T)."""
-    _node_name = "LinalgSlogdetBackward0"           # PyTorch's node
-    complex_ok = True
-
-    def forward(self, a):
-        xp = backend.xp_of(a)
-        real = a.real.dtype
-        out = xp.linalg.slogdet(a)[1] if a.shape[-1] else xp.zeros(a.shape[:-2], real)
-        out = patch_nonfinite(a, out, 1)
-        self.save_for_backward(a)
-        return xp.asarray(out, dtype=real)
-
-    def backward(self, g):
-        a, = self.saved_tensors
-        return mul(unsqueeze(unsqueeze(g, -1), -1), _mH(Inv.apply(a, checked=False)))
-
-
-class SlogdetSign(Function):
-    """The sign of det(a), a (..., n, n): -1, 0 or 1 for a real a (piecewise constant, zero
-    gradient: an output that requires grad when a does, as PyTorch's); det / |det| for a
-    complex one, e^(i theta) with theta = Im log det, so d sign = i sign Im tr(a^-1 da) and
-    the gradient is i Im(g conj(sign)) a^-H (0 for a singular a, whose sign is 0)."""
-    _node_name = "LinalgSlogdetBackward0"           # PyTorch's node
-    complex_ok = True
-
-    def forward(self, a):
-        xp = backend.xp_of(a)
-        sign = xp.linalg.slogdet(a)[0] if a.shape[-1] else xp.ones(a.shape[:-2])
-        sign = patch_nonfinite(a, sign, 0)
-        out = xp.asarray(sign, dtype=a.dtype)
-        self.save_for_backward(a, out)
-        return out
-
-    def backward(self, g):
-        a, sign = self.saved_tensors
-        if a._array.dtype.kind != "c":
-            return mul(a, 0.0)
-        singular = sign._array == 0
-        eye = backend.xp_of(a._array).eye(a.shape[-1], dtype=a._array.dtype)
-        safe = where(Tensor._wrap(singular[..., None, None]), Tensor._wrap(eye), a)
-        turn = mul(imag(mul(g, conj_of(sign))), 1j)                  # i Im(g conj(sign))
-        return mul(unsqueeze(unsqueeze(turn, -1), -1), _mH(Inv.apply(safe)))
-
-
-def det(A):
-    """``linalg.det`` / ``det``: the determinants of A (..., n, n), shape (...); the gradient
-    is the matrix of cofactors (det(A) A^-T for an invertible A), a singular A included."""
-    check_matrices(A, "linalg.det")
-    if empty_without_kernel(A):
-        return cast(Det.apply(cast(A, np.dtype(np.float32))), A._array.dtype)
-    return Det.apply(A)
-
-
-def slogdet(A):
-    """``linalg.slogdet``: (sign, logabsdet) of the determinants of A (..., n, n); sign is
-    -1, 0 or 1 (no gradient), logabsdet log|det A| (-inf for a singular matrix)."""
-    check_matrices(A, "linalg.slogdet")
-    return SlogdetResult(SlogdetSign.apply(A), LogAbsDet.apply(A))
-
-
-def torch_slogdet(A):
-    """``torch.slogdet`` / ``Tensor.slogdet``: linalg.slogdet's (sign, logabsdet), as the
-    ``return_types.slogdet`` PyTorch gives these two."""
-    return TorchSlogdetResult(*slogdet(A))
-
-
-def logdet(A):
-    """``logdet``: log det(A) of A (..., n, n): NaN for a negative determinant, -inf for a
-    zero one; log|det A| + log(sign)."""
-    check_matrices(A, "logdet")
-    sign, logabs = slogdet(A)
-    if A.is_complex():
-        return logabs + log(sign)
-    # a real A's NaN is picked, so that no gradient flows into a negative determinant's matrix
-    return where(sign < 0, float("nan"), logabs)
-

@@ -9,7 +9,8 @@ state in ``self.state`` and the functional form takes it as lists, as PyTorch's 
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _with_float_scalars, real_pairs
+from .optimizer import Optimizer
+from ._update_arrays import _with_float_scalars, real_pairs
 
 __all__ = ["check_state_tensors", "check_flags", "unscale_grads", "float_scalars",
            "each_param", "bump_versions"]

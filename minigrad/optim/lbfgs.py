@@ -11,7 +11,8 @@ import numpy as np
 from ..autograd import enable_grad, no_grad
 from ..tensor import Tensor
 from ._line_search import strong_wolfe
-from .optimizer import Optimizer, real_pairs
+from .optimizer import Optimizer
+from ._update_arrays import real_pairs
 
 __all__ = ["LBFGS"]
 

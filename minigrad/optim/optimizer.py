@@ -11,165 +11,36 @@ in meta-learning).
     {'state': {0: {'momentum_buffer': tensor}, ...},
      'param_groups': [{'lr': 0.01, ..., 'params': [0, 1, ...]}]}
 where parameters are numbered in the order of the groups.
+
+The hooks run around every optimizer's step are in ``_step_hooks.py``, the array helpers of
+the updates (complex parameters as real pairs, tensor hyper-parameters) in
+``_update_arrays.py``, and the helpers PyTorch's module offers optimizer authors (``required``,
+``ParamsT``, ``_use_grad_for_differentiable``...) in ``_optimizer_helpers.py``; this module
+exports those.
 """
 from __future__ import annotations
 
 import copy
-import functools
 import warnings
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
-from typing import Any, Union
 
 import numpy as np
 
 from .. import backend
 from .._global_flags import typename
 from ..autograd import enable_grad, set_grad_enabled
-from ..dtypes import float32, float64, get_default_dtype
 from ..nn.modules.hooks import RemovableHandle
 from ..tensor import Tensor, _zero_grads
+from ._step_hooks import (_with_step_hooks, register_optimizer_step_post_hook,
+                          register_optimizer_step_pre_hook)
+from ._update_arrays import _like_complex, _with_float_scalars, complex_of_pairs, real_pairs
+# what third-party optimizers import from torch.optim.optimizer
+from ._optimizer_helpers import (  # noqa: F401
+    ParamsT, StateDict, _default_to_fused_or_foreach, _get_scalar_dtype, _get_value,
+    _use_grad_for_differentiable, required)
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
-
-# hooks run around every optimizer's step (register_optimizer_step_pre_hook / _post_hook)
-_global_step_pre_hooks = OrderedDict()
-_global_step_post_hooks = OrderedDict()
-
-
-def register_optimizer_step_pre_hook(hook):
-    """``hook(optimizer, args, kwargs)`` runs before every optimizer's ``step``; it may return
-    a new ``(args, kwargs)``.  Returns a handle whose ``remove()`` takes it out."""
-    handle = RemovableHandle(_global_step_pre_hooks)
-    _global_step_pre_hooks[handle.id] = hook
-    return handle
-
-
-def register_optimizer_step_post_hook(hook):
-    """``hook(optimizer, args, kwargs)`` runs after every optimizer's ``step``."""
-    handle = RemovableHandle(_global_step_post_hooks)
-    _global_step_post_hooks[handle.id] = hook
-    return handle
-
-
-def _with_step_hooks(step):
-    """``step`` running the global and the optimizer's own step hooks around it, once per
-    call (a subclass's step that calls ``super().step()`` runs them only in the outer call)."""
-    @functools.wraps(step)
-    def hooked(self, *args, **kwargs):
-        if self.__dict__.get("_in_hooked_step"):
-            return step(self, *args, **kwargs)
-        args = (self, *args)        # as PyTorch, the hooks see the optimizer among the args
-        pre = [*_global_step_pre_hooks.values(), *self._hook_dict("step_pre").values()]
-        for hook in pre:
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-                args, kwargs = result
-        self._in_hooked_step = True
-        try:
-            out = step(*args, **kwargs)
-        finally:
-            self._in_hooked_step = False
-        for hook in [*self._hook_dict("step_post").values(), *_global_step_post_hooks.values()]:
-            hook(self, args, kwargs)
-        return out
-    hooked._runs_step_hooks = True
-    return hooked
-
-
-def real_pairs(a):
-    """A complex array's memory read as real (real, imag) pairs: shape (..., 2), a view."""
-    return a[..., None].view(a.real.dtype)
-
-
-def complex_of_pairs(a):
-    """The complex array whose (real, imag) pairs ``a`` (..., 2) holds: a view."""
-    return a.view(np.result_type(a.dtype, np.complex64))[..., 0]
-
-
-def _like_complex(v, p):
-    return isinstance(v, Tensor) and v._array.dtype == p._array.dtype and \
-        v._array.shape == p._array.shape
-
-
-def _with_float_scalars(group):
-    """``group`` for the array arithmetic of ``_update``: a tensor hyper-parameter (a 1-element
-    ``lr`` tensor or Adam's tensor ``betas``, which PyTorch allows so that a scheduler can
-    change them in place) read as a numpy scalar of the tensor's dtype (PyTorch's arithmetic on
-    it, e.g. lr / bias_correction, rounds to that dtype), in a shallow copy; the group itself
-    where none is a tensor."""
-    def scalar(v):
-        return v._array.reshape(())[()] if isinstance(v, Tensor) else v
-
-    def has_tensor(v):
-        return isinstance(v, Tensor) or (isinstance(v, tuple) and
-                                         any(isinstance(x, Tensor) for x in v))
-    # (the usual group holds only numbers, flags and None: those are passed over by their
-    # exact type, without a call each, as this runs at every step)
-    for k, v in group.items():
-        kind = type(v)
-        if kind is float or kind is int or kind is bool or v is None or k == "params":
-            continue
-        if has_tensor(v):
-            break
-    else:
-        return group
-    return {k: (v if k == "params" else
-                tuple(map(scalar, v)) if isinstance(v, tuple) else scalar(v))
-            for k, v in group.items()}
-
-
-# type aliases third-party optimizers annotate with (``params: ParamsT``)
-ParamsT = Union[Iterable[Tensor], Iterable[dict[str, Any]], Iterable[tuple[str, Tensor]]]
-StateDict = dict[str, Any]
-
-
-def _use_grad_for_differentiable(func):
-    """Decorator for a ``step``: run it with gradient recording on only when the optimizer
-    was built with ``differentiable=True`` (third-party optimizers copied from PyTorch's
-    sources decorate their step with it)."""
-    @functools.wraps(func)
-    def step(self, *args, **kwargs):
-        with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
-            return func(self, *args, **kwargs)
-    return step
-
-
-def _get_value(x):
-    """A 1-element tensor's Python number (a step count, say); anything else as it is."""
-    return x.item() if isinstance(x, Tensor) else x
-
-
-def _get_scalar_dtype(is_fused=None):
-    """The dtype of 0-d state such as 'step': float64 under a float64 default, else float32."""
-    if is_fused:
-        return float32
-    return float64 if get_default_dtype() == float64 else float32
-
-
-def _default_to_fused_or_foreach(params, differentiable, use_fused=False):
-    """(fused, foreach) as PyTorch picks them when the caller left both unset: neither for a
-    differentiable step; fused when asked for and every tensor is floating point; else
-    foreach when no tensor is on the CPU (whose foreach kernels PyTorch does not count)."""
-    if differentiable:
-        return False, False
-    fused = bool(use_fused) and all(p is None or p.is_floating_point() for p in params)
-    foreach = not fused and all(p is None or p.device.type != "cpu" for p in params)
-    return fused, foreach
-
-
-class _RequiredParameter:
-    """Marks a hyper-parameter without a default (it must be given)."""
-
-    def __repr__(self):
-        return "<required parameter>"
-
-
-required = _RequiredParameter()
 
 
 def _typename(obj):

@@ -7,7 +7,8 @@ import numpy as np
 from ..dtypes import complex64
 from ..tensor import Tensor
 from ._functional import bump_versions, each_param, float_scalars, unscale_grads
-from .optimizer import Optimizer, complex_of_pairs
+from .optimizer import Optimizer
+from ._update_arrays import complex_of_pairs
 
 __all__ = ["SGD", "sgd"]
 

@@ -19,7 +19,7 @@ from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
 from ...ops.elementwise import add, mul, sub
 from ...ops.relu_clamp import relu
-from ...ops.matmul import linear
+from ...ops.linear import linear
 from ...ops.stacking import cat, chunk, split, stack, unbind
 from .. import functional as F
 from ...tensor import Tensor

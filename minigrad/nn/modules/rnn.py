@@ -32,7 +32,7 @@ from ... import _autocast_state, creation
 from ..._global_flags import warn_once
 from ...autograd._node_names import rename_node
 from ...ops._autocast_cast import lower as _autocast_lower
-from ...ops.matmul import linear
+from ...ops.linear import linear
 from ...ops.scatter_gather import index_select
 from .. import init
 from ..parameter import Parameter

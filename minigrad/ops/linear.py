@@ -1,0 +1,241 @@
+"""``linear``: y = x W^T + b, one fused node (``Linear``) named as the node PyTorch's linear
+ends in (addmm, mm, a view of either, or a bmm plus the bias), with PyTorch's checks of the
+shapes and dtypes of the input, weight and bias.  The other matrix products are in
+``matmul.py``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _autocast_state, backend, dtypes
+from ..autograd import Function
+from ..tensor import Tensor
+from ._autocast_cast import lower as _autocast_lower
+from ._matmul_raw import raw_grads_ok as _raw_grads_ok, raw_linear_grads as _raw_linear_grads
+from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_type_name,
+                    result_dtype, scalar_type_name)
+from .elementwise import cast
+from .plumbing import conj_of, reshape_to
+from .reduce import Sum
+from .matmul import MatMul, _mT, matmul
+
+
+class Linear(Function):
+    """y = x W^T + b, fused in one node.
+
+    Shapes: x (*, in_features), W (out_features, in_features), b (out_features,)
+    -> y (*, out_features).  The leading dims are flattened into one batch axis B so each
+    product is a single 2-D BLAS call.
+
+    Backward, with matmuls (differentiable to any order):
+    dL/dx = g conj(W) (B, in), dL/dW = g^T conj(x) (out, in), dL/db = sum of g over the
+    batch (out,).
+    """
+    complex_ok = True
+
+    saved_for_input = (1, 0)          # x is read only for W's gradient, W only for x's
+    # The order PyTorch's nodes for this op (addmm or mm after W.t(), views of x when it is
+    # not 2-D) make the inputs' AccumulateGrads ready: b, then x (2-D, or without a bias)
+    # before W, whose gradient passes the transpose's node first; a flattened x's view was
+    # made before that transpose, so it runs after it (``forward`` sets (2, 1, 0) then)
+    delivery_order = (2, 0, 1)
+
+    def forward(self, x, w, b=None):
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
+        if x.dtype == np.float16:
+            # as PyTorch's addmm: accumulated in float32, the bias added in float32 too, one
+            # rounding (bfloat16 arrives here in float32 already: Function's _reduced_forward)
+            out = backend.matmul(x2.astype(np.float32), w.T.astype(np.float32))
+            if b is not None:
+                out += b.astype(np.float32)
+            out = out.astype(np.float16)
+        else:
+            out = backend.matmul(x2, w.T)                # (B, in) @ (in, out) -> (B, out)
+            if b is not None:
+                out += b
+        self.save_for_backward(x, w)                     # the inputs themselves, not x2
+        if b is not None and x.ndim != 2:
+            self.delivery_order = (2, 1, 0)
+        return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        x, w = self.saved_tensors      # x kept only when W needs a gradient, W when x does
+        (sx, _), (sw, _) = self._in_meta[:2]
+        rows = math.prod(sx[:-1])
+        needs = self.needs_input_grad
+        if _raw_grads_ok(g, (x, w)):
+            return _raw_linear_grads(g._array, x, w, sx, sw, rows, needs)
+        g2 = reshape_to(g, (rows, sw[0]))                # (B, out)
+        # complex: the other factor's conjugate
+        gx = reshape_to(MatMul.apply(g2, conj_of(w)), sx) if needs[0] else None       # (B, in)
+        gw = (MatMul.apply(_mT(g2), reshape_to(conj_of(x), (rows, sx[-1])))          # (out, in)
+              if needs[1] else None)
+        if len(needs) == 2:
+            return gx, gw
+        gb = Sum.apply(g2, axes=(0,), keepdim=False) if needs[2] else None          # (out,)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    """y = x W^T + b.  input (*, in_features), weight (out_features, in_features).
+    Inside an autocast region the float32 operands are cast to the autocast dtype first."""
+    if _plain_addmm(input, weight, bias):
+        # the common case of a layer, (B, in) @ (out, in)^T + (out,), in one float dtype on
+        # the CPU: none of the checks below can refuse it, and on small inputs they cost more
+        # than the product
+        return _ADDMM.apply(input, weight, bias)
+    if not isinstance(input, Tensor):           # a PackedSequence given to a Linear layer
+        raise TypeError(f"linear(): argument 'input' (position 1) must be Tensor, not "
+                        f"{python_type_name(input)}")
+    for pos, name, arg in ((2, "weight", weight), (3, "bias", bias)):
+        if not isinstance(arg, Tensor) and not (name == "bias" and arg is None):
+            raise TypeError(f"linear(): argument '{name}' (position {pos}) must be Tensor, not "
+                            f"{python_type_name(arg)}")
+    if _autocast_state.active:
+        input, weight, bias = _autocast_lower(input, weight, bias)
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
+                           f"{input.ndim}D and {weight.ndim}D")
+    if weight.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{weight.ndim}D (linear's weight must be (out_features, "
+                           f"in_features), got shape {list(weight.shape)})")
+    if weight.ndim == 1:
+        # a vector weight: input @ weight, one output feature dropped; no bias beside it
+        if bias is not None:
+            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+        return matmul(input, weight)
+    if input.shape[-1] != weight.shape[1]:
+        rows = 1
+        for s in input.shape[:-1]:
+            rows *= s
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} "
+                           f"and {weight.shape[1]}x{weight.shape[0]}): input has "
+                           f"{input.shape[-1]} features but the weight expects in_features="
+                           f"{weight.shape[1]}")
+    folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
+    if not folded:
+        # matmul's bmm runs first (the bias is added after): it picks its kernel by the
+        # input's dtype, then compares the dtypes
+        _refuse_bool_linear(input, weight, folded)
+        if input._array.dtype != weight._array.dtype:
+            raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} "
+                               f"but found {scalar_type_name(weight._array.dtype)}")
+    if bias is None:
+        if input._array.dtype != weight._array.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{cpp_type_name(input._array.dtype)} != "
+                               f"{cpp_type_name(weight._array.dtype)}")
+        _refuse_bool_linear(input, weight, folded)
+        return _linear_node(input.ndim, False, folded).apply(input, weight)
+    out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+    _check_bias_shape(bias, out_shape, input, folded)
+    mixed = bias._array.dtype != weight._array.dtype
+    if folded and mixed:
+        # PyTorch folds a 2-d or contiguous input into one addmm, which wants one dtype
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(bias._array.dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
+    if input._array.dtype != weight._array.dtype:
+        di, dw = input._array.dtype, weight._array.dtype
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(di)} and {scalar_type_name(dw)}" if folded
+                           else f"expected scalar type {scalar_type_name(di)} but found "
+                           f"{scalar_type_name(dw)}")
+    if input._array.dtype.kind == "b" and math.prod(out_shape) != 0:
+        if input.shape[-1] != 0:
+            _refuse_bool_linear(input, weight, folded)
+        # bias + (an empty sum): PyTorch's add in int64 does not cast back to bool
+        raise RuntimeError("result type Long can't be cast to the desired output type Bool")
+    if mixed:
+        # any other input goes through matmul, then output.add_(bias): a bias that casts to it
+        out, kind = weight._array.dtype, {"b": 0, "u": 1, "i": 1, "f": 2}
+        if kind[bias._array.dtype.kind] > kind[out.kind]:
+            raise RuntimeError(f"result type {scalar_type_name(result_dtype(bias, weight))} "
+                               f"can't be cast to the desired output type "
+                               f"{scalar_type_name(out)}")
+        return reshape_to(Linear.apply(input, weight) + cast(bias, out), out_shape)
+    if not folded and dtypes.reduced_float(input._array.dtype):
+        # PyTorch's bmm rounds the product to float16/bfloat16 before the bias is added (a
+        # second rounding), where a folded input's addmm rounds once
+        return Linear.apply(input, weight) + bias
+    if tuple(bias.shape) == (weight.shape[0],):
+        return _linear_node(input.ndim, True, folded).apply(input, weight, bias)
+    # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)
+    return reshape_to(Linear.apply(input, weight) + bias, out_shape)
+
+
+def _plain_addmm(input, weight, bias):
+    """Is ``linear(input, weight, bias)`` one plain addmm: numpy float arrays of one dtype,
+    input (B, in), weight (out, in), bias (out,), outside autocast?"""
+    if not (isinstance(bias, Tensor) and isinstance(input, Tensor) and
+            isinstance(weight, Tensor)):
+        return False
+    x, w, b = input._array, weight._array, bias._array
+    return (type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray and
+            x.ndim == 2 and w.ndim == 2 and b.ndim == 1 and x.dtype is w.dtype is b.dtype and
+            x.dtype.kind == "f" and x.shape[1] == w.shape[1] and b.shape[0] == w.shape[0] and
+            not _autocast_state.active)
+
+
+_ADDMM = Linear.renamed("AddmmBackward0")       # the node of that case (see _linear_node)
+
+
+def _linear_node(ndim, bias, folded):
+    """The Linear op under the name of the node PyTorch's linear ends in, which depends on how
+    it ran: one addmm (or mm without a bias) for a matrix input, that product viewed back to
+    the input's leading dims for a folded (contiguous) batch or a vector, a bmm plus the bias
+    for any other batch."""
+    if ndim == 2:
+        name = "AddmmBackward0" if bias else "MmBackward0"
+    elif ndim == 1:
+        name = "ViewBackward0" if bias else "SqueezeBackward4"
+    elif bias:
+        name = "ViewBackward0" if folded else "AddBackward0"
+    else:
+        name = "UnsafeViewBackward0"
+    return Linear.renamed(name)
+
+
+def _refuse_bool_linear(input, weight, folded):
+    """PyTorch has no bool addmm / bmm: refused unless the product is empty or sums over
+    nothing (then it is all False)."""
+    if input._array.dtype.kind != "b" or input.shape[-1] == 0 or input.numel() == 0 or \
+            weight.shape[0] == 0:
+        return
+    raise not_implemented_for("addmm_impl_cpu_" if folded else "bmm", input._array.dtype)
+
+
+def _check_bias_shape(bias, out_shape, input, folded):
+    """Refuse, in PyTorch's words, a bias PyTorch's linear refuses.  A bias of shape (*, out)
+    with 2 dims beside an input of 3 or more dims is added to the output (it must broadcast
+    to it), as is any bias beside an input not folded into one matrix; otherwise the input
+    is one matrix (rows, in) and the bias, of at most 2 dims, must expand to (rows, out) --
+    for a 1-d input (one row) a 2-d bias only of shape (1, out)."""
+    target = (math.prod(out_shape[:-1]), out_shape[-1])
+    shape = tuple(bias.shape)
+    added = not folded or input.ndim >= 3 and len(shape) == 2 and shape[-1] == out_shape[-1]
+    if not added and len(shape) > 2:
+        raise RuntimeError(f"expand({bias.dtype.name}{list(shape)}, size={list(target)}): the "
+                           f"number of sizes provided (2) must be greater or equal to the number "
+                           f"of dimensions in the tensor ({len(shape)})")
+    grown = tuple(shape)
+    if input.ndim == 1 and len(shape) == 2 and (shape[0] != 1 and shape[1] == out_shape[-1]
+                                                or shape == (1, 1)):
+        grown = (shape[0], out_shape[-1])
+    elif added:
+        grown = broadcast_shape(out_shape, shape, "linear (bias)")
+    else:
+        padded = (1,) * (2 - len(shape)) + shape
+        for k, (n, want) in enumerate(zip(padded, target)):
+            if n != want and n != 1:
+                hint = (f" (linear: bias must have shape [{target[1]}] (out_features), got "
+                        f"{list(shape)})" if len(shape) == 1 else "")
+                raise RuntimeError(f"The expanded size of the tensor ({want}) must match the "
+                                   f"existing size ({n}) at non-singleton dimension {k}.  Target "
+                                   f"sizes: {list(target)}.  Tensor sizes: {list(shape)}{hint}")
+        return
+    if grown != out_shape:
+        raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast "
+                           f"shape {list(grown)}")

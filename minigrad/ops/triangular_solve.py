@@ -1,0 +1,189 @@
+"""Triangular solves: ``linalg.solve_triangular``, ``triangular_solve`` and
+``cholesky_solve`` (two triangular solves), on batches of matrices (a substitution over the
+rows, vectorised over the batch; the general solve is in ``solve.py``).  Backward: minigrad
+ops, so that gradients of any order follow.
+
+* triangular solve:           the same as a solve X = A^-1 B (dB = A^-T g, dA = -dB X^T),
+                              with dA kept to A's triangle (off its diagonal when the
+                              diagonal is taken as ones)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, dtypes
+from .._warn_once import warn_deprecated_linalg
+from ..autograd import Function, is_grad_enabled
+from ..autograd._node_names import rename_node
+from ..tensor import Tensor
+from ._autocast_cast import in_float32
+from ._util import not_implemented_for, scalar_type_name
+from .elementwise import add, cast, neg
+from .matmul import matmul
+from .movement import clone, mT
+from .shaping import tril, triu
+from .solve import _broadcast_batches, _mH, check_matrices, result_type
+
+__all__ = ["solve_triangular", "triangular_solve", "cholesky_solve"]
+
+TriangularSolveResult = result_type("triangular_solve", ["solution", "cloned_coefficient"])
+
+
+def _substitute(t, b, upper):
+    """Solve t x = b by substitution, t (..., n, n) triangular, b (..., n, k); a zero on the
+    diagonal gives inf/NaN as LAPACK's trtrs-free substitution does."""
+    xp = backend.xp_of(t)
+    n = t.shape[-1]
+    x = xp.zeros(np.broadcast_shapes(t.shape[:-2], b.shape[:-2]) + b.shape[-2:],
+                 dtype=np.result_type(t.dtype, b.dtype))
+    order = range(n - 1, -1, -1) if upper else range(n)
+    for i in order:
+        done = slice(i + 1, n) if upper else slice(0, i)
+        acc = b[..., i, :] - xp.einsum("...j,...jk->...k", t[..., i, done], x[..., done, :])
+        x[..., i, :] = acc / t[..., i, i, None]
+    return x
+
+
+class SolveTriangular(Function):
+    """X = T^-1 b where T is the upper (or lower) triangle of a (..., n, n), with ones on the
+    diagonal when ``unit``; b (..., n, k) of the same batch shape.  Backward: db = T^-H g
+    (the conjugate-transposed triangle), da = -db X^H kept to T's triangle."""
+    _node_name = "LinalgSolveTriangularBackward0"       # PyTorch's node
+    complex_ok = True
+
+    def forward(self, a, b, *, upper, unit):
+        self.upper, self.unit = upper, unit
+        xp = backend.xp_of(a)
+        t = xp.triu(a) if upper else xp.tril(a)
+        if unit:
+            t = t.copy()
+            idx = xp.arange(a.shape[-1])
+            t[..., idx, idx] = 1
+        out = _substitute(t, b, upper)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, x = self.saved_tensors
+        gb = SolveTriangular.apply(_mH(a), g, upper=not self.upper, unit=self.unit)
+        if not self.needs_input_grad[0]:
+            return None, gb
+        ga = neg(matmul(gb, _mH(x)))
+        off = 1 if self.unit else 0
+        return (triu(ga, off) if self.upper else tril(ga, -off)), gb
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """``linalg.solve_triangular``: X with A X = B (X A = B when not ``left``), A (*, n, n)
+    read as its upper or lower triangle (diagonal taken as ones if ``unitriangular``), B
+    (*, n, k) (or (*, k, n) when not left); batch dims broadcast.  No check of singularity:
+    a zero on the diagonal gives inf/NaN."""
+    if not isinstance(A, Tensor) or A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        check_matrices(A, "linalg.solve_triangular")
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg_solve_triangular(): argument 'B' (position 2) must be Tensor, "
+                        f"not {type(B).__name__}")
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
+                           "dimensions.")
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the "
+                           f"equation {'AX = B' if left else 'XA = B'} ({n}x{n} and "
+                           f"{B.shape[-2]}x{B.shape[-1]})")
+    check_matrices(A, "linalg.solve_triangular")      # its dtype refusal after the shapes
+    if A._array.dtype != B._array.dtype:
+        B = cast(B, A._array.dtype)          # PyTorch solves in A's dtype, whatever B's
+    if left:
+        return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
+    a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
+    return rename_node(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)),
+                       SolveTriangular._node_name)
+
+
+@in_float32
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    """``torch.triangular_solve`` (deprecated there): (solution, cloned_coefficient) with
+    solution X of A X = b (A^T X = b when ``transpose``); A read as a triangle; b and A of
+    one dtype (linalg.solve_triangular would cast b)."""
+    if isinstance(b, Tensor) and isinstance(A, Tensor):
+        warn_deprecated_linalg("triangular_solve", "solve_triangular")
+    if isinstance(b, Tensor) and isinstance(A, Tensor) and b._array.dtype != A._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(b._array.dtype)} and A of type "
+                           f"{scalar_type_name(A._array.dtype)} instead.")
+    for name, t in (("b", b), ("A", A)):            # its own words for the shapes
+        if isinstance(t, Tensor) and t.ndim < 2:
+            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
+                               f"dimensions, but it has {t.ndim} dimensions instead")
+    if isinstance(b, Tensor) and isinstance(A, Tensor) and A.shape[-1] == A.shape[-2] and \
+            b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
+                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+    coeff = mT(A) if transpose else A
+    x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
+    # the cloned coefficient is A broadcast to the solution's batch shape; both results are
+    # one PyTorch node's
+    cloned = clone(A.expand(*x.shape[:-2], *A.shape[-2:]))
+    return TriangularSolveResult(rename_node(x, "TriangularSolveBackward0"),
+                                 rename_node(cloned, "TriangularSolveBackward0"))
+
+
+class CholeskySolve(Function):
+    """X = (L L^H)^-1 b (U^H U when ``upper``) for the factor l (..., n, n), read as its
+    lower (upper) triangle, and b (..., n, k) of the same batch shape: two substitutions.
+    Backward, as PyTorch's: db = (L L^H)^-1 g (this solve again: the matrix is Hermitian)
+    and, with S = db X^H + X db^H, dl = -S L (-U S when ``upper``), a full matrix: the
+    gradient of the product L L^H that the factor stands for, not kept to the triangle."""
+    complex_ok = True
+
+    def forward(self, b, l, *, upper):
+        self.upper = upper
+        xp = backend.xp_of(l)
+        t = xp.triu(l) if upper else xp.tril(l)
+        tt = xp.swapaxes(t, -1, -2).conj()
+        first, second = (tt, t) if upper else (t, tt)
+        out = _substitute(second, _substitute(first, b, upper=False), upper=True)
+        self.save_for_backward(b, l, out)
+        return out
+
+    def backward(self, g):
+        b, l, x = self.saved_tensors
+        if is_grad_enabled():        # a recorded backward differentiates X too
+            x = CholeskySolve.apply(b, l, upper=self.upper)
+        gb = CholeskySolve.apply(g, l, upper=self.upper)
+        if not self.needs_input_grad[1]:
+            return gb, None
+        s = add(matmul(gb, _mH(x)), matmul(x, _mH(gb)))
+        gl = neg(matmul(l, s) if self.upper else matmul(s, l))
+        return gb, gl
+
+
+@in_float32
+def cholesky_solve(B, L, upper=False):
+    """``cholesky_solve``: X with (L L^H) X = B (U^H U when ``upper``), L (*, n, n) the
+    Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""
+    for arg, t, pos in (("input", B, 1), ("input2", L, 2)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cholesky_solve(): argument '{arg}' (position {pos}) must be "
+                            f"Tensor, not {type(t).__name__}")
+    for name, t in (("b", B), ("u", L)):
+        if t.ndim < 2:
+            raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
+                               f"dimensions instead")
+    if B._array.dtype != L._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(B._array.dtype)} and A of type "
+                           f"{scalar_type_name(L._array.dtype)} instead.")
+    if L.shape[-1] != L.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
+    if B.shape[-2] != L.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
+                           f"{B.shape[-2]} by {B.shape[-1]}")
+    if L._array.dtype.kind not in "fcV" or dtypes.reduced_float(L._array.dtype):
+        raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
+    l, b = _broadcast_batches(L, B)
+    return CholeskySolve.apply(b, l, upper=upper)
