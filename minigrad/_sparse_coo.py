@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _sparse_kernels as K, creation, dtypes
 from ._global_flags import warn_once
+from ._sparse_coo_ops import SparseValueOps
 from .autograd._node_names import rename_node
 from .ops._util import scalar_type_name
 from .tensor import Size, Tensor
@@ -42,7 +43,7 @@ def _refuse(*_):
                               "first")
 
 
-class SparseCooTensor(Tensor):
+class SparseCooTensor(SparseValueOps, Tensor):
     """A tensor in COO layout: ``values()[k]`` sits at ``indices()[:, k]``; repeated
     positions add up."""
     _array = property(_refuse)
@@ -112,13 +113,13 @@ class SparseCooTensor(Tensor):
         if not self._coal:
             raise RuntimeError("Cannot get values on an uncoalesced tensor, please call "
                                ".coalesce() first")
-        return self._values()
+        return self._vals
 
     def _indices(self):
         return Tensor._wrap(self._idx)
 
-    def _values(self):
-        return self._vals
+    def _values(self):      # an alias outside the graph, as PyTorch's (values() is in it)
+        return self._vals.detach()
 
     # -- autograd: the values carry it ---------------------------------------------------------
     @property
@@ -283,10 +284,11 @@ class SparseCooTensor(Tensor):
                                             other if other._coal else other.coalesce())
             return product if both else _new(product._idx, product._vals, product._size, False)
         if isinstance(other, Tensor) and other.ndim:
-            if tuple(other.shape) != tuple(self._size):
-                raise RuntimeError("mul(sparse, dense): the dense tensor must have the sparse "
-                                   f"tensor's size {list(self._size)}, got {list(other.shape)}")
-            picked = other[tuple(Tensor._wrap(r) for r in self._idx)]
+            size = tuple(self._size)        # a dense factor broadcast to it (a row scaling)
+            if other.ndim > len(size) or np.broadcast_shapes(tuple(other.shape), size) != size:
+                raise RuntimeError("mul(sparse, dense): the dense tensor must broadcast to the "
+                                   f"sparse tensor's size {list(size)}, got {list(other.shape)}")
+            picked = other.expand(size)[tuple(Tensor._wrap(r) for r in self._idx)]
             return self._with(self._vals * picked)
         return self._with(self._vals * other)
 
@@ -391,6 +393,10 @@ class SparseCooTensor(Tensor):
     def _with(self, values):
         return _new(self._idx, values, self._size, self._coal)
 
+    @staticmethod
+    def _rebuilt(indices, values, size, coalesced):
+        return _new(indices, values, size, coalesced)
+
 
 def _intersection_product(a, b):
     """Coalesced sparse * coalesced sparse: nonzero where both are."""
@@ -490,3 +496,4 @@ def _part_repr(t):
     if t.numel() == 0:
         return f"tensor([], size={tuple(t.shape)})"
     return re.sub(r",\s*dtype=[\w.]+", "", Tensor.__repr__(t))
+

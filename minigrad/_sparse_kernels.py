@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .autograd import Function
+from .autograd.grad_mode import _state as _grad_state
+from .tensor import Tensor
 
 __all__ = ["linear_index", "runs", "Coalesce", "SparseSum", "ToDense", "SparseAddmm",
            "SparseCooTensorWithDimsAndTensors", "CatValues", "SparseSoftmax", "SparseLogSoftmax"]
@@ -144,8 +146,8 @@ def _csr_product(rows, cols, vals, dense, n_out):
 class SparseAddmm(Function):
     """A 2-d sparse (values at rows, cols; shape n x m) times dense (m, p): (n, p).
     Backward: d dense = S^T g (the same product, rows and cols swapped), d values[k] =
-    g[rows[k]] . dense[cols[k]]."""
-    first_order_only = True
+    g[rows[k]] . dense[cols[k]]; both written with differentiable ops, so that a gradient
+    of the gradient (a physics loss on a graph Laplacian's product) flows on."""
     saved_for_input = (1, 0)
 
     def forward(self, values, dense, rows=None, cols=None, n=0):
@@ -156,8 +158,16 @@ class SparseAddmm(Function):
     def backward(self, g):
         values, dense = self.saved_tensors
         need_v, need_d = self.needs_input_grad
-        gv = np.einsum("kp,kp->k", g[self._rows], dense[self._cols]) if need_v else None
-        gd = _csr_product(self._cols, self._rows, values, g, self._in_meta[1][0][0]) \
+        m = self._in_meta[1][0][0]
+        if not _grad_state.enabled:         # a plain backward: the products on the arrays
+            ga = g._array
+            return (Tensor._wrap(np.einsum("kp,kp->k", ga[self._rows],
+                                           dense._array[self._cols])) if need_v else None,
+                    Tensor._wrap(_csr_product(self._cols, self._rows, values._array, ga, m))
+                    if need_d else None)
+        gv = (g[Tensor._wrap(self._rows)] * dense[Tensor._wrap(self._cols)]).sum(-1) \
+            if need_v else None
+        gd = SparseAddmm.apply(values, g, rows=self._cols, cols=self._rows, n=m) \
             if need_d else None
         return gv, gd
 

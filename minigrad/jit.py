@@ -18,6 +18,8 @@ returns its value (PyTorch's eager fork also runs the call before returning).
 """
 from __future__ import annotations
 
+import sys
+import warnings
 from typing import Final  # noqa: F401  (torch.jit.Final is typing.Final)
 
 from .nn.modules.module import Module
@@ -25,6 +27,17 @@ from .nn.modules.module import Module
 __all__ = ["script", "trace", "trace_module", "ignore", "unused", "export", "interface",
            "script_method", "script_if_tracing", "is_scripting", "is_tracing", "annotate",
            "Final", "Attribute", "ScriptModule", "Error", "Future", "fork", "wait"]
+
+
+def _deprecated(name):
+    """PyTorch 2.13's DeprecationWarning of ``torch.jit.<name>`` (worded for the Python
+    version, as there), given at each call."""
+    if sys.version_info >= (3, 14):
+        warnings.warn(f"`torch.jit.{name}` is not supported in Python 3.14+ and may break. "
+                      f"Please switch to `torch.compile` or `torch.export`.", DeprecationWarning)
+    else:
+        warnings.warn(f"`torch.jit.{name}` is deprecated. Please switch to `torch.compile` or "
+                      f"`torch.export`.", DeprecationWarning)
 
 
 class Error(Exception):
@@ -38,6 +51,7 @@ class ScriptModule(Module):
 
 def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
     """Returns ``obj`` (a function, a module or a class) unchanged: nothing is compiled."""
+    _deprecated("script")
     return obj
 
 
@@ -54,6 +68,9 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
           _compilation_unit=None, example_kwarg_inputs=None, _store_inputs=True):
     """Runs ``func(*example_inputs)`` (or ``func(**example_kwarg_inputs)``) once, to raise
     what PyTorch's tracer would raise, and returns ``func`` itself."""
+    _deprecated("trace")
+    if isinstance(func, Module):    # PyTorch traces a module's forward by trace_module
+        _deprecated("trace_method")
     if example_kwarg_inputs is not None:
         if not isinstance(example_kwarg_inputs, dict):
             raise RuntimeError("example_kwarg_inputs should be a dict")
@@ -67,6 +84,7 @@ def trace_module(mod, inputs, optimize=None, check_trace=True, check_inputs=None
                  check_tolerance=1e-05, strict=True, _force_outplace=False, _module_class=None,
                  _compilation_unit=None, example_inputs_is_kwarg=False, _store_inputs=True):
     """``inputs`` maps method names to their example inputs; runs each once, returns ``mod``."""
+    _deprecated("trace_method")
     if not isinstance(mod, Module):
         raise AttributeError("expected torch.nn.Module as the first argument")
     if not isinstance(inputs, dict):
@@ -108,6 +126,7 @@ def interface(obj):
 
 def script_method(fn):
     """The method decorator of old-style ScriptModules; returns ``fn``."""
+    _deprecated("script_method")
     return fn
 
 

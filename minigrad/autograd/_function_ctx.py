@@ -100,7 +100,10 @@ def _apply_ctx_style(cls, args, kwargs):
     ctx.next_functions_ = tuple(
         None if t is None else (t.grad_fn, t._output_nr) if t.grad_fn is not None else
         ((t, 0) if t._requires_grad else None) for t in tensors)
-    ctx._in_meta = tuple(None if t is None else (t._array.shape, t._array.dtype) for t in tensors)
+    ctx._in_meta = tuple(None if t is None else _sparse_meta(t) if t.is_sparse or
+                         t.is_sparse_csr else (t._array.shape, t._array.dtype) for t in tensors)
+    if any(t is not None and t.is_sparse and t._requires_grad for t in tensors):
+        _sparse_edges(ctx, tensors)
     input_ids = {id(t) for t in tensors if t is not None}
     input_bases = {id(t if t._base is None else t._base) for t in tensors if t is not None}
     viewing = []                    # outputs sharing an input's memory: no in-place writes
@@ -168,8 +171,10 @@ def _apply_ctx_style(cls, args, kwargs):
             else:
                 packed.append((_INPUT, value))
                 _refuse_inference(value)
-            versions.append((value._vcounter, value._vcounter.value, value._array.shape,
-                             value._array.dtype, len(packed) - 1))
+            shape, np_dtype = _sparse_meta(value) if value.is_sparse or \
+                value.is_sparse_csr else (value._array.shape, value._array.dtype)
+            versions.append((value._vcounter, value._vcounter.value, shape, np_dtype,
+                             len(packed) - 1))
         ctx.saved_ = tuple(packed)
         ctx._packed = True
         ctx._versions = versions
@@ -179,6 +184,39 @@ def _apply_ctx_style(cls, args, kwargs):
         ctx._trace = traceback.extract_stack()[:-2]
         ctx._shapes = [tuple(t.shape) for t in tensors if t is not None]
     return outs[0] if single else tuple(outs)
+
+
+def _sparse_meta(t):
+    """(shape, numpy dtype) of a sparse tensor, which keeps no dense array: its size and its
+    values' dtype (a custom Function may take one, or save one, as pyGAT's sparse matmul)."""
+    return tuple(t.shape), t._vals._array.dtype
+
+
+def _sparse_edges(ctx, tensors):
+    """A sparse COO input that requires grad keeps its graph in its values: its edge is made
+    the values' edge, and ``_backward_ctx_style`` turns the gradient the user's backward gives
+    for it (dense, or sparse) into the values' gradient, the entries at its indices, as
+    PyTorch's sparse constructor's backward does."""
+    edges, metas = list(ctx.next_functions_), list(ctx._in_meta)
+    ctx._sparse_inputs = {}
+    for i, t in enumerate(tensors):
+        if t is not None and t.is_sparse and t._requires_grad:
+            v = t._vals
+            edges[i] = (v.grad_fn, v._output_nr) if v.grad_fn is not None else (v, 0)
+            metas[i] = (v._array.shape, v._array.dtype)
+            ctx._sparse_inputs[i] = t._idx
+    ctx.next_functions_, ctx._in_meta = tuple(edges), tuple(metas)
+
+
+def _sparse_input_grads(ctx, result):
+    """The user's gradients of sparse inputs as their values' gradients (``_sparse_edges``)."""
+    result = list(result)
+    for i, idx in ctx._sparse_inputs.items():
+        g = result[i] if i < len(result) else None
+        if isinstance(g, Tensor):
+            dense = g.to_dense() if g.is_sparse else g
+            result[i] = dense[tuple(Tensor._wrap(row) for row in idx)]
+    return tuple(result)
 
 
 def _aliased_inputs(outputs, outs, tensors, dirty, single):
@@ -259,6 +297,8 @@ def _backward_ctx_style(ctx, grads):
                  for g, meta in zip(grads, ctx._out_meta)]
     result = _user_backward(type(ctx))(ctx, *grads)
     result = result if isinstance(result, tuple) else (result,)
+    if getattr(ctx, "_sparse_inputs", None):
+        result = _sparse_input_grads(ctx, result)
     n = len(ctx.next_functions_)
     if len(result) != n:
         if len(result) > n and all(r is None for r in result[n:]):

@@ -95,6 +95,12 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     (B?, N, T, 2) real with return_complex=False (deprecated in torch, still accepted)."""
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
+    if center:      # padded first, whatever its shape, as torch: a too-short signal (or one
+        ndim = input.ndim       # of 3 dims) fails after that, before any warning or check
+        half = n_fft // 2
+        padded = pad(reshape_to(input, (1,) * (3 - ndim) + tuple(input.shape)), [half, half],
+                     mode=pad_mode)
+        input = reshape_to(padded, tuple(padded.shape[len(padded.shape) - ndim:]))
     if window is None:
         warn_once(_NO_STFT_WINDOW, 4)
     is_complex = input._array.dtype.kind == "c" or (
@@ -109,12 +115,6 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         warn_once(_REAL_STFT, 4)
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
-    if center and input.ndim in (1, 2):
-        ndim = input.ndim
-        half = n_fft // 2
-        padded = pad(reshape_to(input, (1,) * (3 - ndim) + tuple(input.shape)), [half, half],
-                     mode=pad_mode)
-        input = reshape_to(padded, tuple(padded.shape[3 - ndim:]))
 
     def fail(what):
         w = "None" if window is None else \

@@ -103,6 +103,21 @@ class PackedSequence(_Fields):
     def int(self):
         return self.to(dtype=self.data.int().dtype)
 
+    def short(self):
+        return self.to(dtype=self.data.short().dtype)
+
+    def char(self):
+        return self.to(dtype=self.data.char().dtype)
+
+    def byte(self):
+        return self.to(dtype=self.data.byte().dtype)
+
+    def pin_memory(self):
+        """Pins data and the index vectors (an error without an accelerator, as PyTorch)."""
+        pin = (lambda t: None if t is None else t.pin_memory())
+        return type(self)(self.data.pin_memory(), self.batch_sizes, pin(self.sorted_indices),
+                          pin(self.unsorted_indices))
+
     @property
     def is_cuda(self):
         return self.data.is_cuda
