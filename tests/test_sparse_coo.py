@@ -419,3 +419,22 @@ def test_mm_with_a_hub_row_and_empty_rows():
         return out, v.grad, x.grad
     for a, b in zip(*both(go)):
         close(a, b, 1e-10)
+
+
+@pytest.mark.parametrize("how", ["mm", "matmul", "operator", "method"])
+def test_dense_times_sparse_by_every_spelling(how):
+    # torch.mm(dense, sparse) and torch.matmul(dense, sparse) reach the sparse operand's
+    # product too, not only dense @ sparse
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal((3, 4))
+
+    def go(lib):
+        s = lib.sparse_coo_tensor(lib.tensor([[0, 1, 3], [1, 0, 2]]),
+                                  lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64), (4, 3))
+        x = lib.tensor(d, requires_grad=True)
+        out = {"mm": lib.mm, "matmul": lib.matmul, "operator": lambda a, b: a @ b,
+               "method": lambda a, b: a.mm(b)}[how](x, s)
+        (out ** 2).sum().backward()
+        return out, x.grad
+    for a, b in zip(*both(go)):
+        close(a, b, 1e-12)

@@ -214,6 +214,8 @@ def matmul(a, b):
         _two_tensors("matmul", a, b, "other")
     if a.is_sparse:             # a sparse COO matrix times a dense one (torch.sparse.mm)
         return mv(a, b) if b.ndim == 1 else a.mm(b)
+    if b.is_sparse:             # a dense one times a sparse COO matrix: (b^T a^T)^T
+        return b.__rmatmul__(a)
     if a.is_sparse_csr:         # a sparse CSR one (a matrix or a vector)
         return a.matmul(b)
     if _autocast_state.active:
@@ -273,6 +275,8 @@ def mm(input, mat2):
         _two_tensors("mm", input, mat2, "mat2")
     if input.is_sparse or input.is_sparse_csr:
         return input.mm(mat2)
+    if mat2.is_sparse and input.ndim == 2:
+        return mat2.__rmatmul__(input)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.ndim != 2:
