@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import _autocast_state, backend
 from .._random_factories import bernoulli_draws, stream_of
-from ..dtypes import bfloat16, bool_, float16, int64
+from ..dtypes import bfloat16, bool_, float16, float32, int64
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ..ops import activation as A
@@ -133,14 +133,18 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
         window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
         raise RuntimeError(f"kernel size should be greater than zero, but got {window}")
-    if input.ndim > 3 and input.dtype in (float16, bfloat16):
-        # PyTorch's window mean of a 4-d or wider input is a 3-d average pool over a
-        # (N, 1, C, H, W) view, whose kernel has no float16 or bfloat16 version (the 2-d one,
-        # for 3-d inputs, has)
+    # PyTorch's window mean of a 4-d or wider input is a 3-d average pool over a (N, 1, C, H,
+    # W) view, whose kernel has no float16 or bfloat16 version (the 2-d one, for 3-d inputs,
+    # has); CPU autocast runs that pool in float32, so there the mean, and the result, are
+    # float32
+    widen = input.ndim > 3 and input.dtype in (float16, bfloat16)
+    if widen and not (_autocast_state.active and _autocast_state.wants_float32(input)):
         raise NotImplementedError(f"\"avg_pool3d_out_frame\" not implemented for "
                                   f"'{scalar_type_name(input._array.dtype)}'")
     channels = input.shape[1]
     sq = input * input
+    if widen:
+        sq = sq.to(float32)
     # zero-pad the channel dim, then sum `size` shifted slices (one slice per window offset)
     spec = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
     padded = pad(sq, tuple(spec))

@@ -14,10 +14,13 @@ import numpy as np
 from .. import _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd._node_names import rename_node
+from ..autograd.grad_mode import is_grad_enabled
 from .._random_factories import uniform_draws
 from ..ops._autocast_cast import in_float32
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
+from ..ops.padding import ListedOnInput
+from ..ops.pointwise_select import _input_on_graph
 from ..ops.scatter_gather import ScatterAdd
 from ..tensor import Tensor
 from ..ops.pointwise_select import minimum
@@ -160,6 +163,38 @@ class _EmptyWindows(Function):
         return ScatterAdd.apply(g, index=index, dim=2, shape=(g.shape[0], g.shape[1], self.plane))
 
 
+class FractionalMaxPool2D(Function):
+    """The maxima of fractional max pooling, picked by their flat indices into each plane:
+    x (n, c, *spatial) -> (n, c, *out), or unbatched (c, *spatial) -> (c, *out); ``index``
+    (n, c, outputs), n = 1 for an unbatched x.  Backward: the gradient
+    scattered back to the picked elements (``ScatterAdd``, whose own gradient gathers them
+    again); under create_graph it is listed on x, as PyTorch's backward kernel takes the
+    input: a gradient penalty through the pool gives what comes before it zero gradients,
+    not none."""
+
+    def forward(self, x, *, index, out):
+        self.index, self.in_shape = index, x.shape
+        plane = x.reshape(index.shape[0], index.shape[1], -1)
+        picked = backend.xp_of(x).take_along_axis(plane, index, axis=2)
+        return picked.reshape(x.shape[:x.ndim - len(out)] + out)
+
+    def backward(self, g):
+        n, c, outputs = self.index.shape
+        gx = ScatterAdd.apply(g.reshape(n, c, outputs), index=self.index, dim=2,
+                              shape=(n, c, int(np.prod(self.in_shape)) // (n * c)))
+        gx = gx.reshape(self.in_shape)
+        if is_grad_enabled():
+            gx = ListedOnInput.apply(gx, _input_on_graph(self, 0, gx._array))
+        return gx
+
+
+class FractionalMaxPool3D(FractionalMaxPool2D):
+    pass
+
+
+_WINDOW_MAX = {2: FractionalMaxPool2D, 3: FractionalMaxPool3D}
+
+
 @in_float32                # one of the ops CPU autocast runs in float32
 def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples):
     """(output, flat indices into each input plane) of d-dim fractional max pooling, with
@@ -282,12 +317,11 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
     last_nan = kk - 1 - np.argmax(nan[..., ::-1], axis=-1)
     pick = np.where(nan.any(-1), last_nan, np.argmax(np.where(nan, -np.inf, vals), axis=-1))
     idx = np.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
-    index = Tensor._wrap(backend.to_device(idx.reshape(n, c, n_out), input.device))
-    y = x.flatten(2).gather(2, index).reshape((n, c) + tuple(out))
+    index = backend.to_device(idx.reshape(n, c, n_out), input.device)
+    # (an unbatched input directly: PyTorch's node takes it so, with no squeeze after)
+    y = _WINDOW_MAX[d].apply(input, index=index, out=tuple(out))
     ind = Tensor._wrap(backend.to_device(idx, input.device))
-    if not batched:
-        y, ind = y.squeeze(0), ind.squeeze(0)
-    return y, ind
+    return y, (ind if batched else ind.squeeze(0))
 
 
 def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,

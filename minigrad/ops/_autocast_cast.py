@@ -2,11 +2,12 @@
 
 ``lower`` is for the ops PyTorch's CPU autocast runs in the reduced dtype (matmul, mm, bmm,
 linear, the convolutions and transposed convolutions, addmm, addbmm, baddbmm, prelu,
-linalg.vecdot, the contractions of einsum and tensordot, the fused encoder layer); ``widen``
-for those it runs in float32 (the losses, reflection and replication pads, the FFTs, cdist,
-the 3-d pools, max_unpool, grid_sample, quantiles, trace). Both go through ``cast``, so
-gradients flow back to the original dtype. Callers check ``_autocast_state.active`` first,
-so these run only inside an autocast region.
+linalg.vecdot, the contractions of einsum and tensordot, scaled_dot_product_attention, the
+fused encoder layer); ``widen`` for those it runs in float32 (the losses, reflection and
+replication pads, the FFTs, cdist, the 3-d pools, max_unpool, grid_sample, quantiles, trace;
+local_response_norm widens its window mean, a 3-d pool, itself). Both go through ``cast``,
+so gradients flow back to the original dtype. Callers check ``_autocast_state.active``
+first, so these run only inside an autocast region.
 
 ``in_float32`` wraps a whole op instead (the factorisations and solvers of the float32 list,
 polar, view_as_complex, cdist, fractional max pooling): its half-precision arguments

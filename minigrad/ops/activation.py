@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .. import _autocast_state, backend, dtypes
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -35,12 +35,12 @@ from .error_function import erf, floating as _floating
 from . import activation_nodes as _nodes
 from ._autocast_cast import lower as _autocast_lower
 from .elementwise import add, cast, div, mul, neg, sub
-from .pointwise_select import where
+from .pointwise_select import PiecewiseLinearGrad, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
 from ._util import (FLOAT32_64, int_arg, no_complex_kernel, not_implemented_for, number_arg,
                     python_type_name, scalar_type_name)
-from .plumbing import reshape_to
+from .plumbing import reshape_to, sum_to
 from .writes import overwrite_with
 from .softmax import check_functional_dim, implicit_softmax_dim, softmax
 from ._floating_checks import _floating_only
@@ -262,7 +262,36 @@ def prelu(input, weight):
         weight = reshape_to(weight, shape)
     elif weight.ndim == 1 and input.ndim == 0:
         weight = weight.reshape(())
-    return rename_node(where(input > 0, input, mul(weight, input)), "PreluKernelBackward0")
+    return Prelu.apply(input, weight)
+
+
+class Prelu(Function):
+    """x where x > 0, w * x elsewhere (``w`` broadcast against x): PyTorch's PreluKernel.
+
+    Backward: g or w * g for the input, the sum of g * x where x <= 0 for the weight, both
+    written with ops. Under create_graph the input's gradient is listed on the input (through
+    ``PiecewiseLinearGrad``, a zero second derivative) as PyTorch's node lists it: a gradient
+    penalty through a PReLU gives the layers before it zero gradients, not none (an optimizer
+    steps a parameter with a zero gradient, and skips one with none)."""
+    _node_name = "PreluKernelBackward0"
+    saved_names = ("self", "weight")
+
+    def forward(self, x, w):
+        self.save_for_backward(x, w)
+        return mf.pointwise_result(backend.xp_of(x).where(x > 0, x, w * x), x, w)
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        positive = x._array > 0
+        gx = gw = None
+        if self.needs_input_grad[0]:
+            gx = where(positive, g, mul(w, g))
+            if is_grad_enabled():
+                gx = PiecewiseLinearGrad.apply(gx, x, slope=np.ones((), gx._array.dtype),
+                                               select=False)
+        if self.needs_input_grad[1]:
+            gw = sum_to(where(positive, 0.0, mul(g, x)), w.shape)
+        return gx, gw
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import _sdp_state, backend
+from .. import _autocast_state, _sdp_state, backend
 from ..dtypes import reduced_float
 from .._random_factories import bernoulli_draws
 from ..tensor import Tensor
@@ -22,6 +22,7 @@ from .matmul import matmul
 from .movement import transpose
 from .softmax import softmax
 from . import attention_node
+from ._autocast_cast import lower as _autocast_lower
 from .scatter_gather import IndexSelect
 from ._gather_scatter_checks import CPP_NAMES
 
@@ -41,6 +42,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     (as PyTorch; pass 0.0 for evaluation).  The kernel switches of ``nn.attention.sdpa_kernel``
     and ``backends.cuda.enable_*_sdp`` can refuse a call, as PyTorch's (``_sdp_state.py``).
     """
+    if _autocast_state.active:       # one of the ops CPU autocast runs in its lower dtype
+        query, key, value, attn_mask = _autocast_lower(query, key, value, attn_mask)
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
                            f"{dropout_p}")

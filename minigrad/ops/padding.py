@@ -23,10 +23,12 @@ import numbers
 from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd._node_names import rename_node
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import argument_error, check_fill_value, not_implemented_for, python_type_name
 from .movement import clone, keep_channels_last
+from .pointwise_select import _input_on_graph
 from .scatter_gather import IndexSelect
 
 __all__ = ["pad"]
@@ -165,13 +167,15 @@ def pad(input, pad, mode="constant", value=None):
         return rename_node(out, _PAD_NODES[mode].format(len(pad) // 2))
     out = input
     if mode != "constant":
+        # (a circular pad's backward in PyTorch reads the gradient alone: no input listed)
+        select = IndexSelect if mode == "circular" else PadSelect
         for i in range(len(pad) // 2):
             lo, hi = pad[2 * i], pad[2 * i + 1]
             if lo == hi == 0:
                 continue
             d = input.ndim - 1 - i
-            out = IndexSelect.apply(out, index=_source_positions(xp, out.shape[d], lo, hi, mode),
-                                    dim=d)
+            out = select.apply(out, index=_source_positions(xp, out.shape[d], lo, hi, mode),
+                               dim=d)
         return rename_node(_laid_out(out, input, mode), _PAD_NODES[mode].format(len(pad) // 2))
     # constant: crop the negative sides, then place into a tensor of the fill value
     for i in range(len(pad) // 2):
@@ -185,6 +189,37 @@ def pad(input, pad, mode="constant", value=None):
         check_fill_value(value, input._array.dtype)     # NaN, inf, out of an integer type
     fill = input._array.dtype.type(value) if value else 0
     return _laid_out(ConstantPadNd.apply(input, pad=pad, value=fill), input, mode)
+
+
+class PadSelect(IndexSelect):
+    """A reflection or replication pad along one dim: ``IndexSelect`` with the positions of
+    ``_source_positions``.  Its gradient (the copies' gradients summed back) is linear in g
+    alone, but PyTorch's backward kernel takes the pad's input too: under create_graph the
+    gradient is listed on that input (``ListedOnInput``, a zero second derivative), so that a
+    gradient penalty through the pad gives what comes before it zero gradients, not none, as
+    PyTorch's."""
+
+    def backward(self, g):
+        gx = super().backward(g)
+        if is_grad_enabled():
+            gx = ListedOnInput.apply(gx, _input_on_graph(self, 0, gx._array))
+        return gx
+
+
+class ListedOnInput(Function):
+    """(g, a) -> g: a gradient that depends on ``a`` in the graph only (d/dg = 1, d/da = 0),
+    as a backward kernel that takes its op's input without its value mattering."""
+    complex_ok = True
+
+    def forward(self, g, a):
+        return g.copy()
+
+    def backward(self, gg):
+        za = None
+        if self.needs_input_grad[1]:
+            shape, dtype = self._in_meta[1]
+            za = Tensor._wrap(backend.xp_of(gg._array).zeros(shape, dtype=dtype))
+        return gg, za
 
 
 class ConstantPadNd(Function):

@@ -10,6 +10,7 @@ parser marks them: its sequence slots never match the list of weights or the tup
 """
 from __future__ import annotations
 
+from ... import _autocast_state
 from ...tensor import Tensor
 
 __all__ = ["check_num_layers", "refuse_arguments", "RNNArgumentChecks"]
@@ -69,7 +70,7 @@ class RNNArgumentChecks:
 
     def check_input(self, input, batch_sizes):
         weight_dtype = self._flat_weights[0].dtype
-        if input.dtype != weight_dtype:
+        if input.dtype != weight_dtype and not _autocast_state.active:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
                              f"convert model: model.to({input.dtype})")

@@ -196,7 +196,8 @@ class RNNBase(RNNArgumentChecks, Module):
                 x = x.transpose(0, 1)
             sizes, batch = None, x.shape[1]
         weight_dtype = self._flat_weights[0].dtype
-        if x.dtype != weight_dtype:
+        if x.dtype != weight_dtype and not _autocast_state.active:
+            # (inside an autocast region PyTorch lets the products inside cast them)
             raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype "
                              f"({weight_dtype}). Convert input: input.to({weight_dtype}), or "
                              f"convert model: model.to({x.dtype})")
