@@ -54,8 +54,8 @@ from .ops.compare import (  # noqa: F401
     logical_or, logical_not)
 from .ops.bitwise import (  # noqa: F401
     bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift)
-from .ops.elementwise import sub as subtract, mul as multiply, div as divide  # noqa
-from .ops.relu_clamp import clamp as clip  # noqa
+from .ops.elementwise import sub as subtract, mul as multiply, divide  # noqa
+from .ops.relu_clamp import clip  # noqa
 from .ops.reduce import (  # noqa: F401
     sum, mean, prod, var, std, all, any, count_nonzero)
 from .ops.extrema import max, min, amax, amin, argmax, argmin  # noqa: F401
@@ -279,7 +279,7 @@ for _name in ("absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addm
 from . import _tensor_methods_words  # noqa: E402,F401  (the same for the Tensor methods)
 from ._argument_words import worded as _worded  # noqa: E402
 for _name in ("narrow", "select", "movedim", "moveaxis", "swapdims", "unbind",
-              "roll", "diagonal", "chunk", "repeat_interleave", "unflatten"):
+              "roll", "diagonal", "chunk", "repeat_interleave", "unflatten", "clamp_", "clip_"):
     globals()[_name] = _worded(globals()[_name], False, _name)
 swapaxes = _worded(swapaxes, False, "swapaxes", _tensor_methods_words.SWAPAXES)  # noqa: F405
 del _name

@@ -22,6 +22,24 @@ from ._argument_error import ArgumentError
 
 __all__ = ["restated", "worded", "parser_words"]
 
+# the signatures of ops that ``_tensor_input`` leaves out (PyTorch takes a number first there
+# too, ``torch.div(2, t)``), as its parser lists them; a method's are derived (``_method_form``)
+_OUT = "Tensor out = None"
+_MORE = {
+    "div div_": (f"Tensor input, Tensor other, *, {_OUT}",
+                 f"Tensor input, Tensor other, *, str rounding_mode, {_OUT}",
+                 "Tensor input, Number other, *, str rounding_mode"),
+    "divide divide_": (f"Tensor input, Tensor other, *, {_OUT}",
+                       f"Tensor input, Tensor other, *, str rounding_mode, {_OUT}",
+                       "Tensor input, Number other",
+                       "Tensor input, Number other, *, str rounding_mode"),
+}
+_MORE = {name: sigs for names, sigs in _MORE.items() for name in names.split()}
+
+
+def _signatures(name, signatures):
+    return signatures or _SIGNATURES.get(name) or _NUMBER_FIRST.get(name) or _MORE.get(name)
+
 
 def _counts(signature):
     """The fewest and the most arguments ``signature`` takes (keywords counted in)."""
@@ -57,7 +75,8 @@ def restated(exc, fn, args, kwargs, method, name=None, aliases=None, signatures=
     itself when the argument is not one of this call's."""
     error = getattr(exc, "argument", None)
     name = name or fn.__name__
-    if error is None or error.op not in (None, name):
+    # (an in-place method's error may name the op it runs: div_'s, div's)
+    if error is None or error.op not in (None, name, name.rstrip("_")):
         return exc
     given = args[1:] if method else args
     if error.arg in kwargs:
@@ -80,7 +99,7 @@ def restated(exc, fn, args, kwargs, method, name=None, aliases=None, signatures=
             if index is None:
                 return exc
         position = index if method else index + 1
-    signatures = signatures or _SIGNATURES.get(name) or _NUMBER_FIRST.get(name)
+    signatures = _signatures(name, signatures)
     # (a list whose later element cannot be read failed after its signature matched)
     if signatures is not None and not (error.found and error.found[0]):
         if method:
@@ -108,10 +127,24 @@ def worded(fn, method=False, name=None, aliases=None, signatures=None):
             return fn(*args, **kwargs)
         except TypeError as exc:
             if not hasattr(exc, "argument"):
+                if exc.__traceback__.tb_next is None:      # Python refused the call itself
+                    raise _arity(exc, fn, args, kwargs, method, name, signatures) from None
                 raise
             raise restated(exc, fn, args, kwargs, method, name, aliases,
                            signatures) from None
     return call
+
+
+def _arity(exc, fn, args, kwargs, method, name, signatures):
+    """Python's TypeError for a call of ``fn`` with too few, too many or unknown arguments, as
+    PyTorch's parser words it where the op has several signatures (each listed)."""
+    name = name or fn.__name__
+    signatures = _signatures(name, signatures)
+    if signatures is None or len(signatures) < 2 or not (args or not method):
+        return exc
+    if method:
+        signatures = tuple(_method_form(s) for s in signatures)
+    return _combination(name, args[1:] if method else args, kwargs, signatures)
 
 
 def parser_words(name, signatures=None):

@@ -92,7 +92,7 @@ def _torch_args(fn, method=False):
                 if name in kwargs:
                     raise TypeError(f"{fn.__name__}() got both '{alias}' and '{name}'")
                 kwargs[name] = kwargs.pop(alias)
-        if "input" in kwargs and not args:
+        if "input" in kwargs and not args and "input" not in _keyword_only(fn):
             args = (kwargs.pop("input"),)
         if "keepdim" in kwargs and len(args) == 1 and "dim" not in kwargs and \
                 fn.__name__ in _KEEPDIM_NEEDS_DIM:
@@ -212,6 +212,15 @@ def _refuse_keepdim_without_dim(name, kwargs):
 def _params(fn):
     code = getattr(fn, "__code__", None)
     return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
+
+
+@functools.lru_cache(maxsize=None)
+def _keyword_only(fn):
+    """The keyword-only parameters of ``fn`` (where's, whose refusals show what came by
+    keyword)."""
+    code = getattr(fn, "__code__", None)
+    return code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount] \
+        if code else ()
 
 
 def _out_rule(name, args, kwargs):

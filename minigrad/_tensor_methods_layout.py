@@ -55,7 +55,7 @@ def _missing(name, argument):
 
 # movement
 Tensor.reshape = _sized(M.reshape, _missing("reshape", "shape"))
-Tensor.view = _sized(creation._size_keyword(M.view, "size", 1),
+Tensor.view = _sized(M.view,
                      "view() received an invalid combination of arguments - got (), but "
                      "expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n")
 Tensor.flatten = M.flatten
@@ -427,7 +427,8 @@ Tensor.less = C.method(C.lt, "less")
 Tensor.less_equal = C.method(C.le, "less_equal")
 Tensor.not_equal = C.method(C.ne, "not_equal")
 Tensor.swapdims = M.transpose
-Tensor.broadcast_to = creation._size_keyword(M.expand, "size", 1, "broadcast_to")
+Tensor.broadcast_to = lambda self, *size, **kwargs: M.expand(
+    self, int_list_argument("broadcast_to", "size", size, kwargs))
 Tensor.hardshrink = A.hardshrink
 Tensor.prelu = A.prelu
 Tensor.is_signed = TP.is_signed

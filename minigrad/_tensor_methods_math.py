@@ -9,12 +9,7 @@ top-level functions too.  The in-place forms of the pointwise ops and of the vie
 """
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
 from ._argument_words import worded
-from ._type_names import python_type_name
 from .ops import elementwise as E, reduce as R, inplace as I
 from .ops import extrema as EX, softmax as SX
 from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
@@ -76,7 +71,7 @@ Tensor.subtract = _torch_args(E.sub, True)
 Tensor.mul = _torch_args(E.mul, True)
 Tensor.multiply = _torch_args(E.mul, True)
 Tensor.div = _torch_args(E.div, True)
-Tensor.divide = _torch_args(E.div, True)
+Tensor.divide = _torch_args(E.divide, True)
 Tensor.true_divide = _torch_args(E.div, True)
 Tensor.pow = _torch_args(POW.pow, True)
 Tensor.neg = E.neg
@@ -93,7 +88,7 @@ Tensor.tanh = EF.tanh
 Tensor.sigmoid = EF.sigmoid
 Tensor.relu = RC.relu
 Tensor.clamp = worded(RC.clamp, True, "clamp")
-Tensor.clip = worded(RC.clamp, True, "clamp")
+Tensor.clip = worded(RC.clip, True, "clip")
 Tensor.clamp_min = worded(RC.clamp_min, True, "clamp_min")
 Tensor.clamp_max = worded(RC.clamp_max, True, "clamp_max")
 Tensor.maximum = _torch_args(PS.maximum, True)
@@ -117,27 +112,7 @@ Tensor.logical_or = C.tensor_method(C.logical_or)
 Tensor.logical_not = C.logical_not
 
 
-_NO_OTHER = object()
-
-
-def _where_method(self, condition, other=_NO_OTHER):
-    """``x.where(condition, y)``: ``where(condition, x, y)``, the condition a Tensor."""
-    if other is _NO_OTHER:
-        raise TypeError(f"where() received an invalid combination of arguments - got "
-                        f"({python_type_name(condition)}), but expected one of:\n"
-                        f" * (Tensor condition, Tensor other)\n"
-                        f" * (Tensor condition, Number other)\n")
-    if not isinstance(condition, Tensor) or not isinstance(
-            other, (Tensor, numbers.Number, np.number, np.bool_)):
-        # (two signatures take two arguments: PyTorch's parser lists them)
-        raise TypeError(f"where() received an invalid combination of arguments - got "
-                        f"({python_type_name(condition)}, {python_type_name(other)}), but "
-                        f"expected one of:\n * (Tensor condition, Tensor other)\n"
-                        f" * (Tensor condition, Number other)\n")
-    return PS.where_checked(condition, self, other)
-
-
-Tensor.where = _where_method
+Tensor.where = PS.where_method
 
 # trigonometry and erf (ops/trig.py, ops/activation.py)
 Tensor.tan = T.tan

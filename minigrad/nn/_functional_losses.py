@@ -20,7 +20,8 @@ from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..ops._autocast_cast import widen as _autocast_widen
-from ..ops.activation import logsigmoid, softplus
+from ..ops.activation import logsigmoid
+from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp, clamp_min
@@ -289,7 +290,9 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{_scalar_type_name(dtype)}")
     # (the negation first: -target of a uint8 target would wrap around)
-    return rename_node(_reduce(softplus(cast(margin * target, dtype)), reduction),
+    # log1p(exp(z)) as PyTorch's kernel computes it: inf once exp(z) overflows the dtype
+    # (z > 88.7 in float32), its gradient NaN there, rather than softplus's z and 1
+    return rename_node(_reduce(log1p(exp(cast(margin * target, dtype))), reduction),
                        "SoftMarginLossBackward0")
 
 

@@ -43,15 +43,20 @@ def int_list_argument(op, arg, args, kwargs, position=1, varargs=True, empty=Fal
         if seq is not None and all(type(s) is int and -_INT64 <= s < _INT64 for s in seq):
             return tuple(seq)                   # the usual case: nothing more to check
     if kwargs:
+        # PyTorch's parser: a missing or ill-typed list first, then a keyword it does not know
         other = [k for k in kwargs if k != arg]
-        if other:
-            raise TypeError(f"{op}() got an unexpected keyword argument '{other[0]}'")
         if args:
+            if other:
+                raise TypeError(f"{op}() got an unexpected keyword argument '{other[0]}'")
             raise TypeError(f"{op}() got multiple values for argument '{arg}'")
+        if arg not in kwargs:
+            raise TypeError(f'{op}() missing 1 required positional arguments: "{arg}"')
         value = kwargs[arg]
         if not isinstance(value, (tuple, list)) or (value and not _is_int(value[0], True)):
             raise TypeError(f"{op}(): argument '{arg}' must be tuple of ints, not "
                             f"{python_type_name(value)}")
+        if other:
+            raise TypeError(f"{op}() got an unexpected keyword argument '{other[0]}'")
     else:
         if not args:
             if empty:

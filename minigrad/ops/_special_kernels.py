@@ -411,7 +411,7 @@ def i0e(x):
 def i1e(x):
     """exp(-|x|) I1(x) (odd)."""
     x = np.asarray(x, np.float64)
-    return np.copysign(_scaled_bessel(x, 1), x)
+    return np.copysign(_scaled_bessel(x, 1), x) + 0.0     # (PyTorch's i1e(-0.0) is +0.0)
 
 
 def _unscaled(x, order):
@@ -420,7 +420,7 @@ def _unscaled(x, order):
     small = ax < _BESSEL_SPLIT
     out = _scaled_bessel(x, order) * np.exp(ax)        # NaN at +-inf, as PyTorch
     out[small] = _bessel_series(ax[small], order)
-    return out if order == 0 else np.copysign(out, x)
+    return out if order == 0 else np.copysign(out, x) + 0.0     # (i1(-0.0) is +0.0)
 
 
 def i0(x):

@@ -17,8 +17,8 @@ from ..dtypes import reduced_float
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._bce_16bit import bce_16, bce_with_logits_16
-from ._util import (broadcast_shape, ieee_errors, not_implemented_for, result_dtype,
-                    scalar_type_name)
+from ._util import (argument_error, broadcast_shape, ieee_errors, not_implemented_for,
+                    result_dtype, scalar_type_name)
 from .elementary_functions import log, sigmoid
 from .elementwise import add, cast, div, mul, neg, sub
 from .relu_clamp import clamp
@@ -138,7 +138,25 @@ def _fits_input(t, input, name, what):
                            f"broadcast to the input's)")
 
 
+def _size_of(value):
+    """What PyTorch's Python loss reads first, ``value.size()``, and its error where
+    ``value`` is no tensor (a numpy array's ``size`` is an int, which is no function)."""
+    if not isinstance(value, Tensor):
+        if isinstance(value, np.ndarray):
+            raise TypeError("'int' object is not callable")
+        raise AttributeError(f"'{type(value).__name__}' object has no attribute 'size'")
+
+
 def _prepare_binary(input, target, weight, name, pos_weight=None):
+    _size_of(target)                    # (PyTorch compares target.size() with input.size())
+    _size_of(input)
+    if name == "binary_cross_entropy":
+        if weight is not None:          # (its Python code reads weight.size() next)
+            _size_of(weight)
+    else:                               # (the logits' kernel's parser)
+        for position, (what, t) in enumerate((("weight", weight), ("pos_weight", pos_weight)), 3):
+            if t is not None and not isinstance(t, Tensor):
+                raise argument_error(name, what, "Tensor", t, position)
     if tuple(input.shape) != tuple(target.shape):
         if name == "binary_cross_entropy":
             raise ValueError(f"Using a target size ({target.shape}) that is different to the "

@@ -24,7 +24,7 @@ from .._global_flags import is_warn_always_enabled
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, tensor as _number_tensor
-from .._argument_error import ArgumentError
+from .._argument_error import ArgumentError, argument_error
 from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors,
                     not_implemented_for, python_type_name, result_dtype, to_tensor_like)
 from .plumbing import Cast, conj_of, sum_to
@@ -515,6 +515,11 @@ def div(a, b, *, rounding_mode=None):
     return _div(a, b, rounding_mode, RoundedDiv)
 
 
+def divide(a, b, *, rounding_mode=None):
+    """``div`` under its other name, which PyTorch's parser uses in its errors."""
+    return _div(a, b, rounding_mode, RoundedDiv, "divide")
+
+
 def floor_divide(a, b):
     """``a // b``: floor(a / b) in the promoted dtype, as ``div(a, b, rounding_mode="floor")``
     but, as PyTorch's floor_divide, with no derivative: a result that requires grad has a
@@ -522,15 +527,15 @@ def floor_divide(a, b):
     return _div(a, b, "floor", FloorDivide)
 
 
-def _div(a, b, rounding_mode, rounded_node):
+def _div(a, b, rounding_mode, rounded_node, name="div"):
     if not isinstance(a, Tensor):
         a = _first_number(a, b)
     if rounding_mode is None:
         out = _by_half_scalar(Div, a, b)
-        return _binary(Div, a, b, "div", true_divide=True) if out is None else out
+        return _binary(Div, a, b, name, true_divide=True) if out is None else out
     if not isinstance(rounding_mode, str):
-        raise TypeError(f"div(): argument 'rounding_mode' must be str, not "
-                        f"{python_type_name(rounding_mode)}")
+        # (the wrappers list PyTorch's signatures: a str rounding_mode is in two of them)
+        raise argument_error(None, "rounding_mode", "str", rounding_mode)
     if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
@@ -543,8 +548,7 @@ def _div(a, b, rounding_mode, rounded_node):
             raise TypeError(f"div(): argument 'input' (position 1) must be Tensor, not "
                             f"{python_type_name(a)}")
     if not isinstance(b, (Tensor, bool, int, float, complex, np.number, np.bool_)):
-        raise TypeError(f"div(): argument 'other' (position 2) must be Tensor, not "
-                        f"{python_type_name(b)}")
+        raise argument_error(None, "other", "Tensor", b, 2)
     check_python_int(a)
     check_python_int(b)
     if isinstance(a, Tensor) and isinstance(b, Tensor):

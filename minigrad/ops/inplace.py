@@ -22,7 +22,8 @@ from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_n
 from .indexing import setitem
 from .movement import to_device
 from .plumbing import written_as_real
-from ._util import cpp_type_name, python_type_name
+from .._argument_error import ArgumentError
+from ._util import argument_error, cpp_type_name, python_type_name
 from .writes import (_positions, _real_base, apply_inplace, can_cast_inplace,
                      check_partial_overlap, kind_name)
 
@@ -152,19 +153,25 @@ def clamp_(t, min=None, max=None):
         # a list, a string or an array is no bound of any overload
         given = ([python_type_name(min)] if min is not None else []) + \
             ([("max=" if min is None else "") + python_type_name(max)] if max is not None else [])
-        raise TypeError(f"clamp_() received an invalid combination of arguments - got "
+        exc = TypeError(f"clamp_() received an invalid combination of arguments - got "
                         f"({', '.join(given)}), but expected one of:\n"
                         " * (Tensor min = None, Tensor max = None)\n"
                         " * (Number min = None, Number max = None)\n")
+        # (the wrappers of clamp_ and clip_ list the call as made, ``_argument_words``)
+        exc.argument = ArgumentError(None, None, None, min if not (
+            min is None or isinstance(min, (Tensor, numbers.Number))) else max)
+        raise exc
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     bound = min if isinstance(min, Tensor) else max
     if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
             max is not None and (bound.ndim != 0 or bound.requires_grad):
         # as clamp: two tensor bounds or two numbers (a 0-d tensor needing no gradient is one)
-        raise TypeError(f"clamp_() received an invalid combination of arguments - got "
+        exc = TypeError(f"clamp_() received an invalid combination of arguments - got "
                         f"({python_type_name(min)}, {python_type_name(max)}), but expected "
                         f"(Tensor min, Tensor max) or (Number min, Number max)")
+        exc.argument = ArgumentError(None, None, None, max)
+        raise exc
     if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
             max is not None:
         # the 0-d tensor bound beside a number is a number, as clamp reads it
@@ -203,13 +210,12 @@ def relu_(t):
 
 def fill_(t, value):
     if not isinstance(value, (Tensor, bool, int, float, complex, np.number, np.bool_)):
-        raise TypeError(f"fill_() received an invalid combination of arguments - got "
-                        f"({type(value).__name__}), but expected one of (Tensor value) or "
-                        f"(Number value)")
+        # (the method's wrapper lists PyTorch's two signatures, Tensor and Number value)
+        raise argument_error(None, "value", "Number", value)
     if isinstance(value, Tensor) and value.ndim != 0:
         # setitem would broadcast a [1] or [3] value; PyTorch takes a number or a 0-d tensor
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
-                           f"{value.ndim} dimensions (shape {list(value.shape)}).")
+                           f"{value.ndim} dimensions.")
     if not isinstance(value, Tensor) and isinstance(t, Tensor):
         value = elementwise.dtypes.number_for(value, t._array.dtype,    # fill_'s own checks
                                               half_checked=t._array.size != 1)

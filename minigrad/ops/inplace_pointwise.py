@@ -270,7 +270,7 @@ igamma_ = _inplace(SF.igamma, "igamma_", "the regularized lower incomplete gamma
                                          "other)", tensor_only="other")
 igammac_ = _inplace(SF.igammac, "igammac_", "the regularized upper incomplete gamma "
                                             "Q(input, other)", tensor_only="other")
-divide_ = _inplace(E.div, "divide_", "input / other (``rounding_mode`` None, 'trunc' or "
+divide_ = _inplace(E.divide, "divide_", "input / other (``rounding_mode`` None, 'trunc' or "
                                      "'floor')")
 true_divide_ = _inplace(E.div, "true_divide_", "input / other")
 multiply_ = mul_

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import _memory_format as mf, backend, dtypes, return_types
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import broadcast_shape, not_implemented_for, result_dtype
+from ._util import broadcast_shape, ieee_errors, not_implemented_for, result_dtype
 from .power import pow
 from .elementwise import cast, mul
 from .inplace import copy_
@@ -38,14 +38,47 @@ def _integer_pair(input, other, name):
 def gcd(input, other):
     """Elementwise greatest common divisor of two integer tensors (broadcast); no gradient."""
     a, b = _integer_pair(input, other, "gcd")
-    return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).gcd(a, b), a, b))
+    return Tensor._wrap(mf.pointwise_result(_gcd(a, b), a, b))
+
+
+def _gcd(a, b):
+    """PyTorch's gcd kernel on arrays: numpy's, but where a signed type's most negative value
+    takes part its |x| wraps to itself and Euclid's steps run in the type (gcd(-128, 6) is -2
+    in int8), emulated step by step on the elements concerned."""
+    xp = backend.xp_of(a)
+    g = xp.gcd(a, b)
+    if a.dtype.kind != "i":
+        return g
+    low = xp.iinfo(a.dtype).min
+    odd = (a == low) | (b == low)
+    if not bool(odd.any()):
+        return g
+    x, y = xp.broadcast_arrays(a, b)
+    x, y = xp.abs(x[odd]), xp.abs(y[odd])      # (|min| wraps to min, as the C++ abs does)
+    while bool((x != 0).any()):
+        live = x != 0
+        step = xp.where(live, x, 1)
+        with ieee_errors():
+            x, y = xp.where(live, xp.fmod(y, step), 0), xp.where(live, x, y)
+    g = g.copy() if g.shape == odd.shape else xp.broadcast_to(g, odd.shape).copy()
+    g[odd] = y
+    return g
 
 
 def lcm(input, other):
-    """Elementwise least common multiple |a b| / gcd(a, b) of two integer tensors; no
-    gradient."""
+    """Elementwise least common multiple |a / gcd(a, b) * b| of two integer tensors, 0 where
+    the gcd is; no gradient."""
     a, b = _integer_pair(input, other, "lcm")
-    return Tensor._wrap(mf.pointwise_result(backend.xp_of(a).lcm(a, b), a, b))
+    xp = backend.xp_of(a)
+    # PyTorch's kernel: C++ promotes int8/int16/uint8 to int (the product then fits, and is
+    # cut to the type after the abs); int32 and int64 wrap in their type before it
+    wide = xp.int32 if a.dtype.itemsize < 4 else a.dtype
+    g = _gcd(a, b)
+    zero = g == 0
+    with ieee_errors():             # (a / g is exact: g divides a)
+        q = a.astype(wide) // xp.where(zero, 1, g).astype(wide)
+    out = xp.where(zero, 0, xp.abs(q * b.astype(wide))).astype(a.dtype)
+    return Tensor._wrap(mf.pointwise_result(out, a, b))
 
 
 def _out_shape_first(input, other):

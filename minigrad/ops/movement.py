@@ -17,8 +17,8 @@ import warnings
 from .. import backend, dtypes
 from .. import _memory_format as mf
 from ..autograd import Function
-from ..tensor import Tensor
 from ._int_list_args import int_list_argument
+from .._tensor_input import _combination
 from ._view_dtype import view_as_dtype
 from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim, python_type_name,
                     scalar_type_name)
@@ -254,19 +254,6 @@ def _infer_shape(numel, shape, in_shape):
     return shape
 
 
-def keyword_sequence(name, positional, kwargs, keyword):
-    """The sequence argument of a method taking ``*ints`` that PyTorch also takes by keyword
-    (``x.permute(dims=(1, 0))``, ``torch.reshape(x, shape=(4,))``)."""
-    if not kwargs:
-        return positional
-    other = [k for k in kwargs if k != keyword]
-    if other:
-        raise TypeError(f"{name}() got an unexpected keyword argument '{other[0]}'")
-    if positional:
-        raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
-    return (kwargs[keyword],)
-
-
 def reshape(a, *shape, **kwargs):
     shape = int_list_argument("reshape", "shape", shape, kwargs, empty=True)
     shape = _infer_shape(a._array.size, shape, a.shape)
@@ -292,20 +279,30 @@ _RESHAPE_ALIAS = Reshape.renamed("ReshapeAliasBackward0")
 _RESHAPE_COPIED = Reshape.renamed("UnsafeViewBackward0")
 
 
+# PyTorch's two signatures of Tensor.view, listed when a call fits neither
+_VIEW_SIGNATURES = ("torch.dtype dtype", "tuple of ints size")
+_PYTHON_DTYPES = (bool, int, float, complex)
+
+
+def _dtype_like(value):
+    return isinstance(value, dtypes.DType) or (isinstance(value, type) and
+                                               value in _PYTHON_DTYPES)
+
+
 def view(a, *shape, **kwargs):
-    if "size" in kwargs or not (kwargs or len(shape) == 1 and not isinstance(
-            shape[0], (tuple, list, numbers.Integral, Tensor))):
-        shape = int_list_argument("view", "size", shape, kwargs, empty=True)
-        return View.apply(a, shape=_infer_shape(a._array.size, shape, a.shape))
-    shape = keyword_sequence("view", shape, kwargs, "dtype" if "dtype" in kwargs else "size")
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral, Tensor)):
-        if not (isinstance(shape[0], dtypes.DType) or shape[0] in (bool, int, float, complex)):
-            raise TypeError(f"view() received an invalid combination of arguments - got "
-                            f"({python_type_name(shape[0])}), but expected one of: (torch.dtype "
-                            f"dtype), (tuple of ints size)")
+    """``a.view(*size)``, ``a.view(size)`` or ``a.view(dtype)``; a call that fits neither of
+    PyTorch's signatures is refused with both listed."""
+    if len(shape) == 1 and not kwargs and _dtype_like(shape[0]):
         return view_as_dtype(a, shape[0])
-    shape = _infer_shape(a._array.size, _shape_arg(shape), a.shape)
-    return View.apply(a, shape=shape)
+    if not shape and "dtype" in kwargs and len(kwargs) == 1 and _dtype_like(kwargs["dtype"]):
+        return view_as_dtype(a, kwargs["dtype"])
+    try:
+        shape = int_list_argument("view", "size", shape, kwargs, empty=True)
+    except TypeError as exc:
+        if "failed to unpack" in str(exc):          # the size signature matched
+            raise
+        raise _combination("view", shape, kwargs, _VIEW_SIGNATURES) from None
+    return View.apply(a, shape=_infer_shape(a._array.size, shape, a.shape))
 
 
 def flatten(a, start_dim=0, end_dim=-1):

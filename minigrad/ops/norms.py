@@ -4,8 +4,10 @@
 vector_norm(x, ord) = (sum |x|^ord)^(1/ord) over the given dims; ord inf / -inf: max / min
 |x|; ord 0: the number of non-zeros.  The vector norms, and the 'fro' and 1 / inf matrix
 norms, are compositions of differentiable ops (``sum``, ``sqrt``, ``abs``, ``pow``,
-``amax``); where a power's derivative is infinite (a zero vector) the gradient is 0, as
-PyTorch's subgradient.  The 2 / -2 / nuclear matrix norms take singular values
+``amax``), 0 where a power's derivative is infinite (a zero vector), as PyTorch's subgradient;
+the vector norms of the other orders (inf, -inf, 3, 0.5, -1...) take PyTorch's backward
+formula itself, written in ops (``_VectorNorm``), so that NaN, inf and zero elements get the
+gradients PyTorch gives them.  The 2 / -2 / nuclear matrix norms take singular values
 (``svdvals``, ``linalg.py``), differentiable to any order.
 """
 from __future__ import annotations
@@ -16,14 +18,15 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..autograd import Function
+from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import (argument_error, normalize_dim, normalize_dims, python_type_name,
-                    scalar_type_name)
+from ._util import (argument_error, ieee_errors, normalize_dim, normalize_dims,
+                    python_type_name, scalar_type_name)
 from .elementary_functions import abs, sqrt
 from .power import pow
-from .elementwise import mul
+from .elementwise import div, mul
+from .compare import sign
 from .pointwise_select import where
 from .linalg import svdvals
 from .movement import unsqueeze
@@ -107,18 +110,25 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return _named(amax(abs(x), () if dims is None else dims, keepdim))
     if ord == 2:
         return _named(_safe_sqrt(sum(mul(x, x), dims, keepdim)))
-    a = abs(x)
-    if ord == math.inf:
-        return _named(amax(a, () if dims is None else dims, keepdim))
-    if ord == -math.inf:
-        return _named(amin(a, () if dims is None else dims, keepdim))
     if ord == 1:
-        return _named(sum(a, dims, keepdim))
+        return _named(sum(abs(x), dims, keepdim))
     if ord == 0:
         return _named(sum(_NonZero.apply(x), dims, keepdim))
-    # |x|^ord with the zeros masked out (so their gradient is 0, not inf * 0); for ord < 0 a
-    # zero makes |x|^ord infinite and the norm 0 (unless a NaN makes it NaN): the where below
-    # gives 0 there, gradient 0; all-infinite elements sum to 0 there, a norm of inf.
+    # the other orders: PyTorch's backward formula itself (``_VectorNorm``), so that a NaN or
+    # inf among the elements, or a zero one, gets the gradient PyTorch gives it
+    return _named(_VectorNorm.apply(x, ord=float(ord), dims=dims, keepdim=keepdim))
+
+
+def _norm_value(x, ord, dims, keepdim):
+    """The norm of the Tensor ``x`` for an inf, -inf or other non-0/1/2 ``ord``, as ops."""
+    a = abs(x)
+    if ord == math.inf:
+        return amax(a, () if dims is None else dims, keepdim)
+    if ord == -math.inf:
+        return amin(a, () if dims is None else dims, keepdim)
+    # |x|^ord with the zeros masked out; for ord < 0 a zero makes |x|^ord infinite and the
+    # norm 0 (unless a NaN makes it NaN): the where below gives 0 there; all-infinite
+    # elements sum to 0 there, a norm of inf
     nonzero = a != 0
     powered = where(nonzero, pow(where(nonzero, a, 1.0), float(ord)), 0.0)
     total = sum(powered, dims, keepdim)
@@ -127,7 +137,46 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
             ~np.isnan(total._array)
     else:
         zero = total._array == 0
-    return _named(where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord)))
+    return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
+
+
+class _VectorNorm(Function):
+    """vector_norm for ord inf, -inf or other than 0, 1 and 2, with PyTorch's backward
+    (``norm_backward``), written in ops (so differentiable again): for inf / -inf, g shared
+    by the elements whose |x| is the norm, or is NaN, times sgn(x) (a NaN norm: no gradient);
+    for ord < 1, sgn(x) |x|^(ord - 1) (0 at x = 0) times g norm^(1 - ord); else x |x|^(ord -
+    2) (sgn(x) |x|^(ord - 1) below 2) times g / norm^(ord - 1), 0 where the norm is 0 (a NaN
+    or infinite norm reaches the zero elements too)."""
+    def forward(self, x, *, ord, dims, keepdim):
+        self.ord, self.dims, self.keepdim = ord, dims, keepdim
+        with no_grad():
+            out = _norm_value(Tensor._wrap(x), ord, dims, keepdim)._array
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, norm = self.saved_tensors
+        p = self.ord
+        axes = tuple(range(x.ndim)) if self.dims is None else normalize_dims(self.dims, x.ndim)
+        if not self.keepdim:
+            for ax in sorted(axes):
+                g, norm = unsqueeze(g, ax), unsqueeze(norm, ax)
+        sgn = sign(x)
+        with ieee_errors():
+            if math.isinf(p):
+                a = x._array.__abs__()
+                mask = (a == norm._array) | (a != a)
+                count = mask.sum(axis=axes, keepdims=True).astype(x._array.dtype)
+                return mul(sgn, mul(div(g, Tensor._wrap(count)),
+                                    Tensor._wrap(mask.astype(x._array.dtype))))
+            zero = x._array == 0
+            if p < 1.0:
+                scaled = mul(sgn, where(zero, 0.0, pow(where(zero, 1.0, abs(x)), p - 1)))
+                return mul(mul(scaled, g), pow(norm, 1 - p))
+            scale = where(norm._array == 0, 0.0, div(g, pow(norm, p - 1)))
+            if p < 2.0:
+                return mul(mul(sgn, pow(abs(x), p - 1)), scale)
+            return mul(mul(x, pow(abs(x), p - 2)), scale)
 
 
 def _named(norm):

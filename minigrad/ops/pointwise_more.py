@@ -20,7 +20,7 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
                     result_dtype)
-from .elementary_functions import exp, log, log1p, sigmoid, sin
+from .elementary_functions import cos, exp, log, log1p, sigmoid, sin
 from .power import pow
 from . import elementwise
 from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
@@ -440,12 +440,32 @@ def sinc(input):
     float32, rounded once, as PyTorch: sinc(1) is then 0, not sin(pi rounded to float16))."""
     x = _floating(input)
     if dtypes.reduced_float(x._array.dtype):
-        out = cast(sinc(cast(x, np.dtype(np.float32))), x._array.dtype)
-    else:
-        zero = x._array == 0
-        safe = mul(where(zero, 1.0, x), math.pi)
-        out = where(zero, 1.0, div(sin(safe), safe))
-    return rename_node(out, "SincBackward0")                # PyTorch's node
+        return rename_node(cast(sinc(cast(x, np.dtype(np.float32))), x._array.dtype),
+                           "SincBackward0")
+    return Sinc.apply(x)
+
+
+class Sinc(Function):
+    """sinc, with PyTorch's backward: g (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 where
+    pi x^2 is 0 (x = 0, and an x so small that its square underflows), in ops (the factor
+    conjugated for complex x)."""
+    _node_name = "SincBackward0"
+    complex_ok = True
+
+    @ieee
+    def forward(self, x):
+        self.save_for_backward(x)
+        product = x * math.pi
+        return mf.pointwise_result(np.where(x == 0, 1.0, np.sin(product) / product).astype(
+            x.dtype, copy=False), x)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        with ieee_errors():
+            x_pi = mul(x, math.pi)
+            square_pi = mul(mul(x, x), math.pi)
+            out = mul(g, conj_of(div(sub(mul(x_pi, cos(x_pi)), sin(x_pi)), square_pi)))
+            return where(square_pi._array == 0, 0.0, out)
 
 
 class Expm1(Function):

@@ -10,7 +10,8 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import broadcast_shape, ieee
+from .._argument_words import parser_words
+from ._util import argument_error, broadcast_shape, ieee
 from .elementwise import Sub, cast, sub
 from .pointwise_select import refuse_complex_pair, select_grad
 from .plumbing import sum_to
@@ -139,6 +140,7 @@ class Fill(Function):
         return ga, gv
 
 
+@parser_words("fill")
 def fill(input, value):
     """A new tensor like ``input`` (shape, dtype, device) filled with ``value`` (a number or a
     0-d tensor, converted to input's dtype); the gradient flows to a tensor ``value``."""
@@ -150,14 +152,16 @@ def fill(input, value):
     elif isinstance(value, (bool, int, float, np.number)):
         value = Tensor._wrap(backend.xp_of(input._array).asarray(value,
                                                                  dtype=input._array.dtype))
-    else:
-        raise TypeError(f"fill(): argument 'value' must be Number or Tensor, not "
-                        f"{type(value).__name__}")
+    else:                               # (parser_words lists PyTorch's two signatures)
+        raise argument_error(None, "value", "Number", value)
     return Fill.apply(input, value)
 
 
+@parser_words("fill_")
 def fill_(input, value):
     """``input.fill_(value)``: every element of ``input`` set to ``value``, in place."""
+    if not isinstance(value, (Tensor, bool, int, float, complex, np.number)):
+        raise argument_error(None, "value", "Number", value)
     return input.fill_(value)
 
 

@@ -20,7 +20,8 @@ from ..autograd import Function
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._util import (broadcast_shape, check_python_int, python_type_name, scalar_type_name,
+from .._tensor_input import _combination
+from ._util import (broadcast_shape, check_python_int, scalar_type_name,
                     to_tensor_like)
 from .elementwise import Mul, _binary, _scalar_or_tensor, cast, mul
 from .plumbing import sum_to
@@ -326,19 +327,62 @@ def where(condition, input=None, other=None):
                              condition)
 
 
-def where_checked(condition, input=None, other=None):
-    """``torch.where`` as PyTorch's parser takes it: no numpy array, list or tuple as the
-    condition, input or other (minigrad's own ops call ``where``, which takes numpy masks)."""
-    if isinstance(condition, np.ndarray) or any(
-            isinstance(v, (np.ndarray, list, tuple)) or v is not None and not isinstance(
-                v, (Tensor, numbers.Number, np.number, np.bool_)) for v in (input, other)):
-        got = ", ".join(python_type_name(v) for v in (condition, input, other) if v is not None)
-        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), "
-                        f"but expected one of: (Tensor condition), (Tensor condition, Tensor "
-                        f"input, Tensor other), (Tensor condition, Number self, Tensor other), "
-                        f"(Tensor condition, Tensor input, Number other), (Tensor condition, "
-                        f"Number self, Number other)")
-    return where(condition, input, other)
+# PyTorch's signatures of torch.where and of Tensor.where, listed when a call fits none
+_WHERE = ("Tensor condition", "Tensor condition, Tensor input, Tensor other, *, Tensor out = None",
+          "Tensor condition, Number self, Tensor other",
+          "Tensor condition, Tensor input, Number other",
+          "Tensor condition, Number self, Number other")
+_WHERE_METHOD = ("Tensor condition, Tensor other", "Tensor condition, Number other")
+_NOT_GIVEN = object()
+
+
+def _operand(v):
+    """Does the parser take ``v`` for where's Tensor or Number operand?"""
+    return isinstance(v, (Tensor, numbers.Number, np.number, np.bool_))
+
+
+def _where_call(args, keywords, unknown, names):
+    """The arguments of a where call by name, and those given by keyword (``keywords``: the
+    keyword-only parameters' values, ``_NOT_GIVEN`` where not given); Python's TypeError for
+    a call that no function of parameters ``names`` takes."""
+    if len(args) > len(names):
+        raise TypeError(f"where() takes {len(names)} positional arguments but {len(args)} "
+                        f"were given")
+    if unknown:
+        raise TypeError(f"where() got an unexpected keyword argument '{next(iter(unknown))}'")
+    kwargs = {k: v for k, v in zip(names, keywords) if v is not _NOT_GIVEN}
+    values = dict(zip(names, args))
+    for k in kwargs:
+        if k in values:
+            raise TypeError(f"where() got multiple values for argument '{k}'")
+    values.update(kwargs)
+    return values, kwargs
+
+
+def where_checked(*args, condition=_NOT_GIVEN, input=_NOT_GIVEN, other=_NOT_GIVEN,
+                  **unknown):
+    """``torch.where(condition)`` or ``torch.where(condition, input, other)`` as PyTorch's
+    parser takes it: no numpy array, list, tuple or None as an operand, no numpy condition
+    (minigrad's own ops call ``where``, which takes numpy masks); any other call is refused
+    with where's signatures listed.  (Its parameters are keyword-only here, so that a
+    refusal can show which came by keyword.)"""
+    values, kwargs = _where_call(args, (condition, input, other), unknown,
+                                 ("condition", "input", "other"))
+    if len(values) == 1 and "condition" in values:
+        return where(values["condition"])
+    if not (len(values) == 3 and not isinstance(values["condition"], np.ndarray) and
+            _operand(values["input"]) and _operand(values["other"])):
+        raise _combination("where", args, kwargs, _WHERE)
+    return where(values["condition"], values["input"], values["other"])
+
+
+def where_method(self, *args, condition=_NOT_GIVEN, other=_NOT_GIVEN, **unknown):
+    """``x.where(condition, y)``: ``where(condition, x, y)``, the condition a Tensor."""
+    values, kwargs = _where_call(args, (condition, other), unknown, ("condition", "other"))
+    if not (len(values) == 2 and isinstance(values["condition"], Tensor) and
+            _operand(values["other"])):
+        raise _combination("where", args, kwargs, _WHERE_METHOD)
+    return where(values["condition"], self, values["other"])
 
 
 where_checked.__name__ = where_checked.__qualname__ = "where"    # its name in messages

@@ -134,7 +134,8 @@ def _nonpositive_log(a):
 
 class ScalarPow(Pow):
     """a ** e for a Python number e: PyTorch's scalar-exponent kernel, which takes e = 0.5
-    as sqrt and e = -0.5 as rsqrt (NaN at -inf, where pow gives inf and 0), and its
+    as sqrt and e = -0.5 as rsqrt (NaN at -inf, where pow gives inf and 0; not for float16,
+    bfloat16 yes), and its
     backward: a zero gradient without a graph for e = 0, else g e a^(e-1) with that same
     kernel (e - 1 a Python number again)."""
 
@@ -146,7 +147,8 @@ class ScalarPow(Pow):
     @ieee
     def forward(self, a, b):
         e = b.item()
-        if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV":
+        if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV" and a.dtype != np.float16:
+            # (float16's kernel has no such case: C's pow there, inf at -inf, +0 at -0)
             root = backend.xp_of(a).sqrt(a)
             out = root if e > 0 else (1 / root).astype(a.dtype, copy=False)
             self.save_for_backward(a, b, None)

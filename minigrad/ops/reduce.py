@@ -138,18 +138,38 @@ class Prod(Function):
         arr = a._array
         if arr.size == 0:            # nothing to differentiate (the product of nothing is 1)
             return Tensor._wrap(backend.xp_of(arr).zeros_like(arr))
-        if not is_grad_enabled():    # first order only: exact arrays, nothing recorded
-            others = _products_of_others(arr, self.axis)
+        if not is_grad_enabled():    # first order only: arrays, nothing recorded
+            others = _first_order_others(arr, out._array, self.axis, self.keepdim)
+            if others is None:          # (several zeros in a full product: all zero)
+                return Tensor._wrap(backend.xp_of(arr).zeros_like(g._array))
             return Mul.apply(g, Tensor._wrap(others.conj() if arr.dtype.kind == "c" else others))
         if not (arr == 0).any():
             # g * conj(out / a); conj_of is the identity for real input
             return div(mul(g, conj_of(_spread(out, a.shape, axes, self.keepdim))), conj_of(a))
         flat = reshape_to(a, (arr.size,)) if self.axis is None else a
-        others = _products_of_others_graph(flat, 0 if self.axis is None else self.axis)
+        others = products_of_others_graph(flat, 0 if self.axis is None else self.axis)
         return mul(g, conj_of(reshape_to(others, a.shape)))
 
 
 _PROD_DIM = Prod.renamed("ProdBackward1")
+
+
+def _first_order_others(a, out, axis, keepdim):
+    """The factor of each element's first-order gradient, as PyTorch's prod backward computes
+    it: ``out / a`` where no element of ``a`` is 0 (so an inf or NaN factor reaches every
+    gradient: prod([inf, 2]) gives [nan, inf]); the exact products of the others where one
+    is (every slice of a product along a dim); None for a product of every element with
+    several zeros, whose gradient PyTorch gives as zeros (NaN and inf elements
+    notwithstanding)."""
+    zeros = int(backend.xp_of(a).count_nonzero(a == 0))
+    if zeros == 0:
+        if axis is not None and not keepdim:
+            out = backend.xp_of(out).expand_dims(out, axis)
+        with ieee_errors():
+            return out / a
+    if axis is None and zeros > 1:
+        return None
+    return _products_of_others(a, axis)
 
 
 def _products_of_others(a, axis):
@@ -168,7 +188,7 @@ def _products_of_others(a, axis):
     return (before * after).reshape(a.shape)
 
 
-def _products_of_others_graph(a, ax):
+def products_of_others_graph(a, ax):
     """Tensor ops: others[.., i, ..] = prod_j b[.., i, j, ..] with b = a along a new axis
     after ``ax``, and 1 where j == i.  Shapes: a (.., n, ..) -> b (.., n, n, ..) -> (.., n, ..)."""
     n = a.shape[ax]

@@ -302,7 +302,7 @@ def clamp(a, min=None, max=None):
         # call as it was made, ``_argument_words``)
         bad = a if not isinstance(a, Tensor) else min if not (min is None or _is_bound(min)) \
             else max
-        exc.argument = ArgumentError("clamp", None, None, bad)
+        exc.argument = ArgumentError(None, None, None, bad)     # (clamp's or clip's)
         raise exc
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -311,10 +311,12 @@ def clamp(a, min=None, max=None):
             max is not None and (bound.ndim != 0 or bound.requires_grad):
         # PyTorch pairs two tensor bounds or two numbers (a 0-d tensor that needs no gradient
         # reads as a number)
-        raise TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
+        exc = TypeError(f"clamp() received an invalid combination of arguments - got (Tensor, "
                         f"{python_type_name(min)}, {python_type_name(max)}), but expected "
                         f"(Tensor input, Tensor min, Tensor max) or (Tensor input, Number min, "
                         f"Number max)")
+        exc.argument = ArgumentError(None, None, None, max)     # (the wrappers list them)
+        raise exc
     if isinstance(min, Tensor) != isinstance(max, Tensor) and min is not None and \
             max is not None:
         # so the 0-d tensor bound is a number, promoting as one (clamp(bool_tensor,
@@ -344,6 +346,11 @@ def clamp(a, min=None, max=None):
             a = cast(a, target)
     min, max = clamp_numbers(min, max, target)
     return Clamp.apply(a, min=min, max=max)
+
+
+def clip(a, min=None, max=None):
+    """``clamp`` under its other name (which PyTorch's parser uses in its errors)."""
+    return clamp(a, min, max)
 
 
 def clamp_numbers(min, max, np_dtype):

@@ -361,8 +361,12 @@ def renorm(input, p, dim, maxnorm):
                            "dimensions")
     d = normalize_dim(dim, input.ndim)
     others = tuple(i for i in range(input.ndim) if i != d)
-    norms = vector_norm(input, p, others, True)
-    factor = where(norms._array > maxnorm, div(maxnorm, add(norms, 1e-7)), 1.0)
+    # the norms of the slices to scale only (the others' are zeros here): a slice left as it
+    # is, a NaN one among them, then gets the gradient g itself, as in PyTorch, with no NaN
+    # from its norm's derivative times 0
+    big = vector_norm(input.detach(), p, others, True)._array > maxnorm
+    norms = vector_norm(where(big, input, 0.0), p, others, True)
+    factor = where(big, div(maxnorm, add(norms, 1e-7)), 1.0)
     return rename_node(mul(input, cast(factor, input._array.dtype)), "RenormBackward0")
 
 

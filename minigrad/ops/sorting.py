@@ -6,27 +6,29 @@ where each value came from, and its own derivative a gather: any order, for free
 
 ``cumsum`` is a Function whose backward is a *reversed* cumsum (the gradient of x_j collects
 g_i for every i >= j), itself a ``CumSum`` with ``reverse=True``: the pair is closed under
-differentiation.  ``cumprod`` with no zero in the input is ``CumProd`` (backward
-revcumsum(g * out) / x, written in ops); with a zero, that division is undefined, and it is
-computed as prod over the lower triangle (out_i = prod_j where(j <= i, x_j, 1)), which costs n
-times the memory but has exact derivatives through ``prod``.
+differentiation.  ``cumprod`` is ``CumProd``: its backward is revcumsum(g * out) / x, written
+in ops, where the input has no zero; with a zero that division is undefined, and the gradient
+is PyTorch's: on the first-order path computed on arrays as its kernel does (the elements after
+a slice's first zero get 0, whatever inf or NaN the others hold), under ``create_graph`` from
+the products of the others over the lower triangle (x_j for j <= i, else 1), which costs n
+times the memory but is differentiable again.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import (bool_arg, c_order, check_tensor, int_arg, normalize_dim, not_implemented_for,
-                    sort_keys)
+from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, normalize_dim,
+                    not_implemented_for, sort_keys)
 from .elementwise import cast, div, mul
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
 from .extrema import MaxResult
-from .reduce import check_grad_dtype, prod
+from .reduce import check_grad_dtype, products_of_others_graph, sum as reduce_sum
 from .scatter_gather import gather
 
 __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
@@ -251,9 +253,58 @@ class CumProd(Function):
 
     def backward(self, g):
         # d out_i / d a_j = out_i / a_j for i >= j: a reversed cumsum of g * out, over a
-        # (conjugated factors for complex input: g * conj(out_i / a_j))
+        # (conjugated factors for complex input: g * conj(out_i / a_j)); with a zero in the
+        # input, PyTorch's two other ways (the first order's, the higher orders')
         a, out = self.saved_tensors
+        if bool((a._array == 0).any()):
+            if not is_grad_enabled():
+                return Tensor._wrap(_cumprod_grad_with_zeros(a._array, out._array, g._array,
+                                                             self.dim))
+            return _cumprod_grad_graph(a, g, self.dim)
         return div(CumSum.apply(mul(g, conj_of(out)), dim=self.dim, reverse=True), conj_of(a))
+
+
+def _cumprod_grad_with_zeros(a, out, g, dim):
+    """cumprod's first-order gradient for an input with zeros, as PyTorch computes it (arrays):
+    before a slice's first zero, the reversed cumulative sum of g * out over a (an inf or NaN
+    there reaches them all); at the first zero, the sum over the outputs up to the second zero
+    of g times the product of the others; after it, 0 (whatever the others hold)."""
+    xp = backend.xp_of(a)
+    if a.dtype.kind == "c":
+        a, out = a.conj(), out.conj()
+    zero = a == 0
+    count = xp.cumsum(zero, axis=dim)
+    before = count == 0
+    with ieee_errors():
+        w = xp.where(before, out * g, 0)
+        grad = xp.where(before, xp.flip(xp.cumsum(xp.flip(w, dim), axis=dim), dim) / a, 0)
+        first = zero & (count == 1)
+        between = (count == 1) & ~first             # (z1, z2): the factors after the zero
+        run = xp.cumprod(xp.where(between, a, 1), axis=dim)
+        total = (run * xp.where(count == 1, g, 0)).sum(axis=dim, keepdims=True)
+        # times the product of the elements before the zero: out just before it, 1 at 0
+        index = xp.argmax(first, axis=dim)
+        index = xp.expand_dims(index, dim)
+        lead = xp.take_along_axis(out, xp.maximum(index - 1, 0), axis=dim)
+        total = total * xp.where(index == 0, 1, lead)
+        grad = xp.where(first, total, grad)
+    return grad.astype(a.dtype, copy=False)
+
+
+def _cumprod_grad_graph(a, g, dim):
+    """cumprod's gradient for an input with zeros as ops on tensors (differentiable again):
+    sum_{i >= k} g_i * prod_{j <= i, j != k} a_j, from the (..., n, n) triangle of factors
+    with the products of the others along its rows."""
+    xp = backend.xp_of(a._array)
+    n = a.shape[dim]
+    moved = movedim(a, dim, -1)
+    lead = tuple(moved.shape[:-1])
+    rows = expand_to(reshape_to(moved, lead + (1, n)), lead + (n, n))
+    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]       # [i, j]: j <= i
+    others = products_of_others_graph(where(lower, rows, 1.0), len(lead) + 1)
+    weights = reshape_to(movedim(g, dim, -1), lead + (n, 1))
+    grad = reduce_sum(mul(weights, conj_of(where(lower, others, 0.0))), len(lead))
+    return movedim(grad, -1, dim)
 
 
 def _running(input, dim, dtype, name):
@@ -297,14 +348,4 @@ def cumprod(input, dim, *, dtype=None):
     if input._array.dtype.kind == "b":          # dtype=bool asked for: no such kernel
         raise not_implemented_for("cumprod_out_cpu", input._array.dtype)
     dtypes.refuse_unsigned("cumprod_out_cpu", input._array.dtype)
-    if not bool((input._array == 0).any()) or not input.requires_grad:
-        return CumProd.apply(input, dim=d)
-    # out_i = prod_j where(j <= i, a_j, 1): an (..., n, n) triangle along ``dim``
-    xp = backend.xp_of(input._array)
-    n = input.shape[d]
-    moved = movedim(input, d, -1)
-    lead = tuple(moved.shape[:-1])
-    rows = expand_to(reshape_to(moved, lead + (1, n)), lead + (n, n))
-    lower = xp.arange(n)[None, :] <= xp.arange(n)[:, None]       # [i, j]: j <= i
-    out = prod(where(lower, rows, 1.0), -1)
-    return movedim(out, -1, d)
+    return CumProd.apply(input, dim=d)

@@ -11,8 +11,9 @@ does), and whose backward is written with differentiable ops, so second derivati
     erfc' = -2/sqrt(pi) e^(-x^2)  erfcx' = 2 x erfcx - 2/sqrt(pi)
     erfinv' = sqrt(pi)/2 e^(erfinv(x)^2)                        ndtri' = sqrt(2 pi) e^(ndtri^2/2)
     log_ndtr' = sqrt(2/pi) / erfcx(-x/sqrt 2)   (= pdf / cdf, without underflow)
-    i0' = i1       i1' = i0 - i1/x (1/2 at 0, and at NaN as PyTorch)   i0e' = i1e - sgn(x) i0e
-    i1e' = i0e - i1e (sgn(x) + 1/x) (1/2 at 0 and NaN)
+    i0' = i1      i1' = i0 - i1/x (1/2 within eps of 0, and at NaN, as PyTorch)
+    i0e' = i1e - sgn(x) i0e
+    i1e' = i0e - i1e (sgn(x) + 1/x) (1/2 within eps of 0 and at NaN)
     d/dx P(a, x) = -d/dx Q(a, x) = x^(a-1) e^-x / Gamma(a)
 
 As in PyTorch, the incomplete gamma functions have no derivative with respect to ``a`` and
@@ -154,12 +155,6 @@ class LogNdtr(_Unary):
         return div(_SQRT_2_OVER_PI, erfcx(mul(a, -math.sqrt(0.5))))
 
 
-def _nonzero(a):
-    """``a`` with its zeros replaced by 1, for a quotient whose value at 0 is set apart (a
-    plain 0/0 there would put NaN into the gradient of the unused branch of ``where``)."""
-    return where(a == 0, 1.0, a)
-
-
 class I0(_Unary):
     kernel = staticmethod(K.i0)
 
@@ -176,9 +171,15 @@ class I0e(_Unary):
 
 
 def _zero_or_nan(a):
-    """Where ``a`` is 0 or NaN: PyTorch's i1 and i1e take their slope at 0, 1/2, at a NaN
-    too (its test is |x| > 0, false for NaN)."""
-    return ~(backend.xp_of(a._array).abs(a._array) > 0)
+    """Where ``a`` is within its dtype's epsilon of 0, or NaN: PyTorch's i1 and i1e take their
+    slope there as that at 0, 1/2 (its test is |x| > eps, false for NaN)."""
+    return ~(backend.xp_of(a._array).abs(a._array) > np.finfo(a._array.dtype).eps)
+
+
+def _not_tiny(a):
+    """``a`` with its values within epsilon of 0 replaced by epsilon, as PyTorch's i1 and i1e
+    backward (whose slope there is set apart: 1/x would overflow)."""
+    return where(_zero_or_nan(a), float(np.finfo(a._array.dtype).eps), a)
 
 
 class I1(_Unary):
@@ -186,7 +187,8 @@ class I1(_Unary):
     kernel = staticmethod(K.i1)
 
     def derivative(self, a):
-        return where(_zero_or_nan(a), 0.5, sub(i0(a), div(i1(a), _nonzero(a))))
+        safe = _not_tiny(a)
+        return where(_zero_or_nan(a), 0.5, sub(i0(safe), div(i1(a), safe)))
 
 
 class I1e(_Unary):
@@ -194,7 +196,8 @@ class I1e(_Unary):
     kernel = staticmethod(K.i1e)
 
     def derivative(self, a):
-        slope = sub(i0e(a), mul(i1e(a), add(sign(a), div(1.0, _nonzero(a)))))
+        safe = _not_tiny(a)
+        slope = sub(i0e(safe), mul(i1e(a), add(sign(safe), div(1.0, safe))))
         return where(_zero_or_nan(a), 0.5, slope)
 
 
@@ -273,7 +276,7 @@ def mvlgamma(input, p):
     if isinstance(input, Tensor) and input._array.dtype.kind == "b":
         raise RuntimeError("The input tensor may not be a boolean tensor.")
     x = _floating(input)
-    total = lgamma(x)
+    total = lgamma(add(x, 0.0))      # (x + 0, as PyTorch: its slope at -0.0 is that at +0.0)
     for i in range(1, p):
         total = add(total, lgamma(sub(x, i / 2.0)))
     # row-major whatever x's layout, as PyTorch's (a sum over a stacked last dim)

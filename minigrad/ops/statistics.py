@@ -16,6 +16,7 @@ from .._warn_once import warn_once
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
+from ._search_kernels import binary_search, searchsorted_rows
 from ._util import (argument_error, bool_arg, check_tensor, int_arg, normalize_dim,
                     normalize_dims, not_implemented_for, number_arg, python_type_name,
                     scalar_type_name)
@@ -179,6 +180,11 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         rank = q_flat * (xp.maximum(count, 1) - 1)           # (..., k)
     else:
         rank = xp.broadcast_to(q_flat * (n - 1), x.shape[:-1] + q_flat.shape)
+    # a slice with NaN (quantile) or with only NaN (nanquantile) gives NaN: as PyTorch, its
+    # rank is that of a NaN (the last sorted, the first), whose gradient is then the quantile's
+    missing = (nan.all(-1) if ignore_nan else nan.any(-1))[..., None]
+    if not ignore_nan:
+        rank = xp.where(missing, n - 1, rank)
     lo = xp.floor(rank).astype(np.int64)
     hi = xp.ceil(rank).astype(np.int64)
     if interpolation == "lower":
@@ -189,9 +195,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         lo = hi = xp.round(rank).astype(np.int64)
     low = gather(values, -1, Tensor._wrap(lo))
     high = gather(values, -1, Tensor._wrap(hi))
-    # a slice with NaN (quantile) or with only NaN (nanquantile) gives NaN
-    missing = xp.broadcast_to((nan.all(-1) if ignore_nan else nan.any(-1))[..., None],
-                              low.shape)
+    missing = xp.broadcast_to(missing, low.shape)
     if interpolation == "linear":
         # the fraction rank - lo, with rank = q (count - 1) written in ops so that a tensor q
         # that requires grad gets d out / d q = (high - low) (count - 1)
@@ -201,7 +205,8 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
             scale = (xp.maximum(count, 1) - 1) if ignore_nan else xp.asarray(n - 1)
             frac = sub(mul(reshape(q, -1), Tensor._wrap(scale.astype(input._array.dtype))),
                        Tensor._wrap(lo.astype(input._array.dtype)))
-        # zero, not NaN, in the NaN slices: their gradients (to q too) must stay 0
+            frac = where(missing, 0.0, frac)        # (NaN slices: no gradient to q)
+        # zero, not NaN, in the NaN slices: the gradient goes to the NaN element alone
         step = where(missing, 0.0, sub(high, low))
         # PyTorch's lerp, from the nearer end: low + step w below w = 0.5, high - step (1 - w)
         # from it (so an infinite end gives PyTorch's inf or NaN, and its roundings)
@@ -211,8 +216,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         out = sub(high, mul(sub(high, low), 0.5))           # PyTorch's lerp with w = 0.5
     else:
         out = low
-    out = where(missing, float("nan"), out)                 # (..., k)
-    out = movedim(out, -1, 0)                                # (k, ...)
+    out = movedim(out, -1, 0)                                # (k, ...): NaN where missing
     if keepdim:
         if dim is None:
             out = reshape(out, *((out.shape[0],) + (1,) * input.ndim))
@@ -378,10 +382,12 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         _warn_copy("input value")
     if not sorted_sequence.is_contiguous():
         _warn_copy("boundary")
-    if seq.ndim == 1:
+    if seq.dtype.kind == "f" and seq.size and bool(np.isnan(seq).any()):
+        out = binary_search(seq, values, right)        # (no order with a NaN: PyTorch's path)
+    elif seq.ndim == 1:
         out = np.searchsorted(seq, values, side="right" if right else "left")
     else:
-        out = _searchsorted_rows(seq, values, right)
+        out = searchsorted_rows(seq, values, right)
     n = seq.shape[-1]
     if values.dtype.kind in "fc":          # a NaN value goes past every boundary, either side
         out = np.where(np.isnan(values), n, out)
@@ -397,28 +403,6 @@ def _warn_copy(what):
               f"performance due to extra data copy when converting non-contiguous tensor to "
               f"contiguous, please use contiguous {what} tensor if possible. This message will "
               f"only appear once per program.", UserWarning, stacklevel=3)
-
-
-def _searchsorted_rows(seq, values, right):
-    """Insertion points of each row of ``values`` in the matching sorted row of ``seq``, all
-    rows at once: each row of boundaries and values is sorted together (stably, NaN last),
-    values placed before the boundaries for the left side (so an equal boundary counts after
-    the value) and after them for the right side; a value's index is then the number of
-    boundaries ahead of it in its row.  O(rows * (n + m) log(n + m)) time and memory."""
-    n, m = seq.shape[-1], values.shape[-1]
-    lead = int(np.prod(seq.shape[:-1], dtype=np.int64))
-    rows = seq.reshape(lead, n)
-    vals = values.reshape(lead, m)
-    dtype = np.result_type(rows, vals)
-    parts = (rows, vals) if right else (vals, rows)
-    merged = np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=-1)
-    order = np.argsort(merged, axis=-1, kind="stable")
-    is_boundary = order < n if right else order >= m
-    ahead = np.cumsum(is_boundary, axis=-1) - is_boundary      # boundaries before each slot
-    slot = order[~is_boundary].reshape(lead, m) - (n if right else 0)
-    out = np.empty((lead, m), dtype=np.int64)
-    np.put_along_axis(out, slot, ahead[~is_boundary].reshape(lead, m), axis=-1)
-    return out.reshape(values.shape)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):

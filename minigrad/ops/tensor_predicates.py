@@ -13,9 +13,10 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..tensor import Size, Tensor
-from ._util import broadcast_shape, check_tensor, python_type_name, scalar_type_name
+from ._util import broadcast_shape, check_tensor, scalar_type_name
 from . import compare as C
 from .elementwise import cast, mul, neg
+from ._int_list_args import int_list_argument
 from .movement import expand, transpose
 from .plumbing import conj_of
 
@@ -148,12 +149,11 @@ def mH(input):
     return conj_of(transpose(input, -2, -1))
 
 
-def broadcast_to(input, size):
-    """``torch.broadcast_to``: ``input`` expanded to ``size`` (a view)."""
-    if not isinstance(size, (tuple, list)):
-        raise TypeError(f"broadcast_to(): argument 'size' (position 2) must be tuple of ints, "
-                        f"not {python_type_name(size)}")
-    return expand(check_tensor("broadcast_to", input), tuple(size))
+def broadcast_to(input, *size, **kwargs):
+    """``torch.broadcast_to(input, size)``: ``input`` expanded to ``size`` (a view); the size
+    read, and refused, as PyTorch's parser does for broadcast_to."""
+    check_tensor("broadcast_to", input)
+    return expand(input, int_list_argument("broadcast_to", "size", size, kwargs, 2, False))
 
 
 def numel(input) -> int:

@@ -22,7 +22,8 @@ from .. import _memory_format as mf
 from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import NO_DIM, normalize_dim, scalar_type_name
+from ._int_lists import int_like
+from ._util import NO_DIM, argument_error, int_arg, normalize_dim, scalar_type_name
 from .elementwise import cast
 from .indexing import getitem
 from .movement import pad as pad_constant
@@ -59,19 +60,37 @@ def split_with_sizes(input, split_sizes, dim=0):
 
 def unsafe_split(input, split_size, dim=0):
     """``split`` (PyTorch's version skips view tracking; the pieces are the same, and may be
-    written in place)."""
+    written in place).  Unlike split (Python code there), an op of PyTorch's parser: one int
+    size, no list, an int dim."""
+    split_size = int_arg("unsafe_split", "split_size", split_size, 2)
+    dim = int_arg("unsafe_split", "dim", dim, 3)
     return _untracked(split(input, split_size, dim), input, "UnsafeSplitBackward0")
 
 
 def unsafe_split_with_sizes(input, split_sizes, dim=0):
     """``split_with_sizes`` (see ``unsafe_split``)."""
+    split_sizes = _int_list("unsafe_split_with_sizes", "split_sizes", split_sizes, 2)
+    dim = int_arg("unsafe_split_with_sizes", "dim", dim, 3)
     return _untracked(split_with_sizes(input, split_sizes, dim), input,
                       "UnsafeSplitWithSizesBackward0")
 
 
 def unsafe_chunk(input, chunks, dim=0):
     """``chunk`` (see ``unsafe_split``)."""
+    chunks = int_arg("unsafe_chunk", "chunks", chunks, 2)
+    dim = int_arg("unsafe_chunk", "dim", dim, 3)
     return _untracked(chunk(input, chunks, dim), input, "UnsafeSplitBackward0")
+
+
+def _int_list(op, arg, value, position):
+    """``value`` read as PyTorch's parser reads a list of ints (its first element no bool),
+    or its TypeError naming ``arg`` of ``op``."""
+    if not isinstance(value, (tuple, list)):
+        raise argument_error(op, arg, "tuple of ints", value, position)
+    for i, v in enumerate(value):
+        if not int_like(v, i == 0):
+            raise argument_error(op, arg, "tuple of ints", value, position, found=(i, v))
+    return [int(v) for v in value]
 
 
 def _untracked(pieces, input, node_name):
