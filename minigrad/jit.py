@@ -188,9 +188,13 @@ class Future:
 
 def fork(func, *args, **kwargs):
     """Runs ``func(*args, **kwargs)`` now and returns a finished Future holding the result."""
+    warnings.warn("`torch.jit.fork` is deprecated. Please use `torch.compile` instead.",
+                  DeprecationWarning)
     return Future(func(*args, **kwargs))
 
 
 def wait(future):
     """The value of a Future made by ``fork``."""
+    warnings.warn("`torch.jit.wait` is deprecated. Please use `torch.compile` instead.",
+                  DeprecationWarning)
     return future.wait()

@@ -1792,6 +1792,10 @@ def jit_script_and_trace_warn_of_their_deprecation(L):
             warnings.simplefilter("always")
             f = make()
         out[name] = (sorted({(w.category.__name__, str(w.message)) for w in seen}), f(x))
+    with warnings.catch_warnings(record=True) as seen:     # fork and wait warn too
+        warnings.simplefilter("always")
+        value = L.jit.wait(L.jit.fork(lambda a: a * 3, x))
+    out["fork_wait"] = (sorted({(w.category.__name__, str(w.message)) for w in seen}), value)
     return out
 
 
@@ -1806,7 +1810,6 @@ def stft_pads_before_checking_short_clips_and_3d_batches(L):
             err(lambda: L.stft(L.zeros(5), 8, window=L.hann_window(8))),
             err(lambda: L.stft(L.zeros(2, 2, 30), 8, return_complex=True), quiet=True),
             err(lambda: L.stft(L.zeros(2, 2, 2, 30), 8, return_complex=True))]
-
 
 
 @program
