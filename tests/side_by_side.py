@@ -366,6 +366,15 @@ def program_harness(**more_tol):
                       scalar_tol=(1e-9, 1e-11), requires_grad=True)
 
 
+def import_forward_ad_decompositions():
+    """Import what torch's first forward-mode AD imports, its warning (once, of
+    torch.jit.script's deprecation) silenced: a program file that uses forward mode calls
+    this at import, so that the warning does not land in one program's record."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        __import__("torch._decomp.decompositions_for_jvp")
+
+
 def leaf(L, *shape, scale=1.0, seed=0, grad=False):
     """A tensor of library ``L`` holding normal64(*shape, scale, seed), requiring grad when
     ``grad``: the same numbers on both sides."""

@@ -41,14 +41,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from side_by_side import (  # noqa: E402
-    err, grads_of, labels as _labels, registry, program_harness, leaf as _t)
+    err, grads_of, import_forward_ad_decompositions, labels as _labels, registry,
+    program_harness, leaf as _t)
 
 
 HARNESS = program_harness()
 PROGRAMS, program = registry()
-with warnings.catch_warnings():     # torch's first forward-mode AD imports decompositions
-    warnings.simplefilter("ignore")  # that warn (once) of torch.jit.script's deprecation
-    __import__("torch._decomp.decompositions_for_jvp")
+import_forward_ad_decompositions()
 
 
 # ----------------------------------------------------------------------------------------------
