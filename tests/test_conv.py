@@ -800,3 +800,25 @@ def test_a_conv_step_allocates_its_results_and_little_more(shape, groups):
     # (nodes, tensors: ~16 KB; the depthwise forward's banded matrix, C R m K numbers, 30 KB
     # here: made per call, as scratch below the cache's 64 KB floor is)
     assert peak <= results + 56 * 1024, (peak, results)
+
+
+@pytest.mark.parametrize("op", ["conv1d", "conv2d", "conv3d", "conv_transpose2d"])
+@pytest.mark.parametrize("weight_grad", [False, True])
+def test_gradients_under_create_graph_are_named_as_torch(op, weight_grad):
+    # PyTorch records a convolution's gradients under create_graph as one
+    # ConvolutionBackwardBackward0 node; printed gradients show that name
+    nd = 3 if op == "conv3d" else 1 if op == "conv1d" else 2
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal((1, 2) + (4,) * nd)
+    w0 = rng.standard_normal((2, 3) + (3,) * nd)
+
+    def names(lib):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=weight_grad)
+        b = lib.zeros(3 if op == "conv_transpose2d" else 2, dtype=x.dtype, requires_grad=True)
+        fn = getattr(lib.nn.functional, op)
+        y = fn(x, w if op == "conv_transpose2d" else w.transpose(0, 1).contiguous()[:2, :2], b)
+        grads = lib.autograd.grad(y.pow(2).sum(), (x, w, b) if weight_grad else (x, b),
+                                  create_graph=True)
+        return [type(g.grad_fn).__name__ for g in grads]
+    assert names(minigrad) == names(torch)

@@ -28,6 +28,7 @@ import numpy as np
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from .._argument_words import parser_words
 from ..autograd import Function
+from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _conv_joint_backward as _joint, conv_kernels as kernels
@@ -100,6 +101,15 @@ def _bias_grad(g):
     return Sum.apply(g, axes=(0,) + tuple(range(2, g._array.ndim)), keepdim=False)
 
 
+def _double_backward_node(gx, gw, gb):
+    """A convolution's gradients recorded under create_graph, named as PyTorch's one node for
+    them: ConvolutionBackwardBackward0. (A frozen layer's input gradient, which depends on
+    no tensor that requires grad, has no node here; PyTorch's has one that leads nowhere.)"""
+    for t in (gx, gw, gb):
+        rename_node(t, "ConvolutionBackwardBackward0")
+    return gx, gw, gb
+
+
 def _layout_of(y, x, w):
     """``y`` laid out as PyTorch lays out a 2-d convolution's result: channels-last when the
     input or the weight looks channels-last (a copy only then).  3-d ones are left row-major:
@@ -153,9 +163,10 @@ class Conv(Function):
                     else (gx, gw)
         gx = ConvTranspose.apply(gy, w, geom=self.geom) if need[0] else None
         gw = ConvWeightGrad.apply(x, gy, geom=self.geom, cols=cols) if need[1] else None
-        if not self.has_bias:
-            return gx, gw
-        return gx, gw, _bias_grad(gy) if need[2] else None
+        gb = _bias_grad(gy) if self.has_bias and need[2] else None
+        if is_grad_enabled():
+            gx, gw, gb = _double_backward_node(gx, gw, gb)
+        return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
 class ConvTranspose(Function):
@@ -189,9 +200,10 @@ class ConvTranspose(Function):
         cols = kernels.columns(h._array, geom) if need[0] and need[1] and h._array.size else None
         gg = Conv.apply(h, w, geom=geom, cols=cols) if need[0] else None
         gw = ConvWeightGrad.apply(h, g, geom=geom, cols=cols) if need[1] else None
-        if not self.has_bias:
-            return gg, gw
-        return gg, gw, _bias_grad(h) if need[2] else None
+        gb = _bias_grad(h) if self.has_bias and need[2] else None
+        if is_grad_enabled():
+            gg, gw, gb = _double_backward_node(gg, gw, gb)
+        return (gg, gw, gb) if self.has_bias else (gg, gw)
 
 
 class ConvWeightGrad(Function):
