@@ -81,3 +81,21 @@ def test_layer_norm_second_derivative_forward_and_reverse_mode():
     g, = minigrad.autograd.grad(_layer_norm_of_t(t), t, create_graph=True)
     h, = minigrad.autograd.grad(g, t)
     assert h.item() == pytest.approx(exact, rel=1e-12)
+
+
+def test_two_norm_of_a_zero_row_differentiates_twice_as_torch():
+    # the 2-norm is one node (LinalgVectorNormBackward0); its gradient g (x / norm), the
+    # quotient masked where the norm is 0, differentiates again as PyTorch's (NaN there)
+    torch = pytest.importorskip("torch")
+    rows = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0], [0.5, 0.0, -1.5]])
+    out = []
+    for lib in (minigrad, torch):
+        x = lib.tensor(rows, requires_grad=True)
+        w = lib.tensor([1.0, 2.0, -1.0], dtype=x.dtype, requires_grad=True)
+        y = lib.linalg.vector_norm(x, dim=1)
+        g, = lib.autograd.grad((y * w).sum(), x, create_graph=True)
+        hx, hw = lib.autograd.grad((g * g.detach()).sum(), (x, w))
+        out.append([np.asarray(t.detach()) for t in (y, g, hx, hw)] + [type(y.grad_fn).__name__])
+    for mine, theirs in zip(out[0][:4], out[1][:4]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert out[0][4] == out[1][4]

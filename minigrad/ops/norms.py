@@ -17,13 +17,14 @@ import numbers
 
 import numpy as np
 
-from .. import dtypes
+from .. import backend, dtypes
 from ..autograd import Function, no_grad
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (argument_error, ieee_errors, normalize_dim, normalize_dims,
                     python_type_name, scalar_type_name)
-from .elementary_functions import abs, sqrt
+from .elementary_functions import abs
 from .power import pow
 from .elementwise import div, mul
 from .compare import sign
@@ -36,12 +37,6 @@ from .reduce import sum
 from .shaping import movedim
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "linalg_norm"]
-
-
-def _safe_sqrt(x):
-    """sqrt with gradient 0 (not inf * 0 = nan) where x is exactly 0."""
-    nonzero = x != 0
-    return where(nonzero, sqrt(where(nonzero, x, 1.0)), 0.0)
 
 
 def _check_norm_dtype(x, dtype, name):
@@ -108,15 +103,15 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         # every norm is of one element: PyTorch's reduction then gives |x| itself (no |x|^ord
         # to overflow at 1e200, no root to round off by an ulp)
         return _named(amax(abs(x), () if dims is None else dims, keepdim))
-    if ord == 2:
-        return _named(_safe_sqrt(sum(mul(x, x), dims, keepdim)))
+    if ord == 2:                    # (one node: the commonest norm, often of small tensors)
+        return _VectorNorm.apply(x, ord=2.0, dims=dims, keepdim=keepdim)
     if ord == 1:
         return _named(sum(abs(x), dims, keepdim))
     if ord == 0:
         return _named(sum(_NonZero.apply(x), dims, keepdim))
     # the other orders: PyTorch's backward formula itself (``_VectorNorm``), so that a NaN or
     # inf among the elements, or a zero one, gets the gradient PyTorch gives it
-    return _named(_VectorNorm.apply(x, ord=float(ord), dims=dims, keepdim=keepdim))
+    return _VectorNorm.apply(x, ord=float(ord), dims=dims, keepdim=keepdim)
 
 
 def _norm_value(x, ord, dims, keepdim):
@@ -141,16 +136,26 @@ def _norm_value(x, ord, dims, keepdim):
 
 
 class _VectorNorm(Function):
-    """vector_norm for ord inf, -inf or other than 0, 1 and 2, with PyTorch's backward
+    """vector_norm for ord 2, inf, -inf or other than 0 and 1, with PyTorch's backward
     (``norm_backward``), written in ops (so differentiable again): for inf / -inf, g shared
     by the elements whose |x| is the norm, or is NaN, times sgn(x) (a NaN norm: no gradient);
-    for ord < 1, sgn(x) |x|^(ord - 1) (0 at x = 0) times g norm^(1 - ord); else x |x|^(ord -
-    2) (sgn(x) |x|^(ord - 1) below 2) times g / norm^(ord - 1), 0 where the norm is 0 (a NaN
-    or infinite norm reaches the zero elements too)."""
+    for ord < 1, sgn(x) |x|^(ord - 1) (0 at x = 0) times g norm^(1 - ord); for 2, x g / norm;
+    else x |x|^(ord - 2) (sgn(x) |x|^(ord - 1) below 2) times g / norm^(ord - 1); 0 where the
+    norm is 0 (a NaN or infinite norm reaches the zero elements too)."""
+    _node_name = "LinalgVectorNormBackward0"
+
     def forward(self, x, *, ord, dims, keepdim):
         self.ord, self.dims, self.keepdim = ord, dims, keepdim
-        with no_grad():
-            out = _norm_value(Tensor._wrap(x), ord, dims, keepdim)._array
+        if ord == 2:                        # sqrt(sum x^2) on the arrays: no node per step
+            axes = None if dims is None else normalize_dims(dims, x.ndim)
+            xp = backend.xp_of(x)
+            out = xp.sqrt(xp.sum(xp.square(x), axis=axes, keepdims=keepdim))
+            # (row-major, as PyTorch's result: numpy keeps a permuted input's axis order;
+            # a whole sum is a numpy scalar, made a 0-d array)
+            out = xp.ascontiguousarray(out) if out.ndim else xp.asarray(out)
+        else:
+            with no_grad():
+                out = _norm_value(Tensor._wrap(x), ord, dims, keepdim)._array
         self.save_for_backward(x, out)
         return out
 
@@ -158,11 +163,21 @@ class _VectorNorm(Function):
         x, norm = self.saved_tensors
         p = self.ord
         axes = tuple(range(x.ndim)) if self.dims is None else normalize_dims(self.dims, x.ndim)
+        if p == 2.0 and not is_grad_enabled():     # nothing recorded: on the arrays
+            n, ga = norm._array, g._array
+            if not self.keepdim:
+                n, ga = (backend.xp_of(n).expand_dims(a, axes) for a in (n, ga))
+            xp = backend.xp_of(n)
+            return Tensor._wrap(ga * xp.where(n == 0, 0, x._array / n))
         if not self.keepdim:
             for ax in sorted(axes):
                 g, norm = unsqueeze(g, ax), unsqueeze(norm, ax)
-        sgn = sign(x)
         with ieee_errors():
+            if p == 2.0:
+                # g (x / norm), the quotient masked where the norm is 0, as PyTorch's formula
+                # (so a second derivative there is NaN, as PyTorch's)
+                return mul(g, where(norm._array == 0, 0.0, div(x, norm)))
+            sgn = sign(x)
             if math.isinf(p):
                 a = x._array.__abs__()
                 mask = (a == norm._array) | (a != a)
