@@ -12,7 +12,7 @@ from . import _ops as ops
 from . import constraints
 from ._standard_gamma import standard_gamma
 from .exp_family import ExponentialFamily
-from .utils import store_broadcast
+from .utils import _as_param_dtype, store_broadcast
 
 __all__ = ["Gamma"]
 
@@ -67,7 +67,7 @@ class Gamma(ExponentialFamily):
 
     def log_prob(self, value):
         """a log(rate) + (a - 1) log x - rate x - lgamma(a)."""
-        x = self._checked(value)
+        x = self._checked(_as_param_dtype(value, self.rate))
         a = self.concentration
         # summed in PyTorch's order (the same rounding, and the same last node)
         return ops.xlogy(a, self.rate) + ops.xlogy(a - 1, x) - self.rate * x - ops.lgamma(a)

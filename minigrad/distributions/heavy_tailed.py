@@ -23,7 +23,7 @@ from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform
 from .uniform import Uniform
-from .utils import standard_normal, store_broadcast
+from .utils import _as_param_dtype, standard_normal, store_broadcast
 
 __all__ = ["Chi2", "Cauchy", "StudentT", "Gumbel", "HalfNormal", "HalfCauchy"]
 
@@ -282,3 +282,7 @@ class HalfCauchy(_Folded):
     @property
     def variance(self):
         return _filled(self, math.inf, self.scale)
+
+    def log_prob(self, value):
+        # (PyTorch casts the value to the scale's dtype first, only for this folded one)
+        return super().log_prob(_as_param_dtype(self._checked(value), self.scale))

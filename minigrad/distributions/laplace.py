@@ -60,8 +60,8 @@ class Laplace(Distribution):
         return self.loc - self.scale * v.sign() * (-v.abs()).log1p()
 
     def log_prob(self, value):
-        gap = (self._checked(value) - self.loc).abs()
-        return -gap / self.scale - self.scale.log() - _LN2
+        # (log(2 scale) as PyTorch: in the parameters' dtype, however precise the value)
+        return -(2 * self.scale).log() - (self._checked(value) - self.loc).abs() / self.scale
 
     def cdf(self, value):
         """exp(-|d| / scale) / 2 below loc, one minus that above (d = value - loc)."""

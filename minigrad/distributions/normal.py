@@ -25,7 +25,6 @@ class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-    _mean_carrier_measure = 0
 
     def __init__(self, loc, scale, validate_args=None):
         shape = store_broadcast(self, Real, loc=loc, scale=scale)
@@ -64,16 +63,16 @@ class Normal(ExponentialFamily):
     def variance(self):
         return self.scale ** 2
 
-    def _standardise(self, value):
-        return (value - self.loc) / self.scale
-
     def rsample(self, sample_shape=ops.Size()):
         noise = standard_normal(self._extended_shape(sample_shape), self.loc)
         return self.scale * noise + self.loc
 
     def log_prob(self, value):
-        z = self._standardise(self._checked(value))
-        return -0.5 * z * z - self.scale.log() - _HALF_LOG_TWO_PI
+        # PyTorch's form: scale^2 and log(scale) are rounded in the parameters' dtype (float32
+        # for a Normal(0., 0.1) scoring float64 values), not in the value's
+        value = self._checked(value)
+        var = self.scale ** 2
+        return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - _HALF_LOG_TWO_PI
 
     def cdf(self, value):
         """Phi(z) = (1 + erf(z / sqrt 2)) / 2."""

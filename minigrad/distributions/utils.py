@@ -178,3 +178,13 @@ def standard_uniform(shape, like):
 def numpy_rng():
     """The global generator's numpy Generator (for gamma, poisson, binomial draws)."""
     return _rng()
+
+
+def _as_param_dtype(value, like):
+    """``value`` as a tensor of ``like``'s dtype and device, as PyTorch's
+    ``torch.as_tensor(value, dtype=like.dtype, device=like.device)`` at the top of a few
+    log_probs (Gamma, HalfCauchy): a float64 value scored by float32 parameters is rounded to
+    float32 (a differentiable cast) and so is the result."""
+    if ops.is_tensor(value):
+        return value.to(device=like.device, dtype=like.dtype)
+    return ops.tensor(value, dtype=like.dtype, device=like.device)

@@ -1,0 +1,1620 @@
+"""Whole programs of round 27, part a: machine-learning methods that lean on autograd, as their
+repositories write them.  Implicit layers: a deep-equilibrium layer whose backward is a tensor
+hook solving the adjoint fixed point with autograd.grad(f0, z0, g), once by plain iteration
+and once by Anderson acceleration (batched bordered least squares by bmm and linalg.solve);
+hypergradients through unrolled SGD (log learning rate and weight decay) and Baydin's
+hypergradient descent; Koh & Liang's influence functions (LBFGS with strong Wolfe, Hessian-
+vector products by double backward, conjugate gradient, LiSSA, the exact Hessian);
+implicit MAML by conjugate gradient; an LSTM learned optimiser with truncated unrolls; MAML++
+(per-step learning rates in a ParameterDict, functional_call, multi-step loss, first order
+later); Reptile.  Flows and densities: Glow (data-dependent ActNorm, the LU-parametrised 1x1
+convolution, affine coupling, reverse pass), TransformedDistribution with composed
+transforms, planar flows, a VAE's Normal KL and Bernoulli likelihood, a rational-quadratic
+spline coupling (searchsorted, cumsum, its inverse), MAF with MADE masks and the BatchNorm
+flow, an i-ResNet (spectral_norm, power-series log-det with Hutchinson probes), a mixture
+density network by MixtureSameFamily.  Energies and scores: JEM's SGLD with a replay buffer,
+sliced and denoising score matching (exact traces, func.jvp / vjp).  Gaussian-process
+marginal likelihood by Cholesky under LBFGS; log-domain Sinkhorn divergences as a gradient
+flow; PGD with random start, a CW margin and TRADES; integrated gradients, SmoothGrad and a
+Jacobian penalty; Bayes by Backprop (scale-mixture prior, local reparameterisation);
+natural-gradient and Hessian-free steps with torch.autograd.functional; forward-mode JVP
+penalties, the empirical NTK, vmap ensembles and per-sample gradients; a neural ODE's adjoint
+by hand checked against backpropagation through RK4.
+
+What they found, fixed in minigrad (1 program of 23 failed before, Bayes by Backprop): a
+distribution made from Python floats holds float32 parameters, and scoring float64 values
+PyTorch rounds the parameters' own terms in float32 -- Normal's scale^2 and Laplace's
+log(2 scale) -- where minigrad divided by the exact scale (a 5e-8 difference in a float64
+log-probability, 1e-8 in a prior's gradients); and Gamma (so Chi2) and HalfCauchy cast the
+value to the parameters' dtype before scoring it (a float32 result where minigrad gave
+float64).  The focused test below checks each of these.
+
+Not copied from the repositories: the penalty program keeps LayerNorm out of its net because
+PyTorch 2.13's third derivative of layer_norm is wrong (finite differences side with
+minigrad), and MAF trains by SGD because its BatchNorm flow leaves some biases a gradient of
+pure rounding, which Adam would blow up into a full step in either library.
+
+The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
+on the same numpy inputs and seeded weights and must agree in values, dtypes, shapes and
+requires_grad, or raise the same exception type with torch's words, and warn alike.
+"""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from side_by_side import (  # noqa: E402
+    grads_of, import_forward_ad_decompositions, labels as _labels, registry,
+    program_harness, leaf as _t, tanh_mlp)
+
+
+HARNESS = program_harness()
+PROGRAMS, program = registry()
+import_forward_ad_decompositions()
+
+
+# ----------------------------------------------------------------------------------------------
+# implicit layers, hypergradients, influence
+# ----------------------------------------------------------------------------------------------
+@program
+def deep_equilibrium_fixed_point_with_implicit_backward_hook(L):
+    """The implicit-layers tutorial's DEQFixedPoint: the forward fixed point found by
+    Anderson-free plain iteration under no_grad, one more call of f with grad, then a tensor
+    hook on the output that solves the backward fixed point g = J^T g + grad with
+    autograd.grad(f0, z0, g, retain_graph=True); trained by Adam for a few steps."""
+    nn = L.nn
+    L.manual_seed(3)
+
+    class ResNetLayer(nn.Module):
+        def __init__(self, d, h):
+            super().__init__()
+            self.lin1 = nn.Linear(d, h)
+            self.lin2 = nn.Linear(h, d)
+            self.norm = nn.LayerNorm(d)
+            with L.no_grad():
+                self.lin1.weight.mul_(0.3)
+                self.lin2.weight.mul_(0.3)
+
+        def forward(self, z, x):
+            return self.norm(L.tanh(self.lin2(L.relu(self.lin1(z))) + x))
+
+    def solver(f, z0, tol=1e-10, max_iter=60):
+        z, res = z0, []
+        for _ in range(max_iter):
+            z_next = f(z)
+            res.append((z_next - z).norm().item() / (1e-5 + z_next.norm().item()))
+            z = z_next
+            if res[-1] < tol:
+                break
+        return z, res
+
+    class DEQFixedPoint(nn.Module):
+        def __init__(self, f):
+            super().__init__()
+            self.f = f
+            self.hook = None
+
+        def forward(self, x):
+            with L.no_grad():
+                z, self.forward_res = solver(lambda z: self.f(z, x), L.zeros_like(x))
+            z = self.f(z, x)
+            z0 = z.clone().detach().requires_grad_()
+            f0 = self.f(z0, x)
+
+            def backward_hook(grad):
+                if self.hook is not None:
+                    self.hook.remove()
+                g, self.backward_res = solver(
+                    lambda y: L.autograd.grad(f0, z0, y, retain_graph=True)[0] + grad, grad)
+                return g
+
+            self.hook = z.register_hook(backward_hook)
+            return z
+
+    x = _t(L, 4, 5, seed=1)
+    y = L.tensor(_labels(4, 3, 2))
+    model = nn.Sequential(nn.Linear(5, 5), DEQFixedPoint(ResNetLayer(5, 8)),
+                          nn.Linear(5, 3)).double()
+    opt = L.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    deq = model[1]
+    return dict(losses=losses, fwd=len(deq.forward_res), bwd=len(deq.backward_res),
+                grads=grads_of(model), state=model.state_dict())
+
+
+@program
+def hypergradient_through_unrolled_sgd_steps_of_log_lr_and_weight_decay(L):
+    """Gradient-based hyperparameter optimisation (Maclaurin et al. / higher-style): the
+    weights are plain tensors, K SGD steps are unrolled with autograd.grad(create_graph=True),
+    the validation loss is differentiated w.r.t. log learning rate and log weight decay, and
+    an outer Adam updates the hyperparameters; then Baydin's hypergradient descent, where the
+    learning rate's gradient is the dot of successive gradients."""
+    F = L.nn.functional
+    xtr, xva = _t(L, 12, 4, seed=1), _t(L, 8, 4, seed=2)
+    w_true = _t(L, 4, 1, seed=3)
+    ytr = xtr @ w_true + 0.1 * _t(L, 12, 1, seed=4)
+    yva = xva @ w_true
+    log_lr = L.tensor(math.log(0.1), dtype=L.double, requires_grad=True)
+    log_wd = L.tensor(math.log(1e-2), dtype=L.double, requires_grad=True)
+    hopt = L.optim.Adam([log_lr, log_wd], lr=0.05)
+    history = []
+    for _ in range(3):
+        w = L.zeros(4, 1, dtype=L.double, requires_grad=True)
+        b = L.zeros(1, dtype=L.double, requires_grad=True)
+        params = [w, b]
+        for _ in range(4):
+            loss = F.mse_loss(xtr @ params[0] + params[1], ytr) + \
+                log_wd.exp() * params[0].pow(2).sum()
+            grads = L.autograd.grad(loss, params, create_graph=True)
+            params = [p - log_lr.exp() * g for p, g in zip(params, grads)]
+        val = F.mse_loss(xva @ params[0] + params[1], yva)
+        hopt.zero_grad()
+        val.backward()
+        history.append((val.item(), log_lr.grad.clone(), log_wd.grad.clone()))
+        hopt.step()
+    # hypergradient descent on a learning rate kept as a float
+    w = L.zeros(4, 1, dtype=L.double, requires_grad=True)
+    lr, beta, prev, lrs = 0.05, 0.01, None, []
+    for _ in range(5):
+        loss = F.mse_loss(xtr @ w, ytr)
+        g, = L.autograd.grad(loss, w)
+        if prev is not None:
+            lr = lr + beta * L.dot(g.flatten(), prev.flatten()).item()
+        with L.no_grad():
+            w -= lr * g
+        prev = g
+        lrs.append(lr)
+    return dict(history=history, log_lr=log_lr, log_wd=log_wd, lrs=lrs, w=w)
+
+
+@program
+def influence_functions_by_conjugate_gradient_on_hessian_vector_products(L):
+    """Koh & Liang's influence functions on a logistic regression: train to convergence by
+    LBFGS (strong Wolfe), Hessian-vector products by double backward over the parameter list,
+    s_test = H^-1 grad_test solved by conjugate gradient with damping, and the influence of
+    each training point; the same H^-1 v via LiSSA's recursion, and the explicit Hessian by
+    torch.autograd.functional.hessian for comparison."""
+    nn, F = L.nn, L.nn.functional
+    x = _t(L, 20, 3, seed=5)
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.3 * _t(L, 20, seed=6) > 0).double()
+    model = nn.Linear(3, 1).double()
+    with L.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    params = list(model.parameters())
+    damp = 0.01
+
+    def loss_fn(xb, yb):
+        return F.binary_cross_entropy_with_logits(model(xb).squeeze(-1), yb) + \
+            damp / 2 * sum(p.pow(2).sum() for p in params)
+
+    opt = L.optim.LBFGS(params, lr=1, max_iter=30, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(x, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+
+    def hvp(v):
+        loss = loss_fn(x, y)
+        g = L.autograd.grad(loss, params, create_graph=True)
+        return L.autograd.grad(g, params, grad_outputs=v)
+
+    def dot(a, b):
+        return sum((ai * bi).sum() for ai, bi in zip(a, b))
+
+    x_test, y_test = _t(L, 1, 3, seed=7), L.tensor([1.0], dtype=L.double)
+    v = L.autograd.grad(loss_fn(x_test, y_test), params)
+    # conjugate gradient on H s = v
+    s = [L.zeros_like(p) for p in params]
+    r = [vi.clone() for vi in v]
+    p_ = [ri.clone() for ri in r]
+    rs = dot(r, r)
+    for _ in range(8):
+        Hp = hvp(p_)
+        alpha = rs / dot(p_, Hp)
+        s = [si + alpha * pi for si, pi in zip(s, p_)]
+        r = [ri - alpha * hi for ri, hi in zip(r, Hp)]
+        rs_new = dot(r, r)
+        if rs_new.sqrt() < 1e-12:
+            break
+        p_ = [ri + (rs_new / rs) * pi for ri, pi in zip(r, p_)]
+        rs = rs_new
+    influences = []
+    for i in range(0, 20, 4):
+        g_i = L.autograd.grad(loss_fn(x[i:i + 1], y[i:i + 1]), params)
+        influences.append(-dot(s, g_i).item())
+    # LiSSA
+    est = [vi.clone() for vi in v]
+    for _ in range(10):
+        hv = hvp(est)
+        est = [vi + e - hvi / 4.0 for vi, e, hvi in zip(v, est, hv)]
+    lissa = [e / 4.0 for e in est]
+    flat = nn.utils.parameters_to_vector(params).detach()
+
+    def flat_loss(theta):
+        w, b = theta[:3].view(1, 3), theta[3:]
+        return F.binary_cross_entropy_with_logits((x @ w.t() + b).squeeze(-1), y) + \
+            damp / 2 * theta.pow(2).sum()
+
+    H = L.autograd.functional.hessian(flat_loss, flat)
+    exact = L.linalg.solve(H, L.cat([vi.flatten() for vi in v]))
+    return dict(s=s, influences=influences, lissa=lissa, H=H, exact=exact,
+                params=[p.detach() for p in params])
+
+
+@program
+def implicit_maml_meta_gradient_by_conjugate_gradient(L):
+    """iMAML (Rajeswaran et al.): the inner problem is the task loss plus a proximal term
+    lam/2 |phi - theta|^2 solved by a few gradient steps on a detached copy; the meta-gradient
+    solves (I + H/lam) u = grad_val by conjugate gradient with Hessian-vector products of the
+    task loss (autograd.grad with grad_outputs), then is written into theta.grad for an outer
+    SGD step."""
+    F = L.nn.functional
+    lam = 2.0
+    theta = [_t(L, 3, 2, scale=0.3, seed=10).requires_grad_(),
+             L.zeros(2, dtype=L.double, requires_grad=True)]
+    meta_opt = L.optim.SGD(theta, lr=0.1, momentum=0.9)
+
+    def net(p, xb):
+        return L.tanh(xb @ p[0] + p[1])
+
+    out = []
+    for task in range(3):
+        xs, ys = _t(L, 6, 3, seed=20 + task), _t(L, 6, 2, scale=0.5, seed=30 + task)
+        xq, yq = _t(L, 6, 3, seed=40 + task), _t(L, 6, 2, scale=0.5, seed=50 + task)
+        phi = [p.detach().clone().requires_grad_(True) for p in theta]
+        inner = L.optim.SGD(phi, lr=0.2)
+        for _ in range(5):
+            inner.zero_grad()
+            reg = sum(((a - b.detach()) ** 2).sum() for a, b in zip(phi, theta))
+            (F.mse_loss(net(phi, xs), ys) + lam / 2 * reg).backward()
+            inner.step()
+        gval = L.autograd.grad(F.mse_loss(net(phi, xq), yq), phi)
+        train_loss = F.mse_loss(net(phi, xs), ys)
+        gtrain = L.autograd.grad(train_loss, phi, create_graph=True)
+
+        def Av(v):
+            hv = L.autograd.grad(gtrain, phi, grad_outputs=v, retain_graph=True)
+            return [vi + hvi / lam for vi, hvi in zip(v, hv)]
+
+        u = [L.zeros_like(g) for g in gval]
+        r = [g.clone() for g in gval]
+        d = [g.clone() for g in gval]
+        rr = sum((ri * ri).sum() for ri in r)
+        for _ in range(5):
+            Ad = Av(d)
+            a = rr / sum((di * ai).sum() for di, ai in zip(d, Ad))
+            u = [ui + a * di for ui, di in zip(u, d)]
+            r = [ri - a * ai for ri, ai in zip(r, Ad)]
+            rr_new = sum((ri * ri).sum() for ri in r)
+            d = [ri + rr_new / rr * di for ri, di in zip(r, d)]
+            rr = rr_new
+        meta_opt.zero_grad()
+        for p, g in zip(theta, u):
+            p.grad = g.detach()
+        meta_opt.step()
+        out.append((train_loss.item(), [ui.detach() for ui in u]))
+    return dict(out=out, theta=[p.detach() for p in theta],
+                state=meta_opt.state_dict()["state"])
+
+
+@program
+def learning_to_learn_coordinatewise_lstm_optimizer_with_truncated_unrolls(L):
+    """Andrychowicz et al.'s learned optimiser: a coordinatewise two-layer LSTMCell stack
+    reads the optimisee's gradients (log-magnitude and sign preprocessing), outputs updates,
+    the optimisee's parameters are plain tensors updated out of place; gradients of the
+    optimisee loss are taken without create_graph (detached, as the paper does), the meta-loss
+    sums the unrolled losses, truncated every few steps (hidden states and parameters
+    detached and requires_grad_ again), and the optimiser is trained by Adam."""
+    nn = L.nn
+    L.manual_seed(7)
+
+    class Optimizer(nn.Module):
+        def __init__(self, hidden=6, preproc_factor=10.0):
+            super().__init__()
+            self.recurs = nn.LSTMCell(2, hidden)
+            self.recurs2 = nn.LSTMCell(hidden, hidden)
+            self.output = nn.Linear(hidden, 1)
+            self.preproc_factor = preproc_factor
+            self.preproc_threshold = math.exp(-preproc_factor)
+
+        def forward(self, inp, hidden, cell):
+            inp2 = L.zeros(inp.size(0), 2, dtype=inp.dtype)
+            keep = (inp.abs() >= self.preproc_threshold).squeeze()
+            inp2[:, 0][keep] = (L.log(inp.abs()[keep] + 1e-8) / self.preproc_factor).squeeze()
+            inp2[:, 1][keep] = L.sign(inp[keep]).squeeze()
+            inp2[:, 0][~keep] = -1
+            inp2[:, 1][~keep] = (math.exp(self.preproc_factor) * inp[~keep]).squeeze()
+            h0, c0 = self.recurs(inp2, (hidden[0], cell[0]))
+            h1, c1 = self.recurs2(h0, (hidden[1], cell[1]))
+            return self.output(h1), (h0, h1), (c0, c1)
+
+    A, B = _t(L, 5, 5, seed=11), _t(L, 5, seed=12)
+
+    def quad(theta):
+        return ((A @ theta - B) ** 2).sum()
+
+    opt_net = Optimizer().double()
+    meta_opt = L.optim.Adam(opt_net.parameters(), lr=1e-2)
+    meta_losses = []
+    for epoch in range(2):
+        theta = L.zeros(5, dtype=L.double, requires_grad=True)
+        hidden = [L.zeros(5, 6, dtype=L.double) for _ in range(2)]
+        cell = [L.zeros(5, 6, dtype=L.double) for _ in range(2)]
+        for unroll in range(2):
+            total = None
+            for _ in range(3):
+                loss = quad(theta)
+                total = loss if total is None else total + loss
+                loss.backward(retain_graph=True)
+                grad = theta.grad.detach()
+                update, hidden, cell = opt_net(grad.view(-1, 1), hidden, cell)
+                theta = theta + update.view(-1) * 0.1
+                theta.retain_grad()
+            meta_opt.zero_grad()
+            total.backward()
+            meta_opt.step()
+            meta_losses.append(total.item())
+            theta = theta.detach().requires_grad_(True)
+            hidden = [h.detach() for h in hidden]
+            cell = [c.detach() for c in cell]
+    return dict(meta_losses=meta_losses, theta=theta, state=opt_net.state_dict())
+
+
+# ----------------------------------------------------------------------------------------------
+# flows and densities
+# ----------------------------------------------------------------------------------------------
+@program
+def glow_actnorm_lu_invertible_conv_affine_coupling_and_reverse(L):
+    """rosinality's glow-pytorch pieces: ActNorm with data-dependent initialisation (a uint8
+    buffer flag), InvConv2dLU built from an orthogonal matrix by torch.linalg.lu with
+    masked L and U, sign(s) and log|s| parameters and weight = P (L*mask + I)(U*mask^T +
+    diag(sign exp(log s))), the affine coupling with a zero-initialised last conv and sigmoid
+    scale, squeeze, the Gaussian prior's log-likelihood, the reverse pass reconstructing the
+    input, and a loss's gradients."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(5)
+    logabs = lambda x: L.log(L.abs(x))  # noqa: E731
+
+    class ActNorm(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.loc = nn.Parameter(L.zeros(1, c, 1, 1))
+            self.scale = nn.Parameter(L.ones(1, c, 1, 1))
+            self.register_buffer("initialized", L.tensor(0, dtype=L.uint8))
+
+        def initialize(self, x):
+            with L.no_grad():
+                flatten = x.permute(1, 0, 2, 3).contiguous().view(x.shape[1], -1)
+                mean = flatten.mean(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                std = flatten.std(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                self.loc.data.copy_(-mean)
+                self.scale.data.copy_(1 / (std + 1e-6))
+
+        def forward(self, x):
+            _, _, h, w = x.shape
+            if self.initialized.item() == 0:
+                self.initialize(x)
+                self.initialized.fill_(1)
+            logdet = h * w * L.sum(logabs(self.scale))
+            return self.scale * (x + self.loc), logdet
+
+        def reverse(self, y):
+            return y / self.scale - self.loc
+
+    class InvConv2dLU(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            weight = L.tensor(np.linalg.qr(np.random.RandomState(0).randn(c, c))[0])
+            w_p, w_l, w_u = L.linalg.lu(weight)
+            w_s = L.diag(w_u)
+            w_u = L.triu(w_u, 1)
+            u_mask = L.triu(L.ones_like(w_u), 1)
+            self.register_buffer("w_p", w_p)
+            self.register_buffer("u_mask", u_mask)
+            self.register_buffer("l_mask", u_mask.T)
+            self.register_buffer("s_sign", L.sign(w_s))
+            self.register_buffer("l_eye", L.eye(c, dtype=w_s.dtype))
+            self.w_l = nn.Parameter(w_l)
+            self.w_s = nn.Parameter(logabs(w_s))
+            self.w_u = nn.Parameter(w_u)
+
+        def calc_weight(self):
+            weight = self.w_p @ (self.w_l * self.l_mask + self.l_eye) @ \
+                ((self.w_u * self.u_mask) + L.diag(self.s_sign * L.exp(self.w_s)))
+            return weight.unsqueeze(2).unsqueeze(3)
+
+        def forward(self, x):
+            _, _, h, w = x.shape
+            out = F.conv2d(x, self.calc_weight())
+            return out, h * w * L.sum(self.w_s)
+
+        def reverse(self, y):
+            return F.conv2d(y, self.calc_weight().squeeze().inverse().unsqueeze(2).unsqueeze(3))
+
+    class ZeroConv2d(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 3, padding=0)
+            self.conv.weight.data.zero_()
+            self.conv.bias.data.zero_()
+            self.scale = nn.Parameter(L.zeros(1, cout, 1, 1))
+
+        def forward(self, x):
+            out = F.pad(x, [1, 1, 1, 1], value=1)
+            return self.conv(out) * L.exp(self.scale * 3)
+
+    class AffineCoupling(nn.Module):
+        def __init__(self, c, filt=8):
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(c // 2, filt, 3, padding=1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(filt, filt, 1), nn.ReLU(inplace=True),
+                                     ZeroConv2d(filt, c))
+            self.net[0].weight.data.normal_(0, 0.05)
+            self.net[0].bias.data.zero_()
+
+        def forward(self, x):
+            in_a, in_b = x.chunk(2, 1)
+            log_s, t = self.net(in_a).chunk(2, 1)
+            s = F.sigmoid(log_s + 2)
+            out_b = (in_b + t) * s
+            logdet = L.sum(L.log(s).view(x.shape[0], -1), 1)
+            return L.cat([in_a, out_b], 1), logdet
+
+        def reverse(self, y):
+            out_a, out_b = y.chunk(2, 1)
+            log_s, t = self.net(out_a).chunk(2, 1)
+            s = F.sigmoid(log_s + 2)
+            return L.cat([out_a, out_b / s - t], 1)
+
+    def squeeze(x):
+        b, c, h, w = x.shape
+        x = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
+        return x.contiguous().view(b, c * 4, h // 2, w // 2)
+
+    def gaussian_log_p(x, mean, log_sd):
+        return -0.5 * math.log(2 * math.pi) - log_sd - 0.5 * (x - mean) ** 2 / L.exp(2 * log_sd)
+
+    flows = nn.ModuleList([ActNorm(4), InvConv2dLU(4), AffineCoupling(4)]).double()
+    with L.no_grad():
+        flows[2].net[4].conv.weight.normal_(0, 0.05)
+    x = squeeze(_t(L, 2, 1, 4, 4, seed=9))
+    out, logdet = x, 0
+    for f in flows:
+        out, ld = f(out)
+        logdet = logdet + ld
+    log_p = gaussian_log_p(out, L.zeros_like(out), L.zeros_like(out)).view(2, -1).sum(1)
+    n_pixel = 16
+    loss = -math.log(256) * n_pixel + logdet + log_p
+    loss = (-loss / (math.log(2) * n_pixel)).mean()
+    loss.backward()
+    with L.no_grad():
+        back = out
+        for f in reversed(flows):
+            back = f.reverse(back)
+    return dict(out=out, logdet=logdet, loss=loss, back=back, err=(back - x).abs().max(),
+                grads=grads_of(flows), init=flows[0].initialized)
+
+
+@program
+def transformed_distributions_planar_flow_and_normal_kl_in_a_vae_step(L):
+    """Normalising flows through torch.distributions: a base Normal pushed through
+    ComposeTransform([AffineTransform, TanhTransform]) as a TransformedDistribution
+    (rsample, log_prob, the transform's log_abs_det_jacobian), Rezende & Mohamed's planar flow
+    with the u-hat constraint (softplus) and its log-determinant, and a VAE step: Normal
+    posterior by rsample, kl_divergence against the prior, Independent, and the Bernoulli
+    likelihood by logits."""
+    nn, F, D = L.nn, L.nn.functional, L.distributions
+    L.manual_seed(8)
+    loc = _t(L, 3, scale=0.2, seed=1).requires_grad_()
+    log_scale = _t(L, 3, scale=0.1, seed=2).requires_grad_()
+    base = D.Normal(loc, log_scale.exp())
+    tr = D.ComposeTransform([D.AffineTransform(0.5, 2.0), D.TanhTransform(cache_size=1)])
+    dist = D.TransformedDistribution(base, tr)
+    s = dist.rsample((4,))
+    lp = dist.log_prob(s)
+    (lp.sum() + s.pow(2).sum()).backward()
+    out = dict(s=s, lp=lp, gloc=loc.grad, gscale=log_scale.grad,
+               ladj=tr.log_abs_det_jacobian(L.zeros(3, dtype=L.double) + 0.1,
+                                            tr(L.zeros(3, dtype=L.double) + 0.1)))
+
+    class Planar(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.u = nn.Parameter(L.randn(1, d) * 0.1)
+            self.w = nn.Parameter(L.randn(1, d) * 0.1)
+            self.b = nn.Parameter(L.zeros(1))
+
+        def forward(self, z):
+            wu = self.w @ self.u.t()
+            u_hat = self.u + (-1 + F.softplus(wu) - wu) * self.w / (self.w.norm() ** 2)
+            lin = z @ self.w.t() + self.b
+            f = z + u_hat * L.tanh(lin)
+            psi = (1 - L.tanh(lin) ** 2) * self.w
+            logdet = L.log((1 + psi @ u_hat.t()).abs() + 1e-8).squeeze(-1)
+            return f, logdet
+
+    flows = nn.ModuleList([Planar(2) for _ in range(3)]).double()
+    target = D.MultivariateNormal(L.tensor([1.0, -1.0], dtype=L.double),
+                                  L.tensor([[1.0, 0.5], [0.5, 1.0]], dtype=L.double))
+    opt = L.optim.Adam(flows.parameters(), lr=0.05)
+    q0 = D.Independent(D.Normal(L.zeros(2, dtype=L.double), L.ones(2, dtype=L.double)), 1)
+    kls = []
+    for _ in range(3):
+        z0 = q0.sample((16,))
+        z, sld = z0, 0
+        for f in flows:
+            z, ld = f(z)
+            sld = sld + ld
+        kl = (q0.log_prob(z0) - sld - target.log_prob(z)).mean()
+        opt.zero_grad()
+        kl.backward()
+        opt.step()
+        kls.append(kl.item())
+    out["kls"] = kls
+    # VAE step
+    enc, dec = nn.Linear(6, 4).double(), nn.Linear(2, 6).double()
+    x = (_t(L, 5, 6, seed=3) > 0).double()
+    mu, logvar = enc(x).chunk(2, -1)
+    q = D.Normal(mu, (0.5 * logvar).exp())
+    z = q.rsample()
+    prior = D.Normal(L.zeros_like(mu), L.ones_like(mu))
+    kl = D.kl_divergence(q, prior).sum(-1)
+    kl_closed = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
+    rec = D.Independent(D.Bernoulli(logits=dec(z)), 1).log_prob(x)
+    elbo = (rec - kl).mean()
+    (-elbo).backward()
+    out.update(kl=kl, kl_closed=kl_closed, rec=rec, elbo=elbo, genc=enc.weight.grad,
+               gdec=dec.weight.grad)
+    return out
+
+
+@program
+def rational_quadratic_spline_coupling_with_searchsorted_bins(L):
+    """Durkan et al.'s neural spline flow: unconstrained widths, heights and derivatives made
+    into bins by softmax, cumsum and F.pad, the bin located by searchsorted on the knots,
+    gather of each bin's parameters, the rational-quadratic forward map and its log-derivative,
+    identity tails outside [-B, B], the inverse by the quadratic formula; the coupling's
+    conditioner trained a couple of Adam steps on the log-likelihood."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(4)
+    K, B, min_w, min_d = 4, 3.0, 1e-3, 1e-3
+
+    def knots(unnorm, left):
+        w = F.softmax(unnorm, dim=-1)
+        w = min_w + (1 - min_w * K) * w
+        cw = F.pad(L.cumsum(w, dim=-1), (1, 0), value=0.0)
+        cw = 2 * B * cw - B
+        cw[..., 0] = -B
+        cw[..., -1] = B
+        return cw, cw[..., 1:] - cw[..., :-1]
+
+    def rqs(x, uw, uh, ud, inverse=False):
+        inside = (x >= -B) & (x <= B)
+        out, logdet = x.clone(), L.zeros_like(x)
+        ud = F.pad(ud, (1, 1))
+        const = math.log(math.exp(1 - min_d) - 1)
+        ud[..., 0] = const
+        ud[..., -1] = const
+        xi, uw, uh, ud = x[inside], uw[inside], uh[inside], ud[inside]
+        cw, w = knots(uw, -B)
+        ch, h = knots(uh, -B)
+        d = min_d + F.softplus(ud)
+        grid = ch if inverse else cw
+        grid = grid.clone()
+        grid[..., -1] += 1e-6
+        idx = (L.searchsorted(grid, xi[..., None], right=True) - 1).clamp(0, K - 1)
+        g = lambda t: t.gather(-1, idx)[..., 0]  # noqa: E731
+        xk, wk, yk, hk = g(cw), g(w), g(ch), g(h)
+        dk, dk1 = g(d), d[..., 1:].gather(-1, idx)[..., 0]
+        sk = hk / wk
+        if not inverse:
+            th = (xi - xk) / wk
+            t1m = th * (1 - th)
+            num = hk * (sk * th.pow(2) + dk * t1m)
+            den = sk + (dk1 + dk - 2 * sk) * t1m
+            y = yk + num / den
+            dnum = sk.pow(2) * (dk1 * th.pow(2) + 2 * sk * t1m + dk * (1 - th).pow(2))
+            ld = L.log(dnum) - 2 * L.log(den)
+        else:
+            a = hk * (sk - dk) + (xi - yk) * (dk1 + dk - 2 * sk)
+            b = hk * dk - (xi - yk) * (dk1 + dk - 2 * sk)
+            c = -sk * (xi - yk)
+            th = (2 * c) / (-b - L.sqrt(b.pow(2) - 4 * a * c))
+            y = th * wk + xk
+            t1m = th * (1 - th)
+            den = sk + (dk1 + dk - 2 * sk) * t1m
+            dnum = sk.pow(2) * (dk1 * th.pow(2) + 2 * sk * t1m + dk * (1 - th).pow(2))
+            ld = -(L.log(dnum) - 2 * L.log(den))
+        out[inside] = y
+        logdet[inside] = ld
+        return out, logdet
+
+    cond = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 3 * K - 1)).double()
+    opt = L.optim.Adam(cond.parameters(), lr=0.02)
+    data = L.tensor(np.random.RandomState(2).randn(16, 2) * [1.0, 1.5] + [0.0, 0.5])
+    data[0, 1] = 4.0                                     # one point in the identity tail
+    normal = L.distributions.Normal(0.0, 1.0)
+    losses = []
+    for _ in range(3):
+        params = cond(data[:, :1])
+        uw, uh, ud = params[:, :K], params[:, K:2 * K], params[:, 2 * K:]
+        z, ld = rqs(data[:, 1], uw, uh, ud)
+        nll = -(normal.log_prob(z) + ld + normal.log_prob(data[:, 0])).mean()
+        opt.zero_grad()
+        nll.backward()
+        opt.step()
+        losses.append(nll.item())
+    with L.no_grad():
+        params = cond(data[:, :1])
+        uw, uh, ud = params[:, :K], params[:, K:2 * K], params[:, 2 * K:]
+        z, ld = rqs(data[:, 1], uw, uh, ud)
+        back, ild = rqs(z, uw, uh, ud, inverse=True)
+    return dict(losses=losses, z=z, ld=ld, back=back, ild=ild, grads=grads_of(cond))
+
+
+# ----------------------------------------------------------------------------------------------
+# energies and scores
+# ----------------------------------------------------------------------------------------------
+@program
+def jem_energy_from_classifier_logits_sgld_replay_buffer(L):
+    """Grathwohl et al.'s JEM: the energy is -logsumexp of a classifier's logits; SGLD samples
+    start from a replay buffer (rand_like reinitialisation of a fraction, index by randint),
+    take autograd.grad of the summed energy w.r.t. x_k inside the loop, add the step and
+    Gaussian noise, are detached and written back into the buffer; the loss is cross-entropy
+    plus the energy gap, with the classifier in eval mode while sampling."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(9)
+    f = nn.Sequential(nn.Linear(4, 16), nn.LeakyReLU(0.2), nn.Dropout(0.1),
+                      nn.Linear(16, 3)).double()
+    opt = L.optim.Adam(f.parameters(), lr=1e-3, betas=(0.0, 0.999))
+    buffer = L.rand(20, 4, dtype=L.double) * 2 - 1
+    x, y = _t(L, 8, 4, seed=3), L.tensor(_labels(8, 3, 4))
+    out = []
+    for _ in range(2):
+        inds = L.randint(0, 20, (8,))
+        buf = buffer[inds]
+        rand = L.rand_like(buf) * 2 - 1
+        choose = (L.rand(8) < 0.05).double()[:, None]
+        x_k = (choose * rand + (1 - choose) * buf).clone().requires_grad_(True)
+        f.eval()
+        for _ in range(5):
+            energy = -L.logsumexp(f(x_k), 1)
+            g = L.autograd.grad(-energy.sum(), [x_k], retain_graph=True)[0]
+            x_k.data += 1.0 * g + 0.01 * L.randn_like(x_k)
+        f.train()
+        x_q = x_k.detach()
+        buffer[inds] = x_q
+        logits = f(x)
+        fp, fq = logits.logsumexp(1).mean(), f(x_q).logsumexp(1).mean()
+        loss = F.cross_entropy(logits, y) + (fq - fp)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append((loss.item(), fp.item(), fq.item()))
+    return dict(out=out, buffer=buffer, grads=grads_of(f))
+
+
+@program
+def sliced_and_denoising_score_matching_with_hutchinson_traces(L):
+    """Song et al.'s sliced score matching: v ~ Rademacher/Gaussian projections, grad of
+    (v . s(x)) w.r.t. x with create_graph gives v^T J v, loss 0.5 (v.s)^2 + v^T J v; the
+    variance-reduced form with |s|^2; the exact trace of the score's Jacobian by a loop over
+    dimensions for comparison; denoising score matching with sigma-scaled targets; the
+    Hutchinson estimate again by torch.func.jvp and vjp; a few Adam steps."""
+    nn = L.nn
+    L.manual_seed(10)
+    score = nn.Sequential(nn.Linear(3, 16), nn.Softplus(), nn.Linear(16, 16), nn.Softplus(),
+                          nn.Linear(16, 3)).double()
+    opt = L.optim.Adam(score.parameters(), lr=1e-3)
+    data = _t(L, 10, 3, seed=5)
+    vs = L.tensor(np.sign(np.random.RandomState(6).randn(2, 10, 3)))
+    losses = []
+    for step in range(2):
+        x = data.clone().requires_grad_(True)
+        v = vs[step]
+        s = score(x)
+        sv = (s * v).sum()
+        gradv = L.autograd.grad(sv, x, create_graph=True)[0]
+        loss1 = (s * v).sum(-1) ** 2 * 0.5
+        loss2 = (v * gradv).sum(-1)
+        ssm = (loss1 + loss2).mean()
+        ssm_vr = (0.5 * (s ** 2).sum(-1) + loss2).mean()
+        opt.zero_grad()
+        (ssm + ssm_vr).backward()
+        opt.step()
+        losses.append((ssm.item(), ssm_vr.item()))
+    x = data.clone().requires_grad_(True)
+    s = score(x)
+    tr = L.zeros(10, dtype=L.double)
+    for i in range(3):
+        tr = tr + L.autograd.grad(s[:, i].sum(), x, create_graph=True)[0][:, i]
+    exact = (0.5 * (s ** 2).sum(-1) + tr).mean()
+    exact.backward()
+    g_exact = score[0].weight.grad.clone()
+    sigma = 0.3
+    noise = _t(L, 10, 3, seed=7)
+    xt = data + sigma * noise
+    dsm = 0.5 * ((score(xt) + noise / sigma) ** 2).sum(-1).mean() * sigma ** 2
+    v = vs[0]
+    _, jv = L.func.jvp(score, (data,), (v,))
+    _, vjp_fn = L.func.vjp(score, data)
+    (vj,) = vjp_fn(v)
+    return dict(losses=losses, tr=tr, exact=exact, g_exact=g_exact, dsm=dsm,
+                hutch_jvp=(v * jv).sum(-1), hutch_vjp=(vj * v).sum(-1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Gaussian processes, optimal transport
+# ----------------------------------------------------------------------------------------------
+@program
+def gaussian_process_marginal_likelihood_by_cholesky_and_lbfgs(L):
+    """Exact GP regression as a from-scratch repository writes it: an RBF kernel by cdist
+    with softplus-constrained lengthscale, outputscale and noise, the Cholesky factor with
+    jitter, alpha by cholesky_solve, the negative log marginal likelihood (log-det from the
+    factor's diagonal), hyperparameters fitted by LBFGS with strong Wolfe line search, then
+    the predictive mean and variance by solve_triangular; the MultivariateNormal with
+    scale_tril gives the same likelihood."""
+    F, D = L.nn.functional, L.distributions
+    rng = np.random.RandomState(3)
+    X = L.tensor(np.sort(rng.uniform(-3, 3, (12, 1)), 0))
+    y = L.sin(X[:, 0]) + 0.1 * L.tensor(rng.randn(12))
+    Xs = L.linspace(-3, 3, 7, dtype=L.double).unsqueeze(-1)
+    raw = L.tensor([0.0, 0.0, -2.0], dtype=L.double, requires_grad=True)
+
+    def kernel(a, b, ls, os):
+        return os * L.exp(-0.5 * L.cdist(a / ls, b / ls).pow(2))
+
+    def nlml():
+        ls, os, noise = F.softplus(raw)
+        K = kernel(X, X, ls, os) + (noise + 1e-6) * L.eye(12, dtype=L.double)
+        Lk = L.linalg.cholesky(K)
+        alpha = L.cholesky_solve(y.unsqueeze(-1), Lk)
+        return 0.5 * (y.unsqueeze(-1) * alpha).sum() + L.log(L.diagonal(Lk)).sum() + \
+            0.5 * 12 * math.log(2 * math.pi)
+
+    opt = L.optim.LBFGS([raw], lr=0.5, max_iter=15, line_search_fn="strong_wolfe")
+    seen = []
+
+    def closure():
+        opt.zero_grad()
+        loss = nlml()
+        loss.backward()
+        seen.append(loss.item())
+        return loss
+
+    opt.step(closure)
+    with L.no_grad():
+        ls, os, noise = F.softplus(raw)
+        K = kernel(X, X, ls, os) + (noise + 1e-6) * L.eye(12, dtype=L.double)
+        Lk = L.linalg.cholesky(K)
+        Ks = kernel(X, Xs, ls, os)
+        v = L.linalg.solve_triangular(Lk, Ks, upper=False)
+        a = L.linalg.solve_triangular(Lk, y.unsqueeze(-1), upper=False)
+        mean = (v.T @ a).squeeze(-1)
+        var = os - v.pow(2).sum(0)
+        mvn = D.MultivariateNormal(L.zeros(12, dtype=L.double), scale_tril=Lk)
+        ll = mvn.log_prob(y)
+    return dict(n=len(seen), first=seen[0], raw=raw, mean=mean, var=var, ll=ll,
+                nl=nlml().detach())
+
+
+@program
+def log_domain_sinkhorn_divergence_gradient_flow_of_a_point_cloud(L):
+    """Entropic optimal transport as the POT/geomloss tutorials write it: a squared-distance
+    cost by cdist, the log-domain Sinkhorn iterations with logsumexp on f and g potentials
+    (epsilon annealing), the transport plan from the potentials, the debiased Sinkhorn
+    divergence S(a,b) - (S(a,a) + S(b,b))/2, and a gradient flow moving the source points by
+    their gradient (x.data -= lr * len(x) * x.grad; x.grad.zero_())."""
+    x = _t(L, 6, 2, seed=1).requires_grad_(True)
+    yb = _t(L, 7, 2, seed=2) + L.tensor([2.0, 0.0], dtype=L.double)
+
+    def sinkhorn(a_pts, b_pts, eps=0.1, iters=25):
+        C = L.cdist(a_pts, b_pts) ** 2 / 2
+        n, m = C.shape
+        log_a = L.full((n,), -math.log(n), dtype=L.double)
+        log_b = L.full((m,), -math.log(m), dtype=L.double)
+        f, g = L.zeros(n, dtype=L.double), L.zeros(m, dtype=L.double)
+        for it in range(iters):
+            e = max(eps, 2.0 * 0.5 ** it)
+            f = -e * L.logsumexp(log_b[None, :] + (g[None, :] - C) / e, dim=1)
+            g = -e * L.logsumexp(log_a[:, None] + (f[:, None] - C) / e, dim=0)
+        P = L.exp(log_a[:, None] + log_b[None, :] + (f[:, None] + g[None, :] - C) / eps)
+        return f.mean() + g.mean(), P
+
+    out = []
+    for _ in range(3):
+        sab, P = sinkhorn(x, yb)
+        saa, _ = sinkhorn(x, x.detach())
+        sbb, _ = sinkhorn(yb, yb)
+        div = sab - 0.5 * (saa + sbb)
+        div.backward()
+        out.append((div.item(), x.grad.clone(), P.sum(1)))
+        x.data -= 0.5 * len(x) * x.grad
+        x.grad.zero_()
+    return dict(out=out, x=x)
+
+
+# ----------------------------------------------------------------------------------------------
+# robustness and attribution
+# ----------------------------------------------------------------------------------------------
+@program
+def pgd_linf_attack_with_random_start_cw_margin_and_trades_training(L):
+    """Madry et al.'s PGD as the robustness repositories write it: a uniform random start
+    delta.uniform_(-eps, eps), the input kept in [0, 1] by clamp, steps of alpha * sign(grad)
+    with delta.data projected by clamp(-eps, eps), delta.grad.zero_(); the CW margin loss
+    from a one-hot mask; then TRADES: x_adv found by maximising KLDivLoss(reduction='sum')
+    between log_softmax(adv) and softmax(natural), with torch.min/torch.max projection, and
+    the training loss CE + beta * KL(batchmean) stepped by SGD."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(11)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4)).double()
+    X = L.tensor(np.random.RandomState(1).uniform(0, 1, (5, 3, 2, 2)))
+    y = L.tensor(_labels(5, 4, 2))
+    eps, alpha = 0.1, 0.03
+
+    delta = L.zeros_like(X).uniform_(-eps, eps)
+    delta.data = L.clamp(X + delta.data, min=0, max=1) - X
+    delta.requires_grad = True
+    for _ in range(4):
+        loss = F.cross_entropy(model(X + delta), y)
+        loss.backward()
+        delta.data = (delta + alpha * delta.grad.detach().sign()).clamp(-eps, eps)
+        delta.data = L.clamp(X + delta.data, 0, 1) - X
+        delta.grad.zero_()
+    pgd = delta.detach()
+
+    def cw_loss(logits, target, kappa=0.0):
+        onehot = F.one_hot(target, 4).double()
+        real = (onehot * logits).sum(1)
+        other = ((1.0 - onehot) * logits - onehot * 10000.0).max(1)[0]
+        return L.clamp(real - other + kappa, min=0.0).sum()
+
+    x_cw = X.clone().detach().requires_grad_(True)
+    for _ in range(3):
+        g, = L.autograd.grad(-cw_loss(model(x_cw), y), [x_cw])
+        x_cw = x_cw.detach() + alpha * g.sign()
+        x_cw = L.min(L.max(x_cw, X - eps), X + eps).clamp_(0.0, 1.0).requires_grad_(True)
+    model.zero_grad()
+
+    opt = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    criterion_kl = nn.KLDivLoss(reduction="sum")
+    model.eval()
+    x_adv = X.detach() + 0.001 * L.randn(X.shape, dtype=L.double)
+    for _ in range(3):
+        x_adv.requires_grad_()
+        with L.enable_grad():
+            loss_kl = criterion_kl(F.log_softmax(model(x_adv), dim=1), F.softmax(model(X), dim=1))
+        grad = L.autograd.grad(loss_kl, [x_adv])[0]
+        x_adv = x_adv.detach() + alpha * L.sign(grad.detach())
+        x_adv = L.min(L.max(x_adv, X - eps), X + eps)
+        x_adv = L.clamp(x_adv, 0.0, 1.0)
+    model.train()
+    x_adv = L.autograd.Variable(L.clamp(x_adv, 0.0, 1.0), requires_grad=False)
+    opt.zero_grad()
+    logits = model(X)
+    loss_natural = F.cross_entropy(logits, y)
+    loss_robust = (1.0 / 5) * nn.KLDivLoss(reduction="batchmean")(
+        F.log_softmax(model(x_adv), dim=1), F.softmax(model(X), dim=1))
+    loss = loss_natural + 6.0 * loss_robust
+    loss.backward()
+    opt.step()
+    return dict(pgd=pgd, x_cw=x_cw.detach(), cw=cw_loss(model(x_cw), y), x_adv=x_adv,
+                loss=loss, grads=grads_of(model), state=opt.state_dict()["state"])
+
+
+@program
+def integrated_gradients_smoothgrad_and_input_jacobian_regularisation(L):
+    """Attribution and smoothness the captum-free way: integrated gradients by a Riemann sum
+    over scaled inputs (one batched backward, grads reshaped and averaged), with the
+    completeness check; SmoothGrad averaging the gradients of noisy copies; then Hoffman et
+    al.'s Jacobian regulariser: random unit projections v, J^T v by autograd.grad(y, x, v,
+    create_graph=True), the Frobenius estimate C * |J^T v|^2 added to the loss, and the exact
+    Frobenius norm by torch.autograd.functional.jacobian(create_graph=True)."""
+    F = L.nn.functional
+    model = tanh_mlp(L, [4, 8, 3], seed=12)
+    x = _t(L, 2, 4, seed=3)
+    baseline = L.zeros_like(x)
+    target = L.tensor([0, 2])
+    steps = 16
+    alphas = L.linspace(0, 1, steps + 1, dtype=L.double)[1:].view(-1, 1, 1)
+    scaled = (baseline + alphas * (x - baseline)).reshape(-1, 4).requires_grad_(True)
+    out = F.softmax(model(scaled), -1).gather(1, target.repeat(steps).view(-1, 1))
+    grads = L.autograd.grad(out.sum(), scaled)[0].view(steps, 2, 4)
+    ig = (x - baseline) * grads.mean(0)
+    with L.no_grad():
+        p_x = F.softmax(model(x), -1).gather(1, target.view(-1, 1)).squeeze(1)
+        p_b = F.softmax(model(baseline), -1).gather(1, target.view(-1, 1)).squeeze(1)
+    noise = _t(L, 5, 2, 4, scale=0.1, seed=8)
+    noisy = (x.unsqueeze(0) + noise).requires_grad_(True)
+    sel = model(noisy).gather(2, target.view(1, 2, 1).expand(5, 2, 1)).sum()
+    smooth = L.autograd.grad(sel, noisy)[0].mean(0)
+
+    opt = L.optim.SGD(model.parameters(), lr=0.05)
+    xb, yb = _t(L, 6, 4, seed=4).requires_grad_(True), L.tensor(_labels(6, 3, 5))
+    vs = _t(L, 2, 6, 3, seed=6)
+    regs = []
+    for step in range(2):
+        opt.zero_grad()
+        logits = model(xb)
+        v = vs[step] / vs[step].norm(dim=1, keepdim=True)
+        Jv, = L.autograd.grad(logits, xb, grad_outputs=v, create_graph=True)
+        R = 3 * Jv.pow(2).sum() / 6
+        loss = F.cross_entropy(logits, yb) + 0.01 * 0.5 * R
+        loss.backward()
+        opt.step()
+        regs.append(R.item())
+    x1 = _t(L, 4, seed=9)
+    J = L.autograd.functional.jacobian(lambda inp: model(inp), x1, create_graph=True)
+    fro = J.pow(2).sum()
+    fro.backward()
+    return dict(ig=ig, completeness=(ig.sum(1), p_x - p_b), smooth=smooth, regs=regs, J=J,
+                fro=fro, grads=grads_of(model))
+
+
+# ----------------------------------------------------------------------------------------------
+# Bayesian layers, natural gradient, MAML++
+# ----------------------------------------------------------------------------------------------
+@program
+def bayes_by_backprop_scale_mixture_prior_and_local_reparameterisation(L):
+    """Blundell et al.'s Bayes by Backprop: weight posteriors N(mu, log1p(exp(rho))) sampled
+    by mu + sigma * normal_(), a scale-mixture prior's log-probability via logsumexp of two
+    Normal log_probs (torch.distributions), the variational posterior's log_prob, the ELBO
+    averaged over samples with a minibatch weight; then a local-reparameterisation layer
+    sampling pre-activations from N(x mu, x^2 sigma^2) with the closed-form KL; Adam."""
+    nn, F, D = L.nn, L.nn.functional, L.distributions
+    L.manual_seed(13)
+
+    class BayesianLinear(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.w_mu = nn.Parameter(L.empty(o, i).uniform_(-0.2, 0.2))
+            self.w_rho = nn.Parameter(L.empty(o, i).uniform_(-5, -4))
+            self.b_mu = nn.Parameter(L.empty(o).uniform_(-0.2, 0.2))
+            self.b_rho = nn.Parameter(L.empty(o).uniform_(-5, -4))
+            self.pi, self.s1, self.s2 = 0.5, math.exp(-0), math.exp(-6)
+
+        def prior_log(self, w):
+            n1 = D.Normal(0, self.s1).log_prob(w)
+            n2 = D.Normal(0, self.s2).log_prob(w)
+            stack = L.stack([n1 + math.log(self.pi), n2 + math.log(1 - self.pi)])
+            return L.logsumexp(stack, 0).sum()
+
+        def forward(self, x):
+            w_sigma = L.log1p(L.exp(self.w_rho))
+            b_sigma = L.log1p(L.exp(self.b_rho))
+            w = self.w_mu + w_sigma * L.empty_like(w_sigma).normal_()
+            b = self.b_mu + b_sigma * L.empty_like(b_sigma).normal_()
+            self.log_prior = self.prior_log(w) + self.prior_log(b)
+            self.log_post = D.Normal(self.w_mu, w_sigma).log_prob(w).sum() + \
+                D.Normal(self.b_mu, b_sigma).log_prob(b).sum()
+            return F.linear(x, w, b)
+
+    class LRTLinear(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.mu = nn.Parameter(L.randn(o, i) * 0.1)
+            self.logvar = nn.Parameter(L.full((o, i), -6.0))
+
+        def forward(self, x):
+            m = F.linear(x, self.mu)
+            v = F.linear(x.pow(2), self.logvar.exp())
+            self.kl = 0.5 * (self.logvar.exp() + self.mu.pow(2) - 1 - self.logvar).sum()
+            return m + v.sqrt() * L.randn_like(m)
+
+    net = nn.ModuleList([BayesianLinear(3, 8), LRTLinear(8, 2)]).double()
+    opt = L.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = _t(L, 10, 3, seed=1), _t(L, 10, 2, scale=0.5, seed=2)
+    out = []
+    for _ in range(2):
+        opt.zero_grad()
+        nll, lp, lq, kl = 0, 0, 0, 0
+        for _ in range(2):
+            pred = net[1](F.relu(net[0](x)))
+            nll = nll + F.mse_loss(pred, y, reduction="sum") / 2
+            lp, lq, kl = lp + net[0].log_prior, lq + net[0].log_post, kl + net[1].kl
+        loss = ((lq - lp + kl) / 4 + nll) / 2
+        loss.backward()
+        opt.step()
+        out.append((loss.item(), (lp / 2).item(), (lq / 2).item()))
+    return dict(out=out, grads=grads_of(net), state=net.state_dict())
+
+
+@program
+def natural_gradient_and_hessian_free_steps_with_autograd_functional(L):
+    """Second-order steps on a small regression net with its parameters as one flat vector
+    (functional_call over an unflattened dict): the Gauss-Newton / Fisher matrix J^T J from
+    torch.autograd.functional.jacobian (vectorize=True and not), a damped natural-gradient
+    step by linalg.solve; Martens' Hessian-free step with torch.autograd.functional.hvp
+    inside conjugate gradient; vhp and the full hessian agree; the step applied by
+    vector_to_parameters."""
+    nn, F = L.nn, L.nn.functional
+    model = tanh_mlp(L, [2, 4, 1], seed=14)
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+    x, y = _t(L, 8, 2, seed=1), _t(L, 8, 1, seed=2)
+
+    def unflatten(theta):
+        return {n: t.view(s) for n, t, s in zip(names, theta.split(sizes), shapes)}
+
+    def outputs(theta):
+        return L.func.functional_call(model, unflatten(theta), (x,)).squeeze(-1)
+
+    def loss_fn(theta):
+        return F.mse_loss(outputs(theta), y.squeeze(-1))
+
+    theta = nn.utils.parameters_to_vector(model.parameters()).detach()
+    J = L.autograd.functional.jacobian(outputs, theta)
+    Jv = L.autograd.functional.jacobian(outputs, theta, vectorize=True)
+    G = 2 * J.T @ J / 8
+    g = L.autograd.functional.jacobian(loss_fn, theta)
+    ng = L.linalg.solve(G + 1e-2 * L.eye(len(theta), dtype=L.double), g)
+    H = L.autograd.functional.hessian(loss_fn, theta)
+    _, hv = L.autograd.functional.hvp(loss_fn, theta, g)
+    _, vh = L.autograd.functional.vhp(loss_fn, theta, g)
+    # Hessian-free: CG on (H + lam I) d = -g
+    lam = 0.1
+    d = L.zeros_like(theta)
+    r = -g - (L.autograd.functional.hvp(loss_fn, theta, d)[1] + lam * d)
+    p = r.clone()
+    for _ in range(6):
+        Ap = L.autograd.functional.hvp(loss_fn, theta, p)[1] + lam * p
+        a = r.dot(r) / p.dot(Ap)
+        d = d + a * p
+        r_new = r - a * Ap
+        p = r_new + r_new.dot(r_new) / r.dot(r) * p
+        r = r_new
+    nn.utils.vector_to_parameters(theta + d, model.parameters())
+    after = F.mse_loss(model(x), y)
+    ratio = (after.item() - loss_fn(theta).item()) / (g.dot(d) + 0.5 * d.dot(H @ d)).item()
+    return dict(J=J, Jv=Jv, G=G, ng=ng, H=H, hv=hv, vh=vh, d=d, after=after, ratio=ratio,
+                theta=nn.utils.parameters_to_vector(model.parameters()))
+
+
+@program
+def maml_plus_plus_per_step_learning_rates_and_multi_step_loss(L):
+    """MAML++ (Antoniou et al.): learnable per-layer, per-step inner learning rates in a
+    ParameterDict (names with dots replaced), inner steps by autograd.grad(create_graph=True,
+    allow_unused=True) over a dict of named weights and torch.func.functional_call, the
+    multi-step loss weighting each step's query loss (annealed importance vector), derivative
+    order switched to first order by create_graph=False for a later epoch; Adam on both
+    the network and the learning rates; the cosine annealing schedule."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(15)
+    net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                        nn.Linear(8, 1)).double()
+    net.register_buffer("unused", L.zeros(1, dtype=L.double))
+    steps = 3
+    lrs = nn.ParameterDict({n.replace(".", "-"): nn.Parameter(L.ones(steps + 1,
+                                                                     dtype=L.double) * 0.1)
+                            for n, _ in net.named_parameters()})
+    opt = L.optim.Adam(list(net.parameters()) + list(lrs.parameters()), lr=1e-3)
+    sched = L.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=1e-5)
+    out = []
+    for epoch in range(2):
+        second_order = epoch == 0
+        imp = L.ones(steps, dtype=L.double) / steps
+        imp[:-1] = imp[:-1] * 0.9
+        imp[-1] = 1 - imp[:-1].sum()
+        meta_loss = 0
+        for task in range(2):
+            amp = 0.5 + task
+            xs = _t(L, 5, 2, seed=task + 1)
+            ys = amp * L.sin(xs.sum(1, keepdim=True))
+            xq = _t(L, 5, 2, seed=task + 11)
+            yq = amp * L.sin(xq.sum(1, keepdim=True))
+            weights = dict(net.named_parameters())
+            for s in range(steps):
+                loss = F.mse_loss(L.func.functional_call(net, weights, (xs,)), ys)
+                grads = L.autograd.grad(loss, list(weights.values()),
+                                        create_graph=second_order, allow_unused=True)
+                weights = {n: w - lrs[n.replace(".", "-")][s] * g
+                           for (n, w), g in zip(weights.items(), grads)}
+                q = F.mse_loss(L.func.functional_call(net, weights, (xq,)), yq)
+                meta_loss = meta_loss + imp[s] * q
+        opt.zero_grad()
+        (meta_loss / 2).backward()
+        opt.step()
+        sched.step()
+        out.append((meta_loss.item(), sched.get_last_lr()))
+    return dict(out=out, lrs=dict(lrs.items()), grads=grads_of(net),
+                lr_grads={k: v.grad for k, v in lrs.items()})
+
+
+@program
+def anderson_accelerated_equilibrium_solver_batched_least_squares(L):
+    """The implicit-layers tutorial's Anderson acceleration: histories X and F kept in
+    preallocated (bsz, m, n) buffers written by index (X[:, k % m] = ...), the bordered
+    system H[:, 1:n+1, 1:n+1] = G G^T + lam I built by bmm and solved per batch by
+    torch.linalg.solve, the mixing step beta * (alpha F) + (1 - beta) * (alpha X), the
+    residual history; then the equilibrium's implicit backward via the same solver on
+    y -> J^T y + g (autograd.grad with grad_outputs) and a loss's parameter gradients."""
+    nn = L.nn
+    L.manual_seed(16)
+
+    def anderson(f, x0, m=4, lam=1e-4, max_iter=25, tol=1e-10, beta=1.0):
+        bsz, d = x0.shape
+        X = L.zeros(bsz, m, d, dtype=x0.dtype)
+        Fh = L.zeros(bsz, m, d, dtype=x0.dtype)
+        X[:, 0], Fh[:, 0] = x0, f(x0)
+        X[:, 1], Fh[:, 1] = Fh[:, 0], f(Fh[:, 0])
+        H = L.zeros(bsz, m + 1, m + 1, dtype=x0.dtype)
+        H[:, 0, 1:] = H[:, 1:, 0] = 1
+        y = L.zeros(bsz, m + 1, 1, dtype=x0.dtype)
+        y[:, 0] = 1
+        res = []
+        k = 2
+        for k in range(2, max_iter):
+            n = min(k, m)
+            G = Fh[:, :n] - X[:, :n]
+            H[:, 1:n + 1, 1:n + 1] = L.bmm(G, G.transpose(1, 2)) + \
+                lam * L.eye(n, dtype=x0.dtype)[None]
+            alpha = L.linalg.solve(H[:, :n + 1, :n + 1], y[:, :n + 1])[:, 1:n + 1, 0]
+            X[:, k % m] = beta * (alpha[:, None] @ Fh[:, :n])[:, 0] + \
+                (1 - beta) * (alpha[:, None] @ X[:, :n])[:, 0]
+            Fh[:, k % m] = f(X[:, k % m])
+            res.append((Fh[:, k % m] - X[:, k % m]).norm().item() /
+                       (1e-5 + Fh[:, k % m].norm().item()))
+            if res[-1] < tol:
+                break
+        return X[:, k % m], res
+
+    lin_z, lin_x = nn.Linear(6, 6, bias=False).double(), nn.Linear(3, 6).double()
+    with L.no_grad():
+        lin_z.weight.mul_(0.5)
+    head = nn.Linear(6, 2).double()
+    x = _t(L, 5, 3, seed=2)
+    target = _t(L, 5, 2, seed=3)
+
+    def f(z, inj):
+        return L.tanh(lin_z(z) + inj)
+
+    inj = lin_x(x)
+    with L.no_grad():
+        z_star, fres = anderson(lambda z: f(z, inj), L.zeros(5, 6, dtype=L.double))
+    z = f(z_star, inj)
+    z0 = z.clone().detach().requires_grad_()
+    f0 = f(z0, inj)
+    stored = {}
+
+    def hook(grad):
+        g, bres = anderson(lambda y: L.autograd.grad(f0, z0, y, retain_graph=True)[0] + grad,
+                           grad)
+        stored["bres"] = len(bres)
+        return g
+
+    z.register_hook(hook)
+    loss = ((head(z) - target) ** 2).mean()
+    loss.backward()
+    return dict(z=z, fres=len(fres), bres=stored["bres"], loss=loss,
+                g=[lin_z.weight.grad, lin_x.weight.grad, lin_x.bias.grad, head.weight.grad])
+
+
+@program
+def forward_mode_jacobian_penalty_ntk_and_model_ensembles(L):
+    """Forward-mode and functorch idioms from the regularisation papers' repositories: a
+    Jacobian-vector product by forward_ad dual numbers through a GELU/Softplus net, its
+    squared norm used as a penalty (the same JVP by the double-backward trick, trained by
+    Adam); the empirical NTK of a functional_call model by jacrev + vmap over einsum; an
+    ensemble stacked by stack_module_state run under vmap with per-model and shared
+    minibatches; per-sample gradients by vmap(grad) against a loop of backward calls."""
+    nn, F = L.nn, L.nn.functional
+    fw = L.autograd.forward_ad
+    L.manual_seed(17)
+    # (no LayerNorm here: PyTorch 2.13's third derivative of layer_norm, which the penalty's
+    # gradient takes, is wrong -- finite differences side with minigrad)
+    net = nn.Sequential(nn.Linear(3, 8), nn.GELU(), nn.Linear(8, 8), nn.Softplus(),
+                        nn.Linear(8, 2)).double()
+    x = _t(L, 6, 3, seed=1)
+    v = _t(L, 6, 3, seed=2)
+    with fw.dual_level():
+        out = net(fw.make_dual(x, v))
+        primal, jvp_fwd = fw.unpack_dual(out)
+    opt = L.optim.Adam(net.parameters(), lr=1e-2)
+    pens = []
+    for _ in range(2):
+        xr = x.clone().requires_grad_(True)
+        y = net(xr)
+        u = L.zeros_like(y, requires_grad=True)
+        g = L.autograd.grad(y, xr, u, create_graph=True)[0]
+        jv = L.autograd.grad(g, u, v, create_graph=True)[0]
+        pen = jv.pow(2).sum(1).mean()
+        loss = y.pow(2).mean() + 0.1 * pen
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        pens.append((pen.item(), jv.detach()))
+    params = {k: p.detach() for k, p in net.named_parameters()}
+
+    def fnet_single(p, x1):
+        return L.func.functional_call(net, p, (x1.unsqueeze(0),)).squeeze(0)
+
+    j1 = L.func.vmap(L.func.jacrev(fnet_single), (None, 0))(params, x[:3])
+    j2 = L.func.vmap(L.func.jacrev(fnet_single), (None, 0))(params, x[3:])
+    ntk = sum(L.einsum("Naf,Mbf->NMab", a.flatten(2), b.flatten(2))
+              for a, b in zip(j1.values(), j2.values()))
+    models = [nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)).double()
+              for _ in range(3)]
+    ps, bs = L.func.stack_module_state(models)
+    base = models[0]
+
+    def fmodel(p, b, xx):
+        return L.func.functional_call(base, (p, b), (xx,))
+
+    shared = L.vmap(fmodel, in_dims=(0, 0, None))(ps, bs, x)
+    own = L.vmap(fmodel)(ps, bs, x.view(3, 2, 3))
+    loop = L.stack([m(x) for m in models])
+
+    def sample_loss(p, x1, y1):
+        return F.mse_loss(L.func.functional_call(models[0], p, (x1[None],)), y1[None])
+
+    ys = _t(L, 6, 1, seed=4)
+    p0 = {k: q.detach() for k, q in models[0].named_parameters()}
+    psg = L.vmap(L.func.grad(sample_loss), in_dims=(None, 0, 0))(p0, x, ys)
+    looped = []
+    for i in range(6):
+        models[0].zero_grad()
+        F.mse_loss(models[0](x[i:i + 1]), ys[i:i + 1]).backward()
+        looped.append(models[0][0].weight.grad.clone())
+    return dict(primal=primal, jvp_fwd=jvp_fwd, pens=pens, ntk=ntk, shared=shared, own=own,
+                loop=loop, psg=psg, looped=L.stack(looped))
+
+
+@program
+def mixture_density_network_with_mixture_same_family_and_reptile(L):
+    """Bishop's mixture density network written with torch.distributions: pi logits, means
+    and softplus scales from one head, MixtureSameFamily(Categorical, Independent(Normal))
+    log_prob as the loss, sampling by the mixture, and the closed-form mean/variance; the
+    network meta-trained by Reptile across two sine tasks (deepcopy of state_dict, inner SGD,
+    the interpolation written back with load_state_dict), and fine-tuned once more."""
+    import copy
+    nn, F, D = L.nn, L.nn.functional, L.distributions
+    L.manual_seed(18)
+    K = 3
+
+    class MDN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(1, 12), nn.Tanh())
+            self.head = nn.Linear(12, K * 3 * 1)
+
+        def forward(self, x):
+            h = self.head(self.body(x))
+            logits, mu, s = h.split(K, dim=-1)
+            comp = D.Independent(D.Normal(mu.unsqueeze(-1), F.softplus(s).unsqueeze(-1) + 1e-3), 1)
+            return D.MixtureSameFamily(D.Categorical(logits=logits), comp)
+
+    model = MDN().double()
+    losses = []
+    for it in range(2):
+        w0 = copy.deepcopy(model.state_dict())
+        inner = L.optim.SGD(model.parameters(), lr=0.05)
+        phase = 0.5 * it
+        xs = _t(L, 10, 1, seed=it + 1)
+        ys = L.sin(xs + phase) + 0.1 * _t(L, 10, 1, seed=it + 5)
+        for _ in range(3):
+            inner.zero_grad()
+            loss = -model(xs).log_prob(ys).mean()
+            loss.backward()
+            inner.step()
+            losses.append(loss.item())
+        wt = model.state_dict()
+        model.load_state_dict({k: w0[k] + 0.5 * (wt[k] - w0[k]) for k in w0})
+    xq = L.linspace(-1, 1, 4, dtype=L.double).unsqueeze(-1)
+    mix = model(xq)
+    samples = mix.sample((2,))
+    lp = mix.log_prob(samples)
+    return dict(losses=losses, mean=mix.mean, var=mix.variance, samples=samples, lp=lp,
+                state=model.state_dict())
+
+
+@program
+def masked_autoregressive_flow_made_masks_batchnorm_flow_and_inverse(L):
+    """ikostrikov's pytorch-flows MAF: MADE masks built from degrees (get_mask), a
+    MaskedLinear whose mask is a buffer multiplied into F.linear, the Gaussian MADE's
+    u = (x - m) exp(-a) with log-det -sum(a), the BatchNormFlow (running mean/var buffers
+    updated in training, logdet sum(log_gamma - 0.5 log(var + eps))), Reverse permutations,
+    a FlowSequential summing log-dets, log_probs from a unit Gaussian; SGD steps, then
+    eval mode and the autoregressive inverse loop over dimensions."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(19)
+    D_in, H = 3, 8
+
+    def get_mask(in_features, out_features, in_flow_features, mask_type=None):
+        if mask_type == "input":
+            in_degrees = L.arange(in_features) % in_flow_features
+        else:
+            in_degrees = L.arange(in_features) % (in_flow_features - 1)
+        if mask_type == "output":
+            out_degrees = L.arange(out_features) % in_flow_features - 1
+        else:
+            out_degrees = L.arange(out_features) % (in_flow_features - 1)
+        return (out_degrees.unsqueeze(-1) >= in_degrees.unsqueeze(0)).float()
+
+    class MaskedLinear(nn.Module):
+        def __init__(self, i, o, mask):
+            super().__init__()
+            self.linear = nn.Linear(i, o)
+            self.register_buffer("mask", mask)
+
+        def forward(self, inputs):
+            return F.linear(inputs, self.linear.weight * self.mask, self.linear.bias)
+
+    class MADE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.joiner = MaskedLinear(D_in, H, get_mask(D_in, H, D_in, "input"))
+            self.trunk = nn.Sequential(nn.ReLU(), MaskedLinear(H, H, get_mask(H, H, D_in)),
+                                       nn.ReLU(), MaskedLinear(H, 2 * D_in, get_mask(
+                                           H, 2 * D_in, D_in, "output")))
+
+        def forward(self, inputs, mode="direct"):
+            if mode == "direct":
+                m, a = self.trunk(self.joiner(inputs)).chunk(2, 1)
+                u = (inputs - m) * L.exp(-a)
+                return u, -a.sum(-1, keepdim=True)
+            x = L.zeros_like(inputs)
+            for i_col in range(inputs.shape[1]):
+                m, a = self.trunk(self.joiner(x)).chunk(2, 1)
+                x[:, i_col] = inputs[:, i_col] * L.exp(a[:, i_col]) + m[:, i_col]
+            return x, -a.sum(-1, keepdim=True)
+
+    class BatchNormFlow(nn.Module):
+        def __init__(self, n, momentum=0.0, eps=1e-5):
+            super().__init__()
+            self.log_gamma = nn.Parameter(L.zeros(n))
+            self.beta = nn.Parameter(L.full((n,), 0.1))     # (zero: a gradient of pure rounding)
+            self.momentum, self.eps = momentum, eps
+            self.register_buffer("running_mean", L.zeros(n))
+            self.register_buffer("running_var", L.ones(n))
+
+        def forward(self, inputs, mode="direct"):
+            if mode == "direct":
+                if self.training:
+                    self.batch_mean = inputs.mean(0)
+                    self.batch_var = (inputs - self.batch_mean).pow(2).mean(0) + self.eps
+                    self.running_mean.mul_(self.momentum)
+                    self.running_var.mul_(self.momentum)
+                    self.running_mean.add_(self.batch_mean.data * (1 - self.momentum))
+                    self.running_var.add_(self.batch_var.data * (1 - self.momentum))
+                    mean, var = self.batch_mean, self.batch_var
+                else:
+                    mean, var = self.running_mean, self.running_var
+                x_hat = (inputs - mean) / var.sqrt()
+                y = L.exp(self.log_gamma) * x_hat + self.beta
+                return y, (self.log_gamma - 0.5 * L.log(var)).sum(-1, keepdim=True)
+            mean, var = self.running_mean, self.running_var
+            x_hat = (inputs - self.beta) / L.exp(self.log_gamma)
+            y = x_hat * var.sqrt() + mean
+            return y, (-self.log_gamma + 0.5 * L.log(var)).sum(-1, keepdim=True)
+
+    class Reverse(nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.perm = np.array(np.arange(0, n)[::-1])
+            self.inv_perm = np.argsort(self.perm)
+
+        def forward(self, inputs, mode="direct"):
+            idx = self.perm if mode == "direct" else self.inv_perm
+            return inputs[:, idx], L.zeros(inputs.size(0), 1, dtype=inputs.dtype)
+
+    class FlowSequential(nn.Sequential):
+        def forward(self, inputs, mode="direct"):
+            logdets = L.zeros(inputs.size(0), 1, dtype=inputs.dtype)
+            mods = self._modules.values() if mode == "direct" else reversed(self._modules.values())
+            for module in mods:
+                inputs, logdet = module(inputs, mode)
+                logdets += logdet
+            return inputs, logdets
+
+        def log_probs(self, inputs):
+            u, log_jacob = self(inputs)
+            log_probs = (-0.5 * u.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1, keepdim=True)
+            return (log_probs + log_jacob).sum(-1, keepdim=True)
+
+    model = FlowSequential(MADE(), BatchNormFlow(D_in), Reverse(D_in), MADE(),
+                           BatchNormFlow(D_in), Reverse(D_in)).double()
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.orthogonal_(module.weight)
+            module.bias.data.fill_(0)
+    # (SGD, not the repository's Adam: BatchNormFlow makes some MADE biases' gradients pure
+    # rounding, which Adam would scale up to a full step)
+    opt = L.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=1e-6)
+    data = L.tensor(np.random.RandomState(5).randn(12, D_in) @ [[1, 0.5, 0], [0, 1, 0.3],
+                                                                 [0, 0, 1]])
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = -model.log_probs(data).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    with L.no_grad():
+        u, ld = model(data[:4])
+        back, _ = model(u, mode="inverse")
+        lp = model.log_probs(data[:4])
+    return dict(losses=losses, u=u, ld=ld, back=back, lp=lp, mask=model[0].joiner.mask,
+                state=model.state_dict())
+
+
+@program
+def invertible_resnet_spectral_norm_power_series_log_det(L):
+    """i-ResNet (Behrmann et al.): residual blocks x + g(x) with g's linear layers under
+    nn.utils.spectral_norm (power iteration buffers, coefficient scaling by c / sigma), the
+    log-determinant estimated by the truncated power series sum_k (-1)^(k+1)/k tr(J^k)
+    with Hutchinson's v and repeated vector-Jacobian products (autograd.grad with
+    create_graph), the exact log-det by jacobian + slogdet for comparison, inversion by
+    fixed-point iteration; trained a step by Adam."""
+    nn = L.nn
+    L.manual_seed(20)
+
+    class Block(nn.Module):
+        def __init__(self, d, h, coeff=0.7):
+            super().__init__()
+            self.l1 = nn.utils.spectral_norm(nn.Linear(d, h), n_power_iterations=3)
+            self.l2 = nn.utils.spectral_norm(nn.Linear(h, d), n_power_iterations=3)
+            self.coeff = coeff
+
+        def g(self, x):
+            return self.coeff * self.l2(L.nn.functional.elu(self.coeff * self.l1(x)))
+
+        def forward(self, x, v, n_terms=6):
+            x = x.requires_grad_(True) if not x.requires_grad else x
+            gx = self.g(x)
+            w = v
+            logdet = 0
+            for k in range(1, n_terms + 1):
+                w = L.autograd.grad(gx, x, w, create_graph=True)[0]
+                logdet = logdet + (-1) ** (k + 1) / k * (w * v).sum(1)
+            return x + gx, logdet
+
+        def inverse(self, y, iters=40):
+            x = y
+            for _ in range(iters):
+                x = y - self.g(x)
+            return x
+
+    blocks = nn.ModuleList([Block(2, 6), Block(2, 6)]).double()
+    opt = L.optim.Adam(blocks.parameters(), lr=1e-3)
+    x = _t(L, 5, 2, seed=2)
+    vs = _t(L, 2, 5, 2, seed=3)
+    out = []
+    for step in range(2):
+        z, total = x.clone(), 0
+        for b, v in zip(blocks, vs):
+            z, ld = b(z, v)
+            total = total + ld
+        lp = (-0.5 * z.pow(2)).sum(1) - math.log(2 * math.pi) + total
+        loss = -lp.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append((loss.item(), total.detach()))
+    blocks.eval()
+    x0 = x[0]
+    J = L.autograd.functional.jacobian(lambda a: a + blocks[0].g(a), x0)
+    sign, exact = L.linalg.slogdet(J)
+    with L.no_grad():
+        y = x + blocks[0].g(x)
+        back = blocks[0].inverse(y)
+    return dict(out=out, sign=sign, exact=exact, back=back, err=(back - x).abs().max(),
+                sigma=blocks[0].l1.weight_u, state=blocks.state_dict())
+
+
+@program
+def neural_ode_adjoint_method_by_hand_with_rk4(L):
+    """The adjoint sensitivity method as the neural-ODE tutorials write it by hand: an RK4
+    integrator over a fixed grid, the forward solve under no_grad, then the augmented state
+    (z, a, a_theta) integrated backwards where each step takes
+    autograd.grad(f(z, t), (z, *params), grad_outputs=a, allow_unused=True) (unused
+    parameters given zeros), the parameter gradients flattened by torch.cat and written into
+    .grad; checked against backpropagation through the solver."""
+    nn = L.nn
+    L.manual_seed(21)
+
+    class ODEF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1 = nn.Linear(3, 8)
+            self.l2 = nn.Linear(8, 2)
+            self.unused = nn.Linear(2, 2)
+
+        def forward(self, z, t):
+            zt = L.cat([z, t.expand(z.shape[0], 1)], 1)
+            return self.l2(L.tanh(self.l1(zt)))
+
+    f = ODEF().double()
+    params = list(f.parameters())
+    ts = L.linspace(0, 1, 6, dtype=L.double)
+
+    def rk4(func, y, t0, t1, n=2):
+        h = (t1 - t0) / n
+        t = t0
+        for _ in range(n):
+            k1 = func(y, t)
+            k2 = func([a + h / 2 * b for a, b in zip(y, k1)], t + h / 2)
+            k3 = func([a + h / 2 * b for a, b in zip(y, k2)], t + h / 2)
+            k4 = func([a + h * b for a, b in zip(y, k3)], t + h)
+            y = [a + h / 6 * (b1 + 2 * b2 + 2 * b3 + b4)
+                 for a, b1, b2, b3, b4 in zip(y, k1, k2, k3, k4)]
+            t = t + h
+        return y
+
+    z0 = _t(L, 4, 2, seed=1)
+    target = _t(L, 4, 2, seed=2)
+    # backprop through the solver
+    z = [z0]
+    for i in range(5):
+        z = rk4(lambda y, t: [f(y[0], t)], z, ts[i], ts[i + 1])
+    direct = ((z[0] - target) ** 2).sum()
+    direct_grads = L.autograd.grad(direct, params, allow_unused=True, materialize_grads=True)
+    # adjoint
+    with L.no_grad():
+        zs = [z0]
+        for i in range(5):
+            zs.append(rk4(lambda y, t: [f(y[0], t)], [zs[-1]], ts[i], ts[i + 1])[0])
+    zT = zs[-1]
+    a = 2 * (zT - target)
+
+    def aug_dynamics(y, t):
+        zz, aa = y[0], y[1]
+        with L.enable_grad():
+            zz = zz.detach().requires_grad_(True)
+            fz = f(zz, t)
+            grads = L.autograd.grad(fz, (zz, *params), grad_outputs=aa, allow_unused=True)
+        grads = [L.zeros_like(p) if g is None else g for p, g in zip((zz, *params), grads)]
+        return [fz.detach(), -grads[0]] + [-g for g in grads[1:]]
+
+    with L.no_grad():
+        state = [zT, a] + [L.zeros_like(p) for p in params]
+        for i in range(5, 0, -1):
+            state = rk4(aug_dynamics, state, ts[i], ts[i - 1])
+    for p, g in zip(params, state[2:]):
+        p.grad = g.clone()
+    flat_adj = L.cat([p.grad.flatten() for p in params])
+    flat_direct = L.cat([g.flatten() for g in direct_grads])
+    return dict(zT=zT, z0_back=state[0], a0=state[1], direct=direct, flat_adj=flat_adj,
+                flat_direct=flat_direct, gap=(flat_adj - flat_direct).abs().max())
+
+
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    assert HARNESS.check(fn, **fn.options) is None
+
+
+@pytest.mark.parametrize("make", [
+    lambda D: D.Normal(0.1, math.exp(-6)), lambda D: D.Normal(0.0, 0.37),
+    lambda D: D.Laplace(0.1, 0.37), lambda D: D.Gamma(1.3, 1.7), lambda D: D.Chi2(2.3),
+    lambda D: D.HalfCauchy(0.37)], ids=["normal_tiny", "normal", "laplace", "gamma", "chi2",
+                                        "half_cauchy"])
+def test_float_parameters_scoring_float64_values_round_as_torch(make):
+    """A distribution made from Python floats holds float32 parameters; scoring float64
+    values, PyTorch rounds the parameters' own terms (scale^2, log(2 scale)) in float32, and
+    Gamma and HalfCauchy cast the value to float32 first (a float32 result)."""
+    import minigrad
+    vals = np.array([0.3, 0.71, 1.9, 0.05, 1e-3])
+    out = {}
+    for L in (minigrad, torch):
+        v = L.tensor(vals, requires_grad=True)
+        lp = make(L.distributions).log_prob(v)
+        lp.sum().backward()
+        out[L.__name__] = (str(lp.dtype).split(".")[-1], lp.detach().numpy(), v.grad.numpy())
+    mine, theirs = out["minigrad"], out["torch"]
+    assert mine[0] == theirs[0]
+    np.testing.assert_allclose(mine[1], theirs[1], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(mine[2], theirs[2], rtol=1e-13, atol=0)
