@@ -210,9 +210,11 @@ def is_storage(obj) -> bool:
 
 def typename(obj) -> str:
     """'minigrad.FloatTensor' for a float32 tensor (its ``.type()``), else the object's
-    qualified class name ('int', 'minigrad.nn.modules.linear.Linear')."""
+    qualified class name ('int', 'minigrad.nn.modules.linear.Linear'); a class or function
+    names itself ('minigrad.nn.parameter.Parameter')."""
     if isinstance(obj, Tensor):
         return obj.type()
-    cls = type(obj)
-    module = cls.__module__
-    return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
+    named = obj if hasattr(obj, "__qualname__") or hasattr(obj, "__name__") else type(obj)
+    module = getattr(named, "__module__", "") or ""
+    qualname = getattr(named, "__qualname__", None) or named.__name__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"

@@ -12,8 +12,8 @@ from ._sparse_coo import _new
 from .autograd import Function, is_grad_enabled
 from .tensor import Tensor, _to_array
 
-__all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_csr",
-           "embedding_rows"]
+__all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_coo",
+           "to_sparse_csr", "embedding_rows"]
 
 
 def _values(values, dtype, device):
@@ -242,6 +242,12 @@ def _check_invariants(crow, col, ncols):
     if bad.size:
         raise RuntimeError("`0 <= crow_indices[..., 1:] - crow_indices[..., :-1] <= ncols` is "
                            "not satisfied.")
+
+
+def to_sparse_coo(self):
+    """``to_sparse()`` with its defaults: the COO form of a dense or CSR tensor (a COO tensor
+    itself)."""
+    return self.to_sparse()
 
 
 def to_sparse_csr(self, dense_dim=None):

@@ -166,11 +166,18 @@ class TypedStorage:
     and writes that memory: ``x.storage()[0] = 9`` changes ``x``. ``size()`` counts elements;
     a view's elements start ``storage_offset()`` into it."""
 
-    def __init__(self, tensor):
+    def __init__(self, data=0, *, dtype=None, device=None):
+        """A tensor's storage; or ``TypedStorage(n, dtype=...)``: n zeros of ``dtype`` (the
+        default dtype when None), ``TypedStorage([1, 2], dtype=...)``: those values."""
         _warn_typed_storage()
-        self._untyped = UntypedStorage(tensor)
+        if not isinstance(data, Tensor):
+            dtype = dtypes.get_default_dtype() if dtype is None else dtype
+            made = np.zeros(data, dtype.np) if isinstance(data, int) else \
+                np.asarray(data, dtype.np).reshape(-1)
+            data = Tensor._wrap(made) if device is None else Tensor._wrap(made).to(device)
+        self._untyped = UntypedStorage(data)
         self._flat = _flat(self._untyped._array)
-        self.dtype = tensor.dtype
+        self.dtype = data.dtype
 
     # -- what it is ---------------------------------------------------------------------------
     @property

@@ -447,6 +447,7 @@ Tensor.is_cpu = property(lambda self: self.device.type == "cpu")
 Tensor.is_meta = property(lambda self: isinstance(self._array, MetaArray))
 Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True (cheap test)
 Tensor.to_sparse = _sparse_factories.to_sparse
+Tensor.to_sparse_coo = _sparse_factories.to_sparse_coo
 Tensor.to_sparse_csr = _sparse_factories.to_sparse_csr
 Tensor.is_quantized = property(lambda self: False)
 Tensor.is_nested = property(lambda self: False)

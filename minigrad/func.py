@@ -35,13 +35,14 @@ from .tensor import Tensor
 from ._func_shared import (_check_primals, _foreign_graph, _pprint, _prepare, _recording, _regroup,
                            _requires_grad, _settle, _split_aux, _structure, _variable,
                            _zeros_for_unused)
+from ._einops import rearrange
 from ._func_jacobians import hessian, jacfwd, jacrev
 from ._func_modules import (debug_unwrap, functional_call, functionalize,
                             replace_all_batch_norm_modules_, stack_module_state)
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian",
            "vmap", "functional_call", "stack_module_state", "functionalize",
-           "replace_all_batch_norm_modules_", "debug_unwrap"]
+           "replace_all_batch_norm_modules_", "debug_unwrap", "rearrange"]
 
 
 # ----------------------------------------------------------------------------------------------

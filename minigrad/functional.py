@@ -15,7 +15,7 @@ from .autograd._node_names import rename_node
 from .ops.plumbing import expand_to, reshape_to
 from .ops import _util
 from .ops._util import broadcast_shape
-from .tensor import Tensor
+from .tensor import Size, Tensor
 
 __all__ = ["einsum", "norm", "split", "broadcast_tensors", "broadcast_shapes", "meshgrid",
            "tensordot", "atleast_1d", "atleast_2d", "atleast_3d"]
@@ -27,7 +27,7 @@ def broadcast_shapes(*shapes):
     for s in shapes:
         out = broadcast_shape(tuple(out), (s,) if isinstance(s, int) else tuple(s),
                               "broadcast_shapes")
-    return tuple(out)
+    return Size(out)
 
 
 def broadcast_tensors(*tensors):

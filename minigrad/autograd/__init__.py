@@ -13,7 +13,7 @@
 from .grad_mode import (  # noqa: F401
     no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
     is_inference_mode_enabled, detect_anomaly, set_detect_anomaly, is_anomaly_enabled,
-    is_anomaly_check_nan_enabled)
+    is_anomaly_check_nan_enabled, enforce_grad_layout_policy)
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .engine import backward, grad  # noqa: F401
 from . import graph  # noqa: F401  (saved_tensors_hooks, Node, ...)
@@ -26,4 +26,4 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "Variable", "gradcheck",
-           "gradgradcheck", "forward_ad", "profiler"]
+           "gradgradcheck", "forward_ad", "profiler", "enforce_grad_layout_policy"]

@@ -57,6 +57,11 @@ def _check_transforms(cls, tensors):
                                   "autograd.Function to use it with forward mode AD.")
 
 
+def _jvp_only(cls):
+    own = _own_attrs(cls)
+    return "jvp" in own and "backward" not in own and "vjp" not in own
+
+
 def _apply_ctx_style(cls, args, kwargs):
     if "forward" not in _own_attrs(cls):
         raise NotImplementedError("You must implement the forward function for custom "
@@ -87,6 +92,11 @@ def _apply_ctx_style(cls, args, kwargs):
     single = not isinstance(outputs, tuple)
     outs = list((outputs,) if single else outputs)
     ctx._n_outputs = len(outs)
+    if _function.dual_jvp is not None and _jvp_only(cls) and _function.dual_carrier(
+            [t for t in tensors if t is not None]):
+        # forward mode through the Function's own jvp (it has no backward to differentiate)
+        outs = _function.dual_jvp(cls, ctx, args, outs)
+        return outs[0] if single else tuple(outs)
     if ctx._dirty and not ctx._dirty <= {id(o) for o in outs}:
         raise RuntimeError("Some elements marked as dirty during the forward method were not "
                            "returned as output. The inputs that are modified inplace must all "

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from .. import _memory_format as mf, backend, parallel
+from .. import _grad_state, _memory_format as mf, backend, parallel
 from ..tensor import Tensor
 
 
@@ -125,9 +125,10 @@ def _accumulate(t, g, create_graph):
 def _laid_out_like(t, array, copy):
     """``array``, a leaf ``t``'s first gradient, stored as PyTorch lays out a new ``.grad``:
     with ``t``'s strides when ``t`` is dense (a transposed or channels-last parameter keeps
-    its layout), else row-major. The array itself when it already fits, unless ``copy``."""
+    its layout), else row-major. The array itself when it already fits, unless ``copy``; or
+    whatever its layout, under ``enforce_grad_layout_policy(False)`` (PyTorch steals it)."""
     a = t._array
-    if array.size == 0:
+    if array.size == 0 or not copy and not getattr(_grad_state.state, "grad_layout", True):
         return array.copy() if copy else array
     if not copy and array.flags.c_contiguous and a.flags.c_contiguous and \
             array.shape == a.shape:

@@ -82,6 +82,36 @@ class MakeDual(Function):
         return (g if self.needs_input_grad[0] else None), g
 
 
+def _user_jvp(cls, ctx, args, outs):
+    """The outputs ``outs`` of a custom Function that has a ``jvp`` staticmethod and no
+    backward, made duals: their tangents are what ``jvp(ctx, *input_tangents)`` returns (an
+    input without a tangent gives zeros, a non-tensor argument None), as PyTorch's forward
+    mode calls it.  (A Function with a backward gets its tangents from it: see the module.)"""
+    xp = backend.xp_of
+    tangents = []
+    for a in args:
+        if not isinstance(a, Tensor):
+            tangents.append(None)
+            continue
+        t = unpack_dual(a).tangent
+        tangents.append(Tensor._wrap(xp(a._array).zeros_like(a._array)) if t is None else t)
+    forward_saved = getattr(ctx, "saved_for_forward", None)
+    if forward_saved is None:
+        given = cls.jvp(ctx, *tangents)
+    else:       # inside jvp, ctx.saved_tensors are what save_for_forward kept
+        kept = ctx.saved_, ctx.__dict__.get("_packed"), ctx._versions
+        primals = tuple(unpack_dual(t).primal if isinstance(t, Tensor) else t
+                        for t in forward_saved)
+        ctx.saved_, ctx._packed, ctx._versions = primals, False, None
+        try:
+            given = cls.jvp(ctx, *tangents)
+        finally:
+            ctx.saved_, ctx._packed, ctx._versions = kept
+    given = given if isinstance(given, tuple) else (given,)
+    return [make_dual(o.detach(), g) if isinstance(o, Tensor) and isinstance(g, Tensor) else o
+            for o, g in zip(outs, given)]
+
+
 # ----------------------------------------------------------------------------------------------
 # Levels
 # ----------------------------------------------------------------------------------------------
@@ -93,6 +123,7 @@ def enter_dual_level():
     _current_level = 0
     _duals.clear()
     _function.dual_carrier = _carries_tangent     # custom Functions check their inputs
+    _function.dual_jvp = _user_jvp
     return _current_level
 
 
@@ -109,6 +140,7 @@ def exit_dual_level(*, level=None):
     _duals.clear()
     _current_level = level - 1
     _function.dual_carrier = None
+    _function.dual_jvp = None
 
 
 class dual_level:

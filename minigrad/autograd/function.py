@@ -181,7 +181,8 @@ class Function:
 
     def save_for_forward(self, *tensors):
         """ctx-style: tensors for a ``jvp`` staticmethod. Kept only: minigrad's forward mode
-        differentiates ``backward`` (see forward_ad.py), so a Function's jvp is not called."""
+        differentiates ``backward`` (see forward_ad.py); a Function's jvp is called only when
+        it has no backward (``forward_ad._user_jvp``), and reads what it needs from ctx."""
         for t in tensors:
             if not (isinstance(t, Tensor) or t is None):
                 raise AssertionError("save_for_forward expects all arguments to be tensors; you "
@@ -773,6 +774,9 @@ class BackwardCFunction(metaclass=_CustomNodeType):
 dirty_view_rebase = None
 # Set by forward_ad while a dual level is open: whether any of some tensors carries a tangent
 dual_carrier = None
+# Set by forward_ad while a dual level is open: a custom Function's outputs made duals whose
+# tangents its own ``jvp`` gives (for a Function with a jvp and no backward)
+dual_jvp = None
 
 
 # How a PyTorch-style Function is applied and how its node's backward is called: set by

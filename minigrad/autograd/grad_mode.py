@@ -13,7 +13,7 @@ from .. import _grad_state
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
-           "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "enforce_grad_layout_policy"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,6 +101,37 @@ class set_grad_enabled:
 
     def clone(self):
         """A new context of the same mode (made as the constructor makes it: applied now)."""
+        return self.__class__(self.mode)
+
+    def __repr__(self):
+        # what a REPL echoes after ``torch.set_grad_enabled(False)``, as PyTorch writes it
+        return f"{type(self).__module__}.{type(self).__qualname__}(mode={self.mode})"
+
+
+class enforce_grad_layout_policy:
+    """Whether accumulated gradients must follow the gradient layout contract (a parameter's
+    strides, or row-major): a function call, a context manager or a decorator, per thread.
+    With ``False`` a leaf's first gradient keeps the strides it came with, as PyTorch's
+    (``_grad_sums._laid_out_like``)."""
+
+    def __init__(self, enable: bool = True):
+        self.prev = getattr(_state, "grad_layout", True)
+        self.mode = enable
+        _state.grad_layout = enable
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        _state.grad_layout = self.prev
+        return False
+
+    def __call__(self, func):
+        _state.grad_layout = self.prev      # used as a decorator: do not switch now
+        mode = self.mode
+        return _run_in(lambda: enforce_grad_layout_policy(mode), func)
+
+    def clone(self):
         return self.__class__(self.mode)
 
 

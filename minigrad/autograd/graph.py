@@ -38,7 +38,7 @@ from .function import Function
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
            "allow_mutation_on_saved_tensors", "Node",
            "increment_version", "register_multi_grad_hook", "GradientEdge",
-           "get_gradient_edge"]
+           "get_gradient_edge", "region_activation_memory_budget"]
 
 
 class saved_tensors_hooks:
@@ -276,3 +276,17 @@ def reachable_leaves(tensors):
                 yield edge[0]
             else:
                 todo.append(edge[0])
+
+
+def region_activation_memory_budget(budget):
+    """A compiled region's activation memory budget (a ratio in [0, 1]).  Only
+    ``torch.compile``'s partitioner reads it; minigrad runs eagerly, where PyTorch refuses it:
+    the same checks and errors."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)):
+        raise TypeError(f"torch.autograd.graph.region_activation_memory_budget: expects a "
+                        f"float, got {type(budget).__name__}")
+    if not 0.0 <= budget <= 1.0:
+        raise ValueError(f"torch.autograd.graph.region_activation_memory_budget: must be in "
+                         f"[0, 1], got {budget}")
+    raise RuntimeError("torch.autograd.graph.region_activation_memory_budget can only be used "
+                       "inside a torch.compile region; it has no effect in eager mode.")

@@ -292,10 +292,12 @@ def _omitted(stride):
 
 
 def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    x, = tensor_arrays(op, input=input)
-    check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
-                         ("padding", 4, padding, False), ("dilation", 5, dilation, False))
-    check_bool_args(f"{op}_with_indices" if return_indices else op, ("ceil_mode", 6, ceil_mode))
+    parsed = f"{op}_with_indices" if return_indices else op     # the ATen op PyTorch parses
+    x, = tensor_arrays(parsed, input=input)
+    check_int_list_types(parsed, ("kernel_size", 2, kernel_size, False),
+                         ("stride", 3, stride, True), ("padding", 4, padding, False),
+                         ("dilation", 5, dilation, False))
+    check_bool_args(parsed, ("ceil_mode", 6, ceil_mode))
     # the lengths come before the input's rank, but for the 1-d pool after it (and for its
     # fast path, with no indices, after an empty dim too: pool_args checks them then)
     fast_1d = nd == 1 and not return_indices

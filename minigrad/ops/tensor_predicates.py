@@ -110,15 +110,64 @@ def output_nr(input) -> int:
 def dim_order(input, *, ambiguity_check=False):
     """The dimensions from outermost to innermost in memory: sorted by stride, largest first
     (a tie keeps the dimensions' order).  ``(0, 1, 2, 3)`` for a contiguous 4-d tensor,
-    ``(0, 2, 3, 1)`` for channels_last.  ``ambiguity_check=True`` refuses a tensor with two
-    equal strides (its order is not determined by its layout)."""
-    if not isinstance(ambiguity_check, (bool, list)):
+    ``(0, 2, 3, 1)`` for channels_last.  ``ambiguity_check=True`` refuses a tensor whose order
+    its layout leaves open (a dimension of size 1, or two neighbouring dimensions with equal
+    strides); a list of memory formats accepts such a tensor when exactly one of them fits."""
+    if not isinstance(ambiguity_check, bool) and not (
+            isinstance(ambiguity_check, list)
+            and all(isinstance(f, mf.memory_format) for f in ambiguity_check)):
         raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
     strides = [s // input._array.itemsize for s in input._array.strides]
-    if ambiguity_check is True and len(set(strides)) != len(strides):
-        raise RuntimeError("The tensor does not have unique dim order, or cannot map to "
-                           "exact one of the given memory formats.")
-    return tuple(sorted(range(len(strides)), key=lambda d: -strides[d]))
+    if ambiguity_check is not False:
+        open_order = 1 in input._array.shape or any(
+            a == b for a, b in zip(strides, strides[1:]))
+        formats = ambiguity_check if isinstance(ambiguity_check, list) else []
+        if open_order and sum(mf.is_contiguous(input._array, f) for f in formats) != 1:
+            raise RuntimeError("The tensor does not have unique dim order, or cannot map to "
+                               "exact one of the given memory formats.")
+    order, ambiguous = _memory_order(input._array, strides, ambiguity_check is not False)
+    if ambiguous:
+        raise RuntimeError("The tensor does not have unique dim order.")
+    return order
+
+
+def _outer(shape, strides, a, b):
+    """1 when dimension ``a`` lies outside ``b`` in memory, -1 when inside, 0 when the layout
+    does not tell (a zero stride, or equal strides over equal sizes)."""
+    sa, sb = strides[a], strides[b]
+    if sa == 0 or sb == 0:
+        return 0
+    if sa == sb:
+        return 0 if shape[a] == 0 or (shape[b] != 0 and (
+            shape[b] >= shape[a] or shape[b] % shape[a] == 0)) else 1
+    return 1 if sa > sb or sa % sb == 0 else -1
+
+
+def _memory_order(array, strides, check):
+    """Dimensions outermost first: the contiguous and channels-last orders where the tensor is
+    exactly one of them, else an insertion sort by stride that leaves undecided pairs in the
+    dimensions' order; and whether a neighbouring pair stays undecided (for ``check``)."""
+    shape, ndim = array.shape, array.ndim
+    if ndim < 2:
+        return tuple(range(ndim)), False
+    rowmajor = mf.is_contiguous(array)
+    channels = ndim == 4 and mf.is_contiguous(array, mf.channels_last)
+    if rowmajor != channels:
+        return (tuple(range(ndim)) if rowmajor else (0, *range(2, ndim), 1)), False
+    perm = list(range(ndim))            # innermost first
+    perm.reverse()
+    for i in range(1, ndim):
+        j = i
+        for k in reversed(range(i)):
+            c = _outer(shape, strides, perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    ambiguous = check and any(_outer(shape, strides, perm[i], perm[i + 1]) != -1
+                              for i in range(ndim - 1))
+    return tuple(reversed(perm)), ambiguous
 
 
 # ----------------------------------------------------------------------------------------------

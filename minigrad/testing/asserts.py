@@ -158,12 +158,14 @@ def _is_sequence(x):
 
 def _compare(actual, expected, path, options):
     """Walk both structures together; raise _Mismatch (with the item path) or TypeError."""
-    rtol, atol, equal_nan, check_device, check_dtype = options
+    rtol, atol, equal_nan, check_device, check_dtype, subclasses = options
     try:
         if actual is None or expected is None:
             if actual is not expected:
                 raise _Mismatch(f"None mismatch: {actual} is not {expected}")
-        elif isinstance(actual, Tensor) and isinstance(expected, Tensor):
+        elif isinstance(actual, Tensor) and isinstance(expected, Tensor) and (
+                type(actual) is type(expected) or subclasses and (
+                    isinstance(actual, type(expected)) or isinstance(expected, type(actual)))):
             _compare_tensors(actual, expected, rtol, atol, equal_nan, check_device, check_dtype)
         elif isinstance(actual, np.ndarray) and isinstance(expected, np.ndarray):
             _compare_tensors(Tensor._wrap(actual), Tensor._wrap(expected), rtol, atol,
@@ -181,12 +183,23 @@ def _compare(actual, expected, path, options):
                 _compare(a, e, path + [i], options)
         else:
             raise TypeError(f"No comparison pair was able to handle inputs of type "
-                            f"{type(actual)} and {type(expected)}.")
+                            f"{_kind(actual)} and {_kind(expected)}.{_located(path)}")
     except _Mismatch as m:
         if path and not getattr(m, "located", False):
-            m.message += "\n\nThe failure occurred for item " + "".join(f"[{k!r}]" for k in path)
+            m.message += _located(path)
             m.located = True
         raise
+
+
+def _kind(obj):
+    """``type(obj)`` as torch prints it: the tensor class under its public name."""
+    return "<class 'minigrad.Tensor'>" if type(obj) is Tensor else str(type(obj))
+
+
+def _located(path):
+    """torch's note naming the item (``[0]['a']``) a nested failure happened at."""
+    return "\n\nThe failure occurred for item " + "".join(f"[{k!r}]" for k in path) \
+        if path else ""
 
 
 def _compare_mappings(actual, expected, path, options):
@@ -209,12 +222,14 @@ def assert_close(actual, expected, *, allow_subclasses=True, rtol=None, atol=Non
     """Raise AssertionError unless ``actual`` and ``expected`` are close (see the module
     docstring).  ``rtol`` and ``atol`` are given together or not at all; ``msg`` (a string, or
     a function of torch's message) replaces the message.  ``check_layout``, ``check_stride``
-    and ``allow_subclasses`` are accepted for torch's signature (minigrad tensors are dense)."""
+    are accepted for torch's signature (minigrad tensors are dense); ``allow_subclasses=False``
+    refuses (TypeError) two tensors of different classes, a Parameter and a plain tensor."""
     if (rtol is None) != (atol is None):
         raise ValueError(f"Both 'rtol' and 'atol' must be either specified or omitted, but got "
                          f"no {'atol' if atol is None else 'rtol'}.")
     try:
-        _compare(actual, expected, [], (rtol, atol, equal_nan, check_device, check_dtype))
+        _compare(actual, expected, [], (rtol, atol, equal_nan, check_device, check_dtype,
+                                        allow_subclasses))
     except _Mismatch as m:
         text = m.message
         if callable(msg):
