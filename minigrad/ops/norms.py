@@ -77,6 +77,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
                              found=(0, dim))
     if dim is not None:
         normalize_dims(dim, x.ndim, "linalg_vector_norm", 3)
+    if not isinstance(keepdim, (bool, np.bool_)):    # (the 2-norm's node takes it as it is)
+        raise argument_error("linalg_vector_norm", "keepdim", "bool", keepdim, 4)
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
     if x._array.dtype.kind == "c":
         # the norm of complex numbers is that of their moduli (a real result); abs's
