@@ -128,8 +128,9 @@ def _laid_out_like(t, array, copy):
     its layout), else row-major. The array itself when it already fits, unless ``copy``; or
     whatever its layout, under ``enforce_grad_layout_policy(False)`` (PyTorch steals it)."""
     a = t._array
-    if array.size == 0 or not copy and not getattr(_grad_state.state, "grad_layout", True):
-        return array.copy() if copy else array
+    if array.size == 0 or not getattr(_grad_state.state, "grad_layout", True):
+        # (relaxed: the incoming layout, stolen or, when shared, copied as it is laid out)
+        return array.copy(order="K") if copy else array
     if not copy and array.flags.c_contiguous and a.flags.c_contiguous and \
             array.shape == a.shape:
         return array            # the common case: both row-major already (no stride walk)
