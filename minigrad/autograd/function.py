@@ -695,6 +695,7 @@ class Function:
             return
         freed = bool(self.saved_)
         attrs = self.__dict__
+        attrs.pop("_wide_sources", None)    # (a 16-bit node's inputs and output: not kept)
         for key, value in list(attrs.items()):
             kind = type(value)
             # (an array at once, a Python value of a plain type never: hasattr's misses on a
