@@ -34,6 +34,7 @@ from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance
 from . import _tensor_methods  # noqa: F401  (x + y, x[i], x += y, ...)
 from . import _tensor_methods_math, _tensor_methods_layout  # noqa: F401  (x.sum(), x.to())
 from . import _tensor_methods_inplace  # noqa: F401  (x.exp_(), x.t_())
+from . import _sparse_coo_ops  # (torch.abs(s) and the like for a sparse s: see below)
 from ._tensor_methods_math import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
     zeros, ones, full, empty, eye, zeros_like, ones_like, full_like, empty_like, layout, strided,
@@ -329,8 +330,10 @@ has_openmp = backends.openmp.is_available()
 
 # PyTorch's TypeError for a number, list or array where its function takes a Tensor first
 # (torch.eq(2, t), torch.abs([1, 2])); torch.pow(2, t) and torch.add(2, t) still compute
+# (and a sparse COO tensor there runs the function's sparse form, ``_sparse_coo_ops``)
 for _name in _tensor_input.NAMES:
-    globals()[_name] = _tensor_input.guarded(globals()[_name], _name)
+    globals()[_name] = _tensor_input.guarded(globals()[_name], _name,
+                                             _sparse_coo_ops.function_form)
 del _name
 
 # PyTorch dtypes minigrad does not have (numpy has no complex32; quantized and sub-byte

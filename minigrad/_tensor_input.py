@@ -498,10 +498,12 @@ def _refuse(name, args, kwargs):
     raise _combination(name, args, kwargs, signatures)
 
 
-def guarded(fn, name):
+def guarded(fn, name, function_form=None):
     """``fn`` (the function ``minigrad.<name>``) refusing a first argument that is not a
     Tensor, and a second one where PyTorch's ``name`` takes a Tensor there too, as PyTorch
-    does; ``fn`` itself where PyTorch takes other things first."""
+    does; ``fn`` itself where PyTorch takes other things first. ``function_form(name,
+    args)``: what to run instead for operands that are Tensors of another layout (sparse
+    COO: ``_sparse_coo_ops.function_form``), or None."""
     if name not in NAMES:
         return fn
     if name in _NUMBER_FIRST:
@@ -521,6 +523,12 @@ def guarded(fn, name):
     def call(*args, **kwargs):
         if not (args and isinstance(args[0], Tensor)):
             _refuse(name, args, kwargs)
+        if function_form is not None and args and (
+                type(args[0]) is not Tensor or len(args) > 1 and type(args[1]) is not Tensor and
+                isinstance(args[1], Tensor)):
+            form = function_form(name, args)        # a sparse COO operand
+            if form is not None:
+                return form(*args, **kwargs)
         return fn(*args, **kwargs)
 
     @functools.wraps(fn)
@@ -529,5 +537,11 @@ def guarded(fn, name):
             _refuse(name, args, kwargs)
         if len(args) > 1 and not isinstance(args[1], Tensor):
             raise _named(name, second, args[1], False, position=2)
+        if function_form is not None and args and (
+                type(args[0]) is not Tensor or len(args) > 1 and type(args[1]) is not Tensor and
+                isinstance(args[1], Tensor)):
+            form = function_form(name, args)
+            if form is not None:
+                return form(*args, **kwargs)
         return fn(*args, **kwargs)
     return call if second is None else call_two

@@ -26,6 +26,7 @@ from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
 from .ops._util import scalar_type_name
 from ._argument_words import restated
+from ._sparse_coo_ops import function_form
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
@@ -79,6 +80,13 @@ def _torch_args(fn, method=False):
     function (of the Tensor method, with ``method``)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        if args and (type(args[0]) is not Tensor or len(args) > 1 and
+                     type(args[1]) is not Tensor and isinstance(args[1], Tensor)):
+            # a sparse COO tensor first (or in a list first, or second of add/mul/sub): the
+            # function's sparse form (``_sparse_coo_ops``), where it has one
+            form = function_form(fn.__name__, args)
+            if form is not None:
+                return form(*args, **kwargs)
         try:
             return fn(*args) if not kwargs else _call(args, dict(kwargs))
         except TypeError as exc:
