@@ -166,3 +166,29 @@ def test_the_report_says_when_openblas_runs_narrower_kernels_than_the_cpu_has():
     assert run.blas_note(skylake, avx512, {}) is None          # the CPU's own kernels
     assert run.blas_note(haswell, {"avx2", "fma"}, {}) is None  # an AVX2 CPU: nothing lost
     assert run.blas_note([], avx512, {}) is None                # BLAS unknown: say nothing
+
+
+def test_ops_sweep_checks_every_case_before_timing_it(tmp_path):
+    """benchmarks/ops_sweep.py --quick: every case agrees with torch (float64 strictly, float32
+    loosely) and gets a row with both sides' times; a case whose minigrad answer is made wrong
+    is reported WRONG, not timed, and fails the run."""
+    report = tmp_path / "ops.json"
+    sweep = ROOT / "benchmarks" / "ops_sweep.py"
+    out = subprocess.run([sys.executable, str(sweep), "--quick", "--budget", "0.01", "--json",
+                          str(report)], capture_output=True, text=True, cwd=str(ROOT),
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = json.loads(report.read_text())["rows"]
+    assert len(rows) >= 50
+    for row in rows:
+        assert "error" not in row, row
+        assert row["minigrad_ms"] > 0 and row["torch_ms"] > 0
+    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(sweep.parent)!r}]\n"
+            "import minigrad\n"
+            "minigrad.nn.functional.gelu = lambda x, approximate='none': x * 0.5\n"
+            "import ops_sweep\n"
+            "sys.exit(ops_sweep.main(['--quick', '--budget', '0.01', '--only', 'gelu']))\n")
+    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(ROOT), timeout=600)
+    assert bad.returncode == 1
+    assert "WRONG RESULT" in bad.stdout + bad.stderr
