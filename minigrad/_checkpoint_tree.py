@@ -85,10 +85,13 @@ def _encode(obj, path, tensors, seen=None, blocks=None):
         kind = "l" if isinstance(obj, list) else "u"
         return {kind: [_encode(v, path + (i,), tensors, seen, blocks)
                        for i, v in enumerate(obj)]}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or isinstance(obj, (bool, int, float, str)) and \
+            not isinstance(obj, np.generic):
         return {"v": obj}
-    if isinstance(obj, (np.integer, np.floating, np.bool_)):
-        return {"v": obj.item()}
+    # (a numpy scalar -- np.float64(0.93), an epoch's np.int64 -- is not a Python number,
+    # though np.float64 subclasses float: pickled as PyTorch does, it loads back as itself
+    # with weights_only=False and is refused, naming numpy's global, by the default
+    # weights_only=True loader, as torch.load does)
     raise _NotSafetensors(f"a {type(obj).__name__} at {_describe(path)}")
 
 

@@ -18,13 +18,13 @@ What is stored:
     which tensors are Parameters or require grad, and a ``state_dict()``'s ``_metadata`` (the
     module versions that wrote it).
 
-Anything else (a whole ``nn.Module``, an optimizer object, a set, a numpy array, an object of
-a class of your own, dict keys other than str and int) is pickled into PyTorch's zip checkpoint
-format by ``_torch_checkpoint_writer``: tensors as PyTorch's rebuild calls over storages
-(shared memory stays shared), dtypes/devices/Sizes under their ``torch.`` names, minigrad's
-classes under their own qualified names.  It loads back with ``weights_only=False`` (the
-default ``weights_only=True`` refuses a pickled module, naming its class, as ``torch.load``
-does), and in PyTorch too when it holds only tensors and containers.
+Anything else (a whole ``nn.Module``, an optimizer object, a set, a numpy array or scalar, an
+object of a class of your own, dict keys other than str and int) is pickled into PyTorch's zip
+checkpoint format by ``_torch_checkpoint_writer``: tensors as PyTorch's rebuild calls over
+storages (shared memory stays shared), dtypes/devices/Sizes under their ``torch.`` names,
+minigrad's classes under their own qualified names.  It loads back with ``weights_only=False``
+(the default ``weights_only=True`` refuses a pickled module, naming its class, as
+``torch.load`` does), and in PyTorch too when it holds only tensors and containers.
 
 Loading a zip archive (what ``torch.save`` writes since PyTorch 1.6) goes to
 ``_torch_checkpoint``: it unpickles the archive's ``data.pkl`` as ``torch.load`` does, with

@@ -23,6 +23,10 @@ def _norm_except_dim(v, dim):
     if dim == -1:
         return (v * v).sum().sqrt()
     axes = tuple(d for d in range(v.ndim) if d != dim)
+    if not axes:
+        # a 1-d v normed along its only dim: each element its own row of one, as PyTorch's
+        # view(n, -1).norm(2, 1) (a sum over dims () would be over all of them)
+        return v.abs()
     return (v * v).sum(dim=axes, keepdim=True).sqrt()
 
 

@@ -1,0 +1,2474 @@
+"""Whole programs of round 28, part a: model-zoo and library code as found in the wild.  timm's
+building blocks: ConvNeXt blocks (channels-last LayerNorm between permutes, LayerScale
+multiplied in place, DropPath by bernoulli_, LayerNorm2d), EfficientNet/MobileNetV3 MBConv
+(TF 'SAME' padding computed from the input, squeeze-excite, drop-connect, make_divisible),
+ResNeSt split attention with rSoftMax and SKNet's selective kernels, MaxViT/CoAtNet relative
+position bias gathered through a non-persistent index buffer over block and grid
+partitions, HaloNet's halo windows by Tensor.unfold and BoTNet's rel_logits_1d under
+checkpoint_sequential, ModelEmaV2/V3 (foreach lerp, mul and add with alpha, copy), the
+weight-init helpers (trunc_normal_, variance scaling, named_apply) and a pretrained
+checkpoint filter (bicubic antialiased pos_embed resampling, adapt_input_conv, legacy keys
+by a load_state_dict pre-hook).  torchvision's ops in plain torch: box_convert, IoU, GIoU,
+DIoU and CIoU losses (empty batches included), the pure-python roi_align with
+MultiScaleRoIAlign's level mapper, IntermediateLayerGetter with an FPN/PANet,
+stochastic_depth and YOLOv5's grid decoding, SSD's hard-negative mining, Matrix NMS and
+Soft-NMS, Deformable DETR's multi-scale deformable attention core, CLIP's attention pool by
+F.multi_head_attention_forward.  Segmentation and medical imaging: Lovasz-softmax, OHEM
+cross-entropy, focal Tversky, a 3-d U-Net piece with deep supervision; a TCN with the
+parametrizations' weight_norm.  Training utilities: gradient accumulation with every form of
+clip_grad_norm_ (nonfinite errors included), scheduler chains (OneCycleLR three-phase,
+SequentialLR, ChainedScheduler, warm restarts by fractional epochs, a resumed state dict) and
+an LRScheduler subclass, checkpoints through BytesIO (module. prefixes, strict=False,
+assign=True, numpy metrics under weights_only), freezing and unfreezing with
+FrozenBatchNorm2d, forward/backward hooks with kwargs, prepend and always_call, swa_utils
+EMA and update_bn with BatchNorm's versioned loading, conv-BN fusion and channels_last,
+empty batches and 0-d tensors, out= forms, negative dims and in-place writes on views.
+
+What they found, fixed in minigrad (3 programs of 30 failed before): F.multi_head_attention_
+forward reshaped the out-projection's result to the embedding width, so CLIP's attention
+pool (an out projection to another width) failed; it now keeps the projection's width, as
+PyTorch's view(tgt_len, bsz, -1).  minigrad.save wrote numpy scalars (a best accuracy from
+np.mean, an np.int64 epoch) as plain JSON numbers, so the default weights_only=True load
+accepted a checkpoint torch.load refuses and weights_only=False gave back floats and ints;
+they are now pickled as PyTorch pickles them (refused naming numpy's scalar global, or
+loaded as themselves).  weight_norm on a 1-d weight (dim=0) normed the whole vector where
+PyTorch norms each element (g = |w|).  The focused tests below check each of these.
+
+Not copied from the repository: the TCN's layers are made in float64, not made in float32
+and moved by .double().  A weight-norm magnitude g made from float32 weights is a float32
+2-norm, whose last bit PyTorch's vectorised kernel and numpy's pairwise sum round apart in
+about a third of rows; cast to float64 that moves the program's results by 1e-9, past a
+float64 tolerance, though both are correctly rounded float32 norms.
+
+The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
+on the same numpy inputs and seeded weights and must agree in values, dtypes, shapes and
+requires_grad, or raise the same exception type with torch's words, and warn alike.  Matrix
+NMS keeps its float32 scores float32: PyTorch's vectorised float32 exp differs from numpy's
+in the last one or two bits, so a float32 decay cast to float64 cannot meet float64's
+tolerance.
+"""
+import io
+import math
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from side_by_side import (  # noqa: E402
+    err, grads_of, labels as _labels, registry, program_harness, leaf as _t)
+
+
+HARNESS = program_harness()
+PROGRAMS, program = registry()
+
+
+def _f32(L, *shape, scale=1.0, seed=0, grad=False):
+    """A float32 tensor of seeded normal draws (the same numbers on both sides)."""
+    x = L.tensor(np.random.RandomState(seed).randn(*shape) * scale, dtype=L.float32)
+    return x.requires_grad_(grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# timm-style building blocks
+# ----------------------------------------------------------------------------------------------
+@program
+def timm_convnext_block_channels_last_layernorm_layerscale_and_drop_path(L):
+    """timm's ConvNeXt block: a 7x7 depthwise conv, LayerNorm applied channels-last after a
+    permute(0, 2, 3, 1), an inverted-bottleneck MLP of Linear layers, LayerScale's gamma
+    multiplied in place of a fresh tensor, and DropPath drawn per sample by
+    x.new_empty(shape).bernoulli_(keep).div_(keep); plus timm's LayerNorm2d (F.layer_norm on
+    the permuted map and back) as the stem's norm and a downsampling layer; two AdamW steps with
+    no weight decay on norms and gammas, then eval (drop path off)."""
+    nn, F = L.nn, L.nn.functional
+
+    def drop_path(x, drop_prob=0.0, training=False, scale_by_keep=True):
+        if drop_prob == 0.0 or not training:
+            return x
+        keep = 1 - drop_prob
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        random_tensor = x.new_empty(shape).bernoulli_(keep)
+        if keep > 0.0 and scale_by_keep:
+            random_tensor.div_(keep)
+        return x * random_tensor
+
+    class DropPath(nn.Module):
+        def __init__(self, p):
+            super().__init__()
+            self.drop_prob = p
+
+        def forward(self, x):
+            return drop_path(x, self.drop_prob, self.training)
+
+        def extra_repr(self):
+            return f"drop_prob={round(self.drop_prob, 3):0.3f}"
+
+    class LayerNorm2d(nn.LayerNorm):
+        def forward(self, x):
+            x = x.permute(0, 2, 3, 1)
+            x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            return x.permute(0, 3, 1, 2)
+
+    class LayerScale(nn.Module):
+        def __init__(self, dim, init_values=1e-5, inplace=False):
+            super().__init__()
+            self.inplace = inplace
+            self.gamma = nn.Parameter(init_values * L.ones(dim))
+
+        def forward(self, x):
+            return x.mul_(self.gamma) if self.inplace else x * self.gamma
+
+    class Block(nn.Module):
+        def __init__(self, dim, dp, ls=0.5):
+            super().__init__()
+            self.conv_dw = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+            self.norm = nn.LayerNorm(dim, eps=1e-6)
+            self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+            self.ls = LayerScale(dim, ls, inplace=True)
+            self.drop_path = DropPath(dp) if dp > 0 else nn.Identity()
+
+        def forward(self, x):
+            shortcut = x
+            x = self.conv_dw(x)
+            x = x.permute(0, 2, 3, 1)
+            x = self.norm(x)
+            x = self.mlp(x)
+            x = self.ls(x)
+            x = x.permute(0, 3, 1, 2)
+            return self.drop_path(x) + shortcut
+
+    L.manual_seed(0)
+    model = nn.Sequential(OrderedDict([
+        ("stem", nn.Sequential(nn.Conv2d(3, 8, 2, stride=2), LayerNorm2d(8, eps=1e-6))),
+        ("stage0", nn.Sequential(Block(8, 0.0), Block(8, 0.5))),
+        ("down", nn.Sequential(LayerNorm2d(8), nn.Conv2d(8, 16, kernel_size=2, stride=2))),
+        ("stage1", Block(16, 0.25)),
+        ("pool", nn.AdaptiveAvgPool2d((1, 1))), ("flat", nn.Flatten(1)),
+        ("head", nn.Linear(16, 5))])).double()
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(".gamma") else decay).append(p)
+    opt = L.optim.AdamW([{"params": decay, "weight_decay": 0.05},
+                         {"params": no_decay, "weight_decay": 0.0}], lr=1e-2)
+    x = _t(L, 3, 3, 12, 12, seed=1)
+    y = L.tensor(_labels(3, 5, 2))
+    L.manual_seed(7)
+    losses = []
+    for _ in range(2):
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    with L.inference_mode():
+        out = model(x)
+    return dict(losses=losses, out=out, grads=grads_of(model), repr=repr(model.stage0[1]),
+                n_decay=len(decay), n_no=len(no_decay), inf=out.is_inference())
+
+
+@program(rtol=2e-5, atol=1e-6)
+def efficientnet_mbconv_tf_same_padding_squeeze_excite_and_drop_connect(L):
+    """EfficientNet's MBConv as the TF-ported repositories write it: Conv2dSame computing the
+    'SAME' padding from the input size (math.ceil, F.pad with an odd split), a depthwise 5x5
+    stride-2 conv, BatchNorm2d(momentum=0.01, eps=1e-3), SiLU(inplace=True), squeeze-excite by
+    x.mean((2, 3), keepdim=True) with a reduced 1x1 conv and sigmoid gate, a linear
+    projection, drop-connect on the residual; MobileNetV3's make_divisible widths, hard swish
+    and hardsigmoid SE; trained two SGD-with-Nesterov steps, then running stats in eval."""
+    nn, F = L.nn, L.nn.functional
+
+    def make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
+        min_value = min_value or divisor
+        new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+        if new_v < round_limit * v:
+            new_v += divisor
+        return new_v
+
+    def get_same_padding(x, k, s, d):
+        return max((-(x // -s) - 1) * s + (k - 1) * d + 1 - x, 0)
+
+    class Conv2dSame(nn.Conv2d):
+        def forward(self, x):
+            ih, iw = x.size()[-2:]
+            kh, kw = self.weight.size()[-2:]
+            pad_h = get_same_padding(ih, kh, self.stride[0], self.dilation[0])
+            pad_w = get_same_padding(iw, kw, self.stride[1], self.dilation[1])
+            if pad_h > 0 or pad_w > 0:
+                x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation,
+                            self.groups)
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self, chs, rd, gate=nn.Sigmoid, act=nn.SiLU):
+            super().__init__()
+            self.conv_reduce = nn.Conv2d(chs, rd, 1, bias=True)
+            self.act1 = act(inplace=True)
+            self.conv_expand = nn.Conv2d(rd, chs, 1, bias=True)
+            self.gate = gate()
+
+        def forward(self, x):
+            x_se = x.mean((2, 3), keepdim=True)
+            x_se = self.conv_expand(self.act1(self.conv_reduce(x_se)))
+            return x * self.gate(x_se)
+
+    class MBConv(nn.Module):
+        def __init__(self, cin, cout, k, s, e, act=nn.SiLU, gate=nn.Sigmoid, dc=0.0):
+            super().__init__()
+            mid = make_divisible(cin * e)
+            self.has_skip = cin == cout and s == 1
+            self.conv_pw = nn.Conv2d(cin, mid, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(mid, momentum=0.01, eps=1e-3)
+            self.act1 = act(inplace=True)
+            self.conv_dw = Conv2dSame(mid, mid, k, stride=s, groups=mid, bias=False)
+            self.bn2 = nn.BatchNorm2d(mid, momentum=0.01, eps=1e-3)
+            self.act2 = act(inplace=True)
+            self.se = SqueezeExcite(mid, max(1, int(cin * 0.25)), gate=gate)
+            self.conv_pwl = nn.Conv2d(mid, cout, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(cout, momentum=0.01, eps=1e-3)
+            self.dc = dc
+
+        def forward(self, x):
+            shortcut = x
+            x = self.act1(self.bn1(self.conv_pw(x)))
+            x = self.act2(self.bn2(self.conv_dw(x)))
+            x = self.bn3(self.conv_pwl(self.se(x)))
+            if self.has_skip:
+                if self.training and self.dc > 0:
+                    keep = 1 - self.dc
+                    mask = L.rand([x.shape[0], 1, 1, 1], dtype=x.dtype) + keep
+                    x = x.div(keep) * mask.floor_()
+                x = x + shortcut
+            return x
+
+    L.manual_seed(1)
+    net = nn.Sequential(MBConv(4, 8, 5, 2, 4), MBConv(8, 8, 3, 1, 6, dc=0.5),
+                        MBConv(8, 8, 3, 1, 3, act=nn.Hardswish, gate=nn.Hardsigmoid))
+    opt = L.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-5)
+    x = _f32(L, 3, 4, 11, 9, seed=2)
+    losses = []
+    for _ in range(2):
+        opt.zero_grad()
+        loss = net(x).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    net.eval()
+    with L.no_grad():
+        out = net(x)
+    return dict(widths=[make_divisible(v) for v in (3, 10, 37.5, 100, 7)], losses=losses,
+                out=out, rm=net[1].bn2.running_mean, rv=net[2].bn1.running_var,
+                nbt=net[0].bn1.num_batches_tracked, g=net[2].conv_dw.weight.grad)
+
+
+@program
+def resnest_split_attention_with_rsoftmax_and_selective_kernel_branches(L):
+    """ResNeSt's SplitAttention conv (radix 2, cardinality 2): one grouped conv producing
+    radix x channels, torch.split along dim 1 and a sum, a global pool by
+    F.adaptive_avg_pool2d(x, 1), grouped 1x1 fc layers, rSoftMax by view(batch, cardinality,
+    radix, -1).transpose(1, 2) and softmax(dim=1), the attention reshaped and multiplied into
+    the splits; and SKNet's selective kernel: dilated 3x3 branches stacked on dim 1,
+    fused by sum and a squeeze, attention softmaxed over the branch dim; trained one Adam
+    step in float64."""
+    nn, F = L.nn, L.nn.functional
+
+    class RSoftmax(nn.Module):
+        def __init__(self, radix, cardinality):
+            super().__init__()
+            self.radix, self.cardinality = radix, cardinality
+
+        def forward(self, x):
+            batch = x.size(0)
+            if self.radix > 1:
+                x = x.view(batch, self.cardinality, self.radix, -1).transpose(1, 2)
+                x = F.softmax(x, dim=1)
+                x = x.reshape(batch, -1)
+            else:
+                x = L.sigmoid(x)
+            return x
+
+    class SplitAttn(nn.Module):
+        def __init__(self, cin, cout, radix=2, groups=2, rd=4):
+            super().__init__()
+            self.radix = radix
+            mid = cout * radix
+            self.conv = nn.Conv2d(cin, mid, 3, padding=1, groups=groups * radix, bias=False)
+            self.bn0 = nn.BatchNorm2d(mid)
+            self.act0 = nn.ReLU(inplace=True)
+            self.fc1 = nn.Conv2d(cout, rd, 1, groups=groups)
+            self.bn1 = nn.BatchNorm2d(rd)
+            self.act1 = nn.ReLU(inplace=True)
+            self.fc2 = nn.Conv2d(rd, mid, 1, groups=groups)
+            self.rsoftmax = RSoftmax(radix, groups)
+
+        def forward(self, x):
+            x = self.act0(self.bn0(self.conv(x)))
+            B, RC, H, W = x.shape
+            if self.radix > 1:
+                x = x.reshape((B, self.radix, RC // self.radix, H, W))
+                x_gap = x.sum(dim=1)
+            else:
+                x_gap = x
+            x_gap = x_gap.mean((2, 3), keepdim=True)
+            x_gap = self.act1(self.bn1(self.fc1(x_gap)))
+            x_attn = self.rsoftmax(self.fc2(x_gap)).view(B, -1, 1, 1)
+            if self.radix > 1:
+                out = (x * x_attn.reshape((B, self.radix, RC // self.radix, 1, 1))).sum(dim=1)
+            else:
+                out = x * x_attn
+            return out.contiguous()
+
+    class SelectiveKernel(nn.Module):
+        def __init__(self, c, dilations=(1, 2), rd=4):
+            super().__init__()
+            self.paths = nn.ModuleList([
+                nn.Sequential(nn.Conv2d(c, c, 3, padding=d, dilation=d, groups=2, bias=False),
+                              nn.BatchNorm2d(c), nn.ReLU()) for d in dilations])
+            self.fc_reduce = nn.Conv2d(c, rd, kernel_size=1, bias=False)
+            self.bn = nn.BatchNorm2d(rd)
+            self.fc_select = nn.Conv2d(rd, c * len(dilations), kernel_size=1, bias=False)
+            self.num_paths = len(dilations)
+
+        def forward(self, x):
+            x_paths = L.stack([op(x) for op in self.paths], dim=1)
+            x_s = x_paths.sum(1).mean((2, 3), keepdim=True)
+            x_attn = self.fc_select(F.relu(self.bn(self.fc_reduce(x_s))))
+            B, C, H, W = x_attn.shape
+            x_attn = x_attn.view(B, self.num_paths, C // self.num_paths, H, W)
+            x_attn = L.softmax(x_attn, dim=1)
+            return (x_paths * x_attn).sum(dim=1)
+
+    L.manual_seed(4)
+    net = nn.Sequential(SplitAttn(4, 8), SelectiveKernel(8), nn.Conv2d(8, 3, 1)).double()
+    opt = L.optim.Adam(net.parameters(), lr=1e-3, amsgrad=True)
+    x = _t(L, 2, 4, 6, 5, seed=3)
+    opt.zero_grad()
+    out = net(x)
+    loss = F.smooth_l1_loss(out, L.zeros_like(out), beta=0.5)
+    loss.backward()
+    opt.step()
+    rs = RSoftmax(1, 1)(_t(L, 2, 3, seed=4))
+    return dict(out=out, loss=loss, grads=grads_of(net), rs=rs,
+                state=opt.state_dict()["state"][0])
+
+
+@program
+def coatnet_maxvit_relative_position_bias_gather_with_block_and_grid_partition(L):
+    """MaxViT/CoAtNet relative attention: a (2H-1)(2W-1) bias table indexed by a buffer
+    built from torch.meshgrid(indexing='ij'), flatten(1), broadcasting subtraction,
+    permute(1, 2, 0).contiguous(), in-place += and *= on slices of the index, .sum(-1) and
+    register_buffer(persistent=False); the table gathered by index_select and by advanced
+    indexing, the block partition (view/permute) and MaxViT's grid partition (the strided
+    axes swapped), attention with the bias added; the index buffer left out of the state dict,
+    gradients reaching the table."""
+    nn = L.nn
+
+    def rel_index(win_h, win_w):
+        coords = L.stack(L.meshgrid([L.arange(win_h), L.arange(win_w)], indexing="ij"))
+        coords_flat = L.flatten(coords, 1)
+        rel = coords_flat[:, :, None] - coords_flat[:, None, :]
+        rel = rel.permute(1, 2, 0).contiguous()
+        rel[:, :, 0] += win_h - 1
+        rel[:, :, 1] += win_w - 1
+        rel[:, :, 0] *= 2 * win_w - 1
+        return rel.sum(-1)
+
+    def block_partition(x, ws):
+        B, H, W, C = x.shape
+        x = x.view(B, H // ws[0], ws[0], W // ws[1], ws[1], C)
+        return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws[0] * ws[1], C)
+
+    def grid_partition(x, gs):
+        B, H, W, C = x.shape
+        x = x.view(B, gs[0], H // gs[0], gs[1], W // gs[1], C)
+        return x.permute(0, 2, 4, 1, 3, 5).contiguous().view(-1, gs[0] * gs[1], C)
+
+    class RelPosBias(nn.Module):
+        def __init__(self, ws, heads):
+            super().__init__()
+            self.ws = ws
+            n = ws[0] * ws[1]
+            self.relative_position_bias_table = nn.Parameter(
+                L.zeros((2 * ws[0] - 1) * (2 * ws[1] - 1), heads))
+            nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+            self.register_buffer("relative_position_index", rel_index(*ws).view(-1),
+                                 persistent=False)
+            self.n = n
+
+        def get_bias(self, how):
+            if how == "index_select":
+                b = self.relative_position_bias_table.index_select(
+                    0, self.relative_position_index)
+            else:
+                b = self.relative_position_bias_table[self.relative_position_index]
+            return b.view(self.n, self.n, -1).permute(2, 0, 1).unsqueeze(0)
+
+    class Attn(nn.Module):
+        def __init__(self, dim, heads, ws):
+            super().__init__()
+            self.heads, self.scale = heads, (dim // heads) ** -0.5
+            self.qkv = nn.Linear(dim, dim * 3)
+            self.proj = nn.Linear(dim, dim)
+            self.rel_pos = RelPosBias(ws, heads)
+
+        def forward(self, x, how):
+            B, N, C = x.shape
+            q, k, v = self.qkv(x).view(B, N, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+            attn = (q @ k.transpose(-2, -1)) * self.scale + self.rel_pos.get_bias(how)
+            attn = attn.softmax(dim=-1)
+            return self.proj((attn @ v).transpose(1, 2).reshape(B, N, -1))
+
+    L.manual_seed(5)
+    blk, grid = Attn(8, 2, (2, 3)), Attn(8, 2, (2, 2))
+    x = L.tensor(np.random.RandomState(6).randn(2, 4, 6, 8), dtype=L.float32)
+    xb = block_partition(x, (2, 3))
+    yb = blk(xb, "index_select")
+    yb2 = blk(xb, "index")
+    xg = grid_partition(x, (2, 2))
+    yg = grid(xg, "index")
+    (yb.pow(2).sum() + yg.sin().sum()).backward()
+    return dict(idx=blk.rel_pos.relative_position_index, yb=yb, same=L.equal(yb, yb2),
+                yg=yg, table_g=blk.rel_pos.relative_position_bias_table.grad,
+                keys=list(blk.state_dict().keys()),
+                buffers=[n for n, _ in grid.named_buffers()])
+
+
+@program
+def timm_model_ema_v2_and_v3_foreach_lerp_with_warmup_decay(L):
+    """timm's ModelEmaV2 (ema_v.copy_(ema_v * decay + (1 - decay) * model_v) over the state
+    dicts' values under no_grad, integer buffers copied) and ModelEmaV3 (a warmup decay
+    1 - (1 + step / gamma) ** -power, torch._foreach_lerp_ on float parameters,
+    torch._foreach_mul_/_foreach_add_ with alpha on buffers, _foreach_copy_ of the
+    num_batches_tracked counters); the EMA copies made by copy.deepcopy with requires_grad_(False),
+    their eval outputs and state dicts compared after several training steps."""
+    import copy
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(8)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 25, 3)).double()
+    ema2 = copy.deepcopy(model).eval()
+    ema3 = copy.deepcopy(model).eval()
+    for p in list(ema2.parameters()) + list(ema3.parameters()):
+        p.requires_grad_(False)
+
+    def update_v2(decay):
+        with L.no_grad():
+            for ema_v, model_v in zip(ema2.state_dict().values(), model.state_dict().values()):
+                if ema_v.is_floating_point():
+                    ema_v.copy_(ema_v * decay + (1.0 - decay) * model_v)
+                else:
+                    ema_v.copy_(model_v)
+
+    def get_decay(step, decay=0.99, min_decay=0.0, gamma=1.0, power=2 / 3):
+        step = max(0, step - 1)
+        if step <= 0:
+            return 0.0
+        value = 1 - (1 + step / gamma) ** -power
+        return max(min(value, decay), min_decay)
+
+    @L.no_grad()
+    def update_v3(step):
+        decay = get_decay(step)
+        ema_p = [p for p in ema3.parameters()]
+        model_p = [p for p in model.parameters()]
+        L._foreach_lerp_(ema_p, model_p, weight=1.0 - decay)
+        ema_b, model_b, ema_i, model_i = [], [], [], []
+        for eb, mb in zip(ema3.buffers(), model.buffers()):
+            (ema_b if eb.is_floating_point() else ema_i).append(eb)
+            (model_b if mb.is_floating_point() else model_i).append(mb)
+        L._foreach_mul_(ema_b, decay)
+        L._foreach_add_(ema_b, model_b, alpha=1.0 - decay)
+        L._foreach_copy_(ema_i, model_i)
+        return decay
+
+    opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = _t(L, 6, 2, 5, 5, seed=9)
+    y = L.tensor(_labels(6, 3, 10))
+    decays = []
+    for step in range(1, 5):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        update_v2(0.9)
+        decays.append(update_v3(step))
+    with L.no_grad():
+        o2, o3 = ema2(x), ema3(x)
+    return dict(decays=decays, o2=o2, o3=o3, sd2=ema2.state_dict(), sd3=ema3.state_dict(),
+                rg=[p.requires_grad for p in ema3.parameters()])
+
+
+# ----------------------------------------------------------------------------------------------
+# torchvision-style ops in plain torch
+# ----------------------------------------------------------------------------------------------
+@program
+def torchvision_box_ops_diou_ciou_losses_with_box_convert_and_empty_inputs(L):
+    """torchvision.ops written in plain torch: box_convert between cxcywh, xywh and xyxy by
+    unbind(-1) and stack(dim=-1), box_area, the upcast of integer boxes, box_iou and
+    generalized_box_iou by broadcasting max/min with clamp(min=0), the pairwise distance-IoU,
+    and the losses: generalized_box_iou_loss, distance_box_iou_loss and complete_box_iou_loss
+    (atan of aspect ratios, alpha under no_grad) with the reductions 'none'/'mean'/'sum',
+    an empty batch giving loss.sum() * 0 for 'mean'; gradients to the predicted boxes."""
+    def upcast(t):
+        if t.is_floating_point():
+            return t if t.dtype in (L.float32, L.float64) else t.float()
+        return t if t.dtype in (L.int32, L.int64) else t.int()
+
+    def box_area(b):
+        b = upcast(b)
+        return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+    def cxcywh_to_xyxy(b):
+        cx, cy, w, h = b.unbind(-1)
+        return L.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
+
+    def xywh_to_xyxy(b):
+        x, y, w, h = b.unbind(-1)
+        return L.stack([x, y, x + w, y + h], dim=-1)
+
+    def xyxy_to_cxcywh(b):
+        x1, y1, x2, y2 = b.unbind(-1)
+        return L.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=-1)
+
+    def inter_union(b1, b2):
+        a1, a2 = box_area(b1), box_area(b2)
+        lt = L.max(b1[:, None, :2], b2[:, :2])
+        rb = L.min(b1[:, None, 2:], b2[:, 2:])
+        wh = upcast(rb - lt).clamp(min=0)
+        inter = wh[:, :, 0] * wh[:, :, 1]
+        return inter, a1[:, None] + a2 - inter
+
+    def box_iou(b1, b2):
+        inter, union = inter_union(b1, b2)
+        return inter / union
+
+    def giou(b1, b2):
+        inter, union = inter_union(b1, b2)
+        iou = inter / union
+        lti = L.min(b1[:, None, :2], b2[:, :2])
+        rbi = L.max(b1[:, None, 2:], b2[:, 2:])
+        whi = upcast(rbi - lti).clamp(min=0)
+        area = whi[:, :, 0] * whi[:, :, 1]
+        return iou - (area - union) / area
+
+    def loss_inter_union(b1, b2):
+        x1, y1, x2, y2 = b1.unbind(dim=-1)
+        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+        xkis1, ykis1 = L.max(x1, x1g), L.max(y1, y1g)
+        xkis2, ykis2 = L.min(x2, x2g), L.min(y2, y2g)
+        inter = L.zeros_like(x1)
+        mask = (ykis2 > ykis1) & (xkis2 > xkis1)
+        inter[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
+        union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
+        return inter, union
+
+    def reduce(loss, reduction):
+        if reduction == "none":
+            return loss
+        if reduction == "mean":
+            return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
+        return loss.sum()
+
+    def giou_loss(b1, b2, reduction="none", eps=1e-7):
+        inter, union = loss_inter_union(b1, b2)
+        iou = inter / (union + eps)
+        x1, y1, x2, y2 = b1.unbind(dim=-1)
+        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+        xc1, yc1 = L.min(x1, x1g), L.min(y1, y1g)
+        xc2, yc2 = L.max(x2, x2g), L.max(y2, y2g)
+        area_c = (xc2 - xc1) * (yc2 - yc1)
+        return reduce(1 - (iou - ((area_c - union) / (area_c + eps))), reduction)
+
+    def diou_loss_core(b1, b2, eps):
+        inter, union = loss_inter_union(b1, b2)
+        iou = inter / (union + eps)
+        x1, y1, x2, y2 = b1.unbind(dim=-1)
+        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+        xc1, yc1 = L.min(x1, x1g), L.min(y1, y1g)
+        xc2, yc2 = L.max(x2, x2g), L.max(y2, y2g)
+        diag = ((xc2 - xc1) ** 2) + ((yc2 - yc1) ** 2) + eps
+        xp, yp = (x2 + x1) / 2, (y2 + y1) / 2
+        xg, yg = (x1g + x2g) / 2, (y1g + y2g) / 2
+        dist = ((xp - xg) ** 2) + ((yp - yg) ** 2)
+        return 1 - iou + dist / diag, iou
+
+    def ciou_loss(b1, b2, reduction="none", eps=1e-7):
+        diou, iou = diou_loss_core(b1, b2, eps)
+        x1, y1, x2, y2 = b1.unbind(dim=-1)
+        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
+        w_pred, h_pred = x2 - x1, y2 - y1
+        w_gt, h_gt = x2g - x1g, y2g - y1g
+        v = (4 / (math.pi ** 2)) * L.pow(L.atan(w_pred / h_pred) - L.atan(w_gt / h_gt), 2)
+        with L.no_grad():
+            alpha = v / (1 - iou + v + eps)
+        return reduce(diou + alpha * v, reduction)
+
+    rng = np.random.RandomState(11)
+    cxcywh = np.concatenate([rng.uniform(2, 8, (5, 2)), rng.uniform(1, 4, (5, 2))], 1)
+    pred = L.tensor(cxcywh, requires_grad=True)
+    gt_xywh = L.tensor(np.concatenate([rng.uniform(0, 6, (5, 2)), rng.uniform(1, 4, (5, 2))],
+                                      1))
+    p, g = cxcywh_to_xyxy(pred), xywh_to_xyxy(gt_xywh)
+    int_boxes = L.tensor([[0, 0, 4, 4], [1, 2, 3, 5]], dtype=L.int16)
+    losses = dict(g=giou_loss(p, g, "sum"), d=diou_loss_core(p, g, 1e-7)[0].mean(),
+                  c=ciou_loss(p, g, "mean"), n=ciou_loss(p, g))
+    total = losses["g"] + losses["d"] + losses["c"]
+    total.backward()
+    empty = L.zeros(0, 4, dtype=L.float64, requires_grad=True)
+    e = ciou_loss(empty, empty.detach(), "mean")
+    e.backward()
+    return dict(iou=box_iou(p, g), giou=giou(p, g), back=xyxy_to_cxcywh(p), losses=losses,
+                grad=pred.grad, int_area=box_area(int_boxes),
+                int_iou=box_iou(int_boxes, int_boxes.flip(0)), e=e, e_grad=empty.grad,
+                e_none=giou_loss(empty, empty, "none"), e_iou=box_iou(empty, g))
+
+
+@program
+def torchvision_roi_align_reference_by_advanced_indexing_and_multiscale_levels(L):
+    """torchvision's pure-python roi_align: per-RoI sampling grids from arange, the aligned
+    half-pixel offset, an adaptive sampling ratio, bilinear interpolation by clamped floor
+    indices and advanced indexing input[roi_batch_ind[:, None, None, None, None, None],
+    c[None, :, None, None, None, None], y, x] with validity masks, the average over
+    samples; MultiScaleRoIAlign's level mapper (floor(4 + log2(sqrt(area) / 224 + eps)),
+    clamp) dispatching each RoI to its feature map by torch.where and index writes into
+    a zeros result; gradients to the feature maps."""
+    def bilinear(inp, roi_batch_ind, y, x, ymask, xmask):
+        _, channels, height, width = inp.size()
+        y = y.clamp(min=0)
+        x = x.clamp(min=0)
+        y_low = y.int()
+        x_low = x.int()
+        y_high = L.where(y_low >= height - 1, height - 1, y_low + 1)
+        y_low = L.where(y_low >= height - 1, height - 1, y_low)
+        y = L.where(y_low >= height - 1, y.to(inp.dtype), y)
+        x_high = L.where(x_low >= width - 1, width - 1, x_low + 1)
+        x_low = L.where(x_low >= width - 1, width - 1, x_low)
+        x = L.where(x_low >= width - 1, x.to(inp.dtype), x)
+        ly, lx = y - y_low, x - x_low
+        hy, hx = 1.0 - ly, 1.0 - lx
+
+        def masked_index(yy, xx):
+            yy = L.where(ymask[:, None, :], yy, 0)
+            xx = L.where(xmask[:, None, :], xx, 0)
+            return inp[roi_batch_ind[:, None, None, None, None, None],
+                       L.arange(channels)[None, :, None, None, None, None],
+                       yy[:, None, :, None, :, None], xx[:, None, None, :, None, :]]
+
+        v1, v2 = masked_index(y_low, x_low), masked_index(y_low, x_high)
+        v3, v4 = masked_index(y_high, x_low), masked_index(y_high, x_high)
+
+        def outer_prod(a, b):
+            return a[:, None, :, None, :, None] * b[:, None, None, :, None, :]
+
+        return outer_prod(hy, hx) * v1 + outer_prod(hy, lx) * v2 + \
+            outer_prod(ly, hx) * v3 + outer_prod(ly, lx) * v4
+
+    def roi_align(inp, rois, spatial_scale, ph, pw, sampling_ratio, aligned):
+        roi_batch_ind = rois[:, 0].int()
+        offset = 0.5 if aligned else 0.0
+        roi_start_w = rois[:, 1] * spatial_scale - offset
+        roi_start_h = rois[:, 2] * spatial_scale - offset
+        roi_end_w = rois[:, 3] * spatial_scale - offset
+        roi_end_h = rois[:, 4] * spatial_scale - offset
+        roi_width, roi_height = roi_end_w - roi_start_w, roi_end_h - roi_start_h
+        if not aligned:
+            roi_width = L.clamp(roi_width, min=1.0)
+            roi_height = L.clamp(roi_height, min=1.0)
+        bin_h, bin_w = roi_height / ph, roi_width / pw
+        exact = sampling_ratio > 0
+        grid_h = sampling_ratio if exact else L.ceil(roi_height / ph)
+        grid_w = sampling_ratio if exact else L.ceil(roi_width / pw)
+        iy = L.arange(ph * 2 if not exact else sampling_ratio, dtype=inp.dtype)
+        ix = L.arange(pw * 2 if not exact else sampling_ratio, dtype=inp.dtype)
+        ymask = iy[None, :] < grid_h[:, None] if not exact else None
+        xmask = ix[None, :] < grid_w[:, None] if not exact else None
+        if exact:
+            ymask = L.ones(rois.size(0), sampling_ratio, dtype=L.bool)
+            xmask = L.ones(rois.size(0), sampling_ratio, dtype=L.bool)
+            grid_h = L.full((rois.size(0),), float(sampling_ratio), dtype=inp.dtype)
+            grid_w = grid_h
+        phs, pws = L.arange(ph, dtype=inp.dtype), L.arange(pw, dtype=inp.dtype)
+
+        def from_K(t):
+            return t[:, None, None]
+
+        y = from_K(roi_start_h) + phs[None, :, None] * from_K(bin_h) + \
+            (iy[None, None, :] + 0.5) * from_K(bin_h / grid_h)
+        x = from_K(roi_start_w) + pws[None, :, None] * from_K(bin_w) + \
+            (ix[None, None, :] + 0.5) * from_K(bin_w / grid_w)
+        val = bilinear(inp, roi_batch_ind, y, x, ymask, xmask)
+        val = L.where(ymask[:, None, None, None, :, None], val, 0)
+        val = L.where(xmask[:, None, None, None, None, :], val, 0)
+        output = val.sum((-1, -2))
+        count = L.clamp(grid_h * grid_w, min=1)
+        return output / count[:, None, None, None]
+
+    feats = [_t(L, 2, 3, 16, 16, seed=12, grad=True), _t(L, 2, 3, 8, 8, seed=13, grad=True)]
+    scales = [1 / 4, 1 / 8]
+    boxes = L.tensor([[0, 2.0, 3.0, 30.0, 40.0], [1, 10.0, 5.0, 60.0, 62.0],
+                      [0, 1.0, 1.0, 9.0, 7.0], [1, 0.0, 20.0, 50.0, 30.0]], dtype=L.float64)
+    area = (boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])
+    lvl = L.floor(4 + L.log2(L.sqrt(area) / 224 + 1e-6))
+    lvl = L.clamp(lvl, min=2, max=3).to(L.int64) - 2
+    result = L.zeros((4, 3, 2, 2), dtype=L.float64)
+    for level, (f, s) in enumerate(zip(feats, scales)):
+        idx = L.where(lvl == level)[0]
+        result[idx] = roi_align(f, boxes[idx], s, 2, 2, -1, True).to(result.dtype)
+    exact = roi_align(feats[0], boxes, 0.25, 3, 2, 2, False)
+    (result.sum() + exact.pow(2).sum()).backward()
+    return dict(lvl=lvl, result=result, exact=exact, g0=feats[0].grad, g1=feats[1].grad)
+
+
+@program
+def fpn_top_down_nearest_interpolate_last_level_maxpool_and_intermediate_layers(L):
+    """torchvision's IntermediateLayerGetter (named_children into an OrderedDict, return_layers
+    renamed) over a small backbone, then FeaturePyramidNetwork: inner 1x1 and layer 3x3 blocks
+    in ModuleLists addressed by a negative index helper, the top-down path by
+    F.interpolate(size=feat_shape, mode='nearest') added to the lateral, the outputs
+    inserted at the front of a list, LastLevelMaxPool by F.max_pool2d(x, 1, 2, 0), and
+    PANet's bottom-up path with stride-2 convs; the returned OrderedDict's keys, shapes and
+    the gradient of the stem."""
+    nn, F = L.nn, L.nn.functional
+
+    class IntermediateLayerGetter(nn.ModuleDict):
+        def __init__(self, model, return_layers):
+            orig = {str(k): str(v) for k, v in return_layers.items()}
+            layers = OrderedDict()
+            for name, module in model.named_children():
+                layers[name] = module
+                if name in return_layers:
+                    del return_layers[name]
+                if not return_layers:
+                    break
+            super().__init__(layers)
+            self.return_layers = orig
+
+        def forward(self, x):
+            out = OrderedDict()
+            for name, module in self.items():
+                x = module(x)
+                if name in self.return_layers:
+                    out[self.return_layers[name]] = x
+            return out
+
+    class FPN(nn.Module):
+        def __init__(self, in_list, out_ch):
+            super().__init__()
+            self.inner_blocks = nn.ModuleList([nn.Conv2d(c, out_ch, 1) for c in in_list])
+            self.layer_blocks = nn.ModuleList([nn.Conv2d(out_ch, out_ch, 3, padding=1)
+                                               for _ in in_list])
+            self.down = nn.ModuleList([nn.Conv2d(out_ch, out_ch, 3, stride=2, padding=1)
+                                       for _ in in_list[:-1]])
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_uniform_(m.weight, a=1)
+                    nn.init.constant_(m.bias, 0)
+
+        def get_result_from_inner_blocks(self, x, idx):
+            num_blocks = len(self.inner_blocks)
+            if idx < 0:
+                idx += num_blocks
+            out = x
+            for i, module in enumerate(self.inner_blocks):
+                if i == idx:
+                    out = module(x)
+            return out
+
+        def get_result_from_layer_blocks(self, x, idx):
+            return self.layer_blocks[idx](x)
+
+        def forward(self, x):
+            names = list(x.keys())
+            x = list(x.values())
+            last_inner = self.get_result_from_inner_blocks(x[-1], -1)
+            results = [self.get_result_from_layer_blocks(last_inner, -1)]
+            for idx in range(len(x) - 2, -1, -1):
+                inner_lateral = self.get_result_from_inner_blocks(x[idx], idx)
+                feat_shape = inner_lateral.shape[-2:]
+                inner_top_down = F.interpolate(last_inner, size=feat_shape, mode="nearest")
+                last_inner = inner_lateral + inner_top_down
+                results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
+            # PANet bottom-up
+            outs = [results[0]]
+            for i, conv in enumerate(self.down):
+                outs.append(results[i + 1] + conv(outs[-1]))
+            names.append("pool")
+            outs.append(F.max_pool2d(outs[-1], 1, 2, 0))
+            return OrderedDict([(k, v) for k, v in zip(names, outs)])
+
+    L.manual_seed(13)
+    backbone = nn.Sequential(OrderedDict([
+        ("stem", nn.Conv2d(3, 4, 3, stride=2, padding=1)), ("relu", nn.ReLU()),
+        ("layer1", nn.Conv2d(4, 6, 3, stride=2, padding=1)),
+        ("layer2", nn.Conv2d(6, 8, 3, stride=2, padding=1)),
+        ("layer3", nn.Conv2d(8, 10, 3, stride=2, padding=1)),
+        ("fc", nn.Linear(10, 2))]))
+    body = IntermediateLayerGetter(backbone, {"layer1": "0", "layer2": "1", "layer3": "2"})
+    fpn = FPN([6, 8, 10], 5)
+    model = nn.Sequential(body, fpn).double()
+    x = _t(L, 2, 3, 35, 27, seed=14)
+    out = model(x)
+    sum(v.mean() for v in out.values()).backward()
+    return dict(keys=list(out.keys()), body_keys=list(body.keys()), out=dict(out),
+                shapes=[v.shape for v in out.values()], g=backbone.stem.weight.grad,
+                has_fc="fc" in body)
+
+
+# ----------------------------------------------------------------------------------------------
+# training utilities
+# ----------------------------------------------------------------------------------------------
+@program
+def gradient_accumulation_with_clip_grad_norm_variants_and_nonfinite_errors(L):
+    """A training loop with gradient accumulation (loss / accum_steps, step every 2 micro
+    batches), clip_grad_norm_ returning the total norm under norm_type 2, 'inf', 1 and 0.5,
+    foreach=False, a single tensor instead of a list, a generator of parameters, parameters
+    without gradients skipped; clip_grad_value_; and error_if_nonfinite=True on an inf and
+    a nan gradient (the RuntimeError's words), while error_if_nonfinite=False lets the nan
+    total through and scales the gradients to nan."""
+    nn, F = L.nn, L.nn.functional
+    U = nn.utils
+    L.manual_seed(21)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    frozen = nn.Linear(2, 2).double()
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
+    x = _t(L, 8, 4, seed=22)
+    y = _t(L, 8, 2, seed=23)
+    norms = []
+    accum = 2
+    opt.zero_grad()
+    for i, (xb, yb) in enumerate(zip(x.chunk(4), y.chunk(4))):
+        loss = F.mse_loss(model(xb), yb) / accum
+        loss.backward()
+        if (i + 1) % accum == 0:
+            norms.append(U.clip_grad_norm_(model.parameters(), max_norm=0.05))
+            norms.append(U.clip_grad_norm_(list(model.parameters()) + list(frozen.parameters()),
+                                           0.04, norm_type="inf", foreach=False))
+            norms.append(U.clip_grad_norm_(model[0].weight, 0.01, norm_type=1))
+            norms.append(U.clip_grad_norm_(model.parameters(), 1e-3, norm_type=0.5))
+            U.clip_grad_value_(model.parameters(), clip_value=2e-4)
+            opt.step()
+            opt.zero_grad()
+    w = L.tensor([1.0, 2.0], dtype=L.float64, requires_grad=True)
+    w.grad = L.tensor([float("inf"), 1.0], dtype=L.float64)
+    inf_err = err(lambda: U.clip_grad_norm_([w], 1.0, error_if_nonfinite=True))
+    w.grad = L.tensor([float("nan"), 1.0], dtype=L.float64)
+    nan_err = err(lambda: U.clip_grad_norm_([w], 1.0, norm_type=1, error_if_nonfinite=True))
+    nan_total = U.clip_grad_norm_([w], 1.0)
+    empty = U.clip_grad_norm_([], 1.0)
+    return dict(norms=norms, params=dict(model.named_parameters()), inf_err=inf_err,
+                nan_err=nan_err, nan_total=nan_total, nan_grad=w.grad, empty=empty)
+
+
+@program(rtol=1e-12, atol=1e-14)
+def lr_scheduler_chains_one_cycle_sequential_warm_restarts_and_state_dict_resume(L):
+    """The scheduler chains of training scripts: OneCycleLR with three_phase=True,
+    anneal_strategy='linear' and cycle_momentum on Adam's beta1 (div_factor, final_div_factor,
+    pct_start); SequentialLR of LinearLR(start_factor=0.1, total_iters=3), ConstantLR and
+    PolynomialLR(power=2); ChainedScheduler(optimizer=...) of MultiplicativeLR and
+    ExponentialLR; CosineAnnealingWarmRestarts(T_0=3, T_mult=2, eta_min) stepped by fractional
+    epochs; the learning rates of two parameter groups recorded by get_last_lr(); a
+    scheduler's state_dict saved mid-run, loaded into a fresh scheduler which continues
+    alike."""
+    O = L.optim
+    S = O.lr_scheduler
+
+    def params():
+        return [L.nn.Parameter(L.ones(2, dtype=L.float64)),
+                L.nn.Parameter(L.ones(1, dtype=L.float64))]
+
+    out = {}
+    a, b = params()
+    opt = O.Adam([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, betas=(0.9, 0.99))
+    sch = S.OneCycleLR(opt, max_lr=[1.0, 2.0], total_steps=12, pct_start=0.25,
+                       anneal_strategy="linear", three_phase=True, div_factor=10.0,
+                       final_div_factor=100.0, base_momentum=0.8, max_momentum=0.95)
+    rec = []
+    for _ in range(11):
+        opt.step()
+        sch.step()
+        rec.append((sch.get_last_lr(), [g["betas"][0] for g in opt.param_groups]))
+    out["one_cycle"] = rec
+    a, b = params()
+    opt = O.SGD([a, b], lr=0.2, momentum=0.9)
+    lin = S.LinearLR(opt, start_factor=0.1, total_iters=3)
+    const = S.ConstantLR(opt, factor=0.5, total_iters=2)
+    poly = S.PolynomialLR(opt, total_iters=4, power=2.0)
+    seq = S.SequentialLR(opt, schedulers=[lin, const, poly], milestones=[3, 5])
+    rec = []
+    for _ in range(10):
+        opt.step()
+        seq.step()
+        rec.append(seq.get_last_lr()[0])
+    out["sequential"] = rec
+    a, b = params()
+    opt = O.SGD([a, b], lr=1.0)
+    chain = S.ChainedScheduler([S.MultiplicativeLR(opt, lr_lambda=lambda e: 0.95),
+                                S.ExponentialLR(opt, gamma=0.9)], optimizer=opt)
+    rec = []
+    for _ in range(4):
+        opt.step()
+        chain.step()
+        rec.append(chain.get_last_lr())
+    out["chained"] = rec
+    a, b = params()
+    opt = O.SGD([{"params": [a]}, {"params": [b], "lr": 0.3}], lr=0.1)
+    cos = S.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01)
+    rec, iters = [], 4
+    saved = None
+    for epoch in range(6):
+        for i in range(iters):
+            opt.step()
+            cos.step(epoch + i / iters)
+            rec.append(cos.get_last_lr())
+        if epoch == 2:
+            saved = {k: v for k, v in cos.state_dict().items()}
+    out["warm_restarts"] = rec
+    a2, b2 = params()
+    opt2 = O.SGD([{"params": [a2]}, {"params": [b2], "lr": 0.3}], lr=0.1)
+    cos2 = S.CosineAnnealingWarmRestarts(opt2, T_0=3, T_mult=2, eta_min=0.01)
+    cos2.load_state_dict(saved)
+    rec2 = []
+    for i in range(3):
+        opt2.step()
+        cos2.step()
+        rec2.append(cos2.get_last_lr())
+    out["resumed"] = (rec2, cos2.T_cur, cos2.T_i, cos2.last_epoch)
+    out["saved_keys"] = sorted(saved)
+    return out
+
+
+@program
+def checkpoint_state_dict_round_trips_through_bytesio_with_strict_false_and_prefixes(L):
+    """What training scripts do with checkpoints: a dict of model/optimizer/scheduler state
+    dicts, an epoch and a Python float saved by torch.save into an io.BytesIO, read back with
+    torch.load(map_location='cpu', weights_only=True); the 'module.' prefix of a
+    DataParallel checkpoint stripped by removeprefix; load_state_dict(strict=False) reporting
+    missing and unexpected keys as a named tuple; a size mismatch's RuntimeError words;
+    load_state_dict(assign=True) keeping the loaded tensors' identity-free values; the
+    optimizer resumed and stepping as the original does."""
+    nn = L.nn
+    L.manual_seed(31)
+
+    def make():
+        return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
+                             nn.Linear(4, 2)).double()
+
+    model = make()
+    opt = L.optim.AdamW(model.parameters(), lr=0.01)
+    sch = L.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    x = _t(L, 6, 3, seed=32)
+    for _ in range(2):
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        sch.step()
+    buf = io.BytesIO()
+    L.save({"model": {"module." + k: v for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(), "scheduler": sch.state_dict(), "epoch": 2,
+            "best": 0.25}, buf)
+    buf.seek(0)
+    ckpt = L.load(buf, map_location="cpu", weights_only=True)
+    sd = {k.removeprefix("module."): v for k, v in ckpt["model"].items()}
+    fresh = make()
+    res = fresh.load_state_dict(sd)
+    opt2 = L.optim.AdamW(fresh.parameters(), lr=0.01)
+    opt2.load_state_dict(ckpt["optimizer"])
+    sch2 = L.optim.lr_scheduler.StepLR(opt2, step_size=1, gamma=0.5)
+    sch2.load_state_dict(ckpt["scheduler"])
+    for m, o in ((model, opt), (fresh, opt2)):
+        o.zero_grad()
+        m(x).pow(2).mean().backward()
+        o.step()
+    partial = dict(sd)
+    partial.pop("3.bias")
+    partial["extra.weight"] = L.zeros(1)
+    other = make()
+    res2 = other.load_state_dict(partial, strict=False)
+    bad = dict(sd)
+    bad["0.weight"] = L.zeros(5, 3, dtype=L.float64)
+    mismatch = err(lambda: make().load_state_dict(bad))
+    missing = err(lambda: make().load_state_dict(partial))
+    assigned = make()
+    assigned.load_state_dict(sd, assign=True)
+    return dict(res=(list(res.missing_keys), list(res.unexpected_keys)),
+                res2=(res2.missing_keys, res2.unexpected_keys), res2_repr=repr(res2),
+                same=[L.equal(p, q) for p, q in zip(model.parameters(), fresh.parameters())],
+                epoch=ckpt["epoch"], best=ckpt["best"], lr=opt2.param_groups[0]["lr"],
+                mismatch=mismatch, missing=missing,
+                assigned=[type(p).__name__ for p in assigned.parameters()],
+                assigned_rg=[p.requires_grad for p in assigned.parameters()],
+                nbt=assigned[1].num_batches_tracked)
+
+
+@program
+def freeze_unfreeze_backbone_with_param_groups_and_frozen_batchnorm(L):
+    """Fine-tuning code: the backbone frozen by requires_grad_(False), the optimizer built
+    over filter(lambda p: p.requires_grad, ...), a train() override keeping the frozen
+    BatchNorms in eval; after an epoch the last block unfrozen and added by add_param_group
+    with its own lr; zero_grad(set_to_none=False) leaving zeros where set_to_none leaves
+    None; torchvision's FrozenBatchNorm2d (buffers only, rsqrt of var + eps) swapped in by
+    named_children; a frozen parameter's grad stays None, the running stats unchanged."""
+    nn, F = L.nn, L.nn.functional
+
+    class FrozenBatchNorm2d(nn.Module):
+        def __init__(self, n, eps=1e-5):
+            super().__init__()
+            self.eps = eps
+            self.register_buffer("weight", L.ones(n))
+            self.register_buffer("bias", L.zeros(n))
+            self.register_buffer("running_mean", L.zeros(n))
+            self.register_buffer("running_var", L.ones(n))
+
+        def forward(self, x):
+            w = self.weight.reshape(1, -1, 1, 1)
+            b = self.bias.reshape(1, -1, 1, 1)
+            rv = self.running_var.reshape(1, -1, 1, 1)
+            rm = self.running_mean.reshape(1, -1, 1, 1)
+            scale = w * (rv + self.eps).rsqrt()
+            return x * scale + (b - rm * scale)
+
+    def convert_frozen(module):
+        for name, child in module.named_children():
+            if isinstance(child, nn.BatchNorm2d):
+                fb = FrozenBatchNorm2d(child.num_features, child.eps)
+                fb.weight.copy_(child.weight.detach())
+                fb.bias.copy_(child.bias.detach())
+                fb.running_mean.copy_(child.running_mean)
+                fb.running_var.copy_(child.running_var)
+                setattr(module, name, fb)
+            else:
+                convert_frozen(child)
+        return module
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(
+                nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+                nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU()))
+            self.head = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.head(self.backbone(x).mean((-2, -1)))
+
+        def train(self, mode=True):
+            super().train(mode)
+            for m in self.backbone.modules():
+                if isinstance(m, nn.BatchNorm2d) and not any(
+                        p.requires_grad for p in m.parameters()):
+                    m.eval()
+            return self
+
+    L.manual_seed(41)
+    net = Net().double()
+    for m in net.backbone.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+    net.backbone.requires_grad_(False)
+    opt = L.optim.SGD(filter(lambda p: p.requires_grad, net.parameters()), lr=0.1,
+                      momentum=0.9)
+    x = _t(L, 4, 2, 7, 7, seed=42)
+    y = L.tensor(_labels(4, 3, 43))
+    net.train()
+    modes = [m.training for m in net.modules()]
+    rm0 = net.backbone[1][1].running_mean.clone()
+    for _ in range(2):
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    frozen_grad = net.backbone[0][0].weight.grad
+    net.backbone[1].requires_grad_(True)
+    opt.add_param_group({"params": list(net.backbone[1].parameters()), "lr": 0.01})
+    net.train()
+    modes2 = [m.training for m in net.modules()]
+    for _ in range(2):
+        opt.zero_grad(set_to_none=False)
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    g_after = net.backbone[1][0].weight.grad.clone()
+    opt.zero_grad(set_to_none=False)
+    zeros = net.head.weight.grad
+    opt.zero_grad()
+    none = net.head.weight.grad
+    frozen = convert_frozen(net.backbone[0])
+    net.eval()
+    with L.no_grad():
+        out = net(x)
+    return dict(modes=modes, modes2=modes2, rm_same=L.equal(rm0, net.backbone[1][1].running_mean),
+                frozen_grad=frozen_grad, g_after=g_after, zeros=zeros, none=none, out=out,
+                groups=[len(g["params"]) for g in opt.param_groups],
+                frozen_keys=list(frozen.state_dict().keys()),
+                n_params=sum(p.numel() for p in net.parameters() if p.requires_grad))
+
+
+@program
+def feature_extraction_by_forward_hooks_with_kwargs_prepend_and_backward_hooks(L):
+    """Feature extraction the way explainability and distillation code does it:
+    register_forward_hook(with_kwargs=True) receiving the call's keyword arguments,
+    prepend=True ordering hooks, a forward pre-hook returning a replaced input tuple (and one
+    with kwargs returning (args, kwargs)), always_call=True; register_full_backward_hook
+    capturing grad_output and returning a scaled grad_input, register_full_backward_pre_hook
+    replacing grad_output; handles removed by .remove() and by the context manager of
+    RemovableHandle; the captured features detached into a dict keyed by module name."""
+    nn, F = L.nn, L.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x, scale=1.0):
+            return F.gelu(self.lin(x)) * scale
+
+    L.manual_seed(51)
+    net = nn.ModuleDict({"a": Block(), "b": Block(), "head": nn.Linear(4, 2)}).double()
+    feats, order, grads = {}, [], {}
+
+    def save(name):
+        def hook(module, args, kwargs, output):
+            feats[name] = (output.detach(), kwargs.get("scale"))
+            order.append(name)
+        return hook
+
+    def first(module, args, output):
+        order.append("first")
+
+    def pre(module, args):
+        return (args[0] * 2,)
+
+    def pre_kw(module, args, kwargs):
+        kwargs = dict(kwargs, scale=kwargs.get("scale", 1.0) * 0.5)
+        return args, kwargs
+
+    def bwd(name):
+        def hook(module, grad_input, grad_output):
+            grads[name] = grad_output[0].detach().clone()
+            return tuple(g * 3 if g is not None else None for g in grad_input)
+        return hook
+
+    def bwd_pre(module, grad_output):
+        return (grad_output[0] + 1.0,)
+
+    handles = [net["a"].register_forward_hook(save("a"), with_kwargs=True),
+               net["a"].register_forward_hook(first, prepend=True),
+               net["b"].register_forward_pre_hook(pre),
+               net["b"].register_forward_pre_hook(pre_kw, with_kwargs=True),
+               net["b"].register_forward_hook(save("b"), with_kwargs=True, always_call=True),
+               net["b"].register_full_backward_hook(bwd("b")),
+               net["head"].register_full_backward_pre_hook(bwd_pre)]
+    x = _t(L, 3, 4, seed=52, grad=True)
+
+    def run():
+        h = net["a"](x, scale=2.0)
+        h = net["b"](h, scale=3.0)
+        return net["head"](h)
+
+    out = run()
+    out.sum().backward()
+    first_pass = dict(out=out, xg=x.grad.clone(), feats=dict(feats), order=list(order),
+                      grads=dict(grads), wg=net["a"].lin.weight.grad.clone())
+    for h in handles:
+        h.remove()
+    x.grad = None
+    net.zero_grad()
+    with net["a"].register_forward_hook(first):
+        out2 = run()
+    out2.sum().backward()
+    with net["head"].register_forward_hook(lambda m, a, o: o * 0):
+        zeroed = run()
+    return dict(first=first_pass, out2=out2, order=order, xg2=x.grad, zeroed=zeroed)
+
+
+@program
+def tcn_causal_dilated_conv1d_with_parametrizations_weight_norm(L):
+    """Bai et al.'s TCN with the new weight norm: torch.nn.utils.parametrizations.weight_norm
+    on dilated Conv1d layers padded by (k - 1) * d and chomped by [:, :, :-pad].contiguous(),
+    dropout between, a 1x1 downsample residual, the weights normal_(0, 0.01) through
+    the parametrization's original1; the state_dict's parametrizations.weight.original0/1
+    keys, the cached() context, a training step through the magnitudes and directions, then
+    remove_parametrizations(leave_parametrized=True) giving a plain weight that computes the
+    same output; a causal check (changing the last step leaves earlier outputs alone); the
+    blocks built in float64, and a weight-normed PReLU (a 1-d weight, normed element by
+    element)."""
+    nn = L.nn
+    P = nn.utils.parametrizations
+    parametrize = nn.utils.parametrize
+
+    class Chomp1d(nn.Module):
+        def __init__(self, chomp):
+            super().__init__()
+            self.chomp = chomp
+
+        def forward(self, x):
+            return x[:, :, :-self.chomp].contiguous()
+
+    class TemporalBlock(nn.Module):
+        def __init__(self, cin, cout, k, d, dropout=0.2):
+            super().__init__()
+            pad = (k - 1) * d
+            self.conv1 = P.weight_norm(nn.Conv1d(cin, cout, k, stride=1, padding=pad,
+                                                 dilation=d, dtype=L.float64))
+            self.conv2 = P.weight_norm(nn.Conv1d(cout, cout, k, padding=pad, dilation=d,
+                                                 dtype=L.float64))
+            self.net = nn.Sequential(self.conv1, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
+                                     self.conv2, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout))
+            self.downsample = nn.Conv1d(cin, cout, 1, dtype=L.float64) if cin != cout else None
+            self.relu = nn.ReLU()
+            with L.no_grad():
+                self.conv1.parametrizations.weight.original1.normal_(0, 0.01)
+                self.conv2.parametrizations.weight.original1.normal_(0, 0.01)
+                if self.downsample is not None:
+                    self.downsample.weight.normal_(0, 0.01)
+
+        def forward(self, x):
+            out = self.net(x)
+            res = x if self.downsample is None else self.downsample(x)
+            return self.relu(out + res)
+
+    L.manual_seed(61)
+    tcn = nn.Sequential(TemporalBlock(2, 5, 3, 1), TemporalBlock(5, 5, 3, 2),
+                        TemporalBlock(5, 3, 2, 4)).double()
+    act = P.weight_norm(nn.PReLU(3, init=0.3).double(), dim=0)   # a 1-d weight: |w| each
+    keys = list(tcn[0].state_dict().keys())
+    x = _t(L, 2, 2, 12, seed=62)
+    tcn.eval()
+    with parametrize.cached():
+        y0 = act(tcn(x))
+    x2 = x.clone()
+    x2[..., -1] += 5.0
+    causal = (act(tcn(x2))[..., :-1] - y0[..., :-1]).abs().max()
+    tcn.train()
+    opt = L.optim.Adam(tcn.parameters(), lr=1e-2)
+    L.manual_seed(63)
+    opt.zero_grad()
+    opt.add_param_group({"params": list(act.parameters())})
+    loss = act(tcn(x)).square().mean()
+    loss.backward()
+    opt.step()
+    g = tcn[1].conv2.parametrizations.weight.original0.grad
+    act_g = (act.parametrizations.weight.original0, act.parametrizations.weight.original1.grad)
+    tcn.eval()
+    before = tcn(x)
+    for blk in tcn:
+        parametrize.remove_parametrizations(blk.conv1, "weight", leave_parametrized=True)
+        parametrize.remove_parametrizations(blk.conv2, "weight")
+    after = tcn(x)
+    return dict(keys=keys, y0=y0, causal=causal, loss=loss, g=g, act_g=act_g, before=before,
+                after=after,
+                plain=type(tcn[0].conv1.weight).__name__,
+                is_p=parametrize.is_parametrized(tcn[0].conv1),
+                keys_after=list(tcn[0].conv1.state_dict().keys()))
+
+
+@program
+def unet3d_piece_instance_norm_transposed_conv_and_deep_supervision(L):
+    """A medical-imaging 3-d U-Net piece (nnU-Net's stacked conv blocks): Conv3d with
+    (3, 3, 3) kernels and anisotropic strides (1, 2, 2), InstanceNorm3d(affine=True, eps=1e-5),
+    LeakyReLU(negative_slope=0.01, inplace=True), ConvTranspose3d upsampling with the same
+    strides, torch.cat skips on dim 1, deep-supervision heads upsampled by
+    F.interpolate(mode='trilinear', align_corners=False) and weighted 1/2^i, a soft Dice over
+    the spatial dims plus cross-entropy on a 5-d target; one SGD step with nesterov."""
+    nn, F = L.nn, L.nn.functional
+
+    def block(cin, cout, stride):
+        return nn.Sequential(
+            nn.Conv3d(cin, cout, (3, 3, 3), stride=stride, padding=(1, 1, 1)),
+            nn.InstanceNorm3d(cout, eps=1e-5, affine=True),
+            nn.LeakyReLU(negative_slope=1e-2, inplace=True),
+            nn.Conv3d(cout, cout, 3, padding=1),
+            nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01, True))
+
+    class UNet3D(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc0 = block(1, 3, 1)
+            self.enc1 = block(3, 4, (1, 2, 2))
+            self.enc2 = block(4, 5, (2, 2, 2))
+            self.up1 = nn.ConvTranspose3d(5, 4, (2, 2, 2), stride=(2, 2, 2), bias=False)
+            self.dec1 = block(8, 4, 1)
+            self.up0 = nn.ConvTranspose3d(4, 3, kernel_size=(1, 2, 2), stride=(1, 2, 2),
+                                          bias=False)
+            self.dec0 = block(6, 3, 1)
+            self.seg = nn.ModuleList([nn.Conv3d(3, 2, 1), nn.Conv3d(4, 2, 1)])
+
+        def forward(self, x):
+            s0 = self.enc0(x)
+            s1 = self.enc1(s0)
+            b = self.enc2(s1)
+            d1 = self.dec1(L.cat((self.up1(b), s1), dim=1))
+            d0 = self.dec0(L.cat([self.up0(d1), s0], 1))
+            return [self.seg[0](d0), self.seg[1](d1)]
+
+    def soft_dice(logits, onehot, smooth=1e-5):
+        p = logits.softmax(1)
+        axes = tuple(range(2, logits.ndim))
+        tp = (p * onehot).sum(axes)
+        fp = (p * (1 - onehot)).sum(axes)
+        fn = ((1 - p) * onehot).sum(axes)
+        dc = (2 * tp + smooth) / L.clip(2 * tp + fp + fn + smooth, 1e-8)
+        return -dc[:, 1:].mean()
+
+    L.manual_seed(71)
+    net = UNet3D().double()
+    x = _t(L, 2, 1, 4, 8, 8, seed=72)
+    target = L.tensor(np.random.RandomState(73).randint(0, 2, (2, 4, 8, 8)))
+    opt = L.optim.SGD(net.parameters(), lr=0.01, momentum=0.99, nesterov=True)
+    outs = net(x)
+    weights = [1 / 2 ** i for i in range(len(outs))]
+    total = 0
+    for w, o in zip(weights, outs):
+        o = F.interpolate(o, size=target.shape[1:], mode="trilinear", align_corners=False)
+        onehot = F.one_hot(target, 2).permute(0, 4, 1, 2, 3).to(o.dtype)
+        total = total + w * (F.cross_entropy(o, target) + soft_dice(o, onehot))
+    opt.zero_grad()
+    total.backward()
+    opt.step()
+    return dict(total=total, shapes=[o.shape for o in outs], out0=outs[0],
+                g=net.enc1[0].weight.grad, gn=net.dec0[1].weight.grad,
+                up=net.up0.weight.grad)
+
+
+# ----------------------------------------------------------------------------------------------
+# segmentation and detection objectives
+# ----------------------------------------------------------------------------------------------
+@program
+def segmentation_losses_lovasz_softmax_ohem_cross_entropy_and_focal_tversky(L):
+    """Segmentation-repository losses: Berman's Lovasz-softmax (per-class errors sorted by
+    torch.sort(descending=True), the permuted ground truth's lovasz_grad by cumsum, the
+    Jaccard differences by slice assignment jaccard[1:] = jaccard[1:] - jaccard[:-1], a dot
+    with the sorted errors) over pixels flattened by permute(0, 2, 3, 1).contiguous().view,
+    ignore pixels dropped by boolean indexing, classes='present'; OHEM cross-entropy
+    (per-pixel cross_entropy(reduction='none', ignore_index=255), the prob of the target
+    gathered, a kth-value threshold by sort, the kept pixels' mean); and the focal Tversky
+    loss over one-hot targets built by F.one_hot and permute; gradients to the logits."""
+    F = L.nn.functional
+
+    def lovasz_grad(gt_sorted):
+        p = len(gt_sorted)
+        gts = gt_sorted.sum()
+        intersection = gts - gt_sorted.float().cumsum(0)
+        union = gts + (1 - gt_sorted).float().cumsum(0)
+        jaccard = 1.0 - intersection / union
+        if p > 1:
+            jaccard[1:p] = jaccard[1:p] - jaccard[0:-1]
+        return jaccard
+
+    def flatten_probas(probas, labels, ignore=None):
+        B, C, H, W = probas.size()
+        probas = probas.permute(0, 2, 3, 1).contiguous().view(-1, C)
+        labels = labels.view(-1)
+        if ignore is None:
+            return probas, labels
+        valid = labels != ignore
+        return probas[valid.nonzero().squeeze()], labels[valid]
+
+    def lovasz_softmax_flat(probas, labels, classes="present"):
+        if probas.numel() == 0:
+            return probas * 0.0
+        C = probas.size(1)
+        losses = []
+        class_to_sum = list(range(C)) if classes in ["all", "present"] else classes
+        for c in class_to_sum:
+            fg = (labels == c).float()
+            if classes == "present" and fg.sum() == 0:
+                continue
+            class_pred = probas[:, c]
+            errors = (fg - class_pred).abs()
+            errors_sorted, perm = L.sort(errors, 0, descending=True)
+            fg_sorted = fg[perm]
+            losses.append(L.dot(errors_sorted, lovasz_grad(fg_sorted)))
+        return L.stack(losses).mean()
+
+    def ohem_ce(logits, target, thresh=0.7, min_kept=6, ignore=255):
+        pixel_losses = F.cross_entropy(logits, target, ignore_index=ignore,
+                                       reduction="none").contiguous().view(-1)
+        mask = target.contiguous().view(-1) != ignore
+        tmp_target = target.clone()
+        tmp_target[tmp_target == ignore] = 0
+        pred = F.softmax(logits, dim=1).gather(1, tmp_target.unsqueeze(1))
+        pred, ind = pred.contiguous().view(-1)[mask].contiguous().sort()
+        min_value = pred[min(min_kept, pred.numel() - 1)]
+        threshold = max(min_value, thresh)
+        pixel_losses = pixel_losses[mask][ind]
+        pixel_losses = pixel_losses[pred < threshold]
+        return pixel_losses.mean(), threshold
+
+    def focal_tversky(logits, target, alpha=0.7, beta=0.3, gamma=0.75, smooth=1.0):
+        probs = logits.softmax(dim=1)
+        onehot = F.one_hot(target, num_classes=logits.shape[1]).permute(0, 3, 1, 2).float()
+        dims = (0, 2, 3)
+        tp = (probs * onehot).sum(dims)
+        fp = (probs * (1 - onehot)).sum(dim=dims)
+        fn = ((1 - probs) * onehot).sum(dims)
+        tversky = (tp + smooth) / (tp + alpha * fn + beta * fp + smooth)
+        return L.pow(1 - tversky, gamma).mean()
+
+    rng = np.random.RandomState(81)
+    logits = L.tensor(rng.randn(2, 4, 5, 6).astype(np.float32), requires_grad=True)
+    lab = rng.randint(0, 3, (2, 5, 6))
+    lab_ign = lab.copy()
+    lab_ign[0, :2, :3] = 255
+    labels, labels_ign = L.tensor(lab), L.tensor(lab_ign)
+    probas = F.softmax(logits, dim=1)
+    lz = lovasz_softmax_flat(*flatten_probas(probas, labels_ign, ignore=255))
+    lz_all = lovasz_softmax_flat(*flatten_probas(probas, labels), classes="all")
+    ohem, thr = ohem_ce(logits, labels_ign)
+    ft = focal_tversky(logits, labels)
+    (lz + lz_all + ohem + ft).backward()
+    return dict(lz=lz, lz_all=lz_all, ohem=ohem, thr=thr, ft=ft, g=logits.grad,
+                lg=lovasz_grad(L.tensor([1, 0, 1, 1, 0])))
+
+
+@program
+def ssd_multibox_hard_negative_mining_by_double_sort_and_smooth_l1(L):
+    """SSD's MultiBoxLoss: priors matched to ground truth by a jaccard overlap (the best
+    prior for each truth forced by index_fill_ and a loop of assignments), the matched boxes
+    encoded with variances (log of wh ratios), positives' smooth_l1 (reduction='sum'), and
+    hard-negative mining: the per-prior confidence loss (log_sum_exp minus the gathered
+    score) with positives zeroed, loss_idx from sort(1, descending=True), idx_rank from
+    sorting loss_idx, num_neg = clamp(3 * num_pos, max=P - 1), the negatives chosen by
+    idx_rank < num_neg.expand_as(idx_rank); cross_entropy on pos | neg, normalised by the
+    number of positives."""
+    F = L.nn.functional
+
+    def point_form(b):
+        return L.cat((b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2), 1)
+
+    def jaccard(a, b):
+        A, B = a.size(0), b.size(0)
+        max_xy = L.min(a[:, 2:].unsqueeze(1).expand(A, B, 2), b[:, 2:].unsqueeze(0).expand(A, B, 2))
+        min_xy = L.max(a[:, :2].unsqueeze(1).expand(A, B, 2), b[:, :2].unsqueeze(0).expand(A, B, 2))
+        inter = L.clamp((max_xy - min_xy), min=0)
+        inter = inter[:, :, 0] * inter[:, :, 1]
+        area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).unsqueeze(1).expand_as(inter)
+        area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).unsqueeze(0).expand_as(inter)
+        return inter / (area_a + area_b - inter)
+
+    def encode(matched, priors, variances):
+        g_cxcy = (matched[:, :2] + matched[:, 2:]) / 2 - priors[:, :2]
+        g_cxcy /= (variances[0] * priors[:, 2:])
+        g_wh = (matched[:, 2:] - matched[:, :2]) / priors[:, 2:]
+        g_wh = L.log(g_wh) / variances[1]
+        return L.cat([g_cxcy, g_wh], 1)
+
+    def match(threshold, truths, priors, variances, labels, loc_t, conf_t, idx):
+        overlaps = jaccard(truths, point_form(priors))
+        best_prior_overlap, best_prior_idx = overlaps.max(1, keepdim=True)
+        best_truth_overlap, best_truth_idx = overlaps.max(0, keepdim=True)
+        best_truth_idx.squeeze_(0)
+        best_truth_overlap.squeeze_(0)
+        best_prior_idx.squeeze_(1)
+        best_prior_overlap.squeeze_(1)
+        best_truth_overlap.index_fill_(0, best_prior_idx, 2)
+        for j in range(best_prior_idx.size(0)):
+            best_truth_idx[best_prior_idx[j]] = j
+        matches = truths[best_truth_idx]
+        conf = labels[best_truth_idx] + 1
+        conf[best_truth_overlap < threshold] = 0
+        loc_t[idx] = encode(matches, priors, variances)
+        conf_t[idx] = conf
+
+    def log_sum_exp(x):
+        x_max = x.data.max()
+        return L.log(L.sum(L.exp(x - x_max), 1, keepdim=True)) + x_max
+
+    rng = np.random.RandomState(91)
+    P, C, B = 12, 4, 2
+    cxy = rng.uniform(0.1, 0.9, (P, 2))
+    priors = L.tensor(np.concatenate([cxy, rng.uniform(0.1, 0.4, (P, 2))], 1))
+    loc_data = _t(L, B, P, 4, scale=0.1, seed=92, grad=True)
+    conf_data = _t(L, B, P, C, seed=93, grad=True)
+    targets = [L.tensor([[0.1, 0.1, 0.4, 0.5, 0], [0.5, 0.4, 0.9, 0.8, 2]], dtype=L.float64),
+               L.tensor([[0.2, 0.3, 0.6, 0.7, 1]], dtype=L.float64)]
+    loc_t = L.zeros(B, P, 4, dtype=L.float64)
+    conf_t = L.zeros(B, P, dtype=L.long)
+    for idx in range(B):
+        match(0.3, targets[idx][:, :-1], priors, (0.1, 0.2), targets[idx][:, -1].long(),
+              loc_t, conf_t, idx)
+    pos = conf_t > 0
+    num_pos = pos.sum(dim=1, keepdim=True)
+    pos_idx = pos.unsqueeze(pos.dim()).expand_as(loc_data)
+    loss_l = F.smooth_l1_loss(loc_data[pos_idx].view(-1, 4), loc_t[pos_idx].view(-1, 4),
+                              reduction="sum")
+    batch_conf = conf_data.view(-1, C)
+    loss_c = log_sum_exp(batch_conf) - batch_conf.gather(1, conf_t.view(-1, 1))
+    loss_c = loss_c.view(B, -1)
+    loss_c[pos] = 0
+    _, loss_idx = loss_c.sort(1, descending=True)
+    _, idx_rank = loss_idx.sort(1)
+    num_neg = L.clamp(3 * num_pos, max=pos.size(1) - 1)
+    neg = idx_rank < num_neg.expand_as(idx_rank)
+    pos_c = pos.unsqueeze(2).expand_as(conf_data)
+    neg_c = neg.unsqueeze(2).expand_as(conf_data)
+    conf_p = conf_data[(pos_c + neg_c).gt(0)].view(-1, C)
+    targets_weighted = conf_t[(pos + neg).gt(0)]
+    loss_cls = F.cross_entropy(conf_p, targets_weighted, reduction="sum")
+    N = num_pos.data.sum().double()
+    total = loss_l / N + loss_cls / N
+    total.backward()
+    return dict(loc_t=loc_t, conf_t=conf_t, neg=neg, num_neg=num_neg, loss_l=loss_l,
+                loss_cls=loss_cls, total=total, gl=loc_data.grad, gc=conf_data.grad)
+
+
+@program
+def deformable_detr_multiscale_deformable_attention_core_in_pytorch(L):
+    """Deformable DETR's ms_deform_attn_core_pytorch: the value split by
+    value.split([H * W for H, W in shapes], dim=1), sampling grids 2 * loc - 1, each level's
+    value flattened(2).transpose(1, 2).reshape(N * M, D, H, W) and sampled by
+    F.grid_sample(mode='bilinear', padding_mode='zeros', align_corners=False), the samples
+    stacked on dim -2, flatten(-2), weighted by attention weights and summed; wrapped in the
+    MSDeformAttn module (sampling offsets normalised by torch.stack([W, H], -1), attention
+    softmaxed over levels x points, level_start_index by cat and cumsum); gradients to
+    value, offsets and weights."""
+    nn, F = L.nn, L.nn.functional
+
+    def core(value, shapes, sampling_locations, attention_weights):
+        N_, S_, M_, D_ = value.shape
+        _, Lq_, M_, L_, P_, _ = sampling_locations.shape
+        value_list = value.split([H_ * W_ for H_, W_ in shapes], dim=1)
+        sampling_grids = 2 * sampling_locations - 1
+        sampling_value_list = []
+        for lid_, (H_, W_) in enumerate(shapes):
+            value_l_ = value_list[lid_].flatten(2).transpose(1, 2).reshape(N_ * M_, D_, H_, W_)
+            sampling_grid_l_ = sampling_grids[:, :, :, lid_].transpose(1, 2).flatten(0, 1)
+            sampling_value_l_ = F.grid_sample(value_l_, sampling_grid_l_, mode="bilinear",
+                                              padding_mode="zeros", align_corners=False)
+            sampling_value_list.append(sampling_value_l_)
+        attention_weights = attention_weights.transpose(1, 2).reshape(N_ * M_, 1, Lq_,
+                                                                      L_ * P_)
+        output = (L.stack(sampling_value_list, dim=-2).flatten(-2) *
+                  attention_weights).sum(-1).view(N_, M_ * D_, Lq_)
+        return output.transpose(1, 2).contiguous()
+
+    class MSDeformAttn(nn.Module):
+        def __init__(self, d_model=8, n_levels=2, n_heads=2, n_points=3):
+            super().__init__()
+            self.n_levels, self.n_heads, self.n_points = n_levels, n_heads, n_points
+            self.sampling_offsets = nn.Linear(d_model, n_heads * n_levels * n_points * 2)
+            self.attention_weights = nn.Linear(d_model, n_heads * n_levels * n_points)
+            self.value_proj = nn.Linear(d_model, d_model)
+            self.output_proj = nn.Linear(d_model, d_model)
+            nn.init.constant_(self.sampling_offsets.weight.data, 0.0)
+            thetas = L.arange(n_heads, dtype=L.float32) * (2.0 * math.pi / n_heads)
+            grid_init = L.stack([thetas.cos(), thetas.sin()], -1)
+            grid_init = (grid_init / grid_init.abs().max(-1, keepdim=True)[0]).view(
+                n_heads, 1, 1, 2).repeat(1, n_levels, n_points, 1)
+            for i in range(n_points):
+                grid_init[:, :, i, :] *= i + 1
+            with L.no_grad():
+                self.sampling_offsets.bias = nn.Parameter(grid_init.view(-1))
+
+        def forward(self, query, reference_points, input_flatten, shapes, level_start_index):
+            N, Lq, _ = query.shape
+            N, Lin, _ = input_flatten.shape
+            value = self.value_proj(input_flatten).view(N, Lin, self.n_heads, -1)
+            off = self.sampling_offsets(query).view(N, Lq, self.n_heads, self.n_levels,
+                                                    self.n_points, 2)
+            aw = self.attention_weights(query).view(N, Lq, self.n_heads,
+                                                    self.n_levels * self.n_points)
+            aw = F.softmax(aw, -1).view(N, Lq, self.n_heads, self.n_levels, self.n_points)
+            normalizer = L.stack([shapes[..., 1], shapes[..., 0]], -1)
+            loc = reference_points[:, :, None, :, None, :] + \
+                off / normalizer[None, None, None, :, None, :]
+            out = core(value, [(int(h), int(w)) for h, w in shapes], loc, aw)
+            return self.output_proj(out)
+
+    L.manual_seed(101)
+    attn = MSDeformAttn().double()
+    shapes = L.as_tensor([(4, 5), (2, 3)], dtype=L.long)
+    level_start_index = L.cat((shapes.new_zeros((1,)), shapes.prod(1).cumsum(0)[:-1]))
+    S = int(shapes.prod(1).sum())
+    src = _t(L, 2, S, 8, seed=102, grad=True)
+    query = _t(L, 2, 3, 8, seed=103)
+    ref = L.tensor(np.random.RandomState(104).uniform(0.1, 0.9, (2, 3, 2, 2)))
+    out = attn(query, ref, src, shapes, level_start_index)
+    out.square().sum().backward()
+    return dict(lsi=level_start_index, out=out, g_src=src.grad, grads=grads_of(attn),
+                bias=attn.sampling_offsets.bias)
+
+
+# ----------------------------------------------------------------------------------------------
+# API corners model-zoo code reaches
+# ----------------------------------------------------------------------------------------------
+@program
+def clip_attention_pool2d_by_multi_head_attention_forward_with_separate_projections(L):
+    """CLIP's ModifiedResNet AttentionPool2d: the map flattened to (HW, N, C) by
+    flatten(start_dim=2).permute(2, 0, 1), the mean token concatenated in front, a positional
+    embedding added with [:, None, :], then F.multi_head_attention_forward called with every
+    keyword (query=x[:1], use_separate_proj_weight=True, q/k/v_proj_weight, in_proj_weight=None,
+    in_proj_bias as a cat of three biases, bias_k/bias_v None, add_zero_attn=False,
+    dropout_p=0, out_proj, need_weights=False) and squeezed; once more with need_weights=True
+    and average_attn_weights=False for the per-head map; gradients to the projections."""
+    nn, F = L.nn, L.nn.functional
+
+    class AttentionPool2d(nn.Module):
+        def __init__(self, spacial_dim, embed_dim, num_heads, output_dim=None):
+            super().__init__()
+            self.positional_embedding = nn.Parameter(
+                L.randn(spacial_dim ** 2 + 1, embed_dim) / embed_dim ** 0.5)
+            self.k_proj = nn.Linear(embed_dim, embed_dim)
+            self.q_proj = nn.Linear(embed_dim, embed_dim)
+            self.v_proj = nn.Linear(embed_dim, embed_dim)
+            self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+            self.num_heads = num_heads
+
+        def forward(self, x, need_weights=False):
+            x = x.flatten(start_dim=2).permute(2, 0, 1)
+            x = L.cat([x.mean(dim=0, keepdim=True), x], dim=0)
+            x = x + self.positional_embedding[:, None, :].to(x.dtype)
+            out, w = F.multi_head_attention_forward(
+                query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1],
+                num_heads=self.num_heads, q_proj_weight=self.q_proj.weight,
+                k_proj_weight=self.k_proj.weight, v_proj_weight=self.v_proj.weight,
+                in_proj_weight=None,
+                in_proj_bias=L.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
+                bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0,
+                out_proj_weight=self.c_proj.weight, out_proj_bias=self.c_proj.bias,
+                use_separate_proj_weight=True, training=self.training,
+                need_weights=need_weights, average_attn_weights=False)
+            return out.squeeze(0), w
+
+    L.manual_seed(111)
+    pool = AttentionPool2d(3, 8, 2, 5).double()
+    x = _t(L, 2, 8, 3, 3, seed=112, grad=True)
+    out, none = pool(x)
+    out2, w = pool(x, need_weights=True)
+    (out.sum() + out2.pow(2).sum()).backward()
+    return dict(out=out, none=none, w=w, xg=x.grad, grads=grads_of(pool))
+
+
+@program
+def timm_weight_init_trunc_normal_lecun_named_apply_and_nn_init_variants(L):
+    """timm's init code under a seed: trunc_normal_(std=.02, a=-2, b=2) and its TF form
+    (mean 0, std 1 then mul_/add_), variance_scaling_ for lecun_normal (fan_in, a truncated
+    normal divided by .87962566103423978), named_apply walking modules depth-first with
+    dotted names and a head_bias, nn.init's kaiming_normal_(mode='fan_out',
+    nonlinearity='relu'), xavier_uniform_ with calculate_gain('tanh'), orthogonal_ on a
+    conv weight, zeros_ and ones_, trunc_normal_ on a float64 tensor and the fan
+    computations of a 5-d weight; the weights compared."""
+    nn = L.nn
+    init = nn.init
+
+    def trunc_normal_tf_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+        with L.no_grad():
+            init.trunc_normal_(tensor, 0, 1.0, a, b)
+            tensor.mul_(std).add_(mean)
+        return tensor
+
+    def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="normal"):
+        fan_in, fan_out = init._calculate_fan_in_and_fan_out(tensor)
+        denom = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        variance = scale / denom
+        if distribution == "truncated_normal":
+            trunc_normal_tf_(tensor, std=math.sqrt(variance) / .87962566103423978)
+        elif distribution == "normal":
+            with L.no_grad():
+                tensor.normal_(std=math.sqrt(variance))
+        else:
+            bound = math.sqrt(3 * variance)
+            with L.no_grad():
+                tensor.uniform_(-bound, bound)
+
+    def named_apply(fn, module, name="", depth_first=True, include_root=False):
+        if not depth_first and include_root:
+            fn(module=module, name=name)
+        for child_name, child_module in module.named_children():
+            child_name = ".".join((name, child_name)) if name else child_name
+            named_apply(fn=fn, module=child_module, name=child_name, depth_first=depth_first,
+                        include_root=True)
+        if depth_first and include_root:
+            fn(module=module, name=name)
+        return module
+
+    visited = []
+
+    def init_weights(module, name="", head_bias=0.0):
+        visited.append(name)
+        if isinstance(module, nn.Linear):
+            if name.startswith("head"):
+                init.zeros_(module.weight)
+                init.constant_(module.bias, head_bias)
+            elif "mlp" in name:
+                init.xavier_uniform_(module.weight, gain=init.calculate_gain("tanh"))
+                init.normal_(module.bias, std=1e-6)
+            else:
+                variance_scaling_(module.weight, mode="fan_avg",
+                                  distribution="truncated_normal")
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv2d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Conv3d):
+            variance_scaling_(module.weight, distribution="uniform")
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+    L.manual_seed(121)
+    model = nn.Sequential(OrderedDict([
+        ("stem", nn.Conv2d(3, 4, 3)), ("vid", nn.Conv3d(2, 3, (1, 3, 3), bias=False)),
+        ("blocks", nn.Sequential(OrderedDict([
+            ("norm", nn.LayerNorm(4)),
+            ("mlp", nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 4))),
+            ("proj", nn.Linear(4, 4))]))),
+        ("head", nn.Linear(4, 3))]))
+    named_apply(lambda module, name: init_weights(module, name, head_bias=-math.log(9)),
+                model)
+    w = L.empty(3, 4, dtype=L.float64)
+    init.trunc_normal_(w, mean=0.5, std=0.02, a=0.45, b=0.55)
+    ortho = L.empty(4, 2, 3, 3)
+    init.orthogonal_(ortho, gain=0.5)
+    lecun = L.empty(5, 7)
+    variance_scaling_(lecun, distribution="truncated_normal")
+    fans = init._calculate_fan_in_and_fan_out(model.vid.weight)
+    return dict(state=model.state_dict(), visited=visited, w=w, ortho=ortho, lecun=lecun,
+                fans=fans, gain=[init.calculate_gain(n, p) for n, p in
+                                 (("leaky_relu", 0.2), ("selu", None), ("conv3d", None))])
+
+
+@program
+def torchvision_stochastic_depth_row_and_batch_modes_with_yolo_grid_decoding(L):
+    """torchvision.ops.stochastic_depth in its two modes ('row': a mask of shape [N, 1, ...],
+    'batch': one draw) by torch.empty(size, dtype=..., device=...).bernoulli_(survival) and
+    div_(survival) when survival > 0, its ValueError words for p outside [0, 1] and for a bad
+    mode; and YOLOv5's Detect head decoding: the grid by torch.meshgrid(y, x, indexing='ij'),
+    torch.stack((xv, yv), 2).expand(1, na, ny, nx, 2) - 0.5, the anchor grid by view and
+    expand, the output view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2).contiguous(),
+    sigmoid().split((2, 2, nc + 1), 4), xy and wh decoded and torch.cat((xy, wh, conf), 4)
+    collected by view(bs, -1, no) and cat over levels."""
+    nn = L.nn
+
+    def stochastic_depth(input, p, mode, training=True):
+        if p < 0.0 or p > 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+        if mode not in ["batch", "row"]:
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+        if not training or p == 0.0:
+            return input
+        survival_rate = 1.0 - p
+        if mode == "row":
+            size = [input.shape[0]] + [1] * (input.ndim - 1)
+        else:
+            size = [1] * input.ndim
+        noise = L.empty(size, dtype=input.dtype, device=input.device)
+        noise = noise.bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return input * noise
+
+    class Detect(nn.Module):
+        def __init__(self, nc=2, anchors=((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119)),
+                     ch=(4, 6)):
+            super().__init__()
+            self.nc, self.no = nc, nc + 5
+            self.nl, self.na = len(anchors), len(anchors[0]) // 2
+            self.register_buffer("anchors", L.tensor(anchors).float().view(self.nl, -1, 2))
+            self.m = nn.ModuleList(nn.Conv2d(x, self.no * self.na, 1) for x in ch)
+            self.stride = L.tensor([8.0, 16.0])
+
+        def _make_grid(self, nx, ny, i):
+            shape = 1, self.na, ny, nx, 2
+            y, x = L.arange(ny, dtype=L.float32), L.arange(nx, dtype=L.float32)
+            yv, xv = L.meshgrid(y, x, indexing="ij")
+            grid = L.stack((xv, yv), 2).expand(shape) - 0.5
+            anchor_grid = (self.anchors[i] * self.stride[i]).view((1, self.na, 1, 1, 2)) \
+                .expand(shape)
+            return grid, anchor_grid
+
+        def forward(self, xs):
+            z = []
+            xs = list(xs)
+            for i in range(self.nl):
+                xs[i] = self.m[i](xs[i])
+                bs, _, ny, nx = xs[i].shape
+                xs[i] = xs[i].view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2) \
+                    .contiguous()
+                grid, anchor_grid = self._make_grid(nx, ny, i)
+                xy, wh, conf = xs[i].sigmoid().split((2, 2, self.nc + 1), 4)
+                xy = (xy * 2 + grid) * self.stride[i]
+                wh = (wh * 2) ** 2 * anchor_grid
+                y = L.cat((xy, wh, conf), 4)
+                z.append(y.view(bs, self.na * nx * ny, self.no))
+            return L.cat(z, 1), xs
+
+    x = _f32(L, 4, 3, 2, 2, seed=131)
+    L.manual_seed(132)
+    row = stochastic_depth(x, 0.5, "row")
+    batch = stochastic_depth(x, 0.3, "batch")
+    allgone = stochastic_depth(x, 1.0, "row")
+    errs = [err(lambda: stochastic_depth(x, 1.5, "row")),
+            err(lambda: stochastic_depth(x, 0.5, "col"))]
+    L.manual_seed(133)
+    det = Detect()
+    feats = [_f32(L, 2, 4, 4, 6, seed=134), _f32(L, 2, 6, 2, 3, seed=135)]
+    out, raw = det(feats)
+    return dict(row=row, batch=batch, allgone=allgone, errs=errs, out=out,
+                raw_shapes=[r.shape for r in raw], anchors=det.anchors)
+
+
+@program
+def conv_bn_fusion_and_channels_last_memory_format_for_inference(L):
+    """Inference preparation as deployment scripts write it: fuse_conv_bn_eval and
+    fuse_conv_bn_weights folding eval BatchNorm statistics into a conv (with and without a
+    conv bias), fuse_linear_bn_eval; model.to(memory_format=torch.channels_last) and inputs
+    .contiguous(memory_format=torch.channels_last) (the strides, is_contiguous under both
+    formats, the outputs equal to the contiguous run); convert_conv2d_weight_memory_format;
+    torch.nn.utils.parameters_to_vector / vector_to_parameters round trip, and the view error
+    parameters_to_vector meets on channels-last weights."""
+    nn = L.nn
+    U = nn.utils
+    L.manual_seed(141)
+    conv = nn.Conv2d(3, 4, 3, padding=1, bias=False).double()
+    bn = nn.BatchNorm2d(4).double()
+    conv2 = nn.Conv2d(4, 4, (1, 3), padding=(0, 1), groups=2).double()
+    bn2 = nn.BatchNorm2d(4, eps=1e-3, affine=False).double()
+    x = _t(L, 2, 3, 5, 6, seed=142)
+    for _ in range(3):                       # some running statistics
+        bn2(conv2(bn(conv(x))))
+    seq = nn.Sequential(conv, bn, nn.ReLU(), conv2, bn2).eval()
+    ref = seq(x)
+    fused = nn.Sequential(U.fuse_conv_bn_eval(conv, bn), nn.ReLU(),
+                          U.fuse_conv_bn_eval(conv2, bn2)).eval()
+    fw, fb = U.fuse_conv_bn_weights(conv.weight, None, bn.running_mean, bn.running_var,
+                                    bn.eps, bn.weight, bn.bias)
+    lin, bn1 = nn.Linear(3, 4).double(), nn.BatchNorm1d(4).double()
+    bn1(lin(_t(L, 5, 3, seed=143)))
+    lin.eval(), bn1.eval()
+    lf = U.fuse_linear_bn_eval(lin, bn1)
+    xl = _t(L, 2, 3, seed=144)
+    vec = U.parameters_to_vector(fused.parameters())
+    U.vector_to_parameters(vec * 2, fused.parameters())
+    plain = fused(x)
+    cl = fused.to(memory_format=L.channels_last)
+    xc = x.contiguous(memory_format=L.channels_last)
+    out_cl = cl(xc)
+    view_err = err(lambda: U.parameters_to_vector(cl.parameters()))
+    conv3 = U.convert_conv2d_weight_memory_format(nn.Conv2d(2, 2, 3).double(),
+                                                  L.channels_last)
+    return dict(ref=ref, fused=fused(x), fw=fw, fb=fb, fused_rg=fw.requires_grad,
+                lin=(lin(xl), bn1(lin(xl)), lf(xl)), lfw=lf.weight,
+                xc_strides=xc.stride(), xc_cl=xc.is_contiguous(memory_format=L.channels_last),
+                xc_c=xc.is_contiguous(), out_cl=out_cl, plain=plain, view_err=view_err,
+                w_cl=fused[0].weight.is_contiguous(memory_format=L.channels_last),
+                w3=conv3.weight.stride(), vec=vec, doubled=fused[2].bias,
+                types=[type(m).__name__ for m in fused])
+
+
+@program
+def empty_batches_and_zero_dim_tensors_through_model_zoo_layers(L):
+    """What a detection or sampling loop meets when a batch comes out empty: conv2d,
+    depthwise conv, linear, BatchNorm2d in eval, LayerNorm, GroupNorm, F.interpolate and
+    adaptive pooling over a batch of 0; cross_entropy's mean over no targets (nan) and sum
+    (0); max over an empty dim (the IndexError words) and amax's; topk(0); cat and stack of
+    empties; a backward through the empty path giving zero-filled parameter gradients; and
+    0-d tensors: item(), indexing with None and Ellipsis, expand, stack of scalars,
+    view(1), where with 0-d operands, clip_grad_norm_'s 0-d total."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(151)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
+                        nn.Conv2d(4, 4, 3, groups=4, padding=1), nn.GroupNorm(2, 4),
+                        nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(), nn.LayerNorm(16),
+                        nn.Linear(16, 5)).double()
+    net[1].eval()
+    x = L.zeros(0, 3, 6, 6, dtype=L.float64, requires_grad=True)
+    out = net(x)
+    up = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    tgt = L.zeros(0, dtype=L.long)
+    ce_mean = F.cross_entropy(out, tgt)
+    ce_sum = F.cross_entropy(out, tgt, reduction="sum")
+    ce_sum.backward()
+    grads = {n: p.grad for n, p in net.named_parameters()}
+    e = L.zeros(3, 0, dtype=L.float64)
+    max_err = err(lambda: e.max(dim=1))
+    amax_err = err(lambda: e.amax(1))
+    tk = e.topk(0, dim=1)
+    cat = L.cat([L.zeros(0, 4), L.ones(2, 4)], dim=0)
+    stk = L.stack([L.zeros(0, 2), L.zeros(0, 2)], dim=-1)
+    s = L.tensor(2.5, dtype=L.float64, requires_grad=True)
+    pieces = [s[None], s[...], s.expand(2, 3), L.stack([s, s * 2, s ** 2]), s.view(1),
+              L.where(s > 2, s, L.tensor(0.0, dtype=L.float64)), s.reshape(()), s.unsqueeze(-1)]
+    sum(p.sum() for p in pieces).backward()
+    w = nn.Parameter(L.tensor(3.0, dtype=L.float64))
+    w.grad = L.tensor(4.0, dtype=L.float64)
+    total = nn.utils.clip_grad_norm_(w, 1.0)
+    return dict(out=out, up=up, ce_mean=ce_mean, ce_sum=ce_sum, grads=grads, max_err=max_err,
+                amax_err=amax_err, tk=tuple(tk), cat=cat, stk=stk, item=s.item(),
+                pieces=pieces, sg=s.grad, total=total, wg=w.grad, dim=s.dim(),
+                numel=s.numel(), shape=s.shape)
+
+
+@program
+def out_arguments_negative_dims_and_inplace_ops_on_views_in_library_code(L):
+    """The less common call forms library code uses: torch.cat / stack / mul / add(alpha=) /
+    sum(dim=-1) / cumsum / matmul / clamp / where with out= (preallocated buffers, a resized
+    empty out, the returned tensor being out), torch.max(x, dim=-2, out=(values, indices)) and
+    sort(out=), negative dims everywhere (flatten(-3, -1), movedim, narrow(-1, ...), transpose
+    (-1, -3), softmax(-2)), in-place ops on views (a slice's add_, a transposed view's
+    mul_, diagonal().fill_, unfold().copy_ through the base, select().zero_) seen through the
+    base, and a gradient through in-place writes into a cloned leaf's views."""
+    rng = np.random.RandomState(161)
+    a = L.tensor(rng.randn(2, 3, 4))
+    b = L.tensor(rng.randn(2, 3, 4))
+    outs = {}
+    buf = L.empty(0, dtype=L.float64)
+    r = L.cat([a, b], dim=-1, out=buf)
+    outs["cat_is_out"] = r is buf
+    outs["cat"] = buf
+    st = L.empty(2, 2, 3, 4, dtype=L.float64)
+    L.stack((a, b), dim=1, out=st)
+    outs["stack"] = st
+    m = L.empty_like(a)
+    L.mul(a, b, out=m)
+    ad = L.zeros(2, 3, 4, dtype=L.float64)
+    L.add(a, b, alpha=-0.5, out=ad)
+    sm = L.empty(2, 3, dtype=L.float64)
+    L.sum(a, dim=-1, out=sm)
+    cs = L.empty(0, dtype=L.float64)
+    L.cumsum(a, -2, out=cs)
+    mm = L.empty(2, 3, 3, dtype=L.float64)
+    L.matmul(a, b.transpose(-1, -2), out=mm)
+    cl = L.empty_like(a)
+    L.clamp(a, min=-0.5, max=0.5, out=cl)
+    vals, idx = L.empty(0, dtype=L.float64), L.empty(0, dtype=L.long)
+    L.max(a, dim=-2, out=(vals, idx))
+    sv, si = L.empty(0, dtype=L.float64), L.empty(0, dtype=L.long)
+    L.sort(a, dim=-1, descending=True, out=(sv, si))
+    wh = L.empty_like(a)
+    L.where(a > 0, a, b, out=wh)
+    outs.update(m=m, ad=ad, sm=sm, cs=cs, mm=mm, cl=cl, vals=vals, idx=idx, sv=sv, si=si,
+                wh=wh)
+    outs["neg"] = [a.flatten(-3, -1), a.movedim(-1, 0), a.narrow(-1, 1, 2),
+                   a.transpose(-1, -3), a.softmax(-2), a.unflatten(-1, (2, -1)),
+                   a.permute(-1, -3, -2), a.sum((-1, -3)), a.mean(-2, keepdim=True)]
+    base = L.zeros(4, 5, dtype=L.float64)
+    base[1:3].add_(1.0)
+    base.t()[2].mul_(3.0)
+    base[:4, :4].diagonal().fill_(7.0)
+    base.unfold(1, 2, 2)[0, 1].copy_(L.tensor([-1.0, -2.0], dtype=L.float64))
+    base.select(-1, -1).zero_()
+    outs["base"] = base
+    leaf = L.tensor(rng.randn(3, 4), requires_grad=True)
+    work = leaf.clone()
+    work[:, 1:].mul_(2.0)
+    work.t()[0].add_(work[:, 2])
+    work.diagonal().exp_()
+    work.sum().backward()
+    outs["leaf_grad"] = leaf.grad
+    outs["work"] = work
+    return outs
+
+
+@program
+def swa_utils_ema_averaged_model_update_bn_and_batchnorm_checkpoint_versions(L):
+    """torch.optim.swa_utils as recent training scripts use it: AveragedModel with
+    multi_avg_fn=get_ema_multi_avg_fn(0.9) and use_buffers=True, another with the default
+    running average (n_averaged), SWALR(anneal_strategy='cos', anneal_epochs=2) after a
+    warm phase, update_bn over a DataLoader of tuples resetting and recomputing the running
+    stats (momentum None, restored after); and BatchNorm's versioned loading: an old
+    checkpoint without num_batches_tracked (a plain dict, no _metadata) loads strictly, the
+    counter reset to 0, while one carrying _metadata version 2 reports it missing."""
+    nn, F = L.nn, L.nn.functional
+    swa = L.optim.swa_utils
+    L.manual_seed(171)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
+                          nn.Linear(4, 1)).double()
+    ema = swa.AveragedModel(model, multi_avg_fn=swa.get_ema_multi_avg_fn(0.9),
+                            use_buffers=True)
+    avg = swa.AveragedModel(model)
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
+    sched = swa.SWALR(opt, swa_lr=0.02, anneal_epochs=2, anneal_strategy="cos")
+    x = _t(L, 12, 3, seed=172)
+    y = _t(L, 12, 1, seed=173)
+    ds = L.utils.data.TensorDataset(x, y)
+    loader = L.utils.data.DataLoader(ds, batch_size=4, shuffle=False)
+    lrs = []
+    for epoch in range(4):
+        for xb, yb in loader:
+            opt.zero_grad()
+            F.mse_loss(model(xb), yb).backward()
+            opt.step()
+            ema.update_parameters(model)
+        if epoch >= 1:
+            avg.update_parameters(model)
+            sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    swa.update_bn(loader, avg)
+    with L.no_grad():
+        avg.eval(), ema.eval()
+        outs = (avg(x), ema(x))
+    old = {k: v for k, v in model.state_dict().items() if "num_batches" not in k}
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
+                          nn.Linear(4, 1)).double()
+    fresh[1].num_batches_tracked.fill_(5)
+    res = fresh.load_state_dict(old)
+    versioned = model.state_dict()
+    meta = versioned._metadata
+    trimmed = OrderedDict((k, v) for k, v in versioned.items() if "num_batches" not in k)
+    trimmed._metadata = meta
+    missing = err(lambda: fresh.load_state_dict(trimmed))
+    return dict(lrs=lrs, n_avg=avg.n_averaged, ema_n=ema.n_averaged, outs=outs,
+                avg_bn=(avg.module[1].running_mean, avg.module[1].running_var,
+                        avg.module[1].momentum),
+                ema_sd=ema.module.state_dict(), res=repr(res),
+                nbt=fresh[1].num_batches_tracked, missing=missing,
+                version=meta.get("1", {}).get("version"))
+
+
+@program
+def matrix_nms_and_soft_nms_rescoring_of_detections(L):
+    """SOLOv2's Matrix NMS (an IoU matrix by mm of flattened masks, triu(diagonal=1),
+    compensate IoU by max(0) expanded and transposed, decay by the gaussian exp(-sigma (iou^2
+    - comp^2)).min(0) and the linear (1 - iou) / (1 - comp)) and the Soft-NMS loop of
+    Bodla et al. (a gaussian re-weighting of the remaining scores after each argmax pick,
+    the picks' original indices carried along with index_select and cat, a score floor),
+    the survivors ranked by torch.argsort(descending=True, stable=True)."""
+    rng = np.random.RandomState(181)
+    masks = L.tensor(rng.rand(6, 5, 5) > 0.5)
+    labels = L.tensor([0, 1, 0, 0, 1, 1])
+    scores = L.tensor(rng.uniform(0.2, 1.0, 6))
+    order = L.argsort(scores, descending=True)
+    masks, labels, scores = masks[order], labels[order], scores[order]
+    sum_masks = masks.sum((1, 2)).float()
+
+    def matrix_nms(seg_masks, cate_labels, cate_scores, kernel, sigma=2.0):
+        n = len(cate_labels)
+        seg_masks = seg_masks.reshape(n, -1).float()
+        inter = L.mm(seg_masks, seg_masks.transpose(1, 0))
+        sum_expand = sum_masks.expand(n, n)
+        iou = (inter / (sum_expand + sum_expand.transpose(1, 0) - inter)).triu(diagonal=1)
+        cl = cate_labels.expand(n, n)
+        label_matrix = (cl == cl.transpose(1, 0)).float().triu(diagonal=1)
+        compensate_iou, _ = (iou * label_matrix).max(0)
+        compensate_iou = compensate_iou.expand(n, n).transpose(1, 0)
+        decay_iou = iou * label_matrix
+        if kernel == "gaussian":
+            decay_matrix = L.exp(-1 * sigma * (decay_iou ** 2))
+            compensate_matrix = L.exp(-1 * sigma * (compensate_iou ** 2))
+            decay_coefficient, _ = (decay_matrix / compensate_matrix).min(0)
+        else:
+            decay_matrix = (1 - decay_iou) / (1 - compensate_iou)
+            decay_coefficient, _ = decay_matrix.min(0)
+        return cate_scores.float() * decay_coefficient
+
+    def box_iou_one(box, boxes):
+        lt = L.maximum(box[:2], boxes[:, :2])
+        rb = L.minimum(box[2:], boxes[:, 2:])
+        wh = (rb - lt).clamp_(min=0)
+        inter = wh.prod(-1)
+        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+        return inter / (area(box) + area(boxes) - inter)
+
+    def soft_nms(boxes, scores, sigma=0.5, score_thresh=0.05):
+        idxs = L.arange(len(scores))
+        keep, kept_scores = [], []
+        boxes, scores = boxes.clone(), scores.clone()
+        while scores.numel() > 0:
+            i = L.argmax(scores)
+            keep.append(idxs[i].item())
+            kept_scores.append(scores[i].clone())
+            rest = L.cat([L.arange(0, i), L.arange(i + 1, scores.numel())])
+            ious = box_iou_one(boxes[i], boxes.index_select(0, rest))
+            boxes, idxs = boxes[rest], idxs[rest]
+            scores = scores[rest] * L.exp(-(ious * ious) / sigma)
+            alive = scores > score_thresh
+            boxes, idxs, scores = boxes[alive], idxs[alive], scores[alive]
+        return L.tensor(keep), L.stack(kept_scores) if kept_scores else scores
+
+    g = matrix_nms(masks, labels, scores, "gaussian")
+    lin = matrix_nms(masks, labels, scores, "linear")
+    xy = rng.uniform(0, 10, (7, 2))
+    boxes = L.tensor(np.concatenate([xy, xy + rng.uniform(2, 6, (7, 2))], 1))
+    bscores = L.tensor(rng.uniform(0.1, 1.0, 7), requires_grad=True)
+    keep, ks = soft_nms(boxes, bscores)
+    ks.sum().backward()
+    return dict(order=order, g=g, lin=lin, rank=L.argsort(g, descending=True, stable=True),
+                keep=keep, ks=ks, grad=bscores.grad)
+
+
+@program
+def halonet_blocked_local_attention_by_unfold_with_checkpoint_sequential(L):
+    """timm's HaloAttn: queries from non-overlapping blocks by reshape/permute, keys and values
+    from overlapping halo windows by F.pad then Tensor.unfold twice (size block + 2 halo,
+    step block) and reshape, a learned block-to-window bias, the attention folded back to
+    the map; BoTNet's MHSA with relative-position logits by rel_logits_1d's trick (F.pad to
+    shift, flatten, reshape and slice, expand and permute) for height and width;
+    run through torch.utils.checkpoint.checkpoint_sequential(segments=2,
+    use_reentrant=False), and the second-order-free gradients compared with the plain run."""
+    nn, F = L.nn, L.nn.functional
+
+    def rel_logits_1d(q, rel_k, permute_mask):
+        B, H, W, dim = q.shape
+        x = q @ rel_k.transpose(-1, -2)
+        x = x.reshape(-1, W, 2 * W - 1)
+        x_pad = F.pad(x, [0, 1]).flatten(1)
+        x_pad = F.pad(x_pad, [0, W - 1])
+        x_pad = x_pad.reshape(-1, W + 1, 2 * W - 1)
+        x = x_pad[:, :W, W - 1:]
+        x = x.reshape(B, H, 1, W, W).expand(-1, -1, H, -1, -1)
+        return x.permute(permute_mask)
+
+    class HaloAttn(nn.Module):
+        def __init__(self, dim, heads=2, dim_head=4, block=2, halo=1):
+            super().__init__()
+            self.heads, self.dim_head, self.block, self.halo = heads, dim_head, block, halo
+            self.win = block + 2 * halo
+            self.scale = dim_head ** -0.5
+            self.q = nn.Conv2d(dim, heads * dim_head, 1, bias=False)
+            self.kv = nn.Conv2d(dim, 2 * heads * dim_head, 1, bias=False)
+            self.rel_bias = nn.Parameter(0.1 * L.randn(heads, block * block, self.win ** 2))
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            bs, hd = self.block, self.dim_head
+            nh, nw = H // bs, W // bs
+            nb = nh * nw
+            q = self.q(x)
+            q = q.reshape(-1, hd, nh, bs, nw, bs).permute(0, 1, 3, 5, 2, 4)
+            q = q.reshape(B * self.heads, hd, -1, nb).transpose(1, 3)
+            kv = self.kv(x)
+            kv = F.pad(kv, [self.halo, self.halo, self.halo, self.halo])
+            kv = kv.unfold(2, self.win, bs).unfold(3, self.win, bs)
+            kv = kv.reshape(B * self.heads, 2 * hd, nb, -1).permute(0, 2, 3, 1)
+            k, v = L.split(kv, [hd, hd], dim=-1)
+            attn = (q @ k.transpose(-1, -2)) * self.scale + self.rel_bias.repeat(B, 1, 1)[:, None]
+            attn = attn.softmax(dim=-1)
+            out = (attn @ v).transpose(1, 3)
+            out = out.reshape(-1, bs, bs, nh, nw).permute(0, 3, 1, 4, 2).contiguous()
+            return out.view(B, -1, H, W)
+
+    class BotMHSA(nn.Module):
+        def __init__(self, dim, H, W, dim_head=4):
+            super().__init__()
+            self.qkv = nn.Conv2d(dim, 3 * dim_head, 1, bias=False)
+            self.height_rel = nn.Parameter(L.randn(2 * H - 1, dim_head) * dim_head ** -0.5)
+            self.width_rel = nn.Parameter(L.randn(2 * W - 1, dim_head) * dim_head ** -0.5)
+            self.dh = dim_head
+
+        def forward(self, x):
+            B, C, H, W = x.shape
+            q, k, v = self.qkv(x).reshape(B, 3 * self.dh, -1).transpose(-1, -2).split(
+                self.dh, dim=-1)
+            q = q * self.dh ** -0.5
+            qm = q.reshape(B, H, W, -1)
+            rel_w = rel_logits_1d(qm, self.width_rel, (0, 1, 3, 2, 4))
+            rel_h = rel_logits_1d(qm.transpose(1, 2), self.height_rel, (0, 3, 1, 4, 2))
+            rel = (rel_w + rel_h).reshape(B, H * W, H * W)
+            attn = (q @ k.transpose(-1, -2) + rel).softmax(dim=-1)
+            return (attn @ v).transpose(-1, -2).reshape(B, -1, H, W)
+
+    L.manual_seed(191)
+    net = nn.Sequential(nn.Conv2d(3, 6, 1), HaloAttn(6), nn.GELU(), nn.Conv2d(8, 6, 1),
+                        BotMHSA(6, 4, 6), nn.Conv2d(4, 2, 1)).double()
+    x = _t(L, 2, 3, 4, 6, seed=192, grad=True)
+    y = net(x)
+    y.sin().sum().backward()
+    plain = dict(y=y, xg=x.grad.clone(), grads=grads_of(net))
+    net.zero_grad()
+    x.grad = None
+    y2 = L.utils.checkpoint.checkpoint_sequential(net, 2, x, use_reentrant=False)
+    y2.sin().sum().backward()
+    return dict(plain=plain, y2=y2, xg2=x.grad, grads2=grads_of(net))
+
+
+@program
+def training_checkpoint_with_numpy_metrics_under_weights_only_loading(L):
+    """A training script's checkpoint as they are written in the wild: the state dict beside
+    metrics that came out of numpy (best_acc = np.float64 from a np.mean, the epoch as
+    np.int64, a np.bool_ flag, a per-class np.ndarray) saved by torch.save into a BytesIO; the
+    default weights_only=True load refuses it (an UnpicklingError naming numpy's scalar
+    global), torch.serialization.safe_globals([...scalar, np.dtype, the dtype classes]) lets
+    it through keeping the numpy types, weights_only=False too; a checkpoint of tensors,
+    Python numbers and strings only loads by default; get_unsafe_globals_in_checkpoint lists
+    what would be refused."""
+    nn = L.nn
+    L.manual_seed(201)
+    model = nn.Linear(3, 2).double()
+    accs = np.array([0.5, 0.75, 0.625])
+    ckpt = {"state_dict": model.state_dict(), "best_acc": np.mean(accs),
+            "epoch": np.int64(7), "improved": np.bool_(True), "lr": 0.01, "arch": "linear"}
+    buf = io.BytesIO()
+    L.save(ckpt, buf)
+    data = buf.getvalue()
+
+    def refused():
+        try:
+            L.load(io.BytesIO(data))
+        except Exception as e:  # noqa: BLE001
+            return type(e).__name__, "Unsupported global: GLOBAL numpy._core.multiarray.scalar" \
+                in str(e)
+        return "loaded"
+
+    allowed = [np._core.multiarray.scalar, np.dtype, np.dtypes.Float64DType,
+               np.dtypes.Int64DType, np.dtypes.BoolDType]
+    with L.serialization.safe_globals(allowed):
+        safe = L.load(io.BytesIO(data))
+    full = L.load(io.BytesIO(data), weights_only=False)
+    unsafe = sorted(L.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
+    plain = {"state_dict": model.state_dict(), "best_acc": float(np.mean(accs)),
+             "epoch": 7, "arch": "linear"}
+    buf2 = io.BytesIO()
+    L.save(plain, buf2)
+    buf2.seek(0)
+    back = L.load(buf2)
+    per_class = io.BytesIO()
+    L.save({"per_class": accs}, per_class)
+    arr = L.load(io.BytesIO(per_class.getvalue()), weights_only=False)["per_class"]
+    return dict(refused=refused(), safe={k: (type(v).__name__, v) for k, v in safe.items()
+                                         if k != "state_dict"},
+                safe_sd=safe["state_dict"],
+                full={k: type(v).__name__ for k, v in full.items()}, unsafe=unsafe,
+                back=back, arr=arr, best=full["best_acc"], epoch=int(full["epoch"]))
+
+
+
+@program(rtol=2e-5, atol=1e-6)
+def timm_checkpoint_filter_adapting_pretrained_weights_to_a_new_model(L):
+    """timm's load_pretrained path: a checkpoint filter resizing a ViT's pos_embed from a 3x3
+    to a 4x5 grid (the class token split off, reshape/permute to NCHW,
+    F.interpolate(mode='bicubic', antialias=True, align_corners=False), back), adapt_input_conv
+    summing an RGB stem over its input channels for 1-channel input and repeating it for 5
+    (scaled by 3 / in_chans), the classifier dropped when num_classes differs and loaded with
+    strict=False; a load_state_dict pre-hook renaming legacy keys (with_module=True), a
+    state_dict post-hook, tied embedding weights (named_parameters(remove_duplicate=False),
+    state_dict(keep_vars=True)), and the result's forward."""
+    nn, F = L.nn, L.nn.functional
+
+    def resample_abs_pos_embed(posemb, new_size, num_prefix_tokens=1):
+        prefix, posemb = posemb[:, :num_prefix_tokens], posemb[:, num_prefix_tokens:]
+        old = int(math.sqrt(posemb.shape[1]))
+        dim = posemb.shape[-1]
+        orig_dtype = posemb.dtype
+        posemb = posemb.float().reshape(1, old, old, -1).permute(0, 3, 1, 2)
+        posemb = F.interpolate(posemb, size=new_size, mode="bicubic", antialias=True,
+                               align_corners=False)
+        posemb = posemb.permute(0, 2, 3, 1).reshape(1, -1, dim).to(orig_dtype)
+        return L.cat([prefix, posemb], dim=1)
+
+    def adapt_input_conv(in_chans, conv_weight):
+        conv_type = conv_weight.dtype
+        conv_weight = conv_weight.float()
+        O, I, J, K = conv_weight.shape
+        if in_chans == 1:
+            conv_weight = conv_weight.sum(dim=1, keepdim=True)
+        elif in_chans != 3:
+            repeat = int(math.ceil(in_chans / 3))
+            conv_weight = conv_weight.repeat(1, repeat, 1, 1)[:, :in_chans, :, :]
+            conv_weight *= (3 / float(in_chans))
+        return conv_weight.to(conv_type)
+
+    class TinyViT(nn.Module):
+        def __init__(self, in_chans=3, grid=(3, 3), num_classes=4, dim=6):
+            super().__init__()
+            self.patch_embed = nn.Conv2d(in_chans, dim, 2, stride=2)
+            self.cls_token = nn.Parameter(L.zeros(1, 1, dim))
+            self.pos_embed = nn.Parameter(L.zeros(1, grid[0] * grid[1] + 1, dim))
+            self.norm = nn.LayerNorm(dim)
+            self.head = nn.Linear(dim, num_classes)
+
+        def forward(self, x):
+            x = self.patch_embed(x).flatten(2).transpose(1, 2)
+            x = L.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+            return self.head(self.norm(x)[:, 0])
+
+    L.manual_seed(211)
+    src = TinyViT()
+    with L.no_grad():
+        for p in src.parameters():
+            p.normal_(0, 0.5)
+    ckpt = {("fc_norm." + k[5:] if k.startswith("norm.") else k): v
+            for k, v in src.state_dict().items()}              # a legacy naming
+
+    def rename_legacy(module, state_dict, prefix, local_metadata, strict, missing_keys,
+                      unexpected_keys, error_msgs):
+        for k in [k for k in state_dict if k.startswith(prefix + "fc_norm.")]:
+            state_dict[prefix + "norm." + k[len(prefix) + 8:]] = state_dict.pop(k)
+
+    def filter_fn(state_dict, model, in_chans):
+        out = {}
+        for k, v in state_dict.items():
+            if k == "pos_embed" and v.shape != model.pos_embed.shape:
+                v = resample_abs_pos_embed(v, (4, 5))
+            elif k == "patch_embed.weight" and v.shape[1] != in_chans:
+                v = adapt_input_conv(in_chans, v)
+            out[k] = v
+        return out
+
+    results = {}
+    for in_chans in (1, 5):
+        model = TinyViT(in_chans=in_chans, grid=(4, 5), num_classes=7)
+        model._register_load_state_dict_pre_hook(rename_legacy, with_module=True)
+        sd = filter_fn(ckpt, model, in_chans)
+        sd = {k: v for k, v in rename_legacy_keys(sd).items()}
+        if sd["head.weight"].shape[0] != 7:
+            sd.pop("head.weight"), sd.pop("head.bias")
+        res = model.load_state_dict(sd, strict=False)
+        x = _f32(L, 2, in_chans, 8, 10, seed=212 + in_chans)
+        results[in_chans] = dict(missing=res.missing_keys, unexpected=res.unexpected_keys,
+                                 pos=model.pos_embed, stem=model.patch_embed.weight,
+                                 out=model(x))
+    fresh = TinyViT()
+    fresh._register_load_state_dict_pre_hook(rename_legacy, with_module=True)
+    strict_res = fresh.load_state_dict(ckpt)
+
+    def drop_cls(module, state_dict, prefix, local_metadata):
+        del state_dict[prefix + "cls_token"]
+
+    fresh.register_state_dict_post_hook(drop_cls)
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(5, 3)
+            self.out = nn.Linear(3, 5, bias=False)
+            self.out.weight = self.emb.weight
+
+    tied = Tied()
+    return dict(results=results, strict=repr(strict_res), keys=list(fresh.state_dict()),
+                tied=([n for n, _ in tied.named_parameters()],
+                      [n for n, _ in tied.named_parameters(remove_duplicate=False)],
+                      list(tied.state_dict(keep_vars=True)),
+                      [type(v).__name__ for v in tied.state_dict(keep_vars=True).values()]))
+
+
+def rename_legacy_keys(state_dict):
+    """The checkpoint's legacy 'fc_norm.' keys as 'norm.' (what timm's filters do by hand)."""
+    return {("norm." + k[8:] if k.startswith("fc_norm.") else k): v
+            for k, v in state_dict.items()}
+
+
+@program
+def custom_lr_scheduler_subclass_per_class_metrics_and_left_padded_batches(L):
+    """Utilities a training repository writes itself: an LRScheduler subclass (warmup then
+    cosine from get_lr over self.last_epoch and base_lrs, a _get_closed_form_lr, its state
+    dict and a resumed copy with last_epoch), per-class accuracy and a confusion matrix by
+    scatter_reduce(reduce='sum'/'amax', include_self=False), bincount(minlength) and
+    index_put_ with accumulate=True, and a left-padded batch for a decoder by
+    pad_sequence(padding_side='left') with its attention mask; one AdamW step on it."""
+    nn, F = L.nn, L.nn.functional
+
+    class WarmupCosine(L.optim.lr_scheduler.LRScheduler):
+        def __init__(self, optimizer, warmup, total, min_lr=0.0, last_epoch=-1):
+            self.warmup, self.total, self.min_lr = warmup, total, min_lr
+            super().__init__(optimizer, last_epoch)
+
+        def _factor(self, step):
+            if step < self.warmup:
+                return (step + 1) / self.warmup
+            t = (step - self.warmup) / max(1, self.total - self.warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+        def get_lr(self):
+            return [self.min_lr + (b - self.min_lr) * self._factor(self.last_epoch)
+                    for b in self.base_lrs]
+
+        def _get_closed_form_lr(self):
+            return self.get_lr()
+
+    L.manual_seed(221)
+    emb = nn.Embedding(10, 4, padding_idx=0)
+    lin = nn.Linear(4, 3)
+    opt = L.optim.AdamW([{"params": emb.parameters()}, {"params": lin.parameters(),
+                                                         "lr": 3e-3}], lr=1e-2)
+    sch = WarmupCosine(opt, warmup=2, total=6, min_lr=1e-4)
+    seqs = [L.tensor([3, 4, 5]), L.tensor([6, 7, 8, 9, 2]), L.tensor([1])]
+    batch = nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=0,
+                                      padding_side="left")
+    mask = batch != 0
+    lrs = []
+    for _ in range(7):
+        opt.zero_grad()
+        h = emb(batch)
+        pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        loss = F.cross_entropy(lin(pooled), L.tensor([0, 2, 1]))
+        loss.backward()
+        opt.step()
+        sch.step()
+        lrs.append(sch.get_last_lr())
+    sd = sch.state_dict()
+    opt2 = L.optim.AdamW([{"params": emb.parameters()}, {"params": lin.parameters(),
+                                                          "lr": 3e-3}], lr=1e-2)
+    for g, g0 in zip(opt2.param_groups, opt.param_groups):
+        g["initial_lr"] = g0["initial_lr"]
+    resumed = WarmupCosine(opt2, warmup=2, total=6, min_lr=1e-4, last_epoch=sd["last_epoch"])
+    rng = np.random.RandomState(222)
+    pred, target = L.tensor(rng.randint(0, 4, 20)), L.tensor(rng.randint(0, 4, 20))
+    correct = (pred == target).double()
+    per_class = L.zeros(4, dtype=L.float64).scatter_reduce(0, target, correct, reduce="sum",
+                                                          include_self=False)
+    counts = L.bincount(target, minlength=5)
+    conf = L.zeros(4, 4, dtype=L.long)
+    conf.index_put_((target, pred), L.ones(20, dtype=L.long), accumulate=True)
+    best = L.full((4,), -1.0, dtype=L.float64).scatter_reduce(
+        0, target, L.tensor(rng.rand(20)), reduce="amax", include_self=False)
+    return dict(lrs=lrs, sd=sd, resumed=resumed.get_last_lr(), batch=batch, mask=mask,
+                emb_g=emb.weight.grad, per_class=per_class, counts=counts, conf=conf,
+                best=best)
+
+
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    assert HARNESS.check(fn, **fn.options) is None
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+@pytest.mark.parametrize("batched", [True, False])
+def test_multi_head_attention_forward_out_projection_may_change_the_width(need_weights,
+                                                                            batched):
+    """F.multi_head_attention_forward reshapes the out-projection's result to its own width
+    (CLIP's attention pooling projects 8 channels to 5), as PyTorch's view(tgt, bsz, -1)."""
+    import minigrad
+    rng = np.random.RandomState(0)
+    shape = (3, 2, 8) if batched else (3, 8)
+    arrays = dict(x=rng.randn(*shape), w=rng.randn(24, 8), b=rng.randn(24),
+                  ow=rng.randn(5, 8), ob=rng.randn(5))
+    got = {}
+    for L in (minigrad, torch):
+        t = {k: L.tensor(v, requires_grad=True) for k, v in arrays.items()}
+        out, w = L.nn.functional.multi_head_attention_forward(
+            t["x"][:1], t["x"], t["x"], 8, 2, t["w"], t["b"], None, None, False, 0.0,
+            t["ow"], t["ob"], need_weights=need_weights)
+        out.square().sum().backward()
+        got[L.__name__] = (tuple(out.shape), out.detach().numpy(), t["ow"].grad.numpy(),
+                           t["w"].grad.numpy())
+    mine, theirs = got["minigrad"], got["torch"]
+    assert mine[0] == theirs[0]
+    for a, b in zip(mine[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("value", [np.float64(0.5), np.float32(2.0), np.int64(3),
+                                   np.bool_(True), np.str_("x")],
+                         ids=["float64", "float32", "int64", "bool", "str"])
+def test_numpy_scalars_saved_as_pickles_like_torch(value):
+    """A numpy scalar in a checkpoint (np.float64 subclasses float) is pickled as PyTorch
+    pickles it: weights_only=True refuses it naming numpy's global, weights_only=False gives
+    back the numpy type; both libraries read each other's file alike."""
+    import pickle
+    import minigrad
+    for saver in (minigrad, torch):
+        buf = io.BytesIO()
+        saver.save({"v": value, "w": saver.ones(2)}, buf)
+        data = buf.getvalue()
+        for loader in (minigrad, torch):
+            with pytest.raises(pickle.UnpicklingError, match="Unsupported global: GLOBAL numpy"):
+                loader.load(io.BytesIO(data))
+            back = loader.load(io.BytesIO(data), weights_only=False)["v"]
+            assert type(back) is type(value) and back == value
+
+
+def test_weight_norm_of_a_one_dimensional_weight_and_its_gradients():
+    """weight_norm(dim=0) on a 1-d weight (a PReLU's slopes): g = |w| per element, and the
+    gradients of g and v PyTorch's (NaN at a zero slope, as PyTorch's)."""
+    import minigrad
+    got = {}
+    for L in (minigrad, torch):
+        m = L.nn.PReLU(4).double()
+        with L.no_grad():
+            m.weight.copy_(L.tensor([0.5, -0.2, 0.0, 1.5]))
+        L.nn.utils.parametrizations.weight_norm(m, dim=0)
+        y = m(L.tensor(np.random.RandomState(0).randn(3, 4)))
+        y.square().sum().backward()
+        p = m.parametrizations.weight
+        got[L.__name__] = [y.detach().numpy(), p.original0.detach().numpy(),
+                           p.original0.grad.numpy(), p.original1.grad.numpy()]
+    for a, b in zip(got["minigrad"], got["torch"]):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, equal_nan=True)
