@@ -182,6 +182,10 @@ OUT_EXACT.update({
               lambda have, want: (f"torch.frexp() expects exponent to have int dtype but got "
                                   f"{_c(want)}")),
 })
+OUT_EXACT["searchsorted"] = OUT_EXACT["bucketize"] = lambda have, want: (
+    f"torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or "
+    f"Long(int64) depending on whether out_int32 flag is True, but we got output tensor's "
+    f"dtype {want} and out_int32 flag is {have == 'Int'}")
 OUT_EXACT["amin"] = OUT_EXACT["amax"]
 OUT_EXACT["inner"] = OUT_EXACT["tensordot"]
 OUT_EXACT["matrix_norm"] = OUT_EXACT["nuclear_norm"]

@@ -73,6 +73,27 @@ def _descriptor(op, name):
     return method
 
 
+def _stable_positional(name, args, kwargs, method):
+    """PyTorch's TypeError for sort/argsort given ``stable=`` beside a positional dim: the
+    overload with ``stable`` takes dim and descending by keyword only.  The signatures as
+    PyTorch lists them for the function (with its ``out``) or the method (without input);
+    the keywords last given first, as PyTorch's map of them gives a few."""
+    got = ", ".join(["Tensor"] * (not method) + [python_type_name(a) for a in args[1:]] +
+                    [f"{k}={python_type_name(v)}" for k, v in reversed(kwargs.items())])
+    head, out = ("", "") if method else ("Tensor input, ", "tuple of Tensors out = None" if
+                                         name == "sort" else "Tensor out = None")
+    first = f"{head}*, bool stable, int dim = -1, bool descending = False"
+    second = f"{head}int dim = -1, bool descending = False"
+    if not method:
+        first += f", {out}"
+        if name == "sort":
+            second += f", *, {out}"
+    why = "" if not method and name == "sort" else \
+        "      didn't match because some of the keywords were incorrect: stable\n"
+    return TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
+                     f"but expected one of:\n * ({first})\n * ({second})\n{why}")
+
+
 def _torch_args(fn, method=False):
     """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
     (the first two operands by name) and ``out=`` (the result copied into ``out``); an
@@ -107,12 +128,7 @@ def _torch_args(fn, method=False):
             _refuse_keepdim_without_dim(fn.__name__, kwargs)
         if "stable" in kwargs and len(args) > 1 and fn.__name__ in ("sort", "argsort"):
             # PyTorch's overload with ``stable`` takes dim and descending by keyword only
-            got = ", ".join(["Tensor"] + [python_type_name(a) for a in args[1:]] +
-                            [f"{k}={python_type_name(v)}" for k, v in kwargs.items()])
-            raise TypeError(f"{fn.__name__}() received an invalid combination of arguments - "
-                            f"got ({got}), but expected one of:\n"
-                            f" * (Tensor input, *, bool stable, int dim = -1, bool descending = "
-                            f"False)\n * (Tensor input, int dim = -1, bool descending = False)\n")
+            raise _stable_positional(fn.__name__, args, kwargs, method)
         if "other" in kwargs and len(args) == 1 and "other" not in _params(fn):
             args = args + (kwargs.pop("other"),)
         out = kwargs.pop("out", None)

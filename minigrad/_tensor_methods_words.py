@@ -5,7 +5,10 @@ position, or the list of signatures where several fit).  Imported once, after th
 that define the methods."""
 from __future__ import annotations
 
+import functools
+
 from ._argument_words import worded
+from ._type_names import python_type_name
 from .tensor import Tensor
 
 __all__ = ["SWAPAXES"]
@@ -59,3 +62,70 @@ Tensor.unsafe_split_with_sizes = worded(Tensor.unsafe_split_with_sizes, True,
                                         "unsafe_split_with_sizes")
 Tensor.unsafe_chunk = worded(Tensor.unsafe_chunk, True, "unsafe_chunk")
 Tensor.divide_ = worded(Tensor.divide_, True, "divide_")
+
+
+def _tensor_other(fn, name, param):
+    """The method ``fn``, refusing a second argument that is not a Tensor in PyTorch's words
+    (its position counted after self; none when given by keyword)."""
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        if args:
+            given, where = args[0], " (position 1)"
+        elif param in kwargs:
+            given, where = kwargs[param], ""
+        else:
+            return fn(self, *args, **kwargs)
+        if not isinstance(given, Tensor):
+            raise TypeError(f"{name}(): argument '{param}'{where} must be Tensor, not "
+                            f"{python_type_name(given)}")
+        return fn(self, *args, **kwargs)
+    return method
+
+
+# the methods whose one signature takes a Tensor after self (``x.atan2(2)`` is refused, where
+# ``x + 2`` is not), with PyTorch's name of that parameter
+Tensor.allclose = _tensor_other(Tensor.allclose, "allclose", "other")
+Tensor.arctan2 = _tensor_other(Tensor.arctan2, "arctan2", "other")
+Tensor.arctan2_ = _tensor_other(Tensor.arctan2_, "arctan2_", "other")
+Tensor.atan2 = _tensor_other(Tensor.atan2, "atan2", "other")
+Tensor.atan2_ = _tensor_other(Tensor.atan2_, "atan2_", "other")
+Tensor.cross = _tensor_other(Tensor.cross, "cross", "other")
+Tensor.dist = _tensor_other(Tensor.dist, "dist", "other")
+Tensor.equal = _tensor_other(Tensor.equal, "equal", "other")
+Tensor.fmax = _tensor_other(Tensor.fmax, "fmax", "other")
+Tensor.fmin = _tensor_other(Tensor.fmin, "fmin", "other")
+Tensor.gcd = _tensor_other(Tensor.gcd, "gcd", "other")
+Tensor.gcd_ = _tensor_other(Tensor.gcd_, "gcd_", "other")
+Tensor.hypot = _tensor_other(Tensor.hypot, "hypot", "other")
+Tensor.hypot_ = _tensor_other(Tensor.hypot_, "hypot_", "other")
+Tensor.igamma = _tensor_other(Tensor.igamma, "igamma", "other")
+Tensor.igamma_ = _tensor_other(Tensor.igamma_, "igamma_", "other")
+Tensor.igammac = _tensor_other(Tensor.igammac, "igammac", "other")
+Tensor.igammac_ = _tensor_other(Tensor.igammac_, "igammac_", "other")
+Tensor.inner = _tensor_other(Tensor.inner, "inner", "other")
+Tensor.is_same_size = _tensor_other(Tensor.is_same_size, "is_same_size", "other")
+Tensor.isclose = _tensor_other(Tensor.isclose, "isclose", "other")
+Tensor.kron = _tensor_other(Tensor.kron, "kron", "other")
+Tensor.lcm = _tensor_other(Tensor.lcm, "lcm", "other")
+Tensor.lcm_ = _tensor_other(Tensor.lcm_, "lcm_", "other")
+Tensor.ldexp = _tensor_other(Tensor.ldexp, "ldexp", "other")
+Tensor.ldexp_ = _tensor_other(Tensor.ldexp_, "ldexp_", "other")
+Tensor.logaddexp = _tensor_other(Tensor.logaddexp, "logaddexp", "other")
+Tensor.logaddexp2 = _tensor_other(Tensor.logaddexp2, "logaddexp2", "other")
+Tensor.logical_and = _tensor_other(Tensor.logical_and, "logical_and", "other")
+Tensor.logical_and_ = _tensor_other(Tensor.logical_and_, "logical_and_", "other")
+Tensor.logical_or = _tensor_other(Tensor.logical_or, "logical_or", "other")
+Tensor.logical_or_ = _tensor_other(Tensor.logical_or_, "logical_or_", "other")
+Tensor.logical_xor = _tensor_other(Tensor.logical_xor, "logical_xor", "other")
+Tensor.logical_xor_ = _tensor_other(Tensor.logical_xor_, "logical_xor_", "other")
+Tensor.maximum = _tensor_other(Tensor.maximum, "maximum", "other")
+Tensor.minimum = _tensor_other(Tensor.minimum, "minimum", "other")
+Tensor.nextafter = _tensor_other(Tensor.nextafter, "nextafter", "other")
+Tensor.nextafter_ = _tensor_other(Tensor.nextafter_, "nextafter_", "other")
+Tensor.vdot = _tensor_other(Tensor.vdot, "vdot", "other")
+Tensor.dot = _tensor_other(Tensor.dot, "dot", "tensor")
+Tensor.outer = _tensor_other(Tensor.outer, "outer", "vec2")
+Tensor.ger = _tensor_other(Tensor.ger, "ger", "vec2")
+Tensor.mv = _tensor_other(Tensor.mv, "mv", "vec")
+Tensor.heaviside = _tensor_other(Tensor.heaviside, "heaviside", "values")
+Tensor.heaviside_ = _tensor_other(Tensor.heaviside_, "heaviside_", "values")

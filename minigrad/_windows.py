@@ -102,18 +102,26 @@ def _label(value):
         f"{kind.__module__.split('.')[0]}.{kind.__name__}"
 
 
+# the factory keywords every window takes
+_FACTORY = ("dtype", "layout", "device", "pin_memory", "requires_grad")
+
+
 def _parameters(name, optional, args, kwargs):
-    """(window_length, {the optional parameters given}) of a call of window ``name``
+    """(window_length, {the optional parameters given}, [dtype, layout, device,
+    requires_grad]) of a call of window ``name``
     (``optional``: its (name, type) pairs, in order), read as PyTorch's overloads take them:
     each overload adds the next parameter, so one can be given only with all before it
     (``hamming_window(5, alpha=0.5)`` is refused: no overload has alpha without periodic),
     and each must have its type (a bool ``periodic``, a real number ``alpha``)."""
     names = ["window_length"] + [n for n, _ in optional]
+    options = {k: v for k, v in kwargs.items() if k in _FACTORY}
     if not args and "window_length" not in kwargs and kwargs:
         raise TypeError(f'{name}() missing 1 required positional arguments: "window_length"')
     given = dict(zip(names, args))
     fits = len(args) <= len(names)
     for key, value in kwargs.items():
+        if key in _FACTORY:
+            continue
         fits = fits and key in names and key not in given
         given[key] = value
     fits = fits and bool(given) and names[:len(given)] == [n for n in names if n in given]
@@ -124,7 +132,9 @@ def _parameters(name, optional, args, kwargs):
                                        value, Tensor) and value.ndim == 0):
             fits = False
     if not fits:
-        got = [_label(a) for a in args] + [f"{k}={_label(v)}" for k, v in kwargs.items()]
+        # (the keywords, the factory's too, the last given first: PyTorch's order for a few)
+        got = [_label(a) for a in args] + [f"{k}={_label(v)}" for k, v in
+                                           reversed(kwargs.items())]
         lines = [f"{name}() received an invalid combination of arguments - got "
                  f"({', '.join(got)}), but expected one of:"]
         for n in range(len(optional) + 1):
@@ -134,59 +144,54 @@ def _parameters(name, optional, args, kwargs):
     length = given.pop("window_length")
     if isinstance(length, Tensor) and length.ndim == 0 and length._array.dtype.kind in "iu":
         length = int(length._array)         # PyTorch reads an integer tensor's index
-    return length, given
+    return length, given, [options.get(k) for k in ("dtype", "layout", "device")] + \
+        [options.get("requires_grad", False)]
 
 
 def _number(value):
     return float(value.item() if isinstance(value, Tensor) else value)
 
 
-def hann_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
-                requires_grad=False, **kwargs):
+def hann_window(*args, **kwargs):
     """Hann window: 0.5 - 0.5 cos(2 pi n / L); see the module docstring for L and periodic.
     ``hann_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
-    n, given = _parameters("hann_window", (("periodic", "bool"),), args, kwargs)
-    return _make("hann_window", _cosine_sum((0.5, 0.5)), n, given.get("periodic", True), dtype,
-                 layout, device, requires_grad)
+    n, given, factory = _parameters("hann_window", (("periodic", "bool"),), args, kwargs)
+    return _make("hann_window", _cosine_sum((0.5, 0.5)), n, given.get("periodic", True),
+                 *factory)
 
 
-def hamming_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
-                   requires_grad=False, **kwargs):
+def hamming_window(*args, **kwargs):
     """Hamming window: alpha - beta cos(2 pi n / L).
     ``hamming_window(window_length, periodic=True, alpha=0.54, beta=0.46, *, dtype, ...)``:
     as PyTorch's overloads, alpha only after periodic, beta only after alpha."""
-    n, given = _parameters("hamming_window", (("periodic", "bool"), ("alpha", "float"),
-                                          ("beta", "float")), args, kwargs)
+    n, given, factory = _parameters("hamming_window", (("periodic", "bool"), ("alpha", "float"),
+                                                       ("beta", "float")), args, kwargs)
     coefficients = (_number(given.get("alpha", 0.54)), _number(given.get("beta", 0.46)))
     return _make("hamming_window", _cosine_sum(coefficients), n, given.get("periodic", True),
-                 dtype, layout, device, requires_grad)
+                 *factory)
 
 
-def blackman_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
-                    requires_grad=False, **kwargs):
+def blackman_window(*args, **kwargs):
     """Blackman window: 0.42 - 0.5 cos(2 pi n / L) + 0.08 cos(4 pi n / L).
     ``blackman_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
-    n, given = _parameters("blackman_window", (("periodic", "bool"),), args, kwargs)
+    n, given, factory = _parameters("blackman_window", (("periodic", "bool"),), args, kwargs)
     return _make("blackman_window", _cosine_sum((0.42, 0.5, 0.08)), n,
-                 given.get("periodic", True), dtype, layout, device, requires_grad)
+                 given.get("periodic", True), *factory)
 
 
-def bartlett_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
-                    requires_grad=False, **kwargs):
+def bartlett_window(*args, **kwargs):
     """Bartlett (triangular) window: 1 - |2 n / L - 1|.
     ``bartlett_window(window_length, periodic=True, *, dtype, layout, device, ...)``."""
-    n, given = _parameters("bartlett_window", (("periodic", "bool"),), args, kwargs)
-    return _make("bartlett_window", _bartlett, n, given.get("periodic", True), dtype, layout,
-                 device, requires_grad)
+    n, given, factory = _parameters("bartlett_window", (("periodic", "bool"),), args, kwargs)
+    return _make("bartlett_window", _bartlett, n, given.get("periodic", True), *factory)
 
 
-def kaiser_window(*args, dtype=None, layout=None, device=None, pin_memory=False,
-                  requires_grad=False, **kwargs):
+def kaiser_window(*args, **kwargs):
     """Kaiser window: I0(beta sqrt(1 - (2 n / L - 1)^2)) / I0(beta), I0 the modified Bessel
     function of the first kind, order 0.
     ``kaiser_window(window_length, periodic=True, beta=12.0, *, dtype, ...)``: as PyTorch's
     overloads, beta only after periodic."""
-    n, given = _parameters("kaiser_window", (("periodic", "bool"), ("beta", "float")), args,
-                       kwargs)
+    n, given, factory = _parameters("kaiser_window", (("periodic", "bool"), ("beta", "float")),
+                                    args, kwargs)
     return _make("kaiser_window", _kaiser(_number(given.get("beta", 12.0))), n,
-                 given.get("periodic", True), dtype, layout, device, requires_grad)
+                 given.get("periodic", True), *factory)

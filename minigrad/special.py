@@ -13,6 +13,8 @@ _TENSOR_INPUT = ("expit", "logit", "entr", "erf", "ndtr", "expm1", "exp2", "log1
                  "round", "logsumexp", "softmax", "log_softmax", "gammaln", "digamma", "psi",
                  "multigammaln", "gammainc", "gammaincc", "erfc", "erfcx", "erfinv", "log_ndtr",
                  "ndtri", "i0", "i0e", "i1", "i1e")
+# ... and whose second argument must be one too
+_TENSOR_OTHER = ("gammainc", "gammaincc")
 
 
 def _tensor_input(fn, name):
@@ -23,6 +25,12 @@ def _tensor_input(fn, name):
         if (args or "input" in kwargs) and not isinstance(given, Tensor):
             raise TypeError(f"special_{name}(): argument 'input' (position 1) must be Tensor, "
                             f"not {type(given).__name__}")
+        if name in _TENSOR_OTHER:            # (a number for ``other`` is refused too)
+            other, where = (args[1], " (position 2)") if len(args) > 1 else \
+                (kwargs.get("other"), "")
+            if (len(args) > 1 or "other" in kwargs) and not isinstance(other, Tensor):
+                raise TypeError(f"special_{name}(): argument 'other'{where} must be Tensor, "
+                                f"not {type(other).__name__}")
         return fn(*args, **kwargs)
     return checked
 

@@ -13,6 +13,7 @@ from ..autograd._node_names import rename_node
 from ..ops.stacking import cat
 from ..ops.scatter_gather import Gather, IndexAdd, IndexSelect, scatter_reduce_array
 from ..ops._gather_scatter_checks import SCALAR_NAMES
+from .._type_names import python_type_name
 from ..tensor import Tensor, _plain_type
 
 __all__ = ["embedding_bag"]
@@ -69,7 +70,7 @@ def _check_weights_dtype(weight, per_sample_weights):
 
 
 def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_last_offset,
-                   scale_grad_by_freq):
+                   scale_grad_by_freq, padding_idx=None):
     """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M, flat
     per-sample weights or None), all index arrays on the host.  With ``include_last_offset``
     the indices past the last offset join the last bag (PyTorch's reference kernel; its fast
@@ -105,6 +106,14 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
                                   f"mode='{mode}'). Please open a feature request on GitHub.")
+    n = weight.shape[0]
+    if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(
+            padding_idx, (int, np.integer, Tensor))):
+        raise TypeError(f"embedding_bag(): argument 'padding_idx' (position 9) must be int, "
+                        f"not {python_type_name(padding_idx)}")
+    if padding_idx is not None and not -n <= int(padding_idx) < n:   # (PyTorch's kernel: first)
+        raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through "
+                           f"{n - 1}, but got {padding_idx}")
     _check_weights_dtype(weight, per_sample_weights)
     check_index_dtype(idx.dtype, "embedding_bag")     # PyTorch's kernel: after the mode
     if input.ndim == 1:
@@ -135,7 +144,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                            f"following scalar types: Half, BFloat16, Float, Double; but got "
                            f"CPU{kind}Type instead (while checking arguments for embedding_bag)")
     idx, starts, psw = _bag_arguments(input, weight, offsets, per_sample_weights, mode,
-                                      include_last_offset, scale_grad_by_freq)
+                                      include_last_offset, scale_grad_by_freq, padding_idx)
     n, dim = weight.shape
     bad = np.nonzero((idx < 0) | (idx >= n))[0]
     if len(bad):

@@ -36,7 +36,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import normalize_dim, scalar_type_name
+from ._util import argument_error, normalize_dim, scalar_type_name
 from .elementwise import mul
 from .plumbing import cast_to, conj_of
 from .shaping import roll
@@ -192,7 +192,7 @@ def _check_norm(norm, fname):
     if norm is None:
         return "backward"
     if not isinstance(norm, str):
-        raise TypeError(f"fft_{fname}(): argument 'norm' must be str, not {type(norm).__name__}")
+        raise argument_error(f"fft_{fname}", "norm", "str", norm)
     if norm not in _DUAL:
         raise RuntimeError(f'Invalid normalization mode: "{norm}"')
     return norm
@@ -211,10 +211,16 @@ def _axis(dim, ndim):
 
 def _one_dim(input, n, dim, fname):
     """(axes, sizes) of a 1-D transform: ``dim`` checked, ``n`` (None: the input's size)."""
+    if isinstance(dim, Tensor) and dim.ndim == 0 and dim._array.dtype.kind in "iu":
+        dim = int(dim._array)                 # PyTorch reads an integer tensor's index
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"fft_{fname}(): argument 'dim' must be int, not {type(dim).__name__}")
+        raise argument_error(f"fft_{fname}", "dim", "int", dim)
     axis = _axis(dim, input.ndim)
     if n is not None:
+        if isinstance(n, Tensor) and n.ndim == 0 and n._array.dtype.kind in "iu":
+            n = int(n._array)                 # PyTorch reads an integer tensor's index
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise argument_error(f"fft_{fname}", "n", "int", n)
         _check_n(n)
     return (axis,), [n]
 

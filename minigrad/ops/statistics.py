@@ -351,6 +351,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
                                "got side of left while right was True")
         right = side == "right"
+    if sorter is not None:
+        _check_sorter(sorted_sequence, sorter)
     for t in (sorted_sequence, input):
         if isinstance(t, Tensor) and t._array.dtype.kind == "c":   # no order for complex
             raise not_implemented_for("searchsorted_out_cpu", t._array.dtype)
@@ -393,6 +395,24 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         out = np.where(np.isnan(values), n, out)
     dtype = np.int32 if out_int32 else np.int64
     return Tensor._wrap(np.asarray(out, dtype=dtype))
+
+
+def _check_sorter(sorted_sequence, sorter):
+    """PyTorch's checks of searchsorted's ``sorter``, in its order: the boundary's shape,
+    int64, and every index within the last dim."""
+    check_tensor("searchsorted", sorter, "sorter")
+    if tuple(sorter.shape) != tuple(sorted_sequence.shape):
+        raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have the same size, "
+                           f"but got boundary tensor {list(sorted_sequence.shape)}and got sorter "
+                           f"tensor {list(sorter.shape)}")
+    if sorter._array.dtype != np.int64:
+        raise RuntimeError(f"torch.searchsorted(): sorter must be a tensor of long dtype but got "
+                           f"dtype {scalar_type_name(sorter._array.dtype)}")
+    if sorter.ndim == 0:                 # (PyTorch reads the size of a last dim it lacks)
+        raise RuntimeError("ArrayRef: attempted to access back() of empty list")
+    order = backend.as_numpy(sorter._array)
+    if order.size and (order.min() < 0 or order.max() >= order.shape[-1]):
+        raise RuntimeError("torch.searchsorted(): sorter index out of range")
 
 
 def _warn_copy(what):
