@@ -146,6 +146,35 @@ def test_batch_norm_large_mean_in_sub_slices(threads, small_blocks):
            rtol=2e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 256), (7, 3), (2, 5), (9, 4, 1), (6, 3, 1, 1)])
+@pytest.mark.parametrize("affine", ["both", "none", "weight"])
+def test_batch_norm_of_rows_without_positions(shape, dtype, affine):
+    """BatchNorm1d on (N, C) (one position per channel) takes the rows path: its values,
+    running statistics, gradients and (float64) second derivatives are PyTorch's."""
+    x, g, w, b = _data(shape, dtype, seed=5)
+    w = None if affine == "none" else w
+    b = b if affine == "both" else None
+    for training in (True, False):
+        mine = _bn_case(minigrad, x, g, w, b, training=training)
+        _check(mine, _bn_case(torch, x, g, w, b, training=training), dtype)
+    if dtype == np.float64 and w is not None:
+        mine = _bn_case(minigrad, x, g, w, b, create_graph=True)
+        _check(mine, _bn_case(torch, x, g, w, b, create_graph=True), dtype)
+
+
+def test_batch_norm_of_rows_large_mean_and_wanted_gradients():
+    """A mean far from the spread (each channel centred before its variance), and the
+    weight's gradient alone (no input gradient) on the rows path."""
+    x, g, w, b = _data((32, 6), np.float32, seed=6)
+    x = x + np.float32(300)
+    _check(_bn_case(minigrad, x, g, w, b), _bn_case(torch, x, g, w, b), np.float32,
+           rtol=2e-5, atol=1e-4)
+    x, g, w, b = _data((32, 6), np.float64, seed=7)
+    _check(_bn_case(minigrad, x, g, w, b, want_x=False), _bn_case(torch, x, g, w, b,
+                                                                  want_x=False), np.float64)
+
+
 def test_sub_slice_sizes():
     # an image more than half a block, or a batch within one block: whole slices
     f4 = np.dtype(np.float32).itemsize
