@@ -17,8 +17,8 @@ import numpy as np
 from ..parallel import blas_on_one_thread, run_split
 from ._workspace import workspace
 
-__all__ = ["row_blocks", "over_rows", "centred_rows_into", "row_dots", "layer_norm_rows",
-           "layer_norm_grad_rows"]
+__all__ = ["row_blocks", "over_rows", "row_dots", "layer_norm_rows",
+           "layer_norm_grad_rows", "group_norm_rows", "group_norm_grad_rows"]
 
 
 def row_dots(a, b):
@@ -58,27 +58,6 @@ def over_rows(piece, m, d, nbytes, blas=None):
         run_split(piece, m, nbytes)
 
 
-def centred_rows_into(rows, eps, out, ones=None):
-    """rows (M, D) array -> (out, mu, invstd): out = rows - mu (written into ``out``), mu
-    (M,) the row means, invstd (M,) = 1 / sqrt(biased var + eps), in the rows' dtype. The
-    row sums as one matrix-vector product (``ones``: D ones of the rows' dtype, made when not
-    given; the library's dot sums in several running sums, as accurate as einsum's and in
-    less time); mu spread over ``out`` by a copy and then taken from the rows in one
-    same-shape pass (numpy's subtraction of a column, broadcast, costs about what the two
-    cost together and more for rows under a few hundred); the sums of squares by
-    ``row_dots``."""
-    d = rows.shape[1]
-    mu = rows @ (np.ones(d, rows.dtype) if ones is None else ones)
-    mu /= rows.dtype.type(d)
-    np.copyto(out, mu[:, None])
-    np.subtract(rows, out, out=out)
-    var = row_dots(out, out) / d
-    var += eps
-    invstd = np.sqrt(var, out=var)
-    np.divide(1.0, invstd, out=invstd)
-    return out, mu, invstd.astype(rows.dtype, copy=False)
-
-
 class _Outer:
     """col (k,) times the fixed row (D,) as a (k, D) matrix, written into ``out``: a matrix
     product of (k, 2) by (2, D) with a zero second column and row, numpy's (k, 1) @ (1, D)
@@ -98,9 +77,10 @@ class _Outer:
 
 def layer_norm_rows(rows, w, b, eps):
     """layer_norm's forward on rows (M, D) with w, b (D,) or None -> (y, mu, invstd), y
-    (M, D) = (rows - mu) (invstd w) + b: block by block of rows, each block's passes in
-    place in y while it is in cache (invstd w made as one (k, D) matrix in a kept scratch
-    block, ``_Outer``); the blocks over the threads."""
+    (M, D) = (rows - mu) (invstd w) + b: block by block of rows (``_FORWARD_BLOCK``), each
+    block's passes in place in y while it is in cache (mu spread over the block by a copy
+    and then taken from the rows in one same-shape pass; invstd w made as one (k, D) matrix
+    in a kept scratch block, ``_Outer``); the blocks over the threads."""
     m, d = rows.shape
     dt = rows.dtype
     y = np.empty((m, d), dt)
@@ -109,21 +89,39 @@ def layer_norm_rows(rows, w, b, eps):
     ones = np.ones(d, dt)
 
     def piece(start, stop):
-        blocks = row_blocks(stop, d, start)
+        blocks = row_blocks(stop, d, start, _FORWARD_BLOCK)
         k = blocks[0].stop - blocks[0].start
         scale = workspace("norm_rows_s", (k, d), dt, np)
         outer = _Outer(ones if w is None else w, k)
         for sl in blocks:
-            c, mu[sl], invstd[sl] = centred_rows_into(rows[sl], eps, y[sl], ones)
-            c *= outer(invstd[sl], scale[:sl.stop - sl.start])              # x_hat w
+            n = sl.stop - sl.start
+            x_b, c = rows[sl], y[sl]
+            mean = x_b @ ones
+            mean /= dt.type(d)
+            mu[sl] = mean
+            np.copyto(c, mean[:, None])
+            np.subtract(x_b, c, out=c)
+            var = row_dots(c, c) / d
+            var += eps
+            inv = np.sqrt(var, out=var)
+            np.divide(1.0, inv, out=inv)
+            invstd[sl] = inv
+            c *= outer(invstd[sl], scale[:n])                                # x_hat w
             if b is not None:
                 c += b
-    over_rows(piece, m, d, _FORWARD_PASSES * rows.nbytes, blas=row_blocks(m, d)[0].stop * d)
+    over_rows(piece, m, d, _FORWARD_PASSES * rows.nbytes,
+              blas=row_blocks(m, d, 0, _FORWARD_BLOCK)[0].stop * d)
     return y, mu, invstd
 
 
+# numbers per block of rows in layer_norm's forward: the block of x, of y and the scratch
+# block then take 768 KB of the 2 MB L2 cache (8192 x 768 float32, one thread: 11.4 ms
+# instead of 12.9 in blocks twice the size, 11.8 in blocks half the size)
+_FORWARD_BLOCK = 1 << 16
+
+
 # the arrays of the rows' size each way reads and writes, counted for ``run_split``'s size
-# rule: x and y forward; x, g, gx and the scratch block (written three times) backward
+# rule: x and y forward; x, g, gx and the two scratch blocks backward
 # (a Transformer's 1024 x 128 float32 rows stay on one thread: on a loaded 2-core machine
 # they took about 0.6 ms forward and backward whole, no less split in two)
 _FORWARD_PASSES = 2
@@ -136,20 +134,21 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
     gb (D,) or None). With a = g w, c = x - mu and row sums sa = sum a = g @ w,
     sac = sum a c = (g c) @ w:
 
-        dx = g (invstd w) + x beta + gamma,   beta = -sac invstd^3 / D,
-                                              gamma = -beta mu - sa invstd / D
+        dx = c beta + g (invstd w) + gamma,   beta = -sac invstd^3 / D,
+                                              gamma = -sa invstd / D
         dw = invstd @ (g c),          db = ones @ g
 
-    every sum a matrix-vector product; g c made once (c by a copy of mu and a same-shape
-    subtraction) for dw and sac, whose digits it keeps for rows of a mean large beside their
+    every sum a matrix-vector product; c made once (one subtraction of a column) and g c
+    from it for dw and sac, whose digits it keeps for rows of a mean large beside their
     spread (sums of g x uncentred, PyTorch's CPU kernel's form, lost 3x more in float32 at a
-    ratio of 1000, and took 5-10% less time); the combine, as PyTorch's, from x. invstd w,
-    beta and gamma made as (k, D) matrices (``_Outer``, a copy) and used in same-shape
-    passes, numpy's broadcasting of a row or column along a block costing more. Block by
-    block of rows (blocks half the forward's: four arrays of the block's size are live), the
-    blocks over the threads, their partial sums of dw and db added in row order. The
-    blocks' scratch (g c, reused for beta and gamma) is kept between calls (``workspace``):
-    made afresh at every call, its pages were faulted in again each time."""
+    ratio of 1000). Block by block of rows, in two kept scratch blocks while they are in
+    cache: c becomes c beta + gamma in place, g c becomes g (invstd w) (invstd w made as a
+    (k, D) matrix, ``_Outer``), and gx is written once, as their sum (the block of gx
+    written first by the matrix product and then updated three times, with x beta and
+    gamma made from x, took 12% longer: 8192 x 768 float32, one thread, 24.2 ms against
+    21.3). Five arrays of the block's size are live; the blocks over the threads, their
+    partial sums of dw and db added in row order. The scratch is kept between calls
+    (``workspace``): made afresh at every call, its pages were faulted in again each time."""
     m, d = rows.shape
     dt = rows.dtype
     sums = []
@@ -162,34 +161,31 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
         blocks = row_blocks(stop, d, start, _GRAD_BLOCK)
         kmax = blocks[0].stop - blocks[0].start
         ones_k = np.ones(kmax, dt)
-        t_buf = workspace("norm_rows_t", (kmax, d), dt, np) if want_x or want_w else None
+        if want_x or want_w:
+            c_buf = workspace("norm_rows_c", (kmax, d), dt, np)
+            t_buf = workspace("norm_rows_t", (kmax, d), dt, np)
         outer = _Outer(wv, kmax) if want_x else None
         for sl in blocks:
             k = sl.stop - sl.start
-            g_b, x_b, inv, mu_b = g[sl], rows[sl], invstd[sl], mu[sl]
+            g_b, x_b, inv = g[sl], rows[sl], invstd[sl]
             if want_b:
                 gb += ones_k[:k] @ g_b                                      # sum of g
             if not (want_x or want_w):
                 continue
-            t = t_buf[:k]
-            np.copyto(t, mu_b[:, None])
-            t = np.subtract(x_b, t, out=t)                                  # x - mu
-            t *= g_b
+            c = np.subtract(x_b, mu[sl, None], out=c_buf[:k])               # x - mu
+            t = np.multiply(c, g_b, out=t_buf[:k])                          # g (x - mu)
             if want_w:
                 gw += inv @ t                          # sum of g x_hat, x_hat never made
             if want_x:
-                sa = g_b @ wv
                 beta = t @ wv                                               # sum a (x - mu)
                 beta *= inv * inv * inv / -d
-                neg_gamma = beta * mu_b
-                neg_gamma += sa * inv / d
-                dx = outer(inv, gx[sl])                                     # invstd w
-                dx *= g_b
-                np.copyto(t, beta[:, None])
-                t *= x_b
-                dx += t
-                np.copyto(t, neg_gamma[:, None])
-                dx -= t
+                gamma = g_b @ wv                                            # sum a
+                gamma *= inv / -d
+                c *= beta[:, None]
+                c += gamma[:, None]
+                t = outer(inv, t)                                           # invstd w
+                t *= g_b
+                np.add(c, t, out=gx[sl])
         sums.append((start, gw, gb))
     over_rows(piece, m, d, _BACKWARD_PASSES * rows.nbytes,
               blas=row_blocks(m, d, 0, _GRAD_BLOCK)[0].stop * d)
@@ -201,7 +197,97 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
     return gx, gw, gb
 
 
-# numbers per block of rows in the backward: half the forward's, its four live arrays of
-# the block's size (x, g, g x, gx) then fit the L2 cache (4096 x 768 float32, one thread:
-# 6.6 ms instead of 8.8)
+# numbers per block of rows in the backward: its five live arrays of the block's size (x, g,
+# x - mu, g (x - mu), gx) then fit the L2 cache (4096 x 768 float32, one thread: 6.6 ms
+# instead of 8.8 in blocks twice the size, with four live arrays; blocks half or twice
+# this size measured 5-10% slower with five)
 _GRAD_BLOCK = 1 << 16
+
+
+def group_norm_rows(rows, groups, cpg, wg, bg, eps, y_rows):
+    """group_norm's forward on rows (N G, D) (each sample's groups in turn; a group's D
+    numbers its C/G channels' positions one channel after another), wg, bg (G, C/G) or None:
+    y_rows (N G, D) = (rows - mu) invstd w_c + b_c written in place; returns (mu, var,
+    invstd), each (N G,), var biased (instance_norm's running statistics are made from it).
+    Block by block of whole groups, each block's passes in place in y while it is in cache
+    (as ``layer_norm_rows``), invstd w_c applied in one multiply; the blocks over the
+    threads."""
+    m, d = rows.shape
+    dt = rows.dtype
+    mu = np.empty(m, dt)
+    var = np.empty(m, dt)
+    invstd = np.empty(m, dt)
+    ones = np.ones(d, dt)
+
+    def piece(start, stop):
+        for sl in row_blocks(stop, d, start):
+            n = sl.stop - sl.start
+            x_b, c = rows[sl], y_rows[sl]
+            mean = x_b @ ones
+            mean /= dt.type(d)
+            mu[sl] = mean
+            np.copyto(c, mean[:, None])
+            np.subtract(x_b, c, out=c)
+            v = row_dots(c, c) / d
+            var[sl] = v
+            v += eps
+            inv = np.sqrt(v, out=v)
+            np.divide(1.0, inv, out=inv)
+            invstd[sl] = inv
+            if wg is None and bg is None:
+                c *= inv[:, None]
+                continue
+            group = np.arange(sl.start, sl.stop) % groups              # each row's group
+            by_channel = c.reshape(n, cpg, -1)                         # (rows, C/G, positions)
+            # invstd w_c in one multiply
+            by_channel *= (inv[:, None] if wg is None else inv[:, None] * wg[group])[..., None]
+            if bg is not None:
+                by_channel += bg[group][..., None]
+    over_rows(piece, m, d, 2 * rows.nbytes, blas=row_blocks(m, d)[0].stop * d)
+    return mu, var, invstd
+
+
+def group_norm_grad_rows(rows_x, rows_g, mu, invstd, groups, cpg, wg, want_x, want_w, want_b,
+                         dx_rows):
+    """group_norm's gradients on arrays, rows as ``group_norm_rows``'s (x and g (N G, D),
+    mu and invstd (N G,), wg (G, C/G) or None): dx written into ``dx_rows`` when want_x;
+    returns (s_g, s_gc), the per-(sample, channel) sums (N G, C/G) of g and of g (x - mu)
+    (None where not needed), from which the caller makes dw and db. With the group's sums
+    of w_c s_g and w_c s_gc, Sa and Sac:
+        dx = invstd w_c g  -  (invstd^3 Sac / D) (x - mu)  -  invstd Sa / D
+    Block by block of whole groups, x - mu in a kept scratch block; the sums of g a
+    matrix-vector product (the library's dot: a third of einsum's time), those of
+    g (x - mu) ``row_dots``."""
+    m, d = rows_x.shape
+    dt = rows_x.dtype
+    s_g = np.empty((m, cpg), dt) if want_x or want_b else None
+    s_gc = np.empty((m, cpg), dt) if want_x or want_w else None
+    ones = np.ones(d // cpg, dt)
+
+    def piece(start, stop):
+        blocks = row_blocks(stop, d, start)
+        work = None
+        for sl in blocks:
+            k = sl.stop - sl.start
+            g_ch = rows_g[sl].reshape(k * cpg, -1)                   # (rows C/G, positions)
+            if s_g is not None:
+                s_g[sl] = (g_ch @ ones).reshape(k, cpg)
+            if s_gc is None:
+                continue
+            if work is None:
+                work = workspace("norm_rows_c", (blocks[0].stop - blocks[0].start, d), dt, np)
+            centred = np.subtract(rows_x[sl], mu[sl, None], out=work[:k])
+            s_gc[sl] = row_dots(g_ch, centred.reshape(k * cpg, -1)).reshape(k, cpg)
+            if not want_x:
+                continue
+            inv = invstd[sl, None]                                   # (rows, 1)
+            wc = 1 if wg is None else wg[np.arange(sl.start, sl.stop) % groups]
+            sa = (s_g[sl] * wc).sum(axis=1, keepdims=True)           # (rows, 1)
+            sac = (s_gc[sl] * wc).sum(axis=1, keepdims=True)
+            dx = dx_rows[sl].reshape(k, cpg, -1)
+            np.multiply(g_ch.reshape(k, cpg, -1), (inv * wc)[..., None], out=dx)
+            centred *= -(inv * inv * inv) * sac / d
+            dx += centred.reshape(k, cpg, -1)
+            dx += (-inv * sa / d)[..., None]
+    over_rows(piece, m, d, 4 * rows_x.nbytes, blas=row_blocks(m, d)[0].stop * d)
+    return s_g, s_gc
