@@ -27,6 +27,7 @@ from .ops import inplace_pointwise as INP
 from .ops._util import scalar_type_name
 from ._argument_words import restated
 from ._sparse_coo_ops import function_form
+from ._tensor_input import _combination
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
@@ -94,6 +95,13 @@ def _stable_positional(name, args, kwargs, method):
                      f"but expected one of:\n * ({first})\n * ({second})\n{why}")
 
 
+# the signatures of the ops without ``out=`` that ``_torch_args`` wraps, as PyTorch lists them
+_MEAN_PAIR = ("Tensor input, tuple of ints dim, bool unbiased = True, bool keepdim = False",
+              "Tensor input, tuple of ints dim = None, *, Number correction = None, bool keepdim "
+              "= False", "Tensor input, bool unbiased = True")
+_MEAN_PAIRS = {"var_mean": _MEAN_PAIR, "std_mean": _MEAN_PAIR}
+
+
 def _torch_args(fn, method=False):
     """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
     (the first two operands by name) and ``out=`` (the result copied into ``out``); an
@@ -134,6 +142,9 @@ def _torch_args(fn, method=False):
         out = kwargs.pop("out", None)
         if out is None:
             return fn(*args, **kwargs)
+        if fn.__name__ in _MEAN_PAIRS:      # PyTorch's std_mean / var_mean take no out=
+            raise _combination(fn.__name__, args, {**kwargs, "out": out}, _MEAN_PAIRS[
+                fn.__name__])
         name = OR.OUT_NAMES.get(fn.__name__, fn.__name__)
         if name in OR.BINARY_FORMS and len(args) > 1 and isinstance(args[1], Tensor):
             name = OR.BINARY_FORMS[name]    # max(a, b) is torch's maximum, by that name
@@ -303,6 +314,8 @@ def _write_values(out, result, name, rule, index=0):
         return twin(out) if isinstance(result, return_types.StructSeq) and twin else out
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if name in _RESIZED_BEFORE_DTYPE_CHECK:
+        _resize_out(out, result)
     have, want = result._array.dtype, out._array.dtype
     exact = OR.OUT_EXACT.get(rule)
     taken = False
@@ -319,6 +332,19 @@ def _write_values(out, result, name, rule, index=0):
                             f"{scalar_type_name(want)}")
         raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
                            f"output type {scalar_type_name(want)}")
+    _resize_out(out, result)
+    out._array[...] = result._array.astype(out._array.dtype, copy=False)
+    out._vcounter.value += 1
+    return out
+
+
+# the ops whose ``out`` PyTorch resizes (warning) before it checks the out's dtype
+_RESIZED_BEFORE_DTYPE_CHECK = frozenset(("mean", "std", "var", "stack", "kron", "dot", "diag"))
+
+
+def _resize_out(out, result):
+    """``out`` resized to the result's shape where it differs, with PyTorch's deprecation
+    warning unless it was empty, and laid out as the result."""
     if tuple(out.shape) != tuple(result.shape):
         if out.numel():
             warnings.warn(f"An output with one or more elements was resized since it had shape "
@@ -327,13 +353,10 @@ def _write_values(out, result, name, rule, index=0):
                           f"PyTorch release outputs will not be resized unless they have zero "
                           f"elements. You can explicitly reuse an out tensor t by resizing it, "
                           f"inplace, to zero elements with t.resize_(0).", UserWarning,
-                          stacklevel=3)
+                          stacklevel=4)
         I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
         if not result._array.flags.c_contiguous:
             _take_layout(out, result._array)
-    out._array[...] = result._array.astype(out._array.dtype, copy=False)
-    out._vcounter.value += 1
-    return out
 
 
 def _take_layout(out, array):

@@ -55,15 +55,6 @@ def _named_inplace(node_name, method):
     return write
 
 
-def _value_overload(name, position, key):
-    """The node name of an op whose value is a number (``<name>0``) or a tensor (``<name>1``),
-    the value being argument ``position`` or keyword ``key``."""
-    def pick(*args, **kwargs):
-        value = args[position] if len(args) > position else kwargs.get(key)
-        return f"{name}{int(isinstance(value, Tensor))}"
-    return pick
-
-
 # pointwise
 Tensor.add = _torch_args(E.add, True)
 Tensor.sub = _torch_args(E.sub, True)
@@ -250,9 +241,7 @@ Tensor.scatter_reduce_ = _source_apart(_named_inplace("ScatterReduceBackward0",
 Tensor.index_copy = SR.index_copy
 Tensor.index_copy_ = _source_apart(_named_copy("IndexCopyBackward0", SR.index_copy))
 Tensor.index_fill = SR.index_fill
-Tensor.index_fill_ = lambda self, *args, **kwargs: I.named_write(
-    self, _value_overload("IndexFillBackward", 2, "value")(*args, **kwargs), I.copy_, self,
-    SR.index_fill(self, *args, **kwargs))
+Tensor.index_fill_ = SR.index_fill_
 Tensor.take = SR.take
 Tensor.aminmax = SE.aminmax
 Tensor.kthvalue = _torch_args(SE.kthvalue, True)
@@ -395,8 +384,8 @@ Tensor.diagonal_scatter = VC.diagonal_scatter
 Tensor.select_scatter = VC.select_scatter
 Tensor.slice_scatter = VC.slice_scatter
 Tensor.as_strided_scatter = VC.as_strided_scatter
-Tensor.index_put = IP.index_put
-Tensor.index_put_ = _named_inplace("IndexPutBackward0", IP.index_put_)
+Tensor.index_put = IP.tensor_index_put
+Tensor.index_put_ = _named_inplace("IndexPutBackward0", IP.tensor_index_put_)
 Tensor.put = IP.put
 Tensor.put_ = _named_inplace("PutBackward0", IP.put_)
 Tensor.nonzero_static = NG.nonzero_static

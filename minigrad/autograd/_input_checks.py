@@ -53,9 +53,14 @@ def _refuse_complex(cls, array):
     raise complex_refusal(cls.__name__, array.dtype)
 
 
+# the kernels PyTorch names when it has no complex version of an op (by minigrad's Function)
+_KERNELS = {"Erf": "erf_vml_cpu", "Logit": "logit_cpu"}
+
+
 def complex_refusal(name, np_dtype):
     """The error of an op that minigrad has not made right for complex tensors (yet)."""
     kind = "ComplexFloat" if np_dtype.itemsize == 8 else "ComplexDouble"
+    name = _KERNELS.get(name, name)
     return NotImplementedError(f'"{name}" not implemented for \'{kind}\' (minigrad supports '
                                f'complex tensors in the ops listed in docs/complex.md)')
 

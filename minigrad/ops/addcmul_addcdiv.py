@@ -16,7 +16,7 @@ from ._util import (argument_error, check_python_int, check_tensor, not_implemen
                     result_dtype)
 from .elementwise import add, cast, div, legacy_overload, mul
 from .inplace import add_, check_out_shape, named_write
-from .writes import check_partial_overlap
+from .writes import can_cast_inplace, check_partial_overlap, kind_name
 from .fused_matrix_products import _coefficient
 
 
@@ -57,7 +57,7 @@ def _in_promoted_dtype(op, input, tensor1, tensor2, value, node_name):
     the promoted dtype of the three (``value`` converted to it, not taking part), float16
     and bfloat16 in float32 and rounded once, as PyTorch's kernels."""
     dtype = result_dtype(input, tensor1, tensor2)
-    value = _coefficient(value, dtype)
+    value = _coefficient(value, dtype, opmath=True)
     work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
     combined = op(cast(tensor1, work), cast(tensor2, work))
     out = add(cast(input, work), combined if value == 1 else mul(combined, value))
@@ -111,13 +111,31 @@ def addcdiv(input, tensor1, tensor2, _tensor2=None, *, value=1):
 
 
 def _factors_in_common_dtype(input, tensor1, tensor2):
-    """tensor1 and tensor2 of an in-place addcmul_/addcdiv_ converted to the promoted dtype of
-    the three tensors, in which PyTorch computes (an int64 tensor1 times a bfloat16 0-d tensor2
-    added to float32 input is a float32 product, not a bfloat16 one)."""
+    """tensor1 and tensor2 converted to the promoted dtype of the three tensors (kept for the
+    importers of ``products``)."""
     if not all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
         return tensor1, tensor2
     dtype = result_dtype(input, tensor1, tensor2)
     return cast(tensor1, dtype), cast(tensor2, dtype)
+
+
+def _scaled_product(op, input, tensor1, tensor2, value):
+    """value * op(tensor1, tensor2) for an in-place addcmul_/addcdiv_, computed as PyTorch's
+    kernel: in the promoted dtype of the three tensors (float32 for float16 and bfloat16,
+    rounded once when added to ``input``), ``value`` read as that type (a float truncated for
+    an integer one; a value it cannot hold is PyTorch's overflow error)."""
+    if not all(isinstance(t, Tensor) for t in (input, tensor1, tensor2)):
+        return mul(op(tensor1, tensor2), _number_value(value, "addcmul_"))
+    dtype = result_dtype(input, tensor1, tensor2)
+    if op is div and dtype.kind in "biu":
+        dtype = dtypes.default_float().np
+    if not can_cast_inplace(dtype, input._array.dtype):      # (checked before the value)
+        raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired output "
+                           f"type {kind_name(input._array.dtype)}")
+    value = _coefficient(value, dtype, opmath=True)
+    work = np.dtype(np.float32) if dtypes.reduced_float(dtype) else dtype
+    combined = op(cast(tensor1, work), cast(tensor2, work))
+    return combined if value == 1 else mul(combined, value)
 
 
 def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
@@ -129,9 +147,8 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     check_out_shape(input, (tensor1, tensor2))
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
-    tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
-    return named_write(input, "AddcmulBackward0", add_, input, mul(tensor1, tensor2),
-                       alpha=_number_value(value, "addcmul_"))
+    return named_write(input, "AddcmulBackward0", add_, input,
+                       _scaled_product(mul, input, tensor1, tensor2, value))
 
 
 def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
@@ -143,9 +160,8 @@ def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
     check_partial_overlap(input._array, (tensor1, tensor2))
-    tensor1, tensor2 = _factors_in_common_dtype(input, tensor1, tensor2)
-    return named_write(input, "AddcdivBackward0", add_, input, div(tensor1, tensor2),
-                       alpha=_number_value(value, "addcdiv_"))
+    return named_write(input, "AddcdivBackward0", add_, input,
+                       _scaled_product(div, input, tensor1, tensor2, value))
 
 
 def _number_value(value, name):

@@ -330,12 +330,19 @@ def _no_bool(kernel, a):
         raise not_implemented_for(kernel, a._array.dtype)
 
 
+def _no_complex_rounding(name, a):
+    if isinstance(a, Tensor) and a._array.dtype.kind == "c":
+        raise NotImplementedError(f"{name} is not supported for complex inputs")
+
+
 def floor(a):
+    _no_complex_rounding("floor", a)
     _no_bool("floor_vml_cpu", a)
     return _step(Floor, a, lambda xp, x: xp.floor(x))
 
 
 def ceil(a):
+    _no_complex_rounding("ceil", a)
     _no_bool("ceil_vml_cpu", a)
     return _step(Ceil, a, lambda xp, x: xp.ceil(x))
 

@@ -281,9 +281,20 @@ def _check_alpha(alpha, dtype):
         if dtype.kind != "b":
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
         return
+    if dtype.kind == "c" and isinstance(alpha, (int, float, complex, np.number)):
+        # a complex result reads alpha as its complex type: each part must fit its float
+        limit = float(np.finfo(dtype).max)
+        parts = (complex(alpha).real, complex(alpha).imag) if not isinstance(alpha, int) \
+            else (float(alpha),)
+        if any(np.isfinite(p) and abs(p) > limit for p in parts):
+            raise RuntimeError(f"value cannot be converted to type {dtypes.c_type_name(dtype)} "
+                               "without overflow")
     if isinstance(alpha, (complex, np.complexfloating)):
         if dtype.kind == "c":
             return
+        if dtype.kind in "biu":     # (PyTorch checks an integral result's alpha first)
+            raise RuntimeError("For integral input tensors, argument alpha must not be a "
+                               "floating point number.")
         raise RuntimeError("For non-complex input tensors, argument alpha must not be a complex "
                            "number.")
     if not isinstance(alpha, (int, float, np.integer, np.floating)):

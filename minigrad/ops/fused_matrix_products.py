@@ -60,19 +60,28 @@ _C_TYPE = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "i
            "bool": "bool"}
 
 
-def _coefficient(value, np_dtype):
+def _coefficient(value, np_dtype, opmath=False):
     """``beta`` or ``alpha`` as a number of the result's dtype, PyTorch's way: a complex number
     must have no imaginary part; for an integer result a float is truncated toward zero after a
     range check (a Python int may wrap around an unsigned type, as in two's complement); a bool
-    result takes the scalar's truth.  A value the dtype cannot hold is a RuntimeError."""
-    kind = np.dtype(np_dtype).kind
-    overflow = RuntimeError(f"value cannot be converted to type "
-                            f"{_C_TYPE.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)} "
+    result takes the scalar's truth.  A value the dtype cannot hold is a RuntimeError: a
+    float's or each part of a complex's beyond its range (inf and NaN pass); with ``opmath``
+    float16 and bfloat16 read it as float32, as the kernels that compute in float32 do
+    (addmm, baddbmm, addbmm, addcmul, addcdiv; addmv and addr check the 16-bit type)."""
+    np_dtype = np.dtype(np_dtype)
+    kind = np_dtype.kind
+    checked = np.dtype(np.float32) if opmath and dtypes.reduced_float(np_dtype) else np_dtype
+    overflow = RuntimeError(f"value cannot be converted to type {dtypes.c_type_name(checked)} "
                             "without overflow")
     if isinstance(value, Tensor):
         value = value.item()
-    if kind == "c":
-        return value                  # any number scales a complex product
+    if kind == "c":                   # any number scales a complex product, within its range
+        limit = float(np.finfo(np_dtype).max)
+        parts = (float(value),) if isinstance(value, (int, np.integer)) else \
+            (complex(value).real, complex(value).imag)
+        if any(np.isfinite(p) and abs(p) > limit for p in parts):
+            raise overflow
+        return value
     if isinstance(value, complex):
         if value.imag != 0:
             raise overflow
@@ -82,6 +91,9 @@ def _coefficient(value, np_dtype):
     if isinstance(value, bool):
         return int(value)
     if kind not in "iu":
+        real = float(value)
+        if np.isfinite(real) and abs(real) > float(dtypes.np_finfo(checked).max):
+            raise overflow
         return value
     info = np.iinfo(np_dtype)
     if isinstance(value, float) or type(value).__module__ == "numpy" and \
@@ -97,10 +109,11 @@ def _coefficient(value, np_dtype):
     return value
 
 
-def _coefficients(beta, alpha, *tensors):
-    """beta and alpha converted to the dtype the op computes in (that of its tensors)."""
+def _coefficients(beta, alpha, *tensors, opmath=True):
+    """beta and alpha converted to the dtype the op computes in (that of its tensors; float32
+    for 16-bit floats with ``opmath``)."""
     np_dtype = result_dtype(*tensors)
-    return _coefficient(beta, np_dtype), _coefficient(alpha, np_dtype)
+    return _coefficient(beta, np_dtype, opmath), _coefficient(alpha, np_dtype, opmath)
 
 
 def _same_dtype(input, matrix):
@@ -151,7 +164,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     if mat.shape[1] != vec.shape[0] or input.numel() not in (1, mat.shape[0]):
         raise RuntimeError(f"size mismatch, got input ({input.numel()}), mat "
                            f"({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
-    beta, alpha = _coefficients(beta, alpha, input, mat, vec)
+    beta, alpha = _coefficients(beta, alpha, input, mat, vec, opmath=False)
     return rename_node(_scaled_sum(input, mv(mat, vec), beta, alpha), "AddmvBackward0")
 
 

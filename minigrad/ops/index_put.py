@@ -13,6 +13,8 @@ zeros there for input, g read at the positions for values) and an accumulation i
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend, dtypes
@@ -24,6 +26,7 @@ from ._util import python_type_name, scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to
 from .indexing import GetItem, _check_masks, _index_message, check_fill_value
+from ._expanded_writes import write_expanded
 from .writes import ViewScatter, apply_inplace, refuse_write
 
 __all__ = ["index_put", "index_put_", "put", "put_"]
@@ -54,11 +57,18 @@ class AccumulateAt(Function):
                 if self.needs_input_grad[1] else None)
 
 
-def _write_at(input, values, positions, accumulate, inplace):
-    """input with ``values`` (shaped like ``positions``) written or added at ``positions``."""
+def _write_at(input, values, positions, accumulate, inplace, expanded=False):
+    """input with ``values`` (shaped like ``positions``) written or added at ``positions``;
+    ``expanded``: an expanded ``input`` is written element by element, as PyTorch's
+    index_put_ does (its put_ refuses one)."""
     function = AccumulateAt if accumulate else ViewScatter
     if inplace:
         if not input._array.flags.writeable:
+            xp = backend.xp_of(positions)
+            if expanded and write_expanded(input, xp.unravel_index(positions,
+                                                                   tuple(input.shape)),
+                                           values._array, accumulate, op="index_put_"):
+                return input    # (an expanded input: PyTorch writes it element by element)
             refuse_write(input._array)
         return apply_inplace(input, function, values, index=positions)
     return function.apply(input, values, index=positions)
@@ -73,19 +83,29 @@ def _check_same_device(input, other):
 # ----------------------------------------------------------------------------------------------
 # index_put
 # ----------------------------------------------------------------------------------------------
-def _numpy_index(indices, name):
+def _numpy_index(indices, name, argument=1):
+    """The index tensors as arrays: int64 and int32 ones, bool masks, and uint8 ones read as
+    masks with PyTorch's deprecation warning; any other dtype is PyTorch's IndexError.
+    ``argument``: where PyTorch's parser counts the indices (0 for the Tensor methods)."""
     if isinstance(indices, Tensor) or not isinstance(indices, (tuple, list)):
         raise TypeError(f"{name}(): argument 'indices' (position 2) must be tuple of Tensors, "
                         f"not {type(indices).__name__}")
     out = []
     for i, item in enumerate(indices):
         if not isinstance(item, Tensor):
-            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+            raise TypeError(f"expected Tensor as element {i} in argument {argument}, but got "
                             f"{python_type_name(item)}")
-        if item._array.dtype.kind not in "iub":
+    for item in indices:
+        array = item._array
+        if array.dtype not in (np.int64, np.int32, np.uint8, np.bool_):
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        out.append(item._array)
+        out.append(array != 0 if array.dtype == np.uint8 else array)
     return tuple(out)
+
+
+def _warn_byte_index():
+    warnings.warn("indexing with dtype minigrad.uint8 is now deprecated, please use a dtype "
+                  "minigrad.bool instead.", UserWarning, stacklevel=5)
 
 
 def _leading_int_positions(input, index):
@@ -131,13 +151,35 @@ def _indexed_shape(input, index):
         raise IndexError(_index_message(exc, input, index)) from None
 
 
-def _index_put(input, indices, values, accumulate, name, inplace):
+def _check_index_dims(index, ndim):
+    """PyTorch's IndexError for indices covering more dims than ``input`` has: a mask's dims
+    are looked up one by one ("Dimension out of range"); integer tensors alone are counted."""
+    count = sum(i.ndim if i.dtype.kind == "b" else 1 for i in index)
+    if count <= ndim or ndim == 0:
+        return
+    if any(i.dtype.kind == "b" for i in index):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                         f"{ndim - 1}], but got {ndim})")
+    raise IndexError(f"too many indices for tensor of dimension {ndim} (got {count})")
+
+
+def _index_put(input, indices, values, accumulate, name, inplace, argument=1):
     if not isinstance(values, Tensor):
         raise TypeError(f"{name}(): argument 'values' (position 3) must be Tensor, not "
                         f"{type(values).__name__}")
-    index = _numpy_index(indices, name)
+    index = _numpy_index(indices, name, argument)
+    _check_index_dims(index, input.ndim)
+    byte = any(i._array.dtype == np.uint8 for i in indices)
     # PyTorch's order of checks: the index (masks that do not fit, arrays that do not
     # broadcast), the value's shape, the dtypes, and last (in the kernel) the bounds
+    if byte and len(index) == 1 and not accumulate and values._array.size == 1:
+        # one value through one uint8 mask: PyTorch's masked_fill_, which takes bool only
+        # (after its check of the mask's shape; no deprecation warning)
+        _check_masks(index, input)
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
+    if byte:
+        _warn_byte_index()
     _check_masks(index, input)
     xp = backend.xp_of(input._array)
     shape = _indexed_shape(input, index)
@@ -169,7 +211,7 @@ def _index_put(input, indices, values, accumulate, name, inplace):
         except IndexError as exc:
             raise IndexError(str(exc).replace("axis", "dimension")) from None
     values = expand_to(values, positions.shape)
-    return _write_at(input, values, positions, accumulate, inplace)
+    return _write_at(input, values, positions, accumulate, inplace, expanded=True)
 
 
 def index_put(input, indices, values, accumulate=False):
@@ -184,6 +226,18 @@ def index_put(input, indices, values, accumulate=False):
 def index_put_(input, indices, values, accumulate=False):
     """``index_put`` written into ``input`` itself; returns ``input``."""
     out = _index_put(input, indices, values, accumulate, "index_put_", inplace=True)
+    return keep_for_backward(out, *indices)
+
+
+def tensor_index_put(self, indices, values, accumulate=False):
+    """``Tensor.index_put``: as the function, its parser counting the indices as argument 0."""
+    out = _index_put(self, indices, values, accumulate, "index_put", inplace=False, argument=0)
+    return keep_for_backward(rename_node(out, "IndexPutBackward0"), *indices)
+
+
+def tensor_index_put_(self, indices, values, accumulate=False):
+    """``Tensor.index_put_``: as the function, its parser counting the indices as argument 0."""
+    out = _index_put(self, indices, values, accumulate, "index_put_", inplace=True, argument=0)
     return keep_for_backward(out, *indices)
 
 

@@ -8,6 +8,8 @@ layout of what it reads in ``_index_layout.py``; their names stay importable fro
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend, dtypes
@@ -16,12 +18,13 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._ellipses import one_ellipsis
 from ._index_words import (_check_index_count, _check_masks, _check_put_shapes, _check_value_kind,
-                           _index_message, _is_int, _lone_byte_mask, _selects_a_view,
-                           _shape_refusal)
+                           _index_items, _index_message, _is_int, _lone_byte_mask,
+                           _selects_a_view, _shape_refusal)
 from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to, written_as_real
-from .writes import (apply_inplace, check_partial_overlap, overlaps_itself, refuse_write,
+from ._expanded_writes import write_expanded
+from .writes import (_SEVERAL, apply_inplace, check_partial_overlap, overlaps_itself, refuse_write,
                      writable_alias)
 # the parts that moved out, importable from here as before
 from ._index_layout import (_iteration_order, _laid_out, _new_dim_strides,  # noqa: F401
@@ -117,6 +120,44 @@ def _refuse_unsigned_put(a, idx, value):
     dtypes.refuse_unsigned("masked_fill" if fill else "index_put", a._array.dtype)
 
 
+def _refuse_multi_output_view(a, index):
+    """A write ``a[index] = v`` into one of the views an op returned together (split, chunk,
+    unbind), which PyTorch refuses naming the last view its indexing made: a Select for an
+    integer, a Slice for a slice not the whole dim, an Unsqueeze for None (the multi-output
+    op itself when the index made none: ``check_view_meta`` says so)."""
+    items = _index_items(index)
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    d, name = 0, None
+    for item in items:
+        if item is None:
+            name = "Unsqueeze"
+        elif item is Ellipsis:
+            d += max(a.ndim - consumed, 0)
+        elif isinstance(item, slice):
+            start, stop, step = item.indices(a.shape[d]) if d < a.ndim else (0, 0, 1)
+            if d < a.ndim and not (start == 0 and stop == a.shape[d] and step == 1):
+                name = "Slice"
+            d += 1
+        else:
+            name = "Select"
+            d += 1
+    if name is not None:
+        raise RuntimeError(f"Output 0 of {name} is a view and is being modified inplace. "
+                           + _SEVERAL)
+
+
+def _lone_mask(idx):
+    """Whether a numpy index's only array is a bool mask (PyTorch's masked_fill_ then)."""
+    arrays = [i for i in idx if hasattr(i, "dtype")]
+    return len(arrays) == 1 and arrays[0].dtype.kind == "b" and arrays[0].ndim > 0
+
+
+def _rewarn(held):
+    """Give again the warnings ``catch_warnings(record=True)`` held back."""
+    for w in held:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -144,12 +185,20 @@ def setitem(a, index, value):
     if rewritten is not None:
         setitem(rewritten[0], rewritten[1], value)      # written through the new dims' view
         return a
-    idx, basic, _ = _array_index(index, a)
+    one_value = not isinstance(value, Tensor) or value._array.size == 1
+    with warnings.catch_warnings(record=True) as held:
+        # one value through a uint8 mask is PyTorch's masked_fill_ (refused below, after the
+        # mask's shape), which gives no deprecation warning
+        warnings.simplefilter("always")
+        idx, basic, _ = _array_index(index, a)
+    byte_fill = one_value and _lone_byte_mask(index)
+    if not byte_fill:
+        _rewarn(held)
     if not basic:
         _check_masks(idx, a)
         if a._array.dtype in dtypes.BAREBONES_UNSIGNED:
             _refuse_unsigned_put(a, idx, value)
-    if (not isinstance(value, Tensor) or value._array.size == 1) and _lone_byte_mask(index):
+    if byte_fill:
         # PyTorch writes one value through a mask with masked_fill_, which takes bool only
         # (after its check of the mask's shape)
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
@@ -212,6 +261,10 @@ def setitem(a, index, value):
                 # a region of an expanded view in which no element repeats (x.expand(2, 3)[1]
                 # = v): PyTorch writes it through
                 target = writable_alias(target)
+            if not basic and not target.flags.writeable and write_expanded(
+                    a, idx, value._array, op=("index_put_", "masked_fill_") if one_value and
+                    _lone_mask(idx) else "index_put_"):
+                return a        # (an expanded tensor: PyTorch writes it element by element)
             if not target.flags.writeable:
                 refuse_write(target)
             if value.device != a.device:
@@ -220,6 +273,8 @@ def setitem(a, index, value):
             target[idx] = value._array            # nothing to record: write straight through
             a._vcounter.value += 1
             return a
+        if basic and isinstance(a.__dict__.get("_view_meta"), tuple):
+            _refuse_multi_output_view(a, index)
         if a.grad_fn is None and a._requires_grad and a._base is None and _selects_a_view(idx, a):
             # PyTorch writes through the view the index selects first
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in "

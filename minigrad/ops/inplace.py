@@ -13,7 +13,6 @@ from .. import backend
 from .. import _memory_format as mf
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise
 from .power import Pow, ScalarPow, check_integer_exponent, pow
@@ -24,8 +23,8 @@ from .movement import to_device
 from .plumbing import written_as_real
 from .._argument_error import ArgumentError
 from ._util import argument_error, cpp_type_name, python_type_name
-from .writes import (_positions, _real_base, apply_inplace, can_cast_inplace,
-                     check_partial_overlap, kind_name)
+from ._expanded_writes import write_expanded
+from .writes import apply_inplace, can_cast_inplace, check_partial_overlap, kind_name
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
@@ -137,9 +136,12 @@ def pow_(t, other):
         # pow's bool cases: a bool tensor exponent has no kernel, a Python bool needs none
         return _write_all(t, pow(t, other), "PowBackward0")
     if isinstance(other, Tensor) and t._array.dtype.kind in "biu" and \
-            other._array.dtype.kind in "iu" and bool((other._array < 0).any()):
+            other._array.dtype.kind in "iu" and (bool((other._array < 0).any()) or
+                                                 other._array.dtype != t._array.dtype):
         # integers to negative integer powers (0, or +-1 for a base of +-1): pow's values,
-        # which numpy's power refuses to compute
+        # which numpy's power refuses to compute; and an exponent of another integer type:
+        # computed in the promoted type (int8 ** uint8 in int16, 250 not read as -6), then
+        # written back
         _check_inplace(t, other, "pow_")
         return _write_all(t, pow(t, other), "PowBackward1")
     # a number exponent: pow's scalar kernel, whose node keeps the input only (not the
@@ -179,6 +181,9 @@ def clamp_(t, min=None, max=None):
     check_partial_overlap(t._array, (min, max))
     if t._array.dtype.kind == "c":
         raise NotImplementedError("clamp is not supported for complex types")
+    if t._array.dtype.kind in "fV" and any(isinstance(v, complex) and v.imag for v in (min, max)):
+        # (PyTorch reads a floating tensor's number bounds as doubles, as clamp does)
+        raise RuntimeError("value cannot be converted to type double without overflow")
     tensors = any(isinstance(b, Tensor) for b in (min, max))
     if t._array.dtype.kind not in "fV" or tensors:
         # a float bound makes the result float, a complex tensor bound complex: refused in
@@ -205,6 +210,10 @@ def clamp_(t, min=None, max=None):
 
 
 def relu_(t):
+    if isinstance(t, Tensor) and t._array.dtype.kind in "bc":     # (relu's refusals)
+        if t._array.dtype.kind == "b":
+            raise RuntimeError("Boolean inputs not supported for relu")
+        raise NotImplementedError("clamp is not supported for complex types")
     return apply_inplace(t, Relu)
 
 
@@ -251,22 +260,9 @@ def _fill_expanded(t, value):
     """fill_ / zero_ of an expanded view (``x.expand(3, 4).fill_(1)``), which PyTorch allows
     (every copy of an element gets the same value): written into the base's memory. Done,
     and True, only for such a view with nothing to record."""
-    a = t._array
-    if a.flags.writeable or not any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)):
-        return False
-    if isinstance(value, Tensor) or (is_grad_enabled() and t.requires_grad):
+    if isinstance(value, Tensor):
         return False            # (PyTorch refuses a tensor value there too)
-    base = _real_base(t)
-    if base is None or not base._array.flags.writeable:
-        return False
-    xp = backend.xp_of(a)
-    positions = _positions(t, base).reshape(-1)
-    if base._array.ndim == 0:        # an expanded 0-d tensor: its one element
-        base._array[()] = value
-    else:
-        base._array[xp.unravel_index(positions, base._array.shape)] = value
-    t._vcounter.value += 1
-    return True
+    return write_expanded(t, Ellipsis, value)
 
 
 def zero_(input):

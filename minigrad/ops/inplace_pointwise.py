@@ -82,16 +82,20 @@ def _fit(result, inputs, dtype, name):
     return result
 
 
-def _refuse_complex_into_real(x, operands):
+def _refuse_complex_into_real(x, operands, any_kind=False):
     """PyTorch's cast error for a real ``x`` written with a complex operand (checked before
     its kernel runs: ``x.remainder_(1j)`` is refused for the cast, not for the complex
-    remainder minigrad lacks)."""
+    remainder minigrad lacks); with ``any_kind`` for any promoted type ``x`` cannot take
+    (``int_x.gcd_(float_t)``, ``bool_x.floor_divide_(int_t)``: the cast, not the kernel's
+    dtype or a division by zero)."""
     numbers = [v._array if isinstance(v, Tensor) else v for v in operands
-               if isinstance(v, (Tensor, complex))]
-    if x._array.dtype.kind == "c" or not numbers:
+               if isinstance(v, (Tensor, complex) if not any_kind else
+                             (Tensor, bool, int, float, complex))]
+    if not numbers:
         return
     have = dtypes.result_type(x._array, *numbers)
-    if have.kind == "c":
+    if have.kind == "c" and x._array.dtype.kind != "c" or \
+            any_kind and not can_cast_inplace(have, x._array.dtype):
         raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
                            f"output type {scalar_type_name(x._array.dtype)}")
 
@@ -122,7 +126,11 @@ def run_inplace(input, fn, args=(), kwargs=None, name="op_", cast_first=True):
             result = fn(x, *full, **named)
         except NotImplementedError:
             if cast_first:
-                _refuse_complex_into_real(x, (*full, *named.values()))
+                _refuse_complex_into_real(x, (*full, *named.values()), any_kind=True)
+            raise
+        except RuntimeError as exc:
+            if cast_first and str(exc).startswith("ZeroDivisionError"):
+                _refuse_complex_into_real(x, (*full, *named.values()), any_kind=True)
             raise
         return _fit(result, (x, *tensors), dtype, name)
 
@@ -318,11 +326,24 @@ def _check_bound(name, bound, label):
                         f" * (Tensor {label})\n * (Number {label})\n")
 
 
+def _complex_one_sided(input, bound, kernel):
+    """PyTorch's refusals of a one-sided clamp with complex numbers: a complex number bound
+    of a real tensor (its clamp kernel has none), a tensor bound of a complex tensor (its
+    maximum / minimum kernel, ``kernel``, has none)."""
+    if not isinstance(input, Tensor):
+        return
+    if input._array.dtype.kind != "c" and isinstance(bound, complex):
+        raise NotImplementedError("clamp is not supported for complex types")
+    if input._array.dtype.kind == "c" and isinstance(bound, Tensor):
+        raise not_implemented_for(kernel, dtypes.result_type(input._array, bound._array))
+
+
 def clamp_min_(input, min):
     """In place: ``input`` becomes max(input, min); returns ``input``."""
     _check_bound("clamp_min_", min, "min")
     if isinstance(input, Tensor):
         check_out_shape(input, (min,))
+    _complex_one_sided(input, min, "maximum_cpu")
     return named_write(input, f"ClampMinBackward{int(isinstance(min, Tensor))}", clamp_, input,
                        min=min)
 
@@ -332,6 +353,7 @@ def clamp_max_(input, max):
     _check_bound("clamp_max_", max, "max")
     if isinstance(input, Tensor):
         check_out_shape(input, (max,))
+    _complex_one_sided(input, max, "minimum_cpu")
     return named_write(input, f"ClampMaxBackward{int(isinstance(max, Tensor))}", clamp_, input,
                        max=max)
 

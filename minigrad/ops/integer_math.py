@@ -91,6 +91,11 @@ def _out_shape_first(input, other):
         if shape != tuple(input.shape):
             raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the "
                                f"broadcast shape {list(shape)}")
+        # and then the cast of the promoted type back into input (int8.gcd_(float): the cast)
+        have = result_dtype(input, other)
+        if not can_cast_inplace(have, input._array.dtype):
+            raise RuntimeError(f"result type {kind_name(have)} can't be cast to the desired "
+                               f"output type {kind_name(input._array.dtype)}")
 
 
 def _write_back(input, result, name):

@@ -14,6 +14,7 @@ from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import argument_error, broadcast_shape, check_fill_value
+from ._expanded_writes import write_expanded
 from .inplace import copy_
 from .elementwise import cast
 from .pointwise_select import Where, where
@@ -91,6 +92,9 @@ def masked_fill_(input, mask, value):
     if wide != tuple(input.shape):
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(wide)}")
+    xp = backend.xp_of(m)
+    if write_expanded(input, xp.broadcast_to(m, wide), value._array, op="masked_fill_"):
+        return input            # (an expanded input: PyTorch writes it element by element)
     before = input.grad_fn
     copy_(input, keep_for_backward(where(m, value, input), mask))
     if input.grad_fn is not before:

@@ -162,11 +162,26 @@ def _check_lerp(input, end, weight):
                                   "lerp_kernel_scalar", dtype)
     if not isinstance(weight, Tensor) and dtype.kind in "fV":
         compute = "double" if dtype.itemsize == 8 else "float"
-        limit = np.finfo(np.float64 if dtype.itemsize == 8 else np.float32).max
+        limit = float(np.finfo(np.float64 if dtype.itemsize == 8 else np.float32).max)
         w = complex(weight)
         if w.imag != 0 or (math.isfinite(w.real) and abs(w.real) > limit):
             raise RuntimeError(f"value cannot be converted to type {compute} without overflow")
     return dtype
+
+
+def _lerp_weight(weight, dtype, compute):
+    """A number weight as PyTorch's kernel reads it: a complex result's type, whose parts must
+    fit it (PyTorch's overflow error), or the real type it computes in (float32 for float16,
+    bfloat16 and float32: 1e40 becomes inf there, without numpy's overflow warning)."""
+    w = complex(weight)
+    if dtype.kind == "c":
+        limit = float(np.finfo(dtype).max)
+        if any(np.isfinite(p) and abs(p) > limit for p in (w.real, w.imag)):
+            raise RuntimeError(f"value cannot be converted to type {dtypes.c_type_name(dtype)} "
+                               "without overflow")
+        return w
+    with np.errstate(over="ignore"):
+        return float(np.asarray(w.real).astype(compute))
 
 
 def lerp(input, end, weight):
@@ -181,7 +196,7 @@ def lerp(input, end, weight):
     input, end = cast(input, compute), cast(end, compute)
     diff = sub(end, input)
     if not isinstance(weight, Tensor):
-        w = complex(weight) if dtype.kind == "c" else float(complex(weight).real)
+        w = _lerp_weight(weight, dtype, compute)
         out = add(input, mul(diff, w)) if abs(w) < 0.5 else sub(end, mul(diff, 1.0 - w))
     else:
         weight = cast(cast(weight, dtype), compute)
@@ -408,6 +423,10 @@ def nonzero(input, *, as_tuple=False):
     found = xp.nonzero(input._array if input.ndim else input._array.reshape(1))
     if as_tuple:
         return tuple(Tensor._wrap(f.astype("int64")) for f in found)
-    if input.ndim == 0:                     # one row (no coordinates) if the value is non-zero
-        return Tensor._wrap(xp.zeros((found[0].size, 0), "int64"))
-    return Tensor._wrap(xp.stack(found, axis=1).astype("int64"))
+    # laid out as PyTorch's: each coordinate's column contiguous, strides (1, count) (a 0-d
+    # input: one row without coordinates if its value is non-zero)
+    count = found[0].size
+    if input.ndim and count:
+        return Tensor._wrap(xp.stack(found, axis=0).astype("int64").T)
+    empty = xp.zeros((count, input.ndim), "int64")
+    return Tensor._wrap(xp.lib.stride_tricks.as_strided(empty, strides=(8, 8 * count)))

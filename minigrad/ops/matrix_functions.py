@@ -162,6 +162,9 @@ def multi_dot(tensors):
     """``linalg.multi_dot``: the product of the 2-d tensors in order, multiplied in the
     cheapest order; the first may be 1-d (a row) and the last 1-d (a column), those dims
     then dropped from the result."""
+    if isinstance(tensors, Tensor):         # (iterating one would multiply its rows)
+        raise TypeError("linalg_multi_dot(): argument 'tensors' (position 1) must be tuple of "
+                        "Tensors, not Tensor")
     tensors = list(tensors)
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")

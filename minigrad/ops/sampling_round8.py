@@ -52,8 +52,9 @@ def bernoulli(input, p=None, *, generator=None):
                         f"{type(input).__name__}")
     array = input._array
     if p is None:
-        if array.dtype.kind not in "fV":
-            raise not_implemented_for("bernoulli_tensor_cpu_p_", array.dtype)
+        if array.dtype.kind not in "fV":        # (a complex one fails drawing into itself)
+            raise not_implemented_for("bernoulli_tensor_cpu_self_" if array.dtype.kind == "c"
+                                      else "bernoulli_tensor_cpu_p_", array.dtype)
         probs = backend.as_numpy(array)
         if probs.size and not ((probs >= 0) & (probs <= 1)).all():
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")

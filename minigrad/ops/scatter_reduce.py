@@ -32,7 +32,8 @@ from ._util import (ieee_errors, no_complex_kernel, normalize_dim,
                     not_implemented_for, scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
-from .inplace import copy_
+from ._expanded_writes import write_expanded
+from .inplace import copy_, named_write
 from .pointwise_select import where
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _scatter_prepare,
@@ -144,7 +145,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         raise TypeError(f"scatter_reduce(): argument 'src' (position 4) must be Tensor, not "
                         f"{type(src).__name__}")
     idx = _index_array(index)
-    if idx.size and idx.dtype.name not in ("int32", "int64"):     # PyTorch's order of checks
+    normalize_dim(dim, input.ndim)          # PyTorch's order of checks: the dim first, then
+    if idx.size and idx.dtype.name not in ("int32", "int64"):     # the index's dtype
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if src._array.dtype != input._array.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
@@ -312,6 +314,25 @@ def index_fill(input, dim, index, value):
         value = Tensor._wrap(backend.xp_of(x._array).asarray(value).astype(dtype))
     out = rename_node(where(_slices_hit(x, d, flat % size if size else flat), value, x), node)
     return reshape_to(out, ()) if input.ndim == 0 else out
+
+
+def index_fill_(input, dim, index, value):
+    """In place: ``index_fill``'s result written into ``input`` (element by element into an
+    expanded one, as PyTorch, which warns)."""
+    out = index_fill(input, dim, index, value)
+    if not input._array.flags.writeable and input.ndim and input._array.size:
+        d = normalize_dim(dim, input.ndim)
+        size = input.shape[d]
+        xp = backend.xp_of(input._array)
+        hit = xp.zeros(size, dtype=bool)
+        hit[_index_array(index).reshape(-1) % size] = True
+        hit = xp.broadcast_to(hit.reshape((size,) + (1,) * (input.ndim - d - 1)),
+                              tuple(input.shape))
+        number = value._array if isinstance(value, Tensor) else value
+        if write_expanded(input, hit, number, op="index_fill_"):
+            return input
+    return named_write(input, f"IndexFillBackward{int(isinstance(value, Tensor))}", copy_,
+                       input, out)
 
 
 def take(input, index):

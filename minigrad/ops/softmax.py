@@ -263,8 +263,13 @@ def _as_float(a):
     return a
 
 
-def logsumexp(a, dim, keepdim=False):
+_NO_DIM = object()
+
+
+def logsumexp(a, dim=_NO_DIM, keepdim=False):
     """log(sum(exp(a))) along ``dim``, computed without overflow (shift by the max)."""
+    if dim is _NO_DIM:              # (PyTorch's parser's words, not Python's)
+        raise TypeError('logsumexp() missing 1 required positional arguments: "dim"')
     a = _as_float(check_tensor("logsumexp", a))
     if dim is None:
         raise argument_error("logsumexp", "dim", "tuple of ints", dim, 2)

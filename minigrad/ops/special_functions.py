@@ -45,16 +45,20 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def _floating(a):
+def _floating(a, kernel=None):
+    """``a`` as a floating tensor (integers and bool in the default float dtype); a complex
+    one refused in the words of PyTorch's ``kernel``, which has no complex version."""
     if not isinstance(a, Tensor):
         raise TypeError(f"argument 'input' must be Tensor, not {type(a).__name__}")
+    if kernel is not None and a._array.dtype.kind == "c":
+        raise not_implemented_for(kernel, a._array.dtype)
     return a if a._array.dtype.kind in "fV" else cast(a, dtypes.default_float().np)
 
 
 def _floating_no_half(a, kernel):
     """``_floating(a)``, refusing float16 as PyTorch's CPU kernels without a Half version do
     (``kernel`` names the one PyTorch reports)."""
-    a = _floating(a)
+    a = _floating(a, kernel)
     if a._array.dtype == np.float16:
         raise not_implemented_for(kernel, a._array.dtype)
     return a
@@ -248,12 +252,12 @@ class Zeta(Function):
 # ----------------------------------------------------------------------------------------------
 def lgamma(input):
     """log|Gamma(x)|, elementwise."""
-    return Lgamma.apply(_floating(input))
+    return Lgamma.apply(_floating(input, "lgamma_vml_cpu"))
 
 
 def digamma(input):
     """psi(x) = d/dx lgamma(x), elementwise."""
-    return Digamma.apply(_floating(input))
+    return Digamma.apply(_floating(input, "digamma"))
 
 
 def polygamma(n, input):
@@ -265,7 +269,8 @@ def polygamma(n, input):
                         f"{type(n).__name__}")
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
-    return Polygamma.apply(_floating(input), n=int(n))
+    return Polygamma.apply(_floating(input, {0: "digamma", 1: "trigamma"}.get(int(n), "polygamma")),
+                           n=int(n))
 
 
 def mvlgamma(input, p):
@@ -286,7 +291,7 @@ def mvlgamma(input, p):
 
 def erfc(input):
     """1 - erf(x), accurate in the upper tail."""
-    return Erfc.apply(_floating(input))
+    return Erfc.apply(_floating(input, "erfc_vml_cpu"))
 
 
 def erfcx(input):
@@ -296,7 +301,7 @@ def erfcx(input):
 
 def erfinv(input):
     """The inverse of erf on [-1, 1]."""
-    return Erfinv.apply(_floating(input))
+    return Erfinv.apply(_floating(input, "erfinv_vml_cpu"))
 
 
 def log_ndtr(input):
@@ -311,22 +316,22 @@ def ndtri(input):
 
 def i0(input):
     """The modified Bessel function of the first kind, order 0."""
-    return I0.apply(_floating(input))
+    return I0.apply(_floating(input, "i0_vml_cpu"))
 
 
 def i0e(input):
     """exp(-|x|) i0(x)."""
-    return I0e.apply(_floating(input))
+    return I0e.apply(_floating(input, "i0e_cpu"))
 
 
 def i1(input):
     """The modified Bessel function of the first kind, order 1."""
-    return I1.apply(_floating(input))
+    return I1.apply(_floating(input, "i1_cpu"))
 
 
 def i1e(input):
     """exp(-|x|) i1(x)."""
-    return I1e.apply(_floating(input))
+    return I1e.apply(_floating(input, "i1e_cpu"))
 
 
 def _float_operands(a, b, name, kernel):

@@ -343,7 +343,8 @@ def unbind(a, dim=0):
 
 def _tensor_list(tensors, name):
     if isinstance(tensors, Tensor):
-        raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors, not Tensor")
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError(f"{name} expects a non-empty TensorList")
@@ -378,7 +379,10 @@ def vstack(tensors):
 
 
 def row_stack(tensors):
-    """Another name of ``vstack``."""
+    """Another name of ``vstack`` (its parser's refusal names row_stack, as PyTorch's; the
+    rest name vstack)."""
+    if isinstance(tensors, Tensor):
+        _tensor_list(tensors, "row_stack")
     return cat([_at_least(t, 2) for t in _tensor_list(tensors, "vstack")], 0)
 
 

@@ -74,9 +74,10 @@ def logical_xor(input, other):
 # What a tensor says about itself
 # ----------------------------------------------------------------------------------------------
 def is_signed(input) -> bool:
-    """Does input's dtype hold negative values (floats and signed integers; not uint8, bool)?"""
+    """Does input's dtype hold negative values (floats, complex and signed integers; not
+    uint8, bool)?"""
     _tensor_argument(input, "is_signed", "input", 1)
-    return input._array.dtype.kind in "fiV"
+    return input._array.dtype.kind in "fiVc"
 
 
 def is_nonzero(input) -> bool:
