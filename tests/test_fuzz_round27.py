@@ -517,3 +517,43 @@ def test_gradient_at_kinks_sample(expr):
     for values in ([-1.0, 0.0, 0.0, 1.0, 2.0, 2.0], [0.0] * 6):
         grads(lambda lib, x: eval(expr, {"torch": lib, "F": lib.nn.functional, "x": x}),
               values)
+
+
+# ---- clamp with complex bounds (the lead's relu_clamp.py, from this round's report) --------
+
+_CLAMP_COMPLEX = [
+    ("clamp(min=c)", lambda L, x, xi, c: L.clamp(x, min=c)),
+    ("clamp(max=c)", lambda L, x, xi, c: L.clamp(x, max=c)),
+    ("clamp(c, c)", lambda L, x, xi, c: L.clamp(x, c, c)),
+    ("clamp_min(1j)", lambda L, x, xi, c: x.clamp_min(1j)),
+    ("clamp_max(1j)", lambda L, x, xi, c: x.clamp_max(1j)),
+    ("clamp(min=1j)", lambda L, x, xi, c: x.clamp(min=1j)),
+    ("clamp_min(c)", lambda L, x, xi, c: x.clamp_min(c)),
+    ("complex.clamp(0)", lambda L, x, xi, c: c.clamp(0)),
+    ("clamp_min(1+0j)", lambda L, x, xi, c: x.clamp_min(1 + 0j)),
+    ("clamp(min=1+0j)", lambda L, x, xi, c: x.clamp(min=1 + 0j)),
+    ("int clamp_min(1j)", lambda L, x, xi, c: xi.clamp_min(1j)),
+    ("complex.clamp(min=c)", lambda L, x, xi, c: c.clamp(min=c)),
+    ("complex.clamp_min(c)", lambda L, x, xi, c: c.clamp_min(c)),
+    ("int.clamp(min=c)", lambda L, x, xi, c: xi.clamp(min=c)),
+    ("torch.clamp_min(x, 1j)", lambda L, x, xi, c: L.clamp_min(x, 1j)),
+    ("complex.clamp_max(x)", lambda L, x, xi, c: c.clamp_max(x)),
+    ("torch.clamp_max(int, c)", lambda L, x, xi, c: L.clamp_max(xi, c)),
+]
+
+
+@pytest.mark.parametrize("name, call", _CLAMP_COMPLEX, ids=[n for n, _ in _CLAMP_COMPLEX])
+def test_clamp_with_complex_bounds_as_torch(name, call):
+    """A complex bound: clamp names the maximum/minimum/clamp kernel of the promoted complex
+    type for a tensor bound and reads a number as a double; clamp_min/clamp_max refuse any
+    complex number (1 + 0j too, which clamp takes) and go to the kernel for a tensor."""
+    results = []
+    for L in (torch, minigrad):
+        x = L.tensor([1.0, 2.0], dtype=L.float64)
+        xi = L.tensor([1, 2])
+        c = L.tensor([1 + 1j, 2j], dtype=L.complex64)
+        try:
+            results.append(("value", call(L, x, xi, c).tolist()))
+        except Exception as exc:     # noqa: BLE001 -- compared with torch's below
+            results.append((type(exc).__name__, str(exc).split(" (")[0]))
+    assert results[1] == results[0]

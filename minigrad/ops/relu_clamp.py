@@ -322,9 +322,10 @@ def clamp(a, min=None, max=None):
         # so the 0-d tensor bound is a number, promoting as one (clamp(bool_tensor,
         # tensor(0.5, dtype=float64), 1.0) is float32)
         min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
-    if a._array.dtype.kind == "c" or any(isinstance(v, Tensor) and v._array.dtype.kind == "c"
-                                         for v in (min, max)):
+    if a._array.dtype.kind == "c":
         raise NotImplementedError("clamp is not supported for complex types")
+    if any(isinstance(v, Tensor) and v._array.dtype.kind == "c" for v in (min, max)):
+        _refuse_complex_bounds(a, min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if all(isinstance(v, Tensor) and v._array.dtype.kind == "b" for v in (a, min, max)):
             # with both bounds PyTorch runs its clamp kernel, which has no Bool version (one
@@ -438,9 +439,30 @@ def _check_one_bound(name, a, bound, label):
         raise exc
 
 
+def _refuse_complex_bounds(a, min, max):
+    """PyTorch's refusal of a tensor bound that makes the result complex: its maximum (a min
+    alone), minimum (a max alone) or clamp kernel has no complex version."""
+    kernel = "clamp_cpu" if min is not None and max is not None else \
+        "maximum_cpu" if min is not None else "minimum_cpu"
+    raise not_implemented_for(kernel, dtypes.result_type(
+        a._array, *(v._array for v in (min, max) if isinstance(v, Tensor))))
+
+
+def _check_complex_bound(a, bound, label):
+    """clamp_min / clamp_max refuse a complex number bound (even 1 + 0j, which clamp takes)
+    and, going straight to PyTorch's maximum / minimum kernel, a complex tensor operand."""
+    if isinstance(bound, numbers.Complex) and not isinstance(bound, numbers.Real):
+        raise NotImplementedError("clamp is not supported for complex types")
+    if isinstance(a, Tensor) and isinstance(bound, Tensor) and \
+            "c" in (a._array.dtype.kind, bound._array.dtype.kind):
+        _refuse_complex_bounds(a, bound if label == "min" else None,
+                               bound if label == "max" else None)
+
+
 def clamp_min(a, min):
     """``clamp(a, min=min)``: every element at least ``min`` (a number or a tensor)."""
     _check_one_bound("clamp_min", a, min, "min")
+    _check_complex_bound(a, min, "min")
     # PyTorch's node: ClampMinBackward0 for a number, ClampMinBackward1 for a tensor
     return _bound_node(clamp(a, min=min), "ClampMin", min)
 
@@ -448,6 +470,7 @@ def clamp_min(a, min):
 def clamp_max(a, max):
     """``clamp(a, max=max)``: every element at most ``max`` (a number or a tensor)."""
     _check_one_bound("clamp_max", a, max, "max")
+    _check_complex_bound(a, max, "max")
     return _bound_node(clamp(a, max=max), "ClampMax", max)
 
 
