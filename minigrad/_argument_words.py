@@ -105,7 +105,10 @@ def restated(exc, fn, args, kwargs, method, name=None, aliases=None, signatures=
         if method:
             signatures = tuple(_method_form(s) for s in signatures)
         count = len(given) + len(kwargs)
-        if sum(_counts(s)[0] <= count <= _counts(s)[1] for s in signatures) > 1:
+        fitting = sum(_counts(s)[0] <= count <= _counts(s)[1] for s in signatures)
+        # (an error worded for the call, where no signature takes that many: the parser
+        # lists them all too)
+        if fitting > 1 or (fitting == 0 and error.expected is None and len(signatures) > 1):
             return _combination(name, given, kwargs, signatures)
     if error.expected is None:
         return exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .ops import inplace_pointwise as INP, inplace_views as IV
 from ._tensor_methods_math import _named_inplace
+from ._tensor_methods_layout import _dims_given_apart
 from .tensor import Tensor
 
 
@@ -112,6 +113,6 @@ Tensor.t_ = IV.t_
 Tensor.transpose_ = IV.transpose_
 Tensor.swapaxes_ = IV.swapaxes_
 Tensor.swapdims_ = IV.swapdims_
-Tensor.squeeze_ = IV.squeeze_
+Tensor.squeeze_ = _dims_given_apart("squeeze_", IV.squeeze_)
 Tensor.unsqueeze_ = IV.unsqueeze_
 Tensor.as_strided_ = IV.as_strided_

@@ -25,6 +25,7 @@ from .ops import sampling_round8 as SR8
 from .ops._int_list_args import int_list_argument
 from ._global_flags import warn_once
 from ._type_names import python_type_name
+from ._tensor_input import _combination
 from . import _sparse_factories, backend, creation, dtypes
 from . import _warn_once as WO
 from . import _legacy_types as LT
@@ -60,7 +61,31 @@ Tensor.view = _sized(M.view,
                      "expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n")
 Tensor.flatten = M.flatten
 Tensor.unflatten = M.unflatten_method
-Tensor.squeeze = M.squeeze
+
+
+def _dims_given_apart(name, squeezer):
+    """``squeezer`` as the method ``name``: like PyTorch's, whose one list argument may come
+    as several ints (``x.squeeze(0, 1)`` is ``x.squeeze((0, 1))``)."""
+    @functools.wraps(squeezer)
+    def method(self, *args, **kwargs):
+        if len(args) > 1:
+            first = args[0]
+            if kwargs or type(first) is bool or not (type(first) is int or (
+                    hasattr(first, "__index__") and not isinstance(first, (list, tuple)))):
+                # (only a first int opens the list: the parser lists the signatures)
+                raise _combination(name, args, kwargs, ("", "int dim", "tuple of ints dim"))
+            for i, d in enumerate(args):
+                if type(d) is not int and not hasattr(d, "__index__"):
+                    raise TypeError(f"{name}(): argument 'dim' failed to unpack the object at "
+                                    f"pos {i + 1} with error \"type must be tuple of ints,but "
+                                    f"got {python_type_name(d)}\"")
+            # (past the first, a bool unpacks as the int it is)
+            return squeezer(self, tuple(int(d) if type(d) is bool else d for d in args))
+        return squeezer(self, *args, **kwargs)
+    return method
+
+
+Tensor.squeeze = _dims_given_apart("squeeze", M.squeeze)
 Tensor.unsqueeze = M.unsqueeze
 Tensor.transpose = M.transpose
 Tensor.swapaxes = M.transpose

@@ -137,6 +137,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             result = np.where(outside, fresh, result)
             outside = (result < lo) | (result > hi)
         return _write(tensor, result)
+    if a > b:       # the uniform proposals' bounds, checked as uniform_ checks them
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a:g} > to={b:g}")
     mode = max(a, min(mean, b))
     log_peak = -0.5 * ((mode - mean) / std) ** 2
 

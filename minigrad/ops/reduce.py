@@ -379,14 +379,16 @@ def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
 
 # unbiased left out (PyTorch's parser refuses an explicit None there)
 UNBIASED = Omitted("<unbiased>")
+# keepdim left out (the old signature var(x, unbiased) takes no keepdim, not even False)
+KEEPDIM = Omitted("<keepdim>")
 
 
-def var(a, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
+def var(a, dim=None, unbiased=UNBIASED, keepdim=KEEPDIM, *, correction=None):
     """Variance with Bessel's correction by default (divide by N - 1), as PyTorch."""
     return _var_apply(Var, a, dim, unbiased, keepdim, correction, "var")
 
 
-def std(a, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
+def std(a, dim=None, unbiased=UNBIASED, keepdim=KEEPDIM, *, correction=None):
     """sqrt(var), with the same arguments as ``var``."""
     return _var_apply(Std, a, dim, unbiased, keepdim, correction, "std")
 
@@ -399,13 +401,21 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
         # an int is no 'unbiased' (var(x, 0, 2) would otherwise read as unbiased=True), nor
         # is None (the wrappers word it for the call: several signatures fit)
         got = ["Tensor"] + ([] if dim is None else [python_type_name(dim)]) + \
-            [python_type_name(unbiased)] + ([] if keepdim is False else [python_type_name(keepdim)])
+            [python_type_name(unbiased)] + \
+            ([] if keepdim is KEEPDIM or keepdim is False else [python_type_name(keepdim)])
         exc = TypeError(f"{name}() received an invalid combination of arguments - got "
                         f"({', '.join(got)}), but expected one of:\n")
         exc.argument = ArgumentError(name, "unbiased", "bool", unbiased)
         raise exc
-    keepdim = bool_arg(name, "keepdim", keepdim)
     correction_given = correction is not None
+    if unbiased is not None and correction_given:
+        # one signature takes unbiased, another correction: none takes both
+        exc = TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"(..., correction=..., unbiased=...), but expected one of:\n")
+        exc.argument = ArgumentError(name, None, None, correction)   # (worded for the call)
+        raise exc
+    keepdim_given = keepdim is not KEEPDIM
+    keepdim = bool_arg(name, "keepdim", keepdim) if keepdim_given else False
     if isinstance(correction, np.generic) or (isinstance(correction, Tensor)
                                               and correction.ndim == 0):
         # a 0-d tensor or a numpy scalar reads as its Python number (a numpy int64
@@ -422,9 +432,12 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if isinstance(dim, bool):          # var(x, False): the old positional 'unbiased'
-        if keepdim or unbiased is not None or correction_given:
-            # that overload takes nothing else: a bool is no dim
-            raise TypeError(f"{name}(): argument 'dim' must be tuple of ints, not bool")
+        if keepdim_given or unbiased is not None or correction_given:
+            # that overload takes nothing else, and a bool is no dim: none of them fits
+            exc = TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"(..., bool, ...), but expected one of:\n")
+            exc.argument = ArgumentError(name, None, None, dim)   # (worded for the call)
+            raise exc
         correction, dim = int(dim), None
     if a._array.dtype.kind not in "fcV":
         raise RuntimeError(f"std and var only support floating point and complex dtypes (got "

@@ -28,7 +28,7 @@ from .relu_clamp import clamp
 from .matmul import matmul
 from .movement import reshape, transpose, unsqueeze
 from .plumbing import conj_of
-from .reduce import UNBIASED, Std, Var, _var_apply, mean, std, sum as sum_, var
+from .reduce import KEEPDIM, UNBIASED, Std, Var, _var_apply, mean, std, sum as sum_, var
 from .scatter_gather import gather
 from .shaping import diagonal, movedim
 from .sorting import sort
@@ -465,12 +465,12 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 # ----------------------------------------------------------------------------------------------
 # Variance and mean together
 # ----------------------------------------------------------------------------------------------
-def var_mean(input, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
+def var_mean(input, dim=None, unbiased=UNBIASED, keepdim=KEEPDIM, *, correction=None):
     """(variance, mean) over ``dim``; variance divides by N - correction (1 by default)."""
     return _with_mean(var, input, dim, unbiased, keepdim, correction, "var_mean")
 
 
-def std_mean(input, dim=None, unbiased=UNBIASED, keepdim=False, *, correction=None):
+def std_mean(input, dim=None, unbiased=UNBIASED, keepdim=KEEPDIM, *, correction=None):
     """(standard deviation, mean) over ``dim``."""
     return _with_mean(std, input, dim, unbiased, keepdim, correction, "std_mean")
 
@@ -482,6 +482,7 @@ def _with_mean(spread, input, dim, unbiased, keepdim, correction, name):
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
     out = _var_apply(Var if spread is var else Std, input, dim, unbiased, keepdim, correction,
                      name)
+    keepdim = keepdim is not KEEPDIM and bool(keepdim)
     if isinstance(dim, bool) or dim is not None and len(normalize_dims(dim, input.ndim)) == 0:
         dim = None           # the old positional unbiased, or dim=(): every element
     # PyTorch makes both in one node (StdMeanBackward0, VarMeanBackward0)
