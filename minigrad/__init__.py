@@ -283,6 +283,9 @@ for _name in ("narrow", "select", "movedim", "moveaxis", "swapdims", "unbind",
               "roll", "diagonal", "chunk", "repeat_interleave", "unflatten", "clamp_", "clip_"):
     globals()[_name] = _worded(globals()[_name], False, _name)
 swapaxes = _worded(swapaxes, False, "swapaxes", _tensor_methods_words.SWAPAXES)  # noqa: F405
+for _name in _tensor_methods_words.NUMPY_NAMED:     # axis= / keepdims= on the others with a dim
+    if _name in globals():
+        globals()[_name] = _tensor_methods_words.numpy_names(globals()[_name])
 del _name
 from . import testing  # noqa: E402,F401  (torch.testing.assert_close, make_tensor)
 from . import types  # noqa: E402,F401  (torch.types: Number, Device, ...)

@@ -11,7 +11,7 @@ from ._argument_words import worded
 from ._type_names import python_type_name
 from .tensor import Tensor
 
-__all__ = ["SWAPAXES"]
+__all__ = ["SWAPAXES", "NUMPY_NAMED", "numpy_names"]
 
 # swapaxes is transpose, its dims named as numpy's
 SWAPAXES = {"dim0": "axis0", "dim1": "axis1"}
@@ -129,3 +129,43 @@ Tensor.ger = _tensor_other(Tensor.ger, "ger", "vec2")
 Tensor.mv = _tensor_other(Tensor.mv, "mv", "vec")
 Tensor.heaviside = _tensor_other(Tensor.heaviside, "heaviside", "values")
 Tensor.heaviside_ = _tensor_other(Tensor.heaviside_, "heaviside_", "values")
+
+
+def numpy_names(fn):
+    """``fn`` also taking numpy's ``axis=`` / ``keepdims=`` for ``dim=`` / ``keepdim=``, as
+    PyTorch's parser reads them on every op (``x.squeeze(axis=1)``, ``torch.unbind(x,
+    axis=0)``); the wrappers of ``_torch_args`` do the same for the ops they wrap."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if kwargs:
+            for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
+                if alias in kwargs and name not in kwargs:
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return call
+
+
+# the ops with a dim (or keepdim) that ``_torch_args`` does not wrap: methods and functions
+NUMPY_NAMED = ("squeeze", "unsqueeze", "squeeze_", "unsqueeze_", "chunk", "unbind", "diff",
+               "tensor_split", "take_along_dim", "cumsum_", "cumprod_", "aminmax",
+               "slice_scatter", "unsafe_chunk", "unsafe_split", "quantile", "nanquantile",
+               "repeat_interleave", "cosine_similarity", "gradient", "trapezoid", "trapz",
+               "cumulative_trapezoid", "split_copy", "unbind_copy")
+Tensor.squeeze = numpy_names(Tensor.squeeze)
+Tensor.unsqueeze = numpy_names(Tensor.unsqueeze)
+Tensor.squeeze_ = numpy_names(Tensor.squeeze_)
+Tensor.unsqueeze_ = numpy_names(Tensor.unsqueeze_)
+Tensor.chunk = numpy_names(Tensor.chunk)
+Tensor.unbind = numpy_names(Tensor.unbind)
+Tensor.diff = numpy_names(Tensor.diff)
+Tensor.tensor_split = numpy_names(Tensor.tensor_split)
+Tensor.take_along_dim = numpy_names(Tensor.take_along_dim)
+Tensor.cumsum_ = numpy_names(Tensor.cumsum_)
+Tensor.cumprod_ = numpy_names(Tensor.cumprod_)
+Tensor.aminmax = numpy_names(Tensor.aminmax)
+Tensor.slice_scatter = numpy_names(Tensor.slice_scatter)
+Tensor.unsafe_chunk = numpy_names(Tensor.unsafe_chunk)
+Tensor.unsafe_split = numpy_names(Tensor.unsafe_split)
+Tensor.quantile = numpy_names(Tensor.quantile)
+Tensor.nanquantile = numpy_names(Tensor.nanquantile)
+Tensor.repeat_interleave = numpy_names(Tensor.repeat_interleave)

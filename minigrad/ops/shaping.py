@@ -151,6 +151,8 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
         repeats = int_arg("repeat_interleave", "repeats", repeats)
         if repeats < 0:
             raise RuntimeError("Repeats must be non-negative")
+    elif isinstance(repeats, Tensor) and repeats.ndim > 1:
+        raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     counts = input if repeats is None else repeats
     if isinstance(counts, Tensor) and counts._array.dtype not in (np.int32, np.int64):
         # the counts kernel takes int32 / int64 only (a float count is not truncated)
@@ -160,6 +162,7 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
         counts = input._array
         if counts.ndim != 1:
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        _check_output_size(output_size, counts)
         if counts.size and int(counts.min()) < 0:
             raise RuntimeError("repeats can not be negative")
         return Tensor._wrap(xp.repeat(xp.arange(len(counts)), counts).astype(counts.dtype))
@@ -179,11 +182,28 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
     elif reps.size != n:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
                            f"repeats.size(0) = {reps.size} and input.size({d}) = {n}")
+    if isinstance(repeats, Tensor):     # the counts kernel's output, allocated to the size
+        _check_output_size(output_size, reps)
+    elif output_size is not None and output_size != n * repeats:
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {n * repeats} "
+                           f"but got {output_size}")
     if reps.size and int(reps.min()) < 0:
         raise RuntimeError("repeats can not be negative")
     out = IndexSelect.apply(input, index=xp.repeat(xp.arange(n), reps), dim=d)
     # an int count is PyTorch's expand then reshape, whose last node is a view
     return out if isinstance(repeats, Tensor) else rename_node(out, "ViewBackward0")
+
+
+def _check_output_size(output_size, counts):
+    """PyTorch's counts kernel allocates ``output_size`` entries when it is given and then
+    refuses counts that do not fill them exactly."""
+    if output_size is None:
+        return
+    if output_size < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {output_size}: "
+                           f"[{output_size}]")
+    if int(counts.sum()) != output_size:
+        raise RuntimeError("allocated size does not match required size")
 
 
 class StridedView(Function):

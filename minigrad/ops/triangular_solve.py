@@ -17,7 +17,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
-from ._util import not_implemented_for, scalar_type_name
+from ._util import bool_arg, not_implemented_for, scalar_type_name
 from .elementwise import add, cast, neg
 from .matmul import matmul
 from .movement import clone, mT
@@ -73,11 +73,30 @@ class SolveTriangular(Function):
         return (triu(ga, off) if self.upper else tril(ga, -off)), gb
 
 
-def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+_MISSING = object()
+_NAME = "linalg_solve_triangular"
+
+
+def solve_triangular(A=_MISSING, B=_MISSING, *more, upper=_MISSING, left=True,
+                     unitriangular=False):
     """``linalg.solve_triangular``: X with A X = B (X A = B when not ``left``), A (*, n, n)
     read as its upper or lower triangle (diagonal taken as ones if ``unitriangular``), B
     (*, n, k) (or (*, k, n) when not left); batch dims broadcast.  No check of singularity:
-    a zero on the diagonal gives inf/NaN."""
+    a zero on the diagonal gives inf/NaN.  Its arguments are refused in the words of
+    PyTorch's parser (``upper`` is required and keyword-only, the flags are bools)."""
+    if more:
+        raise TypeError(f"{_NAME}() takes from 3 to 2 positional arguments but "
+                        f"{2 + len(more)} were given")
+    # PyTorch's parser names every required argument from the first one missing on (A by
+    # its name there, input), and says "arguments" for one and "argument" for more
+    given = (A is not _MISSING, B is not _MISSING, upper is not _MISSING)
+    missing = [] if all(given) else ['"input"', '"B"', '"upper"'][given.index(False):]
+    if missing:
+        raise TypeError(f"{_NAME}() missing {len(missing)} required positional argument"
+                        f"{'s' if len(missing) == 1 else ''}: {', '.join(missing)}")
+    upper = bool_arg(_NAME, "upper", upper)
+    left = bool_arg(_NAME, "left", left)
+    unitriangular = bool_arg(_NAME, "unitriangular", unitriangular)
     if not isinstance(A, Tensor) or A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         check_matrices(A, "linalg.solve_triangular")
     if not isinstance(B, Tensor):
