@@ -57,6 +57,9 @@ _LIBM_LIMIT = 1 << 16
 # (~15 us a draw); larger calls take numpy's vectorised samplers over the same twister (the
 # same distributions, other numbers, a hundred times faster)
 SERIAL_SAMPLER_LIMIT = 1 << 14
+# normal_pairs takes up to this many pairs in Python floats (the same operations, a few us)
+_PAIRS_IN_PYTHON = 64
+_MASK53, _TWO_M53 = (1 << 53) - 1, 2.0 ** -53
 
 
 def _seeded_words(seed32):
@@ -129,6 +132,12 @@ class CPUStream:
         pairs = (n - start + 1) // 2
         if not pairs:
             return out
+        if pairs <= _PAIRS_IN_PYTHON:
+            both = self._normal_pairs_python(pairs)
+            out[start:] = both[:n - start]
+            if len(both) > n - start:
+                self.cached_normal = both[-1]
+            return out
         u = self.uniform01(2 * pairs, np.float64).reshape(pairs, 2)
         r = np.sqrt(-2.0 * libm(math.log1p, -u[:, 1]))
         theta = _TWO_PI * u[:, 0]
@@ -139,6 +148,20 @@ class CPUStream:
             self.cached_normal = float(both[-1])
         return out
 
+    def _normal_pairs_python(self, pairs):
+        """normal_pairs' numbers for a few pairs in Python floats: the same uniforms (a 53-bit
+        integer times 2^-53, exact either way), the C library's log1p, cos and sin, and
+        IEEE products and square roots, so the same bits without a dozen array calls."""
+        w = self.bits.random_raw(4 * pairs).tolist()
+        out = []
+        for k in range(0, 4 * pairs, 4):
+            u1 = (((w[k] << 32) | w[k + 1]) & _MASK53) * _TWO_M53
+            u2 = (((w[k + 2] << 32) | w[k + 3]) & _MASK53) * _TWO_M53
+            r = math.sqrt(-2.0 * math.log1p(-u2))
+            theta = _TWO_PI * u1
+            out += (r * math.cos(theta), r * math.sin(theta))
+        return out
+
     def normal_block(self, n, dtype, mean=0.0, std=1.0):
         """n >= 16 normals for a contiguous tensor of ``dtype``: Box-Muller on blocks of 16
         uniforms; float64 for float64, else float32 (for the caller to round on)."""
@@ -147,12 +170,19 @@ class CPUStream:
         whole = n - n % 16
         # float32 and float64 draw uniforms for the whole tensor first; the reduced-precision
         # dtypes only for its whole blocks
-        d = self.uniform01(n if dtype.itemsize >= 4 else whole, dtype).astype(work, copy=False)
-        out = np.empty(n, dtype=work)
-        out[:whole] = _box_muller16(d[:whole], work)
-        if n % 16:               # the ragged end: the last 16 drawn afresh and transformed
-            out[n - 16:] = _box_muller16(self.uniform01(16, dtype).astype(work, copy=False),
-                                         work)
+        drawn = n if dtype.itemsize >= 4 else whole
+        if n % 16 == 0:
+            out = _box_muller16(self.uniform01(n, dtype).astype(work, copy=False), work)
+        else:
+            # the ragged end: the last 16 drawn afresh (the next words) and transformed again;
+            # one draw and one transform for both (the transform works block by block)
+            d = self.uniform01(drawn + 16, dtype).astype(work, copy=False)
+            if drawn != whole:
+                d = np.concatenate((d[:whole], d[drawn:]))
+            d = _box_muller16(d, work)
+            out = np.empty(n, dtype=work)
+            out[:whole] = d[:whole]
+            out[n - 16:] = d[whole:]
         if mean == 0.0 and std == 1.0:
             return out
         # PyTorch's kernel computes fma(z, std, mean): one rounding, which float64 work gets
@@ -318,6 +348,10 @@ def _simd_sincos(x):
 def _box_muller16(d, work):
     """Box-Muller over consecutive blocks of 16 uniforms (len(d) a multiple of 16)."""
     blocks = d.reshape(-1, 2, 8)
+    if work is not np.float64 and _SIMD_FLOAT_NORMAL and len(blocks) <= _FEW_BLOCKS:
+        out = np.empty_like(blocks)
+        out[:, 0], out[:, 1] = _simd_box_muller_few(blocks[:, 0], blocks[:, 1])
+        return out.reshape(-1)
     if work is not np.float64 and _SIMD_FLOAT_NORMAL:
         out = np.empty_like(blocks)
         for i in range(0, len(blocks), _SIMD_CHUNK):     # chunks that stay in the cache
@@ -328,7 +362,9 @@ def _box_muller16(d, work):
             np.multiply(radius, sin, out=out[i:i + _SIMD_CHUNK, 1])
         return out.reshape(-1)
     # PyTorch's float64 kernel calls the C library's log/cos/sin (libm: numpy's own round a
-    # few numbers in a thousand a unit differently)
+    # few numbers in a thousand a unit differently); a few blocks in Python floats
+    if work is np.float64 and len(blocks) <= _FEW_BLOCKS:
+        return np.array(_float64_box_muller_few(d.tolist()), dtype=np.float64)
     log, cos, sin = ((lambda x: libm(math.log, x), lambda x: libm(math.cos, x),
                       lambda x: libm(math.sin, x)) if work is np.float64
                      else (np.log, np.cos, np.sin))
@@ -338,3 +374,85 @@ def _box_muller16(d, work):
     np.multiply(radius, cos(theta), out=out[:, 0])
     np.multiply(radius, sin(theta), out=out[:, 1])
     return out.reshape(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same AVX2 float32 Box-Muller for a few blocks (small tensors): every step as above, with
+# the same roundings, in fewer and cheaper numpy calls (operators on 0-d constants rather
+# than keyword calls, a float32 fused multiply-add as float32 * float64 + float64 rounded
+# once, sine and cosine polynomials side by side); at 16 numbers a call costs are per call,
+# not per element.  It equals the kernel above bit for bit on every float32 uniform (both
+# compute a function of one 24-bit uniform per lane: all 2^24 were compared).
+_FEW_BLOCKS = 64
+
+
+def _float64_box_muller_few(d):
+    """_box_muller16's float64 kernel on a list of uniforms, in Python floats (the same
+    operations: the C library's log, cos and sin, IEEE products and square roots)."""
+    out = []
+    for b in range(0, len(d), 16):
+        radius = [math.sqrt(-2.0 * math.log(1.0 - u)) for u in d[b:b + 8]]
+        theta = [_TWO_PI * u for u in d[b + 8:b + 16]]
+        out += [r * math.cos(t) for r, t in zip(radius, theta)]
+        out += [r * math.sin(t) for r, t in zip(radius, theta)]
+    return out
+
+
+def _c32(v):
+    return np.array(v, dtype=_F32)
+
+
+def _c64(v):
+    """A float32 constant held in a float64 0-d array: times a float32 array it gives the
+    exact product, in float64."""
+    return np.array(_F32(v), dtype=np.float64)
+
+
+_ONE32, _HALF32, _MINUS_TWO32 = _c32(1), _c32(0.5), _c32(-2)
+_SQRT_HALF32, _FOUR_OVER_PI32, _TWO_PI32, _LN2_LOW32 = (
+    _c32(0.707106781186547524), _c32(_FOUR_OVER_PI), _c32(_TWO_PI), _c32(_LN2_LOW))
+_LOG_C64 = tuple(_c64(c) for c in _LOG_POLY)
+_PIO4_C64 = tuple(_c64(p) for p in _PIO4_PARTS)
+_LN2_HIGH64, _MINUS_HALF64 = _c64(_LN2_HIGH), _c64(-0.5)
+# rows: the sine's and the cosine's polynomial, for an array of shape (blocks, 8)
+_SINCOS_C64 = tuple(np.array([_F32(a), _F32(b)], dtype=np.float64).reshape(2, 1, 1)
+                    for a, b in zip(_SIN_POLY, _COS_POLY))
+_INT = {k: np.array(k, dtype=np.int32) for k in (1, 2, 3, 23, 126, -2)}
+_MANTISSA_BITS, _HALF_BITS = np.array(~0x7F800000, np.int32), _HALF32.view(np.int32)
+# the signs of the chosen sine and cosine by j's octant pair (j >> 1) & 3
+_SIN_SIGN, _COS_SIGN = (np.array(v, dtype=_F32) for v in ([1, 1, -1, -1], [1, -1, -1, 1]))
+
+
+def _simd_box_muller_few(u1, u2):
+    """(r cos, r sin) of float32 uniforms u1 (radius) and u2 (angle), as _box_muller16's
+    AVX2 path: 1 - u1 lies in [2^-24, 1], a normal float32, so the log needs no clamp."""
+    i = _INT
+    bits = (_ONE32 - u1).view(np.int32)
+    x = ((bits & _MANTISSA_BITS) | _HALF_BITS).view(_F32)
+    small = x < _SQRT_HALF32
+    e = ((bits >> i[23]) - i[126] - small).astype(_F32)
+    x = (x - _ONE32) + x * small
+    z = x * x
+    x64 = x.astype(np.float64)
+    y = _LOG_C64[0] * x64 + _LOG_C64[1]
+    for c in _LOG_C64[2:]:
+        y = y.astype(_F32) * x64 + c
+    z64 = z.astype(np.float64)
+    y = (y.astype(_F32) * x) * z64 + e * _LN2_LOW32
+    y = (z64 * _MINUS_HALF64 + y.astype(_F32)).astype(_F32)
+    radius = np.sqrt(_MINUS_TWO32 * (e * _LN2_HIGH64 + (x + y)).astype(_F32))
+    t = _TWO_PI32 * u2
+    j = ((t * _FOUR_OVER_PI32).astype(np.int32) + i[1]) & i[-2]
+    jf = j.astype(np.float64)
+    for p in _PIO4_C64:
+        t = (jf * p + t).astype(_F32)
+    z = t * t
+    z64 = z.astype(np.float64)
+    sc = _SINCOS_C64[0] * z64 + _SINCOS_C64[1]
+    sc = (sc.astype(_F32) * z64 + _SINCOS_C64[2]).astype(_F32) * z
+    sin = (sc[0] * t.astype(np.float64) + t).astype(_F32)
+    cos = (sc[1] * z64 - z * _HALF32).astype(_F32) + _ONE32
+    q = (j >> i[1]) & i[3]
+    swap = (j & i[2]).astype(bool)
+    return ((radius * _COS_SIGN[q]) * np.where(swap, sin, cos),
+            (radius * _SIN_SIGN[q]) * np.where(swap, cos, sin))

@@ -9,6 +9,7 @@ its real and imaginary parts as consecutive real numbers.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -148,7 +149,7 @@ def arranged_draws(values, shape, strides, np_dtype):
 def uniform_draws(generator, shape, np_dtype, low=0.0, high=1.0, strides=None):
     """An array of ``shape`` with PyTorch's uniform draws in [low, high) for a tensor of
     ``np_dtype`` (``strides``: the tensor's, when it is not a new contiguous one)."""
-    n = int(np.prod(shape, dtype=np.int64)) * (2 if np_dtype.kind == "c" else 1)
+    n = math.prod(shape) * (2 if np_dtype.kind == "c" else 1)
     values = stream_of(generator).uniform(n, _real_part_dtype(np_dtype), low, high)
     return arranged_draws(values, shape, strides, np_dtype)
 
@@ -160,14 +161,16 @@ def normal_draws(generator, shape, np_dtype, mean=0.0, std=1.0, strides=None):
     complex_ = np_dtype.kind == "c"
     if complex_:
         std = std / 2 ** 0.5
-    n = int(np.prod(shape, dtype=np.int64)) * (2 if complex_ else 1)
+    n = math.prod(shape) * (2 if complex_ else 1)
     contiguous = strides is None or _c_contiguous(shape, strides)
     stream = stream_of(generator)
     if n >= 16 and contiguous:
         values = stream.normal_block(n, _real_part_dtype(np_dtype), mean, std)
     else:
-        # (z * std + mean, one rounding: the kernel's fused multiply-add)
-        values = fused_multiply_add(stream.normal_pairs(n), float(std), float(mean))
+        # (z * std + mean, one rounding: the kernel's fused multiply-add, which for std 1 is
+        # the plain sum, the product being exact)
+        z, std, mean = stream.normal_pairs(n), float(std), float(mean)
+        values = z + mean if std == 1.0 else fused_multiply_add(z, std, mean)
     return arranged_draws(values, shape, strides, np_dtype)
 
 
@@ -175,7 +178,7 @@ def bernoulli_draws(generator, shape, p, strides=None):
     """A bool array of ``shape``, True with probability ``p``: PyTorch's ``u < p``, with u
     float64 uniforms for a number p, and for an array p (broadcast to shape) uniforms in
     p's precision (float64, else float32)."""
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     precision = np.dtype(np.float64 if np.asarray(p).dtype == np.float64 or
                          not isinstance(p, np.ndarray) else np.float32)
     u = arranged_draws(stream_of(generator).uniform01(n, precision), shape, strides, precision)
@@ -306,7 +309,7 @@ def randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=No
         return _finish(backend.empty(shape, np.int64, backend.meta), dtype or dtypes.int64,
                        device, requires_grad)
     # (PyTorch's from/to kernel: 64-bit words from a range of 2^28 on)
-    draws = stream_of(generator).integers(int(np.prod(shape, dtype=np.int64)), low, high,
+    draws = stream_of(generator).integers(math.prod(shape), low, high,
                                           wide_from=1 << 28)
     return _finish(draws.reshape(shape), dtype or dtypes.int64, device, requires_grad)
 

@@ -115,7 +115,7 @@ def _strides(t):
 
 
 def _count(t):
-    return int(np.prod(t.shape, dtype=np.int64))
+    return math.prod(t.shape)
 
 
 def _doubles(t, transform, generator):

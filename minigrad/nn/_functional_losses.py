@@ -20,6 +20,7 @@ from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..ops._autocast_cast import widen as _autocast_widen
+from ..ops._cosine_similarity import composed_cosine_similarity, fused_cosine_similarity
 from ..ops.activation import logsigmoid
 from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
@@ -432,10 +433,17 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         # an integer input becomes the common float dtype; a floating one keeps its own
         x1, x2 = (x if x._array.dtype.kind in "fV" else x.to(from_numpy_dtype(common))
                   for x in (x1, x2))
-    if eps < 0:
+    if not eps >= 0:                       # (NaN too, as PyTorch)
         raise RuntimeError(f"eps must be non-negative, got: {eps:g}")
+    if isinstance(x1, Tensor) and isinstance(x2, Tensor):
+        fused = fused_cosine_similarity(x1, x2, dim, eps)   # (one node, the same values)
+        if fused is not None:
+            return fused
     x1, x2 = broadcast_tensors(x1, x2)
-    # each input is normalised in its own dtype, and their product promotes, as PyTorch's
+    if all(x._array.dtype.kind == "f" and x._array.dtype.itemsize >= 4 for x in (x1, x2)):
+        # each input divided by its norm in its own dtype (the clamp to eps unrecorded, as
+        # PyTorch's), and their product promotes
+        return composed_cosine_similarity(x1, x2, dim, eps)
     return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 

@@ -23,6 +23,12 @@ SCALAR_NAMES = dtypes.SCALAR_NAMES
 INDEX_DTYPES = ("int32", "int64")     # the index dtypes gather/scatter/index_* accept
 
 
+def _index_dtype(dtype):
+    """Whether ``dtype`` is one of INDEX_DTYPES (int32, int64; without reading its name,
+    which costs a few microseconds)."""
+    return dtype.kind == "i" and dtype.itemsize >= 4
+
+
 def _index_array(index):
     return index._array if isinstance(index, Tensor) else index
 
@@ -66,13 +72,16 @@ def _check_along(a, d, idx, name, src=None, bounds=True):
     """gather/scatter's checks of a non-empty index against ``a`` (and a tensor ``src``), in
     PyTorch's order: index dtype, number of dims (0-d counting as 1-d), sizes off ``dim``
     (and every size against src), index values in range (unless ``bounds`` is False)."""
-    if idx.dtype.name not in INDEX_DTYPES:
+    if not _index_dtype(idx.dtype):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     nd, what = max(a.ndim, 1), "input" if name == "gather" else "self"
     if max(idx.ndim, 1) != nd:
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
                            f"tensor (index has {idx.ndim}, {what} has {a.ndim})")
-    too_big = any(k != d and _size(idx.shape, k) > _size(a.shape, k) for k in range(nd))
+    if idx.ndim == a.ndim >= 1:     # (the usual case: plain sizes, no 0-d one counted as 1-d)
+        too_big = any(i > n for k, (i, n) in enumerate(zip(idx.shape, a.shape)) if k != d)
+    else:
+        too_big = any(k != d and _size(idx.shape, k) > _size(a.shape, k) for k in range(nd))
     if name == "gather" and too_big:
         k = next(k for k in range(nd) if k != d and _size(idx.shape, k) > _size(a.shape, k))
         raise RuntimeError(f"Size does not match at dimension {k} expected index "
@@ -82,9 +91,13 @@ def _check_along(a, d, idx, name, src=None, bounds=True):
     if src is not None:
         # PyTorch reads src's size for every dim of self (an IndexError past a 1-d src's end)
         # before it compares the number of dims
-        too_big = too_big or any(
-            _size(idx.shape, k) > _size(src.shape, normalize_dim(k, src.ndim) if src.ndim else 0)
-            for k in range(nd))
+        if src.ndim == idx.ndim >= 1:
+            too_big = too_big or any(i > n for i, n in zip(idx.shape, src.shape))
+        else:
+            too_big = too_big or any(
+                _size(idx.shape, k) > _size(src.shape, normalize_dim(k, src.ndim) if src.ndim
+                                            else 0)
+                for k in range(nd))
         if max(src.ndim, 1) != max(idx.ndim, 1):
             raise RuntimeError("Index tensor must have the same number of dimensions as src "
                                f"tensor (index has {idx.ndim}, src has {src.ndim})")

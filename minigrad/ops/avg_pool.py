@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .. import _autocast_state, _memory_format as mf, backend
 from .._argument_error import argument_error
 from .._argument_words import parser_words
 from ..autograd import Function
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
-from ._util import prod as _prod
+from ..tensor import Tensor
+from ._util import FLOAT32_64, prod as _prod
 from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
 from ._window_checks import (adaptive_not_empty, adaptive_size, check_bool_args,
@@ -159,8 +162,46 @@ AdaptiveAvgPoolGrad.ranks = _ranked(AdaptiveAvgPoolGrad)
 # ----------------------------------------------------------------------------------------------
 # Public functional API (re-exported from minigrad.nn.functional)
 # ----------------------------------------------------------------------------------------------
+def _plain_ints(value, nd):
+    """``value`` as a tuple of nd Python ints when it is one int or a tuple of nd ints, else
+    None."""
+    if type(value) is int:
+        return (value,) * nd
+    if type(value) is tuple and len(value) == nd and all(type(v) is int for v in value):
+        return value
+    return None
+
+
+def _plain_window(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                  divisor_override):
+    """The pool's parameters (as ``pool_args`` gives them) for the everyday call that no check
+    can refuse: a float32/float64 numpy input of nd + 1 or nd + 2 dims none of them empty,
+    int kernel and stride no larger than the input, no padding, no ceil_mode, no divisor;
+    else None, and the checks run (small pools spent most of their time in them)."""
+    x = getattr(input, "_array", None)
+    if type(x) is not np.ndarray or x.dtype not in FLOAT32_64 or x.ndim not in (nd + 1, nd + 2) \
+            or not x.size or padding != 0 or type(padding) is not int or ceil_mode is not False \
+            or type(count_include_pad) is not bool or divisor_override is not None \
+            or not isinstance(input, Tensor):
+        return None
+    kernel = _plain_ints(kernel_size, nd)
+    strides = kernel if stride is None else _plain_ints(stride, nd)
+    if kernel is None or strides is None:
+        return None
+    size = x.shape[-nd:]
+    if not all(1 <= k <= n and s >= 1 for k, s, n in zip(kernel, strides, size)):
+        return None
+    return dict(kernel=kernel, stride=strides, padding=((0, 0),) * nd,
+                out_size=tuple((n - k) // s + 1 for n, k, s in zip(size, kernel, strides)))
+
+
 def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
+    params = _plain_window(nd, input, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad, divisor_override)
+    if params is not None:
+        return _rank(AvgPool, nd).apply(input, count_include_pad=count_include_pad,
+                                        divisor_override=None, **params)
     x, = tensor_arrays(op, input=input)
     check_int_list_types(op, ("kernel_size", 2, kernel_size, False), ("stride", 3, stride, True),
                          ("padding", 4, padding, False))

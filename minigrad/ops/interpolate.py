@@ -203,12 +203,31 @@ def _same_taps(dims, other):
         for a, b in zip(dims, other))
 
 
-def _resize_arrays(input, dims, grad_dims):
-    """numpy float32/float64: each dim's taps as one linear map, applied by
-    ``SeparableResize`` (see ``_resize_maps``); the gradient with ``grad_dims``' maps."""
-    maps = _maps(dims)
-    grad_maps = None if _same_taps(dims, grad_dims) else _maps(grad_dims)
-    return SeparableResize.apply(input, maps=maps, grad_maps=grad_maps)
+# the maps of recent resizes, by what they depend on (building them took most of the time of
+# a small resize): key -> (maps, grad_maps) or None (nothing to resize)
+_MAPS = {}
+_MAPS_KEPT = 256
+
+
+def _cached_maps(input, mode, sizes, scales, scales32, align_corners, antialias):
+    """numpy float32/float64: (each dim's taps as one linear map, for ``SeparableResize``
+    (see ``_resize_maps``), the gradient's maps or None when they are the same), or None
+    when no dim is resized; kept for the next call alike (the maps hold no state but caches
+    of their own blocks)."""
+    key = (mode, input.ndim, input._array.dtype, tuple(input.shape[2:]), tuple(sizes),
+           tuple(scales), tuple(float(v) for v in scales32), align_corners, antialias)
+    found = _MAPS.get(key, _MAPS)
+    if found is not _MAPS:
+        return found
+    dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias)
+    grad_dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias,
+                           backward=True)
+    found = None if not dims and not grad_dims else \
+        (_maps(dims), None if _same_taps(dims, grad_dims) else _maps(grad_dims))
+    if len(_MAPS) >= _MAPS_KEPT:
+        _MAPS.clear()
+    _MAPS[key] = found
+    return found
 
 
 def _resize_dim_uint8(a, d, taps, n_in):
@@ -335,16 +354,17 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
             name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(name, np_dtype)
     fixed_point = uint8 and mode in ("bilinear", "bicubic", "lanczos")
-    dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias)
     numpy_float = type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and \
         input._array.size
-    grad_dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias,
-                           backward=True) if numpy_float else dims
-    if not dims and not grad_dims:
+    if numpy_float:
+        maps = _cached_maps(input, mode, sizes, scales, scales32, align_corners, antialias)
+        if maps is None:
+            return clone(input, memory_format=mf.contiguous_format)
+        return SeparableResize.apply(input, maps=maps[0], grad_maps=maps[1])
+    dims = _dims_taps(input, mode, sizes, scales, scales32, align_corners, antialias)
+    if not dims:
         # a new tensor, even when nothing changes (row-major, as PyTorch's kernels write it)
         return clone(input, memory_format=mf.contiguous_format)
-    if numpy_float:
-        return _resize_arrays(input, dims, grad_dims)
     out = backend.as_numpy(input._array) if fixed_point else input
     for d, n_in, _, taps in dims:
         out = _resize_dim_uint8(out, d, taps, n_in) if fixed_point else \

@@ -22,7 +22,7 @@ from ..autograd import Function, no_grad
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import (argument_error, ieee_errors, normalize_dim, normalize_dims,
+from ._util import (FLOAT32_64, argument_error, ieee_errors, normalize_dim, normalize_dims,
                     python_type_name, scalar_type_name)
 from .elementary_functions import abs
 from .power import pow
@@ -137,6 +137,43 @@ def _norm_value(x, ord, dims, keepdim):
     return where(zero, 0.0, pow(where(zero, 1.0, total), 1.0 / ord))
 
 
+def _scalar_power(a, e):
+    """a ** e for a float32/float64 array and a Python float e, as ``pow``'s scalar kernel
+    (ScalarPow) computes it: sqrt for 0.5, 1 / sqrt for -0.5, else numpy's power with e in
+    a's dtype."""
+    if e == 0.5 or e == -0.5:
+        root = np.sqrt(a)
+        return root if e > 0 else (1 / root).astype(a.dtype, copy=False)
+    return a ** np.asarray(e, dtype=a.dtype)
+
+
+def _norm_array(x, ord, dims, keepdim):
+    """``_norm_value`` for a finite ord of a float32/float64 numpy array, step for step on
+    the arrays (the same roundings, without a node per step; a dozen ops were 100 us of a
+    small norm); None where it does not apply (other dtypes and backends, the per-channel
+    sum, inf / -inf)."""
+    if type(x) is not np.ndarray or x.dtype not in FLOAT32_64 or math.isinf(ord):
+        return None
+    axes = tuple(range(x.ndim)) if dims is None else normalize_dims(dims, x.ndim)
+    if x.ndim >= 3 and axes == (0,) + tuple(range(2, x.ndim)):
+        return None                         # (sum's per-channel kernel: left to the ops)
+    with np.errstate(all="ignore"):
+        a = np.abs(x)
+        nonzero = a != 0
+        powered = np.where(nonzero, _scalar_power(np.where(nonzero, a, a.dtype.type(1)),
+                                                  float(ord)), a.dtype.type(0))
+        total = powered.sum(axis=axes, keepdims=keepdim, dtype=a.dtype)
+        total = np.asarray(total)
+        if ord < 0:
+            zero = np.logical_or.reduce(~nonzero, axis=axes, keepdims=keepdim) & \
+                ~np.isnan(total)
+        else:
+            zero = total == 0
+        out = np.where(zero, a.dtype.type(0),
+                       _scalar_power(np.where(zero, a.dtype.type(1), total), 1.0 / ord))
+    return np.ascontiguousarray(out) if out.ndim else np.asarray(out)
+
+
 class _VectorNorm(Function):
     """vector_norm for ord 2, inf, -inf or other than 0 and 1, with PyTorch's backward
     (``norm_backward``), written in ops (so differentiable again): for inf / -inf, g shared
@@ -156,8 +193,10 @@ class _VectorNorm(Function):
             # a whole sum is a numpy scalar, made a 0-d array)
             out = xp.ascontiguousarray(out) if out.ndim else xp.asarray(out)
         else:
-            with no_grad():
-                out = _norm_value(Tensor._wrap(x), ord, dims, keepdim)._array
+            out = _norm_array(x, ord, dims, keepdim)
+            if out is None:
+                with no_grad():
+                    out = _norm_value(Tensor._wrap(x), ord, dims, keepdim)._array
         self.save_for_backward(x, out)
         return out
 

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -42,7 +42,7 @@ from .pointwise_select import where
 from .movement import clone
 from .plumbing import expand_to, reshape_to
 from ._gather_scatter_checks import (INDEX_DTYPES, _as_1d, _check_along, _first_out_of_range,
-                                     _index_array, _public_args, _size)
+                                     _index_array, _index_dtype, _public_args, _size)
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "take_along_dim",
            "scatter_add_array", "scatter_reduce_array", "flat_positions"]
@@ -143,6 +143,32 @@ class ScatterPut(Function):
 
     def backward(self, g):
         return Gather.apply(g, index=self.index, dim=self.dim)
+
+
+class Scatter(Function):
+    """x, src (shaped like index) -> x with src *written* at index along dim, as ScatterPut
+    does (the last write wins), in one node; x's gradient is g with the written positions
+    zeroed, src's the gather of g at index (both in ops, differentiable again)."""
+    complex_ok = True             # a selection: right as written
+
+    def forward(self, x, src, *, index, dim):
+        self.index, self.dim = index, dim
+        out = x.copy()                  # (row-major: its flat view is its memory)
+        # written in index's row-major order, so a repeated index keeps the last value along
+        # dim, as ScatterPut
+        out.reshape(-1)[flat_positions(x.shape, dim, index).ravel()] = src.ravel()
+        return out
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        hit = xp.zeros(g._array.size, dtype=bool)
+        hit[flat_positions(g.shape, self.dim, self.index).ravel()] = True
+        return (where(Tensor._wrap(hit.reshape(g.shape)), 0.0, g),
+                Gather.apply(g, index=self.index, dim=self.dim))
+
+
+# PyTorch's nodes: ScatterBackward0 for a tensor src, ScatterBackward1 for a number
+_SCATTER_NODES = (Scatter.renamed("ScatterBackward0"), Scatter.renamed("ScatterBackward1"))
 
 
 class ScatterLegacyReduce(Function):
@@ -271,7 +297,12 @@ def _src_tensor(input, src, value, idx):
         value = dtypes.number_for(src, input._array.dtype, half_checked=True)
         return Tensor._wrap(xp.full(idx.shape, value, dtype=input._array.dtype))
     src = _as_1d(src)
-    return src if tuple(src.shape) == idx.shape else src[tuple(slice(0, n) for n in idx.shape)]
+    if tuple(src.shape) == idx.shape:
+        return src
+    part = tuple(slice(0, n) for n in idx.shape)
+    if not (src.requires_grad and is_grad_enabled()):
+        return Tensor._wrap(src._array[part])      # (no gradient to carry: no node)
+    return src[part]
 
 
 def _scatter_prepare(input, dim, index, src, name, bounds=True):
@@ -280,7 +311,7 @@ def _scatter_prepare(input, dim, index, src, name, bounds=True):
     leaves the index values unchecked."""
     idx = _index_array(index)
     d = normalize_dim(dim, input.ndim)
-    if idx.size and idx.dtype.name not in INDEX_DTYPES:
+    if idx.size and not _index_dtype(idx.dtype):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor) and src._array.dtype != input._array.dtype:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
@@ -328,12 +359,7 @@ def scatter(input, dim, index, src=_NO_SRC, *, value=None, reduce=None):
         out = ScatterLegacyReduce.apply(x, s, index=idx, dim=d,
                                         reduce="sum" if reduce == "add" else "prod")
     else:
-        hit = scatter_add_array(tuple(x.shape), d, idx, backend.xp_of(idx).ones(
-            idx.shape, dtype="float32")) > 0
-        out = where(Tensor._wrap(hit), ScatterPut.apply(s, index=idx, dim=d,
-                                                        shape=tuple(x.shape)), x)
-        # PyTorch's node: ScatterBackward0 for a tensor src, ScatterBackward1 for a number
-        out = rename_node(out, f"ScatterBackward{int(not isinstance(src, Tensor))}")
+        out = _SCATTER_NODES[not isinstance(src, Tensor)].apply(x, s, index=idx, dim=d)
     out = keep_for_backward(out, index)
     return reshape_to(out, ()) if input.ndim == 0 else out
 

@@ -20,6 +20,7 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
+from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, normalize_dim,
                     not_implemented_for, sort_keys)
@@ -29,7 +30,7 @@ from .plumbing import conj_of, expand_to, reshape_to
 from .shaping import movedim
 from .extrema import MaxResult
 from .reduce import check_grad_dtype, products_of_others_graph, sum as reduce_sum
-from .scatter_gather import gather
+from .scatter_gather import Gather
 
 __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
 
@@ -81,7 +82,7 @@ def sort(input, dim=-1, descending=False, stable=False):
         values = Tensor._wrap(backend.xp_of(idx._array).take_along_axis(input._array,
                                                                         idx._array, axis=d))
     else:
-        values = rename_node(gather(input, d, idx), "SortBackward0")
+        values = rename_node(_gather_own(input, d, idx), "SortBackward0")
     values._array = mf.pointwise_result(values._array, input._array)    # gather's is row-major
     return MaxResult(values, idx, "sort")
 
@@ -128,9 +129,15 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     top = _top_order(input._array, k, d, largest)
     if top is None:
         order = _order(input._array, d, descending=largest)
-        top = backend.xp_of(order).take(order, range(k), axis=d)
-    idx = Tensor._wrap(top.astype("int64"))
-    return MaxResult(rename_node(gather(input, d, idx), "TopkBackward0"), idx, "topk")
+        top = order[(slice(None),) * d + (slice(0, k),)]     # (copied below, row-major)
+    idx = Tensor._wrap(top.astype("int64", order="C"))
+    return MaxResult(rename_node(_gather_own(input, d, idx), "TopkBackward0"), idx, "topk")
+
+
+def _gather_own(input, d, idx):
+    """``gather(input, d, idx)`` for indices made here (in range, int64, input's number of
+    dims): the node itself, without gather's checks of the index (a third of a small topk)."""
+    return keep_for_backward(Gather.apply(input, index=idx._array, dim=d), idx)
 
 
 # topk partitions instead of sorting when k is at most this fraction of the dim: a full
