@@ -26,7 +26,7 @@ from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp, clamp_min
-from ..ops.regression_loss import broadcast_promoted
+from ..ops.regression_loss import Huber, SmoothL1, broadcast_promoted
 from ..ops.extrema import amax
 from ..ops.pointwise_more import xlogy
 from ..ops.norms import vector_norm
@@ -122,12 +122,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         return _reduce((input - target).abs(), reduction)
     # the loss has the promoted dtype (float32 input, float64 target: float64)
     diff = sub(*_floating_pair(input, target, "smooth_l1_cpu"))
-    size = diff.abs()
-    near = ~(size >= beta)                 # a NaN diff counts as near, as in PyTorch's kernel
-    inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
     # PyTorch's smooth_l1_loss node keeps its input and target for the backward
-    loss = keep_for_backward(_reduce(where(near, 0.5 * inner * inner / beta,
-                                           size - 0.5 * beta), reduction), input, target)
+    loss = keep_for_backward(_reduce(SmoothL1.apply(diff, beta=float(beta)), reduction),
+                             input, target)
     return rename_node(loss, "SmoothL1LossBackward0")
 
 
@@ -158,10 +155,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         raise RuntimeError(f"result type {_scalar_type_name(dtype)} can't be cast to the "
                            f"desired output type {_scalar_type_name(out_dtype)}")
     diff = sub(*_floating_pair(input, target, "huber_cpu"))
-    size = diff.abs()
-    near = ~(size >= delta)
-    inner = where(near, diff, 0.0)         # no infinite diff in the square (0 * inf = nan)
-    loss = cast(where(near, 0.5 * inner * inner, delta * (size - 0.5 * delta)), out_dtype)
+    loss = cast(Huber.apply(diff, delta=float(delta)), out_dtype)
     if weight is not None:
         loss = loss * weight
     # PyTorch's huber_loss node keeps its input and target for the backward

@@ -6,18 +6,31 @@ A target of another shape is broadcast against the input, with PyTorch's warning
 promoted as PyTorch's pointwise losses promote them (``broadcast_promoted``, which the
 ``nn.functional`` losses of ``nn/_functional_losses.py`` use too).  Composed of tensor ops, so
 autograd differentiates them to any order.
+
+The smooth L1 and Huber losses of ``nn/_functional_losses.py`` take their elementwise part
+from here, one node each on the difference d = input - target (``SmoothL1``, ``Huber``):
+
+    smooth_l1(d) = 0.5 d^2 / beta  where |d| < beta,   |d| - beta / 2  elsewhere
+    huber(d)     = 0.5 d^2         where |d| < delta,  delta (|d| - delta / 2)  elsewhere
+
+their derivatives d / beta (d) inside the band and sign(d) (delta sign(d)) outside, written
+as ops so that the second derivative (1 / beta, 1 inside the band, 0 outside) comes from
+autograd; a NaN d counts as inside, as in PyTorch's kernels.
 """
 from __future__ import annotations
 
 import warnings
 
-from .. import _autocast_state, dtypes
+from .. import _autocast_state, backend, dtypes
+from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import broadcast_shape, not_implemented_for, result_dtype
+from .compare import sign
 from .elementwise import Mul, cast
 from .loss import _check_reduction, _legacy_reduction, _reduce
+from .pointwise_select import where
 
 
 def _warn_target_size(input, target, stacklevel=3):
@@ -109,4 +122,49 @@ def _check_same_shape(input, target, name):
         broadcast_shape(tuple(input.shape), tuple(target.shape), name)
 
 
-__all__ = ["mse_loss", "l1_loss"]
+class SmoothL1(Function):
+    """d (any shape) -> smooth_l1(d) elementwise (see the module docstring); beta > 0."""
+
+    def forward(self, d, *, beta):
+        xp = backend.xp_of(d)
+        self.beta = beta
+        self.save_for_backward(d)
+        size = xp.abs(d)
+        near = ~(size >= beta)                  # (a NaN d counts as near)
+        # 0.5 z z / beta, in the order PyTorch's kernel rounds it
+        return xp.where(near, 0.5 * size * size / beta, size - 0.5 * beta).astype(
+            d.dtype, copy=False)
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        xp = backend.xp_of(d._array)
+        near = ~(xp.abs(d._array) >= self.beta)
+        if not is_grad_enabled():               # nothing recorded: on the arrays
+            return Tensor._wrap(g._array * xp.where(near, d._array / self.beta,
+                                                    xp.sign(d._array)))
+        return g * where(Tensor._wrap(near), d / self.beta, sign(d))
+
+
+class Huber(Function):
+    """d (any shape) -> huber(d) elementwise (see the module docstring); delta > 0."""
+
+    def forward(self, d, *, delta):
+        xp = backend.xp_of(d)
+        self.delta = delta
+        self.save_for_backward(d)
+        size = xp.abs(d)
+        near = ~(size >= delta)
+        return xp.where(near, 0.5 * size * size, delta * (size - 0.5 * delta)).astype(
+            d.dtype, copy=False)
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        xp = backend.xp_of(d._array)
+        near = ~(xp.abs(d._array) >= self.delta)
+        if not is_grad_enabled():               # nothing recorded: on the arrays
+            return Tensor._wrap(g._array * xp.where(near, d._array,
+                                                    self.delta * xp.sign(d._array)))
+        return g * where(Tensor._wrap(near), d, self.delta * sign(d))
+
+
+__all__ = ["mse_loss", "l1_loss", "SmoothL1", "Huber"]
