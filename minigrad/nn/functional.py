@@ -20,7 +20,7 @@ from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd._node_names import rename_node as _rename
 from ..autograd.function import keep_for_backward as _keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled as _is_grad_enabled
-from .._random_factories import bernoulli_draws
+from ._dropout_mask import dropout_scale as _dropout_scale, keep_mask as _keep_mask
 from ..tensor import Tensor
 from .._tensor_methods import _torch_args
 from .._argument_words import worded as _worded
@@ -128,12 +128,8 @@ def _dropped(input, p, training, inplace, mask_shape):
 def _masked(input, mask_shape, p):
     """input * (keep / (1 - p)) with keep ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast)."""
     # PyTorch's noise: bernoulli_(1 - p), then divided by 1 - p in the input's dtype
-    dtype = input._array.dtype
-    # (float16/bfloat16 divide in float32 by the unrounded 1 - p, as PyTorch's kernel does)
-    work = np.float32 if dtype.itemsize == 2 else dtype.type
     strides = _dense_strides(input._array) if mask_shape == tuple(input.shape) else None
-    scale = bernoulli_draws(None, mask_shape, 1.0 - p, strides).astype(work) / work(1.0 - p)
-    scale = scale.astype(dtype)
+    scale = _dropout_scale(_keep_mask(mask_shape, 1.0 - p, strides), p, input._array.dtype)
     mask = Tensor._wrap(backend.to_device(scale, input.device))
     if mask_shape == tuple(input.shape):
         return Mul.apply(input, mask)

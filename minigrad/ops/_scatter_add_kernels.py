@@ -43,6 +43,9 @@ MIN_RANK_WORK = 1024
 # slices of fewer elements than this are left to the bincount, whose cost is per element,
 # while sorting the index costs per slice
 MIN_SLICE = 48
+# a scatter-add of at least this many elements first checks whether its positions are all
+# distinct (then it writes them in place); fewer go straight to the bincount
+DISTINCT_FROM = 1024
 
 
 def flat_positions(shape, dim, index):
@@ -74,6 +77,17 @@ def scatter_add_array(shape, dim, index, src):
     if src.size == 0 or size == 0:
         return xp.zeros(shape, dtype=src.dtype)
     pos, w = flat.ravel(), src.ravel()
+    if type(w) is np.ndarray and w.dtype.kind == "f" and w.dtype.itemsize <= 8 and \
+            pos.size >= DISTINCT_FROM:
+        # no position twice (a gather's backward, a permutation): each element is written
+        # where it lands, + 0 (the bincount's sum from 0 turns -0.0 into 0.0; one element
+        # widened to float64 and back is itself); else the bincount below
+        seen = np.zeros(size, dtype=bool)
+        seen[pos] = True
+        if np.count_nonzero(seen) == pos.size:
+            out = np.zeros(shape, dtype=src.dtype)
+            out.reshape(-1)[pos] = np.add(w, 0, dtype=src.dtype)
+            return out
     if w.dtype.kind == "c":
         # bincount adds float weights only: the real and imaginary parts are summed apart
         summed = xp.bincount(pos, weights=w.real, minlength=size) + \

@@ -29,7 +29,7 @@ from ._autocast_cast import widen as _autocast_widen
 from ._util import argument_error, check_fill_value, not_implemented_for, python_type_name
 from .movement import clone, keep_channels_last
 from .pointwise_select import _input_on_graph
-from .scatter_gather import IndexSelect
+from .scatter_gather import IndexAdd, IndexSelect
 
 __all__ = ["pad"]
 
@@ -166,6 +166,9 @@ def pad(input, pad, mode="constant", value=None):
                               else mf.contiguous_format), input, mode)
         return rename_node(out, _PAD_NODES[mode].format(len(pad) // 2))
     out = input
+    if mode in ("reflect", "replicate") and _mirror_fits(input, pad, mode):
+        out = MirrorPad.apply(input, pad=pad, mode=mode)
+        return rename_node(_laid_out(out, input, mode), _PAD_NODES[mode].format(len(pad) // 2))
     if mode != "constant":
         # (a circular pad's backward in PyTorch reads the gradient alone: no input listed)
         select = IndexSelect if mode == "circular" else PadSelect
@@ -204,6 +207,128 @@ class PadSelect(IndexSelect):
         if is_grad_enabled():
             gx = ListedOnInput.apply(gx, _input_on_graph(self, 0, gx._array))
         return gx
+
+
+def _mirror_fits(input, pad, mode):
+    """Whether ``MirrorPad`` takes this reflection or replication pad: no negative pad, and
+    every input position receiving at most two of the output's gradients (reflect: the two
+    mirrored borders land on different positions; replicate: at most one copy per side of a
+    dimension longer than 1), so that its backward's float adds are those of the per-dim
+    ``PadSelect`` chain, to the bit."""
+    if min(pad) < 0:
+        return False
+    for i in range(len(pad) // 2):
+        lo, hi = pad[2 * i], pad[2 * i + 1]
+        n = input.shape[input.ndim - 1 - i]
+        if mode == "reflect" and lo and hi and lo + hi > n - 2:
+            return False
+        if mode == "replicate" and (lo > 1 or hi > 1 or n == 1 and lo and hi):
+            return False
+    return True
+
+
+def _along(ndim, d, index):
+    sel = [slice(None)] * ndim
+    sel[d] = index
+    return tuple(sel)
+
+
+def _flipped(lo, hi):
+    """slice(hi - 1, lo - 1, -1) (positions hi - 1 down to lo) without a negative stop."""
+    return slice(hi - 1, lo - 1 if lo else None, -1)
+
+
+class MirrorPad(Function):
+    """A reflection or replication pad of every padded dim in one node (for the cases
+    ``_mirror_fits`` takes): forward writes the input into the middle of the result and copies
+    each border from the result itself, one dim after the other; the plain backward folds each
+    border of the gradient back onto the positions it was copied from (a flipped slice added,
+    reflect; an edge slice, replicate), dim by dim from the outermost, as the ``PadSelect``
+    chain's index-adds do. Under create_graph its backward is that chain's differentiable
+    formula (``IndexAdd`` per dim, then ``ListedOnInput``)."""
+    complex_ok = True             # copies and adds: right as written
+    saved_fields = {"padding": "pad"}
+
+    def forward(self, a, *, pad, mode):
+        self.pad, self.mode, self.in_shape = pad, mode, a.shape
+        xp = backend.xp_of(a)
+        k = len(pad) // 2
+        shape, inner = list(a.shape), [slice(None)] * a.ndim
+        for i in range(k):
+            d = a.ndim - 1 - i
+            shape[d] += pad[2 * i] + pad[2 * i + 1]
+            inner[d] = slice(pad[2 * i], pad[2 * i] + a.shape[d])
+        out = xp.empty(shape, dtype=a.dtype)
+        out[tuple(inner)] = a
+        sel = list(inner)           # dims not done yet: their middle only
+        for i in range(k):
+            d = a.ndim - 1 - i
+            lo, hi, n = pad[2 * i], pad[2 * i + 1], a.shape[d]
+            if lo:
+                sel[d] = slice(0, lo)
+                src = _flipped(lo + 1, 2 * lo + 1) if mode == "reflect" else slice(lo, lo + 1)
+                out[tuple(sel)] = out[_along_sel(sel, d, src)]
+            if hi:
+                sel[d] = slice(lo + n, lo + n + hi)
+                src = _flipped(lo + n - 1 - hi, lo + n - 1) if mode == "reflect" else \
+                    slice(lo + n - 1, lo + n)
+                out[tuple(sel)] = out[_along_sel(sel, d, src)]
+            sel[d] = slice(None)
+        return out
+
+    def backward(self, g):
+        k = len(self.pad) // 2
+        ndim = len(self.in_shape)
+        if is_grad_enabled():
+            xp = backend.xp_of(g._array)
+            for i in reversed(range(k)):
+                lo, hi = self.pad[2 * i], self.pad[2 * i + 1]
+                if lo == hi == 0:
+                    continue
+                d = ndim - 1 - i
+                n = self.in_shape[d]
+                g = IndexAdd.apply(g, index=_source_positions(xp, n, lo, hi, self.mode),
+                                   dim=d, size=n)
+            return ListedOnInput.apply(g, _input_on_graph(self, 0, g._array))
+        dims = [(ndim - 1 - i, self.pad[2 * i], self.pad[2 * i + 1]) for i in reversed(range(k))
+                if self.pad[2 * i] or self.pad[2 * i + 1]]
+        return Tensor._wrap(_fold(g._array, dims, self.mode == "reflect"))
+
+
+def _fold(ga, dims, reflect):
+    """The plain backward of a mirror pad: ``ga`` with the borders of each of ``dims`` ((dim,
+    lo, hi), in the order folded: outermost first) added onto the positions they were copied
+    from. The result's middle is copied once; each border is folded along the other dims on
+    its own (small) and added to the rows it lands on: the same adds, in the same order, as
+    folding one whole dim after the other."""
+    xp = backend.xp_of(ga)
+    if not dims:
+        # + 0: a -0.0 becomes the +0.0 that a sum from zero gives; the result row-major
+        return xp.add(ga, 0, out=xp.empty(ga.shape, dtype=ga.dtype))
+    d, lo, hi = dims[-1]
+    ndim = ga.ndim
+    n = ga.shape[d] - lo - hi
+    out = _fold(ga[_along(ndim, d, slice(lo, lo + n))], dims[:-1], reflect)
+    if lo:
+        part = _fold(ga[_along(ndim, d, slice(0, lo))], dims[:-1], reflect)
+        if reflect:
+            out[_along(ndim, d, slice(1, lo + 1))] += part[_along(ndim, d, slice(None, None, -1))]
+        else:
+            out[_along(ndim, d, slice(0, 1))] += part
+    if hi:
+        part = _fold(ga[_along(ndim, d, slice(lo + n, lo + n + hi))], dims[:-1], reflect)
+        if reflect:
+            out[_along(ndim, d, slice(n - 1 - hi, n - 1))] += \
+                part[_along(ndim, d, slice(None, None, -1))]
+        else:
+            out[_along(ndim, d, slice(n - 1, n))] += part
+    return out
+
+
+def _along_sel(sel, d, index):
+    sel = list(sel)
+    sel[d] = index
+    return tuple(sel)
 
 
 class ListedOnInput(Function):
