@@ -320,6 +320,8 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
     n = _int_argument(n, "randperm", "n", 1)
     if dtype is not None:
         dtypes.refuse_unsigned("randperm", dtypes.to_dtype(dtype))
+        if dtypes.to_dtype(dtype) is dtypes.bool_:     # (no permutation of two values)
+            raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
     if int(n) < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {int(n)}: "
                            f"[{int(n)}]")

@@ -63,9 +63,10 @@ Tensor.flatten = M.flatten
 Tensor.unflatten = M.unflatten_method
 
 
-def _dims_given_apart(name, squeezer):
+def _dims_given_apart(name, squeezer, signatures=("", "int dim", "tuple of ints dim")):
     """``squeezer`` as the method ``name``: like PyTorch's, whose one list argument may come
-    as several ints (``x.squeeze(0, 1)`` is ``x.squeeze((0, 1))``)."""
+    as several ints (``x.squeeze(0, 1)`` is ``x.squeeze((0, 1))``); ``signatures``: the
+    method's, for the refusal of a call none fits."""
     @functools.wraps(squeezer)
     def method(self, *args, **kwargs):
         if len(args) > 1:
@@ -73,7 +74,7 @@ def _dims_given_apart(name, squeezer):
             if kwargs or type(first) is bool or not (type(first) is int or (
                     hasattr(first, "__index__") and not isinstance(first, (list, tuple)))):
                 # (only a first int opens the list: the parser lists the signatures)
-                raise _combination(name, args, kwargs, ("", "int dim", "tuple of ints dim"))
+                raise _combination(name, args, kwargs, signatures)
             for i, d in enumerate(args):
                 if type(d) is not int and not hasattr(d, "__index__"):
                     raise TypeError(f"{name}(): argument 'dim' failed to unpack the object at "
@@ -86,6 +87,8 @@ def _dims_given_apart(name, squeezer):
 
 
 Tensor.squeeze = _dims_given_apart("squeeze", M.squeeze)
+Tensor.count_nonzero = _dims_given_apart("count_nonzero", Tensor.count_nonzero,
+                                         ("tuple of ints dim", "int dim = None"))
 Tensor.unsqueeze = M.unsqueeze
 Tensor.transpose = M.transpose
 Tensor.swapaxes = M.transpose

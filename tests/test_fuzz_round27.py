@@ -557,3 +557,28 @@ def test_clamp_with_complex_bounds_as_torch(name, call):
         except Exception as exc:     # noqa: BLE001 -- compared with torch's below
             results.append((type(exc).__name__, str(exc).split(" (")[0]))
     assert results[1] == results[0]
+
+
+# ---- the rounds' reports, applied by the lead: histc of complex, randperm of bool,
+# count_nonzero's dims given apart -------------------------------------------------------
+
+_REPORTED = [
+    ("histc complex", lambda L: L.histc(L.tensor([1 + 1j, 2j]))),
+    ("histc complex with a range", lambda L: L.histc(L.tensor([1 + 1j]), min=0, max=1)),
+    ("randperm bool", lambda L: L.randperm(3, dtype=L.bool)),
+    ("count_nonzero(0, 1)", lambda L: L.ones(2, 3).count_nonzero(0, 1)),
+    ("count_nonzero(0, 1.0)", lambda L: L.ones(2, 3).count_nonzero(0, 1.0)),
+    ("count_nonzero(dim=0)", lambda L: L.ones(2, 3).count_nonzero(dim=0)),
+    ("count_nonzero()", lambda L: L.ones(2, 3).count_nonzero()),
+]
+
+
+@pytest.mark.parametrize("name, call", _REPORTED, ids=[n for n, _ in _REPORTED])
+def test_reported_refusals_and_forms_as_torch(name, call):
+    results = []
+    for L in (torch, minigrad):
+        try:
+            results.append(("value", call(L).tolist()))
+        except Exception as exc:     # noqa: BLE001 -- compared with torch's below
+            results.append((type(exc).__name__, str(exc)))
+    assert results[1] == results[0]

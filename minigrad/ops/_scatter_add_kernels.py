@@ -61,7 +61,8 @@ def flat_positions(shape, dim, index):
             view = [1] * index.ndim
             view[k] = n
             flat = flat + (xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view)
-    return xp.broadcast_to(flat, index.shape)
+    # (already index's shape unless index has one element per line: a broadcast view then)
+    return flat if flat.shape == index.shape else xp.broadcast_to(flat, index.shape)
 
 
 def scatter_add_array(shape, dim, index, src):

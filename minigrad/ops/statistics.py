@@ -261,7 +261,9 @@ def histc(input, bins=100, min=0, max=0):
         dtypes.refuse_unsigned("aminmax_cpu" if given[0] == given[1] and a.size else
                                "linspace_cpu", a.dtype)
     if a.dtype.kind not in "fV":        # (a bool tensor fails earlier there, making the bins)
-        kernel = "linspace_cpu" if a.dtype.kind == "b" else "histogram_cpu"
+        # (a complex one where its range is read from the data: at the min/max kernel)
+        kernel = "linspace_cpu" if a.dtype.kind == "b" else "aminmax_cpu" if \
+            a.dtype.kind == "c" and given[0] == given[1] and a.size else "histogram_cpu"
         raise NotImplementedError(f"\"{kernel}\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
     if bins <= 0:
