@@ -27,11 +27,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")      # before numpy loads OpenBLAS
 
-import argparse
-import json
-import statistics
 import sys
-import time
 import warnings
 import zlib
 from pathlib import Path
@@ -44,6 +40,7 @@ if str(HERE) not in sys.path:
 import numpy as np  # noqa: E402
 
 import run  # noqa: E402  (puts the checkout on sys.path, as for run.py itself)
+import sweep  # noqa: E402
 from workloads import _functional_case, _normal, _rng, _uniform  # noqa: E402
 
 
@@ -183,45 +180,11 @@ def time_case(case, torch, minigrad, budget):
     mg.step()
     th.step()
     run.compare(case.name, mg.results(), th.results(), **run.LOOSE)   # raises WrongResult
-    t0 = time.perf_counter()
-    mg.step()
-    th.step()
-    per_step = time.perf_counter() - t0
-    # about ``budget`` seconds per case (timed steps and the untimed first of each block)
-    repeat = int(max(5, min(21, budget / (1.5 * per_step))))
-    times = run.time_interleaved(mg, th, lambda: None, lambda: None, repeat, 1, block=3)
-    ms = {side: statistics.median(t) for side, t in times.items()}
-    least = {side: min(t) for side, t in times.items()}
-    # the ratio of the fastest steps too: on a loaded machine, it moves less than the medians'
-    return {"name": case.name, "minigrad_ms": ms["minigrad"], "torch_ms": ms["torch"],
-            "ratio": ms["minigrad"] / ms["torch"], "minigrad_min_ms": least["minigrad"],
-            "torch_min_ms": least["torch"], "min_ratio": least["minigrad"] / least["torch"],
-            "repeat": repeat}
-
-
-def _table(rows):
-    lines = [f"{'case':52s} {'minigrad ms':>11s} {'torch ms':>9s} {'ratio':>6s} "
-             f"{'min ratio':>9s}"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"{r['name']:52s} {r['error']}")
-        else:
-            lines.append(f"{r['name']:52s} {r['minigrad_ms']:11.3f} {r['torch_ms']:9.3f} "
-                         f"{r['ratio']:6.2f} {r['min_ratio']:9.2f}")
-    return "\n".join(lines)
+    return sweep.timed_row(case.name, mg, th, budget)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch's, minigrad's and numpy's BLAS threads (default: theirs)")
-    p.add_argument("--only", default="", help="only the cases whose name contains this")
-    p.add_argument("--worst", type=int, default=10, help="how many worst ratios to list")
-    p.add_argument("--budget", type=float, default=2.5,
-                   help="seconds of timing per case, about (default 2.5)")
-    p.add_argument("--json", default=None, help="also write the rows to this file")
-    args = p.parse_args(argv)
+    args = sweep.parser(__doc__, 2.5).parse_args(argv)
     # both libraries warn that an even kernel's 'same' padding copies the input: known here
     warnings.filterwarnings("ignore", message="Using padding='same'")
 
@@ -231,35 +194,9 @@ def main(argv=None):
         run.set_threads(torch, args.threads)
     torch.manual_seed(0)
     minigrad.manual_seed(0)
-    info = run.machine_info(torch, "cpu")
-    print(f"minigrad {info['minigrad']} vs torch {info['torch']}: {info['cpu']}, "
-          f"{info['cores']} cores; torch threads {info['torch_threads']}, minigrad threads "
-          f"{info['minigrad_threads']}, numpy BLAS {info['numpy_blas']}; float32, forward + "
-          f"backward (input and weight gradients), median ms per step; "
-          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
-    if info["blas_note"]:
-        print(info["blas_note"])
-    rows, failed = [], False
-    for case in cases():
-        if args.only not in case.name:
-            continue
-        try:
-            row = time_case(case, torch, minigrad, args.budget)
-        except run.WrongResult as exc:
-            print(f"WRONG RESULT -- {exc}", file=sys.stderr)
-            row, failed = {"name": case.name, "error": "WRONG RESULT (not timed)"}, True
-        rows.append(row)
-        print(_table([row]).splitlines()[1], flush=True)
-    timed = sorted((r for r in rows if "error" not in r), key=lambda r: -r["ratio"])
-    load = info["load_average_1min"]
-    if load is not None and load > 0.5 * (info["cores"] or 1):
-        print(f"WARNING: load average {load:.1f} on {info['cores']} cores: other processes "
-              "compete for the CPU; the medians are unreliable ('min ratio' less so)")
-    print(f"\nworst {min(args.worst, len(timed))} ratios (minigrad / torch, medians):")
-    print(_table(timed[:args.worst]))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
-    return 1 if failed else 0
+    return sweep.report(cases(), lambda case: time_case(case, torch, minigrad, args.budget),
+                        torch, args, "float32, forward + backward (input and weight "
+                        "gradients), median ms per step", "case", 52)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,27 @@ class _Outer:
         return np.matmul(left, self.right, out=out)
 
 
+def _block_statistics(x_b, c, ones, eps, mu, var, invstd):
+    """A block of rows x_b (k, D): its means into ``mu``, its biased variances into ``var``
+    (unless None) and 1 / sqrt(var + eps) into ``invstd`` (each (k,)); ``c`` (k, D) left
+    holding x_b - mu (the mean spread by a copy, then subtracted in one same-shape pass).
+    Returns the block's invstd (a (k,) array)."""
+    d = x_b.shape[1]
+    mean = x_b @ ones
+    mean /= x_b.dtype.type(d)
+    mu[...] = mean
+    np.copyto(c, mean[:, None])
+    np.subtract(x_b, c, out=c)
+    v = row_dots(c, c) / d
+    if var is not None:
+        var[...] = v
+    v += eps
+    inv = np.sqrt(v, out=v)
+    np.divide(1.0, inv, out=inv)
+    invstd[...] = inv
+    return inv
+
+
 def layer_norm_rows(rows, w, b, eps):
     """layer_norm's forward on rows (M, D) with w, b (D,) or None -> (y, mu, invstd), y
     (M, D) = (rows - mu) (invstd w) + b: block by block of rows (``_FORWARD_BLOCK``), each
@@ -95,17 +116,8 @@ def layer_norm_rows(rows, w, b, eps):
         outer = _Outer(ones if w is None else w, k)
         for sl in blocks:
             n = sl.stop - sl.start
-            x_b, c = rows[sl], y[sl]
-            mean = x_b @ ones
-            mean /= dt.type(d)
-            mu[sl] = mean
-            np.copyto(c, mean[:, None])
-            np.subtract(x_b, c, out=c)
-            var = row_dots(c, c) / d
-            var += eps
-            inv = np.sqrt(var, out=var)
-            np.divide(1.0, inv, out=inv)
-            invstd[sl] = inv
+            c = y[sl]
+            _block_statistics(rows[sl], c, ones, eps, mu[sl], None, invstd[sl])
             c *= outer(invstd[sl], scale[:n])                                # x_hat w
             if b is not None:
                 c += b
@@ -222,18 +234,8 @@ def group_norm_rows(rows, groups, cpg, wg, bg, eps, y_rows):
     def piece(start, stop):
         for sl in row_blocks(stop, d, start):
             n = sl.stop - sl.start
-            x_b, c = rows[sl], y_rows[sl]
-            mean = x_b @ ones
-            mean /= dt.type(d)
-            mu[sl] = mean
-            np.copyto(c, mean[:, None])
-            np.subtract(x_b, c, out=c)
-            v = row_dots(c, c) / d
-            var[sl] = v
-            v += eps
-            inv = np.sqrt(v, out=v)
-            np.divide(1.0, inv, out=inv)
-            invstd[sl] = inv
+            c = y_rows[sl]
+            inv = _block_statistics(rows[sl], c, ones, eps, mu[sl], var[sl], invstd[sl])
             if wg is None and bg is None:
                 c *= inv[:, None]
                 continue
