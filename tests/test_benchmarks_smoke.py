@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minigrad
+
 pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,27 +170,32 @@ def test_the_report_says_when_openblas_runs_narrower_kernels_than_the_cpu_has():
     assert run.blas_note([], avx512, {}) is None                # BLAS unknown: say nothing
 
 
-def test_ops_sweep_checks_every_case_before_timing_it(tmp_path):
-    """benchmarks/ops_sweep.py --quick: every case agrees with torch (float64 strictly, float32
-    loosely) and gets a row with both sides' times; a case whose minigrad answer is made wrong
-    is reported WRONG, not timed, and fails the run."""
-    report = tmp_path / "ops.json"
-    sweep = ROOT / "benchmarks" / "ops_sweep.py"
-    out = subprocess.run([sys.executable, str(sweep), "--quick", "--budget", "0.01", "--json",
-                          str(report)], capture_output=True, text=True, cwd=str(ROOT),
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    rows = json.loads(report.read_text())["rows"]
-    assert len(rows) >= 50
-    for row in rows:
-        assert "error" not in row, row
-        assert row["minigrad_ms"] > 0 and row["torch_ms"] > 0
-    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(sweep.parent)!r}]\n"
-            "import minigrad\n"
-            "minigrad.nn.functional.gelu = lambda x, approximate='none': x * 0.5\n"
-            "import ops_sweep\n"
-            "sys.exit(ops_sweep.main(['--quick', '--budget', '0.01', '--only', 'gelu']))\n")
-    bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(ROOT), timeout=600)
-    assert bad.returncode == 1
-    assert "WRONG RESULT" in bad.stdout + bad.stderr
+def _load_ops_sweep():
+    spec = importlib.util.spec_from_file_location("benchmarks_ops_sweep",
+                                                  RUN.parent / "ops_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(RUN.parent))
+    return module
+
+
+def test_ops_sweep_checks_every_case_before_timing_it(monkeypatch):
+    """benchmarks/ops_sweep.py's cases (tiny shapes): each agrees with torch, float64
+    strictly and float32 loosely, before it is timed; a case whose minigrad answer is made
+    wrong is refused (run.WrongResult), and the report marks it WRONG, untimed, exit 1."""
+    import torch
+    sweep = _load_ops_sweep()
+    ops = sweep._ops()
+    assert len(ops) >= 50
+    for op in ops:
+        sweep.check(op, torch, minigrad, quick=True)
+    gelu = next(op for op in ops if op.name.startswith("gelu 64"))
+    monkeypatch.setattr(minigrad.nn.functional, "gelu", lambda x, approximate="none": x * 0.5)
+    with pytest.raises(sweep.run.WrongResult):
+        sweep.check(gelu, torch, minigrad, quick=True)
+    args = sweep.sweep.parser("", 0.01).parse_args(["--only", "gelu 64"])
+    assert sweep.sweep.report(ops, lambda op: sweep.time_op(op, torch, minigrad, 0.01, True),
+                              torch, args, "test", "op", 40) == 1
