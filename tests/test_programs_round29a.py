@@ -517,12 +517,12 @@ def initialisation_and_numerical_stability_experiments(L):
 # ----------------------------------------------------------------------------------------------
 def corr2d(L, X, K):
     """Cross-correlation by a loop over output positions."""
-    h, w = K.shape
-    Y = L.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
-    return Y
+    kh, kw = K.shape
+    out = L.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1))
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = (K * X[r:r + kh, c:c + kw]).sum()
+    return out
 
 
 @program
@@ -563,7 +563,8 @@ def corr2d_edge_detector_learned_by_hand_and_multi_channel_forms(L):
         l = (Y_hat - Yb) ** 2
         conv2d.zero_grad()
         l.sum().backward()
-        conv2d.weight.data[:] -= lr * conv2d.weight.grad
+        step = lr * conv2d.weight.grad
+        conv2d.weight.data[:] -= step
         ls.append(l.sum().item())
 
     def corr2d_multi_in(X, K):
