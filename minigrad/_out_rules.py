@@ -10,10 +10,11 @@ bounds.  A dtype rule is a function of the result's and ``out``'s scalar type na
 all), or a tuple of them, one per output; the ops not listed take any ``out`` dtype their
 result can be cast to.
 
-Overlap, as PyTorch's kernels check it (``check_overlap``):
+Overlap, as PyTorch's kernels check it (``check_overlap``, ``check_self_overlap``):
 
 * an ``out`` of which several elements share one memory location (an expanded tensor) is
-  refused, except by the ops of ``SELF_OVERLAP_OK``;
+  refused, except by the ops of ``SELF_OVERLAP_OK``, when it has the result's shape (one of
+  another shape is resized first, and no longer overlaps itself);
 * an ``out`` sharing any memory with an input is refused by the ops of ``NO_OVERLAP``
   (gather, index_select, cat, ...), even when it is that input;
 * an ``out`` sharing part of an input's memory (not all of it, laid out alike) is refused by
@@ -28,7 +29,7 @@ from .ops.writes import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_ove
 from .tensor import Tensor
 
 __all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_COMPUTES",
-           "OUT_EXACT", "check_overlap"]
+           "OUT_EXACT", "check_overlap", "check_self_overlap"]
 
 # the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
 OUT_NAMES = {"outer": "mul", "torch_slogdet": "slogdet"}
@@ -101,6 +102,22 @@ def _histogram(part):
                                                 else ""))
 
 
+def _nansum_kernel(have, want):
+    """nansum/nanmean of a floating input run the kernel of out's dtype, which PyTorch has for
+    the floating types only; an integral input's sum goes into any out."""
+    if have in _FLOATING and want not in _FLOATING:
+        raise NotImplementedError(f'"nansum_cpu" not implemented for \'{want}\'')
+    return None
+
+
+def _floating_result(name):
+    return lambda have, want: None if want in _FLOATING else (
+        f"{name}(): Expected floating point type for result tensor, but got: {want}")
+
+
+_FLOATING = frozenset(("Float", "Double", "Half", "BFloat16"))
+
+
 def _non_boolean(name):
     return _fixed(f"{name} does not support non-boolean outputs.")
 
@@ -131,8 +148,10 @@ OUT_EXACT = dict.fromkeys((
 OUT_EXACT.update(dict.fromkeys((
     "clamp", "clamp_min", "clamp_max", "abs", "neg", "ceil", "floor", "round", "trunc",
     "frac", "sign", "sgn", "conj_physical", "hardshrink", "bitwise_not"), _found))
-OUT_EXACT.update(dict.fromkeys(("cummax", "cummin", "diff", "logcumsumexp"), _scalar_type))
+OUT_EXACT.update(dict.fromkeys(("cummax", "cummin", "logcumsumexp"), _scalar_type))
 OUT_EXACT.update(dict.fromkeys(("dot", "vdot"), _same_as_input))
+OUT_EXACT.update(dict.fromkeys(("nansum", "nanmean"), _nansum_kernel))
+OUT_EXACT["logsumexp"] = _floating_result("logsumexp")
 OUT_EXACT.update(dict.fromkeys(("complex", "polar"), _scalar_object))
 OUT_EXACT.update(dict.fromkeys(("quantile", "nanquantile"), _fixed(
     "quantile() out tensor must be same dtype as the input tensor")))
@@ -250,10 +269,22 @@ def check_overlap(out, inputs, rule):
     for o in outs:
         if not isinstance(o, Tensor):
             continue                             # the TypeError of a wrong out comes later
-        if rule not in SELF_OVERLAP_OK and _overlaps_itself(o._array):
-            raise RuntimeError(_SELF_OVERLAP)
         if check_inputs:
             for t in inputs:
                 status = _overlap(o, t)
                 if status == PARTIAL_OVERLAP or (status == FULL_OVERLAP and any_overlap):
                     raise RuntimeError(INPUT_OVERLAP)
+
+
+def check_self_overlap(out, result, rule):
+    """Refuse an ``out`` whose elements share memory (an expanded tensor) where op ``rule``
+    does not write such an out; one of another shape than the op's ``result`` is resized
+    first, as PyTorch does, and so no longer overlaps itself."""
+    if rule in SELF_OVERLAP_OK:
+        return
+    pairs = zip(out, result) if isinstance(out, (tuple, list)) and isinstance(
+        result, tuple) else ((out, result),)
+    for o, r in pairs:
+        if isinstance(o, Tensor) and isinstance(r, Tensor) and o.shape == r.shape and \
+                _overlaps_itself(o._array):
+            raise RuntimeError(_SELF_OVERLAP)

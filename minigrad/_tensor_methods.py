@@ -15,6 +15,7 @@ it adds one ``if`` to the call.
 from __future__ import annotations
 
 import functools
+import types
 import warnings
 
 import numpy as np
@@ -25,7 +26,7 @@ from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
 from .ops._util import scalar_type_name
-from ._argument_words import restated
+from ._argument_words import restated, arity_restated
 from ._sparse_coo_ops import function_form
 from ._tensor_input import _combination
 from ._type_names import python_type_name
@@ -102,11 +103,12 @@ _MEAN_PAIR = ("Tensor input, tuple of ints dim, bool unbiased = True, bool keepd
 _MEAN_PAIRS = {"var_mean": _MEAN_PAIR, "std_mean": _MEAN_PAIR}
 
 
-def _torch_args(fn, method=False):
+def _torch_args(fn, method=False, name=None):
     """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
     (the first two operands by name) and ``out=`` (the result copied into ``out``); an
-    argument of the wrong type refused in the words PyTorch's parser gives that call of the
-    function (of the Tensor method, with ``method``)."""
+    argument of the wrong type, and too few or too many arguments, refused in the words
+    PyTorch's parser gives that call of the function (of the Tensor method, with ``method``;
+    ``name``: PyTorch's, where not ``fn``'s)."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
         if args and (type(args[0]) is not Tensor or len(args) > 1 and
@@ -120,7 +122,10 @@ def _torch_args(fn, method=False):
             return fn(*args) if not kwargs else _call(args, dict(kwargs))
         except TypeError as exc:
             if not hasattr(exc, "argument"):
-                raise
+                worded = arity_restated(exc, fn, args, kwargs, method, name, _OWN_CALLS)
+                if worded is exc:
+                    raise
+                raise worded from None
             raise restated(exc, fn, args, kwargs, method) from None
 
     def _call(args, kwargs):
@@ -169,8 +174,15 @@ def _torch_args(fn, method=False):
             # normal(mean, std, size, out=) of numbers draws straight into out, so in its
             # dtype (a float64 out gets float64 draws)
             kwargs["dtype"] = out.dtype
-        return _write_out(out, fn(*args, **kwargs), name, rule)
+        result = fn(*args, **kwargs)
+        OR.check_self_overlap(out, result, rule)
+        return _write_out(out, result, name, rule)
     return call
+
+
+# the code of ``_torch_args``'s wrappers: a TypeError raised in them and not deeper, by calling
+# the wrapped function, is Python refusing that call's arguments
+_OWN_CALLS = frozenset(c for c in _torch_args.__code__.co_consts if isinstance(c, types.CodeType))
 
 
 # binary ops whose result has the promoted dtype of their operands (a float one for true
@@ -339,7 +351,8 @@ def _write_values(out, result, name, rule, index=0):
 
 
 # the ops whose ``out`` PyTorch resizes (warning) before it checks the out's dtype
-_RESIZED_BEFORE_DTYPE_CHECK = frozenset(("mean", "std", "var", "stack", "kron", "dot", "diag"))
+_RESIZED_BEFORE_DTYPE_CHECK = frozenset(("mean", "std", "var", "stack", "kron", "dot", "diag",
+                                         "nansum", "nanmean"))
 
 
 def _resize_out(out, result):

@@ -28,7 +28,7 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import promote as _autocast_promote
 from .._argument_error import ArgumentError
-from ._util import (ieee_errors, no_complex_kernel, normalize_dim,
+from ._util import (argument_error, ieee_errors, no_complex_kernel, normalize_dim,
                     not_implemented_for, scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
@@ -128,8 +128,8 @@ _REDUCE_ALIASES = {"max": "amax", "min": "amin"}
 def check_reduce_arguments(name, reduce, include_self):
     """PyTorch's argument parser's refusals for scatter_reduce / index_reduce: ``reduce`` a
     str, ``include_self`` a bool (not 0/1, None or a tensor)."""
-    if not isinstance(reduce, str):
-        raise TypeError(f"{name}(): argument 'reduce' must be str, not {type(reduce).__name__}")
+    if not isinstance(reduce, str):     # (its position worded by the caller's wrapper)
+        raise argument_error(name, "reduce", "str", reduce)
     if not isinstance(include_self, (bool, np.bool_)):
         raise TypeError(f"{name}(): argument 'include_self' must be bool, not "
                         f"{type(include_self).__name__}")

@@ -17,8 +17,8 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._int_list_args import int_list_argument
-from ._util import (check_tensor, int_arg, normalize_dim, python_type_name, result_dtype,
-                    scalar_type_name)
+from ._util import (argument_error, check_tensor, int_arg, normalize_dim, python_type_name,
+                    result_dtype, scalar_type_name)
 from .power import pow
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
@@ -44,6 +44,9 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     For bool tensors the difference is the logical xor."""
     check_tensor("diff", input)
     n = int_arg("diff", "n", n)
+    for name, extra in (("prepend", prepend), ("append", append)):
+        if extra is not None and not isinstance(extra, Tensor):
+            raise argument_error("diff", name, "Tensor", extra)   # (its position: the caller's)
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:

@@ -22,7 +22,8 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import bool_arg, normalize_dim, not_a_tensor, not_implemented_for, sort_keys
+from ._util import (argument_error, bool_arg, normalize_dim, not_a_tensor, not_implemented_for,
+                    python_type_name, sort_keys)
 
 __all__ = ["unique", "unique_consecutive", "bincount"]
 
@@ -142,6 +143,11 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     for arg, flag in (("sorted", sorted), ("return_inverse", return_inverse),
                       ("return_counts", return_counts)):
         bool_arg("_unique2", arg, flag)
+    if dim is not None and not isinstance(dim, Tensor) and (
+            isinstance(dim, bool) or not isinstance(dim, numbers.Integral)):
+        # (PyTorch's unique with a dim calls its unique_dim, dim second there)
+        raise TypeError(f"unique_dim(): argument 'dim' (position 2) must be int, not "
+                        f"{python_type_name(dim)}")
     return _unique("unique", input, True, return_inverse, return_counts, dim)
 
 
@@ -163,15 +169,14 @@ def bincount(input, weights=None, minlength=0):
     ``minlength``.  No gradient."""
     if not isinstance(input, Tensor):
         raise not_a_tensor("bincount", input)
+    # (the positions of the arguments are worded by a wrapper that sees the call)
     if weights is not None and not isinstance(weights, Tensor):
-        raise TypeError(f"bincount(): argument 'weights' must be Tensor, not "
-                        f"{type(weights).__name__}")
+        raise argument_error("bincount", "weights", "Tensor", weights)
     if isinstance(minlength, Tensor) and minlength._array.dtype.kind in "iu" and \
             minlength._array.size == 1:
         minlength = int(minlength.item())        # PyTorch reads a one-element tensor's value
     if isinstance(minlength, bool) or not isinstance(minlength, numbers.Integral):
-        raise TypeError(f"bincount(): argument 'minlength' must be int, not "
-                        f"{type(minlength).__name__}")
+        raise argument_error("bincount", "minlength", "int", minlength)
     a = input._array
     if a.dtype.kind not in "iu" or a.dtype in dtypes.BAREBONES_UNSIGNED:
         raise not_implemented_for("bincount_cpu", a.dtype)

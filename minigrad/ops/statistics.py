@@ -346,6 +346,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     out_int32 = bool_arg("searchsorted", "out_int32", out_int32)
     right = bool_arg("searchsorted", "right", right)
     if side is not None:
+        if not isinstance(side, str):        # (the wrapper lists the signatures)
+            raise argument_error("searchsorted", "side", "str", side)
         if side not in ("left", "right"):
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
                                f"got {side}")
