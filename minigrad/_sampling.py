@@ -287,8 +287,14 @@ def bernoulli_(t, p=0.5, *, generator=None):
                            "bernoulli_scalar_cpu_", t._array.dtype)    # (no uint16/32/64)
     if not isinstance(p, Tensor) and not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    if isinstance(p, Tensor) and p._array.dtype.kind not in "fV":       # (bfloat16: "V")
+        raise not_implemented_for("bernoulli_tensor_cpu_p_", p._array.dtype)
     if t.is_meta:
         return t
     probs = backend.as_numpy(p._array) if isinstance(p, Tensor) else p
+    if isinstance(p, Tensor) and probs.size and not ((probs >= 0) & (probs <= 1)).all():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
     return _fill(t, bernoulli_draws(generator, tuple(t.shape), probs, _strides(t)),
                  "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")

@@ -65,7 +65,6 @@ class Bernoulli(GivenParameter, BinaryOdds, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
-    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         given = probs_or_logits(self, probs, logits)
@@ -106,6 +105,10 @@ class Bernoulli(GivenParameter, BinaryOdds, ExponentialFamily):
         out_shape = self._extended_shape(sample_shape)
         with ops.no_grad():
             thresholds = self.probs.detach().expand(out_shape)
+            if not bool(((thresholds >= 0) & (thresholds <= 1)).all()):   # (as torch.bernoulli)
+                raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                                   "(Could this error message be improved?  If so, please "
+                                   "report an enhancement request to PyTorch.)")
             hits = standard_uniform(out_shape, thresholds) < thresholds
             return hits.to(thresholds.dtype)
 

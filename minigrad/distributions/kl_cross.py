@@ -239,6 +239,16 @@ def _uniform_vs_cont_bernoulli(p, q):
     return _where_inf((p.high >= 1) | (p.low <= 0), result)
 
 
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _cont_bernoulli_vs_cont_bernoulli(p, q):
+    # PyTorch registers this pair in closed form, ahead of the exponential-family rule
+    # (whose autograd slope would leave the result requiring grad): with log f = log C +
+    # x logit + log(1 - probs), KL is E X (logit_p - logit_q) plus the rest's difference
+    rest_p = p._log_norm() + (-p.probs).log1p()
+    rest_q = q._log_norm() + (-q.probs).log1p()
+    return p.mean * (p.logits - q.logits) + rest_p - rest_q
+
+
 @register_kl(Pareto, Pareto)
 def _pareto_vs_pareto(p, q):
     # a_q log(s_p / s_q) - log(a_q / a_p) + a_q / a_p - 1, +inf where s_p < s_q

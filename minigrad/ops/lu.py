@@ -318,6 +318,14 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_lu_solve(): argument 'B' (position 3) must be Tensor, not "
                         f"{type(B).__name__}")
+    # PyTorch's order: the dtypes, then B's dims and shape
+    if LU._array.dtype != B._array.dtype:
+        raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but "
+                           f"found LU of type {scalar_type_name(LU._array.dtype)} and B of "
+                           f"type {scalar_type_name(B._array.dtype)} instead")
+    if not isinstance(pivots, Tensor) or pivots._array.dtype != np.int32:
+        raise RuntimeError("linalg.lu_solve: pivots should be a Tensor of scalar type "
+                           "torch.int32")
     if B.ndim < 2:
         raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
                            "dimensions.")
@@ -326,13 +334,6 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and "
                            f"{B.shape[-2]}x{B.shape[-1]})")
-    if LU._array.dtype != B._array.dtype:
-        raise RuntimeError(f"linalg.lu_solve: Expected LU and B to have the same dtype, but "
-                           f"found LU of type {scalar_type_name(LU._array.dtype)} and B of "
-                           f"type {scalar_type_name(B._array.dtype)} instead")
-    if not isinstance(pivots, Tensor) or pivots._array.dtype != np.int32:
-        raise RuntimeError("linalg.lu_solve: pivots should be a Tensor of scalar type "
-                           "torch.int32")
     if pivots.ndim < 1 or pivots.shape[-1] != n:
         raise RuntimeError("linalg.lu_solve: Number of pivots per batch should be same as the "
                            "dimension of the matrix")

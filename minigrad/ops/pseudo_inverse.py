@@ -178,11 +178,21 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if not (A.ndim >= B.ndim and A.ndim - B.ndim <= 1):
         raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to "
                            "other.dim() and (input.dim() - other.dim()) <= 1")
-    vector = B.ndim == A.ndim - 1
-    b = unsqueeze(B, -1) if vector else B
-    if b.shape[-2] != A.shape[-2]:
+    # as PyTorch: B is a batch of vectors when 1-d or shaped like A without its last dim;
+    # another B of one dim fewer is a matrix, its batch still read off all but its last dim
+    vector = B.ndim == 1 or tuple(B.shape) == tuple(A.shape[:-1])
+    if vector and B.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-1). "
+                           f"Got {A.shape[-2]} and {B.shape[-1]}")
+    if not vector and B.shape[-2] != A.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
-                           f"Got {A.shape[-2]} and {b.shape[-2]}")
+                           f"Got {A.shape[-2]} and {B.shape[-2]}")
+    b = unsqueeze(B, -1) if vector else B
+    if A.ndim - B.ndim == 1 and not vector:
+        batch = broadcast_shape(tuple(A.shape[:-2]), tuple(B.shape[:-1]), "linalg.lstsq")
+        b = b.expand(*batch, *B.shape[-2:])
+    elif not vector:
+        broadcast_shape(tuple(A.shape[:-2]), tuple(B.shape[:-2]), "linalg.lstsq")
     if driver == "gels":
         _check_gels_rank(A._array)
     x = matmul(pinv(A, rtol=rcond), b)

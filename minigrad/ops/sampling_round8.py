@@ -57,7 +57,9 @@ def bernoulli(input, p=None, *, generator=None):
                                       else "bernoulli_tensor_cpu_p_", array.dtype)
         probs = backend.as_numpy(array)
         if probs.size and not ((probs >= 0) & (probs <= 1)).all():
-            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  "
+                               "(Could this error message be improved?  If so, please report "
+                               "an enhancement request to PyTorch.)")
     else:
         if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
             raise TypeError(f"bernoulli() received an invalid combination of arguments - got "

@@ -314,7 +314,8 @@ def solve_rhs(A, B, left, name):
     b = unsqueeze(B, -1) if vector else B
     n = A.shape[-1]
     if b.ndim < 2 or (b.shape[-2] if left else b.shape[-1]) != n:
-        shape = "x".join(map(str, b.shape if b.ndim > 1 else (*b.shape, 1)))
+        # (PyTorch names B by its last two dims only)
+        shape = "x".join(map(str, b.shape[-2:] if b.ndim > 1 else (*b.shape, 1)))
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {shape})")
     return b, vector
