@@ -2403,7 +2403,12 @@ def custom_lr_scheduler_subclass_per_class_metrics_and_left_padded_batches(L):
 
 
 # ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+# (1.5-2 s each: run with --runslow, to keep the default suite short)
+_SLOW = {"efficientnet_mbconv_tf_same_padding_squeeze_excite_and_drop_connect"}
+
+
+@pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW
+                                else f for f in PROGRAMS], ids=lambda f: f.__name__)
 def test_program_matches_torch(fn):
     assert HARNESS.check(fn, **fn.options) is None
 

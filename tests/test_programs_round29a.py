@@ -3233,7 +3233,10 @@ def image_augmentation_by_tensor_ops_and_fine_tuning_parameter_groups(L):
 
 
 # ----------------------------------------------------------------------------------------------
-_SLOW = {"googlenet_inception_resnet_residual_and_densenet_blocks"}      # ~3 s
+# (about 1.4-3 s each: run with --runslow, to keep the default suite short)
+_SLOW = {"googlenet_inception_resnet_residual_and_densenet_blocks",
+         "text_cnn_and_birnn_sentiment_with_frozen_pretrained_embeddings",
+         "ssd_prediction_heads_down_sampling_and_concatenated_predictions"}
 
 
 @pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW

@@ -2429,7 +2429,13 @@ def style_transfer_gram_matrix_and_total_variation_losses(L):
                                                                   .permute(0, 2)))])
 
 
-@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+# (1.5-2 s each: run with --runslow, to keep the default suite short)
+_SLOW = {"birds_versus_airplanes_convnets_from_the_book",
+         "ddpm_and_ddim_sampling_with_a_small_unet_and_timestep_embeddings"}
+
+
+@pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW
+                                else f for f in PROGRAMS], ids=lambda f: f.__name__)
 def test_program_matches_torch(fn):
     assert HARNESS.check(fn, **fn.options) is None
 
