@@ -131,17 +131,22 @@ class SmoothL1(Function):
         self.save_for_backward(d)
         size = xp.abs(d)
         near = ~(size >= beta)                  # (a NaN d counts as near)
-        # 0.5 z z / beta, in the order PyTorch's kernel rounds it
-        return xp.where(near, 0.5 * size * size / beta, size - 0.5 * beta).astype(
-            d.dtype, copy=False)
+        # 0.5 z z / beta, in the order PyTorch's kernel rounds it, in one scratch array
+        quad = xp.multiply(size, 0.5)
+        quad *= size
+        quad /= beta
+        size -= 0.5 * beta
+        return xp.where(near, quad, size).astype(d.dtype, copy=False)
 
     def backward(self, g):
         d, = self.saved_tensors
         xp = backend.xp_of(d._array)
-        near = ~(xp.abs(d._array) >= self.beta)
         if not is_grad_enabled():               # nothing recorded: on the arrays
-            return Tensor._wrap(g._array * xp.where(near, d._array / self.beta,
-                                                    xp.sign(d._array)))
+            # d / beta inside the band, sign(d) outside: the quotient clipped to [-1, 1]
+            # (the same numbers: it is +-1 exactly on the band's edge, NaN stays NaN)
+            slope = xp.divide(d._array, self.beta, out=xp.empty_like(d._array))
+            return Tensor._wrap(g._array * xp.clip(slope, -1, 1, out=slope))
+        near = ~(xp.abs(d._array) >= self.beta)
         return g * where(Tensor._wrap(near), d / self.beta, sign(d))
 
 
@@ -154,16 +159,19 @@ class Huber(Function):
         self.save_for_backward(d)
         size = xp.abs(d)
         near = ~(size >= delta)
-        return xp.where(near, 0.5 * size * size, delta * (size - 0.5 * delta)).astype(
-            d.dtype, copy=False)
+        quad = xp.multiply(size, 0.5)
+        quad *= size
+        size -= 0.5 * delta
+        size *= delta
+        return xp.where(near, quad, size).astype(d.dtype, copy=False)
 
     def backward(self, g):
         d, = self.saved_tensors
         xp = backend.xp_of(d._array)
-        near = ~(xp.abs(d._array) >= self.delta)
         if not is_grad_enabled():               # nothing recorded: on the arrays
-            return Tensor._wrap(g._array * xp.where(near, d._array,
-                                                    self.delta * xp.sign(d._array)))
+            # d inside the band, delta sign(d) outside: d clipped to [-delta, delta]
+            return Tensor._wrap(g._array * xp.clip(d._array, -self.delta, self.delta))
+        near = ~(xp.abs(d._array) >= self.delta)
         return g * where(Tensor._wrap(near), d, self.delta * sign(d))
 
 
