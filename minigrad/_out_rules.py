@@ -13,8 +13,9 @@ result can be cast to.
 Overlap, as PyTorch's kernels check it (``check_overlap``, ``check_self_overlap``):
 
 * an ``out`` of which several elements share one memory location (an expanded tensor) is
-  refused, except by the ops of ``SELF_OVERLAP_OK``, when it has the result's shape (one of
-  another shape is resized first, and no longer overlaps itself);
+  refused, except by the ops of ``SELF_OVERLAP_OK``; the ops of
+  ``RESIZED_BEFORE_SELF_OVERLAP`` (cat) resize it first, so one of another shape than the
+  result is new memory and no longer overlaps itself;
 * an ``out`` sharing any memory with an input is refused by the ops of ``NO_OVERLAP``
   (gather, index_select, cat, ...), even when it is that input;
 * an ``out`` sharing part of an input's memory (not all of it, laid out alike) is refused by
@@ -247,6 +248,10 @@ SELF_OVERLAP_OK = frozenset((
     "count_nonzero", "cummax", "cummin", "tril", "triu", "var", "std", "histc", "narrow_copy",
     "matmul", "bmm", "mv", "dot", "vdot", "matrix_rank", "linear", "avg_pool3d"))
 
+# the ops that resize their out before they check it for overlap with itself (an expanded
+# out of another shape is then new memory); the others check it first, as it is
+RESIZED_BEFORE_SELF_OVERLAP = frozenset(("cat",))
+
 _SELF_OVERLAP = ("unsupported operation: more than one element of the written-to tensor "
                  "refers to a single memory location. Please clone() the tensor before "
                  "performing the operation.")
@@ -269,6 +274,9 @@ def check_overlap(out, inputs, rule):
     for o in outs:
         if not isinstance(o, Tensor):
             continue                             # the TypeError of a wrong out comes later
+        if rule not in SELF_OVERLAP_OK and rule not in RESIZED_BEFORE_SELF_OVERLAP and \
+                _overlaps_itself(o._array):
+            raise RuntimeError(_SELF_OVERLAP)
         if check_inputs:
             for t in inputs:
                 status = _overlap(o, t)
@@ -279,8 +287,9 @@ def check_overlap(out, inputs, rule):
 def check_self_overlap(out, result, rule):
     """Refuse an ``out`` whose elements share memory (an expanded tensor) where op ``rule``
     does not write such an out; one of another shape than the op's ``result`` is resized
-    first, as PyTorch does, and so no longer overlaps itself."""
-    if rule in SELF_OVERLAP_OK:
+    first, as PyTorch does, and so no longer overlaps itself. For the ops that resize
+    first (``RESIZED_BEFORE_SELF_OVERLAP``); ``check_overlap`` checks the others."""
+    if rule in SELF_OVERLAP_OK or rule not in RESIZED_BEFORE_SELF_OVERLAP:
         return
     pairs = zip(out, result) if isinstance(out, (tuple, list)) and isinstance(
         result, tuple) else ((out, result),)
