@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
 
 
-def _load_run_module():
-    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+def _load_run_module(script="run.py"):
+    """A script of benchmarks/ imported as a module (its folder on the path meanwhile)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_" + script[:-3], RUN.parent / script)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(RUN.parent))
     try:
@@ -170,24 +171,12 @@ def test_the_report_says_when_openblas_runs_narrower_kernels_than_the_cpu_has():
     assert run.blas_note([], avx512, {}) is None                # BLAS unknown: say nothing
 
 
-def _load_ops_sweep():
-    spec = importlib.util.spec_from_file_location("benchmarks_ops_sweep",
-                                                  RUN.parent / "ops_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(RUN.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(RUN.parent))
-    return module
-
-
 def test_ops_sweep_checks_every_case_before_timing_it(monkeypatch):
     """benchmarks/ops_sweep.py's cases (tiny shapes): each agrees with torch, float64
     strictly and float32 loosely, before it is timed; a case whose minigrad answer is made
     wrong is refused (run.WrongResult), and the report marks it WRONG, untimed, exit 1."""
     import torch
-    sweep = _load_ops_sweep()
+    sweep = _load_run_module("ops_sweep.py")
     ops = sweep._ops()
     assert len(ops) >= 50
     for op in ops:
