@@ -9,14 +9,13 @@ device, dtype, storage, properties).
 
 ``_torch_args`` lets a method or function take the keyword spellings PyTorch accepts besides
 its own: numpy's ``axis=`` / ``keepdims=`` for ``dim=`` / ``keepdim=``, ``input=`` / ``other=``
-for the operands, and ``out=`` (the result is written into that tensor).  Without keywords
-it adds one ``if`` to the call.
+for the operands, and ``out=`` (the result is written into that tensor: ``_out_writes``).
+Without keywords it adds one ``if`` to the call.
 """
 from __future__ import annotations
 
 import functools
 import types
-import warnings
 
 import numpy as np
 
@@ -25,14 +24,14 @@ from .ops import elementary_functions as EF, power as POW
 from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
-from .ops._util import scalar_type_name
 from ._argument_words import restated, arity_restated
 from ._sparse_coo_ops import function_form
 from ._tensor_input import _combination
+from ._out_writes import (_KEEPDIM_NEEDS_DIM, _PROMOTED_RESULT, _check_out_cast, _keyword_only,
+                          _out_rule, _params, _refuse_keepdim_without_dim, _tensor_arguments,
+                          _write_out)
 from ._type_names import python_type_name
 from . import _out_rules as OR
-from ._grad_state import state as _GRAD
-from . import _memory_format as mf, backend, dtypes, return_types
 from .tensor import Tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -183,207 +182,6 @@ def _torch_args(fn, method=False, name=None):
 # the code of ``_torch_args``'s wrappers: a TypeError raised in them and not deeper, by calling
 # the wrapped function, is Python refusing that call's arguments
 _OWN_CALLS = frozenset(c for c in _torch_args.__code__.co_consts if isinstance(c, types.CodeType))
-
-
-# binary ops whose result has the promoted dtype of their operands (a float one for true
-# division): PyTorch checks that ``out`` can hold it before its kernel runs, so a complex
-# ``remainder`` into an int out is refused for the cast, not for the kernel it lacks
-_PROMOTED_RESULT = frozenset((
-    "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "atan2",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
-    "copysign"))
-_FLOAT_RESULT = frozenset(("div", "true_divide", "atan2", "copysign"))
-
-
-def _check_out_cast(name, args, kwargs, out):
-    operands = [a._array if isinstance(a, Tensor) else dtypes.python_number(a)
-                if isinstance(a, np.generic) else a for a in args]
-    if not all(isinstance(a, (np.ndarray, bool, int, float, complex)) for a in operands):
-        return                      # (the op's own error for anything else)
-    if name == "sub" and any(getattr(a, "dtype", None) == np.bool_ or isinstance(a, bool)
-                             for a in operands):
-        return                      # (sub's refusal of bools comes first)
-    shapes = [a.shape for a in operands if isinstance(a, np.ndarray)]
-    if len(shapes) == 2:
-        E.broadcast_shape(shapes[0], shapes[1], name)      # (its error comes first)
-    try:
-        have = dtypes.result_type(*operands)
-    except (TypeError, ValueError, OverflowError):
-        return
-    if name in _FLOAT_RESULT and have.kind in "biu" and kwargs.get("rounding_mode") is None:
-        have = dtypes.default_float().np
-    want = out._array.dtype
-    if dtypes._category(have) > dtypes._category(want):
-        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
-                           f"output type {scalar_type_name(want)}")
-
-
-# the reductions whose every overload with ``keepdim`` takes ``dim`` too: PyTorch's parser
-# refuses ``sum(x, keepdim=True)`` (std and var: with ``unbiased``, not with ``correction``)
-_KEEPDIM_NEEDS_DIM = {
-    "sum": (" * (Tensor input, *, torch.dtype dtype = None)",
-            " * (Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = "
-            "None, Tensor out = None)"),
-    "prod": (" * (Tensor input, *, torch.dtype dtype = None)",
-             " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
-             "Tensor out = None)"),
-    "mean": (" * (Tensor input, *, torch.dtype dtype = None, Tensor out = None)",
-             " * (Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = "
-             "None, Tensor out = None)"),
-    "std": None, "var": None, "std_mean": None, "var_mean": None,
-    "median": "dim", "nanmedian": "dim"}
-
-
-def _refuse_keepdim_without_dim(name, kwargs):
-    overloads = _KEEPDIM_NEEDS_DIM[name]
-    if overloads == "dim":
-        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
-    if overloads is None:           # std / var: only unbiased with keepdim needs dim
-        if "unbiased" not in kwargs:
-            return
-        out = "" if name.endswith("_mean") else ", *, Tensor out = None"
-        overloads = (f" * (Tensor input, tuple of ints dim, bool unbiased = True, bool keepdim "
-                     f"= False{out})",
-                     f" * (Tensor input, tuple of ints dim = None, *, Number correction = None, "
-                     f"bool keepdim = False{out.replace(', *', '')})",
-                     " * (Tensor input, bool unbiased = True)")
-    elif "dtype" in kwargs and name != "mean":
-        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
-    got = ", ".join(["Tensor"] + [f"{k}={'torch.dtype' if k == 'dtype' else python_type_name(v)}"
-                                  for k, v in sorted(kwargs.items())])
-    raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), "
-                    f"but expected one of:\n" + "\n".join(overloads) + "\n")
-
-
-@functools.lru_cache(maxsize=None)
-def _params(fn):
-    code = getattr(fn, "__code__", None)
-    return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount] if code else ()
-
-
-@functools.lru_cache(maxsize=None)
-def _keyword_only(fn):
-    """The keyword-only parameters of ``fn`` (where's, whose refusals show what came by
-    keyword)."""
-    code = getattr(fn, "__code__", None)
-    return code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount] \
-        if code else ()
-
-
-def _out_rule(name, args, kwargs):
-    """The key of this call's rules in ``_out_rules``: ``name``, but ``max.dim`` for
-    ``max(x, 0)`` and ``clamp.Tensor`` for ``clamp(x, lo, hi)`` with tensor bounds."""
-    if name in OR.DIM_FORMS and (len(args) > 1 or "dim" in kwargs):
-        return name + ".dim"
-    if name in OR.SCALAR_BOUNDS and any(isinstance(v, Tensor) for v in
-                                        (*args[1:], kwargs.get("min"), kwargs.get("max"))):
-        return name + ".Tensor"
-    return name
-
-
-def _tensor_arguments(args, kwargs):
-    """The tensors among an op's arguments, those in a list (cat's) included."""
-    found = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
-    for v in args:
-        if isinstance(v, (list, tuple)):
-            found.extend(t for t in v if isinstance(t, Tensor))
-    return found
-
-
-def _out_grad_check(out, result, name):
-    """PyTorch refuses ``out=`` while grad mode records a graph if an input requires grad (the
-    result would then require it: a non-differentiable result such as argmax's passes) or an
-    ``out`` tensor does; under ``no_grad`` both are allowed."""
-    if not _GRAD.enabled:
-        return
-    pairs = tuple(zip(out, result)) if isinstance(result, tuple) else ((out, result),)
-    if not all(isinstance(o, Tensor) for o, _ in pairs):
-        return                                  # the TypeError of a wrong out comes first
-    for o, r in pairs:
-        if isinstance(r, Tensor) and r._array.dtype.kind in "biu":
-            continue        # (no derivative: PyTorch's check is in its differentiable ops)
-        if r.requires_grad or o.requires_grad:
-            raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
-                               "automatic differentiation, but one of the arguments requires "
-                               "grad.")
-
-
-def _write_out(out, result, name, rule=None):
-    """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
-    shape, as torch does with a warning), in out's dtype; returns ``out``.  ``rule``: the key
-    of the op's dtype rule in ``_out_rules.OUT_EXACT`` (``name`` if not given)."""
-    _out_grad_check(out, result, name)
-    return _write_values(out, result, name, name if rule is None else rule)
-
-
-def _write_values(out, result, name, rule, index=0):
-    if isinstance(result, tuple):
-        for i, (o, r) in enumerate(zip(out, result)):
-            _write_values(o, r, name, rule, i)
-        # a named result comes back as its "_out" twin holding the out tensors, as PyTorch's
-        # (torch.max(x, 0, out=(v, i)) is a return_types.max_out)
-        twin = getattr(return_types, f"{type(result).__name__}_out", None)
-        return twin(out) if isinstance(result, return_types.StructSeq) and twin else out
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if name in _RESIZED_BEFORE_DTYPE_CHECK:
-        _resize_out(out, result)
-    have, want = result._array.dtype, out._array.dtype
-    exact = OR.OUT_EXACT.get(rule)
-    taken = False
-    if have != want and exact is not None:
-        message = exact[index] if isinstance(exact, tuple) else exact
-        words = message(scalar_type_name(have), scalar_type_name(want))
-        if words is not None:
-            raise RuntimeError(words)
-        taken = True                # the op's rule takes this out dtype (any into uint8)
-    if dtypes._category(have) > dtypes._category(want) and name not in OR.OUT_CASTS and \
-            not taken:
-        if name in ("cat", "stack"):
-            raise TypeError(f"torch.cat(): input types can't be cast to the desired output type "
-                            f"{scalar_type_name(want)}")
-        raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
-                           f"output type {scalar_type_name(want)}")
-    _resize_out(out, result)
-    out._array[...] = result._array.astype(out._array.dtype, copy=False)
-    out._vcounter.value += 1
-    return out
-
-
-# the ops whose ``out`` PyTorch resizes (warning) before it checks the out's dtype
-_RESIZED_BEFORE_DTYPE_CHECK = frozenset(("mean", "std", "var", "stack", "kron", "dot", "diag",
-                                         "nansum", "nanmean"))
-
-
-def _resize_out(out, result):
-    """``out`` resized to the result's shape where it differs, with PyTorch's deprecation
-    warning unless it was empty, and laid out as the result."""
-    if tuple(out.shape) != tuple(result.shape):
-        if out.numel():
-            warnings.warn(f"An output with one or more elements was resized since it had shape "
-                          f"{list(out.shape)}, which does not match the required output shape "
-                          f"{list(result.shape)}. This behavior is deprecated, and in a future "
-                          f"PyTorch release outputs will not be resized unless they have zero "
-                          f"elements. You can explicitly reuse an out tensor t by resizing it, "
-                          f"inplace, to zero elements with t.resize_(0).", UserWarning,
-                          stacklevel=4)
-        I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
-        if not result._array.flags.c_contiguous:
-            _take_layout(out, result._array)
-
-
-def _take_layout(out, array):
-    """Restride ``out``, just resized row-major to ``array``'s shape, to ``array``'s dense
-    layout (PyTorch lays a resized ``out=`` tensor out as the op computed its result: a
-    channels-last sum of channels-last tensors is channels-last).  A result that is not
-    dense (a view) leaves ``out`` row-major."""
-    strides = mf.element_strides(array)
-    if min(strides, default=0) < 0 or \
-            not mf.is_non_overlapping_and_dense(array.shape, strides):
-        return
-    a = out._array            # row-major over its whole storage, so any dense order fits
-    out._array = backend.xp_of(a).lib.stride_tricks.as_strided(
-        a, a.shape, tuple(s * a.itemsize for s in strides))
 
 
 def _numpy_defers(op):
