@@ -272,7 +272,7 @@ _FORMS = {name: _method(name) for name in (
     "abs asin asinh atan atanh ceil deg2rad erf erfinv expm1 floor frac isinf isnan isneginf "
     "isposinf log1p nan_to_num rad2deg relu round sgn sign signbit sin sinh sqrt square tan "
     "tanh trunc positive conj_physical pow index_select add sub mul div neg t transpose clone "
-    "detach sum mm matmul coalesce unsqueeze bmm narrow_copy").split()}
+    "detach sum mm matmul unsqueeze bmm narrow_copy").split()}
 _FORMS.update(absolute=_method("abs"), negative=_method("neg"), multiply=_method("mul"),
               true_divide=_method("div"), divide=_method("div"), subtract=_method("sub"),
               swapaxes=_method("transpose"), swapdims=_method("transpose"),
