@@ -97,10 +97,12 @@ def _encode(obj, path, tensors, seen=None, blocks=None):
 
 def _check_unshared(array, blocks, path):
     """Records ``array`` under the owner of its memory; raises ``_NotSafetensors`` when it
-    may overlap an array recorded before (another tensor viewing the same memory)."""
+    may overlap an array recorded before (another tensor viewing the same memory) or views
+    the same memory as another dtype (which PyTorch's pickle refuses: the writer says so)."""
     owner = _torch_checkpoint_writer._owner(array)
     met = blocks.setdefault(id(owner), [owner])   # (the owner kept alive: its id stays valid)
-    if any(np.may_share_memory(array, other) for other in met[1:]):
+    if any(np.may_share_memory(array, other) or other.dtype != array.dtype
+           for other in met[1:]):
         raise _NotSafetensors(f"a tensor at {_describe(path)} sharing memory with another")
     met.append(array)
 

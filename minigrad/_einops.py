@@ -14,7 +14,7 @@ import re
 from .ops.stacking import stack
 from .tensor import Tensor
 
-__all__ = ["rearrange"]
+__all__ = ["rearrange", "DimensionBindError"]
 
 _ELLIPSIS = "..."
 _TOKEN = re.compile(r"\.\.\.|\(|\)|[^\s()]+")
@@ -24,6 +24,12 @@ def _parse(side):
     """The groups of one side: a list per axis, holding its names (``...`` for an ellipsis
     in brackets), or the string ``...`` for a bare ellipsis (any number of axes); an axis of
     length one (``1``, ``()``) is an empty group."""
+    if "." in side:
+        if "..." not in side:
+            raise ValueError("Expression may contain dots only inside ellipsis (...)")
+        if side.count("...") != 1 or side.count(".") != 3:
+            raise ValueError("Expression may contain dots only inside ellipsis (...); only one "
+                             "ellipsis for tensor ")
     groups, current = [], None
     for token in _TOKEN.findall(side):
         if token == "(":
@@ -60,10 +66,20 @@ def _parse(side):
     return groups, set(flat)
 
 
+class DimensionBindError(Exception):
+    """PyTorch's error (from its first-class dimensions, ``functorch.dim``) when the axis
+    lengths of a rearrange pattern cannot be bound to the tensor's shape."""
+
+
 def _sizes(groups, shape, n_ellipsis, lengths):
     """The length of every left-hand name, inferred from the tensor's shape and the given
-    ``axes_lengths`` (one unknown per group at most)."""
-    sizes, dim = dict(lengths), 0
+    ``axes_lengths`` (one unknown per group at most).  PyTorch binds the names as first-class
+    dimensions d0, d1, ... (numbered left to right, the ellipsis's axes among them) and its
+    errors name them so."""
+    sizes, dim, ids = dict(lengths), 0, {}
+    for group in groups:
+        for n in ([(_ELLIPSIS, i) for i in range(n_ellipsis)] if group == _ELLIPSIS else group):
+            ids[n] = f"d{len(ids)}"
     for group in groups:
         if group == _ELLIPSIS:
             for i in range(n_ellipsis):
@@ -73,14 +89,21 @@ def _sizes(groups, shape, n_ellipsis, lengths):
         length, unknown = shape[dim], [n for n in group if n not in sizes]
         known = math.prod(sizes[n] for n in group if n in sizes)
         if len(unknown) > 1:
-            raise ValueError(f"Could not infer sizes for {set(unknown)}")
+            raise DimensionBindError(f"cannot infer the sizes of two dimensions at once "
+                                     f"{ids[unknown[0]]} and {ids[unknown[1]]}")
         if unknown:
-            if known == 0 or length % known:
-                raise ValueError(f"Shape mismatch, can't divide axis of length {length} in "
-                                 f"chunks of {known}")
+            if length % known:          # (a known length of 0: ZeroDivisionError, as PyTorch)
+                listed = tuple(sizes.get(n, "?") for n in group)
+                raise DimensionBindError(f"inferred dimension does not evenly fit into larger "
+                                         f"dimension: {length} vs {listed}")
             sizes[unknown[0]] = length // known
+        elif known != length and not group:
+            # (a unit axis over a longer one: PyTorch's first-class dims sum over it; refused)
+            raise ValueError(f"Shape mismatch, {length} != 1")
         elif known != length:
-            raise ValueError(f"Shape mismatch, {length} != {known}")
+            pack = "(" + ", ".join(ids[n] for n in group) + ("," if len(group) == 1 else "") + ")"
+            raise DimensionBindError(f"Dimension sizes to do not match ({length} != {known}) "
+                                     f"when matching dimension pack {pack}")
         dim += 1
     return sizes
 

@@ -90,10 +90,11 @@ class _Storage:
     """One storage of the archive: its key, torch storage class name, location ('cpu',
     'cuda:0'), element count (bytes, for an untyped one) and bytes (a 1-d uint8 array)."""
 
-    __slots__ = ("key", "kind", "location", "numel", "block", "owner")
+    __slots__ = ("key", "kind", "location", "numel", "block", "owner", "dtype")
 
-    def __init__(self, key, kind, location, block, itemsize, owner=None):
+    def __init__(self, key, kind, location, block, itemsize, owner=None, dtype=None):
         self.key, self.kind, self.location, self.block = key, kind, location, block
+        self.dtype = dtype          # the dtype of the tensors over a shared block
         self.numel = block.size // (1 if kind == _UNTYPED else itemsize)
         self.owner = owner          # the object owning the memory (kept alive: keyed by id)
 
@@ -131,8 +132,9 @@ class _Storages:
         self.records = []
         self._by_owner = {}         # id(owner) -> _Storage
 
-    def _new(self, kind, location, block, itemsize, owner=None):
-        record = _Storage(str(len(self.records)), kind, location, block, itemsize, owner)
+    def _new(self, kind, location, block, itemsize, owner=None, dtype=None):
+        record = _Storage(str(len(self.records)), kind, location, block, itemsize, owner,
+                          dtype)
         self.records.append(record)
         return record
 
@@ -161,8 +163,11 @@ class _Storages:
             block = _bytes_of(owner)
             if block is None or block.size % itemsize:
                 return None
-        elif record.kind != kind:
-            return None
+        elif record.dtype != array.dtype:
+            # one storage read as two dtypes (a complex tensor beside its view_as_real, a
+            # tensor beside its .view(int32)): PyTorch's pickler refuses it
+            raise RuntimeError("Cannot save multiple tensors or storages that view the same "
+                               "data as different types")
         else:
             block = record.block
         start = backend.data_address(block)
@@ -171,7 +176,7 @@ class _Storages:
         if first < 0 or first % itemsize or last > block.size:
             return None
         if record is None:
-            record = self._new(kind, "cpu", block, itemsize, owner)
+            record = self._new(kind, "cpu", block, itemsize, owner, array.dtype)
             self._by_owner[id(owner)] = record
         return record, first // itemsize
 

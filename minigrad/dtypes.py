@@ -322,6 +322,22 @@ def refuse_unsigned_input(kernel, *values) -> None:
             refuse_unsigned(kernel, array.dtype)
 
 
+# the scalar types that have a legacy tensor class (torch.FloatTensor): PyTorch's C++ messages
+# print a CPU tensor of one of them by that class, any other as "CPU<scalar type>Type"
+_LEGACY_CLASSES = {"uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
+
+
+def tensor_type_string(np_dtype) -> str:
+    """How PyTorch's C++ messages print a CPU tensor's type (its ``Tensor::toString()``, as in
+    expand's "expand(torch.FloatTensor{[2, 3]}, size=[3])"): 'torch.FloatTensor' for a
+    dtype with a legacy class, 'CPUBoolType', 'CPUBFloat16Type', 'CPUComplexFloatType' for
+    the others."""
+    name = np.dtype(np_dtype).name
+    if name in _LEGACY_CLASSES:
+        return legacy_type_name(np_dtype)
+    return f"CPU{scalar_type_name(np_dtype)}Type"
+
+
 def legacy_type_name(np_dtype, cuda=False, module="torch") -> str:
     """PyTorch's legacy tensor type name: 'torch.FloatTensor', 'torch.cuda.LongTensor'."""
     return f"{module}.{'cuda.' if cuda else ''}{scalar_type_name(np_dtype)}Tensor"

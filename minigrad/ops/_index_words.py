@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
+from .. import dtypes
 from ..tensor import Tensor
-from ._util import scalar_type_name
 
 
 def _index_items(index):
@@ -277,7 +277,7 @@ def _torch_words(value, target, basic):
         return (f"shape mismatch: value tensor of shape {have} cannot be broadcast to indexing "
                 f"result of shape {target} (")
     if len(have) > len(target):
-        return (f"expand(torch.{scalar_type_name(value._array.dtype)}Tensor{{{have}}}, "
+        return (f"expand({dtypes.tensor_type_string(value._array.dtype)}{{{have}}}, "
                 f"size={target}): the number of sizes provided ({len(target)}) must be greater "
                 f"or equal to the number of dimensions in the tensor ({len(have)}) (")
     lead = len(target) - len(have)

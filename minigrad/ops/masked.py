@@ -23,6 +23,7 @@ from ._util import broadcast_shape, python_type_name, scalar_type_name
 from .pointwise_select import where
 from .indexing import setitem
 from .stacking import cat
+from .movement import expand
 from .plumbing import expand_to, reshape_to
 from .scatter_gather import IndexSelect
 
@@ -56,7 +57,7 @@ class MaskedScatter(Function):
         return g_input, g_source
 
 
-def _check(input, mask, source, op="masked_scatter"):
+def _check_types(input, mask, source, op):
     for position, (name, value) in enumerate((("input", input), ("mask", mask),
                                               ("source", source)), 1):
         if not isinstance(value, Tensor):
@@ -64,13 +65,20 @@ def _check(input, mask, source, op="masked_scatter"):
             position -= op.endswith("_")
             raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
                             f"not {python_type_name(value)}")
-    if mask._array.dtype.kind != "b":
-        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
-                           f"dtype {scalar_type_name(mask._array.dtype)}")
+
+
+def _check(input, mask, source):
+    """masked_scatter_'s checks in PyTorch's order: the source's dtype, the mask expanded to
+    input's shape (expand's errors), the mask's dtype."""
     if input._array.dtype != source._array.dtype:
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but "
                            f"got{scalar_type_name(input._array.dtype)} and "
                            f"{scalar_type_name(source._array.dtype)}")
+    if tuple(mask.shape) != tuple(input.shape):
+        expand(mask, tuple(input.shape))
+    if mask._array.dtype.kind != "b":
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                           f"dtype {scalar_type_name(mask._array.dtype)}")
 
 
 def _scatter(input, mask, source, shape):
@@ -84,18 +92,19 @@ def masked_scatter(input, mask, source):
     """A copy of ``input`` (broadcast with ``mask``) whose places where the bool ``mask`` is
     True hold source's first elements, in row-major order; see the module docstring.
     Differentiable in input and source."""
-    _check(input, mask, source)
+    _check_types(input, mask, source, "masked_scatter")
+    # PyTorch broadcasts mask and input first (mask named first), then runs masked_scatter_
+    shape = tuple(broadcast_shape(tuple(mask.shape), tuple(input.shape), "masked_scatter"))
+    _check(Tensor._wrap(backend.xp_of(input._array).broadcast_to(input._array, shape)),
+           mask, source)
     dtypes.refuse_unsigned("masked_scatter", input._array.dtype)      # (no uint16/32/64 kernel)
-    shape = broadcast_shape(tuple(input.shape), tuple(mask.shape), "masked_scatter")
-    return _scatter(input, mask, source, tuple(shape))
+    return _scatter(input, mask, source, shape)
 
 
 def masked_scatter_(input, mask, source):
     """In-place ``masked_scatter``: ``mask`` must broadcast to input's shape; returns input."""
-    _check(input, mask, source, "masked_scatter_")
+    _check_types(input, mask, source, "masked_scatter_")
+    _check(input, mask, source)
     dtypes.refuse_unsigned("masked_scatter", input._array.dtype)
     shape = tuple(input.shape)
-    if broadcast_shape(shape, tuple(mask.shape), "masked_scatter_") != shape:
-        raise RuntimeError(f"masked_scatter_: the mask of shape {list(mask.shape)} does not "
-                           f"broadcast to the shape of self, {list(shape)}")
     return setitem(input, Ellipsis, _scatter(input, mask, source, shape))

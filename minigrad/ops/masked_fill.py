@@ -13,7 +13,7 @@ from .. import backend, dtypes
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
-from ._util import argument_error, broadcast_shape, check_fill_value
+from ._util import argument_error, broadcast_shape, check_fill_value, check_tensor
 from ._expanded_writes import write_expanded
 from .inplace import copy_
 from .elementwise import cast
@@ -67,8 +67,13 @@ def _masked_fill_checks(input, mask, value):
 def masked_fill(input, mask, value):
     """``input`` with ``value`` where the bool ``mask`` (broadcast with it) is True."""
     node = _masked_fill_node(value)
+    check_tensor("masked_fill", input)
+    check_tensor("masked_fill", mask, "mask", 2)
+    if not isinstance(value, (Tensor, numbers.Number, np.bool_)):
+        raise argument_error("masked_fill", "value", "Number", value)     # (the parser's)
+    # PyTorch broadcasts mask and input first (mask named first), then runs masked_fill_
+    shape = broadcast_shape(tuple(mask.shape), tuple(input.shape), "masked_fill")
     m, value = _masked_fill_checks(input, mask, value)
-    shape = broadcast_shape(tuple(m.shape), tuple(input.shape), "masked_fill")
     if not (m.flags.c_contiguous and input._array.flags.c_contiguous):
         # PyTorch fills a row-major copy of input; where's result follows its condition
         # first: a full row-major mask makes it row-major too

@@ -20,8 +20,8 @@ from ..autograd import Function
 from ._int_list_args import int_list_argument
 from .._tensor_input import _combination
 from ._view_dtype import view_as_dtype
-from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim, python_type_name,
-                    scalar_type_name)
+from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim,
+                    python_type_name)
 from .indexing import BasicGetItem
 from .plumbing import Expand, Reshape, reshape_to, sum_to
 
@@ -465,7 +465,7 @@ def expand(a, *shape, **kwargs):
                             f"{python_type_name(implicit)}")
     shape = int_list_argument("expand", "size", shape, kwargs, empty=True)
     if len(shape) < a.ndim:
-        raise RuntimeError(f"expand(torch.{scalar_type_name(a._array.dtype)}Tensor"
+        raise RuntimeError(f"expand({dtypes.tensor_type_string(a._array.dtype)}"
                            f"{{{list(a.shape)}}}, size={list(shape)}): the number of sizes "
                            f"provided ({len(shape)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({a.ndim})")

@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 from ... import backend, dtypes
 from ..._tensor_methods_layout import check_to_arguments, number_as_tensor
+from ..._warn_once import COMPLEX_TO_REAL, warn_once
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
@@ -439,8 +440,10 @@ class Module(ModuleExtras):
             if dtype is not None and array.dtype.kind in "fcV" and array.dtype != dtype.np:
                 # floating and complex tensors take the dtype (a complex one going real keeps
                 # its real part), as PyTorch's
-                source = array.real if array.dtype.kind == "c" and not dtype.is_complex \
-                    else array
+                source = array
+                if array.dtype.kind == "c" and not dtype.is_complex:
+                    source = array.real
+                    warn_once(COMPLEX_TO_REAL, stacklevel=4)   # (PyTorch: once a process)
                 array = source.astype(dtype.np)
             if dev is not None:
                 array = backend.to_device(array, dev)
