@@ -21,7 +21,10 @@ constant; without ``create_graph`` every result is detached.
 ``strict=True`` refuses, with an error saying which, an output or a derivative that does not
 depend on the inputs (PyTorch returns zeros there otherwise, and so does minigrad).
 ``vectorize=True`` and ``strategy="forward-mode"`` are accepted with PyTorch's checks and
-give PyTorch's values; minigrad computes them with the same reverse-mode passes.
+give PyTorch's values; minigrad computes them with the same reverse-mode passes.  A
+forward-mode Jacobian is not detached, as PyTorch's is not: it keeps the graph back to the
+inputs and to whatever ``func`` closes over that requires grad (so the forward-over-reverse
+``hessian`` of a network's output requires grad through its weights).
 """
 from __future__ import annotations
 
@@ -329,9 +332,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             # PyTorch's message, missing space included
             raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-"
                                       "reverse Hessian isonly implemented for `vectorize=True`.")
+    forward = strategy == "forward-mode"
     with enable_grad():
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _leaves(inputs, create_graph, need_graph=True)
+        # PyTorch's forward mode runs func on the inputs themselves and keeps the graph of its
+        # Jacobian (to the inputs and to what func closes over): built here by create_graph
+        inputs = _leaves(inputs, create_graph or forward, need_graph=True)
         # forward mode, as PyTorch's: a custom Function it runs needs a jvp staticmethod
         with inside_transform(*(("forward",) if strategy == "forward-mode" else ())):
             result = func(*inputs)
@@ -342,12 +348,48 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either "
                                "set `strict=False` or `vectorize=False`.")
-        rows = tuple(_jacobian_of(i, out, inputs, create_graph, strict, vectorize)
+        rows = tuple(_jacobian_of(i, out, inputs, create_graph or forward, strict, vectorize)
                      for i, out in enumerate(outputs))
-    rows = _detach_all(rows, create_graph)
-    if strategy == "forward-mode" and is_tuple:
+    if forward:
+        rows = tuple(_forward_row(row, {id(x) for x in inputs if x.grad_fn is None})
+                     for row in rows)
+    else:
+        rows = _detach_all(rows, create_graph)
+    if forward and is_tuple:
         rows = [list(row) for row in rows]      # PyTorch's forward mode nests lists here
     return _unpack_nested(rows, out_tuple, is_tuple)
+
+
+def _forward_row(row, fresh):
+    """One output's blocks of a forward-mode Jacobian with PyTorch's graph: its forward mode
+    makes them as slices of one tangent, so all of them carry a graph (a block that does not
+    depend on anything requiring grad takes a zero-valued link to one that does) or none."""
+    live = [b for b in row if _reaches_a_leaf(b, fresh)]
+    if not live:
+        return tuple(b.detach() for b in row)
+    link = live[0].reshape(-1)[:0].sum()
+    link = link.real if link.is_complex() else link        # (no promotion of a real block)
+    return tuple(b if any(b is x for x in live) else b.detach() + link for b in row)
+
+
+def _reaches_a_leaf(t, fresh):
+    """Whether ``t``'s graph reaches a leaf that requires grad other than those whose ids are
+    in ``fresh`` (the stand-ins made for inputs that do not require grad)."""
+    if not t.requires_grad:
+        return False
+    if t.grad_fn is None:
+        return id(t) not in fresh
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        variable = getattr(node, "variable", None)
+        if variable is not None and id(variable) not in fresh:
+            return True
+        todo.extend(n for n, _ in node.next_functions)
+    return False
 
 
 def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):

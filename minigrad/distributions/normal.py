@@ -82,8 +82,9 @@ class Normal(ExponentialFamily):
 
     def icdf(self, value):
         """loc + scale * sqrt(2) * erfinv(2 p - 1)."""
-        z = ops.erfinv(value * 2 - 1) * math.sqrt(2.0)
-        return self.loc + z * self.scale
+        # PyTorch's order: scale times erfinv first (a float32 probability meets a float64
+        # scale before the factor sqrt 2 is applied)
+        return self.loc + self.scale * ops.erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self):
         """(1 + log(2 pi)) / 2 + log(scale)."""

@@ -320,7 +320,7 @@ class CorrCholeskyTransform(Transform):
         size = round((0.25 + 2 * m) ** 0.5 + 0.5)
         if size * (size - 1) // 2 != m:
             raise ValueError("Input is not a flattened lower-diagonal number")
-        return ops.Size(tuple(shape[:-1]) + (size, size))
+        return shape[:-1] + (size, size)        # a tuple stays a tuple, as PyTorch's
 
     def inverse_shape(self, shape):
         if len(shape) < 2:
@@ -328,7 +328,7 @@ class CorrCholeskyTransform(Transform):
         if shape[-2] != shape[-1]:
             raise ValueError("Input is not square")
         size = shape[-1]
-        return ops.Size(tuple(shape[:-2]) + (size * (size - 1) // 2,))
+        return shape[:-2] + (size * (size - 1) // 2,)
 
 
 def _map_diagonal(mat, fn):
