@@ -98,10 +98,14 @@ def _block_statistics(x_b, c, ones, eps, mu, var, invstd):
 
 def layer_norm_rows(rows, w, b, eps):
     """layer_norm's forward on rows (M, D) with w, b (D,) or None -> (y, mu, invstd), y
-    (M, D) = (rows - mu) (invstd w) + b: block by block of rows (``_FORWARD_BLOCK``), each
+    (M, D) = (rows - mu) invstd w + b: block by block of rows (``_FORWARD_BLOCK``), each
     block's passes in place in y while it is in cache (mu spread over the block by a copy
-    and then taken from the rows in one same-shape pass; invstd w made as one (k, D) matrix
-    in a kept scratch block, ``_Outer``); the blocks over the threads."""
+    and then taken from the rows in one same-shape pass; then times invstd, times w, plus
+    b), the blocks over the threads. No scratch: invstd w made as a (k, D) matrix in a kept
+    scratch block (``_Outer``) took a same-shape product instead of two broadcast ones, but
+    in a training step that block is out of cache at every call (a Transformer's 1024 x 128
+    float32 rows, one thread: 0.39 ms a call inside the step against 0.50, and no slower
+    alone, at 1024 x 128 or 8192 x 768)."""
     m, d = rows.shape
     dt = rows.dtype
     y = np.empty((m, d), dt)
@@ -110,15 +114,12 @@ def layer_norm_rows(rows, w, b, eps):
     ones = np.ones(d, dt)
 
     def piece(start, stop):
-        blocks = row_blocks(stop, d, start, _FORWARD_BLOCK)
-        k = blocks[0].stop - blocks[0].start
-        scale = workspace("norm_rows_s", (k, d), dt, np)
-        outer = _Outer(ones if w is None else w, k)
-        for sl in blocks:
-            n = sl.stop - sl.start
+        for sl in row_blocks(stop, d, start, _FORWARD_BLOCK):
             c = y[sl]
-            _block_statistics(rows[sl], c, ones, eps, mu[sl], None, invstd[sl])
-            c *= outer(invstd[sl], scale[:n])                                # x_hat w
+            inv = _block_statistics(rows[sl], c, ones, eps, mu[sl], None, invstd[sl])
+            c *= inv[:, None]                                               # x_hat
+            if w is not None:
+                c *= w
             if b is not None:
                 c += b
     over_rows(piece, m, d, _FORWARD_PASSES * rows.nbytes,
@@ -126,14 +127,15 @@ def layer_norm_rows(rows, w, b, eps):
     return y, mu, invstd
 
 
-# numbers per block of rows in layer_norm's forward: the block of x, of y and the scratch
-# block then take 768 KB of the 2 MB L2 cache (8192 x 768 float32, one thread: 11.4 ms
-# instead of 12.9 in blocks twice the size, 11.8 in blocks half the size)
+# numbers per block of rows in layer_norm's forward: the block of x and of y then take 512 KB
+# of the 2 MB L2 cache (8192 x 768 float32, one thread, with a scratch block beside them:
+# 11.4 ms instead of 12.9 in blocks twice the size, 11.8 in blocks half the size)
 _FORWARD_BLOCK = 1 << 16
 
 
 # the arrays of the rows' size each way reads and writes, counted for ``run_split``'s size
-# rule: x and y forward; x, g, gx and the two scratch blocks backward
+# rule: x and y forward; x, g, gx and the scratch block backward (5 kept from when it took
+# two scratch blocks)
 # (a Transformer's 1024 x 128 float32 rows stay on one thread: on a loaded 2-core machine
 # they took about 0.6 ms forward and backward whole, no less split in two)
 _FORWARD_PASSES = 2
@@ -153,14 +155,18 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
     every sum a matrix-vector product; c made once (one subtraction of a column) and g c
     from it for dw and sac, whose digits it keeps for rows of a mean large beside their
     spread (sums of g x uncentred, PyTorch's CPU kernel's form, lost 3x more in float32 at a
-    ratio of 1000). Block by block of rows, in two kept scratch blocks while they are in
-    cache: c becomes c beta + gamma in place, g c becomes g (invstd w) (invstd w made as a
-    (k, D) matrix, ``_Outer``), and gx is written once, as their sum (the block of gx
-    written first by the matrix product and then updated three times, with x beta and
+    ratio of 1000). Block by block of rows while they are in cache: c made in the block of
+    gx itself (when dx is wanted) and turned into c beta + gamma there; g c made in one
+    kept scratch block and then turned into g (invstd w) (invstd w made as a (k, D)
+    matrix, ``_Outer``), added to gx. (c in a second scratch block and gx written once as
+    the sum cost a Transformer's 1024 x 128 float32 rows 0.82 ms a call inside a training
+    step, where that block is out of cache at every call, against 0.74, and was no faster
+    alone; gx written first by the matrix product and updated three times, with x beta and
     gamma made from x, took 12% longer: 8192 x 768 float32, one thread, 24.2 ms against
-    21.3). Five arrays of the block's size are live; the blocks over the threads, their
+    21.3.) Four arrays of the block's size are live; the blocks over the threads, their
     partial sums of dw and db added in row order. The scratch is kept between calls
-    (``workspace``): made afresh at every call, its pages were faulted in again each time."""
+    (``workspace``): made afresh at every call, its pages were faulted in again each
+    time."""
     m, d = rows.shape
     dt = rows.dtype
     sums = []
@@ -174,7 +180,7 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
         kmax = blocks[0].stop - blocks[0].start
         ones_k = np.ones(kmax, dt)
         if want_x or want_w:
-            c_buf = workspace("norm_rows_c", (kmax, d), dt, np)
+            c_buf = None if want_x else workspace("norm_rows_c", (kmax, d), dt, np)
             t_buf = workspace("norm_rows_t", (kmax, d), dt, np)
         outer = _Outer(wv, kmax) if want_x else None
         for sl in blocks:
@@ -184,7 +190,8 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
                 gb += ones_k[:k] @ g_b                                      # sum of g
             if not (want_x or want_w):
                 continue
-            c = np.subtract(x_b, mu[sl, None], out=c_buf[:k])               # x - mu
+            c = np.subtract(x_b, mu[sl, None],                              # x - mu
+                            out=gx[sl] if want_x else c_buf[:k])
             t = np.multiply(c, g_b, out=t_buf[:k])                          # g (x - mu)
             if want_w:
                 gw += inv @ t                          # sum of g x_hat, x_hat never made
@@ -197,7 +204,7 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
                 c += gamma[:, None]
                 t = outer(inv, t)                                           # invstd w
                 t *= g_b
-                np.add(c, t, out=gx[sl])
+                c += t
         sums.append((start, gw, gb))
     over_rows(piece, m, d, _BACKWARD_PASSES * rows.nbytes,
               blas=row_blocks(m, d, 0, _GRAD_BLOCK)[0].stop * d)
@@ -209,10 +216,10 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
     return gx, gw, gb
 
 
-# numbers per block of rows in the backward: its five live arrays of the block's size (x, g,
-# x - mu, g (x - mu), gx) then fit the L2 cache (4096 x 768 float32, one thread: 6.6 ms
-# instead of 8.8 in blocks twice the size, with four live arrays; blocks half or twice
-# this size measured 5-10% slower with five)
+# numbers per block of rows in the backward: its live arrays of the block's size (x, g, gx,
+# the scratch; five when measured, with a second scratch) then fit the L2 cache (4096 x 768
+# float32, one thread: 6.6 ms instead of 8.8 in blocks twice the size; blocks half or twice
+# this size measured 5-10% slower)
 _GRAD_BLOCK = 1 << 16
 
 
