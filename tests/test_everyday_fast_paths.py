@@ -78,7 +78,7 @@ PAD_CASES = [
     ((2, 2, 4, 5, 6), (1, 2, 1, 1, 2, 1)),
     ((2, 4, 5, 6), (1, 2, 0, 0, 2, 1)),  # 3-D unbatched, one dim not padded
     ((2, 3, 1, 6), (1, 0, 1, 1)),       # a dim of size 1 (replicate)
-    ((2, 3, 9, 10), (4, 4, 1, 1)),      # replicate wider than 1: the chain
+    ((2, 3, 9, 10), (4, 4, 1, 1)),      # replicate wider than 1 (one MirrorPad node too)
     ((2, 3, 9, 10), (-1, 2, 1, 1)),     # a crop: the chain
     ((2, 3, 9, 10), (-2, -1, 0, 0)),
 ]

@@ -21,6 +21,7 @@ from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops._util import ieee, ieee_errors, not_implemented_for, scalar_type_name
+from . import _grid_scatter
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -199,9 +200,10 @@ class _BilinearSample2d(Function):
         d ix = sum over channels of g * sum over taps of +-input[tap] * valid * w_y
                (+ for the upper tap in x), and d iy alike with w_x
 
-    The products and sums are those of the composition, in its order (so the values are
-    the same numbers). Without a recorded graph the backward runs on arrays (the pixel sums
-    by a bincount per tap); under create_graph it runs as ops (gather, scatter_add), so second
+    The products and sums are those of the composition, in its order (so the values and the
+    grid's gradients are the same numbers; the input's gradient sums in its dtype). Without a recorded graph the backward runs on arrays (the input's
+    gradient as whole pixel rows summed rank by rank, ``_grid_scatter``; a bincount per tap
+    below 8 channels); under create_graph it runs as ops (gather, scatter_add), so second
     derivatives come out of it."""
     @ieee                                   # NaN and infinite coordinates: silently
     def forward(self, inp, ix, iy):
@@ -230,19 +232,34 @@ class _BilinearSample2d(Function):
     def _grads_arrays(self, inp, ix, iy, g):
         n, c, h, w = inp.shape
         corners, fx, fy = _bilinear_corners(ix, iy, h, w)
-        base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1)
         want_in, want_x, want_y = self.needs_input_grad
+        rows_in = want_in and _grid_scatter.fits(c)     # pixel rows summed (_grid_scatter)
+        if want_x or want_y or rows_in:
+            g_rows = np.ascontiguousarray(g.transpose(0, 2, 1))               # (N, P, C)
         if want_x or want_y:
             pixels, first = _pixel_rows(inp)
-            g_rows = np.ascontiguousarray(g.transpose(0, 2, 1))               # (N, P, C)
+        elif rows_in:
+            first = (np.arange(n, dtype=np.int64) * (h * w))[:, None]
+        if rows_in:
+            dests = np.empty((4,) + ix.shape, np.int64)
+            weights = np.empty((4,) + ix.shape, ix.dtype)
+            inside = np.empty((4,) + ix.shape, bool)
+        else:
+            base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1)
         gin, gx, gy = None, 0, 0
-        for index, valid, up_y, up_x in corners:
+        for k, (index, valid, up_y, up_x) in enumerate(corners):
             wy = fy if up_y else (fy * -1) + 1
             wx = fx if up_x else (fx * -1) + 1
-            if want_in:                 # this tap's g * weight summed per pixel (float64)
+            if rows_in:                 # this tap's pixel and weight: summed below
+                np.add(first, index, out=dests[k])
+                np.multiply(wy, wx, out=weights[k])
+                np.not_equal(valid, 0, out=inside[k])
+            elif want_in:               # this tap's g * weight summed per pixel (float64)
+                # a tap outside adds nothing: weight 0, not 0 * NaN (an infinite coordinate)
+                weight = np.where(valid != 0, wy * wx, 0)
                 spread = np.bincount((base + index[:, None, :]).reshape(-1),
-                                     (g * (valid * wy * wx)[:, None, :]).reshape(-1),
-                                     minlength=inp.size)
+                                     (g * weight[:, None, :]).reshape(-1)
+                                     .astype(np.float64), minlength=inp.size)
                 gin = spread if gin is None else np.add(gin, spread, out=gin)
             if want_x or want_y:                                        # sum over channels
                 gv = np.einsum("npc,npc->np", g_rows, pixels.take(first + index, axis=0))
@@ -251,7 +268,16 @@ class _BilinearSample2d(Function):
                     gx = gx + (gv * wy if up_x else gv * (wy * -1))
                 if want_y:
                     gy = gy + (gv * wx if up_y else gv * (wx * -1))
-        if want_in:
+        if rows_in:
+            # only the taps inside the image add anything (PyTorch's skip the others, so an
+            # infinite coordinate's NaN weight or g reaches no pixel)
+            taps = np.flatnonzero(inside)
+            summed = _grid_scatter.tap_rows_sum(
+                g_rows.reshape(-1, c), dests.reshape(-1).take(taps),
+                taps % ix.size, weights.reshape(-1).take(taps), n * h * w)
+            gin = Tensor._wrap(np.ascontiguousarray(
+                summed.reshape(n, h, w, c).transpose(0, 3, 1, 2)))
+        elif want_in:
             gin = Tensor._wrap(gin.astype(inp.dtype).reshape(inp.shape))
         return (gin, Tensor._wrap(np.asarray(gx, ix.dtype)) if want_x else None,
                 Tensor._wrap(np.asarray(gy, iy.dtype)) if want_y else None)

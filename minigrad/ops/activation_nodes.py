@@ -38,7 +38,7 @@ from ._workspace import workspace
 from .error_function import Erf, _erf_array, erf_buffer
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
-from .pointwise_select import select_block, where
+from .pointwise_select import _SELECT_INTS, select_block, where
 
 __all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "softplus_slope_times",
            "two_phi"]
@@ -274,7 +274,23 @@ class Hardswish(_OneNode):
         return select_block(inside, s, hi.astype(x.dtype), s)
 
     def slope_times(self, x, g, out):
-        np.multiply(g, self._slope(x), out=out)
+        # g (x/3 + 1/2), then by bits (``select_block``'s way, its masks built here): g
+        # itself from 3 on and at NaN, and +0.0 up to -3 whatever g is (PyTorch's zero;
+        # g * 0 gave -0.0 for a negative g, NaN for an infinite one)
+        t = x.dtype.type
+        np.divide(x, t(3), out=out)
+        out += t(0.5)
+        out *= g
+        ints = _SELECT_INTS[x.dtype.itemsize]
+        bits, g_bits = out.view(ints), g.view(ints)
+        mask = (x < 3).view(np.int8).astype(ints)
+        np.negative(mask, out=mask)                         # all ones below 3
+        bits ^= g_bits
+        bits &= mask
+        bits ^= g_bits                                      # where(x < 3, out, g)
+        np.less_equal(x, t(-3), out=mask, casting="unsafe")
+        mask -= 1                                           # all ones but up to -3
+        bits &= mask
 
     def grad_ops(self, x, g):
         # inside (-3, 3) the slope x/3 + 1/2 as an op of x (its own derivative 1/3); its

@@ -211,10 +211,9 @@ class PadSelect(IndexSelect):
 
 def _mirror_fits(input, pad, mode):
     """Whether ``MirrorPad`` takes this reflection or replication pad: no negative pad, and
-    every input position receiving at most two of the output's gradients (reflect: the two
-    mirrored borders land on different positions; replicate: at most one copy per side of a
-    dimension longer than 1), so that its backward's float adds are those of the per-dim
-    ``PadSelect`` chain, to the bit."""
+    the two borders of a dim folding back onto different positions (reflect: the mirrored
+    borders do not overlap; replicate: not a dim of size 1 padded on both sides), so that
+    each position's gradient is its own slice plus at most one border's."""
     if min(pad) < 0:
         return False
     for i in range(len(pad) // 2):
@@ -222,7 +221,7 @@ def _mirror_fits(input, pad, mode):
         n = input.shape[input.ndim - 1 - i]
         if mode == "reflect" and lo and hi and lo + hi > n - 2:
             return False
-        if mode == "replicate" and (lo > 1 or hi > 1 or n == 1 and lo and hi):
+        if mode == "replicate" and n == 1 and lo and hi:
             return False
     return True
 
@@ -243,7 +242,7 @@ class MirrorPad(Function):
     ``_mirror_fits`` takes): forward writes the input into the middle of the result and copies
     each border from the result itself, one dim after the other; the plain backward folds each
     border of the gradient back onto the positions it was copied from (a flipped slice added,
-    reflect; an edge slice, replicate), dim by dim from the outermost, as the ``PadSelect``
+    reflect; the border's copies summed onto the edge, replicate), dim by dim from the outermost, as the ``PadSelect``
     chain's index-adds do. Under create_graph its backward is that chain's differentiable
     formula (``IndexAdd`` per dim, then ``ListedOnInput``)."""
     complex_ok = True             # copies and adds: right as written
@@ -314,15 +313,35 @@ def _fold(ga, dims, reflect):
         if reflect:
             out[_along(ndim, d, slice(1, lo + 1))] += part[_along(ndim, d, slice(None, None, -1))]
         else:
-            out[_along(ndim, d, slice(0, 1))] += part
+            _edge_add(out[_along(ndim, d, slice(0, 1))], part, d, True)
     if hi:
         part = _fold(ga[_along(ndim, d, slice(lo + n, lo + n + hi))], dims[:-1], reflect)
         if reflect:
             out[_along(ndim, d, slice(n - 1 - hi, n - 1))] += \
                 part[_along(ndim, d, slice(None, None, -1))]
         else:
-            out[_along(ndim, d, slice(n - 1, n))] += part
+            _edge_add(out[_along(ndim, d, slice(n - 1, n))], part, d, False)
     return out
+
+
+def _edge_add(edge, part, d, before):
+    """A replicated border ``part`` (its copies along ``d``, in output order) added onto the
+    ``edge`` slice (a view, length 1 along ``d``) that it copies. One copy: added in place;
+    more: the copies and the edge summed in output order (the copies before the edge on the
+    low side, after it on the high side) in float64 (complex128), rounded once, as the
+    per-dim index-add sums a position's slices."""
+    w = part.shape[d]
+    if w == 1:
+        edge += part
+        return
+    xp = backend.xp_of(part)
+    wide = xp.complex128 if part.dtype.kind == "c" else xp.float64
+    copies = [part[_along(part.ndim, d, slice(j, j + 1))] for j in range(w)]
+    terms = copies + [edge] if before else [edge] + copies
+    acc = xp.add(terms[0], 0, dtype=wide)
+    for t in terms[1:]:
+        acc += t
+    edge[...] = acc
 
 
 def _along_sel(sel, d, index):
