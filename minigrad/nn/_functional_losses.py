@@ -26,7 +26,7 @@ from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp, clamp_min
-from ..ops.regression_loss import Huber, SmoothL1, broadcast_promoted
+from ..ops.regression_loss import Huber, SmoothL1, broadcast_promoted, fused_band_loss
 from ..ops.extrema import amax
 from ..ops.pointwise_more import xlogy
 from ..ops.norms import vector_norm
@@ -120,6 +120,9 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     input, target = broadcast_promoted(input, target)
     if beta == 0:                          # PyTorch's l1_loss: a plain subtraction
         return _reduce((input - target).abs(), reduction)
+    fused = fused_band_loss(input, target, reduction, beta, huber=False)
+    if fused is not None:                  # one node over input and target, as PyTorch's
+        return fused
     # the loss has the promoted dtype (float32 input, float64 target: float64)
     diff = sub(*_floating_pair(input, target, "smooth_l1_cpu"))
     # PyTorch's smooth_l1_loss node keeps its input and target for the backward
@@ -154,6 +157,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if not can_cast_inplace(dtype, out_dtype):
         raise RuntimeError(f"result type {_scalar_type_name(dtype)} can't be cast to the "
                            f"desired output type {_scalar_type_name(out_dtype)}")
+    if weight is None:
+        fused = fused_band_loss(input, target, reduction, delta, huber=True)
+        if fused is not None:              # one node over input and target, as PyTorch's
+            return fused
     diff = sub(*_floating_pair(input, target, "huber_cpu"))
     loss = cast(Huber.apply(diff, delta=float(delta)), out_dtype)
     if weight is not None:

@@ -9,6 +9,8 @@ can be differentiated again).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _autocast_state, _memory_format as mf, backend
@@ -23,6 +25,8 @@ from .elementary_functions import log, sigmoid
 from .elementwise import add, cast, div, mul, neg, sub
 from .relu_clamp import clamp
 from .loss import _check_reduction, _legacy_reduction, _no_grad_argument, _reduce
+from .plumbing import expand_to
+from .reduce import _mean_array
 
 
 class BinaryCrossEntropy(Function):
@@ -30,6 +34,10 @@ class BinaryCrossEntropy(Function):
 
     Shapes: x, y and the result alike; w (a constant) broadcast to them, or None.
     """
+    # what PyTorch's node shows as grad_fn._saved_<name> (this one: reduction 'none')
+    saved_names = ("self", "target")
+    saved_fields = {"reduction": lambda node: 0}
+
     def forward(self, x, y, *, weight):
         xp = backend.xp_of(x)
         with ieee_errors():
@@ -76,6 +84,9 @@ class BCEWithLogits(Function):
     x and y come in one floating dtype (the promoted one); ``logit_dtype`` is the logits' own.
     """
     _node_name = "BinaryCrossEntropyWithLogitsBackward0"
+    saved_names = ("self", "target")
+    saved_fields = {"reduction": lambda node: 0}
+
     def forward(self, x, y, *, weight, pos_weight, logit_dtype):
         xp = backend.xp_of(x)
         softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))      # log(1 + e^-x)
@@ -113,6 +124,43 @@ class BCEWithLogits(Function):
             dy = neg(x) if pw is None else sub(mul(sub(pw, 1), SoftplusNeg.apply(x)), x)
             gy = mul(gw, dy)
         return gx, gy
+
+
+class _Reduced:
+    """Mixin over an elementwise binary loss node (``BinaryCrossEntropy``,
+    ``BCEWithLogits``): the loss reduced ('mean' or 'sum') inside the same node, as PyTorch's
+    one node, whose next_functions are then the input's and the target's nodes (a reduction
+    node after the elementwise one listed that node instead).  Numbers as the two nodes gave
+    them: the reduction's (numpy's sum, the mean's division), then the elementwise backward
+    of g / numel ('mean') or g spread over the input."""
+
+    def forward(self, x, y, *, reduction, **kwargs):
+        per = super().forward(x, y, **kwargs)
+        self.reduction, self.per_shape = reduction, per.shape
+        if reduction == "sum":
+            return per.sum(dtype=per.dtype)
+        return _mean_array(per, tuple(range(per.ndim)), False, per.size)
+
+    def backward(self, g):
+        count = math.prod(self.per_shape)
+        return super().backward(expand_to(g / count if self.reduction == "mean" else g,
+                                          self.per_shape))
+
+
+_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
+
+
+class BinaryCrossEntropyReduced(_Reduced, BinaryCrossEntropy):
+    _node_name = "BinaryCrossEntropyBackward0"
+    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
+
+
+class BCEWithLogitsReduced(_Reduced, BCEWithLogits):
+    _node_name = "BinaryCrossEntropyWithLogitsBackward0"
+    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _fits_input(t, input, name, what):
@@ -223,6 +271,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if reduced_float(a.dtype) and type(a) is np.ndarray:
         # float16 / bfloat16: rounded where PyTorch's kernel rounds (_bce_16bit)
         return bce_16(input, target, w, reduction)
+    if reduction != "none" and a.dtype in _FLOATS:
+        # one node over input and target, as PyTorch's
+        return BinaryCrossEntropyReduced.apply(input, target, weight=w, reduction=reduction)
     return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction,
                    "BinaryCrossEntropyBackward0")
 
@@ -249,6 +300,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             type(input._array) is np.ndarray:
         # float16 / bfloat16: rounded step by step as PyTorch's composition (_bce_16bit)
         return bce_with_logits_16(input, target, w, pw, reduction)
+    if reduction != "none" and dtype in _FLOATS and \
+            input._array.dtype == target._array.dtype == dtype:
+        # one node over input and target, as PyTorch's
+        return BCEWithLogitsReduced.apply(input, target, weight=w, pos_weight=pw,
+                                          logit_dtype=dtype, reduction=reduction)
     loss = BCEWithLogits.apply(cast(input, dtype), cast(target, dtype), weight=w, pos_weight=pw,
                                logit_dtype=input._array.dtype)
     # reduced in the promoted dtype: the mean's 1/N reaches the gradient unrounded, as there

@@ -19,18 +19,23 @@ autograd; a NaN d counts as inside, as in PyTorch's kernels.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
-from .. import _autocast_state, backend, dtypes
+import numpy as np
+
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import broadcast_shape, not_implemented_for, result_dtype
 from .compare import sign
-from .elementwise import Mul, cast
+from .elementwise import Mul, cast, mul
 from .loss import _check_reduction, _legacy_reduction, _reduce
 from .pointwise_select import where
+from .plumbing import expand_to
+from .reduce import _mean_array
 
 
 def _warn_target_size(input, target, stacklevel=3):
@@ -83,6 +88,12 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     dtype = result_dtype(input, target)
     if dtype.kind not in "fV":
         raise not_implemented_for("mse_cpu", dtype)
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and \
+            input._array.dtype == target._array.dtype and dtype in _FLOATS and \
+            tuple(input.shape) == tuple(target.shape) and input.layout == target.layout:
+        # the common case in one node, whose next_functions are the input's and the
+        # target's nodes, as PyTorch's (the blitz prints loss.grad_fn.next_functions)
+        return MseLoss.apply(input, target, reduction=reduction)
     diff = cast(input, dtype) - cast(target, dtype)
     # PyTorch's mse_loss node keeps its input and target for the backward; its last step
     # records PyTorch's name for it, whatever the reduction
@@ -92,6 +103,45 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 _MSE_NODE = "MseLossBackward0"
 _MSE_SQUARE = Mul.renamed(_MSE_NODE)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
+
+
+class MseLoss(Function):
+    """mse_loss of an input and a target of one shape and one dtype (float32 or float64) as
+    PyTorch's one node: (input - target)^2, reduced by ``reduction``.  Backward as PyTorch's
+    kernel rounds it, norm * (input - target) * g with norm = 2 / numel for 'mean' and 2
+    otherwise (in the input's dtype); the target's is its negation.  Written with ops when
+    a graph is recorded, so that it can be differentiated again."""
+    _node_name = _MSE_NODE
+    saved_names = ("self", "target")
+    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
+
+    def forward(self, input, target, *, reduction):
+        self.save_for_backward(input, target)
+        self.reduction = reduction
+        diff = input - target
+        squared = diff * diff
+        if reduction == "none":
+            return mf.pointwise_result(squared, input, target)
+        if reduction == "sum":
+            return squared.sum(dtype=squared.dtype)
+        return _mean_array(squared, tuple(range(squared.ndim)), False, squared.size)
+
+    def backward(self, g):
+        input, target = self.saved_tensors
+        numel = input._array.size
+        # (PyTorch divides as doubles: an empty mean gives an infinite norm, no error)
+        norm = (2.0 / numel if numel else math.inf) if self.reduction == "mean" else 2.0
+        if not is_grad_enabled():               # nothing recorded: on the arrays
+            a, t = input._array, target._array
+            xp = backend.xp_of(a)
+            grad = xp.multiply(xp.multiply(a - t, a.dtype.type(norm)), g._array)
+            return (Tensor._wrap(grad) if self.needs_input_grad[0] else None,
+                    Tensor._wrap(xp.negative(grad)) if self.needs_input_grad[1] else None)
+        grad = mul(mul(input - target, norm), g)
+        return (grad if self.needs_input_grad[0] else None,
+                -grad if self.needs_input_grad[1] else None)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -149,6 +199,16 @@ class SmoothL1(Function):
         near = ~(xp.abs(d._array) >= self.beta)
         return g * where(Tensor._wrap(near), d / self.beta, sign(d))
 
+    @staticmethod
+    def slope(d, g, beta):
+        """g times the derivative at d (Tensors of one shape): ops when recording."""
+        xp = backend.xp_of(d._array)
+        if not is_grad_enabled():
+            slope = xp.divide(d._array, beta, out=xp.empty_like(d._array))
+            return Tensor._wrap(g._array * xp.clip(slope, -1, 1, out=slope))
+        near = ~(xp.abs(d._array) >= beta)
+        return g * where(Tensor._wrap(near), d / beta, sign(d))
+
 
 class Huber(Function):
     """d (any shape) -> huber(d) elementwise (see the module docstring); delta > 0."""
@@ -174,5 +234,77 @@ class Huber(Function):
         near = ~(xp.abs(d._array) >= self.delta)
         return g * where(Tensor._wrap(near), d, self.delta * sign(d))
 
+    @staticmethod
+    def slope(d, g, delta):
+        """g times the derivative at d (Tensors of one shape): ops when recording."""
+        xp = backend.xp_of(d._array)
+        if not is_grad_enabled():
+            return Tensor._wrap(g._array * xp.clip(d._array, -delta, delta))
+        near = ~(xp.abs(d._array) >= delta)
+        return g * where(Tensor._wrap(near), d, delta * sign(d))
 
-__all__ = ["mse_loss", "l1_loss", "SmoothL1", "Huber"]
+
+class _BandLoss(Function):
+    """smooth_l1_loss / huber_loss of an input and a target of one shape and one dtype
+    (float32 or float64) as PyTorch's one node (SmoothL1LossBackward0, HuberLossBackward0),
+    reduced by ``reduction``: the elementwise part is ``kernel``'s (``SmoothL1``,
+    ``Huber``) on d = input - target, whose gradient (norm g where norm = 1 / numel for
+    'mean', 1 otherwise) goes to the input and, negated, to the target.  Its next_functions
+    are then the input's and target's nodes, as PyTorch's."""
+    kernel = None
+    width_name = None
+    saved_names = ("self", "target")
+
+    def forward(self, input, target, *, reduction, width):
+        self.save_for_backward(input, target)
+        self.reduction, self.width = reduction, width
+        per = self.kernel.forward(self, input - target, **{self.width_name: width})
+        self.saved_ = (input, target)   # (the kernel's forward saved d: keep the inputs)
+        if reduction == "none":
+            return mf.pointwise_result(per, input, target)
+        if reduction == "sum":
+            return per.sum(dtype=per.dtype)
+        return _mean_array(per, tuple(range(per.ndim)), False, per.size)
+
+    def backward(self, g):
+        input, target = self.saved_tensors
+        numel = input._array.size
+        if self.reduction != "none":
+            g = expand_to(g / numel if self.reduction == "mean" else g, tuple(input.shape))
+        if is_grad_enabled():
+            d = input - target
+        else:
+            d = Tensor._wrap(input._array - target._array)
+        grad = self.kernel.slope(d, g, self.width)
+        return (grad if self.needs_input_grad[0] else None,
+                -grad if self.needs_input_grad[1] else None)
+
+
+class SmoothL1Loss(_BandLoss):
+    _node_name = "SmoothL1LossBackward0"
+    kernel, width_name = SmoothL1, "beta"
+    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction],
+                    "beta": "width"}
+
+
+class HuberLoss(_BandLoss):
+    _node_name = "HuberLossBackward0"
+    kernel, width_name = Huber, "delta"
+    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction],
+                    "delta": "width"}
+
+
+def fused_band_loss(input, target, reduction, width, huber):
+    """``HuberLoss`` (huber) or ``SmoothL1Loss`` of input and target where they qualify (one
+    shape, one float32/float64 dtype, strided), else None: the caller composes the loss."""
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and \
+            input._array.dtype == target._array.dtype and input._array.dtype in _FLOATS and \
+            tuple(input.shape) == tuple(target.shape) and input.layout == target.layout and \
+            reduction in _REDUCTION_ENUM:
+        return (HuberLoss if huber else SmoothL1Loss).apply(
+            input, target, reduction=reduction, width=float(width))
+    return None
+
+
+__all__ = ["mse_loss", "l1_loss", "MseLoss", "SmoothL1", "Huber", "SmoothL1Loss", "HuberLoss",
+           "fused_band_loss"]
