@@ -22,17 +22,35 @@ __all__ = ["einsum", "norm", "split", "broadcast_tensors", "broadcast_shapes", "
 
 
 def broadcast_shapes(*shapes):
-    """The shape all of ``shapes`` broadcast to (RuntimeError naming the two that clash)."""
-    out = ()
-    for s in shapes:
-        out = broadcast_shape(tuple(out), (s,) if isinstance(s, int) else tuple(s),
-                              "broadcast_shapes")
-    return Size(out)
+    """The shape all of ``shapes`` broadcast to, worked out as PyTorch's Python does: dims
+    filled from the right into a row of ones; a clash names the argument and the shape so far,
+    a negative length is a ValueError."""
+    shapes = [(s,) if isinstance(s, int) else s for s in shapes]
+    result = [1] * max((len(s) for s in shapes), default=0)
+    for j, shape in enumerate(shapes):
+        for i in range(-1, -1 - len(shape), -1):
+            size = shape[i]
+            if size == 1 or size == result[i]:
+                continue
+            if result[i] != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {size} at "
+                                   f"{i}! Mismatching argument at index {j} had {shape!r}; but "
+                                   f"expected shape should be broadcastable to {result}")
+            if size < 0:
+                raise ValueError("Attempting to broadcast a dimension with negative length!")
+            result[i] = size
+    return Size(result)
 
 
 def broadcast_tensors(*tensors):
     """Views of every tensor expanded to their common shape."""
-    shape = broadcast_shapes(*(t.shape for t in tensors))
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t).__name__}")
+    shape = Size(())
+    for t in tensors:
+        shape = broadcast_shape(tuple(shape), tuple(t.shape), "broadcast_tensors")
     return tuple(expand_to(t, shape) for t in tensors)
 
 

@@ -185,7 +185,10 @@ def ieee(method):
 def torch_sign(xp, x):
     """PyTorch's sign: -1, 0 or 1, and 0 for NaN (numpy's sign gives NaN there)."""
     s = xp.sign(x)
-    return xp.where(xp.isnan(x), 0, s).astype(s.dtype, copy=False) if x.dtype.kind in "fV" else s
+    if x.dtype.kind not in "fV":
+        return s
+    # (+ 0 clears the sign of a zero: bfloat16's sign of -0.0 is -0.0, PyTorch's is 0.0)
+    return (xp.where(xp.isnan(x), 0, s) + 0).astype(s.dtype, copy=False)
 
 
 # PyTorch's names of the scalar types ('Long' for int64), as its kernels' dtype errors spell

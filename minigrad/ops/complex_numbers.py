@@ -72,7 +72,12 @@ def isreal(input):
     """True where the imaginary part is 0 (everywhere in a real tensor)."""
     a = input._array
     xp = backend.xp_of(a)
-    return Tensor._wrap(a.imag == 0 if a.dtype.kind == "c" else xp.ones(a.shape, dtype=bool))
+    # (laid out as input, as PyTorch's ``ones_like``)
+    if a.dtype.kind == "c":
+        return Tensor._wrap(a.imag == 0)
+    out = mf.empty_strided(xp, a.shape, mf.target_strides(a, mf.preserve_format), bool)
+    out[...] = True
+    return Tensor._wrap(out)
 
 
 class Angle(Function):

@@ -9,8 +9,11 @@ conjugate is the conjugate of the gradient (``plumbing.Conj``).
 """
 from __future__ import annotations
 
+import warnings
+
 from .movement import transpose
 from .plumbing import Conj, conj_of
+from ..autograd.grad_mode import is_grad_enabled
 from .writes import apply_inplace
 
 __all__ = ["conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "is_conj", "is_neg", "adjoint"]
@@ -28,8 +31,10 @@ def conj_physical(input):
 
 def conj_physical_(input):
     """Conjugate ``input`` in place; returns it (a real tensor is left as it is)."""
-    if input._array.dtype.kind != "c":
+    if input._array.dtype.kind != "c" and not (is_grad_enabled() and input._requires_grad):
         return input
+    # (a real tensor that requires grad too: nothing changes, but PyTorch records the write,
+    # refusing a leaf or a view of one)
     return apply_inplace(input, Conj)
 
 
@@ -56,7 +61,12 @@ def is_neg(input):
 
 def adjoint(input):
     """The conjugate transpose of the last two dims: conj(transpose(-2, -1)), the transpose
-    alone (a view) for a real tensor."""
+    alone (a view) for a real tensor; a 0-d tensor's conjugate (itself when real), with
+    PyTorch's deprecation warning."""
+    if input.ndim == 0:
+        warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
+                      UserWarning, stacklevel=2)
+        return conj_of(input)
     if input.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
                            f"matrices. Got {input.ndim}-D tensor.")

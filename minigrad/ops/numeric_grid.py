@@ -299,9 +299,8 @@ def unravel_index(indices, shape):
     """The coordinates in a tensor of ``shape`` of each flat (C-order) index in ``indices``:
     a tuple of int64 tensors shaped like ``indices``, one per dim.  Indices wrap as Python's
     floor division and modulo do (PyTorch's: -1 is the last element)."""
-    if not isinstance(indices, Tensor):
-        raise TypeError(f"unravel_index(): argument 'indices' must be Tensor, not "
-                        f"{type(indices).__name__}")
+    if not isinstance(indices, Tensor):     # (PyTorch's Python asks it for is_complex first)
+        raise AttributeError(f"'{type(indices).__name__}' object has no attribute 'is_complex'")
     if indices._array.dtype.kind not in "iu":
         raise TypeError(f"expected 'indices' to be integer dtype, but got "
                         f"{indices.dtype}")
@@ -315,7 +314,13 @@ def unravel_index(indices, shape):
     for size in reversed(shape):
         coords.append(rest % size if size else rest)
         rest = rest // size if size else rest
-    return tuple(Tensor._wrap(c) for c in reversed(coords))
+    if not coords:
+        return ()
+    # one block with the coordinates last, as PyTorch's: each result is a view of it (its
+    # strides step over the others)
+    xp = backend.xp_of(rest)
+    block = xp.ascontiguousarray(xp.stack(list(reversed(coords)), axis=-1))
+    return tuple(Tensor._wrap(block[..., i]) for i in range(len(coords)))
 
 
 def nonzero_static(input, *, size, fill_value=-1):

@@ -95,6 +95,14 @@ def fmin(input, other):
 # ----------------------------------------------------------------------------------------------
 # Queries: not differentiable, bool results
 # ----------------------------------------------------------------------------------------------
+def _bool_like(xp, a, value):
+    """A bool array shaped like ``a`` full of ``value``, laid out as PyTorch's ``zeros_like``
+    / ``ones_like`` lay it out (``a``'s strides when dense, row-major when expanded)."""
+    out = mf.empty_strided(xp, a.shape, mf.target_strides(a, mf.preserve_format), bool)
+    out[...] = value
+    return out
+
+
 def _bool_of(input, fn):
     a = input._array
     return Tensor._wrap(fn(backend.xp_of(a), a))
@@ -109,14 +117,14 @@ def isposinf(input):
     """True where ``input`` is +inf (never for integers)."""
     _refuse_complex(input, "isposinf")
     return _bool_of(input, lambda xp, a: xp.isposinf(a) if a.dtype.kind in "fV"
-                    else xp.zeros(a.shape, dtype=bool))
+                    else _bool_like(xp, a, False))
 
 
 def isneginf(input):
     """True where ``input`` is -inf (never for integers)."""
     _refuse_complex(input, "isneginf")
     return _bool_of(input, lambda xp, a: xp.isneginf(a) if a.dtype.kind in "fV"
-                    else xp.zeros(a.shape, dtype=bool))
+                    else _bool_like(xp, a, False))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import argument_error, bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
-    not_implemented_for, scalar_type_name, sort_keys
+    normalize_dims, not_implemented_for, scalar_type_name, sort_keys
 from .elementwise import Mul, cast, div
 from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
@@ -160,10 +160,10 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     k = int_arg("kthvalue", "k", k, 2)
     keepdim = bool_arg("kthvalue", "keepdim", keepdim)
     d = _check_along(input, dim, "kthvalue")        # dim and k are checked before the dtype
-    _unordered(input, "kthvalue_cpu")
     size = input.shape[d] if input.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    _unordered(input, "kthvalue_cpu")
     if input._array.dtype.kind == "b" and input.ndim:    # a 0-d one is its own result
         raise not_implemented_for("kthvalue_cpu", input._array.dtype)
     if input.ndim == 0:
@@ -312,6 +312,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     keepdim = bool_arg("nansum", "keepdim", keepdim)
     a = check_tensor("nansum", input)
     if a._array.dtype.kind == "c":
+        if dim is not None:                 # (PyTorch checks the dims first)
+            normalize_dims(dim, a.ndim, "nansum")
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
@@ -335,6 +337,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """mean over ``dim`` of the elements that are not NaN: nansum / their count (NaN where
     there is none)."""
     if input._array.dtype.kind == "c":       # PyTorch's nanmean is a nansum, which refuses
+        if dim is not None:                 # (after it checks the dims)
+            normalize_dims(dim, input.ndim, "nanmean")
         raise RuntimeError("nansum on CPU does not support complex inputs")
     if input._array.dtype.kind not in "fV":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "

@@ -51,15 +51,22 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
-    d = normalize_dim(dim, input.ndim)
     for extra in (prepend, append):
-        if extra is not None and isinstance(extra, Tensor) and (
-                extra.ndim != input.ndim or any(a != b for i, (a, b) in enumerate(
-                    zip(extra.shape, input.shape)) if i != d)):
-            raise RuntimeError("diff expects the shape of tensor to prepend or append to match "
-                               "that of input except along the differencing dimension")
+        if extra is None:
+            continue
+        d = normalize_dim(dim, input.ndim)
+        if extra.ndim != input.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as "
+                               "input")
+        for i, (a, b) in enumerate(zip(extra.shape, input.shape)):
+            if i != d and a != b:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to "
+                                   f"match that of input except along the differencing "
+                                   f"dimension; input.size({i}) = {b}, but got tensor.size({i}) "
+                                   f"= {a}")
     if n == 0:                    # no differencing: a copy of input, prepend/append unused
-        return input.clone()
+        return input.clone()      # (and, as PyTorch, no dim checked without them)
+    d = normalize_dim(dim, input.ndim)
     parts = [t for t in (prepend, input, append) if t is not None]
     x = cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
@@ -144,9 +151,9 @@ def rot90(input, k=1, dims=(0, 1)):
     if input.ndim < 2:
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
     d0, d1 = normalize_dim(dims[0], input.ndim), normalize_dim(dims[1], input.ndim)
-    if d0 == d1:
-        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
-                           f"dim1 = {d1}")
+    if d0 == d1:                    # (PyTorch's words name the dims as given)
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} "
+                           f"and dim1 = {dims[1]}")
     k %= 4
     if k == 1:
         out = transpose(flip(input, (d1,)), d0, d1)
@@ -210,13 +217,24 @@ def _trapezoid_args(y, x, dx, dim, name):
     if x is not None and not isinstance(x, Tensor):
         raise TypeError(f"{name}(): argument 'x' must be Tensor, not {type(x).__name__} (a "
                         "constant spacing goes in the keyword dx)")
-    if y._array.dtype.kind == "b":
-        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
-    if x is not None and x._array.dtype.kind == "b":
+    if name == "trapezoid":
+        # (PyTorch's order: the dim, then no samples (zeros), then the dtypes; with sample
+        # points the dim is wrapped before a 0-d y is refused)
+        if y.ndim == 0:
+            shown = normalize_dim(dim, 1) if x is not None else dim
+            raise IndexError(f"Dimension specified as {shown} but tensor has no dimensions")
+        d = normalize_dim(dim, y.ndim)
+        if y.shape[d] == 0:
+            return d
+    elif x is not None and y.ndim:
+        normalize_dim(dim, y.ndim)      # (with sample points the dim is wrapped first)
+    if x is not None and (y._array.dtype.kind == "b" or x._array.dtype.kind == "b"):
         raise RuntimeError(f"{name}: received a bool input for `x` or `y`, but bool is not "
                            "supported")
-    if y.ndim == 0:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if y._array.dtype.kind == "b":
+        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
+    if y.ndim == 0:                 # (cumulative_trapezoid's slicing of a 0-d y)
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     return normalize_dim(dim, y.ndim)
 
 
@@ -237,11 +255,12 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     No samples along ``dim`` give zeros of y's dtype; integer inputs otherwise give the
     default float dtype."""
     d = _trapezoid_args(y, x, dx, dim, "trapezoid")
+    n = y.shape[d]
+    if n == 0:                      # (PyTorch's zeros, which take no gradient)
+        return Tensor._wrap(backend.xp_of(y._array).zeros(y.shape[:d] + y.shape[d + 1:],
+                                                          y._array.dtype))
     if x is not None:
         spacing = _spacing(x, y, d, "trapezoid")
-    n = y.shape[d]
-    if n == 0:
-        return sum_(y, d, dtype=y.dtype)
     # PyTorch's last steps are a division and a multiplication by a number: their nodes are
     # named so (DivBackward1, MulBackward1), as a printed result shows
     if x is not None:

@@ -302,6 +302,8 @@ def roll(input, shifts, dims=None):
     for s in shifts:
         if not -2 ** 63 <= s < 2 ** 63:
             raise ValueError("Overflow when unpacking long long")
+    if not dims and len(shifts) == 1 and input.ndim == 0:   # (a 0-d index would select a view)
+        return rename_node(clone(input), "RollBackward0")
     if not dims and len(shifts) == 1:    # no dims: as PyTorch, a roll of the flattened tensor
         # gathered straight into input's shape, so the result is a new tensor (not a view of
         # a temporary) whose node is a RollBackward0, as PyTorch's

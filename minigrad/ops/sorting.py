@@ -27,6 +27,7 @@ from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, norma
 from .elementwise import cast, div, mul
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to
+from .movement import clone
 from .shaping import movedim
 from .extrema import MaxResult
 from .reduce import check_grad_dtype, products_of_others_graph, sum as reduce_sum
@@ -73,9 +74,9 @@ def sort(input, dim=-1, descending=False, stable=False):
     if stable is not False and stable is not None:
         bool_arg("sort", "stable", stable)
     d = _check_dim(input, dim)
-    if input.ndim == 0:
-        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
-                         "sort")
+    if input.ndim == 0:             # (a new tensor, as PyTorch's, not input itself)
+        return MaxResult(rename_node(clone(input), "SortBackward0"),
+                         Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), "sort")
     idx = Tensor._wrap(_sorted_order(input._array, d, descending))
     if input._array.dtype in dtypes.BAREBONES_UNSIGNED:
         # PyTorch sorts uint16/32/64 but has no gather for them; they carry no gradient
@@ -122,9 +123,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if input._array.dtype.kind == "b":
         # PyTorch's CPU kernel has no bool version (sort and argsort do)
         raise RuntimeError("topk does not support bool dtypes on CPU")
-    if input.ndim == 0:
-        return MaxResult(input, Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")),
-                         "topk")
+    if input.ndim == 0:             # (a new tensor, as PyTorch's, not input itself)
+        return MaxResult(rename_node(clone(input), "TopkBackward0"),
+                         Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), "topk")
     dtypes.refuse_unsigned("topk_cpu", input._array.dtype)
     top = _top_order(input._array, k, d, largest)
     if top is None:

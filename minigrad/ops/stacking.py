@@ -226,12 +226,12 @@ def split(a, split_size_or_sections, dim=0):
         if isinstance(sizes, numbers.Integral):
             raise _no_split(a, sizes, dim)
         raise argument_error("split_with_sizes", "dim", "int", dim, 3)
+    if a.ndim == 0:                 # (PyTorch checks the tensor first, then the size)
+        raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     if isinstance(sizes, numbers.Integral) and sizes < 0:
         # (before the dim's checks, as PyTorch)
         raise RuntimeError(f"split expects split_size be non-negative, but got "
                            f"split_size={int(sizes)}")
-    if a.ndim == 0:
-        raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = normalize_dim(dim, a.ndim)
     size = a.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
@@ -312,10 +312,10 @@ def select(input, dim, index):
 def chunk(a, chunks, dim=0):
     check_tensor("chunk", a)
     chunks = int_arg("chunk", "chunks", chunks, 2)
+    if a.ndim == 0:                 # (PyTorch checks the tensor before the count)
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    if a.ndim == 0:
-        raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
     size = a.shape[normalize_dim(dim, a.ndim)]
     if size == 0:
         return split(a, [0] * chunks, dim)       # as PyTorch: `chunks` empty pieces

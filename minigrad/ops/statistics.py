@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .. import _autocast_state, backend, dtypes, return_types
+from .. import _autocast_state, backend, dtypes
 from .._warn_once import warn_once
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -21,6 +21,7 @@ from ._util import (argument_error, bool_arg, check_tensor, int_arg, normalize_d
                     normalize_dims, not_implemented_for, number_arg, python_type_name,
                     scalar_type_name)
 from .complex_numbers import complex as complex_, imag, real
+from .histogram import histogram  # noqa: F401  (torch.histogram, its home before)
 from .elementary_functions import sqrt
 from .elementwise import add, cast, div, mul, sub
 from .pointwise_select import where
@@ -255,8 +256,12 @@ def histc(input, bins=100, min=0, max=0):
     min, max = number_arg("histc", "min", min), number_arg("histc", "max", max)
     a = input._array
     given = (float(min), float(max))
+    if bins <= 0:                       # (PyTorch checks the count and the bounds first)
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     if given[0] != given[1] and not all(np.isfinite(given)):     # (before the dtype's check)
         raise RuntimeError(f"torch.histc: range of [{given[0]:g}, {given[1]:g}] is not finite")
+    if given[0] > given[1]:
+        raise RuntimeError("torch.histc: max must be larger than min")
     if a.dtype in dtypes.BAREBONES_UNSIGNED:   # uint16/32/64: the data's range, else the bins
         dtypes.refuse_unsigned("aminmax_cpu" if given[0] == given[1] and a.size else
                                "linspace_cpu", a.dtype)
@@ -291,44 +296,6 @@ def histc(input, bins=100, min=0, max=0):
 def _c_name(np_dtype):
     return {"float32": "float", "float64": "double", "float16": "half"}.get(
         np.dtype(np_dtype).name, np.dtype(np_dtype).name)
-
-
-HistogramResult = return_types.make("histogram", ["hist", "bin_edges"])
-
-
-def histogram(input, bins=100, *, range=None, weight=None, density=False):
-    """(hist, bin_edges): counts (or summed ``weight``) of ``input`` in ``bins`` equal bins over
-    ``range`` (the data's range by default) or between the given 1-d tensor of edges; the last
-    bin includes its right edge.  ``density`` divides by the total and the bin widths."""
-    a = input._array
-    if a.dtype.kind not in "fV":     # PyTorch has no integer, bool or complex kernel
-        raise not_implemented_for("histogram_cpu" if isinstance(bins, Tensor) else
-                                  "histogramdd", a.dtype)
-    xp = backend.xp_of(a)
-    if isinstance(bins, Tensor):
-        edges = bins._array
-        if edges.dtype != a.dtype:
-            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
-                               f"the same dtype, but got input with dtype {_c_name(a.dtype)} "
-                               f"and bins for dimension 0 with dtype {_c_name(edges.dtype)}")
-    else:
-        if range is not None:
-            lo, hi = float(range[0]), float(range[1])
-        elif a.size:
-            lo, hi = float(a.min()), float(a.max())
-        else:                                   # no data and no range: the unit interval
-            lo, hi = 0.0, 1.0
-        if lo > hi:
-            raise RuntimeError(f"torch.histogram: min should not exceed max, but got min {lo} "
-                               f"max {hi}")
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = xp.linspace(lo, hi, int(bins) + 1).astype(a.dtype)
-    w = None if weight is None else weight._array.reshape(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hist, _ = np.histogram(a.reshape(-1), bins=edges, weights=w, density=density)
-    return HistogramResult(Tensor._wrap(xp.asarray(hist).astype(a.dtype)),
-                           Tensor._wrap(edges.astype(a.dtype)))
 
 
 # ----------------------------------------------------------------------------------------------
