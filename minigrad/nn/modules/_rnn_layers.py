@@ -39,7 +39,7 @@ from ...ops.elementary_functions import sigmoid_array
 from ...ops.scatter_gather import index_select
 from ...ops.stacking import cat, unbind
 from ...tensor import Tensor
-from ._lstm_kernels import lstm_backward_sweep, lstm_forward, lstm_slopes, scratch
+from ._lstm_kernels import lstm_backward_sweep, lstm_forward, lstm_slopes, scratch, to_rows
 from ._rnn_kernels import elman_backward, elman_forward, gru_backward, gru_forward
 
 __all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
@@ -186,17 +186,19 @@ class _LstmLayer(_Layer):
         """grad (2, S, H) of (h_t, c_t) -> d xw, d h0, d c0, d w_hh, d b_hh: the cell's
         formulas (``lstm_cell_grads``) with every factor that does not depend on the incoming
         gradients computed for all steps at once, so that a step of the sweep is a few
-        products of (b, H) rows and one GEMM (``_lstm_kernels``)."""
+        products of (b, H) rows and one stacked product (``_lstm_kernels``)."""
         h0, w_hh = saved[1]._array, saved[-1]._array
-        acts, tanh_c, steps = self.acts, self.tanh_c, self.steps
-        H = acts.shape[1] // 4
-        S = acts.shape[0]
-        h_t = np.multiply(acts[:, 3 * H:], tanh_c, out=scratch("h_t", (S, H), acts.dtype))
-        through_c, slopes = lstm_slopes(acts, tanh_c, self.fc, self.ig, h_t, H)
-        d_pre, dh0, dc0 = lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps,
-                                              h0.shape[0])
+        acts, steps = self.acts, self.steps
+        S, H, dtype = grad.shape[1], acts.shape[-1], acts.dtype
+        h_t, through_c, slopes = lstm_slopes(acts, self.tanh_c, self.fc, self.ig)
+        d_gated, dh0, dc0 = lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps,
+                                                _needs(self, 1))
         del through_c, slopes
-        h_prev = steps.previous(h_t, h0, scratch("prev", (S, H), acts.dtype))
+        d_pre = to_rows(d_gated, steps, scratch("d_xw", (S, 4 * H), dtype))
+        del d_gated
+        if not steps.uniform:
+            h_t = to_rows(h_t, steps, scratch("h_rows", (S, H), dtype))
+        h_prev = steps.previous(h_t.reshape(S, H), h0, scratch("prev", (S, H), dtype))
         dw, db = _weight_grads(d_pre, h_prev, len(saved) == 5)
         return _in_order(d_pre, (dh0, dc0), dw, db)
 
@@ -243,10 +245,16 @@ class _RnnLayer(_Layer):
         return _in_order(d_pre, (dh0,), dw, db)
 
 
+def _needs(node, i):
+    """Whether the node's input i wants a gradient in this backward (True when unknown)."""
+    needs = node.needs_input_grad
+    return not needs or len(needs) <= i or bool(needs[i])
+
+
 def _in_order(d_xw, d_states, dw, db):
     """The gradients as the node's inputs come: xw, the states, then (b_hh,) w_hh."""
     grads = (d_xw,) + d_states + ((dw,) if db is None else (db, dw))
-    return tuple(Tensor._wrap(v) for v in grads)
+    return tuple(None if v is None else Tensor._wrap(v) for v in grads)
 
 
 def _backward_as_ops(node, grad, saved):
