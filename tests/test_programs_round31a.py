@@ -41,15 +41,16 @@ and ``_saved_reduction`` (``_saved_beta``, ``_saved_delta``), its backward round
 PyTorch's kernel (mse: 2/N (x - y) g) and differentiable again; the focused test below checks
 each loss, reduction, dtype and second derivative.
 
-Not matched, left to the files' holders (two strict xfails below): minigrad's fused linear
-node lists (input, weight, bias) where PyTorch's addmm lists (bias, input, TBackward0 of the
-weight), so one step further down the blitz's walk the names differ; and PyTorch's CPU
-grid_sample unnormalises a coordinate by a fused multiply-add, fma(x + 1, W / 2, -0.5),
-whose single rounding puts some pixel centres of an identity affine_grid 1 ulp below an
-integer where minigrad's ((x + 1) W - 1) / 2 gives the integer: the spatial-transformer
-tutorial starts at exactly that grid, where bilinear sampling has a kink, so the first
-step's gradient of fc_loc took the other side's slope (its identity bias is moved off by
-1e-3 below).
+PyTorch's CPU grid_sample unnormalises a coordinate by a fused multiply-add, fma(x + 1,
+W / 2, -0.5), whose single rounding puts some pixel centres of an identity affine_grid 1 ulp
+below an integer where minigrad's ((x + 1) W - 1) / 2 gave the integer: the
+spatial-transformer tutorial starts at exactly that grid, where bilinear sampling has a kink,
+and the first step's gradient of fc_loc took the other side's slope; minigrad now rounds as
+PyTorch does.
+
+Not matched, left to the file's holder (a strict xfail below): minigrad's fused linear node
+lists (input, weight, bias) where PyTorch's addmm lists (bias, input, TBackward0 of the
+weight), so one step further down the blitz's walk the names differ.
 
 The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
 on the same numpy inputs and seeded draws and must agree in values, dtypes, shapes and
@@ -1191,11 +1192,7 @@ def spatial_transformer_tutorial_train_and_test(L):
             self.fc_loc = nn.Sequential(nn.Linear(10 * 3 * 3, 32), nn.ReLU(True),
                                         nn.Linear(32, 3 * 2))
             self.fc_loc[2].weight.data.zero_()
-            # (the tutorial's identity, moved off it by a hair: at the identity every sample
-            # falls on a pixel centre, the kink of bilinear interpolation, where PyTorch's
-            # side of the kink follows the rounding of its fused multiply-add; see
-            # test_grid_gradient_at_pixel_centres_follows_fused_rounding)
-            self.fc_loc[2].bias.data.copy_(L.tensor([1, 0, 1e-3, 0, 1, -1e-3], dtype=L.float))
+            self.fc_loc[2].bias.data.copy_(L.tensor([1, 0, 0, 0, 1, 0], dtype=L.float))
 
         def stn(self, x):
             xs = self.localization(x)
@@ -1971,8 +1968,6 @@ def test_linear_node_lists_its_inputs_in_addmm_order():
     HARNESS.check(call)
 
 
-@pytest.mark.xfail(strict=True, reason="PyTorch's CPU grid_sample unnormalises by a fused "
-                   "multiply-add; minigrad's _unnormalize rounds twice")
 def test_grid_gradient_at_pixel_centres_follows_fused_rounding():
     """At the identity affine_grid (the spatial-transformer tutorial's start) every sample
     falls on a pixel centre, where bilinear interpolation has a kink: which side's slope the

@@ -100,10 +100,53 @@ def affine_grid(theta, size, align_corners=None):
     return rename_node(grid.reshape([size[0]] + spatial + [k]), "AffineGridGeneratorBackward0")
 
 
-def _unnormalize(coord, n, align_corners):
+def _unnormalize(coord, n, align_corners, fused=False):
+    """A normalised coordinate in [-1, 1] as a source index in pixels: (coord + 1) (n - 1) / 2
+    with ``align_corners``, else (coord + 1) n / 2 - 1/2.  PyTorch's 2-d CPU kernel (``fused``)
+    computes the latter as one fused multiply-add, rounded once, and its 3-d kernel as
+    ((coord + 1) n - 1) / 2, rounded three times.  The difference is an ulp, but at a pixel
+    centre (where the identity ``affine_grid`` puts every sample) it decides which side of
+    bilinear interpolation's kink the grid's gradient takes, so both are followed."""
     if align_corners:
         return (coord + 1) * ((n - 1) / 2.0)
-    return ((coord + 1) * n - 1) / 2.0
+    if not fused or coord._array.dtype not in (np.float32, np.float64) or \
+            type(coord._array) is not np.ndarray:
+        return ((coord + 1) * n - 1) / 2.0
+    x = (coord + 1) * (n / 2.0) - 0.5
+    # its value moved to the singly rounded one: the difference (an ulp or two) is exact,
+    # and so is the sum; the gradient stays n / 2 (an infinite or NaN x stays as it is)
+    with np.errstate(invalid="ignore"):
+        shift = _fused_index(coord._array, n) - x._array
+    return x + Tensor._wrap(np.where(np.isfinite(shift), shift, 0).astype(shift.dtype))
+
+
+def _fused_index(coord, n):
+    """fma(coord + 1, n / 2, -1/2) on arrays, coord + 1 rounded first, as PyTorch's kernel.
+    float32: the product is exact in float64, and the float64 difference rounds to float32
+    as the fused operation does (short of a double-rounding tie). float64: the product's
+    rounding error by Dekker's exact product, the subtraction's by Knuth's two-sum, their
+    sum added once at the end."""
+    a = coord + coord.dtype.type(1)
+    half_n = np.float64(n / 2.0)
+    if a.dtype == np.float32:
+        return (a.astype(np.float64) * half_n - 0.5).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):          # (inf and NaN pass through)
+        p = a * half_n
+        a_hi, a_lo = _split(a)
+        b_hi, b_lo = _split(half_n)
+        err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo    # a b - p
+        s = p - 0.5
+        back = s - p
+        t = (p - (s - back)) + (-0.5 - back)                    # (p - 1/2) - s
+        out = s + (t + err)
+    return np.where(np.isfinite(p), out, s)
+
+
+def _split(v):
+    """v as hi + lo, each of at most 26 significant bits (Veltkamp's split), exactly."""
+    big = v * 134217729.0                                       # 2^27 + 1
+    hi = big - (big - v)
+    return hi, v - hi
 
 
 def _reflect(coord, low2, high2):
@@ -119,8 +162,8 @@ def _reflect(coord, low2, high2):
     return (extra + low).where(~odd, (extra * -1.0) + (span + low))
 
 
-def _source_coord(coord, n, padding_mode, align_corners):
-    x = _unnormalize(coord, n, align_corners)
+def _source_coord(coord, n, padding_mode, align_corners, fused=False):
+    x = _unnormalize(coord, n, align_corners, fused)
     if padding_mode == "reflection":
         x = _reflect(x, 0, 2 * (n - 1)) if align_corners else _reflect(x, -1, 2 * n - 1)
     if padding_mode in ("border", "reflection"):
@@ -201,8 +244,9 @@ class _BilinearSample2d(Function):
                (+ for the upper tap in x), and d iy alike with w_x
 
     The products and sums are those of the composition, in its order (so the values and the
-    grid's gradients are the same numbers; the input's gradient sums in its dtype). Without a recorded graph the backward runs on arrays (the input's
-    gradient as whole pixel rows summed rank by rank, ``_grid_scatter``; a bincount per tap
+    grid's gradients are the same numbers; the input's gradient sums in its dtype). Without a
+    recorded graph the backward runs on arrays (the input's gradient as whole pixel rows
+    summed rank by rank, ``_grid_scatter``; a bincount per tap
     below 8 channels); under create_graph it runs as ops (gather, scatter_add), so second
     derivatives come out of it."""
     @ieee                                   # NaN and infinite coordinates: silently
@@ -364,12 +408,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     flat_grid = grid.reshape(n, points, k)
     if mode == "bicubic":
         # the 4 x 4 taps around the unpadded source point; the padding mode acts on each tap
-        coords = [_unnormalize(flat_grid[:, :, k - 1 - d], spatial[d], align_corners)
+        coords = [_unnormalize(flat_grid[:, :, k - 1 - d], spatial[d], align_corners, True)
                   for d in range(k)]
     else:
         # per input dim (D, H, W order) its source coordinate, shape (N, points)
         coords = [_source_coord(flat_grid[:, :, k - 1 - d], spatial[d], padding_mode,
-                                align_corners) for d in range(k)]
+                                align_corners, k == 2) for d in range(k)]
     if mode == "bilinear" and k == 2 and type(input._array) is np.ndarray and \
             type(grid._array) is np.ndarray and input._array.dtype in (np.float32, np.float64):
         out = _BilinearSample2d.apply(input, coords[1], coords[0])      # (x, y): W, H
