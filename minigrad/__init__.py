@@ -27,7 +27,8 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  #
 from .parallel import get_num_threads, set_num_threads  # noqa: F401
 from ._memory_format import (  # noqa: F401
     memory_format, contiguous_format, preserve_format, channels_last, channels_last_3d)
-from .tensor import Tensor, Size, tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
+from .tensor import Tensor, Size  # noqa: F401
+from ._tensor_factories import tensor, as_tensor, from_numpy, is_tensor  # noqa: F401
 from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance(x, ...))
     FloatTensor, DoubleTensor, HalfTensor, BFloat16Tensor, ByteTensor, CharTensor, ShortTensor,
     IntTensor, LongTensor, BoolTensor)

@@ -7,18 +7,16 @@
 """
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
 
 from . import backend, dtypes
 from .ops._util import scalar_type_name
-from .tensor import Tensor, _refuse_negative_strides, _require_grad_at_creation, _to_array
-
-# the module minigrad/tensor.py (``minigrad.tensor`` names the function), whose once-a-process
-# flag for the read-only numpy array warning asarray shares with from_numpy and as_tensor
-_tensor_module = sys.modules[Tensor.__module__]
+from .tensor import Tensor
+from ._data_conversion import _refuse_negative_strides, _to_array
+from . import _tensor_factories as _factories     # (its once-a-process read-only warning flag)
+from ._tensor_factories import _require_grad_at_creation
 
 __all__ = ["asarray", "frombuffer"]
 
@@ -84,9 +82,9 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
         array = _shareable(obj, dtype, device, copy)
         if (isinstance(obj, np.ndarray) and not obj.flags.writeable
                 and np.shares_memory(array, obj)):
-            if not _tensor_module._readonly_warned:
-                _tensor_module._warn_readonly_once()
-            array = _tensor_module.writable_alias_of(array)     # PyTorch writes through it
+            if not _factories._readonly_warned:
+                _factories._warn_readonly_once()
+            array = _factories.writable_alias_of(array)     # PyTorch writes through it
         result = Tensor._wrap(array)
     elif isinstance(obj, _BUFFER_TYPES):
         result = frombuffer(obj, dtype=dtypes.default_float() if dtype is None else dtype)
@@ -143,7 +141,7 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
         # the tensor gets a writable array on the same bytes
         if not _buffer_warned:
             _warn_readonly_buffer_once()
-        array = _tensor_module.writable_alias_of(array)
+        array = _factories.writable_alias_of(array)
     t = Tensor._wrap(array)
     if requires_grad:
         _require_grad_at_creation(t)

@@ -15,7 +15,9 @@ import numpy as np
 
 from . import backend, dtypes
 from .creation import zeros
-from .tensor import Tensor, _legacy_sizes, tensor
+from .tensor import Tensor
+from ._data_conversion import _legacy_sizes
+from ._tensor_factories import tensor
 
 __all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor",
            "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "BoolTensor", "is_legacy_type"]

@@ -10,7 +10,8 @@ from . import _sparse_csr as csr, _sparse_kernels as K, backend, creation, dtype
 from ._global_flags import warn_once
 from ._sparse_coo import _new
 from .autograd import Function, is_grad_enabled
-from .tensor import Tensor, _to_array
+from .tensor import Tensor
+from ._data_conversion import _to_array
 
 __all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_coo",
            "to_sparse_csr", "embedding_rows"]

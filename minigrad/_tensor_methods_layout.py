@@ -35,7 +35,8 @@ from . import _memory_format as mf
 from . import _tensor_input as TI
 from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
-from .tensor import Tensor, _COPY_CONSTRUCT, _parse_to, tensor
+from .tensor import Tensor, _parse_to
+from ._tensor_factories import _COPY_CONSTRUCT, tensor
 
 
 

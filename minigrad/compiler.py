@@ -14,7 +14,8 @@ import functools
 import numpy as np
 
 from .nn.modules.module import Module
-from .tensor import Tensor, from_numpy
+from .tensor import Tensor
+from ._tensor_factories import from_numpy
 
 __all__ = ["compile", "is_compiling", "is_dynamo_compiling", "is_exporting", "disable",
            "reset", "allow_in_graph", "assume_constant_result", "substitute_in_graph",

@@ -20,7 +20,8 @@ import numpy as np
 from . import backend, dtypes
 from .backend import check_pin_memory
 from . import _memory_format as mf
-from .tensor import Tensor, _require_grad_at_creation
+from .tensor import Tensor
+from ._tensor_factories import _require_grad_at_creation
 from ._grad_state import state as _GRAD
 from ._type_names import python_type_name
 

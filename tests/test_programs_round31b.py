@@ -41,9 +41,10 @@ view_as_real, a weight beside its .view(int32)), which PyTorch refuses; ``torch.
 first-class dimensions raise DimensionBindError naming them d0, d1, ..., and took a second
 ellipsis for a duplicate name.
 
-Not fixed here (files held by others; see the report): ``torch.tensor(1j)`` under a bfloat16
-default dtype gives complex64 where PyTorch has no complex dtype to pair with bfloat16 and
-refuses (its test is marked xfail until then); ``view_as_complex`` of a bfloat16 tensor
+``torch.tensor(1j)`` under a bfloat16 default dtype gave complex64 where PyTorch has no
+complex dtype to pair with bfloat16 and refuses.
+
+Not fixed here (files held by others; see the report): ``view_as_complex`` of a bfloat16 tensor
 fails inside numpy instead of PyTorch's RuntimeError; ``F.rms_norm`` (so nn.RMSNorm on
 bfloat16 activations with float32 weights) lacks PyTorch's once-a-process warning that a weight
 of another dtype cannot take the fused kernel; twenty Tensor methods (add, mul, matmul,
@@ -1358,16 +1359,11 @@ def test_module_to_a_real_dtype_warns_for_complex_parameters_and_buffers():
 
 
 
-_NEEDS_DATA_CONVERSION = pytest.mark.xfail(
-    reason="needs the change to minigrad/_data_conversion.py (another helper's new module) "
-           "this round's report describes", strict=False)
-
-
 @pytest.mark.parametrize("make", [
-    pytest.param(lambda L: L.tensor(1.5j), marks=_NEEDS_DATA_CONVERSION),
-    pytest.param(lambda L: L.tensor([1.0, 2j]), marks=_NEEDS_DATA_CONVERSION),
-    pytest.param(lambda L: L.as_tensor([1j]), marks=_NEEDS_DATA_CONVERSION),
-    pytest.param(lambda L: L.tensor([L.tensor(1.0), 1j]), marks=_NEEDS_DATA_CONVERSION),
+    pytest.param(lambda L: L.tensor(1.5j)),
+    pytest.param(lambda L: L.tensor([1.0, 2j])),
+    pytest.param(lambda L: L.as_tensor([1j])),
+    pytest.param(lambda L: L.tensor([L.tensor(1.0), 1j])),
     lambda L: L.tensor(1.5j, dtype=L.complex64),
     lambda L: L.ones(2).new_tensor([1j]), lambda L: L.ones(2, dtype=L.bfloat16) * 1j,
     lambda L: L.full((2,), 1j)],

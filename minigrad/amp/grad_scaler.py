@@ -20,7 +20,8 @@ import numpy as np
 from .. import backend
 from ..autograd import no_grad
 from ..dtypes import float32
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor
+from .._tensor_factories import tensor
 
 __all__ = ["GradScaler"]
 

@@ -14,7 +14,7 @@ node; the custom-Function path (``_function_ctx.py``) and ``ops/`` raise the sam
 from __future__ import annotations
 
 from .. import backend
-from ..tensor import InferenceCounter
+from .._tensor_base import InferenceCounter
 
 
 def _check_same_device(cls, inputs, arrays):

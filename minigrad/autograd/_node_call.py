@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .. import backend
 from ..dtypes import from_numpy_dtype
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor
+from .._data_conversion import _to_array
 from ._engine_checks import (_check_anomaly, _checked_hook_result, _checked_node_hook_result,
                              _expands_to)
 from ._function_ctx import _backward_ctx_style    # (importing it fills function's slots)

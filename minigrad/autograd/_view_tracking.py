@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 
 from .._checked_view import check_history
-from ..tensor import _INFERENCE
+from .._tensor_base import _INFERENCE
 from .grad_mode import _state
 
 _weakref = weakref.ref

@@ -65,7 +65,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._hooks import RemovableHandle
-from ..tensor import Tensor, InferenceCounter, _INFERENCE
+from ..tensor import Tensor
+from .._tensor_base import InferenceCounter, _INFERENCE
 from . import _forward_numerics  # its _quiet_pair, read as it is now
 from ._accumulate_grad import AccumulateGrad
 from ._forward_numerics import _BF16, _HALF, _extobj_contextvar, _quiet_enter, _reduced_forward

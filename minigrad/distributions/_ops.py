@@ -21,4 +21,5 @@ from ..ops.stacking import cat, stack  # noqa: F401
 from ..ops.pointwise_more import expm1, xlogy  # noqa: F401
 from ..ops.special_functions import digamma, erfinv, igamma, lgamma  # noqa: F401
 from ..ops.type_info import finfo  # noqa: F401
-from ..tensor import Size, Tensor, is_tensor, tensor  # noqa: F401
+from ..tensor import Size, Tensor
+from .._tensor_factories import is_tensor, tensor  # noqa: F401

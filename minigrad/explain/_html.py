@@ -26,7 +26,7 @@ from ._terminal import (MAX_INPUT, MAX_OUTPUTS, MAX_TERMS, _as_tensor, _numbers,
 from .._random_factories import manual_seed, randint
 from .._range_factories import arange
 from ..nn import functional as F
-from ..tensor import tensor
+from .._tensor_factories import tensor
 
 OPS = ("conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool2d")
 _CONV = ("conv1d", "conv2d", "conv_transpose2d")

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import backend
 from ..nn import functional as F
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor
+from .._tensor_factories import tensor
 
 __all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "output_size", "fmt",
            "MAX_OUTPUTS", "MAX_TERMS", "MAX_INPUT"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from ..creation import empty
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor
+from .._data_conversion import _to_array
 
 __all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer",
            "UninitializedTensorMixin", "is_lazy"]

@@ -23,7 +23,8 @@ from .. import _memory_format as mf, backend, dtypes, parallel
 from .._global_flags import is_warn_always_enabled
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import Tensor, tensor as _number_tensor
+from ..tensor import Tensor
+from .._tensor_factories import tensor as _number_tensor
 from .._argument_error import ArgumentError, argument_error
 from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors,
                     not_implemented_for, python_type_name, result_dtype, to_tensor_like)

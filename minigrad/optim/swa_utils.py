@@ -21,7 +21,8 @@ from .. import dtypes
 from ..autograd import no_grad
 from ..nn.modules.module import Module
 from ..nn.modules.normalization import _BatchNorm
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor
+from .._tensor_factories import tensor
 from ._lr_base import LRScheduler
 
 __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn",

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import backend, dtypes
 from .._random_factories import default_generator
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor
+from .._data_conversion import _to_array
 
 __all__ = ["assert_close", "assert_allclose", "make_tensor"]
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 import numpy as np
 
 from ....ops.stacking import stack
-from ....tensor import Tensor, tensor
+from ....tensor import Tensor
+from ...._tensor_factories import tensor
 
 __all__ = ["default_collate", "default_convert", "collate", "default_collate_fn_map",
            "collate_tensor_fn", "collate_numpy_array_fn", "collate_numpy_scalar_fn",

@@ -1,0 +1,120 @@
+"""The factories that make a tensor from data: ``tensor`` (always a copy), ``as_tensor`` and
+``from_numpy`` (sharing a numpy array's memory where they can), and ``is_tensor``."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import backend, dtypes
+from ._data_conversion import _to_array
+from .tensor import Tensor
+
+
+_COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use "
+                   "sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                   ".requires_grad_(True), rather than {}(sourceTensor).")
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False) -> Tensor:
+    """Make a tensor from data (nested lists, numbers, numpy arrays), copying the data.
+
+    Python floats give float32, ints int64, bools bool; a numpy array keeps its dtype.
+    ``pin_memory=True`` needs an accelerator (page-locked memory is for copies to one).
+    """
+    backend.check_pin_memory(pin_memory, "tensor", none_ok=False)   # (a bool only, here)
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning, stacklevel=2)
+        data = data.detach()._array
+    array = _to_array(data, dtype, device)
+    if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):
+        # the copy keeps a dense layout (Fortran order too); a broadcast one is row-major
+        array = dtypes.preserving_copy(array) if type(array) is np.ndarray else \
+            array.copy(order="K")
+    elif type(data) is np.ndarray and type(array) is np.ndarray and data.ndim > 1:
+        array = dtypes.preserving_copy(array, data)     # numpy's cast, laid out as PyTorch's
+    t = Tensor._wrap(array)
+    if requires_grad:
+        _require_grad_at_creation(t)
+    return t
+
+
+def _require_grad_at_creation(t):
+    """``requires_grad=True`` given to a factory function; a non-floating tensor is refused in
+    the factories' words (``requires_grad_()`` has its own)."""
+    if t._array.dtype.kind not in "fcV":
+        raise RuntimeError(f"Only Tensors of floating point and complex dtype can require "
+                           f"gradients (this tensor is {t.dtype})")
+    return t.requires_grad_(True)
+
+
+def as_tensor(data, *, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
+    if device is None and backend.default_is_meta:      # (set_default_device('meta'))
+        device = backend.meta
+    if isinstance(data, Tensor):
+        return data.to(*(a for a in (device, dtype) if a is not None))
+    array = _to_array(data, dtype, device)
+    if (isinstance(data, np.ndarray) and not data.flags.writeable and
+            np.shares_memory(array, data)):
+        if not _readonly_warned:
+            _warn_readonly_once()
+        array = writable_alias_of(array)
+    return Tensor._wrap(array)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with ``array``: writing to one changes the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    dtypes.from_numpy_dtype(array.dtype)
+    if array.flags.writeable:
+        return Tensor._wrap(_to_array(array))
+    if not _readonly_warned:
+        _warn_readonly_once()
+    return Tensor._wrap(writable_alias_of(_to_array(array)))
+
+
+_readonly_warned = False
+
+
+class _WritableMemory:
+    """The memory of the read-only array ``array`` offered to numpy as writable (numpy's
+    array interface with its read-only flag off); an array made from it keeps this object,
+    and so ``array`` and the memory under it, alive."""
+
+    def __init__(self, array):
+        self._array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
+
+
+def writable_alias_of(array):
+    """``array`` (a read-only numpy array) as a writable array on the same memory, as PyTorch
+    takes such memory (from_numpy, as_tensor, frombuffer of bytes: it warns, then writes
+    through).  An array whose elements share memory (a 0 stride, as np.broadcast_to gives)
+    stays read-only: PyTorch refuses writes into such a tensor in its own words."""
+    if array.flags.writeable or type(array) is not np.ndarray or any(
+            st == 0 and n > 1 for st, n in zip(array.strides, array.shape)):
+        return array
+    return np.asarray(_WritableMemory(array))
+
+
+def _warn_readonly_once():
+    """PyTorch's warning for from_numpy (or as_tensor) of a non-writable array, whose memory
+    the tensor would share, given once per process."""
+    global _readonly_warned
+    _readonly_warned = True
+    warnings.warn("The given NumPy array is not writable, and minigrad does not support "
+                  "non-writable tensors. This means writing to this tensor will result in "
+                  "undefined behavior. You may want to copy the array to protect its data or make "
+                  "it writable before converting it to a tensor. This type of warning will be "
+                  "suppressed for the rest of this program.", UserWarning, stacklevel=3)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
