@@ -22,12 +22,15 @@ class _State:
 state = _State()
 
 
-def warn_once(message, category=UserWarning, stacklevel=2):
+def warn_once(message, category=UserWarning, stacklevel=2, key=None):
     """``warnings.warn(message, category)`` the first time this message comes in this
-    process; nothing after that (PyTorch's C++ side keeps such a once-only flag)."""
-    if message in state.given and not state.always:
+    process; nothing after that (PyTorch's C++ side keeps such a once-only flag).  ``key``:
+    what counts as the same warning when its words vary (PyTorch's flag is per place in its
+    code: the first of a warning's variants is given, no other)."""
+    key = message if key is None else key
+    if key in state.given and not state.always:
         return
-    state.given.add(message)
+    state.given.add(key)
     warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 

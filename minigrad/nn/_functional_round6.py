@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _memory_format as mf, backend
+from .. import _memory_format as mf, backend, dtypes
+from .._warn_once import warn_once
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -60,6 +61,12 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
                            f"weight of shape {list(weight.shape)} and normalized_shape = "
                            f"{list(shape)}")
+    if weight is not None and weight._array.dtype != input._array.dtype:
+        # PyTorch's fused kernel takes one dtype; it says so once a process (its first pair)
+        warn_once(f"Mismatch dtype between input and weight: input dtype = "
+                  f"{dtypes.c_type_name(input._array.dtype)}, weight dtype = "
+                  f"{dtypes.c_type_name(weight._array.dtype)}, Cannot dispatch to fused "
+                  f"implementation.", stacklevel=3, key="rms_norm dtype mismatch")
     # float16 and bfloat16 are computed in float32 (the weight's product too) and rounded once
     # at the end, as PyTorch: x^2 overflows float16 from |x| = 256 on
     low = input._array.dtype.kind in "fV" and input._array.dtype.itemsize == 2

@@ -145,12 +145,10 @@ def view_as_complex(input):
     a = input._array
     if a.dtype == np.float16:
         raise _no_complex32("view_as_complex")
-    if a.dtype.kind not in "fV":
-        name = {"float16": "Half", "int64": "Long", "int32": "Int", "int16": "Short",
-                "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                "complex128": "ComplexDouble"}.get(a.dtype.name, a.dtype.name)
+    if a.dtype.kind != "f":            # (bfloat16 too: it has no complex partner)
         raise RuntimeError(f"view_as_complex is only supported for half, float and double "
-                           f"tensors, but got a tensor of scalar type: {name}")
+                           f"tensors, but got a tensor of scalar type: "
+                           f"{dtypes.scalar_type_name(a.dtype)}")
     if a.ndim == 0:
         raise RuntimeError("Input tensor must have one or more dimensions")
     if a.shape[-1] != 2:

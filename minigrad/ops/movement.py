@@ -415,10 +415,9 @@ class Unsqueeze(Reshape):
 def transpose(a, dim0, dim1):
     d0 = normalize_dim(dim0, check_tensor("transpose", a).ndim, arg="dim0")
     d1 = normalize_dim(dim1, a.ndim, arg="dim1")
-    if a.ndim == 0:
-        return a
-    axes = list(range(a.ndim))
-    axes[d0], axes[d1] = axes[d1], axes[d0]
+    axes = list(range(a.ndim))      # (a 0-d tensor: a new view of it, as PyTorch's)
+    if axes:
+        axes[d0], axes[d1] = axes[d1], axes[d0]
     return Transpose.apply(a, axes=tuple(axes))
 
 

@@ -112,10 +112,13 @@ def flip(a, *dims, **kwargs):
 
 def flip_dims(a, dims):
     """flip's work, ``dims`` a sequence of dims (ints, numpy or 0-d integer tensors)."""
-    axes = tuple(normalize_dim(d, a.ndim) for d in dims)
-    for i, ax in enumerate(axes):
-        if ax in axes[:i]:
+    axes = []
+    for d in dims:                  # wrapped in order: a repeat is found before a later bad dim
+        ax = normalize_dim(d, a.ndim)
+        if ax in axes:
             raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
+        axes.append(ax)
+    axes = tuple(axes)
     if a.ndim == 0:
         axes = ()                   # flipping a 0-d tensor along dim 0 or -1: a copy of it
     if axes and a._array.size:      # (a copy, or nothing to move, needs no kernel)
