@@ -107,6 +107,16 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
 
 
+def _reduced(per, reduction, input, target):
+    """The elementwise losses ``per`` (arrays) reduced as ``reduction`` says: laid out as the
+    inputs ("none"), their sum or their mean, in their own dtype."""
+    if reduction == "none":
+        return mf.pointwise_result(per, input, target)
+    if reduction == "sum":
+        return per.sum(dtype=per.dtype)
+    return _mean_array(per, tuple(range(per.ndim)), False, per.size)
+
+
 class MseLoss(Function):
     """mse_loss of an input and a target of one shape and one dtype (float32 or float64) as
     PyTorch's one node: (input - target)^2, reduced by ``reduction``.  Backward as PyTorch's
@@ -121,12 +131,7 @@ class MseLoss(Function):
         self.save_for_backward(input, target)
         self.reduction = reduction
         diff = input - target
-        squared = diff * diff
-        if reduction == "none":
-            return mf.pointwise_result(squared, input, target)
-        if reduction == "sum":
-            return squared.sum(dtype=squared.dtype)
-        return _mean_array(squared, tuple(range(squared.ndim)), False, squared.size)
+        return _reduced(diff * diff, reduction, input, target)
 
     def backward(self, g):
         input, target = self.saved_tensors
@@ -260,11 +265,7 @@ class _BandLoss(Function):
         self.reduction, self.width = reduction, width
         per = self.kernel.forward(self, input - target, **{self.width_name: width})
         self.saved_ = (input, target)   # (the kernel's forward saved d: keep the inputs)
-        if reduction == "none":
-            return mf.pointwise_result(per, input, target)
-        if reduction == "sum":
-            return per.sum(dtype=per.dtype)
-        return _mean_array(per, tuple(range(per.ndim)), False, per.size)
+        return _reduced(per, reduction, input, target)
 
     def backward(self, g):
         input, target = self.saved_tensors
