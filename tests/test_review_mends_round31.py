@@ -70,3 +70,26 @@ def test_rms_norm_weight_of_another_dtype_warns_once_with_its_first_pair():
     want = torch.nn.functional.rms_norm(torch.tensor(x), (3,), torch.ones(3))
     assert got.dtype == minigrad.float64
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("write", [
+    lambda L, v: v.exp_(), lambda L, v: v.sub_(1), lambda L, v: v.zero_(),
+    lambda L, v: v.mul_(2), lambda L, v: v.copy_(L.ones(0)), lambda L, v: v.fill_(1),
+    lambda L, v: v.add_(L.ones(0)),
+], ids=["exp_", "sub_", "zero_", "mul_", "copy_", "fill_", "add_"])
+def test_in_place_write_into_an_empty_view_of_a_leaf_is_refused(write):
+    """An empty view shares no memory with its base, but is its view: an in-place write into
+    it is refused where the base is a leaf that requires grad, as PyTorch refuses it; taken
+    under no_grad, on a non-leaf and on a plain tensor."""
+    outcome = []
+    for L in (minigrad, torch):
+        leaf = L.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError) as info:
+            write(L, leaf[:0])
+        with L.no_grad():
+            write(L, leaf[:0])
+        inner = L.ones(3, requires_grad=True) * 2
+        write(L, inner[:0])
+        write(L, L.ones(3)[1:1])
+        outcome.append((str(info.value), inner.requires_grad, inner.grad_fn is not None))
+    assert outcome[0] == outcome[1]

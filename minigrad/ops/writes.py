@@ -58,6 +58,13 @@ def apply_inplace(target, function, *others, **params):
         raise RuntimeError(refusal)
     check_view_meta(target)
     base = _real_base(target)
+    if base is None and not target._array.size and target._base is not None and \
+            target._base is not target:
+        base = target._base         # (an empty view shares no memory, but is a view still)
+        if base.grad_fn is None and (base._requires_grad or target._requires_grad):
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        base = None
     if base is not None:
         # as PyTorch: refused when the base is a leaf and it or the view requires grad (a
         # view of a plain tensor made a leaf that requires grad: ``a.view(2, 3)
