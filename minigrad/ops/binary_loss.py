@@ -19,14 +19,14 @@ from ..dtypes import reduced_float
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._bce_16bit import bce_16, bce_with_logits_16
-from ._util import (argument_error, broadcast_shape, ieee_errors, not_implemented_for,
-                    result_dtype, scalar_type_name)
+from ._util import (FLOAT32_64, argument_error, broadcast_shape, ieee_errors,
+                    not_implemented_for, result_dtype, scalar_type_name)
 from .elementary_functions import log, sigmoid
 from .elementwise import add, cast, div, mul, neg, sub
 from .relu_clamp import clamp
-from .loss import _check_reduction, _legacy_reduction, _no_grad_argument, _reduce
+from .loss import (REDUCTION_ENUM, _check_reduction, _legacy_reduction, _no_grad_argument,
+                   _reduce, reduce_array)
 from .plumbing import expand_to
-from .reduce import _mean_array
 
 
 class BinaryCrossEntropy(Function):
@@ -137,9 +137,7 @@ class _Reduced:
     def forward(self, x, y, *, reduction, **kwargs):
         per = super().forward(x, y, **kwargs)
         self.reduction, self.per_shape = reduction, per.shape
-        if reduction == "sum":
-            return per.sum(dtype=per.dtype)
-        return _mean_array(per, tuple(range(per.ndim)), False, per.size)
+        return reduce_array(per, reduction, x, y)
 
     def backward(self, g):
         count = math.prod(self.per_shape)
@@ -147,20 +145,14 @@ class _Reduced:
                                           self.per_shape))
 
 
-_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
-
-
 class BinaryCrossEntropyReduced(_Reduced, BinaryCrossEntropy):
     _node_name = "BinaryCrossEntropyBackward0"
-    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
+    saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction]}
 
 
 class BCEWithLogitsReduced(_Reduced, BCEWithLogits):
     _node_name = "BinaryCrossEntropyWithLogitsBackward0"
-    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+    saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction]}
 
 
 def _fits_input(t, input, name, what):
@@ -271,7 +263,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if reduced_float(a.dtype) and type(a) is np.ndarray:
         # float16 / bfloat16: rounded where PyTorch's kernel rounds (_bce_16bit)
         return bce_16(input, target, w, reduction)
-    if reduction != "none" and a.dtype in _FLOATS:
+    if reduction != "none" and a.dtype in FLOAT32_64:
         # one node over input and target, as PyTorch's
         return BinaryCrossEntropyReduced.apply(input, target, weight=w, reduction=reduction)
     return _reduce(BinaryCrossEntropy.apply(input, target, weight=w), reduction,
@@ -300,7 +292,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             type(input._array) is np.ndarray:
         # float16 / bfloat16: rounded step by step as PyTorch's composition (_bce_16bit)
         return bce_with_logits_16(input, target, w, pw, reduction)
-    if reduction != "none" and dtype in _FLOATS and \
+    if reduction != "none" and dtype in FLOAT32_64 and \
             input._array.dtype == target._array.dtype == dtype:
         # one node over input and target, as PyTorch's
         return BCEWithLogitsReduced.apply(input, target, weight=w, pos_weight=pw,

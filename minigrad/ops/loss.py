@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .. import _autocast_state, backend, dtypes
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
@@ -37,7 +37,7 @@ from .elementwise import mul
 from .pointwise_select import where
 from .movement import permute, reshape
 from .plumbing import reshape_to
-from .reduce import Mean, Sum, sum as reduce_sum
+from .reduce import Mean, Sum, _mean_array, sum as reduce_sum
 from .softmax import log_softmax
 from . import _class_loss_16bit as half16
 from ._cross_entropy_rows import (CrossEntropyGrad, coefficients, cross_entropy_grad_into,
@@ -465,6 +465,20 @@ def _no_grad_argument(t, arg, name):
     if t.requires_grad:
         raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument "
                            f"'{arg}'. This input cannot have requires_grad True.")
+
+
+# PyTorch's numbering of the reductions (a loss node's ``_saved_reduction``)
+REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
+
+
+def reduce_array(per, reduction, input, target):
+    """A loss node's elementwise losses ``per`` (an array) reduced as ``reduction`` says:
+    laid out as the inputs ("none"), their sum or their mean, in their own dtype."""
+    if reduction == "none":
+        return mf.pointwise_result(per, input, target)
+    if reduction == "sum":
+        return per.sum(dtype=per.dtype)
+    return _mean_array(per, tuple(range(per.ndim)), False, per.size)
 
 
 def _reduce(loss, reduction, node=None):

@@ -22,20 +22,17 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
-
-from .. import _autocast_state, _memory_format as mf, backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import broadcast_shape, not_implemented_for, result_dtype
+from ._util import FLOAT32_64, broadcast_shape, not_implemented_for, result_dtype
 from .compare import sign
 from .elementwise import Mul, cast, mul
-from .loss import _check_reduction, _legacy_reduction, _reduce
+from .loss import REDUCTION_ENUM, _check_reduction, _legacy_reduction, _reduce, reduce_array
 from .pointwise_select import where
 from .plumbing import expand_to
-from .reduce import _mean_array
 
 
 def _warn_target_size(input, target, stacklevel=3):
@@ -89,7 +86,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if dtype.kind not in "fV":
         raise not_implemented_for("mse_cpu", dtype)
     if isinstance(input, Tensor) and isinstance(target, Tensor) and \
-            input._array.dtype == target._array.dtype and dtype in _FLOATS and \
+            input._array.dtype == target._array.dtype and dtype in FLOAT32_64 and \
             tuple(input.shape) == tuple(target.shape) and input.layout == target.layout:
         # the common case in one node, whose next_functions are the input's and the
         # target's nodes, as PyTorch's (the blitz prints loss.grad_fn.next_functions)
@@ -103,18 +100,6 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 _MSE_NODE = "MseLossBackward0"
 _MSE_SQUARE = Mul.renamed(_MSE_NODE)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
-
-
-def _reduced(per, reduction, input, target):
-    """The elementwise losses ``per`` (arrays) reduced as ``reduction`` says: laid out as the
-    inputs ("none"), their sum or their mean, in their own dtype."""
-    if reduction == "none":
-        return mf.pointwise_result(per, input, target)
-    if reduction == "sum":
-        return per.sum(dtype=per.dtype)
-    return _mean_array(per, tuple(range(per.ndim)), False, per.size)
 
 
 class MseLoss(Function):
@@ -125,13 +110,13 @@ class MseLoss(Function):
     a graph is recorded, so that it can be differentiated again."""
     _node_name = _MSE_NODE
     saved_names = ("self", "target")
-    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction]}
+    saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction]}
 
     def forward(self, input, target, *, reduction):
         self.save_for_backward(input, target)
         self.reduction = reduction
         diff = input - target
-        return _reduced(diff * diff, reduction, input, target)
+        return reduce_array(diff * diff, reduction, input, target)
 
     def backward(self, g):
         input, target = self.saved_tensors
@@ -181,9 +166,18 @@ class SmoothL1(Function):
     """d (any shape) -> smooth_l1(d) elementwise (see the module docstring); beta > 0."""
 
     def forward(self, d, *, beta):
-        xp = backend.xp_of(d)
         self.beta = beta
         self.save_for_backward(d)
+        return self.value(d, beta)
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        return self.slope(d, g, self.beta)
+
+    @staticmethod
+    def value(d, beta):
+        """smooth_l1 of the array d."""
+        xp = backend.xp_of(d)
         size = xp.abs(d)
         near = ~(size >= beta)                  # (a NaN d counts as near)
         # 0.5 z z / beta, in the order PyTorch's kernel rounds it, in one scratch array
@@ -193,22 +187,13 @@ class SmoothL1(Function):
         size -= 0.5 * beta
         return xp.where(near, quad, size).astype(d.dtype, copy=False)
 
-    def backward(self, g):
-        d, = self.saved_tensors
-        xp = backend.xp_of(d._array)
-        if not is_grad_enabled():               # nothing recorded: on the arrays
-            # d / beta inside the band, sign(d) outside: the quotient clipped to [-1, 1]
-            # (the same numbers: it is +-1 exactly on the band's edge, NaN stays NaN)
-            slope = xp.divide(d._array, self.beta, out=xp.empty_like(d._array))
-            return Tensor._wrap(g._array * xp.clip(slope, -1, 1, out=slope))
-        near = ~(xp.abs(d._array) >= self.beta)
-        return g * where(Tensor._wrap(near), d / self.beta, sign(d))
-
     @staticmethod
     def slope(d, g, beta):
         """g times the derivative at d (Tensors of one shape): ops when recording."""
         xp = backend.xp_of(d._array)
-        if not is_grad_enabled():
+        if not is_grad_enabled():               # nothing recorded: on the arrays
+            # d / beta inside the band, sign(d) outside: the quotient clipped to [-1, 1]
+            # (the same numbers: it is +-1 exactly on the band's edge, NaN stays NaN)
             slope = xp.divide(d._array, beta, out=xp.empty_like(d._array))
             return Tensor._wrap(g._array * xp.clip(slope, -1, 1, out=slope))
         near = ~(xp.abs(d._array) >= beta)
@@ -219,9 +204,18 @@ class Huber(Function):
     """d (any shape) -> huber(d) elementwise (see the module docstring); delta > 0."""
 
     def forward(self, d, *, delta):
-        xp = backend.xp_of(d)
         self.delta = delta
         self.save_for_backward(d)
+        return self.value(d, delta)
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        return self.slope(d, g, self.delta)
+
+    @staticmethod
+    def value(d, delta):
+        """huber of the array d."""
+        xp = backend.xp_of(d)
         size = xp.abs(d)
         near = ~(size >= delta)
         quad = xp.multiply(size, 0.5)
@@ -230,20 +224,12 @@ class Huber(Function):
         size *= delta
         return xp.where(near, quad, size).astype(d.dtype, copy=False)
 
-    def backward(self, g):
-        d, = self.saved_tensors
-        xp = backend.xp_of(d._array)
-        if not is_grad_enabled():               # nothing recorded: on the arrays
-            # d inside the band, delta sign(d) outside: d clipped to [-delta, delta]
-            return Tensor._wrap(g._array * xp.clip(d._array, -self.delta, self.delta))
-        near = ~(xp.abs(d._array) >= self.delta)
-        return g * where(Tensor._wrap(near), d, self.delta * sign(d))
-
     @staticmethod
     def slope(d, g, delta):
         """g times the derivative at d (Tensors of one shape): ops when recording."""
         xp = backend.xp_of(d._array)
-        if not is_grad_enabled():
+        if not is_grad_enabled():               # nothing recorded: on the arrays
+            # d inside the band, delta sign(d) outside: d clipped to [-delta, delta]
             return Tensor._wrap(g._array * xp.clip(d._array, -delta, delta))
         near = ~(xp.abs(d._array) >= delta)
         return g * where(Tensor._wrap(near), d, delta * sign(d))
@@ -257,15 +243,12 @@ class _BandLoss(Function):
     'mean', 1 otherwise) goes to the input and, negated, to the target.  Its next_functions
     are then the input's and target's nodes, as PyTorch's."""
     kernel = None
-    width_name = None
     saved_names = ("self", "target")
 
     def forward(self, input, target, *, reduction, width):
         self.save_for_backward(input, target)
         self.reduction, self.width = reduction, width
-        per = self.kernel.forward(self, input - target, **{self.width_name: width})
-        self.saved_ = (input, target)   # (the kernel's forward saved d: keep the inputs)
-        return _reduced(per, reduction, input, target)
+        return reduce_array(self.kernel.value(input - target, width), reduction, input, target)
 
     def backward(self, g):
         input, target = self.saved_tensors
@@ -283,15 +266,15 @@ class _BandLoss(Function):
 
 class SmoothL1Loss(_BandLoss):
     _node_name = "SmoothL1LossBackward0"
-    kernel, width_name = SmoothL1, "beta"
-    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction],
+    kernel = SmoothL1
+    saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction],
                     "beta": "width"}
 
 
 class HuberLoss(_BandLoss):
     _node_name = "HuberLossBackward0"
-    kernel, width_name = Huber, "delta"
-    saved_fields = {"reduction": lambda node: _REDUCTION_ENUM[node.reduction],
+    kernel = Huber
+    saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction],
                     "delta": "width"}
 
 
@@ -299,9 +282,9 @@ def fused_band_loss(input, target, reduction, width, huber):
     """``HuberLoss`` (huber) or ``SmoothL1Loss`` of input and target where they qualify (one
     shape, one float32/float64 dtype, strided), else None: the caller composes the loss."""
     if isinstance(input, Tensor) and isinstance(target, Tensor) and \
-            input._array.dtype == target._array.dtype and input._array.dtype in _FLOATS and \
+            input._array.dtype == target._array.dtype and input._array.dtype in FLOAT32_64 and \
             tuple(input.shape) == tuple(target.shape) and input.layout == target.layout and \
-            reduction in _REDUCTION_ENUM:
+            reduction in REDUCTION_ENUM:
         return (HuberLoss if huber else SmoothL1Loss).apply(
             input, target, reduction=reduction, width=float(width))
     return None
