@@ -205,6 +205,17 @@ def c_type_name(np_dtype) -> str:
     return _C_TYPE.get(name, name)
 
 
+# the integer types as the compiler's type names spell them, which the messages that print a
+# C++ type by its typeid give (histogramdd's dtype checks: "long int", "unsigned char")
+_TYPEID = {"int64": "long int", "int16": "short int", "int8": "signed char",
+           "uint8": "unsigned char"}
+
+
+def typeid_name(np_dtype) -> str:
+    """The name a C++ type's typeid gives a dtype: 'long int', 'float', 'c10::Half'."""
+    return _TYPEID.get(np.dtype(np_dtype).name) or c_type_name(np_dtype)
+
+
 def number_for(value, np_dtype, half_checked=False):
     """A Python number written into a tensor of ``np_dtype`` (``full``, ``fill_``, ``x[i] =
     v``), checked as PyTorch converts it: an int must fit the type (an unsigned one also takes

@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, return_types
+from .. import backend, dtypes, return_types
 from ..tensor import Tensor
 from ._util import not_implemented_for
 
 HistogramResult = return_types.make("histogram", ["hist", "bin_edges"])
 
-_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-            "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-            "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-            "bool": "bool", "complex64": "c10::complex<float>",
-            "complex128": "c10::complex<double>"}
 _KERNEL_TYPES = ("float32", "float64", "float16", "bfloat16")
 _SIGNATURES = (" * (Tensor input, Tensor bins, *, Tensor weight = None, bool density = False, "
                "tuple of Tensors out = None)\n * (Tensor input, int bins = 100, *, tuple of "
                "floats range = None, Tensor weight = None, bool density = False, tuple of "
                "Tensors out = None)\n")
-
-
-def _c_name(np_dtype):
-    return _C_NAMES.get(str(np_dtype), str(np_dtype))
 
 
 def _upper_bound(edges, x):
@@ -64,8 +55,8 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
                                f"got {edges.ndim} dimensions in the bins tensor for dimension 0")
         if edges.dtype != a.dtype:
             raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
-                               f"the same dtype, but got input with dtype {_c_name(a.dtype)} "
-                               f"and bins for dimension 0 with dtype {_c_name(edges.dtype)}")
+                               f"the same dtype, but got input with dtype {dtypes.typeid_name(a.dtype)} "
+                               f"and bins for dimension 0 with dtype {dtypes.typeid_name(edges.dtype)}")
         if edges.size == 0:
             raise RuntimeError("torch.histogramdd: bins tensor should have at least 1 element, "
                                "but got 0 elements in the bins tensor for dimension 0")
@@ -97,7 +88,7 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
         if w.dtype != a.dtype:
             raise RuntimeError(f"torch.histogramdd: if weight tensor is provided, input tensor "
                                f"and weight tensor should have the same dtype, but got "
-                               f"input({_c_name(a.dtype)}), and weight({_c_name(w.dtype)})")
+                               f"input({dtypes.typeid_name(a.dtype)}), and weight({dtypes.typeid_name(w.dtype)})")
         if w.size != a.size:
             raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should have "
                                f"the same shape as the input tensor excluding its innermost "

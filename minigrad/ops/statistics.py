@@ -271,8 +271,6 @@ def histc(input, bins=100, min=0, max=0):
             a.dtype.kind == "c" and given[0] == given[1] and a.size else "histogram_cpu"
         raise NotImplementedError(f"\"{kernel}\" not implemented for "
                                   f"'{scalar_type_name(a.dtype)}'")
-    if bins <= 0:
-        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     xp = backend.xp_of(a)
     lo, hi = float(min), float(max)
     from_data = lo == hi and a.size
