@@ -55,8 +55,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
                                f"got {edges.ndim} dimensions in the bins tensor for dimension 0")
         if edges.dtype != a.dtype:
             raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have "
-                               f"the same dtype, but got input with dtype {dtypes.typeid_name(a.dtype)} "
-                               f"and bins for dimension 0 with dtype {dtypes.typeid_name(edges.dtype)}")
+                               f"the same dtype, but got input with dtype "
+                               f"{dtypes.typeid_name(a.dtype)} and bins for dimension 0 with "
+                               f"dtype {dtypes.typeid_name(edges.dtype)}")
         if edges.size == 0:
             raise RuntimeError("torch.histogramdd: bins tensor should have at least 1 element, "
                                "but got 0 elements in the bins tensor for dimension 0")
@@ -88,7 +89,8 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
         if w.dtype != a.dtype:
             raise RuntimeError(f"torch.histogramdd: if weight tensor is provided, input tensor "
                                f"and weight tensor should have the same dtype, but got "
-                               f"input({dtypes.typeid_name(a.dtype)}), and weight({dtypes.typeid_name(w.dtype)})")
+                               f"input({dtypes.typeid_name(a.dtype)}), and "
+                               f"weight({dtypes.typeid_name(w.dtype)})")
         if w.size != a.size:
             raise RuntimeError(f"torch.histogramdd: if weight tensor is provided it should have "
                                f"the same shape as the input tensor excluding its innermost "

@@ -26,7 +26,8 @@ from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
-from ._util import argument_error, check_fill_value, not_implemented_for, python_type_name
+from ._util import (along, argument_error, check_fill_value, not_implemented_for,
+                    python_type_name)
 from .movement import clone, keep_channels_last
 from .pointwise_select import _input_on_graph
 from .scatter_gather import IndexAdd, IndexSelect
@@ -226,12 +227,6 @@ def _mirror_fits(input, pad, mode):
     return True
 
 
-def _along(ndim, d, index):
-    sel = [slice(None)] * ndim
-    sel[d] = index
-    return tuple(sel)
-
-
 def _flipped(lo, hi):
     """slice(hi - 1, lo - 1, -1) (positions hi - 1 down to lo) without a negative stop."""
     return slice(hi - 1, lo - 1 if lo else None, -1)
@@ -242,7 +237,8 @@ class MirrorPad(Function):
     ``_mirror_fits`` takes): forward writes the input into the middle of the result and copies
     each border from the result itself, one dim after the other; the plain backward folds each
     border of the gradient back onto the positions it was copied from (a flipped slice added,
-    reflect; the border's copies summed onto the edge, replicate), dim by dim from the outermost, as the ``PadSelect``
+    reflect; the border's copies summed onto the edge, replicate), dim by dim from the
+    outermost, as the ``PadSelect``
     chain's index-adds do. Under create_graph its backward is that chain's differentiable
     formula (``IndexAdd`` per dim, then ``ListedOnInput``)."""
     complex_ok = True             # copies and adds: right as written
@@ -305,22 +301,21 @@ def _fold(ga, dims, reflect):
         # + 0: a -0.0 becomes the +0.0 that a sum from zero gives; the result row-major
         return xp.add(ga, 0, out=xp.empty(ga.shape, dtype=ga.dtype))
     d, lo, hi = dims[-1]
-    ndim = ga.ndim
     n = ga.shape[d] - lo - hi
-    out = _fold(ga[_along(ndim, d, slice(lo, lo + n))], dims[:-1], reflect)
+    out = _fold(ga[along(d, slice(lo, lo + n))], dims[:-1], reflect)
     if lo:
-        part = _fold(ga[_along(ndim, d, slice(0, lo))], dims[:-1], reflect)
+        part = _fold(ga[along(d, slice(0, lo))], dims[:-1], reflect)
         if reflect:
-            out[_along(ndim, d, slice(1, lo + 1))] += part[_along(ndim, d, slice(None, None, -1))]
+            out[along(d, slice(1, lo + 1))] += part[along(d, slice(None, None, -1))]
         else:
-            _edge_add(out[_along(ndim, d, slice(0, 1))], part, d, True)
+            _edge_add(out[along(d, slice(0, 1))], part, d, True)
     if hi:
-        part = _fold(ga[_along(ndim, d, slice(lo + n, lo + n + hi))], dims[:-1], reflect)
+        part = _fold(ga[along(d, slice(lo + n, lo + n + hi))], dims[:-1], reflect)
         if reflect:
-            out[_along(ndim, d, slice(n - 1 - hi, n - 1))] += \
-                part[_along(ndim, d, slice(None, None, -1))]
+            out[along(d, slice(n - 1 - hi, n - 1))] += \
+                part[along(d, slice(None, None, -1))]
         else:
-            _edge_add(out[_along(ndim, d, slice(n - 1, n))], part, d, False)
+            _edge_add(out[along(d, slice(n - 1, n))], part, d, False)
     return out
 
 
@@ -336,7 +331,7 @@ def _edge_add(edge, part, d, before):
         return
     xp = backend.xp_of(part)
     wide = xp.complex128 if part.dtype.kind == "c" else xp.float64
-    copies = [part[_along(part.ndim, d, slice(j, j + 1))] for j in range(w)]
+    copies = [part[along(d, slice(j, j + 1))] for j in range(w)]
     terms = copies + [edge] if before else [edge] + copies
     acc = xp.add(terms[0], 0, dtype=wide)
     for t in terms[1:]:
