@@ -152,12 +152,6 @@ def _lone_mask(idx):
     return len(arrays) == 1 and arrays[0].dtype.kind == "b" and arrays[0].ndim > 0
 
 
-def _rewarn(held):
-    """Give again the warnings ``catch_warnings(record=True)`` held back."""
-    for w in held:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -186,14 +180,15 @@ def setitem(a, index, value):
         setitem(rewritten[0], rewritten[1], value)      # written through the new dims' view
         return a
     one_value = not isinstance(value, Tensor) or value._array.size == 1
-    with warnings.catch_warnings(record=True) as held:
-        # one value through a uint8 mask is PyTorch's masked_fill_ (refused below, after the
-        # mask's shape), which gives no deprecation warning
-        warnings.simplefilter("always")
-        idx, basic, _ = _array_index(index, a)
     byte_fill = one_value and _lone_byte_mask(index)
-    if not byte_fill:
-        _rewarn(held)
+    if byte_fill:
+        # one value through a uint8 mask is PyTorch's masked_fill_ (refused below, after the
+        # mask's shape), which gives no deprecation warning: the index's held back
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idx, basic, _ = _array_index(index, a)
+    else:
+        idx, basic, _ = _array_index(index, a)
     if not basic:
         _check_masks(idx, a)
         if a._array.dtype in dtypes.BAREBONES_UNSIGNED:
