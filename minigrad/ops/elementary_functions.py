@@ -22,6 +22,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64 as _FLOATS, ieee, torch_sign
 from .elementwise import add, cast, div, mul, neg, sub
+from ._slope_blocks import BLOCK, cos_slope, sigmoid_slope, sin_slope, slope_times, tanh_slope
 from .plumbing import cast_to, conj_of
 from .pointwise_select import _piecewise_grad, where
 
@@ -124,7 +125,8 @@ class Sin(Function):
 
     def backward(self, g):
         a, = self.saved_tensors        # cos(a)
-        return mul(g, conj_of(cos(a)))
+        fast = slope_times(g, a, sin_slope)
+        return fast if fast is not None else mul(g, conj_of(cos(a)))
 
 
 class Cos(Function):
@@ -138,7 +140,8 @@ class Cos(Function):
 
     def backward(self, g):
         a, = self.saved_tensors        # -sin(a)
-        return mul(neg(g), conj_of(sin(a)))
+        fast = slope_times(g, a, cos_slope)
+        return fast if fast is not None else mul(neg(g), conj_of(sin(a)))
 
 
 class Tanh(Function):
@@ -153,10 +156,11 @@ class Tanh(Function):
 
     def backward(self, g):
         out, = self.saved_tensors      # 1 - tanh^2, from the output
-        return mul(g, conj_of(sub(1, mul(out, out))))
+        fast = slope_times(g, out, tanh_slope)
+        return fast if fast is not None else mul(g, conj_of(sub(1, mul(out, out))))
 
 
-_SIGMOID_BLOCK = 1 << 16      # numbers per block: its temporaries stay in cache
+_SIGMOID_BLOCK = BLOCK
 
 
 def _sigmoid_blocks(x, out):
@@ -178,18 +182,6 @@ def sigmoid_array(a):
     out = np.empty(a.shape, a.dtype)
     parallel.map_pieces(_sigmoid_blocks, np.ascontiguousarray(a).reshape(-1), out.reshape(-1))
     return out
-
-
-def _sigmoid_slope_blocks(s, g, out):
-    """out = g (s (1 - s)) for 1-D numpy s (sigmoid's result) and g, block by block: the
-    backward's ops in one pass over cache-sized blocks (silent, as the ops: 0 * inf is NaN
-    here as there; a worker thread has numpy's default warnings, not the caller's setting)."""
-    with np.errstate(all="ignore"):
-        for b in range(0, s.size, _SIGMOID_BLOCK):
-            sb, ob = s[b:b + _SIGMOID_BLOCK], out[b:b + _SIGMOID_BLOCK]
-            np.subtract(1, sb, out=ob)
-            ob *= sb
-            ob *= g[b:b + _SIGMOID_BLOCK]
 
 
 def dense_order(a):
@@ -259,14 +251,8 @@ class Sigmoid(Function):
             s = dtypes.astype(dtypes.astype(s, ga.dtype), np.float32)
             slope = dtypes.astype(ga, np.float32) * (1 - s) * s
             return Tensor._wrap(dtypes.astype(slope, ga.dtype))
-        if not is_grad_enabled() and type(s) is np.ndarray and type(ga) is np.ndarray and \
-                s.dtype in _FLOATS and ga.dtype == s.dtype and s.shape == ga.shape and \
-                s.flags.c_contiguous and ga.flags.c_contiguous:
-            slope = np.empty_like(s)
-            parallel.map_pieces(_sigmoid_slope_blocks, s.reshape(-1), ga.reshape(-1),
-                                slope.reshape(-1))
-            return Tensor._wrap(slope)
-        return mul(g, conj_of(mul(out, sub(1, out))))
+        fast = slope_times(g, out, sigmoid_slope)
+        return fast if fast is not None else mul(g, conj_of(mul(out, sub(1, out))))
 
 
 # ----------------------------------------------------------------------------------------------
