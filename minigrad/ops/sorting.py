@@ -152,27 +152,37 @@ def _top_order(a, k, dim, largest):
     partitioning: a (..., n, ...) -> (..., k, ...) int, or None where the full sort is used
     instead (cupy, few or many of n wanted, NaN present, not a number dtype).
 
-    The k-th best key splits the dim: every strictly better element is kept, then the tied
-    ones in index order until k are kept (as the stable sort keeps them); the kept ones, in
-    index order, are then sorted stably by key, so ties keep that order too."""
+    The k-th best value v splits each row: the elements at least as good as v are kept --
+    exactly k unless ties of v reach past the k-th place; then the strictly better ones
+    and the first tied ones in index order (as the stable sort keeps them).  The kept
+    ones, in index order, are then sorted stably by value, so ties keep that order too::
+
+        x (..., n) --partition--> v (..., 1) --x >= v--> keep (..., n) --> pos (..., k)
+    """
     n = a.shape[dim]
     if type(a) is not np.ndarray or a.dtype.kind not in "fiu" or k == 0 or \
             k * _TOP_FRACTION > n or n < _TOP_MIN_SIZE or a.size == 0:
         return None
-    if a.dtype.kind == "f" and np.isnan(a).any():
+    x = np.moveaxis(a, dim, -1)
+    j = n - k if largest else k - 1            # the k-th best's place in ascending order
+    part = np.partition(x, j, axis=-1)
+    if a.dtype.kind == "f" and np.isnan(part[..., -1]).any():   # (NaN goes to the end)
         return None
-    # smaller key is better: -x for the largest (exact for floats), ~x = -x - 1 for integers
-    key = a if not largest else -a if a.dtype.kind == "f" else ~a
-    key = np.moveaxis(key, dim, -1)
-    kth = np.partition(key, k - 1, axis=-1)[..., k - 1:k]
-    keep = key < kth
-    tied = key == kth
-    need = k - np.count_nonzero(keep, axis=-1, keepdims=True)
-    if (np.count_nonzero(tied, axis=-1, keepdims=True) != need).any():
-        tied &= np.cumsum(tied, axis=-1) <= need          # the first ``need`` ties only
-    keep |= tied
-    pos = (np.flatnonzero(keep) % n).reshape(key.shape[:-1] + (k,))   # k per row, in order
-    sub = np.argsort(np.take_along_axis(key, pos, axis=-1), axis=-1, kind="stable")
+    v = part[..., j:j + 1]
+    del part
+    keep = x >= v if largest else x <= v
+    if (np.count_nonzero(keep, axis=-1) != k).any():   # ties of v past the k-th place
+        better = x > v if largest else x < v
+        need = k - np.count_nonzero(better, axis=-1, keepdims=True)
+        keep &= ~better                                  # the ties of v ...
+        keep &= np.cumsum(keep, axis=-1) <= need         # ... the first ``need`` of them
+        keep |= better
+    pos = (np.flatnonzero(keep) % n).reshape(x.shape[:-1] + (k,))   # k per row, in order
+    kept = np.take_along_axis(x, pos, axis=-1)
+    # best first, ties in index order: a stable sort of the key (-x exact for floats,
+    # ~x = -x - 1 for integers, where -x of the most negative one would wrap)
+    key = kept if not largest else -kept if a.dtype.kind == "f" else ~kept
+    sub = np.argsort(key, axis=-1, kind="stable")
     return np.moveaxis(np.take_along_axis(pos, sub, axis=-1), -1, dim)
 
 
