@@ -88,7 +88,10 @@ from . import profiler  # noqa: E402,F401  (torch.profiler)
 from . import explain, viz  # noqa
 from . import sparse  # noqa: E402,F401  (torch.sparse: mm, addmm, sum)
 from ._sparse_coo import spmm  # noqa: E402,F401
+from .sparse import _hspmm as hspmm  # noqa: E402,F401
 from ._sparse_factories import sparse_coo_tensor, sparse_csr_tensor  # noqa: E402,F401
+from ._sparse_factories import (  # noqa: E402,F401  (torch_geometric's index2ptr uses them)
+    _convert_indices_from_coo_to_csr, _convert_indices_from_csr_to_coo)
 # round 7 (part C): torch-level constants, nn forms with aten signatures, windows, settings
 from math import e, inf, nan, pi  # noqa: E402,F401
 newaxis = None

@@ -1,6 +1,8 @@
 """The makers of sparse tensors: ``sparse_coo_tensor``, ``sparse_csr_tensor``,
-``Tensor.to_sparse``/``to_sparse_csr``, ``zeros``/``empty``/``zeros_like`` with
-``layout=sparse_coo``, and the sparse gradient of ``embedding(..., sparse=True)``. The
+``Tensor.to_sparse``/``to_sparse_csr``, ``Tensor.sparse_mask``, ``zeros``/``empty``/``zeros_like``
+with ``layout=sparse_coo``, the sparse gradient of ``embedding(..., sparse=True)``, and the
+index conversions ``_convert_indices_from_coo_to_csr`` / ``_csr_to_coo`` (graph libraries turn
+sorted row indices into row pointers with them). The
 tensors themselves are in ``_sparse_coo.py`` and ``_sparse_csr.py``."""
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from . import _sparse_csr as csr, _sparse_kernels as K, backend, creation, dtype
 from ._global_flags import warn_once
 from ._sparse_coo import _new
 from .autograd import Function, is_grad_enabled
+from .autograd._node_names import rename_node
 from .tensor import Tensor
 from ._data_conversion import _to_array
 
 __all__ = ["sparse_coo_tensor", "sparse_csr_tensor", "to_sparse", "to_sparse_coo",
-           "to_sparse_csr", "embedding_rows"]
+           "to_sparse_csr", "sparse_mask", "embedding_rows", "_convert_indices_from_coo_to_csr",
+           "_convert_indices_from_csr_to_coo"]
 
 
 def _values(values, dtype, device):
@@ -290,6 +294,52 @@ def _dense_to_csr(self, dense_dim, name):
     crow = np.zeros(a.shape[0] + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=a.shape[0]), out=crow[1:])
     return csr._new(crow, cols.astype(np.int64), csr.ToSparseCsr.apply(self, at=at), a.shape)
+
+
+def sparse_mask(self, mask):
+    """``self``'s entries at the positions a sparse ``mask`` specifies, as a sparse tensor of
+    the mask's layout and pattern (its indices as they are, repeats and order kept; a hybrid
+    COO mask takes whole dense rows); the values are gathered from ``self`` differentiably."""
+    if not isinstance(mask, Tensor) or not (mask.is_sparse or mask.is_sparse_csr):
+        raise NotImplementedError("Could not run 'aten::sparse_mask' with arguments from the "
+                                  "'CPU' backend: the mask must be a sparse tensor")
+    if tuple(self.shape) != tuple(mask.shape):
+        raise RuntimeError(f"sparse_mask(): operands have incompatible sizes; self has size "
+                           f"{list(self.shape)} but mask has size {list(mask.shape)}")
+    dense = self.to_dense() if self.is_sparse or self.is_sparse_csr else self
+    if mask.is_sparse_csr:
+        values = dense[Tensor._wrap(mask._rows), Tensor._wrap(mask._col)]
+        return csr._new(mask._crow.copy(), mask._col.copy(),
+                        rename_node(values, "SparseMaskBackward0"), mask.shape)
+    idx = np.asarray(mask._idx, dtype=np.int64)
+    values = dense[tuple(Tensor._wrap(row) for row in idx)]
+    return _new(idx.copy(), rename_node(values, "SparseMaskBackward0"), mask.shape, mask._coal)
+
+
+def _index_dtype(out_int32):
+    return dtypes.int32 if out_int32 else dtypes.int64
+
+
+def _convert_indices_from_coo_to_csr(input, size, *, out_int32=False, out=None):
+    """The row pointers (``size + 1`` of them) of a CSR matrix whose sorted COO row indices
+    are ``input``: entry i counts the indices below i."""
+    rows = np.asarray(input.detach().cpu().numpy()).reshape(-1)
+    crow = np.searchsorted(rows, np.arange(int(size) + 1), side="left")
+    result = Tensor._wrap(crow.astype(_index_dtype(out_int32).np))
+    if out is not None:
+        return out.resize_(result.shape).copy_(result)
+    return result
+
+
+def _convert_indices_from_csr_to_coo(crow_indices, col_indices, *, out_int32=False,
+                                     transpose=False):
+    """The (2, nnz) COO indices of a CSR matrix: each row repeated over its entries, then the
+    columns (the two rows swapped when ``transpose``)."""
+    crow = np.asarray(crow_indices.detach().cpu().numpy()).astype(np.int64)
+    col = np.asarray(col_indices.detach().cpu().numpy()).astype(np.int64)
+    rows = np.repeat(np.arange(crow.size - 1, dtype=np.int64), np.diff(crow))
+    pair = (col, rows) if transpose else (rows, col)
+    return Tensor._wrap(np.stack(pair).astype(_index_dtype(out_int32).np))
 
 
 class _SparseRows(Function):

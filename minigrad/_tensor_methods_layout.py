@@ -478,6 +478,7 @@ Tensor.is_sparse = False        # a class attribute: SparseCooTensor's says True
 Tensor.to_sparse = _sparse_factories.to_sparse
 Tensor.to_sparse_coo = _sparse_factories.to_sparse_coo
 Tensor.to_sparse_csr = _sparse_factories.to_sparse_csr
+Tensor.sparse_mask = _sparse_factories.sparse_mask
 Tensor.is_quantized = property(lambda self: False)
 Tensor.is_nested = property(lambda self: False)
 Tensor.name = None                                    # PyTorch's (named-tensor) default

@@ -1,5 +1,6 @@
 """``minigrad.sparse``: the ops on sparse tensors (``torch.sparse``): ``mm`` (with ``reduce=``
-for a CSR matrix), ``addmm``, ``sum``, ``softmax``/``log_softmax``, and the legacy
+for a CSR matrix), ``addmm``, ``sum``, ``softmax``/``log_softmax``, ``spdiags``, ``_hspmm``
+(``torch.hspmm``, at the top level only, as in PyTorch), and the legacy
 ``FloatTensor(indices, values, size)`` constructors. The tensors are in
 ``minigrad/_sparse_coo.py`` and ``minigrad/_sparse_csr.py``, the COO kernels in
 ``minigrad/_sparse_kernels.py``."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _sparse_kernels as K, dtypes
+from .. import _sparse_kernels as K, creation, dtypes
 from ..autograd._node_names import rename_node
 from .._global_flags import warn_once
 from .._sparse_coo import SparseCooTensor, _new, spmm
@@ -17,8 +18,8 @@ from .._sparse_factories import check_invariants_enabled, set_check_invariants, 
 from ..ops.matmul import mm as _dense_mm
 from ..tensor import Tensor
 
-__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "FloatTensor", "DoubleTensor",
-           "LongTensor", "check_sparse_tensor_invariants"]
+__all__ = ["mm", "addmm", "sum", "softmax", "log_softmax", "spdiags", "FloatTensor",
+           "DoubleTensor", "LongTensor", "check_sparse_tensor_invariants"]
 
 
 def mm(mat1, mat2, reduce=None):
@@ -80,6 +81,75 @@ def softmax(input, dim, *, dtype=None):
 def log_softmax(input, dim, *, dtype=None):
     """log of ``softmax``, over the specified entries only."""
     return _softmax(K.SparseLogSoftmax, input, dim, dtype)
+
+
+def spdiags(diagonals, offsets, shape, layout=None):
+    """A sparse (rows, cols) matrix with ``diagonals[k]`` on the diagonal ``offsets[k]`` (0 the
+    main one, > 0 above it), scipy's convention: the entry in column c of that diagonal is
+    ``diagonals[k, c]`` (columns past ``diagonals``' width stay empty).  COO entries in the
+    order of the offsets, then by column (not coalesced), or ``layout=torch.sparse_csr``.
+    The values are gathered from ``diagonals`` by differentiable indexing (PyTorch has no
+    derivative for it)."""
+    if not isinstance(offsets, Tensor):
+        raise TypeError(f"_spdiags(): argument 'offsets' (position 2) must be Tensor, not "
+                        f"{type(offsets).__name__}")
+    if layout not in (None, creation.sparse_coo, creation.sparse_csr, creation.sparse_csc):
+        name = "".join(w.capitalize() for w in str(layout).rsplit(".", 1)[-1].split("_"))
+        raise RuntimeError("Only output layouts (Sparse, SparseCsc, SparseCsr) are supported, "
+                           f"got {name}")
+    if layout is creation.sparse_csc:
+        raise NotImplementedError("spdiags: minigrad has no sparse CSC tensors; use "
+                                  "layout=torch.sparse_coo or torch.sparse_csr")
+    shape = tuple(int(n) for n in shape)
+    if len(shape) != 2:
+        raise RuntimeError("Output shape must be 2d")
+    if diagonals.ndim > 2:
+        raise RuntimeError("Diagonals must be vector or matrix")
+    if offsets.ndim > 1:
+        raise RuntimeError("Offsets must be scalar or vector")
+    if offsets.dtype != dtypes.int64:
+        raise RuntimeError(f"Offset Tensor must have dtype Long but got "
+                           f"{dtypes.scalar_type_name(offsets.dtype.np)}")
+    diag = diagonals.reshape(1, -1) if diagonals.ndim < 2 else diagonals
+    offs = np.asarray(offsets.detach().cpu().numpy(), dtype=np.int64).reshape(-1)
+    if diag.shape[0] != offs.size:
+        raise RuntimeError(f"Number of diagonals ({diag.shape[0]}) does not match the number "
+                           f"of offsets ({offs.size})")
+    if np.unique(offs).size != offs.size:
+        raise RuntimeError("Offset tensor contains duplicate values")
+    rows, cols = shape
+    width = min(cols, diag.shape[1])
+    c = np.arange(width, dtype=np.int64)
+    r = c[None, :] - offs[:, None]                          # (diagonal, column) -> its row
+    keep = (r >= 0) & (r < rows)
+    which, col = np.nonzero(keep)                           # diagonal-major, columns rising
+    flat = Tensor._wrap(which * diag.shape[1] + col)
+    values = diag.reshape(-1)[flat]
+    indices = np.stack([r[which, col], col]).astype(np.int64)
+    out = _new(indices, values, shape, False)
+    return out if layout is not creation.sparse_csr else out.to_sparse_csr()
+
+
+def _hspmm(mat1, mat2):
+    """``torch.hspmm``: sparse COO (n, m) @ dense (m, p) as a hybrid COO tensor (n, p), one
+    sparse dim over the rows of ``mat1`` that hold an entry (in rising order) and a dense
+    row of p values each; gradients reach the dense matrix and the sparse one's values."""
+    if not isinstance(mat1, SparseCooTensor):
+        raise NotImplementedError("Could not run 'aten::hspmm' with arguments from the 'CPU' "
+                                  "backend: its first argument must be a sparse COO tensor")
+    if mat1.sparse_dim() != 2 or mat1.dense_dim():
+        raise RuntimeError(f"hspmm: Argument #2: matrices expected, got {mat1.ndim}D tensor")
+    if not isinstance(mat2, Tensor) or mat2.is_sparse:
+        raise TypeError("hspmm: the second argument must be a dense Tensor")
+    if mat2.ndim != 2:
+        raise RuntimeError(f"hspmm: Argument #3: matrices expected, got {mat2.ndim}D tensor")
+    if mat2.shape[0] != mat1.shape[1]:
+        raise RuntimeError(f"hspmm: Argument #3: Expected dim 0 size {mat1.shape[1]}, got "
+                           f"{mat2.shape[0]}")
+    product = spmm(mat1, mat2)
+    rows = np.unique(np.asarray(mat1._idx[0], dtype=np.int64))
+    values = product[Tensor._wrap(rows)]
+    return _new(rows.reshape(1, -1), values, (mat1.shape[0], mat2.shape[1]), False)
 
 
 def _legacy(dtype):
