@@ -208,8 +208,16 @@ class _VectorNorm(Function):
             n, ga = norm._array, g._array
             if not self.keepdim:
                 n, ga = (backend.xp_of(n).expand_dims(a, axes) for a in (n, ga))
-            xp = backend.xp_of(n)
-            return Tensor._wrap(ga * xp.where(n == 0, 0, x._array / n))
+            # g (x / norm), PyTorch's order of rounding, in place in one array: x / norm,
+            # 0 where the norm is 0 (0 / 0 there), then times g (an inf g gives NaN there,
+            # as PyTorch's)
+            xa = x._array
+            out = backend.xp_of(n).divide(xa, n, dtype=xa.dtype)
+            zero = n == 0
+            if zero.any():
+                out[...] = backend.xp_of(n).where(zero, 0, out)
+            out *= ga
+            return Tensor._wrap(out)
         if not self.keepdim:
             for ax in sorted(axes):
                 g, norm = unsqueeze(g, ax), unsqueeze(norm, ax)
