@@ -112,7 +112,7 @@ def _nansum_kernel(have, want):
 
 
 def _floating_result(name):
-    return lambda have, want: None if want in _FLOATING else (
+    return lambda have, want: None if want in _FLOATING or want.startswith("Complex") else (
         f"{name}(): Expected floating point type for result tensor, but got: {want}")
 
 
@@ -206,6 +206,46 @@ OUT_EXACT["searchsorted"] = OUT_EXACT["bucketize"] = lambda have, want: (
     f"torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or "
     f"Long(int64) depending on whether out_int32 flag is True, but we got output tensor's "
     f"dtype {want} and out_int32 flag is {have == 'Int'}")
+def _complex_abs(have, want):
+    """abs of a complex tensor: a complex out must be the input's own dtype (the complex
+    counterpart of the real result), a floating one of any width takes the result, an
+    integral or bool one is refused for the cast."""
+    if want.startswith("Complex"):
+        return None if want == f"Complex{have}" else f"Found dtype {want} but expected " \
+            f"Complex{have}"
+    if want in _FLOATING:
+        return None
+    raise RuntimeError(f"result type {have} can't be cast to the desired output type {want}")
+
+
+OUT_EXACT["abs.complex"] = _complex_abs
+
+
+def _ldexp(have, want):
+    """ldexp's out=: PyTorch's Python-level refusal of an integral or bool out, then the
+    usual cast check (a complex result into a real out)."""
+    if want not in _FLOATING and not want.startswith("Complex"):
+        return f"ldexp can't be cast to the desired output type {want}"
+    if have.startswith("Complex") and not want.startswith("Complex"):
+        return f"result type {have} can't be cast to the desired output type {want}"
+    return None
+
+
+OUT_EXACT["ldexp"] = _ldexp
+
+
+def _variance_out(have, want):
+    """var/std of a real tensor into a complex out: PyTorch runs the kernel of out's dtype,
+    which it has not (a complex input's real result goes into any floating or complex out:
+    rule ``var.complex``, none)."""
+    if want.startswith("Complex"):
+        raise NotImplementedError(f"\"std_cpu\" not implemented for '{want}'")
+    if want not in _FLOATING:
+        return f"result type {have} can't be cast to the desired output type {want}"
+    return None
+
+
+OUT_EXACT["var"] = OUT_EXACT["std"] = _variance_out
 OUT_EXACT["amin"] = OUT_EXACT["amax"]
 OUT_EXACT["inner"] = OUT_EXACT["tensordot"]
 OUT_EXACT["matrix_norm"] = OUT_EXACT["nuclear_norm"]
@@ -232,7 +272,7 @@ log2 logaddexp logaddexp2 logcumsumexp logical_and logical_not logical_or logica
 maximum minimum msort mul nan_to_num ne neg nextafter normal polygamma pow rad2deg reciprocal
 remainder renorm round rsqrt scatter scatter_add scatter_reduce sgn sigmoid sign signbit sin
 sinc sinh sort sqrt square sub tan tanh true_divide trunc where xlogy
-clamp.Tensor clamp_max.Tensor clamp_min.Tensor
+clamp.Tensor clamp_max.Tensor clamp_min.Tensor abs.complex
 airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 chebyshev_polynomial_t chebyshev_polynomial_u
 chebyshev_polynomial_v chebyshev_polynomial_w entr erfcx hermite_polynomial_h
 hermite_polynomial_he i0e i1 i1e laguerre_polynomial_l legendre_polynomial_p log_ndtr
@@ -246,11 +286,16 @@ spherical_bessel_j0 xlog1py zeta gelu normalize softplus softshrink
 SELF_OVERLAP_OK = frozenset((
     "sum", "prod", "amax", "amin", "argmax", "argmin", "all", "any", "norm", "nansum",
     "count_nonzero", "cummax", "cummin", "tril", "triu", "var", "std", "histc", "narrow_copy",
-    "matmul", "bmm", "mv", "dot", "vdot", "matrix_rank", "linear", "avg_pool3d"))
+    "matmul", "bmm", "mv", "dot", "vdot", "matrix_rank", "linear", "avg_pool3d", "vector_norm",
+    "var.complex", "std.complex"))
 
 # the ops that resize their out before they check it for overlap with itself (an expanded
-# out of another shape is then new memory); the others check it first, as it is
-RESIZED_BEFORE_SELF_OVERLAP = frozenset(("cat",))
+# out of another shape is then new memory); the others (PyTorch's elementwise kernels) check
+# it first, as it is
+RESIZED_BEFORE_SELF_OVERLAP = frozenset((
+    "cat", "stack", "mean", "logsumexp", "linalg_norm", "max.dim", "min.dim", "median.dim",
+    "nanmedian.dim", "sort", "cumsum", "cumprod", "logcumsumexp", "mm", "addmm", "addmv",
+    "baddbmm", "kron", "tensordot", "inner", "diag", "gather", "cross", "linalg_cross"))
 
 _SELF_OVERLAP = ("unsupported operation: more than one element of the written-to tensor "
                  "refers to a single memory location. Please clone() the tensor before "

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .ops import elementwise as E, inplace as I
+from .ops._expanded_writes import write_expanded
 from .ops._util import scalar_type_name
 from ._type_names import python_type_name
 from . import _out_rules as OR
@@ -26,8 +27,9 @@ from .tensor import Tensor
 _PROMOTED_RESULT = frozenset((
     "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "atan2",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
-    "copysign"))
-_FLOAT_RESULT = frozenset(("div", "true_divide", "atan2", "copysign"))
+    "copysign", "gcd", "lcm", "hypot", "nextafter", "logaddexp", "logaddexp2", "igamma",
+    "igammac", "xlogy"))
+_FLOAT_RESULT = frozenset(("div", "true_divide", "atan2", "copysign", "xlogy"))
 
 
 def _check_out_cast(name, args, kwargs, out):
@@ -113,6 +115,14 @@ def _out_rule(name, args, kwargs):
     if name in OR.SCALAR_BOUNDS and any(isinstance(v, Tensor) for v in
                                         (*args[1:], kwargs.get("min"), kwargs.get("max"))):
         return name + ".Tensor"
+    if name == "abs" and args and isinstance(args[0], Tensor) and \
+            args[0]._array.dtype.kind == "c":
+        return "abs.complex"            # (a real result: any floating out takes it)
+    if name == "inner" and any(isinstance(a, Tensor) and a.ndim == 0 for a in args[:2]):
+        return "mul"                    # (a 0-d operand makes inner a mul, with mul's out=)
+    if name in ("var", "std") and args and isinstance(args[0], Tensor) and \
+            args[0]._array.dtype.kind == "c":
+        return name + ".complex"        # (a real result that any floating or complex out takes)
     return name
 
 
@@ -147,8 +157,14 @@ def _write_out(out, result, name, rule=None):
     """PyTorch's ``out=``: the result's values in ``out`` (resized if empty or of another
     shape, as torch does with a warning), in out's dtype; returns ``out``.  ``rule``: the key
     of the op's dtype rule in ``_out_rules.OUT_EXACT`` (``name`` if not given)."""
-    _out_grad_check(out, result, name)
+    _out_grad_check(out, result, _GRAD_NAMES.get(name if rule != "mul" else rule, name))
     return _write_values(out, result, name, name if rule is None else rule)
+
+
+# the names PyTorch's autograd refusal of an out= gives: the kernel the op runs
+_GRAD_NAMES = {"floor_divide": "aten::floor_divide", "vector_norm": "linalg_vector_norm",
+               "norm": "linalg_vector_norm", "kron": "mul", "cross": "linalg_cross",
+               "true_divide": "div", "mul": "mul"}
 
 
 def _write_values(out, result, name, rule, index=0):
@@ -172,6 +188,10 @@ def _write_values(out, result, name, rule, index=0):
         if words is not None:
             raise RuntimeError(words)
         taken = True                # the op's rule takes this out dtype (any into uint8)
+    if have != want and name in OR.OUT_CASTS:
+        # sum/prod/cumsum/cumprod compute in out's dtype unless given one: then out must
+        # have it
+        raise RuntimeError(_expected_out(have, want))
     if dtypes._category(have) > dtypes._category(want) and name not in OR.OUT_CASTS and \
             not taken:
         if name in ("cat", "stack"):
@@ -180,9 +200,17 @@ def _write_values(out, result, name, rule, index=0):
         raise RuntimeError(f"result type {scalar_type_name(have)} can't be cast to the desired "
                            f"output type {scalar_type_name(want)}")
     _resize_out(out, result)
-    out._array[...] = result._array.astype(out._array.dtype, copy=False)
+    values = result._array.astype(out._array.dtype, copy=False)
+    if not out._array.flags.writeable and write_expanded(out, Ellipsis, values):
+        return out      # (an expanded out the op writes element by element, the last wins)
+    out._array[...] = values
     out._vcounter.value += 1
     return out
+
+
+def _expected_out(have, want):
+    return (f"Expected out tensor to have dtype {OR._c(scalar_type_name(have))}, but got "
+            f"{OR._c(scalar_type_name(want))} instead")
 
 
 # the ops whose ``out`` PyTorch resizes (warning) before it checks the out's dtype

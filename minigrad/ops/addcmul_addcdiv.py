@@ -15,7 +15,7 @@ from ..tensor import Tensor
 from ._util import (argument_error, check_python_int, check_tensor, not_implemented_for,
                     result_dtype)
 from .elementwise import add, cast, div, legacy_overload, mul
-from .inplace import add_, check_out_shape, named_write
+from .inplace import add_, check_out_shape, named_write, refuse_self_overlap
 from .writes import can_cast_inplace, check_partial_overlap, kind_name
 from .fused_matrix_products import _coefficient
 
@@ -144,6 +144,7 @@ def addcmul_(input, tensor1, tensor2, _tensor2=None, *, value=1):
         value, tensor1, tensor2 = _value_first("addcmul_", tensor1, tensor2, _tensor2)
     _check_factors("addcmul_", tensor1, tensor2, 1)
     value = _parsed_number(value, "addcmul_")
+    refuse_self_overlap(input)      # (an expanded input: before its shape and dtype)
     check_out_shape(input, (tensor1, tensor2))
     _refuse_bool(input, tensor1, tensor2)
     check_partial_overlap(input._array, (tensor1, tensor2))
@@ -159,6 +160,7 @@ def addcdiv_(input, tensor1, tensor2, _tensor2=None, *, value=1):
     value = _parsed_number(value, "addcdiv_")
     if tensor1._array.dtype.kind in "biu" and tensor2._array.dtype.kind in "biu":
         addcdiv(input, tensor1, tensor2)        # PyTorch's error for integer division
+    refuse_self_overlap(input)
     check_partial_overlap(input._array, (tensor1, tensor2))
     return named_write(input, "AddcdivBackward0", add_, input,
                        _scaled_product(div, input, tensor1, tensor2, value))

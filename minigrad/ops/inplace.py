@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend
 from .. import _memory_format as mf
+from ..autograd import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -25,12 +26,29 @@ from .._argument_error import ArgumentError
 from ._util import argument_error, cpp_type_name, python_type_name
 from ._expanded_writes import write_expanded
 from .writes import apply_inplace, can_cast_inplace, check_partial_overlap, kind_name
+from .writes import refuse_write
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
+def refuse_self_overlap(input):
+    """PyTorch's first check of an in-place pointwise op, before the output's shape and
+    dtype: a tensor whose elements share memory (an expanded one) cannot be written, so
+    ``int_expanded.exp_()`` is refused for the overlap, not for the float result.  (A tensor
+    that requires grad meets autograd's checks first.)"""
+    if not isinstance(input, Tensor):
+        return
+    a = input._array
+    if a.size > 1 and 0 in a.strides and \
+            any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) and \
+            not (input._requires_grad and is_grad_enabled()):
+        refuse_write(a)
+
+
 def _check_inplace(target, other, name):
-    """PyTorch's checks of ``target <op>= other``: the broadcast shape is target's, and the
-    promoted dtype can be cast to target's (not down a kind: float into int, int into bool)."""
+    """PyTorch's checks of ``target <op>= other``: target's elements do not share memory,
+    the broadcast shape is target's, and the promoted dtype can be cast to target's (not down
+    a kind: float into int, int into bool)."""
+    refuse_self_overlap(target)
     other_array = other._array if isinstance(other, Tensor) else \
         elementwise._scalar_or_tensor(other, target, name)._array
     out_shape = elementwise.broadcast_shape(target._array.shape, other_array.shape, name)

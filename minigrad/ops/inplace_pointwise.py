@@ -35,6 +35,7 @@ from . import complex_numbers as CN, pointwise_more as PW, products as PR, seque
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
 from .inplace import check_out_shape, clamp_, mul_, named_write, sub_
+from .inplace import refuse_self_overlap as _refuse_self_overlap
 from .tensor_predicates import logical_xor, reciprocal
 from .writes import apply_inplace, can_cast_inplace
 
@@ -153,6 +154,8 @@ def _inplace(fn, name, summary, tensor_only=None, tracked=True, shape_first=True
             if not isinstance(other, Tensor):
                 raise TypeError(f"{name}(): argument '{tensor_only}' (position 1) must be "
                                 f"Tensor, not {python_type_name(other)}")
+        if shape_first:
+            _refuse_self_overlap(input)
         if shape_first and isinstance(input, Tensor):
             check_out_shape(input, (*args, *kwargs.values()))
         if tracked:
@@ -168,6 +171,7 @@ def _unary(fn, name, summary):
     """``_inplace`` of an op without parameters: ``x.exp_(2)`` is refused by Python, naming
     ``exp_``."""
     def method(input):
+        _refuse_self_overlap(input)
         return run_inplace(input, fn, (), {}, name)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In place: ``input`` becomes {summary}; returns ``input``."

@@ -380,7 +380,7 @@ class NextAfter(Function):
         xp = backend.xp_of(a)
         self.moved = xp.not_equal(a, b)
         self.shapes = (a.shape, b.shape)
-        return mf.pointwise_result(xp.nextafter(a, b), a, b)
+        return mf.pointwise_result(_next_after(a, b), a, b)
 
     def backward(self, g):
         a_shape, b_shape = self.shapes
@@ -400,7 +400,17 @@ def nextafter(input, other):
     if a._requires_grad or b._requires_grad:
         return NextAfter.apply(a, b)
     av, bv = a._array, b._array
-    return Tensor._wrap(mf.pointwise_result(backend.xp_of(av).nextafter(av, bv), av, bv))
+    return Tensor._wrap(mf.pointwise_result(_next_after(av, bv), av, bv))
+
+
+def _next_after(a, b):
+    """C's nextafter: ``b`` where a == b (nextafter(-0.0, 0.0) is 0.0), which numpy's float16
+    loop does not give (it returns ``a``)."""
+    xp = backend.xp_of(a)
+    out = xp.nextafter(a, b)
+    if a.dtype == np.float16:
+        out = xp.where(a == b, b, out).astype(out.dtype, copy=False)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -411,12 +421,13 @@ class Logit(Function):
     d/dp = 1 / (p (1 - p)) (infinite at 0 and 1), 0 outside [eps, 1 - eps]; without eps,
     NaN outside [0, 1], where the value itself is NaN (as PyTorch's)."""
     @ieee
-    def forward(self, p, *, eps):
+    def forward(self, p, *, eps, hi=None):
         self.eps = eps
+        self.hi = hi = (None if eps is None else 1.0 - eps) if hi is None else hi
         self.save_for_backward(p)
         xp, q = backend.xp_of(p), p
         if eps is not None:      # low bound first: with eps > 0.5 a p below eps becomes eps
-            lo, hi = xp.asarray(eps, p.dtype), xp.asarray(1.0 - eps, p.dtype)
+            lo, hi = xp.asarray(eps, p.dtype), xp.asarray(hi, p.dtype)
             q = xp.where(p < lo, lo, xp.where(p > hi, hi, p))
         return xp.log(q / (1 - q))
 
@@ -426,13 +437,24 @@ class Logit(Function):
             out = div(g, mul(p, sub(1.0, p)))
         if self.eps is None:
             return where((p._array < 0) | (p._array > 1), math.nan, out)
-        return where((p._array < self.eps) | (p._array > 1.0 - self.eps), 0.0, out)
+        return where((p._array < self.eps) | (p._array > self.hi), 0.0, out)
 
 
 def logit(input, eps=None):
     """log(p / (1 - p)); with ``eps`` the input is first clamped to [eps, 1 - eps] (the
-    gradient is then 0 outside that range).  Integers give the default float dtype."""
-    return Logit.apply(_floating(input), eps=None if eps is None else float(eps))
+    gradient is then 0 outside that range).  Integers give the default float dtype.  The
+    bounds are in the input's dtype, as PyTorch's kernel makes them: in bfloat16, 1 - 1e-3
+    is 1."""
+    p = _floating(input)
+    if eps is None:
+        return Logit.apply(p, eps=None)
+    dtype = p._array.dtype
+    if dtypes.reduced_float(dtype):
+        lo = np.asarray(float(eps)).astype(dtype)
+        hi = (np.asarray(1.0).astype(dtype).astype(np.float32) -
+              lo.astype(np.float32)).astype(dtype)
+        return Logit.apply(p, eps=float(lo), hi=float(hi))
+    return Logit.apply(p, eps=float(eps))
 
 
 def sinc(input):

@@ -25,6 +25,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._batch_norm_kernels import channel_sum
+from ._reduce_precision import SINGLE, half_product
 from .._argument_error import ArgumentError
 from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, Omitted, argument_error,
                     bool_arg, c_order, check_tensor, ieee_errors, normalize_dim, normalize_dims,
@@ -126,7 +127,10 @@ class Prod(Function):
     complex_ok = True
 
     def forward(self, a, *, axis, keepdim):
-        out = c_order(a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype), a)   # Sum's dtype
+        if a.dtype == np.float16 and a.size:
+            out = half_product(a, axis, keepdim)
+        else:
+            out = c_order(a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype), a)  # Sum's dtype
         self.save_for_backward(a, out)
         self.axis, self.keepdim = axis, keepdim
         return out
@@ -222,20 +226,33 @@ class Var(Function):
         self.save_for_backward(a, self.centered)
         return out
 
-    def _variance(self, a, axes, correction, keepdim):
+    def _variance(self, a, axes, correction, keepdim, root=False):
+        out = self._moments(a, axes, correction, keepdim, root)
+        xp = backend.xp_of(a)
+        if a.dtype in SINGLE and not xp.isfinite(out).all() and xp.isfinite(a).all():
+            # squares past float32's range (|a| from about 1e19): PyTorch's kernel
+            # accumulates in double, where they are finite (see _reduce_precision); the
+            # common case keeps float32's speed
+            out = self._moments(a.astype(SINGLE[a.dtype]), axes, correction, keepdim, root)
+            out, self.centered = out.astype(a.dtype), self.centered.astype(a.dtype)
+        return out
+
+    def _moments(self, a, axes, correction, keepdim, root):
         n = 1
         for ax in axes:
             n *= a.shape[ax]
-        self.centered = a - _mean_array(a, axes, True, n)
+        c = self.centered = a - _mean_array(a, axes, True, n)
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
-        c = self.centered
         with ieee_errors():
             # |c|^2: a complex input's variance is real
             squares = (c.real * c.real + c.imag * c.imag if c.dtype.kind == "c" else c * c)
             squares = squares.sum(axis=axes, keepdims=keepdim)
             # no values: NaN, whatever the correction (PyTorch's mean of nothing is NaN)
             divisor = builtins.max(n - correction, 0) if n else float("nan")
-            return c_order(squares / divisor, c)
+            out = squares / divisor
+            if root:                     # std: the root taken before the cast, as PyTorch
+                out = backend.xp_of(out).sqrt(out)
+            return c_order(out, c)
 
     def backward(self, g):
         a, centered = self.saved_tensors[:2]
@@ -272,7 +289,7 @@ class Std(Var):
     def forward(self, a, *, axes, correction, keepdim, grad_count):
         self.grad_count = grad_count
         with ieee_errors():
-            out = backend.xp_of(a).sqrt(self._variance(a, axes, correction, keepdim))
+            out = self._variance(a, axes, correction, keepdim, root=True)
         self.save_for_backward(a, self.centered, out)
         return out
 

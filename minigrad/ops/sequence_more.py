@@ -374,9 +374,8 @@ def renorm(input, p, dim, maxnorm):
     """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
     maxnorm (by maxnorm / (norm + 1e-7)); the others unchanged."""
     check_tensor("renorm", input)
-    if input._array.dtype.kind not in "fcV":
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {scalar_type_name(input._array.dtype)}")
+    if dim is None or isinstance(dim, (bool, float, complex, str, tuple, list)):
+        normalize_dim(dim, 1, "renorm")     # (the parser's refusal of a dim that is no int)
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
@@ -384,7 +383,10 @@ def renorm(input, p, dim, maxnorm):
     if input.ndim <= 1:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} "
                            "dimensions")
-    d = normalize_dim(dim, input.ndim)
+    d = normalize_dim(dim, input.ndim, "renorm")
+    if input._array.dtype.kind not in "fcV":      # (after the arguments, as PyTorch)
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {scalar_type_name(input._array.dtype)}")
     others = tuple(i for i in range(input.ndim) if i != d)
     # the norms of the slices to scale only (the others' are zeros here): a slice left as it
     # is, a NaN one among them, then gets the gradient g itself, as in PyTorch, with no NaN

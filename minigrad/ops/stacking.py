@@ -128,7 +128,13 @@ def cat(tensors, dim=0):
                                "concatenated (use stack, or reshape it to 1-d first)")
     # the legacy empty 1-d tensors are left out of the shape checks, not of the dtype
     dtype = _joined_dtype(tensors)
-    tensors = [t for t in tensors if t._array.shape != (0,)] or tensors[:1]
+    kept = [t for t in tensors if t._array.shape != (0,)]
+    if not kept:
+        # only legacy empty tensors: PyTorch checks no dim and gives one of them, in the
+        # joined dtype
+        _same_device_check(tensors, "cat")
+        return Cat.apply(*(cast(t, dtype) for t in tensors), dim=0)
+    tensors = kept
     ref = tensors[0]
     d = normalize_dim(dim, ref.ndim)
     shape = ref._array.shape

@@ -146,9 +146,6 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         raise argument_error(name, "interpolation", "str", interpolation)
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         input, q = _autocast_widen(input, q)
-    if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
-        # (PyTorch's words say quantile() for nanquantile too)
-        raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if interpolation not in _INTERPOLATIONS:
         raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
@@ -159,9 +156,13 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         raise RuntimeError("quantile() input tensor must be non-empty")
     xp = backend.xp_of(input._array)
     qa = xp.asarray(q, dtype=input._array.dtype) if scalar_q else q._array
+    if not scalar_q and qa.ndim > 1:
+        raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+    if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
+        # (PyTorch's words say quantile() for nanquantile too; checked after the range of a
+        # number q, the interpolation, the emptiness and q's dims)
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if not scalar_q:
-        if qa.ndim > 1:
-            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
         if qa.dtype != input._array.dtype:
             raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
     if ((qa < 0) | (qa > 1)).any():
@@ -265,15 +266,17 @@ def histc(input, bins=100, min=0, max=0):
     if a.dtype in dtypes.BAREBONES_UNSIGNED:   # uint16/32/64: the data's range, else the bins
         dtypes.refuse_unsigned("aminmax_cpu" if given[0] == given[1] and a.size else
                                "linspace_cpu", a.dtype)
-    if a.dtype.kind not in "fV":        # (a bool tensor fails earlier there, making the bins)
-        # (a complex one where its range is read from the data: at the min/max kernel)
-        kernel = "linspace_cpu" if a.dtype.kind == "b" else "aminmax_cpu" if \
-            a.dtype.kind == "c" and given[0] == given[1] and a.size else "histogram_cpu"
-        raise NotImplementedError(f"\"{kernel}\" not implemented for "
-                                  f"'{scalar_type_name(a.dtype)}'")
     xp = backend.xp_of(a)
     lo, hi = float(min), float(max)
     from_data = lo == hi and a.size
+    if a.dtype.kind not in "fV":        # (a bool tensor fails earlier there, making the bins)
+        # (a complex one where its range is read from the data: at the min/max kernel)
+        kernel = "linspace_cpu" if a.dtype.kind == "b" else "aminmax_cpu" if \
+            a.dtype.kind == "c" and from_data else "histogram_cpu"
+        if a.dtype.kind in "iu":
+            _check_integer_edges(a, lo, hi, from_data)
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(a.dtype)}'")
     if from_data:
         lo, hi = float(a.min()), float(a.max())
     if lo == hi:
@@ -284,11 +287,43 @@ def histc(input, bins=100, min=0, max=0):
         raise RuntimeError(f"torch.histc: range of [{words[0]}, {words[1]}] is not finite")
     if lo > hi:
         raise RuntimeError("torch.histc: max must be larger than min")
+    # PyTorch's kernel works in the input's dtype, each step rounded to it (a float16
+    # difference beyond 65504 is inf, and its elements fall in no bin): the edges, the
+    # offset, its product with the count of bins and the quotient by the width
+    lo_t, hi_t = xp.asarray(lo, dtype=a.dtype), xp.asarray(hi, dtype=a.dtype)
+    with np.errstate(all="ignore"):
+        width = hi_t - lo_t
+    if not xp.isfinite(width):
+        # its edges come from a linspace whose step overflows: NaN edges hold nothing
+        return Tensor._wrap(xp.zeros(bins, dtype=a.dtype))
     flat = a.reshape(-1)
-    inside = flat[(flat >= lo) & (flat <= hi)]
-    pos = ((inside - lo) * bins / (hi - lo)).astype(np.int64)
-    pos = xp.minimum(pos, bins - 1)
+    inside = flat[(flat >= lo_t) & (flat <= hi_t)]
+    with np.errstate(all="ignore"):
+        pos = (inside - lo_t) * xp.asarray(bins, dtype=a.dtype) / width
+        # (a position that overflows to inf lands in bin 0, as the C++ cast of inf to an
+        # integer leaves it there)
+        pos = xp.where(xp.isfinite(pos), pos, 0).astype(np.int64)
+    pos = xp.clip(pos, 0, bins - 1)
     return Tensor._wrap(xp.bincount(pos, minlength=bins).astype(a.dtype))
+
+
+# C++'s names for the integer types in PyTorch's overflow error
+_INT_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+                "int64": "int64_t"}
+
+
+def _check_integer_edges(a, lo, hi, from_data):
+    """histc of an integer tensor: PyTorch makes the edges in its dtype before it finds no
+    kernel, so bounds the dtype cannot hold (-1 for uint8: an empty or constant tensor's
+    widened range) are refused for the overflow first."""
+    if from_data:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    info = np.iinfo(a.dtype)
+    if not all(info.min <= v <= info.max for v in (lo, hi)):
+        raise RuntimeError(f"value cannot be converted to type "
+                           f"{_INT_C_NAMES.get(a.dtype.name, a.dtype.name)} without overflow")
 
 
 def _c_name(np_dtype):
@@ -353,6 +388,10 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         _warn_copy("input value")
     if not sorted_sequence.is_contiguous():
         _warn_copy("boundary")
+    if seq.dtype.kind == "V" or np.asarray(values).dtype.kind == "V":
+        # bfloat16 (ml_dtypes), which numpy's searchsorted and sorts do not order: searched
+        # as float32, which holds each of its values exactly
+        seq, values = seq.astype(np.float32), np.asarray(values).astype(np.float32)
     if seq.dtype.kind == "f" and seq.size and bool(np.isnan(seq).any()):
         out = binary_search(seq, values, right)        # (no order with a NaN: PyTorch's path)
     elif seq.ndim == 1:
