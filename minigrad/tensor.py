@@ -197,13 +197,21 @@ class Tensor(TensorBase):
         """The shape as a ``minigrad.Size``, or the length of dimension ``dim``."""
         if dim is None:
             return _SIZE_OF(Size, self._array.shape)
+        return self._array.shape[self._dim_of("size", dim)]
+
+    def _dim_of(self, name, dim):
+        """The axis that size(dim) / stride(dim) read, with PyTorch's refusals: a dim that is
+        no int (an integer tensor of one element is read as its value), any dim of a 0-d
+        tensor, a dim out of range."""
         if type(dim) is not int:
             if isinstance(dim, Tensor) and dim._array.dtype.kind in "iu" and dim._array.size == 1:
                 dim = int(dim._array.reshape(()))      # PyTorch reads an integer tensor's value
             elif isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-                raise TypeError(f"size(): argument 'dim' (position 1) must be int, not "
+                raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
                                 f"{type(dim).__name__}")
-        return self._array.shape[self._normalize_dim(dim)]
+        if not self._array.ndim:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return self._normalize_dim(dim)
 
     def _normalize_dim(self, dim, ndim=None):
         ndim = self._array.ndim if ndim is None else ndim
@@ -267,7 +275,7 @@ class Tensor(TensorBase):
             strides = tuple(reversed(strides))
         else:
             strides = tuple(s // self._array.itemsize for s in self._array.strides)
-        return strides if dim is None else strides[self._normalize_dim(dim)]
+        return strides if dim is None else strides[self._dim_of("stride", dim)]
 
     def data_ptr(self) -> int:
         return backend.data_address(self._array)
