@@ -32,6 +32,8 @@ as numpy's, which round a few numbers a unit in the last place differently.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 import platform
 import struct
@@ -71,6 +73,24 @@ def _seeded_words(seed32):
     return np.array(words, dtype=np.uint32)
 
 
+@functools.lru_cache(maxsize=None)
+def _state_in_place():
+    """Whether numpy's MT19937 keeps its C state as PyTorch's twister does (624 words, then
+    the position), so that ``CPUStream.position`` can read it in place: checked once against
+    ``bits.state`` after a few draws."""
+    try:
+        bits = np.random.MT19937(7)
+        bits.random_raw(700)
+        address = bits.ctypes.state_address
+        st = bits.state["state"]
+        return (ctypes.c_int.from_address(address + 4 * _N).value == int(st["pos"]) and
+                ctypes.c_uint32.from_address(address).value == int(st["key"][0]) and
+                ctypes.c_uint32.from_address(address + 4 * (_N - 1)).value ==
+                int(st["key"][-1]))
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 class CPUStream:
     """One generator's stream: the twister (``bits``, numpy's MT19937, which numpy's own
     samplers may also draw from) and PyTorch's cached float64 normal."""
@@ -78,6 +98,19 @@ class CPUStream:
     def __init__(self, seed=DEFAULT_SEED):
         self.bits = np.random.MT19937(0)
         self.seed(seed)
+
+    def position(self):
+        """A cheap mark of where the stream stands, which every draw changes: the twister's
+        position, its first and last words, and the cached normal (read in place from the
+        twister's C state when its layout is the usual one, else from ``bits.state``)."""
+        if _state_in_place():
+            address = self.bits.ctypes.state_address
+            return (ctypes.c_int.from_address(address + 4 * _N).value,
+                    ctypes.c_uint32.from_address(address).value,
+                    ctypes.c_uint32.from_address(address + 4 * (_N - 1)).value,
+                    self.cached_normal)
+        st = self.bits.state["state"]
+        return int(st["pos"]), int(st["key"][0]), int(st["key"][-1]), self.cached_normal
 
     def seed(self, seed):
         """Start over from ``seed`` (only its low 32 bits reach the twister, as in PyTorch)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 
 import numpy as np
 
@@ -36,6 +37,15 @@ def _seed_value(seed):
     return seed % (1 << 64)
 
 
+# every Generator alive (vmap's randomness modes watch the explicit ones too)
+_LIVE_GENERATORS = weakref.WeakSet()
+
+
+def live_generators():
+    """The Generators alive now, the default one among them."""
+    return list(_LIVE_GENERATORS)
+
+
 class Generator:
     """A seeded source of random numbers: PyTorch's CPU stream (``_cpu_stream``), so a seed
     gives PyTorch's numbers; ``rng`` is a numpy Generator over the same twister, for the
@@ -47,6 +57,7 @@ class Generator:
         self._seed = DEFAULT_SEED
         self.stream = CPUStream(DEFAULT_SEED)
         self.rng = self.stream.numpy_generator()
+        _LIVE_GENERATORS.add(self)
 
     def manual_seed(self, seed):
         self._seed = _seed_value(seed)

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _memory_format as mf, backend
 from ._storage import LEGACY_STORAGES, TypedStorage, UntypedStorage
+from ._type_names import python_type_name
 from .ops._util import scalar_type_name
 from .tensor import Tensor
 
@@ -63,6 +64,33 @@ def _as_subclass(self, cls):
                         "Tensor is not possible. Make sure your class inherits from Tensor.")
     out = self.view(tuple(self.shape))
     out.__class__ = cls
+    return out
+
+
+def _make_subclass(cls, data, require_grad=False, dispatch_sizes_strides_policy=None,
+                   dispatch_device=False, dispatch_layout=False, _extra_dispatch_keys=None,
+                   storage_size=None):
+    """``Tensor._make_subclass(cls, data, require_grad)``: ``data`` detached (the same memory
+    and version counter, out of the graph) as an instance of ``cls``, a subclass of Tensor,
+    requiring grad when asked: what ``Parameter.__new__`` and third-party parameter classes
+    build themselves with.  The dispatch arguments (for subclasses that wrap another tensor)
+    change nothing here."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    if not isinstance(data, Tensor):
+        raise TypeError("_make_subclass(): argument 'data' (position 2) must be Tensor, not "
+                        f"{python_type_name(data)}")
+    if not isinstance(require_grad, bool):
+        raise TypeError("_make_subclass(): argument 'require_grad' (position 3) must be bool, "
+                        f"not {python_type_name(require_grad)}")
+    out = cls._wrap(data._array)
+    out._vcounter = data._vcounter
+    if require_grad:
+        if data._array.dtype.kind not in "fcV":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        out.requires_grad_(True)
     return out
 
 
@@ -114,6 +142,7 @@ def _module_load(self, other, assign=False):
 
 
 Tensor.as_subclass = _as_subclass
+Tensor._make_subclass = staticmethod(_make_subclass)
 Tensor.set_ = _set
 Tensor.is_set_to = _is_set_to
 Tensor.module_load = _module_load

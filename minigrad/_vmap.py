@@ -29,7 +29,7 @@ import threading
 import numpy as np
 
 from . import backend
-from ._random_factories import default_generator
+from ._random_factories import live_generators
 from .autograd._transforms import inside_transform
 from .ops import normalization as _normalization
 from .ops.stacking import stack
@@ -177,25 +177,42 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
     level = set()
     _levels.stack = _levels.stack + (level,)
     writes = _UnmappedWrites(leaves, mapped, count > 1)
-    start = default_generator.get_state()
+    # where every generator stands (the default one and any a function draws from by name):
+    # 'same' starts each example from there, 'error' refuses a draw from any
+    start = [] if randomness == "different" else \
+        [(g, g.stream.position()) for g in live_generators()]
+    saved = {}
     results = []
     try:
         with inside_transform("functorch", "vmap"):     # (for the custom Functions applied)
-            for example in examples:
-                if randomness == "same":
-                    default_generator.set_state(start)
-                before = default_generator.stream.state_bytes(0) if randomness == "error" \
-                    else None
+            for i, example in enumerate(examples):
+                if i and randomness == "same":
+                    _put_back({g.stream: saved[g.stream] for g, mark in start
+                               if g.stream.position() != mark})
                 level.clear()
                 level.update(id(e) for e, d in zip(example, mapped) if d is not None)
                 writes.restore()
+                if not i and randomness != "different":    # (read once, restored at need)
+                    saved = {g.stream: (g.stream.bits.state, g.stream.cached_normal)
+                             for g, _ in start}
                 results.append(func(*rebuild(example), **kwargs))
                 writes.record()
-                if randomness == "error" and before != default_generator.stream.state_bytes(0):
+                if randomness == "error" and any(g.stream.position() != mark
+                                                 for g, mark in start):
+                    # torch refuses at the first draw, before it draws: nothing moved
+                    _put_back(saved)
                     raise RuntimeError(_RANDOM_ERROR)
     finally:
         _levels.stack = _levels.stack[:-1]
     return results
+
+
+def _put_back(saved):
+    """Return each stream to the state saved of it ({stream: (twister state, cached
+    normal)})."""
+    for stream, (state, cached) in saved.items():
+        stream.bits.state = state
+        stream.cached_normal = cached
 
 
 def _zero_example(leaf, dim):

@@ -21,16 +21,20 @@ class Parameter(Tensor):
 
     ``data`` (a Tensor or array-like) is wrapped without a copy when it is a Tensor, as in
     PyTorch.  Ops on a Parameter give plain Tensors.
+
+    The Parameter is made by ``__new__``, as PyTorch's, and ``__init__`` does nothing: a
+    subclass may give either its own arguments (``super().__new__(cls, data)`` and then
+    attributes of its own, or an ``__init__`` that does not call Parameter's).
     """
 
-    def __init__(self, data=None, requires_grad=True):
+    def __new__(cls, data=None, requires_grad=True):
         if not isinstance(requires_grad, bool):      # (numpy's bool_ too), as PyTorch
             raise TypeError("_make_subclass(): argument 'require_grad' (position 3) must be "
                             f"bool, not {_qualified(requires_grad)}")
         if data is None:
             data = empty(0)
         array = data._array if isinstance(data, Tensor) else _to_array(data)
-        self._init(array)
+        self = cls._wrap(array)
         if isinstance(data, Tensor) and data.is_inference():
             self._vcounter = data._vcounter      # an alias of an inference tensor is one too
         if requires_grad:
@@ -38,6 +42,10 @@ class Parameter(Tensor):
                 raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                    "gradients")
             self.requires_grad_(True)
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass        # (made by __new__)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -219,8 +227,8 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
     forward); ``materialize(shape)`` makes it a Parameter of that shape."""
     cls_to_become = Parameter
 
-    def __init__(self, requires_grad=True, device=None, dtype=None):
-        self._init(empty(0, device=device, dtype=dtype)._array, requires_grad)
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        return Parameter.__new__(cls, empty(0, device=device, dtype=dtype), requires_grad)
 
 
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):

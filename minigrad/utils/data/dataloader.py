@@ -162,8 +162,9 @@ class DataLoader(Generic[_T_co]):
         automatic batching)."""
         if not self._auto_collation:
             return iter(self.sampler)
-        if isinstance(self.batch_sampler, BatchSampler):
-            return self.batch_sampler._batches()
+        if isinstance(self.batch_sampler, BatchSampler) and \
+                type(self.batch_sampler).__iter__ is BatchSampler.__iter__:
+            return self.batch_sampler._batches()      # (a subclass's own __iter__ is its word)
         return iter(self.batch_sampler)      # lists of indices (or of other keys)
 
     def _fetch(self, dataset, keys):

@@ -163,10 +163,14 @@ class StackDataset(Dataset[_T_stack]):
 
 def _has_batch_access(dataset):
     """Whether ``dataset._get_batch`` gives what indexing sample by sample would: not for a
-    subclass that changes ``__getitem__`` (augmentation, a different sample layout)."""
+    subclass that changes ``__getitem__`` (augmentation, a different sample layout) or
+    fetches its batches itself (``__getitems__``, which the loader then calls)."""
+    kind = type(dataset)
     if isinstance(dataset, TensorDataset):
-        return type(dataset).__getitem__ is TensorDataset.__getitem__
-    return (isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__
+        return kind.__getitem__ is TensorDataset.__getitem__ and \
+            getattr(kind, "__getitems__", None) is getattr(TensorDataset, "__getitems__", None)
+    return (isinstance(dataset, Subset) and kind.__getitem__ is Subset.__getitem__
+            and getattr(kind, "__getitems__", None) is getattr(Subset, "__getitems__", None)
             and _has_batch_access(dataset.dataset))
 
 
