@@ -14,6 +14,8 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
 from .elementary_functions import exp
 from .elementwise import cast, mul, neg
 
@@ -53,6 +55,20 @@ def _erf_cubics():
     return _erf_table
 
 
+_erf_cols = None
+
+
+def _erf_columns():
+    """The table's four columns (c3, c2, c1, c0) as contiguous arrays: a gather from each
+    into a contiguous block, and Horner's rule on contiguous float64 blocks, took 490 us a
+    64K block against 680 for one gather of rows and arithmetic on their strided columns
+    (numpy's loops on a stride of 32 bytes are not vectorised)."""
+    global _erf_cols
+    if _erf_cols is None:
+        _erf_cols = tuple(np.ascontiguousarray(col) for col in _erf_cubics().T)
+    return _erf_cols
+
+
 def _erf_narrow(x):
     """erf of a numpy float32/float16/bfloat16 array (see _erf_cubics), in x's dtype; in
     blocks that keep the float64 temporaries in cache, the blocks over the threads."""
@@ -66,7 +82,9 @@ def _erf_narrow(x):
     return out
 
 
-_ERF_BLOCK = 1 << 16
+# numbers per block: its float64 and int64 temporaries (~1 MB at 16K) stay in a 2 MB L2
+# cache (4M float32 numbers, one thread, CPU time: 38-42 ms in 16K blocks, 61-70 in 64K)
+_ERF_BLOCK = 1 << 14
 
 
 def erf_buffer(work, name, n, dtype):
@@ -99,14 +117,14 @@ def _erf_cubic(x, out, work=None):
     n = x.size
     if x.dtype != np.float32:                       # float16 / bfloat16: exact in float32
         x = x.astype(np.float32)
-    rows = _erf_cubics()
+    cols = _erf_columns()
     a = erf_buffer(work, "a", n, np.float32)
     whole = erf_buffer(work, "whole", n, np.float32)
     i32 = erf_buffer(work, "i32", n, np.int32)
     i = erf_buffer(work, "i", n, np.intp)
     s = erf_buffer(work, "s", n, np.float64)
     y = erf_buffer(work, "y", n, np.float64)
-    c = erf_buffer(work, "c", 4 * n, np.float64).reshape(n, 4)
+    c = erf_buffer(work, "c", n, np.float64)
     np.abs(x, out=a)
     np.minimum(a, np.float32(_ERF_END), out=a)
     a *= np.float32(_ERF_STEPS)
@@ -116,13 +134,10 @@ def _erf_cubic(x, out, work=None):
         np.copyto(i32, whole, casting="unsafe")
     np.copyto(i, i32)
     np.copyto(s, a)
-    np.take(rows, i, axis=0, out=c, mode="clip")
-    np.multiply(c[:, 0], s, out=y)
-    y += c[:, 1]
-    y *= s
-    y += c[:, 2]
-    y *= s
-    y += c[:, 3]
+    np.take(cols[0], i, out=y, mode="clip")
+    for col in cols[1:]:                            # Horner: ((c3 s + c2) s + c1) s + c0
+        y *= s
+        y += np.take(col, i, out=c, mode="clip")
     if out.dtype == np.float32:
         np.copyto(out, y, casting="same_kind")     # >= 0, rounded to float32
         bits = out.view(np.uint32)
@@ -166,6 +181,30 @@ def _erf_array(x):
     return xp.copysign(out, x64).astype(x.dtype, copy=False)       # erf(-0.0) is -0.0
 
 
+def _erf_slope_times(x, g):
+    """g 2/sqrt(pi) e^(-x^2) on C-contiguous numpy float32/float64 arrays of one shape, as
+    the ops backward rounds it (((x x) negated, exp) times the constant, times g), in one
+    new array in blocks that stay in cache (the ops made four full-size temporaries), the
+    blocks over the threads (64x128x512 float32, one thread: 26.8 -> 13.6 ms)."""
+    out = np.empty(x.shape, x.dtype)
+    c = x.dtype.type(_TWO_OVER_SQRT_PI)
+
+    def blocks(xs, gs, outs):
+        with np.errstate(all="ignore"):
+            for b in range(0, xs.size, _SLOPE_BLOCK):
+                xb, o = xs[b:b + _SLOPE_BLOCK], outs[b:b + _SLOPE_BLOCK]
+                np.multiply(xb, xb, out=o)
+                np.negative(o, out=o)
+                np.exp(o, out=o)
+                o *= c
+                o *= gs[b:b + _SLOPE_BLOCK]
+    parallel.map_pieces(blocks, x.reshape(-1), g.reshape(-1), out.reshape(-1))
+    return out
+
+
+_SLOPE_BLOCK = 1 << 16
+
+
 class Erf(Function):
     """erf(x) = 2/sqrt(pi) int_0^x e^(-t^2) dt, elementwise; shape unchanged."""
     def forward(self, a):
@@ -174,6 +213,11 @@ class Erf(Function):
 
     def backward(self, g):
         a, = self.saved_tensors        # d erf/dx = 2/sqrt(pi) e^(-x^2)
+        x, ga = a._array, g._array
+        if not is_grad_enabled() and type(x) is np.ndarray and type(ga) is np.ndarray and \
+                x.dtype in (np.float32, np.float64) and ga.dtype == x.dtype and \
+                ga.shape == x.shape and x.flags.c_contiguous and ga.flags.c_contiguous:
+            return Tensor._wrap(_erf_slope_times(x, ga))
         return mul(g, mul(exp(neg(mul(a, a))), _TWO_OVER_SQRT_PI))
 
 
