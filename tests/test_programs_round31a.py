@@ -48,9 +48,9 @@ spatial-transformer tutorial starts at exactly that grid, where bilinear samplin
 and the first step's gradient of fc_loc took the other side's slope; minigrad now rounds as
 PyTorch does.
 
-Not matched, left to the file's holder (a strict xfail below): minigrad's fused linear node
-lists (input, weight, bias) where PyTorch's addmm lists (bias, input, TBackward0 of the
-weight), so one step further down the blitz's walk the names differ.
+The blitz's walk one step further down (minigrad's fused linear node shows PyTorch's
+addmm inputs, bias, input and TBackward0 of the weight, once its graph is read) is checked
+too.
 
 The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
 on the same numpy inputs and seeded draws and must agree in values, dtypes, shapes and
@@ -1956,8 +1956,6 @@ def test_pointwise_loss_is_one_node_over_its_input_and_target(loss_name, reducti
     HARNESS.check(call)
 
 
-@pytest.mark.xfail(strict=True, reason="minigrad's fused linear node lists (input, weight, "
-                   "bias); PyTorch's addmm lists (bias, input, TBackward0 of the weight)")
 def test_linear_node_lists_its_inputs_in_addmm_order():
     """The blitz walks loss.grad_fn.next_functions[0][0].next_functions[0][0] and PyTorch
     gives the bias's AccumulateGrad (addmm's first input); minigrad gives the input's node."""

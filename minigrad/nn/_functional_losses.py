@@ -24,6 +24,7 @@ from ..ops._cosine_similarity import composed_cosine_similarity, fused_cosine_si
 from ..ops.activation import logsigmoid
 from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
+from ..ops.plumbing import Expand
 from ..ops.pointwise_select import where
 from ..ops.relu_clamp import clamp, clamp_min
 from ..ops.regression_loss import Huber, SmoothL1, broadcast_promoted, fused_band_loss
@@ -470,8 +471,10 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         # clamp is float16's, where an eps below the range is 0: a zero vector gives 0 / 0
         eps = float(backend.np.float16(eps))
         return rename_node(normalize(input.float(), p, dim, eps).to(input.dtype), "DivBackward0")
-    # clamp: the gradient reaches norm at norm = eps
-    return input / clamp_min(_norm_along(input, p, dim), eps)
+    # clamp: the gradient reaches norm at norm = eps; expanded to input's shape before the
+    # division, as PyTorch's (its graph has that ExpandBackward0)
+    denom = Expand.apply(clamp_min(_norm_along(input, p, dim), eps), shape=tuple(input.shape))
+    return input / denom
 
 
 def _norm_along(input, p, dim):

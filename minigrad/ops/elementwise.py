@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
+from ..autograd._shown_edges import shown_inputs
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from .._tensor_factories import tensor as _number_tensor
@@ -64,6 +65,7 @@ class Sub(Function):
 
 
 _RSUB = Sub.renamed("RsubBackward1")
+_RSUB.next_functions = shown_inputs(1)      # PyTorch's node has no edge for the number
 
 
 class Mul(Function):
@@ -94,6 +96,9 @@ class Mul(Function):
         if self.needs_input_grad[1]:
             gb = sum_to(mul(g, conj_of(a)), shape_b)
         return ga, gb
+
+
+Mul.renamed("PowBackward0").next_functions = shown_inputs(0)  # square, a * a: one edge
 
 
 class Div(Function):
@@ -127,6 +132,9 @@ class Div(Function):
         return (sum_to(div(g, b), shape_a) if self.needs_input_grad[0] else None,
                 sum_to(mul(neg(g), div(div(conj_of(a), b), b)), shape_b)
                 if self.needs_input_grad[1] else None)
+
+
+Div.renamed("DivBackward1").next_functions = shown_inputs(0)     # x / a number: one edge
 
 
 class Neg(Function):

@@ -108,6 +108,13 @@ class _NormNode(Function):
             return self._backward_arrays(x._array, g._array, w, *wants)
         return self._backward_ops(x, g, w, *wants)
 
+    @property
+    def next_functions(self):
+        """PyTorch's three edges (input, weight, bias), (None, 0) for one not given."""
+        edges = Function.next_functions.fget(self)
+        none, has_weight = (None, 0), len(edges) > 1 + bool(self.has_bias)
+        return (edges[0], edges[1] if has_weight else none, edges[-1] if self.has_bias else none)
+
 
 class NativeLayerNorm(_NormNode):
     """layer_norm in one node, on numpy float32/float64 arrays: x (..., *D) seen as (M, D)

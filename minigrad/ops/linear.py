@@ -10,6 +10,8 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
+from ..autograd._node_names import _node_type
+from ..autograd.engine import _pass as _backward_pass
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._matmul_raw import raw_grads_ok as _raw_grads_ok, raw_linear_grads as _raw_linear_grads
@@ -40,6 +42,10 @@ class Linear(Function):
     # before W, whose gradient passes the transpose's node first; a flattened x's view was
     # made before that transpose, so it runs after it (``forward`` sets (2, 1, 0) then)
     delivery_order = (2, 0, 1)
+    # True once ``next_functions`` has laid the inputs out as PyTorch's (see there), with
+    # W^T's node, or None for a weight without gradient
+    _presented = False
+    _t_node = None
 
     def forward(self, x, w, b=None):
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
@@ -55,15 +61,25 @@ class Linear(Function):
             if b is not None:
                 out += b
         self.save_for_backward(x, w)                     # the inputs themselves, not x2
-        if b is not None and x.ndim != 2:
-            self.delivery_order = (2, 1, 0)
+        if x.ndim != 2:
+            if b is not None:
+                self.delivery_order = (2, 1, 0)
+            else:                   # (whether PyTorch views x as a matrix: _split_views)
+                self.x_row_major = bool(x.flags.c_contiguous)
         return out.reshape(x.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
+        if self._presented == "view":      # the output's view of the product's node, split
+            return reshape_to(g, self._in_meta[0][0])
         x, w = self.saved_tensors      # x kept only when W needs a gradient, W when x does
+        if self._presented:                # edges in PyTorch's order (``next_functions``)
+            return _presented_backward(self, g, x, w)
         (sx, _), (sw, _) = self._in_meta[:2]
+        return self._gradients(g, x, w, sx, sw, self.needs_input_grad)
+
+    def _gradients(self, g, x, w, sx, sw, needs):
+        """(dL/dx, dL/dW[, dL/db]), each None where ``needs`` says so."""
         rows = math.prod(sx[:-1])
-        needs = self.needs_input_grad
         if _raw_grads_ok(g, (x, w)):
             return _raw_linear_grads(g._array, x, w, sx, sw, rows, needs)
         g2 = reshape_to(g, (rows, sw[0]))                # (B, out)
@@ -75,6 +91,122 @@ class Linear(Function):
             return gx, gw
         gb = Sum.apply(g2, axes=(0,), keepdim=False) if needs[2] else None          # (out,)
         return gx, gw, gb
+
+    @property
+    def next_functions(self):
+        """PyTorch's edges for a matrix input: addmm's (bias, input, W^T) or mm's (input,
+        W^T), W^T being ``TBackward0``, a node over the weight's. That node is made here, on
+        the first look (the graphs nobody looks at pay nothing for it), and from then on is
+        part of the graph: this node sends it the gradient of W^T, which it transposes on
+        to the weight, so hooks on it run. (Not during a backward pass, whose plan counted
+        the edges before; other inputs keep the fused node's (input, weight, bias).)"""
+        name = self._node_name
+        if not self._presented and getattr(_backward_pass, "callbacks", None) is None:
+            if name == "AddmmBackward0" or name == "MmBackward0":
+                _split_weight_transpose(self)
+            elif name == "ViewBackward0" or name == "UnsafeViewBackward0":
+                _split_views(self)
+        return Function.next_functions.fget(self)
+
+
+class _WeightT(Function):
+    """W^T, as PyTorch's linear takes it before its product (``weight.t()``): the node
+    ``Linear.next_functions`` splits out. Made only there; its backward transposes the
+    gradient of W^T back to W's."""
+    _node_name = "TBackward0"
+
+    def backward(self, g):
+        return _mT(g)
+
+
+def _split_weight_transpose(node):
+    """Put a ``_WeightT`` node between the Linear ``node`` and its weight's edge, and lay the
+    node's inputs out in PyTorch's order: (bias, input, W^T) or (input, W^T), with their
+    shapes, dtypes and needs (which its hooks see too). W^T's sequence number sits just
+    below the node's, as the t() that PyTorch's linear runs right before its product."""
+    edges, metas, needs = node.next_functions_, node._in_meta, node.needs_input_grad
+    t = None
+    if edges[1] is not None:        # (a weight without gradient: W^T has none either)
+        t = _node_type(_WeightT)()
+        t.saved_ = ()
+        t._seq = node._seq - 0.5
+        t._versions = t._retained = t._pre_hooks = t._shapes = None
+        t.needs_input_grad = (needs[1],)
+        t.next_functions_ = (edges[1],)
+        shape, dtype = metas[1]
+        t._in_meta = ((shape, dtype),)
+        t._out_meta = (((shape[1], shape[0]), dtype),)
+        edges, metas = (edges[0], (t, 0)) + tuple(edges[2:]), (metas[0], t._out_meta[0]) + \
+            tuple(metas[2:])
+    if len(edges) == 3:
+        order = (2, 0, 1)
+        edges, metas, needs = ([seq[k] for k in order] for seq in (edges, metas, needs))
+        node.delivery_order = None      # (the bias, the input, W^T: now the inputs' order)
+    node.next_functions_, node._in_meta, node.needs_input_grad = \
+        tuple(edges), tuple(metas), tuple(needs)
+    node._t_node, node._presented = t, True
+
+
+class _InputView(Function):
+    """x (*, in) viewed as (B, in), as PyTorch's linear does before its product: a node
+    ``_split_views`` makes. Backward: the gradient viewed back to x's shape."""
+    _node_name = "ViewBackward0"
+
+    def backward(self, g):
+        return reshape_to(g, self._in_meta[0][0])
+
+
+def _new_node(op, seq, edges, needs, in_meta, out_meta):
+    """A node of ``op`` made by hand (for the nodes ``next_functions`` splits out)."""
+    node = _node_type(op)()
+    node.saved_ = ()
+    node._seq = seq
+    node._versions = node._retained = node._pre_hooks = node._shapes = None
+    node.next_functions_, node.needs_input_grad = edges, needs
+    node._in_meta, node._out_meta = in_meta, out_meta
+    return node
+
+
+def _split_views(node):
+    """A Linear ``node`` of an input of other than 2 dims as PyTorch's graph: the output's
+    view (this node, from now on only that) of an addmm / mm node, whose inputs are (bias,)
+    the view of x as a matrix and W^T (``_split_weight_transpose``). Done for a bias (x
+    is folded into one matrix then) or a row-major x; the sequence numbers are in the
+    order PyTorch's linear makes these nodes."""
+    edges, metas, needs = node.next_functions_, node._in_meta, node.needs_input_grad
+    bias = len(edges) == 3
+    if not bias and not getattr(node, "x_row_major", False):
+        return              # (PyTorch copies x first: a clone's node, not a view's)
+    (sx, dtype), (sw, _) = metas[:2]
+    rows = math.prod(sx[:-1])
+    flat, out = ((rows, sx[-1]), dtype), ((rows, sw[0]), node._out_meta[0][1])
+    seq = node._seq
+    view = None if edges[0] is None else _new_node(
+        _InputView, seq - (0.9 if bias else 0.6), (edges[0],), (needs[0],), (metas[0],), (flat,))
+    product = _new_node(Linear.renamed("AddmmBackward0" if bias else "MmBackward0"), seq - 0.25,
+                        (None if view is None else (view, 0),) + tuple(edges[1:]), needs,
+                        (flat,) + tuple(metas[1:]), (out,))
+    product.saved_, product._versions = node.saved_, node._versions
+    product._packed = getattr(node, "_packed", False)
+    if node._wide_sources is not None:         # (a 16-bit node's float32 copies)
+        product._wide_sources = node._wide_sources
+    _split_weight_transpose(product)
+    node.saved_, node._versions, node._presented = (), None, "view"
+    node.next_functions_, node.needs_input_grad, node._in_meta = ((product, 0),), (True,), \
+        (out,)
+    node.delivery_order = None
+
+
+def _presented_backward(node, g, x, w):
+    """Linear's backward once ``_split_weight_transpose`` has laid its inputs out as
+    PyTorch's: the gradients in that order, W's transposed (W^T's node turns it back)."""
+    needs, metas, t = node.needs_input_grad, node._in_meta, node._t_node
+    if len(needs) == 3:
+        needs = (needs[1], needs[2], needs[0])
+    sw = metas[-1][0] if t is None else t._in_meta[0][0]
+    grads = node._gradients(g, x, w, metas[-2][0], sw, needs)
+    gwt = None if grads[1] is None or t is None else _mT(grads[1])
+    return (grads[2], grads[0], gwt) if len(grads) == 3 else (grads[0], gwt)
 
 
 def linear(input, weight, bias=None):

@@ -40,6 +40,7 @@ from .plumbing import reshape_to
 from .reduce import Mean, Sum, _mean_array, sum as reduce_sum
 from .softmax import log_softmax
 from . import _class_loss_16bit as half16
+from ._cross_entropy_split import split_log_softmax
 from ._cross_entropy_rows import (CrossEntropyGrad, coefficients, cross_entropy_grad_into,
                                   exp_rows_again, softmax_rows)
 
@@ -70,7 +71,6 @@ def _legacy_reduction(size_average, reduce, reduction):
     warnings.warn(f"size_average and reduce args will be deprecated, please use "
                   f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
     return reduction
-
 
 
 class ClassNLL(Function):
@@ -201,6 +201,10 @@ class ClassNLL(Function):
             a *= g._array.reshape(-1, 1)
             return Tensor._wrap(a)
         return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), Tensor._wrap(a))
+
+    @property
+    def next_functions(self):       # with PyTorch's LogSoftmaxBackward0 (_cross_entropy_split)
+        return Function.next_functions.fget(split_log_softmax(self) if self.from_logits else self)
 
 
 def _rounding_dtype(scores, from_logits, reduction, label_smoothing):

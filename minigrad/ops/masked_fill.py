@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..autograd._node_names import rename_node
+from ..autograd._shown_edges import shown_inputs
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import argument_error, broadcast_shape, check_fill_value, check_tensor
@@ -81,6 +82,11 @@ def masked_fill(input, mask, value):
         m = xp.ascontiguousarray(xp.broadcast_to(m, shape))
     out = keep_for_backward(where(m, value, input), mask)
     return rename_node(out, node, Where)
+
+
+# masked_fill is where(mask, value, input): PyTorch's nodes list input, then a tensor value
+Where.renamed("MaskedFillBackward0").next_functions = shown_inputs(1)
+Where.renamed("MaskedFillBackward1").next_functions = shown_inputs(1, 0)
 
 
 def _masked_fill_node(value):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from ..autograd._shown_edges import shown_inputs
 from ..tensor import Tensor
 from ._util import broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for
 from .elementwise import _binary, _scalar_or_tensor, mul, refuse_array, sub
@@ -143,6 +144,7 @@ class ScalarPow(Pow):
     saved_fields = {"exponent": "exponent"}
 
     _node_name = "PowBackward0"
+    next_functions = shown_inputs(0)        # the number has no edge in PyTorch's node
 
     @ieee
     def forward(self, a, b):
@@ -257,6 +259,7 @@ def pow(input, exponent):
 
 _TENSOR_POW, _NUMBER_BASE_POW = Pow.renamed("PowBackward1"), Pow.renamed("PowBackward2")
 _NUMBER_BASE_POW.number_base = True
+_NUMBER_BASE_POW.next_functions = shown_inputs(1)     # (the number base: no edge)
 
 
 def _integer_pow_negative(xp, av, bv, dtype):

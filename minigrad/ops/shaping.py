@@ -18,12 +18,13 @@ import numpy as np
 from .. import _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd._node_names import rename_node
+from ..autograd._shown_edges import shown_inputs
 from ..tensor import Tensor
 from ._int_lists import int_lists
 from ._util import (Omitted, argument_error, check_tensor, int_arg, normalize_dim,
                     not_implemented_for)
 from .elementwise import mul
-from .pointwise_select import where
+from .pointwise_select import Where, where
 from ._int_list_args import int_list_argument
 from .movement import Contiguous, clone, permute, repeat
 from .plumbing import reshape_to
@@ -69,6 +70,11 @@ def _one_int(value):
     """Whether a dims argument is one dim (an int, a numpy int, a 0-d integer tensor) rather
     than a sequence of them."""
     return isinstance(value, numbers.Integral) or (isinstance(value, Tensor) and value.ndim == 0)
+
+
+# tril / triu are a where() with a zero: PyTorch's node has the input's edge alone
+Where.renamed("TrilBackward0").next_functions = shown_inputs(0)
+Where.renamed("TriuBackward0").next_functions = shown_inputs(0)
 
 
 def _triangle(input, diagonal, lower, name):
@@ -127,7 +133,8 @@ def outer(input, vec2):
     for name, t in (("self", input), ("vec2", vec2)):
         if t.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
-    return mul(reshape_to(input, (input.shape[0], 1)), reshape_to(vec2, (1, vec2.shape[0])))
+    # a column times the row vec2 broadcast, as PyTorch's (its graph: no view of vec2)
+    return mul(reshape_to(input, (input.shape[0], 1)), vec2)
 
 
 ger = outer

@@ -18,6 +18,7 @@ from .. import backend
 from .._meta import MetaArray
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..autograd import function as _function
+from ..autograd._shown_edges import copy_slices_edges
 from ..autograd._view_tracking import INFERENCE_VIEW, NO_GRAD_VIEW, VIEW_OF_REFUSED
 from .._checked_view import check_history, node_words as _node_words
 from ..tensor import Tensor
@@ -245,6 +246,10 @@ def _inplace_on_view(view, base, function, others, params):
         view._vcounter.value += 1
         return view
     new_base = ViewScatter.apply(_snapshot(source), result, index=index)
+    op, read = result.grad_fn, current.grad_fn
+    if not pairs and read is not None and isinstance(op, Function) and not op._ctx_style and \
+            op.next_functions_[0] == (read, 0):
+        new_base.grad_fn._op_node = op      # the op on the view, shown inside (_shown_edges)
     if pairs:
         new_base = ViewAsComplex.apply(new_base)
     _write(view, result._array)                           # the real write, through the view
@@ -434,6 +439,7 @@ class ViewScatter(Function):
     complex_ok = True             # linear, real coefficients: right as written
 
     _node_name = "torch::autograd::CopySlices"     # PyTorch's name for a write through a view
+    next_functions = copy_slices_edges           # (PyTorch's, with the in-place op inside)
 
     def forward(self, base, value, *, index):
         self.index = index
