@@ -15,7 +15,8 @@ from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._shown_edges import shown_inputs
 from ..tensor import Tensor
-from ._util import broadcast_shape, check_python_int, ieee, ieee_errors, not_implemented_for
+from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, check_python_int, ieee, ieee_errors,
+                    not_implemented_for)
 from .elementwise import _binary, _scalar_or_tensor, mul, refuse_array, sub
 from .plumbing import conj_of, sum_to
 from .pointwise_select import where
@@ -157,6 +158,14 @@ class ScalarPow(Pow):
             return out
         if a.dtype.kind == "c":
             out = _complex_pow(backend.xp_of(a), a, b, number_exponent=True)
+        elif (e == 3 or e == -2) and a.dtype in _FLOATS:
+            # PyTorch's scalar kernel: x * x * x and 1 / (x * x), its roundings (C's pow of a
+            # negative base was 17x slower here too: 170 ms for 2048x1024 float32)
+            out = a * a
+            if e == 3:
+                out *= a
+            else:
+                backend.xp_of(a).divide(1, out, out=out)
         else:
             out = a ** b    # numpy's operator: x * x for 2, as PyTorch's scalar kernel
         if not a.flags.c_contiguous:
