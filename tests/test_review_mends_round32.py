@@ -40,3 +40,21 @@ def test_cube_and_inverse_square_round_as_pytorch(exponent, dtype):
     np.testing.assert_array_equal((mine ** exponent).detach().numpy(),
                                   (theirs ** exponent).detach().numpy())
     np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5)], ids=str)
+def test_sign_and_abs_gradient_in_place(dtype, shape):
+    """sign (and abs's gradient, which is made of it) written in place: 0 at NaN and at
+    either zero (no negative zero), as PyTorch's."""
+    import numpy as np
+    specials = np.array([np.nan, -0.0, 0.0, -1.5, 2.0, np.inf, -np.inf], dtype=dtype)
+    a = np.resize(specials, shape).astype(dtype)
+    results = []
+    for lib in (torch, minigrad):
+        x = lib.tensor(a, requires_grad=True)
+        x.abs().sum().backward()
+        results.append((lib.sign(x.detach()).numpy(), x.grad.numpy()))
+    for mine, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(np.signbit(mine), np.signbit(theirs))

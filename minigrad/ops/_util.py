@@ -187,6 +187,12 @@ def torch_sign(xp, x):
     s = xp.sign(x)
     if x.dtype.kind not in "fV":
         return s
+    if x.dtype.kind == "f" and x.ndim:
+        # in place in s (one new array, not three): NaN's sign made 0, and + 0 clears the
+        # sign of a zero
+        s[s != s] = 0
+        s += 0
+        return s
     # (+ 0 clears the sign of a zero: bfloat16's sign of -0.0 is -0.0, PyTorch's is 0.0)
     return (xp.where(xp.isnan(x), 0, s) + 0).astype(s.dtype, copy=False)
 
