@@ -58,3 +58,32 @@ def test_sign_and_abs_gradient_in_place(dtype, shape):
     for mine, theirs in zip(results[1], results[0]):
         np.testing.assert_array_equal(mine, theirs)
         np.testing.assert_array_equal(np.signbit(mine), np.signbit(theirs))
+
+
+def _edges(t):
+    return [(type(n).__name__ if n is not None else None, i) for n, i in t.grad_fn.next_functions]
+
+
+GRAPHS = {
+    "conv2d no bias": lambda L, x: L.nn.functional.conv2d(x, L.ones(3, 2, 3, 3,
+                                                                   requires_grad=True)),
+    "conv_transpose2d no bias": lambda L, x: L.nn.functional.conv_transpose2d(x, L.ones(2, 3, 3,
+                                                                                        3)),
+    "conv1d bias": lambda L, x: L.nn.functional.conv1d(x.flatten(2), L.ones(3, 2, 3),
+                                                       L.ones(3, requires_grad=True)),
+    "conv2d empty channels": lambda L, x: L.nn.functional.conv2d(x[:, :0], L.ones(3, 0, 3, 3)),
+    "clamp tensor min": lambda L, x: L.clamp(x, min=L.zeros(1)),
+    "clamp tensor max": lambda L, x: L.clamp(x, max=L.zeros(1, requires_grad=True)),
+    "clamp both": lambda L, x: L.clamp(x, min=L.zeros(1, requires_grad=True), max=L.ones(1)),
+}
+
+
+@pytest.mark.parametrize("case", list(GRAPHS))
+def test_optional_inputs_show_their_edges(case):
+    """A convolution without bias and a clamp with one tensor bound show PyTorch's three
+    edges, (None, 0) for the input not given."""
+    shown = []
+    for lib in (torch, minigrad):
+        x = lib.ones(1, 2, 5, 5, requires_grad=True)
+        shown.append(_edges(GRAPHS[case](lib, x)))
+    assert shown[1] == shown[0]

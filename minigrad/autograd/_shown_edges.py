@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .function import Function
 
-__all__ = ["shown_inputs", "copy_slices_edges"]
+__all__ = ["shown_inputs", "padded_inputs", "copy_slices_edges"]
 
 _all_edges = Function.next_functions.fget
 
@@ -25,6 +25,17 @@ def shown_inputs(*positions):
         return tuple(edges[i] for i in positions if i < len(edges))
     return property(next_functions, doc=f"The edges of inputs {positions}, as PyTorch's node "
                                         f"lists its own (see ``autograd._shown_edges``).")
+
+
+def padded_inputs(count):
+    """A ``next_functions`` property showing the node's inputs followed by ``(None, 0)`` up to
+    ``count`` edges: PyTorch's node has an edge for an optional input not given (a
+    convolution's bias), minigrad's op takes no such input."""
+    def next_functions(self):
+        edges = _all_edges(self)
+        return edges + ((None, 0),) * (count - len(edges))
+    return property(next_functions, doc=f"The node's edges, (None, 0) for the optional inputs "
+                                        f"not given, {count} in all, as PyTorch's.")
 
 
 def _copy_slices_edges(self):

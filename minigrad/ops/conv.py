@@ -29,6 +29,7 @@ from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from .._argument_words import parser_words
 from ..autograd import Function
 from ..autograd._node_names import rename_node
+from ..autograd._shown_edges import padded_inputs
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _conv_joint_backward as _joint, conv_kernels as kernels
@@ -137,6 +138,7 @@ class Conv(Function):
                     else (0,)}
 
     _node_name = "ConvolutionBackward0"
+    next_functions = padded_inputs(3)       # (x, w, b): (None, 0) for no bias
 
     def forward(self, x, w, b=None, *, geom, cols=None):
         y, cols = kernels.forward(x, w, b, geom, cols)
@@ -185,6 +187,7 @@ class ConvTranspose(Function):
     first_order_only = False
 
     _node_name = "ConvolutionBackward0"
+    next_functions = padded_inputs(3)       # (x, w, b): (None, 0) for no bias
 
     def forward(self, g, w, b=None, *, geom):
         gx = kernels.input_grad(g, w, geom)
@@ -238,6 +241,7 @@ class NoChannels(Function):
     first_order_only = False
     complex_ok = True           # (no arithmetic: zeros of the promoted dtype)
     _node_name = "ConvolutionBackward0"
+    next_functions = padded_inputs(3)       # (x, w, b): (None, 0) for no bias
 
     def forward(self, x, w, b=None, *, out_size):
         self.shapes = [(a.shape, a.dtype) for a in (x, w, b) if a is not None]

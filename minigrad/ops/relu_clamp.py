@@ -387,6 +387,7 @@ class ClampByTensors(Function):
     _node_name = "ClampBackward0"       # PyTorch's node for tensor bounds
 
     def forward(self, a, *bounds, has_min, has_max):
+        self.has_min, self.has_max = has_min, has_max
         xp = backend.xp_of(a)
         lo = bounds[0] if has_min else None
         hi = bounds[-1] if has_max else None
@@ -412,6 +413,15 @@ class ClampByTensors(Function):
         return tuple(sum_to(select_grad(g, mask), shape) if needed else None
                      for mask, shape, needed in zip(self.masks, self.shapes,
                                                     self.needs_input_grad))
+
+    @property
+    def next_functions(self):
+        """PyTorch's three edges (input, min, max), (None, 0) for a bound not given."""
+        edges = list(Function.next_functions.fget(self))
+        none = (None, 0)
+        lo = edges[1] if self.has_min else none
+        hi = edges[-1] if self.has_max else none
+        return (edges[0], lo, hi)
 
 
 def check_clamp_kind(a, min, max, target):
