@@ -87,3 +87,21 @@ def test_optional_inputs_show_their_edges(case):
         x = lib.ones(1, 2, 5, 5, requires_grad=True)
         shown.append(_edges(GRAPHS[case](lib, x)))
     assert shown[1] == shown[0]
+
+
+@pytest.mark.parametrize("name", ["elu", "gelu", "silu", "hardswish", "softplus", "mish", "selu"])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_activation_backward_of_one_expanded_number(name, reduce):
+    """The gradient of sum() / mean() is one number expanded over the input: the blocked
+    backwards fill a block of it per piece instead of copying it out whole; the same
+    values as PyTorch's, across a block boundary and with odd sizes."""
+    import numpy as np
+    a = np.random.default_rng(1).standard_normal((3, 70001)).astype(np.float32)
+    a[0, :5] = [0.0, -0.0, -3.0, 3.0, 40.0]
+    grads = []
+    for lib in (torch, minigrad):
+        x = lib.tensor(a, requires_grad=True)
+        getattr(getattr(lib.nn.functional, name)(x), reduce)().backward()
+        grads.append(x.grad.numpy())
+    scale = 1.0 if reduce == "sum" else 1.0 / a.size
+    np.testing.assert_allclose(grads[1], grads[0], rtol=2e-6, atol=2e-7 * scale)

@@ -77,17 +77,27 @@ def _blocks(kernel, arrays, outs, scratch=None):
     if perm is not None:
         arrays = [a.transpose(perm) for a in arrays]
         outs = [o.transpose(perm) for o in outs]
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays] + \
-        [o.reshape(-1) for o in outs]
+    # an array that is one number expanded (the gradient of a sum() or a mean(): every
+    # stride 0) is not copied out whole: each piece fills one block of it, once
+    numbers = {i: a[(0,) * a.ndim] for i, a in enumerate(arrays)
+               if i and a.size > 1 and not any(a.strides)}
+    flats = [np.ascontiguousarray(a).reshape(-1) for i, a in enumerate(arrays)
+             if i not in numbers] + [o.reshape(-1) for o in outs]
 
     def run(*pieces):
         first = pieces[0]
         extra = () if scratch is None else ({name: workspace(
             "activation_" + name, (min(_BLOCK, first.size),),
             first.dtype if dt is None else dt, np) for name, dt in scratch.items()},)
+        if numbers:
+            pieces = list(pieces)
+            for i, value in numbers.items():
+                pieces.insert(i, np.full(min(_BLOCK, first.size), value))
         with np.errstate(all="ignore"):         # inf and NaN in, as PyTorch: no warnings
             for b in range(0, first.size, _BLOCK):
-                kernel(*(p[b:b + _BLOCK] for p in pieces), *extra)
+                n = min(_BLOCK, first.size - b)
+                kernel(*(p[b:b + n] if i not in numbers else p[:n]
+                         for i, p in enumerate(pieces)), *extra)
     parallel.map_pieces(run, *flats)
 
 
