@@ -104,4 +104,6 @@ def test_activation_backward_of_one_expanded_number(name, reduce):
         getattr(getattr(lib.nn.functional, name)(x), reduce)().backward()
         grads.append(x.grad.numpy())
     scale = 1.0 if reduce == "sum" else 1.0 / a.size
-    np.testing.assert_allclose(grads[1], grads[0], rtol=2e-6, atol=2e-7 * scale)
+    # (float32 roundings of two formulas: a few ulps of the slope, which is near 0 at GELU's
+    # minimum)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=2e-6, atol=1e-6 * scale)
