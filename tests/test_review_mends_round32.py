@@ -107,3 +107,23 @@ def test_activation_backward_of_one_expanded_number(name, reduce):
     # (float32 roundings of two formulas: a few ulps of the slope, which is near 0 at GELU's
     # minimum)
     np.testing.assert_allclose(grads[1], grads[0], rtol=2e-6, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (50,)], ids=str)
+def test_rsqrt_is_one_node(dtype, shape):
+    """rsqrt as PyTorch's one node: its value, gradient (-g / 2 r^3) and second derivative
+    bit for bit, its edge straight to the input."""
+    import numpy as np
+    a = np.resize(np.array([4.0, 0.0, np.inf, 1e-30, 2.5, 7.0], dtype=dtype), shape)
+    seen = []
+    for lib in (torch, minigrad):
+        x = lib.tensor(a, requires_grad=True)
+        y = lib.rsqrt(x)
+        (g,) = lib.autograd.grad(y.sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), x)
+        seen.append((y.detach().numpy(), g.detach().numpy(), h.numpy(), str(y.dtype)[-7:],
+                     _edges(y)))
+    for mine, theirs in zip(seen[1][:3], seen[0][:3]):
+        np.testing.assert_array_equal(mine, theirs)
+    assert seen[1][3:] == seen[0][3:]

@@ -95,6 +95,25 @@ class Sqrt(Function):
         return div(g, mul(conj_of(out), 2))
 
 
+class Rsqrt(Function):
+    """1 / sqrt(a), two roundings, as PyTorch's vectorised kernel; its backward PyTorch's
+    -g / 2 * r^3 from the result r (so a later in-place write into r makes it refuse)."""
+    complex_ok = True
+    saved_names = ("result",)
+
+    @ieee
+    def forward(self, a):
+        out = 1 / backend.xp_of(a).sqrt(a)
+        out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
+        self.save_for_backward(out)
+        return out
+
+    @ieee
+    def backward(self, g):
+        out, = self.saved_tensors
+        return mul(mul(g, -0.5), conj_of(mul(mul(out, out), out)))
+
+
 class Abs(Function):
     complex_ok = True
     saved_names = ("self",)
@@ -321,10 +340,9 @@ def square(a):
 def rsqrt(a):
     # rounded once, as PyTorch's vectorised kernel (its scalar loop for fewer than a vector's
     # elements rounds the bfloat16 square root first)
-    if isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype):
-        out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
-    else:
-        out = div(1.0, sqrt(a))
+    if not (isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype)):
+        return _unary(Rsqrt, a)
+    out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
     out = rename_node(out, "RsqrtBackward0")
     # PyTorch's node reads its result (-r^3 / 2): a later in-place write into it makes the
     # backward refuse, as there
