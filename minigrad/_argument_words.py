@@ -24,8 +24,10 @@ import functools
 import inspect
 import re
 
-from ._tensor_input import _NUMBER_FIRST, _SIGNATURES, _combination, _listed, _type_name
+from ._tensor_input import _NUMBER_FIRST, _SIGNATURES
+from ._parser_message import _combination, _listed, _type_name
 from ._argument_error import ArgumentError
+from ._parser_emulation import raise_reworded
 from . import _parser_signatures as _PARSED
 
 __all__ = ["restated", "worded", "parser_words", "arity_restated"]
@@ -138,6 +140,8 @@ def worded(fn, method=False, name=None, aliases=None, signatures=None):
         try:
             return fn(*args, **kwargs)
         except TypeError as exc:
+            # (the parser's words, where it refuses the call)
+            raise_reworded(exc, call, args, kwargs, method, name)
             if not hasattr(exc, "argument"):
                 if exc.__traceback__.tb_next is None:      # Python refused the call itself
                     raise _arity(exc, fn, args, kwargs, method, name, signatures,
@@ -145,6 +149,9 @@ def worded(fn, method=False, name=None, aliases=None, signatures=None):
                 raise
             raise restated(exc, fn, args, kwargs, method, name, aliases,
                            signatures) from None
+        except AttributeError as exc:   # (an argument of a type the op cannot read)
+            raise_reworded(exc, call, args, kwargs, method, name)
+            raise
     return call
 
 

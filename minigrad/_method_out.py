@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 from ._tensor_input import _combination
+from ._parser_emulation import raise_reworded
 from ._type_names import python_type_name
 
 __all__ = ["refusing_out"]
@@ -105,5 +106,9 @@ def refusing_out(method, name):
     def call(self, *args, **kwargs):
         if kwargs and "out" in kwargs:
             raise refusal(name, args, kwargs)
-        return method(self, *args, **kwargs)
+        try:
+            return method(self, *args, **kwargs)
+        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+            raise_reworded(exc, call, (self,) + args, kwargs, True, name)    # refuses the call)
+            raise
     return call

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import functools
 
-from . import dtypes
-from ._type_names import python_type_name
+from ._parser_emulation import raise_reworded
+from ._parser_message import _PRINTED, _combination, _type_name, described
 from .tensor import Tensor
 
 __all__ = ["guarded", "described", "NAMES"]
@@ -73,7 +73,6 @@ _FIRST_PARAM = {
     "pairwise_distance": "x1", "polar": "abs", "to_dlpack": "data",
     "triplet_margin_loss": "anchor", "vander": "x",
 }
-_PRINTED = {"to_dlpack": "_to_dlpack", "spmm": "mm"}
 
 # functions of one signature whose second parameter is a Tensor too (``atan2(t, 2)`` is
 # refused): ``other``, or the name given
@@ -395,10 +394,6 @@ NAMES = _ONE | set(_FIRST_PARAM) | set(_SIGNATURES) | set(_NUMBER_FIRST)
 _MISSING = object()
 
 
-def _type_name(value):
-    return "torch.dtype" if isinstance(value, dtypes.DType) else python_type_name(value)
-
-
 def _counts(signature):
     """The fewest and the most arguments ``signature`` takes (PyTorch counts keywords in)."""
     params = [p for p in signature.split(", ") if p != "*"]
@@ -409,72 +404,6 @@ def _named(name, param, value, keyword, position=1):
     where = "" if keyword else f" (position {position})"
     return TypeError(f"{_PRINTED.get(name, name)}(): argument '{param}'{where} must be Tensor, "
                      f"not {_type_name(value)}")
-
-
-def _pieces(signature):
-    """(name, type) of each ``, ``-separated piece of ``signature`` as PyTorch's message reads
-    them: the name is the last word (a default's value, where there is one, so such a
-    parameter never matches) and ``*`` is a piece of its own."""
-    pieces = []
-    for piece in signature.split(", "):
-        head, _, last = piece.rpartition(" ")
-        pieces.append((last, head or last))
-    return pieces
-
-
-def _fits(kind, value):
-    """Does ``value`` pass for a parameter typed ``kind`` in PyTorch's message? (``float``
-    takes an int too; any other type only a value of its own name: ``int`` no bool.)"""
-    name = _type_name(value)
-    return name in ("float", "int") if kind == "float" else name == kind
-
-
-def described(value):
-    """A value's type as PyTorch's message shows it, a list's or tuple's elements' too."""
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(_type_name(v) for v in value)
-        if isinstance(value, tuple):
-            return f"{python_type_name(value)} of ({inner}{',' if len(value) == 1 else ''})"
-        return f"{python_type_name(value)} of [{inner}]"
-    return _type_name(value)
-
-
-def _listed(words, positional):
-    # PyTorch's messages keep a trailing ", " when no argument was positional
-    return "(" + ", ".join(words) + (", " if words and not positional else "") + ")"
-
-
-def _combination(name, args, kwargs, signatures):
-    """PyTorch's TypeError for arguments no signature takes: each signature listed, and under
-    one that takes as many arguments as were given, why it did not match.  (Keywords come in
-    the order PyTorch's map of them gives: the last first and the first last, the others in
-    between as given.)"""
-    keywords = list(kwargs)
-    if len(keywords) > 1:
-        keywords[0], keywords[-1] = keywords[-1], keywords[0]
-    given = [_type_name(a) for a in args] + [f"{k}={_type_name(kwargs[k])}" for k in keywords]
-    lines = [f"{_PRINTED.get(name, name)}() received an invalid combination of arguments - "
-             f"got {_listed(given, args)}, but expected one of:"]
-    count = len(args) + len(kwargs)
-    for signature in signatures:
-        lines.append(f" * ({signature})")
-        pieces = _pieces(signature)
-        if len(pieces) != count:
-            continue
-        names = [n for n, _ in pieces[max(len(pieces) - len(kwargs), 0):]]
-        wrong = [k for k in keywords if k not in names]
-        if wrong:
-            lines.append("      didn't match because some of the keywords were incorrect: "
-                         + ", ".join(wrong))
-            continue
-        shown = []
-        for i, (param, kind) in enumerate(pieces):
-            value = args[i] if i < len(args) else kwargs[param]
-            text = ("" if i < len(args) else f"{param}=") + described(value)
-            shown.append(text if _fits(kind, value) else f"!{text}!")
-        lines.append("      didn't match because some of the arguments have invalid types: "
-                     + _listed(shown, args))
-    return TypeError("\n".join(lines) + "\n")
 
 
 def _refuse(name, args, kwargs):
@@ -515,33 +444,45 @@ def guarded(fn, name, function_form=None):
             if "out" in kwargs and args and not isinstance(args[0], Tensor) and \
                     "out" not in _NUMBER_FIRST[name][1]:
                 raise _combination(name, args, kwargs, _NUMBER_FIRST[name])   # (no out= there)
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+                raise_reworded(exc, call_numbers, args, kwargs, False, name)    # refuses the call)
+                raise
         return call_numbers
     second = _SECOND.get(name)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if not (args and isinstance(args[0], Tensor)):
-            _refuse(name, args, kwargs)
-        if function_form is not None and args and (
-                type(args[0]) is not Tensor or len(args) > 1 and type(args[1]) is not Tensor and
-                isinstance(args[1], Tensor)):
-            form = function_form(name, args)        # a sparse COO operand
-            if form is not None:
-                return form(*args, **kwargs)
-        return fn(*args, **kwargs)
+        try:
+            if not (args and isinstance(args[0], Tensor)):
+                _refuse(name, args, kwargs)
+            if function_form is not None and args and (
+                    type(args[0]) is not Tensor or len(args) > 1 and
+                    type(args[1]) is not Tensor and isinstance(args[1], Tensor)):
+                form = function_form(name, args)        # a sparse COO operand
+                if form is not None:
+                    return form(*args, **kwargs)
+            return fn(*args, **kwargs)
+        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+            raise_reworded(exc, call, args, kwargs, False, name)    # refuses the call)
+            raise
 
     @functools.wraps(fn)
     def call_two(*args, **kwargs):
-        if not (args and isinstance(args[0], Tensor)):
-            _refuse(name, args, kwargs)
-        if len(args) > 1 and not isinstance(args[1], Tensor):
-            raise _named(name, second, args[1], False, position=2)
-        if function_form is not None and args and (
-                type(args[0]) is not Tensor or len(args) > 1 and type(args[1]) is not Tensor and
-                isinstance(args[1], Tensor)):
-            form = function_form(name, args)
-            if form is not None:
-                return form(*args, **kwargs)
-        return fn(*args, **kwargs)
+        try:
+            if not (args and isinstance(args[0], Tensor)):
+                _refuse(name, args, kwargs)
+            if len(args) > 1 and not isinstance(args[1], Tensor):
+                raise _named(name, second, args[1], False, position=2)
+            if function_form is not None and args and (
+                    type(args[0]) is not Tensor or len(args) > 1 and
+                    type(args[1]) is not Tensor and isinstance(args[1], Tensor)):
+                form = function_form(name, args)
+                if form is not None:
+                    return form(*args, **kwargs)
+            return fn(*args, **kwargs)
+        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+            raise_reworded(exc, call_two, args, kwargs, False, name)    # refuses the call)
+            raise
     return call if second is None else call_two

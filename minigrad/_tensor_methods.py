@@ -25,6 +25,7 @@ from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
 from ._argument_words import restated, arity_restated
+from ._parser_emulation import raise_reworded
 from ._sparse_coo_ops import function_form
 from ._tensor_input import _combination
 from ._out_writes import (_KEEPDIM_NEEDS_DIM, _PROMOTED_RESULT, _check_out_cast, _keyword_only,
@@ -120,12 +121,17 @@ def _torch_args(fn, method=False, name=None):
         try:
             return fn(*args) if not kwargs else _call(args, dict(kwargs))
         except TypeError as exc:
+            # (the parser's words, where it refuses the call)
+            raise_reworded(exc, call, args, kwargs, method, name)
             if not hasattr(exc, "argument"):
                 worded = arity_restated(exc, fn, args, kwargs, method, name, _OWN_CALLS)
                 if worded is exc:
                     raise
                 raise worded from None
             raise restated(exc, fn, args, kwargs, method) from None
+        except AttributeError as exc:   # (an argument of a type the op cannot read)
+            raise_reworded(exc, call, args, kwargs, method, name)
+            raise
 
     def _call(args, kwargs):
         for alias, name in _ALIASES.items():

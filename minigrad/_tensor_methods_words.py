@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 
 from ._argument_words import worded
+from ._parser_emulation import raise_reworded
 from ._type_names import python_type_name
 from .tensor import Tensor
 
@@ -69,16 +70,20 @@ def _tensor_other(fn, name, param):
     (its position counted after self; none when given by keyword)."""
     @functools.wraps(fn)
     def method(self, *args, **kwargs):
-        if args:
-            given, where = args[0], " (position 1)"
-        elif param in kwargs:
-            given, where = kwargs[param], ""
-        else:
+        try:
+            if args:
+                given, where = args[0], " (position 1)"
+            elif param in kwargs:
+                given, where = kwargs[param], ""
+            else:
+                return fn(self, *args, **kwargs)
+            if not isinstance(given, Tensor):
+                raise TypeError(f"{name}(): argument '{param}'{where} must be Tensor, not "
+                                f"{python_type_name(given)}")
             return fn(self, *args, **kwargs)
-        if not isinstance(given, Tensor):
-            raise TypeError(f"{name}(): argument '{param}'{where} must be Tensor, not "
-                            f"{python_type_name(given)}")
-        return fn(self, *args, **kwargs)
+        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+            raise_reworded(exc, method, (self,) + args, kwargs, True, name)    # refuses the call)
+            raise
     return method
 
 
@@ -141,7 +146,11 @@ def numpy_names(fn):
             for alias, name in (("axis", "dim"), ("keepdims", "keepdim")):
                 if alias in kwargs and name not in kwargs:
                     kwargs[name] = kwargs.pop(alias)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+            raise_reworded(exc, call, args, kwargs)    # refuses the call)
+            raise
     return call
 
 

@@ -24,6 +24,7 @@ from .tensor import Tensor
 from ._tensor_factories import _require_grad_at_creation
 from ._grad_state import state as _GRAD
 from ._type_names import python_type_name
+from ._parser_emulation import raise_reworded
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
            "empty_like", "layout", "strided", "sparse_coo", "sparse_csr", "sparse_csc",
@@ -135,7 +136,11 @@ def _out_keyword(factory):
             check_pin_memory(kwargs.pop("pin_memory"), name)
         out = kwargs.pop("out", None)
         if out is None:
-            return factory(*args, **kwargs)
+            try:
+                return factory(*args, **kwargs)
+            except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+                raise_reworded(exc, with_out, args, kwargs, False)    # refuses the call)
+                raise
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
         dtype = kwargs.get("dtype")

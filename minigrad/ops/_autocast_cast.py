@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 
 from .. import _autocast_state as state
+from .._parser_emulation import raise_reworded
 from ..dtypes import float32
 from ..tensor import Tensor
 from .elementwise import cast
@@ -61,7 +62,11 @@ def in_float32(op):
     @functools.wraps(op)
     def widened(*args, **kwargs):
         if not state.active:
-            return op(*args, **kwargs)
+            try:
+                return op(*args, **kwargs)
+            except (TypeError, AttributeError) as exc:     # (the parser's words, where it
+                raise_reworded(exc, widened, args, kwargs)    # refuses the call)
+                raise
         args = widen(*args)
         kwargs = {k: widen(v)[0] for k, v in kwargs.items()}
         # the op's own steps (a matmul inside lstsq) run as PyTorch's kernel runs them, past
