@@ -127,3 +127,17 @@ def test_rsqrt_is_one_node(dtype, shape):
     for mine, theirs in zip(seen[1][:3], seen[0][:3]):
         np.testing.assert_array_equal(mine, theirs)
     assert seen[1][3:] == seen[0][3:]
+
+
+@pytest.mark.parametrize("shape, dim, keepdim", [((1,), 0, False), ((2,), -1, False),
+                                                 ((2,), 0, True), ((2, 3), 1, False),
+                                                 ((2, 3), 0, True), ((3,), None, False)])
+def test_float16_prod_shape(shape, dim, keepdim):
+    """float16 prod (rounded at each partial product) of a 1-d tensor along its dim is 0-d."""
+    import numpy as np
+    a = np.arange(1, 1 + int(np.prod(shape)), dtype=np.float16).reshape(shape)
+    args = () if dim is None else (dim, keepdim)
+    mine = minigrad.tensor(a).prod(*args)
+    theirs = torch.tensor(a).prod(*args)
+    assert tuple(mine.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

@@ -27,4 +27,4 @@ def half_product(a, axis, keepdim):
     last = xp.take(xp.multiply.accumulate(a, axis=axis), [-1], axis=axis)
     if not keepdim:
         last = last.squeeze(axis)
-    return xp.ascontiguousarray(last)
+    return last.copy()      # (C order; ascontiguousarray would make a 0-d result 1-d)
