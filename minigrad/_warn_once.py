@@ -6,9 +6,17 @@ The state is a set of the messages already given; nothing happens at import.
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
-__all__ = ["warn_once", "warn_deprecated_linalg", "COMPLEX_TO_REAL"]
+__all__ = ["warn_once", "warn_deprecated_linalg", "COMPLEX_TO_REAL", "USER"]
+
+# stacklevel=USER: the warning names the first line outside minigrad (the user's call), at
+# whatever depth of minigrad's wrappers it was raised, as PyTorch's C++ warnings name the
+# Python line that called into it
+USER = "user"
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # PyTorch's words when a complex tensor is converted to a real dtype (its real part is kept)
 COMPLEX_TO_REAL = "Casting complex values to real discards the imaginary part"
@@ -31,7 +39,17 @@ def warn_once(message, category=UserWarning, stacklevel=2, key=None):
     if key in state.given and not state.always:
         return
     state.given.add(key)
-    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    warnings.warn(message, category, stacklevel=_user_level() if stacklevel == USER else
+                  stacklevel + 1)
+
+
+def _user_level():
+    """The stacklevel of the first frame outside the minigrad package, counted from
+    ``warn_once``'s caller's caller (as ``warnings.warn`` counts it from warn_once)."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def warn_deprecated_linalg(old, new):

@@ -141,3 +141,17 @@ def test_float16_prod_shape(shape, dim, keepdim):
     theirs = torch.tensor(a).prod(*args)
     assert tuple(mine.shape) == tuple(theirs.shape)
     np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("call", ["F", "torch"])
+def test_same_padding_warning_names_the_callers_line(call):
+    """The once-per-process 'same' padding warning points at the user's line, as PyTorch's
+    does, whatever depth of minigrad's wrappers it comes from."""
+    import warnings
+    from minigrad import _warn_once
+    conv = minigrad.nn.functional.conv1d if call == "F" else minigrad.conv1d
+    _warn_once.state.given.clear()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        conv(minigrad.ones(1, 1, 8), minigrad.ones(1, 1, 4), padding="same")
+    assert [w.filename for w in seen] == [__file__]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 
 from .._argument_error import argument_error
-from .._warn_once import warn_once
+from .._warn_once import USER, warn_once
 from ._int_lists import int_like
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
@@ -321,7 +321,7 @@ def _same_padding(op, nd, xb, w, stride, dilation, groups):
         # once per process unless warn_always, as PyTorch
         warn_once("Using padding='same' with even kernel lengths and odd dilation may require "
                   "a zero-padded copy of the input be created (the extra padding goes on the "
-                  "right)", UserWarning, stacklevel=5)
+                  "right)", UserWarning, stacklevel=USER)
     return pads, dilation
 
 
