@@ -327,7 +327,7 @@ _PARSER_FORM = re.compile(
 # their call of the op, not the op's own
 _WRAPPERS = frozenset({
     "_torch_args.<locals>.call", "_torch_args.<locals>._call", "worded.<locals>.call",
-    "guarded.<locals>.call", "guarded.<locals>.call_two", "guarded.<locals>.call_numbers",
+    "guarded.<locals>.call", "guarded.<locals>.call_numbers",
     "_refuse", "numpy_names.<locals>.call", "_tensor_other.<locals>.method",
     "refusing_out.<locals>.call", "_out_keyword.<locals>.with_out",
     "in_float32.<locals>.widened", "_inplace.<locals>.method"})

@@ -457,6 +457,8 @@ def guarded(fn, name, function_form=None):
         try:
             if not (args and isinstance(args[0], Tensor)):
                 _refuse(name, args, kwargs)
+            if second is not None and len(args) > 1 and not isinstance(args[1], Tensor):
+                raise _named(name, second, args[1], False, position=2)
             if function_form is not None and args and (
                     type(args[0]) is not Tensor or len(args) > 1 and
                     type(args[1]) is not Tensor and isinstance(args[1], Tensor)):
@@ -467,22 +469,4 @@ def guarded(fn, name, function_form=None):
         except (TypeError, AttributeError) as exc:     # (the parser's words, where it
             raise_reworded(exc, call, args, kwargs, False, name)    # refuses the call)
             raise
-
-    @functools.wraps(fn)
-    def call_two(*args, **kwargs):
-        try:
-            if not (args and isinstance(args[0], Tensor)):
-                _refuse(name, args, kwargs)
-            if len(args) > 1 and not isinstance(args[1], Tensor):
-                raise _named(name, second, args[1], False, position=2)
-            if function_form is not None and args and (
-                    type(args[0]) is not Tensor or len(args) > 1 and
-                    type(args[1]) is not Tensor and isinstance(args[1], Tensor)):
-                form = function_form(name, args)
-                if form is not None:
-                    return form(*args, **kwargs)
-            return fn(*args, **kwargs)
-        except (TypeError, AttributeError) as exc:     # (the parser's words, where it
-            raise_reworded(exc, call_two, args, kwargs, False, name)    # refuses the call)
-            raise
-    return call if second is None else call_two
+    return call

@@ -127,15 +127,9 @@ def _split_weight_transpose(node):
     edges, metas, needs = node.next_functions_, node._in_meta, node.needs_input_grad
     t = None
     if edges[1] is not None:        # (a weight without gradient: W^T has none either)
-        t = _node_type(_WeightT)()
-        t.saved_ = ()
-        t._seq = node._seq - 0.5
-        t._versions = t._retained = t._pre_hooks = t._shapes = None
-        t.needs_input_grad = (needs[1],)
-        t.next_functions_ = (edges[1],)
         shape, dtype = metas[1]
-        t._in_meta = ((shape, dtype),)
-        t._out_meta = (((shape[1], shape[0]), dtype),)
+        t = _new_node(_WeightT, node._seq - 0.5, (edges[1],), (needs[1],), ((shape, dtype),),
+                      (((shape[1], shape[0]), dtype),))
         edges, metas = (edges[0], (t, 0)) + tuple(edges[2:]), (metas[0], t._out_meta[0]) + \
             tuple(metas[2:])
     if len(edges) == 3:
