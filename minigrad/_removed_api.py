@@ -11,6 +11,7 @@ import math
 import warnings
 
 from . import dtypes
+from .autograd.function import Function
 from ._range_factories import arange
 from .tensor import Tensor
 
@@ -92,27 +93,46 @@ def set_default_tensor_type(t):
     dtypes.set_default_dtype(dtype)
 
 
+class Resize(Function):
+    """PyTorch's autograd resize (``Tensor.resize``/``resize_as``): a reshape that keeps the
+    element count, its result sharing the input's memory when that is contiguous (a copy
+    otherwise), its gradient the output's gradient laid back in the input's shape."""
+
+    @staticmethod
+    def forward(ctx, tensor, sizes):
+        ctx.sizes = sizes
+        count = 1
+        for s in sizes:
+            count = count * s
+        ctx.numel = count
+        if tensor.numel() != count:
+            want = "x".join(map(str, sizes))
+            have = "x".join(map(str, tensor.size()))
+            raise RuntimeError(f"requested resize to {want} ({count} elements in total), but "
+                               f"the given tensor has a size of {have} ({tensor.numel()} "
+                               "elements). autograd's resize can only change the shape of a "
+                               "given tensor, while preserving the number of elements. ")
+        ctx.input_sizes = tensor.size()
+        if tensor.is_contiguous():
+            return tensor.detach().view(*sizes)
+        return tensor.contiguous().view(*sizes)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.contiguous().view(ctx.input_sizes), None
+
+
 def _resize(self, *sizes):
     """The deprecated out-of-place resize: a reshape that must keep the element count
-    (PyTorch's autograd version of it; ``resize_`` is the one that may change it)."""
+    (PyTorch's autograd ``Resize``; ``resize_`` is the one that may change it). As in
+    PyTorch, the sizes are separate integers (a tuple is refused by the count check)."""
     warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
-    shape = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) \
-        else tuple(sizes)
-    count = 1
-    for s in shape:
-        count *= int(s)
-    if count != self.numel():
-        have = "x".join(map(str, self.shape))
-        raise RuntimeError(f"requested resize to {'x'.join(map(str, shape))} ({count} elements "
-                           f"in total), but the given tensor has a size of {have} "
-                           f"({self.numel()} elements). autograd's resize can only change the "
-                           f"shape of a given tensor, while preserving the number of elements. ")
-    return self.clone().resize_(*sizes)
+    return Resize.apply(self, sizes)
 
 
 def _resize_as(self, other):
     warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
-    return self.clone().resize_as_(other)
+    return Resize.apply(self, other.size())
 
 
 def _volatile(self):

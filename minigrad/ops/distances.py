@@ -8,11 +8,15 @@ and second derivatives come from those ops.
 """
 from __future__ import annotations
 
+import math
+
 from .. import backend, dtypes
+from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import check_tensor, not_implemented_for, result_dtype, scalar_type_name
+from .compare import sign
 from .elementwise import add, cast, mul, sub
 from .elementary_functions import sqrt
 from .norms import vector_norm
@@ -76,11 +80,34 @@ def row_distances(diff, p):
     """The p-norms of ``diff`` (*, M) over its last dim, for cdist and pdist.  For p = 0 (a
     count of non-zeros, a step function) a zero that depends on ``diff`` is added, so that the
     gradient is zeros, as PyTorch's distance kernels give it, rather than none, as its norm."""
+    if math.isinf(p):
+        return _LargestDifference.apply(diff)
     out = vector_norm(diff, p, -1)
     if p == 0:
         never = backend.xp_of(diff._array).zeros(tuple(diff.shape), dtype=bool)
         out = add(out, sum_(where(never, diff, 0.0), -1))
     return out
+
+
+class _LargestDifference(Function):
+    """max |diff| over the last dim (cdist's and pdist's p = inf), with PyTorch's distance
+    kernels' gradient: sgn(diff) g at every coordinate whose |diff| is the distance, each
+    tied one getting all of g (``vector_norm`` shares g among the ties, as PyTorch's norm
+    does); written in ops, so differentiable again."""
+
+    def forward(self, diff):
+        xp = backend.xp_of(diff)
+        out = xp.abs(diff).max(axis=-1) if diff.shape[-1] else \
+            xp.zeros(diff.shape[:-1], diff.dtype)
+        self.save_for_backward(diff)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        (diff,) = self.saved_tensors
+        a = diff._array
+        mask = backend.xp_of(a).abs(a) == self.out[..., None]
+        return mul(sign(diff), mul(unsqueeze(g, -1), Tensor._wrap(mask.astype(a.dtype))))
 
 
 def _euclidean_by_mm(x1, x2):

@@ -1,0 +1,2802 @@
+"""Whole programs of round 33, part a: generative models and scientific machine learning, as their
+authors write them, in the corners earlier rounds left out.
+
+VAEs: beta-TCVAE's decomposition (the log-density matrix over the batch, stratified weights
+written into strided views of a legacy torch.Tensor, logsumexp); the VampPrior (pseudo-inputs
+through Hardtanh, a hand-written log-sum-exp prior, KL warm-up, state_dict through torch.save);
+Householder Sylvester flows in a VAE (triu masks, diagonals written by advanced indexing into
+activations reshaped by the deprecated Tensor.resize, bmm products of reflections); the
+stick-breaking VAE (Kumaraswamy posteriors by the inverse CDF, the Taylor-series KL to a Beta
+prior by lgamma and digamma, against Kumaraswamy/Beta log_prob). GANs: StyleGAN2's path-length
+penalty, lazy R1, equalised-lr mapping network, modulated/demodulated grouped convs, noise
+injection and the EMA generator; InfoGAN's information loss over itertools.chain of two
+networks; RaGAN with DRAGAN's perturbation penalty and a clipped norm. Diffusion: improved DDPM
+(cosine schedule in numpy, _extract_into_tensor, learned-range variance, the VLB by normal_kl
+and the discretized Gaussian likelihood, float32); DiT (adaLN-Zero blocks, numpy sin-cos
+position embeddings in a frozen Parameter, CFG label dropping, unpatchify by einsum,
+forward_with_cfg); the score-SDE tutorial's ScoreNet (Gaussian Fourier features,
+ConvTranspose2d with output_padding, GroupNorm) with the DSM loss and the predictor-corrector
+sampler. Flows: a two-level Glow (squeeze/split, ActNorm data init behind a uint8 buffer, a
+matrix_exp 1x1 conv checked by slogdet, zero-init convs, the learned prior, reverse pass);
+WaveGlow (QR-initialised invertible conv with logdet and a cached inverse, weight_norm'd WN
+layers, early outputs, inference); a coupling layer as a torch.distributions.Transform subclass
+composed into a TransformedDistribution. Neural ODEs: a latent ODE with an ODE-RNN encoder run
+backwards in time (GRUCell, RK4, IWAE-style logsumexp, Adamax); the adjoint method by
+torch.func.vjp over functional_call against backprop through the solver. PINNs: Raissi's
+Navier-Stokes inverse problem (stream function, registered lambda Parameters, Adam then
+L-BFGS); Wang et al.'s loss weights from per-layer gradient statistics with the Laplacian by
+vmap(jacfwd(jacrev)); a physics-informed DeepONet (vmap(jacrev) against autograd.grad,
+searchsorted interpolation). GPs: gpytorch's psd_safe_cholesky (cholesky_ex, jitter on the
+failed batch members), cholesky_solve, the deprecated triangular_solve, cholesky_inverse,
+logdet; a whitened SVGP with kl_divergence between MultivariateNormals. EBMs: NCE against a
+MixtureSameFamily noise, then Langevin sampling with enable_grad under no_grad and a forward
+hook. Quantisers: residual VQ (k-means init by bincount/index_add_, EMA by lerp_, dead-code
+restarts, straight-through, perplexity); FSQ (int32 basis, round with a straight-through
+estimator) and a Gumbel-softmax VQ (einsum with spaces). PixelCNN++: shifted weight-normed
+convs, a gated resnet on concat_elu, the discretized logistic mixture loss and its Gumbel-max
+sampler on legacy FloatTensors, in float32. Distributions: a mixture density network of
+Independent Normals, a bounded TransformedDistribution's cdf, closed-form KLs, and the refusals
+in torch's words.
+
+What they found, fixed in minigrad (1 program of 25 failed as first written, the Sylvester
+flow; side-by-side probes of some 45 further API corners found the second; the focused tests at
+the end check each fix): the deprecated out-of-place Tensor.resize / resize_as cloned and
+called resize_, so they refused a tensor that requires grad ("cannot resize variables that
+require grad") where PyTorch's autograd Resize reshapes it (a ResizeBackward node, the memory
+shared with a contiguous input); cdist and pdist with p = inf shared the gradient among
+coordinates tied for the largest difference (as the infinity norm does), where PyTorch's
+distance kernels give each tied coordinate the whole gradient.
+
+Not matched, left: torch.func's grad transforms refuse an in-place op on a tensor captured from
+outside the transformed function ("During a grad (vjp, jvp, grad, etc) transform, the function
+provided attempted to call in-place operation ... that would mutate a captured Tensor"),
+minigrad runs it (telling captured tensors from ones made inside needs a creation mark on every
+tensor); autograd.functional.hessian(vectorize=True, outer_jacobian_strategy="forward-mode")
+returns a result that requires grad in PyTorch (a leaked graph), not in minigrad; LKJCholesky's
+draws differ (known, docs/distributions.md); PyTorch's forward-mode AD has no rule for its CPU
+flash attention (MultiheadAttention's fast path under jvp), minigrad computes it.
+
+The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program on
+the same numpy inputs and seeded draws and must agree in values, dtypes, shapes and
+requires_grad, or raise the same exception type with torch's words, and warn alike.
+"""
+import io
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from side_by_side import (  # noqa: E402
+    err, registry, program_harness, normal32, normal64, import_forward_ad_decompositions)
+
+
+HARNESS = program_harness()
+PROGRAMS, program = registry()
+import_forward_ad_decompositions()   # jacfwd's first use warns once in torch
+torch.set_num_threads(1)   # tiny problems: threads only add overhead (and stall on a busy machine)
+
+
+def _grads(module):
+    return {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
+
+
+def _x(L, *shape, seed=0, scale=1.0, grad=False):
+    return L.tensor(normal64(*shape, seed=seed, scale=scale), requires_grad=grad)
+
+
+def _u(L, *shape, seed=0):
+    """Uniform [0, 1) draws in float64, the same on both sides."""
+    return L.tensor(np.random.RandomState(seed).rand(*shape))
+
+
+# ----------------------------------------------------------------------------------------------
+# VAEs: beta-TCVAE's decomposition, the VampPrior
+# ----------------------------------------------------------------------------------------------
+@program
+def beta_tcvae_total_correlation_by_minibatch_stratified_sampling(L):
+    """beta-TCVAE (Chen et al.'s code): the log-density matrix of every z under every q(z|x)
+    of the batch, the stratified importance weights written into a strided view of a legacy
+    torch.Tensor(B, B), logsumexp over the batch, the ELBO split into index-code MI, total
+    correlation and dimension-wise KL; three Adam steps."""
+    nn, F = L.nn, L.nn.functional
+    dataset_size = 500
+
+    def log_density_gaussian(x, mu, logvar):
+        norm = -0.5 * (math.log(2 * math.pi) + logvar)
+        inv_var = L.exp(-logvar)
+        return norm - 0.5 * ((x - mu) ** 2 * inv_var)
+
+    def log_importance_weight_matrix(batch_size, dataset_size):
+        N, M = dataset_size, batch_size - 1
+        strat_weight = (N - M) / (N * M)
+        W = L.Tensor(batch_size, batch_size).fill_(1 / M)
+        W.view(-1)[::M + 1] = 1 / N
+        W.view(-1)[1::M + 1] = strat_weight
+        W[M - 1, 0] = strat_weight
+        return W.log()
+
+    class VAE(nn.Module):
+        def __init__(self, d=6, z=3, h=16):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, 2 * z))
+            self.dec = nn.Sequential(nn.Linear(z, h), nn.ReLU(), nn.Linear(h, d))
+
+        def reparameterize(self, mu, logvar):
+            std = L.exp(0.5 * logvar)
+            return mu + std * L.randn_like(std)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=-1)
+            z = self.reparameterize(mu, logvar)
+            return self.dec(z), mu, logvar, z
+
+    def loss_fn(x, recon, mu, logvar, z, alpha=1.0, beta=6.0, gamma=1.0):
+        B, D = z.shape
+        rec = F.binary_cross_entropy_with_logits(recon, x, reduction="sum") / B
+        log_pz = log_density_gaussian(z, L.zeros_like(z), L.zeros_like(z)).sum(1)
+        log_qz_x = log_density_gaussian(z, mu, logvar).sum(1)
+        mat = log_density_gaussian(z.view(B, 1, D), mu.view(1, B, D), logvar.view(1, B, D))
+        W = log_importance_weight_matrix(B, dataset_size).to(z.device)
+        log_qz = L.logsumexp(W + mat.sum(2), dim=1, keepdim=False)
+        log_qz_prod = L.logsumexp(W.view(B, B, 1) + mat, dim=1, keepdim=False).sum(1)
+        mi = (log_qz_x - log_qz).mean()
+        tc = (log_qz - log_qz_prod).mean()
+        dw_kl = (log_qz_prod - log_pz).mean()
+        return rec + alpha * mi + beta * tc + gamma * dw_kl, L.stack([mi, tc, dw_kl])
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    model = VAE()
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    x = _u(L, 8, 6, seed=1).round()
+    out = {"W": log_importance_weight_matrix(5, dataset_size)}
+    for step in range(3):
+        opt.zero_grad()
+        loss, parts = loss_fn(x, *model(x))
+        loss.backward()
+        if step == 0:
+            out["grads"] = _grads(model)
+        opt.step()
+        out[f"loss{step}"] = (loss.item(), parts.detach())
+    return out
+
+
+@program
+def vampprior_vae_with_pseudo_inputs_and_a_logsumexp_prior(L):
+    """The VampPrior (Tomczak & Welling's code): pseudo-inputs made by a Linear on an identity
+    matrix clipped by Hardtanh(0, 1), the prior a mixture of the encoder's posteriors at them
+    (max-shifted log-sum-exp written by hand), a Bernoulli decoder with clamped probabilities,
+    KL warm-up over epochs; the model's state_dict through torch.save and back."""
+    nn = L.nn
+
+    def log_normal_diag(x, mean, log_var, dim=None):
+        log_normal = -0.5 * (log_var + L.pow(x - mean, 2) / L.exp(log_var))
+        return L.sum(log_normal, dim)
+
+    def log_bernoulli(x, mean, dim=None):
+        probs = L.clamp(mean, min=1e-5, max=1.0 - 1e-5)
+        return L.sum(x * L.log(probs) + (1.0 - x) * L.log(1.0 - probs), dim)
+
+    class VampVAE(nn.Module):
+        def __init__(self, d=8, zdim=2, K=5):
+            super().__init__()
+            self.K = K
+            self.q_z = nn.Sequential(nn.Linear(d, 16), nn.Tanh())
+            self.q_z_mean = nn.Linear(16, zdim)
+            self.q_z_logvar = nn.Sequential(nn.Linear(16, zdim),
+                                            nn.Hardtanh(min_val=-6., max_val=2.))
+            self.p_x = nn.Sequential(nn.Linear(zdim, 16), nn.Tanh(), nn.Linear(16, d), nn.Sigmoid())
+            self.means = nn.Sequential(nn.Linear(K, d, bias=False),
+                                       nn.Hardtanh(min_val=0.0, max_val=1.0))
+            nn.init.normal_(self.means[0].weight, 0.4, 0.2)
+            self.idle_input = L.eye(K, K, dtype=L.float64, requires_grad=False)
+
+        def q(self, x):
+            h = self.q_z(x)
+            return self.q_z_mean(h), self.q_z_logvar(h)
+
+        def log_p_z(self, z):
+            z_p_mean, z_p_logvar = self.q(self.means(self.idle_input))
+            a = log_normal_diag(z.unsqueeze(1), z_p_mean.unsqueeze(0), z_p_logvar.unsqueeze(0),
+                                dim=2) - math.log(self.K)
+            a_max, _ = L.max(a, 1)
+            return a_max + L.log(L.sum(L.exp(a - a_max.unsqueeze(1)), 1))
+
+        def calculate_loss(self, x, beta=1.0):
+            z_mu, z_lv = self.q(x)
+            z = z_mu + L.randn_like(z_mu) * z_lv.mul(0.5).exp()
+            x_mean = self.p_x(z)
+            RE = log_bernoulli(x, x_mean, dim=1)
+            KL = -(self.log_p_z(z) - log_normal_diag(z, z_mu, z_lv, dim=1))
+            loss = -RE + beta * KL
+            return L.mean(loss), L.mean(RE), L.mean(KL)
+
+    L.manual_seed(3)
+    model = VampVAE().double()
+    opt = L.optim.Adam(model.parameters(), lr=5e-3)
+    x = (_u(L, 10, 8, seed=4) > 0.5).double()
+    hist = []
+    for epoch in range(1, 4):
+        beta = min(1.0, epoch / 2)
+        opt.zero_grad()
+        loss, RE, KL = model.calculate_loss(x, beta)
+        loss.backward()
+        opt.step()
+        hist.append((loss.item(), RE.item(), KL.item()))
+    buf = io.BytesIO()
+    L.save(model.state_dict(), buf)
+    buf.seek(0)
+    L.manual_seed(9)
+    again = VampVAE().double()
+    again.load_state_dict(L.load(buf))
+    with L.no_grad():
+        pseudo = again.means(again.idle_input)
+    return hist, pseudo, _grads(model), again.log_p_z(_x(L, 4, 2, seed=5))
+
+
+# ----------------------------------------------------------------------------------------------
+# GANs: StyleGAN2's path-length regulariser and R1, InfoGAN, RaGAN with DRAGAN's penalty
+# ----------------------------------------------------------------------------------------------
+@program
+def stylegan2_path_length_penalty_r1_and_generator_ema(L):
+    """rosinality's StyleGAN2 training step in small: a mapping network of EqualLinear layers
+    with lr_mul and a fused leaky ReLU after PixelNorm, latents repeated per layer, modulated
+    and demodulated convs with noise injection, bilinear upsampling; the non-saturating
+    losses, lazy R1 (autograd.grad of real_pred.sum() w.r.t. the images with create_graph),
+    the path-length penalty against a running mean, requires_grad toggled per phase, and
+    accumulate() for the EMA generator."""
+    nn, F = L.nn, L.nn.functional
+    autograd = L.autograd
+
+    def fused_leaky_relu(x, bias, negative_slope=0.2, scale=2 ** 0.5):
+        rest_dim = [1] * (x.ndim - bias.ndim - 1)
+        return F.leaky_relu(x + bias.view(1, bias.shape[0], *rest_dim),
+                            negative_slope=negative_slope) * scale
+
+    class PixelNorm(nn.Module):
+        def forward(self, x):
+            return x * L.rsqrt(L.mean(x ** 2, dim=1, keepdim=True) + 1e-8)
+
+    class EqualLinear(nn.Module):
+        def __init__(self, in_dim, out_dim, bias_init=0, lr_mul=1, activation=None):
+            super().__init__()
+            self.weight = nn.Parameter(L.randn(out_dim, in_dim).div_(lr_mul))
+            self.bias = nn.Parameter(L.zeros(out_dim).fill_(bias_init))
+            self.activation, self.lr_mul = activation, lr_mul
+            self.scale = (1 / math.sqrt(in_dim)) * lr_mul
+
+        def forward(self, x):
+            if self.activation:
+                return fused_leaky_relu(F.linear(x, self.weight * self.scale),
+                                        self.bias * self.lr_mul)
+            return F.linear(x, self.weight * self.scale, bias=self.bias * self.lr_mul)
+
+    class ModulatedConv(nn.Module):
+        def __init__(self, cin, cout, k, style_dim, demodulate=True):
+            super().__init__()
+            self.weight = nn.Parameter(L.randn(1, cout, cin, k, k))
+            self.modulation = EqualLinear(style_dim, cin, bias_init=1)
+            self.scale = 1 / math.sqrt(cin * k * k)
+            self.padding, self.demodulate = k // 2, demodulate
+            self.cout = cout
+
+        def forward(self, x, style):
+            b, cin, h, w = x.shape
+            style = self.modulation(style).view(b, 1, cin, 1, 1)
+            weight = self.scale * self.weight * style
+            if self.demodulate:
+                demod = L.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
+                weight = weight * demod.view(b, self.cout, 1, 1, 1)
+            weight = weight.view(b * self.cout, cin, *weight.shape[3:])
+            out = F.conv2d(x.view(1, b * cin, h, w), weight, padding=self.padding, groups=b)
+            return out.view(b, self.cout, *out.shape[2:])
+
+    class NoiseInjection(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(L.zeros(1))
+
+        def forward(self, image, noise=None):
+            if noise is None:
+                b, _, h, w = image.shape
+                noise = image.new_empty(b, 1, h, w).normal_()
+            return image + self.weight * noise
+
+    class Generator(nn.Module):
+        def __init__(self, style_dim=8, c=4):
+            super().__init__()
+            self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=0.01,
+                                                                  activation="fused_lrelu")
+                                                      for _ in range(2)])
+            self.input = nn.Parameter(L.randn(1, c, 4, 4))
+            self.conv1, self.noise1 = ModulatedConv(c, c, 3, style_dim), NoiseInjection()
+            self.conv2, self.noise2 = ModulatedConv(c, c, 3, style_dim), NoiseInjection()
+            self.activate = nn.LeakyReLU(0.2)
+            self.to_rgb = ModulatedConv(c, 1, 1, style_dim, demodulate=False)
+            self.n_latent = 3
+
+        def forward(self, z, return_latents=False):
+            latent = self.style(z).unsqueeze(1).repeat(1, self.n_latent, 1)
+            out = self.input.repeat(z.shape[0], 1, 1, 1)
+            out = self.activate(self.noise1(self.conv1(out, latent[:, 0])))
+            out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)
+            out = self.activate(self.noise2(self.conv2(out, latent[:, 1])))
+            image = self.to_rgb(out, latent[:, 2])
+            return (image, latent) if return_latents else (image, None)
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.2),
+                                     nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                                     nn.Flatten(), nn.Linear(8 * 16, 1))
+
+        def forward(self, x):
+            return self.net(x)
+
+    def requires_grad(model, flag=True):
+        for p in model.parameters():
+            p.requires_grad = flag
+
+    def accumulate(model1, model2, decay=0.999):
+        par1, par2 = dict(model1.named_parameters()), dict(model2.named_parameters())
+        for k in par1.keys():
+            par1[k].data.mul_(decay).add_(par2[k].data, alpha=1 - decay)
+
+    def d_r1_loss(real_pred, real_img):
+        grad_real, = autograd.grad(outputs=real_pred.sum(), inputs=real_img, create_graph=True)
+        return grad_real.pow(2).reshape(grad_real.shape[0], -1).sum(1).mean()
+
+    def g_path_regularize(fake_img, latents, mean_path_length, decay=0.01):
+        noise = L.randn_like(fake_img) / math.sqrt(fake_img.shape[2] * fake_img.shape[3])
+        grad, = autograd.grad(outputs=(fake_img * noise).sum(), inputs=latents, create_graph=True)
+        path_lengths = L.sqrt(grad.pow(2).sum(2).mean(1))
+        path_mean = mean_path_length + decay * (path_lengths.mean() - mean_path_length)
+        path_penalty = (path_lengths - path_mean).pow(2).mean()
+        return path_penalty, path_mean.detach(), path_lengths
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    g, d = Generator().double(), Discriminator().double()
+    g_ema = Generator().double()
+    g_ema.eval()
+    accumulate(g_ema, g, 0)
+    g_reg_ratio, d_reg_ratio = 4 / 5, 16 / 17
+    g_optim = L.optim.Adam(g.parameters(), lr=2e-3 * g_reg_ratio,
+                           betas=(0 ** g_reg_ratio, 0.99 ** g_reg_ratio))
+    d_optim = L.optim.Adam(d.parameters(), lr=2e-3 * d_reg_ratio,
+                           betas=(0 ** d_reg_ratio, 0.99 ** d_reg_ratio))
+    refused = err(lambda: L.optim.Adam(g.parameters(), betas=(0, 0.99)))
+    real = _x(L, 3, 1, 8, 8, seed=11)
+    mean_path_length, log = 0, []
+    for i in range(2):
+        requires_grad(g, False)
+        requires_grad(d, True)
+        fake_img, _ = g(L.randn(3, 8))
+        d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake_img)).mean()
+        d.zero_grad()
+        d_loss.backward()
+        d_optim.step()
+        real_img = real.clone().requires_grad_(True)
+        r1 = d_r1_loss(d(real_img), real_img)
+        d.zero_grad()
+        (10 / 2 * r1 * 16 + 0 * d(real_img)[0]).backward()
+        d_optim.step()
+
+        requires_grad(g, True)
+        requires_grad(d, False)
+        fake_img, _ = g(L.randn(3, 8))
+        g_loss = F.softplus(-d(fake_img)).mean()
+        g.zero_grad()
+        g_loss.backward()
+        g_optim.step()
+        fake_img, latents = g(L.randn(2, 8), return_latents=True)
+        path_loss, mean_path_length, path_lengths = g_path_regularize(fake_img, latents,
+                                                                      mean_path_length)
+        g.zero_grad()
+        weighted = 2 * 4 * path_loss + 0 * fake_img[0, 0, 0, 0]
+        weighted.backward()
+        pl_grads = {k: v.clone() for k, v in _grads(g).items()}
+        g_optim.step()
+        accumulate(g_ema, g, 0.5)
+        log.append((d_loss.item(), r1.item(), g_loss.item(), path_loss.item(),
+                    mean_path_length, path_lengths.detach()))
+    return log, pl_grads, g_ema.state_dict(), refused
+
+
+@program
+def infogan_categorical_and_continuous_codes_with_an_information_loss(L):
+    """InfoGAN (the PyTorch-GAN collection's implementation in small): a generator on noise,
+    a one-hot class code by F.one_hot and a continuous code; the discriminator's shared trunk
+    with an adversarial head, an auxiliary class head and a latent head; MSE adversarial
+    losses, and the information loss (cross entropy + MSE on the codes) stepped by its own
+    Adam over both networks' parameters chained by itertools.chain."""
+    import itertools
+    nn, F = L.nn, L.nn.functional
+    n_classes, code_dim, latent_dim = 3, 2, 4
+
+    def weights_init_normal(m):
+        classname = m.__class__.__name__
+        if classname.find("Linear") != -1:
+            L.nn.init.normal_(m.weight.data, 0.0, 0.2)
+        elif classname.find("BatchNorm") != -1:
+            L.nn.init.normal_(m.weight.data, 1.0, 0.02)
+            L.nn.init.constant_(m.bias.data, 0.0)
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = nn.Sequential(nn.Linear(latent_dim + n_classes + code_dim, 16),
+                                       nn.BatchNorm1d(16, 0.8), nn.LeakyReLU(0.2, inplace=True),
+                                       nn.Linear(16, 6), nn.Tanh())
+
+        def forward(self, noise, labels, code):
+            return self.model(L.cat((noise, labels, code), -1))
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Sequential(nn.Linear(6, 16), nn.LeakyReLU(0.2, inplace=True),
+                                       nn.Dropout(0.25))
+            self.adv_layer = nn.Linear(16, 1)
+            self.aux_layer = nn.Sequential(nn.Linear(16, n_classes), nn.Softmax(dim=1))
+            self.latent_layer = nn.Linear(16, code_dim)
+
+        def forward(self, x):
+            out = self.trunk(x)
+            return self.adv_layer(out), self.aux_layer(out), self.latent_layer(out)
+
+    L.manual_seed(1)
+    generator, discriminator = Generator().double(), Discriminator().double()
+    generator.apply(weights_init_normal)
+    discriminator.apply(weights_init_normal)
+    adversarial_loss, categorical_loss, continuous_loss = nn.MSELoss(), nn.CrossEntropyLoss(), \
+        nn.MSELoss()
+    optimizer_G = L.optim.Adam(generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    optimizer_D = L.optim.Adam(discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    optimizer_info = L.optim.Adam(itertools.chain(generator.parameters(),
+                                                  discriminator.parameters()),
+                                  lr=2e-3, betas=(0.5, 0.999))
+    real_imgs = _x(L, 6, 6, seed=2).tanh()
+    B = real_imgs.shape[0]
+    valid, fake = L.ones(B, 1, dtype=L.float64), L.zeros(B, 1, dtype=L.float64)
+    log = []
+    for _ in range(2):
+        optimizer_G.zero_grad()
+        z = L.randn(B, latent_dim, dtype=L.float64)
+        label_input = F.one_hot(L.randint(0, n_classes, (B,)), n_classes).double()
+        code_input = L.empty(B, code_dim, dtype=L.float64).uniform_(-1, 1)
+        gen_imgs = generator(z, label_input, code_input)
+        validity, _, _ = discriminator(gen_imgs)
+        g_loss = adversarial_loss(validity, valid)
+        g_loss.backward()
+        optimizer_G.step()
+
+        optimizer_D.zero_grad()
+        real_pred, _, _ = discriminator(real_imgs)
+        fake_pred, _, _ = discriminator(gen_imgs.detach())
+        d_loss = (adversarial_loss(real_pred, valid) + adversarial_loss(fake_pred, fake)) / 2
+        d_loss.backward()
+        optimizer_D.step()
+
+        optimizer_info.zero_grad()
+        sampled_labels = L.randint(0, n_classes, (B,))
+        gt_labels = sampled_labels.clone()
+        label_input = F.one_hot(sampled_labels, n_classes).double()
+        code_input = L.empty(B, code_dim, dtype=L.float64).uniform_(-1, 1)
+        gen_imgs = generator(L.randn(B, latent_dim, dtype=L.float64), label_input, code_input)
+        _, pred_label, pred_code = discriminator(gen_imgs)
+        info_loss = categorical_loss(pred_label, gt_labels) + \
+            0.1 * continuous_loss(pred_code, code_input)
+        info_loss.backward()
+        optimizer_info.step()
+        log.append((g_loss.item(), d_loss.item(), info_loss.item()))
+    generator.eval()
+    with L.no_grad():
+        static = generator(L.zeros(n_classes, latent_dim, dtype=L.float64),
+                           L.eye(n_classes, dtype=L.float64),
+                           L.linspace(-1, 1, n_classes * code_dim, dtype=L.float64).view(-1, 2))
+    return log, static, generator.model[1].running_var, generator.model[1].num_batches_tracked
+
+
+@program
+def relativistic_average_gan_with_a_dragan_perturbation_penalty(L):
+    """RaGAN's losses (BCE with logits on real minus the mean fake logit and the reverse) and
+    DRAGAN's penalty: interpolates between the data and the data perturbed by 0.5 * std times
+    uniform noise, the gradient norm by autograd.grad with grad_outputs=ones and
+    create_graph, pushed towards 1; the discriminator's gradient norm clipped."""
+    nn = L.nn
+    L.manual_seed(4)
+    G = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2)).double()
+    D = nn.Sequential(nn.Linear(2, 16), nn.ELU(), nn.Linear(16, 16), nn.ELU(),
+                      nn.Linear(16, 1)).double()
+    opt_g = L.optim.RMSprop(G.parameters(), lr=1e-3)
+    opt_d = L.optim.RMSprop(D.parameters(), lr=1e-3, momentum=0.5)
+    data = _x(L, 8, 2, seed=3)
+    criterion = nn.BCEWithLogitsLoss()
+    ones, zeros = L.ones(8, 1, dtype=L.float64), L.zeros(8, 1, dtype=L.float64)
+    log = []
+    for _ in range(2):
+        fake = G(L.randn(8, 3, dtype=L.float64))
+        real_logit, fake_logit = D(data), D(fake.detach())
+        d_loss = (criterion(real_logit - fake_logit.mean(), ones) +
+                  criterion(fake_logit - real_logit.mean(), zeros)) / 2
+        alpha = L.rand(data.size(0), 1, dtype=L.float64).expand(data.size())
+        x_p = data + 0.5 * data.std() * L.rand(data.size(), dtype=L.float64)
+        differences = x_p - data
+        interpolates = (data + alpha * differences).requires_grad_(True)
+        gradients = L.autograd.grad(outputs=D(interpolates), inputs=interpolates,
+                                    grad_outputs=L.ones(8, 1, dtype=L.float64),
+                                    create_graph=True, retain_graph=True, only_inputs=True)[0]
+        gp = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
+        opt_d.zero_grad()
+        (d_loss + 0.5 * gp).backward()
+        total = nn.utils.clip_grad_norm_(D.parameters(), 0.5)
+        opt_d.step()
+
+        fake = G(L.randn(8, 3, dtype=L.float64))
+        real_logit, fake_logit = D(data), D(fake)
+        g_loss = (criterion(real_logit - fake_logit.mean(), zeros) +
+                  criterion(fake_logit - real_logit.mean(), ones)) / 2
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        log.append((d_loss.item(), gp.item(), total, g_loss.item()))
+    return log, _grads(G), opt_d.state_dict()["state"][0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Diffusion: improved DDPM's hybrid loss, DiT's adaLN-Zero blocks, the score-SDE tutorial
+# ----------------------------------------------------------------------------------------------
+@program
+def improved_ddpm_cosine_schedule_learned_range_variance_and_vlb_terms(L):
+    """openai/improved-diffusion's GaussianDiffusion in small: the cosine schedule by
+    betas_for_alpha_bar in numpy, _extract_into_tensor (from_numpy, indexed by the timesteps,
+    .float(), broadcast by adding axes and expand), an odd-sized sinusoidal timestep
+    embedding padded with zeros, zero_module'd output conv, the learned-range variance, the
+    hybrid loss (MSE + the variational bound on a frozen mean: normal_kl and the discretized
+    Gaussian log-likelihood by the tanh CDF approximation, torch.where on t == 0), float32."""
+    nn, F = L.nn, L.nn.functional
+    T = 10
+
+    def betas_for_alpha_bar(num_diffusion_timesteps, alpha_bar, max_beta=0.999):
+        betas = []
+        for i in range(num_diffusion_timesteps):
+            t1, t2 = i / num_diffusion_timesteps, (i + 1) / num_diffusion_timesteps
+            betas.append(min(1 - alpha_bar(t2) / alpha_bar(t1), max_beta))
+        return np.array(betas)
+
+    betas = betas_for_alpha_bar(T, lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2)
+    alphas_cumprod = np.cumprod(1.0 - betas, axis=0)
+    alphas_cumprod_prev = np.append(1.0, alphas_cumprod[:-1])
+    sqrt_alphas_cumprod, sqrt_one_minus = np.sqrt(alphas_cumprod), np.sqrt(1.0 - alphas_cumprod)
+    sqrt_recip_alphas_cumprod = np.sqrt(1.0 / alphas_cumprod)
+    sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / alphas_cumprod - 1)
+    posterior_variance = betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod)
+    posterior_log_variance_clipped = np.log(np.append(posterior_variance[1],
+                                                      posterior_variance[1:]))
+    posterior_mean_coef1 = betas * np.sqrt(alphas_cumprod_prev) / (1.0 - alphas_cumprod)
+    posterior_mean_coef2 = (1.0 - alphas_cumprod_prev) * np.sqrt(1 - betas) / (1.0 - alphas_cumprod)
+
+    def _extract_into_tensor(arr, timesteps, broadcast_shape):
+        res = L.from_numpy(arr).to(device=timesteps.device)[timesteps].float()
+        while len(res.shape) < len(broadcast_shape):
+            res = res[..., None]
+        return res.expand(broadcast_shape)
+
+    def timestep_embedding(timesteps, dim, max_period=10000):
+        half = dim // 2
+        freqs = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32) / half
+                      ).to(device=timesteps.device)
+        args = timesteps[:, None].float() * freqs[None]
+        embedding = L.cat([L.cos(args), L.sin(args)], dim=-1)
+        if dim % 2:
+            embedding = L.cat([embedding, L.zeros_like(embedding[:, :1])], dim=-1)
+        return embedding
+
+    def zero_module(module):
+        for p in module.parameters():
+            p.detach().zero_()
+        return module
+
+    def mean_flat(tensor):
+        return tensor.mean(dim=list(range(1, len(tensor.shape))))
+
+    def normal_kl(mean1, logvar1, mean2, logvar2):
+        tensor = None
+        for obj in (mean1, logvar1, mean2, logvar2):
+            if isinstance(obj, L.Tensor):
+                tensor = obj
+                break
+        logvar1, logvar2 = [x if isinstance(x, L.Tensor) else L.tensor(x).to(tensor)
+                            for x in (logvar1, logvar2)]
+        return 0.5 * (-1.0 + logvar2 - logvar1 + L.exp(logvar1 - logvar2)
+                      + ((mean1 - mean2) ** 2) * L.exp(-logvar2))
+
+    def approx_standard_normal_cdf(x):
+        return 0.5 * (1.0 + L.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * L.pow(x, 3))))
+
+    def discretized_gaussian_log_likelihood(x, *, means, log_scales):
+        centered_x = x - means
+        inv_stdv = L.exp(-log_scales)
+        cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered_x + 1.0 / 255.0))
+        cdf_min = approx_standard_normal_cdf(inv_stdv * (centered_x - 1.0 / 255.0))
+        log_cdf_plus = L.log(cdf_plus.clamp(min=1e-12))
+        log_one_minus_cdf_min = L.log((1.0 - cdf_min).clamp(min=1e-12))
+        cdf_delta = cdf_plus - cdf_min
+        return L.where(x < -0.999, log_cdf_plus,
+                       L.where(x > 0.999, log_one_minus_cdf_min, L.log(cdf_delta.clamp(min=1e-12))))
+
+    class TinyUNet(nn.Module):
+        def __init__(self, c=2, ch=8, emb=7):
+            super().__init__()
+            self.emb_dim = emb
+            self.time_embed = nn.Sequential(nn.Linear(emb, ch), nn.SiLU(), nn.Linear(ch, ch))
+            self.inp = nn.Conv2d(c, ch, 3, padding=1)
+            self.norm = nn.GroupNorm(4, ch)
+            self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(ch, 2 * ch))
+            self.down = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.out = nn.Sequential(nn.GroupNorm(4, 2 * ch), nn.SiLU(),
+                                     zero_module(nn.Conv2d(2 * ch, 2 * c, 3, padding=1)))
+
+        def forward(self, x, timesteps):
+            emb = self.time_embed(timestep_embedding(timesteps, self.emb_dim))
+            h = self.inp(x)
+            scale, shift = L.chunk(self.emb_layers(emb)[..., None, None], 2, dim=1)
+            h1 = self.norm(h) * (1 + scale) + shift
+            h2 = self.up(F.silu(self.down(F.silu(h1))))
+            return self.out(L.cat([h1, h2], dim=1))
+
+    def q_sample(x_start, t, noise):
+        return (_extract_into_tensor(sqrt_alphas_cumprod, t, x_start.shape) * x_start
+                + _extract_into_tensor(sqrt_one_minus, t, x_start.shape) * noise)
+
+    def q_posterior_mean_variance(x_start, x_t, t):
+        mean = (_extract_into_tensor(posterior_mean_coef1, t, x_t.shape) * x_start
+                + _extract_into_tensor(posterior_mean_coef2, t, x_t.shape) * x_t)
+        return mean, _extract_into_tensor(posterior_log_variance_clipped, t, x_t.shape)
+
+    def p_mean_variance(model_output, x, t):
+        C = x.shape[1]
+        model_output, model_var_values = L.split(model_output, C, dim=1)
+        min_log = _extract_into_tensor(posterior_log_variance_clipped, t, x.shape)
+        max_log = _extract_into_tensor(np.log(betas), t, x.shape)
+        frac = (model_var_values + 1) / 2
+        model_log_variance = frac * max_log + (1 - frac) * min_log
+        pred_xstart = (_extract_into_tensor(sqrt_recip_alphas_cumprod, t, x.shape) * x
+                       - _extract_into_tensor(sqrt_recipm1_alphas_cumprod, t, x.shape)
+                       * model_output
+                       ).clamp(-1, 1)
+        model_mean, _ = q_posterior_mean_variance(pred_xstart, x, t)
+        return model_mean, model_log_variance
+
+    def training_losses(model, x_start, t, noise):
+        x_t = q_sample(x_start, t, noise)
+        model_output = model(x_t, t)
+        C = x_t.shape[1]
+        eps, model_var_values = L.split(model_output, C, dim=1)
+        frozen_out = L.cat([eps.detach(), model_var_values], dim=1)
+        true_mean, true_log_variance_clipped = q_posterior_mean_variance(x_start, x_t, t)
+        mean, log_variance = p_mean_variance(frozen_out, x_t, t)
+        kl = normal_kl(true_mean, true_log_variance_clipped, mean, log_variance)
+        kl = mean_flat(kl) / np.log(2.0)
+        decoder_nll = -discretized_gaussian_log_likelihood(x_start, means=mean,
+                                                            log_scales=0.5 * log_variance)
+        decoder_nll = mean_flat(decoder_nll) / np.log(2.0)
+        vb = L.where((t == 0), decoder_nll, kl) * T / 1000.0
+        mse = mean_flat((noise - eps) ** 2)
+        return {"loss": mse + vb, "mse": mse, "vb": vb}
+
+    L.manual_seed(0)
+    model = TinyUNet()
+    opt = L.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    x_start = L.tensor(np.tanh(normal32(4, 2, 6, 6, seed=5) * 2).round(2))
+    x_start[0, 0, 0, :3] = L.tensor([-1.0, 1.0, 0.5])
+    out = []
+    for step, ts in enumerate(([0, 3, 9, 5], [1, 0, 7, 2])):
+        t = L.tensor(ts)
+        weights = L.from_numpy(np.ones(T) / T)[t].float() * T
+        opt.zero_grad()
+        losses = training_losses(model, x_start, t, L.tensor(normal32(4, 2, 6, 6, seed=10 + step)))
+        loss = (losses["loss"] * weights).mean()
+        loss.backward()
+        out.append((losses, model.out[2].weight.grad.clone(), model.inp.weight.grad.clone()))
+        opt.step()
+    return out, timestep_embedding(L.tensor([0, 5, 9]), 7)
+
+
+@program
+def dit_adaln_zero_blocks_patchify_cfg_and_unpatchify(L):
+    """facebookresearch/DiT in small: a conv patch embedding, fixed 2-d sin-cos position
+    embeddings made in numpy and copied into a frozen Parameter, the timestep embedder, a
+    label embedder with classifier-free-guidance token dropping (forced drop ids), blocks
+    modulated by adaLN-Zero (six chunks, LayerNorm without affine, eps 1e-6) with
+    scaled_dot_product_attention and a tanh-GELU MLP, weights initialised by Module.apply
+    (xavier_uniform_, the adaLN layers zeroed by constant_), unpatchify by einsum, and
+    forward_with_cfg; a float32 training step with the zero-initialised layers perturbed."""
+    nn, F = L.nn, L.nn.functional
+
+    def get_2d_sincos_pos_embed(embed_dim, grid_size):
+        grid_h = np.arange(grid_size, dtype=np.float32)
+        grid = np.meshgrid(grid_h, grid_h)
+        grid = np.stack(grid, axis=0).reshape([2, 1, grid_size, grid_size])
+
+        def from_grid(dim, pos):
+            omega = np.arange(dim // 2, dtype=np.float64) / (dim / 2.)
+            omega = 1. / 10000 ** omega
+            out = np.einsum("m,d->md", pos.reshape(-1), omega)
+            return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+
+        return np.concatenate([from_grid(embed_dim // 2, grid[0]),
+                               from_grid(embed_dim // 2, grid[1])], axis=1)
+
+    def modulate(x, shift, scale):
+        return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+    class TimestepEmbedder(nn.Module):
+        def __init__(self, hidden_size, frequency_embedding_size=16):
+            super().__init__()
+            self.mlp = nn.Sequential(nn.Linear(frequency_embedding_size, hidden_size, bias=True),
+                                     nn.SiLU(), nn.Linear(hidden_size, hidden_size, bias=True))
+            self.frequency_embedding_size = frequency_embedding_size
+
+        @staticmethod
+        def timestep_embedding(t, dim, max_period=10000):
+            half = dim // 2
+            freqs = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32)
+                          / half).to(device=t.device)
+            args = t[:, None].float() * freqs[None]
+            return L.cat([L.cos(args), L.sin(args)], dim=-1)
+
+        def forward(self, t):
+            return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size))
+
+    class LabelEmbedder(nn.Module):
+        def __init__(self, num_classes, hidden_size, dropout_prob):
+            super().__init__()
+            self.embedding_table = nn.Embedding(num_classes + int(dropout_prob > 0), hidden_size)
+            self.num_classes, self.dropout_prob = num_classes, dropout_prob
+
+        def token_drop(self, labels, force_drop_ids=None):
+            if force_drop_ids is None:
+                drop_ids = L.rand(labels.shape[0], device=labels.device) < self.dropout_prob
+            else:
+                drop_ids = force_drop_ids == 1
+            return L.where(drop_ids, self.num_classes, labels)
+
+        def forward(self, labels, train, force_drop_ids=None):
+            if (train and self.dropout_prob > 0) or (force_drop_ids is not None):
+                labels = self.token_drop(labels, force_drop_ids)
+            return self.embedding_table(labels)
+
+    class Attention(nn.Module):
+        def __init__(self, dim, num_heads):
+            super().__init__()
+            self.num_heads, self.head_dim = num_heads, dim // num_heads
+            self.qkv, self.proj = nn.Linear(dim, dim * 3), nn.Linear(dim, dim)
+
+        def forward(self, x):
+            B, N, C = x.shape
+            qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            x = F.scaled_dot_product_attention(q, k, v)
+            return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+    class DiTBlock(nn.Module):
+        def __init__(self, hidden_size, num_heads, mlp_ratio=2.0):
+            super().__init__()
+            self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+            self.attn = Attention(hidden_size, num_heads)
+            self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+            h = int(hidden_size * mlp_ratio)
+            self.mlp = nn.Sequential(nn.Linear(hidden_size, h), nn.GELU(approximate="tanh"),
+                                     nn.Linear(h, hidden_size))
+            self.adaLN_modulation = nn.Sequential(nn.SiLU(),
+                                                  nn.Linear(hidden_size, 6 * hidden_size))
+
+        def forward(self, x, c):
+            shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = \
+                self.adaLN_modulation(c).chunk(6, dim=1)
+            x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+            x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+            return x
+
+    class FinalLayer(nn.Module):
+        def __init__(self, hidden_size, patch_size, out_channels):
+            super().__init__()
+            self.norm_final = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+            self.linear = nn.Linear(hidden_size, patch_size * patch_size * out_channels)
+            self.adaLN_modulation = nn.Sequential(nn.SiLU(),
+                                                  nn.Linear(hidden_size, 2 * hidden_size))
+
+        def forward(self, x, c):
+            shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
+            return self.linear(modulate(self.norm_final(x), shift, scale))
+
+    class DiT(nn.Module):
+        def __init__(self, input_size=8, patch_size=2, in_channels=2, hidden_size=16, depth=2,
+                     num_heads=2, class_dropout_prob=0.1, num_classes=5, learn_sigma=True):
+            super().__init__()
+            self.in_channels = in_channels
+            self.out_channels = in_channels * 2 if learn_sigma else in_channels
+            self.patch_size = patch_size
+            self.x_embedder = nn.Conv2d(in_channels, hidden_size, patch_size, stride=patch_size)
+            self.t_embedder = TimestepEmbedder(hidden_size)
+            self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
+            self.num_patches = (input_size // patch_size) ** 2
+            self.pos_embed = nn.Parameter(L.zeros(1, self.num_patches, hidden_size),
+                                          requires_grad=False)
+            self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads) for _ in range(depth)])
+            self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
+            self.initialize_weights()
+
+        def initialize_weights(self):
+            def _basic_init(module):
+                if isinstance(module, nn.Linear):
+                    L.nn.init.xavier_uniform_(module.weight)
+                    if module.bias is not None:
+                        nn.init.constant_(module.bias, 0)
+            self.apply(_basic_init)
+            pos_embed = get_2d_sincos_pos_embed(self.pos_embed.shape[-1],
+                                                int(self.num_patches ** 0.5))
+            self.pos_embed.data.copy_(L.from_numpy(pos_embed).float().unsqueeze(0))
+            w = self.x_embedder.weight.data
+            nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
+            nn.init.constant_(self.x_embedder.bias, 0)
+            nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+            nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+            nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+            for block in self.blocks:
+                nn.init.constant_(block.adaLN_modulation[-1].weight, 0)
+                nn.init.constant_(block.adaLN_modulation[-1].bias, 0)
+            nn.init.constant_(self.final_layer.adaLN_modulation[-1].weight, 0)
+            nn.init.constant_(self.final_layer.adaLN_modulation[-1].bias, 0)
+            nn.init.constant_(self.final_layer.linear.weight, 0)
+            nn.init.constant_(self.final_layer.linear.bias, 0)
+
+        def unpatchify(self, x):
+            c, p = self.out_channels, self.patch_size
+            h = w = int(x.shape[1] ** 0.5)
+            x = x.reshape(shape=(x.shape[0], h, w, p, p, c))
+            x = L.einsum("nhwpqc->nchpwq", x)
+            return x.reshape(shape=(x.shape[0], c, h * p, h * p))
+
+        def forward(self, x, t, y, force_drop_ids=None):
+            x = self.x_embedder(x).flatten(2).transpose(1, 2) + self.pos_embed
+            c = self.t_embedder(t) + self.y_embedder(y, self.training, force_drop_ids)
+            for block in self.blocks:
+                x = block(x, c)
+            return self.unpatchify(self.final_layer(x, c))
+
+        def forward_with_cfg(self, x, t, y, cfg_scale):
+            half = x[: len(x) // 2]
+            combined = L.cat([half, half], dim=0)
+            model_out = self.forward(combined, t, y)
+            eps, rest = model_out[:, :self.in_channels], model_out[:, self.in_channels:]
+            cond_eps, uncond_eps = L.split(eps, len(eps) // 2, dim=0)
+            half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps)
+            return L.cat([L.cat([half_eps, half_eps], dim=0), rest], dim=1)
+
+    L.manual_seed(0)
+    model = DiT()
+    with L.no_grad():                    # as after some training: the zeroed layers moved
+        for name, p in model.named_parameters():
+            if "adaLN" in name or "final_layer.linear" in name:
+                p.add_(0.05 * L.randn_like(p))
+    opt = L.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)
+    x = L.tensor(normal32(4, 2, 8, 8, seed=1))
+    t, y = L.tensor([3, 7, 0, 9]), L.tensor([1, 4, 2, 0])
+    out = model(x, t, y, force_drop_ids=L.tensor([0, 1, 0, 0]))
+    loss = F.mse_loss(out[:, :2], L.tensor(normal32(4, 2, 8, 8, seed=2))) + out[:, 2:].pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    grads = {k: v for k, v in _grads(model).items() if "blocks.0" in k or "embedder" in k}
+    opt.step()
+    model.eval()
+    with L.no_grad():
+        cfg = model.forward_with_cfg(x, t, L.tensor([1, 4, 5, 5]), 4.0)
+    return out, loss, grads, cfg, model.pos_embed.requires_grad, \
+        [n for n, _ in model.named_parameters()][:6]
+
+
+@program
+def score_sde_tutorial_scorenet_dsm_loss_and_predictor_corrector_sampler(L):
+    """Yang Song's score-SDE tutorial, channels shrunk: a Gaussian Fourier projection held in
+    a frozen Parameter, Dense layers adding the embedding as [..., None, None], GroupNorm and
+    swish, strided convs down and ConvTranspose2d (output_padding=1) up with a skip concat,
+    the output divided by the VE SDE's marginal std (computed from torch.tensor of a tensor,
+    warning as the tutorial does); the denoising score-matching loss on random times, Adam
+    steps, then the predictor-corrector sampler's Langevin step sizes from gradient norms."""
+    nn = L.nn
+    sigma = 25.0
+
+    def marginal_prob_std(t, sigma=sigma):
+        t = L.tensor(t)
+        return L.sqrt((sigma ** (2 * t) - 1.) / 2. / np.log(sigma))
+
+    def diffusion_coeff(t, sigma=sigma):
+        return L.tensor(sigma ** t)
+
+    class GaussianFourierProjection(nn.Module):
+        def __init__(self, embed_dim, scale=30.):
+            super().__init__()
+            self.W = nn.Parameter(L.randn(embed_dim // 2) * scale, requires_grad=False)
+
+        def forward(self, x):
+            x_proj = x[:, None] * self.W[None, :] * 2 * np.pi
+            return L.cat([L.sin(x_proj), L.cos(x_proj)], dim=-1)
+
+    class Dense(nn.Module):
+        def __init__(self, input_dim, output_dim):
+            super().__init__()
+            self.dense = nn.Linear(input_dim, output_dim)
+
+        def forward(self, x):
+            return self.dense(x)[..., None, None]
+
+    class ScoreNet(nn.Module):
+        def __init__(self, marginal_prob_std, channels=(4, 8), embed_dim=8):
+            super().__init__()
+            self.embed = nn.Sequential(GaussianFourierProjection(embed_dim=embed_dim),
+                                       nn.Linear(embed_dim, embed_dim))
+            self.conv1 = nn.Conv2d(1, channels[0], 3, stride=1, bias=False)
+            self.dense1 = Dense(embed_dim, channels[0])
+            self.gnorm1 = nn.GroupNorm(2, num_channels=channels[0])
+            self.conv2 = nn.Conv2d(channels[0], channels[1], 3, stride=2, bias=False)
+            self.dense2 = Dense(embed_dim, channels[1])
+            self.gnorm2 = nn.GroupNorm(4, num_channels=channels[1])
+            self.tconv2 = nn.ConvTranspose2d(channels[1], channels[0], 3, stride=2, bias=False,
+                                             output_padding=1)
+            self.dense3 = Dense(embed_dim, channels[0])
+            self.tgnorm2 = nn.GroupNorm(2, num_channels=channels[0])
+            self.tconv1 = nn.ConvTranspose2d(channels[0] + channels[0], 1, 3, stride=1)
+            self.act = lambda x: x * L.sigmoid(x)
+            self.marginal_prob_std = marginal_prob_std
+
+        def forward(self, x, t):
+            embed = self.act(self.embed(t))
+            h1 = self.conv1(x)
+            h1 += self.dense1(embed)
+            h1 = self.act(self.gnorm1(h1))
+            h2 = self.conv2(h1)
+            h2 += self.dense2(embed)
+            h2 = self.act(self.gnorm2(h2))
+            h = self.tconv2(h2)
+            h += self.dense3(embed)
+            h = self.act(self.tgnorm2(h))
+            h = self.tconv1(L.cat([h, h1], dim=1))
+            return h / self.marginal_prob_std(t)[:, None, None, None]
+
+    def loss_fn(model, x, marginal_prob_std, eps=1e-5):
+        random_t = L.rand(x.shape[0], device=x.device) * (1. - eps) + eps
+        z = L.randn_like(x)
+        std = marginal_prob_std(random_t)
+        perturbed_x = x + z * std[:, None, None, None]
+        score = model(perturbed_x, random_t)
+        return L.mean(L.sum((score * std[:, None, None, None] + z) ** 2, dim=(1, 2, 3)))
+
+    def pc_sampler(score_model, batch_size=2, num_steps=3, snr=0.16, eps=1e-3):
+        t = L.ones(batch_size)
+        init_x = L.randn(batch_size, 1, 10, 10) * marginal_prob_std(t)[:, None, None, None]
+        time_steps = np.linspace(1., eps, num_steps)
+        step_size = time_steps[0] - time_steps[1]
+        x, sizes = init_x, []
+        with L.no_grad():
+            for time_step in time_steps:
+                batch_time_step = L.ones(batch_size) * time_step
+                grad = score_model(x, batch_time_step)
+                grad_norm = L.norm(grad.reshape(grad.shape[0], -1), dim=-1).mean()
+                noise_norm = np.sqrt(np.prod(x.shape[1:]))
+                langevin_step_size = 2 * (snr * noise_norm / grad_norm) ** 2
+                x = x + langevin_step_size * grad + L.sqrt(2 * langevin_step_size) * L.randn_like(x)
+                g = diffusion_coeff(batch_time_step)
+                x_mean = x + (g ** 2)[:, None, None, None] * score_model(x, batch_time_step) \
+                    * step_size
+                x = x_mean + L.sqrt(g ** 2 * step_size)[:, None, None, None] * L.randn_like(x)
+                sizes.append(langevin_step_size)
+        return x_mean, sizes
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    score_model = ScoreNet(marginal_prob_std=marginal_prob_std)
+    optimizer = L.optim.Adam(score_model.parameters(), lr=1e-3)
+    x = L.tensor(normal64(3, 1, 10, 10, seed=4)).sigmoid()
+    losses = []
+    for _ in range(2):
+        loss = loss_fn(score_model, x, marginal_prob_std)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    grads = _grads(score_model)
+    samples, sizes = pc_sampler(score_model)
+    return losses, grads, samples, sizes, score_model.embed[0].W.grad
+
+
+# ----------------------------------------------------------------------------------------------
+# Normalizing flows: Glow with a matrix-exponential 1x1 conv, Sylvester flows, a coupling
+# layer written as a torch.distributions.Transform subclass
+# ----------------------------------------------------------------------------------------------
+@program
+def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
+    """A Glow in rosinality's style, two levels deep: squeeze by view/permute, ActNorm
+    initialised from the first batch behind a uint8 'initialized' buffer, an invertible 1x1
+    conv parametrised as W = matrix_exp(A) (log-det = H W trace(A), checked by slogdet), an
+    affine coupling with sigmoid(log_s + 2) and a zero-initialised output conv scaled by
+    exp(3 logs), the learned split prior's Gaussian log-density, dequantised bits per dim;
+    the reverse pass, and the state_dict (buffer included) into a fresh model."""
+    nn, F = L.nn, L.nn.functional
+    logabs = lambda x: L.log(L.abs(x))          # noqa: E731
+
+    def gaussian_log_p(x, mean, log_sd):
+        return -0.5 * math.log(2 * math.pi) - log_sd - 0.5 * (x - mean) ** 2 / L.exp(2 * log_sd)
+
+    def squeeze2d(x):
+        b, c, h, w = x.shape
+        x = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
+        return x.contiguous().view(b, c * 4, h // 2, w // 2)
+
+    def unsqueeze2d(x):
+        b, c, h, w = x.shape
+        x = x.view(b, c // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
+        return x.contiguous().view(b, c // 4, h * 2, w * 2)
+
+    class ActNorm(nn.Module):
+        def __init__(self, in_channel):
+            super().__init__()
+            self.loc = nn.Parameter(L.zeros(1, in_channel, 1, 1))
+            self.scale = nn.Parameter(L.ones(1, in_channel, 1, 1))
+            self.register_buffer("initialized", L.tensor(0, dtype=L.uint8))
+
+        def initialize(self, x):
+            with L.no_grad():
+                flatten = x.permute(1, 0, 2, 3).contiguous().view(x.shape[1], -1)
+                mean = flatten.mean(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                std = flatten.std(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+                self.loc.data.copy_(-mean)
+                self.scale.data.copy_(1 / (std + 1e-6))
+
+        def forward(self, x):
+            _, _, height, width = x.shape
+            if self.initialized.item() == 0:
+                self.initialize(x)
+                self.initialized.fill_(1)
+            logdet = height * width * L.sum(logabs(self.scale))
+            return self.scale * (x + self.loc), logdet
+
+        def reverse(self, y):
+            return y / self.scale - self.loc
+
+    class InvConvExp(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.A = nn.Parameter(0.1 * L.randn(c, c))
+
+        def forward(self, x):
+            _, _, h, w = x.shape
+            weight = L.linalg.matrix_exp(self.A)
+            out = F.conv2d(x, weight.unsqueeze(2).unsqueeze(3))
+            return out, h * w * L.trace(self.A), h * w * L.slogdet(weight)[1]
+
+        def reverse(self, y):
+            return F.conv2d(y, L.linalg.matrix_exp(-self.A)[..., None, None])
+
+    class ZeroConv2d(nn.Module):
+        def __init__(self, cin, cout):
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, 3, padding=0)
+            self.conv.weight.data.zero_()
+            self.conv.bias.data.zero_()
+            self.scale = nn.Parameter(L.zeros(1, cout, 1, 1))
+
+        def forward(self, x):
+            out = self.conv(F.pad(x, [1, 1, 1, 1], value=1))
+            return out * L.exp(self.scale * 3)
+
+    class AffineCoupling(nn.Module):
+        def __init__(self, c, filter_size=8):
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(c // 2, filter_size, 3, padding=1),
+                                     nn.ReLU(inplace=True),
+                                     nn.Conv2d(filter_size, filter_size, 1), nn.ReLU(inplace=True),
+                                     ZeroConv2d(filter_size, c))
+            self.net[0].weight.data.normal_(0, 0.05)
+            self.net[0].bias.data.zero_()
+
+        def forward(self, x):
+            in_a, in_b = x.chunk(2, 1)
+            log_s, t = self.net(in_a).chunk(2, 1)
+            s = F.sigmoid(log_s + 2)
+            out_b = (in_b + t) * s
+            return L.cat([in_a, out_b], 1), L.sum(L.log(s).view(x.shape[0], -1), 1)
+
+        def reverse(self, y):
+            out_a, out_b = y.chunk(2, 1)
+            log_s, t = self.net(out_a).chunk(2, 1)
+            return L.cat([out_a, out_b / F.sigmoid(log_s + 2) - t], 1)
+
+    class Flow(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.actnorm, self.invconv, self.coupling = ActNorm(c), InvConvExp(c), AffineCoupling(c)
+
+        def forward(self, x):
+            out, logdet = self.actnorm(x)
+            out, det1, det_check = self.invconv(out)
+            out, det2 = self.coupling(out)
+            return out, logdet + det1 + det2, det_check - det1
+
+        def reverse(self, y):
+            return self.actnorm.reverse(self.invconv.reverse(self.coupling.reverse(y)))
+
+    class Block(nn.Module):
+        def __init__(self, c, split=True):
+            super().__init__()
+            self.flow, self.split = Flow(c * 4), split
+            self.prior = ZeroConv2d(c * 2, c * 4) if split else ZeroConv2d(c * 4, c * 8)
+
+        def forward(self, x):
+            out, logdet, check = self.flow(squeeze2d(x))
+            if self.split:
+                out, z_new = out.chunk(2, 1)
+                mean, log_sd = self.prior(out).chunk(2, 1)
+            else:
+                z_new = out
+                mean, log_sd = self.prior(L.zeros_like(out)).chunk(2, 1)
+            log_p = gaussian_log_p(z_new, mean, log_sd).view(x.shape[0], -1).sum(1)
+            return out, logdet, log_p, z_new, check
+
+        def reverse(self, out, z):
+            x = L.cat([out, z], 1) if self.split else z
+            return unsqueeze2d(self.flow.reverse(x))
+
+    class Glow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(1), Block(2, split=False)])
+
+        def forward(self, x):
+            log_p_sum, logdet, out, zs, checks = 0, 0, x, [], []
+            for block in self.blocks:
+                out, det, log_p, z_new, check = block(out)
+                zs.append(z_new)
+                logdet, log_p_sum = logdet + det, log_p_sum + log_p
+                checks.append(check)
+            return log_p_sum, logdet, zs, checks
+
+        def reverse(self, zs):
+            out = self.blocks[1].reverse(None, zs[1])
+            return self.blocks[0].reverse(out, zs[0])
+
+    n_bins = 2.0 ** 5
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    model = Glow()
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    image = L.floor(_u(L, 3, 1, 8, 8, seed=2) * n_bins) / n_bins - 0.5
+    n_pixel = 64
+    hist = []
+    for _ in range(2):
+        log_p, logdet, zs, checks = model(image + L.rand_like(image) / n_bins)
+        loss = -math.log(n_bins) * n_pixel + logdet + log_p
+        loss = (-loss / (math.log(2) * n_pixel)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((loss.item(), log_p.detach(), logdet.detach(), [c.item() for c in checks]))
+    with L.no_grad():
+        _, _, zs, _ = model(image)
+        recon = model.reverse(zs)
+    buf = io.BytesIO()
+    L.save(model.state_dict(), buf)
+    buf.seek(0)
+    fresh = Glow()
+    fresh.load_state_dict(L.load(buf))
+    return (hist, recon, image, _grads(model)["blocks.0.flow.invconv.A"],
+            fresh.blocks[0].flow.actnorm.initialized, fresh(image)[0])
+
+
+@program
+def sylvester_flows_with_householder_orthogonal_matrices_in_a_vae(L):
+    """Householder Sylvester flows (van den Berg et al.'s code in small): the encoder
+    amortises the triangular R1, R2 (a triu mask on the full matrix and its transpose, the
+    diagonals written through advanced indexing as tanh'd values) and the Householder vectors,
+    Q as a bmm product of I - 2 v v^T; each flow z + Q R1 h(R2 Q^T z + b) with log-det
+    log|1 + diag(R1) diag(R2) h'(.)|; the ELBO with a Bernoulli decoder; Adamax steps."""
+    nn, F = L.nn, L.nn.functional
+    z_size, num_flows, num_householder, d = 3, 2, 2, 6
+
+    class Sylvester(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.h = nn.Tanh()
+            self.register_buffer("diag_idx", L.arange(0, z_size).long())
+
+        def der_tanh(self, x):
+            return 1 - self.h(x) ** 2
+
+        def forward(self, zk, r1, r2, q_ortho, b):
+            zk = zk.unsqueeze(1)
+            diag_r1 = r1[:, self.diag_idx, self.diag_idx]
+            diag_r2 = r2[:, self.diag_idx, self.diag_idx]
+            qr2 = L.bmm(q_ortho, r2.transpose(2, 1))
+            qr1 = L.bmm(q_ortho, r1)
+            r2qzb = L.bmm(zk, qr2) + b
+            z = L.bmm(self.h(r2qzb), qr1.transpose(2, 1)) + zk
+            z = z.squeeze(1)
+            diag_j = diag_r1 * diag_r2
+            diag_j = self.der_tanh(r2qzb).squeeze(1) * diag_j
+            diag_j += 1.
+            return z, diag_j.abs().log().sum(-1)
+
+    class HouseholderSylvesterVAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q_z_nn = nn.Sequential(nn.Linear(d, 16), nn.Softplus())
+            self.q_z_mean = nn.Linear(16, z_size)
+            self.q_z_var = nn.Sequential(nn.Linear(16, z_size), nn.Softplus())
+            self.p_x = nn.Sequential(nn.Linear(z_size, 16), nn.ReLU(), nn.Linear(16, d))
+            identity = L.eye(z_size, z_size)
+            self.register_buffer("_eye", identity.unsqueeze(0))
+            self.register_buffer("triu_mask", L.triu(L.ones(z_size, z_size), diagonal=1)
+                                 .unsqueeze(0).unsqueeze(3))
+            self.register_buffer("diag_idx", L.arange(0, z_size).long())
+            self.amor_d = nn.Linear(16, num_flows * z_size * z_size)
+            self.amor_diag1 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
+            self.amor_diag2 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
+            self.amor_q = nn.Linear(16, num_flows * z_size * num_householder)
+            self.amor_b = nn.Linear(16, num_flows * z_size)
+            self.flows = nn.ModuleList([Sylvester() for _ in range(num_flows)])
+
+        def batch_construct_orthogonal(self, q):
+            q = q.view(-1, z_size)
+            norm = L.norm(q, p=2, dim=1, keepdim=True)
+            v = L.div(q, norm)
+            vvT = L.bmm(v.unsqueeze(2), v.unsqueeze(1))
+            amat = self._eye - 2 * vvT
+            amat = amat.view(-1, num_householder, z_size, z_size)
+            tmp = amat[:, 0]
+            for k in range(1, num_householder):
+                tmp = L.bmm(amat[:, k], tmp)
+            amat = tmp.view(-1, num_flows, z_size, z_size)
+            amat = amat.transpose(0, 1)
+            return amat
+
+        def encode(self, x):
+            batch_size = x.size(0)
+            h = self.q_z_nn(x)
+            mean_z, var_z = self.q_z_mean(h), self.q_z_var(h)
+            full_d = self.amor_d(h).resize(batch_size, z_size, z_size, num_flows)
+            diag1 = self.amor_diag1(h).resize(batch_size, z_size, num_flows)
+            diag2 = self.amor_diag2(h).resize(batch_size, z_size, num_flows)
+            r1 = full_d * self.triu_mask
+            r2 = full_d.transpose(2, 1) * self.triu_mask
+            r1[:, self.diag_idx, self.diag_idx, :] = diag1
+            r2[:, self.diag_idx, self.diag_idx, :] = diag2
+            q = self.amor_q(h)
+            b = self.amor_b(h).resize(batch_size, 1, z_size, num_flows)
+            return mean_z, var_z, r1, r2, q, b
+
+        def forward(self, x):
+            z_mu, z_var, r1, r2, q, b = self.encode(x)
+            q_ortho = self.batch_construct_orthogonal(q)
+            z = [z_mu + L.randn_like(z_mu) * z_var.sqrt()]
+            log_det_j = 0.
+            for k in range(num_flows):
+                z_k, ldj = self.flows[k](z[k], r1[:, :, :, k], r2[:, :, :, k], q_ortho[k, :, :, :],
+                                         b[:, :, :, k])
+                z.append(z_k)
+                log_det_j = log_det_j + ldj
+            return self.p_x(z[-1]), z_mu, z_var, log_det_j, z[0], z[-1], q_ortho
+
+    def log_normal_diag(x, mean, log_var, dim=None):
+        return L.sum(-0.5 * (log_var + (x - mean) * (x - mean) * log_var.exp().reciprocal()), dim)
+
+    def log_normal_standard(x, dim=None):
+        return L.sum(-0.5 * x * x, dim)
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(2)
+    model = HouseholderSylvesterVAE()
+    opt = L.optim.Adamax(model.parameters(), lr=2e-3)
+    x = (_u(L, 5, d, seed=6) > 0.4).double()
+    hist = []
+    for _ in range(3):
+        logits, z_mu, z_var, ldj, z0, zk, q_ortho = model(x)
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        log_q_z0 = log_normal_diag(z0, z_mu, z_var.log(), dim=1)
+        log_p_zk = log_normal_standard(zk, dim=1)
+        kl = (log_q_z0 - log_p_zk).sum() - ldj.sum()
+        loss = (bce + kl) / x.size(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.append((loss.item(), ldj.detach()))
+    orth = L.matmul(q_ortho, q_ortho.transpose(-1, -2)) - L.eye(z_size)
+    return hist, _grads(model), orth.abs().max() < 1e-12
+
+
+@program
+def coupling_layer_as_a_distributions_transform_subclass(L):
+    """A RealNVP coupling written as a torch.distributions.Transform subclass (domain and
+    codomain constraints.real_vector, bijective, _call, _inverse, log_abs_det_jacobian,
+    cache_size=1), composed with the library's transforms and a learned
+    AffineTransform into a TransformedDistribution over an Independent Normal; maximum
+    likelihood by Adam, rsample'd samples through the cache and their log_prob, the inverse
+    transform's sign and event_dim."""
+    nn = L.nn
+    D = L.distributions
+    constraints = D.constraints
+
+    class Coupling(D.Transform):
+        domain = constraints.real_vector
+        codomain = constraints.real_vector
+        bijective = True
+
+        def __init__(self, net, mask, cache_size=1):
+            super().__init__(cache_size=cache_size)
+            self.net, self.mask = net, mask
+
+        def __eq__(self, other):
+            return self is other
+
+        def _params(self, x):
+            s, t = self.net(x * self.mask).chunk(2, dim=-1)
+            return L.tanh(s) * (1 - self.mask), t * (1 - self.mask)
+
+        def _call(self, x):
+            s, t = self._params(x)
+            return x * L.exp(s) + t
+
+        def _inverse(self, y):
+            s, t = self._params(y)
+            return (y - t) * L.exp(-s)
+
+        def log_abs_det_jacobian(self, x, y):
+            s, _ = self._params(x)
+            return s.sum(-1)
+
+    L.manual_seed(0)
+    nets = nn.ModuleList([nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 4)).double()
+                          for _ in range(3)])
+    loc = nn.Parameter(L.zeros(2, dtype=L.float64))
+    log_scale = nn.Parameter(L.zeros(2, dtype=L.float64))
+    masks = [L.tensor([1.0, 0.0], dtype=L.float64), L.tensor([0.0, 1.0], dtype=L.float64)]
+
+    def flow():
+        base = D.Independent(D.Normal(L.zeros(2, dtype=L.float64), L.ones(2, dtype=L.float64)), 1)
+        transforms = [Coupling(net, masks[i % 2]) for i, net in enumerate(nets)]
+        transforms.append(D.AffineTransform(loc, log_scale.exp(), event_dim=1))
+        return D.TransformedDistribution(base, transforms)
+
+    data = _x(L, 32, 2, seed=3)
+    data = L.stack([data[:, 0], 0.5 * data[:, 0] ** 2 + 0.3 * data[:, 1]], dim=1)
+    opt = L.optim.Adam(list(nets.parameters()) + [loc, log_scale], lr=1e-2)
+    losses = []
+    for _ in range(3):
+        loss = -flow().log_prob(data).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    dist = flow()
+    L.manual_seed(5)
+    y = dist.rsample((4,))
+    lp = dist.log_prob(y)
+    lp.sum().backward()
+    t0 = dist.transforms[0]
+    inv = t0.inv
+    return (losses, y, lp, loc.grad, dist.event_shape, dist.batch_shape,
+            err(lambda: inv.sign),
+            inv(t0(data[:3])), t0.event_dim, inv.inv is t0,
+            str(type(D.ComposeTransform(dist.transforms).inv).__name__))
+
+
+# ----------------------------------------------------------------------------------------------
+# Neural ODEs: a latent ODE with an ODE-RNN encoder, the adjoint by torch.func.vjp
+# ----------------------------------------------------------------------------------------------
+def _rk4_step(func, t0, dt, y):
+    k1 = func(t0, y)
+    k2 = func(t0 + dt / 2, y + dt * k1 / 2)
+    k3 = func(t0 + dt / 2, y + dt * k2 / 2)
+    k4 = func(t0 + dt, y + dt * k3)
+    return y + dt * (k1 + 2 * k2 + 2 * k3 + k4) / 6
+
+
+def _odeint_rk4(func, y0, t, substeps=2):
+    ys = [y0]
+    for i in range(len(t) - 1):
+        dt = (t[i + 1] - t[i]) / substeps
+        y = ys[-1]
+        for s in range(substeps):
+            y = _rk4_step(func, t[i] + s * dt, dt, y)
+        ys.append(y)
+    return ys
+
+
+@program
+def latent_ode_with_an_ode_rnn_encoder_run_backwards_in_time(L):
+    """Rubanova et al.'s latent ODE in small: an ODE-RNN encoder that runs a GRUCell backwards
+    over irregular, partly masked observations, evolving its state by RK4 between them
+    (negative steps); z0 from a softplus'd std, three trajectories sampled, decoded by
+    solving another ODE on the time grid (RK4 through the solver, stacked), the masked
+    Gaussian likelihood by Normal.log_prob, kl_divergence to N(0, 1), the IWAE-style
+    logsumexp over trajectories; Adamax with a hand-decayed learning rate."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+    latent, obs_dim, n_traj = 3, 2, 3
+
+    class ODEFunc(nn.Module):
+        def __init__(self, dim, hidden=12):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+            for m in self.net.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, mean=0, std=0.1)
+                    nn.init.constant_(m.bias, val=0)
+
+        def forward(self, t, y):
+            return self.net(y)
+
+    class Encoder_z0_ODE_RNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ode_func = ODEFunc(latent)
+            self.gru = nn.GRUCell(obs_dim * 2, latent)
+            self.transform_z0 = nn.Sequential(nn.Linear(latent, 12), nn.Tanh(),
+                                              nn.Linear(12, 2 * latent))
+
+        def forward(self, data, mask, time_steps):
+            h = L.zeros(data.size(0), latent, dtype=data.dtype)
+            T = len(time_steps)
+            for i in reversed(range(T)):
+                if i < T - 1:
+                    h = _odeint_rk4(self.ode_func, h, [time_steps[i + 1], time_steps[i]])[-1]
+                h_new = self.gru(L.cat([data[:, i], mask[:, i]], -1), h)
+                observed = (mask[:, i].sum(-1, keepdim=True) > 0).to(h.dtype)
+                h = observed * h_new + (1 - observed) * h
+            mean_z0, std_z0 = self.transform_z0(h).chunk(2, dim=-1)
+            return mean_z0, F.softplus(std_z0)
+
+    class LatentODE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder_z0_ODE_RNN()
+            self.diffeq = ODEFunc(latent)
+            self.decoder = nn.Linear(latent, obs_dim)
+            self.obsrv_std = L.tensor([0.1], dtype=L.float64)
+
+        def compute_all_losses(self, data, mask, time_steps, kl_coef=1.0):
+            mean, std = self.encoder(data, mask, time_steps)
+            eps = L.randn(n_traj, *mean.shape, dtype=mean.dtype)
+            z0 = mean.unsqueeze(0) + std.unsqueeze(0) * eps
+            sol = L.stack(_odeint_rk4(self.diffeq, z0, time_steps), dim=2)   # (traj, B, T, latent)
+            pred = self.decoder(sol)
+            noise = D.Normal(pred, self.obsrv_std.repeat(pred.size()[-1]))
+            log_prob = noise.log_prob(data.unsqueeze(0))
+            rec = (log_prob * mask).sum((2, 3)) / mask.sum((1, 2))
+            kl = D.kl_divergence(D.Normal(mean, std),
+                                 D.Normal(L.zeros_like(mean), L.ones_like(std)))
+            kl = kl.sum(-1)
+            loss = -L.logsumexp(rec - kl_coef * kl.unsqueeze(0), 0)
+            return L.mean(loss), rec.mean(), kl.mean(), pred
+
+    def update_learning_rate(optimizer, decay_rate=0.999, lowest=1e-3):
+        for param_group in optimizer.param_groups:
+            lr = param_group["lr"]
+            param_group["lr"] = max(lr * decay_rate, lowest)
+
+    L.manual_seed(0)
+    model = LatentODE().double()
+    optimizer = L.optim.Adamax(model.parameters(), lr=1e-2)
+    time_steps = L.tensor([0.0, 0.3, 0.45, 0.9, 1.2], dtype=L.float64)
+    tt = time_steps.numpy()
+    data = L.tensor(np.stack([np.sin(3 * tt + np.arange(4)[:, None]),
+                              np.cos(2 * tt - np.arange(4)[:, None])], -1))
+    mask = L.tensor((np.random.RandomState(1).rand(4, 5, 2) > 0.3).astype(np.float64))
+    data = data * mask
+    log = []
+    for itr in range(2):
+        optimizer.zero_grad()
+        update_learning_rate(optimizer, decay_rate=0.9, lowest=1e-3)
+        loss, rec, kl, pred = model.compute_all_losses(data, mask, time_steps,
+                                                       kl_coef=1 - 0.99 ** itr)
+        loss.backward()
+        optimizer.step()
+        log.append((loss.item(), rec.item(), kl.item(), optimizer.param_groups[0]["lr"]))
+    return log, pred.detach()[0, :, -1], _grads(model)
+
+
+@program
+def neural_ode_adjoint_by_func_vjp_over_a_functional_call(L):
+    """The adjoint method written with torch.func: the forward solve by RK4 under no_grad,
+    then the augmented state (y, a, dL/dtheta) integrated backwards, each dynamics call a
+    torch.func.vjp of functional_call(f, params, (t, y)) (vjp_fn returning the params dict's
+    and the state's cotangents), its parameter gradients summed as dicts; against autograd
+    through the solver, then assigned to .grad and stepped by SGD."""
+    nn = L.nn
+    func = L.func
+
+    class ODEF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin1, self.lin2 = nn.Linear(3, 10), nn.Linear(10, 2)
+
+        def forward(self, t, y):
+            return self.lin2(L.tanh(self.lin1(L.cat([y, t * L.ones_like(y[:, :1])], dim=1))))
+
+    L.manual_seed(1)
+    f = ODEF().double()
+    y0 = _x(L, 4, 2, seed=7)
+    target = _x(L, 4, 2, seed=8)
+    t0, t1, n = 0.0, 1.0, 8
+    dt = (t1 - t0) / n
+
+    with L.no_grad():
+        y = y0
+        for i in range(n):
+            y = _rk4_step(f, t0 + i * dt, dt, y)
+    yT = y.clone()
+    params = {k: v.detach() for k, v in f.named_parameters()}
+
+    def dyn(p, t, y):
+        return func.functional_call(f, p, (L.tensor(t, dtype=L.float64), y))
+
+    def aug_dynamics(t, state):
+        y, a = state[0], state[1]
+        fy, vjp_fn = func.vjp(lambda p, yy: dyn(p, t, yy), params, y)
+        gp, gy = vjp_fn(a)
+        return (fy, -gy, {k: -v for k, v in gp.items()})
+
+    def add(s, c, k):
+        return (s[0] + c * k[0], s[1] + c * k[1], {n_: s[2][n_] + c * k[2][n_] for n_ in s[2]})
+
+    a_T = 2 * (yT - target) / yT.numel()
+    state = (yT, a_T, {k: L.zeros_like(v) for k, v in params.items()})
+    h = -dt
+    for i in range(n):
+        t = t1 - i * dt
+        k1 = aug_dynamics(t, state)
+        k2 = aug_dynamics(t + h / 2, add(state, h / 2, k1))
+        k3 = aug_dynamics(t + h / 2, add(state, h / 2, k2))
+        k4 = aug_dynamics(t + h, add(state, h, k3))
+        state = add(add(add(add(state, h / 6, k1), h / 3, k2), h / 3, k3), h / 6, k4)
+    y0_back, a0, adj_grads = state
+
+    y_in = y0.clone().requires_grad_(True)
+    y = y_in
+    for i in range(n):
+        y = _rk4_step(f, t0 + i * dt, dt, y)
+    loss = ((y - target) ** 2).mean()
+    direct = L.autograd.grad(loss, [y_in] + list(f.parameters()))
+    opt = L.optim.SGD(f.parameters(), lr=0.1, momentum=0.9)
+    for name, p in f.named_parameters():
+        p.grad = adj_grads[name].clone()
+    opt.step()
+    return (yT, y0_back, a0, adj_grads, direct, loss,
+            {k: v.detach() for k, v in f.state_dict().items()})
+
+
+# ----------------------------------------------------------------------------------------------
+# PINNs: Navier-Stokes by a stream function, loss weights by gradient statistics, DeepONet
+# ----------------------------------------------------------------------------------------------
+@program
+def navier_stokes_inverse_pinn_stream_function_with_registered_lambdas(L):
+    """Raissi's Navier-Stokes inverse problem as its PyTorch ports write it: u = dpsi/dy and
+    v = -dpsi/dx by autograd.grad with grad_outputs=ones_like, every first and second
+    derivative by create_graph, the unknown lambda_1 and log-lambda_2 Parameters registered
+    on the inner network too (register_parameter, so parameters() sees them once); Adam,
+    then L-BFGS with a closure (no line search) counting its evaluations."""
+    nn = L.nn
+
+    class DNN(nn.Module):
+        def __init__(self, layers):
+            super().__init__()
+            layer_list = []
+            for i in range(len(layers) - 2):
+                layer_list.append((f"layer_{i}", nn.Linear(layers[i], layers[i + 1])))
+                layer_list.append((f"activation_{i}", nn.Tanh()))
+            layer_list.append((f"layer_{len(layers) - 2}", nn.Linear(layers[-2], layers[-1])))
+            from collections import OrderedDict
+            self.layers = nn.Sequential(OrderedDict(layer_list))
+
+        def forward(self, x):
+            return self.layers(x)
+
+    class PhysicsInformedNN:
+        def __init__(self, x, y, t, u, v, layers):
+            self.lambda_1 = nn.Parameter(L.tensor([0.0], dtype=L.float64))
+            self.lambda_2 = nn.Parameter(L.tensor([-3.0], dtype=L.float64))
+            self.x = L.tensor(x, requires_grad=True)
+            self.y = L.tensor(y, requires_grad=True)
+            self.t = L.tensor(t, requires_grad=True)
+            self.u, self.v = L.tensor(u), L.tensor(v)
+            self.dnn = DNN(layers).double()
+            self.dnn.register_parameter("lambda_1", self.lambda_1)
+            self.dnn.register_parameter("lambda_2", self.lambda_2)
+            self.iter = 0
+
+        def grad(self, out, wrt):
+            return L.autograd.grad(out, wrt, grad_outputs=L.ones_like(out),
+                                   retain_graph=True, create_graph=True)[0]
+
+        def net_NS(self, x, y, t):
+            lambda_1, lambda_2 = self.lambda_1, L.exp(self.lambda_2)
+            psi_and_p = self.dnn(L.cat([x, y, t], dim=1))
+            psi, p = psi_and_p[:, 0:1], psi_and_p[:, 1:2]
+            u, v = self.grad(psi, y), -self.grad(psi, x)
+            u_t, u_x, u_y = self.grad(u, t), self.grad(u, x), self.grad(u, y)
+            u_xx, u_yy = self.grad(u_x, x), self.grad(u_y, y)
+            v_t, v_x, v_y = self.grad(v, t), self.grad(v, x), self.grad(v, y)
+            v_xx, v_yy = self.grad(v_x, x), self.grad(v_y, y)
+            p_x, p_y = self.grad(p, x), self.grad(p, y)
+            f_u = u_t + lambda_1 * (u * u_x + v * u_y) + p_x - lambda_2 * (u_xx + u_yy)
+            f_v = v_t + lambda_1 * (u * v_x + v * v_y) + p_y - lambda_2 * (v_xx + v_yy)
+            return u, v, p, f_u, f_v
+
+        def loss_func(self):
+            u_pred, v_pred, p_pred, f_u_pred, f_v_pred = self.net_NS(self.x, self.y, self.t)
+            return (L.sum((self.u - u_pred) ** 2) + L.sum((self.v - v_pred) ** 2)
+                    + L.sum(f_u_pred ** 2) + L.sum(f_v_pred ** 2))
+
+    rs = np.random.RandomState(3)
+    x, y, t = rs.rand(12, 1), rs.rand(12, 1), rs.rand(12, 1)
+    u = np.sin(np.pi * x) * np.cos(np.pi * y) * np.exp(-t)
+    v = -np.cos(np.pi * x) * np.sin(np.pi * y) * np.exp(-t)
+    L.manual_seed(0)
+    model = PhysicsInformedNN(x, y, t, u, v, [3, 12, 12, 2])
+    names = [n for n, _ in model.dnn.named_parameters()]
+    adam = L.optim.Adam(model.dnn.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(2):
+        adam.zero_grad()
+        loss = model.loss_func()
+        loss.backward()
+        adam.step()
+        losses.append(loss.item())
+    lbfgs = L.optim.LBFGS(model.dnn.parameters(), lr=0.5, max_iter=4, max_eval=6, history_size=10,
+                          tolerance_grad=1e-9, tolerance_change=1.0 * np.finfo(float).eps)
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = model.loss_func()
+        loss.backward()
+        model.iter += 1
+        return loss
+
+    final = lbfgs.step(closure)
+    return (names, len(list(model.dnn.parameters())), losses, final, model.iter,
+            model.lambda_1.detach(), model.lambda_2.grad, lbfgs.state_dict()["state"][0]["n_iter"])
+
+
+@program
+def pinn_helmholtz_loss_weights_by_gradient_statistics_and_func_laplacian(L):
+    """Wang, Teng & Perdikaris's learning-rate annealing for PINNs on a 2-d Helmholtz
+    problem: the Laplacian by vmap of the trace of jacfwd(jacrev(u)) over a functional_call
+    whose parameters are the live model's, the residual and boundary losses' gradients per
+    layer weight by autograd.grad(retain_graph=True), the weight lambda moved towards
+    max|g_r| / mean|g_b|, Adam on the weighted sum."""
+    nn = L.nn
+    func = L.func
+    k = 1.0
+
+    L.manual_seed(2)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(),
+                          nn.Linear(16, 1)).double()
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+
+    def u_fn(params, x):
+        return func.functional_call(model, params, (x.unsqueeze(0),)).squeeze()
+
+    def forcing(x):
+        a1, a2 = 1.0, 2.0
+        s = L.sin(a1 * math.pi * x[:, 0]) * L.sin(a2 * math.pi * x[:, 1])
+        return (-(a1 * math.pi) ** 2 - (a2 * math.pi) ** 2 + k ** 2) * s
+
+    rs = np.random.RandomState(5)
+    x_r = L.tensor(rs.rand(16, 2) * 2 - 1)
+    side = rs.rand(8) * 2 - 1
+    x_b = L.tensor(np.concatenate([np.stack([side, np.ones(8)], 1),
+                                   np.stack([-np.ones(8), side], 1)]))
+    lam, alpha, log = L.tensor(1.0, dtype=L.float64), 0.5, []
+    weights = [m.weight for m in model if isinstance(m, nn.Linear)]
+    for step in range(2):
+        params = dict(model.named_parameters())
+        hess = func.vmap(func.jacfwd(func.jacrev(u_fn, argnums=1), argnums=1), in_dims=(None, 0))
+        lap = L.diagonal(hess(params, x_r), dim1=-2, dim2=-1).sum(-1)
+        u_r = model(x_r).squeeze(-1)
+        loss_r = L.mean((lap + k ** 2 * u_r - forcing(x_r)) ** 2)
+        loss_b = L.mean(model(x_b) ** 2)
+        g_r = L.autograd.grad(loss_r, weights, retain_graph=True)
+        g_b = L.autograd.grad(loss_b, weights, retain_graph=True)
+        max_grad_r = L.max(L.stack([L.max(L.abs(g)) for g in g_r]))
+        mean_grad_b = L.mean(L.stack([L.mean(L.abs(g)) for g in g_b]))
+        lam = (1.0 - alpha) * lam + alpha * (max_grad_r / mean_grad_b).detach()
+        loss = loss_r + lam * loss_b
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((loss_r.item(), loss_b.item(), lam.item()))
+    return log, lap.detach(), _grads(model)
+
+
+@program
+def physics_informed_deeponet_antiderivative_with_vmapped_jacrev(L):
+    """A physics-informed DeepONet for the antiderivative operator (Wang, Wang & Perdikaris,
+    in PyTorch): branch net on sensor values, trunk net on the query point, their dot product
+    plus a scalar bias; ds/dy per example by vmap(jacrev(G, argnums=1)) over
+    functional_call, against autograd.grad of the batched output; the residual ds/dy - u(y)
+    with u(y) interpolated by searchsorted/gather, the initial condition s(0) = 0; Adam under
+    ExponentialLR."""
+    nn = L.nn
+    func = L.func
+    m, p = 10, 8
+
+    class DeepONet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.branch = nn.Sequential(nn.Linear(m, 16), nn.Tanh(), nn.Linear(16, p))
+            self.trunk = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, p), nn.Tanh())
+            self.b0 = nn.Parameter(L.zeros(1))
+
+        def forward(self, u, y):
+            return L.einsum("bi,bi->b", self.branch(u), self.trunk(y)) + self.b0
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(3)
+    net = DeepONet()
+    opt = L.optim.Adam(net.parameters(), lr=1e-3)
+    sched = L.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    sensors = L.linspace(0, 1, m)
+    rs = np.random.RandomState(6)
+    coef = rs.randn(6, 3)
+    grid = sensors.numpy()
+    u_np = sum(coef[:, j:j + 1] * np.sin((j + 1) * np.pi * grid) for j in range(3))
+    u = L.tensor(u_np)
+    y = L.tensor(rs.rand(6, 1))
+
+    def G(params, u1, y1):
+        return func.functional_call(net, params, (u1.unsqueeze(0), y1.unsqueeze(0))).squeeze(0)
+
+    log = []
+    for _ in range(2):
+        params = dict(net.named_parameters())
+        ds_dy = func.vmap(func.jacrev(G, argnums=2), in_dims=(None, 0, 0))(params, u, y)
+        y_req = y.clone().requires_grad_(True)
+        s = net(u, y_req)
+        ds_dy_ag, = L.autograd.grad(s, y_req, grad_outputs=L.ones_like(s), create_graph=True)
+        idx = L.searchsorted(sensors, y.squeeze(1)).clamp(1, m - 1)
+        x0, x1 = sensors[idx - 1], sensors[idx]
+        u0 = u.gather(1, (idx - 1).unsqueeze(1)).squeeze(1)
+        u1 = u.gather(1, idx.unsqueeze(1)).squeeze(1)
+        u_y = u0 + (u1 - u0) * (y.squeeze(1) - x0) / (x1 - x0)
+        loss_res = ((ds_dy.squeeze(-1) - u_y) ** 2).mean()
+        loss_ic = (net(u, L.zeros(6, 1)) ** 2).mean()
+        loss = loss_res + loss_ic
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        log.append((loss_res.item(), loss_ic.item(), sched.get_last_lr()))
+    return log, ds_dy.detach(), (ds_dy - ds_dy_ag).abs().max().item() < 1e-12, _grads(net)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gaussian processes: gpytorch's jittered Cholesky, a whitened SVGP
+# ----------------------------------------------------------------------------------------------
+@program
+def gp_regression_with_psd_safe_cholesky_jitter_and_deprecated_solvers(L):
+    """Exact GP regression as gpytorch-era code writes it: an ARD RBF kernel on duplicated
+    inputs (singular in one batch member), psd_safe_cholesky's retry loop (cholesky_ex's
+    info, jitter added in place to the clone's diagonal for the failed members only, a
+    warning per try), the marginal likelihood by 2 sum log diag, the predictive mean by
+    cholesky_solve and the variance by the deprecated torch.triangular_solve (warning, and
+    its cloned coefficient); plain linalg.cholesky's refusal and logdet against slogdet."""
+    import warnings
+    nn = L.nn
+
+    def psd_safe_cholesky(A, jitter=None, max_tries=3):
+        Lc, info = L.linalg.cholesky_ex(A)
+        if not L.any(info):
+            return Lc
+        if jitter is None:
+            jitter = 1e-6 if A.dtype == L.float32 else 1e-8
+        Aprime = A.clone()
+        jitter_prev = 0
+        for i in range(max_tries):
+            jitter_new = jitter * (10 ** i)
+            diag_add = ((info > 0) * (jitter_new - jitter_prev)).unsqueeze(-1) \
+                .expand(*Aprime.shape[:-1])
+            Aprime.diagonal(dim1=-1, dim2=-2).add_(diag_add)
+            jitter_prev = jitter_new
+            warnings.warn(f"A not p.d., added jitter of {jitter_new:.1e} to the diagonal",
+                          RuntimeWarning)
+            Lc, info = L.linalg.cholesky_ex(Aprime)
+            if not L.any(info):
+                return Lc
+        raise ValueError(f"Matrix not positive definite after repeatedly adding jitter up to "
+                         f"{jitter_new:.1e}.")
+
+    class ARDRBF(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.raw_lengthscale = nn.Parameter(L.zeros(1, d, dtype=L.float64))
+            self.raw_outputscale = nn.Parameter(L.tensor(0.0, dtype=L.float64))
+
+        def forward(self, a, b):
+            ls = nn.functional.softplus(self.raw_lengthscale)
+            a_, b_ = a / ls, b / ls
+            sq = (a_.pow(2).sum(-1, keepdim=True) - 2 * a_ @ b_.transpose(-2, -1)
+                  + b_.pow(2).sum(-1, keepdim=True).transpose(-2, -1))
+            return nn.functional.softplus(self.raw_outputscale) * L.exp(-0.5 * sq.clamp_min(0))
+
+    rs = np.random.RandomState(2)
+    X = rs.rand(2, 6, 2)
+    X[1, 3] = X[1, 1]                        # a duplicated input: singular without noise
+    y = np.sin(3 * X[..., 0]) + X[..., 1] ** 2
+    X, y = L.tensor(X), L.tensor(y)
+    Xs = L.tensor(rs.rand(2, 3, 2))
+    L.manual_seed(0)
+    kern = ARDRBF(2)
+    raw_noise = nn.Parameter(L.tensor(-4.0, dtype=L.float64))
+    opt = L.optim.Adam(list(kern.parameters()) + [raw_noise], lr=0.05)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        K0 = kern(X, X)
+        out["refused"] = err(lambda: L.linalg.cholesky(K0 - 1e-3 * L.eye(6, dtype=L.float64)))
+        out["info"] = L.linalg.cholesky_ex(K0 - 1e-3 * L.eye(6, dtype=L.float64))[1]
+    out["jittered"] = psd_safe_cholesky(K0.detach())
+    for step in range(3):
+        K = kern(X, X) + (nn.functional.softplus(raw_noise) * 1e-3) * L.eye(6, dtype=L.float64)
+        Lk = psd_safe_cholesky(K)
+        alpha = L.cholesky_solve(y.unsqueeze(-1), Lk)
+        mll = (-0.5 * (y.unsqueeze(-1) * alpha).sum((-1, -2))
+               - L.log(L.diagonal(Lk, dim1=-2, dim2=-1)).sum(-1) - 0.5 * 6 * math.log(2 * math.pi))
+        loss = -mll.sum() / 12
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out[f"step{step}"] = (loss.item(), kern.raw_lengthscale.grad.clone(),
+                              raw_noise.grad.clone())
+    with L.no_grad():
+        K = kern(X, X) + 1e-3 * L.eye(6, dtype=L.float64)
+        Lk = L.linalg.cholesky(K)
+        Ks = kern(X, Xs)
+        mean = Ks.transpose(-1, -2) @ L.cholesky_solve(y.unsqueeze(-1), Lk)
+        v, coeff = L.triangular_solve(Ks, Lk, upper=False)
+        var = kern(Xs, Xs).diagonal(dim1=-2, dim2=-1) - v.pow(2).sum(-2)
+        out["pred"] = (mean.squeeze(-1), var, coeff, L.logdet(K), L.linalg.slogdet(K),
+                       L.cholesky_inverse(Lk) @ K)
+    return out
+
+
+@program
+def svgp_whitened_inducing_points_elbo_with_multivariate_normal_kl(L):
+    """A sparse variational GP (Hensman et al., whitened) as a torch Module: learnable
+    inducing inputs, q(u) = N(m, S) with S's Cholesky factor built from tril(raw, -1) and a
+    softplus'd diagonal by diag_embed, the conditional by linalg.solve_triangular of the
+    inducing Cholesky, the closed-form Gaussian expected log-likelihood and
+    kl_divergence(MultivariateNormal(m, scale_tril=Lq), MultivariateNormal(0, I)), the ELBO
+    scaled to the data size over minibatches; the predictive distribution's rsample."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+
+    class SVGP(nn.Module):
+        def __init__(self, Z):
+            super().__init__()
+            M = Z.shape[0]
+            self.Z = nn.Parameter(Z.clone())
+            self.q_mu = nn.Parameter(L.zeros(M, dtype=L.float64))
+            self.q_sqrt_raw = nn.Parameter(0.5 * L.eye(M, dtype=L.float64)
+                                           + 0.01 * L.ones(M, M, dtype=L.float64))
+            self.log_ls = nn.Parameter(L.tensor(-1.0, dtype=L.float64))
+            self.log_var = nn.Parameter(L.tensor(0.0, dtype=L.float64))
+            self.log_noise = nn.Parameter(L.tensor(-2.0, dtype=L.float64))
+
+        def kernel(self, a, b):
+            return self.log_var.exp() * L.exp(-0.5 * L.cdist(a, b).pow(2) / self.log_ls.exp() ** 2)
+
+        def q_sqrt(self):
+            raw = self.q_sqrt_raw
+            return L.tril(raw, -1) + L.diag_embed(F.softplus(L.diagonal(raw)))
+
+        def forward(self, X):
+            M = self.Z.shape[0]
+            Kzz = self.kernel(self.Z, self.Z) + 1e-6 * L.eye(M, dtype=L.float64)
+            Lz = L.linalg.cholesky(Kzz)
+            A = L.linalg.solve_triangular(Lz, self.kernel(self.Z, X), upper=False)
+            mean = A.T @ self.q_mu
+            SA = self.q_sqrt().T @ A
+            var = self.log_var.exp() - (A * A).sum(0) + (SA * SA).sum(0)
+            return mean, var
+
+        def elbo(self, X, y, n_data):
+            mean, var = self(X)
+            noise = self.log_noise.exp()
+            ell = (-0.5 * math.log(2 * math.pi) - 0.5 * L.log(noise)
+                   - 0.5 * ((y - mean) ** 2 + var) / noise).sum()
+            M = self.q_mu.shape[0]
+            kl = D.kl_divergence(D.MultivariateNormal(self.q_mu, scale_tril=self.q_sqrt()),
+                                 D.MultivariateNormal(L.zeros(M, dtype=L.float64),
+                                                      scale_tril=L.eye(M, dtype=L.float64)))
+            return ell * n_data / X.shape[0] - kl, kl
+
+    rs = np.random.RandomState(4)
+    X = np.sort(rs.rand(20, 1) * 4, axis=0)
+    y = np.sin(2 * X[:, 0]) + 0.1 * rs.randn(20)
+    X, y = L.tensor(X), L.tensor(y)
+    model = SVGP(X[::4].clone())
+    opt = L.optim.Adam(model.parameters(), lr=0.05)
+    g = L.Generator().manual_seed(0)
+    log = []
+    for epoch in range(2):
+        for idx in L.randperm(20, generator=g).split(8):
+            elbo, kl = model.elbo(X[idx], y[idx], 20)
+            opt.zero_grad()
+            (-elbo).backward()
+            opt.step()
+            log.append((elbo.item(), kl.item()))
+    with L.no_grad():
+        mean, var = model(L.linspace(0, 4, 5, dtype=L.float64).unsqueeze(-1))
+        pred = D.Normal(mean, (var + model.log_noise.exp()).sqrt())
+        L.manual_seed(1)
+        draws = pred.rsample((2,))
+    return log, mean, var, draws, model.Z.detach(), model.q_sqrt().detach()
+
+
+# ----------------------------------------------------------------------------------------------
+# An energy-based model by noise-contrastive estimation, refined by Langevin dynamics
+# ----------------------------------------------------------------------------------------------
+@program
+def ebm_noise_contrastive_estimation_with_a_mixture_noise_and_langevin(L):
+    """An unnormalised 2-d density learnt by NCE: the noise distribution a
+    MixtureSameFamily of Independent Normals (sample and log_prob), a learnable log Z, the
+    classifier logits -E(x) - log Z - log q(x) through BCE-with-logits; then samples refined
+    by Langevin dynamics under no_grad with enable_grad inside, the parameters' requires_grad
+    switched off and back, energies logged by a forward hook, the chains clamped in place."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+
+    class EnergyNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(2, 32), nn.SiLU(), nn.Linear(32, 32), nn.SiLU(),
+                                     nn.Linear(32, 1))
+            self.log_z = nn.Parameter(L.tensor(0.0))
+
+        def forward(self, x):
+            return self.net(x).squeeze(-1)
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    model = EnergyNet()
+    energies = []
+    handle = model.register_forward_hook(lambda m, inp, out: energies.append(out.detach().mean()))
+    noise = D.MixtureSameFamily(D.Categorical(probs=L.tensor([0.3, 0.7])),
+                                D.Independent(D.Normal(L.tensor([[-1.0, 0.0], [1.0, 0.5]]),
+                                                       L.tensor([[0.8, 1.2], [1.0, 0.7]])), 1))
+    opt = L.optim.Adam(model.parameters(), lr=1e-2)
+    theta = L.tensor(normal64(32, seed=3))
+    data = L.stack([L.cos(theta), L.sin(theta)], 1) * 1.5 + 0.05 * _x(L, 32, 2, seed=4)
+    log = []
+    for _ in range(3):
+        x_noise = noise.sample((32,))
+        x_all = L.cat([data, x_noise])
+        labels = L.cat([L.ones(32), L.zeros(32)])
+        logits = -model(x_all) - model.log_z - noise.log_prob(x_all)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append(loss.item())
+
+    def langevin(model, x, steps=4, step_size=0.05):
+        is_training = model.training
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad = False
+        x = x.clone()
+        with L.no_grad():
+            for _ in range(steps):
+                x.data.add_(L.randn_like(x), alpha=math.sqrt(2 * step_size) * 0.1)
+                with L.enable_grad():
+                    x.requires_grad_(True)
+                    grad, = L.autograd.grad(-model(x).sum(), x, only_inputs=True)
+                x = x.detach()
+                x.data.add_(grad.clamp(-0.5, 0.5), alpha=step_size)
+                x.data.clamp_(min=-3.0, max=3.0)
+        for p in model.parameters():
+            p.requires_grad = True
+        model.train(is_training)
+        return x
+
+    samples = langevin(model, noise.sample((8,)))
+    handle.remove()
+    n_logged = len(energies)
+    model(samples)
+    return (log, samples, L.stack(energies), n_logged, len(energies), model.training,
+            [p.requires_grad for p in model.parameters()], noise.mean, noise.variance,
+            model.log_z.detach())
+
+
+# ----------------------------------------------------------------------------------------------
+# Vector quantisation: residual VQ with k-means init and dead codes, FSQ, Gumbel VQ
+# ----------------------------------------------------------------------------------------------
+@program
+def residual_vq_with_kmeans_init_ema_codebooks_and_dead_code_restarts(L):
+    """Residual vector quantisation (SoundStream / vector-quantize-pytorch style): each of two
+    codebooks initialised by a few k-means steps (cdist, argmin, bincount, index_add_), its
+    codes chosen by argmin of the expanded squared distance, the EMA of cluster sizes and
+    sums updated under no_grad with Laplace smoothing, codes unused below a threshold
+    replaced by batch vectors via torch.where, the straight-through estimator and the
+    commitment loss, and the codebook perplexity."""
+    nn, F = L.nn, L.nn.functional
+
+    def kmeans(samples, num_clusters, num_iters=3):
+        means = samples[:num_clusters].clone()
+        for _ in range(num_iters):
+            buckets = L.cdist(samples, means).argmin(dim=-1)
+            bins = L.bincount(buckets, minlength=num_clusters)
+            zero_mask = bins == 0
+            bins_min_clamped = bins.masked_fill(zero_mask, 1)
+            new_means = buckets.new_zeros(num_clusters, samples.shape[-1], dtype=samples.dtype)
+            new_means.index_add_(0, buckets, samples)
+            new_means = new_means / bins_min_clamped[..., None]
+            means = L.where(zero_mask[..., None], means, new_means)
+        return means, bins
+
+    class EuclideanCodebook(nn.Module):
+        def __init__(self, dim, codebook_size, decay=0.8, eps=1e-5, threshold_ema_dead_code=0.5):
+            super().__init__()
+            self.decay, self.eps, self.codebook_size = decay, eps, codebook_size
+            self.threshold_ema_dead_code = threshold_ema_dead_code
+            self.register_buffer("initted", L.Tensor([False]))
+            self.register_buffer("cluster_size", L.zeros(codebook_size))
+            self.register_buffer("embed", L.zeros(codebook_size, dim))
+            self.register_buffer("embed_avg", L.zeros(codebook_size, dim))
+
+        def init_embed_(self, data):
+            embed, cluster_size = kmeans(data, self.codebook_size)
+            self.embed.data.copy_(embed)
+            self.embed_avg.data.copy_(embed.clone())
+            self.cluster_size.data.copy_(cluster_size.to(self.cluster_size.dtype))
+            self.initted.data.copy_(L.Tensor([True]))
+
+        def expire_codes_(self, batch_samples):
+            expired_codes = self.cluster_size < self.threshold_ema_dead_code
+            if not L.any(expired_codes):
+                return 0
+            idx = L.arange(expired_codes.shape[0])[expired_codes] % batch_samples.shape[0]
+            self.embed.data.copy_(L.where(expired_codes[..., None], batch_samples[idx], self.embed))
+            return int(expired_codes.sum())
+
+        def forward(self, x):
+            flatten = x.reshape(-1, x.shape[-1])
+            if not self.initted:
+                self.init_embed_(flatten)
+            embed = self.embed.t()
+            dist = -(flatten.pow(2).sum(1, keepdim=True) - 2 * flatten @ embed
+                     + embed.pow(2).sum(0, keepdim=True))
+            embed_ind = dist.max(dim=-1).indices
+            embed_onehot = F.one_hot(embed_ind, self.codebook_size).type(x.dtype)
+            embed_ind = embed_ind.view(*x.shape[:-1])
+            quantize = F.embedding(embed_ind, self.embed)
+            expired = 0
+            if self.training:
+                with L.no_grad():
+                    self.cluster_size.data.lerp_(embed_onehot.sum(0), 1 - self.decay)
+                    embed_sum = flatten.t() @ embed_onehot
+                    self.embed_avg.data.lerp_(embed_sum.t(), 1 - self.decay)
+                    n = self.cluster_size.sum()
+                    cluster_size = (self.cluster_size + self.eps) \
+                        / (n + self.codebook_size * self.eps) * n
+                    self.embed.data.copy_(self.embed_avg / cluster_size.unsqueeze(1))
+                    expired = self.expire_codes_(flatten)
+            return quantize, embed_ind, embed_onehot, expired
+
+    class VectorQuantize(nn.Module):
+        def __init__(self, dim, codebook_size, commitment_weight=0.25):
+            super().__init__()
+            self._codebook = EuclideanCodebook(dim, codebook_size)
+            self.commitment_weight = commitment_weight
+
+        def forward(self, x):
+            quantize, embed_ind, onehot, expired = self._codebook(x)
+            loss = L.tensor([0.0], device=x.device, requires_grad=self.training)
+            if self.training:
+                quantize = x + (quantize - x).detach()
+                loss = loss + F.mse_loss(quantize.detach(), x) * self.commitment_weight
+            avg_probs = onehot.mean(0)
+            perplexity = L.exp(-L.sum(avg_probs * L.log(avg_probs + 1e-10)))
+            return quantize, embed_ind, loss, perplexity, expired
+
+    class ResidualVQ(nn.Module):
+        def __init__(self, num_quantizers, **kwargs):
+            super().__init__()
+            self.layers = nn.ModuleList([VectorQuantize(**kwargs) for _ in range(num_quantizers)])
+
+        def forward(self, x):
+            quantized_out, residual = 0.0, x
+            all_losses, all_indices, stats = [], [], []
+            for layer in self.layers:
+                quantized, indices, loss, perplexity, expired = layer(residual)
+                residual = residual - quantized.detach()
+                quantized_out = quantized_out + quantized
+                all_indices.append(indices)
+                all_losses.append(loss)
+                stats.append((perplexity, expired))
+            return quantized_out, L.stack(all_indices, dim=-1), L.stack(all_losses, dim=-1), stats
+
+    L.manual_seed(0)
+    enc, dec = nn.Linear(6, 4).double(), nn.Linear(4, 6).double()
+    rvq = ResidualVQ(num_quantizers=2, dim=4, codebook_size=5).double()
+    opt = L.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-2)
+    x = _x(L, 3, 7, 6, seed=9)
+    log = []
+    for _ in range(3):
+        z = enc(x)
+        q, indices, losses, stats = rvq(z)
+        recon = dec(q)
+        loss = F.mse_loss(recon, x) + losses.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((loss.item(), indices, stats))
+    rvq.eval()
+    with L.no_grad():
+        q_eval, ind_eval, loss_eval, _ = rvq(enc(x))
+    return log, enc.weight.grad, rvq.state_dict(), ind_eval, loss_eval
+
+
+@program
+def finite_scalar_quantisation_and_gumbel_softmax_vq(L):
+    """Two codebook-free quantisers: FSQ (bound by tanh with an atanh shift for even
+    levels, round with a straight-through estimator, codes to indices by an int32 cumprod
+    basis and back by // and %), and taming-transformers' GumbelQuantize (a 1x1 conv to
+    logits, F.gumbel_softmax with hard=True at a temperature, an einsum with spaces in its
+    equation against the embedding, the KL to a uniform prior), each in an autoencoder's
+    training step."""
+    nn, F = L.nn, L.nn.functional
+
+    def round_ste(z):
+        zhat = z.round()
+        return z + (zhat - z).detach()
+
+    class FSQ(nn.Module):
+        def __init__(self, levels):
+            super().__init__()
+            _levels = L.tensor(levels, dtype=L.int32)
+            self.register_buffer("_levels", _levels, persistent=False)
+            _basis = L.cumprod(L.tensor([1] + levels[:-1]), dim=0, dtype=L.int32)
+            self.register_buffer("_basis", _basis, persistent=False)
+            self.codebook_size = int(self._levels.prod().item())
+
+        def bound(self, z, eps=1e-3):
+            half_l = (self._levels - 1) * (1 + eps) / 2
+            offset = L.where(self._levels % 2 == 0, 0.5, 0.0)
+            shift = (offset / half_l).atanh()
+            return (z + shift).tanh() * half_l - offset
+
+        def quantize(self, z):
+            quantized = round_ste(self.bound(z))
+            half_width = self._levels // 2
+            return quantized / half_width
+
+        def codes_to_indices(self, zhat):
+            half_width = self._levels // 2
+            zhat = (zhat * half_width) + half_width
+            return (zhat * self._basis).sum(dim=-1).to(L.int32)
+
+        def indices_to_codes(self, indices):
+            indices = indices.unsqueeze(-1)
+            codes_non_centered = (indices // self._basis) % self._levels
+            half_width = self._levels // 2
+            return (codes_non_centered - half_width) / half_width
+
+        def forward(self, z):
+            codes = self.quantize(z)
+            return codes, self.codes_to_indices(codes)
+
+    class GumbelQuantize(nn.Module):
+        def __init__(self, num_hiddens, embedding_dim, n_embed, kl_weight=5e-4, temp_init=1.0):
+            super().__init__()
+            self.n_embed, self.temperature, self.kld_scale = n_embed, temp_init, kl_weight
+            self.proj = nn.Conv2d(num_hiddens, n_embed, 1)
+            self.embed = nn.Embedding(n_embed, embedding_dim)
+
+        def forward(self, z, hard=True):
+            logits = self.proj(z)
+            soft_one_hot = F.gumbel_softmax(logits, tau=self.temperature, dim=1, hard=hard)
+            z_q = L.einsum("b n h w, n d -> b d h w", soft_one_hot, self.embed.weight)
+            qy = F.softmax(logits, dim=1)
+            diff = self.kld_scale * L.sum(qy * L.log(qy * self.n_embed + 1e-10), dim=1).mean()
+            return z_q, diff, soft_one_hot.argmax(dim=1)
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    fsq = FSQ([8, 5, 5, 4])
+    enc, dec = nn.Linear(5, 4), nn.Linear(4, 5)
+    opt = L.optim.SGD(list(enc.parameters()) + list(dec.parameters()), lr=0.1)
+    x = _x(L, 6, 5, seed=1)
+    codes, indices = fsq(enc(x) * 3)
+    loss = F.mse_loss(dec(codes), x)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    fsq_out = (codes, indices, fsq.indices_to_codes(indices), fsq.codebook_size, loss,
+               enc.weight.grad, fsq.state_dict(), fsq.bound(L.tensor([[-9.0, 0.3, 2.0, 9.0]])))
+
+    gq = GumbelQuantize(3, 2, 6)
+    conv_enc, conv_dec = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(2, 1, 3, padding=1)
+    params = list(gq.parameters()) + list(conv_enc.parameters()) + list(conv_dec.parameters())
+    opt = L.optim.Adam(params, lr=1e-2)
+    img = _x(L, 2, 1, 4, 4, seed=2)
+    log = []
+    for step in range(3):
+        gq.temperature = max(0.5, 1.0 * math.exp(-0.5 * step))
+        z_q, diff, ind = gq(conv_enc(img), hard=step > 0)
+        loss = F.mse_loss(conv_dec(z_q), img) + diff
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((loss.item(), diff.item(), ind))
+    return fsq_out, log, gq.proj.weight.grad, gq.embed.weight.grad
+
+
+# ----------------------------------------------------------------------------------------------
+# WaveGlow's flow, distributions-heavy code
+# ----------------------------------------------------------------------------------------------
+@program
+def waveglow_invertible_conv_weight_normed_wn_and_early_outputs(L):
+    """NVIDIA's WaveGlow in small: Invertible1x1Conv initialised by QR with the determinant's
+    sign fixed, log-det by logdet(W) * batch * groups and the reverse by a cached inverse;
+    the WN layers' gated fused_add_tanh_sigmoid_multiply on dilated Conv1ds made by the old
+    nn.utils.weight_norm (a FutureWarning in both), a zero-initialised end conv, audio
+    squeezed into groups by unfold/permute, early outputs split off; WaveGlowLoss and a
+    reverse pass at sigma."""
+    nn = L.nn
+
+    def fused_add_tanh_sigmoid_multiply(input_a, input_b, n_channels):
+        n_channels_int = n_channels[0]
+        in_act = input_a + input_b
+        t_act = L.tanh(in_act[:, :n_channels_int, :])
+        s_act = L.sigmoid(in_act[:, n_channels_int:, :])
+        return t_act * s_act
+
+    class Invertible1x1Conv(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv = nn.Conv1d(c, c, kernel_size=1, stride=1, padding=0, bias=False)
+            W = L.linalg.qr(L.randn(c, c).double())[0]
+            if L.det(W) < 0:
+                W[:, 0] = -1 * W[:, 0]
+            W = W.view(c, c, 1)
+            self.conv.weight.data = W
+
+        def forward(self, z, reverse=False):
+            batch_size, group_size, n_of_groups = z.size()
+            W = self.conv.weight.squeeze()
+            if reverse:
+                if not hasattr(self, "W_inverse"):
+                    W_inverse = W.inverse()
+                    self.W_inverse = W_inverse[..., None]
+                return nn.functional.conv1d(z, self.W_inverse, bias=None, stride=1, padding=0)
+            log_det_W = batch_size * n_of_groups * L.logdet(W)
+            return self.conv(z), log_det_W
+
+    class WN(nn.Module):
+        def __init__(self, n_in_channels, n_layers, n_channels, kernel_size):
+            super().__init__()
+            self.n_layers, self.n_channels = n_layers, n_channels
+            self.in_layers, self.res_skip_layers = nn.ModuleList(), nn.ModuleList()
+            start = nn.Conv1d(n_in_channels, n_channels, 1)
+            self.start = nn.utils.weight_norm(start, name="weight")
+            end = nn.Conv1d(n_channels, 2 * n_in_channels, 1)
+            end.weight.data.zero_()
+            end.bias.data.zero_()
+            self.end = end
+            for i in range(n_layers):
+                dilation = 2 ** i
+                padding = int((kernel_size * dilation - dilation) / 2)
+                in_layer = nn.Conv1d(n_channels, 2 * n_channels, kernel_size, dilation=dilation,
+                                     padding=padding)
+                self.in_layers.append(nn.utils.weight_norm(in_layer, name="weight"))
+                res_skip_channels = 2 * n_channels if i < n_layers - 1 else n_channels
+                res_skip = nn.Conv1d(n_channels, res_skip_channels, 1)
+                self.res_skip_layers.append(nn.utils.weight_norm(res_skip, name="weight"))
+
+        def forward(self, audio):
+            audio = self.start(audio)
+            output = L.zeros_like(audio)
+            n_channels_tensor = L.IntTensor([self.n_channels])
+            for i in range(self.n_layers):
+                acts = fused_add_tanh_sigmoid_multiply(self.in_layers[i](audio),
+                                                       L.zeros_like(self.in_layers[i](audio)),
+                                                       n_channels_tensor)
+                res_skip_acts = self.res_skip_layers[i](acts)
+                if i < self.n_layers - 1:
+                    audio = audio + res_skip_acts[:, :self.n_channels, :]
+                    output = output + res_skip_acts[:, self.n_channels:, :]
+                else:
+                    output = output + res_skip_acts
+            return self.end(output)
+
+    class WaveGlow(nn.Module):
+        def __init__(self, n_flows=3, n_group=4, n_early_every=2, n_early_size=2):
+            super().__init__()
+            self.n_flows, self.n_group = n_flows, n_group
+            self.n_early_every, self.n_early_size = n_early_every, n_early_size
+            self.WN, self.convinv = nn.ModuleList(), nn.ModuleList()
+            n_half, n_remaining = n_group // 2, n_group
+            for k in range(n_flows):
+                if k % n_early_every == 0 and k > 0:
+                    n_half = n_half - n_early_size // 2
+                    n_remaining = n_remaining - n_early_size
+                self.convinv.append(Invertible1x1Conv(n_remaining))
+                self.WN.append(WN(n_half, n_layers=2, n_channels=4, kernel_size=3))
+            self.n_remaining_channels = n_remaining
+
+        def forward(self, audio):
+            audio = audio.unfold(1, self.n_group, self.n_group).permute(0, 2, 1)
+            output_audio, log_s_list, log_det_W_list = [], [], []
+            for k in range(self.n_flows):
+                if k % self.n_early_every == 0 and k > 0:
+                    output_audio.append(audio[:, :self.n_early_size, :])
+                    audio = audio[:, self.n_early_size:, :]
+                audio, log_det_W = self.convinv[k](audio)
+                log_det_W_list.append(log_det_W)
+                n_half = int(audio.size(1) / 2)
+                audio_0, audio_1 = audio[:, :n_half, :], audio[:, n_half:, :]
+                output = self.WN[k](audio_0)
+                log_s, b = output[:, n_half:, :], output[:, :n_half, :]
+                audio_1 = L.exp(log_s) * audio_1 + b
+                log_s_list.append(log_s)
+                audio = L.cat([audio_0, audio_1], 1)
+            output_audio.append(audio)
+            return L.cat(output_audio, 1), log_s_list, log_det_W_list
+
+        def infer(self, z, sigma=1.0):
+            audio = z[:, -self.n_remaining_channels:] * sigma
+            kept = z[:, :-self.n_remaining_channels]
+            for k in reversed(range(self.n_flows)):
+                n_half = int(audio.size(1) / 2)
+                audio_0, audio_1 = audio[:, :n_half, :], audio[:, n_half:, :]
+                output = self.WN[k](audio_0)
+                s, b = output[:, n_half:, :], output[:, :n_half, :]
+                audio_1 = (audio_1 - b) / L.exp(s)
+                audio = self.convinv[k](L.cat([audio_0, audio_1], 1), reverse=True)
+                if k % self.n_early_every == 0 and k > 0:
+                    audio = L.cat((kept[:, -self.n_early_size:] * sigma, audio), 1)
+                    kept = kept[:, :-self.n_early_size]
+            return audio.permute(0, 2, 1).contiguous().view(audio.size(0), -1)
+
+    class WaveGlowLoss(nn.Module):
+        def __init__(self, sigma=1.0):
+            super().__init__()
+            self.sigma = sigma
+
+        def forward(self, model_output):
+            z, log_s_list, log_det_W_list = model_output
+            for i, log_s in enumerate(log_s_list):
+                if i == 0:
+                    log_s_total, log_det_W_total = L.sum(log_s), log_det_W_list[i]
+                else:
+                    log_s_total = log_s_total + L.sum(log_s)
+                    log_det_W_total += log_det_W_list[i]
+            loss = L.sum(z * z) / (2 * self.sigma * self.sigma) - log_s_total - log_det_W_total
+            return loss / (z.size(0) * z.size(1) * z.size(2))
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    model = WaveGlow()
+    with L.no_grad():
+        for wn in model.WN:
+            wn.end.weight.normal_(0, 0.05)
+    criterion = WaveGlowLoss(sigma=1.0)
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    audio = 0.3 * _x(L, 2, 16, seed=3)
+    losses = []
+    for _ in range(2):
+        model.zero_grad()
+        loss = criterion(model(audio))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with L.no_grad():
+        z, _, _ = model(audio)
+        back = model.infer(z)
+    return (losses, (back - audio).abs().max() < 1e-10, z,
+            {k: v.grad for k, v in model.WN[0].named_parameters() if "start" in k},
+            sorted(model.WN[0].start.state_dict().keys()))
+
+
+@program
+def distributions_mixture_transformed_and_kl_corners_in_a_density_model(L):
+    """A density model written with torch.distributions throughout: a 2-d mixture of
+    Independent Normals whose parameters a network predicts (log_prob, sample_shape draws,
+    mean and variance, expand), a bounded TransformedDistribution (sigmoid then affine)
+    with its support and cdf, the closed-form KL of Independents and of Categoricals, the
+    refused KL between mixtures and the validation errors in torch's words, entropy, and a
+    training step through log_prob."""
+    nn = L.nn
+    D = L.distributions
+
+    class MDN(nn.Module):
+        def __init__(self, K=3):
+            super().__init__()
+            self.K = K
+            self.body = nn.Sequential(nn.Linear(1, 16), nn.Tanh())
+            self.logits, self.loc, self.log_scale = nn.Linear(16, K), nn.Linear(16, 2 * K), \
+                nn.Linear(16, 2 * K)
+
+        def forward(self, x):
+            h = self.body(x)
+            loc = self.loc(h).view(-1, self.K, 2)
+            scale = self.log_scale(h).view(-1, self.K, 2).clamp(-5, 3).exp()
+            return D.MixtureSameFamily(D.Categorical(logits=self.logits(h)),
+                                       D.Independent(D.Normal(loc, scale), 1))
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(1)
+    mdn = MDN()
+    opt = L.optim.Adam(mdn.parameters(), lr=1e-2)
+    x = L.linspace(-1, 1, 10).unsqueeze(-1)
+    y = L.cat([L.sin(3 * x), L.cos(2 * x)], 1) + 0.1 * _x(L, 10, 2, seed=2)
+    losses = []
+    for _ in range(3):
+        dist = mdn(x)
+        loss = -dist.log_prob(y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    dist = mdn(x[:3])
+    L.manual_seed(2)
+    draws = dist.sample((4,))
+    shapes = (dist.batch_shape, dist.event_shape, draws.shape,
+              dist.expand(L.Size([2, 3])).batch_shape,
+              dist.component_distribution.base_dist.loc.shape)
+
+    low, high = L.tensor([-2.0, 0.0]), L.tensor([2.0, 5.0])
+    base = D.Normal(L.tensor([0.0, 1.0]), L.tensor([1.0, 0.5]))
+    bounded = D.TransformedDistribution(base, [D.SigmoidTransform(),
+                                               D.AffineTransform(low, high - low)])
+    L.manual_seed(3)
+    b_draw = bounded.rsample((3,))
+    values = L.tensor([[0.5, 1.0], [-1.9, 4.9]])
+    bounded_out = (b_draw, bounded.log_prob(values), bounded.cdf(values),
+                   str(bounded.support), err(lambda: bounded.mean))
+
+    p = D.Independent(D.Normal(L.zeros(3, 2), L.ones(3, 2)), 1)
+    q = D.Independent(D.Normal(_x(L, 3, 2, seed=4), L.full((3, 2), 0.7)), 1)
+    c1 = D.Categorical(logits=_x(L, 4, seed=5))
+    c2 = D.Categorical(probs=L.tensor([0.1, 0.2, 0.3, 0.4]))
+    kls = (D.kl_divergence(q, p), D.kl_divergence(c1, c2), c1.entropy(), q.entropy(),
+           D.kl_divergence(D.Normal(0.0, 1.0), D.Normal(L.zeros(2), 2 * L.ones(2))))
+    errors = [
+        err(lambda: D.kl_divergence(dist, dist)),
+        err(lambda: D.Normal(L.zeros(2), -L.ones(2), validate_args=True)),
+        err(lambda: D.Categorical(probs=L.tensor([0.5, -0.1]), validate_args=True)),
+        err(lambda: D.MixtureSameFamily(D.Categorical(logits=L.zeros(3)),
+                                        D.Independent(D.Normal(L.zeros(2, 2), L.ones(2, 2)), 1))),
+        err(lambda: D.MixtureSameFamily(L.zeros(3), D.Normal(L.zeros(3), L.ones(3)))),
+    ]
+    return losses, draws, shapes, bounded_out, kls, errors, _grads(mdn)
+
+
+@program
+def stick_breaking_vae_with_kumaraswamy_posteriors_and_a_beta_prior(L):
+    """Nalisnick & Smyth's stick-breaking VAE: Kumaraswamy(a, b) posteriors drawn by the
+    inverse CDF (and by distributions.Kumaraswamy.rsample), the stick-breaking weights by a
+    cumulative product, the KL to a Beta(1, alpha0) prior by its closed-form Taylor series
+    (digamma, the Beta function by lgamma), against the Monte-Carlo estimate with
+    Kumaraswamy.log_prob and Beta.log_prob; softplus'd parameters, a categorical decoder over
+    the truncated sticks, Adam steps."""
+    nn, F = L.nn, L.nn.functional
+    D = L.distributions
+    K, alpha0 = 4, 2.0
+
+    def beta_fn(a, b):
+        return L.exp(L.lgamma(a) + L.lgamma(b) - L.lgamma(a + b))
+
+    def kl_kumaraswamy_beta(a, b, prior_alpha=1.0, prior_beta=alpha0, M=10):
+        kl = 1.0 / (1 + a * b) * beta_fn(1.0 / a, b)
+        for m in range(2, M + 1):
+            kl = kl + 1.0 / (m + a * b) * beta_fn(m / a, b)
+        kl = kl * (prior_beta - 1) * b
+        psi_b_taylor_approx = L.log(b) - 1.0 / (2 * b) - 1.0 / (12 * b ** 2)
+        kl = kl + (a - prior_alpha) / a * (-0.57721 - psi_b_taylor_approx - 1 / b)
+        kl = kl + L.log(a * b) + math.log(beta_fn(L.tensor(prior_alpha),
+                                                  L.tensor(prior_beta)).item())
+        return kl - (b - 1) / b
+
+    class SBVAE(nn.Module):
+        def __init__(self, d=6):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Linear(d, 16), nn.ReLU())
+            self.a, self.b = nn.Linear(16, K - 1), nn.Linear(16, K - 1)
+            self.dec = nn.Sequential(nn.Linear(K, 16), nn.ReLU(), nn.Linear(16, d))
+
+        def forward(self, x, u):
+            h = self.enc(x)
+            a = F.softplus(self.a(h)) + 0.1
+            b = F.softplus(self.b(h)) + 0.1
+            v = (1 - u.pow(1 / b)).pow(1 / a)
+            v = v.clamp(1e-6, 1 - 1e-6)
+            remaining = L.cumprod(1 - v, dim=-1)
+            pi = L.cat([v, L.ones_like(v[:, :1])], -1) * \
+                L.cat([L.ones_like(v[:, :1]), remaining], -1)
+            return self.dec(pi), a, b, v, pi
+
+    L.set_default_dtype(L.float64)
+    L.manual_seed(0)
+    model = SBVAE()
+    opt = L.optim.Adam(model.parameters(), lr=3e-3)
+    x = (_u(L, 8, 6, seed=1) > 0.5).double()
+    log = []
+    for step in range(3):
+        u = _u(L, 8, K - 1, seed=10 + step).clamp(1e-4, 1 - 1e-4)
+        logits, a, b, v, pi = model(x, u)
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        kl = kl_kumaraswamy_beta(a, b).sum(-1)
+        loss = (rec + kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        log.append((loss.item(), kl.detach(), pi.sum(-1).detach()))
+    kuma = D.Kumaraswamy(a.detach(), b.detach())
+    prior = D.Beta(L.ones_like(a), alpha0 * L.ones_like(b))
+    L.manual_seed(4)
+    s = kuma.rsample((64,)).clamp(1e-6, 1 - 1e-6)
+    mc_kl = (kuma.log_prob(s) - prior.log_prob(s)).mean(0)
+    return (log, mc_kl, kl_kumaraswamy_beta(a, b).detach(), kuma.mean, kuma.entropy(),
+            L.digamma(b.detach()), _grads(model))
+
+
+# ----------------------------------------------------------------------------------------------
+# PixelCNN++: down- and right-shifted convs, the discretized logistic mixture, its sampler
+# ----------------------------------------------------------------------------------------------
+@program
+def pixelcnn_pp_discretized_logistic_mixture_loss_and_sampler(L):
+    """PixelCNN++ as its 2018 PyTorch port writes it, in small and in float32: down-shifted
+    and down-right-shifted convs (ZeroPad2d then weight_norm'd Conv2d, a FutureWarning), a
+    gated resnet on concat_elu, the discretized logistic mixture loss over RGB with the
+    channel-coupling coefficients (float masks instead of where, a Variable of zeros to
+    broadcast, log-sum-exp by max), Adam with a step decay; the sampler: Gumbel-max choice
+    of a component from legacy FloatTensor.uniform_ noise, one-hot by scatter_, logistic
+    draws clamped twice."""
+    nn, F = L.nn, L.nn.functional
+    Variable = L.autograd.Variable
+
+    def concat_elu(x):
+        return F.elu(L.cat([x, -x], dim=len(x.size()) - 3))
+
+    def log_sum_exp(x):
+        axis = len(x.size()) - 1
+        m, _ = L.max(x, dim=axis)
+        m2, _ = L.max(x, dim=axis, keepdim=True)
+        return m + L.log(L.sum(L.exp(x - m2), dim=axis))
+
+    def log_prob_from_logits(x):
+        axis = len(x.size()) - 1
+        m, _ = L.max(x, dim=axis, keepdim=True)
+        return x - m - L.log(L.sum(L.exp(x - m), dim=axis, keepdim=True))
+
+    class down_shifted_conv2d(nn.Module):
+        def __init__(self, cin, cout, filter_size=(2, 3), shift_output_down=False):
+            super().__init__()
+            self.conv = nn.utils.weight_norm(nn.Conv2d(cin, cout, filter_size))
+            self.pad = nn.ZeroPad2d((int((filter_size[1] - 1) / 2), int((filter_size[1] - 1) / 2),
+                                     filter_size[0] - 1, 0))
+            self.shift_output_down = shift_output_down
+            self.down_shift = lambda x: nn.ZeroPad2d((0, 0, 1, 0))(x[:, :, :x.size(2) - 1, :])
+
+        def forward(self, x):
+            x = self.conv(self.pad(x))
+            return self.down_shift(x) if self.shift_output_down else x
+
+    class down_right_shifted_conv2d(nn.Module):
+        def __init__(self, cin, cout, filter_size=(2, 2), shift_output_right=False):
+            super().__init__()
+            self.pad = nn.ZeroPad2d((filter_size[1] - 1, 0, filter_size[0] - 1, 0))
+            self.conv = nn.utils.weight_norm(nn.Conv2d(cin, cout, filter_size))
+            self.shift_output_right = shift_output_right
+            self.right_shift = lambda x: nn.ZeroPad2d((1, 0, 0, 0))(x[:, :, :, :x.size(3) - 1])
+
+        def forward(self, x):
+            x = self.conv(self.pad(x))
+            return self.right_shift(x) if self.shift_output_right else x
+
+    class gated_resnet(nn.Module):
+        def __init__(self, nf, conv_op):
+            super().__init__()
+            self.conv_input = conv_op(2 * nf, nf)
+            self.conv_out = conv_op(2 * nf, 2 * nf)
+
+        def forward(self, og_x):
+            x = self.conv_input(concat_elu(og_x))
+            x = self.conv_out(concat_elu(x))
+            a, b = L.chunk(x, 2, dim=1)
+            return og_x + a * L.sigmoid(b)
+
+    class TinyPixelCNNpp(nn.Module):
+        def __init__(self, nf=4, nr_mix=2):
+            super().__init__()
+            self.u_init = down_shifted_conv2d(4, nf, filter_size=(2, 3), shift_output_down=True)
+            self.ul_init = nn.ModuleList([
+                down_shifted_conv2d(4, nf, filter_size=(1, 3), shift_output_down=True),
+                down_right_shifted_conv2d(4, nf, filter_size=(2, 1), shift_output_right=True)])
+            self.u_stream = gated_resnet(nf, down_shifted_conv2d)
+            self.ul_stream = gated_resnet(nf, down_right_shifted_conv2d)
+            self.nin_out = nn.utils.weight_norm(nn.Linear(nf, 10 * nr_mix))
+
+        def forward(self, x):
+            xs = [int(y) for y in x.size()]
+            padding = Variable(L.ones(xs[0], 1, xs[2], xs[3]), requires_grad=False)
+            x = L.cat((x, padding), 1)
+            u = self.u_stream(self.u_init(x))
+            ul = self.ul_stream(self.ul_init[0](x) + self.ul_init[1](x) + u)
+            out = self.nin_out(F.elu(ul).permute(0, 2, 3, 1))
+            return out.permute(0, 3, 1, 2)
+
+    def discretized_mix_logistic_loss(x, l):
+        x, l = x.permute(0, 2, 3, 1), l.permute(0, 2, 3, 1)
+        xs, ls = [int(y) for y in x.size()], [int(y) for y in l.size()]
+        nr_mix = int(ls[-1] / 10)
+        logit_probs = l[:, :, :, :nr_mix]
+        l = l[:, :, :, nr_mix:].contiguous().view(xs + [nr_mix * 3])
+        means = l[:, :, :, :, :nr_mix]
+        log_scales = L.clamp(l[:, :, :, :, nr_mix:2 * nr_mix], min=-7.)
+        coeffs = F.tanh(l[:, :, :, :, 2 * nr_mix:3 * nr_mix])
+        x = x.contiguous().unsqueeze(-1) + Variable(L.zeros(xs + [nr_mix]), requires_grad=False)
+        m2 = (means[:, :, :, 1, :] + coeffs[:, :, :, 0, :] * x[:, :, :, 0, :]).view(
+            xs[0], xs[1], xs[2], 1, nr_mix)
+        m3 = (means[:, :, :, 2, :] + coeffs[:, :, :, 1, :] * x[:, :, :, 0, :]
+              + coeffs[:, :, :, 2, :] * x[:, :, :, 1, :]).view(xs[0], xs[1], xs[2], 1, nr_mix)
+        means = L.cat((means[:, :, :, 0, :].unsqueeze(3), m2, m3), dim=3)
+        centered_x = x - means
+        inv_stdv = L.exp(-log_scales)
+        plus_in = inv_stdv * (centered_x + 1. / 255.)
+        min_in = inv_stdv * (centered_x - 1. / 255.)
+        cdf_delta = F.sigmoid(plus_in) - F.sigmoid(min_in)
+        log_cdf_plus = plus_in - F.softplus(plus_in)
+        log_one_minus_cdf_min = -F.softplus(min_in)
+        mid_in = inv_stdv * centered_x
+        log_pdf_mid = mid_in - log_scales - 2. * F.softplus(mid_in)
+        small = (cdf_delta > 1e-5).float()
+        body = small * L.log(L.clamp(cdf_delta, min=1e-12)) \
+            + (1. - small) * (log_pdf_mid - np.log(127.5))
+        top = (x > 0.999).float()
+        inner = top * log_one_minus_cdf_min + (1. - top) * body
+        bottom = (x < -0.999).float()
+        log_probs = bottom * log_cdf_plus + (1. - bottom) * inner
+        log_probs = L.sum(log_probs, dim=3) + log_prob_from_logits(logit_probs)
+        return -L.sum(log_sum_exp(log_probs))
+
+    def to_one_hot(tensor, n, fill_with=1.):
+        one_hot = L.FloatTensor(tensor.size() + (n,)).zero_()
+        one_hot.scatter_(len(tensor.size()), tensor.unsqueeze(-1), fill_with)
+        return Variable(one_hot)
+
+    def sample_from_discretized_mix_logistic(l, nr_mix):
+        l = l.permute(0, 2, 3, 1)
+        ls = [int(y) for y in l.size()]
+        xs = ls[:-1] + [3]
+        logit_probs = l[:, :, :, :nr_mix]
+        l = l[:, :, :, nr_mix:].contiguous().view(xs + [nr_mix * 3])
+        temp = L.FloatTensor(logit_probs.size())
+        temp.uniform_(1e-5, 1. - 1e-5)
+        temp = logit_probs.data - L.log(- L.log(temp))
+        _, argmax = temp.max(dim=3)
+        sel = to_one_hot(argmax, nr_mix).view(xs[:-1] + [1, nr_mix])
+        means = L.sum(l[:, :, :, :, :nr_mix] * sel, dim=4)
+        log_scales = L.clamp(L.sum(l[:, :, :, :, nr_mix:2 * nr_mix] * sel, dim=4), min=-7.)
+        coeffs = L.sum(F.tanh(l[:, :, :, :, 2 * nr_mix:3 * nr_mix]) * sel, dim=4)
+        u = L.FloatTensor(means.size())
+        u.uniform_(1e-5, 1. - 1e-5)
+        x = means + L.exp(log_scales) * (L.log(u) - L.log(1. - u))
+        x0 = L.clamp(L.clamp(x[:, :, :, 0], min=-1.), max=1.)
+        x1 = L.clamp(L.clamp(x[:, :, :, 1] + coeffs[:, :, :, 0] * x0, min=-1.), max=1.)
+        x2 = L.clamp(L.clamp(x[:, :, :, 2] + coeffs[:, :, :, 1] * x0 + coeffs[:, :, :, 2] * x1,
+                             min=-1.), max=1.)
+        out = L.cat([x0.view(xs[:-1] + [1]), x1.view(xs[:-1] + [1]), x2.view(xs[:-1] + [1])], dim=3)
+        return out.permute(0, 3, 1, 2), argmax
+
+    L.manual_seed(0)
+    model = TinyPixelCNNpp()
+    optimizer = L.optim.Adam(model.parameters(), lr=2e-3)
+    scheduler = L.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    pixels = np.random.RandomState(3).randint(0, 256, (2, 3, 4, 4))
+    x = L.tensor((pixels / 127.5 - 1.0).astype(np.float32))
+    x[0, :, 0, 0] = L.tensor([-1.0, 1.0, 0.0])
+    losses, grad_norms = [], []
+    for _ in range(2):
+        loss = discretized_mix_logistic_loss(x, model(x))
+        optimizer.zero_grad()
+        loss.backward()
+        # (the gradients' own entries carry float32 rounding amplified by cdf_delta's
+        # cancellation: their norms are compared, and the float64 program agrees to 1e-13)
+        grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), 1e6))
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.detach() / (np.log(2.) * x.numel()))   # bits per dim, float32
+    model.eval()
+    with L.no_grad():
+        data = L.zeros(1, 3, 4, 4)
+        for i in range(2):
+            for j in range(2):
+                sample, _ = sample_from_discretized_mix_logistic(model(data), 2)
+                data[:, :, i, j] = sample.data[:, :, i, j]
+    return losses, data, grad_norms, sorted(model.nin_out.state_dict())
+
+
+# ==============================================================================================
+@pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
+def test_program_matches_torch(fn):
+    assert HARNESS.check(fn, **fn.options) is None
+
+
+# the fixes of this round, each alone
+def test_deprecated_out_of_place_resize_is_autograds_resize():
+    """Tensor.resize / resize_as (the deprecated out-of-place ones, which Sylvester-flow and
+    other 2017-era code calls on activations) are PyTorch's autograd Resize: a reshape of a
+    tensor that requires grad (minigrad refused it as resize_ does), a ResizeBackward node,
+    the input's memory shared when it is contiguous, a copy otherwise, the element count
+    kept (torch's words when not), and the deprecation warning."""
+    def run(L):
+        x = L.tensor(normal64(2, 3, seed=1), requires_grad=True)
+        h = x * 2
+        r = h.resize(3, 2)
+        r2 = h.resize_as(L.zeros(6))
+        (r * L.arange(6.0, dtype=L.float64).view(3, 2)).sum().backward(retain_graph=True)
+        g1 = x.grad.clone()
+        r2.sum().backward()
+        plain = L.tensor(normal64(2, 3, seed=2))
+        shared = plain.resize(6)
+        shared[0] = 100.0
+        copied = plain.t().resize(6)
+        copied[1] = -100.0
+        return (r, r2, g1, x.grad, type(r.grad_fn).__name__, plain,
+                err(lambda: x.resize(5)), err(lambda: x.resize((3, 2))),
+                err(lambda: x.resize_as(L.zeros(2, 2))))
+    HARNESS.check(run)
+
+
+@pytest.mark.parametrize("fn", ["cdist", "pdist"])
+def test_chebyshev_distance_gives_each_tied_coordinate_the_whole_gradient(fn):
+    """cdist and pdist with p = inf: every coordinate whose |difference| is the distance
+    gets the whole gradient (with its sign), as PyTorch's distance kernels give it; it was
+    shared among the ties, as the infinity norm's own gradient is (torch.dist and
+    vector_norm still share it, as PyTorch's)."""
+    def run(L):
+        a = L.tensor([[2.0, 3.0], [0.0, 1.0], [1.0, 2.0], [4.0, 4.0]], dtype=L.float64,
+                     requires_grad=True)
+        b = L.tensor([[0.0, 1.0], [1.0, 2.0], [3.0, 3.0]], dtype=L.float64, requires_grad=True)
+        w = L.arange(1.0, 13.0, dtype=L.float64)
+        if fn == "cdist":
+            d = L.cdist(a, b, p=float("inf"))
+            grads = L.autograd.grad((d * w.view(4, 3)).sum(), (a, b))
+        else:
+            d = L.pdist(a, p=float("inf"))
+            grads = L.autograd.grad((d * w[:6]).sum(), a)
+        shared = L.autograd.grad(L.dist(a, b[:1], p=float("inf")), a)
+        return d, grads, shared
+    HARNESS.check(run)
+
+
+def test_chebyshev_cdist_second_derivative_against_finite_differences():
+    """Beyond PyTorch (whose cdist backward has no derivative): the p = inf gradient is made
+    of ops, so a gradient penalty through it differentiates again; away from ties it matches
+    central differences."""
+    import minigrad
+    a = minigrad.tensor(normal64(3, 4, seed=5), requires_grad=True)
+    b = minigrad.tensor(normal64(2, 4, seed=6))
+
+    def penalty(a):
+        g, = minigrad.autograd.grad((minigrad.cdist(a, b, p=float("inf")) ** 2).sum(), a,
+                                    create_graph=True)
+        return (g ** 2).sum() + (minigrad.cdist(a, b, p=float("inf")) ** 3).sum()
+    assert minigrad.autograd.gradcheck(penalty, (a,))
