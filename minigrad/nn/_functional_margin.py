@@ -13,6 +13,8 @@ import numbers
 import numpy as np
 
 from .. import _autocast_state, backend
+from .._parser_message import _combination
+from .._tensor_input import _SIGNATURES
 from ..autograd._node_names import rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.stacking import cat, stack
@@ -207,6 +209,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     -log sum over alignments; 'mean' divides each by its target length (at least 1) and
     averages; an impossible alignment gives inf (0 with ``zero_infinity``)."""
     reduction = _legacy(None, None, reduction)      # PyTorch reads it before any check
+    if not (isinstance(input_lengths, Tensor) and isinstance(target_lengths, Tensor) or
+            all(isinstance(x, (list, tuple)) for x in (input_lengths, target_lengths))):
+        # torch.ctc_loss's parser takes both lengths as tuples of ints or both as Tensors
+        args = (log_probs, targets, input_lengths, target_lengths, blank,
+                ("none", "mean", "sum").index(reduction), zero_infinity)
+        raise _combination("ctc_loss", args, {}, _SIGNATURES["ctc_loss"])
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         log_probs, = _autocast_widen(log_probs)
     batched = log_probs.ndim == 3
@@ -271,10 +279,13 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     before = where(Tensor._wrap(tg_len > 0), before, neg.reshape(-1))
     nll = -logsumexp(stack([last, before]), 0)
     impossible = Tensor._wrap((nll._array > -_LOG_ZERO / 2) | (in_len == 0) & (tg_len > 0))
-    nll = where(impossible, 0.0 if zero_infinity else float("inf"), nll)
+    if zero_infinity:                   # PyTorch's where over its CtcLossBackward0 node
+        nll = where(impossible, 0.0, rename_node(nll, "CtcLossBackward0"))
+    else:
+        nll = rename_node(where(impossible, float("inf"), nll), "CtcLossBackward0")
     if reduction == "mean":
         divisor = Tensor._wrap(xp.maximum(tg_len, 1).astype(lp._array.dtype))
         return (nll / divisor).mean()
     if reduction == "sum":
         return nll.sum()
-    return nll if batched else nll.reshape(())
+    return nll if batched else nll.squeeze(0)

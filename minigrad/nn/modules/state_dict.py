@@ -115,9 +115,10 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
     keys, say) runs its load pre-hooks (on a copy of ``state_dict``), then checks its keys.
     With ``assign=True`` the module's tensors are replaced by those of
     ``state_dict`` (wrapped as Parameters, keeping each parameter's ``requires_grad``)
-    instead of being copied into.  Load post-hooks see the missing / unexpected keys and may
-    remove some: when a module has any, the values are copied before the hooks run and a
-    strict load fails only on the keys left.
+    instead of being copied into.  A module's load post-hooks run once it and its
+    descendants are loaded (what is planned so far copied first), see the missing /
+    unexpected keys found so far and may remove some: a strict load fails only on the keys
+    left.
     """
     if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
         raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
@@ -127,10 +128,27 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
     if metadata is not None:
         state_dict._metadata = metadata
     plan, missing, unexpected, errors = [], [], [], []
-    modules = []
+    keys = _IncompatibleKeys(missing, unexpected)
+
+    def finish(m):
+        """m's load post-hooks, once m and its descendants are loaded (PyTorch's order): what
+        is planned so far is copied first (unless a check has failed: minigrad then leaves
+        the tensors untouched, where PyTorch has copied the others), then the hooks see the
+        missing / unexpected keys found so far and may remove some in place."""
+        hooks = m.__dict__.get("_load_state_dict_post_hooks")
+        if not hooks:
+            return
+        if not errors:
+            errors.extend(_copy(plan, assign))
+            plan.clear()
+        for hook in list(hooks.values()):
+            if hook(m, keys) is not None:
+                raise AssertionError("Hooks registered with "
+                                     "``register_load_state_dict_post_hook`` are not "
+                                     "expected to return new values, if incompatible_keys "
+                                     "need to be modified, it should be done inplace.")
 
     def visit(m, local, prefix):   # the traversal order of PyTorch's load (duplicates included)
-        modules.append(m)
         local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
         if assign:
             local_metadata["assign_to_params_buffers"] = True
@@ -143,25 +161,12 @@ def load_state_dict(module, state_dict, strict=True, assign=False):
                 child_prefix = prefix + name + "."
                 visit(child, {k: v for k, v in local.items() if k.startswith(child_prefix)},
                       child_prefix)
+        finish(m)
     _PLANS.append(plan)
     try:
         visit(module, state_dict, "")
     finally:
         _PLANS.pop()
-    post_hooks = [h for m in modules
-                  for h in (m.__dict__.get("_load_state_dict_post_hooks") or {}).values()]
-    if post_hooks and not errors:
-        # PyTorch's order: copy, run the post hooks, then report what is still incompatible
-        errors.extend(_copy(plan, assign))
-        keys = _IncompatibleKeys(missing, unexpected)
-        for m in modules:
-            for hook in list((m.__dict__.get("_load_state_dict_post_hooks") or {}).values()):
-                if hook(m, keys) is not None:
-                    raise AssertionError("Hooks registered with "
-                                         "``register_load_state_dict_post_hook`` are not "
-                                         "expected to return new values, if incompatible_keys "
-                                         "need to be modified, it should be done inplace.")
-        plan = []
     if strict:
         if unexpected:
             errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
