@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
-from ..autograd._node_names import _node_type
+from ..autograd._shown_edges import new_node
 from ..autograd.engine import _pass as _backward_pass
 from ..tensor import Tensor
+from . import _matmul_split  # noqa: F401  (fills matmul's split_batched slot)
 from ._autocast_cast import lower as _autocast_lower
 from ._matmul_raw import raw_grads_ok as _raw_grads_ok, raw_linear_grads as _raw_linear_grads
 from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_type_name,
@@ -128,7 +129,7 @@ def _split_weight_transpose(node):
     t = None
     if edges[1] is not None:        # (a weight without gradient: W^T has none either)
         shape, dtype = metas[1]
-        t = _new_node(_WeightT, node._seq - 0.5, (edges[1],), (needs[1],), ((shape, dtype),),
+        t = new_node(_WeightT, node._seq - 0.5, (edges[1],), (needs[1],), ((shape, dtype),),
                       (((shape[1], shape[0]), dtype),))
         edges, metas = (edges[0], (t, 0)) + tuple(edges[2:]), (metas[0], t._out_meta[0]) + \
             tuple(metas[2:])
@@ -150,17 +151,6 @@ class _InputView(Function):
         return reshape_to(g, self._in_meta[0][0])
 
 
-def _new_node(op, seq, edges, needs, in_meta, out_meta):
-    """A node of ``op`` made by hand (for the nodes ``next_functions`` splits out)."""
-    node = _node_type(op)()
-    node.saved_ = ()
-    node._seq = seq
-    node._versions = node._retained = node._pre_hooks = node._shapes = None
-    node.next_functions_, node.needs_input_grad = edges, needs
-    node._in_meta, node._out_meta = in_meta, out_meta
-    return node
-
-
 def _split_views(node):
     """A Linear ``node`` of an input of other than 2 dims as PyTorch's graph: the output's
     view (this node, from now on only that) of an addmm / mm node, whose inputs are (bias,)
@@ -175,9 +165,9 @@ def _split_views(node):
     rows = math.prod(sx[:-1])
     flat, out = ((rows, sx[-1]), dtype), ((rows, sw[0]), node._out_meta[0][1])
     seq = node._seq
-    view = None if edges[0] is None else _new_node(
+    view = None if edges[0] is None else new_node(
         _InputView, seq - (0.9 if bias else 0.6), (edges[0],), (needs[0],), (metas[0],), (flat,))
-    product = _new_node(Linear.renamed("AddmmBackward0" if bias else "MmBackward0"), seq - 0.25,
+    product = new_node(Linear.renamed("AddmmBackward0" if bias else "MmBackward0"), seq - 0.25,
                         (None if view is None else (view, 0),) + tuple(edges[1:]), needs,
                         (flat,) + tuple(metas[1:]), (out,))
     product.saved_, product._versions = node.saved_, node._versions

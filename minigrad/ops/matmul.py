@@ -139,6 +139,19 @@ _NODES = {(2, 2): Mm, (2, 1): Mv, (1, 1): Dot, (1, 2): MatMul.renamed("SqueezeBa
 # (CloneBackward0)
 _BATCHED = {False: MatMul.renamed("UnsafeViewBackward0"), True: MatMul.renamed("CloneBackward0")}
 
+# Filled by ops/_matmul_split.py (imported with ops/linear.py): lays a batched product's node
+# out as PyTorch's nodes (mm, mv or bmm, the operands' expands and reshapes; a vector times a
+# matrix as a row) when its graph is first read; a graph nobody reads keeps the one node
+split_batched = None
+
+
+def _batched_edges(node):
+    return Function.next_functions.fget(node if split_batched is None else split_batched(node))
+
+
+_BATCHED[False].next_functions = _NODES[(1, 2)].next_functions = property(
+    _batched_edges, doc="PyTorch's edges for the product (``ops/_matmul_split.py``).")
+
 
 def _kernel(a, b):
     """Which product PyTorch's matmul runs for a @ b: "dot" (two vectors), "mv" (a matrix and

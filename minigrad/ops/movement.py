@@ -16,6 +16,7 @@ import warnings
 
 from .. import backend, dtypes
 from .. import _memory_format as mf
+from ..autograd._shown_edges import node_below
 from ..autograd import Function
 from ._int_list_args import int_list_argument
 from .._tensor_input import _combination
@@ -276,7 +277,11 @@ def _reshape_node(arr, shape):
 
 _RESHAPE_AS_VIEW = Reshape.renamed("ViewBackward0")
 _RESHAPE_ALIAS = Reshape.renamed("ReshapeAliasBackward0")
-_RESHAPE_COPIED = Reshape.renamed("UnsafeViewBackward0")
+# a copy: PyTorch's UnsafeViewBackward0 over the CloneBackward0 of its copy, shown (and made)
+# when the graph is read (other ops renamed UnsafeViewBackward0 keep Reshape.renamed's class)
+_RESHAPE_COPIED = type("Reshape", (Reshape,), {
+    "__module__": __name__, "__slots__": (), "_node_name": "UnsafeViewBackward0",
+    "_renamed_from": Reshape, "next_functions": node_below("CloneBackward0")})
 
 
 # PyTorch's two signatures of Tensor.view, listed when a call fits neither

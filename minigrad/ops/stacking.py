@@ -2,14 +2,15 @@
 ``narrow`` and ``select``, and the numpy-style ``hstack``, ``vstack`` (``row_stack``),
 ``dstack``, ``column_stack`` and ``tensor_split``.
 
-* ``Cat`` and ``Stack`` are Functions: numpy's concatenate / stack into an array laid out as
-  PyTorch's (channels-last when all inputs are); backward hands each input its slice of the
-  gradient (a basic-slice view, whose own backward pads it back with zeros).
+* ``cat`` and ``stack`` check their arguments and run the ``Cat`` / ``Stack`` nodes
+  (``_join_split_nodes.py``).
 * ``split``, ``chunk``, ``unbind``, ``narrow``, ``select`` and ``tensor_split`` return
-  views of their input made by basic indexing (``getitem``), so writes through them reach it
-  and their gradients flow back into it.  The pieces ``split``, ``chunk`` and ``unbind``
-  return together (made with grad mode on) are marked so that a recorded in-place write into
-  one of them is refused, as PyTorch's.
+  views of their input, so writes through them reach it and their gradients flow back into
+  it. The pieces ``split``, ``chunk`` and ``unbind`` return together share one node with an
+  output per piece, as PyTorch's (``_join_split_nodes.pieces``), and (made with grad mode on)
+  are marked so that a recorded in-place write into one of them is refused, as PyTorch's.
+  ``narrow``, ``select`` and ``tensor_split`` read by basic indexing (``getitem``), one node
+  per piece, as PyTorch's slices.
 * the numpy-style stacks are compositions: they give every tensor enough dims (a reshape
   view) and ``cat`` them:
     hstack:       cat along dim 1, or dim 0 when the tensors are 1-d (0-d ones become 1-d)
@@ -23,87 +24,20 @@ import numbers
 
 import numpy as np
 
-from .. import backend
-from .. import _memory_format as mf
-from ..autograd import Function, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor
+from ._join_split_nodes import Cat, Split, SplitWithSizes, Stack, Unbind, pieces
 from ._narrow_args import narrow_arguments
 from ._overloads import check_int_tuple_rest, is_int, is_int_tuple, no_overload, type_names
 from ._int_lists import int_like
 from ._util import (argument_error, check_tensor, check_tensors, dim_like, int_arg, normalize_dim,
                     python_type_name, result_dtype, scalar_type_name)
 from .elementwise import cast
-from .indexing import BasicGetItem, getitem
+from .indexing import getitem
 from .plumbing import reshape_to
 
 __all__ = ["cat", "stack", "split", "chunk", "unbind", "narrow", "select", "hstack", "vstack",
            "row_stack", "dstack", "column_stack", "tensor_split"]
-
-
-def _narrow(g, dim, start, size):
-    """``g[..., start:start + size, ...]`` along ``dim``: a differentiable view of g."""
-    index = (slice(None),) * dim + (slice(start, start + size),)
-    return BasicGetItem.apply(g, index=index, basic=True)
-
-
-def _joined_layout(xp, arrays, shape, stacked=None):
-    """The array cat (stack along dim ``stacked``) writes into, laid out as PyTorch's: in the
-    channels-last format all the inputs share (stack: in the order of the first input's
-    strides with the new dim unsqueezed in), else row-major."""
-    fmt = mf.suggest(arrays[0])
-    if fmt is not mf.contiguous_format and all(mf.suggest(a) is fmt for a in arrays[1:]):
-        if stacked is not None and stacked < arrays[0].ndim:     # (a last new dim: row-major)
-            strides = mf.unsqueezed_order_strides(arrays[0], stacked, shape)
-        elif stacked is None:
-            strides = mf.target_strides(xp.broadcast_to(xp.empty((), arrays[0].dtype), shape),
-                                        fmt)
-        else:
-            return xp.empty(shape, arrays[0].dtype)
-        return mf.empty_strided(xp, shape, strides, arrays[0].dtype)
-    return xp.empty(shape, arrays[0].dtype)
-
-
-class Cat(Function):
-    """Concatenate along ``dim``.  Backward: each input gets its slice of the gradient
-    (a gather whose backward pads it back with zeros)."""
-    complex_ok = True             # linear, real coefficients: right as written
-    saved_fields = {"dim": "dim"}
-
-    def forward(self, *arrays, dim):
-        self.dim = dim
-        self.sizes = [a.shape[dim] for a in arrays]
-        xp = backend.xp_of(arrays[0])
-        shape = list(arrays[0].shape)
-        shape[dim] = sum(self.sizes)
-        return xp.concatenate(arrays, axis=dim, out=_joined_layout(xp, arrays, tuple(shape)))
-
-    def backward(self, g):
-        grads, start = [], 0
-        for size, needed in zip(self.sizes, self.needs_input_grad):
-            grads.append(_narrow(g, self.dim, start, size) if needed else None)
-            start += size
-        return tuple(grads)
-
-
-class Stack(Function):
-    """Stack equal shapes along a new axis ``dim``.  Backward: input i gets ``g`` at
-    position i of that axis."""
-    complex_ok = True             # linear, real coefficients: right as written
-
-    def forward(self, *arrays, dim):
-        self.dim = dim
-        xp = backend.xp_of(arrays[0])
-        shape = arrays[0].shape[:dim] + (len(arrays),) + arrays[0].shape[dim:]
-        # xp.stack's own steps, without its checks (made by stack()): each array with a new
-        # axis of 1 at dim (a view), then one concatenate
-        new_axis = (slice(None),) * dim + (None,)
-        return xp.concatenate([a[new_axis] for a in arrays], axis=dim,
-                              out=_joined_layout(xp, arrays, shape, stacked=dim))
-
-    def backward(self, g):
-        lead = (slice(None),) * self.dim
-        return tuple(BasicGetItem.apply(g, index=lead + (i,), basic=True) if needed else None
-                     for i, needed in enumerate(self.needs_input_grad))
 
 
 def _same_device_check(tensors, name):
@@ -255,20 +189,13 @@ def split(a, split_size_or_sections, dim=0):
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
                                f"(input tensor's size at dimension {d}), but got "
                                f"split_sizes={sizes}")
-    name = "Split" if isinstance(split_size_or_sections, numbers.Integral) else "SplitWithSizes"
-    node = _PIECE_NODES[name]
-    out, start = [], 0
+    bounds, start = [], 0
     for s in sizes:
-        index = (slice(None),) * d + (slice(start, start + s),)
-        out.append(node.apply(a, index=index, basic=True))
+        bounds.append((start, start + s))
         start += s
-    return _several_views(out, name)
-
-
-# The read of one piece of split / chunk / unbind, under the name of PyTorch's node (which is
-# one node for all the pieces; here each piece has its own)
-_PIECE_NODES = {name: BasicGetItem.renamed(f"{name}Backward0")
-                for name in ("Split", "SplitWithSizes", "Unbind")}
+    if isinstance(split_size_or_sections, numbers.Integral):
+        return _several_views(pieces(Split, a, d, bounds, int(split_size_or_sections)), "Split")
+    return _several_views(pieces(SplitWithSizes, a, d, bounds), "SplitWithSizes")
 
 
 def _several_views(out, name):
@@ -278,12 +205,6 @@ def _several_views(out, name):
     if is_grad_enabled():
         for j, o in enumerate(out):
             o.__dict__["_view_meta"] = (name, j)
-        # PyTorch's one node for all the pieces runs once, their hooks in order: here the
-        # pieces' nodes take their sequence numbers in reverse, so that the backward engine
-        # runs piece 0's first and the others right after it, in order
-        nodes = [o.grad_fn for o in out if o.grad_fn is not None]
-        for node, seq in zip(nodes, [n._seq for n in reversed(nodes)]):
-            node._seq = seq
     return tuple(out)
 
 
@@ -342,9 +263,8 @@ def unbind_dim(name, a, dim):
 
 def unbind(a, dim=0):
     d = unbind_dim("unbind", a, dim)
-    node = _PIECE_NODES["Unbind"]
-    return _several_views([node.apply(a, index=(slice(None),) * d + (i,), basic=True)
-                           for i in range(a.shape[d])], "Unbind")
+    return _several_views(pieces(Unbind, a, d, range(a.shape[d])) if a.shape[d] else [],
+                          "Unbind")
 
 
 def _tensor_list(tensors, name):
