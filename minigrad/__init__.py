@@ -35,6 +35,7 @@ from ._legacy_types import (  # noqa: F401  (torch.FloatTensor(2, 3), isinstance
 from . import _tensor_methods  # noqa: F401  (x + y, x[i], x += y, ...)
 from . import _tensor_methods_math, _tensor_methods_layout  # noqa: F401  (x.sum(), x.to())
 from . import _tensor_methods_inplace  # noqa: F401  (x.exp_(), x.t_())
+from . import _torch_function  # noqa: F401  (Tensor.__torch_function__, subclasses' dispatch)
 from . import _sparse_coo_ops  # (torch.abs(s) and the like for a sparse s: see below)
 from ._tensor_methods_math import allclose, equal  # noqa: F401
 from .creation import (  # noqa: F401
@@ -316,6 +317,7 @@ from .ops.foreach import *  # noqa: E402,F401,F403  (torch._foreach_mul_ and the
 # torch.overrides (__torch_function__ for functions that ask), torch.storage, torch.library
 # (custom_op), torch._dynamo (config and the compiler's names; code runs eagerly)
 from . import overrides, storage, library, _dynamo  # noqa: E402,F401
+from . import _C  # noqa: E402,F401  (DisableTorchFunctionSubclass and the like)
 from . import return_types  # noqa: E402,F401  (torch.return_types: max, sort, linalg_qr, ...)
 # the rest of torch's top-level names that library code reaches for: the other device modules,
 # the device errors, the symbolic types of isinstance checks, the kernel-level nn forms

@@ -139,9 +139,10 @@ def table():
         "order of conv2d's weight, so `w.view(C_out, -1) @ F.unfold(x, k)` is the convolution "
         "before its reshape; `F.fold` puts columns back, adding where windows overlap.",
         "",
-        "The modules libraries import in passing are there too: `torch.overrides` dispatches "
-        "to `__torch_function__` for functions that call `handle_torch_function` (minigrad's "
-        "own functions do not dispatch, so there is no `TorchFunctionMode`); "
+        "The modules libraries import in passing are there too: `torch.overrides` and "
+        "`torch._C`'s switches of the `__torch_function__` protocol, which minigrad's own "
+        "functions and Tensor methods take part in (Tensor subclasses keep their class; no "
+        "`TorchFunctionMode`); "
         "`torch.library.custom_op` makes an operator from an annotated function, with "
         "PyTorch's schema, `register_autograd` and `register_kernel` (no `torch.ops` "
         "namespace, `Library` or `opcheck`); `torch._dynamo` holds `config` and the "

@@ -20,6 +20,7 @@ import functools
 
 from ._parser_emulation import raise_reworded
 from ._parser_message import _PRINTED, _combination, _type_name, described
+from ._torch_function import NOT_OFFERED, offer_refused
 from .tensor import Tensor
 
 __all__ = ["guarded", "described", "NAMES"]
@@ -440,6 +441,9 @@ def guarded(fn, name, function_form=None):
         def call_numbers(*args, **kwargs):
             if not (any(isinstance(a, Tensor) for a in args[:2]) or
                     any(isinstance(v, Tensor) for v in kwargs.values())):
+                offered = offer_refused(call_numbers, f"torch.{name}", args, kwargs)
+                if offered is not NOT_OFFERED:
+                    return offered          # a Tensor-like's __torch_function__ took it
                 raise _combination(name, args, kwargs, _NUMBER_FIRST[name])
             if "out" in kwargs and args and not isinstance(args[0], Tensor) and \
                     "out" not in _NUMBER_FIRST[name][1]:
@@ -456,6 +460,9 @@ def guarded(fn, name, function_form=None):
     def call(*args, **kwargs):
         try:
             if not (args and isinstance(args[0], Tensor)):
+                offered = offer_refused(call, f"torch.{name}", args, kwargs)
+                if offered is not NOT_OFFERED:
+                    return offered          # a Tensor-like's __torch_function__ took it
                 _refuse(name, args, kwargs)
             if second is not None and len(args) > 1 and not isinstance(args[1], Tensor):
                 raise _named(name, second, args[1], False, position=2)

@@ -33,6 +33,7 @@ from ._out_writes import (_KEEPDIM_NEEDS_DIM, _PROMOTED_RESULT, _check_out_cast,
                           _write_out)
 from ._type_names import python_type_name
 from . import _out_rules as OR
+from ._torch_function import NOT_OFFERED, offer_refused
 from .tensor import Tensor
 
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
@@ -103,6 +104,14 @@ _MEAN_PAIR = ("Tensor input, tuple of ints dim, bool unbiased = True, bool keepd
 _MEAN_PAIRS = {"var_mean": _MEAN_PAIR, "std_mean": _MEAN_PAIR}
 
 
+def _offered(call, method, name, args, kwargs):
+    """A refused call offered to the Tensor-likes among its arguments (``_torch_function``):
+    a method's as ``Tensor.<name>``, a function's as itself."""
+    if method:
+        return offer_refused(getattr(Tensor, name, call), f"torch.Tensor.{name}", args, kwargs)
+    return offer_refused(call, f"torch.{name}", args, kwargs)
+
+
 def _torch_args(fn, method=False, name=None):
     """``fn`` also called as PyTorch allows: ``axis=``/``keepdims=``, ``input=``/``other=``
     (the first two operands by name) and ``out=`` (the result copied into ``out``); an
@@ -121,6 +130,9 @@ def _torch_args(fn, method=False, name=None):
         try:
             return fn(*args) if not kwargs else _call(args, dict(kwargs))
         except TypeError as exc:
+            offered = _offered(call, method, name or fn.__name__, args, kwargs)
+            if offered is not NOT_OFFERED:      # a Tensor-like's __torch_function__ took it
+                return offered
             # (the parser's words, where it refuses the call)
             raise_reworded(exc, call, args, kwargs, method, name)
             if not hasattr(exc, "argument"):

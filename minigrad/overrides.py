@@ -14,14 +14,14 @@ extending guide shows::
 returns the first answer that is not ``NotImplemented`` (a ``TypeError`` when all decline),
 as PyTorch does.
 
-What differs from PyTorch: minigrad's own functions and Tensor methods do not dispatch (they
-run on minigrad Tensors only), so ``minigrad.add(obj, 1)`` with a Tensor-like ``obj`` is not
-routed to ``obj.__torch_function__``. Accordingly ``has_torch_function`` is True only for
-arguments whose class defines ``__torch_function__`` (a Tensor subclass that defines none
-has nothing to dispatch to, where PyTorch's inherited handler would re-wrap results),
-``get_overridable_functions()`` is empty and ``get_ignored_functions()`` holds every public
-function. ``TorchFunctionMode`` is left out: with no function calling into it, a mode would
-silently see nothing.
+minigrad's own functions and Tensor methods take part too (``_torch_function``): a Tensor
+subclass keeps its class through every op, and its ``__torch_function__`` sees every call
+(``minigrad.add``, ``x.sum``, ``nn.functional.linear``...), as in PyTorch.
+``get_overridable_functions()`` names those functions, ``get_ignored_functions()`` the
+public ones that do not take part (factories, conversions from other objects, settings).
+
+What differs from PyTorch: ``TorchFunctionMode`` is left out (a mode would have to see every
+call of a plain Tensor, which minigrad's functions do not check for, to stay fast).
 """
 from __future__ import annotations
 
@@ -29,19 +29,15 @@ import functools
 import inspect
 import sys
 
-from .nn.parameter import Parameter
+from . import _torch_function as _tf
 from .tensor import Tensor
 
 __all__ = ["has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
            "handle_torch_function", "is_tensor_like", "wrap_torch_function", "resolve_name",
            "get_ignored_functions", "get_overridable_functions"]
 
-_PLAIN = (Tensor, Parameter)
-
-
 def _overloads(arg) -> bool:
-    kind = type(arg)
-    return kind not in _PLAIN and hasattr(kind, "__torch_function__")
+    return _tf.takes_part(type(arg))
 
 
 def has_torch_function(relevant_args) -> bool:
@@ -71,24 +67,6 @@ def has_torch_function_variadic(*args) -> bool:
     return False
 
 
-def _overloaded_args(relevant_args):
-    """The arguments whose ``__torch_function__`` to try, one per class, in order: the
-    argument order, except that an instance of a subclass goes before its parent classes."""
-    found, kinds = [], []
-    for arg in relevant_args:
-        kind = type(arg)
-        if kind in kinds or not _overloads(arg):
-            continue
-        position = len(found)
-        for k, earlier in enumerate(kinds):
-            if issubclass(kind, earlier):
-                position = k
-                break
-        found.insert(position, arg)
-        kinds.insert(position, kind)
-    return found
-
-
 def resolve_name(f):
     """``module.name`` of a function, the name errors use (``'mypkg.scale'``)."""
     if isinstance(f, (property, functools.partial)):
@@ -101,7 +79,7 @@ def handle_torch_function(public_api, relevant_args, *args, **kwargs):
     """Call ``public_api(*args, **kwargs)`` through the ``__torch_function__`` of the
     overloading arguments among ``relevant_args``: the first result that is not
     ``NotImplemented`` is returned."""
-    overloaded = _overloaded_args(relevant_args)
+    overloaded = _tf.overloaded_args([arg for arg in relevant_args if _overloads(arg)])
     types = tuple(type(arg) for arg in overloaded)
     for arg in overloaded:
         result = arg.__torch_function__(public_api, types, args, kwargs)
@@ -131,12 +109,16 @@ def is_tensor_like(inp) -> bool:
 
 
 def get_overridable_functions():
-    """Namespace -> the functions in it that dispatch to ``__torch_function__``: minigrad's
-    functions do not, so the answer is empty."""
-    return {}
+    """Namespace -> the public functions in it that offer their calls to
+    ``__torch_function__`` (``minigrad``, ``nn.functional``, ``linalg``, ``special``, ``fft``:
+    the functions as these namespaces hold them now; Tensor: its offered methods)."""
+    found = {}
+    for module, name, fn in _tf.offered_functions():
+        found.setdefault(module, []).append(fn)
+    found[Tensor] = [getattr(Tensor, name) for name in _tf.offered_method_names()]
+    return found
 
 
-@functools.lru_cache(maxsize=1)
 def _public_functions():
     package = sys.modules[__package__]
     namespaces = (package, package.functional, package.nn.functional, package.linalg,
@@ -147,19 +129,18 @@ def _public_functions():
             value = getattr(space, name, None)
             if not name.startswith("_") and callable(value) and not inspect.isclass(value):
                 found.add(value)
-    return frozenset(found)
+    return found
 
 
 def get_ignored_functions():
-    """The public functions that never dispatch to ``__torch_function__``: in minigrad, all
-    of them (``minigrad.*``, ``nn.functional``, ``linalg``, ``fft``, ``special``, Tensor's
-    methods)."""
-    return set(_public_functions())
+    """The public functions that never offer their calls to ``__torch_function__``: the
+    factories, the conversions from other objects, the settings, and the like."""
+    offered = {id(fn) for fns in get_overridable_functions().values() for fn in fns}
+    return {fn for fn in _public_functions() if id(fn) not in offered}
 
 
 def __getattr__(name):
     if name in ("TorchFunctionMode", "BaseTorchFunctionMode"):
-        raise AttributeError(f"module '{__name__}' has no attribute '{name}': minigrad's "
-                             "functions do not dispatch to __torch_function__, so a mode "
-                             "would see none of them")
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}': minigrad offers "
+                             "its calls to Tensor subclasses and Tensor-likes, not to modes")
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -69,7 +69,23 @@ class Tensor(TensorBase):
     # numpy: let Tensor's reflected operators win over ndarray's (array * tensor -> Tensor).
     __array_priority__ = 1000
 
-    def __init__(self, *args, requires_grad=False, dtype=None, device=None):
+    def __new__(cls, *args, **kwargs):
+        self = _new_object(cls)
+        if cls.__new__ is not Tensor.__new__:
+            # a subclass's own __new__ calling super().__new__(cls, data): PyTorch's
+            # constructor runs here, and the __init__ Python calls next finds it made
+            self._construct(*args, **kwargs)
+        return self
+
+    def __init__(self, *args, **kwargs):
+        try:
+            self._array
+        except AttributeError:          # not made yet (Tensor(data), a subclass's __init__)
+            self._construct(*args, **kwargs)
+        # else made by a subclass's __new__ (as_subclass, _make_subclass): as PyTorch's
+        # Tensor.__init__, which takes whatever arguments that __new__ took, nothing to do
+
+    def _construct(self, *args, requires_grad=False, dtype=None, device=None):
         # PyTorch's legacy constructor: Tensor(2, 3) and Tensor(Size([2, 3])) are sizes,
         # Tensor([2, 3]) and Tensor((2, 3)) data, Tensor(other) shares other's memory.
         if args and (len(args) > 1 or isinstance(args[0], Size) or _is_int(args[0])):

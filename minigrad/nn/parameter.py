@@ -11,6 +11,7 @@ import sys
 from ..creation import empty
 from ..tensor import Tensor
 from .._data_conversion import _to_array
+from .._torch_function import _disabled_torch_function_impl
 
 __all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer",
            "UninitializedTensorMixin", "is_lazy"]
@@ -26,6 +27,8 @@ class Parameter(Tensor):
     subclass may give either its own arguments (``super().__new__(cls, data)`` and then
     attributes of its own, or an ``__init__`` that does not call Parameter's).
     """
+    # ops on a Parameter (or a subclass of it) give plain Tensors, as in PyTorch
+    __torch_function__ = _disabled_torch_function_impl
 
     def __new__(cls, data=None, requires_grad=True):
         if not isinstance(requires_grad, bool):      # (numpy's bool_ too), as PyTorch

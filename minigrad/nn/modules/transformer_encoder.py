@@ -14,6 +14,7 @@ Everything is composed of minigrad modules, so gradients (of any order) are thei
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 
 from ... import _autocast_state, _sdp_state, backend
@@ -74,9 +75,11 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         if isinstance(activation, str):
             activation = _get_activation_fn(activation)
-        if activation is F.relu or isinstance(activation, ReLU):
+        # (unwrapped: F.relu may be a __torch_function__ twin of the one given, or the reverse)
+        plain = inspect.unwrap(activation) if callable(activation) else activation
+        if plain is inspect.unwrap(F.relu) or isinstance(activation, ReLU):
             self.activation_relu_or_gelu = 1
-        elif activation is F.gelu or isinstance(activation, GELU):
+        elif plain is inspect.unwrap(F.gelu) or isinstance(activation, GELU):
             self.activation_relu_or_gelu = 2
         else:
             self.activation_relu_or_gelu = 0
