@@ -11,10 +11,17 @@ slopes). A step's recurrent product is then four (b, H) @ (H, H) products in one
 ``numpy.matmul`` call with a stacked weight: OpenBLAS (0.3.31, AVX-512 kernels, one thread)
 took 24 us for them against 31 for the one (16, 128) @ (128, 512) product of the ``lstm_text``
 benchmark, which is just above the size up to which it runs its small-matrix kernels; the
-backward's four products and their sum, 26 against 32. The input projections come in as rows
-(S, 4 H) and their gradient goes out as rows: one pass each way. A packed batch (steps of
-fewer sequences) keeps the layout; the rows a step does not have hold garbage that nothing
-reads.
+backward's four products and their sum, 26 against 32. The input projections are made in
+the layout (``project``: numpy's loop of one small product per step and gate) and their
+gradient goes out as rows (``to_rows``, one pass). A packed batch (steps of fewer sequences)
+keeps the layout; the rows a step does not have hold garbage that nothing reads.
+
+A step is about ten numpy calls on blocks of a few thousand numbers, each 1-3 us beside the
+product's 17-20; the Python around them counts. When every step has the whole batch the loops
+(``_forward_whole``, ``_sweep_whole``, and ``per_step`` for the GRU and Elman kernels) take
+the steps' views by iterating over the arrays' first axis, which numpy does in C, instead of
+indexing with slices (about 0.4 us a view): a forward layer of ``lstm_text`` 2.9 -> 2.1 ms,
+its sweep 2.0 -> 1.7.
 
 A step's products are too small for the BLAS's threads, so they run on the calling thread, the
 BLAS held to it: OpenBLAS's two threads meeting at each of a layer's 100 products, then
@@ -37,8 +44,8 @@ import numpy as np
 from ... import parallel
 from ...ops._workspace import workspace
 
-__all__ = ["lstm_forward", "lstm_backward_sweep", "lstm_slopes", "scratch", "step_has_grad",
-           "to_rows"]
+__all__ = ["lstm_forward", "lstm_backward_sweep", "lstm_slopes", "per_step", "project",
+           "scratch", "step_has_grad", "to_rows"]
 
 # a batch is split over the threads when a part has at least this many rows and a step's
 # product at least this many multiply-adds. The threads take turns at the interpreter lock for
@@ -113,27 +120,6 @@ def _over_steps(fn, steps, T, N, rows_array, last, nbytes):
         fn(rows_array[rows].reshape(b, 4, last).transpose(1, 0, 2), t, slice(0, b))
 
 
-def _inputs(xw, b_hh, steps, pre):
-    """pre (T, 4, N, H) = xw + b_hh in the layout, the sigmoid gates' halved, from xw's rows
-    (S, 4 H)."""
-    T, _, N, H = pre.shape
-    b4 = None if b_hh is None else b_hh.reshape(4, 1, H)
-    half = pre.dtype.type(0.5)
-
-    def block(src, t, r):
-        dst = pre[t, ..., r, :]
-        # layout gates 1..3 are PyTorch's 0..2 (i, f, g); layout gate 0 is its 3 (o)
-        pairs = ((dst[..., 1:, :, :], src[..., :3, :, :], slice(0, 3)),
-                 (dst[..., 0, :, :], src[..., 3, :, :], 3))
-        for d, s, k in pairs:
-            if b4 is None:
-                np.copyto(d, s)
-            else:
-                np.add(s, b4[k], out=d)
-        dst[..., :3, :, :] *= half
-    _over_steps(block, steps, T, N, xw, H, 3 * pre.nbytes)
-
-
 def to_rows(gated, steps, out):
     """The inverse of the layout: gated (T, 4, N, H) -> out (S, 4 H), the steps' rows packed,
     PyTorch's gate order; or (T, N, H) -> (S, H)."""
@@ -152,28 +138,64 @@ def to_rows(gated, steps, out):
     return out
 
 
-def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
-    """The recurrence of one layer direction: xw (S, 4 H) packed (``_rnn_layers._Steps``),
-    h0, c0 (N, H), w_hh (4 H, H), b_hh (4 H,) or None -> (out (2, S, H): the h_t then the c_t
+def project(x, w_ih, b_ih, b_hh, steps, N):
+    """The input projections in the layout, pre (T, 4, N, H) = x W_ih^T + b_ih + b_hh, the
+    sigmoid gates' halved, from x (S, I) as rows (``_Steps``), as products of each step's
+    rows by the four gates' (I, H) blocks of W_ih^T, written where the layout has them. For
+    ``lstm_text``'s layers numpy's loop of (16, I) @ (I, 128) products took 0.33 ms (I = 64)
+    and 0.99 (I = 128) against 0.42 and 0.77 for the one (800, I) @ (I, 512) product, which
+    a Linear node made before, its bias added, and then a pass of 0.36-0.5 ms took its rows
+    to the layout, b_hh added and the sigmoid gates halved. Here both biases are one
+    contiguous pass ((x + b) / 2 = x / 2 + b / 2 exactly: the weights' rows halved)."""
+    S, I = x.shape
+    H, T, dtype = w_ih.shape[0] // 4, len(steps.sizes), x.dtype
+    half = dtype.type(0.5)
+    wi4 = np.ascontiguousarray(_gate_rows(w_ih, H).transpose(0, 2, 1))     # (4, I, H)
+    wi4[:3] *= half
+    pre = scratch("pre", (T, 4, N, H), dtype)
+    if steps.uniform:
+        x3 = x.reshape(T, N, I)[:, None]
+        _split(lambda t0, t1: np.matmul(x3[t0:t1], wi4, out=pre[t0:t1]), T,
+               S * I * 4 * H >= parallel.MATMUL_MIN_MACS and T >= 2)
+    else:
+        with parallel.blas_on_one_thread():
+            for t, rows, b in steps.order():
+                np.matmul(x[rows], wi4, out=pre[t, :, :b])
+    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+    if bias is not None:
+        b4 = _gate_rows(bias, H).reshape(4, 1, H)
+        b4[:3] *= half
+        _split(lambda t0, t1: np.add(pre[t0:t1], b4, out=pre[t0:t1]), T,
+               _pass_worth(T, 2 * pre.nbytes))
+    return pre
+
+
+def lstm_forward(pre, h0, c0, w_hh, steps):
+    """The recurrence of one layer direction: pre (T, 4, N, H) the input projections and both
+    biases in the layout (``project``), the steps as ``_rnn_layers._Steps`` packs them, h0, c0
+    (N, H), w_hh (4 H, H) -> (out (2, S, H): the h_t then the c_t
     of every step, as rows; and in the gate-major layout: acts (T, 4, N, H) the activated
-    gates o, i, f, g, tanh_c (T, N, H) tanh of the c_t, fc and ig (T, N, H) the two terms of
-    c_t = f c_{t-1} + i g, kept for the backward's slopes at no extra numpy call)."""
-    S, G = xw.shape
-    H, N, T, dtype = G // 4, h0.shape[0], len(steps.sizes), xw.dtype
+    gates o, i, f, g, tanh_c (T, N, H) tanh of the c_t, terms (T, 2, N, H) the two terms
+    i g and f c_{t-1} of c_t, kept for the backward's slopes at no extra numpy call (in the
+    order of the gates i, f that multiply them there, so that one call does both))."""
+    S, H = sum(steps.sizes), w_hh.shape[1]
+    N, T, dtype = h0.shape[0], len(steps.sizes), h0.dtype
     half = dtype.type(0.5)
     # w4[k] = (gate k's rows of w_hh)^T, the sigmoid gates' halved: h @ w4 is the step's four
     # gates at once (row-major: OpenBLAS took 45 us instead of 27 for the benchmark's step
     # product on transposed memory)
     w4 = np.ascontiguousarray(_gate_rows(w_hh, H).transpose(0, 2, 1))
     w4[:3] *= half
-    pre = scratch("pre", (T, 4, N, H), dtype)
-    _inputs(xw, b_hh, steps, pre)
     out = scratch("out", (2, S, H), dtype)
     acts = _gated("acts", T, N, H, dtype)
-    tanh_c, fc_all, ig_all = (_gated(k, T, N, H, dtype, False)
-                              for k in ("tanh_c", "fc", "ig"))
+    tanh_c = _gated("tanh_c", T, N, H, dtype, False)
+    terms = scratch("terms", (T, 2, N, H), dtype)
+    ig_all, fc_all = terms[:, 0], terms[:, 1]
 
     def part(r0, r1):
+        if steps.uniform and r0 == 0 and r1 == N:
+            _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, steps.reverse)
+            return
         h, c = h0[r0:r1], c0[r0:r1]
         if not steps.uniform:              # rows that end (or start later) keep their state
             h, c = h.copy(), c.copy()
@@ -202,16 +224,65 @@ def lstm_forward(xw, h0, c0, w_hh, b_hh, steps):
                 h, c = h_new, c_new
             else:
                 h[:n], c[:n] = h_new, c_new
-    _split(part, N, _worth(N, H, G))
-    return out, acts, tanh_c, fc_all, ig_all
+    _split(part, N, _worth(N, H, 4 * H))
+    return out, acts, tanh_c, terms
 
 
-def lstm_slopes(acts, tanh_c, fc, ig):
+def per_step(steps, sweep, *arrays):
+    """(t, b, the arrays' rows of step t) for each step, in processing order, or against it
+    for the backward's ``sweep``; each array packed (S, ...) as ``_rnn_layers._Steps`` lays
+    rows out (a column slice of one is fine). When every step has the whole batch the views
+    are made by iterating over the arrays as (T, N, ...) (in C: slicing rows and columns
+    cost about 0.4 us a view in Python, a few microseconds of a step's 20-40)."""
+    T = len(steps.sizes)
+    backwards = steps.reverse != sweep
+    if steps.uniform:
+        N = steps.sizes[0]
+        split = _in_order(backwards, *(a.reshape((T, N) + a.shape[1:]) for a in arrays))
+        ts = range(T - 1, -1, -1) if backwards else range(T)
+        return zip(ts, [N] * T, *split)
+    order = list(steps.order())
+    return ((t, b) + tuple(a[rows] for a in arrays)
+            for t, rows, b in (order[::-1] if sweep else order))
+
+
+def _in_order(reverse, *arrays):
+    """The arrays with their first axis (the steps) in processing order: views."""
+    return [a[::-1] for a in arrays] if reverse else list(arrays)
+
+
+def _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, reverse):
+    """``lstm_forward``'s recurrence when every step has the whole batch on this thread: the
+    same numpy calls on the same arrays, each step's views taken by iterating over the
+    arrays' first axis (numpy makes them in C) instead of by indexing with slices, which
+    cost about 10 us a step in Python (a quarter of the loop, beside its product)."""
+    T, _, N, H = acts.shape
+    half = acts.dtype.type(0.5)
+    hs, cs = out[0].reshape(T, N, H), out[1].reshape(T, N, H)
+    h, c = h0, c0
+    for a, p, sig, o, i, f, g, fc, ig, c_new, tc, h_new in zip(*_in_order(
+            reverse, acts, pre, acts[:, :3], acts[:, _O], acts[:, _I], acts[:, _F],
+            acts[:, _G], fc_all, ig_all, cs, tanh_c, hs)):
+        np.matmul(h, w4, out=a)
+        a += p
+        np.tanh(a, out=a)
+        sig *= half
+        sig += half
+        np.multiply(f, c, out=fc)
+        np.multiply(i, g, out=ig)
+        np.add(fc, ig, out=c_new)
+        np.tanh(c_new, out=tc)
+        np.multiply(o, tc, out=h_new)
+        h, c = h_new, c_new
+
+
+def lstm_slopes(acts, tanh_c, terms):
     """The factors of the cell's derivative that do not depend on the incoming gradient, for
     every step at once (``_rnn_layers.lstm_cell_grads``' formulas), in the gate-major layout:
         dc' = dc + dh through_c,  d pre = (dc' slope_i, dc' slope_f, dc' slope_g, dh slope_o)
     -> (h_t (T, N, H), through_c (T, N, H), slopes (T, 4, N, H)). Each is x - x y of what the
-    forward kept (fc = f c, ig = i g, h_t = o tanh(c')):
+    forward kept (terms = (ig, fc) = (i g, f c), h_t = o tanh(c')), slope_i and slope_f in one
+    call each way, on the pairs (i, f) and (ig, fc):
         i (1 - i) g = ig - i ig,   f (1 - f) c = fc - f fc,   i (1 - g^2) = i - ig g,
         o (1 - o) tanh(c') = h - o h,   through_c = o (1 - tanh(c')^2) = o - h tanh(c')."""
     dtype = acts.dtype
@@ -222,11 +293,11 @@ def lstm_slopes(acts, tanh_c, fc, ig):
 
     def rows(t0, t1):
         a, sl = acts[t0:t1], slopes[t0:t1]
-        o, i, f, g = a[:, _O], a[:, _I], a[:, _F], a[:, _G]
-        ig_r, fc_r, tc = ig[t0:t1], fc[t0:t1], tanh_c[t0:t1]
+        o, i, g = a[:, _O], a[:, _I], a[:, _G]
+        pair, tc = terms[t0:t1], tanh_c[t0:t1]
         h = np.multiply(o, tc, out=h_t[t0:t1])
-        for k, (x, y, z) in ((_I, (ig_r, i, ig_r)), (_F, (fc_r, f, fc_r)),
-                             (_G, (i, ig_r, g)), (_O, (h, o, h))):
+        for k, (x, y, z) in ((slice(_I, _F + 1), (pair, a[:, _I:_F + 1], pair)),
+                             (_G, (i, pair[:, 0], g)), (_O, (h, o, h))):
             np.subtract(x, np.multiply(y, z, out=sl[:, k]), out=sl[:, k])
         tr = through_c[t0:t1]
         np.subtract(o, np.multiply(h, tc, out=tr), out=tr)
@@ -262,6 +333,10 @@ def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True
     skip_last = not need_h0 and bool(order)
 
     def part(r0, r1):
+        if steps.uniform and r0 == 0 and r1 == N:
+            _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_state, dc_state,
+                         with_h, with_c, steps.reverse, skip_last)
+            return
         dh_s, dc_s = dh_state[r0:r1], dc_state[r0:r1]
         dh_b, total_b = (np.empty((r1 - r0, H), dtype) for _ in range(2))
         partial = np.empty((4, r1 - r0, H), dtype)
@@ -290,3 +365,34 @@ def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True
             np.add.reduce(p, 0, out=dh_s[:n])
     _split(part, N, _worth(N, H, 4 * H))
     return d_pre, (dh_state if not skip_last else None), dc_state
+
+
+def _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_s, dc_s, with_h, with_c,
+                 reverse, skip_last):
+    """``lstm_backward_sweep``'s loop when every step has the whole batch on this thread:
+    its numpy calls, the steps' views made by iterating over the arrays (``_forward_whole``)."""
+    T, _, N, H = acts.shape
+    dtype = acts.dtype
+    dh_b, total = np.empty((N, H), dtype), np.empty((N, H), dtype)
+    partial = np.empty((4, N, H), dtype)
+    gh, gc = grad[0].reshape(T, N, H), grad[1].reshape(T, N, H)
+    # the sweep runs against the processing order
+    views = _in_order(not reverse, through_c, slopes[:, 1:], slopes[:, _O], d_pre,
+                      d_pre[:, 1:], d_pre[:, _O], acts[:, _F], gh, gc)
+    flags = zip(*_in_order(not reverse, with_h, with_c))
+    last = T - 1
+    for k, (thr, sl_ifg, sl_o, dp, dp_ifg, dp_o, f, g_h, g_c) in enumerate(zip(*views)):
+        has_h, has_c = next(flags)
+        dh = np.add(g_h, dh_s, out=dh_b) if has_h else dh_s
+        np.multiply(thr, dh, out=total)
+        total += dc_s
+        if has_c:
+            total += g_c
+        np.multiply(total, sl_ifg, out=dp_ifg)         # i, f, g
+        np.multiply(dh, sl_o, out=dp_o)
+        np.multiply(total, f, out=dc_s)
+        if k == last and skip_last:
+            break
+        # (dh may be dh_s itself: it is read for the last time above)
+        np.matmul(dp, w4, out=partial)
+        np.add.reduce(partial, 0, out=dh_s)

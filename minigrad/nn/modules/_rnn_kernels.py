@@ -13,55 +13,63 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._lstm_kernels import scratch, step_has_grad
+from ._lstm_kernels import per_step, scratch, step_has_grad
 
 __all__ = ["gru_forward", "gru_backward", "elman_forward", "elman_backward"]
 
 
-def gru_forward(xw, h0, w_hh, b_hh, steps):
+def gru_forward(xw, h0, w_hh, b_hh, steps, folded=False):
     """xw (S, 3 H) packed (``_rnn_layers._Steps``), h0 (N, H), w_hh (3 H, H), b_hh (3 H,)
     or None -> (out (S, H) the h_t, acts (S, 3 H) the gates r, z, n, hn (S, H) the hidden
     projection's n part (its bias included)):
         r, z = sigmoid(x_rz + h W_rz^T + b_rz),  hn = h W_n^T + b_n,  n = tanh(x_n + r hn),
-        h' = (1 - z) n + z h = n + z (h - n)."""
+        h' = (1 - z) n + z h = n + z (h - n).
+    ``folded``: xw's r and z columns hold (x_rz + b_rz) / 2 already (``_rnn_layers``'
+    projections), read as they are."""
     S, G = xw.shape
     H, dtype = G // 3, xw.dtype
     half = np.array(0.5, dtype)
-    pre = scratch("gru_pre", (S, 2 * H), dtype)        # (x_rz + b_rz) / 2
-    if b_hh is None:
-        np.multiply(xw[:, :2 * H], half, out=pre)
+    if folded:
+        pre = xw[:, :2 * H]
     else:
-        np.add(xw[:, :2 * H], b_hh[:2 * H], out=pre)
-        pre *= half
+        pre = scratch("gru_pre", (S, 2 * H), dtype)        # (x_rz + b_rz) / 2
+        if b_hh is None:
+            np.multiply(xw[:, :2 * H], half, out=pre)
+        else:
+            np.add(xw[:, :2 * H], b_hh[:2 * H], out=pre)
+            pre *= half
     b_n = None if b_hh is None else b_hh[2 * H:]
     w_t = np.array(w_hh.T, dtype, order="C")          # (H, 3 H), r and z columns halved
     w_t[:, :2 * H] *= half
     out = scratch("gru_out", (S, H), dtype)
     acts = scratch("gru_acts", (S, G), dtype)
     hn_all = scratch("gru_hn", (S, H), dtype)
-    hw = np.empty((h0.shape[0], G), dtype)
-    diff = np.empty((h0.shape[0], H), dtype)
+    N = h0.shape[0]
+    hw, diff = np.empty((N, G), dtype), np.empty((N, H), dtype)
     h = h0 if steps.uniform else h0.copy()
-    for _, rows, b in steps.order():
-        m, a, hn = hw[:b], acts[rows], hn_all[rows]
-        np.matmul(h[:b], w_t, out=m)
+    cuts = {}                   # a step's rows of hw and diff, its columns of hw, by b
+    for _, b, rz, r, z, n, hn, p, x_n, h_new in per_step(
+            steps, False, acts[:, :2 * H], acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:],
+            hn_all, pre, xw[:, 2 * H:], out):
+        hb = h if b == N else h[:b]
+        if b not in cuts:
+            cuts[b] = (hw[:b], hw[:b, :2 * H], hw[:b, 2 * H:], diff[:b])
+        m, m_rz, m_n, d = cuts[b]
+        np.matmul(hb, w_t, out=m)
         if b_n is None:
-            hn[...] = m[:, 2 * H:]
+            hn[...] = m_n
         else:
-            np.add(m[:, 2 * H:], b_n, out=hn)
-        rz = a[:, :2 * H]
-        np.add(m[:, :2 * H], pre[rows], out=rz)
+            np.add(m_n, b_n, out=hn)
+        np.add(m_rz, p, out=rz)
         np.tanh(rz, out=rz)
         rz *= half
         rz += half
-        n = a[:, 2 * H:]
-        np.multiply(rz[:, :H], hn, out=n)
-        n += xw[rows, 2 * H:]
+        np.multiply(r, hn, out=n)
+        n += x_n
         np.tanh(n, out=n)
-        h_new = out[rows]
-        np.subtract(h[:b], n, out=diff[:b])
-        diff[:b] *= rz[:, H:]
-        np.add(n, diff[:b], out=h_new)
+        np.subtract(hb, n, out=d)
+        d *= z
+        np.add(n, d, out=h_new)
         if steps.uniform:
             h = h_new
         else:
@@ -98,18 +106,19 @@ def gru_backward(grad, acts, hn, h_prev, w_hh, steps, N):
     dh_state = np.zeros((N, H), dtype)
     g_b, carry = np.empty((N, H), dtype), np.empty((N, H), dtype)
     with_g = step_has_grad(grad, steps)
-    for t, rows, b in reversed(list(steps.order())):
-        dh_s = dh_state[:b]
-        g = np.add(grad[rows], dh_s, out=g_b[:b]) if with_g[t] else dh_s
-        dx, dhw = d_xw[rows], d_hw[rows]
-        dn = np.multiply(g, to_n[rows], out=dx[:, 2 * H:])
-        np.multiply(dn, to_r[rows], out=dhw[:, :H])
-        np.multiply(g, to_z[rows], out=dhw[:, H:2 * H])
-        np.multiply(dn, r[rows], out=dhw[:, 2 * H:])
-        np.multiply(g, z[rows], out=carry[:b])
+    for t, b, g_t, tn, tr, tz, r_t, z_t, dn, dhw, dhw_r, dhw_z, dhw_n in per_step(
+            steps, True, grad, to_n, to_r, to_z, r, z, d_xw[:, 2 * H:], d_hw, d_hw[:, :H],
+            d_hw[:, H:2 * H], d_hw[:, 2 * H:]):
+        dh_s, c = (dh_state, carry) if b == N else (dh_state[:b], carry[:b])
+        g = np.add(g_t, dh_s, out=g_b[:b]) if with_g[t] else dh_s
+        np.multiply(g, tn, out=dn)
+        np.multiply(dn, tr, out=dhw_r)
+        np.multiply(g, tz, out=dhw_z)
+        np.multiply(dn, r_t, out=dhw_n)
+        np.multiply(g, z_t, out=c)
         # (g may be dh_s itself: it is read for the last time above)
         np.matmul(dhw, w_hh, out=dh_s)
-        dh_s += carry[:b]
+        dh_s += c
     d_xw[:, :2 * H] = d_hw[:, :2 * H]
     return d_xw, d_hw, dh_state
 
@@ -120,11 +129,10 @@ def elman_forward(xw, h0, w_hh, b_hh, steps, nonlinearity):
     pre = xw if b_hh is None else np.add(xw, b_hh, out=scratch("elman_pre", xw.shape,
                                                                   xw.dtype))
     w_t = np.ascontiguousarray(w_hh.T)
-    h = h0 if steps.uniform else h0.copy()
-    for _, rows, b in steps.order():
-        p = out[rows]
-        np.matmul(h[:b], w_t, out=p)
-        p += pre[rows]
+    h, N = (h0 if steps.uniform else h0.copy()), h0.shape[0]
+    for _, b, p, x in per_step(steps, False, out, pre):
+        np.matmul(h if b == N else h[:b], w_t, out=p)
+        p += x
         if nonlinearity == "tanh":
             np.tanh(p, out=p)
         else:
@@ -148,9 +156,10 @@ def elman_backward(grad, out, h0, w_hh, steps, nonlinearity):
     dh_state = np.zeros_like(h0)
     g_b = np.empty_like(h0)
     with_g = step_has_grad(grad, steps)
-    for t, rows, b in reversed(list(steps.order())):
-        dh_s = dh_state[:b]
-        g = np.add(grad[rows], dh_s, out=g_b[:b]) if with_g[t] else dh_s
-        np.multiply(g, slope[rows], out=d_pre[rows])
-        np.matmul(d_pre[rows], w_hh, out=dh_s)
+    N = h0.shape[0]
+    for t, b, g_t, s_t, d in per_step(steps, True, grad, slope, d_pre):
+        dh_s = dh_state if b == N else dh_state[:b]
+        g = np.add(g_t, dh_s, out=g_b[:b]) if with_g[t] else dh_s
+        np.multiply(g, s_t, out=d)
+        np.matmul(d, w_hh, out=dh_s)
     return d_pre, dh_state

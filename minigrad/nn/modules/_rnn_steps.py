@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _autocast_state
 from ...autograd import Function
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.elementary_functions import sigmoid, sigmoid_array, tanh
@@ -190,21 +191,27 @@ def run_layers(step, x, sizes, h0, c0, weights, num_layers, bidirectional, dropo
             w_ih, b_ih, recurrent = weights(layer, d)
             k = layer * directions + d
             h, c = h0[k], (c0[k] if c0 is not None else None)
-            xw = linear(layer_input, w_ih, b_ih)          # every time step at once
             w_hh, b_hh, w_hr = recurrent
-            if w_hr is None and _layer_fits(xw, h, c, w_hh, b_hh):
-                # the whole recurrence as one node (_rnn_layers.py), packed or not
+            if w_hr is None and not _autocast_state.active and \
+                    (b_ih is None) == (b_hh is None) and \
+                    _layer_fits(layer_input, h, c, w_hh, b_hh, w_ih, b_ih):
+                # the whole layer, its input projections included, as one node
+                # (_rnn_layers.py), packed or not
+                reverse = bool(d)
                 if step is _lstm_step:
-                    seq, h, c = lstm_layer(step, xw, h, c, w_hh, b_hh, bool(d), sizes)
+                    seq, h, c = lstm_layer(step, layer_input, w_ih, b_ih, h, c, w_hh, b_hh,
+                                           reverse, sizes)
                 elif step is _gru_step:
-                    seq, h = gru_layer(step, xw, h, w_hh, b_hh, bool(d), sizes)
-                else:
-                    seq, h = rnn_layer(step, xw, h, w_hh, b_hh, bool(d), step.nonlinearity,
+                    seq, h = gru_layer(step, layer_input, w_ih, b_ih, h, w_hh, b_hh, reverse,
                                        sizes)
+                else:
+                    seq, h = rnn_layer(step, layer_input, w_ih, b_ih, h, w_hh, b_hh, reverse,
+                                       step.nonlinearity, sizes)
                 outs.append(seq)
                 h_n.append(h)
                 c_n.append(c)
                 continue
+            xw = linear(layer_input, w_ih, b_ih)          # every time step at once
             steps = unbind(xw, 0) if sizes is None else split(xw, sizes, 0)
             steps_sizes = sizes or [h.shape[0]] * len(steps)
             run = _run_reverse if d else _run_forward
