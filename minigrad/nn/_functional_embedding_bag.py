@@ -15,6 +15,7 @@ from ..ops.scatter_gather import Gather, IndexAdd, IndexSelect, scatter_reduce_a
 from ..ops._gather_scatter_checks import SCALAR_NAMES
 from .._type_names import python_type_name
 from ..tensor import Tensor, _plain_type
+from ._embedding_bag_node import EmbeddingBagSums, bag_sums_fit
 
 __all__ = ["embedding_bag"]
 
@@ -169,6 +170,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     to_dev = (lambda a: backend.to_device(a, weight.device))
     if mode == "max":           # (each bag's result named as PyTorch's one node for them all)
         return rename_node(_bag_max(weight, kept, bag_of, bags, to_dev), "EmbeddingBagBackward0")
+    if psw is None and not scale_grad_by_freq and not sparse and bag_sums_fit(weight, bag_of):
+        # (one node: the table's rows summed into the bags by the row kernel, no (K, D) gather)
+        count = None if mode == "sum" else \
+            np.maximum(np.bincount(bag_of, minlength=bags), 1).astype(weight._array.dtype)
+        return EmbeddingBagSums.apply(weight, kept=kept.astype(np.int64), bag_of=bag_of,
+                                      bags=bags, count=count)
     if sparse and not scale_grad_by_freq and backend.xp_of(weight._array) is np and \
             weight.requires_grad and is_grad_enabled():
         # the weight's gradient: a sparse tensor of the rows the bags used, as PyTorch's

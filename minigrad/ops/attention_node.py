@@ -15,10 +15,11 @@ as many key heads as query heads, no dropout and a mask that needs no gradient:
 
 four batched products (the BLAS's) and a few passes. The causal mask is a cached (L, S)
 array added in place (query i sees keys j <= i, as PyTorch aligns it for L != S too), not a
-bool tensor made per call; where the scores' range cannot overflow exp, the softmax takes no
-per-row max. The products q k^T and g v^T take k^T and v^T copied row-major (the scale
-riding on k^T's copy): the BLAS's untransposed form is the faster one for these small
-matrices. A row with every key masked gives 0 and a zero gradient, as PyTorch's kernel.
+bool tensor made per call; the softmax takes no per-row max where its row sums show that
+none was needed (``_softmax_in_place``). The products q k^T and g v^T take k^T and v^T
+copied row-major (the scale riding on k^T's copy): the BLAS's untransposed form is the
+faster one for these small matrices. A row with every key masked gives 0 and a zero
+gradient, as PyTorch's kernel.
 Under ``create_graph`` the backward is the same formula written with ops (the weights
 recomputed from q and k), so second derivatives follow.
 """
@@ -42,8 +43,6 @@ from .softmax import _dot_sums, softmax
 
 __all__ = ["attention", "fits"]
 
-# softmax without the max where every unmasked score is within +-this (as softmax.py)
-_NO_SHIFT = 64.0
 _causal_cache = {}           # (L, S, dtype name) -> read-only (L, S) bias: 0 kept, -inf masked
 _causal_upper = {}           # (L, S) -> read-only bool (L, S): True where j > i
 _CACHE_SIZE = 16
@@ -116,32 +115,36 @@ def _row_sums(a):
     return np.matmul(a, np.ones(a.shape[-1], a.dtype))[..., None]
 
 
-def _scores_into(q, k, scale, out, ranged):
-    """out = q (scale k^T) (a stack of products) -> (its min, its max), or (0, 0) when
-    not ``ranged``."""
-    np.matmul(q, _scaled_keys(k, scale), out=out)
-    return (out.min(), out.max()) if ranged else (0, 0)
+def _least_sum(dtype):
+    """The least row sum of exps for which a softmax without the shift by the row's max is
+    kept: the square root of the dtype's smallest normal number. An exp that underflowed
+    beside such a sum then changes its weight by less than that square root (1e-19 in
+    float32, 1e-154 in float64), far below the rounding of the weights that matter."""
+    return float(np.sqrt(np.finfo(dtype).tiny))
 
 
-def _no_shift(bias, causal, size, lo, hi):
-    """Whether the softmax may skip the max: causal alone, enough scores, all within
-    +-_NO_SHIFT (NaN fails)."""
-    return bias is None and causal and size >= 1024 and -_NO_SHIFT <= lo and hi <= _NO_SHIFT
-
-
-def _softmax_in_place(scores, bias, causal, unshifted):
+def _softmax_in_place(scores, bias, causal, recompute):
     """scores -> softmax(scores + bias (+ causal)) along the last dim, in place; fully masked
-    rows 0. ``unshifted``: ``_no_shift``'s verdict on the whole array."""
+    rows 0. First without the shift by the row's max: exp, the row sums, and a check of
+    them (finite, at least ``_least_sum``; NaN fails), a few numbers per row where the
+    scores' min and max were two passes over them. Where any row fails (an exp overflowed,
+    a row fully masked or far below zero), ``recompute()`` writes the scores again and they
+    take the shifted form, as PyTorch's kernel."""
     t = scores.dtype.type
     n_l, n_s = scores.shape[-2:]
-    with np.errstate(invalid="ignore", over="ignore"):
-        if unshifted:
-            # the causal -inf added first: exp makes the masked weights 0 in its own pass
-            # (zeroing them after exp by a bool mask was a pass of twice the cost)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
+        # the masks added before exp: exp makes the masked weights 0 in its own pass
+        # (zeroing them after exp by a bool mask was a pass of twice the cost)
+        if bias is not None:
+            scores += bias
+        if causal:
             scores += _causal_bias(n_l, n_s, scores.dtype)
-            np.exp(scores, out=scores)                    # row i keeps key 0: never empty
-            scores /= _row_sums(scores)
+        np.exp(scores, out=scores)
+        total = _row_sums(scores)
+        if np.all(total >= _least_sum(scores.dtype)) and np.all(total < math.inf):
+            scores /= total
             return scores
+        recompute()
         if bias is not None:
             scores += bias
         if causal:
@@ -159,13 +162,16 @@ def _softmax_in_place(scores, bias, causal, unshifted):
     return scores
 
 
-def _weights(q, k, scale, bias, causal):
-    """softmax((q scale) k^T + bias (+ causal)) along the last dim, on arrays, in one new
-    array; fully masked rows 0."""
-    scores = backend.matmul(q, _scaled_keys(k, scale))
-    unshifted = bias is None and causal and scores.size >= 1024 and \
-        _no_shift(bias, causal, scores.size, scores.min(), scores.max())
-    return _softmax_in_place(scores, bias, causal, unshifted)
+def _weights_into(q, k, scale, bias, causal, out=None):
+    """softmax((q scale) k^T + bias (+ causal)) along the last dim, on arrays, into ``out``
+    (None: a new array made by ``backend.matmul``, which keeps a mid-sized product off the
+    BLAS's threads); fully masked rows 0."""
+    keys = _scaled_keys(k, scale)
+    if out is None:
+        out = backend.matmul(q, keys)
+    else:
+        np.matmul(q, keys, out=out)
+    return _softmax_in_place(out, bias, causal, lambda: np.matmul(q, keys, out=out))
 
 
 # the split over the threads below pays from about this many multiply-adds of the products
@@ -189,31 +195,19 @@ def _cut(axis, i, j):
 
 def _forward_split(q, k, v, bias, causal, scale, axis, n):
     """The forward with each thread computing the attention of its part of the batch (or
-    heads) -- products on one BLAS thread, softmax passes in its own cache -- in two runs:
-    the scores and their range, then (the no-shift test settled on the whole array, as
-    ``_weights`` settles it) the softmax and the product with v. None if ``over_batch``
-    declines."""
+    heads) -- products on one BLAS thread, softmax passes in its own cache -- in one run
+    (each part's softmax settles its own shift). None if ``over_batch`` declines."""
     scores = np.empty(q.shape[:3] + k.shape[2:3], q.dtype)
-    ranges = {}
-    ranged = _no_shift(bias, causal, scores.size, 0, 0)         # whether the range matters
-
-    def first(i, j):
-        c = _cut(axis, i, j)
-        ranges[i] = _scores_into(q[c], k[c], scale, scores[c], ranged)
-    if not over_batch(first, n):
-        return None
-    lo = min(r[0] for r in ranges.values())
-    hi = max(r[1] for r in ranges.values())
-    unshifted = ranged and _no_shift(bias, causal, scores.size, lo, hi)
     full_bias = None if bias is None else np.broadcast_to(bias, scores.shape)
     out = np.empty(q.shape[:3] + v.shape[3:], q.dtype)
 
-    def second(i, j):
+    def piece(i, j):
         c = _cut(axis, i, j)
-        w = _softmax_in_place(scores[c], None if full_bias is None else full_bias[c], causal,
-                              unshifted)
+        w = _weights_into(q[c], k[c], scale, None if full_bias is None else full_bias[c],
+                          causal, scores[c])
         np.matmul(w, v[c], out=out[c])
-    over_batch(second, n)
+    if not over_batch(piece, n):
+        return None
     return scores, out
 
 
@@ -224,7 +218,7 @@ class Attention(Function):
         parts = _parts(q, k)
         done = None if parts is None else _forward_split(q, k, v, bias, causal, scale, *parts)
         if done is None:
-            w = _weights(q, k, scale, bias, causal)
+            w = _weights_into(q, k, scale, bias, causal)
             out = backend.matmul(w, v)
         else:
             w, out = done
