@@ -109,6 +109,18 @@ def _heads(x, length, batch_heads, head_dim):
     return x.reshape(length, batch_heads, head_dim).transpose(0, 1)
 
 
+def _packed_width_error(query, key, value, weight, bias):
+    """A key or value too wide or narrow for the packed weight fails in PyTorch's product,
+    whose message names the operands: one product of the whole (3E, E) weight for
+    self-attention (query, key and value one tensor), one of its last 2E rows for key and
+    value one tensor, else one per projection (the plain products below fail as those)."""
+    e = query.shape[-1]
+    if key is value:
+        if query is key:
+            linear(query, weight, bias)
+        linear(key, weight[e:], None if bias is None else bias[e:])
+
+
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
                                  in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
                                  dropout_p, out_proj_weight, out_proj_bias, training=True,
@@ -167,6 +179,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
         w_q, w_k, w_v = in_proj_weight.chunk(3)
+        if key.shape[-1] != w_k.shape[-1] or value.shape[-1] != w_v.shape[-1]:
+            _packed_width_error(query, key, value, in_proj_weight, in_proj_bias)
     b_q = b_k = b_v = None
     if in_proj_bias is not None:
         b_q, b_k, b_v = in_proj_bias.chunk(3)

@@ -87,6 +87,8 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
                              f"is a mini-batch of fixed length sequences. However, found "
                              f"offsets of type {_type_name(offsets)}")
         bags, width = input.shape
+        if width == 0:      # PyTorch's offsets are arange(0, numel, width): no step
+            raise RuntimeError("step must be nonzero")
         starts = np.arange(bags + 1, dtype=np.int64) * width
         if per_sample_weights is not None:
             per_sample_weights = per_sample_weights.reshape(-1)

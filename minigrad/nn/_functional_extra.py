@@ -127,9 +127,11 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise TypeError(f"local_response_norm(): argument 'size' must be int, not "
                         f"{type(size).__name__}")
     if not input.dtype.is_floating_point and input.dtype != int64:
-        # the window mean is an average pool, which has no int32 / int16 / uint8 / bool kernel
-        raise NotImplementedError(f"local_response_norm(): the window average is not "
-                                  f"implemented for {input.dtype}")
+        # the window mean is an average pool (a 2-d one for a 3-d input, else a 3-d one), which
+        # has no int32 / int16 / uint8 / bool kernel: its words
+        kernel = "avg_pool2d" if input.ndim == 3 else "avg_pool3d_out_frame"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(input._array.dtype)}'")
     if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
         window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
         raise RuntimeError(f"kernel size should be greater than zero, but got {window}")

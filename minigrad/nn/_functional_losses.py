@@ -32,10 +32,10 @@ from ..ops.extrema import amax
 from ..ops.pointwise_more import xlogy
 from ..ops.norms import vector_norm
 from ..ops.writes import can_cast_inplace
-from ..ops._util import (argument_error, cpp_type_name, dim_like, float_arg, no_complex_kernel,
-                         not_implemented_for, result_dtype as _result_dtype,
+from ..ops._util import (argument_error, broadcast_shape, cpp_type_name, dim_like, float_arg,
+                         no_complex_kernel, not_implemented_for, result_dtype as _result_dtype,
                          scalar_type_name as _scalar_type_name)
-from ..functional import broadcast_shapes, broadcast_tensors
+from ..functional import broadcast_tensors
 from ..dtypes import from_numpy_dtype, number_for
 from ..tensor import Tensor
 
@@ -109,7 +109,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         reduction = _legacy(size_average, reduce, reduction)
     # PyTorch's order: the shapes broadcast, then the reduction is read, then its kernel checks
     _warn_size(input, target)
-    broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    broadcast_shape(tuple(input.shape), tuple(target.shape), "smooth_l1_loss")
     reduction = _legacy(None, None, reduction)
     if beta != 0:                          # (beta 0 is l1_loss, which takes no beta)
         beta = float_arg("smooth_l1_loss", "beta", beta, 4)
@@ -137,7 +137,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     (= delta * smooth_l1 with beta = delta); ``weight`` scales each element."""
     # PyTorch's order: the shapes broadcast, then the reduction is read, then its kernel checks
     _warn_size(input, target)
-    broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    broadcast_shape(tuple(input.shape), tuple(target.shape), "huber_loss")
     if weight is not None:      # PyTorch's Python path of a weight: its own checks, first
         if tuple(weight.shape) != tuple(input.shape):
             raise ValueError("Weights and input must have the same size.")
@@ -277,7 +277,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
                            "to argument 'target'. This input cannot have requires_grad True.")
     if _autocast_state.active:             # one of the losses CPU autocast runs in float32
         input, target = _autocast_widen(input, target)
-    shape = broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    shape = broadcast_shape(tuple(input.shape), tuple(target.shape), "soft_margin_loss")
     if shape != tuple(input.shape):        # PyTorch writes the loss into the input's shape
         raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(shape)} (soft_margin_loss's target of shape "

@@ -143,10 +143,10 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     n, c = x.shape
     t = _as_array(target).reshape(x.shape)
     # every entry must be a class or -1, those after the list's end too (PyTorch's check,
-    # before any of dtypes)
+    # before any of dtypes, on the values read as integers: 2.7 is class 2)
+    t = t.astype("int64")
     if t.size and ((t < -1) | (t >= c)).any():
         raise RuntimeError("argument #2 'target' is out of range")
-    t = t.astype("int64")
     xp = backend.xp_of(x._array)
     listed = xp.cumprod(t >= 0, axis=1).astype(bool)          # before the first -1
     empty = _margin_kernel_checks("multilabel_margin_loss_forward_out_frame", x, target,

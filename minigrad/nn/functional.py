@@ -251,6 +251,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise RuntimeError("embedding does not support automatic differentiation for outputs "
                            "with complex dtype.")
     n = weight.shape[0]
+    if idx.size and n == 0:           # PyTorch's index_select refuses a table with no rows
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         raise IndexError("index out of range in self")
     if max_norm is not None:

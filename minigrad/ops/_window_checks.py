@@ -15,7 +15,8 @@ from ._int_lists import int_like
 from ._pool_sizes import check_lengths
 
 __all__ = ["pool_args", "adaptive_size", "adaptive_not_empty", "int_tuple", "tensor_arrays",
-           "conv_output_size", "check_int_list_types", "check_output_size_type"]
+           "conv_output_size", "check_int_list_types", "check_output_size_type",
+           "adaptive_grad_not_empty"]
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode=False):
@@ -286,6 +287,21 @@ def adaptive_not_empty(op, x, dims, shown=None, first=None):
             raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                                f"dimensions, but input has sizes {shape} with dimension "
                                f"{d if first is None else first} being empty")
+
+
+def adaptive_grad_not_empty(kind, nd, shape):
+    """PyTorch's adaptive pools' backward (``kind`` "avg" or "max"; the 2-d kernel for a 1-d
+    pool, seen with height 1) refuses an empty grad_output, its first dim aside (a batch or,
+    unbatched, the channels): an output size with a 0 passes forward, then fails here."""
+    if all(shape[1:]):
+        return
+    sizes = list(shape)
+    if nd == 1:
+        sizes.insert(len(sizes) - 1, 1)
+    empty = next(k for k in range(1, len(sizes)) if sizes[k] == 0)
+    raise RuntimeError(f"adaptive_{kind}_pool{3 if nd == 3 else 2}d_backward(): Expected "
+                       "grad_output to have non-zero size for non-batch dimensions, but "
+                       f"grad_output has sizes {sizes} with dimension {empty} being empty")
 
 
 def adaptive_size(op, nd, x, output_size):

@@ -28,8 +28,8 @@ from ..tensor import Tensor
 from ._util import FLOAT32_64, prod as _prod
 from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
-from ._window_checks import (adaptive_not_empty, adaptive_size, check_bool_args,
-                             check_int_list_types, pool_args, tensor_arrays)
+from ._window_checks import (adaptive_grad_not_empty, adaptive_not_empty, adaptive_size,
+                             check_bool_args, check_int_list_types, pool_args, tensor_arrays)
 from .pool import (_FLOATS, _as_squeezed_2d, _check_dtype, _omitted, _rank, _ranked,
                    _zero_grads)
 from .reduce import mean
@@ -121,17 +121,7 @@ class AdaptiveAvgPool(Function):
         return mf.channels_last_like(y, x, len(out_size))
 
     def backward(self, g):                                         # g: (..., *out)
-        # PyTorch's backward (the 2-d one, a 1-d pool seen with height 1) refuses an empty
-        # grad_output, its first dim aside (whether that is a batch or, unbatched, channels)
-        sizes = list(g.shape)
-        if self.nd == 1:
-            sizes.insert(len(sizes) - 1, 1)
-        empty = [k for k in range(1, len(sizes)) if sizes[k] == 0]
-        if empty:
-            raise RuntimeError(f"adaptive_avg_pool{3 if self.nd == 3 else 2}d_backward(): "
-                               "Expected grad_output to have non-zero size for non-batch "
-                               f"dimensions, but grad_output has sizes {sizes} with dimension "
-                               f"{empty[0]} being empty")
+        adaptive_grad_not_empty("avg", self.nd, g.shape)
         x, = self.saved_tensors
         return _rank(AdaptiveAvgPoolGrad, self.nd).apply(g, x, size=self.size)
 

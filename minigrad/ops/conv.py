@@ -404,20 +404,21 @@ def conv_tbc(input, weight, bias, pad=0):
     input (T, B, C_in), weight (K, C_in, C_out), bias (C_out,) -> (T + 2 pad - K + 1, B, C_out);
     out[t, b, o] = bias[o] + sum_{k, c} input[t + k - pad, b, c] * weight[k, c, o].
     """
+    # PyTorch's words first; the sizes it leaves out after them
     if input.ndim != 3:
-        raise RuntimeError(f"conv_tbc: Input must have 3 dims: time, batch, in_channel, but got "
-                           f"{input.ndim}")
+        raise RuntimeError(f"Input must have 3 dims: time, batch, in_channel (got "
+                           f"{input.ndim})")
     if weight.ndim != 3:
-        raise RuntimeError(f"conv_tbc: Weight tensor must have 3 dims: kernel_width, "
-                           f"in_channels, out_channels, but got {weight.ndim}")
+        raise RuntimeError(f"Weight tensor must have 3 dims: kernel_width, in_channels, "
+                           f"out_channels. (got {weight.ndim})")
     if bias.ndim != 1:
-        raise RuntimeError(f"conv_tbc: Bias must have 1 dim, but got {bias.ndim}")
+        raise RuntimeError(f"Bias must be 1-D (got {bias.ndim} dims)")
     if input.shape[2] != weight.shape[1]:
-        raise RuntimeError(f"conv_tbc: Input dim 2 (input channels) ({input.shape[2]}) is not "
-                           f"== dim 1 in the weight tensor ({weight.shape[1]})")
+        raise RuntimeError(f"Input dim 2 (input channels) is not == dim 1 in the weight tensor "
+                           f"({input.shape[2]} against {weight.shape[1]})")
     if weight.shape[2] != bias.shape[0]:
-        raise RuntimeError(f"conv_tbc: Bias size ({bias.shape[0]}) must equal the weight's "
-                           f"output channels ({weight.shape[2]})")
+        raise RuntimeError(f"Bias size must equal dim 2 in the weight tensor (output channels). "
+                           f"({bias.shape[0]} against {weight.shape[2]})")
     # PyTorch computes it as one matrix product per tap, added onto a copy of the bias in the
     # input's dtype: each tap views its time steps of the input as (steps * batch, C_in), so
     # time and batch must be mergeable; the input and weight dtypes must agree, bool has no

@@ -384,15 +384,20 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.ndim < 3 or use_input_stats and spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
-    if not (isinstance(eps, numbers.Real) or isinstance(eps, Tensor) and eps._array.size == 1):          # (a bool passes, as an int does)
+    # (a bool passes, as an int does)
+    if not (isinstance(eps, numbers.Real) or isinstance(eps, Tensor) and eps._array.size == 1):
         raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
                         f"{type(eps).__name__}")
+    # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic (and
+    # the weight and bias) repeated N times, and checks their sizes so; with no such channel,
+    # batch norm's read of a weight's or bias's first element is refused
+    n, c = input.shape[0], input.shape[1]
+    if n * c == 0 and (weight is not None or bias is not None):
+        raise IndexError("select(): index 0 out of range for tensor of size [0] at dimension 0")
     if input.numel() == 0:
         return instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
-    # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic
-    # repeated N times, and checks their sizes so
-    n, c = input.shape[0], input.shape[1]
-    for label, stat in (("running_mean", running_mean), ("running_var", running_var)):
+    for label, stat in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
         if stat is not None and stat.numel() != c:
             raise RuntimeError(f"{label} should contain {n * c} elements not "
                                f"{n * stat.numel()}")

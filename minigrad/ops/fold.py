@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections.abc
 
 from .. import _autocast_state, backend
+from .. import _memory_format as mf
 from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
@@ -200,6 +201,11 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
                            f"({list(input.shape) + unit}) but got indices tensor with shape: "
                            f"{list(indices.shape) + unit}")
+    shown = list(input.shape) + unit
+    if 0 in shown[1:]:          # an empty batch passes; any other empty dim is refused
+        raise RuntimeError(f"max_unpooling{max(nd, 2)}d_forward_out_cpu(): Expected input to have "
+                           f"non-zero size for non-batch dimensions, but got {shown} with "
+                           f"dimension {shown.index(0, 1)} being empty.")
     if nd == 3 and any(st <= 0 for st in s):     # (the 1-d and 2-d kernels take any stride)
         raise RuntimeError(f"strides should be greater than zero, but got stride: {list(s)}")
     lead = tuple(input.shape[:-nd])
@@ -218,7 +224,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         raise not_implemented_for(f"max_unpool{3 if nd == 3 else 2}d", input._array.dtype)
     idx = indices._array.reshape(lead + (m,)).astype("int64")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
-        bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
+        bad = _last_invalid_index(idx, plane, input)
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                            f"{'x'.join(map(str, size + tuple(unit)))})")
     out = ScatterPut.apply(flat, index=idx, dim=len(lead), shape=lead + (plane,))
@@ -226,6 +232,19 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     # PyTorch's 1-d/2-d kernel writes the result in the input's suggested layout (channels-last
     # stays so); the 3-d one row-major
     return keep_channels_last(out, input) if nd < 3 else out
+
+
+def _last_invalid_index(idx, plane, input):
+    """The index PyTorch's unpooling kernel names: the last out-of-range one in the order it
+    walks the input (channels innermost for a channels-last 4-d input, which its 2-d kernel
+    walks so; else row-major, its 3-d kernel always)."""
+    xp = backend.xp_of(idx)
+    if input.ndim == 4 and len(idx.shape) == 3 and \
+            mf.suggest(input._array) is not mf.contiguous_format:
+        idx = xp.moveaxis(idx, -2, -1)            # (N, C, m) -> (N, m, C)
+    flat = idx.reshape(-1)
+    wrong = xp.flatnonzero((flat < 0) | (flat >= plane))
+    return int(flat[wrong[-1]])
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

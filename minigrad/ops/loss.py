@@ -361,6 +361,9 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     smoothing = _smoothing(label_smoothing)
     # every target in [0, c) (the bounds test above passed) and ignore_index none of them
     all_valid = value is None and checked_all and not 0 <= ignore_index < c
+    if input.ndim == 1 and target.ndim == 1 and smoothing:
+        # PyTorch's smoothed loss adds the (1,) smoothing term into the () class loss in place
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     loss = _nll_node(input.ndim, smoothing).apply(
         scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
         reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,

@@ -302,6 +302,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         # as PyTorch: a copy (in the graph), scaled and shifted by the first weight and bias;
         # no statistic is read, so none is checked
         out = clone(input)
+        for t in (weight, bias):
+            if t is not None and t.ndim == 1 and t.shape[0] == 0:     # (no channels)
+                raise IndexError("select(): index 0 out of range for tensor of size [0] at "
+                                 "dimension 0")
         if weight is not None:
             out = mul(out, weight[0])
         if bias is not None:

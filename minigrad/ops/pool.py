@@ -27,8 +27,8 @@ from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._window_checks import (adaptive_size, check_bool_args, check_int_list_types, pool_args,
-                             tensor_arrays)
+from ._window_checks import (adaptive_grad_not_empty, adaptive_size, check_bool_args,
+                             check_int_list_types, pool_args, tensor_arrays)
 
 __all__ = ["MaxPool", "AdaptiveMaxPool", "max_pool1d", "max_pool2d", "max_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
@@ -254,6 +254,7 @@ class AdaptiveMaxPool(Function):
         return mf.channels_last_like(xp.ascontiguousarray(out), x, nd)
 
     def backward(self, g):                                         # g: (..., *out)
+        adaptive_grad_not_empty("max", self.nd, g.shape)     # (an output size with a 0)
         x, = self.saved_tensors
         return _rank(AdaptiveMaxPoolGrad, self.nd).apply(g, x, indices=self.indices,
                                                          size=self.size)

@@ -14,6 +14,7 @@ import warnings
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
+from ._method_names import own_forward
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ReLU6",
@@ -197,6 +198,10 @@ class _Simple(Module):
     _fn = None
     _params = ()
     _takes_inplace = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own_forward(cls)          # Python's words for a bad call name the layer
 
     def __init__(self, *args, **kwargs):
         super().__init__()

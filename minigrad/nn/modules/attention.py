@@ -112,7 +112,14 @@ class MultiheadAttention(Module):
                 average_attn_weights=average_attn_weights)
             return out.transpose(1, 0), (weights if need_weights else None)
         if self.batch_first and batched:
-            query, key, value = (t.transpose(1, 0) for t in (query, key, value))
+            # one tensor stays one (PyTorch's projections tell self-attention and a shared
+            # key and value apart by identity)
+            if key is value:
+                query, key = (t.transpose(1, 0) for t in (query, key)) if query is not key \
+                    else (query.transpose(1, 0),) * 2
+                value = key
+            else:
+                query, key, value = (t.transpose(1, 0) for t in (query, key, value))
         separate = not self._qkv_same_embed_dim
         out, weights = F.multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,

@@ -21,6 +21,8 @@ __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "
            "LazyConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+# a set, as PyTorch's: its message prints it in the order the set iterates in this process
+_PADDING_STRINGS = {"same", "valid"}
 
 
 class _ConvNd(Module):
@@ -41,7 +43,7 @@ class _ConvNd(Module):
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
-                                 f"{{'valid', 'same'}}")
+                                 f"{_PADDING_STRINGS}")
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions "
                                  f"(stride must be 1, got stride={tuple(stride)})")
@@ -206,7 +208,7 @@ class _ConvTransposeNd(_ConvNd):
         if output_size is None:
             return self.output_padding
         lead = 2 if input.dim() == nd + 2 else 1          # the dims before the spatial ones
-        output_size = list(output_size)
+        # (kept as given, a tuple or a list: the message prints it so)
         if len(output_size) == lead + nd:
             output_size = output_size[lead:]
         if len(output_size) != nd:
@@ -291,6 +293,10 @@ class _LazyConvXdMixin(LazyModuleMixin):
         if not self.has_uninitialized_params():     # filled by load_state_dict
             return
         batched = input.ndim == self._nd + 2
+        if not batched and input.ndim != self._nd + 1:
+            raise RuntimeError(f"Expected {self._nd + 1}D (unbatched) or {self._nd + 2}D "
+                               f"(batched) input to {type(self).__name__}, but got input of "
+                               f"size: {input.shape}")
         self.in_channels = int(input.shape[1 if batched else 0])
         if self.in_channels % self.groups != 0:
             raise ValueError(f"in_channels must be divisible by groups (got in_channels="

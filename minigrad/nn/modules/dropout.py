@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from ._method_names import own_forward
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
@@ -28,6 +29,10 @@ class Dropout(Module):
 
 class _DropoutNd(Dropout):
     _fn = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own_forward(cls)          # Python's words for a bad call name the layer
 
     def forward(self, input):
         return type(self)._fn(input, self.p, self.training, self.inplace)

@@ -10,6 +10,7 @@ batches); in eval mode it uses the running ones.  The math is ``F.batch_norm``
 from __future__ import annotations
 
 from ...ops.normalization import batch_norm
+from ._method_names import own_method
 from .norm_base import _NormBase
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
@@ -76,7 +77,6 @@ class SyncBatchNorm(_BatchNorm):
     def _check_input_dim(self, input):
         if input.ndim < 2:
             raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
-
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
         """``module`` with every BatchNorm*d in it (itself included) replaced by a
@@ -98,6 +98,9 @@ class SyncBatchNorm(_BatchNorm):
         for name, child in module.named_children():
             converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
         return converted
+
+
+own_method(SyncBatchNorm, "forward")      # PyTorch's SyncBatchNorm defines its own
 
 
 # PyTorch's ``torch.nn.modules.normalization`` holds the feature normalisations; third-party

@@ -18,6 +18,7 @@ import types
 from collections.abc import Iterable
 
 from .. import functional as F
+from ._method_names import own_method
 from .module import Module
 
 __all__ = ["ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d",
@@ -123,32 +124,45 @@ class ZeroPad3d(ConstantPad3d):
         return f"{self.padding}"
 
 
-class ReflectionPad1d(_PadNd):
+class _ReflectionPadNd(_PadNd):
+    _mode = "reflect"
+
+
+class _ReplicationPadNd(_PadNd):
+    _mode = "replicate"
+
+
+# PyTorch's reflection and replication layers share these bases' forward
+own_method(_ReflectionPadNd, "forward")
+own_method(_ReplicationPadNd, "forward")
+
+
+class ReflectionPad1d(_ReflectionPadNd):
     """Mirror the last dim of (C, W) or (N, C, W) at its edges (each pad < W)."""
     _mode, _n_dims = "reflect", 1
 
 
-class ReflectionPad2d(_PadNd):
+class ReflectionPad2d(_ReflectionPadNd):
     """Mirror the last 2 dims of (C, H, W) or (N, C, H, W) at their edges."""
     _mode, _n_dims = "reflect", 2
 
 
-class ReflectionPad3d(_PadNd):
+class ReflectionPad3d(_ReflectionPadNd):
     """Mirror the last 3 dims of (C, D, H, W) or (N, C, D, H, W) at their edges."""
     _mode, _n_dims = "reflect", 3
 
 
-class ReplicationPad1d(_PadNd):
+class ReplicationPad1d(_ReplicationPadNd):
     """Repeat the edge values of the last dim of (C, W) or (N, C, W)."""
     _mode, _n_dims = "replicate", 1
 
 
-class ReplicationPad2d(_PadNd):
+class ReplicationPad2d(_ReplicationPadNd):
     """Repeat the edge values of the last 2 dims of (C, H, W) or (N, C, H, W)."""
     _mode, _n_dims = "replicate", 2
 
 
-class ReplicationPad3d(_PadNd):
+class ReplicationPad3d(_ReplicationPadNd):
     """Repeat the edge values of the last 3 dims of (C, D, H, W) or (N, C, D, H, W)."""
     _mode, _n_dims = "replicate", 3
 

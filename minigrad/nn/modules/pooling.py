@@ -9,6 +9,7 @@ and calls the matching function of ``minigrad.nn.functional`` (``minigrad/ops/po
 from __future__ import annotations
 
 from .. import functional as F
+from ._method_names import own_forward
 from .module import Module
 from .utils import _pair, _single, _triple
 
@@ -235,6 +236,10 @@ class MaxUnpool3d(_MaxUnpoolNd):
 
 
 class _LPPoolNd(Module):
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own_forward(cls)          # Python's words for a bad call name the layer
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
         self.norm_type = norm_type

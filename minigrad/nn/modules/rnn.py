@@ -38,6 +38,7 @@ from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
 from ...tensor import Tensor
+from ._method_names import own_method
 from ._rnn_arguments import RNNArgumentChecks, check_num_layers
 # the recurrence, importable from here as before the split
 from ._rnn_steps import (_GruCell, _LstmCell, _gru_step, _lstm_step,  # noqa: F401
@@ -315,6 +316,12 @@ class GRU(RNNBase):
     def __init__(self, *args, **kwargs):
         _no_projection(kwargs)
         super().__init__("GRU", *args, **kwargs)
+
+
+# each layer's forward under its own name, as PyTorch's (Python's words for a bad call name it)
+for _layer in (RNN, LSTM, GRU):
+    own_method(_layer, "forward")
+del _layer
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numbers
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
+from ._method_names import own_forward
 from .loss import TripletMarginWithDistanceLoss  # noqa: F401  (defined there, as PyTorch)
 from .module import Module
 from .utils import _ntuple
@@ -50,6 +51,10 @@ class RMSNorm(Module):
 
 class _FractionalMaxPoolNd(Module):
     _d = 2
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own_forward(cls)          # Python's words for a bad call name the layer
 
     def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                  _random_samples=None):

@@ -188,7 +188,7 @@ class Transformer(Module):
                 memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
                 memory_is_causal=False):
         """Encode src, decode tgt against it; returns tgt's shape (see the class doc)."""
-        batched = src.ndim == 3
+        batched = src.dim() == 3      # (a non-tensor fails as in PyTorch)
         batch_dim = 0 if self.batch_first else 1
         if batched and src.shape[batch_dim] != tgt.shape[batch_dim]:
             raise RuntimeError("the batch number of src and tgt must be equal")
