@@ -15,6 +15,7 @@ import numpy as np
 
 from . import backend, dtypes
 from ._grad_state import state as _grad_state
+from ._type_names import python_type_name
 from ._tensor_base import TensorBase
 from ._warn_once import COMPLEX_TO_REAL, warn_once
 
@@ -322,10 +323,13 @@ def _is_int(x) -> bool:
 
 def _legacy_sizes(sizes):
     """The sizes of ``Tensor(2, 3)``, checked with PyTorch's words."""
-    for pos, s in enumerate(sizes, 1):
-        if not _is_int(s):
-            raise TypeError(f"new(): argument 'size' must be tuple of ints, but found element "
-                            f"of type {type(s).__name__} at pos {pos}")
+    if sizes and (not _is_int(sizes[0]) or isinstance(sizes[0], bool)):
+        raise _legacy_refusal(sizes, {})             # (the first element decides)
+    for pos, s in enumerate(sizes[1:], 2):      # (a bool after the first is read as an int)
+        if not _is_int(s) and not isinstance(s, bool):
+            raise TypeError(f"new(): argument 'size' failed to unpack the object at pos {pos} "
+                            f"with error \"type must be tuple of ints,but got "
+                            f"{python_type_name(s)}\"")
     sizes = tuple(int(s) for s in sizes)
     for s in sizes:
         if s < 0:
@@ -388,3 +392,45 @@ def _flatten(data):
         else:
             yield x
 
+
+
+# PyTorch's legacy constructor (``torch.Tensor(...)``, ``t.new(...)``, ``torch.FloatTensor(...)``):
+# its signatures, and the C++ element type names its TensorOptions print
+_LEGACY_SIGNATURES = ("*, torch.device device = None", "torch.Storage storage", "Tensor other",
+                      "tuple of ints size, *, torch.device device = None",
+                      "object data, *, torch.device device = None")
+_C_TYPE_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+                 "float64": "double", "int8": "signed char", "int16": "short int",
+                 "int32": "int", "int64": "long int", "uint8": "unsigned char", "bool": "bool",
+                 "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def legacy_keywords(args, kwargs):
+    """The legacy constructor takes no keyword but ``device``: PyTorch's TypeError (``new()``'s
+    signatures listed) for any other (``dtype=``, ``requires_grad=``)."""
+    if any(k != "device" for k in kwargs):
+        raise _legacy_refusal(args, kwargs)
+
+
+def _legacy_refusal(args, kwargs):
+    """PyTorch's TypeError for a legacy constructor call none of new()'s signatures takes
+    (its first line as PyTorch words it: the keywords' types the last given first, a
+    trailing ", " when all were keywords; the signatures listed bare)."""
+    keywords = list(kwargs)
+    if len(keywords) > 1:
+        keywords[0], keywords[-1] = keywords[-1], keywords[0]
+    given = [python_type_name(a) for a in args] + \
+        [f"{k}={python_type_name(kwargs[k])}" for k in keywords]
+    listed = ", ".join(given) + (", " if given and not args else "")
+    return TypeError(f"new() received an invalid combination of arguments - got ({listed}), "
+                     f"but expected one of:\n" + "".join(f" * ({s})\n" for s in _LEGACY_SIGNATURES))
+
+
+def legacy_other_dtype(expected, got):
+    """PyTorch's TypeError for ``new(tensor)`` / ``FloatTensor(tensor)`` given a tensor of
+    another dtype (``expected``, ``got``: dtype names)."""
+    def options(name):
+        return (f"TensorOptions(dtype={_C_TYPE_NAMES.get(name, name)}, device=cpu, "
+                f"layout=Strided, requires_grad=false (default), pinned_memory=false "
+                f"(default), memory_format=(nullopt))")
+    return TypeError(f"expected {options(expected)} (got {options(got)})")

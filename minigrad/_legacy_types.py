@@ -16,7 +16,7 @@ import numpy as np
 from . import backend, dtypes
 from .creation import zeros
 from .tensor import Tensor
-from ._data_conversion import _legacy_sizes
+from ._data_conversion import _legacy_sizes, legacy_keywords, legacy_other_dtype
 from ._tensor_factories import tensor
 
 __all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor",
@@ -30,7 +30,9 @@ class _TensorType(type):
         return isinstance(obj, Tensor) and obj.dtype == cls.dtype and \
             obj.device.type == cls.device_type
 
-    def __call__(cls, *args, device=None):
+    def __call__(cls, *args, **kwargs):
+        legacy_keywords(args, kwargs)                 # (device is the only keyword)
+        device = kwargs.get("device")
         kind = None if device is None else getattr(device, "type", str(device).split(":")[0])
         if kind is not None and kind != cls.device_type:
             raise RuntimeError(f"legacy constructor expects device type: {cls.device_type} but "
@@ -43,15 +45,15 @@ class _TensorType(type):
         if len(args) == 1 and isinstance(args[0], Tensor):
             data = args[0]
             if data.dtype != cls.dtype:
-                raise TypeError(f"expected {cls.__name__} of dtype {cls.dtype!r} (got a tensor "
-                                f"of dtype {data.dtype!r})")
+                raise legacy_other_dtype(cls.dtype.name, data.dtype.name)
             return data.view(tuple(data.shape))    # as PyTorch: an alias, not a copy
         if len(args) == 1 and type(args[0]).__name__ != "Size" and \
                 isinstance(args[0], (list, tuple, range, np.ndarray)):
             return tensor(args[0], dtype=cls.dtype)
         if len(args) == 1 and type(args[0]).__name__ == "Size":
             args = tuple(args[0])
-        for a in args:
+        if len(args) == 1:
+            a = args[0]
             if isinstance(a, str):
                 raise TypeError(f"new(): invalid data type '{type(a).__name__}'")
             if not isinstance(a, numbers.Integral) or isinstance(a, bool):

@@ -28,6 +28,7 @@ __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_la
 
 class memory_format:  # noqa: N801  (PyTorch's spelling: torch.memory_format)
     """The layout a new tensor's elements get in memory; one object per format."""
+    _tp_name = "minigrad.memory_format"  # PyTorch's C type's name, in its argument errors
     __slots__ = ("name",)
     __module__ = "minigrad"           # the public name: minigrad.memory_format
 

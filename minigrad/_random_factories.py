@@ -20,6 +20,8 @@ from . import _memory_format as mf
 from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _laid_out, _like,
                        _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
+from .creation import layout as _Layout
+from ._parser_message import _combination
 from ._type_names import python_type_name
 from .tensor import Tensor
 
@@ -51,6 +53,7 @@ class Generator:
     gives PyTorch's numbers; ``rng`` is a numpy Generator over the same twister, for the
     samplers PyTorch's algorithm is not followed in (von Mises, and gamma, Poisson and
     binomial draws of more than SERIAL_SAMPLER_LIMIT numbers)."""
+    _tp_name = "minigrad._C.Generator"  # PyTorch's C type's name, in its argument errors
 
     def __init__(self, device="cpu"):
         self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
@@ -260,44 +263,124 @@ _NO_SIZE = object()     # randint(high, size): the size comes second
 
 
 def _randint_int(value):
-    return not isinstance(value, bool) and isinstance(value, (numbers.Integral, Tensor))
+    """An int to PyTorch's parser: a Python or numpy integer (not a bool), or an integer
+    tensor of one element."""
+    if isinstance(value, Tensor):
+        return value._array.dtype.kind in "iu" and value._array.size == 1
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
 
 
-def _check_randint_types(low, high, size):
+_FACTORY_KEYWORDS = ("out = None, torch.dtype dtype = None, torch.layout layout = None, "
+                     "torch.device device = None, bool pin_memory = False, bool requires_grad = "
+                     "False")
+_RANDINT_SIGNATURES = tuple(f"{bounds}, tuple of ints size, *, {generator}Tensor "
+                            f"{_FACTORY_KEYWORDS}"
+                            for bounds in ("int high", "int low, int high")
+                            for generator in ("torch.Generator generator, ", ""))
+# what PyTorch's parser takes for each of randint's keywords (None: the default); a dtype may
+# be given as Python's int, float, bool or complex
+_PYTHON_DTYPES = (int, float, bool, complex)
+_RANDINT_KEYWORDS = {
+    "generator": lambda v: isinstance(v, Generator), "out": lambda v: isinstance(v, Tensor),
+    "dtype": lambda v: isinstance(v, dtypes.DType) or any(v is k for k in _PYTHON_DTYPES),
+    "layout": lambda v: isinstance(v, _Layout),
+    "device": lambda v: isinstance(v, (str, backend.Device)) or _randint_int(v),
+    "pin_memory": lambda v: isinstance(v, bool), "requires_grad": lambda v: isinstance(v, bool)}
+
+
+def _randint_refusal(given):
+    return _combination("randint", *given, _RANDINT_SIGNATURES)
+
+
+def _check_randint_call(args, kwargs):
+    """PyTorch's parser on a randint call that only its two-argument overload could not
+    take: given more or fewer than two arguments, a call that fits none of its overloads
+    (bounds that are not ints, a size that is not a tuple of ints, a keyword it does not
+    know or of the wrong type) is refused with the list of all four."""
+    if len(args) + len(kwargs) == 2:        # one overload fits the count: its own words
+        missing = [f'"{n}"' for n in ("high", "size")[len(args):] if n not in kwargs]
+        if missing:             # (PyTorch's plural, as it is)
+            raise TypeError(f"randint() missing {len(missing)} required positional argument"
+                            f"{'s' if len(missing) == 1 else ''}: {', '.join(missing)}")
+        return
+    # three bounds given (by position or by name: randint(0, 5, size=(2,))) read as
+    # (low, high, size), two as (high, size)
+    given = len(args) + sum(k in ("low", "high", "size") for k in kwargs)
+    names = ("low", "high", "size") if given >= 3 or "low" in kwargs else ("high", "size")
+    bound = dict(zip(names, args))
+    fits = len(args) <= len(names)
+    for key, value in kwargs.items():
+        if key in names:
+            fits = fits and key not in bound
+            bound[key] = value
+        elif key in _RANDINT_KEYWORDS:
+            fits = fits and (value is None or _RANDINT_KEYWORDS[key](value))
+        else:
+            fits = False
+    size = bound.get("size")
+    fits = fits and len(bound) == len(names) and \
+        all(_randint_int(bound[n]) for n in names[:-1]) and isinstance(size, (tuple, list)) \
+        and (not size or _randint_int(size[0]))      # (the first element decides the type)
+    if not fits:
+        raise _randint_refusal((args, kwargs))
+
+
+def _check_randint_types(low, high, size, given):
     """PyTorch's parser on randint's (high, size) or (low, high, size), in its words."""
     if size is _NO_SIZE and not isinstance(high, (tuple, list)):
         if high is _NO_HIGH:             # one argument: no signature takes it
-            raise TypeError(f"randint() received an invalid combination of arguments - got "
-                            f"({python_type_name(low)}), but expected one of:\n")
+            raise _randint_refusal(given)
         raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of ints, not "
                         f"{python_type_name(high)}")
     if size is _NO_SIZE or high is _NO_HIGH:         # (high, size)
-        given = high if size is _NO_SIZE else size
+        sizes = high if size is _NO_SIZE else size
         if not _randint_int(low):
             raise TypeError(f"randint(): argument 'high' (position 1) must be int, not "
                             f"{python_type_name(low)}")
-        if not isinstance(given, (tuple, list)):
+        if not isinstance(sizes, (tuple, list)):
             raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
-                            f"{python_type_name(given)}")
+                            f"{python_type_name(sizes)}")
+        if sizes and not _randint_int(sizes[0]):      # (the first element decides the type)
+            if size is _NO_SIZE:
+                raise TypeError(f"randint(): argument 'size' (position 2) must be tuple of "
+                                f"ints, but found element of type "
+                                f"{python_type_name(sizes[0])} at pos 0")
+            raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
+                            f"{python_type_name(sizes)}")
     elif not (_randint_int(low) and _randint_int(high) and isinstance(size, (tuple, list))
-              and (not size or isinstance(size[0], (numbers.Integral, Tensor)) and
-                   not isinstance(size[0], bool))):
-        raise TypeError(f"randint() received an invalid combination of arguments - got "
-                        f"({', '.join(python_type_name(v) for v in (low, high, size))}), but "
-                        f"expected one of:\n")
+              and (not size or _randint_int(size[0]))):
+        raise _randint_refusal(given)
+    for bound in (low, high):
+        if isinstance(bound, int) and not -2 ** 63 <= bound < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
+
+
+def randint(*args, **kwargs):
+    """Random integers in [low, high); ``randint(high, size)`` starts at 0.
+    ``randint([low=0,] high, size, *, generator, dtype, layout, device, requires_grad,
+    pin_memory, out)``."""
+    _check_randint_call(args, kwargs)
+    return _randint(*args, _given=(args, kwargs), **kwargs)
+
+
+def _named(name):
+    def rename(function):
+        function.__name__ = function.__qualname__ = name
+        return function
+    return rename
 
 
 @_out_keyword
-def randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=None,
-            device=None, requires_grad=False, *, layout=None):
-    """Random integers in [low, high); ``randint(high, size)`` starts at 0."""
+@_named("randint")                  # (the name _out_keyword's messages give)
+def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=None,
+             device=None, requires_grad=False, *, layout=None, _given=((), {})):
+    given = _given          # the call's arguments as given, for the parser's words
     check_layout(layout, "randint")
     if low is _NO_SIZE:                  # randint(high=5, size=(2,))
         if high is _NO_HIGH:
-            raise TypeError("randint() received an invalid combination of arguments - got (), "
-                            "but expected one of:\n")
+            raise _randint_refusal(given)
         low, high = high, _NO_HIGH
-    _check_randint_types(low, high, size)
+    _check_randint_types(low, high, size, given)
     if size is _NO_SIZE:                 # randint(high, size)
         low, high, size = 0, low, high
     elif high is _NO_HIGH:               # randint(high, size=size)

@@ -238,10 +238,15 @@ def linspace(start, end, steps, *, dtype=None, layout=None, device=None, require
         if steps > 1:
             check_fits(end, dt, "end")
         wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
+        # (a bound it does not use may be anything: linspace(0, inf, 1, dtype=int64) is [0])
+        start, end = (start if steps > 0 else 0), (end if steps > 1 else start)
         first = int(start) % wrap if wrap else int(start)      # -5 -> 251 in uint8
         last = int(end) % wrap if wrap else int(end)
         work = np.float64
     else:
+        if steps > 1 and dt.np.kind in "fV":     # both bounds are converted to the dtype
+            dtypes.number_for(float(start), dt.np, half_checked=True)
+            dtypes.number_for(float(end), dt.np, half_checked=True)
         first, last, work = start, end, dt.np.type
     first, last = work(first), work(last)
     idx = np.arange(steps)

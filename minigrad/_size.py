@@ -10,6 +10,7 @@ from ._tensor_base import TensorBase
 
 class Size(tuple):
     """The shape of a tensor: a tuple that prints as ``minigrad.Size([1, 2, 11])``."""
+    _tp_name = "minigrad.Size"  # PyTorch's C type's name, in its argument errors
 
     def __new__(cls, sizes=()):
         items = tuple(sizes)

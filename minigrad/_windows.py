@@ -22,7 +22,10 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .creation import _finish, check_layout
+from .backend import Device
+from .creation import _finish, check_layout, layout
+from ._parser_message import _combination
+from ._type_names import python_type_name
 from .tensor import Tensor
 
 __all__ = ["hann_window", "hamming_window", "blackman_window", "bartlett_window",
@@ -71,16 +74,19 @@ def _make(name, symmetric, window_length, periodic, dtype, layout, device, requi
     """Check the arguments as PyTorch does, then build the window tensor."""
     if isinstance(window_length, bool) or not isinstance(window_length, numbers.Integral):
         raise TypeError(f"{name}(): argument 'window_length' (position 1) must be int, not "
-                        f"{type(window_length).__name__}")
+                        f"{python_type_name(window_length)}")
     if not isinstance(periodic, (bool, np.bool_)):
         raise TypeError(f"{name}(): argument 'periodic' (position 2) must be bool, not "
-                        f"{type(periodic).__name__}")
+                        f"{python_type_name(periodic)}")
     check_layout(layout, name)
     if window_length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got "
                            f"window_length={window_length}")
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
-    if dt.np.kind not in "fV":
+    if dt.np.kind == "c" and window_length > 1:     # (0 or 1 values need no arange)
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt.np.itemsize == 8 else 'ComplexDouble'}'")
+    if dt.np.kind not in "fVc":
         raise RuntimeError(f"{name} expects floating point dtypes, got: TensorOptions(dtype="
                            f"{_C_NAMES.get(dt.np.name, dt.np.name)}, device=cpu, layout=Strided "
                            f"(default), requires_grad=false (default), pinned_memory=false, "
@@ -93,17 +99,15 @@ _OPTIONS = ("*, torch.dtype dtype = None, torch.layout layout = None, torch.devi
             "None, bool pin_memory = False, bool requires_grad = False")
 
 
-def _label(value):
-    """The name PyTorch's parser gives a value's type in its "got (...)" list."""
-    if isinstance(value, Tensor):
-        return "Tensor"
-    kind = type(value)
-    return kind.__name__ if kind.__module__ == "builtins" else \
-        f"{kind.__module__.split('.')[0]}.{kind.__name__}"
-
-
-# the factory keywords every window takes
-_FACTORY = ("dtype", "layout", "device", "pin_memory", "requires_grad")
+# the factory keywords every window takes, and what the parser takes for each
+_FACTORY_TYPES = {"dtype": lambda v: isinstance(v, dtypes.DType) or
+                  any(v is k for k in (int, float, bool, complex)),
+                  "layout": lambda v: isinstance(v, layout),
+                  "device": lambda v: isinstance(v, (str, Device)) or
+                  isinstance(v, numbers.Integral) and not isinstance(v, bool),
+                  "pin_memory": lambda v: isinstance(v, bool),
+                  "requires_grad": lambda v: isinstance(v, bool)}
+_FACTORY = tuple(_FACTORY_TYPES)
 
 
 def _parameters(name, optional, args, kwargs):
@@ -125,6 +129,7 @@ def _parameters(name, optional, args, kwargs):
         fits = fits and key in names and key not in given
         given[key] = value
     fits = fits and bool(given) and names[:len(given)] == [n for n in names if n in given]
+    fits = fits and all(_FACTORY_TYPES[k](v) for k, v in options.items() if v is not None)
     for param, kind in optional:
         value = given.get(param)
         if param in given and not (isinstance(value, bool) if kind == "bool" else
@@ -133,14 +138,10 @@ def _parameters(name, optional, args, kwargs):
             fits = False
     if not fits:
         # (the keywords, the factory's too, the last given first: PyTorch's order for a few)
-        got = [_label(a) for a in args] + [f"{k}={_label(v)}" for k, v in
-                                           reversed(kwargs.items())]
-        lines = [f"{name}() received an invalid combination of arguments - got "
-                 f"({', '.join(got)}), but expected one of:"]
-        for n in range(len(optional) + 1):
-            params = ["int window_length"] + [f"{kind} {p}" for p, kind in optional[:n]]
-            lines.append(f" * ({', '.join(params)}, {_OPTIONS})")
-        raise TypeError("\n".join(lines) + "\n")
+        signatures = [", ".join(["int window_length"] + [f"{kind} {p}" for p, kind in
+                                                         optional[:n]] + [_OPTIONS])
+                      for n in range(len(optional) + 1)]
+        raise _combination(name, args, kwargs, signatures)
     length = given.pop("window_length")
     if isinstance(length, Tensor) and length.ndim == 0 and length._array.dtype.kind in "iu":
         length = int(length._array)         # PyTorch reads an integer tensor's index

@@ -78,6 +78,7 @@ class Device:
 
     Compares equal to its string form, so ``t.device == 'cpu'`` works as in PyTorch.
     """
+    _tp_name = "minigrad.device"  # PyTorch's C type's name, in its argument errors
     __slots__ = ("type", "index")
 
     def __init__(self, spec="cpu", index=None):

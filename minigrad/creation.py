@@ -35,6 +35,7 @@ class layout:  # noqa: N801  (PyTorch's spelling: torch.layout)
     """How a tensor's elements are stored: ``strided`` (dense) or ``sparse_coo`` (indices and
     values: ``_sparse_coo.py``); the other sparse ones exist so that code naming them gets a
     clear refusal."""
+    _tp_name = "minigrad.layout"  # PyTorch's C type's name, in its argument errors
     __slots__ = ("name",)
     __module__ = "minigrad"
 
@@ -380,12 +381,9 @@ def _int_argument(value, fn_name, name, position):
 @_out_keyword
 def eye(n, m=_NO_M, *, dtype=None, device=None, requires_grad=False, layout=None):
     check_layout(layout, "eye")
-    if m is None:
-        raise TypeError("eye(): argument 'm' must be int, not NoneType")
-    m = None if m is _NO_M else m
     n = _int_argument(n, "eye", "n", 1)
-    try:
-        m = None if m is None else _int_argument(m, "eye", "m", 2)
+    try:                            # (m=None is refused as any other non-int)
+        m = None if m is _NO_M else _int_argument(m, "eye", "m", 2)
     except TypeError:               # (eye(n, *, out) and eye(n, m) both take two arguments)
         raise TypeError(f"eye() received an invalid combination of arguments - got "
                         f"({python_type_name(n)}, {python_type_name(m)}), but expected one of:\n"

@@ -31,7 +31,8 @@ from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
 from ._tensor_base import TensorBase, VersionCounter, _INFERENCE
 from ._size import Size, _SIZE_OF
-from ._data_conversion import _UINT64, _as_int64, _is_int, _legacy_sizes, _to_array
+from ._data_conversion import (_UINT64, _as_int64, _is_int, _legacy_sizes, _to_array,
+                               legacy_keywords)
 
 __all__ = ["Tensor", "Size"]
 
@@ -85,24 +86,25 @@ class Tensor(TensorBase):
         # else made by a subclass's __new__ (as_subclass, _make_subclass): as PyTorch's
         # Tensor.__init__, which takes whatever arguments that __new__ took, nothing to do
 
-    def _construct(self, *args, requires_grad=False, dtype=None, device=None):
+    def _construct(self, *args, **kwargs):
         # PyTorch's legacy constructor: Tensor(2, 3) and Tensor(Size([2, 3])) are sizes,
-        # Tensor([2, 3]) and Tensor((2, 3)) data, Tensor(other) shares other's memory.
+        # Tensor([2, 3]) and Tensor((2, 3)) data, Tensor(other) shares other's memory (its
+        # dtype kept). It takes no keyword but device= (dtype=, requires_grad=: new()'s words)
+        legacy_keywords(args, kwargs)
+        device = kwargs.get("device")
         if args and (len(args) > 1 or isinstance(args[0], Size) or _is_int(args[0])):
             sizes = tuple(args[0]) if isinstance(args[0], Size) else args
-            array = np.zeros(_legacy_sizes(sizes), dtypes.to_dtype(
-                dtype if dtype is not None else dtypes.default_float()).np)
+            array = np.zeros(_legacy_sizes(sizes), dtypes.default_float().np)
             if device is not None:
                 array = backend.to_device(array, backend.device(device))
-        elif args and isinstance(args[0], Tensor) and dtype is None and device is None:
+        elif args and isinstance(args[0], Tensor) and device is None:
             array = args[0]._array
         else:
             data = args[0] if args else ()
             if isinstance(data, (numbers.Number, np.generic)) or data is None:
                 raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
-            array = _to_array(data, dtype if dtype is not None else dtypes.default_float(),
-                              device)
-        self._init(array, requires_grad)
+            array = _to_array(data, dtypes.default_float(), device)
+        self._init(array)
 
     def _init(self, array, requires_grad=False):
         if type(array) is _NDARRAY and not array.size and array.ndim and \

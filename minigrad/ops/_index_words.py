@@ -161,6 +161,26 @@ def _advanced_dim(idx, a, axis):
     return None
 
 
+def _item_position(idx, a, axis):
+    """The dimension PyTorch names when an integer or slice at numpy's ``axis`` is out of
+    bounds: the place of that item in the index as written (each None, Ellipsis and bool
+    counts one), not the axis it reaches (``x[..., 5]`` names dimension 1 whatever x's
+    dimensions).  With a mask among the items, numpy's axis."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    if any(getattr(i, "dtype", None) is not None and i.dtype.kind == "b" for i in idx):
+        return axis
+    used = sum(0 if i is None or i is Ellipsis or isinstance(i, bool) else 1 for i in idx)
+    d = 0
+    for place, i in enumerate(idx):
+        if i is Ellipsis:
+            d += max(a.ndim - used, 0)
+        elif i is not None and not isinstance(i, bool):
+            if d == axis:
+                return place
+            d += 1
+    return axis
+
+
 def _index_message(exc, a, idx=(), index=_UNGIVEN):
     """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape (``idx``:
     the index, whose arrays PyTorch counts dimensions by; ``index``: the index as given, whose
@@ -191,6 +211,9 @@ def _index_message(exc, a, idx=(), index=_UNGIVEN):
         msg = "index is out of bounds for dimension with size 0"     # PyTorch's words
     elif dim is not None:
         msg = f"index {bounds[1]} is out of bounds for dimension {dim} with size {bounds[3]}"
+    elif bounds and bounds[3] != "0":
+        msg = (f"index {bounds[1]} is out of bounds for dimension "
+               f"{_item_position(idx, a, int(bounds[2]))} with size {bounds[3]}")
     elif msg.startswith(_NO_BROADCAST):
         # numpy's shapes "(12,) (2,1) " written as PyTorch's "[12], [2, 1]"
         shapes = re.findall(r"\(([\d,]*)\)", msg[len(_NO_BROADCAST):])
@@ -246,7 +269,7 @@ def _zeroed(idx):
                  i.dtype.kind in "iu" else i for i in idx)
 
 
-def _shape_refusal(a, index, idx, value, basic, target=None):
+def _shape_refusal(a, index, idx, value, basic, target=None, given_dtype=None):
     """The RuntimeError for a value that does not broadcast to ``a[index]`` (of shape
     ``target`` when given): PyTorch's words, then minigrad's explanation."""
     if target is not None:
@@ -261,14 +284,14 @@ def _shape_refusal(a, index, idx, value, basic, target=None):
                 target = "?"
         except Exception:  # noqa: BLE001 -- only to word the message
             target = "?"
-    words = "" if target == "?" else _torch_words(value, target, basic)
+    words = "" if target == "?" else _torch_words(value, target, basic, given_dtype)
     return RuntimeError(f"{words}cannot assign a tensor of shape {list(value.shape)} to "
                         f"{_describe_index(index)} of a tensor of shape {list(a.shape)}: "
                         f"the value's shape {list(value.shape)} does not broadcast to the "
                         f"indexed shape {target}{')' if words else ''}")
 
 
-def _torch_words(value, target, basic):
+def _torch_words(value, target, basic, given_dtype=None):
     """How PyTorch words a value that does not broadcast to the indexed shape ``target``: a
     basic index writes through a view, expanding the value to it; an advanced one is an
     index_put. Returned as a lead-in to minigrad's own explanation."""
@@ -277,7 +300,8 @@ def _torch_words(value, target, basic):
         return (f"shape mismatch: value tensor of shape {have} cannot be broadcast to indexing "
                 f"result of shape {target} (")
     if len(have) > len(target):
-        return (f"expand({dtypes.tensor_type_string(value._array.dtype)}{{{have}}}, "
+        dtype = value._array.dtype if given_dtype is None else given_dtype
+        return (f"expand({dtypes.tensor_type_string(dtype)}{{{have}}}, "
                 f"size={target}): the number of sizes provided ({len(target)}) must be greater "
                 f"or equal to the number of dimensions in the tensor ({len(have)}) (")
     lead = len(target) - len(have)

@@ -133,8 +133,13 @@ def _running_arg(xp, a, d, largest):
 
 def _cum_extreme(input, dim, largest, name):
     check_tensor(name, input)
-    if input._array.dtype.kind == "c" or input._array.dtype in BAREBONES_UNSIGNED:
-        raise not_implemented_for(f"{name}_cpu", input._array.dtype)  # (complex: no order)
+    if input.ndim and input._array.size and not (isinstance(dim, int) and
+                                                 -input.ndim <= dim < input.ndim):
+        normalize_dim(dim, input.ndim)          # (a bad dim is refused before the dtype)
+    if input._array.size and (input._array.dtype.kind == "c" or
+                              input._array.dtype in BAREBONES_UNSIGNED):
+        # (complex: no order; an empty tensor runs no kernel, as PyTorch)
+        raise not_implemented_for(f"{name}_cpu", input._array.dtype)
     if input.ndim == 0 or input._array.size == 0:
         # PyTorch takes any dim for an empty tensor and names its own for a 0-d one
         if not isinstance(dim, int) or isinstance(dim, bool):

@@ -68,6 +68,27 @@ _RSUB = Sub.renamed("RsubBackward1")
 _RSUB.next_functions = shown_inputs(1)      # PyTorch's node has no edge for the number
 
 
+def _times_complex_one(b, one):
+    """b * (one + 0j): PyTorch's complex add and sub compute a + alpha * b (a + -alpha * b)
+    with alpha a complex 1, so an infinite or NaN part of b makes the other part NaN
+    (inf + 0j -> inf + nanj), and a zero's sign follows that product."""
+    with np.errstate(invalid="ignore"):
+        return b * b.dtype.type(one)
+
+
+def _complex_form(function, one):
+    """``function`` (Add or Sub) for complex operands: a + (one + 0j) * b, recorded under the
+    same node name.  Picked where the dtype is already looked at (``COMPLEX_FORMS``), so that
+    real additions pay nothing for it."""
+    def forward(self, a, b):
+        return parallel.binary(np.add, a, _times_complex_one(b, one))
+    return type(function.__name__, (function,), {"__module__": function.__module__,
+                                                 "__slots__": (), "forward": forward})
+
+
+COMPLEX_FORMS = {Add: _complex_form(Add, 1), Sub: _complex_form(Sub, -1)}
+
+
 class Mul(Function):
     half = False
     complex_ok = True
@@ -152,6 +173,11 @@ class Neg(Function):
 # ----------------------------------------------------------------------------------------------
 # Tensor-level functions (what Tensor methods and minigrad.* call)
 # ----------------------------------------------------------------------------------------------
+# the dtypes _binary looks at twice: complex ones (COMPLEX_FORMS) and the unsigned ones PyTorch
+# has few kernels for
+_UNUSUAL = _BAREBONES | frozenset(np.dtype(d) for d in ("complex64", "complex128"))
+
+
 def _binary(fn, a, b, name, true_divide=False):
     """Apply a binary Function after PyTorch's type promotion and a clear broadcast check."""
     if not isinstance(a, Tensor):
@@ -174,8 +200,11 @@ def _binary(fn, a, b, name, true_divide=False):
             sa, sb = aa.shape, ba.shape
             if sa != sb:            # (equal shapes broadcast: no call to check them)
                 broadcast_shape(sa, sb, name)
-        if da in _BAREBONES:
-            _refuse_unsigned_by_kernel(name, da)
+        if da in _UNUSUAL:          # (one lookup for both: the common path pays no more)
+            if da.kind == "c":
+                fn = COMPLEX_FORMS.get(fn, fn)
+            else:
+                _refuse_unsigned_by_kernel(name, da)
         try:
             return fn.apply(a, b)
         except NotImplementedError:
@@ -189,6 +218,7 @@ def _binary(fn, a, b, name, true_divide=False):
     broadcast_shape(a._array.shape, b._array.shape, name)
     if dtype.kind == "c":
         _refuse_complex_by_kernel(name, dtype)
+        fn = COMPLEX_FORMS.get(fn, fn)
     return fn.apply(cast(a, dtype), cast(b, dtype))
 
 

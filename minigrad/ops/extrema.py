@@ -31,7 +31,7 @@ class MaxMin(Function):
         if a.size == 0 and name in ("max", "min"):     # amax/amin: checked by _check_reducible
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
-                               f"argument (input shape {list(a.shape)}).")
+                               f"argument. (input shape {list(a.shape)})")
         out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
@@ -106,6 +106,8 @@ def _check_reducible(a, dim, name):
 def amax(a, dim=(), keepdim=False):
     """The largest value over ``dim`` (every dim when empty); ties share the gradient."""
     axes = _check_reducible(check_tensor("amax", a), dim, "amax")   # (dims first)
+    if a._array.size == 0:          # nothing to reduce: no kernel runs, whatever the dtype
+        return _empty_extreme(a, axes, keepdim, "amax")
     _unordered(a, "max_values_cpu")
     return MAXMIN_NODES["amax"].apply(a, axes=axes,
                         keepdim=bool_arg("amax", "keepdim", keepdim),
@@ -115,6 +117,8 @@ def amax(a, dim=(), keepdim=False):
 def amin(a, dim=(), keepdim=False):
     """The smallest value over ``dim`` (every dim when empty); ties share the gradient."""
     axes = _check_reducible(check_tensor("amin", a), dim, "amin")   # (dims first)
+    if a._array.size == 0:          # nothing to reduce: no kernel runs, whatever the dtype
+        return _empty_extreme(a, axes, keepdim, "amin")
     _unordered(a, "min_values_cpu")
     return MAXMIN_NODES["amin"].apply(a, axes=axes,
                         keepdim=bool_arg("amin", "keepdim", keepdim),
@@ -153,15 +157,15 @@ def _max_min(a, dim, keepdim, other, largest):
         name = "max" if largest else "min"
         return MAXMIN_NODES[name].apply(a, axes=tuple(range(a.ndim)), keepdim=False,
                                         largest=largest, name=name)
-    if a._array.dtype in _UNORDERED:
-        dtypes.refuse_unsigned("max_cpu" if largest else "min_cpu", a._array.dtype)
-        raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
     keepdim = bool_arg("max" if largest else "min", "keepdim", keepdim)
-    d = normalize_dim(dim, a.ndim)
+    d = normalize_dim(dim, a.ndim)          # (the parser's and the dim's checks come first)
     src = a if a.ndim else a.reshape(1)
     if src.shape[d] == 0:
         raise IndexError(f"{'max' if largest else 'min'}(): Expected reduction dim {d} to "
                          "have non-zero size.")
+    if a._array.dtype in _UNORDERED:
+        dtypes.refuse_unsigned("max_cpu" if largest else "min_cpu", a._array.dtype)
+        raise RuntimeError(f"{'max' if largest else 'min'}(): does not support complex input")
     xp = backend.xp_of(src._array)
     idx = xp.expand_dims((xp.argmax if largest else xp.argmin)(src._array, axis=d), d)
     keep = keepdim or a.ndim == 0
@@ -171,6 +175,17 @@ def _max_min(a, dim, keepdim, other, largest):
     if a.ndim == 0:
         values, indices = values.reshape(()), indices.reshape(())
     return MaxResult(values, indices, "max" if largest else "min")
+
+
+def _empty_extreme(a, axes, keepdim, name):
+    """amax/amin of an empty tensor over non-empty dims (_check_reducible passed): an empty
+    result, even for the dtypes PyTorch has no kernel for (complex, uint16...)."""
+    keepdim = bool_arg(name, "keepdim", keepdim)
+    if a._array.dtype not in _UNORDERED:
+        return MAXMIN_NODES[name].apply(a, axes=axes, keepdim=keepdim, largest=name == "amax",
+                                        name=name)
+    shape = [1 if k in axes else n for k, n in enumerate(a.shape) if keepdim or k not in axes]
+    return Tensor._wrap(backend.xp_of(a._array).empty(shape, a._array.dtype))
 
 
 # complex numbers have no order; uint16/32/64 have no such kernels in PyTorch
@@ -234,11 +249,11 @@ def _check_arg_reducible(a, dim, name):
     if a._array.size == 0:
         if dim is None:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
-                             f"== 0 (input shape {list(a.shape)}).")
+                             f"== 0. (input shape {list(a.shape)})")
         d = normalize_dim(dim, a.ndim)
         if a.ndim and a.shape[d] == 0:
-            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input "
-                             f"shape {list(a.shape)}).")
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size. (input "
+                             f"shape {list(a.shape)})")
 
 
 def _arg_extreme(a, dim, keepdim, largest):

@@ -238,6 +238,7 @@ def setitem(a, index, value):
             written = None
         if written is not None:
             check_partial_overlap(written, (value,))
+    given = value                   # (PyTorch's refusals name the value's own type)
     if value._array.dtype.kind == "c" and a._array.dtype.kind != "c":
         value = written_as_real(value, a._array.dtype.kind, 4)  # as PyTorch's copy
     value = cast(value, a._array.dtype)
@@ -294,9 +295,11 @@ def setitem(a, index, value):
                 words = _index_message(exc, a, idx, index)
                 if "with size 0" in words:
                     raise IndexError(words) from None
-        raise _shape_refusal(a, index, idx, value, basic) from None
+        raise _shape_refusal(a, index, idx, value, basic, given_dtype=given._array.dtype) from None
     except TypeError as exc:
-        # numpy's own refusal of a 2-d or deeper value written through a mask
-        if "boolean array indexing assignment" not in str(exc):
+        # numpy's own refusal of a 2-d or deeper value written through a mask, and
+        # ml_dtypes' of several values written into one bfloat16 element
+        if "boolean array indexing assignment" not in str(exc) and \
+                not str(exc).startswith("expected number, got numpy.ndarray"):
             raise
-        raise _shape_refusal(a, index, idx, value, basic) from None
+        raise _shape_refusal(a, index, idx, value, basic, given_dtype=given._array.dtype) from None

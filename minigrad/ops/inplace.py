@@ -59,8 +59,8 @@ def _check_inplace(target, other, name):
     if name == "div_" and dtype.kind in "biu":
         dtype = elementwise.dtypes.default_float().np
     if not can_cast_inplace(dtype, target._array.dtype):
-        raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired output type "
-                           f"{kind_name(target._array.dtype)}")
+        raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired output "
+                           f"type {kind_name(target._array.dtype)}")
 
 
 def check_out_shape(target, operands):
@@ -86,8 +86,11 @@ def _binary_inplace(function, target, other, name):
     _check_inplace(target, other, name)
     with elementwise.ieee_errors():          # a float32 value beyond float16 is inf, silently
         other = elementwise.cast(other, target._array.dtype)
-    if target._array.dtype in elementwise._BAREBONES:     # (x += y for uint16/32/64: add_stub)
-        elementwise._refuse_unsigned_by_kernel(name.rstrip("_"), target._array.dtype)
+    if target._array.dtype in elementwise._UNUSUAL:
+        if target._array.dtype.kind == "c":     # (x += y in complex: a + (1 + 0j) * y)
+            function = elementwise.COMPLEX_FORMS.get(function, function)
+        else:                                   # (x += y for uint16/32/64: add_stub)
+            elementwise._refuse_unsigned_by_kernel(name.rstrip("_"), target._array.dtype)
     try:
         return apply_inplace(target, function, other)
     except NotImplementedError:

@@ -75,11 +75,17 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if isinstance(dim, bool):       # (an optional list of ints: a bool reads as a bad list)
         raise argument_error("linalg_vector_norm", "dim", "tuple of ints", dim, 3,
                              found=(0, dim))
+    out_of_range = None
     if dim is not None:
-        normalize_dims(dim, x.ndim, "linalg_vector_norm", 3)
+        try:
+            normalize_dims(dim, x.ndim, "linalg_vector_norm", 3)
+        except IndexError as exc:           # (a dim out of range: after the dtypes' checks)
+            out_of_range = exc
     if not isinstance(keepdim, (bool, np.bool_)):    # (the 2-norm's node takes it as it is)
         raise argument_error("linalg_vector_norm", "keepdim", "bool", keepdim, 4)
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    if out_of_range is not None:
+        raise out_of_range
     if x._array.dtype.kind == "c":
         # the norm of complex numbers is that of their moduli (a real result); abs's
         # gradient g z / |z| (0 at z = 0) carries it back

@@ -21,6 +21,7 @@ from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from .._tensor_input import _combination
+from .._type_names import python_type_name
 from ._util import (broadcast_shape, check_python_int, scalar_type_name,
                     to_tensor_like)
 from .elementwise import Mul, _binary, _scalar_or_tensor, cast, mul
@@ -348,15 +349,31 @@ def _where_call(args, keywords, unknown, names):
     if len(args) > len(names):
         raise TypeError(f"where() takes {len(names)} positional arguments but {len(args)} "
                         f"were given")
-    if unknown:
-        raise TypeError(f"where() got an unexpected keyword argument '{next(iter(unknown))}'")
     kwargs = {k: v for k, v in zip(names, keywords) if v is not _NOT_GIVEN}
+    if unknown:
+        _unknown_keywords(args, kwargs, unknown, len(names) == 3)
     values = dict(zip(names, args))
     for k in kwargs:
         if k in values:
             raise TypeError(f"where() got multiple values for argument '{k}'")
     values.update(kwargs)
     return values, kwargs
+
+
+def _unknown_keywords(args, kwargs, unknown, function):
+    """PyTorch's parser on a where call with keywords it does not know: only one signature
+    takes that many arguments (torch.where's with out=, for four) -> that signature's own
+    words (an operand that is not a Tensor, then the keyword); otherwise the signatures
+    listed."""
+    count = len(args) + len(kwargs) + len(unknown)
+    if function and count == 4:
+        for position, (name, value) in enumerate(zip(("condition", "input", "other"), args), 1):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"where(): argument '{name}' (position {position}) must be "
+                                f"Tensor, not {python_type_name(value)}")
+        raise TypeError(f"where() got an unexpected keyword argument '{next(iter(unknown))}'")
+    raise _combination("where", args, {**kwargs, **unknown}, _WHERE if function else
+                       _WHERE_METHOD)
 
 
 def where_checked(*args, condition=_NOT_GIVEN, input=_NOT_GIVEN, other=_NOT_GIVEN,

@@ -252,6 +252,7 @@ def pow(input, exponent):
         # a bool result: PyTorch's pow kernel has no bool version; a Python bool exponent is
         # done without it (a ** True = a, a ** False = True)
         if isinstance(b, Tensor):
+            broadcast_shape(a._array.shape, b._array.shape, "pow")    # (the sizes first)
             raise not_implemented_for("pow", a._array.dtype)
         return Tensor._wrap(backend.xp_of(a._array).logical_or(a._array, not b))
     if isinstance(b, Tensor) and b._array.dtype.kind == "b" and isinstance(a, Tensor) and \

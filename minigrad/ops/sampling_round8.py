@@ -141,8 +141,12 @@ def _strided(size, stride, dtype, device, requires_grad, name):
         raise RuntimeError(f"dimensionality of sizes ({len(shape)}) must match dimensionality "
                            f"of strides ({len(stride)})")
     if any(s < 0 for s in stride):
-        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} and "
-                           f"strides={list(stride)}")
+        if 0 not in shape:
+            raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} "
+                               f"and strides={list(stride)}")
+        # (no element: PyTorch needs no storage, and lays the tensor out contiguously)
+        stride = tuple(int(np.prod([max(n, 1) for n in shape[k + 1:]], dtype=np.int64))
+                       for k in range(len(shape)))
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
     if requires_grad and not dt.is_floating_point and dt.np.kind != "c":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "

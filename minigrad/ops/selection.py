@@ -7,10 +7,13 @@ PyTorch's.  Where elements tie, which index PyTorch returns follows its CPU algo
 ``kthvalue`` replays its quickselect (``_quickselect``), so it returns the same index;
 ``median``/``nanmedian`` along a dim take the place in a stable sort, and ``mode`` the last
 occurrence of the value, which is what PyTorch's nth_element and sort give on small slices
-(on long slices with ties PyTorch's index follows those algorithms' internal order).  ``median()``/``nanmedian()`` of a whole tensor return the value
-only, and share its gradient evenly among the elements equal to it (``_Evenly``), as PyTorch.
+(on long slices with ties PyTorch's index follows those algorithms' internal order).
+``median()``/``nanmedian()`` of a whole tensor return the value only, and share its gradient
+evenly among the elements equal to it (``_Evenly``), as PyTorch.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -37,6 +40,8 @@ def aminmax(input, *, dim=None, keepdim=False):
     and amax's gradient (shared evenly among ties)."""
     if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool)):
         raise argument_error("aminmax", "dim", "int", dim)
+    if dim is not None:
+        normalize_dim(dim, input.ndim)          # (a bad dim is refused before the dtype)
     _unordered(input, "aminmax_cpu")
     if dim is None:
         if input._array.size == 0:
@@ -217,6 +222,22 @@ def _whole_median(input, ignore_nan):
     return node.apply(input, value=xp.asarray(value, dtype=a.dtype).reshape(()))
 
 
+@functools.lru_cache(maxsize=64)
+def _all_nan_place(n):
+    """The index nanmedian returns for a slice of n NaN: PyTorch asks std::nth_element for
+    place 0 with every comparison false, and libstdc++'s introselect then still moves the
+    elements: each round swaps the middle one to the front and reverses pairs from both ends
+    until they meet, and goes on in the part before the meeting place, down to 3 elements
+    (which its insertion sort leaves alone)."""
+    order = list(range(n))
+    while len(order) > 3:
+        size, mid = len(order), len(order) // 2
+        order[0], order[mid] = order[mid], order[0]
+        cut = 1 + (size - 1) // 2            # where the two scans meet
+        order = order[:1] + order[size - 1:size - cut:-1]
+    return order[0]
+
+
 def _median_along(input, dim, keepdim, ignore_nan, name):
     d = _check_along(input, dim, "median")          # the dim is checked before the dtype
     if input._array.dtype.kind == "b" or input._array.dtype in _UNORDERED:
@@ -228,8 +249,10 @@ def _median_along(input, dim, keepdim, ignore_nan, name):
     n = a.shape[d]
     nan = xp.isnan(a) if a.dtype.kind in "fV" else xp.zeros(a.shape, bool)
     nans = nan.sum(axis=d, keepdims=True)
-    if ignore_nan:     # the lower middle of the numbers (the first NaN when all are NaN)
+    if ignore_nan:     # the lower middle of the numbers (where all are NaN: _all_nan_place)
         index = _sorted_index(a, d, xp.maximum(n - nans - 1, 0) // 2)
+        if n > 3 and (nans == n).any():
+            index = xp.where(nans == n, _all_nan_place(n), index)
     else:              # the lower middle, or the first NaN of a slice holding one
         index = _sorted_index(a, d, np.int64((n - 1) // 2))
         if nans.any():

@@ -40,11 +40,46 @@ def _rows(a, dim):
             lambda u: xp.moveaxis(u.reshape((u.shape[0],) + rest), 0, dim))
 
 
-def _group(rows, sort):
+def _insertion_order(rows):
+    """The order PyTorch's unique with a dim leaves a few rows holding NaN in: it sorts them
+    with std::sort and a lexicographic "less" that a NaN fails both ways, so the order is
+    that of libstdc++'s insertion sort (what std::sort does for up to 16 elements): each row
+    moved to the front if less than the first, else moved left past the rows it is less
+    than."""
+    def less(i, j):
+        for x, y in zip(rows[i].tolist(), rows[j].tolist()):
+            if x < y:
+                return True
+            if x > y:
+                return False
+        return False
+
+    order = list(range(rows.shape[0]))
+    for k in range(1, len(order)):
+        row = order[k]
+        if less(row, order[0]):
+            order[1:k + 1] = order[:k]
+            order[0] = row
+            continue
+        place = k
+        while less(row, order[place - 1]):
+            order[place] = order[place - 1]
+            place -= 1
+        order[place] = row
+    return np.asarray(order)
+
+
+def _group(rows, sort, by_slices=False):
     """(first-row index of each group in the ordered rows' order, inverse, counts) for a 2-d
-    array of rows, the rows ordered first when ``sort``."""
+    array of rows, the rows ordered first when ``sort`` (``by_slices``: the rows are slices
+    along a dim, which PyTorch orders as ``_insertion_order`` says when NaN are among them,
+    for up to 16 of them)."""
     xp = backend.xp_of(rows)
     n = rows.shape[0]
+    if sort and by_slices and 1 < n <= 16 and rows.dtype.kind in "fV" and \
+            xp.isnan(rows).any():
+        order = xp.asarray(_insertion_order(backend.as_numpy(rows)))
+        return _groups_of(rows[order], order, n)
     if sort and rows.shape[1] == 1 and rows.dtype.kind in "iu" and xp is np and n >= 1024:
         counted = _group_by_counting(rows[:, 0])
         if counted is not None:
@@ -57,6 +92,11 @@ def _group(rows, sort):
         ordered = rows[order]
     else:
         order, ordered = None, rows
+    return _groups_of(ordered, order, n)
+
+
+def _groups_of(ordered, order, n):
+    xp = backend.xp_of(ordered)
     starts = xp.ones(n, dtype=bool)
     if n > 1:
         starts[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
@@ -112,7 +152,7 @@ def _unique(name, input, sort, return_inverse, return_counts, dim):
             raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
                                "unique cannot be applied")
     rows, rebuild = _rows(a, dim)
-    uniq, inverse, counts = _group(rows, sort)
+    uniq, inverse, counts = _group(rows, sort, dim is not None)
     node = name if not sort else "_unique2" if dim is None else "unique_dim"
     out = _NoDerivative.apply(input, value=rebuild(uniq), op=node)
     if dim is None:
@@ -125,10 +165,11 @@ def _unique(name, input, sort, return_inverse, return_counts, dim):
     return result[0] if len(result) == 1 else result
 
 
-def _refuse_complex(input):
-    """Complex numbers have no order to sort the distinct values by: PyTorch refuses them."""
+def _refuse_complex(input, kernel="unique"):
+    """Complex numbers have no order to sort the distinct values by: PyTorch refuses them
+    (in the words of ``kernel``: unique_dim's, given a dim)."""
     if isinstance(input, Tensor) and input._array.dtype.kind == "c":
-        raise not_implemented_for("unique", input._array.dtype)
+        raise not_implemented_for(kernel, input._array.dtype)
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
@@ -139,7 +180,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     ``output[inverse] == input``; ``return_counts`` adds how often each output value occurs.
     Returns the output alone, or a tuple of it and the requested extras (int64).  The order
     is ascending even with ``sorted=False`` (any order is allowed there).  No gradient."""
-    _refuse_complex(input)
+    _refuse_complex(input, "unique" if dim is None else "unique_dim")
     for arg, flag in (("sorted", sorted), ("return_inverse", return_inverse),
                       ("return_counts", return_counts)):
         bool_arg("_unique2", arg, flag)
@@ -155,7 +196,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     """``unique`` of each run of equal consecutive values (or slices along ``dim``): keeps
     the first of every run, in input order, so ``[1, 1, 2, 1]`` gives ``[1, 2, 1]``.
     ``return_inverse`` gives each element's run number, ``return_counts`` each run's length."""
-    _refuse_complex(input)
+    _refuse_complex(input, "unique" if dim is None else "unique_dim")
     bool_arg("unique_consecutive", "return_inverse", return_inverse)
     bool_arg("unique_consecutive", "return_counts", return_counts)
     return _unique("unique_consecutive", input, False, return_inverse, return_counts, dim)

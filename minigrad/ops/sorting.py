@@ -69,11 +69,12 @@ def _refuse_complex(a, name):
 
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
-    _refuse_complex(check_tensor("sort", input), "Sort")
+    check_tensor("sort", input)
     descending = bool_arg("sort", "descending", descending)
     if stable is not False and stable is not None:
         bool_arg("sort", "stable", stable)
     d = _check_dim(input, dim)
+    _refuse_complex(input, "Sort")              # (after the dim's check, as PyTorch)
     if input.ndim == 0:             # (a new tensor, as PyTorch's, not input itself)
         return MaxResult(rename_node(clone(input), "SortBackward0"),
                          Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), "sort")
@@ -90,9 +91,10 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def argsort(input, dim=-1, descending=False, stable=False):
     """The indices that sort ``input`` along ``dim``."""
-    _refuse_complex(check_tensor("argsort", input), "Sort")
+    check_tensor("argsort", input)
     descending = bool_arg("argsort", "descending", descending)
     d = _check_dim(input, dim)
+    _refuse_complex(input, "Sort")              # (after the dim's check, as PyTorch)
     if input.ndim == 0:
         return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
     return Tensor._wrap(_sorted_order(input._array, d, descending))
@@ -111,7 +113,7 @@ def msort(input):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``."""
-    _refuse_complex(check_tensor("topk", input), "topk")
+    check_tensor("topk", input)
     k = int_arg("topk", "k", k, 2)
     largest = bool_arg("topk", "largest", largest)
     sorted = bool_arg("topk", "sorted", sorted)
@@ -120,6 +122,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range (k={k}, dimension {d} has size "
                            f"{size})")
+    _refuse_complex(input, "topk")              # (after the dim's and k's checks)
     if input._array.dtype.kind == "b":
         # PyTorch's CPU kernel has no bool version (sort and argsort do)
         raise RuntimeError("topk does not support bool dtypes on CPU")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
+from .._data_conversion import _legacy_sizes, legacy_keywords, legacy_other_dtype
 from ..tensor import Size, Tensor
 from ._util import broadcast_shape, check_tensor, scalar_type_name
 from . import compare as C
@@ -219,18 +220,19 @@ def is_floating_point(input) -> bool:
 # ----------------------------------------------------------------------------------------------
 # The legacy constructor and Python callbacks
 # ----------------------------------------------------------------------------------------------
-def new(input, *args, device=None):
+def new(input, *args, **kwargs):
     """PyTorch's legacy ``t.new(...)``, in t's dtype (and device, unless given):
     ``new()`` an empty 1-d tensor, ``new(2, 3)`` or ``new(Size)`` an uninitialised one of
     that shape (minigrad fills it with zeros), ``new(sequence)`` a tensor of that data,
     ``new(tensor)`` that tensor, which must have t's dtype."""
+    legacy_keywords(args, kwargs)                     # (device is the only keyword)
+    device = kwargs.get("device")
     xp_dtype = input._array.dtype
     where = backend.device(device) if device is not None else input.device
     if len(args) == 1 and isinstance(args[0], Tensor):
         other = args[0]
         if other._array.dtype != xp_dtype:
-            raise TypeError(f"expected {scalar_type_name(xp_dtype)} tensor (got "
-                            f"{scalar_type_name(other._array.dtype)} tensor)")
+            raise legacy_other_dtype(input.dtype.name, other.dtype.name)
         return other
     if len(args) == 1 and isinstance(args[0], Size):
         return _zeros(tuple(args[0]), xp_dtype, where)
@@ -242,10 +244,7 @@ def new(input, *args, device=None):
         if xp_dtype.kind in "iub" and array.dtype.kind in "fV":
             array = np.trunc(array)                   # C's cast: 1.5 -> 1, as PyTorch
         return Tensor._wrap(backend.to_device(array.astype(xp_dtype), where))
-    if not all(isinstance(a, (int, np.integer)) for a in args):
-        raise TypeError(f"new() received an invalid combination of arguments - got "
-                        f"({', '.join(type(a).__name__ for a in args)})")
-    return _zeros(tuple(int(a) for a in args) if args else (0,), xp_dtype, where)
+    return _zeros(_legacy_sizes(args) if args else (0,), xp_dtype, where)
 
 
 def _zeros(shape, np_dtype, where):

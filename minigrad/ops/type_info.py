@@ -34,6 +34,7 @@ class _Info:
 
 class finfo(_Info):  # noqa: N801  (PyTorch's name)
     """The limits of a floating dtype (the default float dtype when none is given)."""
+    _tp_name = "minigrad.finfo"  # PyTorch's C type's name, in its argument errors
     __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
 
     def __init__(self, type=_DEFAULT):  # noqa: A002  (PyTorch's argument name)
@@ -60,6 +61,7 @@ class finfo(_Info):  # noqa: N801  (PyTorch's name)
 
 class iinfo(_Info):  # noqa: N801  (PyTorch's name)
     """The limits of an integer dtype."""
+    _tp_name = "minigrad.iinfo"  # PyTorch's C type's name, in its argument errors
     __slots__ = ("bits", "max", "min", "dtype")
 
     def __init__(self, type):  # noqa: A002  (PyTorch's argument name)
