@@ -24,6 +24,7 @@ import numpy as np
 from . import _memory_format as mf, backend
 from ._storage import LEGACY_STORAGES, TypedStorage, UntypedStorage
 from ._type_names import python_type_name
+from .autograd._node_names import rename_node
 from .ops._util import scalar_type_name
 from .tensor import Tensor
 
@@ -62,7 +63,7 @@ def _as_subclass(self, cls):
     if not (isinstance(cls, type) and issubclass(cls, Tensor)):
         raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
                         "Tensor is not possible. Make sure your class inherits from Tensor.")
-    out = self.view(tuple(self.shape))
+    out = rename_node(self.view(tuple(self.shape)), "AliasBackward0")     # (PyTorch's node)
     out.__class__ = cls
     return out
 

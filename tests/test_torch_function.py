@@ -265,3 +265,12 @@ def test_an_operator_refused_by_the_handler_is_pythons_refusal():
         words[lib] = str(info.value)
     assert words[minigrad] == words[torch] == \
         "unsupported operand type(s) for +: 'Tagged' and 'str'"
+
+
+def test_results_are_aliases_in_the_graph():
+    names = {}
+    for lib in (minigrad, torch):
+        leaf = lib.ones(2, requires_grad=True)
+        y = leaf.as_subclass(_subclass(lib)) * 2
+        names[lib] = (y.grad_fn.name(), y.grad_fn.next_functions[0][0].name(), y._base is None)
+    assert names[minigrad] == names[torch]
