@@ -112,8 +112,8 @@ def _class_takes_part(kind):
         return False
     if any(k.__name__ == "Tensor" and k.__module__ == "torch" for k in kind.__mro__):
         return False        # PyTorch's own tensors (their handler would call back into ours)
-    return not (kind.__module__.startswith("minigrad.") and "__torch_function__" not in
-                vars(kind))
+    home = getattr(kind, "__module__", None) or ""
+    return not (home.startswith("minigrad.") and "__torch_function__" not in vars(kind))
 
 
 def takes_part(kind):
