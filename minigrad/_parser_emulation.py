@@ -325,6 +325,8 @@ _PARSER_FORM = re.compile(
 # the wrappers that ask ``reworded``, and their helpers: a TypeError raised in their frames is
 # their own guess at the parser's words, a restatement of the op's error or Python's refusal of
 # their call of the op, not the op's own
+# the dispatching twin of a public function (``_torch_function``), seen through as a caller
+_TWIN = "_function_twin.<locals>.public"
 _WRAPPERS = frozenset({
     "_torch_args.<locals>.call", "_torch_args.<locals>._call", "worded.<locals>.call",
     "guarded.<locals>.call", "guarded.<locals>.call_numbers",
@@ -376,17 +378,23 @@ def _public(wrapper):
     return found
 
 
+def _is(value, wrapper):
+    """``value`` is ``wrapper``, or the ``__torch_function__`` twin a namespace holds of it
+    (``_torch_function``: ``_twin_of``)."""
+    return value is wrapper or getattr(value, "_twin_of", None) is wrapper
+
+
 def _found(wrapper):
     found = {(n, True) for klass in Tensor.__mro__[:-1] for n, v in vars(klass).items()
              if v is wrapper}
     package = sys.modules.get(__package__)
     if package is not None:
         found |= {(n, False) for n, v in vars(package).items()
-                  if v is wrapper and not n.startswith("_")}
+                  if _is(v, wrapper) and not n.startswith("_")}
     for sub in _ELSEWHERE + ("nn.functional",):
         module = sys.modules.get(f"{__package__}.{sub}")
         for n, v in (vars(module).items() if module is not None else ()):
-            if v is wrapper and not n.startswith("_"):
+            if _is(v, wrapper) and not n.startswith("_"):
                 if sub != "nn.functional" or n not in _FUNCTIONAL_SAME:
                     return None
                 found.add((n, False))
@@ -414,7 +422,11 @@ def raise_reworded(exc, wrapper, args, kwargs, method=None, name=None):
     """Raise ``reworded``'s TypeError where there is one (else return: the caller re-raises
     ``exc``).  Called by the wrapper itself; nothing where another of minigrad's wrappers (a
     closure of the package) called it: the outer one words the call, under its own name."""
-    caller = sys._getframe(2).f_code
+    depth = 2
+    caller = sys._getframe(depth).f_code
+    while caller.co_qualname == _TWIN:      # (a __torch_function__ twin words nothing)
+        depth += 1
+        caller = sys._getframe(depth).f_code
     if "<locals>" in caller.co_qualname and caller.co_filename.startswith(_PACKAGE_DIR):
         return
     error = reworded(exc, wrapper, args, kwargs, method, name)

@@ -357,9 +357,24 @@ def _function_twin(fn, module_name, name, prefix):
         relevant = relevant_args(args, kwargs)
         if relevant:
             return dispatch(public, qualified, relevant, args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            _named_as_public(exc, fn, name)
+            raise
     public.__module__, public.__qualname__ = module_name, name
+    public._twin_of = fn            # (the parser's words find the function through it)
     return public
+
+
+def _named_as_public(exc, fn, name):
+    """Python's refusal of a call of ``fn`` (too few or too many arguments) names it by its
+    ``__qualname__``, which ``install_functions`` may have set to ``_plain_<name>``: the
+    words name it ``name`` again, as they did before."""
+    words = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    plain = getattr(fn, "__qualname__", name)
+    if plain != name and exc.__traceback__.tb_next is None and words.startswith(plain + "("):
+        exc.args = (name + words[len(plain):],) + exc.args[1:]
 
 
 def offered_functions():

@@ -274,3 +274,38 @@ def test_results_are_aliases_in_the_graph():
         y = leaf.as_subclass(_subclass(lib)) * 2
         names[lib] = (y.grad_fn.name(), y.grad_fn.next_functions[0][0].name(), y._base is None)
     assert names[minigrad] == names[torch]
+
+
+def test_the_first_subclass_changes_no_other_behaviour():
+    """In a fresh process: a function taken before the first subclass existed still pickles
+    by reference, and refusals keep their words once the functions have twins."""
+    import subprocess
+    import sys
+    code = """
+import pickle
+import minigrad
+F = minigrad.nn.functional
+kept = F.relu                                  # taken before any subclass exists
+t = minigrad.ones(2) > 0
+words = []
+for call in (lambda: F.softmax(), lambda: minigrad.where(cond=t)):
+    try:
+        call()
+    except TypeError as exc:
+        words.append(str(exc).splitlines()[0])
+
+class Tagged(minigrad.Tensor):
+    pass
+
+assert F.relu is not kept and pickle.loads(pickle.dumps(kept)) is kept
+assert pickle.loads(pickle.dumps(F.relu)) is F.relu
+for call, before in zip((lambda: F.softmax(), lambda: minigrad.where(cond=t)), words):
+    try:
+        call()
+    except TypeError as exc:
+        assert str(exc).splitlines()[0] == before, (str(exc), before)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
