@@ -51,8 +51,8 @@ __all__ = ["DisableTorchFunctionSubclass", "DisableTorchFunction",
 
 
 class _State(threading.local):
-    subclasses_off = 0          # depth of DisableTorchFunctionSubclass (and of DisableTorchFunction)
-    all_off = 0                 # depth of DisableTorchFunction
+    subclasses_off = 0      # depth of DisableTorchFunctionSubclass (and DisableTorchFunction)
+    all_off = 0             # depth of DisableTorchFunction
 
 
 _state = _State()
@@ -165,17 +165,19 @@ def overloaded_args(relevant):
     return found
 
 
-def dispatch(public, name, relevant, args, kwargs):
+def dispatch(public, name, relevant, args, kwargs, python_level=False):
     """Offer ``public(*args, **kwargs)`` to the overloading arguments' handlers: the first
     answer that is not ``NotImplemented``; PyTorch's TypeError when all decline. ``name``:
-    the dotted name the error gives ('torch.add', 'torch.Tensor.add')."""
+    the dotted name the error gives ('torch.add', 'torch.Tensor.add'); ``python_level``:
+    the words of PyTorch's functions written in Python (``handle_torch_function``'s, as
+    ``nn.functional``'s)."""
     overloaded = overloaded_args(relevant)
     types = tuple(type(arg) for arg in overloaded)
     for arg in overloaded:
         result = arg.__torch_function__(public, types, args, kwargs or {})
         if result is not NotImplemented:
             return result
-    if name.startswith("torch.nn.functional."):     # (PyTorch's Python-level functions)
+    if python_level or name.startswith("torch.nn.functional."):
         raise TypeError(f"no implementation found for '{name}' on types that implement "
                         f"__torch_function__: {list(types)}")
     raise TypeError(_declined(name, types))

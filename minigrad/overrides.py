@@ -79,14 +79,9 @@ def handle_torch_function(public_api, relevant_args, *args, **kwargs):
     """Call ``public_api(*args, **kwargs)`` through the ``__torch_function__`` of the
     overloading arguments among ``relevant_args``: the first result that is not
     ``NotImplemented`` is returned."""
-    overloaded = _tf.overloaded_args([arg for arg in relevant_args if _overloads(arg)])
-    types = tuple(type(arg) for arg in overloaded)
-    for arg in overloaded:
-        result = arg.__torch_function__(public_api, types, args, kwargs)
-        if result is not NotImplemented:
-            return result
-    raise TypeError(f"no implementation found for '{resolve_name(public_api)}' on types that "
-                    f"implement __torch_function__: {list(types)}")
+    return _tf.dispatch(public_api, resolve_name(public_api),
+                        [arg for arg in relevant_args if _overloads(arg)], args, kwargs,
+                        python_level=True)
 
 
 def wrap_torch_function(dispatcher):

@@ -18,6 +18,8 @@ import torch
 
 import minigrad
 
+from test_graph_structure_round2 import _same  # noqa: E402  (nested results, float64-close)
+
 RNG = np.random.default_rng(11)
 DATA = {
     "x": RNG.standard_normal((3, 4)),
@@ -241,16 +243,6 @@ def _node_view(L, how):
 @pytest.mark.parametrize("how", list(SPLITS))
 def test_pieces_share_one_node_as_pytorchs(how):
     assert _node_view(minigrad, how) == _node_view(torch, how)
-
-
-def _same(a, b):
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
-    if isinstance(a, np.ndarray):
-        return a.shape == b.shape and np.allclose(a, b, rtol=1e-12, atol=1e-12)
-    return a == b
 
 
 def _arr(g):

@@ -240,7 +240,7 @@ def vampprior_vae_with_pseudo_inputs_and_a_logsumexp_prior(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def stylegan2_path_length_penalty_r1_and_generator_ema(L):
-    """rosinality's StyleGAN2 training step in small: a mapping network of EqualLinear layers
+    """A StyleGAN2 training step in small: a mapping network of EqualLinear layers
     with lr_mul and a fused leaky ReLU after PixelNorm, latents repeated per layer, modulated
     and demodulated convs with noise injection, bilinear upsampling; the non-saturating
     losses, lazy R1 (autograd.grad of real_pred.sum() w.r.t. the images with create_graph),
@@ -249,59 +249,64 @@ def stylegan2_path_length_penalty_r1_and_generator_ema(L):
     nn, F = L.nn, L.nn.functional
     autograd = L.autograd
 
-    def fused_leaky_relu(x, bias, negative_slope=0.2, scale=2 ** 0.5):
-        rest_dim = [1] * (x.ndim - bias.ndim - 1)
-        return F.leaky_relu(x + bias.view(1, bias.shape[0], *rest_dim),
-                            negative_slope=negative_slope) * scale
+    def biased_lrelu(x, bias, slope=0.2, gain=2 ** 0.5):
+        """x + bias (per channel, dim 1) through a leaky ReLU, rescaled to keep its variance."""
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return F.leaky_relu(x + bias.reshape(shape), negative_slope=slope) * gain
 
     class PixelNorm(nn.Module):
         def forward(self, x):
-            return x * L.rsqrt(L.mean(x ** 2, dim=1, keepdim=True) + 1e-8)
+            return x / (x.square().mean(dim=1, keepdim=True) + 1e-8).sqrt()
 
     class EqualLinear(nn.Module):
-        def __init__(self, in_dim, out_dim, bias_init=0, lr_mul=1, activation=None):
+        """A linear layer stored at unit scale and scaled when run (equalised learning
+        rate); lr_mul slows its learning rate."""
+
+        def __init__(self, n_in, n_out, bias_init=0, lr_mul=1, activation=None):
             super().__init__()
-            self.weight = nn.Parameter(L.randn(out_dim, in_dim).div_(lr_mul))
-            self.bias = nn.Parameter(L.zeros(out_dim).fill_(bias_init))
+            self.weight = nn.Parameter(L.randn(n_out, n_in) / lr_mul)
+            self.bias = nn.Parameter(L.full((n_out,), float(bias_init)))
             self.activation, self.lr_mul = activation, lr_mul
-            self.scale = (1 / math.sqrt(in_dim)) * lr_mul
+            self.gain = lr_mul / math.sqrt(n_in)
 
         def forward(self, x):
+            w, b = self.weight * self.gain, self.bias * self.lr_mul
             if self.activation:
-                return fused_leaky_relu(F.linear(x, self.weight * self.scale),
-                                        self.bias * self.lr_mul)
-            return F.linear(x, self.weight * self.scale, bias=self.bias * self.lr_mul)
+                return biased_lrelu(F.linear(x, w), b)
+            return F.linear(x, w, b)
 
     class ModulatedConv(nn.Module):
+        """A convolution whose weight each sample's style scales per input channel, then
+        normalised per output channel (demodulation): one grouped convolution, a group per
+        sample."""
+
         def __init__(self, cin, cout, k, style_dim, demodulate=True):
             super().__init__()
             self.weight = nn.Parameter(L.randn(1, cout, cin, k, k))
             self.modulation = EqualLinear(style_dim, cin, bias_init=1)
-            self.scale = 1 / math.sqrt(cin * k * k)
-            self.padding, self.demodulate = k // 2, demodulate
-            self.cout = cout
+            self.gain = (cin * k * k) ** -0.5
+            self.k, self.cout, self.demodulate = k, cout, demodulate
 
         def forward(self, x, style):
-            b, cin, h, w = x.shape
-            style = self.modulation(style).view(b, 1, cin, 1, 1)
-            weight = self.scale * self.weight * style
+            n, cin, h, w = x.shape
+            wgt = self.weight * self.gain * self.modulation(style).reshape(n, 1, cin, 1, 1)
             if self.demodulate:
-                demod = L.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)
-                weight = weight * demod.view(b, self.cout, 1, 1, 1)
-            weight = weight.view(b * self.cout, cin, *weight.shape[3:])
-            out = F.conv2d(x.view(1, b * cin, h, w), weight, padding=self.padding, groups=b)
-            return out.view(b, self.cout, *out.shape[2:])
+                wgt = wgt / (wgt.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).sqrt()
+            y = F.conv2d(x.reshape(1, n * cin, h, w),
+                         wgt.reshape(n * self.cout, cin, self.k, self.k),
+                         padding=self.k // 2, groups=n)
+            return y.reshape(n, self.cout, y.shape[2], y.shape[3])
 
     class NoiseInjection(nn.Module):
+        """Adds per-pixel Gaussian noise, one learned strength."""
+
         def __init__(self):
             super().__init__()
             self.weight = nn.Parameter(L.zeros(1))
 
-        def forward(self, image, noise=None):
-            if noise is None:
-                b, _, h, w = image.shape
-                noise = image.new_empty(b, 1, h, w).normal_()
-            return image + self.weight * noise
+        def forward(self, image):
+            n, _, h, w = image.shape
+            return image + self.weight * image.new_empty(n, 1, h, w).normal_()
 
     class Generator(nn.Module):
         def __init__(self, style_dim=8, c=4):
@@ -336,25 +341,28 @@ def stylegan2_path_length_penalty_r1_and_generator_ema(L):
             return self.net(x)
 
     def requires_grad(model, flag=True):
-        for p in model.parameters():
-            p.requires_grad = flag
+        model.requires_grad_(flag)
 
-    def accumulate(model1, model2, decay=0.999):
-        par1, par2 = dict(model1.named_parameters()), dict(model2.named_parameters())
-        for k in par1.keys():
-            par1[k].data.mul_(decay).add_(par2[k].data, alpha=1 - decay)
+    def accumulate(ema, model, decay=0.999):
+        """ema's weights <- decay ema + (1 - decay) model's, in place."""
+        with L.no_grad():
+            for (_, e), (_, p) in zip(ema.named_parameters(), model.named_parameters()):
+                e.lerp_(p, 1 - decay)
 
     def d_r1_loss(real_pred, real_img):
-        grad_real, = autograd.grad(outputs=real_pred.sum(), inputs=real_img, create_graph=True)
-        return grad_real.pow(2).reshape(grad_real.shape[0], -1).sum(1).mean()
+        """R1: the squared norm of the discriminator's gradient at the real images."""
+        grad, = autograd.grad(real_pred.sum(), real_img, create_graph=True)
+        return grad.square().flatten(1).sum(dim=1).mean()
 
     def g_path_regularize(fake_img, latents, mean_path_length, decay=0.01):
-        noise = L.randn_like(fake_img) / math.sqrt(fake_img.shape[2] * fake_img.shape[3])
-        grad, = autograd.grad(outputs=(fake_img * noise).sum(), inputs=latents, create_graph=True)
-        path_lengths = L.sqrt(grad.pow(2).sum(2).mean(1))
-        path_mean = mean_path_length + decay * (path_lengths.mean() - mean_path_length)
-        path_penalty = (path_lengths - path_mean).pow(2).mean()
-        return path_penalty, path_mean.detach(), path_lengths
+        """How far the generator's Jacobian norm along random image directions strays from
+        its running mean (path-length regularisation)."""
+        pixels = fake_img.shape[2] * fake_img.shape[3]
+        probe = L.randn_like(fake_img) / math.sqrt(pixels)
+        grad, = autograd.grad((fake_img * probe).sum(), latents, create_graph=True)
+        lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
+        running = mean_path_length + decay * (lengths.mean() - mean_path_length)
+        return (lengths - running).square().mean(), running.detach(), lengths
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
@@ -743,12 +751,12 @@ def dit_adaln_zero_blocks_patchify_cfg_and_unpatchify(L):
             self.frequency_embedding_size = frequency_embedding_size
 
         @staticmethod
-        def timestep_embedding(t, dim, max_period=10000):
-            half = dim // 2
-            freqs = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32)
-                          / half).to(device=t.device)
-            args = t[:, None].float() * freqs[None]
-            return L.cat([L.cos(args), L.sin(args)], dim=-1)
+        def timestep_embedding(t, dim, longest=10000):
+            """cos and sin of t at dim // 2 frequencies, geometric from 1 to 1/longest."""
+            n = dim // 2
+            rates = (L.arange(n, dtype=L.float32) * (-math.log(longest) / n)).exp()
+            angles = t.float().unsqueeze(1) * rates.unsqueeze(0)
+            return L.cat([angles.cos(), angles.sin()], dim=-1)
 
         def forward(self, t):
             return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size))
@@ -1021,8 +1029,8 @@ def score_sde_tutorial_scorenet_dsm_loss_and_predictor_corrector_sampler(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
-    """A Glow in rosinality's style, two levels deep: squeeze by view/permute, ActNorm
-    initialised from the first batch behind a uint8 'initialized' buffer, an invertible 1x1
+    """A Glow, two levels deep: squeeze by view/permute, ActNorm initialised from the first
+    batch behind a uint8 flag buffer, an invertible 1x1
     conv parametrised as W = matrix_exp(A) (log-det = H W trace(A), checked by slogdet), an
     affine coupling with sigmoid(log_s + 2) and a zero-initialised output conv scaled by
     exp(3 logs), the learned split prior's Gaussian log-density, dequantised bits per dim;
@@ -1044,30 +1052,27 @@ def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
         return x.contiguous().view(b, c // 4, h * 2, w * 2)
 
     class ActNorm(nn.Module):
-        def __init__(self, in_channel):
-            super().__init__()
-            self.loc = nn.Parameter(L.zeros(1, in_channel, 1, 1))
-            self.scale = nn.Parameter(L.ones(1, in_channel, 1, 1))
-            self.register_buffer("initialized", L.tensor(0, dtype=L.uint8))
+        """Per-channel affine layer, set on the first batch to give it zero mean and unit
+        spread (data-dependent initialisation), with its log-determinant."""
 
-        def initialize(self, x):
-            with L.no_grad():
-                flatten = x.permute(1, 0, 2, 3).contiguous().view(x.shape[1], -1)
-                mean = flatten.mean(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
-                std = flatten.std(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
-                self.loc.data.copy_(-mean)
-                self.scale.data.copy_(1 / (std + 1e-6))
+        def __init__(self, channels):
+            super().__init__()
+            self.shift = nn.Parameter(L.zeros(1, channels, 1, 1))
+            self.gain = nn.Parameter(L.ones(1, channels, 1, 1))
+            self.register_buffer("ready", L.zeros((), dtype=L.uint8))     # a saved flag
 
         def forward(self, x):
-            _, _, height, width = x.shape
-            if self.initialized.item() == 0:
-                self.initialize(x)
-                self.initialized.fill_(1)
-            logdet = height * width * L.sum(logabs(self.scale))
-            return self.scale * (x + self.loc), logdet
+            if not self.ready:
+                with L.no_grad():
+                    dims = (0, 2, 3)
+                    self.shift.copy_(-x.mean(dim=dims, keepdim=True))
+                    self.gain.copy_(x.std(dim=dims, keepdim=True).add(1e-6).reciprocal())
+                    self.ready.fill_(1)
+            pixels = x.shape[2] * x.shape[3]
+            return self.gain * (x + self.shift), pixels * logabs(self.gain).sum()
 
         def reverse(self, y):
-            return y / self.scale - self.loc
+            return y / self.gain - self.shift
 
     class InvConvExp(nn.Module):
         def __init__(self, c):
@@ -1084,38 +1089,46 @@ def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
             return F.conv2d(y, L.linalg.matrix_exp(-self.A)[..., None, None])
 
     class ZeroConv2d(nn.Module):
+        """A 3x3 convolution that starts at zero (weight, bias and a log-gain), so that a
+        fresh coupling is the identity; its input padded with ones."""
+
         def __init__(self, cin, cout):
             super().__init__()
-            self.conv = nn.Conv2d(cin, cout, 3, padding=0)
-            self.conv.weight.data.zero_()
-            self.conv.bias.data.zero_()
-            self.scale = nn.Parameter(L.zeros(1, cout, 1, 1))
+            self.conv = nn.Conv2d(cin, cout, 3)
+            with L.no_grad():
+                self.conv.weight.zero_()
+                self.conv.bias.zero_()
+            self.log_gain = nn.Parameter(L.zeros(1, cout, 1, 1))
 
         def forward(self, x):
-            out = self.conv(F.pad(x, [1, 1, 1, 1], value=1))
-            return out * L.exp(self.scale * 3)
+            return self.conv(F.pad(x, (1, 1, 1, 1), value=1.0)) * (3 * self.log_gain).exp()
 
     class AffineCoupling(nn.Module):
-        def __init__(self, c, filter_size=8):
+        """The second half of the channels scaled and shifted by a network of the first."""
+
+        def __init__(self, c, width=8):
             super().__init__()
-            self.net = nn.Sequential(nn.Conv2d(c // 2, filter_size, 3, padding=1),
+            self.net = nn.Sequential(nn.Conv2d(c // 2, width, 3, padding=1),
                                      nn.ReLU(inplace=True),
-                                     nn.Conv2d(filter_size, filter_size, 1), nn.ReLU(inplace=True),
-                                     ZeroConv2d(filter_size, c))
-            self.net[0].weight.data.normal_(0, 0.05)
-            self.net[0].bias.data.zero_()
+                                     nn.Conv2d(width, width, 1), nn.ReLU(inplace=True),
+                                     ZeroConv2d(width, c))
+            with L.no_grad():
+                self.net[0].weight.normal_(0, 0.05)
+                self.net[0].bias.zero_()
+
+        def _scale_shift(self, a):
+            raw, shift = self.net(a).chunk(2, dim=1)
+            return L.sigmoid(raw + 2), shift
 
         def forward(self, x):
-            in_a, in_b = x.chunk(2, 1)
-            log_s, t = self.net(in_a).chunk(2, 1)
-            s = F.sigmoid(log_s + 2)
-            out_b = (in_b + t) * s
-            return L.cat([in_a, out_b], 1), L.sum(L.log(s).view(x.shape[0], -1), 1)
+            a, b = x.chunk(2, dim=1)
+            scale, shift = self._scale_shift(a)
+            return L.cat([a, (b + shift) * scale], dim=1), scale.log().flatten(1).sum(dim=1)
 
         def reverse(self, y):
-            out_a, out_b = y.chunk(2, 1)
-            log_s, t = self.net(out_a).chunk(2, 1)
-            return L.cat([out_a, out_b / F.sigmoid(log_s + 2) - t], 1)
+            a, b = y.chunk(2, dim=1)
+            scale, shift = self._scale_shift(a)
+            return L.cat([a, b / scale - shift], dim=1)
 
     class Flow(nn.Module):
         def __init__(self, c):
@@ -1195,7 +1208,7 @@ def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
     fresh = Glow()
     fresh.load_state_dict(L.load(buf))
     return (hist, recon, image, _grads(model)["blocks.0.flow.invconv.A"],
-            fresh.blocks[0].flow.actnorm.initialized, fresh(image)[0])
+            fresh.blocks[0].flow.actnorm.ready, fresh(image)[0])
 
 
 @program

@@ -276,35 +276,39 @@ def test_results_are_aliases_in_the_graph():
     assert names[minigrad] == names[torch]
 
 
+def _first_lines(lib):
+    F, t = lib.nn.functional, lib.ones(2) > 0
+    words = []
+    for call in (lambda: F.softmax(), lambda: lib.where(cond=t)):
+        try:
+            call()
+        except TypeError as exc:
+            words.append(str(exc).splitlines()[0])
+    return words
+
+
 def test_the_first_subclass_changes_no_other_behaviour():
-    """In a fresh process: a function taken before the first subclass existed still pickles
-    by reference, and refusals keep their words once the functions have twins."""
+    """In a fresh process: importing minigrad installs nothing; a function taken before the
+    first subclass existed still pickles by reference; refusals keep PyTorch's words, before
+    the functions have twins and after."""
+    import inspect
     import subprocess
     import sys
-    code = """
+    code = inspect.getsource(_first_lines) + f"""
 import pickle
 import minigrad
-F = minigrad.nn.functional
+torch_words = {_first_lines(torch)!r}
 assert not minigrad._torch_function._functions_installed      # nothing done at import
+F = minigrad.nn.functional
 kept = F.relu                                  # taken before any subclass exists
-t = minigrad.ones(2) > 0
-words = []
-for call in (lambda: F.softmax(), lambda: minigrad.where(cond=t)):
-    try:
-        call()
-    except TypeError as exc:
-        words.append(str(exc).splitlines()[0])
+assert _first_lines(minigrad) == torch_words, _first_lines(minigrad)
 
 class Tagged(minigrad.Tensor):
     pass
 
 assert F.relu is not kept and pickle.loads(pickle.dumps(kept)) is kept
 assert pickle.loads(pickle.dumps(F.relu)) is F.relu
-for call, before in zip((lambda: F.softmax(), lambda: minigrad.where(cond=t)), words):
-    try:
-        call()
-    except TypeError as exc:
-        assert str(exc).splitlines()[0] == before, (str(exc), before)
+assert _first_lines(minigrad) == torch_words, _first_lines(minigrad)
 print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

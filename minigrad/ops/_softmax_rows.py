@@ -49,19 +49,28 @@ def _smallest_sum(dt, log):
     return float(np.sqrt(np.finfo(dt).tiny)) if log else 1.0
 
 
-def _shifted_block(a_b, out_b, ones, log):
-    """A block of rows the other way: softmax as exp(a - max) / sum, log_softmax as
-    (a - max) - log(sum), each difference rounded once, as PyTorch's kernel rounds them
-    (a row all -inf, or with a NaN or +inf: NaN)."""
-    m = a_b.max(axis=1, keepdims=True)
-    np.subtract(a_b, m, out=out_b)
-    if log:
-        s = np.exp(out_b) @ ones
-        out_b -= np.log(s, out=s)[:, None]
+def _block(a_b, out_b, sums, axis, least, log):
+    """softmax (log False) or log_softmax of one block a_b into out_b, in either layout:
+    ``sums(x)`` gives x's sums along the softmax ``axis``, shaped to broadcast against x.
+    exp, the sums and their check first; a block that fails (an exp overflowed, a sum below
+    ``least``, NaN) is done again the other way: exp(a - max) / sum, (a - max) - log(sum),
+    each difference rounded once, as PyTorch's kernel rounds them (a row all -inf, or with
+    a NaN or +inf: NaN)."""
+    np.exp(a_b, out=out_b)
+    s = sums(out_b)
+    if not (np.all(s >= least) and np.all(s < np.inf)):         # NaN fails too
+        np.subtract(a_b, a_b.max(axis=axis, keepdims=True), out=out_b)
+        if log:
+            s = sums(np.exp(out_b))
+            out_b -= np.log(s, out=s)
+        else:
+            np.exp(out_b, out=out_b)
+            s = sums(out_b)
+            out_b *= np.divide(1, s, out=s)
+    elif log:
+        np.subtract(a_b, np.log(s, out=s), out=out_b)
     else:
-        np.exp(out_b, out=out_b)
-        s = out_b @ ones
-        out_b *= np.divide(1, s, out=s)[:, None]
+        out_b *= np.divide(1, s, out=s)
 
 
 def _forward(a, log):
@@ -71,18 +80,13 @@ def _forward(a, log):
     ones = np.ones(d, dt)
     least = _smallest_sum(dt, log)
 
+    def sums(x):                            # (k, D) -> (k, 1)
+        return (x @ ones)[:, None]
+
     def piece(start, stop):
         with np.errstate(**_QUIET):
             for sl in row_blocks(stop, d, start, _BLOCK):
-                a_b, out_b = a[sl], out[sl]
-                np.exp(a_b, out=out_b)
-                s = out_b @ ones
-                if not (np.all(s >= least) and np.all(s < np.inf)):     # NaN fails too
-                    _shifted_block(a_b, out_b, ones, log)
-                elif log:
-                    np.subtract(a_b, np.log(s, out=s)[:, None], out=out_b)
-                else:
-                    out_b *= np.divide(1, s, out=s)[:, None]
+                _block(a[sl], out[sl], sums, 1, least, log)
     over_rows(piece, m, d, 2 * a.nbytes, blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d)
     return out
 
@@ -156,26 +160,14 @@ def _slab_forward(a, log):
     ones = np.ones((1, a.shape[1]), a.dtype)
     least = _smallest_sum(a.dtype, log)
 
+    def sums(x):                            # (k, D, columns) -> (k, 1, columns)
+        return np.matmul(ones, x)
+
     def piece(start, stop, d, inner):
         with np.errstate(**_QUIET):
             for so in _slab_blocks(stop - start, d, inner):
                 so = slice(so.start + start, so.stop + start)
-                a_b, out_b = a[so], out[so]
-                np.exp(a_b, out=out_b)
-                s = np.matmul(ones, out_b)                              # (k, 1, columns)
-                if not (np.all(s >= least) and np.all(s < np.inf)):
-                    m = a_b.max(axis=1, keepdims=True)
-                    np.subtract(a_b, m, out=out_b)
-                    if log:
-                        s = np.matmul(ones, np.exp(out_b))
-                        out_b -= np.log(s, out=s)
-                    else:
-                        np.exp(out_b, out=out_b)
-                        out_b *= np.divide(1, np.matmul(ones, out_b))
-                elif log:
-                    np.subtract(a_b, np.log(s, out=s), out=out_b)
-                else:
-                    out_b *= np.divide(1, s, out=s)
+                _block(a[so], out[so], sums, 1, least, log)
     _over_slabs(piece, a)
     return out
 

@@ -78,7 +78,9 @@ def _torch_cdist(torch, a, b, p=2.0):
 register("cdist", lambda lib, a, b, p=2.0: lib.cdist(a, b, p=p), torch_f=_torch_cdist,
          sample_fn=lambda g: [S(g.randn(3, 4), g.randn(5, 4)),
                     S(g.randn(2, 3, 4), g.randn(5, 4), kwargs={"p": 1.0}),
-                    S(g.randn(3, 4), g.randn(2, 4), kwargs={"p": 3.0})])
+                    S(g.randn(3, 4), g.randn(2, 4), kwargs={"p": 3.0}),
+                    S(g.randn(3, 4), g.randn(2, 4), kwargs={"p": float("inf")},
+                      desc="p=inf: the largest difference (no ties at random points)")])
 register("dist", lambda lib, a, b: lib.dist(a, b, 3), lambda g: [S(g.randn(3, 4), g.randn(4))])
 register("block_diag", lambda lib, a, b, c: lib.block_diag(a, b, c),
          lambda g: [S(g.randn(2, 3), g.randn(), g.randn(2))])

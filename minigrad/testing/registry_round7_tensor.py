@@ -224,3 +224,14 @@ def _gradient_samples(g):
 
 
 register("gradient", _gradient, _gradient_samples)
+
+
+# ----------------------------------------------------------------------------------------------
+# The deprecated out-of-place resize (_removed_api.py): PyTorch's autograd Resize, a reshape
+# that keeps the element count (both frameworks warn)
+# ----------------------------------------------------------------------------------------------
+register("Tensor.resize", _quiet(lambda lib, x, *size: x.resize(*size)),
+         lambda g: [S(g.randn(2, 3), 3, 2), S(g.randn(4), 2, 1, 2, desc="more dims"),
+                    S(g.randn(3, 4).T, 12, desc="non-contiguous: a copy")])
+register("Tensor.resize_as", _quiet(lambda lib, x, y: x.resize_as(y)),
+         lambda g: [S(g.randn(2, 3), g.randn(6), desc="the other's shape")])
