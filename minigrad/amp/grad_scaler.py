@@ -180,7 +180,7 @@ class GradScaler:
 
     # -- accessors and state ---------------------------------------------------------------
     def get_scale(self) -> float:
-        """The current scale as a Python float (1.0 when disabled)."""
+        """The factor losses are multiplied by now, a Python float; 1.0 for a disabled scaler."""
         if not self._enabled:
             return 1.0
         return self._init_scale if self._scale is None else float(self._scale)

@@ -17,29 +17,27 @@ The contract (the same for minigrad's own ops and for user-defined ones):
 
 Two ways to write one::
 
-    class Exp(Function):                      # minigrad's style: arrays in forward
+    class Cube(Function):                     # minigrad's style: arrays in forward
         def forward(self, a):
-            out = numpy.exp(a)
-            self.save_for_backward(out)
-            return out
+            self.save_for_backward(a)         # the input comes back as that very input
+            return a * a * a
 
         def backward(self, g):
-            out, = self.saved_tensors         # a Tensor, differentiable
-            return g * out                    # d(e^a)/da = e^a
+            a, = self.saved_tensors           # a Tensor, differentiable again
+            return g * 3 * a * a              # d(a^3)/da = 3 a^2
 
-    class Exp(Function):                      # PyTorch's style: tensors and a ctx
+    class Cube(Function):                     # PyTorch's style: tensors and a ctx
         @staticmethod
         def forward(ctx, x):
-            out = x.exp()
-            ctx.save_for_backward(out)
-            return out
+            ctx.save_for_backward(x)
+            return x ** 3
 
         @staticmethod
         def backward(ctx, g):
-            out, = ctx.saved_tensors
-            return g * out
+            x, = ctx.saved_tensors
+            return 3 * x ** 2 * g
 
-Both are called as ``Exp.apply(x)``.
+Both are called as ``Cube.apply(x)``.
 
 Why this module is long: the ``Function`` class is some 590 lines on its own (what forward
 and backward call, the node as users see it, ``apply`` and the packing of saved values), one

@@ -40,7 +40,7 @@ def _broadcast_clash(shape_a, shape_b):
 
 
 class Distribution:
-    """Abstract base of every probability distribution.
+    """The parent of ``Normal``, ``Categorical`` and the other distributions (not used directly).
 
     Subclasses set ``arg_constraints`` and ``support`` (Constraint objects), the flags
     ``has_rsample`` / ``has_enumerate_support``, and implement what they can of ``rsample``

@@ -20,8 +20,9 @@ def _split_shape(base, moved):
 
 
 class Independent(Distribution):
-    """Reinterprets batch dims of ``base_distribution`` as event dims; sampling and the
-    moments are the base's, log_prob/entropy sum its values over the moved dims."""
+    """``base_distribution`` with its rightmost ``reinterpreted_batch_ndims`` batch dims moved
+    into the event shape; sampling and the moments are the base's, log_prob/entropy sum its
+    values over the moved dims."""
     arg_constraints = {}
 
     def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):

@@ -33,8 +33,9 @@ _LOG_PI = math.log(math.pi)
 
 
 class LKJCholesky(Distribution):
-    """LKJ distribution over Cholesky factors of ``dim`` x ``dim`` correlation matrices;
-    ``concentration`` (eta > 0, a number or a tensor of batch shape).  No rsample."""
+    """Draws L (``dim`` x ``dim``, lower triangular) such that C = L L^T is a correlation
+    matrix from the LKJ law, whose density in C is proportional to det(C)^(eta - 1);
+    ``concentration`` eta > 0 is a number or a tensor of batch shape.  No rsample."""
     arg_constraints = {"concentration": constraints.positive}
     support = constraints.corr_cholesky
 

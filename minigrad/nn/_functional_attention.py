@@ -136,7 +136,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     ``use_separate_proj_weight`` they come as ``q_proj_weight`` (E, E), ``k_proj_weight``
     (E, kdim), ``v_proj_weight`` (E, vdim).  ``static_k``/``static_v`` ((N*H, S, D)) replace
     the projected keys/values.  ``dropout_p`` drops attention weights in training.
-    ``is_causal`` is a hint that ``attn_mask`` is the causal mask (it must be given).
+    ``is_causal=True`` promises that ``attn_mask`` (which must then be passed) already hides
+    the future positions; it lets the mask be skipped when no padding mask or weights are needed.
     """
     batched = _shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:

@@ -176,7 +176,7 @@ def zeros_(tensor):
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity matrix."""
+    """In place, for a 2-D (m, n) ``tensor``: 1 where row == column, 0 elsewhere."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     if tensor.is_meta:

@@ -204,7 +204,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none=True):
-        """Reset the gradients of all optimized tensors (to None, or to zeros in place)."""
+        """Clear ``.grad`` of every parameter in ``param_groups``: set it to None, or (with
+        ``set_to_none=False``) fill the existing tensor with zeros."""
         for group in self.param_groups:
             _zero_grads(group["params"], set_to_none)
 

@@ -83,7 +83,8 @@ def blackman(M, *, sym=True, dtype=None, layout=strided, device=None, requires_g
 
 
 def nuttall(M, *, sym=True, dtype=None, layout=strided, device=None, requires_grad=False):
-    """The minimum 4-term Blackman-Harris window of Nuttall."""
+    """0.3635819 - 0.4891775 cos(2 pi n / L) + 0.1365995 cos(4 pi n / L)
+    - 0.0106411 cos(6 pi n / L): Nuttall's four cosine terms, chosen for the lowest sidelobes."""
     return general_cosine(M, a=[0.3635819, 0.4891775, 0.1365995, 0.0106411], sym=sym,
                           dtype=dtype, layout=layout, device=device, requires_grad=requires_grad)
 

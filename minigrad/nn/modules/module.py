@@ -62,7 +62,7 @@ def _typename(value):
 
 
 class Module(ModuleCalls, ModuleExtras):
-    """Base class for all neural network modules; subclass it and define ``forward``.
+    """What every layer and model derives from: subclass it and write ``forward``.
 
         class Net(nn.Module):
             def __init__(self):
@@ -144,7 +144,7 @@ class Module(ModuleCalls, ModuleExtras):
             raise KeyError(f'{kind} name can\'t be empty string ""')
 
     def register_parameter(self, name, param):
-        """Add ``param`` (a Parameter, or None) as ``self.<name>``; it appears in parameters()."""
+        """Store ``param`` (a Parameter, or None) as ``self.<name>``, listed by parameters()."""
         self._check_name(name, "parameter")
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
@@ -165,7 +165,8 @@ class Module(ModuleCalls, ModuleExtras):
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
-        """Add a tensor that is state but not a parameter (BatchNorm's running_mean...).
+        """Keep ``tensor`` as ``self.<name>`` without making it trainable (running statistics,
+        masks, tables); ``parameters()`` skips it.
 
         Persistent buffers are saved in ``state_dict``; all buffers move with ``to()``.
         """
@@ -185,7 +186,7 @@ class Module(ModuleCalls, ModuleExtras):
             self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
-        """Add a child module as ``self.<name>``."""
+        """Attach ``module`` (or None) under ``name``, reachable as ``self.<name>``."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         self._check_name(name, "module")
@@ -531,7 +532,8 @@ class Module(ModuleCalls, ModuleExtras):
                       type(self).set_extra_state is not Module.set_extra_state)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy parameters and buffers from ``state_dict`` (same keys as ``state_dict()``).
+        """Write the values of ``state_dict`` (keyed as ``state_dict()`` keys them) into this
+        module's parameters and buffers, submodules included.
 
         Every key is checked before anything is copied: missing keys, unexpected keys (when
         ``strict``) and shape mismatches are all reported in one RuntimeError, as PyTorch

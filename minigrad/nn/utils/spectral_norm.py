@@ -115,7 +115,8 @@ def _write(dest, src):
 
 
 def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=None):
-    """Apply spectral normalization to ``module.<name>`` (see the module docstring); ``dim``
+    """Make ``module.<name>`` read as the stored weight over its largest singular value
+    (power iteration, see the module docstring); ``dim``
     defaults to 1 for ConvTranspose layers, else 0.  Returns ``module``."""
     if dim is None:
         dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0

@@ -217,7 +217,8 @@ class ConcatDataset(Dataset[_T_co]):
 
 
 def random_split(dataset, lengths, generator=None):
-    """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+    """Shuffle the indices of ``dataset`` and cut them into ``Subset``s of ``lengths``; every
+    sample lands in exactly one subset.
 
     ``lengths`` may also be fractions summing to 1: floor(frac * n) each, the remainder
     handed out one by one from the first subset (PyTorch's rule).
