@@ -141,8 +141,8 @@ def table():
         "",
         "The modules libraries import in passing are there too: `torch.overrides` and "
         "`torch._C`'s switches of the `__torch_function__` protocol, which minigrad's own "
-        "functions and Tensor methods take part in (Tensor subclasses keep their class; no "
-        "`TorchFunctionMode`); "
+        "functions and Tensor methods take part in (Tensor subclasses keep their class; a "
+        "`TorchFunctionMode` sees every call while it is active, factories included); "
         "`torch.library.custom_op` makes an operator from an annotated function, with "
         "PyTorch's schema, `register_autograd` and `register_kernel` (no `torch.ops` "
         "namespace, `Library` or `opcheck`); `torch._dynamo` holds `config` and the "

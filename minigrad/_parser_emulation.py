@@ -325,8 +325,9 @@ _PARSER_FORM = re.compile(
 # the wrappers that ask ``reworded``, and their helpers: a TypeError raised in their frames is
 # their own guess at the parser's words, a restatement of the op's error or Python's refusal of
 # their call of the op, not the op's own
-# the dispatching twin of a public function (``_torch_function``), seen through as a caller
-_TWIN = "_function_twin.<locals>.public"
+# the dispatching twins of a public function and of a Tensor method (``_torch_function``),
+# seen through as callers
+_TWINS = frozenset(("_function_twin.<locals>.public", "_method_twin.<locals>.method"))
 _WRAPPERS = frozenset({
     "_torch_args.<locals>.call", "_torch_args.<locals>._call", "worded.<locals>.call",
     "guarded.<locals>.call", "guarded.<locals>.call_numbers",
@@ -379,14 +380,14 @@ def _public(wrapper):
 
 
 def _is(value, wrapper):
-    """``value`` is ``wrapper``, or the ``__torch_function__`` twin a namespace holds of it
-    (``_torch_function``: ``_twin_of``)."""
+    """``value`` is ``wrapper``, or the ``__torch_function__`` twin a namespace or Tensor
+    holds of it (``_torch_function``: ``_twin_of``)."""
     return value is wrapper or getattr(value, "_twin_of", None) is wrapper
 
 
 def _found(wrapper):
     found = {(n, True) for klass in Tensor.__mro__[:-1] for n, v in vars(klass).items()
-             if v is wrapper}
+             if _is(v, wrapper)}
     package = sys.modules.get(__package__)
     if package is not None:
         found |= {(n, False) for n, v in vars(package).items()
@@ -424,7 +425,7 @@ def raise_reworded(exc, wrapper, args, kwargs, method=None, name=None):
     closure of the package) called it: the outer one words the call, under its own name."""
     depth = 2
     caller = sys._getframe(depth).f_code
-    while caller.co_qualname == _TWIN:      # (a __torch_function__ twin words nothing)
+    while caller.co_qualname in _TWINS:     # (a __torch_function__ twin words nothing)
         depth += 1
         caller = sys._getframe(depth).f_code
     if "<locals>" in caller.co_qualname and caller.co_filename.startswith(_PACKAGE_DIR):

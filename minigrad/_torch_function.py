@@ -18,176 +18,39 @@ the protocol switched off for subclasses and gives its Tensor results the caller
 A subclass that wants plain Tensors back sets ``__torch_function__ =
 _disabled_torch_function_impl`` (``Parameter`` does).
 
-What it costs, and when: nothing, until a class that takes part exists. A Tensor subclass
-that takes part (``__init_subclass__``) gets, in its own class dict, a dispatching twin of
-every public Tensor method and of the Tensor-valued properties (``install_methods``), so
-plain Tensors' methods stay as they were; and once, for the whole process, minigrad's
-public functions (``minigrad.*``, ``nn.functional``, ``linalg``, ``special``, ``fft``) are
-replaced in their namespaces by dispatching twins (``install_functions``; names that
-PyTorch does not offer, such as the factories, stay as they are). A Tensor-like that is
-not a Tensor subclass is found where a function refuses its argument
-(``overrides.handle_refused``). ``DisableTorchFunctionSubclass`` and
-``DisableTorchFunction`` are PyTorch's ``torch._C`` context managers.
-
-What differs from PyTorch: a function imported by name before the first such class existed
-(``from minigrad import add``) keeps the plain version, as do minigrad's internal calls; a
-plain Tensor's method given a subclass argument (``t.add(sub)``) runs plainly (the operator
-``t + sub`` does not: Python asks the subclass's reflected twin first);
-``TorchFunctionMode`` is not offered.
+What it costs, and when: nothing, until something takes part. A Tensor subclass that
+takes part (``__init_subclass__``) gets dispatching twins of the Tensor methods and
+properties in its own class dict (``install_methods``); and once, for the whole process,
+minigrad's public functions (``minigrad.*``, ``nn.functional``, ``linalg``, ``special``,
+``fft``) are replaced in their namespaces by dispatching twins (``install_functions``), and
+Tensor's own named methods by twins too, so that ``t.add(sub)`` reaches ``sub``'s handler.
+A Tensor-like that is not a Tensor subclass is found where a function refuses its argument
+(``offer_refused``). While a ``TorchFunctionMode`` is active (``_torch_function_mode``), every
+twin is in place, Tensor's operators and properties included, and each twin offers its call
+to the innermost mode first (``offer_to_mode``); when the last mode exits, the twins that
+only modes needed are taken out again (``set_mode_twins``). What differs from PyTorch is
+listed in docs/autograd.md.
 """
 from __future__ import annotations
 
 import functools
 import sys
-import threading
 
+from ._torch_function_dispatch import (NOT_OFFERED, DisableTorchFunction,
+                                       DisableTorchFunctionSubclass,
+                                       _disabled_torch_function_impl, dispatch,
+                                       is_torch_function_enabled, offer_to_mode,
+                                       overloaded_args, relevant_args, takes_part)
+from ._torch_function_dispatch import _class_takes_part
 from .tensor import Tensor
 
 __all__ = ["DisableTorchFunctionSubclass", "DisableTorchFunction",
            "_disabled_torch_function_impl", "is_torch_function_enabled", "takes_part",
-           "relevant_args", "overloaded_args", "dispatch", "default", "convert",
-           "install_methods", "offered_functions", "offered_method_names",
-           "install_functions", "offer_refused", "NOT_OFFERED"]
+           "relevant_args", "overloaded_args", "dispatch", "offer_to_mode", "default",
+           "convert", "install_methods", "offered_functions", "offered_method_names",
+           "install_functions", "set_mode_twins", "offer_refused", "NOT_OFFERED"]
 
-
-class _State(threading.local):
-    subclasses_off = 0      # depth of DisableTorchFunctionSubclass (and DisableTorchFunction)
-    all_off = 0             # depth of DisableTorchFunction
-
-
-_state = _State()
-
-
-class DisableTorchFunctionSubclass:
-    """``with DisableTorchFunctionSubclass():`` Tensor subclasses' ``__torch_function__`` is
-    not consulted in the block (Tensor-likes that are not Tensors still are)."""
-
-    def __enter__(self):
-        _state.subclasses_off += 1
-        return self
-
-    def __exit__(self, *exc):
-        _state.subclasses_off -= 1
-        return False
-
-
-class DisableTorchFunction:
-    """``with DisableTorchFunction():`` no ``__torch_function__`` is consulted in the block."""
-
-    def __enter__(self):
-        _state.subclasses_off += 1
-        _state.all_off += 1
-        return self
-
-    def __exit__(self, *exc):
-        _state.subclasses_off -= 1
-        _state.all_off -= 1
-        return False
-
-
-def is_torch_function_enabled():
-    """``torch._C._is_torch_function_enabled()``: False inside ``DisableTorchFunction``."""
-    return _state.all_off == 0
-
-
-def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
-    """The ``__torch_function__`` of a class that does not take part (``Parameter``): as a
-    marker it is never consulted; called, it runs ``func`` with subclasses switched off."""
-    with DisableTorchFunctionSubclass():
-        return func(*args, **(kwargs or {}))
-
-
-# ----------------------------------------------------------------------------------------------
-# Who takes part, and in which order
-# ----------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def _class_takes_part(kind):
-    """Whether instances of ``kind`` are offered calls: its class defines a handler that is
-    not the disabled one. minigrad's own subclasses (sparse tensors, checked views) take no
-    part unless they define a handler of their own."""
-    if kind is Tensor:
-        return False
-    handler = getattr(kind, "__torch_function__", None)
-    if handler is None or getattr(handler, "__func__", handler) is _disabled_torch_function_impl:
-        return False
-    if any(k.__name__ == "Tensor" and k.__module__ == "torch" for k in kind.__mro__):
-        return False        # PyTorch's own tensors (their handler would call back into ours)
-    home = getattr(kind, "__module__", None) or ""
-    return not (home.startswith("minigrad.") and "__torch_function__" not in vars(kind))
-
-
-def takes_part(kind):
-    """Whether an argument of class ``kind`` is offered the call now."""
-    if not _class_takes_part(kind):
-        return False
-    if issubclass(kind, Tensor):
-        return _state.subclasses_off == 0
-    return _state.all_off == 0
-
-
-_PLAIN_TYPES = frozenset((Tensor, int, float, bool, complex, str, type(None), slice,
-                          type(Ellipsis)))
-
-
-def relevant_args(args, kwargs=None):
-    """The arguments (and the items of list and tuple arguments, one level down) whose
-    class takes part: [] for plain calls, which is what callers check first."""
-    found = []
-    for arg in args:
-        kind = type(arg)
-        if kind in _PLAIN_TYPES:
-            continue
-        if kind is list or kind is tuple:
-            found.extend(item for item in arg if type(item) not in _PLAIN_TYPES and
-                         takes_part(type(item)))
-        elif takes_part(kind):
-            found.append(arg)
-    if kwargs:
-        found.extend(relevant_args(tuple(kwargs.values())))
-    return found
-
-
-def overloaded_args(relevant):
-    """One argument per class, in argument order, except that a subclass goes before its
-    parent classes (PyTorch's order of asking)."""
-    found, kinds = [], []
-    for arg in relevant:
-        kind = type(arg)
-        if kind in kinds:
-            continue
-        position = len(found)
-        for k, earlier in enumerate(kinds):
-            if issubclass(kind, earlier):
-                position = k
-                break
-        found.insert(position, arg)
-        kinds.insert(position, kind)
-    return found
-
-
-def dispatch(public, name, relevant, args, kwargs, python_level=False):
-    """Offer ``public(*args, **kwargs)`` to the overloading arguments' handlers: the first
-    answer that is not ``NotImplemented``; PyTorch's TypeError when all decline. ``name``:
-    the dotted name the error gives ('torch.add', 'torch.Tensor.add'); ``python_level``:
-    the words of PyTorch's functions written in Python (``handle_torch_function``'s, as
-    ``nn.functional``'s)."""
-    overloaded = overloaded_args(relevant)
-    types = tuple(type(arg) for arg in overloaded)
-    for arg in overloaded:
-        result = arg.__torch_function__(public, types, args, kwargs or {})
-        if result is not NotImplemented:
-            return result
-    if python_level or name.startswith("torch.nn.functional."):
-        raise TypeError(f"no implementation found for '{name}' on types that implement "
-                        f"__torch_function__: {list(types)}")
-    raise TypeError(_declined(name, types))
-
-
-def _declined(name, types):
-    lines = "".join(f"  - tensor subclass {kind}\n" for kind in types)
-    return (f"Multiple dispatch failed for '{name}'; all __torch_function__ handlers returned "
-            f"NotImplemented:\n\n{lines}\nFor more information, try re-running with "
-            f"TORCH_LOGS=not_implemented")
+live_modes = 0      # modes entered and not exited, in all threads: the twins look only then
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,13 +113,13 @@ _UNOFFERED_METHODS = frozenset(("as_subclass", "new", "new_empty", "new_empty_st
 
 # the operators that PyTorch offers as the method they run (``x * 2`` and ``2 * x`` offer
 # Tensor.mul with (x, 2), ``x += 1`` Tensor.add_, ``x != y`` Tensor.ne); the other dunders
-# offer themselves (``__rsub__``, ``__eq__``, ``__getitem__``, ``__floordiv__``)
+# offer themselves (``__rsub__``, ``__eq__``, ``__getitem__``, ``__floordiv__``, ``__pow__``)
 _DUNDER_METHODS = {
     "__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub",
     "__isub__": "sub_", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul_",
     "__truediv__": "div", "__rtruediv__": "__rdiv__", "__itruediv__": "div_",
     "__ifloordiv__": "floor_divide_", "__mod__": "remainder", "__imod__": "remainder_",
-    "__pow__": "pow", "__ipow__": "pow_", "__matmul__": "matmul", "__neg__": "neg",
+    "__matmul__": "matmul", "__neg__": "neg",
     "__pos__": "positive", "__abs__": "abs", "__rand__": "bitwise_and",
     "__ror__": "bitwise_or", "__rxor__": "bitwise_xor", "__ne__": "ne", "__lt__": "lt",
     "__le__": "le", "__gt__": "gt", "__ge__": "ge"}
@@ -267,40 +130,83 @@ _NOT_BINARY = frozenset(
     "__int__ __index__ __complex__ __format__ __contains__ __reversed__ __array__".split())
 
 
-def _method_twin(name, func):
-    offered = getattr(Tensor, _DUNDER_METHODS[name]) if name in _DUNDER_METHODS else func
-    qualified = f"torch.Tensor.{_DUNDER_METHODS.get(name, name)}"
+# methods that PyTorch offers to modes only (the factories above, and printing)
+_MODES_ONLY_METHODS = (_UNOFFERED_METHODS - {"as_subclass"}) | {"__repr__"}
+
+
+def _offer(offered, qualified, args, kwargs, subclasses=True):
+    """The call offered to this thread's mode, then (``subclasses``) to the arguments'
+    handlers: their answer, or ``NOT_OFFERED`` when nothing took it."""
+    if live_modes:
+        result = offer_to_mode(offered, qualified, args, kwargs)
+        if result is not NOT_OFFERED:
+            return result
+    if subclasses:
+        relevant = relevant_args(args, kwargs)
+        if relevant:
+            return dispatch(offered, qualified, relevant, args, kwargs)
+    return NOT_OFFERED
+
+
+# a subclass's reflected operator and the operator it reflects: Python asks the subclass's
+# own twin first for ``t - sub``, where PyTorch's subclass (no ``__rsub__`` of its own) is
+# asked as the argument of ``t.__sub__``; the twin gives the call that form
+_REFLECTED = {f"__r{op}__": f"__{op}__" for op in (
+    "add sub mul truediv floordiv mod pow matmul and or xor lshift rshift".split())}
+
+
+def _method_twin(name, func, subclasses=True):
+    method_name = _DUNDER_METHODS.get(name, name)
+    qualified = f"torch.Tensor.{method_name}"
     binary = name in _DUNDERS and name not in _NOT_BINARY
+    forward = _REFLECTED.get(name)
 
     @functools.wraps(func)
     def method(self, *args, **kwargs):
-        relevant = relevant_args((self,) + args, kwargs)
-        if not relevant:
-            return func(self, *args, **kwargs)
-        if binary:
-            try:
-                return dispatch(offered, qualified, relevant, (self,) + args, kwargs)
-            except TypeError:
-                return NotImplemented
-        return dispatch(offered, qualified, relevant, (self,) + args, kwargs)
+        if forward and args and isinstance(args[0], Tensor) and \
+                type(args[0]) is not type(self) and isinstance(self, type(args[0])):
+            result = _method_twins()[forward](args[0], self)
+            if result is not NotImplemented:
+                return result
+        if live_modes or subclasses and relevant_args((self,) + args, kwargs):
+            # the handlers get what ``torch.Tensor.<name>`` is now (a twin while one is there)
+            offered = getattr(Tensor, method_name)
+            if binary:
+                try:
+                    result = _offer(offered, qualified, (self,) + args, kwargs, subclasses)
+                except TypeError:
+                    return NotImplemented
+            else:
+                result = _offer(offered, qualified, (self,) + args, kwargs, subclasses)
+            if result is not NOT_OFFERED:
+                return result
+        return func(self, *args, **kwargs)
+    method.__name__ = name      # (PyTorch's name: '__eq__', 'backward', where ours has another)
+    method._twin_of = func      # (the parser's words find the method through it)
     return method
 
 
 def _property_twin(name, prop):
-    getter = prop.__get__
     qualified = f"torch.Tensor.{name}.__get__"
 
     def get(self):
-        relevant = relevant_args((self,))
-        if relevant:
-            return dispatch(getter, qualified, relevant, (self,), None)
+        if live_modes or relevant_args((self,)):
+            # the handlers get ``torch.Tensor.<name>.__get__`` as it is now
+            result = _offer(Tensor.__dict__[name].__get__, qualified, (self,), None)
+            if result is not NOT_OFFERED:
+                return result
         return prop.fget(self)
-    return property(get, prop.fset, prop.fdel, prop.__doc__), getter
+    return property(get, prop.fset, prop.fdel, prop.__doc__)
+
+
+_MODE_METHOD_TWINS = {}     # {name: twin} of the methods offered to modes only
 
 
 @functools.lru_cache(maxsize=1)
 def _method_twins():
-    """{name: twin} for Tensor's public methods and offered dunders, and the properties."""
+    """{name: twin} for Tensor's public methods and offered dunders, and the properties
+    (and, in ``_MODE_METHOD_TWINS``, the methods that only modes are offered), made before
+    any twin is set on Tensor, so that each wraps Tensor's own."""
     twins = {}
     for klass in reversed(Tensor.__mro__[:-1]):
         for name, attr in vars(klass).items():
@@ -310,9 +216,12 @@ def _method_twins():
                                                                     classmethod)):
                 twins[name] = _method_twin(name, getattr(Tensor, name))
     for name in _PROPERTIES:
-        twins[name], getter = _property_twin(name, vars(Tensor)[name])
+        twins[name] = _property_twin(name, vars(Tensor)[name])
         if name == "grad":
-            _NOT_CONVERTED.add(getter)
+            _NOT_CONVERTED.update((vars(Tensor)[name].__get__, twins[name].__get__))
+    for name in sorted(_MODES_ONLY_METHODS):
+        if callable(getattr(Tensor, name, None)):
+            _MODE_METHOD_TWINS[name] = _method_twin(name, getattr(Tensor, name), False)
     return twins
 
 
@@ -322,7 +231,7 @@ def install_methods(cls):
     between = [vars(klass) for klass in cls.__mro__ if klass is not Tensor and
                issubclass(klass, Tensor) and klass is not cls]
     own = vars(cls)
-    for name, twin in _method_twins().items():
+    for name, twin in {**_method_twins(), **_MODE_METHOD_TWINS}.items():
         if name in own or any(name in d for d in between):
             continue
         setattr(cls, name, twin)
@@ -342,23 +251,35 @@ _UNOFFERED = frozenset((
     "sparse_coo_tensor sparse_csc_tensor sparse_csr_tensor tensor tril_indices triu_indices "
     "typename vander vmap zeros fftfreq rfftfreq upsample upsample_bilinear upsample_nearest "
     "handle_torch_function").split())
+# those of them that PyTorch offers to modes all the same (``torch.zeros`` reaches a mode)
+_MODES_ONLY = frozenset((
+    "arange as_strided as_tensor asarray bartlett_window blackman_window can_cast empty "
+    "empty_permuted empty_strided eye fill from_file frombuffer full hamming_window "
+    "hann_window kaiser_window linspace logspace normal ones promote_types rand rand_like "
+    "randint randint_like randn randn_like randperm result_type scalar_tensor "
+    "sparse_bsc_tensor sparse_bsr_tensor sparse_compressed_tensor sparse_coo_tensor "
+    "sparse_csc_tensor sparse_csr_tensor tensor tril_indices triu_indices vander zeros "
+    "fftfreq rfftfreq").split())
 # namespace (as sys.modules names it) -> the prefix of PyTorch's name for its functions
 _NAMESPACES = (("minigrad", "torch"), ("minigrad.nn.functional", "torch.nn.functional"),
                ("minigrad.linalg", "torch.linalg"), ("minigrad.special", "torch.special"),
                ("minigrad.fft", "torch.fft"))
-_functions_installed = False
+_functions_installed = False    # for good: a class that takes part has appeared
+_mode_twins_on = False          # while a mode is active
+_ABSENT = object()
 
 
-def _function_twin(fn, module_name, name, prefix):
-    """``fn`` offering its calls first; pickled by reference as ``module_name.name`` (the
-    namespace that holds it), which is where it is found again."""
+def _function_twin(fn, module_name, name, prefix, subclasses=True):
+    """``fn`` offering its calls first (to modes only, unless ``subclasses``); pickled by
+    reference as ``module_name.name`` (the namespace that holds it)."""
     qualified = f"{prefix}.{name}"
 
     @functools.wraps(fn)
     def public(*args, **kwargs):
-        relevant = relevant_args(args, kwargs)
-        if relevant:
-            return dispatch(public, qualified, relevant, args, kwargs)
+        if live_modes or subclasses and relevant_args(args, kwargs):
+            result = _offer(public, qualified, args, kwargs, subclasses)
+            if result is not NOT_OFFERED:
+                return result
         try:
             return fn(*args, **kwargs)
         except TypeError as exc:
@@ -379,20 +300,24 @@ def _named_as_public(exc, fn, name):
         exc.args = (name + words[len(plain):],) + exc.args[1:]
 
 
-def offered_functions():
-    """(namespace module, name, function) of the public functions that take part, as the
-    namespaces hold them now (before ``install_functions``: the plain ones)."""
+def _public_functions(names_ok):
     found = []
     for module_name, _ in _NAMESPACES:
         module = sys.modules.get(module_name)
         if module is None:
             continue
         for name, fn in list(vars(module).items()):
-            if not (name.startswith("_") or name in _UNOFFERED or isinstance(fn, type) or
+            if not (name.startswith("_") or not names_ok(name) or isinstance(fn, type) or
                     not callable(fn) or type(fn).__name__ == "module" or
                     not getattr(fn, "__module__", "").startswith("minigrad")):
                 found.append((module, name, fn))
     return found
+
+
+def offered_functions():
+    """(namespace module, name, function) of the public functions that take part, as the
+    namespaces hold them now (before ``install_functions``: the plain ones)."""
+    return _public_functions(lambda name: name not in _UNOFFERED)
 
 
 def offered_method_names():
@@ -400,35 +325,109 @@ def offered_method_names():
     return sorted(_method_twins())
 
 
-def install_functions():
-    """Replace, once, the public functions of minigrad's namespaces by dispatching twins
-    (one twin for a function that several namespaces hold), and the layers' modules' names
-    for them too (``nn.EmbeddingBag`` calls ``embedding_bag`` as PyTorch's calls
-    ``F.embedding_bag``). A plain function whose home is a namespace stays reachable under
-    ``_plain_<name>`` there, so that one kept from before (a default argument) still
-    pickles by reference."""
-    global _functions_installed
-    if _functions_installed:
-        return
-    _functions_installed = True
-    prefixes = dict(_NAMESPACES)
-    twins = {}
-    for module, name, fn in offered_functions():
-        twin = twins.get(id(fn))
-        if twin is None:
-            twin = twins[id(fn)] = (fn, _function_twin(fn, module.__name__, name,
-                                                       prefixes[module.__name__]))
-            if getattr(fn, "__module__", None) == module.__name__ and \
-                    getattr(fn, "__qualname__", None) == name:
-                setattr(module, f"_plain_{name}", fn)
-                fn.__qualname__ = f"_plain_{name}"
-        setattr(module, name, twin[1])
+@functools.lru_cache(maxsize=1)
+def _function_table():
+    """(module, name, plain function, twin, whether the module is its home) for each name
+    of the namespaces, and of the layers' modules, that gets a twin; one twin for a
+    function that several names hold. Made once, before any twin is set."""
+    prefixes, twins, table = dict(_NAMESPACES), {}, []
+    found = [(m, n, f, True) for m, n, f in offered_functions()] + \
+        [(m, n, f, False) for m, n, f in _public_functions(_MODES_ONLY.__contains__)]
+    for module, name, fn, subclasses in found:
+        if id(fn) not in twins:
+            twins[id(fn)] = (fn, _function_twin(fn, module.__name__, name,
+                                                prefixes[module.__name__], subclasses))
+        home = getattr(fn, "__module__", None) == module.__name__ and \
+            getattr(fn, "__qualname__", None) == name
+        table.append((module, name, fn, twins[id(fn)][1], home))
     for module_name, module in list(sys.modules.items()):
         if module_name.startswith("minigrad.nn.modules.") and module is not None:
             for name, fn in list(vars(module).items()):
                 twin = twins.get(id(fn))
                 if twin is not None and twin[0] is fn:
-                    setattr(module, name, twin[1])
+                    table.append((module, name, fn, twin[1], False))
+    return table
+
+
+def _set_functions(on):
+    """Put the function twins in their namespaces (a plain function whose home is a namespace
+    stays reachable there as ``_plain_<name>``, so that one kept from before, a default
+    argument say, still pickles by reference), or take them out again."""
+    for module, name, fn, twin, home in _function_table():
+        if on:
+            setattr(module, name, twin)
+            if home:
+                setattr(module, f"_plain_{name}", fn)
+                fn.__qualname__ = f"_plain_{name}"
+        elif vars(module).get(name) is twin:
+            setattr(module, name, fn)
+            if home:
+                fn.__qualname__ = name
+                if f"_plain_{name}" in vars(module):
+                    delattr(module, f"_plain_{name}")
+
+
+def _set_on_tensor(twins, on):
+    """Set the twins ``{name: twin}`` on Tensor itself, or put back what was there."""
+    for name, twin in twins.items():
+        if on:
+            setattr(Tensor, name, twin)
+        elif vars(Tensor).get(name) is twin:
+            original = _TENSOR_OWN[name]
+            if original is _ABSENT:
+                delattr(Tensor, name)
+            else:
+                setattr(Tensor, name, original)
+
+
+def _tensor_twins():
+    """(the twins that stay on Tensor once a class takes part: its named methods, in-place
+    operators and indexing, through which a subclass argument is reached, ``t.add(sub)``,
+    ``t[sub]``; the others, which only modes need: the other operators, the properties,
+    and the methods only modes are offered)."""
+    if not _TENSOR_OWN:
+        every = {**_method_twins(), **_MODE_METHOD_TWINS}
+        _TENSOR_OWN.update((name, vars(Tensor).get(name, _ABSENT)) for name in every)
+        for name, twin in every.items():
+            kept = name in _method_twins() and name not in _PROPERTIES and \
+                (not name.startswith("_") or name in _KEPT_DUNDERS)
+            (_TENSOR_TWINS[0] if kept else _TENSOR_TWINS[1])[name] = twin
+    return _TENSOR_TWINS
+
+
+_TENSOR_OWN = {}                # Tensor's own attributes that its twins replace (or _ABSENT)
+_TENSOR_TWINS = ({}, {})
+# the operators of a plain Tensor that a subclass argument reaches only through Tensor's own
+# (Python asks a subclass operand first for ``t + sub`` and ``t == sub``, not for these)
+_KEPT_DUNDERS = frozenset(
+    "__iadd__ __isub__ __imul__ __itruediv__ __ifloordiv__ __imod__ __ipow__ __iand__ "
+    "__ior__ __ixor__ __ilshift__ __irshift__ __getitem__ __setitem__ __contains__".split())
+
+
+def install_functions():
+    """Once a class takes part: the function twins in the namespaces (and the layers'
+    modules: ``nn.EmbeddingBag`` calls ``embedding_bag`` as PyTorch's calls
+    ``F.embedding_bag``), and Tensor's named methods' twins on Tensor, for good."""
+    global _functions_installed
+    if _functions_installed:
+        return
+    kept, _ = _tensor_twins()
+    _functions_installed = True
+    if not _mode_twins_on:
+        _set_functions(True)
+        _set_on_tensor(kept, True)
+
+
+def set_mode_twins(on):
+    """When the first mode is entered (``on``) every twin goes in place, Tensor's operators
+    and properties included; when the last one exits, those that nothing else needs go."""
+    global _mode_twins_on
+    kept, only_modes = _tensor_twins()
+    _mode_twins_on = on
+    _set_on_tensor(only_modes, on)
+    if not _functions_installed:
+        _set_functions(on)
+        _set_on_tensor(kept, on)
 
 
 def _init_subclass(cls, **kwargs):
@@ -445,8 +444,6 @@ Tensor.__init_subclass__ = classmethod(_init_subclass)
 # ----------------------------------------------------------------------------------------------
 # Tensor-likes: found where a function refuses an argument that is not a Tensor
 # ----------------------------------------------------------------------------------------------
-NOT_OFFERED = object()
-
 
 def offer_refused(public, qualified, args, kwargs):
     """A call that ``public`` refuses for an argument that is not a Tensor, offered to the

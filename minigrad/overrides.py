@@ -20,8 +20,9 @@ subclass keeps its class through every op, and its ``__torch_function__`` sees e
 ``get_overridable_functions()`` names those functions, ``get_ignored_functions()`` the
 public ones that do not take part (factories, conversions from other objects, settings).
 
-What differs from PyTorch: ``TorchFunctionMode`` is left out (a mode would have to see every
-call of a plain Tensor, which minigrad's functions do not check for, to stay fast).
+``TorchFunctionMode`` (``_torch_function_mode``) sees every such call first, plain Tensors'
+included, while it is active (``with Mode():``); the ``has_torch_function*`` guards answer
+True then, so that functions guarded as above reach the mode too.
 """
 from __future__ import annotations
 
@@ -30,11 +31,21 @@ import inspect
 import sys
 
 from . import _torch_function as _tf
+from . import _torch_function_mode as _modes
+from ._torch_function_mode import (BaseTorchFunctionMode, TorchFunctionMode,
+                                   _is_torch_function_mode_enabled, enable_reentrant_dispatch)
 from .tensor import Tensor
 
 __all__ = ["has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
            "handle_torch_function", "is_tensor_like", "wrap_torch_function", "resolve_name",
-           "get_ignored_functions", "get_overridable_functions"]
+           "get_ignored_functions", "get_overridable_functions", "TorchFunctionMode",
+           "BaseTorchFunctionMode", "enable_reentrant_dispatch"]
+
+# the mode stack's helpers that code written for PyTorch reaches for here (not in __all__)
+_get_current_function_mode = _modes._get_current_function_mode
+_get_current_function_mode_stack = _modes._get_current_function_mode_stack
+_push_mode, _pop_mode = _modes._push_mode, _modes._pop_mode
+_pop_mode_temporarily = _modes._pop_mode_temporarily
 
 def _overloads(arg) -> bool:
     return _tf.takes_part(type(arg))
@@ -42,7 +53,10 @@ def _overloads(arg) -> bool:
 
 def has_torch_function(relevant_args) -> bool:
     """Does any element of ``relevant_args`` (a sequence) define ``__torch_function__``?
-    Exact Tensors and Parameters do not count. Guards a call to ``handle_torch_function``."""
+    Exact Tensors and Parameters do not count; anything does while a mode is active. Guards
+    a call to ``handle_torch_function``."""
+    if _is_torch_function_mode_enabled():
+        return True
     if not isinstance(relevant_args, (tuple, list)):
         try:
             relevant_args = tuple(relevant_args)
@@ -56,7 +70,7 @@ def has_torch_function(relevant_args) -> bool:
 
 def has_torch_function_unary(arg) -> bool:
     """``has_torch_function((arg,))``, cheaper."""
-    return _overloads(arg)
+    return _overloads(arg) or _is_torch_function_mode_enabled()
 
 
 def has_torch_function_variadic(*args) -> bool:
@@ -64,7 +78,7 @@ def has_torch_function_variadic(*args) -> bool:
     for arg in args:
         if _overloads(arg):
             return True
-    return False
+    return _is_torch_function_mode_enabled()
 
 
 def resolve_name(f):
@@ -77,9 +91,13 @@ def resolve_name(f):
 
 def handle_torch_function(public_api, relevant_args, *args, **kwargs):
     """Call ``public_api(*args, **kwargs)`` through the ``__torch_function__`` of the
-    overloading arguments among ``relevant_args``: the first result that is not
-    ``NotImplemented`` is returned."""
-    return _tf.dispatch(public_api, resolve_name(public_api),
+    overloading arguments among ``relevant_args`` (after the active mode's): the first
+    result that is not ``NotImplemented`` is returned."""
+    name = resolve_name(public_api)
+    result = _tf.offer_to_mode(public_api, name, args, kwargs, python_level=True)
+    if result is not _tf.NOT_OFFERED:
+        return result
+    return _tf.dispatch(public_api, name,
                         [arg for arg in relevant_args if _overloads(arg)], args, kwargs,
                         python_level=True)
 
@@ -132,10 +150,3 @@ def get_ignored_functions():
     factories, the conversions from other objects, the settings, and the like."""
     offered = {id(fn) for fns in get_overridable_functions().values() for fn in fns}
     return {fn for fn in _public_functions() if id(fn) not in offered}
-
-
-def __getattr__(name):
-    if name in ("TorchFunctionMode", "BaseTorchFunctionMode"):
-        raise AttributeError(f"module '{__name__}' has no attribute '{name}': minigrad offers "
-                             "its calls to Tensor subclasses and Tensor-likes, not to modes")
-    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -226,7 +226,9 @@ class _Simple(Module):
             self.inplace = values.get("inplace", False)
 
     def forward(self, input):
-        fn = type(self)._fn
+        # F's function as it is now: under a TorchFunctionMode (or with a subclass about)
+        # that is its dispatching twin, so the handler sees F.gelu, as PyTorch's does
+        fn = getattr(F, type(self)._fn.__name__)
         values = {n: getattr(self, n) for n in self._params}
         for i, n in enumerate(self._params):
             _check_arg_type(getattr(fn, "__name__", type(self).__name__.lower()), n, i + 2,

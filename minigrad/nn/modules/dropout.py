@@ -35,7 +35,8 @@ class _DropoutNd(Dropout):
         own_forward(cls)          # Python's words for a bad call name the layer
 
     def forward(self, input):
-        return type(self)._fn(input, self.p, self.training, self.inplace)
+        # F's function as it is now (a TorchFunctionMode's twin while one is active)
+        return getattr(F, type(self)._fn.__name__)(input, self.p, self.training, self.inplace)
 
 
 class Dropout1d(_DropoutNd):
