@@ -8,6 +8,7 @@ import numpy as np
 
 from . import backend, dtypes
 from ._data_conversion import _to_array
+from ._warn_once import USER, warn_once
 from .tensor import Tensor
 
 
@@ -105,14 +106,15 @@ def writable_alias_of(array):
 
 def _warn_readonly_once():
     """PyTorch's warning for from_numpy (or as_tensor) of a non-writable array, whose memory
-    the tensor would share, given once per process."""
-    global _readonly_warned
-    _readonly_warned = True
-    warnings.warn("The given NumPy array is not writable, and minigrad does not support "
-                  "non-writable tensors. This means writing to this tensor will result in "
-                  "undefined behavior. You may want to copy the array to protect its data or make "
-                  "it writable before converting it to a tensor. This type of warning will be "
-                  "suppressed for the rest of this program.", UserWarning, stacklevel=3)
+    the tensor would share: once per process, or every time under set_warn_always(True), as
+    PyTorch gives it.  (``_readonly_warned`` stays False: the callers that test it before
+    calling here come every time, and ``warn_once`` keeps the count.)"""
+    warn_once("The given NumPy array is not writable, and minigrad does not support "
+              "non-writable tensors. This means writing to this tensor will result in "
+              "undefined behavior. You may want to copy the array to protect its data or make "
+              "it writable before converting it to a tensor. This type of warning will be "
+              "suppressed for the rest of this program.", UserWarning, stacklevel=USER,
+              key="non-writable numpy array")
 
 
 def is_tensor(obj) -> bool:

@@ -105,13 +105,17 @@ def _registered(full_name, safe_globals):
 
 
 def _refuse(full_name):
+    # PyTorch's words: the first sentence and the WeightsUnpickler line as torch.load words
+    # them (the lines between, on its own release history, said in ours)
     raise pickle.UnpicklingError(
-        "Weights only load failed: minigrad.load(weights_only=True) unpickles only tensors, "
-        "containers and the globals on its allowlist.\n\tWeightsUnpickler error: Unsupported "
-        f"global: GLOBAL {full_name} was not an allowed global by default. If you trust the "
-        f"checkpoint, allowlist it with `minigrad.serialization.add_safe_globals([{full_name}])`"
-        f" or the `minigrad.serialization.safe_globals([{full_name}])` context manager, or load "
-        "with weights_only=False (which can run arbitrary code: only for trusted files).")
+        "Weights only load failed. This file can still be loaded with weights_only=False, "
+        "but only do that if you trust the source of the checkpoint: unpickling it can run "
+        "arbitrary code. To load it with weights_only=True instead, follow the steps below."
+        f"\n\tWeightsUnpickler error: Unsupported global: GLOBAL {full_name} was not an "
+        "allowed global by default. Please use "
+        f"`minigrad.serialization.add_safe_globals([{full_name}])` or the "
+        f"`minigrad.serialization.safe_globals([{full_name}])` context manager to allowlist "
+        "this global if you trust this class/function.")
 
 
 def _minigrad_equivalent(module, name):

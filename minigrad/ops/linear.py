@@ -21,7 +21,7 @@ from ._util import (broadcast_shape, cpp_type_name, not_implemented_for, python_
 from .elementwise import cast
 from .plumbing import conj_of, reshape_to
 from .reduce import Sum
-from .matmul import MatMul, _mT, matmul
+from .matmul import MatMul, _folds, _mT, matmul
 
 
 class Linear(Function):
@@ -193,6 +193,25 @@ def _presented_backward(node, g, x, w):
     return (grads[2], grads[0], gwt) if len(grads) == 3 else (grads[0], gwt)
 
 
+def _refuse_mismatched_sizes(input, weight, bias, folded, mm):
+    """What PyTorch says first of an input whose features are not the weight's.  A folded
+    input with a bias goes to addmm, which compares the dtypes (the bias's, then the input's,
+    with the weight's) before the sizes; any other goes through matmul, whose mm (``mm``: it
+    folds the input into one matrix) words the sizes below, and whose bmm (it does not) has
+    its own words."""
+    if not mm:
+        batch = math.prod(input.shape[:-2])
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{batch}, {input.shape[-1]}] but got: [{batch}, {weight.shape[1]}].")
+    if bias is None or not folded or not isinstance(bias, Tensor):
+        return
+    dw = weight._array.dtype
+    for name, d in (("self", bias._array.dtype), ("mat1", input._array.dtype)):
+        if d != dw:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(d)} and {scalar_type_name(dw)}")
+
+
 def linear(input, weight, bias=None):
     """y = x W^T + b.  input (*, in_features), weight (out_features, in_features).
     Inside an autocast region the float32 operands are cast to the autocast dtype first."""
@@ -222,7 +241,12 @@ def linear(input, weight, bias=None):
         if bias is not None:
             raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
         return matmul(input, weight)
+    folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
+    # otherwise matmul's: one mm when it folds the input into a matrix (always when the
+    # weight requires grad), else a bmm of the broadcast operands
+    mm = folded or _folds(input, weight)
     if input.shape[-1] != weight.shape[1]:
+        _refuse_mismatched_sizes(input, weight, bias, folded, mm)
         rows = 1
         for s in input.shape[:-1]:
             rows *= s
@@ -230,14 +254,18 @@ def linear(input, weight, bias=None):
                            f"and {weight.shape[1]}x{weight.shape[0]}): input has "
                            f"{input.shape[-1]} features but the weight expects in_features="
                            f"{weight.shape[1]}")
-    folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
     if not folded:
-        # matmul's bmm runs first (the bias is added after): it picks its kernel by the
-        # input's dtype, then compares the dtypes
-        _refuse_bool_linear(input, weight, folded)
+        # matmul runs first (the bias is added after): its mm compares the dtypes, then
+        # picks its kernel by the input's dtype; its bmm the other way round
+        if not mm:
+            _refuse_bool_linear(input, weight, mm)
         if input._array.dtype != weight._array.dtype:
-            raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} "
-                               f"but found {scalar_type_name(weight._array.dtype)}")
+            di, dw = input._array.dtype, weight._array.dtype
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{cpp_type_name(di)} != {cpp_type_name(dw)}" if mm else
+                               f"expected scalar type {scalar_type_name(di)} but found "
+                               f"{scalar_type_name(dw)}")
+        _refuse_bool_linear(input, weight, mm)
     if bias is None:
         if input._array.dtype != weight._array.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "

@@ -177,7 +177,9 @@ def _inject_new_class(module):
 
     def getstate(self):
         raise RuntimeError("Serialization of parametrized modules is only supported through "
-                           "state_dict().")
+                           "state_dict(). See:\nhttps://pytorch.org/tutorials/beginner/"
+                           "saving_loading_models.html#saving-loading-a-general-checkpoint-for-"
+                           "inference-and-or-resuming-training")
 
     def deepcopy(self, memo):
         # a replica with its own copy of the class, so that removing a parametrization

@@ -60,7 +60,12 @@ class ChainDataset(IterableDataset):
             yield from d
 
     def __len__(self):
-        return sum(len(d) for d in self.datasets)
+        total = 0
+        for d in self.datasets:     # checked one by one, as the iteration checks them
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
 
 
 def _until_scalar(tensors):
